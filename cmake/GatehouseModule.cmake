@@ -1,0 +1,30 @@
+# gatehouse_module(NAME SOURCES ... DEPS ...): one static library per module (STYLE.md, Build).
+function(gatehouse_warnings target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow -Wold-style-cast
+    -Wno-missing-field-initializers)  # designated initializers may omit defaulted members
+  if(GATEHOUSE_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+endfunction()
+
+function(gatehouse_module name)
+  cmake_parse_arguments(M "" "" "SOURCES;DEPS" ${ARGN})
+  add_library(gatehouse_${name} STATIC ${M_SOURCES})
+  add_library(gatehouse::${name} ALIAS gatehouse_${name})
+  target_include_directories(gatehouse_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src
+                                                     ${PROJECT_BINARY_DIR}/generated)
+  target_link_libraries(gatehouse_${name} PUBLIC ${M_DEPS})
+  gatehouse_warnings(gatehouse_${name})
+endfunction()
+
+# gatehouse_test(NAME SOURCES ... DEPS ...): one GoogleTest executable per module.
+function(gatehouse_test name)
+  cmake_parse_arguments(T "" "" "SOURCES;DEPS" ${ARGN})
+  add_executable(${name}_test ${T_SOURCES})
+  target_link_libraries(${name}_test PRIVATE ${T_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
+  target_compile_definitions(${name}_test PRIVATE
+    GATEHOUSE_VECTORS_DIR="${GATEHOUSE_VECTORS_DIR}"
+    GATEHOUSE_TESTDATA_DIR="${PROJECT_SOURCE_DIR}/tests/testdata")
+  gatehouse_warnings(${name}_test)
+  gtest_discover_tests(${name}_test DISCOVERY_TIMEOUT 60)
+endfunction()

@@ -1,0 +1,21 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace gatehouse::core {
+
+// base64url without padding (RFC 4648 §5, as JWS requires in RFC 7515 §2).
+std::string base64urlEncode(std::string_view bytes);
+
+// Strict decode: only [A-Za-z0-9_-], no padding, no whitespace, and the unused trailing bits must
+// be zero, so every byte string has exactly one accepted encoding. Returns nullopt on any
+// violation.
+std::optional<std::string> base64urlDecode(std::string_view text);
+
+// Hex helpers for logs of non-secret digests and for tests.
+std::string hexEncode(std::string_view bytes);
+std::optional<std::string> hexDecode(std::string_view text);
+
+}  // namespace gatehouse::core

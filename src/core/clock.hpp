@@ -1,0 +1,37 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+namespace gatehouse::core {
+
+// Wall-clock source, injected wherever time matters (token checks, rate limits).
+// Implementations MUST be thread-safe.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual std::chrono::system_clock::time_point now() const = 0;
+  // Seconds since the Unix epoch.
+  std::int64_t unixSeconds() const;
+};
+
+// The real system clock.
+class SystemClock final : public Clock {
+ public:
+  std::chrono::system_clock::time_point now() const override;
+};
+
+// A clock tests set and advance by hand. Thread-safe.
+class ManualClock final : public Clock {
+ public:
+  explicit ManualClock(std::int64_t unix_seconds = 1'700'000'000) : seconds_(unix_seconds) {}
+  std::chrono::system_clock::time_point now() const override;
+  void set(std::int64_t unix_seconds) { seconds_.store(unix_seconds); }
+  void advance(std::int64_t seconds) { seconds_.fetch_add(seconds); }
+
+ private:
+  std::atomic<std::int64_t> seconds_;
+};
+
+}  // namespace gatehouse::core

@@ -1,0 +1,39 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <tl/expected.hpp>
+
+namespace gatehouse::core {
+
+// The canonical error-code set (after absl::StatusCode). Codes become HTTP statuses in one place.
+enum class Errc {
+  InvalidArgument,
+  NotFound,
+  AlreadyExists,
+  Unauthenticated,
+  PermissionDenied,
+  ResourceExhausted,
+  FailedPrecondition,
+  Unavailable,
+  Internal,
+};
+
+std::string_view errcName(Errc code);
+
+// An error value: `message` is for logs only and never shown to clients.
+struct Error {
+  Errc code;
+  std::string message;
+};
+
+template <class T>
+using Result = tl::expected<T, Error>;
+using Status = Result<void>;
+
+inline tl::unexpected<Error> makeError(Errc code, std::string message) {
+  return tl::unexpected<Error>(Error{code, std::move(message)});
+}
+
+}  // namespace gatehouse::core

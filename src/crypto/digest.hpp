@@ -1,0 +1,27 @@
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include <openssl/evp.h>
+
+#include "core/error.hpp"
+
+namespace gatehouse::crypto {
+
+enum class Digest { Sha256, Sha384, Sha512 };
+
+// The fetched EVP_MD for `d` (fetched once per process, never freed).
+const EVP_MD* evpMd(Digest d);
+std::size_t digestSize(Digest d);
+
+std::string sha256(std::string_view data);
+
+// Equality in time that depends only on the lengths (CRYPTO_memcmp).
+bool constantTimeEquals(std::string_view a, std::string_view b);
+
+// Overwrites `s` with zeros in a way the compiler cannot elide (OPENSSL_cleanse).
+void cleanse(std::string& s);
+
+}  // namespace gatehouse::crypto

@@ -1,0 +1,68 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/error.hpp"
+#include "crypto/openssl.hpp"
+
+namespace gatehouse::crypto {
+
+enum class KeyType { Rsa, Ec, Ed25519 };
+enum class Curve { P256, P384, P521 };
+
+// Big-endian unsigned integers, as JWK carries them (RFC 7518 §6.3). Private members optional.
+struct RsaComponents {
+  std::string n, e;
+  std::string d, p, q, dp, dq, qi;
+};
+// Field-size coordinates and scalar (RFC 7518 §6.2).
+struct EcComponents {
+  Curve curve = Curve::P256;
+  std::string x, y;
+  std::string d;
+};
+// Raw 32-byte keys (RFC 8037 §2).
+struct OkpComponents {
+  std::string x;
+  std::string d;
+};
+
+std::size_t curveFieldBytes(Curve c);
+std::string_view curveJwkName(Curve c);
+std::optional<Curve> curveFromJwkName(std::string_view name);
+
+// Builders validate what OpenSSL can check: point on the curve, key sizes, private/public match.
+// Each returns InvalidArgument naming the problem.
+core::Result<SharedPkey> rsaFromComponents(const RsaComponents& c);
+core::Result<SharedPkey> ecFromComponents(const EcComponents& c);
+core::Result<SharedPkey> ed25519FromComponents(const OkpComponents& c);
+
+// The key's type; nullopt for types Gatehouse does not sign with.
+std::optional<KeyType> keyType(const EVP_PKEY* key);
+std::optional<Curve> ecCurve(const EVP_PKEY* key);
+bool hasPrivate(const EVP_PKEY* key);
+int keyBits(const EVP_PKEY* key);
+
+// Component export; `include_private` adds private members when the key has them.
+core::Result<RsaComponents> rsaComponents(const EVP_PKEY* key, bool include_private);
+core::Result<EcComponents> ecComponents(const EVP_PKEY* key, bool include_private);
+core::Result<OkpComponents> ed25519Components(const EVP_PKEY* key, bool include_private);
+
+// Key generation: RSA with `bits` (≥ 2048), EC on `curve`, Ed25519.
+core::Result<SharedPkey> generateRsa(int bits);
+core::Result<SharedPkey> generateEc(Curve curve);
+core::Result<SharedPkey> generateEd25519();
+
+// PKCS#8 / SubjectPublicKeyInfo PEM.
+core::Result<std::string> privateKeyToPem(const EVP_PKEY* key);
+core::Result<std::string> publicKeyToPem(const EVP_PKEY* key);
+core::Result<SharedPkey> privateKeyFromPem(std::string_view pem);
+core::Result<SharedPkey> publicKeyFromPem(std::string_view pem);
+
+// The ROCA fingerprint (CVE-2017-15361): true when the modulus `n` (big-endian) has the structure
+// of an Infineon-generated weak key, which is factorable.
+bool hasRocaFingerprint(std::string_view n);
+
+}  // namespace gatehouse::crypto

@@ -1,0 +1,60 @@
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "core/error.hpp"
+#include "password/argon2.hpp"
+
+namespace gatehouse::password {
+
+enum class Scheme { Bcrypt, Argon2id };
+
+// Passwords longer than this are refused before hashing (denial-of-service bound).
+inline constexpr std::size_t kMaxPasswordBytes = 1024;
+
+struct HashPolicy {
+  Scheme scheme = Scheme::Bcrypt;
+  int bcrypt_cost = 12;
+  Argon2Params argon2;
+};
+
+// Hashes new passwords under the configured policy and verifies any supported stored hash
+// (bcrypt $2a$/$2b$/$2y$, argon2id). Immutable after creation, so thread-safe. CPU-heavy: call it
+// from the hashing pool, never from an I/O thread.
+class PasswordHasher {
+ public:
+  // InvalidArgument when the policy is below the floor (bcrypt cost < 10, argon2id under OWASP's
+  // m = 19 MiB, t = 2, p = 1).
+  static core::Result<PasswordHasher> create(const HashPolicy& policy);
+
+  const HashPolicy& policy() const { return policy_; }
+
+  // InvalidArgument naming the limit when the password cannot be stored exactly under the policy:
+  // over 72 bytes or containing NUL for bcrypt, over 1024 bytes for any scheme.
+  core::Status acceptable(std::string_view password) const;
+
+  // A new hash; InvalidArgument as acceptable(), Internal on library failure.
+  core::Result<std::string> hash(std::string_view password) const;
+
+  // True when `encoded` is a supported hash of `password`; unknown formats are false.
+  bool verify(std::string_view password, std::string_view encoded) const;
+
+  // Spends the same work as verify() against a real hash under the policy, for unknown users, so
+  // response time does not reveal which accounts exist. Always false.
+  bool verifyDummy(std::string_view password) const;
+
+  // True when `encoded` uses another scheme or any cost parameter below the policy (passlib's
+  // deprecated="auto"), so a successful login should store a fresh hash.
+  bool needsRehash(std::string_view encoded) const;
+
+ private:
+  PasswordHasher(HashPolicy policy, std::string dummy)
+      : policy_(policy), dummy_hash_(std::move(dummy)) {}
+
+  HashPolicy policy_;
+  std::string dummy_hash_;
+};
+
+}  // namespace gatehouse::password

@@ -1,0 +1,91 @@
+#include "password/password_hasher.hpp"
+
+#include <chrono>
+
+#include <gtest/gtest.h>
+
+#include "support/vectors.hpp"
+
+namespace gatehouse::password {
+namespace {
+
+PasswordHasher bcryptHasher(int cost = 10) {
+  return PasswordHasher::create({.scheme = Scheme::Bcrypt, .bcrypt_cost = cost}).value();
+}
+
+TEST(PasswordHasher, RefusesWeakPolicies) {
+  EXPECT_FALSE(PasswordHasher::create({.scheme = Scheme::Bcrypt, .bcrypt_cost = 9}));
+  EXPECT_FALSE(
+      PasswordHasher::create({.scheme = Scheme::Argon2id, .argon2 = {.memory_kib = 4096}}));
+  EXPECT_FALSE(PasswordHasher::create({.scheme = Scheme::Argon2id, .argon2 = {.iterations = 1}}));
+}
+
+TEST(PasswordHasher, VerifiesEveryFixtureFromPythonLibraries) {
+  const auto hasher = bcryptHasher();
+  const auto fixtures = testing::readJson(testing::testdataDir() / "password_fixtures.json");
+  int checked = 0;
+  for (const auto& f : fixtures.as_array()) {
+    const std::string pw(f.at("password").as_string());
+    const std::string hash(f.at("hash").as_string());
+    EXPECT_TRUE(hasher.verify(pw, hash)) << f.at("source").as_string() << " " << hash;
+    EXPECT_FALSE(hasher.verify(pw + "!", hash)) << f.at("source").as_string();
+    ++checked;
+  }
+  EXPECT_GE(checked, 21);
+}
+
+TEST(PasswordHasher, SeventyThreeBytePasswordDoesNotLogIn) {
+  const auto hasher = bcryptHasher();
+  const std::string stored(72, 'p');
+  const std::string hash = hasher.hash(stored).value();
+  // Differs only in byte 73.
+  EXPECT_FALSE(hasher.verify(stored + "X", hash));
+  auto refused = hasher.acceptable(stored + "X");
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("72 bytes"), std::string::npos);
+  EXPECT_FALSE(hasher.hash(stored + "X"));
+}
+
+TEST(PasswordHasher, Argon2SchemeAcceptsLongPasswords) {
+  const auto hasher = PasswordHasher::create({.scheme = Scheme::Argon2id}).value();
+  const std::string long_pw(200, 'q');
+  const std::string hash = hasher.hash(long_pw).value();
+  EXPECT_TRUE(hasher.verify(long_pw, hash));
+  EXPECT_FALSE(hasher.verify(long_pw.substr(0, 199), hash));
+  EXPECT_FALSE(hasher.acceptable(std::string(kMaxPasswordBytes + 1, 'q')));
+}
+
+TEST(PasswordHasher, NeedsRehashFollowsPolicy) {
+  const auto bc12 = bcryptHasher(12);
+  EXPECT_TRUE(bc12.needsRehash("$2b$10$abcdefghijklmnopqrstuu5Qq2yvTOQdZ8zAq7Dw3H7nW7m8Y3CzC"));
+  EXPECT_FALSE(bc12.needsRehash("$2b$12$abcdefghijklmnopqrstuu5Qq2yvTOQdZ8zAq7Dw3H7nW7m8Y3CzC"));
+  EXPECT_FALSE(bc12.needsRehash("$2y$13$abcdefghijklmnopqrstuu5Qq2yvTOQdZ8zAq7Dw3H7nW7m8Y3CzC"));
+  EXPECT_TRUE(bc12.needsRehash("$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHQ$aGFzaA"));
+  const auto a = PasswordHasher::create(
+                     {.scheme = Scheme::Argon2id, .argon2 = {.memory_kib = 65536, .iterations = 3}})
+                     .value();
+  EXPECT_TRUE(a.needsRehash("$2b$12$abcdefghijklmnopqrstuu5Qq2yvTOQdZ8zAq7Dw3H7nW7m8Y3CzC"));
+  EXPECT_TRUE(a.needsRehash("$argon2id$v=19$m=19456,t=3,p=1$c29tZXNhbHQ$aGFzaA"));
+  EXPECT_TRUE(a.needsRehash("$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHQ$aGFzaA"));
+  EXPECT_FALSE(a.needsRehash("$argon2id$v=19$m=102400,t=3,p=8$c29tZXNhbHQ$aGFzaA"));
+}
+
+TEST(PasswordHasher, UnknownFormatsNeverVerify) {
+  const auto hasher = bcryptHasher();
+  EXPECT_FALSE(hasher.verify("pw", ""));
+  EXPECT_FALSE(hasher.verify("pw", "pw"));
+  EXPECT_FALSE(hasher.verify("pw", "$1$abc$def"));
+}
+
+TEST(PasswordHasher, DummyVerifyCostsAFullHash) {
+  // Not a timing assertion (those belong in bench/): the dummy must do a real bcrypt at the
+  // policy cost, which takes at least as long as cost 10 needs on any machine (> 1 ms).
+  const auto hasher = bcryptHasher(10);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(hasher.verifyDummy("whatever"));
+  const auto spent = std::chrono::steady_clock::now() - start;
+  EXPECT_GT(spent, std::chrono::milliseconds(1));
+}
+
+}  // namespace
+}  // namespace gatehouse::password
