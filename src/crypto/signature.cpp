@@ -6,6 +6,7 @@
 #include <openssl/err.h>
 #include <openssl/rsa.h>
 
+#include "core/base64url.hpp"
 #include "crypto/pkey.hpp"
 
 namespace gatehouse::crypto {
@@ -20,24 +21,37 @@ const unsigned char* bytes(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
 }
 
-// The group order n of each curve, built once.
-const BIGNUM* curveOrder(Curve c) {
-  static const auto make = [](int nid) {
-    const EC_GROUP* group = EC_GROUP_new_by_curve_name(nid);
-    return group == nullptr ? nullptr : EC_GROUP_get0_order(group);
-  };
-  static const BIGNUM* const kP256 = make(NID_X9_62_prime256v1);
-  static const BIGNUM* const kP384 = make(NID_secp384r1);
-  static const BIGNUM* const kP521 = make(NID_secp521r1);
+// The group order n of each curve (SEC 2 §2.4.2, §2.5.1, §2.6.1), big-endian at field width, so
+// that r and s compare as fixed-length byte strings without building BIGNUMs per call.
+constexpr std::string_view kOrderP256 =
+    "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551";
+constexpr std::string_view kOrderP384 =
+    "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC529"
+    "73";
+constexpr std::string_view kOrderP521 =
+    "01FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFA51868783BF2F966B7FCC0148F"
+    "709A5D03BB5C9B8899C47AEBB6FB71E91386409";
+static_assert(kOrderP256.size() == 64 && kOrderP384.size() == 96 && kOrderP521.size() == 132);
+
+const std::string& curveOrder(Curve c) {
+  static const std::string kP256 = core::hexDecode(kOrderP256).value();
+  static const std::string kP384 = core::hexDecode(kOrderP384).value();
+  static const std::string kP521 = core::hexDecode(kOrderP521).value();
   switch (c) {
     case Curve::P256:
       return kP256;
     case Curve::P384:
       return kP384;
     case Curve::P521:
-      return kP521;
+      break;
   }
-  return nullptr;
+  return kP521;
+}
+
+// 0 < v < n for big-endian strings of equal length.
+bool inScalarRange(std::string_view v, std::string_view order) {
+  const bool zero = v.find_first_not_of('\0') == std::string_view::npos;
+  return !zero && v < order;
 }
 
 bool configure(EVP_PKEY_CTX* pctx, SigScheme scheme) {
@@ -60,14 +74,14 @@ std::optional<std::string> p1363ToDer(const EVP_PKEY* key, std::string_view sig)
   if (!curve) return std::nullopt;
   const std::size_t field = curveFieldBytes(*curve);
   if (sig.size() != 2 * field) return std::nullopt;
-  BnPtr r(BN_bin2bn(bytes(sig), static_cast<int>(field), nullptr));
-  BnPtr s(BN_bin2bn(bytes(sig.substr(field)), static_cast<int>(field), nullptr));
-  const BIGNUM* order = curveOrder(*curve);
-  if (!r || !s || order == nullptr) return std::nullopt;
-  if (BN_is_zero(r.get()) || BN_is_zero(s.get()) || BN_cmp(r.get(), order) >= 0 ||
-      BN_cmp(s.get(), order) >= 0) {
+  // CVE-2022-21449: r and s must lie in [1, n-1] before OpenSSL ever sees them.
+  const std::string& order = curveOrder(*curve);
+  if (!inScalarRange(sig.substr(0, field), order) || !inScalarRange(sig.substr(field), order)) {
     return std::nullopt;
   }
+  BnPtr r(BN_bin2bn(bytes(sig), static_cast<int>(field), nullptr));
+  BnPtr s(BN_bin2bn(bytes(sig.substr(field)), static_cast<int>(field), nullptr));
+  if (!r || !s) return std::nullopt;
   EcdsaSigPtr ecsig(ECDSA_SIG_new());
   if (!ecsig || ECDSA_SIG_set0(ecsig.get(), r.get(), s.get()) != 1) return std::nullopt;
   (void)r.release();

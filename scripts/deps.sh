@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Gatehouse needs, only those missing. Run as root.
+#   scripts/deps.sh          build and run
+#   scripts/deps.sh --test   also everything the test command uses
+set -euo pipefail
+
+build_pkgs=(
+  g++ cmake ninja-build pkg-config git
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libssl-dev libcrypt-dev libargon2-dev libsqlite3-dev
+  libexpected-dev libspdlog-dev libcli11-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+test_pkgs=(
+  clang-14 libclang-rt-14-dev clang-format
+  python3 python3-pytest python3-requests python3-jwt python3-jose python3-cryptography
+  python3-passlib python3-bcrypt python3-argon2 python3-authlib
+)
+
+want=("${build_pkgs[@]}")
+[[ "${1:-}" == "--test" ]] && want+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "deps: ok"

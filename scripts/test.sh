@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Sets everything up on a fresh Debian 12 machine and runs every test:
+# format check, unit tests (ctest), live interop with Python libraries, and a short fuzz run.
+#   scripts/test.sh                 the asan preset (AddressSanitizer + UBSan, as CI runs it)
+#   PRESET=debug scripts/test.sh    another preset
+#   FUZZ_SECONDS=60 scripts/test.sh a longer fuzz run (default 30)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+preset="${PRESET:-asan}"
+fuzz_seconds="${FUZZ_SECONDS:-30}"
+py=/usr/bin/python3   # Debian's Python, where the python3-* test libraries live
+
+scripts/deps.sh --test
+
+echo "== format check (clang-format)"
+mapfile -t sources < <(find src tests bench -name '*.cpp' -o -name '*.hpp' | sort)
+clang-format --dry-run --Werror "${sources[@]}"
+
+echo "== build ($preset)"
+cmake --preset "$preset" >/dev/null
+cmake --build --preset "$preset"
+
+echo "== unit tests"
+ctest --preset "$preset" -j"$(nproc)" | tee build/"$preset"/ctest.log
+unit=$(sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\)/\2 \1/p' build/"$preset"/ctest.log)
+
+echo "== interop with Python libraries"
+export GATEHOUSE_INTEROP_TOOL="$PWD/build/$preset/tests/interop_tool"
+"$py" -m pytest -q -p no:cacheprovider tests/interop | tee build/"$preset"/interop.log
+interop=$(grep -Eo '[0-9]+ passed' build/"$preset"/interop.log | tail -1 | cut -d' ' -f1)
+
+echo "== fuzz (libFuzzer, ${fuzz_seconds}s)"
+CC=clang-14 CXX=clang++-14 cmake --fresh -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+  -DGATEHOUSE_FUZZ=ON -DGATEHOUSE_TESTS=OFF -DCMAKE_CXX_COMPILER=clang++-14 \
+  "-DCMAKE_CXX_FLAGS=-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=all" \
+  >/dev/null
+cmake --build build/fuzz --target jws_fuzz
+work=$(mktemp -d)
+cp tests/fuzz/corpus/jws/* "$work"/
+build/fuzz/tests/fuzz/jws_fuzz -max_total_time="$fuzz_seconds" -max_len=4096 -print_final_stats=1 \
+  "$work" 2>&1 | tail -4
+rm -rf "$work"
+
+read -r unit_total unit_failed <<<"$unit"
+total=$((unit_total + interop + 1))
+echo "tests: $((total - unit_failed)) passed, $unit_failed failed"
