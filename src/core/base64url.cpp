@@ -49,24 +49,51 @@ std::string base64urlEncode(std::string_view bytes) {
   return out;
 }
 
-std::optional<std::string> base64urlDecode(std::string_view text) {
-  if (text.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  out.reserve(text.size() * 3 / 4);
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (const char c : text) {
-    const std::int8_t v = kDecode[static_cast<unsigned char>(c)];
-    if (v < 0) return std::nullopt;
-    acc = (acc << 6U) | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> static_cast<unsigned>(bits)) & 0xFFU));
-    }
+std::optional<std::size_t> base64urlDecodedSize(std::string_view text) {
+  const std::size_t rest = text.size() % 4;
+  if (rest == 1) return std::nullopt;
+  return text.size() / 4 * 3 + (rest == 0 ? 0 : rest - 1);
+}
+
+std::optional<std::size_t> base64urlDecodeInto(std::string_view text, char* out,
+                                               std::size_t capacity) {
+  const auto size = base64urlDecodedSize(text);
+  if (!size || *size > capacity) return std::nullopt;
+  // Indexed writes into a buffer sized once: this sits on the token hot path.
+  const auto value = [&](std::size_t i) { return kDecode[static_cast<unsigned char>(text[i])]; };
+  std::size_t o = 0;
+  std::size_t i = 0;
+  for (; i + 4 <= text.size(); i += 4) {
+    const int a = value(i);
+    const int b = value(i + 1);
+    const int c = value(i + 2);
+    const int d = value(i + 3);
+    if ((a | b | c | d) < 0) return std::nullopt;
+    const auto n = static_cast<std::uint32_t>((a << 18) | (b << 12) | (c << 6) | d);
+    out[o++] = static_cast<char>(n >> 16U);
+    out[o++] = static_cast<char>((n >> 8U) & 0xFFU);
+    out[o++] = static_cast<char>(n & 0xFFU);
   }
-  // RFC 4648 §3.5: canonical encodings leave the pad bits zero.
-  if (bits > 0 && (acc & ((1U << static_cast<unsigned>(bits)) - 1U)) != 0) return std::nullopt;
+  const std::size_t rest = text.size() - i;
+  if (rest >= 2) {
+    const int a = value(i);
+    const int b = value(i + 1);
+    const int c = rest == 3 ? value(i + 2) : 0;
+    if ((a | b | c) < 0) return std::nullopt;
+    const auto n = static_cast<std::uint32_t>((a << 18) | (b << 12) | (c << 6));
+    // RFC 4648 §3.5: canonical encodings leave the pad bits zero.
+    if ((rest == 2 && (n & 0xFFFFU) != 0) || (rest == 3 && (n & 0xFFU) != 0)) return std::nullopt;
+    out[o++] = static_cast<char>(n >> 16U);
+    if (rest == 3) out[o++] = static_cast<char>((n >> 8U) & 0xFFU);
+  }
+  return o;
+}
+
+std::optional<std::string> base64urlDecode(std::string_view text) {
+  const auto size = base64urlDecodedSize(text);
+  if (!size) return std::nullopt;
+  std::string out(*size, '\0');
+  if (!base64urlDecodeInto(text, out.data(), out.size())) return std::nullopt;
   return out;
 }
 

@@ -14,6 +14,13 @@ std::string base64urlEncode(std::string_view bytes);
 // violation.
 std::optional<std::string> base64urlDecode(std::string_view text);
 
+// The decoded size of `text` if it is well-formed in length (nullopt when size % 4 == 1).
+std::optional<std::size_t> base64urlDecodedSize(std::string_view text);
+// Strict decode into `out` (which must hold base64urlDecodedSize bytes), for callers that keep
+// the result on the stack. Returns the number of bytes written; nullopt as base64urlDecode.
+std::optional<std::size_t> base64urlDecodeInto(std::string_view text, char* out,
+                                               std::size_t capacity);
+
 // Hex helpers for logs of non-secret digests and for tests.
 std::string hexEncode(std::string_view bytes);
 std::optional<std::string> hexDecode(std::string_view text);

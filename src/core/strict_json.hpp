@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <string_view>
 
+#include <boost/json/storage_ptr.hpp>
 #include <boost/json/value.hpp>
 
 #include "core/error.hpp"
@@ -17,6 +18,8 @@ struct JsonLimits {
 // Parses one JSON document strictly: RFC 8259 only (no comments, trailing commas or NaN), valid
 // UTF-8, nesting bounded, and duplicate member names rejected (RFC 7515 §5.2, RFC 8725 §3.2).
 // Returns InvalidArgument with the reason on any violation.
-Result<boost::json::value> parseStrictJson(std::string_view text, const JsonLimits& limits = {});
+// Values are allocated from `storage` (default: the heap).
+Result<boost::json::value> parseStrictJson(std::string_view text, const JsonLimits& limits = {},
+                                           boost::json::storage_ptr storage = {});
 
 }  // namespace gatehouse::core

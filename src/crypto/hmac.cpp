@@ -3,6 +3,7 @@
 #include <array>
 
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/hmac.h>
 #include <openssl/params.h>
 
@@ -80,9 +81,19 @@ core::Result<std::string> HmacKey::sign(std::string_view data) const {
 
 bool HmacKey::verify(std::string_view data, std::string_view tag) const {
   // Truncated tags are refused: JWS HS* uses the whole output (RFC 7518 §3.2).
-  if (tag.size() != digestSize(digest_)) return false;
-  auto expected = sign(data);
-  return expected && constantTimeEquals(*expected, tag);
+  const std::size_t size = digestSize(digest_);
+  if (tag.size() != size) return false;
+  // On the token hot path: compute into a stack buffer, no heap string.
+  std::array<unsigned char, EVP_MAX_MD_SIZE> expected{};
+  MacCtxPtr ctx(EVP_MAC_CTX_dup(state_->keyed.get()));
+  std::size_t len = 0;
+  if (!ctx ||
+      EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(data.data()), data.size()) !=
+          1 ||
+      EVP_MAC_final(ctx.get(), expected.data(), &len, expected.size()) != 1 || len != size) {
+    return false;
+  }
+  return CRYPTO_memcmp(expected.data(), tag.data(), size) == 0;
 }
 
 core::Result<std::string> hmac(Digest digest, std::string_view key, std::string_view data) {

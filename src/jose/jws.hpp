@@ -8,6 +8,7 @@
 
 #include "core/error.hpp"
 #include "jose/jwk.hpp"
+#include "jose/jws_header.hpp"
 #include "jose/jwt_error.hpp"
 #include "jose/key.hpp"
 
@@ -19,10 +20,10 @@ struct JwsLimits {
   std::size_t max_token_bytes = kDefaultMaxTokenBytes;
 };
 
-// A compact JWS whose signature checked out: the parsed protected header, the decoded payload
-// bytes (not yet interpreted) and the key that verified it.
+// A compact JWS whose signature checked out: the protected header's relevant members, the decoded
+// payload bytes (not yet interpreted) and the key that verified it.
 struct VerifiedJws {
-  boost::json::object header;
+  JwsHeader header;
   std::string payload;
   const Key* key = nullptr;
 };

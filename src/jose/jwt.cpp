@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "core/strict_json.hpp"
@@ -64,11 +65,13 @@ tl::expected<std::int64_t, JwtError> parseNumericDate(const json::value& v) {
 
 tl::expected<Claims, JwtError> checkClaims(std::string_view payload, const ClaimsPolicy& policy,
                                            std::int64_t now) {
-  auto parsed = core::parseStrictJson(payload, {.max_bytes = payload.size(), .max_depth = 16});
+  auto parsed = core::parseStrictJson(
+      payload, {.max_bytes = payload.size(), .max_depth = 16},
+      json::make_shared_resource<json::monotonic_resource>(payload.size() * 2 + 256));
   if (!parsed) return tl::unexpected(JwtError::BadJson);
   if (!parsed->is_object()) return tl::unexpected(JwtError::Malformed);
-  Claims claims;
-  claims.raw = std::move(parsed->get_object());
+  // Move-construct so the claims keep the parse arena instead of copying out of it.
+  Claims claims{.raw = std::move(parsed->get_object())};
   const json::object& o = claims.raw;
   const std::int64_t leeway = policy.leeway.count();
 

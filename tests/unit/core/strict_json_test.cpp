@@ -44,3 +44,19 @@ TEST(StrictJson, EnforcesDepthAndSize) {
 
 }  // namespace
 }  // namespace gatehouse::core
+
+namespace gatehouse::core {
+namespace {
+
+TEST(StrictJson, FindsDuplicatesHiddenInsideNesting) {
+  EXPECT_FALSE(parseStrictJson(R"({"a":{"x":1},"a":{"y":1,"z":2}})"));
+  EXPECT_FALSE(parseStrictJson(R"({"a":{"x":1},"a":1})"));
+  EXPECT_FALSE(parseStrictJson(R"({"a":1,"a":{"x":1}})"));
+  EXPECT_FALSE(parseStrictJson(R"([{"k":[{"q":1,"q":1}]}])"));
+  EXPECT_FALSE(parseStrictJson(R"({"a":[{},{"b":{}}],"c":{"d":{"e":1,"e":2}}})"));
+  EXPECT_TRUE(parseStrictJson(R"({"a":[{},{"b":{}}],"c":{"d":{"e":1,"f":2}},"g":[]})"));
+  EXPECT_TRUE(parseStrictJson(R"([{"a":1},{"a":1}])"));
+}
+
+}  // namespace
+}  // namespace gatehouse::core

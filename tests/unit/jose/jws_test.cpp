@@ -54,8 +54,9 @@ TEST(JwsVerifier, AcceptsOwnSignatureForEveryAlgorithm) {
     ASSERT_TRUE(verified) << algorithmName(key.algorithm()) << " "
                           << jwtErrorName(verified.error());
     EXPECT_EQ(verified->payload, R"({"sub":"42"})");
-    EXPECT_EQ(verified->header.at("alg").as_string(), algorithmName(key.algorithm()));
-    EXPECT_EQ(verified->header.at("kid").as_string(), key.kid());
+    EXPECT_EQ(verified->header.alg, algorithmName(key.algorithm()));
+    EXPECT_EQ(verified->header.kid, key.kid());
+    EXPECT_EQ(verified->header.typ, "JWT");
   }
 }
 
@@ -152,6 +153,16 @@ TEST(JwsVerifier, RejectsBadHeaderJson) {
             JwtError::BadJson);
   EXPECT_EQ(errorOf(forge(key, R"({"kid":"k1"})"), keys), JwtError::Malformed);
   EXPECT_EQ(errorOf(forge(key, R"({"alg":"HS256","kid":7})"), keys), JwtError::Malformed);
+  EXPECT_EQ(errorOf(forge(key, R"({"alg":["HS256"],"kid":"k1"})"), keys), JwtError::Malformed);
+  EXPECT_EQ(errorOf(forge(key, R"({"alg":"HS256","kid":{"a":1}})"), keys), JwtError::Malformed);
+  EXPECT_EQ(errorOf(forge(key, R"({"alg":"HS256","kid":"k1","x":{"a":1,"a":2}})"), keys),
+            JwtError::BadJson);
+  EXPECT_EQ(errorOf(forge(key, R"({"alg":"HS256","kid":"k1","\u0061lg":"none"})"), keys),
+            JwtError::BadJson);
+  EXPECT_EQ(errorOf(forge(key, R"("HS256")"), keys), JwtError::BadJson);
+  // Nested members named like header parameters do not count as them.
+  EXPECT_TRUE(
+      verifyJws(forge(key, R"({"alg":"HS256","kid":"k1","ext":{"alg":"none","jku":"x"}})"), keys));
 }
 
 TEST(JwsVerifier, ChecksSizeCapBeforeParsing) {
@@ -160,6 +171,13 @@ TEST(JwsVerifier, ChecksSizeCapBeforeParsing) {
   EXPECT_EQ(errorOf(huge, keys), JwtError::TooLarge);
   EXPECT_EQ(verifyJws(std::string(100, '.'), keys, {.max_token_bytes = 50}).error(),
             JwtError::TooLarge);
+}
+
+TEST(JwsVerifier, RefusesOversizedHeader) {
+  const Key key = hsKey();
+  const auto keys = KeySet::create({key}).value();
+  const std::string big = R"({"alg":"HS256","kid":"k1","pad":")" + std::string(3000, 'p') + R"("})";
+  EXPECT_EQ(errorOf(forge(key, big), keys), JwtError::TooLarge);
 }
 
 TEST(JwsVerifier, SelectsKeyByKid) {
