@@ -1,55 +1,112 @@
-// gatehouse: the command-line entry point. For now `--version` and `config`, which prints the
-// effective configuration; `serve` arrives with the HTTP server.
-#include <cstdlib>
+// gatehouse: the command-line entry point. Exit codes: 0 ok, 1 failure (one line on stderr),
+// 2 usage.
 #include <iostream>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
+#include "app/server_main.hpp"
+#include "cli/user_commands.hpp"
 #include "core/version.hpp"
 
 namespace {
 
-std::string env(const char* name, const char* fallback) {
-  const char* v = std::getenv(name);  // NOLINT(concurrency-mt-unsafe): read once at startup
-  return v != nullptr ? v : fallback;
+using namespace gatehouse;
+
+// Reads the password from stdin: the first line, without its line ending.
+std::string readPasswordLine() {
+  std::string line;
+  std::getline(std::cin, line);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
 }
 
-void printConfig() {
-  std::cout << "gatehouse " << gatehouse::core::kVersion << "\n"
-            << "  DATABASE_URL                = "
-            << env("DATABASE_URL", "sqlite:///./gatehouse-data/gatehouse.db") << "\n"
-            << "  GATEHOUSE_LISTEN            = " << env("GATEHOUSE_LISTEN", "127.0.0.1:8000")
-            << "\n"
-            << "  ALGORITHM                   = " << env("ALGORITHM", "HS256") << "\n"
-            << "  SECRET_KEY                  = "
-            << (std::getenv("SECRET_KEY") != nullptr ? "(set, not shown)"
-                                                     : "(generated on first start)")
-            << "\n"  // NOLINT(concurrency-mt-unsafe)
-            << "  PASSWORD_SCHEME             = " << env("PASSWORD_SCHEME", "bcrypt") << "\n"
-            << "  BCRYPT_ROUNDS               = " << env("BCRYPT_ROUNDS", "12") << "\n"
-            << "  ACCESS_TOKEN_EXPIRE_MINUTES = " << env("ACCESS_TOKEN_EXPIRE_MINUTES", "30")
-            << "\n"
-            << "  REFRESH_TOKEN_EXPIRE_DAYS   = " << env("REFRESH_TOKEN_EXPIRE_DAYS", "7") << "\n";
+std::string variablesHelp() {
+  std::string text = "\nEnvironment (also read from GATEHOUSE_CONFIG_FILE, KEY=VALUE lines):\n";
+  for (const auto& [name, meaning] : config::variables())
+    text += "  " + name + "\n      " + meaning + "\n";
+  return text;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"Gatehouse: a self-hosted authentication and authorization server"};
-  app.set_version_flag("--version", std::string("gatehouse ") + gatehouse::core::kVersion);
-  app.require_subcommand(0, 1);
-  auto* serve = app.add_subcommand(
-      "serve", "Run the server (the HTTP API is not built yet: prints the configuration)");
-  auto* config = app.add_subcommand("config", "Print the effective configuration (secrets hidden)");
+  app.set_version_flag("--version", std::string("gatehouse ") + core::kVersion);
+  app.footer(variablesHelp());
+  app.require_subcommand(1);
+
+  auto* serve = app.add_subcommand("serve", "Run the HTTP server (migrates the database first)");
+  auto* show = app.add_subcommand("config", "Print the effective configuration (secrets hidden)");
+  auto* migrate = app.add_subcommand("migrate", "Apply pending database migrations");
+
+  auto* user = app.add_subcommand("user", "Manage users");
+  user->require_subcommand(1);
+  cli::UserCreate create_args;
+  bool password_stdin = false;
+  std::string password_arg;
+  auto* create = user->add_subcommand("create", "Create a user");
+  create->add_option("--email", create_args.email, "email address")->required();
+  create->add_option("--username", create_args.username, "3-32 of [A-Za-z0-9_.-]")->required();
+  create->add_option("--role", create_args.role, "role (default user)");
+  auto* pw_stdin = create->add_flag("--password-stdin", password_stdin,
+                                    "read the password from the first line of stdin");
+  create
+      ->add_option("--password", password_arg,
+                   "the password (visible to other local users: prefer --password-stdin)")
+      ->excludes(pw_stdin);
+  auto* list = user->add_subcommand("list", "List users");
+  std::string email;
+  std::string role;
+  auto* set_role = user->add_subcommand("set-role", "Change a user's role");
+  set_role->add_option("--email", email, "the user's email")->required();
+  set_role->add_option("--role", role, "the new role")->required();
+  auto* activate = user->add_subcommand("activate", "Allow a user to sign in again");
+  activate->add_option("--email", email, "the user's email")->required();
+  auto* deactivate = user->add_subcommand("deactivate", "Block a user and end their sessions");
+  deactivate->add_option("--email", email, "the user's email")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
   }
-  if (*serve || *config || app.get_subcommands().empty()) {
-    printConfig();
-    if (*serve) std::cout << "The HTTP API is not part of this build yet; nothing to serve.\n";
+  if (*create && !password_stdin && password_arg.empty()) {
+    std::cerr << "gatehouse: user create needs --password-stdin or --password\n";
+    return 2;
   }
-  return 0;
+
+  auto lookup = config::environmentLookup();
+  if (!lookup) {
+    std::cerr << "gatehouse: " << lookup.error().message << "\n";
+    return 1;
+  }
+  auto cfg = config::load(*lookup);
+  if (!cfg) {
+    std::cerr << "gatehouse: configuration error: " << cfg.error().message << "\n";
+    return 1;
+  }
+  if (*show) {
+    std::cout << "gatehouse " << core::kVersion << "\n";
+    for (const auto& line : config::describe(*cfg)) std::cout << "  " << line << "\n";
+    return 0;
+  }
+  if (*serve) return app::serve(*cfg);
+  if (*migrate) return cli::migrate(*cfg, std::cout, std::cerr);
+
+  auto policy = app::loadPolicy(*cfg);
+  if (!policy) {
+    std::cerr << "gatehouse: " << policy.error().message << "\n";
+    return 1;
+  }
+  if (*create) {
+    create_args.password = password_stdin ? readPasswordLine() : password_arg;
+    return cli::userCreate(*cfg, *policy, create_args, std::cout, std::cerr);
+  }
+  if (*list) return cli::userList(*cfg, std::cout, std::cerr);
+  if (*set_role) return cli::userSetRole(*cfg, *policy, email, role, std::cout, std::cerr);
+  if (*activate) return cli::userSetActive(*cfg, email, true, std::cout, std::cerr);
+  if (*deactivate) return cli::userSetActive(*cfg, email, false, std::cout, std::cerr);
+  return 2;
 }

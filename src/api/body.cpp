@@ -1,0 +1,141 @@
+#include "api/body.hpp"
+
+#include "core/strict_json.hpp"
+
+namespace gatehouse::api {
+namespace {
+
+bool contentTypeIs(const http::Request& r, std::string_view expected) {
+  auto ct = r.header("content-type");
+  if (!ct) return false;
+  std::string_view v = *ct;
+  v = v.substr(0, v.find(';'));
+  while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+  if (v.size() != expected.size()) return false;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(v[i])) != expected[i]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Body Body::json(const http::Request& request) {
+  Body b;
+  if (!contentTypeIs(request, "application/json")) {
+    b.errors_.push_back(
+        {{"body"}, "Content-Type must be application/json", "value_error.content_type"});
+    return b;
+  }
+  auto doc =
+      core::parseStrictJson(request.body, {.max_bytes = request.body.size() + 1, .max_depth = 32});
+  if (!doc) {
+    b.errors_.push_back({{"body"}, "Invalid JSON body", "value_error.jsondecode"});
+  } else if (!doc->is_object()) {
+    b.errors_.push_back({{"body"}, "value is not a valid dict", "type_error.dict"});
+  } else {
+    b.object_ = std::move(doc->get_object());
+  }
+  return b;
+}
+
+Body Body::form(const http::Request& request) {
+  Body b;
+  b.is_form_ = true;
+  if (!contentTypeIs(request, "application/x-www-form-urlencoded")) {
+    // Like FastAPI: the fields are then simply missing.
+    return b;
+  }
+  auto pairs = http::parseForm(request.body);
+  if (!pairs) {
+    b.errors_.push_back({{"body"}, "Invalid form encoding", "value_error.form"});
+  } else {
+    b.form_ = std::move(*pairs);
+  }
+  return b;
+}
+
+void Body::missing(const std::string& name) {
+  errors_.push_back({{"body", name}, "field required", "value_error.missing"});
+}
+
+void Body::wrongType(const std::string& name, const std::string& expected) {
+  errors_.push_back({{"body", name}, expected + " type expected", "type_error." + expected});
+}
+
+std::optional<std::string> Body::optionalString(const std::string& name) {
+  if (is_form_) {
+    for (const auto& [k, v] : form_) {
+      if (k == name) return v;
+    }
+    return std::nullopt;
+  }
+  const auto* v = object_.if_contains(name);
+  if (v == nullptr || v->is_null()) return std::nullopt;
+  if (!v->is_string()) {
+    wrongType(name, "str");
+    return std::nullopt;
+  }
+  return std::string(v->get_string());
+}
+
+std::string Body::requiredString(const std::string& name) {
+  const std::size_t before = errors_.size();
+  auto v = optionalString(name);
+  if (!v) {
+    if (errors_.size() == before) missing(name);
+    return {};
+  }
+  return std::move(*v);
+}
+
+std::optional<bool> Body::optionalBool(const std::string& name) {
+  const auto* v = object_.if_contains(name);
+  if (v == nullptr || v->is_null()) return std::nullopt;
+  if (!v->is_bool()) {
+    wrongType(name, "bool");
+    return std::nullopt;
+  }
+  return v->get_bool();
+}
+
+std::optional<std::int64_t> Body::optionalInt(const std::string& name) {
+  const auto* v = object_.if_contains(name);
+  if (v == nullptr || v->is_null()) return std::nullopt;
+  if (!v->is_int64()) {
+    wrongType(name, "integer");
+    return std::nullopt;
+  }
+  return v->get_int64();
+}
+
+std::optional<std::vector<std::string>> Body::optionalStringList(const std::string& name) {
+  const auto* v = object_.if_contains(name);
+  if (v == nullptr || v->is_null()) return std::nullopt;
+  if (!v->is_array()) {
+    wrongType(name, "list");
+    return std::nullopt;
+  }
+  std::vector<std::string> out;
+  for (const auto& item : v->get_array()) {
+    if (!item.is_string()) {
+      wrongType(name, "str");
+      return std::nullopt;
+    }
+    out.emplace_back(item.get_string());
+  }
+  return out;
+}
+
+http::Response validationError(const std::vector<auth::FieldError>& errors) {
+  boost::json::array detail;
+  for (const auto& e : errors) {
+    boost::json::array loc;
+    for (const auto& l : e.loc) loc.emplace_back(l);
+    detail.push_back(
+        boost::json::object{{"loc", std::move(loc)}, {"msg", e.msg}, {"type", e.type}});
+  }
+  return http::Response::json(422, boost::json::object{{"detail", std::move(detail)}});
+}
+
+}  // namespace gatehouse::api

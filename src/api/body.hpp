@@ -1,0 +1,46 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/json/object.hpp>
+
+#include "auth/errors.hpp"
+#include "http/message.hpp"
+
+namespace gatehouse::api {
+
+// Reads a request body the way FastAPI/pydantic does, collecting every problem as a FastAPI
+// validation item (422). Not thread-safe; one per request.
+class Body {
+ public:
+  // JSON object bodies: wrong content type or malformed JSON become one error item.
+  static Body json(const http::Request& request);
+  // application/x-www-form-urlencoded bodies.
+  static Body form(const http::Request& request);
+
+  // Required / optional string members; a wrong type is an error item.
+  std::string requiredString(const std::string& name);
+  std::optional<std::string> optionalString(const std::string& name);
+  std::optional<bool> optionalBool(const std::string& name);
+  std::optional<std::int64_t> optionalInt(const std::string& name);
+  std::optional<std::vector<std::string>> optionalStringList(const std::string& name);
+
+  bool ok() const { return errors_.empty(); }
+  std::vector<auth::FieldError>& errors() { return errors_; }
+
+ private:
+  void missing(const std::string& name);
+  void wrongType(const std::string& name, const std::string& expected);
+
+  bool is_form_ = false;
+  boost::json::object object_;
+  std::vector<std::pair<std::string, std::string>> form_;
+  std::vector<auth::FieldError> errors_;
+};
+
+// 422 {"detail": [...]} in FastAPI's shape.
+http::Response validationError(const std::vector<auth::FieldError>& errors);
+
+}  // namespace gatehouse::api

@@ -1,0 +1,89 @@
+#include "api/pipeline.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include <spdlog/spdlog.h>
+
+#include "crypto/random.hpp"
+
+namespace gatehouse::api {
+namespace {
+
+bool acceptableRequestId(std::string_view id) {
+  return !id.empty() && id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' || c == '.';
+  });
+}
+
+std::string trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return std::string(s);
+}
+
+}  // namespace
+
+void Pipeline::decorate(const http::Request* request, http::Response& r) {
+  r.set("X-Content-Type-Options", "nosniff");
+  r.set("X-Frame-Options", "DENY");
+  r.set("Strict-Transport-Security", "max-age=31536000; includeSubDomains");
+  r.set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+  // OWASP: the XSS auditor is gone from browsers and could be abused; "0" disables it.
+  r.set("X-XSS-Protection", "0");
+  r.set("Referrer-Policy", "no-referrer");
+  if (!r.has("Cache-Control")) r.set("Cache-Control", "no-store");
+  if (request != nullptr && !request->request_id.empty())
+    r.set("X-Request-Id", request->request_id);
+}
+
+bool Pipeline::trusted(std::string_view ip) const {
+  return std::find(trusted_proxies_.begin(), trusted_proxies_.end(), ip) != trusted_proxies_.end();
+}
+
+std::string Pipeline::clientIp(const http::Request& request) const {
+  if (!trusted(request.peer_ip)) return request.peer_ip;
+  const auto xff = request.header("x-forwarded-for");
+  if (!xff) return request.peer_ip;
+  std::vector<std::string> hops;
+  std::string_view rest = *xff;
+  while (!rest.empty()) {
+    const auto comma = rest.find(',');
+    hops.push_back(trim(rest.substr(0, comma)));
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  // Right to left: the first hop our trusted proxies did not add is the client.
+  for (auto it = hops.rbegin(); it != hops.rend(); ++it) {
+    if (!it->empty() && !trusted(*it)) return *it;
+  }
+  return request.peer_ip;
+}
+
+http::Response Pipeline::operator()(http::Request& request) const {
+  const auto started = std::chrono::steady_clock::now();
+  if (auto id = request.header("x-request-id"); id && acceptableRequestId(*id)) {
+    request.request_id = std::string(*id);
+  } else {
+    request.request_id = crypto::randomToken(12).value_or("unknown");
+  }
+  request.client_ip = clientIp(request);
+  http::Response response;
+  try {
+    response = router_.dispatch(request);
+  } catch (const std::exception& e) {
+    spdlog::error("request_id={} unhandled exception: {}", request.request_id, e.what());
+    response = http::Response::detail(500, "Internal Server Error");
+  }
+  decorate(&request, response);
+  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::steady_clock::now() - started)
+                          .count();
+  // The path only: query strings may carry credentials (api_key) and are never logged.
+  spdlog::info("request_id={} client={} method={} path={} status={} duration_us={}",
+               request.request_id, request.client_ip, request.method, request.path, response.status,
+               micros);
+  return response;
+}
+
+}  // namespace gatehouse::api

@@ -1,0 +1,34 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "http/message.hpp"
+#include "http/router.hpp"
+
+namespace gatehouse::api {
+
+// The request pipeline around the router: request id, client address, security headers, access
+// log and the last-resort 500. Thread-safe after construction.
+class Pipeline {
+ public:
+  Pipeline(const http::Router& router, std::vector<std::string> trusted_proxies)
+      : router_(router), trusted_proxies_(std::move(trusted_proxies)) {}
+
+  http::Response operator()(http::Request& request) const;
+
+  // Headers every response carries (API.md, General), plus X-Request-Id when known.
+  static void decorate(const http::Request* request, http::Response& response);
+
+  // The client address: the peer, or the right-most X-Forwarded-For hop that is not a trusted
+  // proxy when the peer is one.
+  std::string clientIp(const http::Request& request) const;
+
+ private:
+  bool trusted(std::string_view ip) const;
+
+  const http::Router& router_;
+  std::vector<std::string> trusted_proxies_;
+};
+
+}  // namespace gatehouse::api

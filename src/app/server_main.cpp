@@ -1,0 +1,147 @@
+#include "app/server_main.hpp"
+
+#include <condition_variable>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "api/pipeline.hpp"
+#include "api/services.hpp"
+#include "app/keys.hpp"
+#include "app/logging.hpp"
+#include "http/server.hpp"
+
+namespace gatehouse::app {
+namespace {
+
+int fatal(const std::string& message) {
+  spdlog::critical("{}", message);
+  std::cerr << "gatehouse: " << message << "\n";
+  return 1;
+}
+
+// Purges expired revocations now and then, so the set stays bounded.
+class Janitor {
+ public:
+  Janitor(auth::RevocationList& list, const core::Clock& clock)
+      : thread_([this, &list, &clock] {
+          std::unique_lock lock(mutex_);
+          while (!wake_.wait_for(lock, std::chrono::minutes(5), [this] { return stop_; })) {
+            list.purge(clock.unixSeconds());
+          }
+        }) {}
+  Janitor(const Janitor&) = delete;
+  Janitor& operator=(const Janitor&) = delete;
+  ~Janitor() {
+    {
+      const std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+core::Result<rbac::Policy> loadPolicy(const config::Config& config) {
+  if (!config.policy_file) return rbac::Policy::defaults();
+  auto policy = rbac::Policy::loadFile(*config.policy_file);
+  if (!policy)
+    return core::makeError(core::Errc::InvalidArgument,
+                           "GATEHOUSE_POLICY_FILE: " + policy.error().message);
+  return policy;
+}
+
+int serve(const config::Config& config) {
+  setupLogging(config.log_json, config.log_level);
+  core::SystemClock clock;
+
+  auto policy = loadPolicy(config);
+  if (!policy) return fatal(policy.error().message);
+
+  auto store = store::openStore(config.database_url);
+  if (!store) return fatal(store.error().message);
+  auto version = (*store)->migrate();
+  if (!version) return fatal("database migration failed: " + version.error().message);
+
+  auto keys = loadOrCreateKeys(config);
+  if (!keys) return fatal(keys.error().message);
+  if (keys->generated && jose::isHmac(config.algorithm)) {
+    spdlog::warn(
+        "SECRET_KEY is not set: generated a secret and stored it in {}/secret_key (mode 0600); set "
+        "SECRET_KEY or keep that file so tokens stay valid across restarts",
+        config.data_dir.string());
+  } else if (keys->generated) {
+    spdlog::warn("generated a signing key pair in {}/signing_key.pem (mode 0600)",
+                 config.data_dir.string());
+  }
+
+  auto hasher = password::PasswordHasher::create(config.hash_policy);
+  if (!hasher) return fatal("password policy: " + hasher.error().message);
+  const std::size_t hash_threads = config.hash_threads != 0
+                                       ? config.hash_threads
+                                       : std::max(1U, std::thread::hardware_concurrency());
+  const std::size_t hash_queue = config.hash_queue != 0 ? config.hash_queue : 32 * hash_threads;
+  password::HashPool pool({.threads = hash_threads, .queue_capacity = hash_queue});
+
+  auth::TokenService tokens(keys->signing, keys->verification,
+                            {.access_ttl = config.access_token_ttl,
+                             .refresh_ttl = config.refresh_token_ttl,
+                             .issuer = config.token_issuer,
+                             .audience = config.token_audience,
+                             .max_token_bytes = config.http.max_token_bytes},
+                            clock);
+  auth::RevocationList revocations((*store)->revocations());
+  if (auto ok = revocations.load(clock.unixSeconds()); !ok)
+    return fatal("loading revocations: " + ok.error().message);
+  auth::AuthService auth_service(
+      {**store, *hasher, pool, tokens, *policy, revocations, clock, config.password_rules});
+  auth::UserService user_service(**store, *policy);
+
+  const std::string public_url = config.public_url.value_or(
+      "http://" +
+      (config.listen_host.find(':') != std::string::npos ? "[" + config.listen_host + "]"
+                                                         : config.listen_host) +
+      ":" + std::to_string(config.listen_port));
+  api::Services services{auth_service, user_service, tokens, **store, *policy, public_url};
+  http::Router router;
+  api::addAuthRoutes(router, services);
+  api::addUserRoutes(router, services);
+  api::addDiscoveryRoutes(router, services);
+  const api::Pipeline pipeline(router, config.trusted_proxies);
+
+  http::Server server(
+      {.host = config.listen_host,
+       .port = config.listen_port,
+       .max_body_bytes = config.http.max_body_bytes,
+       .max_header_bytes = config.http.max_header_bytes,
+       .request_timeout = config.http.request_timeout,
+       .idle_timeout = config.http.idle_timeout,
+       .max_connections = config.http.max_connections,
+       .io_threads = config.io_threads,
+       .worker_threads = config.worker_threads,
+       .heavy_paths = {"/api/v1/auth/login", "/api/v1/auth/register"},
+       // More than the hashing pool holds, so surplus requests reach it and get
+       // its immediate 503 instead of waiting for a worker.
+       .heavy_worker_threads = hash_threads + hash_queue + 4},
+      [&pipeline](http::Request& r) { return pipeline(r); }, &api::Pipeline::decorate);
+  if (auto ok = server.listen(); !ok) return fatal(ok.error().message);
+  Janitor janitor(revocations, clock);
+  spdlog::info("gatehouse listening on {}:{} (schema v{}, {} hashing threads)", config.listen_host,
+               server.port(), *version, hash_threads);
+  server.run();
+  spdlog::info("gatehouse stopped: in-flight requests finished");
+  pool.shutdown();
+  return 0;
+}
+
+}  // namespace gatehouse::app

@@ -1,0 +1,51 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+namespace gatehouse::auth {
+
+// What went wrong, in the contract's terms. api/ maps each to one status and message
+// (API.md); `detail` is for the log only.
+enum class Errc {
+  InvalidCredentials,   // 401 Incorrect email or password
+  AccountDisabled,      // 403 Account is deactivated (after a correct password)
+  InvalidRefreshToken,  // 401 Invalid refresh token
+  RefreshUserInactive,  // 401 User not found or inactive
+  NotAuthenticated,     // 401 Not authenticated (no credentials)
+  InvalidToken,         // 401 Could not validate credentials
+  InactiveUser,         // 403 Inactive user
+  Forbidden,            // 403 Insufficient permissions
+  EmailTaken,           // 409 Email already registered
+  UsernameTaken,        // 409 Username already taken
+  UserNotFound,         // 404 User not found
+  LastAdmin,            // 409 cannot remove or demote the last active admin
+  Validation,           // 422 with field errors
+  Overloaded,           // 503 with Retry-After (hashing queue full)
+  Unavailable,          // 503 (storage down)
+  Internal,             // 500
+};
+
+// FastAPI's validation error item: {"loc": [...], "msg": ..., "type": ...}.
+struct FieldError {
+  std::vector<std::string> loc;
+  std::string msg;
+  std::string type;
+};
+
+struct Error {
+  Errc code;
+  std::string detail;              // logs only
+  std::vector<FieldError> fields;  // for Validation
+};
+
+template <class T>
+using Result = tl::expected<T, Error>;
+
+inline tl::unexpected<Error> fail(Errc code, std::string detail = {}) {
+  return tl::unexpected(Error{code, std::move(detail), {}});
+}
+
+}  // namespace gatehouse::auth

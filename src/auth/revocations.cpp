@@ -1,0 +1,49 @@
+#include "auth/revocations.hpp"
+
+#include <mutex>
+
+namespace gatehouse::auth {
+
+core::Status RevocationList::load(std::int64_t now) {
+  auto rows = store_->active(now);
+  if (!rows) return tl::unexpected(rows.error());
+  const std::unique_lock lock(mutex_);
+  for (auto& [jti, exp] : *rows) entries_[jti] = exp;
+  return {};
+}
+
+core::Status RevocationList::revoke(std::string_view jti, std::int64_t expires_at) {
+  if (auto ok = store_->add(jti, expires_at); !ok) return ok;
+  const std::unique_lock lock(mutex_);
+  entries_[std::string(jti)] = expires_at;
+  return {};
+}
+
+bool RevocationList::isRevoked(std::string_view jti) const {
+  const std::shared_lock lock(mutex_);
+  return entries_.find(std::string(jti)) != entries_.end();
+}
+
+std::size_t RevocationList::purge(std::int64_t now) {
+  std::size_t dropped = 0;
+  {
+    const std::unique_lock lock(mutex_);
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      if (it->second <= now) {
+        it = entries_.erase(it);
+        ++dropped;
+      } else {
+        ++it;
+      }
+    }
+  }
+  (void)store_->purgeExpired(now);
+  return dropped;
+}
+
+std::size_t RevocationList::size() const {
+  const std::shared_lock lock(mutex_);
+  return entries_.size();
+}
+
+}  // namespace gatehouse::auth

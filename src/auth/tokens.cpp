@@ -1,0 +1,72 @@
+#include "auth/tokens.hpp"
+
+#include "crypto/random.hpp"
+
+namespace gatehouse::auth {
+
+namespace json = boost::json;
+
+core::Result<std::string> newTokenId() { return crypto::randomToken(16); }
+
+TokenService::TokenService(jose::Key signing_key, jose::KeySet verification_keys,
+                           TokenSettings settings, const core::Clock& clock)
+    : signing_key_(std::move(signing_key)),
+      settings_(std::move(settings)),
+      clock_(&clock),
+      verifier_(std::move(verification_keys),
+                jose::ClaimsPolicy{
+                    .issuer = settings_.issuer, .audience = settings_.audience, .type = "access"},
+                clock, jose::JwsLimits{.max_token_bytes = settings_.max_token_bytes}) {}
+
+core::Result<TokenPair> TokenService::issue(std::int64_t user_id,
+                                            const std::vector<std::string>& scopes,
+                                            const std::string& session_id,
+                                            const std::string& refresh_jti) const {
+  const std::int64_t now = clock_->unixSeconds();
+  auto access_jti = newTokenId();
+  if (!access_jti) return tl::unexpected(access_jti.error());
+  const std::string sub = std::to_string(user_id);
+
+  json::object access;
+  access["sub"] = sub;
+  access["exp"] = now + settings_.access_ttl.count();
+  access["iat"] = now;
+  access["type"] = "access";
+  json::array scope_list;
+  for (const auto& s : scopes) scope_list.emplace_back(s);
+  access["scopes"] = std::move(scope_list);
+  access["jti"] = *access_jti;
+  access["iss"] = settings_.issuer;
+  access["sid"] = session_id;
+  if (settings_.audience) access["aud"] = *settings_.audience;
+
+  json::object refresh;
+  refresh["sub"] = sub;
+  refresh["exp"] = now + settings_.refresh_ttl.count();
+  refresh["iat"] = now;
+  refresh["type"] = "refresh";
+  refresh["jti"] = refresh_jti;
+  refresh["iss"] = settings_.issuer;
+  refresh["sid"] = session_id;
+  if (settings_.audience) refresh["aud"] = *settings_.audience;
+
+  auto access_token = jose::signJwt(signing_key_, access);
+  if (!access_token) return tl::unexpected(access_token.error());
+  auto refresh_token = jose::signJwt(signing_key_, refresh);
+  if (!refresh_token) return tl::unexpected(refresh_token.error());
+  return TokenPair{std::move(*access_token), std::move(*refresh_token),
+                   settings_.access_ttl.count(), std::move(*access_jti),
+                   now + settings_.access_ttl.count()};
+}
+
+tl::expected<jose::Claims, jose::JwtError> TokenService::verifyAccess(
+    std::string_view token) const {
+  return verifier_.verify(token);
+}
+
+tl::expected<jose::Claims, jose::JwtError> TokenService::verifyRefresh(
+    std::string_view token) const {
+  return verifier_.verify(token, "refresh");
+}
+
+}  // namespace gatehouse::auth

@@ -1,0 +1,115 @@
+#include "auth/validation.hpp"
+
+#include <cctype>
+
+namespace gatehouse::auth {
+namespace {
+
+// Number of code points, or -1 for invalid UTF-8.
+long utf8Length(std::string_view s) {
+  long count = 0;
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t len = 0;
+    if (c < 0x80)
+      len = 1;
+    else if ((c >> 5U) == 0x6)
+      len = 2;
+    else if ((c >> 4U) == 0xE)
+      len = 3;
+    else if ((c >> 3U) == 0x1E)
+      len = 4;
+    else
+      return -1;
+    if (i + len > s.size()) return -1;
+    for (std::size_t k = 1; k < len; ++k) {
+      if ((static_cast<unsigned char>(s[i + k]) >> 6U) != 0x2) return -1;
+    }
+    i += len;
+    ++count;
+  }
+  return count;
+}
+
+}  // namespace
+
+std::string emailProblem(std::string_view email) {
+  if (email.size() > 254) return "value is not a valid email address: too long";
+  const auto at = email.find('@');
+  if (at == std::string_view::npos || email.find('@', at + 1) != std::string_view::npos) {
+    return "value is not a valid email address: it must have exactly one @-sign";
+  }
+  const std::string_view local = email.substr(0, at);
+  const std::string_view domain = email.substr(at + 1);
+  if (local.empty() || local.size() > 64)
+    return "value is not a valid email address: bad local part";
+  for (const char ch : email) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c <= 0x20 || c == 0x7F || c == '<' || c == '>' || c == ',' || c == ';' || c == '"' ||
+        c == '\\') {
+      return "value is not a valid email address: invalid character";
+    }
+  }
+  const auto dot = domain.find('.');
+  if (domain.empty() || dot == std::string_view::npos || dot == 0 || domain.back() == '.' ||
+      domain.find("..") != std::string_view::npos || domain.front() == '-') {
+    return "value is not a valid email address: bad domain";
+  }
+  if (local.front() == '.' || local.back() == '.' || local.find("..") != std::string_view::npos) {
+    return "value is not a valid email address: bad local part";
+  }
+  return {};
+}
+
+std::string usernameProblem(std::string_view username) {
+  if (username.size() < 3 || username.size() > 32) return "Username must be 3 to 32 characters";
+  for (const char ch : username) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (!(std::isalnum(c) != 0 || c == '_' || c == '.' || c == '-')) {
+      return "Username may contain only letters, digits, '_', '.' and '-'";
+    }
+  }
+  return {};
+}
+
+std::vector<std::string> passwordProblems(std::string_view password,
+                                          const config::PasswordRules& rules) {
+  std::vector<std::string> out;
+  const long length = utf8Length(password);
+  if (length < 0) {
+    out.emplace_back("Password must be valid UTF-8");
+    return out;
+  }
+  if (static_cast<std::size_t>(length) < rules.min_length) {
+    out.push_back("Password must be at least " + std::to_string(rules.min_length) +
+                  " characters long");
+  }
+  bool upper = false;
+  bool lower = false;
+  bool digit = false;
+  bool special = false;
+  for (const char ch : password) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x80) {
+      special = true;  // non-ASCII counts as a special character
+    } else if (std::isupper(c) != 0) {
+      upper = true;
+    } else if (std::islower(c) != 0) {
+      lower = true;
+    } else if (std::isdigit(c) != 0) {
+      digit = true;
+    } else {
+      special = true;
+    }
+  }
+  if (rules.require_uppercase && !upper)
+    out.emplace_back("Password must contain an uppercase letter");
+  if (rules.require_lowercase && !lower)
+    out.emplace_back("Password must contain a lowercase letter");
+  if (rules.require_digit && !digit) out.emplace_back("Password must contain a digit");
+  if (rules.require_special && !special)
+    out.emplace_back("Password must contain a special character");
+  return out;
+}
+
+}  // namespace gatehouse::auth

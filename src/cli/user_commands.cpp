@@ -1,0 +1,131 @@
+#include "cli/user_commands.hpp"
+
+#include "auth/validation.hpp"
+#include "password/password_hasher.hpp"
+#include "store/store.hpp"
+
+namespace gatehouse::cli {
+namespace {
+
+std::unique_ptr<store::Store> openMigrated(const config::Config& config, std::ostream& err) {
+  auto store = store::openStore(config.database_url);
+  if (!store) {
+    err << "gatehouse: " << store.error().message << "\n";
+    return nullptr;
+  }
+  if (auto v = (*store)->migrate(); !v) {
+    err << "gatehouse: migration failed: " << v.error().message << "\n";
+    return nullptr;
+  }
+  return std::move(*store);
+}
+
+int failure(std::ostream& err, const std::string& why) {
+  err << "gatehouse: " << why << "\n";
+  return 1;
+}
+
+std::optional<store::User> byEmail(store::Store& s, const std::string& email, std::ostream& err) {
+  auto user = s.users().findByEmail(email);
+  if (!user) {
+    failure(err, user.error().message);
+    return std::nullopt;
+  }
+  if (!*user) {
+    failure(err, "no user with email " + email);
+    return std::nullopt;
+  }
+  return **user;
+}
+
+std::string describeFailure(const core::Error& e) {
+  if (e.code == core::Errc::AlreadyExists) {
+    return e.message == "username" ? "Username already taken" : "Email already registered";
+  }
+  if (e.code == core::Errc::FailedPrecondition)
+    return "cannot deactivate or demote the last active admin";
+  return e.message;
+}
+
+}  // namespace
+
+int migrate(const config::Config& config, std::ostream& out, std::ostream& err) {
+  auto store = store::openStore(config.database_url);
+  if (!store) return failure(err, store.error().message);
+  auto version = (*store)->migrate();
+  if (!version) return failure(err, "migration failed: " + version.error().message);
+  out << "database schema at version " << *version << "\n";
+  return 0;
+}
+
+int userCreate(const config::Config& config, const rbac::Policy& policy, const UserCreate& args,
+               std::ostream& out, std::ostream& err) {
+  if (auto p = auth::emailProblem(args.email); !p.empty()) return failure(err, "--email: " + p);
+  if (auto p = auth::usernameProblem(args.username); !p.empty())
+    return failure(err, "--username: " + p);
+  if (!policy.hasRole(args.role)) return failure(err, "--role: unknown role " + args.role);
+  auto problems = auth::passwordProblems(args.password, config.password_rules);
+  auto hasher = password::PasswordHasher::create(config.hash_policy);
+  if (!hasher) return failure(err, hasher.error().message);
+  if (auto ok = hasher->acceptable(args.password); !ok) problems.push_back(ok.error().message);
+  if (!problems.empty()) {
+    std::string all;
+    for (const auto& p : problems) all += (all.empty() ? "" : "; ") + p;
+    return failure(err, "password: " + all);
+  }
+  auto store = openMigrated(config, err);
+  if (!store) return 1;
+  auto hash = hasher->hash(args.password);
+  if (!hash) return failure(err, hash.error().message);
+  auto user = store->users().create({args.email, args.username, *hash, args.role, true});
+  if (!user) return failure(err, describeFailure(user.error()));
+  out << "created user " << user->id << " " << user->email << " (" << user->role << ")\n";
+  return 0;
+}
+
+int userList(const config::Config& config, std::ostream& out, std::ostream& err) {
+  auto store = openMigrated(config, err);
+  if (!store) return 1;
+  out << "id\temail\tusername\trole\tactive\n";
+  for (std::int64_t offset = 0;; offset += 500) {
+    auto page = store->users().list(500, offset);
+    if (!page) return failure(err, page.error().message);
+    for (const auto& u : *page) {
+      out << u.id << "\t" << u.email << "\t" << u.username << "\t" << u.role << "\t"
+          << (u.is_active ? "yes" : "no") << "\n";
+    }
+    if (page->size() < 500) return 0;
+  }
+}
+
+int userSetRole(const config::Config& config, const rbac::Policy& policy, const std::string& email,
+                const std::string& role, std::ostream& out, std::ostream& err) {
+  if (!policy.hasRole(role)) return failure(err, "--role: unknown role " + role);
+  auto store = openMigrated(config, err);
+  if (!store) return 1;
+  auto user = byEmail(*store, email, err);
+  if (!user) return 1;
+  store::UserPatch patch;
+  patch.role = role;
+  auto updated = store->users().update(user->id, patch, rbac::kAdminRole);
+  if (!updated) return failure(err, describeFailure(updated.error()));
+  out << "user " << updated->id << " now has role " << role << "\n";
+  return 0;
+}
+
+int userSetActive(const config::Config& config, const std::string& email, bool active,
+                  std::ostream& out, std::ostream& err) {
+  auto store = openMigrated(config, err);
+  if (!store) return 1;
+  auto user = byEmail(*store, email, err);
+  if (!user) return 1;
+  store::UserPatch patch;
+  patch.is_active = active;
+  auto updated = store->users().update(user->id, patch, rbac::kAdminRole);
+  if (!updated) return failure(err, describeFailure(updated.error()));
+  if (!active) (void)store->sessions().revokeAllForUser(user->id);
+  out << "user " << updated->id << (active ? " activated" : " deactivated") << "\n";
+  return 0;
+}
+
+}  // namespace gatehouse::cli

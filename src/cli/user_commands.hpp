@@ -1,0 +1,30 @@
+#pragma once
+
+#include <optional>
+#include <ostream>
+#include <string>
+
+#include "config/config.hpp"
+#include "rbac/policy.hpp"
+
+namespace gatehouse::cli {
+
+// Admin subcommands against the configured database. Each returns the process exit code
+// (0 ok, 1 failure with a one-line reason on `err`) and never prints a password or hash.
+struct UserCreate {
+  std::string email;
+  std::string username;
+  std::string role = "user";
+  std::string password;
+};
+
+int migrate(const config::Config& config, std::ostream& out, std::ostream& err);
+int userCreate(const config::Config& config, const rbac::Policy& policy, const UserCreate& args,
+               std::ostream& out, std::ostream& err);
+int userList(const config::Config& config, std::ostream& out, std::ostream& err);
+int userSetRole(const config::Config& config, const rbac::Policy& policy, const std::string& email,
+                const std::string& role, std::ostream& out, std::ostream& err);
+int userSetActive(const config::Config& config, const std::string& email, bool active,
+                  std::ostream& out, std::ostream& err);
+
+}  // namespace gatehouse::cli

@@ -1,0 +1,367 @@
+#include "config/config.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+
+namespace gatehouse::config {
+namespace {
+
+using core::Errc;
+
+// Collects every problem so that one start reports them all.
+class Reader {
+ public:
+  explicit Reader(const Lookup& lookup) : lookup_(lookup) {}
+
+  std::optional<std::string> raw(const std::string& name) const {
+    auto v = lookup_(name);
+    if (v && v->empty()) return std::nullopt;
+    return v;
+  }
+
+  void fail(const std::string& name, const std::string& why) {
+    errors_.push_back(name + ": " + why);
+  }
+
+  template <class T>
+  void integer(const std::string& name, T& out, long long min, long long max) {
+    auto v = raw(name);
+    if (!v) return;
+    long long n = 0;
+    const auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+    if (ec != std::errc{} || ptr != v->data() + v->size() || n < min || n > max) {
+      fail(name,
+           "must be an integer between " + std::to_string(min) + " and " + std::to_string(max));
+      return;
+    }
+    out = static_cast<T>(n);
+  }
+
+  void boolean(const std::string& name, bool& out) {
+    auto v = raw(name);
+    if (!v) return;
+    std::string s = *v;
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (s == "true" || s == "1" || s == "yes" || s == "on") {
+      out = true;
+    } else if (s == "false" || s == "0" || s == "no" || s == "off") {
+      out = false;
+    } else {
+      fail(name, "must be true or false");
+    }
+  }
+
+  void text(const std::string& name, std::string& out) {
+    if (auto v = raw(name)) out = *v;
+  }
+  void optionalText(const std::string& name, std::optional<std::string>& out) {
+    if (auto v = raw(name)) out = *v;
+  }
+
+  const std::vector<std::string>& errors() const { return errors_; }
+
+ private:
+  const Lookup& lookup_;
+  std::vector<std::string> errors_;
+};
+
+bool parseListen(const std::string& text, std::string& host, std::uint16_t& port) {
+  std::string h;
+  std::string p;
+  if (text.starts_with('[')) {
+    const auto close = text.find(']');
+    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':')
+      return false;
+    h = text.substr(1, close - 1);
+    p = text.substr(close + 2);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string::npos) return false;
+    h = text.substr(0, colon);
+    p = text.substr(colon + 1);
+  }
+  unsigned n = 0;
+  const auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), n);
+  if (h.empty() || ec != std::errc{} || ptr != p.data() + p.size() || n > 65535) return false;
+  host = h;
+  port = static_cast<std::uint16_t>(n);
+  return true;
+}
+
+// sqlite:///relative/path and sqlite:////absolute/path (SQLAlchemy's form).
+std::optional<std::filesystem::path> sqlitePath(const std::string& url) {
+  constexpr std::string_view kPrefix = "sqlite:///";
+  if (!url.starts_with(kPrefix) || url.size() == kPrefix.size()) return std::nullopt;
+  return std::filesystem::path(url.substr(kPrefix.size()));
+}
+
+}  // namespace
+
+std::optional<RateLimit> parseRateLimit(const std::string& text) {
+  const auto slash = text.find('/');
+  if (slash == std::string::npos || slash == 0) return std::nullopt;
+  std::uint32_t n = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + slash, n);
+  if (ec != std::errc{} || ptr != text.data() + slash || n == 0) return std::nullopt;
+  const std::string unit = text.substr(slash + 1);
+  std::chrono::seconds window{0};
+  if (unit == "second") window = std::chrono::seconds(1);
+  if (unit == "minute") window = std::chrono::seconds(60);
+  if (unit == "hour") window = std::chrono::seconds(3600);
+  if (unit == "day") window = std::chrono::seconds(86400);
+  if (window.count() == 0) return std::nullopt;
+  return RateLimit{n, window};
+}
+
+const std::map<std::string, std::string>& variables() {
+  static const std::map<std::string, std::string> kVars = {
+      {"SECRET_KEY",
+       "HMAC signing secret (HS*), at least the hash size; generated and stored 0600 when unset"},
+      {"ALGORITHM",
+       "token signing algorithm: HS256 (default), HS384, HS512, RS256, RS384, RS512, PS256, PS384, "
+       "PS512, ES256, ES384, ES512, EdDSA"},
+      {"ACCESS_TOKEN_EXPIRE_MINUTES", "access-token lifetime (30)"},
+      {"REFRESH_TOKEN_EXPIRE_DAYS", "refresh-token lifetime (7)"},
+      {"PASSWORD_MIN_LENGTH", "minimum password length in characters (8)"},
+      {"PASSWORD_REQUIRE_UPPERCASE", "require an uppercase letter (true)"},
+      {"PASSWORD_REQUIRE_LOWERCASE", "require a lowercase letter (true)"},
+      {"PASSWORD_REQUIRE_DIGIT", "require a digit (true)"},
+      {"PASSWORD_REQUIRE_SPECIAL", "require a character that is not a letter or digit (true)"},
+      {"PASSWORD_SCHEME", "bcrypt (default) or argon2id for new hashes"},
+      {"BCRYPT_ROUNDS", "bcrypt cost, 10 to 31 (12)"},
+      {"ARGON2_MEMORY_KIB", "argon2id memory in KiB, at least 19456 (19456)"},
+      {"ARGON2_ITERATIONS", "argon2id passes, at least 2 (2)"},
+      {"ARGON2_PARALLELISM", "argon2id lanes, 1 to 64 (1)"},
+      {"GOOGLE_CLIENT_ID", "Google sign-in client id"},
+      {"GOOGLE_CLIENT_SECRET", "Google sign-in client secret"},
+      {"FRONTEND_URL", "where external sign-in redirects back to (http://localhost:3000)"},
+      {"LOGIN_RATE_LIMIT", "N/second|minute|hour|day (5/minute)"},
+      {"REGISTER_RATE_LIMIT", "N/second|minute|hour|day (3/minute)"},
+      {"DATABASE_URL",
+       "sqlite:///relative/path, sqlite:////absolute/path (default "
+       "sqlite:///./gatehouse-data/gatehouse.db)"},
+      {"REDIS_URL", "shared state for several nodes (unset: in-process)"},
+      {"GATEHOUSE_LISTEN", "host:port to listen on (127.0.0.1:8000)"},
+      {"GATEHOUSE_PUBLIC_URL",
+       "base URL used in discovery documents (default http://GATEHOUSE_LISTEN)"},
+      {"GATEHOUSE_DATA_DIR",
+       "where generated keys are stored (default: the SQLite database's folder)"},
+      {"TOKEN_ISSUER", "the iss claim (gatehouse)"},
+      {"TOKEN_AUDIENCE", "the aud claim, added and required when set"},
+      {"TRUSTED_PROXIES", "comma-separated proxy addresses whose X-Forwarded-For is believed"},
+      {"GATEHOUSE_POLICY_FILE", "JSON file adding roles and permissions"},
+      {"GATEHOUSE_CONFIG_FILE", "KEY=VALUE file read for variables the environment lacks"},
+      {"GATEHOUSE_LOG_FORMAT", "text (default) or json"},
+      {"GATEHOUSE_LOG_LEVEL", "trace, debug, info (default), warn, error"},
+      {"GATEHOUSE_MAX_BODY_BYTES", "request body limit (1048576)"},
+      {"GATEHOUSE_MAX_HEADER_BYTES", "request header section limit (8192)"},
+      {"GATEHOUSE_MAX_TOKEN_BYTES", "token size limit, checked before parsing (8192)"},
+      {"GATEHOUSE_REQUEST_TIMEOUT_SECONDS", "time to receive a whole request (30)"},
+      {"GATEHOUSE_IDLE_TIMEOUT_SECONDS", "keep-alive idle time (60)"},
+      {"GATEHOUSE_MAX_CONNECTIONS", "concurrent connections (1024)"},
+      {"GATEHOUSE_HASH_THREADS", "password hashing threads (0 = one per core)"},
+      {"GATEHOUSE_HASH_QUEUE", "hashing queue length before 503 (0 = 32 per hashing thread)"},
+      {"GATEHOUSE_WORKER_THREADS", "threads for storage work (16)"},
+  };
+  return kVars;
+}
+
+core::Result<Lookup> environmentLookup() {
+  std::map<std::string, std::string> file_values;
+  const char* file = std::getenv("GATEHOUSE_CONFIG_FILE");  // NOLINT(concurrency-mt-unsafe)
+  if (file != nullptr && *file != '\0') {
+    std::ifstream in(file);
+    if (!in)
+      return core::makeError(Errc::InvalidArgument,
+                             std::string("GATEHOUSE_CONFIG_FILE: cannot read ") + file);
+    std::string line;
+    int number = 0;
+    while (std::getline(in, line)) {
+      ++number;
+      if (line.empty() || line[0] == '#') continue;
+      const auto eq = line.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        return core::makeError(Errc::InvalidArgument, std::string("GATEHOUSE_CONFIG_FILE: line ") +
+                                                          std::to_string(number) +
+                                                          " is not KEY=VALUE");
+      }
+      file_values[line.substr(0, eq)] = line.substr(eq + 1);
+    }
+  }
+  return Lookup([file_values](const std::string& name) -> std::optional<std::string> {
+    if (const char* v = std::getenv(name.c_str()))
+      return std::string(v);  // NOLINT(concurrency-mt-unsafe)
+    if (auto it = file_values.find(name); it != file_values.end()) return it->second;
+    return std::nullopt;
+  });
+}
+
+core::Result<Config> load(const Lookup& lookup) {
+  Config c;
+  Reader r(lookup);
+
+  if (auto v = r.raw("GATEHOUSE_LISTEN"); v && !parseListen(*v, c.listen_host, c.listen_port)) {
+    r.fail("GATEHOUSE_LISTEN", "must be host:port, e.g. 127.0.0.1:8000 or [::1]:8000");
+  }
+  r.text("DATABASE_URL", c.database_url);
+  if (auto path = sqlitePath(c.database_url)) {
+    c.sqlite_path = *path;
+    c.data_dir = path->has_parent_path() ? path->parent_path() : std::filesystem::path(".");
+  } else if (c.database_url.starts_with("postgresql://") ||
+             c.database_url.starts_with("postgres://")) {
+    c.data_dir = "./gatehouse-data";
+  } else {
+    r.fail("DATABASE_URL",
+           "must be sqlite:///relative/path, sqlite:////absolute/path or postgresql://...");
+  }
+  if (auto dir = r.raw("GATEHOUSE_DATA_DIR")) c.data_dir = *dir;
+  r.optionalText("REDIS_URL", c.redis_url);
+  r.optionalText("GATEHOUSE_PUBLIC_URL", c.public_url);
+  if (c.public_url) {
+    while (c.public_url->ends_with('/')) c.public_url->pop_back();
+    if (!c.public_url->starts_with("http://") && !c.public_url->starts_with("https://")) {
+      r.fail("GATEHOUSE_PUBLIC_URL", "must start with http:// or https://");
+    }
+  }
+
+  if (auto v = r.raw("ALGORITHM")) {
+    if (auto alg = jose::algorithmFromName(*v)) {
+      c.algorithm = *alg;
+    } else {
+      r.fail("ALGORITHM",
+             "must be one of HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, "
+             "ES384, ES512, EdDSA");
+    }
+  }
+  r.optionalText("SECRET_KEY", c.secret_key);
+  if (c.secret_key && jose::isHmac(c.algorithm)) {
+    const std::size_t need = crypto::digestSize(jose::algorithmDigest(c.algorithm));
+    if (c.secret_key->size() < need) {
+      r.fail("SECRET_KEY", "must be at least " + std::to_string(need) + " bytes for " +
+                               std::string(jose::algorithmName(c.algorithm)));
+    }
+  }
+  long long minutes = 30;
+  long long days = 7;
+  r.integer("ACCESS_TOKEN_EXPIRE_MINUTES", minutes, 1, 60LL * 24 * 366);
+  r.integer("REFRESH_TOKEN_EXPIRE_DAYS", days, 1, 3660);
+  c.access_token_ttl = std::chrono::minutes(minutes);
+  c.refresh_token_ttl = std::chrono::hours(24 * days);
+  r.text("TOKEN_ISSUER", c.token_issuer);
+  r.optionalText("TOKEN_AUDIENCE", c.token_audience);
+
+  r.integer("PASSWORD_MIN_LENGTH", c.password_rules.min_length, 1, 1024);
+  r.boolean("PASSWORD_REQUIRE_UPPERCASE", c.password_rules.require_uppercase);
+  r.boolean("PASSWORD_REQUIRE_LOWERCASE", c.password_rules.require_lowercase);
+  r.boolean("PASSWORD_REQUIRE_DIGIT", c.password_rules.require_digit);
+  r.boolean("PASSWORD_REQUIRE_SPECIAL", c.password_rules.require_special);
+  if (auto v = r.raw("PASSWORD_SCHEME")) {
+    if (*v == "bcrypt") {
+      c.hash_policy.scheme = password::Scheme::Bcrypt;
+    } else if (*v == "argon2id") {
+      c.hash_policy.scheme = password::Scheme::Argon2id;
+    } else {
+      r.fail("PASSWORD_SCHEME", "must be bcrypt or argon2id");
+    }
+  }
+  r.integer("BCRYPT_ROUNDS", c.hash_policy.bcrypt_cost, 10, 31);
+  r.integer("ARGON2_MEMORY_KIB", c.hash_policy.argon2.memory_kib, 19456, 4LL * 1024 * 1024);
+  r.integer("ARGON2_ITERATIONS", c.hash_policy.argon2.iterations, 2, 1000);
+  r.integer("ARGON2_PARALLELISM", c.hash_policy.argon2.parallelism, 1, 64);
+  r.integer("GATEHOUSE_HASH_THREADS", c.hash_threads, 0, 256);
+  r.integer("GATEHOUSE_HASH_QUEUE", c.hash_queue, 0, 100000);
+  r.integer("GATEHOUSE_WORKER_THREADS", c.worker_threads, 1, 1024);
+
+  for (const auto& [name, target] : {std::pair{"LOGIN_RATE_LIMIT", &c.login_rate_limit},
+                                     std::pair{"REGISTER_RATE_LIMIT", &c.register_rate_limit}}) {
+    if (auto v = r.raw(name)) {
+      if (auto limit = parseRateLimit(*v)) {
+        *target = *limit;
+      } else {
+        r.fail(name, "must look like 5/minute (N/second|minute|hour|day, N > 0)");
+      }
+    }
+  }
+  if (auto v = r.raw("TRUSTED_PROXIES")) {
+    std::size_t start = 0;
+    while (start <= v->size()) {
+      const auto comma = v->find(',', start);
+      std::string item =
+          v->substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      item.erase(0, item.find_first_not_of(' '));
+      item.erase(item.find_last_not_of(' ') + 1);
+      if (!item.empty()) c.trusted_proxies.push_back(item);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
+  if (auto v = r.raw("GATEHOUSE_POLICY_FILE")) c.policy_file = *v;
+  r.text("FRONTEND_URL", c.frontend_url);
+  r.optionalText("GOOGLE_CLIENT_ID", c.google_client_id);
+  r.optionalText("GOOGLE_CLIENT_SECRET", c.google_client_secret);
+
+  r.integer("GATEHOUSE_MAX_BODY_BYTES", c.http.max_body_bytes, 1024, 64LL << 20);
+  r.integer("GATEHOUSE_MAX_HEADER_BYTES", c.http.max_header_bytes, 1024, 1LL << 20);
+  r.integer("GATEHOUSE_MAX_TOKEN_BYTES", c.http.max_token_bytes, 512, 1LL << 20);
+  long long request_timeout = 30;
+  long long idle_timeout = 60;
+  r.integer("GATEHOUSE_REQUEST_TIMEOUT_SECONDS", request_timeout, 1, 3600);
+  r.integer("GATEHOUSE_IDLE_TIMEOUT_SECONDS", idle_timeout, 1, 3600);
+  c.http.request_timeout = std::chrono::seconds(request_timeout);
+  c.http.idle_timeout = std::chrono::seconds(idle_timeout);
+  r.integer("GATEHOUSE_MAX_CONNECTIONS", c.http.max_connections, 1, 1000000);
+
+  if (auto v = r.raw("GATEHOUSE_LOG_FORMAT")) {
+    if (*v == "json") {
+      c.log_json = true;
+    } else if (*v != "text") {
+      r.fail("GATEHOUSE_LOG_FORMAT", "must be text or json");
+    }
+  }
+  if (auto v = r.raw("GATEHOUSE_LOG_LEVEL")) {
+    static const std::vector<std::string> kLevels = {"trace", "debug", "info", "warn", "error"};
+    if (std::find(kLevels.begin(), kLevels.end(), *v) == kLevels.end()) {
+      r.fail("GATEHOUSE_LOG_LEVEL", "must be trace, debug, info, warn or error");
+    } else {
+      c.log_level = *v;
+    }
+  }
+
+  if (!r.errors().empty()) {
+    std::string message;
+    for (const auto& e : r.errors()) message += (message.empty() ? "" : "; ") + e;
+    return core::makeError(Errc::InvalidArgument, message);
+  }
+  return c;
+}
+
+std::vector<std::string> describe(const Config& c) {
+  const auto opt = [](const std::optional<std::string>& v) {
+    return v ? *v : std::string("(unset)");
+  };
+  return {
+      "GATEHOUSE_LISTEN            = " + c.listen_host + ":" + std::to_string(c.listen_port),
+      "DATABASE_URL                = " + c.database_url,
+      "GATEHOUSE_DATA_DIR          = " + c.data_dir.string(),
+      "ALGORITHM                   = " + std::string(jose::algorithmName(c.algorithm)),
+      "SECRET_KEY                  = " +
+          std::string(c.secret_key ? "(set, not shown)"
+                                   : "(generated and stored in the data directory)"),
+      "ACCESS_TOKEN_EXPIRE_MINUTES = " + std::to_string(c.access_token_ttl.count()),
+      "REFRESH_TOKEN_EXPIRE_DAYS   = " + std::to_string(c.refresh_token_ttl.count() / 24),
+      "TOKEN_ISSUER                = " + c.token_issuer,
+      "TOKEN_AUDIENCE              = " + opt(c.token_audience),
+      "PASSWORD_SCHEME             = " +
+          std::string(c.hash_policy.scheme == password::Scheme::Bcrypt ? "bcrypt" : "argon2id"),
+      "BCRYPT_ROUNDS               = " + std::to_string(c.hash_policy.bcrypt_cost),
+      "PASSWORD_MIN_LENGTH         = " + std::to_string(c.password_rules.min_length),
+      "GATEHOUSE_POLICY_FILE       = " +
+          (c.policy_file ? c.policy_file->string() : std::string("(unset)")),
+  };
+}
+
+}  // namespace gatehouse::config

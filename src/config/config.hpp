@@ -1,0 +1,99 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "jose/algorithm.hpp"
+#include "password/password_hasher.hpp"
+
+namespace gatehouse::config {
+
+// `N/second|minute|hour|day` (the seed's rate-limit syntax).
+struct RateLimit {
+  std::uint32_t count = 0;
+  std::chrono::seconds window{0};
+};
+
+struct PasswordRules {
+  std::size_t min_length = 8;
+  bool require_uppercase = true;
+  bool require_lowercase = true;
+  bool require_digit = true;
+  bool require_special = true;
+};
+
+struct HttpLimits {
+  std::size_t max_body_bytes = 1U << 20U;
+  std::size_t max_header_bytes = 8U << 10U;
+  std::size_t max_token_bytes = 8U << 10U;
+  std::chrono::seconds request_timeout{30};
+  std::chrono::seconds idle_timeout{60};
+  std::size_t max_connections = 1024;
+};
+
+// The effective configuration. Built once at startup; immutable afterwards.
+struct Config {
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 8000;
+  std::string database_url = "sqlite:///./gatehouse-data/gatehouse.db";
+  std::filesystem::path sqlite_path;  // derived from database_url for sqlite://
+  std::filesystem::path data_dir;     // where generated secrets live (the database's folder)
+  std::optional<std::string> redis_url;
+  std::optional<std::string> public_url;  // base URL in discovery documents
+
+  jose::Algorithm algorithm = jose::Algorithm::Hs256;
+  std::optional<std::string> secret_key;  // never logged
+  std::chrono::minutes access_token_ttl{30};
+  std::chrono::hours refresh_token_ttl{24 * 7};
+  std::string token_issuer = "gatehouse";
+  std::optional<std::string> token_audience;
+
+  PasswordRules password_rules;
+  password::HashPolicy hash_policy;
+  std::size_t hash_threads = 0;     // 0 = one per core
+  std::size_t hash_queue = 0;       // 0 = 32 × threads
+  std::size_t worker_threads = 16;  // blocking work (storage) off the I/O threads
+  std::size_t io_threads = 0;       // 0 = one per core
+
+  RateLimit login_rate_limit{5, std::chrono::seconds(60)};
+  RateLimit register_rate_limit{3, std::chrono::seconds(60)};
+  std::vector<std::string> trusted_proxies;
+
+  std::optional<std::filesystem::path> policy_file;
+  std::string frontend_url = "http://localhost:3000";
+  std::optional<std::string> google_client_id;
+  std::optional<std::string> google_client_secret;
+
+  HttpLimits http;
+  bool log_json = false;
+  std::string log_level = "info";
+};
+
+// Reads one variable: the environment in production, a map in tests.
+using Lookup = std::function<std::optional<std::string>(const std::string&)>;
+
+// The process environment, then (for names it lacks) KEY=VALUE lines of GATEHOUSE_CONFIG_FILE.
+core::Result<Lookup> environmentLookup();
+
+// Builds and validates the configuration. On failure the error message names every bad
+// variable ("BCRYPT_ROUNDS: must be an integer between 10 and 31; ...").
+core::Result<Config> load(const Lookup& lookup);
+
+// Lines describing the configuration with secrets shown only as set/unset.
+std::vector<std::string> describe(const Config& config);
+
+// Parses "5/minute"; nullopt when malformed.
+std::optional<RateLimit> parseRateLimit(const std::string& text);
+
+// Every variable load() reads, with its meaning (for --help and docs).
+const std::map<std::string, std::string>& variables();
+
+}  // namespace gatehouse::config

@@ -1,0 +1,147 @@
+#include "http/message.hpp"
+
+#include <algorithm>
+
+#include <boost/json/serialize.hpp>
+
+namespace gatehouse::http {
+
+std::optional<std::string_view> Request::header(std::string_view lower_name) const {
+  for (const auto& [name, value] : headers) {
+    if (name == lower_name) return std::string_view(value);
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> Request::queryAll(std::string_view name) const {
+  std::vector<std::string> out;
+  if (auto pairs = parseForm(query)) {
+    for (auto& [k, v] : *pairs) {
+      if (k == name) out.push_back(std::move(v));
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> Request::queryParam(std::string_view name) const {
+  auto all = queryAll(name);
+  if (all.empty()) return std::nullopt;
+  return std::move(all.front());
+}
+
+void Response::set(std::string name, std::string value) {
+  for (auto& [n, v] : headers) {
+    if (n == name) {
+      v = std::move(value);
+      return;
+    }
+  }
+  headers.emplace_back(std::move(name), std::move(value));
+}
+
+bool Response::has(std::string_view name) const {
+  return std::any_of(headers.begin(), headers.end(),
+                     [&](const auto& h) { return h.first == name; });
+}
+
+Response Response::json(int status, const boost::json::value& body) {
+  Response r;
+  r.status = status;
+  r.body = boost::json::serialize(body);
+  r.set("Content-Type", "application/json");
+  return r;
+}
+
+Response Response::detail(int status, std::string_view message) {
+  boost::json::object o;
+  o["detail"] = message;
+  return json(status, o);
+}
+
+Response Response::empty(int status) {
+  Response r;
+  r.status = status;
+  return r;
+}
+
+std::optional<std::string> percentDecode(std::string_view text, bool plus_is_space) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '+' && plus_is_space) {
+      out.push_back(' ');
+    } else if (c == '%') {
+      if (i + 2 >= text.size()) return std::nullopt;
+      const auto hex = [](char h) -> int {
+        if (h >= '0' && h <= '9') return h - '0';
+        if (h >= 'a' && h <= 'f') return h - 'a' + 10;
+        if (h >= 'A' && h <= 'F') return h - 'A' + 10;
+        return -1;
+      };
+      const int hi = hex(text[i + 1]);
+      const int lo = hex(text[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out.push_back(static_cast<char>((hi << 4) | lo));
+      i += 2;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::optional<std::vector<std::pair<std::string, std::string>>> parseForm(std::string_view text) {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('&', start);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view part = text.substr(start, end - start);
+    if (!part.empty()) {
+      const auto eq = part.find('=');
+      auto key = percentDecode(part.substr(0, eq), true);
+      auto value = percentDecode(
+          eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1), true);
+      if (!key || !value) return std::nullopt;
+      out.emplace_back(std::move(*key), std::move(*value));
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+std::string_view reasonPhrase(int status) {
+  switch (status) {
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 413:
+      return "Request Entity Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 422:
+      return "Unprocessable Entity";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Error";
+  }
+}
+
+}  // namespace gatehouse::http

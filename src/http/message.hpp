@@ -1,0 +1,57 @@
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/json/value.hpp>
+
+namespace gatehouse::http {
+
+// An HTTP request as handlers see it: no Beast types. Header names are lower-case.
+struct Request {
+  std::string method;
+  std::string target;  // as received, query included
+  std::string path;    // target without the query
+  std::string query;   // after '?', undecoded
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::string peer_ip;
+  std::string client_ip;  // peer, or the trusted X-Forwarded-For hop (set by middleware)
+  std::string request_id;
+  std::map<std::string, std::string> path_params;  // filled by the router
+
+  // The first value of a header; nullopt when absent.
+  std::optional<std::string_view> header(std::string_view lower_name) const;
+  // Every value of a query parameter, decoded.
+  std::vector<std::string> queryAll(std::string_view name) const;
+  std::optional<std::string> queryParam(std::string_view name) const;
+};
+
+struct Response {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+
+  void set(std::string name, std::string value);
+  bool has(std::string_view name) const;
+
+  static Response json(int status, const boost::json::value& body);
+  // {"detail": message}: the contract's error shape.
+  static Response detail(int status, std::string_view message);
+  static Response empty(int status);
+};
+
+// application/x-www-form-urlencoded (and query strings): name → values, decoded. nullopt for
+// malformed percent-encoding.
+std::optional<std::vector<std::pair<std::string, std::string>>> parseForm(std::string_view text);
+// Percent-decoding; `plus_is_space` for form encoding. nullopt for malformed escapes.
+std::optional<std::string> percentDecode(std::string_view text, bool plus_is_space);
+
+// The standard reason phrase's JSON detail for a status (404 "Not Found", ...).
+std::string_view reasonPhrase(int status);
+
+}  // namespace gatehouse::http

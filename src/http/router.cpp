@@ -1,0 +1,73 @@
+#include "http/router.hpp"
+
+#include <set>
+
+namespace gatehouse::http {
+namespace {
+
+std::vector<std::string> split(const std::string& path) {
+  std::vector<std::string> parts;
+  std::size_t start = 1;
+  while (start <= path.size()) {
+    const auto slash = path.find('/', start);
+    const auto end = slash == std::string::npos ? path.size() : slash;
+    parts.push_back(path.substr(start, end - start));
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  return parts;
+}
+
+}  // namespace
+
+void Router::add(std::string method, const std::string& pattern, Handler handler) {
+  routes_.push_back(Route{std::move(method), pattern, split(pattern), std::move(handler)});
+}
+
+bool Router::match(const Route& route, const std::vector<std::string>& parts,
+                   std::map<std::string, std::string>* params) {
+  if (route.segments.size() != parts.size()) return false;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    const std::string& seg = route.segments[i];
+    if (seg.size() > 2 && seg.front() == '{' && seg.back() == '}') {
+      if (parts[i].empty()) return false;
+      if (params != nullptr) {
+        auto decoded = percentDecode(parts[i], false);
+        if (!decoded) return false;
+        (*params)[seg.substr(1, seg.size() - 2)] = *decoded;
+      }
+    } else if (seg != parts[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+Response Router::dispatch(Request& request) const {
+  const auto parts = split(request.path);
+  std::set<std::string> allowed;
+  for (const auto& route : routes_) {
+    if (!match(route, parts, nullptr)) continue;
+    if (route.method == request.method) {
+      match(route, parts, &request.path_params);
+      return route.handler(request);
+    }
+    allowed.insert(route.method);
+  }
+  if (allowed.empty()) return Response::detail(404, "Not Found");
+  Response r = Response::detail(405, "Method Not Allowed");
+  std::string allow;
+  for (const auto& m : allowed) allow += (allow.empty() ? "" : ", ") + m;
+  r.set("Allow", allow);
+  return r;
+}
+
+std::string Router::routeOf(const Request& request) const {
+  const auto parts = split(request.path);
+  for (const auto& route : routes_) {
+    if (match(route, parts, nullptr)) return route.pattern;
+  }
+  return "unmatched";
+}
+
+}  // namespace gatehouse::http

@@ -1,0 +1,35 @@
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "http/message.hpp"
+
+namespace gatehouse::http {
+
+using Handler = std::function<Response(Request&)>;
+
+// Maps method + path pattern ("/api/v1/users/{id}") to handlers. An unknown path answers 404
+// {"detail": "Not Found"}; a known path with another method 405 {"detail": "Method Not Allowed"}
+// with Allow. Routes are added at startup; dispatch() is then thread-safe.
+class Router {
+ public:
+  void add(std::string method, const std::string& pattern, Handler handler);
+  Response dispatch(Request& request) const;
+  // The pattern `request` matches ("/api/v1/users/{id}"), for metrics labels; "unmatched" if none.
+  std::string routeOf(const Request& request) const;
+
+ private:
+  struct Route {
+    std::string method;
+    std::string pattern;
+    std::vector<std::string> segments;  // "{name}" segments capture
+    Handler handler;
+  };
+  static bool match(const Route& route, const std::vector<std::string>& parts,
+                    std::map<std::string, std::string>* params);
+  std::vector<Route> routes_;
+};
+
+}  // namespace gatehouse::http

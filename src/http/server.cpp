@@ -1,0 +1,311 @@
+// The only translation unit (with beast_impl.cpp) that includes Boost.Beast/Asio.
+#include "http/server.hpp"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cctype>
+#include <list>
+#include <mutex>
+#include <thread>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+
+namespace gatehouse::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+}  // namespace
+
+struct Server::Impl {
+  // One accepted connection; `busy` while a request is being handled, so shutdown closes only
+  // idle ones.
+  struct Conn {
+    explicit Conn(tcp::socket s) : stream(std::move(s)) {}
+    beast::tcp_stream stream;
+    std::atomic<bool> busy{false};
+  };
+
+  Impl(ServerOptions o, Pipeline p, Decorator d)
+      : options(std::move(o)),
+        pipeline(std::move(p)),
+        decorate(std::move(d)),
+        io(static_cast<int>(ioThreads())),
+        workers(options.worker_threads),
+        heavy_workers(std::max<std::size_t>(1, options.heavy_worker_threads)),
+        acceptor(io),
+        signals(io, SIGINT, SIGTERM) {}
+
+  std::size_t ioThreads() const {
+    return options.io_threads != 0 ? options.io_threads
+                                   : std::max(1U, std::thread::hardware_concurrency());
+  }
+
+  Response serverResponse(int status, const Request* req) const {
+    Response r = Response::detail(status, reasonPhrase(status));
+    if (decorate) decorate(req, r);
+    return r;
+  }
+
+  static bhttp::response<bhttp::string_body> toBeast(Response&& r, unsigned version,
+                                                     bool keep_alive) {
+    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
+    for (auto& [name, value] : r.headers) res.insert(name, value);
+    res.body() = std::move(r.body);
+    res.keep_alive(keep_alive);
+    res.prepare_payload();
+    return res;
+  }
+
+  asio::awaitable<void> write(Conn& conn, Response&& r, unsigned version, bool keep_alive) {
+    auto res = toBeast(std::move(r), version, keep_alive);
+    conn.stream.expires_after(options.request_timeout);
+    co_await bhttp::async_write(conn.stream, res, kNoThrow);
+  }
+
+  // After an early error response the client may still be sending: closing with unread input
+  // would reset the connection before it reads the answer. Stop sending, then discard a bounded
+  // amount of input for a short while.
+  asio::awaitable<void> lingeringClose(Conn& conn) {
+    beast::error_code ec;
+    conn.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    conn.stream.expires_after(std::chrono::seconds(2));
+    std::array<char, 16384> sink{};
+    std::size_t discarded = 0;
+    while (discarded < 4 * options.max_body_bytes) {
+      auto [rec, n] = co_await conn.stream.async_read_some(asio::buffer(sink), kNoThrow);
+      if (rec) break;
+      discarded += n;
+    }
+  }
+
+  asio::awaitable<void> session(std::shared_ptr<Conn> conn,
+                                std::list<std::shared_ptr<Conn>>::iterator self) {
+    beast::flat_buffer buffer;
+    std::string peer;
+    {
+      beast::error_code ec;
+      auto ep = conn->stream.socket().remote_endpoint(ec);
+      if (!ec) peer = ep.address().to_string();
+    }
+    for (;;) {
+      if (stopping.load()) break;
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
+      parser.body_limit(options.max_body_bytes);
+      conn->stream.expires_after(options.idle_timeout);
+      auto [hec, hn] = co_await bhttp::async_read_header(conn->stream, buffer, parser, kNoThrow);
+      if (hec == bhttp::error::header_limit || hec == bhttp::error::body_limit) {
+        // A Content-Length over the limit is refused as soon as the headers are in.
+        co_await write(*conn,
+                       serverResponse(hec == bhttp::error::header_limit ? 431 : 413, nullptr), 11,
+                       false);
+        co_await lingeringClose(*conn);
+        break;
+      }
+      if (hec) break;  // closed, timed out, malformed or cancelled by shutdown
+      conn->busy = true;
+      conn->stream.expires_after(options.request_timeout);
+      auto [bec, bn] = co_await bhttp::async_read(conn->stream, buffer, parser, kNoThrow);
+      const auto& msg = parser.get();
+      if (bec == bhttp::error::body_limit) {
+        co_await write(*conn, serverResponse(413, nullptr), msg.version(), false);
+        co_await lingeringClose(*conn);
+        break;
+      }
+      if (bec) break;
+
+      Request req;
+      req.method = std::string(msg.method_string());
+      req.target = std::string(msg.target());
+      const auto q = req.target.find('?');
+      req.path = req.target.substr(0, q);
+      if (q != std::string::npos) req.query = req.target.substr(q + 1);
+      for (const auto& field : msg)
+        req.headers.emplace_back(lower(field.name_string()), std::string(field.value()));
+      req.body = msg.body();
+      req.peer_ip = peer;
+      const bool keep_alive = msg.keep_alive();
+      const unsigned version = msg.version();
+
+      // Hand the request to a worker; this coroutine resumes on its I/O thread afterwards.
+      const bool heavy = std::find(options.heavy_paths.begin(), options.heavy_paths.end(),
+                                   req.path) != options.heavy_paths.end();
+      Response res = co_await asio::co_spawn(
+          heavy ? heavy_workers.get_executor() : workers.get_executor(),
+          [this, &req]() -> asio::awaitable<Response> {
+            try {
+              co_return pipeline(req);
+            } catch (const std::exception&) {
+              co_return serverResponse(500, &req);
+            }
+          },
+          asio::use_awaitable);
+      co_await write(*conn, std::move(res), version, keep_alive && !stopping.load());
+      conn->busy = false;
+      if (!keep_alive || stopping.load()) break;
+    }
+    beast::error_code ignored;
+    conn->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    conn->stream.close();
+    const std::lock_guard lock(mutex);
+    conns.erase(self);
+    --open;
+  }
+
+  asio::awaitable<void> accept() {
+    for (;;) {
+      auto [ec, socket] = co_await acceptor.async_accept(kNoThrow);
+      if (ec) {
+        if (stopping.load() || ec == asio::error::operation_aborted) co_return;
+        continue;  // e.g. EMFILE: keep serving those already connected
+      }
+      if (open.load() >= options.max_connections) {
+        // Over the limit: answer 503 and close, rather than queueing unboundedly.
+        auto conn = std::make_shared<Conn>(std::move(socket));
+        co_await write(*conn, serverResponse(503, nullptr), 11, false);
+        beast::error_code ignored;
+        conn->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+        continue;
+      }
+      auto conn = std::make_shared<Conn>(std::move(socket));
+      std::list<std::shared_ptr<Conn>>::iterator it;
+      {
+        const std::lock_guard lock(mutex);
+        it = conns.insert(conns.end(), conn);
+        ++open;
+      }
+      asio::co_spawn(conn->stream.get_executor(), session(conn, it), asio::detached);
+    }
+  }
+
+  void beginShutdown() {
+    if (stopping.exchange(true)) return;
+    beast::error_code ignored;
+    acceptor.close(ignored);
+    signals.cancel(ignored);
+    {
+      const std::lock_guard lock(mutex);
+      for (auto& c : conns) {
+        if (!c->busy.load()) c->stream.socket().cancel(ignored);
+      }
+    }
+    // In-flight requests get the grace period; then everything is cancelled.
+    auto timer = std::make_shared<asio::steady_timer>(io, options.shutdown_grace);
+    timer->async_wait([this, timer](const beast::error_code&) {
+      const std::lock_guard lock(mutex);
+      beast::error_code ec;
+      for (auto& c : conns) c->stream.socket().cancel(ec);
+    });
+    // Poll until every connection is gone, then let run() return.
+    auto poll = std::make_shared<asio::steady_timer>(io);
+    pollUntilDrained(poll, timer);
+  }
+
+  void pollUntilDrained(const std::shared_ptr<asio::steady_timer>& poll,
+                        const std::shared_ptr<asio::steady_timer>& grace) {
+    poll->expires_after(std::chrono::milliseconds(20));
+    poll->async_wait([this, poll, grace](const beast::error_code&) {
+      if (open.load() == 0) {
+        grace->cancel();
+        return;
+      }
+      {
+        // Connections that became idle since shutdown began are closed too.
+        const std::lock_guard lock(mutex);
+        beast::error_code ec;
+        for (auto& c : conns) {
+          if (!c->busy.load()) c->stream.socket().cancel(ec);
+        }
+      }
+      pollUntilDrained(poll, grace);
+    });
+  }
+
+  ServerOptions options;
+  Pipeline pipeline;
+  Decorator decorate;
+  asio::io_context io;
+  asio::thread_pool workers;
+  asio::thread_pool heavy_workers;
+  tcp::acceptor acceptor;
+  asio::signal_set signals;
+  std::atomic<bool> stopping{false};
+  std::atomic<std::size_t> open{0};
+  std::mutex mutex;
+  std::list<std::shared_ptr<Conn>> conns;
+};
+
+Server::Server(ServerOptions options, Pipeline pipeline, Decorator decorate)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(pipeline), std::move(decorate))) {}
+
+Server::~Server() {
+  impl_->workers.join();
+  impl_->heavy_workers.join();
+}
+
+core::Status Server::listen() {
+  beast::error_code ec;
+  const auto address = asio::ip::make_address(impl_->options.host, ec);
+  if (ec)
+    return core::makeError(core::Errc::InvalidArgument,
+                           "GATEHOUSE_LISTEN: bad address " + impl_->options.host);
+  const tcp::endpoint endpoint(address, impl_->options.port);
+  auto& a = impl_->acceptor;
+  a.open(endpoint.protocol(), ec);
+  if (!ec) a.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) a.bind(endpoint, ec);
+  if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return core::makeError(core::Errc::Unavailable, "cannot listen on " + impl_->options.host +
+                                                        ":" + std::to_string(impl_->options.port) +
+                                                        ": " + ec.message());
+  }
+  return {};
+}
+
+std::uint16_t Server::port() const {
+  beast::error_code ec;
+  return impl_->acceptor.local_endpoint(ec).port();
+}
+
+void Server::run() {
+  impl_->signals.async_wait([this](const beast::error_code& ec, int) {
+    if (!ec) impl_->beginShutdown();
+  });
+  asio::co_spawn(impl_->io, impl_->accept(), asio::detached);
+  std::vector<std::thread> threads;
+  for (std::size_t i = 1; i < impl_->ioThreads(); ++i)
+    threads.emplace_back([this] { impl_->io.run(); });
+  impl_->io.run();
+  for (auto& t : threads) t.join();
+}
+
+void Server::stop() {
+  asio::post(impl_->io, [this] { impl_->beginShutdown(); });
+}
+
+}  // namespace gatehouse::http

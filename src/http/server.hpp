@@ -1,0 +1,64 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "http/message.hpp"
+
+namespace gatehouse::http {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8000;  // 0 picks a free port
+  std::size_t max_body_bytes = 1U << 20U;
+  std::size_t max_header_bytes = 8U << 10U;
+  std::chrono::seconds request_timeout{30};  // to receive one request's body
+  std::chrono::seconds idle_timeout{60};     // keep-alive wait plus the request headers
+  std::size_t max_connections = 1024;
+  std::size_t io_threads = 0;  // 0 = one per core
+  std::size_t worker_threads = 16;
+  // Requests to these paths (password hashing: they wait on the hashing pool) run on their own
+  // workers, so a login flood never delays token checks on the general workers.
+  std::vector<std::string> heavy_paths;
+  std::size_t heavy_worker_threads = 8;
+  std::chrono::seconds shutdown_grace{10};
+};
+
+// Turns a request into a response; runs on a worker thread, where blocking is allowed.
+using Pipeline = std::function<Response(Request&)>;
+// Applied to responses the server makes itself (413, 431, 503 when full) before writing, so they
+// carry the same headers as every other response. `request` is null when none was parsed.
+using Decorator = std::function<void(const Request* request, Response& response)>;
+
+// HTTP/1.1 server on Boost.Beast with C++20 coroutines; the only place Beast and Asio appear.
+// I/O threads only parse and write: each request is handed to a worker pool, so a slow handler
+// never stalls other connections. Graceful shutdown on SIGINT/SIGTERM: stop accepting, close idle
+// keep-alive connections, finish in-flight requests (up to shutdown_grace), then return from run().
+class Server {
+ public:
+  Server(ServerOptions options, Pipeline pipeline, Decorator decorate);
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+  ~Server();
+
+  // Binds and listens; Unavailable naming the address when that fails.
+  core::Status listen();
+  // The bound port (useful with port 0).
+  std::uint16_t port() const;
+  // Serves until a signal or stop(). Call after listen().
+  void run();
+  // Begins graceful shutdown; safe from any thread.
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace gatehouse::http

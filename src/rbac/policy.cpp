@@ -1,0 +1,151 @@
+#include "rbac/policy.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include <boost/json/serialize.hpp>
+
+#include "core/strict_json.hpp"
+
+namespace gatehouse::rbac {
+namespace {
+
+using core::Errc;
+using core::makeError;
+
+bool validName(const std::string& s, bool permission) {
+  static const std::regex kRole("^[a-z][a-z0-9_-]{0,31}$");
+  static const std::regex kPermission("^[a-z][a-z0-9_-]{0,31}:[a-z][a-z0-9_-]{0,31}$");
+  return std::regex_match(s, permission ? kPermission : kRole);
+}
+
+}  // namespace
+
+Policy Policy::defaults() {
+  Policy p;
+  p.permissions_ = {"users:read",   "users:write",    "users:delete",
+                    "posts:read",   "posts:write",    "posts:delete",
+                    "roles:manage", "analytics:view", "tokens:introspect"};
+  p.role_sets_["user"] = {"users:read", "posts:read", "posts:write"};
+  p.role_sets_["moderator"] = {"users:read", "users:write", "posts:read", "posts:write",
+                               "posts:delete"};
+  p.finish();
+  return p;
+}
+
+void Policy::finish() {
+  role_sets_[std::string(kAdminRole)] = permissions_;
+  all_.assign(permissions_.begin(), permissions_.end());
+  roles_.clear();
+  for (const auto& [name, perms] : role_sets_) roles_[name] = {perms.begin(), perms.end()};
+}
+
+core::Result<Policy> Policy::fromJson(std::string_view text) {
+  auto doc = core::parseStrictJson(text, {.max_bytes = 1U << 20U, .max_depth = 8});
+  if (!doc)
+    return makeError(Errc::InvalidArgument,
+                     "policy file is not valid JSON: " + doc.error().message);
+  if (!doc->is_object())
+    return makeError(Errc::InvalidArgument, "policy file must be a JSON object");
+  Policy p = defaults();
+  const auto& root = doc->get_object();
+  for (const auto& kv : root) {
+    if (kv.key() != "permissions" && kv.key() != "roles" && kv.key() != "routes") {
+      return makeError(Errc::InvalidArgument,
+                       "policy file: unknown member \"" + std::string(kv.key()) + "\"");
+    }
+  }
+  if (const auto* perms = root.if_contains("permissions")) {
+    if (!perms->is_array())
+      return makeError(Errc::InvalidArgument, "policy file: \"permissions\" must be an array");
+    for (const auto& v : perms->get_array()) {
+      if (!v.is_string() || !validName(std::string(v.get_string()), true)) {
+        return makeError(
+            Errc::InvalidArgument,
+            "policy file: permissions must look like resource:action (lowercase), got " +
+                boost::json::serialize(v));
+      }
+      p.permissions_.insert(std::string(v.get_string()));
+    }
+  }
+  if (const auto* roles = root.if_contains("roles")) {
+    if (!roles->is_object())
+      return makeError(Errc::InvalidArgument, "policy file: \"roles\" must be an object");
+    for (const auto& kv : roles->get_object()) {
+      const std::string name(kv.key());
+      if (!validName(name, false)) {
+        return makeError(Errc::InvalidArgument, "policy file: bad role name \"" + name + "\"");
+      }
+      if (name == kAdminRole) {
+        return makeError(
+            Errc::InvalidArgument,
+            "policy file: role \"admin\" always has every permission and cannot be redefined");
+      }
+      if (!kv.value().is_array()) {
+        return makeError(Errc::InvalidArgument,
+                         "policy file: role \"" + name + "\" must list its permissions");
+      }
+      std::set<std::string> granted;
+      for (const auto& v : kv.value().get_array()) {
+        const std::string perm = v.is_string() ? std::string(v.get_string()) : std::string();
+        if (!p.permissions_.contains(perm)) {
+          return makeError(Errc::InvalidArgument, "policy file: role \"" + name +
+                                                      "\" names unknown permission " +
+                                                      boost::json::serialize(v));
+        }
+        granted.insert(perm);
+      }
+      p.role_sets_[name] = std::move(granted);
+    }
+  }
+  p.finish();
+  return p;
+}
+
+core::Result<Policy> Policy::loadFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return makeError(Errc::InvalidArgument, "cannot read policy file " + path.string());
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  auto policy = fromJson(ss.str());
+  if (!policy)
+    return makeError(Errc::InvalidArgument, path.string() + ": " + policy.error().message);
+  return policy;
+}
+
+bool Policy::hasRole(std::string_view role) const { return roles_.find(role) != roles_.end(); }
+
+bool Policy::hasPermission(std::string_view permission) const {
+  return std::binary_search(all_.begin(), all_.end(), permission);
+}
+
+const std::vector<std::string>& Policy::permissionsOf(std::string_view role) const {
+  static const std::vector<std::string> kNone;
+  const auto it = roles_.find(role);
+  return it == roles_.end() ? kNone : it->second;
+}
+
+std::vector<std::string> Policy::roles() const {
+  std::vector<std::string> out;
+  for (const auto& [name, perms] : roles_) out.push_back(name);
+  return out;
+}
+
+std::vector<std::string> effectivePermissions(const std::vector<std::string>& role_permissions,
+                                              const std::vector<std::string>& scopes) {
+  std::vector<std::string> out;
+  for (const auto& p : role_permissions) {
+    if (std::find(scopes.begin(), scopes.end(), p) != scopes.end()) out.push_back(p);
+  }
+  return out;
+}
+
+bool allows(const std::vector<std::string>& granted, const std::vector<std::string>& required) {
+  return std::all_of(required.begin(), required.end(), [&](const std::string& r) {
+    return std::find(granted.begin(), granted.end(), r) != granted.end();
+  });
+}
+
+}  // namespace gatehouse::rbac

@@ -1,0 +1,51 @@
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace gatehouse::rbac {
+
+inline constexpr std::string_view kAdminRole = "admin";
+inline constexpr std::string_view kDefaultRole = "user";
+
+// Roles and the permissions they grant. Defaults are exactly the seed design's; a policy file can
+// add permissions and roles (and redefine non-admin roles). `admin` always holds every
+// permission. Immutable after construction, so thread-safe.
+class Policy {
+ public:
+  static Policy defaults();
+  // Parses a policy document: {"permissions": [...], "roles": {"name": [...]}} applied on top of
+  // the defaults. InvalidArgument with a message naming the offending entry.
+  static core::Result<Policy> fromJson(std::string_view text);
+  static core::Result<Policy> loadFile(const std::filesystem::path& path);
+
+  bool hasRole(std::string_view role) const;
+  bool hasPermission(std::string_view permission) const;
+  // Sorted permissions of `role`; empty for an unknown role.
+  const std::vector<std::string>& permissionsOf(std::string_view role) const;
+  const std::vector<std::string>& allPermissions() const { return all_; }
+  std::vector<std::string> roles() const;
+
+ private:
+  Policy() = default;
+  void finish();
+
+  std::set<std::string> permissions_;
+  std::map<std::string, std::set<std::string>, std::less<>> role_sets_;
+  std::map<std::string, std::vector<std::string>, std::less<>> roles_;
+  std::vector<std::string> all_;
+};
+
+// What a request may do: the role's current permissions intersected with the token's scopes.
+std::vector<std::string> effectivePermissions(const std::vector<std::string>& role_permissions,
+                                              const std::vector<std::string>& scopes);
+// True when every permission in `required` is in `granted` (both need not be sorted).
+bool allows(const std::vector<std::string>& granted, const std::vector<std::string>& required);
+
+}  // namespace gatehouse::rbac

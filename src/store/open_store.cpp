@@ -1,0 +1,19 @@
+#include "store/sqlite/sqlite_store.hpp"
+#include "store/store.hpp"
+
+namespace gatehouse::store {
+
+core::Result<std::unique_ptr<Store>> openStore(const std::string& database_url) {
+  constexpr std::string_view kSqlite = "sqlite:///";
+  if (database_url.starts_with(kSqlite) && database_url.size() > kSqlite.size()) {
+    return sqlite::openSqliteStore(database_url.substr(kSqlite.size()));
+  }
+  if (database_url.starts_with("postgresql://") || database_url.starts_with("postgres://")) {
+    return core::makeError(
+        core::Errc::InvalidArgument,
+        "DATABASE_URL: PostgreSQL is not supported by this build yet; use sqlite:///path");
+  }
+  return core::makeError(core::Errc::InvalidArgument, "DATABASE_URL: unsupported database URL");
+}
+
+}  // namespace gatehouse::store

@@ -1,0 +1,148 @@
+#include "store/sqlite/sqlite_db.hpp"
+
+namespace gatehouse::store::sqlite {
+
+using core::Errc;
+
+core::Error sqliteError(sqlite3* db, int rc, std::string_view what) {
+  const std::string detail = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  if (rc == SQLITE_CONSTRAINT || (rc & 0xFF) == SQLITE_CONSTRAINT) {
+    // "UNIQUE constraint failed: users.email" → "email"
+    const auto dot = detail.rfind('.');
+    if (detail.find("UNIQUE") != std::string::npos && dot != std::string::npos) {
+      return core::Error{Errc::AlreadyExists, detail.substr(dot + 1)};
+    }
+    return core::Error{Errc::FailedPrecondition, std::string(what) + ": " + detail};
+  }
+  if ((rc & 0xFF) == SQLITE_BUSY || (rc & 0xFF) == SQLITE_LOCKED) {
+    return core::Error{Errc::Unavailable, std::string(what) + ": database busy"};
+  }
+  return core::Error{Errc::Internal, std::string(what) + ": " + detail};
+}
+
+Statement::~Statement() {
+  if (stmt_ == nullptr) return;
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+Statement& Statement::bind(int index, std::int64_t value) {
+  sqlite3_bind_int64(stmt_, index, value);
+  return *this;
+}
+
+Statement& Statement::bind(int index, std::string_view value) {
+  sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+
+Statement& Statement::bindNull(int index) {
+  sqlite3_bind_null(stmt_, index);
+  return *this;
+}
+
+core::Result<bool> Statement::step() {
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return tl::unexpected(sqliteError(sqlite3_db_handle(stmt_),
+                                    sqlite3_extended_errcode(sqlite3_db_handle(stmt_)), "step"));
+}
+
+core::Status Statement::run() {
+  for (;;) {
+    auto more = step();
+    if (!more) return tl::unexpected(more.error());
+    if (!*more) return {};
+  }
+}
+
+std::int64_t Statement::int64(int column) const { return sqlite3_column_int64(stmt_, column); }
+
+std::string Statement::text(int column) const {
+  const auto* p = sqlite3_column_text(stmt_, column);
+  const int n = sqlite3_column_bytes(stmt_, column);
+  return p == nullptr ? std::string()
+                      : std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n));
+}
+
+bool Statement::isNull(int column) const {
+  return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+}
+
+core::Result<std::unique_ptr<Connection>> Connection::open(const std::filesystem::path& path) {
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    core::Error e = sqliteError(db, rc, "open " + path.string());
+    sqlite3_close(db);
+    e.code = Errc::Unavailable;
+    return tl::unexpected(e);
+  }
+  std::unique_ptr<Connection> conn(new Connection(db));
+  sqlite3_busy_timeout(db, 5000);
+  sqlite3_extended_result_codes(db, 1);
+  // WAL for concurrent readers; synchronous=FULL so a committed row survives a crash or power
+  // loss, not only a killed process; foreign keys for cascades.
+  for (const char* pragma :
+       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
+    if (auto ok = conn->exec(pragma); !ok) return tl::unexpected(ok.error());
+  }
+  return conn;
+}
+
+Connection::~Connection() {
+  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  sqlite3_close(db_);
+}
+
+core::Result<Statement> Connection::prepare(std::string_view sql) {
+  if (auto it = cache_.find(sql); it != cache_.end()) return Statement(it->second);
+  sqlite3_stmt* stmt = nullptr;
+  const int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                                    SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+  if (rc != SQLITE_OK) return tl::unexpected(sqliteError(db_, rc, "prepare"));
+  cache_.emplace(std::string(sql), stmt);
+  return Statement(stmt);
+}
+
+core::Status Connection::exec(std::string_view sql) {
+  char* err = nullptr;
+  const std::string text(sql);
+  const int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err);
+  sqlite3_free(err);
+  if (rc != SQLITE_OK) return tl::unexpected(sqliteError(db_, rc, "exec"));
+  return {};
+}
+
+std::int64_t Connection::lastInsertRowid() const { return sqlite3_last_insert_rowid(db_); }
+int Connection::changes() const { return sqlite3_changes(db_); }
+
+core::Result<std::unique_ptr<ConnectionPool>> ConnectionPool::open(
+    const std::filesystem::path& path, std::size_t size) {
+  auto pool = std::make_unique<ConnectionPool>();
+  for (std::size_t i = 0; i < size; ++i) {
+    auto conn = Connection::open(path);
+    if (!conn) return tl::unexpected(conn.error());
+    pool->idle_.push_back(std::move(*conn));
+  }
+  return pool;
+}
+
+ConnectionPool::Lease::Lease(ConnectionPool& p) : pool(p) {
+  std::unique_lock lock(pool.mutex_);
+  pool.available_.wait(lock, [&] { return !pool.idle_.empty(); });
+  conn = std::move(pool.idle_.back());
+  pool.idle_.pop_back();
+}
+
+ConnectionPool::Lease::~Lease() {
+  {
+    const std::lock_guard lock(pool.mutex_);
+    pool.idle_.push_back(std::move(conn));
+  }
+  pool.available_.notify_one();
+}
+
+}  // namespace gatehouse::store::sqlite

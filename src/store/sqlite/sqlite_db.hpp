@@ -1,0 +1,121 @@
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <sqlite3.h>
+
+#include "core/error.hpp"
+
+namespace gatehouse::store::sqlite {
+
+// A prepared statement bound for one execution; reset on destruction so the cached statement is
+// reusable. Not thread-safe (belongs to one connection).
+class Statement {
+ public:
+  explicit Statement(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  Statement(Statement&& other) noexcept : stmt_(std::exchange(other.stmt_, nullptr)) {}
+  Statement& operator=(Statement&&) = delete;
+  ~Statement();
+
+  Statement& bind(int index, std::int64_t value);
+  Statement& bind(int index, std::string_view value);
+  Statement& bindNull(int index);
+  // SQLITE_ROW → true, SQLITE_DONE → false; anything else is an error.
+  core::Result<bool> step();
+  // Runs to completion.
+  core::Status run();
+
+  std::int64_t int64(int column) const;
+  std::string text(int column) const;
+  bool isNull(int column) const;
+
+ private:
+  sqlite3_stmt* stmt_;
+};
+
+// One SQLite connection with its statement cache. Not thread-safe: the pool lends it to one
+// thread at a time.
+class Connection {
+ public:
+  static core::Result<std::unique_ptr<Connection>> open(const std::filesystem::path& path);
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  ~Connection();
+
+  // A cached prepared statement (prepared statements only: values are always bound).
+  core::Result<Statement> prepare(std::string_view sql);
+  core::Status exec(std::string_view sql);
+  std::int64_t lastInsertRowid() const;
+  int changes() const;
+  sqlite3* raw() const { return db_; }
+
+ private:
+  explicit Connection(sqlite3* db) : db_(db) {}
+  sqlite3* db_;
+  std::map<std::string, sqlite3_stmt*, std::less<>> cache_;
+};
+
+// The error for a failed SQLite call, with AlreadyExists for UNIQUE violations (message: the
+// violating column) and Unavailable for busy/locked databases.
+core::Error sqliteError(sqlite3* db, int rc, std::string_view what);
+
+// A fixed set of connections handed out one thread at a time. Thread-safe.
+class ConnectionPool {
+ public:
+  static core::Result<std::unique_ptr<ConnectionPool>> open(const std::filesystem::path& path,
+                                                            std::size_t size);
+
+  // Runs `fn` with a connection held exclusively.
+  template <class F>
+  auto with(F&& fn) -> decltype(fn(std::declval<Connection&>())) {
+    Lease lease(*this);
+    return fn(*lease.conn);
+  }
+
+  // Runs `fn` inside BEGIN IMMEDIATE … COMMIT (rolled back when it returns an error).
+  template <class T>
+  core::Result<T> transaction(const std::function<core::Result<T>(Connection&)>& fn) {
+    Lease lease(*this);
+    Connection& c = *lease.conn;
+    if (auto begin = c.exec("BEGIN IMMEDIATE"); !begin) return tl::unexpected(begin.error());
+    core::Result<T> result = fn(c);
+    if (!result) {
+      (void)c.exec("ROLLBACK");
+      return result;
+    }
+    if (auto commit = c.exec("COMMIT"); !commit) {
+      (void)c.exec("ROLLBACK");
+      return tl::unexpected(commit.error());
+    }
+    return result;
+  }
+
+ private:
+  struct Lease {
+    explicit Lease(ConnectionPool& pool);
+    ~Lease();
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    ConnectionPool& pool;
+    std::unique_ptr<Connection> conn;
+  };
+
+  std::mutex mutex_;
+  std::condition_variable available_;
+  std::vector<std::unique_ptr<Connection>> idle_;
+};
+
+}  // namespace gatehouse::store::sqlite

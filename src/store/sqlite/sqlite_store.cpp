@@ -1,0 +1,463 @@
+#include "store/sqlite/sqlite_store.hpp"
+
+#include <chrono>
+#include <fcntl.h>
+#include <system_error>
+#include <unistd.h>
+
+#include "store/sqlite/sqlite_db.hpp"
+
+namespace gatehouse::store::sqlite {
+namespace {
+
+using core::Errc;
+using core::makeError;
+
+std::int64_t nowSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Schema migrations, applied in order, each in its own transaction. Never edit a released one:
+// add a new entry.
+constexpr std::string_view kMigrations[] = {
+    // 1: users, sessions (refresh-token families), revoked access tokens.
+    R"sql(
+CREATE TABLE users (
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
+  email         TEXT NOT NULL COLLATE NOCASE UNIQUE,
+  username      TEXT NOT NULL COLLATE NOCASE UNIQUE,
+  password_hash TEXT NOT NULL DEFAULT '',
+  role          TEXT NOT NULL,
+  is_active     INTEGER NOT NULL DEFAULT 1,
+  created_at    INTEGER NOT NULL,
+  updated_at    INTEGER NOT NULL
+);
+CREATE INDEX users_role_active ON users(role, is_active);
+CREATE TABLE sessions (
+  id           TEXT PRIMARY KEY,
+  user_id      INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  refresh_jti  TEXT NOT NULL,
+  user_agent   TEXT NOT NULL DEFAULT '',
+  ip           TEXT NOT NULL DEFAULT '',
+  created_at   INTEGER NOT NULL,
+  last_used_at INTEGER NOT NULL,
+  expires_at   INTEGER NOT NULL,
+  revoked      INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX sessions_user ON sessions(user_id);
+CREATE TABLE revoked_tokens (
+  jti        TEXT PRIMARY KEY,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX revoked_tokens_expiry ON revoked_tokens(expires_at);
+)sql",
+};
+
+constexpr std::string_view kUserColumns =
+    "id, email, username, password_hash, role, is_active, created_at";
+
+User readUser(const Statement& s) {
+  return User{s.int64(0), s.text(1), s.text(2), s.text(3), s.text(4), s.int64(5) != 0, s.int64(6)};
+}
+
+core::Result<std::optional<User>> oneUser(Connection& c, std::string_view sql, auto bind) {
+  auto stmt = c.prepare(sql);
+  if (!stmt) return tl::unexpected(stmt.error());
+  bind(*stmt);
+  auto row = stmt->step();
+  if (!row) return tl::unexpected(row.error());
+  if (!*row) return std::optional<User>{};
+  return std::optional<User>(readUser(*stmt));
+}
+
+class SqliteUsers final : public UserStore {
+ public:
+  explicit SqliteUsers(ConnectionPool& pool) : pool_(pool) {}
+
+  core::Result<User> create(const NewUser& u) override {
+    return pool_.transaction<User>([&](Connection& c) -> core::Result<User> {
+      const std::int64_t now = nowSeconds();
+      auto stmt = c.prepare(
+          "INSERT INTO users (email, username, password_hash, role, is_active, created_at, "
+          "updated_at) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?)");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, u.email).bind(2, u.username).bind(3, u.password_hash).bind(4, u.role);
+      stmt->bind(5, std::int64_t{u.is_active ? 1 : 0}).bind(6, now).bind(7, now);
+      if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
+      return User{c.lastInsertRowid(), u.email, u.username, u.password_hash, u.role,
+                  u.is_active,         now};
+    });
+  }
+
+  core::Result<std::optional<User>> findById(std::int64_t id) override {
+    return pool_.with([&](Connection& c) {
+      return oneUser(c,
+                     "SELECT id, email, username, password_hash, role, is_active, created_at FROM "
+                     "users WHERE id = ?",
+                     [&](Statement& s) { s.bind(1, id); });
+    });
+  }
+
+  core::Result<std::optional<User>> findByEmail(std::string_view email) override {
+    return pool_.with([&](Connection& c) {
+      return oneUser(c,
+                     "SELECT id, email, username, password_hash, role, is_active, created_at FROM "
+                     "users WHERE email = ?",
+                     [&](Statement& s) { s.bind(1, email); });
+    });
+  }
+
+  core::Result<std::optional<User>> findByUsername(std::string_view username) override {
+    return pool_.with([&](Connection& c) {
+      return oneUser(c,
+                     "SELECT id, email, username, password_hash, role, is_active, created_at FROM "
+                     "users WHERE username = ?",
+                     [&](Statement& s) { s.bind(1, username); });
+    });
+  }
+
+  core::Result<std::vector<User>> list(std::int64_t limit, std::int64_t offset) override {
+    return pool_.with([&](Connection& c) -> core::Result<std::vector<User>> {
+      auto stmt = c.prepare(
+          "SELECT id, email, username, password_hash, role, is_active, created_at FROM users ORDER "
+          "BY id LIMIT ? OFFSET ?");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, limit).bind(2, offset);
+      std::vector<User> out;
+      for (;;) {
+        auto row = stmt->step();
+        if (!row) return tl::unexpected(row.error());
+        if (!*row) return out;
+        out.push_back(readUser(*stmt));
+      }
+    });
+  }
+
+  core::Result<std::int64_t> count() override {
+    return pool_.with([&](Connection& c) -> core::Result<std::int64_t> {
+      auto stmt = c.prepare("SELECT COUNT(*) FROM users");
+      if (!stmt) return tl::unexpected(stmt.error());
+      auto row = stmt->step();
+      if (!row) return tl::unexpected(row.error());
+      return stmt->int64(0);
+    });
+  }
+
+  core::Result<User> update(std::int64_t id, const UserPatch& patch,
+                            std::string_view protected_role) override {
+    return pool_.transaction<User>([&](Connection& c) -> core::Result<User> {
+      auto current = oneUser(c,
+                             "SELECT id, email, username, password_hash, role, is_active, "
+                             "created_at FROM users WHERE id = ?",
+                             [&](Statement& s) { s.bind(1, id); });
+      if (!current) return tl::unexpected(current.error());
+      if (!*current) return makeError(Errc::NotFound, "user");
+      User u = **current;
+      const bool was_protected = u.is_active && u.role == protected_role;
+      if (patch.email) u.email = *patch.email;
+      if (patch.username) u.username = *patch.username;
+      if (patch.is_active) u.is_active = *patch.is_active;
+      if (patch.role) u.role = *patch.role;
+      const bool still_protected = u.is_active && u.role == protected_role;
+      if (was_protected && !still_protected) {
+        if (auto ok = ensureAnotherActive(c, protected_role, id); !ok)
+          return tl::unexpected(ok.error());
+      }
+      auto stmt = c.prepare(
+          "UPDATE users SET email = ?, username = ?, is_active = ?, role = ?, updated_at = ? WHERE "
+          "id = ?");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, u.email).bind(2, u.username).bind(3, std::int64_t{u.is_active ? 1 : 0});
+      stmt->bind(4, u.role).bind(5, nowSeconds()).bind(6, id);
+      if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
+      return u;
+    });
+  }
+
+  core::Status remove(std::int64_t id, std::string_view protected_role) override {
+    auto done = pool_.transaction<bool>([&](Connection& c) -> core::Result<bool> {
+      auto current = oneUser(c,
+                             "SELECT id, email, username, password_hash, role, is_active, "
+                             "created_at FROM users WHERE id = ?",
+                             [&](Statement& s) { s.bind(1, id); });
+      if (!current) return tl::unexpected(current.error());
+      if (!*current) return makeError(Errc::NotFound, "user");
+      if ((*current)->is_active && (*current)->role == protected_role) {
+        if (auto ok = ensureAnotherActive(c, protected_role, id); !ok)
+          return tl::unexpected(ok.error());
+      }
+      auto stmt = c.prepare("DELETE FROM users WHERE id = ?");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, id);
+      if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
+      return true;
+    });
+    if (!done) return tl::unexpected(done.error());
+    return {};
+  }
+
+  core::Status setPasswordHash(std::int64_t id, std::string_view hash) override {
+    return pool_.with([&](Connection& c) -> core::Status {
+      auto stmt = c.prepare("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, hash).bind(2, nowSeconds()).bind(3, id);
+      return stmt->run();
+    });
+  }
+
+ private:
+  static core::Status ensureAnotherActive(Connection& c, std::string_view role,
+                                          std::int64_t except) {
+    auto stmt =
+        c.prepare("SELECT COUNT(*) FROM users WHERE role = ? AND is_active = 1 AND id <> ?");
+    if (!stmt) return tl::unexpected(stmt.error());
+    stmt->bind(1, role).bind(2, except);
+    auto row = stmt->step();
+    if (!row) return tl::unexpected(row.error());
+    if (stmt->int64(0) == 0)
+      return makeError(Errc::FailedPrecondition, "last active " + std::string(role));
+    return {};
+  }
+
+  ConnectionPool& pool_;
+};
+
+Session readSession(const Statement& s) {
+  return Session{s.text(0),  s.int64(1), s.text(2),  s.text(3),      s.text(4),
+                 s.int64(5), s.int64(6), s.int64(7), s.int64(8) != 0};
+}
+
+constexpr std::string_view kSessionSelect =
+    "SELECT id, user_id, refresh_jti, user_agent, ip, created_at, last_used_at, expires_at, "
+    "revoked FROM sessions ";
+
+class SqliteSessions final : public SessionStore {
+ public:
+  explicit SqliteSessions(ConnectionPool& pool) : pool_(pool) {}
+
+  core::Status create(const Session& s) override {
+    return pool_.with([&](Connection& c) -> core::Status {
+      auto stmt = c.prepare(
+          "INSERT INTO sessions (id, user_id, refresh_jti, user_agent, ip, created_at, "
+          "last_used_at, expires_at, revoked) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, s.id)
+          .bind(2, s.user_id)
+          .bind(3, s.refresh_jti)
+          .bind(4, s.user_agent)
+          .bind(5, s.ip);
+      stmt->bind(6, s.created_at).bind(7, s.last_used_at).bind(8, s.expires_at);
+      return stmt->run();
+    });
+  }
+
+  core::Result<RotateOutcome> rotate(std::string_view id, std::string_view presented,
+                                     std::string_view next, std::int64_t now,
+                                     std::int64_t expires_at) override {
+    return pool_.transaction<RotateOutcome>([&](Connection& c) -> core::Result<RotateOutcome> {
+      // Compare-and-set: only the current jti of a live session moves forward.
+      auto cas = c.prepare(
+          "UPDATE sessions SET refresh_jti = ?, last_used_at = ?, expires_at = ? "
+          "WHERE id = ? AND refresh_jti = ? AND revoked = 0 AND expires_at > ?");
+      if (!cas) return tl::unexpected(cas.error());
+      cas->bind(1, next)
+          .bind(2, now)
+          .bind(3, expires_at)
+          .bind(4, id)
+          .bind(5, presented)
+          .bind(6, now);
+      if (auto ok = cas->run(); !ok) return tl::unexpected(ok.error());
+      if (c.changes() == 1) return RotateOutcome::Rotated;
+      // Not current: an older token of a live family is a replay (RFC 9700 §4.14.2).
+      auto revoke = c.prepare(
+          "UPDATE sessions SET revoked = 1 WHERE id = ? AND revoked = 0 AND expires_at > ?");
+      if (!revoke) return tl::unexpected(revoke.error());
+      revoke->bind(1, id).bind(2, now);
+      if (auto ok = revoke->run(); !ok) return tl::unexpected(ok.error());
+      return c.changes() == 1 ? RotateOutcome::Reused : RotateOutcome::Inactive;
+    });
+  }
+
+  core::Result<std::optional<Session>> find(std::string_view id) override {
+    return pool_.with([&](Connection& c) -> core::Result<std::optional<Session>> {
+      auto stmt = c.prepare(std::string(kSessionSelect) + "WHERE id = ?");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, id);
+      auto row = stmt->step();
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) return std::optional<Session>{};
+      return std::optional<Session>(readSession(*stmt));
+    });
+  }
+
+  core::Result<std::vector<Session>> listForUser(std::int64_t user_id, std::int64_t now) override {
+    return pool_.with([&](Connection& c) -> core::Result<std::vector<Session>> {
+      auto stmt = c.prepare(
+          std::string(kSessionSelect) +
+          "WHERE user_id = ? AND revoked = 0 AND expires_at > ? ORDER BY created_at DESC, id");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, user_id).bind(2, now);
+      std::vector<Session> out;
+      for (;;) {
+        auto row = stmt->step();
+        if (!row) return tl::unexpected(row.error());
+        if (!*row) return out;
+        out.push_back(readSession(*stmt));
+      }
+    });
+  }
+
+  core::Status revoke(std::string_view id) override {
+    return pool_.with([&](Connection& c) -> core::Status {
+      auto stmt = c.prepare("UPDATE sessions SET revoked = 1 WHERE id = ?");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, id);
+      return stmt->run();
+    });
+  }
+
+  core::Status revokeAllForUser(std::int64_t user_id) override {
+    return pool_.with([&](Connection& c) -> core::Status {
+      auto stmt = c.prepare("UPDATE sessions SET revoked = 1 WHERE user_id = ? AND revoked = 0");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, user_id);
+      return stmt->run();
+    });
+  }
+
+ private:
+  ConnectionPool& pool_;
+};
+
+class SqliteRevocations final : public RevocationStore {
+ public:
+  explicit SqliteRevocations(ConnectionPool& pool) : pool_(pool) {}
+
+  core::Status add(std::string_view jti, std::int64_t expires_at) override {
+    return pool_.with([&](Connection& c) -> core::Status {
+      auto stmt = c.prepare("INSERT OR IGNORE INTO revoked_tokens (jti, expires_at) VALUES (?, ?)");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, jti).bind(2, expires_at);
+      return stmt->run();
+    });
+  }
+
+  core::Result<std::vector<std::pair<std::string, std::int64_t>>> active(
+      std::int64_t now) override {
+    return pool_.with(
+        [&](Connection& c) -> core::Result<std::vector<std::pair<std::string, std::int64_t>>> {
+          auto stmt = c.prepare("SELECT jti, expires_at FROM revoked_tokens WHERE expires_at > ?");
+          if (!stmt) return tl::unexpected(stmt.error());
+          stmt->bind(1, now);
+          std::vector<std::pair<std::string, std::int64_t>> out;
+          for (;;) {
+            auto row = stmt->step();
+            if (!row) return tl::unexpected(row.error());
+            if (!*row) return out;
+            out.emplace_back(stmt->text(0), stmt->int64(1));
+          }
+        });
+  }
+
+  core::Status purgeExpired(std::int64_t now) override {
+    return pool_.with([&](Connection& c) -> core::Status {
+      auto stmt = c.prepare("DELETE FROM revoked_tokens WHERE expires_at <= ?");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, now);
+      return stmt->run();
+    });
+  }
+
+ private:
+  ConnectionPool& pool_;
+};
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(std::unique_ptr<ConnectionPool> pool)
+      : pool_(std::move(pool)), users_(*pool_), sessions_(*pool_), revocations_(*pool_) {}
+
+  UserStore& users() override { return users_; }
+  SessionStore& sessions() override { return sessions_; }
+  RevocationStore& revocations() override { return revocations_; }
+
+  core::Status ping() override {
+    return pool_->with([](Connection& c) -> core::Status {
+      auto stmt = c.prepare("SELECT 1");
+      if (!stmt) return tl::unexpected(stmt.error());
+      auto row = stmt->step();
+      if (!row) return makeError(Errc::Unavailable, row.error().message);
+      return {};
+    });
+  }
+
+  core::Result<int> migrate() override {
+    if (auto ok = pool_->with([](Connection& c) {
+          return c.exec(
+              "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+              "applied_at INTEGER NOT NULL)");
+        });
+        !ok) {
+      return tl::unexpected(ok.error());
+    }
+    int version = 0;
+    for (std::size_t i = 0; i < std::size(kMigrations); ++i) {
+      const auto target = static_cast<std::int64_t>(i + 1);
+      // BEGIN IMMEDIATE serialises concurrent migrators; each re-checks inside its transaction.
+      auto applied = pool_->transaction<bool>([&](Connection& c) -> core::Result<bool> {
+        auto check = c.prepare("SELECT COUNT(*) FROM schema_migrations WHERE version = ?");
+        if (!check) return tl::unexpected(check.error());
+        check->bind(1, target);
+        auto row = check->step();
+        if (!row) return tl::unexpected(row.error());
+        if (check->int64(0) > 0) return false;
+        if (auto ok = c.exec(kMigrations[i]); !ok) return tl::unexpected(ok.error());
+        auto mark = c.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)");
+        if (!mark) return tl::unexpected(mark.error());
+        mark->bind(1, target).bind(2, nowSeconds());
+        if (auto ok = mark->run(); !ok) return tl::unexpected(ok.error());
+        return true;
+      });
+      if (!applied) return tl::unexpected(applied.error());
+      version = static_cast<int>(target);
+    }
+    return version;
+  }
+
+ private:
+  std::unique_ptr<ConnectionPool> pool_;
+  SqliteUsers users_;
+  SqliteSessions sessions_;
+  SqliteRevocations revocations_;
+};
+
+}  // namespace
+
+core::Result<std::unique_ptr<Store>> openSqliteStore(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (path.has_parent_path() && !std::filesystem::exists(path.parent_path())) {
+    std::filesystem::create_directories(path.parent_path(), ec);
+    if (!ec) {
+      std::filesystem::permissions(path.parent_path(), std::filesystem::perms::owner_all, ec);
+    }
+  }
+  if (ec)
+    return makeError(Errc::Unavailable,
+                     "cannot create " + path.parent_path().string() + ": " + ec.message());
+  // The database holds password hashes: create it owner-only before SQLite does (its -wal and
+  // -shm files inherit the mode).
+  if (!std::filesystem::exists(path)) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return makeError(Errc::Unavailable, "cannot create " + path.string());
+    ::close(fd);
+  }
+  auto pool = ConnectionPool::open(path, 4);
+  if (!pool) return tl::unexpected(pool.error());
+  return std::unique_ptr<Store>(std::make_unique<SqliteStore>(std::move(*pool)));
+}
+
+}  // namespace gatehouse::store::sqlite

@@ -1,0 +1,133 @@
+"""Fixtures that run the real gatehouse binary on a free loopback port with a temporary data
+directory, and talk HTTP to it. Needs GATEHOUSE_BIN (the built binary)."""
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+import requests
+
+BIN = os.environ.get("GATEHOUSE_BIN", "")
+SECRET = "integration-secret-0123456789-abcdefghijklmnop"  # 45 bytes ≥ 32 for HS256
+ADMIN_PASSWORD = "Adm1n-Passw0rd!"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """One gatehouse process. `env` adds or overrides variables."""
+
+    def __init__(self, tmp_path, env=None):
+        self.tmp = tmp_path
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "SECRET_KEY": SECRET,
+            "BCRYPT_ROUNDS": "10",
+            "DATABASE_URL": f"sqlite:///{tmp_path}/data/gatehouse.db",
+            "GATEHOUSE_LISTEN": f"127.0.0.1:{self.port}",
+            "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "detect_leaks=1"),
+            "UBSAN_OPTIONS": os.environ.get("UBSAN_OPTIONS", "halt_on_error=1"),
+        }
+        self.env.update(env or {})
+        self.proc = None
+        self.log_path = tmp_path / f"server-{self.port}.log"
+
+    def start(self, wait=True):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([BIN, "serve"], env=self.env, stdout=self.log, stderr=self.log)
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}: {self.log_text()}")
+            try:
+                if requests.get(self.base + "/readyz", timeout=1).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("server did not become ready: " + self.log_text())
+
+    def log_text(self):
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self.log.close()
+        return self.proc.returncode if self.proc else None
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.log.close()
+
+    def url(self, path):
+        return self.base + path
+
+    def cli(self, *args, stdin=None):
+        return subprocess.run([BIN, *args], env=self.env, input=stdin, capture_output=True, text=True, timeout=120)
+
+    # --- helpers -------------------------------------------------------------------------------
+    def register(self, email, username, password="Passw0rd!x"):
+        return requests.post(self.url("/api/v1/auth/register"),
+                             json={"email": email, "username": username, "password": password})
+
+    def login(self, username, password="Passw0rd!x", **extra):
+        return requests.post(self.url("/api/v1/auth/login"),
+                             data={"username": username, "password": password, **extra})
+
+    def token(self, username, password="Passw0rd!x"):
+        r = self.login(username, password)
+        assert r.status_code == 200, r.text
+        return r.json()["access_token"]
+
+    def admin_token(self):
+        r = self.cli("user", "create", "--email", "root@example.com", "--username", "root",
+                     "--role", "admin", "--password-stdin", stdin=ADMIN_PASSWORD + "\n")
+        assert r.returncode == 0, r.stderr
+        return self.token("root@example.com", ADMIN_PASSWORD)
+
+
+def auth(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def make_server(tmp_path):
+    servers = []
+
+    def make(env=None, start=True):
+        s = Server(tmp_path, env)
+        servers.append(s)
+        return s.start() if start else s
+
+    yield make
+    for s in servers:
+        code = s.stop()
+        # A clean SIGTERM shutdown exits 0; sanitizer reports would make it non-zero.
+        if code not in (0, None, -9):
+            pytest.fail(f"server exited with {code}: {s.log_text()[-3000:]}")
+
+
+@pytest.fixture
+def server(make_server):
+    return make_server()

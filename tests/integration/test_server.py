@@ -1,0 +1,324 @@
+"""General, Discovery and operations, configuration, CLI, concurrency and crash safety."""
+import concurrent.futures
+import json
+import os
+import signal
+import socket
+import sqlite3
+import stat
+import threading
+import time
+
+import jwt
+import pytest
+import requests
+
+from conftest import BIN, SECRET, Server, auth
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+    "Referrer-Policy": "no-referrer",
+    "X-XSS-Protection": "0",
+}
+
+
+def assert_security_headers(r):
+    for name, value in SECURITY_HEADERS.items():
+        assert r.headers.get(name) == value, (name, r.status_code)
+    assert r.headers["Content-Security-Policy"].startswith("default-src 'none'")
+
+
+def raw_request(port, data, read_timeout=5):
+    with socket.create_connection(("127.0.0.1", port), timeout=read_timeout) as s:
+        s.sendall(data)
+        chunks = []
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        except socket.timeout:
+            pass
+        return b"".join(chunks)
+
+
+def test_not_found_and_method_not_allowed(server):
+    r = requests.get(server.url("/api/v1/nothing"))
+    assert (r.status_code, r.json()) == (404, {"detail": "Not Found"})
+    assert_security_headers(r)
+    r = requests.get(server.url("/api/v1/auth/login"))
+    assert (r.status_code, r.json()) == (405, {"detail": "Method Not Allowed"})
+    assert "POST" in r.headers["Allow"]
+
+
+def test_security_headers_everywhere(server):
+    for method, path in (("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/api/v1/auth/login"),
+                         ("GET", "/api/v1/auth/me"), ("GET", "/.well-known/jwks.json")):
+        assert_security_headers(requests.request(method, server.url(path)))
+
+
+def test_request_id_is_echoed_or_generated(server):
+    r = requests.get(server.url("/healthz"), headers={"X-Request-Id": "abc-123"})
+    assert r.headers["X-Request-Id"] == "abc-123"
+    r = requests.get(server.url("/healthz"), headers={"X-Request-Id": "bad id with spaces"})
+    assert r.headers["X-Request-Id"] and r.headers["X-Request-Id"] != "bad id with spaces"
+    assert requests.get(server.url("/healthz")).headers["X-Request-Id"]
+
+
+def test_body_over_limit_is_413(make_server):
+    s = make_server({"GATEHOUSE_MAX_BODY_BYTES": "4096"})
+    r = requests.post(s.url("/api/v1/auth/register"), data=b"{" + b" " * 5000 + b"}",
+                      headers={"Content-Type": "application/json"})
+    assert r.status_code == 413
+    assert_security_headers(r)
+    assert requests.get(s.url("/healthz")).status_code == 200
+
+
+def test_headers_over_limit_is_431(server):
+    r = requests.get(server.url("/healthz"), headers={"X-Big": "a" * 9000})
+    assert r.status_code == 431
+    assert_security_headers(r)
+    assert requests.get(server.url("/healthz")).status_code == 200
+
+
+def test_slow_client_is_dropped_while_others_are_served(make_server):
+    s = make_server({"GATEHOUSE_IDLE_TIMEOUT_SECONDS": "2", "GATEHOUSE_REQUEST_TIMEOUT_SECONDS": "2"})
+    slow = socket.create_connection(("127.0.0.1", s.port))
+    slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # never finishes its headers
+    started = time.time()
+    for _ in range(5):
+        assert requests.get(s.url("/healthz"), timeout=2).status_code == 200
+    slow.settimeout(10)
+    assert slow.recv(1024) == b""  # closed by the server
+    assert time.time() - started < 9
+    slow.close()
+
+
+def test_keep_alive_serves_several_requests(server):
+    with requests.Session() as session:
+        for _ in range(3):
+            assert session.get(server.url("/healthz")).status_code == 200
+
+
+def test_health_and_readiness(server):
+    assert requests.get(server.url("/healthz")).json() == {"status": "ok"}
+    assert requests.get(server.url("/readyz")).status_code == 200
+
+
+def test_jwks_empty_for_hmac(server):
+    assert requests.get(server.url("/.well-known/jwks.json")).json() == {"keys": []}
+
+
+@pytest.mark.parametrize("alg", ["ES256", "EdDSA", "RS256"])
+def test_asymmetric_keys_are_published_and_verify(make_server, tmp_path, alg):
+    s = make_server({"ALGORITHM": alg, "SECRET_KEY": ""})
+    keyfile = tmp_path / "data" / "signing_key.pem"
+    assert stat.S_IMODE(keyfile.stat().st_mode) == 0o600
+    jwks = requests.get(s.url("/.well-known/jwks.json")).json()
+    assert len(jwks["keys"]) == 1
+    key = jwks["keys"][0]
+    assert key["alg"] == alg and key["use"] == "sig" and "d" not in key and key["kid"]
+    s.register("asym@example.com", "asym")
+    token = s.token("asym")
+    header = jwt.get_unverified_header(token)
+    assert header["alg"] == alg and header["kid"] == key["kid"]
+    public = jwt.PyJWK(key).key
+    assert jwt.decode(token, public, algorithms=[alg])["type"] == "access"
+    # The same key pair is reused on restart: old tokens stay valid.
+    s.stop()
+    s.start()
+    assert requests.get(s.url("/api/v1/auth/me"), headers=auth(token)).status_code == 200
+
+
+def test_openid_configuration(server):
+    doc = requests.get(server.url("/.well-known/openid-configuration")).json()
+    assert doc["issuer"] == "gatehouse"
+    assert doc["jwks_uri"] == server.url("/.well-known/jwks.json")
+    assert doc["token_endpoint"] == server.url("/api/v1/auth/login")
+    assert doc["revocation_endpoint"].endswith("/api/v1/auth/revoke")
+    assert doc["introspection_endpoint"].endswith("/api/v1/auth/introspect")
+
+
+def test_audience_and_issuer_from_config(make_server):
+    s = make_server({"TOKEN_AUDIENCE": "my-api", "TOKEN_ISSUER": "https://auth.example.com"})
+    s.register("aud@example.com", "aud")
+    token = s.token("aud")
+    decoded = jwt.decode(token, SECRET, algorithms=["HS256"], audience="my-api")
+    assert decoded["iss"] == "https://auth.example.com" and decoded["aud"] == "my-api"
+    assert requests.get(s.url("/api/v1/auth/me"), headers=auth(token)).status_code == 200
+
+
+@pytest.mark.parametrize("env,name", [
+    ({"ALGORITHM": "none"}, "ALGORITHM"),
+    ({"ALGORITHM": "HS1024"}, "ALGORITHM"),
+    ({"SECRET_KEY": "too-short"}, "SECRET_KEY"),
+    ({"BCRYPT_ROUNDS": "5"}, "BCRYPT_ROUNDS"),
+    ({"ACCESS_TOKEN_EXPIRE_MINUTES": "soon"}, "ACCESS_TOKEN_EXPIRE_MINUTES"),
+    ({"LOGIN_RATE_LIMIT": "5/fortnight"}, "LOGIN_RATE_LIMIT"),
+    ({"PASSWORD_REQUIRE_DIGIT": "maybe"}, "PASSWORD_REQUIRE_DIGIT"),
+    ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+    ({"GATEHOUSE_LISTEN": "nowhere"}, "GATEHOUSE_LISTEN"),
+])
+def test_bad_configuration_stops_startup_naming_the_variable(tmp_path, env, name):
+    s = Server(tmp_path, env)
+    s.start(wait=False)
+    assert s.proc.wait(timeout=30) == 1
+    s.log.close()
+    assert name in s.log_text()
+    assert "too-short" not in s.log_text()  # a secret is never echoed
+
+
+def test_generated_secret_is_stored_0600_and_reused(make_server, tmp_path):
+    s = make_server({"SECRET_KEY": ""})
+    path = tmp_path / "data" / "secret_key"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert "SECRET_KEY is not set" in s.log_text()
+    s.register("gen@example.com", "gen")
+    token = s.token("gen")
+    secret = path.read_text()
+    assert len(secret) >= 64 and secret not in s.log_text()
+    jwt.decode(token, secret, algorithms=["HS256"])
+    s.stop()
+    s.start()
+    assert requests.get(s.url("/api/v1/auth/me"), headers=auth(token)).status_code == 200
+    db = tmp_path / "data" / "gatehouse.db"
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+
+
+def test_policy_file_adds_roles(make_server, tmp_path):
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"permissions": ["reports:view"],
+                                  "roles": {"analyst": ["users:read", "reports:view"]}}))
+    s = make_server({"GATEHOUSE_POLICY_FILE": str(policy)})
+    admin = s.admin_token()
+    assert "reports:view" in jwt.decode(admin, SECRET, algorithms=["HS256"])["scopes"]
+    s.register("an@example.com", "analyst1")
+    uid = jwt.decode(s.token("analyst1"), SECRET, algorithms=["HS256"])["sub"]
+    r = requests.put(s.url(f"/api/v1/users/{uid}/role"), json={"role": "analyst"}, headers=auth(admin))
+    assert r.status_code == 200
+    scopes = jwt.decode(s.token("analyst1"), SECRET, algorithms=["HS256"])["scopes"]
+    assert sorted(scopes) == ["reports:view", "users:read"]
+
+
+@pytest.mark.parametrize("content", ['{"roles": {"x": ["nope:nope"]}}', "not json", '{"roles": {"admin": []}}'])
+def test_bad_policy_file_stops_startup(tmp_path, content):
+    policy = tmp_path / "policy.json"
+    policy.write_text(content)
+    s = Server(tmp_path, {"GATEHOUSE_POLICY_FILE": str(policy)})
+    s.start(wait=False)
+    assert s.proc.wait(timeout=30) == 1
+    s.log.close()
+    assert "GATEHOUSE_POLICY_FILE" in s.log_text()
+
+
+def test_login_upgrades_weak_hash(make_server, tmp_path):
+    s = make_server()
+    s.register("up@example.com", "upgrade")
+    s.stop()
+    s.env["BCRYPT_ROUNDS"] = "11"
+    s.start()
+    db = tmp_path / "data" / "gatehouse.db"
+    before = sqlite3.connect(db).execute("SELECT password_hash FROM users WHERE username='upgrade'").fetchone()[0]
+    assert before.startswith("$2b$10$")
+    assert s.login("upgrade").status_code == 200
+    after = sqlite3.connect(db).execute("SELECT password_hash FROM users WHERE username='upgrade'").fetchone()[0]
+    assert after.startswith("$2b$11$")
+    assert s.login("upgrade").status_code == 200
+
+
+def test_cli(make_server):
+    s = make_server()
+    r = s.cli("--version")
+    assert r.returncode == 0 and r.stdout.startswith("gatehouse ")
+    for args in (["--help"], ["user", "--help"], ["user", "create", "--help"], ["serve", "--help"]):
+        r = s.cli(*args)
+        assert r.returncode == 0 and "Usage" in r.stdout, args
+    assert s.cli("user", "frobnicate").returncode == 2
+    assert s.cli().returncode == 2
+    r = s.cli("user", "create", "--email", "c@example.com", "--username", "cli", "--password-stdin",
+              stdin="weak\n")
+    assert r.returncode == 1 and "password" in r.stderr and "weak" not in r.stderr
+    r = s.cli("user", "create", "--email", "c@example.com", "--username", "cli", "--role", "moderator",
+              "--password-stdin", stdin="Str0ng-Passw0rd\n")
+    assert r.returncode == 0, r.stderr
+    r = s.cli("user", "create", "--email", "c@example.com", "--username", "cli2", "--password-stdin",
+              stdin="Str0ng-Passw0rd\n")
+    assert r.returncode == 1 and "Email already registered" in r.stderr
+    r = s.cli("user", "list")
+    assert r.returncode == 0 and "c@example.com" in r.stdout and "moderator" in r.stdout
+    assert "$2b$" not in r.stdout
+    assert s.cli("user", "set-role", "--email", "c@example.com", "--role", "admin").returncode == 0
+    assert s.cli("user", "set-role", "--email", "c@example.com", "--role", "king").returncode == 1
+    assert s.cli("user", "deactivate", "--email", "c@example.com").returncode == 1  # last admin
+    assert s.login("c@example.com", "Str0ng-Passw0rd").status_code == 200
+    s.register("d@example.com", "dee")
+    assert s.cli("user", "deactivate", "--email", "d@example.com").returncode == 0
+    assert s.login("d@example.com").status_code == 403
+    assert s.cli("user", "activate", "--email", "d@example.com").returncode == 0
+    assert s.login("d@example.com").status_code == 200
+    assert s.cli("user", "activate", "--email", "nobody@example.com").returncode == 1
+    r = s.cli("migrate")
+    assert r.returncode == 0 and "version" in r.stdout
+
+
+def test_concurrent_registrations_of_one_email(server):
+    def attempt(i):
+        return server.register("race@example.com", f"racer{i}").status_code
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=20) as pool:
+        codes = list(pool.map(attempt, range(20)))
+    assert codes.count(201) == 1, codes
+    assert codes.count(409) == 19, codes
+
+
+def test_sigkill_during_registration_burst_loses_no_201(make_server):
+    s = make_server()
+    created = []
+    stop = threading.Event()
+
+    def burst(worker):
+        i = 0
+        while not stop.is_set():
+            i += 1
+            name = f"w{worker}n{i}"
+            try:
+                r = s.register(f"{name}@example.com", name)
+            except requests.RequestException:
+                return
+            if r.status_code == 201:
+                created.append(name)
+
+    threads = [threading.Thread(target=burst, args=(w,)) for w in range(6)]
+    for t in threads:
+        t.start()
+    time.sleep(3)
+    s.proc.send_signal(signal.SIGKILL)
+    stop.set()
+    for t in threads:
+        t.join()
+    s.proc.wait()
+    s.log.close()
+    assert len(created) >= 5
+    s.start()
+    for name in created:
+        assert s.login(name).status_code == 200, name
+
+
+def test_sigterm_finishes_in_flight_requests(make_server):
+    s = make_server({"BCRYPT_ROUNDS": "13"})  # a login takes a while
+    s.register("slow@example.com", "slowpoke")
+    result = {}
+
+    def login():
+        result["r"] = s.login("slowpoke")
+
+    t = threading.Thread(target=login)
+    t.start()
+    time.sleep(0.3)
+    s.proc.send_signal(signal.SIGTERM)
+    t.join()
+    assert s.proc.wait(timeout=30) == 0
+    assert result["r"].status_code == 200
