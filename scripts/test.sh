@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up on a fresh Debian 12 machine and runs every test:
-# format check, unit tests (ctest), live interop with Python libraries, and a short fuzz run.
+# format check, unit tests (ctest), live interop with Python libraries, integration tests against
+# the real server, and a short fuzz run.
 #   scripts/test.sh                 the asan preset (AddressSanitizer + UBSan, as CI runs it)
 #   PRESET=debug scripts/test.sh    another preset
 #   FUZZ_SECONDS=60 scripts/test.sh a longer fuzz run (default 30)
@@ -29,6 +30,11 @@ export GATEHOUSE_INTEROP_TOOL="$PWD/build/$preset/tests/interop_tool"
 "$py" -m pytest -q -p no:cacheprovider tests/interop | tee build/"$preset"/interop.log
 interop=$(grep -Eo '[0-9]+ passed' build/"$preset"/interop.log | tail -1 | cut -d' ' -f1)
 
+echo "== integration tests (the real binary over HTTP)"
+export GATEHOUSE_BIN="$PWD/build/$preset/src/app/gatehouse"
+"$py" -m pytest -q -p no:cacheprovider tests/integration | tee build/"$preset"/integration.log
+integration=$(grep -Eo '[0-9]+ passed' build/"$preset"/integration.log | tail -1 | cut -d' ' -f1)
+
 echo "== fuzz (libFuzzer, ${fuzz_seconds}s)"
 CC=clang-14 CXX=clang++-14 cmake --fresh -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug \
   -DGATEHOUSE_FUZZ=ON -DGATEHOUSE_TESTS=OFF -DCMAKE_CXX_COMPILER=clang++-14 \
@@ -42,5 +48,5 @@ build/fuzz/tests/fuzz/jws_fuzz -max_total_time="$fuzz_seconds" -max_len=4096 -pr
 rm -rf "$work"
 
 read -r unit_total unit_failed <<<"$unit"
-total=$((unit_total + interop + 1))
+total=$((unit_total + interop + integration + 1))
 echo "tests: $((total - unit_failed)) passed, $unit_failed failed"

@@ -16,6 +16,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -178,7 +179,9 @@ struct Server::Impl {
 
   asio::awaitable<void> accept() {
     for (;;) {
-      auto [ec, socket] = co_await acceptor.async_accept(kNoThrow);
+      // Each connection lives on its own strand: its coroutine and any cancellation from
+      // shutdown never touch the socket concurrently.
+      auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io), kNoThrow);
       if (ec) {
         if (stopping.load() || ec == asio::error::operation_aborted) co_return;
         continue;  // e.g. EMFILE: keep serving those already connected
@@ -202,29 +205,34 @@ struct Server::Impl {
     }
   }
 
+  // Cancels the pending read of every idle connection (on its strand); busy ones finish their
+  // request first and then see `stopping`. With `all`, busy ones are cancelled too.
+  void cancelConnections(bool all) {
+    const std::lock_guard lock(mutex);
+    for (auto& c : conns) {
+      asio::post(c->stream.get_executor(), [c, all] {
+        beast::error_code ec;
+        if ((all || !c->busy.load()) && c->stream.socket().is_open()) c->stream.socket().cancel(ec);
+      });
+    }
+  }
+
   void beginShutdown() {
     if (stopping.exchange(true)) return;
     beast::error_code ignored;
     acceptor.close(ignored);
     signals.cancel(ignored);
-    {
-      const std::lock_guard lock(mutex);
-      for (auto& c : conns) {
-        if (!c->busy.load()) c->stream.socket().cancel(ignored);
-      }
-    }
+    cancelConnections(false);
     // In-flight requests get the grace period; then everything is cancelled.
-    auto timer = std::make_shared<asio::steady_timer>(io, options.shutdown_grace);
-    timer->async_wait([this, timer](const beast::error_code&) {
-      const std::lock_guard lock(mutex);
-      beast::error_code ec;
-      for (auto& c : conns) c->stream.socket().cancel(ec);
+    auto grace = std::make_shared<asio::steady_timer>(io, options.shutdown_grace);
+    grace->async_wait([this, grace](const beast::error_code& ec) {
+      if (!ec) cancelConnections(true);
     });
-    // Poll until every connection is gone, then let run() return.
-    auto poll = std::make_shared<asio::steady_timer>(io);
-    pollUntilDrained(poll, timer);
+    pollUntilDrained(std::make_shared<asio::steady_timer>(io), grace);
   }
 
+  // Until every connection is gone, closes those that became idle since shutdown began; then
+  // cancels the grace timer so run() can return.
   void pollUntilDrained(const std::shared_ptr<asio::steady_timer>& poll,
                         const std::shared_ptr<asio::steady_timer>& grace) {
     poll->expires_after(std::chrono::milliseconds(20));
@@ -233,14 +241,7 @@ struct Server::Impl {
         grace->cancel();
         return;
       }
-      {
-        // Connections that became idle since shutdown began are closed too.
-        const std::lock_guard lock(mutex);
-        beast::error_code ec;
-        for (auto& c : conns) {
-          if (!c->busy.load()) c->stream.socket().cancel(ec);
-        }
-      }
+      cancelConnections(false);
       pollUntilDrained(poll, grace);
     });
   }

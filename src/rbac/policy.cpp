@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <fstream>
-#include <regex>
 #include <sstream>
 
 #include <boost/json/serialize.hpp>
@@ -15,10 +14,20 @@ namespace {
 using core::Errc;
 using core::makeError;
 
-bool validName(const std::string& s, bool permission) {
-  static const std::regex kRole("^[a-z][a-z0-9_-]{0,31}$");
-  static const std::regex kPermission("^[a-z][a-z0-9_-]{0,31}:[a-z][a-z0-9_-]{0,31}$");
-  return std::regex_match(s, permission ? kPermission : kRole);
+// [a-z][a-z0-9_-]{0,31}
+bool validWord(std::string_view s) {
+  if (s.empty() || s.size() > 32 || s.front() < 'a' || s.front() > 'z') return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
+
+// Roles are one word; permissions are resource:action.
+bool validName(std::string_view s, bool permission) {
+  if (!permission) return validWord(s);
+  const auto colon = s.find(':');
+  return colon != std::string_view::npos && validWord(s.substr(0, colon)) &&
+         validWord(s.substr(colon + 1));
 }
 
 }  // namespace

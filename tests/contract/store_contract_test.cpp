@@ -1,0 +1,225 @@
+// One suite for every storage backend: SQLite always; others join when their URL is set.
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "store/store.hpp"
+
+namespace gatehouse::store {
+namespace {
+
+std::string freshSqliteUrl() {
+  static std::atomic<int> counter{0};
+  const auto dir =
+      std::filesystem::temp_directory_path() /
+      ("gatehouse-contract-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+  std::filesystem::remove_all(dir);
+  return "sqlite:///" + (dir / "test.db").string();
+}
+
+class StoreContract : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    auto s = openStore(GetParam() == "sqlite" ? freshSqliteUrl() : GetParam());
+    ASSERT_TRUE(s) << s.error().message;
+    store_ = std::move(*s);
+    auto v = store_->migrate();
+    ASSERT_TRUE(v) << v.error().message;
+    EXPECT_GE(*v, 1);
+  }
+  User make(const std::string& email, const std::string& name, const std::string& role = "user") {
+    auto u = store_->users().create({email, name, "$2b$10$hash", role, true});
+    EXPECT_TRUE(u) << (u ? "" : u.error().message);
+    return u ? *u : User{};
+  }
+  std::unique_ptr<Store> store_;
+};
+
+TEST_P(StoreContract, CreatesAndFindsUsersCaseInsensitively) {
+  const User u = make("Ann@Example.com", "Ann");
+  EXPECT_GT(u.id, 0);
+  EXPECT_GT(u.created_at, 0);
+  auto by_email = store_->users().findByEmail("ann@example.COM");
+  ASSERT_TRUE(by_email && *by_email);
+  EXPECT_EQ((*by_email)->id, u.id);
+  EXPECT_EQ((*by_email)->email, "Ann@Example.com");
+  auto by_name = store_->users().findByUsername("ANN");
+  ASSERT_TRUE(by_name && *by_name);
+  EXPECT_EQ((*by_name)->password_hash, "$2b$10$hash");
+  auto none = store_->users().findById(u.id + 100);
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(*none);
+}
+
+TEST_P(StoreContract, UniqueEmailAndUsername) {
+  make("a@example.com", "alpha");
+  auto dup_email = store_->users().create({"A@EXAMPLE.COM", "other", "", "user", true});
+  ASSERT_FALSE(dup_email);
+  EXPECT_EQ(dup_email.error().code, core::Errc::AlreadyExists);
+  EXPECT_EQ(dup_email.error().message, "email");
+  auto dup_name = store_->users().create({"b@example.com", "ALPHA", "", "user", true});
+  ASSERT_FALSE(dup_name);
+  EXPECT_EQ(dup_name.error().message, "username");
+}
+
+TEST_P(StoreContract, ConcurrentCreatesOfOneEmailGiveExactlyOne) {
+  std::atomic<int> ok{0};
+  std::atomic<int> exists{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 16; ++i) {
+    threads.emplace_back([&, i] {
+      auto r = store_->users().create(
+          {"race@example.com", "racer" + std::to_string(i), "", "user", true});
+      if (r)
+        ++ok;
+      else if (r.error().code == core::Errc::AlreadyExists)
+        ++exists;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 1);
+  EXPECT_EQ(exists.load(), 15);
+}
+
+TEST_P(StoreContract, ListsCountsUpdatesAndRemoves) {
+  const User a = make("a@example.com", "alpha");
+  make("b@example.com", "bravo");
+  make("c@example.com", "charlie");
+  EXPECT_EQ(store_->users().count().value(), 3);
+  auto page = store_->users().list(2, 1);
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->size(), 2U);
+  EXPECT_EQ((*page)[0].username, "bravo");
+  UserPatch p;
+  p.username = "alfa";
+  p.is_active = false;
+  auto updated = store_->users().update(a.id, p, "admin");
+  ASSERT_TRUE(updated);
+  EXPECT_EQ(updated->username, "alfa");
+  EXPECT_FALSE(updated->is_active);
+  UserPatch clash;
+  clash.email = "b@example.com";
+  auto clashed = store_->users().update(a.id, clash, "admin");
+  ASSERT_FALSE(clashed);
+  EXPECT_EQ(clashed.error().code, core::Errc::AlreadyExists);
+  EXPECT_EQ(store_->users().update(9999, p, "admin").error().code, core::Errc::NotFound);
+  EXPECT_TRUE(store_->users().setPasswordHash(a.id, "$argon2id$new"));
+  EXPECT_EQ(store_->users().findById(a.id).value()->password_hash, "$argon2id$new");
+  EXPECT_TRUE(store_->users().remove(a.id, "admin"));
+  EXPECT_EQ(store_->users().remove(a.id, "admin").error().code, core::Errc::NotFound);
+}
+
+TEST_P(StoreContract, NeverRemovesOrDemotesTheLastActiveAdmin) {
+  const User root = make("root@example.com", "root", "admin");
+  UserPatch demote;
+  demote.role = "user";
+  EXPECT_EQ(store_->users().update(root.id, demote, "admin").error().code,
+            core::Errc::FailedPrecondition);
+  UserPatch deactivate;
+  deactivate.is_active = false;
+  EXPECT_EQ(store_->users().update(root.id, deactivate, "admin").error().code,
+            core::Errc::FailedPrecondition);
+  EXPECT_EQ(store_->users().remove(root.id, "admin").error().code, core::Errc::FailedPrecondition);
+  const User second = make("two@example.com", "two", "admin");
+  EXPECT_TRUE(store_->users().update(root.id, demote, "admin"));
+  EXPECT_EQ(store_->users().remove(second.id, "admin").error().code,
+            core::Errc::FailedPrecondition);
+}
+
+TEST_P(StoreContract, RefreshRotationIsCompareAndSetWithReuseDetection) {
+  const User u = make("s@example.com", "sess");
+  const std::int64_t now = 1'800'000'000;
+  ASSERT_TRUE(store_->sessions().create(
+      {"sid1", u.id, "jti-1", "ua", "127.0.0.1", now, now, now + 3600, false}));
+  EXPECT_EQ(store_->sessions().rotate("sid1", "jti-1", "jti-2", now + 1, now + 7200).value(),
+            RotateOutcome::Rotated);
+  // Replaying the rotated token revokes the family; then even the current one is dead.
+  EXPECT_EQ(store_->sessions().rotate("sid1", "jti-1", "jti-3", now + 2, now + 7200).value(),
+            RotateOutcome::Reused);
+  EXPECT_EQ(store_->sessions().rotate("sid1", "jti-2", "jti-4", now + 3, now + 7200).value(),
+            RotateOutcome::Inactive);
+  EXPECT_TRUE(store_->sessions().find("sid1").value()->revoked);
+  EXPECT_EQ(store_->sessions().rotate("nope", "x", "y", now, now + 1).value(),
+            RotateOutcome::Inactive);
+}
+
+TEST_P(StoreContract, ConcurrentRotationsOfOneTokenGiveExactlyOne) {
+  const User u = make("c@example.com", "conc");
+  const std::int64_t now = 1'800'000'000;
+  ASSERT_TRUE(
+      store_->sessions().create({"sidc", u.id, "jti-0", "", "", now, now, now + 3600, false}));
+  std::atomic<int> rotated{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 20; ++i) {
+    threads.emplace_back([&, i] {
+      auto r = store_->sessions().rotate("sidc", "jti-0", "next-" + std::to_string(i), now + 1,
+                                         now + 3600);
+      if (r && *r == RotateOutcome::Rotated) ++rotated;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(rotated.load(), 1);
+}
+
+TEST_P(StoreContract, ExpiredSessionsDoNotRotateAndListsSkipThem) {
+  const User u = make("e@example.com", "expiry");
+  const std::int64_t now = 1'800'000'000;
+  ASSERT_TRUE(
+      store_->sessions().create({"old", u.id, "j", "", "", now - 100, now - 100, now - 1, false}));
+  ASSERT_TRUE(store_->sessions().create({"new", u.id, "k", "", "", now, now, now + 100, false}));
+  EXPECT_EQ(store_->sessions().rotate("old", "j", "j2", now, now + 10).value(),
+            RotateOutcome::Inactive);
+  auto live = store_->sessions().listForUser(u.id, now);
+  ASSERT_TRUE(live);
+  ASSERT_EQ(live->size(), 1U);
+  EXPECT_EQ((*live)[0].id, "new");
+  EXPECT_TRUE(store_->sessions().revokeAllForUser(u.id));
+  EXPECT_TRUE(store_->sessions().listForUser(u.id, now)->empty());
+}
+
+TEST_P(StoreContract, DeletingAUserDeletesItsSessions) {
+  const User u = make("d@example.com", "deleted");
+  ASSERT_TRUE(store_->sessions().create({"sd", u.id, "j", "", "", 1, 1, 4'000'000'000, false}));
+  ASSERT_TRUE(store_->users().remove(u.id, "admin"));
+  EXPECT_FALSE(store_->sessions().find("sd").value());
+}
+
+TEST_P(StoreContract, RevocationsExpire) {
+  auto& r = store_->revocations();
+  ASSERT_TRUE(r.add("a", 100));
+  ASSERT_TRUE(r.add("b", 300));
+  ASSERT_TRUE(r.add("b", 300));  // idempotent
+  auto active = r.active(200);
+  ASSERT_TRUE(active);
+  ASSERT_EQ(active->size(), 1U);
+  EXPECT_EQ((*active)[0].first, "b");
+  ASSERT_TRUE(r.purgeExpired(200));
+  EXPECT_EQ(r.active(0).value().size(), 1U);
+}
+
+TEST_P(StoreContract, MigrateIsIdempotentAndPingWorks) {
+  auto again = store_->migrate();
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(store_->ping());
+}
+
+std::vector<std::string> backends() {
+  std::vector<std::string> out{"sqlite"};
+  if (const char* pg = std::getenv("GATEHOUSE_TEST_POSTGRES_URL");
+      pg != nullptr && *pg != '\0') {  // NOLINT(concurrency-mt-unsafe)
+    out.emplace_back(pg);
+  }
+  return out;
+}
+
+std::string backendName(const ::testing::TestParamInfo<std::string>& param) {
+  return param.param == "sqlite" ? "sqlite" : "postgres";
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::ValuesIn(backends()), backendName);
+
+}  // namespace
+}  // namespace gatehouse::store

@@ -1,0 +1,173 @@
+// Handlers through the router and pipeline, no sockets: request objects in, responses out.
+#include <filesystem>
+
+#include <boost/json/parse.hpp>
+#include <gtest/gtest.h>
+
+#include "api/pipeline.hpp"
+#include "api/services.hpp"
+
+namespace gatehouse::api {
+namespace {
+
+namespace json = boost::json;
+
+class Handlers : public ::testing::Test {
+ protected:
+  Handlers()
+      : dir_(std::filesystem::temp_directory_path() /
+             ("gatehouse-api-" + std::to_string(::getpid()))),
+        store_(openFresh()),
+        hasher_(password::PasswordHasher::create(
+                    {.scheme = password::Scheme::Bcrypt, .bcrypt_cost = 10})
+                    .value()),
+        pool_({.threads = 2, .queue_capacity = 8}),
+        key_(jose::Key::hmac(jose::Algorithm::Hs256, std::string(32, 's'), "hs1").value()),
+        tokens_(key_, jose::KeySet::create({key_}).value(), {}, clock_),
+        revocations_(store_->revocations()),
+        auth_({*store_, hasher_, pool_, tokens_, policy_, revocations_, clock_, {}}),
+        users_(*store_, policy_),
+        services_{auth_, users_, tokens_, *store_, policy_, "http://gh.test"},
+        pipeline_(router_, {"10.0.0.1"}) {
+    addAuthRoutes(router_, services_);
+    addUserRoutes(router_, services_);
+    addDiscoveryRoutes(router_, services_);
+  }
+  ~Handlers() override { std::filesystem::remove_all(dir_); }
+
+  std::unique_ptr<store::Store> openFresh() {
+    std::filesystem::remove_all(dir_);
+    auto s = store::openStore("sqlite:///" + (dir_ / "t.db").string()).value();
+    EXPECT_TRUE(s->migrate());
+    return s;
+  }
+
+  http::Response call(std::string method, std::string target, std::string body = {},
+                      std::vector<std::pair<std::string, std::string>> headers = {}) {
+    http::Request r;
+    r.method = std::move(method);
+    r.target = target;
+    const auto q = target.find('?');
+    r.path = target.substr(0, q);
+    if (q != std::string::npos) r.query = target.substr(q + 1);
+    r.headers = std::move(headers);
+    r.body = std::move(body);
+    r.peer_ip = "127.0.0.1";
+    return pipeline_(r);
+  }
+
+  static json::value parse(const http::Response& r) { return json::parse(r.body); }
+  static std::string header(const http::Response& r, std::string_view name) {
+    for (const auto& [n, v] : r.headers) {
+      if (n == name) return v;
+    }
+    return {};
+  }
+
+  std::string registerAndToken() {
+    auto r = call("POST", "/api/v1/auth/register",
+                  R"({"email":"h@example.com","username":"handler","password":"Passw0rd!x"})",
+                  {{"content-type", "application/json"}});
+    EXPECT_EQ(r.status, 201) << r.body;
+    return std::string(parse(r).at("access_token").as_string());
+  }
+
+  std::filesystem::path dir_;
+  core::ManualClock clock_{1'800'000'000};
+  std::unique_ptr<store::Store> store_;
+  password::PasswordHasher hasher_;
+  password::HashPool pool_;
+  rbac::Policy policy_ = rbac::Policy::defaults();
+  jose::Key key_;
+  auth::TokenService tokens_;
+  auth::RevocationList revocations_;
+  auth::AuthService auth_;
+  auth::UserService users_;
+  Services services_;
+  http::Router router_;
+  Pipeline pipeline_;
+};
+
+TEST_F(Handlers, RegisterAnswersTokenPairWithNoStore) {
+  auto r = call("POST", "/api/v1/auth/register",
+                R"({"email":"a@example.com","username":"abc","password":"Passw0rd!x"})",
+                {{"content-type", "application/json; charset=utf-8"}});
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(header(r, "Cache-Control"), "no-store");
+  EXPECT_EQ(header(r, "Pragma"), "no-cache");
+  EXPECT_EQ(header(r, "X-Frame-Options"), "DENY");
+  EXPECT_FALSE(header(r, "X-Request-Id").empty());
+  EXPECT_EQ(parse(r).at("token_type").as_string(), "bearer");
+}
+
+TEST_F(Handlers, ValidationErrorsHaveFastApiShape) {
+  auto r = call("POST", "/api/v1/auth/register", R"({"email":5})",
+                {{"content-type", "application/json"}});
+  ASSERT_EQ(r.status, 422);
+  const auto detail = parse(r).at("detail").as_array();
+  ASSERT_EQ(detail.size(), 3U);
+  EXPECT_EQ(detail[0].at("loc"), json::parse(R"(["body","email"])"));
+  EXPECT_EQ(detail[0].at("type").as_string(), "type_error.str");
+  EXPECT_EQ(detail[1].at("type").as_string(), "value_error.missing");
+  auto wrong_type = call("POST", "/api/v1/auth/register", "{}", {{"content-type", "text/plain"}});
+  EXPECT_EQ(wrong_type.status, 422);
+  auto dup = call("POST", "/api/v1/auth/register",
+                  R"({"email":"a@x.io","email":"b@x.io","username":"u12","password":"Passw0rd!x"})",
+                  {{"content-type", "application/json"}});
+  EXPECT_EQ(dup.status, 422);
+}
+
+TEST_F(Handlers, LoginMeAndLogout) {
+  registerAndToken();
+  auto login = call("POST", "/api/v1/auth/login", "username=handler&password=Passw0rd%21x",
+                    {{"content-type", "application/x-www-form-urlencoded"}});
+  ASSERT_EQ(login.status, 200) << login.body;
+  const std::string token(parse(login).at("access_token").as_string());
+  auto me = call("GET", "/api/v1/auth/me", {}, {{"authorization", "Bearer " + token}});
+  ASSERT_EQ(me.status, 200);
+  EXPECT_EQ(parse(me).at("username").as_string(), "handler");
+  EXPECT_FALSE(parse(me).as_object().contains("password_hash"));
+  auto out = call("POST", "/api/v1/auth/logout", {}, {{"authorization", "bearer " + token}});
+  EXPECT_EQ(out.status, 200);
+  auto after = call("GET", "/api/v1/auth/me", {}, {{"authorization", "Bearer " + token}});
+  EXPECT_EQ(after.status, 401);
+  EXPECT_EQ(header(after, "WWW-Authenticate"), "Bearer");
+}
+
+TEST_F(Handlers, ExpiredTokenFollowsTheInjectedClock) {
+  const std::string token = registerAndToken();
+  EXPECT_EQ(call("GET", "/api/v1/auth/me", {}, {{"authorization", "Bearer " + token}}).status, 200);
+  clock_.advance(31 * 60);
+  auto r = call("GET", "/api/v1/auth/me", {}, {{"authorization", "Bearer " + token}});
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.body, R"({"detail":"Could not validate credentials"})");
+}
+
+TEST_F(Handlers, PermissionsGateUserAdministration) {
+  const std::string token = registerAndToken();
+  auto list = call("GET", "/api/v1/users?limit=10", {}, {{"authorization", "Bearer " + token}});
+  EXPECT_EQ(list.status, 200);
+  auto del = call("DELETE", "/api/v1/users/1", {}, {{"authorization", "Bearer " + token}});
+  EXPECT_EQ(del.status, 403);
+  EXPECT_EQ(del.body, R"({"detail":"Insufficient permissions"})");
+}
+
+TEST_F(Handlers, TrustedProxyForwardedForGivesClientAddress) {
+  http::Request r;
+  r.peer_ip = "10.0.0.1";
+  r.headers = {{"x-forwarded-for", "203.0.113.9, 10.0.0.1"}};
+  EXPECT_EQ(pipeline_.clientIp(r), "203.0.113.9");
+  r.peer_ip = "198.51.100.7";  // not a trusted proxy: its header is ignored
+  EXPECT_EQ(pipeline_.clientIp(r), "198.51.100.7");
+}
+
+TEST_F(Handlers, DiscoveryDocuments) {
+  auto jwks = call("GET", "/.well-known/jwks.json");
+  EXPECT_EQ(jwks.body, R"({"keys":[]})");
+  auto oidc = parse(call("GET", "/.well-known/openid-configuration"));
+  EXPECT_EQ(oidc.at("jwks_uri").as_string(), "http://gh.test/.well-known/jwks.json");
+  EXPECT_EQ(call("GET", "/readyz").status, 200);
+}
+
+}  // namespace
+}  // namespace gatehouse::api

@@ -1,0 +1,77 @@
+#include "auth/validation.hpp"
+
+#include <gtest/gtest.h>
+
+#include "auth/tokens.hpp"
+
+namespace gatehouse::auth {
+namespace {
+
+TEST(Validation, Emails) {
+  for (const char* good : {"a@example.com", "first.last+tag@sub.example.co.uk", "x@y.io"}) {
+    EXPECT_EQ(emailProblem(good), "") << good;
+  }
+  for (const char* bad :
+       {"", "plain", "a@b", "a@@b.com", "@example.com", "a@.com", "a@example.com.",
+        "a b@example.com", "a@exa mple.com", ".a@example.com", "a..b@example.com", "a@b..com"}) {
+    EXPECT_NE(emailProblem(bad), "") << bad;
+  }
+  EXPECT_NE(emailProblem(std::string(250, 'a') + "@b.com"), "");
+}
+
+TEST(Validation, Usernames) {
+  EXPECT_EQ(usernameProblem("abc"), "");
+  EXPECT_EQ(usernameProblem("A-b_c.9"), "");
+  EXPECT_NE(usernameProblem("ab"), "");
+  EXPECT_NE(usernameProblem(std::string(33, 'a')), "");
+  EXPECT_NE(usernameProblem("bad name"), "");
+  EXPECT_NE(usernameProblem("ünï"), "");
+}
+
+TEST(Validation, PasswordRulesAreEachNamed) {
+  const config::PasswordRules rules;
+  EXPECT_TRUE(passwordProblems("Passw0rd!", rules).empty());
+  const auto all = passwordProblems("", rules);
+  EXPECT_EQ(all.size(), 5U);
+  const auto some = passwordProblems("password", rules);
+  ASSERT_EQ(some.size(), 3U);
+  EXPECT_EQ(some[0], "Password must contain an uppercase letter");
+  EXPECT_EQ(some[1], "Password must contain a digit");
+  EXPECT_EQ(some[2], "Password must contain a special character");
+  config::PasswordRules lax{.min_length = 4,
+                            .require_uppercase = false,
+                            .require_lowercase = false,
+                            .require_digit = false,
+                            .require_special = false};
+  EXPECT_TRUE(passwordProblems("abcd", lax).empty());
+  // Length counts characters, not bytes.
+  EXPECT_FALSE(passwordProblems("ééé", lax).empty());
+  EXPECT_TRUE(passwordProblems("éééé", lax).empty());
+  EXPECT_EQ(passwordProblems("abc\xff", lax),
+            std::vector<std::string>{"Password must be valid UTF-8"});
+}
+
+TEST(TokenService, IssuesVerifiableAccessAndRefreshTokens) {
+  core::ManualClock clock(1'800'000'000);
+  const auto key = jose::Key::hmac(jose::Algorithm::Hs256, std::string(32, 'k'), "hs1").value();
+  TokenService tokens(key, jose::KeySet::create({key}).value(), {.audience = "api"}, clock);
+  auto pair = tokens.issue(7, {"users:read"}, "sid", "rjti");
+  ASSERT_TRUE(pair);
+  auto access = tokens.verifyAccess(pair->access_token);
+  ASSERT_TRUE(access);
+  EXPECT_EQ(access->sub, "7");
+  EXPECT_EQ(access->scopes, std::vector<std::string>{"users:read"});
+  EXPECT_EQ(access->raw.at("aud").as_string(), "api");
+  EXPECT_FALSE(tokens.verifyRefresh(pair->access_token));
+  auto refresh = tokens.verifyRefresh(pair->refresh_token);
+  ASSERT_TRUE(refresh);
+  EXPECT_EQ(refresh->jti, "rjti");
+  EXPECT_EQ(refresh->raw.at("sid").as_string(), "sid");
+  EXPECT_FALSE(tokens.verifyAccess(pair->refresh_token));
+  clock.advance(1800);
+  EXPECT_FALSE(tokens.verifyAccess(pair->access_token));
+  EXPECT_TRUE(tokens.verifyRefresh(pair->refresh_token));
+}
+
+}  // namespace
+}  // namespace gatehouse::auth

@@ -1,0 +1,69 @@
+#include "http/router.hpp"
+
+#include <gtest/gtest.h>
+
+namespace gatehouse::http {
+namespace {
+
+Request req(std::string method, std::string path) {
+  Request r;
+  r.method = std::move(method);
+  r.path = std::move(path);
+  return r;
+}
+
+TEST(Router, DispatchesAndCapturesParameters) {
+  Router router;
+  router.add("GET", "/api/v1/users/{id}",
+             [](Request& r) { return Response::detail(200, r.path_params.at("id")); });
+  router.add("GET", "/api/v1/users", [](Request&) { return Response::detail(200, "list"); });
+  auto r = req("GET", "/api/v1/users/42");
+  EXPECT_EQ(router.dispatch(r).body, R"({"detail":"42"})");
+  auto l = req("GET", "/api/v1/users");
+  EXPECT_EQ(router.dispatch(l).body, R"({"detail":"list"})");
+  auto enc = req("GET", "/api/v1/users/a%20b");
+  EXPECT_EQ(router.dispatch(enc).body, R"({"detail":"a b"})");
+  EXPECT_EQ(router.routeOf(r), "/api/v1/users/{id}");
+}
+
+TEST(Router, AnswersNotFoundAndMethodNotAllowed) {
+  Router router;
+  router.add("POST", "/login", [](Request&) { return Response::empty(200); });
+  router.add("PUT", "/login", [](Request&) { return Response::empty(200); });
+  auto missing = req("GET", "/nothing");
+  const auto nf = router.dispatch(missing);
+  EXPECT_EQ(nf.status, 404);
+  EXPECT_EQ(nf.body, R"({"detail":"Not Found"})");
+  auto wrong = req("GET", "/login");
+  const auto na = router.dispatch(wrong);
+  EXPECT_EQ(na.status, 405);
+  EXPECT_EQ(na.body, R"({"detail":"Method Not Allowed"})");
+  ASSERT_TRUE(na.has("Allow"));
+  auto trailing = req("POST", "/login/");
+  EXPECT_EQ(router.dispatch(trailing).status, 404);
+  auto empty_param = req("GET", "/users/");
+  EXPECT_EQ(router.dispatch(empty_param).status, 404);
+}
+
+TEST(Form, DecodesUrlEncodedBodies) {
+  auto f = parseForm("username=a%40b.com&password=p%2Bq+r&empty=&flag");
+  ASSERT_TRUE(f);
+  ASSERT_EQ(f->size(), 4U);
+  EXPECT_EQ((*f)[0], (std::pair<std::string, std::string>{"username", "a@b.com"}));
+  EXPECT_EQ((*f)[1].second, "p+q r");
+  EXPECT_EQ((*f)[2].second, "");
+  EXPECT_EQ((*f)[3].first, "flag");
+  EXPECT_FALSE(parseForm("a=%zz"));
+  EXPECT_FALSE(parseForm("a=%4"));
+}
+
+TEST(Request, ReadsQueryParameters) {
+  Request r;
+  r.query = "permission=a%3Ab&permission=c:d&limit=5";
+  EXPECT_EQ(r.queryAll("permission"), (std::vector<std::string>{"a:b", "c:d"}));
+  EXPECT_EQ(r.queryParam("limit"), "5");
+  EXPECT_FALSE(r.queryParam("offset"));
+}
+
+}  // namespace
+}  // namespace gatehouse::http
