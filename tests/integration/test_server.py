@@ -322,3 +322,72 @@ def test_sigterm_finishes_in_flight_requests(make_server):
     t.join()
     assert s.proc.wait(timeout=30) == 0
     assert result["r"].status_code == 200
+
+
+def test_full_hashing_queue_sheds_load_with_503(make_server):
+    s = make_server({"GATEHOUSE_HASH_THREADS": "1", "GATEHOUSE_HASH_QUEUE": "1", "BCRYPT_ROUNDS": "12"})
+    s.register("busy@example.com", "busy")
+
+    def attempt(_):
+        return s.login("busy")
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(attempt, range(8)))
+    codes = [r.status_code for r in results]
+    assert 503 in codes and 200 in codes, codes
+    for r in results:
+        if r.status_code == 503:
+            assert r.headers["Retry-After"] == "1"
+            assert_security_headers(r)
+    # Token checks are not held up behind the hashing queue.
+    assert requests.get(s.url("/healthz"), timeout=2).status_code == 200
+
+
+def test_connection_limit(make_server):
+    s = make_server({"GATEHOUSE_MAX_CONNECTIONS": "2"})
+    held = [socket.create_connection(("127.0.0.1", s.port)) for _ in range(2)]
+    time.sleep(0.2)
+    reply = raw_request(s.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 503")
+    for h in held:
+        h.close()
+    time.sleep(0.2)
+    assert requests.get(s.url("/healthz")).status_code == 200
+
+
+def test_json_logs_carry_no_secrets(make_server):
+    s = make_server({"GATEHOUSE_LOG_FORMAT": "json"})
+    password = "Sup3r-Secret-Passw0rd!"
+    s.register("log@example.com", "logger", password)
+    pair = s.login("logger", password).json()
+    requests.get(s.url("/api/v1/auth/me"), headers=auth(pair["access_token"]))
+    requests.get(s.url("/api/v1/auth/me"), headers={"Authorization": "Bearer not.a.token"})
+    requests.post(s.url("/api/v1/auth/refresh"), json={"refresh_token": pair["refresh_token"]})
+    s.stop()
+    text = s.log_text()
+    for secret in (password, pair["access_token"], pair["refresh_token"], SECRET):
+        assert secret not in text
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) >= 5
+    for line in lines:
+        entry = json.loads(line)
+        assert {"time", "level", "msg"} <= set(entry)
+    assert any("request_id=" in json.loads(line)["msg"] for line in lines)
+
+
+def test_config_file_is_read_and_environment_wins(make_server, tmp_path):
+    conf = tmp_path / "gatehouse.env"
+    conf.write_text("# comment\nACCESS_TOKEN_EXPIRE_MINUTES=5\nTOKEN_ISSUER=from-file\n")
+    s = make_server({"GATEHOUSE_CONFIG_FILE": str(conf), "TOKEN_ISSUER": "from-env"})
+    s.register("cf@example.com", "conffile")
+    body = s.login("conffile").json()
+    assert body["expires_in"] == 300
+    assert jwt.decode(body["access_token"], SECRET, algorithms=["HS256"])["iss"] == "from-env"
+
+
+def test_migrate_command_on_fresh_database(tmp_path):
+    s = Server(tmp_path)
+    r = s.cli("migrate")
+    assert r.returncode == 0, r.stderr
+    r = s.cli("migrate")  # idempotent
+    assert r.returncode == 0 and "version 1" in r.stdout
