@@ -9,6 +9,11 @@ namespace gatehouse::api {
 
 using auth::Errc;
 
+auth::ClientInfo clientOf(const http::Request& r) {
+  return {r.client_ip.empty() ? r.peer_ip : r.client_ip, std::string(r.header("user-agent").value_or("")),
+          r.request_id};
+}
+
 http::Response errorResponse(const auth::Error& error, const http::Request& request) {
   if (!error.detail.empty()) {
     spdlog::info("request_id={} auth_failure code={} detail={}", request.request_id,

@@ -79,6 +79,10 @@ http::Response Pipeline::operator()(http::Request& request) const {
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::steady_clock::now() - started)
                           .count();
+  if (metrics_ != nullptr) {
+    metrics_->observeRequest(request.method, router_.routeOf(request), response.status,
+                             static_cast<double>(micros) / 1e6);
+  }
   // The path only: query strings may carry credentials (api_key) and are never logged.
   spdlog::info("request_id={} client={} method={} path={} status={} duration_us={}",
                request.request_id, request.client_ip, request.method, request.path, response.status,

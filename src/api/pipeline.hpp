@@ -5,6 +5,7 @@
 
 #include "http/message.hpp"
 #include "http/router.hpp"
+#include "metrics/metrics.hpp"
 
 namespace gatehouse::api {
 
@@ -12,8 +13,9 @@ namespace gatehouse::api {
 // log and the last-resort 500. Thread-safe after construction.
 class Pipeline {
  public:
-  Pipeline(const http::Router& router, std::vector<std::string> trusted_proxies)
-      : router_(router), trusted_proxies_(std::move(trusted_proxies)) {}
+  Pipeline(const http::Router& router, std::vector<std::string> trusted_proxies,
+           metrics::Registry* metrics = nullptr)
+      : router_(router), trusted_proxies_(std::move(trusted_proxies)), metrics_(metrics) {}
 
   http::Response operator()(http::Request& request) const;
 
@@ -29,6 +31,7 @@ class Pipeline {
 
   const http::Router& router_;
   std::vector<std::string> trusted_proxies_;
+  metrics::Registry* metrics_;
 };
 
 }  // namespace gatehouse::api

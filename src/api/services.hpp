@@ -5,6 +5,7 @@
 #include "auth/auth_service.hpp"
 #include "auth/user_service.hpp"
 #include "http/message.hpp"
+#include "metrics/metrics.hpp"
 #include "http/router.hpp"
 
 namespace gatehouse::api {
@@ -16,8 +17,12 @@ struct Services {
   const auth::TokenService& tokens;
   store::Store& store;
   const rbac::Policy& policy;
+  metrics::Registry& metrics;
   std::string public_url;  // base URL for discovery documents
 };
+
+// The request's origin for sessions and audit events.
+auth::ClientInfo clientOf(const http::Request& request);
 
 // The one place auth errors become HTTP responses (API.md messages); the detail is logged with
 // the request id and never sent.
@@ -36,6 +41,7 @@ std::optional<http::Response> requirePermissions(const auth::Principal& who,
 void addAuthRoutes(http::Router& router, Services& s);
 void addUserRoutes(http::Router& router, Services& s);
 void addDiscoveryRoutes(http::Router& router, Services& s);
+void addAuditRoutes(http::Router& router, Services& s);
 
 // The User object of API.md (never a hash or secret).
 boost::json::object userJson(const store::User& user);

@@ -40,6 +40,10 @@ int main(int argc, char** argv) {
   auto* show = app.add_subcommand("config", "Print the effective configuration (secrets hidden)");
   auto* migrate = app.add_subcommand("migrate", "Apply pending database migrations");
 
+  auto* audit = app.add_subcommand("audit", "Audit log tools");
+  audit->require_subcommand(1);
+  auto* audit_verify = audit->add_subcommand("verify", "Check the audit log's hash chain for tampering");
+
   auto* user = app.add_subcommand("user", "Manage users");
   user->require_subcommand(1);
   cli::UserCreate create_args;
@@ -94,6 +98,7 @@ int main(int argc, char** argv) {
   }
   if (*serve) return app::serve(*cfg);
   if (*migrate) return cli::migrate(*cfg, std::cout, std::cerr);
+  if (*audit_verify) return cli::auditVerify(*cfg, std::cout, std::cerr);
 
   auto policy = app::loadPolicy(*cfg);
   if (!policy) {

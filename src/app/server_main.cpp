@@ -12,6 +12,7 @@
 #include "app/keys.hpp"
 #include "app/logging.hpp"
 #include "http/server.hpp"
+#include "state/local.hpp"
 
 namespace gatehouse::app {
 namespace {
@@ -22,14 +23,17 @@ int fatal(const std::string& message) {
   return 1;
 }
 
-// Purges expired revocations now and then, so the set stays bounded.
+// Background upkeep: applies user changes made elsewhere (CLI, other nodes) to the cache every
+// second, and purges expired revocations every five minutes so the set stays bounded.
 class Janitor {
  public:
-  Janitor(auth::RevocationList& list, const core::Clock& clock)
-      : thread_([this, &list, &clock] {
+  Janitor(auth::RevocationList& list, auth::UserCache& cache, const core::Clock& clock)
+      : thread_([this, &list, &cache, &clock] {
           std::unique_lock lock(mutex_);
-          while (!wake_.wait_for(lock, std::chrono::minutes(5), [this] { return stop_; })) {
-            list.purge(clock.unixSeconds());
+          int ticks = 0;
+          while (!wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) {
+            if (auto ok = cache.sync(); !ok) spdlog::warn("user cache sync failed: {}", ok.error().message);
+            if (++ticks % 300 == 0) list.purge(clock.unixSeconds());
           }
         }) {}
   Janitor(const Janitor&) = delete;
@@ -101,23 +105,37 @@ int serve(const config::Config& config) {
                              .max_token_bytes = config.http.max_token_bytes},
                             clock);
   auth::RevocationList revocations((*store)->revocations());
-  if (auto ok = revocations.load(clock.unixSeconds()); !ok)
+  if (auto ok = revocations.load(clock.unixSeconds()); !ok) {
     return fatal("loading revocations: " + ok.error().message);
+  }
+  auth::UserCache user_cache((*store)->users());
+  if (auto ok = user_cache.sync(); !ok) return fatal("reading user change log: " + ok.error().message);
+  state::LocalRateLimiter limiter;
+  state::LocalLoginGuard guard({.delay_after = config.login_delay_after,
+                                .max_delay = config.login_max_delay_seconds,
+                                .lock_after = config.lockout_threshold,
+                                .cooldown = config.lockout_cooldown_seconds});
+  audit::AuditLog audit_log((*store)->audit(), clock, config.audit_log_file);
+  metrics::Registry metrics;
+  metrics.setHashQueueDepth([&pool] { return pool.queueDepth(); });
   auth::AuthService auth_service(
-      {**store, *hasher, pool, tokens, *policy, revocations, clock, config.password_rules});
-  auth::UserService user_service(**store, *policy);
+      {**store, *hasher, pool, tokens, *policy, revocations, user_cache, limiter, guard, audit_log, metrics,
+       clock, config.password_rules,
+       auth::AbusePolicy{config.login_rate_limit, config.register_rate_limit, config.refresh_grace_seconds}});
+  auth::UserService user_service(**store, *policy, user_cache, audit_log, clock);
 
   const std::string public_url = config.public_url.value_or(
       "http://" +
       (config.listen_host.find(':') != std::string::npos ? "[" + config.listen_host + "]"
                                                          : config.listen_host) +
       ":" + std::to_string(config.listen_port));
-  api::Services services{auth_service, user_service, tokens, **store, *policy, public_url};
+  api::Services services{auth_service, user_service, tokens, **store, *policy, metrics, public_url};
   http::Router router;
   api::addAuthRoutes(router, services);
   api::addUserRoutes(router, services);
   api::addDiscoveryRoutes(router, services);
-  const api::Pipeline pipeline(router, config.trusted_proxies);
+  api::addAuditRoutes(router, services);
+  const api::Pipeline pipeline(router, config.trusted_proxies, &metrics);
 
   http::Server server(
       {.host = config.listen_host,
@@ -135,7 +153,7 @@ int serve(const config::Config& config) {
        .heavy_worker_threads = hash_threads + hash_queue + 4},
       [&pipeline](http::Request& r) { return pipeline(r); }, &api::Pipeline::decorate);
   if (auto ok = server.listen(); !ok) return fatal(ok.error().message);
-  Janitor janitor(revocations, clock);
+  Janitor janitor(revocations, user_cache, clock);
   spdlog::info("gatehouse listening on {}:{} (schema v{}, {} hashing threads)", config.listen_host,
                server.port(), *version, hash_threads);
   server.run();

@@ -1,5 +1,7 @@
 #include "auth/auth_service.hpp"
 
+#include <algorithm>
+#include <charconv>
 #include <sstream>
 
 #include "auth/validation.hpp"
@@ -8,8 +10,7 @@ namespace gatehouse::auth {
 namespace {
 
 Error storeFailure(const core::Error& e) {
-  return Error{
-      e.code == core::Errc::Unavailable ? Errc::Unavailable : Errc::Internal, e.message, {}};
+  return Error{e.code == core::Errc::Unavailable ? Errc::Unavailable : Errc::Internal, e.message, {}, 0};
 }
 
 std::vector<std::string> splitScopes(const std::string& scope) {
@@ -20,25 +21,41 @@ std::vector<std::string> splitScopes(const std::string& scope) {
   return out;
 }
 
-std::vector<FieldError> passwordErrorsFor(const std::vector<std::string>& problems) {
-  std::vector<FieldError> out;
-  for (const auto& p : problems) out.push_back({{"body", "password"}, p, "value_error.password"});
-  return out;
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+std::optional<std::int64_t> parseId(const std::string& sub) {
+  std::int64_t id = 0;
+  const auto [ptr, ec] = std::from_chars(sub.data(), sub.data() + sub.size(), id);
+  if (ec != std::errc{} || ptr != sub.data() + sub.size() || id <= 0) return std::nullopt;
+  return id;
+}
+
+std::string sessionOf(const jose::Claims& c) {
+  const auto* sid = c.raw.if_contains("sid");
+  return sid != nullptr && sid->is_string() ? std::string(sid->get_string()) : std::string();
 }
 
 }  // namespace
 
-Result<std::vector<FieldError>> AuthService::passwordFieldErrors(
-    const std::string& password) const {
+void AuthService::record(std::string type, const ClientInfo& client, std::optional<std::int64_t> actor,
+                         std::optional<std::int64_t> subject, boost::json::object detail) {
+  d_.audit.record({std::move(type), client.request_id, actor, subject, client.ip, client.user_agent, std::move(detail)});
+}
+
+std::vector<FieldError> AuthService::passwordFieldErrors(const std::string& password, const char* field) const {
   std::vector<std::string> problems = passwordProblems(password, d_.password_rules);
   if (auto ok = d_.hasher.acceptable(password); !ok) problems.push_back(ok.error().message);
-  return passwordErrorsFor(problems);
+  std::vector<FieldError> out;
+  for (const auto& p : problems) out.push_back({{"body", field}, p, "value_error.password"});
+  return out;
 }
 
 Result<std::string> AuthService::hashNewPassword(const std::string& password) {
-  auto errors = passwordFieldErrors(password);
-  if (!errors->empty())
-    return tl::unexpected(Error{Errc::Validation, "password policy", std::move(*errors)});
+  auto errors = passwordFieldErrors(password, "password");
+  if (!errors.empty()) return tl::unexpected(Error{Errc::Validation, "password policy", std::move(errors), 0});
   const auto& hasher = d_.hasher;
   auto job = d_.hash_pool.submit([&hasher, password] { return hasher.hash(password); });
   if (!job) return fail(Errc::Overloaded, job.error().message);
@@ -47,17 +64,37 @@ Result<std::string> AuthService::hashNewPassword(const std::string& password) {
   return std::move(*hash);
 }
 
+Result<void> AuthService::checkRate(const std::vector<std::string>& keys, const config::RateLimit& limit,
+                                    const ClientInfo& client, const char* what) {
+  const std::int64_t now = d_.clock.unixSeconds();
+  std::int64_t retry_after = 0;
+  bool first = false;
+  for (const auto& key : keys) {
+    const auto decision = d_.limiter.hit(key, limit.count, limit.window, now);
+    if (!decision.allowed) {
+      retry_after = std::max(retry_after, decision.retry_after);
+      first = first || decision.first_refusal;
+    }
+  }
+  if (retry_after == 0) return {};
+  d_.metrics.rateLimited();
+  // Audited once per key and window, so a flood does not flood the audit log too.
+  if (first) record("rate_limited", client, std::nullopt, std::nullopt, {{"endpoint", what}});
+  return tl::unexpected(Error{Errc::RateLimited, std::string(what) + " rate limit", {}, retry_after});
+}
+
 Result<TokenPair> AuthService::registerUser(const RegisterInput& in, const ClientInfo& client) {
   std::vector<FieldError> errors;
-  if (auto p = emailProblem(in.email); !p.empty())
-    errors.push_back({{"body", "email"}, p, "value_error.email"});
+  if (auto p = emailProblem(in.email); !p.empty()) errors.push_back({{"body", "email"}, p, "value_error.email"});
   if (auto p = usernameProblem(in.username); !p.empty()) {
     errors.push_back({{"body", "username"}, p, "value_error.username"});
   }
-  auto pw = passwordFieldErrors(in.password);
-  errors.insert(errors.end(), pw->begin(), pw->end());
-  if (!errors.empty())
-    return tl::unexpected(Error{Errc::Validation, "register input", std::move(errors)});
+  auto pw = passwordFieldErrors(in.password, "password");
+  errors.insert(errors.end(), pw.begin(), pw.end());
+  if (!errors.empty()) return tl::unexpected(Error{Errc::Validation, "register input", std::move(errors), 0});
+  if (auto ok = checkRate({"register:ip:" + client.ip}, d_.abuse.register_, client, "register"); !ok) {
+    return tl::unexpected(ok.error());
+  }
 
   // Cheap checks first, so a taken email does not cost a hash; the database's unique
   // constraints still decide races.
@@ -70,28 +107,38 @@ Result<TokenPair> AuthService::registerUser(const RegisterInput& in, const Clien
 
   auto hash = hashNewPassword(in.password);
   if (!hash) return tl::unexpected(hash.error());
-  auto user = d_.store.users().create(
-      {in.email, in.username, *hash, std::string(rbac::kDefaultRole), true});
+  auto user = d_.store.users().create({in.email, in.username, *hash, std::string(rbac::kDefaultRole), true});
   if (!user) {
     if (user.error().code == core::Errc::AlreadyExists) {
       return fail(user.error().message == "username" ? Errc::UsernameTaken : Errc::EmailTaken);
     }
     return tl::unexpected(storeFailure(user.error()));
   }
+  record("user.registered", client, user->id, user->id);
   return startSession(*user, d_.policy.permissionsOf(user->role), client);
 }
 
 Result<TokenPair> AuthService::login(const std::string& identifier, const std::string& password,
-                                     const std::optional<std::string>& scope,
-                                     const ClientInfo& client) {
-  auto found = identifier.find('@') != std::string::npos
-                   ? d_.store.users().findByEmail(identifier)
-                   : d_.store.users().findByUsername(identifier);
-  if (!found) return tl::unexpected(storeFailure(found.error()));
-  std::optional<store::User> user = std::move(*found);
+                                     const std::optional<std::string>& scope, const ClientInfo& client) {
+  const std::string account = lower(identifier).substr(0, 320);
+  if (auto ok = checkRate({"login:ip:" + client.ip, "login:acct:" + account, "login:acct-ip:" + account + "|" + client.ip},
+                          d_.abuse.login, client, "login");
+      !ok) {
+    return tl::unexpected(ok.error());
+  }
+  const state::Gate gate = d_.guard.check(account, d_.clock.unixSeconds());
+
+  std::optional<store::User> user;
+  if (gate == state::Gate::Open) {
+    auto found = identifier.find('@') != std::string::npos ? d_.store.users().findByEmail(identifier)
+                                                           : d_.store.users().findByUsername(identifier);
+    if (!found) return tl::unexpected(storeFailure(found.error()));
+    user = std::move(*found);
+  }
 
   // One pool job verifies and, when the stored hash is below policy, makes the replacement, so a
-  // login costs one queue slot. Unknown users and password-less accounts pay a dummy verify.
+  // login costs one queue slot. Unknown users, password-less accounts and delayed or locked
+  // accounts pay a dummy verify: every refusal costs the same.
   struct Outcome {
     bool ok = false;
     std::optional<std::string> rehash;
@@ -112,92 +159,181 @@ Result<TokenPair> AuthService::login(const std::string& identifier, const std::s
   });
   if (!job) return fail(Errc::Overloaded, job.error().message);
   Outcome outcome = job->get();
-  if (!user || !outcome.ok)
-    return fail(Errc::InvalidCredentials, user ? "wrong password" : "unknown user");
-  if (!user->is_active) return fail(Errc::AccountDisabled);
-  if (outcome.rehash) {
-    // Best effort: a failed upgrade leaves the old (still valid) hash.
-    (void)d_.store.users().setPasswordHash(user->id, *outcome.rehash);
+
+  const std::int64_t now = d_.clock.unixSeconds();
+  if (gate != state::Gate::Open || !user || !outcome.ok) {
+    const char* reason = gate == state::Gate::Locked    ? "locked"
+                         : gate == state::Gate::Delayed ? "delayed"
+                         : !user                        ? "unknown_user"
+                         : user->password_hash.empty()  ? "no_password"
+                                                        : "wrong_password";
+    d_.metrics.loginFailed();
+    std::optional<std::int64_t> subject = user ? std::optional(user->id) : std::nullopt;
+    record("login.failed", client, std::nullopt, subject, {{"reason", reason}});
+    if (gate == state::Gate::Open && d_.guard.failed(account, now)) {
+      d_.metrics.lockedOut();
+      record("login.locked_out", client, std::nullopt, subject, {});
+    }
+    return fail(Errc::InvalidCredentials, reason);
+  }
+  d_.guard.succeeded(account);
+  if (!user->is_active) {
+    d_.metrics.loginFailed();
+    record("login.failed", client, std::nullopt, user->id, {{"reason", "inactive"}});
+    return fail(Errc::AccountDisabled);
+  }
+  if (outcome.rehash && d_.store.users().setPasswordHash(user->id, *outcome.rehash)) {
+    // A failed upgrade leaves the old, still valid hash.
+    d_.users.invalidate(user->id);
   }
   std::vector<std::string> scopes = d_.policy.permissionsOf(user->role);
   if (scope) scopes = rbac::effectivePermissions(scopes, splitScopes(*scope));
+  d_.metrics.loginSucceeded();
+  record("login.succeeded", client, user->id, user->id);
   return startSession(*user, std::move(scopes), client);
 }
 
-Result<TokenPair> AuthService::startSession(const store::User& user,
-                                            std::vector<std::string> scopes,
+Result<TokenPair> AuthService::startSession(const store::User& user, std::vector<std::string> scopes,
                                             const ClientInfo& client) {
   auto session_id = newTokenId();
   auto refresh_jti = newTokenId();
   if (!session_id || !refresh_jti) return fail(Errc::Internal, "random source failed");
   const std::int64_t now = d_.clock.unixSeconds();
-  store::Session session{
-      *session_id, user.id, *refresh_jti, client.user_agent.substr(0, 512),
-      client.ip,   now,     now,          now + d_.tokens.settings().refresh_ttl.count(),
-      false};
-  if (auto ok = d_.store.sessions().create(session); !ok)
-    return tl::unexpected(storeFailure(ok.error()));
+  store::Session session{*session_id, user.id, *refresh_jti, client.user_agent.substr(0, 512), client.ip,
+                         now,         now,     now + d_.tokens.settings().refresh_ttl.count(), false, "", 0};
+  if (auto ok = d_.store.sessions().create(session); !ok) return tl::unexpected(storeFailure(ok.error()));
   auto pair = d_.tokens.issue(user.id, scopes, *session_id, *refresh_jti);
   if (!pair) return fail(Errc::Internal, pair.error().message);
+  d_.metrics.tokensIssued(2);
   return std::move(*pair);
 }
 
-Result<TokenPair> AuthService::refresh(const std::string& refresh_token) {
+Result<TokenPair> AuthService::refresh(const std::string& refresh_token, const ClientInfo& client) {
   auto claims = d_.tokens.verifyRefresh(refresh_token);
-  if (!claims)
-    return fail(Errc::InvalidRefreshToken, std::string(jose::jwtErrorName(claims.error())));
-  const auto* sid = claims->raw.if_contains("sid");
-  if (sid == nullptr || !sid->is_string() || claims->jti.empty()) {
+  if (!claims) return fail(Errc::InvalidRefreshToken, std::string(jose::jwtErrorName(claims.error())));
+  const std::string session_id = sessionOf(*claims);
+  const auto user_id = parseId(claims->sub);
+  if (session_id.empty() || claims->jti.empty() || !user_id) {
     return fail(Errc::InvalidRefreshToken, "refresh token without session");
   }
-  std::int64_t user_id = 0;
-  try {
-    user_id = std::stoll(claims->sub);
-  } catch (const std::exception&) {
-    return fail(Errc::InvalidRefreshToken, "bad sub");
-  }
-  auto user = d_.store.users().findById(user_id);
+  auto user = d_.users.get(*user_id);
   if (!user) return tl::unexpected(storeFailure(user.error()));
   if (!*user || !(*user)->is_active) return fail(Errc::RefreshUserInactive);
 
   auto next_jti = newTokenId();
   if (!next_jti) return fail(Errc::Internal, "random source failed");
   const std::int64_t now = d_.clock.unixSeconds();
-  const std::string session_id(sid->get_string());
   auto outcome = d_.store.sessions().rotate(session_id, claims->jti, *next_jti, now,
-                                            now + d_.tokens.settings().refresh_ttl.count());
+                                            now + d_.tokens.settings().refresh_ttl.count(),
+                                            d_.abuse.refresh_grace_seconds);
   if (!outcome) return tl::unexpected(storeFailure(outcome.error()));
-  if (*outcome == store::RotateOutcome::Reused) {
-    return fail(Errc::InvalidRefreshToken,
-                "refresh token reuse: session " + session_id + " revoked");
+  switch (*outcome) {
+    case store::RotateOutcome::Rotated: break;
+    case store::RotateOutcome::Reused:
+      // RFC 9700 §4.14.2: a rotated token came back; someone holds a stolen copy.
+      d_.metrics.refreshReuse();
+      record("refresh.reuse_detected", client, std::nullopt, *user_id, {{"session_id", session_id}});
+      return fail(Errc::InvalidRefreshToken, "refresh token reuse: session " + session_id + " revoked");
+    case store::RotateOutcome::GraceRace: return fail(Errc::InvalidRefreshToken, "refresh race within grace window");
+    case store::RotateOutcome::Inactive: return fail(Errc::InvalidRefreshToken, "session inactive");
   }
-  if (*outcome == store::RotateOutcome::Inactive)
-    return fail(Errc::InvalidRefreshToken, "session inactive");
-  auto pair =
-      d_.tokens.issue((*user)->id, d_.policy.permissionsOf((*user)->role), session_id, *next_jti);
+  auto pair = d_.tokens.issue((*user)->id, d_.policy.permissionsOf((*user)->role), session_id, *next_jti);
   if (!pair) return fail(Errc::Internal, pair.error().message);
+  d_.metrics.tokensIssued(2);
+  record("token.refreshed", client, *user_id, *user_id, {{"session_id", session_id}});
   return std::move(*pair);
 }
 
-Result<void> AuthService::logout(const Principal& who,
-                                 const std::optional<std::string>& refresh_token) {
+Result<void> AuthService::logout(const Principal& who, const std::optional<std::string>& refresh_token,
+                                 const ClientInfo& client) {
   if (auto ok = d_.revocations.revoke(who.claims.jti, who.claims.exp); !ok) {
     return tl::unexpected(storeFailure(ok.error()));
   }
-  if (const auto* sid = who.claims.raw.if_contains("sid"); sid != nullptr && sid->is_string()) {
-    if (auto ok = d_.store.sessions().revoke(std::string(sid->get_string())); !ok) {
-      return tl::unexpected(storeFailure(ok.error()));
-    }
+  if (const std::string sid = sessionOf(who.claims); !sid.empty()) {
+    if (auto ok = d_.store.sessions().revoke(sid); !ok) return tl::unexpected(storeFailure(ok.error()));
   }
   if (refresh_token) {
-    if (auto claims = d_.tokens.verifyRefresh(*refresh_token);
-        claims && claims->sub == who.claims.sub) {
-      if (const auto* sid = claims->raw.if_contains("sid"); sid != nullptr && sid->is_string()) {
-        (void)d_.store.sessions().revoke(std::string(sid->get_string()));
-      }
+    if (auto claims = d_.tokens.verifyRefresh(*refresh_token); claims && claims->sub == who.claims.sub) {
+      if (const std::string sid = sessionOf(*claims); !sid.empty()) (void)d_.store.sessions().revoke(sid);
     }
   }
+  record("logout", client, who.user.id, who.user.id, {{"session_id", sessionOf(who.claims)}});
   return {};
+}
+
+Result<void> AuthService::revoke(const std::string& token, const std::optional<std::string>& hint,
+                                 const ClientInfo& client) {
+  // RFC 7009 §2.1: the hint only orders the lookups. Signature checks still apply, so nobody
+  // revokes what they could not have been given; expiry does not matter for revocation.
+  const bool refresh_first = hint && *hint == "refresh_token";
+  const auto asAccess = [&]() -> Result<bool> {
+    auto c = d_.tokens.verifyAccess(token);
+    if (!c) return false;
+    if (auto ok = d_.revocations.revoke(c->jti, c->exp); !ok) return tl::unexpected(storeFailure(ok.error()));
+    record("token.revoked", client, parseId(c->sub), parseId(c->sub), {{"token_type", "access_token"}});
+    return true;
+  };
+  const auto asRefresh = [&]() -> Result<bool> {
+    auto c = d_.tokens.verifyRefresh(token);
+    if (!c) return false;
+    if (const std::string sid = sessionOf(*c); !sid.empty()) {
+      if (auto ok = d_.store.sessions().revoke(sid); !ok) return tl::unexpected(storeFailure(ok.error()));
+    }
+    record("token.revoked", client, parseId(c->sub), parseId(c->sub), {{"token_type", "refresh_token"}});
+    return true;
+  };
+  auto first = refresh_first ? asRefresh() : asAccess();
+  if (!first) return tl::unexpected(first.error());
+  if (*first) return {};
+  auto second = refresh_first ? asAccess() : asRefresh();
+  if (!second) return tl::unexpected(second.error());
+  return {};
+}
+
+Result<Introspection> AuthService::introspect(const std::string& token, const std::optional<std::string>& hint) {
+  Introspection out;
+  const auto userFor = [&](const jose::Claims& c) -> Result<std::optional<store::User>> {
+    const auto id = parseId(c.sub);
+    if (!id) return std::optional<store::User>{};
+    auto u = d_.users.get(*id);
+    if (!u) return tl::unexpected(storeFailure(u.error()));
+    return std::move(*u);
+  };
+  const bool refresh_first = hint && *hint == "refresh_token";
+  for (int pass = 0; pass < 2; ++pass) {
+    const bool as_refresh = (pass == 0) == refresh_first;
+    if (!as_refresh) {
+      auto principal = authenticate(token);
+      if (principal) {
+        out.active = true;
+        out.token_type = "access_token";
+        out.username = principal->user.username;
+        out.claims = std::move(principal->claims);
+        return out;
+      }
+      if (principal.error().code == Errc::Unavailable || principal.error().code == Errc::Internal) {
+        return tl::unexpected(principal.error());
+      }
+    } else {
+      auto c = d_.tokens.verifyRefresh(token);
+      if (!c) continue;
+      auto session = d_.store.sessions().find(sessionOf(*c));
+      if (!session) return tl::unexpected(storeFailure(session.error()));
+      if (!*session || (*session)->revoked || (*session)->refresh_jti != c->jti ||
+          (*session)->expires_at <= d_.clock.unixSeconds()) {
+        continue;
+      }
+      auto user = userFor(*c);
+      if (!user) return tl::unexpected(user.error());
+      if (!*user || !(*user)->is_active) continue;
+      out.active = true;
+      out.token_type = "refresh_token";
+      out.username = (*user)->username;
+      out.claims = std::move(*c);
+      return out;
+    }
+  }
+  return out;
 }
 
 Result<Principal> AuthService::authenticate(std::string_view bearer) {
@@ -206,19 +342,66 @@ Result<Principal> AuthService::authenticate(std::string_view bearer) {
   if (claims->jti.empty() || d_.revocations.isRevoked(claims->jti)) {
     return fail(Errc::InvalidToken, "revoked access token");
   }
-  std::int64_t user_id = 0;
-  try {
-    user_id = std::stoll(claims->sub);
-  } catch (const std::exception&) {
-    return fail(Errc::InvalidToken, "bad sub");
-  }
-  auto user = d_.store.users().findById(user_id);
+  const auto user_id = parseId(claims->sub);
+  if (!user_id) return fail(Errc::InvalidToken, "bad sub");
+  auto user = d_.users.get(*user_id);
   if (!user) return tl::unexpected(storeFailure(user.error()));
   if (!*user) return fail(Errc::InvalidToken, "user no longer exists");
+  if (claims->iat.value_or(0) < (*user)->tokens_valid_after) {
+    return fail(Errc::InvalidToken, "token issued before the user's password change or deactivation");
+  }
   if (!(*user)->is_active) return fail(Errc::InactiveUser);
   Principal p{std::move(**user), {}, std::move(*claims)};
   p.permissions = rbac::effectivePermissions(d_.policy.permissionsOf(p.user.role), p.claims.scopes);
   return p;
+}
+
+Result<std::vector<store::Session>> AuthService::sessions(const Principal& who) {
+  auto list = d_.store.sessions().listForUser(who.user.id, d_.clock.unixSeconds());
+  if (!list) return tl::unexpected(storeFailure(list.error()));
+  return std::move(*list);
+}
+
+Result<void> AuthService::endSession(const Principal& who, const std::string& session_id, const ClientInfo& client) {
+  auto session = d_.store.sessions().find(session_id);
+  if (!session) return tl::unexpected(storeFailure(session.error()));
+  if (!*session || (*session)->user_id != who.user.id || (*session)->revoked ||
+      (*session)->expires_at <= d_.clock.unixSeconds()) {
+    return fail(Errc::SessionNotFound);
+  }
+  if (auto ok = d_.store.sessions().revoke(session_id); !ok) return tl::unexpected(storeFailure(ok.error()));
+  // The presenting token dies with its own session.
+  if (sessionOf(who.claims) == session_id) (void)d_.revocations.revoke(who.claims.jti, who.claims.exp);
+  record("session.revoked", client, who.user.id, who.user.id, {{"session_id", session_id}});
+  return {};
+}
+
+Result<void> AuthService::changePassword(const Principal& who, const std::string& current, const std::string& next,
+                                         const ClientInfo& client) {
+  auto errors = passwordFieldErrors(next, "new_password");
+  if (!errors.empty()) return tl::unexpected(Error{Errc::Validation, "password policy", std::move(errors), 0});
+  const auto& hasher = d_.hasher;
+  const std::string stored = who.user.password_hash;
+  auto job = d_.hash_pool.submit([&hasher, current, next, stored]() -> std::optional<std::string> {
+    if (stored.empty() ? (hasher.verifyDummy(current), true) : !hasher.verify(current, stored)) return std::nullopt;
+    auto h = hasher.hash(next);
+    return h ? std::optional<std::string>(std::move(*h)) : std::nullopt;
+  });
+  if (!job) return fail(Errc::Overloaded, job.error().message);
+  auto hash = job->get();
+  if (!hash) {
+    record("password.change_failed", client, who.user.id, who.user.id);
+    return fail(Errc::WrongPassword);
+  }
+  const std::int64_t now = d_.clock.unixSeconds();
+  if (auto ok = d_.store.users().changePassword(who.user.id, *hash, now); !ok) {
+    return tl::unexpected(storeFailure(ok.error()));
+  }
+  d_.users.invalidate(who.user.id);
+  (void)d_.store.sessions().revokeAllForUser(who.user.id);
+  (void)d_.revocations.revoke(who.claims.jti, who.claims.exp);
+  record("password.changed", client, who.user.id, who.user.id);
+  return {};
 }
 
 }  // namespace gatehouse::auth

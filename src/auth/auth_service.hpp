@@ -5,14 +5,18 @@
 #include <string>
 #include <vector>
 
+#include "audit/audit_log.hpp"
 #include "auth/errors.hpp"
 #include "auth/revocations.hpp"
 #include "auth/tokens.hpp"
+#include "auth/user_cache.hpp"
 #include "config/config.hpp"
 #include "core/clock.hpp"
+#include "metrics/metrics.hpp"
 #include "password/hash_pool.hpp"
 #include "password/password_hasher.hpp"
 #include "rbac/policy.hpp"
+#include "state/limits.hpp"
 #include "store/store.hpp"
 
 namespace gatehouse::auth {
@@ -24,10 +28,11 @@ struct Principal {
   jose::Claims claims;
 };
 
-// Where a request came from, recorded on the session.
+// Where a request came from: recorded on sessions and audit events.
 struct ClientInfo {
   std::string ip;
   std::string user_agent;
+  std::string request_id;
 };
 
 struct RegisterInput {
@@ -36,9 +41,23 @@ struct RegisterInput {
   std::string password;
 };
 
-// Registration, login, refresh rotation, logout and bearer authentication (API.md, Auth). Runs on
-// worker threads: it blocks on storage and waits for the hashing pool, never on an I/O thread.
-// Thread-safe.
+// RFC 7662 answer for an active token; inactive tokens are just {"active": false}.
+struct Introspection {
+  bool active = false;
+  std::string token_type;  // "access_token" or "refresh_token"
+  jose::Claims claims;
+  std::string username;
+};
+
+struct AbusePolicy {
+  config::RateLimit login;
+  config::RateLimit register_;
+  std::int64_t refresh_grace_seconds = 0;
+};
+
+// Registration, login, refresh rotation, revocation, sessions and bearer authentication
+// (API.md, Auth). Runs on worker threads: it blocks on storage and waits for the hashing pool,
+// never on an I/O thread. Thread-safe.
 class AuthService {
  public:
   struct Deps {
@@ -48,34 +67,58 @@ class AuthService {
     const TokenService& tokens;
     const rbac::Policy& policy;
     RevocationList& revocations;
+    UserCache& users;
+    state::RateLimiter& limiter;
+    state::LoginGuard& guard;
+    audit::AuditLog& audit;
+    metrics::Registry& metrics;
     const core::Clock& clock;
     config::PasswordRules password_rules;
+    AbusePolicy abuse;
   };
   explicit AuthService(Deps deps) : d_(std::move(deps)) {}
 
-  // Validation (each failed rule named), EmailTaken, UsernameTaken, Overloaded.
+  // Validation (each failed rule named), EmailTaken, UsernameTaken, RateLimited, Overloaded.
   Result<TokenPair> registerUser(const RegisterInput& in, const ClientInfo& client);
-  // `identifier` is an email or a username. `scope`, when given, narrows the token's scopes.
-  // InvalidCredentials (same for unknown users, at the same cost), AccountDisabled, Overloaded.
+  // `identifier` is an email or a username; `scope` narrows the token's scopes. InvalidCredentials
+  // (same answer and cost for unknown users, wrong passwords and locked accounts),
+  // AccountDisabled, RateLimited, Overloaded.
   Result<TokenPair> login(const std::string& identifier, const std::string& password,
                           const std::optional<std::string>& scope, const ClientInfo& client);
   // Rotates: InvalidRefreshToken (bad, rotated or revoked; a replay revokes the session),
   // RefreshUserInactive.
-  Result<TokenPair> refresh(const std::string& refresh_token);
+  Result<TokenPair> refresh(const std::string& refresh_token, const ClientInfo& client);
   // Revokes the access token and its session (and the session of `refresh_token` if given).
-  Result<void> logout(const Principal& who, const std::optional<std::string>& refresh_token);
-  // Checks a bearer token: InvalidToken (bad, expired, revoked, unknown user), InactiveUser.
+  Result<void> logout(const Principal& who, const std::optional<std::string>& refresh_token,
+                      const ClientInfo& client);
+  // RFC 7009: revokes an access token (its jti) or a refresh token (its session); unknown and
+  // invalid tokens succeed silently.
+  Result<void> revoke(const std::string& token, const std::optional<std::string>& hint, const ClientInfo& client);
+  // RFC 7662, for callers holding tokens:introspect.
+  Result<Introspection> introspect(const std::string& token, const std::optional<std::string>& hint);
+  // Checks a bearer token with no storage round-trip when nothing changed: InvalidToken (bad,
+  // expired, revoked, voided by a password change, unknown user), InactiveUser.
   Result<Principal> authenticate(std::string_view bearer);
 
-  // A password that passes the policy, for the CLI and password changes: Validation or Overloaded.
+  Result<std::vector<store::Session>> sessions(const Principal& who);
+  // SessionNotFound unless the session is the caller's and live.
+  Result<void> endSession(const Principal& who, const std::string& session_id, const ClientInfo& client);
+  // WrongPassword, Validation, Overloaded; revokes every session and voids earlier tokens.
+  Result<void> changePassword(const Principal& who, const std::string& current, const std::string& next,
+                              const ClientInfo& client);
+
+  // A password that passes the policy, hashed on the pool: Validation or Overloaded.
   Result<std::string> hashNewPassword(const std::string& password);
 
   const rbac::Policy& policy() const { return d_.policy; }
 
  private:
-  Result<TokenPair> startSession(const store::User& user, std::vector<std::string> scopes,
-                                 const ClientInfo& client);
-  Result<std::vector<FieldError>> passwordFieldErrors(const std::string& password) const;
+  Result<TokenPair> startSession(const store::User& user, std::vector<std::string> scopes, const ClientInfo& client);
+  std::vector<FieldError> passwordFieldErrors(const std::string& password, const char* field) const;
+  Result<void> checkRate(const std::vector<std::string>& keys, const config::RateLimit& limit,
+                         const ClientInfo& client, const char* what);
+  void record(std::string type, const ClientInfo& client, std::optional<std::int64_t> actor,
+              std::optional<std::int64_t> subject, boost::json::object detail = {});
 
   Deps d_;
 };

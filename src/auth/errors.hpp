@@ -24,6 +24,9 @@ enum class Errc {
   LastAdmin,            // 409 cannot remove or demote the last active admin
   Validation,           // 422 with field errors
   Overloaded,           // 503 with Retry-After (hashing queue full)
+  RateLimited,          // 429 Too many requests, with Retry-After
+  SessionNotFound,      // 404 Session not found
+  WrongPassword,        // 400 Incorrect password (password change)
   Unavailable,          // 503 (storage down)
   Internal,             // 500
 };
@@ -39,6 +42,7 @@ struct Error {
   Errc code;
   std::string detail;              // logs only
   std::vector<FieldError> fields;  // for Validation
+  std::int64_t retry_after = 0;    // for RateLimited
 };
 
 template <class T>

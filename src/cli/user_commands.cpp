@@ -1,5 +1,6 @@
 #include "cli/user_commands.hpp"
 
+#include "audit/audit_log.hpp"
 #include "auth/validation.hpp"
 #include "password/password_hasher.hpp"
 #include "store/store.hpp"
@@ -113,6 +114,16 @@ int userSetRole(const config::Config& config, const rbac::Policy& policy, const 
   return 0;
 }
 
+int auditVerify(const config::Config& config, std::ostream& out, std::ostream& err) {
+  auto store = openMigrated(config, err);
+  if (!store) return 1;
+  auto report = audit::verifyChain(store->audit());
+  if (!report) return failure(err, report.error().message);
+  if (report->first_bad_id) return failure(err, "audit chain broken: " + report->problem);
+  out << "audit chain intact: " << report->checked << " records\n";
+  return 0;
+}
+
 int userSetActive(const config::Config& config, const std::string& email, bool active,
                   std::ostream& out, std::ostream& err) {
   auto store = openMigrated(config, err);
@@ -123,7 +134,12 @@ int userSetActive(const config::Config& config, const std::string& email, bool a
   patch.is_active = active;
   auto updated = store->users().update(user->id, patch, rbac::kAdminRole);
   if (!updated) return failure(err, describeFailure(updated.error()));
-  if (!active) (void)store->sessions().revokeAllForUser(user->id);
+  if (!active) {
+    (void)store->sessions().revokeAllForUser(user->id);
+    (void)store->users().setTokensValidAfter(user->id, std::chrono::duration_cast<std::chrono::seconds>(
+                                                           std::chrono::system_clock::now().time_since_epoch())
+                                                           .count());
+  }
   out << "user " << updated->id << (active ? " activated" : " deactivated") << "\n";
   return 0;
 }

@@ -24,6 +24,8 @@ int userCreate(const config::Config& config, const rbac::Policy& policy, const U
 int userList(const config::Config& config, std::ostream& out, std::ostream& err);
 int userSetRole(const config::Config& config, const rbac::Policy& policy, const std::string& email,
                 const std::string& role, std::ostream& out, std::ostream& err);
+// Checks the audit log's hash chain: 0 when intact, 1 naming the first bad record.
+int auditVerify(const config::Config& config, std::ostream& out, std::ostream& err);
 int userSetActive(const config::Config& config, const std::string& email, bool active,
                   std::ostream& out, std::ostream& err);
 

@@ -152,6 +152,12 @@ const std::map<std::string, std::string>& variables() {
        "where generated keys are stored (default: the SQLite database's folder)"},
       {"TOKEN_ISSUER", "the iss claim (gatehouse)"},
       {"TOKEN_AUDIENCE", "the aud claim, added and required when set"},
+      {"REFRESH_GRACE_SECONDS", "seconds a just-rotated refresh token fails without revoking its session, for concurrent tabs (0)"},
+      {"LOGIN_LOCKOUT_THRESHOLD", "consecutive failed logins that lock an account's password login, at most 100 (100)"},
+      {"LOGIN_LOCKOUT_MINUTES", "how long such a lock lasts (60)"},
+      {"LOGIN_DELAY_AFTER_FAILURES", "failed logins before growing delays begin, 0 for none (5)"},
+      {"LOGIN_MAX_DELAY_SECONDS", "the longest of those delays (60)"},
+      {"AUDIT_LOG_FILE", "also write audit events as JSON lines to this file, or - for stdout"},
       {"TRUSTED_PROXIES", "comma-separated proxy addresses whose X-Forwarded-For is believed"},
       {"GATEHOUSE_POLICY_FILE", "JSON file adding roles and permissions"},
       {"GATEHOUSE_CONFIG_FILE", "KEY=VALUE file read for variables the environment lacks"},
@@ -299,6 +305,14 @@ core::Result<Config> load(const Lookup& lookup) {
       start = comma + 1;
     }
   }
+  r.integer("REFRESH_GRACE_SECONDS", c.refresh_grace_seconds, 0, 60);
+  r.integer("LOGIN_LOCKOUT_THRESHOLD", c.lockout_threshold, 1, 100);
+  long long cooldown_minutes = 60;
+  r.integer("LOGIN_LOCKOUT_MINUTES", cooldown_minutes, 1, 7 * 24 * 60);
+  c.lockout_cooldown_seconds = cooldown_minutes * 60;
+  r.integer("LOGIN_DELAY_AFTER_FAILURES", c.login_delay_after, 0, 100);
+  r.integer("LOGIN_MAX_DELAY_SECONDS", c.login_max_delay_seconds, 1, 3600);
+  r.text("AUDIT_LOG_FILE", c.audit_log_file);
   if (auto v = r.raw("GATEHOUSE_POLICY_FILE")) c.policy_file = *v;
   r.text("FRONTEND_URL", c.frontend_url);
   r.optionalText("GOOGLE_CLIENT_ID", c.google_client_id);

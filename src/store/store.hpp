@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,6 +20,14 @@ struct User {
   std::string role;
   bool is_active = true;
   std::int64_t created_at = 0;  // Unix seconds
+  // Access tokens issued before this (Unix seconds) are void: set on password change and
+  // deactivation.
+  std::int64_t tokens_valid_after = 0;
+};
+
+struct UserChanges {
+  std::vector<std::int64_t> user_ids;
+  std::int64_t seq = 0;
 };
 
 struct NewUser {
@@ -55,6 +64,12 @@ class UserStore {
   // NotFound, or FailedPrecondition when it would remove the last active `protected_role`.
   virtual core::Status remove(std::int64_t id, std::string_view protected_role) = 0;
   virtual core::Status setPasswordHash(std::int64_t id, std::string_view hash) = 0;
+  // Stores a new hash and voids earlier tokens (tokens_valid_after = `now`) in one step.
+  virtual core::Status changePassword(std::int64_t id, std::string_view hash, std::int64_t now) = 0;
+  virtual core::Status setTokensValidAfter(std::int64_t id, std::int64_t when) = 0;
+  // Users changed or deleted after change number `seq` (by any process: the database records
+  // every change), and the latest change number. Caches poll this to stay true.
+  virtual core::Result<UserChanges> changesSince(std::int64_t seq) = 0;
 };
 
 // A login session: one refresh-token family (RFC 9700 §4.14.2).
@@ -68,12 +83,15 @@ struct Session {
   std::int64_t last_used_at = 0;
   std::int64_t expires_at = 0;
   bool revoked = false;
+  std::string previous_jti;   // the refresh token this one replaced
+  std::int64_t rotated_at = 0;
 };
 
 enum class RotateOutcome {
-  Rotated,   // `presented_jti` was current; now `next_jti` is
-  Reused,    // `presented_jti` was an earlier token of the family: the session is now revoked
-  Inactive,  // no such session, already revoked, or expired
+  Rotated,    // `presented_jti` was current; now `next_jti` is
+  Reused,     // `presented_jti` was an earlier token of the family: the session is now revoked
+  Inactive,   // no such session, already revoked, or expired
+  GraceRace,  // the token just replaced, within the grace window (a second tab): refused, not revoked
 };
 
 // Implementations MUST be thread-safe; rotate() is atomic (one transaction / compare-and-set).
@@ -81,10 +99,14 @@ class SessionStore {
  public:
   virtual ~SessionStore() = default;
   virtual core::Status create(const Session& session) = 0;
+  // `grace_seconds` > 0 lets the token replaced less than that long ago fail without revoking.
   virtual core::Result<RotateOutcome> rotate(std::string_view session_id,
                                              std::string_view presented_jti,
                                              std::string_view next_jti, std::int64_t now,
-                                             std::int64_t expires_at) = 0;
+                                             std::int64_t expires_at,
+                                             std::int64_t grace_seconds = 0) = 0;
+  // Marks the session used without rotating.
+  virtual core::Status touch(std::string_view session_id, std::int64_t now) = 0;
   virtual core::Result<std::optional<Session>> find(std::string_view session_id) = 0;
   // Live sessions of a user, newest first.
   virtual core::Result<std::vector<Session>> listForUser(std::int64_t user_id,
@@ -103,6 +125,50 @@ class RevocationStore {
   virtual core::Status purgeExpired(std::int64_t now) = 0;
 };
 
+// One audit record as stored; `hash` chains it to the record before (tamper evidence).
+struct AuditRecord {
+  std::int64_t id = 0;
+  std::int64_t time_ms = 0;
+  std::string type;
+  std::string request_id;
+  std::optional<std::int64_t> actor_id;
+  std::optional<std::int64_t> subject_id;
+  std::string client_ip;
+  std::string user_agent;
+  std::string detail;  // serialized JSON object
+  std::string prev_hash;
+  std::string hash;
+};
+
+struct AuditQuery {
+  std::optional<std::string> type;
+  std::optional<std::int64_t> user_id;  // actor or subject
+  std::optional<std::int64_t> since_ms;
+  std::int64_t limit = 100;
+};
+
+struct DailyCount {
+  std::string day;  // YYYY-MM-DD (UTC)
+  std::int64_t count = 0;
+};
+
+// Append-only audit storage. Implementations MUST be thread-safe; append() reads the last
+// record's hash and inserts the next one in one transaction.
+class AuditStore {
+ public:
+  virtual ~AuditStore() = default;
+  // Fills id and prev_hash, calls `seal` to compute the hash, and inserts.
+  virtual core::Result<AuditRecord> append(AuditRecord record,
+                                           const std::function<std::string(const AuditRecord&)>& seal) = 0;
+  // Newest first.
+  virtual core::Result<std::vector<AuditRecord>> query(const AuditQuery& q) = 0;
+  // Every record, oldest first, `batch` at a time through `visit` (stops when it returns false).
+  virtual core::Status scan(const std::function<bool(const AuditRecord&)>& visit) = 0;
+  virtual core::Result<std::int64_t> countSince(std::string_view type, std::int64_t since_ms) = 0;
+  virtual core::Result<std::int64_t> distinctSubjectsSince(std::string_view type, std::int64_t since_ms) = 0;
+  virtual core::Result<std::vector<DailyCount>> perDaySince(std::string_view type, std::int64_t since_ms) = 0;
+};
+
 // One backend's repositories. Thread-safe.
 class Store {
  public:
@@ -110,6 +176,7 @@ class Store {
   virtual UserStore& users() = 0;
   virtual SessionStore& sessions() = 0;
   virtual RevocationStore& revocations() = 0;
+  virtual AuditStore& audit() = 0;
   // Unavailable when the database cannot be reached (readiness).
   virtual core::Status ping() = 0;
   // Applies pending schema migrations; returns the schema version now in place.

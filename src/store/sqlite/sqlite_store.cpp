@@ -53,13 +53,49 @@ CREATE TABLE revoked_tokens (
 );
 CREATE INDEX revoked_tokens_expiry ON revoked_tokens(expires_at);
 )sql",
+    // 2: token watermarks, a change log for caches, grace-window rotation, the audit chain.
+    R"sql(
+ALTER TABLE users ADD COLUMN tokens_valid_after INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE user_changes (
+  seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+  user_id INTEGER NOT NULL,
+  at      INTEGER NOT NULL
+);
+CREATE TRIGGER users_changed AFTER UPDATE ON users BEGIN
+  INSERT INTO user_changes (user_id, at) VALUES (NEW.id, CAST(strftime('%s','now') AS INTEGER));
+END;
+CREATE TRIGGER users_deleted AFTER DELETE ON users BEGIN
+  INSERT INTO user_changes (user_id, at) VALUES (OLD.id, CAST(strftime('%s','now') AS INTEGER));
+END;
+ALTER TABLE sessions ADD COLUMN previous_jti TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN rotated_at INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE audit_events (
+  id          INTEGER PRIMARY KEY,
+  time_ms     INTEGER NOT NULL,
+  type        TEXT NOT NULL,
+  request_id  TEXT NOT NULL DEFAULT '',
+  actor_id    INTEGER,
+  subject_id  INTEGER,
+  client_ip   TEXT NOT NULL DEFAULT '',
+  user_agent  TEXT NOT NULL DEFAULT '',
+  detail      TEXT NOT NULL DEFAULT '{}',
+  prev_hash   TEXT NOT NULL,
+  hash        TEXT NOT NULL
+);
+CREATE INDEX audit_type_time ON audit_events(type, time_ms);
+CREATE INDEX audit_actor ON audit_events(actor_id);
+CREATE INDEX audit_subject ON audit_events(subject_id);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit_events BEGIN
+  SELECT RAISE(ABORT, 'audit_events is append-only');
+END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit_events BEGIN
+  SELECT RAISE(ABORT, 'audit_events is append-only');
+END;
+)sql",
 };
 
-constexpr std::string_view kUserColumns =
-    "id, email, username, password_hash, role, is_active, created_at";
-
 User readUser(const Statement& s) {
-  return User{s.int64(0), s.text(1), s.text(2), s.text(3), s.text(4), s.int64(5) != 0, s.int64(6)};
+  return User{s.int64(0), s.text(1), s.text(2), s.text(3), s.text(4), s.int64(5) != 0, s.int64(6), s.int64(7)};
 }
 
 core::Result<std::optional<User>> oneUser(Connection& c, std::string_view sql, auto bind) {
@@ -122,7 +158,7 @@ class SqliteUsers final : public UserStore {
   core::Result<std::vector<User>> list(std::int64_t limit, std::int64_t offset) override {
     return pool_.with([&](Connection& c) -> core::Result<std::vector<User>> {
       auto stmt = c.prepare(
-          "SELECT id, email, username, password_hash, role, is_active, created_at FROM users ORDER "
+          "SELECT id, email, username, password_hash, role, is_active, created_at, tokens_valid_after FROM users ORDER "
           "BY id LIMIT ? OFFSET ?");
       if (!stmt) return tl::unexpected(stmt.error());
       stmt->bind(1, limit).bind(2, offset);
@@ -199,6 +235,51 @@ class SqliteUsers final : public UserStore {
     return {};
   }
 
+  core::Status changePassword(std::int64_t id, std::string_view hash, std::int64_t now) override {
+    return pool_.with([&](Connection& c) -> core::Status {
+      auto stmt = c.prepare("UPDATE users SET password_hash = ?, tokens_valid_after = ?, updated_at = ? WHERE id = ?");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, hash).bind(2, now).bind(3, now).bind(4, id);
+      if (auto ok = stmt->run(); !ok) return ok;
+      if (c.changes() == 0) return makeError(Errc::NotFound, "user");
+      return {};
+    });
+  }
+
+  core::Status setTokensValidAfter(std::int64_t id, std::int64_t when) override {
+    return pool_.with([&](Connection& c) -> core::Status {
+      auto stmt = c.prepare("UPDATE users SET tokens_valid_after = ? WHERE id = ?");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, when).bind(2, id);
+      return stmt->run();
+    });
+  }
+
+  core::Result<UserChanges> changesSince(std::int64_t seq) override {
+    return pool_.with([&](Connection& c) -> core::Result<UserChanges> {
+      UserChanges out;
+      out.seq = seq;
+      auto stmt = c.prepare("SELECT seq, user_id FROM user_changes WHERE seq > ? ORDER BY seq LIMIT 10000");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, seq);
+      for (;;) {
+        auto row = stmt->step();
+        if (!row) return tl::unexpected(row.error());
+        if (!*row) break;
+        out.seq = stmt->int64(0);
+        out.user_ids.push_back(stmt->int64(1));
+      }
+      if (seq < 0 && out.user_ids.empty()) {
+        auto max = c.prepare("SELECT COALESCE(MAX(seq), 0) FROM user_changes");
+        if (!max) return tl::unexpected(max.error());
+        auto row = max->step();
+        if (!row) return tl::unexpected(row.error());
+        out.seq = max->int64(0);
+      }
+      return out;
+    });
+  }
+
   core::Status setPasswordHash(std::int64_t id, std::string_view hash) override {
     return pool_.with([&](Connection& c) -> core::Status {
       auto stmt = c.prepare("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?");
@@ -255,30 +336,41 @@ class SqliteSessions final : public SessionStore {
     });
   }
 
-  core::Result<RotateOutcome> rotate(std::string_view id, std::string_view presented,
-                                     std::string_view next, std::int64_t now,
-                                     std::int64_t expires_at) override {
+  core::Result<RotateOutcome> rotate(std::string_view id, std::string_view presented, std::string_view next,
+                                     std::int64_t now, std::int64_t expires_at, std::int64_t grace) override {
     return pool_.transaction<RotateOutcome>([&](Connection& c) -> core::Result<RotateOutcome> {
       // Compare-and-set: only the current jti of a live session moves forward.
       auto cas = c.prepare(
-          "UPDATE sessions SET refresh_jti = ?, last_used_at = ?, expires_at = ? "
-          "WHERE id = ? AND refresh_jti = ? AND revoked = 0 AND expires_at > ?");
+          "UPDATE sessions SET previous_jti = refresh_jti, rotated_at = ?, refresh_jti = ?, last_used_at = ?, "
+          "expires_at = ? WHERE id = ? AND refresh_jti = ? AND revoked = 0 AND expires_at > ?");
       if (!cas) return tl::unexpected(cas.error());
-      cas->bind(1, next)
-          .bind(2, now)
-          .bind(3, expires_at)
-          .bind(4, id)
-          .bind(5, presented)
-          .bind(6, now);
+      cas->bind(1, now).bind(2, next).bind(3, now).bind(4, expires_at).bind(5, id).bind(6, presented).bind(7, now);
       if (auto ok = cas->run(); !ok) return tl::unexpected(ok.error());
       if (c.changes() == 1) return RotateOutcome::Rotated;
+      if (grace > 0) {
+        auto recent = c.prepare(
+            "SELECT COUNT(*) FROM sessions WHERE id = ? AND previous_jti = ? AND revoked = 0 AND rotated_at >= ?");
+        if (!recent) return tl::unexpected(recent.error());
+        recent->bind(1, id).bind(2, presented).bind(3, now - grace);
+        auto row = recent->step();
+        if (!row) return tl::unexpected(row.error());
+        if (recent->int64(0) > 0) return RotateOutcome::GraceRace;
+      }
       // Not current: an older token of a live family is a replay (RFC 9700 §4.14.2).
-      auto revoke = c.prepare(
-          "UPDATE sessions SET revoked = 1 WHERE id = ? AND revoked = 0 AND expires_at > ?");
+      auto revoke = c.prepare("UPDATE sessions SET revoked = 1 WHERE id = ? AND revoked = 0 AND expires_at > ?");
       if (!revoke) return tl::unexpected(revoke.error());
       revoke->bind(1, id).bind(2, now);
       if (auto ok = revoke->run(); !ok) return tl::unexpected(ok.error());
       return c.changes() == 1 ? RotateOutcome::Reused : RotateOutcome::Inactive;
+    });
+  }
+
+  core::Status touch(std::string_view id, std::int64_t now) override {
+    return pool_.with([&](Connection& c) -> core::Status {
+      auto stmt = c.prepare("UPDATE sessions SET last_used_at = ? WHERE id = ?");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, now).bind(2, id);
+      return stmt->run();
     });
   }
 
@@ -376,14 +468,149 @@ class SqliteRevocations final : public RevocationStore {
   ConnectionPool& pool_;
 };
 
+constexpr std::string_view kGenesisHash = "0000000000000000000000000000000000000000000000000000000000000000";
+
+AuditRecord readAudit(const Statement& s) {
+  AuditRecord r;
+  r.id = s.int64(0);
+  r.time_ms = s.int64(1);
+  r.type = s.text(2);
+  r.request_id = s.text(3);
+  if (!s.isNull(4)) r.actor_id = s.int64(4);
+  if (!s.isNull(5)) r.subject_id = s.int64(5);
+  r.client_ip = s.text(6);
+  r.user_agent = s.text(7);
+  r.detail = s.text(8);
+  r.prev_hash = s.text(9);
+  r.hash = s.text(10);
+  return r;
+}
+
+constexpr std::string_view kAuditSelect =
+    "SELECT id, time_ms, type, request_id, actor_id, subject_id, client_ip, user_agent, detail, prev_hash, hash "
+    "FROM audit_events ";
+
+class SqliteAudit final : public AuditStore {
+ public:
+  explicit SqliteAudit(ConnectionPool& pool) : pool_(pool) {}
+
+  core::Result<AuditRecord> append(AuditRecord r, const std::function<std::string(const AuditRecord&)>& seal) override {
+    return pool_.transaction<AuditRecord>([&](Connection& c) -> core::Result<AuditRecord> {
+      auto last = c.prepare("SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1");
+      if (!last) return tl::unexpected(last.error());
+      auto row = last->step();
+      if (!row) return tl::unexpected(row.error());
+      r.id = *row ? last->int64(0) + 1 : 1;
+      r.prev_hash = *row ? last->text(1) : std::string(kGenesisHash);
+      r.hash = seal(r);
+      auto ins = c.prepare(
+          "INSERT INTO audit_events (id, time_ms, type, request_id, actor_id, subject_id, client_ip, user_agent, "
+          "detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      if (!ins) return tl::unexpected(ins.error());
+      ins->bind(1, r.id).bind(2, r.time_ms).bind(3, r.type).bind(4, r.request_id);
+      if (r.actor_id) ins->bind(5, *r.actor_id); else ins->bindNull(5);
+      if (r.subject_id) ins->bind(6, *r.subject_id); else ins->bindNull(6);
+      ins->bind(7, r.client_ip).bind(8, r.user_agent).bind(9, r.detail).bind(10, r.prev_hash).bind(11, r.hash);
+      if (auto ok = ins->run(); !ok) return tl::unexpected(ok.error());
+      return r;
+    });
+  }
+
+  core::Result<std::vector<AuditRecord>> query(const AuditQuery& q) override {
+    return pool_.with([&](Connection& c) -> core::Result<std::vector<AuditRecord>> {
+      // Fixed SQL with optional filters (NULL disables each), so it stays one prepared statement.
+      auto stmt = c.prepare(std::string(kAuditSelect) +
+                            "WHERE (?1 IS NULL OR type = ?1) AND (?2 IS NULL OR actor_id = ?2 OR subject_id = ?2) "
+                            "AND (?3 IS NULL OR time_ms >= ?3) ORDER BY id DESC LIMIT ?4");
+      if (!stmt) return tl::unexpected(stmt.error());
+      if (q.type) stmt->bind(1, *q.type); else stmt->bindNull(1);
+      if (q.user_id) stmt->bind(2, *q.user_id); else stmt->bindNull(2);
+      if (q.since_ms) stmt->bind(3, *q.since_ms); else stmt->bindNull(3);
+      stmt->bind(4, q.limit);
+      std::vector<AuditRecord> out;
+      for (;;) {
+        auto row = stmt->step();
+        if (!row) return tl::unexpected(row.error());
+        if (!*row) return out;
+        out.push_back(readAudit(*stmt));
+      }
+    });
+  }
+
+  core::Status scan(const std::function<bool(const AuditRecord&)>& visit) override {
+    std::int64_t after = 0;
+    for (;;) {
+      auto batch = pool_.with([&](Connection& c) -> core::Result<std::vector<AuditRecord>> {
+        auto stmt = c.prepare(std::string(kAuditSelect) + "WHERE id > ? ORDER BY id LIMIT 1000");
+        if (!stmt) return tl::unexpected(stmt.error());
+        stmt->bind(1, after);
+        std::vector<AuditRecord> out;
+        for (;;) {
+          auto row = stmt->step();
+          if (!row) return tl::unexpected(row.error());
+          if (!*row) return out;
+          out.push_back(readAudit(*stmt));
+        }
+      });
+      if (!batch) return tl::unexpected(batch.error());
+      if (batch->empty()) return {};
+      for (const auto& r : *batch) {
+        if (!visit(r)) return {};
+        after = r.id;
+      }
+    }
+  }
+
+  core::Result<std::int64_t> countSince(std::string_view type, std::int64_t since_ms) override {
+    return scalar("SELECT COUNT(*) FROM audit_events WHERE type = ? AND time_ms >= ?", type, since_ms);
+  }
+
+  core::Result<std::int64_t> distinctSubjectsSince(std::string_view type, std::int64_t since_ms) override {
+    return scalar("SELECT COUNT(DISTINCT subject_id) FROM audit_events WHERE type = ? AND time_ms >= ?", type,
+                  since_ms);
+  }
+
+  core::Result<std::vector<DailyCount>> perDaySince(std::string_view type, std::int64_t since_ms) override {
+    return pool_.with([&](Connection& c) -> core::Result<std::vector<DailyCount>> {
+      auto stmt = c.prepare(
+          "SELECT date(time_ms / 1000, 'unixepoch') AS day, COUNT(*) FROM audit_events WHERE type = ? AND time_ms >= ? "
+          "GROUP BY day ORDER BY day");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, type).bind(2, since_ms);
+      std::vector<DailyCount> out;
+      for (;;) {
+        auto row = stmt->step();
+        if (!row) return tl::unexpected(row.error());
+        if (!*row) return out;
+        out.push_back({stmt->text(0), stmt->int64(1)});
+      }
+    });
+  }
+
+ private:
+  core::Result<std::int64_t> scalar(std::string_view sql, std::string_view type, std::int64_t since_ms) {
+    return pool_.with([&](Connection& c) -> core::Result<std::int64_t> {
+      auto stmt = c.prepare(sql);
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, type).bind(2, since_ms);
+      auto row = stmt->step();
+      if (!row) return tl::unexpected(row.error());
+      return stmt->int64(0);
+    });
+  }
+
+  ConnectionPool& pool_;
+};
+
 class SqliteStore final : public Store {
  public:
   explicit SqliteStore(std::unique_ptr<ConnectionPool> pool)
-      : pool_(std::move(pool)), users_(*pool_), sessions_(*pool_), revocations_(*pool_) {}
+      : pool_(std::move(pool)), users_(*pool_), sessions_(*pool_), revocations_(*pool_), audit_(*pool_) {}
 
   UserStore& users() override { return users_; }
   SessionStore& sessions() override { return sessions_; }
   RevocationStore& revocations() override { return revocations_; }
+  AuditStore& audit() override { return audit_; }
 
   core::Status ping() override {
     return pool_->with([](Connection& c) -> core::Status {
@@ -433,6 +660,7 @@ class SqliteStore final : public Store {
   SqliteUsers users_;
   SqliteSessions sessions_;
   SqliteRevocations revocations_;
+  SqliteAudit audit_;
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include "api/pipeline.hpp"
 #include "api/services.hpp"
+#include "state/local.hpp"
 
 namespace gatehouse::api {
 namespace {
@@ -25,13 +26,18 @@ class Handlers : public ::testing::Test {
         key_(jose::Key::hmac(jose::Algorithm::Hs256, std::string(32, 's'), "hs1").value()),
         tokens_(key_, jose::KeySet::create({key_}).value(), {}, clock_),
         revocations_(store_->revocations()),
-        auth_({*store_, hasher_, pool_, tokens_, policy_, revocations_, clock_, {}}),
-        users_(*store_, policy_),
-        services_{auth_, users_, tokens_, *store_, policy_, "http://gh.test"},
-        pipeline_(router_, {"10.0.0.1"}) {
+        cache_(store_->users()),
+        guard_({}),
+        audit_(store_->audit(), clock_, ""),
+        auth_({*store_, hasher_, pool_, tokens_, policy_, revocations_, cache_, limiter_, guard_, audit_, metrics_,
+               clock_, {}, auth::AbusePolicy{{1000, std::chrono::seconds(60)}, {1000, std::chrono::seconds(60)}, 0}}),
+        users_(*store_, policy_, cache_, audit_, clock_),
+        services_{auth_, users_, tokens_, *store_, policy_, metrics_, "http://gh.test"},
+        pipeline_(router_, {"10.0.0.1"}, &metrics_) {
     addAuthRoutes(router_, services_);
     addUserRoutes(router_, services_);
     addDiscoveryRoutes(router_, services_);
+    addAuditRoutes(router_, services_);
   }
   ~Handlers() override { std::filesystem::remove_all(dir_); }
 
@@ -81,6 +87,11 @@ class Handlers : public ::testing::Test {
   jose::Key key_;
   auth::TokenService tokens_;
   auth::RevocationList revocations_;
+  auth::UserCache cache_;
+  state::LocalRateLimiter limiter_;
+  state::LocalLoginGuard guard_;
+  audit::AuditLog audit_;
+  metrics::Registry metrics_;
   auth::AuthService auth_;
   auth::UserService users_;
   Services services_;
@@ -159,6 +170,19 @@ TEST_F(Handlers, TrustedProxyForwardedForGivesClientAddress) {
   EXPECT_EQ(pipeline_.clientIp(r), "203.0.113.9");
   r.peer_ip = "198.51.100.7";  // not a trusted proxy: its header is ignored
   EXPECT_EQ(pipeline_.clientIp(r), "198.51.100.7");
+}
+
+TEST_F(Handlers, MetricsCountRequestsByRoute) {
+  registerAndToken();
+  call("GET", "/api/v1/users/7");
+  const auto m = call("GET", "/metrics");
+  EXPECT_EQ(m.status, 200);
+  EXPECT_NE(m.body.find(R"(gatehouse_http_requests_total{method="POST",route="/api/v1/auth/register",status="201"} 1)"),
+            std::string::npos)
+      << m.body;
+  EXPECT_NE(m.body.find(R"(route="/api/v1/users/{id}",status="401")"), std::string::npos);
+  EXPECT_NE(m.body.find("gatehouse_tokens_issued_total 2"), std::string::npos);
+  EXPECT_NE(m.body.find("gatehouse_hash_queue_depth"), std::string::npos);
 }
 
 TEST_F(Handlers, DiscoveryDocuments) {

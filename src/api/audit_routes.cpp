@@ -1,0 +1,112 @@
+// Audit trail, analytics and metrics: GET /api/v1/audit-events, GET /api/v1/analytics/summary
+// (both need analytics:view) and GET /metrics (Prometheus text).
+#include <charconv>
+#include <ctime>
+
+#include "api/body.hpp"
+#include "api/services.hpp"
+#include "audit/audit_log.hpp"
+
+namespace gatehouse::api {
+namespace {
+
+namespace json = boost::json;
+
+std::optional<std::int64_t> integer(const std::string& text) {
+  std::int64_t n = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc{} || ptr != text.data() + text.size()) return std::nullopt;
+  return n;
+}
+
+// `since` as Unix seconds or RFC 3339 UTC ("2026-11-25T10:00:00Z"); milliseconds out.
+std::optional<std::int64_t> parseSince(const std::string& text) {
+  if (auto n = integer(text)) return *n * 1000;
+  std::tm tm{};
+  const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (end == nullptr || (std::string_view(end) != "Z" && std::string_view(end) != "+00:00")) return std::nullopt;
+  return static_cast<std::int64_t>(timegm(&tm)) * 1000;
+}
+
+http::Response auditEvents(Services& s, const http::Request& r) {
+  auto who = authenticate(s, r);
+  if (!who) return who.error();
+  if (auto denied = requirePermissions(*who, {"analytics:view"}, r)) return *denied;
+  std::vector<auth::FieldError> errors;
+  store::AuditQuery q;
+  q.type = r.queryParam("type");
+  if (auto v = r.queryParam("user_id")) {
+    q.user_id = integer(*v);
+    if (!q.user_id) errors.push_back({{"query", "user_id"}, "value is not a valid integer", "type_error.integer"});
+  }
+  if (auto v = r.queryParam("since")) {
+    q.since_ms = parseSince(*v);
+    if (!q.since_ms) {
+      errors.push_back({{"query", "since"}, "expected Unix seconds or an RFC 3339 UTC time", "value_error.datetime"});
+    }
+  }
+  if (auto v = r.queryParam("limit")) {
+    auto n = integer(*v);
+    if (!n || *n < 1 || *n > 1000) {
+      errors.push_back({{"query", "limit"}, "ensure this value is between 1 and 1000", "value_error.number.not_in_range"});
+    } else {
+      q.limit = *n;
+    }
+  }
+  if (!errors.empty()) return validationError(errors);
+  auto rows = s.store.audit().query(q);
+  if (!rows) return errorResponse({auth::Errc::Unavailable, rows.error().message, {}, 0}, r);
+  json::array items;
+  for (const auto& row : *rows) items.push_back(audit::toJson(row));
+  return http::Response::json(200, json::object{{"items", std::move(items)}});
+}
+
+http::Response summary(Services& s, const http::Request& r) {
+  auto who = authenticate(s, r);
+  if (!who) return who.error();
+  if (auto denied = requirePermissions(*who, {"analytics:view"}, r)) return *denied;
+  std::int64_t days = 30;
+  if (auto v = r.queryParam("days")) {
+    auto n = integer(*v);
+    if (!n || *n < 1 || *n > 366) {
+      return validationError({{{"query", "days"}, "ensure this value is between 1 and 366", "value_error.number.not_in_range"}});
+    }
+    days = *n;
+  }
+  const std::int64_t since =
+      (std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count() -
+       days * 86400) * 1000;
+  auto& a = s.store.audit();
+  auto ok = a.countSince("login.succeeded", since);
+  auto failed = a.countSince("login.failed", since);
+  auto active = a.distinctSubjectsSince("login.succeeded", since);
+  auto per_day = a.perDaySince("user.registered", since);
+  auto total = s.store.users().count();
+  if (!ok || !failed || !active || !per_day || !total) {
+    return errorResponse({auth::Errc::Unavailable, "analytics query failed", {}, 0}, r);
+  }
+  json::array registrations;
+  for (const auto& d : *per_day) registrations.push_back(json::object{{"date", d.day}, {"count", d.count}});
+  return http::Response::json(200, json::object{{"days", days},
+                                                {"logins_ok", *ok},
+                                                {"logins_failed", *failed},
+                                                {"active_users", *active},
+                                                {"total_users", *total},
+                                                {"registrations_per_day", std::move(registrations)}});
+}
+
+}  // namespace
+
+void addAuditRoutes(http::Router& router, Services& s) {
+  router.add("GET", "/api/v1/audit-events", [&s](http::Request& r) { return auditEvents(s, r); });
+  router.add("GET", "/api/v1/analytics/summary", [&s](http::Request& r) { return summary(s, r); });
+  router.add("GET", "/metrics", [&s](http::Request&) {
+    http::Response res;
+    res.status = 200;
+    res.body = s.metrics.render();
+    res.set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    return res;
+  });
+}
+
+}  // namespace gatehouse::api

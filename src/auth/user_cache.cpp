@@ -1,0 +1,50 @@
+#include "auth/user_cache.hpp"
+
+#include <mutex>
+
+namespace gatehouse::auth {
+
+core::Result<std::optional<store::User>> UserCache::get(std::int64_t id) {
+  {
+    const std::shared_lock lock(mutex_);
+    if (auto it = entries_.find(id); it != entries_.end()) return std::optional<store::User>(it->second);
+  }
+  // A change racing this read bumps the generation; then the (possibly stale) row is not kept.
+  const std::uint64_t generation = generation_.load();
+  auto user = users_.findById(id);
+  if (!user) return user;
+  if (*user) {
+    const std::unique_lock lock(mutex_);
+    if (generation_.load() == generation) {
+      if (entries_.size() >= max_entries_) entries_.clear();
+      entries_[id] = **user;
+    }
+  }
+  return user;
+}
+
+void UserCache::invalidate(std::int64_t id) {
+  const std::unique_lock lock(mutex_);
+  generation_.fetch_add(1);
+  entries_.erase(id);
+}
+
+core::Status UserCache::sync() {
+  const std::lock_guard guard(sync_mutex_);
+  auto changes = users_.changesSince(seq_);
+  if (!changes) return tl::unexpected(changes.error());
+  if (seq_ >= 0 && !changes->user_ids.empty()) {
+    const std::unique_lock lock(mutex_);
+    generation_.fetch_add(1);
+    for (const auto id : changes->user_ids) entries_.erase(id);
+  }
+  seq_ = changes->seq;
+  return {};
+}
+
+std::size_t UserCache::size() const {
+  const std::shared_lock lock(mutex_);
+  return entries_.size();
+}
+
+}  // namespace gatehouse::auth

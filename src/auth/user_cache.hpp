@@ -1,0 +1,40 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <shared_mutex>
+#include <unordered_map>
+
+#include "core/error.hpp"
+#include "store/store.hpp"
+
+namespace gatehouse::auth {
+
+// Users by id for the token hot path, so a valid token costs no storage round-trip. Entries are
+// dropped at once when this process changes a user (invalidate) and, for changes made elsewhere
+// (the CLI, another node), when sync() reads the database's change log — the server calls it
+// every second. Thread-safe.
+class UserCache {
+ public:
+  explicit UserCache(store::UserStore& users, std::size_t max_entries = 100000)
+      : users_(users), max_entries_(max_entries) {}
+
+  // The user (from memory when cached); nullopt when it does not exist.
+  core::Result<std::optional<store::User>> get(std::int64_t id);
+  void invalidate(std::int64_t id);
+  // Applies changes recorded since the last sync; the first call only learns the position.
+  core::Status sync();
+  std::size_t size() const;
+
+ private:
+  store::UserStore& users_;
+  const std::size_t max_entries_;
+  mutable std::shared_mutex mutex_;
+  std::unordered_map<std::int64_t, store::User> entries_;
+  std::atomic<std::uint64_t> generation_{0};  // bumped by every invalidation
+  std::int64_t seq_ = -1;
+  std::mutex sync_mutex_;
+};
+
+}  // namespace gatehouse::auth

@@ -1,0 +1,52 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace gatehouse::state {
+
+struct Decision {
+  bool allowed = true;
+  std::int64_t retry_after = 0;  // seconds until the key may try again (when refused)
+  bool first_refusal = false;    // the first refusal in this window (audit it once)
+};
+
+// Fixed-window request counters ("N per window" as the seed's LOGIN_RATE_LIMIT says).
+// Implementations MUST be thread-safe; with several nodes they must share counts (Redis).
+class RateLimiter {
+ public:
+  virtual ~RateLimiter() = default;
+  // Counts one hit on `key` at `now` (Unix seconds) against `limit` per `window`.
+  virtual Decision hit(std::string_view key, std::uint32_t limit, std::chrono::seconds window,
+                       std::int64_t now) = 0;
+};
+
+// Consecutive failed password logins per account (NIST SP 800-63B §5.2.2): growing delays after a
+// few failures, and a lock for a cooling period once `lock_after` failures pile up. Keyed by the
+// normalised identifier the client typed, so unknown and known accounts behave the same.
+struct LockoutPolicy {
+  std::uint32_t delay_after = 5;   // failures before delays begin (0 = no delays)
+  std::int64_t max_delay = 60;     // seconds; delays double up to this
+  std::uint32_t lock_after = 100;  // consecutive failures that lock password login
+  std::int64_t cooldown = 3600;    // seconds the lock lasts
+};
+
+enum class Gate {
+  Open,     // verify the password
+  Delayed,  // too soon after a failure: refuse without counting
+  Locked,   // cooling period after too many failures
+};
+
+// Implementations MUST be thread-safe.
+class LoginGuard {
+ public:
+  virtual ~LoginGuard() = default;
+  virtual Gate check(std::string_view account, std::int64_t now) = 0;
+  // Records a failure; returns true when this failure locked the account.
+  virtual bool failed(std::string_view account, std::int64_t now) = 0;
+  virtual void succeeded(std::string_view account) = 0;
+};
+
+}  // namespace gatehouse::state

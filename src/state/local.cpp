@@ -1,0 +1,69 @@
+#include "state/local.hpp"
+
+#include <algorithm>
+#include <functional>
+
+namespace gatehouse::state {
+
+Decision LocalRateLimiter::hit(std::string_view key, std::uint32_t limit, std::chrono::seconds window,
+                               std::int64_t now) {
+  Shard& shard = shards_[std::hash<std::string_view>{}(key) % kShards];
+  const std::lock_guard lock(shard.mutex);
+  if (shard.windows.size() >= shard.sweep_at) {
+    std::erase_if(shard.windows, [now](const auto& kv) { return kv.second.start + kv.second.length <= now; });
+    shard.sweep_at = std::max<std::size_t>(1024, shard.windows.size() * 2);
+  }
+  const std::int64_t length = window.count();
+  Window& w = shard.windows[std::string(key)];
+  // Windows are aligned to multiples of their length, like slowapi's fixed windows.
+  const std::int64_t start = now - (now % length);
+  if (w.start != start || w.length != length) w = Window{start, length, 0};
+  if (w.count >= limit) {
+    const bool first = w.count == limit;
+    if (first) ++w.count;  // count one refusal so only the first is reported as such
+    return {false, std::max<std::int64_t>(1, start + length - now), first};
+  }
+  ++w.count;
+  return {true, 0, false};
+}
+
+Gate LocalLoginGuard::check(std::string_view account, std::int64_t now) {
+  const std::lock_guard lock(mutex_);
+  auto it = entries_.find(std::string(account));
+  if (it == entries_.end()) return Gate::Open;
+  Entry& e = it->second;
+  if (e.locked) {
+    if (now < e.blocked_until) return Gate::Locked;
+    entries_.erase(it);  // cooled down: start afresh
+    return Gate::Open;
+  }
+  return now < e.blocked_until ? Gate::Delayed : Gate::Open;
+}
+
+bool LocalLoginGuard::failed(std::string_view account, std::int64_t now) {
+  const std::lock_guard lock(mutex_);
+  if (entries_.size() > 100000) {
+    // Bound memory under a spray of identifiers: forget idle, unlocked entries.
+    std::erase_if(entries_, [now](const auto& kv) { return !kv.second.locked && kv.second.last_failure + 86400 < now; });
+  }
+  Entry& e = entries_[std::string(account)];
+  ++e.failures;
+  e.last_failure = now;
+  if (e.failures >= policy_.lock_after) {
+    e.locked = true;
+    e.blocked_until = now + policy_.cooldown;
+    return true;
+  }
+  if (policy_.delay_after > 0 && e.failures >= policy_.delay_after) {
+    const std::uint32_t steps = std::min<std::uint32_t>(e.failures - policy_.delay_after, 30);
+    e.blocked_until = now + std::min<std::int64_t>(std::int64_t{1} << steps, policy_.max_delay);
+  }
+  return false;
+}
+
+void LocalLoginGuard::succeeded(std::string_view account) {
+  const std::lock_guard lock(mutex_);
+  entries_.erase(std::string(account));
+}
+
+}  // namespace gatehouse::state
