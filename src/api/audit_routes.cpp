@@ -24,7 +24,8 @@ std::optional<std::int64_t> parseSince(const std::string& text) {
   if (auto n = integer(text)) return *n * 1000;
   std::tm tm{};
   const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (end == nullptr || (std::string_view(end) != "Z" && std::string_view(end) != "+00:00")) return std::nullopt;
+  if (end == nullptr || (std::string_view(end) != "Z" && std::string_view(end) != "+00:00"))
+    return std::nullopt;
   return static_cast<std::int64_t>(timegm(&tm)) * 1000;
 }
 
@@ -37,18 +38,24 @@ http::Response auditEvents(Services& s, const http::Request& r) {
   q.type = r.queryParam("type");
   if (auto v = r.queryParam("user_id")) {
     q.user_id = integer(*v);
-    if (!q.user_id) errors.push_back({{"query", "user_id"}, "value is not a valid integer", "type_error.integer"});
+    if (!q.user_id)
+      errors.push_back(
+          {{"query", "user_id"}, "value is not a valid integer", "type_error.integer"});
   }
   if (auto v = r.queryParam("since")) {
     q.since_ms = parseSince(*v);
     if (!q.since_ms) {
-      errors.push_back({{"query", "since"}, "expected Unix seconds or an RFC 3339 UTC time", "value_error.datetime"});
+      errors.push_back({{"query", "since"},
+                        "expected Unix seconds or an RFC 3339 UTC time",
+                        "value_error.datetime"});
     }
   }
   if (auto v = r.queryParam("limit")) {
     auto n = integer(*v);
     if (!n || *n < 1 || *n > 1000) {
-      errors.push_back({{"query", "limit"}, "ensure this value is between 1 and 1000", "value_error.number.not_in_range"});
+      errors.push_back({{"query", "limit"},
+                        "ensure this value is between 1 and 1000",
+                        "value_error.number.not_in_range"});
     } else {
       q.limit = *n;
     }
@@ -69,13 +76,17 @@ http::Response summary(Services& s, const http::Request& r) {
   if (auto v = r.queryParam("days")) {
     auto n = integer(*v);
     if (!n || *n < 1 || *n > 366) {
-      return validationError({{{"query", "days"}, "ensure this value is between 1 and 366", "value_error.number.not_in_range"}});
+      return validationError({{{"query", "days"},
+                               "ensure this value is between 1 and 366",
+                               "value_error.number.not_in_range"}});
     }
     days = *n;
   }
-  const std::int64_t since =
-      (std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count() -
-       days * 86400) * 1000;
+  const std::int64_t since = (std::chrono::duration_cast<std::chrono::seconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count() -
+                              days * 86400) *
+                             1000;
   auto& a = s.store.audit();
   auto ok = a.countSince("login.succeeded", since);
   auto failed = a.countSince("login.failed", since);
@@ -86,13 +97,15 @@ http::Response summary(Services& s, const http::Request& r) {
     return errorResponse({auth::Errc::Unavailable, "analytics query failed", {}, 0}, r);
   }
   json::array registrations;
-  for (const auto& d : *per_day) registrations.push_back(json::object{{"date", d.day}, {"count", d.count}});
-  return http::Response::json(200, json::object{{"days", days},
-                                                {"logins_ok", *ok},
-                                                {"logins_failed", *failed},
-                                                {"active_users", *active},
-                                                {"total_users", *total},
-                                                {"registrations_per_day", std::move(registrations)}});
+  for (const auto& d : *per_day)
+    registrations.push_back(json::object{{"date", d.day}, {"count", d.count}});
+  return http::Response::json(200,
+                              json::object{{"days", days},
+                                           {"logins_ok", *ok},
+                                           {"logins_failed", *failed},
+                                           {"active_users", *active},
+                                           {"total_users", *total},
+                                           {"registrations_per_day", std::move(registrations)}});
 }
 
 }  // namespace

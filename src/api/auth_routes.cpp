@@ -10,7 +10,8 @@ namespace json = boost::json;
 
 http::Response registerUser(Services& s, const http::Request& r) {
   Body body = Body::json(r);
-  auth::RegisterInput in{body.requiredString("email"), body.requiredString("username"), body.requiredString("password")};
+  auth::RegisterInput in{body.requiredString("email"), body.requiredString("username"),
+                         body.requiredString("password")};
   if (!body.ok()) return validationError(body.errors());
   auto pair = s.auth.registerUser(in, clientOf(r));
   if (!pair) return errorResponse(pair.error(), r);
@@ -24,7 +25,9 @@ http::Response login(Services& s, const http::Request& r) {
   const auto grant_type = body.optionalString("grant_type");
   const auto scope = body.optionalString("scope");
   if (grant_type && *grant_type != "password") {
-    body.errors().push_back({{"body", "grant_type"}, "string does not match regex \"password\"", "value_error.str.regex"});
+    body.errors().push_back({{"body", "grant_type"},
+                             "string does not match regex \"password\"",
+                             "value_error.str.regex"});
   }
   if (!body.ok()) return validationError(body.errors());
   auto pair = s.auth.login(username, password, scope, clientOf(r));
@@ -50,7 +53,8 @@ http::Response logout(Services& s, const http::Request& r) {
     refresh_token = body.optionalString("refresh_token");
     if (!body.ok()) return validationError(body.errors());
   }
-  if (auto ok = s.auth.logout(*who, refresh_token, clientOf(r)); !ok) return errorResponse(ok.error(), r);
+  if (auto ok = s.auth.logout(*who, refresh_token, clientOf(r)); !ok)
+    return errorResponse(ok.error(), r);
   return http::Response::json(200, json::object{{"message", "Successfully logged out"}});
 }
 
@@ -84,8 +88,9 @@ http::Response introspect(Services& s, const http::Request& r) {
   if (!result) return errorResponse(result.error(), r);
   if (!result->active) return http::Response::json(200, json::object{{"active", false}});
   const auto& c = result->claims;
-  json::object out{{"active", true},         {"token_type", result->token_type}, {"sub", c.sub},
-                   {"username", result->username}, {"exp", c.exp},             {"jti", c.jti},
+  json::object out{{"active", true}, {"token_type", result->token_type},
+                   {"sub", c.sub},   {"username", result->username},
+                   {"exp", c.exp},   {"jti", c.jti},
                    {"iss", c.iss}};
   if (c.iat) out["iat"] = *c.iat;
   if (const auto* aud = c.raw.if_contains("aud")) out["aud"] = *aud;
@@ -109,12 +114,13 @@ http::Response sessions(Services& s, const http::Request& r) {
   const auto* sid = who->claims.raw.if_contains("sid");
   json::array items;
   for (const auto& session : *list) {
-    items.push_back(json::object{{"id", session.id},
-                                 {"user_agent", session.user_agent},
-                                 {"ip", session.ip},
-                                 {"created_at", rfc3339(session.created_at)},
-                                 {"last_used_at", rfc3339(session.last_used_at)},
-                                 {"current", sid != nullptr && sid->is_string() && sid->get_string() == session.id}});
+    items.push_back(json::object{
+        {"id", session.id},
+        {"user_agent", session.user_agent},
+        {"ip", session.ip},
+        {"created_at", rfc3339(session.created_at)},
+        {"last_used_at", rfc3339(session.last_used_at)},
+        {"current", sid != nullptr && sid->is_string() && sid->get_string() == session.id}});
   }
   return http::Response::json(200, json::object{{"items", std::move(items)}});
 }
@@ -122,7 +128,8 @@ http::Response sessions(Services& s, const http::Request& r) {
 http::Response endSession(Services& s, const http::Request& r) {
   auto who = authenticate(s, r);
   if (!who) return who.error();
-  if (auto ok = s.auth.endSession(*who, r.path_params.at("id"), clientOf(r)); !ok) return errorResponse(ok.error(), r);
+  if (auto ok = s.auth.endSession(*who, r.path_params.at("id"), clientOf(r)); !ok)
+    return errorResponse(ok.error(), r);
   return http::Response::empty(204);
 }
 
@@ -133,23 +140,28 @@ http::Response changePassword(Services& s, const http::Request& r) {
   const std::string current = body.requiredString("current_password");
   const std::string next = body.requiredString("new_password");
   if (!body.ok()) return validationError(body.errors());
-  if (auto ok = s.auth.changePassword(*who, current, next, clientOf(r)); !ok) return errorResponse(ok.error(), r);
+  if (auto ok = s.auth.changePassword(*who, current, next, clientOf(r)); !ok)
+    return errorResponse(ok.error(), r);
   return http::Response::json(200, json::object{{"message", "Password changed"}});
 }
 
 }  // namespace
 
 void addAuthRoutes(http::Router& router, Services& s) {
-  router.add("POST", "/api/v1/auth/register", [&s](http::Request& r) { return registerUser(s, r); });
+  router.add("POST", "/api/v1/auth/register",
+             [&s](http::Request& r) { return registerUser(s, r); });
   router.add("POST", "/api/v1/auth/login", [&s](http::Request& r) { return login(s, r); });
   router.add("POST", "/api/v1/auth/refresh", [&s](http::Request& r) { return refresh(s, r); });
   router.add("POST", "/api/v1/auth/logout", [&s](http::Request& r) { return logout(s, r); });
   router.add("GET", "/api/v1/auth/me", [&s](http::Request& r) { return me(s, r); });
   router.add("POST", "/api/v1/auth/revoke", [&s](http::Request& r) { return revoke(s, r); });
-  router.add("POST", "/api/v1/auth/introspect", [&s](http::Request& r) { return introspect(s, r); });
+  router.add("POST", "/api/v1/auth/introspect",
+             [&s](http::Request& r) { return introspect(s, r); });
   router.add("GET", "/api/v1/auth/sessions", [&s](http::Request& r) { return sessions(s, r); });
-  router.add("DELETE", "/api/v1/auth/sessions/{id}", [&s](http::Request& r) { return endSession(s, r); });
-  router.add("POST", "/api/v1/auth/password", [&s](http::Request& r) { return changePassword(s, r); });
+  router.add("DELETE", "/api/v1/auth/sessions/{id}",
+             [&s](http::Request& r) { return endSession(s, r); });
+  router.add("POST", "/api/v1/auth/password",
+             [&s](http::Request& r) { return changePassword(s, r); });
 }
 
 }  // namespace gatehouse::api

@@ -10,8 +10,8 @@ namespace gatehouse::api {
 using auth::Errc;
 
 auth::ClientInfo clientOf(const http::Request& r) {
-  return {r.client_ip.empty() ? r.peer_ip : r.client_ip, std::string(r.header("user-agent").value_or("")),
-          r.request_id};
+  return {r.client_ip.empty() ? r.peer_ip : r.client_ip,
+          std::string(r.header("user-agent").value_or("")), r.request_id};
 }
 
 http::Response errorResponse(const auth::Error& error, const http::Request& request) {
@@ -67,6 +67,15 @@ http::Response errorResponse(const auth::Error& error, const http::Request& requ
       r.set("Retry-After", "1");
       return r;
     }
+    case Errc::RateLimited: {
+      auto r = http::Response::detail(429, "Too many requests");
+      r.set("Retry-After", std::to_string(std::max<std::int64_t>(1, error.retry_after)));
+      return r;
+    }
+    case Errc::SessionNotFound:
+      return http::Response::detail(404, "Session not found");
+    case Errc::WrongPassword:
+      return http::Response::detail(400, "Incorrect password");
     case Errc::Internal:
       break;
   }

@@ -5,8 +5,8 @@
 #include "auth/auth_service.hpp"
 #include "auth/user_service.hpp"
 #include "http/message.hpp"
-#include "metrics/metrics.hpp"
 #include "http/router.hpp"
+#include "metrics/metrics.hpp"
 
 namespace gatehouse::api {
 

@@ -88,7 +88,8 @@ http::Response remove(Services& s, const http::Request& r) {
   std::vector<auth::FieldError> errors;
   const auto id = userId(r, errors);
   if (!id) return validationError(errors);
-  if (auto ok = s.users.remove(*id, who->user.id, clientOf(r)); !ok) return errorResponse(ok.error(), r);
+  if (auto ok = s.users.remove(*id, who->user.id, clientOf(r)); !ok)
+    return errorResponse(ok.error(), r);
   return http::Response::empty(204);
 }
 

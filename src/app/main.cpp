@@ -42,7 +42,8 @@ int main(int argc, char** argv) {
 
   auto* audit = app.add_subcommand("audit", "Audit log tools");
   audit->require_subcommand(1);
-  auto* audit_verify = audit->add_subcommand("verify", "Check the audit log's hash chain for tampering");
+  auto* audit_verify =
+      audit->add_subcommand("verify", "Check the audit log's hash chain for tampering");
 
   auto* user = app.add_subcommand("user", "Manage users");
   user->require_subcommand(1);

@@ -32,7 +32,8 @@ class Janitor {
           std::unique_lock lock(mutex_);
           int ticks = 0;
           while (!wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) {
-            if (auto ok = cache.sync(); !ok) spdlog::warn("user cache sync failed: {}", ok.error().message);
+            if (auto ok = cache.sync(); !ok)
+              spdlog::warn("user cache sync failed: {}", ok.error().message);
             if (++ticks % 300 == 0) list.purge(clock.unixSeconds());
           }
         }) {}
@@ -109,7 +110,8 @@ int serve(const config::Config& config) {
     return fatal("loading revocations: " + ok.error().message);
   }
   auth::UserCache user_cache((*store)->users());
-  if (auto ok = user_cache.sync(); !ok) return fatal("reading user change log: " + ok.error().message);
+  if (auto ok = user_cache.sync(); !ok)
+    return fatal("reading user change log: " + ok.error().message);
   state::LocalRateLimiter limiter;
   state::LocalLoginGuard guard({.delay_after = config.login_delay_after,
                                 .max_delay = config.login_max_delay_seconds,
@@ -119,9 +121,10 @@ int serve(const config::Config& config) {
   metrics::Registry metrics;
   metrics.setHashQueueDepth([&pool] { return pool.queueDepth(); });
   auth::AuthService auth_service(
-      {**store, *hasher, pool, tokens, *policy, revocations, user_cache, limiter, guard, audit_log, metrics,
-       clock, config.password_rules,
-       auth::AbusePolicy{config.login_rate_limit, config.register_rate_limit, config.refresh_grace_seconds}});
+      {**store, *hasher, pool, tokens, *policy, revocations, user_cache, limiter, guard, audit_log,
+       metrics, clock, config.password_rules,
+       auth::AbusePolicy{config.login_rate_limit, config.register_rate_limit,
+                         config.refresh_grace_seconds}});
   auth::UserService user_service(**store, *policy, user_cache, audit_log, clock);
 
   const std::string public_url = config.public_url.value_or(

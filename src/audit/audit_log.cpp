@@ -60,7 +60,8 @@ AuditLog::~AuditLog() {
 
 void AuditLog::record(Event e) {
   store::AuditRecord r;
-  r.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now().time_since_epoch()).count();
+  r.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now().time_since_epoch())
+                  .count();
   r.type = std::move(e.type);
   r.request_id = std::move(e.request_id);
   r.actor_id = e.actor_id;

@@ -10,7 +10,8 @@ namespace gatehouse::auth {
 namespace {
 
 Error storeFailure(const core::Error& e) {
-  return Error{e.code == core::Errc::Unavailable ? Errc::Unavailable : Errc::Internal, e.message, {}, 0};
+  return Error{
+      e.code == core::Errc::Unavailable ? Errc::Unavailable : Errc::Internal, e.message, {}, 0};
 }
 
 std::vector<std::string> splitScopes(const std::string& scope) {
@@ -40,12 +41,15 @@ std::string sessionOf(const jose::Claims& c) {
 
 }  // namespace
 
-void AuthService::record(std::string type, const ClientInfo& client, std::optional<std::int64_t> actor,
-                         std::optional<std::int64_t> subject, boost::json::object detail) {
-  d_.audit.record({std::move(type), client.request_id, actor, subject, client.ip, client.user_agent, std::move(detail)});
+void AuthService::record(std::string type, const ClientInfo& client,
+                         std::optional<std::int64_t> actor, std::optional<std::int64_t> subject,
+                         boost::json::object detail) {
+  d_.audit.record({std::move(type), client.request_id, actor, subject, client.ip, client.user_agent,
+                   std::move(detail)});
 }
 
-std::vector<FieldError> AuthService::passwordFieldErrors(const std::string& password, const char* field) const {
+std::vector<FieldError> AuthService::passwordFieldErrors(const std::string& password,
+                                                         const char* field) const {
   std::vector<std::string> problems = passwordProblems(password, d_.password_rules);
   if (auto ok = d_.hasher.acceptable(password); !ok) problems.push_back(ok.error().message);
   std::vector<FieldError> out;
@@ -55,7 +59,8 @@ std::vector<FieldError> AuthService::passwordFieldErrors(const std::string& pass
 
 Result<std::string> AuthService::hashNewPassword(const std::string& password) {
   auto errors = passwordFieldErrors(password, "password");
-  if (!errors.empty()) return tl::unexpected(Error{Errc::Validation, "password policy", std::move(errors), 0});
+  if (!errors.empty())
+    return tl::unexpected(Error{Errc::Validation, "password policy", std::move(errors), 0});
   const auto& hasher = d_.hasher;
   auto job = d_.hash_pool.submit([&hasher, password] { return hasher.hash(password); });
   if (!job) return fail(Errc::Overloaded, job.error().message);
@@ -64,8 +69,9 @@ Result<std::string> AuthService::hashNewPassword(const std::string& password) {
   return std::move(*hash);
 }
 
-Result<void> AuthService::checkRate(const std::vector<std::string>& keys, const config::RateLimit& limit,
-                                    const ClientInfo& client, const char* what) {
+Result<void> AuthService::checkRate(const std::vector<std::string>& keys,
+                                    const config::RateLimit& limit, const ClientInfo& client,
+                                    const char* what) {
   const std::int64_t now = d_.clock.unixSeconds();
   std::int64_t retry_after = 0;
   bool first = false;
@@ -80,19 +86,23 @@ Result<void> AuthService::checkRate(const std::vector<std::string>& keys, const 
   d_.metrics.rateLimited();
   // Audited once per key and window, so a flood does not flood the audit log too.
   if (first) record("rate_limited", client, std::nullopt, std::nullopt, {{"endpoint", what}});
-  return tl::unexpected(Error{Errc::RateLimited, std::string(what) + " rate limit", {}, retry_after});
+  return tl::unexpected(
+      Error{Errc::RateLimited, std::string(what) + " rate limit", {}, retry_after});
 }
 
 Result<TokenPair> AuthService::registerUser(const RegisterInput& in, const ClientInfo& client) {
   std::vector<FieldError> errors;
-  if (auto p = emailProblem(in.email); !p.empty()) errors.push_back({{"body", "email"}, p, "value_error.email"});
+  if (auto p = emailProblem(in.email); !p.empty())
+    errors.push_back({{"body", "email"}, p, "value_error.email"});
   if (auto p = usernameProblem(in.username); !p.empty()) {
     errors.push_back({{"body", "username"}, p, "value_error.username"});
   }
   auto pw = passwordFieldErrors(in.password, "password");
   errors.insert(errors.end(), pw.begin(), pw.end());
-  if (!errors.empty()) return tl::unexpected(Error{Errc::Validation, "register input", std::move(errors), 0});
-  if (auto ok = checkRate({"register:ip:" + client.ip}, d_.abuse.register_, client, "register"); !ok) {
+  if (!errors.empty())
+    return tl::unexpected(Error{Errc::Validation, "register input", std::move(errors), 0});
+  if (auto ok = checkRate({"register:ip:" + client.ip}, d_.abuse.register_, client, "register");
+      !ok) {
     return tl::unexpected(ok.error());
   }
 
@@ -107,7 +117,8 @@ Result<TokenPair> AuthService::registerUser(const RegisterInput& in, const Clien
 
   auto hash = hashNewPassword(in.password);
   if (!hash) return tl::unexpected(hash.error());
-  auto user = d_.store.users().create({in.email, in.username, *hash, std::string(rbac::kDefaultRole), true});
+  auto user = d_.store.users().create(
+      {in.email, in.username, *hash, std::string(rbac::kDefaultRole), true});
   if (!user) {
     if (user.error().code == core::Errc::AlreadyExists) {
       return fail(user.error().message == "username" ? Errc::UsernameTaken : Errc::EmailTaken);
@@ -119,9 +130,11 @@ Result<TokenPair> AuthService::registerUser(const RegisterInput& in, const Clien
 }
 
 Result<TokenPair> AuthService::login(const std::string& identifier, const std::string& password,
-                                     const std::optional<std::string>& scope, const ClientInfo& client) {
+                                     const std::optional<std::string>& scope,
+                                     const ClientInfo& client) {
   const std::string account = lower(identifier).substr(0, 320);
-  if (auto ok = checkRate({"login:ip:" + client.ip, "login:acct:" + account, "login:acct-ip:" + account + "|" + client.ip},
+  if (auto ok = checkRate({"login:ip:" + client.ip, "login:acct:" + account,
+                           "login:acct-ip:" + account + "|" + client.ip},
                           d_.abuse.login, client, "login");
       !ok) {
     return tl::unexpected(ok.error());
@@ -130,8 +143,9 @@ Result<TokenPair> AuthService::login(const std::string& identifier, const std::s
 
   std::optional<store::User> user;
   if (gate == state::Gate::Open) {
-    auto found = identifier.find('@') != std::string::npos ? d_.store.users().findByEmail(identifier)
-                                                           : d_.store.users().findByUsername(identifier);
+    auto found = identifier.find('@') != std::string::npos
+                     ? d_.store.users().findByEmail(identifier)
+                     : d_.store.users().findByUsername(identifier);
     if (!found) return tl::unexpected(storeFailure(found.error()));
     user = std::move(*found);
   }
@@ -193,15 +207,26 @@ Result<TokenPair> AuthService::login(const std::string& identifier, const std::s
   return startSession(*user, std::move(scopes), client);
 }
 
-Result<TokenPair> AuthService::startSession(const store::User& user, std::vector<std::string> scopes,
+Result<TokenPair> AuthService::startSession(const store::User& user,
+                                            std::vector<std::string> scopes,
                                             const ClientInfo& client) {
   auto session_id = newTokenId();
   auto refresh_jti = newTokenId();
   if (!session_id || !refresh_jti) return fail(Errc::Internal, "random source failed");
   const std::int64_t now = d_.clock.unixSeconds();
-  store::Session session{*session_id, user.id, *refresh_jti, client.user_agent.substr(0, 512), client.ip,
-                         now,         now,     now + d_.tokens.settings().refresh_ttl.count(), false, "", 0};
-  if (auto ok = d_.store.sessions().create(session); !ok) return tl::unexpected(storeFailure(ok.error()));
+  store::Session session{*session_id,
+                         user.id,
+                         *refresh_jti,
+                         client.user_agent.substr(0, 512),
+                         client.ip,
+                         now,
+                         now,
+                         now + d_.tokens.settings().refresh_ttl.count(),
+                         false,
+                         "",
+                         0};
+  if (auto ok = d_.store.sessions().create(session); !ok)
+    return tl::unexpected(storeFailure(ok.error()));
   auto pair = d_.tokens.issue(user.id, scopes, *session_id, *refresh_jti);
   if (!pair) return fail(Errc::Internal, pair.error().message);
   d_.metrics.tokensIssued(2);
@@ -210,7 +235,8 @@ Result<TokenPair> AuthService::startSession(const store::User& user, std::vector
 
 Result<TokenPair> AuthService::refresh(const std::string& refresh_token, const ClientInfo& client) {
   auto claims = d_.tokens.verifyRefresh(refresh_token);
-  if (!claims) return fail(Errc::InvalidRefreshToken, std::string(jose::jwtErrorName(claims.error())));
+  if (!claims)
+    return fail(Errc::InvalidRefreshToken, std::string(jose::jwtErrorName(claims.error())));
   const std::string session_id = sessionOf(*claims);
   const auto user_id = parseId(claims->sub);
   if (session_id.empty() || claims->jti.empty() || !user_id) {
@@ -228,33 +254,43 @@ Result<TokenPair> AuthService::refresh(const std::string& refresh_token, const C
                                             d_.abuse.refresh_grace_seconds);
   if (!outcome) return tl::unexpected(storeFailure(outcome.error()));
   switch (*outcome) {
-    case store::RotateOutcome::Rotated: break;
+    case store::RotateOutcome::Rotated:
+      break;
     case store::RotateOutcome::Reused:
       // RFC 9700 §4.14.2: a rotated token came back; someone holds a stolen copy.
       d_.metrics.refreshReuse();
-      record("refresh.reuse_detected", client, std::nullopt, *user_id, {{"session_id", session_id}});
-      return fail(Errc::InvalidRefreshToken, "refresh token reuse: session " + session_id + " revoked");
-    case store::RotateOutcome::GraceRace: return fail(Errc::InvalidRefreshToken, "refresh race within grace window");
-    case store::RotateOutcome::Inactive: return fail(Errc::InvalidRefreshToken, "session inactive");
+      record("refresh.reuse_detected", client, std::nullopt, *user_id,
+             {{"session_id", session_id}});
+      return fail(Errc::InvalidRefreshToken,
+                  "refresh token reuse: session " + session_id + " revoked");
+    case store::RotateOutcome::GraceRace:
+      return fail(Errc::InvalidRefreshToken, "refresh race within grace window");
+    case store::RotateOutcome::Inactive:
+      return fail(Errc::InvalidRefreshToken, "session inactive");
   }
-  auto pair = d_.tokens.issue((*user)->id, d_.policy.permissionsOf((*user)->role), session_id, *next_jti);
+  auto pair =
+      d_.tokens.issue((*user)->id, d_.policy.permissionsOf((*user)->role), session_id, *next_jti);
   if (!pair) return fail(Errc::Internal, pair.error().message);
   d_.metrics.tokensIssued(2);
   record("token.refreshed", client, *user_id, *user_id, {{"session_id", session_id}});
   return std::move(*pair);
 }
 
-Result<void> AuthService::logout(const Principal& who, const std::optional<std::string>& refresh_token,
+Result<void> AuthService::logout(const Principal& who,
+                                 const std::optional<std::string>& refresh_token,
                                  const ClientInfo& client) {
   if (auto ok = d_.revocations.revoke(who.claims.jti, who.claims.exp); !ok) {
     return tl::unexpected(storeFailure(ok.error()));
   }
   if (const std::string sid = sessionOf(who.claims); !sid.empty()) {
-    if (auto ok = d_.store.sessions().revoke(sid); !ok) return tl::unexpected(storeFailure(ok.error()));
+    if (auto ok = d_.store.sessions().revoke(sid); !ok)
+      return tl::unexpected(storeFailure(ok.error()));
   }
   if (refresh_token) {
-    if (auto claims = d_.tokens.verifyRefresh(*refresh_token); claims && claims->sub == who.claims.sub) {
-      if (const std::string sid = sessionOf(*claims); !sid.empty()) (void)d_.store.sessions().revoke(sid);
+    if (auto claims = d_.tokens.verifyRefresh(*refresh_token);
+        claims && claims->sub == who.claims.sub) {
+      if (const std::string sid = sessionOf(*claims); !sid.empty())
+        (void)d_.store.sessions().revoke(sid);
     }
   }
   record("logout", client, who.user.id, who.user.id, {{"session_id", sessionOf(who.claims)}});
@@ -269,17 +305,21 @@ Result<void> AuthService::revoke(const std::string& token, const std::optional<s
   const auto asAccess = [&]() -> Result<bool> {
     auto c = d_.tokens.verifyAccess(token);
     if (!c) return false;
-    if (auto ok = d_.revocations.revoke(c->jti, c->exp); !ok) return tl::unexpected(storeFailure(ok.error()));
-    record("token.revoked", client, parseId(c->sub), parseId(c->sub), {{"token_type", "access_token"}});
+    if (auto ok = d_.revocations.revoke(c->jti, c->exp); !ok)
+      return tl::unexpected(storeFailure(ok.error()));
+    record("token.revoked", client, parseId(c->sub), parseId(c->sub),
+           {{"token_type", "access_token"}});
     return true;
   };
   const auto asRefresh = [&]() -> Result<bool> {
     auto c = d_.tokens.verifyRefresh(token);
     if (!c) return false;
     if (const std::string sid = sessionOf(*c); !sid.empty()) {
-      if (auto ok = d_.store.sessions().revoke(sid); !ok) return tl::unexpected(storeFailure(ok.error()));
+      if (auto ok = d_.store.sessions().revoke(sid); !ok)
+        return tl::unexpected(storeFailure(ok.error()));
     }
-    record("token.revoked", client, parseId(c->sub), parseId(c->sub), {{"token_type", "refresh_token"}});
+    record("token.revoked", client, parseId(c->sub), parseId(c->sub),
+           {{"token_type", "refresh_token"}});
     return true;
   };
   auto first = refresh_first ? asRefresh() : asAccess();
@@ -290,7 +330,8 @@ Result<void> AuthService::revoke(const std::string& token, const std::optional<s
   return {};
 }
 
-Result<Introspection> AuthService::introspect(const std::string& token, const std::optional<std::string>& hint) {
+Result<Introspection> AuthService::introspect(const std::string& token,
+                                              const std::optional<std::string>& hint) {
   Introspection out;
   const auto userFor = [&](const jose::Claims& c) -> Result<std::optional<store::User>> {
     const auto id = parseId(c.sub);
@@ -347,10 +388,13 @@ Result<Principal> AuthService::authenticate(std::string_view bearer) {
   auto user = d_.users.get(*user_id);
   if (!user) return tl::unexpected(storeFailure(user.error()));
   if (!*user) return fail(Errc::InvalidToken, "user no longer exists");
-  if (claims->iat.value_or(0) < (*user)->tokens_valid_after) {
-    return fail(Errc::InvalidToken, "token issued before the user's password change or deactivation");
-  }
+  // The contract's 403 for inactive users comes first; once reactivated, tokens from before the
+  // deactivation (or a password change) stay void.
   if (!(*user)->is_active) return fail(Errc::InactiveUser);
+  if (claims->iat.value_or(0) < (*user)->tokens_valid_after) {
+    return fail(Errc::InvalidToken,
+                "token issued before the user's password change or deactivation");
+  }
   Principal p{std::move(**user), {}, std::move(*claims)};
   p.permissions = rbac::effectivePermissions(d_.policy.permissionsOf(p.user.role), p.claims.scopes);
   return p;
@@ -362,28 +406,33 @@ Result<std::vector<store::Session>> AuthService::sessions(const Principal& who) 
   return std::move(*list);
 }
 
-Result<void> AuthService::endSession(const Principal& who, const std::string& session_id, const ClientInfo& client) {
+Result<void> AuthService::endSession(const Principal& who, const std::string& session_id,
+                                     const ClientInfo& client) {
   auto session = d_.store.sessions().find(session_id);
   if (!session) return tl::unexpected(storeFailure(session.error()));
   if (!*session || (*session)->user_id != who.user.id || (*session)->revoked ||
       (*session)->expires_at <= d_.clock.unixSeconds()) {
     return fail(Errc::SessionNotFound);
   }
-  if (auto ok = d_.store.sessions().revoke(session_id); !ok) return tl::unexpected(storeFailure(ok.error()));
+  if (auto ok = d_.store.sessions().revoke(session_id); !ok)
+    return tl::unexpected(storeFailure(ok.error()));
   // The presenting token dies with its own session.
-  if (sessionOf(who.claims) == session_id) (void)d_.revocations.revoke(who.claims.jti, who.claims.exp);
+  if (sessionOf(who.claims) == session_id)
+    (void)d_.revocations.revoke(who.claims.jti, who.claims.exp);
   record("session.revoked", client, who.user.id, who.user.id, {{"session_id", session_id}});
   return {};
 }
 
-Result<void> AuthService::changePassword(const Principal& who, const std::string& current, const std::string& next,
-                                         const ClientInfo& client) {
+Result<void> AuthService::changePassword(const Principal& who, const std::string& current,
+                                         const std::string& next, const ClientInfo& client) {
   auto errors = passwordFieldErrors(next, "new_password");
-  if (!errors.empty()) return tl::unexpected(Error{Errc::Validation, "password policy", std::move(errors), 0});
+  if (!errors.empty())
+    return tl::unexpected(Error{Errc::Validation, "password policy", std::move(errors), 0});
   const auto& hasher = d_.hasher;
   const std::string stored = who.user.password_hash;
   auto job = d_.hash_pool.submit([&hasher, current, next, stored]() -> std::optional<std::string> {
-    if (stored.empty() ? (hasher.verifyDummy(current), true) : !hasher.verify(current, stored)) return std::nullopt;
+    if (stored.empty() ? (hasher.verifyDummy(current), true) : !hasher.verify(current, stored))
+      return std::nullopt;
     auto h = hasher.hash(next);
     return h ? std::optional<std::string>(std::move(*h)) : std::nullopt;
   });

@@ -93,19 +93,22 @@ class AuthService {
                       const ClientInfo& client);
   // RFC 7009: revokes an access token (its jti) or a refresh token (its session); unknown and
   // invalid tokens succeed silently.
-  Result<void> revoke(const std::string& token, const std::optional<std::string>& hint, const ClientInfo& client);
+  Result<void> revoke(const std::string& token, const std::optional<std::string>& hint,
+                      const ClientInfo& client);
   // RFC 7662, for callers holding tokens:introspect.
-  Result<Introspection> introspect(const std::string& token, const std::optional<std::string>& hint);
+  Result<Introspection> introspect(const std::string& token,
+                                   const std::optional<std::string>& hint);
   // Checks a bearer token with no storage round-trip when nothing changed: InvalidToken (bad,
   // expired, revoked, voided by a password change, unknown user), InactiveUser.
   Result<Principal> authenticate(std::string_view bearer);
 
   Result<std::vector<store::Session>> sessions(const Principal& who);
   // SessionNotFound unless the session is the caller's and live.
-  Result<void> endSession(const Principal& who, const std::string& session_id, const ClientInfo& client);
+  Result<void> endSession(const Principal& who, const std::string& session_id,
+                          const ClientInfo& client);
   // WrongPassword, Validation, Overloaded; revokes every session and voids earlier tokens.
-  Result<void> changePassword(const Principal& who, const std::string& current, const std::string& next,
-                              const ClientInfo& client);
+  Result<void> changePassword(const Principal& who, const std::string& current,
+                              const std::string& next, const ClientInfo& client);
 
   // A password that passes the policy, hashed on the pool: Validation or Overloaded.
   Result<std::string> hashNewPassword(const std::string& password);
@@ -113,7 +116,8 @@ class AuthService {
   const rbac::Policy& policy() const { return d_.policy; }
 
  private:
-  Result<TokenPair> startSession(const store::User& user, std::vector<std::string> scopes, const ClientInfo& client);
+  Result<TokenPair> startSession(const store::User& user, std::vector<std::string> scopes,
+                                 const ClientInfo& client);
   std::vector<FieldError> passwordFieldErrors(const std::string& password, const char* field) const;
   Result<void> checkRate(const std::vector<std::string>& keys, const config::RateLimit& limit,
                          const ClientInfo& client, const char* what);

@@ -7,7 +7,8 @@ namespace gatehouse::auth {
 core::Result<std::optional<store::User>> UserCache::get(std::int64_t id) {
   {
     const std::shared_lock lock(mutex_);
-    if (auto it = entries_.find(id); it != entries_.end()) return std::optional<store::User>(it->second);
+    if (auto it = entries_.find(id); it != entries_.end())
+      return std::optional<store::User>(it->second);
   }
   // A change racing this read bumps the generation; then the (possibly stale) row is not kept.
   const std::uint64_t generation = generation_.load();

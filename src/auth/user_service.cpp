@@ -7,12 +7,17 @@ namespace {
 
 Error fromStore(const core::Error& e) {
   switch (e.code) {
-    case core::Errc::NotFound: return Error{Errc::UserNotFound, e.message, {}, 0};
+    case core::Errc::NotFound:
+      return Error{Errc::UserNotFound, e.message, {}, 0};
     case core::Errc::AlreadyExists:
-      return Error{e.message == "username" ? Errc::UsernameTaken : Errc::EmailTaken, e.message, {}, 0};
-    case core::Errc::FailedPrecondition: return Error{Errc::LastAdmin, e.message, {}, 0};
-    case core::Errc::Unavailable: return Error{Errc::Unavailable, e.message, {}, 0};
-    default: return Error{Errc::Internal, e.message, {}, 0};
+      return Error{
+          e.message == "username" ? Errc::UsernameTaken : Errc::EmailTaken, e.message, {}, 0};
+    case core::Errc::FailedPrecondition:
+      return Error{Errc::LastAdmin, e.message, {}, 0};
+    case core::Errc::Unavailable:
+      return Error{Errc::Unavailable, e.message, {}, 0};
+    default:
+      return Error{Errc::Internal, e.message, {}, 0};
   }
 }
 
@@ -33,40 +38,46 @@ Result<store::User> UserService::get(std::int64_t id) {
   return std::move(**user);
 }
 
-Result<store::User> UserService::update(std::int64_t id, const store::UserPatch& patch, std::int64_t actor,
-                                        const ClientInfo& client) {
+Result<store::User> UserService::update(std::int64_t id, const store::UserPatch& patch,
+                                        std::int64_t actor, const ClientInfo& client) {
   std::vector<FieldError> errors;
   if (patch.email) {
-    if (auto p = emailProblem(*patch.email); !p.empty()) errors.push_back({{"body", "email"}, p, "value_error.email"});
+    if (auto p = emailProblem(*patch.email); !p.empty())
+      errors.push_back({{"body", "email"}, p, "value_error.email"});
   }
   if (patch.username) {
     if (auto p = usernameProblem(*patch.username); !p.empty()) {
       errors.push_back({{"body", "username"}, p, "value_error.username"});
     }
   }
-  if (!errors.empty()) return tl::unexpected(Error{Errc::Validation, "user patch", std::move(errors), 0});
+  if (!errors.empty())
+    return tl::unexpected(Error{Errc::Validation, "user patch", std::move(errors), 0});
   return apply(id, patch, actor, client);
 }
 
-Result<store::User> UserService::setRole(std::int64_t id, const std::string& role, std::int64_t actor,
-                                         const ClientInfo& client) {
+Result<store::User> UserService::setRole(std::int64_t id, const std::string& role,
+                                         std::int64_t actor, const ClientInfo& client) {
   if (!policy_.hasRole(role)) {
-    return tl::unexpected(Error{Errc::Validation, "unknown role", {{{"body", "role"}, "Unknown role: " + role, "value_error.role"}}, 0});
+    return tl::unexpected(Error{Errc::Validation,
+                                "unknown role",
+                                {{{"body", "role"}, "Unknown role: " + role, "value_error.role"}},
+                                0});
   }
   store::UserPatch patch;
   patch.role = role;
   return apply(id, patch, actor, client);
 }
 
-Result<store::User> UserService::apply(std::int64_t id, const store::UserPatch& patch, std::int64_t actor,
-                                       const ClientInfo& client) {
+Result<store::User> UserService::apply(std::int64_t id, const store::UserPatch& patch,
+                                       std::int64_t actor, const ClientInfo& client) {
   auto before = store_.users().findById(id);
   if (!before) return tl::unexpected(fromStore(before.error()));
   if (!*before) return fail(Errc::UserNotFound);
   auto user = store_.users().update(id, patch, rbac::kAdminRole);
   if (!user) return tl::unexpected(fromStore(user.error()));
   const auto event = [&](const char* type, boost::json::object detail) {
-    audit_.record({type, client.request_id, actor, id, client.ip, client.user_agent, std::move(detail)});
+    audit_.record(
+        {type, client.request_id, actor, id, client.ip, client.user_agent, std::move(detail)});
   };
   if ((*before)->is_active && !user->is_active) {
     // A deactivated account's refresh tokens and access tokens stop working at once, and stay
@@ -77,7 +88,8 @@ Result<store::User> UserService::apply(std::int64_t id, const store::UserPatch& 
   } else if (!(*before)->is_active && user->is_active) {
     event("user.activated", {});
   }
-  if ((*before)->role != user->role) event("user.role_changed", {{"from", (*before)->role}, {"to", user->role}});
+  if ((*before)->role != user->role)
+    event("user.role_changed", {{"from", (*before)->role}, {"to", user->role}});
   if ((*before)->email != user->email || (*before)->username != user->username) {
     event("user.updated", {{"email_changed", (*before)->email != user->email},
                            {"username_changed", (*before)->username != user->username}});
@@ -87,7 +99,8 @@ Result<store::User> UserService::apply(std::int64_t id, const store::UserPatch& 
 }
 
 Result<void> UserService::remove(std::int64_t id, std::int64_t actor, const ClientInfo& client) {
-  if (auto ok = store_.users().remove(id, rbac::kAdminRole); !ok) return tl::unexpected(fromStore(ok.error()));
+  if (auto ok = store_.users().remove(id, rbac::kAdminRole); !ok)
+    return tl::unexpected(fromStore(ok.error()));
   cache_.invalidate(id);
   audit_.record({"user.deleted", client.request_id, actor, id, client.ip, client.user_agent, {}});
   return {};

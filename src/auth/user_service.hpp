@@ -25,8 +25,8 @@ struct UserPage {
 // audits every change. Thread-safe.
 class UserService {
  public:
-  UserService(store::Store& store, const rbac::Policy& policy, UserCache& cache, audit::AuditLog& audit,
-              const core::Clock& clock)
+  UserService(store::Store& store, const rbac::Policy& policy, UserCache& cache,
+              audit::AuditLog& audit, const core::Clock& clock)
       : store_(store), policy_(policy), cache_(cache), audit_(audit), clock_(clock) {}
 
   Result<UserPage> list(std::int64_t limit, std::int64_t offset);
@@ -36,7 +36,8 @@ class UserService {
                              const ClientInfo& client);
   Result<void> remove(std::int64_t id, std::int64_t actor, const ClientInfo& client);
   // Validation for an unknown role.
-  Result<store::User> setRole(std::int64_t id, const std::string& role, std::int64_t actor, const ClientInfo& client);
+  Result<store::User> setRole(std::int64_t id, const std::string& role, std::int64_t actor,
+                              const ClientInfo& client);
 
  private:
   Result<store::User> apply(std::int64_t id, const store::UserPatch& patch, std::int64_t actor,

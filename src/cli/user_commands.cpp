@@ -136,9 +136,10 @@ int userSetActive(const config::Config& config, const std::string& email, bool a
   if (!updated) return failure(err, describeFailure(updated.error()));
   if (!active) {
     (void)store->sessions().revokeAllForUser(user->id);
-    (void)store->users().setTokensValidAfter(user->id, std::chrono::duration_cast<std::chrono::seconds>(
-                                                           std::chrono::system_clock::now().time_since_epoch())
-                                                           .count());
+    (void)store->users().setTokensValidAfter(
+        user->id, std::chrono::duration_cast<std::chrono::seconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count());
   }
   out << "user " << updated->id << (active ? " activated" : " deactivated") << "\n";
   return 0;

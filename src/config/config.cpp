@@ -152,8 +152,11 @@ const std::map<std::string, std::string>& variables() {
        "where generated keys are stored (default: the SQLite database's folder)"},
       {"TOKEN_ISSUER", "the iss claim (gatehouse)"},
       {"TOKEN_AUDIENCE", "the aud claim, added and required when set"},
-      {"REFRESH_GRACE_SECONDS", "seconds a just-rotated refresh token fails without revoking its session, for concurrent tabs (0)"},
-      {"LOGIN_LOCKOUT_THRESHOLD", "consecutive failed logins that lock an account's password login, at most 100 (100)"},
+      {"REFRESH_GRACE_SECONDS",
+       "seconds a just-rotated refresh token fails without revoking its session, for concurrent "
+       "tabs (0)"},
+      {"LOGIN_LOCKOUT_THRESHOLD",
+       "consecutive failed logins that lock an account's password login, at most 100 (100)"},
       {"LOGIN_LOCKOUT_MINUTES", "how long such a lock lasts (60)"},
       {"LOGIN_DELAY_AFTER_FAILURES", "failed logins before growing delays begin, 0 for none (5)"},
       {"LOGIN_MAX_DELAY_SECONDS", "the longest of those delays (60)"},

@@ -67,11 +67,11 @@ struct Config {
   RateLimit register_rate_limit{3, std::chrono::seconds(60)};
   std::vector<std::string> trusted_proxies;
   std::int64_t refresh_grace_seconds = 0;
-  std::uint32_t lockout_threshold = 100;    // consecutive failures that lock password login
+  std::uint32_t lockout_threshold = 100;  // consecutive failures that lock password login
   std::int64_t lockout_cooldown_seconds = 3600;
-  std::uint32_t login_delay_after = 5;      // failures before growing delays (0 = none)
+  std::uint32_t login_delay_after = 5;  // failures before growing delays (0 = none)
   std::int64_t login_max_delay_seconds = 60;
-  std::string audit_log_file;               // "" none, "-" stdout
+  std::string audit_log_file;  // "" none, "-" stdout
 
   std::optional<std::filesystem::path> policy_file;
   std::string frontend_url = "http://localhost:3000";

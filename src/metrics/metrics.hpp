@@ -14,7 +14,8 @@ namespace gatehouse::metrics {
 // atomics; the per-route maps take a short lock. Thread-safe.
 class Registry {
  public:
-  void observeRequest(const std::string& method, const std::string& route, int status, double seconds);
+  void observeRequest(const std::string& method, const std::string& route, int status,
+                      double seconds);
   void loginSucceeded() { logins_ok_.fetch_add(1, std::memory_order_relaxed); }
   void loginFailed() { logins_failed_.fetch_add(1, std::memory_order_relaxed); }
   void tokensIssued(std::uint64_t n = 1) { tokens_issued_.fetch_add(n, std::memory_order_relaxed); }
@@ -22,7 +23,9 @@ class Registry {
   void refreshReuse() { refresh_reuse_.fetch_add(1, std::memory_order_relaxed); }
   void lockedOut() { locked_out_.fetch_add(1, std::memory_order_relaxed); }
   // Sampled when rendering.
-  void setHashQueueDepth(std::function<std::size_t()> depth) { hash_queue_depth_ = std::move(depth); }
+  void setHashQueueDepth(std::function<std::size_t()> depth) {
+    hash_queue_depth_ = std::move(depth);
+  }
 
   std::string render() const;
 

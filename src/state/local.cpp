@@ -5,12 +5,13 @@
 
 namespace gatehouse::state {
 
-Decision LocalRateLimiter::hit(std::string_view key, std::uint32_t limit, std::chrono::seconds window,
-                               std::int64_t now) {
+Decision LocalRateLimiter::hit(std::string_view key, std::uint32_t limit,
+                               std::chrono::seconds window, std::int64_t now) {
   Shard& shard = shards_[std::hash<std::string_view>{}(key) % kShards];
   const std::lock_guard lock(shard.mutex);
   if (shard.windows.size() >= shard.sweep_at) {
-    std::erase_if(shard.windows, [now](const auto& kv) { return kv.second.start + kv.second.length <= now; });
+    std::erase_if(shard.windows,
+                  [now](const auto& kv) { return kv.second.start + kv.second.length <= now; });
     shard.sweep_at = std::max<std::size_t>(1024, shard.windows.size() * 2);
   }
   const std::int64_t length = window.count();
@@ -44,7 +45,9 @@ bool LocalLoginGuard::failed(std::string_view account, std::int64_t now) {
   const std::lock_guard lock(mutex_);
   if (entries_.size() > 100000) {
     // Bound memory under a spray of identifiers: forget idle, unlocked entries.
-    std::erase_if(entries_, [now](const auto& kv) { return !kv.second.locked && kv.second.last_failure + 86400 < now; });
+    std::erase_if(entries_, [now](const auto& kv) {
+      return !kv.second.locked && kv.second.last_failure + 86400 < now;
+    });
   }
   Entry& e = entries_[std::string(account)];
   ++e.failures;

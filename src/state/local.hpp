@@ -13,7 +13,8 @@ namespace gatehouse::state {
 // swept as the map grows, so memory stays bounded by the keys active within a window.
 class LocalRateLimiter final : public RateLimiter {
  public:
-  Decision hit(std::string_view key, std::uint32_t limit, std::chrono::seconds window, std::int64_t now) override;
+  Decision hit(std::string_view key, std::uint32_t limit, std::chrono::seconds window,
+               std::int64_t now) override;
 
  private:
   struct Window {

@@ -83,7 +83,7 @@ struct Session {
   std::int64_t last_used_at = 0;
   std::int64_t expires_at = 0;
   bool revoked = false;
-  std::string previous_jti;   // the refresh token this one replaced
+  std::string previous_jti;  // the refresh token this one replaced
   std::int64_t rotated_at = 0;
 };
 
@@ -91,7 +91,8 @@ enum class RotateOutcome {
   Rotated,    // `presented_jti` was current; now `next_jti` is
   Reused,     // `presented_jti` was an earlier token of the family: the session is now revoked
   Inactive,   // no such session, already revoked, or expired
-  GraceRace,  // the token just replaced, within the grace window (a second tab): refused, not revoked
+  GraceRace,  // the token just replaced, within the grace window (a second tab): refused, not
+              // revoked
 };
 
 // Implementations MUST be thread-safe; rotate() is atomic (one transaction / compare-and-set).
@@ -158,15 +159,17 @@ class AuditStore {
  public:
   virtual ~AuditStore() = default;
   // Fills id and prev_hash, calls `seal` to compute the hash, and inserts.
-  virtual core::Result<AuditRecord> append(AuditRecord record,
-                                           const std::function<std::string(const AuditRecord&)>& seal) = 0;
+  virtual core::Result<AuditRecord> append(
+      AuditRecord record, const std::function<std::string(const AuditRecord&)>& seal) = 0;
   // Newest first.
   virtual core::Result<std::vector<AuditRecord>> query(const AuditQuery& q) = 0;
   // Every record, oldest first, `batch` at a time through `visit` (stops when it returns false).
   virtual core::Status scan(const std::function<bool(const AuditRecord&)>& visit) = 0;
   virtual core::Result<std::int64_t> countSince(std::string_view type, std::int64_t since_ms) = 0;
-  virtual core::Result<std::int64_t> distinctSubjectsSince(std::string_view type, std::int64_t since_ms) = 0;
-  virtual core::Result<std::vector<DailyCount>> perDaySince(std::string_view type, std::int64_t since_ms) = 0;
+  virtual core::Result<std::int64_t> distinctSubjectsSince(std::string_view type,
+                                                           std::int64_t since_ms) = 0;
+  virtual core::Result<std::vector<DailyCount>> perDaySince(std::string_view type,
+                                                            std::int64_t since_ms) = 0;
 };
 
 // One backend's repositories. Thread-safe.

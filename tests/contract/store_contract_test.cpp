@@ -200,6 +200,96 @@ TEST_P(StoreContract, RevocationsExpire) {
   EXPECT_EQ(r.active(0).value().size(), 1U);
 }
 
+TEST_P(StoreContract, PasswordChangeSetsTheTokenWatermark) {
+  const User u = make("w@example.com", "watermark");
+  EXPECT_EQ(u.tokens_valid_after, 0);
+  ASSERT_TRUE(store_->users().changePassword(u.id, "$2b$12$new", 1'800'000'123));
+  auto after = store_->users().findById(u.id).value();
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->password_hash, "$2b$12$new");
+  EXPECT_EQ(after->tokens_valid_after, 1'800'000'123);
+  ASSERT_TRUE(store_->users().setTokensValidAfter(u.id, 1'800'000'999));
+  EXPECT_EQ(store_->users().findByEmail("w@example.com").value()->tokens_valid_after,
+            1'800'000'999);
+  EXPECT_EQ(store_->users().findByUsername("watermark").value()->tokens_valid_after, 1'800'000'999);
+  EXPECT_EQ(store_->users().list(10, 0).value().at(0).tokens_valid_after, 1'800'000'999);
+  EXPECT_EQ(store_->users().changePassword(9999, "x", 1).error().code, core::Errc::NotFound);
+}
+
+TEST_P(StoreContract, ChangeLogRecordsUpdatesAndDeletesFromAnyWriter) {
+  auto start = store_->users().changesSince(-1);
+  ASSERT_TRUE(start);
+  const User a = make("a@example.com", "alpha");
+  const User b = make("b@example.com", "bravo");
+  UserPatch p;
+  p.role = "moderator";
+  ASSERT_TRUE(store_->users().update(a.id, p, "admin"));
+  ASSERT_TRUE(store_->users().remove(b.id, "admin"));
+  auto changes = store_->users().changesSince(start->seq);
+  ASSERT_TRUE(changes);
+  EXPECT_EQ(changes->user_ids, (std::vector<std::int64_t>{a.id, b.id}));
+  EXPECT_GT(changes->seq, start->seq);
+  EXPECT_TRUE(store_->users().changesSince(changes->seq).value().user_ids.empty());
+}
+
+TEST_P(StoreContract, RotationGraceWindowSparesTheFamily) {
+  const User u = make("g@example.com", "grace");
+  const std::int64_t now = 1'800'000'000;
+  ASSERT_TRUE(
+      store_->sessions().create({"sg", u.id, "j1", "", "", now, now, now + 3600, false, "", 0}));
+  ASSERT_EQ(store_->sessions().rotate("sg", "j1", "j2", now, now + 3600, 5).value(),
+            RotateOutcome::Rotated);
+  EXPECT_EQ(store_->sessions().rotate("sg", "j1", "jx", now + 3, now + 3600, 5).value(),
+            RotateOutcome::GraceRace);
+  EXPECT_EQ(store_->sessions().rotate("sg", "j2", "j3", now + 4, now + 3600, 5).value(),
+            RotateOutcome::Rotated);
+  EXPECT_EQ(store_->sessions().find("sg").value()->previous_jti, "j2");
+  EXPECT_EQ(store_->sessions().rotate("sg", "j2", "jy", now + 20, now + 3600, 5).value(),
+            RotateOutcome::Reused);
+  EXPECT_EQ(store_->sessions().rotate("sg", "j3", "j4", now + 21, now + 3600, 5).value(),
+            RotateOutcome::Inactive);
+}
+
+TEST_P(StoreContract, AuditAppendsChainAndRefusesEdits) {
+  auto& a = store_->audit();
+  const auto seal = [](const AuditRecord& r) {
+    return "h" + std::to_string(r.id) + ":" + r.prev_hash.substr(0, 3);
+  };
+  AuditRecord first;
+  first.time_ms = 1'800'000'000'000;
+  first.type = "login.failed";
+  first.subject_id = 7;
+  first.detail = R"({"reason":"wrong_password"})";
+  auto r1 = a.append(first, seal);
+  ASSERT_TRUE(r1) << r1.error().message;
+  EXPECT_EQ(r1->id, 1);
+  EXPECT_EQ(r1->prev_hash, std::string(64, '0'));
+  AuditRecord second = first;
+  second.type = "login.succeeded";
+  second.actor_id = 7;
+  second.time_ms += 86'400'000;
+  auto r2 = a.append(second, seal);
+  ASSERT_TRUE(r2);
+  EXPECT_EQ(r2->id, 2);
+  EXPECT_EQ(r2->prev_hash, r1->hash);
+  auto newest = a.query({.limit = 10});
+  ASSERT_TRUE(newest);
+  ASSERT_EQ(newest->size(), 2U);
+  EXPECT_EQ((*newest)[0].type, "login.succeeded");
+  EXPECT_EQ(a.query({.type = "login.failed"}).value().size(), 1U);
+  EXPECT_EQ(a.query({.user_id = 7}).value().size(), 2U);
+  EXPECT_EQ(a.query({.since_ms = 1'800'000'000'001}).value().size(), 1U);
+  EXPECT_EQ(a.countSince("login.failed", 0).value(), 1);
+  EXPECT_EQ(a.distinctSubjectsSince("login.succeeded", 0).value(), 1);
+  EXPECT_EQ(a.perDaySince("login.failed", 0).value().at(0).day, "2027-01-15");
+  std::vector<std::int64_t> ids;
+  ASSERT_TRUE(a.scan([&](const AuditRecord& r) {
+    ids.push_back(r.id);
+    return true;
+  }));
+  EXPECT_EQ(ids, (std::vector<std::int64_t>{1, 2}));
+}
+
 TEST_P(StoreContract, MigrateIsIdempotentAndPingWorks) {
   auto again = store_->migrate();
   ASSERT_TRUE(again);

@@ -346,9 +346,14 @@ def test_full_hashing_queue_sheds_load_with_503(make_server):
 def test_connection_limit(make_server):
     s = make_server({"GATEHOUSE_MAX_CONNECTIONS": "2"})
     held = [socket.create_connection(("127.0.0.1", s.port)) for _ in range(2)]
-    time.sleep(0.2)
-    reply = raw_request(s.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-    assert reply.startswith(b"HTTP/1.1 503")
+    # The server accepts asynchronously: give it a moment to take both held connections.
+    deadline = time.time() + 5
+    while True:
+        reply = raw_request(s.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        if reply.startswith(b"HTTP/1.1 503") or time.time() > deadline:
+            break
+        time.sleep(0.1)
+    assert reply.startswith(b"HTTP/1.1 503"), reply[:100]
     for h in held:
         h.close()
     time.sleep(0.2)

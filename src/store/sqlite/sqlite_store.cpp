@@ -94,8 +94,13 @@ END;
 )sql",
 };
 
+constexpr std::string_view kUserSelect =
+    "SELECT id, email, username, password_hash, role, is_active, created_at, tokens_valid_after "
+    "FROM users ";
+
 User readUser(const Statement& s) {
-  return User{s.int64(0), s.text(1), s.text(2), s.text(3), s.text(4), s.int64(5) != 0, s.int64(6), s.int64(7)};
+  return User{s.int64(0), s.text(1),       s.text(2),  s.text(3),
+              s.text(4),  s.int64(5) != 0, s.int64(6), s.int64(7)};
 }
 
 core::Result<std::optional<User>> oneUser(Connection& c, std::string_view sql, auto bind) {
@@ -124,33 +129,27 @@ class SqliteUsers final : public UserStore {
       stmt->bind(5, std::int64_t{u.is_active ? 1 : 0}).bind(6, now).bind(7, now);
       if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
       return User{c.lastInsertRowid(), u.email, u.username, u.password_hash, u.role,
-                  u.is_active,         now};
+                  u.is_active,         now,     0};
     });
   }
 
   core::Result<std::optional<User>> findById(std::int64_t id) override {
     return pool_.with([&](Connection& c) {
-      return oneUser(c,
-                     "SELECT id, email, username, password_hash, role, is_active, created_at FROM "
-                     "users WHERE id = ?",
+      return oneUser(c, std::string(kUserSelect) + "WHERE id = ?",
                      [&](Statement& s) { s.bind(1, id); });
     });
   }
 
   core::Result<std::optional<User>> findByEmail(std::string_view email) override {
     return pool_.with([&](Connection& c) {
-      return oneUser(c,
-                     "SELECT id, email, username, password_hash, role, is_active, created_at FROM "
-                     "users WHERE email = ?",
+      return oneUser(c, std::string(kUserSelect) + "WHERE email = ?",
                      [&](Statement& s) { s.bind(1, email); });
     });
   }
 
   core::Result<std::optional<User>> findByUsername(std::string_view username) override {
     return pool_.with([&](Connection& c) {
-      return oneUser(c,
-                     "SELECT id, email, username, password_hash, role, is_active, created_at FROM "
-                     "users WHERE username = ?",
+      return oneUser(c, std::string(kUserSelect) + "WHERE username = ?",
                      [&](Statement& s) { s.bind(1, username); });
     });
   }
@@ -158,7 +157,8 @@ class SqliteUsers final : public UserStore {
   core::Result<std::vector<User>> list(std::int64_t limit, std::int64_t offset) override {
     return pool_.with([&](Connection& c) -> core::Result<std::vector<User>> {
       auto stmt = c.prepare(
-          "SELECT id, email, username, password_hash, role, is_active, created_at, tokens_valid_after FROM users ORDER "
+          "SELECT id, email, username, password_hash, role, is_active, created_at, "
+          "tokens_valid_after FROM users ORDER "
           "BY id LIMIT ? OFFSET ?");
       if (!stmt) return tl::unexpected(stmt.error());
       stmt->bind(1, limit).bind(2, offset);
@@ -185,9 +185,7 @@ class SqliteUsers final : public UserStore {
   core::Result<User> update(std::int64_t id, const UserPatch& patch,
                             std::string_view protected_role) override {
     return pool_.transaction<User>([&](Connection& c) -> core::Result<User> {
-      auto current = oneUser(c,
-                             "SELECT id, email, username, password_hash, role, is_active, "
-                             "created_at FROM users WHERE id = ?",
+      auto current = oneUser(c, std::string(kUserSelect) + "WHERE id = ?",
                              [&](Statement& s) { s.bind(1, id); });
       if (!current) return tl::unexpected(current.error());
       if (!*current) return makeError(Errc::NotFound, "user");
@@ -215,9 +213,7 @@ class SqliteUsers final : public UserStore {
 
   core::Status remove(std::int64_t id, std::string_view protected_role) override {
     auto done = pool_.transaction<bool>([&](Connection& c) -> core::Result<bool> {
-      auto current = oneUser(c,
-                             "SELECT id, email, username, password_hash, role, is_active, "
-                             "created_at FROM users WHERE id = ?",
+      auto current = oneUser(c, std::string(kUserSelect) + "WHERE id = ?",
                              [&](Statement& s) { s.bind(1, id); });
       if (!current) return tl::unexpected(current.error());
       if (!*current) return makeError(Errc::NotFound, "user");
@@ -237,7 +233,9 @@ class SqliteUsers final : public UserStore {
 
   core::Status changePassword(std::int64_t id, std::string_view hash, std::int64_t now) override {
     return pool_.with([&](Connection& c) -> core::Status {
-      auto stmt = c.prepare("UPDATE users SET password_hash = ?, tokens_valid_after = ?, updated_at = ? WHERE id = ?");
+      auto stmt = c.prepare(
+          "UPDATE users SET password_hash = ?, tokens_valid_after = ?, updated_at = ? WHERE id = "
+          "?");
       if (!stmt) return tl::unexpected(stmt.error());
       stmt->bind(1, hash).bind(2, now).bind(3, now).bind(4, id);
       if (auto ok = stmt->run(); !ok) return ok;
@@ -259,7 +257,8 @@ class SqliteUsers final : public UserStore {
     return pool_.with([&](Connection& c) -> core::Result<UserChanges> {
       UserChanges out;
       out.seq = seq;
-      auto stmt = c.prepare("SELECT seq, user_id FROM user_changes WHERE seq > ? ORDER BY seq LIMIT 10000");
+      auto stmt =
+          c.prepare("SELECT seq, user_id FROM user_changes WHERE seq > ? ORDER BY seq LIMIT 10000");
       if (!stmt) return tl::unexpected(stmt.error());
       stmt->bind(1, seq);
       for (;;) {
@@ -307,13 +306,13 @@ class SqliteUsers final : public UserStore {
 };
 
 Session readSession(const Statement& s) {
-  return Session{s.text(0),  s.int64(1), s.text(2),  s.text(3),      s.text(4),
-                 s.int64(5), s.int64(6), s.int64(7), s.int64(8) != 0};
+  return Session{s.text(0),  s.int64(1), s.text(2),       s.text(3), s.text(4),  s.int64(5),
+                 s.int64(6), s.int64(7), s.int64(8) != 0, s.text(9), s.int64(10)};
 }
 
 constexpr std::string_view kSessionSelect =
     "SELECT id, user_id, refresh_jti, user_agent, ip, created_at, last_used_at, expires_at, "
-    "revoked FROM sessions ";
+    "revoked, previous_jti, rotated_at FROM sessions ";
 
 class SqliteSessions final : public SessionStore {
  public:
@@ -336,20 +335,29 @@ class SqliteSessions final : public SessionStore {
     });
   }
 
-  core::Result<RotateOutcome> rotate(std::string_view id, std::string_view presented, std::string_view next,
-                                     std::int64_t now, std::int64_t expires_at, std::int64_t grace) override {
+  core::Result<RotateOutcome> rotate(std::string_view id, std::string_view presented,
+                                     std::string_view next, std::int64_t now,
+                                     std::int64_t expires_at, std::int64_t grace) override {
     return pool_.transaction<RotateOutcome>([&](Connection& c) -> core::Result<RotateOutcome> {
       // Compare-and-set: only the current jti of a live session moves forward.
       auto cas = c.prepare(
-          "UPDATE sessions SET previous_jti = refresh_jti, rotated_at = ?, refresh_jti = ?, last_used_at = ?, "
+          "UPDATE sessions SET previous_jti = refresh_jti, rotated_at = ?, refresh_jti = ?, "
+          "last_used_at = ?, "
           "expires_at = ? WHERE id = ? AND refresh_jti = ? AND revoked = 0 AND expires_at > ?");
       if (!cas) return tl::unexpected(cas.error());
-      cas->bind(1, now).bind(2, next).bind(3, now).bind(4, expires_at).bind(5, id).bind(6, presented).bind(7, now);
+      cas->bind(1, now)
+          .bind(2, next)
+          .bind(3, now)
+          .bind(4, expires_at)
+          .bind(5, id)
+          .bind(6, presented)
+          .bind(7, now);
       if (auto ok = cas->run(); !ok) return tl::unexpected(ok.error());
       if (c.changes() == 1) return RotateOutcome::Rotated;
       if (grace > 0) {
         auto recent = c.prepare(
-            "SELECT COUNT(*) FROM sessions WHERE id = ? AND previous_jti = ? AND revoked = 0 AND rotated_at >= ?");
+            "SELECT COUNT(*) FROM sessions WHERE id = ? AND previous_jti = ? AND revoked = 0 AND "
+            "rotated_at >= ?");
         if (!recent) return tl::unexpected(recent.error());
         recent->bind(1, id).bind(2, presented).bind(3, now - grace);
         auto row = recent->step();
@@ -357,7 +365,8 @@ class SqliteSessions final : public SessionStore {
         if (recent->int64(0) > 0) return RotateOutcome::GraceRace;
       }
       // Not current: an older token of a live family is a replay (RFC 9700 §4.14.2).
-      auto revoke = c.prepare("UPDATE sessions SET revoked = 1 WHERE id = ? AND revoked = 0 AND expires_at > ?");
+      auto revoke = c.prepare(
+          "UPDATE sessions SET revoked = 1 WHERE id = ? AND revoked = 0 AND expires_at > ?");
       if (!revoke) return tl::unexpected(revoke.error());
       revoke->bind(1, id).bind(2, now);
       if (auto ok = revoke->run(); !ok) return tl::unexpected(ok.error());
@@ -468,7 +477,8 @@ class SqliteRevocations final : public RevocationStore {
   ConnectionPool& pool_;
 };
 
-constexpr std::string_view kGenesisHash = "0000000000000000000000000000000000000000000000000000000000000000";
+constexpr std::string_view kGenesisHash =
+    "0000000000000000000000000000000000000000000000000000000000000000";
 
 AuditRecord readAudit(const Statement& s) {
   AuditRecord r;
@@ -487,14 +497,16 @@ AuditRecord readAudit(const Statement& s) {
 }
 
 constexpr std::string_view kAuditSelect =
-    "SELECT id, time_ms, type, request_id, actor_id, subject_id, client_ip, user_agent, detail, prev_hash, hash "
+    "SELECT id, time_ms, type, request_id, actor_id, subject_id, client_ip, user_agent, detail, "
+    "prev_hash, hash "
     "FROM audit_events ";
 
 class SqliteAudit final : public AuditStore {
  public:
   explicit SqliteAudit(ConnectionPool& pool) : pool_(pool) {}
 
-  core::Result<AuditRecord> append(AuditRecord r, const std::function<std::string(const AuditRecord&)>& seal) override {
+  core::Result<AuditRecord> append(
+      AuditRecord r, const std::function<std::string(const AuditRecord&)>& seal) override {
     return pool_.transaction<AuditRecord>([&](Connection& c) -> core::Result<AuditRecord> {
       auto last = c.prepare("SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1");
       if (!last) return tl::unexpected(last.error());
@@ -504,13 +516,24 @@ class SqliteAudit final : public AuditStore {
       r.prev_hash = *row ? last->text(1) : std::string(kGenesisHash);
       r.hash = seal(r);
       auto ins = c.prepare(
-          "INSERT INTO audit_events (id, time_ms, type, request_id, actor_id, subject_id, client_ip, user_agent, "
+          "INSERT INTO audit_events (id, time_ms, type, request_id, actor_id, subject_id, "
+          "client_ip, user_agent, "
           "detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
       if (!ins) return tl::unexpected(ins.error());
       ins->bind(1, r.id).bind(2, r.time_ms).bind(3, r.type).bind(4, r.request_id);
-      if (r.actor_id) ins->bind(5, *r.actor_id); else ins->bindNull(5);
-      if (r.subject_id) ins->bind(6, *r.subject_id); else ins->bindNull(6);
-      ins->bind(7, r.client_ip).bind(8, r.user_agent).bind(9, r.detail).bind(10, r.prev_hash).bind(11, r.hash);
+      if (r.actor_id)
+        ins->bind(5, *r.actor_id);
+      else
+        ins->bindNull(5);
+      if (r.subject_id)
+        ins->bind(6, *r.subject_id);
+      else
+        ins->bindNull(6);
+      ins->bind(7, r.client_ip)
+          .bind(8, r.user_agent)
+          .bind(9, r.detail)
+          .bind(10, r.prev_hash)
+          .bind(11, r.hash);
       if (auto ok = ins->run(); !ok) return tl::unexpected(ok.error());
       return r;
     });
@@ -519,13 +542,23 @@ class SqliteAudit final : public AuditStore {
   core::Result<std::vector<AuditRecord>> query(const AuditQuery& q) override {
     return pool_.with([&](Connection& c) -> core::Result<std::vector<AuditRecord>> {
       // Fixed SQL with optional filters (NULL disables each), so it stays one prepared statement.
-      auto stmt = c.prepare(std::string(kAuditSelect) +
-                            "WHERE (?1 IS NULL OR type = ?1) AND (?2 IS NULL OR actor_id = ?2 OR subject_id = ?2) "
-                            "AND (?3 IS NULL OR time_ms >= ?3) ORDER BY id DESC LIMIT ?4");
+      auto stmt = c.prepare(
+          std::string(kAuditSelect) +
+          "WHERE (?1 IS NULL OR type = ?1) AND (?2 IS NULL OR actor_id = ?2 OR subject_id = ?2) "
+          "AND (?3 IS NULL OR time_ms >= ?3) ORDER BY id DESC LIMIT ?4");
       if (!stmt) return tl::unexpected(stmt.error());
-      if (q.type) stmt->bind(1, *q.type); else stmt->bindNull(1);
-      if (q.user_id) stmt->bind(2, *q.user_id); else stmt->bindNull(2);
-      if (q.since_ms) stmt->bind(3, *q.since_ms); else stmt->bindNull(3);
+      if (q.type)
+        stmt->bind(1, *q.type);
+      else
+        stmt->bindNull(1);
+      if (q.user_id)
+        stmt->bind(2, *q.user_id);
+      else
+        stmt->bindNull(2);
+      if (q.since_ms)
+        stmt->bind(3, *q.since_ms);
+      else
+        stmt->bindNull(3);
       stmt->bind(4, q.limit);
       std::vector<AuditRecord> out;
       for (;;) {
@@ -562,18 +595,23 @@ class SqliteAudit final : public AuditStore {
   }
 
   core::Result<std::int64_t> countSince(std::string_view type, std::int64_t since_ms) override {
-    return scalar("SELECT COUNT(*) FROM audit_events WHERE type = ? AND time_ms >= ?", type, since_ms);
-  }
-
-  core::Result<std::int64_t> distinctSubjectsSince(std::string_view type, std::int64_t since_ms) override {
-    return scalar("SELECT COUNT(DISTINCT subject_id) FROM audit_events WHERE type = ? AND time_ms >= ?", type,
+    return scalar("SELECT COUNT(*) FROM audit_events WHERE type = ? AND time_ms >= ?", type,
                   since_ms);
   }
 
-  core::Result<std::vector<DailyCount>> perDaySince(std::string_view type, std::int64_t since_ms) override {
+  core::Result<std::int64_t> distinctSubjectsSince(std::string_view type,
+                                                   std::int64_t since_ms) override {
+    return scalar(
+        "SELECT COUNT(DISTINCT subject_id) FROM audit_events WHERE type = ? AND time_ms >= ?", type,
+        since_ms);
+  }
+
+  core::Result<std::vector<DailyCount>> perDaySince(std::string_view type,
+                                                    std::int64_t since_ms) override {
     return pool_.with([&](Connection& c) -> core::Result<std::vector<DailyCount>> {
       auto stmt = c.prepare(
-          "SELECT date(time_ms / 1000, 'unixepoch') AS day, COUNT(*) FROM audit_events WHERE type = ? AND time_ms >= ? "
+          "SELECT date(time_ms / 1000, 'unixepoch') AS day, COUNT(*) FROM audit_events WHERE type "
+          "= ? AND time_ms >= ? "
           "GROUP BY day ORDER BY day");
       if (!stmt) return tl::unexpected(stmt.error());
       stmt->bind(1, type).bind(2, since_ms);
@@ -588,7 +626,8 @@ class SqliteAudit final : public AuditStore {
   }
 
  private:
-  core::Result<std::int64_t> scalar(std::string_view sql, std::string_view type, std::int64_t since_ms) {
+  core::Result<std::int64_t> scalar(std::string_view sql, std::string_view type,
+                                    std::int64_t since_ms) {
     return pool_.with([&](Connection& c) -> core::Result<std::int64_t> {
       auto stmt = c.prepare(sql);
       if (!stmt) return tl::unexpected(stmt.error());
@@ -605,7 +644,11 @@ class SqliteAudit final : public AuditStore {
 class SqliteStore final : public Store {
  public:
   explicit SqliteStore(std::unique_ptr<ConnectionPool> pool)
-      : pool_(std::move(pool)), users_(*pool_), sessions_(*pool_), revocations_(*pool_), audit_(*pool_) {}
+      : pool_(std::move(pool)),
+        users_(*pool_),
+        sessions_(*pool_),
+        revocations_(*pool_),
+        audit_(*pool_) {}
 
   UserStore& users() override { return users_; }
   SessionStore& sessions() override { return sessions_; }

@@ -29,8 +29,21 @@ class Handlers : public ::testing::Test {
         cache_(store_->users()),
         guard_({}),
         audit_(store_->audit(), clock_, ""),
-        auth_({*store_, hasher_, pool_, tokens_, policy_, revocations_, cache_, limiter_, guard_, audit_, metrics_,
-               clock_, {}, auth::AbusePolicy{{1000, std::chrono::seconds(60)}, {1000, std::chrono::seconds(60)}, 0}}),
+        auth_({*store_,
+               hasher_,
+               pool_,
+               tokens_,
+               policy_,
+               revocations_,
+               cache_,
+               limiter_,
+               guard_,
+               audit_,
+               metrics_,
+               clock_,
+               {},
+               auth::AbusePolicy{
+                   {1000, std::chrono::seconds(60)}, {1000, std::chrono::seconds(60)}, 0}}),
         users_(*store_, policy_, cache_, audit_, clock_),
         services_{auth_, users_, tokens_, *store_, policy_, metrics_, "http://gh.test"},
         pipeline_(router_, {"10.0.0.1"}, &metrics_) {
@@ -177,8 +190,10 @@ TEST_F(Handlers, MetricsCountRequestsByRoute) {
   call("GET", "/api/v1/users/7");
   const auto m = call("GET", "/metrics");
   EXPECT_EQ(m.status, 200);
-  EXPECT_NE(m.body.find(R"(gatehouse_http_requests_total{method="POST",route="/api/v1/auth/register",status="201"} 1)"),
-            std::string::npos)
+  EXPECT_NE(
+      m.body.find(
+          R"(gatehouse_http_requests_total{method="POST",route="/api/v1/auth/register",status="201"} 1)"),
+      std::string::npos)
       << m.body;
   EXPECT_NE(m.body.find(R"(route="/api/v1/users/{id}",status="401")"), std::string::npos);
   EXPECT_NE(m.body.find("gatehouse_tokens_issued_total 2"), std::string::npos);

@@ -1,0 +1,337 @@
+"""Sessions, revocation, abuse control and the audit log over real HTTP (issue 3)."""
+import concurrent.futures
+import sqlite3
+import statistics
+import time
+
+import jwt
+import requests
+
+from conftest import SECRET, auth
+
+
+def audit(server, token, **params):
+    r = requests.get(server.url("/api/v1/audit-events"), params=params, headers=auth(token))
+    assert r.status_code == 200, r.text
+    return r.json()["items"]
+
+
+def uid(token):
+    return int(jwt.decode(token, SECRET, algorithms=["HS256"])["sub"])
+
+
+def test_refresh_reuse_is_audited_as_theft(server):
+    admin = server.admin_token()
+    server.register("theft@example.com", "theft")
+    first = server.login("theft").json()
+    second = requests.post(server.url("/api/v1/auth/refresh"), json={"refresh_token": first["refresh_token"]}).json()
+    assert requests.post(server.url("/api/v1/auth/refresh"),
+                         json={"refresh_token": first["refresh_token"]}).status_code == 401
+    events = audit(server, admin, type="refresh.reuse_detected")
+    assert len(events) == 1 and events[0]["subject_id"] == uid(first["access_token"])
+    assert requests.post(server.url("/api/v1/auth/refresh"),
+                         json={"refresh_token": second["refresh_token"]}).status_code == 401
+    metrics = requests.get(server.url("/metrics")).text
+    assert "gatehouse_refresh_reuse_detected_total 1" in metrics
+
+
+def test_twenty_concurrent_refreshes_give_exactly_one_200(server):
+    server.register("race2@example.com", "race2")
+    token = server.login("race2").json()["refresh_token"]
+
+    def attempt(_):
+        return requests.post(server.url("/api/v1/auth/refresh"), json={"refresh_token": token}).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=20) as pool:
+        codes = list(pool.map(attempt, range(20)))
+    assert codes.count(200) == 1, codes
+    assert codes.count(401) == 19, codes
+
+
+def test_grace_window_spares_the_session_but_still_detects_reuse(make_server):
+    s = make_server({"REFRESH_GRACE_SECONDS": "2"})
+    s.register("tabs@example.com", "tabs")
+    first = s.login("tabs").json()
+    second = requests.post(s.url("/api/v1/auth/refresh"), json={"refresh_token": first["refresh_token"]}).json()
+    # A second tab replays the old token at once: refused, but the family lives on.
+    r = requests.post(s.url("/api/v1/auth/refresh"), json={"refresh_token": first["refresh_token"]})
+    assert r.status_code == 401
+    third = requests.post(s.url("/api/v1/auth/refresh"), json={"refresh_token": second["refresh_token"]})
+    assert third.status_code == 200
+    # After the window, a replay is theft again.
+    time.sleep(3)
+    assert requests.post(s.url("/api/v1/auth/refresh"),
+                         json={"refresh_token": second["refresh_token"]}).status_code == 401
+    assert requests.post(s.url("/api/v1/auth/refresh"),
+                         json={"refresh_token": third.json()["refresh_token"]}).status_code == 401
+
+
+def test_revoke_endpoint(server):
+    server.register("rev@example.com", "rev")
+    pair = server.login("rev").json()
+    r = requests.post(server.url("/api/v1/auth/revoke"), data={"token": pair["access_token"]})
+    assert r.status_code == 200
+    assert requests.get(server.url("/api/v1/auth/me"), headers=auth(pair["access_token"])).status_code == 401
+    r = requests.post(server.url("/api/v1/auth/revoke"),
+                      data={"token": pair["refresh_token"], "token_type_hint": "refresh_token"})
+    assert r.status_code == 200
+    assert requests.post(server.url("/api/v1/auth/refresh"),
+                         json={"refresh_token": pair["refresh_token"]}).status_code == 401
+    for junk in ("unknown", pair["access_token"] + "x"):
+        assert requests.post(server.url("/api/v1/auth/revoke"), data={"token": junk}).status_code == 200
+    assert requests.post(server.url("/api/v1/auth/revoke"), data={}).status_code == 422
+
+
+def test_introspect(server):
+    admin = server.admin_token()
+    server.register("intro@example.com", "intro")
+    pair = server.login("intro").json()
+    r = requests.post(server.url("/api/v1/auth/introspect"), data={"token": pair["access_token"]},
+                      headers=auth(pair["access_token"]))
+    assert (r.status_code, r.json()) == (403, {"detail": "Insufficient permissions"})
+    r = requests.post(server.url("/api/v1/auth/introspect"), data={"token": pair["access_token"]}, headers=auth(admin))
+    body = r.json()
+    assert r.status_code == 200 and body["active"] is True and body["token_type"] == "access_token"
+    assert body["username"] == "intro" and body["scope"].split() == sorted(body["scope"].split())
+    assert body["sub"] == str(uid(pair["access_token"])) and body["exp"] > time.time()
+    r = requests.post(server.url("/api/v1/auth/introspect"), data={"token": pair["refresh_token"]}, headers=auth(admin))
+    assert r.json()["active"] is True and r.json()["token_type"] == "refresh_token"
+    requests.post(server.url("/api/v1/auth/logout"), headers=auth(pair["access_token"]))
+    for token in (pair["access_token"], pair["refresh_token"], "garbage"):
+        r = requests.post(server.url("/api/v1/auth/introspect"), data={"token": token}, headers=auth(admin))
+        assert r.json() == {"active": False}
+    assert requests.post(server.url("/api/v1/auth/introspect"), data={"token": "x"}).status_code == 401
+
+
+def test_sessions_list_and_delete(server):
+    server.register("multi@example.com", "multi")
+    a = server.login("multi").json()
+    b = requests.post(server.url("/api/v1/auth/login"), data={"username": "multi", "password": "Passw0rd!x"},
+                      headers={"User-Agent": "second-device"}).json()
+    r = requests.get(server.url("/api/v1/auth/sessions"), headers=auth(a["access_token"]))
+    items = r.json()["items"]
+    assert r.status_code == 200 and len(items) == 3  # registration, a and b
+    assert set(items[0]) == {"id", "user_agent", "ip", "created_at", "last_used_at", "current"}
+    assert sum(1 for i in items if i["current"]) == 1
+    other = next(i for i in items if i["user_agent"] == "second-device")
+    assert other["ip"] == "127.0.0.1"
+    assert requests.delete(server.url(f"/api/v1/auth/sessions/{other['id']}"),
+                           headers=auth(a["access_token"])).status_code == 204
+    assert requests.post(server.url("/api/v1/auth/refresh"),
+                         json={"refresh_token": b["refresh_token"]}).status_code == 401
+    assert requests.delete(server.url(f"/api/v1/auth/sessions/{other['id']}"),
+                           headers=auth(a["access_token"])).status_code == 404
+    server.register("else@example.com", "someone")
+    stranger = server.token("someone")
+    mine = next(i for i in items if i["current"])
+    r = requests.delete(server.url(f"/api/v1/auth/sessions/{mine['id']}"), headers=auth(stranger))
+    assert (r.status_code, r.json()) == (404, {"detail": "Session not found"})
+    assert requests.get(server.url("/api/v1/auth/sessions")).status_code == 401
+
+
+def test_password_change_voids_tokens_and_sessions(server):
+    server.register("pw@example.com", "pwchange")
+    old = server.login("pwchange").json()
+    other = server.login("pwchange").json()
+    r = requests.post(server.url("/api/v1/auth/password"), headers=auth(old["access_token"]),
+                      json={"current_password": "wrong", "new_password": "N3w-Passw0rd!"})
+    assert (r.status_code, r.json()) == (400, {"detail": "Incorrect password"})
+    r = requests.post(server.url("/api/v1/auth/password"), headers=auth(old["access_token"]),
+                      json={"current_password": "Passw0rd!x", "new_password": "weak"})
+    assert r.status_code == 422
+    time.sleep(1.1)  # the old tokens' iat is now strictly before the change
+    r = requests.post(server.url("/api/v1/auth/password"), headers=auth(old["access_token"]),
+                      json={"current_password": "Passw0rd!x", "new_password": "N3w-Passw0rd!"})
+    assert r.status_code == 200
+    for token in (old["access_token"], other["access_token"]):
+        assert requests.get(server.url("/api/v1/auth/me"), headers=auth(token)).status_code == 401
+    for token in (old["refresh_token"], other["refresh_token"]):
+        assert requests.post(server.url("/api/v1/auth/refresh"), json={"refresh_token": token}).status_code == 401
+    assert server.login("pwchange").status_code == 401
+    fresh = server.token("pwchange", "N3w-Passw0rd!")
+    assert requests.get(server.url("/api/v1/auth/me"), headers=auth(fresh)).status_code == 200
+
+
+def test_deactivation_voids_tokens_even_after_reactivation(server):
+    admin = server.admin_token()
+    server.register("re@example.com", "react")
+    pair = server.login("react").json()
+    user = uid(pair["access_token"])
+    time.sleep(1.1)
+    requests.patch(server.url(f"/api/v1/users/{user}"), json={"is_active": False}, headers=auth(admin))
+    assert requests.get(server.url("/api/v1/auth/me"), headers=auth(pair["access_token"])).status_code == 403
+    requests.patch(server.url(f"/api/v1/users/{user}"), json={"is_active": True}, headers=auth(admin))
+    assert requests.get(server.url("/api/v1/auth/me"), headers=auth(pair["access_token"])).status_code == 401
+    assert requests.post(server.url("/api/v1/auth/refresh"),
+                         json={"refresh_token": pair["refresh_token"]}).status_code == 401
+    assert server.login("react").status_code == 200
+
+
+def test_cli_changes_reach_the_running_server_within_seconds(server):
+    server.register("cli2@example.com", "clichange")
+    token = server.token("clichange")
+    assert requests.get(server.url("/api/v1/auth/me"), headers=auth(token)).status_code == 200
+    assert server.cli("user", "set-role", "--email", "cli2@example.com", "--role", "moderator").returncode == 0
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        if requests.get(server.url("/api/v1/auth/me"), headers=auth(token)).json().get("role") == "moderator":
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("role change by the CLI not seen within 5 s")
+    assert server.cli("user", "deactivate", "--email", "cli2@example.com").returncode == 0
+    deadline = time.time() + 5
+    while requests.get(server.url("/api/v1/auth/me"), headers=auth(token)).status_code != 403:
+        assert time.time() < deadline, "deactivation by the CLI not seen within 5 s"
+        time.sleep(0.1)
+
+
+def test_default_rate_limits_answer_429_with_retry_after(make_server):
+    s = make_server({"LOGIN_RATE_LIMIT": "", "REGISTER_RATE_LIMIT": ""})
+    codes = [s.register(f"rl{i}@example.com", f"ratelim{i}").status_code for i in range(4)]
+    assert codes == [201, 201, 201, 429], codes
+    r = s.register("rl9@example.com", "ratelim9")
+    assert r.status_code == 429 and r.json() == {"detail": "Too many requests"}
+    assert 1 <= int(r.headers["Retry-After"]) <= 60
+    codes = [s.login("ratelim0").status_code for _ in range(6)]
+    assert codes == [200] * 5 + [429], codes
+    admin_count = audit_count = None
+    assert "gatehouse_rate_limited_total" in requests.get(s.url("/metrics")).text
+    del admin_count, audit_count
+
+
+def test_forwarded_for_counts_only_from_trusted_proxies(make_server):
+    s = make_server({"LOGIN_RATE_LIMIT": "3/minute", "TRUSTED_PROXIES": "127.0.0.1"})
+    s.register("xff@example.com", "xff")
+    # Different clients behind the trusted proxy each get their own per-IP budget...
+    for i in range(3):
+        r = requests.post(s.url("/api/v1/auth/login"), data={"username": f"nobody{i}", "password": "x"},
+                          headers={"X-Forwarded-For": f"203.0.113.{i}"})
+        assert r.status_code == 401
+    # ...and the right-most untrusted hop is the client, whatever the client claims to the left.
+    for _ in range(3):
+        r = requests.post(s.url("/api/v1/auth/login"), data={"username": "someone", "password": "x"},
+                          headers={"X-Forwarded-For": "1.2.3.4, 198.51.100.7"})
+    r = requests.post(s.url("/api/v1/auth/login"), data={"username": "someone-else", "password": "x"},
+                      headers={"X-Forwarded-For": "9.9.9.9, 198.51.100.7"})
+    assert r.status_code == 429
+
+
+def test_lockout_across_many_client_ips(make_server):
+    s = make_server({"TRUSTED_PROXIES": "127.0.0.1", "LOGIN_LOCKOUT_THRESHOLD": "8",
+                     "LOGIN_DELAY_AFTER_FAILURES": "0"})
+    admin = s.admin_token()
+    s.register("victim@example.com", "victim")
+    for i in range(8):
+        r = requests.post(s.url("/api/v1/auth/login"), data={"username": "victim@example.com", "password": f"guess{i}"},
+                          headers={"X-Forwarded-For": f"198.51.100.{i}"})
+        assert r.status_code == 401
+    # Locked: even the right password gets exactly the wrong-password answer.
+    locked = requests.post(s.url("/api/v1/auth/login"), data={"username": "victim@example.com", "password": "Passw0rd!x"},
+                           headers={"X-Forwarded-For": "192.0.2.1"})
+    wrong = requests.post(s.url("/api/v1/auth/login"), data={"username": "nobody@example.com", "password": "x"},
+                          headers={"X-Forwarded-For": "192.0.2.2"})
+    assert locked.status_code == wrong.status_code == 401
+    assert locked.content == wrong.content
+    events = audit(s, admin, type="login.locked_out")
+    assert len(events) == 1 and events[0]["client_ip"] == "198.51.100.7"
+    # Other accounts are unaffected.
+    assert s.login("root@example.com", "Adm1n-Passw0rd!").status_code == 200
+
+
+def test_growing_delays_after_failures(make_server):
+    s = make_server({"LOGIN_DELAY_AFTER_FAILURES": "2"})
+    s.register("slowdown@example.com", "slowdown")
+    assert s.login("slowdown", "bad1").status_code == 401
+    assert s.login("slowdown", "bad2").status_code == 401  # second failure: 1 s delay begins
+    assert s.login("slowdown").status_code == 401            # refused inside the delay, uncounted
+    time.sleep(1.2)
+    assert s.login("slowdown").status_code == 200            # success resets
+
+
+def test_unknown_user_and_wrong_password_look_the_same(server):
+    server.register("timing@example.com", "timing")
+
+    def timed(username):
+        start = time.perf_counter()
+        r = server.login(username, "Wrong-passw0rd!")
+        return time.perf_counter() - start, r
+
+    known = [timed("timing@example.com") for _ in range(5)]
+    unknown = [timed(f"ghost{i}@example.com") for i in range(5)]
+    assert {r.status_code for _, r in known + unknown} == {401}
+    assert {r.content for _, r in known + unknown} == {b'{"detail":"Incorrect email or password"}'}
+    assert known[0][1].headers.keys() == unknown[0][1].headers.keys()
+    # Both pay one bcrypt hash; "within noise" is a loose factor of two on medians.
+    k = statistics.median(t for t, _ in known)
+    u = statistics.median(t for t, _ in unknown)
+    assert 0.5 < u / k < 2.0, (k, u)
+
+
+def test_audit_trail_and_analytics(server):
+    admin = server.admin_token()
+    server.register("aud1@example.com", "aud1")
+    server.login("aud1")
+    server.login("aud1", "nope-Passw0rd")
+    user = uid(server.token("aud1"))
+    requests.put(server.url(f"/api/v1/users/{user}/role"), json={"role": "moderator"},
+                 headers={**auth(admin), "X-Request-Id": "role-change-1", "User-Agent": "pytest-agent"})
+    events = audit(server, admin, user_id=user)
+    types = [e["type"] for e in events]
+    for expected in ("user.registered", "login.succeeded", "login.failed", "user.role_changed"):
+        assert expected in types, types
+    change = next(e for e in events if e["type"] == "user.role_changed")
+    assert change["request_id"] == "role-change-1" and change["user_agent"] == "pytest-agent"
+    assert change["actor_id"] == uid(admin) and change["detail"] == {"from": "user", "to": "moderator"}
+    assert change["client_ip"] == "127.0.0.1" and change["time"] > 0
+    failed = next(e for e in events if e["type"] == "login.failed")
+    assert failed["detail"] == {"reason": "wrong_password"}
+    text = str(events)
+    assert "Passw0rd" not in text and "$2b$" not in text
+    assert [e["type"] for e in audit(server, admin, type="login.failed", limit=1)] == ["login.failed"]
+    assert audit(server, admin, since=int(time.time()) + 3600) == []
+    assert audit(server, admin, since="2000-01-01T00:00:00Z")
+    assert requests.get(server.url("/api/v1/audit-events?limit=0"), headers=auth(admin)).status_code == 422
+    summary = requests.get(server.url("/api/v1/analytics/summary"), headers=auth(admin)).json()
+    assert summary["logins_ok"] >= 2 and summary["logins_failed"] >= 1 and summary["active_users"] >= 2
+    assert summary["registrations_per_day"][0]["count"] >= 1
+    normal = server.token("aud1")
+    assert requests.get(server.url("/api/v1/audit-events"), headers=auth(normal)).status_code == 403
+    assert requests.get(server.url("/api/v1/analytics/summary"), headers=auth(normal)).status_code == 403
+
+
+def test_audit_chain_detects_an_edited_row(make_server, tmp_path):
+    s = make_server({"AUDIT_LOG_FILE": str(tmp_path / "audit.jsonl")})
+    for i in range(3):
+        s.register(f"chain{i}@example.com", f"chain{i}")
+    s.stop()
+    lines = (tmp_path / "audit.jsonl").read_text().splitlines()
+    assert len(lines) == 3 and '"user.registered"' in lines[0]
+    r = s.cli("audit", "verify")
+    assert r.returncode == 0 and "3 records" in r.stdout
+    db = sqlite3.connect(tmp_path / "data" / "gatehouse.db")
+    try:
+        db.execute("UPDATE audit_events SET type='x' WHERE id=2")
+        raise AssertionError("update should be refused by the append-only trigger")
+    except sqlite3.DatabaseError:
+        pass
+    # A determined attacker drops the trigger first; the chain still gives them away.
+    db.execute("DROP TRIGGER audit_no_update")
+    db.execute("UPDATE audit_events SET client_ip='10.6.6.6' WHERE id=2")
+    db.commit()
+    db.close()
+    r = s.cli("audit", "verify")
+    assert r.returncode == 1 and "record 2 was altered" in r.stderr
+
+
+def test_metrics_endpoint(server):
+    server.register("met@example.com", "metrics")
+    server.login("metrics")
+    server.login("metrics", "bad")
+    text = requests.get(server.url("/metrics")).text
+    assert 'gatehouse_http_requests_total{method="POST",route="/api/v1/auth/login",status="200"} 1' in text
+    assert 'gatehouse_logins_total{result="ok"} 1' in text
+    assert 'gatehouse_logins_total{result="failed"} 1' in text
+    assert "gatehouse_http_request_duration_seconds_bucket" in text
+    assert "gatehouse_hash_queue_depth 0" in text
+    assert "gatehouse_tokens_issued_total 4" in text
