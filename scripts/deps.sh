@@ -12,7 +12,7 @@ build_pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 test_pkgs=(
-  clang-14 libclang-rt-14-dev clang-format
+  clang-14 libclang-rt-14-dev clang-format nginx
   python3 python3-pytest python3-requests python3-jwt python3-jose python3-cryptography
   python3-passlib python3-bcrypt python3-argon2 python3-authlib
 )

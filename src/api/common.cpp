@@ -1,5 +1,6 @@
 #include <ctime>
 
+#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
 #include "api/body.hpp"
@@ -76,6 +77,8 @@ http::Response errorResponse(const auth::Error& error, const http::Request& requ
       return http::Response::detail(404, "Session not found");
     case Errc::WrongPassword:
       return http::Response::detail(400, "Incorrect password");
+    case Errc::ApiKeyNotFound:
+      return http::Response::detail(404, "API key not found");
     case Errc::Internal:
       break;
   }
@@ -83,21 +86,85 @@ http::Response errorResponse(const auth::Error& error, const http::Request& requ
   return http::Response::detail(500, "Internal Server Error");
 }
 
+namespace {
+
+bool startsWithIgnoreCase(std::string_view value, std::string_view prefix) {
+  return value.size() >= prefix.size() &&
+         std::equal(prefix.begin(), prefix.end(), value.begin(), [](char a, char b) {
+           return a == std::tolower(static_cast<unsigned char>(b));
+         });
+}
+
+std::string_view trimLeft(std::string_view v) {
+  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  return v;
+}
+
+}  // namespace
+
+Credentials credentialsOf(const http::Request& request, bool from_original_uri) {
+  if (const auto header = request.header("authorization")) {
+    if (startsWithIgnoreCase(*header, "bearer ")) {
+      const std::string_view value = trimLeft(header->substr(7));
+      if (value.starts_with(auth::kApiKeyPrefix))
+        return {Credentials::Kind::ApiKey, std::string(value)};
+      return {Credentials::Kind::Token, std::string(value)};
+    }
+    if (startsWithIgnoreCase(*header, "basic ")) {
+      // For tools that only speak Basic: the password is the API key, the user name is ignored.
+      std::string b64(trimLeft(header->substr(6)));
+      std::string decoded(b64.size(), '\0');
+      const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(decoded.data()),
+                                    reinterpret_cast<const unsigned char*>(b64.data()),
+                                    static_cast<int>(b64.size()));
+      if (n > 0) {
+        decoded.resize(static_cast<std::size_t>(n));
+        decoded.erase(decoded.find_last_not_of('\0') + 1);
+        if (const auto colon = decoded.find(':'); colon != std::string::npos) {
+          return {Credentials::Kind::ApiKey, decoded.substr(colon + 1)};
+        }
+      }
+      return {Credentials::Kind::Invalid, {}};
+    }
+  }
+  if (const auto key = request.header("x-api-key"))
+    return {Credentials::Kind::ApiKey, std::string(*key)};
+  if (auto key = request.queryParam("api_key")) return {Credentials::Kind::ApiKey, std::move(*key)};
+  if (from_original_uri) {
+    // nginx's auth_request does not forward the query; the original URI carries it.
+    for (const char* name : {"x-original-uri", "x-forwarded-uri"}) {
+      if (const auto uri = request.header(name)) {
+        if (const auto q = uri->find('?'); q != std::string_view::npos) {
+          http::Request original;
+          original.query = std::string(uri->substr(q + 1));
+          if (auto key = original.queryParam("api_key"))
+            return {Credentials::Kind::ApiKey, std::move(*key)};
+        }
+      }
+    }
+  }
+  return {Credentials::Kind::None, {}};
+}
+
 tl::expected<auth::Principal, http::Response> authenticate(Services& s,
-                                                           const http::Request& request) {
-  const auto header = request.header("authorization");
-  if (!header) return tl::unexpected(errorResponse({Errc::NotAuthenticated, {}, {}}, request));
-  std::string_view value = *header;
-  constexpr std::string_view kScheme = "bearer ";
-  const bool bearer = value.size() > kScheme.size() &&
-                      std::equal(kScheme.begin(), kScheme.end(), value.begin(), [](char a, char b) {
-                        return a == std::tolower(static_cast<unsigned char>(b));
-                      });
-  // FastAPI's OAuth2PasswordBearer: a non-Bearer Authorization header counts as no credentials.
-  if (!bearer) return tl::unexpected(errorResponse({Errc::NotAuthenticated, {}, {}}, request));
-  value.remove_prefix(kScheme.size());
-  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-  auto who = s.auth.authenticate(value);
+                                                           const http::Request& request,
+                                                           bool from_original_uri) {
+  const Credentials c = credentialsOf(request, from_original_uri);
+  switch (c.kind) {
+    case Credentials::Kind::None:
+      return tl::unexpected(errorResponse({Errc::NotAuthenticated, {}, {}, 0}, request));
+    case Credentials::Kind::Invalid:
+      return tl::unexpected(
+          errorResponse({Errc::InvalidToken, "malformed Basic credentials", {}, 0}, request));
+    case Credentials::Kind::ApiKey: {
+      auto who = s.api_keys.authenticate(c.secret, clientOf(request));
+      if (!who) return tl::unexpected(errorResponse(who.error(), request));
+      return std::move(*who);
+    }
+    case Credentials::Kind::Token:
+      break;
+  }
+  auto who = s.auth.authenticate(c.secret);
   if (!who) return tl::unexpected(errorResponse(who.error(), request));
   return std::move(*who);
 }

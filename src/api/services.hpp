@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "auth/api_keys.hpp"
 #include "auth/auth_service.hpp"
 #include "auth/user_service.hpp"
 #include "http/message.hpp"
@@ -14,6 +15,7 @@ namespace gatehouse::api {
 struct Services {
   auth::AuthService& auth;
   auth::UserService& users;
+  auth::ApiKeyService& api_keys;
   const auth::TokenService& tokens;
   store::Store& store;
   const rbac::Policy& policy;
@@ -28,9 +30,21 @@ auth::ClientInfo clientOf(const http::Request& request);
 // the request id and never sent.
 http::Response errorResponse(const auth::Error& error, const http::Request& request);
 
-// Authenticates the request's bearer token: the principal, or the 401/403 response to send.
+// The credentials a request carries, in the order they are looked for: Authorization Bearer (an
+// access token, or an API key when it starts with gh_), Authorization Basic (the password is an
+// API key), X-API-Key, the api_key query parameter and, for forward-auth, the api_key in
+// X-Original-URI / X-Forwarded-Uri.
+struct Credentials {
+  enum class Kind { None, Token, ApiKey, Invalid };
+  Kind kind = Kind::None;
+  std::string secret;
+};
+Credentials credentialsOf(const http::Request& request, bool from_original_uri = false);
+
+// Authenticates the request (token or API key): the principal, or the 401/403 response to send.
 tl::expected<auth::Principal, http::Response> authenticate(Services& s,
-                                                           const http::Request& request);
+                                                           const http::Request& request,
+                                                           bool from_original_uri = false);
 
 // 403 {"detail": "Insufficient permissions"} unless the principal holds every permission.
 std::optional<http::Response> requirePermissions(const auth::Principal& who,
@@ -42,6 +56,7 @@ void addAuthRoutes(http::Router& router, Services& s);
 void addUserRoutes(http::Router& router, Services& s);
 void addDiscoveryRoutes(http::Router& router, Services& s);
 void addAuditRoutes(http::Router& router, Services& s);
+void addApiKeyRoutes(http::Router& router, Services& s);
 
 // The User object of API.md (never a hash or secret).
 boost::json::object userJson(const store::User& user);

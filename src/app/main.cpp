@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "app/server_main.hpp"
+#include "cli/apikey_commands.hpp"
 #include "cli/user_commands.hpp"
 #include "core/version.hpp"
 
@@ -44,6 +45,25 @@ int main(int argc, char** argv) {
   audit->require_subcommand(1);
   auto* audit_verify =
       audit->add_subcommand("verify", "Check the audit log's hash chain for tampering");
+
+  auto* apikey = app.add_subcommand("apikey", "Manage API keys");
+  apikey->require_subcommand(1);
+  cli::ApiKeyCreate key_args;
+  std::int64_t key_days = 0;
+  std::int64_t key_id = 0;
+  auto* key_create = apikey->add_subcommand("create", "Create an API key (printed once on stdout)");
+  key_create->add_option("--email", key_args.email, "the owner's email")->required();
+  key_create->add_option("--name", key_args.name, "a name to recognise the key by")->required();
+  key_create->add_option("--scope", key_args.scopes,
+                         "a permission the key carries (repeatable; default: the owner's)");
+  key_create->add_option("--expires-in-days", key_days, "expiry in days (default: none)");
+  std::string key_email;
+  auto* key_list =
+      apikey->add_subcommand("list", "List a user's live API keys (never the secrets)");
+  key_list->add_option("--email", key_email, "the owner's email")->required();
+  auto* key_revoke = apikey->add_subcommand("revoke", "Revoke an API key");
+  key_revoke->add_option("--email", key_email, "the owner's email")->required();
+  key_revoke->add_option("--id", key_id, "the key's id")->required();
 
   auto* user = app.add_subcommand("user", "Manage users");
   user->require_subcommand(1);
@@ -111,6 +131,12 @@ int main(int argc, char** argv) {
     return cli::userCreate(*cfg, *policy, create_args, std::cout, std::cerr);
   }
   if (*list) return cli::userList(*cfg, std::cout, std::cerr);
+  if (*key_create) {
+    if (key_days > 0) key_args.expires_in_days = key_days;
+    return cli::apiKeyCreate(*cfg, *policy, key_args, std::cout, std::cerr);
+  }
+  if (*key_list) return cli::apiKeyList(*cfg, *policy, key_email, std::cout, std::cerr);
+  if (*key_revoke) return cli::apiKeyRevoke(*cfg, *policy, key_email, key_id, std::cout, std::cerr);
   if (*set_role) return cli::userSetRole(*cfg, *policy, email, role, std::cout, std::cerr);
   if (*activate) return cli::userSetActive(*cfg, email, true, std::cout, std::cerr);
   if (*deactivate) return cli::userSetActive(*cfg, email, false, std::cout, std::cerr);

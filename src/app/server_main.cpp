@@ -27,13 +27,16 @@ int fatal(const std::string& message) {
 // second, and purges expired revocations every five minutes so the set stays bounded.
 class Janitor {
  public:
-  Janitor(auth::RevocationList& list, auth::UserCache& cache, const core::Clock& clock)
-      : thread_([this, &list, &cache, &clock] {
+  Janitor(auth::RevocationList& list, auth::UserCache& cache, auth::ApiKeyService& keys,
+          const core::Clock& clock)
+      : thread_([this, &list, &cache, &keys, &clock] {
           std::unique_lock lock(mutex_);
           int ticks = 0;
           while (!wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) {
             if (auto ok = cache.sync(); !ok)
               spdlog::warn("user cache sync failed: {}", ok.error().message);
+            if (auto ok = keys.sync(); !ok)
+              spdlog::warn("API key cache sync failed: {}", ok.error().message);
             if (++ticks % 300 == 0) list.purge(clock.unixSeconds());
           }
         }) {}
@@ -126,18 +129,23 @@ int serve(const config::Config& config) {
        auth::AbusePolicy{config.login_rate_limit, config.register_rate_limit,
                          config.refresh_grace_seconds}});
   auth::UserService user_service(**store, *policy, user_cache, audit_log, clock);
+  auth::ApiKeyService api_keys(**store, *policy, user_cache, audit_log, clock);
+  if (auto ok = api_keys.sync(); !ok)
+    return fatal("reading API key change log: " + ok.error().message);
 
   const std::string public_url = config.public_url.value_or(
       "http://" +
       (config.listen_host.find(':') != std::string::npos ? "[" + config.listen_host + "]"
                                                          : config.listen_host) +
       ":" + std::to_string(config.listen_port));
-  api::Services services{auth_service, user_service, tokens, **store, *policy, metrics, public_url};
+  api::Services services{auth_service, user_service, api_keys, tokens,
+                         **store,      *policy,      metrics,  public_url};
   http::Router router;
   api::addAuthRoutes(router, services);
   api::addUserRoutes(router, services);
   api::addDiscoveryRoutes(router, services);
   api::addAuditRoutes(router, services);
+  api::addApiKeyRoutes(router, services);
   const api::Pipeline pipeline(router, config.trusted_proxies, &metrics);
 
   http::Server server(
@@ -156,7 +164,7 @@ int serve(const config::Config& config) {
        .heavy_worker_threads = hash_threads + hash_queue + 4},
       [&pipeline](http::Request& r) { return pipeline(r); }, &api::Pipeline::decorate);
   if (auto ok = server.listen(); !ok) return fatal(ok.error().message);
-  Janitor janitor(revocations, user_cache, clock);
+  Janitor janitor(revocations, user_cache, api_keys, clock);
   spdlog::info("gatehouse listening on {}:{} (schema v{}, {} hashing threads)", config.listen_host,
                server.port(), *version, hash_threads);
   server.run();

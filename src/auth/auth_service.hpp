@@ -24,8 +24,9 @@ namespace gatehouse::auth {
 // Who is calling, once a bearer token checked out.
 struct Principal {
   store::User user;
-  std::vector<std::string> permissions;  // role's current permissions ∩ token scopes
-  jose::Claims claims;
+  std::vector<std::string> permissions;  // role's current permissions ∩ token (or key) scopes
+  jose::Claims claims;                   // empty when authenticated by an API key
+  std::optional<std::int64_t> api_key_id;
 };
 
 // Where a request came from: recorded on sessions and audit events.

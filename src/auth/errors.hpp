@@ -27,6 +27,7 @@ enum class Errc {
   RateLimited,          // 429 Too many requests, with Retry-After
   SessionNotFound,      // 404 Session not found
   WrongPassword,        // 400 Incorrect password (password change)
+  ApiKeyNotFound,       // 404 API key not found
   Unavailable,          // 503 (storage down)
   Internal,             // 500
 };

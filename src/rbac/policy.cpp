@@ -109,8 +109,48 @@ core::Result<Policy> Policy::fromJson(std::string_view text) {
       p.role_sets_[name] = std::move(granted);
     }
   }
+  if (const auto* routes = root.if_contains("routes")) {
+    if (!routes->is_array())
+      return makeError(Errc::InvalidArgument, "policy file: \"routes\" must be an array");
+    for (const auto& r : routes->get_array()) {
+      const auto* o = r.if_object();
+      const auto* method = o != nullptr ? o->if_contains("method") : nullptr;
+      const auto* path = o != nullptr ? o->if_contains("path") : nullptr;
+      const auto* perms = o != nullptr ? o->if_contains("permissions") : nullptr;
+      if (method == nullptr || !method->is_string() || path == nullptr || !path->is_string() ||
+          !path->get_string().starts_with("/") || perms == nullptr || !perms->is_array()) {
+        return makeError(Errc::InvalidArgument,
+                         "policy file: each route needs \"method\", a \"path\" starting with / and "
+                         "\"permissions\"");
+      }
+      RouteRule rule{std::string(method->get_string()), std::string(path->get_string()), {}};
+      for (const auto& v : perms->get_array()) {
+        const std::string perm = v.is_string() ? std::string(v.get_string()) : std::string();
+        if (!p.permissions_.contains(perm)) {
+          return makeError(Errc::InvalidArgument, "policy file: route " + rule.path +
+                                                      " names unknown permission " +
+                                                      boost::json::serialize(v));
+        }
+        rule.permissions.push_back(perm);
+      }
+      p.routes_.push_back(std::move(rule));
+    }
+  }
   p.finish();
   return p;
+}
+
+std::optional<std::vector<std::string>> Policy::permissionsForRoute(std::string_view method,
+                                                                    std::string_view path) const {
+  for (const auto& rule : routes_) {
+    if (rule.method != "*" && rule.method != method) continue;
+    const bool prefix = rule.path.ends_with('*');
+    const std::string_view pattern =
+        prefix ? std::string_view(rule.path).substr(0, rule.path.size() - 1)
+               : std::string_view(rule.path);
+    if (prefix ? path.starts_with(pattern) : path == pattern) return rule.permissions;
+  }
+  return std::nullopt;
 }
 
 core::Result<Policy> Policy::loadFile(const std::filesystem::path& path) {

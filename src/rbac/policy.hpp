@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -31,6 +32,10 @@ class Policy {
   const std::vector<std::string>& permissionsOf(std::string_view role) const;
   const std::vector<std::string>& allPermissions() const { return all_; }
   std::vector<std::string> roles() const;
+  // Forward-auth route map: the permissions the first matching rule requires, nullopt when no
+  // rule matches. A rule's path is exact, or a prefix when it ends in "*"; method "*" is any.
+  std::optional<std::vector<std::string>> permissionsForRoute(std::string_view method,
+                                                              std::string_view path) const;
 
  private:
   Policy() = default;
@@ -40,6 +45,12 @@ class Policy {
   std::map<std::string, std::set<std::string>, std::less<>> role_sets_;
   std::map<std::string, std::vector<std::string>, std::less<>> roles_;
   std::vector<std::string> all_;
+  struct RouteRule {
+    std::string method;
+    std::string path;
+    std::vector<std::string> permissions;
+  };
+  std::vector<RouteRule> routes_;
 };
 
 // What a request may do: the role's current permissions intersected with the token's scopes.

@@ -126,6 +126,42 @@ class RevocationStore {
   virtual core::Status purgeExpired(std::int64_t now) = 0;
 };
 
+// An API key as stored: only a SHA-256 of the secret, never the key itself.
+struct ApiKey {
+  std::int64_t id = 0;
+  std::int64_t user_id = 0;
+  std::string name;
+  std::string public_id;    // the recognisable, non-secret part ("gh_<public_id>_...")
+  std::string secret_hash;  // hex SHA-256 of the whole key
+  std::vector<std::string> scopes;
+  std::int64_t created_at = 0;
+  std::optional<std::int64_t> expires_at;
+  std::optional<std::int64_t> last_used_at;
+  bool revoked = false;
+};
+
+struct ApiKeyChanges {
+  std::vector<std::int64_t> key_ids;
+  std::int64_t seq = 0;
+};
+
+// Implementations MUST be thread-safe.
+class ApiKeyStore {
+ public:
+  virtual ~ApiKeyStore() = default;
+  // Fills id; AlreadyExists if the public id collides.
+  virtual core::Result<ApiKey> create(ApiKey key) = 0;
+  virtual core::Result<std::optional<ApiKey>> findByPublicId(std::string_view public_id) = 0;
+  virtual core::Result<std::optional<ApiKey>> findById(std::int64_t id) = 0;
+  // The user's keys that are not revoked, newest first.
+  virtual core::Result<std::vector<ApiKey>> listForUser(std::int64_t user_id) = 0;
+  // NotFound unless the key exists, belongs to `user_id` and is not yet revoked.
+  virtual core::Status revoke(std::int64_t id, std::int64_t user_id) = 0;
+  virtual core::Status touch(std::int64_t id, std::int64_t when) = 0;
+  // Keys changed (revoked, touched, deleted with their owner) after `seq`; see UserStore.
+  virtual core::Result<ApiKeyChanges> changesSince(std::int64_t seq) = 0;
+};
+
 // One audit record as stored; `hash` chains it to the record before (tamper evidence).
 struct AuditRecord {
   std::int64_t id = 0;
@@ -180,6 +216,7 @@ class Store {
   virtual SessionStore& sessions() = 0;
   virtual RevocationStore& revocations() = 0;
   virtual AuditStore& audit() = 0;
+  virtual ApiKeyStore& apiKeys() = 0;
   // Unavailable when the database cannot be reached (readiness).
   virtual core::Status ping() = 0;
   // Applies pending schema migrations; returns the schema version now in place.

@@ -92,6 +92,32 @@ CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit_events BEGIN
   SELECT RAISE(ABORT, 'audit_events is append-only');
 END;
 )sql",
+    // 3: API keys (hash only) and their change log.
+    R"sql(
+CREATE TABLE api_keys (
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,
+  user_id      INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  name         TEXT NOT NULL,
+  public_id    TEXT NOT NULL UNIQUE,
+  secret_hash  TEXT NOT NULL,
+  scopes       TEXT NOT NULL DEFAULT '',
+  created_at   INTEGER NOT NULL,
+  expires_at   INTEGER,
+  last_used_at INTEGER,
+  revoked      INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX api_keys_user ON api_keys(user_id);
+CREATE TABLE api_key_changes (
+  seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+  key_id INTEGER NOT NULL
+);
+CREATE TRIGGER api_keys_revoked AFTER UPDATE OF revoked ON api_keys BEGIN
+  INSERT INTO api_key_changes (key_id) VALUES (NEW.id);
+END;
+CREATE TRIGGER api_keys_deleted AFTER DELETE ON api_keys BEGIN
+  INSERT INTO api_key_changes (key_id) VALUES (OLD.id);
+END;
+)sql",
 };
 
 constexpr std::string_view kUserSelect =
@@ -641,6 +667,156 @@ class SqliteAudit final : public AuditStore {
   ConnectionPool& pool_;
 };
 
+std::string joinScopes(const std::vector<std::string>& scopes) {
+  std::string out;
+  for (const auto& s : scopes) out += (out.empty() ? "" : " ") + s;
+  return out;
+}
+
+std::vector<std::string> splitScopes(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    auto end = text.find(' ', start);
+    if (end == std::string::npos) end = text.size();
+    if (end > start) out.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+constexpr std::string_view kApiKeySelect =
+    "SELECT id, user_id, name, public_id, secret_hash, scopes, created_at, expires_at, "
+    "last_used_at, revoked "
+    "FROM api_keys ";
+
+ApiKey readApiKey(const Statement& s) {
+  ApiKey k;
+  k.id = s.int64(0);
+  k.user_id = s.int64(1);
+  k.name = s.text(2);
+  k.public_id = s.text(3);
+  k.secret_hash = s.text(4);
+  k.scopes = splitScopes(s.text(5));
+  k.created_at = s.int64(6);
+  if (!s.isNull(7)) k.expires_at = s.int64(7);
+  if (!s.isNull(8)) k.last_used_at = s.int64(8);
+  k.revoked = s.int64(9) != 0;
+  return k;
+}
+
+class SqliteApiKeys final : public ApiKeyStore {
+ public:
+  explicit SqliteApiKeys(ConnectionPool& pool) : pool_(pool) {}
+
+  core::Result<ApiKey> create(ApiKey k) override {
+    return pool_.with([&](Connection& c) -> core::Result<ApiKey> {
+      auto stmt = c.prepare(
+          "INSERT INTO api_keys (user_id, name, public_id, secret_hash, scopes, created_at, "
+          "expires_at) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?)");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, k.user_id).bind(2, k.name).bind(3, k.public_id).bind(4, k.secret_hash);
+      stmt->bind(5, joinScopes(k.scopes)).bind(6, k.created_at);
+      if (k.expires_at)
+        stmt->bind(7, *k.expires_at);
+      else
+        stmt->bindNull(7);
+      if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
+      k.id = c.lastInsertRowid();
+      return k;
+    });
+  }
+
+  core::Result<std::optional<ApiKey>> findByPublicId(std::string_view public_id) override {
+    return one(std::string(kApiKeySelect) + "WHERE public_id = ?",
+               [&](Statement& s) { s.bind(1, public_id); });
+  }
+
+  core::Result<std::optional<ApiKey>> findById(std::int64_t id) override {
+    return one(std::string(kApiKeySelect) + "WHERE id = ?", [&](Statement& s) { s.bind(1, id); });
+  }
+
+  core::Result<std::vector<ApiKey>> listForUser(std::int64_t user_id) override {
+    return pool_.with([&](Connection& c) -> core::Result<std::vector<ApiKey>> {
+      auto stmt = c.prepare(std::string(kApiKeySelect) +
+                            "WHERE user_id = ? AND revoked = 0 ORDER BY id DESC");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, user_id);
+      std::vector<ApiKey> out;
+      for (;;) {
+        auto row = stmt->step();
+        if (!row) return tl::unexpected(row.error());
+        if (!*row) return out;
+        out.push_back(readApiKey(*stmt));
+      }
+    });
+  }
+
+  core::Status revoke(std::int64_t id, std::int64_t user_id) override {
+    return pool_.with([&](Connection& c) -> core::Status {
+      auto stmt =
+          c.prepare("UPDATE api_keys SET revoked = 1 WHERE id = ? AND user_id = ? AND revoked = 0");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, id).bind(2, user_id);
+      if (auto ok = stmt->run(); !ok) return ok;
+      if (c.changes() == 0) return makeError(Errc::NotFound, "api key");
+      return {};
+    });
+  }
+
+  core::Status touch(std::int64_t id, std::int64_t when) override {
+    return pool_.with([&](Connection& c) -> core::Status {
+      auto stmt = c.prepare("UPDATE api_keys SET last_used_at = ? WHERE id = ?");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, when).bind(2, id);
+      return stmt->run();
+    });
+  }
+
+  core::Result<ApiKeyChanges> changesSince(std::int64_t seq) override {
+    return pool_.with([&](Connection& c) -> core::Result<ApiKeyChanges> {
+      ApiKeyChanges out;
+      out.seq = seq;
+      auto stmt = c.prepare(
+          "SELECT seq, key_id FROM api_key_changes WHERE seq > ? ORDER BY seq LIMIT 10000");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, seq);
+      for (;;) {
+        auto row = stmt->step();
+        if (!row) return tl::unexpected(row.error());
+        if (!*row) break;
+        out.seq = stmt->int64(0);
+        out.key_ids.push_back(stmt->int64(1));
+      }
+      if (seq < 0 && out.key_ids.empty()) {
+        auto max = c.prepare("SELECT COALESCE(MAX(seq), 0) FROM api_key_changes");
+        if (!max) return tl::unexpected(max.error());
+        auto row = max->step();
+        if (!row) return tl::unexpected(row.error());
+        out.seq = max->int64(0);
+      }
+      return out;
+    });
+  }
+
+ private:
+  core::Result<std::optional<ApiKey>> one(const std::string& sql,
+                                          const std::function<void(Statement&)>& bind) {
+    return pool_.with([&](Connection& c) -> core::Result<std::optional<ApiKey>> {
+      auto stmt = c.prepare(sql);
+      if (!stmt) return tl::unexpected(stmt.error());
+      bind(*stmt);
+      auto row = stmt->step();
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) return std::optional<ApiKey>{};
+      return std::optional<ApiKey>(readApiKey(*stmt));
+    });
+  }
+
+  ConnectionPool& pool_;
+};
+
 class SqliteStore final : public Store {
  public:
   explicit SqliteStore(std::unique_ptr<ConnectionPool> pool)
@@ -648,12 +824,14 @@ class SqliteStore final : public Store {
         users_(*pool_),
         sessions_(*pool_),
         revocations_(*pool_),
-        audit_(*pool_) {}
+        audit_(*pool_),
+        api_keys_(*pool_) {}
 
   UserStore& users() override { return users_; }
   SessionStore& sessions() override { return sessions_; }
   RevocationStore& revocations() override { return revocations_; }
   AuditStore& audit() override { return audit_; }
+  ApiKeyStore& apiKeys() override { return api_keys_; }
 
   core::Status ping() override {
     return pool_->with([](Connection& c) -> core::Status {
@@ -704,6 +882,7 @@ class SqliteStore final : public Store {
   SqliteSessions sessions_;
   SqliteRevocations revocations_;
   SqliteAudit audit_;
+  SqliteApiKeys api_keys_;
 };
 
 }  // namespace

@@ -45,12 +45,14 @@ class Handlers : public ::testing::Test {
                auth::AbusePolicy{
                    {1000, std::chrono::seconds(60)}, {1000, std::chrono::seconds(60)}, 0}}),
         users_(*store_, policy_, cache_, audit_, clock_),
-        services_{auth_, users_, tokens_, *store_, policy_, metrics_, "http://gh.test"},
+        keys_(*store_, policy_, cache_, audit_, clock_),
+        services_{auth_, users_, keys_, tokens_, *store_, policy_, metrics_, "http://gh.test"},
         pipeline_(router_, {"10.0.0.1"}, &metrics_) {
     addAuthRoutes(router_, services_);
     addUserRoutes(router_, services_);
     addDiscoveryRoutes(router_, services_);
     addAuditRoutes(router_, services_);
+    addApiKeyRoutes(router_, services_);
   }
   ~Handlers() override { std::filesystem::remove_all(dir_); }
 
@@ -107,6 +109,7 @@ class Handlers : public ::testing::Test {
   metrics::Registry metrics_;
   auth::AuthService auth_;
   auth::UserService users_;
+  auth::ApiKeyService keys_;
   Services services_;
   http::Router router_;
   Pipeline pipeline_;

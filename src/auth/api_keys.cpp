@@ -1,0 +1,202 @@
+#include "auth/api_keys.hpp"
+
+#include <algorithm>
+
+#include "core/base64url.hpp"
+#include "crypto/digest.hpp"
+#include "crypto/random.hpp"
+
+namespace gatehouse::auth {
+namespace {
+
+constexpr std::size_t kPublicIdHex = 16;
+constexpr std::size_t kSecretChars = 43;  // 32 bytes, base64url
+
+bool isHex(std::string_view s) {
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+std::string hashKey(std::string_view key) { return core::hexEncode(crypto::sha256(key)); }
+
+Error storeFailure(const core::Error& e) {
+  return Error{
+      e.code == core::Errc::Unavailable ? Errc::Unavailable : Errc::Internal, e.message, {}, 0};
+}
+
+}  // namespace
+
+std::optional<std::string> apiKeyPublicPart(std::string_view key) {
+  if (key.size() != kApiKeyPrefix.size() + kPublicIdHex + 1 + kSecretChars ||
+      !key.starts_with(kApiKeyPrefix)) {
+    return std::nullopt;
+  }
+  const std::string_view public_id = key.substr(kApiKeyPrefix.size(), kPublicIdHex);
+  if (!isHex(public_id) || key[kApiKeyPrefix.size() + kPublicIdHex] != '_') return std::nullopt;
+  if (!core::base64urlDecode(key.substr(kApiKeyPrefix.size() + kPublicIdHex + 1)))
+    return std::nullopt;
+  return std::string(public_id);
+}
+
+Result<CreatedApiKey> ApiKeyService::create(const store::User& owner,
+                                            const std::vector<std::string>& owner_permissions,
+                                            const NewApiKey& request, const ClientInfo& client) {
+  std::vector<FieldError> errors;
+  if (request.name.empty() || request.name.size() > 100) {
+    errors.push_back({{"body", "name"}, "name must be 1 to 100 characters", "value_error.name"});
+  }
+  std::vector<std::string> scopes = request.scopes.value_or(owner_permissions);
+  std::sort(scopes.begin(), scopes.end());
+  scopes.erase(std::unique(scopes.begin(), scopes.end()), scopes.end());
+  for (const auto& s : scopes) {
+    if (std::find(owner_permissions.begin(), owner_permissions.end(), s) ==
+        owner_permissions.end()) {
+      errors.push_back(
+          {{"body", "scopes"}, "scope not among your permissions: " + s, "value_error.scope"});
+    }
+  }
+  if (request.expires_in_days &&
+      (*request.expires_in_days < 1 || *request.expires_in_days > 3650)) {
+    errors.push_back({{"body", "expires_in_days"},
+                      "ensure this value is between 1 and 3650",
+                      "value_error.number.not_in_range"});
+  }
+  if (!errors.empty())
+    return tl::unexpected(Error{Errc::Validation, "api key request", std::move(errors), 0});
+
+  auto public_bytes = crypto::randomBytes(kPublicIdHex / 2);
+  auto secret = crypto::randomToken(32);
+  if (!public_bytes || !secret) return fail(Errc::Internal, "random source failed");
+  const std::string public_id = core::hexEncode(*public_bytes);
+  std::string plaintext = std::string(kApiKeyPrefix) + public_id + "_" + *secret;
+
+  const std::int64_t now = clock_.unixSeconds();
+  store::ApiKey key;
+  key.user_id = owner.id;
+  key.name = request.name;
+  key.public_id = public_id;
+  key.secret_hash = hashKey(plaintext);
+  key.scopes = scopes;
+  key.created_at = now;
+  if (request.expires_in_days) key.expires_at = now + *request.expires_in_days * 86400;
+  auto stored = store_.apiKeys().create(std::move(key));
+  if (!stored) return tl::unexpected(storeFailure(stored.error()));
+  audit_.record({"apikey.created",
+                 client.request_id,
+                 owner.id,
+                 owner.id,
+                 client.ip,
+                 client.user_agent,
+                 {{"key_id", stored->id}, {"prefix", std::string(kApiKeyPrefix) + public_id}}});
+  return CreatedApiKey{std::move(*stored), std::move(plaintext)};
+}
+
+Result<std::vector<store::ApiKey>> ApiKeyService::list(std::int64_t user_id) {
+  auto keys = store_.apiKeys().listForUser(user_id);
+  if (!keys) return tl::unexpected(storeFailure(keys.error()));
+  return std::move(*keys);
+}
+
+Result<void> ApiKeyService::revoke(std::int64_t user_id, std::int64_t key_id,
+                                   const ClientInfo& client) {
+  auto key = store_.apiKeys().findById(key_id);
+  if (!key) return tl::unexpected(storeFailure(key.error()));
+  if (auto ok = store_.apiKeys().revoke(key_id, user_id); !ok) {
+    if (ok.error().code == core::Errc::NotFound) return fail(Errc::ApiKeyNotFound);
+    return tl::unexpected(storeFailure(ok.error()));
+  }
+  if (*key) {
+    const std::unique_lock lock(mutex_);
+    by_public_id_.erase((*key)->public_id);
+  }
+  audit_.record({"apikey.revoked",
+                 client.request_id,
+                 user_id,
+                 user_id,
+                 client.ip,
+                 client.user_agent,
+                 {{"key_id", key_id}}});
+  return {};
+}
+
+Result<Principal> ApiKeyService::authenticate(std::string_view key, const ClientInfo& client) {
+  const auto public_id = apiKeyPublicPart(key);
+  if (!public_id) return fail(Errc::InvalidToken, "not an API key");
+  std::optional<store::ApiKey> found;
+  {
+    const std::shared_lock lock(mutex_);
+    if (auto it = by_public_id_.find(*public_id); it != by_public_id_.end()) found = it->second;
+  }
+  if (!found) {
+    auto loaded = store_.apiKeys().findByPublicId(*public_id);
+    if (!loaded) return tl::unexpected(storeFailure(loaded.error()));
+    if (!*loaded || (*loaded)->revoked)
+      return fail(Errc::InvalidToken, "unknown or revoked API key");
+    found = **loaded;
+    const std::unique_lock lock(mutex_);
+    if (by_public_id_.size() > 100000) by_public_id_.clear();
+    by_public_id_[*public_id] = *found;
+  }
+  if (!crypto::constantTimeEquals(hashKey(key), found->secret_hash))
+    return fail(Errc::InvalidToken, "API key secret mismatch");
+  if (found->revoked) return fail(Errc::InvalidToken, "revoked API key");
+  if (found->expires_at && *found->expires_at <= clock_.unixSeconds())
+    return fail(Errc::InvalidToken, "expired API key");
+  auto owner = users_.get(found->user_id);
+  if (!owner) return tl::unexpected(storeFailure(owner.error()));
+  if (!*owner || !(*owner)->is_active)
+    return fail(Errc::InvalidToken, "API key owner missing or inactive");
+  Principal p{std::move(**owner), {}, {}, found->id};
+  p.permissions = rbac::effectivePermissions(policy_.permissionsOf(p.user.role), found->scopes);
+  noteUse(*found, client);
+  return p;
+}
+
+void ApiKeyService::noteUse(const store::ApiKey& key, const ClientInfo& client) {
+  const std::int64_t now = clock_.unixSeconds();
+  bool touch = false;
+  bool audit = false;
+  {
+    const std::lock_guard lock(use_mutex_);
+    auto& [touched, audited] = last_use_[key.id];
+    if (now - touched >= 60) {
+      touched = now;
+      touch = true;
+    }
+    if (now - audited >= 3600) {
+      audited = now;
+      audit = true;
+    }
+  }
+  if (touch) (void)store_.apiKeys().touch(key.id, now);
+  if (audit) {
+    audit_.record({"apikey.used",
+                   client.request_id,
+                   key.user_id,
+                   key.user_id,
+                   client.ip,
+                   client.user_agent,
+                   {{"key_id", key.id}, {"sampled", "at most hourly per key"}}});
+  }
+}
+
+core::Status ApiKeyService::sync() {
+  const std::lock_guard guard(sync_mutex_);
+  auto changes = store_.apiKeys().changesSince(seq_);
+  if (!changes) return tl::unexpected(changes.error());
+  if (seq_ >= 0 && !changes->key_ids.empty()) {
+    const std::unique_lock lock(mutex_);
+    for (auto it = by_public_id_.begin(); it != by_public_id_.end();) {
+      if (std::find(changes->key_ids.begin(), changes->key_ids.end(), it->second.id) !=
+          changes->key_ids.end()) {
+        it = by_public_id_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  seq_ = changes->seq;
+  return {};
+}
+
+}  // namespace gatehouse::auth

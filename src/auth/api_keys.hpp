@@ -1,0 +1,79 @@
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "audit/audit_log.hpp"
+#include "auth/auth_service.hpp"
+#include "auth/errors.hpp"
+#include "auth/user_cache.hpp"
+#include "core/clock.hpp"
+#include "rbac/policy.hpp"
+#include "store/store.hpp"
+
+namespace gatehouse::auth {
+
+// Keys look like gh_<16 hex public id>_<43 base64url secret>: 256 bits from the CSPRNG, a prefix
+// secret scanners recognise, and a public id for lookup. Only the SHA-256 is stored.
+inline constexpr std::string_view kApiKeyPrefix = "gh_";
+
+struct NewApiKey {
+  std::string name;
+  std::optional<std::vector<std::string>> scopes;  // default: the owner's permissions
+  std::optional<std::int64_t> expires_in_days;
+};
+
+struct CreatedApiKey {
+  store::ApiKey key;
+  std::string plaintext;  // shown once, never stored or logged
+};
+
+// The public part of a key ("gh_<public id>"), or nullopt when `key` is not key-shaped.
+std::optional<std::string> apiKeyPublicPart(std::string_view key);
+
+// API keys: creation, listing, revocation and authentication. Valid keys are served from memory
+// (no storage round-trip); revocations here apply at once, elsewhere through the change log
+// (sync(), every second). last_used_at is written at most once a minute per key, and "used"
+// audit events at most once an hour per key. Thread-safe.
+class ApiKeyService {
+ public:
+  ApiKeyService(store::Store& store, const rbac::Policy& policy, UserCache& users,
+                audit::AuditLog& audit, const core::Clock& clock)
+      : store_(store), policy_(policy), users_(users), audit_(audit), clock_(clock) {}
+
+  // Validation: empty or long name, scopes outside `owner_permissions`, bad expiry.
+  Result<CreatedApiKey> create(const store::User& owner,
+                               const std::vector<std::string>& owner_permissions,
+                               const NewApiKey& request, const ClientInfo& client);
+  Result<std::vector<store::ApiKey>> list(std::int64_t user_id);
+  // NotFound (as ApiKeyNotFound) unless the key is the user's and live.
+  Result<void> revoke(std::int64_t user_id, std::int64_t key_id, const ClientInfo& client);
+  // The owner limited to the key's scopes: InvalidToken for unknown, malformed, expired or
+  // revoked keys and for keys whose owner is gone or inactive.
+  Result<Principal> authenticate(std::string_view key, const ClientInfo& client);
+  core::Status sync();
+
+ private:
+  void noteUse(const store::ApiKey& key, const ClientInfo& client);
+
+  store::Store& store_;
+  const rbac::Policy& policy_;
+  UserCache& users_;
+  audit::AuditLog& audit_;
+  const core::Clock& clock_;
+
+  std::shared_mutex mutex_;
+  std::unordered_map<std::string, store::ApiKey> by_public_id_;
+  std::mutex use_mutex_;
+  std::unordered_map<std::int64_t, std::pair<std::int64_t, std::int64_t>>
+      last_use_;  // touched, audited
+  std::mutex sync_mutex_;
+  std::int64_t seq_ = -1;
+};
+
+}  // namespace gatehouse::auth

@@ -1,0 +1,171 @@
+"""API keys and forward-auth over real HTTP (issue 4)."""
+import base64
+import re
+import time
+
+import requests
+
+from conftest import auth
+
+
+def create_key(server, token, **body):
+    r = requests.post(server.url("/api/v1/api-keys"), json={"name": "ci", **body}, headers=auth(token))
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_create_list_and_delete(server):
+    server.register("k@example.com", "keyowner")
+    token = server.token("keyowner")
+    key = create_key(server, token, scopes=["users:read"], expires_in_days=30)
+    assert re.fullmatch(r"gh_[0-9a-f]{16}_[A-Za-z0-9_-]{43}", key["key"])
+    assert key["key"].startswith(key["prefix"]) and key["scopes"] == ["users:read"]
+    assert set(key) == {"id", "name", "key", "prefix", "scopes", "created_at", "expires_at"}
+    assert key["expires_at"] is not None
+    listed = requests.get(server.url("/api/v1/api-keys"), headers=auth(token)).json()["items"]
+    assert [k["id"] for k in listed] == [key["id"]]
+    assert "key" not in listed[0] and key["key"] not in str(listed)
+    assert requests.delete(server.url(f"/api/v1/api-keys/{key['id']}"), headers=auth(token)).status_code == 204
+    assert requests.get(server.url("/api/v1/api-keys"), headers=auth(token)).json()["items"] == []
+    r = requests.delete(server.url(f"/api/v1/api-keys/{key['id']}"), headers=auth(token))
+    assert (r.status_code, r.json()) == (404, {"detail": "API key not found"})
+
+
+def test_scopes_must_be_a_subset_of_the_owners_permissions(server):
+    server.register("sub@example.com", "subset")
+    token = server.token("subset")
+    r = requests.post(server.url("/api/v1/api-keys"), json={"name": "x", "scopes": ["users:delete"]}, headers=auth(token))
+    assert r.status_code == 422
+    for body in ({"name": ""}, {"scopes": []}, {"name": "x", "expires_in_days": 0}, {"name": "x", "scopes": "users:read"}):
+        r = requests.post(server.url("/api/v1/api-keys"), json=body, headers=auth(token))
+        assert r.status_code == 422, body
+    default = create_key(server, token)
+    assert default["scopes"] == ["posts:read", "posts:write", "users:read"]
+
+
+def test_key_works_everywhere_a_token_does(server):
+    server.register("use@example.com", "keyuser")
+    token = server.token("keyuser")
+    key = create_key(server, token, scopes=["users:read"])["key"]
+    for kwargs in ({"headers": {"X-API-Key": key}},
+                   {"params": {"api_key": key}},
+                   {"headers": {"Authorization": f"Bearer {key}"}},
+                   {"headers": {"Authorization": "Basic " + base64.b64encode(f"anyone:{key}".encode()).decode()}}):
+        r = requests.get(server.url("/api/v1/auth/me"), **kwargs)
+        assert r.status_code == 200 and r.json()["username"] == "keyuser", kwargs
+        assert requests.get(server.url("/api/v1/users"), **kwargs).status_code == 200
+    # Limited to its scopes: posts:write is the owner's, not the key's.
+    r = requests.get(server.url("/api/v1/auth/verify?permission=posts:write"), headers={"X-API-Key": key})
+    assert r.status_code == 403
+    # Keys cannot mint keys.
+    r = requests.post(server.url("/api/v1/api-keys"), json={"name": "child"}, headers={"X-API-Key": key})
+    assert r.status_code == 403
+    bad = key[:-1] + ("A" if key[-1] != "A" else "B")
+    r = requests.get(server.url("/api/v1/auth/me"), headers={"X-API-Key": bad})
+    assert (r.status_code, r.json()) == (401, {"detail": "Could not validate credentials"})
+
+
+def test_external_data_messages(server):
+    server.register("ext@example.com", "external")
+    key = create_key(server, server.token("external"))["key"]
+    r = requests.get(server.url("/api/v1/external-data"))
+    assert (r.status_code, r.json()) == (401, {"detail": "API key required"})
+    r = requests.get(server.url("/api/v1/external-data"), headers={"X-API-Key": "gh_nope"})
+    assert (r.status_code, r.json()) == (401, {"detail": "Invalid API key"})
+    assert requests.get(server.url("/api/v1/external-data"), headers={"X-API-Key": key}).status_code == 200
+    assert requests.get(server.url("/api/v1/external-data"), params={"api_key": key}).status_code == 200
+
+
+def test_revocation_expiry_and_owner_state_apply_at_once(server):
+    admin = server.admin_token()
+    server.register("own@example.com", "owner2")
+    token = server.token("owner2")
+    key = create_key(server, token)
+    headers = {"X-API-Key": key["key"]}
+    assert requests.get(server.url("/api/v1/auth/me"), headers=headers).status_code == 200
+    uid = requests.get(server.url("/api/v1/auth/me"), headers=headers).json()["id"]
+    requests.patch(server.url(f"/api/v1/users/{uid}"), json={"is_active": False}, headers=auth(admin))
+    assert requests.get(server.url("/api/v1/auth/me"), headers=headers).status_code == 401
+    requests.patch(server.url(f"/api/v1/users/{uid}"), json={"is_active": True}, headers=auth(admin))
+    assert requests.get(server.url("/api/v1/auth/me"), headers=headers).status_code == 200
+    requests.delete(server.url(f"/api/v1/api-keys/{key['id']}"), headers=auth(server.token("owner2")))
+    assert requests.get(server.url("/api/v1/auth/me"), headers=headers).status_code == 401
+
+
+def test_key_of_deleted_owner_stops_working(server):
+    admin = server.admin_token()
+    server.register("gone@example.com", "goner")
+    key = create_key(server, server.token("goner"))["key"]
+    uid = requests.get(server.url("/api/v1/auth/me"), headers={"X-API-Key": key}).json()["id"]
+    assert requests.delete(server.url(f"/api/v1/users/{uid}"), headers=auth(admin)).status_code == 204
+    assert requests.get(server.url("/api/v1/auth/me"), headers={"X-API-Key": key}).status_code == 401
+
+
+def test_keys_are_audited_and_never_logged(server, tmp_path):
+    admin = server.admin_token()
+    server.register("aud@example.com", "keyaudit")
+    token = server.token("keyaudit")
+    key = create_key(server, token)
+    for _ in range(3):
+        requests.get(server.url("/api/v1/auth/me"), params={"api_key": key["key"]})
+    requests.delete(server.url(f"/api/v1/api-keys/{key['id']}"), headers=auth(token))
+    events = requests.get(server.url("/api/v1/audit-events"), headers=auth(admin)).json()["items"]
+    types = [e["type"] for e in events]
+    assert types.count("apikey.created") == 1 and types.count("apikey.revoked") == 1
+    assert types.count("apikey.used") == 1  # sampled: at most once an hour per key
+    server.stop()
+    log = server.log_text()
+    secret = key["key"].split("_", 2)[2]
+    assert secret not in log and "api_key=" not in log
+
+
+def test_cli_apikeys(server):
+    server.register("cli@example.com", "clikeys")
+    r = server.cli("apikey", "create", "--email", "cli@example.com", "--name", "deploy", "--scope", "users:read")
+    assert r.returncode == 0, r.stderr
+    key = r.stdout.strip()
+    assert key.startswith("gh_") and key not in r.stderr
+    assert requests.get(server.url("/api/v1/auth/me"), headers={"X-API-Key": key}).status_code == 200
+    listed = server.cli("apikey", "list", "--email", "cli@example.com")
+    assert listed.returncode == 0 and "deploy" in listed.stdout and key not in listed.stdout
+    key_id = listed.stdout.splitlines()[1].split("\t")[0]
+    assert server.cli("apikey", "create", "--email", "cli@example.com", "--name", "x", "--scope",
+                      "roles:manage").returncode == 1
+    assert server.cli("apikey", "revoke", "--email", "cli@example.com", "--id", key_id).returncode == 0
+    # Revoked by another process: the running server learns it from the change log.
+    deadline = time.time() + 5
+    while requests.get(server.url("/api/v1/auth/me"), headers={"X-API-Key": key}).status_code != 401:
+        assert time.time() < deadline, "CLI revocation not seen within 5 s"
+        time.sleep(0.1)
+    assert server.cli("apikey", "revoke", "--email", "cli@example.com", "--id", key_id).returncode == 1
+
+
+def test_verify_endpoint(make_server, tmp_path):
+    policy = tmp_path / "policy.json"
+    policy.write_text('{"routes": [{"method": "DELETE", "path": "/admin/*", "permissions": ["users:delete"]},'
+                      ' {"method": "*", "path": "/reports", "permissions": ["analytics:view"]}]}')
+    s = make_server({"GATEHOUSE_POLICY_FILE": str(policy)})
+    admin = s.admin_token()
+    s.register("v@example.com", "verifier")
+    token = s.token("verifier")
+    r = requests.get(s.url("/api/v1/auth/verify"), headers=auth(token))
+    assert r.status_code == 200
+    assert r.headers["X-Auth-User-Email"] == "v@example.com" and r.headers["X-Auth-User-Role"] == "user"
+    assert r.headers["X-Auth-Scopes"].split() == ["posts:read", "posts:write", "users:read"]
+    assert r.headers["X-Auth-User-Id"].isdigit()
+    assert requests.get(s.url("/api/v1/auth/verify?permission=users:read&permission=posts:read"),
+                        headers=auth(token)).status_code == 200
+    r = requests.get(s.url("/api/v1/auth/verify?permission=users:read&permission=users:delete"), headers=auth(token))
+    assert (r.status_code, r.json()) == (403, {"detail": "Insufficient permissions"})
+    assert requests.get(s.url("/api/v1/auth/verify")).status_code == 401
+    # Route map from the original request (nginx and Traefik header names).
+    for method_h, uri_h in (("X-Original-Method", "X-Original-URI"), ("X-Forwarded-Method", "X-Forwarded-Uri")):
+        headers = {**auth(token), method_h: "DELETE", uri_h: "/admin/users/3?x=1"}
+        assert requests.get(s.url("/api/v1/auth/verify"), headers=headers).status_code == 403
+        headers[method_h] = "GET"
+        assert requests.get(s.url("/api/v1/auth/verify"), headers=headers).status_code == 200
+        headers = {**auth(admin), method_h: "DELETE", uri_h: "/admin/users/3"}
+        assert requests.get(s.url("/api/v1/auth/verify"), headers=headers).status_code == 200
+    key = create_key(s, token, scopes=["users:read"])["key"]
+    r = requests.get(s.url("/api/v1/auth/verify"), headers={"X-Original-URI": f"/data?api_key={key}"})
+    assert r.status_code == 200 and r.headers["X-Auth-Scopes"] == "users:read"
