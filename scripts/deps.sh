@@ -9,7 +9,7 @@ build_pkgs=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libcrypt-dev libargon2-dev libsqlite3-dev
   libexpected-dev libspdlog-dev libcli11-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libcurl4-openssl-dev
 )
 test_pkgs=(
   clang-14 libclang-rt-14-dev clang-format nginx

@@ -8,6 +8,7 @@
 #include "http/message.hpp"
 #include "http/router.hpp"
 #include "metrics/metrics.hpp"
+#include "oidc/oidc_service.hpp"
 
 namespace gatehouse::api {
 
@@ -20,6 +21,8 @@ struct Services {
   store::Store& store;
   const rbac::Policy& policy;
   metrics::Registry& metrics;
+  oidc::OidcService& oidc;
+  audit::AuditLog& audit;
   std::string public_url;  // base URL for discovery documents
 };
 
@@ -57,6 +60,7 @@ void addUserRoutes(http::Router& router, Services& s);
 void addDiscoveryRoutes(http::Router& router, Services& s);
 void addAuditRoutes(http::Router& router, Services& s);
 void addApiKeyRoutes(http::Router& router, Services& s);
+void addOidcRoutes(http::Router& router, Services& s);
 
 // The User object of API.md (never a hash or secret).
 boost::json::object userJson(const store::User& user);

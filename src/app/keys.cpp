@@ -70,29 +70,30 @@ core::Status writeSecretFile(const std::filesystem::path& path, std::string_view
   return {};
 }
 
+core::Result<std::string> loadOrCreateSecret(const config::Config& config, bool* generated) {
+  if (generated != nullptr) *generated = false;
+  if (config.secret_key) return *config.secret_key;
+  const auto path = config.data_dir / "secret_key";
+  if (std::filesystem::exists(path)) return readFile(path);
+  auto fresh = crypto::randomToken(64);
+  if (!fresh) return tl::unexpected(fresh.error());
+  if (auto ok = writeSecretFile(path, *fresh, false); !ok) {
+    // Another process (a CLI command, a second node) may have just written it.
+    if (std::filesystem::exists(path)) return readFile(path);
+    return tl::unexpected(ok.error());
+  }
+  if (generated != nullptr) *generated = true;
+  return *fresh;
+}
+
 core::Result<SigningKeys> loadOrCreateKeys(const config::Config& config) {
   const jose::Algorithm alg = config.algorithm;
   bool generated = false;
   if (jose::isHmac(alg)) {
-    std::string secret;
-    if (config.secret_key) {
-      secret = *config.secret_key;
-    } else {
-      const auto path = config.data_dir / "secret_key";
-      if (std::filesystem::exists(path)) {
-        auto text = readFile(path);
-        if (!text) return tl::unexpected(text.error());
-        secret = *text;
-      } else {
-        auto fresh = crypto::randomToken(64);
-        if (!fresh) return tl::unexpected(fresh.error());
-        if (auto ok = writeSecretFile(path, *fresh, false); !ok) return tl::unexpected(ok.error());
-        secret = *fresh;
-        generated = true;
-      }
-    }
+    auto secret = loadOrCreateSecret(config, &generated);
+    if (!secret) return tl::unexpected(secret.error());
     // A fixed kid: deriving it from the secret would hand out a hash of it.
-    auto key = jose::Key::hmac(alg, secret, "hs1");
+    auto key = jose::Key::hmac(alg, *secret, "hs1");
     if (!key) return makeError(Errc::InvalidArgument, "SECRET_KEY: " + key.error().message);
     auto set = jose::KeySet::create({*key});
     if (!set) return tl::unexpected(set.error());

@@ -20,6 +20,11 @@ struct SigningKeys {
 // does not fit the algorithm.
 core::Result<SigningKeys> loadOrCreateKeys(const config::Config& config);
 
+// The server's symmetric secret: SECRET_KEY, else <data_dir>/secret_key, generated once (0600).
+// `generated` tells whether this call created it.
+core::Result<std::string> loadOrCreateSecret(const config::Config& config,
+                                             bool* generated = nullptr);
+
 // Writes `contents` to `path` with mode 0600 atomically (temp file, fsync, rename). Fails if the
 // file exists and `overwrite` is false.
 core::Status writeSecretFile(const std::filesystem::path& path, std::string_view contents,

@@ -11,6 +11,7 @@
 #include "api/services.hpp"
 #include "app/keys.hpp"
 #include "app/logging.hpp"
+#include "crypto/aead.hpp"
 #include "http/server.hpp"
 #include "state/local.hpp"
 
@@ -138,14 +139,23 @@ int serve(const config::Config& config) {
       (config.listen_host.find(':') != std::string::npos ? "[" + config.listen_host + "]"
                                                          : config.listen_host) +
       ":" + std::to_string(config.listen_port));
-  api::Services services{auth_service, user_service, api_keys, tokens,
-                         **store,      *policy,      metrics,  public_url};
+  auto server_secret = loadOrCreateSecret(config);
+  if (!server_secret) return fatal(server_secret.error().message);
+  auto cookie_key = crypto::hkdf(*server_secret, "gatehouse oidc transaction cookie v1", 32);
+  if (!cookie_key) return fatal(cookie_key.error().message);
+  oidc::CurlClient outbound(config.oidc_ca_file);
+  oidc::OidcService oidc_service(
+      config.oidc_providers, outbound, **store, auth_service, audit_log, clock,
+      {public_url, config.frontend_url, *cookie_key, config.oidc_link_verified_email});
+  api::Services services{auth_service, user_service, api_keys,     tokens,    **store,
+                         *policy,      metrics,      oidc_service, audit_log, public_url};
   http::Router router;
   api::addAuthRoutes(router, services);
   api::addUserRoutes(router, services);
   api::addDiscoveryRoutes(router, services);
   api::addAuditRoutes(router, services);
   api::addApiKeyRoutes(router, services);
+  api::addOidcRoutes(router, services);
   const api::Pipeline pipeline(router, config.trusted_proxies, &metrics);
 
   http::Server server(

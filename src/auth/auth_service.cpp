@@ -207,6 +207,21 @@ Result<TokenPair> AuthService::login(const std::string& identifier, const std::s
   return startSession(*user, std::move(scopes), client);
 }
 
+Result<TokenPair> AuthService::signInExternal(std::int64_t user_id, const std::string& provider,
+                                              const ClientInfo& client) {
+  auto user = d_.users.get(user_id);
+  if (!user) return tl::unexpected(storeFailure(user.error()));
+  if (!*user) return fail(Errc::InvalidCredentials, "external sign-in for a deleted user");
+  if (!(*user)->is_active) {
+    record("login.failed", client, std::nullopt, user_id,
+           {{"reason", "inactive"}, {"method", provider}});
+    return fail(Errc::AccountDisabled);
+  }
+  d_.metrics.loginSucceeded();
+  record("login.succeeded", client, user_id, user_id, {{"method", provider}});
+  return startSession(**user, d_.policy.permissionsOf((*user)->role), client);
+}
+
 Result<TokenPair> AuthService::startSession(const store::User& user,
                                             std::vector<std::string> scopes,
                                             const ClientInfo& client) {

@@ -111,6 +111,11 @@ class AuthService {
   Result<void> changePassword(const Principal& who, const std::string& current,
                               const std::string& next, const ClientInfo& client);
 
+  // Starts a session for a user who proved who they are elsewhere (an external provider):
+  // AccountDisabled for inactive users.
+  Result<TokenPair> signInExternal(std::int64_t user_id, const std::string& provider,
+                                   const ClientInfo& client);
+
   // A password that passes the policy, hashed on the pool: Validation or Overloaded.
   Result<std::string> hashNewPassword(const std::string& password);
 

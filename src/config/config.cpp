@@ -137,6 +137,13 @@ const std::map<std::string, std::string>& variables() {
       {"ARGON2_ITERATIONS", "argon2id passes, at least 2 (2)"},
       {"ARGON2_PARALLELISM", "argon2id lanes, 1 to 64 (1)"},
       {"GOOGLE_CLIENT_ID", "Google sign-in client id"},
+      {"OIDC_PROVIDERS",
+       "comma-separated names of further OpenID providers; each reads OIDC_<NAME>_ISSUER, "
+       "_CLIENT_ID, _CLIENT_SECRET, _SCOPES (openid email profile), _ID_TOKEN_ALG (RS256)"},
+      {"OIDC_CA_FILE", "extra CA bundle trusted for OpenID providers (private CAs)"},
+      {"OIDC_LINK_VERIFIED_EMAIL",
+       "link a new external identity to the account with its email when the provider says the "
+       "email is verified (true)"},
       {"GOOGLE_CLIENT_SECRET", "Google sign-in client secret"},
       {"FRONTEND_URL", "where external sign-in redirects back to (http://localhost:3000)"},
       {"LOGIN_RATE_LIMIT", "N/second|minute|hour|day (5/minute)"},
@@ -320,6 +327,62 @@ core::Result<Config> load(const Lookup& lookup) {
   r.text("FRONTEND_URL", c.frontend_url);
   r.optionalText("GOOGLE_CLIENT_ID", c.google_client_id);
   r.optionalText("GOOGLE_CLIENT_SECRET", c.google_client_secret);
+  if (c.google_client_id.has_value() != c.google_client_secret.has_value()) {
+    r.fail("GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET go together");
+  } else if (c.google_client_id) {
+    c.oidc_providers.push_back({"google", "https://accounts.google.com", *c.google_client_id,
+                                *c.google_client_secret, "openid email profile",
+                                jose::Algorithm::Rs256});
+  }
+  if (auto list = r.raw("OIDC_PROVIDERS")) {
+    std::size_t start = 0;
+    while (start <= list->size()) {
+      const auto comma = list->find(',', start);
+      std::string name =
+          list->substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      name.erase(0, name.find_first_not_of(' '));
+      name.erase(name.find_last_not_of(' ') + 1);
+      start = comma == std::string::npos ? list->size() + 1 : comma + 1;
+      if (name.empty()) continue;
+      const bool valid_name = std::all_of(name.begin(), name.end(), [](char ch) {
+        return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-';
+      });
+      if (!valid_name || name == "google" || name == "exchange") {
+        r.fail("OIDC_PROVIDERS",
+               "provider names are lower-case letters, digits and '-' (not google or exchange)");
+        continue;
+      }
+      std::string upper = name;
+      std::transform(upper.begin(), upper.end(), upper.begin(), [](unsigned char ch) {
+        return ch == '-' ? '_' : static_cast<char>(std::toupper(ch));
+      });
+      const std::string prefix = "OIDC_" + upper + "_";
+      OidcProvider p;
+      p.name = name;
+      r.text(prefix + "ISSUER", p.issuer);
+      r.text(prefix + "CLIENT_ID", p.client_id);
+      r.text(prefix + "CLIENT_SECRET", p.client_secret);
+      r.text(prefix + "SCOPES", p.scopes);
+      if (!p.issuer.starts_with("https://"))
+        r.fail(prefix + "ISSUER", "must be an https:// issuer URL");
+      if (p.client_id.empty()) r.fail(prefix + "CLIENT_ID", "is required");
+      if (p.client_secret.empty()) r.fail(prefix + "CLIENT_SECRET", "is required");
+      if (p.scopes.find("openid") == std::string::npos)
+        r.fail(prefix + "SCOPES", "must include openid");
+      if (auto alg = r.raw(prefix + "ID_TOKEN_ALG")) {
+        const auto parsed = jose::algorithmFromName(*alg);
+        if (!parsed || jose::isHmac(*parsed)) {
+          r.fail(prefix + "ID_TOKEN_ALG",
+                 "must be an asymmetric JWS algorithm such as RS256 or ES256");
+        } else {
+          p.id_token_alg = *parsed;
+        }
+      }
+      c.oidc_providers.push_back(std::move(p));
+    }
+  }
+  r.text("OIDC_CA_FILE", c.oidc_ca_file);
+  r.boolean("OIDC_LINK_VERIFIED_EMAIL", c.oidc_link_verified_email);
 
   r.integer("GATEHOUSE_MAX_BODY_BYTES", c.http.max_body_bytes, 1024, 64LL << 20);
   r.integer("GATEHOUSE_MAX_HEADER_BYTES", c.http.max_header_bytes, 1024, 1LL << 20);

@@ -39,6 +39,16 @@ struct HttpLimits {
   std::size_t max_connections = 1024;
 };
 
+// An external OpenID provider (OIDC Core; discovery at <issuer>/.well-known/openid-configuration).
+struct OidcProvider {
+  std::string name;  // URL segment: /api/v1/auth/oauth/<name>
+  std::string issuer;
+  std::string client_id;
+  std::string client_secret;  // never logged
+  std::string scopes = "openid email profile";
+  jose::Algorithm id_token_alg = jose::Algorithm::Rs256;
+};
+
 // The effective configuration. Built once at startup; immutable afterwards.
 struct Config {
   std::string listen_host = "127.0.0.1";
@@ -77,6 +87,9 @@ struct Config {
   std::string frontend_url = "http://localhost:3000";
   std::optional<std::string> google_client_id;
   std::optional<std::string> google_client_secret;
+  std::vector<OidcProvider> oidc_providers;  // google first when configured
+  std::string oidc_ca_file;                  // extra CA bundle for providers
+  bool oidc_link_verified_email = true;
 
   HttpLimits http;
   bool log_json = false;

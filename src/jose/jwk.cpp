@@ -272,7 +272,8 @@ core::Result<KeySet> KeySet::create(std::vector<Key> keys) {
   return KeySet(std::move(keys));
 }
 
-core::Result<KeySet> KeySet::fromJwks(const json::value& jwks, Mode mode) {
+core::Result<KeySet> KeySet::fromJwks(const json::value& jwks, Mode mode,
+                                      std::optional<Algorithm> alg) {
   const auto* obj = jwks.if_object();
   const auto* list = obj != nullptr ? obj->if_contains("keys") : nullptr;
   if (list == nullptr || !list->is_array())
@@ -280,7 +281,7 @@ core::Result<KeySet> KeySet::fromJwks(const json::value& jwks, Mode mode) {
   std::vector<Key> keys;
   for (const auto& entry : list->get_array()) {
     if (!entry.is_object()) return makeError(Errc::InvalidArgument, "JWKS entry is not an object");
-    auto key = keyFromJwk(entry.get_object());
+    auto key = keyFromJwk(entry.get_object(), alg);
     if (!key) {
       if (mode == Mode::SkipUnusable) continue;
       return tl::unexpected(key.error());

@@ -41,7 +41,9 @@ class KeySet {
   // InvalidArgument for duplicate kids or mixed symmetric/asymmetric keys.
   static core::Result<KeySet> create(std::vector<Key> keys);
   // Parses {"keys": [...]}; InvalidArgument when the document or (in Strict mode) a key is bad.
-  static core::Result<KeySet> fromJwks(const boost::json::value& jwks, Mode mode = Mode::Strict);
+  // `alg`, when given, binds keys that carry no "alg" and makes keys of another algorithm unusable.
+  static core::Result<KeySet> fromJwks(const boost::json::value& jwks, Mode mode = Mode::Strict,
+                                       std::optional<Algorithm> alg = std::nullopt);
 
   // The key a token with this header kid must verify with; UnknownKey when there is none or, with
   // no kid, when the set holds more than one key.

@@ -162,6 +162,35 @@ class ApiKeyStore {
   virtual core::Result<ApiKeyChanges> changesSince(std::int64_t seq) = 0;
 };
 
+// A sign-in identity at an external OpenID provider: users are found by (issuer, subject), never
+// by email.
+struct Identity {
+  std::int64_t id = 0;
+  std::int64_t user_id = 0;
+  std::string provider;  // configured name ("google")
+  std::string issuer;
+  std::string subject;
+  std::string email;
+  std::int64_t created_at = 0;
+};
+
+// Implementations MUST be thread-safe.
+class IdentityStore {
+ public:
+  virtual ~IdentityStore() = default;
+  // AlreadyExists when (issuer, subject) is taken.
+  virtual core::Result<Identity> create(Identity identity) = 0;
+  virtual core::Result<std::optional<Identity>> find(std::string_view issuer,
+                                                     std::string_view subject) = 0;
+  virtual core::Result<std::vector<Identity>> listForUser(std::int64_t user_id) = 0;
+  // In one transaction: NotFound unless it is the user's; FailedPrecondition when it is the
+  // user's last way to sign in (no password and no other identity).
+  virtual core::Status removeUnlessLast(std::int64_t id, std::int64_t user_id) = 0;
+  // Creates a password-less user and its identity together (AlreadyExists "email"/"username"/
+  // "identity").
+  virtual core::Result<User> createUserWithIdentity(const NewUser& user, Identity identity) = 0;
+};
+
 // One audit record as stored; `hash` chains it to the record before (tamper evidence).
 struct AuditRecord {
   std::int64_t id = 0;
@@ -217,6 +246,7 @@ class Store {
   virtual RevocationStore& revocations() = 0;
   virtual AuditStore& audit() = 0;
   virtual ApiKeyStore& apiKeys() = 0;
+  virtual IdentityStore& identities() = 0;
   // Unavailable when the database cannot be reached (readiness).
   virtual core::Status ping() = 0;
   // Applies pending schema migrations; returns the schema version now in place.

@@ -205,7 +205,7 @@ def test_me(server):
     assert time.strptime(user["created_at"], "%Y-%m-%dT%H:%M:%SZ")
     for headers, detail in (({}, "Not authenticated"),
                             ({"Authorization": "Bearer nope"}, "Could not validate credentials"),
-                            ({"Authorization": "Basic Zm9vOmJhcg=="}, "Not authenticated")):
+                            ({"Authorization": "Basic Zm9vOmJhcg=="}, "Could not validate credentials")):
         r = requests.get(server.url("/api/v1/auth/me"), headers=headers)
         assert (r.status_code, r.json()) == (401, {"detail": detail}), headers
         assert r.headers["WWW-Authenticate"] == "Bearer"

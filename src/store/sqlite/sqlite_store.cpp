@@ -118,6 +118,20 @@ CREATE TRIGGER api_keys_deleted AFTER DELETE ON api_keys BEGIN
   INSERT INTO api_key_changes (key_id) VALUES (OLD.id);
 END;
 )sql",
+    // 4: external sign-in identities.
+    R"sql(
+CREATE TABLE identities (
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  provider   TEXT NOT NULL,
+  issuer     TEXT NOT NULL,
+  subject    TEXT NOT NULL,
+  email      TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  UNIQUE (issuer, subject)
+);
+CREATE INDEX identities_user ON identities(user_id);
+)sql",
 };
 
 constexpr std::string_view kUserSelect =
@@ -817,6 +831,119 @@ class SqliteApiKeys final : public ApiKeyStore {
   ConnectionPool& pool_;
 };
 
+constexpr std::string_view kIdentitySelect =
+    "SELECT id, user_id, provider, issuer, subject, email, created_at FROM identities ";
+
+Identity readIdentity(const Statement& s) {
+  return Identity{s.int64(0), s.int64(1), s.text(2), s.text(3), s.text(4), s.text(5), s.int64(6)};
+}
+
+core::Result<Identity> insertIdentity(Connection& c, Identity i) {
+  auto stmt = c.prepare(
+      "INSERT INTO identities (user_id, provider, issuer, subject, email, created_at) VALUES (?, "
+      "?, ?, ?, ?, ?)");
+  if (!stmt) return tl::unexpected(stmt.error());
+  stmt->bind(1, i.user_id)
+      .bind(2, i.provider)
+      .bind(3, i.issuer)
+      .bind(4, i.subject)
+      .bind(5, i.email);
+  stmt->bind(6, i.created_at);
+  if (auto ok = stmt->run(); !ok) {
+    core::Error e = ok.error();
+    if (e.code == Errc::AlreadyExists) e.message = "identity";
+    return tl::unexpected(e);
+  }
+  i.id = c.lastInsertRowid();
+  return i;
+}
+
+class SqliteIdentities final : public IdentityStore {
+ public:
+  explicit SqliteIdentities(ConnectionPool& pool) : pool_(pool) {}
+
+  core::Result<Identity> create(Identity identity) override {
+    return pool_.with([&](Connection& c) { return insertIdentity(c, identity); });
+  }
+
+  core::Result<std::optional<Identity>> find(std::string_view issuer,
+                                             std::string_view subject) override {
+    return pool_.with([&](Connection& c) -> core::Result<std::optional<Identity>> {
+      auto stmt = c.prepare(std::string(kIdentitySelect) + "WHERE issuer = ? AND subject = ?");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, issuer).bind(2, subject);
+      auto row = stmt->step();
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) return std::optional<Identity>{};
+      return std::optional<Identity>(readIdentity(*stmt));
+    });
+  }
+
+  core::Result<std::vector<Identity>> listForUser(std::int64_t user_id) override {
+    return pool_.with([&](Connection& c) -> core::Result<std::vector<Identity>> {
+      auto stmt = c.prepare(std::string(kIdentitySelect) + "WHERE user_id = ? ORDER BY id");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, user_id);
+      std::vector<Identity> out;
+      for (;;) {
+        auto row = stmt->step();
+        if (!row) return tl::unexpected(row.error());
+        if (!*row) return out;
+        out.push_back(readIdentity(*stmt));
+      }
+    });
+  }
+
+  core::Status removeUnlessLast(std::int64_t id, std::int64_t user_id) override {
+    auto done = pool_.transaction<bool>([&](Connection& c) -> core::Result<bool> {
+      auto mine = c.prepare("SELECT COUNT(*) FROM identities WHERE id = ? AND user_id = ?");
+      if (!mine) return tl::unexpected(mine.error());
+      mine->bind(1, id).bind(2, user_id);
+      if (auto row = mine->step(); !row) return tl::unexpected(row.error());
+      if (mine->int64(0) == 0) return makeError(Errc::NotFound, "identity");
+      auto others = c.prepare(
+          "SELECT (SELECT COUNT(*) FROM identities WHERE user_id = ? AND id <> ?), "
+          "(SELECT password_hash <> '' FROM users WHERE id = ?)");
+      if (!others) return tl::unexpected(others.error());
+      others->bind(1, user_id).bind(2, id).bind(3, user_id);
+      if (auto row = others->step(); !row) return tl::unexpected(row.error());
+      if (others->int64(0) == 0 && others->int64(1) == 0) {
+        return makeError(Errc::FailedPrecondition, "last way to sign in");
+      }
+      auto del = c.prepare("DELETE FROM identities WHERE id = ?");
+      if (!del) return tl::unexpected(del.error());
+      del->bind(1, id);
+      if (auto ok = del->run(); !ok) return tl::unexpected(ok.error());
+      return true;
+    });
+    if (!done) return tl::unexpected(done.error());
+    return {};
+  }
+
+  core::Result<User> createUserWithIdentity(const NewUser& u, Identity identity) override {
+    return pool_.transaction<User>([&](Connection& c) -> core::Result<User> {
+      const std::int64_t now = nowSeconds();
+      auto stmt = c.prepare(
+          "INSERT INTO users (email, username, password_hash, role, is_active, created_at, "
+          "updated_at) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?)");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, u.email).bind(2, u.username).bind(3, u.password_hash).bind(4, u.role);
+      stmt->bind(5, std::int64_t{u.is_active ? 1 : 0}).bind(6, now).bind(7, now);
+      if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
+      User user{c.lastInsertRowid(), u.email, u.username, u.password_hash, u.role,
+                u.is_active,         now,     0};
+      identity.user_id = user.id;
+      identity.created_at = now;
+      if (auto ok = insertIdentity(c, identity); !ok) return tl::unexpected(ok.error());
+      return user;
+    });
+  }
+
+ private:
+  ConnectionPool& pool_;
+};
+
 class SqliteStore final : public Store {
  public:
   explicit SqliteStore(std::unique_ptr<ConnectionPool> pool)
@@ -825,13 +952,15 @@ class SqliteStore final : public Store {
         sessions_(*pool_),
         revocations_(*pool_),
         audit_(*pool_),
-        api_keys_(*pool_) {}
+        api_keys_(*pool_),
+        identities_(*pool_) {}
 
   UserStore& users() override { return users_; }
   SessionStore& sessions() override { return sessions_; }
   RevocationStore& revocations() override { return revocations_; }
   AuditStore& audit() override { return audit_; }
   ApiKeyStore& apiKeys() override { return api_keys_; }
+  IdentityStore& identities() override { return identities_; }
 
   core::Status ping() override {
     return pool_->with([](Connection& c) -> core::Status {
@@ -883,6 +1012,7 @@ class SqliteStore final : public Store {
   SqliteRevocations revocations_;
   SqliteAudit audit_;
   SqliteApiKeys api_keys_;
+  SqliteIdentities identities_;
 };
 
 }  // namespace

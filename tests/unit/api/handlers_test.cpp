@@ -46,13 +46,18 @@ class Handlers : public ::testing::Test {
                    {1000, std::chrono::seconds(60)}, {1000, std::chrono::seconds(60)}, 0}}),
         users_(*store_, policy_, cache_, audit_, clock_),
         keys_(*store_, policy_, cache_, audit_, clock_),
-        services_{auth_, users_, keys_, tokens_, *store_, policy_, metrics_, "http://gh.test"},
+        outbound_(""),
+        oidc_({}, outbound_, *store_, auth_, audit_, clock_,
+              {"http://gh.test", "http://front.test", std::string(32, 'c'), true}),
+        services_{auth_,   users_,   keys_, tokens_, *store_,
+                  policy_, metrics_, oidc_, audit_,  "http://gh.test"},
         pipeline_(router_, {"10.0.0.1"}, &metrics_) {
     addAuthRoutes(router_, services_);
     addUserRoutes(router_, services_);
     addDiscoveryRoutes(router_, services_);
     addAuditRoutes(router_, services_);
     addApiKeyRoutes(router_, services_);
+    addOidcRoutes(router_, services_);
   }
   ~Handlers() override { std::filesystem::remove_all(dir_); }
 
@@ -110,6 +115,8 @@ class Handlers : public ::testing::Test {
   auth::AuthService auth_;
   auth::UserService users_;
   auth::ApiKeyService keys_;
+  oidc::CurlClient outbound_;
+  oidc::OidcService oidc_;
   Services services_;
   http::Router router_;
   Pipeline pipeline_;

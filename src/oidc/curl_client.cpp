@@ -1,0 +1,142 @@
+#include <algorithm>
+#include <curl/curl.h>
+#include <memory>
+#include <mutex>
+
+#include "oidc/http_client.hpp"
+
+namespace gatehouse::oidc {
+namespace {
+
+struct CurlFree {
+  void operator()(CURL* c) const noexcept { curl_easy_cleanup(c); }
+};
+struct SlistFree {
+  void operator()(curl_slist* l) const noexcept { curl_slist_free_all(l); }
+};
+
+struct Sink {
+  HttpResponse* response;
+  std::size_t max;
+  bool overflow = false;
+};
+
+std::size_t onBody(char* data, std::size_t size, std::size_t n, void* user) {
+  auto* sink = static_cast<Sink*>(user);
+  const std::size_t bytes = size * n;
+  if (sink->response->body.size() + bytes > sink->max) {
+    sink->overflow = true;
+    return 0;  // aborts the transfer
+  }
+  sink->response->body.append(data, bytes);
+  return bytes;
+}
+
+std::size_t onHeader(char* data, std::size_t size, std::size_t n, void* user) {
+  auto* response = static_cast<HttpResponse*>(user);
+  const std::string line(data, size * n);
+  const auto colon = line.find(':');
+  if (colon != std::string::npos) {
+    std::string name = line.substr(0, colon);
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
+    std::string value = line.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(" \t"));
+    value.erase(value.find_last_not_of(" \t\r\n") + 1);
+    response->headers[name] = value;
+  }
+  return size * n;
+}
+
+void globalInit() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+}  // namespace
+
+std::string formEncode(std::string_view value) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char ch : value) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(ch);
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4U]);
+      out.push_back(kHex[c & 15U]);
+    }
+  }
+  return out;
+}
+
+CurlClient::CurlClient(std::string extra_ca_file, std::size_t max_bytes,
+                       std::chrono::seconds timeout)
+    : ca_file_(std::move(extra_ca_file)), max_bytes_(max_bytes), timeout_(timeout) {
+  globalInit();
+}
+
+namespace {
+
+core::Result<HttpResponse> perform(const std::string& url, const std::string* form_body,
+                                   const std::vector<std::pair<std::string, std::string>>& headers,
+                                   const std::string& ca_file, std::size_t max_bytes,
+                                   std::chrono::seconds timeout) {
+  std::unique_ptr<CURL, CurlFree> curl(curl_easy_init());
+  if (!curl) return core::makeError(core::Errc::Internal, "curl_easy_init failed");
+  HttpResponse response;
+  Sink sink{&response, max_bytes};
+  std::unique_ptr<curl_slist, SlistFree> list;
+  for (const auto& [name, value] : headers) {
+    list.reset(curl_slist_append(list.release(), (name + ": " + value).c_str()));
+  }
+  CURL* c = curl.get();
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (!ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, ca_file.c_str());
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, static_cast<long>(timeout.count()));
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, onBody);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, onHeader);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &response);
+  if (list) curl_easy_setopt(c, CURLOPT_HTTPHEADER, list.get());
+  if (form_body != nullptr) {
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, form_body->c_str());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(form_body->size()));
+  }
+  const CURLcode rc = curl_easy_perform(c);
+  if (sink.overflow)
+    return core::makeError(core::Errc::Unavailable, "response from " + url + " too large");
+  if (rc != CURLE_OK) {
+    return core::makeError(core::Errc::Unavailable,
+                           "request to " + url + " failed: " + curl_easy_strerror(rc));
+  }
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
+  return response;
+}
+
+}  // namespace
+
+core::Result<HttpResponse> CurlClient::get(const std::string& url) {
+  return perform(url, nullptr, {{"Accept", "application/json"}}, ca_file_, max_bytes_, timeout_);
+}
+
+core::Result<HttpResponse> CurlClient::postForm(
+    const std::string& url, const std::vector<std::pair<std::string, std::string>>& form,
+    const std::vector<std::pair<std::string, std::string>>& headers) {
+  std::string body;
+  for (const auto& [k, v] : form)
+    body += (body.empty() ? "" : "&") + formEncode(k) + "=" + formEncode(v);
+  auto all = headers;
+  all.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+  all.emplace_back("Accept", "application/json");
+  return perform(url, &body, all, ca_file_, max_bytes_, timeout_);
+}
+
+}  // namespace gatehouse::oidc

@@ -1,0 +1,296 @@
+#include "oidc/oidc_service.hpp"
+
+#include <algorithm>
+
+#include <boost/json/serialize.hpp>
+
+#include "core/base64url.hpp"
+#include "core/strict_json.hpp"
+#include "crypto/aead.hpp"
+#include "crypto/digest.hpp"
+#include "crypto/random.hpp"
+#include "rbac/policy.hpp"
+
+namespace gatehouse::oidc {
+namespace {
+
+namespace json = boost::json;
+constexpr std::int64_t kTransactionSeconds = 600;
+constexpr std::int64_t kCodeSeconds = 60;
+constexpr std::string_view kCookieAad = "gatehouse oidc transaction v1";
+
+std::string base64Basic(const std::string& text) {
+  static constexpr char kTable[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < text.size(); i += 3) {
+    const unsigned n = (static_cast<unsigned char>(text[i]) << 16U) |
+                       (static_cast<unsigned char>(text[i + 1]) << 8U) |
+                       static_cast<unsigned char>(text[i + 2]);
+    out += {kTable[(n >> 18U) & 63U], kTable[(n >> 12U) & 63U], kTable[(n >> 6U) & 63U],
+            kTable[n & 63U]};
+  }
+  if (i + 1 == text.size()) {
+    const unsigned n = static_cast<unsigned char>(text[i]) << 16U;
+    out += {kTable[(n >> 18U) & 63U], kTable[(n >> 12U) & 63U], '=', '='};
+  } else if (i + 2 == text.size()) {
+    const unsigned n = (static_cast<unsigned char>(text[i]) << 16U) |
+                       (static_cast<unsigned char>(text[i + 1]) << 8U);
+    out += {kTable[(n >> 18U) & 63U], kTable[(n >> 12U) & 63U], kTable[(n >> 6U) & 63U], '='};
+  }
+  return out;
+}
+
+std::string claimString(const jose::Claims& c, std::string_view name) {
+  const auto* v = c.raw.if_contains(name);
+  return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+// A username from what the provider tells us: [A-Za-z0-9_.-], 3 to 28 characters.
+std::string usernameBase(const jose::Claims& c) {
+  std::string raw = claimString(c, "preferred_username");
+  if (raw.empty()) raw = claimString(c, "email").substr(0, claimString(c, "email").find('@'));
+  if (raw.empty()) raw = claimString(c, "name");
+  std::string out;
+  for (const char ch : raw) {
+    if (std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '_' || ch == '.' || ch == '-')
+      out.push_back(ch);
+    if (out.size() == 28) break;
+  }
+  if (out.size() < 3) out = "user" + out;
+  return out;
+}
+
+}  // namespace
+
+OidcService::OidcService(std::vector<config::OidcProvider> providers, HttpClient& http,
+                         store::Store& store, auth::AuthService& auth, audit::AuditLog& audit,
+                         const core::Clock& clock, Settings settings)
+    : http_(http),
+      store_(store),
+      auth_(auth),
+      audit_(audit),
+      clock_(clock),
+      settings_(std::move(settings)) {
+  for (auto& p : providers) {
+    std::string name = p.name;
+    providers_.emplace(name, std::make_unique<Provider>(std::move(p), http_, clock_));
+  }
+}
+
+std::string OidcService::redirectUri(const std::string& provider) const {
+  return settings_.public_url + "/api/v1/auth/oauth/" + provider + "/callback";
+}
+
+core::Result<OidcService::Start> OidcService::begin(const std::string& name) {
+  Provider& provider = *providers_.at(name);
+  auto meta = provider.metadata();
+  if (!meta) return tl::unexpected(meta.error());
+  auto state = crypto::randomToken(32);
+  auto nonce = crypto::randomToken(32);
+  auto verifier = crypto::randomToken(32);  // RFC 7636 §4.1: 43 characters of base64url
+  if (!state || !nonce || !verifier)
+    return core::makeError(core::Errc::Internal, "random source failed");
+  const std::string challenge = core::base64urlEncode(crypto::sha256(*verifier));  // §4.2 S256
+  const json::object tx{{"p", name},
+                        {"s", *state},
+                        {"n", *nonce},
+                        {"v", *verifier},
+                        {"e", clock_.unixSeconds() + kTransactionSeconds}};
+  auto sealed = crypto::seal(settings_.cookie_key, json::serialize(tx), kCookieAad);
+  if (!sealed) return tl::unexpected(sealed.error());
+  const auto& c = provider.config();
+  std::string location = meta->authorization_endpoint;
+  location += location.find('?') == std::string::npos ? '?' : '&';
+  location += "response_type=code&client_id=" + formEncode(c.client_id) +
+              "&redirect_uri=" + formEncode(redirectUri(name)) + "&scope=" + formEncode(c.scopes) +
+              "&state=" + formEncode(*state) + "&nonce=" + formEncode(*nonce) +
+              "&code_challenge=" + challenge + "&code_challenge_method=S256";
+  return Start{std::move(location), core::base64urlEncode(*sealed)};
+}
+
+std::string OidcService::fail(const std::string& provider, const std::string& reason,
+                              const std::string& detail, const auth::ClientInfo& client,
+                              std::optional<std::int64_t> subject) {
+  audit_.record({"oauth.failed",
+                 client.request_id,
+                 std::nullopt,
+                 subject,
+                 client.ip,
+                 client.user_agent,
+                 {{"provider", provider}, {"reason", reason}, {"detail", detail}}});
+  return settings_.frontend_url + "/auth/callback#error=" + reason;
+}
+
+std::string OidcService::complete(const std::string& name, const Callback& cb,
+                                  const auth::ClientInfo& client) {
+  Provider& provider = *providers_.at(name);
+  const auto param = [&](const char* key) -> std::string {
+    const auto it = cb.params.find(key);
+    return it == cb.params.end() ? std::string() : it->second;
+  };
+  // The state is checked before anything is sent to the provider.
+  if (!cb.cookie) return fail(name, "invalid_state", "no transaction cookie", client);
+  auto sealed = core::base64urlDecode(*cb.cookie);
+  auto plain = sealed ? crypto::open(settings_.cookie_key, *sealed, kCookieAad) : std::nullopt;
+  auto tx = plain ? core::parseStrictJson(*plain)
+                  : core::Result<json::value>(core::makeError(core::Errc::InvalidArgument, ""));
+  if (!tx || !tx->is_object())
+    return fail(name, "invalid_state", "transaction cookie does not open", client);
+  const auto& t = tx->get_object();
+  const auto str = [&](const char* key) {
+    const auto* v = t.if_contains(key);
+    return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
+  };
+  const auto* expiry = t.if_contains("e");
+  const std::int64_t now = clock_.unixSeconds();
+  if (str("p") != name || expiry == nullptr || !expiry->is_int64() || expiry->get_int64() < now) {
+    return fail(name, "invalid_state", "transaction expired or for another provider", client);
+  }
+  const std::string state = str("s");
+  if (param("state").empty() || !crypto::constantTimeEquals(param("state"), state)) {
+    return fail(name, "invalid_state", "state does not match the transaction", client);
+  }
+  {
+    const std::lock_guard lock(mutex_);
+    std::erase_if(used_states_, [now](const auto& kv) { return kv.second < now; });
+    if (!used_states_.emplace(state, expiry->get_int64()).second) {
+      return fail(name, "invalid_state", "state replayed", client);
+    }
+  }
+  if (!param("error").empty())
+    return fail(name, "access_denied", "provider said " + param("error"), client);
+  auto meta = provider.metadata();
+  if (!meta) return fail(name, "provider_unavailable", meta.error().message, client);
+  // RFC 9207: the issuer parameter, when present (or promised), must be ours — mix-up defence.
+  if ((!param("iss").empty() || meta->iss_parameter_supported) &&
+      param("iss") != provider.config().issuer) {
+    return fail(name, "invalid_issuer", "iss parameter " + param("iss"), client);
+  }
+  if (param("code").empty()) return fail(name, "invalid_request", "no code", client);
+
+  const auto& c = provider.config();
+  std::vector<std::pair<std::string, std::string>> form = {{"grant_type", "authorization_code"},
+                                                           {"code", param("code")},
+                                                           {"redirect_uri", redirectUri(name)},
+                                                           {"code_verifier", str("v")}};
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (meta->token_auth_basic) {
+    headers.emplace_back("Authorization", "Basic " + base64Basic(formEncode(c.client_id) + ":" +
+                                                                 formEncode(c.client_secret)));
+  } else {
+    form.emplace_back("client_id", c.client_id);
+    form.emplace_back("client_secret", c.client_secret);
+  }
+  auto response = http_.postForm(meta->token_endpoint, form, headers);
+  if (!response) return fail(name, "provider_unavailable", response.error().message, client);
+  auto body = core::parseStrictJson(response->body);
+  const json::object* tokens = body && body->is_object() ? &body->get_object() : nullptr;
+  const auto* id_token = tokens != nullptr ? tokens->if_contains("id_token") : nullptr;
+  if (response->status != 200 || id_token == nullptr || !id_token->is_string()) {
+    return fail(name, "token_exchange_failed",
+                "token endpoint answered " + std::to_string(response->status), client);
+  }
+  auto claims = provider.verifyIdToken(id_token->get_string(), str("n"));
+  if (!claims) {
+    static constexpr const char* kWhy[] = {"signature", "claims",     "nonce",           "azp",
+                                           "stale",     "no subject", "keys unavailable"};
+    return fail(name, "invalid_id_token", kWhy[static_cast<int>(claims.error())], client);
+  }
+  std::string reason;
+  auto user_id = resolveUser(provider, *claims, client, reason);
+  if (!user_id)
+    return fail(name, reason.empty() ? "server_error" : reason, user_id.error().message, client);
+
+  auto code = crypto::randomToken(32);
+  if (!code) return fail(name, "server_error", "random source failed", client);
+  {
+    const std::lock_guard lock(mutex_);
+    std::erase_if(codes_, [now](const auto& kv) { return kv.second.expires < now; });
+    codes_[*code] = Pending{*user_id, name, now + kCodeSeconds};
+  }
+  // Tokens never travel in a URL: the fragment carries a one-time code the frontend trades.
+  return settings_.frontend_url + "/auth/callback#code=" + *code;
+}
+
+core::Result<std::int64_t> OidcService::resolveUser(const Provider& provider,
+                                                    const jose::Claims& claims,
+                                                    const auth::ClientInfo& client,
+                                                    std::string& reason) {
+  const auto& c = provider.config();
+  auto known = store_.identities().find(c.issuer, claims.sub);
+  if (!known) return tl::unexpected(known.error());
+  if (*known) return (*known)->user_id;
+
+  const std::string email = claimString(claims, "email");
+  const auto* verified_claim = claims.raw.if_contains("email_verified");
+  const bool verified =
+      verified_claim != nullptr && verified_claim->is_bool() && verified_claim->get_bool();
+  if (!email.empty()) {
+    auto existing = store_.users().findByEmail(email);
+    if (!existing) return tl::unexpected(existing.error());
+    if (*existing) {
+      // Linking by email only on the provider's word that the email is verified, and only when
+      // the policy allows; otherwise an attacker's provider account could take over ours.
+      if (!verified || !settings_.link_verified_email) {
+        reason = "account_exists";
+        return core::makeError(core::Errc::AlreadyExists,
+                               "email belongs to an account; provider did not verify it");
+      }
+      auto linked = store_.identities().create(
+          {0, (*existing)->id, c.name, c.issuer, claims.sub, email, clock_.unixSeconds()});
+      if (!linked) return tl::unexpected(linked.error());
+      audit_.record({"identity.linked",
+                     client.request_id,
+                     (*existing)->id,
+                     (*existing)->id,
+                     client.ip,
+                     client.user_agent,
+                     {{"provider", c.name}}});
+      return (*existing)->id;
+    }
+  }
+  const std::string user_email =
+      !email.empty() ? email : claims.sub + "@" + c.name + ".oidc.invalid";
+  const std::string base = usernameBase(claims);
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    std::string username = base;
+    if (attempt > 0 && attempt < 10) username += std::to_string(attempt + 1);
+    if (attempt >= 10) username += "-" + core::hexEncode(crypto::randomBytes(3).value_or("xyz"));
+    auto created = store_.identities().createUserWithIdentity(
+        {user_email, username, "", std::string(rbac::kDefaultRole), true},
+        {0, 0, c.name, c.issuer, claims.sub, email, 0});
+    if (created) {
+      audit_.record({"user.registered",
+                     client.request_id,
+                     created->id,
+                     created->id,
+                     client.ip,
+                     client.user_agent,
+                     {{"provider", c.name}}});
+      return created->id;
+    }
+    if (created.error().code != core::Errc::AlreadyExists ||
+        created.error().message != "username") {
+      return tl::unexpected(created.error());
+    }
+  }
+  return core::makeError(core::Errc::Internal, "no free username");
+}
+
+std::optional<auth::Result<auth::TokenPair>> OidcService::exchange(const std::string& code,
+                                                                   const auth::ClientInfo& client) {
+  Pending pending{};
+  {
+    const std::lock_guard lock(mutex_);
+    const auto it = codes_.find(code);
+    if (it == codes_.end()) return std::nullopt;
+    pending = it->second;
+    codes_.erase(it);  // single use, even when late
+  }
+  if (pending.expires < clock_.unixSeconds()) return std::nullopt;
+  return auth_.signInExternal(pending.user_id, pending.provider, client);
+}
+
+}  // namespace gatehouse::oidc

@@ -1,0 +1,87 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "audit/audit_log.hpp"
+#include "auth/auth_service.hpp"
+#include "oidc/provider.hpp"
+#include "store/store.hpp"
+
+namespace gatehouse::oidc {
+
+// The browser's half of the authorization-code flow (RFC 6749 §4.1 with PKCE S256, RFC 7636),
+// OIDC Core §3.1. Thread-safe.
+class OidcService {
+ public:
+  struct Settings {
+    std::string
+        public_url;  // our base URL; redirect_uri = <public_url>/api/v1/auth/oauth/<name>/callback
+    std::string frontend_url;  // where the browser lands: <frontend_url>/auth/callback#code=... or
+                               // #error=...
+    std::string cookie_key;    // 32 bytes for AES-256-GCM
+    bool link_verified_email = true;
+  };
+
+  OidcService(std::vector<config::OidcProvider> providers, HttpClient& http, store::Store& store,
+              auth::AuthService& auth, audit::AuditLog& audit, const core::Clock& clock,
+              Settings settings);
+
+  bool hasProvider(const std::string& name) const { return providers_.contains(name); }
+
+  // The provider's authorization URL and the sealed transaction for the cookie; Unavailable when
+  // the provider cannot be reached.
+  struct Start {
+    std::string location;
+    std::string cookie;
+  };
+  core::Result<Start> begin(const std::string& provider);
+
+  // Everything the callback carried. Returns where to send the browser: the frontend with a
+  // one-time code, or with a short error; details go to the audit log.
+  struct Callback {
+    std::map<std::string, std::string> params;  // code, state, iss, error
+    std::optional<std::string> cookie;
+  };
+  std::string complete(const std::string& provider, const Callback& callback,
+                       const auth::ClientInfo& client);
+
+  // Trades a one-time code (single use, 60 s) for a token pair: InvalidRefreshToken-like
+  // failures come back as nullopt.
+  std::optional<auth::Result<auth::TokenPair>> exchange(const std::string& code,
+                                                        const auth::ClientInfo& client);
+
+  static constexpr std::string_view kCookieName = "gatehouse_oidc";
+
+ private:
+  struct Pending {
+    std::int64_t user_id;
+    std::string provider;
+    std::int64_t expires;
+  };
+  std::string fail(const std::string& provider, const std::string& reason,
+                   const std::string& detail, const auth::ClientInfo& client,
+                   std::optional<std::int64_t> subject = std::nullopt);
+  core::Result<std::int64_t> resolveUser(const Provider& provider, const jose::Claims& claims,
+                                         const auth::ClientInfo& client, std::string& reason);
+  std::string redirectUri(const std::string& provider) const;
+
+  std::map<std::string, std::unique_ptr<Provider>> providers_;
+  HttpClient& http_;
+  store::Store& store_;
+  auth::AuthService& auth_;
+  audit::AuditLog& audit_;
+  const core::Clock& clock_;
+  Settings settings_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::int64_t> used_states_;  // state → expiry
+  std::unordered_map<std::string, Pending> codes_;
+};
+
+}  // namespace gatehouse::oidc

@@ -1,0 +1,60 @@
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "config/config.hpp"
+#include "core/clock.hpp"
+#include "jose/jwt.hpp"
+#include "oidc/http_client.hpp"
+
+namespace gatehouse::oidc {
+
+// What discovery tells us (OpenID Connect Discovery 1.0 §3).
+struct Metadata {
+  std::string issuer;
+  std::string authorization_endpoint;
+  std::string token_endpoint;
+  std::string jwks_uri;
+  bool iss_parameter_supported = false;  // RFC 9207
+  bool token_auth_basic = true;          // client_secret_basic, else client_secret_post
+};
+
+// Why an ID token was refused (for the audit log; the browser only sees a short reason).
+enum class IdTokenError { Jws, Claims, Nonce, Azp, Stale, NoSubject, KeysUnavailable };
+
+// One configured provider: discovery and JWKS fetched over HTTPS, cached for their HTTP cache
+// lifetimes, the JWKS re-fetched once on an unknown kid. Thread-safe.
+class Provider {
+ public:
+  Provider(config::OidcProvider config, HttpClient& http, const core::Clock& clock)
+      : config_(std::move(config)), http_(http), clock_(clock) {}
+
+  const config::OidcProvider& config() const { return config_; }
+  // Unavailable when the provider cannot be reached; FailedPrecondition when its discovery
+  // document names another issuer.
+  core::Result<Metadata> metadata();
+  // OIDC Core §3.1.3.7: signature with the provider's JWKS and the pinned algorithm, iss exact,
+  // aud contains our client id, azp when several audiences, exp, iat within ten minutes, nonce.
+  tl::expected<jose::Claims, IdTokenError> verifyIdToken(std::string_view id_token,
+                                                         std::string_view nonce);
+
+ private:
+  core::Result<jose::KeySet> keys(bool refresh);
+
+  config::OidcProvider config_;
+  HttpClient& http_;
+  const core::Clock& clock_;
+  std::mutex mutex_;
+  std::optional<Metadata> metadata_;
+  std::int64_t metadata_until_ = 0;
+  std::optional<jose::KeySet> keys_;
+  std::int64_t keys_until_ = 0;
+};
+
+// max-age from a Cache-Control value, else `fallback` seconds (no-store/no-cache: 0).
+std::int64_t cacheLifetime(const HttpResponse& response, std::int64_t fallback);
+
+}  // namespace gatehouse::oidc
