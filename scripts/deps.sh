@@ -14,13 +14,17 @@ build_pkgs=(
 test_pkgs=(
   clang-14 libclang-rt-14-dev clang-format nginx
   python3 python3-pytest python3-requests python3-jwt python3-jose python3-cryptography
-  python3-passlib python3-bcrypt python3-argon2 python3-authlib
+  python3-passlib python3-bcrypt python3-argon2 python3-authlib openssl
 )
 
 want=("${build_pkgs[@]}")
 [[ "${1:-}" == "--test" ]] && want+=("${test_pkgs[@]}")
 
 missing=()
+# Node.js and npm run the test OpenID provider; any installed node will do (Debian's by default).
+if [[ "${1:-}" == "--test" ]] && ! { command -v node && command -v npm; } >/dev/null; then
+  missing+=(nodejs npm)
+fi
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done

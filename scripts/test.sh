@@ -30,6 +30,9 @@ export GATEHOUSE_INTEROP_TOOL="$PWD/build/$preset/tests/interop_tool"
 "$py" -m pytest -q -p no:cacheprovider tests/interop | tee build/"$preset"/interop.log
 interop=$(grep -Eo '[0-9]+ passed' build/"$preset"/interop.log | tail -1 | cut -d' ' -f1)
 
+echo "== test tools from npm (the OpenID provider for sign-in tests)"
+npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
+
 echo "== integration tests (the real binary over HTTP)"
 export GATEHOUSE_BIN="$PWD/build/$preset/src/app/gatehouse"
 "$py" -m pytest -q -p no:cacheprovider tests/integration | tee build/"$preset"/integration.log

@@ -1,0 +1,296 @@
+"""Sign-in with an external OpenID provider, end to end (issue 5): a real oidc-provider (npm,
+Node) over HTTPS on loopback, driven through its redirects and login form, plus a small fake
+provider in Python that signs ID tokens with a wrong audience or nonce on demand."""
+import http.server
+import json
+import os
+import re
+import shutil
+import ssl
+import subprocess
+import threading
+import time
+import urllib.parse
+
+import jwt
+import pytest
+import requests
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from conftest import auth, free_port
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROVIDER_DIR = os.path.join(os.path.dirname(HERE), "oidc")
+NODE = shutil.which("node") or "/usr/bin/node"
+CLIENT_SECRET = "gatehouse-test-secret-0123456789"
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tls")
+    cert, key = d / "cert.pem", d / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    return str(cert), str(key)
+
+
+class FakeProvider:
+    """Enough of an OpenID provider to hand Gatehouse ID tokens that are wrong on purpose."""
+
+    def __init__(self, tls):
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        self.port = free_port()
+        self.issuer = f"https://127.0.0.1:{self.port}"
+        self.mode = "ok"
+        self.nonce = None
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def send_json(self, body):
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                url = urllib.parse.urlparse(self.path)
+                q = dict(urllib.parse.parse_qsl(url.query))
+                if url.path == "/.well-known/openid-configuration":
+                    self.send_json({"issuer": fake.issuer, "authorization_endpoint": fake.issuer + "/authorize",
+                                    "token_endpoint": fake.issuer + "/token", "jwks_uri": fake.issuer + "/jwks"})
+                elif url.path == "/jwks":
+                    jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(fake.key.public_key()))
+                    self.send_json({"keys": [{**jwk, "kid": "fake-1", "alg": "ES256", "use": "sig"}]})
+                elif url.path == "/authorize":
+                    fake.nonce = q["nonce"]
+                    self.send_response(302)
+                    self.send_header("Location", q["redirect_uri"] + "?" + urllib.parse.urlencode(
+                        {"code": "fake-code", "state": q["state"]}))
+                    self.end_headers()
+                else:
+                    self.send_response(404)
+                    self.end_headers()
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", 0))
+                form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
+                assert form["grant_type"] == "authorization_code" and form["code_verifier"]
+                now = int(time.time())
+                claims = {"iss": fake.issuer, "sub": "fake-user", "aud": "gatehouse", "iat": now, "exp": now + 300,
+                          "nonce": fake.nonce, "email": "fake@example.net", "email_verified": True}
+                if fake.mode == "wrong_aud":
+                    claims["aud"] = "someone-else"
+                if fake.mode == "wrong_nonce":
+                    claims["nonce"] = "not-the-nonce"
+                if fake.mode == "two_audiences_no_azp":
+                    claims["aud"] = ["gatehouse", "another"]
+                token = jwt.encode(claims, fake.key, algorithm="ES256", headers={"kid": "fake-1"})
+                self.send_json({"id_token": token, "access_token": "opaque", "token_type": "Bearer"})
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(*tls)
+        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def stack(make_server, tls, tmp_path):
+    cert, key = tls
+    provider_port = free_port()
+    fake = FakeProvider(tls)
+    gate = make_server(start=False)
+    callback = gate.url("/api/v1/auth/oauth/local/callback")
+    node = subprocess.Popen([NODE, os.path.join(PROVIDER_DIR, "provider.mjs"), str(provider_port), cert, key, callback],
+                            cwd=PROVIDER_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    issuer = f"https://127.0.0.1:{provider_port}"
+    deadline = time.time() + 20
+    while True:
+        try:
+            requests.get(issuer + "/.well-known/openid-configuration", verify=cert, timeout=1)
+            break
+        except requests.RequestException:
+            assert node.poll() is None, node.stdout.read()
+            assert time.time() < deadline, "oidc-provider did not start"
+            time.sleep(0.1)
+    gate.env.update({
+        "OIDC_PROVIDERS": "local,fake",
+        "OIDC_LOCAL_ISSUER": issuer, "OIDC_LOCAL_CLIENT_ID": "gatehouse", "OIDC_LOCAL_CLIENT_SECRET": CLIENT_SECRET,
+        "OIDC_FAKE_ISSUER": fake.issuer, "OIDC_FAKE_CLIENT_ID": "gatehouse", "OIDC_FAKE_CLIENT_SECRET": "x" * 16,
+        "OIDC_FAKE_ID_TOKEN_ALG": "ES256",
+        "OIDC_CA_FILE": cert, "GATEHOUSE_PUBLIC_URL": gate.base, "FRONTEND_URL": "http://frontend.test",
+    })
+    gate.start()
+    yield gate, cert, fake
+    node.terminate()
+    node.wait(timeout=10)
+    fake.server.shutdown()
+
+
+def parse_form(html):
+    action = re.search(r'<form[^>]*action="([^"]+)"', html).group(1)
+    fields = dict(re.findall(r'<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"', html))
+    return action, fields
+
+
+def start(gate, provider="local"):
+    r = requests.get(gate.url(f"/api/v1/auth/oauth/{provider}"), allow_redirects=False)
+    assert r.status_code == 302, r.text
+    cookie = r.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=Lax" in cookie
+    tx = re.match(r"gatehouse_oidc=([^;]+);", cookie).group(1)
+    return r.headers["Location"], tx
+
+
+def through_provider(gate, cert, location, login):
+    """Follows the provider's redirects and fills its login and consent forms; returns the URL the
+    provider sends the browser back to (our callback)."""
+    browser = requests.Session()  # verify= on each call: REQUESTS_CA_BUNDLE would override a session's
+    url = location
+    for _ in range(20):
+        if url.startswith(gate.base):
+            return url
+        resp = browser.get(url, allow_redirects=False, verify=cert)
+        if resp.status_code in (302, 303):
+            url = urllib.parse.urljoin(url, resp.headers["Location"])
+            continue
+        assert resp.status_code == 200, resp.text[:500]
+        action, fields = parse_form(resp.text)
+        if 'name="login"' in resp.text:
+            fields.update(login=login, password="any")
+        resp = browser.post(urllib.parse.urljoin(url, action), data=fields, allow_redirects=False, verify=cert)
+        assert resp.status_code in (302, 303), resp.text[:500]
+        url = urllib.parse.urljoin(url, resp.headers["Location"])
+    raise AssertionError("the provider never sent the browser back")
+
+
+def callback(gate, url, tx):
+    r = requests.get(url, headers={"Cookie": f"gatehouse_oidc={tx}"}, allow_redirects=False)
+    assert r.status_code == 302
+    assert "Max-Age=0" in r.headers["Set-Cookie"]
+    return r.headers["Location"]
+
+
+def sign_in(gate, cert, login):
+    location, tx = start(gate)
+    assert location.startswith("https://127.0.0.1:")
+    q = dict(urllib.parse.parse_qsl(urllib.parse.urlparse(location).query))
+    assert q["code_challenge_method"] == "S256" and len(q["code_challenge"]) == 43
+    assert q["state"] and q["nonce"] and q["client_id"] == "gatehouse"
+    assert q["redirect_uri"] == gate.url("/api/v1/auth/oauth/local/callback")
+    back = through_provider(gate, cert, location, login)
+    return callback(gate, back, tx), back, tx
+
+
+def exchange(gate, frontend_location):
+    assert frontend_location.startswith("http://frontend.test/auth/callback#code="), frontend_location
+    code = frontend_location.split("#code=", 1)[1]
+    return requests.post(gate.url("/api/v1/auth/oauth/exchange"), json={"code": code})
+
+
+def test_first_login_creates_the_user_and_second_finds_it(stack):
+    gate, cert, _ = stack
+    landing, _, _ = sign_in(gate, cert, "alice")
+    assert "access_token" not in landing  # tokens never travel in a URL
+    r = exchange(gate, landing)
+    assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
+    me = requests.get(gate.url("/api/v1/auth/me"), headers=auth(r.json()["access_token"])).json()
+    assert me["email"] == "alice@example.com" and me["username"] == "alice" and me["role"] == "user"
+    again, _, _ = sign_in(gate, cert, "alice")
+    me2 = requests.get(gate.url("/api/v1/auth/me"), headers=auth(exchange(gate, again).json()["access_token"])).json()
+    assert me2["id"] == me["id"]
+    # No password: the account cannot log in with one.
+    assert gate.login("alice@example.com", "anything-at-all").status_code == 401
+
+
+def test_links_to_a_verified_email_account(stack):
+    gate, cert, _ = stack
+    gate.register("carol@example.com", "carol_pw")
+    uid = requests.get(gate.url("/api/v1/auth/me"), headers=auth(gate.token("carol_pw"))).json()["id"]
+    landing, _, _ = sign_in(gate, cert, "carol")
+    token = exchange(gate, landing).json()["access_token"]
+    assert requests.get(gate.url("/api/v1/auth/me"), headers=auth(token)).json()["id"] == uid
+    ids = requests.get(gate.url("/api/v1/auth/identities"), headers=auth(token)).json()["items"]
+    assert len(ids) == 1 and ids[0]["provider"] == "local" and ids[0]["subject"] == "carol"
+    # Carol has a password too, so the identity may go.
+    r = requests.delete(gate.url(f"/api/v1/auth/identities/{ids[0]['id']}"), headers=auth(token))
+    assert r.status_code == 204
+
+
+def test_refuses_to_link_an_unverified_email(stack):
+    gate, cert, _ = stack
+    gate.register("bob@example.com", "bob_pw")
+    landing, _, _ = sign_in(gate, cert, "bob")
+    assert landing == "http://frontend.test/auth/callback#error=account_exists"
+
+
+def test_cannot_unlink_the_last_way_to_sign_in(stack):
+    gate, cert, _ = stack
+    landing, _, _ = sign_in(gate, cert, "dave")
+    token = exchange(gate, landing).json()["access_token"]
+    ids = requests.get(gate.url("/api/v1/auth/identities"), headers=auth(token)).json()["items"]
+    r = requests.delete(gate.url(f"/api/v1/auth/identities/{ids[0]['id']}"), headers=auth(token))
+    assert (r.status_code, r.json()) == (409, {"detail": "Cannot remove the last way to sign in"})
+    assert requests.delete(gate.url("/api/v1/auth/identities/999"), headers=auth(token)).status_code == 404
+
+
+def test_bad_state_missing_cookie_and_replay(stack):
+    gate, cert, _ = stack
+    location, tx = start(gate)
+    back = through_provider(gate, cert, location, "erin")
+    forged = re.sub(r"state=[^&]+", "state=forged", back)
+    assert callback(gate, forged, tx).endswith("#error=invalid_state")
+    r = requests.get(back, allow_redirects=False)  # no transaction cookie
+    assert r.headers["Location"].endswith("#error=invalid_state")
+    _, other_tx = start(gate)  # a transaction from another browser
+    assert callback(gate, back, other_tx).endswith("#error=invalid_state")
+    first = callback(gate, back, tx)
+    assert "#code=" in first
+    assert callback(gate, back, tx).endswith("#error=invalid_state")  # replayed
+
+
+def test_exchange_code_is_single_use(stack):
+    gate, cert, _ = stack
+    landing, _, _ = sign_in(gate, cert, "frank")
+    assert exchange(gate, landing).status_code == 200
+    r = exchange(gate, landing)
+    assert (r.status_code, r.json()) == (400, {"detail": "Invalid or expired code"})
+    r = requests.post(gate.url("/api/v1/auth/oauth/exchange"), json={"code": "made-up"})
+    assert r.status_code == 400
+
+
+@pytest.mark.parametrize("mode", ["wrong_aud", "wrong_nonce", "two_audiences_no_azp"])
+def test_bad_id_tokens_are_refused(stack, mode):
+    gate, _, fake = stack
+    fake.mode = mode
+    location, tx = start(gate, "fake")
+    r = requests.get(location, verify=stack[1], allow_redirects=False)
+    landing = callback(gate, r.headers["Location"], tx)
+    assert landing == "http://frontend.test/auth/callback#error=invalid_id_token"
+
+
+def test_fake_provider_happy_path_and_audit(stack):
+    gate, _, fake = stack
+    fake.mode = "ok"
+    location, tx = start(gate, "fake")
+    r = requests.get(location, verify=stack[1], allow_redirects=False)
+    landing = callback(gate, r.headers["Location"], tx)
+    token = exchange(gate, landing).json()["access_token"]
+    me = requests.get(gate.url("/api/v1/auth/me"), headers=auth(token)).json()
+    assert me["email"] == "fake@example.net"
+
+
+def test_provider_error_and_unknown_provider(stack):
+    gate, _, _ = stack
+    location, tx = start(gate)
+    state = dict(urllib.parse.parse_qsl(urllib.parse.urlparse(location).query))["state"]
+    url = gate.url("/api/v1/auth/oauth/local/callback?" + urllib.parse.urlencode({"error": "access_denied", "state": state}))
+    assert callback(gate, url, tx).endswith("#error=access_denied")
+    assert requests.get(gate.url("/api/v1/auth/oauth/nope"), allow_redirects=False).status_code == 404
+    assert requests.get(gate.url("/api/v1/auth/oauth/nope/callback"), allow_redirects=False).status_code == 404

@@ -1,0 +1,258 @@
+// The google preset against a local stand-in for Google's endpoints (Google itself cannot be
+// reached from here): the authorization URL it builds and a Google-shaped ID token validated
+// against a local JWKS through the whole callback, with an injected HTTP client.
+#include <filesystem>
+#include <map>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <gtest/gtest.h>
+
+#include "api/services.hpp"
+#include "crypto/pkey.hpp"
+#include "http/message.hpp"
+#include "oidc/oidc_service.hpp"
+#include "state/local.hpp"
+
+namespace gatehouse::oidc {
+namespace {
+
+namespace json = boost::json;
+constexpr const char* kClientId = "1234-abc.apps.googleusercontent.com";
+
+class FakeGoogle final : public HttpClient {
+ public:
+  FakeGoogle(const core::Clock& clock) : clock_(clock), key_(makeKey("google-kid-1")) {}
+
+  static jose::Key makeKey(const std::string& kid) {
+    return jose::Key::asymmetric(jose::Algorithm::Rs256, crypto::generateRsa(2048).value(), kid)
+        .value();
+  }
+
+  core::Result<HttpResponse> get(const std::string& url) override {
+    ++gets[url];
+    if (url == "https://accounts.google.com/.well-known/openid-configuration") {
+      return HttpResponse{
+          200,
+          json::serialize(json::object{
+              {"issuer", issuer},
+              {"authorization_endpoint", "https://accounts.google.com/o/oauth2/v2/auth"},
+              {"token_endpoint", "https://oauth2.googleapis.com/token"},
+              {"jwks_uri", "https://www.googleapis.com/oauth2/v3/certs"},
+              {"token_endpoint_auth_methods_supported",
+               json::array{"client_secret_post", "client_secret_basic"}},
+              {"id_token_signing_alg_values_supported", json::array{"RS256"}}}),
+          {{"cache-control", "public, max-age=3600"}}};
+    }
+    if (url == "https://www.googleapis.com/oauth2/v3/certs") {
+      return HttpResponse{
+          200,
+          json::serialize(json::object{{"keys", json::array{jose::publicJwk(key_).value()}}}),
+          {{"cache-control", "public, max-age=20000"}}};
+    }
+    return HttpResponse{404, "", {}};
+  }
+
+  core::Result<HttpResponse> postForm(
+      const std::string& url, const std::vector<std::pair<std::string, std::string>>& form,
+      const std::vector<std::pair<std::string, std::string>>& headers) override {
+    EXPECT_EQ(url, "https://oauth2.googleapis.com/token");
+    last_form = form;
+    last_headers = headers;
+    const std::int64_t now = clock_.unixSeconds();
+    // What Google's ID tokens carry (https://developers.google.com/identity/openid-connect).
+    json::object claims{{"iss", "https://accounts.google.com"},
+                        {"azp", kClientId},
+                        {"aud", kClientId},
+                        {"sub", "110169484474386276334"},
+                        {"email", "someone@gmail.com"},
+                        {"email_verified", true},
+                        {"at_hash", "HK6E_P6Dh8Y93mRNtsDB1Q"},
+                        {"name", "Some One"},
+                        {"given_name", "Some"},
+                        {"locale", "en"},
+                        {"iat", now},
+                        {"exp", now + 3600},
+                        {"nonce", nonce}};
+    auto token = jose::signJwt(key_, claims).value();
+    return HttpResponse{
+        200,
+        json::serialize(json::object{
+            {"id_token", token}, {"access_token", "ya29.x"}, {"token_type", "Bearer"}}),
+        {}};
+  }
+
+  const core::Clock& clock_;
+  jose::Key key_;
+  std::string issuer = "https://accounts.google.com";
+  std::string nonce;
+  std::map<std::string, int> gets;
+  std::vector<std::pair<std::string, std::string>> last_form, last_headers;
+};
+
+class GooglePreset : public ::testing::Test {
+ protected:
+  GooglePreset()
+      : dir_(std::filesystem::temp_directory_path() /
+             ("gatehouse-google-" + std::to_string(::getpid()))),
+        store_(openFresh()),
+        hasher_(password::PasswordHasher::create({.bcrypt_cost = 10}).value()),
+        pool_({.threads = 1, .queue_capacity = 4}),
+        key_(jose::Key::hmac(jose::Algorithm::Hs256, std::string(32, 's'), "hs1").value()),
+        tokens_(key_, jose::KeySet::create({key_}).value(), {}, clock_),
+        revocations_(store_->revocations()),
+        cache_(store_->users()),
+        guard_({}),
+        audit_(store_->audit(), clock_, ""),
+        auth_({*store_,
+               hasher_,
+               pool_,
+               tokens_,
+               policy_,
+               revocations_,
+               cache_,
+               limiter_,
+               guard_,
+               audit_,
+               metrics_,
+               clock_,
+               {},
+               auth::AbusePolicy{
+                   {100, std::chrono::seconds(60)}, {100, std::chrono::seconds(60)}, 0}}),
+        google_(clock_),
+        oidc_({{"google", "https://accounts.google.com", kClientId, "google-secret",
+                "openid email profile", jose::Algorithm::Rs256}},
+              google_, *store_, auth_, audit_, clock_,
+              {"https://auth.example.com", "https://app.example.com", std::string(32, 'k'), true}) {
+  }
+  ~GooglePreset() override { std::filesystem::remove_all(dir_); }
+
+  std::unique_ptr<store::Store> openFresh() {
+    std::filesystem::remove_all(dir_);
+    auto s = store::openStore("sqlite:///" + (dir_ / "g.db").string()).value();
+    EXPECT_TRUE(s->migrate());
+    return s;
+  }
+
+  static std::map<std::string, std::string> query(const std::string& url) {
+    std::map<std::string, std::string> out;
+    const auto pairs = http::parseForm(url.substr(url.find('?') + 1));
+    for (const auto& [k, v] : pairs.value()) out[k] = v;
+    return out;
+  }
+
+  std::filesystem::path dir_;
+  core::ManualClock clock_{1'800'000'000};
+  std::unique_ptr<store::Store> store_;
+  password::PasswordHasher hasher_;
+  password::HashPool pool_;
+  rbac::Policy policy_ = rbac::Policy::defaults();
+  jose::Key key_;
+  auth::TokenService tokens_;
+  auth::RevocationList revocations_;
+  auth::UserCache cache_;
+  state::LocalRateLimiter limiter_;
+  state::LocalLoginGuard guard_;
+  audit::AuditLog audit_;
+  metrics::Registry metrics_;
+  auth::AuthService auth_;
+  FakeGoogle google_;
+  OidcService oidc_;
+};
+
+TEST_F(GooglePreset, BuildsGooglesAuthorizationUrl) {
+  auto start = oidc_.begin("google");
+  ASSERT_TRUE(start) << start.error().message;
+  EXPECT_TRUE(start->location.starts_with("https://accounts.google.com/o/oauth2/v2/auth?"))
+      << start->location;
+  const auto q = query(start->location);
+  EXPECT_EQ(q.at("response_type"), "code");
+  EXPECT_EQ(q.at("client_id"), kClientId);
+  EXPECT_EQ(q.at("redirect_uri"), "https://auth.example.com/api/v1/auth/oauth/google/callback");
+  EXPECT_EQ(q.at("scope"), "openid email profile");
+  EXPECT_EQ(q.at("code_challenge_method"), "S256");
+  EXPECT_EQ(q.at("code_challenge").size(), 43U);
+  EXPECT_GE(q.at("state").size(), 43U);
+  EXPECT_GE(q.at("nonce").size(), 43U);
+  EXPECT_NE(oidc_.begin("google")->location, start->location);  // fresh state and nonce each time
+  EXPECT_FALSE(start->cookie.empty());
+  EXPECT_EQ(start->cookie.find(q.at("state")), std::string::npos);  // sealed, not readable
+}
+
+TEST_F(GooglePreset, ValidatesAGoogleShapedIdTokenThroughTheCallback) {
+  auto start = oidc_.begin("google").value();
+  const auto q = query(start.location);
+  google_.nonce = q.at("nonce");
+  const auth::ClientInfo client{"203.0.113.5", "test", "req-1"};
+  const std::string landing = oidc_.complete(
+      "google", {{{"code", "4/0Adeu5"}, {"state", q.at("state")}}, start.cookie}, client);
+  ASSERT_TRUE(landing.starts_with("https://app.example.com/auth/callback#code=")) << landing;
+  // PKCE verifier and code went to the token endpoint; the secret as client_secret_basic.
+  std::map<std::string, std::string> form(google_.last_form.begin(), google_.last_form.end());
+  EXPECT_EQ(form.at("grant_type"), "authorization_code");
+  EXPECT_EQ(form.at("code"), "4/0Adeu5");
+  EXPECT_EQ(form.at("code_verifier").size(), 43U);
+  ASSERT_EQ(google_.last_headers.size(), 1U);
+  EXPECT_TRUE(google_.last_headers[0].second.starts_with("Basic "));
+  auto pair = oidc_.exchange(landing.substr(landing.find("#code=") + 6), client);
+  ASSERT_TRUE(pair && *pair);
+  auto user = store_->users().findByEmail("someone@gmail.com").value();
+  ASSERT_TRUE(user);
+  EXPECT_EQ(user->username, "someone");
+  EXPECT_TRUE(user->password_hash.empty());
+  EXPECT_TRUE(
+      store_->identities().find("https://accounts.google.com", "110169484474386276334").value());
+}
+
+TEST_F(GooglePreset, RefusesWrongNonceAndCachesKeys) {
+  auto start = oidc_.begin("google").value();
+  const auto q = query(start.location);
+  google_.nonce = "someone-elses-nonce";
+  const std::string landing =
+      oidc_.complete("google", {{{"code", "c"}, {"state", q.at("state")}}, start.cookie}, {});
+  EXPECT_EQ(landing, "https://app.example.com/auth/callback#error=invalid_id_token");
+  auto second = oidc_.begin("google").value();
+  google_.nonce = query(second.location).at("nonce");
+  EXPECT_NE(
+      oidc_
+          .complete("google",
+                    {{{"code", "c"}, {"state", query(second.location).at("state")}}, second.cookie},
+                    {})
+          .find("#code="),
+      std::string::npos);
+  // Discovery and JWKS were fetched once and then served from cache.
+  EXPECT_EQ(google_.gets["https://accounts.google.com/.well-known/openid-configuration"], 1);
+  EXPECT_EQ(google_.gets["https://www.googleapis.com/oauth2/v3/certs"], 1);
+}
+
+TEST_F(GooglePreset, RefetchesJwksOnceOnAnUnknownKid) {
+  auto start = oidc_.begin("google").value();
+  google_.nonce = query(start.location).at("nonce");
+  ASSERT_NE(
+      oidc_
+          .complete("google",
+                    {{{"code", "c"}, {"state", query(start.location).at("state")}}, start.cookie},
+                    {})
+          .find("#code="),
+      std::string::npos);
+  google_.key_ = FakeGoogle::makeKey("google-kid-2");  // Google rotated its key
+  auto next = oidc_.begin("google").value();
+  google_.nonce = query(next.location).at("nonce");
+  EXPECT_NE(
+      oidc_
+          .complete("google",
+                    {{{"code", "c"}, {"state", query(next.location).at("state")}}, next.cookie}, {})
+          .find("#code="),
+      std::string::npos);
+  EXPECT_EQ(google_.gets["https://www.googleapis.com/oauth2/v3/certs"], 2);
+}
+
+TEST_F(GooglePreset, RefusesADiscoveryDocumentForAnotherIssuer) {
+  google_.issuer = "https://accounts.evil.example";
+  auto start = oidc_.begin("google");
+  ASSERT_FALSE(start);
+  EXPECT_EQ(start.error().code, core::Errc::FailedPrecondition);
+}
+
+}  // namespace
+}  // namespace gatehouse::oidc
