@@ -2,6 +2,7 @@
 # Installs the Debian 12 packages Gatehouse needs, only those missing. Run as root.
 #   scripts/deps.sh          build and run
 #   scripts/deps.sh --test   also everything the test command uses
+#   scripts/deps.sh --bench  also what bench/run uses (wrk, nginx)
 set -euo pipefail
 
 build_pkgs=(
@@ -17,8 +18,11 @@ test_pkgs=(
   python3-passlib python3-bcrypt python3-argon2 python3-authlib openssl
 )
 
+bench_pkgs=(wrk nginx python3 python3-requests python3-bcrypt)
+
 want=("${build_pkgs[@]}")
 [[ "${1:-}" == "--test" ]] && want+=("${test_pkgs[@]}")
+[[ "${1:-}" == "--bench" ]] && want+=("${bench_pkgs[@]}")
 
 missing=()
 # Node.js and npm run the test OpenID provider; any installed node will do (Debian's by default).

@@ -1,0 +1,264 @@
+#!/usr/bin/python3
+"""HTTP benchmarks for Gatehouse (bench/run calls this after building the release preset).
+
+Every figure is printed next to a reference measured in the same run, on loopback only, with
+bounded durations:
+  1. token check (/api/v1/auth/verify and /auth/me) with wrk, next to nginx's static `return 200`
+  2. bcrypt-12 logins per second, next to cores / (time of one bcrypt-12 hash)
+  3. isolation: /verify p99 while logins saturate the hashing pool, next to its p99 alone
+  4. startup to ready, idle RSS; RSS, login and /me latency with 1,000,000 users next to 1,000
+Results also go to build/release/bench-results.json.
+"""
+import json
+import os
+import pathlib
+import re
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import requests
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+BUILD = ROOT / "build" / "release"
+BIN = BUILD / "src" / "app" / "gatehouse"
+SECRET = "bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
+PASSWORD = "Bench-Passw0rd!"
+SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+RESULTS = {}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_gatehouse(tmp, **env):
+    port = free_port()
+    full = {"PATH": "/usr/bin:/bin", "SECRET_KEY": SECRET, "GATEHOUSE_LISTEN": f"127.0.0.1:{port}",
+            "DATABASE_URL": f"sqlite:///{tmp}/gatehouse.db", "LOGIN_RATE_LIMIT": "100000000/second",
+            "REGISTER_RATE_LIMIT": "100000000/second", "GATEHOUSE_LOG_LEVEL": "warn"}
+    full.update(env)
+    started = time.perf_counter()
+    proc = subprocess.Popen([str(BIN), "serve"], env=full, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    while True:
+        try:
+            if requests.get(base + "/readyz", timeout=0.5).status_code == 200:
+                break
+        except requests.ConnectionError:
+            pass
+        if proc.poll() is not None:
+            sys.exit("gatehouse exited during startup")
+        time.sleep(0.001)
+    return proc, base, time.perf_counter() - started
+
+
+def stop(proc):
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def rss_mb(pid):
+    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def to_ms(value, unit):
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(url, connections, seconds, headers=(), script=None):
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for h in headers:
+        cmd += ["-H", h]
+    if script:
+        cmd += ["-s", script]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True, timeout=seconds + 60).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    pct = {p: to_ms(v, u) for p, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)", out, re.M)}
+    return {"rps": rps, "ok_rps": rps * (total - int(non2xx.group(1) if non2xx else 0)) / max(total, 1),
+            "p50_ms": pct.get("50"), "p99_ms": pct.get("99"), "non2xx": int(non2xx.group(1)) if non2xx else 0}
+
+
+def start_nginx(tmp):
+    port = free_port()
+    conf = tmp / "nginx.conf"
+    conf.write_text(f"""
+daemon off; master_process on; worker_processes auto; pid {tmp}/nginx.pid; error_log {tmp}/nginx.log;
+events {{ worker_connections 1024; }}
+http {{ access_log off; client_body_temp_path {tmp}/b; proxy_temp_path {tmp}/p; fastcgi_temp_path {tmp}/f;
+  uwsgi_temp_path {tmp}/u; scgi_temp_path {tmp}/s;
+  server {{ listen 127.0.0.1:{port}; location / {{ return 200 "ok"; }} }} }}
+""")
+    proc = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(tmp)], stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        try:
+            requests.get(f"http://127.0.0.1:{port}/", timeout=0.5)
+            break
+        except requests.ConnectionError:
+            time.sleep(0.02)
+    return proc, f"http://127.0.0.1:{port}/"
+
+
+def login(base, user="bench"):
+    r = requests.post(base + "/api/v1/auth/login", data={"username": user, "password": PASSWORD})
+    r.raise_for_status()
+    return r.json()["access_token"]
+
+
+def report(name, value, reference, unit, goal):
+    ratio = value / reference if reference else float("nan")
+    RESULTS[name] = {"value": value, "reference": reference, "ratio": ratio, "unit": unit, "goal": goal}
+    print(f"{name:<44} {value:>12.2f} {unit:<6} vs {reference:>12.2f} {unit:<6} ratio {ratio:6.2f}   goal {goal}")
+
+
+def token_check(tmp):
+    proc, base, _ = start_gatehouse(tmp / "verify")
+    requests.post(base + "/api/v1/auth/register", json={"email": "b@example.com", "username": "bench", "password": PASSWORD})
+    token = login(base)
+    nginx, nginx_url = start_nginx(tmp)
+    try:
+        ref = wrk(nginx_url, 64, SECONDS)
+        header = f"Authorization: Bearer {token}"
+        for path in ("/api/v1/auth/verify", "/api/v1/auth/me"):
+            res = wrk(base + path, 64, SECONDS, [header])
+            assert res["non2xx"] == 0, res
+            report(f"token check {path} req/s (vs nginx return 200)", res["rps"], ref["rps"], "req/s", ">= 0.5x")
+            report(f"token check {path} p99 (vs nginx p99)", res["p99_ms"], ref["p99_ms"], "ms", "< 5 ms")
+    finally:
+        nginx.terminate()
+        nginx.wait()
+        stop(proc)
+
+
+def bcrypt_ms():
+    out = subprocess.run([str(BUILD / "bench" / "password_bench"), "--benchmark_filter=bcrypt12",
+                          "--benchmark_format=json"], capture_output=True, text=True, check=True).stdout
+    return json.loads(out)["benchmarks"][0]["real_time"]
+
+
+def login_load(tmp):
+    proc, base, _ = start_gatehouse(tmp / "login", BCRYPT_ROUNDS="12")
+    requests.post(base + "/api/v1/auth/register", json={"email": "b@example.com", "username": "bench", "password": PASSWORD})
+    script = tmp / "login.lua"
+    script.write_text('wrk.method = "POST"\nwrk.body = "username=bench&password=' + PASSWORD.replace("!", "%21") +
+                      '"\nwrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n')
+    return proc, base, script
+
+
+def login_throughput(tmp):
+    cores = os.cpu_count()
+    limit = cores / (bcrypt_ms() / 1000.0)
+    proc, base, script = login_load(tmp)
+    try:
+        res = wrk(base + "/api/v1/auth/login", 2 * cores + 2, SECONDS, script=str(script))
+        report("logins/s at bcrypt cost 12 (vs cores/t_hash)", res["ok_rps"], limit, "/s", ">= 0.9x")
+    finally:
+        stop(proc)
+
+
+def isolation(tmp):
+    proc, base, script = login_load(tmp)
+    try:
+        token = login(base)
+        header = f"Authorization: Bearer {token}"
+        alone = wrk(base + "/api/v1/auth/verify", 8, SECONDS, [header])
+        flood = subprocess.Popen(["wrk", "-t1", "-c32", f"-d{SECONDS + 4}s", "-s", str(script), base + "/api/v1/auth/login"],
+                                 stdout=subprocess.DEVNULL)
+        time.sleep(2)
+        loaded = wrk(base + "/api/v1/auth/verify", 8, SECONDS, [header])
+        flood.wait()
+        report("/verify p99 during a login flood (vs idle)", loaded["p99_ms"], alone["p99_ms"], "ms", "<= 2x")
+    finally:
+        stop(proc)
+
+
+def seed_users(db, count):
+    hashed = subprocess.run(["/usr/bin/python3", "-c", "import bcrypt,sys; print(bcrypt.hashpw(sys.argv[1].encode(), bcrypt.gensalt(10)).decode())",
+                             PASSWORD], capture_output=True, text=True, check=True).stdout.strip()
+    con = sqlite3.connect(db)
+    now = int(time.time())
+    con.executemany("INSERT INTO users (email, username, password_hash, role, is_active, created_at, updated_at) "
+                    "VALUES (?, ?, ?, 'user', 1, ?, ?)",
+                    ((f"user{i}@example.com", f"user{i}", hashed, now, now) for i in range(count)))
+    con.commit()
+    con.close()
+
+
+def latencies(base, count):
+    logins = []
+    for i in range(10):
+        t = time.perf_counter()
+        token = login(base, f"user{(i * 7919) % count}")
+        logins.append((time.perf_counter() - t) * 1000)
+    mes = []
+    with requests.Session() as s:
+        for _ in range(200):
+            t = time.perf_counter()
+            s.get(base + "/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).raise_for_status()
+            mes.append((time.perf_counter() - t) * 1000)
+    return statistics.median(logins), statistics.median(mes)
+
+
+def startup_and_memory(tmp):
+    proc, base, ready = start_gatehouse(tmp / "idle")
+    time.sleep(1)
+    idle = rss_mb(proc.pid)
+    stop(proc)
+    # A second start on an existing database is the common case.
+    proc, base, ready2 = start_gatehouse(tmp / "idle")
+    stop(proc)
+    report("startup to ready, existing database (vs goal)", ready2 * 1000, 100, "ms", "< 100 ms")
+    report("startup to ready, first start (vs goal)", ready * 1000, 100, "ms", "< 100 ms")
+    report("idle RSS (vs goal)", idle, 30, "MB", "< 30 MB")
+    figures = {}
+    for count in (1000, 1_000_000):
+        d = tmp / f"users{count}"
+        d.mkdir()
+        subprocess.run([str(BIN), "migrate"], env={"DATABASE_URL": f"sqlite:///{d}/gatehouse.db", "SECRET_KEY": SECRET},
+                       check=True, capture_output=True)
+        seed_users(d / "gatehouse.db", count)
+        proc, base, _ = start_gatehouse(d, BCRYPT_ROUNDS="10")
+        try:
+            login_ms, me_ms = latencies(base, count)
+            figures[count] = (login_ms, me_ms, rss_mb(proc.pid))
+        finally:
+            stop(proc)
+    small, big = figures[1000], figures[1_000_000]
+    report("login median at 1M users (vs 1k users)", big[0], small[0], "ms", "flat")
+    report("/me median at 1M users (vs 1k users)", big[1], small[1], "ms", "flat")
+    report("RSS at 1M users (vs 1k users)", big[2], small[2], "MB", "flat")
+
+
+def main():
+    only = sys.argv[1:] or ["token", "login", "isolation", "memory"]
+    for tool in ("wrk", "nginx"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} is missing: scripts/deps.sh --bench installs it")
+    print(f"machine: {os.cpu_count()} cores; {SECONDS} s per wrk run; 64 connections for the token check")
+    with tempfile.TemporaryDirectory() as t:
+        tmp = pathlib.Path(t)
+        if "token" in only:
+            token_check(tmp)
+        if "login" in only:
+            login_throughput(tmp)
+        if "isolation" in only:
+            isolation(tmp)
+        if "memory" in only:
+            startup_and_memory(tmp)
+    (BUILD / "bench-results.json").write_text(json.dumps(RESULTS, indent=1))
+
+
+if __name__ == "__main__":
+    main()
