@@ -79,6 +79,8 @@ http::Response errorResponse(const auth::Error& error, const http::Request& requ
       return http::Response::detail(400, "Incorrect password");
     case Errc::ApiKeyNotFound:
       return http::Response::detail(404, "API key not found");
+    case Errc::WouldBlock:
+      return http::Response::empty(0);  // the pipeline retries on a worker; never sent
     case Errc::Internal:
       break;
   }

@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/blocking.hpp"
 #include "crypto/random.hpp"
 
 namespace gatehouse::api {
@@ -24,14 +25,16 @@ std::string trim(std::string_view s) {
 
 }  // namespace
 
+Pipeline::Pipeline(const http::Router& router, std::vector<std::string> trusted_proxies,
+                   metrics::Registry* metrics)
+    : router_(router), trusted_proxies_(std::move(trusted_proxies)), metrics_(metrics) {
+  if (metrics_ != nullptr) {
+    for (const auto& [method, pattern] : router_.routes()) metrics_->registerRoute(method, pattern);
+  }
+}
+
 void Pipeline::decorate(const http::Request* request, http::Response& r) {
-  r.set("X-Content-Type-Options", "nosniff");
-  r.set("X-Frame-Options", "DENY");
-  r.set("Strict-Transport-Security", "max-age=31536000; includeSubDomains");
-  r.set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
-  // OWASP: the XSS auditor is gone from browsers and could be abused; "0" disables it.
-  r.set("X-XSS-Protection", "0");
-  r.set("Referrer-Policy", "no-referrer");
+  r.security_headers = true;  // http::securityHeaders(), added when written
   if (!r.has("Cache-Control")) r.set("Cache-Control", "no-store");
   if (request != nullptr && !request->request_id.empty())
     r.set("X-Request-Id", request->request_id);
@@ -61,6 +64,20 @@ std::string Pipeline::clientIp(const http::Request& request) const {
 }
 
 http::Response Pipeline::operator()(http::Request& request) const {
+  return *handle(request, false);
+}
+
+std::optional<http::Response> Pipeline::tryInline(http::Request& request) const {
+  if (request.method != "GET" ||
+      (request.path != "/api/v1/auth/verify" && request.path != "/api/v1/auth/me" &&
+       request.path != "/healthz")) {
+    return std::nullopt;
+  }
+  const core::NonBlockingScope scope;
+  return handle(request, true);
+}
+
+std::optional<http::Response> Pipeline::handle(http::Request& request, bool inline_attempt) const {
   const auto started = std::chrono::steady_clock::now();
   if (auto id = request.header("x-request-id"); id && acceptableRequestId(*id)) {
     request.request_id = std::string(*id);
@@ -75,13 +92,16 @@ http::Response Pipeline::operator()(http::Request& request) const {
     spdlog::error("request_id={} unhandled exception: {}", request.request_id, e.what());
     response = http::Response::detail(500, "Internal Server Error");
   }
+  if (response.status == 0) {
+    if (inline_attempt) return std::nullopt;  // needs storage: a worker will run it
+    response = http::Response::detail(500, "Internal Server Error");
+  }
   decorate(&request, response);
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::steady_clock::now() - started)
                           .count();
   if (metrics_ != nullptr) {
-    metrics_->observeRequest(request.method, router_.routeOf(request), response.status,
-                             static_cast<double>(micros) / 1e6);
+    metrics_->observeRequest(request.route, response.status, static_cast<double>(micros) / 1e6);
   }
   // The path only: query strings may carry credentials (api_key) and are never logged.
   spdlog::info("request_id={} client={} method={} path={} status={} duration_us={}",

@@ -172,7 +172,8 @@ int serve(const config::Config& config) {
        // More than the hashing pool holds, so surplus requests reach it and get
        // its immediate 503 instead of waiting for a worker.
        .heavy_worker_threads = hash_threads + hash_queue + 4},
-      [&pipeline](http::Request& r) { return pipeline(r); }, &api::Pipeline::decorate);
+      [&pipeline](http::Request& r) { return pipeline(r); }, &api::Pipeline::decorate,
+      [&pipeline](http::Request& r) { return pipeline.tryInline(r); });
   if (auto ok = server.listen(); !ok) return fatal(ok.error().message);
   Janitor janitor(revocations, user_cache, api_keys, clock);
   spdlog::info("gatehouse listening on {}:{} (schema v{}, {} hashing threads)", config.listen_host,

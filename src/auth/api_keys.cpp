@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/base64url.hpp"
+#include "core/blocking.hpp"
 #include "crypto/digest.hpp"
 #include "crypto/random.hpp"
 
@@ -20,8 +21,10 @@ bool isHex(std::string_view s) {
 std::string hashKey(std::string_view key) { return core::hexEncode(crypto::sha256(key)); }
 
 Error storeFailure(const core::Error& e) {
-  return Error{
-      e.code == core::Errc::Unavailable ? Errc::Unavailable : Errc::Internal, e.message, {}, 0};
+  const Errc code = e.code == core::Errc::WouldBlock    ? Errc::WouldBlock
+                    : e.code == core::Errc::Unavailable ? Errc::Unavailable
+                                                        : Errc::Internal;
+  return Error{code, e.message, {}, 0};
 }
 
 }  // namespace
@@ -128,6 +131,7 @@ Result<Principal> ApiKeyService::authenticate(std::string_view key, const Client
     if (auto it = by_public_id_.find(*public_id); it != by_public_id_.end()) found = it->second;
   }
   if (!found) {
+    if (!core::mayBlock()) return fail(Errc::WouldBlock, "API key not cached");
     auto loaded = store_.apiKeys().findByPublicId(*public_id);
     if (!loaded) return tl::unexpected(storeFailure(loaded.error()));
     if (!*loaded || (*loaded)->revoked)
@@ -146,10 +150,19 @@ Result<Principal> ApiKeyService::authenticate(std::string_view key, const Client
   if (!owner) return tl::unexpected(storeFailure(owner.error()));
   if (!*owner || !(*owner)->is_active)
     return fail(Errc::InvalidToken, "API key owner missing or inactive");
+  if (!core::mayBlock() && useIsDue(found->id))
+    return fail(Errc::WouldBlock, "API key use to record");
   Principal p{std::move(**owner), {}, {}, found->id};
   p.permissions = rbac::effectivePermissions(policy_.permissionsOf(p.user.role), found->scopes);
   noteUse(*found, client);
   return p;
+}
+
+bool ApiKeyService::useIsDue(std::int64_t key_id) {
+  const std::int64_t now = clock_.unixSeconds();
+  const std::lock_guard lock(use_mutex_);
+  const auto it = last_use_.find(key_id);
+  return it == last_use_.end() || now - it->second.first >= 60 || now - it->second.second >= 3600;
 }
 
 void ApiKeyService::noteUse(const store::ApiKey& key, const ClientInfo& client) {

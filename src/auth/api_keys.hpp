@@ -60,6 +60,7 @@ class ApiKeyService {
 
  private:
   void noteUse(const store::ApiKey& key, const ClientInfo& client);
+  bool useIsDue(std::int64_t key_id);
 
   store::Store& store_;
   const rbac::Policy& policy_;

@@ -10,8 +10,10 @@ namespace gatehouse::auth {
 namespace {
 
 Error storeFailure(const core::Error& e) {
-  return Error{
-      e.code == core::Errc::Unavailable ? Errc::Unavailable : Errc::Internal, e.message, {}, 0};
+  const Errc code = e.code == core::Errc::WouldBlock    ? Errc::WouldBlock
+                    : e.code == core::Errc::Unavailable ? Errc::Unavailable
+                                                        : Errc::Internal;
+  return Error{code, e.message, {}, 0};
 }
 
 std::vector<std::string> splitScopes(const std::string& scope) {

@@ -28,6 +28,7 @@ enum class Errc {
   SessionNotFound,      // 404 Session not found
   WrongPassword,        // 400 Incorrect password (password change)
   ApiKeyNotFound,       // 404 API key not found
+  WouldBlock,           // not an answer: retry the request on a worker thread
   Unavailable,          // 503 (storage down)
   Internal,             // 500
 };

@@ -2,6 +2,8 @@
 
 #include <mutex>
 
+#include "core/blocking.hpp"
+
 namespace gatehouse::auth {
 
 core::Result<std::optional<store::User>> UserCache::get(std::int64_t id) {
@@ -10,6 +12,7 @@ core::Result<std::optional<store::User>> UserCache::get(std::int64_t id) {
     if (auto it = entries_.find(id); it != entries_.end())
       return std::optional<store::User>(it->second);
   }
+  if (!core::mayBlock()) return core::makeError(core::Errc::WouldBlock, "user not cached");
   // A change racing this read bumps the generation; then the (possibly stale) row is not kept.
   const std::uint64_t generation = generation_.load();
   auto user = users_.findById(id);

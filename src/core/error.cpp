@@ -22,6 +22,8 @@ std::string_view errcName(Errc code) {
       return "Unavailable";
     case Errc::Internal:
       return "Internal";
+    case Errc::WouldBlock:
+      return "WouldBlock";
   }
   return "Unknown";
 }

@@ -18,6 +18,7 @@ enum class Errc {
   FailedPrecondition,
   Unavailable,
   Internal,
+  WouldBlock,  // the answer needs storage or the network, and this thread may not wait
 };
 
 std::string_view errcName(Errc code);

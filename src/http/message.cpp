@@ -64,6 +64,19 @@ Response Response::empty(int status) {
   return r;
 }
 
+const std::vector<std::pair<std::string_view, std::string_view>>& securityHeaders() {
+  static const std::vector<std::pair<std::string_view, std::string_view>> kHeaders = {
+      {"X-Content-Type-Options", "nosniff"},
+      {"X-Frame-Options", "DENY"},
+      {"Strict-Transport-Security", "max-age=31536000; includeSubDomains"},
+      {"Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"},
+      // OWASP: the XSS auditor is gone from browsers and could be abused; "0" disables it.
+      {"X-XSS-Protection", "0"},
+      {"Referrer-Policy", "no-referrer"},
+  };
+  return kHeaders;
+}
+
 std::optional<std::string> percentDecode(std::string_view text, bool plus_is_space) {
   std::string out;
   out.reserve(text.size());

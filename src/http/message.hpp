@@ -22,7 +22,8 @@ struct Request {
   std::string peer_ip;
   std::string client_ip;  // peer, or the trusted X-Forwarded-For hop (set by middleware)
   std::string request_id;
-  std::map<std::string, std::string> path_params;  // filled by the router
+  std::map<std::string, std::string> path_params;    // filled by the router
+  std::size_t route = static_cast<std::size_t>(-1);  // index of the route that took it, if any
 
   // The first value of a header; nullopt when absent.
   std::optional<std::string_view> header(std::string_view lower_name) const;
@@ -35,6 +36,9 @@ struct Response {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // Adds the fixed security headers (securityHeaders()) when written, without copying them into
+  // `headers` on every request.
+  bool security_headers = false;
 
   void set(std::string name, std::string value);
   bool has(std::string_view name) const;
@@ -44,6 +48,9 @@ struct Response {
   static Response detail(int status, std::string_view message);
   static Response empty(int status);
 };
+
+// The security headers every response carries (API.md, General).
+const std::vector<std::pair<std::string_view, std::string_view>>& securityHeaders();
 
 // application/x-www-form-urlencoded (and query strings): name → values, decoded. nullopt for
 // malformed percent-encoding.

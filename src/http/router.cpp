@@ -50,6 +50,7 @@ Response Router::dispatch(Request& request) const {
     if (!match(route, parts, nullptr)) continue;
     if (route.method == request.method) {
       match(route, parts, &request.path_params);
+      request.route = static_cast<std::size_t>(&route - routes_.data());
       return route.handler(request);
     }
     allowed.insert(route.method);
@@ -60,6 +61,12 @@ Response Router::dispatch(Request& request) const {
   for (const auto& m : allowed) allow += (allow.empty() ? "" : ", ") + m;
   r.set("Allow", allow);
   return r;
+}
+
+std::vector<std::pair<std::string, std::string>> Router::routes() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& r : routes_) out.emplace_back(r.method, r.pattern);
+  return out;
 }
 
 std::string Router::routeOf(const Request& request) const {

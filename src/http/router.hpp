@@ -19,6 +19,8 @@ class Router {
   Response dispatch(Request& request) const;
   // The pattern `request` matches ("/api/v1/users/{id}"), for metrics labels; "unmatched" if none.
   std::string routeOf(const Request& request) const;
+  // (method, pattern) of every route, in index order (Request::route).
+  std::vector<std::pair<std::string, std::string>> routes() const;
 
  private:
   struct Route {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,9 @@ struct ServerOptions {
 
 // Turns a request into a response; runs on a worker thread, where blocking is allowed.
 using Pipeline = std::function<Response(Request&)>;
+// Tried first on the I/O thread for every request; must not block. nullopt hands the request to
+// a worker (Pipeline).
+using InlinePipeline = std::function<std::optional<Response>(Request&)>;
 // Applied to responses the server makes itself (413, 431, 503 when full) before writing, so they
 // carry the same headers as every other response. `request` is null when none was parsed.
 using Decorator = std::function<void(const Request* request, Response& response)>;
@@ -42,7 +46,8 @@ using Decorator = std::function<void(const Request* request, Response& response)
 // keep-alive connections, finish in-flight requests (up to shutdown_grace), then return from run().
 class Server {
  public:
-  Server(ServerOptions options, Pipeline pipeline, Decorator decorate);
+  Server(ServerOptions options, Pipeline pipeline, Decorator decorate,
+         InlinePipeline try_inline = {});
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
   ~Server();

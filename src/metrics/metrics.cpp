@@ -4,43 +4,66 @@
 
 namespace gatehouse::metrics {
 
-void Registry::observeRequest(const std::string& method, const std::string& route, int status,
-                              double seconds) {
-  const std::lock_guard lock(mutex_);
-  ++requests_[{method, route, status}];
-  Histogram& h = latency_[route];
-  for (std::size_t i = 0; i < kBuckets.size(); ++i) {
-    if (seconds <= kBuckets[i]) ++h.buckets[i];
+std::size_t Registry::registerRoute(const std::string& method, const std::string& pattern) {
+  routes_.emplace_back();
+  routes_.back().method = method;
+  routes_.back().pattern = pattern;
+  return routes_.size() - 1;
+}
+
+Registry::Route& Registry::slot(std::size_t route) {
+  return route < routes_.size() ? routes_[route] : unmatched_;
+}
+
+void Registry::observeRequest(std::size_t route, int status, double seconds) {
+  Route& r = slot(route);
+  std::size_t s = kStatuses.size() - 1;  // "other"
+  for (std::size_t i = 0; i + 1 < kStatuses.size(); ++i) {
+    if (kStatuses[i] == status) {
+      s = i;
+      break;
+    }
   }
-  ++h.count;
-  h.sum += seconds;
+  r.by_status[s].fetch_add(1, std::memory_order_relaxed);
+  for (std::size_t i = 0; i < kBuckets.size(); ++i) {
+    if (seconds <= kBuckets[i]) r.buckets[i].fetch_add(1, std::memory_order_relaxed);
+  }
+  r.count.fetch_add(1, std::memory_order_relaxed);
+  r.sum_micros.fetch_add(static_cast<std::uint64_t>(seconds * 1e6), std::memory_order_relaxed);
 }
 
 std::string Registry::render() const {
   std::ostringstream out;
+  std::vector<const Route*> all;
+  for (const auto& r : routes_) all.push_back(&r);
+  all.push_back(&unmatched_);
   out << "# HELP gatehouse_http_requests_total HTTP requests by method, route and status.\n"
       << "# TYPE gatehouse_http_requests_total counter\n";
-  {
-    const std::lock_guard lock(mutex_);
-    for (const auto& [key, n] : requests_) {
-      const auto& [method, route, status] = key;
-      out << "gatehouse_http_requests_total{method=\"" << method << "\",route=\"" << route
-          << "\",status=\"" << status << "\"} " << n << "\n";
+  for (const Route* r : all) {
+    for (std::size_t i = 0; i < kStatuses.size(); ++i) {
+      const auto n = r->by_status[i].load(std::memory_order_relaxed);
+      if (n == 0) continue;
+      out << "gatehouse_http_requests_total{method=\"" << r->method << "\",route=\"" << r->pattern
+          << "\",status=\""
+          << (kStatuses[i] == 0 ? std::string("other") : std::to_string(kStatuses[i])) << "\"} "
+          << n << "\n";
     }
-    out << "# HELP gatehouse_http_request_duration_seconds Time to handle a request, by route.\n"
-        << "# TYPE gatehouse_http_request_duration_seconds histogram\n";
-    for (const auto& [route, h] : latency_) {
-      for (std::size_t i = 0; i < kBuckets.size(); ++i) {
-        out << "gatehouse_http_request_duration_seconds_bucket{route=\"" << route << "\",le=\""
-            << kBuckets[i] << "\"} " << h.buckets[i] << "\n";
-      }
-      out << "gatehouse_http_request_duration_seconds_bucket{route=\"" << route
-          << "\",le=\"+Inf\"} " << h.count << "\n"
-          << "gatehouse_http_request_duration_seconds_sum{route=\"" << route << "\"} " << h.sum
-          << "\n"
-          << "gatehouse_http_request_duration_seconds_count{route=\"" << route << "\"} " << h.count
-          << "\n";
+  }
+  out << "# HELP gatehouse_http_request_duration_seconds Time to handle a request, by route.\n"
+      << "# TYPE gatehouse_http_request_duration_seconds histogram\n";
+  for (const Route* r : all) {
+    const auto count = r->count.load(std::memory_order_relaxed);
+    if (count == 0) continue;
+    const std::string labels = "method=\"" + r->method + "\",route=\"" + r->pattern + "\"";
+    for (std::size_t i = 0; i < kBuckets.size(); ++i) {
+      out << "gatehouse_http_request_duration_seconds_bucket{" << labels << ",le=\"" << kBuckets[i]
+          << "\"} " << r->buckets[i].load(std::memory_order_relaxed) << "\n";
     }
+    out << "gatehouse_http_request_duration_seconds_bucket{" << labels << ",le=\"+Inf\"} " << count
+        << "\n"
+        << "gatehouse_http_request_duration_seconds_sum{" << labels << "} "
+        << static_cast<double>(r->sum_micros.load(std::memory_order_relaxed)) / 1e6 << "\n"
+        << "gatehouse_http_request_duration_seconds_count{" << labels << "} " << count << "\n";
   }
   const auto counter = [&out](const char* name, const char* help, std::uint64_t v) {
     out << "# HELP " << name << " " << help << "\n# TYPE " << name << " counter\n"

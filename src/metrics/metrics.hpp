@@ -3,19 +3,27 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
-#include <map>
-#include <mutex>
 #include <string>
+#include <vector>
 
 namespace gatehouse::metrics {
 
-// Process-wide counters rendered in the Prometheus text format (version 0.0.4). Counters are
-// atomics; the per-route maps take a short lock. Thread-safe.
+// Process-wide counters rendered in the Prometheus text format (version 0.0.4). Routes are
+// registered once at startup; after that every update is a relaxed atomic add, so the request
+// path takes no lock. Thread-safe.
 class Registry {
  public:
-  void observeRequest(const std::string& method, const std::string& route, int status,
-                      double seconds);
+  static constexpr std::array<double, 12> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                      0.05,   0.1,   0.25,   0.5,   1.0,  2.5};
+  static constexpr std::size_t kUnmatched = static_cast<std::size_t>(-1);
+
+  // Before serving: one id per (method, route pattern), in the router's order.
+  std::size_t registerRoute(const std::string& method, const std::string& pattern);
+  // `route` from registerRoute, or kUnmatched for requests no route took (404/405).
+  void observeRequest(std::size_t route, int status, double seconds);
+
   void loginSucceeded() { logins_ok_.fetch_add(1, std::memory_order_relaxed); }
   void loginFailed() { logins_failed_.fetch_add(1, std::memory_order_relaxed); }
   void tokensIssued(std::uint64_t n = 1) { tokens_issued_.fetch_add(n, std::memory_order_relaxed); }
@@ -29,18 +37,21 @@ class Registry {
 
   std::string render() const;
 
-  static constexpr std::array<double, 12> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                      0.05,   0.1,   0.25,   0.5,   1.0,  2.5};
-
  private:
-  struct Histogram {
-    std::array<std::uint64_t, kBuckets.size()> buckets{};
-    std::uint64_t count = 0;
-    double sum = 0;
+  static constexpr std::array<int, 17> kStatuses = {200, 201, 204, 302, 400, 401, 403, 404, 405,
+                                                    409, 413, 422, 429, 431, 500, 503, 0};
+  struct Route {
+    std::string method;
+    std::string pattern;
+    std::array<std::atomic<std::uint64_t>, kStatuses.size()> by_status{};
+    std::array<std::atomic<std::uint64_t>, kBuckets.size()> buckets{};
+    std::atomic<std::uint64_t> count{0};
+    std::atomic<std::uint64_t> sum_micros{0};
   };
-  mutable std::mutex mutex_;
-  std::map<std::tuple<std::string, std::string, int>, std::uint64_t> requests_;
-  std::map<std::string, Histogram> latency_;
+  Route& slot(std::size_t route);
+
+  std::deque<Route> routes_;  // stable addresses; index kUnmatched maps to unmatched_
+  Route unmatched_{"*", "unmatched"};
   std::atomic<std::uint64_t> logins_ok_{0};
   std::atomic<std::uint64_t> logins_failed_{0};
   std::atomic<std::uint64_t> tokens_issued_{0};
