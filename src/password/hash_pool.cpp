@@ -1,8 +1,13 @@
 #include "password/hash_pool.hpp"
 
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 namespace gatehouse::password {
 
-HashPool::HashPool(Options options) : capacity_(options.queue_capacity) {
+HashPool::HashPool(Options options) : capacity_(options.queue_capacity), nice_(options.nice) {
   std::size_t n = options.threads;
   if (n == 0) n = std::max(1U, std::thread::hardware_concurrency());
   workers_.reserve(n);
@@ -43,6 +48,16 @@ std::size_t HashPool::queueDepth() const {
 }
 
 void HashPool::run() {
+  // Hashing yields the CPU to everything else (I/O threads above all): with every core busy
+  // hashing, token checks still run at once, while idle CPU still goes to hashing. Linux nice
+  // values are per thread.
+  const auto tid = static_cast<pid_t>(::syscall(SYS_gettid));
+  (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(tid), nice_);
+  if (nice_ >= 19) {
+    // SCHED_IDLE: preempted at once by any normal thread, yet free to use idle cores fully.
+    sched_param param{};
+    (void)::sched_setscheduler(tid, SCHED_IDLE, &param);
+  }
   for (;;) {
     std::function<void()> job;
     {

@@ -23,6 +23,9 @@ class HashPool {
   struct Options {
     std::size_t threads = 0;  // 0 = one per core
     std::size_t queue_capacity = 64;
+    // Linux nice value of the worker threads; 19 also selects SCHED_IDLE. Hashing yields to
+    // request handling but still uses every idle cycle.
+    int nice = 19;
   };
 
   explicit HashPool(Options options);
@@ -55,6 +58,7 @@ class HashPool {
   void run();
 
   const std::size_t capacity_;
+  const int nice_;
   mutable std::mutex mutex_;
   std::condition_variable ready_;
   std::deque<std::function<void()>> queue_;

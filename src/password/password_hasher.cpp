@@ -23,10 +23,15 @@ core::Result<PasswordHasher> PasswordHasher::create(const HashPolicy& policy) {
   // verification costs what a real one does.
   auto secret = crypto::randomToken(24);
   if (!secret) return tl::unexpected(secret.error());
-  auto dummy = policy.scheme == Scheme::Bcrypt ? bcryptHash(*secret, policy.bcrypt_cost)
-                                               : argon2idHash(*secret, policy.argon2);
-  if (!dummy) return tl::unexpected(dummy.error());
-  return PasswordHasher(policy, std::move(*dummy));
+  std::shared_future<std::string> dummy =
+      std::async(std::launch::async, [policy, secret = std::move(*secret)] {
+        auto hash = policy.scheme == Scheme::Bcrypt ? bcryptHash(secret, policy.bcrypt_cost)
+                                                    : argon2idHash(secret, policy.argon2);
+        // Only a failing CSPRNG or library makes this fail; a hash of another password under
+        // the same policy still costs the same to check.
+        return hash ? *hash : std::string();
+      }).share();
+  return PasswordHasher(policy, std::move(dummy));
 }
 
 core::Status PasswordHasher::acceptable(std::string_view password) const {
@@ -60,8 +65,9 @@ bool PasswordHasher::verify(std::string_view password, std::string_view encoded)
 }
 
 bool PasswordHasher::verifyDummy(std::string_view password) const {
-  if (policy_.scheme == Scheme::Bcrypt) (void)bcryptVerify(password, dummy_hash_);
-  if (policy_.scheme == Scheme::Argon2id) (void)argon2idVerify(password, dummy_hash_);
+  const std::string& dummy = dummy_hash_.get();
+  if (policy_.scheme == Scheme::Bcrypt) (void)bcryptVerify(password, dummy);
+  if (policy_.scheme == Scheme::Argon2id) (void)argon2idVerify(password, dummy);
   return false;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <future>
 #include <string>
 #include <string_view>
 
@@ -50,11 +51,13 @@ class PasswordHasher {
   bool needsRehash(std::string_view encoded) const;
 
  private:
-  PasswordHasher(HashPolicy policy, std::string dummy)
+  PasswordHasher(HashPolicy policy, std::shared_future<std::string> dummy)
       : policy_(policy), dummy_hash_(std::move(dummy)) {}
 
   HashPolicy policy_;
-  std::string dummy_hash_;
+  // Made in the background at creation (a cost-12 bcrypt takes ~0.2 s, which startup should not
+  // wait for); verifyDummy() waits for it only if called within that time.
+  std::shared_future<std::string> dummy_hash_;
 };
 
 }  // namespace gatehouse::password
