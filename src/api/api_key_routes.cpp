@@ -69,13 +69,9 @@ http::Response list(Services& s, const http::Request& r) {
 http::Response remove(Services& s, const http::Request& r) {
   auto who = tokenOnly(s, r);
   if (!who) return who.error();
-  std::int64_t id = 0;
-  const std::string& text = r.path_params.at("id");
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
-  if (ec != std::errc{} || ptr != text.data() + text.size()) {
-    return validationError(
-        {{{"path", "id"}, "value is not a valid integer", "type_error.integer"}});
-  }
+  auto parsed = pathId(r);
+  if (!parsed) return parsed.error();
+  const std::int64_t id = *parsed;
   if (auto ok = s.api_keys.revoke(who->user.id, id, clientOf(r)); !ok)
     return errorResponse(ok.error(), r);
   return http::Response::empty(204);

@@ -1,3 +1,4 @@
+#include <charconv>
 #include <ctime>
 
 #include <openssl/evp.h>
@@ -9,6 +10,18 @@
 namespace gatehouse::api {
 
 using auth::Errc;
+
+tl::expected<std::int64_t, http::Response> pathId(const http::Request& request,
+                                                  const std::string& name) {
+  std::int64_t id = 0;
+  const std::string& text = request.path_params.at(name);
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (ec != std::errc{} || ptr != text.data() + text.size()) {
+    return tl::unexpected(
+        validationError({{{"path", name}, "value is not a valid integer", "type_error.integer"}}));
+  }
+  return id;
+}
 
 auth::ClientInfo clientOf(const http::Request& r) {
   return {r.client_ip.empty() ? r.peer_ip : r.client_ip,

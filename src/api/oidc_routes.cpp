@@ -96,13 +96,9 @@ http::Response identities(Services& s, const http::Request& r) {
 http::Response unlink(Services& s, const http::Request& r) {
   auto who = authenticate(s, r);
   if (!who) return who.error();
-  std::int64_t id = 0;
-  const std::string& text = r.path_params.at("id");
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
-  if (ec != std::errc{} || ptr != text.data() + text.size()) {
-    return validationError(
-        {{{"path", "id"}, "value is not a valid integer", "type_error.integer"}});
-  }
+  auto parsed = pathId(r);
+  if (!parsed) return parsed.error();
+  const std::int64_t id = *parsed;
   auto ok = s.store.identities().removeUnlessLast(id, who->user.id);
   if (!ok) {
     if (ok.error().code == core::Errc::NotFound)

@@ -49,6 +49,10 @@ tl::expected<auth::Principal, http::Response> authenticate(Services& s,
                                                            const http::Request& request,
                                                            bool from_original_uri = false);
 
+// The integer path parameter `name`, or the 422 response for a malformed one.
+tl::expected<std::int64_t, http::Response> pathId(const http::Request& request,
+                                                  const std::string& name = "id");
+
 // 403 {"detail": "Insufficient permissions"} unless the principal holds every permission.
 std::optional<http::Response> requirePermissions(const auth::Principal& who,
                                                  const std::vector<std::string>& permissions,

@@ -134,6 +134,44 @@ CREATE INDEX identities_user ON identities(user_id);
 )sql",
 };
 
+// Every remaining row of `stmt`, each read by `read`.
+template <class T, class Read>
+core::Result<std::vector<T>> allRows(Statement& stmt, Read read) {
+  std::vector<T> out;
+  for (;;) {
+    auto row = stmt.step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) return out;
+    out.push_back(read(stmt));
+  }
+}
+
+// A change log (`seq`, `id_column`): the ids changed after `seq` and the newest seq read; with
+// seq < 0 (a first call) only the newest seq.
+core::Result<std::pair<std::vector<std::int64_t>, std::int64_t>> changeLog(
+    Connection& c, std::string_view table, std::string_view id_column, std::int64_t seq) {
+  std::vector<std::int64_t> ids;
+  std::int64_t last = seq;
+  auto stmt = c.prepare("SELECT seq, " + std::string(id_column) + " FROM " + std::string(table) +
+                        " WHERE seq > ? ORDER BY seq LIMIT 10000");
+  if (!stmt) return tl::unexpected(stmt.error());
+  stmt->bind(1, seq);
+  for (;;) {
+    auto row = stmt->step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) break;
+    last = stmt->int64(0);
+    ids.push_back(stmt->int64(1));
+  }
+  if (seq < 0 && ids.empty()) {
+    auto max = c.prepare("SELECT COALESCE(MAX(seq), 0) FROM " + std::string(table));
+    if (!max) return tl::unexpected(max.error());
+    if (auto row = max->step(); !row) return tl::unexpected(row.error());
+    last = max->int64(0);
+  }
+  return std::make_pair(std::move(ids), last);
+}
+
 constexpr std::string_view kUserSelect =
     "SELECT id, email, username, password_hash, role, is_active, created_at, tokens_valid_after "
     "FROM users ";
@@ -202,13 +240,7 @@ class SqliteUsers final : public UserStore {
           "BY id LIMIT ? OFFSET ?");
       if (!stmt) return tl::unexpected(stmt.error());
       stmt->bind(1, limit).bind(2, offset);
-      std::vector<User> out;
-      for (;;) {
-        auto row = stmt->step();
-        if (!row) return tl::unexpected(row.error());
-        if (!*row) return out;
-        out.push_back(readUser(*stmt));
-      }
+      return allRows<User>(*stmt, readUser);
     });
   }
 
@@ -295,26 +327,11 @@ class SqliteUsers final : public UserStore {
 
   core::Result<UserChanges> changesSince(std::int64_t seq) override {
     return pool_.with([&](Connection& c) -> core::Result<UserChanges> {
+      auto log = changeLog(c, "user_changes", "user_id", seq);
+      if (!log) return tl::unexpected(log.error());
       UserChanges out;
-      out.seq = seq;
-      auto stmt =
-          c.prepare("SELECT seq, user_id FROM user_changes WHERE seq > ? ORDER BY seq LIMIT 10000");
-      if (!stmt) return tl::unexpected(stmt.error());
-      stmt->bind(1, seq);
-      for (;;) {
-        auto row = stmt->step();
-        if (!row) return tl::unexpected(row.error());
-        if (!*row) break;
-        out.seq = stmt->int64(0);
-        out.user_ids.push_back(stmt->int64(1));
-      }
-      if (seq < 0 && out.user_ids.empty()) {
-        auto max = c.prepare("SELECT COALESCE(MAX(seq), 0) FROM user_changes");
-        if (!max) return tl::unexpected(max.error());
-        auto row = max->step();
-        if (!row) return tl::unexpected(row.error());
-        out.seq = max->int64(0);
-      }
+      out.user_ids = std::move(log->first);
+      out.seq = log->second;
       return out;
     });
   }
@@ -442,13 +459,7 @@ class SqliteSessions final : public SessionStore {
           "WHERE user_id = ? AND revoked = 0 AND expires_at > ? ORDER BY created_at DESC, id");
       if (!stmt) return tl::unexpected(stmt.error());
       stmt->bind(1, user_id).bind(2, now);
-      std::vector<Session> out;
-      for (;;) {
-        auto row = stmt->step();
-        if (!row) return tl::unexpected(row.error());
-        if (!*row) return out;
-        out.push_back(readSession(*stmt));
-      }
+      return allRows<Session>(*stmt, readSession);
     });
   }
 
@@ -600,13 +611,7 @@ class SqliteAudit final : public AuditStore {
       else
         stmt->bindNull(3);
       stmt->bind(4, q.limit);
-      std::vector<AuditRecord> out;
-      for (;;) {
-        auto row = stmt->step();
-        if (!row) return tl::unexpected(row.error());
-        if (!*row) return out;
-        out.push_back(readAudit(*stmt));
-      }
+      return allRows<AuditRecord>(*stmt, readAudit);
     });
   }
 
@@ -617,13 +622,7 @@ class SqliteAudit final : public AuditStore {
         auto stmt = c.prepare(std::string(kAuditSelect) + "WHERE id > ? ORDER BY id LIMIT 1000");
         if (!stmt) return tl::unexpected(stmt.error());
         stmt->bind(1, after);
-        std::vector<AuditRecord> out;
-        for (;;) {
-          auto row = stmt->step();
-          if (!row) return tl::unexpected(row.error());
-          if (!*row) return out;
-          out.push_back(readAudit(*stmt));
-        }
+        return allRows<AuditRecord>(*stmt, readAudit);
       });
       if (!batch) return tl::unexpected(batch.error());
       if (batch->empty()) return {};
@@ -757,13 +756,7 @@ class SqliteApiKeys final : public ApiKeyStore {
                             "WHERE user_id = ? AND revoked = 0 ORDER BY id DESC");
       if (!stmt) return tl::unexpected(stmt.error());
       stmt->bind(1, user_id);
-      std::vector<ApiKey> out;
-      for (;;) {
-        auto row = stmt->step();
-        if (!row) return tl::unexpected(row.error());
-        if (!*row) return out;
-        out.push_back(readApiKey(*stmt));
-      }
+      return allRows<ApiKey>(*stmt, readApiKey);
     });
   }
 
@@ -790,26 +783,11 @@ class SqliteApiKeys final : public ApiKeyStore {
 
   core::Result<ApiKeyChanges> changesSince(std::int64_t seq) override {
     return pool_.with([&](Connection& c) -> core::Result<ApiKeyChanges> {
+      auto log = changeLog(c, "api_key_changes", "key_id", seq);
+      if (!log) return tl::unexpected(log.error());
       ApiKeyChanges out;
-      out.seq = seq;
-      auto stmt = c.prepare(
-          "SELECT seq, key_id FROM api_key_changes WHERE seq > ? ORDER BY seq LIMIT 10000");
-      if (!stmt) return tl::unexpected(stmt.error());
-      stmt->bind(1, seq);
-      for (;;) {
-        auto row = stmt->step();
-        if (!row) return tl::unexpected(row.error());
-        if (!*row) break;
-        out.seq = stmt->int64(0);
-        out.key_ids.push_back(stmt->int64(1));
-      }
-      if (seq < 0 && out.key_ids.empty()) {
-        auto max = c.prepare("SELECT COALESCE(MAX(seq), 0) FROM api_key_changes");
-        if (!max) return tl::unexpected(max.error());
-        auto row = max->step();
-        if (!row) return tl::unexpected(row.error());
-        out.seq = max->int64(0);
-      }
+      out.key_ids = std::move(log->first);
+      out.seq = log->second;
       return out;
     });
   }
@@ -884,13 +862,7 @@ class SqliteIdentities final : public IdentityStore {
       auto stmt = c.prepare(std::string(kIdentitySelect) + "WHERE user_id = ? ORDER BY id");
       if (!stmt) return tl::unexpected(stmt.error());
       stmt->bind(1, user_id);
-      std::vector<Identity> out;
-      for (;;) {
-        auto row = stmt->step();
-        if (!row) return tl::unexpected(row.error());
-        if (!*row) return out;
-        out.push_back(readIdentity(*stmt));
-      }
+      return allRows<Identity>(*stmt, readIdentity);
     });
   }
 
