@@ -5,6 +5,7 @@
 #   scripts/test.sh                 the asan preset (AddressSanitizer + UBSan, as CI runs it)
 #   PRESET=debug scripts/test.sh    another preset
 #   FUZZ_SECONDS=60 scripts/test.sh a longer fuzz run (default 30)
+#   GATEHOUSE_SKIP_NPM=1            no npm registry here: skip the tests needing oidc-provider
 set -euo pipefail
 cd "$(dirname "$0")/.."
 preset="${PRESET:-asan}"
@@ -31,7 +32,13 @@ export GATEHOUSE_INTEROP_TOOL="$PWD/build/$preset/tests/interop_tool"
 interop=$(grep -Eo '[0-9]+ passed' build/"$preset"/interop.log | tail -1 | cut -d' ' -f1)
 
 echo "== test tools from npm (the OpenID provider for sign-in tests)"
-npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
+if [[ "${GATEHOUSE_SKIP_NPM:-}" == 1 ]]; then
+  # Only for sandboxes that cannot reach the npm registry: the end-to-end sign-in tests are then
+  # reported as skipped. CI never sets it.
+  echo "GATEHOUSE_SKIP_NPM=1: not installing oidc-provider; its tests will be skipped"
+else
+  npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
+fi
 
 echo "== integration tests (the real binary over HTTP)"
 export GATEHOUSE_BIN="$PWD/build/$preset/src/app/gatehouse"
