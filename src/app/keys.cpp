@@ -86,6 +86,92 @@ core::Result<std::string> loadOrCreateSecret(const config::Config& config, bool*
   return *fresh;
 }
 
+namespace {
+
+std::filesystem::path retiredDir(const config::Config& config) {
+  return config.data_dir / "retired";
+}
+
+// The kid of the generated HMAC secret: "hs1" until the first rotation.
+std::string secretKid(const config::Config& config) {
+  auto kid = readFile(config.data_dir / "secret_key.kid");
+  if (!kid || kid->empty()) return "hs1";
+  std::string k = *kid;
+  while (!k.empty() && (k.back() == '\n' || k.back() == '\r')) k.pop_back();
+  return k;
+}
+
+// Keys retired by rotation that still fit the algorithm, for verification only.
+std::vector<jose::Key> retiredKeys(const config::Config& config) {
+  std::vector<jose::Key> out;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(retiredDir(config), ec)) {
+    const auto path = entry.path();
+    auto content = readFile(path);
+    if (!content) continue;
+    const std::string kid = path.stem().string();
+    if (jose::isHmac(config.algorithm) && path.extension() == ".secret") {
+      if (auto k = jose::Key::hmac(config.algorithm, *content, kid)) out.push_back(*k);
+    } else if (!jose::isHmac(config.algorithm) && path.extension() == ".pem") {
+      if (auto pkey = crypto::privateKeyFromPem(*content)) {
+        if (auto k = jose::Key::asymmetric(config.algorithm, *pkey, kid)) out.push_back(*k);
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+core::Result<std::string> rotateKeys(const config::Config& config) {
+  if (jose::isHmac(config.algorithm) && config.secret_key) {
+    return makeError(Errc::FailedPrecondition,
+                     "SECRET_KEY comes from the environment: change it there (tokens signed with "
+                     "the old one stop working)");
+  }
+  auto current = loadOrCreateKeys(config);
+  if (!current) return tl::unexpected(current.error());
+  std::error_code ec;
+  std::filesystem::create_directories(retiredDir(config), ec);
+  if (ec) return makeError(Errc::Unavailable, "cannot create " + retiredDir(config).string());
+  std::string new_kid;
+  if (jose::isHmac(config.algorithm)) {
+    const std::string old_kid = secretKid(config);
+    if (auto ok = writeSecretFile(retiredDir(config) / (old_kid + ".secret"),
+                                  current->signing.secret(), true);
+        !ok) {
+      return tl::unexpected(ok.error());
+    }
+    auto fresh = crypto::randomToken(64);
+    if (!fresh) return tl::unexpected(fresh.error());
+    new_kid =
+        "hs" + std::to_string(std::stoi(old_kid.substr(2).empty() ? "1" : old_kid.substr(2)) + 1);
+    if (auto ok = writeSecretFile(config.data_dir / "secret_key", *fresh, true); !ok)
+      return tl::unexpected(ok.error());
+    if (auto ok = writeSecretFile(config.data_dir / "secret_key.kid", new_kid, true); !ok)
+      return tl::unexpected(ok.error());
+  } else {
+    auto pem = readFile(config.data_dir / "signing_key.pem");
+    if (!pem) return tl::unexpected(pem.error());
+    if (auto ok =
+            writeSecretFile(retiredDir(config) / (current->signing.kid() + ".pem"), *pem, true);
+        !ok) {
+      return tl::unexpected(ok.error());
+    }
+    std::filesystem::remove(config.data_dir / "signing_key.pem", ec);
+    auto next = loadOrCreateKeys(config);
+    if (!next) return tl::unexpected(next.error());
+    new_kid = next->signing.kid();
+  }
+  // Retired keys older than the refresh-token lifetime can no longer have live tokens.
+  const auto cutoff = std::filesystem::file_time_type::clock::now() - config.refresh_token_ttl -
+                      config.access_token_ttl;
+  for (const auto& entry : std::filesystem::directory_iterator(retiredDir(config), ec)) {
+    if (entry.last_write_time(ec) < cutoff) std::filesystem::remove(entry.path(), ec);
+  }
+  return new_kid;
+}
+
 core::Result<SigningKeys> loadOrCreateKeys(const config::Config& config) {
   const jose::Algorithm alg = config.algorithm;
   bool generated = false;
@@ -93,9 +179,16 @@ core::Result<SigningKeys> loadOrCreateKeys(const config::Config& config) {
     auto secret = loadOrCreateSecret(config, &generated);
     if (!secret) return tl::unexpected(secret.error());
     // A fixed kid: deriving it from the secret would hand out a hash of it.
-    auto key = jose::Key::hmac(alg, *secret, "hs1");
+    auto key =
+        jose::Key::hmac(alg, *secret, config.secret_key ? std::string("hs1") : secretKid(config));
     if (!key) return makeError(Errc::InvalidArgument, "SECRET_KEY: " + key.error().message);
-    auto set = jose::KeySet::create({*key});
+    std::vector<jose::Key> all{*key};
+    if (!config.secret_key) {
+      for (auto& k : retiredKeys(config)) {
+        if (k.kid() != key->kid()) all.push_back(std::move(k));
+      }
+    }
+    auto set = jose::KeySet::create(std::move(all));
     if (!set) return tl::unexpected(set.error());
     return SigningKeys{*key, std::move(*set), generated};
   }
@@ -127,7 +220,11 @@ core::Result<SigningKeys> loadOrCreateKeys(const config::Config& config) {
   auto kid = jose::thumbprint(*key);
   if (!kid) return tl::unexpected(kid.error());
   jose::Key with_kid = key->withKid(*kid);
-  auto set = jose::KeySet::create({with_kid});
+  std::vector<jose::Key> all{with_kid};
+  for (auto& k : retiredKeys(config)) {
+    if (k.kid() != with_kid.kid()) all.push_back(std::move(k));
+  }
+  auto set = jose::KeySet::create(std::move(all));
   if (!set) return tl::unexpected(set.error());
   return SigningKeys{with_kid, std::move(*set), generated};
 }

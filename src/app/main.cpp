@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "app/keys.hpp"
 #include "app/server_main.hpp"
 #include "cli/apikey_commands.hpp"
 #include "cli/user_commands.hpp"
@@ -45,6 +46,12 @@ int main(int argc, char** argv) {
   audit->require_subcommand(1);
   auto* audit_verify =
       audit->add_subcommand("verify", "Check the audit log's hash chain for tampering");
+
+  auto* keys = app.add_subcommand("keys", "Signing keys");
+  keys->require_subcommand(1);
+  auto* keys_rotate = keys->add_subcommand("rotate",
+                                           "Make a new signing key; the old one keeps verifying "
+                                           "its tokens until they expire (restart to apply)");
 
   auto* apikey = app.add_subcommand("apikey", "Manage API keys");
   apikey->require_subcommand(1);
@@ -120,6 +127,17 @@ int main(int argc, char** argv) {
   if (*serve) return app::serve(*cfg);
   if (*migrate) return cli::migrate(*cfg, std::cout, std::cerr);
   if (*audit_verify) return cli::auditVerify(*cfg, std::cout, std::cerr);
+  if (*keys_rotate) {
+    auto kid = app::rotateKeys(*cfg);
+    if (!kid) {
+      std::cerr << "gatehouse: " << kid.error().message << "\n";
+      return 1;
+    }
+    std::cout << "new signing key " << *kid
+              << "; restart the server to sign with it (tokens of the old key keep verifying until "
+                 "they expire)\n";
+    return 0;
+  }
 
   auto policy = app::loadPolicy(*cfg);
   if (!policy) {

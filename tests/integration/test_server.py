@@ -396,3 +396,29 @@ def test_migrate_command_on_fresh_database(tmp_path):
     assert r.returncode == 0, r.stderr
     r = s.cli("migrate")  # idempotent
     assert r.returncode == 0 and "schema at version" in r.stdout
+
+
+@pytest.mark.parametrize("alg", ["HS256", "ES256"])
+def test_keys_rotate_keeps_old_tokens_valid(make_server, tmp_path, alg):
+    s = make_server({"ALGORITHM": alg, "SECRET_KEY": ""})
+    s.register("rot@example.com", "rotate")
+    old = s.token("rotate")
+    old_kid = jwt.get_unverified_header(old)["kid"]
+    s.stop()
+    r = s.cli("keys", "rotate")
+    assert r.returncode == 0, r.stderr
+    s.start()
+    assert requests.get(s.url("/api/v1/auth/me"), headers=auth(old)).status_code == 200
+    new = s.token("rotate")
+    assert jwt.get_unverified_header(new)["kid"] not in (old_kid, None)
+    assert requests.get(s.url("/api/v1/auth/me"), headers=auth(new)).status_code == 200
+    if alg == "ES256":
+        kids = {k["kid"] for k in requests.get(s.url("/.well-known/jwks.json")).json()["keys"]}
+        assert kids == {old_kid, jwt.get_unverified_header(new)["kid"]}
+    assert (tmp_path / "data" / "retired").is_dir()
+
+
+def test_keys_rotate_refuses_an_environment_secret(make_server):
+    s = make_server()
+    r = s.cli("keys", "rotate")
+    assert r.returncode == 1 and "SECRET_KEY" in r.stderr and "integration-secret" not in r.stderr
