@@ -1,6 +1,7 @@
 #include "api/pipeline.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 
 #include <spdlog/spdlog.h>
@@ -21,6 +22,25 @@ std::string trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return std::string(s);
+}
+
+// Request ids need to be unique, not secret: a per-thread random prefix and a counter, so the hot
+// path does not draw from the CSPRNG on every request.
+std::string newRequestId() {
+  thread_local const std::string prefix = crypto::randomToken(6).value_or("thread");
+  thread_local std::uint64_t counter = 0;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id = prefix;
+  id.push_back('-');
+  std::uint64_t n = ++counter;
+  std::array<char, 16> digits{};
+  std::size_t len = 0;
+  do {
+    digits[len++] = kHex[n & 15U];
+    n >>= 4U;
+  } while (n != 0);
+  while (len > 0) id.push_back(digits[--len]);
+  return id;
 }
 
 }  // namespace
@@ -82,7 +102,7 @@ std::optional<http::Response> Pipeline::handle(http::Request& request, bool inli
   if (auto id = request.header("x-request-id"); id && acceptableRequestId(*id)) {
     request.request_id = std::string(*id);
   } else {
-    request.request_id = crypto::randomToken(12).value_or("unknown");
+    request.request_id = newRequestId();
   }
   request.client_ip = clientIp(request);
   http::Response response;

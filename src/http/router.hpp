@@ -29,7 +29,7 @@ class Router {
     std::vector<std::string> segments;  // "{name}" segments capture
     Handler handler;
   };
-  static bool match(const Route& route, const std::vector<std::string>& parts,
+  static bool match(const Route& route, const std::vector<std::string_view>& parts,
                     std::map<std::string, std::string>* params);
   std::vector<Route> routes_;
 };

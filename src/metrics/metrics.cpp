@@ -25,8 +25,12 @@ void Registry::observeRequest(std::size_t route, int status, double seconds) {
     }
   }
   r.by_status[s].fetch_add(1, std::memory_order_relaxed);
+  // One add per observation into the first bucket that holds it; render() sums them up.
   for (std::size_t i = 0; i < kBuckets.size(); ++i) {
-    if (seconds <= kBuckets[i]) r.buckets[i].fetch_add(1, std::memory_order_relaxed);
+    if (seconds <= kBuckets[i]) {
+      r.buckets[i].fetch_add(1, std::memory_order_relaxed);
+      break;
+    }
   }
   r.count.fetch_add(1, std::memory_order_relaxed);
   r.sum_micros.fetch_add(static_cast<std::uint64_t>(seconds * 1e6), std::memory_order_relaxed);
@@ -55,9 +59,11 @@ std::string Registry::render() const {
     const auto count = r->count.load(std::memory_order_relaxed);
     if (count == 0) continue;
     const std::string labels = "method=\"" + r->method + "\",route=\"" + r->pattern + "\"";
+    std::uint64_t cumulative = 0;
     for (std::size_t i = 0; i < kBuckets.size(); ++i) {
+      cumulative += r->buckets[i].load(std::memory_order_relaxed);
       out << "gatehouse_http_request_duration_seconds_bucket{" << labels << ",le=\"" << kBuckets[i]
-          << "\"} " << r->buckets[i].load(std::memory_order_relaxed) << "\n";
+          << "\"} " << cumulative << "\n";
     }
     out << "gatehouse_http_request_duration_seconds_bucket{" << labels << ",le=\"+Inf\"} " << count
         << "\n"
