@@ -7,6 +7,7 @@
 #include "api/pipeline.hpp"
 #include "api/services.hpp"
 #include "state/local.hpp"
+#include "support/auth_stack.hpp"
 
 namespace gatehouse::api {
 namespace {
@@ -16,42 +17,11 @@ namespace json = boost::json;
 class Handlers : public ::testing::Test {
  protected:
   Handlers()
-      : dir_(std::filesystem::temp_directory_path() /
-             ("gatehouse-api-" + std::to_string(::getpid()))),
-        store_(openFresh()),
-        hasher_(password::PasswordHasher::create(
-                    {.scheme = password::Scheme::Bcrypt, .bcrypt_cost = 10})
-                    .value()),
-        pool_({.threads = 2, .queue_capacity = 8}),
-        key_(jose::Key::hmac(jose::Algorithm::Hs256, std::string(32, 's'), "hs1").value()),
-        tokens_(key_, jose::KeySet::create({key_}).value(), {}, clock_),
-        revocations_(store_->revocations()),
-        cache_(store_->users()),
-        guard_({}),
-        audit_(store_->audit(), clock_, ""),
-        auth_({*store_,
-               hasher_,
-               pool_,
-               tokens_,
-               policy_,
-               revocations_,
-               cache_,
-               limiter_,
-               guard_,
-               audit_,
-               metrics_,
-               clock_,
-               {},
-               auth::AbusePolicy{
-                   {1000, std::chrono::seconds(60)}, {1000, std::chrono::seconds(60)}, 0}}),
-        users_(*store_, policy_, cache_, audit_, clock_),
-        keys_(*store_, policy_, cache_, audit_, clock_),
-        outbound_(""),
+      : keys_(*store_, policy_, cache_, audit_, clock_),
         oidc_({}, outbound_, *store_, auth_, audit_, clock_,
               {"http://gh.test", "http://front.test", std::string(32, 'c'), true}),
         services_{auth_,   users_,   keys_, tokens_, *store_,
-                  policy_, metrics_, oidc_, audit_,  "http://gh.test"},
-        router_() {
+                  policy_, metrics_, oidc_, audit_,  "http://gh.test"} {
     addAuthRoutes(router_, services_);
     addUserRoutes(router_, services_);
     addDiscoveryRoutes(router_, services_);
@@ -59,14 +29,6 @@ class Handlers : public ::testing::Test {
     addApiKeyRoutes(router_, services_);
     addOidcRoutes(router_, services_);
     pipeline_.emplace(router_, std::vector<std::string>{"10.0.0.1"}, &metrics_);
-  }
-  ~Handlers() override { std::filesystem::remove_all(dir_); }
-
-  std::unique_ptr<store::Store> openFresh() {
-    std::filesystem::remove_all(dir_);
-    auto s = store::openStore("sqlite:///" + (dir_ / "t.db").string()).value();
-    EXPECT_TRUE(s->migrate());
-    return s;
   }
 
   http::Response call(std::string method, std::string target, std::string body = {},
@@ -99,24 +61,19 @@ class Handlers : public ::testing::Test {
     return std::string(parse(r).at("access_token").as_string());
   }
 
-  std::filesystem::path dir_;
-  core::ManualClock clock_{1'800'000'000};
-  std::unique_ptr<store::Store> store_;
-  password::PasswordHasher hasher_;
-  password::HashPool pool_;
-  rbac::Policy policy_ = rbac::Policy::defaults();
-  jose::Key key_;
-  auth::TokenService tokens_;
-  auth::RevocationList revocations_;
-  auth::UserCache cache_;
-  state::LocalRateLimiter limiter_;
-  state::LocalLoginGuard guard_;
-  audit::AuditLog audit_;
-  metrics::Registry metrics_;
-  auth::AuthService auth_;
-  auth::UserService users_;
+  gatehouse::testing::AuthStack stack_{"api"};
+  // Short names for the stack's parts, as the tests use them.
+  core::ManualClock& clock_ = stack_.clock;
+  std::unique_ptr<store::Store>& store_ = stack_.store;
+  rbac::Policy& policy_ = stack_.policy;
+  auth::TokenService& tokens_ = stack_.tokens;
+  auth::UserCache& cache_ = stack_.cache;
+  audit::AuditLog& audit_ = stack_.audit;
+  metrics::Registry& metrics_ = stack_.metrics;
+  auth::AuthService& auth_ = stack_.auth;
+  auth::UserService users_{*store_, policy_, cache_, audit_, clock_};
   auth::ApiKeyService keys_;
-  oidc::CurlClient outbound_;
+  oidc::CurlClient outbound_{""};
   oidc::OidcService oidc_;
   Services services_;
   http::Router router_;

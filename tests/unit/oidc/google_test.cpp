@@ -13,6 +13,7 @@
 #include "http/message.hpp"
 #include "oidc/oidc_service.hpp"
 #include "state/local.hpp"
+#include "support/auth_stack.hpp"
 
 namespace gatehouse::oidc {
 namespace {
@@ -93,45 +94,11 @@ class FakeGoogle final : public HttpClient {
 class GooglePreset : public ::testing::Test {
  protected:
   GooglePreset()
-      : dir_(std::filesystem::temp_directory_path() /
-             ("gatehouse-google-" + std::to_string(::getpid()))),
-        store_(openFresh()),
-        hasher_(password::PasswordHasher::create({.bcrypt_cost = 10}).value()),
-        pool_({.threads = 1, .queue_capacity = 4}),
-        key_(jose::Key::hmac(jose::Algorithm::Hs256, std::string(32, 's'), "hs1").value()),
-        tokens_(key_, jose::KeySet::create({key_}).value(), {}, clock_),
-        revocations_(store_->revocations()),
-        cache_(store_->users()),
-        guard_({}),
-        audit_(store_->audit(), clock_, ""),
-        auth_({*store_,
-               hasher_,
-               pool_,
-               tokens_,
-               policy_,
-               revocations_,
-               cache_,
-               limiter_,
-               guard_,
-               audit_,
-               metrics_,
-               clock_,
-               {},
-               auth::AbusePolicy{
-                   {100, std::chrono::seconds(60)}, {100, std::chrono::seconds(60)}, 0}}),
-        google_(clock_),
+      : google_(clock_),
         oidc_({{"google", "https://accounts.google.com", kClientId, "google-secret",
                 "openid email profile", jose::Algorithm::Rs256}},
               google_, *store_, auth_, audit_, clock_,
               {"https://auth.example.com", "https://app.example.com", std::string(32, 'k'), true}) {
-  }
-  ~GooglePreset() override { std::filesystem::remove_all(dir_); }
-
-  std::unique_ptr<store::Store> openFresh() {
-    std::filesystem::remove_all(dir_);
-    auto s = store::openStore("sqlite:///" + (dir_ / "g.db").string()).value();
-    EXPECT_TRUE(s->migrate());
-    return s;
   }
 
   static std::map<std::string, std::string> query(const std::string& url) {
@@ -141,21 +108,11 @@ class GooglePreset : public ::testing::Test {
     return out;
   }
 
-  std::filesystem::path dir_;
-  core::ManualClock clock_{1'800'000'000};
-  std::unique_ptr<store::Store> store_;
-  password::PasswordHasher hasher_;
-  password::HashPool pool_;
-  rbac::Policy policy_ = rbac::Policy::defaults();
-  jose::Key key_;
-  auth::TokenService tokens_;
-  auth::RevocationList revocations_;
-  auth::UserCache cache_;
-  state::LocalRateLimiter limiter_;
-  state::LocalLoginGuard guard_;
-  audit::AuditLog audit_;
-  metrics::Registry metrics_;
-  auth::AuthService auth_;
+  gatehouse::testing::AuthStack stack_{"google"};
+  core::ManualClock& clock_ = stack_.clock;
+  std::unique_ptr<store::Store>& store_ = stack_.store;
+  audit::AuditLog& audit_ = stack_.audit;
+  auth::AuthService& auth_ = stack_.auth;
   FakeGoogle google_;
   OidcService oidc_;
 };
