@@ -10,11 +10,6 @@ namespace {
 
 namespace json = boost::json;
 
-std::string rfc3339(std::int64_t t) {
-  return std::string(
-      userJson(store::User{0, "", "", "", "", true, t, 0}).at("created_at").as_string());
-}
-
 json::object keyJson(const store::ApiKey& k) {
   json::array scopes;
   for (const auto& s : k.scopes) scopes.emplace_back(s);

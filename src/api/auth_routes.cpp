@@ -102,10 +102,6 @@ http::Response introspect(Services& s, const http::Request& r) {
   return http::Response::json(200, out);
 }
 
-std::string rfc3339(std::int64_t t) {
-  return userJson(store::User{0, "", "", "", "", true, t, 0}).at("created_at").as_string().c_str();
-}
-
 http::Response sessions(Services& s, const http::Request& r) {
   auto who = authenticate(s, r);
   if (!who) return who.error();

@@ -1,11 +1,12 @@
+#include <array>
 #include <charconv>
 #include <ctime>
 
-#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
 #include "api/body.hpp"
 #include "api/services.hpp"
+#include "core/base64url.hpp"
 
 namespace gatehouse::api {
 
@@ -127,16 +128,9 @@ Credentials credentialsOf(const http::Request& request, bool from_original_uri) 
     }
     if (startsWithIgnoreCase(*header, "basic ")) {
       // For tools that only speak Basic: the password is the API key, the user name is ignored.
-      std::string b64(trimLeft(header->substr(6)));
-      std::string decoded(b64.size(), '\0');
-      const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(decoded.data()),
-                                    reinterpret_cast<const unsigned char*>(b64.data()),
-                                    static_cast<int>(b64.size()));
-      if (n > 0) {
-        decoded.resize(static_cast<std::size_t>(n));
-        decoded.erase(decoded.find_last_not_of('\0') + 1);
-        if (const auto colon = decoded.find(':'); colon != std::string::npos) {
-          return {Credentials::Kind::ApiKey, decoded.substr(colon + 1)};
+      if (auto decoded = core::base64Decode(trimLeft(header->substr(6)))) {
+        if (const auto colon = decoded->find(':'); colon != std::string::npos) {
+          return {Credentials::Kind::ApiKey, decoded->substr(colon + 1)};
         }
       }
       return {Credentials::Kind::Invalid, {}};
@@ -192,14 +186,18 @@ std::optional<http::Response> requirePermissions(const auth::Principal& who,
       {Errc::Forbidden, "missing permission for user " + std::to_string(who.user.id), {}}, request);
 }
 
-boost::json::object userJson(const store::User& u) {
+std::string rfc3339(std::int64_t unix_seconds) {
   std::tm tm{};
-  const auto t = static_cast<std::time_t>(u.created_at);
+  const auto t = static_cast<std::time_t>(unix_seconds);
   gmtime_r(&t, &tm);
-  char created[32];
-  std::strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  std::array<char, 32> text{};
+  std::strftime(text.data(), text.size(), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text.data();
+}
+
+boost::json::object userJson(const store::User& u) {
   return {{"id", u.id},     {"email", u.email},         {"username", u.username},
-          {"role", u.role}, {"is_active", u.is_active}, {"created_at", created}};
+          {"role", u.role}, {"is_active", u.is_active}, {"created_at", rfc3339(u.created_at)}};
 }
 
 http::Response tokenResponse(int status, const auth::TokenPair& pair) {

@@ -82,13 +82,11 @@ http::Response identities(Services& s, const http::Request& r) {
   if (!list) return errorResponse({auth::Errc::Unavailable, list.error().message, {}, 0}, r);
   json::array items;
   for (const auto& i : *list) {
-    items.push_back(json::object{
-        {"id", i.id},
-        {"provider", i.provider},
-        {"subject", i.subject},
-        {"email", i.email},
-        {"created_at",
-         userJson(store::User{0, "", "", "", "", true, i.created_at, 0}).at("created_at")}});
+    items.push_back(json::object{{"id", i.id},
+                                 {"provider", i.provider},
+                                 {"subject", i.subject},
+                                 {"email", i.email},
+                                 {"created_at", rfc3339(i.created_at)}});
   }
   return http::Response::json(200, json::object{{"items", std::move(items)}});
 }

@@ -66,6 +66,9 @@ void addAuditRoutes(http::Router& router, Services& s);
 void addApiKeyRoutes(http::Router& router, Services& s);
 void addOidcRoutes(http::Router& router, Services& s);
 
+// RFC 3339 UTC text ("2026-11-25T02:18:08Z") of Unix seconds.
+std::string rfc3339(std::int64_t unix_seconds);
+
 // The User object of API.md (never a hash or secret).
 boost::json::object userJson(const store::User& user);
 // TokenPair with Cache-Control: no-store and Pragma: no-cache (RFC 6749 §5.1).

@@ -20,13 +20,6 @@ bool isHex(std::string_view s) {
 
 std::string hashKey(std::string_view key) { return core::hexEncode(crypto::sha256(key)); }
 
-Error storeFailure(const core::Error& e) {
-  const Errc code = e.code == core::Errc::WouldBlock    ? Errc::WouldBlock
-                    : e.code == core::Errc::Unavailable ? Errc::Unavailable
-                                                        : Errc::Internal;
-  return Error{code, e.message, {}, 0};
-}
-
 }  // namespace
 
 std::optional<std::string> apiKeyPublicPart(std::string_view key) {

@@ -9,13 +9,6 @@
 namespace gatehouse::auth {
 namespace {
 
-Error storeFailure(const core::Error& e) {
-  const Errc code = e.code == core::Errc::WouldBlock    ? Errc::WouldBlock
-                    : e.code == core::Errc::Unavailable ? Errc::Unavailable
-                                                        : Errc::Internal;
-  return Error{code, e.message, {}, 0};
-}
-
 std::vector<std::string> splitScopes(const std::string& scope) {
   std::vector<std::string> out;
   std::istringstream in(scope);

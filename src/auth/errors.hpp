@@ -5,6 +5,8 @@
 
 #include <tl/expected.hpp>
 
+#include "core/error.hpp"
+
 namespace gatehouse::auth {
 
 // What went wrong, in the contract's terms. api/ maps each to one status and message
@@ -49,6 +51,15 @@ struct Error {
 
 template <class T>
 using Result = tl::expected<T, Error>;
+
+// A storage error as the service answers it: WouldBlock and Unavailable pass through (503 or a
+// retry on a worker), anything else is Internal. The detail stays for the log.
+inline Error storeFailure(const core::Error& e) {
+  const Errc code = e.code == core::Errc::WouldBlock    ? Errc::WouldBlock
+                    : e.code == core::Errc::Unavailable ? Errc::Unavailable
+                                                        : Errc::Internal;
+  return Error{code, e.message, {}, 0};
+}
 
 inline tl::unexpected<Error> fail(Errc code, std::string detail = {}) {
   return tl::unexpected(Error{code, std::move(detail), {}});

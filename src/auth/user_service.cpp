@@ -14,10 +14,8 @@ Error fromStore(const core::Error& e) {
           e.message == "username" ? Errc::UsernameTaken : Errc::EmailTaken, e.message, {}, 0};
     case core::Errc::FailedPrecondition:
       return Error{Errc::LastAdmin, e.message, {}, 0};
-    case core::Errc::Unavailable:
-      return Error{Errc::Unavailable, e.message, {}, 0};
     default:
-      return Error{Errc::Internal, e.message, {}, 0};
+      return storeFailure(e);
   }
 }
 

@@ -97,6 +97,28 @@ std::optional<std::string> base64urlDecode(std::string_view text) {
   return out;
 }
 
+std::string base64Encode(std::string_view bytes) {
+  std::string out = base64urlEncode(bytes);
+  for (char& c : out) {
+    if (c == '-') c = '+';
+    if (c == '_') c = '/';
+  }
+  while (out.size() % 4 != 0) out.push_back('=');
+  return out;
+}
+
+std::optional<std::string> base64Decode(std::string_view text) {
+  if (text.size() % 4 != 0) return std::nullopt;
+  std::string url(text);
+  while (!url.empty() && url.back() == '=' && url.size() + 2 >= text.size()) url.pop_back();
+  for (char& c : url) {
+    if (c == '-' || c == '_') return std::nullopt;  // not in the standard alphabet
+    if (c == '+') c = '-';
+    if (c == '/') c = '_';
+  }
+  return base64urlDecode(url);
+}
+
 std::string hexEncode(std::string_view bytes) {
   static constexpr std::string_view kHex = "0123456789abcdef";
   std::string out;

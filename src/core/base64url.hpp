@@ -21,6 +21,11 @@ std::optional<std::size_t> base64urlDecodedSize(std::string_view text);
 std::optional<std::size_t> base64urlDecodeInto(std::string_view text, char* out,
                                                std::size_t capacity);
 
+// Standard base64 with padding (RFC 4648 §4), as HTTP Basic credentials use it. Decoding refuses
+// characters outside the alphabet, misplaced padding and lengths not a multiple of four.
+std::string base64Encode(std::string_view bytes);
+std::optional<std::string> base64Decode(std::string_view text);
+
 // Hex helpers for logs of non-secret digests and for tests.
 std::string hexEncode(std::string_view bytes);
 std::optional<std::string> hexDecode(std::string_view text);

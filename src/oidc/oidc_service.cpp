@@ -19,29 +19,6 @@ constexpr std::int64_t kTransactionSeconds = 600;
 constexpr std::int64_t kCodeSeconds = 60;
 constexpr std::string_view kCookieAad = "gatehouse oidc transaction v1";
 
-std::string base64Basic(const std::string& text) {
-  static constexpr char kTable[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < text.size(); i += 3) {
-    const unsigned n = (static_cast<unsigned char>(text[i]) << 16U) |
-                       (static_cast<unsigned char>(text[i + 1]) << 8U) |
-                       static_cast<unsigned char>(text[i + 2]);
-    out += {kTable[(n >> 18U) & 63U], kTable[(n >> 12U) & 63U], kTable[(n >> 6U) & 63U],
-            kTable[n & 63U]};
-  }
-  if (i + 1 == text.size()) {
-    const unsigned n = static_cast<unsigned char>(text[i]) << 16U;
-    out += {kTable[(n >> 18U) & 63U], kTable[(n >> 12U) & 63U], '=', '='};
-  } else if (i + 2 == text.size()) {
-    const unsigned n = (static_cast<unsigned char>(text[i]) << 16U) |
-                       (static_cast<unsigned char>(text[i + 1]) << 8U);
-    out += {kTable[(n >> 18U) & 63U], kTable[(n >> 12U) & 63U], kTable[(n >> 6U) & 63U], '='};
-  }
-  return out;
-}
-
 std::string claimString(const jose::Claims& c, std::string_view name) {
   const auto* v = c.raw.if_contains(name);
   return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
@@ -177,8 +154,9 @@ std::string OidcService::complete(const std::string& name, const Callback& cb,
                                                            {"code_verifier", str("v")}};
   std::vector<std::pair<std::string, std::string>> headers;
   if (meta->token_auth_basic) {
-    headers.emplace_back("Authorization", "Basic " + base64Basic(formEncode(c.client_id) + ":" +
-                                                                 formEncode(c.client_secret)));
+    headers.emplace_back(
+        "Authorization",
+        "Basic " + core::base64Encode(formEncode(c.client_id) + ":" + formEncode(c.client_secret)));
   } else {
     form.emplace_back("client_id", c.client_id);
     form.emplace_back("client_secret", c.client_secret);

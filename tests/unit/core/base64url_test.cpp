@@ -50,3 +50,22 @@ TEST(Hex, RoundTripsAndRejectsOddInput) {
 
 }  // namespace
 }  // namespace gatehouse::core
+
+namespace gatehouse::core {
+namespace {
+
+TEST(Base64, StandardAlphabetWithPadding) {
+  EXPECT_EQ(base64Encode("f"), "Zg==");
+  EXPECT_EQ(base64Encode("fo"), "Zm8=");
+  EXPECT_EQ(base64Encode("foo"), "Zm9v");
+  EXPECT_EQ(base64Encode("\xfb\xff"), "+/8=");
+  EXPECT_EQ(base64Decode("Zm9vOmJhcg=="), std::string("foo:bar"));
+  EXPECT_EQ(base64Decode("+/8="), std::string("\xfb\xff"));
+  EXPECT_FALSE(base64Decode("Zg"));    // padding is required
+  EXPECT_FALSE(base64Decode("-_8="));  // URL alphabet is not standard base64
+  EXPECT_FALSE(base64Decode("Z==="));
+  EXPECT_FALSE(base64Decode("Zg=a"));
+}
+
+}  // namespace
+}  // namespace gatehouse::core
