@@ -13,7 +13,8 @@ struct Decision {
   bool first_refusal = false;    // the first refusal in this window (audit it once)
 };
 
-// Fixed-window request counters ("N per window" as the seed's LOGIN_RATE_LIMIT says).
+// Fixed-window request counters ("N per window" as the seed's LOGIN_RATE_LIMIT says); a key's
+// window opens at its first hit.
 // Implementations MUST be thread-safe; with several nodes they must share counts (Redis).
 class RateLimiter {
  public:

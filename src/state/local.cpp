@@ -16,9 +16,10 @@ Decision LocalRateLimiter::hit(std::string_view key, std::uint32_t limit,
   }
   const std::int64_t length = window.count();
   Window& w = shard.windows[std::string(key)];
-  // Windows are aligned to multiples of their length, like slowapi's fixed windows.
-  const std::int64_t start = now - (now % length);
-  if (w.start != start || w.length != length) w = Window{start, length, 0};
+  // A window opens at a key's first hit and lasts `length` (as slowapi's storage expires a counter
+  // `length` after creating it), so a burst never straddles a boundary that resets it midway.
+  if (w.length != length || now >= w.start + length) w = Window{now, length, 0};
+  const std::int64_t start = w.start;
   if (w.count >= limit) {
     const bool first = w.count == limit;
     if (first) ++w.count;  // count one refusal so only the first is reported as such

@@ -9,17 +9,19 @@ using std::chrono::seconds;
 
 TEST(LocalRateLimiter, CountsPerKeyInFixedWindows) {
   LocalRateLimiter limiter;
-  const std::int64_t t = 1'800'000'040;  // 40 s into a minute window
+  const std::int64_t t = 1'800'000'040;  // 40 s into a wall-clock minute: windows are per key
   for (int i = 0; i < 5; ++i) EXPECT_TRUE(limiter.hit("ip:1", 5, seconds(60), t).allowed);
   const auto refused = limiter.hit("ip:1", 5, seconds(60), t + 1);
   EXPECT_FALSE(refused.allowed);
   EXPECT_TRUE(refused.first_refusal);
-  EXPECT_EQ(refused.retry_after, 19);
+  EXPECT_EQ(refused.retry_after, 59);
   const auto again = limiter.hit("ip:1", 5, seconds(60), t + 2);
   EXPECT_FALSE(again.allowed);
   EXPECT_FALSE(again.first_refusal);
   EXPECT_TRUE(limiter.hit("ip:2", 5, seconds(60), t).allowed);
-  EXPECT_TRUE(limiter.hit("ip:1", 5, seconds(60), t + 20).allowed);  // next window
+  EXPECT_FALSE(limiter.hit("ip:1", 5, seconds(60), t + 20).allowed);  // no wall-clock reset
+  EXPECT_FALSE(limiter.hit("ip:1", 5, seconds(60), t + 59).allowed);
+  EXPECT_TRUE(limiter.hit("ip:1", 5, seconds(60), t + 60).allowed);  // the key's next window
 }
 
 TEST(LocalRateLimiter, StaysBoundedUnderManyKeys) {
