@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up on a fresh Debian 12 machine and runs every test:
-# format check, unit tests (ctest), live interop with Python libraries, integration tests against
+# format check, unit and contract tests (ctest; storage contracts also on a private PostgreSQL and
+# Redis), live interop with Python libraries, integration tests against
 # the real server, and a short fuzz run.
 #   scripts/test.sh                 the asan preset (AddressSanitizer + UBSan, as CI runs it)
 #   PRESET=debug scripts/test.sh    another preset
@@ -22,7 +23,12 @@ echo "== build ($preset)"
 cmake --preset "$preset" >/dev/null
 cmake --build --preset "$preset"
 
-echo "== unit tests"
+echo "== services (PostgreSQL and Redis on loopback, private to this run)"
+svc_dir=$(mktemp -d /tmp/gatehouse-services.XXXXXX)
+trap 'scripts/services.sh stop "$svc_dir"' EXIT
+eval "$(scripts/services.sh start "$svc_dir")"
+
+echo "== unit and contract tests (contract suites on SQLite, PostgreSQL and Redis)"
 ctest --preset "$preset" -j"$(nproc)" | tee build/"$preset"/ctest.log
 unit=$(sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\)/\2 \1/p' build/"$preset"/ctest.log)
 

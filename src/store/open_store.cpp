@@ -1,3 +1,4 @@
+#include "store/postgres/pg_store.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "store/store.hpp"
 
@@ -9,9 +10,7 @@ core::Result<std::unique_ptr<Store>> openStore(const std::string& database_url) 
     return sqlite::openSqliteStore(database_url.substr(kSqlite.size()));
   }
   if (database_url.starts_with("postgresql://") || database_url.starts_with("postgres://")) {
-    return core::makeError(
-        core::Errc::InvalidArgument,
-        "DATABASE_URL: PostgreSQL is not supported by this build yet; use sqlite:///path");
+    return postgres::openPostgresStore(database_url);
   }
   return core::makeError(core::Errc::InvalidArgument, "DATABASE_URL: unsupported database URL");
 }

@@ -253,8 +253,9 @@ class Store {
   virtual core::Result<int> migrate() = 0;
 };
 
-// Opens the backend named by a DATABASE_URL (sqlite:///path). InvalidArgument for unsupported
-// URLs, Unavailable when the database cannot be opened.
+// Opens the backend named by a DATABASE_URL (sqlite:///path, or postgresql://... / postgres://...
+// in libpq's URI form). InvalidArgument for unsupported URLs, Unavailable when the database cannot
+// be opened (PostgreSQL connects lazily: its first use reports that).
 core::Result<std::unique_ptr<Store>> openStore(const std::string& database_url);
 
 }  // namespace gatehouse::store

@@ -2,6 +2,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <libpq-fe.h>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -20,10 +21,25 @@ std::string freshSqliteUrl() {
   return "sqlite:///" + (dir / "test.db").string();
 }
 
+// A new, empty database on the server `base_url` points at, so each test starts from nothing.
+std::string freshPostgresUrl(const std::string& base_url) {
+  static std::atomic<int> counter{0};
+  const std::string name =
+      "gh_contract_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
+  PGconn* admin = PQconnectdb(base_url.c_str());
+  EXPECT_EQ(PQstatus(admin), CONNECTION_OK) << PQerrorMessage(admin);
+  PGresult* r = PQexec(admin, ("CREATE DATABASE " + name).c_str());
+  EXPECT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQerrorMessage(admin);
+  PQclear(r);
+  PQfinish(admin);
+  return base_url.substr(0, base_url.rfind('/') + 1) + name;
+}
+
 class StoreContract : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    auto s = openStore(GetParam() == "sqlite" ? freshSqliteUrl() : GetParam());
+    url_ = GetParam() == "sqlite" ? freshSqliteUrl() : freshPostgresUrl(GetParam());
+    auto s = openStore(url_);
     ASSERT_TRUE(s) << s.error().message;
     store_ = std::move(*s);
     auto v = store_->migrate();
@@ -35,6 +51,7 @@ class StoreContract : public ::testing::TestWithParam<std::string> {
     EXPECT_TRUE(u) << (u ? "" : u.error().message);
     return u ? *u : User{};
   }
+  std::string url_;
   std::unique_ptr<Store> store_;
 };
 
@@ -288,6 +305,101 @@ TEST_P(StoreContract, AuditAppendsChainAndRefusesEdits) {
     return true;
   }));
   EXPECT_EQ(ids, (std::vector<std::int64_t>{1, 2}));
+}
+
+TEST_P(StoreContract, ApiKeysStoreHashesScopesRevocationAndAChangeLog) {
+  auto& keys = store_->apiKeys();
+  const User u = make("k@example.com", "keyholder");
+  const User other = make("o@example.com", "other");
+  const auto start = keys.changesSince(-1).value().seq;
+  ApiKey k;
+  k.user_id = u.id;
+  k.name = "ci";
+  k.public_id = "pub1";
+  k.secret_hash = std::string(64, 'a');
+  k.scopes = {"users:read", "audit:read"};
+  k.created_at = 1'800'000'000;
+  auto created = keys.create(k);
+  ASSERT_TRUE(created) << created.error().message;
+  EXPECT_GT(created->id, 0);
+  k.expires_at = 1'900'000'000;
+  k.public_id = "pub2";
+  k.scopes.clear();
+  auto second = keys.create(k);
+  ASSERT_TRUE(second);
+  auto dup = keys.create(k);
+  ASSERT_FALSE(dup);
+  EXPECT_EQ(dup.error().code, core::Errc::AlreadyExists);
+  auto found = keys.findByPublicId("pub1").value();
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->scopes, (std::vector<std::string>{"users:read", "audit:read"}));
+  EXPECT_FALSE(found->expires_at);
+  EXPECT_FALSE(found->last_used_at);
+  EXPECT_EQ(keys.findById(second->id).value()->expires_at, 1'900'000'000);
+  EXPECT_TRUE(keys.findById(second->id).value()->scopes.empty());
+  EXPECT_FALSE(keys.findByPublicId("nope").value());
+  ASSERT_TRUE(keys.touch(created->id, 1'800'000'100));
+  EXPECT_EQ(keys.findById(created->id).value()->last_used_at, 1'800'000'100);
+  ASSERT_EQ(keys.listForUser(u.id).value().size(), 2U);
+  EXPECT_EQ(keys.listForUser(u.id).value().at(0).id, second->id);  // newest first
+  EXPECT_EQ(keys.revoke(created->id, other.id).error().code, core::Errc::NotFound);
+  ASSERT_TRUE(keys.revoke(created->id, u.id));
+  EXPECT_EQ(keys.revoke(created->id, u.id).error().code, core::Errc::NotFound);  // once
+  EXPECT_TRUE(keys.findById(created->id).value()->revoked);
+  EXPECT_EQ(keys.listForUser(u.id).value().size(), 1U);
+  ASSERT_TRUE(store_->users().remove(u.id, "admin"));
+  EXPECT_FALSE(keys.findById(second->id).value());  // deleted with the owner
+  const auto changes = keys.changesSince(start).value();
+  // Revoked, then both deleted with their owner.
+  EXPECT_EQ(changes.key_ids, (std::vector<std::int64_t>{created->id, created->id, second->id}));
+}
+
+TEST_P(StoreContract, IdentitiesAreUniqueAndNeverRemoveTheLastWayIn) {
+  auto& ids = store_->identities();
+  Identity google{0, 0, "google", "https://accounts.google.com", "sub-1", "x@example.com", 0};
+  auto user = ids.createUserWithIdentity({"x@example.com", "xuser", "", "user", true}, google);
+  ASSERT_TRUE(user) << user.error().message;
+  auto again = ids.createUserWithIdentity({"y@example.com", "yuser", "", "user", true}, google);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().message, "identity");
+  EXPECT_FALSE(store_->users().findByEmail("y@example.com").value());  // rolled back together
+  auto taken = ids.createUserWithIdentity({"X@example.com", "zuser", "", "user", true},
+                                          {0, 0, "oidc", "https://idp", "s", "", 0});
+  ASSERT_FALSE(taken);
+  EXPECT_EQ(taken.error().message, "email");
+  auto found = ids.find("https://accounts.google.com", "sub-1").value();
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->user_id, user->id);
+  EXPECT_FALSE(ids.find("https://accounts.google.com", "sub-2").value());
+  EXPECT_EQ(ids.removeUnlessLast(found->id, user->id).error().code, core::Errc::FailedPrecondition);
+  auto second = ids.create({0, user->id, "oidc", "https://idp", "s2", "", 1});
+  ASSERT_TRUE(second);
+  EXPECT_EQ(ids.create({0, user->id, "oidc", "https://idp", "s2", "", 1}).error().message,
+            "identity");
+  EXPECT_EQ(ids.listForUser(user->id).value().size(), 2U);
+  EXPECT_EQ(ids.removeUnlessLast(second->id, user->id + 1).error().code, core::Errc::NotFound);
+  ASSERT_TRUE(ids.removeUnlessLast(second->id, user->id));
+  ASSERT_TRUE(store_->users().setPasswordHash(user->id, "$2b$12$x"));
+  EXPECT_TRUE(ids.removeUnlessLast(found->id, user->id));  // a password remains
+  EXPECT_TRUE(ids.listForUser(user->id).value().empty());
+}
+
+TEST_P(StoreContract, ConcurrentMigrationsFromSeveralProcessesApplyOnce) {
+  // A database no node has migrated yet, and several nodes starting at once.
+  url_ = GetParam() == "sqlite" ? freshSqliteUrl() : freshPostgresUrl(GetParam());
+  std::vector<std::unique_ptr<Store>> nodes;
+  for (int i = 0; i < 4; ++i) nodes.push_back(std::move(openStore(url_).value()));
+  std::vector<core::Result<int>> versions(nodes.size(), 0);
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < nodes.size(); ++i)
+    threads.emplace_back([&, i] { versions[i] = nodes[i]->migrate(); });
+  for (auto& t : threads) t.join();
+  const auto expected = store_->migrate().value();
+  for (const auto& v : versions) {
+    ASSERT_TRUE(v) << v.error().message;
+    EXPECT_EQ(*v, expected);
+  }
+  EXPECT_TRUE(nodes[0]->users().create({"m@example.com", "m", "", "user", true}));
 }
 
 TEST_P(StoreContract, MigrateIsIdempotentAndPingWorks) {

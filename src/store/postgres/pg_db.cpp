@@ -1,0 +1,157 @@
+#include "store/postgres/pg_db.hpp"
+
+#include <cstdlib>
+#include <libpq-fe.h>
+
+namespace gatehouse::store::postgres {
+namespace {
+
+using core::Errc;
+
+constexpr std::string_view kConflictPrefix = "conflict: ";
+
+// "users_email_key" on table "users" → "email": the column a unique constraint or index guards
+// (constraints and indexes are named <table>_<column>_key, as PostgreSQL names them itself).
+std::string uniqueColumn(const PGresult* result) {
+  const char* name = PQresultErrorField(result, PG_DIAG_CONSTRAINT_NAME);
+  const char* table = PQresultErrorField(result, PG_DIAG_TABLE_NAME);
+  std::string column = name != nullptr ? name : "";
+  if (column.ends_with("_key")) column.resize(column.size() - 4);
+  const std::string prefix = std::string(table != nullptr ? table : "") + "_";
+  if (column.starts_with(prefix)) column.erase(0, prefix.size());
+  return column;
+}
+
+// The error for a failed statement: AlreadyExists for unique violations (message: the column),
+// Unavailable for lost connections, a conflict marker for retryable transaction failures.
+core::Error resultError(PGconn* conn, const PGresult* result, std::string_view what) {
+  const char* state = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  const std::string sqlstate = state != nullptr ? state : "";
+  std::string detail = result != nullptr ? PQresultErrorMessage(result) : PQerrorMessage(conn);
+  while (!detail.empty() && (detail.back() == '\n' || detail.back() == ' ')) detail.pop_back();
+  if (sqlstate == "23505") return core::Error{Errc::AlreadyExists, uniqueColumn(result)};
+  if (sqlstate.starts_with("23"))
+    return core::Error{Errc::FailedPrecondition, std::string(what) + ": " + detail};
+  if (sqlstate == "40001" || sqlstate == "40P01")
+    return core::Error{Errc::Unavailable, std::string(kConflictPrefix) + detail};
+  if (PQstatus(conn) != CONNECTION_OK || sqlstate.starts_with("08") || sqlstate.starts_with("57"))
+    return core::Error{Errc::Unavailable, std::string(what) + ": database unavailable: " + detail};
+  return core::Error{Errc::Internal, std::string(what) + ": " + detail};
+}
+
+}  // namespace
+
+bool isConflict(const core::Error& error) {
+  return error.code == Errc::Unavailable && error.message.starts_with(kConflictPrefix);
+}
+
+Rows::~Rows() {
+  if (result_ != nullptr) PQclear(result_);
+}
+
+int Rows::size() const { return PQntuples(result_); }
+
+std::int64_t Rows::affected() const {
+  const char* n = PQcmdTuples(result_);
+  return n != nullptr && *n != '\0' ? std::strtoll(n, nullptr, 10) : 0;
+}
+
+std::int64_t Rows::int64(int row, int column) const {
+  return std::strtoll(PQgetvalue(result_, row, column), nullptr, 10);
+}
+
+std::string Rows::text(int row, int column) const {
+  return {PQgetvalue(result_, row, column),
+          static_cast<std::size_t>(PQgetlength(result_, row, column))};
+}
+
+bool Rows::boolean(int row, int column) const { return PQgetvalue(result_, row, column)[0] == 't'; }
+
+bool Rows::isNull(int row, int column) const { return PQgetisnull(result_, row, column) != 0; }
+
+core::Result<std::unique_ptr<Connection>> Connection::open(const std::string& url) {
+  PGconn* conn = PQconnectdb(url.c_str());
+  if (conn == nullptr) return core::makeError(Errc::Unavailable, "PostgreSQL: out of memory");
+  if (PQstatus(conn) != CONNECTION_OK) {
+    // libpq's message names host and port, never the password.
+    std::string detail = PQerrorMessage(conn);
+    while (!detail.empty() && detail.back() == '\n') detail.pop_back();
+    PQfinish(conn);
+    return core::makeError(Errc::Unavailable, "cannot connect to PostgreSQL: " + detail);
+  }
+  auto c = std::unique_ptr<Connection>(new Connection(conn));
+  // Timestamps are Unix seconds in integer columns; keep the session predictable anyway.
+  if (auto ok = c->exec("SET TIME ZONE 'UTC'"); !ok) return tl::unexpected(ok.error());
+  return c;
+}
+
+Connection::~Connection() { PQfinish(conn_); }
+
+bool Connection::healthy() const {
+  return PQstatus(conn_) == CONNECTION_OK && PQtransactionStatus(conn_) == PQTRANS_IDLE;
+}
+
+core::Status Connection::exec(std::string_view sql) {
+  PGresult* result = PQexec(conn_, std::string(sql).c_str());
+  const Rows owned(result);
+  const auto status = result != nullptr ? PQresultStatus(result) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
+    return tl::unexpected(resultError(conn_, result, "exec"));
+  return {};
+}
+
+core::Result<Rows> Connection::query(std::string_view sql, std::initializer_list<Param> params) {
+  auto it = prepared_.find(std::string(sql));
+  if (it == prepared_.end()) {
+    const std::string name = "s" + std::to_string(prepared_.size());
+    PGresult* prep = PQprepare(conn_, name.c_str(), std::string(sql).c_str(),
+                               static_cast<int>(params.size()), nullptr);
+    const Rows owned(prep);
+    if (prep == nullptr || PQresultStatus(prep) != PGRES_COMMAND_OK)
+      return tl::unexpected(resultError(conn_, prep, "prepare"));
+    it = prepared_.emplace(std::string(sql), name).first;
+  }
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p.data());
+  PGresult* result = PQexecPrepared(conn_, it->second.c_str(), static_cast<int>(values.size()),
+                                    values.data(), nullptr, nullptr, 0);
+  Rows rows(result);
+  const auto status = result != nullptr ? PQresultStatus(result) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
+    return tl::unexpected(resultError(conn_, result, "query"));
+  return rows;
+}
+
+core::Result<std::unique_ptr<Connection>> ConnectionPool::acquire() {
+  {
+    std::unique_lock lock(mutex_);
+    available_.wait(lock, [this] { return !idle_.empty() || open_ < capacity_; });
+    if (!idle_.empty()) {
+      auto conn = std::move(idle_.back());
+      idle_.pop_back();
+      return conn;
+    }
+    ++open_;  // reserve a slot, then connect without holding the lock
+  }
+  auto conn = Connection::open(url_);
+  if (!conn) {
+    const std::lock_guard lock(mutex_);
+    --open_;
+    available_.notify_one();
+  }
+  return conn;
+}
+
+ConnectionPool::Lease::~Lease() {
+  const std::lock_guard lock(pool.mutex_);
+  if (conn->healthy()) {
+    pool.idle_.push_back(std::move(conn));
+  } else {
+    conn.reset();  // lost: the next acquire opens a fresh one
+    --pool.open_;
+  }
+  pool.available_.notify_one();
+}
+
+}  // namespace gatehouse::store::postgres

@@ -1,0 +1,879 @@
+#include "store/postgres/pg_store.hpp"
+
+#include <chrono>
+#include <variant>
+
+#include "store/postgres/pg_db.hpp"
+
+namespace gatehouse::store::postgres {
+namespace {
+
+using core::Errc;
+using core::makeError;
+
+std::int64_t nowSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Advisory lock keys (one namespace per purpose).
+constexpr std::int64_t kMigrateLock = 7'261'000;
+// Change-log writers take this until commit, so change numbers are handed out in commit order and
+// a reader that saw number N has seen every change before it.
+constexpr std::int64_t kUserLogLock = 7'261'001;
+constexpr std::int64_t kKeyLogLock = 7'261'002;
+constexpr std::int64_t kAuditLock = 7'261'003;      // one writer extends the hash chain at a time
+constexpr std::int64_t kLastAdminLock = 7'261'004;  // "never remove the last admin" checks
+
+// The SQLite backend's migrations in PostgreSQL's dialect, version for version. Never edit a
+// released one: add a new entry to both backends.
+constexpr std::string_view kMigrations[] = {
+    // 1: users, sessions (refresh-token families), revoked access tokens.
+    R"sql(
+CREATE TABLE users (
+  id            BIGSERIAL PRIMARY KEY,
+  email         TEXT NOT NULL,
+  username      TEXT NOT NULL,
+  password_hash TEXT NOT NULL DEFAULT '',
+  role          TEXT NOT NULL,
+  is_active     BOOLEAN NOT NULL DEFAULT TRUE,
+  created_at    BIGINT NOT NULL,
+  updated_at    BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX users_email_key ON users (lower(email));
+CREATE UNIQUE INDEX users_username_key ON users (lower(username));
+CREATE INDEX users_role_active ON users (role, is_active);
+CREATE TABLE sessions (
+  id           TEXT PRIMARY KEY,
+  user_id      BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  refresh_jti  TEXT NOT NULL,
+  user_agent   TEXT NOT NULL DEFAULT '',
+  ip           TEXT NOT NULL DEFAULT '',
+  created_at   BIGINT NOT NULL,
+  last_used_at BIGINT NOT NULL,
+  expires_at   BIGINT NOT NULL,
+  revoked      BOOLEAN NOT NULL DEFAULT FALSE
+);
+CREATE INDEX sessions_user ON sessions (user_id);
+CREATE TABLE revoked_tokens (
+  jti        TEXT PRIMARY KEY,
+  expires_at BIGINT NOT NULL
+);
+CREATE INDEX revoked_tokens_expiry ON revoked_tokens (expires_at);
+)sql",
+    // 2: token watermarks, a change log for caches, grace-window rotation, the audit chain.
+    R"sql(
+ALTER TABLE users ADD COLUMN tokens_valid_after BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE user_changes (
+  seq     BIGSERIAL PRIMARY KEY,
+  user_id BIGINT NOT NULL,
+  at      BIGINT NOT NULL
+);
+CREATE FUNCTION gatehouse_user_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_advisory_xact_lock(7261001);
+  INSERT INTO user_changes (user_id, at)
+    VALUES (CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END,
+            extract(epoch FROM now())::bigint);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER users_changed AFTER UPDATE OR DELETE ON users
+  FOR EACH ROW EXECUTE FUNCTION gatehouse_user_changed();
+ALTER TABLE sessions ADD COLUMN previous_jti TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN rotated_at BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE audit_events (
+  id          BIGINT PRIMARY KEY,
+  time_ms     BIGINT NOT NULL,
+  type        TEXT NOT NULL,
+  request_id  TEXT NOT NULL DEFAULT '',
+  actor_id    BIGINT,
+  subject_id  BIGINT,
+  client_ip   TEXT NOT NULL DEFAULT '',
+  user_agent  TEXT NOT NULL DEFAULT '',
+  detail      TEXT NOT NULL DEFAULT '{}',
+  prev_hash   TEXT NOT NULL,
+  hash        TEXT NOT NULL
+);
+CREATE INDEX audit_type_time ON audit_events (type, time_ms);
+CREATE INDEX audit_actor ON audit_events (actor_id);
+CREATE INDEX audit_subject ON audit_events (subject_id);
+CREATE FUNCTION gatehouse_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'audit_events is append-only';
+END $$;
+CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit_events
+  FOR EACH ROW EXECUTE FUNCTION gatehouse_audit_append_only();
+CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit_events
+  FOR EACH STATEMENT EXECUTE FUNCTION gatehouse_audit_append_only();
+)sql",
+    // 3: API keys (hash only) and their change log.
+    R"sql(
+CREATE TABLE api_keys (
+  id           BIGSERIAL PRIMARY KEY,
+  user_id      BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  name         TEXT NOT NULL,
+  public_id    TEXT NOT NULL,
+  secret_hash  TEXT NOT NULL,
+  scopes       TEXT NOT NULL DEFAULT '',
+  created_at   BIGINT NOT NULL,
+  expires_at   BIGINT,
+  last_used_at BIGINT,
+  revoked      BOOLEAN NOT NULL DEFAULT FALSE,
+  CONSTRAINT api_keys_public_id_key UNIQUE (public_id)
+);
+CREATE INDEX api_keys_user ON api_keys (user_id);
+CREATE TABLE api_key_changes (
+  seq    BIGSERIAL PRIMARY KEY,
+  key_id BIGINT NOT NULL
+);
+CREATE FUNCTION gatehouse_api_key_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_advisory_xact_lock(7261002);
+  INSERT INTO api_key_changes (key_id) VALUES (CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER api_keys_revoked AFTER UPDATE OF revoked ON api_keys
+  FOR EACH ROW EXECUTE FUNCTION gatehouse_api_key_changed();
+CREATE TRIGGER api_keys_deleted AFTER DELETE ON api_keys
+  FOR EACH ROW EXECUTE FUNCTION gatehouse_api_key_changed();
+)sql",
+    // 4: external sign-in identities.
+    R"sql(
+CREATE TABLE identities (
+  id         BIGSERIAL PRIMARY KEY,
+  user_id    BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  provider   TEXT NOT NULL,
+  issuer     TEXT NOT NULL,
+  subject    TEXT NOT NULL,
+  email      TEXT NOT NULL DEFAULT '',
+  created_at BIGINT NOT NULL,
+  CONSTRAINT identities_identity_key UNIQUE (issuer, subject)
+);
+CREATE INDEX identities_user ON identities (user_id);
+)sql",
+};
+
+static_assert(kUserLogLock == 7'261'001 && kKeyLogLock == 7'261'002,
+              "the trigger functions above name these lock keys literally");
+
+using Pool = ConnectionPool;
+
+template <class T, class Read>
+std::vector<T> allRows(const Rows& rows, Read read) {
+  std::vector<T> out;
+  out.reserve(static_cast<std::size_t>(rows.size()));
+  for (int i = 0; i < rows.size(); ++i) out.push_back(read(rows, i));
+  return out;
+}
+
+core::Status lock(Connection& c, std::int64_t key) {
+  auto rows = c.query("SELECT pg_advisory_xact_lock($1)", {key});
+  if (!rows) return tl::unexpected(rows.error());
+  return {};
+}
+
+// A change log (`seq`, `id_column`): the ids changed after `seq` and the newest seq read; with
+// seq < 0 (a first call) only the newest seq.
+core::Result<std::pair<std::vector<std::int64_t>, std::int64_t>> changeLog(
+    Connection& c, const std::string& table, const std::string& id_column, std::int64_t seq) {
+  auto rows = c.query(
+      "SELECT seq, " + id_column + " FROM " + table + " WHERE seq > $1 ORDER BY seq LIMIT 10000",
+      {seq});
+  if (!rows) return tl::unexpected(rows.error());
+  std::vector<std::int64_t> ids;
+  std::int64_t last = seq;
+  for (int i = 0; i < rows->size(); ++i) {
+    last = rows->int64(i, 0);
+    ids.push_back(rows->int64(i, 1));
+  }
+  if (seq < 0 && ids.empty()) {
+    auto max = c.query("SELECT COALESCE(MAX(seq), 0) FROM " + table);
+    if (!max) return tl::unexpected(max.error());
+    last = max->int64(0, 0);
+  }
+  return std::make_pair(std::move(ids), last);
+}
+
+constexpr std::string_view kUserSelect =
+    "SELECT id, email, username, password_hash, role, is_active, created_at, tokens_valid_after "
+    "FROM users ";
+
+User readUser(const Rows& r, int i) {
+  return User{r.int64(i, 0), r.text(i, 1),    r.text(i, 2),  r.text(i, 3),
+              r.text(i, 4),  r.boolean(i, 5), r.int64(i, 6), r.int64(i, 7)};
+}
+
+core::Result<std::optional<User>> oneUser(Connection& c, std::string_view where, Param p) {
+  auto rows = c.query(std::string(kUserSelect) + std::string(where), {std::move(p)});
+  if (!rows) return tl::unexpected(rows.error());
+  if (rows->empty()) return std::optional<User>{};
+  return std::optional<User>(readUser(*rows, 0));
+}
+
+core::Result<User> insertUser(Connection& c, const NewUser& u) {
+  const std::int64_t now = nowSeconds();
+  auto rows = c.query(
+      "INSERT INTO users (email, username, password_hash, role, is_active, created_at, "
+      "updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+      {u.email, u.username, u.password_hash, u.role, u.is_active, now});
+  if (!rows) return tl::unexpected(rows.error());
+  return User{rows->int64(0, 0), u.email, u.username, u.password_hash, u.role, u.is_active, now, 0};
+}
+
+core::Status ensureAnotherActive(Connection& c, std::string_view role, std::int64_t except) {
+  auto rows = c.query("SELECT COUNT(*) FROM users WHERE role = $1 AND is_active AND id <> $2",
+                      {role, except});
+  if (!rows) return tl::unexpected(rows.error());
+  if (rows->int64(0, 0) == 0)
+    return makeError(Errc::FailedPrecondition, "last active " + std::string(role));
+  return {};
+}
+
+// Runs one statement on a pooled connection; NotFound (`what`) when `must_change` and no row
+// changed.
+core::Status run(Pool& pool, std::string_view sql, std::initializer_list<Param> params,
+                 const char* must_change = nullptr) {
+  return pool
+      .with<std::monostate>([&](Connection& c) -> core::Result<std::monostate> {
+        auto rows = c.query(sql, params);
+        if (!rows) return tl::unexpected(rows.error());
+        if (must_change != nullptr && rows->affected() == 0)
+          return makeError(Errc::NotFound, must_change);
+        return std::monostate{};
+      })
+      .map([](std::monostate) {});
+}
+
+class PgUsers final : public UserStore {
+ public:
+  explicit PgUsers(Pool& pool) : pool_(pool) {}
+
+  core::Result<User> create(const NewUser& u) override {
+    return pool_.with<User>([&](Connection& c) { return insertUser(c, u); });
+  }
+
+  core::Result<std::optional<User>> findById(std::int64_t id) override {
+    return pool_.with<std::optional<User>>(
+        [&](Connection& c) { return oneUser(c, "WHERE id = $1", id); });
+  }
+
+  core::Result<std::optional<User>> findByEmail(std::string_view email) override {
+    return pool_.with<std::optional<User>>(
+        [&](Connection& c) { return oneUser(c, "WHERE lower(email) = lower($1)", email); });
+  }
+
+  core::Result<std::optional<User>> findByUsername(std::string_view username) override {
+    return pool_.with<std::optional<User>>(
+        [&](Connection& c) { return oneUser(c, "WHERE lower(username) = lower($1)", username); });
+  }
+
+  core::Result<std::vector<User>> list(std::int64_t limit, std::int64_t offset) override {
+    return pool_.with<std::vector<User>>([&](Connection& c) -> core::Result<std::vector<User>> {
+      auto rows =
+          c.query(std::string(kUserSelect) + "ORDER BY id LIMIT $1 OFFSET $2", {limit, offset});
+      if (!rows) return tl::unexpected(rows.error());
+      return allRows<User>(*rows, readUser);
+    });
+  }
+
+  core::Result<std::int64_t> count() override {
+    return pool_.with<std::int64_t>([&](Connection& c) -> core::Result<std::int64_t> {
+      auto rows = c.query("SELECT COUNT(*) FROM users");
+      if (!rows) return tl::unexpected(rows.error());
+      return rows->int64(0, 0);
+    });
+  }
+
+  core::Result<User> update(std::int64_t id, const UserPatch& patch,
+                            std::string_view protected_role) override {
+    return pool_.transaction<User>([&](Connection& c) -> core::Result<User> {
+      if (auto ok = lock(c, kLastAdminLock); !ok) return tl::unexpected(ok.error());
+      auto current = oneUser(c, "WHERE id = $1 FOR UPDATE", id);
+      if (!current) return tl::unexpected(current.error());
+      if (!*current) return makeError(Errc::NotFound, "user");
+      User u = **current;
+      const bool was_protected = u.is_active && u.role == protected_role;
+      if (patch.email) u.email = *patch.email;
+      if (patch.username) u.username = *patch.username;
+      if (patch.is_active) u.is_active = *patch.is_active;
+      if (patch.role) u.role = *patch.role;
+      const bool still_protected = u.is_active && u.role == protected_role;
+      if (was_protected && !still_protected) {
+        if (auto ok = ensureAnotherActive(c, protected_role, id); !ok)
+          return tl::unexpected(ok.error());
+      }
+      auto rows = c.query(
+          "UPDATE users SET email = $1, username = $2, is_active = $3, role = $4, updated_at = $5 "
+          "WHERE id = $6",
+          {u.email, u.username, u.is_active, u.role, nowSeconds(), id});
+      if (!rows) return tl::unexpected(rows.error());
+      return u;
+    });
+  }
+
+  core::Status remove(std::int64_t id, std::string_view protected_role) override {
+    return pool_
+        .transaction<std::monostate>([&](Connection& c) -> core::Result<std::monostate> {
+          if (auto ok = lock(c, kLastAdminLock); !ok) return tl::unexpected(ok.error());
+          auto current = oneUser(c, "WHERE id = $1 FOR UPDATE", id);
+          if (!current) return tl::unexpected(current.error());
+          if (!*current) return makeError(Errc::NotFound, "user");
+          if ((*current)->is_active && (*current)->role == protected_role) {
+            if (auto ok = ensureAnotherActive(c, protected_role, id); !ok)
+              return tl::unexpected(ok.error());
+          }
+          auto rows = c.query("DELETE FROM users WHERE id = $1", {id});
+          if (!rows) return tl::unexpected(rows.error());
+          return std::monostate{};
+        })
+        .map([](std::monostate) {});
+  }
+
+  core::Status setPasswordHash(std::int64_t id, std::string_view hash) override {
+    return run(pool_, "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3",
+               {hash, nowSeconds(), id});
+  }
+
+  core::Status changePassword(std::int64_t id, std::string_view hash, std::int64_t now) override {
+    return run(pool_,
+               "UPDATE users SET password_hash = $1, tokens_valid_after = $2, updated_at = $2 "
+               "WHERE id = $3",
+               {hash, now, id}, "user");
+  }
+
+  core::Status setTokensValidAfter(std::int64_t id, std::int64_t when) override {
+    return run(pool_, "UPDATE users SET tokens_valid_after = $1 WHERE id = $2", {when, id});
+  }
+
+  core::Result<UserChanges> changesSince(std::int64_t seq) override {
+    return pool_.with<UserChanges>([&](Connection& c) -> core::Result<UserChanges> {
+      auto log = changeLog(c, "user_changes", "user_id", seq);
+      if (!log) return tl::unexpected(log.error());
+      return UserChanges{std::move(log->first), log->second};
+    });
+  }
+
+ private:
+  Pool& pool_;
+};
+
+constexpr std::string_view kSessionSelect =
+    "SELECT id, user_id, refresh_jti, user_agent, ip, created_at, last_used_at, expires_at, "
+    "revoked, previous_jti, rotated_at FROM sessions ";
+
+Session readSession(const Rows& r, int i) {
+  return Session{r.text(i, 0),    r.int64(i, 1), r.text(i, 2),  r.text(i, 3),
+                 r.text(i, 4),    r.int64(i, 5), r.int64(i, 6), r.int64(i, 7),
+                 r.boolean(i, 8), r.text(i, 9),  r.int64(i, 10)};
+}
+
+class PgSessions final : public SessionStore {
+ public:
+  explicit PgSessions(Pool& pool) : pool_(pool) {}
+
+  core::Status create(const Session& s) override {
+    return run(pool_,
+               "INSERT INTO sessions (id, user_id, refresh_jti, user_agent, ip, created_at, "
+               "last_used_at, expires_at, revoked) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, FALSE)",
+               {s.id, s.user_id, s.refresh_jti, s.user_agent, s.ip, s.created_at, s.last_used_at,
+                s.expires_at});
+  }
+
+  core::Result<RotateOutcome> rotate(std::string_view id, std::string_view presented,
+                                     std::string_view next, std::int64_t now,
+                                     std::int64_t expires_at, std::int64_t grace) override {
+    return pool_.transaction<RotateOutcome>([&](Connection& c) -> core::Result<RotateOutcome> {
+      // Compare-and-set: only the current jti of a live session moves forward. Under READ
+      // COMMITTED a concurrent UPDATE of the row re-checks the WHERE clause after the first
+      // commits, so exactly one of two racing rotations (on any node) wins.
+      auto cas = c.query(
+          "UPDATE sessions SET previous_jti = refresh_jti, rotated_at = $1, refresh_jti = $2, "
+          "last_used_at = $1, expires_at = $3 "
+          "WHERE id = $4 AND refresh_jti = $5 AND NOT revoked AND expires_at > $1",
+          {now, next, expires_at, id, presented});
+      if (!cas) return tl::unexpected(cas.error());
+      if (cas->affected() == 1) return RotateOutcome::Rotated;
+      if (grace > 0) {
+        auto recent = c.query(
+            "SELECT COUNT(*) FROM sessions WHERE id = $1 AND previous_jti = $2 AND NOT revoked "
+            "AND rotated_at >= $3",
+            {id, presented, now - grace});
+        if (!recent) return tl::unexpected(recent.error());
+        if (recent->int64(0, 0) > 0) return RotateOutcome::GraceRace;
+      }
+      // Not current: an older token of a live family is a replay (RFC 9700 §4.14.2).
+      auto revoke = c.query(
+          "UPDATE sessions SET revoked = TRUE WHERE id = $1 AND NOT revoked AND expires_at > $2",
+          {id, now});
+      if (!revoke) return tl::unexpected(revoke.error());
+      return revoke->affected() == 1 ? RotateOutcome::Reused : RotateOutcome::Inactive;
+    });
+  }
+
+  core::Status touch(std::string_view id, std::int64_t now) override {
+    return run(pool_, "UPDATE sessions SET last_used_at = $1 WHERE id = $2", {now, id});
+  }
+
+  core::Result<std::optional<Session>> find(std::string_view id) override {
+    return pool_.with<std::optional<Session>>(
+        [&](Connection& c) -> core::Result<std::optional<Session>> {
+          auto rows = c.query(std::string(kSessionSelect) + "WHERE id = $1", {id});
+          if (!rows) return tl::unexpected(rows.error());
+          if (rows->empty()) return std::optional<Session>{};
+          return std::optional<Session>(readSession(*rows, 0));
+        });
+  }
+
+  core::Result<std::vector<Session>> listForUser(std::int64_t user_id, std::int64_t now) override {
+    return pool_.with<std::vector<Session>>(
+        [&](Connection& c) -> core::Result<std::vector<Session>> {
+          auto rows = c.query(std::string(kSessionSelect) +
+                                  "WHERE user_id = $1 AND NOT revoked AND expires_at > $2 "
+                                  "ORDER BY created_at DESC, id",
+                              {user_id, now});
+          if (!rows) return tl::unexpected(rows.error());
+          return allRows<Session>(*rows, readSession);
+        });
+  }
+
+  core::Status revoke(std::string_view id) override {
+    return run(pool_, "UPDATE sessions SET revoked = TRUE WHERE id = $1", {id});
+  }
+
+  core::Status revokeAllForUser(std::int64_t user_id) override {
+    return run(pool_, "UPDATE sessions SET revoked = TRUE WHERE user_id = $1 AND NOT revoked",
+               {user_id});
+  }
+
+ private:
+  Pool& pool_;
+};
+
+class PgRevocations final : public RevocationStore {
+ public:
+  explicit PgRevocations(Pool& pool) : pool_(pool) {}
+
+  core::Status add(std::string_view jti, std::int64_t expires_at) override {
+    return run(pool_,
+               "INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) "
+               "ON CONFLICT (jti) DO NOTHING",
+               {jti, expires_at});
+  }
+
+  core::Result<std::vector<std::pair<std::string, std::int64_t>>> active(
+      std::int64_t now) override {
+    using Out = std::vector<std::pair<std::string, std::int64_t>>;
+    return pool_.with<Out>([&](Connection& c) -> core::Result<Out> {
+      auto rows =
+          c.query("SELECT jti, expires_at FROM revoked_tokens WHERE expires_at > $1", {now});
+      if (!rows) return tl::unexpected(rows.error());
+      Out out;
+      for (int i = 0; i < rows->size(); ++i) out.emplace_back(rows->text(i, 0), rows->int64(i, 1));
+      return out;
+    });
+  }
+
+  core::Status purgeExpired(std::int64_t now) override {
+    return run(pool_, "DELETE FROM revoked_tokens WHERE expires_at <= $1", {now});
+  }
+
+ private:
+  Pool& pool_;
+};
+
+constexpr std::string_view kGenesisHash =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+constexpr std::string_view kAuditSelect =
+    "SELECT id, time_ms, type, request_id, actor_id, subject_id, client_ip, user_agent, detail, "
+    "prev_hash, hash FROM audit_events ";
+
+AuditRecord readAudit(const Rows& r, int i) {
+  AuditRecord a;
+  a.id = r.int64(i, 0);
+  a.time_ms = r.int64(i, 1);
+  a.type = r.text(i, 2);
+  a.request_id = r.text(i, 3);
+  if (!r.isNull(i, 4)) a.actor_id = r.int64(i, 4);
+  if (!r.isNull(i, 5)) a.subject_id = r.int64(i, 5);
+  a.client_ip = r.text(i, 6);
+  a.user_agent = r.text(i, 7);
+  a.detail = r.text(i, 8);
+  a.prev_hash = r.text(i, 9);
+  a.hash = r.text(i, 10);
+  return a;
+}
+
+class PgAudit final : public AuditStore {
+ public:
+  explicit PgAudit(Pool& pool) : pool_(pool) {}
+
+  core::Result<AuditRecord> append(
+      AuditRecord r, const std::function<std::string(const AuditRecord&)>& seal) override {
+    return pool_.transaction<AuditRecord>([&](Connection& c) -> core::Result<AuditRecord> {
+      // Nodes append one at a time, so the chain never forks.
+      if (auto ok = lock(c, kAuditLock); !ok) return tl::unexpected(ok.error());
+      auto last = c.query("SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1");
+      if (!last) return tl::unexpected(last.error());
+      r.id = last->empty() ? 1 : last->int64(0, 0) + 1;
+      r.prev_hash = last->empty() ? std::string(kGenesisHash) : last->text(0, 1);
+      r.hash = seal(r);
+      auto ins = c.query(
+          "INSERT INTO audit_events (id, time_ms, type, request_id, actor_id, subject_id, "
+          "client_ip, user_agent, detail, prev_hash, hash) "
+          "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+          {r.id, r.time_ms, r.type, r.request_id, r.actor_id, r.subject_id, r.client_ip,
+           r.user_agent, r.detail, r.prev_hash, r.hash});
+      if (!ins) return tl::unexpected(ins.error());
+      return r;
+    });
+  }
+
+  core::Result<std::vector<AuditRecord>> query(const AuditQuery& q) override {
+    return pool_.with<std::vector<AuditRecord>>(
+        [&](Connection& c) -> core::Result<std::vector<AuditRecord>> {
+          // Fixed SQL with optional filters (NULL disables each): one prepared statement.
+          auto rows = c.query(
+              std::string(kAuditSelect) +
+                  "WHERE ($1::text IS NULL OR type = $1) "
+                  "AND ($2::bigint IS NULL OR actor_id = $2 OR subject_id = $2) "
+                  "AND ($3::bigint IS NULL OR time_ms >= $3) ORDER BY id DESC LIMIT $4",
+              {q.type ? Param(*q.type) : Param(std::nullopt), q.user_id, q.since_ms, q.limit});
+          if (!rows) return tl::unexpected(rows.error());
+          return allRows<AuditRecord>(*rows, readAudit);
+        });
+  }
+
+  core::Status scan(const std::function<bool(const AuditRecord&)>& visit) override {
+    std::int64_t after = 0;
+    for (;;) {
+      auto batch = pool_.with<std::vector<AuditRecord>>(
+          [&](Connection& c) -> core::Result<std::vector<AuditRecord>> {
+            auto rows = c.query(std::string(kAuditSelect) + "WHERE id > $1 ORDER BY id LIMIT 1000",
+                                {after});
+            if (!rows) return tl::unexpected(rows.error());
+            return allRows<AuditRecord>(*rows, readAudit);
+          });
+      if (!batch) return tl::unexpected(batch.error());
+      if (batch->empty()) return {};
+      for (const auto& r : *batch) {
+        if (!visit(r)) return {};
+        after = r.id;
+      }
+    }
+  }
+
+  core::Result<std::int64_t> countSince(std::string_view type, std::int64_t since_ms) override {
+    return scalar("SELECT COUNT(*) FROM audit_events WHERE type = $1 AND time_ms >= $2", type,
+                  since_ms);
+  }
+
+  core::Result<std::int64_t> distinctSubjectsSince(std::string_view type,
+                                                   std::int64_t since_ms) override {
+    return scalar(
+        "SELECT COUNT(DISTINCT subject_id) FROM audit_events WHERE type = $1 AND time_ms >= $2",
+        type, since_ms);
+  }
+
+  core::Result<std::vector<DailyCount>> perDaySince(std::string_view type,
+                                                    std::int64_t since_ms) override {
+    return pool_.with<std::vector<DailyCount>>(
+        [&](Connection& c) -> core::Result<std::vector<DailyCount>> {
+          auto rows = c.query(
+              "SELECT to_char(to_timestamp(time_ms / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS "
+              "day, COUNT(*) FROM audit_events WHERE type = $1 AND time_ms >= $2 "
+              "GROUP BY day ORDER BY day",
+              {type, since_ms});
+          if (!rows) return tl::unexpected(rows.error());
+          std::vector<DailyCount> out;
+          for (int i = 0; i < rows->size(); ++i)
+            out.push_back({rows->text(i, 0), rows->int64(i, 1)});
+          return out;
+        });
+  }
+
+ private:
+  core::Result<std::int64_t> scalar(std::string_view sql, std::string_view type,
+                                    std::int64_t since_ms) {
+    return pool_.with<std::int64_t>([&](Connection& c) -> core::Result<std::int64_t> {
+      auto rows = c.query(sql, {type, since_ms});
+      if (!rows) return tl::unexpected(rows.error());
+      return rows->int64(0, 0);
+    });
+  }
+
+  Pool& pool_;
+};
+
+std::string joinScopes(const std::vector<std::string>& scopes) {
+  std::string out;
+  for (const auto& s : scopes) out += (out.empty() ? "" : " ") + s;
+  return out;
+}
+
+std::vector<std::string> splitScopes(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    auto end = text.find(' ', start);
+    if (end == std::string::npos) end = text.size();
+    if (end > start) out.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+constexpr std::string_view kApiKeySelect =
+    "SELECT id, user_id, name, public_id, secret_hash, scopes, created_at, expires_at, "
+    "last_used_at, revoked FROM api_keys ";
+
+ApiKey readApiKey(const Rows& r, int i) {
+  ApiKey k;
+  k.id = r.int64(i, 0);
+  k.user_id = r.int64(i, 1);
+  k.name = r.text(i, 2);
+  k.public_id = r.text(i, 3);
+  k.secret_hash = r.text(i, 4);
+  k.scopes = splitScopes(r.text(i, 5));
+  k.created_at = r.int64(i, 6);
+  if (!r.isNull(i, 7)) k.expires_at = r.int64(i, 7);
+  if (!r.isNull(i, 8)) k.last_used_at = r.int64(i, 8);
+  k.revoked = r.boolean(i, 9);
+  return k;
+}
+
+class PgApiKeys final : public ApiKeyStore {
+ public:
+  explicit PgApiKeys(Pool& pool) : pool_(pool) {}
+
+  core::Result<ApiKey> create(ApiKey k) override {
+    return pool_.with<ApiKey>([&](Connection& c) -> core::Result<ApiKey> {
+      auto rows = c.query(
+          "INSERT INTO api_keys (user_id, name, public_id, secret_hash, scopes, created_at, "
+          "expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+          {k.user_id, k.name, k.public_id, k.secret_hash, joinScopes(k.scopes), k.created_at,
+           k.expires_at});
+      if (!rows) return tl::unexpected(rows.error());
+      k.id = rows->int64(0, 0);
+      return k;
+    });
+  }
+
+  core::Result<std::optional<ApiKey>> findByPublicId(std::string_view public_id) override {
+    return one("WHERE public_id = $1", public_id);
+  }
+
+  core::Result<std::optional<ApiKey>> findById(std::int64_t id) override {
+    return one("WHERE id = $1", id);
+  }
+
+  core::Result<std::vector<ApiKey>> listForUser(std::int64_t user_id) override {
+    return pool_.with<std::vector<ApiKey>>([&](Connection& c) -> core::Result<std::vector<ApiKey>> {
+      auto rows = c.query(
+          std::string(kApiKeySelect) + "WHERE user_id = $1 AND NOT revoked ORDER BY id DESC",
+          {user_id});
+      if (!rows) return tl::unexpected(rows.error());
+      return allRows<ApiKey>(*rows, readApiKey);
+    });
+  }
+
+  core::Status revoke(std::int64_t id, std::int64_t user_id) override {
+    return run(pool_,
+               "UPDATE api_keys SET revoked = TRUE WHERE id = $1 AND user_id = $2 AND NOT revoked",
+               {id, user_id}, "api key");
+  }
+
+  core::Status touch(std::int64_t id, std::int64_t when) override {
+    return run(pool_, "UPDATE api_keys SET last_used_at = $1 WHERE id = $2", {when, id});
+  }
+
+  core::Result<ApiKeyChanges> changesSince(std::int64_t seq) override {
+    return pool_.with<ApiKeyChanges>([&](Connection& c) -> core::Result<ApiKeyChanges> {
+      auto log = changeLog(c, "api_key_changes", "key_id", seq);
+      if (!log) return tl::unexpected(log.error());
+      return ApiKeyChanges{std::move(log->first), log->second};
+    });
+  }
+
+ private:
+  core::Result<std::optional<ApiKey>> one(std::string_view where, Param p) {
+    return pool_.with<std::optional<ApiKey>>(
+        [&](Connection& c) -> core::Result<std::optional<ApiKey>> {
+          auto rows = c.query(std::string(kApiKeySelect) + std::string(where), {p});
+          if (!rows) return tl::unexpected(rows.error());
+          if (rows->empty()) return std::optional<ApiKey>{};
+          return std::optional<ApiKey>(readApiKey(*rows, 0));
+        });
+  }
+
+  Pool& pool_;
+};
+
+constexpr std::string_view kIdentitySelect =
+    "SELECT id, user_id, provider, issuer, subject, email, created_at FROM identities ";
+
+Identity readIdentity(const Rows& r, int i) {
+  return Identity{r.int64(i, 0), r.int64(i, 1), r.text(i, 2), r.text(i, 3),
+                  r.text(i, 4),  r.text(i, 5),  r.int64(i, 6)};
+}
+
+core::Result<Identity> insertIdentity(Connection& c, Identity i) {
+  auto rows = c.query(
+      "INSERT INTO identities (user_id, provider, issuer, subject, email, created_at) "
+      "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+      {i.user_id, i.provider, i.issuer, i.subject, i.email, i.created_at});
+  if (!rows) return tl::unexpected(rows.error());
+  i.id = rows->int64(0, 0);
+  return i;
+}
+
+class PgIdentities final : public IdentityStore {
+ public:
+  explicit PgIdentities(Pool& pool) : pool_(pool) {}
+
+  core::Result<Identity> create(Identity identity) override {
+    return pool_.with<Identity>([&](Connection& c) { return insertIdentity(c, identity); });
+  }
+
+  core::Result<std::optional<Identity>> find(std::string_view issuer,
+                                             std::string_view subject) override {
+    return pool_.with<std::optional<Identity>>(
+        [&](Connection& c) -> core::Result<std::optional<Identity>> {
+          auto rows = c.query(std::string(kIdentitySelect) + "WHERE issuer = $1 AND subject = $2",
+                              {issuer, subject});
+          if (!rows) return tl::unexpected(rows.error());
+          if (rows->empty()) return std::optional<Identity>{};
+          return std::optional<Identity>(readIdentity(*rows, 0));
+        });
+  }
+
+  core::Result<std::vector<Identity>> listForUser(std::int64_t user_id) override {
+    return pool_.with<std::vector<Identity>>(
+        [&](Connection& c) -> core::Result<std::vector<Identity>> {
+          auto rows =
+              c.query(std::string(kIdentitySelect) + "WHERE user_id = $1 ORDER BY id", {user_id});
+          if (!rows) return tl::unexpected(rows.error());
+          return allRows<Identity>(*rows, readIdentity);
+        });
+  }
+
+  core::Status removeUnlessLast(std::int64_t id, std::int64_t user_id) override {
+    return pool_
+        .transaction<std::monostate>([&](Connection& c) -> core::Result<std::monostate> {
+          // The user's row lock serialises concurrent removals of their identities.
+          auto user =
+              c.query("SELECT password_hash <> '' FROM users WHERE id = $1 FOR UPDATE", {user_id});
+          if (!user) return tl::unexpected(user.error());
+          auto mine = c.query("SELECT COUNT(*) FROM identities WHERE id = $1 AND user_id = $2",
+                              {id, user_id});
+          if (!mine) return tl::unexpected(mine.error());
+          if (user->empty() || mine->int64(0, 0) == 0) return makeError(Errc::NotFound, "identity");
+          auto others = c.query("SELECT COUNT(*) FROM identities WHERE user_id = $1 AND id <> $2",
+                                {user_id, id});
+          if (!others) return tl::unexpected(others.error());
+          if (others->int64(0, 0) == 0 && !user->boolean(0, 0))
+            return makeError(Errc::FailedPrecondition, "last way to sign in");
+          auto del = c.query("DELETE FROM identities WHERE id = $1", {id});
+          if (!del) return tl::unexpected(del.error());
+          return std::monostate{};
+        })
+        .map([](std::monostate) {});
+  }
+
+  core::Result<User> createUserWithIdentity(const NewUser& u, Identity identity) override {
+    return pool_.transaction<User>([&](Connection& c) -> core::Result<User> {
+      auto user = insertUser(c, u);
+      if (!user) return user;
+      identity.user_id = user->id;
+      identity.created_at = user->created_at;
+      if (auto ok = insertIdentity(c, identity); !ok) return tl::unexpected(ok.error());
+      return user;
+    });
+  }
+
+ private:
+  Pool& pool_;
+};
+
+class PgStore final : public Store {
+ public:
+  PgStore(const std::string& url, std::size_t pool_size)
+      : pool_(url, pool_size),
+        users_(pool_),
+        sessions_(pool_),
+        revocations_(pool_),
+        audit_(pool_),
+        api_keys_(pool_),
+        identities_(pool_) {}
+
+  UserStore& users() override { return users_; }
+  SessionStore& sessions() override { return sessions_; }
+  RevocationStore& revocations() override { return revocations_; }
+  AuditStore& audit() override { return audit_; }
+  ApiKeyStore& apiKeys() override { return api_keys_; }
+  IdentityStore& identities() override { return identities_; }
+
+  core::Status ping() override { return run(pool_, "SELECT 1", {}); }
+
+  core::Result<int> migrate() override {
+    // One connection holds a session-level advisory lock for the whole run, so nodes started
+    // together (or `gatehouse migrate` run from several hosts) apply each migration once.
+    return pool_.with<int>([](Connection& c) -> core::Result<int> {
+      if (auto ok = c.query("SELECT pg_advisory_lock($1)", {kMigrateLock}); !ok)
+        return tl::unexpected(ok.error());
+      auto result = applyMigrations(c);
+      (void)c.query("SELECT pg_advisory_unlock($1)", {kMigrateLock});
+      return result;
+    });
+  }
+
+ private:
+  static core::Result<int> applyMigrations(Connection& c) {
+    if (auto ok =
+            c.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                   "applied_at BIGINT NOT NULL)");
+        !ok)
+      return tl::unexpected(ok.error());
+    int version = 0;
+    for (std::size_t i = 0; i < std::size(kMigrations); ++i) {
+      const auto target = static_cast<std::int64_t>(i + 1);
+      auto seen = c.query("SELECT COUNT(*) FROM schema_migrations WHERE version = $1", {target});
+      if (!seen) return tl::unexpected(seen.error());
+      if (seen->int64(0, 0) == 0) {
+        if (auto ok = c.exec("BEGIN"); !ok) return tl::unexpected(ok.error());
+        auto ok = c.exec(kMigrations[i]);
+        if (ok) {
+          auto mark = c.query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
+                              {target, nowSeconds()});
+          if (!mark) ok = tl::unexpected(mark.error());
+        }
+        if (!ok) {
+          (void)c.exec("ROLLBACK");
+          return tl::unexpected(core::Error{
+              ok.error().code, "migration " + std::to_string(target) + ": " + ok.error().message});
+        }
+        if (auto commit = c.exec("COMMIT"); !commit) return tl::unexpected(commit.error());
+      }
+      version = static_cast<int>(target);
+    }
+    return version;
+  }
+
+  Pool pool_;
+  PgUsers users_;
+  PgSessions sessions_;
+  PgRevocations revocations_;
+  PgAudit audit_;
+  PgApiKeys api_keys_;
+  PgIdentities identities_;
+};
+
+}  // namespace
+
+core::Result<std::unique_ptr<Store>> openPostgresStore(const std::string& url,
+                                                       std::size_t pool_size) {
+  return std::unique_ptr<Store>(std::make_unique<PgStore>(url, pool_size));
+}
+
+}  // namespace gatehouse::store::postgres
