@@ -13,6 +13,9 @@ void addDiscoveryRoutes(http::Router& router, Services& s) {
     if (auto ok = s.store.ping(); !ok) {
       return errorResponse({auth::Errc::Unavailable, ok.error().message, {}}, r);
     }
+    if (s.bus != nullptr && !s.bus->live()) {
+      return errorResponse({auth::Errc::Unavailable, "Redis notifications down", {}}, r);
+    }
     return http::Response::json(200, boost::json::object{{"status", "ready"}});
   });
   router.add("GET", "/.well-known/jwks.json", [&s](http::Request& r) {

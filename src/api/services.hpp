@@ -9,6 +9,7 @@
 #include "http/router.hpp"
 #include "metrics/metrics.hpp"
 #include "oidc/oidc_service.hpp"
+#include "state/bus.hpp"
 
 namespace gatehouse::api {
 
@@ -23,7 +24,8 @@ struct Services {
   metrics::Registry& metrics;
   oidc::OidcService& oidc;
   audit::AuditLog& audit;
-  std::string public_url;  // base URL for discovery documents
+  std::string public_url;           // base URL for discovery documents
+  const state::Bus* bus = nullptr;  // shared-state notifications; readiness needs them live
 };
 
 // The request's origin for sessions and audit events.

@@ -14,6 +14,7 @@
 #include "crypto/aead.hpp"
 #include "http/server.hpp"
 #include "state/local.hpp"
+#include "state/redis.hpp"
 
 namespace gatehouse::app {
 namespace {
@@ -24,23 +25,49 @@ int fatal(const std::string& message) {
   return 1;
 }
 
-// Background upkeep: applies user changes made elsewhere (CLI, other nodes) to the cache every
-// second, and purges expired revocations every five minutes so the set stays bounded.
+// Background upkeep: applies user and key changes made elsewhere (CLI, other nodes) to the caches
+// every second, or at once when woken by another node's poke; with shared state, re-reads the
+// revocations every 30 s (a backstop for a node that could not publish); purges expired
+// revocations every five minutes so the set stays bounded.
 class Janitor {
  public:
   Janitor(auth::RevocationList& list, auth::UserCache& cache, auth::ApiKeyService& keys,
-          const core::Clock& clock)
-      : thread_([this, &list, &cache, &keys, &clock] {
+          const core::Clock& clock, bool shared)
+      : thread_([this, &list, &cache, &keys, &clock, shared] {
+          using Steady = std::chrono::steady_clock;
+          auto last_reload = Steady::now();
+          auto last_purge = Steady::now();
           std::unique_lock lock(mutex_);
-          int ticks = 0;
-          while (!wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) {
+          while (!stop_) {
+            wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_ || poked_; });
+            if (stop_) break;
+            poked_ = false;
+            lock.unlock();
             if (auto ok = cache.sync(); !ok)
               spdlog::warn("user cache sync failed: {}", ok.error().message);
             if (auto ok = keys.sync(); !ok)
               spdlog::warn("API key cache sync failed: {}", ok.error().message);
-            if (++ticks % 300 == 0) list.purge(clock.unixSeconds());
+            const auto now = Steady::now();
+            if (shared && now - last_reload >= std::chrono::seconds(30)) {
+              if (auto ok = list.load(clock.unixSeconds()); !ok)
+                spdlog::warn("re-reading revocations failed: {}", ok.error().message);
+              last_reload = now;
+            }
+            if (now - last_purge >= std::chrono::minutes(5)) {
+              list.purge(clock.unixSeconds());
+              last_purge = now;
+            }
+            lock.lock();
           }
         }) {}
+  // Syncs the caches now (another node changed something).
+  void wake() {
+    {
+      const std::lock_guard lock(mutex_);
+      poked_ = true;
+    }
+    wake_.notify_all();
+  }
   Janitor(const Janitor&) = delete;
   Janitor& operator=(const Janitor&) = delete;
   ~Janitor() {
@@ -56,6 +83,7 @@ class Janitor {
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stop_ = false;
+  bool poked_ = false;
   std::thread thread_;
 };
 
@@ -109,24 +137,40 @@ int serve(const config::Config& config) {
                              .audience = config.token_audience,
                              .max_token_bytes = config.http.max_token_bytes},
                             clock);
-  auth::RevocationList revocations((*store)->revocations());
+  // Shared state: Redis when REDIS_URL is set, else this process's memory.
+  std::unique_ptr<state::RedisClient> redis;
+  std::unique_ptr<state::Bus> bus;
+  std::unique_ptr<state::RateLimiter> limiter;
+  std::unique_ptr<state::LoginGuard> guard;
+  const state::LockoutPolicy lockout{.delay_after = config.login_delay_after,
+                                     .max_delay = config.login_max_delay_seconds,
+                                     .lock_after = config.lockout_threshold,
+                                     .cooldown = config.lockout_cooldown_seconds};
+  if (config.redis_url) {
+    auto address = state::parseRedisUrl(*config.redis_url);
+    if (!address) return fatal(address.error().message);
+    redis = std::make_unique<state::RedisClient>(*address);
+    bus = std::make_unique<state::RedisBus>(*redis, "gatehouse:events");
+    limiter = std::make_unique<state::RedisRateLimiter>(*redis);
+    guard = std::make_unique<state::RedisLoginGuard>(*redis, lockout);
+  } else {
+    bus = std::make_unique<state::LocalBus>();
+    limiter = std::make_unique<state::LocalRateLimiter>();
+    guard = std::make_unique<state::LocalLoginGuard>(lockout);
+  }
+  auth::RevocationList revocations((*store)->revocations(), bus.get());
   if (auto ok = revocations.load(clock.unixSeconds()); !ok) {
     return fatal("loading revocations: " + ok.error().message);
   }
   auth::UserCache user_cache((*store)->users());
   if (auto ok = user_cache.sync(); !ok)
     return fatal("reading user change log: " + ok.error().message);
-  state::LocalRateLimiter limiter;
-  state::LocalLoginGuard guard({.delay_after = config.login_delay_after,
-                                .max_delay = config.login_max_delay_seconds,
-                                .lock_after = config.lockout_threshold,
-                                .cooldown = config.lockout_cooldown_seconds});
   audit::AuditLog audit_log((*store)->audit(), clock, config.audit_log_file);
   metrics::Registry metrics;
   metrics.setHashQueueDepth([&pool] { return pool.queueDepth(); });
   auth::AuthService auth_service(
-      {**store, *hasher, pool, tokens, *policy, revocations, user_cache, limiter, guard, audit_log,
-       metrics, clock, config.password_rules,
+      {**store, *hasher, pool, tokens, *policy, revocations, user_cache, *limiter, *guard,
+       audit_log, metrics, clock, config.password_rules,
        auth::AbusePolicy{config.login_rate_limit, config.register_rate_limit,
                          config.refresh_grace_seconds}});
   auth::UserService user_service(**store, *policy, user_cache, audit_log, clock);
@@ -147,8 +191,8 @@ int serve(const config::Config& config) {
   oidc::OidcService oidc_service(
       config.oidc_providers, outbound, **store, auth_service, audit_log, clock,
       {public_url, config.frontend_url, *cookie_key, config.oidc_link_verified_email});
-  api::Services services{auth_service, user_service, api_keys,     tokens,    **store,
-                         *policy,      metrics,      oidc_service, audit_log, public_url};
+  api::Services services{auth_service, user_service, api_keys,  tokens,     **store,  *policy,
+                         metrics,      oidc_service, audit_log, public_url, bus.get()};
   http::Router router;
   api::addAuthRoutes(router, services);
   api::addUserRoutes(router, services);
@@ -174,8 +218,25 @@ int serve(const config::Config& config) {
        .heavy_worker_threads = hash_threads + hash_queue + 4},
       [&pipeline](http::Request& r) { return pipeline(r); }, &api::Pipeline::decorate,
       [&pipeline](http::Request& r) { return pipeline.tryInline(r); });
+  Janitor janitor(revocations, user_cache, api_keys, clock, redis != nullptr);
+  if (redis) {
+    // Local changes poke the other nodes to re-read the change logs at once.
+    user_cache.onChange([&bus] { (void)bus->publish("changed"); });
+    api_keys.onChange([&bus] { (void)bus->publish("changed"); });
+  }
+  bus->start(
+      [&revocations, &janitor](std::string_view message) {
+        if (!revocations.applyMessage(message) && message == "changed") janitor.wake();
+      },
+      [&revocations, &user_cache, &api_keys, &clock] {
+        // After (re)subscribing: whatever was published meanwhile is in the database.
+        return revocations.load(clock.unixSeconds()) && user_cache.sync() && api_keys.sync();
+      });
+  for (int i = 0; i < 60 && !bus->live(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  if (!bus->live())
+    spdlog::error("Redis is not reachable yet: token checks answer 503 until it is");
   if (auto ok = server.listen(); !ok) return fatal(ok.error().message);
-  Janitor janitor(revocations, user_cache, api_keys, clock);
   spdlog::info("gatehouse listening on {}:{} (schema v{}, {} hashing threads)", config.listen_host,
                server.port(), *version, hash_threads);
   server.run();

@@ -105,6 +105,7 @@ Result<void> ApiKeyService::revoke(std::int64_t user_id, std::int64_t key_id,
     const std::unique_lock lock(mutex_);
     by_public_id_.erase((*key)->public_id);
   }
+  if (on_change_) on_change_();
   audit_.record({"apikey.revoked",
                  client.request_id,
                  user_id,

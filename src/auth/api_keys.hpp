@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
@@ -57,6 +58,9 @@ class ApiKeyService {
   // revoked keys and for keys whose owner is gone or inactive.
   Result<Principal> authenticate(std::string_view key, const ClientInfo& client);
   core::Status sync();
+  // Called after this process revoked a key: the server publishes a "re-read the change log"
+  // poke to the other nodes. Set before serving.
+  void onChange(std::function<void()> hook) { on_change_ = std::move(hook); }
 
  private:
   void noteUse(const store::ApiKey& key, const ClientInfo& client);
@@ -75,6 +79,7 @@ class ApiKeyService {
       last_use_;  // touched, audited
   std::mutex sync_mutex_;
   std::int64_t seq_ = -1;
+  std::function<void()> on_change_;
 };
 
 }  // namespace gatehouse::auth

@@ -4,6 +4,8 @@
 #include <charconv>
 #include <sstream>
 
+#include <spdlog/spdlog.h>
+
 #include "auth/validation.hpp"
 
 namespace gatehouse::auth {
@@ -72,9 +74,10 @@ Result<void> AuthService::checkRate(const std::vector<std::string>& keys,
   bool first = false;
   for (const auto& key : keys) {
     const auto decision = d_.limiter.hit(key, limit.count, limit.window, now);
-    if (!decision.allowed) {
-      retry_after = std::max(retry_after, decision.retry_after);
-      first = first || decision.first_refusal;
+    if (!decision) return fail(Errc::Unavailable, "rate limiter: " + decision.error().message);
+    if (!decision->allowed) {
+      retry_after = std::max(retry_after, decision->retry_after);
+      first = first || decision->first_refusal;
     }
   }
   if (retry_after == 0) return {};
@@ -134,7 +137,9 @@ Result<TokenPair> AuthService::login(const std::string& identifier, const std::s
       !ok) {
     return tl::unexpected(ok.error());
   }
-  const state::Gate gate = d_.guard.check(account, d_.clock.unixSeconds());
+  const auto checked = d_.guard.check(account, d_.clock.unixSeconds());
+  if (!checked) return fail(Errc::Unavailable, "login guard: " + checked.error().message);
+  const state::Gate gate = *checked;
 
   std::optional<store::User> user;
   if (gate == state::Gate::Open) {
@@ -179,9 +184,14 @@ Result<TokenPair> AuthService::login(const std::string& identifier, const std::s
     d_.metrics.loginFailed();
     std::optional<std::int64_t> subject = user ? std::optional(user->id) : std::nullopt;
     record("login.failed", client, std::nullopt, subject, {{"reason", reason}});
-    if (gate == state::Gate::Open && d_.guard.failed(account, now)) {
-      d_.metrics.lockedOut();
-      record("login.locked_out", client, std::nullopt, subject, {});
+    if (gate == state::Gate::Open) {
+      auto locked = d_.guard.failed(account, now);
+      if (!locked) {
+        spdlog::warn("login guard: a failure was not counted: {}", locked.error().message);
+      } else if (*locked) {
+        d_.metrics.lockedOut();
+        record("login.locked_out", client, std::nullopt, subject, {});
+      }
     }
     return fail(Errc::InvalidCredentials, reason);
   }
@@ -390,6 +400,8 @@ Result<Introspection> AuthService::introspect(const std::string& token,
 Result<Principal> AuthService::authenticate(std::string_view bearer) {
   auto claims = d_.tokens.verifyAccess(bearer);
   if (!claims) return fail(Errc::InvalidToken, std::string(jose::jwtErrorName(claims.error())));
+  // With several nodes, a node that may have missed a revocation answers 503, never "valid".
+  if (!d_.revocations.live()) return fail(Errc::Unavailable, "revocation feed down");
   if (claims->jti.empty() || d_.revocations.isRevoked(claims->jti)) {
     return fail(Errc::InvalidToken, "revoked access token");
   }

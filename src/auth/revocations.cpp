@@ -1,5 +1,6 @@
 #include "auth/revocations.hpp"
 
+#include <charconv>
 #include <mutex>
 
 namespace gatehouse::auth {
@@ -14,9 +15,30 @@ core::Status RevocationList::load(std::int64_t now) {
 
 core::Status RevocationList::revoke(std::string_view jti, std::int64_t expires_at) {
   if (auto ok = store_->add(jti, expires_at); !ok) return ok;
-  const std::unique_lock lock(mutex_);
-  entries_[std::string(jti)] = expires_at;
+  {
+    const std::unique_lock lock(mutex_);
+    entries_[std::string(jti)] = expires_at;
+  }
+  if (bus_ != nullptr) return bus_->publish(message(jti, expires_at));
   return {};
+}
+
+std::string RevocationList::message(std::string_view jti, std::int64_t expires_at) {
+  return "revoked " + std::to_string(expires_at) + " " + std::string(jti);
+}
+
+bool RevocationList::applyMessage(std::string_view message) {
+  constexpr std::string_view kPrefix = "revoked ";
+  if (!message.starts_with(kPrefix)) return false;
+  message.remove_prefix(kPrefix.size());
+  const auto space = message.find(' ');
+  if (space == std::string_view::npos || space + 1 >= message.size()) return false;
+  std::int64_t exp = 0;
+  const auto [p, ec] = std::from_chars(message.data(), message.data() + space, exp);
+  if (ec != std::errc() || p != message.data() + space) return false;
+  const std::unique_lock lock(mutex_);
+  entries_[std::string(message.substr(space + 1))] = exp;
+  return true;
 }
 
 bool RevocationList::isRevoked(std::string_view jti) const {

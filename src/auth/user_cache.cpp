@@ -28,9 +28,12 @@ core::Result<std::optional<store::User>> UserCache::get(std::int64_t id) {
 }
 
 void UserCache::invalidate(std::int64_t id) {
-  const std::unique_lock lock(mutex_);
-  generation_.fetch_add(1);
-  entries_.erase(id);
+  {
+    const std::unique_lock lock(mutex_);
+    generation_.fetch_add(1);
+    entries_.erase(id);
+  }
+  if (on_change_) on_change_();
 }
 
 core::Status UserCache::sync() {

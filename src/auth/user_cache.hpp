@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <shared_mutex>
 #include <unordered_map>
@@ -22,7 +23,11 @@ class UserCache {
 
   // The user (from memory when cached); nullopt when it does not exist.
   core::Result<std::optional<store::User>> get(std::int64_t id);
+  // Drops `id` after this process changed it, and tells the other nodes (see onChange).
   void invalidate(std::int64_t id);
+  // Called after every invalidate(): the server publishes a "re-read the change log" poke.
+  // Set before serving.
+  void onChange(std::function<void()> hook) { on_change_ = std::move(hook); }
   // Applies changes recorded since the last sync; the first call only learns the position.
   core::Status sync();
   std::size_t size() const;
@@ -35,6 +40,7 @@ class UserCache {
   std::atomic<std::uint64_t> generation_{0};  // bumped by every invalidation
   std::int64_t seq_ = -1;
   std::mutex sync_mutex_;
+  std::function<void()> on_change_;
 };
 
 }  // namespace gatehouse::auth

@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/error.hpp"
+
 namespace gatehouse::state {
 
 struct Decision {
@@ -16,12 +18,13 @@ struct Decision {
 // Fixed-window request counters ("N per window" as the seed's LOGIN_RATE_LIMIT says); a key's
 // window opens at its first hit.
 // Implementations MUST be thread-safe; with several nodes they must share counts (Redis).
+// Unavailable when the shared counters cannot be reached: callers refuse (fail closed).
 class RateLimiter {
  public:
   virtual ~RateLimiter() = default;
   // Counts one hit on `key` at `now` (Unix seconds) against `limit` per `window`.
-  virtual Decision hit(std::string_view key, std::uint32_t limit, std::chrono::seconds window,
-                       std::int64_t now) = 0;
+  virtual core::Result<Decision> hit(std::string_view key, std::uint32_t limit,
+                                     std::chrono::seconds window, std::int64_t now) = 0;
 };
 
 // Consecutive failed password logins per account (NIST SP 800-63B §5.2.2): growing delays after a
@@ -40,13 +43,14 @@ enum class Gate {
   Locked,   // cooling period after too many failures
 };
 
-// Implementations MUST be thread-safe.
+// Implementations MUST be thread-safe. Unavailable when shared state cannot be reached.
 class LoginGuard {
  public:
   virtual ~LoginGuard() = default;
-  virtual Gate check(std::string_view account, std::int64_t now) = 0;
+  virtual core::Result<Gate> check(std::string_view account, std::int64_t now) = 0;
   // Records a failure; returns true when this failure locked the account.
-  virtual bool failed(std::string_view account, std::int64_t now) = 0;
+  virtual core::Result<bool> failed(std::string_view account, std::int64_t now) = 0;
+  // Best effort: a reset that cannot be stored is logged.
   virtual void succeeded(std::string_view account) = 0;
 };
 

@@ -5,8 +5,8 @@
 
 namespace gatehouse::state {
 
-Decision LocalRateLimiter::hit(std::string_view key, std::uint32_t limit,
-                               std::chrono::seconds window, std::int64_t now) {
+core::Result<Decision> LocalRateLimiter::hit(std::string_view key, std::uint32_t limit,
+                                             std::chrono::seconds window, std::int64_t now) {
   Shard& shard = shards_[std::hash<std::string_view>{}(key) % kShards];
   const std::lock_guard lock(shard.mutex);
   if (shard.windows.size() >= shard.sweep_at) {
@@ -23,13 +23,13 @@ Decision LocalRateLimiter::hit(std::string_view key, std::uint32_t limit,
   if (w.count >= limit) {
     const bool first = w.count == limit;
     if (first) ++w.count;  // count one refusal so only the first is reported as such
-    return {false, std::max<std::int64_t>(1, start + length - now), first};
+    return Decision{false, std::max<std::int64_t>(1, start + length - now), first};
   }
   ++w.count;
-  return {true, 0, false};
+  return Decision{true, 0, false};
 }
 
-Gate LocalLoginGuard::check(std::string_view account, std::int64_t now) {
+core::Result<Gate> LocalLoginGuard::check(std::string_view account, std::int64_t now) {
   const std::lock_guard lock(mutex_);
   auto it = entries_.find(std::string(account));
   if (it == entries_.end()) return Gate::Open;
@@ -42,7 +42,7 @@ Gate LocalLoginGuard::check(std::string_view account, std::int64_t now) {
   return now < e.blocked_until ? Gate::Delayed : Gate::Open;
 }
 
-bool LocalLoginGuard::failed(std::string_view account, std::int64_t now) {
+core::Result<bool> LocalLoginGuard::failed(std::string_view account, std::int64_t now) {
   const std::lock_guard lock(mutex_);
   if (entries_.size() > 100000) {
     // Bound memory under a spray of identifiers: forget idle, unlocked entries.

@@ -13,8 +13,8 @@ namespace gatehouse::state {
 // swept as the map grows, so memory stays bounded by the keys active within a window.
 class LocalRateLimiter final : public RateLimiter {
  public:
-  Decision hit(std::string_view key, std::uint32_t limit, std::chrono::seconds window,
-               std::int64_t now) override;
+  core::Result<Decision> hit(std::string_view key, std::uint32_t limit, std::chrono::seconds window,
+                             std::int64_t now) override;
 
  private:
   struct Window {
@@ -34,8 +34,8 @@ class LocalRateLimiter final : public RateLimiter {
 class LocalLoginGuard final : public LoginGuard {
  public:
   explicit LocalLoginGuard(LockoutPolicy policy) : policy_(policy) {}
-  Gate check(std::string_view account, std::int64_t now) override;
-  bool failed(std::string_view account, std::int64_t now) override;
+  core::Result<Gate> check(std::string_view account, std::int64_t now) override;
+  core::Result<bool> failed(std::string_view account, std::int64_t now) override;
   void succeeded(std::string_view account) override;
 
  private:

@@ -1,0 +1,348 @@
+#include "state/redis.hpp"
+
+#include <charconv>
+#include <hiredis/hiredis.h>
+#include <poll.h>
+
+#include <spdlog/spdlog.h>
+
+namespace gatehouse::state {
+namespace {
+
+using core::Errc;
+using core::makeError;
+
+timeval toTimeval(std::chrono::milliseconds ms) {
+  return timeval{static_cast<time_t>(ms.count() / 1000),
+                 static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
+}
+
+RedisReply convert(const redisReply* r) {
+  RedisReply out;
+  switch (r->type) {
+    case REDIS_REPLY_INTEGER:
+      out.type = RedisReply::Type::Integer;
+      out.integer = r->integer;
+      break;
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+    case REDIS_REPLY_ERROR:
+      out.type = r->type == REDIS_REPLY_STRING   ? RedisReply::Type::String
+                 : r->type == REDIS_REPLY_STATUS ? RedisReply::Type::Status
+                                                 : RedisReply::Type::Error;
+      out.text.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_ARRAY:
+      out.type = RedisReply::Type::Array;
+      for (std::size_t i = 0; i < r->elements; ++i) out.elements.push_back(convert(r->element[i]));
+      break;
+    default:
+      break;
+  }
+  return out;
+}
+
+std::int64_t toInt(const RedisReply& r) {
+  if (r.type == RedisReply::Type::Integer) return r.integer;
+  std::int64_t v = 0;
+  if (r.type == RedisReply::Type::String)
+    std::from_chars(r.text.data(), r.text.data() + r.text.size(), v);
+  return v;
+}
+
+core::Result<RedisReply> runArgv(redisContext* ctx, const std::vector<std::string_view>& args) {
+  std::vector<const char*> argv;
+  std::vector<std::size_t> lens;
+  for (auto a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  void* raw = redisCommandArgv(ctx, static_cast<int>(argv.size()), argv.data(), lens.data());
+  if (raw == nullptr) {
+    return makeError(
+        Errc::Unavailable,
+        std::string("Redis: ") + (ctx->errstr[0] != '\0' ? ctx->errstr : "connection lost"));
+  }
+  auto* reply = static_cast<redisReply*>(raw);
+  RedisReply out = convert(reply);
+  freeReplyObject(reply);
+  if (out.type == RedisReply::Type::Error) return makeError(Errc::Internal, "Redis: " + out.text);
+  return out;
+}
+
+// LocalRateLimiter::hit as one atomic step: a key's window opens at its first hit (by the nodes'
+// clocks, as the in-process limiter) and Redis forgets the key soon after the window closes.
+constexpr std::string_view kHitScript = R"lua(
+local now = tonumber(ARGV[1])
+local len = tonumber(ARGV[2])
+local start = tonumber(redis.call('HGET', KEYS[1], 'start') or '-1')
+if start < 0 or now >= start + len or now < start - len then
+  redis.call('HSET', KEYS[1], 'start', now, 'count', 0)
+  redis.call('EXPIRE', KEYS[1], len + 5)
+  start = now
+end
+local n = redis.call('HINCRBY', KEYS[1], 'count', 1)
+return {n, start + len - now}
+)lua";
+
+// LocalLoginGuard::failed as one atomic step.
+constexpr std::string_view kFailedScript = R"lua(
+local f = redis.call('HINCRBY', KEYS[1], 'failures', 1)
+local now = tonumber(ARGV[1])
+local delay_after = tonumber(ARGV[2])
+local max_delay = tonumber(ARGV[3])
+local lock_after = tonumber(ARGV[4])
+local cooldown = tonumber(ARGV[5])
+if f >= lock_after then
+  redis.call('HSET', KEYS[1], 'locked', 1, 'blocked_until', now + cooldown)
+  redis.call('EXPIRE', KEYS[1], cooldown + 86400)
+  return 1
+end
+if delay_after > 0 and f >= delay_after then
+  local steps = math.min(f - delay_after, 30)
+  redis.call('HSET', KEYS[1], 'blocked_until', now + math.floor(math.min(2 ^ steps, max_delay)))
+end
+redis.call('EXPIRE', KEYS[1], 86400)
+return 0
+)lua";
+
+}  // namespace
+
+core::Result<RedisAddress> parseRedisUrl(std::string_view url) {
+  RedisAddress a;
+  if (url.starts_with("rediss://"))
+    return makeError(Errc::InvalidArgument, "REDIS_URL: rediss:// (TLS) is not supported");
+  if (!url.starts_with("redis://"))
+    return makeError(Errc::InvalidArgument, "REDIS_URL: expected redis://host:port[/db]");
+  std::string_view rest = url.substr(8);
+  if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
+    const std::string_view auth = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    if (const auto colon = auth.find(':'); colon != std::string_view::npos) {
+      a.user = std::string(auth.substr(0, colon));
+      a.password = std::string(auth.substr(colon + 1));
+    } else {
+      a.password = std::string(auth);
+    }
+  }
+  std::string_view hostport = rest;
+  if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
+    hostport = rest.substr(0, slash);
+    const std::string_view db = rest.substr(slash + 1);
+    if (!db.empty()) {
+      const auto [p, ec] = std::from_chars(db.data(), db.data() + db.size(), a.db);
+      if (ec != std::errc() || p != db.data() + db.size() || a.db < 0)
+        return makeError(Errc::InvalidArgument, "REDIS_URL: the database must be a number");
+    }
+  }
+  if (const auto colon = hostport.rfind(':');
+      colon != std::string_view::npos && hostport.find(']') == std::string_view::npos) {
+    const std::string_view port = hostport.substr(colon + 1);
+    const auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), a.port);
+    if (ec != std::errc() || p != port.data() + port.size() || a.port <= 0 || a.port > 65535)
+      return makeError(Errc::InvalidArgument, "REDIS_URL: bad port");
+    hostport = hostport.substr(0, colon);
+  }
+  if (!hostport.empty()) a.host = std::string(hostport);
+  return a;
+}
+
+RedisClient::~RedisClient() {
+  for (auto* ctx : idle_) redisFree(ctx);
+}
+
+core::Result<redisContext*> RedisClient::connect() const {
+  redisContext* ctx =
+      redisConnectWithTimeout(address_.host.c_str(), address_.port, toTimeval(timeout_));
+  if (ctx == nullptr) return makeError(Errc::Unavailable, "Redis: out of memory");
+  if (ctx->err != 0) {
+    std::string detail = ctx->errstr;
+    redisFree(ctx);
+    return makeError(Errc::Unavailable, "cannot connect to Redis at " + address_.host + ":" +
+                                            std::to_string(address_.port) + ": " + detail);
+  }
+  redisSetTimeout(ctx, toTimeval(timeout_));
+  if (!address_.password.empty()) {
+    std::vector<std::string_view> auth{"AUTH"};
+    if (!address_.user.empty()) auth.emplace_back(address_.user);
+    auth.emplace_back(address_.password);
+    if (auto ok = runArgv(ctx, auth); !ok) {
+      redisFree(ctx);
+      return makeError(Errc::Unavailable, "Redis refused the credentials in REDIS_URL");
+    }
+  }
+  if (address_.db != 0) {
+    const std::string db = std::to_string(address_.db);
+    if (auto ok = runArgv(ctx, {"SELECT", db}); !ok) {
+      redisFree(ctx);
+      return tl::unexpected(ok.error());
+    }
+  }
+  return ctx;
+}
+
+core::Result<RedisReply> RedisClient::command(std::initializer_list<std::string_view> args) {
+  redisContext* ctx = nullptr;
+  {
+    const std::lock_guard lock(mutex_);
+    if (!idle_.empty()) {
+      ctx = idle_.back();
+      idle_.pop_back();
+    }
+  }
+  if (ctx == nullptr) {
+    auto fresh = connect();
+    if (!fresh) return tl::unexpected(fresh.error());
+    ctx = *fresh;
+  }
+  auto reply = runArgv(ctx, std::vector<std::string_view>(args));
+  if (ctx->err != 0) {
+    redisFree(ctx);  // broken: the next command connects afresh
+  } else {
+    const std::lock_guard lock(mutex_);
+    if (idle_.size() < max_idle_) {
+      idle_.push_back(ctx);
+    } else {
+      redisFree(ctx);
+    }
+  }
+  return reply;
+}
+
+core::Result<Decision> RedisRateLimiter::hit(std::string_view key, std::uint32_t limit,
+                                             std::chrono::seconds window, std::int64_t now) {
+  const std::string name = "gatehouse:rate:" + std::string(key);
+  const std::string at = std::to_string(now);
+  const std::string seconds = std::to_string(window.count());
+  auto reply = redis_.command({"EVAL", kHitScript, "1", name, at, seconds});
+  if (!reply) return tl::unexpected(reply.error());
+  if (reply->elements.size() != 2) return makeError(Errc::Internal, "Redis: unexpected reply");
+  const std::int64_t n = toInt(reply->elements[0]);
+  const std::int64_t left = toInt(reply->elements[1]);
+  if (n <= static_cast<std::int64_t>(limit)) return Decision{};
+  return Decision{false, std::max<std::int64_t>(1, left),
+                  n == static_cast<std::int64_t>(limit) + 1};
+}
+
+core::Result<Gate> RedisLoginGuard::check(std::string_view account, std::int64_t now) {
+  const std::string name = "gatehouse:guard:" + std::string(account);
+  auto reply = redis_.command({"HMGET", name, "blocked_until", "locked"});
+  if (!reply) return tl::unexpected(reply.error());
+  if (reply->elements.size() != 2) return makeError(Errc::Internal, "Redis: unexpected reply");
+  const std::int64_t blocked_until = toInt(reply->elements[0]);
+  const bool locked = toInt(reply->elements[1]) == 1;
+  if (locked) {
+    if (now < blocked_until) return Gate::Locked;
+    (void)redis_.command({"DEL", name});  // cooled down: start afresh
+    return Gate::Open;
+  }
+  return now < blocked_until ? Gate::Delayed : Gate::Open;
+}
+
+core::Result<bool> RedisLoginGuard::failed(std::string_view account, std::int64_t now) {
+  const std::string name = "gatehouse:guard:" + std::string(account);
+  const std::string args[] = {std::to_string(now), std::to_string(policy_.delay_after),
+                              std::to_string(policy_.max_delay), std::to_string(policy_.lock_after),
+                              std::to_string(policy_.cooldown)};
+  auto reply = redis_.command(
+      {"EVAL", kFailedScript, "1", name, args[0], args[1], args[2], args[3], args[4]});
+  if (!reply) return tl::unexpected(reply.error());
+  return toInt(*reply) == 1;
+}
+
+void RedisLoginGuard::succeeded(std::string_view account) {
+  if (auto ok = redis_.command({"DEL", "gatehouse:guard:" + std::string(account)}); !ok)
+    spdlog::warn("failed-login guard: could not reset an account's count: {}", ok.error().message);
+}
+
+RedisBus::~RedisBus() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+core::Status RedisBus::publish(std::string_view message) {
+  auto reply = redis_.command({"PUBLISH", channel_, message});
+  if (!reply) return tl::unexpected(reply.error());
+  return {};
+}
+
+void RedisBus::start(Handler handler, Resync resync) {
+  handler_ = std::move(handler);
+  resync_ = std::move(resync);
+  thread_ = std::thread([this] { run(); });
+}
+
+void RedisBus::run() {
+  auto backoff = std::chrono::milliseconds(100);
+  bool reported = false;
+  while (!stop_) {
+    auto ctx = redis_.connect();
+    if (ctx) {
+      const std::vector<std::string_view> subscribe{"SUBSCRIBE", channel_};
+      auto confirmed = runArgv(*ctx, subscribe);
+      if (confirmed && resync_()) {
+        if (reported) spdlog::info("Redis notifications restored: revocation checks resume");
+        reported = false;
+        backoff = std::chrono::milliseconds(100);
+        live_.store(true, std::memory_order_release);
+        listen(*ctx);
+      }
+      redisFree(*ctx);
+    }
+    if (stop_) break;
+    if (live_.exchange(false) || !reported) {
+      spdlog::error(
+          "Redis notifications lost ({}): token checks answer 503 until they are restored",
+          ctx ? "connection closed" : ctx.error().message);
+      reported = true;
+    }
+    for (auto waited = std::chrono::milliseconds(0); waited < backoff && !stop_;
+         waited += std::chrono::milliseconds(50)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+  }
+}
+
+void RedisBus::listen(redisContext* ctx) {
+  using Clock = std::chrono::steady_clock;
+  auto last_heard = Clock::now();
+  auto last_ping = Clock::now();
+  while (!stop_) {
+    // Everything already buffered first.
+    for (;;) {
+      void* raw = nullptr;
+      if (redisGetReplyFromReader(ctx, &raw) != REDIS_OK) return;
+      if (raw == nullptr) break;
+      auto* reply = static_cast<redisReply*>(raw);
+      const RedisReply r = convert(reply);
+      freeReplyObject(reply);
+      last_heard = Clock::now();
+      if (r.type == RedisReply::Type::Array && r.elements.size() == 3 &&
+          r.elements[0].text == "message") {
+        handler_(r.elements[2].text);
+      }
+    }
+    pollfd pfd{ctx->fd, POLLIN, 0};
+    const int ready = ::poll(&pfd, 1, 200);
+    if (ready < 0 && errno != EINTR) return;
+    if (ready > 0) {
+      if ((pfd.revents & (POLLERR | POLLNVAL)) != 0) return;
+      if (redisBufferRead(ctx) != REDIS_OK) return;  // closed or failed
+    }
+    const auto now = Clock::now();
+    if (now - last_ping >= std::chrono::seconds(1)) {
+      // In subscribed mode PING is answered as a message-shaped array: proof the link lives.
+      const char* argv[] = {"PING"};
+      if (redisAppendCommandArgv(ctx, 1, argv, nullptr) != REDIS_OK) return;
+      int done = 0;
+      while (done == 0) {
+        if (redisBufferWrite(ctx, &done) != REDIS_OK) return;
+      }
+      last_ping = now;
+    }
+    if (now - last_heard > std::chrono::milliseconds(2500)) return;  // silent: assume lost
+  }
+}
+
+}  // namespace gatehouse::state

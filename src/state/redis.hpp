@@ -1,0 +1,123 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "core/error.hpp"
+#include "state/bus.hpp"
+#include "state/limits.hpp"
+
+struct redisContext;
+
+namespace gatehouse::state {
+
+// redis://[[user]:password@]host[:port][/db]. TLS (rediss://) is refused: put Redis on a private
+// network or loopback, or terminate TLS with a local tunnel.
+struct RedisAddress {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  std::string user;
+  std::string password;
+  int db = 0;
+};
+core::Result<RedisAddress> parseRedisUrl(std::string_view url);
+
+// One reply, converted from hiredis's.
+struct RedisReply {
+  enum class Type { Nil, Integer, String, Status, Array, Error } type = Type::Nil;
+  std::int64_t integer = 0;
+  std::string text;
+  std::vector<RedisReply> elements;
+};
+
+// Synchronous commands over a small pool of connections, reconnecting as needed; every command
+// has a timeout. Thread-safe. Errors are Unavailable (Redis down or too slow) or Internal (Redis
+// refused the command).
+class RedisClient {
+ public:
+  explicit RedisClient(RedisAddress address,
+                       std::chrono::milliseconds timeout = std::chrono::milliseconds(1000),
+                       std::size_t max_idle = 8)
+      : address_(std::move(address)), timeout_(timeout), max_idle_(max_idle) {}
+  RedisClient(const RedisClient&) = delete;
+  RedisClient& operator=(const RedisClient&) = delete;
+  ~RedisClient();
+
+  // Arguments go as separate bulk strings (binary-safe, never parsed as a command line).
+  core::Result<RedisReply> command(std::initializer_list<std::string_view> args);
+
+  // A new connection with AUTH and SELECT done (for the subscriber).
+  core::Result<redisContext*> connect() const;
+
+ private:
+  RedisAddress address_;
+  std::chrono::milliseconds timeout_;
+  std::size_t max_idle_;
+  std::mutex mutex_;
+  std::vector<redisContext*> idle_;
+};
+
+// Counters shared by every node, counted by one Lua script per hit, so a key's window opens at its
+// first hit on any node (the same semantics as LocalRateLimiter). Redis down → Unavailable.
+class RedisRateLimiter final : public RateLimiter {
+ public:
+  explicit RedisRateLimiter(RedisClient& redis) : redis_(redis) {}
+  core::Result<Decision> hit(std::string_view key, std::uint32_t limit, std::chrono::seconds window,
+                             std::int64_t now) override;
+
+ private:
+  RedisClient& redis_;
+};
+
+// LocalLoginGuard's rules with the per-account state in Redis hashes (updated by Lua scripts, so
+// concurrent failures on several nodes all count).
+class RedisLoginGuard final : public LoginGuard {
+ public:
+  RedisLoginGuard(RedisClient& redis, LockoutPolicy policy) : redis_(redis), policy_(policy) {}
+  core::Result<Gate> check(std::string_view account, std::int64_t now) override;
+  core::Result<bool> failed(std::string_view account, std::int64_t now) override;
+  void succeeded(std::string_view account) override;
+
+ private:
+  RedisClient& redis_;
+  LockoutPolicy policy_;
+};
+
+// Notifications over Redis pub/sub on one channel. A background thread holds the subscription,
+// pings Redis every second, and reconnects (with back-off) when the connection drops; the feed is
+// live only between a successful resync and the next failure.
+class RedisBus final : public Bus {
+ public:
+  RedisBus(RedisClient& redis, std::string channel) : redis_(redis), channel_(std::move(channel)) {}
+  RedisBus(const RedisBus&) = delete;
+  RedisBus& operator=(const RedisBus&) = delete;
+  ~RedisBus() override;
+
+  core::Status publish(std::string_view message) override;
+  void start(Handler handler, Resync resync) override;
+  bool live() const override { return live_.load(std::memory_order_acquire); }
+
+ private:
+  void run();
+  // Listens on one connection until it fails or stop is requested.
+  void listen(redisContext* ctx);
+
+  RedisClient& redis_;
+  const std::string channel_;
+  Handler handler_;
+  Resync resync_;
+  std::atomic<bool> live_{false};
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace gatehouse::state

@@ -1,0 +1,228 @@
+// One suite for the shared-state interfaces: in-process always; Redis when its URL is set.
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "state/local.hpp"
+#include "state/redis.hpp"
+
+namespace gatehouse::state {
+namespace {
+
+using std::chrono::seconds;
+
+constexpr LockoutPolicy kGrowing{
+    .delay_after = 2, .max_delay = 8, .lock_after = 6, .cooldown = 100};
+constexpr LockoutPolicy kNoDelays{
+    .delay_after = 0, .max_delay = 8, .lock_after = 3, .cooldown = 100};
+
+class StateContract : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() != "local") {
+      auto address = parseRedisUrl(GetParam());
+      ASSERT_TRUE(address) << address.error().message;
+      redis_ = std::make_unique<RedisClient>(*address);
+    }
+    // Keys unique to this run, so reruns against one Redis never see each other's counts.
+    prefix_ = std::to_string(std::random_device{}()) + ":";
+  }
+  std::unique_ptr<RateLimiter> limiter() {
+    if (!redis_) return std::make_unique<LocalRateLimiter>();
+    return std::make_unique<RedisRateLimiter>(*redis_);
+  }
+  std::unique_ptr<LoginGuard> guard(LockoutPolicy policy) {
+    if (!redis_) return std::make_unique<LocalLoginGuard>(policy);
+    return std::make_unique<RedisLoginGuard>(*redis_, policy);
+  }
+  std::string key(const std::string& name) const { return prefix_ + name; }
+
+  std::unique_ptr<RedisClient> redis_;
+  std::string prefix_;
+};
+
+TEST_P(StateContract, CountsPerKeyInWindowsOpenedByTheFirstHit) {
+  auto l = limiter();
+  const std::int64_t t = 1'800'000'040;  // 40 s into a wall-clock minute: windows are per key
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(l->hit(key("ip:1"), 5, seconds(60), t).value().allowed);
+  const auto refused = l->hit(key("ip:1"), 5, seconds(60), t + 1).value();
+  EXPECT_FALSE(refused.allowed);
+  EXPECT_TRUE(refused.first_refusal);
+  EXPECT_EQ(refused.retry_after, 59);
+  const auto again = l->hit(key("ip:1"), 5, seconds(60), t + 2).value();
+  EXPECT_FALSE(again.allowed);
+  EXPECT_FALSE(again.first_refusal);
+  EXPECT_TRUE(l->hit(key("ip:2"), 5, seconds(60), t).value().allowed);
+  EXPECT_FALSE(l->hit(key("ip:1"), 5, seconds(60), t + 20).value().allowed);  // no wall-clock reset
+  EXPECT_FALSE(l->hit(key("ip:1"), 5, seconds(60), t + 59).value().allowed);
+  EXPECT_TRUE(
+      l->hit(key("ip:1"), 5, seconds(60), t + 60).value().allowed);  // the key's next window
+}
+
+TEST_P(StateContract, ConcurrentHitsFromManyThreadsAllCount) {
+  // Two limiters on one backend stand for two nodes: with Redis they share one count.
+  auto a = limiter();
+  auto b = redis_ ? limiter() : nullptr;
+  std::atomic<int> allowed{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      RateLimiter& l = (b && i % 2 == 1) ? *b : *a;
+      for (int j = 0; j < 25; ++j) {
+        if (l.hit(key("shared"), 50, seconds(60), 1'800'000'000).value().allowed) ++allowed;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(allowed.load(), 50);
+}
+
+TEST_P(StateContract, StaysCorrectUnderManyKeys) {
+  auto l = limiter();
+  const int keys = redis_ ? 2000 : 50000;
+  for (int i = 0; i < keys; ++i)
+    ASSERT_TRUE(l->hit(key("k" + std::to_string(i)), 1, seconds(1), 1000 + i / 1000));
+  // Keys of old windows must not block new ones.
+  EXPECT_TRUE(l->hit(key("k1"), 1, seconds(1), 5000).value().allowed);
+}
+
+TEST_P(StateContract, DelaysGrowThenLockThenCoolDown) {
+  auto g = guard(kGrowing);
+  const std::string bob = key("bob");
+  std::int64_t t = 1000;
+  EXPECT_EQ(g->check(bob, t).value(), Gate::Open);
+  EXPECT_FALSE(g->failed(bob, t).value());
+  EXPECT_EQ(g->check(bob, t).value(), Gate::Open);
+  EXPECT_FALSE(g->failed(bob, t).value());  // 2nd failure: 1 s
+  EXPECT_EQ(g->check(bob, t).value(), Gate::Delayed);
+  EXPECT_EQ(g->check(bob, t + 1).value(), Gate::Open);
+  EXPECT_FALSE(g->failed(bob, t + 1).value());  // 3rd: 2 s
+  EXPECT_EQ(g->check(bob, t + 2).value(), Gate::Delayed);
+  EXPECT_EQ(g->check(bob, t + 3).value(), Gate::Open);
+  EXPECT_FALSE(g->failed(bob, t + 3).value());  // 4th: 4 s
+  EXPECT_FALSE(g->failed(bob, t + 7).value());  // 5th: 8 s (the cap)
+  EXPECT_EQ(g->check(bob, t + 14).value(), Gate::Delayed);
+  EXPECT_TRUE(g->failed(bob, t + 15).value());  // 6th locks
+  EXPECT_EQ(g->check(bob, t + 50).value(), Gate::Locked);
+  EXPECT_EQ(g->check(key("alice"), t + 50).value(), Gate::Open);
+  EXPECT_EQ(g->check(bob, t + 116).value(), Gate::Open);  // cooled down, counting afresh
+  EXPECT_FALSE(g->failed(bob, t + 116).value());
+  EXPECT_EQ(g->check(bob, t + 116).value(), Gate::Open);
+}
+
+TEST_P(StateContract, SuccessResetsAndNoDelaysWhenDisabled) {
+  auto g = guard(kNoDelays);
+  const std::string x = key("x");
+  (void)g->failed(x, 1);
+  (void)g->failed(x, 1);
+  EXPECT_EQ(g->check(x, 1).value(), Gate::Open);
+  g->succeeded(x);
+  (void)g->failed(x, 2);
+  (void)g->failed(x, 2);
+  EXPECT_EQ(g->check(x, 2).value(), Gate::Open);
+  EXPECT_TRUE(g->failed(x, 2).value());
+  EXPECT_EQ(g->check(x, 3).value(), Gate::Locked);
+}
+
+TEST_P(StateContract, BusDeliversToEveryNodeAndIsLiveOnlyAfterResync) {
+  // Two buses on one backend stand for two nodes.
+  std::unique_ptr<Bus> a;
+  std::unique_ptr<Bus> b;
+  if (redis_) {
+    const std::string channel = "gatehouse:test:" + prefix_;
+    a = std::make_unique<RedisBus>(*redis_, channel);
+    b = std::make_unique<RedisBus>(*redis_, channel);
+  } else {
+    a = std::make_unique<LocalBus>();
+  }
+  std::mutex mutex;
+  std::vector<std::string> got_a;
+  std::vector<std::string> got_b;
+  std::atomic<int> resyncs{0};
+  const auto collect = [&mutex](std::vector<std::string>& into) {
+    return [&mutex, &into](std::string_view m) {
+      const std::lock_guard lock(mutex);
+      into.emplace_back(m);
+    };
+  };
+  a->start(collect(got_a), [&resyncs] { return ++resyncs > 0; });
+  if (b) b->start(collect(got_b), [&resyncs] { return ++resyncs > 0; });
+  for (int i = 0; i < 100 && !(a->live() && (!b || b->live())); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(a->live());
+  if (b) {
+    ASSERT_TRUE(b->live());
+    EXPECT_EQ(resyncs.load(), 2);  // each node re-read storage before going live
+  }
+  ASSERT_TRUE(a->publish("revoked 1800000000 jti-1"));
+  for (int i = 0; i < 100; ++i) {
+    {
+      const std::lock_guard lock(mutex);
+      if (!got_a.empty() && (!b || !got_b.empty())) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const std::lock_guard lock(mutex);
+  EXPECT_EQ(got_a, std::vector<std::string>{"revoked 1800000000 jti-1"});
+  if (b) {
+    EXPECT_EQ(got_b, std::vector<std::string>{"revoked 1800000000 jti-1"});
+  }
+}
+
+TEST(RedisUrl, ParsesHostPortCredentialsAndDatabase) {
+  auto a = parseRedisUrl("redis://:s3cret@10.0.0.5:6380/2").value();
+  EXPECT_EQ(a.host, "10.0.0.5");
+  EXPECT_EQ(a.port, 6380);
+  EXPECT_EQ(a.password, "s3cret");
+  EXPECT_EQ(a.db, 2);
+  auto b = parseRedisUrl("redis://gate:pw@cache").value();
+  EXPECT_EQ(b.user, "gate");
+  EXPECT_EQ(b.port, 6379);
+  EXPECT_EQ(b.host, "cache");
+  EXPECT_EQ(parseRedisUrl("rediss://cache").error().code, core::Errc::InvalidArgument);
+  EXPECT_FALSE(parseRedisUrl("http://cache"));
+  EXPECT_FALSE(parseRedisUrl("redis://cache:99999"));
+  EXPECT_FALSE(parseRedisUrl("redis://cache/x"));
+}
+
+TEST(RedisDown, EveryOperationFailsClosedAsUnavailable) {
+  // Nothing listens on port 1: each call must report Unavailable, never "allowed" or "open".
+  RedisClient redis({.host = "127.0.0.1", .port = 1}, std::chrono::milliseconds(200));
+  RedisRateLimiter limiter(redis);
+  RedisLoginGuard guard(redis, kGrowing);
+  auto hit = limiter.hit("k", 5, seconds(60), 1);
+  ASSERT_FALSE(hit);
+  EXPECT_EQ(hit.error().code, core::Errc::Unavailable);
+  ASSERT_FALSE(guard.check("k", 1));
+  EXPECT_EQ(guard.check("k", 1).error().code, core::Errc::Unavailable);
+  EXPECT_FALSE(guard.failed("k", 1));
+  RedisBus bus(redis, "c");
+  EXPECT_FALSE(bus.publish("x"));
+  bus.start([](std::string_view) {}, [] { return true; });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_FALSE(bus.live());
+}
+
+std::vector<std::string> backends() {
+  std::vector<std::string> out{"local"};
+  if (const char* url = std::getenv("GATEHOUSE_TEST_REDIS_URL");  // NOLINT(concurrency-mt-unsafe)
+      url != nullptr && *url != '\0') {
+    out.emplace_back(url);
+  }
+  return out;
+}
+
+std::string backendName(const ::testing::TestParamInfo<std::string>& param) {
+  return param.param == "local" ? "local" : "redis";
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StateContract, ::testing::ValuesIn(backends()), backendName);
+
+}  // namespace
+}  // namespace gatehouse::state
