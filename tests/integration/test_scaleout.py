@@ -1,0 +1,321 @@
+"""Several nodes: two gatehouse processes sharing a real PostgreSQL (durable data) and a real Redis
+(counters, revocations, change pokes), behind a real nginx balancing round-robin, all on loopback.
+Needs GATEHOUSE_TEST_POSTGRES_URL and GATEHOUSE_TEST_PG_BIN (scripts/services.sh sets them)."""
+import concurrent.futures
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import urllib.parse
+import uuid
+
+import pytest
+import requests
+
+from conftest import auth, free_port
+
+PG_URL = os.environ.get("GATEHOUSE_TEST_POSTGRES_URL", "")
+PG_BIN = os.environ.get("GATEHOUSE_TEST_PG_BIN", "")
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+pytestmark = pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL (run scripts/test.sh)")
+
+
+def fresh_database():
+    """A new empty database on the test PostgreSQL server; its URL."""
+    u = urllib.parse.urlparse(PG_URL)
+    name = "gh_it_" + uuid.uuid4().hex[:12]
+    subprocess.run([f"{PG_BIN}/createdb", "-h", u.hostname, "-p", str(u.port), "-U", u.username, name],
+                   check=True, capture_output=True, timeout=60)
+    return f"postgresql://{u.username}@{u.hostname}:{u.port}/{name}"
+
+
+class Redis:
+    """A private redis-server that a test can stop and start again on the same port."""
+
+    def __init__(self, tmp_path):
+        self.port = free_port()
+        self.dir = tmp_path / "redis"
+        self.dir.mkdir()
+        self.proc = None
+        self.url = f"redis://127.0.0.1:{self.port}"
+
+    def start(self):
+        self.proc = subprocess.Popen([REDIS, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+                                      "--appendonly", "no", "--dir", str(self.dir)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True).returncode != 0:
+            assert time.time() < deadline, "redis did not start"
+            time.sleep(0.05)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def start_nginx(tmp_path, upstream_ports):
+    port = free_port()
+    servers = "\n".join(f"    server 127.0.0.1:{p} max_fails=1 fail_timeout=2s;" for p in upstream_ports)
+    conf = f"""
+daemon off;
+master_process off;
+pid {tmp_path}/nginx.pid;
+error_log {tmp_path}/nginx-error.log warn;
+events {{ worker_connections 256; }}
+http {{
+  access_log off;
+  client_body_temp_path {tmp_path}/body;
+  proxy_temp_path {tmp_path}/proxy;
+  fastcgi_temp_path {tmp_path}/fastcgi;
+  uwsgi_temp_path {tmp_path}/uwsgi;
+  scgi_temp_path {tmp_path}/scgi;
+  upstream gatehouse {{
+{servers}
+  }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass http://gatehouse;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_next_upstream error timeout http_502 http_503;
+    }}
+  }}
+}}
+"""
+    (tmp_path / "nginx-lb.conf").write_text(conf)
+    proc = subprocess.Popen([NGINX, "-c", str(tmp_path / "nginx-lb.conf"), "-p", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 10
+    while True:
+        try:
+            requests.get(base + "/healthz", timeout=1)
+            return proc, base
+        except requests.ConnectionError:
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.time() < deadline, "nginx did not start"
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def cluster(make_server, tmp_path):
+    redis = Redis(tmp_path)
+    redis.start()
+    db = fresh_database()
+
+    def node(name, extra=None):
+        data = tmp_path / name
+        data.mkdir()
+        env = {"DATABASE_URL": db, "REDIS_URL": redis.url, "GATEHOUSE_DATA_DIR": str(data),
+               "TRUSTED_PROXIES": "127.0.0.1"}
+        env.update(extra or {})
+        return make_server(env)
+
+    yield node, redis
+    redis.stop()
+
+
+def wait_until(predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return time.monotonic()
+        time.sleep(0.02)
+    return None
+
+
+def test_register_on_one_node_login_on_the_other(cluster):
+    node, _ = cluster
+    a, b = node("a"), node("b")
+    assert a.register("ann@example.com", "ann").status_code == 201
+    r = b.login("ann")
+    assert r.status_code == 200, r.text
+    me = requests.get(b.url("/api/v1/auth/me"), headers=auth(r.json()["access_token"]))
+    assert me.status_code == 200 and me.json()["email"] == "ann@example.com"
+    assert a.register("ANN@example.com", "other").status_code == 409  # unique across nodes
+    assert b.register("x@example.com", "ANN").status_code == 409
+
+
+def test_logout_on_one_node_voids_the_token_on_the_other_within_a_second(cluster):
+    node, _ = cluster
+    a, b = node("a"), node("b")
+    a.register("bob@example.com", "bob")
+    token = a.token("bob")
+    assert requests.get(b.url("/api/v1/auth/me"), headers=auth(token)).status_code == 200
+    assert requests.post(a.url("/api/v1/auth/logout"), headers=auth(token)).status_code in (200, 204)
+    start = time.monotonic()
+    refused = wait_until(
+        lambda: requests.get(b.url("/api/v1/auth/me"), headers=auth(token)).status_code == 401, 1.0)
+    assert refused is not None, "node B still accepted the logged-out token after 1 s"
+    assert refused - start < 1.0
+
+
+def test_deactivation_on_one_node_applies_on_the_other_within_a_second(cluster):
+    node, _ = cluster
+    a, b = node("a"), node("b")
+    admin = a.admin_token()
+    a.register("cat@example.com", "cat")
+    token = b.token("cat")
+    uid = requests.get(b.url("/api/v1/auth/me"), headers=auth(token)).json()["id"]
+    r = requests.patch(a.url(f"/api/v1/users/{uid}"), headers=auth(admin), json={"is_active": False})
+    assert r.status_code == 200, r.text
+    assert wait_until(
+        lambda: requests.get(b.url("/api/v1/auth/me"), headers=auth(token)).status_code == 403, 1.0)
+
+
+def test_login_rate_limit_counts_both_nodes_together(cluster, tmp_path):
+    node, _ = cluster
+    a, b = node("a", {"LOGIN_RATE_LIMIT": "5/minute"}), node("b", {"LOGIN_RATE_LIMIT": "5/minute"})
+    nginx, base = start_nginx(tmp_path, [a.port, b.port])
+    try:
+        codes = [requests.post(base + "/api/v1/auth/login", data={"username": "dan", "password": "wrong"}).status_code
+                 for _ in range(6)]
+        assert codes[:5] == [401] * 5, codes
+        assert codes[5] == 429, codes
+        # Each node took part (round-robin), and both now refuse that client.
+        for n in (a, b):
+            r = requests.post(n.url("/api/v1/auth/login"), data={"username": "dan", "password": "wrong"},
+                              headers={"X-Forwarded-For": "127.0.0.1"})
+            assert r.status_code == 429
+            assert int(r.headers["Retry-After"]) > 0
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=10)
+
+
+def test_sigkill_during_a_registration_burst_loses_no_created_user(cluster, tmp_path):
+    node, _ = cluster
+    a, b = node("a"), node("b")
+    nginx, base = start_nginx(tmp_path, [a.port, b.port])
+    try:
+        def register(i):
+            try:
+                r = requests.post(base + "/api/v1/auth/register", timeout=30,
+                                  json={"email": f"u{i}@example.com", "username": f"user{i}", "password": "Passw0rd!x"})
+                return i, r.status_code
+            except requests.RequestException:
+                return i, None
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+            futures = [pool.submit(register, i) for i in range(120)]
+            time.sleep(0.3)
+            a.kill()
+            results = [f.result() for f in futures]
+        created = [i for i, code in results if code == 201]
+        assert len(created) >= 20, results  # the burst really ran on both sides of the kill
+        for i in created:
+            r = b.login(f"user{i}")
+            assert r.status_code == 200, (i, r.text)
+        # The survivor keeps serving, directly and through the balancer.
+        assert requests.get(b.url("/readyz")).status_code == 200
+        r = requests.post(base + "/api/v1/auth/register",
+                          json={"email": "after@example.com", "username": "after", "password": "Passw0rd!x"})
+        assert r.status_code == 201, r.text
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=10)
+
+
+def test_redis_down_fails_closed_then_recovers(cluster):
+    node, redis = cluster
+    a = node("a")
+    a.register("eve@example.com", "eve")
+    token = a.token("eve")
+    assert requests.get(a.url("/api/v1/auth/me"), headers=auth(token)).status_code == 200
+    redis.stop()
+    assert wait_until(lambda: requests.get(a.url("/api/v1/auth/me"), headers=auth(token)).status_code == 503, 5)
+    r = requests.get(a.url("/api/v1/auth/me"), headers=auth(token))
+    assert r.status_code == 503 and "detail" in r.json()
+    assert a.login("eve").status_code == 503  # no shared rate-limit counters: refuse, don't guess
+    assert requests.get(a.url("/readyz")).status_code == 503
+    assert requests.get(a.url("/healthz")).status_code == 200  # alive, just not ready
+    redis.start()
+    assert wait_until(lambda: requests.get(a.url("/api/v1/auth/me"), headers=auth(token)).status_code == 200, 10)
+    assert requests.get(a.url("/readyz")).status_code == 200
+    assert a.login("eve").status_code == 200
+
+
+class CuttableLink:
+    """A loopback TCP relay to Redis that a test can cut (dropping every connection) and restore:
+    one node loses Redis while the others keep it."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.open = True
+        self.conns = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.open:
+                client.close()
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.target))
+            with self.lock:
+                self.conns += [client, upstream]
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(src, dst), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src, dst):
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cut(self):
+        self.open = False
+        with self.lock:
+            for s in self.conns:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self.conns = []
+
+    def restore(self):
+        self.open = True
+
+    def close(self):
+        self.cut()
+        self.listener.close()
+
+
+def test_revocation_published_while_a_node_was_cut_off_reaches_it_after_resync(cluster):
+    node, redis = cluster
+    link = CuttableLink(redis.port)
+    try:
+        a = node("a")
+        b = node("b", {"REDIS_URL": f"redis://127.0.0.1:{link.port}"})
+        a.register("fay@example.com", "fay")
+        token = a.token("fay")
+        assert requests.get(b.url("/api/v1/auth/me"), headers=auth(token)).status_code == 200
+        link.cut()
+        # B may have missed something now: it refuses to call any token valid.
+        assert wait_until(lambda: requests.get(b.url("/api/v1/auth/me"), headers=auth(token)).status_code == 503, 5)
+        # A still has Redis: the logout is stored and published, and B does not hear it.
+        assert requests.post(a.url("/api/v1/auth/logout"), headers=auth(token)).status_code == 200
+        link.restore()
+        # B re-reads the revocations from PostgreSQL before it counts as live again.
+        assert wait_until(lambda: requests.get(b.url("/api/v1/auth/me"), headers=auth(token)).status_code != 503, 10)
+        assert requests.get(b.url("/api/v1/auth/me"), headers=auth(token)).status_code == 401
+    finally:
+        link.close()
