@@ -142,6 +142,7 @@ int serve(const config::Config& config) {
   std::unique_ptr<state::Bus> bus;
   std::unique_ptr<state::RateLimiter> limiter;
   std::unique_ptr<state::LoginGuard> guard;
+  std::unique_ptr<state::OneTimeStore> once;
   const state::LockoutPolicy lockout{.delay_after = config.login_delay_after,
                                      .max_delay = config.login_max_delay_seconds,
                                      .lock_after = config.lockout_threshold,
@@ -153,10 +154,12 @@ int serve(const config::Config& config) {
     bus = std::make_unique<state::RedisBus>(*redis, "gatehouse:events");
     limiter = std::make_unique<state::RedisRateLimiter>(*redis);
     guard = std::make_unique<state::RedisLoginGuard>(*redis, lockout);
+    once = std::make_unique<state::RedisOneTimeStore>(*redis);
   } else {
     bus = std::make_unique<state::LocalBus>();
     limiter = std::make_unique<state::LocalRateLimiter>();
     guard = std::make_unique<state::LocalLoginGuard>(lockout);
+    once = std::make_unique<state::LocalOneTimeStore>();
   }
   auth::RevocationList revocations((*store)->revocations(), bus.get());
   if (auto ok = revocations.load(clock.unixSeconds()); !ok) {
@@ -189,7 +192,7 @@ int serve(const config::Config& config) {
   if (!cookie_key) return fatal(cookie_key.error().message);
   oidc::CurlClient outbound(config.oidc_ca_file);
   oidc::OidcService oidc_service(
-      config.oidc_providers, outbound, **store, auth_service, audit_log, clock,
+      config.oidc_providers, outbound, **store, auth_service, audit_log, clock, *once,
       {public_url, config.frontend_url, *cookie_key, config.oidc_link_verified_email});
   api::Services services{auth_service, user_service, api_keys,  tokens,     **store,  *policy,
                          metrics,      oidc_service, audit_log, public_url, bus.get()};

@@ -1,6 +1,7 @@
 #include "oidc/oidc_service.hpp"
 
 #include <algorithm>
+#include <charconv>
 
 #include <boost/json/serialize.hpp>
 
@@ -43,12 +44,13 @@ std::string usernameBase(const jose::Claims& c) {
 
 OidcService::OidcService(std::vector<config::OidcProvider> providers, HttpClient& http,
                          store::Store& store, auth::AuthService& auth, audit::AuditLog& audit,
-                         const core::Clock& clock, Settings settings)
+                         const core::Clock& clock, state::OneTimeStore& once, Settings settings)
     : http_(http),
       store_(store),
       auth_(auth),
       audit_(audit),
       clock_(clock),
+      once_(once),
       settings_(std::move(settings)) {
   for (auto& p : providers) {
     std::string name = p.name;
@@ -129,13 +131,11 @@ std::string OidcService::complete(const std::string& name, const Callback& cb,
   if (param("state").empty() || !crypto::constantTimeEquals(param("state"), state)) {
     return fail(name, "invalid_state", "state does not match the transaction", client);
   }
-  {
-    const std::lock_guard lock(mutex_);
-    std::erase_if(used_states_, [now](const auto& kv) { return kv.second < now; });
-    if (!used_states_.emplace(state, expiry->get_int64()).second) {
-      return fail(name, "invalid_state", "state replayed", client);
-    }
-  }
+  // Remembered (by digest) until the transaction expires, on every node.
+  auto fresh = once_.putIfAbsent("state:" + core::hexEncode(crypto::sha256(state)), "1",
+                                 std::chrono::seconds(expiry->get_int64() - now + 1), now);
+  if (!fresh) return fail(name, "server_error", fresh.error().message, client);
+  if (!*fresh) return fail(name, "invalid_state", "state replayed", client);
   if (!param("error").empty())
     return fail(name, "access_denied", "provider said " + param("error"), client);
   auto meta = provider.metadata();
@@ -183,11 +183,12 @@ std::string OidcService::complete(const std::string& name, const Callback& cb,
 
   auto code = crypto::randomToken(32);
   if (!code) return fail(name, "server_error", "random source failed", client);
-  {
-    const std::lock_guard lock(mutex_);
-    std::erase_if(codes_, [now](const auto& kv) { return kv.second.expires < now; });
-    codes_[*code] = Pending{*user_id, name, now + kCodeSeconds};
-  }
+  // Stored by digest: whoever reads the shared store cannot trade a code.
+  auto stored = once_.putIfAbsent("code:" + core::hexEncode(crypto::sha256(*code)),
+                                  std::to_string(*user_id) + " " + name,
+                                  std::chrono::seconds(kCodeSeconds), now);
+  if (!stored || !*stored)
+    return fail(name, "server_error", stored ? "code collision" : stored.error().message, client);
   // Tokens never travel in a URL: the fragment carries a one-time code the frontend trades.
   return settings_.frontend_url + "/auth/callback#code=" + *code;
 }
@@ -259,16 +260,18 @@ core::Result<std::int64_t> OidcService::resolveUser(const Provider& provider,
 
 std::optional<auth::Result<auth::TokenPair>> OidcService::exchange(const std::string& code,
                                                                    const auth::ClientInfo& client) {
-  Pending pending{};
-  {
-    const std::lock_guard lock(mutex_);
-    const auto it = codes_.find(code);
-    if (it == codes_.end()) return std::nullopt;
-    pending = it->second;
-    codes_.erase(it);  // single use, even when late
-  }
-  if (pending.expires < clock_.unixSeconds()) return std::nullopt;
-  return auth_.signInExternal(pending.user_id, pending.provider, client);
+  // Taken in one step: of two racing exchanges (on any nodes) only one gets it.
+  auto pending = once_.take("code:" + core::hexEncode(crypto::sha256(code)), clock_.unixSeconds());
+  if (!pending)
+    return auth::Result<auth::TokenPair>(
+        tl::unexpected(auth::Error{auth::Errc::Unavailable, pending.error().message, {}, 0}));
+  if (!*pending) return std::nullopt;
+  const auto space = (*pending)->find(' ');
+  if (space == std::string::npos) return std::nullopt;
+  std::int64_t user_id = 0;
+  const auto [end, ec] = std::from_chars((*pending)->data(), (*pending)->data() + space, user_id);
+  if (ec != std::errc() || end != (*pending)->data() + space) return std::nullopt;
+  return auth_.signInExternal(user_id, (*pending)->substr(space + 1), client);
 }
 
 }  // namespace gatehouse::oidc

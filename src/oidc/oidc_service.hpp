@@ -12,6 +12,7 @@
 #include "audit/audit_log.hpp"
 #include "auth/auth_service.hpp"
 #include "oidc/provider.hpp"
+#include "state/once.hpp"
 #include "store/store.hpp"
 
 namespace gatehouse::oidc {
@@ -31,7 +32,7 @@ class OidcService {
 
   OidcService(std::vector<config::OidcProvider> providers, HttpClient& http, store::Store& store,
               auth::AuthService& auth, audit::AuditLog& audit, const core::Clock& clock,
-              Settings settings);
+              state::OneTimeStore& once, Settings settings);
 
   bool hasProvider(const std::string& name) const { return providers_.contains(name); }
 
@@ -60,11 +61,6 @@ class OidcService {
   static constexpr std::string_view kCookieName = "gatehouse_oidc";
 
  private:
-  struct Pending {
-    std::int64_t user_id;
-    std::string provider;
-    std::int64_t expires;
-  };
   std::string fail(const std::string& provider, const std::string& reason,
                    const std::string& detail, const auth::ClientInfo& client,
                    std::optional<std::int64_t> subject = std::nullopt);
@@ -78,10 +74,8 @@ class OidcService {
   auth::AuthService& auth_;
   audit::AuditLog& audit_;
   const core::Clock& clock_;
+  state::OneTimeStore& once_;  // seen states and one-time codes, by digest, on every node
   Settings settings_;
-  std::mutex mutex_;
-  std::unordered_map<std::string, std::int64_t> used_states_;  // state → expiry
-  std::unordered_map<std::string, Pending> codes_;
 };
 
 }  // namespace gatehouse::oidc

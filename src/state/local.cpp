@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <functional>
 
+#include "state/once.hpp"
+
 namespace gatehouse::state {
 
 core::Result<Decision> LocalRateLimiter::hit(std::string_view key, std::uint32_t limit,
@@ -68,6 +70,34 @@ core::Result<bool> LocalLoginGuard::failed(std::string_view account, std::int64_
 void LocalLoginGuard::succeeded(std::string_view account) {
   const std::lock_guard lock(mutex_);
   entries_.erase(std::string(account));
+}
+
+}  // namespace gatehouse::state
+
+namespace gatehouse::state {
+
+core::Result<bool> LocalOneTimeStore::putIfAbsent(std::string_view key, std::string_view value,
+                                                  std::chrono::seconds ttl, std::int64_t now) {
+  const std::lock_guard lock(mutex_);
+  if (entries_.size() >= sweep_at_) {
+    std::erase_if(entries_, [now](const auto& kv) { return kv.second.expires <= now; });
+    sweep_at_ = std::max<std::size_t>(1024, entries_.size() * 2);
+  }
+  auto [it, inserted] = entries_.try_emplace(std::string(key));
+  if (!inserted && it->second.expires > now) return false;
+  it->second = Entry{std::string(value), now + ttl.count()};
+  return true;
+}
+
+core::Result<std::optional<std::string>> LocalOneTimeStore::take(std::string_view key,
+                                                                 std::int64_t now) {
+  const std::lock_guard lock(mutex_);
+  const auto it = entries_.find(std::string(key));
+  if (it == entries_.end()) return std::optional<std::string>{};
+  Entry entry = std::move(it->second);
+  entries_.erase(it);  // single use, even when late
+  if (entry.expires <= now) return std::optional<std::string>{};
+  return std::optional<std::string>(std::move(entry.value));
 }
 
 }  // namespace gatehouse::state

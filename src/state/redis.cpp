@@ -255,6 +255,23 @@ void RedisLoginGuard::succeeded(std::string_view account) {
     spdlog::warn("failed-login guard: could not reset an account's count: {}", ok.error().message);
 }
 
+core::Result<bool> RedisOneTimeStore::putIfAbsent(std::string_view key, std::string_view value,
+                                                  std::chrono::seconds ttl, std::int64_t /*now*/) {
+  const std::string seconds = std::to_string(std::max<std::int64_t>(1, ttl.count()));
+  auto reply =
+      redis_.command({"SET", "gatehouse:once:" + std::string(key), value, "NX", "EX", seconds});
+  if (!reply) return tl::unexpected(reply.error());
+  return reply->type == RedisReply::Type::Status;  // OK; Nil when the key existed
+}
+
+core::Result<std::optional<std::string>> RedisOneTimeStore::take(std::string_view key,
+                                                                 std::int64_t /*now*/) {
+  auto reply = redis_.command({"GETDEL", "gatehouse:once:" + std::string(key)});
+  if (!reply) return tl::unexpected(reply.error());
+  if (reply->type != RedisReply::Type::String) return std::optional<std::string>{};
+  return std::optional<std::string>(std::move(reply->text));
+}
+
 RedisBus::~RedisBus() {
   stop_ = true;
   if (thread_.joinable()) thread_.join();

@@ -15,6 +15,7 @@
 #include "core/error.hpp"
 #include "state/bus.hpp"
 #include "state/limits.hpp"
+#include "state/once.hpp"
 
 struct redisContext;
 
@@ -90,6 +91,18 @@ class RedisLoginGuard final : public LoginGuard {
  private:
   RedisClient& redis_;
   LockoutPolicy policy_;
+};
+
+// SET NX EX to store, GETDEL to take: single use across every node.
+class RedisOneTimeStore final : public OneTimeStore {
+ public:
+  explicit RedisOneTimeStore(RedisClient& redis) : redis_(redis) {}
+  core::Result<bool> putIfAbsent(std::string_view key, std::string_view value,
+                                 std::chrono::seconds ttl, std::int64_t now) override;
+  core::Result<std::optional<std::string>> take(std::string_view key, std::int64_t now) override;
+
+ private:
+  RedisClient& redis_;
 };
 
 // Notifications over Redis pub/sub on one channel. A background thread holds the subscription,

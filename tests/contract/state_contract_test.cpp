@@ -41,6 +41,10 @@ class StateContract : public ::testing::TestWithParam<std::string> {
     if (!redis_) return std::make_unique<LocalLoginGuard>(policy);
     return std::make_unique<RedisLoginGuard>(*redis_, policy);
   }
+  std::unique_ptr<OneTimeStore> once() {
+    if (!redis_) return std::make_unique<LocalOneTimeStore>();
+    return std::make_unique<RedisOneTimeStore>(*redis_);
+  }
   std::string key(const std::string& name) const { return prefix_ + name; }
 
   std::unique_ptr<RedisClient> redis_;
@@ -173,6 +177,38 @@ TEST_P(StateContract, BusDeliversToEveryNodeAndIsLiveOnlyAfterResync) {
   if (b) {
     EXPECT_EQ(got_b, std::vector<std::string>{"revoked 1800000000 jti-1"});
   }
+}
+
+TEST_P(StateContract, OneTimeValuesAreTakenOnceAndRefuseReplays) {
+  auto o = once();
+  const std::int64_t now = 1'800'000'000;
+  ASSERT_TRUE(o->putIfAbsent(key("code"), "42 google", seconds(60), now).value());
+  EXPECT_FALSE(o->putIfAbsent(key("code"), "7 evil", seconds(60), now).value());  // replay
+  EXPECT_EQ(o->take(key("code"), now + 1).value(), "42 google");
+  EXPECT_FALSE(o->take(key("code"), now + 1).value());  // single use
+  EXPECT_FALSE(o->take(key("never"), now).value());
+  // Many takers racing for one value: exactly one gets it.
+  ASSERT_TRUE(o->putIfAbsent(key("race"), "v", seconds(60), now).value());
+  std::atomic<int> winners{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&] {
+      if (o->take(key("race"), now).value()) ++winners;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(winners.load(), 1);
+}
+
+TEST(LocalOneTimeStore, ExpiredValuesAreGoneAndSweptUnderFloods) {
+  LocalOneTimeStore o;
+  ASSERT_TRUE(o.putIfAbsent("a", "1", seconds(10), 100).value());
+  EXPECT_FALSE(o.take("a", 110).value());  // expired
+  ASSERT_TRUE(o.putIfAbsent("b", "1", seconds(10), 100).value());
+  EXPECT_TRUE(o.putIfAbsent("b", "2", seconds(10), 111).value());  // the old one had expired
+  for (int i = 0; i < 20000; ++i)
+    ASSERT_TRUE(o.putIfAbsent(std::to_string(i), "x", seconds(1), 200 + i));
+  EXPECT_EQ(o.take("19999", 20199).value(), "x");
 }
 
 TEST(RedisUrl, ParsesHostPortCredentialsAndDatabase) {

@@ -1,10 +1,13 @@
 """Fixtures that run the real gatehouse binary on a free loopback port with a temporary data
 directory, and talk HTTP to it. Needs GATEHOUSE_BIN (the built binary)."""
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import time
+import urllib.parse
+import uuid
 
 import pytest
 import requests
@@ -135,3 +138,43 @@ def make_server(tmp_path):
 @pytest.fixture
 def server(make_server):
     return make_server()
+
+
+# --- shared services for several nodes (scripts/services.sh starts PostgreSQL) -------------------
+PG_URL = os.environ.get("GATEHOUSE_TEST_POSTGRES_URL", "")
+PG_BIN = os.environ.get("GATEHOUSE_TEST_PG_BIN", "")
+REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+def fresh_database():
+    """A new empty database on the test PostgreSQL server; its URL."""
+    u = urllib.parse.urlparse(PG_URL)
+    name = "gh_it_" + uuid.uuid4().hex[:12]
+    subprocess.run([f"{PG_BIN}/createdb", "-h", u.hostname, "-p", str(u.port), "-U", u.username, name],
+                   check=True, capture_output=True, timeout=60)
+    return f"postgresql://{u.username}@{u.hostname}:{u.port}/{name}"
+
+
+class Redis:
+    """A private redis-server that a test can stop and start again on the same port."""
+
+    def __init__(self, tmp_path):
+        self.port = free_port()
+        self.dir = tmp_path / "redis"
+        self.dir.mkdir()
+        self.proc = None
+        self.url = f"redis://127.0.0.1:{self.port}"
+
+    def start(self):
+        self.proc = subprocess.Popen([REDIS, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+                                      "--appendonly", "no", "--dir", str(self.dir)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True).returncode != 0:
+            assert time.time() < deadline, "redis did not start"
+            time.sleep(0.05)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()

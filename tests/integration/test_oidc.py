@@ -17,7 +17,7 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from conftest import auth, free_port
+from conftest import PG_URL, Redis, auth, fresh_database, free_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROVIDER_DIR = os.path.join(os.path.dirname(HERE), "oidc")
@@ -100,15 +100,14 @@ class FakeProvider:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
-@pytest.fixture
-def stack(make_server, tls, tmp_path):
+def start_providers(tls, callback):
+    """npm's oidc-provider (redirecting to `callback`) and the fake provider; the environment a
+    gatehouse node needs for both."""
     if os.environ.get("GATEHOUSE_SKIP_NPM") == "1" and not os.path.isdir(os.path.join(PROVIDER_DIR, "node_modules")):
         pytest.skip("GATEHOUSE_SKIP_NPM=1 and oidc-provider is not installed")
     cert, key = tls
     provider_port = free_port()
     fake = FakeProvider(tls)
-    gate = make_server(start=False)
-    callback = gate.url("/api/v1/auth/oauth/local/callback")
     node = subprocess.Popen([NODE, os.path.join(PROVIDER_DIR, "provider.mjs"), str(provider_port), cert, key, callback],
                             cwd=PROVIDER_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     issuer = f"https://127.0.0.1:{provider_port}"
@@ -121,18 +120,29 @@ def stack(make_server, tls, tmp_path):
             assert node.poll() is None, node.stdout.read()
             assert time.time() < deadline, "oidc-provider did not start"
             time.sleep(0.1)
-    gate.env.update({
+    env = {
         "OIDC_PROVIDERS": "local,fake",
         "OIDC_LOCAL_ISSUER": issuer, "OIDC_LOCAL_CLIENT_ID": "gatehouse", "OIDC_LOCAL_CLIENT_SECRET": CLIENT_SECRET,
         "OIDC_FAKE_ISSUER": fake.issuer, "OIDC_FAKE_CLIENT_ID": "gatehouse", "OIDC_FAKE_CLIENT_SECRET": "x" * 16,
         "OIDC_FAKE_ID_TOKEN_ALG": "ES256",
-        "OIDC_CA_FILE": cert, "GATEHOUSE_PUBLIC_URL": gate.base, "FRONTEND_URL": "http://frontend.test",
-    })
+        "OIDC_CA_FILE": cert, "FRONTEND_URL": "http://frontend.test",
+    }
+
+    def stop():
+        node.terminate()
+        node.wait(timeout=10)
+        fake.server.shutdown()
+    return env, fake, stop
+
+
+@pytest.fixture
+def stack(make_server, tls):
+    gate = make_server(start=False)
+    env, fake, stop = start_providers(tls, gate.url("/api/v1/auth/oauth/local/callback"))
+    gate.env.update(env, GATEHOUSE_PUBLIC_URL=gate.base)
     gate.start()
-    yield gate, cert, fake
-    node.terminate()
-    node.wait(timeout=10)
-    fake.server.shutdown()
+    yield gate, tls[0], fake
+    stop()
 
 
 def parse_form(html):
@@ -296,3 +306,32 @@ def test_provider_error_and_unknown_provider(stack):
     assert callback(gate, url, tx).endswith("#error=access_denied")
     assert requests.get(gate.url("/api/v1/auth/oauth/nope"), allow_redirects=False).status_code == 404
     assert requests.get(gate.url("/api/v1/auth/oauth/nope/callback"), allow_redirects=False).status_code == 404
+
+
+@pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL and Redis (run scripts/test.sh)")
+def test_a_sign_in_may_continue_on_any_node(make_server, tls, tmp_path):
+    """Two nodes sharing PostgreSQL and Redis behind one public URL: the flow starts on A, the
+    provider's redirect lands on B, the code is traded on A; states and codes stay single-use."""
+    redis = Redis(tmp_path)
+    redis.start()
+    shared = {"DATABASE_URL": fresh_database(), "REDIS_URL": redis.url}
+    a, b = make_server(start=False), make_server(start=False)
+    env, _, stop = start_providers(tls, a.url("/api/v1/auth/oauth/local/callback"))
+    try:
+        for n in (a, b):
+            n.env.update(env, GATEHOUSE_PUBLIC_URL=a.base, GATEHOUSE_DATA_DIR=str(tmp_path / f"data-{n.port}"),
+                         **shared)
+            n.start()
+        location, tx = start(a)
+        back = through_provider(a, tls[0], location, "gina")
+        landing = callback(b, back.replace(a.base, b.base), tx)
+        assert "#code=" in landing, landing
+        assert callback(a, back, tx).endswith("#error=invalid_state")  # B saw that state
+        r = exchange(a, landing)
+        assert r.status_code == 200, r.text
+        assert exchange(b, landing).status_code == 400  # single use on every node
+        me = requests.get(b.url("/api/v1/auth/me"), headers=auth(r.json()["access_token"]))
+        assert me.status_code == 200
+    finally:
+        stop()
+        redis.stop()

@@ -2,60 +2,20 @@
 (counters, revocations, change pokes), behind a real nginx balancing round-robin, all on loopback.
 Needs GATEHOUSE_TEST_POSTGRES_URL and GATEHOUSE_TEST_PG_BIN (scripts/services.sh sets them)."""
 import concurrent.futures
-import os
 import shutil
 import socket
 import subprocess
 import threading
 import time
-import urllib.parse
-import uuid
 
 import pytest
 import requests
 
-from conftest import auth, free_port
+from conftest import PG_URL, Redis, auth, fresh_database, free_port
 
-PG_URL = os.environ.get("GATEHOUSE_TEST_POSTGRES_URL", "")
-PG_BIN = os.environ.get("GATEHOUSE_TEST_PG_BIN", "")
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL (run scripts/test.sh)")
-
-
-def fresh_database():
-    """A new empty database on the test PostgreSQL server; its URL."""
-    u = urllib.parse.urlparse(PG_URL)
-    name = "gh_it_" + uuid.uuid4().hex[:12]
-    subprocess.run([f"{PG_BIN}/createdb", "-h", u.hostname, "-p", str(u.port), "-U", u.username, name],
-                   check=True, capture_output=True, timeout=60)
-    return f"postgresql://{u.username}@{u.hostname}:{u.port}/{name}"
-
-
-class Redis:
-    """A private redis-server that a test can stop and start again on the same port."""
-
-    def __init__(self, tmp_path):
-        self.port = free_port()
-        self.dir = tmp_path / "redis"
-        self.dir.mkdir()
-        self.proc = None
-        self.url = f"redis://127.0.0.1:{self.port}"
-
-    def start(self):
-        self.proc = subprocess.Popen([REDIS, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
-                                      "--appendonly", "no", "--dir", str(self.dir)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 10
-        while subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True).returncode != 0:
-            assert time.time() < deadline, "redis did not start"
-            time.sleep(0.05)
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
 
 
 def start_nginx(tmp_path, upstream_ports):

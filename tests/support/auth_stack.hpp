@@ -10,6 +10,7 @@
 #include "audit/audit_log.hpp"
 #include "auth/auth_service.hpp"
 #include "state/local.hpp"
+#include "state/once.hpp"
 #include "store/store.hpp"
 
 namespace gatehouse::testing {
@@ -73,6 +74,7 @@ struct AuthStack {
   auth::UserCache cache;
   state::LocalRateLimiter limiter;
   state::LocalLoginGuard guard;
+  state::LocalOneTimeStore once;
   audit::AuditLog audit;
   metrics::Registry metrics;
   auth::AuthService auth;

@@ -18,7 +18,7 @@ class Handlers : public ::testing::Test {
  protected:
   Handlers()
       : keys_(*store_, policy_, cache_, audit_, clock_),
-        oidc_({}, outbound_, *store_, auth_, audit_, clock_,
+        oidc_({}, outbound_, *store_, auth_, audit_, clock_, stack_.once,
               {"http://gh.test", "http://front.test", std::string(32, 'c'), true}),
         services_{auth_,   users_,   keys_, tokens_, *store_,
                   policy_, metrics_, oidc_, audit_,  "http://gh.test"} {

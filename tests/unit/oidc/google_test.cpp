@@ -97,7 +97,7 @@ class GooglePreset : public ::testing::Test {
       : google_(clock_),
         oidc_({{"google", "https://accounts.google.com", kClientId, "google-secret",
                 "openid email profile", jose::Algorithm::Rs256}},
-              google_, *store_, auth_, audit_, clock_,
+              google_, *store_, auth_, audit_, clock_, stack_.once,
               {"https://auth.example.com", "https://app.example.com", std::string(32, 'k'), true}) {
   }
 
