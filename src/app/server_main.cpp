@@ -105,7 +105,7 @@ int serve(const config::Config& config) {
   auto policy = loadPolicy(config);
   if (!policy) return fatal(policy.error().message);
 
-  auto store = store::openStore(config.database_url);
+  auto store = store::openStore(config.database_url, config.database_pool_size);
   if (!store) return fatal(store.error().message);
   auto version = (*store)->migrate();
   if (!version) return fatal("database migration failed: " + version.error().message);

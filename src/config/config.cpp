@@ -150,8 +150,12 @@ const std::map<std::string, std::string>& variables() {
       {"REGISTER_RATE_LIMIT", "N/second|minute|hour|day (3/minute)"},
       {"DATABASE_URL",
        "sqlite:///relative/path, sqlite:////absolute/path (default "
-       "sqlite:///./gatehouse-data/gatehouse.db)"},
-      {"REDIS_URL", "shared state for several nodes (unset: in-process)"},
+       "sqlite:///./gatehouse-data/gatehouse.db), or postgresql://user:password@host:port/db "
+       "(libpq URI; several nodes)"},
+      {"DATABASE_POOL_SIZE", "PostgreSQL connections per node (8)"},
+      {"REDIS_URL",
+       "redis://[[user]:password@]host[:port][/db]: rate limits, revocations, one-time codes and "
+       "change notifications shared by several nodes (unset: in-process)"},
       {"GATEHOUSE_LISTEN", "host:port to listen on (127.0.0.1:8000)"},
       {"GATEHOUSE_PUBLIC_URL",
        "base URL used in discovery documents (default http://GATEHOUSE_LISTEN)"},
@@ -235,7 +239,11 @@ core::Result<Config> load(const Lookup& lookup) {
            "must be sqlite:///relative/path, sqlite:////absolute/path or postgresql://...");
   }
   if (auto dir = r.raw("GATEHOUSE_DATA_DIR")) c.data_dir = *dir;
+  r.integer("DATABASE_POOL_SIZE", c.database_pool_size, 1, 512);
   r.optionalText("REDIS_URL", c.redis_url);
+  if (c.redis_url && !c.redis_url->starts_with("redis://")) {
+    r.fail("REDIS_URL", "must be redis://[[user]:password@]host[:port][/db] (no TLS: rediss://)");
+  }
   r.optionalText("GATEHOUSE_PUBLIC_URL", c.public_url);
   if (c.public_url) {
     while (c.public_url->ends_with('/')) c.public_url->pop_back();
@@ -419,13 +427,34 @@ core::Result<Config> load(const Lookup& lookup) {
   return c;
 }
 
+std::string redactUrl(std::string_view url) {
+  std::string out(url);
+  const auto scheme = out.find("://");
+  if (scheme != std::string::npos) {
+    const auto authority_end = out.find_first_of("/?", scheme + 3);
+    const auto at = out.rfind('@', authority_end);
+    if (at != std::string::npos && at > scheme) {
+      const auto colon = out.find(':', scheme + 3);
+      if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
+    }
+  }
+  for (std::size_t p = out.find("password="); p != std::string::npos;
+       p = out.find("password=", p + 1)) {
+    const auto end = out.find('&', p);
+    out.replace(p + 9, (end == std::string::npos ? out.size() : end) - p - 9, "***");
+  }
+  return out;
+}
+
 std::vector<std::string> describe(const Config& c) {
   const auto opt = [](const std::optional<std::string>& v) {
     return v ? *v : std::string("(unset)");
   };
   return {
       "GATEHOUSE_LISTEN            = " + c.listen_host + ":" + std::to_string(c.listen_port),
-      "DATABASE_URL                = " + c.database_url,
+      "DATABASE_URL                = " + redactUrl(c.database_url),
+      "DATABASE_POOL_SIZE          = " + std::to_string(c.database_pool_size),
+      "REDIS_URL                   = " + (c.redis_url ? redactUrl(*c.redis_url) : "(unset)"),
       "GATEHOUSE_DATA_DIR          = " + c.data_dir.string(),
       "ALGORITHM                   = " + std::string(jose::algorithmName(c.algorithm)),
       "SECRET_KEY                  = " +

@@ -54,8 +54,9 @@ struct Config {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 8000;
   std::string database_url = "sqlite:///./gatehouse-data/gatehouse.db";
-  std::filesystem::path sqlite_path;  // derived from database_url for sqlite://
-  std::filesystem::path data_dir;     // where generated secrets live (the database's folder)
+  std::filesystem::path sqlite_path;   // derived from database_url for sqlite://
+  std::filesystem::path data_dir;      // where generated secrets live (the database's folder)
+  std::size_t database_pool_size = 8;  // PostgreSQL connections per node
   std::optional<std::string> redis_url;
   std::optional<std::string> public_url;  // base URL in discovery documents
 
@@ -108,6 +109,10 @@ core::Result<Config> load(const Lookup& lookup);
 
 // Lines describing the configuration with secrets shown only as set/unset.
 std::vector<std::string> describe(const Config& config);
+
+// `url` with any password replaced by "***" (userinfo and libpq's password= parameter), for logs
+// and `gatehouse config`.
+std::string redactUrl(std::string_view url);
 
 // Parses "5/minute"; nullopt when malformed.
 std::optional<RateLimit> parseRateLimit(const std::string& text);

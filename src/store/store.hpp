@@ -256,6 +256,8 @@ class Store {
 // Opens the backend named by a DATABASE_URL (sqlite:///path, or postgresql://... / postgres://...
 // in libpq's URI form). InvalidArgument for unsupported URLs, Unavailable when the database cannot
 // be opened (PostgreSQL connects lazily: its first use reports that).
-core::Result<std::unique_ptr<Store>> openStore(const std::string& database_url);
+// `pool_size` is the number of PostgreSQL connections (SQLite uses its own fixed pool).
+core::Result<std::unique_ptr<Store>> openStore(const std::string& database_url,
+                                               std::size_t pool_size = 8);
 
 }  // namespace gatehouse::store

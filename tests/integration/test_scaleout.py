@@ -2,16 +2,18 @@
 (counters, revocations, change pokes), behind a real nginx balancing round-robin, all on loopback.
 Needs GATEHOUSE_TEST_POSTGRES_URL and GATEHOUSE_TEST_PG_BIN (scripts/services.sh sets them)."""
 import concurrent.futures
+import os
 import shutil
 import socket
 import subprocess
 import threading
 import time
+import urllib.parse
 
 import pytest
 import requests
 
-from conftest import PG_URL, Redis, auth, fresh_database, free_port
+from conftest import BIN, PG_BIN, PG_URL, Redis, auth, fresh_database, free_port
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
@@ -185,8 +187,10 @@ def test_redis_down_fails_closed_then_recovers(cluster):
     node, redis = cluster
     a = node("a")
     a.register("eve@example.com", "eve")
-    token = a.token("eve")
+    pair = a.login("eve").json()
+    token = pair["access_token"]
     assert requests.get(a.url("/api/v1/auth/me"), headers=auth(token)).status_code == 200
+    key = requests.post(a.url("/api/v1/api-keys"), json={"name": "ci"}, headers=auth(token)).json()["key"]
     redis.stop()
     assert wait_until(lambda: requests.get(a.url("/api/v1/auth/me"), headers=auth(token)).status_code == 503, 5)
     r = requests.get(a.url("/api/v1/auth/me"), headers=auth(token))
@@ -194,6 +198,11 @@ def test_redis_down_fails_closed_then_recovers(cluster):
     assert a.login("eve").status_code == 503  # no shared rate-limit counters: refuse, don't guess
     assert requests.get(a.url("/readyz")).status_code == 503
     assert requests.get(a.url("/healthz")).status_code == 200  # alive, just not ready
+    # API keys and refresh tokens are checked against PostgreSQL alone: they keep working.
+    assert requests.get(a.url("/api/v1/auth/me"), headers={"X-API-Key": key}).status_code == 200
+    r = requests.post(a.url("/api/v1/auth/refresh"), json={"refresh_token": pair["refresh_token"]})
+    assert r.status_code == 200, r.text
+    token = r.json()["access_token"]
     redis.start()
     assert wait_until(lambda: requests.get(a.url("/api/v1/auth/me"), headers=auth(token)).status_code == 200, 10)
     assert requests.get(a.url("/readyz")).status_code == 200
@@ -279,3 +288,20 @@ def test_revocation_published_while_a_node_was_cut_off_reaches_it_after_resync(c
         assert requests.get(b.url("/api/v1/auth/me"), headers=auth(token)).status_code == 401
     finally:
         link.close()
+
+
+def test_migrate_from_several_nodes_at_once_applies_each_migration_once(tmp_path):
+    db = fresh_database()
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "DATABASE_URL": db, "GATEHOUSE_DATA_DIR": str(tmp_path)}
+    procs = [subprocess.Popen([BIN, "migrate"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(4)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, outputs
+    versions = {out.strip().split()[-1] for out, _ in outputs}
+    assert len(versions) == 1, outputs
+    u = urllib.parse.urlparse(db)
+    applied = subprocess.run([f"{PG_BIN}/psql", "-h", u.hostname, "-p", str(u.port), "-U", u.username, "-d",
+                              u.path[1:], "-tAc", "SELECT COUNT(*), COUNT(DISTINCT version) FROM schema_migrations"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    count, distinct = applied.split("|")
+    assert count == distinct and int(count) >= 4

@@ -92,6 +92,33 @@ TEST(Config, DescribeNeverShowsSecrets) {
   auto c = load(from({{"SECRET_KEY", std::string(40, 'z')}}));
   ASSERT_TRUE(c);
   for (const auto& line : describe(*c)) EXPECT_EQ(line.find("zzzz"), std::string::npos) << line;
+  auto shared = load(from({{"DATABASE_URL", "postgresql://gate:zzzzpw@db:5432/gh?sslmode=require"},
+                           {"REDIS_URL", "redis://:zzzzpw@cache:6379/1"}}));
+  ASSERT_TRUE(shared) << shared.error().message;
+  for (const auto& line : describe(*shared))
+    EXPECT_EQ(line.find("zzzz"), std::string::npos) << line;
+}
+
+TEST(Config, RedactsPasswordsInUrls) {
+  EXPECT_EQ(redactUrl("postgresql://gate:pw@db:5432/gh"), "postgresql://gate:***@db:5432/gh");
+  EXPECT_EQ(redactUrl("postgresql://gate@db/gh?password=pw&sslmode=require"),
+            "postgresql://gate@db/gh?password=***&sslmode=require");
+  EXPECT_EQ(redactUrl("redis://:pw@cache:6379/1"), "redis://:***@cache:6379/1");
+  EXPECT_EQ(redactUrl("redis://cache:6379"), "redis://cache:6379");
+  EXPECT_EQ(redactUrl("sqlite:///./data/gh.db"), "sqlite:///./data/gh.db");
+}
+
+TEST(Config, SharedStateSettingsAreChecked) {
+  auto c = load(from({{"DATABASE_URL", "postgresql://gate@db/gh"},
+                      {"DATABASE_POOL_SIZE", "32"},
+                      {"REDIS_URL", "redis://cache:6379"}}));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->database_pool_size, 32U);
+  EXPECT_EQ(c->redis_url, "redis://cache:6379");
+  auto bad = load(from({{"DATABASE_POOL_SIZE", "0"}, {"REDIS_URL", "rediss://cache"}}));
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("DATABASE_POOL_SIZE"), std::string::npos);
+  EXPECT_NE(bad.error().message.find("REDIS_URL"), std::string::npos);
 }
 
 }  // namespace
