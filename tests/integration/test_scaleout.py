@@ -305,3 +305,15 @@ def test_migrate_from_several_nodes_at_once_applies_each_migration_once(tmp_path
                              capture_output=True, text=True, check=True).stdout.strip()
     count, distinct = applied.split("|")
     assert count == distinct and int(count) >= 4
+
+
+def test_unreachable_database_stops_startup_with_a_clear_message_and_no_password(tmp_path):
+    port = free_port()  # nothing listens here
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "GATEHOUSE_DATA_DIR": str(tmp_path),
+           "DATABASE_URL": f"postgresql://gate:pw-zzzz-secret@127.0.0.1:{port}/gh", "SECRET_KEY": "k" * 40}
+    r = subprocess.run([BIN, "serve"], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert "cannot connect to PostgreSQL" in r.stderr, r.stderr
+    assert "zzzz" not in r.stdout + r.stderr
+    shown = subprocess.run([BIN, "config"], env=env, capture_output=True, text=True, timeout=60)
+    assert "postgresql://gate:***@127.0.0.1" in shown.stdout and "zzzz" not in shown.stdout
