@@ -1,6 +1,7 @@
 #include "http/message.hpp"
 
 #include <algorithm>
+#include <charconv>
 
 #include <boost/json/serialize.hpp>
 
@@ -154,6 +155,74 @@ std::string_view reasonPhrase(int status) {
       return "Service Unavailable";
     default:
       return "Error";
+  }
+}
+
+namespace {
+
+std::string_view statusText(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 303:
+      return "See Other";
+    case 304:
+      return "Not Modified";
+    case 307:
+      return "Temporary Redirect";
+    case 308:
+      return "Permanent Redirect";
+    default:
+      return status >= 400 ? reasonPhrase(status) : std::string_view("Unknown");
+  }
+}
+
+void appendHeader(std::string& out, std::string_view name, std::string_view value) {
+  out += name;
+  out += ": ";
+  for (const char c : value) {
+    if (c != '\r' && c != '\n') out += c;
+  }
+  out += "\r\n";
+}
+
+}  // namespace
+
+void serializeResponse(const Response& response, unsigned version, bool keep_alive,
+                       std::string& out) {
+  out.clear();
+  out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  char digits[8];
+  const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, response.status);
+  out.append(digits, ec == std::errc() ? end : digits);
+  out += ' ';
+  out += statusText(response.status);
+  out += "\r\n";
+  if (response.security_headers) {
+    for (const auto& [name, value] : securityHeaders()) appendHeader(out, name, value);
+  }
+  for (const auto& [name, value] : response.headers) appendHeader(out, name, value);
+  if (version == 10 && keep_alive) appendHeader(out, "Connection", "keep-alive");
+  if (version != 10 && !keep_alive) appendHeader(out, "Connection", "close");
+  const bool bodiless = response.status < 200 || response.status == 204 || response.status == 304;
+  if (!bodiless) {
+    char length[24];
+    const auto [lend, lec] = std::to_chars(length, length + sizeof length, response.body.size());
+    appendHeader(out, "Content-Length", std::string_view(length, lend - length));
+    out += "\r\n";
+    out += response.body;
+  } else {
+    out += "\r\n";
   }
 }
 

@@ -61,4 +61,11 @@ std::optional<std::string> percentDecode(std::string_view text, bool plus_is_spa
 // The standard reason phrase's JSON detail for a status (404 "Not Found", ...).
 std::string_view reasonPhrase(int status);
 
+// The HTTP/1.x wire form of `response` into `out` (cleared first, its capacity reused): status
+// line, security headers when asked, the response's headers (CR and LF dropped from values, so
+// nothing can split the header), Connection as `keep_alive` needs it for `version` (10 or 11),
+// Content-Length (none for 1xx, 204 and 304), then the body.
+void serializeResponse(const Response& response, unsigned version, bool keep_alive,
+                       std::string& out);
+
 }  // namespace gatehouse::http
