@@ -123,22 +123,23 @@ Credentials credentialsOf(const http::Request& request, bool from_original_uri) 
     if (startsWithIgnoreCase(*header, "bearer ")) {
       const std::string_view value = trimLeft(header->substr(7));
       if (value.starts_with(auth::kApiKeyPrefix))
-        return {Credentials::Kind::ApiKey, std::string(value)};
-      return {Credentials::Kind::Token, std::string(value)};
+        return {Credentials::Kind::ApiKey, value, std::nullopt};
+      return {Credentials::Kind::Token, value, std::nullopt};
     }
     if (startsWithIgnoreCase(*header, "basic ")) {
       // For tools that only speak Basic: the password is the API key, the user name is ignored.
       if (auto decoded = core::base64Decode(trimLeft(header->substr(6)))) {
         if (const auto colon = decoded->find(':'); colon != std::string::npos) {
-          return {Credentials::Kind::ApiKey, decoded->substr(colon + 1)};
+          return {Credentials::Kind::ApiKey, {}, decoded->substr(colon + 1)};
         }
       }
-      return {Credentials::Kind::Invalid, {}};
+      return {Credentials::Kind::Invalid, {}, std::nullopt};
     }
   }
   if (const auto key = request.header("x-api-key"))
-    return {Credentials::Kind::ApiKey, std::string(*key)};
-  if (auto key = request.queryParam("api_key")) return {Credentials::Kind::ApiKey, std::move(*key)};
+    return {Credentials::Kind::ApiKey, *key, std::nullopt};
+  if (auto key = request.queryParam("api_key"))
+    return {Credentials::Kind::ApiKey, {}, std::move(*key)};
   if (from_original_uri) {
     // nginx's auth_request does not forward the query; the original URI carries it.
     for (const char* name : {"x-original-uri", "x-forwarded-uri"}) {
@@ -147,12 +148,12 @@ Credentials credentialsOf(const http::Request& request, bool from_original_uri) 
           http::Request original;
           original.query = std::string(uri->substr(q + 1));
           if (auto key = original.queryParam("api_key"))
-            return {Credentials::Kind::ApiKey, std::move(*key)};
+            return {Credentials::Kind::ApiKey, {}, std::move(*key)};
         }
       }
     }
   }
-  return {Credentials::Kind::None, {}};
+  return {Credentials::Kind::None, {}, std::nullopt};
 }
 
 tl::expected<auth::Principal, http::Response> authenticate(Services& s,
@@ -166,14 +167,14 @@ tl::expected<auth::Principal, http::Response> authenticate(Services& s,
       return tl::unexpected(
           errorResponse({Errc::InvalidToken, "malformed Basic credentials", {}, 0}, request));
     case Credentials::Kind::ApiKey: {
-      auto who = s.api_keys.authenticate(c.secret, clientOf(request));
+      auto who = s.api_keys.authenticate(c.secret(), clientOf(request));
       if (!who) return tl::unexpected(errorResponse(who.error(), request));
       return std::move(*who);
     }
     case Credentials::Kind::Token:
       break;
   }
-  auto who = s.auth.authenticate(c.secret);
+  auto who = s.auth.authenticate(c.secret());
   if (!who) return tl::unexpected(errorResponse(who.error(), request));
   return std::move(*who);
 }

@@ -39,10 +39,15 @@ http::Response errorResponse(const auth::Error& error, const http::Request& requ
 // access token, or an API key when it starts with gh_), Authorization Basic (the password is an
 // API key), X-API-Key, the api_key query parameter and, for forward-auth, the api_key in
 // X-Original-URI / X-Forwarded-Uri.
+// The credential a request carries. Usually a view of the request's own header (no copy of the
+// token on the hot path); decoded forms (Basic, query strings) are owned. Valid while the request
+// lives.
 struct Credentials {
   enum class Kind { None, Token, ApiKey, Invalid };
   Kind kind = Kind::None;
-  std::string secret;
+  std::string_view borrowed;
+  std::optional<std::string> owned;
+  std::string_view secret() const { return owned ? std::string_view(*owned) : borrowed; }
 };
 Credentials credentialsOf(const http::Request& request, bool from_original_uri = false);
 

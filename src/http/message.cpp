@@ -190,8 +190,12 @@ std::string_view statusText(int status) {
 void appendHeader(std::string& out, std::string_view name, std::string_view value) {
   out += name;
   out += ": ";
-  for (const char c : value) {
-    if (c != '\r' && c != '\n') out += c;
+  // Whole runs between CR/LF (almost always the whole value), never the CR/LF themselves.
+  while (!value.empty()) {
+    const auto cut = value.find_first_of("\r\n");
+    out += value.substr(0, cut);
+    if (cut == std::string_view::npos) break;
+    value.remove_prefix(cut + 1);
   }
   out += "\r\n";
 }

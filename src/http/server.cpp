@@ -42,8 +42,9 @@ constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 
 std::string lower(std::string_view s) {
   std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');  // ASCII only, no locale
+  }
   return out;
 }
 
@@ -163,6 +164,7 @@ struct Server::Impl {
       const auto q = req.target.find('?');
       req.path = req.target.substr(0, q);
       if (q != std::string::npos) req.query = req.target.substr(q + 1);
+      req.headers.reserve(16);
       for (const auto& field : msg)
         req.headers.emplace_back(lower(field.name_string()), std::string(field.value()));
       req.body = msg.body();
