@@ -178,3 +178,39 @@ class Redis:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def start_nginx(tmp_path, port, http_body, name="nginx"):
+    """A real nginx in the foreground with `http_body` inside its http block, its files under
+    tmp_path; returns the process once 127.0.0.1:port accepts connections."""
+    conf = f"""
+daemon off;
+master_process off;
+pid {tmp_path}/{name}.pid;
+error_log {tmp_path}/{name}-error.log warn;
+events {{ worker_connections 256; }}
+http {{
+  access_log off;
+  client_body_temp_path {tmp_path}/body;
+  proxy_temp_path {tmp_path}/proxy;
+  fastcgi_temp_path {tmp_path}/fastcgi;
+  uwsgi_temp_path {tmp_path}/uwsgi;
+  scgi_temp_path {tmp_path}/scgi;
+{http_body}
+}}
+"""
+    (tmp_path / f"{name}.conf").write_text(conf)
+    proc = subprocess.Popen([NGINX, "-c", str(tmp_path / f"{name}.conf"), "-p", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc
+        except OSError:
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.time() < deadline, "nginx did not start"
+            time.sleep(0.05)

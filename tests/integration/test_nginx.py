@@ -4,17 +4,13 @@ the X-Auth-* headers passed through. The nginx configuration is docs/forward-aut
 import http.server
 import json
 import pathlib
-import shutil
-import subprocess
 import threading
-import time
 
 import pytest
 import requests
 
-from conftest import auth, free_port
+from conftest import auth, free_port, start_nginx
 
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 TEMPLATE = pathlib.Path(__file__).resolve().parents[2] / "docs" / "nginx-forward-auth.conf"
 
 
@@ -41,35 +37,8 @@ def stack(make_server, tmp_path):
     conf = conf.replace("127.0.0.1:8000", f"127.0.0.1:{gate.port}")
     conf = conf.replace("127.0.0.1:9000", f"127.0.0.1:{upstream.server_address[1]}")
     conf = conf.replace("listen 127.0.0.1:8080", f"listen 127.0.0.1:{port}")
-    wrapper = f"""
-daemon off;
-master_process off;
-pid {tmp_path}/nginx.pid;
-error_log {tmp_path}/nginx-error.log warn;
-events {{ worker_connections 64; }}
-http {{
-  access_log off;
-  client_body_temp_path {tmp_path}/body;
-  proxy_temp_path {tmp_path}/proxy;
-  fastcgi_temp_path {tmp_path}/fastcgi;
-  uwsgi_temp_path {tmp_path}/uwsgi;
-  scgi_temp_path {tmp_path}/scgi;
-{conf}
-}}
-"""
-    (tmp_path / "nginx.conf").write_text(wrapper)
-    proc = subprocess.Popen([NGINX, "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = start_nginx(tmp_path, port, conf)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 10
-    while True:
-        try:
-            requests.get(base + "/", timeout=1)
-            break
-        except requests.ConnectionError:
-            assert proc.poll() is None, proc.stderr.read().decode()
-            assert time.time() < deadline, "nginx did not start"
-            time.sleep(0.05)
     yield gate, base
     proc.terminate()
     proc.wait(timeout=10)

@@ -3,7 +3,6 @@
 Needs GATEHOUSE_TEST_POSTGRES_URL and GATEHOUSE_TEST_PG_BIN (scripts/services.sh sets them)."""
 import concurrent.futures
 import os
-import shutil
 import socket
 import subprocess
 import threading
@@ -13,29 +12,16 @@ import urllib.parse
 import pytest
 import requests
 
-from conftest import BIN, PG_BIN, PG_URL, Redis, auth, fresh_database, free_port
-
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+from conftest import BIN, PG_BIN, PG_URL, Redis, auth, fresh_database, free_port, start_nginx
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL (run scripts/test.sh)")
 
 
-def start_nginx(tmp_path, upstream_ports):
+def balancer(tmp_path, upstream_ports):
+    """nginx balancing round-robin over the nodes; (process, base URL)."""
     port = free_port()
     servers = "\n".join(f"    server 127.0.0.1:{p} max_fails=1 fail_timeout=2s;" for p in upstream_ports)
-    conf = f"""
-daemon off;
-master_process off;
-pid {tmp_path}/nginx.pid;
-error_log {tmp_path}/nginx-error.log warn;
-events {{ worker_connections 256; }}
-http {{
-  access_log off;
-  client_body_temp_path {tmp_path}/body;
-  proxy_temp_path {tmp_path}/proxy;
-  fastcgi_temp_path {tmp_path}/fastcgi;
-  uwsgi_temp_path {tmp_path}/uwsgi;
-  scgi_temp_path {tmp_path}/scgi;
+    proc = start_nginx(tmp_path, port, f"""
   upstream gatehouse {{
 {servers}
   }}
@@ -44,24 +30,10 @@ http {{
     location / {{
       proxy_pass http://gatehouse;
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_next_upstream error timeout http_502 http_503;
+      proxy_next_upstream error timeout;
     }}
-  }}
-}}
-"""
-    (tmp_path / "nginx-lb.conf").write_text(conf)
-    proc = subprocess.Popen([NGINX, "-c", str(tmp_path / "nginx-lb.conf"), "-p", str(tmp_path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 10
-    while True:
-        try:
-            requests.get(base + "/healthz", timeout=1)
-            return proc, base
-        except requests.ConnectionError:
-            assert proc.poll() is None, proc.stderr.read().decode()
-            assert time.time() < deadline, "nginx did not start"
-            time.sleep(0.05)
+  }}""", name="nginx-lb")
+    return proc, f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture
@@ -133,7 +105,7 @@ def test_deactivation_on_one_node_applies_on_the_other_within_a_second(cluster):
 def test_login_rate_limit_counts_both_nodes_together(cluster, tmp_path):
     node, _ = cluster
     a, b = node("a", {"LOGIN_RATE_LIMIT": "5/minute"}), node("b", {"LOGIN_RATE_LIMIT": "5/minute"})
-    nginx, base = start_nginx(tmp_path, [a.port, b.port])
+    nginx, base = balancer(tmp_path, [a.port, b.port])
     try:
         codes = [requests.post(base + "/api/v1/auth/login", data={"username": "dan", "password": "wrong"}).status_code
                  for _ in range(6)]
@@ -153,7 +125,7 @@ def test_login_rate_limit_counts_both_nodes_together(cluster, tmp_path):
 def test_sigkill_during_a_registration_burst_loses_no_created_user(cluster, tmp_path):
     node, _ = cluster
     a, b = node("a"), node("b")
-    nginx, base = start_nginx(tmp_path, [a.port, b.port])
+    nginx, base = balancer(tmp_path, [a.port, b.port])
     try:
         def register(i):
             try:

@@ -79,6 +79,9 @@ core::Result<std::unique_ptr<Connection>> Connection::open(const std::string& ur
     PQfinish(conn);
     return core::makeError(Errc::Unavailable, "cannot connect to PostgreSQL: " + detail);
   }
+  // Server notices ("relation already exists, skipping") would go to stderr unformatted.
+  PQsetNoticeProcessor(
+      conn, [](void*, const char*) {}, nullptr);
   auto c = std::unique_ptr<Connection>(new Connection(conn));
   // Timestamps are Unix seconds in integer columns; keep the session predictable anyway.
   if (auto ok = c->exec("SET TIME ZONE 'UTC'"); !ok) return tl::unexpected(ok.error());

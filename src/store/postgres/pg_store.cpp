@@ -4,6 +4,7 @@
 #include <variant>
 
 #include "store/postgres/pg_db.hpp"
+#include "store/scopes.hpp"
 
 namespace gatehouse::store::postgres {
 namespace {
@@ -605,24 +606,6 @@ class PgAudit final : public AuditStore {
 
   Pool& pool_;
 };
-
-std::string joinScopes(const std::vector<std::string>& scopes) {
-  std::string out;
-  for (const auto& s : scopes) out += (out.empty() ? "" : " ") + s;
-  return out;
-}
-
-std::vector<std::string> splitScopes(const std::string& text) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    auto end = text.find(' ', start);
-    if (end == std::string::npos) end = text.size();
-    if (end > start) out.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
-}
 
 constexpr std::string_view kApiKeySelect =
     "SELECT id, user_id, name, public_id, secret_hash, scopes, created_at, expires_at, "

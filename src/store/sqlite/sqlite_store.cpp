@@ -5,6 +5,7 @@
 #include <system_error>
 #include <unistd.h>
 
+#include "store/scopes.hpp"
 #include "store/sqlite/sqlite_db.hpp"
 
 namespace gatehouse::store::sqlite {
@@ -679,24 +680,6 @@ class SqliteAudit final : public AuditStore {
 
   ConnectionPool& pool_;
 };
-
-std::string joinScopes(const std::vector<std::string>& scopes) {
-  std::string out;
-  for (const auto& s : scopes) out += (out.empty() ? "" : " ") + s;
-  return out;
-}
-
-std::vector<std::string> splitScopes(const std::string& text) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    auto end = text.find(' ', start);
-    if (end == std::string::npos) end = text.size();
-    if (end > start) out.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
-}
 
 constexpr std::string_view kApiKeySelect =
     "SELECT id, user_id, name, public_id, secret_hash, scopes, created_at, expires_at, "
