@@ -3,8 +3,8 @@
 #include <chrono>
 #include <variant>
 
+#include "store/backend_common.hpp"
 #include "store/postgres/pg_db.hpp"
-#include "store/scopes.hpp"
 
 namespace gatehouse::store::postgres {
 namespace {
@@ -547,22 +547,17 @@ class PgAudit final : public AuditStore {
   }
 
   core::Status scan(const std::function<bool(const AuditRecord&)>& visit) override {
-    std::int64_t after = 0;
-    for (;;) {
-      auto batch = pool_.with<std::vector<AuditRecord>>(
-          [&](Connection& c) -> core::Result<std::vector<AuditRecord>> {
-            auto rows = c.query(std::string(kAuditSelect) + "WHERE id > $1 ORDER BY id LIMIT 1000",
-                                {after});
-            if (!rows) return tl::unexpected(rows.error());
-            return allRows<AuditRecord>(*rows, readAudit);
-          });
-      if (!batch) return tl::unexpected(batch.error());
-      if (batch->empty()) return {};
-      for (const auto& r : *batch) {
-        if (!visit(r)) return {};
-        after = r.id;
-      }
-    }
+    return scanAuditPages(
+        [this](std::int64_t after) {
+          return pool_.with<std::vector<AuditRecord>>(
+              [after](Connection& c) -> core::Result<std::vector<AuditRecord>> {
+                auto rows = c.query(
+                    std::string(kAuditSelect) + "WHERE id > $1 ORDER BY id LIMIT 1000", {after});
+                if (!rows) return tl::unexpected(rows.error());
+                return allRows<AuditRecord>(*rows, readAudit);
+              });
+        },
+        visit);
   }
 
   core::Result<std::int64_t> countSince(std::string_view type, std::int64_t since_ms) override {

@@ -5,7 +5,7 @@
 #include <system_error>
 #include <unistd.h>
 
-#include "store/scopes.hpp"
+#include "store/backend_common.hpp"
 #include "store/sqlite/sqlite_db.hpp"
 
 namespace gatehouse::store::sqlite {
@@ -617,21 +617,17 @@ class SqliteAudit final : public AuditStore {
   }
 
   core::Status scan(const std::function<bool(const AuditRecord&)>& visit) override {
-    std::int64_t after = 0;
-    for (;;) {
-      auto batch = pool_.with([&](Connection& c) -> core::Result<std::vector<AuditRecord>> {
-        auto stmt = c.prepare(std::string(kAuditSelect) + "WHERE id > ? ORDER BY id LIMIT 1000");
-        if (!stmt) return tl::unexpected(stmt.error());
-        stmt->bind(1, after);
-        return allRows<AuditRecord>(*stmt, readAudit);
-      });
-      if (!batch) return tl::unexpected(batch.error());
-      if (batch->empty()) return {};
-      for (const auto& r : *batch) {
-        if (!visit(r)) return {};
-        after = r.id;
-      }
-    }
+    return scanAuditPages(
+        [this](std::int64_t after) {
+          return pool_.with([after](Connection& c) -> core::Result<std::vector<AuditRecord>> {
+            auto stmt =
+                c.prepare(std::string(kAuditSelect) + "WHERE id > ? ORDER BY id LIMIT 1000");
+            if (!stmt) return tl::unexpected(stmt.error());
+            stmt->bind(1, after);
+            return allRows<AuditRecord>(*stmt, readAudit);
+          });
+        },
+        visit);
   }
 
   core::Result<std::int64_t> countSince(std::string_view type, std::int64_t since_ms) override {

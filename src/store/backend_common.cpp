@@ -1,4 +1,4 @@
-#include "store/scopes.hpp"
+#include "store/backend_common.hpp"
 
 namespace gatehouse::store {
 
@@ -18,6 +18,25 @@ std::vector<std::string> splitScopes(const std::string& text) {
     start = end + 1;
   }
   return out;
+}
+
+}  // namespace gatehouse::store
+
+namespace gatehouse::store {
+
+core::Status scanAuditPages(
+    const std::function<core::Result<std::vector<AuditRecord>>(std::int64_t after)>& page,
+    const std::function<bool(const AuditRecord&)>& visit) {
+  std::int64_t after = 0;
+  for (;;) {
+    auto batch = page(after);
+    if (!batch) return tl::unexpected(batch.error());
+    if (batch->empty()) return {};
+    for (const auto& r : *batch) {
+      if (!visit(r)) return {};
+      after = r.id;
+    }
+  }
 }
 
 }  // namespace gatehouse::store
