@@ -24,6 +24,15 @@ std::vector<std::string> splitScopes(const std::string& text) {
 
 namespace gatehouse::store {
 
+bool applyUserPatch(User& user, const UserPatch& patch, std::string_view protected_role) {
+  const bool was_protected = user.is_active && user.role == protected_role;
+  if (patch.email) user.email = *patch.email;
+  if (patch.username) user.username = *patch.username;
+  if (patch.is_active) user.is_active = *patch.is_active;
+  if (patch.role) user.role = *patch.role;
+  return was_protected && !(user.is_active && user.role == protected_role);
+}
+
 core::Status scanAuditPages(
     const std::function<core::Result<std::vector<AuditRecord>>(std::int64_t after)>& page,
     const std::function<bool(const AuditRecord&)>& visit) {

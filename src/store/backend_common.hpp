@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "store/store.hpp"
@@ -14,6 +15,10 @@ namespace gatehouse::store {
 // API-key scopes as both store them: one space-separated text column.
 std::string joinScopes(const std::vector<std::string>& scopes);
 std::vector<std::string> splitScopes(const std::string& text);
+
+// Applies `patch` to `user`; true when that takes away the last of `protected_role` from an
+// active user that had it (the caller must then check another active holder remains).
+bool applyUserPatch(User& user, const UserPatch& patch, std::string_view protected_role);
 
 // AuditStore::scan over keyset pages: `page(after)` returns the records with id > after, oldest
 // first (empty at the end).

@@ -263,13 +263,7 @@ class SqliteUsers final : public UserStore {
       if (!current) return tl::unexpected(current.error());
       if (!*current) return makeError(Errc::NotFound, "user");
       User u = **current;
-      const bool was_protected = u.is_active && u.role == protected_role;
-      if (patch.email) u.email = *patch.email;
-      if (patch.username) u.username = *patch.username;
-      if (patch.is_active) u.is_active = *patch.is_active;
-      if (patch.role) u.role = *patch.role;
-      const bool still_protected = u.is_active && u.role == protected_role;
-      if (was_protected && !still_protected) {
+      if (applyUserPatch(u, patch, protected_role)) {
         if (auto ok = ensureAnotherActive(c, protected_role, id); !ok)
           return tl::unexpected(ok.error());
       }
