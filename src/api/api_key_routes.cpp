@@ -40,7 +40,7 @@ http::Response create(Services& s, const http::Request& r) {
   auth::NewApiKey request{body.requiredString("name"), body.optionalStringList("scopes"),
                           body.optionalInt("expires_in_days")};
   if (!body.ok()) return validationError(body.errors());
-  auto created = s.api_keys.create(who->user, who->permissions, request, clientOf(r));
+  auto created = s.api_keys.create(*who->user, who->permissions, request, clientOf(r));
   if (!created) return errorResponse(created.error(), r);
   json::object out = keyJson(created->key);
   out.erase("last_used_at");
@@ -54,7 +54,7 @@ http::Response create(Services& s, const http::Request& r) {
 http::Response list(Services& s, const http::Request& r) {
   auto who = tokenOnly(s, r);
   if (!who) return who.error();
-  auto keys = s.api_keys.list(who->user.id);
+  auto keys = s.api_keys.list(who->user->id);
   if (!keys) return errorResponse(keys.error(), r);
   json::array items;
   for (const auto& k : *keys) items.push_back(keyJson(k));
@@ -67,7 +67,7 @@ http::Response remove(Services& s, const http::Request& r) {
   auto parsed = pathId(r);
   if (!parsed) return parsed.error();
   const std::int64_t id = *parsed;
-  if (auto ok = s.api_keys.revoke(who->user.id, id, clientOf(r)); !ok)
+  if (auto ok = s.api_keys.revoke(who->user->id, id, clientOf(r)); !ok)
     return errorResponse(ok.error(), r);
   return http::Response::empty(204);
 }
@@ -86,7 +86,7 @@ http::Response externalData(Services& s, const http::Request& r) {
     return http::Response::detail(401, "Invalid API key");
   }
   return http::Response::json(200,
-                              json::object{{"data", "external data"}, {"owner_id", who->user.id}});
+                              json::object{{"data", "external data"}, {"owner_id", who->user->id}});
 }
 
 // Forward-auth: 200 with identity headers, or a small 401/403. The original request's method and
@@ -107,9 +107,9 @@ http::Response verify(Services& s, const http::Request& r) {
   http::Response res = http::Response::empty(200);
   std::string scopes;
   for (const auto& p : who->permissions) scopes += (scopes.empty() ? "" : " ") + p;
-  res.set("X-Auth-User-Id", std::to_string(who->user.id));
-  res.set("X-Auth-User-Email", who->user.email);
-  res.set("X-Auth-User-Role", who->user.role);
+  res.set("X-Auth-User-Id", std::to_string(who->user->id));
+  res.set("X-Auth-User-Email", who->user->email);
+  res.set("X-Auth-User-Role", who->user->role);
   res.set("X-Auth-Scopes", scopes);
   return res;
 }

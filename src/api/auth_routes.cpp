@@ -61,7 +61,7 @@ http::Response logout(Services& s, const http::Request& r) {
 http::Response me(Services& s, const http::Request& r) {
   auto who = authenticate(s, r);
   if (!who) return who.error();
-  return http::Response::json(200, userJson(who->user));
+  return http::Response::json(200, userJson(*who->user));
 }
 
 // RFC 7009 §2.1: form `token`, optional `token_type_hint`; 200 even for unknown tokens.

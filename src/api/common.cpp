@@ -184,7 +184,8 @@ std::optional<http::Response> requirePermissions(const auth::Principal& who,
                                                  const http::Request& request) {
   if (rbac::allows(who.permissions, permissions)) return std::nullopt;
   return errorResponse(
-      {Errc::Forbidden, "missing permission for user " + std::to_string(who.user.id), {}}, request);
+      {Errc::Forbidden, "missing permission for user " + std::to_string(who.user->id), {}},
+      request);
 }
 
 std::string rfc3339(std::int64_t unix_seconds) {

@@ -78,7 +78,7 @@ http::Response exchange(Services& s, const http::Request& r) {
 http::Response identities(Services& s, const http::Request& r) {
   auto who = authenticate(s, r);
   if (!who) return who.error();
-  auto list = s.store.identities().listForUser(who->user.id);
+  auto list = s.store.identities().listForUser(who->user->id);
   if (!list) return errorResponse({auth::Errc::Unavailable, list.error().message, {}, 0}, r);
   json::array items;
   for (const auto& i : *list) {
@@ -97,7 +97,7 @@ http::Response unlink(Services& s, const http::Request& r) {
   auto parsed = pathId(r);
   if (!parsed) return parsed.error();
   const std::int64_t id = *parsed;
-  auto ok = s.store.identities().removeUnlessLast(id, who->user.id);
+  auto ok = s.store.identities().removeUnlessLast(id, who->user->id);
   if (!ok) {
     if (ok.error().code == core::Errc::NotFound)
       return http::Response::detail(404, "Identity not found");
@@ -108,8 +108,8 @@ http::Response unlink(Services& s, const http::Request& r) {
   }
   s.audit.record({"identity.unlinked",
                   r.request_id,
-                  who->user.id,
-                  who->user.id,
+                  who->user->id,
+                  who->user->id,
                   clientOf(r).ip,
                   std::string(r.header("user-agent").value_or("")),
                   {{"identity_id", id}}});

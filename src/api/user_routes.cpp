@@ -76,7 +76,7 @@ http::Response patch(Services& s, const http::Request& r) {
   p.is_active = body.optionalBool("is_active");
   errors.insert(errors.end(), body.errors().begin(), body.errors().end());
   if (!id || !errors.empty()) return validationError(errors);
-  auto user = s.users.update(*id, p, who->user.id, clientOf(r));
+  auto user = s.users.update(*id, p, who->user->id, clientOf(r));
   if (!user) return errorResponse(user.error(), r);
   return http::Response::json(200, userJson(*user));
 }
@@ -88,7 +88,7 @@ http::Response remove(Services& s, const http::Request& r) {
   std::vector<auth::FieldError> errors;
   const auto id = userId(r, errors);
   if (!id) return validationError(errors);
-  if (auto ok = s.users.remove(*id, who->user.id, clientOf(r)); !ok)
+  if (auto ok = s.users.remove(*id, who->user->id, clientOf(r)); !ok)
     return errorResponse(ok.error(), r);
   return http::Response::empty(204);
 }
@@ -103,7 +103,7 @@ http::Response setRole(Services& s, const http::Request& r) {
   const std::string role = body.requiredString("role");
   errors.insert(errors.end(), body.errors().begin(), body.errors().end());
   if (!id || !errors.empty()) return validationError(errors);
-  auto user = s.users.setRole(*id, role, who->user.id, clientOf(r));
+  auto user = s.users.setRole(*id, role, who->user->id, clientOf(r));
   if (!user) return errorResponse(user.error(), r);
   return http::Response::json(200, userJson(*user));
 }

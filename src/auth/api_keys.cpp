@@ -146,8 +146,8 @@ Result<Principal> ApiKeyService::authenticate(std::string_view key, const Client
     return fail(Errc::InvalidToken, "API key owner missing or inactive");
   if (!core::mayBlock() && useIsDue(found->id))
     return fail(Errc::WouldBlock, "API key use to record");
-  Principal p{std::move(**owner), {}, {}, found->id};
-  p.permissions = rbac::effectivePermissions(policy_.permissionsOf(p.user.role), found->scopes);
+  Principal p{std::move(*owner), {}, {}, found->id};
+  p.permissions = rbac::effectivePermissions(policy_.permissionsOf(p.user->role), found->scopes);
   noteUse(*found, client);
   return p;
 }

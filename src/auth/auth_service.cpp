@@ -313,7 +313,7 @@ Result<void> AuthService::logout(const Principal& who,
         (void)d_.store.sessions().revoke(sid);
     }
   }
-  record("logout", client, who.user.id, who.user.id, {{"session_id", sessionOf(who.claims)}});
+  record("logout", client, who.user->id, who.user->id, {{"session_id", sessionOf(who.claims)}});
   return {};
 }
 
@@ -353,9 +353,9 @@ Result<void> AuthService::revoke(const std::string& token, const std::optional<s
 Result<Introspection> AuthService::introspect(const std::string& token,
                                               const std::optional<std::string>& hint) {
   Introspection out;
-  const auto userFor = [&](const jose::Claims& c) -> Result<std::optional<store::User>> {
+  const auto userFor = [&](const jose::Claims& c) -> Result<std::shared_ptr<const store::User>> {
     const auto id = parseId(c.sub);
-    if (!id) return std::optional<store::User>{};
+    if (!id) return std::shared_ptr<const store::User>{};
     auto u = d_.users.get(*id);
     if (!u) return tl::unexpected(storeFailure(u.error()));
     return std::move(*u);
@@ -368,7 +368,7 @@ Result<Introspection> AuthService::introspect(const std::string& token,
       if (principal) {
         out.active = true;
         out.token_type = "access_token";
-        out.username = principal->user.username;
+        out.username = principal->user->username;
         out.claims = std::move(principal->claims);
         return out;
       }
@@ -417,13 +417,14 @@ Result<Principal> AuthService::authenticate(std::string_view bearer) {
     return fail(Errc::InvalidToken,
                 "token issued before the user's password change or deactivation");
   }
-  Principal p{std::move(**user), {}, std::move(*claims)};
-  p.permissions = rbac::effectivePermissions(d_.policy.permissionsOf(p.user.role), p.claims.scopes);
+  Principal p{std::move(*user), {}, std::move(*claims)};
+  p.permissions =
+      rbac::effectivePermissions(d_.policy.permissionsOf(p.user->role), p.claims.scopes);
   return p;
 }
 
 Result<std::vector<store::Session>> AuthService::sessions(const Principal& who) {
-  auto list = d_.store.sessions().listForUser(who.user.id, d_.clock.unixSeconds());
+  auto list = d_.store.sessions().listForUser(who.user->id, d_.clock.unixSeconds());
   if (!list) return tl::unexpected(storeFailure(list.error()));
   return std::move(*list);
 }
@@ -432,7 +433,7 @@ Result<void> AuthService::endSession(const Principal& who, const std::string& se
                                      const ClientInfo& client) {
   auto session = d_.store.sessions().find(session_id);
   if (!session) return tl::unexpected(storeFailure(session.error()));
-  if (!*session || (*session)->user_id != who.user.id || (*session)->revoked ||
+  if (!*session || (*session)->user_id != who.user->id || (*session)->revoked ||
       (*session)->expires_at <= d_.clock.unixSeconds()) {
     return fail(Errc::SessionNotFound);
   }
@@ -441,7 +442,7 @@ Result<void> AuthService::endSession(const Principal& who, const std::string& se
   // The presenting token dies with its own session.
   if (sessionOf(who.claims) == session_id)
     (void)d_.revocations.revoke(who.claims.jti, who.claims.exp);
-  record("session.revoked", client, who.user.id, who.user.id, {{"session_id", session_id}});
+  record("session.revoked", client, who.user->id, who.user->id, {{"session_id", session_id}});
   return {};
 }
 
@@ -451,7 +452,7 @@ Result<void> AuthService::changePassword(const Principal& who, const std::string
   if (!errors.empty())
     return tl::unexpected(Error{Errc::Validation, "password policy", std::move(errors), 0});
   const auto& hasher = d_.hasher;
-  const std::string stored = who.user.password_hash;
+  const std::string stored = who.user->password_hash;
   auto job = d_.hash_pool.submit([&hasher, current, next, stored]() -> std::optional<std::string> {
     if (stored.empty() ? (hasher.verifyDummy(current), true) : !hasher.verify(current, stored))
       return std::nullopt;
@@ -461,17 +462,17 @@ Result<void> AuthService::changePassword(const Principal& who, const std::string
   if (!job) return fail(Errc::Overloaded, job.error().message);
   auto hash = job->get();
   if (!hash) {
-    record("password.change_failed", client, who.user.id, who.user.id);
+    record("password.change_failed", client, who.user->id, who.user->id);
     return fail(Errc::WrongPassword);
   }
   const std::int64_t now = d_.clock.unixSeconds();
-  if (auto ok = d_.store.users().changePassword(who.user.id, *hash, now); !ok) {
+  if (auto ok = d_.store.users().changePassword(who.user->id, *hash, now); !ok) {
     return tl::unexpected(storeFailure(ok.error()));
   }
-  d_.users.invalidate(who.user.id);
-  (void)d_.store.sessions().revokeAllForUser(who.user.id);
+  d_.users.invalidate(who.user->id);
+  (void)d_.store.sessions().revokeAllForUser(who.user->id);
   (void)d_.revocations.revoke(who.claims.jti, who.claims.exp);
-  record("password.changed", client, who.user.id, who.user.id);
+  record("password.changed", client, who.user->id, who.user->id);
   return {};
 }
 

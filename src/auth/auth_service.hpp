@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,9 +24,9 @@ namespace gatehouse::auth {
 
 // Who is calling, once a bearer token checked out.
 struct Principal {
-  store::User user;
-  std::vector<std::string> permissions;  // role's current permissions ∩ token (or key) scopes
-  jose::Claims claims;                   // empty when authenticated by an API key
+  std::shared_ptr<const store::User> user;  // shared with the user cache; never null
+  std::vector<std::string> permissions;     // role's current permissions ∩ token (or key) scopes
+  jose::Claims claims;                      // empty when authenticated by an API key
   std::optional<std::int64_t> api_key_id;
 };
 

@@ -6,23 +6,22 @@
 
 namespace gatehouse::auth {
 
-core::Result<std::optional<store::User>> UserCache::get(std::int64_t id) {
+core::Result<std::shared_ptr<const store::User>> UserCache::get(std::int64_t id) {
   {
     const std::shared_lock lock(mutex_);
-    if (auto it = entries_.find(id); it != entries_.end())
-      return std::optional<store::User>(it->second);
+    if (auto it = entries_.find(id); it != entries_.end()) return it->second;
   }
   if (!core::mayBlock()) return core::makeError(core::Errc::WouldBlock, "user not cached");
   // A change racing this read bumps the generation; then the (possibly stale) row is not kept.
   const std::uint64_t generation = generation_.load();
-  auto user = users_.findById(id);
-  if (!user) return user;
-  if (*user) {
-    const std::unique_lock lock(mutex_);
-    if (generation_.load() == generation) {
-      if (entries_.size() >= max_entries_) entries_.clear();
-      entries_[id] = **user;
-    }
+  auto found = users_.findById(id);
+  if (!found) return tl::unexpected(found.error());
+  if (!*found) return std::shared_ptr<const store::User>();
+  auto user = std::make_shared<const store::User>(std::move(**found));
+  const std::unique_lock lock(mutex_);
+  if (generation_.load() == generation) {
+    if (entries_.size() >= max_entries_) entries_.clear();
+    entries_[id] = user;
   }
   return user;
 }

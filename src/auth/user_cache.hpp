@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <shared_mutex>
 #include <unordered_map>
@@ -21,8 +22,8 @@ class UserCache {
   explicit UserCache(store::UserStore& users, std::size_t max_entries = 100000)
       : users_(users), max_entries_(max_entries) {}
 
-  // The user (from memory when cached); nullopt when it does not exist.
-  core::Result<std::optional<store::User>> get(std::int64_t id);
+  // The user (from memory when cached: shared, never copied); null when it does not exist.
+  core::Result<std::shared_ptr<const store::User>> get(std::int64_t id);
   // Drops `id` after this process changed it, and tells the other nodes (see onChange).
   void invalidate(std::int64_t id);
   // Called after every invalidate(): the server publishes a "re-read the change log" poke.
@@ -36,7 +37,7 @@ class UserCache {
   store::UserStore& users_;
   const std::size_t max_entries_;
   mutable std::shared_mutex mutex_;
-  std::unordered_map<std::int64_t, store::User> entries_;
+  std::unordered_map<std::int64_t, std::shared_ptr<const store::User>> entries_;
   std::atomic<std::uint64_t> generation_{0};  // bumped by every invalidation
   std::int64_t seq_ = -1;
   std::mutex sync_mutex_;
