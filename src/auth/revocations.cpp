@@ -43,7 +43,7 @@ bool RevocationList::applyMessage(std::string_view message) {
 
 bool RevocationList::isRevoked(std::string_view jti) const {
   const std::shared_lock lock(mutex_);
-  return entries_.find(std::string(jti)) != entries_.end();
+  return entries_.find(jti) != entries_.end();
 }
 
 std::size_t RevocationList::purge(std::int64_t now) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -40,7 +41,12 @@ class RevocationList {
   store::RevocationStore* store_;
   state::Bus* bus_;
   mutable std::shared_mutex mutex_;
-  std::unordered_map<std::string, std::int64_t> entries_;
+  // Transparent hashing: a lookup by string_view allocates nothing.
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, std::int64_t, Hash, std::equal_to<>> entries_;
 };
 
 }  // namespace gatehouse::auth
