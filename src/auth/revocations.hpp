@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "core/error.hpp"
+#include "core/sharded_mutex.hpp"
 #include "state/bus.hpp"
 #include "store/store.hpp"
 
@@ -40,7 +41,7 @@ class RevocationList {
  private:
   store::RevocationStore* store_;
   state::Bus* bus_;
-  mutable std::shared_mutex mutex_;
+  mutable core::ShardedSharedMutex mutex_;  // readers on different cores share no cache line
   // Transparent hashing: a lookup by string_view allocates nothing.
   struct Hash {
     using is_transparent = void;

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "core/error.hpp"
+#include "core/sharded_mutex.hpp"
 #include "store/store.hpp"
 
 namespace gatehouse::auth {
@@ -36,7 +37,7 @@ class UserCache {
  private:
   store::UserStore& users_;
   const std::size_t max_entries_;
-  mutable std::shared_mutex mutex_;
+  mutable core::ShardedSharedMutex mutex_;  // readers on different cores share no cache line
   std::unordered_map<std::int64_t, std::shared_ptr<const store::User>> entries_;
   std::atomic<std::uint64_t> generation_{0};  // bumped by every invalidation
   std::int64_t seq_ = -1;
