@@ -28,16 +28,19 @@ TEST(ShardedSharedMutex, WritersExcludeReadersOnEveryThread) {
       }
     });
   }
-  for (int i = 0; i < 2000; ++i) {
+  // Write until the readers have really interleaved with the writer (not just run after it).
+  std::int64_t writes = 0;
+  while (writes < 2000 || reads.load() < 2000) {
     const std::unique_lock lock(m);
     ++a;
     ++b;
+    ++writes;
   }
   stop = true;
   for (auto& t : readers) t.join();
   EXPECT_EQ(torn.load(), 0);
-  EXPECT_GT(reads.load(), 0);
-  EXPECT_EQ(a, 2000);
+  EXPECT_GE(reads.load(), 2000);
+  EXPECT_EQ(a, writes);
 }
 
 TEST(ShardedSharedMutex, TryLockFailsWhileAReaderHoldsAndSucceedsAfter) {
