@@ -173,6 +173,27 @@ core::Result<std::pair<std::vector<std::int64_t>, std::int64_t>> changeLog(
   return std::make_pair(std::move(ids), last);
 }
 
+// Binds `args` to the statement's parameters 1..n in order.
+template <class... Args>
+void bindAll(Statement& stmt, const Args&... args) {
+  int index = 0;
+  (stmt.bind(++index, args), ...);
+}
+
+// One statement on a pooled connection; NotFound(`must_change`) when it is set and no row changed.
+template <class... Args>
+core::Status run(ConnectionPool& pool, std::string_view sql, const char* must_change,
+                 const Args&... args) {
+  return pool.with([&](Connection& c) -> core::Status {
+    auto stmt = c.prepare(sql);
+    if (!stmt) return tl::unexpected(stmt.error());
+    bindAll(*stmt, args...);
+    if (auto ok = stmt->run(); !ok) return ok;
+    if (must_change != nullptr && c.changes() == 0) return makeError(Errc::NotFound, must_change);
+    return {};
+  });
+}
+
 constexpr std::string_view kUserSelect =
     "SELECT id, email, username, password_hash, role, is_active, created_at, tokens_valid_after "
     "FROM users ";
@@ -299,25 +320,14 @@ class SqliteUsers final : public UserStore {
   }
 
   core::Status changePassword(std::int64_t id, std::string_view hash, std::int64_t now) override {
-    return pool_.with([&](Connection& c) -> core::Status {
-      auto stmt = c.prepare(
-          "UPDATE users SET password_hash = ?, tokens_valid_after = ?, updated_at = ? WHERE id = "
-          "?");
-      if (!stmt) return tl::unexpected(stmt.error());
-      stmt->bind(1, hash).bind(2, now).bind(3, now).bind(4, id);
-      if (auto ok = stmt->run(); !ok) return ok;
-      if (c.changes() == 0) return makeError(Errc::NotFound, "user");
-      return {};
-    });
+    return run(pool_,
+               "UPDATE users SET password_hash = ?, tokens_valid_after = ?, updated_at = ? "
+               "WHERE id = ?",
+               "user", hash, now, now, id);
   }
 
   core::Status setTokensValidAfter(std::int64_t id, std::int64_t when) override {
-    return pool_.with([&](Connection& c) -> core::Status {
-      auto stmt = c.prepare("UPDATE users SET tokens_valid_after = ? WHERE id = ?");
-      if (!stmt) return tl::unexpected(stmt.error());
-      stmt->bind(1, when).bind(2, id);
-      return stmt->run();
-    });
+    return run(pool_, "UPDATE users SET tokens_valid_after = ? WHERE id = ?", nullptr, when, id);
   }
 
   core::Result<UserChanges> changesSince(std::int64_t seq) override {
@@ -332,12 +342,8 @@ class SqliteUsers final : public UserStore {
   }
 
   core::Status setPasswordHash(std::int64_t id, std::string_view hash) override {
-    return pool_.with([&](Connection& c) -> core::Status {
-      auto stmt = c.prepare("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?");
-      if (!stmt) return tl::unexpected(stmt.error());
-      stmt->bind(1, hash).bind(2, nowSeconds()).bind(3, id);
-      return stmt->run();
-    });
+    return run(pool_, "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?", nullptr,
+               hash, nowSeconds(), id);
   }
 
  private:
@@ -371,20 +377,11 @@ class SqliteSessions final : public SessionStore {
   explicit SqliteSessions(ConnectionPool& pool) : pool_(pool) {}
 
   core::Status create(const Session& s) override {
-    return pool_.with([&](Connection& c) -> core::Status {
-      auto stmt = c.prepare(
-          "INSERT INTO sessions (id, user_id, refresh_jti, user_agent, ip, created_at, "
-          "last_used_at, expires_at, revoked) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)");
-      if (!stmt) return tl::unexpected(stmt.error());
-      stmt->bind(1, s.id)
-          .bind(2, s.user_id)
-          .bind(3, s.refresh_jti)
-          .bind(4, s.user_agent)
-          .bind(5, s.ip);
-      stmt->bind(6, s.created_at).bind(7, s.last_used_at).bind(8, s.expires_at);
-      return stmt->run();
-    });
+    return run(pool_,
+               "INSERT INTO sessions (id, user_id, refresh_jti, user_agent, ip, created_at, "
+               "last_used_at, expires_at, revoked) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
+               nullptr, s.id, s.user_id, s.refresh_jti, s.user_agent, s.ip, s.created_at,
+               s.last_used_at, s.expires_at);
   }
 
   core::Result<RotateOutcome> rotate(std::string_view id, std::string_view presented,
@@ -427,12 +424,7 @@ class SqliteSessions final : public SessionStore {
   }
 
   core::Status touch(std::string_view id, std::int64_t now) override {
-    return pool_.with([&](Connection& c) -> core::Status {
-      auto stmt = c.prepare("UPDATE sessions SET last_used_at = ? WHERE id = ?");
-      if (!stmt) return tl::unexpected(stmt.error());
-      stmt->bind(1, now).bind(2, id);
-      return stmt->run();
-    });
+    return run(pool_, "UPDATE sessions SET last_used_at = ? WHERE id = ?", nullptr, now, id);
   }
 
   core::Result<std::optional<Session>> find(std::string_view id) override {
@@ -459,21 +451,12 @@ class SqliteSessions final : public SessionStore {
   }
 
   core::Status revoke(std::string_view id) override {
-    return pool_.with([&](Connection& c) -> core::Status {
-      auto stmt = c.prepare("UPDATE sessions SET revoked = 1 WHERE id = ?");
-      if (!stmt) return tl::unexpected(stmt.error());
-      stmt->bind(1, id);
-      return stmt->run();
-    });
+    return run(pool_, "UPDATE sessions SET revoked = 1 WHERE id = ?", nullptr, id);
   }
 
   core::Status revokeAllForUser(std::int64_t user_id) override {
-    return pool_.with([&](Connection& c) -> core::Status {
-      auto stmt = c.prepare("UPDATE sessions SET revoked = 1 WHERE user_id = ? AND revoked = 0");
-      if (!stmt) return tl::unexpected(stmt.error());
-      stmt->bind(1, user_id);
-      return stmt->run();
-    });
+    return run(pool_, "UPDATE sessions SET revoked = 1 WHERE user_id = ? AND revoked = 0", nullptr,
+               user_id);
   }
 
  private:
@@ -485,12 +468,8 @@ class SqliteRevocations final : public RevocationStore {
   explicit SqliteRevocations(ConnectionPool& pool) : pool_(pool) {}
 
   core::Status add(std::string_view jti, std::int64_t expires_at) override {
-    return pool_.with([&](Connection& c) -> core::Status {
-      auto stmt = c.prepare("INSERT OR IGNORE INTO revoked_tokens (jti, expires_at) VALUES (?, ?)");
-      if (!stmt) return tl::unexpected(stmt.error());
-      stmt->bind(1, jti).bind(2, expires_at);
-      return stmt->run();
-    });
+    return run(pool_, "INSERT OR IGNORE INTO revoked_tokens (jti, expires_at) VALUES (?, ?)",
+               nullptr, jti, expires_at);
   }
 
   core::Result<std::vector<std::pair<std::string, std::int64_t>>> active(
@@ -511,12 +490,7 @@ class SqliteRevocations final : public RevocationStore {
   }
 
   core::Status purgeExpired(std::int64_t now) override {
-    return pool_.with([&](Connection& c) -> core::Status {
-      auto stmt = c.prepare("DELETE FROM revoked_tokens WHERE expires_at <= ?");
-      if (!stmt) return tl::unexpected(stmt.error());
-      stmt->bind(1, now);
-      return stmt->run();
-    });
+    return run(pool_, "DELETE FROM revoked_tokens WHERE expires_at <= ?", nullptr, now);
   }
 
  private:
@@ -734,24 +708,13 @@ class SqliteApiKeys final : public ApiKeyStore {
   }
 
   core::Status revoke(std::int64_t id, std::int64_t user_id) override {
-    return pool_.with([&](Connection& c) -> core::Status {
-      auto stmt =
-          c.prepare("UPDATE api_keys SET revoked = 1 WHERE id = ? AND user_id = ? AND revoked = 0");
-      if (!stmt) return tl::unexpected(stmt.error());
-      stmt->bind(1, id).bind(2, user_id);
-      if (auto ok = stmt->run(); !ok) return ok;
-      if (c.changes() == 0) return makeError(Errc::NotFound, "api key");
-      return {};
-    });
+    return run(pool_,
+               "UPDATE api_keys SET revoked = 1 WHERE id = ? AND user_id = ? AND revoked = 0",
+               "api key", id, user_id);
   }
 
   core::Status touch(std::int64_t id, std::int64_t when) override {
-    return pool_.with([&](Connection& c) -> core::Status {
-      auto stmt = c.prepare("UPDATE api_keys SET last_used_at = ? WHERE id = ?");
-      if (!stmt) return tl::unexpected(stmt.error());
-      stmt->bind(1, when).bind(2, id);
-      return stmt->run();
-    });
+    return run(pool_, "UPDATE api_keys SET last_used_at = ? WHERE id = ?", nullptr, when, id);
   }
 
   core::Result<ApiKeyChanges> changesSince(std::int64_t seq) override {
