@@ -213,24 +213,25 @@ core::Result<std::optional<User>> oneUser(Connection& c, std::string_view sql, a
   return std::optional<User>(readUser(*stmt));
 }
 
+core::Result<User> insertUser(Connection& c, const NewUser& u) {
+  const std::int64_t now = nowSeconds();
+  auto stmt = c.prepare(
+      "INSERT INTO users (email, username, password_hash, role, is_active, created_at, "
+      "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
+  if (!stmt) return tl::unexpected(stmt.error());
+  bindAll(*stmt, u.email, u.username, u.password_hash, u.role, std::int64_t{u.is_active ? 1 : 0},
+          now, now);
+  if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
+  return User{c.lastInsertRowid(), u.email, u.username, u.password_hash, u.role,
+              u.is_active,         now,     0};
+}
+
 class SqliteUsers final : public UserStore {
  public:
   explicit SqliteUsers(ConnectionPool& pool) : pool_(pool) {}
 
   core::Result<User> create(const NewUser& u) override {
-    return pool_.transaction<User>([&](Connection& c) -> core::Result<User> {
-      const std::int64_t now = nowSeconds();
-      auto stmt = c.prepare(
-          "INSERT INTO users (email, username, password_hash, role, is_active, created_at, "
-          "updated_at) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?)");
-      if (!stmt) return tl::unexpected(stmt.error());
-      stmt->bind(1, u.email).bind(2, u.username).bind(3, u.password_hash).bind(4, u.role);
-      stmt->bind(5, std::int64_t{u.is_active ? 1 : 0}).bind(6, now).bind(7, now);
-      if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
-      return User{c.lastInsertRowid(), u.email, u.username, u.password_hash, u.role,
-                  u.is_active,         now,     0};
-    });
+    return pool_.with([&](Connection& c) { return insertUser(c, u); });
   }
 
   core::Result<std::optional<User>> findById(std::int64_t id) override {
@@ -830,19 +831,11 @@ class SqliteIdentities final : public IdentityStore {
 
   core::Result<User> createUserWithIdentity(const NewUser& u, Identity identity) override {
     return pool_.transaction<User>([&](Connection& c) -> core::Result<User> {
-      const std::int64_t now = nowSeconds();
-      auto stmt = c.prepare(
-          "INSERT INTO users (email, username, password_hash, role, is_active, created_at, "
-          "updated_at) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?)");
-      if (!stmt) return tl::unexpected(stmt.error());
-      stmt->bind(1, u.email).bind(2, u.username).bind(3, u.password_hash).bind(4, u.role);
-      stmt->bind(5, std::int64_t{u.is_active ? 1 : 0}).bind(6, now).bind(7, now);
-      if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
-      User user{c.lastInsertRowid(), u.email, u.username, u.password_hash, u.role,
-                u.is_active,         now,     0};
+      auto inserted = insertUser(c, u);
+      if (!inserted) return inserted;
+      User user = std::move(*inserted);
       identity.user_id = user.id;
-      identity.created_at = now;
+      identity.created_at = user.created_at;
       if (auto ok = insertIdentity(c, identity); !ok) return tl::unexpected(ok.error());
       return user;
     });
