@@ -161,7 +161,8 @@ int serve(const config::Config& config) {
     guard = std::make_unique<state::LocalLoginGuard>(lockout);
     once = std::make_unique<state::LocalOneTimeStore>();
   }
-  auth::RevocationList revocations((*store)->revocations(), bus.get());
+  // One node needs no feed: revocations apply in memory directly (no publish, no liveness check).
+  auth::RevocationList revocations((*store)->revocations(), redis ? bus.get() : nullptr);
   if (auto ok = revocations.load(clock.unixSeconds()); !ok) {
     return fatal("loading revocations: " + ok.error().message);
   }
