@@ -87,6 +87,38 @@ class Janitor {
   std::thread thread_;
 };
 
+// What several nodes share: Redis when REDIS_URL is set, else this process's memory.
+struct SharedState {
+  std::unique_ptr<state::RedisClient> redis;  // null for one node
+  std::unique_ptr<state::Bus> bus;
+  std::unique_ptr<state::RateLimiter> limiter;
+  std::unique_ptr<state::LoginGuard> guard;
+  std::unique_ptr<state::OneTimeStore> once;
+};
+
+core::Result<SharedState> openSharedState(const config::Config& config) {
+  const state::LockoutPolicy lockout{.delay_after = config.login_delay_after,
+                                     .max_delay = config.login_max_delay_seconds,
+                                     .lock_after = config.lockout_threshold,
+                                     .cooldown = config.lockout_cooldown_seconds};
+  SharedState s;
+  if (!config.redis_url) {
+    s.bus = std::make_unique<state::LocalBus>();
+    s.limiter = std::make_unique<state::LocalRateLimiter>();
+    s.guard = std::make_unique<state::LocalLoginGuard>(lockout);
+    s.once = std::make_unique<state::LocalOneTimeStore>();
+    return s;
+  }
+  auto address = state::parseRedisUrl(*config.redis_url);
+  if (!address) return tl::unexpected(address.error());
+  s.redis = std::make_unique<state::RedisClient>(*address);
+  s.bus = std::make_unique<state::RedisBus>(*s.redis, "gatehouse:events");
+  s.limiter = std::make_unique<state::RedisRateLimiter>(*s.redis);
+  s.guard = std::make_unique<state::RedisLoginGuard>(*s.redis, lockout);
+  s.once = std::make_unique<state::RedisOneTimeStore>(*s.redis);
+  return s;
+}
+
 }  // namespace
 
 core::Result<rbac::Policy> loadPolicy(const config::Config& config) {
@@ -137,30 +169,9 @@ int serve(const config::Config& config) {
                              .audience = config.token_audience,
                              .max_token_bytes = config.http.max_token_bytes},
                             clock);
-  // Shared state: Redis when REDIS_URL is set, else this process's memory.
-  std::unique_ptr<state::RedisClient> redis;
-  std::unique_ptr<state::Bus> bus;
-  std::unique_ptr<state::RateLimiter> limiter;
-  std::unique_ptr<state::LoginGuard> guard;
-  std::unique_ptr<state::OneTimeStore> once;
-  const state::LockoutPolicy lockout{.delay_after = config.login_delay_after,
-                                     .max_delay = config.login_max_delay_seconds,
-                                     .lock_after = config.lockout_threshold,
-                                     .cooldown = config.lockout_cooldown_seconds};
-  if (config.redis_url) {
-    auto address = state::parseRedisUrl(*config.redis_url);
-    if (!address) return fatal(address.error().message);
-    redis = std::make_unique<state::RedisClient>(*address);
-    bus = std::make_unique<state::RedisBus>(*redis, "gatehouse:events");
-    limiter = std::make_unique<state::RedisRateLimiter>(*redis);
-    guard = std::make_unique<state::RedisLoginGuard>(*redis, lockout);
-    once = std::make_unique<state::RedisOneTimeStore>(*redis);
-  } else {
-    bus = std::make_unique<state::LocalBus>();
-    limiter = std::make_unique<state::LocalRateLimiter>();
-    guard = std::make_unique<state::LocalLoginGuard>(lockout);
-    once = std::make_unique<state::LocalOneTimeStore>();
-  }
+  auto shared = openSharedState(config);
+  if (!shared) return fatal(shared.error().message);
+  auto& [redis, bus, limiter, guard, once] = *shared;
   // One node needs no feed: revocations apply in memory directly (no publish, no liveness check).
   auth::RevocationList revocations((*store)->revocations(), redis ? bus.get() : nullptr);
   if (auto ok = revocations.load(clock.unixSeconds()); !ok) {
