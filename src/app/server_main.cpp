@@ -257,6 +257,8 @@ int serve(const config::Config& config) {
   server.run();
   spdlog::info("gatehouse stopped: in-flight requests finished");
   pool.shutdown();
+  // Stop the feed's thread before the janitor and the lists its handler touches are destroyed.
+  bus.reset();
   return 0;
 }
 
