@@ -1,0 +1,98 @@
+#include "core/uri_path.hpp"
+
+#include <vector>
+
+#include "core/utf8.hpp"
+
+namespace gatehouse::core {
+namespace {
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool forbiddenByte(unsigned char c) { return c < 0x20 || c == 0x7F || c == '\\'; }
+
+bool startsWithIgnoreCase(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (std::size_t i = 0; i < prefix.size(); ++i) {
+    char c = s[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != prefix[i]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::string> normalizeRequestPath(std::string_view target) {
+  // RFC 9112 §3.2.2: absolute-form; keep only the path.
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (startsWithIgnoreCase(target, scheme)) {
+      target.remove_prefix(scheme.size());
+      const auto slash = target.find('/');
+      const auto end = target.find_first_of("?#");
+      if (slash == std::string_view::npos || (end != std::string_view::npos && end < slash)) {
+        target = "/";
+      } else {
+        target.remove_prefix(slash);
+      }
+      break;
+    }
+  }
+  if (const auto end = target.find_first_of("?#"); end != std::string_view::npos)
+    target = target.substr(0, end);
+  if (!target.starts_with('/')) return std::nullopt;
+
+  // Decode once; escapes of separators and of '%' itself (double encoding) are refused.
+  std::string decoded;
+  decoded.reserve(target.size());
+  for (std::size_t i = 0; i < target.size(); ++i) {
+    const auto c = static_cast<unsigned char>(target[i]);
+    if (forbiddenByte(c)) return std::nullopt;
+    if (c != '%') {
+      decoded.push_back(static_cast<char>(c));
+      continue;
+    }
+    if (i + 2 >= target.size()) return std::nullopt;
+    const int hi = hexValue(target[i + 1]);
+    const int lo = hexValue(target[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    const auto byte = static_cast<unsigned char>(hi * 16 + lo);
+    if (forbiddenByte(byte) || byte == '/' || byte == '%') return std::nullopt;
+    decoded.push_back(static_cast<char>(byte));
+    i += 2;
+  }
+  if (!isValidUtf8(decoded)) return std::nullopt;
+
+  std::vector<std::string_view> segments;
+  std::string_view rest(decoded);
+  while (!rest.empty()) {
+    const auto slash = rest.find('/');
+    std::string_view segment = rest.substr(0, slash);
+    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+    segment = segment.substr(0, segment.find(';'));
+    if (segment.empty() || segment == ".") continue;
+    if (segment == "..") {
+      if (!segments.empty()) segments.pop_back();
+      continue;
+    }
+    segments.push_back(segment);
+  }
+  std::string out;
+  out.reserve(decoded.size());
+  for (const auto segment : segments) {
+    out.push_back('/');
+    for (char ch : segment) {
+      if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+      out.push_back(ch);
+    }
+  }
+  if (out.empty()) out = "/";
+  return out;
+}
+
+}  // namespace gatehouse::core

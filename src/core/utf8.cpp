@@ -1,0 +1,62 @@
+#include "core/utf8.hpp"
+
+namespace gatehouse::core {
+namespace {
+
+// Decodes the sequence at `i`, advancing it; nullopt when it is not strict UTF-8.
+std::optional<std::uint32_t> next(std::string_view s, std::size_t& i) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  std::size_t len = 1;
+  std::uint32_t cp = c;
+  std::uint32_t min = 0;
+  if (c < 0x80) {
+    ++i;
+    return cp;
+  }
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+    cp = c & 0x1FU;
+    min = 0x80;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    cp = c & 0x0FU;
+    min = 0x800;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    cp = c & 0x07U;
+    min = 0x10000;
+  } else {
+    return std::nullopt;
+  }
+  if (i + len > s.size()) return std::nullopt;
+  for (std::size_t k = 1; k < len; ++k) {
+    const auto cc = static_cast<unsigned char>(s[i + k]);
+    if ((cc & 0xC0U) != 0x80U) return std::nullopt;
+    cp = (cp << 6U) | (cc & 0x3FU);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return std::nullopt;
+  i += len;
+  return cp;
+}
+
+}  // namespace
+
+std::optional<std::vector<std::uint32_t>> decodeUtf8(std::string_view text) {
+  std::vector<std::uint32_t> out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size();) {
+    const auto cp = next(text, i);
+    if (!cp) return std::nullopt;
+    out.push_back(*cp);
+  }
+  return out;
+}
+
+bool isValidUtf8(std::string_view text) {
+  for (std::size_t i = 0; i < text.size();) {
+    if (!next(text, i)) return false;
+  }
+  return true;
+}
+
+}  // namespace gatehouse::core

@@ -1,0 +1,55 @@
+#include "core/uri_path.hpp"
+
+#include <gtest/gtest.h>
+
+namespace gatehouse::core {
+namespace {
+
+TEST(NormalizeRequestPath, SpellingsOfOnePathBecomeOne) {
+  for (const char* spelling :
+       {"/admin/panel", "/%61dmin/panel", "//admin/panel", "/./admin/panel",
+        "/static/../admin/panel", "/static/%2e%2e/admin/panel", "/ADMIN/Panel", "/admin/panel/",
+        "/admin;jsessionid=1/panel", "/admin/panel?x=1", "/admin/panel#top",
+        "http://example.com/admin/panel", "HTTPS://example.com:8443/admin//panel/.",
+        "/../../admin/panel", "/admin/x/../panel"}) {
+    EXPECT_EQ(normalizeRequestPath(spelling), "/admin/panel") << spelling;
+  }
+}
+
+TEST(NormalizeRequestPath, RootAndPlainPaths) {
+  EXPECT_EQ(normalizeRequestPath("/"), "/");
+  EXPECT_EQ(normalizeRequestPath("//"), "/");
+  EXPECT_EQ(normalizeRequestPath("/.."), "/");
+  EXPECT_EQ(normalizeRequestPath("http://example.com"), "/");
+  EXPECT_EQ(normalizeRequestPath("http://example.com?x=/admin"), "/");
+  EXPECT_EQ(normalizeRequestPath("/caf%C3%A9/%20x"), "/caf\xC3\xA9/ x");
+  EXPECT_EQ(normalizeRequestPath("/a-b_c.d~e"), "/a-b_c.d~e");
+}
+
+TEST(NormalizeRequestPath, RefusesWhatCannotBeNormalisedSafely) {
+  for (const char* bad : {"/admin%2Fpanel",
+                          "/admin%2fpanel",
+                          "/x%2F..%2Fadmin",
+                          "/admin%5Cpanel",
+                          "/admin\\panel",
+                          "/a%00b",
+                          "/a%0Ab",
+                          "/a%7Fb",
+                          "/%ff%fe",
+                          "/%C0%AF",
+                          "/%ED%A0%80",
+                          "/a%252Fb",
+                          "/a%25",
+                          "/a%",
+                          "/a%4",
+                          "/a%zz",
+                          "admin/panel",
+                          "",
+                          "*",
+                          "/a\tb"}) {
+    EXPECT_EQ(normalizeRequestPath(bad), std::nullopt) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace gatehouse::core
