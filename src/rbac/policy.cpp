@@ -7,6 +7,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "core/strict_json.hpp"
+#include "core/uri_path.hpp"
 
 namespace gatehouse::rbac {
 namespace {
@@ -28,6 +29,24 @@ bool validName(std::string_view s, bool permission) {
   const auto colon = s.find(':');
   return colon != std::string_view::npos && validWord(s.substr(0, colon)) &&
          validWord(s.substr(colon + 1));
+}
+
+// RFC 9110 §9 methods (and "*" for any); anything else in a route rule is a typo that would
+// silently never match.
+bool knownMethod(std::string_view m) {
+  for (std::string_view known :
+       {"*", "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"}) {
+    if (m == known) return true;
+  }
+  return false;
+}
+
+std::string upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
+  return out;
 }
 
 }  // namespace
@@ -123,7 +142,25 @@ core::Result<Policy> Policy::fromJson(std::string_view text) {
                          "policy file: each route needs \"method\", a \"path\" starting with / and "
                          "\"permissions\"");
       }
-      RouteRule rule{std::string(method->get_string()), std::string(path->get_string()), {}};
+      const std::string method_name(method->get_string());
+      const std::string path_text(path->get_string());
+      if (!knownMethod(method_name)) {
+        return makeError(Errc::InvalidArgument, "policy file: route " + path_text +
+                                                    " has unknown method \"" + method_name +
+                                                    "\" (use GET, POST, PUT, PATCH, DELETE, HEAD, "
+                                                    "OPTIONS, CONNECT, TRACE or *)");
+      }
+      // "/admin/*" covers /admin and everything below it; "/adm*" is a plain prefix of the
+      // normalised path; anything else is one exact (normalised) path.
+      const bool prefix = path_text.ends_with('*');
+      const std::string base_text = prefix ? path_text.substr(0, path_text.size() - 1) : path_text;
+      auto base = core::normalizeRequestPath(base_text);
+      if (!base || base_text.find('*') != std::string::npos) {
+        return makeError(Errc::InvalidArgument,
+                         "policy file: route path " + path_text +
+                             " is not a plain path (at most one * at the end)");
+      }
+      RouteRule rule{method_name, path_text, *base, prefix, prefix && base_text.ends_with('/'), {}};
       for (const auto& v : perms->get_array()) {
         const std::string perm = v.is_string() ? std::string(v.get_string()) : std::string();
         if (!p.permissions_.contains(perm)) {
@@ -140,15 +177,22 @@ core::Result<Policy> Policy::fromJson(std::string_view text) {
   return p;
 }
 
-std::optional<std::vector<std::string>> Policy::permissionsForRoute(std::string_view method,
-                                                                    std::string_view path) const {
+std::optional<std::vector<std::string>> Policy::permissionsForRoute(
+    std::string_view method, std::string_view normalized_path) const {
+  const std::string m = upper(method);
   for (const auto& rule : routes_) {
-    if (rule.method != "*" && rule.method != method) continue;
-    const bool prefix = rule.path.ends_with('*');
-    const std::string_view pattern =
-        prefix ? std::string_view(rule.path).substr(0, rule.path.size() - 1)
-               : std::string_view(rule.path);
-    if (prefix ? path.starts_with(pattern) : path == pattern) return rule.permissions;
+    if (rule.method != "*" && rule.method != m) continue;
+    bool hit = false;
+    if (!rule.prefix) {
+      hit = normalized_path == rule.base;
+    } else if (rule.segment_prefix) {
+      hit = rule.base == "/" || normalized_path == rule.base ||
+            (normalized_path.starts_with(rule.base) && normalized_path.size() > rule.base.size() &&
+             normalized_path[rule.base.size()] == '/');
+    } else {
+      hit = normalized_path.starts_with(rule.base);
+    }
+    if (hit) return rule.permissions;
   }
   return std::nullopt;
 }

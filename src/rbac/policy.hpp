@@ -33,9 +33,13 @@ class Policy {
   const std::vector<std::string>& allPermissions() const { return all_; }
   std::vector<std::string> roles() const;
   // Forward-auth route map: the permissions the first matching rule requires, nullopt when no
-  // rule matches. A rule's path is exact, or a prefix when it ends in "*"; method "*" is any.
-  std::optional<std::vector<std::string>> permissionsForRoute(std::string_view method,
-                                                              std::string_view path) const;
+  // rule matches. `normalized_path` comes from core::normalizeRequestPath; methods compare
+  // case-insensitively. A rule's path is one exact path ("/reports" also covers "/reports/" and
+  // "/REPORTS"), everything at and below a folder ("/admin/*" covers "/admin" and "/admin/x"), or
+  // a plain prefix ("/adm*"); method "*" is any.
+  std::optional<std::vector<std::string>> permissionsForRoute(
+      std::string_view method, std::string_view normalized_path) const;
+  bool hasRouteRules() const { return !routes_.empty(); }
 
  private:
   Policy() = default;
@@ -46,8 +50,11 @@ class Policy {
   std::map<std::string, std::vector<std::string>, std::less<>> roles_;
   std::vector<std::string> all_;
   struct RouteRule {
-    std::string method;
-    std::string path;
+    std::string method;  // upper case, or "*"
+    std::string path;    // as written in the file
+    std::string base;    // normalised path (without the "*")
+    bool prefix = false;
+    bool segment_prefix = false;  // "/x/*": /x and below, never /xy
     std::vector<std::string> permissions;
   };
   std::vector<RouteRule> routes_;

@@ -44,6 +44,51 @@ TEST(Policy, BadFilesAreRefusedWithAReason) {
   EXPECT_FALSE(Policy::loadFile("/nonexistent/policy.json"));
 }
 
+TEST(PolicyRoutes, MatchNormalisedPathsFolderPrefixesAndAnyCase) {
+  auto p = Policy::fromJson(R"({"routes": [
+      {"method": "*", "path": "/admin/*", "permissions": ["users:delete"]},
+      {"method": "GET", "path": "/reports", "permissions": ["analytics:view"]},
+      {"method": "POST", "path": "/up*", "permissions": ["posts:write"]}]})");
+  ASSERT_TRUE(p) << p.error().message;
+  const Perms admin{"users:delete"};
+  EXPECT_EQ(p->permissionsForRoute("GET", "/admin"), admin);
+  EXPECT_EQ(p->permissionsForRoute("DELETE", "/admin/panel"), admin);
+  EXPECT_EQ(p->permissionsForRoute("get", "/admin/a/b"), admin);
+  EXPECT_EQ(p->permissionsForRoute("GET", "/administrator"), std::nullopt);
+  EXPECT_EQ(p->permissionsForRoute("GET", "/reports"), (Perms{"analytics:view"}));
+  EXPECT_EQ(p->permissionsForRoute("Get", "/reports"), (Perms{"analytics:view"}));
+  EXPECT_EQ(p->permissionsForRoute("POST", "/reports"), std::nullopt);
+  EXPECT_EQ(p->permissionsForRoute("GET", "/reports/x"), std::nullopt);
+  EXPECT_EQ(p->permissionsForRoute("POST", "/upload"), (Perms{"posts:write"}));
+  EXPECT_EQ(p->permissionsForRoute("POST", "/up"), (Perms{"posts:write"}));
+  EXPECT_TRUE(p->hasRouteRules());
+  EXPECT_FALSE(Policy::defaults().hasRouteRules());
+}
+
+TEST(PolicyRoutes, RuleSpellingsAreNormalisedLikeRequests) {
+  auto p = Policy::fromJson(
+      R"({"routes": [{"method": "GET", "path": "/Reports/", "permissions": ["analytics:view"]}]})");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->permissionsForRoute("GET", "/reports"), (Perms{"analytics:view"}));
+}
+
+TEST(PolicyRoutes, UnknownMethodsAndOddPathsAreRefused) {
+  for (const char* bad : {
+           R"({"routes": [{"method": "FETCH", "path": "/a", "permissions": []}]})",
+           R"({"routes": [{"method": "get", "path": "/a", "permissions": []}]})",
+           R"({"routes": [{"method": "GET", "path": "/a*b", "permissions": []}]})",
+           R"({"routes": [{"method": "GET", "path": "/a%2Fb", "permissions": []}]})",
+           R"({"routes": [{"method": "GET", "path": "a", "permissions": []}]})",
+       }) {
+    auto p = Policy::fromJson(bad);
+    EXPECT_FALSE(p) << bad;
+  }
+  auto p =
+      Policy::fromJson(R"({"routes": [{"method": "FETCH", "path": "/a", "permissions": []}]})");
+  ASSERT_FALSE(p);
+  EXPECT_NE(p.error().message.find("FETCH"), std::string::npos);
+}
+
 TEST(Authorization, IsRolePermissionsIntersectScopes) {
   const Perms role = {"posts:read", "posts:write", "users:read"};
   EXPECT_EQ(effectivePermissions(role, {"users:read", "roles:manage"}), (Perms{"users:read"}));
