@@ -203,7 +203,7 @@ void appendHeader(std::string& out, std::string_view name, std::string_view valu
 }  // namespace
 
 void serializeResponse(const Response& response, unsigned version, bool keep_alive,
-                       std::string& out) {
+                       std::string& out, bool head_request) {
   out.clear();
   out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
   char digits[8];
@@ -224,7 +224,7 @@ void serializeResponse(const Response& response, unsigned version, bool keep_ali
     const auto [lend, lec] = std::to_chars(length, length + sizeof length, response.body.size());
     appendHeader(out, "Content-Length", std::string_view(length, lend - length));
     out += "\r\n";
-    out += response.body;
+    if (!head_request) out += response.body;
   } else {
     out += "\r\n";
   }

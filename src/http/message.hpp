@@ -64,8 +64,9 @@ std::string_view reasonPhrase(int status);
 // The HTTP/1.x wire form of `response` into `out` (cleared first, its capacity reused): status
 // line, security headers when asked, the response's headers (CR and LF dropped from values, so
 // nothing can split the header), Connection as `keep_alive` needs it for `version` (10 or 11),
-// Content-Length (none for 1xx, 204 and 304), then the body.
+// Content-Length (none for 1xx, 204 and 304), then the body — except in answer to HEAD, which
+// gets the same Content-Length and no body (RFC 9110 §9.3.2), so the connection stays in step.
 void serializeResponse(const Response& response, unsigned version, bool keep_alive,
-                       std::string& out);
+                       std::string& out, bool head_request = false);
 
 }  // namespace gatehouse::http

@@ -63,12 +63,14 @@ Response Router::dispatch(Request& request) const {
   std::set<std::string> allowed;
   for (const auto& route : routes_) {
     if (!match(route, parts, nullptr)) continue;
-    if (route.method == request.method) {
+    // RFC 9110 §9.3.2: HEAD is GET without the body (the writer drops it).
+    if (route.method == request.method || (request.method == "HEAD" && route.method == "GET")) {
       match(route, parts, &request.path_params);
       request.route = static_cast<std::size_t>(&route - routes_.data());
       return route.handler(request);
     }
     allowed.insert(route.method);
+    if (route.method == "GET") allowed.insert("HEAD");
   }
   if (allowed.empty()) return Response::detail(404, "Not Found");
   Response r = Response::detail(405, "Method Not Allowed");

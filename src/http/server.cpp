@@ -14,7 +14,9 @@
 #include <cctype>
 #include <list>
 #include <mutex>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -46,6 +48,49 @@ std::string lower(std::string_view s) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');  // ASCII only, no locale
   }
   return out;
+}
+
+bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// Why a request's framing cannot be trusted, or null when it can.
+const char* framingProblem(const bhttp::request_parser<bhttp::string_body>::value_type& msg) {
+  if (msg.version() >= 11 && msg.find(bhttp::field::host) == msg.end())
+    return "HTTP/1.1 request without Host";
+  std::string codings;
+  std::size_t te_fields = 0;
+  for (const auto& f : msg) {
+    if (f.name() != bhttp::field::transfer_encoding) continue;
+    ++te_fields;
+    if (!codings.empty()) codings += ',';
+    codings += std::string(f.value());
+  }
+  if (te_fields == 0) return nullptr;
+  if (msg.version() < 11) return "Transfer-Encoding in an HTTP/1.0 request";
+  if (msg.find(bhttp::field::content_length) != msg.end())
+    return "both Transfer-Encoding and Content-Length";
+  // The final coding must be chunked, and chunked may appear only there.
+  std::vector<std::string_view> items;
+  std::string_view rest(codings);
+  while (!rest.empty()) {
+    const auto comma = rest.find(',');
+    std::string_view item = rest.substr(0, comma);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (!item.empty()) items.push_back(item);
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  if (items.empty() || !equalsIgnoreCase(items.back(), "chunked"))
+    return "Transfer-Encoding not ending in chunked";
+  for (std::size_t i = 0; i + 1 < items.size(); ++i) {
+    if (equalsIgnoreCase(items[i], "chunked")) return "chunked applied twice";
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -94,8 +139,9 @@ struct Server::Impl {
 
   // One contiguous buffer per response, reused by the connection: no per-field allocations and
   // no scatter-gather serializer on the hot path.
-  asio::awaitable<void> write(Conn& conn, Response&& r, unsigned version, bool keep_alive) {
-    serializeResponse(r, version, keep_alive, conn.out);
+  asio::awaitable<void> write(Conn& conn, Response&& r, unsigned version, bool keep_alive,
+                              bool head_request = false) {
+    serializeResponse(r, version, keep_alive, conn.out, head_request);
     conn.stream.expires_after(options.request_timeout);
     co_await asio::async_write(conn.stream, asio::buffer(conn.out), kNoThrow);
     if (conn.out.capacity() > 64 * 1024) std::string().swap(conn.out);  // keep idle ones small
@@ -142,6 +188,14 @@ struct Server::Impl {
         break;
       }
       if (hec) break;  // closed, timed out, malformed or cancelled by shutdown
+      if (framingProblem(parser.get()) != nullptr) {
+        // RFC 9112 §6.1, §6.3, §3.2: a body whose length we cannot know for certain, or a 1.1
+        // request without Host, is refused and the connection closed: whatever follows cannot
+        // be trusted to be the next request.
+        co_await write(*conn, serverResponse(400, nullptr), parser.get().version(), false);
+        co_await lingeringClose(*conn);
+        break;
+      }
       conn->busy = true;
       beast::error_code bec;
       if (!parser.is_done()) {
@@ -171,6 +225,7 @@ struct Server::Impl {
       req.peer_ip = peer;
       const bool keep_alive = msg.keep_alive();
       const unsigned version = msg.version();
+      const bool head = msg.method() == bhttp::verb::head;
 
       // The hot path answers from memory right here; everything else goes to a worker.
       if (try_inline) {
@@ -181,7 +236,7 @@ struct Server::Impl {
           quick = serverResponse(500, &req);
         }
         if (quick) {
-          co_await write(*conn, std::move(*quick), version, keep_alive && !stopping.load());
+          co_await write(*conn, std::move(*quick), version, keep_alive && !stopping.load(), head);
           conn->busy = false;
           if (!keep_alive || stopping.load()) break;
           continue;
@@ -200,7 +255,7 @@ struct Server::Impl {
             }
           },
           asio::use_awaitable);
-      co_await write(*conn, std::move(res), version, keep_alive && !stopping.load());
+      co_await write(*conn, std::move(res), version, keep_alive && !stopping.load(), head);
       conn->busy = false;
       if (!keep_alive || stopping.load()) break;
     }

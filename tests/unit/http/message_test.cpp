@@ -22,6 +22,15 @@ TEST(SerializeResponse, WritesStatusHeadersLengthAndBody) {
   EXPECT_TRUE(out.ends_with(body));
 }
 
+TEST(SerializeResponse, HeadGetsTheLengthButNoBody) {
+  Response r = Response::detail(200, "ok");
+  std::string out;
+  serializeResponse(r, 11, true, out, true);
+  EXPECT_NE(out.find("Content-Length: 15\r\n"), std::string::npos) << out;
+  EXPECT_TRUE(out.ends_with("\r\n\r\n")) << out;
+  EXPECT_EQ(out.find("detail"), std::string::npos);
+}
+
 TEST(SerializeResponse, ConnectionHeaderFollowsVersionAndKeepAlive) {
   const Response ok = Response::empty(200);
   std::string out;

@@ -26,6 +26,16 @@ TEST(Router, DispatchesAndCapturesParameters) {
   EXPECT_EQ(router.routeOf(r), "/api/v1/users/{id}");
 }
 
+TEST(Router, HeadIsAnsweredByTheGetRoute) {
+  Router router;
+  router.add("GET", "/healthz", [](Request&) { return Response::detail(200, "ok"); });
+  router.add("POST", "/login", [](Request&) { return Response::empty(200); });
+  auto head = req("HEAD", "/healthz");
+  EXPECT_EQ(router.dispatch(head).status, 200);
+  auto head_post = req("HEAD", "/login");
+  EXPECT_EQ(router.dispatch(head_post).status, 405);
+}
+
 TEST(Router, AnswersNotFoundAndMethodNotAllowed) {
   Router router;
   router.add("POST", "/login", [](Request&) { return Response::empty(200); });
