@@ -78,7 +78,8 @@ int userCreate(const config::Config& config, const rbac::Policy& policy, const U
   if (!store) return 1;
   auto hash = hasher->hash(args.password);
   if (!hash) return failure(err, hash.error().message);
-  auto user = store->users().create({args.email, args.username, *hash, args.role, true});
+  auto user = store->users().create(
+      {args.email, args.username, *hash, args.role, true, args.email_verified});
   if (!user) return failure(err, describeFailure(user.error()));
   out << "created user " << user->id << " " << user->email << " (" << user->role << ")\n";
   return 0;
@@ -135,11 +136,19 @@ int userSetActive(const config::Config& config, const std::string& email, bool a
   auto updated = store->users().update(user->id, patch, rbac::kAdminRole);
   if (!updated) return failure(err, describeFailure(updated.error()));
   if (!active) {
-    (void)store->sessions().revokeAllForUser(user->id);
-    (void)store->users().setTokensValidAfter(
-        user->id, std::chrono::duration_cast<std::chrono::seconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count());
+    // As the API does: sessions, tokens and API keys end for good.
+    if (auto ok = store->sessions().revokeAllForUser(user->id); !ok)
+      return failure(err, describeFailure(ok.error()));
+    if (auto ok = store->users().setTokensValidAfter(
+            user->id, std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count());
+        !ok) {
+      return failure(err, describeFailure(ok.error()));
+    }
+    auto keys = store->apiKeys().listForUser(user->id);
+    if (!keys) return failure(err, describeFailure(keys.error()));
+    for (const auto& key : *keys) (void)store->apiKeys().revoke(key.id, user->id);
   }
   out << "user " << updated->id << (active ? " activated" : " deactivated") << "\n";
   return 0;

@@ -16,6 +16,7 @@ struct UserCreate {
   std::string username;
   std::string role = "user";
   std::string password;
+  bool email_verified = false;  // the operator vouches for the address
 };
 
 int migrate(const config::Config& config, std::ostream& out, std::ostream& err);

@@ -40,6 +40,17 @@ std::string sha256(std::string_view data) {
   return out;
 }
 
+std::string digest(Digest d, std::string_view data) {
+  std::string out(digestSize(d), '\0');
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), reinterpret_cast<unsigned char*>(out.data()), &len,
+                 evpMd(d), nullptr) != 1) {
+    return {};
+  }
+  out.resize(len);
+  return out;
+}
+
 bool constantTimeEquals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   if (a.empty()) return true;

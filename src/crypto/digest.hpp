@@ -17,6 +17,8 @@ const EVP_MD* evpMd(Digest d);
 std::size_t digestSize(Digest d);
 
 std::string sha256(std::string_view data);
+// The digest of `data` with `d`; empty only if OpenSSL fails.
+std::string digest(Digest d, std::string_view data);
 
 // Equality in time that depends only on the lengths (CRYPTO_memcmp).
 bool constantTimeEquals(std::string_view a, std::string_view b);

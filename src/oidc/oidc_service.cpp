@@ -5,6 +5,7 @@
 
 #include <boost/json/serialize.hpp>
 
+#include "auth/validation.hpp"
 #include "core/base64url.hpp"
 #include "core/strict_json.hpp"
 #include "crypto/aead.hpp"
@@ -170,10 +171,14 @@ std::string OidcService::complete(const std::string& name, const Callback& cb,
     return fail(name, "token_exchange_failed",
                 "token endpoint answered " + std::to_string(response->status), client);
   }
-  auto claims = provider.verifyIdToken(id_token->get_string(), str("n"));
+  std::string_view access_token;
+  if (const auto* at = tokens->if_contains("access_token"); at != nullptr && at->is_string())
+    access_token = at->get_string();
+  auto claims = provider.verifyIdToken(id_token->get_string(), str("n"), access_token);
   if (!claims) {
-    static constexpr const char* kWhy[] = {"signature", "claims",     "nonce",           "azp",
-                                           "stale",     "no subject", "keys unavailable"};
+    static constexpr const char* kWhy[] = {
+        "signature",  "claims",           "nonce",           "azp", "stale",
+        "no subject", "keys unavailable", "at_hash mismatch"};
     return fail(name, "invalid_id_token", kWhy[static_cast<int>(claims.error())], client);
   }
   std::string reason;
@@ -202,7 +207,9 @@ core::Result<std::int64_t> OidcService::resolveUser(const Provider& provider,
   if (!known) return tl::unexpected(known.error());
   if (*known) return (*known)->user_id;
 
-  const std::string email = claimString(claims, "email");
+  // An address we would refuse at registration (invisible characters, ...) is not used at all.
+  std::string email = claimString(claims, "email");
+  if (!auth::emailProblem(email).empty()) email.clear();
   const auto* verified_claim = claims.raw.if_contains("email_verified");
   const bool verified =
       verified_claim != nullptr && verified_claim->is_bool() && verified_claim->get_bool();
@@ -210,12 +217,14 @@ core::Result<std::int64_t> OidcService::resolveUser(const Provider& provider,
     auto existing = store_.users().findByEmail(email);
     if (!existing) return tl::unexpected(existing.error());
     if (*existing) {
-      // Linking by email only on the provider's word that the email is verified, and only when
-      // the policy allows; otherwise an attacker's provider account could take over ours.
-      if (!verified || !settings_.link_verified_email) {
+      // Linking by email needs both sides to have proven the address: the provider's word that
+      // it verified it, and the account's own verified email. Otherwise whoever registered the
+      // address first (pre-account hijacking) or an attacker's provider account would share it.
+      if (!verified || !settings_.link_verified_email || !(*existing)->email_verified) {
         reason = "account_exists";
         return core::makeError(core::Errc::AlreadyExists,
-                               "email belongs to an account; provider did not verify it");
+                               !verified ? "email belongs to an account; provider did not verify it"
+                                         : "email belongs to an account whose email is unverified");
       }
       auto linked = store_.identities().create(
           {0, (*existing)->id, c.name, c.issuer, claims.sub, email, clock_.unixSeconds()});
@@ -238,7 +247,8 @@ core::Result<std::int64_t> OidcService::resolveUser(const Provider& provider,
     if (attempt > 0 && attempt < 10) username += std::to_string(attempt + 1);
     if (attempt >= 10) username += "-" + core::hexEncode(crypto::randomBytes(3).value_or("xyz"));
     auto created = store_.identities().createUserWithIdentity(
-        {user_email, username, "", std::string(rbac::kDefaultRole), true},
+        {user_email, username, "", std::string(rbac::kDefaultRole), true,
+         verified && !email.empty()},
         {0, 0, c.name, c.issuer, claims.sub, email, 0});
     if (created) {
       audit_.record({"user.registered",

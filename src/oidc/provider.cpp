@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "core/base64url.hpp"
 #include "core/strict_json.hpp"
 #include "crypto/digest.hpp"
 
@@ -118,7 +119,8 @@ core::Result<jose::KeySet> Provider::keys(bool refresh) {
 }
 
 tl::expected<jose::Claims, IdTokenError> Provider::verifyIdToken(std::string_view id_token,
-                                                                 std::string_view nonce) {
+                                                                 std::string_view nonce,
+                                                                 std::string_view access_token) {
   auto set = keys(false);
   if (!set) return tl::unexpected(IdTokenError::KeysUnavailable);
   auto jws = jose::verifyJws(id_token, *set);
@@ -152,6 +154,21 @@ tl::expected<jose::Claims, IdTokenError> Provider::verifyIdToken(std::string_vie
   if (!claims->iat || now - *claims->iat > kMaxIdTokenAge + kLeeway)
     return tl::unexpected(IdTokenError::Stale);
   if (claims->sub.empty()) return tl::unexpected(IdTokenError::NoSubject);
+  // OIDC Core §3.1.3.6 / §3.3.2.11: at_hash is the left half of the hash (the ID token's
+  // algorithm's, SHA-512 for EdDSA with Ed25519) of the access token, base64url.
+  if (const auto* at_hash = claims->raw.if_contains("at_hash")) {
+    if (!at_hash->is_string() || access_token.empty()) return tl::unexpected(IdTokenError::AtHash);
+    const auto alg = jose::algorithmName(config_.id_token_alg);
+    const crypto::Digest d =
+        alg.ends_with("384") ? crypto::Digest::Sha384
+        : alg.ends_with("512") || config_.id_token_alg == jose::Algorithm::EdDsa
+            ? crypto::Digest::Sha512
+            : crypto::Digest::Sha256;
+    const std::string full = crypto::digest(d, access_token);
+    const std::string expected = core::base64urlEncode(full.substr(0, full.size() / 2));
+    if (full.empty() || !crypto::constantTimeEquals(at_hash->get_string(), expected))
+      return tl::unexpected(IdTokenError::AtHash);
+  }
   return std::move(*claims);
 }
 

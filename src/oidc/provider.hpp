@@ -23,7 +23,7 @@ struct Metadata {
 };
 
 // Why an ID token was refused (for the audit log; the browser only sees a short reason).
-enum class IdTokenError { Jws, Claims, Nonce, Azp, Stale, NoSubject, KeysUnavailable };
+enum class IdTokenError { Jws, Claims, Nonce, Azp, Stale, NoSubject, KeysUnavailable, AtHash };
 
 // One configured provider: discovery and JWKS fetched over HTTPS, cached for their HTTP cache
 // lifetimes, the JWKS re-fetched once on an unknown kid. Thread-safe.
@@ -38,8 +38,11 @@ class Provider {
   core::Result<Metadata> metadata();
   // OIDC Core §3.1.3.7: signature with the provider's JWKS and the pinned algorithm, iss exact,
   // aud contains our client id, azp when several audiences, exp, iat within ten minutes, nonce.
+  // `access_token` is the one returned with the ID token (empty if none): when the ID token
+  // carries at_hash, it must match (OIDC Core §3.1.3.6).
   tl::expected<jose::Claims, IdTokenError> verifyIdToken(std::string_view id_token,
-                                                         std::string_view nonce);
+                                                         std::string_view nonce,
+                                                         std::string_view access_token = {});
 
  private:
   core::Result<jose::KeySet> keys(bool refresh);

@@ -26,7 +26,17 @@ namespace gatehouse::store {
 
 bool applyUserPatch(User& user, const UserPatch& patch, std::string_view protected_role) {
   const bool was_protected = user.is_active && user.role == protected_role;
-  if (patch.email) user.email = *patch.email;
+  if (patch.email) {
+    const auto lower = [](std::string v) {
+      for (char& c : v) {
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      }
+      return v;
+    };
+    if (lower(*patch.email) != lower(user.email)) user.email_verified = false;
+    user.email = *patch.email;
+  }
+  if (patch.email_verified) user.email_verified = *patch.email_verified;
   if (patch.username) user.username = *patch.username;
   if (patch.is_active) user.is_active = *patch.is_active;
   if (patch.role) user.role = *patch.role;

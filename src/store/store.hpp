@@ -23,6 +23,9 @@ struct User {
   // Access tokens issued before this (Unix seconds) are void: set on password change and
   // deactivation.
   std::int64_t tokens_valid_after = 0;
+  // The user has proven they receive mail at `email` (a provider that verified it, an operator,
+  // or later a verification link). Changing the email clears it.
+  bool email_verified = false;
 };
 
 struct UserChanges {
@@ -36,13 +39,17 @@ struct NewUser {
   std::string password_hash;
   std::string role;
   bool is_active = true;
+  bool email_verified = false;
 };
 
+// A change to a user; a new email (other than a change of letter case) clears email_verified
+// unless the patch sets it.
 struct UserPatch {
   std::optional<std::string> email;
   std::optional<std::string> username;
   std::optional<bool> is_active;
   std::optional<std::string> role;
+  std::optional<bool> email_verified;
 };
 
 // Users, unique by email and by username (both case-insensitive), enforced by the database.

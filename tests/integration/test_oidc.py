@@ -1,6 +1,10 @@
 """Sign-in with an external OpenID provider, end to end (issue 5): a real oidc-provider (npm,
 Node) over HTTPS on loopback, driven through its redirects and login form, plus a small fake
-provider in Python that signs ID tokens with a wrong audience or nonce on demand."""
+provider in Python that signs ID tokens with a wrong audience, nonce or at_hash on demand. Linking
+by email needs both sides verified: a password account whose email nobody proved is never joined
+to a provider's identity (pre-account hijacking)."""
+import base64
+import hashlib
 import http.server
 import json
 import os
@@ -90,8 +94,15 @@ class FakeProvider:
                     claims["nonce"] = "not-the-nonce"
                 if fake.mode == "two_audiences_no_azp":
                     claims["aud"] = ["gatehouse", "another"]
+                access_token = "opaque"
+                if fake.mode in ("right_at_hash", "wrong_at_hash"):
+                    # OIDC Core 3.1.3.6: the left half of SHA-256 of the access token, base64url.
+                    access_token = "fake-access-" + os.urandom(8).hex()
+                    hashed = access_token if fake.mode == "right_at_hash" else "some-other-access-token"
+                    digest = hashlib.sha256(hashed.encode()).digest()[:16]
+                    claims["at_hash"] = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
                 token = jwt.encode(claims, fake.key, algorithm="ES256", headers={"kid": "fake-1"})
-                self.send_json({"id_token": token, "access_token": "opaque", "token_type": "Bearer"})
+                self.send_json({"id_token": token, "access_token": access_token, "token_type": "Bearer"})
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -223,7 +234,10 @@ def test_first_login_creates_the_user_and_second_finds_it(stack):
 
 def test_links_to_a_verified_email_account(stack):
     gate, cert, _ = stack
-    gate.register("carol@example.com", "carol_pw")
+    # An account whose own email is verified (here: made by an operator who vouches for it).
+    r = gate.cli("user", "create", "--email", "carol@example.com", "--username", "carol_pw", "--role", "user",
+                 "--password-stdin", "--email-verified", stdin="Passw0rd!x\n")
+    assert r.returncode == 0, r.stderr
     uid = requests.get(gate.url("/api/v1/auth/me"), headers=auth(gate.token("carol_pw"))).json()["id"]
     landing, _, _ = sign_in(gate, cert, "carol")
     token = exchange(gate, landing).json()["access_token"]
@@ -240,6 +254,22 @@ def test_refuses_to_link_an_unverified_email(stack):
     gate.register("bob@example.com", "bob_pw")
     landing, _, _ = sign_in(gate, cert, "bob")
     assert landing == "http://frontend.test/auth/callback#error=account_exists"
+
+
+def test_an_unverified_password_account_is_not_linked_even_to_a_verified_email(stack):
+    """Pre-account hijacking: the attacker registers the victim's address with a password before
+    the victim ever signs in; the victim's provider vouches for the address, yet the sign-in must
+    not land in the attacker's account (nor hand the attacker the victim's identity)."""
+    gate, cert, fake = stack
+    r = gate.register("fake@example.net", "squatter", "Squatt3r-Passw0rd!")
+    assert r.status_code == 201
+    fake.mode = "ok"  # email fake@example.net, email_verified true
+    location, tx = start(gate, "fake")
+    r = requests.get(location, verify=cert, allow_redirects=False)
+    landing = callback(gate, r.headers["Location"], tx)
+    assert landing == "http://frontend.test/auth/callback#error=account_exists"
+    squatter = gate.token("squatter", "Squatt3r-Passw0rd!")
+    assert requests.get(gate.url("/api/v1/auth/identities"), headers=auth(squatter)).json()["items"] == []
 
 
 def test_cannot_unlink_the_last_way_to_sign_in(stack):
@@ -277,7 +307,7 @@ def test_exchange_code_is_single_use(stack):
     assert r.status_code == 400
 
 
-@pytest.mark.parametrize("mode", ["wrong_aud", "wrong_nonce", "two_audiences_no_azp"])
+@pytest.mark.parametrize("mode", ["wrong_aud", "wrong_nonce", "two_audiences_no_azp", "wrong_at_hash"])
 def test_bad_id_tokens_are_refused(stack, mode):
     gate, _, fake = stack
     fake.mode = mode
@@ -287,9 +317,10 @@ def test_bad_id_tokens_are_refused(stack, mode):
     assert landing == "http://frontend.test/auth/callback#error=invalid_id_token"
 
 
-def test_fake_provider_happy_path_and_audit(stack):
+@pytest.mark.parametrize("mode", ["ok", "right_at_hash"])
+def test_fake_provider_happy_path_and_audit(stack, mode):
     gate, _, fake = stack
-    fake.mode = "ok"
+    fake.mode = mode
     location, tx = start(gate, "fake")
     r = requests.get(location, verify=stack[1], allow_redirects=False)
     landing = callback(gate, r.headers["Location"], tx)

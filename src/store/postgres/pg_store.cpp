@@ -153,6 +153,10 @@ CREATE TABLE identities (
 );
 CREATE INDEX identities_user ON identities (user_id);
 )sql",
+    // 5: whether a user's email is proven (external sign-in links only to such accounts).
+    R"sql(
+ALTER TABLE users ADD COLUMN email_verified BOOLEAN NOT NULL DEFAULT FALSE;
+)sql",
 };
 
 static_assert(kUserLogLock == 7'261'001 && kKeyLogLock == 7'261'002,
@@ -197,12 +201,12 @@ core::Result<std::pair<std::vector<std::int64_t>, std::int64_t>> changeLog(
 }
 
 constexpr std::string_view kUserSelect =
-    "SELECT id, email, username, password_hash, role, is_active, created_at, tokens_valid_after "
-    "FROM users ";
+    "SELECT id, email, username, password_hash, role, is_active, created_at, tokens_valid_after, "
+    "email_verified FROM users ";
 
 User readUser(const Rows& r, int i) {
-  return User{r.int64(i, 0), r.text(i, 1),    r.text(i, 2),  r.text(i, 3),
-              r.text(i, 4),  r.boolean(i, 5), r.int64(i, 6), r.int64(i, 7)};
+  return User{r.int64(i, 0),   r.text(i, 1),  r.text(i, 2),  r.text(i, 3),   r.text(i, 4),
+              r.boolean(i, 5), r.int64(i, 6), r.int64(i, 7), r.boolean(i, 8)};
 }
 
 core::Result<std::optional<User>> oneUser(Connection& c, std::string_view where, Param p) {
@@ -216,10 +220,11 @@ core::Result<User> insertUser(Connection& c, const NewUser& u) {
   const std::int64_t now = nowSeconds();
   auto rows = c.query(
       "INSERT INTO users (email, username, password_hash, role, is_active, created_at, "
-      "updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
-      {u.email, u.username, u.password_hash, u.role, u.is_active, now});
+      "updated_at, email_verified) VALUES ($1, $2, $3, $4, $5, $6, $6, $7) RETURNING id",
+      {u.email, u.username, u.password_hash, u.role, u.is_active, now, u.email_verified});
   if (!rows) return tl::unexpected(rows.error());
-  return User{rows->int64(0, 0), u.email, u.username, u.password_hash, u.role, u.is_active, now, 0};
+  return User{rows->int64(0, 0), u.email, u.username, u.password_hash, u.role,
+              u.is_active,       now,     0,          u.email_verified};
 }
 
 core::Status ensureAnotherActive(Connection& c, std::string_view role, std::int64_t except) {
@@ -299,9 +304,9 @@ class PgUsers final : public UserStore {
           return tl::unexpected(ok.error());
       }
       auto rows = c.query(
-          "UPDATE users SET email = $1, username = $2, is_active = $3, role = $4, updated_at = $5 "
-          "WHERE id = $6",
-          {u.email, u.username, u.is_active, u.role, nowSeconds(), id});
+          "UPDATE users SET email = $1, username = $2, is_active = $3, role = $4, updated_at = $5, "
+          "email_verified = $6 WHERE id = $7",
+          {u.email, u.username, u.is_active, u.role, nowSeconds(), u.email_verified, id});
       if (!rows) return tl::unexpected(rows.error());
       return u;
     });

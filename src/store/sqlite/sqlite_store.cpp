@@ -133,6 +133,10 @@ CREATE TABLE identities (
 );
 CREATE INDEX identities_user ON identities(user_id);
 )sql",
+    // 5: whether a user's email is proven (external sign-in links only to such accounts).
+    R"sql(
+ALTER TABLE users ADD COLUMN email_verified INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 
 // Every remaining row of `stmt`, each read by `read`.
@@ -195,12 +199,12 @@ core::Status run(ConnectionPool& pool, std::string_view sql, const char* must_ch
 }
 
 constexpr std::string_view kUserSelect =
-    "SELECT id, email, username, password_hash, role, is_active, created_at, tokens_valid_after "
-    "FROM users ";
+    "SELECT id, email, username, password_hash, role, is_active, created_at, tokens_valid_after, "
+    "email_verified FROM users ";
 
 User readUser(const Statement& s) {
-  return User{s.int64(0), s.text(1),       s.text(2),  s.text(3),
-              s.text(4),  s.int64(5) != 0, s.int64(6), s.int64(7)};
+  return User{s.int64(0),      s.text(1),  s.text(2),  s.text(3),      s.text(4),
+              s.int64(5) != 0, s.int64(6), s.int64(7), s.int64(8) != 0};
 }
 
 core::Result<std::optional<User>> oneUser(Connection& c, std::string_view sql, auto bind) {
@@ -217,13 +221,13 @@ core::Result<User> insertUser(Connection& c, const NewUser& u) {
   const std::int64_t now = nowSeconds();
   auto stmt = c.prepare(
       "INSERT INTO users (email, username, password_hash, role, is_active, created_at, "
-      "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
+      "updated_at, email_verified) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
   if (!stmt) return tl::unexpected(stmt.error());
   bindAll(*stmt, u.email, u.username, u.password_hash, u.role, std::int64_t{u.is_active ? 1 : 0},
-          now, now);
+          now, now, std::int64_t{u.email_verified ? 1 : 0});
   if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
   return User{c.lastInsertRowid(), u.email, u.username, u.password_hash, u.role,
-              u.is_active,         now,     0};
+              u.is_active,         now,     0,          u.email_verified};
 }
 
 class SqliteUsers final : public UserStore {
@@ -259,7 +263,7 @@ class SqliteUsers final : public UserStore {
     return pool_.with([&](Connection& c) -> core::Result<std::vector<User>> {
       auto stmt = c.prepare(
           "SELECT id, email, username, password_hash, role, is_active, created_at, "
-          "tokens_valid_after FROM users ORDER "
+          "tokens_valid_after, email_verified FROM users ORDER "
           "BY id LIMIT ? OFFSET ?");
       if (!stmt) return tl::unexpected(stmt.error());
       stmt->bind(1, limit).bind(2, offset);
@@ -290,11 +294,12 @@ class SqliteUsers final : public UserStore {
           return tl::unexpected(ok.error());
       }
       auto stmt = c.prepare(
-          "UPDATE users SET email = ?, username = ?, is_active = ?, role = ?, updated_at = ? WHERE "
-          "id = ?");
+          "UPDATE users SET email = ?, username = ?, is_active = ?, role = ?, updated_at = ?, "
+          "email_verified = ? WHERE id = ?");
       if (!stmt) return tl::unexpected(stmt.error());
       stmt->bind(1, u.email).bind(2, u.username).bind(3, std::int64_t{u.is_active ? 1 : 0});
-      stmt->bind(4, u.role).bind(5, nowSeconds()).bind(6, id);
+      stmt->bind(4, u.role).bind(5, nowSeconds()).bind(6, std::int64_t{u.email_verified ? 1 : 0});
+      stmt->bind(7, id);
       if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
       return u;
     });

@@ -68,7 +68,8 @@ class FakeGoogle final : public HttpClient {
                         {"sub", "110169484474386276334"},
                         {"email", "someone@gmail.com"},
                         {"email_verified", true},
-                        {"at_hash", "HK6E_P6Dh8Y93mRNtsDB1Q"},
+                        // base64url(left half of SHA-256("ya29.x")), the access token below.
+                        {"at_hash", at_hash},
                         {"name", "Some One"},
                         {"given_name", "Some"},
                         {"locale", "en"},
@@ -87,6 +88,7 @@ class FakeGoogle final : public HttpClient {
   jose::Key key_;
   std::string issuer = "https://accounts.google.com";
   std::string nonce;
+  std::string at_hash = "rQtN0CKVCcqRpQs4ga98AQ";
   std::map<std::string, int> gets;
   std::vector<std::pair<std::string, std::string>> last_form, last_headers;
 };
@@ -180,6 +182,16 @@ TEST_F(GooglePreset, RefusesWrongNonceAndCachesKeys) {
   // Discovery and JWKS were fetched once and then served from cache.
   EXPECT_EQ(google_.gets["https://accounts.google.com/.well-known/openid-configuration"], 1);
   EXPECT_EQ(google_.gets["https://www.googleapis.com/oauth2/v3/certs"], 1);
+}
+
+TEST_F(GooglePreset, RefusesAnAtHashThatDoesNotMatchTheAccessToken) {
+  auto start = oidc_.begin("google").value();
+  google_.nonce = query(start.location).at("nonce");
+  google_.at_hash = "HK6E_P6Dh8Y93mRNtsDB1Q";  // Google's documented example: another token's
+  EXPECT_EQ(oidc_.complete(
+                "google",
+                {{{"code", "c"}, {"state", query(start.location).at("state")}}, start.cookie}, {}),
+            "https://app.example.com/auth/callback#error=invalid_id_token");
 }
 
 TEST_F(GooglePreset, RefetchesJwksOnceOnAnUnknownKid) {
