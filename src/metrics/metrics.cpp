@@ -89,6 +89,11 @@ std::string Registry::render() const {
   out << "# HELP gatehouse_hash_queue_depth Password hashing jobs waiting.\n# TYPE "
          "gatehouse_hash_queue_depth gauge\n"
       << "gatehouse_hash_queue_depth " << (hash_queue_depth_ ? hash_queue_depth_() : 0) << "\n";
+  if (rate_limit_keys_) {
+    out << "# HELP gatehouse_rate_limit_keys Keys held by the in-process rate limiter.\n# TYPE "
+           "gatehouse_rate_limit_keys gauge\n"
+        << "gatehouse_rate_limit_keys " << rate_limit_keys_() << "\n";
+  }
   return out.str();
 }
 

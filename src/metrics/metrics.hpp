@@ -31,6 +31,8 @@ class Registry {
   void refreshReuse() { refresh_reuse_.fetch_add(1, std::memory_order_relaxed); }
   void lockedOut() { locked_out_.fetch_add(1, std::memory_order_relaxed); }
   // Sampled when rendering.
+  // Keys the in-process rate limiter holds (not set with Redis, whose keys expire there).
+  void setRateLimitKeys(std::function<std::size_t()> keys) { rate_limit_keys_ = std::move(keys); }
   void setHashQueueDepth(std::function<std::size_t()> depth) {
     hash_queue_depth_ = std::move(depth);
   }
@@ -59,6 +61,7 @@ class Registry {
   std::atomic<std::uint64_t> refresh_reuse_{0};
   std::atomic<std::uint64_t> locked_out_{0};
   std::function<std::size_t()> hash_queue_depth_;
+  std::function<std::size_t()> rate_limit_keys_;
 };
 
 }  // namespace gatehouse::metrics

@@ -2,18 +2,50 @@
 
 #include <algorithm>
 #include <functional>
+#include <vector>
 
 #include "state/once.hpp"
 
 namespace gatehouse::state {
 
+LocalRateLimiter::LocalRateLimiter(std::size_t max_keys)
+    : per_shard_(std::max<std::size_t>(8, max_keys / kShards)) {}
+
+std::size_t LocalRateLimiter::size() const {
+  std::size_t n = 0;
+  for (const auto& shard : shards_) {
+    const std::lock_guard lock(shard.mutex);
+    n += shard.windows.size();
+  }
+  return n;
+}
+
 core::Result<Decision> LocalRateLimiter::hit(std::string_view key, std::uint32_t limit,
                                              std::chrono::seconds window, std::int64_t now) {
+  if (key.size() > kMaxKeyBytes)
+    return core::makeError(core::Errc::InvalidArgument, "rate-limit key too long");
   Shard& shard = shards_[std::hash<std::string_view>{}(key) % kShards];
   const std::lock_guard lock(shard.mutex);
-  if (shard.windows.size() >= shard.sweep_at) {
+  const bool is_new = shard.windows.find(key) == shard.windows.end();
+  if (is_new && (shard.windows.size() >= shard.sweep_at || shard.windows.size() >= per_shard_)) {
     std::erase_if(shard.windows,
                   [now](const auto& kv) { return kv.second.start + kv.second.length <= now; });
+    if (shard.windows.size() >= per_shard_) {
+      // Still full of live windows: forget those closest to their end.
+      std::vector<std::int64_t> ends;
+      ends.reserve(shard.windows.size());
+      for (const auto& [k, w] : shard.windows) ends.push_back(w.start + w.length);
+      const std::size_t drop = std::max<std::size_t>(1, per_shard_ / 8);
+      std::nth_element(ends.begin(), ends.begin() + static_cast<std::ptrdiff_t>(drop - 1),
+                       ends.end());
+      const std::int64_t cutoff = ends[drop - 1];
+      std::size_t dropped = 0;
+      std::erase_if(shard.windows, [&](const auto& kv) {
+        if (dropped >= drop || kv.second.start + kv.second.length > cutoff) return false;
+        ++dropped;
+        return true;
+      });
+    }
     shard.sweep_at = std::max<std::size_t>(1024, shard.windows.size() * 2);
   }
   const std::int64_t length = window.count();
@@ -51,6 +83,15 @@ core::Result<bool> LocalLoginGuard::failed(std::string_view account, std::int64_
     std::erase_if(entries_, [now](const auto& kv) {
       return !kv.second.locked && kv.second.last_failure + 86400 < now;
     });
+    // Still full (a spray within the day): forget those not yet delayed, then any unlocked one.
+    // Locked entries stay: each took lock_after failures, which the rate limits pace.
+    if (entries_.size() > 100000) {
+      std::erase_if(entries_, [this](const auto& kv) {
+        return !kv.second.locked && kv.second.failures < policy_.delay_after;
+      });
+    }
+    if (entries_.size() > 100000)
+      std::erase_if(entries_, [](const auto& kv) { return !kv.second.locked; });
   }
   Entry& e = entries_[std::string(account)];
   ++e.failures;

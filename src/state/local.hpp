@@ -13,8 +13,14 @@ namespace gatehouse::state {
 // swept as the map grows, so memory stays bounded by the keys active within a window.
 class LocalRateLimiter final : public RateLimiter {
  public:
+  // Keys longer than this are refused (InvalidArgument): callers pass digests of long input.
+  static constexpr std::size_t kMaxKeyBytes = 256;
+  // At most `max_keys` counters are held; when full, expired windows go first, then those that
+  // end soonest (an eighth of a shard at a time), so memory stays bounded under a spray of keys.
+  explicit LocalRateLimiter(std::size_t max_keys = 200000);
   core::Result<Decision> hit(std::string_view key, std::uint32_t limit, std::chrono::seconds window,
                              std::int64_t now) override;
+  std::size_t size() const;
 
  private:
   struct Window {
@@ -22,12 +28,17 @@ class LocalRateLimiter final : public RateLimiter {
     std::int64_t length = 0;
     std::uint32_t count = 0;
   };
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
   struct Shard {
-    std::mutex mutex;
-    std::unordered_map<std::string, Window> windows;
+    mutable std::mutex mutex;
+    std::unordered_map<std::string, Window, KeyHash, std::equal_to<>> windows;
     std::size_t sweep_at = 1024;
   };
   static constexpr std::size_t kShards = 16;
+  std::size_t per_shard_;
   std::array<Shard, kShards> shards_;
 };
 

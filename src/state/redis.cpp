@@ -6,6 +6,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "state/local.hpp"
+
 namespace gatehouse::state {
 namespace {
 
@@ -211,6 +213,10 @@ core::Result<RedisReply> RedisClient::command(std::initializer_list<std::string_
 
 core::Result<Decision> RedisRateLimiter::hit(std::string_view key, std::uint32_t limit,
                                              std::chrono::seconds window, std::int64_t now) {
+  // Bounded like the in-process limiter: every key expires with its window, and its size is
+  // capped (callers pass digests of long input).
+  if (key.size() > LocalRateLimiter::kMaxKeyBytes)
+    return makeError(Errc::InvalidArgument, "rate-limit key too long");
   const std::string name = "gatehouse:rate:" + std::string(key);
   const std::string at = std::to_string(now);
   const std::string seconds = std::to_string(window.count());

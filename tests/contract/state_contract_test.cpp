@@ -96,6 +96,13 @@ TEST_P(StateContract, StaysCorrectUnderManyKeys) {
   EXPECT_TRUE(l->hit(key("k1"), 1, seconds(1), 5000).value().allowed);
 }
 
+TEST_P(StateContract, RefusesOverlongKeys) {
+  auto l = limiter();
+  const std::string long_key = key(std::string(LocalRateLimiter::kMaxKeyBytes + 1, 'k'));
+  EXPECT_FALSE(l->hit(long_key, 5, seconds(60), 1000));
+  EXPECT_TRUE(l->hit(key(std::string(200, 'k')), 5, seconds(60), 1000));
+}
+
 TEST_P(StateContract, DelaysGrowThenLockThenCoolDown) {
   auto g = guard(kGrowing);
   const std::string bob = key("bob");
@@ -198,6 +205,27 @@ TEST_P(StateContract, OneTimeValuesAreTakenOnceAndRefuseReplays) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(winners.load(), 1);
+}
+
+TEST(LocalRateLimiter, StaysBoundedUnderASprayOfLiveKeys) {
+  LocalRateLimiter l(1600);  // 100 per shard
+  const std::int64_t t = 1'000'000;
+  // A key hit early, refused, must keep its count while others come and go only if it is among
+  // the newest: eviction takes the windows closest to their end first.
+  for (int i = 0; i < 5; ++i)
+    ASSERT_TRUE(l.hit("victim", 5, seconds(3600), t + 3000).value().allowed);
+  for (int i = 0; i < 20000; ++i) {
+    ASSERT_TRUE(l.hit("spray:" + std::to_string(i), 5, seconds(60), t + i / 100).value().allowed);
+    ASSERT_LE(l.size(), 1600U);
+  }
+  EXPECT_FALSE(l.hit("victim", 5, seconds(3600), t + 3001).value().allowed);
+}
+
+TEST(LocalRateLimiter, ExpiredWindowsAreSweptFirst) {
+  LocalRateLimiter l(160);
+  for (int i = 0; i < 10000; ++i)
+    ASSERT_TRUE(l.hit(std::to_string(i), 1, seconds(1), i).value().allowed);
+  EXPECT_LE(l.size(), 160U);
 }
 
 TEST(LocalOneTimeStore, ExpiredValuesAreGoneAndSweptUnderFloods) {
