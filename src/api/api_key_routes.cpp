@@ -4,6 +4,7 @@
 
 #include "api/body.hpp"
 #include "api/services.hpp"
+#include "core/uri_path.hpp"
 
 namespace gatehouse::api {
 namespace {
@@ -23,18 +24,27 @@ json::object keyJson(const store::ApiKey& k) {
            k.last_used_at ? json::value(rfc3339(*k.last_used_at)) : json::value(nullptr)}};
 }
 
-// Keys are made and managed with an access token: a key cannot mint or revoke keys.
-tl::expected<auth::Principal, http::Response> tokenOnly(Services& s, const http::Request& r) {
-  auto who = authenticate(s, r);
-  if (who && who->api_key_id) {
-    return tl::unexpected(
-        errorResponse({auth::Errc::Forbidden, "API keys cannot manage API keys", {}, 0}, r));
+// A non-negative integer query value within [min, max]; `fallback` when absent.
+std::optional<std::int64_t> queryInt(const http::Request& r, const char* name, std::int64_t min,
+                                     std::int64_t max, std::int64_t fallback,
+                                     std::vector<auth::FieldError>& errors) {
+  const auto text = r.queryParam(name);
+  if (!text) return fallback;
+  std::int64_t n = 0;
+  const auto [ptr, ec] = std::from_chars(text->data(), text->data() + text->size(), n);
+  if (ec != std::errc{} || ptr != text->data() + text->size() || n < min || n > max) {
+    errors.push_back({{"query", name},
+                      "ensure this value is an integer between " + std::to_string(min) + " and " +
+                          std::to_string(max),
+                      "value_error.number.not_in_range"});
+    return std::nullopt;
   }
-  return who;
+  return n;
 }
 
 http::Response create(Services& s, const http::Request& r) {
-  auto who = tokenOnly(s, r);
+  // Keys are made and managed with an access token: a key cannot mint or revoke keys.
+  auto who = authenticateUser(s, r);
   if (!who) return who.error();
   Body body = Body::json(r);
   auth::NewApiKey request{body.requiredString("name"), body.optionalStringList("scopes"),
@@ -52,17 +62,23 @@ http::Response create(Services& s, const http::Request& r) {
 }
 
 http::Response list(Services& s, const http::Request& r) {
-  auto who = tokenOnly(s, r);
+  auto who = authenticateUser(s, r);
   if (!who) return who.error();
+  std::vector<auth::FieldError> errors;
+  const auto limit = queryInt(r, "limit", 1, 1000, 100, errors);
+  const auto offset = queryInt(r, "offset", 0, INT64_MAX, 0, errors);
+  if (!errors.empty()) return validationError(errors);
   auto keys = s.api_keys.list(who->user->id);
   if (!keys) return errorResponse(keys.error(), r);
   json::array items;
-  for (const auto& k : *keys) items.push_back(keyJson(k));
-  return http::Response::json(200, json::object{{"items", std::move(items)}});
+  const auto total = static_cast<std::int64_t>(keys->size());
+  for (std::int64_t i = *offset; i < total && i < *offset + *limit; ++i)
+    items.push_back(keyJson((*keys)[static_cast<std::size_t>(i)]));
+  return http::Response::json(200, json::object{{"items", std::move(items)}, {"total", total}});
 }
 
 http::Response remove(Services& s, const http::Request& r) {
-  auto who = tokenOnly(s, r);
+  auto who = authenticateUser(s, r);
   if (!who) return who.error();
   auto parsed = pathId(r);
   if (!parsed) return parsed.error();
@@ -80,27 +96,46 @@ http::Response externalData(Services& s, const http::Request& r) {
   if (!key) return http::Response::detail(401, "API key required");
   auto who = s.api_keys.authenticate(*key, clientOf(r));
   if (!who) {
-    if (who.error().code == auth::Errc::Unavailable || who.error().code == auth::Errc::Internal) {
+    const auto code = who.error().code;
+    if (code == auth::Errc::Unavailable || code == auth::Errc::Internal ||
+        code == auth::Errc::WouldBlock) {
       return errorResponse(who.error(), r);
     }
-    return http::Response::detail(401, "Invalid API key");
+    // The seed's message for every refused key, an inactive owner's included.
+    return errorResponse({auth::Errc::InvalidApiKey, who.error().detail, {}, 0}, r);
   }
   return http::Response::json(200,
                               json::object{{"data", "external data"}, {"owner_id", who->user->id}});
 }
 
 // Forward-auth: 200 with identity headers, or a small 401/403. The original request's method and
-// URI come from nginx (X-Original-*) or Traefik (X-Forwarded-*) for the policy's route map.
+// URI come from the configured proxy's headers only (FORWARD_AUTH_PROXY): nginx's X-Original-*,
+// or the X-Forwarded-* of Traefik and Caddy. Route rules match the normalised path.
 http::Response verify(Services& s, const http::Request& r) {
-  auto who = authenticate(s, r, true);
+  const bool nginx = s.forward_auth_proxy == config::ForwardAuthProxy::Nginx;
+  const std::string_view method_header = nginx ? "x-original-method" : "x-forwarded-method";
+  const std::string_view uri_header = nginx ? "x-original-uri" : "x-forwarded-uri";
+  auto who = authenticate(s, r, uri_header);
   if (!who) return who.error();
   std::vector<std::string> required = r.queryAll("permission");
-  const auto method =
-      r.header("x-original-method").value_or(r.header("x-forwarded-method").value_or(""));
-  auto uri = r.header("x-original-uri").value_or(r.header("x-forwarded-uri").value_or(""));
-  uri = uri.substr(0, uri.find('?'));
-  if (!method.empty() && !uri.empty()) {
-    if (auto route = s.policy.permissionsForRoute(method, uri))
+  if (s.policy.hasRouteRules()) {
+    const auto method = r.header(method_header);
+    const auto uri = r.header(uri_header);
+    if (!method || !uri) {
+      // A proxy that does not send what FORWARD_AUTH_PROXY says would skip every route rule.
+      return errorResponse({auth::Errc::Forbidden,
+                            "forward-auth request without " + std::string(method_header) + " and " +
+                                std::string(uri_header) + " (check FORWARD_AUTH_PROXY)",
+                            {},
+                            0},
+                           r);
+    }
+    const auto path = core::normalizeRequestPath(*uri);
+    if (!path) {
+      return errorResponse(
+          {auth::Errc::Forbidden, "original URI cannot be normalised safely", {}, 0}, r);
+    }
+    if (auto route = s.policy.permissionsForRoute(*method, *path))
       required.insert(required.end(), route->begin(), route->end());
   }
   if (auto denied = requirePermissions(*who, required, r)) return *denied;

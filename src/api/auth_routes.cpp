@@ -9,6 +9,10 @@ namespace {
 namespace json = boost::json;
 
 http::Response registerUser(Services& s, const http::Request& r) {
+  if (!s.registration_enabled) {
+    return errorResponse({auth::Errc::RegistrationDisabled, "REGISTRATION_ENABLED=false", {}, 0},
+                         r);
+  }
   Body body = Body::json(r);
   auth::RegisterInput in{body.requiredString("email"), body.requiredString("username"),
                          body.requiredString("password")};
@@ -45,7 +49,7 @@ http::Response refresh(Services& s, const http::Request& r) {
 }
 
 http::Response logout(Services& s, const http::Request& r) {
-  auto who = authenticate(s, r);
+  auto who = authenticateUser(s, r);
   if (!who) return who.error();
   std::optional<std::string> refresh_token;
   if (!r.body.empty()) {
@@ -103,7 +107,7 @@ http::Response introspect(Services& s, const http::Request& r) {
 }
 
 http::Response sessions(Services& s, const http::Request& r) {
-  auto who = authenticate(s, r);
+  auto who = authenticateUser(s, r);
   if (!who) return who.error();
   auto list = s.auth.sessions(*who);
   if (!list) return errorResponse(list.error(), r);
@@ -122,7 +126,7 @@ http::Response sessions(Services& s, const http::Request& r) {
 }
 
 http::Response endSession(Services& s, const http::Request& r) {
-  auto who = authenticate(s, r);
+  auto who = authenticateUser(s, r);
   if (!who) return who.error();
   if (auto ok = s.auth.endSession(*who, r.path_params.at("id"), clientOf(r)); !ok)
     return errorResponse(ok.error(), r);
@@ -130,14 +134,24 @@ http::Response endSession(Services& s, const http::Request& r) {
 }
 
 http::Response changePassword(Services& s, const http::Request& r) {
-  auto who = authenticate(s, r);
+  auto who = authenticateUser(s, r);
   if (!who) return who.error();
   Body body = Body::json(r);
   const std::string current = body.requiredString("current_password");
   const std::string next = body.requiredString("new_password");
+  // API keys end with a password change (one may have been minted with a stolen token) unless
+  // the owner keeps them explicitly.
+  const bool keep_api_keys = body.optionalBool("keep_api_keys").value_or(false);
   if (!body.ok()) return validationError(body.errors());
   if (auto ok = s.auth.changePassword(*who, current, next, clientOf(r)); !ok)
     return errorResponse(ok.error(), r);
+  if (!keep_api_keys) {
+    if (auto ok = s.api_keys.revokeAllForUser(who->user->id, who->user->id, clientOf(r),
+                                              "password_changed");
+        !ok) {
+      return errorResponse(ok.error(), r);
+    }
+  }
   return http::Response::json(200, json::object{{"message", "Password changed"}});
 }
 

@@ -29,33 +29,42 @@ auth::ClientInfo clientOf(const http::Request& r) {
           std::string(r.header("user-agent").value_or("")), r.request_id};
 }
 
+namespace {
+
+// 401 with its challenge (RFC 9110 §15.5.2); `refused` when a credential was presented and
+// refused (RFC 6750 §3's invalid_token).
+http::Response unauthorized(std::string_view message, bool refused) {
+  auto r = http::Response::detail(401, message);
+  r.set("WWW-Authenticate", refused ? "Bearer error=\"invalid_token\"" : "Bearer");
+  return r;
+}
+
+}  // namespace
+
 http::Response errorResponse(const auth::Error& error, const http::Request& request) {
   if (!error.detail.empty()) {
     spdlog::info("request_id={} auth_failure code={} detail={}", request.request_id,
                  static_cast<int>(error.code), error.detail);
   }
   switch (error.code) {
-    case Errc::InvalidCredentials: {
-      auto r = http::Response::detail(401, "Incorrect email or password");
-      r.set("WWW-Authenticate", "Bearer");
-      return r;
-    }
+    case Errc::InvalidCredentials:
+      return unauthorized("Incorrect email or password", false);
     case Errc::AccountDisabled:
       return http::Response::detail(403, "Account is deactivated");
     case Errc::InvalidRefreshToken:
-      return http::Response::detail(401, "Invalid refresh token");
+      return unauthorized("Invalid refresh token", false);
     case Errc::RefreshUserInactive:
-      return http::Response::detail(401, "User not found or inactive");
-    case Errc::NotAuthenticated: {
-      auto r = http::Response::detail(401, "Not authenticated");
-      r.set("WWW-Authenticate", "Bearer");
-      return r;
-    }
-    case Errc::InvalidToken: {
-      auto r = http::Response::detail(401, "Could not validate credentials");
-      r.set("WWW-Authenticate", "Bearer");
-      return r;
-    }
+      return unauthorized("User not found or inactive", false);
+    case Errc::NotAuthenticated:
+      return unauthorized("Not authenticated", false);
+    case Errc::InvalidToken:
+      return unauthorized("Could not validate credentials", true);
+    case Errc::InvalidApiKey:
+      return unauthorized("Invalid API key", true);
+    case Errc::ApiKeyLimit:
+      return http::Response::detail(409, "API key limit reached");
+    case Errc::RegistrationDisabled:
+      return http::Response::detail(403, "Registration is disabled");
     case Errc::InactiveUser:
       return http::Response::detail(403, "Inactive user");
     case Errc::Forbidden:
@@ -118,7 +127,7 @@ std::string_view trimLeft(std::string_view v) {
 
 }  // namespace
 
-Credentials credentialsOf(const http::Request& request, bool from_original_uri) {
+Credentials credentialsOf(const http::Request& request, std::string_view original_uri_header) {
   if (const auto header = request.header("authorization")) {
     if (startsWithIgnoreCase(*header, "bearer ")) {
       const std::string_view value = trimLeft(header->substr(7));
@@ -140,16 +149,15 @@ Credentials credentialsOf(const http::Request& request, bool from_original_uri) 
     return {Credentials::Kind::ApiKey, *key, std::nullopt};
   if (auto key = request.queryParam("api_key"))
     return {Credentials::Kind::ApiKey, {}, std::move(*key)};
-  if (from_original_uri) {
-    // nginx's auth_request does not forward the query; the original URI carries it.
-    for (const char* name : {"x-original-uri", "x-forwarded-uri"}) {
-      if (const auto uri = request.header(name)) {
-        if (const auto q = uri->find('?'); q != std::string_view::npos) {
-          http::Request original;
-          original.query = std::string(uri->substr(q + 1));
-          if (auto key = original.queryParam("api_key"))
-            return {Credentials::Kind::ApiKey, {}, std::move(*key)};
-        }
+  if (!original_uri_header.empty()) {
+    // A proxy's auth subrequest does not forward the query; the original URI carries it. Only
+    // the configured proxy's header is read, never whichever the client sent.
+    if (const auto uri = request.header(original_uri_header)) {
+      if (const auto q = uri->find('?'); q != std::string_view::npos) {
+        http::Request original;
+        original.query = std::string(uri->substr(q + 1));
+        if (auto key = original.queryParam("api_key"))
+          return {Credentials::Kind::ApiKey, {}, std::move(*key)};
       }
     }
   }
@@ -158,8 +166,8 @@ Credentials credentialsOf(const http::Request& request, bool from_original_uri) 
 
 tl::expected<auth::Principal, http::Response> authenticate(Services& s,
                                                            const http::Request& request,
-                                                           bool from_original_uri) {
-  const Credentials c = credentialsOf(request, from_original_uri);
+                                                           std::string_view original_uri_header) {
+  const Credentials c = credentialsOf(request, original_uri_header);
   switch (c.kind) {
     case Credentials::Kind::None:
       return tl::unexpected(errorResponse({Errc::NotAuthenticated, {}, {}, 0}, request));
@@ -177,6 +185,16 @@ tl::expected<auth::Principal, http::Response> authenticate(Services& s,
   auto who = s.auth.authenticate(c.secret());
   if (!who) return tl::unexpected(errorResponse(who.error(), request));
   return std::move(*who);
+}
+
+tl::expected<auth::Principal, http::Response> authenticateUser(Services& s,
+                                                               const http::Request& request) {
+  auto who = authenticate(s, request);
+  if (who && who->api_key_id) {
+    return tl::unexpected(errorResponse(
+        {Errc::Forbidden, "an API key cannot manage its owner's account", {}, 0}, request));
+  }
+  return who;
 }
 
 std::optional<http::Response> requirePermissions(const auth::Principal& who,

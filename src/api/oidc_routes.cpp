@@ -76,7 +76,7 @@ http::Response exchange(Services& s, const http::Request& r) {
 }
 
 http::Response identities(Services& s, const http::Request& r) {
-  auto who = authenticate(s, r);
+  auto who = authenticateUser(s, r);
   if (!who) return who.error();
   auto list = s.store.identities().listForUser(who->user->id);
   if (!list) return errorResponse({auth::Errc::Unavailable, list.error().message, {}, 0}, r);
@@ -92,7 +92,7 @@ http::Response identities(Services& s, const http::Request& r) {
 }
 
 http::Response unlink(Services& s, const http::Request& r) {
-  auto who = authenticate(s, r);
+  auto who = authenticateUser(s, r);
   if (!who) return who.error();
   auto parsed = pathId(r);
   if (!parsed) return parsed.error();

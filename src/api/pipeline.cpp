@@ -56,6 +56,8 @@ Pipeline::Pipeline(const http::Router& router, std::vector<std::string> trusted_
 void Pipeline::decorate(const http::Request* request, http::Response& r) {
   r.security_headers = true;  // http::securityHeaders(), added when written
   if (!r.has("Cache-Control")) r.set("Cache-Control", "no-store");
+  // RFC 9110 §15.5.2: every 401 names a scheme, whichever handler made it.
+  if (r.status == 401 && !r.has("WWW-Authenticate")) r.set("WWW-Authenticate", "Bearer");
   if (request != nullptr && !request->request_id.empty())
     r.set("X-Request-Id", request->request_id);
 }

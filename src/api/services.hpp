@@ -26,6 +26,8 @@ struct Services {
   audit::AuditLog& audit;
   std::string public_url;           // base URL for discovery documents
   const state::Bus* bus = nullptr;  // shared-state notifications; readiness needs them live
+  config::ForwardAuthProxy forward_auth_proxy = config::ForwardAuthProxy::Nginx;
+  bool registration_enabled = true;
 };
 
 // The request's origin for sessions and audit events.
@@ -38,7 +40,7 @@ http::Response errorResponse(const auth::Error& error, const http::Request& requ
 // The credentials a request carries, in the order they are looked for: Authorization Bearer (an
 // access token, or an API key when it starts with gh_), Authorization Basic (the password is an
 // API key), X-API-Key, the api_key query parameter and, for forward-auth, the api_key in
-// X-Original-URI / X-Forwarded-Uri.
+// `original_uri_header` (the configured proxy's X-Original-URI or X-Forwarded-Uri).
 // The credential a request carries. Usually a view of the request's own header (no copy of the
 // token on the hot path); decoded forms (Basic, query strings) are owned. Valid while the request
 // lives.
@@ -49,12 +51,16 @@ struct Credentials {
   std::optional<std::string> owned;
   std::string_view secret() const { return owned ? std::string_view(*owned) : borrowed; }
 };
-Credentials credentialsOf(const http::Request& request, bool from_original_uri = false);
+Credentials credentialsOf(const http::Request& request, std::string_view original_uri_header = {});
 
 // Authenticates the request (token or API key): the principal, or the 401/403 response to send.
-tl::expected<auth::Principal, http::Response> authenticate(Services& s,
-                                                           const http::Request& request,
-                                                           bool from_original_uri = false);
+tl::expected<auth::Principal, http::Response> authenticate(
+    Services& s, const http::Request& request, std::string_view original_uri_header = {});
+
+// For account management (API.md, "Everything authenticated"): a user's own access token only;
+// an API key gets 403 whatever its scopes.
+tl::expected<auth::Principal, http::Response> authenticateUser(Services& s,
+                                                               const http::Request& request);
 
 // The integer path parameter `name`, or the 422 response for a malformed one.
 tl::expected<std::int64_t, http::Response> pathId(const http::Request& request,

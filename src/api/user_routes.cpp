@@ -28,6 +28,8 @@ std::optional<std::int64_t> integerParam(const std::optional<std::string>& text,
   return n;
 }
 
+auth::Actor actorOf(const auth::Principal& who) { return {who.user->id, who.permissions}; }
+
 std::optional<std::int64_t> userId(const http::Request& r, std::vector<auth::FieldError>& errors) {
   auto id = integerParam(r.path_params.at("id"), "path", "id", 1, INT64_MAX, errors);
   return id;
@@ -76,7 +78,7 @@ http::Response patch(Services& s, const http::Request& r) {
   p.is_active = body.optionalBool("is_active");
   errors.insert(errors.end(), body.errors().begin(), body.errors().end());
   if (!id || !errors.empty()) return validationError(errors);
-  auto user = s.users.update(*id, p, who->user->id, clientOf(r));
+  auto user = s.users.update(*id, p, actorOf(*who), clientOf(r));
   if (!user) return errorResponse(user.error(), r);
   return http::Response::json(200, userJson(*user));
 }
@@ -88,7 +90,7 @@ http::Response remove(Services& s, const http::Request& r) {
   std::vector<auth::FieldError> errors;
   const auto id = userId(r, errors);
   if (!id) return validationError(errors);
-  if (auto ok = s.users.remove(*id, who->user->id, clientOf(r)); !ok)
+  if (auto ok = s.users.remove(*id, actorOf(*who), clientOf(r)); !ok)
     return errorResponse(ok.error(), r);
   return http::Response::empty(204);
 }
@@ -103,7 +105,7 @@ http::Response setRole(Services& s, const http::Request& r) {
   const std::string role = body.requiredString("role");
   errors.insert(errors.end(), body.errors().begin(), body.errors().end());
   if (!id || !errors.empty()) return validationError(errors);
-  auto user = s.users.setRole(*id, role, who->user->id, clientOf(r));
+  auto user = s.users.setRole(*id, role, actorOf(*who), clientOf(r));
   if (!user) return errorResponse(user.error(), r);
   return http::Response::json(200, userJson(*user));
 }

@@ -81,6 +81,8 @@ int main(int argc, char** argv) {
   create->add_option("--email", create_args.email, "email address")->required();
   create->add_option("--username", create_args.username, "3-32 of [A-Za-z0-9_.-]")->required();
   create->add_option("--role", create_args.role, "role (default user)");
+  create->add_flag("--email-verified", create_args.email_verified,
+                   "the email is known to be the user's (external sign-in may link to it)");
   auto* pw_stdin = create->add_flag("--password-stdin", password_stdin,
                                     "read the password from the first line of stdin");
   create

@@ -94,6 +94,7 @@ struct SharedState {
   std::unique_ptr<state::RateLimiter> limiter;
   std::unique_ptr<state::LoginGuard> guard;
   std::unique_ptr<state::OneTimeStore> once;
+  const state::LocalRateLimiter* local_limiter = nullptr;  // for its gauge; null with Redis
 };
 
 core::Result<SharedState> openSharedState(const config::Config& config) {
@@ -104,7 +105,9 @@ core::Result<SharedState> openSharedState(const config::Config& config) {
   SharedState s;
   if (!config.redis_url) {
     s.bus = std::make_unique<state::LocalBus>();
-    s.limiter = std::make_unique<state::LocalRateLimiter>();
+    auto limiter = std::make_unique<state::LocalRateLimiter>();
+    s.local_limiter = limiter.get();
+    s.limiter = std::move(limiter);
     s.guard = std::make_unique<state::LocalLoginGuard>(lockout);
     s.once = std::make_unique<state::LocalOneTimeStore>();
     return s;
@@ -171,7 +174,7 @@ int serve(const config::Config& config) {
                             clock);
   auto shared = openSharedState(config);
   if (!shared) return fatal(shared.error().message);
-  auto& [redis, bus, limiter, guard, once] = *shared;
+  auto& [redis, bus, limiter, guard, once, local_limiter] = *shared;
   // One node needs no feed: revocations apply in memory directly (no publish, no liveness check).
   auth::RevocationList revocations((*store)->revocations(), redis ? bus.get() : nullptr);
   if (auto ok = revocations.load(clock.unixSeconds()); !ok) {
@@ -183,13 +186,16 @@ int serve(const config::Config& config) {
   audit::AuditLog audit_log((*store)->audit(), clock, config.audit_log_file);
   metrics::Registry metrics;
   metrics.setHashQueueDepth([&pool] { return pool.queueDepth(); });
+  if (local_limiter != nullptr)
+    metrics.setRateLimitKeys([local = local_limiter] { return local->size(); });
   auth::AuthService auth_service(
       {**store, *hasher, pool, tokens, *policy, revocations, user_cache, *limiter, *guard,
        audit_log, metrics, clock, config.password_rules,
        auth::AbusePolicy{config.login_rate_limit, config.register_rate_limit,
                          config.refresh_grace_seconds}});
-  auth::UserService user_service(**store, *policy, user_cache, audit_log, clock);
-  auth::ApiKeyService api_keys(**store, *policy, user_cache, audit_log, clock);
+  auth::ApiKeyService api_keys(**store, *policy, user_cache, audit_log, clock,
+                               config.api_keys_per_user);
+  auth::UserService user_service(**store, *policy, user_cache, audit_log, clock, api_keys);
   if (auto ok = api_keys.sync(); !ok)
     return fatal("reading API key change log: " + ok.error().message);
 
@@ -206,8 +212,19 @@ int serve(const config::Config& config) {
   oidc::OidcService oidc_service(
       config.oidc_providers, outbound, **store, auth_service, audit_log, clock, *once,
       {public_url, config.frontend_url, *cookie_key, config.oidc_link_verified_email});
-  api::Services services{auth_service, user_service, api_keys,  tokens,     **store,  *policy,
-                         metrics,      oidc_service, audit_log, public_url, bus.get()};
+  api::Services services{auth_service,
+                         user_service,
+                         api_keys,
+                         tokens,
+                         **store,
+                         *policy,
+                         metrics,
+                         oidc_service,
+                         audit_log,
+                         public_url,
+                         bus.get(),
+                         config.forward_auth_proxy,
+                         config.registration_enabled};
   http::Router router;
   api::addAuthRoutes(router, services);
   api::addUserRoutes(router, services);
@@ -227,7 +244,7 @@ int serve(const config::Config& config) {
        .max_connections = config.http.max_connections,
        .io_threads = config.io_threads,
        .worker_threads = config.worker_threads,
-       .heavy_paths = {"/api/v1/auth/login", "/api/v1/auth/register"},
+       .heavy_paths = {"/api/v1/auth/login", "/api/v1/auth/register", "/api/v1/auth/password"},
        // More than the hashing pool holds, so surplus requests reach it and get
        // its immediate 503 instead of waiting for a worker.
        .heavy_worker_threads = hash_threads + hash_queue + 4},

@@ -59,6 +59,12 @@ Result<CreatedApiKey> ApiKeyService::create(const store::User& owner,
   }
   if (!errors.empty())
     return tl::unexpected(Error{Errc::Validation, "api key request", std::move(errors), 0});
+  // A bounded number of live keys per owner, so a stolen token cannot mint without end. Two
+  // racing creations may overshoot by one each; the cap is about growth, not an exact count.
+  auto existing = list(owner.id);
+  if (!existing) return tl::unexpected(existing.error());
+  if (existing->size() >= max_per_user_)
+    return fail(Errc::ApiKeyLimit, "owner holds " + std::to_string(existing->size()) + " keys");
 
   auto public_bytes = crypto::randomBytes(kPublicIdHex / 2);
   auto secret = crypto::randomToken(32);
@@ -90,7 +96,36 @@ Result<CreatedApiKey> ApiKeyService::create(const store::User& owner,
 Result<std::vector<store::ApiKey>> ApiKeyService::list(std::int64_t user_id) {
   auto keys = store_.apiKeys().listForUser(user_id);
   if (!keys) return tl::unexpected(storeFailure(keys.error()));
+  // Expired keys are dead: not listed, not counted.
+  const std::int64_t now = clock_.unixSeconds();
+  std::erase_if(*keys,
+                [now](const store::ApiKey& k) { return k.expires_at && *k.expires_at <= now; });
   return std::move(*keys);
+}
+
+Result<void> ApiKeyService::revokeAllForUser(std::int64_t user_id, std::int64_t actor,
+                                             const ClientInfo& client, const char* reason) {
+  auto keys = store_.apiKeys().listForUser(user_id);
+  if (!keys) return tl::unexpected(storeFailure(keys.error()));
+  for (const auto& key : *keys) {
+    if (auto ok = store_.apiKeys().revoke(key.id, user_id);
+        !ok && ok.error().code != core::Errc::NotFound) {
+      return tl::unexpected(storeFailure(ok.error()));
+    }
+    {
+      const std::unique_lock lock(mutex_);
+      by_public_id_.erase(key.public_id);
+    }
+    audit_.record({"apikey.revoked",
+                   client.request_id,
+                   actor,
+                   user_id,
+                   client.ip,
+                   client.user_agent,
+                   {{"key_id", key.id}, {"reason", reason}}});
+  }
+  if (!keys->empty() && on_change_) on_change_();
+  return {};
 }
 
 Result<void> ApiKeyService::revoke(std::int64_t user_id, std::int64_t key_id,
@@ -128,22 +163,25 @@ Result<Principal> ApiKeyService::authenticate(std::string_view key, const Client
     if (!core::mayBlock()) return fail(Errc::WouldBlock, "API key not cached");
     auto loaded = store_.apiKeys().findByPublicId(*public_id);
     if (!loaded) return tl::unexpected(storeFailure(loaded.error()));
-    if (!*loaded || (*loaded)->revoked)
-      return fail(Errc::InvalidToken, "unknown or revoked API key");
+    if (!*loaded) return fail(Errc::InvalidToken, "unknown API key");
     found = **loaded;
-    const std::unique_lock lock(mutex_);
-    if (by_public_id_.size() > 100000) by_public_id_.clear();
-    by_public_id_[*public_id] = *found;
+    if (!found->revoked) {  // revoked keys are not kept in memory
+      const std::unique_lock lock(mutex_);
+      if (by_public_id_.size() > 100000) by_public_id_.clear();
+      by_public_id_[*public_id] = *found;
+    }
   }
   if (!crypto::constantTimeEquals(hashKey(key), found->secret_hash))
     return fail(Errc::InvalidToken, "API key secret mismatch");
+  // The owner's state first (API.md: an inactive owner's key gets 403 Inactive user), then the
+  // key's own: a deactivation revoked the key, so it stays dead once the owner is active again.
+  auto owner = users_.get(found->user_id);
+  if (!owner) return tl::unexpected(storeFailure(owner.error()));
+  if (!*owner) return fail(Errc::InvalidToken, "API key owner no longer exists");
+  if (!(*owner)->is_active) return fail(Errc::InactiveUser, "API key owner inactive");
   if (found->revoked) return fail(Errc::InvalidToken, "revoked API key");
   if (found->expires_at && *found->expires_at <= clock_.unixSeconds())
     return fail(Errc::InvalidToken, "expired API key");
-  auto owner = users_.get(found->user_id);
-  if (!owner) return tl::unexpected(storeFailure(owner.error()));
-  if (!*owner || !(*owner)->is_active)
-    return fail(Errc::InvalidToken, "API key owner missing or inactive");
   if (!core::mayBlock() && useIsDue(found->id))
     return fail(Errc::WouldBlock, "API key use to record");
   Principal p{std::move(*owner), {}, {}, found->id};

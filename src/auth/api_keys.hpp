@@ -44,18 +44,28 @@ std::optional<std::string> apiKeyPublicPart(std::string_view key);
 class ApiKeyService {
  public:
   ApiKeyService(store::Store& store, const rbac::Policy& policy, UserCache& users,
-                audit::AuditLog& audit, const core::Clock& clock)
-      : store_(store), policy_(policy), users_(users), audit_(audit), clock_(clock) {}
+                audit::AuditLog& audit, const core::Clock& clock, std::size_t max_per_user = 100)
+      : store_(store),
+        policy_(policy),
+        users_(users),
+        audit_(audit),
+        clock_(clock),
+        max_per_user_(max_per_user) {}
 
-  // Validation: empty or long name, scopes outside `owner_permissions`, bad expiry.
+  // Validation: empty or long name, scopes outside `owner_permissions`, bad expiry; ApiKeyLimit
+  // when the owner already holds `max_per_user` live keys.
   Result<CreatedApiKey> create(const store::User& owner,
                                const std::vector<std::string>& owner_permissions,
                                const NewApiKey& request, const ClientInfo& client);
   Result<std::vector<store::ApiKey>> list(std::int64_t user_id);
   // NotFound (as ApiKeyNotFound) unless the key is the user's and live.
   Result<void> revoke(std::int64_t user_id, std::int64_t key_id, const ClientInfo& client);
+  // Revokes every key of `user_id` (a password change, a deactivation), here at once and on
+  // other nodes through the change log; audited with `reason`.
+  Result<void> revokeAllForUser(std::int64_t user_id, std::int64_t actor, const ClientInfo& client,
+                                const char* reason);
   // The owner limited to the key's scopes: InvalidToken for unknown, malformed, expired or
-  // revoked keys and for keys whose owner is gone or inactive.
+  // revoked keys and for keys whose owner is gone; InactiveUser for an inactive owner.
   Result<Principal> authenticate(std::string_view key, const ClientInfo& client);
   core::Status sync();
   // Called after this process revoked a key: the server publishes a "re-read the change log"
@@ -71,6 +81,7 @@ class ApiKeyService {
   UserCache& users_;
   audit::AuditLog& audit_;
   const core::Clock& clock_;
+  const std::size_t max_per_user_;
 
   std::shared_mutex mutex_;
   std::unordered_map<std::string, store::ApiKey> by_public_id_;

@@ -7,6 +7,9 @@
 #include <spdlog/spdlog.h>
 
 #include "auth/validation.hpp"
+#include "core/base64url.hpp"
+#include "core/blocking.hpp"
+#include "crypto/digest.hpp"
 
 namespace gatehouse::auth {
 namespace {
@@ -34,6 +37,27 @@ std::optional<std::int64_t> parseId(const std::string& sub) {
 std::string sessionOf(const jose::Claims& c) {
   const auto* sid = c.raw.if_contains("sid");
   return sid != nullptr && sid->is_string() ? std::string(sid->get_string()) : std::string();
+}
+
+std::string_view sessionView(const jose::Claims& c) {
+  const auto* sid = c.raw.if_contains("sid");
+  return sid != nullptr && sid->is_string() ? std::string_view(sid->get_string())
+                                            : std::string_view();
+}
+
+// The scope a session was narrowed to at login (the refresh token's `scope` claim); nullopt for
+// a session holding its role's full permissions.
+std::optional<std::vector<std::string>> grantedScope(const jose::Claims& c) {
+  const auto* scope = c.raw.if_contains("scope");
+  if (scope == nullptr || !scope->is_string()) return std::nullopt;
+  return splitScopes(std::string(scope->get_string()));
+}
+
+// Rate-limiter and lockout keys hold what the client typed: long identifiers are replaced by a
+// digest, so a spray of long made-up names costs a bounded number of bytes per key.
+std::string compactKey(const std::string& identifier) {
+  if (identifier.size() <= 64) return identifier;
+  return "#" + core::hexEncode(crypto::sha256(identifier)).substr(0, 32);
 }
 
 }  // namespace
@@ -72,12 +96,15 @@ Result<void> AuthService::checkRate(const std::vector<std::string>& keys,
   const std::int64_t now = d_.clock.unixSeconds();
   std::int64_t retry_after = 0;
   bool first = false;
+  // In order, stopping at the first refusal: a refused request creates no counters for the keys
+  // after it (a spray of made-up account names from one address adds nothing once refused).
   for (const auto& key : keys) {
     const auto decision = d_.limiter.hit(key, limit.count, limit.window, now);
     if (!decision) return fail(Errc::Unavailable, "rate limiter: " + decision.error().message);
     if (!decision->allowed) {
-      retry_after = std::max(retry_after, decision->retry_after);
-      first = first || decision->first_refusal;
+      retry_after = decision->retry_after;
+      first = decision->first_refusal;
+      break;
     }
   }
   if (retry_after == 0) return {};
@@ -130,7 +157,7 @@ Result<TokenPair> AuthService::registerUser(const RegisterInput& in, const Clien
 Result<TokenPair> AuthService::login(const std::string& identifier, const std::string& password,
                                      const std::optional<std::string>& scope,
                                      const ClientInfo& client) {
-  const std::string account = lower(identifier).substr(0, 320);
+  const std::string account = compactKey(lower(identifier));
   if (auto ok = checkRate({"login:ip:" + client.ip, "login:acct:" + account,
                            "login:acct-ip:" + account + "|" + client.ip},
                           d_.abuse.login, client, "login");
@@ -206,10 +233,14 @@ Result<TokenPair> AuthService::login(const std::string& identifier, const std::s
     d_.users.invalidate(user->id);
   }
   std::vector<std::string> scopes = d_.policy.permissionsOf(user->role);
-  if (scope) scopes = rbac::effectivePermissions(scopes, splitScopes(*scope));
+  std::optional<std::vector<std::string>> granted;
+  if (scope) {
+    scopes = rbac::effectivePermissions(scopes, splitScopes(*scope));
+    granted = scopes;
+  }
   d_.metrics.loginSucceeded();
   record("login.succeeded", client, user->id, user->id);
-  return startSession(*user, std::move(scopes), client);
+  return startSession(*user, std::move(scopes), client, granted);
 }
 
 Result<TokenPair> AuthService::signInExternal(std::int64_t user_id, const std::string& provider,
@@ -227,9 +258,9 @@ Result<TokenPair> AuthService::signInExternal(std::int64_t user_id, const std::s
   return startSession(**user, d_.policy.permissionsOf((*user)->role), client);
 }
 
-Result<TokenPair> AuthService::startSession(const store::User& user,
-                                            std::vector<std::string> scopes,
-                                            const ClientInfo& client) {
+Result<TokenPair> AuthService::startSession(
+    const store::User& user, std::vector<std::string> scopes, const ClientInfo& client,
+    const std::optional<std::vector<std::string>>& granted_scope) {
   auto session_id = newTokenId();
   auto refresh_jti = newTokenId();
   if (!session_id || !refresh_jti) return fail(Errc::Internal, "random source failed");
@@ -247,10 +278,18 @@ Result<TokenPair> AuthService::startSession(const store::User& user,
                          0};
   if (auto ok = d_.store.sessions().create(session); !ok)
     return tl::unexpected(storeFailure(ok.error()));
-  auto pair = d_.tokens.issue(user.id, scopes, *session_id, *refresh_jti);
+  auto pair = d_.tokens.issue(user.id, scopes, *session_id, *refresh_jti, granted_scope);
   if (!pair) return fail(Errc::Internal, pair.error().message);
   d_.metrics.tokensIssued(2);
   return std::move(*pair);
+}
+
+Result<void> AuthService::endSessionTokens(const std::string& session_id) {
+  // Every access token of the session: they live at most access_ttl from now.
+  const std::int64_t until = d_.clock.unixSeconds() + d_.tokens.settings().access_ttl.count();
+  if (auto ok = d_.revocations.revokeSession(session_id, until); !ok)
+    return tl::unexpected(storeFailure(ok.error()));
+  return {};
 }
 
 Result<TokenPair> AuthService::refresh(const std::string& refresh_token, const ClientInfo& client) {
@@ -277,7 +316,10 @@ Result<TokenPair> AuthService::refresh(const std::string& refresh_token, const C
     case store::RotateOutcome::Rotated:
       break;
     case store::RotateOutcome::Reused:
-      // RFC 9700 §4.14.2: a rotated token came back; someone holds a stolen copy.
+      // RFC 9700 §4.14.2: a rotated token came back; someone holds a stolen copy. The store
+      // revoked the session; its access tokens end with it.
+      if (auto ended = endSessionTokens(session_id); !ended)
+        spdlog::warn("refresh reuse: session tokens not ended: {}", ended.error().detail);
       d_.metrics.refreshReuse();
       record("refresh.reuse_detected", client, std::nullopt, *user_id,
              {{"session_id", session_id}});
@@ -288,8 +330,11 @@ Result<TokenPair> AuthService::refresh(const std::string& refresh_token, const C
     case store::RotateOutcome::Inactive:
       return fail(Errc::InvalidRefreshToken, "session inactive");
   }
-  auto pair =
-      d_.tokens.issue((*user)->id, d_.policy.permissionsOf((*user)->role), session_id, *next_jti);
+  // RFC 6749 §6: the new tokens never exceed the scope granted at login.
+  const auto granted = grantedScope(*claims);
+  std::vector<std::string> scopes = d_.policy.permissionsOf((*user)->role);
+  if (granted) scopes = rbac::effectivePermissions(scopes, *granted);
+  auto pair = d_.tokens.issue((*user)->id, scopes, session_id, *next_jti, granted);
   if (!pair) return fail(Errc::Internal, pair.error().message);
   d_.metrics.tokensIssued(2);
   record("token.refreshed", client, *user_id, *user_id, {{"session_id", session_id}});
@@ -305,12 +350,16 @@ Result<void> AuthService::logout(const Principal& who,
   if (const std::string sid = sessionOf(who.claims); !sid.empty()) {
     if (auto ok = d_.store.sessions().revoke(sid); !ok)
       return tl::unexpected(storeFailure(ok.error()));
+    if (auto ok = endSessionTokens(sid); !ok) return ok;
   }
   if (refresh_token) {
     if (auto claims = d_.tokens.verifyRefresh(*refresh_token);
         claims && claims->sub == who.claims.sub) {
-      if (const std::string sid = sessionOf(*claims); !sid.empty())
-        (void)d_.store.sessions().revoke(sid);
+      if (const std::string sid = sessionOf(*claims); !sid.empty()) {
+        if (auto ok = d_.store.sessions().revoke(sid); !ok)
+          return tl::unexpected(storeFailure(ok.error()));
+        if (auto ok = endSessionTokens(sid); !ok) return ok;
+      }
     }
   }
   record("logout", client, who.user->id, who.user->id, {{"session_id", sessionOf(who.claims)}});
@@ -337,6 +386,7 @@ Result<void> AuthService::revoke(const std::string& token, const std::optional<s
     if (const std::string sid = sessionOf(*c); !sid.empty()) {
       if (auto ok = d_.store.sessions().revoke(sid); !ok)
         return tl::unexpected(storeFailure(ok.error()));
+      if (auto ok = endSessionTokens(sid); !ok) return tl::unexpected(ok.error());
     }
     record("token.revoked", client, parseId(c->sub), parseId(c->sub),
            {{"token_type", "refresh_token"}});
@@ -405,6 +455,10 @@ Result<Principal> AuthService::authenticate(std::string_view bearer) {
   if (claims->jti.empty() || d_.revocations.isRevoked(claims->jti)) {
     return fail(Errc::InvalidToken, "revoked access token");
   }
+  const std::string_view sid = sessionView(*claims);
+  if (!sid.empty() && d_.revocations.isSessionRevoked(sid)) {
+    return fail(Errc::InvalidToken, "the token's session has ended");
+  }
   const auto user_id = parseId(claims->sub);
   if (!user_id) return fail(Errc::InvalidToken, "bad sub");
   auto user = d_.users.get(*user_id);
@@ -413,9 +467,21 @@ Result<Principal> AuthService::authenticate(std::string_view bearer) {
   // The contract's 403 for inactive users comes first; once reactivated, tokens from before the
   // deactivation (or a password change) stay void.
   if (!(*user)->is_active) return fail(Errc::InactiveUser);
-  if (claims->iat.value_or(0) < (*user)->tokens_valid_after) {
+  const std::int64_t iat = claims->iat.value_or(0);
+  if (iat < (*user)->tokens_valid_after) {
     return fail(Errc::InvalidToken,
                 "token issued before the user's password change or deactivation");
+  }
+  if (iat == (*user)->tokens_valid_after) {
+    // Issued in the very second of a password change or deactivation: `iat` cannot tell whether
+    // before or after. That ended every session then, so the token's session decides (a login
+    // right after the change has a new, live one). Rare, so a storage read is fine.
+    if (sid.empty()) return fail(Errc::InvalidToken, "token from the second of a kill, no sid");
+    if (!core::mayBlock()) return fail(Errc::WouldBlock, "same-second token: session to read");
+    auto session = d_.store.sessions().find(sid);
+    if (!session) return tl::unexpected(storeFailure(session.error()));
+    if (!*session || (*session)->revoked)
+      return fail(Errc::InvalidToken, "token's session ended by a password change or deactivation");
   }
   Principal p{std::move(*user), {}, std::move(*claims)};
   p.permissions =
@@ -439,9 +505,8 @@ Result<void> AuthService::endSession(const Principal& who, const std::string& se
   }
   if (auto ok = d_.store.sessions().revoke(session_id); !ok)
     return tl::unexpected(storeFailure(ok.error()));
-  // The presenting token dies with its own session.
-  if (sessionOf(who.claims) == session_id)
-    (void)d_.revocations.revoke(who.claims.jti, who.claims.exp);
+  // Every access token of that session ends with it (the presenting one too, if it is its own).
+  if (auto ok = endSessionTokens(session_id); !ok) return ok;
   record("session.revoked", client, who.user->id, who.user->id, {{"session_id", session_id}});
   return {};
 }
@@ -451,26 +516,50 @@ Result<void> AuthService::changePassword(const Principal& who, const std::string
   auto errors = passwordFieldErrors(next, "new_password");
   if (!errors.empty())
     return tl::unexpected(Error{Errc::Validation, "password policy", std::move(errors), 0});
+  // The current password is a password check like login's: the same limits per account and
+  // address, and the same growing delays and lock on consecutive failures (its own counter, so a
+  // stolen token cannot lock the owner out of signing in).
+  const std::string account = "pw:" + std::to_string(who.user->id);
+  if (auto ok = checkRate({"pwchange:ip:" + client.ip, "pwchange:acct:" + account}, d_.abuse.login,
+                          client, "password change");
+      !ok) {
+    return tl::unexpected(ok.error());
+  }
+  const auto gate = d_.guard.check(account, d_.clock.unixSeconds());
+  if (!gate) return fail(Errc::Unavailable, "login guard: " + gate.error().message);
   const auto& hasher = d_.hasher;
   const std::string stored = who.user->password_hash;
-  auto job = d_.hash_pool.submit([&hasher, current, next, stored]() -> std::optional<std::string> {
-    if (stored.empty() ? (hasher.verifyDummy(current), true) : !hasher.verify(current, stored))
-      return std::nullopt;
-    auto h = hasher.hash(next);
-    return h ? std::optional<std::string>(std::move(*h)) : std::nullopt;
-  });
+  const bool open = *gate == state::Gate::Open;
+  auto job =
+      d_.hash_pool.submit([&hasher, current, next, stored, open]() -> std::optional<std::string> {
+        // Delayed or locked, unknown hash: a dummy verify, so every refusal costs the same.
+        if (!open || stored.empty()) {
+          hasher.verifyDummy(current);
+          return std::nullopt;
+        }
+        if (!hasher.verify(current, stored)) return std::nullopt;
+        auto h = hasher.hash(next);
+        return h ? std::optional<std::string>(std::move(*h)) : std::nullopt;
+      });
   if (!job) return fail(Errc::Overloaded, job.error().message);
   auto hash = job->get();
   if (!hash) {
-    record("password.change_failed", client, who.user->id, who.user->id);
+    record("password.change_failed", client, who.user->id, who.user->id,
+           {{"reason", open ? "wrong_password" : "delayed_or_locked"}});
+    if (open) {
+      if (auto locked = d_.guard.failed(account, d_.clock.unixSeconds()); locked && *locked)
+        record("password.change_locked", client, who.user->id, who.user->id);
+    }
     return fail(Errc::WrongPassword);
   }
+  d_.guard.succeeded(account);
   const std::int64_t now = d_.clock.unixSeconds();
   if (auto ok = d_.store.users().changePassword(who.user->id, *hash, now); !ok) {
     return tl::unexpected(storeFailure(ok.error()));
   }
   d_.users.invalidate(who.user->id);
-  (void)d_.store.sessions().revokeAllForUser(who.user->id);
+  if (auto ok = d_.store.sessions().revokeAllForUser(who.user->id); !ok)
+    return tl::unexpected(storeFailure(ok.error()));
   (void)d_.revocations.revoke(who.claims.jti, who.claims.exp);
   record("password.changed", client, who.user->id, who.user->id);
   return {};

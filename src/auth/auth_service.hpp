@@ -108,7 +108,8 @@ class AuthService {
   // SessionNotFound unless the session is the caller's and live.
   Result<void> endSession(const Principal& who, const std::string& session_id,
                           const ClientInfo& client);
-  // WrongPassword, Validation, Overloaded; revokes every session and voids earlier tokens.
+  // WrongPassword (also while delayed or locked after failures), Validation, RateLimited,
+  // Overloaded; revokes every session and voids earlier tokens.
   Result<void> changePassword(const Principal& who, const std::string& current,
                               const std::string& next, const ClientInfo& client);
 
@@ -123,8 +124,11 @@ class AuthService {
   const rbac::Policy& policy() const { return d_.policy; }
 
  private:
-  Result<TokenPair> startSession(const store::User& user, std::vector<std::string> scopes,
-                                 const ClientInfo& client);
+  Result<TokenPair> startSession(
+      const store::User& user, std::vector<std::string> scopes, const ClientInfo& client,
+      const std::optional<std::vector<std::string>>& granted_scope = std::nullopt);
+  // Ends every access token of a session at once, on every node (the revocation list).
+  Result<void> endSessionTokens(const std::string& session_id);
   std::vector<FieldError> passwordFieldErrors(const std::string& password, const char* field) const;
   Result<void> checkRate(const std::vector<std::string>& keys, const config::RateLimit& limit,
                          const ClientInfo& client, const char* what);

@@ -12,27 +12,30 @@ namespace gatehouse::auth {
 // What went wrong, in the contract's terms. api/ maps each to one status and message
 // (API.md); `detail` is for the log only.
 enum class Errc {
-  InvalidCredentials,   // 401 Incorrect email or password
-  AccountDisabled,      // 403 Account is deactivated (after a correct password)
-  InvalidRefreshToken,  // 401 Invalid refresh token
-  RefreshUserInactive,  // 401 User not found or inactive
-  NotAuthenticated,     // 401 Not authenticated (no credentials)
-  InvalidToken,         // 401 Could not validate credentials
-  InactiveUser,         // 403 Inactive user
-  Forbidden,            // 403 Insufficient permissions
-  EmailTaken,           // 409 Email already registered
-  UsernameTaken,        // 409 Username already taken
-  UserNotFound,         // 404 User not found
-  LastAdmin,            // 409 cannot remove or demote the last active admin
-  Validation,           // 422 with field errors
-  Overloaded,           // 503 with Retry-After (hashing queue full)
-  RateLimited,          // 429 Too many requests, with Retry-After
-  SessionNotFound,      // 404 Session not found
-  WrongPassword,        // 400 Incorrect password (password change)
-  ApiKeyNotFound,       // 404 API key not found
-  WouldBlock,           // not an answer: retry the request on a worker thread
-  Unavailable,          // 503 (storage down)
-  Internal,             // 500
+  InvalidCredentials,    // 401 Incorrect email or password
+  AccountDisabled,       // 403 Account is deactivated (after a correct password)
+  InvalidRefreshToken,   // 401 Invalid refresh token
+  RefreshUserInactive,   // 401 User not found or inactive
+  NotAuthenticated,      // 401 Not authenticated (no credentials)
+  InvalidToken,          // 401 Could not validate credentials
+  InactiveUser,          // 403 Inactive user
+  Forbidden,             // 403 Insufficient permissions
+  EmailTaken,            // 409 Email already registered
+  UsernameTaken,         // 409 Username already taken
+  UserNotFound,          // 404 User not found
+  LastAdmin,             // 409 cannot remove or demote the last active admin
+  Validation,            // 422 with field errors
+  Overloaded,            // 503 with Retry-After (hashing queue full)
+  RateLimited,           // 429 Too many requests, with Retry-After
+  SessionNotFound,       // 404 Session not found
+  WrongPassword,         // 400 Incorrect password (password change)
+  ApiKeyNotFound,        // 404 API key not found
+  InvalidApiKey,         // 401 Invalid API key (the seed's /external-data)
+  ApiKeyLimit,           // 409 API key limit reached
+  RegistrationDisabled,  // 403 Registration is disabled
+  WouldBlock,            // not an answer: retry the request on a worker thread
+  Unavailable,           // 503 (storage down)
+  Internal,              // 500
 };
 
 // FastAPI's validation error item: {"loc": [...], "msg": ..., "type": ...}.

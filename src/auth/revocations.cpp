@@ -1,5 +1,7 @@
 #include "auth/revocations.hpp"
 
+#include <algorithm>
+#include <array>
 #include <charconv>
 #include <mutex>
 
@@ -21,6 +23,22 @@ core::Status RevocationList::revoke(std::string_view jti, std::int64_t expires_a
   }
   if (bus_ != nullptr) return bus_->publish(message(jti, expires_at));
   return {};
+}
+
+// Session entries share the set (and its storage and bus) with token ids under a prefix no jti
+// can have: token ids are base64url.
+constexpr std::string_view kSessionPrefix = "sid:";
+
+core::Status RevocationList::revokeSession(std::string_view session_id, std::int64_t until) {
+  return revoke(std::string(kSessionPrefix) + std::string(session_id), until);
+}
+
+bool RevocationList::isSessionRevoked(std::string_view session_id) const {
+  std::array<char, 96> key{};
+  if (session_id.size() + kSessionPrefix.size() > key.size()) return false;
+  std::copy(kSessionPrefix.begin(), kSessionPrefix.end(), key.begin());
+  std::copy(session_id.begin(), session_id.end(), key.begin() + kSessionPrefix.size());
+  return isRevoked(std::string_view(key.data(), kSessionPrefix.size() + session_id.size()));
 }
 
 std::string RevocationList::message(std::string_view jti, std::int64_t expires_at) {

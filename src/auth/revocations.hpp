@@ -29,6 +29,10 @@ class RevocationList {
   // the revocation is stored and they re-read it when their feed resyncs).
   core::Status revoke(std::string_view jti, std::int64_t expires_at);
   bool isRevoked(std::string_view jti) const;
+  // Ends every access token of a session at once (API.md: "a session ends as a whole"): tokens
+  // carry `sid`, and a session id is held here until its last access token would have expired.
+  core::Status revokeSession(std::string_view session_id, std::int64_t until);
+  bool isSessionRevoked(std::string_view session_id) const;
   // False while this node may have missed revocations pushed by others: callers fail closed.
   bool live() const { return bus_ == nullptr || bus_->live(); }
   // A revocation message from the bus ("revoked <exp> <jti>"); false when it is not one.

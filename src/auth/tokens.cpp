@@ -18,10 +18,10 @@ TokenService::TokenService(jose::Key signing_key, jose::KeySet verification_keys
                     .issuer = settings_.issuer, .audience = settings_.audience, .type = "access"},
                 clock, jose::JwsLimits{.max_token_bytes = settings_.max_token_bytes}) {}
 
-core::Result<TokenPair> TokenService::issue(std::int64_t user_id,
-                                            const std::vector<std::string>& scopes,
-                                            const std::string& session_id,
-                                            const std::string& refresh_jti) const {
+core::Result<TokenPair> TokenService::issue(
+    std::int64_t user_id, const std::vector<std::string>& scopes, const std::string& session_id,
+    const std::string& refresh_jti,
+    const std::optional<std::vector<std::string>>& granted_scope) const {
   const std::int64_t now = clock_->unixSeconds();
   auto access_jti = newTokenId();
   if (!access_jti) return tl::unexpected(access_jti.error());
@@ -48,6 +48,11 @@ core::Result<TokenPair> TokenService::issue(std::int64_t user_id,
   refresh["jti"] = refresh_jti;
   refresh["iss"] = settings_.issuer;
   refresh["sid"] = session_id;
+  if (granted_scope) {
+    std::string scope;
+    for (const auto& sc : *granted_scope) scope += (scope.empty() ? "" : " ") + sc;
+    refresh["scope"] = scope;
+  }
   if (settings_.audience) refresh["aud"] = *settings_.audience;
 
   auto access_token = jose::signJwt(signing_key_, access);

@@ -36,8 +36,18 @@ Result<store::User> UserService::get(std::int64_t id) {
   return std::move(**user);
 }
 
+Result<void> UserService::withinRights(std::string_view role, const Actor& actor,
+                                       std::int64_t target, const ClientInfo& client) {
+  if (rbac::allows(actor.permissions, policy_.permissionsOf(role))) return {};
+  audit_.record(
+      {"user.change_refused", client.request_id, actor.id, target, client.ip, client.user_agent,
+       boost::json::object{{"reason", "above_actor_rights"}, {"role", std::string(role)}}});
+  return fail(Errc::Forbidden, "role " + std::string(role) + " holds permissions user " +
+                                   std::to_string(actor.id) + " lacks");
+}
+
 Result<store::User> UserService::update(std::int64_t id, const store::UserPatch& patch,
-                                        std::int64_t actor, const ClientInfo& client) {
+                                        const Actor& actor, const ClientInfo& client) {
   std::vector<FieldError> errors;
   if (patch.email) {
     if (auto p = emailProblem(*patch.email); !p.empty())
@@ -54,34 +64,44 @@ Result<store::User> UserService::update(std::int64_t id, const store::UserPatch&
 }
 
 Result<store::User> UserService::setRole(std::int64_t id, const std::string& role,
-                                         std::int64_t actor, const ClientInfo& client) {
+                                         const Actor& actor, const ClientInfo& client) {
   if (!policy_.hasRole(role)) {
     return tl::unexpected(Error{Errc::Validation,
                                 "unknown role",
                                 {{{"body", "role"}, "Unknown role: " + role, "value_error.role"}},
                                 0});
   }
+  if (auto ok = withinRights(role, actor, id, client); !ok) return tl::unexpected(ok.error());
   store::UserPatch patch;
   patch.role = role;
   return apply(id, patch, actor, client);
 }
 
 Result<store::User> UserService::apply(std::int64_t id, const store::UserPatch& patch,
-                                       std::int64_t actor, const ClientInfo& client) {
+                                       const Actor& actor, const ClientInfo& client) {
   auto before = store_.users().findById(id);
   if (!before) return tl::unexpected(fromStore(before.error()));
   if (!*before) return fail(Errc::UserNotFound);
+  // Checked against the stored role. A promotion racing this change (one storage round-trip
+  // apart) is not re-checked; only an actor holding roles:manage can make one.
+  if (auto ok = withinRights((*before)->role, actor, id, client); !ok)
+    return tl::unexpected(ok.error());
   auto user = store_.users().update(id, patch, rbac::kAdminRole);
   if (!user) return tl::unexpected(fromStore(user.error()));
   const auto event = [&](const char* type, boost::json::object detail) {
     audit_.record(
-        {type, client.request_id, actor, id, client.ip, client.user_agent, std::move(detail)});
+        {type, client.request_id, actor.id, id, client.ip, client.user_agent, std::move(detail)});
   };
   if ((*before)->is_active && !user->is_active) {
-    // A deactivated account's refresh tokens and access tokens stop working at once, and stay
-    // dead if the account is activated again.
-    (void)store_.sessions().revokeAllForUser(id);
-    (void)store_.users().setTokensValidAfter(id, clock_.unixSeconds());
+    // A deactivated account's sessions, tokens and API keys stop working at once, and stay dead
+    // if the account is activated again.
+    cache_.invalidate(id);
+    if (auto ok = store_.sessions().revokeAllForUser(id); !ok)
+      return tl::unexpected(fromStore(ok.error()));
+    if (auto ok = store_.users().setTokensValidAfter(id, clock_.unixSeconds()); !ok)
+      return tl::unexpected(fromStore(ok.error()));
+    if (auto ok = keys_.revokeAllForUser(id, actor.id, client, "owner_deactivated"); !ok)
+      return tl::unexpected(ok.error());
     event("user.deactivated", {});
   } else if (!(*before)->is_active && user->is_active) {
     event("user.activated", {});
@@ -96,11 +116,17 @@ Result<store::User> UserService::apply(std::int64_t id, const store::UserPatch& 
   return std::move(*user);
 }
 
-Result<void> UserService::remove(std::int64_t id, std::int64_t actor, const ClientInfo& client) {
+Result<void> UserService::remove(std::int64_t id, const Actor& actor, const ClientInfo& client) {
+  auto target = store_.users().findById(id);
+  if (!target) return tl::unexpected(fromStore(target.error()));
+  if (!*target) return fail(Errc::UserNotFound);
+  if (auto ok = withinRights((*target)->role, actor, id, client); !ok)
+    return tl::unexpected(ok.error());
   if (auto ok = store_.users().remove(id, rbac::kAdminRole); !ok)
     return tl::unexpected(fromStore(ok.error()));
   cache_.invalidate(id);
-  audit_.record({"user.deleted", client.request_id, actor, id, client.ip, client.user_agent, {}});
+  audit_.record(
+      {"user.deleted", client.request_id, actor.id, id, client.ip, client.user_agent, {}});
   return {};
 }
 

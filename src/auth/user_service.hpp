@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "audit/audit_log.hpp"
+#include "auth/api_keys.hpp"
 #include "auth/auth_service.hpp"
 #include "auth/errors.hpp"
 #include "auth/user_cache.hpp"
@@ -19,28 +20,42 @@ struct UserPage {
   std::int64_t total = 0;
 };
 
-// User administration (API.md, Users). The caller has already been authorised; this enforces
-// the data rules: unique email/username, known roles, never removing or demoting the last active
-// admin; it revokes a deactivated user's sessions and tokens, keeps the user cache true and
-// audits every change. Thread-safe.
+// Who administers: the acting user and the permissions the request holds. Nobody acts above
+// their own rights: a target whose role grants anything the actor lacks is out of reach.
+struct Actor {
+  std::int64_t id = 0;
+  std::vector<std::string> permissions;
+};
+
+// User administration (API.md, Users). The caller has already been authorised for the route;
+// this enforces the data rules: the target's permissions (and a new role's) must be a subset of
+// the actor's (Forbidden otherwise), unique email/username, known roles, never removing or
+// demoting the last active admin; it ends a deactivated user's sessions, tokens and API keys for
+// good, keeps the user cache true and audits every change. Thread-safe.
 class UserService {
  public:
   UserService(store::Store& store, const rbac::Policy& policy, UserCache& cache,
-              audit::AuditLog& audit, const core::Clock& clock)
-      : store_(store), policy_(policy), cache_(cache), audit_(audit), clock_(clock) {}
+              audit::AuditLog& audit, const core::Clock& clock, ApiKeyService& keys)
+      : store_(store), policy_(policy), cache_(cache), audit_(audit), clock_(clock), keys_(keys) {}
 
   Result<UserPage> list(std::int64_t limit, std::int64_t offset);
   Result<store::User> get(std::int64_t id);
-  // Validation for bad email/username, UserNotFound, EmailTaken/UsernameTaken, LastAdmin.
-  Result<store::User> update(std::int64_t id, const store::UserPatch& patch, std::int64_t actor,
+  // Validation for bad email/username, UserNotFound, Forbidden, EmailTaken/UsernameTaken,
+  // LastAdmin.
+  Result<store::User> update(std::int64_t id, const store::UserPatch& patch, const Actor& actor,
                              const ClientInfo& client);
-  Result<void> remove(std::int64_t id, std::int64_t actor, const ClientInfo& client);
-  // Validation for an unknown role.
-  Result<store::User> setRole(std::int64_t id, const std::string& role, std::int64_t actor,
+  // UserNotFound, Forbidden, LastAdmin.
+  Result<void> remove(std::int64_t id, const Actor& actor, const ClientInfo& client);
+  // Validation for an unknown role; Forbidden when the target or the role exceeds the actor.
+  Result<store::User> setRole(std::int64_t id, const std::string& role, const Actor& actor,
                               const ClientInfo& client);
 
  private:
-  Result<store::User> apply(std::int64_t id, const store::UserPatch& patch, std::int64_t actor,
+  Result<store::User> apply(std::int64_t id, const store::UserPatch& patch, const Actor& actor,
+                            const ClientInfo& client);
+  // Forbidden (audited as user.change_refused) unless every permission of `role` is among the
+  // actor's.
+  Result<void> withinRights(std::string_view role, const Actor& actor, std::int64_t target,
                             const ClientInfo& client);
 
   store::Store& store_;
@@ -48,6 +63,7 @@ class UserService {
   UserCache& cache_;
   audit::AuditLog& audit_;
   const core::Clock& clock_;
+  ApiKeyService& keys_;
 };
 
 }  // namespace gatehouse::auth

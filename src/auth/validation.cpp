@@ -1,34 +1,31 @@
 #include "auth/validation.hpp"
 
+#include <algorithm>
 #include <cctype>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "core/utf8.hpp"
 
 namespace gatehouse::auth {
 namespace {
 
-// Number of code points, or -1 for invalid UTF-8.
-long utf8Length(std::string_view s) {
-  long count = 0;
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t len = 0;
-    if (c < 0x80)
-      len = 1;
-    else if ((c >> 5U) == 0x6)
-      len = 2;
-    else if ((c >> 4U) == 0xE)
-      len = 3;
-    else if ((c >> 3U) == 0x1E)
-      len = 4;
-    else
-      return -1;
-    if (i + len > s.size()) return -1;
-    for (std::size_t k = 1; k < len; ++k) {
-      if ((static_cast<unsigned char>(s[i + k]) >> 6U) != 0x2) return -1;
-    }
-    i += len;
-    ++count;
+// Code points that render as nothing (or as a space) or reorder text: with them two different
+// addresses look the same on screen. Unicode's Default_Ignorable_Code_Point set, the C1
+// controls and the non-ASCII spaces.
+bool invisible(std::uint32_t cp) {
+  static constexpr std::pair<std::uint32_t, std::uint32_t> kRanges[] = {
+      {0x0080, 0x00A0}, {0x00AD, 0x00AD},   {0x034F, 0x034F},   {0x061C, 0x061C},
+      {0x115F, 0x1160}, {0x1680, 0x1680},   {0x17B4, 0x17B5},   {0x180B, 0x180F},
+      {0x2000, 0x200F}, {0x2028, 0x202F},   {0x205F, 0x206F},   {0x3000, 0x3000},
+      {0x3164, 0x3164}, {0xFE00, 0xFE0F},   {0xFEFF, 0xFEFF},   {0xFFA0, 0xFFA0},
+      {0xFFF0, 0xFFFB}, {0x1BCA0, 0x1BCA3}, {0x1D173, 0x1D17A}, {0xE0000, 0xE0FFF},
+  };
+  for (const auto& [lo, hi] : kRanges) {
+    if (cp >= lo && cp <= hi) return true;
   }
-  return count;
+  return false;
 }
 
 }  // namespace
@@ -38,6 +35,12 @@ std::string emailProblem(std::string_view email) {
   const auto at = email.find('@');
   if (at == std::string_view::npos || email.find('@', at + 1) != std::string_view::npos) {
     return "value is not a valid email address: it must have exactly one @-sign";
+  }
+  const auto cps = core::decodeUtf8(email);
+  if (!cps) return "value is not a valid email address: invalid UTF-8";
+  if (std::any_of(cps->begin(), cps->end(), invisible)) {
+    return "value is not a valid email address: invisible or formatting characters are not "
+           "allowed";
   }
   const std::string_view local = email.substr(0, at);
   const std::string_view domain = email.substr(at + 1);
@@ -75,12 +78,12 @@ std::string usernameProblem(std::string_view username) {
 std::vector<std::string> passwordProblems(std::string_view password,
                                           const config::PasswordRules& rules) {
   std::vector<std::string> out;
-  const long length = utf8Length(password);
-  if (length < 0) {
+  const auto code_points = core::decodeUtf8(password);
+  if (!code_points) {
     out.emplace_back("Password must be valid UTF-8");
     return out;
   }
-  if (static_cast<std::size_t>(length) < rules.min_length) {
+  if (code_points->size() < rules.min_length) {
     out.push_back("Password must be at least " + std::to_string(rules.min_length) +
                   " characters long");
   }

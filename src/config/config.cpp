@@ -145,6 +145,11 @@ const std::map<std::string, std::string>& variables() {
        "link a new external identity to the account with its email when the provider says the "
        "email is verified (true)"},
       {"GOOGLE_CLIENT_SECRET", "Google sign-in client secret"},
+      {"FORWARD_AUTH_PROXY",
+       "nginx, traefik or caddy: whose original-request headers /api/v1/auth/verify believes "
+       "(nginx: X-Original-Method/-URI; traefik, caddy: X-Forwarded-Method/-Uri) (nginx)"},
+      {"REGISTRATION_ENABLED", "allow self-registration at POST /api/v1/auth/register (true)"},
+      {"API_KEYS_PER_USER", "live API keys one user may hold, 1 to 10000 (100)"},
       {"FRONTEND_URL", "where external sign-in redirects back to (http://localhost:3000)"},
       {"LOGIN_RATE_LIMIT", "N/second|minute|hour|day (5/minute)"},
       {"REGISTER_RATE_LIMIT", "N/second|minute|hour|day (3/minute)"},
@@ -391,6 +396,19 @@ core::Result<Config> load(const Lookup& lookup) {
   }
   r.text("OIDC_CA_FILE", c.oidc_ca_file);
   r.boolean("OIDC_LINK_VERIFIED_EMAIL", c.oidc_link_verified_email);
+  if (auto v = r.raw("FORWARD_AUTH_PROXY")) {
+    if (*v == "nginx") {
+      c.forward_auth_proxy = ForwardAuthProxy::Nginx;
+    } else if (*v == "traefik") {
+      c.forward_auth_proxy = ForwardAuthProxy::Traefik;
+    } else if (*v == "caddy") {
+      c.forward_auth_proxy = ForwardAuthProxy::Caddy;
+    } else {
+      r.fail("FORWARD_AUTH_PROXY", "must be nginx, traefik or caddy");
+    }
+  }
+  r.boolean("REGISTRATION_ENABLED", c.registration_enabled);
+  r.integer("API_KEYS_PER_USER", c.api_keys_per_user, 1, 10000);
 
   r.integer("GATEHOUSE_MAX_BODY_BYTES", c.http.max_body_bytes, 1024, 64LL << 20);
   r.integer("GATEHOUSE_MAX_HEADER_BYTES", c.http.max_header_bytes, 1024, 1LL << 20);
@@ -470,6 +488,12 @@ std::vector<std::string> describe(const Config& c) {
       "PASSWORD_MIN_LENGTH         = " + std::to_string(c.password_rules.min_length),
       "GATEHOUSE_POLICY_FILE       = " +
           (c.policy_file ? c.policy_file->string() : std::string("(unset)")),
+      "FORWARD_AUTH_PROXY          = " +
+          std::string(c.forward_auth_proxy == ForwardAuthProxy::Nginx     ? "nginx"
+                      : c.forward_auth_proxy == ForwardAuthProxy::Traefik ? "traefik"
+                                                                          : "caddy"),
+      "REGISTRATION_ENABLED        = " + std::string(c.registration_enabled ? "true" : "false"),
+      "API_KEYS_PER_USER           = " + std::to_string(c.api_keys_per_user),
   };
 }
 

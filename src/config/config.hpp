@@ -49,6 +49,10 @@ struct OidcProvider {
   jose::Algorithm id_token_alg = jose::Algorithm::Rs256;
 };
 
+// Which proxy's original-request headers forward-auth believes (never chosen by the request):
+// nginx sends X-Original-Method/-URI; Traefik and Caddy send X-Forwarded-Method/-Uri.
+enum class ForwardAuthProxy { Nginx, Traefik, Caddy };
+
 // The effective configuration. Built once at startup; immutable afterwards.
 struct Config {
   std::string listen_host = "127.0.0.1";
@@ -91,6 +95,10 @@ struct Config {
   std::vector<OidcProvider> oidc_providers;  // google first when configured
   std::string oidc_ca_file;                  // extra CA bundle for providers
   bool oidc_link_verified_email = true;
+
+  ForwardAuthProxy forward_auth_proxy = ForwardAuthProxy::Nginx;
+  bool registration_enabled = true;
+  std::size_t api_keys_per_user = 100;
 
   HttpLimits http;
   bool log_json = false;

@@ -203,12 +203,15 @@ def test_me(server):
     assert set(user) == {"id", "email", "username", "role", "is_active", "created_at"}
     assert user["email"] == "max@example.com" and user["role"] == "user" and user["is_active"] is True
     assert time.strptime(user["created_at"], "%Y-%m-%dT%H:%M:%SZ")
-    for headers, detail in (({}, "Not authenticated"),
-                            ({"Authorization": "Bearer nope"}, "Could not validate credentials"),
-                            ({"Authorization": "Basic Zm9vOmJhcg=="}, "Could not validate credentials")):
+    # RFC 6750 §3: a presented and refused credential gets error="invalid_token".
+    refused = 'Bearer error="invalid_token"'
+    for headers, detail, challenge in (
+            ({}, "Not authenticated", "Bearer"),
+            ({"Authorization": "Bearer nope"}, "Could not validate credentials", refused),
+            ({"Authorization": "Basic Zm9vOmJhcg=="}, "Could not validate credentials", refused)):
         r = requests.get(server.url("/api/v1/auth/me"), headers=headers)
         assert (r.status_code, r.json()) == (401, {"detail": detail}), headers
-        assert r.headers["WWW-Authenticate"] == "Bearer"
+        assert r.headers["WWW-Authenticate"] == challenge
 
 
 def test_token_over_cap_is_plain_401(make_server):

@@ -89,6 +89,30 @@ def test_logout_on_one_node_voids_the_token_on_the_other_within_a_second(cluster
     assert refused - start < 1.0
 
 
+def test_ending_a_session_on_one_node_ends_all_its_access_tokens_on_the_other(cluster):
+    """A session ends as a whole on every node: the victim's other session (its access token
+    refreshed on node B, so no jti of it was ever revoked) dies on B when A ends it."""
+    node, _ = cluster
+    a, b = node("a"), node("b")
+    a.register("dan@example.com", "dan")
+    mine = a.token("dan")
+    stolen = b.login("dan").json()
+    refreshed = requests.post(b.url("/api/v1/auth/refresh"), json={"refresh_token": stolen["refresh_token"]})
+    assert refreshed.status_code == 200, refreshed.text
+    stolen_access = refreshed.json()["access_token"]
+    assert requests.get(b.url("/api/v1/auth/me"), headers=auth(stolen_access)).status_code == 200
+    sessions = requests.get(a.url("/api/v1/auth/sessions"), headers=auth(mine)).json()["items"]
+    for s in sessions:
+        if not s["current"]:
+            assert requests.delete(a.url(f"/api/v1/auth/sessions/{s['id']}"), headers=auth(mine)).status_code == 204
+    start = time.monotonic()
+    refused = wait_until(
+        lambda: requests.get(b.url("/api/v1/auth/me"), headers=auth(stolen_access)).status_code == 401, 1.0)
+    assert refused is not None, "node B still accepted an access token of the ended session after 1 s"
+    assert refused - start < 1.0
+    assert requests.get(b.url("/api/v1/auth/me"), headers=auth(mine)).status_code == 200
+
+
 def test_deactivation_on_one_node_applies_on_the_other_within_a_second(cluster):
     node, _ = cluster
     a, b = node("a"), node("b")

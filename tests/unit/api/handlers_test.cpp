@@ -2,6 +2,7 @@
 #include <filesystem>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 
 #include "api/pipeline.hpp"
@@ -46,6 +47,30 @@ class Handlers : public ::testing::Test {
   }
 
   static json::value parse(const http::Response& r) { return json::parse(r.body); }
+
+  // A login of the registered user ("handler"); `extra` is appended to the form.
+  json::object login(const std::string& extra = "", const std::string& password = "Passw0rd!x") {
+    std::string encoded;
+    for (const char c : password) {
+      if (c == '!') {
+        encoded += "%21";
+      } else {
+        encoded.push_back(c);
+      }
+    }
+    auto r = call("POST", "/api/v1/auth/login", "username=handler&password=" + encoded + extra,
+                  {{"content-type", "application/x-www-form-urlencoded"}});
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.status == 200 ? parse(r).as_object() : json::object{};
+  }
+  http::Response refresh(const json::value& refresh_token) {
+    return call("POST", "/api/v1/auth/refresh",
+                json::serialize(json::object{{"refresh_token", refresh_token}}),
+                {{"content-type", "application/json"}});
+  }
+  static std::vector<std::pair<std::string, std::string>> bearer(const json::value& token) {
+    return {{"authorization", "Bearer " + std::string(token.as_string())}};
+  }
   static std::string header(const http::Response& r, std::string_view name) {
     for (const auto& [n, v] : r.headers) {
       if (n == name) return v;
@@ -71,8 +96,8 @@ class Handlers : public ::testing::Test {
   audit::AuditLog& audit_ = stack_.audit;
   metrics::Registry& metrics_ = stack_.metrics;
   auth::AuthService& auth_ = stack_.auth;
-  auth::UserService users_{*store_, policy_, cache_, audit_, clock_};
   auth::ApiKeyService keys_;
+  auth::UserService users_{*store_, policy_, cache_, audit_, clock_, keys_};
   oidc::CurlClient outbound_{""};
   oidc::OidcService oidc_;
   Services services_;
@@ -123,7 +148,96 @@ TEST_F(Handlers, LoginMeAndLogout) {
   EXPECT_EQ(out.status, 200);
   auto after = call("GET", "/api/v1/auth/me", {}, {{"authorization", "Bearer " + token}});
   EXPECT_EQ(after.status, 401);
-  EXPECT_EQ(header(after, "WWW-Authenticate"), "Bearer");
+  EXPECT_EQ(header(after, "WWW-Authenticate"), "Bearer error=\"invalid_token\"");
+  auto none = call("GET", "/api/v1/auth/me");
+  EXPECT_EQ(header(none, "WWW-Authenticate"), "Bearer");
+}
+
+TEST_F(Handlers, EndingASessionEndsItsAccessTokens) {
+  registerAndToken();
+  const auto a = login();
+  const auto b = login();
+  auto list = call("GET", "/api/v1/auth/sessions", {}, bearer(a.at("access_token")));
+  ASSERT_EQ(list.status, 200);
+  const json::value listed = parse(list);
+  ASSERT_EQ(listed.at("items").as_array().size(), 3U);  // register, A, B
+  ASSERT_EQ(call("GET", "/api/v1/auth/me", {}, bearer(b.at("access_token"))).status, 200);
+  // A ends every other session (B and the registration's).
+  for (const auto& item : listed.at("items").as_array()) {
+    if (item.at("current").as_bool()) continue;
+    EXPECT_EQ(call("DELETE", "/api/v1/auth/sessions/" + std::string(item.at("id").as_string()), {},
+                   bearer(a.at("access_token")))
+                  .status,
+              204);
+  }
+  EXPECT_EQ(call("GET", "/api/v1/auth/me", {}, bearer(b.at("access_token"))).status, 401);
+  EXPECT_EQ(call("GET", "/api/v1/auth/me", {}, bearer(a.at("access_token"))).status, 200);
+}
+
+TEST_F(Handlers, RefreshReuseEndsTheSessionsAccessTokens) {
+  registerAndToken();
+  const auto first = login();
+  auto second = refresh(first.at("refresh_token"));
+  ASSERT_EQ(second.status, 200) << second.body;
+  const auto pair2 = parse(second);
+  EXPECT_EQ(refresh(first.at("refresh_token")).status, 401);  // reuse: the session dies
+  EXPECT_EQ(call("GET", "/api/v1/auth/me", {}, bearer(pair2.at("access_token"))).status, 401);
+  EXPECT_EQ(refresh(pair2.at("refresh_token")).status, 401);
+}
+
+TEST_F(Handlers, RefreshNeverWidensTheGrantedScope) {
+  registerAndToken();
+  const auto narrow = login("&scope=posts:read");
+  auto refreshed = refresh(narrow.at("refresh_token"));
+  ASSERT_EQ(refreshed.status, 200);
+  const auto token = parse(refreshed).at("access_token");
+  auto claims = tokens_.verifyAccess(std::string(token.as_string()));
+  ASSERT_TRUE(claims);
+  EXPECT_EQ(claims->scopes, std::vector<std::string>{"posts:read"});
+  EXPECT_EQ(call("GET", "/api/v1/users", {}, bearer(token)).status, 403);
+  // A second rotation keeps it too.
+  auto again = refresh(parse(refreshed).at("refresh_token"));
+  ASSERT_EQ(again.status, 200);
+  EXPECT_EQ(tokens_.verifyAccess(std::string(parse(again).at("access_token").as_string()))->scopes,
+            std::vector<std::string>{"posts:read"});
+}
+
+TEST_F(Handlers, TokensFromTheSecondOfAPasswordChangeEndButANewLoginWorks) {
+  registerAndToken();
+  const auto old_session = login();
+  const auto changer = login();
+  auto changed =
+      call("POST", "/api/v1/auth/password",
+           R"({"current_password":"Passw0rd!x","new_password":"N3w-Passw0rd!"})",
+           {{"content-type", "application/json"},
+            {"authorization", "Bearer " + std::string(changer.at("access_token").as_string())}});
+  ASSERT_EQ(changed.status, 200) << changed.body;
+  // Same second on the injected clock: iat cannot order them, the ended session does.
+  EXPECT_EQ(call("GET", "/api/v1/auth/me", {}, bearer(old_session.at("access_token"))).status, 401);
+  const auto fresh = login("", "N3w-Passw0rd!");
+  EXPECT_EQ(call("GET", "/api/v1/auth/me", {}, bearer(fresh.at("access_token"))).status, 200);
+}
+
+TEST_F(Handlers, ApiKeysCannotManageTheirOwnersAccount) {
+  const std::string token = registerAndToken();
+  auto created = call("POST", "/api/v1/api-keys", R"({"name":"k"})",
+                      {{"content-type", "application/json"}, {"authorization", "Bearer " + token}});
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string key(parse(created).at("key").as_string());
+  const std::vector<std::pair<std::string, std::string>> with_key = {{"x-api-key", key}};
+  EXPECT_EQ(call("GET", "/api/v1/auth/me", {}, with_key).status, 200);
+  for (const auto& [method, path] :
+       std::vector<std::pair<std::string, std::string>>{{"GET", "/api/v1/auth/sessions"},
+                                                        {"DELETE", "/api/v1/auth/sessions/x"},
+                                                        {"POST", "/api/v1/auth/password"},
+                                                        {"POST", "/api/v1/auth/logout"},
+                                                        {"GET", "/api/v1/auth/identities"},
+                                                        {"GET", "/api/v1/api-keys"},
+                                                        {"POST", "/api/v1/api-keys"}}) {
+    auto r = call(method, path, "{}", {{"x-api-key", key}, {"content-type", "application/json"}});
+    EXPECT_EQ(r.status, 403) << method << " " << path;
+    EXPECT_EQ(r.body, R"({"detail":"Insufficient permissions"})");
+  }
 }
 
 TEST_F(Handlers, ExpiredTokenFollowsTheInjectedClock) {

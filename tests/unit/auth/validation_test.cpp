@@ -19,6 +19,21 @@ TEST(Validation, Emails) {
   EXPECT_NE(emailProblem(std::string(250, 'a') + "@b.com"), "");
 }
 
+TEST(Validation, EmailsWithInvisibleCharactersAreRefused) {
+  // U+200B zero width space, U+00AD soft hyphen, U+202E right-to-left override, U+2060 word
+  // joiner, U+FEFF, U+00A0, a variation selector, a tag character.
+  for (const char* invisible :
+       {"\u200B", "\u00AD", "\u202E", "\u2060", "\uFEFF", "\u00A0", "\uFE0F", "\U000E0041"}) {
+    const std::string local = std::string("ad") + invisible + "min@example.com";
+    EXPECT_NE(emailProblem(local), "") << local;
+    const std::string domain = std::string("admin@exam") + invisible + "ple.com";
+    EXPECT_NE(emailProblem(domain), "") << domain;
+  }
+  EXPECT_EQ(emailProblem("j\u00F6rg@example.com"), "");  // visible non-ASCII stays allowed
+  EXPECT_NE(emailProblem("a\xC0\xAF@example.com"), "");  // overlong UTF-8
+  EXPECT_NE(emailProblem("a\xFF@example.com"), "");
+}
+
 TEST(Validation, Usernames) {
   EXPECT_EQ(usernameProblem("abc"), "");
   EXPECT_EQ(usernameProblem("A-b_c.9"), "");

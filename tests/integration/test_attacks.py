@@ -1,0 +1,585 @@
+"""Attacks on the real interface, one test (or a few) each: forward-auth path spellings and forged
+proxy headers, moderators and role managers acting above their rights, API keys managing their
+owner's account, refreshes widening scope, unthrottled password guessing, sessions that end only
+in part, rate-limiter state from refused requests, HTTP request smuggling and HEAD desync,
+invisible characters in identities, unbounded API keys, 401s without a challenge, and policy and
+registration switches that do not take."""
+import json
+import math
+import random
+import re
+import socket
+import string
+import time
+
+import jwt
+import pytest
+import requests
+
+from conftest import SECRET, Server, auth
+
+PASSWORD = "Passw0rd!x"  # Server.register's default
+ROUTES = {"routes": [{"method": "*", "path": "/admin/*", "permissions": ["users:delete"]},
+                     {"method": "GET", "path": "/reports", "permissions": ["analytics:view"]}]}
+FORBIDDEN = (403, {"detail": "Insufficient permissions"})
+
+
+def write_policy(tmp_path, doc, name="policy.json"):
+    path = tmp_path / name
+    path.write_text(doc if isinstance(doc, str) else json.dumps(doc))
+    return str(path)
+
+
+def body_of(r):
+    try:
+        return r.json()
+    except ValueError:
+        return r.text
+
+
+def claims(token):
+    return jwt.decode(token, SECRET, algorithms=["HS256"])
+
+
+def me(s, **kwargs):
+    return requests.get(s.url("/api/v1/auth/me"), **kwargs)
+
+
+def user_id(s, token):
+    r = me(s, headers=auth(token))
+    assert r.status_code == 200, r.text
+    return r.json()["id"]
+
+
+def new_user(s, name, password=PASSWORD):
+    """Registers name@example.com and returns a fresh access token."""
+    r = s.register(f"{name}@example.com", name, password)
+    assert r.status_code == 201, r.text
+    return s.token(name, password)
+
+
+def create_key(s, token, **body):
+    r = requests.post(s.url("/api/v1/api-keys"), json={"name": "attack", **body}, headers=auth(token))
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def external_data(s, key):
+    return requests.get(s.url("/api/v1/external-data"), headers={"X-API-Key": key})
+
+
+def verify(s, token=None, **headers):
+    return requests.get(s.url("/api/v1/auth/verify"), headers={**(auth(token) if token else {}), **headers})
+
+
+def change_password(s, token, current, new, **extra):
+    return requests.post(s.url("/api/v1/auth/password"), headers=auth(token),
+                         json={"current_password": current, "new_password": new, **extra})
+
+
+# --- 1. forward-auth: every spelling of a protected path is the protected path --------------------
+
+# A plain user (role user: no users:delete, no analytics:view) against ROUTES.
+PROTECTED_SPELLINGS = [
+    "/admin/panel", "/%61dmin/panel", "//admin/panel", "/./admin/panel", "/static/../admin/panel",
+    "/static/%2e%2e/admin/panel", "/ADMIN/panel", "/admin;x=1/panel", "/admin", "/reports",
+    "/%72eports", "/REPORTS", "/reports/", "http://example.com/admin/panel",
+]
+# Paths that cannot be normalised safely are refused whatever they would match.
+UNNORMALISABLE = ["/admin%2Fpanel", "/x%2F..%2Fadmin", "/admin%5Cpanel", "/a%00b", "/%ff%fe", "/a%252Fb"]
+# Outside the rules: "/reports" is exact, "/admin/*" covers /admin and /admin/... only.
+UNPROTECTED = ["/app/page", "/reports-public", "/administrator"]
+
+
+def test_forward_auth_path_spellings_cannot_bypass_a_route_rule(make_server, tmp_path):
+    s = make_server({"GATEHOUSE_POLICY_FILE": write_policy(tmp_path, ROUTES)})
+    admin = s.admin_token()
+    token = new_user(s, "spelling")
+    expected = {uri: 403 for uri in PROTECTED_SPELLINGS + UNNORMALISABLE}
+    expected.update({uri: 200 for uri in UNPROTECTED})
+    got = {uri: verify(s, token, **{"X-Original-Method": "GET", "X-Original-URI": uri}).status_code
+           for uri in expected}
+    assert got == expected
+    r = verify(s, admin, **{"X-Original-Method": "GET", "X-Original-URI": "/admin/panel"})
+    assert r.status_code == 200
+
+
+def test_forward_auth_without_the_original_uri_is_refused_when_routes_exist(make_server, tmp_path):
+    s = make_server({"GATEHOUSE_POLICY_FILE": write_policy(tmp_path, ROUTES)})
+    token = new_user(s, "nouri")
+    assert verify(s, token).status_code == 403
+    assert verify(s, token, **{"X-Original-Method": "GET"}).status_code == 403
+
+
+# --- 2. forward-auth believes only the configured proxy's headers ----------------------------------
+
+@pytest.mark.parametrize("proxy", ["traefik", "caddy"])
+def test_forward_auth_in_traefik_or_caddy_mode_ignores_forged_nginx_headers(make_server, tmp_path, proxy):
+    s = make_server({"GATEHOUSE_POLICY_FILE": write_policy(tmp_path, ROUTES), "FORWARD_AUTH_PROXY": proxy})
+    token = new_user(s, "traefikuser")
+    key = create_key(s, token)["key"]
+    r = verify(s, token, **{"X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/admin/panel",
+                            "X-Original-Method": "GET", "X-Original-URI": "/app/ok"})
+    assert r.status_code == 403
+    r = verify(s, token, **{"X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/app/ok"})
+    assert r.status_code == 200
+    # The key in the original URI's query counts only from the header this proxy kind sends.
+    r = verify(s, **{"X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/app/ok",
+                     "X-Original-URI": f"/app/ok?api_key={key}"})
+    assert r.status_code == 401
+    r = verify(s, **{"X-Forwarded-Method": "GET", "X-Forwarded-Uri": f"/app/ok?api_key={key}"})
+    assert r.status_code == 200
+
+
+def test_forward_auth_in_nginx_mode_ignores_forged_traefik_headers(make_server, tmp_path):
+    s = make_server({"GATEHOUSE_POLICY_FILE": write_policy(tmp_path, ROUTES), "FORWARD_AUTH_PROXY": "nginx"})
+    token = new_user(s, "nginxuser")
+    key = create_key(s, token)["key"]
+    r = verify(s, token, **{"X-Original-Method": "GET", "X-Original-URI": "/admin/panel",
+                            "X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/app"})
+    assert r.status_code == 403
+    r = verify(s, **{"X-Original-Method": "GET", "X-Original-URI": "/app/ok",
+                     "X-Forwarded-Uri": f"/app/ok?api_key={key}"})
+    assert r.status_code == 401
+    r = verify(s, **{"X-Original-Method": "GET", "X-Original-URI": f"/app/ok?api_key={key}"})
+    assert r.status_code == 200
+
+
+def test_forward_auth_by_default_ignores_traefik_headers(make_server, tmp_path):
+    s = make_server({"GATEHOUSE_POLICY_FILE": write_policy(tmp_path, ROUTES)})  # FORWARD_AUTH_PROXY=nginx
+    token = new_user(s, "defaultproxy")
+    r = verify(s, token, **{"X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/app/page"})
+    assert r.status_code == 403
+
+
+# --- 4. no one acts above their own rights ---------------------------------------------------------
+
+def test_a_moderator_cannot_change_or_deactivate_an_admin(server):
+    admin = server.admin_token()
+    admin_id = user_id(server, admin)
+    mod_id = user_id(server, new_user(server, "moddy"))
+    r = requests.put(server.url(f"/api/v1/users/{mod_id}/role"), json={"role": "moderator"}, headers=auth(admin))
+    assert r.status_code == 200, r.text
+    mod = server.token("moddy")
+    for change in ({"email": "taken-over@example.com"}, {"is_active": False}):
+        r = requests.patch(server.url(f"/api/v1/users/{admin_id}"), json=change, headers=auth(mod))
+        assert (r.status_code, body_of(r)) == FORBIDDEN, change
+    r = requests.get(server.url(f"/api/v1/users/{admin_id}"), headers=auth(admin))
+    assert r.status_code == 200
+    assert (r.json()["email"], r.json()["is_active"]) == ("root@example.com", True)
+    plain_id = user_id(server, new_user(server, "plainjane"))
+    r = requests.patch(server.url(f"/api/v1/users/{plain_id}"), json={"email": "jane@example.com"},
+                       headers=auth(mod))
+    assert r.status_code == 200 and r.json()["email"] == "jane@example.com"
+
+
+def test_a_role_manager_cannot_grant_or_take_away_admin(make_server, tmp_path):
+    # Everything a plain user holds plus the right to manage roles, but not admin's other rights.
+    policy = {"roles": {"manager": ["users:read", "users:write", "roles:manage", "posts:read",
+                                    "posts:write"]}}
+    s = make_server({"GATEHOUSE_POLICY_FILE": write_policy(tmp_path, policy)})
+    admin = s.admin_token()
+    admin_id = user_id(s, admin)
+    r = s.cli("user", "create", "--email", "boss@example.com", "--username", "boss", "--role", "manager",
+              "--password-stdin", stdin=PASSWORD + "\n")
+    assert r.returncode == 0, r.stderr
+    manager = s.token("boss")
+    plain_id = user_id(s, new_user(s, "worker"))
+
+    def set_role(uid, role):
+        return requests.put(s.url(f"/api/v1/users/{uid}/role"), json={"role": role}, headers=auth(manager))
+
+    r = set_role(plain_id, "admin")
+    assert (r.status_code, body_of(r)) == FORBIDDEN
+    r = set_role(admin_id, "user")
+    assert (r.status_code, body_of(r)) == FORBIDDEN
+    r = set_role(plain_id, "user")
+    assert r.status_code == 200 and r.json()["role"] == "user"
+    roles = {u["id"]: u["role"] for u in requests.get(s.url("/api/v1/users"), headers=auth(admin)).json()["items"]}
+    assert (roles[admin_id], roles[plain_id]) == ("admin", "user")
+
+
+# --- 5. an API key never manages its owner's account ------------------------------------------------
+
+@pytest.mark.parametrize("scopes", [["posts:read"], None], ids=["posts-read-key", "full-key"])
+def test_an_api_key_cannot_manage_its_owners_account(server, scopes):
+    token = new_user(server, "keyowner")
+    other = server.login("keyowner").json()["access_token"]  # a second session to delete
+    sessions = requests.get(server.url("/api/v1/auth/sessions"), headers=auth(token)).json()["items"]
+    victim = claims(other)["sid"]
+    assert victim in [i["id"] for i in sessions]
+    key = create_key(server, token, **({"scopes": scopes} if scopes else {}))["key"]
+    h = {"X-API-Key": key}
+    assert me(server, headers=h).status_code == 200
+    attempts = {  # the destructive ones last
+        "GET /auth/sessions": lambda: requests.get(server.url("/api/v1/auth/sessions"), headers=h),
+        "DELETE /auth/sessions/{id}": lambda: requests.delete(server.url(f"/api/v1/auth/sessions/{victim}"), headers=h),
+        "GET /auth/identities": lambda: requests.get(server.url("/api/v1/auth/identities"), headers=h),
+        "GET /api-keys": lambda: requests.get(server.url("/api/v1/api-keys"), headers=h),
+        "POST /api-keys": lambda: requests.post(server.url("/api/v1/api-keys"), json={"name": "child"}, headers=h),
+        "POST /auth/password": lambda: requests.post(server.url("/api/v1/auth/password"), headers=h,
+                                                     json={"current_password": PASSWORD,
+                                                           "new_password": "N3w-Passw0rd!"}),
+        "POST /auth/logout": lambda: requests.post(server.url("/api/v1/auth/logout"), headers=h),
+    }
+    got = {}
+    for name, call in attempts.items():
+        r = call()
+        got[name] = (r.status_code, body_of(r))
+    assert got == {name: FORBIDDEN for name in attempts}
+    assert me(server, headers=h).status_code == 200
+    assert me(server, headers=auth(other)).status_code == 200  # that session still lives
+
+
+# --- 6. a refresh never widens the scope -----------------------------------------------------------
+
+def test_refresh_keeps_the_granted_scope(server):
+    server.register("narrow@example.com", "narrow")
+    pair = server.login("narrow", scope="posts:read").json()
+    assert claims(pair["access_token"])["scopes"] == ["posts:read"]
+    r = requests.post(server.url("/api/v1/auth/refresh"), json={"refresh_token": pair["refresh_token"]})
+    assert r.status_code == 200, r.text
+    refreshed = r.json()["access_token"]
+    assert claims(refreshed)["scopes"] == ["posts:read"]
+    r = requests.get(server.url("/api/v1/users"), headers=auth(refreshed))
+    assert (r.status_code, body_of(r)) == FORBIDDEN
+
+
+# --- 7. password guessing through the password-change endpoint -------------------------------------
+
+def test_password_change_is_rate_limited_like_login(make_server):
+    s = make_server({"LOGIN_RATE_LIMIT": ""})  # the default: 5/minute
+    token = new_user(s, "guessme")  # one login from this IP
+    for i in range(5):
+        r = change_password(s, token, f"Wr0ng-guess-{i}!", "N3w-Passw0rd!")
+        assert (r.status_code, body_of(r)) == (400, {"detail": "Incorrect password"}), i
+    r = change_password(s, token, PASSWORD, "N3w-Passw0rd!")
+    assert (r.status_code, body_of(r)) == (429, {"detail": "Too many requests"})
+    assert int(r.headers["Retry-After"]) >= 1
+
+
+# --- 8. ending things ends everything --------------------------------------------------------------
+
+def test_deleting_a_session_ends_its_access_token_at_once(server):
+    server.register("ender@example.com", "ender")
+    a = server.login("ender").json()["access_token"]
+    b = requests.post(server.url("/api/v1/auth/login"), data={"username": "ender", "password": PASSWORD},
+                      headers={"User-Agent": "stolen-laptop"}).json()["access_token"]
+    assert me(server, headers=auth(b)).status_code == 200
+    items = requests.get(server.url("/api/v1/auth/sessions"), headers=auth(a)).json()["items"]
+    target = next(i["id"] for i in items if i["user_agent"] == "stolen-laptop")
+    assert requests.delete(server.url(f"/api/v1/auth/sessions/{target}"), headers=auth(a)).status_code == 204
+    assert me(server, headers=auth(b)).status_code == 401
+    assert me(server, headers=auth(a)).status_code == 200
+
+
+def test_refresh_token_reuse_ends_the_sessions_access_tokens(server):
+    server.register("reuse@example.com", "reuser")
+    pair1 = server.login("reuser").json()
+    pair2 = requests.post(server.url("/api/v1/auth/refresh"), json={"refresh_token": pair1["refresh_token"]}).json()
+    assert me(server, headers=auth(pair2["access_token"])).status_code == 200
+    r = requests.post(server.url("/api/v1/auth/refresh"), json={"refresh_token": pair1["refresh_token"]})
+    assert r.status_code == 401
+    assert me(server, headers=auth(pair2["access_token"])).status_code == 401
+
+
+def test_revoking_a_refresh_token_ends_its_access_token(server):
+    server.register("revoker@example.com", "revoker")
+    pair = server.login("revoker").json()
+    r = requests.post(server.url("/api/v1/auth/revoke"),
+                      data={"token": pair["refresh_token"], "token_type_hint": "refresh_token"})
+    assert r.status_code == 200
+    assert me(server, headers=auth(pair["access_token"])).status_code == 401
+
+
+def test_deactivation_ends_the_owners_api_keys_for_good(server):
+    admin = server.admin_token()
+    token = new_user(server, "deactkey")
+    uid = user_id(server, token)
+    key = create_key(server, token)["key"]
+    assert external_data(server, key).status_code == 200
+    r = requests.patch(server.url(f"/api/v1/users/{uid}"), json={"is_active": False}, headers=auth(admin))
+    assert r.status_code == 200
+    r = external_data(server, key)
+    assert (r.status_code, body_of(r)) == (401, {"detail": "Invalid API key"})
+    r = me(server, headers={"X-API-Key": key})
+    assert (r.status_code, body_of(r)) == (403, {"detail": "Inactive user"})
+    r = requests.patch(server.url(f"/api/v1/users/{uid}"), json={"is_active": True}, headers=auth(admin))
+    assert r.status_code == 200
+    r = external_data(server, key)
+    assert (r.status_code, body_of(r)) == (401, {"detail": "Invalid API key"})
+
+
+def test_a_deleted_owners_api_key_is_refused(server):
+    admin = server.admin_token()
+    token = new_user(server, "deletedkey")
+    uid = user_id(server, token)
+    key = create_key(server, token)["key"]
+    assert requests.delete(server.url(f"/api/v1/users/{uid}"), headers=auth(admin)).status_code == 204
+    r = external_data(server, key)
+    assert (r.status_code, body_of(r)) == (401, {"detail": "Invalid API key"})
+    assert me(server, headers={"X-API-Key": key}).status_code == 401
+
+
+def test_password_change_revokes_api_keys_unless_kept(server):
+    token = new_user(server, "pwkeys")
+    key = create_key(server, token)["key"]
+    r = change_password(server, token, PASSWORD, "Sec0nd-Passw0rd!", keep_api_keys=True)
+    assert r.status_code == 200, r.text
+    assert external_data(server, key).status_code == 200
+    token = server.token("pwkeys", "Sec0nd-Passw0rd!")
+    r = change_password(server, token, "Sec0nd-Passw0rd!", "Th1rd-Passw0rd!")
+    assert r.status_code == 200, r.text
+    r = external_data(server, key)
+    assert (r.status_code, body_of(r)) == (401, {"detail": "Invalid API key"})
+
+
+def test_a_token_from_the_same_second_as_a_password_change_is_refused(server):
+    """Another session's access token (say, a thief's) issued in the very second the owner changes
+    the password dies with the change; a login with the new password right after it works."""
+    server.register("samesec@example.com", "samesec")
+    passwords = [PASSWORD, "Oth3r-Passw0rd!"]
+    same_second = []
+    for i in range(5):
+        current, new = passwords[i % 2], passwords[(i + 1) % 2]
+        started = time.time()
+        owner = server.login("samesec", current).json()["access_token"]
+        login_time = time.time() - started
+        # Time the next login so that its token is issued just after a second boundary, leaving
+        # the password change (two hashes) most of that second.
+        now = time.time()
+        time.sleep(math.floor(now + login_time) + 1.05 - login_time - now)
+        thief = server.login("samesec", current).json()["access_token"]
+        r = change_password(server, owner, current, new)
+        now = int(time.time())
+        assert r.status_code == 200, r.text
+        same_second.append(claims(thief)["iat"] == now)
+        assert me(server, headers=auth(thief)).status_code == 401, f"iteration {i}, same second: {same_second[-1]}"
+        fresh = server.login("samesec", new)
+        assert fresh.status_code == 200, fresh.text
+        assert me(server, headers=auth(fresh.json()["access_token"])).status_code == 200
+        if same_second[-1]:
+            break
+    assert any(same_second), "no iteration issued the token in the second of the change"
+
+
+# --- 9. refused requests create no state ------------------------------------------------------------
+
+def rate_limit_keys(s):
+    text = requests.get(s.url("/metrics")).text
+    values = re.findall(r"^gatehouse_rate_limit_keys(?:\{[^}]*\})? ([0-9.eE+-]+)$", text, re.M)
+    assert values, "/metrics has no gatehouse_rate_limit_keys gauge"
+    return sum(float(v) for v in values)
+
+
+def test_refused_logins_leave_no_rate_limiter_state(make_server):
+    s = make_server({"LOGIN_RATE_LIMIT": ""})  # the default: 5/minute
+    before = rate_limit_keys(s)
+    codes = {}
+    with requests.Session() as session:
+        for _ in range(2000):
+            email = "".join(random.choices(string.ascii_lowercase, k=288)) + "@example.com"  # 300 chars
+            r = session.post(s.url("/api/v1/auth/login"), data={"username": email, "password": "Wr0ng-Passw0rd!"})
+            codes[r.status_code] = codes.get(r.status_code, 0) + 1
+    assert codes == {401: 5, 429: 1995}
+    after = rate_limit_keys(s)
+    assert after <= before + 20, (before, after)
+
+
+# --- 10. HTTP framing over raw sockets ---------------------------------------------------------------
+
+class Wire:
+    """One raw connection and a strict reader: status line, headers, Content-Length body, so bytes
+    left over from a mis-framed response show up as a broken next response."""
+
+    def __init__(self, server, timeout=5):
+        self.sock = socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
+        self.buf = b""
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _more(self):
+        try:
+            data = self.sock.recv(65536)
+        except socket.timeout:
+            raise AssertionError(f"timed out waiting for a response; have {self.buf[:200]!r}") from None
+        if not data:
+            raise AssertionError(f"connection closed; have {self.buf[:200]!r}")
+        self.buf += data
+
+    def response(self, head=False):
+        while b"\r\n\r\n" not in self.buf:
+            self._more()
+        raw, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = raw.decode("latin-1").split("\r\n")
+        m = re.fullmatch(r"HTTP/1\.[01] (\d{3})( .*)?", lines[0])
+        assert m, f"not a status line: {lines[0]!r}"
+        headers = {}
+        for line in lines[1:]:
+            name, sep, value = line.partition(":")
+            assert sep and name and name == name.strip(), f"bad header line {line!r}"
+            headers[name.lower()] = value.strip()
+        status = int(m.group(1))
+        length = 0
+        if not head and status >= 200 and status not in (204, 304):
+            assert "content-length" in headers, headers
+            length = int(headers["content-length"])
+        while len(self.buf) < length:
+            self._more()
+        body, self.buf = self.buf[:length], self.buf[length:]
+        return status, headers, body
+
+    def closes_without_more(self, wait=3):
+        """True when the server closes the connection and sends nothing more."""
+        self.sock.settimeout(wait)
+        try:
+            while True:
+                data = self.sock.recv(65536)
+                if not data:
+                    return self.buf == b""
+                self.buf += data
+        except socket.timeout:
+            return False
+        except ConnectionResetError:
+            return self.buf == b""
+
+    def close(self):
+        self.sock.close()
+
+
+SMUGGLED = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "chunked, gzip"])
+def test_transfer_encoding_not_ending_in_chunked_cannot_smuggle_a_request(server, encoding):
+    wire = Wire(server)
+    wire.send(b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\n"
+              b"Content-Type: application/x-www-form-urlencoded\r\n"
+              b"Transfer-Encoding: " + encoding.encode() + b"\r\n\r\n" + SMUGGLED)
+    status, headers, _ = wire.response()
+    assert (status, headers.get("connection", "").lower()) == (400, "close")
+    assert wire.closes_without_more(), f"a second response followed: {wire.buf[:200]!r}"
+    wire.close()
+
+
+def test_http10_chunked_request_is_refused_and_closed(server):
+    wire = Wire(server)
+    wire.send(b"POST /api/v1/auth/login HTTP/1.0\r\nHost: x\r\n"
+              b"Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n"
+              b"0\r\n\r\n" + SMUGGLED)
+    status, _, _ = wire.response()
+    assert status == 400
+    assert wire.closes_without_more(), f"more followed: {wire.buf[:200]!r}"
+    wire.close()
+
+
+def test_http11_request_without_host_is_refused(server):
+    wire = Wire(server)
+    wire.send(b"GET /healthz HTTP/1.1\r\n\r\n")
+    status, _, _ = wire.response()
+    assert status == 400
+    wire.close()
+
+
+def test_head_response_has_no_body_and_keeps_the_connection_in_step(server):
+    wire = Wire(server)
+    wire.send(b"HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    head_status, head_headers, _ = wire.response(head=True)
+    wire.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    status, headers, body = wire.response()  # fails to parse if the HEAD answer carried a body
+    assert (status, json.loads(body)) == (200, {"status": "ok"})
+    assert head_status == 200
+    assert head_headers.get("content-length") == str(len(body))
+    wire.close()
+
+
+# --- 11. low ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("char", ["\u200b", "\u00ad", "\u202e", "\u2060"],
+                         ids=["zero-width-space", "soft-hyphen", "rtl-override", "word-joiner"])
+def test_invisible_characters_are_refused_in_identities(server, char):
+    r = server.register(f"in{char}visible@example.com", "invisible")
+    assert r.status_code == 422, r.text
+    r = server.register("visible@example.com", f"in{char}visible")
+    assert r.status_code == 422, r.text
+
+
+def test_api_keys_per_user_are_capped_and_listed_in_pages(make_server):
+    s = make_server({"API_KEYS_PER_USER": "3"})
+    token = new_user(s, "keycap")
+    for i in range(3):
+        create_key(s, token, name=f"k{i}")
+    r = requests.post(s.url("/api/v1/api-keys"), json={"name": "one-too-many"}, headers=auth(token))
+    assert (r.status_code, body_of(r)) == (409, {"detail": "API key limit reached"})
+    page = requests.get(s.url("/api/v1/api-keys?limit=2&offset=0"), headers=auth(token)).json()
+    assert (len(page["items"]), page.get("total")) == (2, 3)
+    page = requests.get(s.url("/api/v1/api-keys?limit=2&offset=2"), headers=auth(token)).json()
+    assert (len(page["items"]), page.get("total")) == (1, 3)
+
+
+UNAUTHENTICATED = {
+    "refresh-bad-token": lambda s: requests.post(s.url("/api/v1/auth/refresh"), json={"refresh_token": "garbage"}),
+    "external-data-no-key": lambda s: requests.get(s.url("/api/v1/external-data")),
+    "external-data-bad-key": lambda s: requests.get(s.url("/api/v1/external-data"), headers={"X-API-Key": "gh_nope"}),
+    "me-bad-bearer": lambda s: me(s, headers={"Authorization": "Bearer garbage"}),
+    "me-no-credentials": lambda s: me(s),
+}
+
+
+@pytest.mark.parametrize("case", UNAUTHENTICATED)
+def test_every_401_carries_a_challenge(server, case):
+    r = UNAUTHENTICATED[case](server)
+    assert r.status_code == 401
+    challenge = r.headers.get("WWW-Authenticate")
+    assert challenge, f"401 without WWW-Authenticate: {r.text}"
+    if case == "me-bad-bearer":
+        assert 'error="invalid_token"' in challenge, challenge
+    if case == "me-no-credentials":
+        assert challenge.startswith("Bearer"), challenge
+
+
+@pytest.mark.parametrize("method", ["FETCH", "get"])
+def test_a_policy_route_with_an_unknown_method_stops_startup(tmp_path, method):
+    policy = {"routes": [{"method": method, "path": "/reports", "permissions": ["analytics:view"]}]}
+    s = Server(tmp_path, {"GATEHOUSE_POLICY_FILE": write_policy(tmp_path, policy)})
+    s.start(wait=False)
+    try:
+        deadline = time.time() + 30
+        while s.proc.poll() is None:
+            try:
+                started = requests.get(s.url("/readyz"), timeout=1).status_code == 200
+            except requests.ConnectionError:
+                started = False
+            assert not started, f"serve started with route method {method!r}"
+            assert time.time() < deadline, "serve neither started nor exited"
+            time.sleep(0.05)
+        assert s.proc.returncode != 0
+        assert method in s.log_text()
+    finally:
+        if s.proc.poll() is None:
+            s.proc.kill()
+        s.proc.wait()
+        s.log.close()
+
+
+# --- 12. policy and registration switches take effect --------------------------------------------------
+
+def test_a_policy_can_narrow_the_default_user_role(make_server, tmp_path):
+    default = make_server()
+    r = requests.get(default.url("/api/v1/users"), headers=auth(new_user(default, "seeduser")))
+    assert r.status_code == 200
+    narrowed = make_server({"GATEHOUSE_POLICY_FILE": write_policy(
+        tmp_path, {"roles": {"user": ["posts:read", "posts:write"]}})})
+    r = requests.get(narrowed.url("/api/v1/users"), headers=auth(new_user(narrowed, "narrowuser")))
+    assert (r.status_code, body_of(r)) == FORBIDDEN
+
+
+def test_registration_can_be_switched_off(make_server):
+    s = make_server({"REGISTRATION_ENABLED": "false"})
+    r = s.register("walkin@example.com", "walkin")
+    assert (r.status_code, body_of(r)) == (403, {"detail": "Registration is disabled"})
+    r = s.cli("user", "create", "--email", "invited@example.com", "--username", "invited", "--role", "user",
+              "--password-stdin", stdin=PASSWORD + "\n")
+    assert r.returncode == 0, r.stderr
+    assert s.login("invited@example.com").status_code == 200
