@@ -1,6 +1,10 @@
 """A real nginx (Debian's package) in front of a small upstream, with auth_request to gatehouse:
 no token 401, bad token 401, token lacking the permission 403, good token the upstream's 200 with
-the X-Auth-* headers passed through. The nginx configuration is docs/forward-auth.md's."""
+the X-Auth-* headers passed through. The nginx configuration is docs/nginx-forward-auth.conf, run
+as it is: identity headers come only from Gatehouse in every block, credentials (Authorization,
+X-API-Key, ?api_key=) never reach the upstream nor the access log, and spellings of /admin/ are
+refused like /admin/ itself."""
+import http.client
 import http.server
 import json
 import pathlib
@@ -12,6 +16,12 @@ import requests
 from conftest import auth, free_port, start_nginx
 
 TEMPLATE = pathlib.Path(__file__).resolve().parents[2] / "docs" / "nginx-forward-auth.conf"
+# Gatehouse's own route map agrees with nginx's /admin/ block; "janitor" may delete users without
+# being an admin, so a forged X-Auth-User-Role: admin can be told from the real one.
+POLICY = {"roles": {"janitor": ["users:read", "users:delete"]},
+          "routes": [{"method": "*", "path": "/admin/*", "permissions": ["users:delete"]}]}
+FORGED = {"X-Auth-User-Id": "4242", "X-Auth-User-Email": "root@example.com", "X-Auth-User-Role": "admin",
+          "X-Auth-Scopes": "users:read users:write users:delete roles:manage"}
 
 
 class Echo(http.server.BaseHTTPRequestHandler):
@@ -29,24 +39,47 @@ class Echo(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def stack(make_server, tmp_path):
-    gate = make_server()
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps(POLICY))
+    gate = make_server({"GATEHOUSE_POLICY_FILE": str(policy)})
     upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
     port = free_port()
+    access_log = tmp_path / "access.log"
     conf = TEMPLATE.read_text()
     conf = conf.replace("127.0.0.1:8000", f"127.0.0.1:{gate.port}")
     conf = conf.replace("127.0.0.1:9000", f"127.0.0.1:{upstream.server_address[1]}")
     conf = conf.replace("listen 127.0.0.1:8080", f"listen 127.0.0.1:{port}")
+    conf = conf.replace("/var/log/nginx/gatehouse-app.access.log", str(access_log))
     proc = start_nginx(tmp_path, port, conf)
     base = f"http://127.0.0.1:{port}"
-    yield gate, base
+    yield gate, base, access_log
     proc.terminate()
     proc.wait(timeout=10)
     upstream.shutdown()
 
 
+def janitor(gate):
+    """A user whose role has users:delete (the /admin/ block's permission) without being admin."""
+    r = gate.cli("user", "create", "--email", "janitor@example.com", "--username", "janitor", "--role", "janitor",
+                 "--password-stdin", stdin="Passw0rd!x\n")
+    assert r.returncode == 0, r.stderr
+    return gate.token("janitor")
+
+
+def raw_get(base, target, headers):
+    """A GET with the request target exactly as given (requests would tidy it)."""
+    host, port = base.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.request("GET", target, headers=headers)
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
 def test_nginx_auth_request(stack):
-    gate, base = stack
+    gate, base, _ = stack
     gate.register("web@example.com", "webuser")
     token = gate.token("webuser")
 
@@ -67,10 +100,75 @@ def test_nginx_auth_request(stack):
 
 
 def test_nginx_with_api_key_in_query(stack):
-    gate, base = stack
+    gate, base, _ = stack
     gate.register("q@example.com", "querykey")
     key = requests.post(gate.url("/api/v1/api-keys"), json={"name": "q", "scopes": ["users:read"]},
                         headers=auth(gate.token("querykey"))).json()["key"]
     r = requests.get(base + "/app/data", params={"api_key": key})
     assert r.status_code == 200 and r.json()["headers"]["x-auth-scopes"] == "users:read"
     assert requests.get(base + "/app/data", params={"api_key": key[:-2] + "zz"}).status_code == 401
+
+
+def test_nginx_forged_identity_headers_never_reach_the_app(stack):
+    gate, base, _ = stack
+    gate.register("plain@example.com", "plainweb")
+    plain = gate.token("plainweb")
+    uid = requests.get(gate.url("/api/v1/auth/me"), headers=auth(plain)).json()["id"]
+    r = requests.get(base + "/app/page", headers={**auth(plain), **FORGED})
+    assert r.status_code == 200
+    seen = r.json()["headers"]
+    assert seen["x-auth-user-role"] == "user" and seen["x-auth-user-email"] == "plain@example.com"
+    assert seen["x-auth-user-id"] == str(uid)
+    assert set(seen["x-auth-scopes"].split()) == {"users:read", "posts:read", "posts:write"}
+    # The /admin/ block too, for someone allowed in.
+    token = janitor(gate)
+    uid = requests.get(gate.url("/api/v1/auth/me"), headers=auth(token)).json()["id"]
+    r = requests.get(base + "/admin/panel", headers={**auth(token), **FORGED})
+    assert r.status_code == 200
+    seen = r.json()["headers"]
+    assert seen["x-auth-user-role"] == "janitor" and seen["x-auth-user-email"] == "janitor@example.com"
+    assert seen["x-auth-user-id"] == str(uid)
+    assert set(seen["x-auth-scopes"].split()) == {"users:read", "users:delete"}
+
+
+def test_nginx_credentials_never_reach_the_app_nor_the_access_log(stack):
+    gate, base, access_log = stack
+    gate.register("cred@example.com", "credweb")
+    token = gate.token("credweb")
+    key = requests.post(gate.url("/api/v1/api-keys"), json={"name": "web"}, headers=auth(token)).json()["key"]
+    admin_token = janitor(gate)
+    admin_key = requests.post(gate.url("/api/v1/api-keys"), json={"name": "web"},
+                              headers=auth(admin_token)).json()["key"]
+    seen = []
+    for path, kwargs in (("/app/page", {"headers": auth(token)}),
+                         ("/app/page", {"headers": {"X-API-Key": key}}),
+                         ("/app/data?a=1&api_key=" + key + "&b=2", {}),
+                         ("/app/data?api_key=" + key, {}),
+                         ("/admin/panel", {"headers": auth(admin_token)}),
+                         ("/admin/panel", {"headers": {"X-API-Key": admin_key}}),
+                         ("/admin/panel?x=1&api_key=" + admin_key, {})):
+        r = requests.get(base + path, **kwargs)
+        assert r.status_code == 200, (path, r.status_code)
+        seen.append(r.json())
+    for s in seen:
+        assert "authorization" not in s["headers"] and "x-api-key" not in s["headers"], s
+        assert "api_key" not in s["path"] and key not in json.dumps(s) and admin_key not in json.dumps(s), s
+    assert [s["path"] for s in seen[2:4]] == ["/app/data?a=1&b=2", "/app/data"]
+    assert seen[-1]["path"] == "/admin/panel?x=1"
+    # A second key, or one whose name is %-escaped, would slip past the filter: refused instead.
+    for query in (f"api_key={key}&api_key={key}", f"a=1&api%5Fkey={key}", f"api_key={key}&%61pi_key={key}"):
+        assert raw_get(base, "/app/data?" + query, {}) == 400, query
+    log = access_log.read_text()
+    assert log.count("\n") >= 10 and "/app/data" in log and "/admin/panel" in log
+    for secret in (token, admin_token, key, admin_key, key.split("_", 2)[2], "api_key", "Bearer"):
+        assert secret not in log, secret
+
+
+def test_nginx_spellings_of_admin_paths_are_refused(stack):
+    gate, base, _ = stack
+    gate.register("spell@example.com", "spellweb")
+    headers = auth(gate.token("spellweb"))
+    targets = ["/admin/panel", "/%61dmin/panel", "//admin/panel", "/static/%2e%2e/admin/panel",
+               "/ADMIN/panel", "/admin;x=1/panel"]
+    assert {t: raw_get(base, t, headers) for t in targets} == {t: 403 for t in targets}
+    assert raw_get(base, "/app/page", headers) == 200
