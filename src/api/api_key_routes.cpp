@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "api/body.hpp"
+#include "api/route.hpp"
 #include "api/services.hpp"
 #include "core/uri_path.hpp"
 
@@ -10,6 +11,7 @@ namespace gatehouse::api {
 namespace {
 
 namespace json = boost::json;
+using http::Lane;
 
 json::object keyJson(const store::ApiKey& k) {
   json::array scopes;
@@ -24,34 +26,16 @@ json::object keyJson(const store::ApiKey& k) {
            k.last_used_at ? json::value(rfc3339(*k.last_used_at)) : json::value(nullptr)}};
 }
 
-// A non-negative integer query value within [min, max]; `fallback` when absent.
-std::optional<std::int64_t> queryInt(const http::Request& r, const char* name, std::int64_t min,
-                                     std::int64_t max, std::int64_t fallback,
-                                     std::vector<auth::FieldError>& errors) {
-  const auto text = r.queryParam(name);
-  if (!text) return fallback;
-  std::int64_t n = 0;
-  const auto [ptr, ec] = std::from_chars(text->data(), text->data() + text->size(), n);
-  if (ec != std::errc{} || ptr != text->data() + text->size() || n < min || n > max) {
-    errors.push_back({{"query", name},
-                      "ensure this value is an integer between " + std::to_string(min) + " and " +
-                          std::to_string(max),
-                      "value_error.number.not_in_range"});
-    return std::nullopt;
-  }
-  return n;
-}
-
-http::Response create(Services& s, const http::Request& r) {
-  // Keys are made and managed with an access token: a key cannot mint or revoke keys.
-  auto who = authenticateUser(s, r);
-  if (!who) return who.error();
-  Body body = Body::json(r);
+// Keys are made and managed with an access token (Credential::UserToken): a key cannot mint or
+// revoke keys.
+http::Response create(Call& c) {
+  Body& body = *c.body;
   auth::NewApiKey request{body.requiredString("name"), body.optionalStringList("scopes"),
                           body.optionalInt("expires_in_days")};
   if (!body.ok()) return validationError(body.errors());
-  auto created = s.api_keys.create(*who->user, who->permissions, request, clientOf(r));
-  if (!created) return errorResponse(created.error(), r);
+  auto created =
+      c.services.api_keys.create(*c.who->user, c.who->permissions, request, clientOf(c.request));
+  if (!created) return errorResponse(created.error(), c.request);
   json::object out = keyJson(created->key);
   out.erase("last_used_at");
   out["key"] = created->plaintext;
@@ -61,15 +45,13 @@ http::Response create(Services& s, const http::Request& r) {
   return res;
 }
 
-http::Response list(Services& s, const http::Request& r) {
-  auto who = authenticateUser(s, r);
-  if (!who) return who.error();
+http::Response list(Call& c) {
   std::vector<auth::FieldError> errors;
-  const auto limit = queryInt(r, "limit", 1, 1000, 100, errors);
-  const auto offset = queryInt(r, "offset", 0, INT64_MAX, 0, errors);
+  const auto limit = queryInteger(c.request, "limit", 1, 1000, 100, errors);
+  const auto offset = queryInteger(c.request, "offset", 0, INT64_MAX, 0, errors);
   if (!errors.empty()) return validationError(errors);
-  auto keys = s.api_keys.list(who->user->id);
-  if (!keys) return errorResponse(keys.error(), r);
+  auto keys = c.services.api_keys.list(c.who->user->id);
+  if (!keys) return errorResponse(keys.error(), c.request);
   json::array items;
   const auto total = static_cast<std::int64_t>(keys->size());
   for (std::int64_t i = *offset; i < total && i < *offset + *limit; ++i)
@@ -77,46 +59,31 @@ http::Response list(Services& s, const http::Request& r) {
   return http::Response::json(200, json::object{{"items", std::move(items)}, {"total", total}});
 }
 
-http::Response remove(Services& s, const http::Request& r) {
-  auto who = authenticateUser(s, r);
-  if (!who) return who.error();
-  auto parsed = pathId(r);
-  if (!parsed) return parsed.error();
-  const std::int64_t id = *parsed;
-  if (auto ok = s.api_keys.revoke(who->user->id, id, clientOf(r)); !ok)
-    return errorResponse(ok.error(), r);
+http::Response remove(Call& c) {
+  auto id = pathId(c.request);
+  if (!id) return id.error();
+  if (auto ok = c.services.api_keys.revoke(c.who->user->id, *id, clientOf(c.request)); !ok)
+    return errorResponse(ok.error(), c.request);
   return http::Response::empty(204);
 }
 
-// The seed's example: only an API key (header or query), with its two 401 messages.
-http::Response externalData(Services& s, const http::Request& r) {
-  std::optional<std::string> key;
-  if (auto header = r.header("x-api-key")) key = std::string(*header);
-  if (!key) key = r.queryParam("api_key");
-  if (!key) return http::Response::detail(401, "API key required");
-  auto who = s.api_keys.authenticate(*key, clientOf(r));
-  if (!who) {
-    const auto code = who.error().code;
-    if (code == auth::Errc::Unavailable || code == auth::Errc::Internal ||
-        code == auth::Errc::WouldBlock) {
-      return errorResponse(who.error(), r);
-    }
-    // The seed's message for every refused key, an inactive owner's included.
-    return errorResponse({auth::Errc::InvalidApiKey, who.error().detail, {}, 0}, r);
-  }
-  return http::Response::json(200,
-                              json::object{{"data", "external data"}, {"owner_id", who->user->id}});
+// The seed's example: only an API key (header or query), with its two 401 messages (the
+// middleware, Credential::ApiKey).
+http::Response externalData(Call& c) {
+  return http::Response::json(
+      200, json::object{{"data", "external data"}, {"owner_id", c.who->user->id}});
 }
 
 // Forward-auth: 200 with identity headers, or a small 401/403. The original request's method and
 // URI come from the configured proxy's headers only (FORWARD_AUTH_PROXY): nginx's X-Original-*,
 // or the X-Forwarded-* of Traefik and Caddy. Route rules match the normalised path.
-http::Response verify(Services& s, const http::Request& r) {
+http::Response verify(Call& c) {
+  Services& s = c.services;
+  const auto& r = c.request;
   const bool nginx = s.forward_auth_proxy == config::ForwardAuthProxy::Nginx;
   const std::string_view method_header = nginx ? "x-original-method" : "x-forwarded-method";
   const std::string_view uri_header = nginx ? "x-original-uri" : "x-forwarded-uri";
-  auto who = authenticate(s, r, uri_header);
-  if (!who) return who.error();
+  const auth::Principal* who = c.who;
   std::vector<std::string> required = r.queryAll("permission");
   if (s.policy.hasRouteRules()) {
     const auto method = r.header(method_header);
@@ -151,12 +118,60 @@ http::Response verify(Services& s, const http::Request& r) {
 
 }  // namespace
 
-void addApiKeyRoutes(http::Router& router, Services& s) {
-  router.add("POST", "/api/v1/api-keys", [&s](http::Request& r) { return create(s, r); });
-  router.add("GET", "/api/v1/api-keys", [&s](http::Request& r) { return list(s, r); });
-  router.add("DELETE", "/api/v1/api-keys/{id}", [&s](http::Request& r) { return remove(s, r); });
-  router.add("GET", "/api/v1/external-data", [&s](http::Request& r) { return externalData(s, r); });
-  router.add("GET", "/api/v1/auth/verify", [&s](http::Request& r) { return verify(s, r); });
+void addApiKeyRoutes(RouteTable& t) {
+  t.add({.method = "POST",
+         .path = "/api/v1/api-keys",
+         .credential = Credential::UserToken,
+         .lane = Lane::Storage,
+         .summary = "Create an API key (shown once)",
+         .tag = "api-keys",
+         .description = "Scopes default to the caller's permissions and must be among them. At "
+                        "most API_KEYS_PER_USER live keys.",
+         .body = BodyKind::Json,
+         .body_schema = "ApiKeyRequest",
+         .replies = {{201, "The key, with its secret shown only here", "ApiKeyCreated"},
+                     {409, "API key limit reached", "ErrorDetail"}},
+         .handler = create});
+  t.add({.method = "GET",
+         .path = "/api/v1/api-keys",
+         .credential = Credential::UserToken,
+         .lane = Lane::Storage,
+         .summary = "The caller's live API keys, newest first (no secrets)",
+         .tag = "api-keys",
+         .params = {{"limit", "query", "integer", false, "1 to 1000 (100)"},
+                    {"offset", "query", "integer", false, "0 or more (0)"}},
+         .replies = {{200, "A page of keys", "ApiKeyPage"}},
+         .handler = list});
+  t.add({.method = "DELETE",
+         .path = "/api/v1/api-keys/{id}",
+         .credential = Credential::UserToken,
+         .lane = Lane::Storage,
+         .summary = "Revoke one of the caller's API keys",
+         .tag = "api-keys",
+         .replies = {{204, "Revoked", ""}, {404, "API key not found", "ErrorDetail"}},
+         .handler = remove});
+  t.add({.method = "GET",
+         .path = "/api/v1/external-data",
+         .credential = Credential::ApiKey,
+         .lane = Lane::Inline,
+         .summary = "The seed's example of an API-key-only endpoint",
+         .tag = "api-keys",
+         .replies = {{200, "Data", "ExternalData"},
+                     {401, "API key required / Invalid API key", "ErrorDetail"}},
+         .handler = externalData});
+  t.add({.method = "GET",
+         .path = "/api/v1/auth/verify",
+         .credential = Credential::TokenOrKey,
+         .lane = Lane::Inline,
+         .summary = "Forward-auth: may this request pass? (nginx auth_request, Traefik, Caddy)",
+         .tag = "forward-auth",
+         .description = "Requires every ?permission= plus the policy file's route rule for the "
+                        "original method and normalised path (headers of FORWARD_AUTH_PROXY).",
+         .params = {{"permission", "query", "string", false, "a required permission (repeat)"}},
+         .replies = {{200, "Allowed; identity in X-Auth-User-Id, -Email, -Role and X-Auth-Scopes",
+                      ""}},
+         .credentials_in_original_uri = true,
+         .handler = verify});
 }
 
 }  // namespace gatehouse::api

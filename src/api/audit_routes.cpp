@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "api/body.hpp"
+#include "api/route.hpp"
 #include "api/services.hpp"
 #include "audit/audit_log.hpp"
 
@@ -29,10 +30,9 @@ std::optional<std::int64_t> parseSince(const std::string& text) {
   return static_cast<std::int64_t>(timegm(&tm)) * 1000;
 }
 
-http::Response auditEvents(Services& s, const http::Request& r) {
-  auto who = authenticate(s, r);
-  if (!who) return who.error();
-  if (auto denied = requirePermissions(*who, {"analytics:view"}, r)) return *denied;
+http::Response auditEvents(Call& c) {
+  Services& s = c.services;
+  const http::Request& r = c.request;
   std::vector<auth::FieldError> errors;
   store::AuditQuery q;
   q.type = r.queryParam("type");
@@ -68,10 +68,9 @@ http::Response auditEvents(Services& s, const http::Request& r) {
   return http::Response::json(200, json::object{{"items", std::move(items)}});
 }
 
-http::Response summary(Services& s, const http::Request& r) {
-  auto who = authenticate(s, r);
-  if (!who) return who.error();
-  if (auto denied = requirePermissions(*who, {"analytics:view"}, r)) return *denied;
+http::Response summary(Call& c) {
+  Services& s = c.services;
+  const http::Request& r = c.request;
   std::int64_t days = 30;
   if (auto v = r.queryParam("days")) {
     auto n = integer(*v);
@@ -108,18 +107,48 @@ http::Response summary(Services& s, const http::Request& r) {
                                            {"registrations_per_day", std::move(registrations)}});
 }
 
+http::Response metricsText(Call& c) {
+  http::Response res;
+  res.status = 200;
+  res.body = c.services.metrics.render();
+  res.set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+  return res;
+}
+
 }  // namespace
 
-void addAuditRoutes(http::Router& router, Services& s) {
-  router.add("GET", "/api/v1/audit-events", [&s](http::Request& r) { return auditEvents(s, r); });
-  router.add("GET", "/api/v1/analytics/summary", [&s](http::Request& r) { return summary(s, r); });
-  router.add("GET", "/metrics", [&s](http::Request&) {
-    http::Response res;
-    res.status = 200;
-    res.body = s.metrics.render();
-    res.set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-    return res;
-  });
+void addAuditRoutes(RouteTable& t) {
+  t.add({.method = "GET",
+         .path = "/api/v1/audit-events",
+         .credential = Credential::TokenOrKey,
+         .permissions = {"analytics:view"},
+         .lane = http::Lane::Storage,
+         .summary = "Audit events, newest first",
+         .tag = "audit",
+         .params = {{"type", "query", "string", false, "event type, e.g. login.failed"},
+                    {"user_id", "query", "integer", false, "actor or subject"},
+                    {"since", "query", "string", false, "Unix seconds or RFC 3339 UTC"},
+                    {"limit", "query", "integer", false, "1 to 1000 (100)"}},
+         .replies = {{200, "Events", "AuditEventList"}},
+         .handler = auditEvents});
+  t.add({.method = "GET",
+         .path = "/api/v1/analytics/summary",
+         .credential = Credential::TokenOrKey,
+         .permissions = {"analytics:view"},
+         .lane = http::Lane::Storage,
+         .summary = "Logins, active users and registrations per day",
+         .tag = "audit",
+         .params = {{"days", "query", "integer", false, "1 to 366 (30)"}},
+         .replies = {{200, "The summary", "AnalyticsSummary"}},
+         .handler = summary});
+  t.add({.method = "GET",
+         .path = "/metrics",
+         .credential = Credential::None,
+         .lane = http::Lane::Inline,
+         .summary = "Prometheus metrics (text format 0.0.4)",
+         .tag = "operations",
+         .replies = {{200, "Metrics in Prometheus text format", ""}},
+         .handler = metricsText});
 }
 
 }  // namespace gatehouse::api

@@ -1,117 +1,119 @@
 // /api/v1/auth (API.md, Auth): register, login, refresh, logout, me, revoke, introspect,
 // sessions, password.
 #include "api/body.hpp"
+#include "api/route.hpp"
 #include "api/services.hpp"
 
 namespace gatehouse::api {
 namespace {
 
 namespace json = boost::json;
+using http::Lane;
 
-http::Response registerUser(Services& s, const http::Request& r) {
-  if (!s.registration_enabled) {
+http::Response registerUser(Call& c) {
+  const auto& r = c.request;
+  if (!c.services.registration_enabled) {
     return errorResponse({auth::Errc::RegistrationDisabled, "REGISTRATION_ENABLED=false", {}, 0},
                          r);
   }
-  Body body = Body::json(r);
+  Body& body = *c.body;
   auth::RegisterInput in{body.requiredString("email"), body.requiredString("username"),
                          body.requiredString("password")};
   if (!body.ok()) return validationError(body.errors());
-  auto pair = s.auth.registerUser(in, clientOf(r));
+  auto pair = c.services.auth.registerUser(in, clientOf(r));
   if (!pair) return errorResponse(pair.error(), r);
   return tokenResponse(201, *pair);
 }
 
-http::Response login(Services& s, const http::Request& r) {
-  Body body = Body::form(r);
+// The OAuth2 token endpoint of the password flow (RFC 6749 §4.3), which also takes
+// grant_type=refresh_token (§6) as OAuth2 libraries send it: the same rotation as /refresh.
+http::Response login(Call& c) {
+  const auto& r = c.request;
+  Body& body = *c.body;
+  const auto grant_type = body.optionalString("grant_type");
+  if (grant_type && *grant_type == "refresh_token") {
+    const std::string token = body.requiredString("refresh_token");
+    if (!body.ok()) return validationError(body.errors());
+    auto pair = c.services.auth.refresh(token, clientOf(r));
+    if (!pair) return errorResponse(pair.error(), r);
+    return tokenResponse(200, *pair);
+  }
   const std::string username = body.requiredString("username");
   const std::string password = body.requiredString("password");
-  const auto grant_type = body.optionalString("grant_type");
   const auto scope = body.optionalString("scope");
   if (grant_type && *grant_type != "password") {
     body.errors().push_back({{"body", "grant_type"},
-                             "string does not match regex \"password\"",
+                             "string does not match regex \"password|refresh_token\"",
                              "value_error.str.regex"});
   }
   if (!body.ok()) return validationError(body.errors());
-  auto pair = s.auth.login(username, password, scope, clientOf(r));
+  auto pair = c.services.auth.login(username, password, scope, clientOf(r));
   if (!pair) return errorResponse(pair.error(), r);
   return tokenResponse(200, *pair);
 }
 
-http::Response refresh(Services& s, const http::Request& r) {
-  Body body = Body::json(r);
+http::Response refresh(Call& c) {
+  Body& body = *c.body;
   const std::string token = body.requiredString("refresh_token");
   if (!body.ok()) return validationError(body.errors());
-  auto pair = s.auth.refresh(token, clientOf(r));
-  if (!pair) return errorResponse(pair.error(), r);
+  auto pair = c.services.auth.refresh(token, clientOf(c.request));
+  if (!pair) return errorResponse(pair.error(), c.request);
   return tokenResponse(200, *pair);
 }
 
-http::Response logout(Services& s, const http::Request& r) {
-  auto who = authenticateUser(s, r);
-  if (!who) return who.error();
+http::Response logout(Call& c) {
+  const auto& r = c.request;
   std::optional<std::string> refresh_token;
-  if (!r.body.empty()) {
-    Body body = Body::json(r);
-    refresh_token = body.optionalString("refresh_token");
-    if (!body.ok()) return validationError(body.errors());
+  if (c.body != nullptr) {  // the body is optional
+    refresh_token = c.body->optionalString("refresh_token");
+    if (!c.body->ok()) return validationError(c.body->errors());
   }
-  if (auto ok = s.auth.logout(*who, refresh_token, clientOf(r)); !ok)
+  if (auto ok = c.services.auth.logout(*c.who, refresh_token, clientOf(r)); !ok)
     return errorResponse(ok.error(), r);
   return http::Response::json(200, json::object{{"message", "Successfully logged out"}});
 }
 
-http::Response me(Services& s, const http::Request& r) {
-  auto who = authenticate(s, r);
-  if (!who) return who.error();
-  return http::Response::json(200, userJson(*who->user));
-}
+http::Response me(Call& c) { return http::Response::json(200, userJson(*c.who->user)); }
 
 // RFC 7009 §2.1: form `token`, optional `token_type_hint`; 200 even for unknown tokens.
-http::Response revoke(Services& s, const http::Request& r) {
-  Body body = Body::form(r);
+http::Response revoke(Call& c) {
+  Body& body = *c.body;
   const std::string token = body.requiredString("token");
   const auto hint = body.optionalString("token_type_hint");
   if (!body.ok()) return validationError(body.errors());
-  if (auto ok = s.auth.revoke(token, hint, clientOf(r)); !ok) return errorResponse(ok.error(), r);
-  auto res = http::Response::json(200, json::object{});
-  return res;
+  if (auto ok = c.services.auth.revoke(token, hint, clientOf(c.request)); !ok)
+    return errorResponse(ok.error(), c.request);
+  return http::Response::json(200, json::object{});
 }
 
-// RFC 7662 §2: the caller needs tokens:introspect.
-http::Response introspect(Services& s, const http::Request& r) {
-  auto who = authenticate(s, r);
-  if (!who) return who.error();
-  if (auto denied = requirePermissions(*who, {"tokens:introspect"}, r)) return *denied;
-  Body body = Body::form(r);
+// RFC 7662 §2.
+http::Response introspect(Call& c) {
+  Body& body = *c.body;
   const std::string token = body.requiredString("token");
   const auto hint = body.optionalString("token_type_hint");
   if (!body.ok()) return validationError(body.errors());
-  auto result = s.auth.introspect(token, hint);
-  if (!result) return errorResponse(result.error(), r);
+  auto result = c.services.auth.introspect(token, hint);
+  if (!result) return errorResponse(result.error(), c.request);
   if (!result->active) return http::Response::json(200, json::object{{"active", false}});
-  const auto& c = result->claims;
-  json::object out{{"active", true}, {"token_type", result->token_type},
-                   {"sub", c.sub},   {"username", result->username},
-                   {"exp", c.exp},   {"jti", c.jti},
-                   {"iss", c.iss}};
-  if (c.iat) out["iat"] = *c.iat;
-  if (const auto* aud = c.raw.if_contains("aud")) out["aud"] = *aud;
+  const auto& claims = result->claims;
+  json::object out{{"active", true},    {"token_type", result->token_type},
+                   {"sub", claims.sub}, {"username", result->username},
+                   {"exp", claims.exp}, {"jti", claims.jti},
+                   {"iss", claims.iss}};
+  if (claims.iat) out["iat"] = *claims.iat;
+  if (const auto* aud = claims.raw.if_contains("aud")) out["aud"] = *aud;
   if (result->token_type == "access_token") {
     std::string scope;
-    for (const auto& sc : c.scopes) scope += (scope.empty() ? "" : " ") + sc;
+    for (const auto& sc : claims.scopes) scope += (scope.empty() ? "" : " ") + sc;
     out["scope"] = scope;
   }
   return http::Response::json(200, out);
 }
 
-http::Response sessions(Services& s, const http::Request& r) {
-  auto who = authenticateUser(s, r);
-  if (!who) return who.error();
-  auto list = s.auth.sessions(*who);
-  if (!list) return errorResponse(list.error(), r);
-  const auto* sid = who->claims.raw.if_contains("sid");
+http::Response sessions(Call& c) {
+  auto list = c.services.auth.sessions(*c.who);
+  if (!list) return errorResponse(list.error(), c.request);
+  const auto* sid = c.who->claims.raw.if_contains("sid");
   json::array items;
   for (const auto& session : *list) {
     items.push_back(json::object{
@@ -125,29 +127,27 @@ http::Response sessions(Services& s, const http::Request& r) {
   return http::Response::json(200, json::object{{"items", std::move(items)}});
 }
 
-http::Response endSession(Services& s, const http::Request& r) {
-  auto who = authenticateUser(s, r);
-  if (!who) return who.error();
-  if (auto ok = s.auth.endSession(*who, r.path_params.at("id"), clientOf(r)); !ok)
+http::Response endSession(Call& c) {
+  const auto& r = c.request;
+  if (auto ok = c.services.auth.endSession(*c.who, r.path_params.at("id"), clientOf(r)); !ok)
     return errorResponse(ok.error(), r);
   return http::Response::empty(204);
 }
 
-http::Response changePassword(Services& s, const http::Request& r) {
-  auto who = authenticateUser(s, r);
-  if (!who) return who.error();
-  Body body = Body::json(r);
+http::Response changePassword(Call& c) {
+  const auto& r = c.request;
+  Body& body = *c.body;
   const std::string current = body.requiredString("current_password");
   const std::string next = body.requiredString("new_password");
   // API keys end with a password change (one may have been minted with a stolen token) unless
   // the owner keeps them explicitly.
   const bool keep_api_keys = body.optionalBool("keep_api_keys").value_or(false);
   if (!body.ok()) return validationError(body.errors());
-  if (auto ok = s.auth.changePassword(*who, current, next, clientOf(r)); !ok)
+  if (auto ok = c.services.auth.changePassword(*c.who, current, next, clientOf(r)); !ok)
     return errorResponse(ok.error(), r);
   if (!keep_api_keys) {
-    if (auto ok = s.api_keys.revokeAllForUser(who->user->id, who->user->id, clientOf(r),
-                                              "password_changed");
+    if (auto ok = c.services.api_keys.revokeAllForUser(c.who->user->id, c.who->user->id,
+                                                       clientOf(r), "password_changed");
         !ok) {
       return errorResponse(ok.error(), r);
     }
@@ -155,23 +155,123 @@ http::Response changePassword(Services& s, const http::Request& r) {
   return http::Response::json(200, json::object{{"message", "Password changed"}});
 }
 
+const LimitDoc kLoginLimit{"LOGIN_RATE_LIMIT",
+                           "per client address, per account and per (account, address)"};
+
 }  // namespace
 
-void addAuthRoutes(http::Router& router, Services& s) {
-  router.add("POST", "/api/v1/auth/register",
-             [&s](http::Request& r) { return registerUser(s, r); });
-  router.add("POST", "/api/v1/auth/login", [&s](http::Request& r) { return login(s, r); });
-  router.add("POST", "/api/v1/auth/refresh", [&s](http::Request& r) { return refresh(s, r); });
-  router.add("POST", "/api/v1/auth/logout", [&s](http::Request& r) { return logout(s, r); });
-  router.add("GET", "/api/v1/auth/me", [&s](http::Request& r) { return me(s, r); });
-  router.add("POST", "/api/v1/auth/revoke", [&s](http::Request& r) { return revoke(s, r); });
-  router.add("POST", "/api/v1/auth/introspect",
-             [&s](http::Request& r) { return introspect(s, r); });
-  router.add("GET", "/api/v1/auth/sessions", [&s](http::Request& r) { return sessions(s, r); });
-  router.add("DELETE", "/api/v1/auth/sessions/{id}",
-             [&s](http::Request& r) { return endSession(s, r); });
-  router.add("POST", "/api/v1/auth/password",
-             [&s](http::Request& r) { return changePassword(s, r); });
+void addAuthRoutes(RouteTable& t) {
+  t.add({.method = "POST",
+         .path = "/api/v1/auth/register",
+         .credential = Credential::None,
+         .lane = Lane::Hashing,
+         .summary = "Register a user and start a session",
+         .tag = "auth",
+         .description = "Self-registration (off with REGISTRATION_ENABLED=false). The access "
+                        "token carries the new user's permissions.",
+         .body = BodyKind::Json,
+         .body_schema = "RegisterRequest",
+         .replies = {{201, "The new session", "TokenPair"},
+                     {403, "Registration is disabled", "ErrorDetail"},
+                     {409, "Email already registered / Username already taken", "ErrorDetail"}},
+         .limits = {{"REGISTER_RATE_LIMIT", "per client address"}},
+         .handler = registerUser});
+  t.add({.method = "POST",
+         .path = "/api/v1/auth/login",
+         .credential = Credential::None,
+         .lane = Lane::Hashing,
+         .summary = "Log in (OAuth2 password grant; also refresh_token grant)",
+         .tag = "auth",
+         .description = "`username` is the email (or the username). `scope` narrows the token "
+                        "to the intersection with the user's permissions. With "
+                        "grant_type=refresh_token and `refresh_token`, rotates like /refresh.",
+         .body = BodyKind::Form,
+         .body_schema = "LoginForm",
+         .replies = {{200, "A new session", "TokenPair"},
+                     {401, "Incorrect email or password (or MFA required)", "ErrorDetail"},
+                     {403, "Account is deactivated", "ErrorDetail"}},
+         .limits = {kLoginLimit},
+         .handler = login});
+  t.add({.method = "POST",
+         .path = "/api/v1/auth/refresh",
+         .credential = Credential::None,
+         .lane = Lane::Storage,
+         .summary = "Trade a refresh token for a new pair (rotation, reuse detection)",
+         .tag = "auth",
+         .body = BodyKind::Json,
+         .body_schema = "RefreshRequest",
+         .replies = {{200, "The rotated pair; the old refresh token stops working", "TokenPair"},
+                     {401, "Invalid refresh token / User not found or inactive", "ErrorDetail"}},
+         .handler = refresh});
+  t.add({.method = "POST",
+         .path = "/api/v1/auth/logout",
+         .credential = Credential::UserToken,
+         .lane = Lane::Storage,
+         .summary = "End the session of this access token (and of the given refresh token)",
+         .tag = "auth",
+         .body = BodyKind::OptionalJson,
+         .body_schema = "LogoutRequest",
+         .replies = {{200, "Logged out", "Message"}},
+         .handler = logout});
+  t.add({.method = "GET",
+         .path = "/api/v1/auth/me",
+         .credential = Credential::TokenOrKey,
+         .lane = Lane::Inline,
+         .summary = "The caller's user",
+         .tag = "auth",
+         .replies = {{200, "The user", "User"}},
+         .handler = me});
+  t.add({.method = "POST",
+         .path = "/api/v1/auth/revoke",
+         .credential = Credential::None,
+         .lane = Lane::Storage,
+         .summary = "Revoke a token (RFC 7009)",
+         .tag = "auth",
+         .description = "200 for unknown or invalid tokens too. An access token's jti is revoked "
+                        "until it expires; a refresh token ends its whole session.",
+         .body = BodyKind::Form,
+         .body_schema = "TokenForm",
+         .replies = {{200, "Revoked (or nothing to revoke)", "Empty"}},
+         .handler = revoke});
+  t.add({.method = "POST",
+         .path = "/api/v1/auth/introspect",
+         .credential = Credential::TokenOrKey,
+         .permissions = {"tokens:introspect"},
+         .lane = Lane::Storage,
+         .summary = "Introspect a token (RFC 7662)",
+         .tag = "auth",
+         .body = BodyKind::Form,
+         .body_schema = "TokenForm",
+         .replies = {{200, "Whether the token is active, and its claims", "Introspection"}},
+         .handler = introspect});
+  t.add({.method = "GET",
+         .path = "/api/v1/auth/sessions",
+         .credential = Credential::UserToken,
+         .lane = Lane::Storage,
+         .summary = "The caller's live sessions, newest first",
+         .tag = "sessions",
+         .replies = {{200, "Sessions", "SessionList"}},
+         .handler = sessions});
+  t.add({.method = "DELETE",
+         .path = "/api/v1/auth/sessions/{id}",
+         .credential = Credential::UserToken,
+         .lane = Lane::Storage,
+         .summary = "End one of the caller's sessions (every token of it)",
+         .tag = "sessions",
+         .replies = {{204, "Ended", ""}, {404, "Session not found", "ErrorDetail"}},
+         .handler = endSession});
+  t.add({.method = "POST",
+         .path = "/api/v1/auth/password",
+         .credential = Credential::UserToken,
+         .lane = Lane::Hashing,
+         .summary = "Change the caller's password",
+         .tag = "auth",
+         .description = "Ends every session; revokes the user's API keys unless keep_api_keys.",
+         .body = BodyKind::Json,
+         .body_schema = "PasswordChange",
+         .replies = {{200, "Changed", "Message"}, {400, "Incorrect password", "ErrorDetail"}},
+         .limits = {{"LOGIN_RATE_LIMIT", "per client address and per account"}},
+         .handler = changePassword});
 }
 
 }  // namespace gatehouse::api

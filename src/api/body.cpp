@@ -55,6 +55,17 @@ Body Body::form(const http::Request& request) {
   return b;
 }
 
+void Body::forbidOthers(std::initializer_list<std::string_view> known) {
+  for (const auto& member : object_) {
+    bool listed = false;
+    for (const auto k : known) listed = listed || member.key() == k;
+    if (!listed) {
+      errors_.push_back(
+          {{"body", std::string(member.key())}, "extra fields not permitted", "value_error.extra"});
+    }
+  }
+}
+
 void Body::missing(const std::string& name) {
   errors_.push_back({{"body", name}, "field required", "value_error.missing"});
 }

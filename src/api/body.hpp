@@ -1,5 +1,6 @@
 #pragma once
 
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,6 +27,10 @@ class Body {
   std::optional<bool> optionalBool(const std::string& name);
   std::optional<std::int64_t> optionalInt(const std::string& name);
   std::optional<std::vector<std::string>> optionalStringList(const std::string& name);
+
+  // An error item for each JSON member not in `known` (pydantic's extra = "forbid"): a field the
+  // endpoint would silently ignore is refused instead.
+  void forbidOthers(std::initializer_list<std::string_view> known);
 
   bool ok() const { return errors_.empty(); }
   std::vector<auth::FieldError>& errors() { return errors_; }

@@ -197,6 +197,28 @@ tl::expected<auth::Principal, http::Response> authenticateUser(Services& s,
   return who;
 }
 
+std::optional<std::int64_t> queryInteger(const http::Request& request, const char* name,
+                                         std::int64_t min, std::int64_t max,
+                                         std::optional<std::int64_t> fallback,
+                                         std::vector<auth::FieldError>& errors) {
+  const auto text = request.queryParam(name);
+  if (!text) return fallback;
+  std::int64_t n = 0;
+  const auto [ptr, ec] = std::from_chars(text->data(), text->data() + text->size(), n);
+  if (ec != std::errc{} || ptr != text->data() + text->size()) {
+    errors.push_back({{"query", name}, "value is not a valid integer", "type_error.integer"});
+    return std::nullopt;
+  }
+  if (n < min || n > max) {
+    errors.push_back(
+        {{"query", name},
+         "ensure this value is between " + std::to_string(min) + " and " + std::to_string(max),
+         "value_error.number.not_in_range"});
+    return std::nullopt;
+  }
+  return n;
+}
+
 std::optional<http::Response> requirePermissions(const auth::Principal& who,
                                                  const std::vector<std::string>& permissions,
                                                  const http::Request& request) {

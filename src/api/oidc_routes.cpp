@@ -2,6 +2,7 @@
 #include <charconv>
 
 #include "api/body.hpp"
+#include "api/route.hpp"
 #include "api/services.hpp"
 #include "oidc/oidc_service.hpp"
 
@@ -37,7 +38,9 @@ http::Response redirect(const std::string& location) {
   return res;
 }
 
-http::Response start(Services& s, const http::Request& r) {
+http::Response start(Call& c) {
+  Services& s = c.services;
+  const http::Request& r = c.request;
   const std::string& provider = r.path_params.at("provider");
   if (!s.oidc.hasProvider(provider)) return http::Response::detail(404, "Not Found");
   auto begun = s.oidc.begin(provider);
@@ -51,7 +54,9 @@ http::Response start(Services& s, const http::Request& r) {
   return res;
 }
 
-http::Response callback(Services& s, const http::Request& r) {
+http::Response callback(Call& c) {
+  Services& s = c.services;
+  const http::Request& r = c.request;
   const std::string& provider = r.path_params.at("provider");
   if (!s.oidc.hasProvider(provider)) return http::Response::detail(404, "Not Found");
   oidc::OidcService::Callback cb;
@@ -65,8 +70,10 @@ http::Response callback(Services& s, const http::Request& r) {
   return res;
 }
 
-http::Response exchange(Services& s, const http::Request& r) {
-  Body body = Body::json(r);
+http::Response exchange(Call& c) {
+  Services& s = c.services;
+  const http::Request& r = c.request;
+  Body& body = *c.body;
   const std::string code = body.requiredString("code");
   if (!body.ok()) return validationError(body.errors());
   auto pair = s.oidc.exchange(code, clientOf(r));
@@ -75,9 +82,10 @@ http::Response exchange(Services& s, const http::Request& r) {
   return tokenResponse(200, **pair);
 }
 
-http::Response identities(Services& s, const http::Request& r) {
-  auto who = authenticateUser(s, r);
-  if (!who) return who.error();
+http::Response identities(Call& c) {
+  Services& s = c.services;
+  const http::Request& r = c.request;
+  const auth::Principal* who = c.who;
   auto list = s.store.identities().listForUser(who->user->id);
   if (!list) return errorResponse({auth::Errc::Unavailable, list.error().message, {}, 0}, r);
   json::array items;
@@ -91,9 +99,10 @@ http::Response identities(Services& s, const http::Request& r) {
   return http::Response::json(200, json::object{{"items", std::move(items)}});
 }
 
-http::Response unlink(Services& s, const http::Request& r) {
-  auto who = authenticateUser(s, r);
-  if (!who) return who.error();
+http::Response unlink(Call& c) {
+  Services& s = c.services;
+  const http::Request& r = c.request;
+  const auth::Principal* who = c.who;
   auto parsed = pathId(r);
   if (!parsed) return parsed.error();
   const std::int64_t id = *parsed;
@@ -118,16 +127,59 @@ http::Response unlink(Services& s, const http::Request& r) {
 
 }  // namespace
 
-void addOidcRoutes(http::Router& router, Services& s) {
-  router.add("POST", "/api/v1/auth/oauth/exchange",
-             [&s](http::Request& r) { return exchange(s, r); });
-  router.add("GET", "/api/v1/auth/oauth/{provider}",
-             [&s](http::Request& r) { return start(s, r); });
-  router.add("GET", "/api/v1/auth/oauth/{provider}/callback",
-             [&s](http::Request& r) { return callback(s, r); });
-  router.add("GET", "/api/v1/auth/identities", [&s](http::Request& r) { return identities(s, r); });
-  router.add("DELETE", "/api/v1/auth/identities/{id}",
-             [&s](http::Request& r) { return unlink(s, r); });
+void addOidcRoutes(RouteTable& t) {
+  t.add({.method = "POST",
+         .path = "/api/v1/auth/oauth/exchange",
+         .credential = Credential::None,
+         .lane = http::Lane::Storage,
+         .summary = "Trade the one-time code of an external sign-in for a session",
+         .tag = "external sign-in",
+         .body = BodyKind::Json,
+         .body_schema = "ExchangeRequest",
+         .replies = {{200, "A new session", "TokenPair"},
+                     {400, "Invalid or expired code", "ErrorDetail"},
+                     {403, "Account is deactivated", "ErrorDetail"}},
+         .handler = exchange});
+  t.add({.method = "GET",
+         .path = "/api/v1/auth/oauth/{provider}",
+         .credential = Credential::None,
+         .lane = http::Lane::Storage,
+         .summary = "Start signing in with an external provider (302 to it)",
+         .tag = "external sign-in",
+         .replies = {{302, "To the provider's authorization endpoint", ""},
+                     {404, "Unknown provider", "ErrorDetail"}},
+         .handler = start});
+  t.add({.method = "GET",
+         .path = "/api/v1/auth/oauth/{provider}/callback",
+         .credential = Credential::None,
+         .lane = http::Lane::Storage,
+         .summary = "The provider's redirect back (302 to FRONTEND_URL with a one-time code)",
+         .tag = "external sign-in",
+         .params = {{"code", "query", "string", false, ""},
+                    {"state", "query", "string", false, ""},
+                    {"iss", "query", "string", false, "RFC 9207"},
+                    {"error", "query", "string", false, ""}},
+         .replies = {{302, "To FRONTEND_URL/auth/callback#code=... or #error=...", ""},
+                     {404, "Unknown provider", "ErrorDetail"}},
+         .handler = callback});
+  t.add({.method = "GET",
+         .path = "/api/v1/auth/identities",
+         .credential = Credential::UserToken,
+         .lane = http::Lane::Storage,
+         .summary = "The caller's linked external identities",
+         .tag = "external sign-in",
+         .replies = {{200, "Identities", "IdentityList"}},
+         .handler = identities});
+  t.add({.method = "DELETE",
+         .path = "/api/v1/auth/identities/{id}",
+         .credential = Credential::UserToken,
+         .lane = http::Lane::Storage,
+         .summary = "Unlink one of the caller's identities",
+         .tag = "external sign-in",
+         .replies = {{204, "Unlinked", ""},
+                     {404, "Identity not found", "ErrorDetail"},
+                     {409, "Cannot remove the last way to sign in", "ErrorDetail"}},
+         .handler = unlink});
 }
 
 }  // namespace gatehouse::api

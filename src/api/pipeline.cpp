@@ -6,7 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "core/blocking.hpp"
+#include "api/services.hpp"
 #include "crypto/random.hpp"
 
 namespace gatehouse::api {
@@ -45,9 +45,13 @@ std::string newRequestId() {
 
 }  // namespace
 
-Pipeline::Pipeline(const http::Router& router, std::vector<std::string> trusted_proxies,
-                   metrics::Registry* metrics)
-    : router_(router), trusted_proxies_(std::move(trusted_proxies)), metrics_(metrics) {
+Pipeline::Pipeline(const http::Router& router, const RouteTable& table, Services& services,
+                   std::vector<std::string> trusted_proxies, metrics::Registry* metrics)
+    : router_(router),
+      table_(table),
+      services_(services),
+      trusted_proxies_(std::move(trusted_proxies)),
+      metrics_(metrics) {
   if (metrics_ != nullptr) {
     for (const auto& [method, pattern] : router_.routes()) metrics_->registerRoute(method, pattern);
   }
@@ -85,28 +89,52 @@ std::string Pipeline::clientIp(const http::Request& request) const {
   return request.peer_ip;
 }
 
-http::Response Pipeline::operator()(http::Request& request) const {
-  return *handle(request, false);
-}
-
-std::optional<http::Response> Pipeline::tryInline(http::Request& request) const {
-  if (request.method != "GET" ||
-      (request.path != "/api/v1/auth/verify" && request.path != "/api/v1/auth/me" &&
-       request.path != "/healthz")) {
-    return std::nullopt;
-  }
-  const core::NonBlockingScope scope;
-  return handle(request, true);
-}
-
-std::optional<http::Response> Pipeline::handle(http::Request& request, bool inline_attempt) const {
-  const auto started = std::chrono::steady_clock::now();
+void Pipeline::identify(http::Request& request) const {
+  if (!request.request_id.empty()) return;  // already done on the I/O thread
   if (auto id = request.header("x-request-id"); id && acceptableRequestId(*id)) {
     request.request_id = std::string(*id);
   } else {
     request.request_id = newRequestId();
   }
   request.client_ip = clientIp(request);
+}
+
+bool Pipeline::allowedOrigin(std::string_view origin) const {
+  const auto& list = services_.cors_origins;
+  return std::find(list.begin(), list.end(), origin) != list.end();
+}
+
+std::optional<http::Response> Pipeline::preflight(const http::Request& request) const {
+  if (services_.cors_origins.empty() || request.method != "OPTIONS") return std::nullopt;
+  const auto origin = request.header("origin");
+  if (!origin || !request.header("access-control-request-method")) return std::nullopt;
+  http::Response r = http::Response::empty(204);
+  r.set("Vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers");
+  // An unlisted origin gets no CORS headers at all: the browser then refuses the request.
+  if (!allowedOrigin(*origin)) return r;
+  r.set("Access-Control-Allow-Origin", std::string(*origin));
+  r.set("Access-Control-Allow-Credentials", "true");
+  r.set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE");
+  r.set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-API-Key, X-Request-Id");
+  r.set("Access-Control-Max-Age", "600");
+  return r;
+}
+
+void Pipeline::cors(const http::Request& request, http::Response& response) const {
+  if (services_.cors_origins.empty() || request.method == "OPTIONS") return;
+  response.set("Vary", "Origin");
+  const auto origin = request.header("origin");
+  if (!origin || !allowedOrigin(*origin)) return;
+  // The exact origin, never "*": credentials (Authorization, cookies) are allowed for it.
+  response.set("Access-Control-Allow-Origin", std::string(*origin));
+  response.set("Access-Control-Allow-Credentials", "true");
+  response.set("Access-Control-Expose-Headers", "Retry-After, X-Request-Id, WWW-Authenticate");
+}
+
+http::Response Pipeline::operator()(http::Request& request) const {
+  const auto started = std::chrono::steady_clock::now();
+  identify(request);
+  if (auto answer = preflight(request)) return finish(request, std::move(*answer), started);
   http::Response response;
   try {
     response = router_.dispatch(request);
@@ -114,11 +142,29 @@ std::optional<http::Response> Pipeline::handle(http::Request& request, bool inli
     spdlog::error("request_id={} unhandled exception: {}", request.request_id, e.what());
     response = http::Response::detail(500, "Internal Server Error");
   }
-  if (response.status == 0) {
-    if (inline_attempt) return std::nullopt;  // needs storage: a worker will run it
-    response = http::Response::detail(500, "Internal Server Error");
+  return finish(request, std::move(response), started);
+}
+
+Attempt Pipeline::tryInline(http::Request& request) const {
+  const auto started = std::chrono::steady_clock::now();
+  identify(request);
+  if (auto answer = preflight(request)) return finish(request, std::move(*answer), started);
+  Attempt attempt = http::Lane::Storage;
+  try {
+    attempt = table_.tryInline(request, services_);
+  } catch (const std::exception& e) {
+    spdlog::error("request_id={} unhandled exception: {}", request.request_id, e.what());
+    attempt = http::Response::detail(500, "Internal Server Error");
   }
+  if (auto* response = std::get_if<http::Response>(&attempt))
+    return finish(request, std::move(*response), started);
+  return attempt;
+}
+
+http::Response Pipeline::finish(const http::Request& request, http::Response response,
+                                std::chrono::steady_clock::time_point started) const {
   decorate(&request, response);
+  cors(request, response);
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::steady_clock::now() - started)
                           .count();

@@ -1,8 +1,10 @@
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <vector>
 
+#include "api/route.hpp"
 #include "http/message.hpp"
 #include "http/router.hpp"
 #include "metrics/metrics.hpp"
@@ -13,17 +15,17 @@ namespace gatehouse::api {
 // log and the last-resort 500. Thread-safe after construction.
 class Pipeline {
  public:
-  // Registers the router's routes with `metrics` (when given): construct after every route is
-  // added.
-  Pipeline(const http::Router& router, std::vector<std::string> trusted_proxies,
-           metrics::Registry* metrics = nullptr);
+  // Registers the router's routes with `metrics` (when given): construct after the route table
+  // is installed in `router`.
+  Pipeline(const http::Router& router, const RouteTable& table, Services& services,
+           std::vector<std::string> trusted_proxies, metrics::Registry* metrics = nullptr);
 
+  // On a worker: the route's middleware and handler, or the router's 404/405.
   http::Response operator()(http::Request& request) const;
 
-  // The hot path, tried on the I/O thread: token checks (/verify, /me, /healthz) answered from
-  // memory. nullopt when the route is not one of those or the answer needs storage; then the
-  // request goes to a worker and operator() runs.
-  std::optional<http::Response> tryInline(http::Request& request) const;
+  // The hot path, tried on the I/O thread for every request: routes of the Inline lane (token
+  // checks) answered from memory; otherwise the lane whose workers run operator().
+  Attempt tryInline(http::Request& request) const;
 
   // Headers every response carries (API.md, General), plus X-Request-Id when known.
   static void decorate(const http::Request* request, http::Response& response);
@@ -34,9 +36,21 @@ class Pipeline {
 
  private:
   bool trusted(std::string_view ip) const;
-  std::optional<http::Response> handle(http::Request& request, bool inline_attempt) const;
+  // Request id and client address, once per request (the worker keeps the I/O thread's).
+  void identify(http::Request& request) const;
+  // A CORS preflight (OPTIONS with Origin and Access-Control-Request-Method) answered here;
+  // nullopt for any other request.
+  std::optional<http::Response> preflight(const http::Request& request) const;
+  // CORS headers for a listed Origin (Fetch standard §3.2); Vary: Origin whenever CORS is on.
+  void cors(const http::Request& request, http::Response& response) const;
+  bool allowedOrigin(std::string_view origin) const;
+  // Headers, metrics and the access log line of a finished request.
+  http::Response finish(const http::Request& request, http::Response response,
+                        std::chrono::steady_clock::time_point started) const;
 
   const http::Router& router_;
+  const RouteTable& table_;
+  Services& services_;
   std::vector<std::string> trusted_proxies_;
   metrics::Registry* metrics_;
 };

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "api/route.hpp"
 #include "auth/api_keys.hpp"
 #include "auth/auth_service.hpp"
 #include "auth/user_service.hpp"
@@ -28,6 +29,9 @@ struct Services {
   const state::Bus* bus = nullptr;  // shared-state notifications; readiness needs them live
   config::ForwardAuthProxy forward_auth_proxy = config::ForwardAuthProxy::Nginx;
   bool registration_enabled = true;
+  bool docs_enabled = true;               // /openapi.json and /docs (DOCS_ENABLED)
+  const RouteTable* routes = nullptr;     // for /openapi.json
+  std::vector<std::string> cors_origins;  // CORS_ALLOW_ORIGINS: exact origins
 };
 
 // The request's origin for sessions and audit events.
@@ -66,18 +70,17 @@ tl::expected<auth::Principal, http::Response> authenticateUser(Services& s,
 tl::expected<std::int64_t, http::Response> pathId(const http::Request& request,
                                                   const std::string& name = "id");
 
+// An integer query parameter in [min, max]: `fallback` when absent, nullopt (and an error item)
+// when malformed or out of range.
+std::optional<std::int64_t> queryInteger(const http::Request& request, const char* name,
+                                         std::int64_t min, std::int64_t max,
+                                         std::optional<std::int64_t> fallback,
+                                         std::vector<auth::FieldError>& errors);
+
 // 403 {"detail": "Insufficient permissions"} unless the principal holds every permission.
 std::optional<http::Response> requirePermissions(const auth::Principal& who,
                                                  const std::vector<std::string>& permissions,
                                                  const http::Request& request);
-
-// Registers each resource's routes.
-void addAuthRoutes(http::Router& router, Services& s);
-void addUserRoutes(http::Router& router, Services& s);
-void addDiscoveryRoutes(http::Router& router, Services& s);
-void addAuditRoutes(http::Router& router, Services& s);
-void addApiKeyRoutes(http::Router& router, Services& s);
-void addOidcRoutes(http::Router& router, Services& s);
 
 // RFC 3339 UTC text ("2026-11-25T02:18:08Z") of Unix seconds.
 std::string rfc3339(std::int64_t unix_seconds);

@@ -1,123 +1,146 @@
-// /api/v1/users (API.md, Users): every handler authenticates, then authorises in one line.
-#include <charconv>
-
+// /api/v1/users (API.md, Users): role-based administration; the middleware has authenticated the
+// caller and checked the route's permission, the user service checks the target.
 #include "api/body.hpp"
+#include "api/route.hpp"
 #include "api/services.hpp"
 
 namespace gatehouse::api {
 namespace {
 
-// A non-negative integer query/path value; nullopt when absent, error item when malformed.
-std::optional<std::int64_t> integerParam(const std::optional<std::string>& text, const char* where,
-                                         const char* name, std::int64_t min, std::int64_t max,
-                                         std::vector<auth::FieldError>& errors) {
-  if (!text) return std::nullopt;
-  std::int64_t n = 0;
-  const auto [ptr, ec] = std::from_chars(text->data(), text->data() + text->size(), n);
-  if (ec != std::errc{} || ptr != text->data() + text->size()) {
-    errors.push_back({{where, name}, "value is not a valid integer", "type_error.integer"});
-    return std::nullopt;
-  }
-  if (n < min || n > max) {
-    errors.push_back(
-        {{where, name},
-         "ensure this value is between " + std::to_string(min) + " and " + std::to_string(max),
-         "value_error.number.not_in_range"});
-    return std::nullopt;
-  }
-  return n;
-}
+using http::Lane;
 
 auth::Actor actorOf(const auth::Principal& who) { return {who.user->id, who.permissions}; }
 
-std::optional<std::int64_t> userId(const http::Request& r, std::vector<auth::FieldError>& errors) {
-  auto id = integerParam(r.path_params.at("id"), "path", "id", 1, INT64_MAX, errors);
-  return id;
-}
-
-http::Response list(Services& s, const http::Request& r) {
-  auto who = authenticate(s, r);
-  if (!who) return who.error();
-  if (auto denied = requirePermissions(*who, {"users:read"}, r)) return *denied;
+http::Response list(Call& c) {
   std::vector<auth::FieldError> errors;
-  const auto limit =
-      integerParam(r.queryParam("limit"), "query", "limit", 1, 1000, errors).value_or(100);
-  const auto offset =
-      integerParam(r.queryParam("offset"), "query", "offset", 0, INT64_MAX, errors).value_or(0);
+  const auto limit = queryInteger(c.request, "limit", 1, 1000, 100, errors);
+  const auto offset = queryInteger(c.request, "offset", 0, INT64_MAX, 0, errors);
   if (!errors.empty()) return validationError(errors);
-  auto page = s.users.list(limit, offset);
-  if (!page) return errorResponse(page.error(), r);
+  auto page = c.services.users.list(*limit, *offset);
+  if (!page) return errorResponse(page.error(), c.request);
   boost::json::array items;
   for (const auto& u : page->items) items.push_back(userJson(u));
   return http::Response::json(
       200, boost::json::object{{"items", std::move(items)}, {"total", page->total}});
 }
 
-http::Response get(Services& s, const http::Request& r) {
-  auto who = authenticate(s, r);
-  if (!who) return who.error();
-  if (auto denied = requirePermissions(*who, {"users:read"}, r)) return *denied;
-  std::vector<auth::FieldError> errors;
-  const auto id = userId(r, errors);
-  if (!id) return validationError(errors);
-  auto user = s.users.get(*id);
-  if (!user) return errorResponse(user.error(), r);
+http::Response get(Call& c) {
+  auto id = pathId(c.request);
+  if (!id) return id.error();
+  auto user = c.services.users.get(*id);
+  if (!user) return errorResponse(user.error(), c.request);
   return http::Response::json(200, userJson(*user));
 }
 
-http::Response patch(Services& s, const http::Request& r) {
-  auto who = authenticate(s, r);
-  if (!who) return who.error();
-  if (auto denied = requirePermissions(*who, {"users:write"}, r)) return *denied;
-  std::vector<auth::FieldError> errors;
-  const auto id = userId(r, errors);
-  Body body = Body::json(r);
+http::Response patch(Call& c) {
+  auto id = pathId(c.request);
+  if (!id) return id.error();
+  Body& body = *c.body;
   store::UserPatch p;
   p.email = body.optionalString("email");
   p.username = body.optionalString("username");
   p.is_active = body.optionalBool("is_active");
-  errors.insert(errors.end(), body.errors().begin(), body.errors().end());
-  if (!id || !errors.empty()) return validationError(errors);
-  auto user = s.users.update(*id, p, actorOf(*who), clientOf(r));
-  if (!user) return errorResponse(user.error(), r);
+  // A field this endpoint does not apply ("password", "role") is a 422, never a silent 200.
+  body.forbidOthers({"email", "username", "is_active"});
+  if (!body.ok()) return validationError(body.errors());
+  auto user = c.services.users.update(*id, p, actorOf(*c.who), clientOf(c.request));
+  if (!user) return errorResponse(user.error(), c.request);
   return http::Response::json(200, userJson(*user));
 }
 
-http::Response remove(Services& s, const http::Request& r) {
-  auto who = authenticate(s, r);
-  if (!who) return who.error();
-  if (auto denied = requirePermissions(*who, {"users:delete"}, r)) return *denied;
-  std::vector<auth::FieldError> errors;
-  const auto id = userId(r, errors);
-  if (!id) return validationError(errors);
-  if (auto ok = s.users.remove(*id, actorOf(*who), clientOf(r)); !ok)
-    return errorResponse(ok.error(), r);
+http::Response remove(Call& c) {
+  auto id = pathId(c.request);
+  if (!id) return id.error();
+  if (auto ok = c.services.users.remove(*id, actorOf(*c.who), clientOf(c.request)); !ok)
+    return errorResponse(ok.error(), c.request);
   return http::Response::empty(204);
 }
 
-http::Response setRole(Services& s, const http::Request& r) {
-  auto who = authenticate(s, r);
-  if (!who) return who.error();
-  if (auto denied = requirePermissions(*who, {"roles:manage"}, r)) return *denied;
-  std::vector<auth::FieldError> errors;
-  const auto id = userId(r, errors);
-  Body body = Body::json(r);
+http::Response setRole(Call& c) {
+  auto id = pathId(c.request);
+  if (!id) return id.error();
+  Body& body = *c.body;
   const std::string role = body.requiredString("role");
-  errors.insert(errors.end(), body.errors().begin(), body.errors().end());
-  if (!id || !errors.empty()) return validationError(errors);
-  auto user = s.users.setRole(*id, role, actorOf(*who), clientOf(r));
-  if (!user) return errorResponse(user.error(), r);
+  body.forbidOthers({"role"});
+  if (!body.ok()) return validationError(body.errors());
+  auto user = c.services.users.setRole(*id, role, actorOf(*c.who), clientOf(c.request));
+  if (!user) return errorResponse(user.error(), c.request);
   return http::Response::json(200, userJson(*user));
 }
 
+const Reply kNotFound{404, "User not found", "ErrorDetail"};
+const Reply kAboveRights{403,
+                         "Insufficient permissions (also: the target's permissions are not all the "
+                         "caller's)",
+                         "ErrorDetail"};
+
 }  // namespace
 
-void addUserRoutes(http::Router& router, Services& s) {
-  router.add("GET", "/api/v1/users", [&s](http::Request& r) { return list(s, r); });
-  router.add("GET", "/api/v1/users/{id}", [&s](http::Request& r) { return get(s, r); });
-  router.add("PATCH", "/api/v1/users/{id}", [&s](http::Request& r) { return patch(s, r); });
-  router.add("DELETE", "/api/v1/users/{id}", [&s](http::Request& r) { return remove(s, r); });
-  router.add("PUT", "/api/v1/users/{id}/role", [&s](http::Request& r) { return setRole(s, r); });
+void addUserRoutes(RouteTable& t) {
+  t.add({.method = "GET",
+         .path = "/api/v1/users",
+         .credential = Credential::TokenOrKey,
+         .permissions = {"users:read"},
+         .lane = Lane::Storage,
+         .summary = "List users",
+         .tag = "users",
+         .params = {{"limit", "query", "integer", false, "1 to 1000 (100)"},
+                    {"offset", "query", "integer", false, "0 or more (0)"}},
+         .replies = {{200, "A page of users", "UserPage"}},
+         .handler = list});
+  t.add({.method = "GET",
+         .path = "/api/v1/users/{id}",
+         .credential = Credential::TokenOrKey,
+         .permissions = {"users:read"},
+         .lane = Lane::Storage,
+         .summary = "Get a user",
+         .tag = "users",
+         .replies = {{200, "The user", "User"}, kNotFound},
+         .handler = get});
+  t.add({.method = "PATCH",
+         .path = "/api/v1/users/{id}",
+         .credential = Credential::TokenOrKey,
+         .permissions = {"users:write"},
+         .lane = Lane::Storage,
+         .summary = "Change a user's email, username or active flag",
+         .tag = "users",
+         .description = "The target's permissions must all be the caller's. Deactivation ends "
+                        "the user's sessions, tokens and API keys for good.",
+         .body = BodyKind::Json,
+         .body_schema = "UserPatch",
+         .replies = {{200, "The user", "User"},
+                     kAboveRights,
+                     kNotFound,
+                     {409, "Email already registered / Username already taken / last admin",
+                      "ErrorDetail"}},
+         .handler = patch});
+  t.add({.method = "DELETE",
+         .path = "/api/v1/users/{id}",
+         .credential = Credential::TokenOrKey,
+         .permissions = {"users:delete"},
+         .lane = Lane::Storage,
+         .summary = "Delete a user",
+         .tag = "users",
+         .replies = {{204, "Deleted", ""},
+                     kAboveRights,
+                     kNotFound,
+                     {409, "The last active admin", "ErrorDetail"}},
+         .handler = remove});
+  t.add({.method = "PUT",
+         .path = "/api/v1/users/{id}/role",
+         .credential = Credential::TokenOrKey,
+         .permissions = {"roles:manage"},
+         .lane = Lane::Storage,
+         .summary = "Set a user's role",
+         .tag = "users",
+         .description = "The target's and the new role's permissions must all be the caller's.",
+         .body = BodyKind::Json,
+         .body_schema = "RoleChange",
+         .replies = {{200, "The user", "User"},
+                     kAboveRights,
+                     kNotFound,
+                     {409, "The last active admin", "ErrorDetail"}},
+         .handler = setRole});
 }
 
 }  // namespace gatehouse::api

@@ -224,15 +224,17 @@ int serve(const config::Config& config) {
                          public_url,
                          bus.get(),
                          config.forward_auth_proxy,
-                         config.registration_enabled};
+                         config.registration_enabled,
+                         config.docs_enabled,
+                         nullptr,
+                         config.cors_allow_origins};
+  // Every route is one declaration; the middleware, the lanes and /openapi.json follow from it.
+  api::RouteTable routes;
+  api::addAllRoutes(routes);
   http::Router router;
-  api::addAuthRoutes(router, services);
-  api::addUserRoutes(router, services);
-  api::addDiscoveryRoutes(router, services);
-  api::addAuditRoutes(router, services);
-  api::addApiKeyRoutes(router, services);
-  api::addOidcRoutes(router, services);
-  const api::Pipeline pipeline(router, config.trusted_proxies, &metrics);
+  routes.install(router, services);
+  services.routes = &routes;
+  const api::Pipeline pipeline(router, routes, services, config.trusted_proxies, &metrics);
 
   http::Server server(
       {.host = config.listen_host,
@@ -244,7 +246,6 @@ int serve(const config::Config& config) {
        .max_connections = config.http.max_connections,
        .io_threads = config.io_threads,
        .worker_threads = config.worker_threads,
-       .heavy_paths = {"/api/v1/auth/login", "/api/v1/auth/register", "/api/v1/auth/password"},
        // More than the hashing pool holds, so surplus requests reach it and get
        // its immediate 503 instead of waiting for a worker.
        .heavy_worker_threads = hash_threads + hash_queue + 4},

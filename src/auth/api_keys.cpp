@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "core/base64url.hpp"
-#include "core/blocking.hpp"
 #include "crypto/digest.hpp"
 #include "crypto/random.hpp"
 
@@ -151,7 +150,8 @@ Result<void> ApiKeyService::revoke(std::int64_t user_id, std::int64_t key_id,
   return {};
 }
 
-Result<Principal> ApiKeyService::authenticate(std::string_view key, const ClientInfo& client) {
+Result<Principal> ApiKeyService::authenticate(std::string_view key, const ClientInfo& client,
+                                              core::Wait wait) {
   const auto public_id = apiKeyPublicPart(key);
   if (!public_id) return fail(Errc::InvalidToken, "not an API key");
   std::optional<store::ApiKey> found;
@@ -160,7 +160,7 @@ Result<Principal> ApiKeyService::authenticate(std::string_view key, const Client
     if (auto it = by_public_id_.find(*public_id); it != by_public_id_.end()) found = it->second;
   }
   if (!found) {
-    if (!core::mayBlock()) return fail(Errc::WouldBlock, "API key not cached");
+    if (wait == core::Wait::No) return fail(Errc::WouldBlock, "API key not cached");
     auto loaded = store_.apiKeys().findByPublicId(*public_id);
     if (!loaded) return tl::unexpected(storeFailure(loaded.error()));
     if (!*loaded) return fail(Errc::InvalidToken, "unknown API key");
@@ -175,14 +175,14 @@ Result<Principal> ApiKeyService::authenticate(std::string_view key, const Client
     return fail(Errc::InvalidToken, "API key secret mismatch");
   // The owner's state first (API.md: an inactive owner's key gets 403 Inactive user), then the
   // key's own: a deactivation revoked the key, so it stays dead once the owner is active again.
-  auto owner = users_.get(found->user_id);
+  auto owner = users_.get(found->user_id, wait);
   if (!owner) return tl::unexpected(storeFailure(owner.error()));
   if (!*owner) return fail(Errc::InvalidToken, "API key owner no longer exists");
   if (!(*owner)->is_active) return fail(Errc::InactiveUser, "API key owner inactive");
   if (found->revoked) return fail(Errc::InvalidToken, "revoked API key");
   if (found->expires_at && *found->expires_at <= clock_.unixSeconds())
     return fail(Errc::InvalidToken, "expired API key");
-  if (!core::mayBlock() && useIsDue(found->id))
+  if (wait == core::Wait::No && useIsDue(found->id))
     return fail(Errc::WouldBlock, "API key use to record");
   Principal p{std::move(*owner), {}, {}, found->id};
   p.permissions = rbac::effectivePermissions(policy_.permissionsOf(p.user->role), found->scopes);

@@ -65,8 +65,10 @@ class ApiKeyService {
   Result<void> revokeAllForUser(std::int64_t user_id, std::int64_t actor, const ClientInfo& client,
                                 const char* reason);
   // The owner limited to the key's scopes: InvalidToken for unknown, malformed, expired or
-  // revoked keys and for keys whose owner is gone; InactiveUser for an inactive owner.
-  Result<Principal> authenticate(std::string_view key, const ClientInfo& client);
+  // revoked keys and for keys whose owner is gone; InactiveUser for an inactive owner;
+  // WouldBlock with Wait::No when the answer needs storage.
+  Result<Principal> authenticate(std::string_view key, const ClientInfo& client,
+                                 core::Wait wait = core::Wait::Yes);
   core::Status sync();
   // Called after this process revoked a key: the server publishes a "re-read the change log"
   // poke to the other nodes. Set before serving.

@@ -447,7 +447,13 @@ Result<Introspection> AuthService::introspect(const std::string& token,
   return out;
 }
 
-Result<Principal> AuthService::authenticate(std::string_view bearer) {
+Result<Principal> AuthService::authenticate(std::string_view bearer, core::Wait wait) {
+  auto claims = checkAccessToken(bearer);
+  if (!claims) return tl::unexpected(claims.error());
+  return principalFor(std::move(*claims), wait);
+}
+
+Result<jose::Claims> AuthService::checkAccessToken(std::string_view bearer) const {
   auto claims = d_.tokens.verifyAccess(bearer);
   if (!claims) return fail(Errc::InvalidToken, std::string(jose::jwtErrorName(claims.error())));
   // With several nodes, a node that may have missed a revocation answers 503, never "valid".
@@ -459,15 +465,19 @@ Result<Principal> AuthService::authenticate(std::string_view bearer) {
   if (!sid.empty() && d_.revocations.isSessionRevoked(sid)) {
     return fail(Errc::InvalidToken, "the token's session has ended");
   }
-  const auto user_id = parseId(claims->sub);
+  return std::move(*claims);
+}
+
+Result<Principal> AuthService::principalFor(jose::Claims claims, core::Wait wait) {
+  const auto user_id = parseId(claims.sub);
   if (!user_id) return fail(Errc::InvalidToken, "bad sub");
-  auto user = d_.users.get(*user_id);
+  auto user = d_.users.get(*user_id, wait);
   if (!user) return tl::unexpected(storeFailure(user.error()));
   if (!*user) return fail(Errc::InvalidToken, "user no longer exists");
   // The contract's 403 for inactive users comes first; once reactivated, tokens from before the
   // deactivation (or a password change) stay void.
   if (!(*user)->is_active) return fail(Errc::InactiveUser);
-  const std::int64_t iat = claims->iat.value_or(0);
+  const std::int64_t iat = claims.iat.value_or(0);
   if (iat < (*user)->tokens_valid_after) {
     return fail(Errc::InvalidToken,
                 "token issued before the user's password change or deactivation");
@@ -476,14 +486,15 @@ Result<Principal> AuthService::authenticate(std::string_view bearer) {
     // Issued in the very second of a password change or deactivation: `iat` cannot tell whether
     // before or after. That ended every session then, so the token's session decides (a login
     // right after the change has a new, live one). Rare, so a storage read is fine.
+    const std::string_view sid = sessionView(claims);
     if (sid.empty()) return fail(Errc::InvalidToken, "token from the second of a kill, no sid");
-    if (!core::mayBlock()) return fail(Errc::WouldBlock, "same-second token: session to read");
+    if (wait == core::Wait::No) return fail(Errc::WouldBlock, "same-second token: session to read");
     auto session = d_.store.sessions().find(sid);
     if (!session) return tl::unexpected(storeFailure(session.error()));
     if (!*session || (*session)->revoked)
       return fail(Errc::InvalidToken, "token's session ended by a password change or deactivation");
   }
-  Principal p{std::move(*user), {}, std::move(*claims)};
+  Principal p{std::move(*user), {}, std::move(claims)};
   p.permissions =
       rbac::effectivePermissions(d_.policy.permissionsOf(p.user->role), p.claims.scopes);
   return p;

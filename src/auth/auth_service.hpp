@@ -8,10 +8,12 @@
 
 #include "audit/audit_log.hpp"
 #include "auth/errors.hpp"
+#include "auth/principal.hpp"
 #include "auth/revocations.hpp"
 #include "auth/tokens.hpp"
 #include "auth/user_cache.hpp"
 #include "config/config.hpp"
+#include "core/blocking.hpp"
 #include "core/clock.hpp"
 #include "metrics/metrics.hpp"
 #include "password/hash_pool.hpp"
@@ -21,14 +23,6 @@
 #include "store/store.hpp"
 
 namespace gatehouse::auth {
-
-// Who is calling, once a bearer token checked out.
-struct Principal {
-  std::shared_ptr<const store::User> user;  // shared with the user cache; never null
-  std::vector<std::string> permissions;     // role's current permissions ∩ token (or key) scopes
-  jose::Claims claims;                      // empty when authenticated by an API key
-  std::optional<std::int64_t> api_key_id;
-};
 
 // Where a request came from: recorded on sessions and audit events.
 struct ClientInfo {
@@ -101,8 +95,16 @@ class AuthService {
   Result<Introspection> introspect(const std::string& token,
                                    const std::optional<std::string>& hint);
   // Checks a bearer token with no storage round-trip when nothing changed: InvalidToken (bad,
-  // expired, revoked, voided by a password change, unknown user), InactiveUser.
-  Result<Principal> authenticate(std::string_view bearer);
+  // expired, revoked, voided by a password change, unknown user), InactiveUser; WouldBlock with
+  // Wait::No when the answer needs storage.
+  Result<Principal> authenticate(std::string_view bearer, core::Wait wait = core::Wait::Yes);
+  // The first half, from memory only: signature with the pinned algorithm, type, expiry, and the
+  // revocation list (token and session). InvalidToken, or Unavailable while this node may have
+  // missed revocations.
+  Result<jose::Claims> checkAccessToken(std::string_view bearer) const;
+  // The second half, for claims checkAccessToken accepted: the user, the watermark, the
+  // permissions. InvalidToken, InactiveUser; WouldBlock with Wait::No when storage is needed.
+  Result<Principal> principalFor(jose::Claims claims, core::Wait wait = core::Wait::Yes);
 
   Result<std::vector<store::Session>> sessions(const Principal& who);
   // SessionNotFound unless the session is the caller's and live.

@@ -2,16 +2,14 @@
 
 #include <mutex>
 
-#include "core/blocking.hpp"
-
 namespace gatehouse::auth {
 
-core::Result<std::shared_ptr<const store::User>> UserCache::get(std::int64_t id) {
+core::Result<std::shared_ptr<const store::User>> UserCache::get(std::int64_t id, core::Wait wait) {
   {
     const std::shared_lock lock(mutex_);
     if (auto it = entries_.find(id); it != entries_.end()) return it->second;
   }
-  if (!core::mayBlock()) return core::makeError(core::Errc::WouldBlock, "user not cached");
+  if (wait == core::Wait::No) return core::makeError(core::Errc::WouldBlock, "user not cached");
   // A change racing this read bumps the generation; then the (possibly stale) row is not kept.
   const std::uint64_t generation = generation_.load();
   auto found = users_.findById(id);

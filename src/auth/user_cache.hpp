@@ -8,6 +8,7 @@
 #include <shared_mutex>
 #include <unordered_map>
 
+#include "core/blocking.hpp"
 #include "core/error.hpp"
 #include "core/sharded_mutex.hpp"
 #include "store/store.hpp"
@@ -24,7 +25,9 @@ class UserCache {
       : users_(users), max_entries_(max_entries) {}
 
   // The user (from memory when cached: shared, never copied); null when it does not exist.
-  core::Result<std::shared_ptr<const store::User>> get(std::int64_t id);
+  // WouldBlock with Wait::No when it is not cached.
+  core::Result<std::shared_ptr<const store::User>> get(std::int64_t id,
+                                                       core::Wait wait = core::Wait::Yes);
   // Drops `id` after this process changed it, and tells the other nodes (see onChange).
   void invalidate(std::int64_t id);
   // Called after every invalidate(): the server publishes a "re-read the change log" poke.

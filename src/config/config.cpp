@@ -150,6 +150,10 @@ const std::map<std::string, std::string>& variables() {
        "(nginx: X-Original-Method/-URI; traefik, caddy: X-Forwarded-Method/-Uri) (nginx)"},
       {"REGISTRATION_ENABLED", "allow self-registration at POST /api/v1/auth/register (true)"},
       {"API_KEYS_PER_USER", "live API keys one user may hold, 1 to 10000 (100)"},
+      {"DOCS_ENABLED", "serve /openapi.json and the Swagger UI at /docs (true)"},
+      {"CORS_ALLOW_ORIGINS",
+       "comma-separated exact origins (scheme://host[:port]) whose browser pages may call the "
+       "API with credentials (unset: no CORS headers)"},
       {"FRONTEND_URL", "where external sign-in redirects back to (http://localhost:3000)"},
       {"LOGIN_RATE_LIMIT", "N/second|minute|hour|day (5/minute)"},
       {"REGISTER_RATE_LIMIT", "N/second|minute|hour|day (3/minute)"},
@@ -409,6 +413,27 @@ core::Result<Config> load(const Lookup& lookup) {
   }
   r.boolean("REGISTRATION_ENABLED", c.registration_enabled);
   r.integer("API_KEYS_PER_USER", c.api_keys_per_user, 1, 10000);
+  r.boolean("DOCS_ENABLED", c.docs_enabled);
+  if (auto v = r.raw("CORS_ALLOW_ORIGINS")) {
+    std::size_t start = 0;
+    while (start <= v->size()) {
+      const auto comma = v->find(',', start);
+      std::string origin =
+          v->substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      origin.erase(0, origin.find_first_not_of(' '));
+      origin.erase(origin.find_last_not_of(' ') + 1);
+      start = comma == std::string::npos ? v->size() + 1 : comma + 1;
+      if (origin.empty()) continue;
+      // An origin is scheme://host[:port], nothing more: "*" or a path would be a mistake.
+      const bool scheme = origin.starts_with("http://") || origin.starts_with("https://");
+      const auto rest = origin.substr(origin.find("://") + 3);
+      if (!scheme || rest.empty() || rest.find_first_of("/?#*@ ") != std::string::npos) {
+        r.fail("CORS_ALLOW_ORIGINS", "each origin must be scheme://host[:port], got " + origin);
+        continue;
+      }
+      c.cors_allow_origins.push_back(origin);
+    }
+  }
 
   r.integer("GATEHOUSE_MAX_BODY_BYTES", c.http.max_body_bytes, 1024, 64LL << 20);
   r.integer("GATEHOUSE_MAX_HEADER_BYTES", c.http.max_header_bytes, 1024, 1LL << 20);
@@ -494,6 +519,7 @@ std::vector<std::string> describe(const Config& c) {
                                                                           : "caddy"),
       "REGISTRATION_ENABLED        = " + std::string(c.registration_enabled ? "true" : "false"),
       "API_KEYS_PER_USER           = " + std::to_string(c.api_keys_per_user),
+      "DOCS_ENABLED                = " + std::string(c.docs_enabled ? "true" : "false"),
   };
 }
 

@@ -99,6 +99,8 @@ struct Config {
   ForwardAuthProxy forward_auth_proxy = ForwardAuthProxy::Nginx;
   bool registration_enabled = true;
   std::size_t api_keys_per_user = 100;
+  bool docs_enabled = true;                     // /openapi.json and /docs
+  std::vector<std::string> cors_allow_origins;  // exact origins; empty: no CORS headers
 
   HttpLimits http;
   bool log_json = false;

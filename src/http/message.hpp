@@ -1,5 +1,6 @@
 #pragma once
 
+#include <any>
 #include <map>
 #include <optional>
 #include <string>
@@ -24,6 +25,9 @@ struct Request {
   std::string request_id;
   std::map<std::string, std::string> path_params;    // filled by the router
   std::size_t route = static_cast<std::size_t>(-1);  // index of the route that took it, if any
+  // What the layer above carries from the I/O thread's attempt to the worker (a token already
+  // verified there), so the worker does not repeat it.
+  std::any context;
 
   // The first value of a header; nullopt when absent.
   std::optional<std::string_view> header(std::string_view lower_name) const;

@@ -35,8 +35,23 @@ std::vector<std::string_view> splitView(std::string_view path) {
 
 }  // namespace
 
-void Router::add(std::string method, const std::string& pattern, Handler handler) {
+std::size_t Router::add(std::string method, const std::string& pattern, Handler handler) {
   routes_.push_back(Route{std::move(method), pattern, split(pattern), std::move(handler)});
+  return routes_.size() - 1;
+}
+
+std::optional<std::size_t> Router::find(Request& request) const {
+  const auto parts = splitView(request.path);
+  for (const auto& route : routes_) {
+    if (!match(route, parts, nullptr)) continue;
+    if (route.method == request.method || (request.method == "HEAD" && route.method == "GET")) {
+      request.path_params.clear();
+      match(route, parts, &request.path_params);
+      request.route = static_cast<std::size_t>(&route - routes_.data());
+      return request.route;
+    }
+  }
+  return std::nullopt;
 }
 
 bool Router::match(const Route& route, const std::vector<std::string_view>& parts,
@@ -59,16 +74,12 @@ bool Router::match(const Route& route, const std::vector<std::string_view>& part
 }
 
 Response Router::dispatch(Request& request) const {
+  // RFC 9110 §9.3.2: HEAD is GET without the body (the writer drops it).
+  if (auto index = find(request)) return routes_[*index].handler(request);
   const auto parts = splitView(request.path);
   std::set<std::string> allowed;
   for (const auto& route : routes_) {
     if (!match(route, parts, nullptr)) continue;
-    // RFC 9110 §9.3.2: HEAD is GET without the body (the writer drops it).
-    if (route.method == request.method || (request.method == "HEAD" && route.method == "GET")) {
-      match(route, parts, &request.path_params);
-      request.route = static_cast<std::size_t>(&route - routes_.data());
-      return route.handler(request);
-    }
     allowed.insert(route.method);
     if (route.method == "GET") allowed.insert("HEAD");
   }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,13 +11,22 @@ namespace gatehouse::http {
 
 using Handler = std::function<Response(Request&)>;
 
+// Where a request runs: on its I/O thread when memory suffices (token checks), on a storage
+// worker, or on the hashing workers (requests that wait on the password-hashing pool, kept apart
+// so a login flood never delays the rest).
+enum class Lane { Inline, Storage, Hashing };
+
 // Maps method + path pattern ("/api/v1/users/{id}") to handlers. An unknown path answers 404
 // {"detail": "Not Found"}; a known path with another method 405 {"detail": "Method Not Allowed"}
 // with Allow. Routes are added at startup; dispatch() is then thread-safe.
 class Router {
  public:
-  void add(std::string method, const std::string& pattern, Handler handler);
+  // Returns the route's index (Request::route).
+  std::size_t add(std::string method, const std::string& pattern, Handler handler);
   Response dispatch(Request& request) const;
+  // The index of the route `request` matches (HEAD as GET), with Request::route and path_params
+  // filled; nullopt when none does (dispatch answers 404 or 405).
+  std::optional<std::size_t> find(Request& request) const;
   // The pattern `request` matches ("/api/v1/users/{id}"), for metrics labels; "unmatched" if none.
   std::string routeOf(const Request& request) const;
   // (method, pattern) of every route, in index order (Request::route).

@@ -227,24 +227,25 @@ struct Server::Impl {
       const unsigned version = msg.version();
       const bool head = msg.method() == bhttp::verb::head;
 
-      // The hot path answers from memory right here; everything else goes to a worker.
+      // The hot path answers from memory right here; everything else goes to its lane's workers.
+      Lane lane = Lane::Storage;
       if (try_inline) {
-        std::optional<Response> quick;
+        std::variant<Response, Lane> attempt = Lane::Storage;
         try {
-          quick = try_inline(req);
+          attempt = try_inline(req);
         } catch (const std::exception&) {
-          quick = serverResponse(500, &req);
+          attempt = serverResponse(500, &req);
         }
-        if (quick) {
+        if (auto* quick = std::get_if<Response>(&attempt)) {
           co_await write(*conn, std::move(*quick), version, keep_alive && !stopping.load(), head);
           conn->busy = false;
           if (!keep_alive || stopping.load()) break;
           continue;
         }
+        lane = std::get<Lane>(attempt);
       }
       // Hand the request to a worker; this coroutine resumes on its I/O thread afterwards.
-      const bool heavy = std::find(options.heavy_paths.begin(), options.heavy_paths.end(),
-                                   req.path) != options.heavy_paths.end();
+      const bool heavy = lane == Lane::Hashing;
       Response res = co_await asio::co_spawn(
           heavy ? heavy_workers.get_executor() : workers.get_executor(),
           [this, &req]() -> asio::awaitable<Response> {

@@ -7,10 +7,12 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "core/error.hpp"
 #include "http/message.hpp"
+#include "http/router.hpp"
 
 namespace gatehouse::http {
 
@@ -24,18 +26,17 @@ struct ServerOptions {
   std::size_t max_connections = 1024;
   std::size_t io_threads = 0;  // 0 = one per core
   std::size_t worker_threads = 16;
-  // Requests to these paths (password hashing: they wait on the hashing pool) run on their own
-  // workers, so a login flood never delays token checks on the general workers.
-  std::vector<std::string> heavy_paths;
+  // Workers for requests of the Hashing lane (they wait on the hashing pool), kept apart so a
+  // login flood never delays token checks on the storage workers.
   std::size_t heavy_worker_threads = 8;
   std::chrono::seconds shutdown_grace{10};
 };
 
 // Turns a request into a response; runs on a worker thread, where blocking is allowed.
 using Pipeline = std::function<Response(Request&)>;
-// Tried first on the I/O thread for every request; must not block. nullopt hands the request to
-// a worker (Pipeline).
-using InlinePipeline = std::function<std::optional<Response>(Request&)>;
+// Tried first on the I/O thread for every request; must not block. Either the response, or the
+// lane whose workers run the request (Pipeline).
+using InlinePipeline = std::function<std::variant<Response, Lane>(Request&)>;
 // Applied to responses the server makes itself (413, 431, 503 when full) before writing, so they
 // carry the same headers as every other response. `request` is null when none was parsed.
 using Decorator = std::function<void(const Request* request, Response& response)>;

@@ -23,13 +23,10 @@ class Handlers : public ::testing::Test {
               {"http://gh.test", "http://front.test", std::string(32, 'c'), true}),
         services_{auth_,   users_,   keys_, tokens_, *store_,
                   policy_, metrics_, oidc_, audit_,  "http://gh.test"} {
-    addAuthRoutes(router_, services_);
-    addUserRoutes(router_, services_);
-    addDiscoveryRoutes(router_, services_);
-    addAuditRoutes(router_, services_);
-    addApiKeyRoutes(router_, services_);
-    addOidcRoutes(router_, services_);
-    pipeline_.emplace(router_, std::vector<std::string>{"10.0.0.1"}, &metrics_);
+    addAllRoutes(table_);
+    table_.install(router_, services_);
+    services_.routes = &table_;
+    pipeline_.emplace(router_, table_, services_, std::vector<std::string>{"10.0.0.1"}, &metrics_);
   }
 
   http::Response call(std::string method, std::string target, std::string body = {},
@@ -101,6 +98,7 @@ class Handlers : public ::testing::Test {
   oidc::CurlClient outbound_{""};
   oidc::OidcService oidc_;
   Services services_;
+  RouteTable table_;
   http::Router router_;
   std::optional<Pipeline> pipeline_;
 };
@@ -238,6 +236,69 @@ TEST_F(Handlers, ApiKeysCannotManageTheirOwnersAccount) {
     EXPECT_EQ(r.status, 403) << method << " " << path;
     EXPECT_EQ(r.body, R"({"detail":"Insufficient permissions"})");
   }
+}
+
+TEST_F(Handlers, LoginTakesTheRefreshTokenGrantWithTheSameRotation) {
+  registerAndToken();
+  const auto first = login();
+  const std::string form = "grant_type=refresh_token&refresh_token=" +
+                           std::string(first.at("refresh_token").as_string());
+  auto r = call("POST", "/api/v1/auth/login", form,
+                {{"content-type", "application/x-www-form-urlencoded"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(header(r, "Cache-Control"), "no-store");
+  // The old refresh token was rotated out: presenting it again is reuse.
+  EXPECT_EQ(call("POST", "/api/v1/auth/login", form,
+                 {{"content-type", "application/x-www-form-urlencoded"}})
+                .status,
+            401);
+  auto bad = call("POST", "/api/v1/auth/login", "grant_type=client_credentials",
+                  {{"content-type", "application/x-www-form-urlencoded"}});
+  EXPECT_EQ(bad.status, 422);
+}
+
+TEST_F(Handlers, PatchRefusesFieldsItDoesNotApply) {
+  const std::string token = registerAndToken();
+  auto r = call("PATCH", "/api/v1/users/1", R"({"password":"Other-Passw0rd!"})",
+                {{"content-type", "application/json"}, {"authorization", "Bearer " + token}});
+  // The plain user lacks users:write (403) before the body is looked at; an admin would get 422.
+  EXPECT_EQ(r.status, 403);
+}
+
+TEST_F(Handlers, CorsOnlyForListedOriginsNeverAWildcard) {
+  services_.cors_origins = {"https://app.example.com"};
+  auto listed = call("GET", "/healthz", {}, {{"origin", "https://app.example.com"}});
+  EXPECT_EQ(header(listed, "Access-Control-Allow-Origin"), "https://app.example.com");
+  EXPECT_EQ(header(listed, "Access-Control-Allow-Credentials"), "true");
+  EXPECT_EQ(header(listed, "Vary"), "Origin");
+  EXPECT_NE(header(listed, "Access-Control-Expose-Headers").find("Retry-After"), std::string::npos);
+  auto other = call("GET", "/healthz", {}, {{"origin", "https://evil.example.com"}});
+  EXPECT_EQ(header(other, "Access-Control-Allow-Origin"), "");
+  EXPECT_EQ(header(other, "Access-Control-Allow-Credentials"), "");
+  EXPECT_EQ(header(other, "Vary"), "Origin");
+  auto preflight = call("OPTIONS", "/api/v1/auth/me", {},
+                        {{"origin", "https://app.example.com"},
+                         {"access-control-request-method", "GET"},
+                         {"access-control-request-headers", "authorization"}});
+  EXPECT_EQ(preflight.status, 204);
+  EXPECT_EQ(header(preflight, "Access-Control-Allow-Origin"), "https://app.example.com");
+  EXPECT_NE(header(preflight, "Access-Control-Allow-Headers").find("Authorization"),
+            std::string::npos);
+  auto refused =
+      call("OPTIONS", "/api/v1/auth/me", {},
+           {{"origin", "https://evil.example.com"}, {"access-control-request-method", "GET"}});
+  EXPECT_EQ(header(refused, "Access-Control-Allow-Origin"), "");
+  services_.cors_origins.clear();
+  EXPECT_EQ(header(call("GET", "/healthz", {}, {{"origin", "https://app.example.com"}}), "Vary"),
+            "");
+}
+
+TEST_F(Handlers, OpenApiDocumentIsServedUnlessDisabled) {
+  auto doc = call("GET", "/openapi.json");
+  ASSERT_EQ(doc.status, 200);
+  EXPECT_EQ(parse(doc).at("openapi").as_string(), "3.1.0");
+  services_.docs_enabled = false;
+  EXPECT_EQ(call("GET", "/openapi.json").status, 404);
 }
 
 TEST_F(Handlers, ExpiredTokenFollowsTheInjectedClock) {

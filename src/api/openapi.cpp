@@ -1,0 +1,286 @@
+// GET /openapi.json: the OpenAPI 3.1 document, generated from the route table so it cannot drift
+// from what the middleware does (credentials, permissions, bodies, error statuses).
+#include "api/openapi.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "core/version.hpp"
+
+namespace gatehouse::api {
+namespace {
+
+namespace json = boost::json;
+
+// The bodies the API sends and takes (JSON Schema 2020-12, as OpenAPI 3.1 uses it). The error
+// shapes are FastAPI's.
+constexpr std::string_view kSchemas = R"json({
+  "ErrorDetail": {"type": "object", "required": ["detail"],
+    "properties": {"detail": {"type": "string"}}},
+  "ValidationError": {"type": "object", "required": ["loc", "msg", "type"],
+    "properties": {"loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+                   "msg": {"type": "string"}, "type": {"type": "string"}}},
+  "HTTPValidationError": {"type": "object", "required": ["detail"],
+    "properties": {"detail": {"type": "array", "items": {"$ref": "#/components/schemas/ValidationError"}}}},
+  "TokenPair": {"type": "object", "required": ["access_token", "refresh_token", "token_type", "expires_in"],
+    "properties": {"access_token": {"type": "string"}, "refresh_token": {"type": "string"},
+                   "token_type": {"type": "string", "const": "bearer"},
+                   "expires_in": {"type": "integer", "description": "access-token lifetime in seconds"}}},
+  "User": {"type": "object", "required": ["id", "email", "username", "role", "is_active", "created_at"],
+    "properties": {"id": {"type": "integer"}, "email": {"type": "string"}, "username": {"type": "string"},
+                   "role": {"type": "string"}, "is_active": {"type": "boolean"},
+                   "created_at": {"type": "string", "format": "date-time"}}},
+  "UserPage": {"type": "object", "required": ["items", "total"],
+    "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/User"}},
+                   "total": {"type": "integer"}}},
+  "Message": {"type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}},
+  "Empty": {"type": "object"},
+  "Health": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}},
+  "Introspection": {"type": "object", "required": ["active"],
+    "properties": {"active": {"type": "boolean"}, "token_type": {"type": "string"},
+                   "sub": {"type": "string"}, "username": {"type": "string"}, "scope": {"type": "string"},
+                   "exp": {"type": "integer"}, "iat": {"type": "integer"}, "jti": {"type": "string"},
+                   "iss": {"type": "string"}, "aud": {}}},
+  "Session": {"type": "object",
+    "required": ["id", "user_agent", "ip", "created_at", "last_used_at", "current"],
+    "properties": {"id": {"type": "string"}, "user_agent": {"type": "string"}, "ip": {"type": "string"},
+                   "created_at": {"type": "string", "format": "date-time"},
+                   "last_used_at": {"type": "string", "format": "date-time"},
+                   "current": {"type": "boolean"}}},
+  "SessionList": {"type": "object", "required": ["items"],
+    "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Session"}}}},
+  "ApiKey": {"type": "object", "required": ["id", "name", "prefix", "scopes", "created_at", "expires_at"],
+    "properties": {"id": {"type": "integer"}, "name": {"type": "string"}, "prefix": {"type": "string"},
+                   "scopes": {"type": "array", "items": {"type": "string"}},
+                   "created_at": {"type": "string", "format": "date-time"},
+                   "expires_at": {"type": ["string", "null"], "format": "date-time"},
+                   "last_used_at": {"type": ["string", "null"], "format": "date-time"}}},
+  "ApiKeyCreated": {"allOf": [{"$ref": "#/components/schemas/ApiKey"},
+    {"type": "object", "required": ["key"],
+     "properties": {"key": {"type": "string", "description": "the key; shown only here"}}}]},
+  "ApiKeyPage": {"type": "object", "required": ["items", "total"],
+    "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/ApiKey"}},
+                   "total": {"type": "integer"}}},
+  "ExternalData": {"type": "object", "required": ["data", "owner_id"],
+    "properties": {"data": {"type": "string"}, "owner_id": {"type": "integer"}}},
+  "Identity": {"type": "object", "required": ["id", "provider", "subject", "email", "created_at"],
+    "properties": {"id": {"type": "integer"}, "provider": {"type": "string"}, "subject": {"type": "string"},
+                   "email": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"}}},
+  "IdentityList": {"type": "object", "required": ["items"],
+    "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Identity"}}}},
+  "AuditEvent": {"type": "object", "required": ["id", "type"],
+    "properties": {"id": {"type": "integer"}, "type": {"type": "string"}}},
+  "AuditEventList": {"type": "object", "required": ["items"],
+    "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/AuditEvent"}}}},
+  "AnalyticsSummary": {"type": "object",
+    "required": ["days", "logins_ok", "logins_failed", "active_users", "total_users", "registrations_per_day"],
+    "properties": {"days": {"type": "integer"}, "logins_ok": {"type": "integer"},
+                   "logins_failed": {"type": "integer"}, "active_users": {"type": "integer"},
+                   "total_users": {"type": "integer"},
+                   "registrations_per_day": {"type": "array", "items": {"type": "object",
+                     "required": ["date", "count"],
+                     "properties": {"date": {"type": "string"}, "count": {"type": "integer"}}}}}},
+  "Jwks": {"type": "object", "required": ["keys"],
+    "properties": {"keys": {"type": "array", "items": {"type": "object"}}}},
+  "Discovery": {"type": "object", "required": ["issuer", "jwks_uri"],
+    "properties": {"issuer": {"type": "string"}, "jwks_uri": {"type": "string"}}},
+  "RegisterRequest": {"type": "object", "required": ["email", "username", "password"],
+    "properties": {"email": {"type": "string", "format": "email"},
+                   "username": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{3,32}$"},
+                   "password": {"type": "string", "format": "password"}}},
+  "LoginForm": {"type": "object",
+    "properties": {"grant_type": {"type": "string", "enum": ["password", "refresh_token"]},
+                   "username": {"type": "string", "description": "the email, or the username"},
+                   "password": {"type": "string", "format": "password"},
+                   "scope": {"type": "string", "description": "space-separated permissions"},
+                   "refresh_token": {"type": "string", "description": "with grant_type=refresh_token"}}},
+  "RefreshRequest": {"type": "object", "required": ["refresh_token"],
+    "properties": {"refresh_token": {"type": "string"}}},
+  "LogoutRequest": {"type": "object", "properties": {"refresh_token": {"type": "string"}}},
+  "TokenForm": {"type": "object", "required": ["token"],
+    "properties": {"token": {"type": "string"},
+                   "token_type_hint": {"type": "string", "enum": ["access_token", "refresh_token"]}}},
+  "PasswordChange": {"type": "object", "required": ["current_password", "new_password"],
+    "properties": {"current_password": {"type": "string", "format": "password"},
+                   "new_password": {"type": "string", "format": "password"},
+                   "keep_api_keys": {"type": "boolean", "default": false}}},
+  "UserPatch": {"type": "object", "additionalProperties": false,
+    "properties": {"email": {"type": "string", "format": "email"}, "username": {"type": "string"},
+                   "is_active": {"type": "boolean"}}},
+  "RoleChange": {"type": "object", "required": ["role"], "additionalProperties": false,
+    "properties": {"role": {"type": "string"}}},
+  "ApiKeyRequest": {"type": "object", "required": ["name"],
+    "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 100},
+                   "scopes": {"type": "array", "items": {"type": "string"}},
+                   "expires_in_days": {"type": "integer", "minimum": 1, "maximum": 3650}}},
+  "ExchangeRequest": {"type": "object", "required": ["code"], "properties": {"code": {"type": "string"}}}
+})json";
+
+json::object content(const std::string& schema, std::string_view media = "application/json") {
+  return {{std::string(media),
+           json::object{{"schema", json::object{{"$ref", "#/components/schemas/" + schema}}}}}};
+}
+
+json::object reply(const std::string& description, const std::string& schema) {
+  json::object r{{"description", description}};
+  if (!schema.empty()) r["content"] = content(schema);
+  return r;
+}
+
+// "/api/v1/users/{id}" -> {"id"}.
+std::vector<std::string> pathParams(const std::string& path) {
+  std::vector<std::string> out;
+  for (std::size_t open = path.find('{'); open != std::string::npos;
+       open = path.find('{', open + 1)) {
+    const auto close = path.find('}', open);
+    if (close == std::string::npos) break;
+    out.push_back(path.substr(open + 1, close - open - 1));
+  }
+  return out;
+}
+
+json::array security(const Route& route) {
+  json::array scopes;
+  for (const auto& p : route.permissions) scopes.emplace_back(p);
+  const json::object bearer{{"OAuth2PasswordBearer", scopes}};
+  const json::object header{{"APIKeyHeader", json::array{}}};
+  const json::object query{{"APIKeyQuery", json::array{}}};
+  switch (*route.credential) {
+    case Credential::None:
+      return {};
+    case Credential::UserToken:
+      return {bearer};
+    case Credential::TokenOrKey:
+      return {bearer, header, query};
+    case Credential::ApiKey:
+      return {header, query};
+  }
+  return {};
+}
+
+json::object operation(const Route& route) {
+  json::object op{{"summary", route.summary},
+                  {"tags", json::array{json::value(route.tag)}},
+                  {"operationId", operationId(route)}};
+  if (!route.description.empty()) op["description"] = route.description;
+  json::array params;
+  for (const auto& name : pathParams(route.path)) {
+    std::string type = "string";
+    std::string description;
+    for (const auto& p : route.params) {
+      if (p.in == "path" && p.name == name) {
+        type = p.type;
+        description = p.description;
+      }
+    }
+    json::object param{{"name", name},
+                       {"in", "path"},
+                       {"required", true},
+                       {"schema", json::object{{"type", type}}}};
+    if (!description.empty()) param["description"] = description;
+    params.push_back(std::move(param));
+  }
+  for (const auto& p : route.params) {
+    if (p.in == "path") continue;
+    json::object param{{"name", p.name},
+                       {"in", p.in},
+                       {"required", p.required},
+                       {"schema", json::object{{"type", p.type}}}};
+    if (!p.description.empty()) param["description"] = p.description;
+    params.push_back(std::move(param));
+  }
+  if (!params.empty()) op["parameters"] = std::move(params);
+  if (route.body != BodyKind::None) {
+    op["requestBody"] = json::object{
+        {"required", route.body != BodyKind::OptionalJson},
+        {"content", content(route.body_schema, route.body == BodyKind::Form
+                                                   ? "application/x-www-form-urlencoded"
+                                                   : "application/json")}};
+  }
+  json::object responses;
+  for (const auto& r : route.replies)
+    responses[std::to_string(r.status)] = reply(r.description, r.schema);
+  // What the middleware answers on its own, from the declaration.
+  const auto add = [&responses](int status, const std::string& description,
+                                const std::string& schema) {
+    if (!responses.contains(std::to_string(status)))
+      responses[std::to_string(status)] = reply(description, schema);
+  };
+  if (*route.credential != Credential::None)
+    add(401, "Not authenticated / Could not validate credentials", "ErrorDetail");
+  if (!route.permissions.empty() || *route.credential == Credential::UserToken ||
+      *route.credential == Credential::TokenOrKey) {
+    add(403, "Insufficient permissions / Inactive user", "ErrorDetail");
+  }
+  if (route.body != BodyKind::None || !route.params.empty() || !pathParams(route.path).empty())
+    add(422, "Validation Error", "HTTPValidationError");
+  if (!route.limits.empty()) {
+    std::string description = "Too many requests (Retry-After):";
+    for (const auto& l : route.limits) description += " " + l.setting + " " + l.keys + ";";
+    description.pop_back();
+    add(429, description, "ErrorDetail");
+  }
+  if (*route.lane == http::Lane::Hashing)
+    add(503, "Server busy, retry shortly (the hashing queue is full)", "ErrorDetail");
+  op["responses"] = std::move(responses);
+  if (auto sec = security(route); !sec.empty()) op["security"] = std::move(sec);
+  return op;
+}
+
+}  // namespace
+
+std::string operationId(const Route& route) {
+  std::string id;
+  for (char c : route.method) id.push_back(static_cast<char>(c - 'A' + 'a'));
+  bool upper = true;
+  for (char c : route.path) {
+    if (c == '/' || c == '{' || c == '}' || c == '-' || c == '.' || c == '_') {
+      upper = true;
+      continue;
+    }
+    id.push_back(upper && c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c);
+    upper = false;
+  }
+  return id;
+}
+
+json::object openApiDocument(const RouteTable& table, const OpenApiInfo& info) {
+  json::object paths;
+  for (const auto& route : table.routes()) {
+    if (route.hidden) continue;
+    std::string method = route.method;
+    for (char& c : method) c = static_cast<char>(c - 'A' + 'a');
+    auto& item = paths[route.path];
+    if (!item.is_object()) item = json::object{};
+    item.as_object()[method] = operation(route);
+  }
+  json::object scopes;
+  for (const auto& p : info.permissions) scopes[p] = "permission " + p;
+  json::object schemes{
+      {"OAuth2PasswordBearer",
+       json::object{
+           {"type", "oauth2"},
+           {"description",
+            "The password flow: POST the email (or username) and "
+            "password to /api/v1/auth/login."},
+           {"flows", json::object{{"password", json::object{{"tokenUrl", "/api/v1/auth/login"},
+                                                            {"refreshUrl", "/api/v1/auth/login"},
+                                                            {"scopes", std::move(scopes)}}}}}}},
+      {"APIKeyHeader", json::object{{"type", "apiKey"}, {"in", "header"}, {"name", "X-API-Key"}}},
+      {"APIKeyQuery", json::object{{"type", "apiKey"}, {"in", "query"}, {"name", "api_key"}}}};
+  return {
+      {"openapi", "3.1.0"},
+      {"info", json::object{{"title", "Gatehouse"},
+                            {"version", core::kVersion},
+                            {"description",
+                             "Authentication and authorization server: password "
+                             "login, JWT access and refresh tokens, RBAC, API "
+                             "keys, forward-auth, external sign-in."}}},
+      {"servers", json::array{json::object{{"url", info.public_url}}}},
+      {"paths", std::move(paths)},
+      {"components",
+       json::object{{"schemas", json::parse(kSchemas)}, {"securitySchemes", std::move(schemes)}}},
+  };
+}
+
+}  // namespace gatehouse::api

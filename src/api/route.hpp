@@ -1,0 +1,120 @@
+#pragma once
+
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "api/body.hpp"
+#include "auth/principal.hpp"
+#include "http/message.hpp"
+#include "http/router.hpp"
+
+namespace gatehouse::api {
+
+struct Services;
+
+// Which credential a route takes; the middleware authenticates accordingly before the handler.
+enum class Credential {
+  None,        // anyone
+  UserToken,   // a user's own access token: account management, never an API key
+  TokenOrKey,  // an access token, or an API key acting as its owner limited to its scopes
+  ApiKey,      // an API key only (the seed's /external-data)
+};
+
+// How a route's body is read (FastAPI's Body / Form). OptionalJson: an empty body is allowed
+// (then Call::body is null).
+enum class BodyKind { None, Json, OptionalJson, Form };
+
+// A query or path parameter, for the OpenAPI document.
+struct Param {
+  std::string name;
+  std::string in = "query";  // "query" or "path" (path parameters come from the pattern)
+  std::string type = "string";
+  bool required = false;
+  std::string description;
+};
+
+// One documented answer: a status, what it means, and the schema of its JSON body ("" for none).
+struct Reply {
+  int status = 200;
+  std::string description;
+  std::string schema;
+};
+
+// A rate limit the route applies, for the document (the services count it).
+struct LimitDoc {
+  std::string setting;  // e.g. "LOGIN_RATE_LIMIT"
+  std::string keys;     // e.g. "per client address and per account"
+};
+
+// What a handler receives: the request, the authenticated principal (when the route takes a
+// credential) and its parsed body (when it declares one).
+struct Call {
+  http::Request& request;
+  Services& services;
+  const auth::Principal* who = nullptr;
+  Body* body = nullptr;
+};
+
+using RouteHandler = std::function<http::Response(Call&)>;
+
+// One route, declared once: everything the middleware, the worker placement, the OpenAPI
+// document and the docs need. Fields without a default must be set (a test walks the table).
+struct Route {
+  std::string method;
+  std::string path;                      // "/api/v1/users/{id}"
+  std::optional<Credential> credential;  // required
+  std::vector<std::string> permissions;  // all needed (403 Insufficient permissions)
+  std::optional<http::Lane> lane;        // required
+  std::string summary;                   // required
+  std::string tag;                       // required: the section in /docs
+  std::string description;               // optional longer text
+  BodyKind body = BodyKind::None;
+  std::string body_schema;     // required with a body
+  std::vector<Param> params;   // query parameters (path ones are derived)
+  std::vector<Reply> replies;  // successes and route-specific failures
+  std::vector<LimitDoc> limits;
+  bool credentials_in_original_uri = false;  // forward-auth: ?api_key= of the proxied request
+  bool hidden = false;                       // left out of the OpenAPI document (/docs itself)
+  RouteHandler handler;
+};
+
+// The middleware's answer on the I/O thread: the response, or the lane of workers to finish on.
+using Attempt = std::variant<http::Response, http::Lane>;
+
+// Every route of the API. Built at startup, then read-only (thread-safe).
+class RouteTable {
+ public:
+  void add(Route route);
+  const std::vector<Route>& routes() const { return routes_; }
+  // Registers every route with `router`, wrapped in the middleware (authentication, permission
+  // checks, body parsing). Call once, after every add().
+  void install(http::Router& router, Services& services);
+  // The I/O thread's try: a route of the Inline lane is answered when memory suffices (its
+  // verified token travels with the request otherwise); any other route names its lane.
+  Attempt tryInline(http::Request& request, Services& services) const;
+  // The OpenAPI document as served, made once (the table does not change after startup).
+  const std::string& openApiJson(Services& services) const;
+
+ private:
+  std::vector<Route> routes_;
+  const http::Router* router_ = nullptr;
+  mutable std::once_flag openapi_once_;
+  mutable std::string openapi_json_;
+};
+
+// Each resource's routes.
+void addAuthRoutes(RouteTable& table);
+void addUserRoutes(RouteTable& table);
+void addDiscoveryRoutes(RouteTable& table);
+void addAuditRoutes(RouteTable& table);
+void addApiKeyRoutes(RouteTable& table);
+void addOidcRoutes(RouteTable& table);
+void addDocsRoutes(RouteTable& table);
+// All of the above.
+void addAllRoutes(RouteTable& table);
+
+}  // namespace gatehouse::api

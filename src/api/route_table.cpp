@@ -1,0 +1,147 @@
+// The middleware every route runs through, from its declaration: authentication for the declared
+// credential, the permission check, the body parser; and the I/O thread's attempt.
+#include <stdexcept>
+
+#include <boost/json/serialize.hpp>
+
+#include "api/openapi.hpp"
+#include "api/route.hpp"
+#include "api/services.hpp"
+
+namespace gatehouse::api {
+namespace {
+
+using auth::Errc;
+
+// Authentication's outcome: the principal, the response to send, or "needs a worker".
+using Authenticated = std::variant<auth::Principal, http::Response, http::Lane>;
+
+Authenticated refuse(const auth::Error& error, const http::Request& r) {
+  return errorResponse(error, r);
+}
+
+// A verified access token carried from the I/O thread to the worker (http::Request::context).
+struct VerifiedToken {
+  jose::Claims claims;
+};
+
+Authenticated authenticateFor(const Route& route, Services& s, http::Request& r, core::Wait wait) {
+  const bool nginx = s.forward_auth_proxy == config::ForwardAuthProxy::Nginx;
+  const std::string_view uri_header =
+      route.credentials_in_original_uri ? (nginx ? "x-original-uri" : "x-forwarded-uri") : "";
+  const Credentials c = credentialsOf(r, uri_header);
+  const Credential wanted = *route.credential;
+  if (wanted == Credential::ApiKey) {
+    // The seed's /external-data: its own two messages, whatever else the request carries.
+    if (c.kind != Credentials::Kind::ApiKey) return http::Response::detail(401, "API key required");
+  }
+  switch (c.kind) {
+    case Credentials::Kind::None:
+      return refuse({Errc::NotAuthenticated, {}, {}, 0}, r);
+    case Credentials::Kind::Invalid:
+      return refuse({Errc::InvalidToken, "malformed Basic credentials", {}, 0}, r);
+    case Credentials::Kind::ApiKey: {
+      if (wanted == Credential::UserToken) {
+        return refuse({Errc::Forbidden, "an API key cannot manage its owner's account", {}, 0}, r);
+      }
+      auto who = s.api_keys.authenticate(c.secret(), clientOf(r), wait);
+      if (who) return std::move(*who);
+      if (who.error().code == Errc::WouldBlock) return http::Lane::Storage;
+      if (wanted == Credential::ApiKey && who.error().code != Errc::Unavailable &&
+          who.error().code != Errc::Internal) {
+        // The seed's message for every refused key, an inactive owner's included.
+        return refuse({Errc::InvalidApiKey, who.error().detail, {}, 0}, r);
+      }
+      return refuse(who.error(), r);
+    }
+    case Credentials::Kind::Token:
+      break;
+  }
+  if (wanted == Credential::ApiKey) return refuse({Errc::InvalidApiKey, "not a key", {}, 0}, r);
+  // A token the I/O thread already verified is not verified again.
+  if (const auto* verified = std::any_cast<VerifiedToken>(&r.context)) {
+    auto who = s.auth.principalFor(verified->claims, wait);
+    if (!who) return refuse(who.error(), r);
+    return std::move(*who);
+  }
+  auto claims = s.auth.checkAccessToken(c.secret());
+  if (!claims) return refuse(claims.error(), r);
+  auto who = s.auth.principalFor(*claims, wait);
+  if (!who && who.error().code == Errc::WouldBlock) {
+    r.context = VerifiedToken{std::move(*claims)};
+    return http::Lane::Storage;
+  }
+  if (!who) return refuse(who.error(), r);
+  return std::move(*who);
+}
+
+// The whole middleware for one route; a Lane only when `wait` is No and storage is needed.
+Attempt run(const Route& route, Services& s, http::Request& r, core::Wait wait) {
+  std::optional<auth::Principal> who;
+  if (*route.credential != Credential::None) {
+    auto outcome = authenticateFor(route, s, r, wait);
+    if (auto* lane = std::get_if<http::Lane>(&outcome)) return *lane;
+    if (auto* response = std::get_if<http::Response>(&outcome)) return std::move(*response);
+    who = std::move(std::get<auth::Principal>(outcome));
+    if (auto denied = requirePermissions(*who, route.permissions, r)) return std::move(*denied);
+  }
+  std::optional<Body> body;
+  if (route.body == BodyKind::Json || (route.body == BodyKind::OptionalJson && !r.body.empty()))
+    body = Body::json(r);
+  if (route.body == BodyKind::Form) body = Body::form(r);
+  Call call{r, s, who ? &*who : nullptr, body ? &*body : nullptr};
+  return route.handler(call);
+}
+
+}  // namespace
+
+void RouteTable::add(Route route) { routes_.push_back(std::move(route)); }
+
+void RouteTable::install(http::Router& router, Services& services) {
+  if (!router.routes().empty() && router_ != nullptr)
+    throw std::logic_error("RouteTable::install called twice");
+  for (const auto& route : routes_) {
+    if (!route.credential || !route.lane || !route.handler)
+      throw std::logic_error("route " + route.method + " " + route.path +
+                             " lacks a credential, a lane or a handler");
+    const std::size_t index =
+        router.add(route.method, route.path, [&route, &services](http::Request& r) {
+          auto done = run(route, services, r, core::Wait::Yes);
+          if (auto* response = std::get_if<http::Response>(&done)) return std::move(*response);
+          // Unreachable: with Wait::Yes nothing asks for a worker. Never send a blank answer.
+          return errorResponse({Errc::Internal, "worker asked for a worker", {}, 0}, r);
+        });
+    if (index != static_cast<std::size_t>(&route - routes_.data()))
+      throw std::logic_error("the router must hold only the route table's routes");
+  }
+  router_ = &router;
+}
+
+Attempt RouteTable::tryInline(http::Request& request, Services& services) const {
+  if (router_ == nullptr) return http::Lane::Storage;
+  const auto index = router_->find(request);
+  if (!index) return http::Lane::Storage;  // 404/405 are answered by the router on a worker
+  const Route& route = routes_[*index];
+  if (*route.lane != http::Lane::Inline) return *route.lane;
+  return run(route, services, request, core::Wait::No);
+}
+
+const std::string& RouteTable::openApiJson(Services& services) const {
+  std::call_once(openapi_once_, [&] {
+    openapi_json_ = boost::json::serialize(
+        openApiDocument(*this, {services.public_url, services.policy.allPermissions()}));
+  });
+  return openapi_json_;
+}
+
+void addAllRoutes(RouteTable& table) {
+  addAuthRoutes(table);
+  addUserRoutes(table);
+  addDiscoveryRoutes(table);
+  addAuditRoutes(table);
+  addApiKeyRoutes(table);
+  addOidcRoutes(table);
+  addDocsRoutes(table);
+}
+
+}  // namespace gatehouse::api

@@ -1,0 +1,135 @@
+// The route table is the one place a route's rules live: every route must declare them, and the
+// OpenAPI document must describe every route it serves.
+#include <set>
+
+#include <boost/json/serialize.hpp>
+#include <gtest/gtest.h>
+
+#include "api/openapi.hpp"
+#include "api/route.hpp"
+
+namespace gatehouse::api {
+namespace {
+
+namespace json = boost::json;
+
+// One table for the whole file (it is read-only once built).
+const RouteTable& allRoutes() {
+  static const RouteTable* const table = [] {
+    auto* t = new RouteTable;
+    addAllRoutes(*t);
+    return t;
+  }();
+  return *table;
+}
+
+TEST(RouteTable, EveryRouteDeclaresCredentialLaneSummaryTagHandlerAndReplies) {
+  const RouteTable& t = allRoutes();
+  ASSERT_GT(t.routes().size(), 25U);
+  std::set<std::pair<std::string, std::string>> seen;
+  for (const auto& r : t.routes()) {
+    const std::string name = r.method + " " + r.path;
+    EXPECT_TRUE(r.credential.has_value()) << name << ": no credential";
+    EXPECT_TRUE(r.lane.has_value()) << name << ": no lane";
+    EXPECT_FALSE(r.summary.empty()) << name << ": no summary";
+    EXPECT_FALSE(r.tag.empty()) << name << ": no tag";
+    EXPECT_TRUE(static_cast<bool>(r.handler)) << name << ": no handler";
+    EXPECT_FALSE(r.replies.empty()) << name << ": no documented reply";
+    if (r.body != BodyKind::None) {
+      EXPECT_FALSE(r.body_schema.empty()) << name;
+    }
+    EXPECT_TRUE(seen.insert({r.method, r.path}).second) << name << " declared twice";
+  }
+}
+
+TEST(RouteTable, AccountManagementNeverTakesAnApiKey) {
+  // API.md: /auth/password, /auth/sessions*, /auth/identities*, /api-keys and logout manage the
+  // caller's own account.
+  for (const auto& r : allRoutes().routes()) {
+    const bool own_account = r.path.starts_with("/api/v1/auth/password") ||
+                             r.path.starts_with("/api/v1/auth/sessions") ||
+                             r.path.starts_with("/api/v1/auth/identities") ||
+                             r.path.starts_with("/api/v1/api-keys") ||
+                             r.path == "/api/v1/auth/logout";
+    if (own_account) {
+      EXPECT_EQ(*r.credential, Credential::UserToken) << r.method << " " << r.path;
+    }
+  }
+}
+
+TEST(RouteTable, PasswordHashingRoutesRunInTheHashingLane) {
+  for (const auto& r : allRoutes().routes()) {
+    const bool hashes = r.path == "/api/v1/auth/login" || r.path == "/api/v1/auth/register" ||
+                        r.path == "/api/v1/auth/password";
+    if (hashes) {
+      EXPECT_EQ(*r.lane, http::Lane::Hashing) << r.path;
+    }
+  }
+}
+
+// Every "$ref" in `v`, collected.
+void refs(const json::value& v, std::set<std::string>& out) {
+  if (const auto* o = v.if_object()) {
+    for (const auto& [k, child] : *o) {
+      if (k == "$ref" && child.is_string()) out.insert(std::string(child.get_string()));
+      refs(child, out);
+    }
+  } else if (const auto* a = v.if_array()) {
+    for (const auto& child : *a) refs(child, out);
+  }
+}
+
+TEST(OpenApi, DescribesEveryVisibleRouteWithUniqueOperationIdsAndResolvableRefs) {
+  const RouteTable& t = allRoutes();
+  const json::object doc = openApiDocument(t, {"https://auth.example.com", {"users:read"}});
+  EXPECT_EQ(doc.at("openapi").as_string(), "3.1.0");
+  const auto& paths = doc.at("paths").as_object();
+  std::set<std::string> ids;
+  for (const auto& r : t.routes()) {
+    if (r.hidden) continue;
+    std::string method = r.method;
+    for (char& c : method) c = static_cast<char>(c - 'A' + 'a');
+    ASSERT_TRUE(paths.contains(r.path)) << r.path;
+    ASSERT_TRUE(paths.at(r.path).as_object().contains(method)) << r.method << " " << r.path;
+    const auto& op = paths.at(r.path).at(method).as_object();
+    EXPECT_TRUE(ids.insert(std::string(op.at("operationId").as_string())).second);
+    const auto& responses = op.at("responses").as_object();
+    if (*r.credential != Credential::None) {
+      EXPECT_TRUE(responses.contains("401")) << r.path;
+    }
+    if (r.body != BodyKind::None) {
+      EXPECT_TRUE(responses.contains("422")) << r.path;
+    }
+  }
+  std::set<std::string> all;
+  refs(doc, all);
+  const auto& schemas = doc.at("components").at("schemas").as_object();
+  for (const auto& ref : all) {
+    const std::string prefix = "#/components/schemas/";
+    ASSERT_TRUE(ref.starts_with(prefix)) << ref;
+    EXPECT_TRUE(schemas.contains(ref.substr(prefix.size()))) << ref;
+  }
+  const auto& password = doc.at("components")
+                             .at("securitySchemes")
+                             .at("OAuth2PasswordBearer")
+                             .at("flows")
+                             .at("password")
+                             .as_object();
+  EXPECT_EQ(password.at("tokenUrl").as_string(), "/api/v1/auth/login");
+  EXPECT_EQ(doc.at("servers").at(0).at("url").as_string(), "https://auth.example.com");
+}
+
+TEST(OpenApi, SecurityFollowsTheDeclaredCredential) {
+  const json::object doc = openApiDocument(allRoutes(), {"http://x", {}});
+  const auto& me = doc.at("paths").at("/api/v1/auth/me").at("get").as_object();
+  EXPECT_EQ(me.at("security").as_array().size(), 3U);  // bearer, key header, key query
+  const auto& sessions = doc.at("paths").at("/api/v1/auth/sessions").at("get").as_object();
+  EXPECT_EQ(json::serialize(sessions.at("security")), R"([{"OAuth2PasswordBearer":[]}])");
+  const auto& users = doc.at("paths").at("/api/v1/users").at("get").as_object();
+  EXPECT_EQ(json::serialize(users.at("security").at(0)),
+            R"({"OAuth2PasswordBearer":["users:read"]})");
+  EXPECT_FALSE(doc.at("paths").at("/healthz").at("get").as_object().contains("security"));
+}
+
+}  // namespace
+}  // namespace gatehouse::api
