@@ -36,6 +36,13 @@ http::Response create(Call& c) {
   auto created =
       c.services.api_keys.create(*c.who->user, c.who->permissions, request, clientOf(c.request));
   if (!created) return errorResponse(created.error(), c.request);
+  // A password change or deactivation racing this request must not leave a key minted with the
+  // token it ended: checked again now that the key exists (the change lists keys after its own
+  // write, so one of the two sees the other).
+  if (auto valid = c.services.auth.stillValid(*c.who); !valid) {
+    (void)c.services.api_keys.revoke(c.who->user->id, created->key.id, clientOf(c.request));
+    return errorResponse(valid.error(), c.request);
+  }
   json::object out = keyJson(created->key);
   out.erase("last_used_at");
   out["key"] = created->plaintext;
@@ -86,6 +93,19 @@ http::Response verify(Call& c) {
   const auth::Principal* who = c.who;
   std::vector<std::string> required = r.queryAll("permission");
   if (s.policy.hasRouteRules()) {
+    // The other kind's headers can only come from the client (the configured proxy sends its own
+    // and the documented configurations drop the others): refused, so that a proxy configured
+    // as the wrong kind fails closed instead of believing the client.
+    const std::string_view other_method = nginx ? "x-forwarded-method" : "x-original-method";
+    const std::string_view other_uri = nginx ? "x-forwarded-uri" : "x-original-uri";
+    if (r.header(other_method) || r.header(other_uri)) {
+      return errorResponse({auth::Errc::Forbidden,
+                            "forward-auth request carries " + std::string(other_method) + "/" +
+                                std::string(other_uri) + ", which FORWARD_AUTH_PROXY does not send",
+                            {},
+                            0},
+                           r);
+    }
     const auto method = r.header(method_header);
     const auto uri = r.header(uri_header);
     if (!method || !uri) {

@@ -11,6 +11,13 @@ using http::Lane;
 
 auth::Actor actorOf(const auth::Principal& who) { return {who.user->id, who.permissions}; }
 
+// An API key never manages its owner's own account (API.md): 403 when it targets its owner.
+std::optional<http::Response> keyOnItsOwner(const Call& c, std::int64_t target) {
+  if (!c.who->api_key_id || c.who->user->id != target) return std::nullopt;
+  return errorResponse(
+      {auth::Errc::Forbidden, "an API key cannot manage its owner's account", {}, 0}, c.request);
+}
+
 http::Response list(Call& c) {
   std::vector<auth::FieldError> errors;
   const auto limit = queryInteger(c.request, "limit", 1, 1000, 100, errors);
@@ -35,6 +42,7 @@ http::Response get(Call& c) {
 http::Response patch(Call& c) {
   auto id = pathId(c.request);
   if (!id) return id.error();
+  if (auto refused = keyOnItsOwner(c, *id)) return *refused;
   Body& body = *c.body;
   store::UserPatch p;
   p.email = body.optionalString("email");
@@ -51,6 +59,7 @@ http::Response patch(Call& c) {
 http::Response remove(Call& c) {
   auto id = pathId(c.request);
   if (!id) return id.error();
+  if (auto refused = keyOnItsOwner(c, *id)) return *refused;
   if (auto ok = c.services.users.remove(*id, actorOf(*c.who), clientOf(c.request)); !ok)
     return errorResponse(ok.error(), c.request);
   return http::Response::empty(204);
@@ -59,6 +68,7 @@ http::Response remove(Call& c) {
 http::Response setRole(Call& c) {
   auto id = pathId(c.request);
   if (!id) return id.error();
+  if (auto refused = keyOnItsOwner(c, *id)) return *refused;
   Body& body = *c.body;
   const std::string role = body.requiredString("role");
   body.forbidOthers({"role"});

@@ -192,10 +192,11 @@ int serve(const config::Config& config) {
       {**store, *hasher, pool, tokens, *policy, revocations, user_cache, *limiter, *guard,
        audit_log, metrics, clock, config.password_rules,
        auth::AbusePolicy{config.login_rate_limit, config.register_rate_limit,
-                         config.refresh_grace_seconds}});
+                         config.refresh_grace_seconds, config.refresh_rate_limit}});
   auth::ApiKeyService api_keys(**store, *policy, user_cache, audit_log, clock,
                                config.api_keys_per_user);
-  auth::UserService user_service(**store, *policy, user_cache, audit_log, clock, api_keys);
+  auth::UserService user_service(**store, *policy, user_cache, audit_log, clock, api_keys,
+                                 auth_service);
   if (auto ok = api_keys.sync(); !ok)
     return fatal("reading API key change log: " + ok.error().message);
 

@@ -113,6 +113,7 @@ Result<void> ApiKeyService::revokeAllForUser(std::int64_t user_id, std::int64_t 
     }
     {
       const std::unique_lock lock(mutex_);
+      ++generation_;
       by_public_id_.erase(key.public_id);
     }
     audit_.record({"apikey.revoked",
@@ -137,6 +138,7 @@ Result<void> ApiKeyService::revoke(std::int64_t user_id, std::int64_t key_id,
   }
   if (*key) {
     const std::unique_lock lock(mutex_);
+    ++generation_;
     by_public_id_.erase((*key)->public_id);
   }
   if (on_change_) on_change_();
@@ -161,14 +163,23 @@ Result<Principal> ApiKeyService::authenticate(std::string_view key, const Client
   }
   if (!found) {
     if (wait == core::Wait::No) return fail(Errc::WouldBlock, "API key not cached");
+    std::uint64_t generation = 0;
+    {
+      const std::shared_lock lock(mutex_);
+      generation = generation_;
+    }
     auto loaded = store_.apiKeys().findByPublicId(*public_id);
     if (!loaded) return tl::unexpected(storeFailure(loaded.error()));
     if (!*loaded) return fail(Errc::InvalidToken, "unknown API key");
     found = **loaded;
     if (!found->revoked) {  // revoked keys are not kept in memory
       const std::unique_lock lock(mutex_);
-      if (by_public_id_.size() > 100000) by_public_id_.clear();
-      by_public_id_[*public_id] = *found;
+      // A revocation between the read and now may have been of this key: then the row read is
+      // stale and is not kept (as the user cache does).
+      if (generation_ == generation) {
+        if (by_public_id_.size() > 100000) by_public_id_.clear();
+        by_public_id_[*public_id] = *found;
+      }
     }
   }
   if (!crypto::constantTimeEquals(hashKey(key), found->secret_hash))
@@ -231,6 +242,7 @@ core::Status ApiKeyService::sync() {
   if (!changes) return tl::unexpected(changes.error());
   if (seq_ >= 0 && !changes->key_ids.empty()) {
     const std::unique_lock lock(mutex_);
+    ++generation_;
     for (auto it = by_public_id_.begin(); it != by_public_id_.end();) {
       if (std::find(changes->key_ids.begin(), changes->key_ids.end(), it->second.id) !=
           changes->key_ids.end()) {

@@ -87,6 +87,7 @@ class ApiKeyService {
 
   std::shared_mutex mutex_;
   std::unordered_map<std::string, store::ApiKey> by_public_id_;
+  std::uint64_t generation_ = 0;  // bumped under mutex_ by every removal from the cache
   std::mutex use_mutex_;
   std::unordered_map<std::int64_t, std::pair<std::int64_t, std::int64_t>>
       last_use_;  // touched, audited

@@ -231,6 +231,7 @@ Result<TokenPair> AuthService::login(const std::string& identifier, const std::s
   if (outcome.rehash && d_.store.users().setPasswordHash(user->id, *outcome.rehash)) {
     // A failed upgrade leaves the old, still valid hash.
     d_.users.invalidate(user->id);
+    user->password_hash = *outcome.rehash;  // what the session's post-check expects
   }
   std::vector<std::string> scopes = d_.policy.permissionsOf(user->role);
   std::optional<std::vector<std::string>> granted;
@@ -245,7 +246,8 @@ Result<TokenPair> AuthService::login(const std::string& identifier, const std::s
 
 Result<TokenPair> AuthService::signInExternal(std::int64_t user_id, const std::string& provider,
                                               const ClientInfo& client) {
-  auto user = d_.users.get(user_id);
+  // From storage, not the cache: the session's post-check compares against this very row.
+  auto user = d_.store.users().findById(user_id);
   if (!user) return tl::unexpected(storeFailure(user.error()));
   if (!*user) return fail(Errc::InvalidCredentials, "external sign-in for a deleted user");
   if (!(*user)->is_active) {
@@ -278,10 +280,56 @@ Result<TokenPair> AuthService::startSession(
                          0};
   if (auto ok = d_.store.sessions().create(session); !ok)
     return tl::unexpected(storeFailure(ok.error()));
+  // A password change or deactivation that committed while this sign-in was deciding (the
+  // password was checked against the old hash in the hashing queue) must not leave a live
+  // session: the change revokes the sessions it finds after its own write, and this reads the
+  // user after writing the session, so one of the two always sees the other.
+  auto fresh = d_.store.users().findById(user.id);
+  if (!fresh) return tl::unexpected(storeFailure(fresh.error()));
+  if (!*fresh || !(*fresh)->is_active || (*fresh)->password_hash != user.password_hash ||
+      (*fresh)->tokens_valid_after != user.tokens_valid_after) {
+    (void)d_.store.sessions().revoke(*session_id);
+    (void)endSessionTokens(*session_id);
+    return fail(Errc::InvalidCredentials, "account changed while signing in");
+  }
   auto pair = d_.tokens.issue(user.id, scopes, *session_id, *refresh_jti, granted_scope);
   if (!pair) return fail(Errc::Internal, pair.error().message);
   d_.metrics.tokensIssued(2);
   return std::move(*pair);
+}
+
+Result<void> AuthService::stillValid(const Principal& who) {
+  const std::string_view sid = sessionView(who.claims);
+  if (d_.revocations.isRevoked(who.claims.jti) ||
+      (!sid.empty() && d_.revocations.isSessionRevoked(sid)))
+    return fail(Errc::InvalidToken, "token ended meanwhile");
+  auto fresh = d_.store.users().findById(who.user->id);
+  if (!fresh) return tl::unexpected(storeFailure(fresh.error()));
+  if (!*fresh || !(*fresh)->is_active ||
+      (*fresh)->tokens_valid_after != who.user->tokens_valid_after)
+    return fail(Errc::InvalidToken, "account changed meanwhile");
+  if (!sid.empty()) {
+    auto session = d_.store.sessions().find(sid);
+    if (!session) return tl::unexpected(storeFailure(session.error()));
+    if (!*session || (*session)->revoked)
+      return fail(Errc::InvalidToken, "session ended meanwhile");
+  }
+  return {};
+}
+
+Result<void> AuthService::endAllSessions(std::int64_t user_id) {
+  // Sessions whose refresh token expired less than an access-token lifetime ago may still have
+  // live access tokens: they are ended too.
+  const std::int64_t now = d_.clock.unixSeconds();
+  auto live =
+      d_.store.sessions().listForUser(user_id, now - d_.tokens.settings().access_ttl.count());
+  if (!live) return tl::unexpected(storeFailure(live.error()));
+  if (auto ok = d_.store.sessions().revokeAllForUser(user_id); !ok)
+    return tl::unexpected(storeFailure(ok.error()));
+  for (const auto& session : *live) {
+    if (auto ok = endSessionTokens(session.id); !ok) return ok;
+  }
+  return {};
 }
 
 Result<void> AuthService::endSessionTokens(const std::string& session_id) {
@@ -300,6 +348,13 @@ Result<TokenPair> AuthService::refresh(const std::string& refresh_token, const C
   const auto user_id = parseId(claims->sub);
   if (session_id.empty() || claims->jti.empty() || !user_id) {
     return fail(Errc::InvalidRefreshToken, "refresh token without session");
+  }
+  // Each refresh can feed a revocation; a bounded pace per session keeps the revocation list
+  // (and its storage) bounded too. Unlike the password limits it guards no secret, so while the
+  // shared counters are unreachable refreshes go on (sessions live in the database alone).
+  if (auto ok = checkRate({"refresh:sid:" + session_id}, d_.abuse.refresh, client, "refresh");
+      !ok && ok.error().code != Errc::Unavailable) {
+    return tl::unexpected(ok.error());
   }
   auto user = d_.users.get(*user_id);
   if (!user) return tl::unexpected(storeFailure(user.error()));
@@ -461,10 +516,6 @@ Result<jose::Claims> AuthService::checkAccessToken(std::string_view bearer) cons
   if (claims->jti.empty() || d_.revocations.isRevoked(claims->jti)) {
     return fail(Errc::InvalidToken, "revoked access token");
   }
-  const std::string_view sid = sessionView(*claims);
-  if (!sid.empty() && d_.revocations.isSessionRevoked(sid)) {
-    return fail(Errc::InvalidToken, "the token's session has ended");
-  }
   return std::move(*claims);
 }
 
@@ -475,8 +526,12 @@ Result<Principal> AuthService::principalFor(jose::Claims claims, core::Wait wait
   if (!user) return tl::unexpected(storeFailure(user.error()));
   if (!*user) return fail(Errc::InvalidToken, "user no longer exists");
   // The contract's 403 for inactive users comes first; once reactivated, tokens from before the
-  // deactivation (or a password change) stay void.
+  // deactivation (or a password change) stay void: their sessions ended, and the watermark.
   if (!(*user)->is_active) return fail(Errc::InactiveUser);
+  if (const std::string_view sid = sessionView(claims);
+      !sid.empty() && d_.revocations.isSessionRevoked(sid)) {
+    return fail(Errc::InvalidToken, "the token's session has ended");
+  }
   const std::int64_t iat = claims.iat.value_or(0);
   if (iat < (*user)->tokens_valid_after) {
     return fail(Errc::InvalidToken,
@@ -527,50 +582,56 @@ Result<void> AuthService::changePassword(const Principal& who, const std::string
   auto errors = passwordFieldErrors(next, "new_password");
   if (!errors.empty())
     return tl::unexpected(Error{Errc::Validation, "password policy", std::move(errors), 0});
-  // The current password is a password check like login's: the same limits per account and
-  // address, and the same growing delays and lock on consecutive failures (its own counter, so a
-  // stolen token cannot lock the owner out of signing in).
-  const std::string account = "pw:" + std::to_string(who.user->id);
-  if (auto ok = checkRate({"pwchange:ip:" + client.ip, "pwchange:acct:" + account}, d_.abuse.login,
+  // The current password is a password check like login's: the same limits and the same growing
+  // delays and lock on consecutive failures. They count per session (and per address), not per
+  // account: a thief holding one stolen token can neither guess without limit nor lock the owner
+  // out of changing their own password from another session.
+  const std::string sid = sessionOf(who.claims);
+  const std::string counter = "pw:" + (sid.empty() ? "user:" + std::to_string(who.user->id) : sid);
+  if (auto ok = checkRate({"pwchange:ip:" + client.ip, "pwchange:" + counter}, d_.abuse.login,
                           client, "password change");
       !ok) {
     return tl::unexpected(ok.error());
   }
-  const auto gate = d_.guard.check(account, d_.clock.unixSeconds());
+  const auto gate = d_.guard.check(counter, d_.clock.unixSeconds());
   if (!gate) return fail(Errc::Unavailable, "login guard: " + gate.error().message);
+  if (*gate != state::Gate::Open) {
+    // The caller is signed in: telling them to wait reveals nothing a guess could use.
+    record("password.change_failed", client, who.user->id, who.user->id,
+           {{"reason", *gate == state::Gate::Locked ? "locked" : "delayed"}});
+    return tl::unexpected(Error{Errc::RateLimited,
+                                "password change delayed",
+                                {},
+                                *gate == state::Gate::Locked ? 3600 : 60});
+  }
   const auto& hasher = d_.hasher;
   const std::string stored = who.user->password_hash;
-  const bool open = *gate == state::Gate::Open;
-  auto job =
-      d_.hash_pool.submit([&hasher, current, next, stored, open]() -> std::optional<std::string> {
-        // Delayed or locked, unknown hash: a dummy verify, so every refusal costs the same.
-        if (!open || stored.empty()) {
-          hasher.verifyDummy(current);
-          return std::nullopt;
-        }
-        if (!hasher.verify(current, stored)) return std::nullopt;
-        auto h = hasher.hash(next);
-        return h ? std::optional<std::string>(std::move(*h)) : std::nullopt;
-      });
+  auto job = d_.hash_pool.submit([&hasher, current, next, stored]() -> std::optional<std::string> {
+    // No password yet (external sign-in): a dummy verify, so every refusal costs the same.
+    if (stored.empty()) {
+      hasher.verifyDummy(current);
+      return std::nullopt;
+    }
+    if (!hasher.verify(current, stored)) return std::nullopt;
+    auto h = hasher.hash(next);
+    return h ? std::optional<std::string>(std::move(*h)) : std::nullopt;
+  });
   if (!job) return fail(Errc::Overloaded, job.error().message);
   auto hash = job->get();
   if (!hash) {
     record("password.change_failed", client, who.user->id, who.user->id,
-           {{"reason", open ? "wrong_password" : "delayed_or_locked"}});
-    if (open) {
-      if (auto locked = d_.guard.failed(account, d_.clock.unixSeconds()); locked && *locked)
-        record("password.change_locked", client, who.user->id, who.user->id);
-    }
+           {{"reason", "wrong_password"}});
+    if (auto locked = d_.guard.failed(counter, d_.clock.unixSeconds()); locked && *locked)
+      record("password.change_locked", client, who.user->id, who.user->id);
     return fail(Errc::WrongPassword);
   }
-  d_.guard.succeeded(account);
+  d_.guard.succeeded(counter);
   const std::int64_t now = d_.clock.unixSeconds();
   if (auto ok = d_.store.users().changePassword(who.user->id, *hash, now); !ok) {
     return tl::unexpected(storeFailure(ok.error()));
   }
   d_.users.invalidate(who.user->id);
-  if (auto ok = d_.store.sessions().revokeAllForUser(who.user->id); !ok)
-    return tl::unexpected(storeFailure(ok.error()));
+  if (auto ok = endAllSessions(who.user->id); !ok) return ok;
   (void)d_.revocations.revoke(who.claims.jti, who.claims.exp);
   record("password.changed", client, who.user->id, who.user->id);
   return {};

@@ -49,6 +49,7 @@ struct AbusePolicy {
   config::RateLimit login;
   config::RateLimit register_;
   std::int64_t refresh_grace_seconds = 0;
+  config::RateLimit refresh{30, std::chrono::seconds(60)};  // per session
 };
 
 // Registration, login, refresh rotation, revocation, sessions and bearer authentication
@@ -99,11 +100,11 @@ class AuthService {
   // Wait::No when the answer needs storage.
   Result<Principal> authenticate(std::string_view bearer, core::Wait wait = core::Wait::Yes);
   // The first half, from memory only: signature with the pinned algorithm, type, expiry, and the
-  // revocation list (token and session). InvalidToken, or Unavailable while this node may have
-  // missed revocations.
+  // revoked token ids. InvalidToken, or Unavailable while this node may have missed revocations.
   Result<jose::Claims> checkAccessToken(std::string_view bearer) const;
-  // The second half, for claims checkAccessToken accepted: the user, the watermark, the
-  // permissions. InvalidToken, InactiveUser; WouldBlock with Wait::No when storage is needed.
+  // The second half, for claims checkAccessToken accepted: the user (InactiveUser first, as the
+  // contract wants), the ended sessions, the watermark, the permissions. InvalidToken,
+  // InactiveUser; WouldBlock with Wait::No when storage is needed.
   Result<Principal> principalFor(jose::Claims claims, core::Wait wait = core::Wait::Yes);
 
   Result<std::vector<store::Session>> sessions(const Principal& who);
@@ -119,6 +120,14 @@ class AuthService {
   // AccountDisabled for inactive users.
   Result<TokenPair> signInExternal(std::int64_t user_id, const std::string& provider,
                                    const ClientInfo& client);
+
+  // Ends every session of the user and every access token of them, on every node (a password
+  // change, a deactivation).
+  Result<void> endAllSessions(std::int64_t user_id);
+  // Whether `who`'s token is still good now, read from storage (not the cache): InvalidToken
+  // when its session ended or the account changed since. Called after creating something with
+  // it (an API key), so a change racing that creation cannot leave the creation behind.
+  Result<void> stillValid(const Principal& who);
 
   // A password that passes the policy, hashed on the pool: Validation or Overloaded.
   Result<std::string> hashNewPassword(const std::string& password);

@@ -95,11 +95,10 @@ Result<store::User> UserService::apply(std::int64_t id, const store::UserPatch& 
   if ((*before)->is_active && !user->is_active) {
     // A deactivated account's sessions, tokens and API keys stop working at once, and stay dead
     // if the account is activated again.
-    cache_.invalidate(id);
-    if (auto ok = store_.sessions().revokeAllForUser(id); !ok)
-      return tl::unexpected(fromStore(ok.error()));
     if (auto ok = store_.users().setTokensValidAfter(id, clock_.unixSeconds()); !ok)
       return tl::unexpected(fromStore(ok.error()));
+    cache_.invalidate(id);
+    if (auto ok = auth_.endAllSessions(id); !ok) return tl::unexpected(ok.error());
     if (auto ok = keys_.revokeAllForUser(id, actor.id, client, "owner_deactivated"); !ok)
       return tl::unexpected(ok.error());
     event("user.deactivated", {});

@@ -35,8 +35,15 @@ struct Actor {
 class UserService {
  public:
   UserService(store::Store& store, const rbac::Policy& policy, UserCache& cache,
-              audit::AuditLog& audit, const core::Clock& clock, ApiKeyService& keys)
-      : store_(store), policy_(policy), cache_(cache), audit_(audit), clock_(clock), keys_(keys) {}
+              audit::AuditLog& audit, const core::Clock& clock, ApiKeyService& keys,
+              AuthService& auth)
+      : store_(store),
+        policy_(policy),
+        cache_(cache),
+        audit_(audit),
+        clock_(clock),
+        keys_(keys),
+        auth_(auth) {}
 
   Result<UserPage> list(std::int64_t limit, std::int64_t offset);
   Result<store::User> get(std::int64_t id);
@@ -64,6 +71,7 @@ class UserService {
   audit::AuditLog& audit_;
   const core::Clock& clock_;
   ApiKeyService& keys_;
+  AuthService& auth_;
 };
 
 }  // namespace gatehouse::auth

@@ -157,6 +157,7 @@ const std::map<std::string, std::string>& variables() {
       {"FRONTEND_URL", "where external sign-in redirects back to (http://localhost:3000)"},
       {"LOGIN_RATE_LIMIT", "N/second|minute|hour|day (5/minute)"},
       {"REGISTER_RATE_LIMIT", "N/second|minute|hour|day (3/minute)"},
+      {"REFRESH_RATE_LIMIT", "refreshes per session, N/second|minute|hour|day (30/minute)"},
       {"DATABASE_URL",
        "sqlite:///relative/path, sqlite:////absolute/path (default "
        "sqlite:///./gatehouse-data/gatehouse.db), or postgresql://user:password@host:port/db "
@@ -310,7 +311,8 @@ core::Result<Config> load(const Lookup& lookup) {
   r.integer("GATEHOUSE_WORKER_THREADS", c.worker_threads, 1, 1024);
 
   for (const auto& [name, target] : {std::pair{"LOGIN_RATE_LIMIT", &c.login_rate_limit},
-                                     std::pair{"REGISTER_RATE_LIMIT", &c.register_rate_limit}}) {
+                                     std::pair{"REGISTER_RATE_LIMIT", &c.register_rate_limit},
+                                     std::pair{"REFRESH_RATE_LIMIT", &c.refresh_rate_limit}}) {
     if (auto v = r.raw(name)) {
       if (auto limit = parseRateLimit(*v)) {
         *target = *limit;

@@ -80,6 +80,7 @@ struct Config {
 
   RateLimit login_rate_limit{5, std::chrono::seconds(60)};
   RateLimit register_rate_limit{3, std::chrono::seconds(60)};
+  RateLimit refresh_rate_limit{30, std::chrono::seconds(60)};  // per session
   std::vector<std::string> trusted_proxies;
   std::int64_t refresh_grace_seconds = 0;
   std::uint32_t lockout_threshold = 100;  // consecutive failures that lock password login

@@ -34,7 +34,7 @@ std::optional<std::string> normalizeRequestPath(std::string_view target) {
     if (startsWithIgnoreCase(target, scheme)) {
       target.remove_prefix(scheme.size());
       const auto slash = target.find('/');
-      const auto end = target.find_first_of("?#");
+      const auto end = target.find('?');
       if (slash == std::string_view::npos || (end != std::string_view::npos && end < slash)) {
         target = "/";
       } else {
@@ -43,7 +43,10 @@ std::optional<std::string> normalizeRequestPath(std::string_view target) {
       break;
     }
   }
-  if (const auto end = target.find_first_of("?#"); end != std::string_view::npos)
+  // A raw '#' is never part of a request target (RFC 9112 §3.2): some servers keep it in the
+  // path, others cut there, so it is refused rather than guessed.
+  if (target.find('#') != std::string_view::npos) return std::nullopt;
+  if (const auto end = target.find('?'); end != std::string_view::npos)
     target = target.substr(0, end);
   if (!target.starts_with('/')) return std::nullopt;
 
@@ -68,17 +71,22 @@ std::optional<std::string> normalizeRequestPath(std::string_view target) {
   }
   if (!isValidUtf8(decoded)) return std::nullopt;
 
+  // Dot segments and empty segments are refused, not resolved: proxies and applications resolve
+  // them differently ("/reports/..;/x" is /x to one and inside /reports to another; "//" is
+  // merged by some and kept by others), and browsers never send them.
   std::vector<std::string_view> segments;
   std::string_view rest(decoded);
+  rest.remove_prefix(1);  // the leading '/'
   while (!rest.empty()) {
     const auto slash = rest.find('/');
     std::string_view segment = rest.substr(0, slash);
-    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+    const bool last = slash == std::string_view::npos;
+    rest = last ? std::string_view() : rest.substr(slash + 1);
     segment = segment.substr(0, segment.find(';'));
-    if (segment.empty() || segment == ".") continue;
-    if (segment == "..") {
-      if (!segments.empty()) segments.pop_back();
-      continue;
+    if (segment == "." || segment == "..") return std::nullopt;
+    if (segment.empty()) {
+      if (last) continue;   // what follows a trailing slash ("/a/;x")
+      return std::nullopt;  // an empty segment inside the path: "a//b", "a/;x/b"
     }
     segments.push_back(segment);
   }

@@ -141,6 +141,8 @@ std::string_view reasonPhrase(int status) {
       return "Request Timeout";
     case 413:
       return "Request Entity Too Large";
+    case 501:
+      return "Not Implemented";
     case 415:
       return "Unsupported Media Type";
     case 422:

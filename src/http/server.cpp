@@ -57,10 +57,47 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b) {
          });
 }
 
-// Why a request's framing cannot be trusted, or null when it can.
-const char* framingProblem(const bhttp::request_parser<bhttp::string_body>::value_type& msg) {
-  if (msg.version() >= 11 && msg.find(bhttp::field::host) == msg.end())
-    return "HTTP/1.1 request without Host";
+// RFC 3986 §3.2.2/§3.2.3 host[:port]: a reg-name or an IP literal in brackets, an optional
+// numeric port; nothing that could smuggle a path or user info.
+bool validHost(std::string_view host) {
+  if (host.empty() || host.size() > 255) return false;
+  if (host.front() == '[') {
+    const auto close = host.find(']');
+    if (close == std::string_view::npos) return false;
+    for (char c : host.substr(1, close - 1)) {
+      if (std::isxdigit(static_cast<unsigned char>(c)) == 0 && c != ':' && c != '.') return false;
+    }
+    host.remove_prefix(close + 1);
+    if (host.empty()) return true;
+    if (host.front() != ':') return false;
+    host.remove_prefix(1);
+    return std::all_of(host.begin(), host.end(),
+                       [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; });
+  }
+  const auto colon = host.find(':');
+  const std::string_view name = host.substr(0, colon);
+  if (name.empty()) return false;
+  for (char c : name) {
+    if (std::isalnum(static_cast<unsigned char>(c)) == 0 && c != '-' && c != '.' && c != '_')
+      return false;
+  }
+  if (colon == std::string_view::npos) return true;
+  const std::string_view port = host.substr(colon + 1);
+  return std::all_of(port.begin(), port.end(),
+                     [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; });
+}
+
+// Why a request's framing cannot be trusted: 400 (or 501 for a transfer coding we do not
+// implement), or 0 when it can.
+int framingProblem(const bhttp::request_parser<bhttp::string_body>::value_type& msg) {
+  // RFC 9112 §3.2: exactly one Host in HTTP/1.1, and a valid one wherever it appears.
+  std::size_t hosts = 0;
+  for (const auto& f : msg) {
+    if (f.name() != bhttp::field::host) continue;
+    ++hosts;
+    if (!validHost(f.value())) return 400;
+  }
+  if (hosts > 1 || (msg.version() >= 11 && hosts == 0)) return 400;
   std::string codings;
   std::size_t te_fields = 0;
   for (const auto& f : msg) {
@@ -69,11 +106,11 @@ const char* framingProblem(const bhttp::request_parser<bhttp::string_body>::valu
     if (!codings.empty()) codings += ',';
     codings += std::string(f.value());
   }
-  if (te_fields == 0) return nullptr;
-  if (msg.version() < 11) return "Transfer-Encoding in an HTTP/1.0 request";
-  if (msg.find(bhttp::field::content_length) != msg.end())
-    return "both Transfer-Encoding and Content-Length";
-  // The final coding must be chunked, and chunked may appear only there.
+  if (te_fields == 0) return 0;
+  if (msg.version() < 11) return 400;  // RFC 9112 §6.1: faulty framing in HTTP/1.0
+  if (msg.find(bhttp::field::content_length) != msg.end()) return 400;
+  // RFC 9112 §6.3: chunked must be the final coding; any other coding (gzip, ...) is one we do
+  // not implement (501), since handlers would otherwise see encoded bytes.
   std::vector<std::string_view> items;
   std::string_view rest(codings);
   while (!rest.empty()) {
@@ -85,15 +122,14 @@ const char* framingProblem(const bhttp::request_parser<bhttp::string_body>::valu
     if (comma == std::string_view::npos) break;
     rest.remove_prefix(comma + 1);
   }
-  if (items.empty() || !equalsIgnoreCase(items.back(), "chunked"))
-    return "Transfer-Encoding not ending in chunked";
-  for (std::size_t i = 0; i + 1 < items.size(); ++i) {
-    if (equalsIgnoreCase(items[i], "chunked")) return "chunked applied twice";
-  }
-  return nullptr;
+  if (items.empty() || !equalsIgnoreCase(items.back(), "chunked")) return 400;
+  if (items.size() > 1) return 501;
+  return 0;
 }
 
 }  // namespace
+
+constexpr std::size_t kReadAhead = 64 * 1024;
 
 struct Server::Impl {
   // One accepted connection; `busy` while a request is being handled, so shutdown closes only
@@ -165,7 +201,10 @@ struct Server::Impl {
 
   asio::awaitable<void> session(std::shared_ptr<Conn> conn,
                                 std::list<std::shared_ptr<Conn>>::iterator self) {
-    beast::flat_buffer buffer;
+    // Bounded: the parser consumes body bytes as they arrive, so only a header section, one
+    // chunk-size line or trailer, and some read-ahead ever need to sit here. Unbounded, one
+    // chunk extension or trailer without a line end grew memory without limit.
+    beast::flat_buffer buffer(options.max_header_bytes + kReadAhead);
     std::string peer;
     {
       beast::error_code ec;
@@ -188,11 +227,11 @@ struct Server::Impl {
         break;
       }
       if (hec) break;  // closed, timed out, malformed or cancelled by shutdown
-      if (framingProblem(parser.get()) != nullptr) {
+      if (const int status = framingProblem(parser.get()); status != 0) {
         // RFC 9112 §6.1, §6.3, §3.2: a body whose length we cannot know for certain, or a 1.1
-        // request without Host, is refused and the connection closed: whatever follows cannot
-        // be trusted to be the next request.
-        co_await write(*conn, serverResponse(400, nullptr), parser.get().version(), false);
+        // request without exactly one valid Host, is refused and the connection closed:
+        // whatever follows cannot be trusted to be the next request.
+        co_await write(*conn, serverResponse(status, nullptr), parser.get().version(), false);
         co_await lingeringClose(*conn);
         break;
       }
@@ -205,8 +244,11 @@ struct Server::Impl {
         bec = ec;
       }
       const auto& msg = parser.get();
-      if (bec == bhttp::error::body_limit) {
-        co_await write(*conn, serverResponse(413, nullptr), msg.version(), false);
+      if (bec == bhttp::error::body_limit || bec == bhttp::error::buffer_overflow) {
+        // Over the body limit (413), or a chunk-size line or trailer longer than the read buffer
+        // (400): answered, then closed.
+        co_await write(*conn, serverResponse(bec == bhttp::error::body_limit ? 413 : 400, nullptr),
+                       msg.version(), false);
         co_await lingeringClose(*conn);
         break;
       }

@@ -181,7 +181,8 @@ std::optional<std::vector<std::string>> Policy::permissionsForRoute(
     std::string_view method, std::string_view normalized_path) const {
   const std::string m = upper(method);
   for (const auto& rule : routes_) {
-    if (rule.method != "*" && rule.method != m) continue;
+    // A GET rule also covers HEAD: applications answer HEAD with their GET handler.
+    if (rule.method != "*" && rule.method != m && !(rule.method == "GET" && m == "HEAD")) continue;
     bool hit = false;
     if (!rule.prefix) {
       hit = normalized_path == rule.base;

@@ -36,7 +36,7 @@ class Policy {
   // rule matches. `normalized_path` comes from core::normalizeRequestPath; methods compare
   // case-insensitively. A rule's path is one exact path ("/reports" also covers "/reports/" and
   // "/REPORTS"), everything at and below a folder ("/admin/*" covers "/admin" and "/admin/x"), or
-  // a plain prefix ("/adm*"); method "*" is any.
+  // a plain prefix ("/adm*"); method "*" is any, and a GET rule also covers HEAD.
   std::optional<std::vector<std::string>> permissionsForRoute(
       std::string_view method, std::string_view normalized_path) const;
   bool hasRouteRules() const { return !routes_.empty(); }

@@ -39,6 +39,7 @@ class Server:
             # Most tests log in far more often than the seed's 5/minute; the rate-limit tests
             # restore the defaults by setting these to "".
             "LOGIN_RATE_LIMIT": "100000/minute",
+            "REFRESH_RATE_LIMIT": "100000/minute",
             "REGISTER_RATE_LIMIT": "100000/minute",
             "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "detect_leaks=1"),
             "UBSAN_OPTIONS": os.environ.get("UBSAN_OPTIONS", "halt_on_error=1"),

@@ -84,6 +84,10 @@ PROTECTED_SPELLINGS = [
     "/admin/panel", "/%61dmin/panel", "//admin/panel", "/./admin/panel", "/static/../admin/panel",
     "/static/%2e%2e/admin/panel", "/ADMIN/panel", "/admin;x=1/panel", "/admin", "/reports",
     "/%72eports", "/REPORTS", "/reports/", "http://example.com/admin/panel",
+    # Dot and empty segments are refused, not resolved: "/reports/..;/x" is inside /reports to
+    # Express, Flask and Go, and "/x" to a resolver that drops ";..." first.
+    "/reports/..;/x", "/reports/%2e%2e;/x", "/admin/../public", "/admin/%2e%2e/public",
+    "/admin/x/..;/..;/public", "/admin//../x", "/public#/../admin/panel",
 ]
 # Paths that cannot be normalised safely are refused whatever they would match.
 UNNORMALISABLE = ["/admin%2Fpanel", "/x%2F..%2Fadmin", "/admin%5Cpanel", "/a%00b", "/%ff%fe", "/a%252Fb"]
@@ -256,6 +260,70 @@ def test_password_change_is_rate_limited_like_login(make_server):
     r = change_password(s, token, PASSWORD, "N3w-Passw0rd!")
     assert (r.status_code, body_of(r)) == (429, {"detail": "Too many requests"})
     assert int(r.headers["Retry-After"]) >= 1
+
+
+def test_a_thief_cannot_block_the_owners_password_change(make_server):
+    """Failures count per session: a stolen token's wrong guesses never lock the owner's own
+    session out of changing the password."""
+    # The thief and the owner come from different addresses (X-Forwarded-For from a trusted
+    # proxy), so the per-address limit is not what this test sees.
+    s = make_server({"LOGIN_RATE_LIMIT": "", "LOGIN_DELAY_AFTER_FAILURES": "2",
+                     "TRUSTED_PROXIES": "127.0.0.1"})
+    thief = new_user(s, "stolen")
+    for i in range(5):
+        r = change_password(s, thief, f"Wr0ng-guess-{i}!", "N3w-Passw0rd!")
+        assert r.status_code in (400, 429), r.text
+    assert r.status_code == 429  # the thief's session is slowed down, not told "incorrect"
+    owner = requests.post(s.url("/api/v1/auth/login"),
+                          data={"username": "stolen", "password": PASSWORD},
+                          headers={"X-Forwarded-For": "198.51.100.9"}).json()["access_token"]
+    r = requests.post(s.url("/api/v1/auth/password"),
+                      headers={**auth(owner), "X-Forwarded-For": "198.51.100.9"},
+                      json={"current_password": PASSWORD, "new_password": "N3w-Passw0rd!"})
+    assert r.status_code == 200, r.text
+
+
+def test_refreshes_per_session_are_limited(make_server):
+    """Each refresh can feed a revocation: a bounded pace keeps the revocation list bounded."""
+    s = make_server({"REFRESH_RATE_LIMIT": "3/minute"})
+    s.register("pacer@example.com", "pacer")
+    pair = s.login("pacer").json()
+    for _ in range(3):
+        r = requests.post(s.url("/api/v1/auth/refresh"), json={"refresh_token": pair["refresh_token"]})
+        assert r.status_code == 200, r.text
+        pair = r.json()
+    r = requests.post(s.url("/api/v1/auth/refresh"), json={"refresh_token": pair["refresh_token"]})
+    assert (r.status_code, body_of(r)) == (429, {"detail": "Too many requests"})
+
+
+def test_an_api_key_cannot_change_its_own_owner_through_the_users_api(server):
+    admin = server.admin_token()
+    uid = user_id(server, admin)
+    key = create_key(server, admin)["key"]
+    r = requests.patch(server.url(f"/api/v1/users/{uid}"), headers={"X-API-Key": key},
+                       json={"email": "attacker@evil.example"})
+    assert (r.status_code, body_of(r)) == FORBIDDEN
+    r = requests.delete(server.url(f"/api/v1/users/{uid}"), headers={"X-API-Key": key})
+    assert (r.status_code, body_of(r)) == FORBIDDEN
+    assert me(server, headers=auth(admin)).json()["email"] == "root@example.com"
+
+
+def test_a_get_rule_also_covers_head(make_server, tmp_path):
+    s = make_server({"GATEHOUSE_POLICY_FILE": write_policy(tmp_path, ROUTES)})
+    token = new_user(s, "header")
+    r = verify(s, token, **{"X-Original-Method": "HEAD", "X-Original-URI": "/reports"})
+    assert (r.status_code, body_of(r)) == FORBIDDEN
+
+
+def test_the_other_proxy_kinds_headers_are_refused_when_routes_exist(make_server, tmp_path):
+    """Behind Traefik with the default nginx mode, the client supplies X-Original-* itself: the
+    presence of the other kind's headers fails closed."""
+    s = make_server({"GATEHOUSE_POLICY_FILE": write_policy(tmp_path, ROUTES)})
+    token = new_user(s, "mixed")
+    r = verify(s, token, **{"X-Forwarded-Uri": "/admin/panel", "X-Forwarded-Method": "GET",
+                            "X-Original-Method": "GET", "X-Original-URI": "/public"})
+    assert (r.status_code, body_of(r)) == FORBIDDEN
+    assert verify(s, token, **{"X-Original-Method": "GET", "X-Original-URI": "/public"}).status_code == 200
 
 
 # --- 8. ending things ends everything --------------------------------------------------------------
@@ -482,6 +550,42 @@ def test_http11_request_without_host_is_refused(server):
     wire.close()
 
 
+def test_a_chunk_extension_without_end_cannot_grow_memory(server):
+    """The read buffer is bounded: a chunk-size line that never ends is refused once it exceeds
+    the buffer, instead of being held in memory whole."""
+    wire = Wire(server, timeout=10)
+    wire.send(b"POST /api/v1/auth/revoke HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+              b"Content-Type: application/x-www-form-urlencoded\r\n\r\n1;")
+    sent = 0
+    try:
+        while sent < 8 * 1024 * 1024:
+            wire.send(b"a" * 65536)
+            sent += 65536
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    assert sent < 8 * 1024 * 1024, "the server kept reading an endless chunk extension"
+    wire.close()
+
+
+@pytest.mark.parametrize("hosts", [[b"a", b"b"], [b"a b"], [b"a@b/c"], [b""]],
+                         ids=["two-hosts", "space", "userinfo-path", "empty"])
+def test_bad_or_duplicate_host_is_refused(server, hosts):
+    wire = Wire(server)
+    wire.send(b"GET /healthz HTTP/1.1\r\n" + b"".join(b"Host: " + h + b"\r\n" for h in hosts) + b"\r\n")
+    status, _, _ = wire.response()
+    assert status == 400
+    wire.close()
+
+
+def test_a_transfer_coding_we_do_not_implement_is_501(server):
+    wire = Wire(server)
+    wire.send(b"POST /api/v1/auth/revoke HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+              b"0\r\n\r\n")
+    status, headers, _ = wire.response()
+    assert (status, headers.get("connection", "").lower()) == (501, "close")
+    wire.close()
+
+
 def test_head_response_has_no_body_and_keeps_the_connection_in_step(server):
     wire = Wire(server)
     wire.send(b"HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -496,8 +600,9 @@ def test_head_response_has_no_body_and_keeps_the_connection_in_step(server):
 
 # --- 11. low ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("char", ["\u200b", "\u00ad", "\u202e", "\u2060"],
-                         ids=["zero-width-space", "soft-hyphen", "rtl-override", "word-joiner"])
+@pytest.mark.parametrize("char", ["\u200b", "\u00ad", "\u202e", "\u2060", "\u2800"],
+                         ids=["zero-width-space", "soft-hyphen", "rtl-override", "word-joiner",
+                              "braille-blank"])
 def test_invisible_characters_are_refused_in_identities(server, char):
     r = server.register(f"in{char}visible@example.com", "invisible")
     assert r.status_code == 422, r.text

@@ -94,7 +94,7 @@ class Handlers : public ::testing::Test {
   metrics::Registry& metrics_ = stack_.metrics;
   auth::AuthService& auth_ = stack_.auth;
   auth::ApiKeyService keys_;
-  auth::UserService users_{*store_, policy_, cache_, audit_, clock_, keys_};
+  auth::UserService users_{*store_, policy_, cache_, audit_, clock_, keys_, auth_};
   oidc::CurlClient outbound_{""};
   oidc::OidcService oidc_;
   Services services_;
@@ -214,6 +214,27 @@ TEST_F(Handlers, TokensFromTheSecondOfAPasswordChangeEndButANewLoginWorks) {
   EXPECT_EQ(call("GET", "/api/v1/auth/me", {}, bearer(old_session.at("access_token"))).status, 401);
   const auto fresh = login("", "N3w-Passw0rd!");
   EXPECT_EQ(call("GET", "/api/v1/auth/me", {}, bearer(fresh.at("access_token"))).status, 200);
+}
+
+TEST_F(Handlers, APrincipalCheckedBeforeAPasswordChangeIsNoLongerValidAfterIt) {
+  // What the API-key creation re-checks after inserting, so a change racing it cannot leave a
+  // key minted with the token it ended.
+  registerAndToken();
+  const auto thief = login();
+  auto who = auth_.authenticate(std::string(thief.at("access_token").as_string()));
+  ASSERT_TRUE(who);
+  EXPECT_TRUE(auth_.stillValid(*who));
+  const auto owner = login();
+  clock_.advance(5);
+  auto changed =
+      call("POST", "/api/v1/auth/password",
+           R"({"current_password":"Passw0rd!x","new_password":"N3w-Passw0rd!"})",
+           {{"content-type", "application/json"},
+            {"authorization", "Bearer " + std::string(owner.at("access_token").as_string())}});
+  ASSERT_EQ(changed.status, 200) << changed.body;
+  auto still = auth_.stillValid(*who);
+  ASSERT_FALSE(still);
+  EXPECT_EQ(still.error().code, auth::Errc::InvalidToken);
 }
 
 TEST_F(Handlers, ApiKeysCannotManageTheirOwnersAccount) {

@@ -58,6 +58,7 @@ TEST(PolicyRoutes, MatchNormalisedPathsFolderPrefixesAndAnyCase) {
   EXPECT_EQ(p->permissionsForRoute("GET", "/reports"), (Perms{"analytics:view"}));
   EXPECT_EQ(p->permissionsForRoute("Get", "/reports"), (Perms{"analytics:view"}));
   EXPECT_EQ(p->permissionsForRoute("POST", "/reports"), std::nullopt);
+  EXPECT_EQ(p->permissionsForRoute("HEAD", "/reports"), (Perms{"analytics:view"}));
   EXPECT_EQ(p->permissionsForRoute("GET", "/reports/x"), std::nullopt);
   EXPECT_EQ(p->permissionsForRoute("POST", "/upload"), (Perms{"posts:write"}));
   EXPECT_EQ(p->permissionsForRoute("POST", "/up"), (Perms{"posts:write"}));
