@@ -16,6 +16,7 @@ test_pkgs=(
   clang-14 libclang-rt-14-dev clang-format nginx postgresql redis-server
   python3 python3-pytest python3-requests python3-jwt python3-jose python3-cryptography
   python3-passlib python3-bcrypt python3-argon2 python3-authlib openssl
+  chromium chromium-driver python3-selenium
 )
 
 bench_pkgs=(wrk nginx python3 python3-requests python3-bcrypt)
@@ -25,8 +26,9 @@ want=("${build_pkgs[@]}")
 [[ "${1:-}" == "--bench" ]] && want+=("${bench_pkgs[@]}")
 
 missing=()
-# Node.js and npm run the test OpenID provider; any installed node will do (Debian's by default).
-if [[ "${1:-}" == "--test" ]] && ! { command -v node && command -v npm; } >/dev/null; then
+# npm installs Swagger UI, which the build compiles into the binary (web/swagger-ui), and Node.js
+# runs the test OpenID provider; any installed node will do (Debian's by default).
+if [[ "${1:-}" != "--bench" ]] && ! { command -v node && command -v npm; } >/dev/null; then
   missing+=(nodejs npm)
 fi
 for p in "${want[@]}"; do

@@ -4,6 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
+if [[ "${GATEHOUSE_SKIP_NPM:-}" == 1 ]]; then
+  echo "GATEHOUSE_SKIP_NPM=1: not installing swagger-ui-dist; without it GET /docs answers 404"
+else
+  # Swagger UI for GET /docs, pinned by web/swagger-ui/package-lock.json and compiled into the
+  # binary; no install scripts (the package's only one is a telemetry ping).
+  npm ci --prefix web/swagger-ui --no-audit --no-fund --ignore-scripts --loglevel=error
+fi
 cmake --preset release -DGATEHOUSE_TESTS=OFF -DGATEHOUSE_BENCH=OFF >/dev/null
 cmake --build --preset release --target gatehouse
 exec build/release/src/app/gatehouse serve "$@"

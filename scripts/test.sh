@@ -2,11 +2,12 @@
 # Sets everything up on a fresh Debian 12 machine and runs every test:
 # format check, unit and contract tests (ctest; storage contracts also on a private PostgreSQL and
 # Redis), live interop with Python libraries, integration tests against
-# the real server, and a short fuzz run.
+# the real server, browser tests (headless Chromium), and a short fuzz run.
 #   scripts/test.sh                 the asan preset (AddressSanitizer + UBSan, as CI runs it)
 #   PRESET=debug scripts/test.sh    another preset
 #   FUZZ_SECONDS=60 scripts/test.sh a longer fuzz run (default 30)
-#   GATEHOUSE_SKIP_NPM=1            no npm registry here: skip the tests needing oidc-provider
+#   GATEHOUSE_SKIP_NPM=1            no npm registry here: skip the tests needing oidc-provider,
+#                                   build without Swagger UI (its browser tests are then skipped)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 preset="${PRESET:-asan}"
@@ -18,6 +19,14 @@ scripts/deps.sh --test
 echo "== format check (clang-format)"
 mapfile -t sources < <(find src tests bench -name '*.cpp' -o -name '*.hpp' | sort)
 clang-format --dry-run --Werror "${sources[@]}"
+
+echo "== Swagger UI from npm (compiled into the binary for GET /docs)"
+if [[ "${GATEHOUSE_SKIP_NPM:-}" == 1 ]]; then
+  echo "GATEHOUSE_SKIP_NPM=1: not installing swagger-ui-dist; without it the build embeds no Swagger UI"
+else
+  # Pinned by web/swagger-ui/package-lock.json; no install scripts (the only one is telemetry).
+  npm ci --prefix web/swagger-ui --no-audit --no-fund --ignore-scripts --loglevel=error
+fi
 
 echo "== build ($preset)"
 cmake --preset "$preset" >/dev/null
@@ -51,6 +60,11 @@ export GATEHOUSE_BIN="$PWD/build/$preset/src/app/gatehouse"
 "$py" -m pytest -q -p no:cacheprovider tests/integration | tee build/"$preset"/integration.log
 integration=$(grep -Eo '[0-9]+ passed' build/"$preset"/integration.log | tail -1 | cut -d' ' -f1)
 
+echo "== browser tests (headless Chromium: /docs, CORS)"
+export GATEHOUSE_BROWSER_ARTIFACTS="$PWD/build/$preset/browser-artifacts"  # screenshots, console
+"$py" -m pytest -q -p no:cacheprovider tests/browser | tee build/"$preset"/browser.log
+browser=$(grep -Eo '[0-9]+ passed' build/"$preset"/browser.log | tail -1 | cut -d' ' -f1 || true)
+
 echo "== fuzz (libFuzzer, ${fuzz_seconds}s)"
 CC=clang-14 CXX=clang++-14 cmake --fresh -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug \
   -DGATEHOUSE_FUZZ=ON -DGATEHOUSE_TESTS=OFF -DCMAKE_CXX_COMPILER=clang++-14 \
@@ -64,5 +78,5 @@ build/fuzz/tests/fuzz/jws_fuzz -max_total_time="$fuzz_seconds" -max_len=4096 -pr
 rm -rf "$work"
 
 read -r unit_total unit_failed <<<"$unit"
-total=$((unit_total + interop + integration + 1))
+total=$((unit_total + interop + integration + ${browser:-0} + 1))
 echo "tests: $((total - unit_failed)) passed, $unit_failed failed"

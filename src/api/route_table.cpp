@@ -129,7 +129,10 @@ Attempt RouteTable::tryInline(http::Request& request, Services& services) const 
 const std::string& RouteTable::openApiJson(Services& services) const {
   std::call_once(openapi_once_, [&] {
     openapi_json_ = boost::json::serialize(
-        openApiDocument(*this, {services.public_url, services.policy.allPermissions()}));
+        // Without GATEHOUSE_PUBLIC_URL the server is whatever origin the page came from ("/"),
+        // so /docs works however it is reached (a proxy, localhost or 127.0.0.1).
+        openApiDocument(*this, {services.public_url_configured ? services.public_url : "/",
+                                services.policy.allPermissions()}));
   });
   return openapi_json_;
 }

@@ -26,6 +26,7 @@ struct Services {
   oidc::OidcService& oidc;
   audit::AuditLog& audit;
   std::string public_url;           // base URL for discovery documents
+  bool public_url_configured = false;  // GATEHOUSE_PUBLIC_URL was set (else derived)
   const state::Bus* bus = nullptr;  // shared-state notifications; readiness needs them live
   config::ForwardAuthProxy forward_auth_proxy = config::ForwardAuthProxy::Nginx;
   bool registration_enabled = true;

@@ -223,6 +223,7 @@ int serve(const config::Config& config) {
                          oidc_service,
                          audit_log,
                          public_url,
+                         config.public_url.has_value(),
                          bus.get(),
                          config.forward_auth_proxy,
                          config.registration_enabled,

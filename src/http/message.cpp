@@ -215,7 +215,11 @@ void serializeResponse(const Response& response, unsigned version, bool keep_ali
   out += statusText(response.status);
   out += "\r\n";
   if (response.security_headers) {
-    for (const auto& [name, value] : securityHeaders()) appendHeader(out, name, value);
+    // A response may set its own value of one of them (the docs page's wider CSP): then that one
+    // is written instead of the default.
+    for (const auto& [name, value] : securityHeaders()) {
+      if (!response.has(name)) appendHeader(out, name, value);
+    }
   }
   for (const auto& [name, value] : response.headers) appendHeader(out, name, value);
   if (version == 10 && keep_alive) appendHeader(out, "Connection", "keep-alive");

@@ -41,7 +41,7 @@ struct Response {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   // Adds the fixed security headers (securityHeaders()) when written, without copying them into
-  // `headers` on every request.
+  // `headers` on every request; one the response sets itself replaces the default.
   bool security_headers = false;
 
   void set(std::string name, std::string value);

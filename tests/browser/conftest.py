@@ -1,0 +1,98 @@
+"""Browser tests: one headless Chromium (Debian's chromium + chromium-driver, driven by
+python3-selenium) for the whole session, loopback only, against the real gatehouse binary
+(GATEHOUSE_BIN) started by tests/integration's Server class (`make_server`, `server`).
+
+Every test gets `browser` (the shared driver, its console log drained first) and `shot(step)`,
+which saves a numbered screenshot under GATEHOUSE_BROWSER_ARTIFACTS (default
+build/browser-artifacts/) in a folder named after the test; when the test ends, pass or fail, a
+last screenshot and the test's console log are saved there too."""
+import os
+import pathlib
+import re
+import shutil
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service as ChromeService
+
+from . import support
+
+ARTIFACTS = os.environ.get("GATEHOUSE_BROWSER_ARTIFACTS",
+                           str(support.ROOT / "build" / "browser-artifacts"))
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+# tests/integration's fixtures: servers on free loopback ports, stopped and checked after the test.
+make_server = support.integration.make_server
+server = support.integration.server
+
+
+@pytest.fixture(scope="session")
+def driver():
+    if not support.BIN:
+        pytest.skip("GATEHOUSE_BIN is not set")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",  # root in a container: Chromium's sandbox cannot start
+        "--disable-dev-shm-usage",
+        "--window-size=1280,1200",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-extensions",
+        "--no-proxy-server",
+        # Loopback only: no host name resolves (the tests use 127.0.0.1), so a page that reaches
+        # for a CDN shows up as a console error instead of quietly working.
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    ):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    service = ChromeService(executable_path=CHROMEDRIVER, log_path=os.devnull)
+    d = webdriver.Chrome(service=service, options=options)
+    d.set_page_load_timeout(60)
+    d.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": support.RECORD_CSP})
+    yield d
+    d.quit()
+
+
+@pytest.fixture
+def artifacts(request):
+    """This test's artifact folder, emptied first."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid.split("::", 1)[-1])
+    folder = pathlib.Path(ARTIFACTS) / name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
+@pytest.fixture
+def browser(driver, artifacts):
+    driver.get_log("browser")  # drop what earlier tests left
+    support.test_log.clear()
+    yield driver
+    try:
+        driver.save_screenshot(str(artifacts / "zz-end.png"))
+        support.console_entries(driver)
+        (artifacts / "console.log").write_text(
+            "".join(f"{e.get('level')} {e.get('message')}\n" for e in support.test_log))
+    finally:
+        driver.delete_all_cookies()
+        driver.get("about:blank")
+
+
+@pytest.fixture
+def shot(browser, artifacts):
+    """shot("step-name"): a numbered screenshot of the current page in this test's folder."""
+    count = [0]
+
+    def take(step):
+        count[0] += 1
+        path = artifacts / f"{count[0]:02d}-{step}.png"
+        browser.save_screenshot(str(path))
+        return path
+
+    return take
