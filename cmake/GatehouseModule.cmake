@@ -26,5 +26,7 @@ function(gatehouse_test name)
     GATEHOUSE_VECTORS_DIR="${GATEHOUSE_VECTORS_DIR}"
     GATEHOUSE_TESTDATA_DIR="${PROJECT_SOURCE_DIR}/tests/testdata")
   gatehouse_warnings(${name}_test)
-  gtest_discover_tests(${name}_test DISCOVERY_TIMEOUT 60)
+  # Discovered when ctest runs (not at build time), so suites parameterised by the environment
+  # (the PostgreSQL and Redis contract suites) are listed with the services the run started.
+  gtest_discover_tests(${name}_test DISCOVERY_TIMEOUT 60 DISCOVERY_MODE PRE_TEST)
 endfunction()

@@ -152,6 +152,16 @@ Result<void> ApiKeyService::revoke(std::int64_t user_id, std::int64_t key_id,
   return {};
 }
 
+void ApiKeyService::forgetUser(std::int64_t user_id) {
+  {
+    const std::unique_lock lock(mutex_);
+    ++generation_;
+    std::erase_if(by_public_id_,
+                  [user_id](const auto& kv) { return kv.second.user_id == user_id; });
+  }
+  if (on_change_) on_change_();
+}
+
 Result<Principal> ApiKeyService::authenticate(std::string_view key, const ClientInfo& client,
                                               core::Wait wait) {
   const auto public_id = apiKeyPublicPart(key);

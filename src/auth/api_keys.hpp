@@ -64,6 +64,9 @@ class ApiKeyService {
   // other nodes through the change log; audited with `reason`.
   Result<void> revokeAllForUser(std::int64_t user_id, std::int64_t actor, const ClientInfo& client,
                                 const char* reason);
+  // Drops `user_id`'s keys from this node's cache after storage revoked them (a deactivation),
+  // and pokes the other nodes.
+  void forgetUser(std::int64_t user_id);
   // The owner limited to the key's scopes: InvalidToken for unknown, malformed, expired or
   // revoked keys and for keys whose owner is gone; InactiveUser for an inactive owner;
   // WouldBlock with Wait::No when the answer needs storage.

@@ -146,7 +146,8 @@ Result<TokenPair> AuthService::registerUser(const RegisterInput& in, const Clien
       {in.email, in.username, *hash, std::string(rbac::kDefaultRole), true});
   if (!user) {
     if (user.error().code == core::Errc::AlreadyExists) {
-      return fail(user.error().message == "username" ? Errc::UsernameTaken : Errc::EmailTaken);
+      return fail(user.error().conflict == core::Conflict::Username ? Errc::UsernameTaken
+                                                                    : Errc::EmailTaken);
     }
     return tl::unexpected(storeFailure(user.error()));
   }
@@ -317,17 +318,22 @@ Result<void> AuthService::stillValid(const Principal& who) {
   return {};
 }
 
-Result<void> AuthService::endAllSessions(std::int64_t user_id) {
+Result<std::vector<std::string>> AuthService::sessionsToEnd(std::int64_t user_id) {
   // Sessions whose refresh token expired less than an access-token lifetime ago may still have
   // live access tokens: they are ended too.
   const std::int64_t now = d_.clock.unixSeconds();
   auto live =
       d_.store.sessions().listForUser(user_id, now - d_.tokens.settings().access_ttl.count());
   if (!live) return tl::unexpected(storeFailure(live.error()));
-  if (auto ok = d_.store.sessions().revokeAllForUser(user_id); !ok)
-    return tl::unexpected(storeFailure(ok.error()));
-  for (const auto& session : *live) {
-    if (auto ok = endSessionTokens(session.id); !ok) return ok;
+  std::vector<std::string> ids;
+  ids.reserve(live->size());
+  for (auto& session : *live) ids.push_back(std::move(session.id));
+  return ids;
+}
+
+Result<void> AuthService::endTokensOf(const std::vector<std::string>& session_ids) {
+  for (const auto& id : session_ids) {
+    if (auto ok = endSessionTokens(id); !ok) return ok;
   }
   return {};
 }
@@ -359,6 +365,10 @@ Result<TokenPair> AuthService::refresh(const std::string& refresh_token, const C
   auto user = d_.users.get(*user_id);
   if (!user) return tl::unexpected(storeFailure(user.error()));
   if (!*user || !(*user)->is_active) return fail(Errc::RefreshUserInactive);
+  // A password change or deactivation voids refresh tokens issued before it too (their sessions
+  // ended; this holds even if a store failed to record that).
+  if (claims->iat.value_or(0) < (*user)->tokens_valid_after)
+    return fail(Errc::InvalidRefreshToken, "refresh token from before a password change");
 
   auto next_jti = newTokenId();
   if (!next_jti) return fail(Errc::Internal, "random source failed");
@@ -627,11 +637,15 @@ Result<void> AuthService::changePassword(const Principal& who, const std::string
   }
   d_.guard.succeeded(counter);
   const std::int64_t now = d_.clock.unixSeconds();
+  auto ending = sessionsToEnd(who.user->id);
+  if (!ending) return tl::unexpected(ending.error());
+  // One transaction: the hash, the watermark and every session (API.md: a session ends as a
+  // whole); then their access tokens on every node.
   if (auto ok = d_.store.users().changePassword(who.user->id, *hash, now); !ok) {
     return tl::unexpected(storeFailure(ok.error()));
   }
   d_.users.invalidate(who.user->id);
-  if (auto ok = endAllSessions(who.user->id); !ok) return ok;
+  if (auto ok = endTokensOf(*ending); !ok) return ok;
   (void)d_.revocations.revoke(who.claims.jti, who.claims.exp);
   record("password.changed", client, who.user->id, who.user->id);
   return {};

@@ -121,9 +121,11 @@ class AuthService {
   Result<TokenPair> signInExternal(std::int64_t user_id, const std::string& provider,
                                    const ClientInfo& client);
 
-  // Ends every session of the user and every access token of them, on every node (a password
-  // change, a deactivation).
-  Result<void> endAllSessions(std::int64_t user_id);
+  // The user's sessions that may still have live access tokens: listed before a password change
+  // or deactivation ends them in storage, so endTokensOf() can end their access tokens too.
+  Result<std::vector<std::string>> sessionsToEnd(std::int64_t user_id);
+  // Ends every access token of these sessions, on every node (the revocation list).
+  Result<void> endTokensOf(const std::vector<std::string>& session_ids);
   // Whether `who`'s token is still good now, read from storage (not the cache): InvalidToken
   // when its session ended or the account changed since. Called after creating something with
   // it (an API key), so a change racing that creation cannot leave the creation behind.

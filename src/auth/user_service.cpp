@@ -10,8 +10,10 @@ Error fromStore(const core::Error& e) {
     case core::Errc::NotFound:
       return Error{Errc::UserNotFound, e.message, {}, 0};
     case core::Errc::AlreadyExists:
-      return Error{
-          e.message == "username" ? Errc::UsernameTaken : Errc::EmailTaken, e.message, {}, 0};
+      return Error{e.conflict == core::Conflict::Username ? Errc::UsernameTaken : Errc::EmailTaken,
+                   e.message,
+                   {},
+                   0};
     case core::Errc::FailedPrecondition:
       return Error{Errc::LastAdmin, e.message, {}, 0};
     default:
@@ -86,22 +88,30 @@ Result<store::User> UserService::apply(std::int64_t id, const store::UserPatch& 
   // apart) is not re-checked; only an actor holding roles:manage can make one.
   if (auto ok = withinRights((*before)->role, actor, id, client); !ok)
     return tl::unexpected(ok.error());
-  auto user = store_.users().update(id, patch, rbac::kAdminRole);
+  const bool deactivating = (*before)->is_active && patch.is_active && !*patch.is_active;
+  std::vector<std::string> ending;
+  store::UserPatch change = patch;
+  if (deactivating) {
+    auto sessions = auth_.sessionsToEnd(id);
+    if (!sessions) return tl::unexpected(sessions.error());
+    ending = std::move(*sessions);
+    // One transaction: inactive, the watermark, every session and every API key (for good:
+    // reactivation revives none of them).
+    change.deactivated_at = clock_.unixSeconds();
+  }
+  auto user = store_.users().update(id, change, rbac::kAdminRole);
   if (!user) return tl::unexpected(fromStore(user.error()));
   const auto event = [&](const char* type, boost::json::object detail) {
     audit_.record(
         {type, client.request_id, actor.id, id, client.ip, client.user_agent, std::move(detail)});
   };
   if ((*before)->is_active && !user->is_active) {
-    // A deactivated account's sessions, tokens and API keys stop working at once, and stay dead
-    // if the account is activated again.
-    if (auto ok = store_.users().setTokensValidAfter(id, clock_.unixSeconds()); !ok)
-      return tl::unexpected(fromStore(ok.error()));
+    // The access tokens of the ended sessions stop at once on every node; the key cache forgets
+    // the user's keys (other nodes through the change log).
     cache_.invalidate(id);
-    if (auto ok = auth_.endAllSessions(id); !ok) return tl::unexpected(ok.error());
-    if (auto ok = keys_.revokeAllForUser(id, actor.id, client, "owner_deactivated"); !ok)
-      return tl::unexpected(ok.error());
-    event("user.deactivated", {});
+    if (auto ok = auth_.endTokensOf(ending); !ok) return tl::unexpected(ok.error());
+    keys_.forgetUser(id);
+    event("user.deactivated", {{"sessions_ended", ending.size()}});
   } else if (!(*before)->is_active && user->is_active) {
     event("user.activated", {});
   }

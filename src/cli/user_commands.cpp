@@ -41,7 +41,8 @@ std::optional<store::User> byEmail(store::Store& s, const std::string& email, st
 
 std::string describeFailure(const core::Error& e) {
   if (e.code == core::Errc::AlreadyExists) {
-    return e.message == "username" ? "Username already taken" : "Email already registered";
+    return e.conflict == core::Conflict::Username ? "Username already taken"
+                                                  : "Email already registered";
   }
   if (e.code == core::Errc::FailedPrecondition)
     return "cannot deactivate or demote the last active admin";
@@ -133,23 +134,15 @@ int userSetActive(const config::Config& config, const std::string& email, bool a
   if (!user) return 1;
   store::UserPatch patch;
   patch.is_active = active;
+  // As the API does, in one transaction: sessions, tokens and API keys end for good (the server
+  // reads the change logs within a second; access tokens end by the watermark).
+  if (!active) {
+    patch.deactivated_at = std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  }
   auto updated = store->users().update(user->id, patch, rbac::kAdminRole);
   if (!updated) return failure(err, describeFailure(updated.error()));
-  if (!active) {
-    // As the API does: sessions, tokens and API keys end for good.
-    if (auto ok = store->sessions().revokeAllForUser(user->id); !ok)
-      return failure(err, describeFailure(ok.error()));
-    if (auto ok = store->users().setTokensValidAfter(
-            user->id, std::chrono::duration_cast<std::chrono::seconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count());
-        !ok) {
-      return failure(err, describeFailure(ok.error()));
-    }
-    auto keys = store->apiKeys().listForUser(user->id);
-    if (!keys) return failure(err, describeFailure(keys.error()));
-    for (const auto& key : *keys) (void)store->apiKeys().revoke(key.id, user->id);
-  }
   out << "user " << updated->id << (active ? " activated" : " deactivated") << "\n";
   return 0;
 }

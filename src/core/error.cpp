@@ -28,4 +28,11 @@ std::string_view errcName(Errc code) {
   return "Unknown";
 }
 
+Conflict conflictOf(std::string_view column) {
+  if (column == "email") return Conflict::Email;
+  if (column == "username") return Conflict::Username;
+  if (column == "identity") return Conflict::Identity;
+  return Conflict::Other;
+}
+
 }  // namespace gatehouse::core

@@ -23,10 +23,17 @@ enum class Errc {
 
 std::string_view errcName(Errc code);
 
+// Which uniqueness an AlreadyExists broke, so callers branch on a value, never on message text.
+enum class Conflict { None, Email, Username, Identity, Other };
+
+// The Conflict of a unique column or constraint name ("email", "username", "identity").
+Conflict conflictOf(std::string_view column);
+
 // An error value: `message` is for logs only and never shown to clients.
 struct Error {
   Errc code;
   std::string message;
+  Conflict conflict = Conflict::None;  // with AlreadyExists
 };
 
 template <class T>

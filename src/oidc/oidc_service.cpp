@@ -261,7 +261,7 @@ core::Result<std::int64_t> OidcService::resolveUser(const Provider& provider,
       return created->id;
     }
     if (created.error().code != core::Errc::AlreadyExists ||
-        created.error().message != "username") {
+        created.error().conflict != core::Conflict::Username) {
       return tl::unexpected(created.error());
     }
   }

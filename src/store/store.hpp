@@ -50,6 +50,9 @@ struct UserPatch {
   std::optional<bool> is_active;
   std::optional<std::string> role;
   std::optional<bool> email_verified;
+  // When the patch deactivates the user (active before, inactive after): in the same transaction,
+  // tokens_valid_after becomes this, every session of the user is revoked and every API key too.
+  std::optional<std::int64_t> deactivated_at;
 };
 
 // Users, unique by email and by username (both case-insensitive), enforced by the database.
@@ -64,14 +67,16 @@ class UserStore {
   virtual core::Result<std::optional<User>> findByUsername(std::string_view username) = 0;
   virtual core::Result<std::vector<User>> list(std::int64_t limit, std::int64_t offset) = 0;
   virtual core::Result<std::int64_t> count() = 0;
-  // In one transaction: NotFound, AlreadyExists("email"/"username"), or FailedPrecondition when
-  // the change would leave no active user with role `protected_role`.
+  // In one transaction (a deactivation's sessions, keys and watermark included, see UserPatch):
+  // NotFound, AlreadyExists (conflict Email or Username), or FailedPrecondition when the change
+  // would leave no active user with role `protected_role`.
   virtual core::Result<User> update(std::int64_t id, const UserPatch& patch,
                                     std::string_view protected_role) = 0;
   // NotFound, or FailedPrecondition when it would remove the last active `protected_role`.
   virtual core::Status remove(std::int64_t id, std::string_view protected_role) = 0;
   virtual core::Status setPasswordHash(std::int64_t id, std::string_view hash) = 0;
-  // Stores a new hash and voids earlier tokens (tokens_valid_after = `now`) in one step.
+  // In one transaction: the new hash, earlier tokens voided (tokens_valid_after = `now`) and
+  // every session of the user revoked. NotFound.
   virtual core::Status changePassword(std::int64_t id, std::string_view hash, std::int64_t now) = 0;
   virtual core::Status setTokensValidAfter(std::int64_t id, std::int64_t when) = 0;
   // Users changed or deleted after change number `seq` (by any process: the database records

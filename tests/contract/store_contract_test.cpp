@@ -233,6 +233,63 @@ TEST_P(StoreContract, PasswordChangeSetsTheTokenWatermark) {
   EXPECT_EQ(store_->users().changePassword(9999, "x", 1).error().code, core::Errc::NotFound);
 }
 
+TEST_P(StoreContract, PasswordChangeEndsEverySessionInTheSameTransaction) {
+  const User u = make("pc@example.com", "pwchange");
+  const std::int64_t now = 1'800'000'000;
+  for (const char* id : {"pc1", "pc2"}) {
+    ASSERT_TRUE(
+        store_->sessions().create({id, u.id, "j", "ua", "ip", now, now, now + 3600, false}));
+  }
+  ASSERT_TRUE(store_->users().changePassword(u.id, "$2b$12$new", now + 5));
+  EXPECT_TRUE(store_->sessions().find("pc1").value()->revoked);
+  EXPECT_TRUE(store_->sessions().find("pc2").value()->revoked);
+  EXPECT_TRUE(store_->sessions().listForUser(u.id, now).value().empty());
+}
+
+TEST_P(StoreContract, DeactivationEndsSessionsKeysAndTokensInOneTransaction) {
+  const User u = make("da@example.com", "deact");
+  const User other = make("ot@example.com", "bystander");
+  const std::int64_t now = 1'800'000'000;
+  ASSERT_TRUE(
+      store_->sessions().create({"ds1", u.id, "j", "ua", "ip", now, now, now + 3600, false}));
+  ASSERT_TRUE(
+      store_->sessions().create({"ds2", other.id, "j", "ua", "ip", now, now, now + 3600, false}));
+  ApiKey k;
+  k.user_id = u.id;
+  k.name = "k";
+  k.public_id = "deactkey";
+  k.secret_hash = std::string(64, 'b');
+  k.created_at = now;
+  ASSERT_TRUE(store_->apiKeys().create(k));
+  UserPatch patch;
+  patch.is_active = false;
+  patch.deactivated_at = now + 7;
+  auto updated = store_->users().update(u.id, patch, "admin");
+  ASSERT_TRUE(updated) << updated.error().message;
+  EXPECT_FALSE(updated->is_active);
+  EXPECT_EQ(updated->tokens_valid_after, now + 7);
+  EXPECT_EQ(store_->users().findById(u.id).value()->tokens_valid_after, now + 7);
+  EXPECT_TRUE(store_->sessions().find("ds1").value()->revoked);
+  EXPECT_FALSE(store_->sessions().find("ds2").value()->revoked);  // nobody else's
+  EXPECT_TRUE(store_->apiKeys().findByPublicId("deactkey").value()->revoked);
+  // Reactivation revives nothing.
+  UserPatch back;
+  back.is_active = true;
+  ASSERT_TRUE(store_->users().update(u.id, back, "admin"));
+  EXPECT_TRUE(store_->apiKeys().findByPublicId("deactkey").value()->revoked);
+  EXPECT_TRUE(store_->sessions().find("ds1").value()->revoked);
+}
+
+TEST_P(StoreContract, ConflictsAreTyped) {
+  make("ty@example.com", "typed");
+  auto email = store_->users().create({"TY@example.com", "typed2", "h", "user", true});
+  ASSERT_FALSE(email);
+  EXPECT_EQ(email.error().conflict, core::Conflict::Email);
+  auto name = store_->users().create({"ty2@example.com", "TYPED", "h", "user", true});
+  ASSERT_FALSE(name);
+  EXPECT_EQ(name.error().conflict, core::Conflict::Username);
+}
+
 TEST_P(StoreContract, ChangeLogRecordsUpdatesAndDeletesFromAnyWriter) {
   auto start = store_->users().changesSince(-1);
   ASSERT_TRUE(start);

@@ -29,7 +29,10 @@ core::Error resultError(PGconn* conn, const PGresult* result, std::string_view w
   const std::string sqlstate = state != nullptr ? state : "";
   std::string detail = result != nullptr ? PQresultErrorMessage(result) : PQerrorMessage(conn);
   while (!detail.empty() && (detail.back() == '\n' || detail.back() == ' ')) detail.pop_back();
-  if (sqlstate == "23505") return core::Error{Errc::AlreadyExists, uniqueColumn(result)};
+  if (sqlstate == "23505") {
+    const std::string column = uniqueColumn(result);
+    return core::Error{Errc::AlreadyExists, column, core::conflictOf(column)};
+  }
   if (sqlstate.starts_with("23"))
     return core::Error{Errc::FailedPrecondition, std::string(what) + ": " + detail};
   if (sqlstate == "40001" || sqlstate == "40P01")

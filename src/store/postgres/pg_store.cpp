@@ -227,6 +227,23 @@ core::Result<User> insertUser(Connection& c, const NewUser& u) {
               u.is_active,       now,     0,          u.email_verified};
 }
 
+// Inside a transaction: earlier tokens voided, every session revoked and, with `keys`, every API
+// key; the account rule of a password change or a deactivation.
+core::Status endEverything(Connection& c, std::int64_t id, std::int64_t now, bool keys) {
+  auto users =
+      c.query("UPDATE users SET tokens_valid_after = $1, updated_at = $1 WHERE id = $2", {now, id});
+  if (!users) return tl::unexpected(users.error());
+  auto sessions =
+      c.query("UPDATE sessions SET revoked = TRUE WHERE user_id = $1 AND NOT revoked", {id});
+  if (!sessions) return tl::unexpected(sessions.error());
+  if (keys) {
+    auto api_keys =
+        c.query("UPDATE api_keys SET revoked = TRUE WHERE user_id = $1 AND NOT revoked", {id});
+    if (!api_keys) return tl::unexpected(api_keys.error());
+  }
+  return {};
+}
+
 core::Status ensureAnotherActive(Connection& c, std::string_view role, std::int64_t except) {
   auto rows = c.query("SELECT COUNT(*) FROM users WHERE role = $1 AND is_active AND id <> $2",
                       {role, except});
@@ -308,6 +325,11 @@ class PgUsers final : public UserStore {
           "email_verified = $6 WHERE id = $7",
           {u.email, u.username, u.is_active, u.role, nowSeconds(), u.email_verified, id});
       if (!rows) return tl::unexpected(rows.error());
+      if ((*current)->is_active && !u.is_active && patch.deactivated_at) {
+        u.tokens_valid_after = *patch.deactivated_at;
+        if (auto ok = endEverything(c, id, *patch.deactivated_at, true); !ok)
+          return tl::unexpected(ok.error());
+      }
       return u;
     });
   }
@@ -336,10 +358,16 @@ class PgUsers final : public UserStore {
   }
 
   core::Status changePassword(std::int64_t id, std::string_view hash, std::int64_t now) override {
-    return run(pool_,
-               "UPDATE users SET password_hash = $1, tokens_valid_after = $2, updated_at = $2 "
-               "WHERE id = $3",
-               {hash, now, id}, "user");
+    return pool_
+        .transaction<std::monostate>([&](Connection& c) -> core::Result<std::monostate> {
+          auto rows =
+              c.query("UPDATE users SET password_hash = $1 WHERE id = $2 RETURNING id", {hash, id});
+          if (!rows) return tl::unexpected(rows.error());
+          if (rows->empty()) return makeError(Errc::NotFound, "user");
+          if (auto ok = endEverything(c, id, now, false); !ok) return tl::unexpected(ok.error());
+          return std::monostate{};
+        })
+        .map([](std::monostate) {});
   }
 
   core::Status setTokensValidAfter(std::int64_t id, std::int64_t when) override {

@@ -10,7 +10,8 @@ core::Error sqliteError(sqlite3* db, int rc, std::string_view what) {
     // "UNIQUE constraint failed: users.email" → "email"
     const auto dot = detail.rfind('.');
     if (detail.find("UNIQUE") != std::string::npos && dot != std::string::npos) {
-      return core::Error{Errc::AlreadyExists, detail.substr(dot + 1)};
+      const std::string column = detail.substr(dot + 1);
+      return core::Error{Errc::AlreadyExists, column, core::conflictOf(column)};
     }
     return core::Error{Errc::FailedPrecondition, std::string(what) + ": " + detail};
   }

@@ -230,6 +230,27 @@ core::Result<User> insertUser(Connection& c, const NewUser& u) {
               u.is_active,         now,     0,          u.email_verified};
 }
 
+// Inside a transaction: earlier tokens voided, every session revoked and, with `keys`, every API
+// key; the account rule of a password change or a deactivation.
+core::Status endEverything(Connection& c, std::int64_t id, std::int64_t now, bool keys) {
+  std::vector<std::string_view> statements = {
+      "UPDATE users SET tokens_valid_after = ?, updated_at = ? WHERE id = ?",
+      "UPDATE sessions SET revoked = 1 WHERE user_id = ? AND revoked = 0"};
+  if (keys)
+    statements.push_back("UPDATE api_keys SET revoked = 1 WHERE user_id = ? AND revoked = 0");
+  for (std::size_t i = 0; i < statements.size(); ++i) {
+    auto stmt = c.prepare(statements[i]);
+    if (!stmt) return tl::unexpected(stmt.error());
+    if (i == 0) {
+      bindAll(*stmt, now, now, id);
+    } else {
+      bindAll(*stmt, id);
+    }
+    if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
+  }
+  return {};
+}
+
 class SqliteUsers final : public UserStore {
  public:
   explicit SqliteUsers(ConnectionPool& pool) : pool_(pool) {}
@@ -301,6 +322,11 @@ class SqliteUsers final : public UserStore {
       stmt->bind(4, u.role).bind(5, nowSeconds()).bind(6, std::int64_t{u.email_verified ? 1 : 0});
       stmt->bind(7, id);
       if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
+      if ((*current)->is_active && !u.is_active && patch.deactivated_at) {
+        u.tokens_valid_after = *patch.deactivated_at;
+        if (auto ok = endEverything(c, id, *patch.deactivated_at, true); !ok)
+          return tl::unexpected(ok.error());
+      }
       return u;
     });
   }
@@ -326,10 +352,17 @@ class SqliteUsers final : public UserStore {
   }
 
   core::Status changePassword(std::int64_t id, std::string_view hash, std::int64_t now) override {
-    return run(pool_,
-               "UPDATE users SET password_hash = ?, tokens_valid_after = ?, updated_at = ? "
-               "WHERE id = ?",
-               "user", hash, now, now, id);
+    auto done = pool_.transaction<bool>([&](Connection& c) -> core::Result<bool> {
+      auto stmt = c.prepare("UPDATE users SET password_hash = ? WHERE id = ?");
+      if (!stmt) return tl::unexpected(stmt.error());
+      bindAll(*stmt, hash, id);
+      if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
+      if (c.changes() == 0) return makeError(Errc::NotFound, "user");
+      if (auto ok = endEverything(c, id, now, false); !ok) return tl::unexpected(ok.error());
+      return true;
+    });
+    if (!done) return tl::unexpected(done.error());
+    return {};
   }
 
   core::Status setTokensValidAfter(std::int64_t id, std::int64_t when) override {
@@ -771,7 +804,10 @@ core::Result<Identity> insertIdentity(Connection& c, Identity i) {
   stmt->bind(6, i.created_at);
   if (auto ok = stmt->run(); !ok) {
     core::Error e = ok.error();
-    if (e.code == Errc::AlreadyExists) e.message = "identity";
+    if (e.code == Errc::AlreadyExists) {
+      e.message = "identity";
+      e.conflict = core::Conflict::Identity;
+    }
     return tl::unexpected(e);
   }
   i.id = c.lastInsertRowid();
