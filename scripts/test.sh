@@ -46,13 +46,16 @@ export GATEHOUSE_INTEROP_TOOL="$PWD/build/$preset/tests/interop_tool"
 "$py" -m pytest -q -p no:cacheprovider tests/interop | tee build/"$preset"/interop.log
 interop=$(grep -Eo '[0-9]+ passed' build/"$preset"/interop.log | tail -1 | cut -d' ' -f1)
 
-echo "== test tools from npm (the OpenID provider for sign-in tests)"
+echo "== test tools from npm (the OpenID provider for sign-in tests; the OpenAPI linter and client generator)"
 if [[ "${GATEHOUSE_SKIP_NPM:-}" == 1 ]]; then
-  # Only for sandboxes that cannot reach the npm registry: the end-to-end sign-in tests are then
-  # reported as skipped. CI never sets it.
-  echo "GATEHOUSE_SKIP_NPM=1: not installing oidc-provider; its tests will be skipped"
+  # Only for sandboxes that cannot reach the npm registry: the end-to-end sign-in tests and the
+  # /openapi.json lint and generated-client tests are then reported as skipped. CI never sets it.
+  echo "GATEHOUSE_SKIP_NPM=1: not installing oidc-provider or tests/tools; their tests will be skipped"
 else
   npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
+  # Pinned by tests/tools/package-lock.json: @redocly/cli, @hey-api/openapi-ts, typescript. None
+  # needs an install script.
+  npm ci --prefix tests/tools --no-audit --no-fund --ignore-scripts --loglevel=error
 fi
 
 echo "== integration tests (the real binary over HTTP)"

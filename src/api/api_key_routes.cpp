@@ -136,6 +136,11 @@ http::Response verify(Call& c) {
   return res;
 }
 
+// Errc::Unavailable: storage unreachable, or (with REDIS_URL) a token check on a node that cannot
+// hear Redis, which fails closed.
+const Reply kUnavailable{503, "Service Unavailable: storage or Redis unreachable (Retry-After)",
+                         "ErrorDetail"};
+
 }  // namespace
 
 void addApiKeyRoutes(RouteTable& t) {
@@ -150,7 +155,8 @@ void addApiKeyRoutes(RouteTable& t) {
          .body = BodyKind::Json,
          .body_schema = "ApiKeyRequest",
          .replies = {{201, "The key, with its secret shown only here", "ApiKeyCreated"},
-                     {409, "API key limit reached", "ErrorDetail"}},
+                     {409, "API key limit reached", "ErrorDetail"},
+                     kUnavailable},
          .handler = create});
   t.add({.method = "GET",
          .path = "/api/v1/api-keys",
@@ -160,7 +166,7 @@ void addApiKeyRoutes(RouteTable& t) {
          .tag = "api-keys",
          .params = {{"limit", "query", "integer", false, "1 to 1000 (100)"},
                     {"offset", "query", "integer", false, "0 or more (0)"}},
-         .replies = {{200, "A page of keys", "ApiKeyPage"}},
+         .replies = {{200, "A page of keys", "ApiKeyPage"}, kUnavailable},
          .handler = list});
   t.add({.method = "DELETE",
          .path = "/api/v1/api-keys/{id}",
@@ -168,7 +174,7 @@ void addApiKeyRoutes(RouteTable& t) {
          .lane = Lane::Storage,
          .summary = "Revoke one of the caller's API keys",
          .tag = "api-keys",
-         .replies = {{204, "Revoked", ""}, {404, "API key not found", "ErrorDetail"}},
+         .replies = {{204, "Revoked", ""}, {404, "API key not found", "ErrorDetail"}, kUnavailable},
          .handler = remove});
   t.add({.method = "GET",
          .path = "/api/v1/external-data",
@@ -177,7 +183,8 @@ void addApiKeyRoutes(RouteTable& t) {
          .summary = "The seed's example of an API-key-only endpoint",
          .tag = "api-keys",
          .replies = {{200, "Data", "ExternalData"},
-                     {401, "API key required / Invalid API key", "ErrorDetail"}},
+                     {401, "API key required / Invalid API key", "ErrorDetail"},
+                     kUnavailable},
          .handler = externalData});
   t.add({.method = "GET",
          .path = "/api/v1/auth/verify",
@@ -189,7 +196,8 @@ void addApiKeyRoutes(RouteTable& t) {
                         "original method and normalised path (headers of FORWARD_AUTH_PROXY).",
          .params = {{"permission", "query", "string", false, "a required permission (repeat)"}},
          .replies = {{200, "Allowed; identity in X-Auth-User-Id, -Email, -Role and X-Auth-Scopes",
-                      ""}},
+                      ""},
+                     kUnavailable},
          .credentials_in_original_uri = true,
          .handler = verify});
 }

@@ -157,6 +157,11 @@ http::Response changePassword(Call& c) {
 
 const LimitDoc kLoginLimit{"LOGIN_RATE_LIMIT",
                            "per client address, per account and per (account, address)"};
+const LimitDoc kRefreshLimit{"REFRESH_RATE_LIMIT", "per session"};
+// Errc::Unavailable: storage unreachable, or (with REDIS_URL) a token check on a node that cannot
+// hear Redis, which fails closed.
+const Reply kUnavailable{503, "Service Unavailable: storage or Redis unreachable (Retry-After)",
+                         "ErrorDetail"};
 
 }  // namespace
 
@@ -190,7 +195,8 @@ void addAuthRoutes(RouteTable& t) {
          .replies = {{200, "A new session", "TokenPair"},
                      {401, "Incorrect email or password (or MFA required)", "ErrorDetail"},
                      {403, "Account is deactivated", "ErrorDetail"}},
-         .limits = {kLoginLimit},
+         .limits = {kLoginLimit,
+                    {"REFRESH_RATE_LIMIT", "per session, with grant_type=refresh_token"}},
          .handler = login});
   t.add({.method = "POST",
          .path = "/api/v1/auth/refresh",
@@ -201,7 +207,9 @@ void addAuthRoutes(RouteTable& t) {
          .body = BodyKind::Json,
          .body_schema = "RefreshRequest",
          .replies = {{200, "The rotated pair; the old refresh token stops working", "TokenPair"},
-                     {401, "Invalid refresh token / User not found or inactive", "ErrorDetail"}},
+                     {401, "Invalid refresh token / User not found or inactive", "ErrorDetail"},
+                     kUnavailable},
+         .limits = {kRefreshLimit},
          .handler = refresh});
   t.add({.method = "POST",
          .path = "/api/v1/auth/logout",
@@ -211,7 +219,7 @@ void addAuthRoutes(RouteTable& t) {
          .tag = "auth",
          .body = BodyKind::OptionalJson,
          .body_schema = "LogoutRequest",
-         .replies = {{200, "Logged out", "Message"}},
+         .replies = {{200, "Logged out", "Message"}, kUnavailable},
          .handler = logout});
   t.add({.method = "GET",
          .path = "/api/v1/auth/me",
@@ -219,7 +227,7 @@ void addAuthRoutes(RouteTable& t) {
          .lane = Lane::Inline,
          .summary = "The caller's user",
          .tag = "auth",
-         .replies = {{200, "The user", "User"}},
+         .replies = {{200, "The user", "User"}, kUnavailable},
          .handler = me});
   t.add({.method = "POST",
          .path = "/api/v1/auth/revoke",
@@ -231,7 +239,7 @@ void addAuthRoutes(RouteTable& t) {
                         "until it expires; a refresh token ends its whole session.",
          .body = BodyKind::Form,
          .body_schema = "TokenForm",
-         .replies = {{200, "Revoked (or nothing to revoke)", "Empty"}},
+         .replies = {{200, "Revoked (or nothing to revoke)", "Empty"}, kUnavailable},
          .handler = revoke});
   t.add({.method = "POST",
          .path = "/api/v1/auth/introspect",
@@ -242,7 +250,8 @@ void addAuthRoutes(RouteTable& t) {
          .tag = "auth",
          .body = BodyKind::Form,
          .body_schema = "TokenForm",
-         .replies = {{200, "Whether the token is active, and its claims", "Introspection"}},
+         .replies = {{200, "Whether the token is active, and its claims", "Introspection"},
+                     kUnavailable},
          .handler = introspect});
   t.add({.method = "GET",
          .path = "/api/v1/auth/sessions",
@@ -250,7 +259,7 @@ void addAuthRoutes(RouteTable& t) {
          .lane = Lane::Storage,
          .summary = "The caller's live sessions, newest first",
          .tag = "sessions",
-         .replies = {{200, "Sessions", "SessionList"}},
+         .replies = {{200, "Sessions", "SessionList"}, kUnavailable},
          .handler = sessions});
   t.add({.method = "DELETE",
          .path = "/api/v1/auth/sessions/{id}",
@@ -258,7 +267,7 @@ void addAuthRoutes(RouteTable& t) {
          .lane = Lane::Storage,
          .summary = "End one of the caller's sessions (every token of it)",
          .tag = "sessions",
-         .replies = {{204, "Ended", ""}, {404, "Session not found", "ErrorDetail"}},
+         .replies = {{204, "Ended", ""}, {404, "Session not found", "ErrorDetail"}, kUnavailable},
          .handler = endSession});
   t.add({.method = "POST",
          .path = "/api/v1/auth/password",

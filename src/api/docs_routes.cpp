@@ -49,7 +49,8 @@ void addDocsRoutes(RouteTable& t) {
          .lane = http::Lane::Inline,
          .summary = "This document (OpenAPI 3.1); 404 with DOCS_ENABLED=false",
          .tag = "discovery",
-         .replies = {{200, "The OpenAPI document", ""}},
+         .replies = {{200, "The OpenAPI document", "OpenApiDocument"},
+                     {404, "DOCS_ENABLED=false", "ErrorDetail"}},
          .handler = openapi});
   t.add({.method = "GET",
          .path = "/docs",

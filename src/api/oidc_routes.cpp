@@ -125,6 +125,11 @@ http::Response unlink(Call& c) {
   return http::Response::empty(204);
 }
 
+// Errc::Unavailable: storage unreachable, or (with REDIS_URL) a token check on a node that cannot
+// hear Redis, which fails closed.
+const Reply kUnavailable{503, "Service Unavailable: storage or Redis unreachable (Retry-After)",
+                         "ErrorDetail"};
+
 }  // namespace
 
 void addOidcRoutes(RouteTable& t) {
@@ -138,7 +143,8 @@ void addOidcRoutes(RouteTable& t) {
          .body_schema = "ExchangeRequest",
          .replies = {{200, "A new session", "TokenPair"},
                      {400, "Invalid or expired code", "ErrorDetail"},
-                     {403, "Account is deactivated", "ErrorDetail"}},
+                     {403, "Account is deactivated", "ErrorDetail"},
+                     kUnavailable},
          .handler = exchange});
   t.add({.method = "GET",
          .path = "/api/v1/auth/oauth/{provider}",
@@ -147,7 +153,9 @@ void addOidcRoutes(RouteTable& t) {
          .summary = "Start signing in with an external provider (302 to it)",
          .tag = "external sign-in",
          .replies = {{302, "To the provider's authorization endpoint", ""},
-                     {404, "Unknown provider", "ErrorDetail"}},
+                     {404, "Unknown provider", "ErrorDetail"},
+                     {503, "Service Unavailable: the provider's discovery or storage unreachable",
+                      "ErrorDetail"}},
          .handler = start});
   t.add({.method = "GET",
          .path = "/api/v1/auth/oauth/{provider}/callback",
@@ -168,7 +176,7 @@ void addOidcRoutes(RouteTable& t) {
          .lane = http::Lane::Storage,
          .summary = "The caller's linked external identities",
          .tag = "external sign-in",
-         .replies = {{200, "Identities", "IdentityList"}},
+         .replies = {{200, "Identities", "IdentityList"}, kUnavailable},
          .handler = identities});
   t.add({.method = "DELETE",
          .path = "/api/v1/auth/identities/{id}",
@@ -178,7 +186,8 @@ void addOidcRoutes(RouteTable& t) {
          .tag = "external sign-in",
          .replies = {{204, "Unlinked", ""},
                      {404, "Identity not found", "ErrorDetail"},
-                     {409, "Cannot remove the last way to sign in", "ErrorDetail"}},
+                     {409, "Cannot remove the last way to sign in", "ErrorDetail"},
+                     kUnavailable},
          .handler = unlink});
 }
 

@@ -79,6 +79,10 @@ http::Response setRole(Call& c) {
 }
 
 const Reply kNotFound{404, "User not found", "ErrorDetail"};
+// Errc::Unavailable: storage unreachable, or (with REDIS_URL) a token check on a node that cannot
+// hear Redis, which fails closed.
+const Reply kUnavailable{503, "Service Unavailable: storage or Redis unreachable (Retry-After)",
+                         "ErrorDetail"};
 const Reply kAboveRights{403,
                          "Insufficient permissions (also: the target's permissions are not all the "
                          "caller's)",
@@ -96,7 +100,7 @@ void addUserRoutes(RouteTable& t) {
          .tag = "users",
          .params = {{"limit", "query", "integer", false, "1 to 1000 (100)"},
                     {"offset", "query", "integer", false, "0 or more (0)"}},
-         .replies = {{200, "A page of users", "UserPage"}},
+         .replies = {{200, "A page of users", "UserPage"}, kUnavailable},
          .handler = list});
   t.add({.method = "GET",
          .path = "/api/v1/users/{id}",
@@ -105,7 +109,7 @@ void addUserRoutes(RouteTable& t) {
          .lane = Lane::Storage,
          .summary = "Get a user",
          .tag = "users",
-         .replies = {{200, "The user", "User"}, kNotFound},
+         .replies = {{200, "The user", "User"}, kNotFound, kUnavailable},
          .handler = get});
   t.add({.method = "PATCH",
          .path = "/api/v1/users/{id}",
@@ -122,7 +126,8 @@ void addUserRoutes(RouteTable& t) {
                      kAboveRights,
                      kNotFound,
                      {409, "Email already registered / Username already taken / last admin",
-                      "ErrorDetail"}},
+                      "ErrorDetail"},
+                     kUnavailable},
          .handler = patch});
   t.add({.method = "DELETE",
          .path = "/api/v1/users/{id}",
@@ -134,7 +139,8 @@ void addUserRoutes(RouteTable& t) {
          .replies = {{204, "Deleted", ""},
                      kAboveRights,
                      kNotFound,
-                     {409, "The last active admin", "ErrorDetail"}},
+                     {409, "The last active admin", "ErrorDetail"},
+                     kUnavailable},
          .handler = remove});
   t.add({.method = "PUT",
          .path = "/api/v1/users/{id}/role",
@@ -149,7 +155,8 @@ void addUserRoutes(RouteTable& t) {
          .replies = {{200, "The user", "User"},
                      kAboveRights,
                      kNotFound,
-                     {409, "The last active admin", "ErrorDetail"}},
+                     {409, "The last active admin", "ErrorDetail"},
+                     kUnavailable},
          .handler = setRole});
 }
 

@@ -1,16 +1,25 @@
 """Fixtures that run the real gatehouse binary on a free loopback port with a temporary data
-directory, and talk HTTP to it. Needs GATEHOUSE_BIN (the built binary)."""
+directory, and talk HTTP to it. Needs GATEHOUSE_BIN (the built binary).
+
+Every response a test receives through `requests` from a gatehouse server it started is checked
+against that server's /openapi.json (see "Every response against the document" below)."""
+import json
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.parse
+import urllib.request
 import uuid
 
+import jsonschema
 import pytest
 import requests
+import requests.adapters
 
 BIN = os.environ.get("GATEHOUSE_BIN", "")
 SECRET = "integration-secret-0123456789-abcdefghijklmnop"  # 45 bytes ≥ 32 for HS256
@@ -51,6 +60,7 @@ class Server:
     def start(self, wait=True):
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([BIN, "serve"], env=self.env, stdout=self.log, stderr=self.log)
+        _checked_servers[self.base] = self
         if wait:
             self.wait_ready()
         return self
@@ -72,6 +82,7 @@ class Server:
         return self.log_path.read_text(errors="replace")
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
+        _checked_servers.pop(self.base, None)
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
@@ -84,6 +95,7 @@ class Server:
         return self.proc.returncode if self.proc else None
 
     def kill(self):
+        _checked_servers.pop(self.base, None)
         self.proc.kill()
         self.proc.wait()
         self.log.close()
@@ -117,6 +129,213 @@ class Server:
 
 def auth(token):
     return {"Authorization": f"Bearer {token}"}
+
+
+# --- every response against the document ---------------------------------------------------------
+# Each response that `requests` receives from a running gatehouse server started by these fixtures
+# (a Server's base URL) is checked against that server's /openapi.json: the path template and method
+# must be documented (otherwise the request is not checked: hidden routes such as /docs, unknown
+# paths, 405s), the status must be declared for that operation (no "default"), and a JSON body must
+# match the declared schema, $refs resolved in the whole document (JSON Schema 2020-12, formats
+# date-time and email asserted), and carry no property that its schema does not list (unless the
+# schema lists none, or allows more with additionalProperties). Mismatches are collected and fail
+# the test at teardown. Not checked: other hosts (nginx in front, OpenID providers), raw sockets
+# and http.client, streamed responses, non-JSON bodies where the document declares no schema.
+
+# Answered by the HTTP layer (src/http/server.cpp) before any route is chosen, so no operation
+# declares them: their body must still be the document's ErrorDetail.
+PRE_ROUTING_STATUSES = {
+    413: "body over GATEHOUSE_MAX_BODY_BYTES",
+    431: "request headers over the limit",
+}
+
+_checked_servers = {}  # base URL -> the Server running there
+_doc_lock = threading.Lock()
+_failures_lock = threading.Lock()
+_failures = []  # of the running test
+_counts = {"checked": 0, "not in the document": 0}
+_last_document = None  # the most recent document fetched, for a server that serves none
+_direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
+
+_FORMATS = jsonschema.FormatChecker(formats=())
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+@_FORMATS.checks("date-time")
+def _is_date_time(value):
+    return not isinstance(value, str) or bool(_RFC3339.match(value))
+
+
+@_FORMATS.checks("email")
+def _is_email(value):
+    return not isinstance(value, str) or re.fullmatch(r"[^@\s]+@[^@\s]+", value) is not None
+
+
+class ApiDocument:
+    """An OpenAPI 3.1 document, to find the operation of a request and check its response."""
+
+    def __init__(self, doc):
+        self.doc = doc
+        self.resolver = jsonschema.RefResolver(base_uri="", referrer=doc)
+        self.operations = []  # (number of parameters, regex, template, method, operation)
+        for template, item in doc.get("paths", {}).items():
+            parts = re.split(r"(\{[^}/]+\})", template)
+            regex = re.compile("^" + "".join("[^/]+" if p.startswith("{") else re.escape(p)
+                                             for p in parts) + "$")
+            for method, op in item.items():
+                if method in ("get", "put", "post", "delete", "options", "head", "patch", "trace"):
+                    self.operations.append((template.count("{"), regex, template, method, op))
+        # Concrete paths win over templated ones (OpenAPI 3.1 §4.8.8.2).
+        self.operations.sort(key=lambda o: o[0])
+
+    def operation(self, method, path):
+        for _, regex, template, m, op in self.operations:
+            if m == method.lower() and regex.match(path):
+                return template, op
+        return None
+
+    def schema_errors(self, schema, instance):
+        validator = jsonschema.Draft202012Validator(schema, resolver=self.resolver, format_checker=_FORMATS)
+        try:
+            errors = sorted(validator.iter_errors(instance), key=lambda e: [str(p) for p in e.absolute_path])
+        except (jsonschema.exceptions.RefResolutionError, jsonschema.exceptions.SchemaError,
+                jsonschema.exceptions.UnknownType) as e:
+            return [f"the document's schema is broken: {e}"]
+        # The first error of each kind at each place: items/0/id and items/1/id are one drift.
+        first = {}
+        for e in errors:
+            where = "/".join(map(str, e.absolute_path)) or "(body)"
+            first.setdefault((re.sub(r"(^|/)\d+(?=/|$)", r"\1*", where), e.validator), f"{where}: {e.message}")
+        return list(first.values())
+
+    def resolve(self, schema):
+        while isinstance(schema, dict) and "$ref" in schema:
+            schema = self.resolver.resolve(schema["$ref"])[1]
+        return schema if isinstance(schema, dict) else {}
+
+    def undocumented(self, schema, instance, where="(body)"):
+        """Properties of `instance` that `schema` does not name, where it names its properties
+        without allowing others: a body that says more than its document is drift too."""
+        schema = self.resolve(schema)
+        branches = [schema] + [self.resolve(b) for key in ("allOf", "anyOf", "oneOf")
+                               for b in schema.get(key, [])]
+        found = []
+        if isinstance(instance, dict):
+            named = {}
+            for b in branches:
+                named.update(b.get("properties", {}))
+            open_ended = not named or any(
+                b.get(k, False) is not False
+                for b in branches for k in ("additionalProperties", "unevaluatedProperties", "patternProperties"))
+            for key, value in instance.items():
+                if key in named:
+                    found += self.undocumented(named[key], value, f"{where}/{key}" if where != "(body)" else key)
+                elif not open_ended:
+                    found.append(f"{where}: property {key!r} is not in the document")
+        elif isinstance(instance, list):
+            for b in branches:
+                if "items" in b:
+                    for item in instance:
+                        found += self.undocumented(b["items"], item, f"{where}/*")
+                    break
+        return list(dict.fromkeys(found))
+
+    def check(self, method, path, status, content_type, body):
+        """What is wrong with this response (empty when nothing), or None when the document does
+        not describe the route."""
+        found = self.operation(method, path)
+        if found is None:
+            return None
+        template, op = found
+        responses = op.get("responses", {})
+        declared = responses.get(str(status)) or responses.get(f"{str(status)[0]}XX")
+        if declared is None and status in PRE_ROUTING_STATUSES:
+            declared = {"content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/ErrorDetail"}}}}
+        if declared is None:
+            return [f"status {status} is not declared (declared: {', '.join(responses)})"]
+        media = (content_type or "").split(";")[0].strip().lower()
+        is_json = media == "application/json" or media.endswith("+json")
+        content = declared.get("content")
+        if not content:
+            if body and is_json:
+                return [f"a body of type {media}, but the document declares no content for {status}"]
+            return []
+        if media not in content:
+            return [f"Content-Type {media or '(none)'} is not declared (declared: {', '.join(content)})"]
+        schema = content[media].get("schema")
+        if schema is None or not is_json:
+            return []
+        try:
+            instance = json.loads(body)
+        except ValueError as e:
+            return [f"the body is not JSON: {e}"]
+        return self.schema_errors(schema, instance) or self.undocumented(schema, instance)
+
+
+def api_document(server):
+    """The document `server` serves, fetched once; a document fetched from another server of this
+    run when it serves none (DOCS_ENABLED=false); None when neither."""
+    global _last_document
+    with _doc_lock:
+        if getattr(server, "api_document", None) is None:
+            try:
+                # Not through requests: this fetch is not a response to check.
+                with _direct.open(server.url("/openapi.json"), timeout=10) as r:
+                    server.api_document = ApiDocument(json.load(r))
+                _last_document = server.api_document
+            except (OSError, ValueError):
+                return _last_document
+        return server.api_document
+
+
+def check_response(response):
+    request = response.request
+    url = urllib.parse.urlsplit(request.url)
+    server = _checked_servers.get(f"{url.scheme}://{url.netloc}")
+    if server is None or server.proc is None or server.proc.poll() is not None:
+        return
+    doc = api_document(server)
+    if doc is None:
+        return
+    problems = doc.check(request.method, url.path, response.status_code,
+                         response.headers.get("Content-Type"), response.content)
+    with _failures_lock:
+        _counts["checked" if problems is not None else "not in the document"] += 1
+    if problems:
+        excerpt = response.content[:300].decode("utf-8", "replace")
+        with _failures_lock:
+            _failures.append(f"{request.method} {url.path} -> {response.status_code}: "
+                             + "; ".join(problems[:10]) + f"\n    body: {excerpt}")
+
+
+_adapter_send = requests.adapters.HTTPAdapter.send
+
+
+def _checked_send(self, request, stream=False, **kwargs):
+    response = _adapter_send(self, request, stream=stream, **kwargs)
+    if not stream:  # reading a streamed body here would change what the test sees
+        check_response(response)
+    return response
+
+
+# Every request made with requests (requests.get, a Session, authlib's OAuth2Session, the Server
+# helpers) ends in HTTPAdapter.send, once per response (each redirect hop included).
+requests.adapters.HTTPAdapter.send = _checked_send
+
+
+@pytest.fixture(autouse=True)
+def responses_match_the_document():
+    """Fails the test, at teardown, for each response that did not match the document."""
+    with _failures_lock:
+        _failures.clear()
+    yield
+    with _failures_lock:
+        found = list(_failures)
+        _failures.clear()
+    if found:
+        pytest.fail(f"{len(found)} response(s) do not match /openapi.json:\n  " + "\n  ".join(found),
+                    pytrace=False)
 
 
 @pytest.fixture
@@ -215,3 +434,10 @@ http {{
             assert proc.poll() is None, proc.stderr.read().decode()
             assert time.time() < deadline, "nginx did not start"
             time.sleep(0.05)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _counts["checked"] or _counts["not in the document"]:
+        terminalreporter.write_line(
+            f"/openapi.json: {_counts['checked']} responses checked, "
+            f"{_counts['not in the document']} to routes it does not describe")
