@@ -25,9 +25,9 @@ struct Services {
   metrics::Registry& metrics;
   oidc::OidcService& oidc;
   audit::AuditLog& audit;
-  std::string public_url;           // base URL for discovery documents
+  std::string public_url;              // base URL for discovery documents
   bool public_url_configured = false;  // GATEHOUSE_PUBLIC_URL was set (else derived)
-  const state::Bus* bus = nullptr;  // shared-state notifications; readiness needs them live
+  const state::Bus* bus = nullptr;     // shared-state notifications; readiness needs them live
   config::ForwardAuthProxy forward_auth_proxy = config::ForwardAuthProxy::Nginx;
   bool registration_enabled = true;
   bool docs_enabled = true;               // /openapi.json and /docs (DOCS_ENABLED)
