@@ -99,6 +99,9 @@ int main(int argc, char** argv) {
   activate->add_option("--email", email, "the user's email")->required();
   auto* deactivate = user->add_subcommand("deactivate", "Block a user and end their sessions");
   deactivate->add_option("--email", email, "the user's email")->required();
+  auto* set_password = user->add_subcommand(
+      "set-password", "Set a user's password from the first line of stdin; ends their sessions");
+  set_password->add_option("--email", email, "the user's email")->required();
 
   try {
     app.parse(argc, argv);
@@ -160,5 +163,7 @@ int main(int argc, char** argv) {
   if (*set_role) return cli::userSetRole(*cfg, *policy, email, role, std::cout, std::cerr);
   if (*activate) return cli::userSetActive(*cfg, email, true, std::cout, std::cerr);
   if (*deactivate) return cli::userSetActive(*cfg, email, false, std::cout, std::cerr);
+  if (*set_password)
+    return cli::userSetPassword(*cfg, email, readPasswordLine(), std::cout, std::cerr);
   return 2;
 }

@@ -1,6 +1,7 @@
 #include "cli/apikey_commands.hpp"
 
 #include "auth/api_keys.hpp"
+#include "cli/database.hpp"
 #include "store/store.hpp"
 
 namespace gatehouse::cli {
@@ -23,11 +24,8 @@ int failure(std::ostream& err, const std::string& why) {
 
 bool open(Context& c, const config::Config& config, const rbac::Policy& policy,
           const std::string& email, std::ostream& err) {
-  auto store = store::openStore(config.database_url);
-  if (!store) return failure(err, store.error().message), false;
-  if (auto v = (*store)->migrate(); !v)
-    return failure(err, "migration failed: " + v.error().message), false;
-  c.store = std::move(*store);
+  c.store = openExisting(config, err);
+  if (!c.store) return false;
   auto user = c.store->users().findByEmail(email);
   if (!user) return failure(err, user.error().message), false;
   if (!*user) return failure(err, "no user with email " + email), false;

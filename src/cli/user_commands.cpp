@@ -2,24 +2,12 @@
 
 #include "audit/audit_log.hpp"
 #include "auth/validation.hpp"
+#include "cli/database.hpp"
 #include "password/password_hasher.hpp"
 #include "store/store.hpp"
 
 namespace gatehouse::cli {
 namespace {
-
-std::unique_ptr<store::Store> openMigrated(const config::Config& config, std::ostream& err) {
-  auto store = store::openStore(config.database_url);
-  if (!store) {
-    err << "gatehouse: " << store.error().message << "\n";
-    return nullptr;
-  }
-  if (auto v = (*store)->migrate(); !v) {
-    err << "gatehouse: migration failed: " << v.error().message << "\n";
-    return nullptr;
-  }
-  return std::move(*store);
-}
 
 int failure(std::ostream& err, const std::string& why) {
   err << "gatehouse: " << why << "\n";
@@ -75,7 +63,7 @@ int userCreate(const config::Config& config, const rbac::Policy& policy, const U
     for (const auto& p : problems) all += (all.empty() ? "" : "; ") + p;
     return failure(err, "password: " + all);
   }
-  auto store = openMigrated(config, err);
+  auto store = openExisting(config, err);
   if (!store) return 1;
   auto hash = hasher->hash(args.password);
   if (!hash) return failure(err, hash.error().message);
@@ -87,7 +75,7 @@ int userCreate(const config::Config& config, const rbac::Policy& policy, const U
 }
 
 int userList(const config::Config& config, std::ostream& out, std::ostream& err) {
-  auto store = openMigrated(config, err);
+  auto store = openExisting(config, err);
   if (!store) return 1;
   out << "id\temail\tusername\trole\tactive\n";
   for (std::int64_t offset = 0;; offset += 500) {
@@ -104,7 +92,7 @@ int userList(const config::Config& config, std::ostream& out, std::ostream& err)
 int userSetRole(const config::Config& config, const rbac::Policy& policy, const std::string& email,
                 const std::string& role, std::ostream& out, std::ostream& err) {
   if (!policy.hasRole(role)) return failure(err, "--role: unknown role " + role);
-  auto store = openMigrated(config, err);
+  auto store = openExisting(config, err);
   if (!store) return 1;
   auto user = byEmail(*store, email, err);
   if (!user) return 1;
@@ -117,7 +105,7 @@ int userSetRole(const config::Config& config, const rbac::Policy& policy, const 
 }
 
 int auditVerify(const config::Config& config, std::ostream& out, std::ostream& err) {
-  auto store = openMigrated(config, err);
+  auto store = openExisting(config, err);
   if (!store) return 1;
   auto report = audit::verifyChain(store->audit());
   if (!report) return failure(err, report.error().message);
@@ -128,7 +116,7 @@ int auditVerify(const config::Config& config, std::ostream& out, std::ostream& e
 
 int userSetActive(const config::Config& config, const std::string& email, bool active,
                   std::ostream& out, std::ostream& err) {
-  auto store = openMigrated(config, err);
+  auto store = openExisting(config, err);
   if (!store) return 1;
   auto user = byEmail(*store, email, err);
   if (!user) return 1;
@@ -144,6 +132,35 @@ int userSetActive(const config::Config& config, const std::string& email, bool a
   auto updated = store->users().update(user->id, patch, rbac::kAdminRole);
   if (!updated) return failure(err, describeFailure(updated.error()));
   out << "user " << updated->id << (active ? " activated" : " deactivated") << "\n";
+  return 0;
+}
+
+int userSetPassword(const config::Config& config, const std::string& email,
+                    const std::string& password, std::ostream& out, std::ostream& err) {
+  auto problems = auth::passwordProblems(password, config.password_rules);
+  auto hasher = password::PasswordHasher::create(config.hash_policy);
+  if (!hasher) return failure(err, hasher.error().message);
+  if (auto ok = hasher->acceptable(password); !ok) problems.push_back(ok.error().message);
+  if (!problems.empty()) {
+    std::string all;
+    for (const auto& p : problems) all += (all.empty() ? "" : "; ") + p;
+    return failure(err, "password: " + all);
+  }
+  auto store = openExisting(config, err);
+  if (!store) return 1;
+  auto user = byEmail(*store, email, err);
+  if (!user) return 1;
+  auto hash = hasher->hash(password);
+  if (!hash) return failure(err, hash.error().message);
+  core::SystemClock clock;
+  // One transaction, as a password change through the API: the hash, the watermark and the end
+  // of every session (the server applies it within a second).
+  if (auto ok = store->users().changePassword(user->id, *hash, clock.unixSeconds()); !ok)
+    return failure(err, describeFailure(ok.error()));
+  audit::AuditLog audit(store->audit(), clock, config.audit_log_file);
+  audit.record({"password.reset", "", std::nullopt, user->id, "", "gatehouse cli",
+                boost::json::object{{"actor", "cli"}}});
+  out << "password set for user " << user->id << "; their sessions have ended\n";
   return 0;
 }
 

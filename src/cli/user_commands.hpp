@@ -29,5 +29,8 @@ int userSetRole(const config::Config& config, const rbac::Policy& policy, const 
 int auditVerify(const config::Config& config, std::ostream& out, std::ostream& err);
 int userSetActive(const config::Config& config, const std::string& email, bool active,
                   std::ostream& out, std::ostream& err);
+// Sets a user's password (policy checked) and ends their sessions, in one transaction; audited.
+int userSetPassword(const config::Config& config, const std::string& email,
+                    const std::string& password, std::ostream& out, std::ostream& err);
 
 }  // namespace gatehouse::cli

@@ -422,3 +422,27 @@ def test_keys_rotate_refuses_an_environment_secret(make_server):
     s = make_server()
     r = s.cli("keys", "rotate")
     assert r.returncode == 1 and "SECRET_KEY" in r.stderr and "integration-secret" not in r.stderr
+
+
+def test_cli_opens_an_existing_database_only_and_sets_passwords(make_server, tmp_path):
+    """A CLI run in the wrong folder must not quietly create a second, empty database; set-password
+    reads stdin, applies the policy and ends the user's sessions."""
+    (tmp_path / "elsewhere").mkdir()
+    elsewhere = Server(tmp_path / "elsewhere")
+    r = elsewhere.cli("user", "list")
+    assert r.returncode == 1 and "no database at" in r.stderr, r.stderr
+    assert not (tmp_path / "elsewhere" / "data" / "gatehouse.db").exists()
+    s = make_server()
+    s.register("cli-pw@example.com", "clipw")
+    token = s.token("clipw")
+    r = s.cli("user", "set-password", "--email", "cli-pw@example.com", stdin="short\n")
+    assert r.returncode == 1 and "password" in r.stderr
+    r = s.cli("user", "set-password", "--email", "cli-pw@example.com", stdin="Fr3sh-Passw0rd!\n")
+    assert r.returncode == 0, r.stderr
+    assert "Fr3sh" not in r.stdout + r.stderr
+    deadline = time.time() + 3
+    while requests.get(s.url("/api/v1/auth/me"), headers=auth(token)).status_code != 401:
+        assert time.time() < deadline, "the old session outlived the operator's password reset"
+        time.sleep(0.1)
+    assert s.login("clipw").status_code == 401
+    assert s.login("clipw", "Fr3sh-Passw0rd!").status_code == 200
