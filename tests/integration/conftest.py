@@ -147,6 +147,7 @@ def auth(token):
 PRE_ROUTING_STATUSES = {
     413: "body over GATEHOUSE_MAX_BODY_BYTES",
     431: "request headers over the limit",
+    503: "over GATEHOUSE_MAX_CONNECTIONS",
 }
 
 _checked_servers = {}  # base URL -> the Server running there
