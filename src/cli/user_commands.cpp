@@ -27,6 +27,23 @@ std::optional<store::User> byEmail(store::Store& s, const std::string& email, st
   return **user;
 }
 
+// The hasher, or the reason the password fails the policy (every rule named) or no hasher can
+// be made; written to `err`.
+std::optional<password::PasswordHasher> policyHasher(const config::Config& config,
+                                                     const std::string& password,
+                                                     std::ostream& err) {
+  auto problems = auth::passwordProblems(password, config.password_rules);
+  auto hasher = password::PasswordHasher::create(config.hash_policy);
+  if (!hasher) return failure(err, hasher.error().message), std::nullopt;
+  if (auto ok = hasher->acceptable(password); !ok) problems.push_back(ok.error().message);
+  if (!problems.empty()) {
+    std::string all;
+    for (const auto& p : problems) all += (all.empty() ? "" : "; ") + p;
+    return failure(err, "password: " + all), std::nullopt;
+  }
+  return std::move(*hasher);
+}
+
 std::string describeFailure(const core::Error& e) {
   if (e.code == core::Errc::AlreadyExists) {
     return e.conflict == core::Conflict::Username ? "Username already taken"
@@ -54,15 +71,8 @@ int userCreate(const config::Config& config, const rbac::Policy& policy, const U
   if (auto p = auth::usernameProblem(args.username); !p.empty())
     return failure(err, "--username: " + p);
   if (!policy.hasRole(args.role)) return failure(err, "--role: unknown role " + args.role);
-  auto problems = auth::passwordProblems(args.password, config.password_rules);
-  auto hasher = password::PasswordHasher::create(config.hash_policy);
-  if (!hasher) return failure(err, hasher.error().message);
-  if (auto ok = hasher->acceptable(args.password); !ok) problems.push_back(ok.error().message);
-  if (!problems.empty()) {
-    std::string all;
-    for (const auto& p : problems) all += (all.empty() ? "" : "; ") + p;
-    return failure(err, "password: " + all);
-  }
+  auto hasher = policyHasher(config, args.password, err);
+  if (!hasher) return 1;
   auto store = openExisting(config, err);
   if (!store) return 1;
   auto hash = hasher->hash(args.password);
@@ -137,15 +147,8 @@ int userSetActive(const config::Config& config, const std::string& email, bool a
 
 int userSetPassword(const config::Config& config, const std::string& email,
                     const std::string& password, std::ostream& out, std::ostream& err) {
-  auto problems = auth::passwordProblems(password, config.password_rules);
-  auto hasher = password::PasswordHasher::create(config.hash_policy);
-  if (!hasher) return failure(err, hasher.error().message);
-  if (auto ok = hasher->acceptable(password); !ok) problems.push_back(ok.error().message);
-  if (!problems.empty()) {
-    std::string all;
-    for (const auto& p : problems) all += (all.empty() ? "" : "; ") + p;
-    return failure(err, "password: " + all);
-  }
+  auto hasher = policyHasher(config, password, err);
+  if (!hasher) return 1;
   auto store = openExisting(config, err);
   if (!store) return 1;
   auto user = byEmail(*store, email, err);

@@ -92,6 +92,23 @@ bool parseListen(const std::string& text, std::string& host, std::uint16_t& port
   return true;
 }
 
+// The non-empty, space-trimmed items of a comma-separated list.
+std::vector<std::string> commaList(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const auto comma = text.find(',', start);
+    std::string item =
+        text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    item.erase(0, item.find_first_not_of(' '));
+    item.erase(item.find_last_not_of(' ') + 1);
+    if (!item.empty()) out.push_back(std::move(item));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
 // sqlite:///relative/path and sqlite:////absolute/path (SQLAlchemy's form).
 std::optional<std::filesystem::path> sqlitePath(const std::string& url) {
   constexpr std::string_view kPrefix = "sqlite:///";
@@ -321,19 +338,7 @@ core::Result<Config> load(const Lookup& lookup) {
       }
     }
   }
-  if (auto v = r.raw("TRUSTED_PROXIES")) {
-    std::size_t start = 0;
-    while (start <= v->size()) {
-      const auto comma = v->find(',', start);
-      std::string item =
-          v->substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-      item.erase(0, item.find_first_not_of(' '));
-      item.erase(item.find_last_not_of(' ') + 1);
-      if (!item.empty()) c.trusted_proxies.push_back(item);
-      if (comma == std::string::npos) break;
-      start = comma + 1;
-    }
-  }
+  if (auto v = r.raw("TRUSTED_PROXIES")) c.trusted_proxies = commaList(*v);
   r.integer("REFRESH_GRACE_SECONDS", c.refresh_grace_seconds, 0, 60);
   r.integer("LOGIN_LOCKOUT_THRESHOLD", c.lockout_threshold, 1, 100);
   long long cooldown_minutes = 60;
@@ -354,15 +359,7 @@ core::Result<Config> load(const Lookup& lookup) {
                                 jose::Algorithm::Rs256});
   }
   if (auto list = r.raw("OIDC_PROVIDERS")) {
-    std::size_t start = 0;
-    while (start <= list->size()) {
-      const auto comma = list->find(',', start);
-      std::string name =
-          list->substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-      name.erase(0, name.find_first_not_of(' '));
-      name.erase(name.find_last_not_of(' ') + 1);
-      start = comma == std::string::npos ? list->size() + 1 : comma + 1;
-      if (name.empty()) continue;
+    for (const std::string& name : commaList(*list)) {
       const bool valid_name = std::all_of(name.begin(), name.end(), [](char ch) {
         return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-';
       });
@@ -417,15 +414,7 @@ core::Result<Config> load(const Lookup& lookup) {
   r.integer("API_KEYS_PER_USER", c.api_keys_per_user, 1, 10000);
   r.boolean("DOCS_ENABLED", c.docs_enabled);
   if (auto v = r.raw("CORS_ALLOW_ORIGINS")) {
-    std::size_t start = 0;
-    while (start <= v->size()) {
-      const auto comma = v->find(',', start);
-      std::string origin =
-          v->substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-      origin.erase(0, origin.find_first_not_of(' '));
-      origin.erase(origin.find_last_not_of(' ') + 1);
-      start = comma == std::string::npos ? v->size() + 1 : comma + 1;
-      if (origin.empty()) continue;
+    for (const std::string& origin : commaList(*v)) {
       // An origin is scheme://host[:port], nothing more: "*" or a path would be a mistake.
       const bool scheme = origin.starts_with("http://") || origin.starts_with("https://");
       const auto rest = origin.substr(origin.find("://") + 3);
