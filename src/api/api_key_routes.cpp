@@ -87,17 +87,14 @@ http::Response externalData(Call& c) {
 http::Response verify(Call& c) {
   Services& s = c.services;
   const auto& r = c.request;
-  const bool nginx = s.forward_auth_proxy == config::ForwardAuthProxy::Nginx;
-  const std::string_view method_header = nginx ? "x-original-method" : "x-forwarded-method";
-  const std::string_view uri_header = nginx ? "x-original-uri" : "x-forwarded-uri";
+  const auto [method_header, uri_header, other_method, other_uri] =
+      originalRequestHeaders(s.forward_auth_proxy);
   const auth::Principal* who = c.who;
   std::vector<std::string> required = r.queryAll("permission");
   if (s.policy.hasRouteRules()) {
     // The other kind's headers can only come from the client (the configured proxy sends its own
     // and the documented configurations drop the others): refused, so that a proxy configured
     // as the wrong kind fails closed instead of believing the client.
-    const std::string_view other_method = nginx ? "x-forwarded-method" : "x-original-method";
-    const std::string_view other_uri = nginx ? "x-forwarded-uri" : "x-original-uri";
     if (r.header(other_method) || r.header(other_uri)) {
       return errorResponse({auth::Errc::Forbidden,
                             "forward-auth request carries " + std::string(other_method) + "/" +

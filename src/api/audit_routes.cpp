@@ -36,12 +36,7 @@ http::Response auditEvents(Call& c) {
   std::vector<auth::FieldError> errors;
   store::AuditQuery q;
   q.type = r.queryParam("type");
-  if (auto v = r.queryParam("user_id")) {
-    q.user_id = integer(*v);
-    if (!q.user_id)
-      errors.push_back(
-          {{"query", "user_id"}, "value is not a valid integer", "type_error.integer"});
-  }
+  q.user_id = queryInteger(r, "user_id", INT64_MIN, INT64_MAX, std::nullopt, errors);
   if (auto v = r.queryParam("since")) {
     q.since_ms = parseSince(*v);
     if (!q.since_ms) {
@@ -50,16 +45,7 @@ http::Response auditEvents(Call& c) {
                         "value_error.datetime"});
     }
   }
-  if (auto v = r.queryParam("limit")) {
-    auto n = integer(*v);
-    if (!n || *n < 1 || *n > 1000) {
-      errors.push_back({{"query", "limit"},
-                        "ensure this value is between 1 and 1000",
-                        "value_error.number.not_in_range"});
-    } else {
-      q.limit = *n;
-    }
-  }
+  q.limit = queryInteger(r, "limit", 1, 1000, q.limit, errors).value_or(q.limit);
   if (!errors.empty()) return validationError(errors);
   auto rows = s.store.audit().query(q);
   if (!rows) return errorResponse({auth::Errc::Unavailable, rows.error().message, {}, 0}, r);
@@ -71,20 +57,13 @@ http::Response auditEvents(Call& c) {
 http::Response summary(Call& c) {
   Services& s = c.services;
   const http::Request& r = c.request;
-  std::int64_t days = 30;
-  if (auto v = r.queryParam("days")) {
-    auto n = integer(*v);
-    if (!n || *n < 1 || *n > 366) {
-      return validationError({{{"query", "days"},
-                               "ensure this value is between 1 and 366",
-                               "value_error.number.not_in_range"}});
-    }
-    days = *n;
-  }
+  std::vector<auth::FieldError> errors;
+  const auto days = queryInteger(r, "days", 1, 366, 30, errors);
+  if (!days) return validationError(errors);
   const std::int64_t since = (std::chrono::duration_cast<std::chrono::seconds>(
                                   std::chrono::system_clock::now().time_since_epoch())
                                   .count() -
-                              days * 86400) *
+                              *days * 86400) *
                              1000;
   auto& a = s.store.audit();
   auto ok = a.countSince("login.succeeded", since);
@@ -99,7 +78,7 @@ http::Response summary(Call& c) {
   for (const auto& d : *per_day)
     registrations.push_back(json::object{{"date", d.day}, {"count", d.count}});
   return http::Response::json(200,
-                              json::object{{"days", days},
+                              json::object{{"days", *days},
                                            {"logins_ok", *ok},
                                            {"logins_failed", *failed},
                                            {"active_users", *active},

@@ -143,15 +143,11 @@ http::Response changePassword(Call& c) {
   // the owner keeps them explicitly.
   const bool keep_api_keys = body.optionalBool("keep_api_keys").value_or(false);
   if (!body.ok()) return validationError(body.errors());
-  if (auto ok = c.services.auth.changePassword(*c.who, current, next, clientOf(r)); !ok)
+  if (auto ok = c.services.auth.changePassword(*c.who, current, next, clientOf(r), keep_api_keys);
+      !ok) {
     return errorResponse(ok.error(), r);
-  if (!keep_api_keys) {
-    if (auto ok = c.services.api_keys.revokeAllForUser(c.who->user->id, c.who->user->id,
-                                                       clientOf(r), "password_changed");
-        !ok) {
-      return errorResponse(ok.error(), r);
-    }
   }
+  if (!keep_api_keys) c.services.api_keys.forgetUser(c.who->user->id);
   return http::Response::json(200, json::object{{"message", "Password changed"}});
 }
 

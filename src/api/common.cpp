@@ -102,8 +102,7 @@ http::Response errorResponse(const auth::Error& error, const http::Request& requ
       return http::Response::detail(400, "Incorrect password");
     case Errc::ApiKeyNotFound:
       return http::Response::detail(404, "API key not found");
-    case Errc::WouldBlock:
-      return http::Response::empty(0);  // the pipeline retries on a worker; never sent
+    case Errc::WouldBlock:  // handled by the middleware (a worker finishes): never reaches here
     case Errc::Internal:
       break;
   }
@@ -126,6 +125,12 @@ std::string_view trimLeft(std::string_view v) {
 }
 
 }  // namespace
+
+OriginalRequestHeaders originalRequestHeaders(config::ForwardAuthProxy proxy) {
+  if (proxy == config::ForwardAuthProxy::Nginx)
+    return {"x-original-method", "x-original-uri", "x-forwarded-method", "x-forwarded-uri"};
+  return {"x-forwarded-method", "x-forwarded-uri", "x-original-method", "x-original-uri"};
+}
 
 Credentials credentialsOf(const http::Request& request, std::string_view original_uri_header) {
   if (const auto header = request.header("authorization")) {
@@ -162,39 +167,6 @@ Credentials credentialsOf(const http::Request& request, std::string_view origina
     }
   }
   return {Credentials::Kind::None, {}, std::nullopt};
-}
-
-tl::expected<auth::Principal, http::Response> authenticate(Services& s,
-                                                           const http::Request& request,
-                                                           std::string_view original_uri_header) {
-  const Credentials c = credentialsOf(request, original_uri_header);
-  switch (c.kind) {
-    case Credentials::Kind::None:
-      return tl::unexpected(errorResponse({Errc::NotAuthenticated, {}, {}, 0}, request));
-    case Credentials::Kind::Invalid:
-      return tl::unexpected(
-          errorResponse({Errc::InvalidToken, "malformed Basic credentials", {}, 0}, request));
-    case Credentials::Kind::ApiKey: {
-      auto who = s.api_keys.authenticate(c.secret(), clientOf(request));
-      if (!who) return tl::unexpected(errorResponse(who.error(), request));
-      return std::move(*who);
-    }
-    case Credentials::Kind::Token:
-      break;
-  }
-  auto who = s.auth.authenticate(c.secret());
-  if (!who) return tl::unexpected(errorResponse(who.error(), request));
-  return std::move(*who);
-}
-
-tl::expected<auth::Principal, http::Response> authenticateUser(Services& s,
-                                                               const http::Request& request) {
-  auto who = authenticate(s, request);
-  if (who && who->api_key_id) {
-    return tl::unexpected(errorResponse(
-        {Errc::Forbidden, "an API key cannot manage its owner's account", {}, 0}, request));
-  }
-  return who;
 }
 
 std::optional<std::int64_t> queryInteger(const http::Request& request, const char* name,

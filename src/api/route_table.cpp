@@ -16,19 +16,14 @@ using auth::Errc;
 // Authentication's outcome: the principal, the response to send, or "needs a worker".
 using Authenticated = std::variant<auth::Principal, http::Response, http::Lane>;
 
-Authenticated refuse(const auth::Error& error, const http::Request& r) {
-  return errorResponse(error, r);
-}
-
 // A verified access token carried from the I/O thread to the worker (http::Request::context).
 struct VerifiedToken {
   jose::Claims claims;
 };
 
 Authenticated authenticateFor(const Route& route, Services& s, http::Request& r, core::Wait wait) {
-  const bool nginx = s.forward_auth_proxy == config::ForwardAuthProxy::Nginx;
   const std::string_view uri_header =
-      route.credentials_in_original_uri ? (nginx ? "x-original-uri" : "x-forwarded-uri") : "";
+      route.credentials_in_original_uri ? originalRequestHeaders(s.forward_auth_proxy).uri : "";
   const Credentials c = credentialsOf(r, uri_header);
   const Credential wanted = *route.credential;
   if (wanted == Credential::ApiKey) {
@@ -37,12 +32,13 @@ Authenticated authenticateFor(const Route& route, Services& s, http::Request& r,
   }
   switch (c.kind) {
     case Credentials::Kind::None:
-      return refuse({Errc::NotAuthenticated, {}, {}, 0}, r);
+      return errorResponse({Errc::NotAuthenticated, {}, {}, 0}, r);
     case Credentials::Kind::Invalid:
-      return refuse({Errc::InvalidToken, "malformed Basic credentials", {}, 0}, r);
+      return errorResponse({Errc::InvalidToken, "malformed Basic credentials", {}, 0}, r);
     case Credentials::Kind::ApiKey: {
       if (wanted == Credential::UserToken) {
-        return refuse({Errc::Forbidden, "an API key cannot manage its owner's account", {}, 0}, r);
+        return errorResponse(
+            {Errc::Forbidden, "an API key cannot manage its owner's account", {}, 0}, r);
       }
       auto who = s.api_keys.authenticate(c.secret(), clientOf(r), wait);
       if (who) return std::move(*who);
@@ -50,28 +46,29 @@ Authenticated authenticateFor(const Route& route, Services& s, http::Request& r,
       if (wanted == Credential::ApiKey && who.error().code != Errc::Unavailable &&
           who.error().code != Errc::Internal) {
         // The seed's message for every refused key, an inactive owner's included.
-        return refuse({Errc::InvalidApiKey, who.error().detail, {}, 0}, r);
+        return errorResponse({Errc::InvalidApiKey, who.error().detail, {}, 0}, r);
       }
-      return refuse(who.error(), r);
+      return errorResponse(who.error(), r);
     }
     case Credentials::Kind::Token:
       break;
   }
-  if (wanted == Credential::ApiKey) return refuse({Errc::InvalidApiKey, "not a key", {}, 0}, r);
+  if (wanted == Credential::ApiKey)
+    return errorResponse({Errc::InvalidApiKey, "not a key", {}, 0}, r);
   // A token the I/O thread already verified is not verified again.
   if (const auto* verified = std::any_cast<VerifiedToken>(&r.context)) {
     auto who = s.auth.principalFor(verified->claims, wait);
-    if (!who) return refuse(who.error(), r);
+    if (!who) return errorResponse(who.error(), r);
     return std::move(*who);
   }
   auto claims = s.auth.checkAccessToken(c.secret());
-  if (!claims) return refuse(claims.error(), r);
+  if (!claims) return errorResponse(claims.error(), r);
   auto who = s.auth.principalFor(*claims, wait);
   if (!who && who.error().code == Errc::WouldBlock) {
     r.context = VerifiedToken{std::move(*claims)};
     return http::Lane::Storage;
   }
-  if (!who) return refuse(who.error(), r);
+  if (!who) return errorResponse(who.error(), r);
   return std::move(*who);
 }
 

@@ -58,14 +58,15 @@ struct Credentials {
 };
 Credentials credentialsOf(const http::Request& request, std::string_view original_uri_header = {});
 
-// Authenticates the request (token or API key): the principal, or the 401/403 response to send.
-tl::expected<auth::Principal, http::Response> authenticate(
-    Services& s, const http::Request& request, std::string_view original_uri_header = {});
-
-// For account management (API.md, "Everything authenticated"): a user's own access token only;
-// an API key gets 403 whatever its scopes.
-tl::expected<auth::Principal, http::Response> authenticateUser(Services& s,
-                                                               const http::Request& request);
+// The headers carrying the original request in forward-auth: those the configured proxy kind
+// sends (believed), and the other kind's (only a client can have sent them).
+struct OriginalRequestHeaders {
+  std::string_view method;
+  std::string_view uri;
+  std::string_view other_method;
+  std::string_view other_uri;
+};
+OriginalRequestHeaders originalRequestHeaders(config::ForwardAuthProxy proxy);
 
 // The integer path parameter `name`, or the 422 response for a malformed one.
 tl::expected<std::int64_t, http::Response> pathId(const http::Request& request,

@@ -102,32 +102,6 @@ Result<std::vector<store::ApiKey>> ApiKeyService::list(std::int64_t user_id) {
   return std::move(*keys);
 }
 
-Result<void> ApiKeyService::revokeAllForUser(std::int64_t user_id, std::int64_t actor,
-                                             const ClientInfo& client, const char* reason) {
-  auto keys = store_.apiKeys().listForUser(user_id);
-  if (!keys) return tl::unexpected(storeFailure(keys.error()));
-  for (const auto& key : *keys) {
-    if (auto ok = store_.apiKeys().revoke(key.id, user_id);
-        !ok && ok.error().code != core::Errc::NotFound) {
-      return tl::unexpected(storeFailure(ok.error()));
-    }
-    {
-      const std::unique_lock lock(mutex_);
-      ++generation_;
-      by_public_id_.erase(key.public_id);
-    }
-    audit_.record({"apikey.revoked",
-                   client.request_id,
-                   actor,
-                   user_id,
-                   client.ip,
-                   client.user_agent,
-                   {{"key_id", key.id}, {"reason", reason}}});
-  }
-  if (!keys->empty() && on_change_) on_change_();
-  return {};
-}
-
 Result<void> ApiKeyService::revoke(std::int64_t user_id, std::int64_t key_id,
                                    const ClientInfo& client) {
   auto key = store_.apiKeys().findById(key_id);

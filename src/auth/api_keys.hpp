@@ -60,12 +60,8 @@ class ApiKeyService {
   Result<std::vector<store::ApiKey>> list(std::int64_t user_id);
   // NotFound (as ApiKeyNotFound) unless the key is the user's and live.
   Result<void> revoke(std::int64_t user_id, std::int64_t key_id, const ClientInfo& client);
-  // Revokes every key of `user_id` (a password change, a deactivation), here at once and on
-  // other nodes through the change log; audited with `reason`.
-  Result<void> revokeAllForUser(std::int64_t user_id, std::int64_t actor, const ClientInfo& client,
-                                const char* reason);
-  // Drops `user_id`'s keys from this node's cache after storage revoked them (a deactivation),
-  // and pokes the other nodes.
+  // Drops `user_id`'s keys from this node's cache after storage revoked them (a deactivation or
+  // a password change), and pokes the other nodes.
   void forgetUser(std::int64_t user_id);
   // The owner limited to the key's scopes: InvalidToken for unknown, malformed, expired or
   // revoked keys and for keys whose owner is gone; InactiveUser for an inactive owner;

@@ -34,16 +34,13 @@ std::optional<std::int64_t> parseId(const std::string& sub) {
   return id;
 }
 
-std::string sessionOf(const jose::Claims& c) {
-  const auto* sid = c.raw.if_contains("sid");
-  return sid != nullptr && sid->is_string() ? std::string(sid->get_string()) : std::string();
-}
-
 std::string_view sessionView(const jose::Claims& c) {
   const auto* sid = c.raw.if_contains("sid");
   return sid != nullptr && sid->is_string() ? std::string_view(sid->get_string())
                                             : std::string_view();
 }
+
+std::string sessionOf(const jose::Claims& c) { return std::string(sessionView(c)); }
 
 // The scope a session was narrowed to at login (the refresh token's `scope` claim); nullopt for
 // a session holding its role's full permissions.
@@ -588,7 +585,8 @@ Result<void> AuthService::endSession(const Principal& who, const std::string& se
 }
 
 Result<void> AuthService::changePassword(const Principal& who, const std::string& current,
-                                         const std::string& next, const ClientInfo& client) {
+                                         const std::string& next, const ClientInfo& client,
+                                         bool keep_api_keys) {
   auto errors = passwordFieldErrors(next, "new_password");
   if (!errors.empty())
     return tl::unexpected(Error{Errc::Validation, "password policy", std::move(errors), 0});
@@ -639,15 +637,16 @@ Result<void> AuthService::changePassword(const Principal& who, const std::string
   const std::int64_t now = d_.clock.unixSeconds();
   auto ending = sessionsToEnd(who.user->id);
   if (!ending) return tl::unexpected(ending.error());
-  // One transaction: the hash, the watermark and every session (API.md: a session ends as a
-  // whole); then their access tokens on every node.
-  if (auto ok = d_.store.users().changePassword(who.user->id, *hash, now); !ok) {
+  // One transaction: the hash, the watermark, every session (API.md: a session ends as a whole)
+  // and the API keys unless kept; then the sessions' access tokens on every node.
+  if (auto ok = d_.store.users().changePassword(who.user->id, *hash, now, !keep_api_keys); !ok) {
     return tl::unexpected(storeFailure(ok.error()));
   }
   d_.users.invalidate(who.user->id);
   if (auto ok = endTokensOf(*ending); !ok) return ok;
   (void)d_.revocations.revoke(who.claims.jti, who.claims.exp);
-  record("password.changed", client, who.user->id, who.user->id);
+  record("password.changed", client, who.user->id, who.user->id,
+         {{"api_keys", keep_api_keys ? "kept" : "revoked"}});
   return {};
 }
 

@@ -113,8 +113,11 @@ class AuthService {
                           const ClientInfo& client);
   // WrongPassword (also while delayed or locked after failures), Validation, RateLimited,
   // Overloaded; revokes every session and voids earlier tokens.
+  // With `keep_api_keys` false the user's API keys end in the same transaction (the caller then
+  // drops them from the key cache).
   Result<void> changePassword(const Principal& who, const std::string& current,
-                              const std::string& next, const ClientInfo& client);
+                              const std::string& next, const ClientInfo& client,
+                              bool keep_api_keys = false);
 
   // Starts a session for a user who proved who they are elsewhere (an external provider):
   // AccountDisabled for inactive users.

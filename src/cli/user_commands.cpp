@@ -158,7 +158,7 @@ int userSetPassword(const config::Config& config, const std::string& email,
   core::SystemClock clock;
   // One transaction, as a password change through the API: the hash, the watermark and the end
   // of every session (the server applies it within a second).
-  if (auto ok = store->users().changePassword(user->id, *hash, clock.unixSeconds()); !ok)
+  if (auto ok = store->users().changePassword(user->id, *hash, clock.unixSeconds(), false); !ok)
     return failure(err, describeFailure(ok.error()));
   audit::AuditLog audit(store->audit(), clock, config.audit_log_file);
   audit.record({"password.reset", "", std::nullopt, user->id, "", "gatehouse cli",

@@ -74,6 +74,8 @@ bool Router::match(const Route& route, const std::vector<std::string_view>& part
 }
 
 Response Router::dispatch(Request& request) const {
+  // The I/O thread's attempt already matched it (route and path parameters): not again.
+  if (request.route < routes_.size()) return routes_[request.route].handler(request);
   // RFC 9110 §9.3.2: HEAD is GET without the body (the writer drops it).
   if (auto index = find(request)) return routes_[*index].handler(request);
   const auto parts = splitView(request.path);

@@ -23,6 +23,7 @@ class Router {
  public:
   // Returns the route's index (Request::route).
   std::size_t add(std::string method, const std::string& pattern, Handler handler);
+  // Runs the route find() matched on this request if it did (Request::route), else matches.
   Response dispatch(Request& request) const;
   // The index of the route `request` matches (HEAD as GET), with Request::route and path_params
   // filled; nullopt when none does (dispatch answers 404 or 405).

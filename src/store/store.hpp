@@ -75,9 +75,10 @@ class UserStore {
   // NotFound, or FailedPrecondition when it would remove the last active `protected_role`.
   virtual core::Status remove(std::int64_t id, std::string_view protected_role) = 0;
   virtual core::Status setPasswordHash(std::int64_t id, std::string_view hash) = 0;
-  // In one transaction: the new hash, earlier tokens voided (tokens_valid_after = `now`) and
-  // every session of the user revoked. NotFound.
-  virtual core::Status changePassword(std::int64_t id, std::string_view hash, std::int64_t now) = 0;
+  // In one transaction: the new hash, earlier tokens voided (tokens_valid_after = `now`), every
+  // session of the user revoked and, with `end_api_keys`, every API key too. NotFound.
+  virtual core::Status changePassword(std::int64_t id, std::string_view hash, std::int64_t now,
+                                      bool end_api_keys) = 0;
   virtual core::Status setTokensValidAfter(std::int64_t id, std::int64_t when) = 0;
   // Users changed or deleted after change number `seq` (by any process: the database records
   // every change), and the latest change number. Caches poll this to stay true.

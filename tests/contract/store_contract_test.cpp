@@ -220,7 +220,7 @@ TEST_P(StoreContract, RevocationsExpire) {
 TEST_P(StoreContract, PasswordChangeSetsTheTokenWatermark) {
   const User u = make("w@example.com", "watermark");
   EXPECT_EQ(u.tokens_valid_after, 0);
-  ASSERT_TRUE(store_->users().changePassword(u.id, "$2b$12$new", 1'800'000'123));
+  ASSERT_TRUE(store_->users().changePassword(u.id, "$2b$12$new", 1'800'000'123, false));
   auto after = store_->users().findById(u.id).value();
   ASSERT_TRUE(after);
   EXPECT_EQ(after->password_hash, "$2b$12$new");
@@ -230,7 +230,7 @@ TEST_P(StoreContract, PasswordChangeSetsTheTokenWatermark) {
             1'800'000'999);
   EXPECT_EQ(store_->users().findByUsername("watermark").value()->tokens_valid_after, 1'800'000'999);
   EXPECT_EQ(store_->users().list(10, 0).value().at(0).tokens_valid_after, 1'800'000'999);
-  EXPECT_EQ(store_->users().changePassword(9999, "x", 1).error().code, core::Errc::NotFound);
+  EXPECT_EQ(store_->users().changePassword(9999, "x", 1, false).error().code, core::Errc::NotFound);
 }
 
 TEST_P(StoreContract, PasswordChangeEndsEverySessionInTheSameTransaction) {
@@ -240,7 +240,7 @@ TEST_P(StoreContract, PasswordChangeEndsEverySessionInTheSameTransaction) {
     ASSERT_TRUE(
         store_->sessions().create({id, u.id, "j", "ua", "ip", now, now, now + 3600, false}));
   }
-  ASSERT_TRUE(store_->users().changePassword(u.id, "$2b$12$new", now + 5));
+  ASSERT_TRUE(store_->users().changePassword(u.id, "$2b$12$new", now + 5, false));
   EXPECT_TRUE(store_->sessions().find("pc1").value()->revoked);
   EXPECT_TRUE(store_->sessions().find("pc2").value()->revoked);
   EXPECT_TRUE(store_->sessions().listForUser(u.id, now).value().empty());

@@ -357,14 +357,16 @@ class PgUsers final : public UserStore {
                {hash, nowSeconds(), id});
   }
 
-  core::Status changePassword(std::int64_t id, std::string_view hash, std::int64_t now) override {
+  core::Status changePassword(std::int64_t id, std::string_view hash, std::int64_t now,
+                              bool end_api_keys) override {
     return pool_
         .transaction<std::monostate>([&](Connection& c) -> core::Result<std::monostate> {
           auto rows =
               c.query("UPDATE users SET password_hash = $1 WHERE id = $2 RETURNING id", {hash, id});
           if (!rows) return tl::unexpected(rows.error());
           if (rows->empty()) return makeError(Errc::NotFound, "user");
-          if (auto ok = endEverything(c, id, now, false); !ok) return tl::unexpected(ok.error());
+          if (auto ok = endEverything(c, id, now, end_api_keys); !ok)
+            return tl::unexpected(ok.error());
           return std::monostate{};
         })
         .map([](std::monostate) {});

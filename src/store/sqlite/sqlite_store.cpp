@@ -351,14 +351,15 @@ class SqliteUsers final : public UserStore {
     return {};
   }
 
-  core::Status changePassword(std::int64_t id, std::string_view hash, std::int64_t now) override {
+  core::Status changePassword(std::int64_t id, std::string_view hash, std::int64_t now,
+                              bool end_api_keys) override {
     auto done = pool_.transaction<bool>([&](Connection& c) -> core::Result<bool> {
       auto stmt = c.prepare("UPDATE users SET password_hash = ? WHERE id = ?");
       if (!stmt) return tl::unexpected(stmt.error());
       bindAll(*stmt, hash, id);
       if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
       if (c.changes() == 0) return makeError(Errc::NotFound, "user");
-      if (auto ok = endEverything(c, id, now, false); !ok) return tl::unexpected(ok.error());
+      if (auto ok = endEverything(c, id, now, end_api_keys); !ok) return tl::unexpected(ok.error());
       return true;
     });
     if (!done) return tl::unexpected(done.error());
