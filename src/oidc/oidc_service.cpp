@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include <boost/json/serialize.hpp>
+#include <spdlog/spdlog.h>
 
 #include "auth/validation.hpp"
 #include "core/base64url.hpp"
@@ -93,6 +94,9 @@ core::Result<OidcService::Start> OidcService::begin(const std::string& name) {
 std::string OidcService::fail(const std::string& provider, const std::string& reason,
                               const std::string& detail, const auth::ClientInfo& client,
                               std::optional<std::int64_t> subject) {
+  // The browser sees only the reason; the detail goes to the log and the audit trail.
+  spdlog::info("request_id={} oauth_failure provider={} reason={} detail={}", client.request_id,
+               provider, reason, detail);
   audit_.record({"oauth.failed",
                  client.request_id,
                  std::nullopt,

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include <spdlog/spdlog.h>
+
 #include "core/base64url.hpp"
 #include "core/strict_json.hpp"
 #include "crypto/digest.hpp"
@@ -112,6 +114,13 @@ core::Result<jose::KeySet> Provider::keys(bool refresh) {
   // Keys for other uses or algorithms are dropped; the pinned algorithm binds the rest.
   auto set = jose::KeySet::fromJwks(*doc, jose::KeySet::Mode::SkipUnusable, config_.id_token_alg);
   if (!set) return tl::unexpected(set.error());
+  const std::size_t listed = doc->as_object().at("keys").as_array().size();
+  if (set->keys().size() < listed) {
+    spdlog::warn(
+        "JWKS of {}: {} of {} keys skipped (another use or algorithm than {}, or malformed)",
+        config_.name, listed - set->keys().size(), listed,
+        jose::algorithmName(config_.id_token_alg));
+  }
   const std::lock_guard lock(mutex_);
   keys_ = *set;
   keys_until_ = now + cacheLifetime(*response, kDefaultCacheSeconds);

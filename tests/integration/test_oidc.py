@@ -69,7 +69,11 @@ class FakeProvider:
                     self.send_json({"issuer": fake.issuer, "authorization_endpoint": fake.issuer + "/authorize",
                                     "token_endpoint": fake.issuer + "/token", "jwks_uri": fake.issuer + "/jwks"})
                 elif url.path == "/jwks":
-                    jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(fake.key.public_key()))
+                    # RFC 7518 §6.2.1.2: x and y are the full 32 bytes. PyJWT 2.6's to_jwk drops
+                    # leading zero bytes (one key in 128), which Gatehouse rightly refuses.
+                    numbers = fake.key.public_key().public_numbers()
+                    coord = lambda n: base64.urlsafe_b64encode(n.to_bytes(32, "big")).rstrip(b"=").decode()
+                    jwk = {"kty": "EC", "crv": "P-256", "x": coord(numbers.x), "y": coord(numbers.y)}
                     self.send_json({"keys": [{**jwk, "kid": "fake-1", "alg": "ES256", "use": "sig"}]})
                 elif url.path == "/authorize":
                     fake.nonce = q["nonce"]
