@@ -39,7 +39,7 @@ http::Response create(Call& c) {
   // A password change or deactivation racing this request must not leave a key minted with the
   // token it ended: checked again now that the key exists (the change lists keys after its own
   // write, so one of the two sees the other).
-  if (auto valid = c.services.auth.stillValid(*c.who); !valid) {
+  if (auto valid = c.services.token_check.stillValid(*c.who); !valid) {
     (void)c.services.api_keys.revoke(c.who->user->id, created->key.id, clientOf(c.request));
     return errorResponse(valid.error(), c.request);
   }
@@ -133,11 +133,6 @@ http::Response verify(Call& c) {
   return res;
 }
 
-// Errc::Unavailable: storage unreachable, or (with REDIS_URL) a token check on a node that cannot
-// hear Redis, which fails closed.
-const Reply kUnavailable{503, "Service Unavailable: storage or Redis unreachable (Retry-After)",
-                         "ErrorDetail"};
-
 }  // namespace
 
 void addApiKeyRoutes(RouteTable& t) {
@@ -152,8 +147,7 @@ void addApiKeyRoutes(RouteTable& t) {
          .body = BodyKind::Json,
          .body_schema = "ApiKeyRequest",
          .replies = {{201, "The key, with its secret shown only here", "ApiKeyCreated"},
-                     {409, "API key limit reached", "ErrorDetail"},
-                     kUnavailable},
+                     {409, "API key limit reached", "ErrorDetail"}},
          .handler = create});
   t.add({.method = "GET",
          .path = "/api/v1/api-keys",
@@ -163,7 +157,7 @@ void addApiKeyRoutes(RouteTable& t) {
          .tag = "api-keys",
          .params = {{"limit", "query", "integer", false, "1 to 1000 (100)"},
                     {"offset", "query", "integer", false, "0 or more (0)"}},
-         .replies = {{200, "A page of keys", "ApiKeyPage"}, kUnavailable},
+         .replies = {{200, "A page of keys", "ApiKeyPage"}},
          .handler = list});
   t.add({.method = "DELETE",
          .path = "/api/v1/api-keys/{id}",
@@ -171,7 +165,7 @@ void addApiKeyRoutes(RouteTable& t) {
          .lane = Lane::Storage,
          .summary = "Revoke one of the caller's API keys",
          .tag = "api-keys",
-         .replies = {{204, "Revoked", ""}, {404, "API key not found", "ErrorDetail"}, kUnavailable},
+         .replies = {{204, "Revoked", ""}, {404, "API key not found", "ErrorDetail"}},
          .handler = remove});
   t.add({.method = "GET",
          .path = "/api/v1/external-data",
@@ -180,8 +174,7 @@ void addApiKeyRoutes(RouteTable& t) {
          .summary = "The seed's example of an API-key-only endpoint",
          .tag = "api-keys",
          .replies = {{200, "Data", "ExternalData"},
-                     {401, "API key required / Invalid API key", "ErrorDetail"},
-                     kUnavailable},
+                     {401, "API key required / Invalid API key", "ErrorDetail"}},
          .handler = externalData});
   t.add({.method = "GET",
          .path = "/api/v1/auth/verify",
@@ -193,8 +186,7 @@ void addApiKeyRoutes(RouteTable& t) {
                         "original method and normalised path (headers of FORWARD_AUTH_PROXY).",
          .params = {{"permission", "query", "string", false, "a required permission (repeat)"}},
          .replies = {{200, "Allowed; identity in X-Auth-User-Id, -Email, -Role and X-Auth-Scopes",
-                      ""},
-                     kUnavailable},
+                      ""}},
          .credentials_in_original_uri = true,
          .handler = verify});
 }

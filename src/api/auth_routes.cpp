@@ -20,7 +20,14 @@ http::Response registerUser(Call& c) {
   auth::RegisterInput in{body.requiredString("email"), body.requiredString("username"),
                          body.requiredString("password")};
   if (!body.ok()) return validationError(body.errors());
-  auto pair = c.services.auth.registerUser(in, clientOf(r));
+  auto& passwords = c.services.passwords;
+  if (auto problems = passwords.registrationProblems(in); !problems.empty())
+    return validationError(problems);
+  if (auto refused = c.admit()) return std::move(*refused);
+  const auto client = clientOf(r);
+  auto user = passwords.registerUser(in, client);
+  if (!user) return errorResponse(user.error(), r);
+  auto pair = c.services.sessions.start(*user, client);
   if (!pair) return errorResponse(pair.error(), r);
   return tokenResponse(201, *pair);
 }
@@ -34,7 +41,8 @@ http::Response login(Call& c) {
   if (grant_type && *grant_type == "refresh_token") {
     const std::string token = body.requiredString("refresh_token");
     if (!body.ok()) return validationError(body.errors());
-    auto pair = c.services.auth.refresh(token, clientOf(r));
+    if (auto refused = c.admit()) return std::move(*refused);
+    auto pair = c.services.sessions.refresh(token, clientOf(r));
     if (!pair) return errorResponse(pair.error(), r);
     return tokenResponse(200, *pair);
   }
@@ -47,7 +55,11 @@ http::Response login(Call& c) {
                              "value_error.str.regex"});
   }
   if (!body.ok()) return validationError(body.errors());
-  auto pair = c.services.auth.login(username, password, scope, clientOf(r));
+  if (auto refused = c.admit()) return std::move(*refused);
+  const auto client = clientOf(r);
+  auto who = c.services.passwords.login(username, password, scope, client);
+  if (!who) return errorResponse(who.error(), r);
+  auto pair = c.services.sessions.start(*who, client);
   if (!pair) return errorResponse(pair.error(), r);
   return tokenResponse(200, *pair);
 }
@@ -56,7 +68,8 @@ http::Response refresh(Call& c) {
   Body& body = *c.body;
   const std::string token = body.requiredString("refresh_token");
   if (!body.ok()) return validationError(body.errors());
-  auto pair = c.services.auth.refresh(token, clientOf(c.request));
+  if (auto refused = c.admit()) return std::move(*refused);
+  auto pair = c.services.sessions.refresh(token, clientOf(c.request));
   if (!pair) return errorResponse(pair.error(), c.request);
   return tokenResponse(200, *pair);
 }
@@ -68,7 +81,7 @@ http::Response logout(Call& c) {
     refresh_token = c.body->optionalString("refresh_token");
     if (!c.body->ok()) return validationError(c.body->errors());
   }
-  if (auto ok = c.services.auth.logout(*c.who, refresh_token, clientOf(r)); !ok)
+  if (auto ok = c.services.sessions.logout(*c.who, refresh_token, clientOf(r)); !ok)
     return errorResponse(ok.error(), r);
   return http::Response::json(200, json::object{{"message", "Successfully logged out"}});
 }
@@ -81,7 +94,7 @@ http::Response revoke(Call& c) {
   const std::string token = body.requiredString("token");
   const auto hint = body.optionalString("token_type_hint");
   if (!body.ok()) return validationError(body.errors());
-  if (auto ok = c.services.auth.revoke(token, hint, clientOf(c.request)); !ok)
+  if (auto ok = c.services.sessions.revoke(token, hint, clientOf(c.request)); !ok)
     return errorResponse(ok.error(), c.request);
   return http::Response::json(200, json::object{});
 }
@@ -92,7 +105,7 @@ http::Response introspect(Call& c) {
   const std::string token = body.requiredString("token");
   const auto hint = body.optionalString("token_type_hint");
   if (!body.ok()) return validationError(body.errors());
-  auto result = c.services.auth.introspect(token, hint);
+  auto result = c.services.sessions.introspect(token, hint);
   if (!result) return errorResponse(result.error(), c.request);
   if (!result->active) return http::Response::json(200, json::object{{"active", false}});
   const auto& claims = result->claims;
@@ -111,7 +124,7 @@ http::Response introspect(Call& c) {
 }
 
 http::Response sessions(Call& c) {
-  auto list = c.services.auth.sessions(*c.who);
+  auto list = c.services.sessions.list(*c.who);
   if (!list) return errorResponse(list.error(), c.request);
   const auto* sid = c.who->claims.raw.if_contains("sid");
   json::array items;
@@ -129,7 +142,7 @@ http::Response sessions(Call& c) {
 
 http::Response endSession(Call& c) {
   const auto& r = c.request;
-  if (auto ok = c.services.auth.endSession(*c.who, r.path_params.at("id"), clientOf(r)); !ok)
+  if (auto ok = c.services.sessions.end(*c.who, r.path_params.at("id"), clientOf(r)); !ok)
     return errorResponse(ok.error(), r);
   return http::Response::empty(204);
 }
@@ -143,7 +156,9 @@ http::Response changePassword(Call& c) {
   // the owner keeps them explicitly.
   const bool keep_api_keys = body.optionalBool("keep_api_keys").value_or(false);
   if (!body.ok()) return validationError(body.errors());
-  if (auto ok = c.services.auth.changePassword(*c.who, current, next, clientOf(r), keep_api_keys);
+  if (auto refused = c.admit()) return std::move(*refused);
+  if (auto ok =
+          c.services.passwords.changePassword(*c.who, current, next, clientOf(r), keep_api_keys);
       !ok) {
     return errorResponse(ok.error(), r);
   }
@@ -151,14 +166,12 @@ http::Response changePassword(Call& c) {
   return http::Response::json(200, json::object{{"message", "Password changed"}});
 }
 
-const LimitDoc kLoginLimit{"LOGIN_RATE_LIMIT",
-                           "per client address, per account and per (account, address)"};
-const LimitDoc kRefreshLimit{"REFRESH_RATE_LIMIT", "per session"};
-// Errc::Unavailable: storage unreachable, or (with REDIS_URL) a token check on a node that cannot
-// hear Redis, which fails closed.
-const Reply kUnavailable{503, "Service Unavailable: storage or Redis unreachable (Retry-After)",
-                         "ErrorDetail"};
+bool passwordGrant(const Body& body) {
+  const auto grant = body.peekString("grant_type");
+  return !grant || *grant != "refresh_token";
+}
 
+const RateLimitRule kRefreshLimit{"REFRESH_RATE_LIMIT", "refresh", {LimitKey::RefreshSession}};
 }  // namespace
 
 void addAuthRoutes(RouteTable& t) {
@@ -175,7 +188,7 @@ void addAuthRoutes(RouteTable& t) {
          .replies = {{201, "The new session", "TokenPair"},
                      {403, "Registration is disabled", "ErrorDetail"},
                      {409, "Email already registered / Username already taken", "ErrorDetail"}},
-         .limits = {{"REGISTER_RATE_LIMIT", "per client address"}},
+         .limits = {{"REGISTER_RATE_LIMIT", "register", {LimitKey::ClientAddress}}},
          .handler = registerUser});
   t.add({.method = "POST",
          .path = "/api/v1/auth/login",
@@ -191,8 +204,15 @@ void addAuthRoutes(RouteTable& t) {
          .replies = {{200, "A new session", "TokenPair"},
                      {401, "Incorrect email or password (or MFA required)", "ErrorDetail"},
                      {403, "Account is deactivated", "ErrorDetail"}},
-         .limits = {kLoginLimit,
-                    {"REFRESH_RATE_LIMIT", "per session, with grant_type=refresh_token"}},
+         .limits = {{"LOGIN_RATE_LIMIT",
+                     "login",
+                     {LimitKey::ClientAddress, LimitKey::Account, LimitKey::AccountAndAddress},
+                     "with the password grant",
+                     passwordGrant},
+                    {"REFRESH_RATE_LIMIT",
+                     "refresh",
+                     {LimitKey::RefreshSession},
+                     "with grant_type=refresh_token"}},
          .handler = login});
   t.add({.method = "POST",
          .path = "/api/v1/auth/refresh",
@@ -203,8 +223,7 @@ void addAuthRoutes(RouteTable& t) {
          .body = BodyKind::Json,
          .body_schema = "RefreshRequest",
          .replies = {{200, "The rotated pair; the old refresh token stops working", "TokenPair"},
-                     {401, "Invalid refresh token / User not found or inactive", "ErrorDetail"},
-                     kUnavailable},
+                     {401, "Invalid refresh token / User not found or inactive", "ErrorDetail"}},
          .limits = {kRefreshLimit},
          .handler = refresh});
   t.add({.method = "POST",
@@ -215,7 +234,7 @@ void addAuthRoutes(RouteTable& t) {
          .tag = "auth",
          .body = BodyKind::OptionalJson,
          .body_schema = "LogoutRequest",
-         .replies = {{200, "Logged out", "Message"}, kUnavailable},
+         .replies = {{200, "Logged out", "Message"}},
          .handler = logout});
   t.add({.method = "GET",
          .path = "/api/v1/auth/me",
@@ -223,7 +242,7 @@ void addAuthRoutes(RouteTable& t) {
          .lane = Lane::Inline,
          .summary = "The caller's user",
          .tag = "auth",
-         .replies = {{200, "The user", "User"}, kUnavailable},
+         .replies = {{200, "The user", "User"}},
          .handler = me});
   t.add({.method = "POST",
          .path = "/api/v1/auth/revoke",
@@ -235,7 +254,7 @@ void addAuthRoutes(RouteTable& t) {
                         "until it expires; a refresh token ends its whole session.",
          .body = BodyKind::Form,
          .body_schema = "TokenForm",
-         .replies = {{200, "Revoked (or nothing to revoke)", "Empty"}, kUnavailable},
+         .replies = {{200, "Revoked (or nothing to revoke)", "Empty"}},
          .handler = revoke});
   t.add({.method = "POST",
          .path = "/api/v1/auth/introspect",
@@ -246,8 +265,7 @@ void addAuthRoutes(RouteTable& t) {
          .tag = "auth",
          .body = BodyKind::Form,
          .body_schema = "TokenForm",
-         .replies = {{200, "Whether the token is active, and its claims", "Introspection"},
-                     kUnavailable},
+         .replies = {{200, "Whether the token is active, and its claims", "Introspection"}},
          .handler = introspect});
   t.add({.method = "GET",
          .path = "/api/v1/auth/sessions",
@@ -255,7 +273,7 @@ void addAuthRoutes(RouteTable& t) {
          .lane = Lane::Storage,
          .summary = "The caller's live sessions, newest first",
          .tag = "sessions",
-         .replies = {{200, "Sessions", "SessionList"}, kUnavailable},
+         .replies = {{200, "Sessions", "SessionList"}},
          .handler = sessions});
   t.add({.method = "DELETE",
          .path = "/api/v1/auth/sessions/{id}",
@@ -263,7 +281,7 @@ void addAuthRoutes(RouteTable& t) {
          .lane = Lane::Storage,
          .summary = "End one of the caller's sessions (every token of it)",
          .tag = "sessions",
-         .replies = {{204, "Ended", ""}, {404, "Session not found", "ErrorDetail"}, kUnavailable},
+         .replies = {{204, "Ended", ""}, {404, "Session not found", "ErrorDetail"}},
          .handler = endSession});
   t.add({.method = "POST",
          .path = "/api/v1/auth/password",
@@ -275,7 +293,7 @@ void addAuthRoutes(RouteTable& t) {
          .body = BodyKind::Json,
          .body_schema = "PasswordChange",
          .replies = {{200, "Changed", "Message"}, {400, "Incorrect password", "ErrorDetail"}},
-         .limits = {{"LOGIN_RATE_LIMIT", "per client address and per account"}},
+         .limits = {{"LOGIN_RATE_LIMIT", "pwchange", {LimitKey::ClientAddress, LimitKey::Session}}},
          .handler = changePassword});
 }
 

@@ -74,6 +74,18 @@ void Body::wrongType(const std::string& name, const std::string& expected) {
   errors_.push_back({{"body", name}, expected + " type expected", "type_error." + expected});
 }
 
+std::optional<std::string_view> Body::peekString(std::string_view name) const {
+  if (is_form_) {
+    for (const auto& [k, v] : form_) {
+      if (k == name) return std::string_view(v);
+    }
+    return std::nullopt;
+  }
+  const auto* v = object_.if_contains(name);
+  if (v == nullptr || !v->is_string()) return std::nullopt;
+  return std::string_view(v->get_string());
+}
+
 std::optional<std::string> Body::optionalString(const std::string& name) {
   if (is_form_) {
     for (const auto& [k, v] : form_) {

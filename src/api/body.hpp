@@ -27,6 +27,9 @@ class Body {
   std::optional<bool> optionalBool(const std::string& name);
   std::optional<std::int64_t> optionalInt(const std::string& name);
   std::optional<std::vector<std::string>> optionalStringList(const std::string& name);
+  // A string member without recording problems (the middleware's rate-limit keys); nullopt when
+  // absent or not a string.
+  std::optional<std::string_view> peekString(std::string_view name) const;
 
   // An error item for each JSON member not in `known` (pydantic's extra = "forbid"): a field the
   // endpoint would silently ignore is refused instead.

@@ -63,6 +63,14 @@ http::Response errorResponse(const auth::Error& error, const http::Request& requ
       return unauthorized("Invalid API key", true);
     case Errc::ApiKeyLimit:
       return http::Response::detail(409, "API key limit reached");
+    case Errc::NotFound:
+      return http::Response::detail(404, "Not Found");
+    case Errc::InvalidExchangeCode:
+      return http::Response::detail(400, "Invalid or expired code");
+    case Errc::IdentityNotFound:
+      return http::Response::detail(404, "Identity not found");
+    case Errc::LastSignInMethod:
+      return http::Response::detail(409, "Cannot remove the last way to sign in");
     case Errc::RegistrationDisabled:
       return http::Response::detail(403, "Registration is disabled");
     case Errc::InactiveUser:

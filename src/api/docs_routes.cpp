@@ -14,7 +14,8 @@ constexpr std::string_view kDocsCsp =
 
 http::Response openapi(Call& c) {
   Services& s = c.services;
-  if (!s.docs_enabled || s.routes == nullptr) return http::Response::detail(404, "Not Found");
+  if (!s.docs_enabled || s.routes == nullptr)
+    return errorResponse({auth::Errc::NotFound, {}, {}, 0}, c.request);
   http::Response res;
   res.status = 200;
   res.body = s.routes->openApiJson(s);
@@ -23,9 +24,9 @@ http::Response openapi(Call& c) {
 }
 
 http::Response asset(Call& c, std::string_view name) {
-  if (!c.services.docs_enabled) return http::Response::detail(404, "Not Found");
+  if (!c.services.docs_enabled) return errorResponse({auth::Errc::NotFound, {}, {}, 0}, c.request);
   const auto file = docs::swaggerAsset(name);
-  if (!file) return http::Response::detail(404, "Not Found");
+  if (!file) return errorResponse({auth::Errc::NotFound, {}, {}, 0}, c.request);
   http::Response res;
   res.status = 200;
   res.body = std::string(file->body);

@@ -42,7 +42,7 @@ http::Response start(Call& c) {
   Services& s = c.services;
   const http::Request& r = c.request;
   const std::string& provider = r.path_params.at("provider");
-  if (!s.oidc.hasProvider(provider)) return http::Response::detail(404, "Not Found");
+  if (!s.oidc.hasProvider(provider)) return errorResponse({auth::Errc::NotFound, {}, {}, 0}, r);
   auto begun = s.oidc.begin(provider);
   if (!begun) return errorResponse({auth::Errc::Unavailable, begun.error().message, {}, 0}, r);
   http::Response res = redirect(begun->location);
@@ -58,7 +58,7 @@ http::Response callback(Call& c) {
   Services& s = c.services;
   const http::Request& r = c.request;
   const std::string& provider = r.path_params.at("provider");
-  if (!s.oidc.hasProvider(provider)) return http::Response::detail(404, "Not Found");
+  if (!s.oidc.hasProvider(provider)) return errorResponse({auth::Errc::NotFound, {}, {}, 0}, r);
   oidc::OidcService::Callback cb;
   for (const char* name : {"code", "state", "iss", "error"}) {
     if (auto v = r.queryParam(name)) cb.params[name] = *v;
@@ -77,17 +77,13 @@ http::Response exchange(Call& c) {
   const std::string code = body.requiredString("code");
   if (!body.ok()) return validationError(body.errors());
   auto pair = s.oidc.exchange(code, clientOf(r));
-  if (!pair) return http::Response::detail(400, "Invalid or expired code");
-  if (!*pair) return errorResponse(pair->error(), r);
-  return tokenResponse(200, **pair);
+  if (!pair) return errorResponse(pair.error(), r);
+  return tokenResponse(200, *pair);
 }
 
 http::Response identities(Call& c) {
-  Services& s = c.services;
-  const http::Request& r = c.request;
-  const auth::Principal* who = c.who;
-  auto list = s.store.identities().listForUser(who->user->id);
-  if (!list) return errorResponse({auth::Errc::Unavailable, list.error().message, {}, 0}, r);
+  auto list = c.services.oidc.identities(c.who->user->id);
+  if (!list) return errorResponse(list.error(), c.request);
   json::array items;
   for (const auto& i : *list) {
     items.push_back(json::object{{"id", i.id},
@@ -100,35 +96,12 @@ http::Response identities(Call& c) {
 }
 
 http::Response unlink(Call& c) {
-  Services& s = c.services;
-  const http::Request& r = c.request;
-  const auth::Principal* who = c.who;
-  auto parsed = pathId(r);
-  if (!parsed) return parsed.error();
-  const std::int64_t id = *parsed;
-  auto ok = s.store.identities().removeUnlessLast(id, who->user->id);
-  if (!ok) {
-    if (ok.error().code == core::Errc::NotFound)
-      return http::Response::detail(404, "Identity not found");
-    if (ok.error().code == core::Errc::FailedPrecondition) {
-      return http::Response::detail(409, "Cannot remove the last way to sign in");
-    }
-    return errorResponse({auth::Errc::Unavailable, ok.error().message, {}, 0}, r);
-  }
-  s.audit.record({"identity.unlinked",
-                  r.request_id,
-                  who->user->id,
-                  who->user->id,
-                  clientOf(r).ip,
-                  std::string(r.header("user-agent").value_or("")),
-                  {{"identity_id", id}}});
+  auto id = pathId(c.request);
+  if (!id) return id.error();
+  if (auto ok = c.services.oidc.unlink(c.who->user->id, *id, clientOf(c.request)); !ok)
+    return errorResponse(ok.error(), c.request);
   return http::Response::empty(204);
 }
-
-// Errc::Unavailable: storage unreachable, or (with REDIS_URL) a token check on a node that cannot
-// hear Redis, which fails closed.
-const Reply kUnavailable{503, "Service Unavailable: storage or Redis unreachable (Retry-After)",
-                         "ErrorDetail"};
 
 }  // namespace
 
@@ -143,8 +116,7 @@ void addOidcRoutes(RouteTable& t) {
          .body_schema = "ExchangeRequest",
          .replies = {{200, "A new session", "TokenPair"},
                      {400, "Invalid or expired code", "ErrorDetail"},
-                     {403, "Account is deactivated", "ErrorDetail"},
-                     kUnavailable},
+                     {403, "Account is deactivated", "ErrorDetail"}},
          .handler = exchange});
   t.add({.method = "GET",
          .path = "/api/v1/auth/oauth/{provider}",
@@ -176,7 +148,7 @@ void addOidcRoutes(RouteTable& t) {
          .lane = http::Lane::Storage,
          .summary = "The caller's linked external identities",
          .tag = "external sign-in",
-         .replies = {{200, "Identities", "IdentityList"}, kUnavailable},
+         .replies = {{200, "Identities", "IdentityList"}},
          .handler = identities});
   t.add({.method = "DELETE",
          .path = "/api/v1/auth/identities/{id}",
@@ -186,8 +158,7 @@ void addOidcRoutes(RouteTable& t) {
          .tag = "external sign-in",
          .replies = {{204, "Unlinked", ""},
                      {404, "Identity not found", "ErrorDetail"},
-                     {409, "Cannot remove the last way to sign in", "ErrorDetail"},
-                     kUnavailable},
+                     {409, "Cannot remove the last way to sign in", "ErrorDetail"}},
          .handler = unlink});
 }
 

@@ -185,6 +185,36 @@ json::array security(const Route& route) {
   return {};
 }
 
+std::string_view limitKeyText(LimitKey key) {
+  switch (key) {
+    case LimitKey::ClientAddress:
+      return "client address";
+    case LimitKey::Account:
+      return "account";
+    case LimitKey::AccountAndAddress:
+      return "(account, address)";
+    case LimitKey::Session:
+      return "session";
+    case LimitKey::RefreshSession:
+      return "refresh token's session";
+  }
+  return "";
+}
+
+// "Too many requests (Retry-After): LOGIN_RATE_LIMIT per client address, per account ...".
+std::string limitsText(const std::vector<RateLimitRule>& limits) {
+  std::string text = "Too many requests (Retry-After):";
+  for (const auto& rule : limits) {
+    text += " " + rule.setting;
+    for (std::size_t i = 0; i < rule.keys.size(); ++i)
+      text += (i == 0 ? " per " : ", per ") + std::string(limitKeyText(rule.keys[i]));
+    if (!rule.when.empty()) text += ", " + rule.when;
+    text += ";";
+  }
+  text.pop_back();
+  return text;
+}
+
 json::object operation(const Route& route) {
   json::object op{{"summary", route.summary},
                   {"tags", json::array{json::value(route.tag)}},
@@ -241,16 +271,20 @@ json::object operation(const Route& route) {
   }
   if (route.body != BodyKind::None || !route.params.empty() || !pathParams(route.path).empty())
     add(422, "Validation Error", "HTTPValidationError");
-  if (!route.limits.empty()) {
-    std::string description = "Too many requests (Retry-After):";
-    for (const auto& l : route.limits) description += " " + l.setting + " " + l.keys + ";";
-    description.pop_back();
-    add(429, description, "ErrorDetail");
+  if (!route.limits.empty()) add(429, limitsText(route.limits), "ErrorDetail");
+  if (route.body != BodyKind::None) add(413, "Request body too large", "ErrorDetail");
+  // Storage or Redis unreachable: a worker's storage call, or a token check on a node that
+  // cannot hear Redis (it fails closed); the hashing lane's full queue too.
+  if (*route.lane == http::Lane::Hashing) {
+    add(503,
+        "Server busy (the hashing queue is full), or storage or Redis unreachable (Retry-After)",
+        "ErrorDetail");
+  } else if (*route.lane == http::Lane::Storage || *route.credential != Credential::None) {
+    add(503, "Service Unavailable: storage or Redis unreachable (Retry-After)", "ErrorDetail");
   }
-  if (*route.lane == http::Lane::Hashing)
-    add(503, "Server busy, retry shortly (the hashing queue is full)", "ErrorDetail");
   op["responses"] = std::move(responses);
-  if (auto sec = security(route); !sec.empty()) op["security"] = std::move(sec);
+  // An open route says so ([]), rather than leaving a reader to guess from a missing field.
+  op["security"] = security(route);
   return op;
 }
 

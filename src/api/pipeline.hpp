@@ -25,7 +25,7 @@ class Pipeline {
 
   // The hot path, tried on the I/O thread for every request: routes of the Inline lane (token
   // checks) answered from memory; otherwise the lane whose workers run operator().
-  Attempt tryInline(http::Request& request) const;
+  [[nodiscard]] Attempt tryInline(http::Request& request) const;
 
   // Headers every response carries (API.md, General), plus X-Request-Id when known.
   static void decorate(const http::Request* request, http::Response& response);

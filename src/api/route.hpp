@@ -44,11 +44,28 @@ struct Reply {
   std::string schema;
 };
 
-// A rate limit the route applies, for the document (the services count it).
-struct LimitDoc {
-  std::string setting;  // e.g. "LOGIN_RATE_LIMIT"
-  std::string keys;     // e.g. "per client address and per account"
+// What a rate limit counts by.
+enum class LimitKey {
+  ClientAddress,      // the client's address
+  Account,            // the account the body names ("username"), as typed: known or not alike
+  AccountAndAddress,  // that account from that address
+  Session,            // the caller's session (their user when the token carries none)
+  RefreshSession,     // the session of the body's refresh token: counted by the session service
+                      // once the token is verified (a key chosen by the client would let anyone
+                      // spend a victim session's budget)
 };
+
+// A rate limit of a route: N per window from a configuration variable, counted under each key
+// in order (the first refusal answers 429 with Retry-After; unreachable shared counters, 503).
+struct RateLimitRule {
+  std::string setting;                       // "LOGIN_RATE_LIMIT"
+  std::string name;                          // counters' prefix and the audit trail's "endpoint"
+  std::vector<LimitKey> keys;                // in order
+  std::string when;                          // for the document; "" = every admitted request
+  std::function<bool(const Body&)> applies;  // null = always
+};
+
+struct Route;
 
 // What a handler receives: the request, the authenticated principal (when the route takes a
 // credential) and its parsed body (when it declares one).
@@ -57,6 +74,14 @@ struct Call {
   Services& services;
   const auth::Principal* who = nullptr;
   Body* body = nullptr;
+  const Route* route = nullptr;
+  bool admitted = false;
+
+  // A route declaring rate limits calls this once its input is valid and before any work (a
+  // malformed request is not counted, as in the seed): the middleware counts the declared
+  // limits and returns the 429 or 503 to send, or nothing. A limited route whose handler answers
+  // a success without being admitted is a bug the middleware turns into a 500.
+  [[nodiscard]] std::optional<http::Response> admit();
 };
 
 using RouteHandler = std::function<http::Response(Call&)>;
@@ -76,7 +101,7 @@ struct Route {
   std::string body_schema;     // required with a body
   std::vector<Param> params;   // query parameters (path ones are derived)
   std::vector<Reply> replies;  // successes and route-specific failures
-  std::vector<LimitDoc> limits;
+  std::vector<RateLimitRule> limits;
   bool credentials_in_original_uri = false;  // forward-auth: ?api_key= of the proxied request
   bool hidden = false;                       // left out of the OpenAPI document (/docs itself)
   RouteHandler handler;
@@ -95,7 +120,7 @@ class RouteTable {
   void install(http::Router& router, Services& services);
   // The I/O thread's try: a route of the Inline lane is answered when memory suffices (its
   // verified token travels with the request otherwise); any other route names its lane.
-  Attempt tryInline(http::Request& request, Services& services) const;
+  [[nodiscard]] Attempt tryInline(http::Request& request, Services& services) const;
   // The OpenAPI document as served, made once (the table does not change after startup).
   const std::string& openApiJson(Services& services) const;
 

@@ -7,6 +7,8 @@
 #include "api/openapi.hpp"
 #include "api/route.hpp"
 #include "api/services.hpp"
+#include "auth/claims.hpp"
+#include "auth/rate_check.hpp"
 
 namespace gatehouse::api {
 namespace {
@@ -57,13 +59,13 @@ Authenticated authenticateFor(const Route& route, Services& s, http::Request& r,
     return errorResponse({Errc::InvalidApiKey, "not a key", {}, 0}, r);
   // A token the I/O thread already verified is not verified again.
   if (const auto* verified = std::any_cast<VerifiedToken>(&r.context)) {
-    auto who = s.auth.principalFor(verified->claims, wait);
+    auto who = s.token_check.principalFor(verified->claims, wait);
     if (!who) return errorResponse(who.error(), r);
     return std::move(*who);
   }
-  auto claims = s.auth.checkAccessToken(c.secret());
+  auto claims = s.token_check.checkAccessToken(c.secret());
   if (!claims) return errorResponse(claims.error(), r);
-  auto who = s.auth.principalFor(*claims, wait);
+  auto who = s.token_check.principalFor(*claims, wait);
   if (!who && who.error().code == Errc::WouldBlock) {
     r.context = VerifiedToken{std::move(*claims)};
     return http::Lane::Storage;
@@ -86,11 +88,72 @@ Attempt run(const Route& route, Services& s, http::Request& r, core::Wait wait) 
   if (route.body == BodyKind::Json || (route.body == BodyKind::OptionalJson && !r.body.empty()))
     body = Body::json(r);
   if (route.body == BodyKind::Form) body = Body::form(r);
-  Call call{r, s, who ? &*who : nullptr, body ? &*body : nullptr};
-  return route.handler(call);
+  Call call{r, s, who ? &*who : nullptr, body ? &*body : nullptr, &route};
+  http::Response response = route.handler(call);
+  if (!route.limits.empty() && !call.admitted && response.status < 400) {
+    // A limited route did work without counting it: never let that pass silently.
+    return errorResponse({Errc::Internal, "route answered without admit(): " + route.path, {}, 0},
+                         r);
+  }
+  return response;
+}
+
+// The counter key for one LimitKey; nullopt when the request has nothing to count under it.
+std::optional<std::string> limitKey(LimitKey key, const std::string& name, const Call& c,
+                                    const std::string& ip) {
+  const auto account = [&c]() -> std::optional<std::string> {
+    if (c.body == nullptr) return std::nullopt;
+    const auto typed = c.body->peekString("username");
+    if (!typed) return std::nullopt;
+    return auth::accountKey(*typed);
+  };
+  switch (key) {
+    case LimitKey::ClientAddress:
+      return name + ":ip:" + ip;
+    case LimitKey::Account: {
+      auto a = account();
+      if (!a) return std::nullopt;
+      return name + ":acct:" + *a;
+    }
+    case LimitKey::AccountAndAddress: {
+      auto a = account();
+      if (!a) return std::nullopt;
+      return name + ":acct-ip:" + *a + "|" + ip;
+    }
+    case LimitKey::Session: {
+      if (c.who == nullptr) return std::nullopt;
+      const std::string_view sid = auth::sessionOf(c.who->claims);
+      return name + (sid.empty() ? ":user:" + std::to_string(c.who->user->id)
+                                 : ":sid:" + std::string(sid));
+    }
+    case LimitKey::RefreshSession:
+      return std::nullopt;  // counted by the session service
+  }
+  return std::nullopt;
 }
 
 }  // namespace
+
+std::optional<http::Response> Call::admit() {
+  if (admitted) return std::nullopt;
+  admitted = true;
+  if (route == nullptr) return std::nullopt;
+  const auth::ClientInfo client = clientOf(request);
+  for (const auto& rule : route->limits) {
+    if (rule.applies && (body == nullptr || !rule.applies(*body))) continue;
+    std::vector<std::string> keys;
+    for (const LimitKey key : rule.keys) {
+      if (auto k = limitKey(key, rule.name, *this, client.ip)) keys.push_back(std::move(*k));
+    }
+    if (keys.empty()) continue;
+    const auto limit = services.rate_limits.find(rule.setting);
+    if (services.rates == nullptr || limit == services.rate_limits.end())
+      return errorResponse({Errc::Internal, "no value for " + rule.setting, {}, 0}, request);
+    if (auto ok = services.rates->hit(keys, limit->second, client, rule.name); !ok)
+      return errorResponse(ok.error(), request);
+  }
+  return std::nullopt;
+}
 
 void RouteTable::add(Route route) { routes_.push_back(std::move(route)); }
 
@@ -101,6 +164,13 @@ void RouteTable::install(http::Router& router, Services& services) {
     if (!route.credential || !route.lane || !route.handler)
       throw std::logic_error("route " + route.method + " " + route.path +
                              " lacks a credential, a lane or a handler");
+    for (const auto& rule : route.limits) {
+      // Counting may wait for Redis: never on an I/O thread.
+      if (*route.lane == http::Lane::Inline)
+        throw std::logic_error("route " + route.path + " counts a rate limit on the I/O thread");
+      if (!services.rate_limits.contains(rule.setting))
+        throw std::logic_error("route " + route.path + " names an unknown limit " + rule.setting);
+    }
     const std::size_t index =
         router.add(route.method, route.path, [&route, &services](http::Request& r) {
           auto done = run(route, services, r, core::Wait::Yes);

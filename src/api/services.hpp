@@ -1,10 +1,14 @@
 #pragma once
 
+#include <map>
 #include <string>
 
 #include "api/route.hpp"
 #include "auth/api_keys.hpp"
-#include "auth/auth_service.hpp"
+#include "auth/passwords.hpp"
+#include "auth/rate_check.hpp"
+#include "auth/sessions.hpp"
+#include "auth/token_check.hpp"
 #include "auth/user_service.hpp"
 #include "http/message.hpp"
 #include "http/router.hpp"
@@ -16,7 +20,9 @@ namespace gatehouse::api {
 
 // What the handlers call; built by the composition root (app/).
 struct Services {
-  auth::AuthService& auth;
+  auth::TokenCheck& token_check;
+  auth::Sessions& sessions;
+  auth::PasswordService& passwords;
   auth::UserService& users;
   auth::ApiKeyService& api_keys;
   const auth::TokenService& tokens;
@@ -33,6 +39,9 @@ struct Services {
   bool docs_enabled = true;               // /openapi.json and /docs (DOCS_ENABLED)
   const RouteTable* routes = nullptr;     // for /openapi.json
   std::vector<std::string> cors_origins;  // CORS_ALLOW_ORIGINS: exact origins
+  auth::RateCheck* rates = nullptr;       // the routes' declared limits
+  // Each rate-limit setting a route names (RateLimitRule::setting) and its value.
+  std::map<std::string, config::RateLimit, std::less<>> rate_limits;
 };
 
 // The request's origin for sessions and audit events.
@@ -69,8 +78,8 @@ struct OriginalRequestHeaders {
 OriginalRequestHeaders originalRequestHeaders(config::ForwardAuthProxy proxy);
 
 // The integer path parameter `name`, or the 422 response for a malformed one.
-tl::expected<std::int64_t, http::Response> pathId(const http::Request& request,
-                                                  const std::string& name = "id");
+[[nodiscard]] tl::expected<std::int64_t, http::Response> pathId(const http::Request& request,
+                                                                const std::string& name = "id");
 
 // An integer query parameter in [min, max]: `fallback` when absent, nullopt (and an error item)
 // when malformed or out of range.

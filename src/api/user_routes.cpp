@@ -79,10 +79,6 @@ http::Response setRole(Call& c) {
 }
 
 const Reply kNotFound{404, "User not found", "ErrorDetail"};
-// Errc::Unavailable: storage unreachable, or (with REDIS_URL) a token check on a node that cannot
-// hear Redis, which fails closed.
-const Reply kUnavailable{503, "Service Unavailable: storage or Redis unreachable (Retry-After)",
-                         "ErrorDetail"};
 const Reply kAboveRights{403,
                          "Insufficient permissions (also: the target's permissions are not all the "
                          "caller's)",
@@ -100,7 +96,7 @@ void addUserRoutes(RouteTable& t) {
          .tag = "users",
          .params = {{"limit", "query", "integer", false, "1 to 1000 (100)"},
                     {"offset", "query", "integer", false, "0 or more (0)"}},
-         .replies = {{200, "A page of users", "UserPage"}, kUnavailable},
+         .replies = {{200, "A page of users", "UserPage"}},
          .handler = list});
   t.add({.method = "GET",
          .path = "/api/v1/users/{id}",
@@ -109,7 +105,7 @@ void addUserRoutes(RouteTable& t) {
          .lane = Lane::Storage,
          .summary = "Get a user",
          .tag = "users",
-         .replies = {{200, "The user", "User"}, kNotFound, kUnavailable},
+         .replies = {{200, "The user", "User"}, kNotFound},
          .handler = get});
   t.add({.method = "PATCH",
          .path = "/api/v1/users/{id}",
@@ -126,8 +122,7 @@ void addUserRoutes(RouteTable& t) {
                      kAboveRights,
                      kNotFound,
                      {409, "Email already registered / Username already taken / last admin",
-                      "ErrorDetail"},
-                     kUnavailable},
+                      "ErrorDetail"}},
          .handler = patch});
   t.add({.method = "DELETE",
          .path = "/api/v1/users/{id}",
@@ -139,8 +134,7 @@ void addUserRoutes(RouteTable& t) {
          .replies = {{204, "Deleted", ""},
                      kAboveRights,
                      kNotFound,
-                     {409, "The last active admin", "ErrorDetail"},
-                     kUnavailable},
+                     {409, "The last active admin", "ErrorDetail"}},
          .handler = remove});
   t.add({.method = "PUT",
          .path = "/api/v1/users/{id}/role",
@@ -155,8 +149,7 @@ void addUserRoutes(RouteTable& t) {
          .replies = {{200, "The user", "User"},
                      kAboveRights,
                      kNotFound,
-                     {409, "The last active admin", "ErrorDetail"},
-                     kUnavailable},
+                     {409, "The last active admin", "ErrorDetail"}},
          .handler = setRole});
 }
 

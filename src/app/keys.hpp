@@ -18,22 +18,22 @@ struct SigningKeys {
 // once and stored (0600) as <data_dir>/secret_key. Asymmetric: <data_dir>/signing_key.pem,
 // generated once (0600); its kid is the RFC 7638 thumbprint. InvalidArgument when a stored key
 // does not fit the algorithm.
-core::Result<SigningKeys> loadOrCreateKeys(const config::Config& config);
+[[nodiscard]] core::Result<SigningKeys> loadOrCreateKeys(const config::Config& config);
 
 // The server's symmetric secret: SECRET_KEY, else <data_dir>/secret_key, generated once (0600).
 // `generated` tells whether this call created it.
-core::Result<std::string> loadOrCreateSecret(const config::Config& config,
-                                             bool* generated = nullptr);
+[[nodiscard]] core::Result<std::string> loadOrCreateSecret(const config::Config& config,
+                                                           bool* generated = nullptr);
 
 // `gatehouse keys rotate`: retires the current signing key (kept under <data_dir>/retired/ so
 // tokens it signed verify until they expire) and makes a new one; retired keys older than the
 // refresh-token lifetime are deleted. Returns the new kid. FailedPrecondition when the HMAC secret
 // comes from SECRET_KEY (rotate it there). The server picks the new key up when restarted.
-core::Result<std::string> rotateKeys(const config::Config& config);
+[[nodiscard]] core::Result<std::string> rotateKeys(const config::Config& config);
 
 // Writes `contents` to `path` with mode 0600 atomically (temp file, fsync, rename). Fails if the
 // file exists and `overwrite` is false.
-core::Status writeSecretFile(const std::filesystem::path& path, std::string_view contents,
-                             bool overwrite);
+[[nodiscard]] core::Status writeSecretFile(const std::filesystem::path& path,
+                                           std::string_view contents, bool overwrite);
 
 }  // namespace gatehouse::app

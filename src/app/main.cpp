@@ -161,9 +161,9 @@ int main(int argc, char** argv) {
   if (*key_list) return cli::apiKeyList(*cfg, *policy, key_email, std::cout, std::cerr);
   if (*key_revoke) return cli::apiKeyRevoke(*cfg, *policy, key_email, key_id, std::cout, std::cerr);
   if (*set_role) return cli::userSetRole(*cfg, *policy, email, role, std::cout, std::cerr);
-  if (*activate) return cli::userSetActive(*cfg, email, true, std::cout, std::cerr);
-  if (*deactivate) return cli::userSetActive(*cfg, email, false, std::cout, std::cerr);
+  if (*activate) return cli::userSetActive(*cfg, *policy, email, true, std::cout, std::cerr);
+  if (*deactivate) return cli::userSetActive(*cfg, *policy, email, false, std::cout, std::cerr);
   if (*set_password)
-    return cli::userSetPassword(*cfg, email, readPasswordLine(), std::cout, std::cerr);
+    return cli::userSetPassword(*cfg, *policy, email, readPasswordLine(), std::cout, std::cerr);
   return 2;
 }

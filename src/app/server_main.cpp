@@ -188,15 +188,20 @@ int serve(const config::Config& config) {
   metrics.setHashQueueDepth([&pool] { return pool.queueDepth(); });
   if (local_limiter != nullptr)
     metrics.setRateLimitKeys([local = local_limiter] { return local->size(); });
-  auth::AuthService auth_service(
-      {**store, *hasher, pool, tokens, *policy, revocations, user_cache, *limiter, *guard,
-       audit_log, metrics, clock, config.password_rules,
-       auth::AbusePolicy{config.login_rate_limit, config.register_rate_limit,
-                         config.refresh_grace_seconds, config.refresh_rate_limit}});
+  auth::RateCheck rates(*limiter, metrics, audit_log, clock);
+  auth::SessionEnd session_end(**store, revocations, clock, config.access_token_ttl);
+  auth::TokenCheck token_check({**store, tokens, *policy, revocations, user_cache});
+  auth::Sessions sessions(
+      {**store, tokens, *policy, revocations, user_cache, token_check, session_end, rates,
+       audit_log, metrics, clock,
+       auth::SessionRules{config.refresh_grace_seconds, config.refresh_rate_limit}});
+  auth::PasswordService passwords({**store, *hasher, pool, *policy, user_cache, session_end,
+                                   revocations, *guard, audit_log, metrics, clock,
+                                   config.password_rules});
   auth::ApiKeyService api_keys(**store, *policy, user_cache, audit_log, clock,
                                config.api_keys_per_user);
   auth::UserService user_service(**store, *policy, user_cache, audit_log, clock, api_keys,
-                                 auth_service);
+                                 session_end);
   if (auto ok = api_keys.sync(); !ok)
     return fatal("reading API key change log: " + ok.error().message);
 
@@ -211,9 +216,11 @@ int serve(const config::Config& config) {
   if (!cookie_key) return fatal(cookie_key.error().message);
   oidc::CurlClient outbound(config.oidc_ca_file);
   oidc::OidcService oidc_service(
-      config.oidc_providers, outbound, **store, auth_service, audit_log, clock, *once,
+      config.oidc_providers, outbound, **store, sessions, audit_log, clock, *once,
       {public_url, config.frontend_url, *cookie_key, config.oidc_link_verified_email});
-  api::Services services{auth_service,
+  api::Services services{token_check,
+                         sessions,
+                         passwords,
                          user_service,
                          api_keys,
                          tokens,
@@ -229,7 +236,11 @@ int serve(const config::Config& config) {
                          config.registration_enabled,
                          config.docs_enabled,
                          nullptr,
-                         config.cors_allow_origins};
+                         config.cors_allow_origins,
+                         &rates,
+                         {{"LOGIN_RATE_LIMIT", config.login_rate_limit},
+                          {"REGISTER_RATE_LIMIT", config.register_rate_limit},
+                          {"REFRESH_RATE_LIMIT", config.refresh_rate_limit}}};
   // Every route is one declaration; the middleware, the lanes and /openapi.json follow from it.
   api::RouteTable routes;
   api::addAllRoutes(routes);

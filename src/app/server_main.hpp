@@ -10,6 +10,6 @@ namespace gatehouse::app {
 int serve(const config::Config& config);
 
 // Loads the policy file named by the configuration, or the defaults.
-core::Result<rbac::Policy> loadPolicy(const config::Config& config);
+[[nodiscard]] core::Result<rbac::Policy> loadPolicy(const config::Config& config);
 
 }  // namespace gatehouse::app

@@ -58,7 +58,7 @@ struct VerifyReport {
 
 // Walks the whole chain: each record's hash must match its content and link to the one before,
 // with ids contiguous from 1.
-core::Result<VerifyReport> verifyChain(store::AuditStore& store);
+[[nodiscard]] core::Result<VerifyReport> verifyChain(store::AuditStore& store);
 
 boost::json::object toJson(const store::AuditRecord& record);
 

@@ -82,13 +82,11 @@ Result<CreatedApiKey> ApiKeyService::create(const store::User& owner,
   if (request.expires_in_days) key.expires_at = now + *request.expires_in_days * 86400;
   auto stored = store_.apiKeys().create(std::move(key));
   if (!stored) return tl::unexpected(storeFailure(stored.error()));
-  audit_.record({"apikey.created",
-                 client.request_id,
-                 owner.id,
-                 owner.id,
-                 client.ip,
-                 client.user_agent,
-                 {{"key_id", stored->id}, {"prefix", std::string(kApiKeyPrefix) + public_id}}});
+  // The owner acts, or the command line (audited as actor "cli").
+  const auto actor = client.actor_name.empty() ? std::optional(owner.id) : std::nullopt;
+  audit_.record(
+      auditEvent("apikey.created", client, actor, owner.id,
+                 {{"key_id", stored->id}, {"prefix", std::string(kApiKeyPrefix) + public_id}}));
   return CreatedApiKey{std::move(*stored), std::move(plaintext)};
 }
 
@@ -116,13 +114,8 @@ Result<void> ApiKeyService::revoke(std::int64_t user_id, std::int64_t key_id,
     by_public_id_.erase((*key)->public_id);
   }
   if (on_change_) on_change_();
-  audit_.record({"apikey.revoked",
-                 client.request_id,
-                 user_id,
-                 user_id,
-                 client.ip,
-                 client.user_agent,
-                 {{"key_id", key_id}}});
+  const auto actor = client.actor_name.empty() ? std::optional(user_id) : std::nullopt;
+  audit_.record(auditEvent("apikey.revoked", client, actor, user_id, {{"key_id", key_id}}));
   return {};
 }
 

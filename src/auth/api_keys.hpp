@@ -10,8 +10,9 @@
 #include <vector>
 
 #include "audit/audit_log.hpp"
-#include "auth/auth_service.hpp"
+#include "auth/client_info.hpp"
 #include "auth/errors.hpp"
+#include "auth/principal.hpp"
 #include "auth/user_cache.hpp"
 #include "core/clock.hpp"
 #include "rbac/policy.hpp"
@@ -54,21 +55,22 @@ class ApiKeyService {
 
   // Validation: empty or long name, scopes outside `owner_permissions`, bad expiry; ApiKeyLimit
   // when the owner already holds `max_per_user` live keys.
-  Result<CreatedApiKey> create(const store::User& owner,
-                               const std::vector<std::string>& owner_permissions,
-                               const NewApiKey& request, const ClientInfo& client);
-  Result<std::vector<store::ApiKey>> list(std::int64_t user_id);
+  [[nodiscard]] Result<CreatedApiKey> create(const store::User& owner,
+                                             const std::vector<std::string>& owner_permissions,
+                                             const NewApiKey& request, const ClientInfo& client);
+  [[nodiscard]] Result<std::vector<store::ApiKey>> list(std::int64_t user_id);
   // NotFound (as ApiKeyNotFound) unless the key is the user's and live.
-  Result<void> revoke(std::int64_t user_id, std::int64_t key_id, const ClientInfo& client);
+  [[nodiscard]] Result<void> revoke(std::int64_t user_id, std::int64_t key_id,
+                                    const ClientInfo& client);
   // Drops `user_id`'s keys from this node's cache after storage revoked them (a deactivation or
   // a password change), and pokes the other nodes.
   void forgetUser(std::int64_t user_id);
   // The owner limited to the key's scopes: InvalidToken for unknown, malformed, expired or
   // revoked keys and for keys whose owner is gone; InactiveUser for an inactive owner;
   // WouldBlock with Wait::No when the answer needs storage.
-  Result<Principal> authenticate(std::string_view key, const ClientInfo& client,
-                                 core::Wait wait = core::Wait::Yes);
-  core::Status sync();
+  [[nodiscard]] Result<Principal> authenticate(std::string_view key, const ClientInfo& client,
+                                               core::Wait wait = core::Wait::Yes);
+  [[nodiscard]] core::Status sync();
   // Called after this process revoked a key: the server publishes a "re-read the change log"
   // poke to the other nodes. Set before serving.
   void onChange(std::function<void()> hook) { on_change_ = std::move(hook); }

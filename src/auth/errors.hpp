@@ -33,6 +33,10 @@ enum class Errc {
   InvalidApiKey,         // 401 Invalid API key (the seed's /external-data)
   ApiKeyLimit,           // 409 API key limit reached
   RegistrationDisabled,  // 403 Registration is disabled
+  NotFound,              // 404 Not Found (an unknown provider)
+  InvalidExchangeCode,   // 400 Invalid or expired code (external sign-in's one-time code)
+  IdentityNotFound,      // 404 Identity not found
+  LastSignInMethod,      // 409 Cannot remove the last way to sign in
   WouldBlock,            // not an answer: retry the request on a worker thread
   Unavailable,           // 503 (storage down)
   Internal,              // 500

@@ -24,14 +24,14 @@ class RevocationList {
       : store_(&store), bus_(bus) {}
 
   // Loads the unexpired entries from storage (at startup, and after the bus reconnects).
-  core::Status load(std::int64_t now);
+  [[nodiscard]] core::Status load(std::int64_t now);
   // Persists, remembers, then tells the other nodes (Unavailable when they could not be told:
   // the revocation is stored and they re-read it when their feed resyncs).
-  core::Status revoke(std::string_view jti, std::int64_t expires_at);
+  [[nodiscard]] core::Status revoke(std::string_view jti, std::int64_t expires_at);
   bool isRevoked(std::string_view jti) const;
   // Ends every access token of a session at once (API.md: "a session ends as a whole"): tokens
   // carry `sid`, and a session id is held here until its last access token would have expired.
-  core::Status revokeSession(std::string_view session_id, std::int64_t until);
+  [[nodiscard]] core::Status revokeSession(std::string_view session_id, std::int64_t until);
   bool isSessionRevoked(std::string_view session_id) const;
   // False while this node may have missed revocations pushed by others: callers fail closed.
   bool live() const { return bus_ == nullptr || bus_->live(); }

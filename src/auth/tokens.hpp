@@ -41,13 +41,15 @@ class TokenService {
   // A fresh pair for `user_id` in session `session_id`; `refresh_jti` is the refresh token's id.
   // `granted_scope`, when the session was narrowed at login, rides in the refresh token's `scope`
   // claim so a refresh never widens it (RFC 6749 §6).
-  core::Result<TokenPair> issue(
+  [[nodiscard]] core::Result<TokenPair> issue(
       std::int64_t user_id, const std::vector<std::string>& scopes, const std::string& session_id,
       const std::string& refresh_jti,
       const std::optional<std::vector<std::string>>& granted_scope = std::nullopt) const;
 
-  tl::expected<jose::Claims, jose::JwtError> verifyAccess(std::string_view token) const;
-  tl::expected<jose::Claims, jose::JwtError> verifyRefresh(std::string_view token) const;
+  [[nodiscard]] tl::expected<jose::Claims, jose::JwtError> verifyAccess(
+      std::string_view token) const;
+  [[nodiscard]] tl::expected<jose::Claims, jose::JwtError> verifyRefresh(
+      std::string_view token) const;
 
   const jose::KeySet& keys() const { return verifier_.keys(); }
   const TokenSettings& settings() const { return settings_; }
@@ -60,6 +62,6 @@ class TokenService {
 };
 
 // A new random token id (128 bits, base64url).
-core::Result<std::string> newTokenId();
+[[nodiscard]] core::Result<std::string> newTokenId();
 
 }  // namespace gatehouse::auth

@@ -26,15 +26,15 @@ class UserCache {
 
   // The user (from memory when cached: shared, never copied); null when it does not exist.
   // WouldBlock with Wait::No when it is not cached.
-  core::Result<std::shared_ptr<const store::User>> get(std::int64_t id,
-                                                       core::Wait wait = core::Wait::Yes);
+  [[nodiscard]] core::Result<std::shared_ptr<const store::User>> get(
+      std::int64_t id, core::Wait wait = core::Wait::Yes);
   // Drops `id` after this process changed it, and tells the other nodes (see onChange).
   void invalidate(std::int64_t id);
   // Called after every invalidate(): the server publishes a "re-read the change log" poke.
   // Set before serving.
   void onChange(std::function<void()> hook) { on_change_ = std::move(hook); }
   // Applies changes recorded since the last sync; the first call only learns the position.
-  core::Status sync();
+  [[nodiscard]] core::Status sync();
   std::size_t size() const;
 
  private:

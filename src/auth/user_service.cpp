@@ -38,14 +38,19 @@ Result<store::User> UserService::get(std::int64_t id) {
   return std::move(**user);
 }
 
+Result<store::User> UserService::findByEmail(const std::string& email) {
+  auto user = store_.users().findByEmail(email);
+  if (!user) return tl::unexpected(fromStore(user.error()));
+  if (!*user) return fail(Errc::UserNotFound);
+  return std::move(**user);
+}
+
 Result<void> UserService::withinRights(std::string_view role, const Actor& actor,
                                        std::int64_t target, const ClientInfo& client) {
   if (rbac::allows(actor.permissions, policy_.permissionsOf(role))) return {};
-  audit_.record(
-      {"user.change_refused", client.request_id, actor.id, target, client.ip, client.user_agent,
-       boost::json::object{{"reason", "above_actor_rights"}, {"role", std::string(role)}}});
-  return fail(Errc::Forbidden, "role " + std::string(role) + " holds permissions user " +
-                                   std::to_string(actor.id) + " lacks");
+  audit_.record(auditEvent("user.change_refused", client, actor.id, target,
+                           {{"reason", "above_actor_rights"}, {"role", std::string(role)}}));
+  return fail(Errc::Forbidden, "role " + std::string(role) + " holds permissions the actor lacks");
 }
 
 Result<store::User> UserService::update(std::int64_t id, const store::UserPatch& patch,
@@ -92,7 +97,7 @@ Result<store::User> UserService::apply(std::int64_t id, const store::UserPatch& 
   std::vector<std::string> ending;
   store::UserPatch change = patch;
   if (deactivating) {
-    auto sessions = auth_.sessionsToEnd(id);
+    auto sessions = sessions_.liveSessionsOf(id);
     if (!sessions) return tl::unexpected(sessions.error());
     ending = std::move(*sessions);
     // One transaction: inactive, the watermark, every session and every API key (for good:
@@ -102,14 +107,13 @@ Result<store::User> UserService::apply(std::int64_t id, const store::UserPatch& 
   auto user = store_.users().update(id, change, rbac::kAdminRole);
   if (!user) return tl::unexpected(fromStore(user.error()));
   const auto event = [&](const char* type, boost::json::object detail) {
-    audit_.record(
-        {type, client.request_id, actor.id, id, client.ip, client.user_agent, std::move(detail)});
+    audit_.record(auditEvent(type, client, actor.id, id, std::move(detail)));
   };
   if ((*before)->is_active && !user->is_active) {
     // The access tokens of the ended sessions stop at once on every node; the key cache forgets
     // the user's keys (other nodes through the change log).
     cache_.invalidate(id);
-    if (auto ok = auth_.endTokensOf(ending); !ok) return tl::unexpected(ok.error());
+    if (auto ok = sessions_.endTokens(ending); !ok) return tl::unexpected(ok.error());
     keys_.forgetUser(id);
     event("user.deactivated", {{"sessions_ended", ending.size()}});
   } else if (!(*before)->is_active && user->is_active) {
@@ -134,8 +138,7 @@ Result<void> UserService::remove(std::int64_t id, const Actor& actor, const Clie
   if (auto ok = store_.users().remove(id, rbac::kAdminRole); !ok)
     return tl::unexpected(fromStore(ok.error()));
   cache_.invalidate(id);
-  audit_.record(
-      {"user.deleted", client.request_id, actor.id, id, client.ip, client.user_agent, {}});
+  audit_.record(auditEvent("user.deleted", client, actor.id, id));
   return {};
 }
 

@@ -7,8 +7,9 @@
 
 #include "audit/audit_log.hpp"
 #include "auth/api_keys.hpp"
-#include "auth/auth_service.hpp"
+#include "auth/client_info.hpp"
 #include "auth/errors.hpp"
+#include "auth/session_end.hpp"
 #include "auth/user_cache.hpp"
 #include "rbac/policy.hpp"
 #include "store/store.hpp"
@@ -22,8 +23,10 @@ struct UserPage {
 
 // Who administers: the acting user and the permissions the request holds. Nobody acts above
 // their own rights: a target whose role grants anything the actor lacks is out of reach.
+// The command line acts with no user id and every permission (whoever runs it owns the
+// database), audited as actor "cli".
 struct Actor {
-  std::int64_t id = 0;
+  std::optional<std::int64_t> id;
   std::vector<std::string> permissions;
 };
 
@@ -36,34 +39,36 @@ class UserService {
  public:
   UserService(store::Store& store, const rbac::Policy& policy, UserCache& cache,
               audit::AuditLog& audit, const core::Clock& clock, ApiKeyService& keys,
-              AuthService& auth)
+              SessionEnd& sessions)
       : store_(store),
         policy_(policy),
         cache_(cache),
         audit_(audit),
         clock_(clock),
         keys_(keys),
-        auth_(auth) {}
+        sessions_(sessions) {}
 
-  Result<UserPage> list(std::int64_t limit, std::int64_t offset);
-  Result<store::User> get(std::int64_t id);
+  [[nodiscard]] Result<UserPage> list(std::int64_t limit, std::int64_t offset);
+  [[nodiscard]] Result<store::User> get(std::int64_t id);
+  // UserNotFound when nobody has this email.
+  [[nodiscard]] Result<store::User> findByEmail(const std::string& email);
   // Validation for bad email/username, UserNotFound, Forbidden, EmailTaken/UsernameTaken,
   // LastAdmin.
-  Result<store::User> update(std::int64_t id, const store::UserPatch& patch, const Actor& actor,
-                             const ClientInfo& client);
+  [[nodiscard]] Result<store::User> update(std::int64_t id, const store::UserPatch& patch,
+                                           const Actor& actor, const ClientInfo& client);
   // UserNotFound, Forbidden, LastAdmin.
-  Result<void> remove(std::int64_t id, const Actor& actor, const ClientInfo& client);
+  [[nodiscard]] Result<void> remove(std::int64_t id, const Actor& actor, const ClientInfo& client);
   // Validation for an unknown role; Forbidden when the target or the role exceeds the actor.
-  Result<store::User> setRole(std::int64_t id, const std::string& role, const Actor& actor,
-                              const ClientInfo& client);
+  [[nodiscard]] Result<store::User> setRole(std::int64_t id, const std::string& role,
+                                            const Actor& actor, const ClientInfo& client);
 
  private:
-  Result<store::User> apply(std::int64_t id, const store::UserPatch& patch, const Actor& actor,
-                            const ClientInfo& client);
+  [[nodiscard]] Result<store::User> apply(std::int64_t id, const store::UserPatch& patch,
+                                          const Actor& actor, const ClientInfo& client);
   // Forbidden (audited as user.change_refused) unless every permission of `role` is among the
   // actor's.
-  Result<void> withinRights(std::string_view role, const Actor& actor, std::int64_t target,
-                            const ClientInfo& client);
+  [[nodiscard]] Result<void> withinRights(std::string_view role, const Actor& actor,
+                                          std::int64_t target, const ClientInfo& client);
 
   store::Store& store_;
   const rbac::Policy& policy_;
@@ -71,7 +76,7 @@ class UserService {
   audit::AuditLog& audit_;
   const core::Clock& clock_;
   ApiKeyService& keys_;
-  AuthService& auth_;
+  SessionEnd& sessions_;
 };
 
 }  // namespace gatehouse::auth

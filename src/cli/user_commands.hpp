@@ -9,7 +9,8 @@
 
 namespace gatehouse::cli {
 
-// Admin subcommands against the configured database. Each returns the process exit code
+// Admin subcommands against the configured database, through the server's services (audited
+// as actor "cli"). Each returns the process exit code
 // (0 ok, 1 failure with a one-line reason on `err`) and never prints a password or hash.
 struct UserCreate {
   std::string email;
@@ -27,10 +28,11 @@ int userSetRole(const config::Config& config, const rbac::Policy& policy, const 
                 const std::string& role, std::ostream& out, std::ostream& err);
 // Checks the audit log's hash chain: 0 when intact, 1 naming the first bad record.
 int auditVerify(const config::Config& config, std::ostream& out, std::ostream& err);
-int userSetActive(const config::Config& config, const std::string& email, bool active,
-                  std::ostream& out, std::ostream& err);
+int userSetActive(const config::Config& config, const rbac::Policy& policy,
+                  const std::string& email, bool active, std::ostream& out, std::ostream& err);
 // Sets a user's password (policy checked) and ends their sessions, in one transaction; audited.
-int userSetPassword(const config::Config& config, const std::string& email,
-                    const std::string& password, std::ostream& out, std::ostream& err);
+int userSetPassword(const config::Config& config, const rbac::Policy& policy,
+                    const std::string& email, const std::string& password, std::ostream& out,
+                    std::ostream& err);
 
 }  // namespace gatehouse::cli

@@ -112,11 +112,11 @@ struct Config {
 using Lookup = std::function<std::optional<std::string>(const std::string&)>;
 
 // The process environment, then (for names it lacks) KEY=VALUE lines of GATEHOUSE_CONFIG_FILE.
-core::Result<Lookup> environmentLookup();
+[[nodiscard]] core::Result<Lookup> environmentLookup();
 
 // Builds and validates the configuration. On failure the error message names every bad
 // variable ("BCRYPT_ROUNDS: must be an integer between 10 and 31; ...").
-core::Result<Config> load(const Lookup& lookup);
+[[nodiscard]] core::Result<Config> load(const Lookup& lookup);
 
 // Lines describing the configuration with secrets shown only as set/unset.
 std::vector<std::string> describe(const Config& config);

@@ -19,7 +19,8 @@ struct JsonLimits {
 // UTF-8, nesting bounded, and duplicate member names rejected (RFC 7515 §5.2, RFC 8725 §3.2).
 // Returns InvalidArgument with the reason on any violation.
 // Values are allocated from `storage` (default: the heap).
-Result<boost::json::value> parseStrictJson(std::string_view text, const JsonLimits& limits = {},
-                                           boost::json::storage_ptr storage = {});
+[[nodiscard]] Result<boost::json::value> parseStrictJson(std::string_view text,
+                                                         const JsonLimits& limits = {},
+                                                         boost::json::storage_ptr storage = {});
 
 }  // namespace gatehouse::core

@@ -16,13 +16,13 @@ namespace gatehouse::crypto {
 class HmacKey {
  public:
   // Returns InvalidArgument when the secret is empty.
-  static core::Result<HmacKey> create(Digest digest, std::string secret);
+  [[nodiscard]] static core::Result<HmacKey> create(Digest digest, std::string secret);
 
   Digest digest() const { return digest_; }
   std::string_view secret() const;
 
   // The full-length tag; Internal if OpenSSL fails.
-  core::Result<std::string> sign(std::string_view data) const;
+  [[nodiscard]] core::Result<std::string> sign(std::string_view data) const;
   // True when `tag` is exactly the full-length tag of `data` (compared in constant time).
   bool verify(std::string_view data, std::string_view tag) const;
 
@@ -36,6 +36,7 @@ class HmacKey {
 };
 
 // One-shot HMAC for references and tests.
-core::Result<std::string> hmac(Digest digest, std::string_view key, std::string_view data);
+[[nodiscard]] core::Result<std::string> hmac(Digest digest, std::string_view key,
+                                             std::string_view data);
 
 }  // namespace gatehouse::crypto

@@ -35,9 +35,9 @@ std::optional<Curve> curveFromJwkName(std::string_view name);
 
 // Builders validate what OpenSSL can check: point on the curve, key sizes, private/public match.
 // Each returns InvalidArgument naming the problem.
-core::Result<SharedPkey> rsaFromComponents(const RsaComponents& c);
-core::Result<SharedPkey> ecFromComponents(const EcComponents& c);
-core::Result<SharedPkey> ed25519FromComponents(const OkpComponents& c);
+[[nodiscard]] core::Result<SharedPkey> rsaFromComponents(const RsaComponents& c);
+[[nodiscard]] core::Result<SharedPkey> ecFromComponents(const EcComponents& c);
+[[nodiscard]] core::Result<SharedPkey> ed25519FromComponents(const OkpComponents& c);
 
 // The key's type; nullopt for types Gatehouse does not sign with.
 std::optional<KeyType> keyType(const EVP_PKEY* key);
@@ -46,20 +46,21 @@ bool hasPrivate(const EVP_PKEY* key);
 int keyBits(const EVP_PKEY* key);
 
 // Component export; `include_private` adds private members when the key has them.
-core::Result<RsaComponents> rsaComponents(const EVP_PKEY* key, bool include_private);
-core::Result<EcComponents> ecComponents(const EVP_PKEY* key, bool include_private);
-core::Result<OkpComponents> ed25519Components(const EVP_PKEY* key, bool include_private);
+[[nodiscard]] core::Result<RsaComponents> rsaComponents(const EVP_PKEY* key, bool include_private);
+[[nodiscard]] core::Result<EcComponents> ecComponents(const EVP_PKEY* key, bool include_private);
+[[nodiscard]] core::Result<OkpComponents> ed25519Components(const EVP_PKEY* key,
+                                                            bool include_private);
 
 // Key generation: RSA with `bits` (≥ 2048), EC on `curve`, Ed25519.
-core::Result<SharedPkey> generateRsa(int bits);
-core::Result<SharedPkey> generateEc(Curve curve);
-core::Result<SharedPkey> generateEd25519();
+[[nodiscard]] core::Result<SharedPkey> generateRsa(int bits);
+[[nodiscard]] core::Result<SharedPkey> generateEc(Curve curve);
+[[nodiscard]] core::Result<SharedPkey> generateEd25519();
 
 // PKCS#8 / SubjectPublicKeyInfo PEM.
-core::Result<std::string> privateKeyToPem(const EVP_PKEY* key);
-core::Result<std::string> publicKeyToPem(const EVP_PKEY* key);
-core::Result<SharedPkey> privateKeyFromPem(std::string_view pem);
-core::Result<SharedPkey> publicKeyFromPem(std::string_view pem);
+[[nodiscard]] core::Result<std::string> privateKeyToPem(const EVP_PKEY* key);
+[[nodiscard]] core::Result<std::string> publicKeyToPem(const EVP_PKEY* key);
+[[nodiscard]] core::Result<SharedPkey> privateKeyFromPem(std::string_view pem);
+[[nodiscard]] core::Result<SharedPkey> publicKeyFromPem(std::string_view pem);
 
 // The ROCA fingerprint (CVE-2017-15361): true when the modulus `n` (big-endian) has the structure
 // of an Infineon-generated weak key, which is factorable.

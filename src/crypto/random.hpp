@@ -8,9 +8,9 @@
 namespace gatehouse::crypto {
 
 // `n` bytes from OpenSSL's CSPRNG. Returns Internal if the generator fails.
-core::Result<std::string> randomBytes(std::size_t n);
+[[nodiscard]] core::Result<std::string> randomBytes(std::size_t n);
 
 // `n` CSPRNG bytes as base64url text (token ids, salts, one-time codes).
-core::Result<std::string> randomToken(std::size_t n);
+[[nodiscard]] core::Result<std::string> randomToken(std::size_t n);
 
 }  // namespace gatehouse::crypto

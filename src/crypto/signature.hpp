@@ -17,8 +17,8 @@ enum class SigScheme {
 };
 
 // Signs `data`. Returns Internal when OpenSSL fails (for instance a public-only key).
-core::Result<std::string> sign(const EVP_PKEY* key, SigScheme scheme, Digest digest,
-                               std::string_view data);
+[[nodiscard]] core::Result<std::string> sign(const EVP_PKEY* key, SigScheme scheme, Digest digest,
+                                             std::string_view data);
 
 // True only for a valid signature in the exact encoding: RSA signatures the modulus length,
 // ECDSA exactly 2×field bytes with 0 < r, s < n (CVE-2022-21449), Ed25519 exactly 64 bytes.

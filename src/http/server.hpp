@@ -54,7 +54,7 @@ class Server {
   ~Server();
 
   // Binds and listens; Unavailable naming the address when that fails.
-  core::Status listen();
+  [[nodiscard]] core::Status listen();
   // The bound port (useful with port 0).
   std::uint16_t port() const;
   // Serves until a signal or stop(). Call after listen().

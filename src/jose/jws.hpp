@@ -32,12 +32,13 @@ struct VerifiedJws {
 // exactly three segments (five = JWE, refused); canonical base64url; a strict JSON object header
 // with no `jku`/`x5u`/`jwk`/`x5c`, no `crit` or `b64`; `alg` a registered name (never "none") equal
 // to the bound algorithm of the key chosen by `kid`; then the signature.
-tl::expected<VerifiedJws, JwtError> verifyJws(std::string_view token, const KeySet& keys,
-                                              const JwsLimits& limits = {});
+[[nodiscard]] tl::expected<VerifiedJws, JwtError> verifyJws(std::string_view token,
+                                                            const KeySet& keys,
+                                                            const JwsLimits& limits = {});
 
 // Signs `payload` as a compact JWS with header {"alg", "typ" (when non-empty), "kid"}.
 // FailedPrecondition when the key cannot sign.
-core::Result<std::string> signJws(const Key& key, std::string_view payload,
-                                  std::string_view typ = "JWT");
+[[nodiscard]] core::Result<std::string> signJws(const Key& key, std::string_view payload,
+                                                std::string_view typ = "JWT");
 
 }  // namespace gatehouse::jose

@@ -41,11 +41,12 @@ struct Claims {
 
 // RFC 7519 §2 NumericDate: a JSON number of seconds in [0, 253402300799] (years 1970–9999).
 // Strings, booleans, NaN and out-of-range values give BadClaim; fractions are truncated.
-tl::expected<std::int64_t, JwtError> parseNumericDate(const boost::json::value& v);
+[[nodiscard]] tl::expected<std::int64_t, JwtError> parseNumericDate(const boost::json::value& v);
 
 // Checks the claims of an already signature-verified payload at time `now` (Unix seconds).
-tl::expected<Claims, JwtError> checkClaims(std::string_view payload, const ClaimsPolicy& policy,
-                                           std::int64_t now);
+[[nodiscard]] tl::expected<Claims, JwtError> checkClaims(std::string_view payload,
+                                                         const ClaimsPolicy& policy,
+                                                         std::int64_t now);
 
 // Verifies JWTs: signature against a pinned key set, then claims at the injected clock's time.
 // Thread-safe; the clock must outlive the verifier.
@@ -54,9 +55,10 @@ class JwtVerifier {
   JwtVerifier(KeySet keys, ClaimsPolicy policy, const core::Clock& clock, JwsLimits limits = {})
       : keys_(std::move(keys)), policy_(std::move(policy)), clock_(&clock), limits_(limits) {}
 
-  tl::expected<Claims, JwtError> verify(std::string_view token) const;
+  [[nodiscard]] tl::expected<Claims, JwtError> verify(std::string_view token) const;
   // Same checks with a different expected `type` claim.
-  tl::expected<Claims, JwtError> verify(std::string_view token, std::string_view type) const;
+  [[nodiscard]] tl::expected<Claims, JwtError> verify(std::string_view token,
+                                                      std::string_view type) const;
 
   const KeySet& keys() const { return keys_; }
 
@@ -68,6 +70,6 @@ class JwtVerifier {
 };
 
 // Serialises `claims` and signs them with `key`; errors as signJws.
-core::Result<std::string> signJwt(const Key& key, const boost::json::object& claims);
+[[nodiscard]] core::Result<std::string> signJwt(const Key& key, const boost::json::object& claims);
 
 }  // namespace gatehouse::jose

@@ -17,10 +17,12 @@ class Key {
  public:
   // HMAC key; InvalidArgument unless `alg` is HS* and the secret is at least the hash output
   // (RFC 7518 §3.2).
-  static core::Result<Key> hmac(Algorithm alg, std::string secret, std::string kid = {});
+  [[nodiscard]] static core::Result<Key> hmac(Algorithm alg, std::string secret,
+                                              std::string kid = {});
   // RSA (≥ 2048 bits, odd e ≥ 3, no ROCA fingerprint), EC on the algorithm's curve, or Ed25519
   // for EdDSA; InvalidArgument when the key does not fit the algorithm.
-  static core::Result<Key> asymmetric(Algorithm alg, crypto::SharedPkey pkey, std::string kid = {});
+  [[nodiscard]] static core::Result<Key> asymmetric(Algorithm alg, crypto::SharedPkey pkey,
+                                                    std::string kid = {});
 
   Algorithm algorithm() const { return alg_; }
   const std::string& kid() const { return kid_; }
@@ -35,7 +37,7 @@ class Key {
   Key withKid(std::string kid) const;
 
   // Signature bytes over `data`; Internal when this key cannot sign.
-  core::Result<std::string> signBytes(std::string_view data) const;
+  [[nodiscard]] core::Result<std::string> signBytes(std::string_view data) const;
   bool verifyBytes(std::string_view data, std::string_view signature) const;
 
  private:

@@ -21,8 +21,8 @@ struct HttpResponse {
 class HttpClient {
  public:
   virtual ~HttpClient() = default;
-  virtual core::Result<HttpResponse> get(const std::string& url) = 0;
-  virtual core::Result<HttpResponse> postForm(
+  [[nodiscard]] virtual core::Result<HttpResponse> get(const std::string& url) = 0;
+  [[nodiscard]] virtual core::Result<HttpResponse> postForm(
       const std::string& url, const std::vector<std::pair<std::string, std::string>>& form,
       const std::vector<std::pair<std::string, std::string>>& headers) = 0;
 };
@@ -33,8 +33,8 @@ class CurlClient final : public HttpClient {
  public:
   explicit CurlClient(std::string extra_ca_file = {}, std::size_t max_bytes = 1U << 20U,
                       std::chrono::seconds timeout = std::chrono::seconds(10));
-  core::Result<HttpResponse> get(const std::string& url) override;
-  core::Result<HttpResponse> postForm(
+  [[nodiscard]] core::Result<HttpResponse> get(const std::string& url) override;
+  [[nodiscard]] core::Result<HttpResponse> postForm(
       const std::string& url, const std::vector<std::pair<std::string, std::string>>& form,
       const std::vector<std::pair<std::string, std::string>>& headers) override;
 

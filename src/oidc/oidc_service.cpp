@@ -45,11 +45,11 @@ std::string usernameBase(const jose::Claims& c) {
 }  // namespace
 
 OidcService::OidcService(std::vector<config::OidcProvider> providers, HttpClient& http,
-                         store::Store& store, auth::AuthService& auth, audit::AuditLog& audit,
+                         store::Store& store, auth::Sessions& sessions, audit::AuditLog& audit,
                          const core::Clock& clock, state::OneTimeStore& once, Settings settings)
     : http_(http),
       store_(store),
-      auth_(auth),
+      sessions_(sessions),
       audit_(audit),
       clock_(clock),
       once_(once),
@@ -272,20 +272,41 @@ core::Result<std::int64_t> OidcService::resolveUser(const Provider& provider,
   return core::makeError(core::Errc::Internal, "no free username");
 }
 
-std::optional<auth::Result<auth::TokenPair>> OidcService::exchange(const std::string& code,
-                                                                   const auth::ClientInfo& client) {
+auth::Result<auth::TokenPair> OidcService::exchange(const std::string& code,
+                                                    const auth::ClientInfo& client) {
   // Taken in one step: of two racing exchanges (on any nodes) only one gets it.
   auto pending = once_.take("code:" + core::hexEncode(crypto::sha256(code)), clock_.unixSeconds());
-  if (!pending)
-    return auth::Result<auth::TokenPair>(
-        tl::unexpected(auth::Error{auth::Errc::Unavailable, pending.error().message, {}, 0}));
-  if (!*pending) return std::nullopt;
+  if (!pending) return auth::fail(auth::Errc::Unavailable, pending.error().message);
+  if (!*pending) return auth::fail(auth::Errc::InvalidExchangeCode, "unknown or used code");
   const auto space = (*pending)->find(' ');
-  if (space == std::string::npos) return std::nullopt;
   std::int64_t user_id = 0;
-  const auto [end, ec] = std::from_chars((*pending)->data(), (*pending)->data() + space, user_id);
-  if (ec != std::errc() || end != (*pending)->data() + space) return std::nullopt;
-  return auth_.signInExternal(user_id, (*pending)->substr(space + 1), client);
+  const char* first = (*pending)->data();
+  const auto [end, ec] = space == std::string::npos
+                             ? std::from_chars_result{first, std::errc::invalid_argument}
+                             : std::from_chars(first, first + space, user_id);
+  if (ec != std::errc() || end != first + space)
+    return auth::fail(auth::Errc::InvalidExchangeCode, "malformed stored code");
+  return sessions_.signInExternal(user_id, (*pending)->substr(space + 1), client);
+}
+
+auth::Result<std::vector<store::Identity>> OidcService::identities(std::int64_t user_id) {
+  auto list = store_.identities().listForUser(user_id);
+  if (!list) return tl::unexpected(auth::storeFailure(list.error()));
+  return std::move(*list);
+}
+
+auth::Result<void> OidcService::unlink(std::int64_t user_id, std::int64_t identity_id,
+                                       const auth::ClientInfo& client) {
+  auto ok = store_.identities().removeUnlessLast(identity_id, user_id);
+  if (!ok) {
+    if (ok.error().code == core::Errc::NotFound) return auth::fail(auth::Errc::IdentityNotFound);
+    if (ok.error().code == core::Errc::FailedPrecondition)
+      return auth::fail(auth::Errc::LastSignInMethod);
+    return tl::unexpected(auth::storeFailure(ok.error()));
+  }
+  audit_.record(auth::auditEvent("identity.unlinked", client, user_id, user_id,
+                                 {{"identity_id", identity_id}}));
+  return {};
 }
 
 }  // namespace gatehouse::oidc

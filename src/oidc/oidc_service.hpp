@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "audit/audit_log.hpp"
-#include "auth/auth_service.hpp"
+#include "auth/sessions.hpp"
 #include "oidc/provider.hpp"
 #include "state/once.hpp"
 #include "store/store.hpp"
@@ -31,7 +31,7 @@ class OidcService {
   };
 
   OidcService(std::vector<config::OidcProvider> providers, HttpClient& http, store::Store& store,
-              auth::AuthService& auth, audit::AuditLog& audit, const core::Clock& clock,
+              auth::Sessions& sessions, audit::AuditLog& audit, const core::Clock& clock,
               state::OneTimeStore& once, Settings settings);
 
   bool hasProvider(const std::string& name) const { return providers_.contains(name); }
@@ -42,7 +42,7 @@ class OidcService {
     std::string location;
     std::string cookie;
   };
-  core::Result<Start> begin(const std::string& provider);
+  [[nodiscard]] core::Result<Start> begin(const std::string& provider);
 
   // Everything the callback carried. Returns where to send the browser: the frontend with a
   // one-time code, or with a short error; details go to the audit log.
@@ -53,10 +53,17 @@ class OidcService {
   std::string complete(const std::string& provider, const Callback& callback,
                        const auth::ClientInfo& client);
 
-  // Trades a one-time code (single use, 60 s) for a token pair: InvalidRefreshToken-like
-  // failures come back as nullopt.
-  std::optional<auth::Result<auth::TokenPair>> exchange(const std::string& code,
-                                                        const auth::ClientInfo& client);
+  // Trades a one-time code (single use, 60 s, on every node) for a token pair:
+  // InvalidExchangeCode, AccountDisabled, Unavailable.
+  [[nodiscard]] auth::Result<auth::TokenPair> exchange(const std::string& code,
+                                                       const auth::ClientInfo& client);
+
+  // The user's linked identities.
+  [[nodiscard]] auth::Result<std::vector<store::Identity>> identities(std::int64_t user_id);
+  // Unlinks one of the user's identities: IdentityNotFound (also another user's),
+  // LastSignInMethod when it is their only way to sign in; audited.
+  [[nodiscard]] auth::Result<void> unlink(std::int64_t user_id, std::int64_t identity_id,
+                                          const auth::ClientInfo& client);
 
   static constexpr std::string_view kCookieName = "gatehouse_oidc";
 
@@ -64,14 +71,16 @@ class OidcService {
   std::string fail(const std::string& provider, const std::string& reason,
                    const std::string& detail, const auth::ClientInfo& client,
                    std::optional<std::int64_t> subject = std::nullopt);
-  core::Result<std::int64_t> resolveUser(const Provider& provider, const jose::Claims& claims,
-                                         const auth::ClientInfo& client, std::string& reason);
+  [[nodiscard]] core::Result<std::int64_t> resolveUser(const Provider& provider,
+                                                       const jose::Claims& claims,
+                                                       const auth::ClientInfo& client,
+                                                       std::string& reason);
   std::string redirectUri(const std::string& provider) const;
 
   std::map<std::string, std::unique_ptr<Provider>> providers_;
   HttpClient& http_;
   store::Store& store_;
-  auth::AuthService& auth_;
+  auth::Sessions& sessions_;
   audit::AuditLog& audit_;
   const core::Clock& clock_;
   state::OneTimeStore& once_;  // seen states and one-time codes, by digest, on every node

@@ -35,17 +35,16 @@ class Provider {
   const config::OidcProvider& config() const { return config_; }
   // Unavailable when the provider cannot be reached; FailedPrecondition when its discovery
   // document names another issuer.
-  core::Result<Metadata> metadata();
+  [[nodiscard]] core::Result<Metadata> metadata();
   // OIDC Core §3.1.3.7: signature with the provider's JWKS and the pinned algorithm, iss exact,
   // aud contains our client id, azp when several audiences, exp, iat within ten minutes, nonce.
   // `access_token` is the one returned with the ID token (empty if none): when the ID token
   // carries at_hash, it must match (OIDC Core §3.1.3.6).
-  tl::expected<jose::Claims, IdTokenError> verifyIdToken(std::string_view id_token,
-                                                         std::string_view nonce,
-                                                         std::string_view access_token = {});
+  [[nodiscard]] tl::expected<jose::Claims, IdTokenError> verifyIdToken(
+      std::string_view id_token, std::string_view nonce, std::string_view access_token = {});
 
  private:
-  core::Result<jose::KeySet> keys(bool refresh);
+  [[nodiscard]] core::Result<jose::KeySet> keys(bool refresh);
 
   config::OidcProvider config_;
   HttpClient& http_;

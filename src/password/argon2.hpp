@@ -19,7 +19,8 @@ struct Argon2Params {
 // A PHC string `$argon2id$v=19$m=..,t=..,p=..$salt$hash` (16-byte salt, 32-byte hash), as
 // argon2-cffi and passlib write it. InvalidArgument for out-of-range parameters; Internal when
 // libargon2 fails.
-core::Result<std::string> argon2idHash(std::string_view password, const Argon2Params& params);
+[[nodiscard]] core::Result<std::string> argon2idHash(std::string_view password,
+                                                     const Argon2Params& params);
 
 // True when `encoded` is an argon2id PHC string of `password` (libargon2 compares in constant
 // time).

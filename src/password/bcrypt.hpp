@@ -16,7 +16,7 @@ inline constexpr std::size_t kBcryptMaxPasswordBytes = 72;
 
 // A `$2b$` hash via libxcrypt's crypt_rn. InvalidArgument when the password is over 72 bytes or
 // contains NUL, or the cost is outside [10, 31]; Internal when libxcrypt fails.
-core::Result<std::string> bcryptHash(std::string_view password, int cost);
+[[nodiscard]] core::Result<std::string> bcryptHash(std::string_view password, int cost);
 
 // True when `encoded` is a `$2a$`/`$2b$`/`$2y$` hash of `password`; the final comparison is
 // constant-time. A password bcrypt cannot represent never verifies, but still costs one hash.

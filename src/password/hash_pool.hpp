@@ -35,11 +35,11 @@ class HashPool {
   ~HashPool();
 
   // Queues `job`; ResourceExhausted when the queue is full, Unavailable after shutdown().
-  core::Status trySubmit(std::function<void()> job);
+  [[nodiscard]] core::Status trySubmit(std::function<void()> job);
 
   // Queues `fn` and returns a future for its result; errors as trySubmit.
   template <class F>
-  core::Result<std::future<std::invoke_result_t<F>>> submit(F fn) {
+  [[nodiscard]] core::Result<std::future<std::invoke_result_t<F>>> submit(F fn) {
     using R = std::invoke_result_t<F>;
     auto task = std::make_shared<std::packaged_task<R()>>(std::move(fn));
     std::future<R> future = task->get_future();

@@ -28,16 +28,16 @@ class PasswordHasher {
  public:
   // InvalidArgument when the policy is below the floor (bcrypt cost < 10, argon2id under OWASP's
   // m = 19 MiB, t = 2, p = 1).
-  static core::Result<PasswordHasher> create(const HashPolicy& policy);
+  [[nodiscard]] static core::Result<PasswordHasher> create(const HashPolicy& policy);
 
   const HashPolicy& policy() const { return policy_; }
 
   // InvalidArgument naming the limit when the password cannot be stored exactly under the policy:
   // over 72 bytes or containing NUL for bcrypt, over 1024 bytes for any scheme.
-  core::Status acceptable(std::string_view password) const;
+  [[nodiscard]] core::Status acceptable(std::string_view password) const;
 
   // A new hash; InvalidArgument as acceptable(), Internal on library failure.
-  core::Result<std::string> hash(std::string_view password) const;
+  [[nodiscard]] core::Result<std::string> hash(std::string_view password) const;
 
   // True when `encoded` is a supported hash of `password`; unknown formats are false.
   bool verify(std::string_view password, std::string_view encoded) const;

@@ -23,8 +23,8 @@ class Policy {
   static Policy defaults();
   // Parses a policy document: {"permissions": [...], "roles": {"name": [...]}} applied on top of
   // the defaults. InvalidArgument with a message naming the offending entry.
-  static core::Result<Policy> fromJson(std::string_view text);
-  static core::Result<Policy> loadFile(const std::filesystem::path& path);
+  [[nodiscard]] static core::Result<Policy> fromJson(std::string_view text);
+  [[nodiscard]] static core::Result<Policy> loadFile(const std::filesystem::path& path);
 
   bool hasRole(std::string_view role) const;
   bool hasPermission(std::string_view permission) const;

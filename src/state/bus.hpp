@@ -20,7 +20,7 @@ class Bus {
   virtual ~Bus() = default;
   // Delivers `message` to every node's handler (this node's included). Unavailable when it
   // could not be sent.
-  virtual core::Status publish(std::string_view message) = 0;
+  [[nodiscard]] virtual core::Status publish(std::string_view message) = 0;
   // Starts delivering messages to `handler` (on a background thread). Call once.
   virtual void start(Handler handler, Resync resync) = 0;
   // False while this node may have missed messages: callers fail closed.
@@ -30,7 +30,7 @@ class Bus {
 // One node, no one else to tell: publishing delivers in process; always live.
 class LocalBus final : public Bus {
  public:
-  core::Status publish(std::string_view message) override {
+  [[nodiscard]] core::Status publish(std::string_view message) override {
     if (handler_) handler_(message);
     return {};
   }

@@ -23,8 +23,9 @@ class RateLimiter {
  public:
   virtual ~RateLimiter() = default;
   // Counts one hit on `key` at `now` (Unix seconds) against `limit` per `window`.
-  virtual core::Result<Decision> hit(std::string_view key, std::uint32_t limit,
-                                     std::chrono::seconds window, std::int64_t now) = 0;
+  [[nodiscard]] virtual core::Result<Decision> hit(std::string_view key, std::uint32_t limit,
+                                                   std::chrono::seconds window,
+                                                   std::int64_t now) = 0;
 };
 
 // Consecutive failed password logins per account (NIST SP 800-63B §5.2.2): growing delays after a
@@ -47,9 +48,9 @@ enum class Gate {
 class LoginGuard {
  public:
   virtual ~LoginGuard() = default;
-  virtual core::Result<Gate> check(std::string_view account, std::int64_t now) = 0;
+  [[nodiscard]] virtual core::Result<Gate> check(std::string_view account, std::int64_t now) = 0;
   // Records a failure; returns true when this failure locked the account.
-  virtual core::Result<bool> failed(std::string_view account, std::int64_t now) = 0;
+  [[nodiscard]] virtual core::Result<bool> failed(std::string_view account, std::int64_t now) = 0;
   // Best effort: a reset that cannot be stored is logged.
   virtual void succeeded(std::string_view account) = 0;
 };

@@ -18,8 +18,8 @@ class LocalRateLimiter final : public RateLimiter {
   // At most `max_keys` counters are held; when full, expired windows go first, then those that
   // end soonest (an eighth of a shard at a time), so memory stays bounded under a spray of keys.
   explicit LocalRateLimiter(std::size_t max_keys = 200000);
-  core::Result<Decision> hit(std::string_view key, std::uint32_t limit, std::chrono::seconds window,
-                             std::int64_t now) override;
+  [[nodiscard]] core::Result<Decision> hit(std::string_view key, std::uint32_t limit,
+                                           std::chrono::seconds window, std::int64_t now) override;
   std::size_t size() const;
 
  private:
@@ -45,8 +45,8 @@ class LocalRateLimiter final : public RateLimiter {
 class LocalLoginGuard final : public LoginGuard {
  public:
   explicit LocalLoginGuard(LockoutPolicy policy) : policy_(policy) {}
-  core::Result<Gate> check(std::string_view account, std::int64_t now) override;
-  core::Result<bool> failed(std::string_view account, std::int64_t now) override;
+  [[nodiscard]] core::Result<Gate> check(std::string_view account, std::int64_t now) override;
+  [[nodiscard]] core::Result<bool> failed(std::string_view account, std::int64_t now) override;
   void succeeded(std::string_view account) override;
 
  private:

@@ -19,20 +19,23 @@ class OneTimeStore {
  public:
   virtual ~OneTimeStore() = default;
   // Stores `value` for `ttl` unless `key` is present; false when it was (a replay).
-  virtual core::Result<bool> putIfAbsent(std::string_view key, std::string_view value,
-                                         std::chrono::seconds ttl, std::int64_t now) = 0;
+  [[nodiscard]] virtual core::Result<bool> putIfAbsent(std::string_view key, std::string_view value,
+                                                       std::chrono::seconds ttl,
+                                                       std::int64_t now) = 0;
   // The value, removed in the same step (only one caller ever gets it); nullopt when absent or
   // expired.
-  virtual core::Result<std::optional<std::string>> take(std::string_view key, std::int64_t now) = 0;
+  [[nodiscard]] virtual core::Result<std::optional<std::string>> take(std::string_view key,
+                                                                      std::int64_t now) = 0;
 };
 
 // In process (one node). Expired entries are swept as the map doubles, so a flood costs amortised
 // O(1) per call and memory stays bounded by the entries alive within their ttl.
 class LocalOneTimeStore final : public OneTimeStore {
  public:
-  core::Result<bool> putIfAbsent(std::string_view key, std::string_view value,
-                                 std::chrono::seconds ttl, std::int64_t now) override;
-  core::Result<std::optional<std::string>> take(std::string_view key, std::int64_t now) override;
+  [[nodiscard]] core::Result<bool> putIfAbsent(std::string_view key, std::string_view value,
+                                               std::chrono::seconds ttl, std::int64_t now) override;
+  [[nodiscard]] core::Result<std::optional<std::string>> take(std::string_view key,
+                                                              std::int64_t now) override;
 
  private:
   struct Entry {

@@ -30,7 +30,7 @@ struct RedisAddress {
   std::string password;
   int db = 0;
 };
-core::Result<RedisAddress> parseRedisUrl(std::string_view url);
+[[nodiscard]] core::Result<RedisAddress> parseRedisUrl(std::string_view url);
 
 // One reply, converted from hiredis's.
 struct RedisReply {
@@ -54,10 +54,10 @@ class RedisClient {
   ~RedisClient();
 
   // Arguments go as separate bulk strings (binary-safe, never parsed as a command line).
-  core::Result<RedisReply> command(std::initializer_list<std::string_view> args);
+  [[nodiscard]] core::Result<RedisReply> command(std::initializer_list<std::string_view> args);
 
   // A new connection with AUTH and SELECT done (for the subscriber).
-  core::Result<redisContext*> connect() const;
+  [[nodiscard]] core::Result<redisContext*> connect() const;
 
  private:
   RedisAddress address_;
@@ -72,8 +72,8 @@ class RedisClient {
 class RedisRateLimiter final : public RateLimiter {
  public:
   explicit RedisRateLimiter(RedisClient& redis) : redis_(redis) {}
-  core::Result<Decision> hit(std::string_view key, std::uint32_t limit, std::chrono::seconds window,
-                             std::int64_t now) override;
+  [[nodiscard]] core::Result<Decision> hit(std::string_view key, std::uint32_t limit,
+                                           std::chrono::seconds window, std::int64_t now) override;
 
  private:
   RedisClient& redis_;
@@ -84,8 +84,8 @@ class RedisRateLimiter final : public RateLimiter {
 class RedisLoginGuard final : public LoginGuard {
  public:
   RedisLoginGuard(RedisClient& redis, LockoutPolicy policy) : redis_(redis), policy_(policy) {}
-  core::Result<Gate> check(std::string_view account, std::int64_t now) override;
-  core::Result<bool> failed(std::string_view account, std::int64_t now) override;
+  [[nodiscard]] core::Result<Gate> check(std::string_view account, std::int64_t now) override;
+  [[nodiscard]] core::Result<bool> failed(std::string_view account, std::int64_t now) override;
   void succeeded(std::string_view account) override;
 
  private:
@@ -97,9 +97,10 @@ class RedisLoginGuard final : public LoginGuard {
 class RedisOneTimeStore final : public OneTimeStore {
  public:
   explicit RedisOneTimeStore(RedisClient& redis) : redis_(redis) {}
-  core::Result<bool> putIfAbsent(std::string_view key, std::string_view value,
-                                 std::chrono::seconds ttl, std::int64_t now) override;
-  core::Result<std::optional<std::string>> take(std::string_view key, std::int64_t now) override;
+  [[nodiscard]] core::Result<bool> putIfAbsent(std::string_view key, std::string_view value,
+                                               std::chrono::seconds ttl, std::int64_t now) override;
+  [[nodiscard]] core::Result<std::optional<std::string>> take(std::string_view key,
+                                                              std::int64_t now) override;
 
  private:
   RedisClient& redis_;
@@ -115,7 +116,7 @@ class RedisBus final : public Bus {
   RedisBus& operator=(const RedisBus&) = delete;
   ~RedisBus() override;
 
-  core::Status publish(std::string_view message) override;
+  [[nodiscard]] core::Status publish(std::string_view message) override;
   void start(Handler handler, Resync resync) override;
   bool live() const override { return live_.load(std::memory_order_acquire); }
 

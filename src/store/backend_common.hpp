@@ -22,7 +22,7 @@ bool applyUserPatch(User& user, const UserPatch& patch, std::string_view protect
 
 // AuditStore::scan over keyset pages: `page(after)` returns the records with id > after, oldest
 // first (empty at the end).
-core::Status scanAuditPages(
+[[nodiscard]] core::Status scanAuditPages(
     const std::function<core::Result<std::vector<AuditRecord>>(std::int64_t after)>& page,
     const std::function<bool(const AuditRecord&)>& visit);
 

@@ -61,28 +61,30 @@ class UserStore {
  public:
   virtual ~UserStore() = default;
   // AlreadyExists with message "email" or "username" on a duplicate.
-  virtual core::Result<User> create(const NewUser& user) = 0;
-  virtual core::Result<std::optional<User>> findById(std::int64_t id) = 0;
-  virtual core::Result<std::optional<User>> findByEmail(std::string_view email) = 0;
-  virtual core::Result<std::optional<User>> findByUsername(std::string_view username) = 0;
-  virtual core::Result<std::vector<User>> list(std::int64_t limit, std::int64_t offset) = 0;
-  virtual core::Result<std::int64_t> count() = 0;
+  [[nodiscard]] virtual core::Result<User> create(const NewUser& user) = 0;
+  [[nodiscard]] virtual core::Result<std::optional<User>> findById(std::int64_t id) = 0;
+  [[nodiscard]] virtual core::Result<std::optional<User>> findByEmail(std::string_view email) = 0;
+  [[nodiscard]] virtual core::Result<std::optional<User>> findByUsername(
+      std::string_view username) = 0;
+  [[nodiscard]] virtual core::Result<std::vector<User>> list(std::int64_t limit,
+                                                             std::int64_t offset) = 0;
+  [[nodiscard]] virtual core::Result<std::int64_t> count() = 0;
   // In one transaction (a deactivation's sessions, keys and watermark included, see UserPatch):
   // NotFound, AlreadyExists (conflict Email or Username), or FailedPrecondition when the change
   // would leave no active user with role `protected_role`.
-  virtual core::Result<User> update(std::int64_t id, const UserPatch& patch,
-                                    std::string_view protected_role) = 0;
+  [[nodiscard]] virtual core::Result<User> update(std::int64_t id, const UserPatch& patch,
+                                                  std::string_view protected_role) = 0;
   // NotFound, or FailedPrecondition when it would remove the last active `protected_role`.
-  virtual core::Status remove(std::int64_t id, std::string_view protected_role) = 0;
-  virtual core::Status setPasswordHash(std::int64_t id, std::string_view hash) = 0;
+  [[nodiscard]] virtual core::Status remove(std::int64_t id, std::string_view protected_role) = 0;
+  [[nodiscard]] virtual core::Status setPasswordHash(std::int64_t id, std::string_view hash) = 0;
   // In one transaction: the new hash, earlier tokens voided (tokens_valid_after = `now`), every
   // session of the user revoked and, with `end_api_keys`, every API key too. NotFound.
-  virtual core::Status changePassword(std::int64_t id, std::string_view hash, std::int64_t now,
-                                      bool end_api_keys) = 0;
-  virtual core::Status setTokensValidAfter(std::int64_t id, std::int64_t when) = 0;
+  [[nodiscard]] virtual core::Status changePassword(std::int64_t id, std::string_view hash,
+                                                    std::int64_t now, bool end_api_keys) = 0;
+  [[nodiscard]] virtual core::Status setTokensValidAfter(std::int64_t id, std::int64_t when) = 0;
   // Users changed or deleted after change number `seq` (by any process: the database records
   // every change), and the latest change number. Caches poll this to stay true.
-  virtual core::Result<UserChanges> changesSince(std::int64_t seq) = 0;
+  [[nodiscard]] virtual core::Result<UserChanges> changesSince(std::int64_t seq) = 0;
 };
 
 // A login session: one refresh-token family (RFC 9700 §4.14.2).
@@ -112,31 +114,29 @@ enum class RotateOutcome {
 class SessionStore {
  public:
   virtual ~SessionStore() = default;
-  virtual core::Status create(const Session& session) = 0;
+  [[nodiscard]] virtual core::Status create(const Session& session) = 0;
   // `grace_seconds` > 0 lets the token replaced less than that long ago fail without revoking.
-  virtual core::Result<RotateOutcome> rotate(std::string_view session_id,
-                                             std::string_view presented_jti,
-                                             std::string_view next_jti, std::int64_t now,
-                                             std::int64_t expires_at,
-                                             std::int64_t grace_seconds = 0) = 0;
+  [[nodiscard]] virtual core::Result<RotateOutcome> rotate(
+      std::string_view session_id, std::string_view presented_jti, std::string_view next_jti,
+      std::int64_t now, std::int64_t expires_at, std::int64_t grace_seconds = 0) = 0;
   // Marks the session used without rotating.
-  virtual core::Status touch(std::string_view session_id, std::int64_t now) = 0;
-  virtual core::Result<std::optional<Session>> find(std::string_view session_id) = 0;
+  [[nodiscard]] virtual core::Status touch(std::string_view session_id, std::int64_t now) = 0;
+  [[nodiscard]] virtual core::Result<std::optional<Session>> find(std::string_view session_id) = 0;
   // Live sessions of a user, newest first.
-  virtual core::Result<std::vector<Session>> listForUser(std::int64_t user_id,
-                                                         std::int64_t now) = 0;
-  virtual core::Status revoke(std::string_view session_id) = 0;
-  virtual core::Status revokeAllForUser(std::int64_t user_id) = 0;
+  [[nodiscard]] virtual core::Result<std::vector<Session>> listForUser(std::int64_t user_id,
+                                                                       std::int64_t now) = 0;
+  [[nodiscard]] virtual core::Status revoke(std::string_view session_id) = 0;
+  [[nodiscard]] virtual core::Status revokeAllForUser(std::int64_t user_id) = 0;
 };
 
 // Revoked access-token ids with their expiry, so every node can rebuild its in-memory set.
 class RevocationStore {
  public:
   virtual ~RevocationStore() = default;
-  virtual core::Status add(std::string_view jti, std::int64_t expires_at) = 0;
-  virtual core::Result<std::vector<std::pair<std::string, std::int64_t>>> active(
+  [[nodiscard]] virtual core::Status add(std::string_view jti, std::int64_t expires_at) = 0;
+  [[nodiscard]] virtual core::Result<std::vector<std::pair<std::string, std::int64_t>>> active(
       std::int64_t now) = 0;
-  virtual core::Status purgeExpired(std::int64_t now) = 0;
+  [[nodiscard]] virtual core::Status purgeExpired(std::int64_t now) = 0;
 };
 
 // An API key as stored: only a SHA-256 of the secret, never the key itself.
@@ -163,16 +163,17 @@ class ApiKeyStore {
  public:
   virtual ~ApiKeyStore() = default;
   // Fills id; AlreadyExists if the public id collides.
-  virtual core::Result<ApiKey> create(ApiKey key) = 0;
-  virtual core::Result<std::optional<ApiKey>> findByPublicId(std::string_view public_id) = 0;
-  virtual core::Result<std::optional<ApiKey>> findById(std::int64_t id) = 0;
+  [[nodiscard]] virtual core::Result<ApiKey> create(ApiKey key) = 0;
+  [[nodiscard]] virtual core::Result<std::optional<ApiKey>> findByPublicId(
+      std::string_view public_id) = 0;
+  [[nodiscard]] virtual core::Result<std::optional<ApiKey>> findById(std::int64_t id) = 0;
   // The user's keys that are not revoked, newest first.
-  virtual core::Result<std::vector<ApiKey>> listForUser(std::int64_t user_id) = 0;
+  [[nodiscard]] virtual core::Result<std::vector<ApiKey>> listForUser(std::int64_t user_id) = 0;
   // NotFound unless the key exists, belongs to `user_id` and is not yet revoked.
-  virtual core::Status revoke(std::int64_t id, std::int64_t user_id) = 0;
-  virtual core::Status touch(std::int64_t id, std::int64_t when) = 0;
+  [[nodiscard]] virtual core::Status revoke(std::int64_t id, std::int64_t user_id) = 0;
+  [[nodiscard]] virtual core::Status touch(std::int64_t id, std::int64_t when) = 0;
   // Keys changed (revoked, touched, deleted with their owner) after `seq`; see UserStore.
-  virtual core::Result<ApiKeyChanges> changesSince(std::int64_t seq) = 0;
+  [[nodiscard]] virtual core::Result<ApiKeyChanges> changesSince(std::int64_t seq) = 0;
 };
 
 // A sign-in identity at an external OpenID provider: users are found by (issuer, subject), never
@@ -192,16 +193,17 @@ class IdentityStore {
  public:
   virtual ~IdentityStore() = default;
   // AlreadyExists when (issuer, subject) is taken.
-  virtual core::Result<Identity> create(Identity identity) = 0;
-  virtual core::Result<std::optional<Identity>> find(std::string_view issuer,
-                                                     std::string_view subject) = 0;
-  virtual core::Result<std::vector<Identity>> listForUser(std::int64_t user_id) = 0;
+  [[nodiscard]] virtual core::Result<Identity> create(Identity identity) = 0;
+  [[nodiscard]] virtual core::Result<std::optional<Identity>> find(std::string_view issuer,
+                                                                   std::string_view subject) = 0;
+  [[nodiscard]] virtual core::Result<std::vector<Identity>> listForUser(std::int64_t user_id) = 0;
   // In one transaction: NotFound unless it is the user's; FailedPrecondition when it is the
   // user's last way to sign in (no password and no other identity).
-  virtual core::Status removeUnlessLast(std::int64_t id, std::int64_t user_id) = 0;
+  [[nodiscard]] virtual core::Status removeUnlessLast(std::int64_t id, std::int64_t user_id) = 0;
   // Creates a password-less user and its identity together (AlreadyExists "email"/"username"/
   // "identity").
-  virtual core::Result<User> createUserWithIdentity(const NewUser& user, Identity identity) = 0;
+  [[nodiscard]] virtual core::Result<User> createUserWithIdentity(const NewUser& user,
+                                                                  Identity identity) = 0;
 };
 
 // One audit record as stored; `hash` chains it to the record before (tamper evidence).
@@ -237,17 +239,18 @@ class AuditStore {
  public:
   virtual ~AuditStore() = default;
   // Fills id and prev_hash, calls `seal` to compute the hash, and inserts.
-  virtual core::Result<AuditRecord> append(
+  [[nodiscard]] virtual core::Result<AuditRecord> append(
       AuditRecord record, const std::function<std::string(const AuditRecord&)>& seal) = 0;
   // Newest first.
-  virtual core::Result<std::vector<AuditRecord>> query(const AuditQuery& q) = 0;
+  [[nodiscard]] virtual core::Result<std::vector<AuditRecord>> query(const AuditQuery& q) = 0;
   // Every record, oldest first, `batch` at a time through `visit` (stops when it returns false).
-  virtual core::Status scan(const std::function<bool(const AuditRecord&)>& visit) = 0;
-  virtual core::Result<std::int64_t> countSince(std::string_view type, std::int64_t since_ms) = 0;
-  virtual core::Result<std::int64_t> distinctSubjectsSince(std::string_view type,
-                                                           std::int64_t since_ms) = 0;
-  virtual core::Result<std::vector<DailyCount>> perDaySince(std::string_view type,
-                                                            std::int64_t since_ms) = 0;
+  [[nodiscard]] virtual core::Status scan(const std::function<bool(const AuditRecord&)>& visit) = 0;
+  [[nodiscard]] virtual core::Result<std::int64_t> countSince(std::string_view type,
+                                                              std::int64_t since_ms) = 0;
+  [[nodiscard]] virtual core::Result<std::int64_t> distinctSubjectsSince(std::string_view type,
+                                                                         std::int64_t since_ms) = 0;
+  [[nodiscard]] virtual core::Result<std::vector<DailyCount>> perDaySince(
+      std::string_view type, std::int64_t since_ms) = 0;
 };
 
 // One backend's repositories. Thread-safe.
@@ -261,16 +264,16 @@ class Store {
   virtual ApiKeyStore& apiKeys() = 0;
   virtual IdentityStore& identities() = 0;
   // Unavailable when the database cannot be reached (readiness).
-  virtual core::Status ping() = 0;
+  [[nodiscard]] virtual core::Status ping() = 0;
   // Applies pending schema migrations; returns the schema version now in place.
-  virtual core::Result<int> migrate() = 0;
+  [[nodiscard]] virtual core::Result<int> migrate() = 0;
 };
 
 // Opens the backend named by a DATABASE_URL (sqlite:///path, or postgresql://... / postgres://...
 // in libpq's URI form). InvalidArgument for unsupported URLs, Unavailable when the database cannot
 // be opened (PostgreSQL connects lazily: its first use reports that).
 // `pool_size` is the number of PostgreSQL connections (SQLite uses its own fixed pool).
-core::Result<std::unique_ptr<Store>> openStore(const std::string& database_url,
-                                               std::size_t pool_size = 8);
+[[nodiscard]] core::Result<std::unique_ptr<Store>> openStore(const std::string& database_url,
+                                                             std::size_t pool_size = 8);
 
 }  // namespace gatehouse::store

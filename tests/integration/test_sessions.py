@@ -335,3 +335,56 @@ def test_metrics_endpoint(server):
     assert "gatehouse_http_request_duration_seconds_bucket" in text
     assert "gatehouse_hash_queue_depth 0" in text
     assert "gatehouse_tokens_issued_total 4" in text
+
+
+def test_malformed_requests_do_not_spend_a_rate_limit(make_server):
+    """The seed's limiter counts requests that reach the endpoint: a registration or login refused
+    as malformed (422, a weak password included) is not counted, a well-formed one is, and the
+    password grant's limit is not spent by refresh_token grants."""
+    s = make_server({"LOGIN_RATE_LIMIT": "2/minute", "REGISTER_RATE_LIMIT": "2/minute"})
+    for _ in range(4):
+        assert s.register("weak@example.com", "weakpw", "short").status_code == 422
+        r = requests.post(s.url("/api/v1/auth/register"), json={"email": "x@example.com"})
+        assert r.status_code == 422
+    assert s.register("ok1@example.com", "okone").status_code == 201
+    pair = s.login("okone").json()
+    for _ in range(4):
+        r = requests.post(s.url("/api/v1/auth/login"), data={"password": "no-username"})
+        assert r.status_code == 422
+        r = requests.post(s.url("/api/v1/auth/login"),
+                          data={"grant_type": "refresh_token", "refresh_token": pair["refresh_token"]})
+        assert r.status_code == 200, r.text
+        pair = r.json()
+    assert s.register("ok2@example.com", "oktwo").status_code == 201
+    assert s.register("ok3@example.com", "okthree").status_code == 429
+    assert s.login("okone").status_code == 200
+    r = s.login("okone")
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+
+
+def test_cli_acts_through_the_services_and_is_audited_as_cli(server):
+    """The CLI runs the API's own services: the same rules, transactions and audit events, with
+    actor "cli" and no user id."""
+    admin = server.admin_token()
+    server.register("clia@example.com", "clia")
+    user_token = server.token("clia")
+    uid = requests.get(server.url("/api/v1/auth/me"), headers=auth(user_token)).json()["id"]
+    r = server.cli("user", "set-role", "--email", "clia@example.com", "--role", "king")
+    assert r.returncode == 1 and "Unknown role: king" in r.stderr
+    assert server.cli("user", "set-role", "--email", "clia@example.com", "--role", "moderator").returncode == 0
+    assert server.cli("user", "set-password", "--email", "clia@example.com", stdin="An0ther-Passw0rd!\n").returncode == 0
+    assert server.cli("user", "deactivate", "--email", "clia@example.com").returncode == 0
+    deadline = time.time() + 5
+    while requests.get(server.url("/api/v1/auth/me"), headers=auth(user_token)).status_code == 200:
+        assert time.time() < deadline, "the CLI's deactivation did not reach the server"
+        time.sleep(0.1)
+    events = requests.get(server.url("/api/v1/audit-events"), params={"user_id": uid, "limit": 100},
+                          headers=auth(admin)).json()["items"]
+    by_type = {e["type"]: e for e in events}
+    for kind in ("user.role_changed", "password.reset", "user.deactivated"):
+        assert kind in by_type, (kind, [e["type"] for e in events])
+        assert by_type[kind]["detail"].get("actor") == "cli", by_type[kind]
+        assert by_type[kind]["actor_id"] is None, by_type[kind]
+    root = requests.get(server.url("/api/v1/audit-events"), params={"type": "user.created", "limit": 100},
+                        headers=auth(admin)).json()["items"]
+    assert any(e["detail"].get("actor") == "cli" and e["detail"].get("role") == "admin" for e in root), root

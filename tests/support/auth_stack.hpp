@@ -8,7 +8,9 @@
 #include <gtest/gtest.h>
 
 #include "audit/audit_log.hpp"
-#include "auth/auth_service.hpp"
+#include "auth/passwords.hpp"
+#include "auth/sessions.hpp"
+#include "auth/token_check.hpp"
 #include "state/local.hpp"
 #include "state/once.hpp"
 #include "store/store.hpp"
@@ -17,7 +19,8 @@ namespace gatehouse::testing {
 
 // The real auth service graph on a fresh SQLite database in a temporary folder, for tests that
 // drive services or handlers without sockets: a manual clock, bcrypt cost 10, an HS256 key "hs1"
-// and rate limits out of the way. Build it on one thread; the services themselves are thread-safe.
+// and the refresh limit out of the way. Build it on one thread; the services themselves are
+// thread-safe.
 struct AuthStack {
   explicit AuthStack(const std::string& name)
       : dir(std::filesystem::temp_directory_path() /
@@ -33,21 +36,23 @@ struct AuthStack {
         cache(store->users()),
         guard({}),
         audit(store->audit(), clock, ""),
-        auth({*store,
-              hasher,
-              pool,
-              tokens,
-              policy,
-              revocations,
-              cache,
-              limiter,
-              guard,
-              audit,
-              metrics,
-              clock,
-              {},
-              auth::AbusePolicy{
-                  {1000, std::chrono::seconds(60)}, {1000, std::chrono::seconds(60)}, 0}}) {}
+        rates(limiter, metrics, audit, clock),
+        session_end(*store, revocations, clock, tokens.settings().access_ttl),
+        token_check({*store, tokens, policy, revocations, cache}),
+        sessions({*store, tokens, policy, revocations, cache, token_check, session_end, rates,
+                  audit, metrics, clock, auth::SessionRules{0, {1000, std::chrono::seconds(60)}}}),
+        passwords({*store,
+                   hasher,
+                   pool,
+                   policy,
+                   cache,
+                   session_end,
+                   revocations,
+                   guard,
+                   audit,
+                   metrics,
+                   clock,
+                   {}}) {}
   AuthStack(const AuthStack&) = delete;
   AuthStack& operator=(const AuthStack&) = delete;
   ~AuthStack() {
@@ -77,7 +82,26 @@ struct AuthStack {
   state::LocalOneTimeStore once;
   audit::AuditLog audit;
   metrics::Registry metrics;
-  auth::AuthService auth;
+  auth::RateCheck rates;
+  auth::SessionEnd session_end;
+  auth::TokenCheck token_check;
+  auth::Sessions sessions;
+  auth::PasswordService passwords;
+
+  // A registration or a password login and the session it starts, as the routes compose them.
+  auth::Result<auth::TokenPair> registerUser(const auth::RegisterInput& in,
+                                             const auth::ClientInfo& client) {
+    auto who = passwords.registerUser(in, client);
+    if (!who) return tl::unexpected(who.error());
+    return sessions.start(*who, client);
+  }
+  auth::Result<auth::TokenPair> login(const std::string& identifier, const std::string& password,
+                                      const std::optional<std::string>& scope,
+                                      const auth::ClientInfo& client) {
+    auto who = passwords.login(identifier, password, scope, client);
+    if (!who) return tl::unexpected(who.error());
+    return sessions.start(*who, client);
+  }
 };
 
 }  // namespace gatehouse::testing

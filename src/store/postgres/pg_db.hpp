@@ -67,16 +67,17 @@ class Rows {
 // one thread at a time.
 class Connection {
  public:
-  static core::Result<std::unique_ptr<Connection>> open(const std::string& url);
+  [[nodiscard]] static core::Result<std::unique_ptr<Connection>> open(const std::string& url);
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
   ~Connection();
 
   // Runs `sql` as a named prepared statement (prepared once per connection); values always go as
   // parameters ($1, $2, ...), never into the SQL text.
-  core::Result<Rows> query(std::string_view sql, std::initializer_list<Param> params = {});
+  [[nodiscard]] core::Result<Rows> query(std::string_view sql,
+                                         std::initializer_list<Param> params = {});
   // Runs SQL without parameters (several statements allowed: migrations, BEGIN/COMMIT).
-  core::Status exec(std::string_view sql);
+  [[nodiscard]] core::Status exec(std::string_view sql);
   // False once the server connection is lost (or a transaction was left open); the pool then
   // replaces it.
   bool healthy() const;
@@ -96,7 +97,7 @@ class ConnectionPool {
 
   // Runs `fn` with a connection held exclusively; Unavailable when none can be opened.
   template <class T>
-  core::Result<T> with(const std::function<core::Result<T>(Connection&)>& fn) {
+  [[nodiscard]] core::Result<T> with(const std::function<core::Result<T>(Connection&)>& fn) {
     auto lease = acquire();
     if (!lease) return tl::unexpected(lease.error());
     Lease held(*this, std::move(*lease));
@@ -106,7 +107,7 @@ class ConnectionPool {
   // Runs `fn` inside BEGIN … COMMIT (READ COMMITTED), rolled back when it returns an error.
   // Serialization failures and deadlocks are retried a few times.
   template <class T>
-  core::Result<T> transaction(const std::function<core::Result<T>(Connection&)>& fn) {
+  [[nodiscard]] core::Result<T> transaction(const std::function<core::Result<T>(Connection&)>& fn) {
     for (int attempt = 0;; ++attempt) {
       auto lease = acquire();
       if (!lease) return tl::unexpected(lease.error());
@@ -134,7 +135,7 @@ class ConnectionPool {
     ConnectionPool& pool;
     std::unique_ptr<Connection> conn;
   };
-  core::Result<std::unique_ptr<Connection>> acquire();
+  [[nodiscard]] core::Result<std::unique_ptr<Connection>> acquire();
 
   const std::string url_;
   const std::size_t capacity_;

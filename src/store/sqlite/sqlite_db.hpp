@@ -34,9 +34,9 @@ class Statement {
   Statement& bind(int index, std::string_view value);
   Statement& bindNull(int index);
   // SQLITE_ROW → true, SQLITE_DONE → false; anything else is an error.
-  core::Result<bool> step();
+  [[nodiscard]] core::Result<bool> step();
   // Runs to completion.
-  core::Status run();
+  [[nodiscard]] core::Status run();
 
   std::int64_t int64(int column) const;
   std::string text(int column) const;
@@ -50,14 +50,15 @@ class Statement {
 // thread at a time.
 class Connection {
  public:
-  static core::Result<std::unique_ptr<Connection>> open(const std::filesystem::path& path);
+  [[nodiscard]] static core::Result<std::unique_ptr<Connection>> open(
+      const std::filesystem::path& path);
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
   ~Connection();
 
   // A cached prepared statement (prepared statements only: values are always bound).
-  core::Result<Statement> prepare(std::string_view sql);
-  core::Status exec(std::string_view sql);
+  [[nodiscard]] core::Result<Statement> prepare(std::string_view sql);
+  [[nodiscard]] core::Status exec(std::string_view sql);
   std::int64_t lastInsertRowid() const;
   int changes() const;
   sqlite3* raw() const { return db_; }
@@ -75,8 +76,8 @@ core::Error sqliteError(sqlite3* db, int rc, std::string_view what);
 // A fixed set of connections handed out one thread at a time. Thread-safe.
 class ConnectionPool {
  public:
-  static core::Result<std::unique_ptr<ConnectionPool>> open(const std::filesystem::path& path,
-                                                            std::size_t size);
+  [[nodiscard]] static core::Result<std::unique_ptr<ConnectionPool>> open(
+      const std::filesystem::path& path, std::size_t size);
 
   // Runs `fn` with a connection held exclusively.
   template <class F>
@@ -87,7 +88,7 @@ class ConnectionPool {
 
   // Runs `fn` inside BEGIN IMMEDIATE … COMMIT (rolled back when it returns an error).
   template <class T>
-  core::Result<T> transaction(const std::function<core::Result<T>(Connection&)>& fn) {
+  [[nodiscard]] core::Result<T> transaction(const std::function<core::Result<T>(Connection&)>& fn) {
     Lease lease(*this);
     Connection& c = *lease.conn;
     if (auto begin = c.exec("BEGIN IMMEDIATE"); !begin) return tl::unexpected(begin.error());

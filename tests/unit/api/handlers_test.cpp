@@ -19,10 +19,14 @@ class Handlers : public ::testing::Test {
  protected:
   Handlers()
       : keys_(*store_, policy_, cache_, audit_, clock_),
-        oidc_({}, outbound_, *store_, auth_, audit_, clock_, stack_.once,
+        oidc_({}, outbound_, *store_, stack_.sessions, audit_, clock_, stack_.once,
               {"http://gh.test", "http://front.test", std::string(32, 'c'), true}),
-        services_{auth_,   users_,   keys_, tokens_, *store_,
-                  policy_, metrics_, oidc_, audit_,  "http://gh.test"} {
+        services_{auth_,   stack_.sessions, stack_.passwords, users_, keys_,  tokens_,
+                  *store_, policy_,         metrics_,         oidc_,  audit_, "http://gh.test"} {
+    services_.rates = &stack_.rates;
+    services_.rate_limits = {{"LOGIN_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
+                             {"REGISTER_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
+                             {"REFRESH_RATE_LIMIT", {1000, std::chrono::seconds(60)}}};
     addAllRoutes(table_);
     table_.install(router_, services_);
     services_.routes = &table_;
@@ -92,9 +96,9 @@ class Handlers : public ::testing::Test {
   auth::UserCache& cache_ = stack_.cache;
   audit::AuditLog& audit_ = stack_.audit;
   metrics::Registry& metrics_ = stack_.metrics;
-  auth::AuthService& auth_ = stack_.auth;
+  auth::TokenCheck& auth_ = stack_.token_check;
   auth::ApiKeyService keys_;
-  auth::UserService users_{*store_, policy_, cache_, audit_, clock_, keys_, auth_};
+  auth::UserService users_{*store_, policy_, cache_, audit_, clock_, keys_, stack_.session_end};
   oidc::CurlClient outbound_{""};
   oidc::OidcService oidc_;
   Services services_;
@@ -276,6 +280,47 @@ TEST_F(Handlers, LoginTakesTheRefreshTokenGrantWithTheSameRotation) {
   auto bad = call("POST", "/api/v1/auth/login", "grant_type=client_credentials",
                   {{"content-type", "application/x-www-form-urlencoded"}});
   EXPECT_EQ(bad.status, 422);
+}
+
+TEST_F(Handlers, DeclaredLimitsCountAdmittedRequestsOnly) {
+  services_.rate_limits["REGISTER_RATE_LIMIT"] = {2, std::chrono::seconds(60)};
+  const auto reg = [this](const std::string& name, const std::string& password) {
+    return call("POST", "/api/v1/auth/register",
+                R"({"email":")" + name + R"(@example.com","username":")" + name +
+                    R"(","password":")" + password + R"("})",
+                {{"content-type", "application/json"}})
+        .status;
+  };
+  // Malformed or too weak: 422, not counted.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(reg("weak" + std::to_string(i), "short"), 422);
+  EXPECT_EQ(reg("first", "Passw0rd!x"), 201);
+  EXPECT_EQ(reg("second", "Passw0rd!x"), 201);
+  auto refused = call("POST", "/api/v1/auth/register",
+                      R"({"email":"third@example.com","username":"third","password":"Passw0rd!x"})",
+                      {{"content-type", "application/json"}});
+  EXPECT_EQ(refused.status, 429);
+  EXPECT_FALSE(header(refused, "Retry-After").empty());
+  EXPECT_EQ(parse(refused).at("detail").as_string(), "Too many requests");
+}
+
+TEST_F(Handlers, ALimitedRouteAnsweringWithoutAdmissionIsRefused) {
+  RouteTable table;
+  table.add({.method = "POST",
+             .path = "/forgetful",
+             .credential = Credential::None,
+             .lane = http::Lane::Storage,
+             .summary = "forgets to call admit()",
+             .tag = "test",
+             .replies = {{200, "ok", ""}},
+             .limits = {{"LOGIN_RATE_LIMIT", "forgetful", {LimitKey::ClientAddress}}},
+             .handler = [](Call&) { return http::Response::empty(200); }});
+  http::Router router;
+  table.install(router, services_);
+  http::Request r;
+  r.method = "POST";
+  r.target = r.path = "/forgetful";
+  r.peer_ip = "127.0.0.1";
+  EXPECT_EQ(router.dispatch(r).status, 500);
 }
 
 TEST_F(Handlers, PatchRefusesFieldsItDoesNotApply) {

@@ -1,5 +1,6 @@
 // The route table is the one place a route's rules live: every route must declare them, and the
 // OpenAPI document must describe every route it serves.
+#include <map>
 #include <set>
 
 #include <boost/json/serialize.hpp>
@@ -7,6 +8,7 @@
 
 #include "api/openapi.hpp"
 #include "api/route.hpp"
+#include "config/config.hpp"
 
 namespace gatehouse::api {
 namespace {
@@ -65,6 +67,26 @@ TEST(RouteTable, PasswordHashingRoutesRunInTheHashingLane) {
       EXPECT_EQ(*r.lane, http::Lane::Hashing) << r.path;
     }
   }
+}
+
+TEST(RouteTable, PasswordRoutesDeclareTheirRateLimitsAndNoneRunsOnTheIoThread) {
+  std::map<std::string, std::set<std::string>> declared;  // path -> settings
+  for (const auto& r : allRoutes().routes()) {
+    for (const auto& rule : r.limits) {
+      declared[r.path].insert(rule.setting);
+      // Counting may wait for Redis: never on the I/O thread.
+      EXPECT_NE(*r.lane, http::Lane::Inline) << r.path;
+      // A real variable, so an operator can find and set it.
+      EXPECT_TRUE(config::variables().contains(rule.setting)) << r.path << " " << rule.setting;
+      EXPECT_FALSE(rule.name.empty()) << r.path;
+      EXPECT_FALSE(rule.keys.empty()) << r.path;
+    }
+  }
+  EXPECT_EQ(declared["/api/v1/auth/register"], std::set<std::string>{"REGISTER_RATE_LIMIT"});
+  EXPECT_EQ(declared["/api/v1/auth/login"],
+            (std::set<std::string>{"LOGIN_RATE_LIMIT", "REFRESH_RATE_LIMIT"}));
+  EXPECT_EQ(declared["/api/v1/auth/password"], std::set<std::string>{"LOGIN_RATE_LIMIT"});
+  EXPECT_EQ(declared["/api/v1/auth/refresh"], std::set<std::string>{"REFRESH_RATE_LIMIT"});
 }
 
 // Every "$ref" in `v`, collected.
@@ -128,7 +150,18 @@ TEST(OpenApi, SecurityFollowsTheDeclaredCredential) {
   const auto& users = doc.at("paths").at("/api/v1/users").at("get").as_object();
   EXPECT_EQ(json::serialize(users.at("security").at(0)),
             R"({"OAuth2PasswordBearer":["users:read"]})");
-  EXPECT_FALSE(doc.at("paths").at("/healthz").at("get").as_object().contains("security"));
+  // Open routes say so: an empty list, not a missing field a reader has to interpret.
+  EXPECT_EQ(json::serialize(doc.at("paths").at("/healthz").at("get").at("security")), "[]");
+  // What the middleware and the server answer on a route's behalf is described from the
+  // declaration: 429 from its limits, 413 for a body, 503 for storage or the hashing queue.
+  const auto& login = doc.at("paths").at("/api/v1/auth/login").at("post").at("responses");
+  for (const char* status : {"413", "422", "429", "503"})
+    EXPECT_TRUE(login.as_object().contains(status)) << status;
+  EXPECT_NE(std::string(login.at("429").at("description").as_string())
+                .find("LOGIN_RATE_LIMIT per client address, per account"),
+            std::string::npos);
+  EXPECT_FALSE(
+      doc.at("paths").at("/healthz").at("get").at("responses").as_object().contains("503"));
 }
 
 }  // namespace

@@ -114,7 +114,7 @@ class GooglePreset : public ::testing::Test {
   core::ManualClock& clock_ = stack_.clock;
   std::unique_ptr<store::Store>& store_ = stack_.store;
   audit::AuditLog& audit_ = stack_.audit;
-  auth::AuthService& auth_ = stack_.auth;
+  auth::Sessions& auth_ = stack_.sessions;
   FakeGoogle google_;
   OidcService oidc_;
 };
@@ -154,7 +154,7 @@ TEST_F(GooglePreset, ValidatesAGoogleShapedIdTokenThroughTheCallback) {
   ASSERT_EQ(google_.last_headers.size(), 1U);
   EXPECT_TRUE(google_.last_headers[0].second.starts_with("Basic "));
   auto pair = oidc_.exchange(landing.substr(landing.find("#code=") + 6), client);
-  ASSERT_TRUE(pair && *pair);
+  ASSERT_TRUE(pair) << pair.error().detail;
   auto user = store_->users().findByEmail("someone@gmail.com").value();
   ASSERT_TRUE(user);
   EXPECT_EQ(user->username, "someone");

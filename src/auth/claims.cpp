@@ -1,0 +1,40 @@
+#include "auth/claims.hpp"
+
+#include <charconv>
+
+namespace gatehouse::auth {
+
+std::optional<std::int64_t> userIdOf(const jose::Claims& claims) {
+  const std::string& sub = claims.sub;
+  std::int64_t id = 0;
+  const auto [ptr, ec] = std::from_chars(sub.data(), sub.data() + sub.size(), id);
+  if (ec != std::errc{} || ptr != sub.data() + sub.size() || id <= 0) return std::nullopt;
+  return id;
+}
+
+std::string_view sessionOf(const jose::Claims& claims) {
+  const auto* sid = claims.raw.if_contains("sid");
+  return sid != nullptr && sid->is_string() ? std::string_view(sid->get_string())
+                                            : std::string_view();
+}
+
+std::vector<std::string> splitScopes(std::string_view scope) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i < scope.size()) {
+    while (i < scope.size() && (scope[i] == ' ' || scope[i] == '\t' || scope[i] == '\n')) ++i;
+    std::size_t j = i;
+    while (j < scope.size() && scope[j] != ' ' && scope[j] != '\t' && scope[j] != '\n') ++j;
+    if (j > i) out.emplace_back(scope.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+
+std::optional<std::vector<std::string>> grantedScope(const jose::Claims& claims) {
+  const auto* scope = claims.raw.if_contains("scope");
+  if (scope == nullptr || !scope->is_string()) return std::nullopt;
+  return splitScopes(std::string_view(scope->get_string()));
+}
+
+}  // namespace gatehouse::auth

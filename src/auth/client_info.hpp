@@ -1,0 +1,36 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <boost/json/object.hpp>
+
+#include "audit/audit_log.hpp"
+
+namespace gatehouse::auth {
+
+// Where a request came from: recorded on sessions and audit events.
+struct ClientInfo {
+  std::string ip;
+  std::string user_agent;
+  std::string request_id;
+  // Who acts when it is not a signed-in user: "cli" for the command line (audited as the
+  // event's "actor"); empty for requests.
+  std::string actor_name;
+};
+
+// The command line as a client: no address, its own user agent, audited as actor "cli".
+inline ClientInfo commandLineClient() { return {"", "gatehouse-cli", "cli", "cli"}; }
+
+// An audit event about `subject` done by `actor` (a user id) for `client`.
+inline audit::Event auditEvent(std::string type, const ClientInfo& client,
+                               std::optional<std::int64_t> actor,
+                               std::optional<std::int64_t> subject,
+                               boost::json::object detail = {}) {
+  if (!client.actor_name.empty()) detail["actor"] = client.actor_name;
+  return {std::move(type),   client.request_id, actor, subject, client.ip,
+          client.user_agent, std::move(detail)};
+}
+
+}  // namespace gatehouse::auth

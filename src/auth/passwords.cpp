@@ -1,0 +1,264 @@
+#include "auth/passwords.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "auth/claims.hpp"
+#include "auth/rate_check.hpp"
+#include "auth/validation.hpp"
+
+namespace gatehouse::auth {
+
+void PasswordService::record(std::string type, const ClientInfo& client,
+                             std::optional<std::int64_t> actor, std::optional<std::int64_t> subject,
+                             boost::json::object detail) {
+  d_.audit.record(auditEvent(std::move(type), client, actor, subject, std::move(detail)));
+}
+
+std::vector<FieldError> PasswordService::passwordFieldErrors(const std::string& password,
+                                                             const char* field) const {
+  std::vector<std::string> problems = passwordProblems(password, d_.password_rules);
+  if (auto ok = d_.hasher.acceptable(password); !ok) problems.push_back(ok.error().message);
+  std::vector<FieldError> out;
+  for (const auto& p : problems) out.push_back({{"body", field}, p, "value_error.password"});
+  return out;
+}
+
+Result<std::string> PasswordService::hashNewPassword(const std::string& password,
+                                                     const char* field) {
+  auto errors = passwordFieldErrors(password, field);
+  if (!errors.empty())
+    return tl::unexpected(Error{Errc::Validation, "password policy", std::move(errors), 0});
+  const auto& hasher = d_.hasher;
+  auto job = d_.hash_pool.submit([&hasher, password] { return hasher.hash(password); });
+  if (!job) return fail(Errc::Overloaded, job.error().message);
+  auto hash = job->get();
+  if (!hash) return fail(Errc::Internal, hash.error().message);
+  return std::move(*hash);
+}
+
+std::vector<FieldError> PasswordService::registrationProblems(const RegisterInput& in) const {
+  return accountProblems(
+      {in.email, in.username, in.password, std::string(rbac::kDefaultRole), false});
+}
+
+std::vector<FieldError> PasswordService::accountProblems(const NewAccount& in) const {
+  std::vector<FieldError> errors;
+  if (auto p = emailProblem(in.email); !p.empty())
+    errors.push_back({{"body", "email"}, p, "value_error.email"});
+  if (auto p = usernameProblem(in.username); !p.empty()) {
+    errors.push_back({{"body", "username"}, p, "value_error.username"});
+  }
+  if (!d_.policy.hasRole(in.role))
+    errors.push_back({{"body", "role"}, "Unknown role: " + in.role, "value_error.role"});
+  auto pw = passwordFieldErrors(in.password, "password");
+  errors.insert(errors.end(), pw.begin(), pw.end());
+  return errors;
+}
+
+Result<store::User> PasswordService::create(const NewAccount& in, const char* event,
+                                            const ClientInfo& client) {
+  if (auto errors = accountProblems(in); !errors.empty())
+    return tl::unexpected(Error{Errc::Validation, "account input", std::move(errors), 0});
+
+  // Cheap checks first, so a taken email does not cost a hash; the database's unique
+  // constraints still decide races.
+  auto by_email = d_.store.users().findByEmail(in.email);
+  if (!by_email) return tl::unexpected(storeFailure(by_email.error()));
+  if (*by_email) return fail(Errc::EmailTaken);
+  auto by_name = d_.store.users().findByUsername(in.username);
+  if (!by_name) return tl::unexpected(storeFailure(by_name.error()));
+  if (*by_name) return fail(Errc::UsernameTaken);
+
+  auto hash = hashNewPassword(in.password);
+  if (!hash) return tl::unexpected(hash.error());
+  auto user =
+      d_.store.users().create({in.email, in.username, *hash, in.role, true, in.email_verified});
+  if (!user) {
+    if (user.error().code == core::Errc::AlreadyExists) {
+      return fail(user.error().conflict == core::Conflict::Username ? Errc::UsernameTaken
+                                                                    : Errc::EmailTaken);
+    }
+    return tl::unexpected(storeFailure(user.error()));
+  }
+  const bool self = client.actor_name.empty();
+  record(event, client, self ? std::optional(user->id) : std::nullopt, user->id,
+         {{"role", user->role}});
+  return std::move(*user);
+}
+
+Result<SignedIn> PasswordService::registerUser(const RegisterInput& in, const ClientInfo& client) {
+  auto user = create({in.email, in.username, in.password, std::string(rbac::kDefaultRole), false},
+                     "user.registered", client);
+  if (!user) return tl::unexpected(user.error());
+  std::vector<std::string> scopes = d_.policy.permissionsOf(user->role);
+  return SignedIn{std::move(*user), std::move(scopes), std::nullopt};
+}
+
+Result<store::User> PasswordService::createAccount(const NewAccount& in, const ClientInfo& client) {
+  return create(in, "user.created", client);
+}
+
+Result<SignedIn> PasswordService::login(const std::string& identifier, const std::string& password,
+                                        const std::optional<std::string>& scope,
+                                        const ClientInfo& client) {
+  const std::string account = accountKey(identifier);
+  const auto checked = d_.guard.check(account, d_.clock.unixSeconds());
+  if (!checked) return fail(Errc::Unavailable, "login guard: " + checked.error().message);
+  const state::Gate gate = *checked;
+
+  std::optional<store::User> user;
+  if (gate == state::Gate::Open) {
+    auto found = identifier.find('@') != std::string::npos
+                     ? d_.store.users().findByEmail(identifier)
+                     : d_.store.users().findByUsername(identifier);
+    if (!found) return tl::unexpected(storeFailure(found.error()));
+    user = std::move(*found);
+  }
+
+  // One pool job verifies and, when the stored hash is below policy, makes the replacement, so a
+  // login costs one queue slot. Unknown users, password-less accounts and delayed or locked
+  // accounts pay a dummy verify: every refusal costs the same.
+  struct Outcome {
+    bool ok = false;
+    std::optional<std::string> rehash;
+  };
+  const auto& hasher = d_.hasher;
+  const std::string stored = user ? user->password_hash : std::string();
+  auto job = d_.hash_pool.submit([&hasher, password, stored]() {
+    Outcome out;
+    if (stored.empty()) {
+      hasher.verifyDummy(password);
+      return out;
+    }
+    out.ok = hasher.verify(password, stored);
+    if (out.ok && hasher.needsRehash(stored) && hasher.acceptable(password)) {
+      if (auto fresh = hasher.hash(password)) out.rehash = std::move(*fresh);
+    }
+    return out;
+  });
+  if (!job) return fail(Errc::Overloaded, job.error().message);
+  Outcome outcome = job->get();
+
+  const std::int64_t now = d_.clock.unixSeconds();
+  if (gate != state::Gate::Open || !user || !outcome.ok) {
+    const char* reason = gate == state::Gate::Locked    ? "locked"
+                         : gate == state::Gate::Delayed ? "delayed"
+                         : !user                        ? "unknown_user"
+                         : user->password_hash.empty()  ? "no_password"
+                                                        : "wrong_password";
+    d_.metrics.loginFailed();
+    std::optional<std::int64_t> subject = user ? std::optional(user->id) : std::nullopt;
+    record("login.failed", client, std::nullopt, subject, {{"reason", reason}});
+    if (gate == state::Gate::Open) {
+      auto locked = d_.guard.failed(account, now);
+      if (!locked) {
+        spdlog::warn("login guard: a failure was not counted: {}", locked.error().message);
+      } else if (*locked) {
+        d_.metrics.lockedOut();
+        record("login.locked_out", client, std::nullopt, subject, {});
+      }
+    }
+    return fail(Errc::InvalidCredentials, reason);
+  }
+  d_.guard.succeeded(account);
+  if (!user->is_active) {
+    d_.metrics.loginFailed();
+    record("login.failed", client, std::nullopt, user->id, {{"reason", "inactive"}});
+    return fail(Errc::AccountDisabled);
+  }
+  if (outcome.rehash && d_.store.users().setPasswordHash(user->id, *outcome.rehash)) {
+    // A failed upgrade leaves the old, still valid hash.
+    d_.users.invalidate(user->id);
+    user->password_hash = *outcome.rehash;  // what the session's post-check expects
+  }
+  std::vector<std::string> scopes = d_.policy.permissionsOf(user->role);
+  std::optional<std::vector<std::string>> granted;
+  if (scope) {
+    scopes = rbac::effectivePermissions(scopes, splitScopes(*scope));
+    granted = scopes;
+  }
+  d_.metrics.loginSucceeded();
+  record("login.succeeded", client, user->id, user->id);
+  return SignedIn{std::move(*user), std::move(scopes), std::move(granted)};
+}
+
+Result<void> PasswordService::replaceHash(std::int64_t user_id, const std::string& hash,
+                                          bool end_api_keys) {
+  auto ending = d_.end.liveSessionsOf(user_id);
+  if (!ending) return tl::unexpected(ending.error());
+  // One transaction: the hash, the watermark, every session (API.md: a session ends as a whole)
+  // and the API keys when asked; then the sessions' access tokens on every node.
+  if (auto ok =
+          d_.store.users().changePassword(user_id, hash, d_.clock.unixSeconds(), end_api_keys);
+      !ok) {
+    if (ok.error().code == core::Errc::NotFound) return fail(Errc::UserNotFound);
+    return tl::unexpected(storeFailure(ok.error()));
+  }
+  d_.users.invalidate(user_id);
+  return d_.end.endTokens(*ending);
+}
+
+Result<void> PasswordService::changePassword(const Principal& who, const std::string& current,
+                                             const std::string& next, const ClientInfo& client,
+                                             bool keep_api_keys) {
+  auto errors = passwordFieldErrors(next, "new_password");
+  if (!errors.empty())
+    return tl::unexpected(Error{Errc::Validation, "password policy", std::move(errors), 0});
+  // The current password is a password check like login's: the same growing delays and lock on
+  // consecutive failures. They count per session, not per account: a thief holding one stolen
+  // token can neither guess without limit nor lock the owner out of changing their own password
+  // from another session.
+  const std::string_view sid = sessionOf(who.claims);
+  const std::string counter =
+      "pw:" + (sid.empty() ? "user:" + std::to_string(who.user->id) : std::string(sid));
+  const auto gate = d_.guard.check(counter, d_.clock.unixSeconds());
+  if (!gate) return fail(Errc::Unavailable, "login guard: " + gate.error().message);
+  if (*gate != state::Gate::Open) {
+    // The caller is signed in: telling them to wait reveals nothing a guess could use.
+    record("password.change_failed", client, who.user->id, who.user->id,
+           {{"reason", *gate == state::Gate::Locked ? "locked" : "delayed"}});
+    return tl::unexpected(Error{Errc::RateLimited,
+                                "password change delayed",
+                                {},
+                                *gate == state::Gate::Locked ? 3600 : 60});
+  }
+  const auto& hasher = d_.hasher;
+  const std::string stored = who.user->password_hash;
+  auto job = d_.hash_pool.submit([&hasher, current, next, stored]() -> std::optional<std::string> {
+    // No password yet (external sign-in): a dummy verify, so every refusal costs the same.
+    if (stored.empty()) {
+      hasher.verifyDummy(current);
+      return std::nullopt;
+    }
+    if (!hasher.verify(current, stored)) return std::nullopt;
+    auto h = hasher.hash(next);
+    return h ? std::optional<std::string>(std::move(*h)) : std::nullopt;
+  });
+  if (!job) return fail(Errc::Overloaded, job.error().message);
+  auto hash = job->get();
+  if (!hash) {
+    record("password.change_failed", client, who.user->id, who.user->id,
+           {{"reason", "wrong_password"}});
+    if (auto locked = d_.guard.failed(counter, d_.clock.unixSeconds()); locked && *locked)
+      record("password.change_locked", client, who.user->id, who.user->id);
+    return fail(Errc::WrongPassword);
+  }
+  d_.guard.succeeded(counter);
+  if (auto ok = replaceHash(who.user->id, *hash, !keep_api_keys); !ok) return ok;
+  if (auto ok = d_.revocations.revoke(who.claims.jti, who.claims.exp); !ok)
+    spdlog::warn("password change: the presenting token was not revoked: {}", ok.error().message);
+  record("password.changed", client, who.user->id, who.user->id,
+         {{"api_keys", keep_api_keys ? "kept" : "revoked"}});
+  return {};
+}
+
+Result<void> PasswordService::setPassword(std::int64_t user_id, const std::string& next,
+                                          const ClientInfo& client) {
+  auto hash = hashNewPassword(next);
+  if (!hash) return tl::unexpected(hash.error());
+  if (auto ok = replaceHash(user_id, *hash, false); !ok) return ok;
+  record("password.reset", client, std::nullopt, user_id, {});
+  return {};
+}
+
+}  // namespace gatehouse::auth

@@ -1,0 +1,106 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "audit/audit_log.hpp"
+#include "auth/client_info.hpp"
+#include "auth/errors.hpp"
+#include "auth/principal.hpp"
+#include "auth/session_end.hpp"
+#include "auth/sessions.hpp"
+#include "auth/user_cache.hpp"
+#include "config/config.hpp"
+#include "core/clock.hpp"
+#include "metrics/metrics.hpp"
+#include "password/hash_pool.hpp"
+#include "password/password_hasher.hpp"
+#include "rbac/policy.hpp"
+#include "state/limits.hpp"
+#include "store/store.hpp"
+
+namespace gatehouse::auth {
+
+struct RegisterInput {
+  std::string email;
+  std::string username;
+  std::string password;
+};
+
+// An account made by an operator (the CLI): any known role, and whether the email is vouched for.
+struct NewAccount {
+  std::string email;
+  std::string username;
+  std::string password;
+  std::string role;
+  bool email_verified = false;
+};
+
+// Everything that checks or sets a password (API.md, Auth): registration, login (the proof a
+// session starts from), password change, an operator's reset; with the policy, the hashing pool
+// (bounded: Overloaded when full), the NIST lockout, equal cost for unknown users. Rate limits by
+// address and account are the route's (api/ middleware). Runs on workers. Thread-safe.
+class PasswordService {
+ public:
+  struct Deps {
+    store::Store& store;
+    const password::PasswordHasher& hasher;
+    password::HashPool& hash_pool;
+    const rbac::Policy& policy;
+    UserCache& users;
+    SessionEnd& end;
+    RevocationList& revocations;
+    state::LoginGuard& guard;
+    audit::AuditLog& audit;
+    metrics::Registry& metrics;
+    const core::Clock& clock;
+    config::PasswordRules password_rules;
+  };
+  explicit PasswordService(Deps deps) : d_(std::move(deps)) {}
+
+  // What is wrong with a registration's input (each failed rule named, as 422 items): checked
+  // before the rate limit counts the request, and again by registerUser().
+  std::vector<FieldError> registrationProblems(const RegisterInput& in) const;
+  // A self-registered user with the default role: Validation (each failed rule named),
+  // EmailTaken, UsernameTaken, Overloaded.
+  [[nodiscard]] Result<SignedIn> registerUser(const RegisterInput& in, const ClientInfo& client);
+  // An operator's account (`gatehouse user create`): the same rules, any known role.
+  [[nodiscard]] Result<store::User> createAccount(const NewAccount& in, const ClientInfo& client);
+  // `identifier` is an email or a username; `scope` narrows the session's permissions.
+  // InvalidCredentials (same answer and cost for unknown users, wrong passwords and locked
+  // accounts), AccountDisabled, Overloaded, Unavailable (the lockout's shared state).
+  [[nodiscard]] Result<SignedIn> login(const std::string& identifier, const std::string& password,
+                                       const std::optional<std::string>& scope,
+                                       const ClientInfo& client);
+  // WrongPassword (also while delayed or locked after failures), Validation, Overloaded; revokes
+  // every session and voids earlier tokens. With `keep_api_keys` false the user's API keys end
+  // in the same transaction (the caller then drops them from the key cache).
+  [[nodiscard]] Result<void> changePassword(const Principal& who, const std::string& current,
+                                            const std::string& next, const ClientInfo& client,
+                                            bool keep_api_keys = false);
+  // An operator sets a password (`gatehouse user set-password`): Validation, UserNotFound,
+  // Overloaded; the same single transaction as a change (sessions end, API keys stay).
+  [[nodiscard]] Result<void> setPassword(std::int64_t user_id, const std::string& next,
+                                         const ClientInfo& client);
+  // A password that passes the policy, hashed on the pool: Validation or Overloaded.
+  [[nodiscard]] Result<std::string> hashNewPassword(const std::string& password,
+                                                    const char* field = "password");
+
+ private:
+  [[nodiscard]] Result<store::User> create(const NewAccount& in, const char* event,
+                                           const ClientInfo& client);
+  std::vector<FieldError> accountProblems(const NewAccount& in) const;
+  std::vector<FieldError> passwordFieldErrors(const std::string& password, const char* field) const;
+  // The new hash, the watermark and every session in one transaction; then the sessions' access
+  // tokens on every node.
+  [[nodiscard]] Result<void> replaceHash(std::int64_t user_id, const std::string& hash,
+                                         bool end_api_keys);
+  void record(std::string type, const ClientInfo& client, std::optional<std::int64_t> actor,
+              std::optional<std::int64_t> subject, boost::json::object detail = {});
+
+  Deps d_;
+};
+
+}  // namespace gatehouse::auth

@@ -1,0 +1,41 @@
+#include "auth/rate_check.hpp"
+
+#include <algorithm>
+
+#include "core/base64url.hpp"
+#include "crypto/digest.hpp"
+
+namespace gatehouse::auth {
+
+std::string accountKey(std::string_view identifier) {
+  std::string key(identifier);
+  std::transform(key.begin(), key.end(), key.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (key.size() <= 64) return key;
+  return "#" + core::hexEncode(crypto::sha256(key)).substr(0, 32);
+}
+
+Result<void> RateCheck::hit(const std::vector<std::string>& keys, const config::RateLimit& limit,
+                            const ClientInfo& client, const std::string& what) {
+  const std::int64_t now = clock_.unixSeconds();
+  std::int64_t retry_after = 0;
+  bool first = false;
+  for (const auto& key : keys) {
+    const auto decision = limiter_.hit(key, limit.count, limit.window, now);
+    if (!decision) return fail(Errc::Unavailable, "rate limiter: " + decision.error().message);
+    if (!decision->allowed) {
+      retry_after = decision->retry_after;
+      first = decision->first_refusal;
+      break;
+    }
+  }
+  if (retry_after == 0) return {};
+  metrics_.rateLimited();
+  // Audited once per key and window, so a flood does not flood the audit log too.
+  if (first)
+    audit_.record(
+        auditEvent("rate_limited", client, std::nullopt, std::nullopt, {{"endpoint", what}}));
+  return tl::unexpected(Error{Errc::RateLimited, what + " rate limit", {}, retry_after});
+}
+
+}  // namespace gatehouse::auth

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "audit/audit_log.hpp"
+#include "auth/client_info.hpp"
+#include "auth/errors.hpp"
+#include "config/config.hpp"
+#include "core/clock.hpp"
+#include "metrics/metrics.hpp"
+#include "state/limits.hpp"
+
+namespace gatehouse::auth {
+
+// The counter and lockout key of an account as the client typed it (an email or a username):
+// lower-cased, and a digest when long, so a spray of long made-up names costs a bounded number
+// of bytes per key and unknown and known accounts behave the same.
+std::string accountKey(std::string_view identifier);
+
+// Counts a request against a rate limit under several keys (API.md, Rate limits): RateLimited
+// with Retry-After at the first refused key, Unavailable when the shared counters cannot be
+// reached. Refusals are counted in the metrics and audited once per key and window. Thread-safe.
+class RateCheck {
+ public:
+  RateCheck(state::RateLimiter& limiter, metrics::Registry& metrics, audit::AuditLog& audit,
+            const core::Clock& clock)
+      : limiter_(limiter), metrics_(metrics), audit_(audit), clock_(clock) {}
+
+  // The keys are tried in order, stopping at the first refusal: a refused request creates no
+  // counters for the keys after it (a spray of made-up account names from one address adds
+  // nothing once the address is refused). `what` names the limit in the audit trail.
+  [[nodiscard]] Result<void> hit(const std::vector<std::string>& keys,
+                                 const config::RateLimit& limit, const ClientInfo& client,
+                                 const std::string& what);
+
+ private:
+  state::RateLimiter& limiter_;
+  metrics::Registry& metrics_;
+  audit::AuditLog& audit_;
+  const core::Clock& clock_;
+};
+
+}  // namespace gatehouse::auth

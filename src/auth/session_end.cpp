@@ -1,0 +1,38 @@
+#include "auth/session_end.hpp"
+
+namespace gatehouse::auth {
+
+Result<std::vector<std::string>> SessionEnd::liveSessionsOf(std::int64_t user_id) {
+  // Sessions whose refresh token expired less than an access-token lifetime ago may still have
+  // live access tokens: they are ended too.
+  const std::int64_t now = clock_.unixSeconds();
+  auto live = store_.sessions().listForUser(user_id, now - access_ttl_.count());
+  if (!live) return tl::unexpected(storeFailure(live.error()));
+  std::vector<std::string> ids;
+  ids.reserve(live->size());
+  for (auto& session : *live) ids.push_back(std::move(session.id));
+  return ids;
+}
+
+Result<void> SessionEnd::endTokens(const std::vector<std::string>& session_ids) {
+  for (const auto& id : session_ids) {
+    if (auto ok = endTokens(id); !ok) return ok;
+  }
+  return {};
+}
+
+Result<void> SessionEnd::endTokens(const std::string& session_id) {
+  // Every access token of the session: they live at most access_ttl from now.
+  const std::int64_t until = clock_.unixSeconds() + access_ttl_.count();
+  if (auto ok = revocations_.revokeSession(session_id, until); !ok)
+    return tl::unexpected(storeFailure(ok.error()));
+  return {};
+}
+
+Result<void> SessionEnd::end(const std::string& session_id) {
+  if (auto ok = store_.sessions().revoke(session_id); !ok)
+    return tl::unexpected(storeFailure(ok.error()));
+  return endTokens(session_id);
+}
+
+}  // namespace gatehouse::auth

@@ -1,0 +1,41 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "auth/errors.hpp"
+#include "auth/revocations.hpp"
+#include "core/clock.hpp"
+#include "store/store.hpp"
+
+namespace gatehouse::auth {
+
+// Ends sessions as a whole (API.md: a session ends as a whole): in storage, and every access
+// token of them on every node through the revocation list. What password flows, sessions and
+// user administration share. Thread-safe.
+class SessionEnd {
+ public:
+  SessionEnd(store::Store& store, RevocationList& revocations, const core::Clock& clock,
+             std::chrono::seconds access_ttl)
+      : store_(store), revocations_(revocations), clock_(clock), access_ttl_(access_ttl) {}
+
+  // The user's sessions that may still have live access tokens: listed before a password change
+  // or deactivation ends them in storage, so endTokens() can end their access tokens too.
+  [[nodiscard]] Result<std::vector<std::string>> liveSessionsOf(std::int64_t user_id);
+  // Every access token of these sessions, on every node (their storage rows are ended by the
+  // caller's own transaction).
+  [[nodiscard]] Result<void> endTokens(const std::vector<std::string>& session_ids);
+  [[nodiscard]] Result<void> endTokens(const std::string& session_id);
+  // The session in storage, then its access tokens.
+  [[nodiscard]] Result<void> end(const std::string& session_id);
+
+ private:
+  store::Store& store_;
+  RevocationList& revocations_;
+  const core::Clock& clock_;
+  std::chrono::seconds access_ttl_;
+};
+
+}  // namespace gatehouse::auth

@@ -1,0 +1,241 @@
+#include "auth/sessions.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "auth/claims.hpp"
+
+namespace gatehouse::auth {
+
+void Sessions::record(std::string type, const ClientInfo& client, std::optional<std::int64_t> actor,
+                      std::optional<std::int64_t> subject, boost::json::object detail) {
+  d_.audit.record(auditEvent(std::move(type), client, actor, subject, std::move(detail)));
+}
+
+Result<TokenPair> Sessions::start(const SignedIn& who, const ClientInfo& client) {
+  const store::User& user = who.user;
+  auto session_id = newTokenId();
+  auto refresh_jti = newTokenId();
+  if (!session_id || !refresh_jti) return fail(Errc::Internal, "random source failed");
+  const std::int64_t now = d_.clock.unixSeconds();
+  store::Session session{*session_id,
+                         user.id,
+                         *refresh_jti,
+                         client.user_agent.substr(0, 512),
+                         client.ip,
+                         now,
+                         now,
+                         now + d_.tokens.settings().refresh_ttl.count(),
+                         false,
+                         "",
+                         0};
+  if (auto ok = d_.store.sessions().create(session); !ok)
+    return tl::unexpected(storeFailure(ok.error()));
+  // A password change or deactivation that committed while this sign-in was deciding (the
+  // password was checked against the old hash in the hashing queue) must not leave a live
+  // session: the change revokes the sessions it finds after its own write, and this reads the
+  // user after writing the session, so one of the two always sees the other.
+  auto fresh = d_.store.users().findById(user.id);
+  if (!fresh) return tl::unexpected(storeFailure(fresh.error()));
+  if (!*fresh || !(*fresh)->is_active || (*fresh)->password_hash != user.password_hash ||
+      (*fresh)->tokens_valid_after != user.tokens_valid_after) {
+    if (auto ended = d_.end.end(*session_id); !ended)
+      spdlog::warn("a session started during an account change was not ended: {}",
+                   ended.error().detail);
+    return fail(Errc::InvalidCredentials, "account changed while signing in");
+  }
+  auto pair = d_.tokens.issue(user.id, who.scopes, *session_id, *refresh_jti, who.granted_scope);
+  if (!pair) return fail(Errc::Internal, pair.error().message);
+  d_.metrics.tokensIssued(2);
+  return std::move(*pair);
+}
+
+Result<TokenPair> Sessions::signInExternal(std::int64_t user_id, const std::string& provider,
+                                           const ClientInfo& client) {
+  // From storage, not the cache: the session's post-check compares against this very row.
+  auto user = d_.store.users().findById(user_id);
+  if (!user) return tl::unexpected(storeFailure(user.error()));
+  if (!*user) return fail(Errc::InvalidCredentials, "external sign-in for a deleted user");
+  if (!(*user)->is_active) {
+    record("login.failed", client, std::nullopt, user_id,
+           {{"reason", "inactive"}, {"method", provider}});
+    return fail(Errc::AccountDisabled);
+  }
+  d_.metrics.loginSucceeded();
+  record("login.succeeded", client, user_id, user_id, {{"method", provider}});
+  return start({**user, d_.policy.permissionsOf((*user)->role), std::nullopt}, client);
+}
+
+Result<TokenPair> Sessions::refresh(const std::string& refresh_token, const ClientInfo& client) {
+  auto claims = d_.tokens.verifyRefresh(refresh_token);
+  if (!claims)
+    return fail(Errc::InvalidRefreshToken, std::string(jose::jwtErrorName(claims.error())));
+  const std::string session_id(sessionOf(*claims));
+  const auto user_id = userIdOf(*claims);
+  if (session_id.empty() || claims->jti.empty() || !user_id) {
+    return fail(Errc::InvalidRefreshToken, "refresh token without session");
+  }
+  // Each refresh can feed a revocation; a bounded pace per session keeps the revocation list
+  // (and its storage) bounded too. Unlike the password limits it guards no secret, so while the
+  // shared counters are unreachable refreshes go on (sessions live in the database alone).
+  if (auto ok = d_.rates.hit({"refresh:sid:" + session_id}, d_.rules.refresh, client, "refresh");
+      !ok && ok.error().code != Errc::Unavailable) {
+    return tl::unexpected(ok.error());
+  }
+  auto user = d_.users.get(*user_id);
+  if (!user) return tl::unexpected(storeFailure(user.error()));
+  if (!*user || !(*user)->is_active) return fail(Errc::RefreshUserInactive);
+  // A password change or deactivation voids refresh tokens issued before it too (their sessions
+  // ended; this holds even if a store failed to record that).
+  if (claims->iat.value_or(0) < (*user)->tokens_valid_after)
+    return fail(Errc::InvalidRefreshToken, "refresh token from before a password change");
+
+  auto next_jti = newTokenId();
+  if (!next_jti) return fail(Errc::Internal, "random source failed");
+  const std::int64_t now = d_.clock.unixSeconds();
+  auto outcome = d_.store.sessions().rotate(session_id, claims->jti, *next_jti, now,
+                                            now + d_.tokens.settings().refresh_ttl.count(),
+                                            d_.rules.refresh_grace_seconds);
+  if (!outcome) return tl::unexpected(storeFailure(outcome.error()));
+  switch (*outcome) {
+    case store::RotateOutcome::Rotated:
+      break;
+    case store::RotateOutcome::Reused:
+      // RFC 9700 §4.14.2: a rotated token came back; someone holds a stolen copy. The store
+      // revoked the session; its access tokens end with it.
+      if (auto ended = d_.end.endTokens(session_id); !ended)
+        spdlog::warn("refresh reuse: session tokens not ended: {}", ended.error().detail);
+      d_.metrics.refreshReuse();
+      record("refresh.reuse_detected", client, std::nullopt, *user_id,
+             {{"session_id", session_id}});
+      return fail(Errc::InvalidRefreshToken,
+                  "refresh token reuse: session " + session_id + " revoked");
+    case store::RotateOutcome::GraceRace:
+      return fail(Errc::InvalidRefreshToken, "refresh race within grace window");
+    case store::RotateOutcome::Inactive:
+      return fail(Errc::InvalidRefreshToken, "session inactive");
+  }
+  // RFC 6749 §6: the new tokens never exceed the scope granted at login.
+  const auto granted = grantedScope(*claims);
+  std::vector<std::string> scopes = d_.policy.permissionsOf((*user)->role);
+  if (granted) scopes = rbac::effectivePermissions(scopes, *granted);
+  auto pair = d_.tokens.issue((*user)->id, scopes, session_id, *next_jti, granted);
+  if (!pair) return fail(Errc::Internal, pair.error().message);
+  d_.metrics.tokensIssued(2);
+  record("token.refreshed", client, *user_id, *user_id, {{"session_id", session_id}});
+  return std::move(*pair);
+}
+
+Result<void> Sessions::logout(const Principal& who, const std::optional<std::string>& refresh_token,
+                              const ClientInfo& client) {
+  if (auto ok = d_.revocations.revoke(who.claims.jti, who.claims.exp); !ok) {
+    return tl::unexpected(storeFailure(ok.error()));
+  }
+  const std::string sid(sessionOf(who.claims));
+  if (!sid.empty()) {
+    if (auto ok = d_.end.end(sid); !ok) return ok;
+  }
+  if (refresh_token) {
+    if (auto claims = d_.tokens.verifyRefresh(*refresh_token);
+        claims && claims->sub == who.claims.sub) {
+      if (const std::string other(sessionOf(*claims)); !other.empty()) {
+        if (auto ok = d_.end.end(other); !ok) return ok;
+      }
+    }
+  }
+  record("logout", client, who.user->id, who.user->id, {{"session_id", sid}});
+  return {};
+}
+
+Result<void> Sessions::revoke(const std::string& token, const std::optional<std::string>& hint,
+                              const ClientInfo& client) {
+  // RFC 7009 §2.1: the hint only orders the lookups. Signature checks still apply, so nobody
+  // revokes what they could not have been given; expiry does not matter for revocation.
+  const bool refresh_first = hint && *hint == "refresh_token";
+  const auto asAccess = [&]() -> Result<bool> {
+    auto c = d_.tokens.verifyAccess(token);
+    if (!c) return false;
+    if (auto ok = d_.revocations.revoke(c->jti, c->exp); !ok)
+      return tl::unexpected(storeFailure(ok.error()));
+    record("token.revoked", client, userIdOf(*c), userIdOf(*c), {{"token_type", "access_token"}});
+    return true;
+  };
+  const auto asRefresh = [&]() -> Result<bool> {
+    auto c = d_.tokens.verifyRefresh(token);
+    if (!c) return false;
+    if (const std::string sid(sessionOf(*c)); !sid.empty()) {
+      if (auto ok = d_.end.end(sid); !ok) return tl::unexpected(ok.error());
+    }
+    record("token.revoked", client, userIdOf(*c), userIdOf(*c), {{"token_type", "refresh_token"}});
+    return true;
+  };
+  auto first = refresh_first ? asRefresh() : asAccess();
+  if (!first) return tl::unexpected(first.error());
+  if (*first) return {};
+  auto second = refresh_first ? asAccess() : asRefresh();
+  if (!second) return tl::unexpected(second.error());
+  return {};
+}
+
+Result<Introspection> Sessions::introspect(const std::string& token,
+                                           const std::optional<std::string>& hint) {
+  Introspection out;
+  const bool refresh_first = hint && *hint == "refresh_token";
+  for (int pass = 0; pass < 2; ++pass) {
+    const bool as_refresh = (pass == 0) == refresh_first;
+    if (!as_refresh) {
+      auto principal = d_.check.authenticate(token);
+      if (principal) {
+        out.active = true;
+        out.token_type = "access_token";
+        out.username = principal->user->username;
+        out.claims = std::move(principal->claims);
+        return out;
+      }
+      if (principal.error().code == Errc::Unavailable || principal.error().code == Errc::Internal) {
+        return tl::unexpected(principal.error());
+      }
+      continue;
+    }
+    auto c = d_.tokens.verifyRefresh(token);
+    if (!c) continue;
+    auto session = d_.store.sessions().find(sessionOf(*c));
+    if (!session) return tl::unexpected(storeFailure(session.error()));
+    if (!*session || (*session)->revoked || (*session)->refresh_jti != c->jti ||
+        (*session)->expires_at <= d_.clock.unixSeconds()) {
+      continue;
+    }
+    const auto id = userIdOf(*c);
+    if (!id) continue;
+    auto user = d_.users.get(*id);
+    if (!user) return tl::unexpected(storeFailure(user.error()));
+    if (!*user || !(*user)->is_active) continue;
+    out.active = true;
+    out.token_type = "refresh_token";
+    out.username = (*user)->username;
+    out.claims = std::move(*c);
+    return out;
+  }
+  return out;
+}
+
+Result<std::vector<store::Session>> Sessions::list(const Principal& who) {
+  auto list = d_.store.sessions().listForUser(who.user->id, d_.clock.unixSeconds());
+  if (!list) return tl::unexpected(storeFailure(list.error()));
+  return std::move(*list);
+}
+
+Result<void> Sessions::end(const Principal& who, const std::string& session_id,
+                           const ClientInfo& client) {
+  auto session = d_.store.sessions().find(session_id);
+  if (!session) return tl::unexpected(storeFailure(session.error()));
+  if (!*session || (*session)->user_id != who.user->id || (*session)->revoked ||
+      (*session)->expires_at <= d_.clock.unixSeconds()) {
+    return fail(Errc::SessionNotFound);
+  }
+  // Every access token of that session ends with it (the presenting one too, if it is its own).
+  if (auto ok = d_.end.end(session_id); !ok) return ok;
+  record("session.revoked", client, who.user->id, who.user->id, {{"session_id", session_id}});
+  return {};
+}
+
+}  // namespace gatehouse::auth

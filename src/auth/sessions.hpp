@@ -1,0 +1,102 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "audit/audit_log.hpp"
+#include "auth/client_info.hpp"
+#include "auth/errors.hpp"
+#include "auth/principal.hpp"
+#include "auth/rate_check.hpp"
+#include "auth/session_end.hpp"
+#include "auth/token_check.hpp"
+#include "auth/tokens.hpp"
+#include "auth/user_cache.hpp"
+#include "config/config.hpp"
+#include "core/clock.hpp"
+#include "metrics/metrics.hpp"
+#include "rbac/policy.hpp"
+#include "store/store.hpp"
+
+namespace gatehouse::auth {
+
+// A user who proved who they are (a password, an external provider): what a session starts from.
+struct SignedIn {
+  store::User user;                                       // as read when the proof was checked
+  std::vector<std::string> scopes;                        // the token's permissions
+  std::optional<std::vector<std::string>> granted_scope;  // when narrowed by the request
+};
+
+// RFC 7662 answer for an active token; inactive tokens are just {"active": false}.
+struct Introspection {
+  bool active = false;
+  std::string token_type;  // "access_token" or "refresh_token"
+  jose::Claims claims;
+  std::string username;
+};
+
+struct SessionRules {
+  std::int64_t refresh_grace_seconds = 0;
+  config::RateLimit refresh{30, std::chrono::seconds(60)};  // per session
+};
+
+// Sessions and their tokens (API.md, Tokens and Sessions): starting one for a signed-in user,
+// refresh rotation with reuse detection, logout, RFC 7009 revocation, RFC 7662 introspection,
+// listing and ending. Runs on workers (blocks on storage). Thread-safe.
+class Sessions {
+ public:
+  struct Deps {
+    store::Store& store;
+    const TokenService& tokens;
+    const rbac::Policy& policy;
+    RevocationList& revocations;
+    UserCache& users;
+    TokenCheck& check;
+    SessionEnd& end;
+    RateCheck& rates;
+    audit::AuditLog& audit;
+    metrics::Registry& metrics;
+    const core::Clock& clock;
+    SessionRules rules;
+  };
+  explicit Sessions(Deps deps) : d_(std::move(deps)) {}
+
+  // A new session and its token pair. InvalidCredentials when the account changed (password,
+  // deactivation) while the proof was being checked.
+  [[nodiscard]] Result<TokenPair> start(const SignedIn& who, const ClientInfo& client);
+  // For a user an external provider vouched for: AccountDisabled for inactive users; audited as
+  // a sign-in by `provider`.
+  [[nodiscard]] Result<TokenPair> signInExternal(std::int64_t user_id, const std::string& provider,
+                                                 const ClientInfo& client);
+  // Rotates: InvalidRefreshToken (bad, rotated or revoked; a replay revokes the session),
+  // RefreshUserInactive, RateLimited (REFRESH_RATE_LIMIT per session: counted here, where the
+  // session is known from the verified token).
+  [[nodiscard]] Result<TokenPair> refresh(const std::string& refresh_token,
+                                          const ClientInfo& client);
+  // Revokes the access token and its session (and the session of `refresh_token` if given).
+  [[nodiscard]] Result<void> logout(const Principal& who,
+                                    const std::optional<std::string>& refresh_token,
+                                    const ClientInfo& client);
+  // RFC 7009: revokes an access token (its jti) or a refresh token (its session); unknown and
+  // invalid tokens succeed silently.
+  [[nodiscard]] Result<void> revoke(const std::string& token,
+                                    const std::optional<std::string>& hint,
+                                    const ClientInfo& client);
+  // RFC 7662, for callers holding tokens:introspect.
+  [[nodiscard]] Result<Introspection> introspect(const std::string& token,
+                                                 const std::optional<std::string>& hint);
+  [[nodiscard]] Result<std::vector<store::Session>> list(const Principal& who);
+  // SessionNotFound unless the session is the caller's and live.
+  [[nodiscard]] Result<void> end(const Principal& who, const std::string& session_id,
+                                 const ClientInfo& client);
+
+ private:
+  void record(std::string type, const ClientInfo& client, std::optional<std::int64_t> actor,
+              std::optional<std::int64_t> subject, boost::json::object detail = {});
+
+  Deps d_;
+};
+
+}  // namespace gatehouse::auth

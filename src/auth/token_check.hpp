@@ -1,0 +1,51 @@
+#pragma once
+
+#include <string_view>
+
+#include "auth/errors.hpp"
+#include "auth/principal.hpp"
+#include "auth/revocations.hpp"
+#include "auth/tokens.hpp"
+#include "auth/user_cache.hpp"
+#include "core/blocking.hpp"
+#include "rbac/policy.hpp"
+#include "store/store.hpp"
+
+namespace gatehouse::auth {
+
+// Bearer access tokens to principals (API.md, Tokens): the hot path. From memory when nothing
+// changed; storage only on a user-cache miss or a token from the very second of a kill.
+// Thread-safe.
+class TokenCheck {
+ public:
+  struct Deps {
+    store::Store& store;
+    const TokenService& tokens;
+    const rbac::Policy& policy;
+    RevocationList& revocations;
+    UserCache& users;
+  };
+  explicit TokenCheck(Deps deps) : d_(deps) {}
+
+  // Both halves below: InvalidToken (bad, expired, revoked, voided by a password change, unknown
+  // user), InactiveUser; WouldBlock with Wait::No when the answer needs storage.
+  [[nodiscard]] Result<Principal> authenticate(std::string_view bearer,
+                                               core::Wait wait = core::Wait::Yes);
+  // The first half, from memory only: signature with the pinned algorithm, type, expiry, and the
+  // revoked token ids. InvalidToken, or Unavailable while this node may have missed revocations.
+  [[nodiscard]] Result<jose::Claims> checkAccessToken(std::string_view bearer) const;
+  // The second half, for claims checkAccessToken accepted: the user (InactiveUser first, as the
+  // contract wants), the ended sessions, the watermark, the permissions. InvalidToken,
+  // InactiveUser; WouldBlock with Wait::No when storage is needed.
+  [[nodiscard]] Result<Principal> principalFor(jose::Claims claims,
+                                               core::Wait wait = core::Wait::Yes);
+  // Whether `who`'s token is still good now, read from storage (not the cache): InvalidToken
+  // when its session ended or the account changed since. Called after creating something with
+  // it (an API key), so a change racing that creation cannot leave the creation behind.
+  [[nodiscard]] Result<void> stillValid(const Principal& who);
+
+ private:
+  Deps d_;
+};
+
+}  // namespace gatehouse::auth

@@ -1,0 +1,63 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+
+#include "audit/audit_log.hpp"
+#include "auth/api_keys.hpp"
+#include "auth/passwords.hpp"
+#include "auth/revocations.hpp"
+#include "auth/session_end.hpp"
+#include "auth/user_cache.hpp"
+#include "auth/user_service.hpp"
+#include "config/config.hpp"
+#include "metrics/metrics.hpp"
+#include "password/hash_pool.hpp"
+#include "password/password_hasher.hpp"
+#include "rbac/policy.hpp"
+#include "state/local.hpp"
+#include "store/store.hpp"
+
+namespace gatehouse::cli {
+
+// The server's own services over the configured (existing) database, so a command follows the
+// same rules and transactions as the API and is audited as actor "cli". The server applies what
+// a command changed within a second (it polls the change logs; access tokens end by the
+// watermark). Build with open(); not copyable.
+struct Context {
+  const config::Config& config;
+  const rbac::Policy& policy;
+  core::SystemClock clock;
+  std::unique_ptr<store::Store> store;
+  std::optional<password::PasswordHasher> hasher;
+  std::unique_ptr<password::HashPool> pool;
+  std::unique_ptr<auth::RevocationList> revocations;
+  std::unique_ptr<auth::UserCache> cache;
+  std::unique_ptr<audit::AuditLog> audit;
+  std::unique_ptr<state::LocalLoginGuard> guard;
+  metrics::Registry metrics;
+  std::unique_ptr<auth::SessionEnd> session_end;
+  std::unique_ptr<auth::ApiKeyService> keys;
+  std::unique_ptr<auth::UserService> users;
+  std::unique_ptr<auth::PasswordService> passwords;
+  const auth::ClientInfo client = auth::commandLineClient();
+  // Whoever runs the command owns the database: every permission, no user id.
+  auth::Actor actor;
+
+  Context(const config::Config& c, const rbac::Policy& p) : config(c), policy(p) {}
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  // False after writing the reason to `err`.
+  bool open(std::ostream& err);
+  // The user with this email, or nullopt after writing "no user with email ..." to `err`.
+  std::optional<store::User> userByEmail(const std::string& email, std::ostream& err);
+};
+
+// One line for a service error: the contract's message and, for validation, each rule that
+// failed ("password: ...").
+std::string describe(const auth::Error& error);
+
+}  // namespace gatehouse::cli
