@@ -26,6 +26,8 @@ struct User {
   // The user has proven they receive mail at `email` (a provider that verified it, an operator,
   // or later a verification link). Changing the email clears it.
   bool email_verified = false;
+  // The user has a confirmed second factor (kept by the factor store in the same transaction).
+  bool mfa_enabled = false;
 };
 
 struct UserChanges {
@@ -206,6 +208,56 @@ class IdentityStore {
                                                                   Identity identity) = 0;
 };
 
+// A second factor. `secret` is sealed (AES-256-GCM by the service): storage never sees it plain.
+struct MfaFactor {
+  std::int64_t id = 0;
+  std::int64_t user_id = 0;
+  std::string type;  // "totp"
+  std::string name;
+  std::string secret;
+  bool confirmed = false;
+  std::int64_t created_at = 0;
+  std::optional<std::int64_t> last_used_at;
+  std::int64_t last_step = 0;  // the last TOTP time step accepted; each is accepted once
+};
+
+// Second factors and recovery codes (stored as keyed digests). Thread-safe.
+class MfaStore {
+ public:
+  virtual ~MfaStore() = default;
+  // Fills id. Unconfirmed factors of the user older than `stale_before` are dropped first, and
+  // ResourceExhausted when the user already holds `max_factors` factors (state stays bounded).
+  [[nodiscard]] virtual core::Result<MfaFactor> create(MfaFactor factor, std::int64_t stale_before,
+                                                       std::int64_t max_factors) = 0;
+  [[nodiscard]] virtual core::Result<std::vector<MfaFactor>> listForUser(std::int64_t user_id) = 0;
+  [[nodiscard]] virtual core::Result<std::optional<MfaFactor>> find(std::int64_t id) = 0;
+  // In one transaction: NotFound unless the factor is the user's and unconfirmed; confirms it
+  // with `step` as its last accepted step, sets the user's mfa_enabled, and when the user had no
+  // confirmed factor before, stores `recovery_hashes` as their recovery codes (replacing any).
+  // True when the codes were stored (the first factor).
+  [[nodiscard]] virtual core::Result<bool> confirm(
+      std::int64_t id, std::int64_t user_id, std::int64_t step, std::int64_t now,
+      const std::vector<std::string>& recovery_hashes) = 0;
+  // Compare-and-set: records `step` as used when it is later than the factor's last accepted one.
+  // False when it is not (a replay, on any node), or the factor is gone or unconfirmed.
+  [[nodiscard]] virtual core::Result<bool> useStep(std::int64_t id, std::int64_t step,
+                                                   std::int64_t now) = 0;
+  // In one transaction: NotFound unless the user's; deletes it and, when no confirmed factor
+  // remains, the recovery codes and the user's mfa_enabled.
+  [[nodiscard]] virtual core::Status remove(std::int64_t id, std::int64_t user_id) = 0;
+  // Every factor and recovery code of the user, and mfa_enabled, in one transaction; how many
+  // factors went.
+  [[nodiscard]] virtual core::Result<std::int64_t> removeAll(std::int64_t user_id) = 0;
+  // In one transaction: the user's recovery codes become exactly these.
+  [[nodiscard]] virtual core::Status replaceRecoveryCodes(
+      std::int64_t user_id, const std::vector<std::string>& hashes) = 0;
+  // Compare-and-set: marks the code used; false when it is unknown or was used (on any node).
+  [[nodiscard]] virtual core::Result<bool> useRecoveryCode(std::int64_t user_id,
+                                                           std::string_view hash,
+                                                           std::int64_t now) = 0;
+  [[nodiscard]] virtual core::Result<std::int64_t> recoveryCodesLeft(std::int64_t user_id) = 0;
+};
+
 // One audit record as stored; `hash` chains it to the record before (tamper evidence).
 struct AuditRecord {
   std::int64_t id = 0;
@@ -263,6 +315,7 @@ class Store {
   virtual AuditStore& audit() = 0;
   virtual ApiKeyStore& apiKeys() = 0;
   virtual IdentityStore& identities() = 0;
+  virtual MfaStore& mfa() = 0;
   // Unavailable when the database cannot be reached (readiness).
   [[nodiscard]] virtual core::Status ping() = 0;
   // Applies pending schema migrations; returns the schema version now in place.

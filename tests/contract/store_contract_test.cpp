@@ -1,4 +1,5 @@
 // One suite for every storage backend: SQLite always; others join when their URL is set.
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
@@ -439,6 +440,96 @@ TEST_P(StoreContract, IdentitiesAreUniqueAndNeverRemoveTheLastWayIn) {
   ASSERT_TRUE(store_->users().setPasswordHash(user->id, "$2b$12$x"));
   EXPECT_TRUE(ids.removeUnlessLast(found->id, user->id));  // a password remains
   EXPECT_TRUE(ids.listForUser(user->id).value().empty());
+}
+
+TEST_P(StoreContract, FactorsConfirmOnceAndKeepMfaEnabledTrue) {
+  const User u = make("mfa@example.com", "mfauser");
+  const User other = make("other@example.com", "otheruser");
+  auto seq = store_->users().changesSince(-1).value().seq;
+  auto f = store_->mfa().create({0, u.id, "totp", "phone", "sealed-1"}, 0, 5);
+  ASSERT_TRUE(f) << f.error().message;
+  EXPECT_FALSE(f->confirmed);
+  EXPECT_FALSE(store_->users().findById(u.id).value()->mfa_enabled);  // not before confirmation
+  // Only the owner confirms, and only once; the first factor stores the recovery codes.
+  EXPECT_EQ(store_->mfa().confirm(f->id, other.id, 100, 1, {"h1"}).error().code,
+            core::Errc::NotFound);
+  auto first = store_->mfa().confirm(f->id, u.id, 100, 1, {"h1", "h2"});
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_TRUE(*first);
+  EXPECT_EQ(store_->mfa().confirm(f->id, u.id, 101, 1, {}).error().code, core::Errc::NotFound);
+  EXPECT_TRUE(store_->users().findById(u.id).value()->mfa_enabled);
+  // The change reaches other nodes' caches through the change log.
+  auto changes = store_->users().changesSince(seq).value();
+  EXPECT_NE(std::find(changes.user_ids.begin(), changes.user_ids.end(), u.id),
+            changes.user_ids.end());
+  EXPECT_EQ(store_->mfa().recoveryCodesLeft(u.id).value(), 2);
+  // A second factor keeps the codes.
+  auto g = store_->mfa().create({0, u.id, "totp", "laptop", "sealed-2"}, 0, 5).value();
+  EXPECT_FALSE(store_->mfa().confirm(g.id, u.id, 5, 1, {"x"}).value());
+  EXPECT_EQ(store_->mfa().recoveryCodesLeft(u.id).value(), 2);
+  auto list = store_->mfa().listForUser(u.id).value();
+  ASSERT_EQ(list.size(), 2U);
+  EXPECT_EQ(list[0].secret, "sealed-1");
+  EXPECT_EQ(list[0].last_step, 100);
+  // Removing one keeps MFA on; removing the last turns it off and drops the codes.
+  EXPECT_EQ(store_->mfa().remove(g.id, other.id).error().code, core::Errc::NotFound);
+  ASSERT_TRUE(store_->mfa().remove(g.id, u.id));
+  EXPECT_TRUE(store_->users().findById(u.id).value()->mfa_enabled);
+  ASSERT_TRUE(store_->mfa().remove(f->id, u.id));
+  EXPECT_FALSE(store_->users().findById(u.id).value()->mfa_enabled);
+  EXPECT_EQ(store_->mfa().recoveryCodesLeft(u.id).value(), 0);
+}
+
+TEST_P(StoreContract, TimeStepsAndRecoveryCodesAreSingleUseUnderRaces) {
+  const User u = make("race@example.com", "raceuser");
+  auto f = store_->mfa().create({0, u.id, "totp", "", "s"}, 0, 5).value();
+  EXPECT_FALSE(store_->mfa().useStep(f.id, 200, 1).value());  // unconfirmed: never
+  ASSERT_TRUE(store_->mfa().confirm(f.id, u.id, 100, 1, {"code-a", "code-b"}));
+  EXPECT_FALSE(store_->mfa().useStep(f.id, 100, 2).value());  // the confirming step is spent
+  EXPECT_FALSE(store_->mfa().useStep(f.id, 99, 2).value());   // and every earlier one
+  // Eight racing uses of one step (as from several nodes): exactly one wins.
+  std::atomic<int> wins{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&] {
+      if (auto ok = store_->mfa().useStep(f.id, 101, 3); ok && *ok) ++wins;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wins.load(), 1);
+  EXPECT_EQ(store_->mfa().find(f.id).value()->last_used_at, 3);
+  wins = 0;
+  threads.clear();
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&] {
+      if (auto ok = store_->mfa().useRecoveryCode(u.id, "code-a", 4); ok && *ok) ++wins;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wins.load(), 1);
+  EXPECT_EQ(store_->mfa().recoveryCodesLeft(u.id).value(), 1);
+  EXPECT_FALSE(store_->mfa().useRecoveryCode(u.id, "unknown", 4).value());
+  // New codes replace the old ones entirely.
+  ASSERT_TRUE(store_->mfa().replaceRecoveryCodes(u.id, {"code-c"}));
+  EXPECT_FALSE(store_->mfa().useRecoveryCode(u.id, "code-b", 5).value());
+  EXPECT_TRUE(store_->mfa().useRecoveryCode(u.id, "code-c", 5).value());
+}
+
+TEST_P(StoreContract, FactorStateStaysBoundedAndResetsWhole) {
+  const User u = make("bound@example.com", "bounduser");
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(store_->mfa().create({0, u.id, "totp", "", "s", false, 10}, 0, 3));
+  // At the cap: refused, unless stale unconfirmed ones can go first.
+  EXPECT_EQ(store_->mfa().create({0, u.id, "totp", "", "s", false, 20}, 0, 3).error().code,
+            core::Errc::ResourceExhausted);
+  ASSERT_TRUE(store_->mfa().create({0, u.id, "totp", "", "s", false, 20}, 11, 3));
+  EXPECT_EQ(store_->mfa().listForUser(u.id).value().size(), 1U);
+  auto f = store_->mfa().listForUser(u.id).value().front();
+  ASSERT_TRUE(store_->mfa().confirm(f.id, u.id, 1, 1, {"c"}));
+  EXPECT_EQ(store_->mfa().removeAll(u.id).value(), 1);
+  EXPECT_FALSE(store_->users().findById(u.id).value()->mfa_enabled);
+  EXPECT_EQ(store_->mfa().recoveryCodesLeft(u.id).value(), 0);
+  EXPECT_TRUE(store_->mfa().listForUser(u.id).value().empty());
 }
 
 TEST_P(StoreContract, ConcurrentMigrationsFromSeveralProcessesApplyOnce) {

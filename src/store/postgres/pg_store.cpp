@@ -157,6 +157,28 @@ CREATE INDEX identities_user ON identities (user_id);
     R"sql(
 ALTER TABLE users ADD COLUMN email_verified BOOLEAN NOT NULL DEFAULT FALSE;
 )sql",
+    // 6: second factors (sealed secrets, the last accepted TOTP step) and recovery codes.
+    R"sql(
+ALTER TABLE users ADD COLUMN mfa_enabled BOOLEAN NOT NULL DEFAULT FALSE;
+CREATE TABLE mfa_factors (
+  id           BIGSERIAL PRIMARY KEY,
+  user_id      BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  type         TEXT NOT NULL,
+  name         TEXT NOT NULL DEFAULT '',
+  secret       TEXT NOT NULL,
+  confirmed    BOOLEAN NOT NULL DEFAULT FALSE,
+  created_at   BIGINT NOT NULL,
+  last_used_at BIGINT NOT NULL DEFAULT 0,
+  last_step    BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX mfa_factors_user ON mfa_factors (user_id);
+CREATE TABLE recovery_codes (
+  user_id   BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  code_hash TEXT NOT NULL,
+  used_at   BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (user_id, code_hash)
+);
+)sql",
 };
 
 static_assert(kUserLogLock == 7'261'001 && kKeyLogLock == 7'261'002,
@@ -202,11 +224,11 @@ core::Result<std::pair<std::vector<std::int64_t>, std::int64_t>> changeLog(
 
 constexpr std::string_view kUserSelect =
     "SELECT id, email, username, password_hash, role, is_active, created_at, tokens_valid_after, "
-    "email_verified FROM users ";
+    "email_verified, mfa_enabled FROM users ";
 
 User readUser(const Rows& r, int i) {
-  return User{r.int64(i, 0),   r.text(i, 1),  r.text(i, 2),  r.text(i, 3),   r.text(i, 4),
-              r.boolean(i, 5), r.int64(i, 6), r.int64(i, 7), r.boolean(i, 8)};
+  return User{r.int64(i, 0),   r.text(i, 1),  r.text(i, 2),  r.text(i, 3),    r.text(i, 4),
+              r.boolean(i, 5), r.int64(i, 6), r.int64(i, 7), r.boolean(i, 8), r.boolean(i, 9)};
 }
 
 core::Result<std::optional<User>> oneUser(Connection& c, std::string_view where, Param p) {
@@ -803,6 +825,193 @@ class PgIdentities final : public IdentityStore {
   Pool& pool_;
 };
 
+constexpr std::string_view kFactorSelect =
+    "SELECT id, user_id, type, name, secret, confirmed, created_at, last_used_at, last_step FROM "
+    "mfa_factors ";
+
+MfaFactor readFactor(const Rows& r, int i) {
+  MfaFactor f{r.int64(i, 0),   r.int64(i, 1), r.text(i, 2), r.text(i, 3), r.text(i, 4),
+              r.boolean(i, 5), r.int64(i, 6), {},           r.int64(i, 8)};
+  if (r.int64(i, 7) != 0) f.last_used_at = r.int64(i, 7);
+  return f;
+}
+
+core::Status insertCodes(Connection& c, std::int64_t user_id,
+                         const std::vector<std::string>& hashes) {
+  if (auto del = c.query("DELETE FROM recovery_codes WHERE user_id = $1", {user_id}); !del)
+    return tl::unexpected(del.error());
+  for (const auto& h : hashes) {
+    auto ins =
+        c.query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)", {user_id, h});
+    if (!ins) return tl::unexpected(ins.error());
+  }
+  return {};
+}
+
+// The user's mfa_enabled follows their confirmed factors; with none left the recovery codes go.
+core::Status settleMfa(Connection& c, std::int64_t user_id) {
+  auto set = c.query(
+      "UPDATE users SET mfa_enabled = x.has FROM (SELECT EXISTS (SELECT 1 FROM mfa_factors WHERE "
+      "user_id = $1 AND confirmed) AS has) x WHERE id = $1 AND mfa_enabled <> x.has",
+      {user_id});
+  if (!set) return tl::unexpected(set.error());
+  auto codes = c.query(
+      "DELETE FROM recovery_codes WHERE user_id = $1 AND NOT EXISTS (SELECT 1 FROM mfa_factors "
+      "WHERE user_id = $1 AND confirmed)",
+      {user_id});
+  if (!codes) return tl::unexpected(codes.error());
+  return {};
+}
+
+// Serialises a user's factor changes (the row lock on the user).
+core::Status lockUser(Connection& c, std::int64_t user_id) {
+  auto rows = c.query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", {user_id});
+  if (!rows) return tl::unexpected(rows.error());
+  return {};
+}
+
+class PgMfa final : public MfaStore {
+ public:
+  explicit PgMfa(Pool& pool) : pool_(pool) {}
+
+  core::Result<MfaFactor> create(MfaFactor f, std::int64_t stale_before,
+                                 std::int64_t max_factors) override {
+    return pool_.transaction<MfaFactor>([&](Connection& c) -> core::Result<MfaFactor> {
+      if (auto ok = lockUser(c, f.user_id); !ok) return tl::unexpected(ok.error());
+      auto drop = c.query(
+          "DELETE FROM mfa_factors WHERE user_id = $1 AND NOT confirmed AND created_at < $2",
+          {f.user_id, stale_before});
+      if (!drop) return tl::unexpected(drop.error());
+      auto count = c.query("SELECT COUNT(*) FROM mfa_factors WHERE user_id = $1", {f.user_id});
+      if (!count) return tl::unexpected(count.error());
+      if (count->int64(0, 0) >= max_factors) return makeError(Errc::ResourceExhausted, "factors");
+      auto rows = c.query(
+          "INSERT INTO mfa_factors (user_id, type, name, secret, confirmed, created_at) VALUES "
+          "($1, $2, $3, $4, FALSE, $5) RETURNING id",
+          {f.user_id, f.type, f.name, f.secret, f.created_at});
+      if (!rows) return tl::unexpected(rows.error());
+      f.id = rows->int64(0, 0);
+      f.confirmed = false;
+      return f;
+    });
+  }
+
+  core::Result<std::vector<MfaFactor>> listForUser(std::int64_t user_id) override {
+    return pool_.with<std::vector<MfaFactor>>(
+        [&](Connection& c) -> core::Result<std::vector<MfaFactor>> {
+          auto rows =
+              c.query(std::string(kFactorSelect) + "WHERE user_id = $1 ORDER BY id", {user_id});
+          if (!rows) return tl::unexpected(rows.error());
+          return allRows<MfaFactor>(*rows, readFactor);
+        });
+  }
+
+  core::Result<std::optional<MfaFactor>> find(std::int64_t id) override {
+    return pool_.with<std::optional<MfaFactor>>(
+        [&](Connection& c) -> core::Result<std::optional<MfaFactor>> {
+          auto rows = c.query(std::string(kFactorSelect) + "WHERE id = $1", {id});
+          if (!rows) return tl::unexpected(rows.error());
+          if (rows->empty()) return std::optional<MfaFactor>{};
+          return std::optional<MfaFactor>(readFactor(*rows, 0));
+        });
+  }
+
+  core::Result<bool> confirm(std::int64_t id, std::int64_t user_id, std::int64_t step,
+                             std::int64_t now,
+                             const std::vector<std::string>& recovery_hashes) override {
+    return pool_.transaction<bool>([&](Connection& c) -> core::Result<bool> {
+      if (auto ok = lockUser(c, user_id); !ok) return tl::unexpected(ok.error());
+      auto first =
+          c.query("SELECT COUNT(*) FROM mfa_factors WHERE user_id = $1 AND confirmed", {user_id});
+      if (!first) return tl::unexpected(first.error());
+      const bool had_none = first->int64(0, 0) == 0;
+      auto set = c.query(
+          "UPDATE mfa_factors SET confirmed = TRUE, last_step = $1, last_used_at = $2 WHERE id = "
+          "$3 AND user_id = $4 AND NOT confirmed",
+          {step, now, id, user_id});
+      if (!set) return tl::unexpected(set.error());
+      if (set->affected() == 0) return makeError(Errc::NotFound, "factor");
+      if (had_none) {
+        if (auto ok = insertCodes(c, user_id, recovery_hashes); !ok)
+          return tl::unexpected(ok.error());
+      }
+      if (auto ok = settleMfa(c, user_id); !ok) return tl::unexpected(ok.error());
+      return had_none;
+    });
+  }
+
+  core::Result<bool> useStep(std::int64_t id, std::int64_t step, std::int64_t now) override {
+    return pool_.with<bool>([&](Connection& c) -> core::Result<bool> {
+      // One statement: under concurrent updates PostgreSQL re-checks last_step on the new row.
+      auto rows = c.query(
+          "UPDATE mfa_factors SET last_step = $1, last_used_at = $2 WHERE id = $3 AND confirmed "
+          "AND last_step < $1",
+          {step, now, id});
+      if (!rows) return tl::unexpected(rows.error());
+      return rows->affected() == 1;
+    });
+  }
+
+  core::Status remove(std::int64_t id, std::int64_t user_id) override {
+    return pool_
+        .transaction<std::monostate>([&](Connection& c) -> core::Result<std::monostate> {
+          if (auto ok = lockUser(c, user_id); !ok) return tl::unexpected(ok.error());
+          auto del =
+              c.query("DELETE FROM mfa_factors WHERE id = $1 AND user_id = $2", {id, user_id});
+          if (!del) return tl::unexpected(del.error());
+          if (del->affected() == 0) return makeError(Errc::NotFound, "factor");
+          if (auto ok = settleMfa(c, user_id); !ok) return tl::unexpected(ok.error());
+          return std::monostate{};
+        })
+        .map([](std::monostate) {});
+  }
+
+  core::Result<std::int64_t> removeAll(std::int64_t user_id) override {
+    return pool_.transaction<std::int64_t>([&](Connection& c) -> core::Result<std::int64_t> {
+      if (auto ok = lockUser(c, user_id); !ok) return tl::unexpected(ok.error());
+      auto del = c.query("DELETE FROM mfa_factors WHERE user_id = $1", {user_id});
+      if (!del) return tl::unexpected(del.error());
+      if (auto ok = settleMfa(c, user_id); !ok) return tl::unexpected(ok.error());
+      return del->affected();
+    });
+  }
+
+  core::Status replaceRecoveryCodes(std::int64_t user_id,
+                                    const std::vector<std::string>& hashes) override {
+    return pool_
+        .transaction<std::monostate>([&](Connection& c) -> core::Result<std::monostate> {
+          if (auto ok = lockUser(c, user_id); !ok) return tl::unexpected(ok.error());
+          if (auto ok = insertCodes(c, user_id, hashes); !ok) return tl::unexpected(ok.error());
+          return std::monostate{};
+        })
+        .map([](std::monostate) {});
+  }
+
+  core::Result<bool> useRecoveryCode(std::int64_t user_id, std::string_view hash,
+                                     std::int64_t now) override {
+    return pool_.with<bool>([&](Connection& c) -> core::Result<bool> {
+      auto rows = c.query(
+          "UPDATE recovery_codes SET used_at = $1 WHERE user_id = $2 AND code_hash = $3 AND "
+          "used_at = 0",
+          {now, user_id, hash});
+      if (!rows) return tl::unexpected(rows.error());
+      return rows->affected() == 1;
+    });
+  }
+
+  core::Result<std::int64_t> recoveryCodesLeft(std::int64_t user_id) override {
+    return pool_.with<std::int64_t>([&](Connection& c) -> core::Result<std::int64_t> {
+      auto rows = c.query("SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at = 0",
+                          {user_id});
+      if (!rows) return tl::unexpected(rows.error());
+      return rows->int64(0, 0);
+    });
+  }
+
+ private:
+  Pool& pool_;
+};
+
 class PgStore final : public Store {
  public:
   PgStore(const std::string& url, std::size_t pool_size)
@@ -812,7 +1021,8 @@ class PgStore final : public Store {
         revocations_(pool_),
         audit_(pool_),
         api_keys_(pool_),
-        identities_(pool_) {}
+        identities_(pool_),
+        mfa_(pool_) {}
 
   UserStore& users() override { return users_; }
   SessionStore& sessions() override { return sessions_; }
@@ -820,6 +1030,7 @@ class PgStore final : public Store {
   AuditStore& audit() override { return audit_; }
   ApiKeyStore& apiKeys() override { return api_keys_; }
   IdentityStore& identities() override { return identities_; }
+  MfaStore& mfa() override { return mfa_; }
 
   core::Status ping() override { return run(pool_, "SELECT 1", {}); }
 
@@ -874,6 +1085,7 @@ class PgStore final : public Store {
   PgAudit audit_;
   PgApiKeys api_keys_;
   PgIdentities identities_;
+  PgMfa mfa_;
 };
 
 }  // namespace

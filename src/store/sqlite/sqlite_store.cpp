@@ -137,6 +137,28 @@ CREATE INDEX identities_user ON identities(user_id);
     R"sql(
 ALTER TABLE users ADD COLUMN email_verified INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // 6: second factors (sealed secrets, the last accepted TOTP step) and recovery codes.
+    R"sql(
+ALTER TABLE users ADD COLUMN mfa_enabled INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE mfa_factors (
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,
+  user_id      INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  type         TEXT NOT NULL,
+  name         TEXT NOT NULL DEFAULT '',
+  secret       TEXT NOT NULL,
+  confirmed    INTEGER NOT NULL DEFAULT 0,
+  created_at   INTEGER NOT NULL,
+  last_used_at INTEGER NOT NULL DEFAULT 0,
+  last_step    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX mfa_factors_user ON mfa_factors(user_id);
+CREATE TABLE recovery_codes (
+  user_id   INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  code_hash TEXT NOT NULL,
+  used_at   INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (user_id, code_hash)
+);
+)sql",
 };
 
 // Every remaining row of `stmt`, each read by `read`.
@@ -198,13 +220,14 @@ core::Status run(ConnectionPool& pool, std::string_view sql, const char* must_ch
   });
 }
 
-constexpr std::string_view kUserSelect =
-    "SELECT id, email, username, password_hash, role, is_active, created_at, tokens_valid_after, "
-    "email_verified FROM users ";
+constexpr std::string_view kUserColumns =
+    "id, email, username, password_hash, role, is_active, created_at, tokens_valid_after, "
+    "email_verified, mfa_enabled";
+const std::string kUserSelect = "SELECT " + std::string(kUserColumns) + " FROM users ";
 
 User readUser(const Statement& s) {
-  return User{s.int64(0),      s.text(1),  s.text(2),  s.text(3),      s.text(4),
-              s.int64(5) != 0, s.int64(6), s.int64(7), s.int64(8) != 0};
+  return User{s.int64(0),      s.text(1),  s.text(2),  s.text(3),       s.text(4),
+              s.int64(5) != 0, s.int64(6), s.int64(7), s.int64(8) != 0, s.int64(9) != 0};
 }
 
 core::Result<std::optional<User>> oneUser(Connection& c, std::string_view sql, auto bind) {
@@ -261,31 +284,26 @@ class SqliteUsers final : public UserStore {
 
   core::Result<std::optional<User>> findById(std::int64_t id) override {
     return pool_.with([&](Connection& c) {
-      return oneUser(c, std::string(kUserSelect) + "WHERE id = ?",
-                     [&](Statement& s) { s.bind(1, id); });
+      return oneUser(c, kUserSelect + "WHERE id = ?", [&](Statement& s) { s.bind(1, id); });
     });
   }
 
   core::Result<std::optional<User>> findByEmail(std::string_view email) override {
     return pool_.with([&](Connection& c) {
-      return oneUser(c, std::string(kUserSelect) + "WHERE email = ?",
-                     [&](Statement& s) { s.bind(1, email); });
+      return oneUser(c, kUserSelect + "WHERE email = ?", [&](Statement& s) { s.bind(1, email); });
     });
   }
 
   core::Result<std::optional<User>> findByUsername(std::string_view username) override {
     return pool_.with([&](Connection& c) {
-      return oneUser(c, std::string(kUserSelect) + "WHERE username = ?",
+      return oneUser(c, kUserSelect + "WHERE username = ?",
                      [&](Statement& s) { s.bind(1, username); });
     });
   }
 
   core::Result<std::vector<User>> list(std::int64_t limit, std::int64_t offset) override {
     return pool_.with([&](Connection& c) -> core::Result<std::vector<User>> {
-      auto stmt = c.prepare(
-          "SELECT id, email, username, password_hash, role, is_active, created_at, "
-          "tokens_valid_after, email_verified FROM users ORDER "
-          "BY id LIMIT ? OFFSET ?");
+      auto stmt = c.prepare(kUserSelect + "ORDER BY id LIMIT ? OFFSET ?");
       if (!stmt) return tl::unexpected(stmt.error());
       stmt->bind(1, limit).bind(2, offset);
       return allRows<User>(*stmt, readUser);
@@ -305,8 +323,7 @@ class SqliteUsers final : public UserStore {
   core::Result<User> update(std::int64_t id, const UserPatch& patch,
                             std::string_view protected_role) override {
     return pool_.transaction<User>([&](Connection& c) -> core::Result<User> {
-      auto current = oneUser(c, std::string(kUserSelect) + "WHERE id = ?",
-                             [&](Statement& s) { s.bind(1, id); });
+      auto current = oneUser(c, kUserSelect + "WHERE id = ?", [&](Statement& s) { s.bind(1, id); });
       if (!current) return tl::unexpected(current.error());
       if (!*current) return makeError(Errc::NotFound, "user");
       User u = **current;
@@ -333,8 +350,7 @@ class SqliteUsers final : public UserStore {
 
   core::Status remove(std::int64_t id, std::string_view protected_role) override {
     auto done = pool_.transaction<bool>([&](Connection& c) -> core::Result<bool> {
-      auto current = oneUser(c, std::string(kUserSelect) + "WHERE id = ?",
-                             [&](Statement& s) { s.bind(1, id); });
+      auto current = oneUser(c, kUserSelect + "WHERE id = ?", [&](Statement& s) { s.bind(1, id); });
       if (!current) return tl::unexpected(current.error());
       if (!*current) return makeError(Errc::NotFound, "user");
       if ((*current)->is_active && (*current)->role == protected_role) {
@@ -887,6 +903,204 @@ class SqliteIdentities final : public IdentityStore {
   ConnectionPool& pool_;
 };
 
+constexpr std::string_view kFactorSelect =
+    "SELECT id, user_id, type, name, secret, confirmed, created_at, last_used_at, last_step FROM "
+    "mfa_factors ";
+
+MfaFactor readFactor(const Statement& s) {
+  MfaFactor f{s.int64(0),      s.int64(1), s.text(2), s.text(3), s.text(4),
+              s.int64(5) != 0, s.int64(6), {},        s.int64(8)};
+  if (s.int64(7) != 0) f.last_used_at = s.int64(7);
+  return f;
+}
+
+// Statements run in order, each with the same single binding (a user id).
+core::Status forUser(Connection& c, std::int64_t user_id,
+                     std::initializer_list<std::string_view> statements) {
+  for (const auto sql : statements) {
+    auto stmt = c.prepare(sql);
+    if (!stmt) return tl::unexpected(stmt.error());
+    stmt->bind(1, user_id);
+    if (auto ok = stmt->run(); !ok) return ok;
+  }
+  return {};
+}
+
+core::Status insertCodes(Connection& c, std::int64_t user_id,
+                         const std::vector<std::string>& hashes) {
+  if (auto ok = forUser(c, user_id, {"DELETE FROM recovery_codes WHERE user_id = ?"}); !ok)
+    return ok;
+  for (const auto& h : hashes) {
+    auto stmt = c.prepare("INSERT INTO recovery_codes (user_id, code_hash) VALUES (?, ?)");
+    if (!stmt) return tl::unexpected(stmt.error());
+    stmt->bind(1, user_id).bind(2, h);
+    if (auto ok = stmt->run(); !ok) return ok;
+  }
+  return {};
+}
+
+// The user's mfa_enabled follows their confirmed factors; with none left the recovery codes go.
+core::Status settleMfa(Connection& c, std::int64_t user_id) {
+  return forUser(c, user_id,
+                 {"UPDATE users SET mfa_enabled = EXISTS (SELECT 1 FROM mfa_factors WHERE user_id "
+                  "= users.id AND confirmed = 1) WHERE id = ?1 AND mfa_enabled <> EXISTS (SELECT 1 "
+                  "FROM mfa_factors WHERE user_id = users.id AND confirmed = 1)",
+                  "DELETE FROM recovery_codes WHERE user_id = ?1 AND NOT EXISTS (SELECT 1 FROM "
+                  "mfa_factors WHERE user_id = ?1 AND confirmed = 1)"});
+}
+
+class SqliteMfa final : public MfaStore {
+ public:
+  explicit SqliteMfa(ConnectionPool& pool) : pool_(pool) {}
+
+  core::Result<MfaFactor> create(MfaFactor f, std::int64_t stale_before,
+                                 std::int64_t max_factors) override {
+    return pool_.transaction<MfaFactor>([&](Connection& c) -> core::Result<MfaFactor> {
+      auto drop = c.prepare(
+          "DELETE FROM mfa_factors WHERE user_id = ? AND confirmed = 0 AND created_at < ?");
+      if (!drop) return tl::unexpected(drop.error());
+      drop->bind(1, f.user_id).bind(2, stale_before);
+      if (auto ok = drop->run(); !ok) return tl::unexpected(ok.error());
+      auto count = c.prepare("SELECT COUNT(*) FROM mfa_factors WHERE user_id = ?");
+      if (!count) return tl::unexpected(count.error());
+      count->bind(1, f.user_id);
+      if (auto row = count->step(); !row) return tl::unexpected(row.error());
+      if (count->int64(0) >= max_factors) return makeError(Errc::ResourceExhausted, "factors");
+      auto stmt = c.prepare(
+          "INSERT INTO mfa_factors (user_id, type, name, secret, confirmed, created_at) VALUES (?, "
+          "?, ?, ?, 0, ?)");
+      if (!stmt) return tl::unexpected(stmt.error());
+      bindAll(*stmt, f.user_id, f.type, f.name, f.secret, f.created_at);
+      if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
+      f.id = c.lastInsertRowid();
+      f.confirmed = false;
+      return f;
+    });
+  }
+
+  core::Result<std::vector<MfaFactor>> listForUser(std::int64_t user_id) override {
+    return pool_.with([&](Connection& c) -> core::Result<std::vector<MfaFactor>> {
+      auto stmt = c.prepare(std::string(kFactorSelect) + "WHERE user_id = ? ORDER BY id");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, user_id);
+      return allRows<MfaFactor>(*stmt, readFactor);
+    });
+  }
+
+  core::Result<std::optional<MfaFactor>> find(std::int64_t id) override {
+    return pool_.with([&](Connection& c) -> core::Result<std::optional<MfaFactor>> {
+      auto stmt = c.prepare(std::string(kFactorSelect) + "WHERE id = ?");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, id);
+      auto row = stmt->step();
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) return std::optional<MfaFactor>{};
+      return std::optional<MfaFactor>(readFactor(*stmt));
+    });
+  }
+
+  core::Result<bool> confirm(std::int64_t id, std::int64_t user_id, std::int64_t step,
+                             std::int64_t now,
+                             const std::vector<std::string>& recovery_hashes) override {
+    return pool_.transaction<bool>([&](Connection& c) -> core::Result<bool> {
+      auto first =
+          c.prepare("SELECT COUNT(*) FROM mfa_factors WHERE user_id = ? AND confirmed = 1");
+      if (!first) return tl::unexpected(first.error());
+      first->bind(1, user_id);
+      if (auto row = first->step(); !row) return tl::unexpected(row.error());
+      const bool had_none = first->int64(0) == 0;
+      auto stmt = c.prepare(
+          "UPDATE mfa_factors SET confirmed = 1, last_step = ?, last_used_at = ? WHERE id = ? AND "
+          "user_id = ? AND confirmed = 0");
+      if (!stmt) return tl::unexpected(stmt.error());
+      bindAll(*stmt, step, now, id, user_id);
+      if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
+      if (c.changes() == 0) return makeError(Errc::NotFound, "factor");
+      if (had_none) {
+        if (auto ok = insertCodes(c, user_id, recovery_hashes); !ok)
+          return tl::unexpected(ok.error());
+      }
+      if (auto ok = settleMfa(c, user_id); !ok) return tl::unexpected(ok.error());
+      return had_none;
+    });
+  }
+
+  core::Result<bool> useStep(std::int64_t id, std::int64_t step, std::int64_t now) override {
+    return pool_.with([&](Connection& c) -> core::Result<bool> {
+      auto stmt = c.prepare(
+          "UPDATE mfa_factors SET last_step = ?, last_used_at = ? WHERE id = ? AND confirmed = 1 "
+          "AND last_step < ?");
+      if (!stmt) return tl::unexpected(stmt.error());
+      bindAll(*stmt, step, now, id, step);
+      if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
+      return c.changes() == 1;
+    });
+  }
+
+  core::Status remove(std::int64_t id, std::int64_t user_id) override {
+    auto done = pool_.transaction<bool>([&](Connection& c) -> core::Result<bool> {
+      auto stmt = c.prepare("DELETE FROM mfa_factors WHERE id = ? AND user_id = ?");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, id).bind(2, user_id);
+      if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
+      if (c.changes() == 0) return makeError(Errc::NotFound, "factor");
+      if (auto ok = settleMfa(c, user_id); !ok) return tl::unexpected(ok.error());
+      return true;
+    });
+    if (!done) return tl::unexpected(done.error());
+    return {};
+  }
+
+  core::Result<std::int64_t> removeAll(std::int64_t user_id) override {
+    return pool_.transaction<std::int64_t>([&](Connection& c) -> core::Result<std::int64_t> {
+      auto stmt = c.prepare("DELETE FROM mfa_factors WHERE user_id = ?");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, user_id);
+      if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
+      const std::int64_t removed = c.changes();
+      if (auto ok = settleMfa(c, user_id); !ok) return tl::unexpected(ok.error());
+      return removed;
+    });
+  }
+
+  core::Status replaceRecoveryCodes(std::int64_t user_id,
+                                    const std::vector<std::string>& hashes) override {
+    auto done = pool_.transaction<bool>([&](Connection& c) -> core::Result<bool> {
+      if (auto ok = insertCodes(c, user_id, hashes); !ok) return tl::unexpected(ok.error());
+      return true;
+    });
+    if (!done) return tl::unexpected(done.error());
+    return {};
+  }
+
+  core::Result<bool> useRecoveryCode(std::int64_t user_id, std::string_view hash,
+                                     std::int64_t now) override {
+    return pool_.with([&](Connection& c) -> core::Result<bool> {
+      auto stmt = c.prepare(
+          "UPDATE recovery_codes SET used_at = ? WHERE user_id = ? AND code_hash = ? AND used_at "
+          "= 0");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, now).bind(2, user_id).bind(3, hash);
+      if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
+      return c.changes() == 1;
+    });
+  }
+
+  core::Result<std::int64_t> recoveryCodesLeft(std::int64_t user_id) override {
+    return pool_.with([&](Connection& c) -> core::Result<std::int64_t> {
+      auto stmt =
+          c.prepare("SELECT COUNT(*) FROM recovery_codes WHERE user_id = ? AND used_at = 0");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, user_id);
+      if (auto row = stmt->step(); !row) return tl::unexpected(row.error());
+      return stmt->int64(0);
+    });
+  }
+
+ private:
+  ConnectionPool& pool_;
+};
+
 class SqliteStore final : public Store {
  public:
   explicit SqliteStore(std::unique_ptr<ConnectionPool> pool)
@@ -896,7 +1110,8 @@ class SqliteStore final : public Store {
         revocations_(*pool_),
         audit_(*pool_),
         api_keys_(*pool_),
-        identities_(*pool_) {}
+        identities_(*pool_),
+        mfa_(*pool_) {}
 
   UserStore& users() override { return users_; }
   SessionStore& sessions() override { return sessions_; }
@@ -904,6 +1119,7 @@ class SqliteStore final : public Store {
   AuditStore& audit() override { return audit_; }
   ApiKeyStore& apiKeys() override { return api_keys_; }
   IdentityStore& identities() override { return identities_; }
+  MfaStore& mfa() override { return mfa_; }
 
   core::Status ping() override {
     return pool_->with([](Connection& c) -> core::Status {
@@ -956,6 +1172,7 @@ class SqliteStore final : public Store {
   SqliteAudit audit_;
   SqliteApiKeys api_keys_;
   SqliteIdentities identities_;
+  SqliteMfa mfa_;
 };
 
 }  // namespace
