@@ -5,6 +5,7 @@
 #include "api/body.hpp"
 #include "api/route.hpp"
 #include "api/services.hpp"
+#include "auth/claims.hpp"
 #include "core/uri_path.hpp"
 
 namespace gatehouse::api {
@@ -121,6 +122,13 @@ http::Response verify(Call& c) {
     }
     if (auto route = s.policy.permissionsForRoute(*method, *path))
       required.insert(required.end(), route->begin(), route->end());
+    // A rule with "mfa": true wants a sign-in that used a second factor (API keys never did).
+    if (s.policy.routeNeedsMfa(*method, *path) &&
+        (who->api_key_id || !auth::namesSecondFactor(auth::amrOf(who->claims)))) {
+      return errorResponse(
+          {auth::Errc::StepUpRequired, "route rule wants a second factor", {}, s.step_up_max_age},
+          r);
+    }
   }
   if (auto denied = requirePermissions(*who, required, r)) return *denied;
   http::Response res = http::Response::empty(200);
@@ -130,6 +138,10 @@ http::Response verify(Call& c) {
   res.set("X-Auth-User-Email", who->user->email);
   res.set("X-Auth-User-Role", who->user->role);
   res.set("X-Auth-Scopes", scopes);
+  // How the user signed in (RFC 8176 amr, space-separated; empty for an API key).
+  std::string amr;
+  for (const auto& m : auth::amrOf(who->claims)) amr += (amr.empty() ? "" : " ") + m;
+  res.set("X-Auth-Amr", amr);
   return res;
 }
 
@@ -140,6 +152,7 @@ void addApiKeyRoutes(RouteTable& t) {
          .path = "/api/v1/api-keys",
          .credential = Credential::UserToken,
          .lane = Lane::Storage,
+         .step_up = true,
          .summary = "Create an API key (shown once)",
          .tag = "api-keys",
          .description = "Scopes default to the caller's permissions and must be among them. At "
@@ -185,7 +198,9 @@ void addApiKeyRoutes(RouteTable& t) {
          .description = "Requires every ?permission= plus the policy file's route rule for the "
                         "original method and normalised path (headers of FORWARD_AUTH_PROXY).",
          .params = {{"permission", "query", "string", false, "a required permission (repeat)"}},
-         .replies = {{200, "Allowed; identity in X-Auth-User-Id, -Email, -Role and X-Auth-Scopes",
+         .replies = {{200,
+                      "Allowed; identity in X-Auth-User-Id, -Email, -Role, X-Auth-Scopes and "
+                      "X-Auth-Amr",
                       ""}},
          .credentials_in_original_uri = true,
          .handler = verify});

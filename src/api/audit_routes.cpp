@@ -48,7 +48,7 @@ http::Response auditEvents(Call& c) {
   q.limit = queryInteger(r, "limit", 1, 1000, q.limit, errors).value_or(q.limit);
   if (!errors.empty()) return validationError(errors);
   auto rows = s.store.audit().query(q);
-  if (!rows) return errorResponse({auth::Errc::Unavailable, rows.error().message, {}, 0}, r);
+  if (!rows) return errorResponse(auth::storeFailure(rows.error()), r);
   json::array items;
   for (const auto& row : *rows) items.push_back(audit::toJson(row));
   return http::Response::json(200, json::object{{"items", std::move(items)}});
@@ -71,8 +71,11 @@ http::Response summary(Call& c) {
   auto active = a.distinctSubjectsSince("login.succeeded", since);
   auto per_day = a.perDaySince("user.registered", since);
   auto total = s.store.users().count();
-  if (!ok || !failed || !active || !per_day || !total) {
-    return errorResponse({auth::Errc::Unavailable, "analytics query failed", {}, 0}, r);
+  for (const core::Error* e :
+       {ok ? nullptr : &ok.error(), failed ? nullptr : &failed.error(),
+        active ? nullptr : &active.error(), per_day ? nullptr : &per_day.error(),
+        total ? nullptr : &total.error()}) {
+    if (e != nullptr) return errorResponse(auth::storeFailure(*e), r);
   }
   json::array registrations;
   for (const auto& d : *per_day)

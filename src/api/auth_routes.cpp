@@ -59,6 +59,18 @@ http::Response login(Call& c) {
   const auto client = clientOf(r);
   auto who = c.services.passwords.login(username, password, scope, client);
   if (!who) return errorResponse(who.error(), r);
+  if (who->user.mfa_enabled) {
+    // The password was right; the session waits for the second factor (POST /auth/mfa/verify).
+    auto token = c.services.mfa->challenge(*who, client);
+    if (!token) return errorResponse(token.error(), r);
+    auto res =
+        http::Response::json(401, json::object{{"detail", "MFA required"},
+                                               {"mfa_token", *token},
+                                               {"methods", json::array{"totp", "recovery_code"}}});
+    res.set("WWW-Authenticate", "Bearer");
+    res.set("Cache-Control", "no-store");
+    return res;
+  }
   auto pair = c.services.sessions.start(*who, client);
   if (!pair) return errorResponse(pair.error(), r);
   return tokenResponse(200, *pair);
@@ -155,8 +167,24 @@ http::Response changePassword(Call& c) {
   // API keys end with a password change (one may have been minted with a stolen token) unless
   // the owner keeps them explicitly.
   const bool keep_api_keys = body.optionalBool("keep_api_keys").value_or(false);
+  const auto code = body.optionalString("code");
   if (!body.ok()) return validationError(body.errors());
+  // A too-weak new password is a 422 that costs no attempt (as in the seed).
+  if (auto problems = c.services.passwords.newPasswordProblems(next, "new_password");
+      !problems.empty())
+    return validationError(problems);
   if (auto refused = c.admit()) return std::move(*refused);
+  if (c.who->user->mfa_enabled) {
+    // With a factor, the current password alone does not suffice: a code, or a fresh sign-in
+    // that used the factor.
+    if (code) {
+      if (auto method = c.services.mfa->check(*c.who->user, *code, clientOf(r)); !method)
+        return errorResponse(method.error(), r);
+    } else if (auto fresh = c.services.token_check.stepUp(*c.who, c.services.step_up_max_age);
+               !fresh) {
+      return errorResponse(fresh.error(), r);
+    }
+  }
   if (auto ok =
           c.services.passwords.changePassword(*c.who, current, next, clientOf(r), keep_api_keys);
       !ok) {
@@ -202,7 +230,10 @@ void addAuthRoutes(RouteTable& t) {
          .body = BodyKind::Form,
          .body_schema = "LoginForm",
          .replies = {{200, "A new session", "TokenPair"},
-                     {401, "Incorrect email or password (or MFA required)", "ErrorDetail"},
+                     {401,
+                      "Incorrect email or password; or MFA required, with the mfa_token for "
+                      "POST /auth/mfa/verify",
+                      "LoginRefusal"},
                      {403, "Account is deactivated", "ErrorDetail"}},
          .limits = {{"LOGIN_RATE_LIMIT",
                      "login",
@@ -230,6 +261,7 @@ void addAuthRoutes(RouteTable& t) {
          .path = "/api/v1/auth/logout",
          .credential = Credential::UserToken,
          .lane = Lane::Storage,
+         .before_mfa_enrolment = true,
          .summary = "End the session of this access token (and of the given refresh token)",
          .tag = "auth",
          .body = BodyKind::OptionalJson,
@@ -240,6 +272,7 @@ void addAuthRoutes(RouteTable& t) {
          .path = "/api/v1/auth/me",
          .credential = Credential::TokenOrKey,
          .lane = Lane::Inline,
+         .before_mfa_enrolment = true,
          .summary = "The caller's user",
          .tag = "auth",
          .replies = {{200, "The user", "User"}},
@@ -289,10 +322,14 @@ void addAuthRoutes(RouteTable& t) {
          .lane = Lane::Hashing,
          .summary = "Change the caller's password",
          .tag = "auth",
-         .description = "Ends every session; revokes the user's API keys unless keep_api_keys.",
+         .description = "Ends every session; revokes the user's API keys unless keep_api_keys. A "
+                        "user with a second factor also gives `code` (or presents a fresh token "
+                        "whose amr holds otp).",
          .body = BodyKind::Json,
          .body_schema = "PasswordChange",
-         .replies = {{200, "Changed", "Message"}, {400, "Incorrect password", "ErrorDetail"}},
+         .replies = {{200, "Changed", "Message"},
+                     {400, "Incorrect password", "ErrorDetail"},
+                     {401, "Invalid code / Step-up authentication required", "ErrorDetail"}},
          .limits = {{"LOGIN_RATE_LIMIT", "pwchange", {LimitKey::ClientAddress, LimitKey::Session}}},
          .handler = changePassword});
 }

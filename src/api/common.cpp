@@ -71,6 +71,25 @@ http::Response errorResponse(const auth::Error& error, const http::Request& requ
       return http::Response::detail(404, "Identity not found");
     case Errc::LastSignInMethod:
       return http::Response::detail(409, "Cannot remove the last way to sign in");
+    case Errc::InvalidMfaCode:
+      return unauthorized("Invalid code", false);
+    case Errc::WrongConfirmationCode:
+      return http::Response::detail(400, "Invalid code");
+    case Errc::FactorNotFound:
+      return http::Response::detail(404, "Factor not found");
+    case Errc::FactorLimit:
+      return http::Response::detail(409, "Factor limit reached");
+    case Errc::StepUpRequired: {
+      // RFC 9470 §3: the client re-authenticates (POST /auth/reauthenticate) and retries.
+      auto r = http::Response::detail(401, "Step-up authentication required");
+      r.set("WWW-Authenticate",
+            "Bearer error=\"insufficient_user_authentication\", error_description=\"A recent "
+            "sign-in with the second factor is required\", max_age=" +
+                std::to_string(error.retry_after));
+      return r;
+    }
+    case Errc::MfaEnrolmentRequired:
+      return http::Response::detail(403, "MFA enrolment required");
     case Errc::RegistrationDisabled:
       return http::Response::detail(403, "Registration is disabled");
     case Errc::InactiveUser:
@@ -218,8 +237,26 @@ std::string rfc3339(std::int64_t unix_seconds) {
 }
 
 boost::json::object userJson(const store::User& u) {
-  return {{"id", u.id},     {"email", u.email},         {"username", u.username},
-          {"role", u.role}, {"is_active", u.is_active}, {"created_at", rfc3339(u.created_at)}};
+  return {{"id", u.id},
+          {"email", u.email},
+          {"username", u.username},
+          {"role", u.role},
+          {"is_active", u.is_active},
+          {"created_at", rfc3339(u.created_at)},
+          {"mfa_enabled", u.mfa_enabled}};
+}
+
+http::Response mfaRequired(mfa::MfaService& mfa, const auth::SignedIn& who,
+                           const auth::ClientInfo& client, const http::Request& request) {
+  auto token = mfa.challenge(who, client);
+  if (!token) return errorResponse(token.error(), request);
+  auto res = http::Response::json(
+      401, boost::json::object{{"detail", "MFA required"},
+                               {"mfa_token", *token},
+                               {"methods", boost::json::array{"totp", "recovery_code"}}});
+  res.set("WWW-Authenticate", "Bearer");
+  res.set("Cache-Control", "no-store");
+  return res;
 }
 
 http::Response tokenResponse(int status, const auth::TokenPair& pair) {

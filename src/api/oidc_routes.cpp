@@ -4,6 +4,7 @@
 #include "api/body.hpp"
 #include "api/route.hpp"
 #include "api/services.hpp"
+#include "auth/claims.hpp"
 #include "oidc/oidc_service.hpp"
 
 namespace gatehouse::api {
@@ -76,7 +77,12 @@ http::Response exchange(Call& c) {
   Body& body = *c.body;
   const std::string code = body.requiredString("code");
   if (!body.ok()) return validationError(body.errors());
-  auto pair = s.oidc.exchange(code, clientOf(r));
+  const auto client = clientOf(r);
+  auto who = s.oidc.exchange(code, client);
+  if (!who) return errorResponse(who.error(), r);
+  if (who->user.mfa_enabled && !auth::namesSecondFactor(who->grant.amr))
+    return mfaRequired(*s.mfa, *who, client, r);
+  auto pair = s.sessions.start(*who, client);
   if (!pair) return errorResponse(pair.error(), r);
   return tokenResponse(200, *pair);
 }

@@ -26,10 +26,37 @@ constexpr std::string_view kSchemas = R"json({
     "properties": {"access_token": {"type": "string"}, "refresh_token": {"type": "string"},
                    "token_type": {"type": "string", "const": "bearer"},
                    "expires_in": {"type": "integer", "description": "access-token lifetime in seconds"}}},
-  "User": {"type": "object", "required": ["id", "email", "username", "role", "is_active", "created_at"],
+  "User": {"type": "object",
+    "required": ["id", "email", "username", "role", "is_active", "created_at", "mfa_enabled"],
     "properties": {"id": {"type": "integer"}, "email": {"type": "string"}, "username": {"type": "string"},
                    "role": {"type": "string"}, "is_active": {"type": "boolean"},
-                   "created_at": {"type": "string", "format": "date-time"}}},
+                   "created_at": {"type": "string", "format": "date-time"},
+                   "mfa_enabled": {"type": "boolean", "description": "a confirmed second factor"}}},
+  "LoginRefusal": {"type": "object", "required": ["detail"],
+    "properties": {"detail": {"type": "string", "examples": ["Incorrect email or password", "MFA required"]},
+                   "mfa_token": {"type": "string", "description": "with MFA required: single use, five minutes"},
+                   "methods": {"type": "array", "items": {"type": "string", "enum": ["totp", "recovery_code"]}}}},
+  "MfaVerifyRequest": {"type": "object", "required": ["mfa_token", "code"],
+    "properties": {"mfa_token": {"type": "string", "maxLength": 256},
+                   "code": {"type": "string", "description": "a 6-digit TOTP code or a recovery code"}}},
+  "MfaCodeRequest": {"type": "object", "required": ["code"], "properties": {"code": {"type": "string"}}},
+  "MfaEnrolRequest": {"type": "object", "additionalProperties": false,
+    "properties": {"name": {"type": "string", "maxLength": 64}}},
+  "MfaEnrolment": {"type": "object", "required": ["id", "secret", "otpauth_uri", "qr_svg"],
+    "properties": {"id": {"type": "integer"}, "secret": {"type": "string", "description": "base32"},
+                   "otpauth_uri": {"type": "string"}, "qr_svg": {"type": "string"}}},
+  "MfaFactor": {"type": "object", "required": ["id", "type", "name", "created_at", "last_used_at"],
+    "properties": {"id": {"type": "integer"}, "type": {"type": "string", "const": "totp"},
+                   "name": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"},
+                   "last_used_at": {"type": ["string", "null"], "format": "date-time"}}},
+  "MfaFactorList": {"type": "object", "required": ["items", "recovery_codes_left"],
+    "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/MfaFactor"}},
+                   "recovery_codes_left": {"type": "integer"}}},
+  "RecoveryCodes": {"type": "object",
+    "properties": {"recovery_codes": {"type": "array", "items": {"type": "string"}, "minItems": 10, "maxItems": 10}}},
+  "ReauthenticateRequest": {"type": "object", "required": ["password"],
+    "properties": {"password": {"type": "string", "format": "password"},
+                   "code": {"type": "string", "description": "a TOTP or recovery code"}}},
   "UserPage": {"type": "object", "required": ["items", "total"],
     "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/User"}},
                    "total": {"type": "integer"}}},
@@ -130,7 +157,8 @@ constexpr std::string_view kSchemas = R"json({
   "PasswordChange": {"type": "object", "required": ["current_password", "new_password"],
     "properties": {"current_password": {"type": "string", "format": "password"},
                    "new_password": {"type": "string", "format": "password"},
-                   "keep_api_keys": {"type": "boolean", "default": false}}},
+                   "keep_api_keys": {"type": "boolean", "default": false},
+                   "code": {"type": "string", "description": "with a second factor: a TOTP or recovery code"}}},
   "UserPatch": {"type": "object", "additionalProperties": false,
     "properties": {"email": {"type": "string", "format": "email"}, "username": {"type": "string"},
                    "is_active": {"type": "boolean"}}},
@@ -197,6 +225,8 @@ std::string_view limitKeyText(LimitKey key) {
       return "session";
     case LimitKey::RefreshSession:
       return "refresh token's session";
+    case LimitKey::MfaAccount:
+      return "account (of the mfa_token)";
   }
   return "";
 }
@@ -263,11 +293,21 @@ json::object operation(const Route& route) {
     if (!responses.contains(std::to_string(status)))
       responses[std::to_string(status)] = reply(description, schema);
   };
-  if (*route.credential != Credential::None)
-    add(401, "Not authenticated / Could not validate credentials", "ErrorDetail");
+  if (*route.credential != Credential::None) {
+    add(401,
+        route.step_up ? "Not authenticated / Could not validate credentials / Step-up "
+                        "authentication required (WWW-Authenticate: Bearer "
+                        "error=\"insufficient_user_authentication\", max_age=...)"
+                      : "Not authenticated / Could not validate credentials",
+        "ErrorDetail");
+  }
   if (!route.permissions.empty() || *route.credential == Credential::UserToken ||
       *route.credential == Credential::TokenOrKey) {
-    add(403, "Insufficient permissions / Inactive user", "ErrorDetail");
+    add(403,
+        route.before_mfa_enrolment ? "Insufficient permissions / Inactive user"
+                                   : "Insufficient permissions / Inactive user / MFA enrolment "
+                                     "required (MFA_REQUIRED_ROLES)",
+        "ErrorDetail");
   }
   if (route.body != BodyKind::None || !route.params.empty() || !pathParams(route.path).empty())
     add(422, "Validation Error", "HTTPValidationError");

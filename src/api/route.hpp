@@ -53,6 +53,8 @@ enum class LimitKey {
   RefreshSession,     // the session of the body's refresh token: counted by the session service
                       // once the token is verified (a key chosen by the client would let anyone
                       // spend a victim session's budget)
+  MfaAccount,         // the account of the body's mfa_token: counted by the MFA service once the
+                      // token is found, before the code is checked
 };
 
 // A rate limit of a route: N per window from a configuration variable, counted under each key
@@ -94,9 +96,14 @@ struct Route {
   std::optional<Credential> credential;  // required
   std::vector<std::string> permissions;  // all needed (403 Insufficient permissions)
   std::optional<http::Lane> lane;        // required
-  std::string summary;                   // required
-  std::string tag;                       // required: the section in /docs
-  std::string description;               // optional longer text
+  // RFC 9470 step-up: the token's auth_time at most STEP_UP_MAX_AGE_SECONDS old and, when the
+  // user has a factor, its amr holding "otp"; else 401 insufficient_user_authentication.
+  bool step_up = false;
+  // Reachable by a user of MFA_REQUIRED_ROLES who has not enrolled a factor yet.
+  bool before_mfa_enrolment = false;
+  std::string summary;      // required
+  std::string tag;          // required: the section in /docs
+  std::string description;  // optional longer text
   BodyKind body = BodyKind::None;
   std::string body_schema;     // required with a body
   std::vector<Param> params;   // query parameters (path ones are derived)
@@ -139,6 +146,7 @@ void addAuditRoutes(RouteTable& table);
 void addApiKeyRoutes(RouteTable& table);
 void addOidcRoutes(RouteTable& table);
 void addDocsRoutes(RouteTable& table);
+void addMfaRoutes(RouteTable& table);
 // All of the above.
 void addAllRoutes(RouteTable& table);
 

@@ -1,5 +1,6 @@
 // The middleware every route runs through, from its declaration: authentication for the declared
 // credential, the permission check, the body parser; and the I/O thread's attempt.
+#include <algorithm>
 #include <stdexcept>
 
 #include <boost/json/serialize.hpp>
@@ -83,6 +84,16 @@ Attempt run(const Route& route, Services& s, http::Request& r, core::Wait wait) 
     if (auto* response = std::get_if<http::Response>(&outcome)) return std::move(*response);
     who = std::move(std::get<auth::Principal>(outcome));
     if (auto denied = requirePermissions(*who, route.permissions, r)) return std::move(*denied);
+    // MFA_REQUIRED_ROLES: until such a user enrols a factor, only enrolment is open to them.
+    if (!route.before_mfa_enrolment && !who->user->mfa_enabled &&
+        std::find(s.mfa_required_roles.begin(), s.mfa_required_roles.end(), who->user->role) !=
+            s.mfa_required_roles.end()) {
+      return errorResponse({Errc::MfaEnrolmentRequired, "role needs a second factor", {}, 0}, r);
+    }
+    if (route.step_up) {
+      if (auto fresh = s.token_check.stepUp(*who, s.step_up_max_age); !fresh)
+        return errorResponse(fresh.error(), r);
+    }
   }
   std::optional<Body> body;
   if (route.body == BodyKind::Json || (route.body == BodyKind::OptionalJson && !r.body.empty()))
@@ -90,8 +101,10 @@ Attempt run(const Route& route, Services& s, http::Request& r, core::Wait wait) 
   if (route.body == BodyKind::Form) body = Body::form(r);
   Call call{r, s, who ? &*who : nullptr, body ? &*body : nullptr, &route};
   http::Response response = route.handler(call);
-  if (!route.limits.empty() && !call.admitted && response.status < 400) {
-    // A limited route did work without counting it: never let that pass silently.
+  if (!route.limits.empty() && !call.admitted &&
+      (response.status < 400 || response.status == 400 || response.status == 401)) {
+    // A limited route did work (or judged a credential) without counting it: never let that
+    // pass silently.
     return errorResponse({Errc::Internal, "route answered without admit(): " + route.path, {}, 0},
                          r);
   }
@@ -126,8 +139,9 @@ std::optional<std::string> limitKey(LimitKey key, const std::string& name, const
       return name + (sid.empty() ? ":user:" + std::to_string(c.who->user->id)
                                  : ":sid:" + std::string(sid));
     }
-    case LimitKey::RefreshSession:
-      return std::nullopt;  // counted by the session service
+    case LimitKey::RefreshSession:  // counted by the session service
+    case LimitKey::MfaAccount:      // counted by the MFA service
+      return std::nullopt;
   }
   return std::nullopt;
 }
@@ -212,6 +226,7 @@ void addAllRoutes(RouteTable& table) {
   addApiKeyRoutes(table);
   addOidcRoutes(table);
   addDocsRoutes(table);
+  addMfaRoutes(table);
 }
 
 }  // namespace gatehouse::api

@@ -13,6 +13,7 @@
 #include "http/message.hpp"
 #include "http/router.hpp"
 #include "metrics/metrics.hpp"
+#include "mfa/mfa_service.hpp"
 #include "oidc/oidc_service.hpp"
 #include "state/bus.hpp"
 
@@ -42,6 +43,9 @@ struct Services {
   auth::RateCheck* rates = nullptr;       // the routes' declared limits
   // Each rate-limit setting a route names (RateLimitRule::setting) and its value.
   std::map<std::string, config::RateLimit, std::less<>> rate_limits;
+  mfa::MfaService* mfa = nullptr;               // the second factor
+  std::int64_t step_up_max_age = 300;           // STEP_UP_MAX_AGE_SECONDS
+  std::vector<std::string> mfa_required_roles;  // MFA_REQUIRED_ROLES
 };
 
 // The request's origin for sessions and audit events.
@@ -89,15 +93,19 @@ std::optional<std::int64_t> queryInteger(const http::Request& request, const cha
                                          std::vector<auth::FieldError>& errors);
 
 // 403 {"detail": "Insufficient permissions"} unless the principal holds every permission.
-std::optional<http::Response> requirePermissions(const auth::Principal& who,
-                                                 const std::vector<std::string>& permissions,
-                                                 const http::Request& request);
+[[nodiscard]] std::optional<http::Response> requirePermissions(
+    const auth::Principal& who, const std::vector<std::string>& permissions,
+    const http::Request& request);
 
 // RFC 3339 UTC text ("2026-11-25T02:18:08Z") of Unix seconds.
 std::string rfc3339(std::int64_t unix_seconds);
 
 // The User object of API.md (never a hash or secret).
 boost::json::object userJson(const store::User& user);
+// 401 {"detail": "MFA required", "mfa_token", "methods"}: the first proof (a password, an external
+// provider) was right and the session waits for the second factor (POST /auth/mfa/verify).
+http::Response mfaRequired(mfa::MfaService& mfa, const auth::SignedIn& who,
+                           const auth::ClientInfo& client, const http::Request& request);
 // TokenPair with Cache-Control: no-store and Pragma: no-cache (RFC 6749 §5.1).
 http::Response tokenResponse(int status, const auth::TokenPair& pair);
 

@@ -12,7 +12,7 @@ using http::Lane;
 auth::Actor actorOf(const auth::Principal& who) { return {who.user->id, who.permissions}; }
 
 // An API key never manages its owner's own account (API.md): 403 when it targets its owner.
-std::optional<http::Response> keyOnItsOwner(const Call& c, std::int64_t target) {
+[[nodiscard]] std::optional<http::Response> keyOnItsOwner(const Call& c, std::int64_t target) {
   if (!c.who->api_key_id || c.who->user->id != target) return std::nullopt;
   return errorResponse(
       {auth::Errc::Forbidden, "an API key cannot manage its owner's account", {}, 0}, c.request);

@@ -102,6 +102,12 @@ int main(int argc, char** argv) {
   auto* set_password = user->add_subcommand(
       "set-password", "Set a user's password from the first line of stdin; ends their sessions");
   set_password->add_option("--email", email, "the user's email")->required();
+  bool keep_api_keys = false;
+  set_password->add_flag("--keep-api-keys", keep_api_keys,
+                         "keep the user's API keys (default: revoke them, as the API does)");
+  auto* reset_mfa = user->add_subcommand(
+      "reset-mfa", "Remove every second factor and recovery code of a user (a lost device)");
+  reset_mfa->add_option("--email", email, "the user's email")->required();
 
   try {
     app.parse(argc, argv);
@@ -163,7 +169,9 @@ int main(int argc, char** argv) {
   if (*set_role) return cli::userSetRole(*cfg, *policy, email, role, std::cout, std::cerr);
   if (*activate) return cli::userSetActive(*cfg, *policy, email, true, std::cout, std::cerr);
   if (*deactivate) return cli::userSetActive(*cfg, *policy, email, false, std::cout, std::cerr);
+  if (*reset_mfa) return cli::userResetMfa(*cfg, *policy, email, std::cout, std::cerr);
   if (*set_password)
-    return cli::userSetPassword(*cfg, *policy, email, readPasswordLine(), std::cout, std::cerr);
+    return cli::userSetPassword(*cfg, *policy, email, readPasswordLine(), keep_api_keys, std::cout,
+                                std::cerr);
   return 2;
 }

@@ -190,7 +190,7 @@ int serve(const config::Config& config) {
     metrics.setRateLimitKeys([local = local_limiter] { return local->size(); });
   auth::RateCheck rates(*limiter, metrics, audit_log, clock);
   auth::SessionEnd session_end(**store, revocations, clock, config.access_token_ttl);
-  auth::TokenCheck token_check({**store, tokens, *policy, revocations, user_cache});
+  auth::TokenCheck token_check({**store, tokens, *policy, revocations, user_cache, clock});
   auth::Sessions sessions(
       {**store, tokens, *policy, revocations, user_cache, token_check, session_end, rates,
        audit_log, metrics, clock,
@@ -214,6 +214,14 @@ int serve(const config::Config& config) {
   if (!server_secret) return fatal(server_secret.error().message);
   auto cookie_key = crypto::hkdf(*server_secret, "gatehouse oidc transaction cookie v1", 32);
   if (!cookie_key) return fatal(cookie_key.error().message);
+  // Second factors: secrets sealed and recovery codes keyed under keys derived from the server's
+  // secret (one purpose each).
+  auto sealing_key = crypto::hkdf(*server_secret, "gatehouse mfa secret sealing v1", 32);
+  auto code_key = crypto::hkdf(*server_secret, "gatehouse mfa recovery codes v1", 32);
+  if (!sealing_key || !code_key) return fatal("deriving the second-factor keys failed");
+  mfa::MfaService mfa_service(
+      {**store, *once, *limiter, rates, *policy, user_cache, audit_log, metrics, clock,
+       mfa::Settings{config.mfa_issuer, config.mfa_rate_limit, *sealing_key, *code_key}});
   oidc::CurlClient outbound(config.oidc_ca_file);
   oidc::OidcService oidc_service(
       config.oidc_providers, outbound, **store, sessions, audit_log, clock, *once,
@@ -240,7 +248,11 @@ int serve(const config::Config& config) {
                          &rates,
                          {{"LOGIN_RATE_LIMIT", config.login_rate_limit},
                           {"REGISTER_RATE_LIMIT", config.register_rate_limit},
-                          {"REFRESH_RATE_LIMIT", config.refresh_rate_limit}}};
+                          {"REFRESH_RATE_LIMIT", config.refresh_rate_limit},
+                          {"MFA_RATE_LIMIT", config.mfa_rate_limit}},
+                         &mfa_service,
+                         config.step_up_max_age_seconds,
+                         config.mfa_required_roles};
   // Every route is one declaration; the middleware, the lanes and /openapi.json follow from it.
   api::RouteTable routes;
   api::addAllRoutes(routes);

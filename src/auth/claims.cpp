@@ -1,5 +1,6 @@
 #include "auth/claims.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 namespace gatehouse::auth {
@@ -35,6 +36,36 @@ std::optional<std::vector<std::string>> grantedScope(const jose::Claims& claims)
   const auto* scope = claims.raw.if_contains("scope");
   if (scope == nullptr || !scope->is_string()) return std::nullopt;
   return splitScopes(std::string_view(scope->get_string()));
+}
+
+std::vector<std::string> amrOf(const jose::Claims& claims) {
+  std::vector<std::string> out;
+  const auto* amr = claims.raw.if_contains("amr");
+  if (amr == nullptr || !amr->is_array()) return out;
+  for (const auto& m : amr->get_array()) {
+    if (m.is_string()) out.emplace_back(m.get_string());
+  }
+  return out;
+}
+
+std::int64_t authTimeOf(const jose::Claims& claims) {
+  const auto* t = claims.raw.if_contains("auth_time");
+  return t != nullptr && t->is_int64() ? t->get_int64() : 0;
+}
+
+bool hasMethod(const jose::Claims& claims, std::string_view method) {
+  const auto* amr = claims.raw.if_contains("amr");
+  if (amr == nullptr || !amr->is_array()) return false;
+  for (const auto& m : amr->get_array()) {
+    if (m.is_string() && m.get_string() == method) return true;
+  }
+  return false;
+}
+
+bool namesSecondFactor(const std::vector<std::string>& amr) {
+  return std::any_of(amr.begin(), amr.end(), [](const std::string& m) {
+    return m == "otp" || m == "hwk" || m == "swk" || m == "mfa";
+  });
 }
 
 }  // namespace gatehouse::auth

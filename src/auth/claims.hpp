@@ -19,5 +19,12 @@ std::vector<std::string> splitScopes(std::string_view scope);
 // The scope a session was narrowed to at login (the refresh token's `scope` claim); nullopt for
 // a session holding its role's full permissions.
 std::optional<std::vector<std::string>> grantedScope(const jose::Claims& claims);
+// The authentication methods (`amr`, RFC 8176) and time (`auth_time`) a token carries; empty and
+// 0 when absent or malformed.
+std::vector<std::string> amrOf(const jose::Claims& claims);
+std::int64_t authTimeOf(const jose::Claims& claims);
+bool hasMethod(const jose::Claims& claims, std::string_view method);
+// Whether an amr list names a second factor (RFC 8176: otp, hwk, swk, mfa).
+bool namesSecondFactor(const std::vector<std::string>& amr);
 
 }  // namespace gatehouse::auth

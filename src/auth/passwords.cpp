@@ -91,7 +91,8 @@ Result<SignedIn> PasswordService::registerUser(const RegisterInput& in, const Cl
                      "user.registered", client);
   if (!user) return tl::unexpected(user.error());
   std::vector<std::string> scopes = d_.policy.permissionsOf(user->role);
-  return SignedIn{std::move(*user), std::move(scopes), std::nullopt};
+  return SignedIn{
+      std::move(*user), std::move(scopes), {std::nullopt, {"pwd"}, d_.clock.unixSeconds()}};
 }
 
 Result<store::User> PasswordService::createAccount(const NewAccount& in, const ClientInfo& client) {
@@ -166,8 +167,10 @@ Result<SignedIn> PasswordService::login(const std::string& identifier, const std
     record("login.failed", client, std::nullopt, user->id, {{"reason", "inactive"}});
     return fail(Errc::AccountDisabled);
   }
-  if (outcome.rehash && d_.store.users().setPasswordHash(user->id, *outcome.rehash)) {
-    // A failed upgrade leaves the old, still valid hash.
+  if (outcome.rehash &&
+      d_.store.users().replacePasswordHash(user->id, user->password_hash, *outcome.rehash)) {
+    // Only over the hash just verified: a password change that committed meanwhile stays. A
+    // failed upgrade leaves the old, still valid hash.
     d_.users.invalidate(user->id);
     user->password_hash = *outcome.rehash;  // what the session's post-check expects
   }
@@ -177,17 +180,24 @@ Result<SignedIn> PasswordService::login(const std::string& identifier, const std
     scopes = rbac::effectivePermissions(scopes, splitScopes(*scope));
     granted = scopes;
   }
-  d_.metrics.loginSucceeded();
-  record("login.succeeded", client, user->id, user->id);
-  return SignedIn{std::move(*user), std::move(scopes), std::move(granted)};
+  if (user->mfa_enabled) {
+    // Half a sign-in: the second factor decides (mfa.verified, or mfa.failed).
+    record("login.password_verified", client, user->id, user->id);
+  } else {
+    d_.metrics.loginSucceeded();
+    record("login.succeeded", client, user->id, user->id);
+  }
+  return SignedIn{
+      std::move(*user), std::move(scopes), {std::move(granted), {"pwd"}, d_.clock.unixSeconds()}};
 }
 
-Result<void> PasswordService::replaceHash(std::int64_t user_id, const std::string& hash,
-                                          bool end_api_keys) {
+Result<std::vector<std::string>> PasswordService::replaceHash(std::int64_t user_id,
+                                                              const std::string& hash,
+                                                              bool end_api_keys) {
   auto ending = d_.end.liveSessionsOf(user_id);
   if (!ending) return tl::unexpected(ending.error());
   // One transaction: the hash, the watermark, every session (API.md: a session ends as a whole)
-  // and the API keys when asked; then the sessions' access tokens on every node.
+  // and the API keys when asked.
   if (auto ok =
           d_.store.users().changePassword(user_id, hash, d_.clock.unixSeconds(), end_api_keys);
       !ok) {
@@ -195,7 +205,7 @@ Result<void> PasswordService::replaceHash(std::int64_t user_id, const std::strin
     return tl::unexpected(storeFailure(ok.error()));
   }
   d_.users.invalidate(user_id);
-  return d_.end.endTokens(*ending);
+  return std::move(*ending);
 }
 
 Result<void> PasswordService::changePassword(const Principal& who, const std::string& current,
@@ -244,21 +254,63 @@ Result<void> PasswordService::changePassword(const Principal& who, const std::st
     return fail(Errc::WrongPassword);
   }
   d_.guard.succeeded(counter);
-  if (auto ok = replaceHash(who.user->id, *hash, !keep_api_keys); !ok) return ok;
-  if (auto ok = d_.revocations.revoke(who.claims.jti, who.claims.exp); !ok)
-    spdlog::warn("password change: the presenting token was not revoked: {}", ok.error().message);
+  auto ending = replaceHash(who.user->id, *hash, !keep_api_keys);
+  if (!ending) return tl::unexpected(ending.error());
+  // Committed: audited before the access tokens end on every node, which may fail on its own.
   record("password.changed", client, who.user->id, who.user->id,
          {{"api_keys", keep_api_keys ? "kept" : "revoked"}});
-  return {};
+  if (auto ok = d_.revocations.revoke(who.claims.jti, who.claims.exp); !ok)
+    spdlog::warn("password change: the presenting token was not revoked: {}", ok.error().message);
+  return d_.end.endTokens(*ending);
+}
+
+Result<SignedIn> PasswordService::reauthenticate(const Principal& who, const std::string& password,
+                                                 const ClientInfo& client) {
+  // The same per-session delays and lock as a password change: a stolen token cannot guess.
+  const std::string_view sid = sessionOf(who.claims);
+  const std::string counter =
+      "pw:" + (sid.empty() ? "user:" + std::to_string(who.user->id) : std::string(sid));
+  const auto gate = d_.guard.check(counter, d_.clock.unixSeconds());
+  if (!gate) return fail(Errc::Unavailable, "login guard: " + gate.error().message);
+  const auto& hasher = d_.hasher;
+  const std::string stored = who.user->password_hash;
+  auto job = d_.hash_pool.submit([&hasher, password, stored] {
+    if (stored.empty()) {
+      hasher.verifyDummy(password);
+      return false;
+    }
+    return hasher.verify(password, stored);
+  });
+  if (!job) return fail(Errc::Overloaded, job.error().message);
+  const bool ok = job->get();
+  if (*gate != state::Gate::Open || !ok) {
+    record("reauthentication.failed", client, who.user->id, who.user->id,
+           {{"reason", *gate != state::Gate::Open ? "delayed" : "wrong_password"}});
+    if (*gate == state::Gate::Open) {
+      if (auto locked = d_.guard.failed(counter, d_.clock.unixSeconds()); locked && *locked)
+        record("password.change_locked", client, who.user->id, who.user->id);
+    }
+    return fail(Errc::InvalidCredentials, "reauthentication refused");
+  }
+  d_.guard.succeeded(counter);
+  // From storage: the session's post-check compares against this very row.
+  auto user = d_.store.users().findById(who.user->id);
+  if (!user) return tl::unexpected(storeFailure(user.error()));
+  if (!*user || !(*user)->is_active) return fail(Errc::InvalidCredentials, "account gone");
+  record("reauthenticated", client, who.user->id, who.user->id);
+  std::vector<std::string> scopes = who.claims.scopes;
+  return SignedIn{std::move(**user), scopes, {scopes, {"pwd"}, d_.clock.unixSeconds()}};
 }
 
 Result<void> PasswordService::setPassword(std::int64_t user_id, const std::string& next,
-                                          const ClientInfo& client) {
+                                          const ClientInfo& client, bool keep_api_keys) {
   auto hash = hashNewPassword(next);
   if (!hash) return tl::unexpected(hash.error());
-  if (auto ok = replaceHash(user_id, *hash, false); !ok) return ok;
-  record("password.reset", client, std::nullopt, user_id, {});
-  return {};
+  auto ending = replaceHash(user_id, *hash, !keep_api_keys);
+  if (!ending) return tl::unexpected(ending.error());
+  record("password.reset", client, std::nullopt, user_id,
+         {{"api_keys", keep_api_keys ? "kept" : "revoked"}});
+  return d_.end.endTokens(*ending);
 }
 
 }  // namespace gatehouse::auth

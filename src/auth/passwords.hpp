@@ -80,10 +80,21 @@ class PasswordService {
   [[nodiscard]] Result<void> changePassword(const Principal& who, const std::string& current,
                                             const std::string& next, const ClientInfo& client,
                                             bool keep_api_keys = false);
+  // A signed-in user proves the password again (step-up): a new sign-in with a fresh auth_time
+  // and amr ["pwd"], never wider than the presenting token. InvalidCredentials (also while the
+  // session's failures delay or lock it), Overloaded.
+  [[nodiscard]] Result<SignedIn> reauthenticate(const Principal& who, const std::string& password,
+                                                const ClientInfo& client);
+  // What is wrong with a new password (422 items): checked before the route's rate limit counts.
+  std::vector<FieldError> newPasswordProblems(const std::string& password,
+                                              const char* field) const {
+    return passwordFieldErrors(password, field);
+  }
   // An operator sets a password (`gatehouse user set-password`): Validation, UserNotFound,
-  // Overloaded; the same single transaction as a change (sessions end, API keys stay).
+  // Overloaded; the same single transaction as a change: sessions end, and API keys too unless
+  // kept (one may have been minted by whoever the reset evicts).
   [[nodiscard]] Result<void> setPassword(std::int64_t user_id, const std::string& next,
-                                         const ClientInfo& client);
+                                         const ClientInfo& client, bool keep_api_keys = false);
   // A password that passes the policy, hashed on the pool: Validation or Overloaded.
   [[nodiscard]] Result<std::string> hashNewPassword(const std::string& password,
                                                     const char* field = "password");
@@ -93,10 +104,11 @@ class PasswordService {
                                            const ClientInfo& client);
   std::vector<FieldError> accountProblems(const NewAccount& in) const;
   std::vector<FieldError> passwordFieldErrors(const std::string& password, const char* field) const;
-  // The new hash, the watermark and every session in one transaction; then the sessions' access
-  // tokens on every node.
-  [[nodiscard]] Result<void> replaceHash(std::int64_t user_id, const std::string& hash,
-                                         bool end_api_keys);
+  // The new hash, the watermark and every session in one transaction: the sessions whose access
+  // tokens the caller ends next (after auditing what committed).
+  [[nodiscard]] Result<std::vector<std::string>> replaceHash(std::int64_t user_id,
+                                                             const std::string& hash,
+                                                             bool end_api_keys);
   void record(std::string type, const ClientInfo& client, std::optional<std::int64_t> actor,
               std::optional<std::int64_t> subject, boost::json::object detail = {});
 

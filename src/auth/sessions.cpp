@@ -43,14 +43,15 @@ Result<TokenPair> Sessions::start(const SignedIn& who, const ClientInfo& client)
                    ended.error().detail);
     return fail(Errc::InvalidCredentials, "account changed while signing in");
   }
-  auto pair = d_.tokens.issue(user.id, who.scopes, *session_id, *refresh_jti, who.granted_scope);
+  auto pair = d_.tokens.issue(user.id, who.scopes, *session_id, *refresh_jti, who.grant);
   if (!pair) return fail(Errc::Internal, pair.error().message);
   d_.metrics.tokensIssued(2);
   return std::move(*pair);
 }
 
-Result<TokenPair> Sessions::signInExternal(std::int64_t user_id, const std::string& provider,
-                                           const ClientInfo& client) {
+Result<SignedIn> Sessions::externalProof(std::int64_t user_id, const std::string& provider,
+                                         const std::vector<std::string>& provider_amr,
+                                         const ClientInfo& client) {
   // From storage, not the cache: the session's post-check compares against this very row.
   auto user = d_.store.users().findById(user_id);
   if (!user) return tl::unexpected(storeFailure(user.error()));
@@ -60,9 +61,19 @@ Result<TokenPair> Sessions::signInExternal(std::int64_t user_id, const std::stri
            {{"reason", "inactive"}, {"method", provider}});
     return fail(Errc::AccountDisabled);
   }
-  d_.metrics.loginSucceeded();
-  record("login.succeeded", client, user_id, user_id, {{"method", provider}});
-  return start({**user, d_.policy.permissionsOf((*user)->role), std::nullopt}, client);
+  std::vector<std::string> amr{"ext"};
+  for (const auto& m : provider_amr) {
+    if (namesSecondFactor({m})) amr.push_back(m);
+  }
+  if ((*user)->mfa_enabled && !namesSecondFactor(amr)) {
+    record("login.external_verified", client, user_id, user_id, {{"method", provider}});
+  } else {
+    d_.metrics.loginSucceeded();
+    record("login.succeeded", client, user_id, user_id, {{"method", provider}});
+  }
+  return SignedIn{**user,
+                  d_.policy.permissionsOf((*user)->role),
+                  {std::nullopt, std::move(amr), d_.clock.unixSeconds()}};
 }
 
 Result<TokenPair> Sessions::refresh(const std::string& refresh_token, const ClientInfo& client) {
@@ -114,11 +125,12 @@ Result<TokenPair> Sessions::refresh(const std::string& refresh_token, const Clie
     case store::RotateOutcome::Inactive:
       return fail(Errc::InvalidRefreshToken, "session inactive");
   }
-  // RFC 6749 §6: the new tokens never exceed the scope granted at login.
-  const auto granted = grantedScope(*claims);
+  // RFC 6749 §6: the new tokens never exceed the scope granted at login; nor do they freshen
+  // the proof (amr, auth_time) the session started with.
+  const Grant grant{grantedScope(*claims), amrOf(*claims), authTimeOf(*claims)};
   std::vector<std::string> scopes = d_.policy.permissionsOf((*user)->role);
-  if (granted) scopes = rbac::effectivePermissions(scopes, *granted);
-  auto pair = d_.tokens.issue((*user)->id, scopes, session_id, *next_jti, granted);
+  if (grant.scope) scopes = rbac::effectivePermissions(scopes, *grant.scope);
+  auto pair = d_.tokens.issue((*user)->id, scopes, session_id, *next_jti, grant);
   if (!pair) return fail(Errc::Internal, pair.error().message);
   d_.metrics.tokensIssued(2);
   record("token.refreshed", client, *user_id, *user_id, {{"session_id", session_id}});

@@ -24,9 +24,9 @@ namespace gatehouse::auth {
 
 // A user who proved who they are (a password, an external provider): what a session starts from.
 struct SignedIn {
-  store::User user;                                       // as read when the proof was checked
-  std::vector<std::string> scopes;                        // the token's permissions
-  std::optional<std::vector<std::string>> granted_scope;  // when narrowed by the request
+  store::User user;                 // as read when the proof was checked
+  std::vector<std::string> scopes;  // the token's permissions
+  Grant grant;                      // narrowed scope, methods (amr) and time of the proof
 };
 
 // RFC 7662 answer for an active token; inactive tokens are just {"active": false}.
@@ -66,10 +66,13 @@ class Sessions {
   // A new session and its token pair. InvalidCredentials when the account changed (password,
   // deactivation) while the proof was being checked.
   [[nodiscard]] Result<TokenPair> start(const SignedIn& who, const ClientInfo& client);
-  // For a user an external provider vouched for: AccountDisabled for inactive users; audited as
-  // a sign-in by `provider`.
-  [[nodiscard]] Result<TokenPair> signInExternal(std::int64_t user_id, const std::string& provider,
-                                                 const ClientInfo& client);
+  // The proof an external provider gave for a user: AccountDisabled for inactive users. amr
+  // ["ext"], plus the second-factor methods `provider_amr` names when the provider is trusted
+  // for them (empty otherwise). Audited as a sign-in by `provider` unless a second factor of
+  // ours is still due.
+  [[nodiscard]] Result<SignedIn> externalProof(std::int64_t user_id, const std::string& provider,
+                                               const std::vector<std::string>& provider_amr,
+                                               const ClientInfo& client);
   // Rotates: InvalidRefreshToken (bad, rotated or revoked; a replay revokes the session),
   // RefreshUserInactive, RateLimited (REFRESH_RATE_LIMIT per session: counted here, where the
   // session is known from the verified token).

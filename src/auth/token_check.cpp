@@ -56,6 +56,19 @@ Result<Principal> TokenCheck::principalFor(jose::Claims claims, core::Wait wait)
   return p;
 }
 
+Result<void> TokenCheck::stepUp(const Principal& who, std::int64_t max_age) const {
+  const auto refuse = [max_age](std::string detail) {
+    return tl::unexpected(Error{Errc::StepUpRequired, std::move(detail), {}, max_age});
+  };
+  if (who.api_key_id) return refuse("an API key cannot step up");
+  const std::int64_t auth_time = authTimeOf(who.claims);
+  if (auth_time <= 0 || d_.clock.unixSeconds() - auth_time > max_age)
+    return refuse("the sign-in is older than STEP_UP_MAX_AGE_SECONDS");
+  if (who.user->mfa_enabled && !namesSecondFactor(amrOf(who.claims)))
+    return refuse("the user has a second factor and the sign-in did not use it");
+  return {};
+}
+
 Result<void> TokenCheck::stillValid(const Principal& who) {
   const std::string_view sid = sessionOf(who.claims);
   if (d_.revocations.isRevoked(who.claims.jti) ||

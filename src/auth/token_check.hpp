@@ -24,6 +24,7 @@ class TokenCheck {
     const rbac::Policy& policy;
     RevocationList& revocations;
     UserCache& users;
+    const core::Clock& clock;
   };
   explicit TokenCheck(Deps deps) : d_(deps) {}
 
@@ -43,6 +44,10 @@ class TokenCheck {
   // when its session ended or the account changed since. Called after creating something with
   // it (an API key), so a change racing that creation cannot leave the creation behind.
   [[nodiscard]] Result<void> stillValid(const Principal& who);
+  // RFC 9470 step-up: the token's auth_time at most `max_age` seconds old and, when the user has
+  // a second factor, its amr holding "otp" (a recovery code does not count). StepUpRequired
+  // (carrying max_age) otherwise, and always for API keys.
+  [[nodiscard]] Result<void> stepUp(const Principal& who, std::int64_t max_age) const;
 
  private:
   Deps d_;

@@ -18,10 +18,11 @@ TokenService::TokenService(jose::Key signing_key, jose::KeySet verification_keys
                     .issuer = settings_.issuer, .audience = settings_.audience, .type = "access"},
                 clock, jose::JwsLimits{.max_token_bytes = settings_.max_token_bytes}) {}
 
-core::Result<TokenPair> TokenService::issue(
-    std::int64_t user_id, const std::vector<std::string>& scopes, const std::string& session_id,
-    const std::string& refresh_jti,
-    const std::optional<std::vector<std::string>>& granted_scope) const {
+core::Result<TokenPair> TokenService::issue(std::int64_t user_id,
+                                            const std::vector<std::string>& scopes,
+                                            const std::string& session_id,
+                                            const std::string& refresh_jti,
+                                            const Grant& grant) const {
   const std::int64_t now = clock_->unixSeconds();
   auto access_jti = newTokenId();
   if (!access_jti) return tl::unexpected(access_jti.error());
@@ -39,6 +40,10 @@ core::Result<TokenPair> TokenService::issue(
   access["iss"] = settings_.issuer;
   access["sid"] = session_id;
   if (settings_.audience) access["aud"] = *settings_.audience;
+  json::array amr;
+  for (const auto& m : grant.amr) amr.emplace_back(m);
+  if (!amr.empty()) access["amr"] = amr;
+  if (grant.auth_time > 0) access["auth_time"] = grant.auth_time;
 
   json::object refresh;
   refresh["sub"] = sub;
@@ -48,11 +53,13 @@ core::Result<TokenPair> TokenService::issue(
   refresh["jti"] = refresh_jti;
   refresh["iss"] = settings_.issuer;
   refresh["sid"] = session_id;
-  if (granted_scope) {
+  if (grant.scope) {
     std::string scope;
-    for (const auto& sc : *granted_scope) scope += (scope.empty() ? "" : " ") + sc;
+    for (const auto& sc : *grant.scope) scope += (scope.empty() ? "" : " ") + sc;
     refresh["scope"] = scope;
   }
+  if (!amr.empty()) refresh["amr"] = std::move(amr);
+  if (grant.auth_time > 0) refresh["auth_time"] = grant.auth_time;
   if (settings_.audience) refresh["aud"] = *settings_.audience;
 
   auto access_token = jose::signJwt(signing_key_, access);

@@ -20,6 +20,14 @@ struct TokenPair {
   std::int64_t access_expires_at = 0;
 };
 
+// What a session was granted when the user proved who they are; it rides in the refresh token, so
+// a refresh never widens the scope nor freshens the proof.
+struct Grant {
+  std::optional<std::vector<std::string>> scope;  // narrowed at login (RFC 6749 §6)
+  std::vector<std::string> amr;                   // RFC 8176 methods: "pwd", "otp", "rc", "ext"
+  std::int64_t auth_time = 0;                     // when (Unix seconds); 0 = unknown
+};
+
 struct TokenSettings {
   std::chrono::seconds access_ttl{30 * 60};
   std::chrono::seconds refresh_ttl{7 * 24 * 3600};
@@ -39,12 +47,13 @@ class TokenService {
                const core::Clock& clock);
 
   // A fresh pair for `user_id` in session `session_id`; `refresh_jti` is the refresh token's id.
-  // `granted_scope`, when the session was narrowed at login, rides in the refresh token's `scope`
-  // claim so a refresh never widens it (RFC 6749 §6).
-  [[nodiscard]] core::Result<TokenPair> issue(
-      std::int64_t user_id, const std::vector<std::string>& scopes, const std::string& session_id,
-      const std::string& refresh_jti,
-      const std::optional<std::vector<std::string>>& granted_scope = std::nullopt) const;
+  // Both tokens carry the grant's `amr` and `auth_time` (OIDC Core §2, RFC 9470); the refresh
+  // token also its narrowed `scope`.
+  [[nodiscard]] core::Result<TokenPair> issue(std::int64_t user_id,
+                                              const std::vector<std::string>& scopes,
+                                              const std::string& session_id,
+                                              const std::string& refresh_jti,
+                                              const Grant& grant = {}) const;
 
   [[nodiscard]] tl::expected<jose::Claims, jose::JwtError> verifyAccess(
       std::string_view token) const;

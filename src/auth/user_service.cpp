@@ -113,9 +113,10 @@ Result<store::User> UserService::apply(std::int64_t id, const store::UserPatch& 
     // The access tokens of the ended sessions stop at once on every node; the key cache forgets
     // the user's keys (other nodes through the change log).
     cache_.invalidate(id);
-    if (auto ok = sessions_.endTokens(ending); !ok) return tl::unexpected(ok.error());
     keys_.forgetUser(id);
+    // Committed: audited before the access tokens end on every node, which may fail on its own.
     event("user.deactivated", {{"sessions_ended", ending.size()}});
+    if (auto ok = sessions_.endTokens(ending); !ok) return tl::unexpected(ok.error());
   } else if (!(*before)->is_active && user->is_active) {
     event("user.activated", {});
   }

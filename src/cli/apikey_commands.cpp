@@ -22,11 +22,7 @@ int apiKeyCreate(const config::Config& config, const rbac::Policy& policy, const
   auth::NewApiKey request{args.name, std::nullopt, args.expires_in_days};
   if (!args.scopes.empty()) request.scopes = args.scopes;
   auto created = c.keys->create(*owner, policy.permissionsOf(owner->role), request, c.client);
-  if (!created) {
-    std::string why = created.error().detail;
-    for (const auto& f : created.error().fields) why += "; " + f.msg;
-    return failure(err, why);
-  }
+  if (!created) return failure(err, describe(created.error()));
   out << created->plaintext << "\n";
   err << "created API key " << created->key.id << " (" << auth::kApiKeyPrefix
       << created->key.public_id << "); it is shown only now\n";
@@ -40,7 +36,7 @@ int apiKeyList(const config::Config& config, const rbac::Policy& policy, const s
   auto owner = c.userByEmail(email, err);
   if (!owner) return 1;
   auto keys = c.keys->list(owner->id);
-  if (!keys) return failure(err, keys.error().detail);
+  if (!keys) return failure(err, describe(keys.error()));
   out << "id\tname\tprefix\tscopes\n";
   for (const auto& k : *keys) {
     std::string scopes;
@@ -57,8 +53,11 @@ int apiKeyRevoke(const config::Config& config, const rbac::Policy& policy, const
   if (!c.open(err)) return 1;
   auto owner = c.userByEmail(email, err);
   if (!owner) return 1;
-  if (auto ok = c.keys->revoke(owner->id, id, c.client); !ok)
-    return failure(err, "no live API key " + std::to_string(id) + " for " + email);
+  if (auto ok = c.keys->revoke(owner->id, id, c.client); !ok) {
+    return failure(err, ok.error().code == auth::Errc::ApiKeyNotFound
+                            ? "no live API key " + std::to_string(id) + " for " + email
+                            : describe(ok.error()));
+  }
   out << "revoked API key " << id << "\n";
   return 0;
 }

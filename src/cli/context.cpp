@@ -30,6 +30,9 @@ bool Context::open(std::ostream& err) {
   passwords = std::make_unique<auth::PasswordService>(auth::PasswordService::Deps{
       *store, *hasher, *pool, policy, *cache, *session_end, *revocations, *guard, *audit, metrics,
       clock, config.password_rules});
+  rates = std::make_unique<auth::RateCheck>(limiter, metrics, *audit, clock);
+  mfa = std::make_unique<mfa::MfaService>(mfa::MfaService::Deps{
+      *store, once, limiter, *rates, policy, *cache, *audit, metrics, clock, mfa::Settings{}});
   actor = auth::Actor{std::nullopt, policy.allPermissions()};
   return true;
 }
@@ -51,7 +54,13 @@ std::string describe(const auth::Error& error) {
     case auth::Errc::UsernameTaken:
       return "Username already taken";
     case auth::Errc::LastAdmin:
-      return "cannot deactivate or demote the last active admin";
+      return "Cannot remove, deactivate or demote the last active admin";
+    case auth::Errc::ApiKeyLimit:
+      return "API key limit reached";
+    case auth::Errc::ApiKeyNotFound:
+      return "API key not found";
+    case auth::Errc::Unavailable:
+      return "storage unavailable: " + error.detail;
     case auth::Errc::UserNotFound:
       return "User not found";
     case auth::Errc::Validation: {

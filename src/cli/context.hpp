@@ -8,16 +8,19 @@
 #include "audit/audit_log.hpp"
 #include "auth/api_keys.hpp"
 #include "auth/passwords.hpp"
+#include "auth/rate_check.hpp"
 #include "auth/revocations.hpp"
 #include "auth/session_end.hpp"
 #include "auth/user_cache.hpp"
 #include "auth/user_service.hpp"
 #include "config/config.hpp"
 #include "metrics/metrics.hpp"
+#include "mfa/mfa_service.hpp"
 #include "password/hash_pool.hpp"
 #include "password/password_hasher.hpp"
 #include "rbac/policy.hpp"
 #include "state/local.hpp"
+#include "state/once.hpp"
 #include "store/store.hpp"
 
 namespace gatehouse::cli {
@@ -42,6 +45,11 @@ struct Context {
   std::unique_ptr<auth::ApiKeyService> keys;
   std::unique_ptr<auth::UserService> users;
   std::unique_ptr<auth::PasswordService> passwords;
+  // For resets only: a command enrols no factor, so it holds no sealing key.
+  state::LocalRateLimiter limiter;
+  state::LocalOneTimeStore once;
+  std::unique_ptr<auth::RateCheck> rates;
+  std::unique_ptr<mfa::MfaService> mfa;
   const auth::ClientInfo client = auth::commandLineClient();
   // Whoever runs the command owns the database: every permission, no user id.
   auth::Actor actor;

@@ -88,15 +88,29 @@ int userSetActive(const config::Config& config, const rbac::Policy& policy,
 }
 
 int userSetPassword(const config::Config& config, const rbac::Policy& policy,
-                    const std::string& email, const std::string& password, std::ostream& out,
-                    std::ostream& err) {
+                    const std::string& email, const std::string& password, bool keep_api_keys,
+                    std::ostream& out, std::ostream& err) {
   Context c(config, policy);
   if (!c.open(err)) return 1;
   auto user = c.userByEmail(email, err);
   if (!user) return 1;
-  if (auto ok = c.passwords->setPassword(user->id, password, c.client); !ok)
+  if (auto ok = c.passwords->setPassword(user->id, password, c.client, keep_api_keys); !ok)
     return failure(err, describe(ok.error()));
-  out << "password set for user " << user->id << "; their sessions have ended\n";
+  if (!keep_api_keys) c.keys->forgetUser(user->id);
+  out << "password set for user " << user->id << "; their sessions have ended"
+      << (keep_api_keys ? "" : " and their API keys are revoked") << "\n";
+  return 0;
+}
+
+int userResetMfa(const config::Config& config, const rbac::Policy& policy, const std::string& email,
+                 std::ostream& out, std::ostream& err) {
+  Context c(config, policy);
+  if (!c.open(err)) return 1;
+  auto user = c.userByEmail(email, err);
+  if (!user) return 1;
+  if (auto ok = c.mfa->reset(user->id, std::nullopt, c.client); !ok)
+    return failure(err, describe(ok.error()));
+  out << "second factors of user " << user->id << " removed; they sign in with the password\n";
   return 0;
 }
 

@@ -30,9 +30,14 @@ int userSetRole(const config::Config& config, const rbac::Policy& policy, const 
 int auditVerify(const config::Config& config, std::ostream& out, std::ostream& err);
 int userSetActive(const config::Config& config, const rbac::Policy& policy,
                   const std::string& email, bool active, std::ostream& out, std::ostream& err);
-// Sets a user's password (policy checked) and ends their sessions, in one transaction; audited.
+// Sets a user's password (policy checked) and ends their sessions and, unless kept, their API
+// keys, in one transaction; audited.
 int userSetPassword(const config::Config& config, const rbac::Policy& policy,
-                    const std::string& email, const std::string& password, std::ostream& out,
-                    std::ostream& err);
+                    const std::string& email, const std::string& password, bool keep_api_keys,
+                    std::ostream& out, std::ostream& err);
+
+// Removes every second factor and recovery code of the user (they lost their device); audited.
+int userResetMfa(const config::Config& config, const rbac::Policy& policy, const std::string& email,
+                 std::ostream& out, std::ostream& err);
 
 }  // namespace gatehouse::cli

@@ -124,14 +124,26 @@ std::optional<RateLimit> parseRateLimit(const std::string& text) {
   std::uint32_t n = 0;
   const auto [ptr, ec] = std::from_chars(text.data(), text.data() + slash, n);
   if (ec != std::errc{} || ptr != text.data() + slash || n == 0) return std::nullopt;
-  const std::string unit = text.substr(slash + 1);
+  // The unit may carry a count and a plural, as slowapi's do: 5/minute, 5/15minutes.
+  std::string unit = text.substr(slash + 1);
+  std::uint32_t times = 1;
+  const auto digits = unit.find_first_not_of("0123456789");
+  if (digits == std::string::npos) return std::nullopt;
+  if (digits > 0) {
+    const auto [p, e] = std::from_chars(unit.data(), unit.data() + digits, times);
+    if (e != std::errc{} || p != unit.data() + digits || times == 0 || times > 100000)
+      return std::nullopt;
+    unit = unit.substr(digits);
+    if (!unit.ends_with('s') && times != 1) return std::nullopt;
+  }
+  if (unit.ends_with('s')) unit.pop_back();
   std::chrono::seconds window{0};
   if (unit == "second") window = std::chrono::seconds(1);
   if (unit == "minute") window = std::chrono::seconds(60);
   if (unit == "hour") window = std::chrono::seconds(3600);
   if (unit == "day") window = std::chrono::seconds(86400);
   if (window.count() == 0) return std::nullopt;
-  return RateLimit{n, window};
+  return RateLimit{n, window * times};
 }
 
 const std::map<std::string, std::string>& variables() {
@@ -156,7 +168,11 @@ const std::map<std::string, std::string>& variables() {
       {"GOOGLE_CLIENT_ID", "Google sign-in client id"},
       {"OIDC_PROVIDERS",
        "comma-separated names of further OpenID providers; each reads OIDC_<NAME>_ISSUER, "
-       "_CLIENT_ID, _CLIENT_SECRET, _SCOPES (openid email profile), _ID_TOKEN_ALG (RS256)"},
+       "_CLIENT_ID, _CLIENT_SECRET, _SCOPES (openid email profile), _ID_TOKEN_ALG (RS256), "
+       "_TRUST_AMR "
+       "(false: a user with a second factor is asked for it after the provider, unless this is "
+       "true "
+       "and the ID token's amr names one)"},
       {"OIDC_CA_FILE", "extra CA bundle trusted for OpenID providers (private CAs)"},
       {"OIDC_LINK_VERIFIED_EMAIL",
        "link a new external identity to the account with its email when the provider says the "
@@ -175,6 +191,16 @@ const std::map<std::string, std::string>& variables() {
       {"LOGIN_RATE_LIMIT", "N/second|minute|hour|day (5/minute)"},
       {"REGISTER_RATE_LIMIT", "N/second|minute|hour|day (3/minute)"},
       {"REFRESH_RATE_LIMIT", "refreshes per session, N/second|minute|hour|day (30/minute)"},
+      {"MFA_RATE_LIMIT",
+       "second-factor attempts per account, never shared with the password's counters, "
+       "N/[K]second(s)|minute(s)|hour(s)|day(s) (5/15minutes)"},
+      {"STEP_UP_MAX_AGE_SECONDS",
+       "how recent a sign-in must be for step-up operations (adding or removing a factor, new "
+       "recovery codes, API keys, MFA resets), 1 to 86400 (300)"},
+      {"MFA_REQUIRED_ROLES",
+       "comma-separated roles whose users must enrol a second factor: until they do, their tokens "
+       "only reach /api/v1/auth/me, /api/v1/auth/mfa* and logout (unset: none)"},
+      {"MFA_ISSUER", "the issuer shown in authenticator apps (Gatehouse)"},
       {"DATABASE_URL",
        "sqlite:///relative/path, sqlite:////absolute/path (default "
        "sqlite:///./gatehouse-data/gatehouse.db), or postgresql://user:password@host:port/db "
@@ -329,12 +355,13 @@ core::Result<Config> load(const Lookup& lookup) {
 
   for (const auto& [name, target] : {std::pair{"LOGIN_RATE_LIMIT", &c.login_rate_limit},
                                      std::pair{"REGISTER_RATE_LIMIT", &c.register_rate_limit},
-                                     std::pair{"REFRESH_RATE_LIMIT", &c.refresh_rate_limit}}) {
+                                     std::pair{"REFRESH_RATE_LIMIT", &c.refresh_rate_limit},
+                                     std::pair{"MFA_RATE_LIMIT", &c.mfa_rate_limit}}) {
     if (auto v = r.raw(name)) {
       if (auto limit = parseRateLimit(*v)) {
         *target = *limit;
       } else {
-        r.fail(name, "must look like 5/minute (N/second|minute|hour|day, N > 0)");
+        r.fail(name, "must look like 5/minute or 5/15minutes (N/[K]second|minute|hour|day, N > 0)");
       }
     }
   }
@@ -394,6 +421,13 @@ core::Result<Config> load(const Lookup& lookup) {
           p.id_token_alg = *parsed;
         }
       }
+      if (auto trust = r.raw(prefix + "TRUST_AMR")) {
+        if (*trust == "true" || *trust == "1") {
+          p.trust_amr = true;
+        } else if (*trust != "false" && *trust != "0") {
+          r.fail(prefix + "TRUST_AMR", "must be true or false");
+        }
+      }
       c.oidc_providers.push_back(std::move(p));
     }
   }
@@ -413,6 +447,14 @@ core::Result<Config> load(const Lookup& lookup) {
   r.boolean("REGISTRATION_ENABLED", c.registration_enabled);
   r.integer("API_KEYS_PER_USER", c.api_keys_per_user, 1, 10000);
   r.boolean("DOCS_ENABLED", c.docs_enabled);
+  r.integer("STEP_UP_MAX_AGE_SECONDS", c.step_up_max_age_seconds, 1, 86400);
+  if (auto v = r.raw("MFA_REQUIRED_ROLES")) c.mfa_required_roles = commaList(*v);
+  if (auto v = r.raw("MFA_ISSUER")) {
+    if (v->empty() || v->size() > 64 || v->find(':') != std::string::npos)
+      r.fail("MFA_ISSUER", "1 to 64 characters, no ':'");
+    else
+      c.mfa_issuer = *v;
+  }
   if (auto v = r.raw("CORS_ALLOW_ORIGINS")) {
     for (const std::string& origin : commaList(*v)) {
       // An origin is scheme://host[:port], nothing more: "*" or a path would be a mistake.
@@ -511,6 +553,8 @@ std::vector<std::string> describe(const Config& c) {
       "REGISTRATION_ENABLED        = " + std::string(c.registration_enabled ? "true" : "false"),
       "API_KEYS_PER_USER           = " + std::to_string(c.api_keys_per_user),
       "DOCS_ENABLED                = " + std::string(c.docs_enabled ? "true" : "false"),
+      "STEP_UP_MAX_AGE_SECONDS     = " + std::to_string(c.step_up_max_age_seconds),
+      "MFA_ISSUER                  = " + c.mfa_issuer,
   };
 }
 

@@ -47,6 +47,9 @@ struct OidcProvider {
   std::string client_secret;  // never logged
   std::string scopes = "openid email profile";
   jose::Algorithm id_token_alg = jose::Algorithm::Rs256;
+  // Believe the ID token's amr when it says a second factor was used (OIDC_<NAME>_TRUST_AMR):
+  // then a Gatehouse user with a factor is not asked for it again.
+  bool trust_amr = false;
 };
 
 // Which proxy's original-request headers forward-auth believes (never chosen by the request):
@@ -81,6 +84,7 @@ struct Config {
   RateLimit login_rate_limit{5, std::chrono::seconds(60)};
   RateLimit register_rate_limit{3, std::chrono::seconds(60)};
   RateLimit refresh_rate_limit{30, std::chrono::seconds(60)};  // per session
+  RateLimit mfa_rate_limit{5, std::chrono::seconds(15 * 60)};  // per account
   std::vector<std::string> trusted_proxies;
   std::int64_t refresh_grace_seconds = 0;
   std::uint32_t lockout_threshold = 100;  // consecutive failures that lock password login
@@ -102,6 +106,9 @@ struct Config {
   std::size_t api_keys_per_user = 100;
   bool docs_enabled = true;                     // /openapi.json and /docs
   std::vector<std::string> cors_allow_origins;  // exact origins; empty: no CORS headers
+  std::int64_t step_up_max_age_seconds = 300;   // RFC 9470 max_age for step-up operations
+  std::vector<std::string> mfa_required_roles;  // must enrol a second factor
+  std::string mfa_issuer = "Gatehouse";         // the otpauth:// issuer
 
   HttpLimits http;
   bool log_json = false;

@@ -10,6 +10,7 @@ const EVP_MD* evpMd(Digest d) {
   static const EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   static const EVP_MD* const kSha384 = EVP_MD_fetch(nullptr, "SHA384", nullptr);
   static const EVP_MD* const kSha512 = EVP_MD_fetch(nullptr, "SHA512", nullptr);
+  static const EVP_MD* const kSha1 = EVP_MD_fetch(nullptr, "SHA1", nullptr);
   switch (d) {
     case Digest::Sha256:
       return kSha256;
@@ -17,6 +18,8 @@ const EVP_MD* evpMd(Digest d) {
       return kSha384;
     case Digest::Sha512:
       return kSha512;
+    case Digest::Sha1:  // TOTP only (RFC 6238)
+      return kSha1;
   }
   return nullptr;
 }
@@ -29,6 +32,8 @@ std::size_t digestSize(Digest d) {
       return 48;
     case Digest::Sha512:
       return 64;
+    case Digest::Sha1:
+      return 20;
   }
   return 0;
 }

@@ -10,7 +10,9 @@
 
 namespace gatehouse::crypto {
 
-enum class Digest { Sha256, Sha384, Sha512 };
+// Sha1 exists only for HMAC-SHA-1 in TOTP (RFC 6238 §1.2, which authenticator apps expect); never
+// use it for signatures or token digests.
+enum class Digest { Sha256, Sha384, Sha512, Sha1 };
 
 // The fetched EVP_MD for `d` (fetched once per process, never freed).
 const EVP_MD* evpMd(Digest d);

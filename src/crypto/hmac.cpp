@@ -30,6 +30,8 @@ const char* digestName(Digest d) {
       return "SHA384";
     case Digest::Sha512:
       return "SHA512";
+    case Digest::Sha1:  // TOTP only (RFC 6238)
+      return "SHA1";
   }
   return "";
 }

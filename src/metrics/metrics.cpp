@@ -86,6 +86,14 @@ std::string Registry::render() const {
           refresh_reuse_.load());
   counter("gatehouse_lockouts_total", "Accounts locked after repeated failed logins.",
           locked_out_.load());
+  out << "# HELP gatehouse_mfa_events_total Second-factor enrolments, uses, failures, replays, "
+         "removals and resets.\n# TYPE gatehouse_mfa_events_total counter\n";
+  static constexpr const char* kMfaEvents[] = {"enrolled", "confirmed", "verified", "failed",
+                                               "replayed", "removed",   "reset"};
+  for (std::size_t i = 0; i < mfa_.size(); ++i) {
+    out << "gatehouse_mfa_events_total{event=\"" << kMfaEvents[i] << "\"} " << mfa_[i].load()
+        << "\n";
+  }
   out << "# HELP gatehouse_hash_queue_depth Password hashing jobs waiting.\n# TYPE "
          "gatehouse_hash_queue_depth gauge\n"
       << "gatehouse_hash_queue_depth " << (hash_queue_depth_ ? hash_queue_depth_() : 0) << "\n";

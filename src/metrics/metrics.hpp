@@ -30,6 +30,11 @@ class Registry {
   void rateLimited() { rate_limited_.fetch_add(1, std::memory_order_relaxed); }
   void refreshReuse() { refresh_reuse_.fetch_add(1, std::memory_order_relaxed); }
   void lockedOut() { locked_out_.fetch_add(1, std::memory_order_relaxed); }
+  // Second-factor events: gatehouse_mfa_events_total{event="..."}.
+  enum class Mfa { Enrolled, Confirmed, Verified, Failed, Replayed, Removed, Reset, Count };
+  void mfa(Mfa event) {
+    mfa_[static_cast<std::size_t>(event)].fetch_add(1, std::memory_order_relaxed);
+  }
   // Sampled when rendering.
   // Keys the in-process rate limiter holds (not set with Redis, whose keys expire there).
   void setRateLimitKeys(std::function<std::size_t()> keys) { rate_limit_keys_ = std::move(keys); }
@@ -60,6 +65,7 @@ class Registry {
   std::atomic<std::uint64_t> rate_limited_{0};
   std::atomic<std::uint64_t> refresh_reuse_{0};
   std::atomic<std::uint64_t> locked_out_{0};
+  std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(Mfa::Count)> mfa_{};
   std::function<std::size_t()> hash_queue_depth_;
   std::function<std::size_t()> rate_limit_keys_;
 };

@@ -6,6 +6,7 @@
 #include <boost/json/serialize.hpp>
 #include <spdlog/spdlog.h>
 
+#include "auth/claims.hpp"
 #include "auth/validation.hpp"
 #include "core/base64url.hpp"
 #include "core/strict_json.hpp"
@@ -193,8 +194,18 @@ std::string OidcService::complete(const std::string& name, const Callback& cb,
   auto code = crypto::randomToken(32);
   if (!code) return fail(name, "server_error", "random source failed", client);
   // Stored by digest: whoever reads the shared store cannot trade a code.
+  // The second-factor methods the provider asserts, when the operator trusts it to (TRUST_AMR).
+  std::string asserted;
+  if (provider.config().trust_amr) {
+    if (const auto* amr = claims->raw.if_contains("amr"); amr != nullptr && amr->is_array()) {
+      for (const auto& m : amr->get_array()) {
+        if (m.is_string() && auth::namesSecondFactor({std::string(m.get_string())}))
+          asserted += " " + std::string(m.get_string());
+      }
+    }
+  }
   auto stored = once_.putIfAbsent("code:" + core::hexEncode(crypto::sha256(*code)),
-                                  std::to_string(*user_id) + " " + name,
+                                  std::to_string(*user_id) + " " + name + asserted,
                                   std::chrono::seconds(kCodeSeconds), now);
   if (!stored || !*stored)
     return fail(name, "server_error", stored ? "code collision" : stored.error().message, client);
@@ -272,21 +283,27 @@ core::Result<std::int64_t> OidcService::resolveUser(const Provider& provider,
   return core::makeError(core::Errc::Internal, "no free username");
 }
 
-auth::Result<auth::TokenPair> OidcService::exchange(const std::string& code,
-                                                    const auth::ClientInfo& client) {
+auth::Result<auth::SignedIn> OidcService::exchange(const std::string& code,
+                                                   const auth::ClientInfo& client) {
   // Taken in one step: of two racing exchanges (on any nodes) only one gets it.
   auto pending = once_.take("code:" + core::hexEncode(crypto::sha256(code)), clock_.unixSeconds());
   if (!pending) return auth::fail(auth::Errc::Unavailable, pending.error().message);
   if (!*pending) return auth::fail(auth::Errc::InvalidExchangeCode, "unknown or used code");
-  const auto space = (*pending)->find(' ');
+  // "<user id> <provider>[ <asserted method>...]"
+  std::vector<std::string> parts;
+  for (std::size_t at = 0; at <= (*pending)->size();) {
+    const auto space = (*pending)->find(' ', at);
+    const auto end = space == std::string::npos ? (*pending)->size() : space;
+    parts.push_back((*pending)->substr(at, end - at));
+    at = end + 1;
+  }
   std::int64_t user_id = 0;
-  const char* first = (*pending)->data();
-  const auto [end, ec] = space == std::string::npos
-                             ? std::from_chars_result{first, std::errc::invalid_argument}
-                             : std::from_chars(first, first + space, user_id);
-  if (ec != std::errc() || end != first + space)
+  if (parts.size() < 2 ||
+      std::from_chars(parts[0].data(), parts[0].data() + parts[0].size(), user_id).ec !=
+          std::errc() ||
+      user_id <= 0)
     return auth::fail(auth::Errc::InvalidExchangeCode, "malformed stored code");
-  return sessions_.signInExternal(user_id, (*pending)->substr(space + 1), client);
+  return sessions_.externalProof(user_id, parts[1], {parts.begin() + 2, parts.end()}, client);
 }
 
 auth::Result<std::vector<store::Identity>> OidcService::identities(std::int64_t user_id) {

@@ -53,10 +53,11 @@ class OidcService {
   std::string complete(const std::string& provider, const Callback& callback,
                        const auth::ClientInfo& client);
 
-  // Trades a one-time code (single use, 60 s, on every node) for a token pair:
-  // InvalidExchangeCode, AccountDisabled, Unavailable.
-  [[nodiscard]] auth::Result<auth::TokenPair> exchange(const std::string& code,
-                                                       const auth::ClientInfo& client);
+  // Trades a one-time code (single use, 60 s, on every node) for the provider's proof of the
+  // user (the route then starts a session, or asks for the second factor when the user has one
+  // the provider did not vouch for): InvalidExchangeCode, AccountDisabled, Unavailable.
+  [[nodiscard]] auth::Result<auth::SignedIn> exchange(const std::string& code,
+                                                      const auth::ClientInfo& client);
 
   // The user's linked identities.
   [[nodiscard]] auth::Result<std::vector<store::Identity>> identities(std::int64_t user_id);

@@ -161,6 +161,21 @@ core::Result<Policy> Policy::fromJson(std::string_view text) {
                              " is not a plain path (at most one * at the end)");
       }
       RouteRule rule{method_name, path_text, *base, prefix, prefix && base_text.ends_with('/'), {}};
+      for (const auto& member : *o) {
+        if (member.key() != "method" && member.key() != "path" && member.key() != "permissions" &&
+            member.key() != "mfa") {
+          return makeError(Errc::InvalidArgument, "policy file: route " + path_text +
+                                                      " has unknown member \"" +
+                                                      std::string(member.key()) + "\"");
+        }
+      }
+      if (const auto* mfa = o->if_contains("mfa")) {
+        if (!mfa->is_bool()) {
+          return makeError(Errc::InvalidArgument,
+                           "policy file: route " + path_text + ": \"mfa\" must be true or false");
+        }
+        rule.mfa = mfa->get_bool();
+      }
       for (const auto& v : perms->get_array()) {
         const std::string perm = v.is_string() ? std::string(v.get_string()) : std::string();
         if (!p.permissions_.contains(perm)) {
@@ -179,6 +194,18 @@ core::Result<Policy> Policy::fromJson(std::string_view text) {
 
 std::optional<std::vector<std::string>> Policy::permissionsForRoute(
     std::string_view method, std::string_view normalized_path) const {
+  const RouteRule* rule = matchRoute(method, normalized_path);
+  if (rule == nullptr) return std::nullopt;
+  return rule->permissions;
+}
+
+bool Policy::routeNeedsMfa(std::string_view method, std::string_view normalized_path) const {
+  const RouteRule* rule = matchRoute(method, normalized_path);
+  return rule != nullptr && rule->mfa;
+}
+
+const Policy::RouteRule* Policy::matchRoute(std::string_view method,
+                                            std::string_view normalized_path) const {
   const std::string m = upper(method);
   for (const auto& rule : routes_) {
     // A GET rule also covers HEAD: applications answer HEAD with their GET handler.
@@ -193,9 +220,9 @@ std::optional<std::vector<std::string>> Policy::permissionsForRoute(
     } else {
       hit = normalized_path.starts_with(rule.base);
     }
-    if (hit) return rule.permissions;
+    if (hit) return &rule;
   }
-  return std::nullopt;
+  return nullptr;
 }
 
 core::Result<Policy> Policy::loadFile(const std::filesystem::path& path) {

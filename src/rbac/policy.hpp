@@ -39,6 +39,9 @@ class Policy {
   // a plain prefix ("/adm*"); method "*" is any, and a GET rule also covers HEAD.
   std::optional<std::vector<std::string>> permissionsForRoute(
       std::string_view method, std::string_view normalized_path) const;
+  // Whether the first matching rule says "mfa": true (the sign-in must have used a second
+  // factor); false when no rule matches.
+  bool routeNeedsMfa(std::string_view method, std::string_view normalized_path) const;
   bool hasRouteRules() const { return !routes_.empty(); }
 
  private:
@@ -56,7 +59,9 @@ class Policy {
     bool prefix = false;
     bool segment_prefix = false;  // "/x/*": /x and below, never /xy
     std::vector<std::string> permissions;
+    bool mfa = false;
   };
+  const RouteRule* matchRoute(std::string_view method, std::string_view normalized_path) const;
   std::vector<RouteRule> routes_;
 };
 

@@ -26,6 +26,9 @@ class RateLimiter {
   [[nodiscard]] virtual core::Result<Decision> hit(std::string_view key, std::uint32_t limit,
                                                    std::chrono::seconds window,
                                                    std::int64_t now) = 0;
+  // Forgets `key`'s window (a second factor that succeeded: a user's own sign-ins never add up
+  // to a refusal, while every guess still counts before it is checked). Best effort.
+  virtual void reset(std::string_view key) = 0;
 };
 
 // Consecutive failed password logins per account (NIST SP 800-63B §5.2.2): growing delays after a

@@ -20,6 +20,12 @@ std::size_t LocalRateLimiter::size() const {
   return n;
 }
 
+void LocalRateLimiter::reset(std::string_view key) {
+  Shard& shard = shards_[std::hash<std::string_view>{}(key) % kShards];
+  const std::lock_guard lock(shard.mutex);
+  if (auto it = shard.windows.find(key); it != shard.windows.end()) shard.windows.erase(it);
+}
+
 core::Result<Decision> LocalRateLimiter::hit(std::string_view key, std::uint32_t limit,
                                              std::chrono::seconds window, std::int64_t now) {
   if (key.size() > kMaxKeyBytes)

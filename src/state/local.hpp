@@ -20,6 +20,7 @@ class LocalRateLimiter final : public RateLimiter {
   explicit LocalRateLimiter(std::size_t max_keys = 200000);
   [[nodiscard]] core::Result<Decision> hit(std::string_view key, std::uint32_t limit,
                                            std::chrono::seconds window, std::int64_t now) override;
+  void reset(std::string_view key) override;
   std::size_t size() const;
 
  private:

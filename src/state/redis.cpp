@@ -211,6 +211,12 @@ core::Result<RedisReply> RedisClient::command(std::initializer_list<std::string_
   return reply;
 }
 
+void RedisRateLimiter::reset(std::string_view key) {
+  if (key.size() > LocalRateLimiter::kMaxKeyBytes) return;
+  if (auto ok = redis_.command({"DEL", "gatehouse:rate:" + std::string(key)}); !ok)
+    spdlog::warn("rate limiter: a reset was not stored: {}", ok.error().message);
+}
+
 core::Result<Decision> RedisRateLimiter::hit(std::string_view key, std::uint32_t limit,
                                              std::chrono::seconds window, std::int64_t now) {
   // Bounded like the in-process limiter: every key expires with its window, and its size is

@@ -74,6 +74,7 @@ class RedisRateLimiter final : public RateLimiter {
   explicit RedisRateLimiter(RedisClient& redis) : redis_(redis) {}
   [[nodiscard]] core::Result<Decision> hit(std::string_view key, std::uint32_t limit,
                                            std::chrono::seconds window, std::int64_t now) override;
+  void reset(std::string_view key) override;
 
  private:
   RedisClient& redis_;

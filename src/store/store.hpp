@@ -78,7 +78,10 @@ class UserStore {
                                                   std::string_view protected_role) = 0;
   // NotFound, or FailedPrecondition when it would remove the last active `protected_role`.
   [[nodiscard]] virtual core::Status remove(std::int64_t id, std::string_view protected_role) = 0;
-  [[nodiscard]] virtual core::Status setPasswordHash(std::int64_t id, std::string_view hash) = 0;
+  // Compare-and-set: the hash becomes `hash` only while it is still `expected` (a login's rehash
+  // must never undo a password change or reset that committed meanwhile). NotFound otherwise.
+  [[nodiscard]] virtual core::Status replacePasswordHash(std::int64_t id, std::string_view expected,
+                                                         std::string_view hash) = 0;
   // In one transaction: the new hash, earlier tokens voided (tokens_valid_after = `now`), every
   // session of the user revoked and, with `end_api_keys`, every API key too. NotFound.
   [[nodiscard]] virtual core::Status changePassword(std::int64_t id, std::string_view hash,

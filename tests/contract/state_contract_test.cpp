@@ -69,6 +69,17 @@ TEST_P(StateContract, CountsPerKeyInWindowsOpenedByTheFirstHit) {
       l->hit(key("ip:1"), 5, seconds(60), t + 60).value().allowed);  // the key's next window
 }
 
+TEST_P(StateContract, AResetKeyStartsAFreshWindow) {
+  auto l = limiter();
+  const std::int64_t t = 1'800'000'000;
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(l->hit(key("mfa:1"), 3, seconds(900), t).value().allowed);
+  EXPECT_FALSE(l->hit(key("mfa:1"), 3, seconds(900), t).value().allowed);
+  l->reset(key("mfa:2"));  // another key: nothing changes
+  EXPECT_FALSE(l->hit(key("mfa:1"), 3, seconds(900), t).value().allowed);
+  l->reset(key("mfa:1"));
+  EXPECT_TRUE(l->hit(key("mfa:1"), 3, seconds(900), t + 1).value().allowed);
+}
+
 TEST_P(StateContract, ConcurrentHitsFromManyThreadsAllCount) {
   // Two limiters on one backend stand for two nodes: with Redis they share one count.
   auto a = limiter();

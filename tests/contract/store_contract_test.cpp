@@ -124,7 +124,10 @@ TEST_P(StoreContract, ListsCountsUpdatesAndRemoves) {
   ASSERT_FALSE(clashed);
   EXPECT_EQ(clashed.error().code, core::Errc::AlreadyExists);
   EXPECT_EQ(store_->users().update(9999, p, "admin").error().code, core::Errc::NotFound);
-  EXPECT_TRUE(store_->users().setPasswordHash(a.id, "$argon2id$new"));
+  // A rehash replaces only the hash it verified: never one a password change wrote meanwhile.
+  EXPECT_EQ(store_->users().replacePasswordHash(a.id, "$2b$10$other", "$argon2id$new").error().code,
+            core::Errc::NotFound);
+  EXPECT_TRUE(store_->users().replacePasswordHash(a.id, "$2b$10$hash", "$argon2id$new"));
   EXPECT_EQ(store_->users().findById(a.id).value()->password_hash, "$argon2id$new");
   EXPECT_TRUE(store_->users().remove(a.id, "admin"));
   EXPECT_EQ(store_->users().remove(a.id, "admin").error().code, core::Errc::NotFound);
@@ -437,7 +440,7 @@ TEST_P(StoreContract, IdentitiesAreUniqueAndNeverRemoveTheLastWayIn) {
   EXPECT_EQ(ids.listForUser(user->id).value().size(), 2U);
   EXPECT_EQ(ids.removeUnlessLast(second->id, user->id + 1).error().code, core::Errc::NotFound);
   ASSERT_TRUE(ids.removeUnlessLast(second->id, user->id));
-  ASSERT_TRUE(store_->users().setPasswordHash(user->id, "$2b$12$x"));
+  ASSERT_TRUE(store_->users().replacePasswordHash(user->id, "", "$2b$12$x"));
   EXPECT_TRUE(ids.removeUnlessLast(found->id, user->id));  // a password remains
   EXPECT_TRUE(ids.listForUser(user->id).value().empty());
 }

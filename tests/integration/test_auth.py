@@ -200,7 +200,9 @@ def test_me(server):
     r = requests.get(server.url("/api/v1/auth/me"), headers=auth(token))
     assert r.status_code == 200
     user = r.json()
-    assert set(user) == {"id", "email", "username", "role", "is_active", "created_at"}
+    # The seed's fields, and the second wave's mfa_enabled (API.md, Second factor).
+    assert set(user) == {"id", "email", "username", "role", "is_active", "created_at", "mfa_enabled"}
+    assert user["mfa_enabled"] is False
     assert user["email"] == "max@example.com" and user["role"] == "user" and user["is_active"] is True
     assert time.strptime(user["created_at"], "%Y-%m-%dT%H:%M:%SZ")
     # RFC 6750 §3: a presented and refused credential gets error="invalid_token".

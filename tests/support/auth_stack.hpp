@@ -38,7 +38,7 @@ struct AuthStack {
         audit(store->audit(), clock, ""),
         rates(limiter, metrics, audit, clock),
         session_end(*store, revocations, clock, tokens.settings().access_ttl),
-        token_check({*store, tokens, policy, revocations, cache}),
+        token_check({*store, tokens, policy, revocations, cache, clock}),
         sessions({*store, tokens, policy, revocations, cache, token_check, session_end, rates,
                   audit, metrics, clock, auth::SessionRules{0, {1000, std::chrono::seconds(60)}}}),
         passwords({*store,

@@ -374,9 +374,13 @@ class PgUsers final : public UserStore {
         .map([](std::monostate) {});
   }
 
-  core::Status setPasswordHash(std::int64_t id, std::string_view hash) override {
-    return run(pool_, "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3",
-               {hash, nowSeconds(), id});
+  core::Status replacePasswordHash(std::int64_t id, std::string_view expected,
+                                   std::string_view hash) override {
+    return run(
+        pool_,
+        "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3 AND password_hash "
+        "= $4",
+        {hash, nowSeconds(), id, expected}, "user or hash");
   }
 
   core::Status changePassword(std::int64_t id, std::string_view hash, std::int64_t now,

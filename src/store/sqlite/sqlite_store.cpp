@@ -397,9 +397,12 @@ class SqliteUsers final : public UserStore {
     });
   }
 
-  core::Status setPasswordHash(std::int64_t id, std::string_view hash) override {
-    return run(pool_, "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?", nullptr,
-               hash, nowSeconds(), id);
+  core::Status replacePasswordHash(std::int64_t id, std::string_view expected,
+                                   std::string_view hash) override {
+    return run(
+        pool_,
+        "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ? AND password_hash = ?",
+        "user or hash", hash, nowSeconds(), id, expected);
   }
 
  private:

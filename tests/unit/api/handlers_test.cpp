@@ -26,7 +26,9 @@ class Handlers : public ::testing::Test {
     services_.rates = &stack_.rates;
     services_.rate_limits = {{"LOGIN_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
                              {"REGISTER_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
-                             {"REFRESH_RATE_LIMIT", {1000, std::chrono::seconds(60)}}};
+                             {"REFRESH_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
+                             {"MFA_RATE_LIMIT", {1000, std::chrono::seconds(60)}}};
+    services_.mfa = &mfa_;
     addAllRoutes(table_);
     table_.install(router_, services_);
     services_.routes = &table_;
@@ -99,6 +101,12 @@ class Handlers : public ::testing::Test {
   auth::TokenCheck& auth_ = stack_.token_check;
   auth::ApiKeyService keys_;
   auth::UserService users_{*store_, policy_, cache_, audit_, clock_, keys_, stack_.session_end};
+  mfa::MfaService mfa_{{*store_, stack_.once, stack_.limiter, stack_.rates, policy_, cache_, audit_,
+                        metrics_, clock_,
+                        mfa::Settings{"Gatehouse",
+                                      {1000, std::chrono::seconds(60)},
+                                      std::string(32, 'k'),
+                                      std::string(32, 'c')}}};
   oidc::CurlClient outbound_{""};
   oidc::OidcService oidc_;
   Services services_;

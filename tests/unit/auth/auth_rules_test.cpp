@@ -6,11 +6,17 @@
 #include <vector>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 
+#include "auth/api_keys.hpp"
+#include "auth/claims.hpp"
 #include "auth/passwords.hpp"
 #include "auth/sessions.hpp"
 #include "auth/token_check.hpp"
+#include "auth/user_service.hpp"
+#include "core/base64url.hpp"
+#include "crypto/hmac.hpp"
 #include "support/auth_stack.hpp"
 
 namespace gatehouse::auth {
@@ -231,6 +237,254 @@ TEST_F(AuthRules, AnOperatorsAccountFollowsTheRegistrationRules) {
           .error()
           .code,
       Errc::EmailTaken);
+}
+
+TEST_F(AuthRules, InTheSecondOfAPasswordChangeTheTokensSessionDecides) {
+  registered();
+  stack_.clock.advance(10);
+  const auto before = login();  // issued in the second the change below happens
+  const auto id = stack_.token_check.authenticate(before.access_token)->user->id;
+  const std::string no_sid = forged(before, [](boost::json::object& o) { o.erase("sid"); });
+  // The change as another process (the CLI) makes it: hash, watermark and sessions in storage,
+  // nothing on this node's revocation list; the user cache learns of it (the change log).
+  const auto hash = stack_.hasher.hash("N3w-Passw0rd!");
+  ASSERT_TRUE(hash);
+  const std::int64_t now = stack_.clock.unixSeconds();
+  ASSERT_TRUE(stack_.store->users().changePassword(id, *hash, now, false));
+  stack_.cache.invalidate(id);
+  ASSERT_EQ(stack_.tokens.verifyAccess(before.access_token)->iat, now);
+  EXPECT_EQ(refusal(before.access_token), Errc::InvalidToken);  // its session ended with the change
+  EXPECT_EQ(refusal(no_sid), Errc::InvalidToken);               // no session to decide by
+  auto after = stack_.login("rules", "N3w-Passw0rd!", std::nullopt, client_);  // the same second
+  ASSERT_TRUE(after) << after.error().detail;
+  ASSERT_EQ(stack_.tokens.verifyAccess(after->access_token)->iat, now);
+  EXPECT_EQ(refusal(after->access_token), Errc::Internal);  // accepted: its session is live
+}
+
+TEST_F(AuthRules, RefreshChecksTheWatermarkItselfEvenWithALiveSession) {
+  const auto pair = registered();
+  const auto id = stack_.token_check.authenticate(pair.access_token)->user->id;
+  stack_.clock.advance(10);
+  // The watermark moves but the session row stays live (as if ending it had not been recorded).
+  ASSERT_TRUE(stack_.store->users().setTokensValidAfter(id, stack_.clock.unixSeconds()));
+  stack_.cache.invalidate(id);
+  const std::string sid(sessionOf(*stack_.tokens.verifyRefresh(pair.refresh_token)));
+  auto row = stack_.store->sessions().find(sid);
+  ASSERT_TRUE(row && *row);
+  ASSERT_FALSE((*row)->revoked);
+  auto refreshed = stack_.sessions.refresh(pair.refresh_token, client_);
+  ASSERT_FALSE(refreshed);
+  EXPECT_EQ(refreshed.error().code, Errc::InvalidRefreshToken);
+}
+
+TEST_F(AuthRules, AnInactiveUserGets403FirstAndEarlierTokensStayVoidAfterReactivation) {
+  const auto pair = registered();
+  const auto id = stack_.token_check.authenticate(pair.access_token)->user->id;
+  // A token without a session: after reactivation only the watermark can refuse it.
+  const std::string no_sid = forged(pair, [](boost::json::object& o) { o.erase("sid"); });
+  ASSERT_EQ(refusal(no_sid), Errc::Internal);
+  ApiKeyService keys(*stack_.store, stack_.policy, stack_.cache, stack_.audit, stack_.clock);
+  UserService users(*stack_.store, stack_.policy, stack_.cache, stack_.audit, stack_.clock, keys,
+                    stack_.session_end);
+  const Actor admin{std::nullopt, stack_.policy.allPermissions()};
+  stack_.clock.advance(10);
+  store::UserPatch off;
+  off.is_active = false;
+  ASSERT_TRUE(users.update(id, off, admin, client_));
+  // 403 before 401, though the token's session has ended and the watermark has moved.
+  EXPECT_EQ(refusal(pair.access_token), Errc::InactiveUser);
+  EXPECT_EQ(refusal(no_sid), Errc::InactiveUser);
+  stack_.clock.advance(10);
+  store::UserPatch on;
+  on.is_active = true;
+  ASSERT_TRUE(users.update(id, on, admin, client_));
+  EXPECT_EQ(refusal(pair.access_token), Errc::InvalidToken);
+  EXPECT_EQ(refusal(no_sid), Errc::InvalidToken);
+  auto refreshed = stack_.sessions.refresh(pair.refresh_token, client_);
+  ASSERT_FALSE(refreshed);
+  EXPECT_EQ(refreshed.error().code, Errc::InvalidRefreshToken);
+  EXPECT_EQ(refusal(login().access_token), Errc::Internal);  // a new sign-in works
+}
+
+TEST_F(AuthRules, WithinTheRefreshGraceASecondRefreshFailsWithoutEndingTheSession) {
+  constexpr std::int64_t kGrace = 10;
+  Sessions graceful({*stack_.store, stack_.tokens, stack_.policy, stack_.revocations, stack_.cache,
+                     stack_.token_check, stack_.session_end, stack_.rates, stack_.audit,
+                     stack_.metrics, stack_.clock,
+                     SessionRules{kGrace, {1000, std::chrono::seconds(60)}}});
+  const auto first = registered();
+  auto second = graceful.refresh(first.refresh_token, client_);
+  ASSERT_TRUE(second);
+  stack_.clock.advance(kGrace / 2);
+  auto twin = graceful.refresh(first.refresh_token, client_);  // a second tab, inside the window
+  ASSERT_FALSE(twin);
+  EXPECT_EQ(twin.error().code, Errc::InvalidRefreshToken);
+  EXPECT_EQ(refusal(second->access_token), Errc::Internal);  // the session lives on
+  auto third = graceful.refresh(second->refresh_token, client_);
+  ASSERT_TRUE(third);
+  // After the window the same replay is theft: the whole session ends.
+  stack_.clock.advance(kGrace + 1);
+  auto replay = graceful.refresh(second->refresh_token, client_);
+  ASSERT_FALSE(replay);
+  EXPECT_EQ(replay.error().code, Errc::InvalidRefreshToken);
+  EXPECT_EQ(refusal(third->access_token), Errc::InvalidToken);
+  auto after = graceful.refresh(third->refresh_token, client_);
+  ASSERT_FALSE(after);
+  EXPECT_EQ(after.error().code, Errc::InvalidRefreshToken);
+}
+
+TEST_F(AuthRules, ASignInCheckedAgainstAnOlderAccountStateStartsNoSession) {
+  registered();
+  auto signed_in = stack_.passwords.login("rules", kPassword, std::nullopt, client_);
+  ASSERT_TRUE(signed_in);
+  const auto id = signed_in->user.id;
+  const Principal owner{std::make_shared<const store::User>(signed_in->user), {}, {}, {}};
+  const auto live = [&] { return stack_.sessions.list(owner).value().size(); };
+  const auto sessions_before = live();
+  // A watermark that moved while the proof was being checked.
+  stack_.clock.advance(1);
+  ASSERT_TRUE(stack_.store->users().setTokensValidAfter(id, stack_.clock.unixSeconds()));
+  auto started = stack_.sessions.start(*signed_in, client_);
+  ASSERT_FALSE(started);
+  EXPECT_EQ(started.error().code, Errc::InvalidCredentials);
+  EXPECT_EQ(live(), sessions_before);
+  // A hash that changed while the proof was being checked.
+  auto again = stack_.passwords.login("rules", kPassword, std::nullopt, client_);
+  ASSERT_TRUE(again);
+  ASSERT_TRUE(stack_.store->users().replacePasswordHash(
+      id, again->user.password_hash, stack_.hasher.hash("0ther-Passw0rd!").value()));
+  started = stack_.sessions.start(*again, client_);
+  ASSERT_FALSE(started);
+  EXPECT_EQ(started.error().code, Errc::InvalidCredentials);
+  EXPECT_EQ(live(), sessions_before);
+}
+
+TEST_F(AuthRules, Rfc7009ARefreshTokenEndsItsSessionAnAccessTokenOnlyItself) {
+  const auto first = registered();
+  ASSERT_TRUE(stack_.sessions.revoke(first.refresh_token, std::nullopt, client_));
+  EXPECT_EQ(refusal(first.access_token), Errc::InvalidToken);
+  auto dead = stack_.sessions.refresh(first.refresh_token, client_);
+  ASSERT_FALSE(dead);
+  EXPECT_EQ(dead.error().code, Errc::InvalidRefreshToken);
+
+  const auto second = login();
+  // The hint only orders the lookups.
+  ASSERT_TRUE(stack_.sessions.revoke(second.access_token, std::string("refresh_token"), client_));
+  EXPECT_EQ(refusal(second.access_token), Errc::InvalidToken);
+  auto rotated = stack_.sessions.refresh(second.refresh_token, client_);  // the session lives
+  ASSERT_TRUE(rotated);
+  EXPECT_EQ(refusal(rotated->access_token), Errc::Internal);
+
+  // Unknown, garbage and foreign-signed tokens: success, and nothing ends.
+  const auto foreign_key =
+      jose::Key::hmac(jose::Algorithm::Hs256, std::string(32, 'x'), "hs1").value();
+  const std::string foreign =
+      jose::signJwt(foreign_key, stack_.tokens.verifyRefresh(rotated->refresh_token)->raw).value();
+  for (const std::string& junk :
+       {std::string(), std::string("garbage"), std::string("a.b.c"), foreign}) {
+    EXPECT_TRUE(stack_.sessions.revoke(junk, std::nullopt, client_)) << junk;
+    EXPECT_TRUE(stack_.sessions.revoke(junk, std::string("refresh_token"), client_)) << junk;
+    EXPECT_TRUE(stack_.sessions.revoke(junk, std::string("access_token"), client_)) << junk;
+  }
+  EXPECT_EQ(refusal(rotated->access_token), Errc::Internal);
+  EXPECT_TRUE(stack_.sessions.refresh(rotated->refresh_token, client_));
+}
+
+TEST_F(AuthRules, EndingASessionStopsItsAccessTokensAtOnceAndOnlyForItsOwner) {
+  const auto first = registered();
+  const auto second = login();
+  auto who = stack_.token_check.authenticate(second.access_token);
+  ASSERT_TRUE(who);
+  const std::string first_sid(sessionOf(*stack_.tokens.verifyAccess(first.access_token)));
+  const std::string second_sid(sessionOf(who->claims));
+  ASSERT_EQ(refusal(first.access_token), Errc::Internal);
+  ASSERT_TRUE(stack_.sessions.end(*who, first_sid, client_));
+  EXPECT_EQ(refusal(first.access_token), Errc::InvalidToken);  // at once: the clock never moved
+  auto dead = stack_.sessions.refresh(first.refresh_token, client_);
+  ASSERT_FALSE(dead);
+  EXPECT_EQ(dead.error().code, Errc::InvalidRefreshToken);
+  EXPECT_EQ(refusal(second.access_token), Errc::Internal);     // the caller's own session lives on
+  auto again = stack_.sessions.end(*who, first_sid, client_);  // already ended
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, Errc::SessionNotFound);
+
+  auto other = stack_.registerUser({"other@example.com", "other", kPassword}, client_);
+  ASSERT_TRUE(other);
+  auto intruder = stack_.token_check.authenticate(other->access_token);
+  ASSERT_TRUE(intruder);
+  auto refused = stack_.sessions.end(*intruder, second_sid, client_);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Errc::SessionNotFound);
+  EXPECT_EQ(refusal(second.access_token), Errc::Internal);
+  EXPECT_TRUE(stack_.sessions.refresh(second.refresh_token, client_));
+}
+
+TEST_F(AuthRules, TokensOverTheSizeLimitAreRefusedBeforeParsing) {
+  const auto pair = registered();
+  const std::size_t size = pair.access_token.size();
+  const auto service = [&](std::size_t max) {
+    TokenSettings settings;
+    settings.max_token_bytes = max;
+    return TokenService(stack_.key, jose::KeySet::create({stack_.key}).value(), settings,
+                        stack_.clock);
+  };
+  const TokenService exact = service(size);
+  EXPECT_TRUE(exact.verifyAccess(pair.access_token));
+  const TokenService small = service(size - 1);
+  auto verified = small.verifyAccess(pair.access_token);
+  ASSERT_FALSE(verified);
+  EXPECT_EQ(verified.error(), jose::JwtError::TooLarge);
+  TokenCheck check(
+      {*stack_.store, small, stack_.policy, stack_.revocations, stack_.cache, stack_.clock});
+  auto who = check.authenticate(pair.access_token);
+  ASSERT_FALSE(who);
+  EXPECT_EQ(who.error().code, Errc::InvalidToken);
+  // At the default 8 KiB: junk one byte over is not even looked at (TooLarge, not Malformed).
+  const std::string junk(jose::kDefaultMaxTokenBytes + 1, 'a');
+  auto over = stack_.tokens.verifyAccess(junk);
+  ASSERT_FALSE(over);
+  EXPECT_EQ(over.error(), jose::JwtError::TooLarge);
+  auto at = stack_.tokens.verifyAccess(junk.substr(1));
+  ASSERT_FALSE(at);
+  EXPECT_EQ(at.error(), jose::JwtError::Malformed);
+  EXPECT_EQ(refusal(junk), Errc::InvalidToken);
+}
+
+TEST_F(AuthRules, OnlyThePinnedAlgorithmIsAcceptedWhateverTheKeyMaterial) {
+  const auto pair = registered();
+  const boost::json::object claims = stack_.tokens.verifyAccess(pair.access_token)->raw;
+  const std::string payload = core::base64urlEncode(boost::json::serialize(claims));
+  const auto why = [&](const std::string& token) -> std::optional<jose::JwtError> {
+    auto verified = stack_.tokens.verifyAccess(token);
+    if (verified) return std::nullopt;
+    return verified.error();
+  };
+  const auto signedWith = [&](std::string_view header, const auto& sign) {
+    const std::string input = core::base64urlEncode(header) + "." + payload;
+    return input + "." + core::base64urlEncode(sign(input));
+  };
+  const auto hs256 = [&](std::string_view input) { return stack_.key.signBytes(input).value(); };
+  const auto hs512 = [](std::string_view input) {
+    return crypto::hmac(crypto::Digest::Sha512, std::string(32, 's'), input).value();
+  };
+  // The key "hs1" and a signature it verifies, under a header naming another algorithm.
+  const std::string relabelled = signedWith(R"({"alg":"HS512","typ":"JWT","kid":"hs1"})", hs256);
+  EXPECT_EQ(why(relabelled), jose::JwtError::AlgorithmMismatch);
+  EXPECT_EQ(refusal(relabelled), Errc::InvalidToken);
+  // HS512 with the same secret and kid.
+  const std::string other_alg = signedWith(R"({"alg":"HS512","typ":"JWT","kid":"hs1"})", hs512);
+  EXPECT_EQ(why(other_alg), jose::JwtError::AlgorithmMismatch);
+  EXPECT_EQ(refusal(other_alg), Errc::InvalidToken);
+  // "none" in any spelling, without a signature or with a valid HS256 one.
+  for (const char* header :
+       {R"({"alg":"none","typ":"JWT","kid":"hs1"})", R"({"alg":"None","kid":"hs1"})"}) {
+    const std::string bare = core::base64urlEncode(header) + "." + payload + ".";
+    const std::string signed_none = signedWith(header, hs256);
+    for (const std::string& token : {bare, signed_none}) {
+      EXPECT_EQ(why(token), jose::JwtError::AlgNone) << header;
+      EXPECT_EQ(refusal(token), Errc::InvalidToken) << header;
+    }
+  }
 }
 
 }  // namespace

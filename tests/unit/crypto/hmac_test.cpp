@@ -17,6 +17,16 @@ TEST(HmacKey, MatchesRfc4231Case2) {
   EXPECT_EQ(hmac(Digest::Sha256, "Jefe", "what do ya want for nothing?").value(), *tag);
 }
 
+// SHA-1 exists for TOTP only (RFC 6238); RFC 2202 §3 test case 1.
+TEST(HmacKey, MatchesRfc2202Sha1Case1) {
+  auto key = HmacKey::create(Digest::Sha1, std::string(20, '\x0b'));
+  ASSERT_TRUE(key);
+  const std::string expected = testing::unhex("b617318655057264e28bc0b6fb378c8ef146be00");
+  EXPECT_EQ(key->sign("Hi There").value(), expected);
+  EXPECT_EQ(hmac(Digest::Sha1, std::string(20, '\x0b'), "Hi There").value(), expected);
+  EXPECT_EQ(digestSize(Digest::Sha1), 20U);
+}
+
 TEST(HmacKey, RejectsEmptyKeyAndTruncatedTags) {
   EXPECT_FALSE(HmacKey::create(Digest::Sha256, ""));
   auto key = HmacKey::create(Digest::Sha256, std::string(32, 'k'));

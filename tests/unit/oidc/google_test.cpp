@@ -153,8 +153,10 @@ TEST_F(GooglePreset, ValidatesAGoogleShapedIdTokenThroughTheCallback) {
   EXPECT_EQ(form.at("code_verifier").size(), 43U);
   ASSERT_EQ(google_.last_headers.size(), 1U);
   EXPECT_TRUE(google_.last_headers[0].second.starts_with("Basic "));
-  auto pair = oidc_.exchange(landing.substr(landing.find("#code=") + 6), client);
-  ASSERT_TRUE(pair) << pair.error().detail;
+  auto who = oidc_.exchange(landing.substr(landing.find("#code=") + 6), client);
+  ASSERT_TRUE(who) << who.error().detail;
+  EXPECT_EQ(who->grant.amr, std::vector<std::string>{"ext"});
+  ASSERT_TRUE(auth_.start(*who, client));
   auto user = store_->users().findByEmail("someone@gmail.com").value();
   ASSERT_TRUE(user);
   EXPECT_EQ(user->username, "someone");

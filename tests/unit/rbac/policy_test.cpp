@@ -60,6 +60,7 @@ TEST(PolicyRoutes, MatchNormalisedPathsFolderPrefixesAndAnyCase) {
   EXPECT_EQ(p->permissionsForRoute("POST", "/reports"), std::nullopt);
   EXPECT_EQ(p->permissionsForRoute("HEAD", "/reports"), (Perms{"analytics:view"}));
   EXPECT_EQ(p->permissionsForRoute("GET", "/reports/x"), std::nullopt);
+  EXPECT_FALSE(p->routeNeedsMfa("GET", "/reports"));
   EXPECT_EQ(p->permissionsForRoute("POST", "/upload"), (Perms{"posts:write"}));
   EXPECT_EQ(p->permissionsForRoute("POST", "/up"), (Perms{"posts:write"}));
   EXPECT_TRUE(p->hasRouteRules());
@@ -88,6 +89,21 @@ TEST(PolicyRoutes, UnknownMethodsAndOddPathsAreRefused) {
       Policy::fromJson(R"({"routes": [{"method": "FETCH", "path": "/a", "permissions": []}]})");
   ASSERT_FALSE(p);
   EXPECT_NE(p.error().message.find("FETCH"), std::string::npos);
+}
+
+TEST(PolicyRoutes, ARuleMayRequireASecondFactor) {
+  auto p = Policy::fromJson(R"({"routes": [
+      {"method": "*", "path": "/vault/*", "permissions": [], "mfa": true},
+      {"method": "GET", "path": "/open", "permissions": []}]})");
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_TRUE(p->routeNeedsMfa("POST", "/vault/x"));
+  EXPECT_FALSE(p->routeNeedsMfa("GET", "/open"));
+  EXPECT_FALSE(p->routeNeedsMfa("GET", "/elsewhere"));
+  EXPECT_FALSE(Policy::fromJson(
+      R"({"routes": [{"method": "*", "path": "/v", "permissions": [], "mfa": "yes"}]})"));
+  // A misspelt member must not silently drop a requirement.
+  EXPECT_FALSE(Policy::fromJson(
+      R"({"routes": [{"method": "*", "path": "/v", "permissions": [], "mfa_required": true}]})"));
 }
 
 TEST(Authorization, IsRolePermissionsIntersectScopes) {

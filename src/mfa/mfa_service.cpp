@@ -1,0 +1,356 @@
+#include "mfa/mfa_service.hpp"
+
+#include <algorithm>
+
+#include <boost/json/serialize.hpp>
+#include <spdlog/spdlog.h>
+
+#include "core/base64url.hpp"
+#include "core/strict_json.hpp"
+#include "crypto/aead.hpp"
+#include "crypto/digest.hpp"
+#include "crypto/hmac.hpp"
+#include "crypto/random.hpp"
+#include "mfa/base32.hpp"
+#include "mfa/qr.hpp"
+#include "mfa/totp.hpp"
+
+namespace gatehouse::mfa {
+namespace {
+
+namespace json = boost::json;
+using auth::Errc;
+using auth::fail;
+
+constexpr std::int64_t kMfaTokenSeconds = 300;
+constexpr std::int64_t kStaleEnrolmentSeconds = 24 * 3600;
+constexpr std::size_t kRecoveryCodes = 10;
+constexpr std::size_t kRecoveryCodeChars = 10;  // 50 bits, shown as xxxxx-xxxxx
+constexpr std::size_t kMaxCodeBytes = 64;
+constexpr std::string_view kCodeAlphabet = "abcdefghijklmnopqrstuvwxyz234567";
+
+std::string sealingAad(std::int64_t user_id) {
+  // Bound to its user: a sealed secret copied to another user's row does not open.
+  return "gatehouse totp secret v1 user " + std::to_string(user_id);
+}
+
+std::string limiterKey(std::int64_t user_id) { return "mfa:acct:" + std::to_string(user_id); }
+
+// A recovery code as typed, in its stored spelling: lower case, no dashes or spaces; nullopt
+// unless it has the length and alphabet of one.
+std::optional<std::string> normalisedRecoveryCode(std::string_view typed) {
+  std::string out;
+  for (const char ch : typed) {
+    if (ch == '-' || ch == ' ') continue;
+    const char c = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (kCodeAlphabet.find(c) == std::string_view::npos) return std::nullopt;
+    out.push_back(c);
+  }
+  if (out.size() != kRecoveryCodeChars) return std::nullopt;
+  return out;
+}
+
+std::string clientFingerprint(const auth::ClientInfo& client) {
+  return core::hexEncode(crypto::sha256(client.ip + "\n" + client.user_agent));
+}
+
+}  // namespace
+
+void MfaService::record(std::string type, const auth::ClientInfo& client,
+                        std::optional<std::int64_t> actor, std::int64_t subject,
+                        boost::json::object detail) {
+  d_.audit.record(auth::auditEvent(std::move(type), client, actor, subject, std::move(detail)));
+}
+
+std::string MfaService::codeHash(std::int64_t user_id, std::string_view code) const {
+  auto mac = crypto::hmac(crypto::Digest::Sha256, d_.settings.code_key,
+                          std::to_string(user_id) + ":" + std::string(code));
+  return mac ? core::hexEncode(*mac) : std::string();
+}
+
+std::optional<std::string> MfaService::openSecret(const store::MfaFactor& factor) const {
+  const auto sealed = core::base64urlDecode(factor.secret);
+  if (!sealed) return std::nullopt;
+  return crypto::open(d_.settings.sealing_key, *sealed, sealingAad(factor.user_id));
+}
+
+auth::Result<std::vector<std::string>> MfaService::freshCodes(std::int64_t user_id,
+                                                              std::vector<std::string>& hashes) {
+  auto random = crypto::randomBytes(kRecoveryCodes * kRecoveryCodeChars);
+  if (!random) return fail(Errc::Internal, "random source failed");
+  std::vector<std::string> codes;
+  hashes.clear();
+  for (std::size_t i = 0; i < kRecoveryCodes; ++i) {
+    std::string code;
+    for (std::size_t j = 0; j < kRecoveryCodeChars; ++j) {
+      // 256 is a multiple of 32: every character is equally likely.
+      code.push_back(
+          kCodeAlphabet[static_cast<unsigned char>((*random)[i * kRecoveryCodeChars + j]) %
+                        kCodeAlphabet.size()]);
+    }
+    const std::string hash = codeHash(user_id, code);
+    if (hash.empty()) return fail(Errc::Internal, "recovery code digest failed");
+    hashes.push_back(hash);
+    codes.push_back(code.substr(0, 5) + "-" + code.substr(5));
+  }
+  return codes;
+}
+
+auth::Result<Enrolment> MfaService::enrol(const store::User& user, std::string name,
+                                          const auth::ClientInfo& client) {
+  auto secret = newTotpSecret();
+  if (!secret) return fail(Errc::Internal, secret.error().message);
+  auto sealed = crypto::seal(d_.settings.sealing_key, *secret, sealingAad(user.id));
+  if (!sealed) return fail(Errc::Internal, sealed.error().message);
+  const std::int64_t now = d_.clock.unixSeconds();
+  auto factor = d_.store.mfa().create(
+      {0, user.id, "totp", std::move(name), core::base64urlEncode(*sealed), false, now},
+      now - kStaleEnrolmentSeconds, d_.settings.max_factors);
+  if (!factor) {
+    if (factor.error().code == core::Errc::ResourceExhausted) return fail(Errc::FactorLimit);
+    return tl::unexpected(auth::storeFailure(factor.error()));
+  }
+  Enrolment out;
+  out.id = factor->id;
+  out.secret = base32Encode(*secret);
+  out.otpauth_uri = otpauthUri(d_.settings.issuer, user.email, out.secret);
+  auto svg = qrSvg(out.otpauth_uri);
+  if (!svg) return fail(Errc::Internal, svg.error().message);
+  out.qr_svg = std::move(*svg);
+  d_.metrics.mfa(metrics::Registry::Mfa::Enrolled);
+  record("mfa.enrolled", client, user.id, user.id, {{"factor_id", factor->id}, {"type", "totp"}});
+  return out;
+}
+
+auth::Result<std::optional<std::vector<std::string>>> MfaService::confirm(
+    const store::User& user, std::int64_t id, std::string_view code,
+    const auth::ClientInfo& client) {
+  auto factor = d_.store.mfa().find(id);
+  if (!factor) return tl::unexpected(auth::storeFailure(factor.error()));
+  if (!*factor || (*factor)->user_id != user.id || (*factor)->confirmed)
+    return fail(Errc::FactorNotFound);
+  const auto secret = openSecret(**factor);
+  if (!secret) return fail(Errc::Internal, "a factor's secret does not open");
+  const auto step = matchStep(*secret, code, d_.clock.unixSeconds());
+  if (!step) {
+    record("mfa.confirm_failed", client, user.id, user.id, {{"factor_id", id}});
+    return fail(Errc::WrongConfirmationCode);
+  }
+  std::vector<std::string> hashes;
+  auto codes = freshCodes(user.id, hashes);
+  if (!codes) return tl::unexpected(codes.error());
+  auto first = d_.store.mfa().confirm(id, user.id, *step, d_.clock.unixSeconds(), hashes);
+  if (!first) {
+    if (first.error().code == core::Errc::NotFound) return fail(Errc::FactorNotFound);
+    return tl::unexpected(auth::storeFailure(first.error()));
+  }
+  d_.users.invalidate(user.id);
+  d_.metrics.mfa(metrics::Registry::Mfa::Confirmed);
+  record("mfa.confirmed", client, user.id, user.id,
+         {{"factor_id", id}, {"recovery_codes_issued", *first}});
+  if (!*first) return std::optional<std::vector<std::string>>{};
+  return std::optional<std::vector<std::string>>(std::move(*codes));
+}
+
+auth::Result<Factors> MfaService::list(std::int64_t user_id) {
+  auto all = d_.store.mfa().listForUser(user_id);
+  if (!all) return tl::unexpected(auth::storeFailure(all.error()));
+  auto left = d_.store.mfa().recoveryCodesLeft(user_id);
+  if (!left) return tl::unexpected(auth::storeFailure(left.error()));
+  Factors out;
+  for (auto& f : *all) {
+    if (f.confirmed) out.confirmed.push_back(std::move(f));
+  }
+  out.recovery_codes_left = *left;
+  return out;
+}
+
+auth::Result<void> MfaService::remove(const store::User& user, std::int64_t id,
+                                      const auth::ClientInfo& client) {
+  if (auto ok = d_.store.mfa().remove(id, user.id); !ok) {
+    if (ok.error().code == core::Errc::NotFound) return fail(Errc::FactorNotFound);
+    return tl::unexpected(auth::storeFailure(ok.error()));
+  }
+  d_.users.invalidate(user.id);
+  d_.metrics.mfa(metrics::Registry::Mfa::Removed);
+  record("mfa.removed", client, user.id, user.id, {{"factor_id", id}});
+  return {};
+}
+
+auth::Result<std::vector<std::string>> MfaService::newRecoveryCodes(
+    const store::User& user, const auth::ClientInfo& client) {
+  auto factors = list(user.id);
+  if (!factors) return tl::unexpected(factors.error());
+  if (factors->confirmed.empty()) return fail(Errc::FactorNotFound, "no factor to recover");
+  std::vector<std::string> hashes;
+  auto codes = freshCodes(user.id, hashes);
+  if (!codes) return tl::unexpected(codes.error());
+  if (auto ok = d_.store.mfa().replaceRecoveryCodes(user.id, hashes); !ok)
+    return tl::unexpected(auth::storeFailure(ok.error()));
+  record("mfa.recovery_codes_regenerated", client, user.id, user.id);
+  return codes;
+}
+
+auth::Result<void> MfaService::reset(std::int64_t user_id, std::optional<std::int64_t> actor,
+                                     const auth::ClientInfo& client) {
+  auto removed = d_.store.mfa().removeAll(user_id);
+  if (!removed) return tl::unexpected(auth::storeFailure(removed.error()));
+  d_.users.invalidate(user_id);
+  d_.limiter.reset(limiterKey(user_id));
+  d_.metrics.mfa(metrics::Registry::Mfa::Reset);
+  record("mfa.reset", client, actor, user_id, {{"factors_removed", *removed}});
+  return {};
+}
+
+auth::Result<std::string> MfaService::challenge(const auth::SignedIn& who,
+                                                const auth::ClientInfo& client) {
+  auto token = crypto::randomToken(32);
+  if (!token) return fail(Errc::Internal, "random source failed");
+  const std::int64_t now = d_.clock.unixSeconds();
+  json::object pending{{"u", who.user.id},
+                       {"c", clientFingerprint(client)},
+                       {"tva", who.user.tokens_valid_after},
+                       {"exp", now + kMfaTokenSeconds},
+                       // The first proof's method: "pwd", or "ext" for an external provider.
+                       {"m", who.grant.amr.empty() ? std::string("pwd") : who.grant.amr.front()}};
+  if (who.grant.scope) {
+    json::array scope;
+    for (const auto& s : *who.grant.scope) scope.emplace_back(s);
+    pending["scope"] = std::move(scope);
+  }
+  // Stored by digest: whoever reads the shared store cannot finish anyone's sign-in.
+  auto stored =
+      d_.once.putIfAbsent("mfa:" + core::hexEncode(crypto::sha256(*token)),
+                          json::serialize(pending), std::chrono::seconds(kMfaTokenSeconds), now);
+  if (!stored) return fail(Errc::Unavailable, stored.error().message);
+  if (!*stored) return fail(Errc::Internal, "mfa_token collision");
+  record("login.mfa_required", client, std::nullopt, who.user.id);
+  return std::move(*token);
+}
+
+auth::Result<auth::SignedIn> MfaService::verify(std::string_view mfa_token, std::string_view code,
+                                                const auth::ClientInfo& client) {
+  if (mfa_token.empty() || mfa_token.size() > 256)
+    return fail(Errc::InvalidMfaCode, "malformed mfa_token");
+  const std::string key = "mfa:" + core::hexEncode(crypto::sha256(mfa_token));
+  const std::int64_t now = d_.clock.unixSeconds();
+  // Taken in one step: of two racing verifications (on any nodes) only one holds it.
+  auto taken = d_.once.take(key, now);
+  if (!taken) return fail(Errc::Unavailable, taken.error().message);
+  if (!*taken) return fail(Errc::InvalidMfaCode, "unknown, used or expired mfa_token");
+  auto parsed = core::parseStrictJson(**taken);
+  if (!parsed || !parsed->is_object()) return fail(Errc::Internal, "unreadable mfa_token state");
+  const json::object& pending = parsed->get_object();
+  const auto* uid = pending.if_contains("u");
+  const auto* fingerprint = pending.if_contains("c");
+  const auto* tva = pending.if_contains("tva");
+  const auto* exp = pending.if_contains("exp");
+  if (uid == nullptr || !uid->is_int64() || fingerprint == nullptr || !fingerprint->is_string() ||
+      tva == nullptr || !tva->is_int64() || exp == nullptr || !exp->is_int64())
+    return fail(Errc::Internal, "unreadable mfa_token state");
+  const std::int64_t user_id = uid->get_int64();
+  // Bound to the client of the password step: elsewhere the token is spent, not usable.
+  if (!crypto::constantTimeEquals(fingerprint->get_string(), clientFingerprint(client))) {
+    record("mfa.failed", client, std::nullopt, user_id, {{"reason", "other_client"}});
+    return fail(Errc::InvalidMfaCode, "mfa_token presented by another client");
+  }
+  auto user = d_.store.users().findById(user_id);
+  if (!user) return tl::unexpected(auth::storeFailure(user.error()));
+  // A password change or deactivation since the password step voids it.
+  if (!*user || !(*user)->is_active || (*user)->tokens_valid_after != tva->get_int64())
+    return fail(Errc::InvalidMfaCode, "account changed since the password step");
+  auto method = checkCode(**user, code, client);
+  if (!method) {
+    // A mistyped code may be typed again with the same token, within its five minutes (also after
+    // a 429, once Retry-After has passed); every attempt counted against MFA_RATE_LIMIT.
+    const std::int64_t left = exp->get_int64() - now;
+    if ((method.error().code == Errc::InvalidMfaCode || method.error().code == Errc::RateLimited) &&
+        left > 0) {
+      auto back = d_.once.putIfAbsent(key, **taken, std::chrono::seconds(left), now);
+      if (!back)
+        spdlog::warn("mfa_token not restored after a wrong code: {}", back.error().message);
+    }
+    return tl::unexpected(method.error());
+  }
+  std::optional<std::vector<std::string>> scope;
+  std::vector<std::string> scopes = d_.policy.permissionsOf((*user)->role);
+  if (const auto* s = pending.if_contains("scope"); s != nullptr && s->is_array()) {
+    std::vector<std::string> asked;
+    for (const auto& v : s->get_array()) {
+      if (v.is_string()) asked.emplace_back(v.get_string());
+    }
+    scopes = rbac::effectivePermissions(scopes, asked);
+    scope = scopes;
+  }
+  std::string first = "pwd";
+  if (const auto* m = pending.if_contains("m"); m != nullptr && m->is_string())
+    first = std::string(m->get_string());
+  // The sign-in is complete now (the first step recorded login.password_verified or
+  // login.external_verified).
+  d_.metrics.loginSucceeded();
+  record("login.succeeded", client, user_id, user_id, {{"method", first + "+" + *method}});
+  return auth::SignedIn{
+      std::move(**user), std::move(scopes), {std::move(scope), {first, *method}, now}};
+}
+
+auth::Result<std::string> MfaService::check(const store::User& user, std::string_view code,
+                                            const auth::ClientInfo& client) {
+  return checkCode(user, code, client);
+}
+
+auth::Result<std::string> MfaService::checkCode(const store::User& user, std::string_view code,
+                                                const auth::ClientInfo& client) {
+  // Counted before it is checked, so parallel guesses cannot outrun the limit; a success clears
+  // the count, so a user's own sign-ins never add up to a refusal.
+  if (auto ok = d_.rates.hit({limiterKey(user.id)}, d_.settings.limit, client, "mfa"); !ok)
+    return tl::unexpected(ok.error());
+  const std::int64_t now = d_.clock.unixSeconds();
+  const auto failed = [&](const char* reason) -> auth::Result<std::string> {
+    d_.metrics.mfa(metrics::Registry::Mfa::Failed);
+    record("mfa.failed", client, std::nullopt, user.id, {{"reason", reason}});
+    return fail(Errc::InvalidMfaCode, reason);
+  };
+  if (code.size() > kMaxCodeBytes) return failed("malformed");
+  if (code.size() == static_cast<std::size_t>(kTotpDigits) &&
+      std::all_of(code.begin(), code.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    auto factors = d_.store.mfa().listForUser(user.id);
+    if (!factors) return tl::unexpected(auth::storeFailure(factors.error()));
+    for (const auto& factor : *factors) {
+      if (!factor.confirmed) continue;
+      const auto secret = openSecret(factor);
+      if (!secret) {
+        spdlog::error("mfa: the secret of factor {} does not open", factor.id);
+        continue;
+      }
+      const auto step = matchStep(*secret, code, now);
+      if (!step) continue;
+      // Each time step once per factor, on every node (RFC 6238 §5.2).
+      auto fresh = d_.store.mfa().useStep(factor.id, *step, now);
+      if (!fresh) return tl::unexpected(auth::storeFailure(fresh.error()));
+      if (!*fresh) {
+        d_.metrics.mfa(metrics::Registry::Mfa::Replayed);
+        record("mfa.replayed", client, std::nullopt, user.id, {{"factor_id", factor.id}});
+        return fail(Errc::InvalidMfaCode, "a time step already used");
+      }
+      d_.limiter.reset(limiterKey(user.id));
+      d_.metrics.mfa(metrics::Registry::Mfa::Verified);
+      record("mfa.verified", client, user.id, user.id,
+             {{"factor_id", factor.id}, {"method", "otp"}});
+      return std::string("otp");
+    }
+    return failed("wrong_code");
+  }
+  const auto recovery = normalisedRecoveryCode(code);
+  if (!recovery) return failed("malformed");
+  auto used = d_.store.mfa().useRecoveryCode(user.id, codeHash(user.id, *recovery), now);
+  if (!used) return tl::unexpected(auth::storeFailure(used.error()));
+  if (!*used) return failed("wrong_recovery_code");
+  d_.limiter.reset(limiterKey(user.id));
+  d_.metrics.mfa(metrics::Registry::Mfa::Verified);
+  auto left = d_.store.mfa().recoveryCodesLeft(user.id);
+  record("mfa.verified", client, user.id, user.id,
+         {{"method", "recovery_code"}, {"recovery_codes_left", left ? *left : -1}});
+  return std::string("rc");
+}
+
+}  // namespace gatehouse::mfa

@@ -1,0 +1,115 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "audit/audit_log.hpp"
+#include "auth/client_info.hpp"
+#include "auth/errors.hpp"
+#include "auth/rate_check.hpp"
+#include "auth/sessions.hpp"
+#include "auth/user_cache.hpp"
+#include "config/config.hpp"
+#include "core/clock.hpp"
+#include "metrics/metrics.hpp"
+#include "rbac/policy.hpp"
+#include "state/once.hpp"
+#include "store/store.hpp"
+
+namespace gatehouse::mfa {
+
+// A new TOTP factor, shown once: the secret (base32), its otpauth:// URI and the URI as a QR code.
+struct Enrolment {
+  std::int64_t id = 0;
+  std::string secret;
+  std::string otpauth_uri;
+  std::string qr_svg;
+};
+
+struct Factors {
+  std::vector<store::MfaFactor> confirmed;  // secrets stay sealed; never shown again
+  std::int64_t recovery_codes_left = 0;
+};
+
+struct Settings {
+  std::string issuer = "Gatehouse";                           // shown in authenticator apps
+  config::RateLimit limit{5, std::chrono::seconds(15 * 60)};  // MFA_RATE_LIMIT per account
+  std::string sealing_key;  // 32 bytes: AES-256-GCM over TOTP secrets at rest
+  std::string code_key;     // 32 bytes: HMAC-SHA-256 key of recovery-code digests
+  std::int64_t max_factors = 10;
+};
+
+// The second factor (API.md, Second factor): TOTP factors (RFC 6238, SHA-1, 6 digits, 30 s,
+// ±1 step, each step accepted once per factor on every node through the store's
+// compare-and-set), ten single-use recovery codes, and the login's second step: a single-use
+// `mfa_token` (five minutes, bound to the password step's user, scope and client) traded with a
+// code for a session. Attempts count against MFA_RATE_LIMIT per account before they are checked
+// and never against the password's counters; a success clears them. Secrets are sealed at rest
+// and never logged. Runs on workers. Thread-safe.
+class MfaService {
+ public:
+  struct Deps {
+    store::Store& store;
+    state::OneTimeStore& once;
+    state::RateLimiter& limiter;
+    auth::RateCheck& rates;
+    const rbac::Policy& policy;
+    auth::UserCache& users;  // told at once when a user's mfa_enabled changes
+    audit::AuditLog& audit;
+    metrics::Registry& metrics;
+    const core::Clock& clock;
+    Settings settings;
+  };
+  explicit MfaService(Deps deps) : d_(std::move(deps)) {}
+
+  // A new, unconfirmed TOTP factor: FactorLimit when the user holds max_factors.
+  [[nodiscard]] auth::Result<Enrolment> enrol(const store::User& user, std::string name,
+                                              const auth::ClientInfo& client);
+  // Activates the factor with its first code: the recovery codes when it is the user's first
+  // factor, nullopt after. FactorNotFound (also another user's, or already confirmed),
+  // WrongConfirmationCode.
+  [[nodiscard]] auth::Result<std::optional<std::vector<std::string>>> confirm(
+      const store::User& user, std::int64_t id, std::string_view code,
+      const auth::ClientInfo& client);
+  [[nodiscard]] auth::Result<Factors> list(std::int64_t user_id);
+  // FactorNotFound unless the user's.
+  [[nodiscard]] auth::Result<void> remove(const store::User& user, std::int64_t id,
+                                          const auth::ClientInfo& client);
+  // Ten new recovery codes; the old ones die. FactorNotFound when the user has no factor.
+  [[nodiscard]] auth::Result<std::vector<std::string>> newRecoveryCodes(
+      const store::User& user, const auth::ClientInfo& client);
+  // An administrator's (or the CLI's) reset: every factor and recovery code of the user.
+  [[nodiscard]] auth::Result<void> reset(std::int64_t user_id, std::optional<std::int64_t> actor,
+                                         const auth::ClientInfo& client);
+
+  // The login's pause after a right password for a user with a factor: the mfa_token.
+  [[nodiscard]] auth::Result<std::string> challenge(const auth::SignedIn& who,
+                                                    const auth::ClientInfo& client);
+  // The second step: the sign-in, its amr ["pwd", "otp"|"rc"]. InvalidMfaCode for a wrong,
+  // replayed or used code and for an unknown, used, expired or other client's mfa_token;
+  // RateLimited.
+  [[nodiscard]] auth::Result<auth::SignedIn> verify(std::string_view mfa_token,
+                                                    std::string_view code,
+                                                    const auth::ClientInfo& client);
+  // A code from a signed-in user (reauthentication, password change): the method it proved,
+  // "otp" or "rc". InvalidMfaCode, RateLimited.
+  [[nodiscard]] auth::Result<std::string> check(const store::User& user, std::string_view code,
+                                                const auth::ClientInfo& client);
+
+ private:
+  [[nodiscard]] auth::Result<std::string> checkCode(const store::User& user, std::string_view code,
+                                                    const auth::ClientInfo& client);
+  [[nodiscard]] auth::Result<std::vector<std::string>> freshCodes(std::int64_t user_id,
+                                                                  std::vector<std::string>& hashes);
+  std::string codeHash(std::int64_t user_id, std::string_view code) const;
+  std::optional<std::string> openSecret(const store::MfaFactor& factor) const;
+  void record(std::string type, const auth::ClientInfo& client, std::optional<std::int64_t> actor,
+              std::int64_t subject, boost::json::object detail = {});
+
+  Deps d_;
+};
+
+}  // namespace gatehouse::mfa

@@ -1,0 +1,174 @@
+// The second factor's rules on the real service graph (SQLite) with an injected clock: skew,
+// replay, recovery codes, and the mfa_token's binding and lifetime. Each fails when its rule goes.
+#include "mfa/mfa_service.hpp"
+
+#include <gtest/gtest.h>
+
+#include "mfa/base32.hpp"
+#include "mfa/totp.hpp"
+#include "support/auth_stack.hpp"
+
+namespace gatehouse::mfa {
+namespace {
+
+using auth::Errc;
+
+class MfaRules : public ::testing::Test {
+ protected:
+  MfaRules() {
+    auto made =
+        stack_.passwords.registerUser({"mfa@example.com", "mfauser", "Passw0rd!x"}, client_);
+    EXPECT_TRUE(made);
+    user_ = made->user;
+  }
+
+  // Enrols and confirms a factor at the clock's current step; its raw secret.
+  std::string enrolled() {
+    auto e = mfa_.enrol(user_, "phone", client_);
+    EXPECT_TRUE(e) << (e ? "" : e.error().detail);
+    if (!e) return {};
+    const std::string secret = base32Decode(e->secret).value();
+    auto codes = mfa_.confirm(user_, e->id, totpCode(secret, step()), client_);
+    EXPECT_TRUE(codes) << (codes ? "" : codes.error().detail);
+    if (codes && *codes) recovery_ = **codes;
+    user_ = stack_.store->users().findById(user_.id).value().value();
+    return secret;
+  }
+  std::int64_t step() const { return stepAt(stack_.clock.unixSeconds()); }
+  std::string challenge() {
+    auth::SignedIn who{user_, {}, {std::nullopt, {"pwd"}, stack_.clock.unixSeconds()}};
+    return mfa_.challenge(who, client_).value();
+  }
+  Errc refusal(const std::string& token, const std::string& code, const auth::ClientInfo& client) {
+    auto r = mfa_.verify(token, code, client);
+    return r ? Errc::Internal : r.error().code;  // Internal: "accepted" in these tests
+  }
+
+  gatehouse::testing::AuthStack stack_{"mfa"};
+  auth::ClientInfo client_{"127.0.0.1", "browser", "req"};
+  MfaService mfa_{{*stack_.store, stack_.once, stack_.limiter, stack_.rates, stack_.policy,
+                   stack_.cache, stack_.audit, stack_.metrics, stack_.clock,
+                   Settings{"Gatehouse",
+                            {1000, std::chrono::seconds(60)},
+                            std::string(32, 'k'),
+                            std::string(32, 'c')}}};
+  store::User user_;
+  std::vector<std::string> recovery_;
+};
+
+TEST_F(MfaRules, OneStepOfSkewEitherWayIsAcceptedTwoAreNot) {
+  const std::string secret = enrolled();
+  stack_.clock.advance(300);  // well past the confirming step
+  const std::int64_t now = step();
+  EXPECT_EQ(refusal(challenge(), totpCode(secret, now - 2), client_), Errc::InvalidMfaCode);
+  EXPECT_EQ(refusal(challenge(), totpCode(secret, now + 2), client_), Errc::InvalidMfaCode);
+  auto early = mfa_.verify(challenge(), totpCode(secret, now - 1), client_);
+  ASSERT_TRUE(early) << early.error().detail;
+  EXPECT_EQ(early->grant.amr, (std::vector<std::string>{"pwd", "otp"}));
+  EXPECT_EQ(early->grant.auth_time, stack_.clock.unixSeconds());
+  EXPECT_TRUE(mfa_.verify(challenge(), totpCode(secret, now + 1), client_));
+}
+
+TEST_F(MfaRules, EachStepIsAcceptedOnceAndNeverAnEarlierOne) {
+  const std::string secret = enrolled();
+  // The confirming step itself is spent.
+  EXPECT_EQ(refusal(challenge(), totpCode(secret, step()), client_), Errc::InvalidMfaCode);
+  stack_.clock.advance(30);
+  const std::string code = totpCode(secret, step());
+  EXPECT_TRUE(mfa_.verify(challenge(), code, client_));
+  EXPECT_EQ(refusal(challenge(), code, client_), Errc::InvalidMfaCode);  // replay
+  stack_.clock.advance(30);
+  // After a later step was used, the one before it (still within the window) is refused too.
+  EXPECT_TRUE(mfa_.verify(challenge(), totpCode(secret, step()), client_));
+  EXPECT_EQ(refusal(challenge(), totpCode(secret, step() - 1), client_), Errc::InvalidMfaCode);
+}
+
+TEST_F(MfaRules, RecoveryCodesWorkOnceInAnySpellingAndDieWhenRegenerated) {
+  enrolled();
+  ASSERT_EQ(recovery_.size(), 10U);
+  std::string shouted = recovery_[0];
+  for (auto& ch : shouted) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  auto used = mfa_.verify(challenge(), shouted, client_);
+  ASSERT_TRUE(used) << used.error().detail;
+  EXPECT_EQ(used->grant.amr, (std::vector<std::string>{"pwd", "rc"}));
+  EXPECT_EQ(refusal(challenge(), recovery_[0], client_), Errc::InvalidMfaCode);
+  EXPECT_EQ(mfa_.list(user_.id)->recovery_codes_left, 9);
+  auto fresh = mfa_.newRecoveryCodes(user_, client_);
+  ASSERT_TRUE(fresh);
+  EXPECT_EQ(refusal(challenge(), recovery_[1], client_), Errc::InvalidMfaCode);
+  EXPECT_TRUE(mfa_.verify(challenge(), (*fresh)[0], client_));
+}
+
+TEST_F(MfaRules, TheMfaTokenIsSingleUseBoundToItsClientAndLivesFiveMinutes) {
+  const std::string secret = enrolled();
+  stack_.clock.advance(60);
+  // Another client: refused, and the token is spent.
+  const std::string stolen = challenge();
+  EXPECT_EQ(refusal(stolen, totpCode(secret, step()), {"10.9.9.9", "browser", "r"}),
+            Errc::InvalidMfaCode);
+  EXPECT_EQ(refusal(stolen, totpCode(secret, step()), client_), Errc::InvalidMfaCode);
+  // A mistyped code may be retried with the same token; a success spends it.
+  const std::string token = challenge();
+  EXPECT_EQ(refusal(token, "000000" == totpCode(secret, step()) ? "111111" : "000000", client_),
+            Errc::InvalidMfaCode);
+  EXPECT_TRUE(mfa_.verify(token, totpCode(secret, step()), client_));
+  stack_.clock.advance(30);
+  EXPECT_EQ(refusal(token, totpCode(secret, step()), client_), Errc::InvalidMfaCode);
+  // Five minutes.
+  const std::string late = challenge();
+  stack_.clock.advance(301);
+  EXPECT_EQ(refusal(late, totpCode(secret, step()), client_), Errc::InvalidMfaCode);
+}
+
+TEST_F(MfaRules, APasswordChangeAfterThePasswordStepVoidsTheMfaToken) {
+  const std::string secret = enrolled();
+  stack_.clock.advance(60);
+  const std::string token = challenge();
+  stack_.clock.advance(1);
+  ASSERT_TRUE(
+      stack_.passwords.setPassword(user_.id, "An0ther-Passw0rd!", auth::commandLineClient()));
+  EXPECT_EQ(refusal(token, totpCode(secret, step()), client_), Errc::InvalidMfaCode);
+}
+
+TEST_F(MfaRules, AttemptsCountBeforeTheyAreCheckedAndASuccessClearsThem) {
+  MfaService strict{{*stack_.store, stack_.once, stack_.limiter, stack_.rates, stack_.policy,
+                     stack_.cache, stack_.audit, stack_.metrics, stack_.clock,
+                     Settings{"Gatehouse",
+                              {3, std::chrono::seconds(900)},
+                              std::string(32, 'k'),
+                              std::string(32, 'c')}}};
+  const std::string secret = enrolled();
+  stack_.clock.advance(60);
+  for (int i = 0; i < 2; ++i)
+    EXPECT_EQ(strict.check(user_, "12345x", client_).error().code, Errc::InvalidMfaCode);
+  EXPECT_TRUE(strict.check(user_, totpCode(secret, step()), client_));  // clears the count
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(strict.check(user_, "12345x", client_).error().code, Errc::InvalidMfaCode);
+  // The limit holds even for the right code: a guess is counted before it is checked.
+  stack_.clock.advance(30);
+  EXPECT_EQ(strict.check(user_, totpCode(secret, step()), client_).error().code, Errc::RateLimited);
+}
+
+TEST_F(MfaRules, SecretsAreSealedForTheirUserAndConfirmationIsTheOwners) {
+  auto e = mfa_.enrol(user_, "phone", client_);
+  ASSERT_TRUE(e);
+  const auto row = stack_.store->mfa().find(e->id).value().value();
+  EXPECT_EQ(row.secret.find(e->secret), std::string::npos);  // never stored plain
+  const std::string secret = base32Decode(e->secret).value();
+  EXPECT_EQ(secret.size(), kTotpSecretBytes);
+  store::User other = user_;
+  other.id += 1000;
+  EXPECT_EQ(mfa_.confirm(other, e->id, totpCode(secret, step()), client_).error().code,
+            Errc::FactorNotFound);
+  EXPECT_EQ(mfa_.confirm(user_, e->id, "000000" == totpCode(secret, step()) ? "111111" : "000000",
+                         client_)
+                .error()
+                .code,
+            Errc::WrongConfirmationCode);
+  EXPECT_TRUE(mfa_.confirm(user_, e->id, totpCode(secret, step()), client_));
+  EXPECT_EQ(mfa_.confirm(user_, e->id, totpCode(secret, step()), client_).error().code,
+            Errc::FactorNotFound);  // once
+}
+
+}  // namespace
+}  // namespace gatehouse::mfa
