@@ -122,6 +122,10 @@ void addOidcRoutes(RouteTable& t) {
          .body_schema = "ExchangeRequest",
          .replies = {{200, "A new session", "TokenPair"},
                      {400, "Invalid or expired code", "ErrorDetail"},
+                     {401,
+                      "MFA required, with the mfa_token for POST /auth/mfa/verify (the user has a "
+                      "second factor the provider did not vouch for)",
+                      "LoginRefusal"},
                      {403, "Account is deactivated", "ErrorDetail"}},
          .handler = exchange});
   t.add({.method = "GET",

@@ -70,10 +70,11 @@ core::Status writeSecretFile(const std::filesystem::path& path, std::string_view
   return {};
 }
 
-core::Result<std::string> loadOrCreateSecret(const config::Config& config, bool* generated) {
-  if (generated != nullptr) *generated = false;
-  if (config.secret_key) return *config.secret_key;
-  const auto path = config.data_dir / "secret_key";
+namespace {
+
+// The secret in `path`, or a fresh one written there (0600) once.
+core::Result<std::string> loadOrCreateSecretFile(const std::filesystem::path& path,
+                                                 bool* generated) {
   if (std::filesystem::exists(path)) return readFile(path);
   auto fresh = crypto::randomToken(64);
   if (!fresh) return tl::unexpected(fresh.error());
@@ -84,6 +85,19 @@ core::Result<std::string> loadOrCreateSecret(const config::Config& config, bool*
   }
   if (generated != nullptr) *generated = true;
   return *fresh;
+}
+
+}  // namespace
+
+core::Result<std::string> loadOrCreateSecret(const config::Config& config, bool* generated) {
+  if (generated != nullptr) *generated = false;
+  if (config.secret_key) return *config.secret_key;
+  return loadOrCreateSecretFile(config.data_dir / "secret_key", generated);
+}
+
+core::Result<std::string> loadOrCreateMfaSecret(const config::Config& config) {
+  if (config.mfa_secret_key) return *config.mfa_secret_key;
+  return loadOrCreateSecretFile(config.data_dir / "mfa_secret_key", nullptr);
 }
 
 namespace {

@@ -25,6 +25,11 @@ struct SigningKeys {
 [[nodiscard]] core::Result<std::string> loadOrCreateSecret(const config::Config& config,
                                                            bool* generated = nullptr);
 
+// The key second-factor secrets are sealed under: MFA_SECRET_KEY, else <data_dir>/mfa_secret_key,
+// generated once (0600). Unlike the signing secret it is never rotated: sealed data outlives any
+// token.
+[[nodiscard]] core::Result<std::string> loadOrCreateMfaSecret(const config::Config& config);
+
 // `gatehouse keys rotate`: retires the current signing key (kept under <data_dir>/retired/ so
 // tokens it signed verify until they expire) and makes a new one; retired keys older than the
 // refresh-token lifetime are deleted. Returns the new kid. FailedPrecondition when the HMAC secret

@@ -214,10 +214,12 @@ int serve(const config::Config& config) {
   if (!server_secret) return fatal(server_secret.error().message);
   auto cookie_key = crypto::hkdf(*server_secret, "gatehouse oidc transaction cookie v1", 32);
   if (!cookie_key) return fatal(cookie_key.error().message);
-  // Second factors: secrets sealed and recovery codes keyed under keys derived from the server's
-  // secret (one purpose each).
-  auto sealing_key = crypto::hkdf(*server_secret, "gatehouse mfa secret sealing v1", 32);
-  auto code_key = crypto::hkdf(*server_secret, "gatehouse mfa recovery codes v1", 32);
+  // Second factors: secrets sealed and recovery codes keyed under keys derived from their own,
+  // never rotated secret (one purpose each).
+  auto mfa_secret = loadOrCreateMfaSecret(config);
+  if (!mfa_secret) return fatal(mfa_secret.error().message);
+  auto sealing_key = crypto::hkdf(*mfa_secret, "gatehouse mfa secret sealing v1", 32);
+  auto code_key = crypto::hkdf(*mfa_secret, "gatehouse mfa recovery codes v1", 32);
   if (!sealing_key || !code_key) return fatal("deriving the second-factor keys failed");
   mfa::MfaService mfa_service(
       {**store, *once, *limiter, rates, *policy, user_cache, audit_log, metrics, clock,

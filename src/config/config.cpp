@@ -201,6 +201,10 @@ const std::map<std::string, std::string>& variables() {
        "comma-separated roles whose users must enrol a second factor: until they do, their tokens "
        "only reach /api/v1/auth/me, /api/v1/auth/mfa* and logout (unset: none)"},
       {"MFA_ISSUER", "the issuer shown in authenticator apps (Gatehouse)"},
+      {"MFA_SECRET_KEY",
+       "at least 32 bytes: the key second-factor secrets and recovery codes are sealed under; "
+       "several nodes need the same one; never rotate it (every factor would stop working) "
+       "(unset: generated once in <data dir>/mfa_secret_key, 0600)"},
       {"DATABASE_URL",
        "sqlite:///relative/path, sqlite:////absolute/path (default "
        "sqlite:///./gatehouse-data/gatehouse.db), or postgresql://user:password@host:port/db "
@@ -448,6 +452,9 @@ core::Result<Config> load(const Lookup& lookup) {
   r.integer("API_KEYS_PER_USER", c.api_keys_per_user, 1, 10000);
   r.boolean("DOCS_ENABLED", c.docs_enabled);
   r.integer("STEP_UP_MAX_AGE_SECONDS", c.step_up_max_age_seconds, 1, 86400);
+  r.optionalText("MFA_SECRET_KEY", c.mfa_secret_key);
+  if (c.mfa_secret_key && c.mfa_secret_key->size() < 32)
+    r.fail("MFA_SECRET_KEY", "must be at least 32 bytes");
   if (auto v = r.raw("MFA_REQUIRED_ROLES")) c.mfa_required_roles = commaList(*v);
   if (auto v = r.raw("MFA_ISSUER")) {
     if (v->empty() || v->size() > 64 || v->find(':') != std::string::npos)
@@ -555,6 +562,9 @@ std::vector<std::string> describe(const Config& c) {
       "DOCS_ENABLED                = " + std::string(c.docs_enabled ? "true" : "false"),
       "STEP_UP_MAX_AGE_SECONDS     = " + std::to_string(c.step_up_max_age_seconds),
       "MFA_ISSUER                  = " + c.mfa_issuer,
+      "MFA_SECRET_KEY              = " +
+          std::string(c.mfa_secret_key ? "(set, not shown)"
+                                       : "(generated and stored in the data directory)"),
   };
 }
 

@@ -109,6 +109,8 @@ struct Config {
   std::int64_t step_up_max_age_seconds = 300;   // RFC 9470 max_age for step-up operations
   std::vector<std::string> mfa_required_roles;  // must enrol a second factor
   std::string mfa_issuer = "Gatehouse";         // the otpauth:// issuer
+  // Seals second-factor secrets at rest (MFA_SECRET_KEY); unset: <data_dir>/mfa_secret_key.
+  std::optional<std::string> mfa_secret_key;
 
   HttpLimits http;
   bool log_json = false;

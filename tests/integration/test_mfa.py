@@ -685,3 +685,70 @@ def test_refresh_keeps_amr_and_auth_time(make_server):
         assert now["iat"] > was["auth_time"]
     assert claims(pair["access_token"])["amr"] == ["pwd", "rc"]
     assert claims(plain["access_token"])["amr"] == ["pwd"]
+
+
+# --- forward-auth and MFA_REQUIRED_ROLES ---------------------------------------------------------
+
+def test_forward_auth_tells_how_the_user_signed_in_and_a_route_rule_can_demand_a_factor(make_server,
+                                                                                     tmp_path):
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"routes": [
+        {"method": "*", "path": "/vault/*", "permissions": [], "mfa": True}]}))
+    s = mfa_server(make_server, {"GATEHOUSE_POLICY_FILE": str(policy)})
+    e = enrol(s, "vaulted")
+
+    def check(token_or_key, uri, key=False):
+        headers = {"X-Original-Method": "GET", "X-Original-URI": uri}
+        headers.update({"X-API-Key": token_or_key} if key else auth(token_or_key))
+        return requests.get(api(s, "/auth/verify"), headers=headers)
+
+    r = check(e.pwd_token, "/open/page")
+    assert r.status_code == 200 and r.headers["X-Auth-Amr"] == "pwd", r.headers
+    r = check(e.pwd_token, "/vault/secret")  # a password-only sign-in of a user with a factor
+    assert r.status_code == 401, r.text
+    assert "insufficient_user_authentication" in r.headers["WWW-Authenticate"]
+    # An API key never used a second factor (made with a token that did).
+    code, _ = fresh_code(e.uri, after=e.step)
+    strong = assert_token_pair(verify(s, challenge(s, "vaulted"), code))["access_token"]
+    key = create_key(s, strong)
+    assert key.status_code == 201, key.text
+    r = check(key.json()["key"], "/vault/secret", key=True)
+    assert r.status_code == 401 and r.headers.get("X-Auth-Amr") is None, r.headers
+    r = check(key.json()["key"], "/open/page", key=True)
+    assert r.status_code == 200 and r.headers["X-Auth-Amr"] == "", r.headers
+    r = check(strong, "/vault/secret")
+    assert r.status_code == 200 and r.headers["X-Auth-Amr"] == "pwd otp", r.headers
+    # Spelt differently, the path is the same rule.
+    assert check(e.pwd_token, "/VAULT/%73ecret").status_code == 401
+
+
+def test_mfa_required_roles_confine_a_user_without_a_factor_to_enrolment(make_server):
+    s = mfa_server(make_server, {"MFA_REQUIRED_ROLES": "admin"})
+    admin = s.admin_token()  # a password-only admin without a factor
+    r = requests.get(api(s, "/users"), headers=auth(admin))
+    assert (r.status_code, body_of(r)) == (403, {"detail": "MFA enrolment required"})
+    assert create_key(s, admin).status_code == 403
+    assert me(s, admin)["mfa_enabled"] is False  # /auth/me stays open
+    assert factors(s, admin) == {"items": [], "recovery_codes_left": 0}
+    made = add_factor(s, admin)
+    assert made.status_code == 201, made.text
+    code, _ = fresh_code(made.json()["otpauth_uri"])
+    assert confirm(s, admin, made.json()["id"], code).status_code == 200
+    # Enrolled: the role's routes open (the cache hears of the factor at once on this node).
+    r = requests.get(api(s, "/users"), headers=auth(admin))
+    assert r.status_code == 200, r.text
+    # A plain user is not confined.
+    s.register("plainuser@example.com", "plainuser")
+    r = requests.get(api(s, "/users"), headers=auth(s.token("plainuser")))
+    assert r.status_code == 200, r.text
+
+
+def test_mfa_events_are_counted_in_metrics(make_server):
+    s = mfa_server(make_server)
+    e = enrol(s, "counted")
+    r = verify(s, challenge(s, "counted"), wrong_code(e.uri))
+    assert r.status_code == 401
+    text = requests.get(s.url("/metrics")).text
+    assert 'gatehouse_mfa_events_total{event="enrolled"} 1' in text, text
+    assert 'gatehouse_mfa_events_total{event="confirmed"} 1' in text
+    assert 'gatehouse_mfa_events_total{event="failed"} 1' in text

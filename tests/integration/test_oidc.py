@@ -98,6 +98,8 @@ class FakeProvider:
                     claims["nonce"] = "not-the-nonce"
                 if fake.mode == "two_audiences_no_azp":
                     claims["aud"] = ["gatehouse", "another"]
+                if fake.mode == "amr_mfa":
+                    claims["amr"] = ["pwd", "mfa"]  # RFC 8176: the provider did a second factor
                 access_token = "opaque"
                 if fake.mode in ("right_at_hash", "wrong_at_hash"):
                     # OIDC Core 3.1.3.6: the left half of SHA-256 of the access token, base64url.
@@ -370,3 +372,56 @@ def test_a_sign_in_may_continue_on_any_node(make_server, tls, tmp_path):
     finally:
         stop()
         redis.stop()
+
+
+@pytest.mark.parametrize("trust_amr", [False, True])
+def test_external_sign_in_asks_for_our_second_factor_unless_the_provider_is_trusted(make_server, tls,
+                                                                                   trust_amr):
+    """A user with a factor is asked for it after the provider too (the exchange answers 401 MFA
+    required), unless OIDC_<NAME>_TRUST_AMR is set and the ID token's amr names a second factor."""
+    import jwt as pyjwt
+    import pyotp
+
+    gate = make_server(start=False)
+    env, fake, stop = start_providers(tls, gate.url("/api/v1/auth/oauth/local/callback"))
+    gate.env.update(env, GATEHOUSE_PUBLIC_URL=gate.base, OIDC_FAKE_TRUST_AMR=str(trust_amr).lower(),
+                    MFA_RATE_LIMIT="1000/minute")
+    gate.start()
+    try:
+        def sign_in(mode):
+            fake.mode = mode
+            location, tx = start(gate, "fake")
+            r = requests.get(location, verify=tls[0], allow_redirects=False)
+            return exchange(gate, callback(gate, r.headers["Location"], tx))
+
+        first = sign_in("ok")
+        assert first.status_code == 200, first.text
+        token = first.json()["access_token"]
+        assert pyjwt.decode(token, options={"verify_signature": False})["amr"] == ["ext"]
+        # A fresh external sign-in may enrol the user's first factor (step-up holds without one).
+        made = requests.post(gate.url("/api/v1/auth/mfa/totp"), json={}, headers=auth(token))
+        assert made.status_code == 201, made.text
+        code = pyotp.parse_uri(made.json()["otpauth_uri"]).now()
+        r = requests.post(gate.url(f"/api/v1/auth/mfa/totp/{made.json()['id']}/confirm"),
+                          json={"code": code}, headers=auth(token))
+        assert r.status_code == 200, r.text
+        recovery = r.json()["recovery_codes"]
+
+        asserted = sign_in("amr_mfa")
+        if trust_amr:
+            assert asserted.status_code == 200, asserted.text
+            claims = pyjwt.decode(asserted.json()["access_token"], options={"verify_signature": False})
+            assert claims["amr"] == ["ext", "mfa"]
+        else:
+            body = asserted.json()
+            assert (asserted.status_code, body["detail"]) == (401, "MFA required"), body
+            r = requests.post(gate.url("/api/v1/auth/mfa/verify"),
+                              json={"mfa_token": body["mfa_token"], "code": recovery[0]})
+            assert r.status_code == 200, r.text
+            claims = pyjwt.decode(r.json()["access_token"], options={"verify_signature": False})
+            assert claims["amr"] == ["ext", "rc"]
+        # Without an asserted second factor, even a trusted provider's sign-in asks for ours.
+        plain = sign_in("ok")
+        assert (plain.status_code, plain.json()["detail"]) == (401, "MFA required")
+    finally:
+        stop()

@@ -313,3 +313,26 @@ def test_unreachable_database_stops_startup_with_a_clear_message_and_no_password
     assert "zzzz" not in r.stdout + r.stderr
     shown = subprocess.run([BIN, "config"], env=env, capture_output=True, text=True, timeout=60)
     assert "postgresql://gate:***@127.0.0.1" in shown.stdout and "zzzz" not in shown.stdout
+
+
+def test_a_totp_code_is_accepted_once_across_nodes(cluster):
+    """The last accepted time step lives in the shared database: a code used on one node is a
+    replay on the other, and the mfa_token (in Redis) is single use across nodes too."""
+    import pyotp
+    from test_mfa import challenge, enrol, fresh_code, verify
+
+    node, _ = cluster
+    shared = {"MFA_SECRET_KEY": "m" * 40, "MFA_RATE_LIMIT": "1000/minute"}
+    a, b = node("a", shared), node("b", shared)
+    e = enrol(a, "twonodes")  # sealed on node a
+    code, _ = fresh_code(e.uri, after=e.step)
+    token = challenge(b, "twonodes")  # opened on node b
+    r = verify(b, token, code)
+    assert r.status_code == 200, r.text
+    # The same code with a new challenge on the other node: a replay.
+    r = verify(a, challenge(a, "twonodes"), code)
+    assert (r.status_code, r.json()) == (401, {"detail": "Invalid code"})
+    # An mfa_token spent on one node is spent on the other.
+    again = verify(a, token, code)
+    assert (again.status_code, again.json()) == (401, {"detail": "Invalid code"})
+    assert pyotp.parse_uri(e.uri).verify(code, valid_window=1)  # it was a right code all along
