@@ -127,6 +127,14 @@ class Server:
         return self.token("root@example.com", ADMIN_PASSWORD)
 
 
+def body_of(r):
+    """A response's JSON body, or its text when it is not JSON."""
+    try:
+        return r.json()
+    except ValueError:
+        return r.text
+
+
 def auth(token):
     return {"Authorization": f"Bearer {token}"}
 

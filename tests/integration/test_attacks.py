@@ -16,7 +16,7 @@ import jwt
 import pytest
 import requests
 
-from conftest import SECRET, Server, auth
+from conftest import SECRET, Server, auth, body_of
 
 PASSWORD = "Passw0rd!x"  # Server.register's default
 ROUTES = {"routes": [{"method": "*", "path": "/admin/*", "permissions": ["users:delete"]},
@@ -28,13 +28,6 @@ def write_policy(tmp_path, doc, name="policy.json"):
     path = tmp_path / name
     path.write_text(doc if isinstance(doc, str) else json.dumps(doc))
     return str(path)
-
-
-def body_of(r):
-    try:
-        return r.json()
-    except ValueError:
-        return r.text
 
 
 def claims(token):

@@ -21,7 +21,7 @@ import pyotp
 import requests
 from authlib.integrations.requests_client import OAuth2Session
 
-from conftest import ADMIN_PASSWORD, auth
+from conftest import ADMIN_PASSWORD, auth, body_of
 
 PASSWORD = "Passw0rd!x"  # Server.register's default
 NEW_PASSWORD = "N3w-Passw0rd!x"
@@ -38,13 +38,6 @@ NO_MFA_LIMIT = {"MFA_RATE_LIMIT": "100000/minute"}
 
 
 # --- helpers ---------------------------------------------------------------------------------------
-
-def body_of(r):
-    try:
-        return r.json()
-    except ValueError:
-        return r.text
-
 
 def claims(token):
     """The claims of a token, decoded without verifying (what any client can read)."""
