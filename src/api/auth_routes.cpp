@@ -174,19 +174,24 @@ http::Response changePassword(Call& c) {
       !problems.empty())
     return validationError(problems);
   if (auto refused = c.admit()) return std::move(*refused);
+  // With a factor, the current password alone does not suffice: a code (judged only once the
+  // password verified, so a stolen token can neither test codes nor spend the owner's attempts),
+  // or a fresh sign-in that used the factor.
+  std::function<auth::Result<void>()> second_factor;
   if (c.who->user->mfa_enabled) {
-    // With a factor, the current password alone does not suffice: a code, or a fresh sign-in
-    // that used the factor.
     if (code) {
-      if (auto method = c.services.mfa->check(*c.who->user, *code, clientOf(r)); !method)
-        return errorResponse(method.error(), r);
+      second_factor = [&c, &code, &r]() -> auth::Result<void> {
+        auto method = c.services.mfa->check(*c.who->user, *code, clientOf(r));
+        if (!method) return tl::unexpected(method.error());
+        return {};
+      };
     } else if (auto fresh = c.services.token_check.stepUp(*c.who, c.services.step_up_max_age);
                !fresh) {
       return errorResponse(fresh.error(), r);
     }
   }
-  if (auto ok =
-          c.services.passwords.changePassword(*c.who, current, next, clientOf(r), keep_api_keys);
+  if (auto ok = c.services.passwords.changePassword(*c.who, current, next, clientOf(r),
+                                                    keep_api_keys, second_factor);
       !ok) {
     return errorResponse(ok.error(), r);
   }

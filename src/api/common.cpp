@@ -256,6 +256,7 @@ http::Response mfaRequired(mfa::MfaService& mfa, const auth::SignedIn& who,
                                {"methods", boost::json::array{"totp", "recovery_code"}}});
   res.set("WWW-Authenticate", "Bearer");
   res.set("Cache-Control", "no-store");
+  res.set("Pragma", "no-cache");
   return res;
 }
 

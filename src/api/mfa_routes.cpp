@@ -29,6 +29,7 @@ http::Response noStore(http::Response r) {
 
 http::Response verify(Call& c) {
   Body& body = *c.body;
+  body.forbidOthers({"mfa_token", "code"});
   const std::string token = body.requiredString("mfa_token");
   const std::string code = body.requiredString("code");
   if (!body.ok()) return validationError(body.errors());
@@ -82,6 +83,7 @@ http::Response confirm(Call& c) {
   auto id = pathId(c.request);
   if (!id) return id.error();
   Body& body = *c.body;
+  body.forbidOthers({"code"});
   const std::string code = body.requiredString("code");
   if (!body.ok()) return validationError(body.errors());
   auto codes = c.services.mfa->confirm(*c.who->user, *id, code, clientOf(c.request));

@@ -51,6 +51,12 @@ http::Response patch(Call& c) {
   // A field this endpoint does not apply ("password", "role") is a 422, never a silent 200.
   body.forbidOthers({"email", "username", "is_active"});
   if (!body.ok()) return validationError(body.errors());
+  // Changing an email is a step-up operation (API.md, Second factor): the address is where a
+  // reset link goes. Only this field, so the route's other changes keep working with API keys.
+  if (p.email) {
+    if (auto fresh = c.services.token_check.stepUp(*c.who, c.services.step_up_max_age); !fresh)
+      return errorResponse(fresh.error(), c.request);
+  }
   auto user = c.services.users.update(*id, p, actorOf(*c.who), clientOf(c.request));
   if (!user) return errorResponse(user.error(), c.request);
   return http::Response::json(200, userJson(*user));
@@ -115,7 +121,9 @@ void addUserRoutes(RouteTable& t) {
          .summary = "Change a user's email, username or active flag",
          .tag = "users",
          .description = "The target's permissions must all be the caller's. Deactivation ends "
-                        "the user's sessions, tokens and API keys for good.",
+                        "the user's sessions, tokens and API keys for good. Changing `email` is a "
+                        "step-up operation: a recent sign-in (with a second factor, one that "
+                        "used it); never with an API key.",
          .body = BodyKind::Json,
          .body_schema = "UserPatch",
          .replies = {{200, "The user", "User"},

@@ -210,7 +210,8 @@ Result<std::vector<std::string>> PasswordService::replaceHash(std::int64_t user_
 
 Result<void> PasswordService::changePassword(const Principal& who, const std::string& current,
                                              const std::string& next, const ClientInfo& client,
-                                             bool keep_api_keys) {
+                                             bool keep_api_keys,
+                                             const std::function<Result<void>()>& second_factor) {
   auto errors = passwordFieldErrors(next, "new_password");
   if (!errors.empty())
     return tl::unexpected(Error{Errc::Validation, "password policy", std::move(errors), 0});
@@ -254,6 +255,9 @@ Result<void> PasswordService::changePassword(const Principal& who, const std::st
     return fail(Errc::WrongPassword);
   }
   d_.guard.succeeded(counter);
+  if (second_factor) {
+    if (auto ok = second_factor(); !ok) return ok;
+  }
   auto ending = replaceHash(who.user->id, *hash, !keep_api_keys);
   if (!ending) return tl::unexpected(ending.error());
   // Committed: audited before the access tokens end on every node, which may fail on its own.

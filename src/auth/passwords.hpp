@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -76,10 +77,14 @@ class PasswordService {
                                        const ClientInfo& client);
   // WrongPassword (also while delayed or locked after failures), Validation, Overloaded; revokes
   // every session and voids earlier tokens. With `keep_api_keys` false the user's API keys end
-  // in the same transaction (the caller then drops them from the key cache).
-  [[nodiscard]] Result<void> changePassword(const Principal& who, const std::string& current,
-                                            const std::string& next, const ClientInfo& client,
-                                            bool keep_api_keys = false);
+  // in the same transaction (the caller then drops them from the key cache). `second_factor`,
+  // when given, runs only after the current password verified and before anything changes (a
+  // code is never judged, nor a time step spent, for someone who does not know the password);
+  // its error is returned as is.
+  [[nodiscard]] Result<void> changePassword(
+      const Principal& who, const std::string& current, const std::string& next,
+      const ClientInfo& client, bool keep_api_keys = false,
+      const std::function<Result<void>()>& second_factor = {});
   // A signed-in user proves the password again (step-up): a new sign-in with a fresh auth_time
   // and amr ["pwd"], never wider than the presenting token. InvalidCredentials (also while the
   // session's failures delay or lock it), Overloaded.

@@ -84,6 +84,9 @@ std::optional<std::string> normalizeRequestPath(std::string_view target) {
     rest = last ? std::string_view() : rest.substr(slash + 1);
     segment = segment.substr(0, segment.find(';'));
     if (segment == "." || segment == "..") return std::nullopt;
+    // A segment ending in a dot or a space is the same file as without it to IIS and Windows
+    // ("/vault./x" is "/vault/x"): refused rather than left to escape a rule.
+    if (!segment.empty() && (segment.back() == '.' || segment.back() == ' ')) return std::nullopt;
     if (segment.empty()) {
       if (last) continue;   // what follows a trailing slash ("/a/;x")
       return std::nullopt;  // an empty segment inside the path: "a//b", "a/;x/b"

@@ -745,3 +745,37 @@ def test_mfa_events_are_counted_in_metrics(make_server):
     assert 'gatehouse_mfa_events_total{event="enrolled"} 1' in text, text
     assert 'gatehouse_mfa_events_total{event="confirmed"} 1' in text
     assert 'gatehouse_mfa_events_total{event="failed"} 1' in text
+
+
+def test_a_stolen_token_can_neither_test_codes_nor_spend_the_owners_attempts(make_server):
+    """Found by the outside attack on this feature: the password change judged `code` before the
+    current password, so a token alone tested codes, burnt time steps and spent MFA_RATE_LIMIT."""
+    s = mfa_server(make_server, {"MFA_RATE_LIMIT": "5/15minutes"})
+    e = enrol(s, "stolen")
+    code, _ = fresh_code(e.uri, after=e.step)
+    # Five tries (the sixth would meet the password check's own growing delays: 429).
+    for guess in ["000000", "111111", "222222", "333333", code]:
+        r = change_password(s, e.pwd_token, current="not-the-password", code=guess)
+        assert (r.status_code, body_of(r)) == (400, {"detail": "Incorrect password"}), body_of(r)
+    # The owner's second factor is untouched: not rate limited, and the code's step not spent.
+    r = verify(s, challenge(s, "stolen"), code)
+    assert r.status_code == 200, r.text
+
+
+def test_changing_an_email_is_a_step_up_operation(make_server):
+    s = mfa_server(make_server)
+    admin = s.admin_token()
+    s.register("target@example.com", "target")
+    target = requests.get(api(s, "/users"), headers=auth(admin)).json()["items"]
+    target_id = next(u["id"] for u in target if u["username"] == "target")
+    # An admin with a factor, signed in with the password only.
+    made = add_factor(s, admin)
+    code, _ = fresh_code(made.json()["otpauth_uri"])
+    assert confirm(s, admin, made.json()["id"], code).status_code == 200
+    r = requests.patch(api(s, f"/users/{target_id}"), json={"email": "evil@example.com"},
+                       headers=auth(admin))
+    assert r.status_code == 401 and "insufficient_user_authentication" in r.headers["WWW-Authenticate"]
+    # Other fields need no step-up; an API key never changes an email.
+    r = requests.patch(api(s, f"/users/{target_id}"), json={"username": "target2"}, headers=auth(admin))
+    assert r.status_code == 200, r.text
+    assert requests.get(api(s, f"/users/{target_id}"), headers=auth(admin)).json()["email"] == "target@example.com"
