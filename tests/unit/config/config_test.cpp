@@ -83,14 +83,24 @@ TEST(RateLimit, ParsesTheSeedSyntax) {
   EXPECT_EQ(parseRateLimit("1/day")->window, std::chrono::seconds(86400));
   EXPECT_EQ(parseRateLimit("2/hour")->window, std::chrono::seconds(3600));
   EXPECT_FALSE(parseRateLimit("0/minute"));
+  // slowapi's multiples: the MFA limit's default is 5/15minutes.
+  EXPECT_EQ(parseRateLimit("5/15minutes")->window, std::chrono::seconds(900));
+  EXPECT_EQ(parseRateLimit("5/15minutes")->count, 5U);
+  EXPECT_EQ(parseRateLimit("3/minutes")->window, std::chrono::seconds(60));
+  EXPECT_FALSE(parseRateLimit("5/15minute"));  // a count needs the plural
+  EXPECT_FALSE(parseRateLimit("5/0minutes"));
+  EXPECT_FALSE(parseRateLimit("5/15"));
+  EXPECT_FALSE(parseRateLimit("5/15fortnights"));
   EXPECT_FALSE(parseRateLimit("five/minute"));
   EXPECT_FALSE(parseRateLimit("5 per minute"));
   EXPECT_FALSE(parseRateLimit("/minute"));
 }
 
 TEST(Config, DescribeNeverShowsSecrets) {
-  auto c = load(from({{"SECRET_KEY", std::string(40, 'z')}}));
+  auto c =
+      load(from({{"SECRET_KEY", std::string(40, 'z')}, {"MFA_SECRET_KEY", std::string(40, 'z')}}));
   ASSERT_TRUE(c);
+  EXPECT_FALSE(load(from({{"MFA_SECRET_KEY", "short"}})));
   for (const auto& line : describe(*c)) EXPECT_EQ(line.find("zzzz"), std::string::npos) << line;
   auto shared = load(from({{"DATABASE_URL", "postgresql://gate:zzzzpw@db:5432/gh?sslmode=require"},
                            {"REDIS_URL", "redis://:zzzzpw@cache:6379/1"}}));
