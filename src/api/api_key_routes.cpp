@@ -124,7 +124,7 @@ http::Response verify(Call& c) {
       required.insert(required.end(), route->begin(), route->end());
     // A rule with "mfa": true wants a sign-in that used a second factor (API keys never did).
     if (s.policy.routeNeedsMfa(*method, *path) &&
-        (who->api_key_id || !auth::namesSecondFactor(auth::amrOf(who->claims)))) {
+        (who->api_key_id || !auth::provesSecondFactor(who->claims))) {
       return errorResponse(
           {auth::Errc::StepUpRequired, "route rule wants a second factor", {}, s.step_up_max_age},
           r);
@@ -139,9 +139,7 @@ http::Response verify(Call& c) {
   res.set("X-Auth-User-Role", who->user->role);
   res.set("X-Auth-Scopes", scopes);
   // How the user signed in (RFC 8176 amr, space-separated; empty for an API key).
-  std::string amr;
-  for (const auto& m : auth::amrOf(who->claims)) amr += (amr.empty() ? "" : " ") + m;
-  res.set("X-Auth-Amr", amr);
+  res.set("X-Auth-Amr", auth::amrText(who->claims));
   return res;
 }
 

@@ -133,12 +133,9 @@ std::optional<std::string> limitKey(LimitKey key, const std::string& name, const
       if (!a) return std::nullopt;
       return name + ":acct-ip:" + *a + "|" + ip;
     }
-    case LimitKey::Session: {
+    case LimitKey::Session:
       if (c.who == nullptr) return std::nullopt;
-      const std::string_view sid = auth::sessionOf(c.who->claims);
-      return name + (sid.empty() ? ":user:" + std::to_string(c.who->user->id)
-                                 : ":sid:" + std::string(sid));
-    }
+      return name + ":" + auth::sessionCounterKey(c.who->claims);
     case LimitKey::RefreshSession:  // counted by the session service
     case LimitKey::MfaAccount:      // counted by the MFA service
       return std::nullopt;

@@ -53,19 +53,38 @@ std::int64_t authTimeOf(const jose::Claims& claims) {
   return t != nullptr && t->is_int64() ? t->get_int64() : 0;
 }
 
-bool hasMethod(const jose::Claims& claims, std::string_view method) {
-  const auto* amr = claims.raw.if_contains("amr");
-  if (amr == nullptr || !amr->is_array()) return false;
-  for (const auto& m : amr->get_array()) {
-    if (m.is_string() && m.get_string() == method) return true;
-  }
-  return false;
+bool isSecondFactor(std::string_view m) {
+  return m == "otp" || m == "hwk" || m == "swk" || m == "mfa";
 }
 
 bool namesSecondFactor(const std::vector<std::string>& amr) {
-  return std::any_of(amr.begin(), amr.end(), [](const std::string& m) {
-    return m == "otp" || m == "hwk" || m == "swk" || m == "mfa";
+  return std::any_of(amr.begin(), amr.end(),
+                     [](const std::string& m) { return isSecondFactor(m); });
+}
+
+bool provesSecondFactor(const jose::Claims& claims) {
+  const auto* amr = claims.raw.if_contains("amr");
+  if (amr == nullptr || !amr->is_array()) return false;
+  return std::any_of(amr->get_array().begin(), amr->get_array().end(), [](const auto& m) {
+    return m.is_string() && isSecondFactor(std::string_view(m.get_string()));
   });
+}
+
+std::string amrText(const jose::Claims& claims) {
+  std::string out;
+  const auto* amr = claims.raw.if_contains("amr");
+  if (amr == nullptr || !amr->is_array()) return out;
+  for (const auto& m : amr->get_array()) {
+    if (!m.is_string()) continue;
+    if (!out.empty()) out.push_back(' ');
+    out += std::string_view(m.get_string());
+  }
+  return out;
+}
+
+std::string sessionCounterKey(const jose::Claims& claims) {
+  const std::string_view sid = sessionOf(claims);
+  return sid.empty() ? "user:" + claims.sub : "sid:" + std::string(sid);
 }
 
 }  // namespace gatehouse::auth

@@ -19,12 +19,19 @@ std::vector<std::string> splitScopes(std::string_view scope);
 // The scope a session was narrowed to at login (the refresh token's `scope` claim); nullopt for
 // a session holding its role's full permissions.
 std::optional<std::vector<std::string>> grantedScope(const jose::Claims& claims);
+// The key per-session counters use: "sid:<session>", or "user:<id>" for a token without one.
+std::string sessionCounterKey(const jose::Claims& claims);
 // The authentication methods (`amr`, RFC 8176) and time (`auth_time`) a token carries; empty and
 // 0 when absent or malformed.
 std::vector<std::string> amrOf(const jose::Claims& claims);
 std::int64_t authTimeOf(const jose::Claims& claims);
-bool hasMethod(const jose::Claims& claims, std::string_view method);
-// Whether an amr list names a second factor (RFC 8176: otp, hwk, swk, mfa).
+// Whether an authentication method names a second factor (RFC 8176: otp, hwk, swk, mfa), and
+// whether an amr list or a token's amr holds one (the token's read in place: step-up and
+// forward-auth run on the hot path).
+bool isSecondFactor(std::string_view method);
 bool namesSecondFactor(const std::vector<std::string>& amr);
+bool provesSecondFactor(const jose::Claims& claims);
+// A token's amr space-separated, as forward-auth's X-Auth-Amr carries it; empty when absent.
+std::string amrText(const jose::Claims& claims);
 
 }  // namespace gatehouse::auth

@@ -219,9 +219,7 @@ Result<void> PasswordService::changePassword(const Principal& who, const std::st
   // consecutive failures. They count per session, not per account: a thief holding one stolen
   // token can neither guess without limit nor lock the owner out of changing their own password
   // from another session.
-  const std::string_view sid = sessionOf(who.claims);
-  const std::string counter =
-      "pw:" + (sid.empty() ? "user:" + std::to_string(who.user->id) : std::string(sid));
+  const std::string counter = "pw:" + sessionCounterKey(who.claims);
   const auto gate = d_.guard.check(counter, d_.clock.unixSeconds());
   if (!gate) return fail(Errc::Unavailable, "login guard: " + gate.error().message);
   if (*gate != state::Gate::Open) {
@@ -271,9 +269,7 @@ Result<void> PasswordService::changePassword(const Principal& who, const std::st
 Result<SignedIn> PasswordService::reauthenticate(const Principal& who, const std::string& password,
                                                  const ClientInfo& client) {
   // The same per-session delays and lock as a password change: a stolen token cannot guess.
-  const std::string_view sid = sessionOf(who.claims);
-  const std::string counter =
-      "pw:" + (sid.empty() ? "user:" + std::to_string(who.user->id) : std::string(sid));
+  const std::string counter = "pw:" + sessionCounterKey(who.claims);
   const auto gate = d_.guard.check(counter, d_.clock.unixSeconds());
   if (!gate) return fail(Errc::Unavailable, "login guard: " + gate.error().message);
   const auto& hasher = d_.hasher;

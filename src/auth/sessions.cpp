@@ -63,7 +63,7 @@ Result<SignedIn> Sessions::externalProof(std::int64_t user_id, const std::string
   }
   std::vector<std::string> amr{"ext"};
   for (const auto& m : provider_amr) {
-    if (namesSecondFactor({m})) amr.push_back(m);
+    if (isSecondFactor(m)) amr.push_back(m);
   }
   if ((*user)->mfa_enabled && !namesSecondFactor(amr)) {
     record("login.external_verified", client, user_id, user_id, {{"method", provider}});

@@ -64,7 +64,7 @@ Result<void> TokenCheck::stepUp(const Principal& who, std::int64_t max_age) cons
   const std::int64_t auth_time = authTimeOf(who.claims);
   if (auth_time <= 0 || d_.clock.unixSeconds() - auth_time > max_age)
     return refuse("the sign-in is older than STEP_UP_MAX_AGE_SECONDS");
-  if (who.user->mfa_enabled && !namesSecondFactor(amrOf(who.claims)))
+  if (who.user->mfa_enabled && !provesSecondFactor(who.claims))
     return refuse("the user has a second factor and the sign-in did not use it");
   return {};
 }

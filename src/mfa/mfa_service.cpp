@@ -259,7 +259,7 @@ auth::Result<auth::SignedIn> MfaService::verify(std::string_view mfa_token, std:
   // A password change or deactivation since the password step voids it.
   if (!*user || !(*user)->is_active || (*user)->tokens_valid_after != tva->get_int64())
     return fail(Errc::InvalidMfaCode, "account changed since the password step");
-  auto method = checkCode(**user, code, client);
+  auto method = check(**user, code, client);
   if (!method) {
     // A mistyped code may be typed again with the same token, within its five minutes (also after
     // a 429, once Retry-After has passed); every attempt counted against MFA_RATE_LIMIT.
@@ -295,11 +295,6 @@ auth::Result<auth::SignedIn> MfaService::verify(std::string_view mfa_token, std:
 
 auth::Result<std::string> MfaService::check(const store::User& user, std::string_view code,
                                             const auth::ClientInfo& client) {
-  return checkCode(user, code, client);
-}
-
-auth::Result<std::string> MfaService::checkCode(const store::User& user, std::string_view code,
-                                                const auth::ClientInfo& client) {
   // Counted before it is checked, so parallel guesses cannot outrun the limit; a success clears
   // the count, so a user's own sign-ins never add up to a refusal.
   if (auto ok = d_.rates.hit({limiterKey(user.id)}, d_.settings.limit, client, "mfa"); !ok)

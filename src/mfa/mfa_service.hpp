@@ -100,8 +100,6 @@ class MfaService {
                                                 const auth::ClientInfo& client);
 
  private:
-  [[nodiscard]] auth::Result<std::string> checkCode(const store::User& user, std::string_view code,
-                                                    const auth::ClientInfo& client);
   [[nodiscard]] auth::Result<std::vector<std::string>> freshCodes(std::int64_t user_id,
                                                                   std::vector<std::string>& hashes);
   std::string codeHash(std::int64_t user_id, std::string_view code) const;

@@ -199,7 +199,7 @@ std::string OidcService::complete(const std::string& name, const Callback& cb,
   if (provider.config().trust_amr) {
     if (const auto* amr = claims->raw.if_contains("amr"); amr != nullptr && amr->is_array()) {
       for (const auto& m : amr->get_array()) {
-        if (m.is_string() && auth::namesSecondFactor({std::string(m.get_string())}))
+        if (m.is_string() && auth::isSecondFactor(std::string_view(m.get_string())))
           asserted += " " + std::string(m.get_string());
       }
     }
