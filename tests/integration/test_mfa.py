@@ -779,3 +779,33 @@ def test_changing_an_email_is_a_step_up_operation(make_server):
     r = requests.patch(api(s, f"/users/{target_id}"), json={"username": "target2"}, headers=auth(admin))
     assert r.status_code == 200, r.text
     assert requests.get(api(s, f"/users/{target_id}"), headers=auth(admin)).json()["email"] == "target@example.com"
+
+
+def test_a_wrong_password_tells_nothing_about_mfa_by_status_body_headers_or_time(make_server):
+    """The second factor is asked for only after a right password: for a wrong one, a user with a
+    factor, one without and an unknown name answer alike (status, body, header names, cost); and
+    a made-up mfa_token answers like a real one with a wrong code."""
+    import statistics
+    s = mfa_server(make_server)
+    e = enrol(s, "withfactor")
+    s.register("nofactor@example.com", "nofactor")
+
+    def timed(username):
+        start = time.perf_counter()
+        r = login_as(s, username, "Wrong-passw0rd!")
+        return time.perf_counter() - start, r
+
+    groups = {name: [timed(name) for _ in range(5)] for name in ("withfactor", "nofactor", "ghost-x")}
+    for name, runs in groups.items():
+        for _, r in runs:
+            assert (r.status_code, r.content) == (401, b'{"detail":"Incorrect email or password"}'), name
+    headers = {name: sorted(runs[0][1].headers.keys()) for name, runs in groups.items()}
+    assert headers["withfactor"] == headers["nofactor"] == headers["ghost-x"]
+    medians = {name: statistics.median(t for t, _ in runs) for name, runs in groups.items()}
+    base = medians["nofactor"]
+    for name, m in medians.items():
+        assert 0.5 < m / base < 2.0, medians  # each pays one password hash, "within noise"
+    real = verify(s, challenge(s, "withfactor"), wrong_code(e.uri))
+    made_up = verify(s, "A" * 43, wrong_code(e.uri))
+    assert (real.status_code, real.content) == (made_up.status_code, made_up.content)
+    assert sorted(real.headers.keys()) == sorted(made_up.headers.keys())
