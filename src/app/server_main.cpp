@@ -225,9 +225,10 @@ int serve(const config::Config& config) {
       {**store, *once, *limiter, rates, *policy, user_cache, audit_log, metrics, clock,
        mfa::Settings{config.mfa_issuer, config.mfa_rate_limit, *sealing_key, *code_key}});
   oidc::CurlClient outbound(config.oidc_ca_file);
-  oidc::OidcService oidc_service(
-      config.oidc_providers, outbound, **store, sessions, audit_log, clock, *once,
-      {public_url, config.frontend_url, *cookie_key, config.oidc_link_verified_email});
+  oidc::OidcService oidc_service(config.oidc_providers, outbound, **store, sessions, audit_log,
+                                 clock, *once,
+                                 {public_url, config.frontend_url, *cookie_key,
+                                  config.oidc_link_verified_email, &mfa_service});
   api::Services services{token_check,
                          sessions,
                          passwords,

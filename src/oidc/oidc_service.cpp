@@ -191,21 +191,37 @@ std::string OidcService::complete(const std::string& name, const Callback& cb,
   if (!user_id)
     return fail(name, reason.empty() ? "server_error" : reason, user_id.error().message, client);
 
-  auto code = crypto::randomToken(32);
-  if (!code) return fail(name, "server_error", "random source failed", client);
-  // Stored by digest: whoever reads the shared store cannot trade a code.
   // The second-factor methods the provider asserts, when the operator trusts it to (TRUST_AMR).
-  std::string asserted;
+  std::vector<std::string> asserted;
   if (provider.config().trust_amr) {
     if (const auto* amr = claims->raw.if_contains("amr"); amr != nullptr && amr->is_array()) {
       for (const auto& m : amr->get_array()) {
         if (m.is_string() && auth::isSecondFactor(std::string_view(m.get_string())))
-          asserted += " " + std::string(m.get_string());
+          asserted.emplace_back(m.get_string());
       }
     }
   }
+  // A user with a second factor the provider did not vouch for is asked for it before any
+  // exchange code exists: the browser lands with an mfa_token for POST /auth/mfa/verify.
+  auto user = store_.users().findById(*user_id);
+  if (!user) return fail(name, "server_error", user.error().message, client);
+  if (*user && (*user)->is_active && (*user)->mfa_enabled && asserted.empty()) {
+    if (settings_.mfa == nullptr)  // fail closed: never skip the factor
+      return fail(name, "server_error", "no second-factor service", client);
+    auto who = sessions_.externalProof(*user_id, name, {}, client);
+    if (!who) return fail(name, "server_error", who.error().detail, client);
+    auto token = settings_.mfa->challenge(*who, client);
+    if (!token) return fail(name, "server_error", token.error().detail, client);
+    return settings_.frontend_url + "/auth/callback#mfa_token=" + *token;
+  }
+
+  auto code = crypto::randomToken(32);
+  if (!code) return fail(name, "server_error", "random source failed", client);
+  std::string methods;
+  for (const auto& m : asserted) methods += " " + m;
+  // Stored by digest: whoever reads the shared store cannot trade a code.
   auto stored = once_.putIfAbsent("code:" + core::hexEncode(crypto::sha256(*code)),
-                                  std::to_string(*user_id) + " " + name + asserted,
+                                  std::to_string(*user_id) + " " + name + methods,
                                   std::chrono::seconds(kCodeSeconds), now);
   if (!stored || !*stored)
     return fail(name, "server_error", stored ? "code collision" : stored.error().message, client);

@@ -11,6 +11,7 @@
 
 #include "audit/audit_log.hpp"
 #include "auth/sessions.hpp"
+#include "mfa/mfa_service.hpp"
 #include "oidc/provider.hpp"
 #include "state/once.hpp"
 #include "store/store.hpp"
@@ -24,10 +25,13 @@ class OidcService {
   struct Settings {
     std::string
         public_url;  // our base URL; redirect_uri = <public_url>/api/v1/auth/oauth/<name>/callback
-    std::string frontend_url;  // where the browser lands: <frontend_url>/auth/callback#code=... or
-                               // #error=...
-    std::string cookie_key;    // 32 bytes for AES-256-GCM
+    // Where the browser lands: <frontend_url>/auth/callback#code=..., #mfa_token=... (a user
+    // with a second factor) or #error=...
+    std::string frontend_url;
+    std::string cookie_key;  // 32 bytes for AES-256-GCM
     bool link_verified_email = true;
+    // Asks users with a second factor for it after the provider; null refuses such users.
+    mfa::MfaService* mfa = nullptr;
   };
 
   OidcService(std::vector<config::OidcProvider> providers, HttpClient& http, store::Store& store,

@@ -377,8 +377,9 @@ def test_a_sign_in_may_continue_on_any_node(make_server, tls, tmp_path):
 @pytest.mark.parametrize("trust_amr", [False, True])
 def test_external_sign_in_asks_for_our_second_factor_unless_the_provider_is_trusted(make_server, tls,
                                                                                    trust_amr):
-    """A user with a factor is asked for it after the provider too (the exchange answers 401 MFA
-    required), unless OIDC_<NAME>_TRUST_AMR is set and the ID token's amr names a second factor."""
+    """A user with a factor is asked for it after the provider too, before any exchange code is
+    issued (the browser lands with an mfa_token), unless OIDC_<NAME>_TRUST_AMR is set and the ID
+    token's amr names a second factor."""
     import jwt as pyjwt
     import pyotp
 
@@ -388,13 +389,13 @@ def test_external_sign_in_asks_for_our_second_factor_unless_the_provider_is_trus
                     MFA_RATE_LIMIT="1000/minute")
     gate.start()
     try:
-        def sign_in(mode):
+        def land(mode):
             fake.mode = mode
             location, tx = start(gate, "fake")
             r = requests.get(location, verify=tls[0], allow_redirects=False)
-            return exchange(gate, callback(gate, r.headers["Location"], tx))
+            return callback(gate, r.headers["Location"], tx)
 
-        first = sign_in("ok")
+        first = exchange(gate, land("ok"))
         assert first.status_code == 200, first.text
         token = first.json()["access_token"]
         assert pyjwt.decode(token, options={"verify_signature": False})["amr"] == ["ext"]
@@ -407,21 +408,27 @@ def test_external_sign_in_asks_for_our_second_factor_unless_the_provider_is_trus
         assert r.status_code == 200, r.text
         recovery = r.json()["recovery_codes"]
 
-        asserted = sign_in("amr_mfa")
+        landing = land("amr_mfa")
         if trust_amr:
+            asserted = exchange(gate, landing)
             assert asserted.status_code == 200, asserted.text
             claims = pyjwt.decode(asserted.json()["access_token"], options={"verify_signature": False})
             assert claims["amr"] == ["ext", "mfa"]
         else:
-            body = asserted.json()
-            assert (asserted.status_code, body["detail"]) == (401, "MFA required"), body
+            # Asked before any exchange code exists: the browser lands with an mfa_token.
+            assert landing.startswith("http://frontend.test/auth/callback#mfa_token="), landing
+            assert "#code=" not in landing
+            mfa_token = landing.split("#mfa_token=", 1)[1]
             r = requests.post(gate.url("/api/v1/auth/mfa/verify"),
-                              json={"mfa_token": body["mfa_token"], "code": recovery[0]})
+                              json={"mfa_token": mfa_token, "code": recovery[0]})
             assert r.status_code == 200, r.text
             claims = pyjwt.decode(r.json()["access_token"], options={"verify_signature": False})
             assert claims["amr"] == ["ext", "rc"]
+            # The mfa_token is single use.
+            again = requests.post(gate.url("/api/v1/auth/mfa/verify"),
+                                  json={"mfa_token": mfa_token, "code": recovery[1]})
+            assert (again.status_code, again.json()) == (401, {"detail": "Invalid code"})
         # Without an asserted second factor, even a trusted provider's sign-in asks for ours.
-        plain = sign_in("ok")
-        assert (plain.status_code, plain.json()["detail"]) == (401, "MFA required")
+        assert land("ok").startswith("http://frontend.test/auth/callback#mfa_token=")
     finally:
         stop()
