@@ -809,3 +809,18 @@ def test_a_wrong_password_tells_nothing_about_mfa_by_status_body_headers_or_time
     made_up = verify(s, "A" * 43, wrong_code(e.uri))
     assert (real.status_code, real.content) == (made_up.status_code, made_up.content)
     assert sorted(real.headers.keys()) == sorted(made_up.headers.keys())
+
+
+def test_secrets_codes_and_tokens_never_reach_the_log_or_the_audit_trail(make_server, tmp_path):
+    audit_file = tmp_path / "audit.jsonl"
+    s = mfa_server(make_server, {"AUDIT_LOG_FILE": str(audit_file), "GATEHOUSE_LOG_LEVEL": "debug"})
+    e = enrol(s, "quiet")
+    mfa_token = challenge(s, "quiet")
+    assert verify(s, mfa_token, e.recovery_codes[0]).status_code == 200
+    assert verify(s, challenge(s, "quiet"), wrong_code(e.uri)).status_code == 401
+    time.sleep(0.5)  # the audit sink is written as events happen; give the file a moment
+    written = s.log_text() + (audit_file.read_text() if audit_file.exists() else "")
+    assert "mfa.verified" in written or "mfa.failed" in written  # the trail is there...
+    plain = [e.secret, mfa_token, *e.recovery_codes, *(c.replace("-", "") for c in e.recovery_codes)]
+    for secret in plain:  # ...without a secret, code or token in it
+        assert secret not in written, secret
