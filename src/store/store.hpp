@@ -261,6 +261,92 @@ class MfaStore {
   [[nodiscard]] virtual core::Result<std::int64_t> recoveryCodesLeft(std::int64_t user_id) = 0;
 };
 
+// A one-time email token (password reset, email verification, email change) as stored: only its
+// keyed digest, never the token.
+struct EmailToken {
+  std::string hash;
+  std::int64_t user_id = 0;
+  std::string purpose;  // "reset", "verify" or "change"
+  std::string email;    // where it was sent: the user's address, or the new one for "change"
+  std::int64_t created_at = 0;
+  std::int64_t expires_at = 0;
+};
+
+// A message in the outbox. `body` is the whole RFC 5322 message sealed by the mail service
+// (it holds a token's link until sent); storage keeps it only until the message is sent or
+// abandoned.
+struct OutboxMessage {
+  std::int64_t id = 0;
+  std::string kind;  // the template ("reset-password"), for logs and audit
+  std::string sender;
+  std::string recipient;
+  std::optional<std::int64_t> user_id;
+  std::string body;
+  std::int64_t created_at = 0;
+  std::int64_t attempts = 0;  // attempts begun, this claim's included
+  std::int64_t claimed_until = 0;
+};
+
+// What spending a token does, in the same transaction as spending it.
+struct TokenEffect {
+  enum class Kind {
+    VerifyEmail,    // email_verified, while the user's address is still the token's
+    ResetPassword,  // the new hash, every session and (with end_api_keys) API key ended,
+                    // earlier tokens voided, email_verified (the mail proved it)
+    ChangeEmail,    // the token's address becomes the user's, verified
+  };
+  Kind kind = Kind::VerifyEmail;
+  std::string password_hash;  // ResetPassword
+  bool end_api_keys = true;   // ResetPassword
+};
+
+// Email tokens and the outbox. Thread-safe; every method is one transaction.
+class MailStore {
+ public:
+  virtual ~MailStore() = default;
+  // The token (unless its hash is empty) and the messages together. Live tokens of the same user
+  // and purpose beyond the newest `keep - 1` are dropped first (state stays bounded).
+  [[nodiscard]] virtual core::Status issue(const EmailToken& token,
+                                           const std::vector<OutboxMessage>& messages,
+                                           std::int64_t keep) = 0;
+  // A registration whose verification mail is in the same transaction as the user (the token's
+  // user_id is filled). AlreadyExists "email"/"username" as UserStore::create.
+  [[nodiscard]] virtual core::Result<User> createUser(
+      const NewUser& user, EmailToken token, const std::vector<OutboxMessage>& messages) = 0;
+  // The live token of `purpose` with this hash, without spending it; nullopt when there is none.
+  [[nodiscard]] virtual core::Result<std::optional<EmailToken>> findToken(std::string_view hash,
+                                                                          std::string_view purpose,
+                                                                          std::int64_t now) = 0;
+  // Spends the live token (compare-and-delete: once, on every node) and applies `effect`; every
+  // other token of that user and purpose goes too. NotFound when there is no such live token, its
+  // user is inactive or (reset, verify) the user's address is no longer the token's;
+  // AlreadyExists "email" when a change's address is taken by now (nothing is spent then).
+  // The user as changed.
+  [[nodiscard]] virtual core::Result<User> redeem(std::string_view hash, std::string_view purpose,
+                                                  std::int64_t now, const TokenEffect& effect) = 0;
+  // Claims the oldest due message for `lease` seconds for sender `node` (on PostgreSQL with FOR
+  // UPDATE SKIP LOCKED: each message goes to exactly one sender) and counts the attempt; nullopt
+  // when none is due. Due: pending, next attempt reached, and no live claim.
+  [[nodiscard]] virtual core::Result<std::optional<OutboxMessage>> claim(std::int64_t now,
+                                                                         std::int64_t lease,
+                                                                         std::string_view node) = 0;
+  // Ends the live claims of `node` (a sender starting again: its earlier life died holding them,
+  // so they need not wait out their lease); how many.
+  [[nodiscard]] virtual core::Result<std::int64_t> release(std::string_view node) = 0;
+  // Marks a claimed message sent (its body is dropped). False when it was not pending.
+  [[nodiscard]] virtual core::Result<bool> markSent(std::int64_t id, std::int64_t now) = 0;
+  // A failed attempt: the claim ends, the next attempt waits until `next_attempt_at`.
+  [[nodiscard]] virtual core::Status retryLater(std::int64_t id, std::int64_t next_attempt_at,
+                                                std::string_view error) = 0;
+  // Gives the message up (its body is dropped).
+  [[nodiscard]] virtual core::Status abandon(std::int64_t id, std::int64_t now,
+                                             std::string_view error) = 0;
+  // Messages not yet sent nor abandoned.
+  [[nodiscard]] virtual core::Result<std::int64_t> pending() = 0;
+  // Drops expired tokens and messages finished before `finished_before`.
+  [[nodiscard]] virtual core::Status purge(std::int64_t now, std::int64_t finished_before) = 0;
+};
+
 // One audit record as stored; `hash` chains it to the record before (tamper evidence).
 struct AuditRecord {
   std::int64_t id = 0;
@@ -319,6 +405,7 @@ class Store {
   virtual ApiKeyStore& apiKeys() = 0;
   virtual IdentityStore& identities() = 0;
   virtual MfaStore& mfa() = 0;
+  virtual MailStore& mail() = 0;
   // Unavailable when the database cannot be reached (readiness).
   [[nodiscard]] virtual core::Status ping() = 0;
   // Applies pending schema migrations; returns the schema version now in place.

@@ -4,9 +4,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <libpq-fe.h>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include "store/store.hpp"
 
@@ -52,8 +55,67 @@ class StoreContract : public ::testing::TestWithParam<std::string> {
     EXPECT_TRUE(u) << (u ? "" : u.error().message);
     return u ? *u : User{};
   }
+  // One number read from the database past the interface: for what the store must not keep.
+  std::int64_t scalar(const std::string& sql) {
+    std::int64_t out = -1;
+    if (GetParam() == "sqlite") {
+      sqlite3* db = nullptr;
+      const std::string path = url_.substr(std::string_view("sqlite:///").size());
+      EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+      sqlite3_stmt* stmt = nullptr;
+      EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK)
+          << sqlite3_errmsg(db);
+      if (sqlite3_step(stmt) == SQLITE_ROW) out = sqlite3_column_int64(stmt, 0);
+      sqlite3_finalize(stmt);
+      sqlite3_close(db);
+      return out;
+    }
+    PGconn* conn = PQconnectdb(url_.c_str());
+    EXPECT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+    PGresult* r = PQexec(conn, sql.c_str());
+    EXPECT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQerrorMessage(conn);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+      out = std::stoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    PQfinish(conn);
+    return out;
+  }
   std::string url_;
   std::unique_ptr<Store> store_;
+};
+
+class MailStoreContract : public StoreContract {
+ protected:
+  static constexpr std::int64_t kNow = 1'800'000'000;
+  static EmailToken token(const std::string& hash, std::int64_t user_id, const std::string& purpose,
+                          const std::string& email, std::int64_t created_at = kNow,
+                          std::int64_t expires_at = kNow + 900) {
+    return {hash, user_id, purpose, email, created_at, expires_at};
+  }
+  static OutboxMessage message(const std::string& to, std::optional<std::int64_t> user_id = {},
+                               std::int64_t created_at = kNow) {
+    OutboxMessage m;
+    m.kind = "test";
+    m.sender = "noreply@example.com";
+    m.recipient = to;
+    m.user_id = user_id;
+    m.body = "sealed body for " + to;
+    m.created_at = created_at;
+    return m;
+  }
+  bool live(const std::string& hash, const std::string& purpose, std::int64_t now = kNow) {
+    auto found = store_->mail().findToken(hash, purpose, now);
+    EXPECT_TRUE(found) << (found ? "" : found.error().message);
+    return found && found->has_value();
+  }
+  std::int64_t pending() { return store_->mail().pending().value(); }
+  // Queues messages without a token.
+  void queue(const std::vector<OutboxMessage>& messages) {
+    ASSERT_TRUE(store_->mail().issue({}, messages, 1));
+  }
+  std::int64_t bodyLength(std::int64_t id) {
+    return scalar("SELECT length(body) FROM mail_outbox WHERE id = " + std::to_string(id));
+  }
 };
 
 TEST_P(StoreContract, CreatesAndFindsUsersCaseInsensitively) {
@@ -559,6 +621,412 @@ TEST_P(StoreContract, MigrateIsIdempotentAndPingWorks) {
   EXPECT_TRUE(store_->ping());
 }
 
+TEST_P(MailStoreContract, IssueKeepsOnlyTheNewestLiveTokensPerUserAndPurpose) {
+  const User u = make("ann@example.com", "ann");
+  const User other = make("bob@example.com", "bob");
+  auto& mail = store_->mail();
+  for (int i = 1; i <= 3; ++i)
+    ASSERT_TRUE(
+        mail.issue(token("r" + std::to_string(i), u.id, "reset", u.email, kNow + i), {}, 3));
+  EXPECT_TRUE(live("r1", "reset") && live("r2", "reset") && live("r3", "reset"));
+  ASSERT_TRUE(mail.issue(token("r4", u.id, "reset", u.email, kNow + 4), {}, 3));
+  EXPECT_FALSE(live("r1", "reset"));  // the oldest went
+  EXPECT_TRUE(live("r2", "reset") && live("r3", "reset") && live("r4", "reset"));
+  // Other purposes and other users count apart.
+  ASSERT_TRUE(mail.issue(token("v1", u.id, "verify", u.email, kNow + 5), {}, 1));
+  ASSERT_TRUE(mail.issue(token("o1", other.id, "reset", other.email, kNow + 6), {}, 1));
+  EXPECT_TRUE(live("r2", "reset") && live("r3", "reset") && live("r4", "reset"));
+  ASSERT_TRUE(mail.issue(token("r5", u.id, "reset", u.email, kNow + 7), {}, 1));
+  EXPECT_FALSE(live("r2", "reset") || live("r3", "reset") || live("r4", "reset"));
+  EXPECT_TRUE(live("r5", "reset"));
+  EXPECT_TRUE(live("v1", "verify"));
+  EXPECT_TRUE(live("o1", "reset"));
+}
+
+TEST_P(MailStoreContract, ATokenAndItsMessagesAreWrittenTogether) {
+  const User u = make("ann@example.com", "ann");
+  ASSERT_TRUE(store_->mail().issue(token("t1", u.id, "reset", u.email),
+                                   {message(u.email, u.id), message("x@example.com", u.id)}, 3));
+  EXPECT_TRUE(live("t1", "reset"));
+  EXPECT_EQ(pending(), 2);
+  // The same token again fails, and its message is not written either.
+  EXPECT_FALSE(store_->mail().issue(token("t1", u.id, "reset", u.email), {message(u.email)}, 3));
+  EXPECT_EQ(pending(), 2);
+  // Messages alone (no token).
+  ASSERT_TRUE(store_->mail().issue({}, {message("y@example.com")}, 1));
+  EXPECT_EQ(pending(), 3);
+}
+
+TEST_P(MailStoreContract, FindTokenSpendsNothingAndIsBoundToThePurpose) {
+  const User u = make("ann@example.com", "ann");
+  ASSERT_TRUE(store_->mail().issue(token("t", u.id, "verify", u.email), {}, 3));
+  auto found = store_->mail().findToken("t", "verify", kNow).value();
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->user_id, u.id);
+  EXPECT_EQ(found->email, u.email);
+  EXPECT_EQ(found->expires_at, kNow + 900);
+  EXPECT_FALSE(live("t", "reset"));
+  EXPECT_FALSE(live("unknown", "verify"));
+  EXPECT_TRUE(live("t", "verify"));
+}
+
+TEST_P(MailStoreContract, RedeemIsSingleUseAndBoundToThePurpose) {
+  const User u = make("ann@example.com", "ann");
+  auto& mail = store_->mail();
+  ASSERT_TRUE(mail.issue(token("v", u.id, "verify", u.email), {}, 3));
+  EXPECT_EQ(mail.redeem("v", "reset", kNow, {TokenEffect::Kind::ResetPassword, "$2b$10$x", true})
+                .error()
+                .code,
+            core::Errc::NotFound);
+  auto first = mail.redeem("v", "verify", kNow, {TokenEffect::Kind::VerifyEmail, "", false});
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_EQ(first->id, u.id);
+  EXPECT_TRUE(first->email_verified);
+  EXPECT_TRUE(store_->users().findById(u.id).value()->email_verified);
+  auto second = mail.redeem("v", "verify", kNow, {TokenEffect::Kind::VerifyEmail, "", false});
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, core::Errc::NotFound);
+}
+
+TEST_P(MailStoreContract, RedeemSpendsTheUsersOtherTokensOfThatPurpose) {
+  const User u = make("ann@example.com", "ann");
+  auto& mail = store_->mail();
+  ASSERT_TRUE(mail.issue(token("v1", u.id, "verify", u.email, kNow), {}, 3));
+  ASSERT_TRUE(mail.issue(token("v2", u.id, "verify", u.email, kNow + 1), {}, 3));
+  ASSERT_TRUE(mail.issue(token("r1", u.id, "reset", u.email, kNow + 2), {}, 3));
+  ASSERT_TRUE(mail.redeem("v2", "verify", kNow + 3, {TokenEffect::Kind::VerifyEmail, "", false}));
+  EXPECT_FALSE(live("v1", "verify"));
+  EXPECT_TRUE(live("r1", "reset"));
+}
+
+TEST_P(MailStoreContract, AResetDropsEveryEmailedTokenOfTheUser) {
+  // A pending email change a thief asked for with a stolen session must not survive the owner
+  // resetting the password (nor a verification link, moot once the reset proved the address).
+  const User u = make("ann@example.com", "ann");
+  const User other = make("bob@example.com", "bob");
+  auto& mail = store_->mail();
+  ASSERT_TRUE(mail.issue(token("r1", u.id, "reset", u.email, kNow), {}, 3));
+  ASSERT_TRUE(mail.issue(token("r2", u.id, "reset", u.email, kNow + 1), {}, 3));
+  ASSERT_TRUE(mail.issue(token("v1", u.id, "verify", u.email, kNow + 2), {}, 3));
+  ASSERT_TRUE(mail.issue(token("c1", u.id, "change", "thief@example.net", kNow + 2), {}, 1));
+  ASSERT_TRUE(mail.issue(token("b1", other.id, "reset", other.email, kNow + 2), {}, 3));
+  ASSERT_TRUE(
+      mail.redeem("r2", "reset", kNow + 3, {TokenEffect::Kind::ResetPassword, "$2b$10$n", true}));
+  EXPECT_FALSE(live("r1", "reset"));
+  EXPECT_FALSE(live("v1", "verify"));
+  EXPECT_FALSE(live("c1", "change"));
+  EXPECT_TRUE(live("b1", "reset"));  // someone else's stays
+}
+
+TEST_P(MailStoreContract, APasswordChangeOrDeactivationDropsPendingEmailChanges) {
+  const User u = make("ann@example.com", "ann");
+  const User v = make("val@example.com", "val");
+  auto& mail = store_->mail();
+  ASSERT_TRUE(mail.issue(token("c1", u.id, "change", "thief@example.net", kNow), {}, 1));
+  ASSERT_TRUE(mail.issue(token("c2", v.id, "change", "thief2@example.net", kNow), {}, 1));
+  ASSERT_TRUE(store_->users().changePassword(u.id, "$2b$10$n", kNow + 1, false));
+  UserPatch off;
+  off.is_active = false;
+  off.deactivated_at = kNow + 1;
+  ASSERT_TRUE(store_->users().update(v.id, off, "admin"));
+  EXPECT_FALSE(live("c1", "change"));
+  EXPECT_FALSE(live("c2", "change"));
+}
+
+TEST_P(MailStoreContract, ConcurrentRedeemsOfOneTokenSucceedOnce) {
+  const User u = make("ann@example.com", "ann");
+  ASSERT_TRUE(store_->mail().issue(token("race", u.id, "reset", u.email), {}, 3));
+  std::atomic<int> ok{0};
+  std::atomic<int> not_found{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      auto r = store_->mail().redeem(
+          "race", "reset", kNow + 1,
+          {TokenEffect::Kind::ResetPassword, "$2b$10$h" + std::to_string(i), true});
+      if (r)
+        ++ok;
+      else if (r.error().code == core::Errc::NotFound)
+        ++not_found;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 1);
+  EXPECT_EQ(not_found.load(), 7);
+}
+
+TEST_P(MailStoreContract, AnExpiredTokenIsNotFound) {
+  const User u = make("ann@example.com", "ann");
+  ASSERT_TRUE(store_->mail().issue(token("e", u.id, "verify", u.email, kNow, kNow + 10), {}, 3));
+  EXPECT_TRUE(live("e", "verify", kNow + 9));
+  EXPECT_FALSE(live("e", "verify", kNow + 10));
+  auto late = store_->mail().redeem("e", "verify", kNow + 10, {TokenEffect::Kind::VerifyEmail});
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error().code, core::Errc::NotFound);
+  EXPECT_FALSE(store_->users().findById(u.id).value()->email_verified);
+  // Judged by the time given: the same token is still good a second earlier.
+  EXPECT_TRUE(store_->mail().redeem("e", "verify", kNow + 9, {TokenEffect::Kind::VerifyEmail}));
+}
+
+TEST_P(MailStoreContract, AResetSetsThePasswordAndEndsSessionsAndKeys) {
+  const User u = make("ann@example.com", "ann");
+  ASSERT_TRUE(
+      store_->sessions().create({"rs1", u.id, "j", "ua", "ip", kNow, kNow, kNow + 3600, false}));
+  ApiKey k;
+  k.user_id = u.id;
+  k.name = "k";
+  k.public_id = "resetkey";
+  k.secret_hash = std::string(64, 'b');
+  k.created_at = kNow;
+  ASSERT_TRUE(store_->apiKeys().create(k));
+  ASSERT_TRUE(store_->mail().issue(token("r", u.id, "reset", u.email), {}, 3));
+  auto user = store_->mail().redeem("r", "reset", kNow + 5,
+                                    {TokenEffect::Kind::ResetPassword, "$2b$10$new", true});
+  ASSERT_TRUE(user) << user.error().message;
+  EXPECT_EQ(user->password_hash, "$2b$10$new");
+  EXPECT_EQ(user->tokens_valid_after, kNow + 5);
+  EXPECT_TRUE(user->email_verified);
+  const User stored = store_->users().findById(u.id).value().value();
+  EXPECT_EQ(stored.password_hash, "$2b$10$new");
+  EXPECT_EQ(stored.tokens_valid_after, kNow + 5);
+  EXPECT_TRUE(stored.email_verified);
+  EXPECT_TRUE(store_->sessions().find("rs1").value()->revoked);
+  EXPECT_TRUE(store_->apiKeys().findByPublicId("resetkey").value()->revoked);
+}
+
+TEST_P(MailStoreContract, ATokenSentToAnOldAddressOrForAnInactiveUserIsNotFound) {
+  const User u = make("ann@example.com", "ann");
+  ASSERT_TRUE(store_->mail().issue(token("old", u.id, "reset", "ann@example.com"), {}, 3));
+  UserPatch moved;
+  moved.email = "ann.new@example.com";
+  ASSERT_TRUE(store_->users().update(u.id, moved, "admin"));
+  EXPECT_EQ(store_->mail()
+                .redeem("old", "reset", kNow, {TokenEffect::Kind::ResetPassword, "$2b$10$x", true})
+                .error()
+                .code,
+            core::Errc::NotFound);
+  EXPECT_EQ(store_->users().findById(u.id).value()->password_hash, "$2b$10$hash");
+  // The address compares as the users table does: ignoring letter case.
+  ASSERT_TRUE(store_->mail().issue(token("case", u.id, "verify", "ANN.NEW@example.com"), {}, 3));
+  EXPECT_TRUE(store_->mail().redeem("case", "verify", kNow, {TokenEffect::Kind::VerifyEmail}));
+  const User off = make("off@example.com", "off");
+  ASSERT_TRUE(store_->mail().issue(token("inactive", off.id, "verify", off.email), {}, 3));
+  UserPatch deactivate;
+  deactivate.is_active = false;
+  ASSERT_TRUE(store_->users().update(off.id, deactivate, "admin"));
+  EXPECT_EQ(store_->mail()
+                .redeem("inactive", "verify", kNow, {TokenEffect::Kind::VerifyEmail})
+                .error()
+                .code,
+            core::Errc::NotFound);
+}
+
+TEST_P(MailStoreContract, AnEmailChangeAppliesUnlessTheAddressIsTakenAndThenSpendsNothing) {
+  const User u = make("ann@example.com", "ann");
+  const User bob = make("bob@example.com", "bob");
+  ASSERT_TRUE(store_->mail().issue(token("c1", u.id, "change", "BOB@example.com"), {}, 1));
+  auto taken = store_->mail().redeem("c1", "change", kNow, {TokenEffect::Kind::ChangeEmail});
+  ASSERT_FALSE(taken);
+  EXPECT_EQ(taken.error().code, core::Errc::AlreadyExists);
+  EXPECT_EQ(taken.error().message, "email");
+  EXPECT_TRUE(live("c1", "change"));
+  EXPECT_EQ(store_->users().findById(u.id).value()->email, "ann@example.com");
+  ASSERT_TRUE(store_->mail().issue(token("c2", u.id, "change", "ann.new@example.com"), {}, 1));
+  auto changed = store_->mail().redeem("c2", "change", kNow, {TokenEffect::Kind::ChangeEmail});
+  ASSERT_TRUE(changed) << changed.error().message;
+  EXPECT_EQ(changed->email, "ann.new@example.com");
+  EXPECT_TRUE(changed->email_verified);
+  const User stored = store_->users().findById(u.id).value().value();
+  EXPECT_EQ(stored.email, "ann.new@example.com");
+  EXPECT_TRUE(stored.email_verified);
+  EXPECT_EQ(store_->users().findById(bob.id).value()->email, "bob@example.com");
+}
+
+TEST_P(MailStoreContract, EachPendingMessageIsClaimedByExactlyOneOfSeveralClaimers) {
+  std::vector<OutboxMessage> batch;
+  for (int i = 0; i < 50; ++i) batch.push_back(message("m" + std::to_string(i) + "@example.com"));
+  queue(batch);
+  std::mutex mutex;
+  std::vector<std::int64_t> ids;
+  std::atomic<int> errors{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (;;) {
+        auto claimed = store_->mail().claim(kNow, 60, "node-a");
+        if (!claimed) {
+          ++errors;
+          continue;
+        }
+        if (!*claimed) return;
+        EXPECT_EQ((*claimed)->attempts, 1);
+        std::lock_guard lock(mutex);
+        ids.push_back((*claimed)->id);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(ids.size(), 50U);
+  EXPECT_EQ(std::set<std::int64_t>(ids.begin(), ids.end()).size(), 50U);
+  EXPECT_FALSE(store_->mail().claim(kNow, 60, "node-a").value());  // every claim is live
+  EXPECT_EQ(pending(), 50);
+}
+
+TEST_P(MailStoreContract, ClaimTakesTheOldestDueMessageAndRespectsLeasesAndRetries) {
+  queue({message("first@example.com"), message("second@example.com")});
+  auto& mail = store_->mail();
+  EXPECT_FALSE(mail.claim(kNow - 1, 60, "node-a").value());  // not due before it was written
+  auto first = mail.claim(kNow, 60, "node-a").value();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->recipient, "first@example.com");
+  EXPECT_EQ(first->sender, "noreply@example.com");
+  EXPECT_EQ(first->kind, "test");
+  EXPECT_EQ(first->body, "sealed body for first@example.com");
+  EXPECT_EQ(first->attempts, 1);
+  EXPECT_EQ(first->claimed_until, kNow + 60);
+  auto second = mail.claim(kNow, 60, "node-a").value();
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->recipient, "second@example.com");
+  // Both are leased until kNow + 60.
+  EXPECT_FALSE(mail.claim(kNow + 59, 60, "node-a").value());
+  auto again = mail.claim(kNow + 60, 1000, "node-a").value();
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->id, first->id);
+  EXPECT_EQ(again->attempts, 2);
+  // A failed attempt ends the claim; the next one waits for next_attempt_at.
+  ASSERT_TRUE(mail.retryLater(again->id, kNow + 200, "421 try later"));
+  ASSERT_TRUE(mail.markSent(second->id, kNow + 61).value());
+  EXPECT_FALSE(mail.claim(kNow + 199, 60, "node-a").value());
+  auto retried = mail.claim(kNow + 200, 60, "node-a").value();
+  ASSERT_TRUE(retried);
+  EXPECT_EQ(retried->id, first->id);
+  EXPECT_EQ(retried->attempts, 3);
+}
+
+TEST_P(MailStoreContract, ANodeStartingAgainReleasesOnlyItsOwnClaims) {
+  auto& mail = store_->mail();
+  ASSERT_TRUE(mail.issue({}, {message("a"), message("b")}, 3));
+  auto mine = mail.claim(kNow, 120, "node-a").value();
+  auto theirs = mail.claim(kNow, 120, "node-b").value();
+  ASSERT_TRUE(mine && theirs);
+  EXPECT_FALSE(mail.claim(kNow + 1, 120, "node-a").value());  // both leases live
+  EXPECT_EQ(mail.release("node-c").value(), 0);
+  EXPECT_EQ(mail.release("node-a").value(), 1);
+  auto again = mail.claim(kNow + 1, 120, "node-a").value();
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->id, mine->id);  // node-b's claim stands until node-b says otherwise
+  EXPECT_EQ(again->attempts, 2);
+  EXPECT_FALSE(mail.claim(kNow + 1, 120, "node-a").value());
+}
+
+TEST_P(MailStoreContract, MarkSentEndsTheMessageAndDropsItsBody) {
+  queue({message("ann@example.com")});
+  auto m = store_->mail().claim(kNow, 60, "node-a").value();
+  ASSERT_TRUE(m);
+  EXPECT_GT(bodyLength(m->id), 0);
+  EXPECT_TRUE(store_->mail().markSent(m->id, kNow + 1).value());
+  EXPECT_FALSE(store_->mail().markSent(m->id, kNow + 2).value());  // no longer pending
+  EXPECT_FALSE(store_->mail().markSent(m->id + 1000, kNow).value());
+  EXPECT_EQ(bodyLength(m->id), 0);
+  EXPECT_EQ(pending(), 0);
+  EXPECT_FALSE(store_->mail().claim(kNow + 100000, 60, "node-a").value());
+}
+
+TEST_P(MailStoreContract, AbandonEndsTheMessageAndDropsItsBody) {
+  queue({message("ann@example.com")});
+  auto m = store_->mail().claim(kNow, 60, "node-a").value();
+  ASSERT_TRUE(m);
+  ASSERT_TRUE(store_->mail().abandon(m->id, kNow + 1, "550 no such user"));
+  EXPECT_EQ(bodyLength(m->id), 0);
+  EXPECT_EQ(pending(), 0);
+  EXPECT_FALSE(store_->mail().claim(kNow + 100000, 60, "node-a").value());
+  EXPECT_FALSE(store_->mail().markSent(m->id, kNow + 2).value());
+  // A retry scheduled for an abandoned message revives nothing.
+  ASSERT_TRUE(store_->mail().retryLater(m->id, kNow + 3, "late"));
+  EXPECT_FALSE(store_->mail().claim(kNow + 100000, 60, "node-a").value());
+}
+
+TEST_P(MailStoreContract, PendingCountsMessagesNeitherSentNorAbandoned) {
+  EXPECT_EQ(pending(), 0);
+  queue({message("a@example.com"), message("b@example.com"), message("c@example.com")});
+  EXPECT_EQ(pending(), 3);
+  auto a = store_->mail().claim(kNow, 60, "node-a").value();
+  auto b = store_->mail().claim(kNow, 60, "node-a").value();
+  auto c = store_->mail().claim(kNow, 60, "node-a").value();
+  ASSERT_TRUE(a && b && c);
+  EXPECT_EQ(pending(), 3);  // claimed is still pending
+  ASSERT_TRUE(store_->mail().markSent(a->id, kNow).value());
+  EXPECT_EQ(pending(), 2);
+  ASSERT_TRUE(store_->mail().retryLater(b->id, kNow + 30, "busy"));
+  EXPECT_EQ(pending(), 2);
+  ASSERT_TRUE(store_->mail().abandon(c->id, kNow, "550"));
+  EXPECT_EQ(pending(), 1);
+}
+
+TEST_P(MailStoreContract, PurgeDropsExpiredTokensAndOldFinishedMessagesOnly) {
+  const User u = make("ann@example.com", "ann");
+  auto& mail = store_->mail();
+  ASSERT_TRUE(mail.issue(token("gone", u.id, "reset", u.email, kNow, kNow + 10), {}, 3));
+  ASSERT_TRUE(mail.issue(token("kept", u.id, "verify", u.email, kNow, kNow + 1000), {}, 3));
+  queue({message("sent-old@example.com"), message("abandoned-old@example.com"),
+         message("sent-new@example.com"), message("pending@example.com")});
+  std::vector<OutboxMessage> claimed;
+  for (int i = 0; i < 3; ++i) claimed.push_back(mail.claim(kNow, 60, "node-a").value().value());
+  ASSERT_TRUE(mail.markSent(claimed[0].id, kNow + 5).value());
+  ASSERT_TRUE(mail.abandon(claimed[1].id, kNow + 5, "550"));
+  ASSERT_TRUE(mail.markSent(claimed[2].id, kNow + 50).value());
+  ASSERT_TRUE(mail.purge(kNow + 20, kNow + 20));
+  // Looked up at a time when it was live: it is gone, not just expired.
+  EXPECT_FALSE(live("gone", "reset", kNow));
+  EXPECT_TRUE(live("kept", "verify", kNow + 20));
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM mail_outbox"), 2);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM mail_outbox WHERE id = " + std::to_string(claimed[2].id)),
+            1);
+  EXPECT_EQ(pending(), 1);
+  auto left = mail.claim(kNow + 100, 60, "node-a").value();
+  ASSERT_TRUE(left);
+  EXPECT_EQ(left->recipient, "pending@example.com");
+}
+
+TEST_P(MailStoreContract, CreateUserWritesTheUserItsTokenAndItsMailTogether) {
+  auto user = store_->mail().createUser({"new@example.com", "newbie", "$2b$10$h", "user", true},
+                                        token("reg", 0, "verify", "new@example.com"),
+                                        {message("new@example.com")});
+  ASSERT_TRUE(user) << user.error().message;
+  EXPECT_GT(user->id, 0);
+  EXPECT_EQ(user->email, "new@example.com");
+  EXPECT_FALSE(user->email_verified);
+  auto found = store_->mail().findToken("reg", "verify", kNow).value();
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->user_id, user->id);
+  auto m = store_->mail().claim(kNow, 60, "node-a").value();
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->user_id, user->id);
+  EXPECT_TRUE(store_->mail().redeem("reg", "verify", kNow, {TokenEffect::Kind::VerifyEmail}));
+}
+
+TEST_P(MailStoreContract, CreateUserWithATakenEmailOrUsernameWritesNothing) {
+  make("dup@example.com", "first");
+  auto email = store_->mail().createUser({"DUP@example.com", "second", "$2b$10$h", "user", true},
+                                         token("t1", 0, "verify", "DUP@example.com"),
+                                         {message("DUP@example.com")});
+  ASSERT_FALSE(email);
+  EXPECT_EQ(email.error().code, core::Errc::AlreadyExists);
+  EXPECT_EQ(email.error().message, "email");
+  auto name = store_->mail().createUser({"other@example.com", "FIRST", "$2b$10$h", "user", true},
+                                        token("t2", 0, "verify", "other@example.com"),
+                                        {message("other@example.com")});
+  ASSERT_FALSE(name);
+  EXPECT_EQ(name.error().message, "username");
+  EXPECT_FALSE(store_->users().findByUsername("second").value());
+  EXPECT_FALSE(store_->users().findByEmail("other@example.com").value());
+  EXPECT_FALSE(live("t1", "verify"));
+  EXPECT_FALSE(live("t2", "verify"));
+  EXPECT_EQ(pending(), 0);
+  EXPECT_EQ(store_->users().count().value(), 1);
+}
+
 std::vector<std::string> backends() {
   std::vector<std::string> out{"sqlite"};
   if (const char* pg = std::getenv("GATEHOUSE_TEST_POSTGRES_URL");
@@ -573,6 +1041,7 @@ std::string backendName(const ::testing::TestParamInfo<std::string>& param) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::ValuesIn(backends()), backendName);
+INSTANTIATE_TEST_SUITE_P(Backends, MailStoreContract, ::testing::ValuesIn(backends()), backendName);
 
 }  // namespace
 }  // namespace gatehouse::store

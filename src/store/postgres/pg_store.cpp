@@ -1,5 +1,6 @@
 #include "store/postgres/pg_store.hpp"
 
+#include <cctype>
 #include <chrono>
 #include <variant>
 
@@ -179,6 +180,36 @@ CREATE TABLE recovery_codes (
   PRIMARY KEY (user_id, code_hash)
 );
 )sql",
+    // 7: email tokens (keyed digests only) and the mail outbox.
+    R"sql(
+CREATE TABLE email_tokens (
+  hash       TEXT PRIMARY KEY,
+  user_id    BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  purpose    TEXT NOT NULL,
+  email      TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL
+);
+CREATE INDEX email_tokens_user ON email_tokens (user_id, purpose);
+CREATE INDEX email_tokens_expiry ON email_tokens (expires_at);
+CREATE TABLE mail_outbox (
+  id              BIGSERIAL PRIMARY KEY,
+  kind            TEXT NOT NULL,
+  sender          TEXT NOT NULL,
+  recipient       TEXT NOT NULL,
+  user_id         BIGINT,
+  body            TEXT NOT NULL,
+  state           TEXT NOT NULL DEFAULT 'pending',
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at BIGINT NOT NULL,
+  claimed_until   BIGINT NOT NULL DEFAULT 0,
+  claimed_by      TEXT NOT NULL DEFAULT '',
+  created_at      BIGINT NOT NULL,
+  finished_at     BIGINT NOT NULL DEFAULT 0,
+  last_error      TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX mail_outbox_due ON mail_outbox (state, next_attempt_at);
+)sql",
 };
 
 static_assert(kUserLogLock == 7'261'001 && kKeyLogLock == 7'261'002,
@@ -249,8 +280,9 @@ core::Result<User> insertUser(Connection& c, const NewUser& u) {
               u.is_active,       now,     0,          u.email_verified};
 }
 
-// Inside a transaction: earlier tokens voided, every session revoked and, with `keys`, every API
-// key; the account rule of a password change or a deactivation.
+// Inside a transaction: earlier tokens voided, every session revoked, every emailed token dropped
+// and, with `keys`, every API key; the account rule of a password change or reset and a
+// deactivation.
 core::Status endEverything(Connection& c, std::int64_t id, std::int64_t now, bool keys) {
   auto users =
       c.query("UPDATE users SET tokens_valid_after = $1, updated_at = $1 WHERE id = $2", {now, id});
@@ -258,6 +290,9 @@ core::Status endEverything(Connection& c, std::int64_t id, std::int64_t now, boo
   auto sessions =
       c.query("UPDATE sessions SET revoked = TRUE WHERE user_id = $1 AND NOT revoked", {id});
   if (!sessions) return tl::unexpected(sessions.error());
+  // A pending email change a thief asked for must not survive the owner taking the account back.
+  auto emailed = c.query("DELETE FROM email_tokens WHERE user_id = $1", {id});
+  if (!emailed) return tl::unexpected(emailed.error());
   if (keys) {
     auto api_keys =
         c.query("UPDATE api_keys SET revoked = TRUE WHERE user_id = $1 AND NOT revoked", {id});
@@ -1016,6 +1051,239 @@ class PgMfa final : public MfaStore {
   Pool& pool_;
 };
 
+constexpr std::string_view kTokenSelect =
+    "SELECT hash, user_id, purpose, email, created_at, expires_at FROM email_tokens ";
+constexpr std::string_view kOutboxColumns =
+    "id, kind, sender, recipient, user_id, body, created_at, attempts, claimed_until";
+
+EmailToken readToken(const Rows& r, int i) {
+  return EmailToken{r.text(i, 0), r.int64(i, 1), r.text(i, 2),
+                    r.text(i, 3), r.int64(i, 4), r.int64(i, 5)};
+}
+
+OutboxMessage readMessage(const Rows& r, int i) {
+  return OutboxMessage{r.int64(i, 0),
+                       r.text(i, 1),
+                       r.text(i, 2),
+                       r.text(i, 3),
+                       r.isNull(i, 4) ? std::nullopt : std::optional(r.int64(i, 4)),
+                       r.text(i, 5),
+                       r.int64(i, 6),
+                       r.int64(i, 7),
+                       r.int64(i, 8)};
+}
+
+class PgMail final : public MailStore {
+ public:
+  explicit PgMail(Pool& pool) : pool_(pool) {}
+
+  core::Status issue(const EmailToken& token, const std::vector<OutboxMessage>& messages,
+                     std::int64_t keep) override {
+    return pool_
+        .transaction<std::monostate>([&](Connection& c) -> core::Result<std::monostate> {
+          if (!token.hash.empty()) {
+            if (auto ok = insertToken(c, token, keep); !ok) return tl::unexpected(ok.error());
+          }
+          if (auto ok = insertMessages(c, messages); !ok) return tl::unexpected(ok.error());
+          return std::monostate{};
+        })
+        .map([](std::monostate) {});
+  }
+
+  core::Result<User> createUser(const NewUser& user, EmailToken token,
+                                const std::vector<OutboxMessage>& messages) override {
+    return pool_.transaction<User>([&](Connection& c) -> core::Result<User> {
+      auto created = insertUser(c, user);
+      if (!created) return created;
+      token.user_id = created->id;
+      if (auto ok = insertToken(c, token, 1); !ok) return tl::unexpected(ok.error());
+      std::vector<OutboxMessage> owned = messages;
+      for (auto& m : owned) m.user_id = created->id;
+      if (auto ok = insertMessages(c, owned); !ok) return tl::unexpected(ok.error());
+      return created;
+    });
+  }
+
+  core::Result<std::optional<EmailToken>> findToken(std::string_view hash, std::string_view purpose,
+                                                    std::int64_t now) override {
+    return pool_.with<std::optional<EmailToken>>(
+        [&](Connection& c) -> core::Result<std::optional<EmailToken>> {
+          auto rows = c.query(
+              std::string(kTokenSelect) + "WHERE hash = $1 AND purpose = $2 AND expires_at > $3",
+              {hash, purpose, now});
+          if (!rows) return tl::unexpected(rows.error());
+          if (rows->empty()) return std::optional<EmailToken>{};
+          return std::optional(readToken(*rows, 0));
+        });
+  }
+
+  core::Result<User> redeem(std::string_view hash, std::string_view purpose, std::int64_t now,
+                            const TokenEffect& effect) override {
+    return pool_.transaction<User>([&](Connection& c) -> core::Result<User> {
+      // Compare-and-delete: of two nodes spending the same token, one deletes it, the other
+      // finds nothing.
+      auto spent = c.query(
+          "DELETE FROM email_tokens WHERE hash = $1 AND purpose = $2 AND expires_at > $3 "
+          "RETURNING hash, user_id, purpose, email, created_at, expires_at",
+          {hash, purpose, now});
+      if (!spent) return tl::unexpected(spent.error());
+      if (spent->empty()) return makeError(Errc::NotFound, "token");
+      const EmailToken t = readToken(*spent, 0);
+      auto user = oneUser(c, "WHERE id = $1 FOR UPDATE", t.user_id);
+      if (!user) return tl::unexpected(user.error());
+      if (!*user || !(*user)->is_active) return makeError(Errc::NotFound, "user");
+      User u = **user;
+      // The token was sent to an address: it proves nothing once the account's address changed.
+      if (effect.kind != TokenEffect::Kind::ChangeEmail && !sameAddress(u.email, t.email))
+        return makeError(Errc::NotFound, "address changed");
+      auto others = c.query("DELETE FROM email_tokens WHERE user_id = $1 AND purpose = $2",
+                            {t.user_id, purpose});
+      if (!others) return tl::unexpected(others.error());
+      switch (effect.kind) {
+        case TokenEffect::Kind::VerifyEmail:
+          break;
+        case TokenEffect::Kind::ResetPassword: {
+          auto set = c.query("UPDATE users SET password_hash = $1 WHERE id = $2",
+                             {effect.password_hash, u.id});
+          if (!set) return tl::unexpected(set.error());
+          if (auto ok = endEverything(c, u.id, now, effect.end_api_keys); !ok)
+            return tl::unexpected(ok.error());
+          u.password_hash = effect.password_hash;
+          u.tokens_valid_after = now;
+          break;
+        }
+        case TokenEffect::Kind::ChangeEmail: {
+          auto set = c.query("UPDATE users SET email = $1, updated_at = $2 WHERE id = $3",
+                             {t.email, now, u.id});
+          if (!set) return tl::unexpected(set.error());
+          u.email = t.email;
+          break;
+        }
+      }
+      if (!u.email_verified) {
+        auto verified = c.query(
+            "UPDATE users SET email_verified = TRUE, updated_at = $1 WHERE id = $2", {now, u.id});
+        if (!verified) return tl::unexpected(verified.error());
+      }
+      u.email_verified = true;
+      return u;
+    });
+  }
+
+  core::Result<std::optional<OutboxMessage>> claim(std::int64_t now, std::int64_t lease,
+                                                   std::string_view node) override {
+    return pool_.transaction<std::optional<OutboxMessage>>(
+        [&](Connection& c) -> core::Result<std::optional<OutboxMessage>> {
+          // SKIP LOCKED: a message another node is claiming right now is not waited for, and
+          // never handed out twice.
+          auto rows = c.query(
+              "UPDATE mail_outbox SET claimed_until = $2, claimed_by = $3, attempts = attempts + 1 "
+              "WHERE id = "
+              "(SELECT id FROM mail_outbox WHERE state = 'pending' AND next_attempt_at <= $1 AND "
+              "claimed_until <= $1 ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING " +
+                  std::string(kOutboxColumns),
+              {now, now + lease, node});
+          if (!rows) return tl::unexpected(rows.error());
+          if (rows->empty()) return std::optional<OutboxMessage>{};
+          return std::optional(readMessage(*rows, 0));
+        });
+  }
+
+  core::Result<std::int64_t> release(std::string_view node) override {
+    return pool_.with<std::int64_t>([&](Connection& c) -> core::Result<std::int64_t> {
+      auto rows = c.query(
+          "UPDATE mail_outbox SET claimed_until = 0 WHERE state = 'pending' AND claimed_by = $1 "
+          "AND claimed_until > 0",
+          {node});
+      if (!rows) return tl::unexpected(rows.error());
+      return rows->affected();
+    });
+  }
+
+  core::Result<bool> markSent(std::int64_t id, std::int64_t now) override {
+    return pool_.with<bool>([&](Connection& c) -> core::Result<bool> {
+      auto rows = c.query(
+          "UPDATE mail_outbox SET state = 'sent', body = '', finished_at = $1, last_error = '' "
+          "WHERE id = $2 AND state = 'pending'",
+          {now, id});
+      if (!rows) return tl::unexpected(rows.error());
+      return rows->affected() == 1;
+    });
+  }
+
+  core::Status retryLater(std::int64_t id, std::int64_t next_attempt_at,
+                          std::string_view error) override {
+    return run(pool_,
+               "UPDATE mail_outbox SET next_attempt_at = $1, claimed_until = 0, last_error = $2 "
+               "WHERE id = $3 AND state = 'pending'",
+               {next_attempt_at, error, id});
+  }
+
+  core::Status abandon(std::int64_t id, std::int64_t now, std::string_view error) override {
+    return run(pool_,
+               "UPDATE mail_outbox SET state = 'abandoned', body = '', finished_at = $1, "
+               "last_error = $2 WHERE id = $3 AND state = 'pending'",
+               {now, error, id});
+  }
+
+  core::Result<std::int64_t> pending() override {
+    return pool_.with<std::int64_t>([&](Connection& c) -> core::Result<std::int64_t> {
+      auto rows = c.query("SELECT COUNT(*) FROM mail_outbox WHERE state = 'pending'");
+      if (!rows) return tl::unexpected(rows.error());
+      return rows->int64(0, 0);
+    });
+  }
+
+  core::Status purge(std::int64_t now, std::int64_t finished_before) override {
+    if (auto ok = run(pool_, "DELETE FROM email_tokens WHERE expires_at <= $1", {now}); !ok)
+      return ok;
+    return run(pool_, "DELETE FROM mail_outbox WHERE state <> 'pending' AND finished_at < $1",
+               {finished_before});
+  }
+
+ private:
+  // The users table's rule for one address: equal ignoring letter case (lower(email) is unique).
+  static bool sameAddress(const std::string& a, const std::string& b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      if (std::tolower(static_cast<unsigned char>(a[i])) !=
+          std::tolower(static_cast<unsigned char>(b[i])))
+        return false;
+    }
+    return true;
+  }
+
+  static core::Status insertToken(Connection& c, const EmailToken& t, std::int64_t keep) {
+    if (auto ok = lockUser(c, t.user_id); !ok) return ok;
+    // Only the newest keep - 1 of this user's live tokens for the purpose stay beside the new one.
+    auto trim = c.query(
+        "DELETE FROM email_tokens WHERE user_id = $1 AND purpose = $2 AND hash NOT IN (SELECT "
+        "hash FROM email_tokens WHERE user_id = $1 AND purpose = $2 AND expires_at > $3 ORDER BY "
+        "created_at DESC, hash LIMIT $4)",
+        {t.user_id, t.purpose, t.created_at, std::max<std::int64_t>(keep - 1, 0)});
+    if (!trim) return tl::unexpected(trim.error());
+    auto rows = c.query(
+        "INSERT INTO email_tokens (hash, user_id, purpose, email, created_at, expires_at) VALUES "
+        "($1, $2, $3, $4, $5, $6)",
+        {t.hash, t.user_id, t.purpose, t.email, t.created_at, t.expires_at});
+    if (!rows) return tl::unexpected(rows.error());
+    return {};
+  }
+
+  static core::Status insertMessages(Connection& c, const std::vector<OutboxMessage>& messages) {
+    for (const auto& m : messages) {
+      auto rows = c.query(
+          "INSERT INTO mail_outbox (kind, sender, recipient, user_id, body, next_attempt_at, "
+          "created_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
+          {m.kind, m.sender, m.recipient, Param(m.user_id), m.body, m.created_at});
+      if (!rows) return tl::unexpected(rows.error());
+    }
+    return {};
+  }
+
+  Pool& pool_;
+};
+
 class PgStore final : public Store {
  public:
   PgStore(const std::string& url, std::size_t pool_size)
@@ -1026,7 +1294,8 @@ class PgStore final : public Store {
         audit_(pool_),
         api_keys_(pool_),
         identities_(pool_),
-        mfa_(pool_) {}
+        mfa_(pool_),
+        mail_(pool_) {}
 
   UserStore& users() override { return users_; }
   SessionStore& sessions() override { return sessions_; }
@@ -1035,6 +1304,7 @@ class PgStore final : public Store {
   ApiKeyStore& apiKeys() override { return api_keys_; }
   IdentityStore& identities() override { return identities_; }
   MfaStore& mfa() override { return mfa_; }
+  MailStore& mail() override { return mail_; }
 
   core::Status ping() override { return run(pool_, "SELECT 1", {}); }
 
@@ -1090,6 +1360,7 @@ class PgStore final : public Store {
   PgApiKeys api_keys_;
   PgIdentities identities_;
   PgMfa mfa_;
+  PgMail mail_;
 };
 
 }  // namespace

@@ -159,6 +159,36 @@ CREATE TABLE recovery_codes (
   PRIMARY KEY (user_id, code_hash)
 );
 )sql",
+    // 7: email tokens (keyed digests only) and the mail outbox.
+    R"sql(
+CREATE TABLE email_tokens (
+  hash       TEXT PRIMARY KEY,
+  user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  purpose    TEXT NOT NULL,
+  email      TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX email_tokens_user ON email_tokens(user_id, purpose);
+CREATE INDEX email_tokens_expiry ON email_tokens(expires_at);
+CREATE TABLE mail_outbox (
+  id              INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind            TEXT NOT NULL,
+  sender          TEXT NOT NULL,
+  recipient       TEXT NOT NULL,
+  user_id         INTEGER,
+  body            TEXT NOT NULL,
+  state           TEXT NOT NULL DEFAULT 'pending',
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  claimed_until   INTEGER NOT NULL DEFAULT 0,
+  claimed_by      TEXT NOT NULL DEFAULT '',
+  created_at      INTEGER NOT NULL,
+  finished_at     INTEGER NOT NULL DEFAULT 0,
+  last_error      TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX mail_outbox_due ON mail_outbox(state, next_attempt_at);
+)sql",
 };
 
 // Every remaining row of `stmt`, each read by `read`.
@@ -253,12 +283,15 @@ core::Result<User> insertUser(Connection& c, const NewUser& u) {
               u.is_active,         now,     0,          u.email_verified};
 }
 
-// Inside a transaction: earlier tokens voided, every session revoked and, with `keys`, every API
-// key; the account rule of a password change or a deactivation.
+// Inside a transaction: earlier tokens voided, every session revoked, every emailed token (a
+// pending email change a thief asked for must not survive the owner taking the account back)
+// dropped and, with `keys`, every API key; the account rule of a password change or reset and a
+// deactivation.
 core::Status endEverything(Connection& c, std::int64_t id, std::int64_t now, bool keys) {
   std::vector<std::string_view> statements = {
       "UPDATE users SET tokens_valid_after = ?, updated_at = ? WHERE id = ?",
-      "UPDATE sessions SET revoked = 1 WHERE user_id = ? AND revoked = 0"};
+      "UPDATE sessions SET revoked = 1 WHERE user_id = ? AND revoked = 0",
+      "DELETE FROM email_tokens WHERE user_id = ?"};
   if (keys)
     statements.push_back("UPDATE api_keys SET revoked = 1 WHERE user_id = ? AND revoked = 0");
   for (std::size_t i = 0; i < statements.size(); ++i) {
@@ -1104,6 +1137,274 @@ class SqliteMfa final : public MfaStore {
   ConnectionPool& pool_;
 };
 
+constexpr std::string_view kTokenSelect =
+    "SELECT hash, user_id, purpose, email, created_at, expires_at FROM email_tokens ";
+constexpr std::string_view kOutboxColumns =
+    "id, kind, sender, recipient, user_id, body, created_at, attempts, claimed_until";
+
+EmailToken readToken(const Statement& s) {
+  return EmailToken{s.text(0), s.int64(1), s.text(2), s.text(3), s.int64(4), s.int64(5)};
+}
+
+OutboxMessage readMessage(const Statement& s) {
+  return OutboxMessage{s.int64(0),
+                       s.text(1),
+                       s.text(2),
+                       s.text(3),
+                       s.isNull(4) ? std::nullopt : std::optional(s.int64(4)),
+                       s.text(5),
+                       s.int64(6),
+                       s.int64(7),
+                       s.int64(8)};
+}
+
+class SqliteMail final : public MailStore {
+ public:
+  explicit SqliteMail(ConnectionPool& pool) : pool_(pool) {}
+
+  core::Status issue(const EmailToken& token, const std::vector<OutboxMessage>& messages,
+                     std::int64_t keep) override {
+    auto done = pool_.transaction<bool>([&](Connection& c) -> core::Result<bool> {
+      if (!token.hash.empty()) {
+        if (auto ok = insertToken(c, token, keep); !ok) return tl::unexpected(ok.error());
+      }
+      if (auto ok = insertMessages(c, messages); !ok) return tl::unexpected(ok.error());
+      return true;
+    });
+    if (!done) return tl::unexpected(done.error());
+    return {};
+  }
+
+  core::Result<User> createUser(const NewUser& user, EmailToken token,
+                                const std::vector<OutboxMessage>& messages) override {
+    return pool_.transaction<User>([&](Connection& c) -> core::Result<User> {
+      auto created = insertUser(c, user);
+      if (!created) return created;
+      token.user_id = created->id;
+      if (auto ok = insertToken(c, token, 1); !ok) return tl::unexpected(ok.error());
+      std::vector<OutboxMessage> owned = messages;
+      for (auto& m : owned) m.user_id = created->id;
+      if (auto ok = insertMessages(c, owned); !ok) return tl::unexpected(ok.error());
+      return created;
+    });
+  }
+
+  core::Result<std::optional<EmailToken>> findToken(std::string_view hash, std::string_view purpose,
+                                                    std::int64_t now) override {
+    return pool_.with([&](Connection& c) { return liveToken(c, hash, purpose, now); });
+  }
+
+  core::Result<User> redeem(std::string_view hash, std::string_view purpose, std::int64_t now,
+                            const TokenEffect& effect) override {
+    return pool_.transaction<User>([&](Connection& c) -> core::Result<User> {
+      auto token = liveToken(c, hash, purpose, now);
+      if (!token) return tl::unexpected(token.error());
+      if (!*token) return makeError(Errc::NotFound, "token");
+      const EmailToken& t = **token;
+      auto user =
+          oneUser(c, kUserSelect + "WHERE id = ?", [&](Statement& s) { s.bind(1, t.user_id); });
+      if (!user) return tl::unexpected(user.error());
+      if (!*user || !(*user)->is_active) return makeError(Errc::NotFound, "user");
+      User u = **user;
+      // The token was sent to an address: it proves nothing once the account's address changed.
+      if (effect.kind != TokenEffect::Kind::ChangeEmail && !sameAddress(c, u.email, t.email)) {
+        return makeError(Errc::NotFound, "address changed");
+      }
+      auto spend = c.prepare("DELETE FROM email_tokens WHERE user_id = ? AND purpose = ?");
+      if (!spend) return tl::unexpected(spend.error());
+      spend->bind(1, t.user_id).bind(2, purpose);
+      if (auto ok = spend->run(); !ok) return tl::unexpected(ok.error());
+      switch (effect.kind) {
+        case TokenEffect::Kind::VerifyEmail:
+          if (auto ok = setVerified(c, u.id, now); !ok) return tl::unexpected(ok.error());
+          break;
+        case TokenEffect::Kind::ResetPassword: {
+          auto set = c.prepare("UPDATE users SET password_hash = ? WHERE id = ?");
+          if (!set) return tl::unexpected(set.error());
+          bindAll(*set, effect.password_hash, u.id);
+          if (auto ok = set->run(); !ok) return tl::unexpected(ok.error());
+          if (auto ok = endEverything(c, u.id, now, effect.end_api_keys); !ok)
+            return tl::unexpected(ok.error());
+          if (auto ok = setVerified(c, u.id, now); !ok) return tl::unexpected(ok.error());
+          u.password_hash = effect.password_hash;
+          u.tokens_valid_after = now;
+          break;
+        }
+        case TokenEffect::Kind::ChangeEmail: {
+          auto set = c.prepare(
+              "UPDATE users SET email = ?, email_verified = 1, updated_at = ? WHERE id = ?");
+          if (!set) return tl::unexpected(set.error());
+          bindAll(*set, t.email, now, u.id);
+          if (auto ok = set->run(); !ok) return tl::unexpected(ok.error());
+          u.email = t.email;
+          break;
+        }
+      }
+      u.email_verified = true;
+      return u;
+    });
+  }
+
+  core::Result<std::optional<OutboxMessage>> claim(std::int64_t now, std::int64_t lease,
+                                                   std::string_view node) override {
+    // BEGIN IMMEDIATE holds SQLite's write lock: one claimer at a time, even across processes.
+    return pool_.transaction<std::optional<OutboxMessage>>(
+        [&](Connection& c) -> core::Result<std::optional<OutboxMessage>> {
+          auto pick = c.prepare("SELECT " + std::string(kOutboxColumns) +
+                                " FROM mail_outbox WHERE state = 'pending' AND next_attempt_at "
+                                "<= ? AND claimed_until <= ? ORDER BY id LIMIT 1");
+          if (!pick) return tl::unexpected(pick.error());
+          pick->bind(1, now).bind(2, now);
+          auto row = pick->step();
+          if (!row) return tl::unexpected(row.error());
+          if (!*row) return std::optional<OutboxMessage>{};
+          OutboxMessage m = readMessage(*pick);
+          auto mark = c.prepare(
+              "UPDATE mail_outbox SET claimed_until = ?, claimed_by = ?, attempts = attempts + 1 "
+              "WHERE id = ?");
+          if (!mark) return tl::unexpected(mark.error());
+          bindAll(*mark, now + lease, node, m.id);
+          if (auto ok = mark->run(); !ok) return tl::unexpected(ok.error());
+          m.attempts += 1;
+          m.claimed_until = now + lease;
+          return std::optional(std::move(m));
+        });
+  }
+
+  core::Result<std::int64_t> release(std::string_view node) override {
+    return pool_.with([&](Connection& c) -> core::Result<std::int64_t> {
+      auto stmt = c.prepare(
+          "UPDATE mail_outbox SET claimed_until = 0 WHERE state = 'pending' AND claimed_by = ? AND "
+          "claimed_until > 0");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, node);
+      if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
+      return static_cast<std::int64_t>(c.changes());
+    });
+  }
+
+  core::Result<bool> markSent(std::int64_t id, std::int64_t now) override {
+    return pool_.with([&](Connection& c) -> core::Result<bool> {
+      auto stmt = c.prepare(
+          "UPDATE mail_outbox SET state = 'sent', body = '', finished_at = ?, last_error = '' "
+          "WHERE id = ? AND state = 'pending'");
+      if (!stmt) return tl::unexpected(stmt.error());
+      bindAll(*stmt, now, id);
+      if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
+      return c.changes() == 1;
+    });
+  }
+
+  core::Status retryLater(std::int64_t id, std::int64_t next_attempt_at,
+                          std::string_view error) override {
+    return run(pool_,
+               "UPDATE mail_outbox SET next_attempt_at = ?, claimed_until = 0, last_error = ? "
+               "WHERE id = ? AND state = 'pending'",
+               nullptr, next_attempt_at, error, id);
+  }
+
+  core::Status abandon(std::int64_t id, std::int64_t now, std::string_view error) override {
+    return run(pool_,
+               "UPDATE mail_outbox SET state = 'abandoned', body = '', finished_at = ?, "
+               "last_error = ? WHERE id = ? AND state = 'pending'",
+               nullptr, now, error, id);
+  }
+
+  core::Result<std::int64_t> pending() override {
+    return pool_.with([&](Connection& c) -> core::Result<std::int64_t> {
+      auto stmt = c.prepare("SELECT COUNT(*) FROM mail_outbox WHERE state = 'pending'");
+      if (!stmt) return tl::unexpected(stmt.error());
+      if (auto row = stmt->step(); !row) return tl::unexpected(row.error());
+      return stmt->int64(0);
+    });
+  }
+
+  core::Status purge(std::int64_t now, std::int64_t finished_before) override {
+    auto done = pool_.transaction<bool>([&](Connection& c) -> core::Result<bool> {
+      auto tokens = c.prepare("DELETE FROM email_tokens WHERE expires_at <= ?");
+      if (!tokens) return tl::unexpected(tokens.error());
+      tokens->bind(1, now);
+      if (auto ok = tokens->run(); !ok) return tl::unexpected(ok.error());
+      auto mail = c.prepare("DELETE FROM mail_outbox WHERE state <> 'pending' AND finished_at < ?");
+      if (!mail) return tl::unexpected(mail.error());
+      mail->bind(1, finished_before);
+      if (auto ok = mail->run(); !ok) return tl::unexpected(ok.error());
+      return true;
+    });
+    if (!done) return tl::unexpected(done.error());
+    return {};
+  }
+
+ private:
+  static core::Result<std::optional<EmailToken>> liveToken(Connection& c, std::string_view hash,
+                                                           std::string_view purpose,
+                                                           std::int64_t now) {
+    auto stmt =
+        c.prepare(std::string(kTokenSelect) + "WHERE hash = ? AND purpose = ? AND expires_at > ?");
+    if (!stmt) return tl::unexpected(stmt.error());
+    stmt->bind(1, hash).bind(2, purpose).bind(3, now);
+    auto row = stmt->step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) return std::optional<EmailToken>{};
+    return std::optional(readToken(*stmt));
+  }
+
+  // Whether two addresses are the same account address (the users table's NOCASE rule).
+  static bool sameAddress(Connection& c, const std::string& a, const std::string& b) {
+    auto stmt = c.prepare("SELECT ? = ? COLLATE NOCASE");
+    if (!stmt) return false;
+    stmt->bind(1, a).bind(2, b);
+    auto row = stmt->step();
+    return row && *row && stmt->int64(0) == 1;
+  }
+
+  static core::Status setVerified(Connection& c, std::int64_t id, std::int64_t now) {
+    auto stmt = c.prepare(
+        "UPDATE users SET email_verified = 1, updated_at = ? WHERE id = ? AND email_verified = 0");
+    if (!stmt) return tl::unexpected(stmt.error());
+    bindAll(*stmt, now, id);
+    return stmt->run();
+  }
+
+  static core::Status insertToken(Connection& c, const EmailToken& t, std::int64_t keep) {
+    // Only the newest keep - 1 of this user's live tokens for the purpose stay beside the new one.
+    auto trim = c.prepare(
+        "DELETE FROM email_tokens WHERE user_id = ? AND purpose = ? AND hash NOT IN (SELECT hash "
+        "FROM email_tokens WHERE user_id = ? AND purpose = ? AND expires_at > ? ORDER BY "
+        "created_at DESC, hash LIMIT ?)");
+    if (!trim) return tl::unexpected(trim.error());
+    bindAll(*trim, t.user_id, t.purpose, t.user_id, t.purpose, t.created_at,
+            std::max<std::int64_t>(keep - 1, 0));
+    if (auto ok = trim->run(); !ok) return ok;
+    auto stmt = c.prepare(
+        "INSERT INTO email_tokens (hash, user_id, purpose, email, created_at, expires_at) VALUES "
+        "(?, ?, ?, ?, ?, ?)");
+    if (!stmt) return tl::unexpected(stmt.error());
+    bindAll(*stmt, t.hash, t.user_id, t.purpose, t.email, t.created_at, t.expires_at);
+    return stmt->run();
+  }
+
+  static core::Status insertMessages(Connection& c, const std::vector<OutboxMessage>& messages) {
+    for (const auto& m : messages) {
+      auto stmt = c.prepare(
+          "INSERT INTO mail_outbox (kind, sender, recipient, user_id, body, next_attempt_at, "
+          "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
+      if (!stmt) return tl::unexpected(stmt.error());
+      bindAll(*stmt, m.kind, m.sender, m.recipient);
+      if (m.user_id) {
+        stmt->bind(4, *m.user_id);
+      } else {
+        stmt->bindNull(4);
+      }
+      stmt->bind(5, m.body).bind(6, m.created_at).bind(7, m.created_at);
+      if (auto ok = stmt->run(); !ok) return ok;
+    }
+    return {};
+  }
+
+  ConnectionPool& pool_;
+};
+
 class SqliteStore final : public Store {
  public:
   explicit SqliteStore(std::unique_ptr<ConnectionPool> pool)
@@ -1114,7 +1415,8 @@ class SqliteStore final : public Store {
         audit_(*pool_),
         api_keys_(*pool_),
         identities_(*pool_),
-        mfa_(*pool_) {}
+        mfa_(*pool_),
+        mail_(*pool_) {}
 
   UserStore& users() override { return users_; }
   SessionStore& sessions() override { return sessions_; }
@@ -1123,6 +1425,7 @@ class SqliteStore final : public Store {
   ApiKeyStore& apiKeys() override { return api_keys_; }
   IdentityStore& identities() override { return identities_; }
   MfaStore& mfa() override { return mfa_; }
+  MailStore& mail() override { return mail_; }
 
   core::Status ping() override {
     return pool_->with([](Connection& c) -> core::Status {
@@ -1176,6 +1479,7 @@ class SqliteStore final : public Store {
   SqliteApiKeys api_keys_;
   SqliteIdentities identities_;
   SqliteMfa mfa_;
+  SqliteMail mail_;
 };
 
 }  // namespace
