@@ -25,8 +25,18 @@ http::Response registerUser(Call& c) {
     return validationError(problems);
   if (auto refused = c.admit()) return std::move(*refused);
   const auto client = clientOf(r);
-  auto user = passwords.registerUser(in, client);
+  const auto mode = c.services.email_verification;
+  // With verification on, the user and its verification mail are written in one transaction.
+  auto user =
+      passwords.registerUser(in, client,
+                             mode != config::EmailVerification::Off && c.services.email != nullptr
+                                 ? c.services.email->registration(client)
+                                 : auth::UserCreator{});
   if (!user) return errorResponse(user.error(), r);
+  if (mode == config::EmailVerification::Required) {
+    // No session until the emailed link proves the address (API.md: login answers 403 until then).
+    return http::Response::json(201, userJson(user->user));
+  }
   auto pair = c.services.sessions.start(*user, client);
   if (!pair) return errorResponse(pair.error(), r);
   return tokenResponse(201, *pair);
@@ -215,41 +225,46 @@ void addAuthRoutes(RouteTable& t) {
          .summary = "Register a user and start a session",
          .tag = "auth",
          .description = "Self-registration (off with REGISTRATION_ENABLED=false). The access "
-                        "token carries the new user's permissions.",
+                        "token carries the new user's permissions. With EMAIL_VERIFICATION "
+                        "optional or required a verification link is mailed; with required the "
+                        "answer is the new User and no session.",
          .body = BodyKind::Json,
          .body_schema = "RegisterRequest",
-         .replies = {{201, "The new session", "TokenPair"},
+         .replies = {{201, "The new session (or, verification required, the new user)",
+                      "Registration"},
                      {403, "Registration is disabled", "ErrorDetail"},
                      {409, "Email already registered / Username already taken", "ErrorDetail"}},
          .limits = {{"REGISTER_RATE_LIMIT", "register", {LimitKey::ClientAddress}}},
          .handler = registerUser});
-  t.add({.method = "POST",
-         .path = "/api/v1/auth/login",
-         .credential = Credential::None,
-         .lane = Lane::Hashing,
-         .summary = "Log in (OAuth2 password grant; also refresh_token grant)",
-         .tag = "auth",
-         .description = "`username` is the email (or the username). `scope` narrows the token "
-                        "to the intersection with the user's permissions. With "
-                        "grant_type=refresh_token and `refresh_token`, rotates like /refresh.",
-         .body = BodyKind::Form,
-         .body_schema = "LoginForm",
-         .replies = {{200, "A new session", "TokenPair"},
-                     {401,
-                      "Incorrect email or password; or MFA required, with the mfa_token for "
-                      "POST /auth/mfa/verify",
-                      "LoginRefusal"},
-                     {403, "Account is deactivated", "ErrorDetail"}},
-         .limits = {{"LOGIN_RATE_LIMIT",
-                     "login",
-                     {LimitKey::ClientAddress, LimitKey::Account, LimitKey::AccountAndAddress},
-                     "with the password grant",
-                     passwordGrant},
-                    {"REFRESH_RATE_LIMIT",
-                     "refresh",
-                     {LimitKey::RefreshSession},
-                     "with grant_type=refresh_token"}},
-         .handler = login});
+  t.add(
+      {.method = "POST",
+       .path = "/api/v1/auth/login",
+       .credential = Credential::None,
+       .lane = Lane::Hashing,
+       .summary = "Log in (OAuth2 password grant; also refresh_token grant)",
+       .tag = "auth",
+       .description = "`username` is the email (or the username). `scope` narrows the token "
+                      "to the intersection with the user's permissions. With "
+                      "grant_type=refresh_token and `refresh_token`, rotates like /refresh.",
+       .body = BodyKind::Form,
+       .body_schema = "LoginForm",
+       .replies = {{200, "A new session", "TokenPair"},
+                   {401,
+                    "Incorrect email or password; or MFA required, with the mfa_token for "
+                    "POST /auth/mfa/verify",
+                    "LoginRefusal"},
+                   {403, "Account is deactivated; Email not verified (EMAIL_VERIFICATION=required)",
+                    "ErrorDetail"}},
+       .limits = {{"LOGIN_RATE_LIMIT",
+                   "login",
+                   {LimitKey::ClientAddress, LimitKey::Account, LimitKey::AccountAndAddress},
+                   "with the password grant",
+                   passwordGrant},
+                  {"REFRESH_RATE_LIMIT",
+                   "refresh",
+                   {LimitKey::RefreshSession},
+                   "with grant_type=refresh_token"}},
+       .handler = login});
   t.add({.method = "POST",
          .path = "/api/v1/auth/refresh",
          .credential = Credential::None,

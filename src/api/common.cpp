@@ -90,6 +90,19 @@ http::Response errorResponse(const auth::Error& error, const http::Request& requ
     }
     case Errc::MfaEnrolmentRequired:
       return http::Response::detail(403, "MFA enrolment required");
+    case Errc::EmailNotVerified:
+      return http::Response::detail(403, "Email not verified");
+    case Errc::InvalidEmailToken:
+      return http::Response::detail(400, "Invalid or expired token");
+    case Errc::EmailAlreadyVerified:
+      return http::Response::detail(409, "Email already verified");
+    case Errc::MailNotConfigured: {
+      spdlog::warn(
+          "request_id={} a flow needing mail was asked for, but neither SMTP_URL nor "
+          "MAIL_FILE is set",
+          request.request_id);
+      return http::Response::detail(503, "Email delivery is not configured");
+    }
     case Errc::RegistrationDisabled:
       return http::Response::detail(403, "Registration is disabled");
     case Errc::InactiveUser:
@@ -243,7 +256,8 @@ boost::json::object userJson(const store::User& u) {
           {"role", u.role},
           {"is_active", u.is_active},
           {"created_at", rfc3339(u.created_at)},
-          {"mfa_enabled", u.mfa_enabled}};
+          {"mfa_enabled", u.mfa_enabled},
+          {"email_verified", u.email_verified}};
 }
 
 http::Response mfaRequired(mfa::MfaService& mfa, const auth::SignedIn& who,

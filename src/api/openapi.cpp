@@ -31,7 +31,8 @@ constexpr std::string_view kSchemas = R"json({
     "properties": {"id": {"type": "integer"}, "email": {"type": "string"}, "username": {"type": "string"},
                    "role": {"type": "string"}, "is_active": {"type": "boolean"},
                    "created_at": {"type": "string", "format": "date-time"},
-                   "mfa_enabled": {"type": "boolean", "description": "a confirmed second factor"}}},
+                   "mfa_enabled": {"type": "boolean", "description": "a confirmed second factor"},
+                   "email_verified": {"type": "boolean", "description": "the user proved they receive mail at email"}}},
   "LoginRefusal": {"type": "object", "required": ["detail"],
     "properties": {"detail": {"type": "string", "examples": ["Incorrect email or password", "MFA required"]},
                    "mfa_token": {"type": "string", "description": "with MFA required: single use, five minutes"},
@@ -168,6 +169,17 @@ constexpr std::string_view kSchemas = R"json({
     "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 100},
                    "scopes": {"type": "array", "items": {"type": "string"}},
                    "expires_in_days": {"type": "integer", "minimum": 1, "maximum": 3650}}},
+  "ForgotPasswordRequest": {"type": "object", "required": ["email"], "additionalProperties": false,
+    "properties": {"email": {"type": "string", "format": "email", "maxLength": 254}}},
+  "ResetPasswordRequest": {"type": "object", "required": ["token", "new_password"], "additionalProperties": false,
+    "properties": {"token": {"type": "string", "description": "from the emailed link's #token="},
+                   "new_password": {"type": "string", "format": "password"}}},
+  "EmailTokenRequest": {"type": "object", "required": ["token"], "additionalProperties": false,
+    "properties": {"token": {"type": "string", "description": "from the emailed link's #token="}}},
+  "EmailChangeRequest": {"type": "object", "required": ["new_email"], "additionalProperties": false,
+    "properties": {"new_email": {"type": "string", "format": "email", "maxLength": 254}}},
+  "Registration": {"oneOf": [{"$ref": "#/components/schemas/TokenPair"}, {"$ref": "#/components/schemas/User"}],
+    "description": "a session (TokenPair); with EMAIL_VERIFICATION=required the new User instead, and no tokens until the emailed link is used"},
   "ExchangeRequest": {"type": "object", "required": ["code"], "properties": {"code": {"type": "string"}}}
 })json";
 
@@ -227,6 +239,10 @@ std::string_view limitKeyText(LimitKey key) {
       return "refresh token's session";
     case LimitKey::MfaAccount:
       return "account (of the mfa_token)";
+    case LimitKey::EmailAddress:
+      return "email address";
+    case LimitKey::User:
+      return "caller's account";
   }
   return "";
 }

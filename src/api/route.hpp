@@ -55,6 +55,8 @@ enum class LimitKey {
                       // spend a victim session's budget)
   MfaAccount,         // the account of the body's mfa_token: counted by the MFA service once the
                       // token is found, before the code is checked
+  EmailAddress,       // the address the body names ("email"), as typed: known or not alike
+  User,               // the caller's account (all their sessions together)
 };
 
 // A rate limit of a route: N per window from a configuration variable, counted under each key
@@ -147,6 +149,8 @@ void addApiKeyRoutes(RouteTable& table);
 void addOidcRoutes(RouteTable& table);
 void addDocsRoutes(RouteTable& table);
 void addMfaRoutes(RouteTable& table);
+void addEmailRoutes(RouteTable& table);
+void addUiRoutes(RouteTable& table);
 // All of the above.
 void addAllRoutes(RouteTable& table);
 

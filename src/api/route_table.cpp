@@ -136,6 +136,15 @@ std::optional<std::string> limitKey(LimitKey key, const std::string& name, const
     case LimitKey::Session:
       if (c.who == nullptr) return std::nullopt;
       return name + ":" + auth::sessionCounterKey(c.who->claims);
+    case LimitKey::EmailAddress: {
+      if (c.body == nullptr) return std::nullopt;
+      const auto typed = c.body->peekString("email");
+      if (!typed) return std::nullopt;
+      return name + ":email:" + auth::accountKey(*typed);
+    }
+    case LimitKey::User:
+      if (c.who == nullptr) return std::nullopt;
+      return name + ":user:" + std::to_string(c.who->user->id);
     case LimitKey::RefreshSession:  // counted by the session service
     case LimitKey::MfaAccount:      // counted by the MFA service
       return std::nullopt;
@@ -224,6 +233,8 @@ void addAllRoutes(RouteTable& table) {
   addOidcRoutes(table);
   addDocsRoutes(table);
   addMfaRoutes(table);
+  addEmailRoutes(table);
+  addUiRoutes(table);
 }
 
 }  // namespace gatehouse::api

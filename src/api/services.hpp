@@ -12,6 +12,7 @@
 #include "auth/user_service.hpp"
 #include "http/message.hpp"
 #include "http/router.hpp"
+#include "mail/email_flows.hpp"
 #include "metrics/metrics.hpp"
 #include "mfa/mfa_service.hpp"
 #include "oidc/oidc_service.hpp"
@@ -46,6 +47,9 @@ struct Services {
   mfa::MfaService* mfa = nullptr;               // the second factor
   std::int64_t step_up_max_age = 300;           // STEP_UP_MAX_AGE_SECONDS
   std::vector<std::string> mfa_required_roles;  // MFA_REQUIRED_ROLES
+  mail::EmailFlows* email = nullptr;            // reset, verification, email change
+  config::EmailVerification email_verification = config::EmailVerification::Off;
+  std::string brand_name = "Gatehouse";  // BRAND_NAME, on pages
 };
 
 // The request's origin for sessions and audit events.

@@ -95,6 +95,12 @@ core::Result<std::string> loadOrCreateSecret(const config::Config& config, bool*
   return loadOrCreateSecretFile(config.data_dir / "secret_key", generated);
 }
 
+core::Result<std::string> loadOrCreateNodeId(const config::Config& config) {
+  auto seed = loadOrCreateSecretFile(config.data_dir / "node_id", nullptr);
+  if (!seed) return seed;
+  return seed->substr(0, 16);
+}
+
 core::Result<std::string> loadOrCreateMfaSecret(const config::Config& config) {
   if (config.mfa_secret_key) return *config.mfa_secret_key;
   return loadOrCreateSecretFile(config.data_dir / "mfa_secret_key", nullptr);

@@ -30,6 +30,11 @@ struct SigningKeys {
 // token.
 [[nodiscard]] core::Result<std::string> loadOrCreateMfaSecret(const config::Config& config);
 
+// This node's lasting name (<data_dir>/node_id, made once): the mail outbox's claims carry it, so
+// a node starting again releases what it held when it died. Each node needs its own data
+// directory.
+[[nodiscard]] core::Result<std::string> loadOrCreateNodeId(const config::Config& config);
+
 // `gatehouse keys rotate`: retires the current signing key (kept under <data_dir>/retired/ so
 // tokens it signed verify until they expire) and makes a new one; retired keys older than the
 // refresh-token lifetime are deleted. Returns the new kid. FailedPrecondition when the HMAC secret

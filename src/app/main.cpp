@@ -8,6 +8,7 @@
 #include "app/keys.hpp"
 #include "app/server_main.hpp"
 #include "cli/apikey_commands.hpp"
+#include "cli/mail_commands.hpp"
 #include "cli/user_commands.hpp"
 #include "core/version.hpp"
 
@@ -109,6 +110,13 @@ int main(int argc, char** argv) {
       "reset-mfa", "Remove every second factor and recovery code of a user (a lost device)");
   reset_mfa->add_option("--email", email, "the user's email")->required();
 
+  auto* mail = app.add_subcommand("mail", "Mail delivery");
+  mail->require_subcommand(1);
+  std::string mail_to;
+  auto* mail_test = mail->add_subcommand(
+      "test", "Send a test message now through SMTP_URL or MAIL_FILE and report the outcome");
+  mail_test->add_option("--to", mail_to, "the recipient's address")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -137,6 +145,7 @@ int main(int argc, char** argv) {
   }
   if (*serve) return app::serve(*cfg);
   if (*migrate) return cli::migrate(*cfg, std::cout, std::cerr);
+  if (*mail_test) return cli::mailTest(*cfg, mail_to, std::cout, std::cerr);
   if (*audit_verify) return cli::auditVerify(*cfg, std::cout, std::cerr);
   if (*keys_rotate) {
     auto kid = app::rotateKeys(*cfg);

@@ -13,6 +13,8 @@
 #include "app/logging.hpp"
 #include "crypto/aead.hpp"
 #include "http/server.hpp"
+#include "mail/outbox.hpp"
+#include "mail/transport.hpp"
 #include "state/local.hpp"
 #include "state/redis.hpp"
 
@@ -194,10 +196,12 @@ int serve(const config::Config& config) {
   auth::Sessions sessions(
       {**store, tokens, *policy, revocations, user_cache, token_check, session_end, rates,
        audit_log, metrics, clock,
-       auth::SessionRules{config.refresh_grace_seconds, config.refresh_rate_limit}});
-  auth::PasswordService passwords({**store, *hasher, pool, *policy, user_cache, session_end,
-                                   revocations, *guard, audit_log, metrics, clock,
-                                   config.password_rules});
+       auth::SessionRules{config.refresh_grace_seconds, config.refresh_rate_limit,
+                          config.email_verification == config::EmailVerification::Required}});
+  auth::PasswordService passwords(
+      {**store, *hasher, pool, *policy, user_cache, session_end, revocations, *guard, audit_log,
+       metrics, clock, config.password_rules,
+       config.email_verification == config::EmailVerification::Required});
   auth::ApiKeyService api_keys(**store, *policy, user_cache, audit_log, clock,
                                config.api_keys_per_user);
   auth::UserService user_service(**store, *policy, user_cache, audit_log, clock, api_keys,
@@ -224,6 +228,52 @@ int serve(const config::Config& config) {
   mfa::MfaService mfa_service(
       {**store, *once, *limiter, rates, *policy, user_cache, audit_log, metrics, clock,
        mfa::Settings{config.mfa_issuer, config.mfa_rate_limit, *sealing_key, *code_key}});
+  // Mail: the outbox's bodies sealed and the emailed tokens keyed under keys of their own,
+  // derived from the same never-rotated secret (several nodes share it).
+  auto outbox_key = crypto::hkdf(*mfa_secret, "gatehouse outbox sealing v1", 32);
+  auto email_token_key = crypto::hkdf(*mfa_secret, "gatehouse email tokens v1", 32);
+  if (!outbox_key || !email_token_key) return fatal("deriving the mail keys failed");
+  auto templates = mail::Templates::load(config.mail.template_dir);
+  if (!templates) return fatal("GATEHOUSE_TEMPLATE_DIR: " + templates.error().message);
+  auto transport = mail::transportFor(config.mail);
+  if (transport && !config.public_url) {
+    spdlog::warn("GATEHOUSE_PUBLIC_URL is not set: emailed links point to {}", public_url);
+  }
+  if (!transport) {
+    spdlog::info(
+        "mail: neither SMTP_URL nor MAIL_FILE is set; password reset, email "
+        "verification and email change answer 503");
+  }
+  auto node_id = loadOrCreateNodeId(config);
+  if (!node_id) return fatal(node_id.error().message);
+  mail::Outbox outbox({(*store)->mail(),
+                       transport.get(),
+                       audit_log,
+                       metrics,
+                       clock,
+                       {.from = config.mail.smtp_from,
+                        .sealing_key = *outbox_key,
+                        .retry_base_seconds = config.mail.retry_base_seconds,
+                        .max_attempts = config.mail.max_attempts,
+                        .poll_seconds = config.mail.poll_seconds,
+                        .node = *node_id}});
+  mail::Background after_response(1024);
+  mail::EmailFlows email_flows(
+      {**store,
+       passwords,
+       api_keys,
+       user_cache,
+       session_end,
+       *guard,
+       outbox,
+       *templates,
+       after_response,
+       audit_log,
+       metrics,
+       clock,
+       {public_url, config.mail.password_reset_url, config.mail.brand_name,
+        config.mail.reset_ttl_seconds, config.mail.verification_ttl_seconds,
+        config.mail.change_ttl_seconds, *email_token_key}});
   oidc::CurlClient outbound(config.oidc_ca_file);
   oidc::OidcService oidc_service(config.oidc_providers, outbound, **store, sessions, audit_log,
                                  clock, *once,
@@ -252,10 +302,16 @@ int serve(const config::Config& config) {
                          {{"LOGIN_RATE_LIMIT", config.login_rate_limit},
                           {"REGISTER_RATE_LIMIT", config.register_rate_limit},
                           {"REFRESH_RATE_LIMIT", config.refresh_rate_limit},
-                          {"MFA_RATE_LIMIT", config.mfa_rate_limit}},
+                          {"MFA_RATE_LIMIT", config.mfa_rate_limit},
+                          {"EMAIL_RATE_LIMIT", config.mail.rate_limit},
+                          {"EMAIL_IP_RATE_LIMIT", config.mail.ip_rate_limit},
+                          {"EMAIL_TOKEN_RATE_LIMIT", config.mail.token_rate_limit}},
                          &mfa_service,
                          config.step_up_max_age_seconds,
-                         config.mfa_required_roles};
+                         config.mfa_required_roles,
+                         &email_flows,
+                         config.email_verification,
+                         config.mail.brand_name};
   // Every route is one declaration; the middleware, the lanes and /openapi.json follow from it.
   api::RouteTable routes;
   api::addAllRoutes(routes);
@@ -298,10 +354,16 @@ int serve(const config::Config& config) {
   if (!bus->live())
     spdlog::error("Redis is not reachable yet: token checks answer 503 until it is");
   if (auto ok = server.listen(); !ok) return fatal(ok.error().message);
+  after_response.start();
+  outbox.start();
   spdlog::info("gatehouse listening on {}:{} (schema v{}, {} hashing threads)", config.listen_host,
                server.port(), *version, hash_threads);
   server.run();
   spdlog::info("gatehouse stopped: in-flight requests finished");
+  // Work promised after a response is done, then the sender stops (what it has not sent stays
+  // in the outbox for the next start or another node).
+  after_response.stop();
+  outbox.stop();
   pool.shutdown();
   // Stop the feed's thread before the janitor and the lists its handler touches are destroyed.
   bus.reset();

@@ -43,6 +43,10 @@ enum class Errc {
   FactorLimit,            // 409 Factor limit reached
   StepUpRequired,         // 401 Step-up authentication required, RFC 9470's challenge
   MfaEnrolmentRequired,   // 403 MFA enrolment required (MFA_REQUIRED_ROLES)
+  EmailNotVerified,       // 403 Email not verified (EMAIL_VERIFICATION=required, after the proof)
+  InvalidEmailToken,      // 400 Invalid or expired token (reset, verification, email change)
+  EmailAlreadyVerified,   // 409 Email already verified
+  MailNotConfigured,      // 503 Email delivery is not configured
   WouldBlock,             // not an answer: retry the request on a worker thread
   Unavailable,            // 503 (storage down)
   Internal,               // 500

@@ -56,7 +56,7 @@ std::vector<FieldError> PasswordService::accountProblems(const NewAccount& in) c
 }
 
 Result<store::User> PasswordService::create(const NewAccount& in, const char* event,
-                                            const ClientInfo& client) {
+                                            const ClientInfo& client, const UserCreator& creator) {
   if (auto errors = accountProblems(in); !errors.empty())
     return tl::unexpected(Error{Errc::Validation, "account input", std::move(errors), 0});
 
@@ -71,8 +71,8 @@ Result<store::User> PasswordService::create(const NewAccount& in, const char* ev
 
   auto hash = hashNewPassword(in.password);
   if (!hash) return tl::unexpected(hash.error());
-  auto user =
-      d_.store.users().create({in.email, in.username, *hash, in.role, true, in.email_verified});
+  const store::NewUser fresh{in.email, in.username, *hash, in.role, true, in.email_verified};
+  auto user = creator ? creator(fresh) : d_.store.users().create(fresh);
   if (!user) {
     if (user.error().code == core::Errc::AlreadyExists) {
       return fail(user.error().conflict == core::Conflict::Username ? Errc::UsernameTaken
@@ -86,9 +86,10 @@ Result<store::User> PasswordService::create(const NewAccount& in, const char* ev
   return std::move(*user);
 }
 
-Result<SignedIn> PasswordService::registerUser(const RegisterInput& in, const ClientInfo& client) {
+Result<SignedIn> PasswordService::registerUser(const RegisterInput& in, const ClientInfo& client,
+                                               const UserCreator& creator) {
   auto user = create({in.email, in.username, in.password, std::string(rbac::kDefaultRole), false},
-                     "user.registered", client);
+                     "user.registered", client, creator);
   if (!user) return tl::unexpected(user.error());
   std::vector<std::string> scopes = d_.policy.permissionsOf(user->role);
   return SignedIn{
@@ -166,6 +167,11 @@ Result<SignedIn> PasswordService::login(const std::string& identifier, const std
     d_.metrics.loginFailed();
     record("login.failed", client, std::nullopt, user->id, {{"reason", "inactive"}});
     return fail(Errc::AccountDisabled);
+  }
+  if (d_.email_verification_required && !user->email_verified) {
+    d_.metrics.loginFailed();
+    record("login.failed", client, std::nullopt, user->id, {{"reason", "email_not_verified"}});
+    return fail(Errc::EmailNotVerified);
   }
   if (outcome.rehash &&
       d_.store.users().replacePasswordHash(user->id, user->password_hash, *outcome.rehash)) {

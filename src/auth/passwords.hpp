@@ -30,6 +30,10 @@ struct RegisterInput {
   std::string password;
 };
 
+// Writes a new user to storage: by default UserStore::create; the email flows pass one that
+// writes the verification mail in the same transaction.
+using UserCreator = std::function<core::Result<store::User>(const store::NewUser&)>;
+
 // An account made by an operator (the CLI): any known role, and whether the email is vouched for.
 struct NewAccount {
   std::string email;
@@ -58,6 +62,7 @@ class PasswordService {
     metrics::Registry& metrics;
     const core::Clock& clock;
     config::PasswordRules password_rules;
+    bool email_verification_required = false;  // EMAIL_VERIFICATION=required
   };
   explicit PasswordService(Deps deps) : d_(std::move(deps)) {}
 
@@ -66,12 +71,15 @@ class PasswordService {
   std::vector<FieldError> registrationProblems(const RegisterInput& in) const;
   // A self-registered user with the default role: Validation (each failed rule named),
   // EmailTaken, UsernameTaken, Overloaded.
-  [[nodiscard]] Result<SignedIn> registerUser(const RegisterInput& in, const ClientInfo& client);
+  // `creator` writes the user (see UserCreator).
+  [[nodiscard]] Result<SignedIn> registerUser(const RegisterInput& in, const ClientInfo& client,
+                                              const UserCreator& creator = {});
   // An operator's account (`gatehouse user create`): the same rules, any known role.
   [[nodiscard]] Result<store::User> createAccount(const NewAccount& in, const ClientInfo& client);
   // `identifier` is an email or a username; `scope` narrows the session's permissions.
   // InvalidCredentials (same answer and cost for unknown users, wrong passwords and locked
-  // accounts), AccountDisabled, Overloaded, Unavailable (the lockout's shared state).
+  // accounts), AccountDisabled, EmailNotVerified (when required; both only after a right
+  // password), Overloaded, Unavailable (the lockout's shared state).
   [[nodiscard]] Result<SignedIn> login(const std::string& identifier, const std::string& password,
                                        const std::optional<std::string>& scope,
                                        const ClientInfo& client);
@@ -106,7 +114,8 @@ class PasswordService {
 
  private:
   [[nodiscard]] Result<store::User> create(const NewAccount& in, const char* event,
-                                           const ClientInfo& client);
+                                           const ClientInfo& client,
+                                           const UserCreator& creator = {});
   std::vector<FieldError> accountProblems(const NewAccount& in) const;
   std::vector<FieldError> passwordFieldErrors(const std::string& password, const char* field) const;
   // The new hash, the watermark and every session in one transaction: the sessions whose access

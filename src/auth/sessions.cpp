@@ -43,7 +43,8 @@ Result<TokenPair> Sessions::start(const SignedIn& who, const ClientInfo& client)
                    ended.error().detail);
     return fail(Errc::InvalidCredentials, "account changed while signing in");
   }
-  auto pair = d_.tokens.issue(user.id, who.scopes, *session_id, *refresh_jti, who.grant);
+  auto pair = d_.tokens.issue(user.id, who.scopes, *session_id, *refresh_jti, who.grant,
+                              user.email_verified);
   if (!pair) return fail(Errc::Internal, pair.error().message);
   d_.metrics.tokensIssued(2);
   return std::move(*pair);
@@ -60,6 +61,11 @@ Result<SignedIn> Sessions::externalProof(std::int64_t user_id, const std::string
     record("login.failed", client, std::nullopt, user_id,
            {{"reason", "inactive"}, {"method", provider}});
     return fail(Errc::AccountDisabled);
+  }
+  if (d_.rules.email_verification_required && !(*user)->email_verified) {
+    record("login.failed", client, std::nullopt, user_id,
+           {{"reason", "email_not_verified"}, {"method", provider}});
+    return fail(Errc::EmailNotVerified);
   }
   std::vector<std::string> amr{"ext"};
   for (const auto& m : provider_amr) {
@@ -130,7 +136,8 @@ Result<TokenPair> Sessions::refresh(const std::string& refresh_token, const Clie
   const Grant grant{grantedScope(*claims), amrOf(*claims), authTimeOf(*claims)};
   std::vector<std::string> scopes = d_.policy.permissionsOf((*user)->role);
   if (grant.scope) scopes = rbac::effectivePermissions(scopes, *grant.scope);
-  auto pair = d_.tokens.issue((*user)->id, scopes, session_id, *next_jti, grant);
+  auto pair =
+      d_.tokens.issue((*user)->id, scopes, session_id, *next_jti, grant, (*user)->email_verified);
   if (!pair) return fail(Errc::Internal, pair.error().message);
   d_.metrics.tokensIssued(2);
   record("token.refreshed", client, *user_id, *user_id, {{"session_id", session_id}});

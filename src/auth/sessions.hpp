@@ -40,6 +40,7 @@ struct Introspection {
 struct SessionRules {
   std::int64_t refresh_grace_seconds = 0;
   config::RateLimit refresh{30, std::chrono::seconds(60)};  // per session
+  bool email_verification_required = false;                 // EMAIL_VERIFICATION=required
 };
 
 // Sessions and their tokens (API.md, Tokens and Sessions): starting one for a signed-in user,
@@ -66,7 +67,8 @@ class Sessions {
   // A new session and its token pair. InvalidCredentials when the account changed (password,
   // deactivation) while the proof was being checked.
   [[nodiscard]] Result<TokenPair> start(const SignedIn& who, const ClientInfo& client);
-  // The proof an external provider gave for a user: AccountDisabled for inactive users. amr
+  // The proof an external provider gave for a user: AccountDisabled for inactive users,
+  // EmailNotVerified for unverified ones when verification is required. amr
   // ["ext"], plus the second-factor methods `provider_amr` names when the provider is trusted
   // for them (empty otherwise). Audited as a sign-in by `provider` unless a second factor of
   // ours is still due.

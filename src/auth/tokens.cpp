@@ -21,8 +21,8 @@ TokenService::TokenService(jose::Key signing_key, jose::KeySet verification_keys
 core::Result<TokenPair> TokenService::issue(std::int64_t user_id,
                                             const std::vector<std::string>& scopes,
                                             const std::string& session_id,
-                                            const std::string& refresh_jti,
-                                            const Grant& grant) const {
+                                            const std::string& refresh_jti, const Grant& grant,
+                                            bool email_verified) const {
   const std::int64_t now = clock_->unixSeconds();
   auto access_jti = newTokenId();
   if (!access_jti) return tl::unexpected(access_jti.error());
@@ -44,6 +44,7 @@ core::Result<TokenPair> TokenService::issue(std::int64_t user_id,
   for (const auto& m : grant.amr) amr.emplace_back(m);
   if (!amr.empty()) access["amr"] = amr;
   if (grant.auth_time > 0) access["auth_time"] = grant.auth_time;
+  access["email_verified"] = email_verified;
 
   json::object refresh;
   refresh["sub"] = sub;

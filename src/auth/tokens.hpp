@@ -48,12 +48,11 @@ class TokenService {
 
   // A fresh pair for `user_id` in session `session_id`; `refresh_jti` is the refresh token's id.
   // Both tokens carry the grant's `amr` and `auth_time` (OIDC Core §2, RFC 9470); the refresh
-  // token also its narrowed `scope`.
-  [[nodiscard]] core::Result<TokenPair> issue(std::int64_t user_id,
-                                              const std::vector<std::string>& scopes,
-                                              const std::string& session_id,
-                                              const std::string& refresh_jti,
-                                              const Grant& grant = {}) const;
+  // token also its narrowed `scope`. The access token says whether the user's email is verified
+  // (`email_verified`, as OIDC Core §5.1 names it).
+  [[nodiscard]] core::Result<TokenPair> issue(
+      std::int64_t user_id, const std::vector<std::string>& scopes, const std::string& session_id,
+      const std::string& refresh_jti, const Grant& grant = {}, bool email_verified = false) const;
 
   [[nodiscard]] tl::expected<jose::Claims, jose::JwtError> verifyAccess(
       std::string_view token) const;

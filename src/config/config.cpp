@@ -7,6 +7,8 @@
 #include <fstream>
 #include <limits>
 
+#include "core/utf8.hpp"
+
 namespace gatehouse::config {
 namespace {
 
@@ -116,6 +118,72 @@ std::optional<std::filesystem::path> sqlitePath(const std::string& url) {
   return std::filesystem::path(url.substr(kPrefix.size()));
 }
 
+void rateLimit(Reader& r, const std::string& name, RateLimit& out) {
+  if (auto v = r.raw(name)) {
+    if (auto limit = parseRateLimit(*v)) {
+      out = *limit;
+    } else {
+      r.fail(name, "must look like 5/minute or 5/15minutes (N/[K]second|minute|hour|day, N > 0)");
+    }
+  }
+}
+
+// A header value must not carry a line break (it would start a header of its own).
+bool oneLine(const std::string& text) { return text.find_first_of("\r\n") == std::string::npos; }
+
+void loadMail(Reader& r, Config& c) {
+  MailConfig& m = c.mail;
+  r.optionalText("SMTP_URL", m.smtp_url);
+  if (m.smtp_url && !m.smtp_url->starts_with("smtp://") && !m.smtp_url->starts_with("smtps://"))
+    r.fail("SMTP_URL", "must be smtp://[user:password@]host[:port] or smtps://...");
+  r.boolean("SMTP_STARTTLS", m.smtp_starttls);
+  r.text("SMTP_CA_FILE", m.smtp_ca_file);
+  if (auto v = r.raw("MAIL_FILE")) m.mail_file = *v;
+  if (m.smtp_url && m.mail_file) r.fail("MAIL_FILE", "set SMTP_URL or MAIL_FILE, not both");
+  r.text("SMTP_FROM", m.smtp_from);
+  if (m.smtp_from.empty() && m.smtp_url) {
+    r.fail("SMTP_FROM", "required with SMTP_URL (e.g. Gatehouse <noreply@example.com>)");
+  } else if (m.smtp_from.empty()) {
+    m.smtp_from = "Gatehouse <noreply@localhost>";
+  }
+  if (!oneLine(m.smtp_from) || m.smtp_from.find('@') == std::string::npos)
+    r.fail("SMTP_FROM", "must be one address, optionally with a display name");
+  if (auto v = r.raw("GATEHOUSE_TEMPLATE_DIR")) m.template_dir = *v;
+  if (auto v = r.raw("BRAND_NAME")) {
+    if (v->size() > 64 || !oneLine(*v) || !core::isValidUtf8(*v))
+      r.fail("BRAND_NAME", "at most 64 bytes of UTF-8 on one line");
+    else
+      m.brand_name = *v;
+  }
+  r.optionalText("PASSWORD_RESET_URL", m.password_reset_url);
+  if (m.password_reset_url && ((!m.password_reset_url->starts_with("https://") &&
+                                !m.password_reset_url->starts_with("http://")) ||
+                               m.password_reset_url->find('#') != std::string::npos))
+    r.fail("PASSWORD_RESET_URL", "must be an http(s) URL without a fragment");
+  r.integer("PASSWORD_RESET_TTL_SECONDS", m.reset_ttl_seconds, 1, 86400);
+  r.integer("EMAIL_VERIFICATION_TTL_SECONDS", m.verification_ttl_seconds, 1, 30 * 86400);
+  r.integer("EMAIL_CHANGE_TTL_SECONDS", m.change_ttl_seconds, 1, 30 * 86400);
+  r.integer("MAIL_RETRY_BASE_SECONDS", m.retry_base_seconds, 1, 3600);
+  r.integer("MAIL_MAX_ATTEMPTS", m.max_attempts, 1, 100);
+  r.integer("MAIL_POLL_SECONDS", m.poll_seconds, 1, 3600);
+  rateLimit(r, "EMAIL_RATE_LIMIT", m.rate_limit);
+  rateLimit(r, "EMAIL_IP_RATE_LIMIT", m.ip_rate_limit);
+  rateLimit(r, "EMAIL_TOKEN_RATE_LIMIT", m.token_rate_limit);
+  if (auto v = r.raw("EMAIL_VERIFICATION")) {
+    if (*v == "off") {
+      c.email_verification = EmailVerification::Off;
+    } else if (*v == "optional") {
+      c.email_verification = EmailVerification::Optional;
+    } else if (*v == "required") {
+      c.email_verification = EmailVerification::Required;
+    } else {
+      r.fail("EMAIL_VERIFICATION", "must be off, optional or required");
+    }
+  }
+  if (c.email_verification != EmailVerification::Off && !m.configured())
+    r.fail("EMAIL_VERIFICATION", "needs SMTP_URL or MAIL_FILE to send the links");
+}
+
 }  // namespace
 
 std::optional<RateLimit> parseRateLimit(const std::string& text) {
@@ -205,6 +273,39 @@ const std::map<std::string, std::string>& variables() {
        "at least 32 bytes: the key second-factor secrets and recovery codes are sealed under; "
        "several nodes need the same one; never rotate it (every factor would stop working) "
        "(unset: generated once in <data dir>/mfa_secret_key, 0600)"},
+      {"SMTP_URL",
+       "smtp://[user:password@]host[:port] (STARTTLS required) or smtps://...: where mail goes "
+       "(unset, and no MAIL_FILE: password reset, verification and email change answer 503)"},
+      {"SMTP_STARTTLS", "require STARTTLS on smtp:// (true); false sends in the clear"},
+      {"SMTP_FROM",
+       "the From address, e.g. Gatehouse <noreply@example.com> (required with SMTP_URL)"},
+      {"SMTP_CA_FILE", "extra CA bundle trusted for the SMTP server (private CAs)"},
+      {"MAIL_FILE",
+       "development: append each message to this mbox file instead of sending it (tokens in "
+       "clear)"},
+      {"GATEHOUSE_TEMPLATE_DIR",
+       "overrides for the built-in templates: mail/<name>.subject, .txt and .html"},
+      {"BRAND_NAME", "the product name in mails and pages (Gatehouse)"},
+      {"EMAIL_VERIFICATION",
+       "off (default), optional (registration sends a verification link) or required (an "
+       "unverified account cannot sign in: 403 Email not verified)"},
+      {"PASSWORD_RESET_URL",
+       "the reset link's base instead of <GATEHOUSE_PUBLIC_URL>/ui/reset-password (#token=... is "
+       "appended)"},
+      {"PASSWORD_RESET_TTL_SECONDS", "how long a reset link works, 1 to 86400 (900)"},
+      {"EMAIL_VERIFICATION_TTL_SECONDS", "how long a verification link works (86400)"},
+      {"EMAIL_CHANGE_TTL_SECONDS", "how long an email-change confirmation works (86400)"},
+      {"MAIL_RETRY_BASE_SECONDS",
+       "delay before the first retry of a failed delivery, doubling each time up to an hour (30)"},
+      {"MAIL_MAX_ATTEMPTS", "delivery attempts before a message is abandoned (12)"},
+      {"MAIL_POLL_SECONDS",
+       "how often each node looks for due messages (other nodes', retries) (2)"},
+      {"EMAIL_RATE_LIMIT",
+       "mails asked for per address (forgot password) or per account (verification, email "
+       "change) (5/hour)"},
+      {"EMAIL_IP_RATE_LIMIT", "forgot-password requests per client address (30/hour)"},
+      {"EMAIL_TOKEN_RATE_LIMIT",
+       "attempts to spend an emailed token per client address (20/minute)"},
       {"DATABASE_URL",
        "sqlite:///relative/path, sqlite:////absolute/path (default "
        "sqlite:///./gatehouse-data/gatehouse.db), or postgresql://user:password@host:port/db "
@@ -462,6 +563,7 @@ core::Result<Config> load(const Lookup& lookup) {
     else
       c.mfa_issuer = *v;
   }
+  loadMail(r, c);
   if (auto v = r.raw("CORS_ALLOW_ORIGINS")) {
     for (const std::string& origin : commaList(*v)) {
       // An origin is scheme://host[:port], nothing more: "*" or a path would be a mistake.
@@ -565,6 +667,15 @@ std::vector<std::string> describe(const Config& c) {
       "MFA_SECRET_KEY              = " +
           std::string(c.mfa_secret_key ? "(set, not shown)"
                                        : "(generated and stored in the data directory)"),
+      "SMTP_URL                    = " +
+          (c.mail.smtp_url ? redactUrl(*c.mail.smtp_url) : std::string("(unset)")),
+      "SMTP_FROM                   = " + c.mail.smtp_from,
+      "MAIL_FILE                   = " +
+          (c.mail.mail_file ? c.mail.mail_file->string() : std::string("(unset)")),
+      "EMAIL_VERIFICATION          = " +
+          std::string(c.email_verification == EmailVerification::Off        ? "off"
+                      : c.email_verification == EmailVerification::Optional ? "optional"
+                                                                            : "required"),
   };
 }
 

@@ -56,6 +56,33 @@ struct OidcProvider {
 // nginx sends X-Original-Method/-URI; Traefik and Caddy send X-Forwarded-Method/-Uri.
 enum class ForwardAuthProxy { Nginx, Traefik, Caddy };
 
+// EMAIL_VERIFICATION: off (the seed's behaviour), optional (registration sends a link), required
+// (and an unverified account cannot sign in).
+enum class EmailVerification { Off, Optional, Required };
+
+// Mail: where it goes (SMTP_URL or MAIL_FILE; neither: the flows needing mail answer 503), what
+// it says, and the email flows' tokens and limits.
+struct MailConfig {
+  std::optional<std::string> smtp_url;  // smtp:// or smtps://, may hold a password: never logged
+  bool smtp_starttls = true;            // smtp:// must upgrade to TLS (SMTP_STARTTLS)
+  std::string smtp_from;                // the From header (SMTP_FROM)
+  std::string smtp_ca_file;             // extra CA bundle (private CAs)
+  std::optional<std::filesystem::path> mail_file;     // development: an mbox file instead
+  std::optional<std::filesystem::path> template_dir;  // GATEHOUSE_TEMPLATE_DIR
+  std::string brand_name = "Gatehouse";
+  std::optional<std::string> password_reset_url;  // replaces <public url>/ui/reset-password
+  std::int64_t reset_ttl_seconds = 15 * 60;
+  std::int64_t verification_ttl_seconds = 24 * 3600;
+  std::int64_t change_ttl_seconds = 24 * 3600;
+  std::int64_t retry_base_seconds = 30;  // the first retry's delay, doubling, at most an hour
+  std::int64_t max_attempts = 12;
+  std::int64_t poll_seconds = 2;
+  RateLimit rate_limit{5, std::chrono::seconds(3600)};       // per address or account
+  RateLimit ip_rate_limit{30, std::chrono::seconds(3600)};   // forgot, per client address
+  RateLimit token_rate_limit{20, std::chrono::seconds(60)};  // spending tokens, per address
+  bool configured() const { return smtp_url.has_value() || mail_file.has_value(); }
+};
+
 // The effective configuration. Built once at startup; immutable afterwards.
 struct Config {
   std::string listen_host = "127.0.0.1";
@@ -111,6 +138,9 @@ struct Config {
   std::string mfa_issuer = "Gatehouse";         // the otpauth:// issuer
   // Seals second-factor secrets at rest (MFA_SECRET_KEY); unset: <data_dir>/mfa_secret_key.
   std::optional<std::string> mfa_secret_key;
+
+  MailConfig mail;
+  EmailVerification email_verification = EmailVerification::Off;
 
   HttpLimits http;
   bool log_json = false;

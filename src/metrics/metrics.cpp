@@ -94,6 +94,24 @@ std::string Registry::render() const {
     out << "gatehouse_mfa_events_total{event=\"" << kMfaEvents[i] << "\"} " << mfa_[i].load()
         << "\n";
   }
+  out << "# HELP gatehouse_mail_messages_total Outbox messages queued, sent, failed (each failed "
+         "attempt) and abandoned.\n# TYPE gatehouse_mail_messages_total counter\n";
+  static constexpr const char* kMailEvents[] = {"queued", "sent", "failed", "abandoned"};
+  for (std::size_t i = 0; i < mail_.size(); ++i) {
+    out << "gatehouse_mail_messages_total{event=\"" << kMailEvents[i] << "\"} " << mail_[i].load()
+        << "\n";
+  }
+  out << "# HELP gatehouse_email_flows_total Password resets, email verifications and email "
+         "changes requested, completed and rejected (a bad token).\n# TYPE "
+         "gatehouse_email_flows_total counter\n";
+  static constexpr const char* kFlows[] = {"password_reset", "email_verification", "email_change"};
+  static constexpr const char* kOutcomes[] = {"requested", "completed", "rejected"};
+  for (std::size_t f = 0; f < flows_.size(); ++f) {
+    for (std::size_t o = 0; o < flows_[f].size(); ++o) {
+      out << "gatehouse_email_flows_total{flow=\"" << kFlows[f] << "\",outcome=\"" << kOutcomes[o]
+          << "\"} " << flows_[f][o].load() << "\n";
+    }
+  }
   out << "# HELP gatehouse_hash_queue_depth Password hashing jobs waiting.\n# TYPE "
          "gatehouse_hash_queue_depth gauge\n"
       << "gatehouse_hash_queue_depth " << (hash_queue_depth_ ? hash_queue_depth_() : 0) << "\n";

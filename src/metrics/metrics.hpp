@@ -35,6 +35,18 @@ class Registry {
   void mfa(Mfa event) {
     mfa_[static_cast<std::size_t>(event)].fetch_add(1, std::memory_order_relaxed);
   }
+  // Outbox messages: gatehouse_mail_messages_total{event="..."}.
+  enum class Mail { Queued, Sent, Failed, Abandoned, Count };
+  void mail(Mail event) {
+    mail_[static_cast<std::size_t>(event)].fetch_add(1, std::memory_order_relaxed);
+  }
+  // Email flows: gatehouse_email_flows_total{flow="...",outcome="..."}.
+  enum class Flow { PasswordReset, EmailVerification, EmailChange, Count };
+  enum class Outcome { Requested, Completed, Rejected, Count };
+  void emailFlow(Flow flow, Outcome outcome) {
+    flows_[static_cast<std::size_t>(flow)][static_cast<std::size_t>(outcome)].fetch_add(
+        1, std::memory_order_relaxed);
+  }
   // Sampled when rendering.
   // Keys the in-process rate limiter holds (not set with Redis, whose keys expire there).
   void setRateLimitKeys(std::function<std::size_t()> keys) { rate_limit_keys_ = std::move(keys); }
@@ -66,6 +78,10 @@ class Registry {
   std::atomic<std::uint64_t> refresh_reuse_{0};
   std::atomic<std::uint64_t> locked_out_{0};
   std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(Mfa::Count)> mfa_{};
+  std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(Mail::Count)> mail_{};
+  std::array<std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(Outcome::Count)>,
+             static_cast<std::size_t>(Flow::Count)>
+      flows_{};
   std::function<std::size_t()> hash_queue_depth_;
   std::function<std::size_t()> rate_limit_keys_;
 };

@@ -200,8 +200,10 @@ def test_me(server):
     r = requests.get(server.url("/api/v1/auth/me"), headers=auth(token))
     assert r.status_code == 200
     user = r.json()
-    # The seed's fields, and the second wave's mfa_enabled (API.md, Second factor).
-    assert set(user) == {"id", "email", "username", "role", "is_active", "created_at", "mfa_enabled"}
+    # The seed's fields, and the second wave's mfa_enabled and email_verified (API.md).
+    assert set(user) == {"id", "email", "username", "role", "is_active", "created_at", "mfa_enabled",
+                         "email_verified"}
+    assert user["email_verified"] is False  # nothing has proven the address yet
     assert user["mfa_enabled"] is False
     assert user["email"] == "max@example.com" and user["role"] == "user" and user["is_active"] is True
     assert time.strptime(user["created_at"], "%Y-%m-%dT%H:%M:%SZ")

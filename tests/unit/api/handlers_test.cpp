@@ -27,7 +27,10 @@ class Handlers : public ::testing::Test {
     services_.rate_limits = {{"LOGIN_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
                              {"REGISTER_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
                              {"REFRESH_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
-                             {"MFA_RATE_LIMIT", {1000, std::chrono::seconds(60)}}};
+                             {"MFA_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
+                             {"EMAIL_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
+                             {"EMAIL_IP_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
+                             {"EMAIL_TOKEN_RATE_LIMIT", {1000, std::chrono::seconds(60)}}};
     services_.mfa = &mfa_;
     addAllRoutes(table_);
     table_.install(router_, services_);

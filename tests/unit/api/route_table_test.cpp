@@ -46,9 +46,16 @@ TEST(RouteTable, EveryRouteDeclaresCredentialLaneSummaryTagHandlerAndReplies) {
 
 TEST(RouteTable, AccountManagementNeverTakesAnApiKey) {
   // API.md: /auth/password, /auth/sessions*, /auth/identities*, /api-keys and logout manage the
-  // caller's own account.
+  // caller's own account, and so do asking for a verification mail and changing the email. The
+  // forgotten-password calls take no credential at all (the emailed token is the proof).
   for (const auto& r : allRoutes().routes()) {
+    if (r.path == "/api/v1/auth/password/forgot" || r.path == "/api/v1/auth/password/reset") {
+      EXPECT_EQ(*r.credential, Credential::None) << r.path;
+      continue;
+    }
     const bool own_account = r.path.starts_with("/api/v1/auth/password") ||
+                             r.path == "/api/v1/auth/email/verify/request" ||
+                             r.path == "/api/v1/auth/email/change" ||
                              r.path.starts_with("/api/v1/auth/sessions") ||
                              r.path.starts_with("/api/v1/auth/identities") ||
                              r.path.starts_with("/api/v1/api-keys") ||
@@ -62,7 +69,9 @@ TEST(RouteTable, AccountManagementNeverTakesAnApiKey) {
 TEST(RouteTable, PasswordHashingRoutesRunInTheHashingLane) {
   for (const auto& r : allRoutes().routes()) {
     const bool hashes = r.path == "/api/v1/auth/login" || r.path == "/api/v1/auth/register" ||
-                        r.path == "/api/v1/auth/password";
+                        r.path == "/api/v1/auth/password" ||
+                        r.path == "/api/v1/auth/password/reset" ||
+                        (r.path == "/ui/reset-password" && r.method == "POST");
     if (hashes) {
       EXPECT_EQ(*r.lane, http::Lane::Hashing) << r.path;
     }

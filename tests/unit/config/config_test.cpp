@@ -109,6 +109,133 @@ TEST(Config, DescribeNeverShowsSecrets) {
     EXPECT_EQ(line.find("zzzz"), std::string::npos) << line;
 }
 
+TEST(Config, MailIsOffByDefault) {
+  auto c = load(from({}));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_FALSE(c->mail.configured());
+  EXPECT_FALSE(c->mail.smtp_url);
+  EXPECT_FALSE(c->mail.mail_file);
+  EXPECT_TRUE(c->mail.smtp_starttls);
+  EXPECT_EQ(c->email_verification, EmailVerification::Off);
+  EXPECT_EQ(c->mail.reset_ttl_seconds, 15 * 60);
+}
+
+TEST(Config, SmtpUrlMustBeSmtpOrSmtps) {
+  for (const char* good : {"smtp://mail.example.com:587", "smtps://u:p@mail.example.com:465"}) {
+    auto c = load(from({{"SMTP_URL", good}, {"SMTP_FROM", "Gatehouse <noreply@example.com>"}}));
+    ASSERT_TRUE(c) << good << ": " << c.error().message;
+    EXPECT_EQ(c->mail.smtp_url, good);
+    EXPECT_TRUE(c->mail.configured());
+  }
+  for (const char* bad : {"http://mail.example.com", "mail.example.com:25", "SMTP://x", "smtp:/x",
+                          "lmtp://mail.example.com"}) {
+    auto c = load(from({{"SMTP_URL", bad}, {"SMTP_FROM", "noreply@example.com"}}));
+    ASSERT_FALSE(c) << bad;
+    EXPECT_NE(c.error().message.find("SMTP_URL"), std::string::npos) << bad;
+  }
+}
+
+TEST(Config, SmtpUrlNeedsSmtpFrom) {
+  auto c = load(from({{"SMTP_URL", "smtp://mail.example.com"}}));
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().message.find("SMTP_FROM"), std::string::npos) << c.error().message;
+  for (const char* bad : {"Gatehouse <noreply@example.com>\r\nBcc: x@y.z", "no address here"}) {
+    auto b = load(from({{"SMTP_URL", "smtp://mail.example.com"}, {"SMTP_FROM", bad}}));
+    ASSERT_FALSE(b) << bad;
+    EXPECT_NE(b.error().message.find("SMTP_FROM"), std::string::npos) << bad;
+  }
+}
+
+TEST(Config, SmtpUrlAndMailFileExcludeEachOther) {
+  auto c = load(from({{"SMTP_URL", "smtp://mail.example.com"},
+                      {"SMTP_FROM", "noreply@example.com"},
+                      {"MAIL_FILE", "/tmp/gatehouse.mbox"}}));
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().message.find("MAIL_FILE"), std::string::npos) << c.error().message;
+  auto file = load(from({{"MAIL_FILE", "/tmp/gatehouse.mbox"}}));
+  ASSERT_TRUE(file) << file.error().message;
+  EXPECT_EQ(file->mail.mail_file, std::filesystem::path("/tmp/gatehouse.mbox"));
+  EXPECT_TRUE(file->mail.configured());
+}
+
+TEST(Config, EmailVerificationNeedsMailAndAKnownValue) {
+  for (const char* mode : {"optional", "required"}) {
+    auto c = load(from({{"EMAIL_VERIFICATION", mode}}));
+    ASSERT_FALSE(c) << mode;
+    EXPECT_NE(c.error().message.find("EMAIL_VERIFICATION"), std::string::npos) << mode;
+  }
+  auto required =
+      load(from({{"EMAIL_VERIFICATION", "required"}, {"MAIL_FILE", "/tmp/gatehouse.mbox"}}));
+  ASSERT_TRUE(required) << required.error().message;
+  EXPECT_EQ(required->email_verification, EmailVerification::Required);
+  auto optional =
+      load(from({{"EMAIL_VERIFICATION", "optional"}, {"MAIL_FILE", "/tmp/gatehouse.mbox"}}));
+  ASSERT_TRUE(optional);
+  EXPECT_EQ(optional->email_verification, EmailVerification::Optional);
+  EXPECT_EQ(load(from({{"EMAIL_VERIFICATION", "off"}}))->email_verification,
+            EmailVerification::Off);
+  for (const char* bad : {"on", "true", "Required", "sometimes"}) {
+    auto c = load(from({{"EMAIL_VERIFICATION", bad}, {"MAIL_FILE", "/tmp/gatehouse.mbox"}}));
+    ASSERT_FALSE(c) << bad;
+    EXPECT_NE(c.error().message.find("EMAIL_VERIFICATION"), std::string::npos) << bad;
+  }
+}
+
+TEST(Config, EmailRateLimitsParse) {
+  auto c = load(from({{"EMAIL_RATE_LIMIT", "3/hour"},
+                      {"EMAIL_IP_RATE_LIMIT", "10/15minutes"},
+                      {"EMAIL_TOKEN_RATE_LIMIT", "7/minute"}}));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->mail.rate_limit.count, 3U);
+  EXPECT_EQ(c->mail.rate_limit.window, std::chrono::seconds(3600));
+  EXPECT_EQ(c->mail.ip_rate_limit.count, 10U);
+  EXPECT_EQ(c->mail.ip_rate_limit.window, std::chrono::seconds(900));
+  EXPECT_EQ(c->mail.token_rate_limit.count, 7U);
+  EXPECT_EQ(c->mail.token_rate_limit.window, std::chrono::seconds(60));
+  auto bad = load(from({{"EMAIL_RATE_LIMIT", "3/week"},
+                        {"EMAIL_IP_RATE_LIMIT", "0/minute"},
+                        {"EMAIL_TOKEN_RATE_LIMIT", "many"}}));
+  ASSERT_FALSE(bad);
+  for (const char* name : {"EMAIL_RATE_LIMIT", "EMAIL_IP_RATE_LIMIT", "EMAIL_TOKEN_RATE_LIMIT"})
+    EXPECT_NE(bad.error().message.find(std::string(name) + ":"), std::string::npos) << name;
+}
+
+TEST(Config, MailSettingsAreRangeChecked) {
+  auto c = load(from({{"PASSWORD_RESET_TTL_SECONDS", "600"},
+                      {"MAIL_MAX_ATTEMPTS", "3"},
+                      {"PASSWORD_RESET_URL", "https://app.example.com/reset"}}));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->mail.reset_ttl_seconds, 600);
+  EXPECT_EQ(c->mail.max_attempts, 3);
+  EXPECT_EQ(c->mail.password_reset_url, "https://app.example.com/reset");
+  auto bad = load(from({{"PASSWORD_RESET_TTL_SECONDS", "0"},
+                        {"MAIL_MAX_ATTEMPTS", "1000"},
+                        {"PASSWORD_RESET_URL", "https://app.example.com/reset#x"}}));
+  ASSERT_FALSE(bad);
+  for (const char* name : {"PASSWORD_RESET_TTL_SECONDS", "MAIL_MAX_ATTEMPTS", "PASSWORD_RESET_URL"})
+    EXPECT_NE(bad.error().message.find(name), std::string::npos) << name;
+  EXPECT_FALSE(load(from({{"PASSWORD_RESET_URL", "javascript:alert(1)"}})));
+}
+
+TEST(Config, DescribeAndErrorsNeverShowTheSmtpPassword) {
+  auto c = load(from({{"SMTP_URL", "smtps://mailer:zzzzpw@mail.example.com:465"},
+                      {"SMTP_FROM", "noreply@example.com"}}));
+  ASSERT_TRUE(c) << c.error().message;
+  bool shown = false;
+  for (const auto& line : describe(*c)) {
+    EXPECT_EQ(line.find("zzzz"), std::string::npos) << line;
+    if (line.starts_with("SMTP_URL")) {
+      shown = true;
+      EXPECT_NE(line.find("smtps://mailer:***@mail.example.com:465"), std::string::npos) << line;
+    }
+  }
+  EXPECT_TRUE(shown);
+  // Nor does the error for a URL it refuses.
+  auto bad = load(from({{"SMTP_URL", "http://mailer:zzzzpw@mail.example.com"}}));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message.find("zzzz"), std::string::npos) << bad.error().message;
+}
+
 TEST(Config, RedactsPasswordsInUrls) {
   EXPECT_EQ(redactUrl("postgresql://gate:pw@db:5432/gh"), "postgresql://gate:***@db:5432/gh");
   EXPECT_EQ(redactUrl("postgresql://gate@db/gh?password=pw&sslmode=require"),

@@ -1,0 +1,196 @@
+// The email flows (API.md, Email): forgot and reset password, email verification, email change.
+// Links carry their token in the fragment of a page (/ui/...); only these POSTs spend it.
+#include "api/body.hpp"
+#include "api/route.hpp"
+#include "api/services.hpp"
+#include "auth/validation.hpp"
+
+namespace gatehouse::api {
+namespace {
+
+using http::Lane;
+
+constexpr const char* kForgotMessage = "If that account exists, we have sent instructions";
+
+// The flows are built only when the server has a mail service; a missing one is a 503 like any
+// unconfigured mail.
+http::Response notConfigured(const http::Request& r) {
+  return errorResponse({auth::Errc::MailNotConfigured, {}, {}, 0}, r);
+}
+
+http::Response forgot(Call& c) {
+  Body& body = *c.body;
+  body.forbidOthers({"email"});
+  const std::string email = body.requiredString("email");
+  if (body.ok()) {
+    if (auto p = auth::emailProblem(email); !p.empty())
+      body.errors().push_back({{"body", "email"}, p, "value_error.email"});
+  }
+  if (!body.ok()) return validationError(body.errors());
+  if (auto refused = c.admit()) return std::move(*refused);
+  if (c.services.email == nullptr) return notConfigured(c.request);
+  if (auto ok = c.services.email->forgot(email, clientOf(c.request)); !ok)
+    return errorResponse(ok.error(), c.request);
+  return http::Response::json(202, boost::json::object{{"message", kForgotMessage}});
+}
+
+http::Response reset(Call& c) {
+  Body& body = *c.body;
+  body.forbidOthers({"token", "new_password"});
+  const std::string token = body.requiredString("token");
+  const std::string password = body.requiredString("new_password");
+  if (!body.ok()) return validationError(body.errors());
+  if (auto problems = c.services.passwords.newPasswordProblems(password, "new_password");
+      !problems.empty()) {
+    return validationError(problems);
+  }
+  if (auto refused = c.admit()) return std::move(*refused);
+  if (c.services.email == nullptr) return notConfigured(c.request);
+  if (auto ok = c.services.email->resetPassword(token, password, clientOf(c.request)); !ok)
+    return errorResponse(ok.error(), c.request);
+  return http::Response::json(200, boost::json::object{{"message", "Password has been reset"}});
+}
+
+http::Response requestVerification(Call& c) {
+  if (auto refused = c.admit()) return std::move(*refused);
+  if (c.services.email == nullptr) {
+    if (c.who->user->email_verified) {
+      return errorResponse({auth::Errc::EmailAlreadyVerified, {}, {}, 0}, c.request);
+    }
+    return notConfigured(c.request);
+  }
+  if (auto ok = c.services.email->requestVerification(*c.who, clientOf(c.request)); !ok)
+    return errorResponse(ok.error(), c.request);
+  return http::Response::json(202, boost::json::object{{"message", "Verification email sent"}});
+}
+
+// The token-spending calls: {token} → the user as changed.
+template <auto Spend>
+http::Response spend(Call& c) {
+  Body& body = *c.body;
+  body.forbidOthers({"token"});
+  const std::string token = body.requiredString("token");
+  if (!body.ok()) return validationError(body.errors());
+  if (auto refused = c.admit()) return std::move(*refused);
+  if (c.services.email == nullptr) return notConfigured(c.request);
+  auto user = (c.services.email->*Spend)(token, clientOf(c.request));
+  if (!user) return errorResponse(user.error(), c.request);
+  return http::Response::json(200, userJson(*user));
+}
+
+http::Response requestChange(Call& c) {
+  Body& body = *c.body;
+  body.forbidOthers({"new_email"});
+  const std::string new_email = body.requiredString("new_email");
+  if (!body.ok()) return validationError(body.errors());
+  if (c.services.email == nullptr) return notConfigured(c.request);
+  if (auto problems = c.services.email->newEmailProblems(*c.who, new_email); !problems.empty())
+    return validationError(problems);
+  if (auto refused = c.admit()) return std::move(*refused);
+  if (auto ok = c.services.email->requestEmailChange(*c.who, new_email, clientOf(c.request)); !ok)
+    return errorResponse(ok.error(), c.request);
+  return http::Response::json(
+      202, boost::json::object{{"message", "Confirmation sent to the new address"}});
+}
+
+const RateLimitRule kTokenLimit{"EMAIL_TOKEN_RATE_LIMIT", "email-token", {LimitKey::ClientAddress}};
+const RateLimitRule kAccountMailLimit{"EMAIL_RATE_LIMIT", "email-send", {LimitKey::User}};
+const Reply kBadToken{400, "Invalid or expired token", "ErrorDetail"};
+const Reply kNoMail{503, "Email delivery is not configured (neither SMTP_URL nor MAIL_FILE)",
+                    "ErrorDetail"};
+
+}  // namespace
+
+const RateLimitRule& emailTokenLimit() { return kTokenLimit; }
+
+void addEmailRoutes(RouteTable& t) {
+  t.add({.method = "POST",
+         .path = "/api/v1/auth/password/forgot",
+         .credential = Credential::None,
+         .lane = Lane::Storage,
+         .summary = "Ask for a password reset link by email",
+         .tag = "email",
+         .description =
+             "Always the same 202 for known and unknown addresses, in the same time: the lookup "
+             "and the mail happen after the answer. A known, active account gets a link to "
+             "<GATEHOUSE_PUBLIC_URL>/ui/reset-password#token=... (or PASSWORD_RESET_URL), valid "
+             "PASSWORD_RESET_TTL_SECONDS (15 minutes). Accounts created by external sign-in set a "
+             "first password this way.",
+         .body = BodyKind::Json,
+         .body_schema = "ForgotPasswordRequest",
+         .replies = {{202, kForgotMessage, "Message"}, kNoMail},
+         .limits = {{"EMAIL_IP_RATE_LIMIT", "forgot", {LimitKey::ClientAddress}},
+                    {"EMAIL_RATE_LIMIT", "email-send", {LimitKey::EmailAddress}}},
+         .handler = forgot});
+  t.add({.method = "POST",
+         .path = "/api/v1/auth/password/reset",
+         .credential = Credential::None,
+         .lane = Lane::Hashing,
+         .summary = "Set a new password with the emailed token",
+         .tag = "email",
+         .description =
+             "Spends the token (single use on every node). Every session and API key of the "
+             "account ends, the login lockout is cleared and the email counts as verified. A new "
+             "password failing the policy (422) does not spend the token.",
+         .body = BodyKind::Json,
+         .body_schema = "ResetPasswordRequest",
+         .replies = {{200, "Password has been reset", "Message"}, kBadToken},
+         .limits = {kTokenLimit},
+         .handler = reset});
+  t.add({.method = "POST",
+         .path = "/api/v1/auth/email/verify/request",
+         .credential = Credential::UserToken,
+         .lane = Lane::Storage,
+         .summary = "Mail a verification link to the caller's address",
+         .tag = "email",
+         .description = "The link is <GATEHOUSE_PUBLIC_URL>/ui/verify-email#token=..., valid "
+                        "EMAIL_VERIFICATION_TTL_SECONDS (24 hours).",
+         .replies = {{202, "Verification email sent", "Message"},
+                     {409, "Email already verified", "ErrorDetail"},
+                     kNoMail},
+         .limits = {kAccountMailLimit},
+         .handler = requestVerification});
+  t.add({.method = "POST",
+         .path = "/api/v1/auth/email/verify",
+         .credential = Credential::None,
+         .lane = Lane::Storage,
+         .summary = "Verify the email with the emailed token",
+         .tag = "email",
+         .body = BodyKind::Json,
+         .body_schema = "EmailTokenRequest",
+         .replies = {{200, "The user, email_verified true", "User"}, kBadToken},
+         .limits = {kTokenLimit},
+         .handler = spend<&mail::EmailFlows::verifyEmail>});
+  t.add({.method = "POST",
+         .path = "/api/v1/auth/email/change",
+         .credential = Credential::UserToken,
+         .lane = Lane::Storage,
+         .step_up = true,
+         .summary = "Change the email: a confirmation to the new address, a notice to the old",
+         .tag = "email",
+         .description =
+             "The address changes only when the link mailed to it is used "
+             "(<GATEHOUSE_PUBLIC_URL>/ui/confirm-email#token=..., EMAIL_CHANGE_TTL_SECONDS). The "
+             "answer is the same whether or not the address is taken; that is told only at "
+             "confirmation (409).",
+         .body = BodyKind::Json,
+         .body_schema = "EmailChangeRequest",
+         .replies = {{202, "Confirmation sent to the new address", "Message"}, kNoMail},
+         .limits = {kAccountMailLimit},
+         .handler = requestChange});
+  t.add({.method = "POST",
+         .path = "/api/v1/auth/email/change/confirm",
+         .credential = Credential::None,
+         .lane = Lane::Storage,
+         .summary = "Confirm an email change with the token mailed to the new address",
+         .tag = "email",
+         .body = BodyKind::Json,
+         .body_schema = "EmailTokenRequest",
+         .replies = {{200, "The user with the new, verified email", "User"},
+                     kBadToken,
+                     {409, "Email already registered", "ErrorDetail"}},
+         .limits = {kTokenLimit},
+         .handler = spend<&mail::EmailFlows::confirmEmailChange>});
+}
+
+}  // namespace gatehouse::api

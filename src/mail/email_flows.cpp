@@ -1,0 +1,326 @@
+#include "mail/email_flows.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "auth/rate_check.hpp"
+#include "auth/validation.hpp"
+#include "core/base64url.hpp"
+#include "crypto/hmac.hpp"
+#include "crypto/random.hpp"
+
+namespace gatehouse::mail {
+namespace {
+
+using auth::Errc;
+using auth::fail;
+using Flow = metrics::Registry::Flow;
+using Outcome = metrics::Registry::Outcome;
+
+constexpr std::size_t kTokenBytes = 32;      // 256 bits
+constexpr std::size_t kMaxTokenChars = 128;  // checked before anything is hashed or looked up
+constexpr std::int64_t kLiveTokensKept = 3;  // per user and purpose (the newest mails work)
+
+bool wellFormedToken(std::string_view token) {
+  if (token.empty() || token.size() > kMaxTokenChars) return false;
+  for (const char c : token) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// "15 minutes", "24 hours", "1 day"
+std::string duration(std::int64_t seconds) {
+  const auto unit = [](std::int64_t n, const char* one) {
+    return std::to_string(n) + " " + one + (n == 1 ? "" : "s");
+  };
+  if (seconds % 86400 == 0 && seconds >= 86400 && seconds != 86400)
+    return unit(seconds / 86400, "day");
+  if (seconds % 3600 == 0 && seconds >= 3600) return unit(seconds / 3600, "hour");
+  if (seconds % 60 == 0 && seconds >= 60) return unit(seconds / 60, "minute");
+  return unit(seconds, "second");
+}
+
+bool sameAddress(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void EmailFlows::record(std::string type, const auth::ClientInfo& client,
+                        std::optional<std::int64_t> actor, std::optional<std::int64_t> subject,
+                        boost::json::object detail) {
+  d_.audit.record(auth::auditEvent(std::move(type), client, actor, subject, std::move(detail)));
+}
+
+std::optional<std::string> EmailFlows::digest(std::string_view purpose,
+                                              std::string_view token) const {
+  // Bound to the purpose: a verification token can never pass as a reset token.
+  auto tag = crypto::hmac(crypto::Digest::Sha256, d_.settings.token_key,
+                          std::string(purpose) + ":" + std::string(token));
+  if (!tag) return std::nullopt;
+  return core::hexEncode(*tag);
+}
+
+auth::Result<EmailFlows::Token> EmailFlows::newToken(std::string_view purpose) const {
+  auto text = crypto::randomToken(kTokenBytes);
+  if (!text) return fail(Errc::Internal, text.error().message);
+  auto hash = digest(purpose, *text);
+  if (!hash) return fail(Errc::Internal, "token digest failed");
+  return Token{std::move(*text), std::move(*hash)};
+}
+
+std::string EmailFlows::link(std::string_view page, const std::string& token) const {
+  // The fragment never leaves the browser: no server log, Referer or mail scanner sees it.
+  if (page == "reset-password" && d_.settings.reset_url) {
+    return *d_.settings.reset_url + "#token=" + token;
+  }
+  return d_.settings.public_url + "/ui/" + std::string(page) + "#token=" + token;
+}
+
+auth::Result<store::OutboxMessage> EmailFlows::message(const std::string& kind,
+                                                       const std::string& to,
+                                                       const store::User& user,
+                                                       const std::string& link, std::int64_t ttl,
+                                                       const std::string& new_email) const {
+  auto rendered = d_.templates.render(kind, {{"product", d_.settings.brand},
+                                             {"link", link},
+                                             {"username", user.username},
+                                             {"email", user.email},
+                                             {"new_email", new_email},
+                                             {"public_url", d_.settings.public_url},
+                                             {"expires", duration(ttl)}});
+  if (!rendered) return fail(Errc::Internal, rendered.error().message);
+  auto prepared = d_.outbox.prepare(kind, to, *rendered, user.id);
+  if (!prepared) return fail(Errc::Internal, "composing " + kind + ": " + prepared.error().message);
+  return std::move(*prepared);
+}
+
+void EmailFlows::queued(const std::vector<store::OutboxMessage>& messages,
+                        const auth::ClientInfo& client, std::optional<std::int64_t> subject) {
+  d_.outbox.committed(messages.size());
+  for (const auto& m : messages)
+    record("mail.queued", client, std::nullopt, subject, {{"kind", m.kind}});
+}
+
+auth::UserCreator EmailFlows::registration(const auth::ClientInfo& client) {
+  return [this, client](const store::NewUser& fresh) -> core::Result<store::User> {
+    auto token = newToken("verify");
+    if (!token) return core::makeError(core::Errc::Internal, token.error().detail);
+    store::User shown;
+    shown.email = fresh.email;
+    shown.username = fresh.username;
+    auto mail = message("verify-email", fresh.email, shown, link("verify-email", token->text),
+                        d_.settings.verification_ttl, "");
+    if (!mail) return core::makeError(core::Errc::Internal, mail.error().detail);
+    mail->user_id.reset();  // filled by the store with the new id
+    const std::int64_t now = d_.clock.unixSeconds();
+    store::EmailToken stored{token->hash, 0,   "verify",
+                             fresh.email, now, now + d_.settings.verification_ttl};
+    std::vector<store::OutboxMessage> messages{std::move(*mail)};
+    auto user = d_.store.mail().createUser(fresh, stored, messages);
+    if (!user) return user;
+    queued(messages, client, user->id);
+    d_.metrics.emailFlow(Flow::EmailVerification, Outcome::Requested);
+    record("email.verification_requested", client, user->id, user->id, {{"on", "registration"}});
+    return user;
+  };
+}
+
+auth::Result<void> EmailFlows::forgot(const std::string& email, const auth::ClientInfo& client) {
+  if (!configured()) return fail(Errc::MailNotConfigured);
+  // Known or not, the answer leaves now: the lookup and the mail are done after it.
+  if (!d_.background.post([this, email, client] { forgotNow(email, client); })) {
+    spdlog::warn("request_id={} forgot-password: the background queue is full; request dropped",
+                 client.request_id);
+  }
+  return {};
+}
+
+void EmailFlows::forgotNow(const std::string& email, const auth::ClientInfo& client) {
+  auto found = d_.store.users().findByEmail(email);
+  if (!found) {
+    spdlog::error("request_id={} forgot-password: lookup failed: {}", client.request_id,
+                  found.error().message);
+    return;
+  }
+  // Nothing to send, nothing to tell: unknown, inactive, or a placeholder address (RFC 2606
+  // .invalid) made for a provider that gave none.
+  if (!*found || !(*found)->is_active || (*found)->email.ends_with(".invalid")) return;
+  const store::User& user = **found;
+  auto token = newToken("reset");
+  if (!token) return;
+  auto mail = message("reset-password", user.email, user, link("reset-password", token->text),
+                      d_.settings.reset_ttl, "");
+  if (!mail) {
+    spdlog::error("request_id={} forgot-password: {}", client.request_id, mail.error().detail);
+    return;
+  }
+  const std::int64_t now = d_.clock.unixSeconds();
+  std::vector<store::OutboxMessage> messages{std::move(*mail)};
+  if (auto ok = d_.store.mail().issue(
+          {token->hash, user.id, "reset", user.email, now, now + d_.settings.reset_ttl}, messages,
+          kLiveTokensKept);
+      !ok) {
+    spdlog::error("request_id={} forgot-password: storing the token failed: {}", client.request_id,
+                  ok.error().message);
+    return;
+  }
+  queued(messages, client, user.id);
+  d_.metrics.emailFlow(Flow::PasswordReset, Outcome::Requested);
+  record("password.reset_requested", client, std::nullopt, user.id);
+}
+
+auth::Error EmailFlows::reject(std::string_view purpose, Flow flow, const auth::ClientInfo& client,
+                               const char* reason) {
+  d_.metrics.emailFlow(flow, Outcome::Rejected);
+  record("email.token_rejected", client, std::nullopt, std::nullopt,
+         {{"purpose", std::string(purpose)}, {"reason", reason}});
+  return auth::Error{Errc::InvalidEmailToken, reason, {}, 0};
+}
+
+auth::Result<store::User> EmailFlows::redeem(const std::string& token, std::string_view purpose,
+                                             const store::TokenEffect& effect, Flow flow,
+                                             const auth::ClientInfo& client) {
+  const auto rejected = [&](const char* reason) -> auth::Result<store::User> {
+    return tl::unexpected(reject(purpose, flow, client, reason));
+  };
+  if (!wellFormedToken(token)) return rejected("malformed");
+  auto hash = digest(purpose, token);
+  if (!hash) return fail(Errc::Internal, "token digest failed");
+  auto user = d_.store.mail().redeem(*hash, purpose, d_.clock.unixSeconds(), effect);
+  if (!user) {
+    if (user.error().code == core::Errc::NotFound) return rejected("unknown, used or expired");
+    if (user.error().code == core::Errc::AlreadyExists) return fail(Errc::EmailTaken);
+    return tl::unexpected(auth::storeFailure(user.error()));
+  }
+  d_.users.invalidate(user->id);
+  d_.metrics.emailFlow(flow, Outcome::Completed);
+  return std::move(*user);
+}
+
+auth::Result<void> EmailFlows::resetPassword(const std::string& token,
+                                             const std::string& new_password,
+                                             const auth::ClientInfo& client) {
+  if (auto problems = d_.passwords.newPasswordProblems(new_password, "new_password");
+      !problems.empty()) {
+    return tl::unexpected(auth::Error{Errc::Validation, "password policy", std::move(problems), 0});
+  }
+  // The token is looked at before the hash is paid for, and spent only after.
+  std::optional<store::EmailToken> live;
+  if (auto hash = wellFormedToken(token) ? digest("reset", token) : std::nullopt) {
+    auto found = d_.store.mail().findToken(*hash, "reset", d_.clock.unixSeconds());
+    if (!found) return tl::unexpected(auth::storeFailure(found.error()));
+    live = std::move(*found);
+  }
+  if (!live)
+    return tl::unexpected(reject("reset", Flow::PasswordReset, client, "unknown, used or expired"));
+  auto hashed = d_.passwords.hashNewPassword(new_password, "new_password");
+  if (!hashed) return tl::unexpected(hashed.error());
+  auto ending = d_.end.liveSessionsOf(live->user_id);
+  if (!ending) return tl::unexpected(ending.error());
+  auto user =
+      redeem(token, "reset", {store::TokenEffect::Kind::ResetPassword, std::move(*hashed), true},
+             Flow::PasswordReset, client);
+  if (!user) return tl::unexpected(user.error());
+  d_.api_keys.forgetUser(user->id);
+  // Whoever locked the account out by guessing no longer keeps its owner out.
+  d_.guard.succeeded(auth::accountKey(user->email));
+  d_.guard.succeeded(auth::accountKey(user->username));
+  record("password.reset", client, std::nullopt, user->id,
+         {{"via", "email"}, {"api_keys", "revoked"}});
+  return d_.end.endTokens(*ending);
+}
+
+auth::Result<void> EmailFlows::requestVerification(const auth::Principal& who,
+                                                   const auth::ClientInfo& client) {
+  if (who.user->email_verified) return fail(Errc::EmailAlreadyVerified);
+  if (!configured()) return fail(Errc::MailNotConfigured);
+  const store::User& user = *who.user;
+  auto token = newToken("verify");
+  if (!token) return tl::unexpected(token.error());
+  auto mail = message("verify-email", user.email, user, link("verify-email", token->text),
+                      d_.settings.verification_ttl, "");
+  if (!mail) return tl::unexpected(mail.error());
+  const std::int64_t now = d_.clock.unixSeconds();
+  std::vector<store::OutboxMessage> messages{std::move(*mail)};
+  if (auto ok = d_.store.mail().issue(
+          {token->hash, user.id, "verify", user.email, now, now + d_.settings.verification_ttl},
+          messages, kLiveTokensKept);
+      !ok) {
+    return tl::unexpected(auth::storeFailure(ok.error()));
+  }
+  queued(messages, client, user.id);
+  d_.metrics.emailFlow(Flow::EmailVerification, Outcome::Requested);
+  record("email.verification_requested", client, user.id, user.id);
+  return {};
+}
+
+auth::Result<store::User> EmailFlows::verifyEmail(const std::string& token,
+                                                  const auth::ClientInfo& client) {
+  auto user = redeem(token, "verify", {store::TokenEffect::Kind::VerifyEmail, "", false},
+                     Flow::EmailVerification, client);
+  if (user) record("email.verified", client, std::nullopt, user->id);
+  return user;
+}
+
+std::vector<auth::FieldError> EmailFlows::newEmailProblems(const auth::Principal& who,
+                                                           const std::string& new_email) const {
+  std::vector<auth::FieldError> errors;
+  if (auto p = auth::emailProblem(new_email); !p.empty()) {
+    errors.push_back({{"body", "new_email"}, p, "value_error.email"});
+  } else if (sameAddress(new_email, who.user->email)) {
+    errors.push_back(
+        {{"body", "new_email"}, "is already the account's address", "value_error.email"});
+  }
+  return errors;
+}
+
+auth::Result<void> EmailFlows::requestEmailChange(const auth::Principal& who,
+                                                  const std::string& new_email,
+                                                  const auth::ClientInfo& client) {
+  if (!configured()) return fail(Errc::MailNotConfigured);
+  if (auto problems = newEmailProblems(who, new_email); !problems.empty())
+    return tl::unexpected(auth::Error{Errc::Validation, "new email", std::move(problems), 0});
+  const store::User& user = *who.user;
+  auto token = newToken("change");
+  if (!token) return tl::unexpected(token.error());
+  // Whether the address is taken is told only at confirmation, to its owner: asking here reveals
+  // nothing about who is registered.
+  auto confirm = message("confirm-email-change", new_email, user,
+                         link("confirm-email", token->text), d_.settings.change_ttl, new_email);
+  auto notice =
+      message("email-change-notice", user.email, user, "", d_.settings.change_ttl, new_email);
+  if (!confirm) return tl::unexpected(confirm.error());
+  if (!notice) return tl::unexpected(notice.error());
+  const std::int64_t now = d_.clock.unixSeconds();
+  std::vector<store::OutboxMessage> messages{std::move(*confirm), std::move(*notice)};
+  // Only the newest change request stands.
+  if (auto ok = d_.store.mail().issue(
+          {token->hash, user.id, "change", new_email, now, now + d_.settings.change_ttl}, messages,
+          1);
+      !ok) {
+    return tl::unexpected(auth::storeFailure(ok.error()));
+  }
+  queued(messages, client, user.id);
+  d_.metrics.emailFlow(Flow::EmailChange, Outcome::Requested);
+  record("email.change_requested", client, user.id, user.id, {{"new_email", new_email}});
+  return {};
+}
+
+auth::Result<store::User> EmailFlows::confirmEmailChange(const std::string& token,
+                                                         const auth::ClientInfo& client) {
+  auto user = redeem(token, "change", {store::TokenEffect::Kind::ChangeEmail, "", false},
+                     Flow::EmailChange, client);
+  if (user) record("email.changed", client, std::nullopt, user->id, {{"new_email", user->email}});
+  return user;
+}
+
+}  // namespace gatehouse::mail

@@ -1,0 +1,104 @@
+#include <algorithm>
+#include <curl/curl.h>
+#include <memory>
+#include <mutex>
+
+#include "config/config.hpp"
+#include "mail/transport.hpp"
+
+namespace gatehouse::mail {
+namespace {
+
+struct CurlFree {
+  void operator()(CURL* c) const noexcept { curl_easy_cleanup(c); }
+};
+struct SlistFree {
+  void operator()(curl_slist* l) const noexcept { curl_slist_free_all(l); }
+};
+
+struct Source {
+  std::string_view rest;
+};
+
+std::size_t onRead(char* buffer, std::size_t size, std::size_t n, void* user) {
+  auto* source = static_cast<Source*>(user);
+  const std::size_t bytes = std::min(size * n, source->rest.size());
+  std::copy_n(source->rest.data(), bytes, buffer);
+  source->rest.remove_prefix(bytes);
+  return bytes;
+}
+
+class SmtpTransport final : public Transport {
+ public:
+  SmtpTransport(std::string url, bool starttls, std::string ca_file)
+      : url_(std::move(url)), starttls_(starttls), ca_file_(std::move(ca_file)) {
+    static std::once_flag once;
+    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  }
+
+  core::Status send(std::string_view envelope_from, std::string_view envelope_to,
+                    std::string_view message) override {
+    std::unique_ptr<CURL, CurlFree> curl(curl_easy_init());
+    if (!curl) return core::makeError(core::Errc::Internal, "curl_easy_init failed");
+    CURL* c = curl.get();
+    const std::string from = "<" + std::string(envelope_from) + ">";
+    const std::string to = "<" + std::string(envelope_to) + ">";
+    curl_slist* raw = curl_slist_append(nullptr, to.c_str());
+    std::unique_ptr<curl_slist, SlistFree> recipients(raw);
+    Source source{message};
+    char error[CURL_ERROR_SIZE] = {};
+    curl_easy_setopt(c, CURLOPT_URL, url_.c_str());
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+    curl_easy_setopt(c, CURLOPT_USE_SSL,
+                     static_cast<long>(starttls_ ? CURLUSESSL_ALL : CURLUSESSL_TRY));
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (!ca_file_.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, ca_file_.c_str());
+    curl_easy_setopt(c, CURLOPT_MAIL_FROM, from.c_str());
+    curl_easy_setopt(c, CURLOPT_MAIL_RCPT, recipients.get());
+    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(message.size()));
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, &onRead);
+    curl_easy_setopt(c, CURLOPT_READDATA, &source);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
+    const CURLcode rc = curl_easy_perform(c);
+    if (rc == CURLE_OK) return {};
+    long reply = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply);
+    std::string why =
+        std::string(curl_easy_strerror(rc)) + (error[0] ? std::string(": ") + error : "");
+    if (reply >= 500 && reply < 600 && rc != CURLE_LOGIN_DENIED) {
+      // 5xx: the server refused this message or recipient for good.
+      return core::makeError(core::Errc::InvalidArgument,
+                             "SMTP " + std::to_string(reply) + ": " + why);
+    }
+    return core::makeError(
+        core::Errc::Unavailable,
+        (reply != 0 ? "SMTP " + std::to_string(reply) + ": " : std::string()) + why);
+  }
+
+  std::string describe() const override { return config::redactUrl(url_); }
+
+ private:
+  std::string url_;
+  bool starttls_;
+  std::string ca_file_;
+};
+
+}  // namespace
+
+std::unique_ptr<Transport> smtpTransport(std::string url, bool starttls, std::string ca_file) {
+  return std::make_unique<SmtpTransport>(std::move(url), starttls, std::move(ca_file));
+}
+
+std::unique_ptr<Transport> transportFor(const config::MailConfig& config) {
+  if (config.smtp_url)
+    return smtpTransport(*config.smtp_url, config.smtp_starttls, config.smtp_ca_file);
+  if (config.mail_file) return fileTransport(*config.mail_file);
+  return nullptr;
+}
+
+}  // namespace gatehouse::mail

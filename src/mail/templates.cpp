@@ -1,0 +1,172 @@
+#include "mail/templates.hpp"
+
+#include <array>
+#include <fstream>
+#include <sstream>
+
+#include "core/html.hpp"
+#include "core/utf8.hpp"
+
+namespace gatehouse::mail {
+namespace {
+
+constexpr std::size_t kMaxTemplateBytes = 64 * 1024;
+
+constexpr std::array<std::string_view, 7> kPlaceholders = {
+    "product", "link", "username", "email", "new_email", "public_url", "expires"};
+
+// The HTML around every built-in body: inline styles only (mail clients drop <style> and
+// external sheets).
+std::string page(std::string_view body) {
+  return "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{{product}}</title></head>\n"
+         "<body style=\"font-family:sans-serif;color:#1f2933;max-width:36em;margin:2em auto\">\n" +
+         std::string(body) +
+         "<p style=\"color:#616e7c;font-size:small\">{{product}} &middot; "
+         "<a href=\"{{public_url}}\">{{public_url}}</a></p>\n</body></html>\n";
+}
+
+std::string button(std::string_view label) {
+  return "<p><a href=\"{{link}}\" style=\"display:inline-block;padding:.6em 1.2em;"
+         "background:#2457c5;color:#fff;text-decoration:none;border-radius:4px\">" +
+         std::string(label) +
+         "</a></p>\n<p>Or copy this address into your browser:<br>"
+         "<a href=\"{{link}}\">{{link}}</a></p>\n";
+}
+
+std::map<std::string, std::array<std::string, 3>, std::less<>> builtIns() {
+  return {
+      {"reset-password",
+       {"Reset your {{product}} password",
+        "Hello {{username}},\n\nSomeone (hopefully you) asked to reset the password of your "
+        "{{product}} account {{email}}.\nTo choose a new password, open this link within "
+        "{{expires}}:\n\n{{link}}\n\nOpening the link changes nothing until you submit a new "
+        "password. If you did not ask for this, ignore this message: your password stays as "
+        "it is.\n\n-- \n{{product}}\n",
+        page("<p>Hello {{username}},</p>\n<p>Someone (hopefully you) asked to reset the password "
+             "of your {{product}} account {{email}}. To choose a new password, open this link "
+             "within {{expires}}:</p>\n" +
+             button("Choose a new password") +
+             "<p>If you did not ask for this, ignore this message: your password stays as it "
+             "is.</p>\n")}},
+      {"verify-email",
+       {"Verify your email address for {{product}}",
+        "Hello {{username}},\n\nPlease confirm that {{email}} is your address for {{product}} by "
+        "opening this link within {{expires}}:\n\n{{link}}\n\nIf you did not create an account, "
+        "ignore this message.\n\n-- \n{{product}}\n",
+        page("<p>Hello {{username}},</p>\n<p>Please confirm that {{email}} is your address for "
+             "{{product}} by opening this link within {{expires}}:</p>\n" +
+             button("Verify my email address") +
+             "<p>If you did not create an account, ignore this message.</p>\n")}},
+      {"confirm-email-change",
+       {"Confirm your new email address for {{product}}",
+        "Hello {{username}},\n\nTo make {{new_email}} the address of your {{product}} account, "
+        "open this link within {{expires}}:\n\n{{link}}\n\nIf you did not ask for this, ignore "
+        "this message: nothing changes.\n\n-- \n{{product}}\n",
+        page("<p>Hello {{username}},</p>\n<p>To make {{new_email}} the address of your "
+             "{{product}} account, open this link within {{expires}}:</p>\n" +
+             button("Confirm my new address") +
+             "<p>If you did not ask for this, ignore this message: nothing changes.</p>\n")}},
+      {"email-change-notice",
+       {"Your {{product}} email address is being changed",
+        "Hello {{username}},\n\nSomeone signed in to your {{product}} account asked to change "
+        "its address from {{email}} to {{new_email}}. The change happens only when the new "
+        "address confirms it.\n\nIf this was not you, sign in, change your password and end your "
+        "other sessions at once.\n\n-- \n{{product}}\n",
+        page("<p>Hello {{username}},</p>\n<p>Someone signed in to your {{product}} account asked "
+             "to change its address from {{email}} to {{new_email}}. The change happens only when "
+             "the new address confirms it.</p>\n<p>If this was not you, sign in, change your "
+             "password and end your other sessions at once.</p>\n")}},
+      {"test",
+       {"{{product}} test message",
+        "This is a test message from {{product}} ({{public_url}}): mail delivery works.\n",
+        page("<p>This is a test message from {{product}}: mail delivery works.</p>\n")}},
+  };
+}
+
+// Every {{name}} in `text` is a known placeholder; the first unknown one otherwise.
+std::optional<std::string> unknownPlaceholder(std::string_view text) {
+  for (std::size_t at = text.find("{{"); at != std::string_view::npos;
+       at = text.find("{{", at + 2)) {
+    const auto end = text.find("}}", at + 2);
+    if (end == std::string_view::npos) return std::string(text.substr(at, 20));
+    const auto name = text.substr(at + 2, end - at - 2);
+    bool known = false;
+    for (const auto p : kPlaceholders) known = known || p == name;
+    if (!known) return "{{" + std::string(name) + "}}";
+  }
+  return std::nullopt;
+}
+
+std::string fill(std::string_view text, const Values& values, bool html) {
+  std::string out;
+  std::size_t pos = 0;
+  for (std::size_t at = text.find("{{", pos); at != std::string_view::npos;
+       at = text.find("{{", pos)) {
+    const auto end = text.find("}}", at + 2);
+    if (end == std::string_view::npos) break;
+    out.append(text.substr(pos, at - pos));
+    const auto found = values.find(text.substr(at + 2, end - at - 2));
+    if (found != values.end()) out += html ? core::escapeHtml(found->second) : found->second;
+    pos = end + 2;
+  }
+  out.append(text.substr(pos));
+  return out;
+}
+
+}  // namespace
+
+core::Result<Templates> Templates::load(const std::optional<std::filesystem::path>& dir) {
+  Templates t;
+  for (auto& [name, parts] : builtIns()) {
+    Parts p{parts[0], parts[1], parts[2]};
+    if (dir) {
+      for (auto [suffix, target] : {std::pair{".subject", &p.subject}, std::pair{".txt", &p.text},
+                                    std::pair{".html", &p.html}}) {
+        const auto path = *dir / "mail" / (name + suffix);
+        std::error_code ec;
+        if (!std::filesystem::exists(path, ec)) continue;
+        if (std::filesystem::file_size(path, ec) > kMaxTemplateBytes || ec) {
+          return core::makeError(core::Errc::InvalidArgument,
+                                 path.string() + ": unreadable or over 64 KiB");
+        }
+        std::ifstream in(path, std::ios::binary);
+        std::stringstream content;
+        content << in.rdbuf();
+        if (!in)
+          return core::makeError(core::Errc::InvalidArgument, path.string() + ": unreadable");
+        *target = content.str();
+        if (!core::isValidUtf8(*target))
+          return core::makeError(core::Errc::InvalidArgument, path.string() + ": not UTF-8");
+        if (target == &p.subject) {
+          while (!p.subject.empty() && (p.subject.back() == '\n' || p.subject.back() == '\r'))
+            p.subject.pop_back();
+          if (p.subject.find_first_of("\r\n") != std::string::npos) {
+            return core::makeError(core::Errc::InvalidArgument,
+                                   path.string() + ": a subject is one line");
+          }
+        }
+        if (auto bad = unknownPlaceholder(*target)) {
+          return core::makeError(core::Errc::InvalidArgument,
+                                 path.string() + ": unknown placeholder " + *bad);
+        }
+      }
+    }
+    t.templates_.emplace(name, std::move(p));
+  }
+  return t;
+}
+
+core::Result<Rendered> Templates::render(std::string_view name, const Values& values) const {
+  const auto found = templates_.find(name);
+  if (found == templates_.end())
+    return core::makeError(core::Errc::InvalidArgument, "no template " + std::string(name));
+  Rendered r{fill(found->second.subject, values, false), fill(found->second.text, values, false),
+             fill(found->second.html, values, true)};
+  // A value with a line break must not split the subject (header injection).
+  for (char& c : r.subject) {
+    if (c == '\r' || c == '\n') c = ' ';
+  }
+  return r;
+}
+
+}  // namespace gatehouse::mail

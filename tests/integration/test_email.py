@@ -1,0 +1,1369 @@
+"""Email: password reset, email verification and email change, end to end over real SMTP.
+
+Gatehouse sends through a real SMTP server on loopback (smtp_sink.py: aiosmtpd with STARTTLS and
+AUTH required, a throw-away CA from the openssl command line); the tests read what arrives with
+Python's email package, take the link out of the message and use it the way a person does
+(the page without the URL fragment, then its form with the token from the fragment) or the way
+an application does (the JSON API). Mail is sent in the background from an outbox, so every test
+waits for messages with a deadline and never for longer than it needs."""
+import concurrent.futures
+import email
+import email.policy
+import email.utils
+import html
+import html.parser
+import json
+import mailbox
+import re
+import socket
+import sqlite3
+import statistics
+import subprocess
+import threading
+import time
+import urllib.parse
+
+import jwt
+import pytest
+import requests
+
+from conftest import BIN, PG_URL, Redis, Server, auth, body_of, free_port, fresh_database
+from smtp_sink import SMTP_FROM, SMTP_PASSWORD, SMTP_USER, SmtpSink, make_ca, smoke_test
+
+PASSWORD = "Passw0rd!x"  # Server.register's default
+NEW_PASSWORD = "N3w-Passw0rd!x"
+FORGOT_BODY = {"message": "If that account exists, we have sent instructions"}
+RESET_BODY = {"message": "Password has been reset"}
+VERIFY_SENT_BODY = {"message": "Verification email sent"}
+CHANGE_SENT_BODY = {"message": "Confirmation sent to the new address"}
+INVALID_TOKEN = (400, {"detail": "Invalid or expired token"})
+NOT_CONFIGURED = (503, {"detail": "Email delivery is not configured"})
+TOO_MANY = (429, {"detail": "Too many requests"})
+WRONG_PASSWORD = (401, {"detail": "Incorrect email or password"})
+TOKEN_PAIR_KEYS = {"access_token", "refresh_token", "token_type", "expires_in"}
+USER_KEYS = {"id", "email", "username", "role", "is_active", "created_at", "email_verified"}
+# Tests other than the rate-limit ones must not meet the email limits.
+NO_LIMITS = {"EMAIL_RATE_LIMIT": "100000/minute", "EMAIL_IP_RATE_LIMIT": "100000/minute",
+             "EMAIL_TOKEN_RATE_LIMIT": "100000/minute"}
+# Retries and the outbox poll as fast as the settings allow, for the tests about delivery.
+FAST_RETRIES = {"MAIL_RETRY_BASE_SECONDS": "1", "MAIL_POLL_SECONDS": "1"}
+MAIL_WAIT = 20  # seconds a message may take to arrive (an ASan build on a busy machine)
+TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{22,}")
+LINK_RE = re.compile(r"https?://[^\s\"'<>]+#token=[^\s\"'<>]*")
+
+
+# --- fixtures --------------------------------------------------------------------------------------
+
+@pytest.fixture
+def make_sink(tmp_path):
+    """SMTP sinks (smtp_sink.SmtpSink) stopped after the test."""
+    made = []
+
+    def make(start=True, **kwargs):
+        sink = SmtpSink(tmp_path, **kwargs)
+        made.append(sink)
+        return sink.start() if start else sink
+
+    yield make
+    for sink in made:
+        sink.stop()
+
+
+@pytest.fixture
+def smtp_sink(make_sink):
+    """One SMTP server requiring STARTTLS and AUTH (mailer / s3cret-smtp)."""
+    return make_sink()
+
+
+def mail_server(make_server, sink=None, env=None):
+    """A gatehouse node sending through `sink` (None: no mail transport), its public URL its own
+    base URL, the email limits out of the way; `env` adds or overrides (None removes)."""
+    s = make_server(start=False)
+    s.env.update(NO_LIMITS, GATEHOUSE_PUBLIC_URL=s.base)
+    if sink is not None:
+        s.env.update(sink.env())
+    for key, value in (env or {}).items():
+        if value is None:
+            s.env.pop(key, None)
+        else:
+            s.env[key] = value
+    return s.start()
+
+
+# --- helpers: the API ------------------------------------------------------------------------------
+
+def api(s, path):
+    return s.url("/api/v1" + path)
+
+
+def claims(token):
+    return jwt.decode(token, options={"verify_signature": False})
+
+
+def new_user(s, name, email=None, password=PASSWORD):
+    email = email or f"{name}@example.com"
+    r = s.register(email, name, password)
+    assert r.status_code == 201, r.text
+    return email
+
+
+def login_pair(s, username, password=PASSWORD):
+    r = s.login(username, password)
+    assert r.status_code == 200, r.text
+    assert set(r.json()) == TOKEN_PAIR_KEYS
+    return r.json()
+
+
+def me(s, token):
+    r = requests.get(api(s, "/auth/me"), headers=auth(token))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def create_key(s, token):
+    r = requests.post(api(s, "/api-keys"), json={"name": "mail-test"}, headers=auth(token))
+    assert r.status_code == 201, r.text
+    return r.json()["key"]
+
+
+def forgot(s, address, headers=None):
+    return requests.post(api(s, "/auth/password/forgot"), json={"email": address}, headers=headers or {})
+
+
+def reset(s, token, new_password=NEW_PASSWORD, headers=None):
+    return requests.post(api(s, "/auth/password/reset"), json={"token": token, "new_password": new_password},
+                         headers=headers or {})
+
+
+def request_verification(s, headers):
+    return requests.post(api(s, "/auth/email/verify/request"), headers=headers)
+
+
+def verify_email(s, token, headers=None):
+    return requests.post(api(s, "/auth/email/verify"), json={"token": token}, headers=headers or {})
+
+
+def change_email(s, headers, new_email):
+    return requests.post(api(s, "/auth/email/change"), json={"new_email": new_email}, headers=headers)
+
+
+def confirm_change(s, token, headers=None):
+    return requests.post(api(s, "/auth/email/change/confirm"), json={"token": token}, headers=headers or {})
+
+
+def assert_accepted(r, body):
+    assert (r.status_code, body_of(r)) == (202, body), (r.status_code, body_of(r))
+
+
+def assert_user(r, email, verified):
+    assert r.status_code == 200, (r.status_code, body_of(r))
+    user = r.json()
+    assert USER_KEYS <= set(user), user
+    assert (user["email"], user["email_verified"]) == (email, verified), user
+    return user
+
+
+def assert_too_many(r):
+    assert (r.status_code, body_of(r)) == TOO_MANY, (r.status_code, body_of(r))
+    assert int(r.headers["Retry-After"]) > 0, r.headers
+
+
+def audit(s, admin, **params):
+    r = requests.get(api(s, "/audit-events"), params={"limit": 1000, **params}, headers=auth(admin))
+    assert r.status_code == 200, r.text
+    return r.json()["items"]
+
+
+def wait_audit(s, admin, event_type, count=1, timeout=MAIL_WAIT):
+    deadline = time.monotonic() + timeout
+    while True:
+        events = audit(s, admin, type=event_type)
+        if len(events) >= count:
+            return events
+        assert time.monotonic() < deadline, f"{len(events)} {event_type} event(s) after {timeout} s"
+        time.sleep(0.1)
+
+
+def metrics(s):
+    """The samples of /metrics: {(name, frozenset of label pairs): value}."""
+    text = requests.get(s.url("/metrics")).text
+    samples = {}
+    for line in text.splitlines():
+        m = re.match(r"^([A-Za-z_:][A-Za-z0-9_:]*)(?:\{(.*)\})?\s+(\S+)", line)
+        if m and not line.startswith("#"):
+            labels = frozenset(re.findall(r'([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
+            samples[(m.group(1), labels)] = float(m.group(3))
+    return samples
+
+
+def metric(s, name, **labels):
+    """The value of one sample (0 when the server has not exported it yet)."""
+    return metrics(s).get((name, frozenset(labels.items())), 0.0)
+
+
+def mail_metric(s, event):
+    return metric(s, "gatehouse_mail_messages_total", event=event)
+
+
+def wait_metric(s, name, at_least, timeout=MAIL_WAIT, **labels):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = metric(s, name, **labels)
+        if value >= at_least:
+            return value
+        assert time.monotonic() < deadline, f"{name}{labels} is {value} after {timeout} s, expected >= {at_least}"
+        time.sleep(0.05)
+
+
+# --- helpers: mail ---------------------------------------------------------------------------------
+
+def recipients(msg):
+    return [a.addr_spec.lower() for a in msg["To"].addresses] if msg["To"] is not None else []
+
+
+def mails_to(sink, address):
+    return [m for m in sink.messages if address.lower() in recipients(m)]
+
+
+def wait_mail(sink, address, count=1, timeout=MAIL_WAIT):
+    """The messages to `address` once at least `count` have arrived."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = mails_to(sink, address)
+        if len(found) >= count:
+            return found
+        if time.monotonic() > deadline:
+            seen = [(recipients(m), str(m["Subject"])) for m in sink.messages]
+            raise AssertionError(f"{len(found)} of {count} message(s) to {address} after {timeout} s; "
+                                 f"the sink has {seen}")
+        time.sleep(0.05)
+
+
+def text_part(msg):
+    return msg.get_body(("plain",)).get_content()
+
+
+def html_part(msg):
+    return msg.get_body(("html",)).get_content()
+
+
+def links_in(msg):
+    """The token links of the text part and of the HTML part (entities decoded)."""
+    return LINK_RE.findall(text_part(msg)), LINK_RE.findall(html.unescape(html_part(msg)))
+
+
+def link_in(msg, base):
+    """The one token link of a message: the same in the text and the HTML part, starting with
+    `base` + "#token="; (link, token)."""
+    in_text, in_html = links_in(msg)
+    assert len(set(in_text)) == 1, f"text part: {in_text!r}\n{text_part(msg)}"
+    assert set(in_html) == set(in_text), (in_text, in_html)
+    link = in_text[0]
+    assert link.startswith(base + "#token="), (link, base)
+    token = link.split("#token=", 1)[1]
+    assert TOKEN_RE.fullmatch(token), token
+    return link, token
+
+
+def assert_mail_shape(msg, to, sent_after):
+    """Headers From (= SMTP_FROM), To, Subject, Date, Message-ID, MIME-Version, and
+    multipart/alternative with a UTF-8 text/plain and text/html part."""
+    sender = msg["From"].addresses
+    assert [(a.display_name, a.addr_spec) for a in sender] == [("Gatehouse", "noreply@gatehouse.test")], msg["From"]
+    assert recipients(msg) == [to.lower()], msg["To"]
+    assert str(msg["Subject"]).strip(), "no Subject"
+    date = email.utils.parsedate_to_datetime(str(msg["Date"]))
+    assert date.tzinfo is not None and sent_after - 120 <= date.timestamp() <= time.time() + 120, msg["Date"]
+    assert re.fullmatch(r"<[^<>@\s]+@[^<>@\s]+>", str(msg["Message-ID"]).strip()), msg["Message-ID"]
+    assert str(msg["MIME-Version"]).strip() == "1.0", msg["MIME-Version"]
+    assert msg.get_content_type() == "multipart/alternative", msg.get_content_type()
+    parts = list(msg.iter_parts())
+    assert sorted(p.get_content_type() for p in parts) == ["text/html", "text/plain"], [p.get_content_type() for p in parts]
+    for p in parts:
+        assert p.get_content_charset() == "utf-8", (p.get_content_type(), p.get_content_charset())
+
+
+# --- helpers: pages --------------------------------------------------------------------------------
+
+class _Forms(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.forms = []
+        self._form = None
+
+    def handle_starttag(self, tag, attrs):
+        a = {k: (v or "") for k, v in attrs}
+        if tag == "button":
+            a.setdefault("type", "submit")
+        if tag == "form":
+            self._form = {"attrs": a, "inputs": []}
+            self.forms.append(self._form)
+        elif tag in ("input", "textarea", "button") and self._form is not None and a.get("name"):
+            self._form["inputs"].append(a)
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self._form = None
+
+
+def token_form(page_html):
+    """The page's POST form that carries a `token` input."""
+    parser = _Forms()
+    parser.feed(page_html)
+    forms = [f for f in parser.forms if f["attrs"].get("method", "get").lower() == "post"
+             and any(i["name"] == "token" for i in f["inputs"])]
+    assert len(forms) == 1, f"expected one POST form with a token input: {parser.forms}"
+    return forms[0]
+
+
+def open_page(browser, url, path):
+    """GET a page as a browser does (never the fragment): 200 HTML with the token form, whose
+    action is the same path; (form, absolute action URL)."""
+    assert "#" not in url
+    r = browser.get(url)
+    assert r.status_code == 200, (r.status_code, r.text[:300])
+    assert r.headers.get("Content-Type", "").startswith("text/html"), r.headers.get("Content-Type")
+    form = token_form(r.text)
+    action = urllib.parse.urljoin(url, form["attrs"].get("action", ""))
+    assert urllib.parse.urlsplit(action).path == path, (form["attrs"], path)
+    return form, action
+
+
+def follow_link(s, link, path, **fields):
+    """A person following a link from a mail: the browser asks for the page without the fragment,
+    the page's script (or the person) puts the token into the form, the form is posted with its
+    other fields (a CSRF field included, if any) from the same browser."""
+    url, _, fragment = link.partition("#")
+    token = urllib.parse.parse_qs(fragment)["token"][0]
+    browser = requests.Session()
+    form, action = open_page(browser, url, path)
+    data = {i["name"]: i.get("value", "") for i in form["inputs"]
+            if i.get("type", "text").lower() not in ("submit", "button")}
+    data.update(token=token, **fields)
+    return browser.post(action, data=data, headers={"Origin": s.base})
+
+
+def assert_html(r, status):
+    assert r.status_code == status, (r.status_code, r.text[:500])
+    assert r.headers.get("Content-Type", "").startswith("text/html"), r.headers.get("Content-Type")
+
+
+# --- the sink itself -------------------------------------------------------------------------------
+
+def test_the_smtp_sink_works_with_a_standard_client(tmp_path):
+    """The fixture the other tests rely on, checked with Python's smtplib: STARTTLS verified
+    against the throw-away CA, AUTH, messages captured and parsed, refusals without TLS or with a
+    wrong password, a foreign CA refused by a verifying client, and stop() then start() on the
+    same port."""
+    smoke_test(tmp_path)
+
+
+# --- password reset --------------------------------------------------------------------------------
+
+def test_password_reset_mail_over_smtp_followed_like_a_person(make_server, smtp_sink):
+    """The whole flow through STARTTLS + AUTH: the mail's headers and both parts carry the same
+    link to <public>/ui/reset-password#token=...; the page (asked for without the fragment) shows
+    a form, its POST with the token sets the password; every old session ends; the link works
+    once."""
+    s = mail_server(make_server, smtp_sink)
+    address = new_user(s, "alice")
+    old = login_pair(s, "alice")
+    before = time.time()
+    r = forgot(s, address)
+    assert_accepted(r, FORGOT_BODY)
+    msg = wait_mail(smtp_sink, address)[0]
+    assert_mail_shape(msg, address, before)
+    assert "password" in str(msg["Subject"]).lower(), msg["Subject"]
+    link, token = link_in(msg, s.base + "/ui/reset-password")
+    envelope = smtp_sink.envelopes[smtp_sink.messages.index(msg)]
+    assert envelope.mail_from == "noreply@gatehouse.test" and envelope.rcpt_tos == [address], envelope
+    assert envelope.tls and envelope.login == SMTP_USER, envelope  # delivered over TLS, authenticated
+
+    r = follow_link(s, link, "/ui/reset-password", new_password=NEW_PASSWORD)
+    assert_html(r, 200)
+    assert requests.get(api(s, "/auth/me"), headers=auth(old["access_token"])).status_code == 401
+    r = requests.post(api(s, "/auth/refresh"), json={"refresh_token": old["refresh_token"]})
+    assert r.status_code == 401, r.text
+    assert s.login("alice", PASSWORD).status_code == 401
+    fresh = login_pair(s, "alice@example.com", NEW_PASSWORD)
+    assert me(s, fresh["access_token"])["email_verified"] is True  # the mail proved the address
+
+    # Single use, whichever way it comes back.
+    assert_html(follow_link(s, link, "/ui/reset-password", new_password="An0ther-Passw0rd!"), 400)
+    r = reset(s, token, "An0ther-Passw0rd!")
+    assert (r.status_code, body_of(r)) == INVALID_TOKEN
+    assert s.login("alice", "An0ther-Passw0rd!").status_code == 401
+    # A made-up token on the page is a 400 page too.
+    assert_html(follow_link(s, s.base + "/ui/reset-password#token=" + "A" * 43, "/ui/reset-password",
+                            new_password="An0ther-Passw0rd!"), 400)
+
+
+def test_password_reset_through_the_api_ends_sessions_revokes_keys_and_clears_the_lockout(make_server, smtp_sink):
+    """POST /auth/password/reset: a password failing the policy is a 422 on new_password and does
+    not spend the token; the reset ends every session (access and refresh tokens), revokes API
+    keys, clears the account's login lockout and marks the email verified; a second use, or a
+    made-up token, is 400 Invalid or expired token."""
+    s = mail_server(make_server, smtp_sink, {"LOGIN_LOCKOUT_THRESHOLD": "3", "LOGIN_DELAY_AFTER_FAILURES": "0"})
+    address = new_user(s, "bob")
+    first, second = login_pair(s, "bob"), login_pair(s, address)
+    key = create_key(s, first["access_token"])
+    assert requests.get(api(s, "/auth/me"), headers={"X-API-Key": key}).status_code == 200
+    assert me(s, first["access_token"])["email_verified"] is False
+    for i in range(3):  # someone guesses bob's password until the account is locked
+        assert s.login(address, f"Guess-{i}-passw0rd").status_code == 401
+    r = s.login(address, PASSWORD)
+    assert (r.status_code, body_of(r)) == WRONG_PASSWORD  # locked: even the right password
+
+    assert_accepted(forgot(s, address), FORGOT_BODY)
+    _, token = link_in(wait_mail(smtp_sink, address)[0], s.base + "/ui/reset-password")
+    r = reset(s, token, "short")
+    assert r.status_code == 422, r.text
+    assert any(e["loc"] == ["body", "new_password"] for e in r.json()["detail"]), r.json()
+    r = reset(s, token, NEW_PASSWORD)  # the 422 did not spend it
+    assert (r.status_code, body_of(r)) == (200, RESET_BODY)
+
+    for pair in (first, second):
+        assert requests.get(api(s, "/auth/me"), headers=auth(pair["access_token"])).status_code == 401
+        assert requests.post(api(s, "/auth/refresh"), json={"refresh_token": pair["refresh_token"]}).status_code == 401
+    assert requests.get(api(s, "/auth/me"), headers={"X-API-Key": key}).status_code == 401
+    r = s.login(address, PASSWORD)
+    assert (r.status_code, body_of(r)) == WRONG_PASSWORD
+    fresh = login_pair(s, address, NEW_PASSWORD)  # the lockout is gone
+    assert me(s, fresh["access_token"])["email_verified"] is True
+    assert claims(fresh["access_token"])["email_verified"] is True
+
+    r = reset(s, token, "An0ther-Passw0rd!")
+    assert (r.status_code, body_of(r)) == INVALID_TOKEN
+    r = reset(s, "A" * 43, "An0ther-Passw0rd!")
+    assert (r.status_code, body_of(r)) == INVALID_TOKEN
+
+
+def test_opening_the_links_spends_nothing_only_the_form_post_does(make_server, smtp_sink):
+    """Mail scanners and link previews open every URL, with and without the token moved into the
+    query: GET and HEAD of the pages, many times, change nothing; the token still works after."""
+    s = mail_server(make_server, smtp_sink)
+    address = new_user(s, "carol")
+    access = login_pair(s, "carol")["access_token"]
+    assert_accepted(forgot(s, address), FORGOT_BODY)
+    assert_accepted(request_verification(s, auth(access)), VERIFY_SENT_BODY)
+    messages = wait_mail(smtp_sink, address, 2)
+    reset_link = verify_link = None
+    for msg in messages:
+        in_text, _ = links_in(msg)
+        if "/ui/reset-password#" in in_text[0]:
+            reset_link, reset_token = link_in(msg, s.base + "/ui/reset-password")
+        else:
+            verify_link, verify_token = link_in(msg, s.base + "/ui/verify-email")
+    assert reset_link and verify_link, [links_in(m) for m in messages]
+
+    for link, token, path in ((reset_link, reset_token, "/ui/reset-password"),
+                              (verify_link, verify_token, "/ui/verify-email")):
+        page = link.split("#")[0]
+        q = urllib.parse.quote(token)
+        for url in (page, f"{page}?token={q}", f"{page}?token={q}&new_password=Hijack3d-Passw0rd!",
+                    f"{page}?{urllib.parse.urlencode({'token': token, 'utm_source': 'scanner'})}"):
+            for _ in range(3):
+                r = requests.get(url)
+                assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html"), (url, r.status_code)
+                assert requests.head(url).status_code < 500
+        # The page offers the form (empty: the script fills it from the fragment).
+        form, _ = open_page(requests.Session(), page, path)
+        names = {i["name"] for i in form["inputs"]}
+        assert "token" in names, names
+        if path == "/ui/reset-password":
+            assert any(i["name"] == "new_password" and i.get("type") == "password" for i in form["inputs"]), form
+
+    # Nothing happened: same password, still unverified; then the tokens work once.
+    assert s.login("carol", "Hijack3d-Passw0rd!").status_code == 401
+    assert me(s, login_pair(s, "carol")["access_token"])["email_verified"] is False
+    assert_user(verify_email(s, verify_token), address, True)
+    assert reset(s, reset_token).status_code == 200
+    login_pair(s, "carol", NEW_PASSWORD)
+
+
+def test_the_pages_offer_their_forms(make_server, smtp_sink):
+    """Each page answers 200 HTML with a POST form to itself holding a token input; the reset page
+    also a new_password input; a made-up token posted to it is a 400 page."""
+    s = mail_server(make_server, smtp_sink)
+    for path in ("/ui/reset-password", "/ui/verify-email", "/ui/confirm-email"):
+        form, _ = open_page(requests.Session(), s.url(path), path)
+        names = {i["name"] for i in form["inputs"]}
+        assert "token" in names, (path, names)
+        assert ("new_password" in names) == (path == "/ui/reset-password"), (path, names)
+        # A made-up token posted to the page is a 400 page; nothing else happens.
+        extra = {"new_password": NEW_PASSWORD} if path == "/ui/reset-password" else {}
+        assert_html(follow_link(s, s.url(path) + "#token=" + "B" * 43, path, **extra), 400)
+
+
+def test_expired_links_are_refused(make_server, smtp_sink):
+    """PASSWORD_RESET_TTL_SECONDS, EMAIL_VERIFICATION_TTL_SECONDS and EMAIL_CHANGE_TTL_SECONDS:
+    a token used after its lifetime is 400 Invalid or expired token and changes nothing."""
+    s = mail_server(make_server, smtp_sink, {"PASSWORD_RESET_TTL_SECONDS": "2",
+                                             "EMAIL_VERIFICATION_TTL_SECONDS": "2",
+                                             "EMAIL_CHANGE_TTL_SECONDS": "2"})
+    address = new_user(s, "dave")
+    access = login_pair(s, "dave")["access_token"]
+    assert_accepted(forgot(s, address), FORGOT_BODY)
+    assert_accepted(request_verification(s, auth(access)), VERIFY_SENT_BODY)
+    assert_accepted(change_email(s, auth(access), "dave.new@example.com"), CHANGE_SENT_BODY)
+    to_dave = wait_mail(smtp_sink, address, 3)  # reset, verification, notice of the change
+    to_new = wait_mail(smtp_sink, "dave.new@example.com")
+    issued_by = time.time()  # every token was made before its mail arrived
+    tokens = {}
+    for msg in to_dave + to_new:
+        for link in links_in(msg)[0]:
+            tokens[urllib.parse.urlsplit(link).path] = link.split("#token=", 1)[1]
+    assert set(tokens) == {"/ui/reset-password", "/ui/verify-email", "/ui/confirm-email"}, tokens
+    time.sleep(max(0.0, issued_by + 3.0 - time.time()))
+
+    r = reset(s, tokens["/ui/reset-password"])
+    assert (r.status_code, body_of(r)) == INVALID_TOKEN
+    r = verify_email(s, tokens["/ui/verify-email"])
+    assert (r.status_code, body_of(r)) == INVALID_TOKEN
+    r = confirm_change(s, tokens["/ui/confirm-email"])
+    assert (r.status_code, body_of(r)) == INVALID_TOKEN
+    user = me(s, login_pair(s, address)["access_token"])  # old password, old address
+    assert (user["email"], user["email_verified"]) == (address, False), user
+
+
+def test_forgot_password_tells_nothing_about_the_account(make_server, smtp_sink):
+    """For a known, an unknown and a deactivated address the answer is the same: status, body
+    bytes, header names and time (medians within a factor of two, plus 5 ms of noise); only the
+    known, active account gets mail."""
+    s = mail_server(make_server, smtp_sink)
+    admin = s.admin_token()
+    known = new_user(s, "erin")
+    inactive = new_user(s, "frank")
+    uid = me(s, login_pair(s, "frank")["access_token"])["id"]
+    r = requests.patch(api(s, f"/users/{uid}"), json={"is_active": False}, headers=auth(admin))
+    assert r.status_code == 200, r.text
+    addresses = {"known": known, "unknown": "nobody-here@example.com", "inactive": inactive}
+    for a in addresses.values():  # warm up each path once (connections, caches)
+        assert_accepted(forgot(s, a), FORGOT_BODY)
+    runs = {k: [] for k in addresses}
+    for _ in range(8):  # interleaved, so a slow moment of the machine hits every group alike
+        for kind, a in addresses.items():
+            start = time.perf_counter()
+            r = forgot(s, a)
+            runs[kind].append((time.perf_counter() - start, r))
+    for kind, rs in runs.items():
+        for _, r in rs:
+            assert (r.status_code, r.json()) == (202, FORGOT_BODY), (kind, r.status_code, r.text)
+    contents = {kind: {r.content for _, r in rs} for kind, rs in runs.items()}
+    assert contents["known"] == contents["unknown"] == contents["inactive"] and len(contents["known"]) == 1, contents
+    names = {kind: {tuple(sorted(k.lower() for k in r.headers)) for _, r in rs} for kind, rs in runs.items()}
+    assert names["known"] == names["unknown"] == names["inactive"], names
+    medians = {kind: statistics.median(t for t, _ in rs) for kind, rs in runs.items()}
+    fastest = min(medians.values())
+    for kind, m in medians.items():
+        assert m <= 2 * fastest + 0.005, medians
+
+    wait_mail(smtp_sink, known, 9)
+    wait_metric(s, "gatehouse_mail_messages_total", 9, event="sent")
+    time.sleep(0.5)  # a straggler to another address would have been queued with these
+    assert {tuple(recipients(m)) for m in smtp_sink.messages} == {(known,)}
+    assert mail_metric(s, "queued") == 9
+    assert len({str(m["Message-ID"]) for m in smtp_sink.messages}) == 9  # each message its own id
+
+
+def test_malformed_requests_are_422(make_server, smtp_sink):
+    """A malformed or missing address or token is 422 in FastAPI's shape (loc names the field)
+    and sends nothing."""
+    s = mail_server(make_server, smtp_sink)
+    new_user(s, "gus")
+    access = login_pair(s, "gus")["access_token"]
+    for body in ({"email": "not-an-email"}, {"email": ""}, {}, {"email": 5}):
+        r = requests.post(api(s, "/auth/password/forgot"), json=body)
+        assert r.status_code == 422, (body, r.text)
+        assert isinstance(r.json()["detail"], list), r.json()
+    r = requests.post(api(s, "/auth/password/forgot"), json={"email": "x@y"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "email"], r.text
+    r = change_email(s, auth(access), "not-an-email")
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "new_email"], r.text
+    for path in ("/auth/password/reset", "/auth/email/verify", "/auth/email/change/confirm"):
+        assert requests.post(api(s, path), json={}).status_code == 422, path
+    time.sleep(0.5)
+    assert smtp_sink.messages == []
+
+
+# --- links are built from configuration only -------------------------------------------------------
+
+@pytest.mark.parametrize("trusted_proxy", [False, True], ids=["direct", "behind-trusted-proxy"])
+def test_links_never_come_from_host_headers(make_server, smtp_sink, trusted_proxy):
+    """Host and X-Forwarded-Host (believed or not: TRUSTED_PROXIES) set to an attacker's name never
+    change a link: every link starts with GATEHOUSE_PUBLIC_URL and the name appears nowhere."""
+    s = mail_server(make_server, smtp_sink, {"TRUSTED_PROXIES": "127.0.0.1"} if trusted_proxy else {})
+    address = new_user(s, "gina")
+    access = login_pair(s, "gina")["access_token"]
+    evil = [{"Host": "evil.example"},
+            {"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"},
+            {"Host": "evil.example:8443", "X-Forwarded-Host": "evil.example", "Forwarded": "host=evil.example;proto=https"}]
+    for headers in evil:
+        assert_accepted(forgot(s, address, headers), FORGOT_BODY)
+    assert_accepted(request_verification(s, {**auth(access), **evil[1]}), VERIFY_SENT_BODY)
+    assert_accepted(change_email(s, {**auth(access), **evil[2]}, "gina.new@example.com"), CHANGE_SENT_BODY)
+    messages = wait_mail(smtp_sink, address, 5) + wait_mail(smtp_sink, "gina.new@example.com")
+    paths = []
+    for msg in messages:
+        whole = msg.as_string()
+        assert "evil.example" not in whole, whole
+        in_text, in_html = links_in(msg)
+        for link in in_text + in_html:
+            assert link.startswith(s.base + "/ui/"), link
+            paths.append(urllib.parse.urlsplit(link).path)
+    assert sorted(set(paths)) == ["/ui/confirm-email", "/ui/reset-password", "/ui/verify-email"], paths
+
+
+def test_password_reset_url_replaces_the_links_base(make_server, smtp_sink):
+    """PASSWORD_RESET_URL: the reset link is <PASSWORD_RESET_URL>#token=...; the token works at the
+    API; other links keep GATEHOUSE_PUBLIC_URL."""
+    s = mail_server(make_server, smtp_sink, {"PASSWORD_RESET_URL": "https://app.example.com/account/reset"})
+    address = new_user(s, "hank")
+    access = login_pair(s, "hank")["access_token"]
+    assert_accepted(request_verification(s, auth(access)), VERIFY_SENT_BODY)
+    link_in(wait_mail(smtp_sink, address)[0], s.base + "/ui/verify-email")
+    assert_accepted(forgot(s, address), FORGOT_BODY)
+    msg = next(m for m in wait_mail(smtp_sink, address, 2) if "/ui/verify-email" not in text_part(m))
+    _, token = link_in(msg, "https://app.example.com/account/reset")
+    assert reset(s, token).status_code == 200
+    login_pair(s, "hank", NEW_PASSWORD)
+
+
+# --- rate limits -----------------------------------------------------------------------------------
+
+def test_mail_requests_are_limited_per_address_known_or_not(make_server, smtp_sink):
+    """EMAIL_RATE_LIMIT=2/hour: the third forgot for one address is 429, for a known and an unknown
+    address alike (and the 429 sends nothing); verification requests and email changes count per
+    account; another address is not affected."""
+    s = mail_server(make_server, smtp_sink, {"EMAIL_RATE_LIMIT": "2/hour"})
+    known = new_user(s, "ivan")
+    for a in (known, "ghost@example.com"):
+        for _ in range(2):
+            assert_accepted(forgot(s, a), FORGOT_BODY)
+        assert_too_many(forgot(s, a))
+    assert_accepted(forgot(s, "someone-else@example.com"), FORGOT_BODY)
+
+    new_user(s, "judy")
+    judy = auth(login_pair(s, "judy")["access_token"])
+    for _ in range(2):
+        assert_accepted(request_verification(s, judy), VERIFY_SENT_BODY)
+    assert_too_many(request_verification(s, judy))
+    new_user(s, "kim")
+    kim = auth(login_pair(s, "kim")["access_token"])
+    for i in range(2):
+        assert_accepted(change_email(s, kim, f"kim.{i}@example.com"), CHANGE_SENT_BODY)
+    assert_too_many(change_email(s, kim, "kim.2@example.com"))
+
+    wait_mail(smtp_sink, known, 2)
+    wait_mail(smtp_sink, "judy@example.com", 2)
+    wait_mail(smtp_sink, "kim.1@example.com")
+    time.sleep(1.0)
+    assert len(mails_to(smtp_sink, known)) == 2
+    assert len(mails_to(smtp_sink, "judy@example.com")) == 2
+    assert mails_to(smtp_sink, "kim.2@example.com") == []
+
+
+def test_forgot_is_limited_per_client_address(make_server, smtp_sink):
+    """EMAIL_IP_RATE_LIMIT=3/hour: one client asking for three different addresses is then refused
+    for a fourth; another client (behind the trusted proxy) is not."""
+    s = mail_server(make_server, smtp_sink, {"EMAIL_IP_RATE_LIMIT": "3/hour", "TRUSTED_PROXIES": "127.0.0.1"})
+    one, two = {"X-Forwarded-For": "198.51.100.1"}, {"X-Forwarded-For": "198.51.100.2"}
+    for i in range(3):
+        assert_accepted(forgot(s, f"addr{i}@example.com", one), FORGOT_BODY)
+    assert_too_many(forgot(s, "addr3@example.com", one))
+    assert_accepted(forgot(s, "addr3@example.com", two), FORGOT_BODY)
+
+
+def test_guessing_tokens_meets_the_token_rate_limit(make_server, smtp_sink):
+    """EMAIL_TOKEN_RATE_LIMIT=3/minute per client address: the fourth guess at any token-spending
+    POST (the JSON routes and the reset page's form) is 429; another client's real token still
+    works."""
+    s = mail_server(make_server, smtp_sink, {"EMAIL_TOKEN_RATE_LIMIT": "3/minute", "TRUSTED_PROXIES": "127.0.0.1"})
+    address = new_user(s, "liam")
+    assert_accepted(forgot(s, address), FORGOT_BODY)
+    _, token = link_in(wait_mail(smtp_sink, address)[0], s.base + "/ui/reset-password")
+    guess = lambda i: f"guessed-token-{i:02d}-" + "x" * 20  # noqa: E731
+    spenders = {"reset": lambda t, h: reset(s, t, headers=h),
+                "verify": lambda t, h: verify_email(s, t, headers=h),
+                "confirm": lambda t, h: confirm_change(s, t, headers=h)}
+    for n, (name, spend) in enumerate(spenders.items()):
+        client = {"X-Forwarded-For": f"203.0.113.{10 + n}"}
+        for i in range(3):
+            r = spend(guess(i), client)
+            assert (r.status_code, body_of(r)) == INVALID_TOKEN, (name, i, r.status_code, body_of(r))
+        assert_too_many(spend(guess(3), client))
+    # The page's form spends tokens too: it counts against the same limit.
+    page_client = {"X-Forwarded-For": "203.0.113.50"}
+    codes = []
+    for i in range(4):
+        browser = requests.Session()
+        browser.headers.update(page_client)
+        form, action = open_page(browser, s.url("/ui/reset-password"), "/ui/reset-password")
+        data = {i_["name"]: i_.get("value", "") for i_ in form["inputs"]}
+        data.update(token=guess(i), new_password=NEW_PASSWORD)
+        codes.append(browser.post(action, data=data, headers={"Origin": s.base}).status_code)
+    assert codes == [400, 400, 400, 429], codes
+    r = reset(s, token, headers={"X-Forwarded-For": "203.0.113.99"})
+    assert (r.status_code, body_of(r)) == (200, RESET_BODY)
+
+
+# --- email verification ----------------------------------------------------------------------------
+
+def test_optional_verification_mails_a_link_at_registration(make_server, smtp_sink):
+    """EMAIL_VERIFICATION=optional: registration answers its TokenPair as before and sends a
+    verification link; the account works unverified; the link verifies it (User and the access
+    token's claim); a verified account's request is 409; audited and counted."""
+    s = mail_server(make_server, smtp_sink, {"EMAIL_VERIFICATION": "optional"})
+    admin = s.admin_token()
+    before = time.time()
+    r = s.register("mia@example.com", "mia")
+    assert r.status_code == 201 and set(r.json()) == TOKEN_PAIR_KEYS, r.text
+    assert claims(r.json()["access_token"])["email_verified"] is False
+    assert me(s, r.json()["access_token"])["email_verified"] is False
+    msg = wait_mail(smtp_sink, "mia@example.com")[0]
+    assert_mail_shape(msg, "mia@example.com", before)
+    link, token = link_in(msg, s.base + "/ui/verify-email")
+    pair = login_pair(s, "mia")  # optional: signing in works unverified
+
+    user = assert_user(verify_email(s, token), "mia@example.com", True)
+    assert set(user) >= USER_KEYS
+    r = verify_email(s, token)
+    assert (r.status_code, body_of(r)) == INVALID_TOKEN
+    fresh = login_pair(s, "mia")["access_token"]
+    assert claims(fresh)["email_verified"] is True
+    assert me(s, fresh)["email_verified"] is True
+    assert len(wait_audit(s, admin, "email.verification_requested")) == 1
+    assert len(wait_audit(s, admin, "email.verified")) == 1
+    flows = {o: metric(s, "gatehouse_email_flows_total", flow="email_verification", outcome=o)
+             for o in ("requested", "completed", "rejected")}
+    assert flows == {"requested": 1, "completed": 1, "rejected": 1}, flows
+    for token_ in (fresh, pair["access_token"]):
+        r = request_verification(s, auth(token_))
+        assert (r.status_code, body_of(r)) == (409, {"detail": "Email already verified"})
+
+
+def test_required_verification_blocks_login_until_the_link_is_followed(make_server, smtp_sink):
+    """EMAIL_VERIFICATION=required: registration answers 201 with the User (no tokens) and mails a
+    link; the right password of an unverified account is 403 Email not verified, a wrong one stays
+    401; after the link (followed like a person) login works and the token says so."""
+    s = mail_server(make_server, smtp_sink, {"EMAIL_VERIFICATION": "required"})
+    r = s.register("nora@example.com", "nora")
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert set(body) >= USER_KEYS and not set(body) & TOKEN_PAIR_KEYS, body
+    assert (body["email"], body["email_verified"]) == ("nora@example.com", False), body
+    r = s.login("nora", "Wr0ng-passw0rd!")
+    assert (r.status_code, body_of(r)) == WRONG_PASSWORD
+    r = s.login("nobody-at-all", "Wr0ng-passw0rd!")
+    assert (r.status_code, body_of(r)) == WRONG_PASSWORD
+    for name in ("nora", "nora@example.com"):
+        r = s.login(name, PASSWORD)
+        assert (r.status_code, body_of(r)) == (403, {"detail": "Email not verified"})
+    link, _ = link_in(wait_mail(smtp_sink, "nora@example.com")[0], s.base + "/ui/verify-email")
+    assert_html(follow_link(s, link, "/ui/verify-email"), 200)
+    access = login_pair(s, "nora")["access_token"]
+    assert claims(access)["email_verified"] is True
+    assert me(s, access)["email_verified"] is True
+    assert_html(follow_link(s, link, "/ui/verify-email"), 400)  # used
+
+
+def test_verification_off_sends_nothing_at_registration_but_a_link_on_request(make_server, smtp_sink):
+    """EMAIL_VERIFICATION=off (the default): registration mails nothing; a user can still ask for a
+    link (with a user token: an API key is refused) and verify."""
+    s = mail_server(make_server, smtp_sink)
+    r = s.register("otto@example.com", "otto")
+    assert r.status_code == 201 and set(r.json()) == TOKEN_PAIR_KEYS, r.text
+    assert claims(r.json()["access_token"])["email_verified"] is False
+    access = login_pair(s, "otto")["access_token"]
+    key = create_key(s, access)
+    r = request_verification(s, {"X-API-Key": key})
+    assert (r.status_code, body_of(r)) == (403, {"detail": "Insufficient permissions"})
+    assert request_verification(s, {}).status_code == 401
+    assert_accepted(request_verification(s, auth(access)), VERIFY_SENT_BODY)
+    msg = wait_mail(smtp_sink, "otto@example.com")[0]
+    _, token = link_in(msg, s.base + "/ui/verify-email")
+    wait_metric(s, "gatehouse_mail_messages_total", 1, event="sent")
+    time.sleep(0.5)
+    assert len(smtp_sink.messages) == 1  # the registration sent nothing
+    assert_user(verify_email(s, token), "otto@example.com", True)
+
+
+# --- email change ----------------------------------------------------------------------------------
+
+def test_changing_the_email_confirms_the_new_address_and_notifies_the_old(make_server, smtp_sink):
+    """POST /auth/email/change needs a fresh user token (step-up; an API key is refused): 202; the
+    new address gets a link to /ui/confirm-email, the old one a notice without any token; nothing
+    changes until the confirmation, which is single use; then login goes by the new address and
+    the address counts as verified."""
+    s = mail_server(make_server, smtp_sink, {"STEP_UP_MAX_AGE_SECONDS": "3"})
+    admin = s.admin_token()
+    old = new_user(s, "pia")
+    early = login_pair(s, "pia")["access_token"]
+    key = create_key(s, early)
+    r = change_email(s, {"X-API-Key": key}, "pia.key@example.com")
+    # Account management takes a user token only: an API key is 403 (docs/api.md), as elsewhere.
+    assert (r.status_code, body_of(r)) == (403, {"detail": "Insufficient permissions"})
+    assert change_email(s, {}, "pia.none@example.com").status_code == 401
+    time.sleep(max(0.0, claims(early)["iat"] + 4.2 - time.time()))
+    r = change_email(s, auth(early), "pia.stale@example.com")  # authenticated too long ago
+    assert r.status_code == 401 and "insufficient_user_authentication" in r.headers.get("WWW-Authenticate", ""), \
+        (r.status_code, r.headers, body_of(r))
+
+    access = login_pair(s, "pia")["access_token"]
+    before = time.time()
+    assert_accepted(change_email(s, auth(access), "pia.new@example.com"), CHANGE_SENT_BODY)
+    confirmation = wait_mail(smtp_sink, "pia.new@example.com")[0]
+    assert_mail_shape(confirmation, "pia.new@example.com", before)
+    link, token = link_in(confirmation, s.base + "/ui/confirm-email")
+    notice = wait_mail(smtp_sink, old)[0]
+    assert_mail_shape(notice, old, before)
+    assert "#token=" not in text_part(notice) and "#token=" not in html_part(notice)
+    assert token not in notice.as_string()
+    for stale in ("pia.key@example.com", "pia.none@example.com", "pia.stale@example.com"):
+        assert mails_to(smtp_sink, stale) == []
+
+    assert me(s, access)["email"] == old  # nothing yet
+    login_pair(s, old)
+    user = assert_user(confirm_change(s, token), "pia.new@example.com", True)
+    assert user["username"] == "pia"
+    r = confirm_change(s, token)
+    assert (r.status_code, body_of(r)) == INVALID_TOKEN
+    assert_html(follow_link(s, link, "/ui/confirm-email"), 400)
+    fresh = login_pair(s, "pia.new@example.com")["access_token"]
+    assert (me(s, fresh)["email"], claims(fresh)["email_verified"]) == ("pia.new@example.com", True)
+    r = s.login(old, PASSWORD)
+    assert (r.status_code, body_of(r)) == WRONG_PASSWORD
+    assert len(wait_audit(s, admin, "email.change_requested")) == 1
+    assert len(wait_audit(s, admin, "email.changed")) == 1
+    assert metric(s, "gatehouse_email_flows_total", flow="email_change", outcome="requested") == 1
+    assert metric(s, "gatehouse_email_flows_total", flow="email_change", outcome="completed") == 1
+
+
+def test_an_email_change_confirmed_through_the_page(make_server, smtp_sink):
+    """The confirmation link followed like a person: the page, then its form."""
+    s = mail_server(make_server, smtp_sink)
+    new_user(s, "quin")
+    access = login_pair(s, "quin")["access_token"]
+    assert_accepted(change_email(s, auth(access), "quin.new@example.com"), CHANGE_SENT_BODY)
+    link, _ = link_in(wait_mail(smtp_sink, "quin.new@example.com")[0], s.base + "/ui/confirm-email")
+    assert_html(follow_link(s, link, "/ui/confirm-email"), 200)
+    assert me(s, login_pair(s, "quin.new@example.com")["access_token"])["email_verified"] is True
+
+
+def test_changing_to_a_taken_address_answers_like_a_free_one_and_fails_at_confirmation(make_server, smtp_sink):
+    """No enumeration: asking for an address someone holds answers exactly like a free one (status,
+    body, header names); the confirmation then says 409 Email already registered; so does the
+    confirmation of an address someone registered in between."""
+    s = mail_server(make_server, smtp_sink)
+    new_user(s, "rosa")
+    new_user(s, "sven")
+    taken = new_user(s, "tara")
+    rosa_token = login_pair(s, "rosa")["access_token"]
+    rosa = auth(rosa_token)
+    sven = auth(login_pair(s, "sven")["access_token"])
+    to_taken = change_email(s, rosa, taken)
+    to_free = change_email(s, sven, "sven.new@example.com")
+    assert_accepted(to_taken, CHANGE_SENT_BODY)
+    assert_accepted(to_free, CHANGE_SENT_BODY)
+    assert to_taken.content == to_free.content
+    assert sorted(to_taken.headers.keys()) == sorted(to_free.headers.keys())
+
+    confirmation = [m for m in wait_mail(smtp_sink, taken) if links_in(m)[0]]
+    assert confirmation, "the taken address got no confirmation link"
+    _, token = link_in(confirmation[0], s.base + "/ui/confirm-email")
+    r = confirm_change(s, token)
+    assert (r.status_code, body_of(r)) == (409, {"detail": "Email already registered"})
+    assert me(s, rosa_token)["email"] == "rosa@example.com"
+
+    _, token = link_in(wait_mail(smtp_sink, "sven.new@example.com")[0], s.base + "/ui/confirm-email")
+    new_user(s, "usurper", "sven.new@example.com")  # registered before Sven confirms
+    r = confirm_change(s, token)
+    assert (r.status_code, body_of(r)) == (409, {"detail": "Email already registered"})
+    assert me(s, login_pair(s, "sven")["access_token"])["email"] == "sven@example.com"
+
+
+# --- no transport, a file transport ----------------------------------------------------------------
+
+def test_without_mail_the_sending_flows_answer_503(make_server):
+    """Neither SMTP_URL nor MAIL_FILE: forgot (known or unknown), verification requests and email
+    changes answer 503 Email delivery is not configured; spending a made-up token is still 400."""
+    s = mail_server(make_server)
+    address = new_user(s, "uma")
+    access = auth(login_pair(s, "uma")["access_token"])
+    for r in (forgot(s, address), forgot(s, "ghost@example.com"), request_verification(s, access),
+              change_email(s, access, "uma.new@example.com")):
+        assert (r.status_code, body_of(r)) == NOT_CONFIGURED, (r.request.url, r.status_code, body_of(r))
+    for r in (reset(s, "C" * 43), verify_email(s, "C" * 43), confirm_change(s, "C" * 43)):
+        assert (r.status_code, body_of(r)) == INVALID_TOKEN, (r.request.url, r.status_code, body_of(r))
+
+
+def test_smtp_url_and_mail_file_together_stop_startup(tmp_path):
+    """Two transports at once is a configuration error: `serve` exits non-zero, naming them,
+    without printing the SMTP password."""
+    s = Server(tmp_path, {"SMTP_URL": f"smtp://{SMTP_USER}:{SMTP_PASSWORD}@127.0.0.1:{free_port()}",
+                          "SMTP_FROM": SMTP_FROM, "MAIL_FILE": str(tmp_path / "mail.mbox"),
+                          "GATEHOUSE_PUBLIC_URL": "http://127.0.0.1:1"})
+    try:
+        r = subprocess.run([BIN, "serve"], env=s.env, capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the server started with both SMTP_URL and MAIL_FILE")
+    assert r.returncode != 0, r.stdout + r.stderr
+    out = r.stdout + r.stderr
+    assert "MAIL_FILE" in out or "SMTP_URL" in out, out
+    assert SMTP_PASSWORD not in out, out
+
+
+def test_mail_file_collects_messages_in_mbox_format(make_server, tmp_path):
+    """MAIL_FILE: every message, the CLI's test message too, is appended to an mbox file that
+    Python's mailbox module reads; the links in it work."""
+    box = tmp_path / "outbox.mbox"
+    s = mail_server(make_server, None, {"MAIL_FILE": str(box), "SMTP_FROM": SMTP_FROM})
+    address = new_user(s, "vera")
+    access = login_pair(s, "vera")["access_token"]
+    assert_accepted(forgot(s, address), FORGOT_BODY)
+    assert_accepted(request_verification(s, auth(access)), VERIFY_SENT_BODY)
+
+    def read():
+        if not box.exists():
+            return []
+        mb = mailbox.mbox(str(box))
+        try:
+            return [email.message_from_bytes(mb.get_bytes(k), policy=email.policy.default) for k in mb.keys()]
+        finally:
+            mb.close()
+
+    deadline = time.monotonic() + MAIL_WAIT
+    while len(messages := read()) < 2:
+        assert time.monotonic() < deadline, f"{len(messages)} message(s) in {box}"
+        time.sleep(0.05)
+    paths = {}
+    for msg in messages:
+        assert_mail_shape(msg, address, time.time() - 600)
+        link = links_in(msg)[0][0]
+        paths[urllib.parse.urlsplit(link).path] = link_in(msg, link.split("#")[0])[1]
+    assert set(paths) == {"/ui/reset-password", "/ui/verify-email"}, paths
+    # A reset drops every other emailed token of the account: the verification goes first.
+    assert_user(verify_email(s, paths["/ui/verify-email"]), address, True)
+    assert reset(s, paths["/ui/reset-password"]).status_code == 200
+
+    r = s.cli("mail", "test", "--to", "ops@example.com")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert any(recipients(m) == ["ops@example.com"] for m in read())
+
+
+# --- templates -------------------------------------------------------------------------------------
+
+def test_templates_from_the_template_dir_override_the_built_ins(make_server, smtp_sink, tmp_path):
+    """GATEHOUSE_TEMPLATE_DIR with BRAND_NAME=Acme: a custom reset-password.txt is used for the
+    text part while the HTML part and subject stay built in (with the brand and the link); a
+    custom verify-email subject and HTML get their placeholders, HTML-escaped in the HTML only;
+    the email-change notice gets {{new_email}}; the CLI's test message its own subject."""
+    templates = tmp_path / "templates"
+    (templates / "mail").mkdir(parents=True)
+    (templates / "mail" / "reset-password.txt").write_text("{{product}} CUSTOM {{link}}\n")
+    (templates / "mail" / "verify-email.subject").write_text("{{product}} check for {{email}}\n")
+    (templates / "mail" / "verify-email.html").write_text(
+        '<p>Hello {{username}} &lt;{{email}}&gt; at {{public_url}}: <a href="{{link}}">verify</a> '
+        "within {{expires}}</p>\n")
+    (templates / "mail" / "email-change-notice.txt").write_text("{{username}}: {{email}} becomes {{new_email}} ({{product}})\n")
+    (templates / "mail" / "test.subject").write_text("{{product}} says hello\n")
+    s = mail_server(make_server, smtp_sink, {"GATEHOUSE_TEMPLATE_DIR": str(templates), "BRAND_NAME": "Acme"})
+    address = "o'neil&co@example.com"
+    new_user(s, "o.neil-co_1", address)
+    assert_accepted(forgot(s, address), FORGOT_BODY)
+    msg = wait_mail(smtp_sink, address)[0]
+    link, _ = link_in(msg, s.base + "/ui/reset-password")
+    assert text_part(msg).strip() == f"Acme CUSTOM {link}", text_part(msg)
+    assert "CUSTOM" not in html_part(msg) and "Acme" in html_part(msg), html_part(msg)
+    assert "password" in str(msg["Subject"]).lower(), msg["Subject"]
+
+    access = login_pair(s, "o.neil-co_1")["access_token"]
+    assert_accepted(request_verification(s, auth(access)), VERIFY_SENT_BODY)
+    msg = next(m for m in wait_mail(smtp_sink, address, 2) if "/ui/verify-email" in text_part(m))
+    assert str(msg["Subject"]).strip() == f"Acme check for {address}", msg["Subject"]
+    link, _ = link_in(msg, s.base + "/ui/verify-email")
+    body = html_part(msg)
+    assert f'<a href="{link}">verify</a>' in body, body
+    assert "Hello o.neil-co_1 <o'neil&co@example.com>" in html.unescape(body), body
+    assert "&amp;co@example.com&gt;" in body and "o'neil&co" not in body, body  # escaped
+    assert f"at {s.base}:" in body and "{{" not in body, body
+    assert "{{" not in text_part(msg) and link in text_part(msg)  # the built-in text part
+
+    assert_accepted(change_email(s, auth(access), "neil.new@example.com"), CHANGE_SENT_BODY)
+    link_in(wait_mail(smtp_sink, "neil.new@example.com")[0], s.base + "/ui/confirm-email")
+    notice = [m for m in wait_mail(smtp_sink, address, 3) if not links_in(m)[0]]
+    assert len(notice) == 1, [text_part(m) for m in mails_to(smtp_sink, address)]
+    assert text_part(notice[0]).strip() == f"o.neil-co_1: {address} becomes neil.new@example.com (Acme)", \
+        text_part(notice[0])
+    r = s.cli("mail", "test", "--to", "ops@example.com")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert str(wait_mail(smtp_sink, "ops@example.com")[0]["Subject"]).strip() == "Acme says hello"
+
+
+# --- delivery: failures, retries, crashes, several nodes -------------------------------------------
+
+class BlackHoleSmtp:
+    """A TCP listener that accepts connections and never says a word."""
+
+    def __init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.conns = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+
+    def close(self):
+        self.listener.close()
+        for c in self.conns:
+            c.close()
+
+
+def test_requests_never_wait_for_smtp(make_server, tmp_path):
+    """An SMTP server that accepts and then says nothing: every mail-sending request still
+    answers at once."""
+    hole = BlackHoleSmtp()
+    try:
+        s = mail_server(make_server, None, {"SMTP_URL": f"smtp://{SMTP_USER}:{SMTP_PASSWORD}@127.0.0.1:{hole.port}",
+                                            "SMTP_CA_FILE": make_ca(tmp_path)[0], "SMTP_FROM": SMTP_FROM})
+        address = new_user(s, "walt")
+        access = auth(login_pair(s, "walt")["access_token"])
+        calls = [lambda: forgot(s, address)] * 4 + [lambda: request_verification(s, access),
+                                                    lambda: change_email(s, access, "walt.new@example.com")]
+        for call in calls:
+            start = time.perf_counter()
+            r = call()
+            elapsed = time.perf_counter() - start
+            assert r.status_code == 202, r.text
+            assert elapsed < 1.0, f"{r.request.url} took {elapsed:.2f} s"
+        deadline = time.monotonic() + 10
+        while not hole.conns:  # the sender did try (and is now stuck on it)
+            assert time.monotonic() < deadline, "the server never connected to the SMTP server"
+            time.sleep(0.05)
+    finally:
+        hole.close()
+
+
+def test_a_message_queued_while_smtp_is_down_is_delivered_once_when_it_is_back(make_server, make_sink):
+    """SMTP goes down: forgot still answers 202, the delivery fails (counted, audited) and is
+    retried; once the server is back on the same port, the mail arrives exactly once and its link
+    works."""
+    sink = make_sink()
+    s = mail_server(make_server, sink, FAST_RETRIES)
+    admin = s.admin_token()
+    before = new_user(s, "yann")
+    address = new_user(s, "xena")
+    assert_accepted(forgot(s, before), FORGOT_BODY)
+    wait_mail(sink, before)
+    sink.stop()
+    assert_accepted(forgot(s, address), FORGOT_BODY)
+    wait_metric(s, "gatehouse_mail_messages_total", 1, event="failed")
+    failed = wait_audit(s, admin, "mail.failed")
+    assert SMTP_PASSWORD not in json.dumps(failed)
+    assert mails_to(sink, address) == []
+    sink.start()
+    msg = wait_mail(sink, address, timeout=30)[0]
+    wait_metric(s, "gatehouse_mail_messages_total", 2, event="sent")
+    time.sleep(3)  # three polls: a second copy would be out by now
+    assert sorted(r for m in sink.messages for r in recipients(m)) == [address, before], \
+        [recipients(m) for m in sink.messages]
+    assert (mail_metric(s, "queued"), mail_metric(s, "sent"), mail_metric(s, "abandoned")) == (2, 2, 0)
+    _, token = link_in(msg, s.base + "/ui/reset-password")
+    assert reset(s, token).status_code == 200
+
+
+def test_a_message_is_abandoned_after_mail_max_attempts(make_server, make_sink):
+    """MAIL_MAX_ATTEMPTS=2: after two failed deliveries the message is abandoned (counted) and not
+    sent when the SMTP server comes back."""
+    sink = make_sink(start=False)
+    s = mail_server(make_server, sink, {**FAST_RETRIES, "MAIL_MAX_ATTEMPTS": "2"})
+    address = new_user(s, "yuri")
+    assert_accepted(forgot(s, address), FORGOT_BODY)
+    wait_metric(s, "gatehouse_mail_messages_total", 1, event="abandoned", timeout=30)
+    assert mail_metric(s, "failed") >= 1
+    sink.start()
+    time.sleep(4)
+    assert sink.messages == []
+
+
+def test_failed_deliveries_are_retried_with_growing_delays(make_server, make_sink):
+    """MAIL_RETRY_BASE_SECONDS=1 doubling: attempts at about 0, 1, 3 and 7 s, so within 6 s of the
+    request there are 2 to 4 failures (a retry every second would make 6 or more, none just 1)."""
+    sink = make_sink(start=False)
+    s = mail_server(make_server, sink, FAST_RETRIES)
+    address = new_user(s, "boris")
+    start = time.monotonic()
+    assert_accepted(forgot(s, address), FORGOT_BODY)
+    wait_metric(s, "gatehouse_mail_messages_total", 1, event="failed")
+    time.sleep(max(0.0, start + 6.0 - time.monotonic()))
+    failed = mail_metric(s, "failed")
+    assert 2 <= failed <= 4, failed
+    sink.start()
+    wait_mail(sink, address, timeout=30)
+
+
+def test_a_sigkill_after_the_commit_loses_no_message_and_sends_it_once(make_server, make_sink):
+    """The outbox survives a crash: forgot is committed (queued) while SMTP is down, the node is
+    SIGKILLed, SMTP comes back, the node starts again on the same data: exactly one message."""
+    sink = make_sink(start=False)
+    s = mail_server(make_server, sink, FAST_RETRIES)
+    address = new_user(s, "zack")
+    assert_accepted(forgot(s, address), FORGOT_BODY)
+    wait_metric(s, "gatehouse_mail_messages_total", 1, event="queued")
+    s.kill()
+    sink.start()
+    time.sleep(0.5)
+    assert sink.messages == []  # nobody else could have sent it
+    s.start()
+    msg = wait_mail(sink, address, timeout=30)[0]
+    time.sleep(3)
+    assert len(sink.messages) == 1, [recipients(m) for m in sink.messages]
+    _, token = link_in(msg, s.base + "/ui/reset-password")
+    assert reset(s, token).status_code == 200
+    login_pair(s, "zack", NEW_PASSWORD)
+
+
+# --- transport security ----------------------------------------------------------------------------
+
+TRANSPORT_CASES = {
+    # name: (sink options, extra gatehouse env, env() options, delivered?)
+    "starttls-required-but-not-offered": ({"starttls": False}, {}, {}, False),
+    "starttls-off-by-configuration": ({"starttls": False}, {"SMTP_STARTTLS": "false"}, {}, True),
+    "certificate-from-a-foreign-ca": ({"foreign_ca": True}, {}, {}, False),
+    "wrong-smtp-password": ({}, {}, {"password": "not-the-password"}, False),
+    "smtps": ({"implicit_tls": True}, {}, {}, True),
+    "smtps-certificate-from-a-foreign-ca": ({"implicit_tls": True, "foreign_ca": True}, {}, {}, False),
+}
+
+
+@pytest.mark.parametrize("case", list(TRANSPORT_CASES))
+def test_the_smtp_connection_is_verified_and_authenticated(make_server, make_sink, case):
+    """STARTTLS is required unless SMTP_STARTTLS=false, the server certificate is verified against
+    SMTP_CA_FILE (for smtps:// too) and a refused login sends nothing; where TLS was required but
+    failed, the password was never sent at all."""
+    sink_options, env, env_options, delivered = TRANSPORT_CASES[case]
+    sink = make_sink(**sink_options)
+    s = mail_server(make_server, None, {**sink.env(**env_options), **env, **FAST_RETRIES})
+    address = new_user(s, "tls-" + case[:20].strip("-"))
+    assert_accepted(forgot(s, address), FORGOT_BODY)
+    if delivered:
+        msg = wait_mail(sink, address)[0]
+        link_in(msg, s.base + "/ui/reset-password")
+        envelope = sink.envelopes[0]
+        assert envelope.login == SMTP_USER and envelope.tls == sink_options.get("implicit_tls", False), envelope
+    else:
+        wait_metric(s, "gatehouse_mail_messages_total", 1, event="failed")
+        time.sleep(1.5)  # a retry, too, must not get through
+        assert sink.messages == [], [recipients(m) for m in sink.messages]
+        assert mail_metric(s, "sent") == 0
+        if case != "wrong-smtp-password":
+            assert sink.auth_attempts == [], sink.auth_attempts  # no password over an unverified channel
+        else:
+            assert sink.auth_attempts and all(a.tls for a in sink.auth_attempts), sink.auth_attempts
+
+
+@pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL (run scripts/test.sh)")
+def test_two_nodes_send_each_message_once_and_share_tokens(make_server, make_sink, tmp_path):
+    """Two nodes on one PostgreSQL (and one Redis) and one slow SMTP server: twelve forgot
+    requests spread over both nodes give exactly twelve messages, one per user; a token issued
+    through node A is spent on node B, and a replay on A is 400."""
+    sink = make_sink(delay=0.3)  # slow: widens any window in which both nodes could send one message
+    redis = Redis(tmp_path)
+    redis.start()
+    try:
+        db = fresh_database()
+        a, b = make_server(start=False), make_server(start=False)
+        for n in (a, b):
+            data = tmp_path / f"data-{n.port}"
+            data.mkdir()
+            # Several nodes share one MFA_SECRET_KEY (docs/deployment.md): the outbox's bodies
+            # are sealed under a key derived from it.
+            n.env.update({**NO_LIMITS, **sink.env(), **FAST_RETRIES}, DATABASE_URL=db, REDIS_URL=redis.url,
+                         GATEHOUSE_DATA_DIR=str(data), GATEHOUSE_PUBLIC_URL=a.base,
+                         MFA_SECRET_KEY="two-nodes-share-this-mfa-secret-key-0123456789")
+        a.start()
+        b.start()
+        users = [f"multi{i}" for i in range(12)]
+        for i, name in enumerate(users):
+            new_user(a if i % 2 else b, name)
+
+        def ask(i):
+            return forgot(a if i % 2 == 0 else b, f"{users[i]}@example.com")
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+            for r in pool.map(ask, range(12)):
+                assert_accepted(r, FORGOT_BODY)
+        sink.wait_for(12, timeout=30)
+        time.sleep(3)  # three polls of each node: a duplicate would be out by now
+        got = sorted(r for m in sink.messages for r in recipients(m))
+        assert got == sorted(f"{u}@example.com" for u in users), got
+        sent = sum(mail_metric(n, "sent") for n in (a, b))
+        queued = sum(mail_metric(n, "queued") for n in (a, b))
+        assert (queued, sent) == (12, 12), (queued, sent)
+
+        via_a = mails_to(sink, "multi0@example.com")[0]  # asked through node A
+        _, token = link_in(via_a, a.base + "/ui/reset-password")
+        r = reset(b, token)
+        assert (r.status_code, body_of(r)) == (200, RESET_BODY)
+        r = reset(a, token, "An0ther-Passw0rd!")
+        assert (r.status_code, body_of(r)) == INVALID_TOKEN
+        login_pair(a, "multi0", NEW_PASSWORD)
+    finally:
+        redis.stop()
+
+
+# --- the command line ------------------------------------------------------------------------------
+
+def test_mail_test_command_sends_synchronously_and_fails_clearly_without_smtp(make_server, smtp_sink):
+    """`gatehouse mail test --to ADDRESS` with the server's environment: the message is there when
+    the command returns 0 and says where it went; with SMTP down it exits non-zero with a reason;
+    the SMTP password is printed in neither case."""
+    s = mail_server(make_server, smtp_sink)
+    r = s.cli("mail", "test", "--to", "ops@example.com")
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert "ops@example.com" in out or f"127.0.0.1:{smtp_sink.port}" in out, out
+    assert SMTP_PASSWORD not in out, out
+    got = mails_to(smtp_sink, "ops@example.com")  # no waiting: it was sent before the command ended
+    assert len(got) == 1, [recipients(m) for m in smtp_sink.messages]
+    assert_mail_shape(got[0], "ops@example.com", time.time() - 120)
+    smtp_sink.stop()
+    r = s.cli("mail", "test", "--to", "ops@example.com")
+    assert r.returncode != 0, r.stdout + r.stderr
+    assert r.stderr.strip(), "no reason given"
+    assert SMTP_PASSWORD not in r.stdout + r.stderr, r.stdout + r.stderr
+
+
+# --- secrets, audit, metrics -----------------------------------------------------------------------
+
+def test_tokens_and_passwords_never_reach_the_log_or_the_audit_trail(make_server, smtp_sink, tmp_path):
+    """At debug level, after a reset, a verification and an email change: neither a token from the
+    mails, nor the SMTP password, nor a new password (accepted or refused) is in the server's log,
+    the audit file, or `gatehouse config`."""
+    audit_file = tmp_path / "audit.jsonl"
+    s = mail_server(make_server, smtp_sink, {"GATEHOUSE_LOG_LEVEL": "debug", "AUDIT_LOG_FILE": str(audit_file)})
+    address = new_user(s, "quiet")
+    access = auth(login_pair(s, "quiet")["access_token"])
+    assert_accepted(forgot(s, address), FORGOT_BODY)
+    assert_accepted(request_verification(s, access), VERIFY_SENT_BODY)
+    messages = wait_mail(smtp_sink, address, 2)
+    by_path = {urllib.parse.urlsplit(link).path: link.split("#token=", 1)[1]
+               for m in messages for link in links_in(m)[0]}
+    refused = "nouppercase-secret-9!"
+    assert verify_email(s, by_path["/ui/verify-email"]).status_code == 200
+    assert reset(s, by_path["/ui/reset-password"], refused).status_code == 422
+    assert reset(s, by_path["/ui/reset-password"]).status_code == 200
+    # The reset ended every session (and dropped any other emailed token): sign in again to
+    # change the address.
+    access = auth(login_pair(s, "quiet", NEW_PASSWORD)["access_token"])
+    assert_accepted(change_email(s, access, "quiet.new@example.com"), CHANGE_SENT_BODY)
+    messages += wait_mail(smtp_sink, "quiet.new@example.com")
+    by_path = {urllib.parse.urlsplit(link).path: link.split("#token=", 1)[1]
+               for m in messages for link in links_in(m)[0]}
+    assert set(by_path) == {"/ui/reset-password", "/ui/verify-email", "/ui/confirm-email"}, by_path
+    tokens = list(by_path.values())
+    assert confirm_change(s, by_path["/ui/confirm-email"]).status_code == 200
+    assert s.cli("mail", "test", "--to", "ops@example.com").returncode == 0
+    config = s.cli("config")
+    time.sleep(0.5)  # the audit file is written as events happen
+    written = {"log": s.log_text(), "audit": audit_file.read_text() if audit_file.exists() else "",
+               "config": config.stdout + config.stderr}
+    assert "password.reset" in written["log"] + written["audit"]  # the trail is there...
+    for secret in tokens + [SMTP_PASSWORD, NEW_PASSWORD, refused]:  # ...without a secret in it
+        for where, text in written.items():
+            assert secret not in text, (where, secret)
+
+
+def test_tokens_are_not_kept_in_clear_in_the_database(make_server, smtp_sink, tmp_path):
+    """Tokens are stored only as a keyed hash: once its mail is sent, an unspent token appears in
+    no column of any table (not in the outbox either)."""
+    s = mail_server(make_server, smtp_sink)
+    address = new_user(s, "vault")
+    assert_accepted(forgot(s, address), FORGOT_BODY)
+    _, token = link_in(wait_mail(smtp_sink, address)[0], s.base + "/ui/reset-password")
+    wait_metric(s, "gatehouse_mail_messages_total", 1, event="sent")
+    db = sqlite3.connect(f"file:{tmp_path}/data/gatehouse.db?mode=ro", uri=True, timeout=10)
+    try:
+        deadline = time.monotonic() + 5
+        while True:
+            found = []
+            tables = [t for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+            for table in tables:
+                for row in db.execute(f'SELECT * FROM "{table}"'):
+                    for cell in row:
+                        text = cell.decode("utf-8", "replace") if isinstance(cell, bytes) else str(cell)
+                        if token in text:
+                            found.append(table)
+            if not found or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)  # the sent message may be cleared just after the metric moved
+    finally:
+        db.close()
+    assert not found, f"the token is stored in clear in {sorted(set(found))}"
+    assert reset(s, token).status_code == 200  # and it was a live token
+
+
+def test_a_completed_reset_is_audited_and_counted(make_server, smtp_sink):
+    """Audit events password.reset_requested, mail.queued, mail.sent and password.reset for the
+    user, with no token in them; metrics for the mail (queued, sent) and the flow (requested,
+    completed, rejected)."""
+    s = mail_server(make_server, smtp_sink)
+    admin = s.admin_token()
+    address = new_user(s, "audrey")
+    uid = me(s, login_pair(s, "audrey")["access_token"])["id"]
+    assert_accepted(forgot(s, address), FORGOT_BODY)
+    _, token = link_in(wait_mail(smtp_sink, address)[0], s.base + "/ui/reset-password")
+    r = reset(s, "D" * 43)
+    assert (r.status_code, body_of(r)) == INVALID_TOKEN
+    assert reset(s, token).status_code == 200
+
+    requested = wait_audit(s, admin, "password.reset_requested")
+    assert [e["subject_id"] for e in requested] == [uid], requested
+    done = wait_audit(s, admin, "password.reset")
+    assert [e["subject_id"] for e in done] == [uid], done
+    queued = wait_audit(s, admin, "mail.queued")
+    sent = wait_audit(s, admin, "mail.sent")
+    assert len(queued) == 1 and len(sent) == 1, (queued, sent)
+    trail = json.dumps(requested + done + queued + sent)
+    assert token not in trail and SMTP_PASSWORD not in trail
+
+    assert (mail_metric(s, "queued"), mail_metric(s, "sent"), mail_metric(s, "failed")) == (1, 1, 0)
+    flows = {o: metric(s, "gatehouse_email_flows_total", flow="password_reset", outcome=o)
+             for o in ("requested", "completed", "rejected")}
+    assert flows == {"requested": 1, "completed": 1, "rejected": 1}, flows
+
+
+# --- accounts from external sign-in ----------------------------------------------------------------
+
+def test_an_account_from_external_sign_in_sets_a_first_password_by_reset(make_server, smtp_sink, tmp_path):
+    """A user created by an OpenID provider has no password; forgot + reset gives it one, and the
+    same account then signs in with it."""
+    from test_oidc import FakeProvider, callback, exchange, start as start_sign_in
+
+    ca, cert, key = make_ca(tmp_path)
+    fake = FakeProvider((cert, key))
+    try:
+        s = mail_server(make_server, smtp_sink, {
+            "OIDC_PROVIDERS": "fake", "OIDC_FAKE_ISSUER": fake.issuer, "OIDC_FAKE_CLIENT_ID": "gatehouse",
+            "OIDC_FAKE_CLIENT_SECRET": "x" * 16, "OIDC_FAKE_ID_TOKEN_ALG": "ES256", "OIDC_CA_FILE": ca,
+            "FRONTEND_URL": "http://frontend.test"})
+        location, tx = start_sign_in(s, "fake")
+        r = requests.get(location, verify=ca, allow_redirects=False)
+        r = exchange(s, callback(s, r.headers["Location"], tx))
+        assert r.status_code == 200, r.text
+        user = me(s, r.json()["access_token"])
+        assert user["email"] == "fake@example.net"
+        assert s.login("fake@example.net", NEW_PASSWORD).status_code == 401  # no password yet
+
+        assert_accepted(forgot(s, "fake@example.net"), FORGOT_BODY)
+        _, token = link_in(wait_mail(smtp_sink, "fake@example.net")[0], s.base + "/ui/reset-password")
+        assert reset(s, token).status_code == 200
+        assert me(s, login_pair(s, "fake@example.net", NEW_PASSWORD)["access_token"])["id"] == user["id"]
+    finally:
+        fake.server.shutdown()
