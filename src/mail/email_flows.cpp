@@ -7,6 +7,7 @@
 #include "core/base64url.hpp"
 #include "crypto/hmac.hpp"
 #include "crypto/random.hpp"
+#include "store/backend_common.hpp"
 
 namespace gatehouse::mail {
 namespace {
@@ -40,16 +41,6 @@ std::string duration(std::int64_t seconds) {
   if (seconds % 3600 == 0 && seconds >= 3600) return unit(seconds / 3600, "hour");
   if (seconds % 60 == 0 && seconds >= 60) return unit(seconds / 60, "minute");
   return unit(seconds, "second");
-}
-
-bool sameAddress(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  }
-  return true;
 }
 
 }  // namespace
@@ -276,7 +267,7 @@ std::vector<auth::FieldError> EmailFlows::newEmailProblems(const auth::Principal
   std::vector<auth::FieldError> errors;
   if (auto p = auth::emailProblem(new_email); !p.empty()) {
     errors.push_back({{"body", "new_email"}, p, "value_error.email"});
-  } else if (sameAddress(new_email, who.user->email)) {
+  } else if (store::sameAddress(new_email, who.user->email)) {
     errors.push_back(
         {{"body", "new_email"}, "is already the account's address", "value_error.email"});
   }

@@ -16,6 +16,10 @@ namespace gatehouse::store {
 std::string joinScopes(const std::vector<std::string>& scopes);
 std::vector<std::string> splitScopes(const std::string& text);
 
+// Whether two addresses name the same account (the users table's rule: equal ignoring ASCII
+// letter case).
+bool sameAddress(std::string_view a, std::string_view b);
+
 // Applies `patch` to `user`; true when that takes away the last of `protected_role` from an
 // active user that had it (the caller must then check another active holder remains).
 bool applyUserPatch(User& user, const UserPatch& patch, std::string_view protected_role);

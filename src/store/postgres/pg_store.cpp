@@ -1,6 +1,5 @@
 #include "store/postgres/pg_store.hpp"
 
-#include <cctype>
 #include <chrono>
 #include <variant>
 
@@ -1242,17 +1241,6 @@ class PgMail final : public MailStore {
   }
 
  private:
-  // The users table's rule for one address: equal ignoring letter case (lower(email) is unique).
-  static bool sameAddress(const std::string& a, const std::string& b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-      if (std::tolower(static_cast<unsigned char>(a[i])) !=
-          std::tolower(static_cast<unsigned char>(b[i])))
-        return false;
-    }
-    return true;
-  }
-
   static core::Status insertToken(Connection& c, const EmailToken& t, std::int64_t keep) {
     if (auto ok = lockUser(c, t.user_id); !ok) return ok;
     // Only the newest keep - 1 of this user's live tokens for the purpose stay beside the new one.

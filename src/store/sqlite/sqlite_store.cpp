@@ -1207,7 +1207,7 @@ class SqliteMail final : public MailStore {
       if (!*user || !(*user)->is_active) return makeError(Errc::NotFound, "user");
       User u = **user;
       // The token was sent to an address: it proves nothing once the account's address changed.
-      if (effect.kind != TokenEffect::Kind::ChangeEmail && !sameAddress(c, u.email, t.email)) {
+      if (effect.kind != TokenEffect::Kind::ChangeEmail && !sameAddress(u.email, t.email)) {
         return makeError(Errc::NotFound, "address changed");
       }
       auto spend = c.prepare("DELETE FROM email_tokens WHERE user_id = ? AND purpose = ?");
@@ -1347,15 +1347,6 @@ class SqliteMail final : public MailStore {
     if (!row) return tl::unexpected(row.error());
     if (!*row) return std::optional<EmailToken>{};
     return std::optional(readToken(*stmt));
-  }
-
-  // Whether two addresses are the same account address (the users table's NOCASE rule).
-  static bool sameAddress(Connection& c, const std::string& a, const std::string& b) {
-    auto stmt = c.prepare("SELECT ? = ? COLLATE NOCASE");
-    if (!stmt) return false;
-    stmt->bind(1, a).bind(2, b);
-    auto row = stmt->step();
-    return row && *row && stmt->int64(0) == 1;
   }
 
   static core::Status setVerified(Connection& c, std::int64_t id, std::int64_t now) {

@@ -14,6 +14,7 @@
 #include "auth/rate_check.hpp"
 #include "core/base64url.hpp"
 #include "support/auth_stack.hpp"
+#include "support/mail_text.hpp"
 
 namespace gatehouse::mail {
 namespace {
@@ -47,21 +48,7 @@ class RecordingTransport final : public Transport {
   std::vector<Sent> sent_;
 };
 
-// The decoded text/plain part of a composed message ("" when there is none).
-std::string textPart(const std::string& message) {
-  const auto type = message.find("Content-Type: text/plain");
-  if (type == std::string::npos) return "";
-  auto start = message.find("\r\n\r\n", type);
-  if (start == std::string::npos) return "";
-  start += 4;
-  std::string base64;
-  for (auto end = message.find("\r\n", start);
-       end != std::string::npos && message.compare(start, 2, "--") != 0;
-       start = end + 2, end = message.find("\r\n", start)) {
-    base64 += message.substr(start, end - start);
-  }
-  return core::base64Decode(base64).value_or("");
-}
+using testing::textPart;
 
 // The token of the first link in `text` that starts with `prefix` ("" when there is none).
 std::string tokenAfter(const std::string& text, const std::string& prefix) {
