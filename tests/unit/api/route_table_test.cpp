@@ -53,13 +53,12 @@ TEST(RouteTable, AccountManagementNeverTakesAnApiKey) {
       EXPECT_EQ(*r.credential, Credential::None) << r.path;
       continue;
     }
-    const bool own_account = r.path.starts_with("/api/v1/auth/password") ||
-                             r.path == "/api/v1/auth/email/verify/request" ||
-                             r.path == "/api/v1/auth/email/change" ||
-                             r.path.starts_with("/api/v1/auth/sessions") ||
-                             r.path.starts_with("/api/v1/auth/identities") ||
-                             r.path.starts_with("/api/v1/api-keys") ||
-                             r.path == "/api/v1/auth/logout";
+    const bool own_account =
+        r.path.starts_with("/api/v1/auth/password") ||
+        r.path == "/api/v1/auth/email/verify/request" || r.path == "/api/v1/auth/email/change" ||
+        r.path.starts_with("/api/v1/auth/sessions") ||
+        r.path.starts_with("/api/v1/auth/identities") || r.path.starts_with("/api/v1/api-keys") ||
+        r.path == "/api/v1/auth/logout";
     if (own_account) {
       EXPECT_EQ(*r.credential, Credential::UserToken) << r.method << " " << r.path;
     }
