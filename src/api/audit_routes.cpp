@@ -7,6 +7,7 @@
 #include "api/route.hpp"
 #include "api/services.hpp"
 #include "audit/audit_log.hpp"
+#include "crypto/digest.hpp"
 
 namespace gatehouse::api {
 namespace {
@@ -90,6 +91,17 @@ http::Response summary(Call& c) {
 }
 
 http::Response metricsText(Call& c) {
+  // Counters tell what happened to one request (a login that failed, a reset mail sent to a known
+  // address): with METRICS_TOKEN set, only the scraper that holds it reads them.
+  if (const auto& token = c.services.metrics_token; !token.empty()) {
+    const auto presented = c.request.header("authorization").value_or("");
+    constexpr std::string_view kScheme = "Bearer ";
+    if (!presented.starts_with(kScheme) ||
+        !crypto::constantTimeEquals(presented.substr(kScheme.size()), token)) {
+      return errorResponse({auth::Errc::NotAuthenticated, "metrics token missing or wrong", {}, 0},
+                           c.request);
+    }
+  }
   http::Response res;
   res.status = 200;
   res.body = c.services.metrics.render();
@@ -129,7 +141,11 @@ void addAuditRoutes(RouteTable& t) {
          .lane = http::Lane::Inline,
          .summary = "Prometheus metrics (text format 0.0.4)",
          .tag = "operations",
-         .replies = {{200, "Metrics in Prometheus text format", ""}},
+         .description = "With METRICS_TOKEN set, only for `Authorization: Bearer <METRICS_TOKEN>` "
+                        "(Prometheus' `authorization` setting); otherwise open: keep it on the "
+                        "monitoring network.",
+         .replies = {{200, "Metrics in Prometheus text format", ""},
+                     {401, "METRICS_TOKEN is set and was not presented", "ErrorDetail"}},
          .handler = metricsText});
 }
 

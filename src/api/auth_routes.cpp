@@ -274,7 +274,8 @@ void addAuthRoutes(RouteTable& t) {
          .body = BodyKind::Json,
          .body_schema = "RefreshRequest",
          .replies = {{200, "The rotated pair; the old refresh token stops working", "TokenPair"},
-                     {401, "Invalid refresh token / User not found or inactive", "ErrorDetail"}},
+                     {401, "Invalid refresh token / User not found or inactive", "ErrorDetail"},
+                     {403, "Email not verified (EMAIL_VERIFICATION=required)", "ErrorDetail"}},
          .limits = {kRefreshLimit},
          .handler = refresh});
   t.add({.method = "POST",

@@ -55,7 +55,8 @@ enum class LimitKey {
                       // spend a victim session's budget)
   MfaAccount,         // the account of the body's mfa_token: counted by the MFA service once the
                       // token is found, before the code is checked
-  EmailAddress,       // the address the body names ("email"), as typed: known or not alike
+  EmailAddress,       // the address the body names ("email", else "new_email"), as typed:
+                      // known or not alike
   User,               // the caller's account (all their sessions together)
 };
 

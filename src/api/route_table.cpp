@@ -138,7 +138,8 @@ std::optional<std::string> limitKey(LimitKey key, const std::string& name, const
       return name + ":" + auth::sessionCounterKey(c.who->claims);
     case LimitKey::EmailAddress: {
       if (c.body == nullptr) return std::nullopt;
-      const auto typed = c.body->peekString("email");
+      auto typed = c.body->peekString("email");
+      if (!typed) typed = c.body->peekString("new_email");
       if (!typed) return std::nullopt;
       return name + ":email:" + auth::accountKey(*typed);
     }

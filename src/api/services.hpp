@@ -50,6 +50,7 @@ struct Services {
   mail::EmailFlows* email = nullptr;            // reset, verification, email change
   config::EmailVerification email_verification = config::EmailVerification::Off;
   std::string brand_name = "Gatehouse";  // BRAND_NAME, on pages
+  std::string metrics_token;             // METRICS_TOKEN: /metrics needs it when set
 };
 
 // The request's origin for sessions and audit events.

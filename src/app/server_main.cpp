@@ -311,7 +311,8 @@ int serve(const config::Config& config) {
                          config.mfa_required_roles,
                          &email_flows,
                          config.email_verification,
-                         config.mail.brand_name};
+                         config.mail.brand_name,
+                         config.metrics_token.value_or("")};
   // Every route is one declaration; the middleware, the lanes and /openapi.json follow from it.
   api::RouteTable routes;
   api::addAllRoutes(routes);

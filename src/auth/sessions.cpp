@@ -101,6 +101,10 @@ Result<TokenPair> Sessions::refresh(const std::string& refresh_token, const Clie
   auto user = d_.users.get(*user_id);
   if (!user) return tl::unexpected(storeFailure(user.error()));
   if (!*user || !(*user)->is_active) return fail(Errc::RefreshUserInactive);
+  // EMAIL_VERIFICATION=required holds for sessions already running too (begun before it was
+  // turned on, or an address an administrator changed since): no new tokens until verified.
+  if (d_.rules.email_verification_required && !(*user)->email_verified)
+    return fail(Errc::EmailNotVerified);
   // A password change or deactivation voids refresh tokens issued before it too (their sessions
   // ended; this holds even if a store failed to record that).
   if (claims->iat.value_or(0) < (*user)->tokens_valid_after)

@@ -76,8 +76,8 @@ class Sessions {
                                                const std::vector<std::string>& provider_amr,
                                                const ClientInfo& client);
   // Rotates: InvalidRefreshToken (bad, rotated or revoked; a replay revokes the session),
-  // RefreshUserInactive, RateLimited (REFRESH_RATE_LIMIT per session: counted here, where the
-  // session is known from the verified token).
+  // RefreshUserInactive, EmailNotVerified (when required), RateLimited (REFRESH_RATE_LIMIT per
+  // session: counted here, where the session is known from the verified token).
   [[nodiscard]] Result<TokenPair> refresh(const std::string& refresh_token,
                                           const ClientInfo& client);
   // Revokes the access token and its session (and the session of `refresh_token` if given).

@@ -49,8 +49,10 @@ std::string emailProblem(std::string_view email) {
     return "value is not a valid email address: bad local part";
   for (const char ch : email) {
     const auto c = static_cast<unsigned char>(ch);
+    // Specials outside RFC 5322's dot-atom: comments "(...)", domain literals "[...]", ':'
+    // (mail servers may read such addresses as another mailbox).
     if (c <= 0x20 || c == 0x7F || c == '<' || c == '>' || c == ',' || c == ';' || c == '"' ||
-        c == '\\') {
+        c == '\\' || c == '(' || c == ')' || c == '[' || c == ']' || c == ':') {
       return "value is not a valid email address: invalid character";
     }
   }

@@ -273,6 +273,10 @@ const std::map<std::string, std::string>& variables() {
        "at least 32 bytes: the key second-factor secrets and recovery codes are sealed under; "
        "several nodes need the same one; never rotate it (every factor would stop working) "
        "(unset: generated once in <data dir>/mfa_secret_key, 0600)"},
+      {"METRICS_TOKEN",
+       "at least 16 characters: /metrics then answers only `Authorization: Bearer <token>` "
+       "(unset: open; its counters tell what happened to single requests, so keep it on the "
+       "monitoring network)"},
       {"SMTP_URL",
        "smtp://[user:password@]host[:port] (STARTTLS required) or smtps://...: where mail goes "
        "(unset, and no MAIL_FILE: password reset, verification and email change answer 503)"},
@@ -564,6 +568,9 @@ core::Result<Config> load(const Lookup& lookup) {
       c.mfa_issuer = *v;
   }
   loadMail(r, c);
+  r.optionalText("METRICS_TOKEN", c.metrics_token);
+  if (c.metrics_token && c.metrics_token->size() < 16)
+    r.fail("METRICS_TOKEN", "must be at least 16 characters");
   if (auto v = r.raw("CORS_ALLOW_ORIGINS")) {
     for (const std::string& origin : commaList(*v)) {
       // An origin is scheme://host[:port], nothing more: "*" or a path would be a mistake.
@@ -672,6 +679,8 @@ std::vector<std::string> describe(const Config& c) {
       "SMTP_FROM                   = " + c.mail.smtp_from,
       "MAIL_FILE                   = " +
           (c.mail.mail_file ? c.mail.mail_file->string() : std::string("(unset)")),
+      "METRICS_TOKEN               = " +
+          std::string(c.metrics_token ? "(set, not shown)" : "(unset: /metrics is open)"),
       "EMAIL_VERIFICATION          = " +
           std::string(c.email_verification == EmailVerification::Off        ? "off"
                       : c.email_verification == EmailVerification::Optional ? "optional"

@@ -139,6 +139,7 @@ struct Config {
   // Seals second-factor secrets at rest (MFA_SECRET_KEY); unset: <data_dir>/mfa_secret_key.
   std::optional<std::string> mfa_secret_key;
 
+  std::optional<std::string> metrics_token;  // /metrics needs it as a bearer token when set
   MailConfig mail;
   EmailVerification email_verification = EmailVerification::Off;
 

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "auth/claims.hpp"
 #include "auth/rate_check.hpp"
 #include "auth/validation.hpp"
 #include "core/base64url.hpp"
@@ -42,6 +43,10 @@ std::string duration(std::int64_t seconds) {
   if (seconds % 60 == 0 && seconds >= 60) return unit(seconds / 60, "minute");
   return unit(seconds, "second");
 }
+
+// An address made for a provider that gave no verified one (RFC 2606 .invalid): no mail goes
+// there.
+bool isPlaceholder(std::string_view address) { return address.ends_with(".invalid"); }
 
 }  // namespace
 
@@ -127,6 +132,8 @@ auth::UserCreator EmailFlows::registration(const auth::ClientInfo& client) {
 
 auth::Result<void> EmailFlows::forgot(const std::string& email, const auth::ClientInfo& client) {
   if (!configured()) return fail(Errc::MailNotConfigured);
+  // Counted for every address, known or not (the counter must not tell which).
+  d_.metrics.emailFlow(Flow::PasswordReset, Outcome::Requested);
   // Known or not, the answer leaves now: the lookup and the mail are done after it.
   if (!d_.background.post([this, email, client] { forgotNow(email, client); })) {
     spdlog::warn("request_id={} forgot-password: the background queue is full; request dropped",
@@ -144,7 +151,7 @@ void EmailFlows::forgotNow(const std::string& email, const auth::ClientInfo& cli
   }
   // Nothing to send, nothing to tell: unknown, inactive, or a placeholder address (RFC 2606
   // .invalid) made for a provider that gave none.
-  if (!*found || !(*found)->is_active || (*found)->email.ends_with(".invalid")) return;
+  if (!*found || !(*found)->is_active || isPlaceholder((*found)->email)) return;
   const store::User& user = **found;
   auto token = newToken("reset");
   if (!token) return;
@@ -165,7 +172,6 @@ void EmailFlows::forgotNow(const std::string& email, const auth::ClientInfo& cli
     return;
   }
   queued(messages, client, user.id);
-  d_.metrics.emailFlow(Flow::PasswordReset, Outcome::Requested);
   record("password.reset_requested", client, std::nullopt, user.id);
 }
 
@@ -235,6 +241,15 @@ auth::Result<void> EmailFlows::requestVerification(const auth::Principal& who,
   if (who.user->email_verified) return fail(Errc::EmailAlreadyVerified);
   if (!configured()) return fail(Errc::MailNotConfigured);
   const store::User& user = *who.user;
+  if (isPlaceholder(user.email)) {
+    return tl::unexpected(auth::Error{
+        Errc::Validation,
+        "placeholder address",
+        {{{"user", "email"},
+          "is a placeholder (the provider gave no verified address): change the email first",
+          "value_error.email"}},
+        0});
+  }
   auto token = newToken("verify");
   if (!token) return tl::unexpected(token.error());
   auto mail = message("verify-email", user.email, user, link("verify-email", token->text),
@@ -292,12 +307,17 @@ auth::Result<void> EmailFlows::requestEmailChange(const auth::Principal& who,
   if (!confirm) return tl::unexpected(confirm.error());
   if (!notice) return tl::unexpected(notice.error());
   const std::int64_t now = d_.clock.unixSeconds();
-  std::vector<store::OutboxMessage> messages{std::move(*confirm), std::move(*notice)};
-  // Only the newest change request stands.
+  std::vector<store::OutboxMessage> messages{std::move(*confirm)};
+  // The old address hears of it, unless it is a placeholder nobody reads.
+  if (!isPlaceholder(user.email)) messages.push_back(std::move(*notice));
+  // Only the newest change request stands, and only while the asking session lives: a request
+  // racing a reset or password change (the owner taking the account back) writes nothing.
   if (auto ok = d_.store.mail().issue(
           {token->hash, user.id, "change", new_email, now, now + d_.settings.change_ttl}, messages,
-          1);
+          1, auth::sessionOf(who.claims));
       !ok) {
+    if (ok.error().code == core::Errc::FailedPrecondition)
+      return fail(Errc::InvalidToken, "the session ended while asking for an email change");
     return tl::unexpected(auth::storeFailure(ok.error()));
   }
   queued(messages, client, user.id);

@@ -2,6 +2,7 @@
 #include <ctime>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <system_error>
 #include <unistd.h>
 
@@ -40,8 +41,14 @@ class FileTransport final : public Transport {
 
   core::Status send(std::string_view, std::string_view, std::string_view message) override {
     const std::string entry = mboxEntry(message, std::time(nullptr));
-    const int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    // Never through a planted symlink; owner-only even when the file was made by someone else.
+    const int fd =
+        ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) return fail("open");
+    if (::fchmod(fd, 0600) != 0) {
+      ::close(fd);
+      return fail("chmod");
+    }
     // Other processes appending to the same file (several nodes in development) wait their turn.
     if (::flock(fd, LOCK_EX) != 0) {
       ::close(fd);

@@ -270,8 +270,12 @@ core::Result<std::int64_t> OidcService::resolveUser(const Provider& provider,
       return (*existing)->id;
     }
   }
+  // Only an address the provider verified becomes the account's: an unverified one could be
+  // anybody's, and its owner, finding it taken, would set a password by the reset link and share
+  // the account with whoever signed in here (pre-account hijacking). Such users get a placeholder
+  // (RFC 2606 .invalid) and prove an address of their own by the email-change flow.
   const std::string user_email =
-      !email.empty() ? email : claims.sub + "@" + c.name + ".oidc.invalid";
+      !email.empty() && verified ? email : claims.sub + "@" + c.name + ".oidc.invalid";
   const std::string base = usernameBase(claims);
   for (int attempt = 0; attempt < 20; ++attempt) {
     std::string username = base;

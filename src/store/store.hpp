@@ -305,10 +305,14 @@ class MailStore {
  public:
   virtual ~MailStore() = default;
   // The token (unless its hash is empty) and the messages together. Live tokens of the same user
-  // and purpose beyond the newest `keep - 1` are dropped first (state stays bounded).
+  // and purpose beyond the newest `keep - 1` are dropped first (state stays bounded). With
+  // `live_session`, FailedPrecondition unless that session is still live when the token is
+  // written: a request racing the session's end (a reset, a password change) writes nothing,
+  // instead of leaving a token that ending every session no longer finds.
   [[nodiscard]] virtual core::Status issue(const EmailToken& token,
                                            const std::vector<OutboxMessage>& messages,
-                                           std::int64_t keep) = 0;
+                                           std::int64_t keep,
+                                           std::string_view live_session = {}) = 0;
   // A registration whose verification mail is in the same transaction as the user (the token's
   // user_id is filled). AlreadyExists "email"/"username" as UserStore::create.
   [[nodiscard]] virtual core::Result<User> createUser(

@@ -904,6 +904,32 @@ TEST_P(MailStoreContract, ClaimTakesTheOldestDueMessageAndRespectsLeasesAndRetri
   EXPECT_EQ(retried->attempts, 3);
 }
 
+TEST_P(MailStoreContract, ATokenAskedForInAnEndedSessionIsNotWritten) {
+  // An email change requested with a stolen session, racing the owner's reset: whichever commits
+  // second, no change token survives.
+  const User u = make("ann@example.com", "ann");
+  ASSERT_TRUE(
+      store_->sessions().create({"s-live", u.id, "j1", "", "", kNow, kNow, kNow + 3600, false}));
+  ASSERT_TRUE(
+      store_->sessions().create({"s-gone", u.id, "j2", "", "", kNow, kNow, kNow + 3600, false}));
+  ASSERT_TRUE(store_->sessions().revoke("s-gone"));
+  auto& mail = store_->mail();
+  auto refused = mail.issue(token("c1", u.id, "change", "thief@example.net"),
+                            {message("thief@example.net")}, 1, "s-gone");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, core::Errc::FailedPrecondition);
+  EXPECT_FALSE(live("c1", "change"));
+  EXPECT_EQ(mail.pending().value(), 0);  // nor its mail
+  EXPECT_FALSE(mail.issue(token("c2", u.id, "change", "x@example.net"), {}, 1, "no-such-session"));
+  ASSERT_TRUE(mail.issue(token("c3", u.id, "change", "new@example.net"),
+                         {message("new@example.net")}, 1, "s-live"));
+  EXPECT_TRUE(live("c3", "change"));
+  // The session ends (a reset ends every session): the token goes with it.
+  ASSERT_TRUE(store_->users().changePassword(u.id, "$2b$10$n", kNow + 1, false));
+  EXPECT_FALSE(live("c3", "change"));
+  EXPECT_FALSE(mail.issue(token("c4", u.id, "change", "y@example.net"), {}, 1, "s-live"));
+}
+
 TEST_P(MailStoreContract, ANodeStartingAgainReleasesOnlyItsOwnClaims) {
   auto& mail = store_->mail();
   ASSERT_TRUE(mail.issue({}, {message("a"), message("b")}, 3));

@@ -14,6 +14,7 @@ import html
 import html.parser
 import json
 import mailbox
+import os
 import re
 import socket
 import sqlite3
@@ -1367,3 +1368,140 @@ def test_an_account_from_external_sign_in_sets_a_first_password_by_reset(make_se
         assert me(s, login_pair(s, "fake@example.net", NEW_PASSWORD)["access_token"])["id"] == user["id"]
     finally:
         fake.server.shutdown()
+
+
+def test_an_unverified_provider_address_never_becomes_an_account_address(make_server, smtp_sink, tmp_path):
+    """Pre-account hijacking through external sign-in: a provider user claims the victim's address
+    unverified. The account made for them gets a placeholder address, so the victim registers
+    their own address, resets its password by mail, and the attacker's next sign-in through the
+    provider lands in the attacker's placeholder account, never in the victim's."""
+    from test_oidc import FakeProvider, callback, exchange, start as start_sign_in
+
+    ca, cert, key = make_ca(tmp_path)
+    fake = FakeProvider((cert, key))
+    fake.mode = "unverified_victim"
+    try:
+        s = mail_server(make_server, smtp_sink, {
+            "OIDC_PROVIDERS": "fake", "OIDC_FAKE_ISSUER": fake.issuer, "OIDC_FAKE_CLIENT_ID": "gatehouse",
+            "OIDC_FAKE_CLIENT_SECRET": "x" * 16, "OIDC_FAKE_ID_TOKEN_ALG": "ES256", "OIDC_CA_FILE": ca,
+            "FRONTEND_URL": "http://frontend.test"})
+
+        def attacker_signs_in():
+            location, tx = start_sign_in(s, "fake")
+            r = requests.get(location, verify=ca, allow_redirects=False)
+            r = exchange(s, callback(s, r.headers["Location"], tx))
+            assert r.status_code == 200, r.text
+            return me(s, r.json()["access_token"])
+
+        location, tx = start_sign_in(s, "fake")
+        r = requests.get(location, verify=ca, allow_redirects=False)
+        first = exchange(s, callback(s, r.headers["Location"], tx))
+        assert first.status_code == 200, first.text
+        squatter = me(s, first.json()["access_token"])
+        assert squatter["email"] == "attacker-sub@fake.oidc.invalid" and not squatter["email_verified"]
+        # Nothing to verify at a placeholder: change the address instead.
+        r = request_verification(s, auth(first.json()["access_token"]))
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["user", "email"], r.text
+        new_user(s, "victim_pw", "victim@corp.example")  # the address is free
+        assert_accepted(forgot(s, "victim@corp.example"), FORGOT_BODY)
+        _, token = link_in(wait_mail(smtp_sink, "victim@corp.example")[0], s.base + "/ui/reset-password")
+        assert reset(s, token).status_code == 200
+        owner = me(s, login_pair(s, "victim_pw", NEW_PASSWORD)["access_token"])
+        again = attacker_signs_in()
+        assert again["id"] == squatter["id"] != owner["id"], (again, owner)
+        # A placeholder address gets no mail: nothing to verify, no reset link.
+        assert_accepted(forgot(s, "attacker-sub@fake.oidc.invalid"), FORGOT_BODY)
+        time.sleep(1)
+        assert mails_to(smtp_sink, "attacker-sub@fake.oidc.invalid") == []
+    finally:
+        fake.server.shutdown()
+
+
+# --- found by the outside review of the email flows ------------------------------------------------
+
+def test_metrics_tell_nothing_about_which_addresses_have_accounts_and_can_be_closed(make_server, smtp_sink):
+    """The reset flow's "requested" counter counts every forgot request, known address or not;
+    the outbox's counters do tell that a mail went out, so METRICS_TOKEN closes /metrics to all
+    but the scraper holding it (401 without it or with a wrong one, compared in constant time)."""
+    token = "scrape-" + "m" * 24
+    s = mail_server(make_server, smtp_sink, {"METRICS_TOKEN": token})
+    assert requests.get(s.url("/metrics")).status_code == 401
+    assert requests.get(s.url("/metrics"), headers={"Authorization": "Bearer " + token[:-1] + "x"}).status_code == 401
+    assert requests.get(s.url("/metrics"), headers={"Authorization": token}).status_code == 401
+
+    def requested():
+        text = requests.get(s.url("/metrics"), headers={"Authorization": "Bearer " + token}).text
+        line = [l for l in text.splitlines()
+                if l.startswith('gatehouse_email_flows_total{flow="password_reset",outcome="requested"}')]
+        return float(line[0].split()[-1])
+
+    new_user(s, "mona")
+    before = requested()
+    assert_accepted(forgot(s, "nobody-here@example.com"), FORGOT_BODY)
+    assert requested() == before + 1  # an unknown address counts like a known one
+    assert_accepted(forgot(s, "mona@example.com"), FORGOT_BODY)
+    assert requested() == before + 2
+    assert token not in s.cli("config").stdout
+
+
+def test_an_address_cannot_be_bombed_through_email_changes_of_many_accounts(make_server, smtp_sink):
+    """EMAIL_RATE_LIMIT counts per recipient for email changes too (shared with forgot): fresh
+    accounts asking to move to one victim address meet the limit."""
+    s = mail_server(make_server, smtp_sink, {"EMAIL_RATE_LIMIT": "2/hour"})
+    answers = []
+    for i in range(3):
+        new_user(s, f"bomber{i}")
+        access = auth(login_pair(s, f"bomber{i}")["access_token"])
+        answers.append(change_email(s, access, "Target@Example.com").status_code)
+    assert answers == [202, 202, 429], answers
+    assert forgot(s, "target@example.com").status_code == 429  # the same recipient's budget
+    time.sleep(1)
+    assert len(mails_to(smtp_sink, "target@example.com")) == 2
+
+
+def test_required_verification_also_stops_sessions_that_were_running(make_server, smtp_sink):
+    """A session begun while verification was optional cannot refresh once it is required and the
+    address is still unverified (403 Email not verified), and can again after verifying."""
+    s = mail_server(make_server, smtp_sink, {"EMAIL_VERIFICATION": "optional"})
+    r = s.register("rita@example.com", "rita", PASSWORD)
+    assert r.status_code == 201, r.text
+    refresh_token = r.json()["refresh_token"]
+    _, token = link_in(wait_mail(smtp_sink, "rita@example.com")[0], s.base + "/ui/verify-email")
+    s.stop()
+    s.env["EMAIL_VERIFICATION"] = "required"
+    s.start()
+    r = requests.post(api(s, "/auth/refresh"), json={"refresh_token": refresh_token})
+    assert (r.status_code, body_of(r)) == (403, {"detail": "Email not verified"})
+    assert_user(verify_email(s, token), "rita@example.com", True)
+    r = requests.post(api(s, "/auth/refresh"), json={"refresh_token": refresh_token})
+    assert r.status_code == 200, r.text
+    assert claims(r.json()["access_token"])["email_verified"] is True
+
+
+def test_mail_file_is_never_written_through_a_symlink_and_is_owner_only(make_server, tmp_path):
+    """MAIL_FILE holds live links: a symlink planted at its path is not followed (the message
+    waits in the outbox instead), and a file that existed with looser rights becomes 0600."""
+    box = tmp_path / "mail.mbox"
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("")
+    box.symlink_to(elsewhere)
+    s = mail_server(make_server, None, {"MAIL_FILE": str(box), **FAST_RETRIES})
+    new_user(s, "sym")
+    assert_accepted(forgot(s, "sym@example.com"), FORGOT_BODY)
+    wait_metric(s, "gatehouse_mail_messages_total", 1, event="failed")
+    assert elsewhere.read_text() == ""
+    box.unlink()
+    box.write_text("")
+    os.chmod(box, 0o644)
+    wait_metric(s, "gatehouse_mail_messages_total", 1, event="sent", timeout=30)
+    assert oct(os.stat(box).st_mode & 0o777) == "0o600"
+    assert "sym@example.com" in box.read_text()
+
+
+def test_addresses_with_comments_or_literals_are_refused(make_server, smtp_sink):
+    """Parts of RFC 5322 that mail servers read differently (comments, domain literals, ':') are
+    refused wherever an address is taken: they could name another mailbox."""
+    s = mail_server(make_server, smtp_sink)
+    for address in ("x(comment)@example.com", "x@[127.0.0.1]", "a:b@example.com"):
+        assert s.register(address, "weird_" + str(abs(hash(address)) % 1000), PASSWORD).status_code == 422, address
+        assert forgot(s, address).status_code == 422, address

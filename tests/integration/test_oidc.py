@@ -98,6 +98,9 @@ class FakeProvider:
                     claims["nonce"] = "not-the-nonce"
                 if fake.mode == "two_audiences_no_azp":
                     claims["aud"] = ["gatehouse", "another"]
+                if fake.mode == "unverified_victim":
+                    # Someone else's address, which this provider let its user type unverified.
+                    claims.update(sub="attacker-sub", email="victim@corp.example", email_verified=False)
                 if fake.mode == "amr_mfa":
                     claims["amr"] = ["pwd", "mfa"]  # RFC 8176: the provider did a second factor
                 access_token = "opaque"

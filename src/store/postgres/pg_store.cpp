@@ -1077,9 +1077,20 @@ class PgMail final : public MailStore {
   explicit PgMail(Pool& pool) : pool_(pool) {}
 
   core::Status issue(const EmailToken& token, const std::vector<OutboxMessage>& messages,
-                     std::int64_t keep) override {
+                     std::int64_t keep, std::string_view live_session) override {
     return pool_
         .transaction<std::monostate>([&](Connection& c) -> core::Result<std::monostate> {
+          // The session's row lock orders this against ending it: a reset that commits first is
+          // seen here (revoked); one that commits later deletes this token.
+          if (!live_session.empty()) {
+            // The user's row first, as ending every session locks it first (no deadlock).
+            if (auto ok = lockUser(c, token.user_id); !ok) return tl::unexpected(ok.error());
+            auto live =
+                c.query("SELECT revoked FROM sessions WHERE id = $1 FOR UPDATE", {live_session});
+            if (!live) return tl::unexpected(live.error());
+            if (live->empty() || live->boolean(0, 0))
+              return makeError(Errc::FailedPrecondition, "session ended");
+          }
           if (!token.hash.empty()) {
             if (auto ok = insertToken(c, token, keep); !ok) return tl::unexpected(ok.error());
           }

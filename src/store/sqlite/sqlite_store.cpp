@@ -1163,8 +1163,16 @@ class SqliteMail final : public MailStore {
   explicit SqliteMail(ConnectionPool& pool) : pool_(pool) {}
 
   core::Status issue(const EmailToken& token, const std::vector<OutboxMessage>& messages,
-                     std::int64_t keep) override {
+                     std::int64_t keep, std::string_view live_session) override {
     auto done = pool_.transaction<bool>([&](Connection& c) -> core::Result<bool> {
+      // BEGIN IMMEDIATE: no session can end between this check and the commit.
+      if (!live_session.empty()) {
+        auto live = c.prepare("SELECT COUNT(*) FROM sessions WHERE id = ? AND revoked = 0");
+        if (!live) return tl::unexpected(live.error());
+        live->bind(1, live_session);
+        if (auto row = live->step(); !row) return tl::unexpected(row.error());
+        if (live->int64(0) == 0) return makeError(Errc::FailedPrecondition, "session ended");
+      }
       if (!token.hash.empty()) {
         if (auto ok = insertToken(c, token, keep); !ok) return tl::unexpected(ok.error());
       }
