@@ -1,5 +1,6 @@
 // Audit trail, analytics and metrics: GET /api/v1/audit-events, GET /api/v1/analytics/summary
 // (both need analytics:view) and GET /metrics (Prometheus text).
+#include <cctype>
 #include <charconv>
 #include <ctime>
 
@@ -94,12 +95,17 @@ http::Response metricsText(Call& c) {
   // Counters tell what happened to one request (a login that failed, a reset mail sent to a known
   // address): with METRICS_TOKEN set, only the scraper that holds it reads them.
   if (const auto& token = c.services.metrics_token; !token.empty()) {
-    const auto presented = c.request.header("authorization").value_or("");
-    constexpr std::string_view kScheme = "Bearer ";
-    if (!presented.starts_with(kScheme) ||
-        !crypto::constantTimeEquals(presented.substr(kScheme.size()), token)) {
-      return errorResponse({auth::Errc::NotAuthenticated, "metrics token missing or wrong", {}, 0},
+    const auto presented = c.request.header("authorization");
+    if (!presented) {
+      return errorResponse({auth::Errc::NotAuthenticated, "metrics token missing", {}, 0},
                            c.request);
+    }
+    // RFC 7235: the scheme is case-insensitive.
+    std::string scheme(presented->substr(0, 7));
+    for (char& ch : scheme) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    const bool bearer = presented->size() > 7 && scheme == "bearer ";
+    if (!bearer || !crypto::constantTimeEquals(presented->substr(7), token)) {
+      return errorResponse({auth::Errc::InvalidToken, "metrics token wrong", {}, 0}, c.request);
     }
   }
   http::Response res;

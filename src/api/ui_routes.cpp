@@ -68,7 +68,10 @@ template <const ui::TokenForm& Form>
 http::Response submit(Call& c) {
   Body& body = *c.body;
   const std::string brand = c.services.brand_name;
-  const std::string token = body.requiredString("token");
+  std::string token = body.requiredString("token");
+  // Pasted by hand, a code often brings spaces or a line break along.
+  token.erase(0, token.find_first_not_of(" \t\r\n"));
+  token.erase(token.find_last_not_of(" \t\r\n") + 1);
   std::string password;
   if (Form.new_password) password = body.requiredString("new_password");
   if (body.ok() && Form.new_password) {

@@ -98,7 +98,10 @@ core::Result<std::string> loadOrCreateSecret(const config::Config& config, bool*
 core::Result<std::string> loadOrCreateNodeId(const config::Config& config) {
   auto seed = loadOrCreateSecretFile(config.data_dir / "node_id", nullptr);
   if (!seed) return seed;
-  return seed->substr(0, 16);
+  // With the host's name: a data directory copied to another machine does not copy the node.
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  return std::string(host) + "/" + seed->substr(0, 16);
 }
 
 core::Result<std::string> loadOrCreateMfaSecret(const config::Config& config) {

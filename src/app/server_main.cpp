@@ -13,6 +13,7 @@
 #include "app/logging.hpp"
 #include "crypto/aead.hpp"
 #include "http/server.hpp"
+#include "mail/mime.hpp"
 #include "mail/outbox.hpp"
 #include "mail/transport.hpp"
 #include "state/local.hpp"
@@ -235,6 +236,8 @@ int serve(const config::Config& config) {
   if (!outbox_key || !email_token_key) return fatal("deriving the mail keys failed");
   auto templates = mail::Templates::load(config.mail.template_dir);
   if (!templates) return fatal("GATEHOUSE_TEMPLATE_DIR: " + templates.error().message);
+  if (config.mail.configured() && !mail::addressOf(config.mail.smtp_from))
+    return fatal("SMTP_FROM: must be one address, optionally with a display name");
   auto transport = mail::transportFor(config.mail);
   if (transport && !config.public_url) {
     spdlog::warn("GATEHOUSE_PUBLIC_URL is not set: emailed links point to {}", public_url);

@@ -101,18 +101,26 @@ Result<TokenPair> Sessions::refresh(const std::string& refresh_token, const Clie
   auto user = d_.users.get(*user_id);
   if (!user) return tl::unexpected(storeFailure(user.error()));
   if (!*user || !(*user)->is_active) return fail(Errc::RefreshUserInactive);
-  // EMAIL_VERIFICATION=required holds for sessions already running too (begun before it was
-  // turned on, or an address an administrator changed since): no new tokens until verified.
-  if (d_.rules.email_verification_required && !(*user)->email_verified)
-    return fail(Errc::EmailNotVerified);
   // A password change or deactivation voids refresh tokens issued before it too (their sessions
   // ended; this holds even if a store failed to record that).
   if (claims->iat.value_or(0) < (*user)->tokens_valid_after)
     return fail(Errc::InvalidRefreshToken, "refresh token from before a password change");
+  const std::int64_t now = d_.clock.unixSeconds();
+  if (d_.rules.email_verification_required && !(*user)->email_verified) {
+    // EMAIL_VERIFICATION=required holds for sessions already running too (begun before it was
+    // turned on, or an address an administrator changed since): the current token of a live
+    // session gets no new tokens until the address is verified (and stays usable after). Any
+    // other token goes on to the rotation below: reuse detection, ended sessions.
+    auto session = d_.store.sessions().find(session_id);
+    if (!session) return tl::unexpected(storeFailure(session.error()));
+    if (*session && !(*session)->revoked && (*session)->expires_at > now &&
+        (*session)->refresh_jti == claims->jti) {
+      return fail(Errc::EmailNotVerified);
+    }
+  }
 
   auto next_jti = newTokenId();
   if (!next_jti) return fail(Errc::Internal, "random source failed");
-  const std::int64_t now = d_.clock.unixSeconds();
   auto outcome = d_.store.sessions().rotate(session_id, claims->jti, *next_jti, now,
                                             now + d_.tokens.settings().refresh_ttl.count(),
                                             d_.rules.refresh_grace_seconds);

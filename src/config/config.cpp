@@ -280,10 +280,14 @@ const std::map<std::string, std::string>& variables() {
       {"SMTP_URL",
        "smtp://[user:password@]host[:port] (STARTTLS required) or smtps://...: where mail goes "
        "(unset, and no MAIL_FILE: password reset, verification and email change answer 503)"},
-      {"SMTP_STARTTLS", "require STARTTLS on smtp:// (true); false sends in the clear"},
+      {"SMTP_STARTTLS",
+       "require STARTTLS on smtp:// (true); false: TLS when the server offers it, else in the "
+       "clear (a local relay only)"},
       {"SMTP_FROM",
        "the From address, e.g. Gatehouse <noreply@example.com> (required with SMTP_URL)"},
-      {"SMTP_CA_FILE", "extra CA bundle trusted for the SMTP server (private CAs)"},
+      {"SMTP_CA_FILE",
+       "the CA bundle the SMTP server's certificate is checked against, instead of the system's "
+       "(private CAs); the check is never off"},
       {"MAIL_FILE",
        "development: append each message to this mbox file instead of sending it (tokens in "
        "clear)"},

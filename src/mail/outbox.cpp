@@ -107,17 +107,40 @@ Outbox::Attempt Outbox::sendOne() {
   }
   if (!*claimed) return Attempt::None;
   const store::OutboxMessage& m = **claimed;
+  boost::json::object detail{{"message_id", m.id}, {"kind", m.kind}, {"attempt", m.attempts}};
+  const auto give_up = [&](const std::string& why) {
+    if (auto ok = d_.store.abandon(m.id, d_.clock.unixSeconds(), why); !ok)
+      spdlog::warn("mail: abandoning message {} failed: {}", m.id, ok.error().message);
+    d_.metrics.mail(metrics::Registry::Mail::Abandoned);
+    detail["error"] = why;
+    d_.audit.record({"mail.abandoned", "", std::nullopt, m.user_id, "", "", std::move(detail)});
+    spdlog::error("mail: message {} ({}) abandoned after attempt {}: {}", m.id, m.kind, m.attempts,
+                  why);
+    return Attempt::Failed;
+  };
+  // A link that expired while SMTP was down helps nobody: a late mail would only confuse.
+  if (m.expires_at > 0 && m.expires_at <= now)
+    return give_up("its link expired before it was sent");
   const auto sealed = core::base64Decode(m.body);
   const auto opened =
       sealed ? crypto::open(d_.settings.sealing_key, *sealed, kAad) : std::optional<std::string>();
-  // A message sealed by a node with another key is left for that node (and retried here, in
-  // case the configuration is mended): every node needs the same MFA_SECRET_KEY.
-  core::Status sent = opened ? d_.transport->send(m.sender, m.recipient, *opened)
-                             : core::makeError(core::Errc::Unavailable,
-                                               "the message does not open with this node's key; "
-                                               "every node needs the same MFA_SECRET_KEY");
+  if (!opened) {
+    // Sealed by a node with another key (every node needs the same MFA_SECRET_KEY): left for a
+    // node that can open it, soon, and never given up here.
+    if (auto ok =
+            d_.store.retryLater(m.id, now + d_.settings.poll_seconds, "sealed under another key");
+        !ok) {
+      spdlog::warn("mail: rescheduling message {} failed: {}", m.id, ok.error().message);
+    }
+    d_.metrics.mail(metrics::Registry::Mail::Failed);
+    spdlog::error(
+        "mail: message {} ({}) does not open with this node's key: every node needs the "
+        "same MFA_SECRET_KEY",
+        m.id, m.kind);
+    return Attempt::Failed;
+  }
+  core::Status sent = d_.transport->send(m.sender, m.recipient, *opened);
   const std::int64_t done = d_.clock.unixSeconds();
-  boost::json::object detail{{"message_id", m.id}, {"kind", m.kind}, {"attempt", m.attempts}};
   if (sent) {
     auto marked = d_.store.markSent(m.id, done);
     if (!marked)
@@ -129,16 +152,8 @@ Outbox::Attempt Outbox::sendOne() {
   }
   d_.metrics.mail(metrics::Registry::Mail::Failed);
   const bool permanent = sent.error().code == core::Errc::InvalidArgument;
+  if (permanent || m.attempts >= d_.settings.max_attempts) return give_up(sent.error().message);
   detail["error"] = sent.error().message;
-  if (permanent || m.attempts >= d_.settings.max_attempts) {
-    if (auto ok = d_.store.abandon(m.id, done, sent.error().message); !ok)
-      spdlog::warn("mail: abandoning message {} failed: {}", m.id, ok.error().message);
-    d_.metrics.mail(metrics::Registry::Mail::Abandoned);
-    d_.audit.record({"mail.abandoned", "", std::nullopt, m.user_id, "", "", std::move(detail)});
-    spdlog::error("mail: message {} ({}) abandoned after attempt {}: {}", m.id, m.kind, m.attempts,
-                  sent.error().message);
-    return Attempt::Failed;
-  }
   // Exponential backoff: base, 2 × base, 4 × base, ... at most max_retry_seconds.
   std::int64_t delay = d_.settings.retry_base_seconds;
   for (std::int64_t i = 1; i < m.attempts && delay < d_.settings.max_retry_seconds; ++i) delay *= 2;

@@ -12,8 +12,8 @@ namespace {
 
 constexpr std::size_t kMaxTemplateBytes = 64 * 1024;
 
-constexpr std::array<std::string_view, 7> kPlaceholders = {
-    "product", "link", "username", "email", "new_email", "public_url", "expires"};
+constexpr std::array<std::string_view, 8> kPlaceholders = {
+    "product", "link", "token", "username", "email", "new_email", "public_url", "expires"};
 
 // The HTML around every built-in body: inline styles only (mail clients drop <style> and
 // external sheets).
@@ -39,7 +39,8 @@ std::map<std::string, std::array<std::string, 3>, std::less<>> builtIns() {
        {"Reset your {{product}} password",
         "Hello {{username}},\n\nSomeone (hopefully you) asked to reset the password of your "
         "{{product}} account {{email}}.\nTo choose a new password, open this link within "
-        "{{expires}}:\n\n{{link}}\n\nOpening the link changes nothing until you submit a new "
+        "{{expires}}:\n\n{{link}}\n\nIf the page asks for the code from the email, it "
+        "is:\n{{token}}\n\nOpening the link changes nothing until you submit a new "
         "password. If you did not ask for this, ignore this message: your password stays as "
         "it is.\n\n-- \n{{product}}\n",
         page("<p>Hello {{username}},</p>\n<p>Someone (hopefully you) asked to reset the password "
@@ -51,7 +52,8 @@ std::map<std::string, std::array<std::string, 3>, std::less<>> builtIns() {
       {"verify-email",
        {"Verify your email address for {{product}}",
         "Hello {{username}},\n\nPlease confirm that {{email}} is your address for {{product}} by "
-        "opening this link within {{expires}}:\n\n{{link}}\n\nIf you did not create an account, "
+        "opening this link within {{expires}}:\n\n{{link}}\n\nIf the page asks for the code from "
+        "the email, it is:\n{{token}}\n\nIf you did not create an account, "
         "ignore this message.\n\n-- \n{{product}}\n",
         page("<p>Hello {{username}},</p>\n<p>Please confirm that {{email}} is your address for "
              "{{product}} by opening this link within {{expires}}:</p>\n" +
@@ -60,7 +62,8 @@ std::map<std::string, std::array<std::string, 3>, std::less<>> builtIns() {
       {"confirm-email-change",
        {"Confirm your new email address for {{product}}",
         "Hello {{username}},\n\nTo make {{new_email}} the address of your {{product}} account, "
-        "open this link within {{expires}}:\n\n{{link}}\n\nIf you did not ask for this, ignore "
+        "open this link within {{expires}}:\n\n{{link}}\n\nIf the page asks for the code from the "
+        "email, it is:\n{{token}}\n\nIf you did not ask for this, ignore "
         "this message: nothing changes.\n\n-- \n{{product}}\n",
         page("<p>Hello {{username}},</p>\n<p>To make {{new_email}} the address of your "
              "{{product}} account, open this link within {{expires}}:</p>\n" +

@@ -285,6 +285,7 @@ struct OutboxMessage {
   std::int64_t created_at = 0;
   std::int64_t attempts = 0;  // attempts begun, this claim's included
   std::int64_t claimed_until = 0;
+  std::int64_t expires_at = 0;  // 0: never; after it the message is pointless (its link expired)
 };
 
 // What spending a token does, in the same transaction as spending it.

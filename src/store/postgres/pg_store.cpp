@@ -203,6 +203,7 @@ CREATE TABLE mail_outbox (
   next_attempt_at BIGINT NOT NULL,
   claimed_until   BIGINT NOT NULL DEFAULT 0,
   claimed_by      TEXT NOT NULL DEFAULT '',
+  expires_at      BIGINT NOT NULL DEFAULT 0,
   created_at      BIGINT NOT NULL,
   finished_at     BIGINT NOT NULL DEFAULT 0,
   last_error      TEXT NOT NULL DEFAULT ''
@@ -1053,7 +1054,7 @@ class PgMfa final : public MfaStore {
 constexpr std::string_view kTokenSelect =
     "SELECT hash, user_id, purpose, email, created_at, expires_at FROM email_tokens ";
 constexpr std::string_view kOutboxColumns =
-    "id, kind, sender, recipient, user_id, body, created_at, attempts, claimed_until";
+    "id, kind, sender, recipient, user_id, body, created_at, attempts, claimed_until, expires_at";
 
 EmailToken readToken(const Rows& r, int i) {
   return EmailToken{r.text(i, 0), r.int64(i, 1), r.text(i, 2),
@@ -1069,7 +1070,8 @@ OutboxMessage readMessage(const Rows& r, int i) {
                        r.text(i, 5),
                        r.int64(i, 6),
                        r.int64(i, 7),
-                       r.int64(i, 8)};
+                       r.int64(i, 8),
+                       r.int64(i, 9)};
 }
 
 class PgMail final : public MailStore {
@@ -1130,6 +1132,14 @@ class PgMail final : public MailStore {
   core::Result<User> redeem(std::string_view hash, std::string_view purpose, std::int64_t now,
                             const TokenEffect& effect) override {
     return pool_.transaction<User>([&](Connection& c) -> core::Result<User> {
+      // The user's row first, as ending every session and issuing tokens lock it first (one lock
+      // order: no deadlock with a password change or a reset racing this).
+      auto owner = c.query(
+          "SELECT user_id FROM email_tokens WHERE hash = $1 AND purpose = $2 AND expires_at > $3",
+          {hash, purpose, now});
+      if (!owner) return tl::unexpected(owner.error());
+      if (owner->empty()) return makeError(Errc::NotFound, "token");
+      if (auto ok = lockUser(c, owner->int64(0, 0)); !ok) return tl::unexpected(ok.error());
       // Compare-and-delete: of two nodes spending the same token, one deletes it, the other
       // finds nothing.
       auto spent = c.query(
@@ -1139,7 +1149,7 @@ class PgMail final : public MailStore {
       if (!spent) return tl::unexpected(spent.error());
       if (spent->empty()) return makeError(Errc::NotFound, "token");
       const EmailToken t = readToken(*spent, 0);
-      auto user = oneUser(c, "WHERE id = $1 FOR UPDATE", t.user_id);
+      auto user = oneUser(c, "WHERE id = $1", t.user_id);
       if (!user) return tl::unexpected(user.error());
       if (!*user || !(*user)->is_active) return makeError(Errc::NotFound, "user");
       User u = **user;
@@ -1273,8 +1283,8 @@ class PgMail final : public MailStore {
     for (const auto& m : messages) {
       auto rows = c.query(
           "INSERT INTO mail_outbox (kind, sender, recipient, user_id, body, next_attempt_at, "
-          "created_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
-          {m.kind, m.sender, m.recipient, Param(m.user_id), m.body, m.created_at});
+          "created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $6, $7)",
+          {m.kind, m.sender, m.recipient, Param(m.user_id), m.body, m.created_at, m.expires_at});
       if (!rows) return tl::unexpected(rows.error());
     }
     return {};

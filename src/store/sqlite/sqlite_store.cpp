@@ -183,6 +183,7 @@ CREATE TABLE mail_outbox (
   next_attempt_at INTEGER NOT NULL,
   claimed_until   INTEGER NOT NULL DEFAULT 0,
   claimed_by      TEXT NOT NULL DEFAULT '',
+  expires_at      INTEGER NOT NULL DEFAULT 0,
   created_at      INTEGER NOT NULL,
   finished_at     INTEGER NOT NULL DEFAULT 0,
   last_error      TEXT NOT NULL DEFAULT ''
@@ -1140,7 +1141,7 @@ class SqliteMfa final : public MfaStore {
 constexpr std::string_view kTokenSelect =
     "SELECT hash, user_id, purpose, email, created_at, expires_at FROM email_tokens ";
 constexpr std::string_view kOutboxColumns =
-    "id, kind, sender, recipient, user_id, body, created_at, attempts, claimed_until";
+    "id, kind, sender, recipient, user_id, body, created_at, attempts, claimed_until, expires_at";
 
 EmailToken readToken(const Statement& s) {
   return EmailToken{s.text(0), s.int64(1), s.text(2), s.text(3), s.int64(4), s.int64(5)};
@@ -1155,7 +1156,8 @@ OutboxMessage readMessage(const Statement& s) {
                        s.text(5),
                        s.int64(6),
                        s.int64(7),
-                       s.int64(8)};
+                       s.int64(8),
+                       s.int64(9)};
 }
 
 class SqliteMail final : public MailStore {
@@ -1387,7 +1389,7 @@ class SqliteMail final : public MailStore {
     for (const auto& m : messages) {
       auto stmt = c.prepare(
           "INSERT INTO mail_outbox (kind, sender, recipient, user_id, body, next_attempt_at, "
-          "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
+          "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
       if (!stmt) return tl::unexpected(stmt.error());
       bindAll(*stmt, m.kind, m.sender, m.recipient);
       if (m.user_id) {
@@ -1395,7 +1397,7 @@ class SqliteMail final : public MailStore {
       } else {
         stmt->bindNull(4);
       }
-      stmt->bind(5, m.body).bind(6, m.created_at).bind(7, m.created_at);
+      stmt->bind(5, m.body).bind(6, m.created_at).bind(7, m.created_at).bind(8, m.expires_at);
       if (auto ok = stmt->run(); !ok) return ok;
     }
     return {};

@@ -246,10 +246,35 @@ TEST_F(OutboxTest, AMessageSealedWithAnotherKeyIsLeftForTheNodeThatHasIt) {
   EXPECT_EQ(pending(), 1);
   EXPECT_TRUE(metric("abandoned", 0));
   EXPECT_TRUE(metric("failed", 1));
+  // Far beyond max_attempts (5), still not given up by the node that cannot open it.
+  for (int i = 0; i < 10; ++i) {
+    clock_.advance(3600);
+    EXPECT_EQ(outbox_.drain(), 0U);
+  }
+  EXPECT_EQ(pending(), 1);
+  EXPECT_TRUE(metric("abandoned", 0));
   clock_.advance(3600);
   EXPECT_EQ(other.drain(), 1U);  // the node holding the key
   EXPECT_EQ(transport_.sent().size(), 1U);
   EXPECT_EQ(pending(), 0);
+}
+
+TEST_F(OutboxTest, AMessageWhoseLinkExpiredIsGivenUpNotSent) {
+  auto m =
+      outbox_.prepare("reset-password", "ann@example.com",
+                      {kSubject, std::string("Open ") + kLink + "\n", "<p>x</p>"}, std::nullopt);
+  ASSERT_TRUE(m);
+  m->expires_at = clock_.unixSeconds() + 900;
+  transport_.failWith(core::Errc::Unavailable);  // SMTP is down for a while
+  ASSERT_TRUE(store_->mail().issue({}, {*m}, 1));
+  EXPECT_EQ(outbox_.drain(), 0U);
+  EXPECT_EQ(pending(), 1);
+  transport_.failWith(std::nullopt);
+  clock_.advance(901);  // SMTP is back, but the link died meanwhile
+  EXPECT_EQ(outbox_.drain(), 0U);
+  EXPECT_TRUE(transport_.sent().empty());
+  EXPECT_EQ(pending(), 0);
+  EXPECT_TRUE(metric("abandoned", 1));
 }
 
 TEST_F(OutboxTest, AClaimWhoseSenderDiedIsSentAfterItsLease) {
