@@ -109,7 +109,9 @@ core::Result<bool> LocalLoginGuard::failed(std::string_view account, std::int64_
   }
   if (policy_.delay_after > 0 && e.failures >= policy_.delay_after) {
     const std::uint32_t steps = std::min<std::uint32_t>(e.failures - policy_.delay_after, 30);
-    e.blocked_until = now + std::min<std::int64_t>(std::int64_t{1} << steps, policy_.max_delay);
+    // Whole seconds: "until the start of second now + delay + 1" waits at least `delay`, where
+    // now + delay could be a few milliseconds away.
+    e.blocked_until = now + std::min<std::int64_t>(std::int64_t{1} << steps, policy_.max_delay) + 1;
   }
   return false;
 }

@@ -102,7 +102,8 @@ if f >= lock_after then
 end
 if delay_after > 0 and f >= delay_after then
   local steps = math.min(f - delay_after, 30)
-  redis.call('HSET', KEYS[1], 'blocked_until', now + math.floor(math.min(2 ^ steps, max_delay)))
+  -- whole seconds: + 1 makes the wait at least the delay (now + delay may be milliseconds away)
+  redis.call('HSET', KEYS[1], 'blocked_until', now + math.floor(math.min(2 ^ steps, max_delay)) + 1)
 end
 redis.call('EXPIRE', KEYS[1], 86400)
 return 0

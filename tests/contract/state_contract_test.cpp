@@ -121,21 +121,24 @@ TEST_P(StateContract, DelaysGrowThenLockThenCoolDown) {
   EXPECT_EQ(g->check(bob, t).value(), Gate::Open);
   EXPECT_FALSE(g->failed(bob, t).value());
   EXPECT_EQ(g->check(bob, t).value(), Gate::Open);
+  // Times are whole seconds: a delay of d seconds after a failure in second t lasts until the
+  // start of second t + d + 1, so it is never shorter than d however late in t it began.
   EXPECT_FALSE(g->failed(bob, t).value());  // 2nd failure: 1 s
   EXPECT_EQ(g->check(bob, t).value(), Gate::Delayed);
-  EXPECT_EQ(g->check(bob, t + 1).value(), Gate::Open);
-  EXPECT_FALSE(g->failed(bob, t + 1).value());  // 3rd: 2 s
-  EXPECT_EQ(g->check(bob, t + 2).value(), Gate::Delayed);
-  EXPECT_EQ(g->check(bob, t + 3).value(), Gate::Open);
-  EXPECT_FALSE(g->failed(bob, t + 3).value());  // 4th: 4 s
-  EXPECT_FALSE(g->failed(bob, t + 7).value());  // 5th: 8 s (the cap)
-  EXPECT_EQ(g->check(bob, t + 14).value(), Gate::Delayed);
-  EXPECT_TRUE(g->failed(bob, t + 15).value());  // 6th locks
+  EXPECT_EQ(g->check(bob, t + 1).value(), Gate::Delayed);
+  EXPECT_EQ(g->check(bob, t + 2).value(), Gate::Open);
+  EXPECT_FALSE(g->failed(bob, t + 2).value());  // 3rd: 2 s
+  EXPECT_EQ(g->check(bob, t + 4).value(), Gate::Delayed);
+  EXPECT_EQ(g->check(bob, t + 5).value(), Gate::Open);
+  EXPECT_FALSE(g->failed(bob, t + 5).value());   // 4th: 4 s
+  EXPECT_FALSE(g->failed(bob, t + 10).value());  // 5th: 8 s (the cap)
+  EXPECT_EQ(g->check(bob, t + 18).value(), Gate::Delayed);
+  EXPECT_TRUE(g->failed(bob, t + 19).value());  // 6th locks
   EXPECT_EQ(g->check(bob, t + 50).value(), Gate::Locked);
   EXPECT_EQ(g->check(key("alice"), t + 50).value(), Gate::Open);
-  EXPECT_EQ(g->check(bob, t + 116).value(), Gate::Open);  // cooled down, counting afresh
-  EXPECT_FALSE(g->failed(bob, t + 116).value());
-  EXPECT_EQ(g->check(bob, t + 116).value(), Gate::Open);
+  EXPECT_EQ(g->check(bob, t + 120).value(), Gate::Open);  // cooled down, counting afresh
+  EXPECT_FALSE(g->failed(bob, t + 120).value());
+  EXPECT_EQ(g->check(bob, t + 120).value(), Gate::Open);
 }
 
 TEST_P(StateContract, SuccessResetsAndNoDelaysWhenDisabled) {
