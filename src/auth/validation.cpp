@@ -67,6 +67,12 @@ std::string emailProblem(std::string_view email) {
   return {};
 }
 
+std::string placeholderAddress(std::string_view subject, std::string_view provider) {
+  return std::string(subject) + "@" + std::string(provider) + ".oidc.invalid";
+}
+
+bool isPlaceholderAddress(std::string_view address) { return address.ends_with(".invalid"); }
+
 std::string usernameProblem(std::string_view username) {
   if (username.size() < 3 || username.size() > 32) return "Username must be 3 to 32 characters";
   for (const char ch : username) {

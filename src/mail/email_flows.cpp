@@ -44,10 +44,6 @@ std::string duration(std::int64_t seconds) {
   return unit(seconds, "second");
 }
 
-// An address made for a provider that gave no verified one (RFC 2606 .invalid): no mail goes
-// there.
-bool isPlaceholder(std::string_view address) { return address.ends_with(".invalid"); }
-
 }  // namespace
 
 void EmailFlows::record(std::string type, const auth::ClientInfo& client,
@@ -156,7 +152,7 @@ void EmailFlows::forgotNow(const std::string& email, const auth::ClientInfo& cli
   }
   // Nothing to send, nothing to tell: unknown, inactive, or a placeholder address (RFC 2606
   // .invalid) made for a provider that gave none.
-  if (!*found || !(*found)->is_active || isPlaceholder((*found)->email)) return;
+  if (!*found || !(*found)->is_active || auth::isPlaceholderAddress((*found)->email)) return;
   const store::User& user = **found;
   auto token = newToken("reset");
   if (!token) return;
@@ -252,7 +248,7 @@ auth::Result<void> EmailFlows::requestVerification(const auth::Principal& who,
   if (who.user->email_verified) return fail(Errc::EmailAlreadyVerified);
   if (!configured()) return fail(Errc::MailNotConfigured);
   const store::User& user = *who.user;
-  if (isPlaceholder(user.email)) {
+  if (auth::isPlaceholderAddress(user.email)) {
     return tl::unexpected(auth::Error{
         Errc::Validation,
         "placeholder address",
@@ -320,7 +316,7 @@ auth::Result<void> EmailFlows::requestEmailChange(const auth::Principal& who,
   const std::int64_t now = d_.clock.unixSeconds();
   std::vector<store::OutboxMessage> messages{std::move(*confirm)};
   // The old address hears of it, unless it is a placeholder nobody reads.
-  if (!isPlaceholder(user.email)) messages.push_back(std::move(*notice));
+  if (!auth::isPlaceholderAddress(user.email)) messages.push_back(std::move(*notice));
   // Only the newest change request stands, and only while the asking session lives: a request
   // racing a reset or password change (the owner taking the account back) writes nothing.
   if (auto ok = d_.store.mail().issue(

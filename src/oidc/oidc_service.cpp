@@ -275,7 +275,7 @@ core::Result<std::int64_t> OidcService::resolveUser(const Provider& provider,
   // the account with whoever signed in here (pre-account hijacking). Such users get a placeholder
   // (RFC 2606 .invalid) and prove an address of their own by the email-change flow.
   const std::string user_email =
-      !email.empty() && verified ? email : claims.sub + "@" + c.name + ".oidc.invalid";
+      !email.empty() && verified ? email : auth::placeholderAddress(claims.sub, c.name);
   const std::string base = usernameBase(claims);
   for (int attempt = 0; attempt < 20; ++attempt) {
     std::string username = base;
