@@ -14,6 +14,24 @@ namespace {
 namespace json = boost::json;
 using http::Lane;
 
+}  // namespace
+
+auth::Result<auth::CreatedApiKey> createApiKey(Call& c, const auth::NewApiKey& request) {
+  auto created =
+      c.services.api_keys.create(*c.who->user, c.who->permissions, request, clientOf(c.request));
+  if (!created) return created;
+  // A password change or deactivation racing this request must not leave a key minted with the
+  // credential it ended: checked again now that the key exists (the change lists keys after its
+  // own write, so one of the two sees the other).
+  if (auto valid = c.services.token_check.stillValid(*c.who); !valid) {
+    (void)c.services.api_keys.revoke(c.who->user->id, created->key.id, clientOf(c.request));
+    return tl::unexpected(valid.error());
+  }
+  return created;
+}
+
+namespace {
+
 json::object keyJson(const store::ApiKey& k) {
   json::array scopes;
   for (const auto& s : k.scopes) scopes.emplace_back(s);
@@ -34,16 +52,8 @@ http::Response create(Call& c) {
   auth::NewApiKey request{body.requiredString("name"), body.optionalStringList("scopes"),
                           body.optionalInt("expires_in_days")};
   if (!body.ok()) return validationError(body.errors());
-  auto created =
-      c.services.api_keys.create(*c.who->user, c.who->permissions, request, clientOf(c.request));
+  auto created = createApiKey(c, request);
   if (!created) return errorResponse(created.error(), c.request);
-  // A password change or deactivation racing this request must not leave a key minted with the
-  // token it ended: checked again now that the key exists (the change lists keys after its own
-  // write, so one of the two sees the other).
-  if (auto valid = c.services.token_check.stillValid(*c.who); !valid) {
-    (void)c.services.api_keys.revoke(c.who->user->id, created->key.id, clientOf(c.request));
-    return errorResponse(valid.error(), c.request);
-  }
   json::object out = keyJson(created->key);
   out.erase("last_used_at");
   out["key"] = created->plaintext;
@@ -145,6 +155,11 @@ http::Response verify(Call& c) {
 
 }  // namespace
 
+// The handlers the pages run for their forms (handlers.hpp).
+namespace handlers {
+http::Response revokeApiKey(Call& c) { return api::remove(c); }
+}  // namespace handlers
+
 void addApiKeyRoutes(RouteTable& t) {
   t.add({.method = "POST",
          .path = "/api/v1/api-keys",
@@ -193,14 +208,26 @@ void addApiKeyRoutes(RouteTable& t) {
          .lane = Lane::Inline,
          .summary = "Forward-auth: may this request pass? (nginx auth_request, Traefik, Caddy)",
          .tag = "forward-auth",
-         .description = "Requires every ?permission= plus the policy file's route rule for the "
-                        "original method and normalised path (headers of FORWARD_AUTH_PROXY).",
-         .params = {{"permission", "query", "string", false, "a required permission (repeat)"}},
+         .description =
+             "Requires every ?permission= plus the policy file's route rule for the original "
+             "method and normalised path (headers of FORWARD_AUTH_PROXY). Without a token or "
+             "key, the pages' gatehouse_session cookie is taken. With ?rd, a refused page "
+             "navigation (Sec-Fetch-Mode: navigate, or Accept: text/html) gets Location: "
+             "<GATEHOUSE_PUBLIC_URL>/ui/login?return_to=<original URL> (rd's value, else "
+             "X-Original-URL, else X-Forwarded-Proto/-Host and the original URI), when that URL's "
+             "origin is in ALLOWED_RETURN_URLS: 401 for nginx (auth_request_set), 302 for "
+             "Traefik and Caddy.",
+         .params = {{"permission", "query", "string", false, "a required permission (repeat)"},
+                    {"rd", "query", "string", false,
+                     "point a refused browser at the portal; the value, when not empty, is the "
+                     "URL to return to"}},
          .replies = {{200,
                       "Allowed; identity in X-Auth-User-Id, -Email, -Role, X-Auth-Scopes and "
                       "X-Auth-Amr",
-                      ""}},
+                      ""},
+                     {302, "Traefik/Caddy with ?rd: to the portal (Location)", ""}},
          .credentials_in_original_uri = true,
+         .session_cookie = true,
          .handler = verify});
 }
 

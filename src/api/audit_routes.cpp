@@ -117,6 +117,12 @@ http::Response metricsText(Call& c) {
 
 }  // namespace
 
+// The handlers the pages run (handlers.hpp).
+namespace handlers {
+http::Response auditEvents(Call& c) { return api::auditEvents(c); }
+http::Response analyticsSummary(Call& c) { return api::summary(c); }
+}  // namespace handlers
+
 void addAuditRoutes(RouteTable& t) {
   t.add({.method = "GET",
          .path = "/api/v1/audit-events",

@@ -217,6 +217,12 @@ bool passwordGrant(const Body& body) {
 const RateLimitRule kRefreshLimit{"REFRESH_RATE_LIMIT", "refresh", {LimitKey::RefreshSession}};
 }  // namespace
 
+// The handlers the pages run for their forms (handlers.hpp).
+namespace handlers {
+http::Response changePassword(Call& c) { return api::changePassword(c); }
+http::Response endSession(Call& c) { return api::endSession(c); }
+}  // namespace handlers
+
 void addAuthRoutes(RouteTable& t) {
   t.add({.method = "POST",
          .path = "/api/v1/auth/register",

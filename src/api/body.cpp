@@ -1,5 +1,7 @@
 #include "api/body.hpp"
 
+#include <charconv>
+
 #include "core/strict_json.hpp"
 
 namespace gatehouse::api {
@@ -113,6 +115,14 @@ std::string Body::requiredString(const std::string& name) {
 }
 
 std::optional<bool> Body::optionalBool(const std::string& name) {
+  if (is_form_) {  // a checkbox: "on" (its default value) or "true" when ticked, absent when not
+    const auto text = optionalString(name);
+    if (!text) return std::nullopt;
+    if (*text == "on" || *text == "true" || *text == "1") return true;
+    if (text->empty() || *text == "false" || *text == "0") return false;
+    wrongType(name, "bool");
+    return std::nullopt;
+  }
   const auto* v = object_.if_contains(name);
   if (v == nullptr || v->is_null()) return std::nullopt;
   if (!v->is_bool()) {
@@ -123,6 +133,17 @@ std::optional<bool> Body::optionalBool(const std::string& name) {
 }
 
 std::optional<std::int64_t> Body::optionalInt(const std::string& name) {
+  if (is_form_) {  // an empty field is an absent one
+    const auto text = optionalString(name);
+    if (!text || text->empty()) return std::nullopt;
+    std::int64_t n = 0;
+    const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), n);
+    if (ec != std::errc{} || end != text->data() + text->size()) {
+      wrongType(name, "integer");
+      return std::nullopt;
+    }
+    return n;
+  }
   const auto* v = object_.if_contains(name);
   if (v == nullptr || v->is_null()) return std::nullopt;
   if (!v->is_int64()) {
@@ -146,6 +167,14 @@ std::optional<std::vector<std::string>> Body::optionalStringList(const std::stri
       return std::nullopt;
     }
     out.emplace_back(item.get_string());
+  }
+  return out;
+}
+
+std::vector<std::string> Body::formValues(std::string_view name) const {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : form_) {
+    if (k == name) out.push_back(v);
   }
   return out;
 }

@@ -27,6 +27,8 @@ class Body {
   std::optional<bool> optionalBool(const std::string& name);
   std::optional<std::int64_t> optionalInt(const std::string& name);
   std::optional<std::vector<std::string>> optionalStringList(const std::string& name);
+  // Every value of a form field that repeats (checkboxes); empty for a JSON body.
+  std::vector<std::string> formValues(std::string_view name) const;
   // A string member without recording problems (the middleware's rate-limit keys); nullopt when
   // absent or not a string.
   std::optional<std::string_view> peekString(std::string_view name) const;

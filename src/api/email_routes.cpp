@@ -101,6 +101,12 @@ const Reply kNoMail{503, "Email delivery is not configured (neither SMTP_URL nor
 
 }  // namespace
 
+// The handlers the pages run for their forms (handlers.hpp).
+namespace handlers {
+http::Response requestVerification(Call& c) { return api::requestVerification(c); }
+http::Response requestEmailChange(Call& c) { return api::requestChange(c); }
+}  // namespace handlers
+
 const RateLimitRule& emailTokenLimit() { return kTokenLimit; }
 
 void addEmailRoutes(RouteTable& t) {

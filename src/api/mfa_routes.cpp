@@ -146,6 +146,15 @@ http::Response resetUser(Call& c) {
 
 }  // namespace
 
+// The handlers the pages run for their forms (handlers.hpp).
+namespace handlers {
+http::Response enrol(Call& c) { return api::enrol(c); }
+http::Response confirm(Call& c) { return api::confirm(c); }
+http::Response removeFactor(Call& c) { return api::remove(c); }
+http::Response recoveryCodes(Call& c) { return api::recoveryCodes(c); }
+http::Response resetUserMfa(Call& c) { return api::resetUser(c); }
+}  // namespace handlers
+
 void addMfaRoutes(RouteTable& t) {
   t.add({.method = "POST",
          .path = "/api/v1/auth/mfa/verify",

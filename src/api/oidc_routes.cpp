@@ -2,6 +2,7 @@
 #include <charconv>
 
 #include "api/body.hpp"
+#include "api/page_support.hpp"
 #include "api/route.hpp"
 #include "api/services.hpp"
 #include "auth/claims.hpp"
@@ -11,23 +12,6 @@ namespace gatehouse::api {
 namespace {
 
 namespace json = boost::json;
-
-std::optional<std::string> cookie(const http::Request& r, std::string_view name) {
-  const auto header = r.header("cookie");
-  if (!header) return std::nullopt;
-  std::string_view rest = *header;
-  while (!rest.empty()) {
-    const auto semi = rest.find(';');
-    std::string_view part = rest.substr(0, semi);
-    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
-    if (part.starts_with(name) && part.size() > name.size() && part[name.size()] == '=') {
-      return std::string(part.substr(name.size() + 1));
-    }
-    if (semi == std::string_view::npos) break;
-    rest.remove_prefix(semi + 1);
-  }
-  return std::nullopt;
-}
 
 std::string cookiePath(const std::string& provider) {
   return "/api/v1/auth/oauth/" + provider + "/callback";
@@ -39,12 +23,14 @@ http::Response redirect(const std::string& location) {
   return res;
 }
 
-http::Response start(Call& c) {
+}  // namespace
+
+http::Response beginExternal(Call& c, std::optional<std::string> portal_return) {
   Services& s = c.services;
   const http::Request& r = c.request;
   const std::string& provider = r.path_params.at("provider");
   if (!s.oidc.hasProvider(provider)) return errorResponse({auth::Errc::NotFound, {}, {}, 0}, r);
-  auto begun = s.oidc.begin(provider);
+  auto begun = s.oidc.begin(provider, std::move(portal_return));
   if (!begun) return errorResponse({auth::Errc::Unavailable, begun.error().message, {}, 0}, r);
   http::Response res = redirect(begun->location);
   // Bound to this browser: HttpOnly, Secure, SameSite=Lax (it must ride the provider's redirect
@@ -55,6 +41,10 @@ http::Response start(Call& c) {
   return res;
 }
 
+namespace {
+
+http::Response start(Call& c) { return beginExternal(c, std::nullopt); }
+
 http::Response callback(Call& c) {
   Services& s = c.services;
   const http::Request& r = c.request;
@@ -64,8 +54,13 @@ http::Response callback(Call& c) {
   for (const char* name : {"code", "state", "iss", "error"}) {
     if (auto v = r.queryParam(name)) cb.params[name] = *v;
   }
-  cb.cookie = cookie(r, oidc::OidcService::kCookieName);
-  http::Response res = redirect(s.oidc.complete(provider, cb, clientOf(r)));
+  if (auto value = pages::cookie(r, oidc::OidcService::kCookieName))
+    cb.cookie = std::string(*value);
+  std::optional<std::string> portal_return;
+  const std::string landing = s.oidc.complete(provider, cb, clientOf(r), &portal_return);
+  // Begun by the portal: the browser is signed in here, not handed to FRONTEND_URL.
+  http::Response res =
+      portal_return ? pages::finishExternal(c, landing, *portal_return) : redirect(landing);
   res.set("Set-Cookie", std::string(oidc::OidcService::kCookieName) + "=; Path=" +
                             cookiePath(provider) + "; Max-Age=0; HttpOnly; Secure; SameSite=Lax");
   return res;
@@ -110,6 +105,11 @@ http::Response unlink(Call& c) {
 }
 
 }  // namespace
+
+// The handlers the pages run for their forms (handlers.hpp).
+namespace handlers {
+http::Response unlink(Call& c) { return api::unlink(c); }
+}  // namespace handlers
 
 void addOidcRoutes(RouteTable& t) {
   t.add({.method = "POST",

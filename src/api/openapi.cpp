@@ -165,6 +165,9 @@ constexpr std::string_view kSchemas = R"json({
                    "is_active": {"type": "boolean"}}},
   "RoleChange": {"type": "object", "required": ["role"], "additionalProperties": false,
     "properties": {"role": {"type": "string"}}},
+  "SetPasswordRequest": {"type": "object", "required": ["new_password"], "additionalProperties": false,
+    "properties": {"new_password": {"type": "string", "format": "password"},
+                   "keep_api_keys": {"type": "boolean", "default": false}}},
   "ApiKeyRequest": {"type": "object", "required": ["name"],
     "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 100},
                    "scopes": {"type": "array", "items": {"type": "string"}},
@@ -212,15 +215,19 @@ json::array security(const Route& route) {
   const json::object bearer{{"OAuth2PasswordBearer", scopes}};
   const json::object header{{"APIKeyHeader", json::array{}}};
   const json::object query{{"APIKeyQuery", json::array{}}};
+  const json::object cookie{{"SessionCookie", json::array{}}};
   switch (*route.credential) {
     case Credential::None:
       return {};
     case Credential::UserToken:
       return {bearer};
     case Credential::TokenOrKey:
+      if (route.session_cookie) return {bearer, header, query, cookie};
       return {bearer, header, query};
     case Credential::ApiKey:
       return {header, query};
+    case Credential::Session:
+      return {cookie};
   }
   return {};
 }
@@ -384,7 +391,12 @@ json::object openApiDocument(const RouteTable& table, const OpenApiInfo& info) {
                                                             {"refreshUrl", "/api/v1/auth/login"},
                                                             {"scopes", std::move(scopes)}}}}}}},
       {"APIKeyHeader", json::object{{"type", "apiKey"}, {"in", "header"}, {"name", "X-API-Key"}}},
-      {"APIKeyQuery", json::object{{"type", "apiKey"}, {"in", "query"}, {"name", "api_key"}}}};
+      {"APIKeyQuery", json::object{{"type", "apiKey"}, {"in", "query"}, {"name", "api_key"}}},
+      {"SessionCookie",
+       json::object{{"type", "apiKey"},
+                    {"in", "cookie"},
+                    {"name", "gatehouse_session"},
+                    {"description", "The pages' sign-in (/ui/login); forward-auth takes it"}}}};
   return {
       {"openapi", "3.1.0"},
       {"info", json::object{{"title", "Gatehouse"},

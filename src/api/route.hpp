@@ -22,6 +22,8 @@ enum class Credential {
   UserToken,   // a user's own access token: account management, never an API key
   TokenOrKey,  // an access token, or an API key acting as its owner limited to its scopes
   ApiKey,      // an API key only (the seed's /external-data)
+  Session,     // the pages' `gatehouse_session` cookie only; without a good one a page sends the
+               // browser to /ui/login
 };
 
 // How a route's body is read (FastAPI's Body / Form). OptionalJson: an empty body is allowed
@@ -113,7 +115,13 @@ struct Route {
   std::vector<Reply> replies;  // successes and route-specific failures
   std::vector<RateLimitRule> limits;
   bool credentials_in_original_uri = false;  // forward-auth: ?api_key= of the proxied request
-  bool hidden = false;                       // left out of the OpenAPI document (/docs itself)
+  // Forward-auth for browsers: without a token or key, the pages' session cookie is taken; a
+  // refused page navigation asking for it (?rd) is pointed at the portal.
+  bool session_cookie = false;
+  // A page's form: a cross-site post is refused, then the CSRF token checked, before anything
+  // else (the handler, its limits, its body's meaning).
+  bool csrf = false;
+  bool hidden = false;  // left out of the OpenAPI document (/docs itself)
   RouteHandler handler;
 };
 
@@ -152,6 +160,9 @@ void addDocsRoutes(RouteTable& table);
 void addMfaRoutes(RouteTable& table);
 void addEmailRoutes(RouteTable& table);
 void addUiRoutes(RouteTable& table);
+void addUiPortalRoutes(RouteTable& table);
+void addUiAccountRoutes(RouteTable& table);
+void addUiAdminRoutes(RouteTable& table);
 // All of the above.
 void addAllRoutes(RouteTable& table);
 

@@ -6,6 +6,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "api/openapi.hpp"
+#include "api/page_support.hpp"
 #include "api/route.hpp"
 #include "api/services.hpp"
 #include "auth/claims.hpp"
@@ -24,11 +25,26 @@ struct VerifiedToken {
   jose::Claims claims;
 };
 
+// The pages' cookie: the browser session's principal.
+Authenticated cookieSession(Services& s, http::Request& r, core::Wait wait) {
+  const auto value = pages::cookie(r, auth::BrowserSessions::kCookieName);
+  if (!value || value->empty() || s.browser == nullptr)
+    return errorResponse({Errc::NotAuthenticated, {}, {}, 0}, r);
+  auto who = s.browser->authenticate(*value, wait);
+  if (who) return std::move(*who);
+  if (who.error().code == Errc::WouldBlock) return http::Lane::Storage;
+  return errorResponse(who.error(), r);
+}
+
 Authenticated authenticateFor(const Route& route, Services& s, http::Request& r, core::Wait wait) {
+  const Credential wanted = *route.credential;
+  if (wanted == Credential::Session) return cookieSession(s, r, wait);
   const std::string_view uri_header =
       route.credentials_in_original_uri ? originalRequestHeaders(s.forward_auth_proxy).uri : "";
   const Credentials c = credentialsOf(r, uri_header);
-  const Credential wanted = *route.credential;
+  if (c.kind == Credentials::Kind::None && route.session_cookie &&
+      pages::cookie(r, auth::BrowserSessions::kCookieName))
+    return cookieSession(s, r, wait);
   if (wanted == Credential::ApiKey) {
     // The seed's /external-data: its own two messages, whatever else the request carries.
     if (c.kind != Credentials::Kind::ApiKey) return http::Response::detail(401, "API key required");
@@ -76,30 +92,63 @@ Authenticated authenticateFor(const Route& route, Services& s, http::Request& r,
 }
 
 // The whole middleware for one route; a Lane only when `wait` is No and storage is needed.
+// A refusal by the middleware, as the route's audience reads it: a page for the pages, the
+// portal's address for a browser at forward-auth, the API's JSON otherwise.
+http::Response refusal(const Route& route, Services& s, const http::Request& r,
+                       http::Response refused) {
+  if (*route.credential == Credential::Session || route.csrf)
+    return pages::pageRefusal(s, r, std::move(refused));
+  if (route.session_cookie) pages::sendToPortal(s, r, refused);
+  return refused;
+}
+
+// The principal the route's credential gives: the principal, the refusal, or a lane.
+Authenticated admitCaller(const Route& route, Services& s, http::Request& r, core::Wait wait) {
+  auto outcome = authenticateFor(route, s, r, wait);
+  if (!std::holds_alternative<auth::Principal>(outcome)) return outcome;
+  auth::Principal& who = std::get<auth::Principal>(outcome);
+  if (auto denied = requirePermissions(who, route.permissions, r)) return std::move(*denied);
+  // MFA_REQUIRED_ROLES: until such a user enrols a factor, only enrolment is open to them.
+  if (!route.before_mfa_enrolment && !who.user->mfa_enabled &&
+      std::find(s.mfa_required_roles.begin(), s.mfa_required_roles.end(), who.user->role) !=
+          s.mfa_required_roles.end()) {
+    return errorResponse({Errc::MfaEnrolmentRequired, "role needs a second factor", {}, 0}, r);
+  }
+  if (route.step_up) {
+    if (auto fresh = s.token_check.stepUp(who, s.step_up_max_age); !fresh)
+      return errorResponse(fresh.error(), r);
+  }
+  return outcome;
+}
+
 Attempt run(const Route& route, Services& s, http::Request& r, core::Wait wait) {
+  // A form posted from another site is refused before anything is read or counted.
+  if (route.csrf && ui::crossSite(r.header("origin"), r.header("sec-fetch-site"),
+                                  s.return_to != nullptr ? s.return_to->ownOrigin() : "")) {
+    return refusal(route, s, r,
+                   errorResponse({Errc::Forbidden, "cross-site form post refused", {}, 0}, r));
+  }
   std::optional<auth::Principal> who;
   if (*route.credential != Credential::None) {
-    auto outcome = authenticateFor(route, s, r, wait);
+    auto outcome = admitCaller(route, s, r, wait);
     if (auto* lane = std::get_if<http::Lane>(&outcome)) return *lane;
-    if (auto* response = std::get_if<http::Response>(&outcome)) return std::move(*response);
+    if (auto* response = std::get_if<http::Response>(&outcome))
+      return refusal(route, s, r, std::move(*response));
     who = std::move(std::get<auth::Principal>(outcome));
-    if (auto denied = requirePermissions(*who, route.permissions, r)) return std::move(*denied);
-    // MFA_REQUIRED_ROLES: until such a user enrols a factor, only enrolment is open to them.
-    if (!route.before_mfa_enrolment && !who->user->mfa_enabled &&
-        std::find(s.mfa_required_roles.begin(), s.mfa_required_roles.end(), who->user->role) !=
-            s.mfa_required_roles.end()) {
-      return errorResponse({Errc::MfaEnrolmentRequired, "role needs a second factor", {}, 0}, r);
-    }
-    if (route.step_up) {
-      if (auto fresh = s.token_check.stepUp(*who, s.step_up_max_age); !fresh)
-        return errorResponse(fresh.error(), r);
-    }
   }
   std::optional<Body> body;
   if (route.body == BodyKind::Json || (route.body == BodyKind::OptionalJson && !r.body.empty()))
     body = Body::json(r);
   if (route.body == BodyKind::Form) body = Body::form(r);
   Call call{r, s, who ? &*who : nullptr, body ? &*body : nullptr, &route};
+  if (route.csrf) {
+    const auto presented = body ? body->peekString("csrf") : std::nullopt;
+    if (s.csrf == nullptr || !presented || !pages::csrfValid(call, *presented)) {
+      return refusal(
+          route, s, r,
+          http::Response::detail(403, "This form has expired. Reload the page and try again."));
+    }
+  }
   http::Response response = route.handler(call);
   if (!route.limits.empty() && !call.admitted &&
       (response.status < 400 || response.status == 400 || response.status == 401)) {
@@ -185,6 +234,11 @@ void RouteTable::install(http::Router& router, Services& services) {
     if (!route.credential || !route.lane || !route.handler)
       throw std::logic_error("route " + route.method + " " + route.path +
                              " lacks a credential, a lane or a handler");
+    // Every form of the pages carries a CSRF token, read from a form body.
+    if (route.path.starts_with("/ui/") && route.method != "GET" && !route.csrf)
+      throw std::logic_error("page form " + route.path + " does not check a CSRF token");
+    if (route.csrf && route.body != BodyKind::Form)
+      throw std::logic_error("route " + route.path + " checks a CSRF token without a form body");
     for (const auto& rule : route.limits) {
       // Counting may wait for Redis: never on an I/O thread.
       if (*route.lane == http::Lane::Inline)
@@ -236,6 +290,9 @@ void addAllRoutes(RouteTable& table) {
   addMfaRoutes(table);
   addEmailRoutes(table);
   addUiRoutes(table);
+  addUiPortalRoutes(table);
+  addUiAccountRoutes(table);
+  addUiAdminRoutes(table);
 }
 
 }  // namespace gatehouse::api

@@ -5,6 +5,7 @@
 
 #include "api/route.hpp"
 #include "auth/api_keys.hpp"
+#include "auth/browser_sessions.hpp"
 #include "auth/passwords.hpp"
 #include "auth/rate_check.hpp"
 #include "auth/sessions.hpp"
@@ -17,6 +18,8 @@
 #include "mfa/mfa_service.hpp"
 #include "oidc/oidc_service.hpp"
 #include "state/bus.hpp"
+#include "ui/csrf.hpp"
+#include "ui/return_to.hpp"
 
 namespace gatehouse::api {
 
@@ -51,6 +54,13 @@ struct Services {
   config::EmailVerification email_verification = config::EmailVerification::Off;
   std::string brand_name = "Gatehouse";  // BRAND_NAME, on pages
   std::string metrics_token;             // METRICS_TOKEN: /metrics needs it when set
+  // The pages (API.md, Pages for people).
+  auth::BrowserSessions* browser = nullptr;  // the gatehouse_session cookie
+  const ui::Csrf* csrf = nullptr;            // the forms' tokens
+  const ui::ReturnTo* return_to = nullptr;   // ALLOWED_RETURN_URLS
+  std::string brand_css;                     // /ui/static/brand.css (BRAND_*, ui.css)
+  bool cookie_secure = true;                 // false only for http://localhost and 127.0.0.1
+  std::string cookie_domain;                 // SESSION_COOKIE_DOMAIN ("" = this host only)
 };
 
 // The request's origin for sessions and audit events.

@@ -2,6 +2,7 @@
 // nothing (mail scanners open every link), POST spends the token through the same services as
 // the JSON API, under the same limits.
 #include "api/body.hpp"
+#include "api/page_support.hpp"
 #include "api/route.hpp"
 #include "api/services.hpp"
 #include "ui/pages.hpp"
@@ -14,15 +15,7 @@ namespace {
 
 using http::Lane;
 
-http::Response html(int status, std::string body) {
-  http::Response res;
-  res.status = status;
-  res.body = std::move(body);
-  res.set("Content-Type", "text/html; charset=utf-8");
-  res.set("Content-Security-Policy", std::string(ui::kPageCsp));
-  res.set("Cache-Control", "no-store");
-  return res;
-}
+using pages::html;
 
 constexpr ui::TokenForm kReset{"/ui/reset-password", "Choose a new password",
                                "Enter the new password for your account.", "Set the password",
@@ -61,13 +54,15 @@ std::string refusalText(const auth::Error& e) {
 
 template <const ui::TokenForm& Form>
 http::Response show(Call& c) {
-  return html(200, ui::tokenPage(Form, c.services.brand_name));
+  const auto csrf = pages::formToken(c);
+  return pages::attach(html(200, ui::tokenPage(Form, c.services.brand_name, csrf.token)), csrf);
 }
 
 template <const ui::TokenForm& Form>
 http::Response submit(Call& c) {
   Body& body = *c.body;
   const std::string brand = c.services.brand_name;
+  const std::string csrf = pages::formToken(c).token;
   std::string token = body.requiredString("token");
   // Pasted by hand, a code often brings spaces or a line break along.
   token.erase(0, token.find_first_not_of(" \t\r\n"));
@@ -78,12 +73,11 @@ http::Response submit(Call& c) {
     auto problems = c.services.passwords.newPasswordProblems(password, "new_password");
     body.errors().insert(body.errors().end(), problems.begin(), problems.end());
   }
-  if (!body.ok()) return html(422, ui::tokenPage(Form, brand, problemsText(body.errors())));
+  if (!body.ok()) return html(422, ui::tokenPage(Form, brand, csrf, problemsText(body.errors())));
   if (auto refused = c.admit()) {
-    refused->set("Content-Type", "text/html; charset=utf-8");
-    refused->body = ui::tokenPage(Form, brand, "Too many attempts. Wait a little and try again.");
-    refused->set("Content-Security-Policy", std::string(ui::kPageCsp));
-    return std::move(*refused);
+    return pages::limited(*refused, [&](int status, std::string_view text) {
+      return html(status, ui::tokenPage(Form, brand, csrf, text));
+    });
   }
   mail::EmailFlows* flows = c.services.email;
   const auto client = clientOf(c.request);
@@ -102,12 +96,20 @@ http::Response submit(Call& c) {
   if (!done) {
     // The log gets the detail (with the request id); the person the contract's words.
     const int status = errorResponse(done.error(), c.request).status;
-    return html(status, ui::tokenPage(Form, brand, refusalText(done.error())));
+    return html(status, ui::tokenPage(Form, brand, csrf, refusalText(done.error())));
   }
   return html(200, ui::messagePage(brand, "Done", message));
 }
 
 http::Response asset(Call& c) {
+  if (c.request.path_params.at("name") == "brand.css") {
+    http::Response res;
+    res.status = 200;
+    res.body = c.services.brand_css;
+    res.set("Content-Type", "text/css; charset=utf-8");
+    res.set("Cache-Control", "public, max-age=3600");
+    return res;
+  }
   const auto file = ui::staticAsset(c.request.path_params.at("name"));
   if (!file) return errorResponse({auth::Errc::NotFound, {}, {}, 0}, c.request);
   http::Response res;
@@ -142,6 +144,7 @@ void addUiRoutes(RouteTable& t) {
            .body_schema = "EmailTokenRequest",
            .replies = {{200, "Done", ""}, {400, "Invalid or expired token", ""}},
            .limits = {emailTokenLimit()},
+           .csrf = true,
            .hidden = true,
            .handler = std::move(post)});
   };

@@ -84,6 +84,39 @@ http::Response setRole(Call& c) {
   return http::Response::json(200, userJson(*user));
 }
 
+// An administrator sets a user's password: every session of theirs ends, and their API keys
+// unless kept (one may have been minted by whoever the reset evicts).
+http::Response setPassword(Call& c) {
+  auto id = pathId(c.request);
+  if (!id) return id.error();
+  if (auto refused = keyOnItsOwner(c, *id)) return *refused;
+  Body& body = *c.body;
+  const std::string next = body.requiredString("new_password");
+  const bool keep_api_keys = body.optionalBool("keep_api_keys").value_or(false);
+  body.forbidOthers({"new_password", "keep_api_keys"});
+  if (!body.ok()) return validationError(body.errors());
+  if (auto problems = c.services.passwords.newPasswordProblems(next, "new_password");
+      !problems.empty())
+    return validationError(problems);
+  const auto client = clientOf(c.request);
+  auto target = c.services.users.target(*id, actorOf(*c.who), client);
+  if (!target) return errorResponse(target.error(), c.request);
+  if (auto ok = c.services.passwords.setPassword(*id, next, client, keep_api_keys, c.who->user->id);
+      !ok)
+    return errorResponse(ok.error(), c.request);
+  if (!keep_api_keys) c.services.api_keys.forgetUser(*id);
+  return http::Response::empty(204);
+}
+
+http::Response endSessions(Call& c) {
+  auto id = pathId(c.request);
+  if (!id) return id.error();
+  if (auto refused = keyOnItsOwner(c, *id)) return *refused;
+  if (auto ok = c.services.users.endSessions(*id, actorOf(*c.who), clientOf(c.request)); !ok)
+    return errorResponse(ok.error(), c.request);
+  return http::Response::empty(204);
+}
+
 const Reply kNotFound{404, "User not found", "ErrorDetail"};
 const Reply kAboveRights{403,
                          "Insufficient permissions (also: the target's permissions are not all the "
@@ -91,6 +124,14 @@ const Reply kAboveRights{403,
                          "ErrorDetail"};
 
 }  // namespace
+
+// The handlers the pages run for their forms (handlers.hpp).
+namespace handlers {
+http::Response patchUser(Call& c) { return api::patch(c); }
+http::Response setRole(Call& c) { return api::setRole(c); }
+http::Response setUserPassword(Call& c) { return api::setPassword(c); }
+http::Response endUserSessions(Call& c) { return api::endSessions(c); }
+}  // namespace handlers
 
 void addUserRoutes(RouteTable& t) {
   t.add({.method = "GET",
@@ -159,6 +200,32 @@ void addUserRoutes(RouteTable& t) {
                      kNotFound,
                      {409, "The last active admin", "ErrorDetail"}},
          .handler = setRole});
+  t.add({.method = "PUT",
+         .path = "/api/v1/users/{id}/password",
+         .credential = Credential::UserToken,
+         .permissions = {"users:write"},
+         .lane = Lane::Hashing,
+         .step_up = true,
+         .summary = "Set a user's password (an administrator's reset)",
+         .tag = "users",
+         .description = "The target's permissions must all be the caller's. Every session of the "
+                        "user ends, and their API keys unless `keep_api_keys` is true. A step-up "
+                        "operation.",
+         .body = BodyKind::Json,
+         .body_schema = "SetPasswordRequest",
+         .replies = {{204, "Set", ""}, kAboveRights, kNotFound},
+         .handler = setPassword});
+  t.add({.method = "DELETE",
+         .path = "/api/v1/users/{id}/sessions",
+         .credential = Credential::UserToken,
+         .permissions = {"users:write"},
+         .lane = Lane::Storage,
+         .summary = "End every session of a user",
+         .tag = "users",
+         .description = "The target's permissions must all be the caller's. Their access tokens "
+                        "stop working on every node at once; API keys are untouched.",
+         .replies = {{204, "Ended", ""}, kAboveRights, kNotFound},
+         .handler = endSessions});
 }
 
 }  // namespace gatehouse::api

@@ -1,6 +1,9 @@
 #include "app/server_main.hpp"
 
+#include <algorithm>
 #include <condition_variable>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -18,6 +21,7 @@
 #include "mail/transport.hpp"
 #include "state/local.hpp"
 #include "state/redis.hpp"
+#include "ui/pages.hpp"
 
 namespace gatehouse::app {
 namespace {
@@ -282,40 +286,82 @@ int serve(const config::Config& config) {
                                  clock, *once,
                                  {public_url, config.frontend_url, *cookie_key,
                                   config.oidc_link_verified_email, &mfa_service});
-  api::Services services{token_check,
-                         sessions,
-                         passwords,
-                         user_service,
-                         api_keys,
-                         tokens,
-                         **store,
-                         *policy,
-                         metrics,
-                         oidc_service,
-                         audit_log,
-                         public_url,
-                         config.public_url.has_value(),
-                         bus.get(),
-                         config.forward_auth_proxy,
-                         config.registration_enabled,
-                         config.docs_enabled,
-                         nullptr,
-                         config.cors_allow_origins,
-                         &rates,
-                         {{"LOGIN_RATE_LIMIT", config.login_rate_limit},
-                          {"REGISTER_RATE_LIMIT", config.register_rate_limit},
-                          {"REFRESH_RATE_LIMIT", config.refresh_rate_limit},
-                          {"MFA_RATE_LIMIT", config.mfa_rate_limit},
-                          {"EMAIL_RATE_LIMIT", config.mail.rate_limit},
-                          {"EMAIL_IP_RATE_LIMIT", config.mail.ip_rate_limit},
-                          {"EMAIL_TOKEN_RATE_LIMIT", config.mail.token_rate_limit}},
-                         &mfa_service,
-                         config.step_up_max_age_seconds,
-                         config.mfa_required_roles,
-                         &email_flows,
-                         config.email_verification,
-                         config.mail.brand_name,
-                         config.metrics_token.value_or("")};
+  // The pages: the browser session's cookie sealed, and the forms' CSRF tokens keyed, under keys
+  // of their own from the never-rotated secret (every node shares it; a signing-key rotation
+  // signs nobody out).
+  auto browser_key = crypto::hkdf(*mfa_secret, "gatehouse browser session cookie v1", 32);
+  auto csrf_key = crypto::hkdf(*mfa_secret, "gatehouse csrf tokens v1", 32);
+  if (!browser_key || !csrf_key) return fatal("deriving the pages' keys failed");
+  auth::BrowserSessions browser_sessions(
+      {**store,
+       sessions,
+       token_check,
+       revocations,
+       session_end,
+       audit_log,
+       clock,
+       // Checked against storage more often than an ended session stays on the revocation list.
+       {*browser_key, std::chrono::seconds(std::clamp<std::int64_t>(
+                          std::chrono::seconds(config.access_token_ttl).count() / 2, 1, 60))}});
+  const ui::Csrf csrf(*csrf_key);
+  const auto own_origin = ui::originOf(public_url);
+  if (!own_origin) return fatal("GATEHOUSE_PUBLIC_URL: not an http(s) URL: " + public_url);
+  const ui::ReturnTo return_to(*own_origin, config.allowed_return_urls);
+  std::string operator_css;
+  if (config.mail.template_dir) {
+    const auto path = *config.mail.template_dir / "ui.css";
+    if (std::filesystem::exists(path)) {
+      std::ifstream in(path, std::ios::binary);
+      operator_css.assign(std::istreambuf_iterator<char>(in), {});
+      if (!in.good() && !in.eof()) return fatal("GATEHOUSE_TEMPLATE_DIR: cannot read ui.css");
+    }
+  }
+  // Secure unless the pages are served over plain HTTP to this machine (development).
+  const bool local_http =
+      *own_origin == "http://localhost" || own_origin->starts_with("http://localhost:") ||
+      *own_origin == "http://127.0.0.1" || own_origin->starts_with("http://127.0.0.1:");
+  api::Services services{
+      token_check,
+      sessions,
+      passwords,
+      user_service,
+      api_keys,
+      tokens,
+      **store,
+      *policy,
+      metrics,
+      oidc_service,
+      audit_log,
+      public_url,
+      config.public_url.has_value(),
+      bus.get(),
+      config.forward_auth_proxy,
+      config.registration_enabled,
+      config.docs_enabled,
+      nullptr,
+      config.cors_allow_origins,
+      &rates,
+      {{"LOGIN_RATE_LIMIT", config.login_rate_limit},
+       {"REGISTER_RATE_LIMIT", config.register_rate_limit},
+       {"REFRESH_RATE_LIMIT", config.refresh_rate_limit},
+       {"MFA_RATE_LIMIT", config.mfa_rate_limit},
+       {"EMAIL_RATE_LIMIT", config.mail.rate_limit},
+       {"EMAIL_IP_RATE_LIMIT", config.mail.ip_rate_limit},
+       {"EMAIL_TOKEN_RATE_LIMIT", config.mail.token_rate_limit}},
+      &mfa_service,
+      config.step_up_max_age_seconds,
+      config.mfa_required_roles,
+      &email_flows,
+      config.email_verification,
+      config.mail.brand_name,
+      config.metrics_token.value_or(""),
+      &browser_sessions,
+      &csrf,
+      &return_to,
+      ui::brandStylesheet({config.brand_primary_color, config.brand_background_color},
+                          operator_css),
+      !local_http,
+      config.session_cookie_domain};
   // Every route is one declaration; the middleware, the lanes and /openapi.json follow from it.
   api::RouteTable routes;
   api::addAllRoutes(routes);

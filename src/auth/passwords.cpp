@@ -309,12 +309,13 @@ Result<SignedIn> PasswordService::reauthenticate(const Principal& who, const std
 }
 
 Result<void> PasswordService::setPassword(std::int64_t user_id, const std::string& next,
-                                          const ClientInfo& client, bool keep_api_keys) {
+                                          const ClientInfo& client, bool keep_api_keys,
+                                          std::optional<std::int64_t> actor) {
   auto hash = hashNewPassword(next);
   if (!hash) return tl::unexpected(hash.error());
   auto ending = replaceHash(user_id, *hash, !keep_api_keys);
   if (!ending) return tl::unexpected(ending.error());
-  record("password.reset", client, std::nullopt, user_id,
+  record("password.reset", client, actor, user_id,
          {{"api_keys", keep_api_keys ? "kept" : "revoked"}});
   return d_.end.endTokens(*ending);
 }

@@ -106,8 +106,10 @@ class PasswordService {
   // An operator sets a password (`gatehouse user set-password`): Validation, UserNotFound,
   // Overloaded; the same single transaction as a change: sessions end, and API keys too unless
   // kept (one may have been minted by whoever the reset evicts).
+  // `actor`: the administrator who did it (none: the command line).
   [[nodiscard]] Result<void> setPassword(std::int64_t user_id, const std::string& next,
-                                         const ClientInfo& client, bool keep_api_keys = false);
+                                         const ClientInfo& client, bool keep_api_keys = false,
+                                         std::optional<std::int64_t> actor = std::nullopt);
   // A password that passes the policy, hashed on the pool: Validation or Overloaded.
   [[nodiscard]] Result<std::string> hashNewPassword(const std::string& password,
                                                     const char* field = "password");

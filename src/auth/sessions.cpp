@@ -12,14 +12,26 @@ void Sessions::record(std::string type, const ClientInfo& client, std::optional<
 }
 
 Result<TokenPair> Sessions::start(const SignedIn& who, const ClientInfo& client) {
+  auto refresh_jti = newTokenId();
+  if (!refresh_jti) return fail(Errc::Internal, "random source failed");
+  auto opened = open(who, client, *refresh_jti);
+  if (!opened) return tl::unexpected(opened.error());
+  auto pair = d_.tokens.issue(who.user.id, who.scopes, opened->id, *refresh_jti, who.grant,
+                              who.user.email_verified);
+  if (!pair) return fail(Errc::Internal, pair.error().message);
+  d_.metrics.tokensIssued(2);
+  return std::move(*pair);
+}
+
+Result<store::Session> Sessions::open(const SignedIn& who, const ClientInfo& client,
+                                      const std::string& refresh_jti) {
   const store::User& user = who.user;
   auto session_id = newTokenId();
-  auto refresh_jti = newTokenId();
-  if (!session_id || !refresh_jti) return fail(Errc::Internal, "random source failed");
+  if (!session_id) return fail(Errc::Internal, "random source failed");
   const std::int64_t now = d_.clock.unixSeconds();
   store::Session session{*session_id,
                          user.id,
-                         *refresh_jti,
+                         refresh_jti,
                          client.user_agent.substr(0, 512),
                          client.ip,
                          now,
@@ -43,11 +55,7 @@ Result<TokenPair> Sessions::start(const SignedIn& who, const ClientInfo& client)
                    ended.error().detail);
     return fail(Errc::InvalidCredentials, "account changed while signing in");
   }
-  auto pair = d_.tokens.issue(user.id, who.scopes, *session_id, *refresh_jti, who.grant,
-                              user.email_verified);
-  if (!pair) return fail(Errc::Internal, pair.error().message);
-  d_.metrics.tokensIssued(2);
-  return std::move(*pair);
+  return session;
 }
 
 Result<SignedIn> Sessions::externalProof(std::int64_t user_id, const std::string& provider,

@@ -67,6 +67,10 @@ class Sessions {
   // A new session and its token pair. InvalidCredentials when the account changed (password,
   // deactivation) while the proof was being checked.
   [[nodiscard]] Result<TokenPair> start(const SignedIn& who, const ClientInfo& client);
+  // The session row alone, for a credential other than a token pair (the pages' cookie):
+  // `refresh_jti` is what rotation would accept (a fresh id no token carries, for none).
+  [[nodiscard]] Result<store::Session> open(const SignedIn& who, const ClientInfo& client,
+                                            const std::string& refresh_jti);
   // The proof an external provider gave for a user: AccountDisabled for inactive users,
   // EmailNotVerified for unverified ones when verification is required. amr
   // ["ext"], plus the second-factor methods `provider_amr` names when the provider is trusted

@@ -143,4 +143,27 @@ Result<void> UserService::remove(std::int64_t id, const Actor& actor, const Clie
   return {};
 }
 
+Result<store::User> UserService::target(std::int64_t id, const Actor& actor,
+                                        const ClientInfo& client) {
+  auto user = store_.users().findById(id);
+  if (!user) return tl::unexpected(fromStore(user.error()));
+  if (!*user) return fail(Errc::UserNotFound);
+  if (auto ok = withinRights((*user)->role, actor, id, client); !ok)
+    return tl::unexpected(ok.error());
+  return std::move(**user);
+}
+
+Result<void> UserService::endSessions(std::int64_t id, const Actor& actor,
+                                      const ClientInfo& client) {
+  auto user = target(id, actor, client);
+  if (!user) return tl::unexpected(user.error());
+  auto live = sessions_.liveSessionsOf(id);
+  if (!live) return tl::unexpected(live.error());
+  if (auto ok = store_.sessions().revokeAllForUser(id); !ok)
+    return tl::unexpected(fromStore(ok.error()));
+  audit_.record(
+      auditEvent("sessions.ended", client, actor.id, id, {{"sessions_ended", live->size()}}));
+  return sessions_.endTokens(*live);
+}
+
 }  // namespace gatehouse::auth

@@ -61,6 +61,14 @@ class UserService {
   // Validation for an unknown role; Forbidden when the target or the role exceeds the actor.
   [[nodiscard]] Result<store::User> setRole(std::int64_t id, const std::string& role,
                                             const Actor& actor, const ClientInfo& client);
+  // Ends every session of the user, and their access tokens on every node: UserNotFound,
+  // Forbidden (the target above the actor's rights).
+  [[nodiscard]] Result<void> endSessions(std::int64_t id, const Actor& actor,
+                                         const ClientInfo& client);
+  // The user, when the actor may act on them (for what another service then does, such as an
+  // administrator setting a password): UserNotFound, Forbidden (audited).
+  [[nodiscard]] Result<store::User> target(std::int64_t id, const Actor& actor,
+                                           const ClientInfo& client);
 
  private:
   [[nodiscard]] Result<store::User> apply(std::int64_t id, const store::UserPatch& patch,

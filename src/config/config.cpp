@@ -292,8 +292,17 @@ const std::map<std::string, std::string>& variables() {
        "development: append each message to this mbox file instead of sending it (tokens in "
        "clear)"},
       {"GATEHOUSE_TEMPLATE_DIR",
-       "overrides for the built-in templates: mail/<name>.subject, .txt and .html"},
+       "overrides for the built-in templates: mail/<name>.subject, .txt and .html; ui.css is "
+       "added to the pages' stylesheet"},
       {"BRAND_NAME", "the product name in mails and pages (Gatehouse)"},
+      {"BRAND_PRIMARY_COLOR", "the pages' main colour, #rgb or #rrggbb (#2457c5)"},
+      {"BRAND_BACKGROUND_COLOR", "the pages' background colour, #rgb or #rrggbb (#f5f7fa)"},
+      {"SESSION_COOKIE_DOMAIN",
+       "the Domain of the pages' gatehouse_session cookie, e.g. example.com so that forward-auth "
+       "on app.example.com sees the sign-in made on auth.example.com (unset: this host only)"},
+      {"ALLOWED_RETURN_URLS",
+       "comma-separated exact origins (scheme://host[:port]) the portal may send a browser back "
+       "to after sign-in (return_to, rd); this server's own paths always (unset: none other)"},
       {"EMAIL_VERIFICATION",
        "off (default), optional (registration sends a verification link) or required (an "
        "unverified account cannot sign in: 403 Email not verified)"},
@@ -575,18 +584,47 @@ core::Result<Config> load(const Lookup& lookup) {
   r.optionalText("METRICS_TOKEN", c.metrics_token);
   if (c.metrics_token && c.metrics_token->size() < 16)
     r.fail("METRICS_TOKEN", "must be at least 16 characters");
-  if (auto v = r.raw("CORS_ALLOW_ORIGINS")) {
+  // An origin is scheme://host[:port], nothing more: "*" or a path would be a mistake.
+  const auto origins = [&r](const char* name, std::vector<std::string>& out) {
+    const auto v = r.raw(name);
+    if (!v) return;
     for (const std::string& origin : commaList(*v)) {
-      // An origin is scheme://host[:port], nothing more: "*" or a path would be a mistake.
       const bool scheme = origin.starts_with("http://") || origin.starts_with("https://");
       const auto rest = origin.substr(origin.find("://") + 3);
-      if (!scheme || rest.empty() || rest.find_first_of("/?#*@ ") != std::string::npos) {
-        r.fail("CORS_ALLOW_ORIGINS", "each origin must be scheme://host[:port], got " + origin);
+      if (!scheme || rest.empty() || rest.find_first_of("/?#*@\\ ") != std::string::npos) {
+        r.fail(name, "each origin must be scheme://host[:port], got " + origin);
         continue;
       }
-      c.cors_allow_origins.push_back(origin);
+      out.push_back(origin);
     }
+  };
+  origins("CORS_ALLOW_ORIGINS", c.cors_allow_origins);
+  origins("ALLOWED_RETURN_URLS", c.allowed_return_urls);
+  if (auto v = r.raw("SESSION_COOKIE_DOMAIN")) {
+    // A host name (a leading dot is allowed and means the same): the parent domain of the apps.
+    const std::string_view d = *v;
+    const bool ok = !d.empty() && d.size() <= 253 && std::all_of(d.begin(), d.end(), [](char ch) {
+      return std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '.' || ch == '-';
+    });
+    if (!ok)
+      r.fail("SESSION_COOKIE_DOMAIN", "a domain name such as example.com");
+    else
+      c.session_cookie_domain = *v;
   }
+  const auto colour = [&r](const char* name, std::string& out) {
+    const auto v = r.raw(name);
+    if (!v) return;
+    const bool ok = (v->size() == 4 || v->size() == 7) && (*v)[0] == '#' &&
+                    std::all_of(v->begin() + 1, v->end(), [](char ch) {
+                      return std::isxdigit(static_cast<unsigned char>(ch)) != 0;
+                    });
+    if (!ok)
+      r.fail(name, "a colour as #rgb or #rrggbb");
+    else
+      out = *v;
+  };
+  colour("BRAND_PRIMARY_COLOR", c.brand_primary_color);
+  colour("BRAND_BACKGROUND_COLOR", c.brand_background_color);
 
   r.integer("GATEHOUSE_MAX_BODY_BYTES", c.http.max_body_bytes, 1024, 64LL << 20);
   r.integer("GATEHOUSE_MAX_HEADER_BYTES", c.http.max_header_bytes, 1024, 1LL << 20);

@@ -140,6 +140,11 @@ struct Config {
   std::optional<std::string> mfa_secret_key;
 
   std::optional<std::string> metrics_token;  // /metrics needs it as a bearer token when set
+  // The pages (API.md, Pages for people).
+  std::string session_cookie_domain;               // SESSION_COOKIE_DOMAIN ("" = this host only)
+  std::vector<std::string> allowed_return_urls;    // exact origins the portal may return to
+  std::string brand_primary_color = "#2457c5";     // BRAND_PRIMARY_COLOR
+  std::string brand_background_color = "#f5f7fa";  // BRAND_BACKGROUND_COLOR
   MailConfig mail;
   EmailVerification email_verification = EmailVerification::Off;
 

@@ -65,7 +65,8 @@ std::string OidcService::redirectUri(const std::string& provider) const {
   return settings_.public_url + "/api/v1/auth/oauth/" + provider + "/callback";
 }
 
-core::Result<OidcService::Start> OidcService::begin(const std::string& name) {
+core::Result<OidcService::Start> OidcService::begin(const std::string& name,
+                                                    std::optional<std::string> portal_return) {
   Provider& provider = *providers_.at(name);
   auto meta = provider.metadata();
   if (!meta) return tl::unexpected(meta.error());
@@ -75,11 +76,12 @@ core::Result<OidcService::Start> OidcService::begin(const std::string& name) {
   if (!state || !nonce || !verifier)
     return core::makeError(core::Errc::Internal, "random source failed");
   const std::string challenge = core::base64urlEncode(crypto::sha256(*verifier));  // §4.2 S256
-  const json::object tx{{"p", name},
-                        {"s", *state},
-                        {"n", *nonce},
-                        {"v", *verifier},
-                        {"e", clock_.unixSeconds() + kTransactionSeconds}};
+  json::object tx{{"p", name},
+                  {"s", *state},
+                  {"n", *nonce},
+                  {"v", *verifier},
+                  {"e", clock_.unixSeconds() + kTransactionSeconds}};
+  if (portal_return) tx["r"] = *portal_return;
   auto sealed = crypto::seal(settings_.cookie_key, json::serialize(tx), kCookieAad);
   if (!sealed) return tl::unexpected(sealed.error());
   const auto& c = provider.config();
@@ -108,8 +110,24 @@ std::string OidcService::fail(const std::string& provider, const std::string& re
   return settings_.frontend_url + "/auth/callback#error=" + reason;
 }
 
+OidcService::Landing OidcService::landingOf(std::string_view location) const {
+  Landing out;
+  const std::string base = settings_.frontend_url + "/auth/callback#";
+  if (!location.starts_with(base)) return out;
+  const std::string_view fragment = location.substr(base.size());
+  const auto eq = fragment.find('=');
+  if (eq == std::string_view::npos) return out;
+  const std::string_view key = fragment.substr(0, eq);
+  std::string value(fragment.substr(eq + 1));
+  if (key == "code") out.code = std::move(value);
+  if (key == "mfa_token") out.mfa_token = std::move(value);
+  if (key == "error") out.error = std::move(value);
+  return out;
+}
+
 std::string OidcService::complete(const std::string& name, const Callback& cb,
-                                  const auth::ClientInfo& client) {
+                                  const auth::ClientInfo& client,
+                                  std::optional<std::string>* portal_return) {
   Provider& provider = *providers_.at(name);
   const auto param = [&](const char* key) -> std::string {
     const auto it = cb.params.find(key);
@@ -128,6 +146,8 @@ std::string OidcService::complete(const std::string& name, const Callback& cb,
     const auto* v = t.if_contains(key);
     return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
   };
+  if (const auto* r = t.if_contains("r"); r != nullptr && r->is_string() && portal_return)
+    *portal_return = std::string(r->get_string());
   const auto* expiry = t.if_contains("e");
   const std::int64_t now = clock_.unixSeconds();
   if (str("p") != name || expiry == nullptr || !expiry->is_int64() || expiry->get_int64() < now) {

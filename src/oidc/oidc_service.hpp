@@ -39,6 +39,12 @@ class OidcService {
               state::OneTimeStore& once, Settings settings);
 
   bool hasProvider(const std::string& name) const { return providers_.contains(name); }
+  // The configured providers' names, for the portal's buttons.
+  std::vector<std::string> providerNames() const {
+    std::vector<std::string> out;
+    for (const auto& [name, provider] : providers_) out.push_back(name);
+    return out;
+  }
 
   // The provider's authorization URL and the sealed transaction for the cookie; Unavailable when
   // the provider cannot be reached.
@@ -46,7 +52,10 @@ class OidcService {
     std::string location;
     std::string cookie;
   };
-  [[nodiscard]] core::Result<Start> begin(const std::string& provider);
+  // `portal_return`: begun by the pages' portal (/ui/login), which signs the browser in itself
+  // and then goes to this checked address.
+  [[nodiscard]] core::Result<Start> begin(const std::string& provider,
+                                          std::optional<std::string> portal_return = {});
 
   // Everything the callback carried. Returns where to send the browser: the frontend with a
   // one-time code, or with a short error; details go to the audit log.
@@ -54,8 +63,17 @@ class OidcService {
     std::map<std::string, std::string> params;  // code, state, iss, error
     std::optional<std::string> cookie;
   };
+  // `portal_return` is set when the transaction was begun by the portal.
   std::string complete(const std::string& provider, const Callback& callback,
-                       const auth::ClientInfo& client);
+                       const auth::ClientInfo& client,
+                       std::optional<std::string>* portal_return = nullptr);
+  // What a landing address from complete() carries: one of code, mfa_token, error.
+  struct Landing {
+    std::string code;
+    std::string mfa_token;
+    std::string error;
+  };
+  Landing landingOf(std::string_view location) const;
 
   // Trades a one-time code (single use, 60 s, on every node) for the provider's proof of the
   // user (the route then starts a session, or asks for the second factor when the user has one

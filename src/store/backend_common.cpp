@@ -70,4 +70,14 @@ core::Status scanAuditPages(
   }
 }
 
+std::string likePattern(std::string_view text) {
+  std::string out = "%";
+  for (const char ch : text) {
+    if (ch == '%' || ch == '_' || ch == '\\') out.push_back('\\');
+    out.push_back(ch);
+  }
+  out.push_back('%');
+  return out;
+}
+
 }  // namespace gatehouse::store

@@ -20,6 +20,9 @@ std::vector<std::string> splitScopes(const std::string& text);
 // letter case).
 bool sameAddress(std::string_view a, std::string_view b);
 
+// A LIKE pattern (escape character: backslash) matching any text that contains `text` literally.
+std::string likePattern(std::string_view text);
+
 // Applies `patch` to `user`; true when that takes away the last of `protected_role` from an
 // active user that had it (the caller must then check another active holder remains).
 bool applyUserPatch(User& user, const UserPatch& patch, std::string_view protected_role);

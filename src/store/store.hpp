@@ -71,6 +71,11 @@ class UserStore {
   [[nodiscard]] virtual core::Result<std::vector<User>> list(std::int64_t limit,
                                                              std::int64_t offset) = 0;
   [[nodiscard]] virtual core::Result<std::int64_t> count() = 0;
+  // Users whose email or username contains `text` (case-insensitive, `text` taken literally:
+  // no wildcards), by id; `text` empty lists everyone.
+  [[nodiscard]] virtual core::Result<std::vector<User>> search(std::string_view text,
+                                                               std::int64_t limit,
+                                                               std::int64_t offset) = 0;
   // In one transaction (a deactivation's sessions, keys and watermark included, see UserPatch):
   // NotFound, AlreadyExists (conflict Email or Username), or FailedPrecondition when the change
   // would leave no active user with role `protected_role`.

@@ -1,14 +1,13 @@
 #include "ui/pages.hpp"
 
-#include "core/html.hpp"
+#include "ui/layout.hpp"
 
 namespace gatehouse::ui {
 namespace {
 
-using core::escapeHtml;
-
-// Moves #token=... into the form and out of the address bar (and of the history).
-constexpr std::string_view kTokenScript = R"js((function () {
+// Moves #token=... into the form and out of the address bar (and of the history). The pages
+// need nothing else from JavaScript.
+constexpr std::string_view kScript = R"js((function () {
   "use strict";
   var match = /(?:^#|&)token=([A-Za-z0-9_-]+)/.exec(window.location.hash);
   var field = document.getElementById("token");
@@ -20,64 +19,98 @@ constexpr std::string_view kTokenScript = R"js((function () {
 })();
 )js";
 
-constexpr std::string_view kStylesheet = R"css(body {
-  font-family: system-ui, sans-serif; color: #1f2933; background: #f5f7fa;
-  margin: 0; padding: 2rem 1rem;
-}
-main { max-width: 26rem; margin: 0 auto; background: #fff; padding: 1.5rem 2rem;
+constexpr std::string_view kStylesheet = R"css(:root { --primary: #2457c5; --background: #f5f7fa; }
+* { box-sizing: border-box; }
+body { font-family: system-ui, sans-serif; color: #1f2933; background: var(--background);
+  margin: 0; line-height: 1.45; }
+header { display: flex; flex-wrap: wrap; align-items: center; justify-content: space-between;
+  gap: .5rem; padding: .8rem 1rem; background: #fff; border-bottom: 1px solid #d9e2ec; }
+header .brand { font-weight: 700; font-size: 1.1rem; color: var(--primary); }
+nav { display: flex; flex-wrap: wrap; align-items: center; gap: 1rem; }
+nav form { display: inline; margin: 0; }
+main { max-width: 46rem; margin: 1.5rem auto; background: #fff; padding: 1.5rem;
   border-radius: 8px; box-shadow: 0 1px 3px rgba(0,0,0,.12); }
-h1 { font-size: 1.4rem; }
+main.narrow { max-width: 26rem; }
+section { border-top: 1px solid #e4e7eb; margin-top: 1.5rem; padding-top: .5rem; }
+h1 { font-size: 1.4rem; margin-top: 0; }
+h2 { font-size: 1.15rem; }
+a { color: var(--primary); }
 label { display: block; margin: 1rem 0 .3rem; font-weight: 600; }
-input { width: 100%; box-sizing: border-box; padding: .6rem; font-size: 1rem;
-  border: 1px solid #9aa5b1; border-radius: 4px; }
-button { margin-top: 1.2rem; padding: .7rem 1.4rem; font-size: 1rem; border: 0;
-  border-radius: 4px; background: #2457c5; color: #fff; cursor: pointer; }
+input, select { width: 100%; padding: .6rem; font-size: 1rem; border: 1px solid #9aa5b1;
+  border-radius: 4px; background: #fff; }
+input[type=checkbox] { width: auto; margin-right: .4rem; }
+label.check { font-weight: 400; margin: .3rem 0; }
+button { margin-top: 1.2rem; padding: .6rem 1.2rem; font-size: 1rem; border: 0;
+  border-radius: 4px; background: var(--primary); color: #fff; cursor: pointer; }
+button.secondary { background: #52606d; }
+button.danger { background: #a61b1b; }
+button.link { background: none; color: var(--primary); padding: 0; margin: 0;
+  text-decoration: underline; }
+button:focus, input:focus, select:focus, a:focus { outline: 3px solid #f0b429; outline-offset: 1px; }
+form.inline { display: inline; }
+form.inline button { margin: 0 .3rem 0 0; padding: .35rem .8rem; font-size: .9rem; }
 .error { color: #a61b1b; background: #fde8e8; padding: .6rem; border-radius: 4px; }
-footer { color: #616e7c; font-size: .85rem; margin-top: 1.5rem; }
+.notice { color: #0f5132; background: #d1e7dd; padding: .6rem; border-radius: 4px; }
+.providers a { display: block; text-align: center; margin-top: .6rem; padding: .6rem;
+  border: 1px solid #9aa5b1; border-radius: 4px; text-decoration: none; }
+.links { margin-top: 1.2rem; display: flex; flex-wrap: wrap; gap: 1rem; }
+.table { overflow-x: auto; }
+table { border-collapse: collapse; width: 100%; font-size: .92rem; }
+th, td { text-align: left; padding: .4rem .5rem; border-bottom: 1px solid #e4e7eb;
+  vertical-align: top; }
+code, .secret { font-family: ui-monospace, monospace; word-break: break-all; }
+.qr svg { width: 12rem; height: 12rem; display: block; }
+ul.codes { columns: 2; font-family: ui-monospace, monospace; }
+.chart svg { width: 100%; height: auto; }
+.chart .bar { fill: var(--primary); }
+.chart .axis { stroke: #9aa5b1; }
+.chart text { font-size: 10px; fill: #52606d; }
+.muted { color: #616e7c; font-size: .9rem; }
+@media (max-width: 30rem) { main { margin: 0; border-radius: 0; padding: 1rem; } }
 )css";
-
-std::string head(std::string_view brand, std::string_view title) {
-  return "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-         "<meta name=\"referrer\" content=\"no-referrer\">\n<title>" +
-         escapeHtml(title) + " · " + escapeHtml(brand) +
-         "</title>\n<link rel=\"stylesheet\" href=\"/ui/static/gatehouse.css\">\n"
-         "<script src=\"/ui/static/token.js\" defer></script>\n</head>\n<body><main>\n";
-}
-
-std::string foot(std::string_view brand) {
-  return "<footer>" + escapeHtml(brand) + "</footer>\n</main></body></html>\n";
-}
 
 }  // namespace
 
-std::string tokenPage(const TokenForm& form, std::string_view brand, std::string_view error) {
-  std::string out = head(brand, form.title);
-  out += "<h1>" + escapeHtml(form.title) + "</h1>\n";
-  if (!error.empty()) out += "<p class=\"error\" role=\"alert\">" + escapeHtml(error) + "</p>\n";
-  out += "<p>" + escapeHtml(form.intro) + "</p>\n";
-  out += "<form method=\"post\" action=\"" + escapeHtml(form.path) + "\">\n";
-  out +=
-      "<div id=\"token-row\"><label for=\"token\">Code from the email</label>\n"
-      "<input id=\"token\" name=\"token\" type=\"text\" autocomplete=\"off\" spellcheck=\"false\" "
-      "required maxlength=\"128\"></div>\n";
+std::string tokenPage(const TokenForm& form, std::string_view brand, std::string_view csrf,
+                      std::string_view error) {
+  std::string body = heading(form.title);
+  if (!error.empty()) body += errorBox(error);
+  body += paragraph(form.intro);
+  body += formStart(form.path, "token-form", csrf);
+  body += "<div id=\"token-row\">" +
+          field({"Code from the email",
+                 "token",
+                 "text",
+                 "off",
+                 true,
+                 {},
+                 "spellcheck=\"false\" maxlength=\"128\""}) +
+          "</div>\n";
   if (form.new_password) {
-    out +=
-        "<label for=\"new_password\">New password</label>\n"
-        "<input id=\"new_password\" name=\"new_password\" type=\"password\" "
-        "autocomplete=\"new-password\" required>\n";
+    body += field({"New password", "new_password", "password", "new-password"});
   }
-  out += "<button type=\"submit\">" + escapeHtml(form.button) + "</button>\n</form>\n";
-  return out + foot(brand);
+  body += formEnd(form.button);
+  return page(brand, form.title, body);
 }
 
-std::string messagePage(std::string_view brand, std::string_view title, std::string_view message) {
-  return head(brand, title) + "<h1>" + escapeHtml(title) + "</h1>\n<p>" + escapeHtml(message) +
-         "</p>\n" + foot(brand);
+std::string messagePage(std::string_view brand, std::string_view title, std::string_view message,
+                        std::string_view link, std::string_view link_text) {
+  std::string body = heading(title) + paragraph(message);
+  if (!link.empty()) body += "<p><a href=\"" + esc(link) + "\">" + esc(link_text) + "</a></p>\n";
+  return page(brand, title, body);
+}
+
+std::string brandStylesheet(const Colours& colours, std::string_view extra) {
+  std::string out =
+      ":root { --primary: " + colours.primary + "; --background: " + colours.background + "; }\n";
+  out += extra;
+  return out;
 }
 
 std::optional<Asset> staticAsset(std::string_view name) {
-  if (name == "token.js") return Asset{kTokenScript, "text/javascript; charset=utf-8"};
+  // token.js: the name the first pages used, kept for links already sent.
+  if (name == "gatehouse.js" || name == "token.js")
+    return Asset{kScript, "text/javascript; charset=utf-8"};
   if (name == "gatehouse.css") return Asset{kStylesheet, "text/css; charset=utf-8"};
   return std::nullopt;
 }

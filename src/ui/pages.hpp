@@ -23,10 +23,23 @@ struct TokenForm {
   bool new_password = false;  // also asks for the new password
 };
 
-// The form page; `error` (escaped) is shown above the form when set.
-std::string tokenPage(const TokenForm& form, std::string_view brand, std::string_view error = {});
+// The form page with its CSRF token; `error` is shown above the form when set.
+std::string tokenPage(const TokenForm& form, std::string_view brand, std::string_view csrf,
+                      std::string_view error = {});
 // A short outcome page ("Password has been reset") with a link onwards.
-std::string messagePage(std::string_view brand, std::string_view title, std::string_view message);
+std::string messagePage(std::string_view brand, std::string_view title, std::string_view message,
+                        std::string_view link = "/ui/login",
+                        std::string_view link_text = "Sign in");
+
+// The pages' colours: BRAND_PRIMARY_COLOR and BRAND_BACKGROUND_COLOR ("#rgb" or "#rrggbb"),
+// checked by the configuration.
+struct Colours {
+  std::string primary = "#2457c5";
+  std::string background = "#f5f7fa";
+};
+// /ui/static/brand.css: the colours as CSS custom properties, then `extra` (the operator's
+// GATEHOUSE_TEMPLATE_DIR/ui.css, appended as it is).
+std::string brandStylesheet(const Colours& colours, std::string_view extra);
 
 // The pages' static files (script, stylesheet) compiled into the binary.
 struct Asset {

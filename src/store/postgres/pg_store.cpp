@@ -357,6 +357,19 @@ class PgUsers final : public UserStore {
     });
   }
 
+  core::Result<std::vector<User>> search(std::string_view text, std::int64_t limit,
+                                         std::int64_t offset) override {
+    return pool_.with<std::vector<User>>([&](Connection& c) -> core::Result<std::vector<User>> {
+      auto rows = c.query(
+          std::string(kUserSelect) +
+              "WHERE lower(email) LIKE lower($1) ESCAPE '\\' OR lower(username) LIKE lower($1) "
+              "ESCAPE '\\' ORDER BY id LIMIT $2 OFFSET $3",
+          {likePattern(text), limit, offset});
+      if (!rows) return tl::unexpected(rows.error());
+      return allRows<User>(*rows, readUser);
+    });
+  }
+
   core::Result<std::int64_t> count() override {
     return pool_.with<std::int64_t>([&](Connection& c) -> core::Result<std::int64_t> {
       auto rows = c.query("SELECT COUNT(*) FROM users");

@@ -344,6 +344,19 @@ class SqliteUsers final : public UserStore {
     });
   }
 
+  core::Result<std::vector<User>> search(std::string_view text, std::int64_t limit,
+                                         std::int64_t offset) override {
+    return pool_.with([&](Connection& c) -> core::Result<std::vector<User>> {
+      auto stmt = c.prepare(
+          kUserSelect +
+          "WHERE lower(email) LIKE lower(?1) ESCAPE '\\' OR lower(username) LIKE lower(?1) "
+          "ESCAPE '\\' ORDER BY id LIMIT ?2 OFFSET ?3");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, likePattern(text)).bind(2, limit).bind(3, offset);
+      return allRows<User>(*stmt, readUser);
+    });
+  }
+
   core::Result<std::int64_t> count() override {
     return pool_.with([&](Connection& c) -> core::Result<std::int64_t> {
       auto stmt = c.prepare("SELECT COUNT(*) FROM users");

@@ -67,7 +67,7 @@ TEST(TokenPage, EscapesTheTitleTheErrorAndTheBrand) {
   TokenForm form = kResetForm;
   form.title = "<b>Title</b>";
   const std::string html =
-      tokenPage(form, "A&B \"Corp\"", "<script>alert('x')</script> & \"more\"");
+      tokenPage(form, "A&B \"Corp\"", "csrf-token", "<script>alert('x')</script> & \"more\"");
   EXPECT_TRUE(contains(html, "&lt;b&gt;Title&lt;/b&gt;"));
   EXPECT_FALSE(contains(html, "<b>Title</b>"));
   EXPECT_TRUE(
@@ -79,8 +79,8 @@ TEST(TokenPage, EscapesTheTitleTheErrorAndTheBrand) {
 }
 
 TEST(TokenPage, ShowsTheErrorOnlyWhenThereIsOne) {
-  const std::string with = tokenPage(kVerifyForm, "Gatehouse", "That link has expired.");
-  const std::string without = tokenPage(kVerifyForm, "Gatehouse");
+  const std::string with = tokenPage(kVerifyForm, "Gatehouse", "csrf-token", "That link has expired.");
+  const std::string without = tokenPage(kVerifyForm, "Gatehouse", "csrf-token");
   EXPECT_TRUE(contains(with, "That link has expired."));
   EXPECT_TRUE(contains(with, "role=\"alert\""));
   EXPECT_FALSE(contains(without, "role=\"alert\""));
@@ -88,11 +88,13 @@ TEST(TokenPage, ShowsTheErrorOnlyWhenThereIsOne) {
 }
 
 TEST(TokenPage, HasAFormPostingTheTokenToItsPath) {
-  const std::string html = tokenPage(kVerifyForm, "Gatehouse");
+  const std::string html = tokenPage(kVerifyForm, "Gatehouse", "csrf-token");
   EXPECT_TRUE(std::regex_search(
       html, std::regex("<form[^>]*method=\"post\"[^>]*action=\"/ui/verify-email\"[^>]*>")))
       << html;
-  EXPECT_EQ(attributeValues(html, "name", "input"), (std::vector<std::string>{"token"}));
+  EXPECT_EQ(attributeValues(html, "name", "input"), (std::vector<std::string>{"csrf", "token"}));
+  // The CSRF token rides in the form, hidden.
+  EXPECT_TRUE(contains(html, "<input type=\"hidden\" name=\"csrf\" value=\"csrf-token\">"));
   EXPECT_TRUE(std::regex_search(html, std::regex("<input[^>]*name=\"token\"[^>]*required")));
   EXPECT_TRUE(std::regex_search(html, std::regex("<button[^>]*type=\"submit\"[^>]*>Verify<")));
   // The form ends after its fields and button.
@@ -105,9 +107,9 @@ TEST(TokenPage, HasAFormPostingTheTokenToItsPath) {
 }
 
 TEST(TokenPage, AsksForTheNewPasswordWhenTheFormSaysSo) {
-  const std::string html = tokenPage(kResetForm, "Gatehouse");
+  const std::string html = tokenPage(kResetForm, "Gatehouse", "csrf-token");
   EXPECT_EQ(attributeValues(html, "name", "input"),
-            (std::vector<std::string>{"token", "new_password"}));
+            (std::vector<std::string>{"csrf", "token", "new_password"}));
   EXPECT_TRUE(std::regex_search(
       html, std::regex("<input[^>]*name=\"new_password\"[^>]*type=\"password\"[^>]*>")));
   EXPECT_TRUE(contains(html, "autocomplete=\"new-password\""));
@@ -116,8 +118,8 @@ TEST(TokenPage, AsksForTheNewPasswordWhenTheFormSaysSo) {
 }
 
 TEST(TokenPage, LoadsItsScriptAndStylesheetFromThisServer) {
-  const std::string html = tokenPage(kResetForm, "Gatehouse");
-  EXPECT_TRUE(std::regex_search(html, std::regex("<script[^>]*src=\"/ui/static/token.js\"")));
+  const std::string html = tokenPage(kResetForm, "Gatehouse", "csrf-token");
+  EXPECT_TRUE(std::regex_search(html, std::regex("<script[^>]*src=\"/ui/static/gatehouse.js\"")));
   const auto sources = attributeValues(html, "src");
   const auto links = attributeValues(html, "href");
   std::vector<std::string> referenced = sources;
@@ -125,10 +127,12 @@ TEST(TokenPage, LoadsItsScriptAndStylesheetFromThisServer) {
   ASSERT_FALSE(referenced.empty());
   for (const auto& path : referenced) {
     ASSERT_TRUE(path.starts_with("/ui/static/")) << path;
+    // brand.css is made from the configuration (brandStylesheet), the others compiled in.
+    if (path == "/ui/static/brand.css") continue;
     EXPECT_TRUE(staticAsset(path.substr(std::string_view("/ui/static/").size()))) << path;
   }
   // The script fills the page's token field (found by its id) from the link's fragment.
-  const auto script = staticAsset("token.js");
+  const auto script = staticAsset("gatehouse.js");
   ASSERT_TRUE(script);
   const auto ids = attributeValues(html, "id");
   EXPECT_NE(std::find(ids.begin(), ids.end(), "token"), ids.end());
@@ -145,7 +149,7 @@ TEST(MessagePage, EscapesItsTextAndHasNoInlineCode) {
 }
 
 TEST(StaticAsset, ServesTheScriptAndStylesheetOnly) {
-  const auto script = staticAsset("token.js");
+  const auto script = staticAsset("gatehouse.js");
   ASSERT_TRUE(script);
   EXPECT_FALSE(script->body.empty());
   EXPECT_TRUE(script->content_type.starts_with("text/javascript"));

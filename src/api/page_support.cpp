@@ -1,0 +1,259 @@
+#include "api/page_support.hpp"
+
+#include <stdexcept>
+
+#include <boost/json/parse.hpp>
+#include <spdlog/spdlog.h>
+
+#include "auth/claims.hpp"
+#include "core/uri_path.hpp"
+#include "ui/pages.hpp"
+
+namespace gatehouse::api::pages {
+namespace {
+
+namespace json = boost::json;
+
+// Percent-encodes a query value (RFC 3986 unreserved characters stay).
+std::string encodeComponent(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char ch : text) {
+    const auto u = static_cast<unsigned char>(ch);
+    if (std::isalnum(u) != 0 || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+      out.push_back(ch);
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[u >> 4U]);
+      out.push_back(kHex[u & 15U]);
+    }
+  }
+  return out;
+}
+
+bool contains(std::string_view haystack, std::string_view needle) {
+  return haystack.find(needle) != std::string_view::npos;
+}
+
+}  // namespace
+
+http::Response html(int status, std::string body) {
+  http::Response res;
+  res.status = status;
+  res.body = std::move(body);
+  res.set("Content-Type", "text/html; charset=utf-8");
+  res.set("Content-Security-Policy", std::string(ui::kPageCsp));
+  res.set("Cache-Control", "no-store");
+  // Forms post with an Origin the server can check (no-referrer would make it "null").
+  res.set("Referrer-Policy", "same-origin");
+  return res;
+}
+
+http::Response seeOther(std::string location) {
+  http::Response res = http::Response::empty(303);
+  res.set("Location", std::move(location));
+  res.set("Cache-Control", "no-store");
+  return res;
+}
+
+std::optional<std::string_view> cookie(const http::Request& request, std::string_view name) {
+  for (const auto& [header, value] : request.headers) {
+    if (header.size() != 6 ||
+        !std::equal(header.begin(), header.end(), "cookie", [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == b;
+        }))
+      continue;
+    std::string_view rest = value;
+    while (!rest.empty()) {
+      const auto semi = rest.find(';');
+      std::string_view pair = rest.substr(0, semi);
+      rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
+      while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+      const auto eq = pair.find('=');
+      if (eq == std::string_view::npos || pair.substr(0, eq) != name) continue;
+      std::string_view v = pair.substr(eq + 1);
+      while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+      return v;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string cookieHeader(const Services& s, std::string_view name, std::string_view value,
+                         std::int64_t max_age) {
+  std::string out = std::string(name) + "=" + std::string(value) +
+                    "; Path=/; HttpOnly; SameSite=Lax; Max-Age=" + std::to_string(max_age);
+  if (s.cookie_secure) out += "; Secure";
+  if (!s.cookie_domain.empty()) out += "; Domain=" + s.cookie_domain;
+  return out;
+}
+
+void addCookie(http::Response& response, std::string value) {
+  response.headers.emplace_back("Set-Cookie", std::move(value));
+}
+
+FormToken formToken(const Call& c) {
+  const Services& s = c.services;
+  if (c.who != nullptr) return {s.csrf->tokenFor("session", auth::sessionOf(c.who->claims)), {}};
+  if (auto existing = cookie(c.request, ui::Csrf::kCookieName);
+      existing && !existing->empty() && existing->size() <= ui::Csrf::kMaxBindingBytes) {
+    return {s.csrf->tokenFor("anon", *existing), {}};
+  }
+  auto fresh = ui::Csrf::newBinding();
+  if (!fresh) return {};
+  // A day: long enough for a form left open, and renewed by every page before sign-in.
+  return {s.csrf->tokenFor("anon", *fresh),
+          cookieHeader(s, ui::Csrf::kCookieName, *fresh, 24 * 3600)};
+}
+
+http::Response attach(http::Response response, const FormToken& token) {
+  if (token.new_cookie) addCookie(response, *token.new_cookie);
+  return response;
+}
+
+bool csrfValid(const Call& c, std::string_view presented) {
+  const Services& s = c.services;
+  if (c.who != nullptr) return s.csrf->check("session", auth::sessionOf(c.who->claims), presented);
+  const auto binding = cookie(c.request, ui::Csrf::kCookieName);
+  return binding && s.csrf->check("anon", *binding, presented);
+}
+
+bool mayUseConsole(const auth::Principal& who) {
+  for (const auto& p : who.permissions) {
+    if (p == "users:write" || p == "analytics:view") return true;
+  }
+  return false;
+}
+
+ui::Viewer viewerOf(const Call& c, const FormToken& token) {
+  if (c.who == nullptr) return {};
+  return {c.who->user->username, mayUseConsole(*c.who), token.token};
+}
+
+std::optional<auth::Principal> signedIn(const Call& c) {
+  const auto value = cookie(c.request, auth::BrowserSessions::kCookieName);
+  if (!value || c.services.browser == nullptr) return std::nullopt;
+  auto who = c.services.browser->authenticate(*value);
+  if (!who) return std::nullopt;
+  return std::move(*who);
+}
+
+void addForm(RouteTable& table, std::string_view api_method, std::string_view api_path,
+             std::string page_path, std::string summary, RouteHandler handler) {
+  const Route* api = nullptr;
+  for (const auto& route : table.routes()) {
+    if (route.method == api_method && route.path == api_path) api = &route;
+  }
+  if (api == nullptr)
+    throw std::logic_error("page form " + page_path + " names no API route " +
+                           std::string(api_path));
+  Route form{.method = "POST",
+             .path = std::move(page_path),
+             .credential = Credential::Session,
+             .permissions = api->permissions,
+             .lane = api->lane,
+             .step_up = api->step_up,
+             .before_mfa_enrolment = api->before_mfa_enrolment,
+             .summary = std::move(summary),
+             .tag = "pages",
+             .description = "The page's form for " + std::string(api_method) + " " +
+                            std::string(api_path) + ".",
+             .body = BodyKind::Form,
+             .body_schema = api->body_schema.empty() ? "CsrfForm" : api->body_schema,
+             .replies = {{303, "Done: back to the page", ""}},
+             .limits = api->limits,
+             .csrf = true,
+             .hidden = true,
+             .handler = std::move(handler)};
+  table.add(std::move(form));
+}
+
+std::string detailOf(const http::Response& answer) {
+  boost::system::error_code ec;
+  const json::value v = json::parse(answer.body, ec);
+  const json::object* o = ec ? nullptr : v.if_object();
+  const json::value* detail = o != nullptr ? o->if_contains("detail") : nullptr;
+  if (detail != nullptr && detail->is_string()) return std::string(detail->get_string());
+  if (detail != nullptr && detail->is_array()) {
+    std::string out;
+    for (const auto& item : detail->get_array()) {
+      const auto* obj = item.if_object();
+      if (obj == nullptr) continue;
+      std::string where;
+      if (const auto* loc = obj->if_contains("loc"); loc != nullptr && loc->is_array() &&
+                                                     !loc->get_array().empty() &&
+                                                     loc->get_array().back().is_string())
+        where = std::string(loc->get_array().back().get_string()) + ": ";
+      if (const auto* msg = obj->if_contains("msg"); msg != nullptr && msg->is_string())
+        out += (out.empty() ? "" : "; ") + where + std::string(msg->get_string());
+    }
+    if (!out.empty()) return out;
+  }
+  return "Something went wrong. Try again in a moment.";
+}
+
+std::string refusalText(const auth::Error& error, const http::Request& request) {
+  return detailOf(errorResponse(error, request));
+}
+
+std::string returnTo(const Services& s, std::string_view candidate) {
+  if (s.return_to == nullptr) return "";
+  return s.return_to->check(candidate).value_or("");
+}
+
+void sendToPortal(const Services& s, const http::Request& request, http::Response& refused) {
+  if (refused.status != 401 || s.return_to == nullptr) return;
+  const auto rd = request.queryParam("rd");
+  if (!rd) return;
+  // A page navigation only: scripts and API clients get the plain 401.
+  const auto mode = request.header("sec-fetch-mode");
+  const auto accept = request.header("accept");
+  const bool navigation = mode ? *mode == "navigate" : (accept && contains(*accept, "text/html"));
+  const auto method = request.header(originalRequestHeaders(s.forward_auth_proxy).method);
+  if (!navigation || (method && *method != "GET" && *method != "HEAD")) return;
+  std::string original = *rd;
+  if (original.empty()) {
+    if (const auto url = request.header("x-original-url")) {
+      original = std::string(*url);
+    } else {
+      const auto proto = request.header("x-forwarded-proto");
+      const auto host = request.header("x-forwarded-host");
+      const auto uri = request.header(originalRequestHeaders(s.forward_auth_proxy).uri);
+      if (proto && host && uri)
+        original = std::string(*proto) + "://" + std::string(*host) + std::string(*uri);
+    }
+  }
+  const std::string target = returnTo(s, original);
+  if (target.empty() || target.front() == '/') {
+    spdlog::info("request_id={} forward-auth: no portal redirect (return address not allowed)",
+                 request.request_id);
+    return;
+  }
+  refused.set("Location", s.public_url + "/ui/login?return_to=" + encodeComponent(target));
+  // Traefik and Caddy hand a refusal to the browser as it is; nginx turns it into a redirect.
+  if (s.forward_auth_proxy != config::ForwardAuthProxy::Nginx) refused.status = 302;
+}
+
+http::Response pageRefusal(const Services& s, const http::Request& request,
+                           http::Response refused) {
+  if (refused.status == 401) {
+    // No session, an ended one, or a sign-in too old for this step: sign in (again).
+    std::string back = request.method == "GET"                 ? request.target
+                       : request.path.starts_with("/ui/admin") ? "/ui/admin"
+                                                               : "/ui/account";
+    http::Response res = seeOther("/ui/login?return_to=" + encodeComponent(back) +
+                                  (contains(refused.body, "Step-up") ? "&reauth=1" : ""));
+    if (!contains(refused.body, "Step-up"))
+      addCookie(res, cookieHeader(s, auth::BrowserSessions::kCookieName, "", 0));
+    return res;
+  }
+  const std::string text = detailOf(refused);
+  http::Response res = html(refused.status, ui::messagePage(s.brand_name, "Not possible", text,
+                                                            "/ui/account", "Your account"));
+  for (const auto& [name, value] : refused.headers) {
+    if (name == "Retry-After") res.set(name, value);
+  }
+  return res;
+}
+
+}  // namespace gatehouse::api::pages

@@ -1,0 +1,101 @@
+#pragma once
+
+// What the pages' routes share (API.md, Pages for people): HTML answers, cookies, the forms'
+// CSRF tokens, the viewer, the contract's words for a refusal.
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "api/route.hpp"
+#include "api/services.hpp"
+#include "ui/layout.hpp"
+
+namespace gatehouse::api::pages {
+
+// An HTML answer with the pages' CSP, no caching and a referrer kept to this origin.
+http::Response html(int status, std::string body);
+// 303 See Other to `location` (a path of ours or a checked return address).
+http::Response seeOther(std::string location);
+
+// The value of cookie `name` in the request's Cookie headers.
+std::optional<std::string_view> cookie(const http::Request& request, std::string_view name);
+// A Set-Cookie value: HttpOnly, SameSite=Lax, Path=/, Secure unless the server is plain-HTTP
+// localhost, SESSION_COOKIE_DOMAIN when set; max_age 0 deletes it.
+std::string cookieHeader(const Services& s, std::string_view name, std::string_view value,
+                         std::int64_t max_age);
+void addCookie(http::Response& response, std::string value);
+
+// The CSRF token of the forms on the page being made: bound to the viewer's session when the
+// route authenticated one, else to this browser's gatehouse_csrf cookie (made, and set on the
+// answer by attach(), when the browser has none yet).
+struct FormToken {
+  std::string token;
+  std::optional<std::string> new_cookie;  // Set-Cookie value to send
+};
+FormToken formToken(const Call& c);
+http::Response attach(http::Response response, const FormToken& token);
+// Whether the posted `csrf` field is the token for this request's binding (constant time).
+bool csrfValid(const Call& c, std::string_view presented);
+
+// The signed-in viewer of a page (for the header): name, console access, the sign-out token.
+ui::Viewer viewerOf(const Call& c, const FormToken& token);
+// Whether `who` may open the console (users:write or analytics:view).
+bool mayUseConsole(const auth::Principal& who);
+
+// The cookie's principal on a route that does not require one (the portal's own pages): the
+// signed-in browser, or nothing.
+std::optional<auth::Principal> signedIn(const Call& c);
+
+// A route's limit refused the request (429, or 503 when the counters are unreachable): the
+// page `render(status, text)` makes, with the refusal's Retry-After.
+template <class Render>
+http::Response limited(const http::Response& refused, Render&& render) {
+  http::Response res = render(
+      refused.status, refused.status == 429 ? "Too many attempts. Wait a little and try again."
+                                            : "The service is unavailable. Try again in a "
+                                              "moment.");
+  for (const auto& [name, value] : refused.headers) {
+    if (name == "Retry-After") res.set(name, value);
+  }
+  return res;
+}
+
+// The contract's message for a refusal (the API's "detail", logged there with the request id).
+std::string refusalText(const auth::Error& error, const http::Request& request);
+
+// A return address from `candidate` (`return_to`, or `rd`), checked; "" when none is acceptable.
+std::string returnTo(const Services& s, std::string_view candidate);
+
+// Forward-auth for browsers: when `refused` (a 401) answers a page navigation that asked for it
+// (?rd), points it at the portal with the original URL as return_to (302 for Traefik, which
+// passes the answer on; 401 with Location for nginx's auth_request_set). Only to return
+// addresses that ALLOWED_RETURN_URLS allows.
+void sendToPortal(const Services& s, const http::Request& request, http::Response& refused);
+
+// The page a middleware refusal becomes on a page route (a JSON answer would mean nothing to a
+// person): sign-in for a missing or ended session, a short page otherwise.
+http::Response pageRefusal(const Services& s, const http::Request& request, http::Response refused);
+
+// A page's form for what an API route does: POST `page_path` with the session cookie, a form
+// body and the CSRF check, and the API route's own rules copied from its declaration
+// (permissions, lane, step-up, MFA enrolment rule, rate limits), so the two cannot drift apart.
+// The API route must already be in the table.
+void addForm(RouteTable& table, std::string_view api_method, std::string_view api_path,
+             std::string page_path, std::string summary, RouteHandler handler);
+
+// The "detail" of an API answer (a string, or a validation list made readable).
+std::string detailOf(const http::Response& answer);
+
+// The end of an external sign-in the portal began (oidc_routes' callback): the browser signed
+// in (or asked for its second factor) and sent to `portal_return`, or back to /ui/login with a
+// short reason. `landing` is OidcService::complete()'s answer.
+http::Response finishExternal(Call& c, const std::string& landing,
+                              const std::string& portal_return);
+
+}  // namespace gatehouse::api::pages
+
+namespace gatehouse::api {
+// Starts an external sign-in (oidc_routes): the provider's authorization URL and the transaction
+// cookie; `portal_return` when the portal began it.
+http::Response beginExternal(Call& c, std::optional<std::string> portal_return);
+}  // namespace gatehouse::api

@@ -1,0 +1,483 @@
+// The sign-in portal (API.md, Pages for people): /ui/login with the second factor and external
+// providers, /ui/register, /ui/forgot-password, /ui/logout. Every form goes through the same
+// services, limits, lockout and audit as the JSON API, and answers in the API's words.
+#include <spdlog/spdlog.h>
+
+#include "api/body.hpp"
+#include "api/page_support.hpp"
+#include "api/route.hpp"
+#include "api/services.hpp"
+#include "auth/claims.hpp"
+#include "ui/pages.hpp"
+
+namespace gatehouse::api {
+namespace {
+
+using http::Lane;
+using pages::html;
+
+constexpr std::string_view kHome = "/ui/account";
+
+// The return address a request names (?return_to=, or ?rd= as Authelia's portal takes it).
+std::string requestedReturn(const Call& c) {
+  auto v = c.request.queryParam("return_to");
+  if (!v) v = c.request.queryParam("rd");
+  return v ? pages::returnTo(c.services, *v) : "";
+}
+
+// The query string that carries a return address on to the next page.
+std::string returnQuery(std::string_view return_to) {
+  if (return_to.empty()) return "";
+  std::string out = "?return_to=";
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  for (const char ch : return_to) {
+    const auto u = static_cast<unsigned char>(ch);
+    if (std::isalnum(u) != 0 || ch == '-' || ch == '_' || ch == '.' || ch == '~' || ch == '/') {
+      out.push_back(ch);
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[u >> 4U]);
+      out.push_back(kHex[u & 15U]);
+    }
+  }
+  return out;
+}
+
+http::Response withRetryAfter(http::Response page, const auth::Error& e, const http::Request& r) {
+  const http::Response api = errorResponse(e, r);
+  for (const auto& [name, value] : api.headers) {
+    if (name == "Retry-After") page.set(name, value);
+  }
+  return page;
+}
+
+struct LoginView {
+  std::string_view return_to;
+  std::string_view error;
+  std::string_view notice;
+  std::string_view username;
+};
+
+std::string loginPage(const Call& c, const std::string& csrf, const LoginView& v) {
+  const Services& s = c.services;
+  std::string body = ui::heading("Sign in");
+  if (!v.notice.empty()) body += ui::noticeBox(v.notice);
+  if (!v.error.empty()) body += ui::errorBox(v.error);
+  body += ui::formStart("/ui/login", "login-form", csrf);
+  body += ui::hidden("return_to", v.return_to) + "\n";
+  body += ui::field({"Email or username", "username", "text", "username", true, v.username,
+                     "autocapitalize=\"none\" spellcheck=\"false\" maxlength=\"320\""});
+  body += ui::field({"Password", "password", "password", "current-password"});
+  body += ui::formEnd("Sign in");
+  const auto providers = s.oidc.providerNames();
+  if (!providers.empty()) {
+    body += "<div class=\"providers\" aria-label=\"Other ways to sign in\">\n";
+    for (const auto& name : providers) {
+      std::string label = name;
+      if (!label.empty())
+        label[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(label[0])));
+      body += "<a href=\"/ui/login/external/" + ui::esc(name) + ui::esc(returnQuery(v.return_to)) +
+              "\" id=\"provider-" + ui::esc(name) + "\">Sign in with " + ui::esc(label) + "</a>\n";
+    }
+    body += "</div>\n";
+  }
+  body += "<p class=\"links\">";
+  if (s.registration_enabled) body += "<a href=\"/ui/register\">Create an account</a>";
+  body += "<a href=\"/ui/forgot-password\">Forgot your password?</a></p>\n";
+  return ui::page(s.brand_name, "Sign in", body);
+}
+
+std::string mfaPage(const Call& c, const std::string& csrf, std::string_view mfa_token,
+                    std::string_view return_to, std::string_view error) {
+  std::string body = ui::heading("Two-step verification");
+  if (!error.empty()) body += ui::errorBox(error);
+  body +=
+      ui::paragraph("Enter the code from your authenticator app, or one of your recovery codes.");
+  body += ui::formStart("/ui/login/mfa", "mfa-form", csrf);
+  body += ui::hidden("mfa_token", mfa_token) + ui::hidden("return_to", return_to) + "\n";
+  body += ui::field({"Code",
+                     "code",
+                     "text",
+                     "one-time-code",
+                     true,
+                     {},
+                     "autocapitalize=\"none\" spellcheck=\"false\" maxlength=\"64\""});
+  body += ui::formEnd("Verify");
+  body += "<p class=\"links\"><a href=\"/ui/login\">Start again</a></p>\n";
+  return ui::page(c.services.brand_name, "Two-step verification", body);
+}
+
+// Signs the browser in: a new browser session (the one this browser had ends), its cookie, and
+// on to the return address.
+http::Response finishSignIn(Call& c, const auth::SignedIn& who, std::string_view return_to) {
+  Services& s = c.services;
+  const auto client = clientOf(c.request);
+  auto started = s.browser->start(who, client);
+  if (!started) {
+    const auto csrf = pages::formToken(c);
+    const int status = errorResponse(started.error(), c.request).status;
+    return pages::attach(
+        html(status,
+             loginPage(c, csrf.token, {return_to, pages::refusalText(started.error(), c.request)})),
+        csrf);
+  }
+  if (auto previous = pages::signedIn(c)) {
+    if (auto ended = s.browser->end(*previous, client); !ended)
+      spdlog::warn("request_id={} the browser's previous session did not end: {}",
+                   c.request.request_id, ended.error().detail);
+  }
+  http::Response res =
+      pages::seeOther(return_to.empty() ? std::string(kHome) : std::string(return_to));
+  pages::addCookie(res, pages::cookieHeader(s, auth::BrowserSessions::kCookieName, started->cookie,
+                                            s.tokens.settings().refresh_ttl.count()));
+  return res;
+}
+
+// The second factor is due: its page, with a one-time mfa_token for this browser.
+http::Response askSecondFactor(Call& c, const auth::SignedIn& who, std::string_view return_to) {
+  const auto client = clientOf(c.request);
+  const auto csrf = pages::formToken(c);
+  auto token = c.services.mfa->challenge(who, client);
+  if (!token) {
+    const int status = errorResponse(token.error(), c.request).status;
+    return pages::attach(
+        html(status,
+             loginPage(c, csrf.token, {return_to, pages::refusalText(token.error(), c.request)})),
+        csrf);
+  }
+  return pages::attach(html(200, mfaPage(c, csrf.token, *token, return_to, {})), csrf);
+}
+
+http::Response showLogin(Call& c) {
+  const std::string return_to = requestedReturn(c);
+  const bool again = c.request.queryParam("reauth").has_value();
+  if (!again && pages::signedIn(c))
+    return pages::seeOther(return_to.empty() ? std::string(kHome) : return_to);
+  std::string_view notice;
+  if (again) notice = "Sign in again to continue.";
+  if (c.request.queryParam("signed_out")) notice = "You have signed out.";
+  std::string_view error;
+  if (c.request.queryParam("error")) error = "Sign-in with the provider did not succeed.";
+  const auto csrf = pages::formToken(c);
+  return pages::attach(html(200, loginPage(c, csrf.token, {return_to, error, notice, {}})), csrf);
+}
+
+http::Response submitLogin(Call& c) {
+  Body& body = *c.body;
+  const std::string username = body.requiredString("username");
+  const std::string password = body.requiredString("password");
+  const std::string return_to =
+      pages::returnTo(c.services, body.optionalString("return_to").value_or(""));
+  const auto csrf = pages::formToken(c);
+  const auto page = [&](int status, std::string_view error) {
+    return pages::attach(html(status, loginPage(c, csrf.token, {return_to, error, {}, username})),
+                         csrf);
+  };
+  if (!body.ok()) return page(422, "Enter your email (or username) and your password.");
+  if (auto refused = c.admit()) return pages::limited(*refused, page);
+  const auto client = clientOf(c.request);
+  auto who = c.services.passwords.login(username, password, std::nullopt, client);
+  if (!who) {
+    const int status = errorResponse(who.error(), c.request).status;
+    return withRetryAfter(page(status, pages::refusalText(who.error(), c.request)), who.error(),
+                          c.request);
+  }
+  if (who->user.mfa_enabled) return askSecondFactor(c, *who, return_to);
+  return finishSignIn(c, *who, return_to);
+}
+
+http::Response submitMfa(Call& c) {
+  Body& body = *c.body;
+  const std::string token = body.requiredString("mfa_token");
+  std::string code = body.requiredString("code");
+  const std::string return_to =
+      pages::returnTo(c.services, body.optionalString("return_to").value_or(""));
+  const auto csrf = pages::formToken(c);
+  if (!body.ok())
+    return pages::attach(html(422, mfaPage(c, csrf.token, token, return_to, "Enter the code.")),
+                         csrf);
+  if (auto refused = c.admit()) {  // MfaAccount: counted by the MFA service
+    return pages::limited(*refused, [&](int status, std::string_view text) {
+      return pages::attach(html(status, mfaPage(c, csrf.token, token, return_to, text)), csrf);
+    });
+  }
+  // Authenticator apps show "123 456"; people paste with spaces.
+  std::erase(code, ' ');
+  auto who = c.services.mfa->verify(token, code, clientOf(c.request));
+  if (!who) {
+    // The mfa_token is spent by any attempt: the password step comes again.
+    const int status = errorResponse(who.error(), c.request).status;
+    return withRetryAfter(
+        pages::attach(
+            html(status, loginPage(c, csrf.token,
+                                   {return_to,
+                                    pages::refusalText(who.error(), c.request) + ". Sign in again.",
+                                    {},
+                                    {}})),
+            csrf),
+        who.error(), c.request);
+  }
+  return finishSignIn(c, *who, return_to);
+}
+
+std::string registerPage(const Call& c, const std::string& csrf, std::string_view error,
+                         std::string_view email, std::string_view username) {
+  std::string body = ui::heading("Create an account");
+  if (!error.empty()) body += ui::errorBox(error);
+  body += ui::formStart("/ui/register", "register-form", csrf);
+  body += ui::field({"Email", "email", "email", "email", true, email, "maxlength=\"320\""});
+  body += ui::field({"Username", "username", "text", "username", true, username,
+                     "autocapitalize=\"none\" spellcheck=\"false\" maxlength=\"64\""});
+  body += ui::field({"Password", "password", "password", "new-password"});
+  body += ui::formEnd("Create the account");
+  body += "<p class=\"links\"><a href=\"/ui/login\">I have an account</a></p>\n";
+  return ui::page(c.services.brand_name, "Create an account", body);
+}
+
+http::Response showRegister(Call& c) {
+  if (!c.services.registration_enabled) {
+    return html(403, ui::messagePage(c.services.brand_name, "Registration is disabled",
+                                     "Ask an administrator for an account."));
+  }
+  const auto csrf = pages::formToken(c);
+  return pages::attach(html(200, registerPage(c, csrf.token, {}, {}, {})), csrf);
+}
+
+http::Response submitRegister(Call& c) {
+  Services& s = c.services;
+  const auto& r = c.request;
+  if (!s.registration_enabled) {
+    return html(403, ui::messagePage(s.brand_name, "Registration is disabled",
+                                     "Ask an administrator for an account."));
+  }
+  Body& body = *c.body;
+  auth::RegisterInput in{body.requiredString("email"), body.requiredString("username"),
+                         body.requiredString("password")};
+  const auto csrf = pages::formToken(c);
+  const auto page = [&](int status, std::string_view error) {
+    return pages::attach(html(status, registerPage(c, csrf.token, error, in.email, in.username)),
+                         csrf);
+  };
+  if (!body.ok()) return page(422, "Fill in every field.");
+  if (auto problems = s.passwords.registrationProblems(in); !problems.empty()) {
+    return page(422, pages::refusalText({auth::Errc::Validation, {}, problems, 0}, r));
+  }
+  if (auto refused = c.admit()) return pages::limited(*refused, page);
+  const auto client = clientOf(r);
+  const auto mode = s.email_verification;
+  auto user = s.passwords.registerUser(in, client,
+                                       mode != config::EmailVerification::Off && s.email != nullptr
+                                           ? s.email->registration(client)
+                                           : auth::UserCreator{});
+  if (!user) {
+    return page(errorResponse(user.error(), r).status, pages::refusalText(user.error(), r));
+  }
+  if (mode == config::EmailVerification::Required) {
+    return html(201, ui::messagePage(s.brand_name, "Check your email",
+                                     "We have sent a link to " + in.email +
+                                         ". Open it to verify the address, then sign in."));
+  }
+  return finishSignIn(c, *user, {});
+}
+
+constexpr std::string_view kForgotNotice =
+    "If an account uses that address, we have sent it a link to choose a new password.";
+
+std::string forgotPage(const Call& c, const std::string& csrf, std::string_view error,
+                       std::string_view notice) {
+  std::string body = ui::heading("Forgot your password?");
+  if (!notice.empty()) body += ui::noticeBox(notice);
+  if (!error.empty()) body += ui::errorBox(error);
+  body += ui::paragraph("Enter your account's email address and we will send you a link.");
+  body += ui::formStart("/ui/forgot-password", "forgot-form", csrf);
+  body += ui::field({"Email", "email", "email", "email", true, {}, "maxlength=\"320\""});
+  body += ui::formEnd("Send the link");
+  body += "<p class=\"links\"><a href=\"/ui/login\">Sign in</a></p>\n";
+  return ui::page(c.services.brand_name, "Forgot your password?", body);
+}
+
+http::Response showForgot(Call& c) {
+  const auto csrf = pages::formToken(c);
+  return pages::attach(html(200, forgotPage(c, csrf.token, {}, {})), csrf);
+}
+
+http::Response submitForgot(Call& c) {
+  Body& body = *c.body;
+  const std::string email = body.requiredString("email");
+  const auto csrf = pages::formToken(c);
+  const auto page = [&](int status, std::string_view error) {
+    return pages::attach(html(status, forgotPage(c, csrf.token, error, {})), csrf);
+  };
+  if (!body.ok()) return page(422, "Enter your email address.");
+  if (auto refused = c.admit()) return pages::limited(*refused, page);
+  mail::EmailFlows* flows = c.services.email;
+  // As the API: the same answer, in the same time, for known and unknown addresses.
+  auto done = flows != nullptr ? flows->forgot(email, clientOf(c.request))
+                               : auth::Result<void>(tl::unexpected(auth::Error{
+                                     auth::Errc::MailNotConfigured, "no mail transport", {}, 0}));
+  if (!done) {
+    return page(errorResponse(done.error(), c.request).status,
+                pages::refusalText(done.error(), c.request));
+  }
+  return pages::attach(html(200, forgotPage(c, csrf.token, {}, kForgotNotice)), csrf);
+}
+
+http::Response showLogout(Call& c) {
+  const auto csrf = pages::formToken(c);
+  std::string body = ui::heading("Sign out");
+  body += ui::paragraph("Sign out of " + c.services.brand_name + " in this browser?");
+  body += ui::formStart("/ui/logout", "logout-confirm-form", csrf.token) + ui::formEnd("Sign out");
+  const ui::Viewer viewer = pages::viewerOf(c, csrf);
+  return html(200, ui::page(c.services.brand_name, "Sign out", body, &viewer));
+}
+
+http::Response submitLogout(Call& c) {
+  Services& s = c.services;
+  if (auto ended = s.browser->end(*c.who, clientOf(c.request)); !ended)
+    return pages::pageRefusal(s, c.request, errorResponse(ended.error(), c.request));
+  http::Response res = pages::seeOther("/ui/login?signed_out=1");
+  pages::addCookie(res, pages::cookieHeader(s, auth::BrowserSessions::kCookieName, "", 0));
+  return res;
+}
+
+http::Response external(Call& c) {
+  const std::string return_to = requestedReturn(c);
+  return beginExternal(c, return_to.empty() ? std::string(kHome) : return_to);
+}
+
+http::Response home(Call&) { return pages::seeOther(std::string(kHome)); }
+
+}  // namespace
+
+http::Response pages::finishExternal(Call& c, const std::string& landing,
+                                     const std::string& portal_return) {
+  Services& s = c.services;
+  // Checked again: the address was sealed in the transaction when the flow began.
+  const std::string return_to = returnTo(s, portal_return);
+  const auto where = s.oidc.landingOf(landing);
+  if (!where.mfa_token.empty()) {
+    const auto csrf = formToken(c);
+    return attach(html(200, mfaPage(c, csrf.token, where.mfa_token, return_to, {})), csrf);
+  }
+  if (where.code.empty()) {
+    // The reason is in the log and the audit trail; the person learns only that it failed.
+    return seeOther("/ui/login" + returnQuery(return_to) + (return_to.empty() ? "?" : "&") +
+                    "error=external");
+  }
+  const auto client = clientOf(c.request);
+  auto who = s.oidc.exchange(where.code, client);
+  if (!who) {
+    const auto csrf = formToken(c);
+    return attach(
+        html(errorResponse(who.error(), c.request).status,
+             loginPage(c, csrf.token, {return_to, refusalText(who.error(), c.request), {}, {}})),
+        csrf);
+  }
+  if (who->user.mfa_enabled && !auth::namesSecondFactor(who->grant.amr))
+    return askSecondFactor(c, *who, return_to);
+  return finishSignIn(c, *who, return_to);
+}
+
+void addUiPortalRoutes(RouteTable& t) {
+  const auto page = [&t](std::string path, std::string summary, RouteHandler handler) {
+    t.add({.method = "GET",
+           .path = std::move(path),
+           .credential = Credential::None,
+           .lane = Lane::Storage,
+           .summary = std::move(summary),
+           .tag = "pages",
+           .replies = {{200, "The page", ""}},
+           .hidden = true,
+           .handler = std::move(handler)});
+  };
+  const RateLimitRule login_limit{
+      "LOGIN_RATE_LIMIT",
+      "login",
+      {LimitKey::ClientAddress, LimitKey::Account, LimitKey::AccountAndAddress}};
+  page("/ui", "The pages' home (to the account page)", home);
+  page("/ui/login", "The sign-in portal", showLogin);
+  t.add({.method = "POST",
+         .path = "/ui/login",
+         .credential = Credential::None,
+         .lane = Lane::Hashing,
+         .summary = "The portal's password step (the API's login counters and lockout)",
+         .tag = "pages",
+         .body = BodyKind::Form,
+         .body_schema = "LoginForm",
+         .replies = {{303, "Signed in: to the return address", ""},
+                     {200, "The second factor's page", ""},
+                     {401, "Incorrect email or password", ""}},
+         .limits = {login_limit},
+         .csrf = true,
+         .hidden = true,
+         .handler = submitLogin});
+  t.add({.method = "POST",
+         .path = "/ui/login/mfa",
+         .credential = Credential::None,
+         .lane = Lane::Storage,
+         .summary = "The portal's second-factor step",
+         .tag = "pages",
+         .body = BodyKind::Form,
+         .body_schema = "MfaVerifyRequest",
+         .replies = {{303, "Signed in: to the return address", ""}, {401, "Invalid code", ""}},
+         .limits = {{"MFA_RATE_LIMIT", "mfa", {LimitKey::MfaAccount}}},
+         .csrf = true,
+         .hidden = true,
+         .handler = submitMfa});
+  page("/ui/login/external/{provider}", "Sign in with an external provider, from the portal",
+       external);
+  page("/ui/register", "Create an account", showRegister);
+  t.add({.method = "POST",
+         .path = "/ui/register",
+         .credential = Credential::None,
+         .lane = Lane::Hashing,
+         .summary = "Create an account (the API's registration rules and limit)",
+         .tag = "pages",
+         .body = BodyKind::Form,
+         .body_schema = "RegisterRequest",
+         .replies = {{303, "Signed in", ""}, {201, "Check your email", ""}},
+         .limits = {{"REGISTER_RATE_LIMIT", "register", {LimitKey::ClientAddress}}},
+         .csrf = true,
+         .hidden = true,
+         .handler = submitRegister});
+  page("/ui/forgot-password", "Ask for a password reset link", showForgot);
+  t.add({.method = "POST",
+         .path = "/ui/forgot-password",
+         .credential = Credential::None,
+         .lane = Lane::Storage,
+         .summary = "Ask for a password reset link (the same answer for every address)",
+         .tag = "pages",
+         .body = BodyKind::Form,
+         .body_schema = "ForgotPasswordRequest",
+         .replies = {{200, "The same notice for every address", ""}},
+         .limits = {{"EMAIL_IP_RATE_LIMIT", "forgot", {LimitKey::ClientAddress}},
+                    {"EMAIL_RATE_LIMIT", "email-send", {LimitKey::EmailAddress}}},
+         .csrf = true,
+         .hidden = true,
+         .handler = submitForgot});
+  t.add({.method = "GET",
+         .path = "/ui/logout",
+         .credential = Credential::Session,
+         .lane = Lane::Storage,
+         .before_mfa_enrolment = true,
+         .summary = "Sign out: the confirmation page",
+         .tag = "pages",
+         .replies = {{200, "The page", ""}},
+         .hidden = true,
+         .handler = showLogout});
+  t.add({.method = "POST",
+         .path = "/ui/logout",
+         .credential = Credential::Session,
+         .lane = Lane::Storage,
+         .before_mfa_enrolment = true,
+         .summary = "Sign out: ends this browser's session",
+         .tag = "pages",
+         .body = BodyKind::Form,
+         .body_schema = "CsrfForm",
+         .replies = {{303, "To /ui/login", ""}},
+         .csrf = true,
+         .hidden = true,
+         .handler = submitLogout});
+}
+
+}  // namespace gatehouse::api

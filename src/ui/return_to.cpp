@@ -1,0 +1,61 @@
+#include "ui/return_to.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace gatehouse::ui {
+namespace {
+
+bool plainText(std::string_view s) {
+  return std::none_of(s.begin(), s.end(), [](char ch) {
+    const auto u = static_cast<unsigned char>(ch);
+    return u <= 0x20 || u == 0x7f || ch == '\\';
+  });
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& ch : out) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::string> originOf(std::string_view url) {
+  if (!plainText(url)) return std::nullopt;
+  const auto colon = url.find("://");
+  if (colon == std::string_view::npos) return std::nullopt;
+  const std::string scheme = lower(url.substr(0, colon));
+  if (scheme != "http" && scheme != "https") return std::nullopt;
+  std::string_view rest = url.substr(colon + 3);
+  const std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+  if (authority.empty() || authority.find('@') != std::string_view::npos) return std::nullopt;
+  // host[:port] or [v6][:port]; the port, when present, digits only.
+  const auto port_colon =
+      authority.front() == '[' ? authority.find(':', authority.find(']')) : authority.find(':');
+  if (port_colon != std::string_view::npos) {
+    const auto port = authority.substr(port_colon + 1);
+    if (port.empty() || port.size() > 5 ||
+        !std::all_of(port.begin(), port.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
+      return std::nullopt;
+    if (port_colon == 0) return std::nullopt;
+  }
+  return scheme + "://" + lower(authority);
+}
+
+std::optional<std::string> ReturnTo::check(std::string_view candidate) const {
+  if (candidate.empty() || candidate.size() > kMaxBytes || !plainText(candidate))
+    return std::nullopt;
+  if (candidate.front() == '/') {
+    // A path of ours: "//evil" and "/\evil" are another host to a browser.
+    if (candidate.size() > 1 && (candidate[1] == '/' || candidate[1] == '\\')) return std::nullopt;
+    return std::string(candidate);
+  }
+  const auto origin = originOf(candidate);
+  if (!origin) return std::nullopt;
+  if (*origin == own_ || std::find(allowed_.begin(), allowed_.end(), *origin) != allowed_.end())
+    return std::string(candidate);
+  return std::nullopt;
+}
+
+}  // namespace gatehouse::ui
