@@ -96,3 +96,37 @@ def shot(browser, artifacts):
         return path
 
     return take
+
+
+@pytest.fixture
+def look(browser, shot):
+    """look("step"): once the current page has loaded, its screenshot, and no CSP violation nor
+    console error on it (a page answered with one of `expected_statuses`, such as the 403 of a
+    refusal a test expects, aside). Call it on every page a journey passes: a page's CSP
+    violations are read from the page itself, so they are lost once the browser moves on.
+    Chromium's own request for /favicon.ico is no page's doing: its 404 is let through (the pages
+    name no icon; see support.FAVICON_404)."""
+
+    def check(step, expected_statuses=()):
+        support.wait(browser, lambda d: d.execute_script("return document.readyState") == "complete",
+                     message=f"{step}: the page did not finish loading")
+        shot(step)
+        support.assert_clean_console(browser, expected_statuses, allowed=(support.FAVICON_404,))
+
+    return check
+
+
+@pytest.fixture
+def make_sink(tmp_path):
+    """SMTP sinks on loopback (tests/integration/smtp_sink.py: STARTTLS and AUTH required),
+    stopped after the test."""
+    made = []
+
+    def make(**kwargs):
+        sink = support.smtp_sink.SmtpSink(tmp_path, **kwargs)
+        made.append(sink)
+        return sink.start()
+
+    yield make
+    for sink in made:
+        sink.stop()

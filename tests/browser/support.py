@@ -2,23 +2,25 @@
 console errors and CSP violations from the shared Chromium."""
 import importlib.util
 import pathlib
+import re
 
 from selenium.webdriver.support.ui import WebDriverWait
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
-def _load_integration_support():
-    # tests/integration/conftest.py under its own module name, so its Server class and fixtures
-    # are reused as they are (that folder's tests import it as plain `conftest`).
+def _load_integration(name, module_name):
+    # A file of tests/integration under its own module name, so its classes and fixtures are reused
+    # as they are (that folder's tests import them as plain `conftest`, `smtp_sink`).
     spec = importlib.util.spec_from_file_location(
-        "gatehouse_integration_conftest", ROOT / "tests" / "integration" / "conftest.py")
+        module_name, ROOT / "tests" / "integration" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-integration = _load_integration_support()
+integration = _load_integration("conftest", "gatehouse_integration_conftest")
+smtp_sink = _load_integration("smtp_sink", "gatehouse_integration_smtp_sink")  # SmtpSink
 Server = integration.Server
 free_port = integration.free_port
 BIN = integration.BIN
@@ -43,9 +45,21 @@ def console_entries(driver):
     return entries
 
 
-def console_errors(entries):
-    """The SEVERE entries: JavaScript errors, failed loads, CORS and CSP refusals."""
-    return [e for e in entries if e.get("level") == "SEVERE"]
+# Chromium asks every page's host for /favicon.ico unless the page names an icon, and logs the
+# 404 as an error: that is the browser's request, not the page's.
+FAVICON_404 = re.compile(r"^https?://[^/\s]+/favicon\.ico - Failed to load resource: "
+                         r"the server responded with a status of 404 ")
+
+
+def console_errors(entries, expected_statuses=(), allowed=()):
+    """The SEVERE entries: JavaScript errors, failed loads, CORS and CSP refusals. Chromium also
+    logs a page answered with an error status ("Failed to load resource: the server responded with
+    a status of 403"): those of `expected_statuses` are left out (a refusal page a test expects),
+    and so are messages that one of the `allowed` regular expressions matches."""
+    expected = tuple(f"responded with a status of {status} " for status in expected_statuses)
+    return [e for e in entries if e.get("level") == "SEVERE"
+            and not any(text in e.get("message", "") for text in expected)
+            and not any(pattern.search(e.get("message", "")) for pattern in allowed)]
 
 
 def csp_violations(driver, entries=()):
@@ -56,11 +70,13 @@ def csp_violations(driver, entries=()):
     return list(seen) + logged
 
 
-def assert_clean_console(driver):
-    """No console error and no CSP violation since the last read; returns the entries read."""
+def assert_clean_console(driver, expected_statuses=(), allowed=()):
+    """No console error and no CSP violation since the last read (a page answered with one of
+    `expected_statuses`, and messages `allowed` matches, aside); returns the entries read."""
     entries = console_entries(driver)
     assert not csp_violations(driver, entries), csp_violations(driver, entries)
-    assert not console_errors(entries), console_errors(entries)
+    found = console_errors(entries, expected_statuses, allowed)
+    assert not found, found
     return entries
 
 

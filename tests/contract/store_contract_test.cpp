@@ -195,6 +195,33 @@ TEST_P(StoreContract, ListsCountsUpdatesAndRemoves) {
   EXPECT_EQ(store_->users().remove(a.id, "admin").error().code, core::Errc::NotFound);
 }
 
+TEST_P(StoreContract, SearchFindsTextInEmailsAndUsernamesLiterally) {
+  make("Ann@Example.com", "annie");
+  make("bob@example.org", "Robert");
+  make("c_d@example.com", "c100%");
+  make("cxd@example.com", "plain");
+  const auto names = [this](std::string_view text, std::int64_t limit = 10,
+                            std::int64_t offset = 0) {
+    std::vector<std::string> out;
+    auto found = store_->users().search(text, limit, offset);
+    EXPECT_TRUE(found) << (found ? "" : found.error().message);
+    if (!found) return out;
+    for (const auto& u : *found) out.push_back(u.username);
+    return out;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(names("ANN"), V{"annie"});  // case-insensitive, in the email or name
+  EXPECT_EQ(names("rob"), V{"Robert"});
+  EXPECT_EQ(names("example.org"), V{"Robert"});
+  EXPECT_EQ(names("c_d"), V{"c100%"});   // '_' is no wildcard
+  EXPECT_EQ(names("100%"), V{"c100%"});  // nor '%'
+  EXPECT_EQ(names("%"), V{"c100%"});
+  EXPECT_EQ(names("\\"), V{});  // nor the escape character
+  EXPECT_EQ(names(""), (V{"annie", "Robert", "c100%", "plain"}));
+  EXPECT_EQ(names("", 2, 1), (V{"Robert", "c100%"}));
+  EXPECT_EQ(names("nobody"), V{});
+}
+
 TEST_P(StoreContract, NeverRemovesOrDemotesTheLastActiveAdmin) {
   const User root = make("root@example.com", "root", "admin");
   UserPatch demote;

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "api/openapi.hpp"
+#include "api/page_support.hpp"
 #include "api/route.hpp"
 #include "config/config.hpp"
 
@@ -95,6 +96,69 @@ TEST(RouteTable, PasswordRoutesDeclareTheirRateLimitsAndNoneRunsOnTheIoThread) {
             (std::set<std::string>{"LOGIN_RATE_LIMIT", "REFRESH_RATE_LIMIT"}));
   EXPECT_EQ(declared["/api/v1/auth/password"], std::set<std::string>{"LOGIN_RATE_LIMIT"});
   EXPECT_EQ(declared["/api/v1/auth/refresh"], std::set<std::string>{"REFRESH_RATE_LIMIT"});
+}
+
+TEST(RouteTable, EveryPageFormChecksCsrfAndPagesAreHiddenFromTheApiDocument) {
+  std::size_t forms = 0;
+  for (const auto& r : allRoutes().routes()) {
+    const std::string name = r.method + " " + r.path;
+    if (!r.path.starts_with("/ui")) {
+      EXPECT_FALSE(r.csrf) << name;
+      EXPECT_NE(*r.credential, Credential::Session) << name << ": the cookie is for pages";
+      continue;
+    }
+    EXPECT_TRUE(r.hidden) << name;
+    if (r.method == "GET") continue;
+    ++forms;
+    EXPECT_TRUE(r.csrf) << name;
+    EXPECT_EQ(r.body, BodyKind::Form) << name;
+    // A page never takes a bearer token or an API key: the cookie, or nothing.
+    EXPECT_TRUE(*r.credential == Credential::Session || *r.credential == Credential::None) << name;
+  }
+  EXPECT_GE(forms, 24U);
+}
+
+TEST(RouteTable, APageFormHasTheRulesOfItsApiRoute) {
+  std::map<std::string, const Route*> by_name;
+  for (const auto& r : allRoutes().routes()) by_name[r.method + " " + r.path] = &r;
+  const std::pair<const char*, const char*> pairs[] = {
+      {"POST /api/v1/auth/password", "POST /ui/account/password"},
+      {"POST /api/v1/api-keys", "POST /ui/account/api-keys"},
+      {"DELETE /api/v1/auth/mfa/{id}", "POST /ui/account/mfa/{id}/remove"},
+      {"POST /api/v1/auth/email/change", "POST /ui/account/email"},
+      {"PUT /api/v1/users/{id}/role", "POST /ui/admin/users/{id}/role"},
+      {"DELETE /api/v1/users/{id}/mfa", "POST /ui/admin/users/{id}/mfa-reset"},
+      {"PUT /api/v1/users/{id}/password", "POST /ui/admin/users/{id}/password"},
+  };
+  for (const auto& [api_name, page_name] : pairs) {
+    ASSERT_TRUE(by_name.contains(api_name)) << api_name;
+    ASSERT_TRUE(by_name.contains(page_name)) << page_name;
+    const Route& api = *by_name[api_name];
+    const Route& page = *by_name[page_name];
+    EXPECT_EQ(page.permissions, api.permissions) << page_name;
+    EXPECT_EQ(page.step_up, api.step_up) << page_name;
+    EXPECT_EQ(page.before_mfa_enrolment, api.before_mfa_enrolment) << page_name;
+    EXPECT_EQ(*page.lane, *api.lane) << page_name;
+    ASSERT_EQ(page.limits.size(), api.limits.size()) << page_name;
+    for (std::size_t i = 0; i < api.limits.size(); ++i) {
+      EXPECT_EQ(page.limits[i].setting, api.limits[i].setting) << page_name;
+      EXPECT_EQ(page.limits[i].name, api.limits[i].name) << page_name;  // the same counters
+    }
+    EXPECT_EQ(*page.credential, Credential::Session) << page_name;
+  }
+  // The portal's password step counts under the API login's own counters.
+  const Route& login = *by_name["POST /ui/login"];
+  ASSERT_EQ(login.limits.size(), 1U);
+  EXPECT_EQ(login.limits[0].setting, "LOGIN_RATE_LIMIT");
+  EXPECT_EQ(login.limits[0].name, "login");
+  EXPECT_EQ(*login.lane, http::Lane::Hashing);
+}
+
+TEST(RouteTable, AFormWithoutAnApiRouteOrACsrfCheckIsRefusedAtStartup) {
+  RouteTable t;
+  EXPECT_THROW(pages::addForm(t, "POST", "/api/v1/nowhere", "/ui/x", "x",
+                              [](Call&) { return http::Response::empty(204); }),
+               std::logic_error);
 }
 
 // Every "$ref" in `v`, collected.

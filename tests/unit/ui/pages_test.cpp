@@ -79,7 +79,8 @@ TEST(TokenPage, EscapesTheTitleTheErrorAndTheBrand) {
 }
 
 TEST(TokenPage, ShowsTheErrorOnlyWhenThereIsOne) {
-  const std::string with = tokenPage(kVerifyForm, "Gatehouse", "csrf-token", "That link has expired.");
+  const std::string with =
+      tokenPage(kVerifyForm, "Gatehouse", "csrf-token", "That link has expired.");
   const std::string without = tokenPage(kVerifyForm, "Gatehouse", "csrf-token");
   EXPECT_TRUE(contains(with, "That link has expired."));
   EXPECT_TRUE(contains(with, "role=\"alert\""));

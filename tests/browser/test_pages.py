@@ -1,0 +1,682 @@
+"""The pages for people (/ui/...) in a real browser, whole journeys: register and verify the
+address from the mail, enrol TOTP from the QR page and sign in with a code, reset the password
+from the mail, end another session, an admin demoting a user in the console, nginx forward-auth
+through the portal and back, and forms posted from another origin.
+
+Every page a journey passes is screenshotted (`look`, in build/browser-artifacts/<test>/) and must
+show no CSP violation and no console error; a refusal the journey expects may only add Chromium's
+"the server responded with a status of <its status>". Mail goes through a real SMTP server on
+loopback (tests/integration/smtp_sink.py); TOTP codes come from pyotp; nginx is Debian's. Origins
+are spelled http://127.0.0.1:<port>: cookies belong to the host, not the port, so nginx and
+Gatehouse on two ports share the session cookie, while another port is another origin (and the
+same site, so SameSite=Lax still sends the cookie: only the server's own check refuses a post)."""
+import functools
+import html
+import http.server
+import re
+import threading
+import time
+import urllib.parse
+
+import jwt
+import pyotp
+import pytest
+import requests
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import Select
+
+from .support import free_port, integration, wait
+
+PASSWORD = "Br0wser-Passw0rd!"
+NEW_PASSWORD = "N3w-Br0wser-Passw0rd!"
+ADMIN_PASSWORD = integration.ADMIN_PASSWORD
+# The mail limits of a test server out of the way (a journey sends a mail or two, but the
+# defaults are per hour and the test runs are many).
+NO_LIMITS = {"EMAIL_RATE_LIMIT": "100000/minute", "EMAIL_IP_RATE_LIMIT": "100000/minute",
+             "EMAIL_TOKEN_RATE_LIMIT": "100000/minute"}
+MAIL_WAIT = 20  # seconds a message may take to arrive (an ASan build on a busy machine)
+GENERIC_REFUSAL = "Incorrect email or password"
+FORGOT_NOTICE = "If an account uses that address, we have sent it a link to choose a new password."
+TOTP_PERIOD = 30
+
+
+# --- servers -------------------------------------------------------------------------------------
+
+def gate(make_server, sink=None, env=None):
+    """A gatehouse server whose public URL is its own http://127.0.0.1:<port> (so its cookies are
+    not Secure), sending mail through `sink` when given; `env` adds or overrides."""
+    s = make_server(start=False)
+    s.env.update(NO_LIMITS, GATEHOUSE_PUBLIC_URL=s.base)
+    if sink is not None:
+        s.env.update(sink.env())
+    s.env.update(env or {})
+    return s.start()
+
+
+def new_user(server, username, password=PASSWORD, role=None):
+    """username@example.com: registered through the API, or made by the CLI with `role`."""
+    email = f"{username}@example.com"
+    if role is None:
+        r = server.register(email, username, password)
+        assert r.status_code == 201, r.text
+    else:
+        r = server.cli("user", "create", "--email", email, "--username", username, "--role", role,
+                       "--password-stdin", stdin=password + "\n")
+        assert r.returncode == 0, r.stderr
+    return email
+
+
+def api_login(server, username, password=PASSWORD, user_agent=None):
+    headers = {"User-Agent": user_agent} if user_agent else {}
+    r = requests.post(server.url("/api/v1/auth/login"), data={"username": username, "password": password},
+                      headers=headers)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def bearer(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def portal_sign_in(session, server, username, password=PASSWORD):
+    """Another browser, as a plain cookie jar: the portal's form, its CSRF token, the cookie."""
+    page = session.get(server.url("/ui/login"))
+    assert page.status_code == 200, page.status_code
+    csrf = html.unescape(re.search(r'name="csrf" value="([^"]+)"', page.text).group(1))
+    r = session.post(server.url("/ui/login"), allow_redirects=False,
+                     data={"csrf": csrf, "return_to": "", "username": username, "password": password})
+    assert (r.status_code, r.headers.get("Location")) == (303, "/ui/account"), (r.status_code, r.text[:500])
+    assert session.cookies.get("gatehouse_session")
+
+
+# --- mail ----------------------------------------------------------------------------------------
+
+def mail_link(sink, address, page):
+    """The one link to `page` (a URL ending in #token=...) in the latest message to `address`,
+    the same in its text and its HTML part."""
+    deadline = time.monotonic() + MAIL_WAIT
+    while True:
+        found = [m for m in sink.messages if address in str(m["To"])]
+        if found:
+            break
+        assert time.monotonic() < deadline, f"no mail to {address} after {MAIL_WAIT} s"
+        time.sleep(0.05)
+    msg = found[-1]
+    pattern = re.compile(re.escape(page) + r"#token=[A-Za-z0-9_-]{22,}")
+    in_text = set(pattern.findall(msg.get_body(("plain",)).get_content()))
+    in_html = set(pattern.findall(html.unescape(msg.get_body(("html",)).get_content())))
+    assert len(in_text) == 1 and in_html == in_text, (in_text, in_html)
+    return in_text.pop()
+
+
+# --- the browser ---------------------------------------------------------------------------------
+
+def by_id(browser, element_id):
+    return browser.find_element(By.ID, element_id)
+
+
+def text_of(browser, element_id):
+    return by_id(browser, element_id).text.strip()
+
+
+def heading(browser):
+    return browser.find_element(By.TAG_NAME, "h1").text.strip()
+
+
+def where(browser):
+    """The current address without scheme and host: path?query#fragment."""
+    u = urllib.parse.urlsplit(browser.current_url)
+    return u.path + (f"?{u.query}" if u.query else "") + (f"#{u.fragment}" if u.fragment else "")
+
+
+def status(browser):
+    """The HTTP status of the current page."""
+    return browser.execute_script("return performance.getEntriesByType('navigation')[0].responseStatus")
+
+
+def notices(browser):
+    return [e.text.strip() for e in browser.find_elements(By.CSS_SELECTOR, "main .notice")]
+
+
+def errors(browser):
+    return [e.text.strip() for e in browser.find_elements(By.CSS_SELECTOR, "main .error")]
+
+
+def _navigate(browser, act, what):
+    page = browser.find_element(By.TAG_NAME, "html")
+    act()
+    wait(browser, ec.staleness_of(page), message=f"{what}: the browser did not load a new page")
+    wait(browser, lambda d: d.execute_script("return document.readyState") == "complete",
+         message=f"{what}: the new page did not finish loading")
+
+
+def submit(browser, form_id, **fields):
+    """Types `fields` into the form (a select gets the option of that value), then presses its
+    submit button like a person and waits for the next page."""
+    form = by_id(browser, form_id)
+    for name, value in fields.items():
+        field = form.find_element(By.NAME, name)
+        if field.tag_name == "select":
+            Select(field).select_by_value(value)
+        else:
+            field.clear()
+            field.send_keys(value)
+    button = form.find_element(By.CSS_SELECTOR, "button[type=submit]")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)
+    _navigate(browser, button.click, form_id)
+
+
+def follow(browser, link_text):
+    link = browser.find_element(By.LINK_TEXT, link_text)
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", link)
+    _navigate(browser, link.click, link_text)
+
+
+def sign_in(browser, look, server, username, password=PASSWORD, step="sign-in", query=""):
+    """The portal's password step; the browser is then on whatever page comes next."""
+    browser.get(server.url("/ui/login" + query))
+    assert heading(browser) == "Sign in"
+    look(step)
+    submit(browser, "login-form", username=username, password=password)
+
+
+def sign_out(browser, look, step="signed-out"):
+    """The header's "Sign out" button: back on the portal with its notice."""
+    submit(browser, "logout-form")
+    assert where(browser) == "/ui/login?signed_out=1", where(browser)
+    assert notices(browser) == ["You have signed out."]
+    look(step)
+
+
+def on_account_page(browser, username):
+    assert where(browser).split("#")[0].startswith("/ui/account"), where(browser)
+    assert heading(browser) == "Your account"
+    assert text_of(browser, "profile-username") == username
+    assert status(browser) == 200
+
+
+def nav_links(browser):
+    return [a.text.strip() for a in browser.find_elements(By.CSS_SELECTOR, "header nav a")]
+
+
+def totp_code(totp, after_step=None):
+    """A code the server takes now and has not seen: the current step's, or (when that step is
+    spent) the next step's, which the server's one-step window accepts. The step is returned."""
+    step = int(time.time() // TOTP_PERIOD)
+    if after_step is not None and step <= after_step:
+        step = after_step + 1
+    return totp.at(step * TOTP_PERIOD), step
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def other_origin(tmp_path):
+    """(origin, folder): http://127.0.0.1:<port> serving the files of a temporary folder."""
+    site = tmp_path / "other-origin"
+    site.mkdir()
+    httpd = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", free_port()), functools.partial(_QuietHandler, directory=str(site)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", site
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(timeout=10)
+
+
+# --- the journeys --------------------------------------------------------------------------------
+
+def test_register_then_verify_the_address_from_the_mail(make_server, make_sink, browser, look):
+    sink = make_sink()
+    server = gate(make_server, sink, {"EMAIL_VERIFICATION": "optional"})
+    email, username = "newcomer@example.com", "newcomer"
+
+    browser.get(server.url("/ui/login"))
+    look("portal")
+    follow(browser, "Create an account")
+    assert (where(browser), heading(browser)) == ("/ui/register", "Create an account")
+    look("register")
+    submit(browser, "register-form", email=email, username=username, password=PASSWORD)
+    # Signed in at once (verification is optional), the address not verified yet.
+    on_account_page(browser, username)
+    assert text_of(browser, "profile-email") == f"{email} (not verified)"
+    assert by_id(browser, "email-verify-form").is_displayed()
+    assert nav_links(browser) == [username]  # no console for a plain user
+    look("account-not-verified")
+
+    # The link from the mail: the page takes the token from the fragment, out of the address bar.
+    link = mail_link(sink, email, server.url("/ui/verify-email"))
+    browser.get(link)
+    token = by_id(browser, "token")
+    wait(browser, lambda d: token.get_attribute("value"), message="the page did not take the token")
+    assert link.endswith("#token=" + token.get_attribute("value"))
+    assert where(browser) == "/ui/verify-email", "the token stayed in the address bar"
+    assert not by_id(browser, "token-row").is_displayed()
+    assert heading(browser) == "Verify your email address"
+    look("verify-link-opened")
+    submit(browser, "token-form")
+    assert (status(browser), heading(browser)) == (200, "Done")
+    assert "Your email address is verified." in browser.find_element(By.TAG_NAME, "main").text
+    look("verified")
+
+    browser.get(server.url("/ui/account"))
+    on_account_page(browser, username)
+    assert text_of(browser, "profile-email") == f"{email} (verified)"
+    assert not browser.find_elements(By.ID, "email-verify-form")
+    look("account-verified")
+
+
+def test_enrol_totp_from_the_qr_page_then_sign_in_with_a_code(make_server, browser, look):
+    server = gate(make_server)
+    new_user(server, "twostep")
+
+    sign_in(browser, look, server, "twostep@example.com")
+    on_account_page(browser, "twostep")
+    assert "No second factor yet." in text_of(browser, "mfa")
+    look("account-no-factor")
+
+    # The QR page: our own inline SVG, and the key typed out beside it.
+    submit(browser, "totp-enrol-form", name="Phone")
+    assert (status(browser), heading(browser)) == (200, "Add an authenticator app")
+    qr = by_id(browser, "totp-qr").find_element(By.TAG_NAME, "svg")
+    assert qr.size["width"] >= 100 and qr.size["height"] >= 100, qr.size
+    secret = text_of(browser, "totp-secret")
+    assert re.fullmatch(r"[A-Z2-7]{16,}=*", secret), secret
+    look("qr-page")
+    totp = pyotp.TOTP(secret)
+    code, confirmed_step = totp_code(totp)
+    submit(browser, "totp-confirm-form", code=code)
+    assert (status(browser), heading(browser)) == (200, "Your recovery codes")
+    recovery = [li.text.strip() for li in browser.find_elements(By.CSS_SELECTOR, "#recovery-codes li")]
+    assert len(recovery) == 10 and len(set(recovery)) == 10 and all(recovery), recovery
+    assert notices(browser) == ["The authenticator app is now your second factor."]
+    look("recovery-codes")
+    follow(browser, "Back to your account")
+    on_account_page(browser, "twostep")
+    rows = browser.find_elements(By.CSS_SELECTOR, "#factors-table tbody tr[data-factor-id]")
+    assert [r.find_element(By.TAG_NAME, "td").text for r in rows] == ["Phone"]
+    assert text_of(browser, "recovery-codes-left") == "Recovery codes left: 10"
+    look("account-with-factor")
+
+    sign_out(browser, look)
+    # The password alone no longer signs in: the second step asks for a code.
+    submit(browser, "login-form", username="twostep", password=PASSWORD)
+    assert (status(browser), heading(browser)) == (200, "Two-step verification")
+    assert by_id(browser, "mfa-form").is_displayed()
+    look("asked-for-the-code")
+    # A wrong code spends the step: the password step comes again, with the reason.
+    wrong = next(f"{n:06d}" for n in range(1_000_000)
+                 if f"{n:06d}" not in {totp.at(time.time() + k * TOTP_PERIOD) for k in range(-2, 3)})
+    submit(browser, "mfa-form", code=wrong)
+    assert (status(browser), heading(browser)) == (401, "Sign in")
+    assert len(errors(browser)) == 1 and errors(browser)[0].endswith("Sign in again."), errors(browser)
+    look("wrong-code", expected_statuses=(401,))
+    submit(browser, "login-form", username="twostep", password=PASSWORD)
+    assert heading(browser) == "Two-step verification"
+    look("asked-again")
+    code, _ = totp_code(totp, after_step=confirmed_step)
+    submit(browser, "mfa-form", code=code[:3] + " " + code[3:])  # as the app shows it
+    on_account_page(browser, "twostep")
+    look("signed-in-with-the-code")
+
+    # A recovery code kept from the enrolment signs in once.
+    sign_out(browser, look, "signed-out-again")
+    submit(browser, "login-form", username="twostep@example.com", password=PASSWORD)
+    look("asked-for-the-code-again")
+    submit(browser, "mfa-form", code=recovery[0])
+    on_account_page(browser, "twostep")
+    assert text_of(browser, "recovery-codes-left") == "Recovery codes left: 9"
+    look("signed-in-with-a-recovery-code")
+
+
+def test_reset_the_password_from_the_mail(make_server, make_sink, browser, look):
+    sink = make_sink()
+    server = gate(make_server, sink)
+    email = new_user(server, "forgetful")
+
+    browser.get(server.url("/ui/login"))
+    look("portal")
+    follow(browser, "Forgot your password?")
+    assert heading(browser) == "Forgot your password?"
+    look("forgot")
+    submit(browser, "forgot-form", email=email)
+    assert (status(browser), notices(browser)) == (200, [FORGOT_NOTICE])
+    look("link-sent")
+
+    link = mail_link(sink, email, server.url("/ui/reset-password"))
+    browser.get(link)
+    token = by_id(browser, "token")
+    wait(browser, lambda d: token.get_attribute("value"), message="the page did not take the token")
+    assert where(browser) == "/ui/reset-password"
+    assert heading(browser) == "Choose a new password"
+    look("reset-link-opened")
+    submit(browser, "token-form", new_password=NEW_PASSWORD)
+    assert (status(browser), heading(browser)) == (200, "Done")
+    assert "Your password has been reset" in browser.find_element(By.TAG_NAME, "main").text
+    look("reset-done")
+
+    # The old password: the generic refusal, the same as for an unknown account.
+    sign_in(browser, look, server, email, PASSWORD, step="portal-again")
+    assert (status(browser), heading(browser), errors(browser)) == (401, "Sign in", [GENERIC_REFUSAL])
+    assert by_id(browser, "username").get_attribute("value") == email
+    look("old-password-refused", expected_statuses=(401,))
+    submit(browser, "login-form", username="nobody@example.com", password=PASSWORD)
+    assert (status(browser), errors(browser)) == (401, [GENERIC_REFUSAL])
+    look("unknown-account-refused", expected_statuses=(401,))
+    submit(browser, "login-form", username=email, password=NEW_PASSWORD)
+    on_account_page(browser, "forgetful")
+    look("signed-in-with-the-new-password")
+    assert requests.post(server.url("/api/v1/auth/login"),
+                         data={"username": email, "password": PASSWORD}).status_code == 401
+
+
+def test_end_another_session_from_the_account_page(make_server, browser, look):
+    server = gate(make_server)
+    new_user(server, "traveller")
+    # Two other sessions: an application's token pair, and another browser's cookie.
+    api_agent, other_agent = "journey-api-client/1.0", "journey-other-browser/1.0"
+    pair = api_login(server, "traveller", user_agent=api_agent)
+    api_sid = jwt.decode(pair["access_token"], options={"verify_signature": False})["sid"]
+    other = requests.Session()
+    other.headers["User-Agent"] = other_agent
+    portal_sign_in(other, server, "traveller")
+    assert other.get(server.url("/ui/account"), allow_redirects=False).status_code == 200
+
+    sign_in(browser, look, server, "traveller")
+    on_account_page(browser, "traveller")
+    browser.get(server.url("/ui/account#sessions"))
+
+    def rows():
+        return {r.get_attribute("data-session-id"): r for r in
+                browser.find_elements(By.CSS_SELECTOR, "#sessions-table tbody tr[data-session-id]")}
+
+    def sid_of(agent):
+        found = [sid for sid, r in rows().items() if agent in r.text]
+        assert len(found) == 1, (agent, [r.text for r in rows().values()])
+        return found[0]
+
+    current = [sid for sid, r in rows().items() if "current" in r.get_attribute("class").split()]
+    assert len(rows()) == 3 and len(current) == 1, [r.text for r in rows().values()]
+    assert "(this browser)" in rows()[current[0]].text
+    assert sid_of(api_agent) == api_sid
+    other_sid = sid_of(other_agent)
+    assert len({current[0], api_sid, other_sid}) == 3
+    look("three-sessions")
+
+    submit(browser, f"session-end-{api_sid}")
+    on_account_page(browser, "traveller")
+    assert notices(browser) == ["The session has ended."]
+    assert set(rows()) == {current[0], other_sid}
+    look("api-session-ended")
+    # Its tokens are refused at once.
+    r = requests.get(server.url("/api/v1/auth/me"), headers=bearer(pair["access_token"]))
+    assert r.status_code == 401, r.text
+    r = requests.post(server.url("/api/v1/auth/refresh"), json={"refresh_token": pair["refresh_token"]})
+    assert r.status_code == 401, r.text
+
+    submit(browser, f"session-end-{other_sid}")
+    assert notices(browser) == ["The session has ended."]
+    assert set(rows()) == {current[0]}
+    look("other-browser-ended")
+    # The other browser's cookie now leads to the portal, and its forms are refused.
+    r = other.get(server.url("/ui/account"), allow_redirects=False)
+    assert (r.status_code, r.headers.get("Location")) == (303, "/ui/login?return_to=%2Fui%2Faccount")
+    r = other.get(server.url("/api/v1/auth/verify"), allow_redirects=False)
+    assert r.status_code == 401, r.text
+
+    browser.get(server.url("/ui/account"))
+    on_account_page(browser, "traveller")
+    look("this-browser-still-signed-in")
+
+
+def test_an_admin_demotes_a_user_in_the_console_and_their_next_request_is_refused(
+        make_server, browser, look):
+    server = gate(make_server)
+    new_user(server, "root", ADMIN_PASSWORD, role="admin")
+    new_user(server, "deputy", role="moderator")  # users:write: the console's users section
+    deputy_token = api_login(server, "deputy")["access_token"]
+    may_write = functools.partial(requests.get, server.url("/api/v1/auth/verify"),
+                                  params={"permission": "users:write"}, headers=bearer(deputy_token))
+    assert may_write().status_code == 200
+
+    # The moderator's browser: the console's users, not its analytics.
+    sign_in(browser, look, server, "deputy", step="deputy-portal")
+    on_account_page(browser, "deputy")
+    assert nav_links(browser) == ["deputy", "Admin"]
+    follow(browser, "Admin")
+    assert (where(browser), status(browser), heading(browser)) == ("/ui/admin", 200, "Administration")
+    assert by_id(browser, "users-table") and not browser.find_elements(By.ID, "analytics")
+    look("deputy-console")
+    deputy_cookies = browser.get_cookies()
+
+    # The admin, in the same browser with a cookie jar of their own.
+    browser.delete_all_cookies()
+    sign_in(browser, look, server, "root", ADMIN_PASSWORD, step="admin-portal")
+    on_account_page(browser, "root")
+    follow(browser, "Admin")
+    assert heading(browser) == "Administration"
+    chart = by_id(browser, "registrations-chart").find_element(By.TAG_NAME, "svg")
+    assert chart.size["width"] > 100, chart.size
+    look("admin-console")
+    submit(browser, "user-search-form", q="deputy")
+    users = browser.find_elements(By.CSS_SELECTOR, "#users-table tbody tr[data-user-id]")
+    assert [u.find_elements(By.TAG_NAME, "td")[1].text for u in users] == ["deputy"]
+    deputy_id = users[0].get_attribute("data-user-id")
+    look("search")
+    _navigate(browser, by_id(browser, f"manage-{deputy_id}").click, "manage")
+    assert (where(browser), heading(browser)) == (f"/ui/admin/users/{deputy_id}", "deputy")
+    assert text_of(browser, "user-role") == "moderator"
+    look("deputy-in-the-console")
+    submit(browser, "role-form", role="user")
+    assert where(browser) == f"/ui/admin/users/{deputy_id}?done=role"
+    assert notices(browser) == ["The role has changed."]
+    assert text_of(browser, "user-role") == "user"
+    look("demoted")
+    # The audit log tells it.
+    follow(browser, "Its audit trail")
+    submit(browser, "audit-filter-form", type="user.role_changed")
+    cells = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+             for tr in browser.find_elements(By.CSS_SELECTOR, "#audit-table tbody tr")]
+    assert len(cells) == 1 and cells[0][1] == "user.role_changed", cells
+    assert '"from":"moderator"' in cells[0][5] and '"to":"user"' in cells[0][5], cells
+    look("audit-log")
+    admin_cookies = browser.get_cookies()
+
+    # The demoted user's very next requests, from the session that held the permission.
+    browser.delete_all_cookies()
+    for c in deputy_cookies:
+        browser.add_cookie({k: c[k] for k in ("name", "value", "path", "httpOnly", "secure", "sameSite")
+                            if k in c})
+    browser.get(server.url("/ui/admin"))
+    assert (status(browser), heading(browser)) == (403, "Not possible")
+    look("deputy-console-refused", expected_statuses=(403,))
+    browser.get(server.url(f"/ui/admin/users/{deputy_id}"))
+    assert (status(browser), heading(browser)) == (403, "Not possible")
+    look("deputy-user-page-refused", expected_statuses=(403,))
+    browser.get(server.url("/ui/account"))
+    on_account_page(browser, "deputy")  # still signed in, as a user
+    assert text_of(browser, "profile-role") == "user"
+    assert nav_links(browser) == ["deputy"]
+    look("deputy-account")
+    r = may_write()
+    assert r.status_code == 403, (r.status_code, r.text)
+    assert {c["name"] for c in admin_cookies} >= {"gatehouse_session"}
+
+
+def nginx_conf(tmp_path, port, gate_port):
+    """nginx on `port` serving a static page behind auth_request: a refused browser goes to the
+    portal (Gatehouse's 401 carries its address in Location, which nginx turns into a redirect)."""
+    site = tmp_path / "site"
+    (site / "app").mkdir(parents=True)
+    (site / "app" / "index.html").write_text(
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Protected app</title>'
+        '<link rel="icon" href="data:,"></head>\n'
+        '<body><h1 id="app">The protected application</h1></body></html>\n')
+    return f"""
+  server {{
+    listen 127.0.0.1:{port};
+    root {site};
+    types {{ text/html html; }}
+    default_type application/octet-stream;
+    location / {{
+      auth_request /_gatehouse_verify;
+      auth_request_set $portal $upstream_http_location;
+      error_page 401 =302 $portal;
+    }}
+    location = /_gatehouse_verify {{
+      internal;
+      proxy_pass http://127.0.0.1:{gate_port}/api/v1/auth/verify?rd;
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
+      proxy_set_header X-Original-Method $request_method;
+      proxy_set_header X-Original-URI $request_uri;
+    }}
+  }}
+"""
+
+
+def test_forward_auth_behind_nginx_goes_through_the_portal_and_back(make_server, tmp_path, browser, look):
+    nginx_port = free_port()
+    unlisted = f"http://127.0.0.1:{free_port()}"  # another origin, not in ALLOWED_RETURN_URLS
+    server = make_server(start=False)
+    server.env.update(GATEHOUSE_PUBLIC_URL=server.base, FORWARD_AUTH_PROXY="nginx",
+                      ALLOWED_RETURN_URLS=f"http://127.0.0.1:{nginx_port}")
+    server.start()
+    new_user(server, "reader")
+    nginx = integration.start_nginx(tmp_path, nginx_port, nginx_conf(tmp_path, nginx_port, server.port))
+    try:
+        app = f"http://127.0.0.1:{nginx_port}/app/index.html?from=journey&x=1%202"
+        browser.get(app)
+        # On the portal, which carries the address back.
+        assert browser.current_url.startswith(server.url("/ui/login?return_to=")), browser.current_url
+        assert heading(browser) == "Sign in"
+        assert by_id(browser, "login-form").find_element(
+            By.NAME, "return_to").get_attribute("value") == app
+        look("portal-from-the-app")
+        submit(browser, "login-form", username="reader", password=PASSWORD)
+        wait(browser, lambda d: d.current_url == app, message=f"not back on the app: {browser.current_url}")
+        assert (status(browser), text_of(browser, "app")) == (200, "The protected application")
+        look("back-on-the-app")
+        browser.refresh()
+        assert (status(browser), text_of(browser, "app")) == (200, "The protected application")
+
+        # Signed in, a return address elsewhere is not followed: the account page instead.
+        for target in (unlisted + "/steal", "//127.0.0.1:1/steal", "http://evil.example/steal"):
+            browser.get(server.url("/ui/login?return_to=" + urllib.parse.quote(target, safe="")))
+            on_account_page(browser, "reader")
+        look("elsewhere-refused-while-signed-in")
+        sign_out(browser, look)
+        # After sign-in too: the form does not carry it, and the browser lands on its account.
+        browser.get(server.url("/ui/login?return_to=" + urllib.parse.quote(unlisted + "/steal", safe="")))
+        assert by_id(browser, "login-form").find_element(By.NAME, "return_to").get_attribute("value") == ""
+        look("portal-with-a-foreign-return-address")
+        submit(browser, "login-form", username="reader", password=PASSWORD)
+        on_account_page(browser, "reader")
+        look("landed-on-the-account")
+        # Signed out, the app sends the browser to the portal again.
+        sign_out(browser, look, "signed-out-again")
+        browser.get(app)
+        assert browser.current_url.startswith(server.url("/ui/login?return_to=")), browser.current_url
+        look("portal-again")
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=10)
+
+
+ATTACK_PAGE = """<!DOCTYPE html>
+<html lang="en">
+  <head><meta charset="utf-8"><title>Win a prize</title><link rel="icon" href="data:,"></head>
+  <body>
+    <h1>Another origin's page</h1>
+    <form id="evil-logout" method="post" action="{gate}/ui/logout">
+      <input type="hidden" name="csrf" value="{csrf}">
+      <button type="submit">Sign them out (with their own CSRF token)</button>
+    </form>
+    <form id="evil-password" method="post" action="{gate}/ui/account/password">
+      <input type="hidden" name="csrf" value="{csrf}">
+      <input type="hidden" name="current_password" value="{password}">
+      <input type="hidden" name="new_password" value="Att4cker-Passw0rd!">
+      <button type="submit">Change their password</button>
+    </form>
+    <form id="evil-login" method="post" action="{gate}/ui/login">
+      <input type="hidden" name="return_to" value="">
+      <input type="hidden" name="username" value="attacker">
+      <input type="hidden" name="password" value="{password}">
+      <button type="submit">Sign them in as me</button>
+    </form>
+  </body>
+</html>
+"""
+
+
+def test_forms_posted_from_another_origin_are_refused(make_server, other_origin, browser, look):
+    server = gate(make_server)
+    new_user(server, "victim")
+    new_user(server, "attacker")
+    origin, site = other_origin
+
+    sign_in(browser, look, server, "victim")
+    on_account_page(browser, "victim")
+    csrf = by_id(browser, "logout-form").find_element(By.NAME, "csrf").get_attribute("value")
+    look("victim-signed-in")
+    # The worst case: the page even knows the victim's CSRF token; the origin check alone refuses.
+    (site / "attack.html").write_text(
+        ATTACK_PAGE.format(gate=server.base, csrf=html.escape(csrf), password=html.escape(PASSWORD)))
+
+    def attack(form_id, step):
+        browser.get(f"{origin}/attack.html")
+        look(f"{step}-attack-page")
+        submit(browser, form_id)
+        assert browser.current_url.startswith(server.base), browser.current_url
+        assert (status(browser), heading(browser)) == (403, "Not possible"), browser.page_source[:2000]
+        look(f"{step}-refused", expected_statuses=(403,))
+
+    attack("evil-logout", "logout")
+    browser.get(server.url("/ui/account"))
+    on_account_page(browser, "victim")  # still signed in
+    look("still-signed-in")
+
+    attack("evil-password", "password")
+    assert requests.post(server.url("/api/v1/auth/login"),
+                         data={"username": "victim", "password": PASSWORD}).status_code == 200
+
+    # From the page itself, a form whose token was tampered with: refused as well.
+    browser.get(server.url("/ui/account"))
+    browser.execute_script(
+        "document.querySelector('#logout-form input[name=csrf]').value = arguments[0]", "x" + csrf[1:])
+    submit(browser, "logout-form")
+    assert (status(browser), heading(browser)) == (403, "Not possible")
+    assert "This form has expired. Reload the page and try again." in browser.find_element(By.TAG_NAME, "main").text
+    look("forged-token-refused", expected_statuses=(403,))
+    browser.get(server.url("/ui/account"))
+    on_account_page(browser, "victim")
+
+    # Signed out, a sign-in posted from elsewhere does not sign the browser in as the attacker.
+    sign_out(browser, look)
+    attack("evil-login", "login")
+    browser.get(server.url("/ui/account"))
+    assert where(browser).startswith("/ui/login"), where(browser)
+    look("not-signed-in")
+
+
+def test_sign_in_works_without_javascript(make_server, browser, look):
+    server = gate(make_server)
+    new_user(server, "noscript")
+    browser.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": True})
+    try:
+        browser.get(server.url("/ui/reset-password#token=abcdefghijklmnopqrstuvwxyz"))
+        # No script ran: the token was not taken from the fragment (it would be typed in).
+        assert by_id(browser, "token").get_attribute("value") == ""
+        assert by_id(browser, "token-row").is_displayed()
+        sign_in(browser, look, server, "noscript")
+        on_account_page(browser, "noscript")
+        look("account")
+        sign_out(browser, look)
+    finally:
+        browser.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": False})
