@@ -61,7 +61,8 @@ http::Response callback(Call& c) {
   // Begun by the portal: the browser is signed in here, not handed to FRONTEND_URL.
   http::Response res =
       portal_return ? pages::finishExternal(c, landing, *portal_return) : redirect(landing);
-  res.set("Set-Cookie", std::string(oidc::OidcService::kCookieName) + "=; Path=" +
+  // Added, not set: the portal's answer may carry its own cookies (the session, the CSRF one).
+  pages::addCookie(res, std::string(oidc::OidcService::kCookieName) + "=; Path=" +
                             cookiePath(provider) + "; Max-Age=0; HttpOnly; Secure; SameSite=Lax");
   return res;
 }
@@ -145,11 +146,19 @@ void addOidcRoutes(RouteTable& t) {
          .lane = http::Lane::Storage,
          .summary = "The provider's redirect back (302 to FRONTEND_URL with a one-time code)",
          .tag = "external sign-in",
+         .description = "A flow the pages' portal began (/ui/login/external/{provider}) ends "
+                        "here in the browser instead: signed in (303 to its return address), "
+                        "asked for the second factor (an HTML page), or refused (an HTML page, "
+                        "or 303 to /ui/login?error=external).",
          .params = {{"code", "query", "string", false, ""},
                     {"state", "query", "string", false, ""},
                     {"iss", "query", "string", false, "RFC 9207"},
                     {"error", "query", "string", false, ""}},
          .replies = {{302, "To FRONTEND_URL/auth/callback#code=... or #error=...", ""},
+                     {303, "Begun by the portal: signed in, on to the return address", ""},
+                     {200, "Begun by the portal: the second factor's page (HTML)", ""},
+                     {401, "Begun by the portal: refused (an HTML page)", ""},
+                     {403, "Begun by the portal: account deactivated (an HTML page)", ""},
                      {404, "Unknown provider", "ErrorDetail"}},
          .handler = callback});
   t.add({.method = "GET",

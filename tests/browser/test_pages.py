@@ -22,11 +22,12 @@ import jwt
 import pyotp
 import pytest
 import requests
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select
 
-from .support import free_port, integration, wait
+from .support import console_entries, csp_violations, free_port, integration, wait
 
 PASSWORD = "Br0wser-Passw0rd!"
 NEW_PASSWORD = "N3w-Br0wser-Passw0rd!"
@@ -198,6 +199,12 @@ def on_account_page(browser, username):
 
 def nav_links(browser):
     return [a.text.strip() for a in browser.find_elements(By.CSS_SELECTOR, "header nav a")]
+
+
+def audit_rows(browser):
+    """The console's audit table: [time, event, actor, subject, address, detail] per row."""
+    return [[td.text.strip() for td in tr.find_elements(By.TAG_NAME, "td")]
+            for tr in browser.find_elements(By.CSS_SELECTOR, "#audit-table tbody tr")]
 
 
 def totp_code(totp, after_step=None):
@@ -377,7 +384,7 @@ def test_reset_the_password_from_the_mail(make_server, make_sink, browser, look)
 
 def test_end_another_session_from_the_account_page(make_server, browser, look):
     server = gate(make_server)
-    new_user(server, "traveller")
+    new_user(server, "traveller", role="user")  # the CLI: no session (the API's registration makes one)
     # Two other sessions: an application's token pair, and another browser's cookie.
     api_agent, other_agent = "journey-api-client/1.0", "journey-other-browser/1.0"
     pair = api_login(server, "traveller", user_agent=api_agent)
@@ -477,14 +484,14 @@ def test_an_admin_demotes_a_user_in_the_console_and_their_next_request_is_refuse
     assert notices(browser) == ["The role has changed."]
     assert text_of(browser, "user-role") == "user"
     look("demoted")
-    # The audit log tells it.
+    # The user's audit trail tells it.
     follow(browser, "Its audit trail")
-    submit(browser, "audit-filter-form", type="user.role_changed")
-    cells = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")]
-             for tr in browser.find_elements(By.CSS_SELECTOR, "#audit-table tbody tr")]
-    assert len(cells) == 1 and cells[0][1] == "user.role_changed", cells
-    assert '"from":"moderator"' in cells[0][5] and '"to":"user"' in cells[0][5], cells
-    look("audit-log")
+    assert (where(browser), status(browser), heading(browser)) == (
+        f"/ui/admin/audit?user_id={deputy_id}", 200, "Audit log")
+    changes = [row for row in audit_rows(browser) if row[1] == "user.role_changed"]
+    assert len(changes) == 1, audit_rows(browser)
+    assert '"from":"moderator"' in changes[0][5] and '"to":"user"' in changes[0][5], changes
+    look("audit-trail")
     admin_cookies = browser.get_cookies()
 
     # The demoted user's very next requests, from the session that held the permission.
@@ -506,6 +513,28 @@ def test_an_admin_demotes_a_user_in_the_console_and_their_next_request_is_refuse
     r = may_write()
     assert r.status_code == 403, (r.status_code, r.text)
     assert {c["name"] for c in admin_cookies} >= {"gatehouse_session"}
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "server bug: an empty field of the audit filter form (the form always sends every field) is "
+    "refused: GET /ui/admin/audit?type=...&user_id=&since= answers 422 'user_id: value is not a "
+    "valid integer; since: expected Unix seconds or an RFC 3339 UTC time' instead of ignoring it"))
+def test_the_audit_log_filtered_by_event_type_alone(make_server, browser, look):
+    server = gate(make_server)
+    new_user(server, "root", ADMIN_PASSWORD, role="admin")
+    sign_in(browser, look, server, "root", ADMIN_PASSWORD)
+    browser.get(server.url("/ui/admin/audit"))
+    assert (status(browser), heading(browser)) == (200, "Audit log")
+    types = {row[1] for row in audit_rows(browser)}
+    assert types, "the sign-in left no audit event"
+    look("audit-log")
+    # Only the event type typed in, the other fields left empty as they came.
+    wanted = sorted(types)[0]
+    submit(browser, "audit-filter-form", type=wanted)
+    assert (status(browser), errors(browser)) == (200, []), errors(browser)
+    rows = audit_rows(browser)
+    assert rows and {row[1] for row in rows} == {wanted}, rows
+    look("filtered")
 
 
 def nginx_conf(tmp_path, port, gate_port):
@@ -541,52 +570,108 @@ def nginx_conf(tmp_path, port, gate_port):
 """
 
 
-def test_forward_auth_behind_nginx_goes_through_the_portal_and_back(make_server, tmp_path, browser, look):
+@pytest.fixture
+def behind_nginx(make_server, tmp_path):
+    """(gatehouse, app URL): nginx on its own port in front of a static page, asking Gatehouse
+    (FORWARD_AUTH_PROXY=nginx) about each request; nginx's origin is the one allowed return
+    origin. The user "reader" exists."""
     nginx_port = free_port()
-    unlisted = f"http://127.0.0.1:{free_port()}"  # another origin, not in ALLOWED_RETURN_URLS
     server = make_server(start=False)
     server.env.update(GATEHOUSE_PUBLIC_URL=server.base, FORWARD_AUTH_PROXY="nginx",
                       ALLOWED_RETURN_URLS=f"http://127.0.0.1:{nginx_port}")
     server.start()
-    new_user(server, "reader")
+    new_user(server, "reader", role="user")
     nginx = integration.start_nginx(tmp_path, nginx_port, nginx_conf(tmp_path, nginx_port, server.port))
-    try:
-        app = f"http://127.0.0.1:{nginx_port}/app/index.html?from=journey&x=1%202"
-        browser.get(app)
-        # On the portal, which carries the address back.
-        assert browser.current_url.startswith(server.url("/ui/login?return_to=")), browser.current_url
-        assert heading(browser) == "Sign in"
-        assert by_id(browser, "login-form").find_element(
-            By.NAME, "return_to").get_attribute("value") == app
-        look("portal-from-the-app")
-        submit(browser, "login-form", username="reader", password=PASSWORD)
-        wait(browser, lambda d: d.current_url == app, message=f"not back on the app: {browser.current_url}")
-        assert (status(browser), text_of(browser, "app")) == (200, "The protected application")
-        look("back-on-the-app")
-        browser.refresh()
-        assert (status(browser), text_of(browser, "app")) == (200, "The protected application")
+    # A query with a space and an ampersand: the address must come back exactly.
+    yield server, f"http://127.0.0.1:{nginx_port}/app/index.html?from=journey&x=1%202"
+    nginx.terminate()
+    nginx.wait(timeout=10)
 
-        # Signed in, a return address elsewhere is not followed: the account page instead.
-        for target in (unlisted + "/steal", "//127.0.0.1:1/steal", "http://evil.example/steal"):
-            browser.get(server.url("/ui/login?return_to=" + urllib.parse.quote(target, safe="")))
-            on_account_page(browser, "reader")
-        look("elsewhere-refused-while-signed-in")
-        sign_out(browser, look)
-        # After sign-in too: the form does not carry it, and the browser lands on its account.
-        browser.get(server.url("/ui/login?return_to=" + urllib.parse.quote(unlisted + "/steal", safe="")))
-        assert by_id(browser, "login-form").find_element(By.NAME, "return_to").get_attribute("value") == ""
-        look("portal-with-a-foreign-return-address")
-        submit(browser, "login-form", username="reader", password=PASSWORD)
+
+def on_the_portal_for(browser, server, app):
+    assert browser.current_url.startswith(server.url("/ui/login?return_to=")), browser.current_url
+    assert (status(browser), heading(browser)) == (200, "Sign in")
+    assert by_id(browser, "login-form").find_element(By.NAME, "return_to").get_attribute("value") == app
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "server bug: the pages' CSP has form-action 'self', and Chromium applies form-action to the "
+    "redirects that follow a form post, so POST /ui/login's 303 to an allowed return origin "
+    "(ALLOWED_RETURN_URLS) is blocked: the browser stays on the sign-in page, signed in"))
+def test_forward_auth_behind_nginx_goes_through_the_portal_and_back(behind_nginx, browser, look):
+    server, app = behind_nginx
+    browser.get(app)
+    on_the_portal_for(browser, server, app)
+    look("portal-from-the-app")
+    form = by_id(browser, "login-form")
+    form.find_element(By.NAME, "username").send_keys("reader")
+    form.find_element(By.NAME, "password").send_keys(PASSWORD)
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    try:
+        wait(browser, lambda d: d.current_url == app, timeout=10)
+    except TimeoutException:
+        pass
+    entries = console_entries(browser)
+    assert not csp_violations(browser, entries), (
+        f"signing in did not bring the browser back to {app}: the page's CSP blocked it; "
+        f"the browser is on {browser.current_url}; {csp_violations(browser, entries)}")
+    assert browser.current_url == app, browser.current_url
+    assert (status(browser), text_of(browser, "app")) == (200, "The protected application")
+    look("back-on-the-app")
+    browser.refresh()
+    assert (status(browser), text_of(browser, "app")) == (200, "The protected application")
+    # Signed out, the app sends the browser to the portal again.
+    browser.get(server.url("/ui/account"))
+    sign_out(browser, look)
+    browser.get(app)
+    on_the_portal_for(browser, server, app)
+    look("portal-again")
+
+
+def test_forward_auth_sends_a_browser_to_the_portal_and_lets_it_in_once_signed_in(
+        behind_nginx, browser, look):
+    # The part of the journey the bug above leaves working: the portal's address from nginx, and
+    # the app's page once the browser holds the session cookie (signed in on the portal itself).
+    server, app = behind_nginx
+    browser.get(app)
+    on_the_portal_for(browser, server, app)
+    look("portal-from-the-app")
+    sign_in(browser, look, server, "reader", step="portal")
+    on_account_page(browser, "reader")
+    look("signed-in")
+    browser.get(app)
+    assert (browser.current_url, status(browser)) == (app, 200)
+    assert text_of(browser, "app") == "The protected application"
+    look("on-the-app")
+    browser.get(server.url("/ui/account"))
+    sign_out(browser, look)
+    browser.get(app)
+    on_the_portal_for(browser, server, app)
+    look("portal-again")
+
+
+def test_a_return_address_on_another_origin_is_not_followed(behind_nginx, browser, look):
+    server, _ = behind_nginx
+    unlisted = f"http://127.0.0.1:{free_port()}/steal"  # another origin, not in ALLOWED_RETURN_URLS
+    foreign = (unlisted, "//127.0.0.1:1/steal", "/\\\\127.0.0.1:1/steal", "http://evil.example/steal",
+               "javascript:alert(1)", "http://reader@127.0.0.1:1/steal")
+    # Signed out: the portal's form does not carry it, and after sign-in the browser lands on its
+    # account page.
+    browser.get(server.url("/ui/login?return_to=" + urllib.parse.quote(unlisted, safe="")))
+    assert by_id(browser, "login-form").find_element(By.NAME, "return_to").get_attribute("value") == ""
+    look("portal-with-a-foreign-return-address")
+    submit(browser, "login-form", username="reader", password=PASSWORD)
+    on_account_page(browser, "reader")
+    look("landed-on-the-account")
+    # Signed in, the portal sends the browser on at once: never to those.
+    for target in foreign:
+        browser.get(server.url("/ui/login?return_to=" + urllib.parse.quote(target, safe="")))
         on_account_page(browser, "reader")
-        look("landed-on-the-account")
-        # Signed out, the app sends the browser to the portal again.
-        sign_out(browser, look, "signed-out-again")
-        browser.get(app)
-        assert browser.current_url.startswith(server.url("/ui/login?return_to=")), browser.current_url
-        look("portal-again")
-    finally:
-        nginx.terminate()
-        nginx.wait(timeout=10)
+    look("foreign-addresses-not-followed")
+    # A path of Gatehouse's own is followed.
+    browser.get(server.url("/ui/login?return_to=" + urllib.parse.quote("/ui/account#sessions", safe="")))
+    assert where(browser) == "/ui/account#sessions", where(browser)
+    look("own-path-followed")
 
 
 ATTACK_PAGE = """<!DOCTYPE html>

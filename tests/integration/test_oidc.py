@@ -435,3 +435,70 @@ def test_external_sign_in_asks_for_our_second_factor_unless_the_provider_is_trus
         assert land("ok").startswith("http://frontend.test/auth/callback#mfa_token=")
     finally:
         stop()
+
+
+def portal_sign_in(gate, cert, login, return_to):
+    """The pages' portal begins the flow: /ui/login shows the provider's button, the button's
+    address starts it, the provider sends the browser back to the same callback, and the callback
+    signs the browser in itself. Returns the browser (a cookie jar) and the callback's answer."""
+    browser = requests.Session()
+    page = browser.get(gate.url("/ui/login"), params={"return_to": return_to})
+    assert page.status_code == 200
+    button = re.search(r'<a href="(/ui/login/external/local[^"]*)" id="provider-local">', page.text)
+    assert button, page.text
+    r = browser.get(gate.url(button.group(1).replace("&amp;", "&")), allow_redirects=False)
+    assert r.status_code == 302, r.text
+    tx = re.match(r"gatehouse_oidc=([^;]+);", r.headers["Set-Cookie"]).group(1)
+    back = through_provider(gate, cert, r.headers["Location"], login)
+    # The transaction cookie is Secure: sent by hand over the test's plain-HTTP loopback.
+    landing = browser.get(back, headers={"Cookie": f"gatehouse_oidc={tx}"}, allow_redirects=False)
+    return browser, landing
+
+
+def test_the_portal_signs_a_browser_in_through_a_provider(stack):
+    gate, cert, _ = stack
+    browser, landing = portal_sign_in(gate, cert, "carol", "/ui/account#identities")
+    # Signed in here, not handed to FRONTEND_URL with a code.
+    assert landing.status_code == 303, landing.text
+    assert landing.headers["Location"] == "/ui/account#identities"
+    assert "frontend.test" not in landing.headers["Location"]
+    assert "gatehouse_session=" in landing.headers.get("Set-Cookie", "")
+    account = browser.get(gate.url("/ui/account"))
+    assert account.status_code == 200
+    assert "carol@example.com" in account.text
+    assert re.search(r'<table id="identities-table">.*?<td>local</td>', account.text, re.S)
+    # The callback cannot be replayed: the state is spent.
+    _, again = portal_sign_in(gate, cert, "carol", "https://evil.example/")
+    assert again.status_code == 303
+    # A return address that is not allowed is dropped when the flow begins.
+    assert again.headers["Location"] == "/ui/account"
+
+
+def test_the_portal_asks_for_our_second_factor_after_a_provider(stack):
+    import pyotp
+
+    gate, cert, _ = stack
+    browser, landing = portal_sign_in(gate, cert, "dave", "/ui/account")
+    assert landing.status_code == 303
+    # Enrol a factor through the API with a fresh sign-in's token.
+    first, _, _ = sign_in(gate, cert, "dave")
+    token = exchange(gate, first).json()["access_token"]
+    made = requests.post(gate.url("/api/v1/auth/mfa/totp"), json={}, headers=auth(token)).json()
+    totp = pyotp.parse_uri(made["otpauth_uri"])
+    r = requests.post(gate.url(f"/api/v1/auth/mfa/totp/{made['id']}/confirm"),
+                      json={"code": totp.now()}, headers=auth(token))
+    assert r.status_code == 200, r.text
+    recovery = r.json()["recovery_codes"]
+    browser, landing = portal_sign_in(gate, cert, "dave", "/ui/account")
+    # No session yet: the second factor's page, with its form.
+    assert landing.status_code == 200, landing.text
+    assert "gatehouse_session=" not in landing.headers.get("Set-Cookie", "")
+    assert 'id="mfa-form"' in landing.text
+    action, fields = parse_form(landing.text[landing.text.index('id="mfa-form"') - 60:])
+    assert action == "/ui/login/mfa"
+    assert fields["return_to"] == "/ui/account" and fields["mfa_token"] and fields["csrf"]
+    # A recovery code (the confirming code's time step is spent).
+    r = browser.post(gate.url(action), data=dict(fields, code=recovery[0]), allow_redirects=False)
+    assert r.status_code == 303, r.text
+    assert r.headers["Location"] == "/ui/account"
+    assert "gatehouse_session=" in r.headers["Set-Cookie"]
