@@ -14,23 +14,6 @@ namespace {
 
 namespace json = boost::json;
 
-// Percent-encodes a query value (RFC 3986 unreserved characters stay).
-std::string encodeComponent(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (const char ch : text) {
-    const auto u = static_cast<unsigned char>(ch);
-    if (std::isalnum(u) != 0 || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
-      out.push_back(ch);
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[u >> 4U]);
-      out.push_back(kHex[u & 15U]);
-    }
-  }
-  return out;
-}
-
 bool contains(std::string_view haystack, std::string_view needle) {
   return haystack.find(needle) != std::string_view::npos;
 }
@@ -118,6 +101,14 @@ bool csrfValid(const Call& c, std::string_view presented) {
   return binding && s.csrf->check("anon", *binding, presented);
 }
 
+std::string_view notice(Notices texts, std::optional<std::string_view> key) {
+  if (!key) return {};
+  for (const auto& [k, text] : texts) {
+    if (k == *key) return text;
+  }
+  return {};
+}
+
 bool mayUseConsole(const auth::Principal& who) {
   for (const auto& p : who.permissions) {
     if (p == "users:write" || p == "analytics:view") return true;
@@ -192,6 +183,13 @@ std::string detailOf(const http::Response& answer) {
   return "Something went wrong. Try again in a moment.";
 }
 
+bool needsSignIn(const http::Response& answer) {
+  if (answer.status != 401) return false;
+  const std::string text = detailOf(answer);
+  return text == "Not authenticated" || text == "Could not validate credentials" ||
+         text == "Step-up authentication required";
+}
+
 std::string refusalText(const auth::Error& error, const http::Request& request) {
   return detailOf(errorResponse(error, request));
 }
@@ -229,7 +227,7 @@ void sendToPortal(const Services& s, const http::Request& request, http::Respons
                  request.request_id);
     return;
   }
-  refused.set("Location", s.public_url + "/ui/login?return_to=" + encodeComponent(target));
+  refused.set("Location", s.public_url + "/ui/login?return_to=" + core::percentEncode(target));
   // Traefik and Caddy hand a refusal to the browser as it is; nginx turns it into a redirect.
   if (s.forward_auth_proxy != config::ForwardAuthProxy::Nginx) refused.status = 302;
 }
@@ -241,7 +239,7 @@ http::Response pageRefusal(const Services& s, const http::Request& request,
     std::string back = request.method == "GET"                 ? request.target
                        : request.path.starts_with("/ui/admin") ? "/ui/admin"
                                                                : "/ui/account";
-    http::Response res = seeOther("/ui/login?return_to=" + encodeComponent(back) +
+    http::Response res = seeOther("/ui/login?return_to=" + core::percentEncode(back) +
                                   (contains(refused.body, "Step-up") ? "&reauth=1" : ""));
     if (!contains(refused.body, "Step-up"))
       addCookie(res, cookieHeader(s, auth::BrowserSessions::kCookieName, "", 0));

@@ -3,6 +3,7 @@
 // What the pages' routes share (API.md, Pages for people): HTML answers, cookies, the forms'
 // CSRF tokens, the viewer, the contract's words for a refusal.
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -36,6 +37,11 @@ FormToken formToken(const Call& c);
 http::Response attach(http::Response response, const FormToken& token);
 // Whether the posted `csrf` field is the token for this request's binding (constant time).
 bool csrfValid(const Call& c, std::string_view presented);
+
+// The notice a finished form shows on the page it returns to (`?done=<key>`): a fixed text
+// from `texts`, "" for any other key, so a link cannot put words on a page.
+using Notices = std::span<const std::pair<std::string_view, std::string_view>>;
+std::string_view notice(Notices texts, std::optional<std::string_view> key);
 
 // The signed-in viewer of a page (for the header): name, console access, the sign-out token.
 ui::Viewer viewerOf(const Call& c, const FormToken& token);
@@ -82,6 +88,10 @@ http::Response pageRefusal(const Services& s, const http::Request& request, http
 // The API route must already be in the table.
 void addForm(RouteTable& table, std::string_view api_method, std::string_view api_path,
              std::string page_path, std::string summary, RouteHandler handler);
+
+// Whether an API handler's refusal means the browser must sign in (again): its session ended or
+// a step-up is due. Other refusals (a wrong code, a wrong password) belong on the page.
+bool needsSignIn(const http::Response& answer);
 
 // The "detail" of an API answer (a string, or a validation list made readable).
 std::string detailOf(const http::Response& answer);

@@ -20,21 +20,15 @@ using pages::html;
 
 // What a finished form tells on the page it returns to (?done=...): fixed texts only, so a link
 // cannot put words on the page.
-std::string_view doneText(std::string_view key) {
-  static constexpr std::pair<std::string_view, std::string_view> kTexts[] = {
-      {"verification-sent", "We have sent a verification link to your address."},
-      {"change-sent", "We have sent a confirmation link to the new address. Open it to finish."},
-      {"factor-added", "The authenticator app is now your second factor."},
-      {"factor-removed", "The authenticator app was removed."},
-      {"session-ended", "The session has ended."},
-      {"key-revoked", "The API key was revoked."},
-      {"identity-unlinked", "The linked identity was removed."},
-  };
-  for (const auto& [k, text] : kTexts) {
-    if (k == key) return text;
-  }
-  return {};
-}
+constexpr std::pair<std::string_view, std::string_view> kDone[] = {
+    {"verification-sent", "We have sent a verification link to your address."},
+    {"change-sent", "We have sent a confirmation link to the new address. Open it to finish."},
+    {"factor-added", "The authenticator app is now your second factor."},
+    {"factor-removed", "The authenticator app was removed."},
+    {"session-ended", "The session has ended."},
+    {"key-revoked", "The API key was revoked."},
+    {"identity-unlinked", "The linked identity was removed."},
+};
 
 std::string when(std::int64_t unix_seconds) { return rfc3339(unix_seconds); }
 
@@ -214,9 +208,7 @@ http::Response accountPage(Call& c, int status, std::string_view notice, std::st
 }
 
 http::Response show(Call& c) {
-  std::string_view notice;
-  if (const auto done = c.request.queryParam("done")) notice = doneText(*done);
-  return accountPage(c, 200, notice, {});
+  return accountPage(c, 200, pages::notice(kDone, c.request.queryParam("done")), {});
 }
 
 // A page with one-time secrets (a new factor's key, recovery codes, an API key): shown once.
@@ -247,13 +239,8 @@ constexpr std::string_view kCodesAdvice =
 // the API's words for a refusal; a session that ended, or a step-up that is due, goes through
 // the portal.
 http::Response failed(Call& c, const http::Response& api) {
-  const std::string text = pages::detailOf(api);
-  if (api.status == 401 &&
-      (text == "Not authenticated" || text == "Could not validate credentials" ||
-       text == "Step-up authentication required")) {
-    return pages::pageRefusal(c.services, c.request, api);
-  }
-  return accountPage(c, api.status, {}, text);
+  if (pages::needsSignIn(api)) return pages::pageRefusal(c.services, c.request, api);
+  return accountPage(c, api.status, {}, pages::detailOf(api));
 }
 
 template <class Next>
@@ -318,9 +305,9 @@ http::Response confirm(Call& c) {
     const json::value* codes =
         !ec && v.is_object() ? v.get_object().if_contains("recovery_codes") : nullptr;
     if (codes == nullptr) return back("factor-added", "mfa");
-    return secretPage(
-        c, "Your recovery codes",
-        ui::noticeBox(doneText("factor-added")) + ui::paragraph(kCodesAdvice) + codesList(*codes));
+    return secretPage(c, "Your recovery codes",
+                      ui::noticeBox(pages::notice(kDone, "factor-added")) +
+                          ui::paragraph(kCodesAdvice) + codesList(*codes));
   });
 }
 

@@ -10,6 +10,7 @@
 #include "api/page_support.hpp"
 #include "api/route.hpp"
 #include "api/services.hpp"
+#include "core/uri_path.hpp"
 #include "rbac/policy.hpp"
 #include "ui/chart.hpp"
 #include "ui/pages.hpp"
@@ -28,38 +29,15 @@ bool holds(const auth::Principal& who, std::string_view permission) {
          who.permissions.end();
 }
 
-std::string_view doneText(std::string_view key) {
-  static constexpr std::pair<std::string_view, std::string_view> kTexts[] = {
-      {"role", "The role has changed."},
-      {"active", "The account's state has changed."},
-      {"mfa-reset", "Every second factor of the user was removed."},
-      {"sessions-ended", "Every session of the user has ended."},
-      {"password", "The password was set; the user's sessions have ended."},
-  };
-  for (const auto& [k, text] : kTexts) {
-    if (k == key) return text;
-  }
-  return {};
-}
+constexpr std::pair<std::string_view, std::string_view> kDone[] = {
+    {"role", "The role has changed."},
+    {"active", "The account's state has changed."},
+    {"mfa-reset", "Every second factor of the user was removed."},
+    {"sessions-ended", "Every session of the user has ended."},
+    {"password", "The password was set; the user's sessions have ended."},
+};
 
 std::string yesNo(bool v) { return v ? "yes" : "no"; }
-
-// A query value for a link (RFC 3986 unreserved characters stay).
-std::string encode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (const char ch : text) {
-    const auto u = static_cast<unsigned char>(ch);
-    if (std::isalnum(u) != 0 || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
-      out.push_back(ch);
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[u >> 4U]);
-      out.push_back(kHex[u & 15U]);
-    }
-  }
-  return out;
-}
 
 http::Response consolePage(Call& c, std::string_view title, const std::string& body, int status) {
   const auto token = pages::formToken(c);
@@ -99,7 +77,7 @@ std::string usersSection(Call& c, std::string& error) {
            "\" id=\"manage-" + std::to_string(u.id) + "\">Manage</a></td></tr>\n";
   }
   out += "</tbody></table></div>\n<p class=\"links\">";
-  const std::string base = "/ui/admin?q=" + encode(q) + "&page=";
+  const std::string base = "/ui/admin?q=" + core::percentEncode(q) + "&page=";
   if (*page > 1)
     out +=
         "<a href=\"" + ui::esc(base + std::to_string(*page - 1)) + "\" rel=\"prev\">Previous</a>";
@@ -153,9 +131,8 @@ http::Response console(Call& c) {
                               errorResponse({auth::Errc::Forbidden, "console", {}, 0}, c.request));
   }
   std::string body = ui::heading("Administration");
-  if (const auto done = c.request.queryParam("done")) {
-    if (auto text = doneText(*done); !text.empty()) body += ui::noticeBox(text);
-  }
+  if (const auto text = pages::notice(kDone, c.request.queryParam("done")); !text.empty())
+    body += ui::noticeBox(text);
   std::string error;
   if (holds(who, "users:write")) {
     const std::string users = usersSection(c, error);
@@ -240,9 +217,7 @@ http::Response userPage(Call& c, int status, std::string_view notice, std::strin
 }
 
 http::Response showUser(Call& c) {
-  std::string_view notice;
-  if (const auto done = c.request.queryParam("done")) notice = doneText(*done);
-  return userPage(c, 200, notice, {});
+  return userPage(c, 200, pages::notice(kDone, c.request.queryParam("done")), {});
 }
 
 // The API's answer to a console form: back to the user's page with a notice, or that page with
@@ -254,13 +229,8 @@ http::Response act(Call& c, std::string_view done) {
     return pages::seeOther("/ui/admin/users/" + c.request.path_params.at("id") +
                            "?done=" + std::string(done));
   }
-  const std::string text = pages::detailOf(api);
-  if (api.status == 401 &&
-      (text == "Not authenticated" || text == "Could not validate credentials" ||
-       text == "Step-up authentication required")) {
-    return pages::pageRefusal(c.services, c.request, api);
-  }
-  return userPage(c, api.status, {}, text);
+  if (pages::needsSignIn(api)) return pages::pageRefusal(c.services, c.request, api);
+  return userPage(c, api.status, {}, pages::detailOf(api));
 }
 
 http::Response audit(Call& c) {

@@ -8,6 +8,7 @@
 #include "api/route.hpp"
 #include "api/services.hpp"
 #include "auth/claims.hpp"
+#include "core/uri_path.hpp"
 #include "ui/pages.hpp"
 
 namespace gatehouse::api {
@@ -27,20 +28,7 @@ std::string requestedReturn(const Call& c) {
 
 // The query string that carries a return address on to the next page.
 std::string returnQuery(std::string_view return_to) {
-  if (return_to.empty()) return "";
-  std::string out = "?return_to=";
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  for (const char ch : return_to) {
-    const auto u = static_cast<unsigned char>(ch);
-    if (std::isalnum(u) != 0 || ch == '-' || ch == '_' || ch == '.' || ch == '~' || ch == '/') {
-      out.push_back(ch);
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[u >> 4U]);
-      out.push_back(kHex[u & 15U]);
-    }
-  }
-  return out;
+  return return_to.empty() ? "" : "?return_to=" + core::percentEncode(return_to);
 }
 
 http::Response withRetryAfter(http::Response page, const auth::Error& e, const http::Request& r) {

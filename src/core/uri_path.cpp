@@ -1,5 +1,6 @@
 #include "core/uri_path.hpp"
 
+#include <cctype>
 #include <vector>
 
 #include "core/utf8.hpp"
@@ -103,6 +104,22 @@ std::optional<std::string> normalizeRequestPath(std::string_view target) {
     }
   }
   if (out.empty()) out = "/";
+  return out;
+}
+
+std::string percentEncode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(ch);
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4U]);
+      out.push_back(kHex[c & 15U]);
+    }
+  }
   return out;
 }
 

@@ -20,4 +20,8 @@ namespace gatehouse::core {
 // nullopt when the target cannot be normalised safely: callers refuse the request.
 std::optional<std::string> normalizeRequestPath(std::string_view target);
 
+// `text` percent-encoded for a query component or a form value: RFC 3986's unreserved characters
+// (letters, digits, "-._~") stay, every other byte becomes %XX.
+std::string percentEncode(std::string_view text);
+
 }  // namespace gatehouse::core

@@ -55,22 +55,6 @@ void globalInit() {
 
 }  // namespace
 
-std::string formEncode(std::string_view value) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (const char ch : value) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(ch);
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4U]);
-      out.push_back(kHex[c & 15U]);
-    }
-  }
-  return out;
-}
-
 CurlClient::CurlClient(std::string extra_ca_file, std::size_t max_bytes,
                        std::chrono::seconds timeout)
     : ca_file_(std::move(extra_ca_file)), max_bytes_(max_bytes), timeout_(timeout) {

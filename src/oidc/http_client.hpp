@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/uri_path.hpp"
 
 namespace gatehouse::oidc {
 
@@ -45,6 +46,6 @@ class CurlClient final : public HttpClient {
 };
 
 // application/x-www-form-urlencoded encoding of one value.
-std::string formEncode(std::string_view value);
+inline std::string formEncode(std::string_view value) { return core::percentEncode(value); }
 
 }  // namespace gatehouse::oidc

@@ -35,16 +35,17 @@ class BrowserSessionsTest : public ::testing::Test {
     return who ? Errc::Internal : who.error().code;  // Internal: "accepted" here
   }
 
+  // Browser sessions sealed under `key`.
+  BrowserSessions::Deps deps(char key) {
+    return {*stack_.store,      stack_.sessions,
+            stack_.token_check, stack_.revocations,
+            stack_.session_end, stack_.audit,
+            stack_.clock,       {std::string(32, key), std::chrono::seconds(kRecheck)}};
+  }
+
   gatehouse::testing::AuthStack stack_{"browser"};
   ClientInfo client_{"127.0.0.1", "a browser", "req"};
-  BrowserSessions browser_{{*stack_.store,
-                            stack_.sessions,
-                            stack_.token_check,
-                            stack_.revocations,
-                            stack_.session_end,
-                            stack_.audit,
-                            stack_.clock,
-                            {std::string(32, 'k'), std::chrono::seconds(kRecheck)}}};
+  BrowserSessions browser_{deps('k')};
 };
 
 TEST_F(BrowserSessionsTest, TheCookieCarriesTheSessionTheUserAndHowTheySignedIn) {
@@ -79,14 +80,7 @@ TEST_F(BrowserSessionsTest, TheCookieIsOpaqueAndCannotBeAltered) {
   EXPECT_EQ(refusal(std::string(BrowserSessions::kMaxCookieBytes + 1, 'A')), Errc::InvalidToken);
   EXPECT_EQ(refusal("not base64url!"), Errc::InvalidToken);
   // Sealed under another key (another deployment): refused.
-  BrowserSessions other{{*stack_.store,
-                         stack_.sessions,
-                         stack_.token_check,
-                         stack_.revocations,
-                         stack_.session_end,
-                         stack_.audit,
-                         stack_.clock,
-                         {std::string(32, 'x'), std::chrono::seconds(kRecheck)}}};
+  BrowserSessions other{deps('x')};
   auto theirs = other.start(signedIn(), client_);
   ASSERT_TRUE(theirs);
   EXPECT_EQ(refusal(theirs->cookie), Errc::InvalidToken);
@@ -134,8 +128,8 @@ TEST_F(BrowserSessionsTest, StorageIsReadAgainOnlyAfterTheRecheckInterval) {
 TEST_F(BrowserSessionsTest, ThePasswordSetByAnOperatorEndsTheBrowserSession) {
   const auto s = started();
   stack_.clock.advance(5);
-  ASSERT_TRUE(stack_.passwords.setPassword(stack_.store->users().findByUsername("bsuser").value()->id,
-                                           "An0ther-passw0rd!", client_));
+  ASSERT_TRUE(stack_.passwords.setPassword(
+      stack_.store->users().findByUsername("bsuser").value()->id, "An0ther-passw0rd!", client_));
   EXPECT_EQ(refusal(s.cookie), Errc::InvalidToken);
 }
 

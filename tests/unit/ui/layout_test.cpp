@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/html_checks.hpp"
 #include "ui/chart.hpp"
 #include "ui/pages.hpp"
 
@@ -14,13 +15,7 @@ bool contains(const std::string& haystack, std::string_view needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
-void expectNoInlineCode(const std::string& html) {
-  EXPECT_FALSE(contains(html, " style=")) << html;
-  EXPECT_FALSE(contains(html, "<style")) << html;
-  EXPECT_FALSE(contains(html, " onclick=")) << html;
-  EXPECT_FALSE(contains(html, " onerror=")) << html;
-  EXPECT_FALSE(contains(html, "javascript:")) << html;
-}
+using testing::expectNoInlineCode;
 
 TEST(Layout, APageForAViewerHasTheirLinksAndASignOutFormWithItsToken) {
   const Viewer viewer{"<alice>", true, "tok&en"};

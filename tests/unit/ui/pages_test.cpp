@@ -13,8 +13,12 @@
 
 #include <gtest/gtest.h>
 
+#include "support/html_checks.hpp"
+
 namespace gatehouse::ui {
 namespace {
+
+using testing::expectNoInlineCode;
 
 constexpr TokenForm kResetForm{"/ui/reset-password", "Choose a new password",
                                "Enter a new password for your account.", "Set password", true};
@@ -37,30 +41,6 @@ std::vector<std::string> attributeValues(const std::string& html, const std::str
     out.push_back((*it)[1].str());
   }
   return out;
-}
-
-// Fails when the page holds anything the CSP (script-src 'self', style-src 'self') would block.
-void expectNoInlineCode(const std::string& html) {
-  // Inside tags only: escaped text may say anything.
-  EXPECT_FALSE(std::regex_search(html, std::regex("<[^>]*\\sstyle\\s*=", std::regex::icase)))
-      << html;
-  EXPECT_FALSE(std::regex_search(html, std::regex("<[^>]*\\son[a-z]+\\s*=", std::regex::icase)))
-      << html;
-  EXPECT_FALSE(contains(html, "<style")) << html;
-  EXPECT_FALSE(contains(html, "javascript:")) << html;
-  // Every <script> has a src and nothing between its tags.
-  const std::regex script("<script([^>]*)>([\\s\\S]*?)</script>", std::regex::icase);
-  std::size_t scripts = 0;
-  for (auto it = std::sregex_iterator(html.begin(), html.end(), script);
-       it != std::sregex_iterator(); ++it) {
-    ++scripts;
-    EXPECT_TRUE(contains((*it)[1].str(), "src=")) << (*it)[0].str();
-    EXPECT_EQ((*it)[2].str(), "") << (*it)[0].str();
-  }
-  std::size_t opened = 0;
-  for (auto at = html.find("<script"); at != std::string::npos; at = html.find("<script", at + 1))
-    ++opened;
-  EXPECT_EQ(opened, scripts) << "an unclosed <script>";
 }
 
 TEST(TokenPage, EscapesTheTitleTheErrorAndTheBrand) {
