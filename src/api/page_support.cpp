@@ -1,5 +1,6 @@
 #include "api/page_support.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include <boost/json/parse.hpp>
@@ -229,7 +230,13 @@ void sendToPortal(const Services& s, const http::Request& request, http::Respons
   }
   refused.set("Location", s.public_url + "/ui/login?return_to=" + core::percentEncode(target));
   // Traefik and Caddy hand a refusal to the browser as it is; nginx turns it into a redirect.
-  if (s.forward_auth_proxy != config::ForwardAuthProxy::Nginx) refused.status = 302;
+  if (s.forward_auth_proxy != config::ForwardAuthProxy::Nginx) {
+    refused.status = 302;
+    refused.body.clear();
+    refused.headers.erase(std::remove_if(refused.headers.begin(), refused.headers.end(),
+                                         [](const auto& h) { return h.first == "Content-Type"; }),
+                          refused.headers.end());
+  }
 }
 
 http::Response pageRefusal(const Services& s, const http::Request& request,

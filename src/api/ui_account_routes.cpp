@@ -112,8 +112,14 @@ http::Response accountPage(Call& c, int status, std::string_view notice, std::st
                               "Make new recovery codes", {}, "secondary");
   }
   factors += ui::formStart("/ui/account/mfa/totp", "totp-enrol-form", csrf);
-  factors += ui::field(
-      {"Name of the app (optional)", "name", "text", "off", false, {}, "maxlength=\"64\""});
+  factors += ui::field({"Name of the app (optional)",
+                        "name",
+                        "text",
+                        "off",
+                        false,
+                        {},
+                        "maxlength=\"64\"",
+                        "factor-name"});
   factors += ui::formEnd("Add an authenticator app");
   body += section("mfa", "Second factor", factors);
 
@@ -164,7 +170,8 @@ http::Response accountPage(Call& c, int status, std::string_view notice, std::st
         key_rows + "</tbody></table></div>\n";
   }
   api_keys += ui::formStart("/ui/account/api-keys", "api-key-form", csrf);
-  api_keys += ui::field({"Name", "name", "text", "off", true, {}, "maxlength=\"100\""});
+  api_keys +=
+      ui::field({"Name", "name", "text", "off", true, {}, "maxlength=\"100\"", "api-key-name"});
   api_keys += "<fieldset><legend>Scopes (none ticked: all of yours)</legend>\n";
   for (const auto& p : who.permissions) {
     api_keys += "<label class=\"check\"><input type=\"checkbox\" name=\"scopes\" value=\"" +

@@ -2,6 +2,9 @@
 // factor reset, sessions, password), the audit log with filters and the analytics summary as a
 // chart, for users holding users:write or analytics:view. Every section shows what the viewer may
 // do; every form runs the API route's handler under its own rules (pages::addForm).
+#include <chrono>
+#include <map>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -101,7 +104,7 @@ std::string analyticsSection(Call& c, std::string& error) {
     const auto* n = o.if_contains(key);
     return n != nullptr && n->is_int64() ? std::to_string(n->get_int64()) : std::string("0");
   };
-  std::vector<std::pair<std::string, std::int64_t>> bars;
+  std::map<std::string, std::int64_t, std::less<>> counted;
   if (const auto* days = o.if_contains("registrations_per_day");
       days != nullptr && days->is_array()) {
     for (const auto& d : days->get_array()) {
@@ -110,8 +113,22 @@ std::string analyticsSection(Call& c, std::string& error) {
       const auto* day = obj->if_contains("date");
       const auto* count = obj->if_contains("count");
       if (day != nullptr && day->is_string() && count != nullptr && count->is_int64())
-        bars.emplace_back(std::string(day->get_string()), count->get_int64());
+        counted[std::string(day->get_string())] = count->get_int64();
     }
+  }
+  // One bar a day of the window, the quiet days too (the summary lists only days with some),
+  // by the summary's own clock (audit_routes counts "since" from the system clock).
+  std::vector<std::pair<std::string, std::int64_t>> bars;
+  const auto* window = o.if_contains("days");
+  const std::int64_t days = window != nullptr && window->is_int64() ? window->get_int64() : 30;
+  const std::int64_t today = std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count() /
+                             86400;
+  for (std::int64_t d = today - days + 1; d <= today; ++d) {
+    const std::string date = rfc3339(d * 86400).substr(0, 10);
+    const auto found = counted.find(date);
+    bars.emplace_back(date, found == counted.end() ? 0 : found->second);
   }
   std::string out = "<dl id=\"analytics-summary\"><dt>Users</dt><dd>" + number("total_users") +
                     "</dd><dt>Sign-ins (" + number("days") + " days)</dt><dd>" +

@@ -193,16 +193,14 @@ http::Response submitMfa(Call& c) {
   std::erase(code, ' ');
   auto who = c.services.mfa->verify(token, code, clientOf(c.request));
   if (!who) {
-    // The mfa_token is spent by any attempt: the password step comes again.
+    // A mistyped code may be typed again with the same mfa_token (the service keeps it for its
+    // five minutes, every attempt counted against MFA_RATE_LIMIT); a spent or expired one says
+    // "Invalid code" too, and the page offers to start again.
     const int status = errorResponse(who.error(), c.request).status;
     return withRetryAfter(
-        pages::attach(
-            html(status, loginPage(c, csrf.token,
-                                   {return_to,
-                                    pages::refusalText(who.error(), c.request) + ". Sign in again.",
-                                    {},
-                                    {}})),
-            csrf),
+        pages::attach(html(status, mfaPage(c, csrf.token, token, return_to,
+                                           pages::refusalText(who.error(), c.request))),
+                      csrf),
         who.error(), c.request);
   }
   return finishSignIn(c, *who, return_to);

@@ -27,7 +27,7 @@ std::string barChart(std::string_view title,
   out += "<text x=\"2\" y=\"" + std::to_string(kTop + 4) + "\">" + std::to_string(peak) + "</text>";
   if (!bars.empty()) {
     const double slot = static_cast<double>(plot_w) / static_cast<double>(bars.size());
-    const double bar_w = std::max(1.0, slot * 0.8);
+    const double bar_w = std::clamp(slot * 0.8, 1.0, 40.0);
     for (std::size_t i = 0; i < bars.size(); ++i) {
       const auto& [label, value] = bars[i];
       const int h =

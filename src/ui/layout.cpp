@@ -43,9 +43,9 @@ std::string hidden(std::string_view name, std::string_view value) {
 }
 
 std::string field(const Field& f) {
-  const std::string id = esc(f.name);
+  const std::string id = esc(f.id.empty() ? f.name : f.id);
   std::string out = "<label for=\"" + id + "\">" + esc(f.label) + "</label>\n<input id=\"" + id +
-                    "\" name=\"" + id + "\" type=\"" + esc(f.type) + "\" autocomplete=\"" +
+                    "\" name=\"" + esc(f.name) + "\" type=\"" + esc(f.type) + "\" autocomplete=\"" +
                     esc(f.autocomplete) + "\"";
   if (!f.value.empty()) out += " value=\"" + esc(f.value) + "\"";
   if (f.required) out += " required";

@@ -35,6 +35,7 @@ struct Field {
   bool required = true;
   std::string_view value = {};
   std::string_view extra = {};  // more attributes, already HTML ("inputmode=\"numeric\"")
+  std::string_view id = {};     // the element's id when the name is not unique on the page
 };
 std::string field(const Field& f);
 

@@ -66,6 +66,13 @@ ul.codes { columns: 2; font-family: ui-monospace, monospace; }
 .chart .axis { stroke: #9aa5b1; }
 .chart text { font-size: 10px; fill: #52606d; }
 .muted { color: #616e7c; font-size: .9rem; }
+dl { display: grid; grid-template-columns: max-content 1fr; gap: .3rem 1rem; }
+dt { font-weight: 600; }
+dd { margin: 0; }
+form[role=search] { display: flex; flex-wrap: wrap; align-items: flex-end; gap: .5rem; }
+form[role=search] label { width: 100%; }
+form[role=search] input { flex: 1; min-width: 12rem; }
+form[role=search] button { margin-top: 0; }
 @media (max-width: 30rem) { main { margin: 0; border-radius: 0; padding: 1rem; } }
 )css";
 

@@ -160,13 +160,16 @@ def assert_page(r, status):
     assert r.status_code == status, (r.status_code, r.headers.get("Location"), r.text[:600])
     assert r.headers["Content-Type"] == "text/html; charset=utf-8"
     assert r.headers["Cache-Control"] == "no-store"
-    assert "unsafe-inline" not in r.headers["Content-Security-Policy"]
+    csp = r.headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp and "frame-ancestors 'none'" in csp, csp
+    assert r.headers["X-Frame-Options"] == "DENY" and r.headers["Referrer-Policy"] == "same-origin"
 
 
 def assert_to_login(r, back="/ui/account", cleared=True):
     """A refused page: 303 to the portal with the way back, the dead cookie deleted."""
     assert r.status_code == 303, (r.status_code, r.text[:300])
     assert r.headers["Location"] == "/ui/login?return_to=" + urllib.parse.quote(back, safe=""), r.headers["Location"]
+    assert r.headers["Cache-Control"] == "no-store"
     cookies = set_cookies(r)
     if cleared:
         assert "gatehouse_session" in cookies, r.headers
@@ -352,7 +355,7 @@ def test_pages_without_a_session_send_the_browser_to_the_portal_and_back(portal)
 # --- 1. CSRF -------------------------------------------------------------------------------------
 
 def test_login_form_refuses_forged_posts_before_anything_is_counted(limited):
-    """Ten forged sign-ins with the right password: each 403, no cookie, no session, and nothing
+    """Twelve forged sign-ins with the right password: each 403, no cookie, no session, and nothing
     counted against a 3/minute limit (the API login afterwards still passes)."""
     ip = fresh_ip()
     victim = register(limited, unique("csrfv"))
@@ -364,24 +367,32 @@ def test_login_form_refuses_forged_posts_before_anything_is_counted(limited):
     c = signed_in(limited, other.name, xff=fresh_ip())
     session_token = csrf_in(c.get("/ui/account"))
     good = {"username": victim.name, "password": PASSWORD, "return_to": ""}
-    forged = [
-        ("no csrf field", dict(good), {}, None),
-        ("empty csrf", {**good, "csrf": ""}, {}, None),
-        ("another browser's token", {**good, "csrf": tb}, {}, None),
-        ("a signed-in form's token", {**good, "csrf": session_token}, {}, None),
-        ("the token without its cookie", {**good, "csrf": ta}, {}, {}),
-        ("Origin: evil", {**good, "csrf": ta}, {"Origin": "http://evil.example", "Sec-Fetch-Site": None}, None),
-        ("Origin: null", {**good, "csrf": ta}, {"Origin": "null", "Sec-Fetch-Site": None}, None),
-        ("Sec-Fetch-Site: cross-site", {**good, "csrf": ta}, {"Sec-Fetch-Site": "cross-site"}, None),
-        ("Sec-Fetch-Site: same-site", {**good, "csrf": ta}, {"Sec-Fetch-Site": "same-site"}, None),
-        ("cross-site wins over our Origin", {**good, "csrf": ta}, {"Sec-Fetch-Site": "cross-site"}, None),
+    # A sibling subdomain can plant a gatehouse_csrf cookie together with the token the server
+    # itself gave for it (any visitor gets such a pair): only the cross-site check stops that.
+    planted = {"gatehouse_csrf": b.jar["gatehouse_csrf"]}
+    sibling = "http://evil.allowed.example"
+    forged = [  # what, form, headers, cookies (None: the browser's own), the page's words
+        ("no csrf field", dict(good), {}, None, EXPIRED_FORM),
+        ("empty csrf", {**good, "csrf": ""}, {}, None, EXPIRED_FORM),
+        ("another browser's token", {**good, "csrf": tb}, {}, None, EXPIRED_FORM),
+        ("a signed-in form's token", {**good, "csrf": session_token}, {}, None, EXPIRED_FORM),
+        ("the token without its cookie", {**good, "csrf": ta}, {}, {}, EXPIRED_FORM),
+        ("Origin: evil", {**good, "csrf": ta}, {"Origin": "http://evil.example", "Sec-Fetch-Site": None}, None,
+         FORBIDDEN),
+        ("Origin: null", {**good, "csrf": ta}, {"Origin": "null", "Sec-Fetch-Site": None}, None, FORBIDDEN),
+        ("Sec-Fetch-Site: cross-site", {**good, "csrf": ta}, {"Sec-Fetch-Site": "cross-site"}, None, FORBIDDEN),
+        ("Sec-Fetch-Site: same-site", {**good, "csrf": ta}, {"Sec-Fetch-Site": "same-site"}, None, FORBIDDEN),
+        ("cross-site wins over our Origin", {**good, "csrf": ta}, {"Sec-Fetch-Site": "cross-site"}, None, FORBIDDEN),
+        ("planted pair, same-site", {**good, "csrf": tb}, {"Sec-Fetch-Site": "same-site", "Origin": sibling},
+         planted, FORBIDDEN),
+        ("planted pair, Origin only", {**good, "csrf": tb}, {"Sec-Fetch-Site": None, "Origin": sibling},
+         planted, FORBIDDEN),
     ]
-    for what, data, headers, cookies in forged:
+    for what, data, headers, cookies, words in forged:
         r = a.post("/ui/login", data, headers=headers, cookies=cookies)
         assert_page(r, 403)
         assert "gatehouse_session" not in set_cookies(r), what
-        assert main_text(r).startswith("Not possible"), (what, main_text(r))
-        assert (EXPIRED_FORM if "csrf" in what or "token" in what else FORBIDDEN) in main_text(r), (what, main_text(r))
+        assert main_text(r).startswith("Not possible") and words in main_text(r), (what, main_text(r))
     assert a.session is None
     # Nothing was counted: with 3/minute per address and per account, these still pass.
     r = api_login(limited, victim.name, xff=ip)
@@ -395,7 +406,7 @@ def test_login_form_refuses_forged_posts_before_anything_is_counted(limited):
 
 def test_account_forms_refuse_forged_posts_and_change_nothing(portal):
     name = unique("csrfacct")
-    user = register(portal, name)
+    register(portal, name)
     a = signed_in(portal, name)
     a2 = signed_in(portal, name)  # the same user's other browser: another session
     stranger = register(portal, unique("csrfstr"))
@@ -418,6 +429,8 @@ def test_account_forms_refuse_forged_posts_and_change_nothing(portal):
         r = a.post("/ui/account/password", data, headers=headers)
         assert_page(r, 403)
         assert set_cookies(r) == {}, (what, r.headers)
+        cross_site = "Origin" in what or "Sec-Fetch-Site" in what
+        assert (FORBIDDEN if cross_site else EXPIRED_FORM) in main_text(r), (what, main_text(r))
     for what, path, data in [("logout", "/ui/logout", {}),
                              ("api key", "/ui/account/api-keys", {"name": "forged"}),
                              ("end session", f"/ui/account/sessions/{current_session_id(a2)}/end", {})]:
@@ -437,7 +450,6 @@ def test_account_forms_refuse_forged_posts_and_change_nothing(portal):
     assert portal.login(name, PASSWORD).status_code == 401
     assert portal.login(name, NEW_PASSWORD).status_code == 200
     assert_to_login(a2.get("/ui/account"))  # every session ended, the other browser's too
-    assert user.id
 
 
 # --- 2. open redirects ---------------------------------------------------------------------------
@@ -473,14 +485,6 @@ def _offsite_id(v):
     return re.sub(r"[^A-Za-z0-9]+", "_", v[:40]) + (f"_len{len(v)}" if len(v) > 40 else "")
 
 
-def _not_offsite(location, base):
-    """A Location that keeps the browser here (a path, not //host) or on an allowed origin."""
-    if location.startswith("/"):
-        return not location.startswith("//") and not location.startswith("/\\")
-    origin = "{0.scheme}://{0.netloc}".format(urllib.parse.urlsplit(location)).lower()
-    return origin in (ALLOWED, ALLOWED_PORT, base) and "@" not in urllib.parse.urlsplit(location).netloc
-
-
 @pytest.mark.parametrize("value", OFFSITE, ids=_offsite_id)
 def test_return_to_and_rd_never_send_a_browser_off_site(portal, value):
     value = value.replace("{other}", str(free_port()))
@@ -500,9 +504,6 @@ def test_return_to_and_rd_never_send_a_browser_off_site(portal, value):
     # Forward-auth: a refused navigation gets no Location to a value that is not allowed.
     r = verify(portal, params={"rd": value}, headers={"Accept": "text/html", "Sec-Fetch-Mode": "navigate"})
     assert r.status_code == 401 and "Location" not in r.headers, r.headers.get("Location")
-    for resp in (r,):
-        loc = resp.headers.get("Location")
-        assert loc is None or _not_offsite(loc, portal.base)
 
 
 @pytest.mark.parametrize("value", [
@@ -539,6 +540,13 @@ def test_reflected_values_are_escaped_on_the_pages(portal):
     assert_page(r, 200)
     assert hidden(r, "return_to") == attack  # a path of ours, so kept, but only as text
     assert "<script>alert" not in r.text and "<img/src" not in r.text
+    # ?done= picks a fixed notice by key: a link cannot put words (or markup) on the page.
+    register(portal, "escaper")
+    sb = signed_in(portal, "escaper")
+    page = sb.get("/ui/account", params={"done": "<b>pwned</b>"})
+    assert_page(page, 200)
+    assert "pwned" not in page.text and 'role="status"' not in page.text
+    assert 'role="status"' in sb.get("/ui/account", params={"done": "key-revoked"}).text
     typed = '"><svg onload=alert(3)>'
     r = b.post("/ui/login", {"username": typed, "password": "x", "csrf": csrf_in(r), "return_to": attack})
     assert_page(r, 401)
@@ -663,7 +671,7 @@ def test_failed_login_delay_and_lockout_cover_the_page_and_the_api(make_server):
     r = page.sign_in(slow.name)
     assert r.status_code == 303, "after the delay the right password signs in"
     assert_page(page.sign_in(locked.name, "Wr0ng-Passw0rd!"), 401)  # third failure: locked
-    time.sleep(2.2)  # past any delay: what refuses now is the lock
+    # The right password, refused now by the lock (the audit below tells "locked" from "delayed").
     assert s.login(locked.name).status_code == 401
     other = Browser(s)
     r = other.sign_in(locked.name)
@@ -804,6 +812,7 @@ def test_sign_out_ends_the_session_and_a_replayed_cookie_stays_refused(portal):
     r = b.get("/ui/logout")
     assert_page(r, 200)
     assert "logout-confirm-form" in form_ids(r)
+    assert verify(portal, old).status_code == 200, "opening the sign-out page signed the browser out"
     r = b.post("/ui/logout", {"csrf": csrf_in(r)})
     assert r.status_code == 303 and r.headers["Location"] == "/ui/login?signed_out=1"
     assert b.session is None
@@ -813,8 +822,7 @@ def test_sign_out_ends_the_session_and_a_replayed_cookie_stays_refused(portal):
     replay.jar = {"gatehouse_session": old}
     assert_to_login(replay.get("/ui/account"))
     replay.jar = {"gatehouse_session": old}
-    r = replay.post("/ui/logout", {"csrf": "whatever"})
-    assert r.status_code in (303, 403) and r.status_code != 500
+    assert_to_login(replay.post("/ui/logout", {"csrf": "whatever"}))
     r = Browser(portal).get("/ui/login", params={"signed_out": "1"})
     assert "You have signed out." in main_text(r)
 
@@ -858,6 +866,11 @@ def test_a_plain_user_is_refused_by_the_console(portal):
         assert (u["role"], u["is_active"]) == ("user", True), u
     assert verify(portal, vb.session).status_code == 200
     assert portal.login(victim.name, PASSWORD).status_code == 200
+    # The account page's key form keeps to the API's rule: no scope the user does not hold.
+    r = b.post("/ui/account/api-keys", {"name": "grab", "scopes": ["users:read", "users:delete"], "csrf": token})
+    assert_page(r, 422)
+    assert "new-api-key" not in r.text
+    assert requests.get(portal.url("/api/v1/api-keys"), headers=auth(portal.token(plain.name))).json()["items"] == []
 
 
 def test_a_moderator_cannot_act_on_an_admin_but_can_on_a_user(portal):
@@ -894,10 +907,17 @@ def test_a_moderator_cannot_act_on_an_admin_but_can_on_a_user(portal):
     r = b.post(f"/ui/admin/users/{user.id}/sessions-end", {"csrf": token})
     assert r.status_code == 303 and r.headers["Location"] == f"/ui/admin/users/{user.id}?done=sessions-ended"
     assert verify(portal, ub.session).status_code == 401
+    ub = signed_in(portal, user.name)
     r = b.post(f"/ui/admin/users/{user.id}/active", {"is_active": "false", "csrf": token})
     assert r.status_code == 303 and r.headers["Location"] == f"/ui/admin/users/{user.id}?done=active"
+    assert verify(portal, ub.session).status_code == 401, "a deactivation ends the browser session"
     r = portal.login(user.name)
     assert r.status_code == 403 and r.json() == {"detail": "Account is deactivated"}
+    r = Browser(portal).sign_in(user.name)
+    assert_page(r, 403)
+    assert "Account is deactivated" in main_text(r)
+    r = Browser(portal).sign_in(user.name, "Wr0ng-Passw0rd!")
+    assert_page(r, 401)  # only the right password learns that the account is deactivated
 
 
 def test_an_admin_sets_a_password_and_a_demotion_reaches_a_signed_in_browser(portal):
@@ -925,6 +945,21 @@ def test_an_admin_sets_a_password_and_a_demotion_reaches_a_signed_in_browser(por
     r = verify(portal, mb.session)
     assert r.status_code == 200 and "users:write" not in r.headers["X-Auth-Scopes"].split()
     assert r.headers["X-Auth-User-Role"] == "user"
+
+
+def test_the_console_keeps_the_last_active_admin(make_server):
+    s = make_server()
+    admin = cli_user(s, "onlyadmin", "admin")
+    b = signed_in(s, admin.name)
+    token = csrf_in(b.get(f"/ui/admin/users/{admin.id}"))
+    last = "Cannot remove, deactivate or demote the last active admin"
+    for action, data in [("active", {"is_active": "false"}), ("role", {"role": "moderator"})]:
+        r = b.post(f"/ui/admin/users/{admin.id}/{action}", {**data, "csrf": token})
+        assert_page(r, 409)
+        assert last in main_text(r), (action, main_text(r))
+    u = user_by_id(s, admin.token, admin.id)
+    assert (u["role"], u["is_active"]) == ("admin", True)
+    assert_page(b.get("/ui/admin"), 200)
 
 
 def test_the_new_admin_api_routes_keep_to_the_callers_rights(portal):
@@ -1083,11 +1118,8 @@ def test_forward_auth_for_traefik_redirects_with_302(make_server):
     assert r.status_code == 200 and r.headers["X-Auth-User-Email"] == "traefikuser@example.com"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: GET /api/v1/auth/verify?rd=... answered 302 (FORWARD_AUTH_PROXY=traefik) carries the "
-    "401's JSON body {\"detail\":\"Not authenticated\"} (Content-Type: application/json), but "
-    "/openapi.json declares 302 without content: the response and the document disagree"))
 def test_verify_302_matches_the_document(make_server):
+    """The 302 carries no body (the 401's JSON would disagree with the document)."""
     s = make_server({"FORWARD_AUTH_PROXY": "traefik", "ALLOWED_RETURN_URLS": ALLOWED})
     r = raw_verify(s, params={"rd": ALLOWED + "/x"}, headers={"Accept": "text/html"})
     assert r.status_code == 302 and r.headers["Location"] == _portal_location(s, ALLOWED + "/x")
@@ -1196,8 +1228,9 @@ def test_the_second_factor_is_asked_before_the_cookie_is_given(portal):
     r = b.post("/ui/login/mfa", {"mfa_token": mfa_token, "code": "000000", "return_to": "/ui/account#mfa",
                                  "csrf": csrf_in(r)})
     assert_page(r, 401)
-    assert "Invalid code. Sign in again." in main_text(r) and b.session is None
-    assert "login-form" in form_ids(r) and "mfa-form" not in form_ids(r)
+    # A mistyped code: asked again, with the same mfa_token (MFA_RATE_LIMIT counts the attempts).
+    assert "Invalid code" in main_text(r) and b.session is None
+    assert "mfa-form" in form_ids(r) and hidden(r, "mfa_token") == mfa_token
     # The mfa_token is bound to the browser that passed the password step: elsewhere, with a good
     # code, it is refused (and spent).
     thief = Browser(portal, ua="thief/1.0")
@@ -1215,6 +1248,12 @@ def test_the_second_factor_is_asked_before_the_cookie_is_given(portal):
     r = verify(portal, b.session)
     assert r.status_code == 200 and set(r.headers["X-Auth-Amr"].split()) == {"pwd", "rc"}
     assert 'id="factors-table"' in b.get("/ui/account").text
+    # The second step checks its return address again: a forged hidden field goes nowhere.
+    other = Browser(portal)
+    r = other.sign_in(name)
+    r = other.post("/ui/login/mfa", {"mfa_token": hidden(r, "mfa_token"), "code": recovery[2],
+                                     "return_to": "https://evil.example/", "csrf": csrf_in(r)})
+    assert r.status_code == 303 and r.headers["Location"] == "/ui/account"
 
 
 def test_a_due_step_up_sends_the_browser_through_the_portal_again(make_server):
