@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "api/body.hpp"
+#include "api/page_support.hpp"
 #include "api/route.hpp"
 #include "api/services.hpp"
 #include "auth/claims.hpp"
@@ -135,9 +136,13 @@ http::Response verify(Call& c) {
     // A rule with "mfa": true wants a sign-in that used a second factor (API keys never did).
     if (s.policy.routeNeedsMfa(*method, *path) &&
         (who->api_key_id || !auth::provesSecondFactor(who->claims))) {
-      return errorResponse(
+      http::Response refused = errorResponse(
           {auth::Errc::StepUpRequired, "route rule wants a second factor", {}, s.step_up_max_age},
           r);
+      // A browser signed in without its second factor: to the portal, to sign in again with it.
+      if (auth::BrowserSessions::isBrowserSession(who->claims))
+        pages::sendToPortal(s, r, refused, true);
+      return refused;
     }
   }
   if (auto denied = requirePermissions(*who, required, r)) return *denied;

@@ -58,6 +58,16 @@ Body Body::form(const http::Request& request) {
 }
 
 void Body::forbidOthers(std::initializer_list<std::string_view> known) {
+  if (is_form_) {
+    // A page's form also carries its CSRF token (checked by the middleware, before the handler).
+    for (const auto& [name, value] : form_) {
+      bool listed = name == "csrf";
+      for (const auto k : known) listed = listed || name == k;
+      if (!listed)
+        errors_.push_back({{"body", name}, "extra fields not permitted", "value_error.extra"});
+    }
+    return;
+  }
   for (const auto& member : object_) {
     bool listed = false;
     for (const auto k : known) listed = listed || member.key() == k;

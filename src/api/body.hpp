@@ -33,8 +33,8 @@ class Body {
   // absent or not a string.
   std::optional<std::string_view> peekString(std::string_view name) const;
 
-  // An error item for each JSON member not in `known` (pydantic's extra = "forbid"): a field the
-  // endpoint would silently ignore is refused instead.
+  // An error item for each JSON member (or form field, the pages' "csrf" aside) not in `known`
+  // (pydantic's extra = "forbid"): a field the endpoint would silently ignore is refused instead.
   void forbidOthers(std::initializer_list<std::string_view> known);
 
   bool ok() const { return errors_.empty(); }

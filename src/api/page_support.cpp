@@ -21,12 +21,12 @@ bool contains(std::string_view haystack, std::string_view needle) {
 
 }  // namespace
 
-http::Response html(int status, std::string body) {
+http::Response html(const Services& s, int status, std::string body) {
   http::Response res;
   res.status = status;
   res.body = std::move(body);
   res.set("Content-Type", "text/html; charset=utf-8");
-  res.set("Content-Security-Policy", std::string(ui::kPageCsp));
+  res.set("Content-Security-Policy", s.page_csp);
   res.set("Cache-Control", "no-store");
   // Forms post with an Origin the server can check (no-referrer would make it "null").
   res.set("Referrer-Policy", "same-origin");
@@ -64,12 +64,47 @@ std::optional<std::string_view> cookie(const http::Request& request, std::string
 }
 
 std::string cookieHeader(const Services& s, std::string_view name, std::string_view value,
-                         std::int64_t max_age) {
+                         std::int64_t max_age, bool host_only) {
   std::string out = std::string(name) + "=" + std::string(value) +
                     "; Path=/; HttpOnly; SameSite=Lax; Max-Age=" + std::to_string(max_age);
   if (s.cookie_secure) out += "; Secure";
-  if (!s.cookie_domain.empty()) out += "; Domain=" + s.cookie_domain;
+  if (!host_only && !s.cookie_domain.empty()) out += "; Domain=" + s.cookie_domain;
   return out;
+}
+
+std::string hostCookie(const Services& s, std::string_view base) {
+  return (s.cookie_secure ? "__Host-" : "") + std::string(base);
+}
+
+namespace {
+constexpr std::string_view kPortalCookie = "gatehouse_portal";
+}  // namespace
+
+void setSignIn(http::Response& response, const Services& s, const std::string& session_cookie,
+               const std::string& session_id) {
+  const std::int64_t max_age = s.tokens.settings().refresh_ttl.count();
+  addCookie(response, cookieHeader(s, auth::BrowserSessions::kCookieName, session_cookie, max_age));
+  addCookie(response, cookieHeader(s, hostCookie(s, kPortalCookie),
+                                   s.csrf->tokenFor("portal", session_id), max_age, true));
+}
+
+void clearSignIn(http::Response& response, const Services& s) {
+  addCookie(response, cookieHeader(s, auth::BrowserSessions::kCookieName, "", 0));
+  addCookie(response, cookieHeader(s, hostCookie(s, kPortalCookie), "", 0, true));
+}
+
+auth::Result<auth::Principal> cookiePrincipal(Services& s, const http::Request& r, bool for_pages,
+                                              core::Wait wait) {
+  const auto value = cookie(r, auth::BrowserSessions::kCookieName);
+  if (!value || value->empty() || s.browser == nullptr)
+    return tl::unexpected(auth::Error{auth::Errc::NotAuthenticated, {}, {}, 0});
+  auto who = s.browser->authenticate(*value, wait);
+  if (!who || !for_pages) return who;
+  const auto bound = cookie(r, hostCookie(s, kPortalCookie));
+  if (!bound || !s.csrf->check("portal", auth::sessionOf(who->claims), *bound))
+    return tl::unexpected(auth::Error{
+        auth::Errc::NotAuthenticated, "session cookie without its portal cookie", {}, 0});
+  return who;
 }
 
 void addCookie(http::Response& response, std::string value) {
@@ -79,15 +114,15 @@ void addCookie(http::Response& response, std::string value) {
 FormToken formToken(const Call& c) {
   const Services& s = c.services;
   if (c.who != nullptr) return {s.csrf->tokenFor("session", auth::sessionOf(c.who->claims)), {}};
-  if (auto existing = cookie(c.request, ui::Csrf::kCookieName);
+  const std::string name = hostCookie(s, ui::Csrf::kCookieName);
+  if (auto existing = cookie(c.request, name);
       existing && !existing->empty() && existing->size() <= ui::Csrf::kMaxBindingBytes) {
     return {s.csrf->tokenFor("anon", *existing), {}};
   }
   auto fresh = ui::Csrf::newBinding();
   if (!fresh) return {};
   // A day: long enough for a form left open, and renewed by every page before sign-in.
-  return {s.csrf->tokenFor("anon", *fresh),
-          cookieHeader(s, ui::Csrf::kCookieName, *fresh, 24 * 3600)};
+  return {s.csrf->tokenFor("anon", *fresh), cookieHeader(s, name, *fresh, 24 * 3600, true)};
 }
 
 http::Response attach(http::Response response, const FormToken& token) {
@@ -98,7 +133,7 @@ http::Response attach(http::Response response, const FormToken& token) {
 bool csrfValid(const Call& c, std::string_view presented) {
   const Services& s = c.services;
   if (c.who != nullptr) return s.csrf->check("session", auth::sessionOf(c.who->claims), presented);
-  const auto binding = cookie(c.request, ui::Csrf::kCookieName);
+  const auto binding = cookie(c.request, hostCookie(s, ui::Csrf::kCookieName));
   return binding && s.csrf->check("anon", *binding, presented);
 }
 
@@ -123,9 +158,7 @@ ui::Viewer viewerOf(const Call& c, const FormToken& token) {
 }
 
 std::optional<auth::Principal> signedIn(const Call& c) {
-  const auto value = cookie(c.request, auth::BrowserSessions::kCookieName);
-  if (!value || c.services.browser == nullptr) return std::nullopt;
-  auto who = c.services.browser->authenticate(*value);
+  auto who = cookiePrincipal(c.services, c.request, true, core::Wait::Yes);
   if (!who) return std::nullopt;
   return std::move(*who);
 }
@@ -184,6 +217,12 @@ std::string detailOf(const http::Response& answer) {
   return "Something went wrong. Try again in a moment.";
 }
 
+std::string when(std::int64_t unix_seconds) {
+  const std::string iso = rfc3339(unix_seconds);  // 2026-12-02T00:43:39Z
+  return "<time datetime=\"" + iso + "\">" + iso.substr(0, 10) + " " + iso.substr(11, 5) +
+         " UTC</time>";
+}
+
 bool needsSignIn(const http::Response& answer) {
   if (answer.status != 401) return false;
   const std::string text = detailOf(answer);
@@ -200,10 +239,15 @@ std::string returnTo(const Services& s, std::string_view candidate) {
   return s.return_to->check(candidate).value_or("");
 }
 
-void sendToPortal(const Services& s, const http::Request& request, http::Response& refused) {
+void sendToPortal(const Services& s, const http::Request& request, http::Response& refused,
+                  bool again) {
   if (refused.status != 401 || s.return_to == nullptr) return;
   const auto rd = request.queryParam("rd");
   if (!rd) return;
+  // A refused token or key is no person at a browser's address bar (and a key in the original
+  // URI must not travel on into the portal's address).
+  const auto headers = originalRequestHeaders(s.forward_auth_proxy);
+  if (credentialsOf(request, headers.uri).kind != Credentials::Kind::None) return;
   // A page navigation only: scripts and API clients get the plain 401.
   const auto mode = request.header("sec-fetch-mode");
   const auto accept = request.header("accept");
@@ -228,7 +272,8 @@ void sendToPortal(const Services& s, const http::Request& request, http::Respons
                  request.request_id);
     return;
   }
-  refused.set("Location", s.public_url + "/ui/login?return_to=" + core::percentEncode(target));
+  refused.set("Location", s.public_url + "/ui/login?return_to=" + core::percentEncode(target) +
+                              (again ? "&reauth=1" : ""));
   // Traefik and Caddy hand a refusal to the browser as it is; nginx turns it into a redirect.
   if (s.forward_auth_proxy != config::ForwardAuthProxy::Nginx) {
     refused.status = 302;
@@ -248,13 +293,13 @@ http::Response pageRefusal(const Services& s, const http::Request& request,
                                                                : "/ui/account";
     http::Response res = seeOther("/ui/login?return_to=" + core::percentEncode(back) +
                                   (contains(refused.body, "Step-up") ? "&reauth=1" : ""));
-    if (!contains(refused.body, "Step-up"))
-      addCookie(res, cookieHeader(s, auth::BrowserSessions::kCookieName, "", 0));
+    if (!contains(refused.body, "Step-up")) clearSignIn(res, s);
     return res;
   }
   const std::string text = detailOf(refused);
-  http::Response res = html(refused.status, ui::messagePage(s.brand_name, "Not possible", text,
-                                                            "/ui/account", "Your account"));
+  http::Response res =
+      html(s, refused.status,
+           ui::messagePage(s.brand_name, "Not possible", text, "/ui/account", "Your account"));
   for (const auto& [name, value] : refused.headers) {
     if (name == "Retry-After") res.set(name, value);
   }

@@ -13,18 +13,34 @@
 
 namespace gatehouse::api::pages {
 
-// An HTML answer with the pages' CSP, no caching and a referrer kept to this origin.
-http::Response html(int status, std::string body);
+// An HTML answer with the pages' CSP (Services::page_csp), no caching and a referrer kept to
+// this origin.
+http::Response html(const Services& s, int status, std::string body);
 // 303 See Other to `location` (a path of ours or a checked return address).
 http::Response seeOther(std::string location);
 
 // The value of cookie `name` in the request's Cookie headers.
 std::optional<std::string_view> cookie(const http::Request& request, std::string_view name);
 // A Set-Cookie value: HttpOnly, SameSite=Lax, Path=/, Secure unless the server is plain-HTTP
-// localhost, SESSION_COOKIE_DOMAIN when set; max_age 0 deletes it.
+// localhost; SESSION_COOKIE_DOMAIN when set, unless `host_only`; max_age 0 deletes it.
 std::string cookieHeader(const Services& s, std::string_view name, std::string_view value,
-                         std::int64_t max_age);
+                         std::int64_t max_age, bool host_only = false);
 void addCookie(http::Response& response, std::string value);
+// The name of one of the pages' host-only cookies: "__Host-" + `base` when cookies are Secure,
+// so that no sibling subdomain can set it.
+std::string hostCookie(const Services& s, std::string_view base);
+
+// The browser's sign-in is two cookies. gatehouse_session (SESSION_COOKIE_DOMAIN: every
+// application behind forward-auth receives it) is forward-auth's credential; the pages also want
+// the host-only portal cookie, an HMAC of the session id, which never leaves this host: an
+// application that read gatehouse_session cannot use it on the account page or the console.
+void setSignIn(http::Response& response, const Services& s, const std::string& session_cookie,
+               const std::string& session_id);
+void clearSignIn(http::Response& response, const Services& s);
+// The principal of the request's sign-in cookies: `for_pages` also wants the portal cookie.
+// NotAuthenticated without cookies; the browser session's refusals; WouldBlock with Wait::No.
+[[nodiscard]] auth::Result<auth::Principal> cookiePrincipal(Services& s, const http::Request& r,
+                                                            bool for_pages, core::Wait wait);
 
 // The CSRF token of the forms on the page being made: bound to the viewer's session when the
 // route authenticated one, else to this browser's gatehouse_csrf cookie (made, and set on the
@@ -76,7 +92,10 @@ std::string returnTo(const Services& s, std::string_view candidate);
 // (?rd), points it at the portal with the original URL as return_to (302 for Traefik, which
 // passes the answer on; 401 with Location for nginx's auth_request_set). Only to return
 // addresses that ALLOWED_RETURN_URLS allows.
-void sendToPortal(const Services& s, const http::Request& request, http::Response& refused);
+// `again`: a signed-in browser whose sign-in is not enough (a route rule wants a second factor).
+// Never for a request that carried a token or key.
+void sendToPortal(const Services& s, const http::Request& request, http::Response& refused,
+                  bool again = false);
 
 // The page a middleware refusal becomes on a page route (a JSON answer would mean nothing to a
 // person): sign-in for a missing or ended session, a short page otherwise.
@@ -92,6 +111,10 @@ void addForm(RouteTable& table, std::string_view api_method, std::string_view ap
 // Whether an API handler's refusal means the browser must sign in (again): its session ended or
 // a step-up is due. Other refusals (a wrong code, a wrong password) belong on the page.
 bool needsSignIn(const http::Response& answer);
+
+// A time as the pages show it: "2026-12-02 00:43 UTC" (in a <time> element with the RFC 3339
+// form for machines).
+std::string when(std::int64_t unix_seconds);
 
 // The "detail" of an API answer (a string, or a validation list made readable).
 std::string detailOf(const http::Response& answer);

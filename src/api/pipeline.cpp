@@ -43,6 +43,13 @@ std::string newRequestId() {
   return id;
 }
 
+// The pages and forward-auth take the sign-in cookie: no other origin's script may read them,
+// whatever CORS_ALLOW_ORIGINS lists (a listed sibling origin is same-site, so the browser would
+// send the cookie along).
+bool cookieRoute(std::string_view path) {
+  return path == "/ui" || path.starts_with("/ui/") || path == "/api/v1/auth/verify";
+}
+
 }  // namespace
 
 Pipeline::Pipeline(const http::Router& router, const RouteTable& table, Services& services,
@@ -105,7 +112,8 @@ bool Pipeline::allowedOrigin(std::string_view origin) const {
 }
 
 std::optional<http::Response> Pipeline::preflight(const http::Request& request) const {
-  if (services_.cors_origins.empty() || request.method != "OPTIONS") return std::nullopt;
+  if (services_.cors_origins.empty() || request.method != "OPTIONS" || cookieRoute(request.path))
+    return std::nullopt;
   const auto origin = request.header("origin");
   if (!origin || !request.header("access-control-request-method")) return std::nullopt;
   http::Response r = http::Response::empty(204);
@@ -121,7 +129,8 @@ std::optional<http::Response> Pipeline::preflight(const http::Request& request) 
 }
 
 void Pipeline::cors(const http::Request& request, http::Response& response) const {
-  if (services_.cors_origins.empty() || request.method == "OPTIONS") return;
+  if (services_.cors_origins.empty() || request.method == "OPTIONS" || cookieRoute(request.path))
+    return;
   response.set("Vary", "Origin");
   const auto origin = request.header("origin");
   if (!origin || !allowedOrigin(*origin)) return;

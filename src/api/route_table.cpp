@@ -25,12 +25,10 @@ struct VerifiedToken {
   jose::Claims claims;
 };
 
-// The pages' cookie: the browser session's principal.
-Authenticated cookieSession(Services& s, http::Request& r, core::Wait wait) {
-  const auto value = pages::cookie(r, auth::BrowserSessions::kCookieName);
-  if (!value || value->empty() || s.browser == nullptr)
-    return errorResponse({Errc::NotAuthenticated, {}, {}, 0}, r);
-  auto who = s.browser->authenticate(*value, wait);
+// The sign-in cookies' principal (pages::cookiePrincipal): the pages want both cookies,
+// forward-auth the session cookie.
+Authenticated cookieSession(Services& s, http::Request& r, bool for_pages, core::Wait wait) {
+  auto who = pages::cookiePrincipal(s, r, for_pages, wait);
   if (who) return std::move(*who);
   if (who.error().code == Errc::WouldBlock) return http::Lane::Storage;
   return errorResponse(who.error(), r);
@@ -38,13 +36,13 @@ Authenticated cookieSession(Services& s, http::Request& r, core::Wait wait) {
 
 Authenticated authenticateFor(const Route& route, Services& s, http::Request& r, core::Wait wait) {
   const Credential wanted = *route.credential;
-  if (wanted == Credential::Session) return cookieSession(s, r, wait);
+  if (wanted == Credential::Session) return cookieSession(s, r, true, wait);
   const std::string_view uri_header =
       route.credentials_in_original_uri ? originalRequestHeaders(s.forward_auth_proxy).uri : "";
   const Credentials c = credentialsOf(r, uri_header);
   if (c.kind == Credentials::Kind::None && route.session_cookie &&
       pages::cookie(r, auth::BrowserSessions::kCookieName))
-    return cookieSession(s, r, wait);
+    return cookieSession(s, r, false, wait);
   if (wanted == Credential::ApiKey) {
     // The seed's /external-data: its own two messages, whatever else the request carries.
     if (c.kind != Credentials::Kind::ApiKey) return http::Response::detail(401, "API key required");

@@ -19,6 +19,7 @@
 #include "oidc/oidc_service.hpp"
 #include "state/bus.hpp"
 #include "ui/csrf.hpp"
+#include "ui/pages.hpp"
 #include "ui/return_to.hpp"
 
 namespace gatehouse::api {
@@ -59,8 +60,11 @@ struct Services {
   const ui::Csrf* csrf = nullptr;            // the forms' tokens
   const ui::ReturnTo* return_to = nullptr;   // ALLOWED_RETURN_URLS
   std::string brand_css;                     // /ui/static/brand.css (BRAND_*, ui.css)
-  bool cookie_secure = true;                 // false only for http://localhost and 127.0.0.1
-  std::string cookie_domain;                 // SESSION_COOKIE_DOMAIN ("" = this host only)
+  // The pages' Content-Security-Policy: ui::pageCsp() with ALLOWED_RETURN_URLS in form-action
+  // (a browser applies form-action to the redirect after a form: the portal's to an app).
+  std::string page_csp = std::string(ui::kPageCsp);
+  bool cookie_secure = true;  // false only for http://localhost and 127.0.0.1
+  std::string cookie_domain;  // SESSION_COOKIE_DOMAIN ("" = this host only)
 };
 
 // The request's origin for sessions and audit events.

@@ -30,7 +30,7 @@ constexpr std::pair<std::string_view, std::string_view> kDone[] = {
     {"identity-unlinked", "The linked identity was removed."},
 };
 
-std::string when(std::int64_t unix_seconds) { return rfc3339(unix_seconds); }
+using pages::when;
 
 std::string section(std::string_view id, std::string_view title, std::string_view content) {
   return "<section id=\"" + std::string(id) + "\" aria-labelledby=\"" + std::string(id) +
@@ -57,6 +57,9 @@ http::Response accountPage(Call& c, int status, std::string_view notice, std::st
                       "</dd><dt>Member since</dt><dd>" + when(user.created_at) + "</dd></dl>\n");
 
   std::string password = ui::formStart("/ui/account/password", "password-form", csrf);
+  // For password managers: whose password this is.
+  password += "<input type=\"text\" name=\"username\" autocomplete=\"username\" value=\"" +
+              ui::esc(user.username) + "\" hidden>\n";
   password += ui::field({"Current password", "current_password", "password", "current-password"});
   password += ui::field({"New password", "new_password", "password", "new-password"});
   if (user.mfa_enabled) {
@@ -211,7 +214,7 @@ http::Response accountPage(Call& c, int status, std::string_view notice, std::st
   body += section("identities", "Linked sign-in", linked);
 
   const ui::Viewer viewer = pages::viewerOf(c, token);
-  return html(status, ui::page(s.brand_name, "Your account", body, &viewer));
+  return html(c.services, status, ui::page(s.brand_name, "Your account", body, &viewer));
 }
 
 http::Response show(Call& c) {
@@ -225,7 +228,7 @@ http::Response secretPage(Call& c, std::string_view title, const std::string& co
   std::string body =
       ui::heading(title) + content +
       "<p class=\"links\"><a href=\"/ui/account#mfa\">Back to your account</a></p>\n";
-  return html(200, ui::page(c.services.brand_name, title, body, &viewer));
+  return html(c.services, 200, ui::page(c.services.brand_name, title, body, &viewer));
 }
 
 std::string codesList(const json::value& codes) {
@@ -269,8 +272,7 @@ http::Response changePassword(Call& c) {
   return answer(c, handlers::changePassword(c), [&](const http::Response&) {
     // Every session ended, this browser's too.
     http::Response res = pages::seeOther("/ui/login?signed_out=password");
-    pages::addCookie(res,
-                     pages::cookieHeader(c.services, auth::BrowserSessions::kCookieName, "", 0));
+    pages::clearSignIn(res, c.services);
     return res;
   });
 }
@@ -337,8 +339,7 @@ http::Response endSession(Call& c) {
   return answer(c, handlers::endSession(c), [&](const http::Response&) {
     if (!mine) return back("session-ended", "sessions");
     http::Response res = pages::seeOther("/ui/login?signed_out=1");
-    pages::addCookie(res,
-                     pages::cookieHeader(c.services, auth::BrowserSessions::kCookieName, "", 0));
+    pages::clearSignIn(res, c.services);
     return res;
   });
 }

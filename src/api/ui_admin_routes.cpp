@@ -45,7 +45,7 @@ std::string yesNo(bool v) { return v ? "yes" : "no"; }
 http::Response consolePage(Call& c, std::string_view title, const std::string& body, int status) {
   const auto token = pages::formToken(c);
   const ui::Viewer viewer = pages::viewerOf(c, token);
-  return html(status, ui::page(c.services.brand_name, title, body, &viewer));
+  return html(c.services, status, ui::page(c.services.brand_name, title, body, &viewer));
 }
 
 std::string usersSection(Call& c, std::string& error) {
@@ -190,7 +190,7 @@ http::Response userPage(Call& c, int status, std::string_view notice, std::strin
           "</dd><dt>Active</dt><dd id=\"user-active\">" + yesNo(user->is_active) +
           "</dd><dt>Second factor</dt><dd>" + yesNo(user->mfa_enabled) +
           "</dd><dt>Email verified</dt><dd>" + yesNo(user->email_verified) +
-          "</dd><dt>Created</dt><dd>" + rfc3339(user->created_at) + "</dd></dl>\n";
+          "</dd><dt>Created</dt><dd>" + pages::when(user->created_at) + "</dd></dl>\n";
   if (!reachable) {
     body += ui::paragraph("This account holds permissions you do not have: you cannot change it.");
   } else {
@@ -250,7 +250,21 @@ http::Response act(Call& c, std::string_view done) {
   return userPage(c, api.status, {}, pages::detailOf(api));
 }
 
+// The filter form sends every field; an empty one means "any", as if left out.
+void dropEmptyQueryFields(http::Request& r) {
+  const auto pairs = http::parseForm(r.query);
+  if (!pairs) return;  // the API's validation answers it
+  std::string query;
+  for (const auto& [name, value] : *pairs) {
+    if (value.empty()) continue;
+    query +=
+        (query.empty() ? "" : "&") + core::percentEncode(name) + "=" + core::percentEncode(value);
+  }
+  r.query = std::move(query);
+}
+
 http::Response audit(Call& c) {
+  dropEmptyQueryFields(c.request);
   const http::Response api = handlers::auditEvents(c);
   const auto& r = c.request;
   std::string body = ui::heading("Audit log");
@@ -283,7 +297,8 @@ http::Response audit(Call& c) {
         return json::serialize(*f);
       };
       const auto* time = o->if_contains("time");
-      body += "<tr><td>" + (time != nullptr && time->is_int64() ? rfc3339(time->get_int64()) : "") +
+      body += "<tr><td>" +
+              (time != nullptr && time->is_int64() ? pages::when(time->get_int64()) : "") +
               "</td><td>" + ui::esc(text("type")) + "</td><td>" + ui::esc(text("actor_id")) +
               "</td><td>" + ui::esc(text("subject_id")) + "</td><td>" + ui::esc(text("client_ip")) +
               "</td><td><code>" + ui::esc(text("detail")) + "</code></td></tr>\n";
@@ -330,8 +345,11 @@ void addUiAdminRoutes(RouteTable& t) {
   addForm(t, "PUT", "/api/v1/users/{id}/role", "/ui/admin/users/{id}/role", "Set a user's role",
           [](Call& c) { return act<handlers::setRole>(c, "role"); });
   addForm(t, "PATCH", "/api/v1/users/{id}", "/ui/admin/users/{id}/active",
-          "Activate or deactivate a user",
-          [](Call& c) { return act<handlers::patchUser>(c, "active"); });
+          "Activate or deactivate a user", [](Call& c) {
+            // This form changes the active flag only (the API route also renames).
+            c.body->forbidOthers({"is_active"});
+            return act<handlers::patchUser>(c, "active");
+          });
   addForm(t, "DELETE", "/api/v1/users/{id}/mfa", "/ui/admin/users/{id}/mfa-reset",
           "Remove a user's second factors",
           [](Call& c) { return act<handlers::resetUserMfa>(c, "mfa-reset"); });

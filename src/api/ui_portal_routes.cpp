@@ -105,7 +105,7 @@ http::Response finishSignIn(Call& c, const auth::SignedIn& who, std::string_view
     const auto csrf = pages::formToken(c);
     const int status = errorResponse(started.error(), c.request).status;
     return pages::attach(
-        html(status,
+        html(c.services, status,
              loginPage(c, csrf.token, {return_to, pages::refusalText(started.error(), c.request)})),
         csrf);
   }
@@ -116,8 +116,7 @@ http::Response finishSignIn(Call& c, const auth::SignedIn& who, std::string_view
   }
   http::Response res =
       pages::seeOther(return_to.empty() ? std::string(kHome) : std::string(return_to));
-  pages::addCookie(res, pages::cookieHeader(s, auth::BrowserSessions::kCookieName, started->cookie,
-                                            s.tokens.settings().refresh_ttl.count()));
+  pages::setSignIn(res, s, started->cookie, started->session_id);
   return res;
 }
 
@@ -129,11 +128,11 @@ http::Response askSecondFactor(Call& c, const auth::SignedIn& who, std::string_v
   if (!token) {
     const int status = errorResponse(token.error(), c.request).status;
     return pages::attach(
-        html(status,
+        html(c.services, status,
              loginPage(c, csrf.token, {return_to, pages::refusalText(token.error(), c.request)})),
         csrf);
   }
-  return pages::attach(html(200, mfaPage(c, csrf.token, *token, return_to, {})), csrf);
+  return pages::attach(html(c.services, 200, mfaPage(c, csrf.token, *token, return_to, {})), csrf);
 }
 
 http::Response showLogin(Call& c) {
@@ -147,7 +146,8 @@ http::Response showLogin(Call& c) {
   std::string_view error;
   if (c.request.queryParam("error")) error = "Sign-in with the provider did not succeed.";
   const auto csrf = pages::formToken(c);
-  return pages::attach(html(200, loginPage(c, csrf.token, {return_to, error, notice, {}})), csrf);
+  return pages::attach(
+      html(c.services, 200, loginPage(c, csrf.token, {return_to, error, notice, {}})), csrf);
 }
 
 http::Response submitLogin(Call& c) {
@@ -158,8 +158,8 @@ http::Response submitLogin(Call& c) {
       pages::returnTo(c.services, body.optionalString("return_to").value_or(""));
   const auto csrf = pages::formToken(c);
   const auto page = [&](int status, std::string_view error) {
-    return pages::attach(html(status, loginPage(c, csrf.token, {return_to, error, {}, username})),
-                         csrf);
+    return pages::attach(
+        html(c.services, status, loginPage(c, csrf.token, {return_to, error, {}, username})), csrf);
   };
   if (!body.ok()) return page(422, "Enter your email (or username) and your password.");
   if (auto refused = c.admit()) return pages::limited(*refused, page);
@@ -182,11 +182,12 @@ http::Response submitMfa(Call& c) {
       pages::returnTo(c.services, body.optionalString("return_to").value_or(""));
   const auto csrf = pages::formToken(c);
   if (!body.ok())
-    return pages::attach(html(422, mfaPage(c, csrf.token, token, return_to, "Enter the code.")),
-                         csrf);
+    return pages::attach(
+        html(c.services, 422, mfaPage(c, csrf.token, token, return_to, "Enter the code.")), csrf);
   if (auto refused = c.admit()) {  // MfaAccount: counted by the MFA service
     return pages::limited(*refused, [&](int status, std::string_view text) {
-      return pages::attach(html(status, mfaPage(c, csrf.token, token, return_to, text)), csrf);
+      return pages::attach(html(c.services, status, mfaPage(c, csrf.token, token, return_to, text)),
+                           csrf);
     });
   }
   // Authenticator apps show "123 456"; people paste with spaces.
@@ -197,11 +198,11 @@ http::Response submitMfa(Call& c) {
     // five minutes, every attempt counted against MFA_RATE_LIMIT); a spent or expired one says
     // "Invalid code" too, and the page offers to start again.
     const int status = errorResponse(who.error(), c.request).status;
-    return withRetryAfter(
-        pages::attach(html(status, mfaPage(c, csrf.token, token, return_to,
-                                           pages::refusalText(who.error(), c.request))),
-                      csrf),
-        who.error(), c.request);
+    return withRetryAfter(pages::attach(html(c.services, status,
+                                             mfaPage(c, csrf.token, token, return_to,
+                                                     pages::refusalText(who.error(), c.request))),
+                                        csrf),
+                          who.error(), c.request);
   }
   return finishSignIn(c, *who, return_to);
 }
@@ -222,27 +223,29 @@ std::string registerPage(const Call& c, const std::string& csrf, std::string_vie
 
 http::Response showRegister(Call& c) {
   if (!c.services.registration_enabled) {
-    return html(403, ui::messagePage(c.services.brand_name, "Registration is disabled",
-                                     "Ask an administrator for an account."));
+    return html(c.services, 403,
+                ui::messagePage(c.services.brand_name, "Registration is disabled",
+                                "Ask an administrator for an account."));
   }
   const auto csrf = pages::formToken(c);
-  return pages::attach(html(200, registerPage(c, csrf.token, {}, {}, {})), csrf);
+  return pages::attach(html(c.services, 200, registerPage(c, csrf.token, {}, {}, {})), csrf);
 }
 
 http::Response submitRegister(Call& c) {
   Services& s = c.services;
   const auto& r = c.request;
   if (!s.registration_enabled) {
-    return html(403, ui::messagePage(s.brand_name, "Registration is disabled",
-                                     "Ask an administrator for an account."));
+    return html(c.services, 403,
+                ui::messagePage(s.brand_name, "Registration is disabled",
+                                "Ask an administrator for an account."));
   }
   Body& body = *c.body;
   auth::RegisterInput in{body.requiredString("email"), body.requiredString("username"),
                          body.requiredString("password")};
   const auto csrf = pages::formToken(c);
   const auto page = [&](int status, std::string_view error) {
-    return pages::attach(html(status, registerPage(c, csrf.token, error, in.email, in.username)),
-                         csrf);
+    return pages::attach(
+        html(c.services, status, registerPage(c, csrf.token, error, in.email, in.username)), csrf);
   };
   if (!body.ok()) return page(422, "Fill in every field.");
   if (auto problems = s.passwords.registrationProblems(in); !problems.empty()) {
@@ -259,9 +262,10 @@ http::Response submitRegister(Call& c) {
     return page(errorResponse(user.error(), r).status, pages::refusalText(user.error(), r));
   }
   if (mode == config::EmailVerification::Required) {
-    return html(201, ui::messagePage(s.brand_name, "Check your email",
-                                     "We have sent a link to " + in.email +
-                                         ". Open it to verify the address, then sign in."));
+    return html(c.services, 201,
+                ui::messagePage(s.brand_name, "Check your email",
+                                "We have sent a link to " + in.email +
+                                    ". Open it to verify the address, then sign in."));
   }
   return finishSignIn(c, *user, {});
 }
@@ -284,7 +288,7 @@ std::string forgotPage(const Call& c, const std::string& csrf, std::string_view 
 
 http::Response showForgot(Call& c) {
   const auto csrf = pages::formToken(c);
-  return pages::attach(html(200, forgotPage(c, csrf.token, {}, {})), csrf);
+  return pages::attach(html(c.services, 200, forgotPage(c, csrf.token, {}, {})), csrf);
 }
 
 http::Response submitForgot(Call& c) {
@@ -292,7 +296,7 @@ http::Response submitForgot(Call& c) {
   const std::string email = body.requiredString("email");
   const auto csrf = pages::formToken(c);
   const auto page = [&](int status, std::string_view error) {
-    return pages::attach(html(status, forgotPage(c, csrf.token, error, {})), csrf);
+    return pages::attach(html(c.services, status, forgotPage(c, csrf.token, error, {})), csrf);
   };
   if (!body.ok()) return page(422, "Enter your email address.");
   if (auto refused = c.admit()) return pages::limited(*refused, page);
@@ -305,7 +309,7 @@ http::Response submitForgot(Call& c) {
     return page(errorResponse(done.error(), c.request).status,
                 pages::refusalText(done.error(), c.request));
   }
-  return pages::attach(html(200, forgotPage(c, csrf.token, {}, kForgotNotice)), csrf);
+  return pages::attach(html(c.services, 200, forgotPage(c, csrf.token, {}, kForgotNotice)), csrf);
 }
 
 http::Response showLogout(Call& c) {
@@ -314,7 +318,7 @@ http::Response showLogout(Call& c) {
   body += ui::paragraph("Sign out of " + c.services.brand_name + " in this browser?");
   body += ui::formStart("/ui/logout", "logout-confirm-form", csrf.token) + ui::formEnd("Sign out");
   const ui::Viewer viewer = pages::viewerOf(c, csrf);
-  return html(200, ui::page(c.services.brand_name, "Sign out", body, &viewer));
+  return html(c.services, 200, ui::page(c.services.brand_name, "Sign out", body, &viewer));
 }
 
 http::Response submitLogout(Call& c) {
@@ -322,7 +326,7 @@ http::Response submitLogout(Call& c) {
   if (auto ended = s.browser->end(*c.who, clientOf(c.request)); !ended)
     return pages::pageRefusal(s, c.request, errorResponse(ended.error(), c.request));
   http::Response res = pages::seeOther("/ui/login?signed_out=1");
-  pages::addCookie(res, pages::cookieHeader(s, auth::BrowserSessions::kCookieName, "", 0));
+  pages::clearSignIn(res, s);
   return res;
 }
 
@@ -343,7 +347,8 @@ http::Response pages::finishExternal(Call& c, const std::string& landing,
   const auto where = s.oidc.landingOf(landing);
   if (!where.mfa_token.empty()) {
     const auto csrf = formToken(c);
-    return attach(html(200, mfaPage(c, csrf.token, where.mfa_token, return_to, {})), csrf);
+    return attach(html(c.services, 200, mfaPage(c, csrf.token, where.mfa_token, return_to, {})),
+                  csrf);
   }
   if (where.code.empty()) {
     // The reason is in the log and the audit trail; the person learns only that it failed.
@@ -355,7 +360,7 @@ http::Response pages::finishExternal(Call& c, const std::string& landing,
   if (!who) {
     const auto csrf = formToken(c);
     return attach(
-        html(errorResponse(who.error(), c.request).status,
+        html(c.services, errorResponse(who.error(), c.request).status,
              loginPage(c, csrf.token, {return_to, refusalText(who.error(), c.request), {}, {}})),
         csrf);
   }

@@ -55,7 +55,8 @@ std::string refusalText(const auth::Error& e) {
 template <const ui::TokenForm& Form>
 http::Response show(Call& c) {
   const auto csrf = pages::formToken(c);
-  return pages::attach(html(200, ui::tokenPage(Form, c.services.brand_name, csrf.token)), csrf);
+  return pages::attach(
+      html(c.services, 200, ui::tokenPage(Form, c.services.brand_name, csrf.token)), csrf);
 }
 
 template <const ui::TokenForm& Form>
@@ -73,10 +74,11 @@ http::Response submit(Call& c) {
     auto problems = c.services.passwords.newPasswordProblems(password, "new_password");
     body.errors().insert(body.errors().end(), problems.begin(), problems.end());
   }
-  if (!body.ok()) return html(422, ui::tokenPage(Form, brand, csrf, problemsText(body.errors())));
+  if (!body.ok())
+    return html(c.services, 422, ui::tokenPage(Form, brand, csrf, problemsText(body.errors())));
   if (auto refused = c.admit()) {
     return pages::limited(*refused, [&](int status, std::string_view text) {
-      return html(status, ui::tokenPage(Form, brand, csrf, text));
+      return html(c.services, status, ui::tokenPage(Form, brand, csrf, text));
     });
   }
   mail::EmailFlows* flows = c.services.email;
@@ -96,9 +98,9 @@ http::Response submit(Call& c) {
   if (!done) {
     // The log gets the detail (with the request id); the person the contract's words.
     const int status = errorResponse(done.error(), c.request).status;
-    return html(status, ui::tokenPage(Form, brand, csrf, refusalText(done.error())));
+    return html(c.services, status, ui::tokenPage(Form, brand, csrf, refusalText(done.error())));
   }
-  return html(200, ui::messagePage(brand, "Done", message));
+  return html(c.services, 200, ui::messagePage(brand, "Done", message));
 }
 
 http::Response asset(Call& c) {

@@ -296,6 +296,7 @@ int serve(const config::Config& config) {
       {**store,
        sessions,
        token_check,
+       *policy,
        revocations,
        session_end,
        audit_log,
@@ -315,6 +316,12 @@ int serve(const config::Config& config) {
       operator_css.assign(std::istreambuf_iterator<char>(in), {});
       if (!in.good() && !in.eof()) return fatal("GATEHOUSE_TEMPLATE_DIR: cannot read ui.css");
     }
+  }
+  if (!config.public_url) {
+    spdlog::warn(
+        "GATEHOUSE_PUBLIC_URL is not set: the pages' cookies are {}Secure and their links "
+        "point to {}",
+        public_url.starts_with("https://") ? "" : "not ", public_url);
   }
   // Secure unless the pages are served over plain HTTP to this machine (development).
   const bool local_http =
@@ -360,6 +367,7 @@ int serve(const config::Config& config) {
       &return_to,
       ui::brandStylesheet({config.brand_primary_color, config.brand_background_color},
                           operator_css),
+      ui::pageCsp(config.allowed_return_urls),
       !local_http,
       config.session_cookie_domain};
   // Every route is one declaration; the middleware, the lanes and /openapi.json follow from it.

@@ -16,6 +16,7 @@
 #include "auth/token_check.hpp"
 #include "core/blocking.hpp"
 #include "core/clock.hpp"
+#include "rbac/policy.hpp"
 #include "store/store.hpp"
 
 namespace gatehouse::auth {
@@ -27,7 +28,9 @@ namespace gatehouse::auth {
 // but it would outlive its session if nothing looked: every node checks the session in storage at
 // least every `recheck` (shorter than the access-token lifetime, for which ended sessions stay on
 // the revocation list that every node hears at once), so an ended session's cookie is refused
-// everywhere. Thread-safe.
+// everywhere. The permissions travel as the sign-in's role name when they are all of it (so the
+// cookie stays small however many permissions a policy grants), intersected as a token's scopes
+// are with the role's permissions of the moment. Thread-safe.
 class BrowserSessions {
  public:
   struct Settings {
@@ -38,6 +41,7 @@ class BrowserSessions {
     store::Store& store;
     Sessions& sessions;
     TokenCheck& check;
+    const rbac::Policy& policy;
     RevocationList& revocations;
     SessionEnd& end;
     audit::AuditLog& audit;

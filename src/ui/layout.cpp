@@ -10,7 +10,9 @@ std::string page(std::string_view brand, std::string_view title, std::string_vie
                  const Viewer* viewer) {
   std::string out =
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>" +
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+      // No request for /favicon.ico (img-src allows data:).
+      "<link rel=\"icon\" href=\"data:,\">\n<title>" +
       esc(title) + " · " + esc(brand) +
       "</title>\n<link rel=\"stylesheet\" href=\"/ui/static/gatehouse.css\">\n"
       "<link rel=\"stylesheet\" href=\"/ui/static/brand.css\">\n"

@@ -59,6 +59,7 @@ table { border-collapse: collapse; width: 100%; font-size: .92rem; }
 th, td { text-align: left; padding: .4rem .5rem; border-bottom: 1px solid #e4e7eb;
   vertical-align: top; }
 code, .secret { font-family: ui-monospace, monospace; word-break: break-all; }
+td code, td time { white-space: nowrap; }
 .qr svg { width: 12rem; height: 12rem; display: block; }
 ul.codes { columns: 2; font-family: ui-monospace, monospace; }
 .chart svg { width: 100%; height: auto; }
@@ -105,6 +106,15 @@ std::string messagePage(std::string_view brand, std::string_view title, std::str
   std::string body = heading(title) + paragraph(message);
   if (!link.empty()) body += "<p><a href=\"" + esc(link) + "\">" + esc(link_text) + "</a></p>\n";
   return page(brand, title, body);
+}
+
+std::string pageCsp(const std::vector<std::string>& return_origins) {
+  std::string csp(kPageCsp);
+  std::string extra;
+  for (const auto& origin : return_origins) extra += " " + origin;
+  const std::string directive = "form-action 'self'";
+  csp.insert(csp.find(directive) + directive.size(), extra);
+  return csp;
 }
 
 std::string brandStylesheet(const Colours& colours, std::string_view extra) {

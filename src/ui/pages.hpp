@@ -3,6 +3,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace gatehouse::ui {
 
@@ -11,6 +12,10 @@ namespace gatehouse::ui {
 constexpr std::string_view kPageCsp =
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+// kPageCsp whose form-action also names `return_origins` (checked scheme://host[:port] origins):
+// a browser applies form-action to where a form's answer redirects, and the portal's sign-in
+// answers with a redirect to the application the person came from.
+std::string pageCsp(const std::vector<std::string>& return_origins);
 
 // A page whose form spends an emailed token: GET shows it (spending nothing), POST submits it.
 // The token travels in the link's fragment; a small script moves it into the form, and without

@@ -11,6 +11,7 @@ import base64
 import html
 import http.client
 import itertools
+import json
 import os
 import re
 import sqlite3
@@ -709,8 +710,9 @@ def test_cookies_are_secure_and_scoped_behind_an_https_public_url(make_server):
     register(s, "cookie_tls")
     b = Browser(s, origin=public)
     r = b.get("/ui/login")
-    _, attrs = set_cookies(r)["gatehouse_csrf"]
-    assert attrs.get("secure") is True and attrs.get("domain") == "example.test", attrs
+    # Host-only cookies get the __Host- prefix once Secure: no sibling subdomain can set them.
+    _, attrs = set_cookies(r)["__Host-gatehouse_csrf"]
+    assert attrs.get("secure") is True and "domain" not in attrs and attrs.get("path") == "/", attrs
     # The Origin is compared with the public origin, not with the address the request reached.
     token = csrf_in(r)
     creds = {"username": "cookie_tls", "password": PASSWORD, "csrf": token, "return_to": ""}
@@ -721,6 +723,11 @@ def test_cookies_are_secure_and_scoped_behind_an_https_public_url(make_server):
     value, attrs = set_cookies(r)["gatehouse_session"]
     assert attrs == {"path": "/", "httponly": True, "samesite": "Lax", "max-age": str(2 * 86400),
                      "secure": True, "domain": "example.test"}, attrs
+    # The pages also want the portal cookie, which never leaves this host: an application behind
+    # forward-auth (on the parent domain) receives only gatehouse_session.
+    _, attrs = set_cookies(r)["__Host-gatehouse_portal"]
+    assert attrs == {"path": "/", "httponly": True, "samesite": "Lax", "max-age": str(2 * 86400),
+                     "secure": True}, attrs
     # Deleting a Domain cookie takes the same Domain (else the browser keeps the original).
     r = b.post("/ui/logout", {"csrf": csrf_in(b.get("/ui/account"))})
     value, attrs = set_cookies(r)["gatehouse_session"]
@@ -1045,7 +1052,8 @@ def test_forward_auth_for_nginx_points_a_refused_navigation_at_the_portal(portal
         ("Accept: text/html alone", {"rd": url}, {"Accept": "text/html"}, True),
         ("Sec-Fetch-Mode: navigate alone", {"rd": url}, {"Sec-Fetch-Mode": "navigate", "Accept": "*/*"}, True),
         ("original method HEAD", {"rd": url}, {**nav, "X-Original-Method": "HEAD"}, True),
-        ("a bad bearer token", {"rd": url}, {**nav, "Authorization": "Bearer not.a.token"}, True),
+        # A request that carried a token or key is no person at an address bar.
+        ("a bad bearer token", {"rd": url}, {**nav, "Authorization": "Bearer not.a.token"}, False),
         ("an API client", {"rd": url}, {"Accept": "application/json"}, False),
         ("a script (Sec-Fetch-Mode: cors)", {"rd": url}, {"Accept": "text/html", "Sec-Fetch-Mode": "cors"}, False),
         ("original method POST", {"rd": url}, {**nav, "X-Original-Method": "POST"}, False),
@@ -1284,3 +1292,88 @@ def test_a_due_step_up_sends_the_browser_through_the_portal_again(make_server):
     assert r.status_code == 200 and r.json()["username"] == name
     names = sorted(k["name"] for k in requests.get(s.url("/api/v1/api-keys"), headers=auth(s.token(name))).json()["items"])
     assert names == ["again", "fresh"]
+
+
+# --- found by the outside review ------------------------------------------------------------------
+
+def test_an_application_holding_only_the_session_cookie_cannot_use_the_pages(portal):
+    """Every application behind forward-auth receives gatehouse_session (SESSION_COOKIE_DOMAIN);
+    the pages also want the host-only portal cookie, which never leaves Gatehouse's host."""
+    name = unique("leak")
+    register(portal, name)
+    b = signed_in(portal, name)
+    assert set(b.jar) >= {"gatehouse_session", "gatehouse_portal"}, b.jar
+    stolen = {"gatehouse_session": b.session}
+    # Forward-auth takes it: that is what it is for.
+    assert verify(portal, b.session).status_code == 200
+    # The pages do not, for reading or for acting.
+    assert_to_login(b.get("/ui/account", cookies=stolen))
+    assert_to_login(b.get("/ui/admin", cookies=stolen), back="/ui/admin")
+    r = b.post("/ui/account/api-keys", {"name": "stolen", "csrf": csrf_in(b.get("/ui/account"))},
+               cookies=stolen)
+    assert r.status_code == 303 and r.headers["Location"].startswith("/ui/login"), r.status_code
+    # A portal cookie of another session does not fit either.
+    other = signed_in(portal, name)
+    mixed = {"gatehouse_session": b.session, "gatehouse_portal": other.jar["gatehouse_portal"]}
+    assert_to_login(b.get("/ui/account", cookies=mixed))
+    # The browser that has both is still signed in, with no key made.
+    r = b.get("/ui/account")
+    assert_page(r, 200)
+    assert 'id="api-keys-table"' not in r.text
+
+
+def test_pages_and_forward_auth_never_answer_another_origins_script(make_server):
+    """CORS_ALLOW_ORIGINS opens the JSON API to a listed origin's scripts, never the pages or
+    verify (a listed sibling origin is same-site: the browser would send the cookie along)."""
+    listed = "http://app.example.test"
+    s = make_server({"CORS_ALLOW_ORIGINS": listed})
+    name = unique("cors")
+    register(s, name)
+    b = signed_in(s, name)
+    for path in ("/ui/account", "/ui/login", "/api/v1/auth/verify"):
+        r = b.get(path, headers={"Origin": listed})
+        assert "Access-Control-Allow-Origin" not in r.headers, (path, r.headers)
+        pre = requests.options(s.url(path), headers={"Origin": listed, "Access-Control-Request-Method": "GET"})
+        assert "Access-Control-Allow-Origin" not in pre.headers, (path, pre.headers)
+    # The control: the JSON API answers the listed origin.
+    r = requests.get(s.url("/api/v1/auth/me"), headers={**auth(s.token(name, PASSWORD)), "Origin": listed})
+    assert r.headers.get("Access-Control-Allow-Origin") == listed
+
+
+def test_page_forms_refuse_fields_their_api_route_refuses(portal):
+    admin = cli_user(portal, unique("fadmin"), "admin")
+    target = cli_user(portal, unique("ftarget"), "user")
+    ab = signed_in(portal, admin.name)
+    token = csrf_in(ab.get(f"/ui/admin/users/{target.id}"))
+    r = ab.post(f"/ui/admin/users/{target.id}/active",
+                {"is_active": "false", "username": "renamed", "email": "renamed@example.com", "csrf": token})
+    assert_page(r, 422)
+    assert "extra fields not permitted" in main_text(r)
+    after = user_by_id(portal, admin.token, target.id)
+    assert after["username"] == target.name and after["email"] == target.email and after["is_active"]
+    r = ab.post(f"/ui/admin/users/{target.id}/password",
+                {"new_password": NEW_PASSWORD, "bogus": "1", "csrf": token})
+    assert_page(r, 422)
+    assert portal.login(target.name, PASSWORD).status_code == 200
+    # The form as the page sends it works.
+    r = ab.post(f"/ui/admin/users/{target.id}/active", {"is_active": "false", "csrf": token})
+    assert r.status_code == 303, r.text[:300]
+    assert user_by_id(portal, admin.token, target.id)["is_active"] is False
+
+
+def test_a_route_rule_wanting_a_second_factor_sends_the_browser_to_sign_in_again(make_server, tmp_path):
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"routes": [{"method": "*", "path": "/vault/*", "permissions": [],
+                                              "mfa": True}]}))
+    s = make_server({"GATEHOUSE_POLICY_FILE": str(policy), "ALLOWED_RETURN_URLS": ALLOWED})
+    name = unique("vault")
+    register(s, name)
+    b = signed_in(s, name)
+    nav = {"Accept": "text/html", "X-Original-Method": "GET", "X-Original-URI": "/vault/x"}
+    r = verify(s, b.session, params={"rd": ALLOWED + "/vault/x"}, headers=nav)
+    assert r.status_code == 401 and r.json() == {"detail": "Step-up authentication required"}
+    assert r.headers["Location"] == _portal_location(s, ALLOWED + "/vault/x") + "&reauth=1"
+    # An API client with a token gets the plain challenge.
+    token = s.token(name, PASSWORD)
+    r = verify(s, params={"rd": ""}, headers={**nav, **auth(token)})
+    assert r.status_code == 401 and "Location" not in r.headers

@@ -37,10 +37,10 @@ class BrowserSessionsTest : public ::testing::Test {
 
   // Browser sessions sealed under `key`.
   BrowserSessions::Deps deps(char key) {
-    return {*stack_.store,      stack_.sessions,
-            stack_.token_check, stack_.revocations,
-            stack_.session_end, stack_.audit,
-            stack_.clock,       {std::string(32, key), std::chrono::seconds(kRecheck)}};
+    return {
+        *stack_.store, stack_.sessions,    stack_.token_check,
+        stack_.policy, stack_.revocations, stack_.session_end,
+        stack_.audit,  stack_.clock,       {std::string(32, key), std::chrono::seconds(kRecheck)}};
   }
 
   gatehouse::testing::AuthStack stack_{"browser"};
@@ -131,6 +131,23 @@ TEST_F(BrowserSessionsTest, ThePasswordSetByAnOperatorEndsTheBrowserSession) {
   ASSERT_TRUE(stack_.passwords.setPassword(
       stack_.store->users().findByUsername("bsuser").value()->id, "An0ther-passw0rd!", client_));
   EXPECT_EQ(refusal(s.cookie), Errc::InvalidToken);
+}
+
+TEST_F(BrowserSessionsTest, TheCookieNamesTheRoleNotEveryPermission) {
+  // However many permissions a role holds, the cookie carries its name: it stays small.
+  const auto s = started();
+  EXPECT_LT(s.cookie.size(), 400U);
+  auto who = browser_.authenticate(s.cookie);
+  ASSERT_TRUE(who);
+  EXPECT_EQ(who->permissions, stack_.policy.permissionsOf("user"));
+  // A narrowed sign-in keeps its narrow permissions.
+  auto narrow = signedIn();
+  narrow.scopes = {"users:read"};
+  auto started_narrow = browser_.start(narrow, client_);
+  ASSERT_TRUE(started_narrow);
+  auto narrowed = browser_.authenticate(started_narrow->cookie);
+  ASSERT_TRUE(narrowed);
+  EXPECT_EQ(narrowed->permissions, std::vector<std::string>{"users:read"});
 }
 
 TEST_F(BrowserSessionsTest, TheCookieExpiresWithItsSession) {

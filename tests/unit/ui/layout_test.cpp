@@ -63,6 +63,16 @@ TEST(Chart, BarsScaleToTheLargestValueAndLabelsAreEscaped) {
   EXPECT_FALSE(contains(barChart("Empty", {}), "<rect"));
 }
 
+TEST(PageCsp, FormsMayLeadOnlyHereAndToTheAllowedReturnOrigins) {
+  EXPECT_EQ(pageCsp({}), std::string(kPageCsp));
+  const std::string csp = pageCsp({"https://app.example.com", "http://127.0.0.1:8081"});
+  EXPECT_TRUE(
+      contains(csp, "form-action 'self' https://app.example.com http://127.0.0.1:8081; base-uri"))
+      << csp;
+  EXPECT_TRUE(contains(csp, "script-src 'self';"));
+  EXPECT_FALSE(contains(csp, "unsafe"));
+}
+
 TEST(BrandStylesheet, CarriesTheColoursAndTheOperatorsCss) {
   const std::string css = brandStylesheet({"#123456", "#abc"}, ".brand { font-weight: 400; }");
   EXPECT_TRUE(contains(css, "--primary: #123456"));
