@@ -63,7 +63,7 @@ export GATEHOUSE_BIN="$PWD/build/$preset/src/app/gatehouse"
 "$py" -m pytest -q -p no:cacheprovider tests/integration | tee build/"$preset"/integration.log
 integration=$(grep -Eo '[0-9]+ passed' build/"$preset"/integration.log | tail -1 | cut -d' ' -f1)
 
-echo "== browser tests (headless Chromium: /docs, CORS)"
+echo "== browser tests (headless Chromium: /docs, CORS, the pages' journeys)"
 export GATEHOUSE_BROWSER_ARTIFACTS="$PWD/build/$preset/browser-artifacts"  # screenshots, console
 "$py" -m pytest -q -p no:cacheprovider tests/browser | tee build/"$preset"/browser.log
 browser=$(grep -Eo '[0-9]+ passed' build/"$preset"/browser.log | tail -1 | cut -d' ' -f1 || true)

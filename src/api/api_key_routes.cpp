@@ -139,8 +139,9 @@ http::Response verify(Call& c) {
       http::Response refused = errorResponse(
           {auth::Errc::StepUpRequired, "route rule wants a second factor", {}, s.step_up_max_age},
           r);
-      // A browser signed in without its second factor: to the portal, to sign in again with it.
-      if (auth::BrowserSessions::isBrowserSession(who->claims))
+      // A browser signed in before its second factor was enrolled: to the portal, to sign in
+      // again with it (a user without one would only come back: they get the plain refusal).
+      if (auth::BrowserSessions::isBrowserSession(who->claims) && who->user->mfa_enabled)
         pages::sendToPortal(s, r, refused, true);
       return refused;
     }

@@ -115,14 +115,20 @@ FormToken formToken(const Call& c) {
   const Services& s = c.services;
   if (c.who != nullptr) return {s.csrf->tokenFor("session", auth::sessionOf(c.who->claims)), {}};
   const std::string name = hostCookie(s, ui::Csrf::kCookieName);
-  if (auto existing = cookie(c.request, name);
-      existing && !existing->empty() && existing->size() <= ui::Csrf::kMaxBindingBytes) {
-    return {s.csrf->tokenFor("anon", *existing), {}};
+  // A day, renewed by every page before sign-in: long enough for a form left open.
+  constexpr std::int64_t kLifetime = 24 * 3600;
+  const auto ours = [](std::string_view v) {  // base64url, as newBinding() makes them
+    return !v.empty() && v.size() <= ui::Csrf::kMaxBindingBytes &&
+           std::all_of(v.begin(), v.end(), [](char ch) {
+             return std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '-' || ch == '_';
+           });
+  };
+  if (auto existing = cookie(c.request, name); existing && ours(*existing)) {
+    return {s.csrf->tokenFor("anon", *existing), cookieHeader(s, name, *existing, kLifetime, true)};
   }
   auto fresh = ui::Csrf::newBinding();
   if (!fresh) return {};
-  // A day: long enough for a form left open, and renewed by every page before sign-in.
-  return {s.csrf->tokenFor("anon", *fresh), cookieHeader(s, name, *fresh, 24 * 3600, true)};
+  return {s.csrf->tokenFor("anon", *fresh), cookieHeader(s, name, *fresh, kLifetime, true)};
 }
 
 http::Response attach(http::Response response, const FormToken& token) {
@@ -146,10 +152,11 @@ std::string_view notice(Notices texts, std::optional<std::string_view> key) {
 }
 
 bool mayUseConsole(const auth::Principal& who) {
-  for (const auto& p : who.permissions) {
-    if (p == "users:write" || p == "analytics:view") return true;
-  }
-  return false;
+  return std::any_of(std::begin(kConsolePermissions), std::end(kConsolePermissions),
+                     [&who](std::string_view p) {
+                       return std::find(who.permissions.begin(), who.permissions.end(), p) !=
+                              who.permissions.end();
+                     });
 }
 
 ui::Viewer viewerOf(const Call& c, const FormToken& token) {
@@ -163,15 +170,26 @@ std::optional<auth::Principal> signedIn(const Call& c) {
   return std::move(*who);
 }
 
+namespace {
+
+const Route& apiRoute(const RouteTable& table, std::string_view method, std::string_view path) {
+  for (const auto& route : table.routes()) {
+    if (route.method == method && route.path == path) return route;
+  }
+  throw std::logic_error("a page names no API route " + std::string(method) + " " +
+                         std::string(path));
+}
+
+}  // namespace
+
+std::vector<RateLimitRule> limitsOf(const RouteTable& table, std::string_view api_method,
+                                    std::string_view api_path) {
+  return apiRoute(table, api_method, api_path).limits;
+}
+
 void addForm(RouteTable& table, std::string_view api_method, std::string_view api_path,
              std::string page_path, std::string summary, RouteHandler handler) {
-  const Route* api = nullptr;
-  for (const auto& route : table.routes()) {
-    if (route.method == api_method && route.path == api_path) api = &route;
-  }
-  if (api == nullptr)
-    throw std::logic_error("page form " + page_path + " names no API route " +
-                           std::string(api_path));
+  const Route* api = &apiRoute(table, api_method, api_path);
   Route form{.method = "POST",
              .path = std::move(page_path),
              .credential = Credential::Session,
@@ -256,7 +274,11 @@ void sendToPortal(const Services& s, const http::Request& request, http::Respons
   if (!navigation || (method && *method != "GET" && *method != "HEAD")) return;
   std::string original = *rd;
   if (original.empty()) {
-    if (const auto url = request.header("x-original-url")) {
+    // The configured proxy's headers only: nginx's X-Original-URL, the others' X-Forwarded-*.
+    const auto url = s.forward_auth_proxy == config::ForwardAuthProxy::Nginx
+                         ? request.header("x-original-url")
+                         : std::nullopt;
+    if (url) {
       original = std::string(*url);
     } else {
       const auto proto = request.header("x-forwarded-proto");

@@ -61,7 +61,9 @@ std::string_view notice(Notices texts, std::optional<std::string_view> key);
 
 // The signed-in viewer of a page (for the header): name, console access, the sign-out token.
 ui::Viewer viewerOf(const Call& c, const FormToken& token);
-// Whether `who` may open the console (users:write or analytics:view).
+// The permissions that open the console, any one of them (not users:read, which every user has).
+inline constexpr std::string_view kConsolePermissions[] = {"users:write", "analytics:view"};
+// Whether `who` may open the console.
 bool mayUseConsole(const auth::Principal& who);
 
 // The cookie's principal on a route that does not require one (the portal's own pages): the
@@ -115,6 +117,11 @@ bool needsSignIn(const http::Response& answer);
 // A time as the pages show it: "2026-12-02 00:43 UTC" (in a <time> element with the RFC 3339
 // form for machines).
 std::string when(std::int64_t unix_seconds);
+
+// The rate limits an API route declares (it must be in the table already): a page doing what the
+// route does counts under the same rules and names.
+std::vector<RateLimitRule> limitsOf(const RouteTable& table, std::string_view api_method,
+                                    std::string_view api_path);
 
 // The "detail" of an API answer (a string, or a validation list made readable).
 std::string detailOf(const http::Response& answer);

@@ -100,13 +100,13 @@ http::Response accountPage(Call& c, int status, std::string_view notice, std::st
         "<div class=\"table\"><table id=\"factors-table\"><thead><tr><th>Name</th>"
         "<th>Added</th><th>Last used</th><th></th></tr></thead><tbody>\n";
     for (const auto& f : listed->confirmed) {
-      factors +=
-          "<tr data-factor-id=\"" + std::to_string(f.id) + "\"><td>" + ui::esc(f.name) +
-          "</td><td>" + when(f.created_at) + "</td><td>" +
-          (f.last_used_at ? when(*f.last_used_at) : "never") + "</td><td>" +
-          ui::buttonForm("/ui/account/mfa/" + std::to_string(f.id) + "/remove",
-                         "factor-remove-" + std::to_string(f.id), csrf, "Remove", {}, "danger") +
-          "</td></tr>\n";
+      factors += "<tr data-factor-id=\"" + std::to_string(f.id) + "\"><td>" + ui::esc(f.name) +
+                 "</td><td>" + when(f.created_at) + "</td><td>" +
+                 (f.last_used_at ? when(*f.last_used_at) : "never") + "</td><td>" +
+                 ui::buttonForm("/ui/account/mfa/" + std::to_string(f.id) + "/remove",
+                                "factor-remove-" + std::to_string(f.id), csrf, "Remove", {},
+                                "danger", "Remove the authenticator app " + f.name) +
+                 "</td></tr>\n";
     }
     factors += "</tbody></table></div>\n";
     factors += "<p id=\"recovery-codes-left\">Recovery codes left: " +
@@ -139,7 +139,8 @@ http::Response accountPage(Call& c, int status, std::string_view notice, std::st
         "</td><td>" + ui::esc(session.ip) + "</td><td>" + when(session.created_at) + "</td><td>" +
         when(session.last_used_at) + "</td><td>" +
         ui::buttonForm("/ui/account/sessions/" + session.id + "/end", "session-end-" + session.id,
-                       csrf, mine ? "Sign out" : "End", {}, "danger") +
+                       csrf, mine ? "Sign out" : "End", {}, "danger",
+                       "End the session of " + session.user_agent + " from " + session.ip) +
         "</td></tr>\n";
   }
   body += section("sessions", "Sessions",
@@ -154,15 +155,15 @@ http::Response accountPage(Call& c, int status, std::string_view notice, std::st
   for (const auto& k : *keys) {
     std::string scopes;
     for (const auto& sc : k.scopes) scopes += (scopes.empty() ? "" : " ") + sc;
-    key_rows +=
-        "<tr data-api-key-id=\"" + std::to_string(k.id) + "\"><td>" + ui::esc(k.name) +
-        "</td><td><code>" + ui::esc(std::string(auth::kApiKeyPrefix) + k.public_id) +
-        "</code></td><td>" + ui::esc(scopes) + "</td><td>" + when(k.created_at) + "</td><td>" +
-        (k.expires_at ? when(*k.expires_at) : "never") + "</td><td>" +
-        (k.last_used_at ? when(*k.last_used_at) : "never") + "</td><td>" +
-        ui::buttonForm("/ui/account/api-keys/" + std::to_string(k.id) + "/revoke",
-                       "api-key-revoke-" + std::to_string(k.id), csrf, "Revoke", {}, "danger") +
-        "</td></tr>\n";
+    key_rows += "<tr data-api-key-id=\"" + std::to_string(k.id) + "\"><td>" + ui::esc(k.name) +
+                "</td><td><code>" + ui::esc(std::string(auth::kApiKeyPrefix) + k.public_id) +
+                "</code></td><td>" + ui::esc(scopes) + "</td><td>" + when(k.created_at) +
+                "</td><td>" + (k.expires_at ? when(*k.expires_at) : "never") + "</td><td>" +
+                (k.last_used_at ? when(*k.last_used_at) : "never") + "</td><td>" +
+                ui::buttonForm("/ui/account/api-keys/" + std::to_string(k.id) + "/revoke",
+                               "api-key-revoke-" + std::to_string(k.id), csrf, "Revoke", {},
+                               "danger", "Revoke the API key " + k.name) +
+                "</td></tr>\n";
   }
   std::string api_keys;
   if (!key_rows.empty()) {
@@ -202,12 +203,12 @@ http::Response accountPage(Call& c, int status, std::string_view notice, std::st
         "<div class=\"table\"><table id=\"identities-table\"><thead><tr><th>Provider</th>"
         "<th>Email</th><th>Linked</th><th></th></tr></thead><tbody>\n";
     for (const auto& i : *identities) {
-      linked +=
-          "<tr data-identity-id=\"" + std::to_string(i.id) + "\"><td>" + ui::esc(i.provider) +
-          "</td><td>" + ui::esc(i.email) + "</td><td>" + when(i.created_at) + "</td><td>" +
-          ui::buttonForm("/ui/account/identities/" + std::to_string(i.id) + "/unlink",
-                         "identity-unlink-" + std::to_string(i.id), csrf, "Unlink", {}, "danger") +
-          "</td></tr>\n";
+      linked += "<tr data-identity-id=\"" + std::to_string(i.id) + "\"><td>" + ui::esc(i.provider) +
+                "</td><td>" + ui::esc(i.email) + "</td><td>" + when(i.created_at) + "</td><td>" +
+                ui::buttonForm("/ui/account/identities/" + std::to_string(i.id) + "/unlink",
+                               "identity-unlink-" + std::to_string(i.id), csrf, "Unlink", {},
+                               "danger", "Unlink " + i.provider + " " + i.email) +
+                "</td></tr>\n";
     }
     linked += "</tbody></table></div>\n";
   }

@@ -143,10 +143,6 @@ std::string analyticsSection(Call& c, std::string& error) {
 
 http::Response console(Call& c) {
   const auth::Principal& who = *c.who;
-  if (!pages::mayUseConsole(who)) {
-    return pages::pageRefusal(c.services, c.request,
-                              errorResponse({auth::Errc::Forbidden, "console", {}, 0}, c.request));
-  }
   std::string body = ui::heading("Administration");
   if (const auto text = pages::notice(kDone, c.request.queryParam("done")); !text.empty())
     body += ui::noticeBox(text);
@@ -315,6 +311,8 @@ void addUiAdminRoutes(RouteTable& t) {
   t.add({.method = "GET",
          .path = "/ui/admin",
          .credential = Credential::Session,
+         .any_permissions = {std::string(pages::kConsolePermissions[0]),
+                             std::string(pages::kConsolePermissions[1])},
          .lane = Lane::Storage,
          .summary = "The admin console (users:write or analytics:view)",
          .tag = "pages",

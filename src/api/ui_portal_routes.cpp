@@ -142,7 +142,11 @@ http::Response showLogin(Call& c) {
     return pages::seeOther(return_to.empty() ? std::string(kHome) : return_to);
   std::string_view notice;
   if (again) notice = "Sign in again to continue.";
-  if (c.request.queryParam("signed_out")) notice = "You have signed out.";
+  if (const auto out = c.request.queryParam("signed_out")) {
+    notice = *out == "password" ? "Your password has changed and every session has ended. Sign "
+                                  "in with the new password."
+                                : "You have signed out.";
+  }
   std::string_view error;
   if (c.request.queryParam("error")) error = "Sign-in with the provider did not succeed.";
   const auto csrf = pages::formToken(c);
@@ -381,10 +385,17 @@ void addUiPortalRoutes(RouteTable& t) {
            .hidden = true,
            .handler = std::move(handler)});
   };
-  const RateLimitRule login_limit{
-      "LOGIN_RATE_LIMIT",
-      "login",
-      {LimitKey::ClientAddress, LimitKey::Account, LimitKey::AccountAndAddress}};
+  // The API routes' own limits, counted under the same names (one budget for page and API).
+  const auto limits = [&t](std::string_view method, std::string_view path) {
+    return pages::limitsOf(t, method, path);
+  };
+  // The API login's password-grant rule, for every post of the portal's form.
+  std::vector<RateLimitRule> login_limits;
+  for (auto rule : limits("POST", "/api/v1/auth/login")) {
+    if (rule.name != "login") continue;
+    rule.applies = nullptr;
+    login_limits.push_back(std::move(rule));
+  }
   page("/ui", "The pages' home (to the account page)", home);
   page("/ui/login", "The sign-in portal", showLogin);
   t.add({.method = "POST",
@@ -398,7 +409,7 @@ void addUiPortalRoutes(RouteTable& t) {
          .replies = {{303, "Signed in: to the return address", ""},
                      {200, "The second factor's page", ""},
                      {401, "Incorrect email or password", ""}},
-         .limits = {login_limit},
+         .limits = login_limits,
          .csrf = true,
          .hidden = true,
          .handler = submitLogin});
@@ -411,7 +422,7 @@ void addUiPortalRoutes(RouteTable& t) {
          .body = BodyKind::Form,
          .body_schema = "MfaVerifyRequest",
          .replies = {{303, "Signed in: to the return address", ""}, {401, "Invalid code", ""}},
-         .limits = {{"MFA_RATE_LIMIT", "mfa", {LimitKey::MfaAccount}}},
+         .limits = limits("POST", "/api/v1/auth/mfa/verify"),
          .csrf = true,
          .hidden = true,
          .handler = submitMfa});
@@ -427,7 +438,7 @@ void addUiPortalRoutes(RouteTable& t) {
          .body = BodyKind::Form,
          .body_schema = "RegisterRequest",
          .replies = {{303, "Signed in", ""}, {201, "Check your email", ""}},
-         .limits = {{"REGISTER_RATE_LIMIT", "register", {LimitKey::ClientAddress}}},
+         .limits = limits("POST", "/api/v1/auth/register"),
          .csrf = true,
          .hidden = true,
          .handler = submitRegister});
@@ -441,8 +452,7 @@ void addUiPortalRoutes(RouteTable& t) {
          .body = BodyKind::Form,
          .body_schema = "ForgotPasswordRequest",
          .replies = {{200, "The same notice for every address", ""}},
-         .limits = {{"EMAIL_IP_RATE_LIMIT", "forgot", {LimitKey::ClientAddress}},
-                    {"EMAIL_RATE_LIMIT", "email-send", {LimitKey::EmailAddress}}},
+         .limits = limits("POST", "/api/v1/auth/password/forgot"),
          .csrf = true,
          .hidden = true,
          .handler = submitForgot});

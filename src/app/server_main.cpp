@@ -307,7 +307,27 @@ int serve(const config::Config& config) {
   const ui::Csrf csrf(*csrf_key);
   const auto own_origin = ui::originOf(public_url);
   if (!own_origin) return fatal("GATEHOUSE_PUBLIC_URL: not an http(s) URL: " + public_url);
-  const ui::ReturnTo return_to(*own_origin, config.allowed_return_urls);
+  // One spelling of each return origin, for the comparison and the CSP alike.
+  std::vector<std::string> return_origins;
+  for (const auto& url : config.allowed_return_urls) {
+    const auto origin = ui::originOf(url);
+    if (!origin) return fatal("ALLOWED_RETURN_URLS: not an http(s) origin: " + url);
+    return_origins.push_back(*origin);
+  }
+  const ui::ReturnTo return_to(*own_origin, return_origins);
+  if (!config.session_cookie_domain.empty()) {
+    // Browsers refuse a cookie whose Domain does not cover the host that sets it.
+    std::string host = own_origin->substr(own_origin->find("://") + 3);
+    host = host.substr(0, host.rfind(':') == std::string::npos || host.back() == ']'
+                              ? host.size()
+                              : host.rfind(':'));
+    std::string domain = config.session_cookie_domain;
+    if (domain.front() == '.') domain.erase(0, 1);
+    for (char& ch : domain) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (host != domain && !host.ends_with("." + domain))
+      return fatal("SESSION_COOKIE_DOMAIN: " + config.session_cookie_domain +
+                   " does not cover GATEHOUSE_PUBLIC_URL's host " + host);
+  }
   std::string operator_css;
   if (config.mail.template_dir) {
     const auto path = *config.mail.template_dir / "ui.css";
@@ -367,7 +387,7 @@ int serve(const config::Config& config) {
       &return_to,
       ui::brandStylesheet({config.brand_primary_color, config.brand_background_color},
                           operator_css),
-      ui::pageCsp(config.allowed_return_urls),
+      ui::pageCsp(return_origins),
       !local_http,
       config.session_cookie_domain};
   // Every route is one declaration; the middleware, the lanes and /openapi.json follow from it.

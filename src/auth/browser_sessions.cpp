@@ -38,12 +38,24 @@ Result<BrowserSessions::Started> BrowserSessions::start(const SignedIn& who,
                       {"iat", session->created_at},
                       {"exp", session->expires_at},
                       {"auth_time", who.grant.auth_time},
-                      {"amr", json::value_from(who.grant.amr)},
-                      {"scopes", json::value_from(who.scopes)}};
+                      {"amr", json::value_from(who.grant.amr)}};
+  // All of the role's permissions (a sign-in not narrowed): its name, however long the list.
+  if (who.scopes == d_.policy.permissionsOf(who.user.role)) {
+    sealed["role"] = who.user.role;
+  } else {
+    sealed["scopes"] = json::value_from(who.scopes);
+  }
   auto blob = crypto::seal(d_.settings.sealing_key, json::serialize(sealed), kLabel);
   if (!blob) return fail(Errc::Internal, blob.error().message);
+  std::string cookie = core::base64urlEncode(*blob);
+  if (cookie.size() > kMaxCookieBytes) {
+    // Browsers drop larger cookies: no session nobody can use is left behind.
+    if (auto ended = d_.end.end(session->id); !ended) return tl::unexpected(ended.error());
+    return fail(Errc::Internal, "browser session cookie over " + std::to_string(kMaxCookieBytes) +
+                                    " bytes (a sign-in narrowed to very many permissions)");
+  }
   noteChecked(session->id, session->created_at);
-  return Started{core::base64urlEncode(*blob), session->id, session->expires_at};
+  return Started{std::move(cookie), session->id, session->expires_at};
 }
 
 std::optional<jose::Claims> BrowserSessions::open(std::string_view cookie) const {
@@ -64,7 +76,12 @@ std::optional<jose::Claims> BrowserSessions::open(std::string_view cookie) const
     const std::string sid(o.at("sid").as_string());
     claims.jti = std::string(kJtiPrefix) + sid;
     claims.type = "browser";
-    for (const auto& s : o.at("scopes").as_array()) claims.scopes.emplace_back(s.as_string());
+    if (const auto* role = o.if_contains("role")) {
+      // The role's permissions now; principalFor intersects them with the role's of the moment.
+      claims.scopes = d_.policy.permissionsOf(std::string_view(role->as_string()));
+    } else {
+      for (const auto& s : o.at("scopes").as_array()) claims.scopes.emplace_back(s.as_string());
+    }
     claims.raw = {{"sid", sid},
                   {"sub", claims.sub},
                   {"auth_time", o.at("auth_time").as_int64()},

@@ -69,12 +69,13 @@ std::string formEnd(std::string_view button, std::string_view button_class) {
 std::string buttonForm(std::string_view action, std::string_view id, std::string_view csrf,
                        std::string_view button,
                        std::initializer_list<std::pair<std::string_view, std::string_view>> fields,
-                       std::string_view button_class) {
+                       std::string_view button_class, std::string_view label) {
   std::string out = "<form method=\"post\" action=\"" + esc(action) + "\" id=\"" + esc(id) +
                     "\" class=\"inline\">" + hidden("csrf", csrf);
   for (const auto& [name, value] : fields) out += hidden(name, value);
   out += "<button type=\"submit\"";
   if (!button_class.empty()) out += " class=\"" + esc(button_class) + "\"";
+  if (!label.empty()) out += " aria-label=\"" + esc(label) + "\"";
   return out + ">" + esc(button) + "</button></form>";
 }
 

@@ -42,10 +42,11 @@ std::string field(const Field& f);
 // <form method="post" action=... id=...> with its CSRF field; close with formEnd().
 std::string formStart(std::string_view action, std::string_view id, std::string_view csrf);
 std::string formEnd(std::string_view button, std::string_view button_class = {});
-// A form of one button (end a session, revoke a key), with hidden fields.
+// A form of one button (end a session, revoke a key), with hidden fields; `label` names what the
+// button acts on for screen readers when its text alone does not ("Revoke" in a table row).
 std::string buttonForm(
     std::string_view action, std::string_view id, std::string_view csrf, std::string_view button,
     std::initializer_list<std::pair<std::string_view, std::string_view>> fields = {},
-    std::string_view button_class = {});
+    std::string_view button_class = {}, std::string_view label = {});
 
 }  // namespace gatehouse::ui

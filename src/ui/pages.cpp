@@ -125,9 +125,7 @@ std::string brandStylesheet(const Colours& colours, std::string_view extra) {
 }
 
 std::optional<Asset> staticAsset(std::string_view name) {
-  // token.js: the name the first pages used, kept for links already sent.
-  if (name == "gatehouse.js" || name == "token.js")
-    return Asset{kScript, "text/javascript; charset=utf-8"};
+  if (name == "gatehouse.js") return Asset{kScript, "text/javascript; charset=utf-8"};
   if (name == "gatehouse.css") return Asset{kStylesheet, "text/css; charset=utf-8"};
   return std::nullopt;
 }

@@ -30,6 +30,12 @@ std::optional<std::string> originOf(std::string_view url) {
   std::string_view rest = url.substr(colon + 3);
   const std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
   if (authority.empty() || authority.find('@') != std::string_view::npos) return std::nullopt;
+  // A host name, an IPv4 or a bracketed IPv6 address, and a port: nothing else.
+  if (!std::all_of(authority.begin(), authority.end(), [](char ch) {
+        return std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '.' || ch == '-' ||
+               ch == ':' || ch == '[' || ch == ']';
+      }))
+    return std::nullopt;
   // host[:port] or [v6][:port]; the port, when present, digits only.
   const auto port_colon =
       authority.front() == '[' ? authority.find(':', authority.find(']')) : authority.find(':');

@@ -1529,6 +1529,11 @@ def test_a_person_without_javascript_pastes_the_code_the_mail_shows(make_server,
     _, token = link_in(msg, s.base + "/ui/reset-password")
     shown = text_part(msg).split("code from the email, it is:", 1)[1].split()[0]
     assert shown == token
-    r = requests.post(s.url("/ui/reset-password"), data={"token": "  " + shown + "\r\n", "new_password": NEW_PASSWORD})
+    # A browser: the page's GET gives the form its CSRF token (bound to the cookie it sets).
+    browser = requests.Session()
+    page = browser.get(s.url("/ui/reset-password"))
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    r = browser.post(s.url("/ui/reset-password"),
+                     data={"token": "  " + shown + "\r\n", "new_password": NEW_PASSWORD, "csrf": csrf})
     assert r.status_code == 200, r.text
     login_pair(s, "nojs", NEW_PASSWORD)

@@ -437,7 +437,7 @@ def test_external_sign_in_asks_for_our_second_factor_unless_the_provider_is_trus
         stop()
 
 
-def portal_sign_in(gate, cert, login, return_to):
+def portal_sign_in(gate, cert, login, return_to, keep=None):
     """The pages' portal begins the flow: /ui/login shows the provider's button, the button's
     address starts it, the provider sends the browser back to the same callback, and the callback
     signs the browser in itself. Returns the browser (a cookie jar) and the callback's answer."""
@@ -452,6 +452,8 @@ def portal_sign_in(gate, cert, login, return_to):
     back = through_provider(gate, cert, r.headers["Location"], login)
     # The transaction cookie is Secure: sent by hand over the test's plain-HTTP loopback.
     landing = browser.get(back, headers={"Cookie": f"gatehouse_oidc={tx}"}, allow_redirects=False)
+    if keep is not None:
+        keep.update(url=back, tx=tx)
     return browser, landing
 
 
@@ -467,11 +469,17 @@ def test_the_portal_signs_a_browser_in_through_a_provider(stack):
     assert account.status_code == 200
     assert "carol@example.com" in account.text
     assert re.search(r'<table id="identities-table">.*?<td>local</td>', account.text, re.S)
-    # The callback cannot be replayed: the state is spent.
-    _, again = portal_sign_in(gate, cert, "carol", "https://evil.example/")
-    assert again.status_code == 303
     # A return address that is not allowed is dropped when the flow begins.
+    flow = {}
+    _, again = portal_sign_in(gate, cert, "carol", "https://evil.example/", keep=flow)
+    assert again.status_code == 303
     assert again.headers["Location"] == "/ui/account"
+    # The callback cannot be replayed: the state is spent, and no session comes of it.
+    replay = requests.get(flow["url"], headers={"Cookie": f"gatehouse_oidc={flow['tx']}"},
+                          allow_redirects=False)
+    assert replay.status_code == 303, replay.text
+    assert replay.headers["Location"] == "/ui/login?return_to=%2Fui%2Faccount&error=external"
+    assert "gatehouse_session=" not in replay.headers.get("Set-Cookie", "")
 
 
 def test_the_portal_asks_for_our_second_factor_after_a_provider(stack):

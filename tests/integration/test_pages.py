@@ -1370,10 +1370,19 @@ def test_a_route_rule_wanting_a_second_factor_sends_the_browser_to_sign_in_again
     register(s, name)
     b = signed_in(s, name)
     nav = {"Accept": "text/html", "X-Original-Method": "GET", "X-Original-URI": "/vault/x"}
+    # Without a factor, signing in again would not help: the plain refusal, no loop.
+    r = verify(s, b.session, params={"rd": ALLOWED + "/vault/x"}, headers=nav)
+    assert r.status_code == 401 and r.json() == {"detail": "Step-up authentication required"}
+    assert "Location" not in r.headers
+    # A factor enrolled after this browser signed in: to the portal, to sign in with it.
+    token = s.token(name, PASSWORD)
+    made = requests.post(s.url("/api/v1/auth/mfa/totp"), json={}, headers=auth(token)).json()
+    r = requests.post(s.url(f"/api/v1/auth/mfa/totp/{made['id']}/confirm"),
+                      json={"code": pyotp.parse_uri(made["otpauth_uri"]).now()}, headers=auth(token))
+    assert r.status_code == 200, r.text
     r = verify(s, b.session, params={"rd": ALLOWED + "/vault/x"}, headers=nav)
     assert r.status_code == 401 and r.json() == {"detail": "Step-up authentication required"}
     assert r.headers["Location"] == _portal_location(s, ALLOWED + "/vault/x") + "&reauth=1"
     # An API client with a token gets the plain challenge.
-    token = s.token(name, PASSWORD)
     r = verify(s, params={"rd": ""}, headers={**nav, **auth(token)})
     assert r.status_code == 401 and "Location" not in r.headers

@@ -146,6 +146,20 @@ TEST(RouteTable, APageFormHasTheRulesOfItsApiRoute) {
     }
     EXPECT_EQ(*page.credential, Credential::Session) << page_name;
   }
+  // The portal's other posts count under their API route's rules and names.
+  for (const auto& [api_name, page_name] :
+       {std::pair<const char*, const char*>{"POST /api/v1/auth/register", "POST /ui/register"},
+        {"POST /api/v1/auth/password/forgot", "POST /ui/forgot-password"},
+        {"POST /api/v1/auth/mfa/verify", "POST /ui/login/mfa"}}) {
+    ASSERT_TRUE(by_name.contains(api_name) && by_name.contains(page_name)) << page_name;
+    const auto& api = by_name[api_name]->limits;
+    const auto& page = by_name[page_name]->limits;
+    ASSERT_EQ(page.size(), api.size()) << page_name;
+    for (std::size_t i = 0; i < api.size(); ++i) {
+      EXPECT_EQ(page[i].setting, api[i].setting) << page_name;
+      EXPECT_EQ(page[i].name, api[i].name) << page_name;
+    }
+  }
   // The portal's password step counts under the API login's own counters.
   const Route& login = *by_name["POST /ui/login"];
   ASSERT_EQ(login.limits.size(), 1U);
@@ -154,7 +168,7 @@ TEST(RouteTable, APageFormHasTheRulesOfItsApiRoute) {
   EXPECT_EQ(*login.lane, http::Lane::Hashing);
 }
 
-TEST(RouteTable, AFormWithoutAnApiRouteOrACsrfCheckIsRefusedAtStartup) {
+TEST(RouteTable, APageFormWithoutItsApiRouteIsRefusedAtStartup) {
   RouteTable t;
   EXPECT_THROW(pages::addForm(t, "POST", "/api/v1/nowhere", "/ui/x", "x",
                               [](Call&) { return http::Response::empty(204); }),

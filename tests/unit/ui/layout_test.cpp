@@ -49,6 +49,9 @@ TEST(Layout, EveryFormCarriesItsCsrfToken) {
   EXPECT_TRUE(contains(one, "name=\"csrf\" value=\"T\""));
   EXPECT_TRUE(contains(one, "name=\"is_active\" value=\"false\""));
   EXPECT_TRUE(contains(one, "method=\"post\""));
+  EXPECT_FALSE(contains(one, "aria-label"));
+  const std::string labelled = buttonForm("/ui/z", "z", "T", "Revoke", {}, "danger", "Revoke <ci>");
+  EXPECT_TRUE(contains(labelled, "aria-label=\"Revoke &lt;ci&gt;\">Revoke</button>"));
 }
 
 TEST(Chart, BarsScaleToTheLargestValueAndLabelsAreEscaped) {

@@ -54,6 +54,9 @@ TEST(OriginOf, NormalisesSchemeAndHost) {
   EXPECT_FALSE(originOf("/relative"));
   EXPECT_FALSE(originOf("https://user@example.com/"));
   EXPECT_FALSE(originOf("https://:80/"));
+  EXPECT_FALSE(originOf("https://a.example;b/"));
+  EXPECT_FALSE(originOf("https://a.example'/"));
+  EXPECT_FALSE(originOf("https://a.example,b.example"));
 }
 
 }  // namespace

@@ -1,0 +1,47 @@
+// The pages' request helpers (api/page_support.hpp) that read what a browser sends.
+#include "api/page_support.hpp"
+
+#include <gtest/gtest.h>
+
+namespace gatehouse::api::pages {
+namespace {
+
+http::Request withCookies(std::vector<std::string> headers) {
+  http::Request r;
+  for (auto& h : headers) r.headers.emplace_back("Cookie", std::move(h));
+  return r;
+}
+
+TEST(PageCookies, ReadsTheNamedCookieExactly) {
+  const auto r = withCookies({"a=1; gatehouse_session=abc; not_gatehouse_session=x"});
+  EXPECT_EQ(cookie(r, "gatehouse_session"), "abc");
+  EXPECT_EQ(cookie(r, "a"), "1");
+  EXPECT_EQ(cookie(r, "not_gatehouse_session"), "x");
+  EXPECT_FALSE(cookie(r, "gatehouse"));
+  EXPECT_FALSE(cookie(r, "session"));
+}
+
+TEST(PageCookies, TakesTheFirstOfSeveralAndEveryCookieHeader) {
+  const auto r = withCookies({"x=1", "gatehouse_session=first; gatehouse_session=second"});
+  EXPECT_EQ(cookie(r, "gatehouse_session"), "first");
+  EXPECT_EQ(cookie(r, "x"), "1");
+  http::Request lower;
+  lower.headers.emplace_back("cookie", "k=v");
+  EXPECT_EQ(cookie(lower, "k"), "v");
+}
+
+TEST(PageCookies, EmptyValuesAndOddSpacing) {
+  const auto r = withCookies({"  a=; b=2 ;c"});
+  EXPECT_EQ(cookie(r, "a"), "");
+  EXPECT_EQ(cookie(r, "b"), "2");
+  EXPECT_FALSE(cookie(r, "c"));
+  EXPECT_FALSE(cookie(withCookies({}), "a"));
+}
+
+TEST(PageTimes, ReadableWithAMachineForm) {
+  EXPECT_EQ(when(1'764'634'980),
+            "<time datetime=\"2025-12-02T00:23:00Z\">2025-12-02 00:23 UTC</time>");
+}
+
+}  // namespace
+}  // namespace gatehouse::api::pages
