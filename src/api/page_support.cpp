@@ -9,6 +9,7 @@
 #include "auth/claims.hpp"
 #include "core/uri_path.hpp"
 #include "ui/pages.hpp"
+#include "ui/views.hpp"
 
 namespace gatehouse::api::pages {
 namespace {
@@ -159,9 +160,16 @@ bool mayUseConsole(const auth::Principal& who) {
                      });
 }
 
-ui::Viewer viewerOf(const Call& c, const FormToken& token) {
-  if (c.who == nullptr) return {};
-  return {c.who->user->username, mayUseConsole(*c.who), token.token};
+std::string render(const Call& c, std::string_view view, std::string_view title,
+                   boost::json::object data, std::string_view csrf) {
+  data["brand"] = c.services.brand_name;
+  data["title"] = title;
+  data["csrf"] = csrf;
+  if (c.who != nullptr) {
+    data["viewer"] = boost::json::object{
+        {"username", c.who->user->username}, {"console", mayUseConsole(*c.who)}, {"csrf", csrf}};
+  }
+  return ui::view(view, data);
 }
 
 std::optional<auth::Principal> signedIn(const Call& c) {
@@ -235,10 +243,9 @@ std::string detailOf(const http::Response& answer) {
   return "Something went wrong. Try again in a moment.";
 }
 
-std::string when(std::int64_t unix_seconds) {
+boost::json::object when(std::int64_t unix_seconds) {
   const std::string iso = rfc3339(unix_seconds);  // 2026-12-02T00:43:39Z
-  return "<time datetime=\"" + iso + "\">" + iso.substr(0, 10) + " " + iso.substr(11, 5) +
-         " UTC</time>";
+  return {{"iso", iso}, {"text", iso.substr(0, 10) + " " + iso.substr(11, 5) + " UTC"}};
 }
 
 bool needsSignIn(const http::Response& answer) {

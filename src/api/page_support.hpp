@@ -7,9 +7,10 @@
 #include <string>
 #include <string_view>
 
+#include <boost/json/object.hpp>
+
 #include "api/route.hpp"
 #include "api/services.hpp"
-#include "ui/layout.hpp"
 
 namespace gatehouse::api::pages {
 
@@ -59,8 +60,12 @@ bool csrfValid(const Call& c, std::string_view presented);
 using Notices = std::span<const std::pair<std::string_view, std::string_view>>;
 std::string_view notice(Notices texts, std::optional<std::string_view> key);
 
-// The signed-in viewer of a page (for the header): name, console access, the sign-out token.
-ui::Viewer viewerOf(const Call& c, const FormToken& token);
+// A page: the view (ui/views.hpp) with `data`, the brand, `title`, the forms' CSRF token and,
+// when the route authenticated one, the viewer (the header's links and sign-out form).
+std::string render(const Call& c, std::string_view view, std::string_view title,
+                   boost::json::object data, std::string_view csrf);
+// A time for a view: {"iso": RFC 3339, "text": "2026-12-02 00:43 UTC"}.
+boost::json::object when(std::int64_t unix_seconds);
 // The permissions that open the console, any one of them (not users:read, which every user has).
 inline constexpr std::string_view kConsolePermissions[] = {"users:write", "analytics:view"};
 // Whether `who` may open the console.
@@ -113,10 +118,6 @@ void addForm(RouteTable& table, std::string_view api_method, std::string_view ap
 // Whether an API handler's refusal means the browser must sign in (again): its session ended or
 // a step-up is due. Other refusals (a wrong code, a wrong password) belong on the page.
 bool needsSignIn(const http::Response& answer);
-
-// A time as the pages show it: "2026-12-02 00:43 UTC" (in a <time> element with the RFC 3339
-// form for machines).
-std::string when(std::int64_t unix_seconds);
 
 // The rate limits an API route declares (it must be in the table already): a page doing what the
 // route does counts under the same rules and names.

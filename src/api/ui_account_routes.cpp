@@ -2,6 +2,7 @@
 // recovery codes, sessions, API keys, linked identities. Each form runs the API route's own
 // handler under the API route's own rules (pages::addForm), and answers as a page.
 #include <boost/json/parse.hpp>
+#include <boost/json/value_from.hpp>
 
 #include "api/body.hpp"
 #include "api/handlers.hpp"
@@ -32,10 +33,10 @@ constexpr std::pair<std::string_view, std::string_view> kDone[] = {
 
 using pages::when;
 
-std::string section(std::string_view id, std::string_view title, std::string_view content) {
-  return "<section id=\"" + std::string(id) + "\" aria-labelledby=\"" + std::string(id) +
-         "-title\"><h2 id=\"" + std::string(id) + "-title\">" + ui::esc(title) + "</h2>\n" +
-         std::string(content) + "</section>\n";
+// A time that may be missing ("never"): null or {iso, text}.
+json::value maybe(const std::optional<std::int64_t>& unix_seconds) {
+  if (!unix_seconds) return nullptr;
+  return when(*unix_seconds);
 }
 
 // The account page; `error` (the API's words) above everything when a form failed.
@@ -43,179 +44,71 @@ http::Response accountPage(Call& c, int status, std::string_view notice, std::st
   Services& s = c.services;
   const auth::Principal& who = *c.who;
   const store::User& user = *who.user;
-  const auto token = pages::formToken(c);
-  const std::string& csrf = token.token;
-  std::string body = ui::heading("Your account");
-  if (!notice.empty()) body += ui::noticeBox(notice);
-  if (!error.empty()) body += ui::errorBox(error);
-
-  body += section("profile", "Profile",
-                  "<dl><dt>Username</dt><dd id=\"profile-username\">" + ui::esc(user.username) +
-                      "</dd><dt>Email</dt><dd id=\"profile-email\">" + ui::esc(user.email) +
-                      (user.email_verified ? " (verified)" : " (not verified)") +
-                      "</dd><dt>Role</dt><dd id=\"profile-role\">" + ui::esc(user.role) +
-                      "</dd><dt>Member since</dt><dd>" + when(user.created_at) + "</dd></dl>\n");
-
-  std::string password = ui::formStart("/ui/account/password", "password-form", csrf);
-  // For password managers: whose password this is.
-  password += "<input type=\"text\" name=\"username\" autocomplete=\"username\" value=\"" +
-              ui::esc(user.username) + "\" hidden>\n";
-  password += ui::field({"Current password", "current_password", "password", "current-password"});
-  password += ui::field({"New password", "new_password", "password", "new-password"});
-  if (user.mfa_enabled) {
-    password += ui::field({"Code from your authenticator app",
-                           "code",
-                           "text",
-                           "one-time-code",
-                           true,
-                           {},
-                           "maxlength=\"64\""});
-  }
-  password +=
-      "<label class=\"check\"><input type=\"checkbox\" name=\"keep_api_keys\" "
-      "value=\"true\">Keep my API keys working</label>\n";
-  password += ui::formEnd("Change the password");
-  password += ui::paragraph("Changing the password signs you out everywhere.");
-  body += section("password", "Password", password);
-
-  std::string email;
-  if (!user.email_verified) {
-    email += ui::paragraph("Your address " + user.email + " is not verified yet.");
-    email += ui::buttonForm("/ui/account/email/verify", "email-verify-form", csrf,
-                            "Send a verification link");
-  }
-  email += ui::formStart("/ui/account/email", "email-change-form", csrf);
-  email += ui::field(
-      {"New email address", "new_email", "email", "email", true, {}, "maxlength=\"254\""});
-  email += ui::formEnd("Change the address", "secondary");
-  body += section("email", "Email", email);
-
-  std::string factors;
   auto listed = s.mfa->list(user.id);
   if (!listed) return pages::pageRefusal(s, c.request, errorResponse(listed.error(), c.request));
-  if (listed->confirmed.empty()) {
-    factors += ui::paragraph("No second factor yet.");
-  } else {
-    factors +=
-        "<div class=\"table\"><table id=\"factors-table\"><thead><tr><th>Name</th>"
-        "<th>Added</th><th>Last used</th><th></th></tr></thead><tbody>\n";
-    for (const auto& f : listed->confirmed) {
-      factors += "<tr data-factor-id=\"" + std::to_string(f.id) + "\"><td>" + ui::esc(f.name) +
-                 "</td><td>" + when(f.created_at) + "</td><td>" +
-                 (f.last_used_at ? when(*f.last_used_at) : "never") + "</td><td>" +
-                 ui::buttonForm("/ui/account/mfa/" + std::to_string(f.id) + "/remove",
-                                "factor-remove-" + std::to_string(f.id), csrf, "Remove", {},
-                                "danger", "Remove the authenticator app " + f.name) +
-                 "</td></tr>\n";
-    }
-    factors += "</tbody></table></div>\n";
-    factors += "<p id=\"recovery-codes-left\">Recovery codes left: " +
-               std::to_string(listed->recovery_codes_left) + "</p>\n";
-    factors += ui::buttonForm("/ui/account/mfa/recovery-codes", "recovery-codes-form", csrf,
-                              "Make new recovery codes", {}, "secondary");
-  }
-  factors += ui::formStart("/ui/account/mfa/totp", "totp-enrol-form", csrf);
-  factors += ui::field({"Name of the app (optional)",
-                        "name",
-                        "text",
-                        "off",
-                        false,
-                        {},
-                        "maxlength=\"64\"",
-                        "factor-name"});
-  factors += ui::formEnd("Add an authenticator app");
-  body += section("mfa", "Second factor", factors);
-
   auto sessions = s.sessions.list(who);
   if (!sessions)
     return pages::pageRefusal(s, c.request, errorResponse(sessions.error(), c.request));
-  const std::string_view current = auth::sessionOf(who.claims);
-  std::string rows;
-  for (const auto& session : *sessions) {
-    const bool mine = session.id == current;
-    rows +=
-        "<tr data-session-id=\"" + ui::esc(session.id) + "\"" + (mine ? " class=\"current\"" : "") +
-        "><td>" + ui::esc(session.user_agent) + (mine ? " <strong>(this browser)</strong>" : "") +
-        "</td><td>" + ui::esc(session.ip) + "</td><td>" + when(session.created_at) + "</td><td>" +
-        when(session.last_used_at) + "</td><td>" +
-        ui::buttonForm("/ui/account/sessions/" + session.id + "/end", "session-end-" + session.id,
-                       csrf, mine ? "Sign out" : "End", {}, "danger",
-                       "End the session of " + session.user_agent + " from " + session.ip) +
-        "</td></tr>\n";
-  }
-  body += section("sessions", "Sessions",
-                  "<div class=\"table\"><table id=\"sessions-table\"><thead><tr><th>Device</th>"
-                  "<th>Address</th><th>Started</th><th>Last used</th><th></th></tr></thead>"
-                  "<tbody>\n" +
-                      rows + "</tbody></table></div>\n");
-
   auto keys = s.api_keys.list(user.id);
   if (!keys) return pages::pageRefusal(s, c.request, errorResponse(keys.error(), c.request));
-  std::string key_rows;
-  for (const auto& k : *keys) {
-    std::string scopes;
-    for (const auto& sc : k.scopes) scopes += (scopes.empty() ? "" : " ") + sc;
-    key_rows += "<tr data-api-key-id=\"" + std::to_string(k.id) + "\"><td>" + ui::esc(k.name) +
-                "</td><td><code>" + ui::esc(std::string(auth::kApiKeyPrefix) + k.public_id) +
-                "</code></td><td>" + ui::esc(scopes) + "</td><td>" + when(k.created_at) +
-                "</td><td>" + (k.expires_at ? when(*k.expires_at) : "never") + "</td><td>" +
-                (k.last_used_at ? when(*k.last_used_at) : "never") + "</td><td>" +
-                ui::buttonForm("/ui/account/api-keys/" + std::to_string(k.id) + "/revoke",
-                               "api-key-revoke-" + std::to_string(k.id), csrf, "Revoke", {},
-                               "danger", "Revoke the API key " + k.name) +
-                "</td></tr>\n";
-  }
-  std::string api_keys;
-  if (!key_rows.empty()) {
-    api_keys +=
-        "<div class=\"table\"><table id=\"api-keys-table\"><thead><tr><th>Name</th>"
-        "<th>Prefix</th><th>Scopes</th><th>Created</th><th>Expires</th><th>Last used</th>"
-        "<th></th></tr></thead><tbody>\n" +
-        key_rows + "</tbody></table></div>\n";
-  }
-  api_keys += ui::formStart("/ui/account/api-keys", "api-key-form", csrf);
-  api_keys +=
-      ui::field({"Name", "name", "text", "off", true, {}, "maxlength=\"100\"", "api-key-name"});
-  api_keys += "<fieldset><legend>Scopes (none ticked: all of yours)</legend>\n";
-  for (const auto& p : who.permissions) {
-    api_keys += "<label class=\"check\"><input type=\"checkbox\" name=\"scopes\" value=\"" +
-                ui::esc(p) + "\">" + ui::esc(p) + "</label>\n";
-  }
-  api_keys += "</fieldset>\n";
-  api_keys += ui::field({"Expires after (days, optional)",
-                         "expires_in_days",
-                         "number",
-                         "off",
-                         false,
-                         {},
-                         "min=\"1\" max=\"3650\""});
-  api_keys += ui::formEnd("Create an API key");
-  body += section("api-keys", "API keys", api_keys);
-
   auto identities = s.oidc.identities(user.id);
   if (!identities)
     return pages::pageRefusal(s, c.request, errorResponse(identities.error(), c.request));
-  std::string linked;
-  if (identities->empty()) {
-    linked = ui::paragraph("No external sign-in is linked to this account.");
-  } else {
-    linked =
-        "<div class=\"table\"><table id=\"identities-table\"><thead><tr><th>Provider</th>"
-        "<th>Email</th><th>Linked</th><th></th></tr></thead><tbody>\n";
-    for (const auto& i : *identities) {
-      linked += "<tr data-identity-id=\"" + std::to_string(i.id) + "\"><td>" + ui::esc(i.provider) +
-                "</td><td>" + ui::esc(i.email) + "</td><td>" + when(i.created_at) + "</td><td>" +
-                ui::buttonForm("/ui/account/identities/" + std::to_string(i.id) + "/unlink",
-                               "identity-unlink-" + std::to_string(i.id), csrf, "Unlink", {},
-                               "danger", "Unlink " + i.provider + " " + i.email) +
-                "</td></tr>\n";
-    }
-    linked += "</tbody></table></div>\n";
-  }
-  body += section("identities", "Linked sign-in", linked);
 
-  const ui::Viewer viewer = pages::viewerOf(c, token);
-  return html(c.services, status, ui::page(s.brand_name, "Your account", body, &viewer));
+  json::array factors;
+  for (const auto& f : listed->confirmed) {
+    factors.push_back(json::object{{"id", f.id},
+                                   {"name", f.name},
+                                   {"created", when(f.created_at)},
+                                   {"last_used", maybe(f.last_used_at)}});
+  }
+  const std::string_view current = auth::sessionOf(who.claims);
+  json::array session_rows;
+  for (const auto& session : *sessions) {
+    session_rows.push_back(json::object{{"id", session.id},
+                                        {"user_agent", session.user_agent},
+                                        {"ip", session.ip},
+                                        {"created", when(session.created_at)},
+                                        {"last_used", when(session.last_used_at)},
+                                        {"current", session.id == current}});
+  }
+  json::array key_rows;
+  for (const auto& k : *keys) {
+    std::string scopes;
+    for (const auto& sc : k.scopes) scopes += (scopes.empty() ? "" : " ") + sc;
+    key_rows.push_back(json::object{{"id", k.id},
+                                    {"name", k.name},
+                                    {"prefix", std::string(auth::kApiKeyPrefix) + k.public_id},
+                                    {"scopes", scopes},
+                                    {"created", when(k.created_at)},
+                                    {"expires", maybe(k.expires_at)},
+                                    {"last_used", maybe(k.last_used_at)}});
+  }
+  json::array linked;
+  for (const auto& i : *identities) {
+    linked.push_back(json::object{{"id", i.id},
+                                  {"provider", i.provider},
+                                  {"email", i.email},
+                                  {"created", when(i.created_at)}});
+  }
+  const auto token = pages::formToken(c);
+  return html(s, status,
+              pages::render(c, "account", "Your account",
+                            {{"notice", notice},
+                             {"error", error},
+                             {"user", json::object{{"username", user.username},
+                                                   {"email", user.email},
+                                                   {"verified", user.email_verified},
+                                                   {"role", user.role},
+                                                   {"created", when(user.created_at)}}},
+                             {"mfa_enabled", user.mfa_enabled},
+                             {"factors", std::move(factors)},
+                             {"recovery_left", listed->recovery_codes_left},
+                             {"sessions", std::move(session_rows)},
+                             {"keys", std::move(key_rows)},
+                             {"permissions", json::value_from(who.permissions)},
+                             {"identities", std::move(linked)}},
+                            token.token));
 }
 
 http::Response show(Call& c) {
@@ -223,32 +116,21 @@ http::Response show(Call& c) {
 }
 
 // A page with one-time secrets (a new factor's key, recovery codes, an API key): shown once.
-http::Response secretPage(Call& c, std::string_view title, const std::string& content) {
+http::Response secretPage(Call& c, std::string_view view, std::string_view title,
+                          json::object data) {
   const auto token = pages::formToken(c);
-  const ui::Viewer viewer = pages::viewerOf(c, token);
-  std::string body =
-      ui::heading(title) + content +
-      "<p class=\"links\"><a href=\"/ui/account#mfa\">Back to your account</a></p>\n";
-  return html(c.services, 200, ui::page(c.services.brand_name, title, body, &viewer));
+  return html(c.services, 200, pages::render(c, view, title, std::move(data), token.token));
 }
 
-std::string codesList(const json::value& codes) {
-  std::string out = "<ul id=\"recovery-codes\" class=\"codes\">";
-  if (codes.is_array()) {
-    for (const auto& code : codes.get_array()) {
-      if (code.is_string()) out += "<li><code>" + ui::esc(code.get_string()) + "</code></li>";
-    }
-  }
-  return out + "</ul>\n";
+// The "recovery_codes" of an API answer.
+json::value codesOf(const http::Response& api) {
+  boost::system::error_code ec;
+  const json::value v = json::parse(api.body, ec);
+  const json::value* codes =
+      !ec && v.is_object() ? v.get_object().if_contains("recovery_codes") : nullptr;
+  return codes != nullptr ? *codes : json::value(nullptr);
 }
 
-constexpr std::string_view kCodesAdvice =
-    "Keep these recovery codes somewhere safe: each signs you in once if you lose your "
-    "authenticator app. They are shown only now.";
-
-// The API's answer to a form, as a page: `next` for a success (303 back), the account page with
-// the API's words for a refusal; a session that ended, or a step-up that is due, goes through
-// the portal.
 http::Response failed(Call& c, const http::Response& api) {
   if (pages::needsSignIn(api)) return pages::pageRefusal(c.services, c.request, api);
   return accountPage(c, api.status, {}, pages::detailOf(api));
@@ -284,54 +166,28 @@ http::Response enrol(Call& c) {
     const json::value v = json::parse(api.body, ec);
     if (ec || !v.is_object()) return accountPage(c, 500, {}, "Something went wrong.");
     const json::object& o = v.get_object();
-    const std::string id = std::to_string(o.at("id").as_int64());
-    const auto token = pages::formToken(c);
-    std::string content = ui::paragraph(
-        "Scan this code with your authenticator app, or type the key into it. Then enter the "
-        "code the app shows.");
-    // Our own SVG (mfa::qrSvg: one path, no script, no reference).
-    content += "<div class=\"qr\" id=\"totp-qr\" role=\"img\" aria-label=\"QR code of the key\">" +
-               std::string(o.at("qr_svg").as_string()) + "</div>\n";
-    content += "<p>Key: <code id=\"totp-secret\" class=\"secret\">" +
-               ui::esc(o.at("secret").as_string()) + "</code></p>\n";
-    content +=
-        ui::formStart("/ui/account/mfa/totp/" + id + "/confirm", "totp-confirm-form", token.token);
-    content += ui::field({"Code from the app",
-                          "code",
-                          "text",
-                          "one-time-code",
-                          true,
-                          {},
-                          "inputmode=\"numeric\" maxlength=\"64\""});
-    content += ui::formEnd("Confirm");
-    return secretPage(c, "Add an authenticator app", content);
+    // qr_svg is our own SVG (mfa::qrSvg: one path, no script, no reference).
+    return secretPage(c, "totp", "Add an authenticator app",
+                      {{"id", o.at("id")}, {"qr_svg", o.at("qr_svg")}, {"secret", o.at("secret")}});
   });
 }
 
 http::Response confirm(Call& c) {
   return answer(c, handlers::confirm(c), [&](const http::Response& api) {
-    boost::system::error_code ec;
-    const json::value v = json::parse(api.body, ec);
-    const json::value* codes =
-        !ec && v.is_object() ? v.get_object().if_contains("recovery_codes") : nullptr;
-    if (codes == nullptr) return back("factor-added", "mfa");
-    return secretPage(c, "Your recovery codes",
-                      ui::noticeBox(pages::notice(kDone, "factor-added")) +
-                          ui::paragraph(kCodesAdvice) + codesList(*codes));
+    json::value codes = codesOf(api);
+    if (codes.is_null()) return back("factor-added", "mfa");
+    return secretPage(
+        c, "codes", "Your recovery codes",
+        {{"notice", pages::notice(kDone, "factor-added")}, {"codes", std::move(codes)}});
   });
 }
 
 http::Response recoveryCodes(Call& c) {
   return answer(c, handlers::recoveryCodes(c), [&](const http::Response& api) {
-    boost::system::error_code ec;
-    const json::value v = json::parse(api.body, ec);
-    const json::value* codes =
-        !ec && v.is_object() ? v.get_object().if_contains("recovery_codes") : nullptr;
-    if (codes == nullptr) return accountPage(c, 500, {}, "Something went wrong.");
-    return secretPage(
-        c, "Your new recovery codes",
-        ui::paragraph(std::string(kCodesAdvice) + " The earlier codes no longer work.") +
-            codesList(*codes));
+    json::value codes = codesOf(api);
+    if (codes.is_null()) return accountPage(c, 500, {}, "Something went wrong.");
+    return secretPage(c, "codes", "Your new recovery codes",
+                      {{"codes", std::move(codes)}, {"replaced", true}});
   });
 }
 
@@ -353,11 +209,7 @@ http::Response createKey(Call& c) {
   if (!body.ok()) return accountPage(c, 422, {}, pages::detailOf(validationError(body.errors())));
   auto created = createApiKey(c, request);
   if (!created) return failed(c, errorResponse(created.error(), c.request));
-  std::string content =
-      ui::paragraph("Copy the key now: it is shown only once. Send it in the X-API-Key header.");
-  content += "<p><code id=\"new-api-key\" class=\"secret\">" + ui::esc(created->plaintext) +
-             "</code></p>\n";
-  return secretPage(c, "Your new API key", content);
+  return secretPage(c, "new-key", "Your new API key", {{"key", created->plaintext}});
 }
 
 }  // namespace

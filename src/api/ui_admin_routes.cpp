@@ -42,63 +42,46 @@ constexpr std::pair<std::string_view, std::string_view> kDone[] = {
 
 std::string yesNo(bool v) { return v ? "yes" : "no"; }
 
-http::Response consolePage(Call& c, std::string_view title, const std::string& body, int status) {
+http::Response consolePage(Call& c, std::string_view view, std::string_view title,
+                           json::object data, int status) {
   const auto token = pages::formToken(c);
-  const ui::Viewer viewer = pages::viewerOf(c, token);
-  return html(c.services, status, ui::page(c.services.brand_name, title, body, &viewer));
+  return html(c.services, status, pages::render(c, view, title, std::move(data), token.token));
 }
 
-std::string usersSection(Call& c, std::string& error) {
+// The users section: the search, a page of users, the links to the pages around it.
+json::object usersSection(Call& c) {
   const std::string q = c.request.queryParam("q").value_or("");
   std::vector<auth::FieldError> errors;
   const auto page = queryInteger(c.request, "page", 1, 100000, 1, errors);
-  if (!errors.empty() || q.size() > 254) {
-    error = "The search is not valid.";
-    return {};
-  }
+  if (!errors.empty() || q.size() > 254) return {{"error", "The search is not valid."}};
   auto users = c.services.store.users().search(q, kPageSize + 1, (*page - 1) * kPageSize);
-  if (!users) {
-    error = pages::refusalText(auth::storeFailure(users.error()), c.request);
-    return {};
-  }
+  if (!users) return {{"error", pages::refusalText(auth::storeFailure(users.error()), c.request)}};
   const bool more = static_cast<std::int64_t>(users->size()) > kPageSize;
   if (more) users->pop_back();
-  std::string out =
-      "<form method=\"get\" action=\"/ui/admin\" id=\"user-search-form\" role=\"search\">"
-      "<label for=\"q\">Find users by email or username</label><input id=\"q\" name=\"q\" "
-      "type=\"search\" maxlength=\"254\" value=\"" +
-      ui::esc(q) + "\"><button type=\"submit\">Search</button></form>\n";
-  out +=
-      "<div class=\"table\"><table id=\"users-table\"><thead><tr><th>Email</th><th>Username"
-      "</th><th>Role</th><th>Active</th><th>Second factor</th><th>Verified</th><th></th></tr>"
-      "</thead><tbody>\n";
+  json::array rows;
   for (const auto& u : *users) {
-    out += "<tr data-user-id=\"" + std::to_string(u.id) + "\"><td>" + ui::esc(u.email) +
-           "</td><td>" + ui::esc(u.username) + "</td><td>" + ui::esc(u.role) + "</td><td>" +
-           yesNo(u.is_active) + "</td><td>" + yesNo(u.mfa_enabled) + "</td><td>" +
-           yesNo(u.email_verified) + "</td><td><a href=\"/ui/admin/users/" + std::to_string(u.id) +
-           "\" id=\"manage-" + std::to_string(u.id) + "\">Manage</a></td></tr>\n";
+    rows.push_back(json::object{{"id", u.id},
+                                {"email", u.email},
+                                {"username", u.username},
+                                {"role", u.role},
+                                {"active", yesNo(u.is_active)},
+                                {"mfa", yesNo(u.mfa_enabled)},
+                                {"verified", yesNo(u.email_verified)}});
   }
-  out += "</tbody></table></div>\n<p class=\"links\">";
   const std::string base = "/ui/admin?q=" + core::percentEncode(q) + "&page=";
-  if (*page > 1)
-    out +=
-        "<a href=\"" + ui::esc(base + std::to_string(*page - 1)) + "\" rel=\"prev\">Previous</a>";
-  if (more)
-    out += "<a href=\"" + ui::esc(base + std::to_string(*page + 1)) + "\" rel=\"next\">Next</a>";
-  out += "</p>\n";
-  return out;
+  return {{"error", ""},
+          {"q", q},
+          {"rows", std::move(rows)},
+          {"prev", *page > 1 ? base + std::to_string(*page - 1) : ""},
+          {"next", more ? base + std::to_string(*page + 1) : ""}};
 }
 
-std::string analyticsSection(Call& c, std::string& error) {
+json::object analyticsSection(Call& c) {
   const http::Response api = handlers::analyticsSummary(c);
-  if (api.status != 200) {
-    error = pages::detailOf(api);
-    return {};
-  }
+  if (api.status != 200) return {{"error", pages::detailOf(api)}};
   boost::system::error_code ec;
   const json::value v = json::parse(api.body, ec);
-  if (ec || !v.is_object()) return {};
+  if (ec || !v.is_object()) return {{"error", "Something went wrong."}};
   const json::object& o = v.get_object();
   const auto number = [&o](const char* key) {
     const auto* n = o.if_contains(key);
@@ -130,39 +113,21 @@ std::string analyticsSection(Call& c, std::string& error) {
     const auto found = counted.find(date);
     bars.emplace_back(date, found == counted.end() ? 0 : found->second);
   }
-  std::string out = "<dl id=\"analytics-summary\"><dt>Users</dt><dd>" + number("total_users") +
-                    "</dd><dt>Sign-ins (" + number("days") + " days)</dt><dd>" +
-                    number("logins_ok") + "</dd><dt>Failed sign-ins</dt><dd>" +
-                    number("logins_failed") + "</dd><dt>Active users</dt><dd>" +
-                    number("active_users") + "</dd></dl>\n";
-  out += "<div class=\"chart\" id=\"registrations-chart\">" +
-         ui::barChart("Registrations per day, last " + number("days") + " days", bars) + "</div>\n";
-  out += "<p class=\"links\"><a href=\"/ui/admin/audit\">The audit log</a></p>\n";
-  return out;
+  return {{"error", ""},
+          {"total", number("total_users")},
+          {"days", number("days")},
+          {"ok", number("logins_ok")},
+          {"failed", number("logins_failed")},
+          {"active", number("active_users")},
+          {"chart", ui::barChart("Registrations per day, last " + number("days") + " days", bars)}};
 }
 
 http::Response console(Call& c) {
   const auth::Principal& who = *c.who;
-  std::string body = ui::heading("Administration");
-  if (const auto text = pages::notice(kDone, c.request.queryParam("done")); !text.empty())
-    body += ui::noticeBox(text);
-  std::string error;
-  if (holds(who, "users:write")) {
-    const std::string users = usersSection(c, error);
-    body +=
-        "<section id=\"users\" aria-labelledby=\"users-title\"><h2 id=\"users-title\">Users"
-        "</h2>\n" +
-        (error.empty() ? users : ui::errorBox(error)) + "</section>\n";
-  }
-  if (holds(who, "analytics:view")) {
-    error.clear();
-    const std::string analytics = analyticsSection(c, error);
-    body +=
-        "<section id=\"analytics\" aria-labelledby=\"analytics-title\"><h2 "
-        "id=\"analytics-title\">Activity</h2>\n" +
-        (error.empty() ? analytics : ui::errorBox(error)) + "</section>\n";
-  }
-  return consolePage(c, "Administration", body, 200);
+  json::object data{{"notice", pages::notice(kDone, c.request.queryParam("done"))}};
+  if (holds(who, "users:write")) data["users"] = usersSection(c);
+  if (holds(who, "analytics:view")) data["analytics"] = analyticsSection(c);
+  return consolePage(c, "console", "Administration", std::move(data), 200);
 }
 
 // One user's page: what the viewer may do to them, each a form.
@@ -173,60 +138,32 @@ http::Response userPage(Call& c, int status, std::string_view notice, std::strin
   if (!id) return pages::pageRefusal(s, c.request, id.error());
   auto user = s.users.get(*id);
   if (!user) return pages::pageRefusal(s, c.request, errorResponse(user.error(), c.request));
-  const auto token = pages::formToken(c);
-  const std::string& csrf = token.token;
-  const std::string base = "/ui/admin/users/" + std::to_string(user->id);
   // Nobody acts above their own rights: out of reach, the page says so and offers nothing.
   const bool reachable = rbac::allows(who.permissions, s.policy.permissionsOf(user->role));
-  std::string body = ui::heading(user->username);
-  if (!notice.empty()) body += ui::noticeBox(notice);
-  if (!error.empty()) body += ui::errorBox(error);
-  body += "<dl id=\"user-details\"><dt>Email</dt><dd>" + ui::esc(user->email) +
-          "</dd><dt>Role</dt><dd id=\"user-role\">" + ui::esc(user->role) +
-          "</dd><dt>Active</dt><dd id=\"user-active\">" + yesNo(user->is_active) +
-          "</dd><dt>Second factor</dt><dd>" + yesNo(user->mfa_enabled) +
-          "</dd><dt>Email verified</dt><dd>" + yesNo(user->email_verified) +
-          "</dd><dt>Created</dt><dd>" + pages::when(user->created_at) + "</dd></dl>\n";
-  if (!reachable) {
-    body += ui::paragraph("This account holds permissions you do not have: you cannot change it.");
-  } else {
-    if (holds(who, "roles:manage")) {
-      std::string role = ui::formStart(base + "/role", "role-form", csrf);
-      role += "<label for=\"role\">Role</label><select id=\"role\" name=\"role\">";
-      for (const auto& r : s.policy.roles()) {
-        // Only roles within the viewer's rights are offered (the API refuses the others).
-        if (!rbac::allows(who.permissions, s.policy.permissionsOf(r))) continue;
-        role += "<option value=\"" + ui::esc(r) + "\"" + (r == user->role ? " selected" : "") +
-                ">" + ui::esc(r) + "</option>";
-      }
-      role += "</select>\n" + ui::formEnd("Set the role");
-      body += "<section id=\"role\"><h2>Role</h2>" + role + "</section>\n";
-    }
-    std::string actions = ui::buttonForm(
-        base + "/active", "active-form", csrf,
-        user->is_active ? "Deactivate the account" : "Activate the account",
-        {{"is_active", user->is_active ? "false" : "true"}}, user->is_active ? "danger" : "");
-    actions += ui::buttonForm(base + "/sessions-end", "sessions-end-form", csrf,
-                              "End every session", {}, "secondary");
-    if (user->mfa_enabled) {
-      actions += ui::buttonForm(base + "/mfa-reset", "mfa-reset-form", csrf,
-                                "Remove the second factor", {}, "danger");
-    }
-    body += "<section id=\"actions\"><h2>Account</h2><p>" + actions + "</p></section>\n";
-    std::string password = ui::formStart(base + "/password", "set-password-form", csrf);
-    password += ui::field({"New password", "new_password", "password", "new-password"});
-    password +=
-        "<label class=\"check\"><input type=\"checkbox\" name=\"keep_api_keys\" "
-        "value=\"true\">Keep the user's API keys working</label>\n";
-    password += ui::formEnd("Set the password");
-    body += "<section id=\"password\"><h2>Password</h2>" + password + "</section>\n";
+  json::array roles;
+  for (const auto& r : s.policy.roles()) {
+    // Only roles within the viewer's rights are offered (the API refuses the others).
+    if (!rbac::allows(who.permissions, s.policy.permissionsOf(r))) continue;
+    roles.push_back(json::object{{"name", r}, {"selected", r == user->role}});
   }
-  body += "<p class=\"links\"><a href=\"/ui/admin\">All users</a>";
-  if (holds(who, "analytics:view"))
-    body +=
-        "<a href=\"/ui/admin/audit?user_id=" + std::to_string(user->id) + "\">Its audit trail</a>";
-  body += "</p>\n";
-  return consolePage(c, user->username, body, status);
+  return consolePage(c, "user", user->username,
+                     {{"notice", notice},
+                      {"error", error},
+                      {"user", json::object{{"id", user->id},
+                                            {"username", user->username},
+                                            {"email", user->email},
+                                            {"role", user->role},
+                                            {"active", yesNo(user->is_active)},
+                                            {"mfa", yesNo(user->mfa_enabled)},
+                                            {"verified", yesNo(user->email_verified)},
+                                            {"created", pages::when(user->created_at)}}},
+                      {"reachable", reachable},
+                      {"can_role", holds(who, "roles:manage")},
+                      {"roles", std::move(roles)},
+                      {"is_active", user->is_active},
+                      {"mfa_enabled", user->mfa_enabled},
+                      {"can_audit", holds(who, "analytics:view")}},
+                     status);
 }
 
 http::Response showUser(Call& c) {
@@ -263,25 +200,17 @@ http::Response audit(Call& c) {
   dropEmptyQueryFields(c.request);
   const http::Response api = handlers::auditEvents(c);
   const auto& r = c.request;
-  std::string body = ui::heading("Audit log");
-  body += "<form method=\"get\" action=\"/ui/admin/audit\" id=\"audit-filter-form\">";
-  body += ui::field({"Event type", "type", "text", "off", false, r.queryParam("type").value_or(""),
-                     "maxlength=\"64\" placeholder=\"login.failed\""});
-  body += ui::field(
-      {"User id", "user_id", "number", "off", false, r.queryParam("user_id").value_or(""), ""});
-  body += ui::field({"Since (RFC 3339 or Unix seconds)", "since", "text", "off", false,
-                     r.queryParam("since").value_or(""), "maxlength=\"32\""});
-  body += "<button type=\"submit\">Filter</button></form>\n";
+  json::object data{{"type", r.queryParam("type").value_or("")},
+                    {"user_id", r.queryParam("user_id").value_or("")},
+                    {"since", r.queryParam("since").value_or("")}};
   if (api.status != 200) {
-    body += ui::errorBox(pages::detailOf(api));
-    return consolePage(c, "Audit log", body, api.status);
+    data["error"] = pages::detailOf(api);
+    return consolePage(c, "audit", "Audit log", std::move(data), api.status);
   }
   boost::system::error_code ec;
   const json::value v = json::parse(api.body, ec);
   const json::value* items = !ec && v.is_object() ? v.get_object().if_contains("items") : nullptr;
-  body +=
-      "<div class=\"table\"><table id=\"audit-table\"><thead><tr><th>Time</th><th>Event</th>"
-      "<th>Actor</th><th>Subject</th><th>Address</th><th>Detail</th></tr></thead><tbody>\n";
+  json::array rows;
   if (items != nullptr && items->is_array()) {
     for (const auto& item : items->get_array()) {
       const auto* o = item.if_object();
@@ -293,16 +222,18 @@ http::Response audit(Call& c) {
         return json::serialize(*f);
       };
       const auto* time = o->if_contains("time");
-      body += "<tr><td>" +
-              (time != nullptr && time->is_int64() ? pages::when(time->get_int64()) : "") +
-              "</td><td>" + ui::esc(text("type")) + "</td><td>" + ui::esc(text("actor_id")) +
-              "</td><td>" + ui::esc(text("subject_id")) + "</td><td>" + ui::esc(text("client_ip")) +
-              "</td><td><code>" + ui::esc(text("detail")) + "</code></td></tr>\n";
+      rows.push_back(json::object{
+          {"time", time != nullptr && time->is_int64() ? json::value(pages::when(time->get_int64()))
+                                                       : json::value(nullptr)},
+          {"type", text("type")},
+          {"actor", text("actor_id")},
+          {"subject", text("subject_id")},
+          {"ip", text("client_ip")},
+          {"detail", text("detail")}});
     }
   }
-  body +=
-      "</tbody></table></div>\n<p class=\"links\"><a href=\"/ui/admin\">Administration</a></p>\n";
-  return consolePage(c, "Audit log", body, 200);
+  data["rows"] = std::move(rows);
+  return consolePage(c, "audit", "Audit log", std::move(data), 200);
 }
 
 }  // namespace

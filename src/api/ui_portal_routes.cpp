@@ -14,6 +14,8 @@
 namespace gatehouse::api {
 namespace {
 
+namespace json = boost::json;
+
 using http::Lane;
 using pages::html;
 
@@ -48,51 +50,31 @@ struct LoginView {
 
 std::string loginPage(const Call& c, const std::string& csrf, const LoginView& v) {
   const Services& s = c.services;
-  std::string body = ui::heading("Sign in");
-  if (!v.notice.empty()) body += ui::noticeBox(v.notice);
-  if (!v.error.empty()) body += ui::errorBox(v.error);
-  body += ui::formStart("/ui/login", "login-form", csrf);
-  body += ui::hidden("return_to", v.return_to) + "\n";
-  body += ui::field({"Email or username", "username", "text", "username", true, v.username,
-                     "autocapitalize=\"none\" spellcheck=\"false\" maxlength=\"320\""});
-  body += ui::field({"Password", "password", "password", "current-password"});
-  body += ui::formEnd("Sign in");
-  const auto providers = s.oidc.providerNames();
-  if (!providers.empty()) {
-    body += "<div class=\"providers\" aria-label=\"Other ways to sign in\">\n";
-    for (const auto& name : providers) {
-      std::string label = name;
-      if (!label.empty())
-        label[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(label[0])));
-      body += "<a href=\"/ui/login/external/" + ui::esc(name) + ui::esc(returnQuery(v.return_to)) +
-              "\" id=\"provider-" + ui::esc(name) + "\">Sign in with " + ui::esc(label) + "</a>\n";
-    }
-    body += "</div>\n";
+  json::array providers;
+  for (const auto& name : s.oidc.providerNames()) {
+    std::string label = name;
+    if (!label.empty())
+      label[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(label[0])));
+    providers.push_back(json::object{
+        {"name", name},
+        {"label", label},
+        {"href", "/ui/login/external/" + core::percentEncode(name) + returnQuery(v.return_to)}});
   }
-  body += "<p class=\"links\">";
-  if (s.registration_enabled) body += "<a href=\"/ui/register\">Create an account</a>";
-  body += "<a href=\"/ui/forgot-password\">Forgot your password?</a></p>\n";
-  return ui::page(s.brand_name, "Sign in", body);
+  return pages::render(c, "login", "Sign in",
+                       {{"notice", v.notice},
+                        {"error", v.error},
+                        {"return_to", v.return_to},
+                        {"username", v.username},
+                        {"providers", std::move(providers)},
+                        {"registration", s.registration_enabled}},
+                       csrf);
 }
 
 std::string mfaPage(const Call& c, const std::string& csrf, std::string_view mfa_token,
                     std::string_view return_to, std::string_view error) {
-  std::string body = ui::heading("Two-step verification");
-  if (!error.empty()) body += ui::errorBox(error);
-  body +=
-      ui::paragraph("Enter the code from your authenticator app, or one of your recovery codes.");
-  body += ui::formStart("/ui/login/mfa", "mfa-form", csrf);
-  body += ui::hidden("mfa_token", mfa_token) + ui::hidden("return_to", return_to) + "\n";
-  body += ui::field({"Code",
-                     "code",
-                     "text",
-                     "one-time-code",
-                     true,
-                     {},
-                     "autocapitalize=\"none\" spellcheck=\"false\" maxlength=\"64\""});
-  body += ui::formEnd("Verify");
-  body += "<p class=\"links\"><a href=\"/ui/login\">Start again</a></p>\n";
-  return ui::page(c.services.brand_name, "Two-step verification", body);
+  return pages::render(c, "mfa", "Two-step verification",
+                       {{"error", error}, {"mfa_token", mfa_token}, {"return_to", return_to}},
+                       csrf);
 }
 
 // Signs the browser in: a new browser session (the one this browser had ends), its cookie, and
@@ -213,16 +195,8 @@ http::Response submitMfa(Call& c) {
 
 std::string registerPage(const Call& c, const std::string& csrf, std::string_view error,
                          std::string_view email, std::string_view username) {
-  std::string body = ui::heading("Create an account");
-  if (!error.empty()) body += ui::errorBox(error);
-  body += ui::formStart("/ui/register", "register-form", csrf);
-  body += ui::field({"Email", "email", "email", "email", true, email, "maxlength=\"320\""});
-  body += ui::field({"Username", "username", "text", "username", true, username,
-                     "autocapitalize=\"none\" spellcheck=\"false\" maxlength=\"64\""});
-  body += ui::field({"Password", "password", "password", "new-password"});
-  body += ui::formEnd("Create the account");
-  body += "<p class=\"links\"><a href=\"/ui/login\">I have an account</a></p>\n";
-  return ui::page(c.services.brand_name, "Create an account", body);
+  return pages::render(c, "register", "Create an account",
+                       {{"error", error}, {"email", email}, {"username", username}}, csrf);
 }
 
 http::Response showRegister(Call& c) {
@@ -279,15 +253,8 @@ constexpr std::string_view kForgotNotice =
 
 std::string forgotPage(const Call& c, const std::string& csrf, std::string_view error,
                        std::string_view notice) {
-  std::string body = ui::heading("Forgot your password?");
-  if (!notice.empty()) body += ui::noticeBox(notice);
-  if (!error.empty()) body += ui::errorBox(error);
-  body += ui::paragraph("Enter your account's email address and we will send you a link.");
-  body += ui::formStart("/ui/forgot-password", "forgot-form", csrf);
-  body += ui::field({"Email", "email", "email", "email", true, {}, "maxlength=\"320\""});
-  body += ui::formEnd("Send the link");
-  body += "<p class=\"links\"><a href=\"/ui/login\">Sign in</a></p>\n";
-  return ui::page(c.services.brand_name, "Forgot your password?", body);
+  return pages::render(c, "forgot", "Forgot your password?", {{"error", error}, {"notice", notice}},
+                       csrf);
 }
 
 http::Response showForgot(Call& c) {
@@ -318,11 +285,7 @@ http::Response submitForgot(Call& c) {
 
 http::Response showLogout(Call& c) {
   const auto csrf = pages::formToken(c);
-  std::string body = ui::heading("Sign out");
-  body += ui::paragraph("Sign out of " + c.services.brand_name + " in this browser?");
-  body += ui::formStart("/ui/logout", "logout-confirm-form", csrf.token) + ui::formEnd("Sign out");
-  const ui::Viewer viewer = pages::viewerOf(c, csrf);
-  return html(c.services, 200, ui::page(c.services.brand_name, "Sign out", body, &viewer));
+  return html(c.services, 200, pages::render(c, "logout", "Sign out", {}, csrf.token));
 }
 
 http::Response submitLogout(Call& c) {

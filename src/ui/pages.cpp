@@ -1,6 +1,6 @@
 #include "ui/pages.hpp"
 
-#include "ui/layout.hpp"
+#include "ui/views.hpp"
 
 namespace gatehouse::ui {
 namespace {
@@ -59,7 +59,7 @@ table { border-collapse: collapse; width: 100%; font-size: .92rem; }
 th, td { text-align: left; padding: .4rem .5rem; border-bottom: 1px solid #e4e7eb;
   vertical-align: top; }
 code, .secret { font-family: ui-monospace, monospace; word-break: break-all; }
-td code, td time { white-space: nowrap; }
+td code { white-space: nowrap; }
 .qr svg { width: 12rem; height: 12rem; display: block; }
 ul.codes { columns: 2; font-family: ui-monospace, monospace; }
 .chart svg { width: 100%; height: auto; }
@@ -81,31 +81,23 @@ form[role=search] button { margin-top: 0; }
 
 std::string tokenPage(const TokenForm& form, std::string_view brand, std::string_view csrf,
                       std::string_view error) {
-  std::string body = heading(form.title);
-  if (!error.empty()) body += errorBox(error);
-  body += paragraph(form.intro);
-  body += formStart(form.path, "token-form", csrf);
-  body += "<div id=\"token-row\">" +
-          field({"Code from the email",
-                 "token",
-                 "text",
-                 "off",
-                 true,
-                 {},
-                 "spellcheck=\"false\" maxlength=\"128\""}) +
-          "</div>\n";
-  if (form.new_password) {
-    body += field({"New password", "new_password", "password", "new-password"});
-  }
-  body += formEnd(form.button);
-  return page(brand, form.title, body);
+  return view("token", {{"brand", brand},
+                        {"title", form.title},
+                        {"error", error},
+                        {"intro", form.intro},
+                        {"path", form.path},
+                        {"button", form.button},
+                        {"new_password", form.new_password},
+                        {"csrf", csrf}});
 }
 
 std::string messagePage(std::string_view brand, std::string_view title, std::string_view message,
                         std::string_view link, std::string_view link_text) {
-  std::string body = heading(title) + paragraph(message);
-  if (!link.empty()) body += "<p><a href=\"" + esc(link) + "\">" + esc(link_text) + "</a></p>\n";
-  return page(brand, title, body);
+  return view("message", {{"brand", brand},
+                          {"title", title},
+                          {"message", message},
+                          {"link", link},
+                          {"link_text", link_text}});
 }
 
 std::string pageCsp(const std::vector<std::string>& return_origins) {
