@@ -1,5 +1,8 @@
 #include "ui/template.hpp"
 
+#include <algorithm>
+#include <array>
+#include <cctype>
 #include <charconv>
 
 #include <boost/json/value.hpp>
@@ -30,7 +33,14 @@ std::string trim(std::string_view s) {
   return std::string(s);
 }
 
-// Parses `text` from `at` until the end or the {{/name}} closing `open` (empty: the top level).
+// A name: letters, digits, "_", "-", "." (a dotted path or "." itself), nothing else.
+bool validName(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '_' || ch == '-' || ch == '.';
+  });
+}
+
+// Parses `text` from `at` until the end (`open` empty) or the {{/open}} that closes `open`.
 core::Result<std::vector<Node>> parseNodes(std::string_view text, std::size_t& at,
                                            const std::string& open) {
   std::vector<Node> out;
@@ -50,27 +60,30 @@ core::Result<std::vector<Node>> parseNodes(std::string_view text, std::size_t& a
     std::string inner = trim(text.substr(tag + (raw ? 3 : 2), end - tag - (raw ? 3 : 2)));
     at = end + closer.size();
     if (raw) {
+      if (!validName(inner)) return tl::unexpected(malformed("bad name in {{{" + inner + "}}}"));
       out.push_back({Node::Kind::Raw, std::move(inner), {}});
       continue;
     }
     if (inner.empty()) return tl::unexpected(malformed("empty tag at " + std::to_string(tag)));
     const char sigil = inner.front();
+    const bool tagged = sigil == '/' || sigil == '#' || sigil == '^';
+    const std::string name = tagged ? trim(std::string_view(inner).substr(1)) : inner;
+    // Mustache's other sigils (comments, partials, & and =) are not supported: refused.
+    if (!validName(name)) return tl::unexpected(malformed("bad name in {{" + inner + "}}"));
     if (sigil == '/') {
-      const std::string name = trim(std::string_view(inner).substr(1));
-      if (name != open)
+      if (open.empty() || name != open)
         return tl::unexpected(malformed("{{/" + name + "}} closes " +
                                         (open.empty() ? std::string("nothing") : open)));
       return out;
     }
     if (sigil == '#' || sigil == '^') {
-      const std::string name = trim(std::string_view(inner).substr(1));
       auto children = parseNodes(text, at, name);
       if (!children) return tl::unexpected(children.error());
       out.push_back(
           {sigil == '#' ? Node::Kind::Section : Node::Kind::Inverted, name, std::move(*children)});
       continue;
     }
-    out.push_back({Node::Kind::Escaped, std::move(inner), {}});
+    out.push_back({Node::Kind::Escaped, name, {}});
   }
   if (!open.empty()) return tl::unexpected(malformed("{{#" + open + "}} is never closed"));
   return out;
@@ -115,7 +128,11 @@ std::string text(const json::value* v) {
   if (v->is_string()) return std::string(v->get_string());
   if (v->is_int64()) return std::to_string(v->get_int64());
   if (v->is_uint64()) return std::to_string(v->get_uint64());
-  if (v->is_double()) return std::to_string(v->get_double());
+  if (v->is_double()) {
+    std::array<char, 32> buf{};
+    const auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), v->get_double());
+    return ec == std::errc{} ? std::string(buf.data(), end) : std::string();
+  }
   if (v->is_bool()) return v->get_bool() ? "true" : "false";
   return "";
 }
@@ -170,6 +187,8 @@ core::Result<Template> Template::parse(std::string_view text) {
   std::size_t at = 0;
   auto nodes = parseNodes(text, at, "");
   if (!nodes) return tl::unexpected(nodes.error());
+  if (at != text.size())
+    return tl::unexpected(malformed("text after the end at " + std::to_string(at)));
   Template t;
   t.nodes_ = std::make_shared<const std::vector<Node>>(std::move(*nodes));
   return t;

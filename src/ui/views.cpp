@@ -60,9 +60,9 @@ constexpr std::string_view kLogin =
 <input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit">Sign in</button>
 </form>
-{{#providers.0}}<nav class="providers" aria-label="Other ways to sign in">
+{{#providers.0}}<div class="providers" role="group" aria-label="Other ways to sign in">
 {{#providers}}<a href="{{href}}" id="provider-{{name}}">Sign in with {{label}}</a>
-{{/providers}}</nav>
+{{/providers}}</div>
 {{/providers.0}}<p class="links">{{#registration}}<a href="/ui/register">Create an account</a>{{/registration}}<a href="/ui/forgot-password">Forgot your password?</a></p>
 )html";
 
@@ -252,14 +252,14 @@ constexpr std::string_view kUser = GH_TOP
     R"html({{#user}}<dl id="user-details"><dt>Email</dt><dd>{{email}}</dd><dt>Role</dt><dd id="user-role">{{role}}</dd><dt>Active</dt><dd id="user-active">{{active}}</dd><dt>Second factor</dt><dd>{{mfa}}</dd><dt>Email verified</dt><dd>{{verified}}</dd><dt>Created</dt><dd>{{#created}})html" GH_TIME
     R"html({{/created}}</dd></dl>
 {{/user}}{{^reachable}}<p>This account holds permissions you do not have: you cannot change it.</p>
-{{/reachable}}{{#reachable}}{{#can_role}}<section id="role"><h2>Role</h2><form method="post" action="/ui/admin/users/{{user.id}}/role" id="role-form">
+{{/reachable}}{{#reachable}}{{#can_role}}<section id="role-section"><h2>Role</h2><form method="post" action="/ui/admin/users/{{user.id}}/role" id="role-form">
 <input type="hidden" name="csrf" value="{{csrf}}">
 <label for="role">Role</label><select id="role" name="role">{{#roles}}<option value="{{name}}"{{#selected}} selected{{/selected}}>{{name}}</option>{{/roles}}</select>
 <button type="submit">Set the role</button>
 </form>
 </section>
-{{/can_role}}<section id="actions"><h2>Account</h2><p><form method="post" action="/ui/admin/users/{{user.id}}/active" id="active-form" class="inline"><input type="hidden" name="csrf" value="{{csrf}}">{{#is_active}}<input type="hidden" name="is_active" value="false"><button type="submit" class="danger">Deactivate the account</button>{{/is_active}}{{^is_active}}<input type="hidden" name="is_active" value="true"><button type="submit">Activate the account</button>{{/is_active}}</form><form method="post" action="/ui/admin/users/{{user.id}}/sessions-end" id="sessions-end-form" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit" class="secondary">End every session</button></form>{{#mfa_enabled}}<form method="post" action="/ui/admin/users/{{user.id}}/mfa-reset" id="mfa-reset-form" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit" class="danger">Remove the second factor</button></form>{{/mfa_enabled}}</p></section>
-<section id="password"><h2>Password</h2><form method="post" action="/ui/admin/users/{{user.id}}/password" id="set-password-form">
+{{/can_role}}<section id="actions"><h2>Account</h2><div class="actions"><form method="post" action="/ui/admin/users/{{user.id}}/active" id="active-form" class="inline"><input type="hidden" name="csrf" value="{{csrf}}">{{#is_active}}<input type="hidden" name="is_active" value="false"><button type="submit" class="danger">Deactivate the account</button>{{/is_active}}{{^is_active}}<input type="hidden" name="is_active" value="true"><button type="submit">Activate the account</button>{{/is_active}}</form><form method="post" action="/ui/admin/users/{{user.id}}/sessions-end" id="sessions-end-form" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit" class="secondary">End every session</button></form>{{#mfa_enabled}}<form method="post" action="/ui/admin/users/{{user.id}}/mfa-reset" id="mfa-reset-form" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit" class="danger">Remove the second factor</button></form>{{/mfa_enabled}}</div></section>
+<section id="password-section"><h2>Password</h2><form method="post" action="/ui/admin/users/{{user.id}}/password" id="set-password-form">
 <input type="hidden" name="csrf" value="{{csrf}}">
 <label for="new_password">New password</label>
 <input id="new_password" name="new_password" type="password" autocomplete="new-password" required>
@@ -344,10 +344,10 @@ std::string fragment(std::string_view name, const boost::json::object& data) {
   return find(name).render(data);
 }
 
-std::string view(std::string_view name, const boost::json::object& data) {
-  boost::json::object page = data;
-  page["content"] = find(name).render(data);
-  return registry().layout.render(page);
+std::string view(std::string_view name, boost::json::object data) {
+  std::string content = find(name).render(data);
+  data["content"] = std::move(content);
+  return registry().layout.render(data);
 }
 
 std::vector<std::string_view> viewNames() {

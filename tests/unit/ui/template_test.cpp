@@ -22,6 +22,9 @@ TEST(Template, EscapesByDefaultAndOnlyTripleBracesDoNot) {
   EXPECT_EQ(render("[{{missing}}]", "{}"), "[]");
   EXPECT_EQ(render("{{n}} {{t}} {{f}} {{z}}", R"({"n": 42, "t": true, "f": false, "z": null})"),
             "42 true false ");
+  EXPECT_EQ(render("{{d}}", R"({"d": 0.5})"), "0.5");
+  // A value holding tags is text, never expanded.
+  EXPECT_EQ(render("{{a}}", R"({"a": "{{b}}", "b": "no"})"), "{{b}}");
   EXPECT_EQ(render("{{ spaced }}", R"({"spaced": "ok"})"), "ok");
 }
 
@@ -49,8 +52,10 @@ TEST(Template, SectionsLoopOverListsAndTestTheRest) {
 }
 
 TEST(Template, MalformedTemplatesAreRefusedWhenParsed) {
-  for (const char* bad : {"{{a", "{{{a}}", "{{#a}}x", "x{{/a}}", "{{#a}}{{/b}}", "{{}}",
-                          "{{#a}}{{#b}}{{/a}}{{/b}}"}) {
+  for (const char* bad :
+       {"{{a", "{{{a}}", "{{#a}}x", "x{{/a}}", "{{#a}}{{/b}}", "{{}}", "{{#a}}{{#b}}{{/a}}{{/b}}",
+        "a{{/}}b", "{{#}}x{{/}}", "{{{}}}", "{{{#x}}}", "{{!comment}}", "{{> partial}}", "{{&x}}",
+        "{{=<% %>=}}", "{{a b}}"}) {
     EXPECT_FALSE(Template::parse(bad)) << bad;
   }
   EXPECT_TRUE(Template::parse("plain text, no tags"));
