@@ -153,11 +153,7 @@ std::string_view notice(Notices texts, std::optional<std::string_view> key) {
 }
 
 bool mayUseConsole(const auth::Principal& who) {
-  return std::any_of(std::begin(kConsolePermissions), std::end(kConsolePermissions),
-                     [&who](std::string_view p) {
-                       return std::find(who.permissions.begin(), who.permissions.end(), p) !=
-                              who.permissions.end();
-                     });
+  return rbac::allowsAny(who.permissions, kConsolePermissions);
 }
 
 std::string render(const Call& c, std::string_view view, std::string_view title,
@@ -246,6 +242,13 @@ std::string detailOf(const http::Response& answer) {
 boost::json::object when(std::int64_t unix_seconds) {
   const std::string iso = rfc3339(unix_seconds);  // 2026-12-02T00:43:39Z
   return {{"iso", iso}, {"text", iso.substr(0, 10) + " " + iso.substr(11, 5) + " UTC"}};
+}
+
+http::Response keepRetryAfter(http::Response page, const http::Response& api) {
+  for (const auto& [name, value] : api.headers) {
+    if (name == "Retry-After") page.set(name, value);
+  }
+  return page;
 }
 
 bool needsSignIn(const http::Response& answer) {

@@ -75,18 +75,29 @@ bool mayUseConsole(const auth::Principal& who);
 // signed-in browser, or nothing.
 std::optional<auth::Principal> signedIn(const Call& c);
 
+// The "detail" of an API answer (a string, or a validation list made readable).
+std::string detailOf(const http::Response& answer);
+
+// `page` with the Retry-After of the API answer `api`, when it has one.
+http::Response keepRetryAfter(http::Response page, const http::Response& api);
+
 // A route's limit refused the request (429, or 503 when the counters are unreachable): the
 // page `render(status, text)` makes, with the refusal's Retry-After.
 template <class Render>
 http::Response limited(const http::Response& refused, Render&& render) {
-  http::Response res = render(
-      refused.status, refused.status == 429 ? "Too many attempts. Wait a little and try again."
-                                            : "The service is unavailable. Try again in a "
-                                              "moment.");
-  for (const auto& [name, value] : refused.headers) {
-    if (name == "Retry-After") res.set(name, value);
-  }
-  return res;
+  return keepRetryAfter(
+      render(refused.status, refused.status == 429
+                                 ? "Too many attempts. Wait a little and try again."
+                                 : "The service is unavailable. Try again in a moment."),
+      refused);
+}
+
+// A service's refusal as the page `render(status, text)` makes: the API's answer made once (so
+// its detail is logged once, with the request id), its status, its words, its Retry-After.
+template <class Render>
+http::Response refused(const auth::Error& error, const http::Request& request, Render&& render) {
+  const http::Response api = errorResponse(error, request);
+  return keepRetryAfter(render(api.status, detailOf(api)), api);
 }
 
 // The contract's message for a refusal (the API's "detail", logged there with the request id).
@@ -123,9 +134,6 @@ bool needsSignIn(const http::Response& answer);
 // route does counts under the same rules and names.
 std::vector<RateLimitRule> limitsOf(const RouteTable& table, std::string_view api_method,
                                     std::string_view api_path);
-
-// The "detail" of an API answer (a string, or a validation list made readable).
-std::string detailOf(const http::Response& answer);
 
 // The end of an external sign-in the portal began (oidc_routes' callback): the browser signed
 // in (or asked for its second factor) and sent to `portal_return`, or back to /ui/login with a

@@ -97,11 +97,11 @@ using RouteHandler = std::function<http::Response(Call&)>;
 // document and the docs need. Fields without a default must be set (a test walks the table).
 struct Route {
   std::string method;
-  std::string path;                          // "/api/v1/users/{id}"
-  std::optional<Credential> credential;      // required
-  std::vector<std::string> permissions;      // all needed (403 Insufficient permissions)
-  std::vector<std::string> any_permissions;  // at least one needed, when listed (the console)
-  std::optional<http::Lane> lane;            // required
+  std::string path;                               // "/api/v1/users/{id}"
+  std::optional<Credential> credential;           // required
+  std::vector<std::string> permissions;           // all needed (403 Insufficient permissions)
+  std::vector<std::string_view> any_permissions;  // at least one needed, when listed (console)
+  std::optional<http::Lane> lane;                 // required
   // RFC 9470 step-up: the token's auth_time at most STEP_UP_MAX_AGE_SECONDS old and, when the
   // user has a factor, its amr holding "otp"; else 401 insufficient_user_authentication.
   bool step_up = false;

@@ -106,12 +106,7 @@ Authenticated admitCaller(const Route& route, Services& s, http::Request& r, cor
   if (!std::holds_alternative<auth::Principal>(outcome)) return outcome;
   auth::Principal& who = std::get<auth::Principal>(outcome);
   if (auto denied = requirePermissions(who, route.permissions, r)) return std::move(*denied);
-  if (!route.any_permissions.empty() &&
-      std::none_of(route.any_permissions.begin(), route.any_permissions.end(),
-                   [&who](const std::string& p) {
-                     return std::find(who.permissions.begin(), who.permissions.end(), p) !=
-                            who.permissions.end();
-                   }))
+  if (!route.any_permissions.empty() && !rbac::allowsAny(who.permissions, route.any_permissions))
     return errorResponse({Errc::Forbidden, "none of the route's permissions", {}, 0}, r);
   // MFA_REQUIRED_ROLES: until such a user enrols a factor, only enrolment is open to them.
   if (!route.before_mfa_enrolment && !who.user->mfa_enabled &&

@@ -28,8 +28,7 @@ using pages::html;
 constexpr std::int64_t kPageSize = 25;
 
 bool holds(const auth::Principal& who, std::string_view permission) {
-  return std::find(who.permissions.begin(), who.permissions.end(), permission) !=
-         who.permissions.end();
+  return rbac::allowsAny(who.permissions, {&permission, 1});
 }
 
 constexpr std::pair<std::string_view, std::string_view> kDone[] = {
@@ -242,8 +241,8 @@ void addUiAdminRoutes(RouteTable& t) {
   t.add({.method = "GET",
          .path = "/ui/admin",
          .credential = Credential::Session,
-         .any_permissions = {std::string(pages::kConsolePermissions[0]),
-                             std::string(pages::kConsolePermissions[1])},
+         .any_permissions = {std::begin(pages::kConsolePermissions),
+                             std::end(pages::kConsolePermissions)},
          .lane = Lane::Storage,
          .summary = "The admin console (users:write or analytics:view)",
          .tag = "pages",

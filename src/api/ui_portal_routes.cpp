@@ -33,14 +33,6 @@ std::string returnQuery(std::string_view return_to) {
   return return_to.empty() ? "" : "?return_to=" + core::percentEncode(return_to);
 }
 
-http::Response withRetryAfter(http::Response page, const auth::Error& e, const http::Request& r) {
-  const http::Response api = errorResponse(e, r);
-  for (const auto& [name, value] : api.headers) {
-    if (name == "Retry-After") page.set(name, value);
-  }
-  return page;
-}
-
 struct LoginView {
   std::string_view return_to;
   std::string_view error;
@@ -85,11 +77,9 @@ http::Response finishSignIn(Call& c, const auth::SignedIn& who, std::string_view
   auto started = s.browser->start(who, client);
   if (!started) {
     const auto csrf = pages::formToken(c);
-    const int status = errorResponse(started.error(), c.request).status;
-    return pages::attach(
-        html(c.services, status,
-             loginPage(c, csrf.token, {return_to, pages::refusalText(started.error(), c.request)})),
-        csrf);
+    return pages::refused(started.error(), c.request, [&](int status, std::string_view text) {
+      return pages::attach(html(s, status, loginPage(c, csrf.token, {return_to, text})), csrf);
+    });
   }
   if (auto previous = pages::signedIn(c)) {
     if (auto ended = s.browser->end(*previous, client); !ended)
@@ -108,11 +98,10 @@ http::Response askSecondFactor(Call& c, const auth::SignedIn& who, std::string_v
   const auto csrf = pages::formToken(c);
   auto token = c.services.mfa->challenge(who, client);
   if (!token) {
-    const int status = errorResponse(token.error(), c.request).status;
-    return pages::attach(
-        html(c.services, status,
-             loginPage(c, csrf.token, {return_to, pages::refusalText(token.error(), c.request)})),
-        csrf);
+    return pages::refused(token.error(), c.request, [&](int status, std::string_view text) {
+      return pages::attach(html(c.services, status, loginPage(c, csrf.token, {return_to, text})),
+                           csrf);
+    });
   }
   return pages::attach(html(c.services, 200, mfaPage(c, csrf.token, *token, return_to, {})), csrf);
 }
@@ -152,9 +141,7 @@ http::Response submitLogin(Call& c) {
   const auto client = clientOf(c.request);
   auto who = c.services.passwords.login(username, password, std::nullopt, client);
   if (!who) {
-    const int status = errorResponse(who.error(), c.request).status;
-    return withRetryAfter(page(status, pages::refusalText(who.error(), c.request)), who.error(),
-                          c.request);
+    return pages::refused(who.error(), c.request, page);
   }
   if (who->user.mfa_enabled) return askSecondFactor(c, *who, return_to);
   return finishSignIn(c, *who, return_to);
@@ -183,12 +170,10 @@ http::Response submitMfa(Call& c) {
     // A mistyped code may be typed again with the same mfa_token (the service keeps it for its
     // five minutes, every attempt counted against MFA_RATE_LIMIT); a spent or expired one says
     // "Invalid code" too, and the page offers to start again.
-    const int status = errorResponse(who.error(), c.request).status;
-    return withRetryAfter(pages::attach(html(c.services, status,
-                                             mfaPage(c, csrf.token, token, return_to,
-                                                     pages::refusalText(who.error(), c.request))),
-                                        csrf),
-                          who.error(), c.request);
+    return pages::refused(who.error(), c.request, [&](int status, std::string_view text) {
+      return pages::attach(html(c.services, status, mfaPage(c, csrf.token, token, return_to, text)),
+                           csrf);
+    });
   }
   return finishSignIn(c, *who, return_to);
 }
@@ -237,7 +222,7 @@ http::Response submitRegister(Call& c) {
                                            ? s.email->registration(client)
                                            : auth::UserCreator{});
   if (!user) {
-    return page(errorResponse(user.error(), r).status, pages::refusalText(user.error(), r));
+    return pages::refused(user.error(), r, page);
   }
   if (mode == config::EmailVerification::Required) {
     return html(c.services, 201,
@@ -277,8 +262,7 @@ http::Response submitForgot(Call& c) {
                                : auth::Result<void>(tl::unexpected(auth::Error{
                                      auth::Errc::MailNotConfigured, "no mail transport", {}, 0}));
   if (!done) {
-    return page(errorResponse(done.error(), c.request).status,
-                pages::refusalText(done.error(), c.request));
+    return pages::refused(done.error(), c.request, page);
   }
   return pages::attach(html(c.services, 200, forgotPage(c, csrf.token, {}, kForgotNotice)), csrf);
 }
@@ -326,10 +310,9 @@ http::Response pages::finishExternal(Call& c, const std::string& landing,
   auto who = s.oidc.exchange(where.code, client);
   if (!who) {
     const auto csrf = formToken(c);
-    return attach(
-        html(c.services, errorResponse(who.error(), c.request).status,
-             loginPage(c, csrf.token, {return_to, refusalText(who.error(), c.request), {}, {}})),
-        csrf);
+    return refused(who.error(), c.request, [&](int status, std::string_view text) {
+      return attach(html(s, status, loginPage(c, csrf.token, {return_to, text})), csrf);
+    });
   }
   if (who->user.mfa_enabled && !auth::namesSecondFactor(who->grant.amr))
     return askSecondFactor(c, *who, return_to);

@@ -93,13 +93,13 @@ std::optional<jose::Claims> BrowserSessions::open(std::string_view cookie) const
 }
 
 bool BrowserSessions::recentlyChecked(const std::string& sid, std::int64_t now) const {
-  std::lock_guard lock(mutex_);
+  std::shared_lock lock(mutex_);
   const auto it = checked_.find(sid);
   return it != checked_.end() && now - it->second < d_.settings.recheck.count();
 }
 
 void BrowserSessions::noteChecked(const std::string& sid, std::int64_t now) {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   if (checked_.size() >= kMaxRemembered) checked_.clear();
   checked_[sid] = now;
 }

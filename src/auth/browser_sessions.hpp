@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -16,6 +17,7 @@
 #include "auth/token_check.hpp"
 #include "core/blocking.hpp"
 #include "core/clock.hpp"
+#include "core/sharded_mutex.hpp"
 #include "rbac/policy.hpp"
 #include "store/store.hpp"
 
@@ -77,7 +79,8 @@ class BrowserSessions {
   void noteChecked(const std::string& sid, std::int64_t now);
 
   Deps d_;
-  mutable std::mutex mutex_;
+  // Read on every cookie check (forward-auth's hot path): readers share their own shard.
+  mutable core::ShardedSharedMutex mutex_;
   std::unordered_map<std::string, std::int64_t> checked_;  // session id -> when storage said live
 };
 

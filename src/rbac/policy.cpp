@@ -263,6 +263,12 @@ std::vector<std::string> effectivePermissions(const std::vector<std::string>& ro
   return out;
 }
 
+bool allowsAny(const std::vector<std::string>& granted, std::span<const std::string_view> any) {
+  return std::any_of(any.begin(), any.end(), [&](std::string_view p) {
+    return std::find(granted.begin(), granted.end(), p) != granted.end();
+  });
+}
+
 bool allows(const std::vector<std::string>& granted, const std::vector<std::string>& required) {
   return std::all_of(required.begin(), required.end(), [&](const std::string& r) {
     return std::find(granted.begin(), granted.end(), r) != granted.end();

@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -70,5 +71,7 @@ std::vector<std::string> effectivePermissions(const std::vector<std::string>& ro
                                               const std::vector<std::string>& scopes);
 // True when every permission in `required` is in `granted` (both need not be sorted).
 bool allows(const std::vector<std::string>& granted, const std::vector<std::string>& required);
+// Whether `granted` holds at least one of `any` (false for an empty `any`).
+bool allowsAny(const std::vector<std::string>& granted, std::span<const std::string_view> any);
 
 }  // namespace gatehouse::rbac

@@ -117,3 +117,19 @@ TEST(Authorization, IsRolePermissionsIntersectScopes) {
 
 }  // namespace
 }  // namespace gatehouse::rbac
+
+namespace gatehouse::rbac {
+namespace {
+
+TEST(Allows, AnyOfNeedsOneAndNothingForAnEmptyList) {
+  const std::vector<std::string> granted{"users:read", "analytics:view"};
+  constexpr std::string_view kConsole[] = {"users:write", "analytics:view"};
+  constexpr std::string_view kWrite[] = {"users:write"};
+  EXPECT_TRUE(allowsAny(granted, kConsole));
+  EXPECT_FALSE(allowsAny(granted, kWrite));
+  EXPECT_FALSE(allowsAny(granted, {}));
+  EXPECT_FALSE(allowsAny({}, kConsole));
+}
+
+}  // namespace
+}  // namespace gatehouse::rbac
