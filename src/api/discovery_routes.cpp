@@ -3,6 +3,7 @@
 
 #include "api/route.hpp"
 #include "api/services.hpp"
+#include "op/provider.hpp"
 
 namespace gatehouse::api {
 namespace {
@@ -27,32 +28,17 @@ http::Response ready(Call& c) {
 http::Response jwks(Call& c) {
   auto keys = c.services.tokens.keys().toPublicJwks();
   if (!keys) return errorResponse({auth::Errc::Internal, keys.error().message, {}}, c.request);
+  // The provider's keys (ID tokens, RFC 9068 access tokens) beside the API's.
+  if (c.services.provider != nullptr) {
+    auto op_keys = c.services.provider->tokens().keys().toPublicJwks();
+    if (!op_keys)
+      return errorResponse({auth::Errc::Internal, op_keys.error().message, {}}, c.request);
+    auto& list = (*keys)["keys"].as_array();
+    for (auto& k : (*op_keys)["keys"].as_array()) list.push_back(std::move(k));
+  }
   auto res = http::Response::json(200, *keys);
   res.set("Cache-Control", "public, max-age=300");
   return res;
-}
-
-http::Response openidConfiguration(Call& c) {
-  Services& s = c.services;
-  const std::string& base = s.public_url;
-  boost::json::array algs;
-  for (const auto& k : s.tokens.keys().keys())
-    algs.emplace_back(jose::algorithmName(k.algorithm()));
-  return http::Response::json(
-      200, boost::json::object{
-               {"issuer", s.tokens.settings().issuer},
-               {"jwks_uri", base + "/.well-known/jwks.json"},
-               {"token_endpoint", base + "/api/v1/auth/login"},
-               {"revocation_endpoint", base + "/api/v1/auth/revoke"},
-               {"introspection_endpoint", base + "/api/v1/auth/introspect"},
-               {"userinfo_endpoint", base + "/api/v1/auth/me"},
-               // /api/v1/auth/login takes both grants.
-               {"grant_types_supported", boost::json::array{"password", "refresh_token"}},
-               {"token_endpoint_auth_methods_supported", boost::json::array{"none"}},
-               {"response_types_supported", boost::json::array{"token"}},
-               {"scopes_supported", boost::json::value_from(s.policy.allPermissions())},
-               {"token_signing_alg_values_supported", std::move(algs)},
-           });
 }
 
 }  // namespace
@@ -78,18 +64,11 @@ void addDiscoveryRoutes(RouteTable& t) {
          .path = "/.well-known/jwks.json",
          .credential = Credential::None,
          .lane = Lane::Inline,
-         .summary = "Public keys that verify Gatehouse's tokens (empty for HS*)",
+         .summary = "Public keys that verify Gatehouse's tokens: the API's (none for HS*) and the "
+                    "OpenID Provider's",
          .tag = "discovery",
          .replies = {{200, "JWK set", "Jwks"}},
          .handler = jwks});
-  t.add({.method = "GET",
-         .path = "/.well-known/openid-configuration",
-         .credential = Credential::None,
-         .lane = Lane::Inline,
-         .summary = "Discovery document",
-         .tag = "discovery",
-         .replies = {{200, "Endpoints and capabilities", "Discovery"}},
-         .handler = openidConfiguration});
 }
 
 }  // namespace gatehouse::api

@@ -8,6 +8,7 @@
 
 #include "auth/claims.hpp"
 #include "core/uri_path.hpp"
+#include "op/provider.hpp"
 #include "ui/pages.hpp"
 #include "ui/views.hpp"
 
@@ -31,6 +32,27 @@ http::Response html(const Services& s, int status, std::string body) {
   res.set("Cache-Control", "no-store");
   // Forms post with an Origin the server can check (no-referrer would make it "null").
   res.set("Referrer-Policy", "same-origin");
+  return res;
+}
+
+http::Response htmlReturning(const Services& s, int status, std::string body,
+                             std::string_view return_to) {
+  http::Response res = html(s, status, std::move(body));
+  if (s.provider == nullptr) return res;
+  std::string_view rest = return_to;
+  if (s.return_to != nullptr && rest.starts_with(s.return_to->ownOrigin()))
+    rest.remove_prefix(s.return_to->ownOrigin().size());
+  constexpr std::string_view kAuthorize = "/oauth2/authorize?";
+  if (!rest.starts_with(kAuthorize)) return res;
+  const auto params = http::parseForm(rest.substr(kAuthorize.size()));
+  if (!params) return res;
+  std::string_view client_id, redirect_uri;
+  for (const auto& [name, value] : *params) {
+    if (name == "client_id") client_id = value;
+    if (name == "redirect_uri") redirect_uri = value;
+  }
+  const std::string source = s.provider->formActionFor(client_id, redirect_uri);
+  if (!source.empty()) res.set("Content-Security-Policy", ui::withFormAction(s.page_csp, source));
   return res;
 }
 

@@ -17,6 +17,11 @@ namespace gatehouse::api::pages {
 // An HTML answer with the pages' CSP (Services::page_csp), no caching and a referrer kept to
 // this origin.
 http::Response html(const Services& s, int status, std::string body);
+// html() for a portal page whose form returns to `return_to`: when that is an OpenID client's
+// authorization request (/oauth2/authorize), the page's form-action also allows the client's
+// registered redirect URI, where the answer's redirects end.
+http::Response htmlReturning(const Services& s, int status, std::string body,
+                             std::string_view return_to);
 // 303 See Other to `location` (a path of ours or a checked return address).
 http::Response seeOther(std::string location);
 

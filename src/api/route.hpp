@@ -164,6 +164,8 @@ void addUiRoutes(RouteTable& table);
 void addUiPortalRoutes(RouteTable& table);
 void addUiAccountRoutes(RouteTable& table);
 void addUiAdminRoutes(RouteTable& table);
+void addOpRoutes(RouteTable& table);
+void addClientRoutes(RouteTable& table);
 // All of the above.
 void addAllRoutes(RouteTable& table);
 

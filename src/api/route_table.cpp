@@ -105,6 +105,11 @@ Authenticated admitCaller(const Route& route, Services& s, http::Request& r, cor
   auto outcome = authenticateFor(route, s, r, wait);
   if (!std::holds_alternative<auth::Principal>(outcome)) return outcome;
   auth::Principal& who = std::get<auth::Principal>(outcome);
+  // An OpenID client holding a user's token acts for them only as far as its scope goes: never
+  // on the account itself (as an API key).
+  if (*route.credential == Credential::UserToken && !who.client_id.empty())
+    return errorResponse(
+        {Errc::Forbidden, "an OpenID client's token cannot manage the account", {}, 0}, r);
   if (auto denied = requirePermissions(who, route.permissions, r)) return std::move(*denied);
   if (!route.any_permissions.empty() && !rbac::allowsAny(who.permissions, route.any_permissions))
     return errorResponse({Errc::Forbidden, "none of the route's permissions", {}, 0}, r);
@@ -293,6 +298,8 @@ void addAllRoutes(RouteTable& table) {
   addUiPortalRoutes(table);
   addUiAccountRoutes(table);
   addUiAdminRoutes(table);
+  addOpRoutes(table);
+  addClientRoutes(table);
 }
 
 }  // namespace gatehouse::api

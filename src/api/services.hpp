@@ -17,6 +17,7 @@
 #include "metrics/metrics.hpp"
 #include "mfa/mfa_service.hpp"
 #include "oidc/oidc_service.hpp"
+#include "op/provider.hpp"
 #include "state/bus.hpp"
 #include "ui/csrf.hpp"
 #include "ui/pages.hpp"
@@ -63,8 +64,9 @@ struct Services {
   // The pages' Content-Security-Policy: ui::pageCsp() with ALLOWED_RETURN_URLS in form-action
   // (a browser applies form-action to the redirect after a form: the portal's to an app).
   std::string page_csp = std::string(ui::kPageCsp);
-  bool cookie_secure = true;  // false only for http://localhost and 127.0.0.1
-  std::string cookie_domain;  // SESSION_COOKIE_DOMAIN ("" = this host only)
+  bool cookie_secure = true;         // false only for http://localhost and 127.0.0.1
+  std::string cookie_domain;         // SESSION_COOKIE_DOMAIN ("" = this host only)
+  op::Provider* provider = nullptr;  // Gatehouse as an OpenID Provider (/oauth2/*)
 };
 
 // The request's origin for sessions and audit events.

@@ -78,7 +78,9 @@ http::Response finishSignIn(Call& c, const auth::SignedIn& who, std::string_view
   if (!started) {
     const auto csrf = pages::formToken(c);
     return pages::refused(started.error(), c.request, [&](int status, std::string_view text) {
-      return pages::attach(html(s, status, loginPage(c, csrf.token, {return_to, text})), csrf);
+      return pages::attach(
+          pages::htmlReturning(s, status, loginPage(c, csrf.token, {return_to, text}), return_to),
+          csrf);
     });
   }
   if (auto previous = pages::signedIn(c)) {
@@ -99,11 +101,16 @@ http::Response askSecondFactor(Call& c, const auth::SignedIn& who, std::string_v
   auto token = c.services.mfa->challenge(who, client);
   if (!token) {
     return pages::refused(token.error(), c.request, [&](int status, std::string_view text) {
-      return pages::attach(html(c.services, status, loginPage(c, csrf.token, {return_to, text})),
-                           csrf);
+      return pages::attach(
+          pages::htmlReturning(c.services, status, loginPage(c, csrf.token, {return_to, text}),
+                               return_to),
+          csrf);
     });
   }
-  return pages::attach(html(c.services, 200, mfaPage(c, csrf.token, *token, return_to, {})), csrf);
+  return pages::attach(
+      pages::htmlReturning(c.services, 200, mfaPage(c, csrf.token, *token, return_to, {}),
+                           return_to),
+      csrf);
 }
 
 http::Response showLogin(Call& c) {
@@ -120,9 +127,14 @@ http::Response showLogin(Call& c) {
   }
   std::string_view error;
   if (c.request.queryParam("error")) error = "Sign-in with the provider did not succeed.";
+  // An OpenID client's login_hint fills the name in (OIDC Core §3.1.2.1).
+  std::string hint = c.request.queryParam("login_hint").value_or("");
+  if (hint.size() > 320) hint.clear();
   const auto csrf = pages::formToken(c);
   return pages::attach(
-      html(c.services, 200, loginPage(c, csrf.token, {return_to, error, notice, {}})), csrf);
+      pages::htmlReturning(c.services, 200,
+                           loginPage(c, csrf.token, {return_to, error, notice, hint}), return_to),
+      csrf);
 }
 
 http::Response submitLogin(Call& c) {
@@ -134,7 +146,9 @@ http::Response submitLogin(Call& c) {
   const auto csrf = pages::formToken(c);
   const auto page = [&](int status, std::string_view error) {
     return pages::attach(
-        html(c.services, status, loginPage(c, csrf.token, {return_to, error, {}, username})), csrf);
+        pages::htmlReturning(c.services, status,
+                             loginPage(c, csrf.token, {return_to, error, {}, username}), return_to),
+        csrf);
   };
   if (!body.ok()) return page(422, "Enter your email (or username) and your password.");
   if (auto refused = c.admit()) return pages::limited(*refused, page);
@@ -156,11 +170,16 @@ http::Response submitMfa(Call& c) {
   const auto csrf = pages::formToken(c);
   if (!body.ok())
     return pages::attach(
-        html(c.services, 422, mfaPage(c, csrf.token, token, return_to, "Enter the code.")), csrf);
+        pages::htmlReturning(c.services, 422,
+                             mfaPage(c, csrf.token, token, return_to, "Enter the code."),
+                             return_to),
+        csrf);
   if (auto refused = c.admit()) {  // MfaAccount: counted by the MFA service
     return pages::limited(*refused, [&](int status, std::string_view text) {
-      return pages::attach(html(c.services, status, mfaPage(c, csrf.token, token, return_to, text)),
-                           csrf);
+      return pages::attach(
+          pages::htmlReturning(c.services, status, mfaPage(c, csrf.token, token, return_to, text),
+                               return_to),
+          csrf);
     });
   }
   // Authenticator apps show "123 456"; people paste with spaces.
@@ -171,8 +190,10 @@ http::Response submitMfa(Call& c) {
     // five minutes, every attempt counted against MFA_RATE_LIMIT); a spent or expired one says
     // "Invalid code" too, and the page offers to start again.
     return pages::refused(who.error(), c.request, [&](int status, std::string_view text) {
-      return pages::attach(html(c.services, status, mfaPage(c, csrf.token, token, return_to, text)),
-                           csrf);
+      return pages::attach(
+          pages::htmlReturning(c.services, status, mfaPage(c, csrf.token, token, return_to, text),
+                               return_to),
+          csrf);
     });
   }
   return finishSignIn(c, *who, return_to);
@@ -298,8 +319,10 @@ http::Response pages::finishExternal(Call& c, const std::string& landing,
   const auto where = s.oidc.landingOf(landing);
   if (!where.mfa_token.empty()) {
     const auto csrf = formToken(c);
-    return attach(html(c.services, 200, mfaPage(c, csrf.token, where.mfa_token, return_to, {})),
-                  csrf);
+    return attach(
+        pages::htmlReturning(c.services, 200,
+                             mfaPage(c, csrf.token, where.mfa_token, return_to, {}), return_to),
+        csrf);
   }
   if (where.code.empty()) {
     // The reason is in the log and the audit trail; the person learns only that it failed.
@@ -311,7 +334,9 @@ http::Response pages::finishExternal(Call& c, const std::string& landing,
   if (!who) {
     const auto csrf = formToken(c);
     return refused(who.error(), c.request, [&](int status, std::string_view text) {
-      return attach(html(s, status, loginPage(c, csrf.token, {return_to, text})), csrf);
+      return attach(
+          pages::htmlReturning(s, status, loginPage(c, csrf.token, {return_to, text}), return_to),
+          csrf);
     });
   }
   if (who->user.mfa_enabled && !auth::namesSecondFactor(who->grant.amr))

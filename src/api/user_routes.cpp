@@ -11,9 +11,11 @@ using http::Lane;
 
 auth::Actor actorOf(const auth::Principal& who) { return {who.user->id, who.permissions}; }
 
-// An API key never manages its owner's own account (API.md): 403 when it targets its owner.
+// An API key (or an OpenID client's token) never manages its owner's own account (API.md): 403
+// when it targets its owner.
 [[nodiscard]] std::optional<http::Response> keyOnItsOwner(const Call& c, std::int64_t target) {
-  if (!c.who->api_key_id || c.who->user->id != target) return std::nullopt;
+  if ((!c.who->api_key_id && c.who->client_id.empty()) || c.who->user->id != target)
+    return std::nullopt;
   return errorResponse(
       {auth::Errc::Forbidden, "an API key cannot manage its owner's account", {}, 0}, c.request);
 }

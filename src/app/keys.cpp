@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/base64url.hpp"
+#include "crypto/aead.hpp"
 #include "crypto/pkey.hpp"
 #include "crypto/random.hpp"
 
@@ -250,6 +252,37 @@ core::Result<SigningKeys> loadOrCreateKeys(const config::Config& config) {
   auto set = jose::KeySet::create(std::move(all));
   if (!set) return tl::unexpected(set.error());
   return SigningKeys{with_kid, std::move(*set), generated};
+}
+
+core::Result<jose::Key> loadOrCreateProviderKey(store::OpStore& store, std::string_view sealing_key,
+                                                std::int64_t now) {
+  constexpr std::string_view kAad = "gatehouse op signing key";
+  auto stored = store.signingKey("", now);
+  if (!stored) return tl::unexpected(stored.error());
+  if (stored->empty()) {
+    // The first node to start makes it; a node racing it gets the one stored first.
+    auto fresh = crypto::generateRsa(2048);
+    if (!fresh) return tl::unexpected(fresh.error());
+    auto pem = crypto::privateKeyToPem(fresh->get());
+    if (!pem) return tl::unexpected(pem.error());
+    auto sealed = crypto::seal(sealing_key, *pem, kAad);
+    if (!sealed) return tl::unexpected(sealed.error());
+    stored = store.signingKey(core::base64urlEncode(*sealed), now);
+    if (!stored) return tl::unexpected(stored.error());
+  }
+  const auto blob = core::base64urlDecode(*stored);
+  const auto pem = blob ? crypto::open(sealing_key, *blob, kAad) : std::nullopt;
+  if (!pem)
+    return makeError(Errc::InvalidArgument,
+                     "the OpenID Provider's signing key does not open with this MFA_SECRET_KEY "
+                     "(every node must share it)");
+  auto pkey = crypto::privateKeyFromPem(*pem);
+  if (!pkey) return tl::unexpected(pkey.error());
+  auto key = jose::Key::asymmetric(jose::Algorithm::Rs256, *pkey);
+  if (!key) return tl::unexpected(key.error());
+  auto kid = jose::thumbprint(*key);
+  if (!kid) return tl::unexpected(kid.error());
+  return key->withKid(*kid);
 }
 
 }  // namespace gatehouse::app

@@ -5,6 +5,7 @@
 #include "config/config.hpp"
 #include "core/error.hpp"
 #include "jose/jwk.hpp"
+#include "store/store.hpp"
 
 namespace gatehouse::app {
 
@@ -34,6 +35,13 @@ struct SigningKeys {
 // a node starting again releases what it held when it died. Each node needs its own data
 // directory.
 [[nodiscard]] core::Result<std::string> loadOrCreateNodeId(const config::Config& config);
+
+// The OpenID Provider's RS256 key (ID tokens and its access tokens, whatever ALGORITHM the API
+// uses), kept in the database sealed under `sealing_key` so every node signs with the same key;
+// made by the first node that needs it. InvalidArgument when the stored key does not open.
+[[nodiscard]] core::Result<jose::Key> loadOrCreateProviderKey(store::OpStore& store,
+                                                              std::string_view sealing_key,
+                                                              std::int64_t now);
 
 // `gatehouse keys rotate`: retires the current signing key (kept under <data_dir>/retired/ so
 // tokens it signed verify until they expire) and makes a new one; retired keys older than the

@@ -8,9 +8,11 @@
 #include "app/keys.hpp"
 #include "app/server_main.hpp"
 #include "cli/apikey_commands.hpp"
+#include "cli/client_commands.hpp"
 #include "cli/mail_commands.hpp"
 #include "cli/user_commands.hpp"
 #include "core/version.hpp"
+#include "crypto/aead.hpp"
 
 namespace {
 
@@ -72,6 +74,40 @@ int main(int argc, char** argv) {
   auto* key_revoke = apikey->add_subcommand("revoke", "Revoke an API key");
   key_revoke->add_option("--email", key_email, "the owner's email")->required();
   key_revoke->add_option("--id", key_id, "the key's id")->required();
+
+  auto* client = app.add_subcommand("client", "Manage the OpenID Provider's clients");
+  client->require_subcommand(1);
+  op::NewClient client_args;
+  std::string client_scope;
+  bool client_json = false;
+  std::string client_id;
+  auto* client_create = client->add_subcommand(
+      "create", "Register a client (a confidential one's secret is shown once)");
+  client_create->add_option("--name", client_args.name, "a name people see on the consent page")
+      ->required();
+  client_create->add_option("--redirect-uri", client_args.redirect_uris,
+                            "an exact redirect URI (repeatable)");
+  client_create->add_option("--post-logout-redirect-uri", client_args.post_logout_redirect_uris,
+                            "an exact post-logout redirect URI (repeatable)");
+  client_create->add_option("--grant", client_args.grant_types,
+                            "authorization_code, refresh_token or client_credentials (repeatable; "
+                            "default: the code flow with redirect URIs, else client_credentials)");
+  client_create->add_option("--scope", client_scope,
+                            "the scopes it may ask for, space-separated (default for the code "
+                            "flow: \"openid profile email offline_access\")");
+  client_create->add_flag("--public", client_args.is_public,
+                          "no secret (a browser or mobile app): PKCE S256 is required");
+  client_create->add_flag("--first-party", client_args.first_party,
+                          "one of your own applications: no consent page");
+  client_create->add_flag("--json", client_json, "print one JSON object");
+  auto* client_list = client->add_subcommand("list", "List clients (never their secrets)");
+  client_list->add_flag("--json", client_json, "print JSON");
+  auto* client_delete = client->add_subcommand("delete", "Delete a client");
+  client_delete->add_option("client_id", client_id, "the client's id")->required();
+  auto* client_rotate =
+      client->add_subcommand("rotate-secret", "Give a confidential client a new secret");
+  client_rotate->add_option("client_id", client_id, "the client's id")->required();
+  client_rotate->add_flag("--json", client_json, "print one JSON object");
 
   auto* user = app.add_subcommand("user", "Manage users");
   user->require_subcommand(1);
@@ -169,6 +205,23 @@ int main(int argc, char** argv) {
     return cli::userCreate(*cfg, *policy, create_args, std::cout, std::cerr);
   }
   if (*list) return cli::userList(*cfg, std::cout, std::cerr);
+  if (*client_create || *client_rotate) {
+    // Client secrets are hashed under a key from the server's never-rotated secret.
+    auto secret = app::loadOrCreateMfaSecret(*cfg);
+    auto key = secret ? crypto::hkdf(*secret, op::kClientSecretKeyInfo, 32)
+                      : core::Result<std::string>(tl::unexpected(secret.error()));
+    if (!key) {
+      std::cerr << "gatehouse: " << key.error().message << "\n";
+      return 1;
+    }
+    if (*client_rotate)
+      return cli::clientRotateSecret(*cfg, *policy, *key, client_id, client_json, std::cout,
+                                     std::cerr);
+    if (!client_scope.empty()) client_args.scope = client_scope;
+    return cli::clientCreate(*cfg, *policy, *key, client_args, client_json, std::cout, std::cerr);
+  }
+  if (*client_list) return cli::clientList(*cfg, *policy, client_json, std::cout, std::cerr);
+  if (*client_delete) return cli::clientDelete(*cfg, *policy, client_id, std::cout, std::cerr);
   if (*key_create) {
     if (key_days > 0) key_args.expires_in_days = key_days;
     return cli::apiKeyCreate(*cfg, *policy, key_args, std::cout, std::cerr);

@@ -19,6 +19,7 @@
 #include "mail/mime.hpp"
 #include "mail/outbox.hpp"
 #include "mail/transport.hpp"
+#include "op/provider.hpp"
 #include "state/local.hpp"
 #include "state/redis.hpp"
 #include "ui/pages.hpp"
@@ -35,12 +36,13 @@ int fatal(const std::string& message) {
 // Background upkeep: applies user and key changes made elsewhere (CLI, other nodes) to the caches
 // every second, or at once when woken by another node's poke; with shared state, re-reads the
 // revocations every 30 s (a backstop for a node that could not publish); purges expired
-// revocations every five minutes so the set stays bounded.
+// revocations (and, through `purge_more`, other expired state) every five minutes so the set
+// stays bounded.
 class Janitor {
  public:
   Janitor(auth::RevocationList& list, auth::UserCache& cache, auth::ApiKeyService& keys,
-          const core::Clock& clock, bool shared)
-      : thread_([this, &list, &cache, &keys, &clock, shared] {
+          const core::Clock& clock, bool shared, std::function<void(std::int64_t)> purge_more)
+      : thread_([this, &list, &cache, &keys, &clock, shared, purge_more = std::move(purge_more)] {
           using Steady = std::chrono::steady_clock;
           auto last_reload = Steady::now();
           auto last_purge = Steady::now();
@@ -62,6 +64,7 @@ class Janitor {
             }
             if (now - last_purge >= std::chrono::minutes(5)) {
               list.purge(clock.unixSeconds());
+              if (purge_more) purge_more(clock.unixSeconds());
               last_purge = now;
             }
             lock.lock();
@@ -292,6 +295,41 @@ int serve(const config::Config& config) {
   auto browser_key = crypto::hkdf(*mfa_secret, "gatehouse browser session cookie v1", 32);
   auto csrf_key = crypto::hkdf(*mfa_secret, "gatehouse csrf tokens v1", 32);
   if (!browser_key || !csrf_key) return fatal("deriving the pages' keys failed");
+  // Gatehouse as an OpenID Provider: its RS256 key (in the database, sealed, one for every node),
+  // its tokens, the client registry (secrets under a keyed hash) and the protocol service.
+  auto op_key_seal = crypto::hkdf(*mfa_secret, "gatehouse op signing key sealing v1", 32);
+  auto op_client_key = crypto::hkdf(*mfa_secret, op::kClientSecretKeyInfo, 32);
+  auto op_code_key = crypto::hkdf(*mfa_secret, "gatehouse op authorization codes v1", 32);
+  if (!op_key_seal || !op_client_key || !op_code_key)
+    return fatal("deriving the OpenID Provider's keys failed");
+  auto op_key = loadOrCreateProviderKey((*store)->op(), *op_key_seal, clock.unixSeconds());
+  if (!op_key) return fatal("OpenID Provider key: " + op_key.error().message);
+  auto op_keys = jose::KeySet::create({*op_key});
+  if (!op_keys) return fatal(op_keys.error().message);
+  const op::OpTokens op_tokens(*op_key, *op_keys,
+                               {.issuer = public_url,
+                                .audience = config.token_audience.value_or(public_url),
+                                .access_ttl = config.access_token_ttl,
+                                .refresh_ttl = config.refresh_token_ttl,
+                                .id_token_ttl = std::chrono::seconds(3600),
+                                .max_token_bytes = config.http.max_token_bytes},
+                               clock);
+  token_check.acceptAlso([&op_tokens](std::string_view t) { return op_tokens.verifyAccess(t); });
+  std::vector<std::string> op_scopes{"openid", "profile", "email", "offline_access"};
+  for (const auto& perm : policy->allPermissions()) op_scopes.push_back(perm);
+  op::ClientRegistry op_clients((*store)->op(), *op_client_key, std::move(op_scopes), clock);
+  op::Provider provider({**store,
+                         op_clients,
+                         op_tokens,
+                         token_check,
+                         session_end,
+                         revocations,
+                         audit_log,
+                         clock,
+                         {.code_key = *op_code_key,
+                          .code_ttl = std::chrono::seconds(60),
+                          .refresh_grace_seconds = config.refresh_grace_seconds,
+                          .refresh_ttl = config.refresh_token_ttl}});
   auth::BrowserSessions browser_sessions(
       {**store,
        sessions,
@@ -372,6 +410,7 @@ int serve(const config::Config& config) {
        {"REGISTER_RATE_LIMIT", config.register_rate_limit},
        {"REFRESH_RATE_LIMIT", config.refresh_rate_limit},
        {"MFA_RATE_LIMIT", config.mfa_rate_limit},
+       {"OP_RATE_LIMIT", config.op_rate_limit},
        {"EMAIL_RATE_LIMIT", config.mail.rate_limit},
        {"EMAIL_IP_RATE_LIMIT", config.mail.ip_rate_limit},
        {"EMAIL_TOKEN_RATE_LIMIT", config.mail.token_rate_limit}},
@@ -389,7 +428,8 @@ int serve(const config::Config& config) {
                           operator_css),
       ui::pageCsp(return_origins),
       !local_http,
-      config.session_cookie_domain};
+      config.session_cookie_domain,
+      &provider};
   // Every route is one declaration; the middleware, the lanes and /openapi.json follow from it.
   api::RouteTable routes;
   api::addAllRoutes(routes);
@@ -413,7 +453,13 @@ int serve(const config::Config& config) {
        .heavy_worker_threads = hash_threads + hash_queue + 4},
       [&pipeline](http::Request& r) { return pipeline(r); }, &api::Pipeline::decorate,
       [&pipeline](http::Request& r) { return pipeline.tryInline(r); });
-  Janitor janitor(revocations, user_cache, api_keys, clock, redis != nullptr);
+  Janitor janitor(revocations, user_cache, api_keys, clock, redis != nullptr,
+                  [&store](std::int64_t now) {
+                    // Spent codes are kept ten minutes past their expiry, so a late replay still
+                    // ends what the first use issued.
+                    if (auto ok = (*store)->op().purgeCodes(now - 600); !ok)
+                      spdlog::warn("purging authorization codes failed: {}", ok.error().message);
+                  });
   if (redis) {
     // Local changes poke the other nodes to re-read the change logs at once.
     user_cache.onChange([&bus] { (void)bus->publish("changed"); });

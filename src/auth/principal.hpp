@@ -17,6 +17,9 @@ struct Principal {
   std::vector<std::string> permissions;     // role's current permissions ∩ token (or key) scopes
   jose::Claims claims;                      // empty when authenticated by an API key
   std::optional<std::int64_t> api_key_id;
+  // The OpenID client the access token was issued to (Gatehouse as a provider); empty for the
+  // API's own tokens. Such a token, like an API key, never manages the account.
+  std::string client_id;
 };
 
 }  // namespace gatehouse::auth

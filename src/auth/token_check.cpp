@@ -12,6 +12,8 @@ Result<Principal> TokenCheck::authenticate(std::string_view bearer, core::Wait w
 
 Result<jose::Claims> TokenCheck::checkAccessToken(std::string_view bearer) const {
   auto claims = d_.tokens.verifyAccess(bearer);
+  // Each key set pins its keys' algorithms; a kid only one of them holds picks the set.
+  if (!claims && claims.error() == jose::JwtError::UnknownKey && also_) claims = also_(bearer);
   if (!claims) return fail(Errc::InvalidToken, std::string(jose::jwtErrorName(claims.error())));
   // With several nodes, a node that may have missed a revocation answers 503, never "valid".
   if (!d_.revocations.live()) return fail(Errc::Unavailable, "revocation feed down");
@@ -50,7 +52,9 @@ Result<Principal> TokenCheck::principalFor(jose::Claims claims, core::Wait wait)
     if (!*session || (*session)->revoked)
       return fail(Errc::InvalidToken, "token's session ended by a password change or deactivation");
   }
-  Principal p{std::move(*user), {}, std::move(claims)};
+  Principal p{std::move(*user), {}, std::move(claims), {}, {}};
+  if (const auto* client = p.claims.raw.if_contains("client_id"); client && client->is_string())
+    p.client_id = std::string(client->get_string());
   p.permissions =
       rbac::effectivePermissions(d_.policy.permissionsOf(p.user->role), p.claims.scopes);
   return p;
@@ -61,6 +65,7 @@ Result<void> TokenCheck::stepUp(const Principal& who, std::int64_t max_age) cons
     return tl::unexpected(Error{Errc::StepUpRequired, std::move(detail), {}, max_age});
   };
   if (who.api_key_id) return refuse("an API key cannot step up");
+  if (!who.client_id.empty()) return refuse("an OpenID client's token cannot step up");
   const std::int64_t auth_time = authTimeOf(who.claims);
   if (auth_time <= 0 || d_.clock.unixSeconds() - auth_time > max_age)
     return refuse("the sign-in is older than STEP_UP_MAX_AGE_SECONDS");

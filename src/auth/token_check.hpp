@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <string_view>
 
 #include "auth/errors.hpp"
@@ -28,6 +29,11 @@ class TokenCheck {
   };
   explicit TokenCheck(Deps deps) : d_(deps) {}
 
+  // The provider's access tokens (RFC 9068, signed with its own key): a token the API's key set
+  // does not know is offered to `verifier`. Set once at startup, before serving.
+  using Verifier = std::function<tl::expected<jose::Claims, jose::JwtError>(std::string_view)>;
+  void acceptAlso(Verifier verifier) { also_ = std::move(verifier); }
+
   // Both halves below: InvalidToken (bad, expired, revoked, voided by a password change, unknown
   // user), InactiveUser; WouldBlock with Wait::No when the answer needs storage.
   [[nodiscard]] Result<Principal> authenticate(std::string_view bearer,
@@ -51,6 +57,7 @@ class TokenCheck {
 
  private:
   Deps d_;
+  Verifier also_;
 };
 
 }  // namespace gatehouse::auth

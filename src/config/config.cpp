@@ -262,6 +262,9 @@ const std::map<std::string, std::string>& variables() {
       {"MFA_RATE_LIMIT",
        "second-factor attempts per account, never shared with the password's counters, "
        "N/[K]second(s)|minute(s)|hour(s)|day(s) (5/15minutes)"},
+      {"OP_RATE_LIMIT",
+       "OpenID Provider requests (/oauth2/authorize, consent, token, revoke, introspect) per "
+       "client address, each endpoint apart, N/second|minute|hour|day (300/minute)"},
       {"STEP_UP_MAX_AGE_SECONDS",
        "how recent a sign-in must be for step-up operations (adding or removing a factor, new "
        "recovery codes, API keys, MFA resets), 1 to 86400 (300)"},
@@ -478,7 +481,8 @@ core::Result<Config> load(const Lookup& lookup) {
   for (const auto& [name, target] : {std::pair{"LOGIN_RATE_LIMIT", &c.login_rate_limit},
                                      std::pair{"REGISTER_RATE_LIMIT", &c.register_rate_limit},
                                      std::pair{"REFRESH_RATE_LIMIT", &c.refresh_rate_limit},
-                                     std::pair{"MFA_RATE_LIMIT", &c.mfa_rate_limit}}) {
+                                     std::pair{"MFA_RATE_LIMIT", &c.mfa_rate_limit},
+                                     std::pair{"OP_RATE_LIMIT", &c.op_rate_limit}}) {
     if (auto v = r.raw(name)) {
       if (auto limit = parseRateLimit(*v)) {
         *target = *limit;

@@ -112,6 +112,9 @@ struct Config {
   RateLimit register_rate_limit{3, std::chrono::seconds(60)};
   RateLimit refresh_rate_limit{30, std::chrono::seconds(60)};  // per session
   RateLimit mfa_rate_limit{5, std::chrono::seconds(15 * 60)};  // per account
+  // Gatehouse as an OpenID Provider: requests to /oauth2/authorize, consent, token, revoke and
+  // introspect per client address, each endpoint counted apart.
+  RateLimit op_rate_limit{300, std::chrono::seconds(60)};
   std::vector<std::string> trusted_proxies;
   std::int64_t refresh_grace_seconds = 0;
   std::uint32_t lockout_threshold = 100;  // consecutive failures that lock password login

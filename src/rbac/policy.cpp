@@ -53,9 +53,9 @@ std::string upper(std::string_view s) {
 
 Policy Policy::defaults() {
   Policy p;
-  p.permissions_ = {"users:read",   "users:write",    "users:delete",
-                    "posts:read",   "posts:write",    "posts:delete",
-                    "roles:manage", "analytics:view", "tokens:introspect"};
+  p.permissions_ = {"users:read",        "users:write",   "users:delete", "posts:read",
+                    "posts:write",       "posts:delete",  "roles:manage", "analytics:view",
+                    "tokens:introspect", "clients:manage"};
   p.role_sets_["user"] = {"users:read", "posts:read", "posts:write"};
   p.role_sets_["moderator"] = {"users:read", "users:write", "posts:read", "posts:write",
                                "posts:delete"};

@@ -404,6 +404,83 @@ class AuditStore {
       std::string_view type, std::int64_t since_ms) = 0;
 };
 
+// A relying party of Gatehouse as an OpenID Provider (API.md, Gatehouse as an OpenID Provider).
+struct OpClient {
+  std::string client_id;
+  std::string name;
+  std::string secret_hash;  // keyed digest of the secret (never the secret); empty when public
+  std::vector<std::string> redirect_uris;              // matched exactly
+  std::vector<std::string> post_logout_redirect_uris;  // matched exactly
+  std::vector<std::string> grant_types;  // authorization_code, refresh_token, client_credentials
+  std::string scope;                     // what it may ask for, space-separated
+  bool is_public = false;                // no secret: PKCE S256 required
+  bool first_party = false;              // no consent screen
+  std::int64_t created_at = 0;
+  std::int64_t secret_rotated_at = 0;
+};
+
+// An authorization code as stored: only its keyed digest. `data` is the authorization the code
+// stands for (serialized JSON: redirect URI, scope, nonce, PKCE challenge, auth_time, amr), read
+// only by the provider service.
+struct OpCode {
+  std::string hash;
+  std::string client_id;
+  std::int64_t user_id = 0;
+  std::string data;
+  std::int64_t created_at = 0;
+  std::int64_t expires_at = 0;
+};
+
+struct CodeRedemption {
+  enum class Outcome {
+    Redeemed,  // first use: the code is now spent, recorded with the grant's session
+    Replayed,  // spent before (on any node): `session_id` is the grant the first use started
+    Unknown,   // no such code, or expired unused
+  };
+  Outcome outcome = Outcome::Unknown;
+  OpCode code;             // Redeemed and Replayed
+  std::string session_id;  // Replayed
+};
+
+// Clients, consents, authorization codes and the provider's sealed signing key. Thread-safe;
+// every method is one transaction.
+class OpStore {
+ public:
+  virtual ~OpStore() = default;
+  // AlreadyExists when the client id is taken.
+  [[nodiscard]] virtual core::Result<OpClient> createClient(const OpClient& client) = 0;
+  [[nodiscard]] virtual core::Result<std::optional<OpClient>> findClient(
+      std::string_view client_id) = 0;
+  // Every client, by creation time.
+  [[nodiscard]] virtual core::Result<std::vector<OpClient>> listClients() = 0;
+  // NotFound; the client's consents and codes go with it.
+  [[nodiscard]] virtual core::Status removeClient(std::string_view client_id) = 0;
+  // NotFound, or FailedPrecondition for a public client (it has no secret).
+  [[nodiscard]] virtual core::Status setClientSecret(std::string_view client_id,
+                                                     std::string_view secret_hash,
+                                                     std::int64_t now) = 0;
+  // The scope the user consented to for the client (replaced by a later consent).
+  [[nodiscard]] virtual core::Status saveConsent(std::int64_t user_id, std::string_view client_id,
+                                                 std::string_view scope, std::int64_t now) = 0;
+  // The consented scope, nullopt when none was given.
+  [[nodiscard]] virtual core::Result<std::optional<std::string>> findConsent(
+      std::int64_t user_id, std::string_view client_id) = 0;
+  // AlreadyExists when the hash is taken.
+  [[nodiscard]] virtual core::Status putCode(const OpCode& code) = 0;
+  // Spends the code (compare-and-set: once, on every node) and records `session_id` as the grant
+  // it starts; a spent code reports Replayed with the first grant for as long as it is kept.
+  [[nodiscard]] virtual core::Result<CodeRedemption> redeemCode(std::string_view hash,
+                                                                std::string_view session_id,
+                                                                std::int64_t now) = 0;
+  // Drops codes that expired before `before` (spent ones included): state stays bounded.
+  [[nodiscard]] virtual core::Status purgeCodes(std::int64_t before) = 0;
+  // The provider's signing key (sealed by the caller): `candidate` is stored unless a key is
+  // already, and the stored one is returned (every node ends up with the same key). An empty
+  // candidate only reads: "" when no key is stored yet.
+  [[nodiscard]] virtual core::Result<std::string> signingKey(std::string_view candidate,
+                                                             std::int64_t now) = 0;
+};
+
 // One backend's repositories. Thread-safe.
 class Store {
  public:
@@ -416,6 +493,7 @@ class Store {
   virtual IdentityStore& identities() = 0;
   virtual MfaStore& mfa() = 0;
   virtual MailStore& mail() = 0;
+  virtual OpStore& op() = 0;
   // Unavailable when the database cannot be reached (readiness).
   [[nodiscard]] virtual core::Status ping() = 0;
   // Applies pending schema migrations; returns the schema version now in place.

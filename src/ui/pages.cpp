@@ -109,6 +109,15 @@ std::string pageCsp(const std::vector<std::string>& return_origins) {
   return csp;
 }
 
+std::string withFormAction(std::string_view csp, std::string_view source) {
+  std::string out(csp);
+  const std::string directive = "form-action 'self'";
+  const auto at = out.find(directive);
+  if (at == std::string::npos || source.empty()) return out;
+  out.insert(at + directive.size(), " " + std::string(source));
+  return out;
+}
+
 std::string brandStylesheet(const Colours& colours, std::string_view extra) {
   std::string out =
       ":root { --primary: " + colours.primary + "; --background: " + colours.background + "; }\n";

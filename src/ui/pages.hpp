@@ -16,6 +16,9 @@ constexpr std::string_view kPageCsp =
 // a browser applies form-action to where a form's answer redirects, and the portal's sign-in
 // answers with a redirect to the application the person came from.
 std::string pageCsp(const std::vector<std::string>& return_origins);
+// `csp` whose form-action also allows `source` (one page's form answered by a redirect to an
+// OpenID client: its registered redirect URI's origin or scheme).
+std::string withFormAction(std::string_view csp, std::string_view source);
 
 // A page whose form spends an emailed token: GET shows it (spending nothing), POST submits it.
 // The token travels in the link's fragment; a small script moves it into the form, and without

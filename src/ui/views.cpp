@@ -114,6 +114,33 @@ constexpr std::string_view kLogout = GH_TOP R"html(<p>Sign out of {{brand}} in t
 </form>
 )html";
 
+// csrf, client, scopes [{name, text}], fields [{name, value}] (the authorization request, posted
+// back whole and checked again)
+constexpr std::string_view kConsent =
+    GH_TOP R"html(<p><strong>{{client}}</strong> asks to use your {{brand}} account.</p>
+<p>It will be able to:</p>
+<ul class="scopes">
+{{#scopes}}<li><span class="scope">{{text}}</span> <code>{{name}}</code></li>
+{{/scopes}}</ul>
+<form method="post" action="/oauth2/consent" id="consent-form">
+<input type="hidden" name="csrf" value="{{csrf}}">
+{{#fields}}<input type="hidden" name="{{name}}" value="{{value}}">
+{{/fields}}<button type="submit" name="decision" value="allow">Allow</button>
+<button type="submit" name="decision" value="deny" class="secondary">Deny</button>
+</form>
+)html";
+
+// csrf, client, fields [{name, value}]
+constexpr std::string_view kOpLogout = GH_TOP
+    R"html(<p>{{#client}}{{client}} asks you to sign out of {{brand}}.{{/client}}{{^client}}Sign out of {{brand}} in this browser?{{/client}}</p>
+<form method="post" action="/oauth2/logout" id="op-logout-form">
+<input type="hidden" name="csrf" value="{{csrf}}">
+<input type="hidden" name="confirm" value="yes">
+{{#fields}}<input type="hidden" name="{{name}}" value="{{value}}">
+{{/fields}}<button type="submit">Sign out</button>
+</form>
+)html";
+
 // A time: {iso, text}.
 #define GH_TIME "<time datetime=\"{{iso}}\">{{text}}</time>"
 
@@ -316,6 +343,8 @@ const Registry& registry() {
              {"register", kRegister},
              {"forgot", kForgot},
              {"logout", kLogout},
+             {"consent", kConsent},
+             {"op-logout", kOpLogout},
              {"account", kAccount},
              {"totp", kTotp},
              {"codes", kCodes},

@@ -1080,6 +1080,329 @@ TEST_P(MailStoreContract, CreateUserWithATakenEmailOrUsernameWritesNothing) {
   EXPECT_EQ(store_->users().count().value(), 1);
 }
 
+// An OpenID Provider client as the OpStore tests register it.
+OpClient opClient(const std::string& id, std::int64_t created_at, bool is_public = false) {
+  OpClient c;
+  c.client_id = id;
+  c.name = "Client " + id;
+  c.secret_hash = is_public ? "" : "digest-of-" + id;
+  // Deliberately unsorted: the store keeps the client's order.
+  c.redirect_uris = {"https://" + id + ".example/cb", "https://a.example/" + id + "?x=\"1\""};
+  c.post_logout_redirect_uris = {"https://" + id + ".example/bye"};
+  c.grant_types = {"refresh_token", "authorization_code"};
+  c.scope = "openid profile email";
+  c.is_public = is_public;
+  c.first_party = !is_public;
+  c.created_at = created_at;
+  return c;
+}
+
+TEST_P(StoreContract, OpClientsAreStoredWholeListedByCreationAndUniqueById) {
+  auto& op = store_->op();
+  ASSERT_TRUE(op.createClient(opClient("zeta", 100)));
+  ASSERT_TRUE(op.createClient(opClient("beta", 300, true)));
+  ASSERT_TRUE(op.createClient(opClient("alpha", 100)));
+  OpClient empty_lists = opClient("empty", 50);
+  empty_lists.redirect_uris.clear();
+  empty_lists.post_logout_redirect_uris.clear();
+  empty_lists.grant_types = {"client_credentials"};
+  ASSERT_TRUE(op.createClient(empty_lists));
+
+  auto found = op.findClient("zeta");
+  ASSERT_TRUE(found) << found.error().message;
+  ASSERT_TRUE(found->has_value());
+  const OpClient& z = **found;
+  const OpClient want = opClient("zeta", 100);
+  EXPECT_EQ(z.client_id, "zeta");
+  EXPECT_EQ(z.name, "Client zeta");
+  EXPECT_EQ(z.secret_hash, "digest-of-zeta");
+  EXPECT_EQ(z.redirect_uris, want.redirect_uris);
+  EXPECT_EQ(z.post_logout_redirect_uris, want.post_logout_redirect_uris);
+  EXPECT_EQ(z.grant_types, (std::vector<std::string>{"refresh_token", "authorization_code"}));
+  EXPECT_EQ(z.scope, "openid profile email");
+  EXPECT_FALSE(z.is_public);
+  EXPECT_TRUE(z.first_party);
+  EXPECT_EQ(z.created_at, 100);
+  EXPECT_EQ(z.secret_rotated_at, 0);
+  auto beta = op.findClient("beta").value();
+  ASSERT_TRUE(beta);
+  EXPECT_TRUE(beta->is_public);
+  EXPECT_FALSE(beta->first_party);
+  EXPECT_EQ(beta->secret_hash, "");
+  auto none = op.findClient("ZETA");  // client ids are exact
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(*none);
+
+  auto list = op.listClients();
+  ASSERT_TRUE(list) << list.error().message;
+  std::vector<std::string> ids;
+  for (const auto& c : *list) ids.push_back(c.client_id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"empty", "alpha", "zeta", "beta"}));
+  EXPECT_TRUE((*list)[0].redirect_uris.empty());
+  EXPECT_TRUE((*list)[0].post_logout_redirect_uris.empty());
+  EXPECT_EQ((*list)[0].grant_types, std::vector<std::string>{"client_credentials"});
+
+  auto dup = op.createClient(opClient("alpha", 999, true));
+  ASSERT_FALSE(dup);
+  EXPECT_EQ(dup.error().code, core::Errc::AlreadyExists);
+  EXPECT_EQ(op.findClient("alpha").value()->created_at, 100);  // the first one stays
+  EXPECT_EQ(op.listClients().value().size(), 4U);
+}
+
+TEST_P(StoreContract, ConcurrentCreatesOfOneOpClientGiveExactlyOne) {
+  std::atomic<int> ok{0};
+  std::atomic<int> exists{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      auto r = store_->op().createClient(opClient("racer", 100 + i));
+      if (r)
+        ++ok;
+      else if (r.error().code == core::Errc::AlreadyExists)
+        ++exists;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 1);
+  EXPECT_EQ(exists.load(), 7);
+}
+
+TEST_P(StoreContract, RemovingAnOpClientRemovesItsConsentsAndCodesOnly) {
+  auto& op = store_->op();
+  const User u = make("rp@example.com", "rpuser");
+  ASSERT_TRUE(op.createClient(opClient("gone", 1)));
+  ASSERT_TRUE(op.createClient(opClient("kept", 2)));
+  for (const std::string id : {"gone", "kept"}) {
+    ASSERT_TRUE(op.saveConsent(u.id, id, "openid", 10));
+    ASSERT_TRUE(op.putCode({"code-" + id, id, u.id, "{}", 10, 4'000'000'000}));
+  }
+  ASSERT_TRUE(op.removeClient("gone"));
+  EXPECT_FALSE(op.findClient("gone").value());
+  EXPECT_FALSE(op.findConsent(u.id, "gone").value());
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM op_consents WHERE client_id = 'gone'"), 0);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM op_codes WHERE client_id = 'gone'"), 0);
+  EXPECT_EQ(op.redeemCode("code-gone", "s", 20).value().outcome, CodeRedemption::Outcome::Unknown);
+  // The other client keeps its consent and its code.
+  EXPECT_EQ(op.findConsent(u.id, "kept").value(), std::optional<std::string>("openid"));
+  EXPECT_EQ(op.redeemCode("code-kept", "s", 20).value().outcome, CodeRedemption::Outcome::Redeemed);
+  auto again = op.removeClient("gone");
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, core::Errc::NotFound);
+  EXPECT_EQ(op.listClients().value().size(), 1U);
+}
+
+TEST_P(StoreContract, OnlyConfidentialOpClientsGetANewSecret) {
+  auto& op = store_->op();
+  ASSERT_TRUE(op.createClient(opClient("conf", 1)));
+  ASSERT_TRUE(op.createClient(opClient("pub", 1, true)));
+  auto missing = op.setClientSecret("nobody", "d", 50);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, core::Errc::NotFound);
+  auto pub = op.setClientSecret("pub", "d", 50);
+  ASSERT_FALSE(pub);
+  EXPECT_EQ(pub.error().code, core::Errc::FailedPrecondition);
+  EXPECT_EQ(op.findClient("pub").value()->secret_hash, "");
+  EXPECT_EQ(op.findClient("pub").value()->secret_rotated_at, 0);
+  ASSERT_TRUE(op.setClientSecret("conf", "new-digest", 50));
+  const OpClient conf = *op.findClient("conf").value();
+  EXPECT_EQ(conf.secret_hash, "new-digest");
+  EXPECT_EQ(conf.secret_rotated_at, 50);
+  EXPECT_EQ(conf.created_at, 1);
+  EXPECT_EQ(conf.redirect_uris, opClient("conf", 1).redirect_uris);  // nothing else changes
+}
+
+TEST_P(StoreContract, AConsentIsOnePerUserAndClientAndALaterOneReplacesIt) {
+  auto& op = store_->op();
+  const User ann = make("ann@example.com", "ann");
+  const User bob = make("bob@example.com", "bob");
+  ASSERT_TRUE(op.createClient(opClient("app", 1)));
+  ASSERT_TRUE(op.createClient(opClient("other", 1)));
+  auto none = op.findConsent(ann.id, "app");
+  ASSERT_TRUE(none) << none.error().message;
+  EXPECT_FALSE(*none);
+  ASSERT_TRUE(op.saveConsent(ann.id, "app", "openid", 10));
+  ASSERT_TRUE(op.saveConsent(ann.id, "app", "openid email", 20));
+  ASSERT_TRUE(op.saveConsent(bob.id, "app", "openid profile", 30));
+  EXPECT_EQ(op.findConsent(ann.id, "app").value(), std::optional<std::string>("openid email"));
+  EXPECT_EQ(op.findConsent(bob.id, "app").value(), std::optional<std::string>("openid profile"));
+  EXPECT_FALSE(op.findConsent(ann.id, "other").value());
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM op_consents"), 2);
+  EXPECT_EQ(scalar("SELECT granted_at FROM op_consents WHERE user_id = " + std::to_string(ann.id)),
+            20);
+  // A consent names a real user and a real client.
+  EXPECT_FALSE(op.saveConsent(ann.id, "unregistered", "openid", 40));
+  EXPECT_FALSE(op.saveConsent(bob.id + 1000, "app", "openid", 40));
+}
+
+TEST_P(StoreContract, AnOpCodeIsRedeemedExactlyOnceUnderConcurrentRedeemers) {
+  auto& op = store_->op();
+  const std::int64_t now = 1'800'000'000;
+  const User u = make("code@example.com", "coder");
+  ASSERT_TRUE(op.createClient(opClient("app", 1)));
+  ASSERT_TRUE(op.putCode({"code-0", "app", u.id, R"({"nonce":"n"})", now, now + 60}));
+  auto dup = op.putCode({"code-0", "app", u.id, "{}", now, now + 600});
+  ASSERT_FALSE(dup);
+  EXPECT_EQ(dup.error().code, core::Errc::AlreadyExists);
+
+  // Several rounds, each over a fresh code, with every redeemer released at once: a store that
+  // checks and then spends without a compare-and-set lets two through in some round.
+  constexpr int kRounds = 5;
+  constexpr int kRedeemers = 8;
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string hash = "code-" + std::to_string(round);
+    if (round > 0) {
+      ASSERT_TRUE(op.putCode({hash, "app", u.id, R"({"nonce":"n"})", now, now + 60}));
+    }
+    std::vector<core::Result<CodeRedemption>> results(kRedeemers, CodeRedemption{});
+    std::atomic<bool> go{false};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kRedeemers; ++i) {
+      threads.emplace_back([&, i] {
+        while (!go.load()) std::this_thread::yield();
+        results[static_cast<std::size_t>(i)] =
+            op.redeemCode(hash, "session-" + std::to_string(i), now + 1 + i);
+      });
+    }
+    go = true;
+    for (auto& t : threads) t.join();
+    int redeemed = 0;
+    int replayed = 0;
+    std::string winner;
+    for (int i = 0; i < kRedeemers; ++i) {
+      const auto& r = results[static_cast<std::size_t>(i)];
+      ASSERT_TRUE(r) << r.error().message;
+      if (r->outcome == CodeRedemption::Outcome::Redeemed) {
+        ++redeemed;
+        winner = "session-" + std::to_string(i);
+      }
+      if (r->outcome == CodeRedemption::Outcome::Replayed) ++replayed;
+      EXPECT_EQ(r->code.hash, hash);
+      EXPECT_EQ(r->code.client_id, "app");
+      EXPECT_EQ(r->code.user_id, u.id);
+      EXPECT_EQ(r->code.data, R"({"nonce":"n"})");
+      EXPECT_EQ(r->code.created_at, now);
+      EXPECT_EQ(r->code.expires_at, now + 60);
+    }
+    ASSERT_EQ(redeemed, 1) << "round " << round;
+    EXPECT_EQ(replayed, kRedeemers - 1) << "round " << round;
+    for (const auto& r : results) {
+      if (r->outcome == CodeRedemption::Outcome::Replayed) {
+        EXPECT_EQ(r->session_id, winner) << "round " << round;
+      }
+    }
+    // Still Replayed with the first grant later, even once the code has expired.
+    auto late = op.redeemCode(hash, "session-late", now + 3600).value();
+    EXPECT_EQ(late.outcome, CodeRedemption::Outcome::Replayed);
+    EXPECT_EQ(late.session_id, winner);
+    EXPECT_EQ(late.code.user_id, u.id);
+  }
+}
+
+TEST_P(StoreContract, AnExpiredOrUnknownOpCodeIsUnknownAndNotSpent) {
+  auto& op = store_->op();
+  const std::int64_t now = 1'800'000'000;
+  const User u = make("exp@example.com", "expirer");
+  ASSERT_TRUE(op.createClient(opClient("app", 1)));
+  ASSERT_TRUE(op.putCode({"short", "app", u.id, "{}", now, now + 10}));
+  auto unknown = op.redeemCode("never-issued", "s1", now);
+  ASSERT_TRUE(unknown) << unknown.error().message;
+  EXPECT_EQ(unknown->outcome, CodeRedemption::Outcome::Unknown);
+  EXPECT_EQ(unknown->session_id, "");
+  EXPECT_EQ(op.redeemCode("short", "s1", now + 10).value().outcome,
+            CodeRedemption::Outcome::Unknown);
+  EXPECT_EQ(op.redeemCode("short", "s1", now + 11).value().outcome,
+            CodeRedemption::Outcome::Unknown);
+  // Judged by the time given, and an expired attempt spent nothing: a second earlier it is good.
+  auto ok = op.redeemCode("short", "s2", now + 9).value();
+  EXPECT_EQ(ok.outcome, CodeRedemption::Outcome::Redeemed);
+  EXPECT_EQ(ok.code.hash, "short");
+  EXPECT_EQ(scalar("SELECT used_at FROM op_codes WHERE hash = 'short'"), now + 9);
+  auto again = op.redeemCode("short", "s3", now + 9).value();
+  EXPECT_EQ(again.outcome, CodeRedemption::Outcome::Replayed);
+  EXPECT_EQ(again.session_id, "s2");
+}
+
+TEST_P(StoreContract, PurgeDropsOpCodesThatExpiredBeforeTheCutoffSpentOrNot) {
+  auto& op = store_->op();
+  const User u = make("purge@example.com", "purger");
+  ASSERT_TRUE(op.createClient(opClient("app", 1)));
+  ASSERT_TRUE(op.putCode({"old-unused", "app", u.id, "{}", 0, 100}));
+  ASSERT_TRUE(op.putCode({"old-used", "app", u.id, "{}", 0, 200}));
+  ASSERT_TRUE(op.putCode({"at-cutoff", "app", u.id, "{}", 0, 250}));
+  ASSERT_TRUE(op.putCode({"young", "app", u.id, "{}", 0, 300}));
+  ASSERT_EQ(op.redeemCode("old-used", "s", 150).value().outcome, CodeRedemption::Outcome::Redeemed);
+  ASSERT_TRUE(op.purgeCodes(250));
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM op_codes"), 2);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM op_codes WHERE hash IN ('at-cutoff', 'young')"), 2);
+  // A purged spent code is forgotten: no longer Replayed.
+  EXPECT_EQ(op.redeemCode("old-used", "s", 150).value().outcome, CodeRedemption::Outcome::Unknown);
+  EXPECT_EQ(op.redeemCode("young", "s", 260).value().outcome, CodeRedemption::Outcome::Redeemed);
+}
+
+TEST_P(StoreContract, TheSigningKeyIsTheFirstCandidateStored) {
+  auto& op = store_->op();
+  // An empty candidate only reads: nothing stored yet, and still nothing after.
+  EXPECT_EQ(op.signingKey("", 5).value(), "");
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM op_keys"), 0);
+  auto first = op.signingKey("sealed-key-1", 10);
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_EQ(*first, "sealed-key-1");
+  EXPECT_EQ(op.signingKey("sealed-key-2", 20).value(), "sealed-key-1");
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM op_keys"), 1);
+  EXPECT_EQ(scalar("SELECT created_at FROM op_keys"), 10);
+  EXPECT_EQ(op.signingKey("", 15).value(), "sealed-key-1");
+  // Another node on the same database gets the same key.
+  auto node = openStore(url_);
+  ASSERT_TRUE(node);
+  EXPECT_EQ((*node)->op().signingKey("sealed-key-3", 30).value(), "sealed-key-1");
+}
+
+TEST_P(StoreContract, ConcurrentSigningKeyCandidatesAllGetTheOneStored) {
+  // Several nodes starting at once, each with its own candidate.
+  std::vector<std::unique_ptr<Store>> nodes;
+  for (int i = 0; i < 4; ++i) nodes.push_back(std::move(openStore(url_).value()));
+  constexpr int kCallers = 8;
+  std::vector<core::Result<std::string>> keys(kCallers, std::string());
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCallers; ++i) {
+    threads.emplace_back([&, i] {
+      keys[static_cast<std::size_t>(i)] =
+          nodes[static_cast<std::size_t>(i) % nodes.size()]->op().signingKey(
+              "candidate-" + std::to_string(i), 100 + i);
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::string> distinct;
+  for (const auto& k : keys) {
+    ASSERT_TRUE(k) << k.error().message;
+    distinct.insert(*k);
+  }
+  ASSERT_EQ(distinct.size(), 1U);
+  EXPECT_TRUE(distinct.begin()->starts_with("candidate-"));
+  EXPECT_EQ(store_->op().signingKey("late", 1000).value(), *distinct.begin());
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM op_keys"), 1);
+}
+
+TEST_P(StoreContract, DeletingAUserDeletesItsOpConsentsAndCodes) {
+  auto& op = store_->op();
+  const User gone = make("gone@example.com", "goneuser");
+  const User kept = make("kept@example.com", "keptuser");
+  ASSERT_TRUE(op.createClient(opClient("app", 1)));
+  for (const User& u : {gone, kept}) {
+    ASSERT_TRUE(op.saveConsent(u.id, "app", "openid", 10));
+    ASSERT_TRUE(op.putCode({"code-" + u.username, "app", u.id, "{}", 10, 4'000'000'000}));
+  }
+  ASSERT_TRUE(store_->users().remove(gone.id, "admin"));
+  EXPECT_FALSE(op.findConsent(gone.id, "app").value());
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM op_codes WHERE user_id = " + std::to_string(gone.id)), 0);
+  EXPECT_EQ(op.redeemCode("code-goneuser", "s", 20).value().outcome,
+            CodeRedemption::Outcome::Unknown);
+  EXPECT_EQ(op.findConsent(kept.id, "app").value(), std::optional<std::string>("openid"));
+  EXPECT_EQ(op.redeemCode("code-keptuser", "s", 20).value().outcome,
+            CodeRedemption::Outcome::Redeemed);
+  EXPECT_TRUE(op.findClient("app").value());  // the client stays
+}
+
 std::vector<std::string> backends() {
   std::vector<std::string> out{"sqlite"};
   if (const char* pg = std::getenv("GATEHOUSE_TEST_POSTGRES_URL");

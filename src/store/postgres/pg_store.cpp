@@ -3,6 +3,11 @@
 #include <chrono>
 #include <variant>
 
+#include <boost/json/array.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
 #include "store/backend_common.hpp"
 #include "store/postgres/pg_db.hpp"
 
@@ -209,6 +214,52 @@ CREATE TABLE mail_outbox (
   last_error      TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX mail_outbox_due ON mail_outbox (state, next_attempt_at);
+)sql",
+    // 8: Gatehouse as an OpenID Provider: clients (lists as JSON arrays), consents, authorization
+    // codes (keyed digests only; used_at NULL while unspent) and the one sealed signing key.
+    // Keys are named <table>_<column>_key so a duplicate reports the column, as on SQLite.
+    R"sql(
+CREATE TABLE op_clients (
+  client_id                 TEXT NOT NULL,
+  name                      TEXT NOT NULL DEFAULT '',
+  secret_hash               TEXT NOT NULL DEFAULT '',
+  redirect_uris             TEXT NOT NULL DEFAULT '[]',
+  post_logout_redirect_uris TEXT NOT NULL DEFAULT '[]',
+  grant_types               TEXT NOT NULL DEFAULT '[]',
+  scope                     TEXT NOT NULL DEFAULT '',
+  is_public                 BOOLEAN NOT NULL DEFAULT FALSE,
+  first_party               BOOLEAN NOT NULL DEFAULT FALSE,
+  created_at                BIGINT NOT NULL,
+  secret_rotated_at         BIGINT NOT NULL DEFAULT 0,
+  CONSTRAINT op_clients_client_id_key PRIMARY KEY (client_id)
+);
+CREATE TABLE op_consents (
+  user_id    BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  client_id  TEXT NOT NULL REFERENCES op_clients(client_id) ON DELETE CASCADE,
+  scope      TEXT NOT NULL,
+  granted_at BIGINT NOT NULL,
+  PRIMARY KEY (user_id, client_id)
+);
+CREATE INDEX op_consents_client ON op_consents (client_id);
+CREATE TABLE op_codes (
+  hash       TEXT NOT NULL,
+  client_id  TEXT NOT NULL REFERENCES op_clients(client_id) ON DELETE CASCADE,
+  user_id    BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  data       TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  used_at    BIGINT,
+  session_id TEXT NOT NULL DEFAULT '',
+  CONSTRAINT op_codes_hash_key PRIMARY KEY (hash)
+);
+CREATE INDEX op_codes_expiry ON op_codes (expires_at);
+CREATE INDEX op_codes_client ON op_codes (client_id);
+CREATE INDEX op_codes_user ON op_codes (user_id);
+CREATE TABLE op_keys (
+  id         INTEGER PRIMARY KEY CHECK (id = 1),
+  sealed     TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
 )sql",
 };
 
@@ -1306,6 +1357,219 @@ class PgMail final : public MailStore {
   Pool& pool_;
 };
 
+// A client's URI and grant-type lists as stored: a JSON array of strings, in the client's order.
+std::string listToJson(const std::vector<std::string>& list) {
+  boost::json::array array;
+  array.reserve(list.size());
+  for (const auto& item : list) array.emplace_back(item);
+  return boost::json::serialize(array);
+}
+
+core::Result<std::vector<std::string>> listFromJson(std::string_view text) {
+  boost::system::error_code ec;
+  const boost::json::value value = boost::json::parse(text, ec);
+  if (ec || !value.is_array()) return makeError(Errc::Internal, "op_clients: list is not an array");
+  std::vector<std::string> out;
+  out.reserve(value.get_array().size());
+  for (const auto& item : value.get_array()) {
+    if (!item.is_string()) return makeError(Errc::Internal, "op_clients: list item not a string");
+    out.emplace_back(item.get_string());
+  }
+  return out;
+}
+
+constexpr std::string_view kClientSelect =
+    "SELECT client_id, name, secret_hash, redirect_uris, post_logout_redirect_uris, grant_types, "
+    "scope, is_public, first_party, created_at, secret_rotated_at FROM op_clients ";
+
+core::Result<OpClient> readClient(const Rows& r, int i) {
+  OpClient client;
+  client.client_id = r.text(i, 0);
+  client.name = r.text(i, 1);
+  client.secret_hash = r.text(i, 2);
+  for (auto [column, list] :
+       {std::pair{3, &client.redirect_uris}, std::pair{4, &client.post_logout_redirect_uris},
+        std::pair{5, &client.grant_types}}) {
+    auto parsed = listFromJson(r.text(i, column));
+    if (!parsed) return tl::unexpected(parsed.error());
+    *list = std::move(*parsed);
+  }
+  client.scope = r.text(i, 6);
+  client.is_public = r.boolean(i, 7);
+  client.first_party = r.boolean(i, 8);
+  client.created_at = r.int64(i, 9);
+  client.secret_rotated_at = r.int64(i, 10);
+  return client;
+}
+
+constexpr std::string_view kCodeColumns =
+    "hash, client_id, user_id, data, created_at, expires_at, used_at, session_id";
+
+OpCode readCode(const Rows& r, int i) {
+  return OpCode{r.text(i, 0), r.text(i, 1),  r.int64(i, 2),
+                r.text(i, 3), r.int64(i, 4), r.int64(i, 5)};
+}
+
+// Consents and codes go with their client and their user through the foreign keys' cascades.
+class PgOp final : public OpStore {
+ public:
+  explicit PgOp(Pool& pool) : pool_(pool) {}
+
+  core::Result<OpClient> createClient(const OpClient& client) override {
+    auto ok = run(
+        pool_,
+        "INSERT INTO op_clients (client_id, name, secret_hash, redirect_uris, "
+        "post_logout_redirect_uris, grant_types, scope, is_public, first_party, "
+        "created_at, secret_rotated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+        "$10, $11)",
+        {client.client_id, client.name, client.secret_hash, listToJson(client.redirect_uris),
+         listToJson(client.post_logout_redirect_uris), listToJson(client.grant_types), client.scope,
+         client.is_public, client.first_party, client.created_at, client.secret_rotated_at});
+    if (!ok) return tl::unexpected(ok.error());
+    return client;
+  }
+
+  core::Result<std::optional<OpClient>> findClient(std::string_view client_id) override {
+    return pool_.with<std::optional<OpClient>>(
+        [&](Connection& c) -> core::Result<std::optional<OpClient>> {
+          auto rows = c.query(std::string(kClientSelect) + "WHERE client_id = $1", {client_id});
+          if (!rows) return tl::unexpected(rows.error());
+          if (rows->empty()) return std::optional<OpClient>{};
+          auto client = readClient(*rows, 0);
+          if (!client) return tl::unexpected(client.error());
+          return std::optional(std::move(*client));
+        });
+  }
+
+  core::Result<std::vector<OpClient>> listClients() override {
+    return pool_.with<std::vector<OpClient>>(
+        [&](Connection& c) -> core::Result<std::vector<OpClient>> {
+          auto rows = c.query(std::string(kClientSelect) + "ORDER BY created_at, client_id");
+          if (!rows) return tl::unexpected(rows.error());
+          std::vector<OpClient> out;
+          out.reserve(static_cast<std::size_t>(rows->size()));
+          for (int i = 0; i < rows->size(); ++i) {
+            auto client = readClient(*rows, i);
+            if (!client) return tl::unexpected(client.error());
+            out.push_back(std::move(*client));
+          }
+          return out;
+        });
+  }
+
+  core::Status removeClient(std::string_view client_id) override {
+    return run(pool_, "DELETE FROM op_clients WHERE client_id = $1", {client_id}, "client");
+  }
+
+  core::Status setClientSecret(std::string_view client_id, std::string_view secret_hash,
+                               std::int64_t now) override {
+    return pool_
+        .transaction<std::monostate>([&](Connection& c) -> core::Result<std::monostate> {
+          auto kind = c.query("SELECT is_public FROM op_clients WHERE client_id = $1 FOR UPDATE",
+                              {client_id});
+          if (!kind) return tl::unexpected(kind.error());
+          if (kind->empty()) return makeError(Errc::NotFound, "client");
+          if (kind->boolean(0, 0)) return makeError(Errc::FailedPrecondition, "public client");
+          auto set = c.query(
+              "UPDATE op_clients SET secret_hash = $1, secret_rotated_at = $2 WHERE client_id = "
+              "$3",
+              {secret_hash, now, client_id});
+          if (!set) return tl::unexpected(set.error());
+          return std::monostate{};
+        })
+        .map([](std::monostate) {});
+  }
+
+  core::Status saveConsent(std::int64_t user_id, std::string_view client_id, std::string_view scope,
+                           std::int64_t now) override {
+    return run(pool_,
+               "INSERT INTO op_consents (user_id, client_id, scope, granted_at) VALUES ($1, $2, "
+               "$3, $4) ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, "
+               "granted_at = excluded.granted_at",
+               {user_id, client_id, scope, now});
+  }
+
+  core::Result<std::optional<std::string>> findConsent(std::int64_t user_id,
+                                                       std::string_view client_id) override {
+    return pool_.with<std::optional<std::string>>(
+        [&](Connection& c) -> core::Result<std::optional<std::string>> {
+          auto rows = c.query("SELECT scope FROM op_consents WHERE user_id = $1 AND client_id = $2",
+                              {user_id, client_id});
+          if (!rows) return tl::unexpected(rows.error());
+          if (rows->empty()) return std::optional<std::string>{};
+          return std::optional(rows->text(0, 0));
+        });
+  }
+
+  core::Status putCode(const OpCode& code) override {
+    return run(
+        pool_,
+        "INSERT INTO op_codes (hash, client_id, user_id, data, created_at, expires_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6)",
+        {code.hash, code.client_id, code.user_id, code.data, code.created_at, code.expires_at});
+  }
+
+  core::Result<CodeRedemption> redeemCode(std::string_view hash, std::string_view session_id,
+                                          std::int64_t now) override {
+    return pool_.transaction<CodeRedemption>([&](Connection& c) -> core::Result<CodeRedemption> {
+      // Compare-and-set in one statement: a concurrent redeemer waits for this row's lock, then
+      // PostgreSQL re-checks used_at on the committed row and updates nothing.
+      auto spent = c.query(
+          "UPDATE op_codes SET used_at = $2, session_id = $3 WHERE hash = $1 "
+          "AND used_at IS NULL AND expires_at > $2 RETURNING " +
+              std::string(kCodeColumns),
+          {hash, now, session_id});
+      if (!spent) return tl::unexpected(spent.error());
+      CodeRedemption out;
+      if (!spent->empty()) {
+        out.outcome = CodeRedemption::Outcome::Redeemed;
+        out.code = readCode(*spent, 0);
+        return out;
+      }
+      // A new snapshot (READ COMMITTED): the spend that beat this one is visible.
+      auto seen =
+          c.query("SELECT " + std::string(kCodeColumns) + " FROM op_codes WHERE hash = $1", {hash});
+      if (!seen) return tl::unexpected(seen.error());
+      if (seen->empty() || seen->isNull(0, 6)) return out;
+      out.outcome = CodeRedemption::Outcome::Replayed;
+      out.code = readCode(*seen, 0);
+      out.session_id = seen->text(0, 7);
+      return out;
+    });
+  }
+
+  core::Status purgeCodes(std::int64_t before) override {
+    return run(pool_, "DELETE FROM op_codes WHERE expires_at < $1", {before});
+  }
+
+  core::Result<std::string> signingKey(std::string_view candidate, std::int64_t now) override {
+    // An empty candidate only reads (an empty key is never stored).
+    if (candidate.empty()) {
+      return pool_.with<std::string>([&](Connection& c) -> core::Result<std::string> {
+        auto stored = c.query("SELECT sealed FROM op_keys WHERE id = 1");
+        if (!stored) return tl::unexpected(stored.error());
+        return stored->empty() ? std::string() : stored->text(0, 0);
+      });
+    }
+    return pool_.transaction<std::string>([&](Connection& c) -> core::Result<std::string> {
+      // A racing insert waits for the first one to commit, then does nothing; the read after it
+      // (a new snapshot) sees the first key.
+      auto put = c.query(
+          "INSERT INTO op_keys (id, sealed, created_at) VALUES (1, $1, $2) ON CONFLICT (id) DO "
+          "NOTHING",
+          {candidate, now});
+      if (!put) return tl::unexpected(put.error());
+      auto stored = c.query("SELECT sealed FROM op_keys WHERE id = 1");
+      if (!stored) return tl::unexpected(stored.error());
+      if (stored->empty()) return makeError(Errc::Internal, "op_keys: no key after insert");
+      return stored->text(0, 0);
+    });
+  }
+
+ private:
+  Pool& pool_;
+};
+
 class PgStore final : public Store {
  public:
   PgStore(const std::string& url, std::size_t pool_size)
@@ -1317,7 +1581,8 @@ class PgStore final : public Store {
         api_keys_(pool_),
         identities_(pool_),
         mfa_(pool_),
-        mail_(pool_) {}
+        mail_(pool_),
+        op_(pool_) {}
 
   UserStore& users() override { return users_; }
   SessionStore& sessions() override { return sessions_; }
@@ -1327,6 +1592,7 @@ class PgStore final : public Store {
   IdentityStore& identities() override { return identities_; }
   MfaStore& mfa() override { return mfa_; }
   MailStore& mail() override { return mail_; }
+  OpStore& op() override { return op_; }
 
   core::Status ping() override { return run(pool_, "SELECT 1", {}); }
 
@@ -1383,6 +1649,7 @@ class PgStore final : public Store {
   PgIdentities identities_;
   PgMfa mfa_;
   PgMail mail_;
+  PgOp op_;
 };
 
 }  // namespace

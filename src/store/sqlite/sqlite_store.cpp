@@ -5,6 +5,11 @@
 #include <system_error>
 #include <unistd.h>
 
+#include <boost/json/array.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
 #include "store/backend_common.hpp"
 #include "store/sqlite/sqlite_db.hpp"
 
@@ -189,6 +194,49 @@ CREATE TABLE mail_outbox (
   last_error      TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX mail_outbox_due ON mail_outbox(state, next_attempt_at);
+)sql",
+    // 8: Gatehouse as an OpenID Provider: clients (lists as JSON arrays), consents, authorization
+    // codes (keyed digests only; used_at NULL while unspent) and the one sealed signing key.
+    R"sql(
+CREATE TABLE op_clients (
+  client_id                 TEXT PRIMARY KEY,
+  name                      TEXT NOT NULL DEFAULT '',
+  secret_hash               TEXT NOT NULL DEFAULT '',
+  redirect_uris             TEXT NOT NULL DEFAULT '[]',
+  post_logout_redirect_uris TEXT NOT NULL DEFAULT '[]',
+  grant_types               TEXT NOT NULL DEFAULT '[]',
+  scope                     TEXT NOT NULL DEFAULT '',
+  is_public                 INTEGER NOT NULL DEFAULT 0,
+  first_party               INTEGER NOT NULL DEFAULT 0,
+  created_at                INTEGER NOT NULL,
+  secret_rotated_at         INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE op_consents (
+  user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  client_id  TEXT NOT NULL REFERENCES op_clients(client_id) ON DELETE CASCADE,
+  scope      TEXT NOT NULL,
+  granted_at INTEGER NOT NULL,
+  PRIMARY KEY (user_id, client_id)
+);
+CREATE INDEX op_consents_client ON op_consents(client_id);
+CREATE TABLE op_codes (
+  hash       TEXT PRIMARY KEY,
+  client_id  TEXT NOT NULL REFERENCES op_clients(client_id) ON DELETE CASCADE,
+  user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  data       TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  used_at    INTEGER,
+  session_id TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX op_codes_expiry ON op_codes(expires_at);
+CREATE INDEX op_codes_client ON op_codes(client_id);
+CREATE INDEX op_codes_user ON op_codes(user_id);
+CREATE TABLE op_keys (
+  id         INTEGER PRIMARY KEY CHECK (id = 1),
+  sealed     TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
 )sql",
 };
 
@@ -1419,6 +1467,229 @@ class SqliteMail final : public MailStore {
   ConnectionPool& pool_;
 };
 
+// A client's URI and grant-type lists as stored: a JSON array of strings, in the client's order.
+std::string listToJson(const std::vector<std::string>& list) {
+  boost::json::array array;
+  array.reserve(list.size());
+  for (const auto& item : list) array.emplace_back(item);
+  return boost::json::serialize(array);
+}
+
+core::Result<std::vector<std::string>> listFromJson(std::string_view text) {
+  boost::system::error_code ec;
+  const boost::json::value value = boost::json::parse(text, ec);
+  if (ec || !value.is_array()) return makeError(Errc::Internal, "op_clients: list is not an array");
+  std::vector<std::string> out;
+  out.reserve(value.get_array().size());
+  for (const auto& item : value.get_array()) {
+    if (!item.is_string()) return makeError(Errc::Internal, "op_clients: list item not a string");
+    out.emplace_back(item.get_string());
+  }
+  return out;
+}
+
+constexpr std::string_view kClientSelect =
+    "SELECT client_id, name, secret_hash, redirect_uris, post_logout_redirect_uris, grant_types, "
+    "scope, is_public, first_party, created_at, secret_rotated_at FROM op_clients ";
+
+core::Result<OpClient> readClient(const Statement& s) {
+  OpClient client;
+  client.client_id = s.text(0);
+  client.name = s.text(1);
+  client.secret_hash = s.text(2);
+  for (auto [column, list] :
+       {std::pair{3, &client.redirect_uris}, std::pair{4, &client.post_logout_redirect_uris},
+        std::pair{5, &client.grant_types}}) {
+    auto parsed = listFromJson(s.text(column));
+    if (!parsed) return tl::unexpected(parsed.error());
+    *list = std::move(*parsed);
+  }
+  client.scope = s.text(6);
+  client.is_public = s.int64(7) != 0;
+  client.first_party = s.int64(8) != 0;
+  client.created_at = s.int64(9);
+  client.secret_rotated_at = s.int64(10);
+  return client;
+}
+
+constexpr std::string_view kCodeSelect =
+    "SELECT hash, client_id, user_id, data, created_at, expires_at, used_at, session_id FROM "
+    "op_codes ";
+
+OpCode readCode(const Statement& s) {
+  return OpCode{s.text(0), s.text(1), s.int64(2), s.text(3), s.int64(4), s.int64(5)};
+}
+
+// Consents and codes go with their client and their user through the foreign keys' cascades
+// (every connection turns foreign keys on).
+class SqliteOp final : public OpStore {
+ public:
+  explicit SqliteOp(ConnectionPool& pool) : pool_(pool) {}
+
+  core::Result<OpClient> createClient(const OpClient& client) override {
+    auto ok =
+        run(pool_,
+            "INSERT INTO op_clients (client_id, name, secret_hash, redirect_uris, "
+            "post_logout_redirect_uris, grant_types, scope, is_public, first_party, created_at, "
+            "secret_rotated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            nullptr, client.client_id, client.name, client.secret_hash,
+            listToJson(client.redirect_uris), listToJson(client.post_logout_redirect_uris),
+            listToJson(client.grant_types), client.scope, std::int64_t{client.is_public ? 1 : 0},
+            std::int64_t{client.first_party ? 1 : 0}, client.created_at, client.secret_rotated_at);
+    if (!ok) return tl::unexpected(ok.error());
+    return client;
+  }
+
+  core::Result<std::optional<OpClient>> findClient(std::string_view client_id) override {
+    return pool_.with([&](Connection& c) -> core::Result<std::optional<OpClient>> {
+      auto stmt = c.prepare(std::string(kClientSelect) + "WHERE client_id = ?");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, client_id);
+      auto row = stmt->step();
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) return std::optional<OpClient>{};
+      auto client = readClient(*stmt);
+      if (!client) return tl::unexpected(client.error());
+      return std::optional(std::move(*client));
+    });
+  }
+
+  core::Result<std::vector<OpClient>> listClients() override {
+    return pool_.with([&](Connection& c) -> core::Result<std::vector<OpClient>> {
+      auto stmt = c.prepare(std::string(kClientSelect) + "ORDER BY created_at, client_id");
+      if (!stmt) return tl::unexpected(stmt.error());
+      std::vector<OpClient> out;
+      for (;;) {
+        auto row = stmt->step();
+        if (!row) return tl::unexpected(row.error());
+        if (!*row) return out;
+        auto client = readClient(*stmt);
+        if (!client) return tl::unexpected(client.error());
+        out.push_back(std::move(*client));
+      }
+    });
+  }
+
+  core::Status removeClient(std::string_view client_id) override {
+    return run(pool_, "DELETE FROM op_clients WHERE client_id = ?", "client", client_id);
+  }
+
+  core::Status setClientSecret(std::string_view client_id, std::string_view secret_hash,
+                               std::int64_t now) override {
+    auto done = pool_.transaction<bool>([&](Connection& c) -> core::Result<bool> {
+      auto kind = c.prepare("SELECT is_public FROM op_clients WHERE client_id = ?");
+      if (!kind) return tl::unexpected(kind.error());
+      kind->bind(1, client_id);
+      auto row = kind->step();
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) return makeError(Errc::NotFound, "client");
+      if (kind->int64(0) != 0) return makeError(Errc::FailedPrecondition, "public client");
+      auto set = c.prepare(
+          "UPDATE op_clients SET secret_hash = ?, secret_rotated_at = ? WHERE client_id = ?");
+      if (!set) return tl::unexpected(set.error());
+      bindAll(*set, secret_hash, now, client_id);
+      if (auto ok = set->run(); !ok) return tl::unexpected(ok.error());
+      return true;
+    });
+    if (!done) return tl::unexpected(done.error());
+    return {};
+  }
+
+  core::Status saveConsent(std::int64_t user_id, std::string_view client_id, std::string_view scope,
+                           std::int64_t now) override {
+    return run(pool_,
+               "INSERT INTO op_consents (user_id, client_id, scope, granted_at) VALUES (?, ?, ?, "
+               "?) ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, "
+               "granted_at = excluded.granted_at",
+               nullptr, user_id, client_id, scope, now);
+  }
+
+  core::Result<std::optional<std::string>> findConsent(std::int64_t user_id,
+                                                       std::string_view client_id) override {
+    return pool_.with([&](Connection& c) -> core::Result<std::optional<std::string>> {
+      auto stmt = c.prepare("SELECT scope FROM op_consents WHERE user_id = ? AND client_id = ?");
+      if (!stmt) return tl::unexpected(stmt.error());
+      bindAll(*stmt, user_id, client_id);
+      auto row = stmt->step();
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) return std::optional<std::string>{};
+      return std::optional(stmt->text(0));
+    });
+  }
+
+  core::Status putCode(const OpCode& code) override {
+    return run(pool_,
+               "INSERT INTO op_codes (hash, client_id, user_id, data, created_at, expires_at) "
+               "VALUES (?, ?, ?, ?, ?, ?)",
+               nullptr, code.hash, code.client_id, code.user_id, code.data, code.created_at,
+               code.expires_at);
+  }
+
+  core::Result<CodeRedemption> redeemCode(std::string_view hash, std::string_view session_id,
+                                          std::int64_t now) override {
+    // BEGIN IMMEDIATE holds SQLite's write lock from the read to the commit: of two redeemers
+    // (threads or processes), the second reads the code the first spent.
+    return pool_.transaction<CodeRedemption>([&](Connection& c) -> core::Result<CodeRedemption> {
+      auto stmt = c.prepare(std::string(kCodeSelect) + "WHERE hash = ?");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, hash);
+      auto row = stmt->step();
+      if (!row) return tl::unexpected(row.error());
+      CodeRedemption out;
+      if (!*row) return out;
+      out.code = readCode(*stmt);
+      if (!stmt->isNull(6)) {
+        out.outcome = CodeRedemption::Outcome::Replayed;
+        out.session_id = stmt->text(7);
+        return out;
+      }
+      if (out.code.expires_at <= now) return CodeRedemption{};
+      auto spend = c.prepare(
+          "UPDATE op_codes SET used_at = ?, session_id = ? WHERE hash = ? AND used_at IS NULL");
+      if (!spend) return tl::unexpected(spend.error());
+      bindAll(*spend, now, session_id, hash);
+      if (auto ok = spend->run(); !ok) return tl::unexpected(ok.error());
+      if (c.changes() != 1) return makeError(Errc::Internal, "code changed while locked");
+      out.outcome = CodeRedemption::Outcome::Redeemed;
+      return out;
+    });
+  }
+
+  core::Status purgeCodes(std::int64_t before) override {
+    return run(pool_, "DELETE FROM op_codes WHERE expires_at < ?", nullptr, before);
+  }
+
+  core::Result<std::string> signingKey(std::string_view candidate, std::int64_t now) override {
+    // An empty candidate only reads (an empty key is never stored).
+    if (candidate.empty()) {
+      return pool_.with([&](Connection& c) -> core::Result<std::string> {
+        auto stored = c.prepare("SELECT sealed FROM op_keys WHERE id = 1");
+        if (!stored) return tl::unexpected(stored.error());
+        auto row = stored->step();
+        if (!row) return tl::unexpected(row.error());
+        return *row ? stored->text(0) : std::string();
+      });
+    }
+    return pool_.transaction<std::string>([&](Connection& c) -> core::Result<std::string> {
+      auto put = c.prepare(
+          "INSERT INTO op_keys (id, sealed, created_at) VALUES (1, ?, ?) ON CONFLICT (id) DO "
+          "NOTHING");
+      if (!put) return tl::unexpected(put.error());
+      bindAll(*put, candidate, now);
+      if (auto ok = put->run(); !ok) return tl::unexpected(ok.error());
+      auto stored = c.prepare("SELECT sealed FROM op_keys WHERE id = 1");
+      if (!stored) return tl::unexpected(stored.error());
+      auto row = stored->step();
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) return makeError(Errc::Internal, "op_keys: no key after insert");
+      return stored->text(0);
+    });
+  }
+
+ private:
+  ConnectionPool& pool_;
+};
+
 class SqliteStore final : public Store {
  public:
   explicit SqliteStore(std::unique_ptr<ConnectionPool> pool)
@@ -1430,7 +1701,8 @@ class SqliteStore final : public Store {
         api_keys_(*pool_),
         identities_(*pool_),
         mfa_(*pool_),
-        mail_(*pool_) {}
+        mail_(*pool_),
+        op_(*pool_) {}
 
   UserStore& users() override { return users_; }
   SessionStore& sessions() override { return sessions_; }
@@ -1440,6 +1712,7 @@ class SqliteStore final : public Store {
   IdentityStore& identities() override { return identities_; }
   MfaStore& mfa() override { return mfa_; }
   MailStore& mail() override { return mail_; }
+  OpStore& op() override { return op_; }
 
   core::Status ping() override {
     return pool_->with([](Connection& c) -> core::Status {
@@ -1494,6 +1767,7 @@ class SqliteStore final : public Store {
   SqliteIdentities identities_;
   SqliteMfa mfa_;
   SqliteMail mail_;
+  SqliteOp op_;
 };
 
 }  // namespace

@@ -12,9 +12,10 @@ TEST(Policy, DefaultsAreTheSeeds) {
   EXPECT_EQ(p.permissionsOf("user"), (Perms{"posts:read", "posts:write", "users:read"}));
   EXPECT_EQ(p.permissionsOf("moderator"),
             (Perms{"posts:delete", "posts:read", "posts:write", "users:read", "users:write"}));
-  EXPECT_EQ(p.permissionsOf("admin"),
-            (Perms{"analytics:view", "posts:delete", "posts:read", "posts:write", "roles:manage",
-                   "tokens:introspect", "users:delete", "users:read", "users:write"}));
+  EXPECT_EQ(
+      p.permissionsOf("admin"),
+      (Perms{"analytics:view", "clients:manage", "posts:delete", "posts:read", "posts:write",
+             "roles:manage", "tokens:introspect", "users:delete", "users:read", "users:write"}));
   EXPECT_EQ(p.roles(), (Perms{"admin", "moderator", "user"}));
   EXPECT_TRUE(p.permissionsOf("nobody").empty());
 }

@@ -1,0 +1,163 @@
+// The OpenID Provider's client registry for administrators (API.md: /api/v1/clients,
+// clients:manage), the same as `gatehouse client ...`.
+#include <boost/json/array.hpp>
+
+#include "api/body.hpp"
+#include "api/route.hpp"
+#include "api/services.hpp"
+#include "op/provider.hpp"
+
+namespace gatehouse::api {
+namespace {
+
+namespace json = boost::json;
+using http::Lane;
+
+json::array textArray(const std::vector<std::string>& items) {
+  json::array out;
+  for (const auto& s : items) out.emplace_back(s);
+  return out;
+}
+
+}  // namespace
+
+json::object clientJson(const store::OpClient& c) {
+  return {{"client_id", c.client_id},
+          {"name", c.name},
+          {"redirect_uris", textArray(c.redirect_uris)},
+          {"post_logout_redirect_uris", textArray(c.post_logout_redirect_uris)},
+          {"grant_types", textArray(c.grant_types)},
+          {"scope", c.scope},
+          {"public", c.is_public},
+          {"first_party", c.first_party},
+          {"created_at", rfc3339(c.created_at)}};
+}
+
+namespace {
+
+http::Response storeError(const core::Error& e, const http::Request& r) {
+  const auth::Errc code =
+      e.code == core::Errc::Unavailable ? auth::Errc::Unavailable : auth::Errc::Internal;
+  return errorResponse({code, e.message, {}, 0}, r);
+}
+
+void audit(Call& c, std::string type, const std::string& client_id) {
+  const auto origin = clientOf(c.request);
+  c.services.audit.record({std::move(type), origin.request_id, c.who->user->id, std::nullopt,
+                           origin.ip, origin.user_agent, json::object{{"client_id", client_id}}});
+}
+
+http::Response list(Call& c) {
+  auto clients = c.services.provider->clients().list();
+  if (!clients) return storeError(clients.error(), c.request);
+  json::array items;
+  for (const auto& client : *clients) items.push_back(clientJson(client));
+  return http::Response::json(200, json::object{{"items", std::move(items)}});
+}
+
+http::Response create(Call& c) {
+  Body& body = *c.body;
+  body.forbidOthers({"name", "redirect_uris", "post_logout_redirect_uris", "grant_types", "scope",
+                     "public", "first_party"});
+  op::NewClient request{
+      body.requiredString("name"),
+      body.optionalStringList("redirect_uris").value_or(std::vector<std::string>{}),
+      body.optionalStringList("post_logout_redirect_uris").value_or(std::vector<std::string>{}),
+      body.optionalStringList("grant_types").value_or(std::vector<std::string>{}),
+      body.optionalString("scope"),
+      body.optionalBool("public").value_or(false),
+      body.optionalBool("first_party").value_or(false)};
+  if (!body.ok()) return validationError(body.errors());
+  auto created = c.services.provider->clients().create(request);
+  if (!created) {
+    if (created.error().code == core::Errc::InvalidArgument)
+      return validationError({{{"body"}, created.error().message, "value_error"}});
+    return storeError(created.error(), c.request);
+  }
+  audit(c, "client.created", created->client.client_id);
+  json::object out = clientJson(created->client);
+  if (!created->secret.empty()) out["client_secret"] = created->secret;
+  http::Response res = http::Response::json(201, out);
+  res.set("Cache-Control", "no-store");
+  return res;
+}
+
+http::Response remove(Call& c) {
+  const std::string& id = c.request.path_params.at("client_id");
+  if (auto ok = c.services.provider->clients().remove(id); !ok) {
+    if (ok.error().code == core::Errc::NotFound)
+      return http::Response::detail(404, "Client not found");
+    return storeError(ok.error(), c.request);
+  }
+  audit(c, "client.deleted", id);
+  return http::Response::empty(204);
+}
+
+http::Response rotate(Call& c) {
+  const std::string& id = c.request.path_params.at("client_id");
+  auto secret = c.services.provider->clients().rotateSecret(id);
+  if (!secret) {
+    if (secret.error().code == core::Errc::NotFound)
+      return http::Response::detail(404, "Client not found");
+    if (secret.error().code == core::Errc::FailedPrecondition)
+      return http::Response::detail(409, "A public client has no secret");
+    return storeError(secret.error(), c.request);
+  }
+  audit(c, "client.secret_rotated", id);
+  http::Response res =
+      http::Response::json(200, json::object{{"client_id", id}, {"client_secret", *secret}});
+  res.set("Cache-Control", "no-store");
+  return res;
+}
+
+}  // namespace
+
+void addClientRoutes(RouteTable& t) {
+  t.add({.method = "GET",
+         .path = "/api/v1/clients",
+         .credential = Credential::TokenOrKey,
+         .permissions = {"clients:manage"},
+         .lane = Lane::Storage,
+         .summary = "The OpenID Provider's registered clients",
+         .tag = "clients",
+         .replies = {{200, "Clients (never their secrets)", "OpClientList"}},
+         .handler = list});
+  t.add({.method = "POST",
+         .path = "/api/v1/clients",
+         .credential = Credential::TokenOrKey,
+         .permissions = {"clients:manage"},
+         .lane = Lane::Storage,
+         .summary = "Register a client; a confidential client's secret is shown once",
+         .tag = "clients",
+         .description =
+             "Redirect URIs match exactly: https, http only to localhost/127.0.0.1/[::1], or a "
+             "private-use scheme (RFC 8252). Without grant_types: authorization_code and "
+             "refresh_token when redirect URIs are given (authorization_code alone for a public "
+             "client), else client_credentials.",
+         .body = BodyKind::Json,
+         .body_schema = "OpClientCreate",
+         .replies = {{201, "The client, with client_secret when confidential", "OpClient"}},
+         .handler = create});
+  t.add({.method = "DELETE",
+         .path = "/api/v1/clients/{client_id}",
+         .credential = Credential::TokenOrKey,
+         .permissions = {"clients:manage"},
+         .lane = Lane::Storage,
+         .summary = "Delete a client (its consents and unused codes go with it)",
+         .tag = "clients",
+         .replies = {{204, "Deleted", ""}, {404, "Client not found", "ErrorDetail"}},
+         .handler = remove});
+  t.add({.method = "POST",
+         .path = "/api/v1/clients/{client_id}/secret",
+         .credential = Credential::TokenOrKey,
+         .permissions = {"clients:manage"},
+         .lane = Lane::Storage,
+         .summary = "Rotate a confidential client's secret (the old one stops working)",
+         .tag = "clients",
+         .replies = {{200, "The new secret, shown once", "OpClient"},
+                     {404, "Client not found", "ErrorDetail"},
+                     {409, "A public client has no secret", "ErrorDetail"}},
+         .handler = rotate});
+}
+
+}  // namespace gatehouse::api

@@ -1,0 +1,620 @@
+// Gatehouse as an OpenID Provider (API.md, Gatehouse as an OpenID Provider): /oauth2/* and the
+// discovery document. The protocol lives in op::Provider; this file turns requests into its
+// calls and its answers into redirects, pages and OAuth JSON.
+#include <boost/json/array.hpp>
+#include <boost/json/value_from.hpp>
+#include <spdlog/spdlog.h>
+
+#include "api/body.hpp"
+#include "api/page_support.hpp"
+#include "api/route.hpp"
+#include "api/services.hpp"
+#include "core/base64url.hpp"
+#include "core/uri_path.hpp"
+#include "op/provider.hpp"
+#include "op/uris.hpp"
+#include "rbac/policy.hpp"
+#include "ui/pages.hpp"
+
+namespace gatehouse::api {
+namespace {
+
+namespace json = boost::json;
+using http::Lane;
+using op::OpErrc;
+using op::OpError;
+
+using Params = std::vector<std::pair<std::string, std::string>>;
+
+// RFC 6749 §5.2 and RFC 6750 §3.1 statuses.
+int statusOf(OpErrc code) {
+  switch (code) {
+    case OpErrc::InvalidClient:
+    case OpErrc::InvalidToken:
+      return 401;
+    case OpErrc::InsufficientScope:
+      return 403;
+    case OpErrc::ServerError:
+      return 500;
+    case OpErrc::TemporarilyUnavailable:
+      return 503;
+    default:
+      return 400;
+  }
+}
+
+void logRefusal(const http::Request& r, const OpError& e) {
+  spdlog::info("request_id={} oauth2 {}: {}", r.request_id, op::errorName(e.code),
+               e.detail.empty() ? e.description : e.detail);
+}
+
+// {"error", "error_description"}, never cached.
+http::Response oauthError(const http::Request& r, const OpError& e, bool basic = false) {
+  logRefusal(r, e);
+  http::Response res = http::Response::json(
+      statusOf(e.code),
+      json::object{{"error", op::errorName(e.code)}, {"error_description", e.description}});
+  res.set("Cache-Control", "no-store");
+  res.set("Pragma", "no-cache");
+  // RFC 6749 §5.2: a client that tried Basic gets the Basic challenge back.
+  if (e.code == OpErrc::InvalidClient && basic)
+    res.set("WWW-Authenticate", "Basic realm=\"gatehouse\", charset=\"UTF-8\"");
+  if (e.code == OpErrc::TemporarilyUnavailable) res.set("Retry-After", "1");
+  return res;
+}
+
+http::Response noStoreJson(const json::object& body) {
+  http::Response res = http::Response::json(200, body);
+  res.set("Cache-Control", "no-store");
+  res.set("Pragma", "no-cache");
+  return res;
+}
+
+http::Response found(std::string location) {
+  http::Response res = http::Response::empty(302);
+  res.set("Location", std::move(location));
+  res.set("Cache-Control", "no-store");
+  return res;
+}
+
+// A form or query string's parameters; nullopt when malformed or when a parameter repeats
+// (RFC 6749 §3.1 and §3.2: parameters MUST NOT be included more than once).
+std::optional<Params> paramsOf(std::string_view text) {
+  auto parsed = http::parseForm(text);
+  if (!parsed) return std::nullopt;
+  for (std::size_t i = 0; i < parsed->size(); ++i)
+    for (std::size_t j = i + 1; j < parsed->size(); ++j)
+      if ((*parsed)[i].first == (*parsed)[j].first) return std::nullopt;
+  return parsed;
+}
+
+std::optional<std::string> lookup(const Params& params, std::string_view name) {
+  for (const auto& [n, v] : params)
+    if (n == name) return v;
+  return std::nullopt;
+}
+
+bool isForm(const http::Request& r) {
+  const auto type = r.header("content-type");
+  if (!type) return false;
+  std::string t(type->substr(0, type->find(';')));
+  while (!t.empty() && t.back() == ' ') t.pop_back();
+  for (char& ch : t) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return t == "application/x-www-form-urlencoded";
+}
+
+// A page for a person when no client can be trusted with the answer.
+http::Response errorPage(Call& c, int status, std::string_view text) {
+  return pages::html(c.services, status,
+                     pages::render(c, "message", "Sign-in request refused",
+                                   {{"message", text}, {"link", ""}, {"link_text", ""}}, ""));
+}
+
+// The page, or the redirect to the client, for a refused authorization request.
+http::Response authorizeRefused(Call& c, const op::AuthorizeFailure& f) {
+  logRefusal(c.request, f.error);
+  if (f.redirect_uri.empty()) {
+    const int status = f.error.code == OpErrc::TemporarilyUnavailable ? 503
+                       : f.error.code == OpErrc::ServerError          ? 500
+                                                                      : 400;
+    return errorPage(c, status, f.error.description);
+  }
+  return found(c.services.provider->errorLocation(f));
+}
+
+// The page itself, allowed to send its form's answer on to `source` (CSP form-action).
+http::Response pageFor(Call& c, int status, std::string body, std::string_view source) {
+  http::Response res = pages::html(c.services, status, std::move(body));
+  if (!source.empty())
+    res.set("Content-Security-Policy", ui::withFormAction(c.services.page_csp, source));
+  return res;
+}
+
+// What each scope means to the person asked.
+std::string_view scopeText(std::string_view scope) {
+  if (scope == "openid") return "Know who you are";
+  if (scope == "profile") return "See your username";
+  if (scope == "email") return "See your email address";
+  if (scope == "offline_access") return "Stay signed in when you are away";
+  return "Act for you with this permission";
+}
+
+http::Response consentPage(Call& c, const op::Authorization& a, const op::AuthorizeRequest& r) {
+  json::array scopes;
+  for (const auto& s : a.scopes)
+    scopes.push_back(json::object{{"name", s}, {"text", scopeText(s)}});
+  json::array fields;
+  for (auto& [name, value] : op::authorizeParams(r, true, 0))
+    fields.push_back(json::object{{"name", name}, {"value", value}});
+  const auto csrf = pages::formToken(c);
+  return pages::attach(pageFor(c, 200,
+                               pages::render(c, "consent", "Allow access",
+                                             {{"client", a.client.name},
+                                              {"scopes", std::move(scopes)},
+                                              {"fields", std::move(fields)}},
+                                             csrf.token),
+                               op::formActionSource(a.redirect_uri)),
+                       csrf);
+}
+
+bool mfaEnrolmentDue(const Services& s, const auth::Principal& who) {
+  return !who.user->mfa_enabled &&
+         std::find(s.mfa_required_roles.begin(), s.mfa_required_roles.end(), who.user->role) !=
+             s.mfa_required_roles.end();
+}
+
+// Everything after the request checked out: sign-in, consent, the code.
+http::Response continueAuthorize(Call& c, const op::Authorization& a, const op::AuthorizeRequest& r,
+                                 std::optional<bool> consent) {
+  Services& s = c.services;
+  op::Provider& p = *s.provider;
+  const auto back = [&](OpErrc code, std::string text) {
+    return authorizeRefused(c, {{code, std::move(text), {}}, a.redirect_uri, a.state});
+  };
+  const std::optional<auth::Principal> who = pages::signedIn(c);
+  if (p.needsSignIn(a, who ? &*who : nullptr)) {
+    if (a.prompt_none) return back(OpErrc::LoginRequired, "The user must sign in.");
+    // Back here once signed in; prompt=login becomes "signed in after now".
+    std::string here = "/oauth2/authorize";
+    char sep = '?';
+    for (const auto& [name, value] :
+         op::authorizeParams(r, a.prompt_login, a.prompt_login ? p.now() : 0)) {
+      here += sep + core::percentEncode(name) + "=" + core::percentEncode(value);
+      sep = '&';
+    }
+    if (here.size() > ui::ReturnTo::kMaxBytes)
+      return back(OpErrc::InvalidRequest, "The request is too long.");
+    std::string login = "/ui/login?return_to=" + core::percentEncode(here);
+    if (who) login += "&reauth=1";
+    if (!a.login_hint.empty()) login += "&login_hint=" + core::percentEncode(a.login_hint);
+    return pages::seeOther(login);
+  }
+  if (mfaEnrolmentDue(s, *who))
+    return back(OpErrc::AccessDenied, "The account must enrol a second factor first.");
+  if (!consent) {
+    auto due = p.needsConsent(a, who->user->id);
+    if (!due) return authorizeRefused(c, {due.error(), a.redirect_uri, a.state});
+    if (*due) {
+      if (a.prompt_none) return back(OpErrc::ConsentRequired, "The user must consent.");
+      // The form's CSRF token is bound to this session, as /oauth2/consent checks it.
+      c.who = &*who;
+      return consentPage(c, a, r);
+    }
+  } else if (!*consent) {
+    return back(OpErrc::AccessDenied, "The user denied the request.");
+  } else if (auto saved = p.saveConsent(a, who->user->id); !saved) {
+    return authorizeRefused(c, {saved.error(), a.redirect_uri, a.state});
+  }
+  auto location = p.issueCode(a, *who, clientOf(c.request));
+  if (!location) return authorizeRefused(c, {location.error(), a.redirect_uri, a.state});
+  // After a form (the consent page) 303 turns the POST into a GET.
+  if (consent) return pages::seeOther(std::move(*location));
+  return found(std::move(*location));
+}
+
+http::Response authorize(Call& c) {
+  const http::Request& r = c.request;
+  if (r.method == "POST") {
+    // A form post from the client's site: the same request as a GET, so the browser's
+    // SameSite=Lax session cookie comes along.
+    if (!isForm(r) || !paramsOf(r.body))
+      return errorPage(c, 400, "The sign-in request is malformed.");
+    if (auto refused = c.admit()) return std::move(*refused);
+    return pages::seeOther("/oauth2/authorize?" + r.body);
+  }
+  auto params = paramsOf(r.query);
+  if (!params) return errorPage(c, 400, "The sign-in request is malformed or repeats a parameter.");
+  if (auto refused = c.admit()) return std::move(*refused);
+  const auto request =
+      op::parseAuthorize([&](std::string_view name) { return lookup(*params, name); });
+  auto checked = c.services.provider->checkAuthorize(request);
+  if (!checked) return authorizeRefused(c, checked.error());
+  return continueAuthorize(c, *checked, request, std::nullopt);
+}
+
+http::Response consent(Call& c) {
+  Body& body = *c.body;
+  if (auto refused = c.admit()) return std::move(*refused);
+  const auto request = op::parseAuthorize([&](std::string_view name) -> std::optional<std::string> {
+    if (name == "prompt") return std::nullopt;  // answered by this very page
+    const auto v = body.peekString(name);
+    return v ? std::optional<std::string>(std::string(*v)) : std::nullopt;
+  });
+  auto checked = c.services.provider->checkAuthorize(request);
+  if (!checked) return authorizeRefused(c, checked.error());
+  const auto decision = body.peekString("decision");
+  if (!decision || (*decision != "allow" && *decision != "deny"))
+    return errorPage(c, 400, "Choose Allow or Deny.");
+  return continueAuthorize(c, *checked, request, *decision == "allow");
+}
+
+// RFC 6749 §2.3.1: Basic (each part form-urlencoded) or client_id/client_secret in the body;
+// never both.
+tl::expected<op::ClientCredentials, OpError> clientCredentialsOf(const http::Request& r,
+                                                                 const Params& params) {
+  op::ClientCredentials cred;
+  const auto body_id = lookup(params, "client_id");
+  const auto body_secret = lookup(params, "client_secret");
+  if (const auto header = r.header("authorization")) {
+    if (header->size() > 6 &&
+        (header->substr(0, 6) == "Basic " || header->substr(0, 6) == "basic ")) {
+      const auto decoded = core::base64Decode(header->substr(6));
+      const auto colon = decoded ? decoded->find(':') : std::string::npos;
+      if (colon == std::string::npos)
+        return tl::unexpected(OpError{OpErrc::InvalidClient, "Client authentication failed.",
+                                      "malformed Basic credentials"});
+      const auto id = http::percentDecode(std::string_view(*decoded).substr(0, colon), true);
+      const auto secret = http::percentDecode(std::string_view(*decoded).substr(colon + 1), true);
+      if (!id || !secret)
+        return tl::unexpected(OpError{OpErrc::InvalidClient, "Client authentication failed.",
+                                      "malformed Basic credentials"});
+      if (body_secret || (body_id && *body_id != *id))
+        return tl::unexpected(
+            OpError{OpErrc::InvalidRequest, "Use one client authentication method.", {}});
+      cred.client_id = *id;
+      cred.secret = *secret;
+      cred.basic = true;
+      return cred;
+    }
+  }
+  if (!body_id || body_id->empty())
+    return tl::unexpected(
+        OpError{OpErrc::InvalidClient, "Client authentication failed.", "no client_id"});
+  cred.client_id = *body_id;
+  cred.secret = body_secret;
+  return cred;
+}
+
+// The request's form and its authenticated client, or the OAuth error to answer.
+struct ClientCall {
+  Params params;
+  store::OpClient client;
+};
+tl::expected<ClientCall, http::Response> authenticateClient(Call& c) {
+  const http::Request& r = c.request;
+  if (!isForm(r))
+    return tl::unexpected(oauthError(
+        r, {OpErrc::InvalidRequest, "The body must be application/x-www-form-urlencoded.", {}}));
+  auto params = paramsOf(r.body);
+  if (!params)
+    return tl::unexpected(oauthError(
+        r, {OpErrc::InvalidRequest, "The form is malformed or repeats a parameter.", {}}));
+  auto cred = clientCredentialsOf(r, *params);
+  if (!cred) return tl::unexpected(oauthError(r, cred.error()));
+  if (auto refused = c.admit()) return tl::unexpected(std::move(*refused));
+  auto client = c.services.provider->clients().authenticate(*cred);
+  if (!client) {
+    const bool down = client.error().code == core::Errc::Unavailable;
+    return tl::unexpected(oauthError(
+        r,
+        {down ? OpErrc::TemporarilyUnavailable : OpErrc::InvalidClient,
+         down ? "The service is unavailable. Try again." : "Client authentication failed.",
+         client.error().message},
+        cred->basic));
+  }
+  return ClientCall{std::move(*params), std::move(*client)};
+}
+
+http::Response token(Call& c) {
+  auto call = authenticateClient(c);
+  if (!call) return std::move(call.error());
+  const Params& p = call->params;
+  op::TokenRequest request{
+      lookup(p, "grant_type").value_or(""), lookup(p, "code"),          lookup(p, "redirect_uri"),
+      lookup(p, "code_verifier"),           lookup(p, "refresh_token"), lookup(p, "scope")};
+  auto answer = c.services.provider->token(request, call->client, clientOf(c.request));
+  if (!answer) return oauthError(c.request, answer.error());
+  return noStoreJson(*answer);
+}
+
+// RFC 6750 §3: the Bearer challenge, with the error when a token was presented.
+http::Response bearerRefusal(const http::Request& r, const OpError& e) {
+  http::Response res = oauthError(r, e);
+  std::string challenge = "Bearer realm=\"gatehouse\"";
+  if (e.code == OpErrc::InvalidToken || e.code == OpErrc::InsufficientScope ||
+      e.code == OpErrc::InvalidRequest)
+    challenge += ", error=\"" + std::string(op::errorName(e.code)) + "\"";
+  res.set("WWW-Authenticate", challenge);
+  return res;
+}
+
+http::Response userinfo(Call& c) {
+  const http::Request& r = c.request;
+  std::optional<std::string> token;
+  if (const auto header = r.header("authorization")) {
+    if (header->size() > 7 &&
+        (header->substr(0, 7) == "Bearer " || header->substr(0, 7) == "bearer "))
+      token = std::string(header->substr(7));
+  }
+  if (r.method == "POST" && isForm(r)) {
+    auto params = paramsOf(r.body);
+    if (!params) return bearerRefusal(r, {OpErrc::InvalidRequest, "The form is malformed.", {}});
+    if (auto in_body = lookup(*params, "access_token")) {
+      // RFC 6750 §2: one method only.
+      if (token) return bearerRefusal(r, {OpErrc::InvalidRequest, "Send the token once.", {}});
+      token = std::move(in_body);
+    }
+  }
+  if (!token) {
+    http::Response res = oauthError(r, {OpErrc::InvalidToken, "An access token is required.", {}});
+    res.set("WWW-Authenticate", "Bearer realm=\"gatehouse\"");
+    return res;
+  }
+  auto claims = c.services.provider->userinfo(*token);
+  if (!claims) return bearerRefusal(r, claims.error());
+  return noStoreJson(*claims);
+}
+
+http::Response introspect(Call& c) {
+  auto call = authenticateClient(c);
+  if (!call) return std::move(call.error());
+  const auto token = lookup(call->params, "token");
+  if (!token) return oauthError(c.request, {OpErrc::InvalidRequest, "token is required.", {}});
+  auto answer = c.services.provider->introspect(*token, call->client);
+  if (!answer) return oauthError(c.request, answer.error());
+  return noStoreJson(*answer);
+}
+
+http::Response revoke(Call& c) {
+  auto call = authenticateClient(c);
+  if (!call) return std::move(call.error());
+  const auto token = lookup(call->params, "token");
+  if (!token) return oauthError(c.request, {OpErrc::InvalidRequest, "token is required.", {}});
+  if (auto done = c.services.provider->revoke(*token, call->client, clientOf(c.request)); !done)
+    return oauthError(c.request, done.error());
+  http::Response res = http::Response::empty(200);
+  res.set("Cache-Control", "no-store");
+  return res;
+}
+
+// Signed out: on to the client's registered address, or our page.
+http::Response signedOut(Call& c, const op::LogoutPlan& plan,
+                         const std::optional<auth::Principal>& who) {
+  Services& s = c.services;
+  if (who) {
+    if (auto ended = s.browser->end(*who, clientOf(c.request)); !ended)
+      return pages::pageRefusal(s, c.request, errorResponse(ended.error(), c.request));
+  }
+  http::Response res = plan.redirect.empty()
+                           ? pages::html(s, 200,
+                                         pages::render(c, "message", "Signed out",
+                                                       {{"message", "You have signed out."},
+                                                        {"link", "/ui/login"},
+                                                        {"link_text", "Sign in again"}},
+                                                       ""))
+                           : pages::seeOther(plan.redirect);
+  pages::clearSignIn(res, s);
+  return res;
+}
+
+http::Response logout(Call& c) {
+  const http::Request& r = c.request;
+  std::optional<Params> params;
+  if (r.method == "POST") {
+    if (!isForm(r)) return errorPage(c, 400, "The sign-out request is malformed.");
+    params = paramsOf(r.body);
+  } else {
+    params = paramsOf(r.query);
+  }
+  if (!params)
+    return errorPage(c, 400, "The sign-out request is malformed or repeats a parameter.");
+  op::LogoutRequest request{lookup(*params, "id_token_hint"),
+                            lookup(*params, "post_logout_redirect_uri"), lookup(*params, "state"),
+                            lookup(*params, "client_id")};
+  auto plan = c.services.provider->checkLogout(request);
+  if (!plan) {
+    logRefusal(r, plan.error());
+    return errorPage(c, plan.error().code == OpErrc::InvalidRequest ? 400 : 503,
+                     plan.error().description);
+  }
+  const std::optional<auth::Principal> who = pages::signedIn(c);
+  // The confirmation page's own form: a person said yes in this browser.
+  if (r.method == "POST" && lookup(*params, "confirm") == "yes") {
+    if (ui::crossSite(r.header("origin"), r.header("sec-fetch-site"),
+                      c.services.return_to != nullptr ? c.services.return_to->ownOrigin() : "") ||
+        !pages::csrfValid(c, lookup(*params, "csrf").value_or("")))
+      return errorPage(c, 403, "The sign-out form has expired. Try again.");
+    return signedOut(c, *plan, who);
+  }
+  // A valid hint for the user signed in here (or nobody signed in): no question to ask.
+  if (!who || (plan->hint_user && *plan->hint_user == who->user->id))
+    return signedOut(c, *plan, who);
+  json::array fields;
+  for (const char* name : {"post_logout_redirect_uri", "state", "client_id"}) {
+    if (auto v = lookup(*params, name))
+      fields.push_back(json::object{{"name", name}, {"value", *v}});
+  }
+  if (!lookup(*params, "client_id") && !plan->client_name.empty() && request.id_token_hint)
+    fields.push_back(json::object{{"name", "id_token_hint"}, {"value", *request.id_token_hint}});
+  const auto csrf = pages::formToken(c);
+  return pages::attach(
+      pageFor(
+          c, 200,
+          pages::render(c, "op-logout", "Sign out",
+                        {{"client", plan->client_name}, {"fields", std::move(fields)}}, csrf.token),
+          plan->redirect.empty() ? std::string() : op::formActionSource(plan->redirect)),
+      csrf);
+}
+
+http::Response configuration(Call& c) {
+  Services& s = c.services;
+  const op::OpTokens& t = s.provider->tokens();
+  const std::string& base = t.settings().issuer;
+  json::array scopes{"openid", "profile", "email", "offline_access"};
+  for (const auto& perm : s.policy.allPermissions()) scopes.emplace_back(perm);
+  auto res = http::Response::json(
+      200,
+      json::object{
+          {"issuer", base},
+          {"authorization_endpoint", base + "/oauth2/authorize"},
+          {"token_endpoint", base + "/oauth2/token"},
+          {"userinfo_endpoint", base + "/oauth2/userinfo"},
+          {"jwks_uri", base + "/.well-known/jwks.json"},
+          {"end_session_endpoint", base + "/oauth2/logout"},
+          {"revocation_endpoint", base + "/oauth2/revoke"},
+          {"introspection_endpoint", base + "/oauth2/introspect"},
+          {"scopes_supported", std::move(scopes)},
+          {"response_types_supported", json::array{"code"}},
+          {"response_modes_supported", json::array{"query"}},
+          {"grant_types_supported",
+           json::array{"authorization_code", "refresh_token", "client_credentials"}},
+          {"subject_types_supported", json::array{"public"}},
+          {"id_token_signing_alg_values_supported", json::array{"RS256"}},
+          {"userinfo_signing_alg_values_supported", json::array{"none"}},
+          {"token_endpoint_auth_methods_supported",
+           json::array{"client_secret_basic", "client_secret_post", "none"}},
+          {"revocation_endpoint_auth_methods_supported",
+           json::array{"client_secret_basic", "client_secret_post", "none"}},
+          {"introspection_endpoint_auth_methods_supported",
+           json::array{"client_secret_basic", "client_secret_post", "none"}},
+          {"code_challenge_methods_supported", json::array{"S256"}},
+          {"claims_supported",
+           json::array{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp",
+                       "at_hash", "sid", "email", "email_verified", "preferred_username", "name"}},
+          {"claims_parameter_supported", false},
+          {"request_parameter_supported", false},
+          {"request_uri_parameter_supported", false},
+          {"require_request_uri_registration", false},
+          {"authorization_response_iss_parameter_supported", true},
+          {"prompt_values_supported", json::array{"none", "login", "consent", "select_account"}},
+          {"acr_values_supported", json::array{"1", "2"}},
+          {"frontchannel_logout_supported", false},
+          {"backchannel_logout_supported", false},
+      });
+  res.set("Cache-Control", "public, max-age=300");
+  return res;
+}
+
+RateLimitRule opLimit(std::string name) {
+  return {"OP_RATE_LIMIT", std::move(name), {LimitKey::ClientAddress}, {}, nullptr};
+}
+
+}  // namespace
+
+void addOpRoutes(RouteTable& t) {
+  t.add({.method = "GET",
+         .path = "/.well-known/openid-configuration",
+         .credential = Credential::None,
+         .lane = Lane::Inline,
+         .summary = "OpenID Provider metadata (OpenID Connect Discovery 1.0)",
+         .tag = "openid provider",
+         .replies = {{200, "The provider's metadata", "ProviderMetadata"}},
+         .handler = configuration});
+  for (const char* method : {"GET", "POST"}) {
+    t.add({.method = method,
+           .path = "/oauth2/authorize",
+           .credential = Credential::None,
+           .lane = Lane::Storage,
+           .summary = "Authorization endpoint: code flow with PKCE (sign-in and consent pages)",
+           .tag = "openid provider",
+           .description =
+               "OIDC Core §3.1.2. response_type=code only; PKCE S256 (required of public "
+               "clients); state, nonce, prompt (none, login, consent), max_age, login_hint, "
+               "id_token_hint; request objects are refused. Errors go back to a registered "
+               "redirect_uri with iss (RFC 9207), or to a page when the client or URI is unknown.",
+           .replies = {{302, "To the client with code, state and iss, or an error", ""},
+                       {303, "To the sign-in page, or the GET form of a POST", ""},
+                       {200, "The consent page", ""},
+                       {400, "A page: unknown client or redirect URI", ""},
+                       {429, "Too many requests", "ErrorDetail"}},
+           .limits = {opLimit("oauth2_authorize")},
+           .handler = authorize});
+  }
+  t.add({.method = "POST",
+         .path = "/oauth2/consent",
+         .credential = Credential::Session,
+         .lane = Lane::Storage,
+         .summary = "The consent page's form: allow or deny a client",
+         .tag = "openid provider",
+         .body = BodyKind::Form,
+         .body_schema = "ConsentForm",
+         .replies = {{303, "To the client with a code, or access_denied", ""}},
+         .limits = {opLimit("oauth2_consent")},
+         .csrf = true,
+         .handler = consent});
+  t.add(
+      {.method = "POST",
+       .path = "/oauth2/token",
+       .credential = Credential::None,
+       .lane = Lane::Storage,
+       .summary = "Token endpoint: authorization_code, refresh_token, client_credentials",
+       .tag = "openid provider",
+       .description =
+           "RFC 6749 §4.1.3, §4.4, §6. Clients authenticate with client_secret_basic or "
+           "client_secret_post (public clients send client_id alone, with PKCE). Access tokens "
+           "are RFC 9068 JWTs; ID tokens are RS256.",
+       .replies = {{200, "Tokens", "OAuthTokenResponse"},
+                   {400, "invalid_request, invalid_grant, unauthorized_client, ...", "OAuthError"},
+                   {401, "invalid_client", "OAuthError"},
+                   {429, "Too many requests", "ErrorDetail"}},
+       .limits = {opLimit("oauth2_token")},
+       .handler = token});
+  for (const char* method : {"GET", "POST"}) {
+    t.add({.method = method,
+           .path = "/oauth2/userinfo",
+           .credential = Credential::None,
+           .lane = Lane::Storage,
+           .summary = "UserInfo endpoint (OIDC Core §5.3): the claims the token's scopes allow",
+           .tag = "openid provider",
+           .replies = {{200, "Claims", "UserInfo"},
+                       {401, "No or a bad token (Bearer challenge)", "OAuthError"},
+                       {403, "insufficient_scope", "OAuthError"}},
+           .handler = userinfo});
+    t.add({.method = method,
+           .path = "/oauth2/logout",
+           .credential = Credential::None,
+           .lane = Lane::Storage,
+           .summary = "RP-initiated logout: ends the portal session",
+           .tag = "openid provider",
+           .description =
+               "OpenID Connect RP-Initiated Logout 1.0. With a valid id_token_hint for the "
+               "signed-in user the session ends at once; otherwise a confirmation page asks. "
+               "Only a registered post_logout_redirect_uri is followed.",
+           .replies = {{303, "To the registered post_logout_redirect_uri", ""},
+                       {200, "The confirmation or signed-out page", ""},
+                       {400, "A page: bad hint or unregistered URI", ""}},
+           .handler = logout});
+  }
+  t.add({.method = "POST",
+         .path = "/oauth2/revoke",
+         .credential = Credential::None,
+         .lane = Lane::Storage,
+         .summary = "Token revocation (RFC 7009), for the client the token was issued to",
+         .tag = "openid provider",
+         .replies = {{200, "Revoked, or not the client's token (ignored)", ""},
+                     {401, "invalid_client", "OAuthError"}},
+         .limits = {opLimit("oauth2_revoke")},
+         .handler = revoke});
+  t.add({.method = "POST",
+         .path = "/oauth2/introspect",
+         .credential = Credential::None,
+         .lane = Lane::Storage,
+         .summary = "Token introspection (RFC 7662): a client learns only of its own tokens",
+         .tag = "openid provider",
+         .replies = {{200, "Active with claims, or {\"active\": false}", "Introspection"},
+                     {401, "invalid_client", "OAuthError"}},
+         .limits = {opLimit("oauth2_introspect")},
+         .handler = introspect});
+}
+
+}  // namespace gatehouse::api

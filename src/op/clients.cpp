@@ -1,0 +1,165 @@
+#include "op/clients.hpp"
+
+#include <algorithm>
+
+#include "auth/claims.hpp"
+#include "core/base64url.hpp"
+#include "crypto/digest.hpp"
+#include "crypto/hmac.hpp"
+#include "crypto/random.hpp"
+#include "op/uris.hpp"
+
+namespace gatehouse::op {
+namespace {
+
+using core::Errc;
+using core::makeError;
+
+constexpr std::size_t kMaxNameBytes = 100;
+constexpr std::size_t kMaxUris = 20;
+constexpr std::string_view kDefaultScope = "openid profile email offline_access";
+
+bool contains(const std::vector<std::string>& list, std::string_view item) {
+  return std::find(list.begin(), list.end(), item) != list.end();
+}
+
+core::Status checkUris(const std::vector<std::string>& uris, std::string_view what) {
+  if (uris.size() > kMaxUris)
+    return makeError(Errc::InvalidArgument, std::string(what) + ": at most 20");
+  for (const auto& uri : uris) {
+    if (auto problem = redirectUriProblem(uri))
+      return makeError(Errc::InvalidArgument, std::string(what) + " " + uri + ": " + *problem);
+  }
+  return {};
+}
+
+}  // namespace
+
+bool allowsGrant(const store::OpClient& client, std::string_view grant) {
+  return contains(client.grant_types, grant);
+}
+
+std::vector<std::string> clientScopes(const store::OpClient& client) {
+  return auth::splitScopes(client.scope);
+}
+
+ClientRegistry::ClientRegistry(store::OpStore& store, std::string secret_key,
+                               std::vector<std::string> scopes, const core::Clock& clock)
+    : store_(store), key_(std::move(secret_key)), scopes_(std::move(scopes)), clock_(clock) {}
+
+std::string ClientRegistry::hashSecret(std::string_view secret) const {
+  auto mac = crypto::hmac(crypto::Digest::Sha256, key_, secret);
+  return mac ? core::hexEncode(*mac) : std::string();
+}
+
+core::Result<CreatedClient> ClientRegistry::create(const NewClient& r) {
+  if (r.name.empty() || r.name.size() > kMaxNameBytes)
+    return makeError(Errc::InvalidArgument, "name: 1 to 100 bytes");
+  if (std::any_of(r.name.begin(), r.name.end(),
+                  [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; }))
+    return makeError(Errc::InvalidArgument, "name: no control characters");
+  if (auto ok = checkUris(r.redirect_uris, "redirect URI"); !ok) return tl::unexpected(ok.error());
+  if (auto ok = checkUris(r.post_logout_redirect_uris, "post-logout redirect URI"); !ok)
+    return tl::unexpected(ok.error());
+  store::OpClient c;
+  c.name = r.name;
+  c.redirect_uris = r.redirect_uris;
+  c.post_logout_redirect_uris = r.post_logout_redirect_uris;
+  c.is_public = r.is_public;
+  c.first_party = r.first_party;
+  c.grant_types = r.grant_types;
+  if (c.grant_types.empty()) {
+    if (c.redirect_uris.empty()) {
+      c.grant_types = {std::string(kGrantClientCredentials)};
+    } else {
+      c.grant_types = {std::string(kGrantCode)};
+      if (!c.is_public) c.grant_types.emplace_back(kGrantRefresh);
+    }
+  }
+  for (const auto& g : c.grant_types) {
+    if (g != kGrantCode && g != kGrantRefresh && g != kGrantClientCredentials)
+      return makeError(
+          Errc::InvalidArgument,
+          "grant " + g + ": one of authorization_code, refresh_token, client_credentials");
+    if (std::count(c.grant_types.begin(), c.grant_types.end(), g) > 1)
+      return makeError(Errc::InvalidArgument, "grant " + g + " named twice");
+  }
+  const bool code = allowsGrant(c, kGrantCode);
+  if (code && c.redirect_uris.empty())
+    return makeError(Errc::InvalidArgument, "authorization_code needs a redirect URI");
+  if (!code && !c.redirect_uris.empty())
+    return makeError(Errc::InvalidArgument, "redirect URIs are only for authorization_code");
+  if (!code && allowsGrant(c, kGrantRefresh))
+    return makeError(Errc::InvalidArgument, "refresh_token needs authorization_code");
+  if (c.is_public && allowsGrant(c, kGrantClientCredentials))
+    return makeError(Errc::InvalidArgument, "a public client cannot use client_credentials");
+  if (!code && !c.post_logout_redirect_uris.empty())
+    return makeError(Errc::InvalidArgument,
+                     "post-logout redirect URIs are only for authorization_code");
+  const std::string scope = r.scope.value_or(code ? std::string(kDefaultScope) : std::string());
+  const auto items = auth::splitScopes(scope);
+  for (const auto& s : items) {
+    if (!contains(scopes_, s)) return makeError(Errc::InvalidArgument, "unknown scope " + s);
+    if (!code && (s == "openid" || s == "offline_access"))
+      return makeError(Errc::InvalidArgument, s + " is only for authorization_code");
+  }
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    c.scope += (i == 0 ? "" : " ") + items[i];
+  }
+  c.created_at = clock_.unixSeconds();
+  auto id = crypto::randomToken(16);
+  if (!id) return tl::unexpected(id.error());
+  c.client_id = *id;
+  std::string secret;
+  if (!c.is_public) {
+    auto made = crypto::randomToken(32);
+    if (!made) return tl::unexpected(made.error());
+    secret = std::move(*made);
+    c.secret_hash = hashSecret(secret);
+    if (c.secret_hash.empty()) return makeError(Errc::Internal, "hashing the client secret");
+    c.secret_rotated_at = c.created_at;
+  }
+  auto stored = store_.createClient(c);
+  if (!stored) return tl::unexpected(stored.error());
+  return CreatedClient{std::move(*stored), std::move(secret)};
+}
+
+core::Result<std::vector<store::OpClient>> ClientRegistry::list() { return store_.listClients(); }
+
+core::Result<std::optional<store::OpClient>> ClientRegistry::find(std::string_view client_id) {
+  if (client_id.empty() || client_id.size() > 128) return std::optional<store::OpClient>{};
+  return store_.findClient(client_id);
+}
+
+core::Status ClientRegistry::remove(std::string_view client_id) {
+  return store_.removeClient(client_id);
+}
+
+core::Result<std::string> ClientRegistry::rotateSecret(std::string_view client_id) {
+  auto secret = crypto::randomToken(32);
+  if (!secret) return tl::unexpected(secret.error());
+  const std::string hash = hashSecret(*secret);
+  if (hash.empty()) return makeError(Errc::Internal, "hashing the client secret");
+  if (auto ok = store_.setClientSecret(client_id, hash, clock_.unixSeconds()); !ok)
+    return tl::unexpected(ok.error());
+  return std::move(*secret);
+}
+
+core::Result<store::OpClient> ClientRegistry::authenticate(const ClientCredentials& cred) {
+  auto found = find(cred.client_id);
+  if (!found) return tl::unexpected(found.error());
+  // An unknown client costs one HMAC as a known one does.
+  const std::string presented = hashSecret(cred.secret.value_or(""));
+  if (!*found) return makeError(Errc::Unauthenticated, "unknown client");
+  const store::OpClient& c = **found;
+  if (c.is_public) {
+    if (cred.secret) return makeError(Errc::Unauthenticated, "a secret for a public client");
+    return c;
+  }
+  if (!cred.secret) return makeError(Errc::Unauthenticated, "no client secret");
+  if (c.secret_hash.empty() || !crypto::constantTimeEquals(presented, c.secret_hash))
+    return makeError(Errc::Unauthenticated, "wrong client secret");
+  return c;
+}
+
+}  // namespace gatehouse::op

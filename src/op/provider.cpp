@@ -1,0 +1,683 @@
+#include "op/provider.hpp"
+
+#include <algorithm>
+#include <charconv>
+
+#include <boost/json/array.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <spdlog/spdlog.h>
+
+#include "auth/claims.hpp"
+#include "auth/tokens.hpp"
+#include "core/base64url.hpp"
+#include "crypto/digest.hpp"
+#include "crypto/hmac.hpp"
+#include "crypto/random.hpp"
+#include "op/pkce.hpp"
+#include "op/uris.hpp"
+#include "ui/return_to.hpp"
+
+namespace gatehouse::op {
+namespace {
+
+namespace json = boost::json;
+
+constexpr std::size_t kMaxStateBytes = 512;
+constexpr std::size_t kMaxNonceBytes = 512;
+constexpr std::size_t kMaxHintBytes = 320;
+constexpr std::size_t kMaxScopeBytes = 1024;
+
+bool has(const std::vector<std::string>& list, std::string_view item) {
+  return std::find(list.begin(), list.end(), item) != list.end();
+}
+
+// The items of a space-separated scope, each once, in order.
+std::vector<std::string> scopeItems(std::string_view scope) {
+  std::vector<std::string> out;
+  for (auto& s : auth::splitScopes(scope))
+    if (!has(out, s)) out.push_back(std::move(s));
+  return out;
+}
+
+std::string joinScopes(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) {
+    if (!out.empty()) out += ' ';
+    out += s;
+  }
+  return out;
+}
+
+bool allIn(const std::vector<std::string>& items, const std::vector<std::string>& allowed) {
+  return std::all_of(items.begin(), items.end(),
+                     [&](const std::string& s) { return has(allowed, s); });
+}
+
+std::optional<std::int64_t> parseSeconds(std::string_view text) {
+  if (text.empty() || text.size() > 10) return std::nullopt;
+  std::int64_t v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || v < 0) return std::nullopt;
+  return v;
+}
+
+OpError storeFailed(const core::Error& e) {
+  if (e.code == core::Errc::Unavailable || e.code == core::Errc::WouldBlock)
+    return {OpErrc::TemporarilyUnavailable, "The service is unavailable. Try again.", e.message};
+  return {OpErrc::ServerError, "The server could not answer.", e.message};
+}
+
+OpError authFailed(const auth::Error& e) {
+  if (e.code == auth::Errc::Unavailable || e.code == auth::Errc::WouldBlock)
+    return {OpErrc::TemporarilyUnavailable, "The service is unavailable. Try again.", e.detail};
+  return {OpErrc::ServerError, "The server could not answer.", e.detail};
+}
+
+json::array amrJson(const std::vector<std::string>& amr) {
+  json::array out;
+  for (const auto& m : amr) out.emplace_back(m);
+  return out;
+}
+
+std::vector<std::string> amrFrom(const json::value* v) {
+  std::vector<std::string> out;
+  if (v == nullptr || !v->is_array()) return out;
+  for (const auto& m : v->get_array())
+    if (m.is_string()) out.emplace_back(m.get_string());
+  return out;
+}
+
+std::string stringAt(const json::object& o, std::string_view name) {
+  const auto* v = o.if_contains(name);
+  return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+std::int64_t intAt(const json::object& o, std::string_view name) {
+  const auto* v = o.if_contains(name);
+  return v != nullptr && v->is_int64() ? v->get_int64() : 0;
+}
+
+}  // namespace
+
+std::string Authorization::scope() const { return joinScopes(scopes); }
+
+AuthorizeRequest parseAuthorize(const ParamLookup& param) {
+  AuthorizeRequest r;
+  r.client_id = param("client_id");
+  r.redirect_uri = param("redirect_uri");
+  r.response_type = param("response_type");
+  r.response_mode = param("response_mode");
+  r.scope = param("scope");
+  r.state = param("state");
+  r.nonce = param("nonce");
+  r.code_challenge = param("code_challenge");
+  r.code_challenge_method = param("code_challenge_method");
+  r.prompt = param("prompt");
+  r.max_age = param("max_age");
+  r.login_hint = param("login_hint");
+  r.id_token_hint = param("id_token_hint");
+  r.has_request = param("request").has_value();
+  r.has_request_uri = param("request_uri").has_value();
+  r.login_after = param("login_after");
+  return r;
+}
+
+std::vector<std::pair<std::string, std::string>> authorizeParams(const AuthorizeRequest& r,
+                                                                 bool drop_prompt,
+                                                                 std::int64_t login_after) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const auto add = [&out](const char* name, const std::optional<std::string>& v) {
+    if (v) out.emplace_back(name, *v);
+  };
+  add("client_id", r.client_id);
+  add("redirect_uri", r.redirect_uri);
+  add("response_type", r.response_type);
+  add("response_mode", r.response_mode);
+  add("scope", r.scope);
+  add("state", r.state);
+  add("nonce", r.nonce);
+  add("code_challenge", r.code_challenge);
+  add("code_challenge_method", r.code_challenge_method);
+  if (!drop_prompt) add("prompt", r.prompt);
+  add("max_age", r.max_age);
+  add("login_hint", r.login_hint);
+  add("id_token_hint", r.id_token_hint);
+  if (login_after != 0) {
+    out.emplace_back("login_after", std::to_string(login_after));
+  } else {
+    add("login_after", r.login_after);
+  }
+  return out;
+}
+
+std::string formActionSource(std::string_view uri) {
+  if (uri.starts_with("https://") || uri.starts_with("http://")) {
+    auto origin = ui::originOf(uri);
+    return origin ? *origin : std::string();
+  }
+  const auto colon = uri.find(':');
+  if (colon == std::string_view::npos || redirectUriProblem(uri)) return {};
+  return std::string(uri.substr(0, colon + 1));
+}
+
+json::object userClaims(const store::User& user, const std::vector<std::string>& scopes) {
+  json::object out;
+  if (has(scopes, "email")) {
+    out["email"] = user.email;
+    out["email_verified"] = user.email_verified;
+  }
+  if (has(scopes, "profile")) {
+    out["preferred_username"] = user.username;
+    out["name"] = user.username;
+  }
+  return out;
+}
+
+tl::expected<Authorization, AuthorizeFailure> Provider::checkAuthorize(const AuthorizeRequest& r) {
+  // Until the client and its redirect URI are known good, a refusal is a page (RFC 6749
+  // §4.1.2.1: never redirect to an unverified URI).
+  const auto page = [](OpErrc code, std::string text, std::string detail = {}) {
+    return tl::unexpected(AuthorizeFailure{{code, std::move(text), std::move(detail)}, {}, {}});
+  };
+  if (!r.client_id || r.client_id->empty())
+    return page(OpErrc::InvalidRequest, "The request names no client (client_id).");
+  auto found = d_.clients.find(*r.client_id);
+  if (!found) {
+    const OpError e = storeFailed(found.error());
+    return tl::unexpected(AuthorizeFailure{e, {}, {}});
+  }
+  if (!*found) return page(OpErrc::InvalidRequest, "The client is unknown.", "unknown client_id");
+  Authorization a;
+  a.client = std::move(**found);
+  if (!r.redirect_uri) return page(OpErrc::InvalidRequest, "The request names no redirect_uri.");
+  if (!has(a.client.redirect_uris, *r.redirect_uri))
+    return page(OpErrc::InvalidRequest, "The redirect_uri is not registered for this client.",
+                "unregistered redirect_uri");
+  a.redirect_uri = *r.redirect_uri;
+  const std::string state = r.state && r.state->size() <= kMaxStateBytes ? *r.state : std::string();
+  const auto back = [&](OpErrc code, std::string text) {
+    return tl::unexpected(AuthorizeFailure{{code, std::move(text), {}}, a.redirect_uri, state});
+  };
+  if (r.state && r.state->size() > kMaxStateBytes)
+    return back(OpErrc::InvalidRequest, "state is longer than 512 bytes.");
+  a.state = state;
+  if (!r.response_type) return back(OpErrc::InvalidRequest, "response_type is required.");
+  if (*r.response_type != "code")
+    return back(OpErrc::UnsupportedResponseType, "Only response_type=code is supported.");
+  if (r.response_mode && *r.response_mode != "query")
+    return back(OpErrc::InvalidRequest, "Only response_mode=query is supported.");
+  if (!allowsGrant(a.client, kGrantCode))
+    return back(OpErrc::UnauthorizedClient, "The client may not use the authorization code flow.");
+  if (r.has_request) return back(OpErrc::RequestNotSupported, "Request objects are not supported.");
+  if (r.has_request_uri)
+    return back(OpErrc::RequestUriNotSupported, "request_uri is not supported.");
+  if (!r.scope || r.scope->empty()) return back(OpErrc::InvalidScope, "scope is required.");
+  if (r.scope->size() > kMaxScopeBytes) return back(OpErrc::InvalidScope, "scope is too long.");
+  a.scopes = scopeItems(*r.scope);
+  if (!allIn(a.scopes, clientScopes(a.client)))
+    return back(OpErrc::InvalidScope, "The client may not ask for that scope.");
+  // RFC 7636 §4.3, OAuth 2.1: S256 only; required of public clients.
+  if (r.code_challenge_method && *r.code_challenge_method != "S256")
+    return back(OpErrc::InvalidRequest, "Only code_challenge_method=S256 is supported.");
+  if (r.code_challenge) {
+    if (!r.code_challenge_method)
+      return back(OpErrc::InvalidRequest, "code_challenge_method=S256 is required.");
+    if (r.code_challenge->size() != 43 || !isPkceValue(*r.code_challenge))
+      return back(OpErrc::InvalidRequest, "code_challenge is malformed.");
+    a.code_challenge = *r.code_challenge;
+  } else if (r.code_challenge_method) {
+    return back(OpErrc::InvalidRequest, "code_challenge is missing.");
+  } else if (a.client.is_public) {
+    return back(OpErrc::InvalidRequest, "PKCE with S256 is required for public clients.");
+  }
+  if (r.nonce) {
+    if (r.nonce->size() > kMaxNonceBytes)
+      return back(OpErrc::InvalidRequest, "nonce is longer than 512 bytes.");
+    a.nonce = *r.nonce;
+  }
+  if (r.prompt) {
+    for (const auto& p : auth::splitScopes(*r.prompt)) {
+      if (p == "none") {
+        a.prompt_none = true;
+      } else if (p == "login" || p == "select_account") {
+        a.prompt_login = true;
+      } else if (p == "consent") {
+        a.prompt_consent = true;
+      } else {
+        return back(OpErrc::InvalidRequest, "prompt holds an unsupported value.");
+      }
+    }
+    // OIDC Core §3.1.2.1: none with any other value is an error.
+    if (a.prompt_none && (a.prompt_login || a.prompt_consent))
+      return back(OpErrc::InvalidRequest, "prompt=none cannot be combined.");
+  }
+  if (r.max_age) {
+    a.max_age = parseSeconds(*r.max_age);
+    if (!a.max_age) return back(OpErrc::InvalidRequest, "max_age must be a number of seconds.");
+  }
+  if (r.login_after) a.login_after = parseSeconds(*r.login_after).value_or(0);
+  if (r.login_hint) {
+    if (r.login_hint->size() > kMaxHintBytes)
+      return back(OpErrc::InvalidRequest, "login_hint is too long.");
+    a.login_hint = *r.login_hint;
+  }
+  if (r.id_token_hint) {
+    auto hint = d_.tokens.verifyIdTokenHint(*r.id_token_hint);
+    if (!hint) return back(OpErrc::InvalidRequest, "id_token_hint is not valid.");
+    a.hint_subject = stringAt(*hint, "sub");
+  }
+  return a;
+}
+
+std::string Provider::errorLocation(const AuthorizeFailure& f) const {
+  return withQuery(f.redirect_uri, {{"error", errorName(f.error.code)},
+                                    {"error_description", f.error.description},
+                                    {"state", f.state},
+                                    {"iss", d_.tokens.settings().issuer}});
+}
+
+bool Provider::needsSignIn(const Authorization& a, const auth::Principal* who) const {
+  if (who == nullptr) return true;
+  const std::int64_t auth_time = auth::authTimeOf(who->claims);
+  const std::int64_t now = d_.clock.unixSeconds();
+  if (a.prompt_login && a.login_after == 0) return true;
+  if (a.login_after != 0 && auth_time < a.login_after) return true;
+  if (a.max_age && (auth_time <= 0 || now - auth_time > *a.max_age)) return true;
+  if (a.hint_subject && *a.hint_subject != std::to_string(who->user->id)) return true;
+  return false;
+}
+
+Result<bool> Provider::needsConsent(const Authorization& a, std::int64_t user_id) {
+  if (a.client.first_party) return false;
+  if (a.prompt_consent) return true;
+  auto given = d_.store.op().findConsent(user_id, a.client.client_id);
+  if (!given) return tl::unexpected(storeFailed(given.error()));
+  if (!*given) return true;
+  return !allIn(a.scopes, auth::splitScopes(**given));
+}
+
+Result<void> Provider::saveConsent(const Authorization& a, std::int64_t user_id) {
+  // What was asked before stays consented with what is asked now.
+  std::vector<std::string> scopes = a.scopes;
+  auto given = d_.store.op().findConsent(user_id, a.client.client_id);
+  if (!given) return tl::unexpected(storeFailed(given.error()));
+  if (*given) {
+    for (auto& s : auth::splitScopes(**given))
+      if (!has(scopes, s) && has(clientScopes(a.client), s)) scopes.push_back(std::move(s));
+  }
+  if (auto ok = d_.store.op().saveConsent(user_id, a.client.client_id, joinScopes(scopes),
+                                          d_.clock.unixSeconds());
+      !ok)
+    return tl::unexpected(storeFailed(ok.error()));
+  return {};
+}
+
+std::string Provider::codeHash(std::string_view code) const {
+  auto mac = crypto::hmac(crypto::Digest::Sha256, d_.settings.code_key, code);
+  return mac ? core::hexEncode(*mac) : std::string();
+}
+
+void Provider::record(std::string type, const auth::ClientInfo& origin,
+                      std::optional<std::int64_t> user, json::object detail) {
+  d_.audit.record({std::move(type), origin.request_id, user, user, origin.ip, origin.user_agent,
+                   std::move(detail)});
+}
+
+Result<std::string> Provider::issueCode(const Authorization& a, const auth::Principal& who,
+                                        const auth::ClientInfo& origin) {
+  auto code = crypto::randomToken(32);
+  if (!code) return fail(OpErrc::ServerError, "The server could not answer.", code.error().message);
+  const std::int64_t now = d_.clock.unixSeconds();
+  const json::object data{{"redirect_uri", a.redirect_uri},
+                          {"scope", a.scope()},
+                          {"nonce", a.nonce},
+                          {"code_challenge", a.code_challenge},
+                          {"auth_time", auth::authTimeOf(who.claims)},
+                          {"amr", amrJson(auth::amrOf(who.claims))}};
+  store::OpCode stored{codeHash(*code),
+                       a.client.client_id,
+                       who.user->id,
+                       json::serialize(data),
+                       now,
+                       now + d_.settings.code_ttl.count()};
+  if (stored.hash.empty()) return fail(OpErrc::ServerError, "The server could not answer.");
+  if (auto ok = d_.store.op().putCode(stored); !ok) return tl::unexpected(storeFailed(ok.error()));
+  record("op.code_issued", origin, who.user->id,
+         {{"client_id", a.client.client_id}, {"scope", a.scope()}});
+  return withQuery(a.redirect_uri,
+                   {{"code", *code}, {"state", a.state}, {"iss", d_.tokens.settings().issuer}});
+}
+
+Result<json::object> Provider::token(const TokenRequest& r, const store::OpClient& client,
+                                     const auth::ClientInfo& origin) {
+  if (r.grant_type == kGrantCode) {
+    if (!allowsGrant(client, kGrantCode))
+      return fail(OpErrc::UnauthorizedClient, "The client may not use this grant.");
+    return codeGrant(r, client, origin);
+  }
+  if (r.grant_type == kGrantRefresh) {
+    if (!allowsGrant(client, kGrantRefresh))
+      return fail(OpErrc::UnauthorizedClient, "The client may not use this grant.");
+    return refreshGrant(r, client, origin);
+  }
+  if (r.grant_type == kGrantClientCredentials) {
+    if (!allowsGrant(client, kGrantClientCredentials) || client.is_public)
+      return fail(OpErrc::UnauthorizedClient, "The client may not use this grant.");
+    return clientCredentialsGrant(r, client);
+  }
+  if (r.grant_type.empty()) return fail(OpErrc::InvalidRequest, "grant_type is required.");
+  return fail(OpErrc::UnsupportedGrantType, "The grant type is not supported.");
+}
+
+Result<json::object> Provider::issueTokens(const store::User& user, const TokenSubject& subject,
+                                           const std::string& nonce,
+                                           const std::string& refresh_jti) {
+  const auto scopes = auth::splitScopes(subject.scope);
+  auto access = d_.tokens.accessToken(subject);
+  if (!access)
+    return fail(OpErrc::ServerError, "The server could not answer.", access.error().message);
+  json::object out{{"access_token", access->token},
+                   {"token_type", "Bearer"},
+                   {"expires_in", d_.tokens.settings().access_ttl.count()},
+                   {"scope", subject.scope}};
+  if (has(scopes, "openid")) {
+    json::object claims = userClaims(user, scopes);
+    if (!nonce.empty()) claims["nonce"] = nonce;
+    auto id = d_.tokens.idToken(subject, access->token, std::move(claims));
+    if (!id) return fail(OpErrc::ServerError, "The server could not answer.", id.error().message);
+    out["id_token"] = std::move(*id);
+  }
+  if (!refresh_jti.empty()) {
+    auto refresh = d_.tokens.refreshToken(subject, refresh_jti);
+    if (!refresh)
+      return fail(OpErrc::ServerError, "The server could not answer.", refresh.error().message);
+    out["refresh_token"] = std::move(refresh->token);
+  }
+  return out;
+}
+
+Result<json::object> Provider::codeGrant(const TokenRequest& r, const store::OpClient& client,
+                                         const auth::ClientInfo& origin) {
+  const auto bad = [] {
+    return fail(OpErrc::InvalidGrant, "The code is invalid, expired or used.");
+  };
+  if (!r.code || r.code->empty() || r.code->size() > 128)
+    return fail(OpErrc::InvalidRequest, "code is required.");
+  if (!r.redirect_uri) return fail(OpErrc::InvalidRequest, "redirect_uri is required.");
+  auto sid = auth::newTokenId();
+  auto refresh_jti = auth::newTokenId();
+  if (!sid || !refresh_jti) return fail(OpErrc::ServerError, "The server could not answer.");
+  const std::int64_t now = d_.clock.unixSeconds();
+  auto redeemed = d_.store.op().redeemCode(codeHash(*r.code), *sid, now);
+  if (!redeemed) return tl::unexpected(storeFailed(redeemed.error()));
+  using Outcome = store::CodeRedemption::Outcome;
+  if (redeemed->outcome == Outcome::Unknown) return bad();
+  if (redeemed->outcome == Outcome::Replayed) {
+    // RFC 6749 §4.1.2, RFC 9700 §4.5: a code used twice revokes what its first use issued.
+    if (!redeemed->session_id.empty()) {
+      if (auto ended = d_.end.end(redeemed->session_id); !ended)
+        spdlog::warn("request_id={} code replay: grant not ended: {}", origin.request_id,
+                     ended.error().detail);
+    }
+    record("op.code_replayed", origin, redeemed->code.user_id,
+           {{"client_id", redeemed->code.client_id}});
+    return bad();
+  }
+  const store::OpCode& code = redeemed->code;
+  if (code.client_id != client.client_id) return bad();
+  boost::system::error_code ec;
+  json::value parsed = json::parse(code.data, ec);
+  if (ec || !parsed.is_object()) return fail(OpErrc::ServerError, "The server could not answer.");
+  const json::object& data = parsed.get_object();
+  // RFC 6749 §4.1.3: the same redirect URI; RFC 7636 §4.6: the verifier.
+  if (*r.redirect_uri != stringAt(data, "redirect_uri")) return bad();
+  const std::string challenge = stringAt(data, "code_challenge");
+  if (!challenge.empty()) {
+    if (!r.code_verifier || !verifierMatches(*r.code_verifier, challenge)) return bad();
+  } else if (r.code_verifier) {
+    return bad();  // a verifier for a code issued without a challenge (OAuth 2.1 §4.1.3)
+  }
+  auto user = d_.store.users().findById(code.user_id);
+  if (!user) return tl::unexpected(storeFailed(user.error()));
+  // An account deactivated, or whose password changed, since the code was issued.
+  if (!*user || !(*user)->is_active || (*user)->tokens_valid_after > code.created_at) return bad();
+  TokenSubject subject{std::to_string(code.user_id), client.client_id,
+                       stringAt(data, "scope"),      *sid,
+                       intAt(data, "auth_time"),     amrFrom(data.if_contains("amr"))};
+  const auto scopes = auth::splitScopes(subject.scope);
+  const bool offline = allowsGrant(client, kGrantRefresh) && has(scopes, "offline_access");
+  // The grant is a session of the user's (their list shows it, and ending it ends its tokens).
+  store::Session session{
+      *sid,
+      code.user_id,
+      *refresh_jti,
+      "OpenID client: " + client.name,
+      origin.ip,
+      now,
+      now,
+      now + (offline ? d_.settings.refresh_ttl.count() : d_.tokens.settings().access_ttl.count()),
+      false,
+      {},
+      0};
+  if (auto ok = d_.store.sessions().create(session); !ok)
+    return tl::unexpected(storeFailed(ok.error()));
+  record(
+      "op.token_issued", origin, code.user_id,
+      {{"client_id", client.client_id}, {"grant", "authorization_code"}, {"scope", subject.scope}});
+  return issueTokens(**user, subject, stringAt(data, "nonce"), offline ? *refresh_jti : "");
+}
+
+Result<json::object> Provider::refreshGrant(const TokenRequest& r, const store::OpClient& client,
+                                            const auth::ClientInfo& origin) {
+  const auto bad = [] { return fail(OpErrc::InvalidGrant, "The refresh token is not valid."); };
+  if (!r.refresh_token) return fail(OpErrc::InvalidRequest, "refresh_token is required.");
+  auto claims = d_.tokens.verifyRefresh(*r.refresh_token);
+  if (!claims) return bad();
+  if (stringAt(claims->raw, "client_id") != client.client_id) return bad();
+  const auto user_id = auth::userIdOf(*claims);
+  if (!user_id) return bad();
+  TokenSubject subject{claims->sub,
+                       client.client_id,
+                       stringAt(claims->raw, "scope"),
+                       stringAt(claims->raw, "sid"),
+                       intAt(claims->raw, "auth_time"),
+                       amrFrom(claims->raw.if_contains("amr"))};
+  if (r.scope) {
+    // RFC 6749 §6: narrower, never wider.
+    const auto asked = scopeItems(*r.scope);
+    if (asked.empty() || !allIn(asked, auth::splitScopes(subject.scope)))
+      return fail(OpErrc::InvalidScope, "The scope is wider than the grant.");
+    subject.scope = joinScopes(asked);
+  }
+  auto user = d_.store.users().findById(*user_id);
+  if (!user) return tl::unexpected(storeFailed(user.error()));
+  if (!*user || !(*user)->is_active) return bad();
+  auto next = auth::newTokenId();
+  if (!next) return fail(OpErrc::ServerError, "The server could not answer.");
+  const std::int64_t now = d_.clock.unixSeconds();
+  auto outcome = d_.store.sessions().rotate(subject.sid, claims->jti, *next, now,
+                                            now + d_.settings.refresh_ttl.count(),
+                                            d_.settings.refresh_grace_seconds);
+  if (!outcome) return tl::unexpected(storeFailed(outcome.error()));
+  switch (*outcome) {
+    case store::RotateOutcome::Rotated:
+      break;
+    case store::RotateOutcome::Reused:
+      // As for sessions: the whole grant ends, its access tokens with it.
+      if (auto ended = d_.end.endTokens(subject.sid); !ended)
+        spdlog::warn("request_id={} refresh reuse: grant tokens not ended: {}", origin.request_id,
+                     ended.error().detail);
+      record("op.refresh_reuse_detected", origin, *user_id, {{"client_id", client.client_id}});
+      return bad();
+    case store::RotateOutcome::Inactive:
+    case store::RotateOutcome::GraceRace:
+      return bad();
+  }
+  return issueTokens(**user, subject, {}, *next);
+}
+
+Result<json::object> Provider::clientCredentialsGrant(const TokenRequest& r,
+                                                      const store::OpClient& client) {
+  std::vector<std::string> scopes = clientScopes(client);
+  if (r.scope) {
+    const auto asked = scopeItems(*r.scope);
+    if (!allIn(asked, scopes))
+      return fail(OpErrc::InvalidScope, "The client may not ask for that scope.");
+    scopes = asked;
+  }
+  // RFC 9068 §2.2: with no resource owner, sub is the client.
+  TokenSubject subject{client.client_id, client.client_id, joinScopes(scopes), {}, 0, {}};
+  auto access = d_.tokens.accessToken(subject);
+  if (!access)
+    return fail(OpErrc::ServerError, "The server could not answer.", access.error().message);
+  return json::object{{"access_token", access->token},
+                      {"token_type", "Bearer"},
+                      {"expires_in", d_.tokens.settings().access_ttl.count()},
+                      {"scope", subject.scope}};
+}
+
+Result<json::object> Provider::userinfo(std::string_view access_token) {
+  auto claims = d_.tokens.verifyAccess(access_token);
+  if (!claims)
+    return fail(OpErrc::InvalidToken, "The access token is not valid.",
+                std::string(jose::jwtErrorName(claims.error())));
+  // Revocation, the grant's end, the account's state: as every other token check.
+  auto checked = d_.check.checkAccessToken(access_token);
+  if (!checked) {
+    if (checked.error().code == auth::Errc::Unavailable)
+      return tl::unexpected(authFailed(checked.error()));
+    return fail(OpErrc::InvalidToken, "The access token is not valid.", checked.error().detail);
+  }
+  auto who = d_.check.principalFor(std::move(*checked));
+  if (!who) {
+    if (who.error().code == auth::Errc::Unavailable || who.error().code == auth::Errc::Internal)
+      return tl::unexpected(authFailed(who.error()));
+    return fail(OpErrc::InvalidToken, "The access token is not valid.", who.error().detail);
+  }
+  if (!has(claims->scopes, "openid"))
+    return fail(OpErrc::InsufficientScope, "The token was not granted the openid scope.");
+  json::object out = userClaims(*who->user, claims->scopes);
+  out["sub"] = claims->sub;
+  return out;
+}
+
+Result<json::object> Provider::introspect(std::string_view token, const store::OpClient& client) {
+  const json::object inactive{{"active", false}};
+  if (auto claims = d_.tokens.verifyAccess(token)) {
+    if (stringAt(claims->raw, "client_id") != client.client_id) return inactive;
+    auto checked = d_.check.checkAccessToken(token);
+    if (!checked) {
+      if (checked.error().code == auth::Errc::Unavailable)
+        return tl::unexpected(authFailed(checked.error()));
+      return inactive;
+    }
+    std::string username;
+    if (auth::userIdOf(*claims)) {
+      auto who = d_.check.principalFor(std::move(*checked));
+      if (!who) {
+        if (who.error().code == auth::Errc::Unavailable || who.error().code == auth::Errc::Internal)
+          return tl::unexpected(authFailed(who.error()));
+        return inactive;
+      }
+      username = who->user->username;
+    }
+    json::object out{{"active", true},
+                     {"token_type", "Bearer"},
+                     {"scope", stringAt(claims->raw, "scope")},
+                     {"client_id", client.client_id},
+                     {"sub", claims->sub},
+                     {"iss", claims->iss},
+                     {"exp", claims->exp},
+                     {"iat", claims->iat.value_or(0)},
+                     {"jti", claims->jti}};
+    if (const auto* aud = claims->raw.if_contains("aud")) out["aud"] = *aud;
+    if (!username.empty()) out["username"] = username;
+    return out;
+  }
+  if (auto claims = d_.tokens.verifyRefresh(token)) {
+    if (stringAt(claims->raw, "client_id") != client.client_id) return inactive;
+    auto session = d_.store.sessions().find(stringAt(claims->raw, "sid"));
+    if (!session) return tl::unexpected(storeFailed(session.error()));
+    if (!*session || (*session)->revoked || (*session)->refresh_jti != claims->jti ||
+        (*session)->expires_at <= d_.clock.unixSeconds())
+      return inactive;
+    return json::object{{"active", true},
+                        {"token_type", "refresh_token"},
+                        {"scope", stringAt(claims->raw, "scope")},
+                        {"client_id", client.client_id},
+                        {"sub", claims->sub},
+                        {"iss", claims->iss},
+                        {"exp", claims->exp},
+                        {"iat", claims->iat.value_or(0)}};
+  }
+  return inactive;
+}
+
+Result<void> Provider::revoke(std::string_view token, const store::OpClient& client,
+                              const auth::ClientInfo& origin) {
+  if (auto claims = d_.tokens.verifyRefresh(token)) {
+    if (stringAt(claims->raw, "client_id") != client.client_id) return {};
+    const std::string sid = stringAt(claims->raw, "sid");
+    if (auto ended = d_.end.end(sid); !ended) return tl::unexpected(authFailed(ended.error()));
+    record("op.token_revoked", origin, auth::userIdOf(*claims),
+           {{"client_id", client.client_id}, {"token_type", "refresh_token"}});
+    return {};
+  }
+  if (auto claims = d_.tokens.verifyAccess(token)) {
+    if (stringAt(claims->raw, "client_id") != client.client_id) return {};
+    if (auto ok = d_.revocations.revoke(claims->jti, claims->exp); !ok)
+      return tl::unexpected(storeFailed(ok.error()));
+    record("op.token_revoked", origin, auth::userIdOf(*claims),
+           {{"client_id", client.client_id}, {"token_type", "access_token"}});
+  }
+  return {};
+}
+
+Result<LogoutPlan> Provider::checkLogout(const LogoutRequest& r) {
+  LogoutPlan plan;
+  std::string client_id = r.client_id.value_or("");
+  if (r.id_token_hint) {
+    auto hint = d_.tokens.verifyIdTokenHint(*r.id_token_hint);
+    if (!hint) return fail(OpErrc::InvalidRequest, "The id_token_hint is not valid.");
+    const auto* aud = hint->if_contains("aud");
+    std::string hinted;
+    if (aud != nullptr && aud->is_string()) hinted = std::string(aud->get_string());
+    if (aud != nullptr && aud->is_array() && aud->get_array().size() == 1 &&
+        aud->get_array()[0].is_string())
+      hinted = std::string(aud->get_array()[0].get_string());
+    if (!client_id.empty() && client_id != hinted)
+      return fail(OpErrc::InvalidRequest, "client_id and id_token_hint disagree.");
+    client_id = hinted;
+    const std::string sub = stringAt(*hint, "sub");
+    std::int64_t id = 0;
+    const auto [end, ec] = std::from_chars(sub.data(), sub.data() + sub.size(), id);
+    if (ec == std::errc() && end == sub.data() + sub.size() && id > 0) plan.hint_user = id;
+  }
+  std::optional<store::OpClient> client;
+  if (!client_id.empty()) {
+    auto found = d_.clients.find(client_id);
+    if (!found) return tl::unexpected(storeFailed(found.error()));
+    if (!*found) return fail(OpErrc::InvalidRequest, "The client is unknown.");
+    client = std::move(*found);
+    plan.client_name = client->name;
+  }
+  if (r.post_logout_redirect_uri) {
+    // RP-Initiated Logout §3: only a URI registered for the client the request names.
+    if (!client || !has(client->post_logout_redirect_uris, *r.post_logout_redirect_uri))
+      return fail(OpErrc::InvalidRequest, "The post_logout_redirect_uri is not registered.");
+    plan.redirect = withQuery(
+        *r.post_logout_redirect_uri,
+        {{"state", r.state && r.state->size() <= kMaxStateBytes ? std::string_view(*r.state)
+                                                                : std::string_view()}});
+  }
+  return plan;
+}
+
+std::string Provider::formActionFor(std::string_view client_id, std::string_view redirect_uri) {
+  auto found = d_.clients.find(client_id);
+  if (!found || !*found || !has((*found)->redirect_uris, redirect_uri)) return {};
+  return formActionSource(redirect_uri);
+}
+
+}  // namespace gatehouse::op

@@ -1,0 +1,178 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/object.hpp>
+
+#include "audit/audit_log.hpp"
+#include "auth/client_info.hpp"
+#include "auth/principal.hpp"
+#include "auth/revocations.hpp"
+#include "auth/session_end.hpp"
+#include "auth/token_check.hpp"
+#include "core/clock.hpp"
+#include "op/clients.hpp"
+#include "op/errors.hpp"
+#include "op/op_tokens.hpp"
+#include "store/store.hpp"
+
+namespace gatehouse::op {
+
+// A parameter of a request (query or form), nullopt when absent.
+using ParamLookup = std::function<std::optional<std::string>(std::string_view name)>;
+
+// The authorization request's parameters as sent (OIDC Core §3.1.2.1); unknown ones are ignored.
+struct AuthorizeRequest {
+  std::optional<std::string> client_id, redirect_uri, response_type, response_mode, scope, state,
+      nonce, code_challenge, code_challenge_method, prompt, max_age, login_hint, id_token_hint;
+  bool has_request = false;                // a request object (refused: request_not_supported)
+  bool has_request_uri = false;            // refused: request_uri_not_supported
+  std::optional<std::string> login_after;  // ours: a sign-in asked by prompt=login began then
+};
+AuthorizeRequest parseAuthorize(const ParamLookup& param);
+// The request as query parameters, without `prompt` when `drop_prompt` (the portal's return
+// address after the sign-in that prompt=login asked for) and with `login_after` when not 0.
+std::vector<std::pair<std::string, std::string>> authorizeParams(const AuthorizeRequest& r,
+                                                                 bool drop_prompt,
+                                                                 std::int64_t login_after);
+
+// An authorization request that checked out.
+struct Authorization {
+  store::OpClient client;
+  std::string redirect_uri;
+  std::string state;
+  std::string nonce;
+  std::string code_challenge;
+  std::vector<std::string> scopes;
+  bool prompt_none = false;
+  bool prompt_login = false;
+  bool prompt_consent = false;
+  std::optional<std::int64_t> max_age;
+  std::int64_t login_after = 0;
+  std::string login_hint;
+  std::optional<std::string> hint_subject;  // the id_token_hint's sub
+  std::string scope() const;
+};
+
+// A refused authorization request: redirected to `redirect_uri` with `state` (RFC 6749
+// §4.1.2.1), or, when the client or redirect URI cannot be trusted (`redirect_uri` empty), shown
+// on a page.
+struct AuthorizeFailure {
+  OpError error;
+  std::string redirect_uri;
+  std::string state;
+};
+
+// The token endpoint's form (RFC 6749 §4.1.3, §4.4.2, §6).
+struct TokenRequest {
+  std::string grant_type;
+  std::optional<std::string> code, redirect_uri, code_verifier, refresh_token, scope;
+};
+
+// RP-Initiated Logout 1.0 §2.
+struct LogoutRequest {
+  std::optional<std::string> id_token_hint, post_logout_redirect_uri, state, client_id;
+};
+struct LogoutPlan {
+  std::optional<std::int64_t> hint_user;  // the user the valid id_token_hint names
+  std::string client_name;                // "" when no client is known
+  std::string redirect;                   // the post-logout URI with state; "" for our page
+};
+
+struct ProviderSettings {
+  std::string code_key;  // HMAC key of authorization codes as stored
+  std::chrono::seconds code_ttl{60};
+  std::int64_t refresh_grace_seconds = 0;
+  std::chrono::seconds refresh_ttl{7 * 24 * 3600};
+};
+
+// Gatehouse as an OpenID Provider (API.md): checks authorization requests, issues codes, runs
+// the token endpoint's grants, answers userinfo, introspection and revocation, and checks logout
+// requests. What the browser does (sign-in, consent page) is api/'s. Runs on workers (blocks on
+// storage). Thread-safe.
+class Provider {
+ public:
+  struct Deps {
+    store::Store& store;
+    ClientRegistry& clients;
+    const OpTokens& tokens;
+    auth::TokenCheck& check;
+    auth::SessionEnd& end;
+    auth::RevocationList& revocations;
+    audit::AuditLog& audit;
+    const core::Clock& clock;
+    ProviderSettings settings;
+  };
+  explicit Provider(Deps deps) : d_(std::move(deps)) {}
+
+  [[nodiscard]] tl::expected<Authorization, AuthorizeFailure> checkAuthorize(
+      const AuthorizeRequest& request);
+  // Where a refused request goes: redirect_uri?error=...&error_description=...&state=...&iss=...
+  std::string errorLocation(const AuthorizeFailure& failure) const;
+  // Whether `who` must sign in (again) before this request: no sign-in, prompt=login not yet
+  // honoured, an older sign-in than max_age, or a hint for another user.
+  bool needsSignIn(const Authorization& a, const auth::Principal* who) const;
+  // Whether the consent screen is due: never for first-party clients, always with
+  // prompt=consent, else unless the user consented to every requested scope.
+  [[nodiscard]] Result<bool> needsConsent(const Authorization& a, std::int64_t user_id);
+  [[nodiscard]] Result<void> saveConsent(const Authorization& a, std::int64_t user_id);
+  // A code for `who` (single use, bound to client, redirect URI and PKCE challenge); the
+  // redirect location with code, state and iss (RFC 9207).
+  [[nodiscard]] Result<std::string> issueCode(const Authorization& a, const auth::Principal& who,
+                                              const auth::ClientInfo& origin);
+
+  // The token endpoint's answer (RFC 6749 §5.1) for an authenticated `client`.
+  [[nodiscard]] Result<boost::json::object> token(const TokenRequest& request,
+                                                  const store::OpClient& client,
+                                                  const auth::ClientInfo& origin);
+  // OIDC Core §5.3: the claims the token's scopes allow. InvalidToken, InsufficientScope.
+  [[nodiscard]] Result<boost::json::object> userinfo(std::string_view access_token);
+  // RFC 7662 for `client`: inactive for tokens that are not its own.
+  [[nodiscard]] Result<boost::json::object> introspect(std::string_view token,
+                                                       const store::OpClient& client);
+  // RFC 7009 for `client`: its refresh token ends the grant (and its access tokens), its access
+  // token is revoked; anything else is ignored.
+  [[nodiscard]] Result<void> revoke(std::string_view token, const store::OpClient& client,
+                                    const auth::ClientInfo& origin);
+  // InvalidRequest for a bad hint, an unknown client or an unregistered post-logout URI.
+  [[nodiscard]] Result<LogoutPlan> checkLogout(const LogoutRequest& request);
+
+  // The extra CSP form-action source a page needs when its form's answer ends in a redirect to
+  // this client's `redirect_uri` (when registered); "" when none.
+  std::string formActionFor(std::string_view client_id, std::string_view redirect_uri);
+
+  const OpTokens& tokens() const { return d_.tokens; }
+  std::int64_t now() const { return d_.clock.unixSeconds(); }
+  ClientRegistry& clients() { return d_.clients; }
+
+ private:
+  Result<boost::json::object> codeGrant(const TokenRequest& r, const store::OpClient& client,
+                                        const auth::ClientInfo& origin);
+  Result<boost::json::object> refreshGrant(const TokenRequest& r, const store::OpClient& client,
+                                           const auth::ClientInfo& origin);
+  Result<boost::json::object> clientCredentialsGrant(const TokenRequest& r,
+                                                     const store::OpClient& client);
+  // Access token (+ ID token with openid, + refresh token when `refresh_jti` is set).
+  Result<boost::json::object> issueTokens(const store::User& user, const TokenSubject& subject,
+                                          const std::string& nonce, const std::string& refresh_jti);
+  std::string codeHash(std::string_view code) const;
+  void record(std::string type, const auth::ClientInfo& origin, std::optional<std::int64_t> user,
+              boost::json::object detail);
+
+  Deps d_;
+};
+
+// The source for a CSP form-action directive that allows a redirect to `uri`: its origin for
+// http(s), its scheme ("com.example.app:") for a private-use one; "" when unusable.
+std::string formActionSource(std::string_view uri);
+// The claims of `user` that `scopes` allow (OIDC Core §5.4): email and email_verified for
+// "email", preferred_username and name for "profile".
+boost::json::object userClaims(const store::User& user, const std::vector<std::string>& scopes);
+
+}  // namespace gatehouse::op

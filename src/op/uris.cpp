@@ -1,0 +1,78 @@
+#include "op/uris.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include "core/uri_path.hpp"
+
+namespace gatehouse::op {
+namespace {
+
+bool isLower(std::string_view s) {
+  return std::none_of(s.begin(), s.end(),
+                      [](char ch) { return std::isupper(static_cast<unsigned char>(ch)) != 0; });
+}
+
+}  // namespace
+
+std::optional<std::string> redirectUriProblem(std::string_view uri) {
+  if (uri.empty()) return "empty";
+  if (uri.size() > kMaxRedirectUriBytes) return "longer than 1024 bytes";
+  for (const char ch : uri) {
+    const auto byte = static_cast<unsigned char>(ch);
+    if (byte <= 0x20 || byte == 0x7f || ch == '\\' || ch == '"' || ch == '<' || ch == '>')
+      return "holds whitespace, a control character, a backslash, a quote or an angle bracket";
+  }
+  if (uri.find('#') != std::string_view::npos) return "has a fragment (RFC 6749 §3.1.2)";
+  const auto colon = uri.find(':');
+  if (colon == std::string_view::npos || colon == 0) return "not an absolute URI";
+  const std::string_view scheme = uri.substr(0, colon);
+  if (!std::isalpha(static_cast<unsigned char>(scheme[0])) ||
+      !std::all_of(scheme.begin(), scheme.end(), [](char ch) {
+        return std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '+' || ch == '-' ||
+               ch == '.';
+      }))
+    return "not an absolute URI";
+  if (!isLower(scheme)) return "the scheme must be lower case";
+  if (scheme != "https" && scheme != "http") {
+    // RFC 8252 §7.1: a reverse domain name the app controls ("com.example.app:/callback").
+    if (scheme.find('.') == std::string_view::npos)
+      return "a private-use scheme must be a reverse domain name (RFC 8252 §7.1)";
+    return std::nullopt;
+  }
+  if (uri.substr(colon, 3) != "://") return "not an absolute URI";
+  const std::string_view rest = uri.substr(colon + 3);
+  const std::string_view authority = rest.substr(0, rest.find_first_of("/?"));
+  if (authority.empty()) return "has no host";
+  if (authority.find('@') != std::string_view::npos) return "has userinfo";
+  if (!isLower(authority)) return "the host must be lower case";
+  if (scheme == "http") {
+    std::string_view host = authority;
+    if (host.starts_with("[")) {
+      host = host.substr(0, host.find(']') + 1);
+    } else {
+      host = host.substr(0, host.find(':'));
+    }
+    if (host != "localhost" && host != "127.0.0.1" && host != "[::1]")
+      return "http is only for this machine (localhost, 127.0.0.1, [::1]): use https";
+  }
+  return std::nullopt;
+}
+
+std::string withQuery(std::string_view uri,
+                      const std::vector<std::pair<std::string_view, std::string_view>>& params) {
+  std::string out(uri);
+  char sep = out.find('?') == std::string::npos ? '?' : '&';
+  if (sep == '&' && (out.back() == '?' || out.back() == '&')) sep = '\0';
+  for (const auto& [name, value] : params) {
+    if (value.empty()) continue;
+    if (sep != '\0') out += sep;
+    out += core::percentEncode(name);
+    out += '=';
+    out += core::percentEncode(value);
+    sep = '&';
+  }
+  return out;
+}
+
+}  // namespace gatehouse::op

@@ -1,0 +1,101 @@
+#include <gtest/gtest.h>
+
+#include "op/errors.hpp"
+#include "op/op_tokens.hpp"
+#include "op/pkce.hpp"
+#include "op/provider.hpp"
+#include "op/uris.hpp"
+
+namespace gatehouse::op {
+namespace {
+
+// RFC 7636 Appendix B.
+constexpr std::string_view kVerifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+constexpr std::string_view kChallenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+TEST(Pkce, MatchesTheRfcExample) {
+  EXPECT_EQ(s256Challenge(kVerifier), kChallenge);
+  EXPECT_TRUE(verifierMatches(kVerifier, kChallenge));
+}
+
+TEST(Pkce, RefusesOtherVerifiersAndMalformedOnes) {
+  std::string other(kVerifier);
+  other.back() = 'j';
+  EXPECT_FALSE(verifierMatches(other, kChallenge));
+  EXPECT_FALSE(verifierMatches(kChallenge, kChallenge));
+  EXPECT_FALSE(verifierMatches("short", s256Challenge("short")));  // under 43 characters
+  const std::string too_long(129, 'a');
+  EXPECT_FALSE(verifierMatches(too_long, s256Challenge(too_long)));
+  const std::string bad = std::string(43, 'a') + "+";
+  EXPECT_FALSE(isPkceValue(bad));
+  EXPECT_TRUE(isPkceValue(std::string(128, '~')));
+}
+
+TEST(RedirectUris, AcceptsHttpsLoopbackHttpAndReverseDomainSchemes) {
+  EXPECT_EQ(redirectUriProblem("https://app.example.com/cb?x=1"), std::nullopt);
+  EXPECT_EQ(redirectUriProblem("http://localhost:3000/cb"), std::nullopt);
+  EXPECT_EQ(redirectUriProblem("http://127.0.0.1/cb"), std::nullopt);
+  EXPECT_EQ(redirectUriProblem("http://[::1]:8080/cb"), std::nullopt);
+  EXPECT_EQ(redirectUriProblem("com.example.app:/oauth2redirect"), std::nullopt);
+}
+
+TEST(RedirectUris, RefusesWhatCouldRedirectElsewhere) {
+  for (const char* uri :
+       {"", "/relative", "//evil.example/cb", "http://app.example.com/cb",
+        "https://app.example.com/cb#frag", "https://user@app.example.com/cb",
+        "https://app.example.com/c b", "https://app.example.com\\@evil/cb", "javascript:alert(1)",
+        "HTTPS://app.example.com/cb", "https://APP.example.com/cb", "https:///cb",
+        "http://localhost.evil.example/cb", "data:text/html,x", "myapp:/cb"}) {
+    EXPECT_NE(redirectUriProblem(uri), std::nullopt) << uri;
+  }
+  EXPECT_NE(redirectUriProblem("https://a.example/" + std::string(1100, 'x')), std::nullopt);
+}
+
+TEST(RedirectUris, QueryParametersAreAppendedEncoded) {
+  EXPECT_EQ(withQuery("https://a.example/cb", {{"code", "a b&c"}, {"state", "s=1"}}),
+            "https://a.example/cb?code=a%20b%26c&state=s%3D1");
+  EXPECT_EQ(withQuery("https://a.example/cb?x=1", {{"code", "c"}, {"state", ""}}),
+            "https://a.example/cb?x=1&code=c");
+}
+
+TEST(FormAction, IsTheOriginOrThePrivateScheme) {
+  EXPECT_EQ(formActionSource("https://app.example.com:8443/cb?x"), "https://app.example.com:8443");
+  EXPECT_EQ(formActionSource("com.example.app:/cb"), "com.example.app:");
+  EXPECT_EQ(formActionSource("javascript:alert(1)"), "");
+}
+
+TEST(IdToken, AtHashIsTheLeftHalfOfSha256) {
+  // OpenID Connect Core 1.0, Appendix A.3.
+  EXPECT_EQ(atHash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"), "77QmUPtjPfzWtF2AnpK9RQ");
+}
+
+TEST(IdToken, AcrNamesASecondFactor) {
+  EXPECT_EQ(acrOf({"pwd"}), "1");
+  EXPECT_EQ(acrOf({"pwd", "otp"}), "2");
+  EXPECT_EQ(acrOf({"pwd", "rc"}), "1");
+}
+
+TEST(Errors, HaveTheProtocolsNames) {
+  EXPECT_EQ(errorName(OpErrc::InvalidGrant), "invalid_grant");
+  EXPECT_EQ(errorName(OpErrc::RequestNotSupported), "request_not_supported");
+  EXPECT_EQ(errorName(OpErrc::LoginRequired), "login_required");
+  EXPECT_EQ(errorName(OpErrc::InvalidClient), "invalid_client");
+}
+
+TEST(UserClaims, FollowTheScopes) {
+  store::User u;
+  u.email = "a@example.com";
+  u.username = "alice";
+  u.email_verified = true;
+  EXPECT_TRUE(userClaims(u, {"openid"}).empty());
+  auto email = userClaims(u, {"openid", "email"});
+  EXPECT_EQ(email.at("email").as_string(), "a@example.com");
+  EXPECT_TRUE(email.at("email_verified").as_bool());
+  EXPECT_FALSE(email.contains("preferred_username"));
+  auto profile = userClaims(u, {"profile"});
+  EXPECT_EQ(profile.at("preferred_username").as_string(), "alice");
+  EXPECT_FALSE(profile.contains("email"));
+}
+
+}  // namespace
+}  // namespace gatehouse::op

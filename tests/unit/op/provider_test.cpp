@@ -1,0 +1,421 @@
+// The provider service on the real auth services and a fresh SQLite database: authorization
+// requests, codes (single use, bound, replay revokes), refresh rotation, client credentials,
+// userinfo, introspection and revocation between clients, logout checks.
+#include "op/provider.hpp"
+
+#include <boost/json/parse.hpp>
+#include <gtest/gtest.h>
+
+#include "auth/claims.hpp"
+#include "crypto/pkey.hpp"
+#include "op/pkce.hpp"
+#include "support/auth_stack.hpp"
+
+namespace gatehouse::op {
+namespace {
+
+namespace json = boost::json;
+constexpr std::string_view kVerifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+
+jose::Key rsaKey() {
+  static const jose::Key key = [] {
+    auto pkey = crypto::generateRsa(2048).value();
+    auto k = jose::Key::asymmetric(jose::Algorithm::Rs256, pkey).value();
+    return k.withKid(jose::thumbprint(k).value());
+  }();
+  return key;
+}
+
+std::string queryValue(const std::string& url, const std::string& name) {
+  const auto at = url.find(name + "=");
+  if (at == std::string::npos) return {};
+  const auto start = at + name.size() + 1;
+  return url.substr(start, url.find('&', start) - start);
+}
+
+class ProviderTest : public ::testing::Test {
+ protected:
+  testing::AuthStack s{"op-provider"};
+  const jose::Key key = rsaKey();
+  OpTokens tokens{
+      key, jose::KeySet::create({key}).value(),
+      OpTokenSettings{.issuer = "https://id.example.com", .audience = "https://id.example.com"},
+      s.clock};
+  ClientRegistry clients{s.store->op(),
+                         std::string(32, 'k'),
+                         {"openid", "profile", "email", "offline_access", "users:read"},
+                         s.clock};
+  Provider provider{{*s.store,
+                     clients,
+                     tokens,
+                     s.token_check,
+                     s.session_end,
+                     s.revocations,
+                     s.audit,
+                     s.clock,
+                     {.code_key = std::string(32, 'c')}}};
+  const auth::ClientInfo origin{"127.0.0.1", "test", "req-1", ""};
+
+  void SetUp() override {
+    s.token_check.acceptAlso([this](std::string_view t) { return tokens.verifyAccess(t); });
+  }
+
+  CreatedClient client(NewClient n) {
+    auto made = clients.create(n);
+    EXPECT_TRUE(made) << (made ? "" : made.error().message);
+    return *made;
+  }
+  CreatedClient webApp() {
+    return client({.name = "Web", .redirect_uris = {"https://rp.example.com/cb"}});
+  }
+
+  // A signed-in user as the portal's cookie gives it: auth_time and amr in the claims.
+  auth::Principal signedIn(const std::string& name) {
+    auto pair = s.registerUser({name + "@example.com", name, "Passw0rd!x"}, origin);
+    EXPECT_TRUE(pair) << (pair ? "" : pair.error().detail);
+    auto who = s.token_check.authenticate(pair->access_token);
+    EXPECT_TRUE(who);
+    who->claims.raw["auth_time"] = s.clock.unixSeconds();
+    who->claims.raw["amr"] = json::array{"pwd"};
+    return *who;
+  }
+
+  AuthorizeRequest request(const CreatedClient& c, std::string scope = "openid email profile") {
+    AuthorizeRequest r;
+    r.client_id = c.client.client_id;
+    r.redirect_uri = c.client.redirect_uris.front();
+    r.response_type = "code";
+    r.scope = std::move(scope);
+    r.state = "st";
+    r.nonce = "n-0S6_WzA2Mj";
+    r.code_challenge = s256Challenge(kVerifier);
+    r.code_challenge_method = "S256";
+    return r;
+  }
+
+  std::string codeFor(const CreatedClient& c, const auth::Principal& who,
+                      std::string scope = "openid email profile") {
+    auto a = provider.checkAuthorize(request(c, std::move(scope)));
+    EXPECT_TRUE(a);
+    auto location = provider.issueCode(*a, who, origin);
+    EXPECT_TRUE(location);
+    EXPECT_EQ(queryValue(*location, "state"), "st");
+    EXPECT_EQ(queryValue(*location, "iss"), "https%3A%2F%2Fid.example.com");
+    return queryValue(*location, "code");
+  }
+
+  Result<json::object> exchange(const CreatedClient& c, const std::string& code,
+                                std::optional<std::string> verifier = std::string(kVerifier)) {
+    return provider.token({"authorization_code", code, c.client.redirect_uris.front(),
+                           std::move(verifier), std::nullopt, std::nullopt},
+                          c.client, origin);
+  }
+};
+
+TEST_F(ProviderTest, UnknownClientsAndUnregisteredRedirectsAreNeverRedirectedTo) {
+  const auto web = webApp();
+  auto r = request(web);
+  r.client_id = "nobody";
+  auto refused = provider.checkAuthorize(r);
+  ASSERT_FALSE(refused);
+  EXPECT_TRUE(refused.error().redirect_uri.empty());
+  r = request(web);
+  r.redirect_uri = "https://rp.example.com/cb/../evil";
+  refused = provider.checkAuthorize(r);
+  ASSERT_FALSE(refused);
+  EXPECT_TRUE(refused.error().redirect_uri.empty());
+  r.redirect_uri = "https://rp.example.com/cb?extra=1";
+  EXPECT_TRUE(provider.checkAuthorize(r).error().redirect_uri.empty());
+}
+
+TEST_F(ProviderTest, RequestErrorsGoBackToTheRegisteredUriWithStateAndIss) {
+  const auto web = webApp();
+  const auto expect = [&](AuthorizeRequest r, OpErrc code) {
+    auto refused = provider.checkAuthorize(r);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().error.code, code) << refused.error().error.description;
+    EXPECT_EQ(refused.error().redirect_uri, "https://rp.example.com/cb");
+    const auto location = provider.errorLocation(refused.error());
+    EXPECT_EQ(queryValue(location, "error"), std::string(errorName(code)));
+    EXPECT_EQ(queryValue(location, "state"), "st");
+    EXPECT_FALSE(queryValue(location, "iss").empty());
+  };
+  auto r = request(web);
+  r.response_type = "token";
+  expect(r, OpErrc::UnsupportedResponseType);
+  r = request(web, "openid admin:everything");
+  expect(r, OpErrc::InvalidScope);
+  r = request(web);
+  r.code_challenge_method = "plain";
+  expect(r, OpErrc::InvalidRequest);
+  r = request(web);
+  r.has_request = true;
+  expect(r, OpErrc::RequestNotSupported);
+  r = request(web);
+  r.has_request_uri = true;
+  expect(r, OpErrc::RequestUriNotSupported);
+  r = request(web);
+  r.prompt = "none login";
+  expect(r, OpErrc::InvalidRequest);
+  r = request(web);
+  r.max_age = "-1";
+  expect(r, OpErrc::InvalidRequest);
+  r = request(web);
+  r.id_token_hint = "not.a.token";
+  expect(r, OpErrc::InvalidRequest);
+}
+
+TEST_F(ProviderTest, PublicClientsMustUsePkce) {
+  const auto spa =
+      client({.name = "SPA", .redirect_uris = {"http://localhost:5173/cb"}, .is_public = true});
+  EXPECT_TRUE(spa.secret.empty());
+  auto r = request(spa);
+  r.code_challenge.reset();
+  r.code_challenge_method.reset();
+  auto refused = provider.checkAuthorize(r);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().error.code, OpErrc::InvalidRequest);
+  EXPECT_TRUE(provider.checkAuthorize(request(spa)));
+}
+
+TEST_F(ProviderTest, ACodeGivesBoundTokensOnceAndItsReplayRevokesThem) {
+  const auto web = webApp();
+  const auto who = signedIn("alice");
+  const std::string code = codeFor(web, who, "openid email profile offline_access");
+  auto tokens_out = exchange(web, code);
+  ASSERT_TRUE(tokens_out) << tokens_out.error().detail;
+  const std::string access(tokens_out->at("access_token").as_string());
+  const std::string refresh(tokens_out->at("refresh_token").as_string());
+  // The ID token: signature, claims, nonce, at_hash.
+  auto id = jose::verifyJws(tokens_out->at("id_token").as_string(), tokens.keys());
+  ASSERT_TRUE(id);
+  const auto claims = json::parse(id->payload).as_object();
+  EXPECT_EQ(claims.at("aud").as_string(), web.client.client_id);
+  EXPECT_EQ(claims.at("nonce").as_string(), "n-0S6_WzA2Mj");
+  EXPECT_EQ(claims.at("at_hash").as_string(), atHash(access));
+  EXPECT_EQ(claims.at("email").as_string(), "alice@example.com");
+  EXPECT_EQ(claims.at("sub").as_string(), std::to_string(who.user->id));
+  // The access token works at userinfo and as an API credential.
+  auto info = provider.userinfo(access);
+  ASSERT_TRUE(info) << info.error().detail;
+  EXPECT_EQ(info->at("preferred_username").as_string(), "alice");
+  auto as_api = s.token_check.authenticate(access);
+  ASSERT_TRUE(as_api);
+  EXPECT_EQ(as_api->client_id, web.client.client_id);
+  // Second use: refused, and what the first use issued ends.
+  auto again = exchange(web, code);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, OpErrc::InvalidGrant);
+  EXPECT_FALSE(provider.userinfo(access));
+  EXPECT_FALSE(s.token_check.authenticate(access));
+  auto refreshed = provider.token({"refresh_token", {}, {}, {}, refresh, {}}, web.client, origin);
+  ASSERT_FALSE(refreshed);
+  EXPECT_EQ(refreshed.error().code, OpErrc::InvalidGrant);
+}
+
+TEST_F(ProviderTest, ACodeIsBoundToItsClientRedirectUriVerifierAndLifetime) {
+  const auto web = webApp();
+  const auto other = client({.name = "Other", .redirect_uris = {"https://rp.example.com/cb"}});
+  const auto who = signedIn("bob");
+  EXPECT_EQ(exchange(other, codeFor(web, who)).error().code, OpErrc::InvalidGrant);
+  EXPECT_EQ(exchange(web, codeFor(web, who), "x" + std::string(kVerifier)).error().code,
+            OpErrc::InvalidGrant);
+  EXPECT_EQ(exchange(web, codeFor(web, who), std::nullopt).error().code, OpErrc::InvalidGrant);
+  auto wrong_uri = provider.token({"authorization_code",
+                                   codeFor(web, who),
+                                   "https://rp.example.com/cb2",
+                                   std::string(kVerifier),
+                                   {},
+                                   {}},
+                                  web.client, origin);
+  EXPECT_EQ(wrong_uri.error().code, OpErrc::InvalidGrant);
+  const std::string late = codeFor(web, who);
+  s.clock.advance(61);
+  EXPECT_EQ(exchange(web, late).error().code, OpErrc::InvalidGrant);
+  EXPECT_EQ(exchange(web, "made-up").error().code, OpErrc::InvalidGrant);
+}
+
+TEST_F(ProviderTest, RefreshTokensRotateAndAReuseEndsTheGrant) {
+  const auto web = webApp();
+  const auto who = signedIn("carol");
+  auto first = exchange(web, codeFor(web, who, "openid offline_access"));
+  ASSERT_TRUE(first);
+  const std::string r1(first->at("refresh_token").as_string());
+  auto second = provider.token({"refresh_token", {}, {}, {}, r1, {}}, web.client, origin);
+  ASSERT_TRUE(second) << second.error().detail;
+  const std::string r2(second->at("refresh_token").as_string());
+  EXPECT_NE(r1, r2);
+  EXPECT_TRUE(second->contains("id_token"));
+  // Another client cannot use it; a wider scope is refused.
+  const auto other = client({.name = "Other", .redirect_uris = {"https://o.example.com/cb"}});
+  EXPECT_EQ(
+      provider.token({"refresh_token", {}, {}, {}, r2, {}}, other.client, origin).error().code,
+      OpErrc::InvalidGrant);
+  EXPECT_EQ(provider.token({"refresh_token", {}, {}, {}, r2, "openid email"}, web.client, origin)
+                .error()
+                .code,
+            OpErrc::InvalidScope);
+  // The old one again: the whole grant ends, the newest token with it.
+  EXPECT_FALSE(provider.token({"refresh_token", {}, {}, {}, r1, {}}, web.client, origin));
+  EXPECT_FALSE(provider.token({"refresh_token", {}, {}, {}, r2, {}}, web.client, origin));
+  EXPECT_FALSE(provider.userinfo(std::string(second->at("access_token").as_string())));
+}
+
+TEST_F(ProviderTest, NoRefreshTokenWithoutOfflineAccessOrForPublicClients) {
+  const auto web = webApp();
+  const auto who = signedIn("dave");
+  auto out = exchange(web, codeFor(web, who, "openid"));
+  ASSERT_TRUE(out);
+  EXPECT_FALSE(out->contains("refresh_token"));
+  const auto spa =
+      client({.name = "SPA", .redirect_uris = {"http://localhost:5173/cb"}, .is_public = true});
+  auto spa_out = exchange(spa, codeFor(spa, who, "openid offline_access"));
+  ASSERT_TRUE(spa_out);
+  EXPECT_FALSE(spa_out->contains("refresh_token"));
+  // openid alone: no profile or email claims.
+  auto info = provider.userinfo(std::string(out->at("access_token").as_string()));
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->size(), 1U);
+}
+
+TEST_F(ProviderTest, ClientCredentialsAreForConfidentialClientsWithinTheirScope) {
+  const auto machine = client({.name = "Machine", .scope = "users:read"});
+  EXPECT_EQ(machine.client.grant_types, std::vector<std::string>{"client_credentials"});
+  auto out = provider.token({"client_credentials", {}, {}, {}, {}, {}}, machine.client, origin);
+  ASSERT_TRUE(out);
+  auto claims = tokens.verifyAccess(out->at("access_token").as_string());
+  ASSERT_TRUE(claims);
+  EXPECT_EQ(claims->sub, machine.client.client_id);
+  EXPECT_EQ(claims->scopes, std::vector<std::string>{"users:read"});
+  EXPECT_FALSE(out->contains("refresh_token"));
+  EXPECT_EQ(
+      provider.token({"client_credentials", {}, {}, {}, {}, "users:write"}, machine.client, origin)
+          .error()
+          .code,
+      OpErrc::InvalidScope);
+  const auto web = webApp();
+  EXPECT_EQ(
+      provider.token({"client_credentials", {}, {}, {}, {}, {}}, web.client, origin).error().code,
+      OpErrc::UnauthorizedClient);
+  // No user behind it: userinfo refuses it.
+  EXPECT_FALSE(provider.userinfo(out->at("access_token").as_string()));
+}
+
+TEST_F(ProviderTest, ClientsAuthenticateWithTheirOwnSecretOnly) {
+  const auto web = webApp();
+  EXPECT_TRUE(clients.authenticate({web.client.client_id, web.secret, true}));
+  EXPECT_FALSE(clients.authenticate({web.client.client_id, web.secret + "x", true}));
+  EXPECT_FALSE(clients.authenticate({web.client.client_id, std::nullopt, false}));
+  EXPECT_FALSE(clients.authenticate({"unknown", web.secret, false}));
+  auto rotated = clients.rotateSecret(web.client.client_id);
+  ASSERT_TRUE(rotated);
+  EXPECT_FALSE(clients.authenticate({web.client.client_id, web.secret, true}));
+  EXPECT_TRUE(clients.authenticate({web.client.client_id, *rotated, true}));
+  const auto spa =
+      client({.name = "SPA", .redirect_uris = {"http://localhost:5173/cb"}, .is_public = true});
+  EXPECT_TRUE(clients.authenticate({spa.client.client_id, std::nullopt, false}));
+  EXPECT_FALSE(clients.authenticate({spa.client.client_id, "guess", false}));
+  // The secret is stored only as a keyed hash.
+  auto stored = s.store->op().findClient(web.client.client_id).value();
+  EXPECT_EQ(stored->secret_hash.find(*rotated), std::string::npos);
+  EXPECT_EQ(stored->secret_hash.size(), 64U);
+}
+
+TEST_F(ProviderTest, RegistrationRefusesContradictionsAndUnknownScopes) {
+  EXPECT_FALSE(clients.create({.name = "", .redirect_uris = {"https://a.example/cb"}}));
+  EXPECT_FALSE(clients.create({.name = "x", .redirect_uris = {"http://a.example/cb"}}));
+  EXPECT_FALSE(clients.create({.name = "x", .grant_types = {"authorization_code"}}));
+  EXPECT_FALSE(clients.create({.name = "x", .grant_types = {"password"}}));
+  EXPECT_FALSE(clients.create({.name = "x", .is_public = true}));  // client_credentials by default
+  EXPECT_FALSE(clients.create(
+      {.name = "x", .redirect_uris = {"https://a.example/cb"}, .scope = "openid root"}));
+  EXPECT_FALSE(clients.create({.name = "x", .scope = "openid"}));
+}
+
+TEST_F(ProviderTest, IntrospectionAndRevocationOnlyForTheClientsOwnTokens) {
+  const auto web = webApp();
+  const auto other = client({.name = "Other", .redirect_uris = {"https://o.example.com/cb"}});
+  const auto who = signedIn("erin");
+  auto out = exchange(web, codeFor(web, who, "openid offline_access"));
+  ASSERT_TRUE(out);
+  const std::string access(out->at("access_token").as_string());
+  const std::string refresh(out->at("refresh_token").as_string());
+  EXPECT_TRUE(provider.introspect(access, web.client)->at("active").as_bool());
+  EXPECT_FALSE(provider.introspect(access, other.client)->at("active").as_bool());
+  EXPECT_TRUE(provider.introspect(refresh, web.client)->at("active").as_bool());
+  // Another client's revocation is ignored.
+  ASSERT_TRUE(provider.revoke(refresh, other.client, origin));
+  EXPECT_TRUE(provider.introspect(refresh, web.client)->at("active").as_bool());
+  ASSERT_TRUE(provider.revoke(refresh, web.client, origin));
+  EXPECT_FALSE(provider.introspect(refresh, web.client)->at("active").as_bool());
+  EXPECT_FALSE(provider.introspect(access, web.client)->at("active").as_bool());
+}
+
+TEST_F(ProviderTest, PromptMaxAgeAndHintsDecideWhetherToSignInAgain) {
+  const auto web = webApp();
+  const auto who = signedIn("frank");
+  auto a = provider.checkAuthorize(request(web)).value();
+  EXPECT_TRUE(provider.needsSignIn(a, nullptr));
+  EXPECT_FALSE(provider.needsSignIn(a, &who));
+  a.prompt_login = true;
+  EXPECT_TRUE(provider.needsSignIn(a, &who));
+  a.login_after = s.clock.unixSeconds();
+  EXPECT_FALSE(provider.needsSignIn(a, &who));
+  a.login_after = s.clock.unixSeconds() + 1;
+  EXPECT_TRUE(provider.needsSignIn(a, &who));
+  a = provider.checkAuthorize(request(web)).value();
+  s.clock.advance(100);
+  a.max_age = 50;
+  EXPECT_TRUE(provider.needsSignIn(a, &who));
+  a.max_age = 500;
+  EXPECT_FALSE(provider.needsSignIn(a, &who));
+  a.hint_subject = "999999";
+  EXPECT_TRUE(provider.needsSignIn(a, &who));
+}
+
+TEST_F(ProviderTest, ConsentIsRememberedPerUserAndClientAndCoversOnlyItsScopes) {
+  const auto web = webApp();
+  const auto mine = client(
+      {.name = "Mine", .redirect_uris = {"https://mine.example.com/cb"}, .first_party = true});
+  const auto who = signedIn("gina");
+  auto a = provider.checkAuthorize(request(web, "openid email")).value();
+  EXPECT_TRUE(provider.needsConsent(a, who.user->id).value());
+  ASSERT_TRUE(provider.saveConsent(a, who.user->id));
+  EXPECT_FALSE(provider.needsConsent(a, who.user->id).value());
+  auto wider = provider.checkAuthorize(request(web, "openid email profile")).value();
+  EXPECT_TRUE(provider.needsConsent(wider, who.user->id).value());
+  a.prompt_consent = true;
+  EXPECT_TRUE(provider.needsConsent(a, who.user->id).value());
+  EXPECT_FALSE(
+      provider.needsConsent(provider.checkAuthorize(request(mine)).value(), who.user->id).value());
+  const auto other = signedIn("hank");
+  EXPECT_TRUE(provider
+                  .needsConsent(provider.checkAuthorize(request(web, "openid email")).value(),
+                                other.user->id)
+                  .value());
+}
+
+TEST_F(ProviderTest, LogoutFollowsOnlyRegisteredUrisOfTheHintedClient) {
+  auto web = client({.name = "Web",
+                     .redirect_uris = {"https://rp.example.com/cb"},
+                     .post_logout_redirect_uris = {"https://rp.example.com/bye"}});
+  const auto who = signedIn("ivy");
+  auto out = exchange(web, codeFor(web, who));
+  ASSERT_TRUE(out);
+  const std::string id_token(out->at("id_token").as_string());
+  auto plan = provider.checkLogout({id_token, "https://rp.example.com/bye", "s1", std::nullopt});
+  ASSERT_TRUE(plan);
+  EXPECT_EQ(plan->hint_user, who.user->id);
+  EXPECT_EQ(plan->redirect, "https://rp.example.com/bye?state=s1");
+  EXPECT_FALSE(provider.checkLogout({id_token, "https://evil.example/", {}, {}}));
+  EXPECT_FALSE(provider.checkLogout({std::nullopt, "https://rp.example.com/bye", {}, {}}));
+  EXPECT_TRUE(
+      provider.checkLogout({std::nullopt, "https://rp.example.com/bye", {}, web.client.client_id}));
+  EXPECT_FALSE(provider.checkLogout({id_token + "x", {}, {}, {}}));
+  // An expired hint still names its user.
+  s.clock.advance(3 * 3600);
+  EXPECT_EQ(provider.checkLogout({id_token, {}, {}, {}})->hint_user, who.user->id);
+}
+
+}  // namespace
+}  // namespace gatehouse::op
