@@ -196,7 +196,7 @@ http::Response continueAuthorize(Call& c, const op::Authorization& a, const op::
     if (!due) return authorizeRefused(c, {due.error(), a.redirect_uri, a.state});
     if (*due) {
       if (a.prompt_none) return back(OpErrc::ConsentRequired, "The user must consent.");
-      // The form's CSRF token is bound to this session, as /oauth2/consent checks it.
+      // The form's CSRF token is bound to this session, as /ui/consent checks it.
       c.who = &*who;
       return consentPage(c, a, r);
     }
@@ -217,10 +217,16 @@ http::Response authorize(Call& c) {
   if (r.method == "POST") {
     // A form post from the client's site: the same request as a GET, so the browser's
     // SameSite=Lax session cookie comes along.
-    if (!isForm(r) || !paramsOf(r.body))
-      return errorPage(c, 400, "The sign-in request is malformed.");
+    const auto form = isForm(r) ? paramsOf(r.body) : std::nullopt;
+    if (!form) return errorPage(c, 400, "The sign-in request is malformed.");
     if (auto refused = c.admit()) return std::move(*refused);
-    return pages::seeOther("/oauth2/authorize?" + r.body);
+    std::string here = "/oauth2/authorize";
+    char sep = '?';
+    for (const auto& [name, value] : *form) {
+      here += sep + core::percentEncode(name) + "=" + core::percentEncode(value);
+      sep = '&';
+    }
+    return pages::seeOther(std::move(here));
   }
   auto params = paramsOf(r.query);
   if (!params) return errorPage(c, 400, "The sign-in request is malformed or repeats a parameter.");
@@ -480,7 +486,6 @@ http::Response configuration(Call& c) {
            json::array{"authorization_code", "refresh_token", "client_credentials"}},
           {"subject_types_supported", json::array{"public"}},
           {"id_token_signing_alg_values_supported", json::array{"RS256"}},
-          {"userinfo_signing_alg_values_supported", json::array{"none"}},
           {"token_endpoint_auth_methods_supported",
            json::array{"client_secret_basic", "client_secret_post", "none"}},
           {"revocation_endpoint_auth_methods_supported",
@@ -541,7 +546,7 @@ void addOpRoutes(RouteTable& t) {
            .handler = authorize});
   }
   t.add({.method = "POST",
-         .path = "/oauth2/consent",
+         .path = "/ui/consent",
          .credential = Credential::Session,
          .lane = Lane::Storage,
          .summary = "The consent page's form: allow or deny a client",
@@ -551,6 +556,7 @@ void addOpRoutes(RouteTable& t) {
          .replies = {{303, "To the client with a code, or access_denied", ""}},
          .limits = {opLimit("oauth2_consent")},
          .csrf = true,
+         .hidden = true,
          .handler = consent});
   t.add(
       {.method = "POST",

@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "core/uri_path.hpp"
+#include "ui/return_to.hpp"
 
 namespace gatehouse::op {
 namespace {
@@ -45,6 +46,8 @@ std::optional<std::string> redirectUriProblem(std::string_view uri) {
   const std::string_view authority = rest.substr(0, rest.find_first_of("/?"));
   if (authority.empty()) return "has no host";
   if (authority.find('@') != std::string_view::npos) return "has userinfo";
+  // The same reading of scheme, host and port that CSP sources and return addresses use.
+  if (!ui::originOf(uri)) return "the host or port is malformed";
   if (!isLower(authority)) return "the host must be lower case";
   if (scheme == "http") {
     std::string_view host = authority;

@@ -122,7 +122,7 @@ constexpr std::string_view kConsent =
 <ul class="scopes">
 {{#scopes}}<li><span class="scope">{{text}}</span> <code>{{name}}</code></li>
 {{/scopes}}</ul>
-<form method="post" action="/oauth2/consent" id="consent-form">
+<form method="post" action="/ui/consent" id="consent-form">
 <input type="hidden" name="csrf" value="{{csrf}}">
 {{#fields}}<input type="hidden" name="{{name}}" value="{{value}}">
 {{/fields}}<button type="submit" name="decision" value="allow">Allow</button>

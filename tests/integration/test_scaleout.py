@@ -2,6 +2,7 @@
 (counters, revocations, change pokes), behind a real nginx balancing round-robin, all on loopback.
 Needs GATEHOUSE_TEST_POSTGRES_URL and GATEHOUSE_TEST_PG_BIN (scripts/services.sh sets them)."""
 import concurrent.futures
+import json
 import os
 import socket
 import subprocess
@@ -336,3 +337,67 @@ def test_a_totp_code_is_accepted_once_across_nodes(cluster):
     again = verify(a, token, code)
     assert (again.status_code, again.json()) == (401, {"detail": "Invalid code"})
     assert pyotp.parse_uri(e.uri).verify(code, valid_window=1)  # it was a right code all along
+
+
+def test_the_openid_provider_shares_clients_keys_consent_and_codes_across_nodes(cluster):
+    """Gatehouse as an OpenID Provider on two nodes: one signing key, one client registry, a
+    consent given on one node known to the other, a code issued on one node spent on the other,
+    and a replay on the first ending on both what the code gave."""
+    import base64
+    import hashlib
+    import html
+    import re
+
+    node, _ = cluster
+    shared = {"MFA_SECRET_KEY": "m" * 40, "GATEHOUSE_PUBLIC_URL": "http://127.0.0.1"}
+    a, b = node("a", shared), node("b", shared)
+    assert requests.get(a.url("/.well-known/jwks.json")).json() == \
+        requests.get(b.url("/.well-known/jwks.json")).json()
+    made = a.cli("client", "create", "--name", "Two nodes", "--redirect-uri", "https://rp.example/cb", "--json")
+    assert made.returncode == 0, made.stderr
+    client = json.loads(made.stdout)
+    assert a.register("op2@example.com", "optwo").status_code == 201
+    verifier = "v" * 50
+    query = urllib.parse.urlencode({
+        "client_id": client["client_id"], "redirect_uri": "https://rp.example/cb", "response_type": "code",
+        "scope": "openid email offline_access", "state": "s1", "nonce": "n1", "code_challenge_method": "S256",
+        "code_challenge": base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()})
+    browser = requests.Session()  # cookies are per host, not per port: one browser for both nodes
+    origin = {"Origin": "http://127.0.0.1"}
+
+    def hidden(page):
+        return {k: html.unescape(v) for k, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page)}
+
+    r = browser.get(a.url("/oauth2/authorize?" + query), allow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/ui/login?")
+    form = hidden(browser.get(b.url(r.headers["location"])).text)
+    r = browser.post(b.url("/ui/login"), data={**form, "username": "optwo", "password": "Passw0rd!x"},
+                     headers=origin, allow_redirects=False)
+    assert r.status_code == 303, r.text
+    consent = browser.get(a.url(r.headers["location"]), allow_redirects=False)
+    assert consent.status_code == 200 and 'action="/ui/consent"' in consent.text
+    r = browser.post(b.url("/ui/consent"), data={**hidden(consent.text), "decision": "allow"}, headers=origin,
+                     allow_redirects=False)
+    assert r.status_code == 303, r.text
+    code = urllib.parse.parse_qs(urllib.parse.urlparse(r.headers["location"]).query)["code"][0]
+
+    def exchange(server):
+        return requests.post(server.url("/oauth2/token"), auth=(client["client_id"], client["client_secret"]),
+                             data={"grant_type": "authorization_code", "code": code, "code_verifier": verifier,
+                                   "redirect_uri": "https://rp.example/cb"})
+
+    tokens = exchange(b)
+    assert tokens.status_code == 200, tokens.text
+    bearer = {"Authorization": "Bearer " + tokens.json()["access_token"]}
+    assert requests.get(a.url("/oauth2/userinfo"), headers=bearer).json()["email"] == "op2@example.com"
+    # The consent given through node b: node a issues the next code without asking.
+    again = browser.get(a.url("/oauth2/authorize?" + query), allow_redirects=False)
+    assert again.status_code == 302 and "code=" in again.headers["location"], again.text
+    # The same code again on node a: refused, and the first use's tokens end on both nodes.
+    replay = exchange(a)
+    assert (replay.status_code, replay.json()["error"]) == (400, "invalid_grant")
+    assert wait_until(lambda: requests.get(b.url("/oauth2/userinfo"), headers=bearer).status_code == 401, 5)
+    assert requests.get(a.url("/api/v1/auth/verify"), headers=bearer).status_code == 401
+    refreshed = requests.post(a.url("/oauth2/token"), auth=(client["client_id"], client["client_secret"]),
+                              data={"grant_type": "refresh_token", "refresh_token": tokens.json()["refresh_token"]})
+    assert (refreshed.status_code, refreshed.json()["error"]) == (400, "invalid_grant")

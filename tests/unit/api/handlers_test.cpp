@@ -7,6 +7,7 @@
 
 #include "api/pipeline.hpp"
 #include "api/services.hpp"
+#include "crypto/pkey.hpp"
 #include "state/local.hpp"
 #include "support/auth_stack.hpp"
 
@@ -24,10 +25,12 @@ class Handlers : public ::testing::Test {
         services_{auth_,   stack_.sessions, stack_.passwords, users_, keys_,  tokens_,
                   *store_, policy_,         metrics_,         oidc_,  audit_, "http://gh.test"} {
     services_.rates = &stack_.rates;
+    services_.provider = &provider_;
     services_.rate_limits = {{"LOGIN_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
                              {"REGISTER_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
                              {"REFRESH_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
                              {"MFA_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
+                             {"OP_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
                              {"EMAIL_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
                              {"EMAIL_IP_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
                              {"EMAIL_TOKEN_RATE_LIMIT", {1000, std::chrono::seconds(60)}}};
@@ -112,6 +115,26 @@ class Handlers : public ::testing::Test {
                                       std::string(32, 'c')}}};
   oidc::CurlClient outbound_{""};
   oidc::OidcService oidc_;
+  // The OpenID Provider, on its own RS256 key.
+  jose::Key op_key_ = [] {
+    auto k =
+        jose::Key::asymmetric(jose::Algorithm::Rs256, crypto::generateRsa(2048).value()).value();
+    return k.withKid(jose::thumbprint(k).value());
+  }();
+  op::OpTokens op_tokens_{op_key_,
+                          jose::KeySet::create({op_key_}).value(),
+                          {.issuer = "http://gh.test", .audience = "http://gh.test"},
+                          clock_};
+  op::ClientRegistry op_clients_{(*store_).op(), std::string(32, 'k'), {"openid"}, clock_};
+  op::Provider provider_{{*store_,
+                          op_clients_,
+                          op_tokens_,
+                          auth_,
+                          stack_.session_end,
+                          stack_.revocations,
+                          audit_,
+                          clock_,
+                          {.code_key = std::string(32, 'c')}}};
   Services services_;
   RouteTable table_;
   http::Router router_;
@@ -422,9 +445,18 @@ TEST_F(Handlers, MetricsCountRequestsByRoute) {
 
 TEST_F(Handlers, DiscoveryDocuments) {
   auto jwks = call("GET", "/.well-known/jwks.json");
-  EXPECT_EQ(jwks.body, R"({"keys":[]})");
+  // HS256 for the API (never published), the provider's RS256 key beside it.
+  const auto keys = parse(jwks).at("keys").as_array();
+  ASSERT_EQ(keys.size(), 1U);
+  EXPECT_EQ(keys[0].at("alg").as_string(), "RS256");
+  EXPECT_EQ(keys[0].at("kid").as_string(), op_key_.kid());
+  EXPECT_FALSE(keys[0].as_object().contains("d"));
   auto oidc = parse(call("GET", "/.well-known/openid-configuration"));
+  EXPECT_EQ(oidc.at("issuer").as_string(), "http://gh.test");
   EXPECT_EQ(oidc.at("jwks_uri").as_string(), "http://gh.test/.well-known/jwks.json");
+  EXPECT_EQ(oidc.at("authorization_endpoint").as_string(), "http://gh.test/oauth2/authorize");
+  EXPECT_EQ(oidc.at("code_challenge_methods_supported"), json::array{"S256"});
+  EXPECT_EQ(oidc.at("request_parameter_supported"), false);
   EXPECT_EQ(call("GET", "/readyz").status, 200);
 }
 
