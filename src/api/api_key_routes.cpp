@@ -1,5 +1,6 @@
 // API keys (API.md, API keys), the seed's /external-data example, and forward-auth
 // (GET /api/v1/auth/verify) for nginx auth_request and Traefik ForwardAuth.
+#include <algorithm>
 #include <charconv>
 
 #include "api/body.hpp"
@@ -151,7 +152,11 @@ http::Response verify(Call& c) {
   std::string scopes;
   for (const auto& p : who->permissions) scopes += (scopes.empty() ? "" : " ") + p;
   res.set("X-Auth-User-Id", std::to_string(who->user->id));
-  res.set("X-Auth-User-Email", who->user->email);
+  // An OpenID client's token names the email only when the person granted it the email scope.
+  const bool email_granted =
+      who->client_id.empty() || std::find(who->claims.scopes.begin(), who->claims.scopes.end(),
+                                          "email") != who->claims.scopes.end();
+  res.set("X-Auth-User-Email", email_granted ? who->user->email : std::string());
   res.set("X-Auth-User-Role", who->user->role);
   res.set("X-Auth-Scopes", scopes);
   // How the user signed in (RFC 8176 amr, space-separated; empty for an API key).

@@ -1,5 +1,7 @@
 // /api/v1/auth (API.md, Auth): register, login, refresh, logout, me, revoke, introspect,
 // sessions, password.
+#include <algorithm>
+
 #include "api/body.hpp"
 #include "api/route.hpp"
 #include "api/services.hpp"
@@ -108,7 +110,21 @@ http::Response logout(Call& c) {
   return http::Response::json(200, json::object{{"message", "Successfully logged out"}});
 }
 
-http::Response me(Call& c) { return http::Response::json(200, userJson(*c.who->user)); }
+http::Response me(Call& c) {
+  // An OpenID client's token reads the account only as far as the person let it: the profile
+  // and email scopes together (else the claims of /oauth2/userinfo are the way).
+  if (!c.who->client_id.empty()) {
+    const auto& granted = c.who->claims.scopes;
+    const auto holds = [&granted](std::string_view s) {
+      return std::find(granted.begin(), granted.end(), s) != granted.end();
+    };
+    if (!holds("profile") || !holds("email"))
+      return errorResponse(
+          {auth::Errc::Forbidden, "an OpenID client's token without profile and email", {}, 0},
+          c.request);
+  }
+  return http::Response::json(200, userJson(*c.who->user));
+}
 
 // RFC 7009 §2.1: form `token`, optional `token_type_hint`; 200 even for unknown tokens.
 http::Response revoke(Call& c) {

@@ -154,7 +154,7 @@ void addClientRoutes(RouteTable& t) {
          .lane = Lane::Storage,
          .summary = "Rotate a confidential client's secret (the old one stops working)",
          .tag = "clients",
-         .replies = {{200, "The new secret, shown once", "OpClient"},
+         .replies = {{200, "The new secret, shown once", "OpClientSecret"},
                      {404, "Client not found", "ErrorDetail"},
                      {409, "A public client has no secret", "ErrorDetail"}},
          .handler = rotate});

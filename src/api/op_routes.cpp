@@ -103,6 +103,18 @@ bool isForm(const http::Request& r) {
   return t == "application/x-www-form-urlencoded";
 }
 
+// The credentials after an Authorization scheme, matched without regard to case (RFC 7235
+// §2.1); nullopt for another scheme.
+std::optional<std::string_view> schemeValue(std::string_view header, std::string_view scheme) {
+  if (header.size() <= scheme.size() || header[scheme.size()] != ' ') return std::nullopt;
+  for (std::size_t i = 0; i < scheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(header[i])) != scheme[i]) return std::nullopt;
+  }
+  std::string_view value = header.substr(scheme.size() + 1);
+  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  return value;
+}
+
 // A page for a person when no client can be trusted with the answer.
 http::Response errorPage(Call& c, int status, std::string_view text) {
   return pages::html(c.services, status,
@@ -144,7 +156,7 @@ http::Response consentPage(Call& c, const op::Authorization& a, const op::Author
   for (const auto& s : a.scopes)
     scopes.push_back(json::object{{"name", s}, {"text", scopeText(s)}});
   json::array fields;
-  for (auto& [name, value] : op::authorizeParams(r, true, 0))
+  for (auto& [name, value] : op::authorizeParams(r, true, {}))
     fields.push_back(json::object{{"name", name}, {"value", value}});
   const auto csrf = pages::formToken(c);
   return pages::attach(pageFor(c, 200,
@@ -177,8 +189,8 @@ http::Response continueAuthorize(Call& c, const op::Authorization& a, const op::
     // Back here once signed in; prompt=login becomes "signed in after now".
     std::string here = "/oauth2/authorize";
     char sep = '?';
-    for (const auto& [name, value] :
-         op::authorizeParams(r, a.prompt_login, a.prompt_login ? p.now() : 0)) {
+    for (const auto& [name, value] : op::authorizeParams(
+             r, a.prompt_login, a.prompt_login ? p.loginAfterMarker(p.now()) : std::string())) {
       here += sep + core::percentEncode(name) + "=" + core::percentEncode(value);
       sep = '&';
     }
@@ -214,12 +226,13 @@ http::Response continueAuthorize(Call& c, const op::Authorization& a, const op::
 
 http::Response authorize(Call& c) {
   const http::Request& r = c.request;
+  // Every request counts, malformed ones included (a flood of them is still a flood).
+  if (auto refused = c.admit()) return std::move(*refused);
   if (r.method == "POST") {
     // A form post from the client's site: the same request as a GET, so the browser's
     // SameSite=Lax session cookie comes along.
     const auto form = isForm(r) ? paramsOf(r.body) : std::nullopt;
     if (!form) return errorPage(c, 400, "The sign-in request is malformed.");
-    if (auto refused = c.admit()) return std::move(*refused);
     std::string here = "/oauth2/authorize";
     char sep = '?';
     for (const auto& [name, value] : *form) {
@@ -230,7 +243,6 @@ http::Response authorize(Call& c) {
   }
   auto params = paramsOf(r.query);
   if (!params) return errorPage(c, 400, "The sign-in request is malformed or repeats a parameter.");
-  if (auto refused = c.admit()) return std::move(*refused);
   const auto request =
       op::parseAuthorize([&](std::string_view name) { return lookup(*params, name); });
   auto checked = c.services.provider->checkAuthorize(request);
@@ -262,9 +274,8 @@ tl::expected<op::ClientCredentials, OpError> clientCredentialsOf(const http::Req
   const auto body_id = lookup(params, "client_id");
   const auto body_secret = lookup(params, "client_secret");
   if (const auto header = r.header("authorization")) {
-    if (header->size() > 6 &&
-        (header->substr(0, 6) == "Basic " || header->substr(0, 6) == "basic ")) {
-      const auto decoded = core::base64Decode(header->substr(6));
+    if (const auto credentials = schemeValue(*header, "basic")) {
+      const auto decoded = core::base64Decode(*credentials);
       const auto colon = decoded ? decoded->find(':') : std::string::npos;
       if (colon == std::string::npos)
         return tl::unexpected(OpError{OpErrc::InvalidClient, "Client authentication failed.",
@@ -298,6 +309,10 @@ struct ClientCall {
 };
 tl::expected<ClientCall, http::Response> authenticateClient(Call& c) {
   const http::Request& r = c.request;
+  if (auto refused = c.admit()) return tl::unexpected(std::move(*refused));
+  // RFC 6749 §5.2: a client that tried Basic gets the Basic challenge, however it failed.
+  const auto header = r.header("authorization");
+  const bool tried_basic = header && schemeValue(*header, "basic").has_value();
   if (!isForm(r))
     return tl::unexpected(oauthError(
         r, {OpErrc::InvalidRequest, "The body must be application/x-www-form-urlencoded.", {}}));
@@ -306,8 +321,7 @@ tl::expected<ClientCall, http::Response> authenticateClient(Call& c) {
     return tl::unexpected(oauthError(
         r, {OpErrc::InvalidRequest, "The form is malformed or repeats a parameter.", {}}));
   auto cred = clientCredentialsOf(r, *params);
-  if (!cred) return tl::unexpected(oauthError(r, cred.error()));
-  if (auto refused = c.admit()) return tl::unexpected(std::move(*refused));
+  if (!cred) return tl::unexpected(oauthError(r, cred.error(), tried_basic));
   auto client = c.services.provider->clients().authenticate(*cred);
   if (!client) {
     const bool down = client.error().code == core::Errc::Unavailable;
@@ -316,7 +330,7 @@ tl::expected<ClientCall, http::Response> authenticateClient(Call& c) {
         {down ? OpErrc::TemporarilyUnavailable : OpErrc::InvalidClient,
          down ? "The service is unavailable. Try again." : "Client authentication failed.",
          client.error().message},
-        cred->basic));
+        tried_basic));
   }
   return ClientCall{std::move(*params), std::move(*client)};
 }
@@ -348,9 +362,7 @@ http::Response userinfo(Call& c) {
   const http::Request& r = c.request;
   std::optional<std::string> token;
   if (const auto header = r.header("authorization")) {
-    if (header->size() > 7 &&
-        (header->substr(0, 7) == "Bearer " || header->substr(0, 7) == "bearer "))
-      token = std::string(header->substr(7));
+    if (const auto value = schemeValue(*header, "bearer")) token = std::string(*value);
   }
   if (r.method == "POST" && isForm(r)) {
     auto params = paramsOf(r.body);
@@ -434,6 +446,8 @@ http::Response logout(Call& c) {
                      plan.error().description);
   }
   const std::optional<auth::Principal> who = pages::signedIn(c);
+  // The confirmation form's CSRF token is bound to the session it ends.
+  if (who) c.who = &*who;
   // The confirmation page's own form: a person said yes in this browser.
   if (r.method == "POST" && lookup(*params, "confirm") == "yes") {
     if (ui::crossSite(r.header("origin"), r.header("sec-fetch-site"),
@@ -583,6 +597,8 @@ void addOpRoutes(RouteTable& t) {
            .summary = "UserInfo endpoint (OIDC Core §5.3): the claims the token's scopes allow",
            .tag = "openid provider",
            .replies = {{200, "Claims", "UserInfo"},
+                       {400, "invalid_request: the token sent twice, or a malformed form",
+                        "OAuthError"},
                        {401, "No or a bad token (Bearer challenge)", "OAuthError"},
                        {403, "insufficient_scope", "OAuthError"}},
            .handler = userinfo});
@@ -598,7 +614,8 @@ void addOpRoutes(RouteTable& t) {
                "Only a registered post_logout_redirect_uri is followed.",
            .replies = {{303, "To the registered post_logout_redirect_uri", ""},
                        {200, "The confirmation or signed-out page", ""},
-                       {400, "A page: bad hint or unregistered URI", ""}},
+                       {400, "A page: bad hint or unregistered URI", ""},
+                       {403, "A page: the confirmation form posted cross-site or expired", ""}},
            .handler = logout});
   }
   t.add({.method = "POST",
@@ -608,6 +625,7 @@ void addOpRoutes(RouteTable& t) {
          .summary = "Token revocation (RFC 7009), for the client the token was issued to",
          .tag = "openid provider",
          .replies = {{200, "Revoked, or not the client's token (ignored)", ""},
+                     {400, "invalid_request (no token, a malformed form)", "OAuthError"},
                      {401, "invalid_client", "OAuthError"}},
          .limits = {opLimit("oauth2_revoke")},
          .handler = revoke});
@@ -618,6 +636,7 @@ void addOpRoutes(RouteTable& t) {
          .summary = "Token introspection (RFC 7662): a client learns only of its own tokens",
          .tag = "openid provider",
          .replies = {{200, "Active with claims, or {\"active\": false}", "Introspection"},
+                     {400, "invalid_request (no token, a malformed form)", "OAuthError"},
                      {401, "invalid_client", "OAuthError"}},
          .limits = {opLimit("oauth2_introspect")},
          .handler = introspect});

@@ -43,11 +43,13 @@ std::string newRequestId() {
   return id;
 }
 
-// The pages and forward-auth take the sign-in cookie: no other origin's script may read them,
+// The pages, forward-auth and the provider's browser endpoints (authorize, logout) take the
+// sign-in cookie: no other origin's script may read them,
 // whatever CORS_ALLOW_ORIGINS lists (a listed sibling origin is same-site, so the browser would
 // send the cookie along).
 bool cookieRoute(std::string_view path) {
-  return path == "/ui" || path.starts_with("/ui/") || path == "/api/v1/auth/verify";
+  return path == "/ui" || path.starts_with("/ui/") || path == "/api/v1/auth/verify" ||
+         path == "/oauth2/authorize" || path == "/oauth2/logout";
 }
 
 }  // namespace

@@ -1,5 +1,8 @@
 #include "cli/client_commands.hpp"
 
+#include <array>
+#include <ctime>
+
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -21,6 +24,16 @@ std::vector<std::string> scopesOf(const rbac::Policy& policy) {
   return out;
 }
 
+// RFC 3339 UTC, as the API writes times.
+std::string rfc3339(std::int64_t unix_seconds) {
+  const auto t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  std::array<char, 32> out{};
+  const std::size_t n = std::strftime(out.data(), out.size(), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return {out.data(), n};
+}
+
 json::array textArray(const std::vector<std::string>& items) {
   json::array out;
   for (const auto& s : items) out.emplace_back(s);
@@ -36,7 +49,7 @@ json::object clientJson(const store::OpClient& c) {
           {"scope", c.scope},
           {"public", c.is_public},
           {"first_party", c.first_party},
-          {"created_at", c.created_at}};
+          {"created_at", rfc3339(c.created_at)}};
 }
 
 std::string joined(const std::vector<std::string>& items) {

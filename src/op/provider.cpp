@@ -27,6 +27,7 @@ constexpr std::size_t kMaxStateBytes = 512;
 constexpr std::size_t kMaxNonceBytes = 512;
 constexpr std::size_t kMaxHintBytes = 320;
 constexpr std::size_t kMaxScopeBytes = 1024;
+constexpr std::size_t kMaxGrantsPerClient = 10;
 
 bool has(const std::vector<std::string>& list, std::string_view item) {
   return std::find(list.begin(), list.end(), item) != list.end();
@@ -47,6 +48,10 @@ std::string joinScopes(const std::vector<std::string>& items) {
     out += s;
   }
   return out;
+}
+
+bool isUserScope(std::string_view scope) {
+  return scope == "openid" || scope == "profile" || scope == "email" || scope == "offline_access";
 }
 
 bool allIn(const std::vector<std::string>& items, const std::vector<std::string>& allowed) {
@@ -125,7 +130,7 @@ AuthorizeRequest parseAuthorize(const ParamLookup& param) {
 
 std::vector<std::pair<std::string, std::string>> authorizeParams(const AuthorizeRequest& r,
                                                                  bool drop_prompt,
-                                                                 std::int64_t login_after) {
+                                                                 std::string_view login_after) {
   std::vector<std::pair<std::string, std::string>> out;
   const auto add = [&out](const char* name, const std::optional<std::string>& v) {
     if (v) out.emplace_back(name, *v);
@@ -143,8 +148,8 @@ std::vector<std::pair<std::string, std::string>> authorizeParams(const Authorize
   add("max_age", r.max_age);
   add("login_hint", r.login_hint);
   add("id_token_hint", r.id_token_hint);
-  if (login_after != 0) {
-    out.emplace_back("login_after", std::to_string(login_after));
+  if (!login_after.empty()) {
+    out.emplace_back("login_after", std::string(login_after));
   } else {
     add("login_after", r.login_after);
   }
@@ -214,7 +219,11 @@ tl::expected<Authorization, AuthorizeFailure> Provider::checkAuthorize(const Aut
     return back(OpErrc::RequestUriNotSupported, "request_uri is not supported.");
   if (!r.scope || r.scope->empty()) return back(OpErrc::InvalidScope, "scope is required.");
   if (r.scope->size() > kMaxScopeBytes) return back(OpErrc::InvalidScope, "scope is too long.");
-  a.scopes = scopeItems(*r.scope);
+  // OIDC Core §3.1.2.1: scope values the provider does not know are ignored; one it knows but
+  // the client may not have is refused.
+  for (auto& item : scopeItems(*r.scope))
+    if (has(d_.clients.scopes(), item)) a.scopes.push_back(std::move(item));
+  if (a.scopes.empty()) return back(OpErrc::InvalidScope, "No scope the provider knows.");
   if (!allIn(a.scopes, clientScopes(a.client)))
     return back(OpErrc::InvalidScope, "The client may not ask for that scope.");
   // RFC 7636 §4.3, OAuth 2.1: S256 only; required of public clients.
@@ -256,7 +265,16 @@ tl::expected<Authorization, AuthorizeFailure> Provider::checkAuthorize(const Aut
     a.max_age = parseSeconds(*r.max_age);
     if (!a.max_age) return back(OpErrc::InvalidRequest, "max_age must be a number of seconds.");
   }
-  if (r.login_after) a.login_after = parseSeconds(*r.login_after).value_or(0);
+  if (r.login_after) {
+    // Ours, keyed: a request cannot waive (or push into the future) the sign-in prompt=login
+    // asked for. A bad marker is ignored.
+    const auto dot = r.login_after->find('.');
+    if (dot != std::string::npos) {
+      const auto when = parseSeconds(std::string_view(*r.login_after).substr(0, dot));
+      if (when && crypto::constantTimeEquals(loginAfterMarker(*when), *r.login_after))
+        a.login_after = *when;
+    }
+  }
   if (r.login_hint) {
     if (r.login_hint->size() > kMaxHintBytes)
       return back(OpErrc::InvalidRequest, "login_hint is too long.");
@@ -311,6 +329,12 @@ Result<void> Provider::saveConsent(const Authorization& a, std::int64_t user_id)
       !ok)
     return tl::unexpected(storeFailed(ok.error()));
   return {};
+}
+
+std::string Provider::loginAfterMarker(std::int64_t when) const {
+  const std::string text = std::to_string(when);
+  auto mac = crypto::hmac(crypto::Digest::Sha256, d_.settings.code_key, "login_after:" + text);
+  return text + "." + (mac ? core::hexEncode(mac->substr(0, 16)) : std::string());
 }
 
 std::string Provider::codeHash(std::string_view code) const {
@@ -371,8 +395,8 @@ Result<json::object> Provider::token(const TokenRequest& r, const store::OpClien
 }
 
 Result<json::object> Provider::issueTokens(const store::User& user, const TokenSubject& subject,
-                                           const std::string& nonce,
-                                           const std::string& refresh_jti) {
+                                           const std::string& nonce, const std::string& refresh_jti,
+                                           const std::string& grant_scope) {
   const auto scopes = auth::splitScopes(subject.scope);
   auto access = d_.tokens.accessToken(subject);
   if (!access)
@@ -389,7 +413,10 @@ Result<json::object> Provider::issueTokens(const store::User& user, const TokenS
     out["id_token"] = std::move(*id);
   }
   if (!refresh_jti.empty()) {
-    auto refresh = d_.tokens.refreshToken(subject, refresh_jti);
+    // RFC 6749 §6: the refresh token keeps the grant's whole scope, however narrow this answer.
+    TokenSubject whole = subject;
+    whole.scope = grant_scope;
+    auto refresh = d_.tokens.refreshToken(whole, refresh_jti);
     if (!refresh)
       return fail(OpErrc::ServerError, "The server could not answer.", refresh.error().message);
     out["refresh_token"] = std::move(refresh->token);
@@ -409,7 +436,8 @@ Result<json::object> Provider::codeGrant(const TokenRequest& r, const store::OpC
   auto refresh_jti = auth::newTokenId();
   if (!sid || !refresh_jti) return fail(OpErrc::ServerError, "The server could not answer.");
   const std::int64_t now = d_.clock.unixSeconds();
-  auto redeemed = d_.store.op().redeemCode(codeHash(*r.code), *sid, now);
+  // Only the client the code was issued to can spend it, or end its grant by replaying it.
+  auto redeemed = d_.store.op().redeemCode(codeHash(*r.code), client.client_id, *sid, now);
   if (!redeemed) return tl::unexpected(storeFailed(redeemed.error()));
   using Outcome = store::CodeRedemption::Outcome;
   if (redeemed->outcome == Outcome::Unknown) return bad();
@@ -425,7 +453,6 @@ Result<json::object> Provider::codeGrant(const TokenRequest& r, const store::OpC
     return bad();
   }
   const store::OpCode& code = redeemed->code;
-  if (code.client_id != client.client_id) return bad();
   boost::system::error_code ec;
   json::value parsed = json::parse(code.data, ec);
   if (ec || !parsed.is_object()) return fail(OpErrc::ServerError, "The server could not answer.");
@@ -448,11 +475,27 @@ Result<json::object> Provider::codeGrant(const TokenRequest& r, const store::OpC
   const auto scopes = auth::splitScopes(subject.scope);
   const bool offline = allowsGrant(client, kGrantRefresh) && has(scopes, "offline_access");
   // The grant is a session of the user's (their list shows it, and ending it ends its tokens).
+  // A user holds at most kMaxGrantsPerClient live grants of one client: the oldest ends first, so
+  // a client (a public one's id is no secret) cannot pile sessions up on an account.
+  const std::string label = "OpenID client: " + client.name + " (" + client.client_id + ")";
+  auto live = d_.store.sessions().listForUser(code.user_id, now);
+  if (!live) return tl::unexpected(storeFailed(live.error()));
+  std::vector<const store::Session*> mine;
+  for (const auto& held : *live)
+    if (held.user_agent == label) mine.push_back(&held);
+  std::sort(mine.begin(), mine.end(), [](const store::Session* x, const store::Session* y) {
+    return x->created_at < y->created_at;
+  });
+  for (std::size_t i = 0; i + kMaxGrantsPerClient <= mine.size(); ++i) {
+    if (auto ended = d_.end.end(mine[i]->id); !ended)
+      spdlog::warn("request_id={} an old grant did not end: {}", origin.request_id,
+                   ended.error().detail);
+  }
   store::Session session{
       *sid,
       code.user_id,
       *refresh_jti,
-      "OpenID client: " + client.name,
+      label,
       origin.ip,
       now,
       now,
@@ -465,7 +508,8 @@ Result<json::object> Provider::codeGrant(const TokenRequest& r, const store::OpC
   record(
       "op.token_issued", origin, code.user_id,
       {{"client_id", client.client_id}, {"grant", "authorization_code"}, {"scope", subject.scope}});
-  return issueTokens(**user, subject, stringAt(data, "nonce"), offline ? *refresh_jti : "");
+  return issueTokens(**user, subject, stringAt(data, "nonce"), offline ? *refresh_jti : "",
+                     subject.scope);
 }
 
 Result<json::object> Provider::refreshGrant(const TokenRequest& r, const store::OpClient& client,
@@ -483,6 +527,7 @@ Result<json::object> Provider::refreshGrant(const TokenRequest& r, const store::
                        stringAt(claims->raw, "sid"),
                        intAt(claims->raw, "auth_time"),
                        amrFrom(claims->raw.if_contains("amr"))};
+  const std::string grant_scope = subject.scope;
   if (r.scope) {
     // RFC 6749 §6: narrower, never wider.
     const auto asked = scopeItems(*r.scope);
@@ -514,12 +559,15 @@ Result<json::object> Provider::refreshGrant(const TokenRequest& r, const store::
     case store::RotateOutcome::GraceRace:
       return bad();
   }
-  return issueTokens(**user, subject, {}, *next);
+  return issueTokens(**user, subject, {}, *next, grant_scope);
 }
 
 Result<json::object> Provider::clientCredentialsGrant(const TokenRequest& r,
                                                       const store::OpClient& client) {
-  std::vector<std::string> scopes = clientScopes(client);
+  // The OpenID scopes speak of a user; a client acting for itself has none (OIDC Core §5.4).
+  std::vector<std::string> scopes;
+  for (auto& item : clientScopes(client))
+    if (!isUserScope(item)) scopes.push_back(std::move(item));
   if (r.scope) {
     const auto asked = scopeItems(*r.scope);
     if (!allIn(asked, scopes))

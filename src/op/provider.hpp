@@ -37,10 +37,11 @@ struct AuthorizeRequest {
 };
 AuthorizeRequest parseAuthorize(const ParamLookup& param);
 // The request as query parameters, without `prompt` when `drop_prompt` (the portal's return
-// address after the sign-in that prompt=login asked for) and with `login_after` when not 0.
+// address after the sign-in that prompt=login asked for) and with `login_after` (a
+// Provider::loginAfterMarker) when not empty.
 std::vector<std::pair<std::string, std::string>> authorizeParams(const AuthorizeRequest& r,
                                                                  bool drop_prompt,
-                                                                 std::int64_t login_after);
+                                                                 std::string_view login_after);
 
 // An authorization request that checked out.
 struct Authorization {
@@ -149,6 +150,9 @@ class Provider {
 
   const OpTokens& tokens() const { return d_.tokens; }
   std::int64_t now() const { return d_.clock.unixSeconds(); }
+  // "<when>.<keyed MAC>": the sign-in prompt=login asked for must be later than `when`; only the
+  // provider makes one that checkAuthorize accepts.
+  std::string loginAfterMarker(std::int64_t when) const;
   ClientRegistry& clients() { return d_.clients; }
 
  private:
@@ -158,9 +162,11 @@ class Provider {
                                            const auth::ClientInfo& origin);
   Result<boost::json::object> clientCredentialsGrant(const TokenRequest& r,
                                                      const store::OpClient& client);
-  // Access token (+ ID token with openid, + refresh token when `refresh_jti` is set).
+  // Access token (+ ID token with openid, + a refresh token for `grant_scope` when
+  // `refresh_jti` is set).
   Result<boost::json::object> issueTokens(const store::User& user, const TokenSubject& subject,
-                                          const std::string& nonce, const std::string& refresh_jti);
+                                          const std::string& nonce, const std::string& refresh_jti,
+                                          const std::string& grant_scope);
   std::string codeHash(std::string_view code) const;
   void record(std::string type, const auth::ClientInfo& origin, std::optional<std::int64_t> user,
               boost::json::object detail);

@@ -21,8 +21,9 @@ std::optional<std::string> redirectUriProblem(std::string_view uri) {
   if (uri.size() > kMaxRedirectUriBytes) return "longer than 1024 bytes";
   for (const char ch : uri) {
     const auto byte = static_cast<unsigned char>(ch);
-    if (byte <= 0x20 || byte == 0x7f || ch == '\\' || ch == '"' || ch == '<' || ch == '>')
-      return "holds whitespace, a control character, a backslash, a quote or an angle bracket";
+    if (byte <= 0x20 || byte >= 0x7f || ch == '\\' || ch == '"' || ch == '<' || ch == '>')
+      return "holds whitespace, a control character, a non-ASCII byte (percent-encode it), a "
+             "backslash, a quote or an angle bracket";
   }
   if (uri.find('#') != std::string_view::npos) return "has a fragment (RFC 6749 §3.1.2)";
   const auto colon = uri.find(':');

@@ -467,9 +467,12 @@ class OpStore {
       std::int64_t user_id, std::string_view client_id) = 0;
   // AlreadyExists when the hash is taken.
   [[nodiscard]] virtual core::Status putCode(const OpCode& code) = 0;
-  // Spends the code (compare-and-set: once, on every node) and records `session_id` as the grant
-  // it starts; a spent code reports Replayed with the first grant for as long as it is kept.
+  // Spends the code of `client_id` (compare-and-set: once, on every node) and records
+  // `session_id` as the grant it starts; a spent code reports Replayed with the first grant for
+  // as long as it is kept. Another client's code is Unknown and stays as it was (whoever holds a
+  // code cannot spend or end another client's grant with it).
   [[nodiscard]] virtual core::Result<CodeRedemption> redeemCode(std::string_view hash,
+                                                                std::string_view client_id,
                                                                 std::string_view session_id,
                                                                 std::int64_t now) = 0;
   // Drops codes that expired before `before` (spent ones included): state stays bounded.

@@ -36,13 +36,21 @@ std::optional<std::string> originOf(std::string_view url) {
                ch == ':' || ch == '[' || ch == ']';
       }))
     return std::nullopt;
-  // host[:port] or [v6][:port]; the port, when present, digits only.
-  const auto port_colon =
-      authority.front() == '[' ? authority.find(':', authority.find(']')) : authority.find(':');
+  // host[:port] or [v6][:port]: brackets only around a whole IPv6 address; the port, when
+  // present, digits only and at most 65535.
+  const bool v6 = authority.front() == '[';
+  const auto close = authority.find(']');
+  if (v6 ? (close == std::string_view::npos || authority.find('[', 1) != std::string_view::npos ||
+            authority.find(']', close + 1) != std::string_view::npos ||
+            (close + 1 < authority.size() && authority[close + 1] != ':'))
+         : (close != std::string_view::npos || authority.find('[') != std::string_view::npos))
+    return std::nullopt;
+  const auto port_colon = v6 ? authority.find(':', close) : authority.find(':');
   if (port_colon != std::string_view::npos) {
     const auto port = authority.substr(port_colon + 1);
     if (port.empty() || port.size() > 5 ||
-        !std::all_of(port.begin(), port.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
+        !std::all_of(port.begin(), port.end(), [](char ch) { return ch >= '0' && ch <= '9'; }) ||
+        std::stoi(std::string(port)) > 65535)
       return std::nullopt;
     if (port_colon == 0) return std::nullopt;
   }

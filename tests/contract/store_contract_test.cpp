@@ -1181,10 +1181,12 @@ TEST_P(StoreContract, RemovingAnOpClientRemovesItsConsentsAndCodesOnly) {
   EXPECT_FALSE(op.findConsent(u.id, "gone").value());
   EXPECT_EQ(scalar("SELECT COUNT(*) FROM op_consents WHERE client_id = 'gone'"), 0);
   EXPECT_EQ(scalar("SELECT COUNT(*) FROM op_codes WHERE client_id = 'gone'"), 0);
-  EXPECT_EQ(op.redeemCode("code-gone", "s", 20).value().outcome, CodeRedemption::Outcome::Unknown);
+  EXPECT_EQ(op.redeemCode("code-gone", "gone", "s", 20).value().outcome,
+            CodeRedemption::Outcome::Unknown);
   // The other client keeps its consent and its code.
   EXPECT_EQ(op.findConsent(u.id, "kept").value(), std::optional<std::string>("openid"));
-  EXPECT_EQ(op.redeemCode("code-kept", "s", 20).value().outcome, CodeRedemption::Outcome::Redeemed);
+  EXPECT_EQ(op.redeemCode("code-kept", "kept", "s", 20).value().outcome,
+            CodeRedemption::Outcome::Redeemed);
   auto again = op.removeClient("gone");
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code, core::Errc::NotFound);
@@ -1260,7 +1262,7 @@ TEST_P(StoreContract, AnOpCodeIsRedeemedExactlyOnceUnderConcurrentRedeemers) {
       threads.emplace_back([&, i] {
         while (!go.load()) std::this_thread::yield();
         results[static_cast<std::size_t>(i)] =
-            op.redeemCode(hash, "session-" + std::to_string(i), now + 1 + i);
+            op.redeemCode(hash, "app", "session-" + std::to_string(i), now + 1 + i);
       });
     }
     go = true;
@@ -1291,7 +1293,7 @@ TEST_P(StoreContract, AnOpCodeIsRedeemedExactlyOnceUnderConcurrentRedeemers) {
       }
     }
     // Still Replayed with the first grant later, even once the code has expired.
-    auto late = op.redeemCode(hash, "session-late", now + 3600).value();
+    auto late = op.redeemCode(hash, "app", "session-late", now + 3600).value();
     EXPECT_EQ(late.outcome, CodeRedemption::Outcome::Replayed);
     EXPECT_EQ(late.session_id, winner);
     EXPECT_EQ(late.code.user_id, u.id);
@@ -1304,20 +1306,20 @@ TEST_P(StoreContract, AnExpiredOrUnknownOpCodeIsUnknownAndNotSpent) {
   const User u = make("exp@example.com", "expirer");
   ASSERT_TRUE(op.createClient(opClient("app", 1)));
   ASSERT_TRUE(op.putCode({"short", "app", u.id, "{}", now, now + 10}));
-  auto unknown = op.redeemCode("never-issued", "s1", now);
+  auto unknown = op.redeemCode("never-issued", "app", "s1", now);
   ASSERT_TRUE(unknown) << unknown.error().message;
   EXPECT_EQ(unknown->outcome, CodeRedemption::Outcome::Unknown);
   EXPECT_EQ(unknown->session_id, "");
-  EXPECT_EQ(op.redeemCode("short", "s1", now + 10).value().outcome,
+  EXPECT_EQ(op.redeemCode("short", "app", "s1", now + 10).value().outcome,
             CodeRedemption::Outcome::Unknown);
-  EXPECT_EQ(op.redeemCode("short", "s1", now + 11).value().outcome,
+  EXPECT_EQ(op.redeemCode("short", "app", "s1", now + 11).value().outcome,
             CodeRedemption::Outcome::Unknown);
   // Judged by the time given, and an expired attempt spent nothing: a second earlier it is good.
-  auto ok = op.redeemCode("short", "s2", now + 9).value();
+  auto ok = op.redeemCode("short", "app", "s2", now + 9).value();
   EXPECT_EQ(ok.outcome, CodeRedemption::Outcome::Redeemed);
   EXPECT_EQ(ok.code.hash, "short");
   EXPECT_EQ(scalar("SELECT used_at FROM op_codes WHERE hash = 'short'"), now + 9);
-  auto again = op.redeemCode("short", "s3", now + 9).value();
+  auto again = op.redeemCode("short", "app", "s3", now + 9).value();
   EXPECT_EQ(again.outcome, CodeRedemption::Outcome::Replayed);
   EXPECT_EQ(again.session_id, "s2");
 }
@@ -1330,13 +1332,16 @@ TEST_P(StoreContract, PurgeDropsOpCodesThatExpiredBeforeTheCutoffSpentOrNot) {
   ASSERT_TRUE(op.putCode({"old-used", "app", u.id, "{}", 0, 200}));
   ASSERT_TRUE(op.putCode({"at-cutoff", "app", u.id, "{}", 0, 250}));
   ASSERT_TRUE(op.putCode({"young", "app", u.id, "{}", 0, 300}));
-  ASSERT_EQ(op.redeemCode("old-used", "s", 150).value().outcome, CodeRedemption::Outcome::Redeemed);
+  ASSERT_EQ(op.redeemCode("old-used", "app", "s", 150).value().outcome,
+            CodeRedemption::Outcome::Redeemed);
   ASSERT_TRUE(op.purgeCodes(250));
   EXPECT_EQ(scalar("SELECT COUNT(*) FROM op_codes"), 2);
   EXPECT_EQ(scalar("SELECT COUNT(*) FROM op_codes WHERE hash IN ('at-cutoff', 'young')"), 2);
   // A purged spent code is forgotten: no longer Replayed.
-  EXPECT_EQ(op.redeemCode("old-used", "s", 150).value().outcome, CodeRedemption::Outcome::Unknown);
-  EXPECT_EQ(op.redeemCode("young", "s", 260).value().outcome, CodeRedemption::Outcome::Redeemed);
+  EXPECT_EQ(op.redeemCode("old-used", "app", "s", 150).value().outcome,
+            CodeRedemption::Outcome::Unknown);
+  EXPECT_EQ(op.redeemCode("young", "app", "s", 260).value().outcome,
+            CodeRedemption::Outcome::Redeemed);
 }
 
 TEST_P(StoreContract, TheSigningKeyIsTheFirstCandidateStored) {
@@ -1383,6 +1388,24 @@ TEST_P(StoreContract, ConcurrentSigningKeyCandidatesAllGetTheOneStored) {
   EXPECT_EQ(scalar("SELECT COUNT(*) FROM op_keys"), 1);
 }
 
+TEST_P(StoreContract, AnOpCodePresentedByAnotherClientIsNeitherSpentNorReported) {
+  auto& op = store_->op();
+  const User u = make("xc@example.com", "xcuser");
+  ASSERT_TRUE(op.createClient(opClient("app", 1)));
+  ASSERT_TRUE(op.createClient(opClient("thief", 1)));
+  ASSERT_TRUE(op.putCode({"code-x", "app", u.id, "{}", 10, 1000}));
+  EXPECT_EQ(op.redeemCode("code-x", "thief", "s-thief", 20).value().outcome,
+            CodeRedemption::Outcome::Unknown);
+  auto mine = op.redeemCode("code-x", "app", "s-app", 21).value();
+  EXPECT_EQ(mine.outcome, CodeRedemption::Outcome::Redeemed);
+  // Spent now: the thief still learns nothing, the owner's replay names its own grant.
+  EXPECT_EQ(op.redeemCode("code-x", "thief", "s-thief2", 22).value().outcome,
+            CodeRedemption::Outcome::Unknown);
+  auto replay = op.redeemCode("code-x", "app", "s-app2", 23).value();
+  EXPECT_EQ(replay.outcome, CodeRedemption::Outcome::Replayed);
+  EXPECT_EQ(replay.session_id, "s-app");
+}
+
 TEST_P(StoreContract, DeletingAUserDeletesItsOpConsentsAndCodes) {
   auto& op = store_->op();
   const User gone = make("gone@example.com", "goneuser");
@@ -1395,10 +1418,10 @@ TEST_P(StoreContract, DeletingAUserDeletesItsOpConsentsAndCodes) {
   ASSERT_TRUE(store_->users().remove(gone.id, "admin"));
   EXPECT_FALSE(op.findConsent(gone.id, "app").value());
   EXPECT_EQ(scalar("SELECT COUNT(*) FROM op_codes WHERE user_id = " + std::to_string(gone.id)), 0);
-  EXPECT_EQ(op.redeemCode("code-goneuser", "s", 20).value().outcome,
+  EXPECT_EQ(op.redeemCode("code-goneuser", "app", "s", 20).value().outcome,
             CodeRedemption::Outcome::Unknown);
   EXPECT_EQ(op.findConsent(kept.id, "app").value(), std::optional<std::string>("openid"));
-  EXPECT_EQ(op.redeemCode("code-keptuser", "s", 20).value().outcome,
+  EXPECT_EQ(op.redeemCode("code-keptuser", "app", "s", 20).value().outcome,
             CodeRedemption::Outcome::Redeemed);
   EXPECT_TRUE(op.findClient("app").value());  // the client stays
 }

@@ -1509,16 +1509,16 @@ class PgOp final : public OpStore {
         {code.hash, code.client_id, code.user_id, code.data, code.created_at, code.expires_at});
   }
 
-  core::Result<CodeRedemption> redeemCode(std::string_view hash, std::string_view session_id,
-                                          std::int64_t now) override {
+  core::Result<CodeRedemption> redeemCode(std::string_view hash, std::string_view client_id,
+                                          std::string_view session_id, std::int64_t now) override {
     return pool_.transaction<CodeRedemption>([&](Connection& c) -> core::Result<CodeRedemption> {
       // Compare-and-set in one statement: a concurrent redeemer waits for this row's lock, then
       // PostgreSQL re-checks used_at on the committed row and updates nothing.
       auto spent = c.query(
-          "UPDATE op_codes SET used_at = $2, session_id = $3 WHERE hash = $1 "
+          "UPDATE op_codes SET used_at = $2, session_id = $3 WHERE hash = $1 AND client_id = $4 "
           "AND used_at IS NULL AND expires_at > $2 RETURNING " +
               std::string(kCodeColumns),
-          {hash, now, session_id});
+          {hash, now, session_id, client_id});
       if (!spent) return tl::unexpected(spent.error());
       CodeRedemption out;
       if (!spent->empty()) {
@@ -1527,8 +1527,9 @@ class PgOp final : public OpStore {
         return out;
       }
       // A new snapshot (READ COMMITTED): the spend that beat this one is visible.
-      auto seen =
-          c.query("SELECT " + std::string(kCodeColumns) + " FROM op_codes WHERE hash = $1", {hash});
+      auto seen = c.query("SELECT " + std::string(kCodeColumns) +
+                              " FROM op_codes WHERE hash = $1 AND client_id = $2",
+                          {hash, client_id});
       if (!seen) return tl::unexpected(seen.error());
       if (seen->empty() || seen->isNull(0, 6)) return out;
       out.outcome = CodeRedemption::Outcome::Replayed;

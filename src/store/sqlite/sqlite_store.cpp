@@ -1625,8 +1625,8 @@ class SqliteOp final : public OpStore {
                code.expires_at);
   }
 
-  core::Result<CodeRedemption> redeemCode(std::string_view hash, std::string_view session_id,
-                                          std::int64_t now) override {
+  core::Result<CodeRedemption> redeemCode(std::string_view hash, std::string_view client_id,
+                                          std::string_view session_id, std::int64_t now) override {
     // BEGIN IMMEDIATE holds SQLite's write lock from the read to the commit: of two redeemers
     // (threads or processes), the second reads the code the first spent.
     return pool_.transaction<CodeRedemption>([&](Connection& c) -> core::Result<CodeRedemption> {
@@ -1638,6 +1638,7 @@ class SqliteOp final : public OpStore {
       CodeRedemption out;
       if (!*row) return out;
       out.code = readCode(*stmt);
+      if (out.code.client_id != client_id) return CodeRedemption{};
       if (!stmt->isNull(6)) {
         out.outcome = CodeRedemption::Outcome::Replayed;
         out.session_id = stmt->text(7);

@@ -47,7 +47,10 @@ TEST(RedirectUris, RefusesWhatCouldRedirectElsewhere) {
         "HTTPS://app.example.com/cb", "https://APP.example.com/cb", "https:///cb",
         "http://localhost.evil.example/cb", "data:text/html,x", "myapp:/cb",
         // Found by op_uri_fuzz: an authority no origin parser agrees on.
-        "https://app.s://app.com/cb?x=1", "https://app.example.com:x/cb"}) {
+        "https://app.s://app.com/cb?x=1", "https://app.example.com:x/cb",
+        // Found by the outside review: out-of-range ports, stray brackets, non-ASCII bytes.
+        "https://a.example:99999/cb", "https://[::1/cb", "https://a]b.example/cb",
+        "https://a.example/cb\xe2\x80\xa8"}) {
     EXPECT_NE(redirectUriProblem(uri), std::nullopt) << uri;
   }
   EXPECT_NE(redirectUriProblem("https://a.example/" + std::string(1100, 'x')), std::nullopt);

@@ -143,8 +143,14 @@ TEST_F(ProviderTest, RequestErrorsGoBackToTheRegisteredUriWithStateAndIss) {
   auto r = request(web);
   r.response_type = "token";
   expect(r, OpErrc::UnsupportedResponseType);
-  r = request(web, "openid admin:everything");
+  r = request(web, "openid users:read");  // known, but not this client's
   expect(r, OpErrc::InvalidScope);
+  r = request(web, "admin:everything");  // nothing the provider knows
+  expect(r, OpErrc::InvalidScope);
+  // Unknown values beside known ones are ignored (OIDC Core §3.1.2.1).
+  auto ignored = provider.checkAuthorize(request(web, "openid address phone email"));
+  ASSERT_TRUE(ignored);
+  EXPECT_EQ(ignored->scope(), "openid email");
   r = request(web);
   r.code_challenge_method = "plain";
   expect(r, OpErrc::InvalidRequest);
@@ -217,7 +223,10 @@ TEST_F(ProviderTest, ACodeIsBoundToItsClientRedirectUriVerifierAndLifetime) {
   const auto web = webApp();
   const auto other = client({.name = "Other", .redirect_uris = {"https://rp.example.com/cb"}});
   const auto who = signedIn("bob");
-  EXPECT_EQ(exchange(other, codeFor(web, who)).error().code, OpErrc::InvalidGrant);
+  // Another client holding the code can neither use nor burn it.
+  const std::string stolen = codeFor(web, who);
+  EXPECT_EQ(exchange(other, stolen).error().code, OpErrc::InvalidGrant);
+  EXPECT_TRUE(exchange(web, stolen));
   EXPECT_EQ(exchange(web, codeFor(web, who), "x" + std::string(kVerifier)).error().code,
             OpErrc::InvalidGrant);
   EXPECT_EQ(exchange(web, codeFor(web, who), std::nullopt).error().code, OpErrc::InvalidGrant);
@@ -255,6 +264,14 @@ TEST_F(ProviderTest, RefreshTokensRotateAndAReuseEndsTheGrant) {
                 .error()
                 .code,
             OpErrc::InvalidScope);
+  // A narrower answer keeps the grant whole: the next refresh may ask for all of it again.
+  auto narrow = provider.token({"refresh_token", {}, {}, {}, r2, "openid"}, web.client, origin);
+  ASSERT_TRUE(narrow);
+  EXPECT_EQ(narrow->at("scope").as_string(), "openid");
+  const std::string r3(narrow->at("refresh_token").as_string());
+  auto whole = provider.token({"refresh_token", {}, {}, {}, r3, {}}, web.client, origin);
+  ASSERT_TRUE(whole);
+  EXPECT_EQ(whole->at("scope").as_string(), "openid offline_access");
   // The old one again: the whole grant ends, the newest token with it.
   EXPECT_FALSE(provider.token({"refresh_token", {}, {}, {}, r1, {}}, web.client, origin));
   EXPECT_FALSE(provider.token({"refresh_token", {}, {}, {}, r2, {}}, web.client, origin));
@@ -278,6 +295,35 @@ TEST_F(ProviderTest, NoRefreshTokenWithoutOfflineAccessOrForPublicClients) {
   EXPECT_EQ(info->size(), 1U);
 }
 
+TEST_F(ProviderTest, AUserHoldsAtMostTenGrantsOfOneClient) {
+  const auto web = webApp();
+  const auto other = client({.name = "Other", .redirect_uris = {"https://o.example.com/cb"}});
+  const auto who = signedIn("mona");
+  std::vector<std::string> access;
+  for (int i = 0; i < 12; ++i) {
+    s.clock.advance(1);
+    auto out = exchange(web, codeFor(web, who, "openid"));
+    ASSERT_TRUE(out);
+    access.emplace_back(out->at("access_token").as_string());
+  }
+  ASSERT_TRUE(exchange(other, codeFor(other, who, "openid")));
+  std::size_t of_web = 0;
+  std::size_t of_other = 0;
+  const auto sessions = s.store->sessions().listForUser(who.user->id, s.clock.unixSeconds());
+  ASSERT_TRUE(sessions);
+  for (const auto& live : *sessions) {
+    of_web += live.user_agent.find(web.client.client_id) != std::string::npos ? 1 : 0;
+    of_other += live.user_agent.find(other.client.client_id) != std::string::npos ? 1 : 0;
+  }
+  EXPECT_EQ(of_web, 10U);
+  EXPECT_EQ(of_other, 1U);
+  // The oldest two ended, tokens and all; the newest still work.
+  EXPECT_FALSE(provider.userinfo(access[0]));
+  EXPECT_FALSE(provider.userinfo(access[1]));
+  EXPECT_TRUE(provider.userinfo(access[2]));
+  EXPECT_TRUE(provider.userinfo(access.back()));
+}
+
 TEST_F(ProviderTest, ClientCredentialsAreForConfidentialClientsWithinTheirScope) {
   const auto machine = client({.name = "Machine", .scope = "users:read"});
   EXPECT_EQ(machine.client.grant_types, std::vector<std::string>{"client_credentials"});
@@ -297,6 +343,18 @@ TEST_F(ProviderTest, ClientCredentialsAreForConfidentialClientsWithinTheirScope)
   EXPECT_EQ(
       provider.token({"client_credentials", {}, {}, {}, {}, {}}, web.client, origin).error().code,
       OpErrc::UnauthorizedClient);
+  // A client allowed both flows gets no user scope for itself.
+  const auto both = client({.name = "Both",
+                            .redirect_uris = {"https://both.example.com/cb"},
+                            .grant_types = {"authorization_code", "client_credentials"},
+                            .scope = "openid email users:read"});
+  auto own = provider.token({"client_credentials", {}, {}, {}, {}, {}}, both.client, origin);
+  ASSERT_TRUE(own);
+  EXPECT_EQ(own->at("scope").as_string(), "users:read");
+  EXPECT_EQ(provider.token({"client_credentials", {}, {}, {}, {}, "openid"}, both.client, origin)
+                .error()
+                .code,
+            OpErrc::InvalidScope);
   // No user behind it: userinfo refuses it.
   EXPECT_FALSE(provider.userinfo(out->at("access_token").as_string()));
 }
@@ -330,6 +388,14 @@ TEST_F(ProviderTest, RegistrationRefusesContradictionsAndUnknownScopes) {
   EXPECT_FALSE(clients.create(
       {.name = "x", .redirect_uris = {"https://a.example/cb"}, .scope = "openid root"}));
   EXPECT_FALSE(clients.create({.name = "x", .scope = "openid"}));
+  // The consent page shows the name as it is: no direction overrides or invisible characters.
+  EXPECT_FALSE(
+      clients.create({.name = "Safe \xe2\x80\xaeppA", .redirect_uris = {"https://a.example/cb"}}));
+  EXPECT_FALSE(clients.create({.name = "a\xef\xbb\xbf"
+                                       "b",
+                               .redirect_uris = {"https://a.example/cb"}}));
+  EXPECT_FALSE(clients.create({.name = "\xff", .redirect_uris = {"https://a.example/cb"}}));
+  EXPECT_TRUE(clients.create({.name = "Café Grafana", .redirect_uris = {"https://a.example/cb"}}));
 }
 
 TEST_F(ProviderTest, IntrospectionAndRevocationOnlyForTheClientsOwnTokens) {
@@ -371,6 +437,26 @@ TEST_F(ProviderTest, PromptMaxAgeAndHintsDecideWhetherToSignInAgain) {
   EXPECT_FALSE(provider.needsSignIn(a, &who));
   a.hint_subject = "999999";
   EXPECT_TRUE(provider.needsSignIn(a, &who));
+}
+
+TEST_F(ProviderTest, OnlyTheProvidersOwnLoginMarkerMovesTheSignInBoundary) {
+  const auto web = webApp();
+  const auto who = signedIn("lena");
+  auto r = request(web);
+  r.login_after = provider.loginAfterMarker(s.clock.unixSeconds() + 5);
+  EXPECT_EQ(provider.checkAuthorize(r)->login_after, s.clock.unixSeconds() + 5);
+  EXPECT_TRUE(provider.needsSignIn(*provider.checkAuthorize(r), &who));
+  // Forged, altered or bare: ignored (a request cannot waive prompt=login's sign-in).
+  for (const std::string& forged :
+       {std::string("1"), std::to_string(s.clock.unixSeconds()) + ".00",
+        std::to_string(s.clock.unixSeconds() + 5) +
+            provider.loginAfterMarker(s.clock.unixSeconds()).substr(10)}) {
+    r.login_after = forged;
+    EXPECT_EQ(provider.checkAuthorize(r)->login_after, 0) << forged;
+  }
+  r.prompt = "login";
+  r.login_after = "1";
+  EXPECT_TRUE(provider.needsSignIn(*provider.checkAuthorize(r), &who));
 }
 
 TEST_F(ProviderTest, ConsentIsRememberedPerUserAndClientAndCoversOnlyItsScopes) {
