@@ -13,28 +13,6 @@ namespace {
 namespace json = boost::json;
 using http::Lane;
 
-json::array textArray(const std::vector<std::string>& items) {
-  json::array out;
-  for (const auto& s : items) out.emplace_back(s);
-  return out;
-}
-
-}  // namespace
-
-json::object clientJson(const store::OpClient& c) {
-  return {{"client_id", c.client_id},
-          {"name", c.name},
-          {"redirect_uris", textArray(c.redirect_uris)},
-          {"post_logout_redirect_uris", textArray(c.post_logout_redirect_uris)},
-          {"grant_types", textArray(c.grant_types)},
-          {"scope", c.scope},
-          {"public", c.is_public},
-          {"first_party", c.first_party},
-          {"created_at", rfc3339(c.created_at)}};
-}
-
-namespace {
-
 http::Response storeError(const core::Error& e, const http::Request& r) {
   const auth::Errc code =
       e.code == core::Errc::Unavailable ? auth::Errc::Unavailable : auth::Errc::Internal;
@@ -51,7 +29,7 @@ http::Response list(Call& c) {
   auto clients = c.services.provider->clients().list();
   if (!clients) return storeError(clients.error(), c.request);
   json::array items;
-  for (const auto& client : *clients) items.push_back(clientJson(client));
+  for (const auto& client : *clients) items.push_back(op::clientJson(client));
   return http::Response::json(200, json::object{{"items", std::move(items)}});
 }
 
@@ -75,7 +53,7 @@ http::Response create(Call& c) {
     return storeError(created.error(), c.request);
   }
   audit(c, "client.created", created->client.client_id);
-  json::object out = clientJson(created->client);
+  json::object out = op::clientJson(created->client);
   if (!created->secret.empty()) out["client_secret"] = created->secret;
   http::Response res = http::Response::json(201, out);
   res.set("Cache-Control", "no-store");
@@ -110,6 +88,15 @@ http::Response rotate(Call& c) {
   return res;
 }
 
+// No provider on this node (its MFA_SECRET_KEY does not open the provider's key): 503.
+RouteHandler needsProvider(RouteHandler handler) {
+  return [handler = std::move(handler)](Call& c) {
+    if (c.services.provider != nullptr) return handler(c);
+    return errorResponse({auth::Errc::Unavailable, "no OpenID Provider on this node", {}, 0},
+                         c.request);
+  };
+}
+
 }  // namespace
 
 void addClientRoutes(RouteTable& t) {
@@ -121,7 +108,7 @@ void addClientRoutes(RouteTable& t) {
          .summary = "The OpenID Provider's registered clients",
          .tag = "clients",
          .replies = {{200, "Clients (never their secrets)", "OpClientList"}},
-         .handler = list});
+         .handler = needsProvider(list)});
   t.add({.method = "POST",
          .path = "/api/v1/clients",
          .credential = Credential::TokenOrKey,
@@ -137,7 +124,7 @@ void addClientRoutes(RouteTable& t) {
          .body = BodyKind::Json,
          .body_schema = "OpClientCreate",
          .replies = {{201, "The client, with client_secret when confidential", "OpClient"}},
-         .handler = create});
+         .handler = needsProvider(create)});
   t.add({.method = "DELETE",
          .path = "/api/v1/clients/{client_id}",
          .credential = Credential::TokenOrKey,
@@ -146,7 +133,7 @@ void addClientRoutes(RouteTable& t) {
          .summary = "Delete a client (its consents and unused codes go with it)",
          .tag = "clients",
          .replies = {{204, "Deleted", ""}, {404, "Client not found", "ErrorDetail"}},
-         .handler = remove});
+         .handler = needsProvider(remove)});
   t.add({.method = "POST",
          .path = "/api/v1/clients/{client_id}/secret",
          .credential = Credential::TokenOrKey,
@@ -157,7 +144,7 @@ void addClientRoutes(RouteTable& t) {
          .replies = {{200, "The new secret, shown once", "OpClientSecret"},
                      {404, "Client not found", "ErrorDetail"},
                      {409, "A public client has no secret", "ErrorDetail"}},
-         .handler = rotate});
+         .handler = needsProvider(rotate)});
 }
 
 }  // namespace gatehouse::api

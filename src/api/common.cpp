@@ -240,15 +240,6 @@ std::optional<http::Response> requirePermissions(const auth::Principal& who,
       request);
 }
 
-std::string rfc3339(std::int64_t unix_seconds) {
-  std::tm tm{};
-  const auto t = static_cast<std::time_t>(unix_seconds);
-  gmtime_r(&t, &tm);
-  std::array<char, 32> text{};
-  std::strftime(text.data(), text.size(), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text.data();
-}
-
 boost::json::object userJson(const store::User& u) {
   return {{"id", u.id},
           {"email", u.email},

@@ -70,12 +70,8 @@ http::Response noStoreJson(const json::object& body) {
   return res;
 }
 
-http::Response found(std::string location) {
-  http::Response res = http::Response::empty(302);
-  res.set("Location", std::move(location));
-  res.set("Cache-Control", "no-store");
-  return res;
-}
+// 302 Found, as the authorization response is (RFC 6749 §4.1.2).
+http::Response found(std::string location) { return pages::redirect(302, std::move(location)); }
 
 // A form or query string's parameters; nullopt when malformed or when a parameter repeats
 // (RFC 6749 §3.1 and §3.2: parameters MUST NOT be included more than once).
@@ -480,8 +476,8 @@ http::Response configuration(Call& c) {
   Services& s = c.services;
   const op::OpTokens& t = s.provider->tokens();
   const std::string& base = t.settings().issuer;
-  json::array scopes{"openid", "profile", "email", "offline_access"};
-  for (const auto& perm : s.policy.allPermissions()) scopes.emplace_back(perm);
+  json::array scopes;
+  for (const auto& scope : s.provider->clients().scopes()) scopes.emplace_back(scope);
   auto res = http::Response::json(
       200,
       json::object{
@@ -528,6 +524,21 @@ RateLimitRule opLimit(std::string name) {
   return {"OP_RATE_LIMIT", std::move(name), {LimitKey::ClientAddress}, {}, nullptr};
 }
 
+// A node whose MFA_SECRET_KEY does not open the provider's stored key has no provider: 503.
+RouteHandler needsProvider(RouteHandler handler, bool page) {
+  return [handler = std::move(handler), page](Call& c) {
+    if (c.services.provider != nullptr) return handler(c);
+    const OpError off{OpErrc::TemporarilyUnavailable,
+                      "The OpenID Provider is not available on this server.",
+                      "no provider: this node's MFA_SECRET_KEY does not open its key"};
+    if (!page) return oauthError(c.request, off);
+    logRefusal(c.request, off);
+    http::Response res = errorPage(c, 503, off.description);
+    res.set("Retry-After", "1");
+    return res;
+  };
+}
+
 }  // namespace
 
 void addOpRoutes(RouteTable& t) {
@@ -537,8 +548,10 @@ void addOpRoutes(RouteTable& t) {
          .lane = Lane::Inline,
          .summary = "OpenID Provider metadata (OpenID Connect Discovery 1.0)",
          .tag = "openid provider",
-         .replies = {{200, "The provider's metadata", "ProviderMetadata"}},
-         .handler = configuration});
+         .replies = {{200, "The provider's metadata", "ProviderMetadata"},
+                     {503, "No provider on this node, or storage or Redis unreachable",
+                      "OAuthUnavailable"}},
+         .handler = needsProvider(configuration, false)});
   for (const char* method : {"GET", "POST"}) {
     t.add({.method = method,
            .path = "/oauth2/authorize",
@@ -557,7 +570,7 @@ void addOpRoutes(RouteTable& t) {
                        {400, "A page: unknown client or redirect URI", ""},
                        {429, "Too many requests", "ErrorDetail"}},
            .limits = {opLimit("oauth2_authorize")},
-           .handler = authorize});
+           .handler = needsProvider(authorize, true)});
   }
   t.add({.method = "POST",
          .path = "/ui/consent",
@@ -566,12 +579,12 @@ void addOpRoutes(RouteTable& t) {
          .summary = "The consent page's form: allow or deny a client",
          .tag = "openid provider",
          .body = BodyKind::Form,
-         .body_schema = "ConsentForm",
+         .body_schema = "CsrfForm",
          .replies = {{303, "To the client with a code, or access_denied", ""}},
          .limits = {opLimit("oauth2_consent")},
          .csrf = true,
          .hidden = true,
-         .handler = consent});
+         .handler = needsProvider(consent, true)});
   t.add(
       {.method = "POST",
        .path = "/oauth2/token",
@@ -586,9 +599,11 @@ void addOpRoutes(RouteTable& t) {
        .replies = {{200, "Tokens", "OAuthTokenResponse"},
                    {400, "invalid_request, invalid_grant, unauthorized_client, ...", "OAuthError"},
                    {401, "invalid_client", "OAuthError"},
-                   {429, "Too many requests", "ErrorDetail"}},
+                   {429, "Too many requests", "ErrorDetail"},
+                   {503, "No provider on this node, or storage or Redis unreachable",
+                    "OAuthUnavailable"}},
        .limits = {opLimit("oauth2_token")},
-       .handler = token});
+       .handler = needsProvider(token, false)});
   for (const char* method : {"GET", "POST"}) {
     t.add({.method = method,
            .path = "/oauth2/userinfo",
@@ -600,8 +615,10 @@ void addOpRoutes(RouteTable& t) {
                        {400, "invalid_request: the token sent twice, or a malformed form",
                         "OAuthError"},
                        {401, "No or a bad token (Bearer challenge)", "OAuthError"},
-                       {403, "insufficient_scope", "OAuthError"}},
-           .handler = userinfo});
+                       {403, "insufficient_scope", "OAuthError"},
+                       {503, "No provider on this node, or storage or Redis unreachable",
+                        "OAuthUnavailable"}},
+           .handler = needsProvider(userinfo, false)});
     t.add({.method = method,
            .path = "/oauth2/logout",
            .credential = Credential::None,
@@ -616,7 +633,7 @@ void addOpRoutes(RouteTable& t) {
                        {200, "The confirmation or signed-out page", ""},
                        {400, "A page: bad hint or unregistered URI", ""},
                        {403, "A page: the confirmation form posted cross-site or expired", ""}},
-           .handler = logout});
+           .handler = needsProvider(logout, true)});
   }
   t.add({.method = "POST",
          .path = "/oauth2/revoke",
@@ -626,9 +643,11 @@ void addOpRoutes(RouteTable& t) {
          .tag = "openid provider",
          .replies = {{200, "Revoked, or not the client's token (ignored)", ""},
                      {400, "invalid_request (no token, a malformed form)", "OAuthError"},
-                     {401, "invalid_client", "OAuthError"}},
+                     {401, "invalid_client", "OAuthError"},
+                     {503, "No provider on this node, or storage or Redis unreachable",
+                      "OAuthUnavailable"}},
          .limits = {opLimit("oauth2_revoke")},
-         .handler = revoke});
+         .handler = needsProvider(revoke, false)});
   t.add({.method = "POST",
          .path = "/oauth2/introspect",
          .credential = Credential::None,
@@ -637,9 +656,11 @@ void addOpRoutes(RouteTable& t) {
          .tag = "openid provider",
          .replies = {{200, "Active with claims, or {\"active\": false}", "Introspection"},
                      {400, "invalid_request (no token, a malformed form)", "OAuthError"},
-                     {401, "invalid_client", "OAuthError"}},
+                     {401, "invalid_client", "OAuthError"},
+                     {503, "No provider on this node, or storage or Redis unreachable",
+                      "OAuthUnavailable"}},
          .limits = {opLimit("oauth2_introspect")},
-         .handler = introspect});
+         .handler = needsProvider(introspect, false)});
 }
 
 }  // namespace gatehouse::api

@@ -56,12 +56,14 @@ http::Response htmlReturning(const Services& s, int status, std::string body,
   return res;
 }
 
-http::Response seeOther(std::string location) {
-  http::Response res = http::Response::empty(303);
+http::Response redirect(int status, std::string location) {
+  http::Response res = http::Response::empty(status);
   res.set("Location", std::move(location));
   res.set("Cache-Control", "no-store");
   return res;
 }
+
+http::Response seeOther(std::string location) { return redirect(303, std::move(location)); }
 
 std::optional<std::string_view> cookie(const http::Request& request, std::string_view name) {
   for (const auto& [header, value] : request.headers) {

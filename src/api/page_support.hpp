@@ -22,6 +22,8 @@ http::Response html(const Services& s, int status, std::string body);
 // registered redirect URI, where the answer's redirects end.
 http::Response htmlReturning(const Services& s, int status, std::string body,
                              std::string_view return_to);
+// A redirect (`status` 302 or 303) to `location`, never cached.
+http::Response redirect(int status, std::string location);
 // 303 See Other to `location` (a path of ours or a checked return address).
 http::Response seeOther(std::string location);
 

@@ -119,7 +119,7 @@ std::optional<std::int64_t> queryInteger(const http::Request& request, const cha
     const http::Request& request);
 
 // RFC 3339 UTC text ("2026-11-25T02:18:08Z") of Unix seconds.
-std::string rfc3339(std::int64_t unix_seconds);
+using core::rfc3339;
 
 // The User object of API.md (never a hash or secret).
 boost::json::object userJson(const store::User& user);

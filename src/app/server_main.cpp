@@ -302,34 +302,44 @@ int serve(const config::Config& config) {
   auto op_code_key = crypto::hkdf(*mfa_secret, "gatehouse op authorization codes v1", 32);
   if (!op_key_seal || !op_client_key || !op_code_key)
     return fatal("deriving the OpenID Provider's keys failed");
+  // A node whose MFA_SECRET_KEY does not open the stored key serves everything else and answers
+  // 503 on /oauth2/* (a cluster that shares no MFA_SECRET_KEY kept working before the provider).
   auto op_key = loadOrCreateProviderKey((*store)->op(), *op_key_seal, clock.unixSeconds());
-  if (!op_key) return fatal("OpenID Provider key: " + op_key.error().message);
-  auto op_keys = jose::KeySet::create({*op_key});
-  if (!op_keys) return fatal(op_keys.error().message);
-  const op::OpTokens op_tokens(*op_key, *op_keys,
-                               {.issuer = public_url,
-                                .audience = config.token_audience.value_or(public_url),
-                                .access_ttl = config.access_token_ttl,
-                                .refresh_ttl = config.refresh_token_ttl,
-                                .id_token_ttl = std::chrono::seconds(3600),
-                                .max_token_bytes = config.http.max_token_bytes},
-                               clock);
-  token_check.acceptAlso([&op_tokens](std::string_view t) { return op_tokens.verifyAccess(t); });
-  std::vector<std::string> op_scopes{"openid", "profile", "email", "offline_access"};
-  for (const auto& perm : policy->allPermissions()) op_scopes.push_back(perm);
-  op::ClientRegistry op_clients((*store)->op(), *op_client_key, std::move(op_scopes), clock);
-  op::Provider provider({**store,
-                         op_clients,
-                         op_tokens,
-                         token_check,
-                         session_end,
-                         revocations,
-                         audit_log,
-                         clock,
-                         {.code_key = *op_code_key,
-                          .code_ttl = std::chrono::seconds(60),
-                          .refresh_grace_seconds = config.refresh_grace_seconds,
-                          .refresh_ttl = config.refresh_token_ttl}});
+  if (!op_key && op_key.error().code != core::Errc::InvalidArgument)
+    return fatal("OpenID Provider key: " + op_key.error().message);
+  if (!op_key)
+    spdlog::error("OpenID Provider off on this node, /oauth2/* answers 503: {}",
+                  op_key.error().message);
+  std::optional<op::OpTokens> op_tokens;
+  std::optional<op::ClientRegistry> op_clients;
+  std::optional<op::Provider> provider;
+  if (op_key) {
+    auto op_keys = jose::KeySet::create({*op_key});
+    if (!op_keys) return fatal(op_keys.error().message);
+    op_tokens.emplace(*op_key, *op_keys,
+                      op::OpTokenSettings{.issuer = public_url,
+                                          .audience = config.token_audience.value_or(public_url),
+                                          .access_ttl = config.access_token_ttl,
+                                          .refresh_ttl = config.refresh_token_ttl,
+                                          .id_token_ttl = std::chrono::seconds(3600),
+                                          .max_token_bytes = config.http.max_token_bytes},
+                      clock);
+    token_check.acceptAlso([&op_tokens](std::string_view t) { return op_tokens->verifyAccess(t); });
+    op_clients.emplace((*store)->op(), *op_client_key, op::providerScopes(policy->allPermissions()),
+                       clock);
+    provider.emplace(op::Provider::Deps{**store,
+                                        *op_clients,
+                                        *op_tokens,
+                                        token_check,
+                                        session_end,
+                                        revocations,
+                                        audit_log,
+                                        clock,
+                                        {.code_key = *op_code_key,
+                                         .code_ttl = std::chrono::seconds(60),
+                                         .refresh_grace_seconds = config.refresh_grace_seconds,
+                                         .refresh_ttl = config.refresh_token_ttl}});
+  }
   auth::BrowserSessions browser_sessions(
       {**store,
        sessions,
@@ -429,7 +439,7 @@ int serve(const config::Config& config) {
       ui::pageCsp(return_origins),
       !local_http,
       config.session_cookie_domain,
-      &provider};
+      provider ? &*provider : nullptr};
   // Every route is one declaration; the middleware, the lanes and /openapi.json follow from it.
   api::RouteTable routes;
   api::addAllRoutes(routes);

@@ -1,8 +1,5 @@
 #include "cli/client_commands.hpp"
 
-#include <array>
-#include <ctime>
-
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -16,40 +13,6 @@ namespace json = boost::json;
 int failure(std::ostream& err, const core::Error& e, int code = 1) {
   err << "gatehouse: " << e.message << "\n";
   return code;
-}
-
-std::vector<std::string> scopesOf(const rbac::Policy& policy) {
-  std::vector<std::string> out{"openid", "profile", "email", "offline_access"};
-  for (const auto& p : policy.allPermissions()) out.push_back(p);
-  return out;
-}
-
-// RFC 3339 UTC, as the API writes times.
-std::string rfc3339(std::int64_t unix_seconds) {
-  const auto t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  std::array<char, 32> out{};
-  const std::size_t n = std::strftime(out.data(), out.size(), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return {out.data(), n};
-}
-
-json::array textArray(const std::vector<std::string>& items) {
-  json::array out;
-  for (const auto& s : items) out.emplace_back(s);
-  return out;
-}
-
-json::object clientJson(const store::OpClient& c) {
-  return {{"client_id", c.client_id},
-          {"name", c.name},
-          {"redirect_uris", textArray(c.redirect_uris)},
-          {"post_logout_redirect_uris", textArray(c.post_logout_redirect_uris)},
-          {"grant_types", textArray(c.grant_types)},
-          {"scope", c.scope},
-          {"public", c.is_public},
-          {"first_party", c.first_party},
-          {"created_at", rfc3339(c.created_at)}};
 }
 
 std::string joined(const std::vector<std::string>& items) {
@@ -71,14 +34,15 @@ int clientCreate(const config::Config& config, const rbac::Policy& policy,
                  std::ostream& out, std::ostream& err) {
   Context c(config, policy);
   if (!c.open(err)) return 1;
-  op::ClientRegistry registry(c.store->op(), secret_key, scopesOf(policy), c.clock);
+  op::ClientRegistry registry(c.store->op(), secret_key,
+                              op::providerScopes(policy.allPermissions()), c.clock);
   auto created = registry.create(request);
   if (!created)
     return failure(err, created.error(),
                    created.error().code == core::Errc::InvalidArgument ? 2 : 1);
   audit(c, "client.created", created->client.client_id);
   if (as_json) {
-    json::object o = clientJson(created->client);
+    json::object o = op::clientJson(created->client);
     if (!created->secret.empty()) o["client_secret"] = created->secret;
     out << json::serialize(o) << "\n";
   } else {
@@ -98,7 +62,7 @@ int clientList(const config::Config& config, const rbac::Policy& policy, bool as
   if (!clients) return failure(err, clients.error());
   if (as_json) {
     json::array items;
-    for (const auto& client : *clients) items.push_back(clientJson(client));
+    for (const auto& client : *clients) items.push_back(op::clientJson(client));
     out << json::serialize(json::object{{"items", std::move(items)}}) << "\n";
     return 0;
   }
@@ -133,7 +97,8 @@ int clientRotateSecret(const config::Config& config, const rbac::Policy& policy,
                        std::ostream& out, std::ostream& err) {
   Context c(config, policy);
   if (!c.open(err)) return 1;
-  op::ClientRegistry registry(c.store->op(), secret_key, scopesOf(policy), c.clock);
+  op::ClientRegistry registry(c.store->op(), secret_key,
+                              op::providerScopes(policy.allPermissions()), c.clock);
   auto secret = registry.rotateSecret(client_id);
   if (!secret) {
     if (secret.error().code == core::Errc::NotFound) {

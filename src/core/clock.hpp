@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <string>
 
 namespace gatehouse::core {
 
@@ -33,5 +34,8 @@ class ManualClock final : public Clock {
  private:
   std::atomic<std::int64_t> seconds_;
 };
+
+// RFC 3339 UTC text ("2026-11-25T02:18:08Z") of Unix seconds.
+std::string rfc3339(std::int64_t unix_seconds);
 
 }  // namespace gatehouse::core

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <boost/json/array.hpp>
+
 #include "auth/claims.hpp"
 #include "core/base64url.hpp"
 #include "core/utf8.hpp"
@@ -35,6 +37,29 @@ core::Status checkUris(const std::vector<std::string>& uris, std::string_view wh
 }
 
 }  // namespace
+
+boost::json::object clientJson(const store::OpClient& c) {
+  const auto texts = [](const std::vector<std::string>& items) {
+    boost::json::array out;
+    for (const auto& item : items) out.emplace_back(item);
+    return out;
+  };
+  return {{"client_id", c.client_id},
+          {"name", c.name},
+          {"redirect_uris", texts(c.redirect_uris)},
+          {"post_logout_redirect_uris", texts(c.post_logout_redirect_uris)},
+          {"grant_types", texts(c.grant_types)},
+          {"scope", c.scope},
+          {"public", c.is_public},
+          {"first_party", c.first_party},
+          {"created_at", core::rfc3339(c.created_at)}};
+}
+
+std::vector<std::string> providerScopes(const std::vector<std::string>& permissions) {
+  std::vector<std::string> out{"openid", "profile", "email", "offline_access"};
+  out.insert(out.end(), permissions.begin(), permissions.end());
+  return out;
+}
 
 bool allowsGrant(const store::OpClient& client, std::string_view grant) {
   return contains(client.grant_types, grant);

@@ -5,6 +5,8 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/json/object.hpp>
+
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "store/store.hpp"
@@ -76,6 +78,12 @@ class ClientRegistry {
   const core::Clock& clock_;
 };
 
+// The client as the API and the CLI show it (never its secret hash): client_id, name,
+// redirect_uris, post_logout_redirect_uris, grant_types, scope, public, first_party, created_at
+// (RFC 3339).
+boost::json::object clientJson(const store::OpClient& client);
+// Every scope a client may be allowed: the OpenID ones and the policy's `permissions`.
+std::vector<std::string> providerScopes(const std::vector<std::string>& permissions);
 // Whether `client` may use `grant`.
 bool allowsGrant(const store::OpClient& client, std::string_view grant);
 // The client's scopes as a list.

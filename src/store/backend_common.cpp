@@ -2,6 +2,10 @@
 
 #include <cctype>
 
+#include <boost/json/array.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
 namespace gatehouse::store {
 
 bool sameAddress(std::string_view a, std::string_view b) {
@@ -77,6 +81,28 @@ std::string likePattern(std::string_view text) {
     out.push_back(ch);
   }
   out.push_back('%');
+  return out;
+}
+
+std::string listToJson(const std::vector<std::string>& list) {
+  boost::json::array array;
+  array.reserve(list.size());
+  for (const auto& item : list) array.emplace_back(item);
+  return boost::json::serialize(array);
+}
+
+core::Result<std::vector<std::string>> listFromJson(std::string_view text) {
+  boost::system::error_code ec;
+  const boost::json::value value = boost::json::parse(text, ec);
+  if (ec || !value.is_array())
+    return core::makeError(core::Errc::Internal, "op_clients: list is not an array");
+  std::vector<std::string> out;
+  out.reserve(value.get_array().size());
+  for (const auto& item : value.get_array()) {
+    if (!item.is_string())
+      return core::makeError(core::Errc::Internal, "op_clients: list item not a string");
+    out.emplace_back(item.get_string());
+  }
   return out;
 }
 

@@ -33,4 +33,9 @@ bool applyUserPatch(User& user, const UserPatch& patch, std::string_view protect
     const std::function<core::Result<std::vector<AuditRecord>>(std::int64_t after)>& page,
     const std::function<bool(const AuditRecord&)>& visit);
 
+// An OpenID client's URI and grant-type lists as both store them: a JSON array of strings, in
+// the client's order. Internal when a stored value is not one.
+std::string listToJson(const std::vector<std::string>& list);
+[[nodiscard]] core::Result<std::vector<std::string>> listFromJson(std::string_view text);
+
 }  // namespace gatehouse::store

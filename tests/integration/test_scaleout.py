@@ -401,3 +401,19 @@ def test_the_openid_provider_shares_clients_keys_consent_and_codes_across_nodes(
     refreshed = requests.post(a.url("/oauth2/token"), auth=(client["client_id"], client["client_secret"]),
                               data={"grant_type": "refresh_token", "refresh_token": tokens.json()["refresh_token"]})
     assert (refreshed.status_code, refreshed.json()["error"]) == (400, "invalid_grant")
+
+
+def test_a_node_that_cannot_open_the_provider_key_serves_everything_else(cluster):
+    """Nodes that share no MFA_SECRET_KEY (as before the provider existed) keep serving; the one
+    whose key does not open the provider's stored key answers 503 on /oauth2/* and says why."""
+    node, _ = cluster
+    a = node("a", {"MFA_SECRET_KEY": "m" * 40})
+    b = node("b", {"MFA_SECRET_KEY": "n" * 40})
+    assert b.register("nokey@example.com", "nokey").status_code == 201
+    assert requests.get(a.url("/api/v1/auth/me"), headers=auth(a.token("nokey"))).status_code == 200
+    assert requests.get(a.url("/.well-known/openid-configuration")).status_code == 200
+    off = requests.get(b.url("/.well-known/openid-configuration"))
+    assert (off.status_code, off.json()["error"]) == (503, "temporarily_unavailable")
+    token = requests.post(b.url("/oauth2/token"), data={"grant_type": "client_credentials"})
+    assert token.status_code == 503
+    assert "OpenID Provider off on this node" in b.log_text()

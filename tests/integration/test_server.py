@@ -108,8 +108,23 @@ def test_health_and_readiness(server):
     assert requests.get(server.url("/readyz")).status_code == 200
 
 
-def test_jwks_empty_for_hmac(server):
-    assert requests.get(server.url("/.well-known/jwks.json")).json() == {"keys": []}
+def op_kid(server):
+    """The kid the OpenID Provider signs with (RS256, also in an HS* deployment)."""
+    made = server.cli("client", "create", "--name", "kid probe", "--json")
+    assert made.returncode == 0, made.stderr
+    client = json.loads(made.stdout)
+    r = requests.post(server.url("/oauth2/token"), data={"grant_type": "client_credentials"},
+                      auth=(client["client_id"], client["client_secret"]))
+    assert r.status_code == 200, r.text
+    return jwt.get_unverified_header(r.json()["access_token"])["kid"]
+
+
+def test_jwks_never_publishes_the_hmac_key_and_always_the_providers(server):
+    """HS*: the API's secret is never published; the OpenID Provider's RS256 key always is."""
+    keys = requests.get(server.url("/.well-known/jwks.json")).json()["keys"]
+    assert len(keys) == 1, keys
+    assert keys[0]["alg"] == "RS256" and keys[0]["kty"] == "RSA" and "k" not in keys[0] and "d" not in keys[0]
+    assert keys[0]["kid"] == op_kid(server)
 
 
 @pytest.mark.parametrize("alg", ["ES256", "EdDSA", "RS256"])
@@ -118,12 +133,13 @@ def test_asymmetric_keys_are_published_and_verify(make_server, tmp_path, alg):
     keyfile = tmp_path / "data" / "signing_key.pem"
     assert stat.S_IMODE(keyfile.stat().st_mode) == 0o600
     jwks = requests.get(s.url("/.well-known/jwks.json")).json()
-    assert len(jwks["keys"]) == 1
-    key = jwks["keys"][0]
-    assert key["alg"] == alg and key["use"] == "sig" and "d" not in key and key["kid"]
+    # The API's key and the OpenID Provider's (RS256, its own).
+    assert len(jwks["keys"]) == 2 and len({k["kid"] for k in jwks["keys"]}) == 2
     s.register("asym@example.com", "asym")
     token = s.token("asym")
     header = jwt.get_unverified_header(token)
+    key = next(k for k in jwks["keys"] if k["kid"] == header["kid"])
+    assert key["alg"] == alg and key["use"] == "sig" and "d" not in key and key["kid"]
     assert header["alg"] == alg and header["kid"] == key["kid"]
     public = jwt.PyJWK(key).key
     assert jwt.decode(token, public, algorithms=[alg])["type"] == "access"
@@ -134,12 +150,14 @@ def test_asymmetric_keys_are_published_and_verify(make_server, tmp_path, alg):
 
 
 def test_openid_configuration(server):
+    """The OpenID Provider's metadata; its issuer is the public URL (here the default, the listen
+    address), not the API tokens' TOKEN_ISSUER."""
     doc = requests.get(server.url("/.well-known/openid-configuration")).json()
-    assert doc["issuer"] == "gatehouse"
+    assert doc["issuer"] == server.base
     assert doc["jwks_uri"] == server.url("/.well-known/jwks.json")
-    assert doc["token_endpoint"] == server.url("/api/v1/auth/login")
-    assert doc["revocation_endpoint"].endswith("/api/v1/auth/revoke")
-    assert doc["introspection_endpoint"].endswith("/api/v1/auth/introspect")
+    assert doc["token_endpoint"] == server.url("/oauth2/token")
+    assert doc["revocation_endpoint"] == server.url("/oauth2/revoke")
+    assert doc["introspection_endpoint"] == server.url("/oauth2/introspect")
 
 
 def test_audience_and_issuer_from_config(make_server):
@@ -421,7 +439,7 @@ def test_keys_rotate_keeps_old_tokens_valid(make_server, tmp_path, alg):
     assert requests.get(s.url("/api/v1/auth/me"), headers=auth(new)).status_code == 200
     if alg == "ES256":
         kids = {k["kid"] for k in requests.get(s.url("/.well-known/jwks.json")).json()["keys"]}
-        assert kids == {old_kid, jwt.get_unverified_header(new)["kid"]}
+        assert kids == {old_kid, jwt.get_unverified_header(new)["kid"], op_kid(s)}
     assert (tmp_path / "data" / "retired").is_dir()
 
 

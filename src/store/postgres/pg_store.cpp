@@ -1357,27 +1357,6 @@ class PgMail final : public MailStore {
   Pool& pool_;
 };
 
-// A client's URI and grant-type lists as stored: a JSON array of strings, in the client's order.
-std::string listToJson(const std::vector<std::string>& list) {
-  boost::json::array array;
-  array.reserve(list.size());
-  for (const auto& item : list) array.emplace_back(item);
-  return boost::json::serialize(array);
-}
-
-core::Result<std::vector<std::string>> listFromJson(std::string_view text) {
-  boost::system::error_code ec;
-  const boost::json::value value = boost::json::parse(text, ec);
-  if (ec || !value.is_array()) return makeError(Errc::Internal, "op_clients: list is not an array");
-  std::vector<std::string> out;
-  out.reserve(value.get_array().size());
-  for (const auto& item : value.get_array()) {
-    if (!item.is_string()) return makeError(Errc::Internal, "op_clients: list item not a string");
-    out.emplace_back(item.get_string());
-  }
-  return out;
-}
-
 constexpr std::string_view kClientSelect =
     "SELECT client_id, name, secret_hash, redirect_uris, post_logout_redirect_uris, grant_types, "
     "scope, is_public, first_party, created_at, secret_rotated_at FROM op_clients ";
