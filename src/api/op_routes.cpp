@@ -1,6 +1,8 @@
 // Gatehouse as an OpenID Provider (API.md, Gatehouse as an OpenID Provider): /oauth2/* and the
 // discovery document. The protocol lives in op::Provider; this file turns requests into its
 // calls and its answers into redirects, pages and OAuth JSON.
+#include <algorithm>
+
 #include <boost/json/array.hpp>
 #include <boost/json/value_from.hpp>
 #include <spdlog/spdlog.h>
@@ -25,6 +27,8 @@ using op::OpErrc;
 using op::OpError;
 
 using Params = std::vector<std::pair<std::string, std::string>>;
+
+constexpr std::size_t kMaxParams = 64;
 
 // RFC 6749 §5.2 and RFC 6750 §3.1 statuses.
 int statusOf(OpErrc code) {
@@ -77,10 +81,13 @@ http::Response found(std::string location) { return pages::redirect(302, std::mo
 // (RFC 6749 §3.1 and §3.2: parameters MUST NOT be included more than once).
 std::optional<Params> paramsOf(std::string_view text) {
   auto parsed = http::parseForm(text);
-  if (!parsed) return std::nullopt;
-  for (std::size_t i = 0; i < parsed->size(); ++i)
-    for (std::size_t j = i + 1; j < parsed->size(); ++j)
-      if ((*parsed)[i].first == (*parsed)[j].first) return std::nullopt;
+  // A request names a few parameters; thousands only cost work (checked before the pairs are).
+  if (!parsed || parsed->size() > kMaxParams) return std::nullopt;
+  std::vector<std::string_view> names;
+  names.reserve(parsed->size());
+  for (const auto& [name, value] : *parsed) names.emplace_back(name);
+  std::sort(names.begin(), names.end());
+  if (std::adjacent_find(names.begin(), names.end()) != names.end()) return std::nullopt;
   return parsed;
 }
 
@@ -186,7 +193,7 @@ http::Response continueAuthorize(Call& c, const op::Authorization& a, const op::
     std::string here = "/oauth2/authorize";
     char sep = '?';
     for (const auto& [name, value] : op::authorizeParams(
-             r, a.prompt_login, a.prompt_login ? p.loginAfterMarker(p.now()) : std::string())) {
+             r, a.prompt_login, a.prompt_login ? p.loginAfterMarker(p.now(), r) : std::string())) {
       here += sep + core::percentEncode(name) + "=" + core::percentEncode(value);
       sep = '&';
     }
@@ -250,7 +257,9 @@ http::Response consent(Call& c) {
   Body& body = *c.body;
   if (auto refused = c.admit()) return std::move(*refused);
   const auto request = op::parseAuthorize([&](std::string_view name) -> std::optional<std::string> {
-    if (name == "prompt") return std::nullopt;  // answered by this very page
+    // Answered when this page was shown: the sign-in was fresh enough then, and a person
+    // reading the page must not be sent to sign in again (with max_age=0, for ever).
+    if (name == "prompt" || name == "max_age" || name == "login_after") return std::nullopt;
     const auto v = body.peekString(name);
     return v ? std::optional<std::string>(std::string(*v)) : std::nullopt;
   });
@@ -501,7 +510,8 @@ http::Response configuration(Call& c) {
           {"revocation_endpoint_auth_methods_supported",
            json::array{"client_secret_basic", "client_secret_post", "none"}},
           {"introspection_endpoint_auth_methods_supported",
-           json::array{"client_secret_basic", "client_secret_post", "none"}},
+           json::array{"client_secret_basic", "client_secret_post"}},
+          {"claim_types_supported", json::array{"normal"}},
           {"code_challenge_methods_supported", json::array{"S256"}},
           {"claims_supported",
            json::array{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp",

@@ -156,6 +156,7 @@ constexpr std::string_view kSchemas = R"json({
                    "prompt_values_supported": {"type": "array", "items": {"type": "string"}},
                    "acr_values_supported": {"type": "array", "items": {"type": "string"}},
                    "frontchannel_logout_supported": {"type": "boolean"},
+                   "claim_types_supported": {"type": "array", "items": {"type": "string"}},
                    "backchannel_logout_supported": {"type": "boolean"}}},
   "OAuthError": {"type": "object", "required": ["error"],
     "description": "RFC 6749 §5.2",

@@ -144,7 +144,15 @@ std::vector<std::pair<std::string, std::string>> authorizeParams(const Authorize
   add("nonce", r.nonce);
   add("code_challenge", r.code_challenge);
   add("code_challenge_method", r.code_challenge_method);
-  if (!drop_prompt) add("prompt", r.prompt);
+  if (r.prompt && drop_prompt) {
+    // After the sign-in prompt=login asked for: the rest of the prompt (consent) still holds.
+    std::string rest;
+    for (const auto& p : auth::splitScopes(*r.prompt))
+      if (p != "login" && p != "select_account") rest += (rest.empty() ? "" : " ") + p;
+    if (!rest.empty()) out.emplace_back("prompt", rest);
+  } else {
+    add("prompt", r.prompt);
+  }
   add("max_age", r.max_age);
   add("login_hint", r.login_hint);
   add("id_token_hint", r.id_token_hint);
@@ -271,7 +279,7 @@ tl::expected<Authorization, AuthorizeFailure> Provider::checkAuthorize(const Aut
     const auto dot = r.login_after->find('.');
     if (dot != std::string::npos) {
       const auto when = parseSeconds(std::string_view(*r.login_after).substr(0, dot));
-      if (when && crypto::constantTimeEquals(loginAfterMarker(*when), *r.login_after))
+      if (when && crypto::constantTimeEquals(loginAfterMarker(*when, r), *r.login_after))
         a.login_after = *when;
     }
   }
@@ -307,8 +315,8 @@ bool Provider::needsSignIn(const Authorization& a, const auth::Principal* who) c
 }
 
 Result<bool> Provider::needsConsent(const Authorization& a, std::int64_t user_id) {
+  if (a.prompt_consent) return true;  // always asks, a first-party client's request included
   if (a.client.first_party) return false;
-  if (a.prompt_consent) return true;
   auto given = d_.store.op().findConsent(user_id, a.client.client_id);
   if (!given) return tl::unexpected(storeFailed(given.error()));
   if (!*given) return true;
@@ -331,9 +339,13 @@ Result<void> Provider::saveConsent(const Authorization& a, std::int64_t user_id)
   return {};
 }
 
-std::string Provider::loginAfterMarker(std::int64_t when) const {
+std::string Provider::loginAfterMarker(std::int64_t when, const AuthorizeRequest& r) const {
   const std::string text = std::to_string(when);
-  auto mac = crypto::hmac(crypto::Digest::Sha256, d_.settings.code_key, "login_after:" + text);
+  // Bound to the request it was made for: its client, redirect URI, state and nonce.
+  const std::string bound = "login_after\n" + text + "\n" + r.client_id.value_or("") + "\n" +
+                            r.redirect_uri.value_or("") + "\n" + r.state.value_or("") + "\n" +
+                            r.nonce.value_or("");
+  auto mac = crypto::hmac(crypto::Digest::Sha256, d_.settings.code_key, bound);
   return text + "." + (mac ? core::hexEncode(mac->substr(0, 16)) : std::string());
 }
 
@@ -443,11 +455,8 @@ Result<json::object> Provider::codeGrant(const TokenRequest& r, const store::OpC
   if (redeemed->outcome == Outcome::Unknown) return bad();
   if (redeemed->outcome == Outcome::Replayed) {
     // RFC 6749 §4.1.2, RFC 9700 §4.5: a code used twice revokes what its first use issued.
-    if (!redeemed->session_id.empty()) {
-      if (auto ended = d_.end.end(redeemed->session_id); !ended)
-        spdlog::warn("request_id={} code replay: grant not ended: {}", origin.request_id,
-                     ended.error().detail);
-    }
+    if (!redeemed->session_id.empty())
+      endReplayedGrant(redeemed->code, redeemed->session_id, now, origin);
     record("op.code_replayed", origin, redeemed->code.user_id,
            {{"client_id", redeemed->code.client_id}});
     return bad();
@@ -503,13 +512,44 @@ Result<json::object> Provider::codeGrant(const TokenRequest& r, const store::OpC
       false,
       {},
       0};
-  if (auto ok = d_.store.sessions().create(session); !ok)
+  if (auto ok = d_.store.sessions().create(session); !ok) {
+    // A replay of this code, racing this first use, took the grant's id first (see
+    // endReplayedGrant): nothing is issued.
+    if (ok.error().code == core::Errc::AlreadyExists) return bad();
     return tl::unexpected(storeFailed(ok.error()));
+  }
   record(
       "op.token_issued", origin, code.user_id,
       {{"client_id", client.client_id}, {"grant", "authorization_code"}, {"scope", subject.scope}});
   return issueTokens(**user, subject, stringAt(data, "nonce"), offline ? *refresh_jti : "",
                      subject.scope);
+}
+
+void Provider::endReplayedGrant(const store::OpCode& code, const std::string& sid, std::int64_t now,
+                                const auth::ClientInfo& origin) {
+  // The first use may not have written its grant yet: a revoked placeholder takes the grant's id,
+  // so that first use cannot create it afterwards. Whichever is written first, the row ends.
+  auto placeholder_jti = auth::newTokenId();
+  if (placeholder_jti) {
+    const store::Session placeholder{sid,
+                                     code.user_id,
+                                     *placeholder_jti,
+                                     "replayed code",
+                                     origin.ip,
+                                     now,
+                                     now,
+                                     now + d_.settings.refresh_ttl.count(),
+                                     false,
+                                     {},
+                                     0};
+    if (auto made = d_.store.sessions().create(placeholder);
+        !made && made.error().code != core::Errc::AlreadyExists)
+      spdlog::warn("request_id={} code replay: placeholder not written: {}", origin.request_id,
+                   made.error().message);
+  }
+  if (auto ended = d_.end.end(sid); !ended)
+    spdlog::warn("request_id={} code replay: grant not ended: {}", origin.request_id,
+                 ended.error().detail);
 }
 
 Result<json::object> Provider::refreshGrant(const TokenRequest& r, const store::OpClient& client,
@@ -537,7 +577,10 @@ Result<json::object> Provider::refreshGrant(const TokenRequest& r, const store::
   }
   auto user = d_.store.users().findById(*user_id);
   if (!user) return tl::unexpected(storeFailed(user.error()));
-  if (!*user || !(*user)->is_active) return bad();
+  // As for sessions: a token from before a password change or deactivation is void, even if its
+  // grant's row was missed.
+  if (!*user || !(*user)->is_active || claims->iat.value_or(0) < (*user)->tokens_valid_after)
+    return bad();
   auto next = auth::newTokenId();
   if (!next) return fail(OpErrc::ServerError, "The server could not answer.");
   const std::int64_t now = d_.clock.unixSeconds();
@@ -611,6 +654,9 @@ Result<json::object> Provider::userinfo(std::string_view access_token) {
 }
 
 Result<json::object> Provider::introspect(std::string_view token, const store::OpClient& client) {
+  // A public client's id is no secret: introspection would tell anyone about its tokens.
+  if (client.is_public)
+    return fail(OpErrc::UnauthorizedClient, "Public clients cannot introspect tokens.");
   const json::object inactive{{"active", false}};
   if (auto claims = d_.tokens.verifyAccess(token)) {
     if (stringAt(claims->raw, "client_id") != client.client_id) return inactive;

@@ -151,8 +151,9 @@ class Provider {
   const OpTokens& tokens() const { return d_.tokens; }
   std::int64_t now() const { return d_.clock.unixSeconds(); }
   // "<when>.<keyed MAC>": the sign-in prompt=login asked for must be later than `when`; only the
-  // provider makes one that checkAuthorize accepts.
-  std::string loginAfterMarker(std::int64_t when) const;
+  // provider makes one that checkAuthorize accepts, and only for the same client, redirect URI,
+  // state and nonce.
+  std::string loginAfterMarker(std::int64_t when, const AuthorizeRequest& request) const;
   ClientRegistry& clients() { return d_.clients; }
 
  private:
@@ -167,6 +168,10 @@ class Provider {
   Result<boost::json::object> issueTokens(const store::User& user, const TokenSubject& subject,
                                           const std::string& nonce, const std::string& refresh_jti,
                                           const std::string& grant_scope);
+  // A replayed code's grant: ended in storage and on every node, also when the first use has
+  // not written it yet.
+  void endReplayedGrant(const store::OpCode& code, const std::string& sid, std::int64_t now,
+                        const auth::ClientInfo& origin);
   std::string codeHash(std::string_view code) const;
   void record(std::string type, const auth::ClientInfo& origin, std::optional<std::int64_t> user,
               boost::json::object detail);

@@ -1369,3 +1369,14 @@ def test_provider_pages_never_answer_another_origins_script(make_server):
     r = requests.post(s.url("/oauth2/token"), data={"grant_type": "client_credentials"},
                       headers={"Origin": sibling})
     assert r.headers.get("Access-Control-Allow-Origin") == sibling
+
+
+def test_a_flood_of_parameters_is_refused_before_it_costs_work(op):
+    """Thousands of distinct form fields (a duplicate check over all pairs would cost seconds):
+    refused as a malformed request before the grant is even looked at (this client may not use
+    client_credentials: a request that got that far would be unauthorized_client)."""
+    rp = op.client()
+    flood = "&".join(f"p{i}=x" for i in range(20000)) + "&grant_type=client_credentials"
+    r = requests.post(op.url("/oauth2/token"), data=flood, auth=(rp.client_id, rp.secret),
+                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert_oauth_error(r, 400, "invalid_request")

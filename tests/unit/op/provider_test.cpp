@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include "auth/claims.hpp"
+#include "core/base64url.hpp"
+#include "crypto/hmac.hpp"
 #include "crypto/pkey.hpp"
 #include "op/pkce.hpp"
 #include "support/auth_stack.hpp"
@@ -324,6 +326,52 @@ TEST_F(ProviderTest, AUserHoldsAtMostTenGrantsOfOneClient) {
   EXPECT_TRUE(provider.userinfo(access.back()));
 }
 
+TEST_F(ProviderTest, AReplayRacingTheFirstUseStillEndsItsGrant) {
+  // The first use spent the code but has not written its grant yet when the replay arrives.
+  const auto web = webApp();
+  const auto who = signedIn("nina");
+  const std::string code = codeFor(web, who);
+  const std::string hash =
+      core::hexEncode(crypto::hmac(crypto::Digest::Sha256, std::string(32, 'c'), code).value());
+  auto first = s.store->op().redeemCode(hash, web.client.client_id, "grant-of-the-first-use",
+                                        s.clock.unixSeconds());
+  ASSERT_EQ(first.value().outcome, store::CodeRedemption::Outcome::Redeemed);
+  EXPECT_EQ(exchange(web, code).error().code, OpErrc::InvalidGrant);
+  // The first use now cannot write its grant: the id is taken by a revoked placeholder.
+  auto placeholder = s.store->sessions().find("grant-of-the-first-use").value();
+  ASSERT_TRUE(placeholder);
+  EXPECT_TRUE(placeholder->revoked);
+  const store::Session late{
+      "grant-of-the-first-use", who.user->id, "jti", "late", "", 1, 1, 4'000'000'000, false, {}, 0};
+  EXPECT_EQ(s.store->sessions().create(late).error().code, core::Errc::AlreadyExists);
+}
+
+TEST(AuthorizeParams, AfterTheSignInPromptLoginAskedForTheConsentItAskedForStays) {
+  AuthorizeRequest r;
+  r.client_id = "c";
+  r.prompt = "login consent";
+  const auto after = authorizeParams(r, true, "123.abc");
+  const auto has = [&after](std::string_view name, std::string_view value) {
+    return std::find(after.begin(), after.end(),
+                     std::pair<std::string, std::string>(name, value)) != after.end();
+  };
+  EXPECT_TRUE(has("prompt", "consent"));
+  EXPECT_TRUE(has("login_after", "123.abc"));
+  r.prompt = "login";
+  for (const auto& [name, value] : authorizeParams(r, true, "1.x")) EXPECT_NE(name, "prompt");
+}
+
+TEST_F(ProviderTest, PublicClientsCannotIntrospect) {
+  const auto spa =
+      client({.name = "SPA", .redirect_uris = {"http://localhost:5173/cb"}, .is_public = true});
+  const auto who = signedIn("olga");
+  auto out = exchange(spa, codeFor(spa, who));
+  ASSERT_TRUE(out);
+  EXPECT_EQ(provider.introspect(out->at("access_token").as_string(), spa.client).error().code,
+            OpErrc::UnauthorizedClient);
+  EXPECT_TRUE(provider.revoke(out->at("access_token").as_string(), spa.client, origin));
+}
+
 TEST_F(ProviderTest, ClientCredentialsAreForConfidentialClientsWithinTheirScope) {
   const auto machine = client({.name = "Machine", .scope = "users:read"});
   EXPECT_EQ(machine.client.grant_types, std::vector<std::string>{"client_credentials"});
@@ -443,17 +491,22 @@ TEST_F(ProviderTest, OnlyTheProvidersOwnLoginMarkerMovesTheSignInBoundary) {
   const auto web = webApp();
   const auto who = signedIn("lena");
   auto r = request(web);
-  r.login_after = provider.loginAfterMarker(s.clock.unixSeconds() + 5);
+  r.login_after = provider.loginAfterMarker(s.clock.unixSeconds() + 5, r);
   EXPECT_EQ(provider.checkAuthorize(r)->login_after, s.clock.unixSeconds() + 5);
   EXPECT_TRUE(provider.needsSignIn(*provider.checkAuthorize(r), &who));
   // Forged, altered or bare: ignored (a request cannot waive prompt=login's sign-in).
   for (const std::string& forged :
        {std::string("1"), std::to_string(s.clock.unixSeconds()) + ".00",
         std::to_string(s.clock.unixSeconds() + 5) +
-            provider.loginAfterMarker(s.clock.unixSeconds()).substr(10)}) {
+            provider.loginAfterMarker(s.clock.unixSeconds(), r).substr(10)}) {
     r.login_after = forged;
     EXPECT_EQ(provider.checkAuthorize(r)->login_after, 0) << forged;
   }
+  // A marker made for another request (here another state) does not carry over.
+  auto other = request(web);
+  other.state = "someone else's";
+  r.login_after = provider.loginAfterMarker(s.clock.unixSeconds() - 100, other);
+  EXPECT_EQ(provider.checkAuthorize(r)->login_after, 0);
   r.prompt = "login";
   r.login_after = "1";
   EXPECT_TRUE(provider.needsSignIn(*provider.checkAuthorize(r), &who));
@@ -474,6 +527,9 @@ TEST_F(ProviderTest, ConsentIsRememberedPerUserAndClientAndCoversOnlyItsScopes) 
   EXPECT_TRUE(provider.needsConsent(a, who.user->id).value());
   EXPECT_FALSE(
       provider.needsConsent(provider.checkAuthorize(request(mine)).value(), who.user->id).value());
+  auto mine_again = provider.checkAuthorize(request(mine)).value();
+  mine_again.prompt_consent = true;  // prompt=consent always asks, a first-party client included
+  EXPECT_TRUE(provider.needsConsent(mine_again, who.user->id).value());
   const auto other = signedIn("hank");
   EXPECT_TRUE(provider
                   .needsConsent(provider.checkAuthorize(request(web, "openid email")).value(),
