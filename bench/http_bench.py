@@ -173,11 +173,20 @@ def login_throughput(tmp):
         stop(proc)
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far (/proc/<pid>/stat, clock ticks)."""
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def raw_rs256_signs_per_second():
+    # jose_bench prints through its own ratio reporter (no JSON): its table line for the case.
     out = subprocess.run([str(BUILD / "bench" / "jose_bench"), "--benchmark_filter=^Raw/sign/RS256$",
-                          "--benchmark_format=json", "--benchmark_min_time=0.5"],
+                          "--benchmark_color=false", "--benchmark_min_time=0.5"],
                          capture_output=True, text=True, check=True).stdout
-    return 1e9 / json.loads(out)["benchmarks"][0]["real_time"]
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", out)  # the reporter colours its lines regardless
+    ns = float(re.search(r"^Raw/sign/RS256\s+([\d.]+) ns", plain, re.M).group(1))
+    return 1e9 / ns
 
 
 def client_credentials(tmp):
@@ -203,10 +212,17 @@ def client_credentials(tmp):
         first = requests.post(base + "/oauth2/token", data={"grant_type": "client_credentials"},
                               auth=(client["client_id"], client["client_secret"]))
         assert first.status_code == 200, first.text
+        cpu_before = cpu_seconds(proc.pid)
         res = wrk(base + "/oauth2/token", 16, SECONDS, script=str(script))
+        used = cpu_seconds(proc.pid) - cpu_before
         assert res["non2xx"] == 0, res
-        report("client_credentials tokens/s per core (vs raw RS256 signs/s, 1 core)",
-               res["ok_rps"] / cores, reference, "/s", ">= 2000/s per core")
+        tokens = res["ok_rps"] * SECONDS
+        # Per core of the server: tokens over the CPU time the server itself spent (wrk shares
+        # this machine's cores), and, for the record, over the machine's cores.
+        report("client_credentials tokens/s per server core (vs raw RS256 signs/s, 1 core)",
+               tokens / used, reference, "/s", ">= 2000/s per core")
+        report("client_credentials tokens/s per machine core, wrk included (vs raw RS256)",
+               res["ok_rps"] / cores, reference, "/s", "(for the record)")
     finally:
         stop(proc)
 
