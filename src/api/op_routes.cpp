@@ -129,9 +129,7 @@ http::Response errorPage(Call& c, int status, std::string_view text) {
 http::Response authorizeRefused(Call& c, const op::AuthorizeFailure& f) {
   logRefusal(c.request, f.error);
   if (f.redirect_uri.empty()) {
-    const int status = f.error.code == OpErrc::TemporarilyUnavailable ? 503
-                       : f.error.code == OpErrc::ServerError          ? 500
-                                                                      : 400;
+    const int status = statusOf(f.error.code);
     return errorPage(c, status, f.error.description);
   }
   return found(c.services.provider->errorLocation(f));
@@ -447,8 +445,7 @@ http::Response logout(Call& c) {
   auto plan = c.services.provider->checkLogout(request);
   if (!plan) {
     logRefusal(r, plan.error());
-    return errorPage(c, plan.error().code == OpErrc::InvalidRequest ? 400 : 503,
-                     plan.error().description);
+    return errorPage(c, statusOf(plan.error().code), plan.error().description);
   }
   const std::optional<auth::Principal> who = pages::signedIn(c);
   // The confirmation form's CSRF token is bound to the session it ends.
