@@ -9,6 +9,7 @@ build_pkgs=(
   g++ cmake ninja-build pkg-config git
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libcrypt-dev libargon2-dev libsqlite3-dev libpq-dev libhiredis-dev libqrencode-dev
+  libcbor-dev
   libexpected-dev libspdlog-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcurl4-openssl-dev
 )
@@ -16,7 +17,7 @@ test_pkgs=(
   clang-14 libclang-rt-14-dev clang-format nginx postgresql redis-server
   python3 python3-pytest python3-requests python3-jwt python3-jose python3-cryptography
   python3-passlib python3-bcrypt python3-argon2 python3-authlib python3-jsonschema openssl
-  python3-pyotp oathtool python3-aiosmtpd
+  python3-pyotp oathtool python3-aiosmtpd python3-cbor2
   chromium chromium-driver python3-selenium
 )
 
