@@ -149,4 +149,12 @@ core::Result<std::optional<std::string>> LocalOneTimeStore::take(std::string_vie
   return std::optional<std::string>(std::move(entry.value));
 }
 
+core::Result<std::optional<std::string>> LocalOneTimeStore::peek(std::string_view key,
+                                                                 std::int64_t now) {
+  const std::lock_guard lock(mutex_);
+  const auto it = entries_.find(std::string(key));
+  if (it == entries_.end() || it->second.expires <= now) return std::optional<std::string>{};
+  return std::optional<std::string>(it->second.value);
+}
+
 }  // namespace gatehouse::state

@@ -26,6 +26,10 @@ class OneTimeStore {
   // expired.
   [[nodiscard]] virtual core::Result<std::optional<std::string>> take(std::string_view key,
                                                                       std::int64_t now) = 0;
+  // The value, left in place (a flow reading what its own single-use value is for, before the
+  // step that takes it); nullopt when absent or expired.
+  [[nodiscard]] virtual core::Result<std::optional<std::string>> peek(std::string_view key,
+                                                                      std::int64_t now) = 0;
 };
 
 // In process (one node). Expired entries are swept as the map doubles, so a flood costs amortised
@@ -35,6 +39,8 @@ class LocalOneTimeStore final : public OneTimeStore {
   [[nodiscard]] core::Result<bool> putIfAbsent(std::string_view key, std::string_view value,
                                                std::chrono::seconds ttl, std::int64_t now) override;
   [[nodiscard]] core::Result<std::optional<std::string>> take(std::string_view key,
+                                                              std::int64_t now) override;
+  [[nodiscard]] core::Result<std::optional<std::string>> peek(std::string_view key,
                                                               std::int64_t now) override;
 
  private:

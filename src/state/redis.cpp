@@ -285,6 +285,14 @@ core::Result<std::optional<std::string>> RedisOneTimeStore::take(std::string_vie
   return std::optional<std::string>(std::move(reply->text));
 }
 
+core::Result<std::optional<std::string>> RedisOneTimeStore::peek(std::string_view key,
+                                                                 std::int64_t /*now*/) {
+  auto reply = redis_.command({"GET", "gatehouse:once:" + std::string(key)});
+  if (!reply) return tl::unexpected(reply.error());
+  if (reply->type != RedisReply::Type::String) return std::optional<std::string>{};
+  return std::optional<std::string>(std::move(reply->text));
+}
+
 RedisBus::~RedisBus() {
   stop_ = true;
   if (thread_.joinable()) thread_.join();

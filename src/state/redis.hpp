@@ -102,6 +102,8 @@ class RedisOneTimeStore final : public OneTimeStore {
                                                std::chrono::seconds ttl, std::int64_t now) override;
   [[nodiscard]] core::Result<std::optional<std::string>> take(std::string_view key,
                                                               std::int64_t now) override;
+  [[nodiscard]] core::Result<std::optional<std::string>> peek(std::string_view key,
+                                                              std::int64_t now) override;
 
  private:
   RedisClient& redis_;

@@ -226,7 +226,13 @@ struct MfaFactor {
   bool confirmed = false;
   std::int64_t created_at = 0;
   std::optional<std::int64_t> last_used_at;
-  std::int64_t last_step = 0;  // the last TOTP time step accepted; each is accepted once
+  // TOTP: the last time step accepted (each is accepted once). A passkey: its signature counter.
+  std::int64_t last_step = 0;
+  // A passkey (type "webauthn"): its credential id (base64url, unique across users) and what
+  // the relying party recorded of it (JSON: public key, algorithm, AAGUID, backup flags,
+  // transports, attestation). Empty for TOTP.
+  std::string credential_id;
+  std::string passkey;
 };
 
 // Second factors and recovery codes (stored as keyed digests). Thread-safe.
@@ -264,6 +270,27 @@ class MfaStore {
                                                            std::string_view hash,
                                                            std::int64_t now) = 0;
   [[nodiscard]] virtual core::Result<std::int64_t> recoveryCodesLeft(std::int64_t user_id) = 0;
+
+  // In one transaction: `factor` (a passkey) stored confirmed; ResourceExhausted when the user
+  // holds `max_factors` factors, AlreadyExists when its credential id is registered (to anyone);
+  // the user's mfa_enabled set and, when it is their first confirmed factor, `recovery_hashes`
+  // stored as their recovery codes. The factor with its id, and whether the codes were stored.
+  [[nodiscard]] virtual core::Result<std::pair<MfaFactor, bool>> addConfirmed(
+      MfaFactor factor, std::int64_t max_factors,
+      const std::vector<std::string>& recovery_hashes) = 0;
+  // The confirmed factor with that credential id.
+  [[nodiscard]] virtual core::Result<std::optional<MfaFactor>> findByCredential(
+      std::string_view credential_id) = 0;
+  // Compare-and-set of a passkey's signature counter, on every node: true when `count` is above
+  // the stored one, or both are 0 (an authenticator without a counter); then `passkey` (its
+  // backup state may change) and last_used_at are recorded. False for a counter that did not
+  // grow, or a factor gone.
+  [[nodiscard]] virtual core::Result<bool> useSignCount(std::int64_t id, std::int64_t count,
+                                                        std::string_view passkey,
+                                                        std::int64_t now) = 0;
+  // NotFound unless the factor is the user's.
+  [[nodiscard]] virtual core::Status rename(std::int64_t id, std::int64_t user_id,
+                                            std::string_view name) = 0;
 };
 
 // A one-time email token (password reset, email verification, email change) as stored: only its

@@ -205,7 +205,10 @@ TEST_P(StateContract, OneTimeValuesAreTakenOnceAndRefuseReplays) {
   const std::int64_t now = 1'800'000'000;
   ASSERT_TRUE(o->putIfAbsent(key("code"), "42 google", seconds(60), now).value());
   EXPECT_FALSE(o->putIfAbsent(key("code"), "7 evil", seconds(60), now).value());  // replay
+  EXPECT_EQ(o->peek(key("code"), now + 1).value(), "42 google");  // read, left in place
+  EXPECT_EQ(o->peek(key("code"), now + 1).value(), "42 google");
   EXPECT_EQ(o->take(key("code"), now + 1).value(), "42 google");
+  EXPECT_FALSE(o->peek(key("code"), now + 1).value());
   EXPECT_FALSE(o->take(key("code"), now + 1).value());  // single use
   EXPECT_FALSE(o->take(key("never"), now).value());
   // Many takers racing for one value: exactly one gets it.

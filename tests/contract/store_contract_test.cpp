@@ -572,6 +572,89 @@ TEST_P(StoreContract, FactorsConfirmOnceAndKeepMfaEnabledTrue) {
   EXPECT_EQ(store_->mfa().recoveryCodesLeft(u.id).value(), 0);
 }
 
+TEST_P(StoreContract, PasskeysAreConfirmedFactorsWithUniqueCredentialIds) {
+  const User u = make("pk@example.com", "pkuser");
+  const User other = make("pk2@example.com", "pkother");
+  MfaFactor pk{0, u.id, "webauthn", "YubiKey", "", false, 10, {}, 0, "cred-1", "{\"alg\":-7}"};
+  auto added = store_->mfa().addConfirmed(pk, 3, {"h1", "h2"});
+  ASSERT_TRUE(added) << added.error().message;
+  EXPECT_TRUE(added->second);  // the first factor brings the recovery codes
+  EXPECT_TRUE(added->first.confirmed);
+  EXPECT_TRUE(store_->users().findById(u.id).value()->mfa_enabled);
+  EXPECT_EQ(store_->mfa().recoveryCodesLeft(u.id).value(), 2);
+  // The same credential id for anyone else (or again) is refused.
+  MfaFactor stolen = pk;
+  stolen.user_id = other.id;
+  auto again = store_->mfa().addConfirmed(stolen, 3, {"x"});
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, core::Errc::AlreadyExists);
+  EXPECT_FALSE(store_->users().findById(other.id).value()->mfa_enabled);
+  // A second passkey keeps the codes; the limit counts every factor.
+  pk.credential_id = "cred-2";
+  auto second = store_->mfa().addConfirmed(pk, 3, {"y"});
+  ASSERT_TRUE(second);
+  EXPECT_FALSE(second->second);
+  EXPECT_EQ(store_->mfa().recoveryCodesLeft(u.id).value(), 2);
+  ASSERT_TRUE(store_->mfa().create({0, u.id, "totp", "", "s"}, 0, 3));
+  pk.credential_id = "cred-3";
+  auto over = store_->mfa().addConfirmed(pk, 3, {});
+  ASSERT_FALSE(over);
+  EXPECT_EQ(over.error().code, core::Errc::ResourceExhausted);
+  // Found by credential id, with its record.
+  auto found = store_->mfa().findByCredential("cred-1").value();
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->user_id, u.id);
+  EXPECT_EQ(found->type, "webauthn");
+  EXPECT_EQ(found->passkey, "{\"alg\":-7}");
+  EXPECT_FALSE(store_->mfa().findByCredential("cred-9").value());
+  // Renamed by its owner only.
+  EXPECT_EQ(store_->mfa().rename(found->id, other.id, "x").error().code, core::Errc::NotFound);
+  ASSERT_TRUE(store_->mfa().rename(found->id, u.id, "Laptop"));
+  EXPECT_EQ(store_->mfa().find(found->id).value()->name, "Laptop");
+  // TOTP factors list with an empty credential id.
+  const auto factors = store_->mfa().listForUser(u.id).value();
+  for (const auto& f : factors) {
+    if (f.type == "totp") {
+      EXPECT_TRUE(f.credential_id.empty());
+    }
+  }
+}
+
+TEST_P(StoreContract, SignCountersOnlyGrowUnderRaces) {
+  const User u = make("count@example.com", "countuser");
+  auto id =
+      store_->mfa()
+          .addConfirmed({0, u.id, "webauthn", "", "", false, 1, {}, 5, "c-count", "{}"}, 5, {})
+          .value()
+          .first.id;
+  EXPECT_FALSE(store_->mfa().useSignCount(id, 5, "{}", 2).value());  // equal: a clone
+  EXPECT_FALSE(store_->mfa().useSignCount(id, 4, "{}", 2).value());  // lower: a clone
+  EXPECT_FALSE(store_->mfa().useSignCount(id, 0, "{}", 2).value());  // zero after non-zero
+  std::atomic<int> wins{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&] {
+      if (auto ok = store_->mfa().useSignCount(id, 6, "{\"bs\":true}", 3); ok && *ok) ++wins;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wins.load(), 1);
+  auto after = store_->mfa().find(id).value();
+  EXPECT_EQ(after->last_step, 6);
+  EXPECT_EQ(after->last_used_at, 3);
+  EXPECT_EQ(after->passkey, "{\"bs\":true}");
+  // An authenticator without a counter (always 0) is used any number of times.
+  auto zero =
+      store_->mfa()
+          .addConfirmed({0, u.id, "webauthn", "", "", false, 1, {}, 0, "c-zero", "{}"}, 5, {})
+          .value()
+          .first.id;
+  EXPECT_TRUE(store_->mfa().useSignCount(zero, 0, "{}", 4).value());
+  EXPECT_TRUE(store_->mfa().useSignCount(zero, 0, "{}", 5).value());
+  EXPECT_TRUE(store_->mfa().useSignCount(zero, 1, "{}", 6).value());
+  EXPECT_FALSE(store_->mfa().useSignCount(zero, 0, "{}", 7).value());
+}
+
 TEST_P(StoreContract, TimeStepsAndRecoveryCodesAreSingleUseUnderRaces) {
   const User u = make("race@example.com", "raceuser");
   auto f = store_->mfa().create({0, u.id, "totp", "", "s"}, 0, 5).value();

@@ -261,6 +261,12 @@ CREATE TABLE op_keys (
   created_at BIGINT NOT NULL
 );
 )sql",
+    // 9: passkeys are second factors too: their credential id (unique across users) and record.
+    R"sql(
+ALTER TABLE mfa_factors ADD COLUMN credential_id TEXT;
+ALTER TABLE mfa_factors ADD COLUMN passkey TEXT NOT NULL DEFAULT '';
+CREATE UNIQUE INDEX mfa_factors_credential ON mfa_factors (credential_id);
+)sql",
 };
 
 static_assert(kUserLogLock == 7'261'001 && kKeyLogLock == 7'261'002,
@@ -929,12 +935,13 @@ class PgIdentities final : public IdentityStore {
 };
 
 constexpr std::string_view kFactorSelect =
-    "SELECT id, user_id, type, name, secret, confirmed, created_at, last_used_at, last_step FROM "
-    "mfa_factors ";
+    "SELECT id, user_id, type, name, secret, confirmed, created_at, last_used_at, last_step, "
+    "COALESCE(credential_id, ''), passkey FROM mfa_factors ";
 
 MfaFactor readFactor(const Rows& r, int i) {
-  MfaFactor f{r.int64(i, 0),   r.int64(i, 1), r.text(i, 2), r.text(i, 3), r.text(i, 4),
-              r.boolean(i, 5), r.int64(i, 6), {},           r.int64(i, 8)};
+  MfaFactor f{r.int64(i, 0), r.int64(i, 1),   r.text(i, 2),  r.text(i, 3),
+              r.text(i, 4),  r.boolean(i, 5), r.int64(i, 6), {},
+              r.int64(i, 8), r.text(i, 9),    r.text(i, 10)};
   if (r.int64(i, 7) != 0) f.last_used_at = r.int64(i, 7);
   return f;
 }
@@ -1109,6 +1116,70 @@ class PgMfa final : public MfaStore {
       if (!rows) return tl::unexpected(rows.error());
       return rows->int64(0, 0);
     });
+  }
+
+  core::Result<std::pair<MfaFactor, bool>> addConfirmed(
+      MfaFactor f, std::int64_t max_factors,
+      const std::vector<std::string>& recovery_hashes) override {
+    using Added = std::pair<MfaFactor, bool>;
+    return pool_.transaction<Added>([&](Connection& c) -> core::Result<Added> {
+      if (auto ok = lockUser(c, f.user_id); !ok) return tl::unexpected(ok.error());
+      auto count = c.query(
+          "SELECT COUNT(*), COUNT(*) FILTER (WHERE confirmed) FROM mfa_factors WHERE user_id = $1",
+          {f.user_id});
+      if (!count) return tl::unexpected(count.error());
+      if (count->int64(0, 0) >= max_factors) return makeError(Errc::ResourceExhausted, "factors");
+      const bool had_none = count->int64(0, 1) == 0;
+      auto rows = c.query(
+          "INSERT INTO mfa_factors (user_id, type, name, secret, confirmed, created_at, last_step, "
+          "credential_id, passkey) VALUES ($1, $2, $3, '', TRUE, $4, $5, $6, $7) RETURNING id",
+          {f.user_id, f.type, f.name, f.created_at, f.last_step, f.credential_id, f.passkey});
+      if (!rows) return tl::unexpected(rows.error());
+      f.id = rows->int64(0, 0);
+      f.confirmed = true;
+      if (had_none) {
+        if (auto ok = insertCodes(c, f.user_id, recovery_hashes); !ok)
+          return tl::unexpected(ok.error());
+      }
+      if (auto ok = settleMfa(c, f.user_id); !ok) return tl::unexpected(ok.error());
+      return Added{std::move(f), had_none};
+    });
+  }
+
+  core::Result<std::optional<MfaFactor>> findByCredential(std::string_view credential_id) override {
+    return pool_.with<std::optional<MfaFactor>>(
+        [&](Connection& c) -> core::Result<std::optional<MfaFactor>> {
+          auto rows = c.query(std::string(kFactorSelect) + "WHERE credential_id = $1 AND confirmed",
+                              {credential_id});
+          if (!rows) return tl::unexpected(rows.error());
+          if (rows->empty()) return std::optional<MfaFactor>{};
+          return std::optional<MfaFactor>(readFactor(*rows, 0));
+        });
+  }
+
+  core::Result<bool> useSignCount(std::int64_t id, std::int64_t count, std::string_view passkey,
+                                  std::int64_t now) override {
+    return pool_.with<bool>([&](Connection& c) -> core::Result<bool> {
+      // One statement: under concurrent updates PostgreSQL re-checks last_step on the new row.
+      auto rows = c.query(
+          "UPDATE mfa_factors SET last_step = $1, passkey = $2, last_used_at = $3 WHERE id = $4 "
+          "AND confirmed AND (last_step < $1 OR ($1 = 0 AND last_step = 0))",
+          {count, passkey, now, id});
+      if (!rows) return tl::unexpected(rows.error());
+      return rows->affected() == 1;
+    });
+  }
+
+  core::Status rename(std::int64_t id, std::int64_t user_id, std::string_view name) override {
+    return pool_
+        .with<std::monostate>([&](Connection& c) -> core::Result<std::monostate> {
+          auto rows = c.query("UPDATE mfa_factors SET name = $1 WHERE id = $2 AND user_id = $3",
+                              {name, id, user_id});
+          if (!rows) return tl::unexpected(rows.error());
+          if (rows->affected() == 0) return makeError(Errc::NotFound, "factor");
+          return std::monostate{};
+        })
+        .map([](std::monostate) {});
   }
 
  private:

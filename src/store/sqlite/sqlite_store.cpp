@@ -238,6 +238,12 @@ CREATE TABLE op_keys (
   created_at INTEGER NOT NULL
 );
 )sql",
+    // 9: passkeys are second factors too: their credential id (unique across users) and record.
+    R"sql(
+ALTER TABLE mfa_factors ADD COLUMN credential_id TEXT;
+ALTER TABLE mfa_factors ADD COLUMN passkey TEXT NOT NULL DEFAULT '';
+CREATE UNIQUE INDEX mfa_factors_credential ON mfa_factors(credential_id);
+)sql",
 };
 
 // Every remaining row of `stmt`, each read by `read`.
@@ -1002,12 +1008,12 @@ class SqliteIdentities final : public IdentityStore {
 };
 
 constexpr std::string_view kFactorSelect =
-    "SELECT id, user_id, type, name, secret, confirmed, created_at, last_used_at, last_step FROM "
-    "mfa_factors ";
+    "SELECT id, user_id, type, name, secret, confirmed, created_at, last_used_at, last_step, "
+    "COALESCE(credential_id, ''), passkey FROM mfa_factors ";
 
 MfaFactor readFactor(const Statement& s) {
-  MfaFactor f{s.int64(0),      s.int64(1), s.text(2), s.text(3), s.text(4),
-              s.int64(5) != 0, s.int64(6), {},        s.int64(8)};
+  MfaFactor f{s.int64(0), s.int64(1), s.text(2),  s.text(3), s.text(4), s.int64(5) != 0,
+              s.int64(6), {},         s.int64(8), s.text(9), s.text(10)};
   if (s.int64(7) != 0) f.last_used_at = s.int64(7);
   return f;
 }
@@ -1193,6 +1199,75 @@ class SqliteMfa final : public MfaStore {
       if (auto row = stmt->step(); !row) return tl::unexpected(row.error());
       return stmt->int64(0);
     });
+  }
+
+  core::Result<std::pair<MfaFactor, bool>> addConfirmed(
+      MfaFactor f, std::int64_t max_factors,
+      const std::vector<std::string>& recovery_hashes) override {
+    using Added = std::pair<MfaFactor, bool>;
+    return pool_.transaction<Added>([&](Connection& c) -> core::Result<Added> {
+      auto count = c.prepare(
+          "SELECT COUNT(*), COALESCE(SUM(confirmed), 0) FROM mfa_factors WHERE user_id = ?");
+      if (!count) return tl::unexpected(count.error());
+      count->bind(1, f.user_id);
+      if (auto row = count->step(); !row) return tl::unexpected(row.error());
+      if (count->int64(0) >= max_factors) return makeError(Errc::ResourceExhausted, "factors");
+      const bool had_none = count->int64(1) == 0;
+      auto stmt = c.prepare(
+          "INSERT INTO mfa_factors (user_id, type, name, secret, confirmed, created_at, "
+          "last_step, credential_id, passkey) VALUES (?, ?, ?, '', 1, ?, ?, ?, ?)");
+      if (!stmt) return tl::unexpected(stmt.error());
+      bindAll(*stmt, f.user_id, f.type, f.name, f.created_at, f.last_step, f.credential_id,
+              f.passkey);
+      if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
+      f.id = c.lastInsertRowid();
+      f.confirmed = true;
+      if (had_none) {
+        if (auto ok = insertCodes(c, f.user_id, recovery_hashes); !ok)
+          return tl::unexpected(ok.error());
+      }
+      if (auto ok = settleMfa(c, f.user_id); !ok) return tl::unexpected(ok.error());
+      return Added{std::move(f), had_none};
+    });
+  }
+
+  core::Result<std::optional<MfaFactor>> findByCredential(std::string_view credential_id) override {
+    return pool_.with([&](Connection& c) -> core::Result<std::optional<MfaFactor>> {
+      auto stmt =
+          c.prepare(std::string(kFactorSelect) + "WHERE credential_id = ? AND confirmed = 1");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, credential_id);
+      auto row = stmt->step();
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) return std::optional<MfaFactor>{};
+      return std::optional<MfaFactor>(readFactor(*stmt));
+    });
+  }
+
+  core::Result<bool> useSignCount(std::int64_t id, std::int64_t count, std::string_view passkey,
+                                  std::int64_t now) override {
+    return pool_.with([&](Connection& c) -> core::Result<bool> {
+      auto stmt = c.prepare(
+          "UPDATE mfa_factors SET last_step = ?1, passkey = ?2, last_used_at = ?3 WHERE id = ?4 "
+          "AND confirmed = 1 AND (last_step < ?1 OR (?1 = 0 AND last_step = 0))");
+      if (!stmt) return tl::unexpected(stmt.error());
+      bindAll(*stmt, count, passkey, now, id);
+      if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
+      return c.changes() == 1;
+    });
+  }
+
+  core::Status rename(std::int64_t id, std::int64_t user_id, std::string_view name) override {
+    auto done = pool_.with([&](Connection& c) -> core::Result<bool> {
+      auto stmt = c.prepare("UPDATE mfa_factors SET name = ? WHERE id = ? AND user_id = ?");
+      if (!stmt) return tl::unexpected(stmt.error());
+      bindAll(*stmt, name, id, user_id);
+      if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
+      if (c.changes() == 0) return makeError(Errc::NotFound, "factor");
+      return true;
+    });
+    if (!done) return tl::unexpected(done.error());
+    return {};
   }
 
  private:
