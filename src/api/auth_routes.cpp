@@ -71,18 +71,9 @@ http::Response login(Call& c) {
   const auto client = clientOf(r);
   auto who = c.services.passwords.login(username, password, scope, client);
   if (!who) return errorResponse(who.error(), r);
-  if (who->user.mfa_enabled) {
-    // The password was right; the session waits for the second factor (POST /auth/mfa/verify).
-    auto token = c.services.mfa->challenge(*who, client);
-    if (!token) return errorResponse(token.error(), r);
-    auto res =
-        http::Response::json(401, json::object{{"detail", "MFA required"},
-                                               {"mfa_token", *token},
-                                               {"methods", json::array{"totp", "recovery_code"}}});
-    res.set("WWW-Authenticate", "Bearer");
-    res.set("Cache-Control", "no-store");
-    return res;
-  }
+  // The password was right; the session waits for the second factor (POST /auth/mfa/verify,
+  // or /auth/webauthn/mfa with a passkey).
+  if (who->user.mfa_enabled) return mfaRequired(*c.services.mfa, *who, client, r);
   auto pair = c.services.sessions.start(*who, client);
   if (!pair) return errorResponse(pair.error(), r);
   return tokenResponse(200, *pair);

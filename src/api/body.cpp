@@ -86,6 +86,36 @@ void Body::wrongType(const std::string& name, const std::string& expected) {
   errors_.push_back({{"body", name}, expected + " type expected", "type_error." + expected});
 }
 
+std::optional<boost::json::value> Body::requiredObject(const std::string& name,
+                                                       std::size_t max_bytes) {
+  if (is_form_) {
+    const auto text = peekString(name);
+    if (!text) {
+      missing(name);
+      return std::nullopt;
+    }
+    auto parsed = text->size() <= max_bytes
+                      ? core::parseStrictJson(*text, {.max_bytes = max_bytes, .max_depth = 8})
+                      : core::Result<boost::json::value>(
+                            tl::unexpected(core::Error{core::Errc::InvalidArgument, "too large"}));
+    if (!parsed || !parsed->is_object()) {
+      wrongType(name, "dict");
+      return std::nullopt;
+    }
+    return std::move(*parsed);
+  }
+  const auto* v = object_.if_contains(name);
+  if (v == nullptr) {
+    missing(name);
+    return std::nullopt;
+  }
+  if (!v->is_object()) {
+    wrongType(name, "dict");
+    return std::nullopt;
+  }
+  return *v;
+}
+
 std::optional<std::string_view> Body::peekString(std::string_view name) const {
   if (is_form_) {
     for (const auto& [k, v] : form_) {

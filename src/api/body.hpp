@@ -32,6 +32,9 @@ class Body {
   // A string member without recording problems (the middleware's rate-limit keys); nullopt when
   // absent or not a string.
   std::optional<std::string_view> peekString(std::string_view name) const;
+  // A required JSON object member (a form field holding one JSON object, for the pages' scripts),
+  // parsed strictly within `max_bytes`; an error item when missing, malformed or too large.
+  std::optional<boost::json::value> requiredObject(const std::string& name, std::size_t max_bytes);
 
   // An error item for each JSON member (or form field, the pages' "csrf" aside) not in `known`
   // (pydantic's extra = "forbid"): a field the endpoint would silently ignore is refused instead.

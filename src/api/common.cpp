@@ -75,6 +75,10 @@ http::Response errorResponse(const auth::Error& error, const http::Request& requ
       return unauthorized("Invalid code", false);
     case Errc::WrongConfirmationCode:
       return http::Response::detail(400, "Invalid code");
+    case Errc::InvalidPasskey:
+      return unauthorized("Invalid passkey", false);
+    case Errc::PasskeyRejected:
+      return http::Response::detail(400, "Invalid passkey");
     case Errc::FactorNotFound:
       return http::Response::detail(404, "Factor not found");
     case Errc::FactorLimit:
@@ -255,10 +259,11 @@ http::Response mfaRequired(mfa::MfaService& mfa, const auth::SignedIn& who,
                            const auth::ClientInfo& client, const http::Request& request) {
   auto token = mfa.challenge(who, client);
   if (!token) return errorResponse(token.error(), request);
+  boost::json::array methods;
+  for (auto& m : mfa.methods(who.user.id)) methods.emplace_back(std::move(m));
   auto res = http::Response::json(
-      401, boost::json::object{{"detail", "MFA required"},
-                               {"mfa_token", *token},
-                               {"methods", boost::json::array{"totp", "recovery_code"}}});
+      401, boost::json::object{
+               {"detail", "MFA required"}, {"mfa_token", *token}, {"methods", std::move(methods)}});
   res.set("WWW-Authenticate", "Bearer");
   res.set("Cache-Control", "no-store");
   res.set("Pragma", "no-cache");

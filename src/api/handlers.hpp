@@ -30,6 +30,10 @@ http::Response setUserPassword(Call& c);      // PUT /api/v1/users/{id}/password
 http::Response endUserSessions(Call& c);      // DELETE /api/v1/users/{id}/sessions
 http::Response auditEvents(Call& c);          // GET /api/v1/audit-events (query filters)
 http::Response analyticsSummary(Call& c);     // GET /api/v1/analytics/summary
+http::Response passkeyOptions(Call& c);       // POST /api/v1/auth/webauthn/register/options
+http::Response passkeyRegister(Call& c);      // POST /api/v1/auth/webauthn/register
+http::Response passkeyRename(Call& c);        // PATCH /api/v1/auth/webauthn/credentials/{id}
+http::Response passkeyRemove(Call& c);        // DELETE /api/v1/auth/webauthn/credentials/{id}
 }  // namespace handlers
 
 }  // namespace gatehouse::api

@@ -166,6 +166,7 @@ void addUiAccountRoutes(RouteTable& table);
 void addUiAdminRoutes(RouteTable& table);
 void addOpRoutes(RouteTable& table);
 void addClientRoutes(RouteTable& table);
+void addWebauthnRoutes(RouteTable& table);
 // All of the above.
 void addAllRoutes(RouteTable& table);
 

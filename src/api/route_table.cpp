@@ -295,6 +295,7 @@ void addAllRoutes(RouteTable& table) {
   addMfaRoutes(table);
   addEmailRoutes(table);
   addUiRoutes(table);
+  addWebauthnRoutes(table);  // before the pages, which take its routes' rules
   addUiPortalRoutes(table);
   addUiAccountRoutes(table);
   addUiAdminRoutes(table);

@@ -22,6 +22,7 @@
 #include "ui/csrf.hpp"
 #include "ui/pages.hpp"
 #include "ui/return_to.hpp"
+#include "webauthn/passkey_service.hpp"
 
 namespace gatehouse::api {
 
@@ -64,9 +65,10 @@ struct Services {
   // The pages' Content-Security-Policy: ui::pageCsp() with ALLOWED_RETURN_URLS in form-action
   // (a browser applies form-action to the redirect after a form: the portal's to an app).
   std::string page_csp = std::string(ui::kPageCsp);
-  bool cookie_secure = true;         // false only for http://localhost and 127.0.0.1
-  std::string cookie_domain;         // SESSION_COOKIE_DOMAIN ("" = this host only)
-  op::Provider* provider = nullptr;  // Gatehouse as an OpenID Provider (/oauth2/*)
+  bool cookie_secure = true;                     // false only for http://localhost and 127.0.0.1
+  std::string cookie_domain;                     // SESSION_COOKIE_DOMAIN ("" = this host only)
+  op::Provider* provider = nullptr;              // Gatehouse as an OpenID Provider (/oauth2/*)
+  webauthn::PasskeyService* passkeys = nullptr;  // passkeys (/api/v1/auth/webauthn/*)
 };
 
 // The request's origin for sessions and audit events.

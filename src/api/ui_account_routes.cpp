@@ -29,6 +29,9 @@ constexpr std::pair<std::string_view, std::string_view> kDone[] = {
     {"session-ended", "The session has ended."},
     {"key-revoked", "The API key was revoked."},
     {"identity-unlinked", "The linked identity was removed."},
+    {"passkey-added", "The passkey is added: it signs you in, and is your second factor."},
+    {"passkey-renamed", "The passkey was renamed."},
+    {"passkey-removed", "The passkey was removed."},
 };
 
 using pages::when;
@@ -56,7 +59,17 @@ http::Response accountPage(Call& c, int status, std::string_view notice, std::st
     return pages::pageRefusal(s, c.request, errorResponse(identities.error(), c.request));
 
   json::array factors;
+  json::array passkeys;
   for (const auto& f : listed->confirmed) {
+    if (f.type == "webauthn") {
+      const bool synced = f.passkey.find("\"be\":true") != std::string::npos;
+      passkeys.push_back(json::object{{"id", f.id},
+                                      {"name", f.name},
+                                      {"kind", synced ? "synced" : "this device only"},
+                                      {"created", when(f.created_at)},
+                                      {"last_used", maybe(f.last_used_at)}});
+      continue;
+    }
     factors.push_back(json::object{{"id", f.id},
                                    {"name", f.name},
                                    {"created", when(f.created_at)},
@@ -103,6 +116,8 @@ http::Response accountPage(Call& c, int status, std::string_view notice, std::st
                                                    {"created", when(user.created_at)}}},
                              {"mfa_enabled", user.mfa_enabled},
                              {"factors", std::move(factors)},
+                             {"passkeys", std::move(passkeys)},
+                             {"passkeys_on", s.passkeys != nullptr},
                              {"recovery_left", listed->recovery_codes_left},
                              {"sessions", std::move(session_rows)},
                              {"keys", std::move(key_rows)},
@@ -201,6 +216,24 @@ http::Response endSession(Call& c) {
   });
 }
 
+// The options for the page's script (JSON, as the API answers): a refusal (a step-up due, a
+// session gone) is the page's usual answer, which the script follows.
+http::Response passkeyOptions(Call& c) {
+  http::Response api = handlers::passkeyOptions(c);
+  if (api.status < 300) return api;
+  return failed(c, api);
+}
+
+http::Response addPasskey(Call& c) {
+  return answer(c, handlers::passkeyRegister(c), [&](const http::Response& api) {
+    json::value codes = codesOf(api);
+    if (codes.is_null()) return back("passkey-added", "passkeys");
+    return secretPage(
+        c, "codes", "Your recovery codes",
+        {{"notice", pages::notice(kDone, "passkey-added")}, {"codes", std::move(codes)}});
+  });
+}
+
 http::Response createKey(Call& c) {
   Body& body = *c.body;
   auth::NewApiKey request{body.requiredString("name"), std::nullopt,
@@ -241,6 +274,18 @@ void addUiAccountRoutes(RouteTable& t) {
   addForm(t, "DELETE", "/api/v1/auth/mfa/{id}", "/ui/account/mfa/{id}/remove",
           "Remove a second factor",
           [](Call& c) { return simple<handlers::removeFactor>(c, "factor-removed", "mfa"); });
+  addForm(t, "POST", "/api/v1/auth/webauthn/register/options", "/ui/account/passkeys/options",
+          "The options to add a passkey (for the page's script)", passkeyOptions);
+  addForm(t, "POST", "/api/v1/auth/webauthn/register", "/ui/account/passkeys", "Add a passkey",
+          addPasskey);
+  addForm(t, "PATCH", "/api/v1/auth/webauthn/credentials/{id}", "/ui/account/passkeys/{id}/rename",
+          "Rename a passkey", [](Call& c) {
+            return simple<handlers::passkeyRename>(c, "passkey-renamed", "passkeys");
+          });
+  addForm(t, "DELETE", "/api/v1/auth/webauthn/credentials/{id}", "/ui/account/passkeys/{id}/remove",
+          "Remove a passkey", [](Call& c) {
+            return simple<handlers::passkeyRemove>(c, "passkey-removed", "passkeys");
+          });
   addForm(t, "POST", "/api/v1/auth/mfa/recovery-codes", "/ui/account/mfa/recovery-codes",
           "Make new recovery codes", recoveryCodes);
   addForm(t, "DELETE", "/api/v1/auth/sessions/{id}", "/ui/account/sessions/{id}/end",

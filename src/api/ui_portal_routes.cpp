@@ -58,14 +58,29 @@ std::string loginPage(const Call& c, const std::string& csrf, const LoginView& v
                         {"return_to", v.return_to},
                         {"username", v.username},
                         {"providers", std::move(providers)},
-                        {"registration", s.registration_enabled}},
+                        {"registration", s.registration_enabled},
+                        {"passkeys", s.passkeys != nullptr}},
                        csrf);
 }
 
 std::string mfaPage(const Call& c, const std::string& csrf, std::string_view mfa_token,
                     std::string_view return_to, std::string_view error) {
+  // Which proofs the pending sign-in's user has (read without spending the mfa_token).
+  bool passkey = false;
+  bool totp = true;
+  if (c.services.passkeys != nullptr) {
+    if (auto user = c.services.mfa->pendingUser(mfa_token, clientOf(c.request))) {
+      const auto methods = c.services.mfa->methods(user->id);
+      passkey = std::find(methods.begin(), methods.end(), "webauthn") != methods.end();
+      totp = std::find(methods.begin(), methods.end(), "totp") != methods.end();
+    }
+  }
   return pages::render(c, "mfa", "Two-step verification",
-                       {{"error", error}, {"mfa_token", mfa_token}, {"return_to", return_to}},
+                       {{"error", error},
+                        {"mfa_token", mfa_token},
+                        {"return_to", return_to},
+                        {"passkey", passkey},
+                        {"totp", totp}},
                        csrf);
 }
 
@@ -196,6 +211,48 @@ http::Response submitMfa(Call& c) {
           csrf);
     });
   }
+  return finishSignIn(c, *who, return_to);
+}
+
+// A passkey's answer from the page's script: the credential as JSON in a form field.
+http::Response submitPasskey(Call& c) {
+  Body& body = *c.body;
+  const std::string return_to =
+      pages::returnTo(c.services, body.optionalString("return_to").value_or(""));
+  auto credential = body.requiredObject("credential", 64 * 1024);
+  const auto csrf = pages::formToken(c);
+  const auto page = [&](int status, std::string_view error) {
+    return pages::attach(
+        pages::htmlReturning(c.services, status, loginPage(c, csrf.token, {return_to, error}),
+                             return_to),
+        csrf);
+  };
+  if (!body.ok() || c.services.passkeys == nullptr)
+    return page(422, "Your browser sent no passkey. Try again.");
+  if (auto refused = c.admit()) return pages::limited(*refused, page);
+  auto who = c.services.passkeys->login(*credential, clientOf(c.request));
+  if (!who) return pages::refused(who.error(), c.request, page);
+  return finishSignIn(c, *who, return_to);
+}
+
+http::Response submitMfaPasskey(Call& c) {
+  Body& body = *c.body;
+  const std::string token = body.requiredString("mfa_token");
+  const std::string return_to =
+      pages::returnTo(c.services, body.optionalString("return_to").value_or(""));
+  auto credential = body.requiredObject("credential", 64 * 1024);
+  const auto csrf = pages::formToken(c);
+  const auto page = [&](int status, std::string_view text) {
+    return pages::attach(
+        pages::htmlReturning(c.services, status, mfaPage(c, csrf.token, token, return_to, text),
+                             return_to),
+        csrf);
+  };
+  if (!body.ok() || c.services.passkeys == nullptr)
+    return page(422, "Your browser sent no passkey. Try again.");
+  if (auto refused = c.admit()) return pages::limited(*refused, page);
+  auto who = c.services.passkeys->secondFactor(token, *credential, clientOf(c.request));
+  if (!who) return pages::refused(who.error(), c.request, page);
   return finishSignIn(c, *who, return_to);
 }
 
@@ -397,6 +454,32 @@ void addUiPortalRoutes(RouteTable& t) {
          .csrf = true,
          .hidden = true,
          .handler = submitMfa});
+  t.add({.method = "POST",
+         .path = "/ui/login/passkey",
+         .credential = Credential::None,
+         .lane = Lane::Storage,
+         .summary = "The portal's passwordless sign-in with a passkey",
+         .tag = "pages",
+         .body = BodyKind::Form,
+         .body_schema = "PasskeyCredentialRequest",
+         .replies = {{303, "Signed in: to the return address", ""}, {401, "Invalid passkey", ""}},
+         .limits = limits("POST", "/api/v1/auth/webauthn/login"),
+         .csrf = true,
+         .hidden = true,
+         .handler = submitPasskey});
+  t.add({.method = "POST",
+         .path = "/ui/login/mfa/passkey",
+         .credential = Credential::None,
+         .lane = Lane::Storage,
+         .summary = "The portal's second-factor step with a passkey",
+         .tag = "pages",
+         .body = BodyKind::Form,
+         .body_schema = "PasskeyMfaRequest",
+         .replies = {{303, "Signed in: to the return address", ""}, {401, "Invalid code", ""}},
+         .limits = limits("POST", "/api/v1/auth/webauthn/mfa"),
+         .csrf = true,
+         .hidden = true,
+         .handler = submitMfaPasskey});
   page("/ui/login/external/{provider}", "Sign in with an external provider, from the portal",
        external);
   page("/ui/register", "Create an account", showRegister);

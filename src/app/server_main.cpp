@@ -391,6 +391,51 @@ int serve(const config::Config& config) {
         "point to {}",
         public_url.starts_with("https://") ? "" : "not ", public_url);
   }
+  // Passkeys: the relying party is this server's public origin unless configured otherwise; every
+  // origin must be the RP ID's host or under it (browsers refuse any other pairing anyway).
+  webauthn::RelyingParty relying_party;
+  {
+    const std::string own_host = [&] {
+      std::string host = own_origin->substr(own_origin->find("://") + 3);
+      if (host.front() == '[') return host.substr(0, host.find(']') + 1);
+      return host.substr(0, host.find(':'));
+    }();
+    relying_party.rp_id = config.webauthn_rp_id.value_or(own_host);
+    for (const auto& url : config.webauthn_origins.empty() ? std::vector<std::string>{*own_origin}
+                                                           : config.webauthn_origins) {
+      const auto origin = ui::originOf(url);
+      if (!origin) return fatal("WEBAUTHN_ORIGINS: not an http(s) origin: " + url);
+      std::string host = origin->substr(origin->find("://") + 3);
+      host = host.substr(0, host.find(':'));
+      if (host != relying_party.rp_id && !host.ends_with("." + relying_party.rp_id))
+        return fatal("WEBAUTHN_ORIGINS: " + *origin + " is not " + relying_party.rp_id +
+                     " or under it (WEBAUTHN_RP_ID)");
+      relying_party.origins.push_back(*origin);
+    }
+    if (config.webauthn_attestation_direct) {
+      relying_party.attestation = webauthn::AttestationPolicy::Direct;
+      auto trust = webauthn::loadTrustStore(config.webauthn_trust_store);
+      if (!trust) return fatal("WEBAUTHN_TRUST_STORE: " + trust.error().message);
+      relying_party.trust = std::move(*trust);
+    }
+  }
+  auto challenge_key = crypto::hkdf(*mfa_secret, "gatehouse webauthn challenges v1", 32);
+  auto handle_key = crypto::hkdf(*mfa_secret, "gatehouse webauthn user handles v1", 32);
+  if (!challenge_key || !handle_key) return fatal("deriving the passkey keys failed");
+  webauthn::PasskeyService passkeys(
+      {**store, *once, mfa_service, user_cache, *policy, audit_log, metrics, clock,
+       webauthn::PasskeySettings{
+           .rp = relying_party,
+           .rp_name = config.webauthn_rp_name.value_or(config.mail.brand_name),
+           .challenge_key = *challenge_key,
+           .handle_key = *handle_key,
+           .second_factor_uv = config.webauthn_user_verification == "required"
+                                   ? webauthn::UserVerification::Required
+                               : config.webauthn_user_verification == "discouraged"
+                                   ? webauthn::UserVerification::Discouraged
+                                   : webauthn::UserVerification::Preferred,
+           .email_verification_required =
+               config.email_verification == config::EmailVerification::Required}});
   // Secure unless the pages are served over plain HTTP to this machine (development).
   const bool local_http =
       *own_origin == "http://localhost" || own_origin->starts_with("http://localhost:") ||
@@ -439,7 +484,8 @@ int serve(const config::Config& config) {
       ui::pageCsp(return_origins),
       !local_http,
       config.session_cookie_domain,
-      provider ? &*provider : nullptr};
+      provider ? &*provider : nullptr,
+      &passkeys};
   // Every route is one declaration; the middleware, the lanes and /openapi.json follow from it.
   api::RouteTable routes;
   api::addAllRoutes(routes);

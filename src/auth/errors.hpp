@@ -44,6 +44,8 @@ enum class Errc {
   StepUpRequired,         // 401 Step-up authentication required, RFC 9470's challenge
   MfaEnrolmentRequired,   // 403 MFA enrolment required (MFA_REQUIRED_ROLES)
   EmailNotVerified,       // 403 Email not verified (EMAIL_VERIFICATION=required, after the proof)
+  InvalidPasskey,         // 401 Invalid passkey (a passkey sign-in or reauthentication refused)
+  PasskeyRejected,        // 400 Invalid passkey (a registration refused)
   InvalidEmailToken,      // 400 Invalid or expired token (reset, verification, email change)
   EmailAlreadyVerified,   // 409 Email already verified
   MailNotConfigured,      // 503 Email delivery is not configured

@@ -242,6 +242,16 @@ const std::map<std::string, std::string>& variables() {
        "true "
        "and the ID token's amr names one)"},
       {"OIDC_CA_FILE", "extra CA bundle trusted for OpenID providers (private CAs)"},
+      {"WEBAUTHN_RP_ID", "the passkeys' relying party ID (the host of GATEHOUSE_PUBLIC_URL)"},
+      {"WEBAUTHN_ORIGINS",
+       "comma-separated origins a passkey ceremony may come from (GATEHOUSE_PUBLIC_URL's)"},
+      {"WEBAUTHN_RP_NAME", "the name authenticators show (BRAND_NAME)"},
+      {"WEBAUTHN_USER_VERIFICATION",
+       "user verification for a passkey as second factor: required, preferred (default) or "
+       "discouraged; passwordless sign-in always requires it"},
+      {"WEBAUTHN_ATTESTATION",
+       "none (default: any authenticator) or direct (only attested by WEBAUTHN_TRUST_STORE)"},
+      {"WEBAUTHN_TRUST_STORE", "PEM file of attestation root certificates (with direct)"},
       {"OIDC_LINK_VERIFIED_EMAIL",
        "link a new external identity to the account with its email when the provider says the "
        "email is verified (true)"},
@@ -604,6 +614,42 @@ core::Result<Config> load(const Lookup& lookup) {
   };
   origins("CORS_ALLOW_ORIGINS", c.cors_allow_origins);
   origins("ALLOWED_RETURN_URLS", c.allowed_return_urls);
+  origins("WEBAUTHN_ORIGINS", c.webauthn_origins);
+  if (auto v = r.raw("WEBAUTHN_RP_ID")) {
+    // A host name (RFC 1035 letters, digits, dots and hyphens), as browsers compare it.
+    const std::string_view d = *v;
+    const bool ok = !d.empty() && d.size() <= 253 && d.front() != '.' && d.back() != '.' &&
+                    std::all_of(d.begin(), d.end(), [](char ch) {
+                      return std::islower(static_cast<unsigned char>(ch)) != 0 ||
+                             std::isdigit(static_cast<unsigned char>(ch)) != 0 || ch == '.' ||
+                             ch == '-';
+                    });
+    if (!ok)
+      r.fail("WEBAUTHN_RP_ID", "a lower-case host name such as example.com");
+    else
+      c.webauthn_rp_id = *v;
+  }
+  if (auto v = r.raw("WEBAUTHN_RP_NAME")) {
+    if (v->empty() || v->size() > 64)
+      r.fail("WEBAUTHN_RP_NAME", "1 to 64 characters");
+    else
+      c.webauthn_rp_name = *v;
+  }
+  if (auto v = r.raw("WEBAUTHN_USER_VERIFICATION")) {
+    if (*v != "required" && *v != "preferred" && *v != "discouraged")
+      r.fail("WEBAUTHN_USER_VERIFICATION", "must be required, preferred or discouraged");
+    else
+      c.webauthn_user_verification = *v;
+  }
+  if (auto v = r.raw("WEBAUTHN_ATTESTATION")) {
+    if (*v != "none" && *v != "direct")
+      r.fail("WEBAUTHN_ATTESTATION", "must be none or direct");
+    else
+      c.webauthn_attestation_direct = *v == "direct";
+  }
+  r.text("WEBAUTHN_TRUST_STORE", c.webauthn_trust_store);
+  if (c.webauthn_attestation_direct && c.webauthn_trust_store.empty())
+    r.fail("WEBAUTHN_TRUST_STORE", "is required with WEBAUTHN_ATTESTATION=direct");
   if (auto v = r.raw("SESSION_COOKIE_DOMAIN")) {
     // A host name (a leading dot is allowed and means the same): the parent domain of the apps.
     const std::string_view d = *v;

@@ -150,6 +150,14 @@ struct Config {
   std::string brand_background_color = "#f5f7fa";  // BRAND_BACKGROUND_COLOR
   MailConfig mail;
   EmailVerification email_verification = EmailVerification::Off;
+  // Passkeys (docs/passkeys.md). RP ID and origins default to GATEHOUSE_PUBLIC_URL's host and
+  // origin (checked at startup: each origin's host is the RP ID or under it).
+  std::optional<std::string> webauthn_rp_id;
+  std::vector<std::string> webauthn_origins;
+  std::optional<std::string> webauthn_rp_name;           // default: BRAND_NAME
+  std::string webauthn_user_verification = "preferred";  // required | preferred | discouraged
+  bool webauthn_attestation_direct = false;              // WEBAUTHN_ATTESTATION=direct
+  std::string webauthn_trust_store;                      // PEM roots, required with direct
 
   HttpLimits http;
   bool log_json = false;

@@ -230,6 +230,65 @@ auth::Result<std::string> MfaService::challenge(const auth::SignedIn& who,
 
 auth::Result<auth::SignedIn> MfaService::verify(std::string_view mfa_token, std::string_view code,
                                                 const auth::ClientInfo& client) {
+  return verifyWith(mfa_token, client,
+                    [&](const store::User& user) { return check(user, code, client); });
+}
+
+auth::Result<void> MfaService::countAttempt(const store::User& user,
+                                            const auth::ClientInfo& client) {
+  return d_.rates.hit({limiterKey(user.id)}, d_.settings.limit, client, "mfa");
+}
+
+void MfaService::attemptSucceeded(std::int64_t user_id) { d_.limiter.reset(limiterKey(user_id)); }
+
+std::vector<std::string> MfaService::methods(std::int64_t user_id) {
+  bool totp = false;
+  bool passkey = false;
+  if (auto factors = d_.store.mfa().listForUser(user_id)) {
+    for (const auto& f : *factors) {
+      if (!f.confirmed) continue;
+      totp = totp || f.type == "totp";
+      passkey = passkey || f.type == "webauthn";
+    }
+  } else {
+    totp = true;  // storage hiccup: offer what the contract always offered
+  }
+  std::vector<std::string> out;
+  if (passkey) out.emplace_back("webauthn");
+  if (totp || !passkey) out.emplace_back("totp");
+  out.emplace_back("recovery_code");
+  return out;
+}
+
+auth::Result<store::User> MfaService::pendingUser(std::string_view mfa_token,
+                                                  const auth::ClientInfo& client) {
+  if (mfa_token.empty() || mfa_token.size() > 256)
+    return fail(Errc::InvalidMfaCode, "malformed mfa_token");
+  const std::int64_t now = d_.clock.unixSeconds();
+  auto seen = d_.once.peek("mfa:" + core::hexEncode(crypto::sha256(mfa_token)), now);
+  if (!seen) return fail(Errc::Unavailable, seen.error().message);
+  if (!*seen) return fail(Errc::InvalidMfaCode, "unknown, used or expired mfa_token");
+  auto parsed = core::parseStrictJson(**seen);
+  if (!parsed || !parsed->is_object()) return fail(Errc::Internal, "unreadable mfa_token state");
+  const json::object& pending = parsed->get_object();
+  const auto* uid = pending.if_contains("u");
+  const auto* fingerprint = pending.if_contains("c");
+  const auto* tva = pending.if_contains("tva");
+  if (uid == nullptr || !uid->is_int64() || fingerprint == nullptr || !fingerprint->is_string() ||
+      tva == nullptr || !tva->is_int64())
+    return fail(Errc::Internal, "unreadable mfa_token state");
+  if (!crypto::constantTimeEquals(fingerprint->get_string(), clientFingerprint(client)))
+    return fail(Errc::InvalidMfaCode, "mfa_token presented by another client");
+  auto user = d_.store.users().findById(uid->get_int64());
+  if (!user) return tl::unexpected(auth::storeFailure(user.error()));
+  if (!*user || !(*user)->is_active || (*user)->tokens_valid_after != tva->get_int64())
+    return fail(Errc::InvalidMfaCode, "account changed since the password step");
+  return std::move(**user);
+}
+
+auth::Result<auth::SignedIn> MfaService::verifyWith(std::string_view mfa_token,
+                                                    const auth::ClientInfo& client,
+                                                    const Proof& prove) {
   if (mfa_token.empty() || mfa_token.size() > 256)
     return fail(Errc::InvalidMfaCode, "malformed mfa_token");
   const std::string key = "mfa:" + core::hexEncode(crypto::sha256(mfa_token));
@@ -259,7 +318,7 @@ auth::Result<auth::SignedIn> MfaService::verify(std::string_view mfa_token, std:
   // A password change or deactivation since the password step voids it.
   if (!*user || !(*user)->is_active || (*user)->tokens_valid_after != tva->get_int64())
     return fail(Errc::InvalidMfaCode, "account changed since the password step");
-  auto method = check(**user, code, client);
+  auto method = prove(**user);
   if (!method) {
     // A mistyped code may be typed again with the same token, within its five minutes (also after
     // a 429, once Retry-After has passed); every attempt counted against MFA_RATE_LIMIT.

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -94,6 +95,30 @@ class MfaService {
   [[nodiscard]] auth::Result<auth::SignedIn> verify(std::string_view mfa_token,
                                                     std::string_view code,
                                                     const auth::ClientInfo& client);
+  // The second step with another proof (a passkey): `prove` checks it for the token's user and
+  // returns its amr method; its InvalidMfaCode or RateLimited leaves the token usable again, as a
+  // mistyped code does. The proof is counted against MFA_RATE_LIMIT first.
+  using Proof = std::function<auth::Result<std::string>(const store::User&)>;
+  [[nodiscard]] auth::Result<auth::SignedIn> verifyWith(std::string_view mfa_token,
+                                                        const auth::ClientInfo& client,
+                                                        const Proof& prove);
+  // The user an unexpired mfa_token is for, without spending it (to offer that user's passkeys).
+  // InvalidMfaCode when unknown, used, expired or another client's.
+  [[nodiscard]] auth::Result<store::User> pendingUser(std::string_view mfa_token,
+                                                      const auth::ClientInfo& client);
+  // What the login's 401 `MFA required` offers the user: "webauthn" with a passkey, "totp" with
+  // a TOTP factor, and "recovery_code".
+  [[nodiscard]] std::vector<std::string> methods(std::int64_t user_id);
+  // Ten fresh recovery codes and their digests, for a first factor stored elsewhere (a passkey).
+  [[nodiscard]] auth::Result<std::vector<std::string>> newCodes(std::int64_t user_id,
+                                                                std::vector<std::string>& hashes) {
+    return freshCodes(user_id, hashes);
+  }
+  // Counts one second-factor attempt of the user against MFA_RATE_LIMIT (RateLimited), and
+  // clears the count after a success.
+  [[nodiscard]] auth::Result<void> countAttempt(const store::User& user,
+                                                const auth::ClientInfo& client);
+  void attemptSucceeded(std::int64_t user_id);
   // A code from a signed-in user (reauthentication, password change): the method it proved,
   // "otp" or "rc". InvalidMfaCode, RateLimited.
   [[nodiscard]] auth::Result<std::string> check(const store::User& user, std::string_view code,

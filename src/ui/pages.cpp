@@ -17,6 +17,103 @@ constexpr std::string_view kScript = R"js((function () {
   if (row) row.hidden = true;
   window.history.replaceState(null, "", window.location.pathname);
 })();
+// Passkeys: a form with data-passkey ("register", "login" or "mfa") fetches its options
+// (data-options), runs the browser's ceremony and posts the credential's JSON in its
+// "credential" field. Without WebAuthn the forms stay hidden.
+(function () {
+  "use strict";
+  if (!window.PublicKeyCredential || !navigator.credentials || !window.fetch) return;
+  function toBuffer(s) {
+    s = s.replace(/-/g, "+").replace(/_/g, "/");
+    while (s.length % 4) s += "=";
+    var bin = atob(s), out = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out.buffer;
+  }
+  function toText(buf) {
+    if (!buf) return null;
+    var bytes = new Uint8Array(buf), bin = "";
+    for (var i = 0; i < bytes.length; i++) bin += String.fromCharCode(bytes[i]);
+    return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+  function descriptors(list) {
+    return (list || []).map(function (d) {
+      return { type: d.type, id: toBuffer(d.id), transports: d.transports };
+    });
+  }
+  function creation(o) {
+    if (PublicKeyCredential.parseCreationOptionsFromJSON)
+      return PublicKeyCredential.parseCreationOptionsFromJSON(o);
+    var c = Object.assign({}, o);
+    c.challenge = toBuffer(o.challenge);
+    c.user = Object.assign({}, o.user, { id: toBuffer(o.user.id) });
+    c.excludeCredentials = descriptors(o.excludeCredentials);
+    return c;
+  }
+  function request(o) {
+    if (PublicKeyCredential.parseRequestOptionsFromJSON)
+      return PublicKeyCredential.parseRequestOptionsFromJSON(o);
+    var r = Object.assign({}, o);
+    r.challenge = toBuffer(o.challenge);
+    r.allowCredentials = descriptors(o.allowCredentials);
+    return r;
+  }
+  function json(cred) {
+    if (cred.toJSON) return cred.toJSON();
+    var r = cred.response, out = {
+      clientDataJSON: toText(r.clientDataJSON)
+    };
+    if (r.attestationObject) {
+      out.attestationObject = toText(r.attestationObject);
+      out.transports = r.getTransports ? r.getTransports() : [];
+    } else {
+      out.authenticatorData = toText(r.authenticatorData);
+      out.signature = toText(r.signature);
+      out.userHandle = toText(r.userHandle);
+    }
+    return { id: cred.id, rawId: toText(cred.rawId), type: cred.type, response: out,
+             authenticatorAttachment: cred.authenticatorAttachment || null,
+             clientExtensionResults: cred.getClientExtensionResults() };
+  }
+  Array.prototype.forEach.call(document.querySelectorAll("form[data-passkey]"), function (form) {
+    var kind = form.getAttribute("data-passkey");
+    var start = form.querySelector("[data-passkey-start]");
+    var problem = form.querySelector(".passkey-error");
+    form.hidden = false;
+    if (!start) return;
+    start.addEventListener("click", function () {
+      var init = { method: "POST", credentials: "same-origin", redirect: "follow" };
+      if (kind === "register") {
+        init.headers = { "Content-Type": "application/x-www-form-urlencoded" };
+        init.body = "csrf=" + encodeURIComponent(form.elements.csrf.value);
+      } else {
+        init.headers = { "Content-Type": "application/json" };
+        init.body = JSON.stringify(kind === "mfa" ? { mfa_token: form.elements.mfa_token.value } : {});
+      }
+      start.disabled = true;
+      if (problem) problem.hidden = true;
+      fetch(form.getAttribute("data-options"), init).then(function (res) {
+        if (res.redirected) { window.location.assign(res.url); throw null; }
+        if (!res.ok) throw new Error("The server refused to start (" + res.status + "). Reload the page and try again.");
+        return res.json();
+      }).then(function (body) {
+        return kind === "register"
+          ? navigator.credentials.create({ publicKey: creation(body.publicKey) })
+          : navigator.credentials.get({ publicKey: request(body.publicKey) });
+      }).then(function (cred) {
+        form.elements.credential.value = JSON.stringify(json(cred));
+        form.submit();
+      }).catch(function (e) {
+        start.disabled = false;
+        if (e === null || !problem) return;
+        problem.textContent = e && e.name === "NotAllowedError"
+          ? "The passkey was not used (cancelled or timed out)."
+          : (e && e.message) || "The passkey did not work.";
+        problem.hidden = false;
+      });
+    });
+  });
+})();
 )js";
 
 constexpr std::string_view kStylesheet = R"css(:root { --primary: #2457c5; --background: #f5f7fa; }

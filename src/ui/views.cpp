@@ -49,7 +49,7 @@ constexpr std::string_view kMessage = GH_TOP R"html(<p>{{message}}</p>
 {{#link}}<p><a href="{{link}}">{{link_text}}</a></p>
 {{/link}})html";
 
-// csrf, return_to, username, providers [{name, label, href}], registration
+// csrf, return_to, username, providers [{name, label, href}], registration, passkeys
 constexpr std::string_view kLogin =
     GH_TOP R"html(<form method="post" action="/ui/login" id="login-form">
 <input type="hidden" name="csrf" value="{{csrf}}">
@@ -63,12 +63,23 @@ constexpr std::string_view kLogin =
 {{#providers.0}}<div class="providers" role="group" aria-label="Other ways to sign in">
 {{#providers}}<a href="{{href}}" id="provider-{{name}}">Sign in with {{label}}</a>
 {{/providers}}</div>
-{{/providers.0}}<p class="links">{{#registration}}<a href="/ui/register">Create an account</a>{{/registration}}<a href="/ui/forgot-password">Forgot your password?</a></p>
+{{/providers.0}}{{#passkeys}}<form method="post" action="/ui/login/passkey" id="passkey-signin-form" data-passkey="login" data-options="/api/v1/auth/webauthn/login/options" hidden>
+<input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="return_to" value="{{return_to}}"><input type="hidden" name="credential" value="">
+<button type="button" id="passkey-signin" class="secondary" data-passkey-start>Sign in with a passkey</button>
+<p class="error passkey-error" role="alert" hidden></p>
+</form>
+{{/passkeys}}<p class="links">{{#registration}}<a href="/ui/register">Create an account</a>{{/registration}}<a href="/ui/forgot-password">Forgot your password?</a></p>
 )html";
 
-// csrf, mfa_token, return_to
-constexpr std::string_view kMfa =
-    GH_TOP R"html(<p>Enter the code from your authenticator app, or one of your recovery codes.</p>
+// csrf, mfa_token, return_to, passkey (the user has one), totp (the user has a TOTP factor)
+constexpr std::string_view kMfa = GH_TOP
+    R"html({{#passkey}}<form method="post" action="/ui/login/mfa/passkey" id="passkey-mfa-form" data-passkey="mfa" data-options="/api/v1/auth/webauthn/mfa/options" hidden>
+<input type="hidden" name="csrf" value="{{csrf}}">
+<input type="hidden" name="mfa_token" value="{{mfa_token}}"><input type="hidden" name="return_to" value="{{return_to}}"><input type="hidden" name="credential" value="">
+<button type="button" id="passkey-mfa" data-passkey-start>Use your passkey</button>
+<p class="error passkey-error" role="alert" hidden></p>
+</form>
+{{/passkey}}<p>Enter {{#totp}}the code from your authenticator app, or {{/totp}}one of your recovery codes.</p>
 <form method="post" action="/ui/login/mfa" id="mfa-form">
 <input type="hidden" name="csrf" value="{{csrf}}">
 <input type="hidden" name="mfa_token" value="{{mfa_token}}"><input type="hidden" name="return_to" value="{{return_to}}">
@@ -145,7 +156,8 @@ constexpr std::string_view kOpLogout = GH_TOP
 #define GH_TIME "<time datetime=\"{{iso}}\">{{text}}</time>"
 
 // csrf, user {username, email, verified, role, created}, mfa_enabled, factors [{id, name,
-// created, last_used}], recovery_left, sessions [{id, user_agent, ip, created, last_used,
+// created, last_used}] (TOTP), passkeys_on, passkeys [{id, name, kind, created, last_used}],
+// recovery_left, sessions [{id, user_agent, ip, created, last_used,
 // current}], keys [{id, name, prefix, scopes, created, expires, last_used}], permissions [],
 // identities [{id, provider, email, created}]
 constexpr std::string_view kAccount = GH_TOP
@@ -178,21 +190,37 @@ constexpr std::string_view kAccount = GH_TOP
 </form>
 </section>
 <section id="mfa" aria-labelledby="mfa-title"><h2 id="mfa-title">Second factor</h2>
-{{^factors}}<p>No second factor yet.</p>
-{{/factors}}{{#factors.0}}<div class="table"><table id="factors-table"><thead><tr><th>Name</th><th>Added</th><th>Last used</th><th></th></tr></thead><tbody>
+{{^mfa_enabled}}<p>No second factor yet.</p>
+{{/mfa_enabled}}{{#factors.0}}<div class="table"><table id="factors-table"><thead><tr><th>Name</th><th>Added</th><th>Last used</th><th></th></tr></thead><tbody>
 {{#factors}}<tr data-factor-id="{{id}}"><td>{{name}}</td><td>{{#created}})html" GH_TIME
     R"html({{/created}}</td><td>{{#last_used}})html" GH_TIME
     R"html({{/last_used}}{{^last_used}}never{{/last_used}}</td><td><form method="post" action="/ui/account/mfa/{{id}}/remove" id="factor-remove-{{id}}" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit" class="danger" aria-label="Remove the authenticator app {{name}}">Remove</button></form></td></tr>
 {{/factors}}</tbody></table></div>
-<p id="recovery-codes-left">Recovery codes left: {{recovery_left}}</p>
-<form method="post" action="/ui/account/mfa/recovery-codes" id="recovery-codes-form" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit" class="secondary">Make new recovery codes</button></form>{{/factors.0}}<form method="post" action="/ui/account/mfa/totp" id="totp-enrol-form">
+{{/factors.0}}{{#mfa_enabled}}<p id="recovery-codes-left">Recovery codes left: {{recovery_left}}</p>
+<form method="post" action="/ui/account/mfa/recovery-codes" id="recovery-codes-form" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit" class="secondary">Make new recovery codes</button></form>{{/mfa_enabled}}<form method="post" action="/ui/account/mfa/totp" id="totp-enrol-form">
 <input type="hidden" name="csrf" value="{{csrf}}">
 <label for="factor-name">Name of the app (optional)</label>
 <input id="factor-name" name="name" type="text" autocomplete="off" maxlength="64">
 <button type="submit">Add an authenticator app</button>
 </form>
 </section>
-<section id="sessions" aria-labelledby="sessions-title"><h2 id="sessions-title">Sessions</h2>
+{{#passkeys_on}}<section id="passkeys" aria-labelledby="passkeys-title"><h2 id="passkeys-title">Passkeys</h2>
+<p>A passkey signs you in without a password, and serves as your second factor after one.</p>
+{{#passkeys.0}}<div class="table"><table id="passkeys-table"><thead><tr><th>Name</th><th>Kind</th><th>Added</th><th>Last used</th><th></th></tr></thead><tbody>
+{{#passkeys}}<tr data-passkey-id="{{id}}"><td><form method="post" action="/ui/account/passkeys/{{id}}/rename" id="passkey-rename-{{id}}" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><input name="name" value="{{name}}" maxlength="64" required aria-label="Name of the passkey {{name}}"><button type="submit" class="secondary">Rename</button></form></td><td>{{kind}}</td><td>{{#created}})html" GH_TIME
+    R"html({{/created}}</td><td>{{#last_used}})html" GH_TIME
+    R"html({{/last_used}}{{^last_used}}never{{/last_used}}</td><td><form method="post" action="/ui/account/passkeys/{{id}}/remove" id="passkey-remove-{{id}}" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit" class="danger" aria-label="Remove the passkey {{name}}">Remove</button></form></td></tr>
+{{/passkeys}}</tbody></table></div>
+{{/passkeys.0}}<form method="post" action="/ui/account/passkeys" id="passkey-add-form" data-passkey="register" data-options="/ui/account/passkeys/options" hidden>
+<input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="credential" value="">
+<label for="passkey-name">Name of the passkey (optional)</label>
+<input id="passkey-name" name="name" type="text" autocomplete="off" maxlength="64">
+<button type="button" id="passkey-add" data-passkey-start>Add a passkey</button>
+<p class="error passkey-error" role="alert" hidden></p>
+</form>
+<noscript><p class="muted">Adding a passkey needs JavaScript.</p></noscript>
+</section>
+{{/passkeys_on}}<section id="sessions" aria-labelledby="sessions-title"><h2 id="sessions-title">Sessions</h2>
 <div class="table"><table id="sessions-table"><thead><tr><th>Device</th><th>Address</th><th>Started</th><th>Last used</th><th></th></tr></thead><tbody>
 {{#sessions}}<tr data-session-id="{{id}}"{{#current}} class="current"{{/current}}><td>{{user_agent}}{{#current}} <strong>(this browser)</strong>{{/current}}</td><td>{{ip}}</td><td>{{#created}})html" GH_TIME
     R"html({{/created}}</td><td>{{#last_used}})html" GH_TIME

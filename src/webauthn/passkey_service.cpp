@@ -1,0 +1,590 @@
+#include "webauthn/passkey_service.hpp"
+
+#include <algorithm>
+#include <array>
+
+#include <boost/json/serialize.hpp>
+#include <spdlog/spdlog.h>
+
+#include "core/base64url.hpp"
+#include "core/strict_json.hpp"
+#include "crypto/digest.hpp"
+#include "crypto/hmac.hpp"
+#include "crypto/random.hpp"
+
+namespace gatehouse::webauthn {
+namespace {
+
+namespace json = boost::json;
+using auth::Errc;
+using auth::fail;
+
+constexpr std::string_view kType = "webauthn";
+constexpr std::size_t kNonceBytes = 16;
+constexpr std::size_t kMacBytes = 16;
+constexpr std::size_t kChallengeBytes = kNonceBytes + 8 + kMacBytes;
+constexpr std::size_t kHandleBytes = 32;
+constexpr std::size_t kMaxNameBytes = 64;
+// base64url lengths of the largest accepted binary values, checked before decoding.
+constexpr std::size_t kMaxIdChars = (kMaxCredentialIdBytes * 4 + 2) / 3;
+constexpr std::size_t kMaxClientDataChars = (kMaxClientDataBytes * 4 + 2) / 3;
+constexpr std::size_t kMaxAttestationChars = (kMaxAttestationObjectBytes * 4 + 2) / 3;
+constexpr std::size_t kMaxAuthDataChars = (kMaxAuthenticatorDataBytes * 4 + 2) / 3;
+constexpr std::size_t kMaxSignatureChars = (kMaxSignatureBytes * 4 + 2) / 3;
+constexpr std::size_t kMaxHandleChars = 96;
+constexpr std::array<std::string_view, 6> kTransports{"usb",      "nfc",    "ble",
+                                                      "internal", "hybrid", "smart-card"};
+
+std::string_view ceremonyName(Ceremony c) {
+  switch (c) {
+    case Ceremony::Register:
+      return "register";
+    case Ceremony::Login:
+      return "login";
+    case Ceremony::SecondFactor:
+      return "mfa";
+    case Ceremony::Reauthenticate:
+      return "reauthenticate";
+  }
+  return "?";
+}
+
+std::string_view uvName(UserVerification uv) {
+  switch (uv) {
+    case UserVerification::Required:
+      return "required";
+    case UserVerification::Discouraged:
+      return "discouraged";
+    case UserVerification::Preferred:
+      break;
+  }
+  return "preferred";
+}
+
+std::string_view refusalName(Refusal r) {
+  switch (r) {
+    case Refusal::Malformed:
+      return "malformed";
+    case Refusal::Ceremony:
+      return "ceremony";
+    case Refusal::Signature:
+      return "signature";
+    case Refusal::Attestation:
+      return "attestation";
+    case Refusal::CounterRegress:
+      return "counter_regress";
+  }
+  return "?";
+}
+
+std::string bigEndian8(std::int64_t v) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    out[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xFF);
+    v >>= 8;
+  }
+  return out;
+}
+
+std::int64_t fromBigEndian8(std::string_view b) {
+  std::uint64_t v = 0;
+  for (const char c : b) v = (v << 8U) | static_cast<unsigned char>(c);
+  return static_cast<std::int64_t>(v);
+}
+
+// The parts of a PublicKeyCredential's JSON (credential.toJSON()), decoded; sizes checked
+// before anything is decoded.
+struct Parts {
+  std::string raw_id;
+  std::string client_data_json;
+  std::string attestation_object;  // registration
+  std::string authenticator_data;  // authentication
+  std::string signature;
+  std::optional<std::string> user_handle;
+  json::array transports;
+};
+
+std::optional<std::string> decodedMember(const json::object& o, std::string_view key,
+                                         std::size_t max_chars) {
+  const auto* v = o.if_contains(key);
+  if (v == nullptr || !v->is_string() || v->get_string().size() > max_chars) return std::nullopt;
+  return core::base64urlDecode(std::string_view(v->get_string()));
+}
+
+tl::expected<Parts, std::string> partsOf(const json::value& credential, bool registration) {
+  if (!credential.is_object()) return tl::unexpected(std::string("credential is not an object"));
+  const json::object& c = credential.get_object();
+  const auto* type = c.if_contains("type");
+  if (type == nullptr || !type->is_string() || type->get_string() != "public-key")
+    return tl::unexpected(std::string("type is not public-key"));
+  const auto* id = c.if_contains("id");
+  const auto* raw = c.if_contains("rawId");
+  if (id == nullptr || raw == nullptr || !id->is_string() || !raw->is_string() ||
+      id->get_string() != raw->get_string())
+    return tl::unexpected(std::string("id and rawId differ"));
+  const auto* response = c.if_contains("response");
+  if (response == nullptr || !response->is_object())
+    return tl::unexpected(std::string("no response"));
+  const json::object& r = response->get_object();
+  Parts p;
+  auto raw_id = decodedMember(c, "rawId", kMaxIdChars);
+  auto client_data = decodedMember(r, "clientDataJSON", kMaxClientDataChars);
+  if (!raw_id || raw_id->empty() || !client_data)
+    return tl::unexpected(std::string("rawId or clientDataJSON malformed or too large"));
+  p.raw_id = std::move(*raw_id);
+  p.client_data_json = std::move(*client_data);
+  if (registration) {
+    auto object = decodedMember(r, "attestationObject", kMaxAttestationChars);
+    if (!object) return tl::unexpected(std::string("attestationObject malformed or too large"));
+    p.attestation_object = std::move(*object);
+    if (const auto* t = r.if_contains("transports"); t != nullptr && t->is_array()) {
+      for (const auto& name : t->get_array()) {
+        if (!name.is_string()) continue;
+        const std::string_view n = name.get_string();
+        if (std::find(kTransports.begin(), kTransports.end(), n) != kTransports.end() &&
+            std::find(p.transports.begin(), p.transports.end(), name) == p.transports.end())
+          p.transports.emplace_back(n);
+      }
+    }
+    return p;
+  }
+  auto data = decodedMember(r, "authenticatorData", kMaxAuthDataChars);
+  auto signature = decodedMember(r, "signature", kMaxSignatureChars);
+  if (!data || !signature)
+    return tl::unexpected(std::string("authenticatorData or signature malformed"));
+  p.authenticator_data = std::move(*data);
+  p.signature = std::move(*signature);
+  if (const auto* h = r.if_contains("userHandle"); h != nullptr && !h->is_null()) {
+    auto handle = decodedMember(r, "userHandle", kMaxHandleChars);
+    if (!handle) return tl::unexpected(std::string("userHandle malformed"));
+    p.user_handle = std::move(*handle);
+  }
+  return p;
+}
+
+std::optional<json::object> recordOf(const store::MfaFactor& f) {
+  auto parsed = core::parseStrictJson(f.passkey, {.max_bytes = 16 * 1024, .max_depth = 4});
+  if (!parsed || !parsed->is_object()) return std::nullopt;
+  return std::move(parsed->get_object());
+}
+
+bool boolAt(const json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  return v != nullptr && v->is_bool() && v->get_bool();
+}
+
+json::object descriptor(const Passkey& pk) {
+  json::object d{{"type", "public-key"}, {"id", pk.factor.credential_id}};
+  if (const auto* t = pk.record.if_contains("transports"); t != nullptr && t->is_array())
+    d["transports"] = *t;
+  return d;
+}
+
+}  // namespace
+
+std::string_view amrOf(const Passkey& passkey) {
+  return boolAt(passkey.record, "be") ? "swk" : "hwk";
+}
+
+json::object passkeyJson(const Passkey& pk) {
+  const auto str = [&](std::string_view k) -> json::value {
+    const auto* v = pk.record.if_contains(k);
+    return v != nullptr && v->is_string() ? *v : json::value(nullptr);
+  };
+  const auto* transports = pk.record.if_contains("transports");
+  return json::object{
+      {"id", pk.factor.id},
+      {"type", kType},
+      {"name", pk.factor.name},
+      {"created_at", core::rfc3339(pk.factor.created_at)},
+      {"last_used_at",
+       pk.factor.last_used_at ? json::value(core::rfc3339(*pk.factor.last_used_at)) : nullptr},
+      {"aaguid", str("aaguid")},
+      {"backup_eligible", boolAt(pk.record, "be")},
+      {"backed_up", boolAt(pk.record, "bs")},
+      {"transports", transports != nullptr && transports->is_array() ? *transports : json::array{}},
+      {"attestation", str("attestation")}};
+}
+
+void PasskeyService::record(std::string type, const auth::ClientInfo& client,
+                            std::optional<std::int64_t> actor, std::optional<std::int64_t> subject,
+                            json::object detail) {
+  d_.audit.record(auth::auditEvent(std::move(type), client, actor, subject, std::move(detail)));
+}
+
+std::string PasskeyService::userHandle(std::int64_t user_id) const {
+  auto mac = crypto::hmac(crypto::Digest::Sha256, d_.settings.handle_key,
+                          "gatehouse webauthn user " + std::to_string(user_id));
+  return mac ? mac->substr(0, kHandleBytes) : std::string();
+}
+
+auth::Result<std::string> PasskeyService::newChallenge(Ceremony ceremony,
+                                                       std::string_view binding) const {
+  auto nonce = crypto::randomBytes(kNonceBytes);
+  if (!nonce) return fail(Errc::Internal, "random source failed");
+  std::string body = *nonce + bigEndian8(d_.clock.unixSeconds() + d_.settings.timeout_seconds);
+  auto mac =
+      crypto::hmac(crypto::Digest::Sha256, d_.settings.challenge_key,
+                   "gatehouse webauthn challenge v1\n" + std::string(ceremonyName(ceremony)) +
+                       "\n" + std::string(binding) + "\n" + body);
+  if (!mac) return fail(Errc::Internal, "challenge MAC failed");
+  return body + mac->substr(0, kMacBytes);
+}
+
+auth::Result<void> PasskeyService::spendChallenge(std::string_view client_data_json,
+                                                  Ceremony ceremony, std::string_view binding,
+                                                  std::string& challenge) {
+  auto c = challengeOf(client_data_json);
+  if (!c || c->size() != kChallengeBytes) return fail(Errc::InvalidPasskey, "not our challenge");
+  const std::string_view body = std::string_view(*c).substr(0, kNonceBytes + 8);
+  auto mac =
+      crypto::hmac(crypto::Digest::Sha256, d_.settings.challenge_key,
+                   "gatehouse webauthn challenge v1\n" + std::string(ceremonyName(ceremony)) +
+                       "\n" + std::string(binding) + "\n" + std::string(body));
+  if (!mac || !crypto::constantTimeEquals(mac->substr(0, kMacBytes),
+                                          std::string_view(*c).substr(kNonceBytes + 8)))
+    return fail(Errc::InvalidPasskey, "challenge of another ceremony, user or session");
+  const std::int64_t now = d_.clock.unixSeconds();
+  const std::int64_t expires = fromBigEndian8(body.substr(kNonceBytes));
+  if (expires < now) return fail(Errc::InvalidPasskey, "challenge expired");
+  // Single use on every node: the first presentation is remembered until it would expire.
+  auto fresh = d_.once.putIfAbsent("wa:" + core::hexEncode(crypto::sha256(*c)), "1",
+                                   std::chrono::seconds(expires - now + 1), now);
+  if (!fresh) return fail(Errc::Unavailable, fresh.error().message);
+  if (!*fresh) return fail(Errc::InvalidPasskey, "challenge replayed");
+  challenge = std::move(*c);
+  return {};
+}
+
+auth::Result<json::object> PasskeyService::registrationOptions(const store::User& user,
+                                                               std::string_view sid) {
+  auto challenge =
+      newChallenge(Ceremony::Register, "u:" + std::to_string(user.id) + ":" + std::string(sid));
+  if (!challenge) return tl::unexpected(challenge.error());
+  auto mine = list(user.id);
+  if (!mine) return tl::unexpected(mine.error());
+  json::array exclude;
+  for (const auto& pk : *mine) exclude.push_back(descriptor(pk));
+  json::array params;
+  for (const CoseAlg a : d_.settings.rp.algorithms)
+    params.push_back(json::object{{"type", "public-key"}, {"alg", static_cast<std::int64_t>(a)}});
+  const bool direct = d_.settings.rp.attestation == AttestationPolicy::Direct;
+  return json::object{
+      {"challenge", core::base64urlEncode(*challenge)},
+      {"rp", json::object{{"id", d_.settings.rp.rp_id}, {"name", d_.settings.rp_name}}},
+      {"user", json::object{{"id", core::base64urlEncode(userHandle(user.id))},
+                            {"name", user.username},
+                            {"displayName", user.username}}},
+      {"pubKeyCredParams", std::move(params)},
+      {"timeout", d_.settings.timeout_seconds * 1000},
+      {"attestation", direct ? "direct" : "none"},
+      {"authenticatorSelection",
+       json::object{{"residentKey", "preferred"},
+                    {"requireResidentKey", false},
+                    {"userVerification", uvName(d_.settings.second_factor_uv)}}},
+      {"excludeCredentials", std::move(exclude)},
+      {"extensions", json::object{{"credProps", true}}}};
+}
+
+auth::Result<Registered> PasskeyService::registerPasskey(const store::User& user,
+                                                         std::string_view sid, std::string name,
+                                                         const json::value& credential,
+                                                         const auth::ClientInfo& client) {
+  const auto refused = [&](std::string_view reason,
+                           std::string detail) -> auth::Result<Registered> {
+    d_.metrics.mfa(metrics::Registry::Mfa::Failed);
+    record("passkey.registration_failed", client, user.id, user.id,
+           {{"reason", reason}, {"detail", detail}});
+    return fail(Errc::PasskeyRejected, std::move(detail));
+  };
+  auto parts = partsOf(credential, true);
+  if (!parts) return refused("malformed", parts.error());
+  std::string challenge;
+  if (auto spent =
+          spendChallenge(parts->client_data_json, Ceremony::Register,
+                         "u:" + std::to_string(user.id) + ":" + std::string(sid), challenge);
+      !spent) {
+    if (spent.error().code == Errc::Unavailable) return tl::unexpected(spent.error());
+    return refused("challenge", spent.error().detail);
+  }
+  const bool uv = d_.settings.second_factor_uv == UserVerification::Required;
+  auto made = verifyRegistration(d_.settings.rp, {challenge, uv}, parts->client_data_json,
+                                 parts->attestation_object);
+  if (!made) return refused(refusalName(made.error().refusal), made.error().detail);
+  if (made->credential_id != parts->raw_id) return refused("malformed", "rawId differs");
+  json::object rec{{"public_key", core::base64urlEncode(made->public_key)},
+                   {"alg", static_cast<std::int64_t>(made->alg)},
+                   {"aaguid", core::hexEncode(made->aaguid)},
+                   {"be", made->backup_eligible},
+                   {"bs", made->backed_up},
+                   {"uv", made->user_verified},
+                   {"transports", parts->transports},
+                   {"attestation", made->attestation.fmt},
+                   {"attestation_type", made->attestation.type},
+                   {"attestation_trusted", made->attestation.trusted}};
+  if (name.empty()) name = "Passkey";
+  if (name.size() > kMaxNameBytes) name.resize(kMaxNameBytes);
+  store::MfaFactor factor;
+  factor.user_id = user.id;
+  factor.type = std::string(kType);
+  factor.name = std::move(name);
+  factor.confirmed = true;
+  factor.created_at = d_.clock.unixSeconds();
+  factor.last_step = made->sign_count;
+  factor.credential_id = core::base64urlEncode(made->credential_id);
+  factor.passkey = json::serialize(rec);
+  std::vector<std::string> hashes;
+  auto codes = d_.mfa.newCodes(user.id, hashes);
+  if (!codes) return tl::unexpected(codes.error());
+  auto added = d_.store.mfa().addConfirmed(factor, d_.settings.max_factors, hashes);
+  if (!added) {
+    if (added.error().code == core::Errc::AlreadyExists)
+      return refused("credential_taken", "credential id already registered");
+    if (added.error().code == core::Errc::ResourceExhausted) return fail(Errc::FactorLimit);
+    return tl::unexpected(auth::storeFailure(added.error()));
+  }
+  d_.users.invalidate(user.id);
+  d_.metrics.mfa(metrics::Registry::Mfa::Confirmed);
+  record("passkey.registered", client, user.id, user.id,
+         {{"factor_id", added->first.id},
+          {"aaguid", rec["aaguid"]},
+          {"attestation", made->attestation.type},
+          {"backup_eligible", made->backup_eligible}});
+  Registered out{{std::move(added->first), std::move(rec)}, std::nullopt};
+  if (added->second) out.recovery_codes = std::move(*codes);
+  return out;
+}
+
+auth::Result<json::object> PasskeyService::requestOptions(
+    Ceremony ceremony, std::string_view binding, const std::vector<store::MfaFactor>& allow,
+    bool user_verification) {
+  auto challenge = newChallenge(ceremony, binding);
+  if (!challenge) return tl::unexpected(challenge.error());
+  json::array allowed;
+  for (const auto& f : allow) {
+    if (auto rec = recordOf(f)) allowed.push_back(descriptor({f, std::move(*rec)}));
+  }
+  return json::object{
+      {"challenge", core::base64urlEncode(*challenge)},
+      {"timeout", d_.settings.timeout_seconds * 1000},
+      {"rpId", d_.settings.rp.rp_id},
+      {"allowCredentials", std::move(allowed)},
+      {"userVerification", user_verification ? "required" : uvName(d_.settings.second_factor_uv)}};
+}
+
+auth::Result<Passkey> PasskeyService::assertWith(const json::value& credential, Ceremony ceremony,
+                                                 std::string_view binding,
+                                                 std::optional<std::int64_t> owner,
+                                                 bool user_verification,
+                                                 const auth::ClientInfo& client, Errc refusal) {
+  std::optional<std::int64_t> subject = owner;
+  const auto refused = [&](std::string_view reason, std::string detail) -> auth::Result<Passkey> {
+    d_.metrics.mfa(metrics::Registry::Mfa::Failed);
+    record("passkey.failed", client, std::nullopt, subject,
+           {{"ceremony", ceremonyName(ceremony)}, {"reason", reason}, {"detail", detail}});
+    return fail(refusal, std::move(detail));
+  };
+  auto parts = partsOf(credential, false);
+  if (!parts) return refused("malformed", parts.error());
+  std::string challenge;
+  if (auto spent = spendChallenge(parts->client_data_json, ceremony, binding, challenge); !spent) {
+    if (spent.error().code == Errc::Unavailable) return tl::unexpected(spent.error());
+    return refused("challenge", spent.error().detail);
+  }
+  auto found = d_.store.mfa().findByCredential(core::base64urlEncode(parts->raw_id));
+  if (!found) return tl::unexpected(auth::storeFailure(found.error()));
+  if (!*found || (*found)->type != kType)
+    return refused("unknown_credential", "unknown credential");
+  store::MfaFactor factor = std::move(**found);
+  if (owner && factor.user_id != *owner)
+    return refused("other_users_credential", "credential of another user");
+  subject = factor.user_id;
+  // Usernameless sign-in names the user by the handle; a handle, when sent, must be theirs.
+  if (!parts->user_handle && ceremony == Ceremony::Login)
+    return refused("malformed", "no user handle");
+  if (parts->user_handle &&
+      !crypto::constantTimeEquals(*parts->user_handle, userHandle(factor.user_id)))
+    return refused("user_handle", "user handle of another user");
+  auto rec = recordOf(factor);
+  const auto* key = rec ? rec->if_contains("public_key") : nullptr;
+  auto public_key = key != nullptr && key->is_string()
+                        ? core::base64urlDecode(std::string_view(key->get_string()))
+                        : std::nullopt;
+  if (!public_key) {
+    spdlog::error("passkey: the record of factor {} does not read", factor.id);
+    return fail(Errc::Internal, "unreadable passkey record");
+  }
+  const StoredCredential stored{*public_key, static_cast<std::uint32_t>(factor.last_step),
+                                boolAt(*rec, "be")};
+  auto verified =
+      verifyAssertion(d_.settings.rp, {challenge, user_verification}, stored,
+                      parts->client_data_json, parts->authenticator_data, parts->signature);
+  if (!verified) {
+    if (verified.error().refusal == Refusal::CounterRegress) {
+      d_.metrics.mfa(metrics::Registry::Mfa::Replayed);
+      record("passkey.cloned", client, std::nullopt, factor.user_id,
+             {{"factor_id", factor.id}, {"detail", verified.error().detail}});
+      return fail(refusal, verified.error().detail);
+    }
+    return refused(refusalName(verified.error().refusal), verified.error().detail);
+  }
+  (*rec)["bs"] = verified->backed_up;
+  const std::string updated = json::serialize(*rec);
+  const std::int64_t now = d_.clock.unixSeconds();
+  auto used = d_.store.mfa().useSignCount(factor.id, verified->sign_count, updated, now);
+  if (!used) return tl::unexpected(auth::storeFailure(used.error()));
+  if (!*used) {
+    // Another use with a higher count won the race: the same counter twice is a clone's mark.
+    d_.metrics.mfa(metrics::Registry::Mfa::Replayed);
+    record("passkey.cloned", client, std::nullopt, factor.user_id,
+           {{"factor_id", factor.id}, {"detail", "counter did not grow (raced)"}});
+    return fail(refusal, "signature counter did not grow");
+  }
+  factor.last_step = verified->sign_count;
+  factor.last_used_at = now;
+  factor.passkey = updated;
+  d_.metrics.mfa(metrics::Registry::Mfa::Verified);
+  record("passkey.verified", client, factor.user_id, factor.user_id,
+         {{"factor_id", factor.id}, {"ceremony", ceremonyName(ceremony)}});
+  return Passkey{std::move(factor), std::move(*rec)};
+}
+
+auth::Result<json::object> PasskeyService::loginOptions() {
+  return requestOptions(Ceremony::Login, "", {}, true);
+}
+
+auth::Result<auth::SignedIn> PasskeyService::login(const json::value& credential,
+                                                   const auth::ClientInfo& client) {
+  auto pk =
+      assertWith(credential, Ceremony::Login, "", std::nullopt, true, client, Errc::InvalidPasskey);
+  if (!pk) {
+    d_.metrics.loginFailed();
+    return tl::unexpected(pk.error());
+  }
+  const std::int64_t user_id = pk->factor.user_id;
+  auto user = d_.store.users().findById(user_id);
+  if (!user) return tl::unexpected(auth::storeFailure(user.error()));
+  if (!*user) return fail(Errc::InvalidPasskey, "passkey of a deleted user");
+  if (!(*user)->is_active) {
+    d_.metrics.loginFailed();
+    record("login.failed", client, std::nullopt, user_id,
+           {{"reason", "inactive"}, {"method", "passkey"}});
+    return fail(Errc::AccountDisabled);
+  }
+  if (d_.settings.email_verification_required && !(*user)->email_verified) {
+    d_.metrics.loginFailed();
+    record("login.failed", client, std::nullopt, user_id,
+           {{"reason", "email_not_verified"}, {"method", "passkey"}});
+    return fail(Errc::EmailNotVerified);
+  }
+  d_.metrics.loginSucceeded();
+  record("login.succeeded", client, user_id, user_id,
+         {{"method", "passkey"}, {"factor_id", pk->factor.id}});
+  std::vector<std::string> scopes = d_.policy.permissionsOf((*user)->role);
+  return auth::SignedIn{std::move(**user),
+                        std::move(scopes),
+                        {std::nullopt, {std::string(amrOf(*pk))}, d_.clock.unixSeconds()}};
+}
+
+auth::Result<json::object> PasskeyService::secondFactorOptions(std::string_view mfa_token,
+                                                               const auth::ClientInfo& client) {
+  auto user = d_.mfa.pendingUser(mfa_token, client);
+  if (!user) return tl::unexpected(user.error());
+  auto factors = d_.store.mfa().listForUser(user->id);
+  if (!factors) return tl::unexpected(auth::storeFailure(factors.error()));
+  std::vector<store::MfaFactor> mine;
+  for (auto& f : *factors) {
+    if (f.confirmed && f.type == kType) mine.push_back(std::move(f));
+  }
+  if (mine.empty()) return fail(Errc::InvalidMfaCode, "the user has no passkey");
+  return requestOptions(Ceremony::SecondFactor, core::hexEncode(crypto::sha256(mfa_token)), mine,
+                        d_.settings.second_factor_uv == UserVerification::Required);
+}
+
+auth::Result<auth::SignedIn> PasskeyService::secondFactor(std::string_view mfa_token,
+                                                          const json::value& credential,
+                                                          const auth::ClientInfo& client) {
+  const std::string binding = core::hexEncode(crypto::sha256(mfa_token));
+  const bool uv = d_.settings.second_factor_uv == UserVerification::Required;
+  return d_.mfa.verifyWith(mfa_token, client,
+                           [&](const store::User& user) -> auth::Result<std::string> {
+                             // Counted before it is checked, as a code is.
+                             if (auto ok = d_.mfa.countAttempt(user, client); !ok)
+                               return tl::unexpected(ok.error());
+                             auto pk = assertWith(credential, Ceremony::SecondFactor, binding,
+                                                  user.id, uv, client, Errc::InvalidMfaCode);
+                             if (!pk) return tl::unexpected(pk.error());
+                             d_.mfa.attemptSucceeded(user.id);
+                             return std::string(amrOf(*pk));
+                           });
+}
+
+auth::Result<json::object> PasskeyService::reauthenticationOptions(const store::User& user,
+                                                                   std::string_view sid) {
+  auto factors = d_.store.mfa().listForUser(user.id);
+  if (!factors) return tl::unexpected(auth::storeFailure(factors.error()));
+  std::vector<store::MfaFactor> mine;
+  for (auto& f : *factors) {
+    if (f.confirmed && f.type == kType) mine.push_back(std::move(f));
+  }
+  if (mine.empty()) return fail(Errc::FactorNotFound);
+  return requestOptions(Ceremony::Reauthenticate,
+                        "u:" + std::to_string(user.id) + ":" + std::string(sid), mine, true);
+}
+
+auth::Result<auth::SignedIn> PasskeyService::reauthenticate(const auth::Principal& who,
+                                                            std::string_view sid,
+                                                            const json::value& credential,
+                                                            const auth::ClientInfo& client) {
+  const std::int64_t user_id = who.user->id;
+  auto pk = assertWith(credential, Ceremony::Reauthenticate,
+                       "u:" + std::to_string(user_id) + ":" + std::string(sid), user_id, true,
+                       client, Errc::InvalidPasskey);
+  if (!pk) return tl::unexpected(pk.error());
+  auto user = d_.store.users().findById(user_id);
+  if (!user) return tl::unexpected(auth::storeFailure(user.error()));
+  if (!*user || !(*user)->is_active) return fail(Errc::InvalidPasskey, "account gone");
+  record("reauthenticated", client, user_id, user_id, {{"method", "passkey"}});
+  std::vector<std::string> scopes = who.claims.scopes;
+  return auth::SignedIn{
+      std::move(**user), scopes, {scopes, {std::string(amrOf(*pk))}, d_.clock.unixSeconds()}};
+}
+
+auth::Result<std::vector<Passkey>> PasskeyService::list(std::int64_t user_id) {
+  auto factors = d_.store.mfa().listForUser(user_id);
+  if (!factors) return tl::unexpected(auth::storeFailure(factors.error()));
+  std::vector<Passkey> out;
+  for (auto& f : *factors) {
+    if (!f.confirmed || f.type != kType) continue;
+    auto rec = recordOf(f);
+    out.push_back({std::move(f), rec ? std::move(*rec) : json::object{}});
+  }
+  return out;
+}
+
+auth::Result<Passkey> PasskeyService::rename(const store::User& user, std::int64_t id,
+                                             std::string name, const auth::ClientInfo& client) {
+  auto found = d_.store.mfa().find(id);
+  if (!found) return tl::unexpected(auth::storeFailure(found.error()));
+  if (!*found || (*found)->user_id != user.id || (*found)->type != kType)
+    return fail(Errc::FactorNotFound);
+  if (auto ok = d_.store.mfa().rename(id, user.id, name); !ok) {
+    if (ok.error().code == core::Errc::NotFound) return fail(Errc::FactorNotFound);
+    return tl::unexpected(auth::storeFailure(ok.error()));
+  }
+  record("passkey.renamed", client, user.id, user.id, {{"factor_id", id}});
+  (*found)->name = std::move(name);
+  auto rec = recordOf(**found);
+  return Passkey{std::move(**found), rec ? std::move(*rec) : json::object{}};
+}
+
+auth::Result<void> PasskeyService::remove(const store::User& user, std::int64_t id,
+                                          const auth::ClientInfo& client) {
+  auto found = d_.store.mfa().find(id);
+  if (!found) return tl::unexpected(auth::storeFailure(found.error()));
+  if (!*found || (*found)->user_id != user.id || (*found)->type != kType)
+    return fail(Errc::FactorNotFound);
+  return d_.mfa.remove(user, id, client);
+}
+
+}  // namespace gatehouse::webauthn
