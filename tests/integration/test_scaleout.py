@@ -417,3 +417,264 @@ def test_a_node_that_cannot_open_the_provider_key_serves_everything_else(cluster
     token = requests.post(b.url("/oauth2/token"), data={"grant_type": "client_credentials"})
     assert token.status_code == 503
     assert "OpenID Provider off on this node" in b.log_text()
+
+
+# --- passkeys on two nodes (docs/passkeys.md) ----------------------------------------------------
+# Both nodes are one relying party: the same public URL, RP ID and origin (set explicitly, not
+# left to default from each node's own port), and the same MFA_SECRET_KEY, from which each node
+# derives the key of its stateless challenges' MAC and of the user handles. A challenge is spent
+# in Redis (single use on every node); credentials and their signature counters live in
+# PostgreSQL. The browser is one software client on that origin (webauthn_support.py).
+
+PASSKEY_ORIGIN = "http://localhost:8080"
+PASSKEY_NODE_ENV = {
+    "MFA_SECRET_KEY": "p" * 40,
+    "GATEHOUSE_PUBLIC_URL": PASSKEY_ORIGIN,
+    "WEBAUTHN_RP_ID": "localhost",
+    "WEBAUTHN_ORIGINS": PASSKEY_ORIGIN,
+    "MFA_RATE_LIMIT": "100000/minute",
+}
+INVALID_PASSKEY = (401, {"detail": "Invalid passkey"})
+INVALID_CODE = (401, {"detail": "Invalid code"})
+
+
+def passkey_nodes(cluster):
+    """Nodes a and b of one relying party, and the browser that talks to both."""
+    from webauthn_support import Client
+
+    node, _ = cluster
+    a, b = node("a", PASSKEY_NODE_ENV), node("b", PASSKEY_NODE_ENV)
+    return a, b, Client(PASSKEY_ORIGIN)
+
+
+def _json(r):
+    try:
+        return r.json()
+    except ValueError:
+        return r.text
+
+
+def _post(n, path, body=None, token=None):
+    return requests.post(n.url("/api/v1" + path), json={} if body is None else body,
+                         headers=auth(token) if token else {})
+
+
+def _options(r):
+    assert r.status_code == 200, (r.request.url, r.status_code, _json(r))
+    return r.json()["publicKey"]
+
+
+def _token_pair(r):
+    assert r.status_code == 200, (r.request.url, r.status_code, _json(r))
+    assert {"access_token", "refresh_token"} <= set(r.json()), r.json()
+    return r.json()
+
+
+def _amr(access_token):
+    import jwt
+
+    return jwt.decode(access_token, options={"verify_signature": False})["amr"]
+
+
+def _passkey_user(n, browser, name, authenticator=None):
+    """A user registered, logged in and given a passkey, all on node `n`: (user id, the fresh
+    password-only token, the Authenticator, its Credential, the stored Passkey)."""
+    from webauthn_support import Authenticator
+
+    assert n.register(f"{name}@example.com", name).status_code == 201
+    token = _token_pair(n.login(name))["access_token"]
+    uid = requests.get(n.url("/api/v1/auth/me"), headers=auth(token)).json()["id"]
+    authenticator = authenticator or Authenticator()
+    opts = _options(_post(n, "/auth/webauthn/register/options", token=token))
+    assert opts["rp"]["id"] == "localhost", opts["rp"]
+    made, cred = browser.create(authenticator, opts)
+    r = _post(n, "/auth/webauthn/register", {"credential": made}, token)
+    assert r.status_code == 201, (r.status_code, _json(r))
+    return uid, token, authenticator, cred, r.json()
+
+
+def _password_step(n, name):
+    r = n.login(name)
+    assert r.status_code == 401 and r.json().get("detail") == "MFA required", (r.status_code, _json(r))
+    assert "webauthn" in r.json()["methods"], r.json()
+    return r.json()["mfa_token"]
+
+
+def test_a_passkey_registered_on_one_node_signs_in_passwordless_on_the_other(cluster):
+    a, b, browser = passkey_nodes(cluster)
+    uid, token, authn, cred, passkey = _passkey_user(a, browser, "pkone")
+    # Node b knows the passkey at once (the same store) ...
+    listed = requests.get(b.url("/api/v1/auth/webauthn/credentials"), headers=auth(token))
+    assert listed.status_code == 200, listed.text
+    assert [p["id"] for p in listed.json()["items"]] == [passkey["id"]]
+    # ... and names the same relying party in its options.
+    opts = _options(_post(b, "/auth/webauthn/login/options"))
+    assert opts["rpId"] == "localhost" and opts["allowCredentials"] == [], opts
+    pair = _token_pair(_post(b, "/auth/webauthn/login", {"credential": browser.get(authn, opts, cred)}))
+    assert _amr(pair["access_token"]) == ["hwk"]
+    for n in (a, b):
+        me = requests.get(n.url("/api/v1/auth/me"), headers=auth(pair["access_token"]))
+        assert me.status_code == 200 and me.json()["id"] == uid, (me.status_code, _json(me))
+
+
+def test_passkey_options_from_one_node_are_answered_on_the_other(cluster):
+    """The challenge is a MAC under a key both nodes derive from the shared MFA_SECRET_KEY: the
+    node that issued it need not be the one that checks it, in every ceremony."""
+    a, b, browser = passkey_nodes(cluster)
+    uid, token, authn, cred, _ = _passkey_user(a, browser, "pktwo")
+    # Passwordless sign-in: options from a, answered on b; and the other way round.
+    made = browser.get(authn, _options(_post(a, "/auth/webauthn/login/options")), cred)
+    pair = _token_pair(_post(b, "/auth/webauthn/login", {"credential": made}))
+    assert requests.get(b.url("/api/v1/auth/me"), headers=auth(pair["access_token"])).json()["id"] == uid
+    made = browser.get(authn, _options(_post(b, "/auth/webauthn/login/options")), cred)
+    _token_pair(_post(a, "/auth/webauthn/login", {"credential": made}))
+    # Registration: options from b (for this user's token), the new credential answered on a.
+    from webauthn_support import Authenticator
+
+    strong = _token_pair(_post(a, "/auth/webauthn/mfa", {
+        "mfa_token": (mfa_token := _password_step(a, "pktwo")),
+        "credential": browser.get(authn, _options(_post(a, "/auth/webauthn/mfa/options",
+                                                        {"mfa_token": mfa_token})), cred)}))["access_token"]
+    second = Authenticator()
+    made, second_cred = browser.create(second, _options(_post(b, "/auth/webauthn/register/options", token=strong)))
+    r = _post(a, "/auth/webauthn/register", {"credential": made}, strong)
+    assert r.status_code == 201, (r.status_code, _json(r))
+    made = browser.get(second, _options(_post(a, "/auth/webauthn/login/options")), second_cred)
+    _token_pair(_post(b, "/auth/webauthn/login", {"credential": made}))
+
+
+def test_a_passkey_challenge_spent_on_one_node_is_refused_on_the_other(cluster):
+    """A counter-less authenticator: only the challenge's single use (in Redis, shared by the
+    nodes) stands against the replay."""
+    from webauthn_support import Authenticator, b64u_decode
+
+    a, b, browser = passkey_nodes(cluster)
+    _, _, authn, cred, _ = _passkey_user(a, browser, "pkthree", Authenticator(counter=0))
+    made = browser.get(authn, _options(_post(b, "/auth/webauthn/login/options")), cred)
+    _token_pair(_post(a, "/auth/webauthn/login", {"credential": made}))
+    # The very same response on the other node, and again on the first.
+    r = _post(b, "/auth/webauthn/login", {"credential": made})
+    assert (r.status_code, _json(r)) == INVALID_PASSKEY, (r.status_code, _json(r))
+    r = _post(a, "/auth/webauthn/login", {"credential": made})
+    assert (r.status_code, _json(r)) == INVALID_PASSKEY, (r.status_code, _json(r))
+    # A fresh signature over the spent challenge, on the other node.
+    spent = json.loads(b64u_decode(made["response"]["clientDataJSON"]))["challenge"]
+    again = browser.get(authn, {"challenge": spent, "rpId": "localhost"}, cred)
+    r = _post(b, "/auth/webauthn/login", {"credential": again})
+    assert (r.status_code, _json(r)) == INVALID_PASSKEY, (r.status_code, _json(r))
+    # The same response raced on both nodes at once: one sign-in.
+    made = browser.get(authn, _options(_post(a, "/auth/webauthn/login/options")), cred)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda n: _post(n, "/auth/webauthn/login", {"credential": made}), [a, b] * 4))
+    assert sorted(r.status_code for r in results) == [200] + [401] * 7, [r.status_code for r in results]
+    # A fresh challenge still signs in (the refusals were the challenge's, nothing else).
+    made = browser.get(authn, _options(_post(b, "/auth/webauthn/login/options")), cred)
+    _token_pair(_post(b, "/auth/webauthn/login", {"credential": made}))
+
+
+def test_a_cloned_passkey_counter_is_refused_across_nodes_and_audited(cluster):
+    a, b, browser = passkey_nodes(cluster)
+    uid, _, authn, cred, passkey = _passkey_user(a, browser, "pkfour")
+    clone = cred.clone()
+
+    def sign_in(n, credential, count):
+        made = browser.get(authn, _options(_post(n, "/auth/webauthn/login/options")), credential,
+                           sign_count=count)
+        return _post(n, "/auth/webauthn/login", {"credential": made})
+
+    _token_pair(sign_in(a, cred, 5))
+    # Node b reads the counter node a stored: the clone's 5 (equal) and 3 (lower) are refused.
+    wrong = []
+    for count in (5, 3):
+        r = sign_in(b, clone, count)
+        if (r.status_code, _json(r)) != INVALID_PASSKEY:
+            wrong.append((count, r.status_code, _json(r)))
+    # And as a second factor on b, the password given on a.
+    mfa_token = _password_step(a, "pkfour")
+    opts = _options(_post(b, "/auth/webauthn/mfa/options", {"mfa_token": mfa_token}))
+    r = _post(b, "/auth/webauthn/mfa", {"mfa_token": mfa_token,
+                                        "credential": browser.get(authn, opts, clone, sign_count=5)})
+    if (r.status_code, _json(r)) != INVALID_CODE:
+        wrong.append(("second factor, 5", r.status_code, _json(r)))
+    assert not wrong, wrong
+    # The same new counter presented on both nodes at once (two challenges): one use wins.
+    made = [browser.get(authn, _options(_post(n, "/auth/webauthn/login/options")), c, sign_count=9)
+            for n, c in ((a, cred), (b, clone))]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        raced = list(pool.map(lambda p: _post(p[0], "/auth/webauthn/login", {"credential": p[1]}),
+                              [(a, made[0]), (b, made[1])]))
+    assert sorted(r.status_code for r in raced) == [200, 401], [(r.status_code, _json(r)) for r in raced]
+    # The audit trail, read on either node, names the clone.
+    admin = a.admin_token()
+    for n in (a, b):
+        r = requests.get(n.url("/api/v1/audit-events"), headers=auth(admin),
+                         params={"type": "passkey.cloned", "user_id": uid, "limit": 1000})
+        assert r.status_code == 200, r.text
+        events = r.json()["items"]
+        assert len(events) >= 4, events  # 5, 3, the second factor's 5, the race's loser
+        assert all(e["type"] == "passkey.cloned" and e["detail"].get("factor_id") == passkey["id"]
+                   for e in events), events
+
+
+def test_a_passkey_deleted_on_one_node_is_refused_on_the_other_at_once(cluster):
+    from webauthn_support import Authenticator
+
+    a, b, browser = passkey_nodes(cluster)
+    uid, _, authn, cred, passkey = _passkey_user(a, browser, "pkfive")
+    mfa_token = _password_step(a, "pkfive")
+    opts = _options(_post(a, "/auth/webauthn/mfa/options", {"mfa_token": mfa_token}))
+    strong = _token_pair(_post(a, "/auth/webauthn/mfa", {"mfa_token": mfa_token,
+                                                          "credential": browser.get(authn, opts, cred)}))
+    strong = strong["access_token"]
+    keep_authn = Authenticator()
+    made, keep_cred = browser.create(keep_authn, _options(_post(a, "/auth/webauthn/register/options", token=strong)))
+    assert _post(a, "/auth/webauthn/register", {"credential": made, "name": "kept"}, strong).status_code == 201
+    # Ready on node b before the delete: a passwordless answer, and a second-factor step.
+    ready = browser.get(authn, _options(_post(b, "/auth/webauthn/login/options")), cred)
+    mfa_token = _password_step(b, "pkfive")
+    mfa_opts = _options(_post(b, "/auth/webauthn/mfa/options", {"mfa_token": mfa_token}))
+    assert {c["id"] for c in mfa_opts["allowCredentials"]} == {cred.id, keep_cred.id}, mfa_opts
+    r = requests.delete(a.url(f"/api/v1/auth/webauthn/credentials/{passkey['id']}"), headers=auth(strong))
+    assert r.status_code == 204, (r.status_code, _json(r))
+    # At once, on b: the deleted one signs in neither way ...
+    r = _post(b, "/auth/webauthn/login", {"credential": ready})
+    assert (r.status_code, _json(r)) == INVALID_PASSKEY, (r.status_code, _json(r))
+    r = _post(b, "/auth/webauthn/mfa", {"mfa_token": mfa_token, "credential": browser.get(authn, mfa_opts, cred)})
+    assert (r.status_code, _json(r)) == INVALID_CODE, (r.status_code, _json(r))
+    r = _post(b, "/auth/webauthn/login",
+              {"credential": browser.get(authn, _options(_post(b, "/auth/webauthn/login/options")), cred)})
+    assert (r.status_code, _json(r)) == INVALID_PASSKEY, (r.status_code, _json(r))
+    # ... b no longer lists or offers it, and the kept one still works there.
+    listed = requests.get(b.url("/api/v1/auth/webauthn/credentials"), headers=auth(strong))
+    assert [p["name"] for p in listed.json()["items"]] == ["kept"], listed.json()
+    mfa_token = _password_step(b, "pkfive")
+    mfa_opts = _options(_post(b, "/auth/webauthn/mfa/options", {"mfa_token": mfa_token}))
+    assert [c["id"] for c in mfa_opts["allowCredentials"]] == [keep_cred.id], mfa_opts
+    _token_pair(_post(b, "/auth/webauthn/mfa", {"mfa_token": mfa_token,
+                                                "credential": browser.get(keep_authn, mfa_opts, keep_cred)}))
+
+
+def test_a_passkey_second_factor_across_nodes_spends_the_mfa_token_on_both(cluster):
+    a, b, browser = passkey_nodes(cluster)
+    uid, _, authn, cred, _ = _passkey_user(a, browser, "pksix")
+    mfa_token = _password_step(a, "pksix")
+    # Options taken on a before the token is spent, to answer there afterwards.
+    later = _options(_post(a, "/auth/webauthn/mfa/options", {"mfa_token": mfa_token}))
+    opts = _options(_post(b, "/auth/webauthn/mfa/options", {"mfa_token": mfa_token}))
+    assert [c["id"] for c in opts["allowCredentials"]] == [cred.id], opts
+    pair = _token_pair(_post(b, "/auth/webauthn/mfa", {"mfa_token": mfa_token,
+                                                        "credential": browser.get(authn, opts, cred)}))
+    assert _amr(pair["access_token"]) == ["pwd", "hwk"]
+    me = requests.get(a.url("/api/v1/auth/me"), headers=auth(pair["access_token"]))
+    assert me.status_code == 200 and me.json()["id"] == uid, (me.status_code, _json(me))
+    # The mfa_token is spent on a too: no options, and no sign-in with a good new assertion.
+    r = _post(a, "/auth/webauthn/mfa/options", {"mfa_token": mfa_token})
+    assert (r.status_code, _json(r)) == INVALID_CODE, (r.status_code, _json(r))
+    r = _post(a, "/auth/webauthn/mfa", {"mfa_token": mfa_token, "credential": browser.get(authn, later, cred)})
+    assert (r.status_code, _json(r)) == INVALID_CODE, (r.status_code, _json(r))
+    r = _post(b, "/auth/webauthn/mfa/options", {"mfa_token": mfa_token})
+    assert (r.status_code, _json(r)) == INVALID_CODE, (r.status_code, _json(r))
+    # A new password step on a, finished on a, still works (the refusals were the token's).
+    mfa_token = _password_step(a, "pksix")
+    opts = _options(_post(a, "/auth/webauthn/mfa/options", {"mfa_token": mfa_token}))
+    _token_pair(_post(a, "/auth/webauthn/mfa", {"mfa_token": mfa_token, "credential": browser.get(authn, opts, cred)}))

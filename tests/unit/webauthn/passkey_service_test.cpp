@@ -1,0 +1,237 @@
+// The passkey service's rules on the real service graph (SQLite) with an injected clock and a
+// small ES256 authenticator made here with OpenSSL: a challenge lives five minutes, belongs to
+// one ceremony and one user's session, and is spent once; a counter that does not grow is a
+// clone; the second factor and sign-in name the key's kind in amr. Each fails when its rule goes.
+#include "webauthn/passkey_service.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+
+#include "core/base64url.hpp"
+#include "crypto/digest.hpp"
+#include "crypto/pkey.hpp"
+#include "support/auth_stack.hpp"
+
+namespace gatehouse::webauthn {
+namespace {
+
+namespace json = boost::json;
+using auth::Errc;
+
+// CBOR heads (RFC 8949 §3): what the authenticator below needs and nothing more.
+std::string head(unsigned major, std::uint64_t n) {
+  std::string out;
+  const auto m = static_cast<char>(major << 5U);
+  if (n < 24) {
+    out.push_back(static_cast<char>(m | static_cast<char>(n)));
+  } else if (n < 256) {
+    out.push_back(static_cast<char>(m | 24));
+    out.push_back(static_cast<char>(n));
+  } else {
+    out.push_back(static_cast<char>(m | 25));
+    out.push_back(static_cast<char>(n >> 8U));
+    out.push_back(static_cast<char>(n & 0xFFU));
+  }
+  return out;
+}
+std::string bytes(const std::string& b) { return head(2, b.size()) + b; }
+std::string text(const std::string& t) { return head(3, t.size()) + t; }
+std::string negative(std::int64_t v) { return head(1, static_cast<std::uint64_t>(-1 - v)); }
+
+// A software authenticator with one ES256 credential.
+struct Authenticator {
+  crypto::SharedPkey key = crypto::generateEc(crypto::Curve::P256).value();
+  std::string id = std::string("cred-") + std::string(11, 'x');
+  std::uint32_t counter = 0;
+  bool backup_eligible = false;
+  std::string user_handle;
+
+  std::string coseKey() const {
+    auto c = crypto::ecComponents(key.get(), false).value();
+    return head(5, 5) + head(0, 1) + head(0, 2) + head(0, 3) + negative(-7) + negative(-1) +
+           head(0, 1) + negative(-2) + bytes(c.x) + negative(-3) + bytes(c.y);
+  }
+  std::string authData(std::string_view rp_id, bool attested) const {
+    std::string d = crypto::sha256(rp_id);
+    unsigned flags = 0x01U | 0x04U | (backup_eligible ? 0x08U : 0U) | (attested ? 0x40U : 0U);
+    d.push_back(static_cast<char>(flags));
+    for (int shift = 24; shift >= 0; shift -= 8)
+      d.push_back(static_cast<char>((counter >> static_cast<unsigned>(shift)) & 0xFFU));
+    if (attested) {
+      d += std::string(16, '\x01');
+      d.push_back(static_cast<char>(id.size() >> 8U));
+      d.push_back(static_cast<char>(id.size() & 0xFFU));
+      d += id + coseKey();
+    }
+    return d;
+  }
+  std::string sign(const std::string& data) const {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    std::size_t len = 0;
+    EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, key.get());
+    EVP_DigestSign(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(data.data()),
+                   data.size());
+    std::string sig(len, '\0');
+    EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &len,
+                   reinterpret_cast<const unsigned char*>(data.data()), data.size());
+    EVP_MD_CTX_free(ctx);
+    sig.resize(len);
+    return sig;
+  }
+  static std::string clientData(std::string_view type, std::string_view challenge) {
+    return R"({"type":")" + std::string(type) + R"(","challenge":")" + std::string(challenge) +
+           R"(","origin":"https://id.example","crossOrigin":false})";
+  }
+  json::value create(const json::object& options) const {
+    const std::string cdj =
+        clientData("webauthn.create", std::string(options.at("challenge").as_string()));
+    const std::string object = head(5, 3) + text("fmt") + text("none") + text("attStmt") +
+                               head(5, 0) + text("authData") + bytes(authData("id.example", true));
+    const std::string b64id = core::base64urlEncode(id);
+    return json::object{
+        {"id", b64id},
+        {"rawId", b64id},
+        {"type", "public-key"},
+        {"response", json::object{{"clientDataJSON", core::base64urlEncode(cdj)},
+                                  {"attestationObject", core::base64urlEncode(object)}}}};
+  }
+  json::value get(const json::object& options) {
+    ++counter;
+    return getWithoutCounting(options);
+  }
+  json::value getWithoutCounting(const json::object& options) const {
+    const std::string cdj =
+        clientData("webauthn.get", std::string(options.at("challenge").as_string()));
+    const std::string data = authData("id.example", false);
+    const std::string b64id = core::base64urlEncode(id);
+    return json::object{
+        {"id", b64id},
+        {"rawId", b64id},
+        {"type", "public-key"},
+        {"response",
+         json::object{{"clientDataJSON", core::base64urlEncode(cdj)},
+                      {"authenticatorData", core::base64urlEncode(data)},
+                      {"signature", core::base64urlEncode(sign(data + crypto::sha256(cdj)))},
+                      {"userHandle", core::base64urlEncode(user_handle)}}}};
+  }
+};
+
+class PasskeyRules : public ::testing::Test {
+ protected:
+  PasskeyRules() {
+    auto made = stack_.passwords.registerUser({"pk@example.com", "pkuser", "Passw0rd!x"}, client_);
+    EXPECT_TRUE(made);
+    user_ = made->user;
+    device_.user_handle = passkeys_.userHandle(user_.id);
+  }
+  static PasskeySettings settings() {
+    PasskeySettings s;
+    s.rp.rp_id = "id.example";
+    s.rp.origins = {"https://id.example"};
+    s.challenge_key = std::string(32, 'c');
+    s.handle_key = std::string(32, 'h');
+    return s;
+  }
+  json::object options(const auth::Result<json::object>& o) {
+    EXPECT_TRUE(o) << (o ? "" : o.error().detail);
+    return o ? *o : json::object{};
+  }
+  void enrol() {
+    auto done = passkeys_.registerPasskey(
+        user_, "sid-1", "key",
+        device_.create(options(passkeys_.registrationOptions(user_, "sid-1"))), client_);
+    ASSERT_TRUE(done) << done.error().detail;
+  }
+  std::string refusal(const auth::Result<auth::SignedIn>& r) {
+    return r ? "accepted" : r.error().detail;
+  }
+
+  gatehouse::testing::AuthStack stack_{"passkeys"};
+  auth::ClientInfo client_{"127.0.0.1", "browser", "req"};
+  mfa::MfaService mfa_{{*stack_.store, stack_.once, stack_.limiter, stack_.rates, stack_.policy,
+                        stack_.cache, stack_.audit, stack_.metrics, stack_.clock,
+                        mfa::Settings{"Gatehouse",
+                                      {1000, std::chrono::seconds(60)},
+                                      std::string(32, 'k'),
+                                      std::string(32, 'r')}}};
+  PasskeyService passkeys_{{*stack_.store, stack_.once, mfa_, stack_.cache, stack_.policy,
+                            stack_.audit, stack_.metrics, stack_.clock, settings()}};
+  store::User user_;
+  Authenticator device_;
+};
+
+TEST_F(PasskeyRules, RegistersAsAFactorAndSignsInWithAmrByKind) {
+  enrol();
+  EXPECT_TRUE(stack_.store->users().findById(user_.id).value()->mfa_enabled);
+  auto in = passkeys_.login(device_.get(options(passkeys_.loginOptions())), client_);
+  ASSERT_TRUE(in) << in.error().detail;
+  EXPECT_EQ(in->user.id, user_.id);
+  EXPECT_EQ(in->grant.amr, std::vector<std::string>{"hwk"});  // device-bound
+}
+
+TEST_F(PasskeyRules, AChallengeLivesFiveMinutes) {
+  enrol();
+  const auto late = options(passkeys_.loginOptions());
+  stack_.clock.advance(301);
+  EXPECT_EQ(refusal(passkeys_.login(device_.get(late), client_)), "challenge expired");
+  const auto in_time = options(passkeys_.loginOptions());
+  stack_.clock.advance(299);
+  EXPECT_EQ(refusal(passkeys_.login(device_.get(in_time), client_)), "accepted");
+}
+
+TEST_F(PasskeyRules, AChallengeIsSpentOnceEvenWhenItsAnswerFails) {
+  enrol();
+  const auto o = options(passkeys_.loginOptions());
+  auto first = passkeys_.login(device_.get(o), client_);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(refusal(passkeys_.login(device_.get(o), client_)), "challenge replayed");
+}
+
+TEST_F(PasskeyRules, AChallengeBelongsToItsCeremonyUserAndSession) {
+  enrol();
+  const std::string other = "challenge of another ceremony, user or session";
+  // Registration options answered as a sign-in.
+  EXPECT_EQ(refusal(passkeys_.login(
+                device_.get(options(passkeys_.registrationOptions(user_, "sid-1"))), client_)),
+            other);
+  // Reauthentication options of another session.
+  auth::Principal who{std::make_shared<store::User>(user_), {}, {}, std::nullopt, {}};
+  const auto reauth = options(passkeys_.reauthenticationOptions(user_, "sid-1"));
+  EXPECT_EQ(refusal(passkeys_.reauthenticate(who, "sid-2", device_.get(reauth), client_)), other);
+  // Sign-in options answered as a reauthentication.
+  EXPECT_EQ(refusal(passkeys_.reauthenticate(
+                who, "sid-1", device_.get(options(passkeys_.loginOptions())), client_)),
+            other);
+  EXPECT_EQ(refusal(passkeys_.reauthenticate(
+                who, "sid-1",
+                device_.get(options(passkeys_.reauthenticationOptions(user_, "sid-1"))), client_)),
+            "accepted");
+}
+
+TEST_F(PasskeyRules, ACounterThatDoesNotGrowIsAClone) {
+  enrol();
+  ASSERT_TRUE(passkeys_.login(device_.get(options(passkeys_.loginOptions())), client_));
+  // The same count again (a copy of the key answering in parallel).
+  EXPECT_EQ(refusal(passkeys_.login(device_.getWithoutCounting(options(passkeys_.loginOptions())),
+                                    client_)),
+            "signature counter 1 after 1");
+  EXPECT_TRUE(passkeys_.login(device_.get(options(passkeys_.loginOptions())), client_));
+}
+
+TEST_F(PasskeyRules, TheSecondFactorNamesPasswordAndKey) {
+  enrol();
+  user_ = stack_.store->users().findById(user_.id).value().value();
+  auth::SignedIn pwd{user_, {}, {std::nullopt, {"pwd"}, stack_.clock.unixSeconds()}};
+  const std::string token = mfa_.challenge(pwd, client_).value();
+  EXPECT_EQ(mfa_.methods(user_.id), (std::vector<std::string>{"webauthn", "recovery_code"}));
+  auto done = passkeys_.secondFactor(
+      token, device_.get(options(passkeys_.secondFactorOptions(token, client_))), client_);
+  ASSERT_TRUE(done) << done.error().detail;
+  EXPECT_EQ(done->grant.amr, (std::vector<std::string>{"pwd", "hwk"}));
+  // The mfa_token is spent.
+  EXPECT_EQ(passkeys_.secondFactorOptions(token, client_).error().code, Errc::InvalidMfaCode);
+}
+
+}  // namespace
+}  // namespace gatehouse::webauthn
