@@ -1,11 +1,14 @@
 // Passkeys (WebAuthn; docs/passkeys.md): each ceremony's options and its verification, for a
 // frontend. Registration makes a passkey a second factor (step-up to start it); sign-in is
 // usernameless; the login's second step and step-up reauthentication take one too.
+#include <algorithm>
+
 #include "api/body.hpp"
 #include "api/handlers.hpp"
 #include "api/route.hpp"
 #include "api/services.hpp"
 #include "auth/claims.hpp"
+#include "core/utf8.hpp"
 #include "webauthn/passkey_service.hpp"
 
 namespace gatehouse::api {
@@ -28,41 +31,66 @@ http::Response options(const auth::Result<json::object>& made, const http::Reque
   return noStore(http::Response::json(200, json::object{{"publicKey", *made}}));
 }
 
-// 503 while passkeys are not configured (the composition root always builds them; kept for
-// a server assembled without).
-std::optional<http::Response> unavailable(const Call& c) {
-  if (c.services.passkeys != nullptr) return std::nullopt;
-  return errorResponse({auth::Errc::Unavailable, "passkeys not configured", {}, 0}, c.request);
+// 503 while passkeys are not configured (the composition root always builds them; kept for a
+// server assembled without), then the body's own problems: an options route takes nothing,
+// an answering route its `allowed` members.
+std::optional<http::Response> refusedStart(Call& c,
+                                           std::initializer_list<std::string_view> allowed) {
+  if (c.services.passkeys == nullptr)
+    return errorResponse({auth::Errc::Unavailable, "passkeys not configured", {}, 0}, c.request);
+  if (c.body == nullptr) return std::nullopt;
+  c.body->forbidOthers(allowed);
+  if (!c.body->ok()) return validationError(c.body->errors());
+  return std::nullopt;
 }
 
-std::optional<std::string> optionalName(Body& body) {
-  auto name = body.optionalString("name");
-  if (name && name->size() > kMaxName) {
+// The `credential` member (credential.toJSON()), or the 422 already recorded in the body.
+std::optional<json::value> credentialOf(Call& c) {
+  return c.body->requiredObject("credential", kMaxCredentialJson);
+}
+
+// A proven sign-in becomes a session (TokenPair).
+http::Response session(Call& c, const auth::Result<auth::SignedIn>& who,
+                       const auth::ClientInfo& client) {
+  if (!who) return errorResponse(who.error(), c.request);
+  auto pair = c.services.sessions.start(*who, client);
+  if (!pair) return errorResponse(pair.error(), c.request);
+  return tokenResponse(200, *pair);
+}
+
+// A passkey's name: 1 to 64 bytes of UTF-8 text without control characters (it is shown on
+// pages and in every JSON list of factors).
+void checkName(Body& body, const std::optional<std::string>& name) {
+  if (!name) return;
+  const bool control = std::any_of(name->begin(), name->end(), [](char ch) {
+    return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7F;
+  });
+  if (name->empty() || name->size() > kMaxName) {
     body.errors().push_back({{"body", "name"},
-                             "ensure this value has at most 64 characters",
-                             "value_error.any_str.max_length"});
+                             "ensure this value has 1 to 64 characters",
+                             "value_error.any_str.length"});
+  } else if (control || !core::isValidUtf8(*name)) {
+    body.errors().push_back(
+        {{"body", "name"}, "text without control characters", "value_error.str.regex"});
   }
-  return name;
 }
 
 std::string sidOf(const Call& c) { return std::string(auth::sessionOf(c.who->claims)); }
 
 http::Response registrationOptions(Call& c) {
-  if (auto no = unavailable(c)) return std::move(*no);
-  if (c.body != nullptr) {
-    c.body->forbidOthers({});
-    if (!c.body->ok()) return validationError(c.body->errors());
-  }
+  if (auto no = refusedStart(c, {})) return std::move(*no);
+  if (auto refused = c.admit()) return std::move(*refused);
   return options(c.services.passkeys->registrationOptions(*c.who->user, sidOf(c)), c.request);
 }
 
 http::Response registerPasskey(Call& c) {
-  if (auto no = unavailable(c)) return std::move(*no);
   Body& body = *c.body;
-  body.forbidOthers({"name", "credential"});
-  auto name = optionalName(body);
-  auto credential = body.requiredObject("credential", kMaxCredentialJson);
-  if (!body.ok()) return validationError(body.errors());
+  auto name = body.optionalString("name");
+  if (name && name->empty()) name.reset();  // the page's field left blank: the default name
+  checkName(body, name);
+  auto credential = credentialOf(c);
+  if (auto no = refusedStart(c, {"name", "credential"})) return std::move(*no);
+  if (auto refused = c.admit()) return std::move(*refused);
   auto made = c.services.passkeys->registerPasskey(*c.who->user, sidOf(c), name.value_or(""),
                                                    *credential, clientOf(c.request));
   if (!made) return errorResponse(made.error(), c.request);
@@ -76,7 +104,7 @@ http::Response registerPasskey(Call& c) {
 }
 
 http::Response list(Call& c) {
-  if (auto no = unavailable(c)) return std::move(*no);
+  if (auto no = refusedStart(c, {})) return std::move(*no);
   auto mine = c.services.passkeys->list(c.who->user->id);
   if (!mine) return errorResponse(mine.error(), c.request);
   json::array items;
@@ -85,108 +113,73 @@ http::Response list(Call& c) {
 }
 
 http::Response rename(Call& c) {
-  if (auto no = unavailable(c)) return std::move(*no);
   auto id = pathId(c.request);
   if (!id) return id.error();
-  Body& body = *c.body;
-  body.forbidOthers({"name"});
-  std::string name = body.requiredString("name");
-  if (name.size() > kMaxName) {
-    body.errors().push_back({{"body", "name"},
-                             "ensure this value has at most 64 characters",
-                             "value_error.any_str.max_length"});
-  }
-  if (!body.ok()) return validationError(body.errors());
+  std::string name = c.body->requiredString("name");
+  checkName(*c.body, name);
+  if (auto no = refusedStart(c, {"name"})) return std::move(*no);
   auto done = c.services.passkeys->rename(*c.who->user, *id, std::move(name), clientOf(c.request));
   if (!done) return errorResponse(done.error(), c.request);
   return http::Response::json(200, webauthn::passkeyJson(*done));
 }
 
 http::Response remove(Call& c) {
-  if (auto no = unavailable(c)) return std::move(*no);
   auto id = pathId(c.request);
   if (!id) return id.error();
+  if (auto no = refusedStart(c, {})) return std::move(*no);
   if (auto ok = c.services.passkeys->remove(*c.who->user, *id, clientOf(c.request)); !ok)
     return errorResponse(ok.error(), c.request);
   return http::Response::empty(204);
 }
 
 http::Response loginOptions(Call& c) {
-  if (auto no = unavailable(c)) return std::move(*no);
-  if (c.body != nullptr) {
-    c.body->forbidOthers({});
-    if (!c.body->ok()) return validationError(c.body->errors());
-  }
+  if (auto no = refusedStart(c, {})) return std::move(*no);
   if (auto refused = c.admit()) return std::move(*refused);
   return options(c.services.passkeys->loginOptions(), c.request);
 }
 
 http::Response login(Call& c) {
-  if (auto no = unavailable(c)) return std::move(*no);
-  Body& body = *c.body;
-  body.forbidOthers({"credential"});
-  auto credential = body.requiredObject("credential", kMaxCredentialJson);
-  if (!body.ok()) return validationError(body.errors());
+  auto credential = credentialOf(c);
+  if (auto no = refusedStart(c, {"credential"})) return std::move(*no);
   if (auto refused = c.admit()) return std::move(*refused);
   const auto client = clientOf(c.request);
-  auto who = c.services.passkeys->login(*credential, client);
-  if (!who) return errorResponse(who.error(), c.request);
-  auto pair = c.services.sessions.start(*who, client);
-  if (!pair) return errorResponse(pair.error(), c.request);
-  return tokenResponse(200, *pair);
+  return session(c, c.services.passkeys->login(*credential, client), client);
 }
 
 http::Response secondFactorOptions(Call& c) {
-  if (auto no = unavailable(c)) return std::move(*no);
-  Body& body = *c.body;
-  body.forbidOthers({"mfa_token"});
-  const std::string token = body.requiredString("mfa_token");
-  if (!body.ok()) return validationError(body.errors());
+  const std::string token = c.body->requiredString("mfa_token");
+  if (auto no = refusedStart(c, {"mfa_token"})) return std::move(*no);
   // Not limited: it needs a live mfa_token (a right password), stores nothing and spends nothing;
   // the answer it leads to counts against MFA_RATE_LIMIT per account.
   return options(c.services.passkeys->secondFactorOptions(token, clientOf(c.request)), c.request);
 }
 
 http::Response secondFactor(Call& c) {
-  if (auto no = unavailable(c)) return std::move(*no);
-  Body& body = *c.body;
-  body.forbidOthers({"mfa_token", "credential"});
-  const std::string token = body.requiredString("mfa_token");
-  auto credential = body.requiredObject("credential", kMaxCredentialJson);
-  if (!body.ok()) return validationError(body.errors());
+  const std::string token = c.body->requiredString("mfa_token");
+  auto credential = credentialOf(c);
+  if (auto no = refusedStart(c, {"mfa_token", "credential"})) return std::move(*no);
   if (auto refused = c.admit()) return std::move(*refused);  // MfaAccount: counted by the service
   const auto client = clientOf(c.request);
-  auto who = c.services.passkeys->secondFactor(token, *credential, client);
-  if (!who) return errorResponse(who.error(), c.request);
-  auto pair = c.services.sessions.start(*who, client);
-  if (!pair) return errorResponse(pair.error(), c.request);
-  return tokenResponse(200, *pair);
+  return session(c, c.services.passkeys->secondFactor(token, *credential, client), client);
 }
 
 http::Response reauthenticationOptions(Call& c) {
-  if (auto no = unavailable(c)) return std::move(*no);
-  if (c.body != nullptr) {
-    c.body->forbidOthers({});
-    if (!c.body->ok()) return validationError(c.body->errors());
-  }
+  if (auto no = refusedStart(c, {})) return std::move(*no);
   return options(c.services.passkeys->reauthenticationOptions(*c.who->user, sidOf(c)), c.request);
 }
 
 http::Response reauthenticate(Call& c) {
-  if (auto no = unavailable(c)) return std::move(*no);
-  Body& body = *c.body;
-  body.forbidOthers({"credential"});
-  auto credential = body.requiredObject("credential", kMaxCredentialJson);
-  if (!body.ok()) return validationError(body.errors());
+  auto credential = credentialOf(c);
+  if (auto no = refusedStart(c, {"credential"})) return std::move(*no);
   if (auto refused = c.admit()) return std::move(*refused);
   const auto client = clientOf(c.request);
-  auto who = c.services.passkeys->reauthenticate(*c.who, sidOf(c), *credential, client);
-  if (!who) return errorResponse(who.error(), c.request);
-  auto pair = c.services.sessions.start(*who, client);
-  if (!pair) return errorResponse(pair.error(), c.request);
+  auto answer = session(
+      c, c.services.passkeys->reauthenticate(*c.who, sidOf(c), *credential, client), client);
+  if (answer.status != 200) return answer;
+  // The presenting session ends: the new one replaces it.
   if (auto ended = c.services.sessions.logout(*c.who, std::nullopt, client); !ended)
     return errorResponse(ended.error(), c.request);
-  return tokenResponse(200, *pair);
+  return answer;
 }
 
 }  // namespace
@@ -215,6 +208,7 @@ void addWebauthnRoutes(RouteTable& t) {
          .body = BodyKind::OptionalJson,
          .body_schema = "EmptyRequest",
          .replies = {{200, "The options", "PasskeyOptions"}},
+         .limits = {{"WEBAUTHN_RATE_LIMIT", "passkey_register", {LimitKey::Session}}},
          .handler = registrationOptions});
   t.add({.method = "POST",
          .path = "/api/v1/auth/webauthn/register",
@@ -231,6 +225,7 @@ void addWebauthnRoutes(RouteTable& t) {
                       "PasskeyRegistered"},
                      {400, "Invalid passkey", "ErrorDetail"},
                      {409, "Factor limit reached", "ErrorDetail"}},
+         .limits = {{"WEBAUTHN_RATE_LIMIT", "passkey_register", {LimitKey::Session}}},
          .handler = registerPasskey});
   t.add({.method = "GET",
          .path = "/api/v1/auth/webauthn/credentials",

@@ -465,6 +465,7 @@ int serve(const config::Config& config) {
        {"REGISTER_RATE_LIMIT", config.register_rate_limit},
        {"REFRESH_RATE_LIMIT", config.refresh_rate_limit},
        {"MFA_RATE_LIMIT", config.mfa_rate_limit},
+       {"WEBAUTHN_RATE_LIMIT", config.webauthn_rate_limit},
        {"OP_RATE_LIMIT", config.op_rate_limit},
        {"EMAIL_RATE_LIMIT", config.mail.rate_limit},
        {"EMAIL_IP_RATE_LIMIT", config.mail.ip_rate_limit},

@@ -252,6 +252,7 @@ const std::map<std::string, std::string>& variables() {
       {"WEBAUTHN_ATTESTATION",
        "none (default: any authenticator) or direct (only attested by WEBAUTHN_TRUST_STORE)"},
       {"WEBAUTHN_TRUST_STORE", "PEM file of attestation root certificates (with direct)"},
+      {"WEBAUTHN_RATE_LIMIT", "passkey registrations (options and answers) per session (30/minute)"},
       {"OIDC_LINK_VERIFIED_EMAIL",
        "link a new external identity to the account with its email when the provider says the "
        "email is verified (true)"},
@@ -492,6 +493,7 @@ core::Result<Config> load(const Lookup& lookup) {
                                      std::pair{"REGISTER_RATE_LIMIT", &c.register_rate_limit},
                                      std::pair{"REFRESH_RATE_LIMIT", &c.refresh_rate_limit},
                                      std::pair{"MFA_RATE_LIMIT", &c.mfa_rate_limit},
+                                     std::pair{"WEBAUTHN_RATE_LIMIT", &c.webauthn_rate_limit},
                                      std::pair{"OP_RATE_LIMIT", &c.op_rate_limit}}) {
     if (auto v = r.raw(name)) {
       if (auto limit = parseRateLimit(*v)) {

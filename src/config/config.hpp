@@ -112,6 +112,7 @@ struct Config {
   RateLimit register_rate_limit{3, std::chrono::seconds(60)};
   RateLimit refresh_rate_limit{30, std::chrono::seconds(60)};  // per session
   RateLimit mfa_rate_limit{5, std::chrono::seconds(15 * 60)};  // per account
+  RateLimit webauthn_rate_limit{30, std::chrono::seconds(60)};  // passkey registrations per session
   // Gatehouse as an OpenID Provider: requests to /oauth2/authorize, consent, token, revoke and
   // introspect per client address, each endpoint counted apart.
   RateLimit op_rate_limit{300, std::chrono::seconds(60)};

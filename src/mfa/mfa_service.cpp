@@ -370,7 +370,7 @@ auth::Result<std::string> MfaService::check(const store::User& user, std::string
     auto factors = d_.store.mfa().listForUser(user.id);
     if (!factors) return tl::unexpected(auth::storeFailure(factors.error()));
     for (const auto& factor : *factors) {
-      if (!factor.confirmed) continue;
+      if (!factor.confirmed || factor.type != "totp") continue;  // a passkey has no code
       const auto secret = openSecret(factor);
       if (!secret) {
         spdlog::error("mfa: the secret of factor {} does not open", factor.id);

@@ -7,11 +7,11 @@
 
 namespace gatehouse::ui {
 
-// The policy of every page: scripts and styles from this server only, no inline code, forms
-// posted only here, never framed.
+// The policy of every page: scripts and styles from this server only, no inline code, the
+// passkey script's requests and forms posted only here, never framed.
 constexpr std::string_view kPageCsp =
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 // kPageCsp whose form-action also names `return_origins` (checked scheme://host[:port] origins):
 // a browser applies form-action to where a form's answer redirects, and the portal's sign-in
 // answers with a redirect to the application the person came from.

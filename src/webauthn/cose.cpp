@@ -1,5 +1,9 @@
 #include "webauthn/cose.hpp"
 
+#include <algorithm>
+#include <array>
+#include <string>
+
 #include <openssl/ecdsa.h>
 
 #include "crypto/pkey.hpp"
@@ -83,6 +87,31 @@ std::optional<std::string> derToP1363(std::string_view der, std::size_t field) {
   return out;
 }
 
+// An Ed25519 public key of small order (its "signatures" verify without any private key) or a
+// non-canonical encoding (y >= p): the eight small-order points with either sign bit, and p..p+18.
+bool weakEd25519(std::string_view x) {
+  std::string y(x);
+  y.back() = static_cast<char>(y.back() & 0x7F);  // the sign of x aside
+  const auto hex = [](std::string_view h) {
+    std::string out;
+    for (std::size_t i = 0; i + 1 < h.size(); i += 2)
+      out.push_back(static_cast<char>(std::stoi(std::string(h.substr(i, 2)), nullptr, 16)));
+    return out;
+  };
+  static const std::array<std::string, 4> kSmallOrder{
+      std::string(32, '\0'),                                                    // order 4
+      std::string("\x01") + std::string(31, '\0'),                              // order 1
+      hex("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"),  // order 8
+      hex("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"),  // order 8
+  };
+  if (std::find(kSmallOrder.begin(), kSmallOrder.end(), y) != kSmallOrder.end()) return true;
+  // y = p - 1 (order 2) and y >= p: the low byte at least 0xec, every other 0xff, the top 0x7f.
+  const bool top = static_cast<unsigned char>(y[31]) == 0x7F &&
+                   std::all_of(y.begin() + 1, y.begin() + 31,
+                               [](char c) { return static_cast<unsigned char>(c) == 0xFF; });
+  return top && static_cast<unsigned char>(y[0]) >= 0xEC;
+}
+
 }  // namespace
 
 std::optional<CoseAlg> coseAlgFrom(std::int64_t value) {
@@ -143,6 +172,8 @@ core::Result<CoseKey> coseKeyFrom(const cbor::Value& map) {
       return tl::unexpected(invalid("EdDSA needs an OKP Ed25519 key"));
     const std::string* x = bytesAt(map, kX);
     if (x == nullptr) return tl::unexpected(invalid("OKP key without x"));
+    if (x->size() == 32 && weakEd25519(*x))
+      return tl::unexpected(invalid("Ed25519 key of small order or non-canonical"));
     auto key = crypto::ed25519FromComponents({*x, {}});
     if (!key) return tl::unexpected(invalid(key.error().message));
     return CoseKey{*alg, std::move(*key)};

@@ -183,7 +183,11 @@ json::object descriptor(const Passkey& pk) {
 }  // namespace
 
 std::string_view amrOf(const Passkey& passkey) {
-  return boolAt(passkey.record, "be") ? "swk" : "hwk";
+  // Only what is proven: a key the authenticator says never leaves it (backup eligibility clear)
+  // counts as hardware-secured when its attestation chained to the trust store; any other
+  // (synced, or an unattested claim any software authenticator can make) as software-secured.
+  const bool attested = boolAt(passkey.record, "attestation_trusted");
+  return attested && !boolAt(passkey.record, "be") ? "hwk" : "swk";
 }
 
 json::object passkeyJson(const Passkey& pk) {

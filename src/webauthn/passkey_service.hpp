@@ -138,7 +138,8 @@ class PasskeyService {
   Deps d_;
 };
 
-// RFC 8176 method of a passkey: "hwk" when device-bound, "swk" when backup eligible (synced).
+// RFC 8176 method of a passkey: "hwk" when device-bound (backup eligibility clear) and attested
+// by a root of the trust store, else "swk" (synced, or nothing proves the hardware).
 std::string_view amrOf(const Passkey& passkey);
 // The API's Passkey object.
 boost::json::object passkeyJson(const Passkey& passkey);

@@ -57,6 +57,13 @@ Verified<ClientData> parseClientData(std::string_view text) {
   return out;
 }
 
+// Text a client sent, as the audit trail shows it: printable ASCII, at most 80 bytes.
+std::string shown(std::string_view text) {
+  std::string out;
+  for (const char ch : text.substr(0, 80)) out.push_back(ch >= 0x20 && ch < 0x7f ? ch : '?');
+  return text.size() > 80 ? out + "..." : out;
+}
+
 bool listed(const std::vector<std::string>& list, std::string_view value) {
   return std::find(list.begin(), list.end(), value) != list.end();
 }
@@ -66,15 +73,16 @@ Verified<ClientData> checkClientData(const RelyingParty& rp, const Expectation& 
                                      std::string_view text, std::string_view type) {
   auto c = parseClientData(text);
   if (!c) return tl::unexpected(c.error());
-  if (c->type != type) return refuse(Refusal::Ceremony, "type is " + c->type);
+  if (c->type != type) return refuse(Refusal::Ceremony, "type is " + shown(c->type));
   if (expect.challenge.empty() || !crypto::constantTimeEquals(c->challenge, expect.challenge))
     return refuse(Refusal::Ceremony, "challenge mismatch");
-  if (!listed(rp.origins, c->origin)) return refuse(Refusal::Ceremony, "origin " + c->origin);
+  if (!listed(rp.origins, c->origin))
+    return refuse(Refusal::Ceremony, "origin " + shown(c->origin));
   if (c->cross_origin || c->top_origin) {
     // Only pages the relying party expects to frame a ceremony (none unless configured).
     if (rp.top_origins.empty()) return refuse(Refusal::Ceremony, "cross-origin ceremony");
     if (c->top_origin && !listed(rp.top_origins, *c->top_origin))
-      return refuse(Refusal::Ceremony, "top origin " + *c->top_origin);
+      return refuse(Refusal::Ceremony, "top origin " + shown(*c->top_origin));
   }
   return c;
 }

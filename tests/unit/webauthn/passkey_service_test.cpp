@@ -167,7 +167,8 @@ TEST_F(PasskeyRules, RegistersAsAFactorAndSignsInWithAmrByKind) {
   auto in = passkeys_.login(device_.get(options(passkeys_.loginOptions())), client_);
   ASSERT_TRUE(in) << in.error().detail;
   EXPECT_EQ(in->user.id, user_.id);
-  EXPECT_EQ(in->grant.amr, std::vector<std::string>{"hwk"});  // device-bound
+  // Device-bound by its own word only (no attestation chained to a trust store): software.
+  EXPECT_EQ(in->grant.amr, std::vector<std::string>{"swk"});
 }
 
 TEST_F(PasskeyRules, AChallengeLivesFiveMinutes) {
@@ -228,7 +229,7 @@ TEST_F(PasskeyRules, TheSecondFactorNamesPasswordAndKey) {
   auto done = passkeys_.secondFactor(
       token, device_.get(options(passkeys_.secondFactorOptions(token, client_))), client_);
   ASSERT_TRUE(done) << done.error().detail;
-  EXPECT_EQ(done->grant.amr, (std::vector<std::string>{"pwd", "hwk"}));
+  EXPECT_EQ(done->grant.amr, (std::vector<std::string>{"pwd", "swk"}));
   // The mfa_token is spent.
   EXPECT_EQ(passkeys_.secondFactorOptions(token, client_).error().code, Errc::InvalidMfaCode);
 }

@@ -1,0 +1,47 @@
+#include "webauthn/cose.hpp"
+
+#include <gtest/gtest.h>
+
+#include "support/vectors.hpp"
+
+namespace gatehouse::webauthn {
+namespace {
+
+using testing::unhex;
+
+// {1: 1, 3: -8, -1: 6, -2: x}
+std::string okp(const std::string& x) { return unhex("a4010103272006215820") + x; }
+
+TEST(CoseKeys, Ed25519KeysOfSmallOrderOrNonCanonicalAreRefused) {
+  // The W3C packed Ed25519 vector's key (any ordinary key) is taken.
+  ASSERT_TRUE(coseKeyFromBytes(
+      okp(unhex("a9ab6e4a6e0e1b0d63e1ea9f17e9f71e7ac0fd19ff2d2f0bd3c7ec4bd7d7a69f"))));
+  const std::vector<std::string> weak{
+      std::string(32, '\0'),                                                      // order 4
+      unhex("01") + std::string(31, '\0'),                                        // identity
+      unhex("0000000000000000000000000000000000000000000000000000000000000080"),  // -0
+      unhex("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"),  // order 8
+      unhex("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85"),
+      unhex("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"),
+      unhex("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa"),
+      unhex("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),  // p-1
+      unhex("edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),  // p
+      unhex("eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"),  // p+1, sign
+  };
+  for (const auto& x : weak) {
+    auto key = coseKeyFromBytes(okp(x));
+    ASSERT_FALSE(key);
+    EXPECT_NE(key.error().message.find("small order"), std::string::npos);
+  }
+}
+
+TEST(CoseKeys, AnAlgorithmIsBoundToItsKeyTypeAndCurve) {
+  // EdDSA named on an EC2 key, ES256 on an OKP key, an unknown alg, a missing coordinate.
+  EXPECT_FALSE(coseKeyFromBytes(unhex("a40102032720012158200000")));
+  EXPECT_FALSE(coseKeyFromBytes(unhex("a4010103262006215820") + std::string(32, '\x11')));
+  EXPECT_FALSE(coseKeyFromBytes(unhex("a401010338ff2006215820") + std::string(32, '\x11')));
+  EXPECT_FALSE(coseKeyFromBytes(unhex("a3010103272006")));
+}
+
+}  // namespace
+}  // namespace gatehouse::webauthn
