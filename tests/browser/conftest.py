@@ -45,9 +45,10 @@ def driver():
         "--disable-sync",
         "--disable-extensions",
         "--no-proxy-server",
-        # Loopback only: no host name resolves (the tests use 127.0.0.1), so a page that reaches
-        # for a CDN shows up as a console error instead of quietly working.
-        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+        # Loopback only: no host name resolves but localhost (the tests use 127.0.0.1, and
+        # localhost where WebAuthn needs a domain for its RP ID), so a page that reaches for a CDN
+        # shows up as a console error instead of quietly working.
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
     ):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
