@@ -13,4 +13,8 @@ else
 fi
 cmake --preset release -DGATEHOUSE_TESTS=OFF -DGATEHOUSE_BENCH=OFF >/dev/null
 cmake --build --preset release --target gatehouse
+# Passkeys need a host name, not an IP address: the quick start's public URL is localhost.
+if [[ -z "${GATEHOUSE_PUBLIC_URL:-}" && -z "${GATEHOUSE_LISTEN:-}" && -z "${GATEHOUSE_CONFIG_FILE:-}" ]]; then
+  export GATEHOUSE_PUBLIC_URL=http://localhost:8000
+fi
 exec build/release/src/app/gatehouse serve "$@"

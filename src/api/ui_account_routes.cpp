@@ -62,10 +62,14 @@ http::Response accountPage(Call& c, int status, std::string_view notice, std::st
   json::array passkeys;
   for (const auto& f : listed->confirmed) {
     if (f.type == "webauthn") {
-      const bool synced = f.passkey.find("\"be\":true") != std::string::npos;
+      boost::system::error_code ec;
+      const json::value record = json::parse(f.passkey, ec);
+      const json::value* be =
+          !ec && record.is_object() ? record.get_object().if_contains("be") : nullptr;
+      const bool can_sync = be != nullptr && be->is_bool() && be->get_bool();
       passkeys.push_back(json::object{{"id", f.id},
                                       {"name", f.name},
-                                      {"kind", synced ? "synced" : "this device only"},
+                                      {"kind", can_sync ? "can sync" : "this device only"},
                                       {"created", when(f.created_at)},
                                       {"last_used", maybe(f.last_used_at)}});
       continue;

@@ -278,8 +278,8 @@ void addWebauthnRoutes(RouteTable& t) {
          .summary = "Sign in with a passkey",
          .tag = tag,
          .description = "The browser's credential.toJSON() from navigator.credentials.get. The "
-                        "tokens carry amr [\"hwk\"] (a device-bound passkey) or [\"swk\"] (a "
-                        "synced one) and auth_time.",
+                        "tokens carry auth_time and amr [\"hwk\"] (a device-bound passkey whose "
+                        "attestation chained to WEBAUTHN_TRUST_STORE) or [\"swk\"] (any other).",
          .body = BodyKind::Json,
          .body_schema = "PasskeyCredentialRequest",
          .replies = {{200, "A new session", "TokenPair"},

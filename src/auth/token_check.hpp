@@ -51,7 +51,8 @@ class TokenCheck {
   // it (an API key), so a change racing that creation cannot leave the creation behind.
   [[nodiscard]] Result<void> stillValid(const Principal& who);
   // RFC 9470 step-up: the token's auth_time at most `max_age` seconds old and, when the user has
-  // a second factor, its amr holding "otp" (a recovery code does not count). StepUpRequired
+  // a second factor, its amr holding one ("otp", or a passkey's "hwk"/"swk"; a recovery code
+  // does not count). StepUpRequired
   // (carrying max_age) otherwise, and always for API keys.
   [[nodiscard]] Result<void> stepUp(const Principal& who, std::int64_t max_age) const;
 

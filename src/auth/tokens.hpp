@@ -24,8 +24,9 @@ struct TokenPair {
 // a refresh never widens the scope nor freshens the proof.
 struct Grant {
   std::optional<std::vector<std::string>> scope;  // narrowed at login (RFC 6749 §6)
-  std::vector<std::string> amr;                   // RFC 8176 methods: "pwd", "otp", "rc", "ext"
-  std::int64_t auth_time = 0;                     // when (Unix seconds); 0 = unknown
+  // RFC 8176 methods: "pwd", "otp", "rc", "ext", and "hwk" / "swk" (a passkey)
+  std::vector<std::string> amr;
+  std::int64_t auth_time = 0;  // when (Unix seconds); 0 = unknown
 };
 
 struct TokenSettings {

@@ -251,8 +251,13 @@ const std::map<std::string, std::string>& variables() {
        "discouraged; passwordless sign-in always requires it"},
       {"WEBAUTHN_ATTESTATION",
        "none (default: any authenticator) or direct (only attested by WEBAUTHN_TRUST_STORE)"},
-      {"WEBAUTHN_TRUST_STORE", "PEM file of attestation root certificates (with direct)"},
-      {"WEBAUTHN_RATE_LIMIT", "passkey registrations (options and answers) per session (30/minute)"},
+      {"WEBAUTHN_TRUST_STORE",
+       "PEM file of attestation root certificates: attestation is asked for, and hwk given to "
+       "device-bound keys it attests (required with direct)"},
+      {"WEBAUTHN_ALGORITHMS",
+       "comma-separated passkey algorithms allowed, of ES256, EdDSA, RS256, ES384, ES512 (all)"},
+      {"WEBAUTHN_RATE_LIMIT",
+       "passkey registrations (options and answers) per session (30/minute)"},
       {"OIDC_LINK_VERIFIED_EMAIL",
        "link a new external identity to the account with its email when the provider says the "
        "email is verified (true)"},
@@ -626,8 +631,9 @@ core::Result<Config> load(const Lookup& lookup) {
                              std::isdigit(static_cast<unsigned char>(ch)) != 0 || ch == '.' ||
                              ch == '-';
                     });
-    if (!ok)
-      r.fail("WEBAUTHN_RP_ID", "a lower-case host name such as example.com");
+    const bool address = d.find_first_not_of("0123456789.") == std::string_view::npos;
+    if (!ok || address)
+      r.fail("WEBAUTHN_RP_ID", "a lower-case host name such as example.com (not an IP address)");
     else
       c.webauthn_rp_id = *v;
   }
@@ -650,6 +656,16 @@ core::Result<Config> load(const Lookup& lookup) {
       c.webauthn_attestation_direct = *v == "direct";
   }
   r.text("WEBAUTHN_TRUST_STORE", c.webauthn_trust_store);
+  if (auto v = r.raw("WEBAUTHN_ALGORITHMS")) {
+    static const std::vector<std::string> kKnown{"ES256", "EdDSA", "RS256", "ES384", "ES512"};
+    for (const std::string& name : commaList(*v)) {
+      if (std::find(kKnown.begin(), kKnown.end(), name) == kKnown.end())
+        r.fail("WEBAUTHN_ALGORITHMS", "each of ES256, EdDSA, RS256, ES384, ES512; got " + name);
+      else
+        c.webauthn_algorithms.push_back(name);
+    }
+    if (c.webauthn_algorithms.empty()) r.fail("WEBAUTHN_ALGORITHMS", "names no algorithm");
+  }
   if (c.webauthn_attestation_direct && c.webauthn_trust_store.empty())
     r.fail("WEBAUTHN_TRUST_STORE", "is required with WEBAUTHN_ATTESTATION=direct");
   if (auto v = r.raw("SESSION_COOKIE_DOMAIN")) {

@@ -110,8 +110,8 @@ struct Config {
 
   RateLimit login_rate_limit{5, std::chrono::seconds(60)};
   RateLimit register_rate_limit{3, std::chrono::seconds(60)};
-  RateLimit refresh_rate_limit{30, std::chrono::seconds(60)};  // per session
-  RateLimit mfa_rate_limit{5, std::chrono::seconds(15 * 60)};  // per account
+  RateLimit refresh_rate_limit{30, std::chrono::seconds(60)};   // per session
+  RateLimit mfa_rate_limit{5, std::chrono::seconds(15 * 60)};   // per account
   RateLimit webauthn_rate_limit{30, std::chrono::seconds(60)};  // passkey registrations per session
   // Gatehouse as an OpenID Provider: requests to /oauth2/authorize, consent, token, revoke and
   // introspect per client address, each endpoint counted apart.
@@ -158,7 +158,8 @@ struct Config {
   std::optional<std::string> webauthn_rp_name;           // default: BRAND_NAME
   std::string webauthn_user_verification = "preferred";  // required | preferred | discouraged
   bool webauthn_attestation_direct = false;              // WEBAUTHN_ATTESTATION=direct
-  std::string webauthn_trust_store;                      // PEM roots, required with direct
+  std::vector<std::string> webauthn_algorithms;  // WEBAUTHN_ALGORITHMS; empty: every supported
+  std::string webauthn_trust_store;              // PEM roots, required with direct
 
   HttpLimits http;
   bool log_json = false;

@@ -28,6 +28,7 @@ constexpr std::int64_t kCrvP384 = 2;
 constexpr std::int64_t kCrvP521 = 3;
 constexpr std::int64_t kCrvEd25519 = 6;
 constexpr int kMinRsaBits = 2048;
+constexpr int kMaxRsaBits = 8192;  // its COSE key stays within the stored key's decoding limit
 
 core::Error invalid(std::string why) {
   return core::Error{core::Errc::InvalidArgument, "COSE key: " + std::move(why)};
@@ -185,8 +186,8 @@ core::Result<CoseKey> coseKeyFrom(const cbor::Value& map) {
   if (n == nullptr || e == nullptr) return tl::unexpected(invalid("RSA key without n or e"));
   auto key = crypto::rsaFromComponents({*n, *e, {}, {}, {}, {}, {}, {}});
   if (!key) return tl::unexpected(invalid(key.error().message));
-  if (crypto::keyBits(key->get()) < kMinRsaBits)
-    return tl::unexpected(invalid("RSA key shorter than 2048 bits"));
+  if (crypto::keyBits(key->get()) < kMinRsaBits || crypto::keyBits(key->get()) > kMaxRsaBits)
+    return tl::unexpected(invalid("RSA key outside 2048 to 8192 bits"));
   return CoseKey{*alg, std::move(*key)};
 }
 

@@ -102,6 +102,7 @@ struct Parts {
   std::string signature;
   std::optional<std::string> user_handle;
   json::array transports;
+  std::optional<bool> discoverable;  // clientExtensionResults.credProps.rk, when the browser says
 };
 
 std::optional<std::string> decodedMember(const json::object& o, std::string_view key,
@@ -134,6 +135,13 @@ tl::expected<Parts, std::string> partsOf(const json::value& credential, bool reg
   p.raw_id = std::move(*raw_id);
   p.client_data_json = std::move(*client_data);
   if (registration) {
+    if (const auto* ext = c.if_contains("clientExtensionResults");
+        ext != nullptr && ext->is_object()) {
+      const auto* props = ext->get_object().if_contains("credProps");
+      const auto* rk =
+          props != nullptr && props->is_object() ? props->get_object().if_contains("rk") : nullptr;
+      if (rk != nullptr && rk->is_bool()) p.discoverable = rk->get_bool();
+    }
     auto object = decodedMember(r, "attestationObject", kMaxAttestationChars);
     if (!object) return tl::unexpected(std::string("attestationObject malformed or too large"));
     p.attestation_object = std::move(*object);
@@ -206,6 +214,11 @@ json::object passkeyJson(const Passkey& pk) {
       {"aaguid", str("aaguid")},
       {"backup_eligible", boolAt(pk.record, "be")},
       {"backed_up", boolAt(pk.record, "bs")},
+      {"discoverable",
+       [&]() -> json::value {
+         const auto* d = pk.record.if_contains("discoverable");
+         return d != nullptr && d->is_bool() ? *d : json::value(nullptr);
+       }()},
       {"transports", transports != nullptr && transports->is_array() ? *transports : json::array{}},
       {"attestation", str("attestation")}};
 }
@@ -272,7 +285,8 @@ auth::Result<json::object> PasskeyService::registrationOptions(const store::User
   json::array params;
   for (const CoseAlg a : d_.settings.rp.algorithms)
     params.push_back(json::object{{"type", "public-key"}, {"alg", static_cast<std::int64_t>(a)}});
-  const bool direct = d_.settings.rp.attestation == AttestationPolicy::Direct;
+  // Attestation is asked for when something can check it (a trust store).
+  const bool direct = d_.settings.rp.trust != nullptr;
   return json::object{
       {"challenge", core::base64urlEncode(*challenge)},
       {"rp", json::object{{"id", d_.settings.rp.rp_id}, {"name", d_.settings.rp_name}}},
@@ -325,7 +339,9 @@ auth::Result<Registered> PasskeyService::registerPasskey(const store::User& user
                    {"transports", parts->transports},
                    {"attestation", made->attestation.fmt},
                    {"attestation_type", made->attestation.type},
-                   {"attestation_trusted", made->attestation.trusted}};
+                   {"attestation_trusted", made->attestation.trusted},
+                   {"discoverable", parts->discoverable ? json::value(*parts->discoverable)
+                                                        : json::value(nullptr)}};
   if (name.empty()) name = "Passkey";
   if (name.size() > kMaxNameBytes) name.resize(kMaxNameBytes);
   store::MfaFactor factor;
@@ -433,11 +449,16 @@ auth::Result<Passkey> PasskeyService::assertWith(const json::value& credential, 
     return refused(refusalName(verified.error().refusal), verified.error().detail);
   }
   (*rec)["bs"] = verified->backed_up;
+  if (verified->user_verified) (*rec)["uv"] = true;  // §7.2 step 24: uvInitialized
   const std::string updated = json::serialize(*rec);
   const std::int64_t now = d_.clock.unixSeconds();
   auto used = d_.store.mfa().useSignCount(factor.id, verified->sign_count, updated, now);
   if (!used) return tl::unexpected(auth::storeFailure(used.error()));
   if (!*used) {
+    // Removed meanwhile is no clone.
+    auto still = d_.store.mfa().find(factor.id);
+    if (!still) return tl::unexpected(auth::storeFailure(still.error()));
+    if (!*still) return refused("unknown_credential", "removed while in use");
     // Another use with a higher count won the race: the same counter twice is a clone's mark.
     d_.metrics.mfa(metrics::Registry::Mfa::Replayed);
     record("passkey.cloned", client, std::nullopt, factor.user_id,

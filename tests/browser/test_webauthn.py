@@ -258,6 +258,7 @@ def test_register_a_passkey_through_the_api_both_verifiers_agree(gate, authentic
     assert passkey["attestation"] == "none", passkey
     # The virtual authenticator's key is device-bound: not backup eligible, not backed up.
     assert passkey["backup_eligible"] is False and passkey["backed_up"] is False, passkey
+    assert passkey["discoverable"] is True, passkey  # credProps from the browser
     assert passkey["backup_eligible"] is (second["deviceType"] == "multiDevice"), (passkey, second)
     assert str(passkey["aaguid"]).replace("-", "").lower() == CHROMIUM_AAGUID.replace("-", ""), passkey
     assert "internal" in passkey["transports"], passkey

@@ -31,7 +31,8 @@ from webauthn_support import (AT, ED, ES256, ES384, ES512, EDDSA, PS256, RS256, 
                               Authenticator, Client, b64u, b64u_decode, cbor, sha256)
 
 TOKEN_PAIR_KEYS = {"access_token", "refresh_token", "token_type", "expires_in"}
-PASSKEY_KEYS = {"id", "type", "name", "created_at", "last_used_at", "aaguid", "backup_eligible",
+PASSKEY_KEYS = {"id", "type", "name", "created_at", "last_used_at", "aaguid", "discoverable",
+                "backup_eligible",
                 "backed_up", "transports", "attestation"}
 FACTOR_KEYS = {"id", "type", "name", "created_at", "last_used_at"}  # an item of GET /auth/mfa
 INVALID_PASSKEY_400 = (400, {"detail": "Invalid passkey"})
@@ -1780,3 +1781,44 @@ def test_a_six_digit_code_of_a_passkey_only_user_is_just_a_wrong_code(shared):
                       json={"mfa_token": password_step(shared, u.name), "code": "123456"})
     refused(r, INVALID_CODE)
     assert "does not open" not in shared.log_text()[len(before):]
+
+
+# --- the whole-change review's findings -----------------------------------------------------------
+
+def test_an_ip_address_public_url_turns_passkeys_off(make_server):
+    """Browsers refuse an IP address as RP ID: no ceremony is offered, the server says why."""
+    s = wa_server(make_server, host="127.0.0.1")
+    r = post(s, "/auth/webauthn/login/options")
+    assert r.status_code == 503, (r.status_code, body_of(r))
+    page = requests.get(f"http://127.0.0.1:{s.port}/ui/login").text
+    assert "passkey-signin" not in page
+    assert "passkeys are off" in s.log_text()
+
+
+def test_the_allowed_algorithms_can_be_narrowed(make_server):
+    s = wa_server(make_server, {"WEBAUTHN_ALGORITHMS": "ES256"})
+    u = new_user(s)
+    opts = registration_options(s, u.token)
+    assert [p["alg"] for p in opts["pubKeyCredParams"]] == [-7], opts
+    # A client that ignores the offered list: the server refuses what it did not offer.
+    widened = dict(opts, pubKeyCredParams=[{"type": "public-key", "alg": -8}])
+    made, _ = s.client.create(Authenticator(alg=EDDSA), widened)
+    refused(finish_registration(s, u.token, made), INVALID_PASSKEY_400)
+    add_passkey(s, u.token, Authenticator(alg=ES256))
+
+
+def test_a_trust_store_without_direct_asks_for_attestation_and_proves_hardware(make_server, tmp_path):
+    ca = AttestationCA()
+    store = str(tmp_path / "roots.pem")
+    ca.write_trust_store(store)
+    s = wa_server(make_server, {"WEBAUTHN_TRUST_STORE": store})
+    u = new_user(s)
+    assert registration_options(s, u.token)["attestation"] == "direct"
+    attested = Authenticator(attestation="x5c", ca=ca)
+    _, cred = add_passkey(s, u.token, attested)
+    assert claims(assert_token_pair(passwordless(s, attested, cred))["access_token"])["amr"] == ["hwk"]
+    # Unattested is still welcome under WEBAUTHN_ATTESTATION=none, as software-secured.
+    v = new_user(s)
+    plain = Authenticator()
+    _, cred = add_passkey(s, v.token, plain)
+    assert claims(assert_token_pair(passwordless(s, plain, cred))["access_token"])["amr"] == ["swk"]

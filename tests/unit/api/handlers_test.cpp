@@ -30,6 +30,7 @@ class Handlers : public ::testing::Test {
                              {"REGISTER_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
                              {"REFRESH_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
                              {"MFA_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
+                             {"WEBAUTHN_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
                              {"OP_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
                              {"EMAIL_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
                              {"EMAIL_IP_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
