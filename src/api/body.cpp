@@ -94,10 +94,8 @@ std::optional<boost::json::value> Body::requiredObject(const std::string& name,
       missing(name);
       return std::nullopt;
     }
-    auto parsed = text->size() <= max_bytes
-                      ? core::parseStrictJson(*text, {.max_bytes = max_bytes, .max_depth = 8})
-                      : core::Result<boost::json::value>(
-                            tl::unexpected(core::Error{core::Errc::InvalidArgument, "too large"}));
+    // parseStrictJson refuses text over max_bytes before it parses.
+    auto parsed = core::parseStrictJson(*text, {.max_bytes = max_bytes, .max_depth = 8});
     if (!parsed || !parsed->is_object()) {
       wrongType(name, "dict");
       return std::nullopt;

@@ -265,19 +265,21 @@ http::Response mfaRequired(mfa::MfaService& mfa, const auth::SignedIn& who,
       401, boost::json::object{
                {"detail", "MFA required"}, {"mfa_token", *token}, {"methods", std::move(methods)}});
   res.set("WWW-Authenticate", "Bearer");
-  res.set("Cache-Control", "no-store");
-  res.set("Pragma", "no-cache");
-  return res;
+  return noStore(std::move(res));
+}
+
+http::Response noStore(http::Response response) {
+  response.set("Cache-Control", "no-store");
+  response.set("Pragma", "no-cache");
+  return response;
 }
 
 http::Response tokenResponse(int status, const auth::TokenPair& pair) {
-  auto r = http::Response::json(status, boost::json::object{{"access_token", pair.access_token},
-                                                            {"refresh_token", pair.refresh_token},
-                                                            {"token_type", "bearer"},
-                                                            {"expires_in", pair.expires_in}});
-  r.set("Cache-Control", "no-store");
-  r.set("Pragma", "no-cache");
-  return r;
+  return noStore(
+      http::Response::json(status, boost::json::object{{"access_token", pair.access_token},
+                                                       {"refresh_token", pair.refresh_token},
+                                                       {"token_type", "bearer"},
+                                                       {"expires_in", pair.expires_in}}));
 }
 
 }  // namespace gatehouse::api

@@ -21,12 +21,6 @@ json::array codesJson(const std::vector<std::string>& codes) {
   return out;
 }
 
-http::Response noStore(http::Response r) {
-  r.set("Cache-Control", "no-store");
-  r.set("Pragma", "no-cache");
-  return r;
-}
-
 http::Response verify(Call& c) {
   Body& body = *c.body;
   body.forbidOthers({"mfa_token", "code"});

@@ -129,6 +129,8 @@ boost::json::object userJson(const store::User& user);
 // provider) was right and the session waits for the second factor (POST /auth/mfa/verify).
 http::Response mfaRequired(mfa::MfaService& mfa, const auth::SignedIn& who,
                            const auth::ClientInfo& client, const http::Request& request);
+// `response` with Cache-Control: no-store and Pragma: no-cache: it carries a secret.
+http::Response noStore(http::Response response);
 // TokenPair with Cache-Control: no-store and Pragma: no-cache (RFC 6749 §5.1).
 http::Response tokenResponse(int status, const auth::TokenPair& pair);
 

@@ -62,11 +62,7 @@ http::Response accountPage(Call& c, int status, std::string_view notice, std::st
   json::array passkeys;
   for (const auto& f : listed->confirmed) {
     if (f.type == "webauthn") {
-      boost::system::error_code ec;
-      const json::value record = json::parse(f.passkey, ec);
-      const json::value* be =
-          !ec && record.is_object() ? record.get_object().if_contains("be") : nullptr;
-      const bool can_sync = be != nullptr && be->is_bool() && be->get_bool();
+      const bool can_sync = webauthn::canSync(webauthn::passkeyOf(f));
       passkeys.push_back(json::object{{"id", f.id},
                                       {"name", f.name},
                                       {"kind", can_sync ? "can sync" : "this device only"},

@@ -20,12 +20,6 @@ using http::Lane;
 constexpr std::size_t kMaxName = 64;
 constexpr std::size_t kMaxCredentialJson = 64 * 1024;
 
-http::Response noStore(http::Response r) {
-  r.set("Cache-Control", "no-store");
-  r.set("Pragma", "no-cache");
-  return r;
-}
-
 http::Response options(const auth::Result<json::object>& made, const http::Request& request) {
   if (!made) return errorResponse(made.error(), request);
   return noStore(http::Response::json(200, json::object{{"publicKey", *made}}));

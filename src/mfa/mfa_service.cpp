@@ -260,30 +260,45 @@ std::vector<std::string> MfaService::methods(std::int64_t user_id) {
   return out;
 }
 
+auth::Result<MfaService::Pending> MfaService::openPending(const std::string& state,
+                                                          const auth::ClientInfo& client,
+                                                          bool spending) {
+  auto parsed = core::parseStrictJson(state);
+  if (!parsed || !parsed->is_object()) return fail(Errc::Internal, "unreadable mfa_token state");
+  json::object pending = std::move(parsed->get_object());
+  const auto* uid = pending.if_contains("u");
+  const auto* fingerprint = pending.if_contains("c");
+  const auto* tva = pending.if_contains("tva");
+  const auto* exp = pending.if_contains("exp");
+  if (uid == nullptr || !uid->is_int64() || fingerprint == nullptr || !fingerprint->is_string() ||
+      tva == nullptr || !tva->is_int64() || exp == nullptr || !exp->is_int64())
+    return fail(Errc::Internal, "unreadable mfa_token state");
+  const std::int64_t user_id = uid->get_int64();
+  // Bound to the client of the password step: elsewhere the token is spent, not usable.
+  if (!crypto::constantTimeEquals(fingerprint->get_string(), clientFingerprint(client))) {
+    if (spending) record("mfa.failed", client, std::nullopt, user_id, {{"reason", "other_client"}});
+    return fail(Errc::InvalidMfaCode, "mfa_token presented by another client");
+  }
+  auto user = d_.store.users().findById(user_id);
+  if (!user) return tl::unexpected(auth::storeFailure(user.error()));
+  // A password change or deactivation since the password step voids it.
+  if (!*user || !(*user)->is_active || (*user)->tokens_valid_after != tva->get_int64())
+    return fail(Errc::InvalidMfaCode, "account changed since the password step");
+  const std::int64_t expires = exp->get_int64();
+  return Pending{std::move(**user), std::move(pending), expires};
+}
+
 auth::Result<store::User> MfaService::pendingUser(std::string_view mfa_token,
                                                   const auth::ClientInfo& client) {
   if (mfa_token.empty() || mfa_token.size() > 256)
     return fail(Errc::InvalidMfaCode, "malformed mfa_token");
-  const std::int64_t now = d_.clock.unixSeconds();
-  auto seen = d_.once.peek("mfa:" + core::hexEncode(crypto::sha256(mfa_token)), now);
+  auto seen =
+      d_.once.peek("mfa:" + core::hexEncode(crypto::sha256(mfa_token)), d_.clock.unixSeconds());
   if (!seen) return fail(Errc::Unavailable, seen.error().message);
   if (!*seen) return fail(Errc::InvalidMfaCode, "unknown, used or expired mfa_token");
-  auto parsed = core::parseStrictJson(**seen);
-  if (!parsed || !parsed->is_object()) return fail(Errc::Internal, "unreadable mfa_token state");
-  const json::object& pending = parsed->get_object();
-  const auto* uid = pending.if_contains("u");
-  const auto* fingerprint = pending.if_contains("c");
-  const auto* tva = pending.if_contains("tva");
-  if (uid == nullptr || !uid->is_int64() || fingerprint == nullptr || !fingerprint->is_string() ||
-      tva == nullptr || !tva->is_int64())
-    return fail(Errc::Internal, "unreadable mfa_token state");
-  if (!crypto::constantTimeEquals(fingerprint->get_string(), clientFingerprint(client)))
-    return fail(Errc::InvalidMfaCode, "mfa_token presented by another client");
-  auto user = d_.store.users().findById(uid->get_int64());
-  if (!user) return tl::unexpected(auth::storeFailure(user.error()));
-  if (!*user || !(*user)->is_active || (*user)->tokens_valid_after != tva->get_int64())
-    return fail(Errc::InvalidMfaCode, "account changed since the password step");
-  return std::move(**user);
+  auto pending = openPending(**seen, client, false);
+  if (!pending) return tl::unexpected(pending.error());
+  return std::move(pending->user);
 }
 
 auth::Result<auth::SignedIn> MfaService::verifyWith(std::string_view mfa_token,
@@ -297,32 +312,16 @@ auth::Result<auth::SignedIn> MfaService::verifyWith(std::string_view mfa_token,
   auto taken = d_.once.take(key, now);
   if (!taken) return fail(Errc::Unavailable, taken.error().message);
   if (!*taken) return fail(Errc::InvalidMfaCode, "unknown, used or expired mfa_token");
-  auto parsed = core::parseStrictJson(**taken);
-  if (!parsed || !parsed->is_object()) return fail(Errc::Internal, "unreadable mfa_token state");
-  const json::object& pending = parsed->get_object();
-  const auto* uid = pending.if_contains("u");
-  const auto* fingerprint = pending.if_contains("c");
-  const auto* tva = pending.if_contains("tva");
-  const auto* exp = pending.if_contains("exp");
-  if (uid == nullptr || !uid->is_int64() || fingerprint == nullptr || !fingerprint->is_string() ||
-      tva == nullptr || !tva->is_int64() || exp == nullptr || !exp->is_int64())
-    return fail(Errc::Internal, "unreadable mfa_token state");
-  const std::int64_t user_id = uid->get_int64();
-  // Bound to the client of the password step: elsewhere the token is spent, not usable.
-  if (!crypto::constantTimeEquals(fingerprint->get_string(), clientFingerprint(client))) {
-    record("mfa.failed", client, std::nullopt, user_id, {{"reason", "other_client"}});
-    return fail(Errc::InvalidMfaCode, "mfa_token presented by another client");
-  }
-  auto user = d_.store.users().findById(user_id);
-  if (!user) return tl::unexpected(auth::storeFailure(user.error()));
-  // A password change or deactivation since the password step voids it.
-  if (!*user || !(*user)->is_active || (*user)->tokens_valid_after != tva->get_int64())
-    return fail(Errc::InvalidMfaCode, "account changed since the password step");
-  auto method = prove(**user);
+  auto opened = openPending(**taken, client, true);
+  if (!opened) return tl::unexpected(opened.error());
+  store::User user = std::move(opened->user);
+  const std::int64_t user_id = user.id;
+  const json::object& pending = opened->state;
+  auto method = prove(user);
   if (!method) {
     // A mistyped code may be typed again with the same token, within its five minutes (also after
     // a 429, once Retry-After has passed); every attempt counted against MFA_RATE_LIMIT.
-    const std::int64_t left = exp->get_int64() - now;
+    const std::int64_t left = opened->expires - now;
     if ((method.error().code == Errc::InvalidMfaCode || method.error().code == Errc::RateLimited) &&
         left > 0) {
       auto back = d_.once.putIfAbsent(key, **taken, std::chrono::seconds(left), now);
@@ -332,7 +331,7 @@ auth::Result<auth::SignedIn> MfaService::verifyWith(std::string_view mfa_token,
     return tl::unexpected(method.error());
   }
   std::optional<std::vector<std::string>> scope;
-  std::vector<std::string> scopes = d_.policy.permissionsOf((*user)->role);
+  std::vector<std::string> scopes = d_.policy.permissionsOf(user.role);
   if (const auto* s = pending.if_contains("scope"); s != nullptr && s->is_array()) {
     std::vector<std::string> asked;
     for (const auto& v : s->get_array()) {
@@ -349,7 +348,7 @@ auth::Result<auth::SignedIn> MfaService::verifyWith(std::string_view mfa_token,
   d_.metrics.loginSucceeded();
   record("login.succeeded", client, user_id, user_id, {{"method", first + "+" + *method}});
   return auth::SignedIn{
-      std::move(**user), std::move(scopes), {std::move(scope), {first, *method}, now}};
+      std::move(user), std::move(scopes), {std::move(scope), {first, *method}, now}};
 }
 
 auth::Result<std::string> MfaService::check(const store::User& user, std::string_view code,

@@ -125,6 +125,15 @@ class MfaService {
                                                 const auth::ClientInfo& client);
 
  private:
+  // A pending sign-in's state (the mfa_token's value), checked: its client (another client is
+  // audited when `spending`), its user still active and unchanged since the first step.
+  struct Pending {
+    store::User user;
+    boost::json::object state;
+    std::int64_t expires = 0;
+  };
+  [[nodiscard]] auth::Result<Pending> openPending(const std::string& state,
+                                                  const auth::ClientInfo& client, bool spending);
   [[nodiscard]] auth::Result<std::vector<std::string>> freshCodes(std::int64_t user_id,
                                                                   std::vector<std::string>& hashes);
   std::string codeHash(std::int64_t user_id, std::string_view code) const;

@@ -6,6 +6,7 @@
 
 #include <openssl/ecdsa.h>
 
+#include "core/base64url.hpp"
 #include "crypto/pkey.hpp"
 #include "crypto/signature.hpp"
 
@@ -93,17 +94,13 @@ std::optional<std::string> derToP1363(std::string_view der, std::size_t field) {
 bool weakEd25519(std::string_view x) {
   std::string y(x);
   y.back() = static_cast<char>(y.back() & 0x7F);  // the sign of x aside
-  const auto hex = [](std::string_view h) {
-    std::string out;
-    for (std::size_t i = 0; i + 1 < h.size(); i += 2)
-      out.push_back(static_cast<char>(std::stoi(std::string(h.substr(i, 2)), nullptr, 16)));
-    return out;
-  };
   static const std::array<std::string, 4> kSmallOrder{
-      std::string(32, '\0'),                                                    // order 4
-      std::string("\x01") + std::string(31, '\0'),                              // order 1
-      hex("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"),  // order 8
-      hex("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"),  // order 8
+      std::string(32, '\0'),                        // order 4
+      std::string("\x01") + std::string(31, '\0'),  // order 1
+      core::hexDecode("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05")
+          .value(),  // order 8
+      core::hexDecode("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a")
+          .value(),  // order 8
   };
   if (std::find(kSmallOrder.begin(), kSmallOrder.end(), y) != kSmallOrder.end()) return true;
   // y = p - 1 (order 2) and y >= p: the low byte at least 0xec, every other 0xff, the top 0x7f.

@@ -176,6 +176,11 @@ std::optional<json::object> recordOf(const store::MfaFactor& f) {
   return std::move(parsed->get_object());
 }
 
+// Registration and reauthentication challenges belong to one user's session.
+std::string sessionBinding(std::int64_t user_id, std::string_view sid) {
+  return "u:" + std::to_string(user_id) + ":" + std::string(sid);
+}
+
 bool boolAt(const json::object& o, std::string_view key) {
   const auto* v = o.if_contains(key);
   return v != nullptr && v->is_bool() && v->get_bool();
@@ -189,6 +194,13 @@ json::object descriptor(const Passkey& pk) {
 }
 
 }  // namespace
+
+Passkey passkeyOf(store::MfaFactor factor) {
+  auto rec = recordOf(factor);
+  return Passkey{std::move(factor), rec ? std::move(*rec) : json::object{}};
+}
+
+bool canSync(const Passkey& passkey) { return boolAt(passkey.record, "be"); }
 
 std::string_view amrOf(const Passkey& passkey) {
   // Only what is proven: a key the authenticator says never leaves it (backup eligibility clear)
@@ -275,8 +287,7 @@ auth::Result<void> PasskeyService::spendChallenge(std::string_view client_data_j
 
 auth::Result<json::object> PasskeyService::registrationOptions(const store::User& user,
                                                                std::string_view sid) {
-  auto challenge =
-      newChallenge(Ceremony::Register, "u:" + std::to_string(user.id) + ":" + std::string(sid));
+  auto challenge = newChallenge(Ceremony::Register, sessionBinding(user.id, sid));
   if (!challenge) return tl::unexpected(challenge.error());
   auto mine = list(user.id);
   if (!mine) return tl::unexpected(mine.error());
@@ -318,9 +329,8 @@ auth::Result<Registered> PasskeyService::registerPasskey(const store::User& user
   auto parts = partsOf(credential, true);
   if (!parts) return refused("malformed", parts.error());
   std::string challenge;
-  if (auto spent =
-          spendChallenge(parts->client_data_json, Ceremony::Register,
-                         "u:" + std::to_string(user.id) + ":" + std::string(sid), challenge);
+  if (auto spent = spendChallenge(parts->client_data_json, Ceremony::Register,
+                                  sessionBinding(user.id, sid), challenge);
       !spent) {
     if (spent.error().code == Errc::Unavailable) return tl::unexpected(spent.error());
     return refused("challenge", spent.error().detail);
@@ -375,15 +385,14 @@ auth::Result<Registered> PasskeyService::registerPasskey(const store::User& user
   return out;
 }
 
-auth::Result<json::object> PasskeyService::requestOptions(
-    Ceremony ceremony, std::string_view binding, const std::vector<store::MfaFactor>& allow,
-    bool user_verification) {
+auth::Result<json::object> PasskeyService::requestOptions(Ceremony ceremony,
+                                                          std::string_view binding,
+                                                          const std::vector<Passkey>& allow,
+                                                          bool user_verification) {
   auto challenge = newChallenge(ceremony, binding);
   if (!challenge) return tl::unexpected(challenge.error());
   json::array allowed;
-  for (const auto& f : allow) {
-    if (auto rec = recordOf(f)) allowed.push_back(descriptor({f, std::move(*rec)}));
-  }
+  for (const auto& pk : allow) allowed.push_back(descriptor(pk));
   return json::object{
       {"challenge", core::base64urlEncode(*challenge)},
       {"timeout", d_.settings.timeout_seconds * 1000},
@@ -515,14 +524,10 @@ auth::Result<json::object> PasskeyService::secondFactorOptions(std::string_view 
                                                                const auth::ClientInfo& client) {
   auto user = d_.mfa.pendingUser(mfa_token, client);
   if (!user) return tl::unexpected(user.error());
-  auto factors = d_.store.mfa().listForUser(user->id);
-  if (!factors) return tl::unexpected(auth::storeFailure(factors.error()));
-  std::vector<store::MfaFactor> mine;
-  for (auto& f : *factors) {
-    if (f.confirmed && f.type == kType) mine.push_back(std::move(f));
-  }
-  if (mine.empty()) return fail(Errc::InvalidMfaCode, "the user has no passkey");
-  return requestOptions(Ceremony::SecondFactor, core::hexEncode(crypto::sha256(mfa_token)), mine,
+  auto mine = list(user->id);
+  if (!mine) return tl::unexpected(mine.error());
+  if (mine->empty()) return fail(Errc::InvalidMfaCode, "the user has no passkey");
+  return requestOptions(Ceremony::SecondFactor, core::hexEncode(crypto::sha256(mfa_token)), *mine,
                         d_.settings.second_factor_uv == UserVerification::Required);
 }
 
@@ -546,15 +551,10 @@ auth::Result<auth::SignedIn> PasskeyService::secondFactor(std::string_view mfa_t
 
 auth::Result<json::object> PasskeyService::reauthenticationOptions(const store::User& user,
                                                                    std::string_view sid) {
-  auto factors = d_.store.mfa().listForUser(user.id);
-  if (!factors) return tl::unexpected(auth::storeFailure(factors.error()));
-  std::vector<store::MfaFactor> mine;
-  for (auto& f : *factors) {
-    if (f.confirmed && f.type == kType) mine.push_back(std::move(f));
-  }
-  if (mine.empty()) return fail(Errc::FactorNotFound);
-  return requestOptions(Ceremony::Reauthenticate,
-                        "u:" + std::to_string(user.id) + ":" + std::string(sid), mine, true);
+  auto mine = list(user.id);
+  if (!mine) return tl::unexpected(mine.error());
+  if (mine->empty()) return fail(Errc::FactorNotFound);
+  return requestOptions(Ceremony::Reauthenticate, sessionBinding(user.id, sid), *mine, true);
 }
 
 auth::Result<auth::SignedIn> PasskeyService::reauthenticate(const auth::Principal& who,
@@ -562,9 +562,8 @@ auth::Result<auth::SignedIn> PasskeyService::reauthenticate(const auth::Principa
                                                             const json::value& credential,
                                                             const auth::ClientInfo& client) {
   const std::int64_t user_id = who.user->id;
-  auto pk = assertWith(credential, Ceremony::Reauthenticate,
-                       "u:" + std::to_string(user_id) + ":" + std::string(sid), user_id, true,
-                       client, Errc::InvalidPasskey);
+  auto pk = assertWith(credential, Ceremony::Reauthenticate, sessionBinding(user_id, sid), user_id,
+                       true, client, Errc::InvalidPasskey);
   if (!pk) return tl::unexpected(pk.error());
   auto user = d_.store.users().findById(user_id);
   if (!user) return tl::unexpected(auth::storeFailure(user.error()));
@@ -580,35 +579,35 @@ auth::Result<std::vector<Passkey>> PasskeyService::list(std::int64_t user_id) {
   if (!factors) return tl::unexpected(auth::storeFailure(factors.error()));
   std::vector<Passkey> out;
   for (auto& f : *factors) {
-    if (!f.confirmed || f.type != kType) continue;
-    auto rec = recordOf(f);
-    out.push_back({std::move(f), rec ? std::move(*rec) : json::object{}});
+    if (f.confirmed && f.type == kType) out.push_back(passkeyOf(std::move(f)));
   }
   return out;
 }
 
-auth::Result<Passkey> PasskeyService::rename(const store::User& user, std::int64_t id,
-                                             std::string name, const auth::ClientInfo& client) {
+auth::Result<Passkey> PasskeyService::ownPasskey(const store::User& user, std::int64_t id) {
   auto found = d_.store.mfa().find(id);
   if (!found) return tl::unexpected(auth::storeFailure(found.error()));
   if (!*found || (*found)->user_id != user.id || (*found)->type != kType)
     return fail(Errc::FactorNotFound);
+  return passkeyOf(std::move(**found));
+}
+
+auth::Result<Passkey> PasskeyService::rename(const store::User& user, std::int64_t id,
+                                             std::string name, const auth::ClientInfo& client) {
+  auto mine = ownPasskey(user, id);
+  if (!mine) return tl::unexpected(mine.error());
   if (auto ok = d_.store.mfa().rename(id, user.id, name); !ok) {
     if (ok.error().code == core::Errc::NotFound) return fail(Errc::FactorNotFound);
     return tl::unexpected(auth::storeFailure(ok.error()));
   }
   record("passkey.renamed", client, user.id, user.id, {{"factor_id", id}});
-  (*found)->name = std::move(name);
-  auto rec = recordOf(**found);
-  return Passkey{std::move(**found), rec ? std::move(*rec) : json::object{}};
+  mine->factor.name = std::move(name);
+  return mine;
 }
 
 auth::Result<void> PasskeyService::remove(const store::User& user, std::int64_t id,
                                           const auth::ClientInfo& client) {
-  auto found = d_.store.mfa().find(id);
-  if (!found) return tl::unexpected(auth::storeFailure(found.error()));
-  if (!*found || (*found)->user_id != user.id || (*found)->type != kType)
-    return fail(Errc::FactorNotFound);
+  if (auto mine = ownPasskey(user, id); !mine) return tl::unexpected(mine.error());
   return d_.mfa.remove(user, id, client);
 }
 

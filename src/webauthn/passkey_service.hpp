@@ -121,9 +121,12 @@ class PasskeyService {
   [[nodiscard]] auth::Result<void> spendChallenge(std::string_view client_data_json,
                                                   Ceremony ceremony, std::string_view binding,
                                                   std::string& challenge);
-  [[nodiscard]] auth::Result<boost::json::object> requestOptions(
-      Ceremony ceremony, std::string_view binding, const std::vector<store::MfaFactor>& allow,
-      bool user_verification);
+  [[nodiscard]] auth::Result<boost::json::object> requestOptions(Ceremony ceremony,
+                                                                 std::string_view binding,
+                                                                 const std::vector<Passkey>& allow,
+                                                                 bool user_verification);
+  // FactorNotFound unless factor `id` is one of the user's passkeys.
+  [[nodiscard]] auth::Result<Passkey> ownPasskey(const store::User& user, std::int64_t id);
   // The assertion checks common to sign-in, second factor and reauthentication: the credential
   // must be one of `owner`'s (any user's when nullopt), the counter grow; the passkey used.
   [[nodiscard]] auth::Result<Passkey> assertWith(const boost::json::value& credential,
@@ -138,6 +141,10 @@ class PasskeyService {
   Deps d_;
 };
 
+// A stored factor of type "webauthn" with its record read (empty when unreadable).
+Passkey passkeyOf(store::MfaFactor factor);
+// Backup eligible: the key may leave the authenticator (a synced passkey).
+bool canSync(const Passkey& passkey);
 // RFC 8176 method of a passkey: "hwk" when device-bound (backup eligibility clear) and attested
 // by a root of the trust store, else "swk" (synced, or nothing proves the hardware).
 std::string_view amrOf(const Passkey& passkey);

@@ -1,8 +1,10 @@
 """Helpers for the browser tests: the gatehouse Server of tests/integration, and reading a page's
 console errors and CSP violations from the shared Chromium."""
+import http.server
 import importlib.util
 import pathlib
 import re
+import threading
 
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -82,3 +84,37 @@ def assert_clean_console(driver, expected_statuses=(), allowed=()):
 
 def wait(driver, condition, timeout=20, message=""):
     return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition, message)
+
+
+class PageSite:
+    """A loopback site on another port: every GET gets a small page titled `title` (and no icon
+    request), and its path is kept in `seen`. `host` names the origin: "127.0.0.1", or
+    "localhost" for another origin on the host of a passkey's RP ID. Stop it with stop()."""
+
+    def __init__(self, title, host="127.0.0.1"):
+        self.seen = []
+        site = self
+        page = (f"<!doctype html><html><head><meta charset=utf-8><title>{title}</title>"
+                f"<link rel=icon href='data:,'></head><body><h1>{title}</h1></body></html>").encode()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                site.seen.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.origin = f"http://{host}:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=10)

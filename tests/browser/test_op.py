@@ -10,17 +10,15 @@ Every page passed is screenshotted (build/browser-artifacts/<test>/) and must sh
 violation and no console error (see conftest's `look`)."""
 import base64
 import hashlib
-import http.server
 import json
 import secrets
-import threading
 import urllib.parse
 
 import pytest
 import requests
 from selenium.webdriver.common.by import By
 
-from .support import console_entries, free_port, wait
+from .support import PageSite, console_entries, wait
 from .test_pages import heading, submit, where
 
 PASSWORD = "Br0wser-Passw0rd!"
@@ -29,39 +27,14 @@ SCOPE = "openid profile email offline_access"
 
 # --- the relying party ---------------------------------------------------------------------------
 
-class RelyingParty:
-    """http://127.0.0.1:<port>: answers every GET with a small page (no icon request) and keeps
-    the paths and queries it was asked for."""
+class RelyingParty(PageSite):
+    """http://127.0.0.1:<port>: a small page for every GET, and the paths and queries it was
+    asked for."""
 
     def __init__(self):
-        self.seen = []
-        rp = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                rp.seen.append(self.path)
-                body = (b"<!doctype html><html><head><meta charset=utf-8><title>Relying party</title>"
-                        b"<link rel=icon href='data:,'></head><body><h1>Relying party</h1></body></html>")
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.origin = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        super().__init__("Relying party")
         self.callback = self.origin + "/callback"
         self.signed_out = self.origin + "/signed-out"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=10)
 
 
 @pytest.fixture

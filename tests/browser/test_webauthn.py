@@ -20,12 +20,10 @@ page (#passkey-signin: no username, no password) and the second-factor page afte
 (#passkey-mfa); every page passed is screenshotted and must show no CSP violation and no console
 error (conftest's `look`)."""
 import base64
-import http.server
 import json
 import os
 import shutil
 import subprocess
-import threading
 
 import jwt
 import pytest
@@ -34,7 +32,7 @@ from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.virtual_authenticator import Credential, VirtualAuthenticatorOptions
 
-from .support import ROOT, console_entries, free_port, wait
+from .support import ROOT, PageSite, console_entries, wait
 from .test_pages import (PASSWORD, by_id, follow, heading, new_user, notices, on_account_page,
                          sign_out, status, submit)
 
@@ -366,38 +364,11 @@ def test_passkey_as_the_second_factor_through_the_api(gate, authenticator, simpl
     assert claims(r.json()["access_token"])["amr"] == ["pwd", "swk"], claims(r.json()["access_token"])
 
 
-class BlankSite:
-    """http://localhost:<port>: another origin on the same host (so the RP ID localhost is valid
-    there too); a blank page for every GET."""
-
-    def __init__(self):
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                body = (b"<!doctype html><html><head><meta charset=utf-8><title>Elsewhere</title>"
-                        b"<link rel=icon href='data:,'></head><body><h1>Elsewhere</h1></body></html>")
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.origin = f"http://localhost:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=10)
-
-
 @pytest.fixture
 def elsewhere():
-    site = BlankSite()
+    # http://localhost:<port>: another origin on the same host (the RP ID localhost is valid
+    # there too).
+    site = PageSite("Elsewhere", host="localhost")
     yield site
     site.stop()
 
