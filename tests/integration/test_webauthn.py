@@ -1822,3 +1822,61 @@ def test_a_trust_store_without_direct_asks_for_attestation_and_proves_hardware(m
     plain = Authenticator()
     _, cred = add_passkey(s, v.token, plain)
     assert claims(assert_token_pair(passwordless(s, plain, cred))["access_token"])["amr"] == ["swk"]
+
+
+# --- the pages' passkey forms ---------------------------------------------------------------------
+
+def test_the_passkey_page_forms_refuse_forged_posts_and_foreign_return_addresses(shared):
+    """Each passkey form follows the pages' rules: a cross-site post or another session's token
+    is refused before anything happens; return_to never leaves the site."""
+    from test_pages import Browser, csrf_in, set_cookies
+
+    cross = {"Sec-Fetch-Site": "cross-site", "Origin": "http://evil.example"}
+    u = new_user(shared)
+    b = Browser(shared, origin=shared.origin)
+    assert b.sign_in(u.name).status_code == 303
+    mine = csrf_in(b.get("/ui/account"))
+    other = Browser(shared, origin=shared.origin)
+    assert other.sign_in(new_user(shared).name).status_code == 303
+    theirs = csrf_in(other.get("/ui/account"))
+
+    # Options for the page's script: only with this session's token, only same-site.
+    assert b.post("/ui/account/passkeys/options", {"csrf": theirs}).status_code == 403
+    assert b.post("/ui/account/passkeys/options", {"csrf": mine}, headers=cross).status_code == 403
+    r = b.post("/ui/account/passkeys/options", {"csrf": mine})
+    assert r.status_code == 200 and "publicKey" in r.json(), (r.status_code, r.text[:300])
+    made, _ = shared.client.create(Authenticator(), r.json()["publicKey"])
+    form = {"csrf": mine, "name": "page key", "credential": json.dumps(made)}
+    assert b.post("/ui/account/passkeys", form, headers=cross).status_code == 403
+    assert b.post("/ui/account/passkeys", {**form, "csrf": theirs}).status_code == 403
+    assert passkeys(shared, u.token) == []  # nothing was stored by the forged posts
+    r = b.post("/ui/account/passkeys", form)
+    assert r.status_code == 200 and "recovery" in r.text.lower(), (r.status_code, r.text[:300])
+    # Rename and remove forms: forged posts change nothing.
+    v = passkey_user(shared)
+    bv = Browser(shared, origin=shared.origin)
+    pid = v.passkey["id"]
+    r = bv.get("/ui/login")
+    # v has a factor: the page's password step asks for it; the passkey form signs in instead.
+    opts = login_options(shared)
+    cred = json.dumps(shared.client.get(v.authn, opts, v.cred))
+    page_csrf = csrf_in(r)
+    for headers, data in ((cross, {"csrf": page_csrf}), ({}, {"csrf": "forged"})):
+        r = bv.post("/ui/login/passkey", {**data, "credential": cred, "return_to": ""}, headers=headers)
+        assert r.status_code == 403 and "gatehouse_session" not in set_cookies(r), r.status_code
+    # The forged posts spent nothing: a fresh answer signs in, and return_to stays on the site.
+    cred = json.dumps(shared.client.get(v.authn, login_options(shared), v.cred))
+    r = bv.post("/ui/login/passkey", {"csrf": page_csrf, "credential": cred,
+                                      "return_to": "https://evil.example/steal"})
+    assert r.status_code == 303 and r.headers["Location"] == "/ui/account", (r.status_code, r.headers)
+    assert bv.session
+    mine_v = csrf_in(bv.get("/ui/account"))
+    for path, data in ((f"/ui/account/passkeys/{pid}/rename", {"name": "forged"}),
+                       (f"/ui/account/passkeys/{pid}/remove", {})):
+        assert bv.post(path, {**data, "csrf": mine_v}, headers=cross).status_code == 403, path
+        assert bv.post(path, {**data, "csrf": theirs}).status_code == 403, path
+    assert [p["name"] for p in passkeys(shared, v.token)] == [v.passkey["name"]]
+    # The second-factor form: no token, no entry.
+    mfa_token = password_step(shared, v.name)
+    r = bv.post("/ui/login/mfa/passkey", {"mfa_token": mfa_token, "credential": cred, "csrf": "x"})
+    assert r.status_code == 403, r.status_code
