@@ -18,6 +18,7 @@ test_pkgs=(
   python3 python3-pytest python3-requests python3-jwt python3-jose python3-cryptography
   python3-passlib python3-bcrypt python3-argon2 python3-authlib python3-jsonschema openssl
   python3-pyotp oathtool python3-aiosmtpd python3-cbor2
+  python3-django python3-sqlalchemy python3-psycopg2
   chromium chromium-driver python3-selenium
 )
 

@@ -6,11 +6,13 @@
 #include <CLI/CLI.hpp>
 
 #include "app/keys.hpp"
+#include "app/preflight.hpp"
 #include "app/server_main.hpp"
 #include "cli/apikey_commands.hpp"
 #include "cli/client_commands.hpp"
 #include "cli/mail_commands.hpp"
 #include "cli/user_commands.hpp"
+#include "config/sources.hpp"
 #include "core/version.hpp"
 #include "crypto/aead.hpp"
 
@@ -27,10 +29,44 @@ std::string readPasswordLine() {
 }
 
 std::string variablesHelp() {
-  std::string text = "\nEnvironment (also read from GATEHOUSE_CONFIG_FILE, KEY=VALUE lines):\n";
+  std::string text =
+      "\nSettings: the environment first, then the configuration file (--config FILE or "
+      "GATEHOUSE_CONFIG_FILE: KEY=VALUE lines, `export` and quotes as in a shell):\n";
   for (const auto& [name, meaning] : config::variables())
     text += "  " + name + "\n      " + meaning + "\n";
   return text;
+}
+
+// `gatehouse config --check`: every problem serve would stop at, one line each, like nginx -t.
+int checkConfiguration(const config::Sources& sources, const core::Result<config::Config>& cfg) {
+  std::vector<std::string> problems;
+  if (!cfg) {
+    // load() joins its problems with "; ".
+    const std::string& all = cfg.error().message;
+    for (std::size_t start = 0; start < all.size();) {
+      const auto end = all.find("; ", start);
+      problems.push_back(all.substr(start, end == std::string::npos ? end : end - start));
+      start = end == std::string::npos ? all.size() : end + 2;
+    }
+  } else {
+    for (const auto& w : cfg->warnings) std::cout << "gatehouse: warning: " << w << "\n";
+    problems = app::preflight(*cfg);
+  }
+  for (const auto& name : sources.unknownEnvironment(config::environmentNames())) {
+    const std::string near = config::closestSetting(name);
+    std::cout << "gatehouse: warning: the environment sets " << name << ", which is not a setting"
+              << (near.empty() ? "" : " (did you mean " + near + "?)") << "\n";
+  }
+  const std::string where =
+      sources.file() ? " (environment and " + sources.file()->string() + ")" : " (environment)";
+  if (problems.empty()) {
+    std::cout << "gatehouse: the configuration is valid" << where << "\n";
+    return 0;
+  }
+  for (const auto& p : problems) std::cerr << "gatehouse: " << p << "\n";
+  std::cerr << "gatehouse: the configuration has " << problems.size() << " problem"
+            << (problems.size() == 1 ? "" : "s") << where << "\n";
+  return 1;
 }
 
 }  // namespace
@@ -40,9 +76,22 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("gatehouse ") + core::kVersion);
   app.footer(variablesHelp());
   app.require_subcommand(1);
+  // Options of the whole program may follow any subcommand: `gatehouse serve --config FILE`.
+  app.fallthrough();
+  std::string config_file;
+  app.add_option("--config", config_file,
+                 "the configuration file (KEY=VALUE lines); overrides GATEHOUSE_CONFIG_FILE");
 
   auto* serve = app.add_subcommand("serve", "Run the HTTP server (migrates the database first)");
-  auto* show = app.add_subcommand("config", "Print the effective configuration (secrets hidden)");
+  std::string listen;
+  serve->add_option("--listen", listen, "HOST:PORT to listen on; overrides GATEHOUSE_LISTEN");
+  auto* show = app.add_subcommand(
+      "config", "Print every setting, where it comes from and the effective configuration");
+  bool check = false;
+  show->add_flag("--check", check,
+                 "validate everything serve would load (settings, files, keys) and exit non-zero "
+                 "naming each problem");
+  auto* roles = app.add_subcommand("roles", "List the roles and their permissions");
   auto* migrate = app.add_subcommand("migrate", "Apply pending database migrations");
 
   auto* audit = app.add_subcommand("audit", "Audit log tools");
@@ -164,18 +213,39 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  auto lookup = config::environmentLookup();
-  if (!lookup) {
-    std::cerr << "gatehouse: " << lookup.error().message << "\n";
+  // The command line, then the environment, then the file.
+  const config::Lookup environment = config::processEnvironment();
+  const config::Lookup with_flags = [&](const std::string& name) -> std::optional<std::string> {
+    if (name == "GATEHOUSE_LISTEN" && !listen.empty()) return listen;
+    return environment(name);
+  };
+  auto sources = config::Sources::read(
+      config_file.empty() ? std::nullopt : std::optional<std::filesystem::path>(config_file),
+      with_flags);
+  if (!sources) {
+    if (*show && check) {
+      // One line per problem, as for the settings themselves.
+      std::string all = sources.error().message;
+      for (std::size_t p = all.find("; "); p != std::string::npos; p = all.find("; ", p))
+        all.replace(p, 2, "\ngatehouse: ");
+      std::cerr << "gatehouse: " << all << "\n";
+      return 1;
+    }
+    std::cerr << "gatehouse: configuration error: " << sources.error().message << "\n";
     return 1;
   }
-  auto cfg = config::load(*lookup);
+  auto cfg = config::load(sources->lookup());
+  if (*show && check) return checkConfiguration(*sources, cfg);
   if (!cfg) {
     std::cerr << "gatehouse: configuration error: " << cfg.error().message << "\n";
     return 1;
   }
   if (*show) {
-    std::cout << "gatehouse " << core::kVersion << "\n";
+    std::cout << "gatehouse " << core::kVersion << "\n"
+              << "settings (environment first, then "
+              << (sources->file() ? sources->file()->string() : std::string("no file")) << "):\n";
+    for (const auto& line : config::describeSources(*sources)) std::cout << "  " << line << "\n";
+    std::cout << "effective:\n";
     for (const auto& line : config::describe(*cfg)) std::cout << "  " << line << "\n";
     return 0;
   }
@@ -199,6 +269,14 @@ int main(int argc, char** argv) {
   if (!policy) {
     std::cerr << "gatehouse: " << policy.error().message << "\n";
     return 1;
+  }
+  if (*roles) {
+    for (const auto& name : policy->roles()) {
+      std::cout << name << ":";
+      for (const auto& permission : policy->permissionsOf(name)) std::cout << " " << permission;
+      std::cout << "\n";
+    }
+    return 0;
   }
   if (*create) {
     create_args.password = password_stdin ? readPasswordLine() : password_arg;

@@ -14,6 +14,7 @@
 #include "api/services.hpp"
 #include "app/keys.hpp"
 #include "app/logging.hpp"
+#include "app/preflight.hpp"
 #include "crypto/aead.hpp"
 #include "http/server.hpp"
 #include "mail/mime.hpp"
@@ -146,6 +147,12 @@ core::Result<rbac::Policy> loadPolicy(const config::Config& config) {
 int serve(const config::Config& config) {
   setupLogging(config.log_json, config.log_level);
   core::SystemClock clock;
+  for (const auto& warning : config.warnings) spdlog::warn("{}", warning);
+  if (const auto problems = preflight(config); !problems.empty()) {
+    std::string all;
+    for (const auto& p : problems) all += (all.empty() ? "" : "; ") + p;
+    return fatal("configuration error: " + all);
+  }
 
   auto policy = loadPolicy(config);
   if (!policy) return fatal(policy.error().message);
@@ -363,19 +370,6 @@ int serve(const config::Config& config) {
     return_origins.push_back(*origin);
   }
   const ui::ReturnTo return_to(*own_origin, return_origins);
-  if (!config.session_cookie_domain.empty()) {
-    // Browsers refuse a cookie whose Domain does not cover the host that sets it.
-    std::string host = own_origin->substr(own_origin->find("://") + 3);
-    host = host.substr(0, host.rfind(':') == std::string::npos || host.back() == ']'
-                              ? host.size()
-                              : host.rfind(':'));
-    std::string domain = config.session_cookie_domain;
-    if (domain.front() == '.') domain.erase(0, 1);
-    for (char& ch : domain) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    if (host != domain && !host.ends_with("." + domain))
-      return fatal("SESSION_COOKIE_DOMAIN: " + config.session_cookie_domain +
-                   " does not cover GATEHOUSE_PUBLIC_URL's host " + host);
-  }
   std::string operator_css;
   if (config.mail.template_dir) {
     const auto path = *config.mail.template_dir / "ui.css";

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <limits>
 
+#include "core/clock.hpp"
 #include "core/utf8.hpp"
 
 namespace gatehouse::config {
@@ -130,6 +131,29 @@ void rateLimit(Reader& r, const std::string& name, RateLimit& out) {
 
 // A header value must not carry a line break (it would start a header of its own).
 bool oneLine(const std::string& text) { return text.find_first_of("\r\n") == std::string::npos; }
+
+// http://localhost, 127.x.x.x or [::1]: plain http there never leaves the machine.
+bool isLoopbackUrl(const std::string& url) {
+  std::string host = url.substr(url.find("://") + 3);
+  host = host.substr(0, host.find_first_of("/?#"));
+  if (host.starts_with('[')) return host.starts_with("[::1]");
+  host = host.substr(0, host.find(':'));
+  return host == "localhost" || host.ends_with(".localhost") || host.starts_with("127.");
+}
+
+// The seed's tokens (API.md, Moving in from elsewhere): both settings or neither.
+void loadLegacy(Reader& r, Config& c) {
+  r.optionalText("LEGACY_SECRET_KEY", c.legacy_secret_key);
+  const auto until = r.raw("LEGACY_TOKENS_UNTIL");
+  if (until) {
+    if (auto t = core::parseRfc3339(*until))
+      c.legacy_tokens_until = *t;
+    else
+      r.fail("LEGACY_TOKENS_UNTIL", "must be an RFC 3339 time such as 2027-01-31T00:00:00Z");
+  }
+  if (c.legacy_secret_key.has_value() != until.has_value())
+    r.fail("LEGACY_SECRET_KEY", "LEGACY_SECRET_KEY and LEGACY_TOKENS_UNTIL go together");
+}
 
 void loadMail(Reader& r, Config& c) {
   MailConfig& m = c.mail;
@@ -348,8 +372,14 @@ const std::map<std::string, std::string>& variables() {
        "(libpq URI; several nodes)"},
       {"DATABASE_POOL_SIZE", "PostgreSQL connections per node (8)"},
       {"REDIS_URL",
-       "redis://[[user]:password@]host[:port][/db]: rate limits, revocations, one-time codes and "
-       "change notifications shared by several nodes (unset: in-process)"},
+       "redis://[[user]:password@]host[:port][/db], or rediss://... for TLS (the certificate and "
+       "host name verified): rate limits, revocations, one-time codes and change notifications "
+       "shared by several nodes (unset: in-process)"},
+      {"REDIS_CA_FILE", "extra CA bundle (PEM) trusted for a rediss:// REDIS_URL (private CAs)"},
+      {"LEGACY_SECRET_KEY",
+       "the FastAPI seed's SECRET_KEY: its HS256 access and refresh tokens keep working for users "
+       "moved in with import-seed (with LEGACY_TOKENS_UNTIL)"},
+      {"LEGACY_TOKENS_UNTIL", "RFC 3339 time after which the seed's tokens are refused"},
       {"GATEHOUSE_LISTEN", "host:port to listen on (127.0.0.1:8000)"},
       {"GATEHOUSE_PUBLIC_URL",
        "base URL used in discovery documents (default http://GATEHOUSE_LISTEN)"},
@@ -368,7 +398,10 @@ const std::map<std::string, std::string>& variables() {
       {"AUDIT_LOG_FILE", "also write audit events as JSON lines to this file, or - for stdout"},
       {"TRUSTED_PROXIES", "comma-separated proxy addresses whose X-Forwarded-For is believed"},
       {"GATEHOUSE_POLICY_FILE", "JSON file adding roles and permissions"},
-      {"GATEHOUSE_CONFIG_FILE", "KEY=VALUE file read for variables the environment lacks"},
+      {"GATEHOUSE_CONFIG_FILE",
+       "KEY=VALUE file (as a shell or systemd's EnvironmentFile reads it) for the settings the "
+       "environment lacks; serve --config FILE overrides it. Unknown keys are refused; relative "
+       "paths in it resolve against its folder"},
       {"GATEHOUSE_LOG_FORMAT", "text (default) or json"},
       {"GATEHOUSE_LOG_LEVEL", "trace, debug, info (default), warn, error"},
       {"GATEHOUSE_MAX_BODY_BYTES", "request body limit (1048576)"},
@@ -382,36 +415,6 @@ const std::map<std::string, std::string>& variables() {
       {"GATEHOUSE_WORKER_THREADS", "threads for storage work (16)"},
   };
   return kVars;
-}
-
-core::Result<Lookup> environmentLookup() {
-  std::map<std::string, std::string> file_values;
-  const char* file = std::getenv("GATEHOUSE_CONFIG_FILE");  // NOLINT(concurrency-mt-unsafe)
-  if (file != nullptr && *file != '\0') {
-    std::ifstream in(file);
-    if (!in)
-      return core::makeError(Errc::InvalidArgument,
-                             std::string("GATEHOUSE_CONFIG_FILE: cannot read ") + file);
-    std::string line;
-    int number = 0;
-    while (std::getline(in, line)) {
-      ++number;
-      if (line.empty() || line[0] == '#') continue;
-      const auto eq = line.find('=');
-      if (eq == std::string::npos || eq == 0) {
-        return core::makeError(Errc::InvalidArgument, std::string("GATEHOUSE_CONFIG_FILE: line ") +
-                                                          std::to_string(number) +
-                                                          " is not KEY=VALUE");
-      }
-      file_values[line.substr(0, eq)] = line.substr(eq + 1);
-    }
-  }
-  return Lookup([file_values](const std::string& name) -> std::optional<std::string> {
-    if (const char* v = std::getenv(name.c_str()))
-      return std::string(v);  // NOLINT(concurrency-mt-unsafe)
-    if (auto it = file_values.find(name); it != file_values.end()) return it->second;
-    return std::nullopt;
-  });
 }
 
 core::Result<Config> load(const Lookup& lookup) {
@@ -435,14 +438,22 @@ core::Result<Config> load(const Lookup& lookup) {
   if (auto dir = r.raw("GATEHOUSE_DATA_DIR")) c.data_dir = *dir;
   r.integer("DATABASE_POOL_SIZE", c.database_pool_size, 1, 512);
   r.optionalText("REDIS_URL", c.redis_url);
-  if (c.redis_url && !c.redis_url->starts_with("redis://")) {
-    r.fail("REDIS_URL", "must be redis://[[user]:password@]host[:port][/db] (no TLS: rediss://)");
+  if (c.redis_url && !c.redis_url->starts_with("redis://") &&
+      !c.redis_url->starts_with("rediss://")) {
+    r.fail("REDIS_URL", "must be redis://[[user]:password@]host[:port][/db] or rediss://... (TLS)");
   }
+  r.text("REDIS_CA_FILE", c.redis_ca_file);
+  if (!c.redis_ca_file.empty() && !(c.redis_url && c.redis_url->starts_with("rediss://")))
+    r.fail("REDIS_CA_FILE", "only means something with a rediss:// REDIS_URL");
   r.optionalText("GATEHOUSE_PUBLIC_URL", c.public_url);
   if (c.public_url) {
     while (c.public_url->ends_with('/')) c.public_url->pop_back();
     if (!c.public_url->starts_with("http://") && !c.public_url->starts_with("https://")) {
       r.fail("GATEHOUSE_PUBLIC_URL", "must start with http:// or https://");
+    } else if (c.public_url->starts_with("http://") && !isLoopbackUrl(*c.public_url)) {
+      c.warnings.push_back(
+          "GATEHOUSE_PUBLIC_URL is plain http on a host that is not loopback: "
+          "browsers send its cookies and tokens unencrypted; use https://");
     }
   }
 
@@ -519,6 +530,8 @@ core::Result<Config> load(const Lookup& lookup) {
   r.text("AUDIT_LOG_FILE", c.audit_log_file);
   if (auto v = r.raw("GATEHOUSE_POLICY_FILE")) c.policy_file = *v;
   r.text("FRONTEND_URL", c.frontend_url);
+  if (!c.frontend_url.starts_with("http://") && !c.frontend_url.starts_with("https://"))
+    r.fail("FRONTEND_URL", "must start with http:// or https:// (got " + c.frontend_url + ")");
   r.optionalText("GOOGLE_CLIENT_ID", c.google_client_id);
   r.optionalText("GOOGLE_CLIENT_SECRET", c.google_client_secret);
   if (c.google_client_id.has_value() != c.google_client_secret.has_value()) {
@@ -719,6 +732,17 @@ core::Result<Config> load(const Lookup& lookup) {
     } else {
       c.log_level = *v;
     }
+  }
+
+  loadLegacy(r, c);
+  // Files named by the configuration must be readable now, not at the first request needing them.
+  for (const auto& [name, path] : std::initializer_list<std::pair<const char*, std::string>>{
+           {"OIDC_CA_FILE", c.oidc_ca_file},
+           {"SMTP_CA_FILE", c.mail.smtp_ca_file},
+           {"REDIS_CA_FILE", c.redis_ca_file},
+           {"WEBAUTHN_TRUST_STORE", c.webauthn_trust_store},
+           {"GATEHOUSE_POLICY_FILE", c.policy_file ? c.policy_file->string() : std::string()}}) {
+    if (!path.empty() && !std::ifstream(path).good()) r.fail(name, "cannot read " + path);
   }
 
   if (!r.errors().empty()) {

@@ -92,6 +92,7 @@ struct Config {
   std::filesystem::path data_dir;      // where generated secrets live (the database's folder)
   std::size_t database_pool_size = 8;  // PostgreSQL connections per node
   std::optional<std::string> redis_url;
+  std::string redis_ca_file;              // REDIS_CA_FILE: extra roots for rediss:// (private CAs)
   std::optional<std::string> public_url;  // base URL in discovery documents
 
   jose::Algorithm algorithm = jose::Algorithm::Hs256;
@@ -161,16 +162,20 @@ struct Config {
   std::vector<std::string> webauthn_algorithms;  // WEBAUTHN_ALGORITHMS; empty: every supported
   std::string webauthn_trust_store;              // PEM roots, required with direct
 
+  // The seed's HS256 tokens stay valid until legacy_tokens_until (API.md, Moving in).
+  std::optional<std::string> legacy_secret_key;  // never logged
+  std::int64_t legacy_tokens_until = 0;          // Unix seconds
+
   HttpLimits http;
   bool log_json = false;
   std::string log_level = "info";
+
+  // Things worth saying at startup and by `gatehouse config --check` that are not errors.
+  std::vector<std::string> warnings;
 };
 
 // Reads one variable: the environment in production, a map in tests.
 using Lookup = std::function<std::optional<std::string>(const std::string&)>;
-
-// The process environment, then (for names it lacks) KEY=VALUE lines of GATEHOUSE_CONFIG_FILE.
-[[nodiscard]] core::Result<Lookup> environmentLookup();
 
 // Builds and validates the configuration. On failure the error message names every bad
 // variable ("BCRYPT_ROUNDS: must be an integer between 10 and 31; ...").

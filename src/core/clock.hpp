@@ -3,7 +3,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace gatehouse::core {
 
@@ -37,5 +39,9 @@ class ManualClock final : public Clock {
 
 // RFC 3339 UTC text ("2026-11-25T02:18:08Z") of Unix seconds.
 std::string rfc3339(std::int64_t unix_seconds);
+
+// Unix seconds of an RFC 3339 date-time ("2026-11-25T02:18:08Z", "2026-11-25T03:18:08.5+01:00";
+// 't' and 'z' and a space instead of 'T' accepted, fractions dropped); nullopt when malformed.
+std::optional<std::int64_t> parseRfc3339(std::string_view text);
 
 }  // namespace gatehouse::core

@@ -1,0 +1,114 @@
+#include "app/preflight.hpp"
+
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
+
+#include "app/server_main.hpp"
+#include "crypto/pkey.hpp"
+#include "jose/jwk.hpp"
+#include "mail/mime.hpp"
+#include "mail/templates.hpp"
+#include "ui/return_to.hpp"
+#include "webauthn/attestation.hpp"
+
+namespace gatehouse::app {
+namespace {
+
+// The lower-case host of an http(s) origin, without port ("[::1]" for IPv6).
+std::string hostOf(const std::string& origin) {
+  std::string host = origin.substr(origin.find("://") + 3);
+  if (host.front() == '[') return host.substr(0, host.find(']') + 1);
+  return host.substr(0, host.find(':'));
+}
+
+std::string publicOrigin(const config::Config& config) {
+  const std::string url = config.public_url.value_or(
+      "http://" +
+      (config.listen_host.find(':') != std::string::npos ? "[" + config.listen_host + "]"
+                                                         : config.listen_host) +
+      ":" + std::to_string(config.listen_port));
+  return ui::originOf(url).value_or(url);
+}
+
+// The data directory holds generated keys: it must exist and be writable, or be creatable.
+void checkDataDir(const config::Config& config, std::vector<std::string>& problems) {
+  std::filesystem::path dir = std::filesystem::absolute(config.data_dir);
+  while (!std::filesystem::exists(dir) && dir.has_parent_path() && dir != dir.parent_path())
+    dir = dir.parent_path();
+  if (::access(dir.c_str(), W_OK | X_OK) != 0)
+    problems.push_back("GATEHOUSE_DATA_DIR: " + dir.string() + " is not writable by this user");
+}
+
+// Stored keys are read as serve would read them; none is made.
+void checkStoredKeys(const config::Config& config, std::vector<std::string>& problems) {
+  const auto pem_path = config.data_dir / "signing_key.pem";
+  if (!jose::isHmac(config.algorithm) && std::filesystem::exists(pem_path)) {
+    std::ifstream in(pem_path, std::ios::binary);
+    std::ostringstream pem;
+    pem << in.rdbuf();
+    auto pkey = in ? crypto::privateKeyFromPem(pem.str())
+                   : core::Result<crypto::SharedPkey>(
+                         core::makeError(core::Errc::Unavailable, "cannot read it"));
+    auto key = pkey ? jose::Key::asymmetric(config.algorithm, *pkey)
+                    : core::Result<jose::Key>(tl::unexpected(pkey.error()));
+    if (!key)
+      problems.push_back("ALGORITHM: " + pem_path.string() + " does not fit " +
+                         std::string(jose::algorithmName(config.algorithm)) + ": " +
+                         key.error().message);
+  }
+  for (const char* name : {"secret_key", "mfa_secret_key"}) {
+    const auto path = config.data_dir / name;
+    if (std::filesystem::exists(path) && !std::ifstream(path).good())
+      problems.push_back("GATEHOUSE_DATA_DIR: cannot read " + path.string());
+  }
+}
+
+void checkWeb(const config::Config& config, std::vector<std::string>& problems) {
+  const std::string own = publicOrigin(config);
+  if (!config.session_cookie_domain.empty()) {
+    // Browsers refuse a cookie whose Domain does not cover the host that sets it.
+    const std::string host = hostOf(own);
+    std::string domain = config.session_cookie_domain;
+    if (domain.front() == '.') domain.erase(0, 1);
+    for (char& ch : domain) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (host != domain && !host.ends_with("." + domain))
+      problems.push_back("SESSION_COOKIE_DOMAIN: " + config.session_cookie_domain +
+                         " does not cover GATEHOUSE_PUBLIC_URL's host " + host);
+  }
+  const std::string rp_id = config.webauthn_rp_id.value_or(hostOf(own));
+  const bool address =
+      rp_id.front() == '[' || rp_id.find_first_not_of("0123456789.") == std::string::npos;
+  for (const auto& url : config.webauthn_origins) {
+    const auto origin = ui::originOf(url);
+    if (!origin) {
+      problems.push_back("WEBAUTHN_ORIGINS: not an http(s) origin: " + url);
+      continue;
+    }
+    const std::string host = hostOf(*origin);
+    if (!address && host != rp_id && !host.ends_with("." + rp_id))
+      problems.push_back("WEBAUTHN_ORIGINS: " + *origin + " is not " + rp_id +
+                         " or under it (WEBAUTHN_RP_ID)");
+  }
+  if (!config.webauthn_trust_store.empty()) {
+    if (auto trust = webauthn::loadTrustStore(config.webauthn_trust_store); !trust)
+      problems.push_back("WEBAUTHN_TRUST_STORE: " + trust.error().message);
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> preflight(const config::Config& config) {
+  std::vector<std::string> problems;
+  if (auto policy = loadPolicy(config); !policy) problems.push_back(policy.error().message);
+  if (auto templates = mail::Templates::load(config.mail.template_dir); !templates)
+    problems.push_back("GATEHOUSE_TEMPLATE_DIR: " + templates.error().message);
+  if (config.mail.configured() && !mail::addressOf(config.mail.smtp_from))
+    problems.push_back("SMTP_FROM: must be one address, optionally with a display name");
+  checkWeb(config, problems);
+  checkDataDir(config, problems);
+  checkStoredKeys(config, problems);
+  return problems;
+}
+
+}  // namespace gatehouse::app
