@@ -1,5 +1,6 @@
 // gatehouse: the command-line entry point. Exit codes: 0 ok, 1 failure (one line on stderr),
 // 2 usage.
+#include <fstream>
 #include <iostream>
 #include <string>
 
@@ -10,6 +11,7 @@
 #include "app/server_main.hpp"
 #include "cli/apikey_commands.hpp"
 #include "cli/client_commands.hpp"
+#include "cli/import_commands.hpp"
 #include "cli/mail_commands.hpp"
 #include "cli/user_commands.hpp"
 #include "config/sources.hpp"
@@ -38,17 +40,9 @@ std::string variablesHelp() {
 }
 
 // `gatehouse config --check`: every problem serve would stop at, one line each, like nginx -t.
-int checkConfiguration(const config::Sources& sources, const core::Result<config::Config>& cfg) {
-  std::vector<std::string> problems;
-  if (!cfg) {
-    // load() joins its problems with "; ".
-    const std::string& all = cfg.error().message;
-    for (std::size_t start = 0; start < all.size();) {
-      const auto end = all.find("; ", start);
-      problems.push_back(all.substr(start, end == std::string::npos ? end : end - start));
-      start = end == std::string::npos ? all.size() : end + 2;
-    }
-  } else {
+int checkConfiguration(const config::Sources& sources, const core::Result<config::Config>& cfg,
+                       std::vector<std::string> problems) {
+  if (cfg) {
     for (const auto& w : cfg->warnings) std::cout << "gatehouse: warning: " << w << "\n";
     problems = app::preflight(*cfg);
   }
@@ -195,6 +189,22 @@ int main(int argc, char** argv) {
       "reset-mfa", "Remove every second factor and recovery code of a user (a lost device)");
   reset_mfa->add_option("--email", email, "the user's email")->required();
 
+  std::string import_file;
+  auto* user_import = user->add_subcommand(
+      "import",
+      "Import users from JSON lines (bcrypt, argon2, passlib/Django PBKDF2 and Keycloak hashes "
+      "verified as they are); one JSON result per line on stdout, totals on stderr");
+  user_import->add_option("file", import_file, "the file, or - for stdin")->required();
+  std::string seed_url;
+  auto* import_seed = app.add_subcommand(
+      "import-seed",
+      "Import the FastAPI seed's users table in place (its tokens then work with "
+      "LEGACY_SECRET_KEY)");
+  import_seed
+      ->add_option("--database-url", seed_url,
+                   "the seed's DATABASE_URL (sqlite:///app.db or postgresql://...)")
+      ->required();
+
   auto* mail = app.add_subcommand("mail", "Mail delivery");
   mail->require_subcommand(1);
   std::string mail_to;
@@ -234,8 +244,9 @@ int main(int argc, char** argv) {
     std::cerr << "gatehouse: configuration error: " << sources.error().message << "\n";
     return 1;
   }
-  auto cfg = config::load(sources->lookup());
-  if (*show && check) return checkConfiguration(*sources, cfg);
+  std::vector<std::string> problems;
+  auto cfg = config::load(sources->lookup(), &problems);
+  if (*show && check) return checkConfiguration(*sources, cfg, problems);
   if (!cfg) {
     std::cerr << "gatehouse: configuration error: " << cfg.error().message << "\n";
     return 1;
@@ -282,6 +293,16 @@ int main(int argc, char** argv) {
     create_args.password = password_stdin ? readPasswordLine() : password_arg;
     return cli::userCreate(*cfg, *policy, create_args, std::cout, std::cerr);
   }
+  if (*user_import) {
+    if (import_file == "-") return cli::userImport(*cfg, *policy, std::cin, std::cout, std::cerr);
+    std::ifstream in(import_file, std::ios::binary);
+    if (!in) {
+      std::cerr << "gatehouse: cannot read " << import_file << "\n";
+      return 1;
+    }
+    return cli::userImport(*cfg, *policy, in, std::cout, std::cerr);
+  }
+  if (*import_seed) return cli::importSeed(*cfg, *policy, seed_url, std::cout, std::cerr);
   if (*list) return cli::userList(*cfg, std::cout, std::cerr);
   if (*client_create || *client_rotate) {
     // Client secrets are hashed under a key from the server's never-rotated secret.

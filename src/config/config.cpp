@@ -138,7 +138,9 @@ bool isLoopbackUrl(const std::string& url) {
   host = host.substr(0, host.find_first_of("/?#"));
   if (host.starts_with('[')) return host.starts_with("[::1]");
   host = host.substr(0, host.find(':'));
-  return host == "localhost" || host.ends_with(".localhost") || host.starts_with("127.");
+  const bool ipv4_loopback =
+      host.starts_with("127.") && host.find_first_not_of("0123456789.") == std::string::npos;
+  return host == "localhost" || host.ends_with(".localhost") || ipv4_loopback;
 }
 
 // The seed's tokens (API.md, Moving in from elsewhere): both settings or neither.
@@ -417,7 +419,7 @@ const std::map<std::string, std::string>& variables() {
   return kVars;
 }
 
-core::Result<Config> load(const Lookup& lookup) {
+core::Result<Config> load(const Lookup& lookup, std::vector<std::string>* problems) {
   Config c;
   Reader r(lookup);
 
@@ -742,9 +744,13 @@ core::Result<Config> load(const Lookup& lookup) {
            {"REDIS_CA_FILE", c.redis_ca_file},
            {"WEBAUTHN_TRUST_STORE", c.webauthn_trust_store},
            {"GATEHOUSE_POLICY_FILE", c.policy_file ? c.policy_file->string() : std::string()}}) {
-    if (!path.empty() && !std::ifstream(path).good()) r.fail(name, "cannot read " + path);
+    std::error_code ec;
+    if (!path.empty() &&
+        (!std::filesystem::is_regular_file(path, ec) || !std::ifstream(path).good()))
+      r.fail(name, "cannot read the file " + path);
   }
 
+  if (problems != nullptr) *problems = r.errors();
   if (!r.errors().empty()) {
     std::string message;
     for (const auto& e : r.errors()) message += (message.empty() ? "" : "; ") + e;

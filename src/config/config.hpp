@@ -179,7 +179,9 @@ using Lookup = std::function<std::optional<std::string>(const std::string&)>;
 
 // Builds and validates the configuration. On failure the error message names every bad
 // variable ("BCRYPT_ROUNDS: must be an integer between 10 and 31; ...").
-[[nodiscard]] core::Result<Config> load(const Lookup& lookup);
+// With `problems`, also each one apart.
+[[nodiscard]] core::Result<Config> load(const Lookup& lookup,
+                                        std::vector<std::string>* problems = nullptr);
 
 // Lines describing the configuration with secrets shown only as set/unset.
 std::vector<std::string> describe(const Config& config);

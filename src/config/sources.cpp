@@ -49,9 +49,11 @@ std::size_t editDistance(std::string_view a, std::string_view b) {
 
 // The value part of a line (after '='): quoted or plain. Returns an error text, or "" on success.
 std::string parseValue(std::string_view rest, std::string& out) {
+  const bool spaced = !rest.empty() && (rest[0] == ' ' || rest[0] == '\t');
   rest = trim(rest);
   if (rest.empty()) return {};
   const char quote = rest[0];
+  if (quote == '#' && spaced) return {};  // "KEY= # comment" is empty; "KEY=#fff" is not
   if (quote != '"' && quote != '\'') {
     // A plain value ends at a " #" comment, as in a shell.
     for (std::size_t i = 1; i < rest.size(); ++i) {
@@ -271,6 +273,21 @@ std::vector<std::string> describeSources(const Sources& sources) {
   for (const auto& [name, meaning] : variables()) names.push_back(name);
   for (const auto& [name, value] : sources.values_)
     if (!variables().contains(name)) names.push_back(name);
+  // Provider settings given in the environment only.
+  if (const auto providers = sources.value("OIDC_PROVIDERS")) {
+    std::stringstream list(*providers);
+    for (std::string item; std::getline(list, item, ',');) {
+      std::string upper(trim(item));
+      std::transform(upper.begin(), upper.end(), upper.begin(), [](unsigned char ch) {
+        return ch == '-' ? '_' : static_cast<char>(std::toupper(ch));
+      });
+      for (const std::string_view field : kOidcFields) {
+        const std::string name = "OIDC_" + upper + "_" + std::string(field);
+        if (!upper.empty() && std::find(names.begin(), names.end(), name) == names.end())
+          names.push_back(name);
+      }
+    }
+  }
   std::vector<std::string> lines;
   for (const std::string& name : names) {
     const auto value = sources.value(name);

@@ -1,5 +1,6 @@
 #include "core/clock.hpp"
 
+#include <algorithm>
 #include <array>
 #include <ctime>
 
@@ -82,13 +83,14 @@ std::optional<std::int64_t> parseRfc3339(std::string_view text) {
   tm.tm_mday = day;
   tm.tm_hour = hour;
   tm.tm_min = minute;
-  tm.tm_sec = second;
+  // A leap second (:60) is the instant after :59.
+  tm.tm_sec = std::min(second, 59);
   const std::time_t t = timegm(&tm);
   // timegm normalises 31 February into March: such a date is not a date.
   std::tm back{};
   gmtime_r(&t, &back);
   if (back.tm_mday != day) return std::nullopt;
-  return static_cast<std::int64_t>(t) - offset;
+  return static_cast<std::int64_t>(t) + (second == 60 ? 1 : 0) - offset;
 }
 
 }  // namespace gatehouse::core

@@ -252,7 +252,9 @@ TEST(Config, SharedStateSettingsAreChecked) {
   ASSERT_TRUE(c) << c.error().message;
   EXPECT_EQ(c->database_pool_size, 32U);
   EXPECT_EQ(c->redis_url, "redis://cache:6379");
-  auto bad = load(from({{"DATABASE_POOL_SIZE", "0"}, {"REDIS_URL", "rediss://cache"}}));
+  auto tls = load(from({{"REDIS_URL", "rediss://cache:6380"}}));
+  ASSERT_TRUE(tls) << tls.error().message;
+  auto bad = load(from({{"DATABASE_POOL_SIZE", "0"}, {"REDIS_URL", "http://cache"}}));
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message.find("DATABASE_POOL_SIZE"), std::string::npos);
   EXPECT_NE(bad.error().message.find("REDIS_URL"), std::string::npos);

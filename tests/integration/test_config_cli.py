@@ -1,0 +1,578 @@
+"""Configuration that checks itself (issue #18): the configuration file read as a shell or
+systemd's EnvironmentFile reads it, `gatehouse config --check`, `gatehouse config`, `serve --listen`
+and `--config`, relative paths in the file, startup refusals and `gatehouse roles`.
+
+Runs the binary as a command and as a server, each run with only the variables it names (no
+GATEHOUSE_* or other settings leak in from the caller's environment)."""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+import pytest
+import requests
+
+from conftest import SECRET, free_port
+
+BIN = os.environ.get("GATEHOUSE_BIN") or "/tmp/wa/gatehouse-config"
+
+DEFAULT_ROLES = {
+    "admin": "analytics:view clients:manage posts:delete posts:read posts:write roles:manage "
+             "tokens:introspect users:delete users:read users:write",
+    "moderator": "posts:delete posts:read posts:write users:read users:write",
+    "user": "posts:read posts:write users:read",
+}
+
+
+def clean_env(**settings):
+    """An environment with no settings but `settings`."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "detect_leaks=1"),
+        "UBSAN_OPTIONS": os.environ.get("UBSAN_OPTIONS", "halt_on_error=1"),
+    }
+    env.update(settings)
+    return env
+
+
+def gatehouse(*args, cwd, env=None):
+    return subprocess.run([BIN, *map(str, args)], env=clean_env(**(env or {})), cwd=cwd,
+                          capture_output=True, text=True, timeout=60)
+
+
+def write(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+class Process:
+    """A `gatehouse serve ...` with its output in a log file."""
+
+    def __init__(self, args, env, cwd, log_path):
+        self.log_path = log_path
+        self.log = open(log_path, "ab")
+        self.proc = subprocess.Popen([BIN, *map(str, args)], env=env, cwd=cwd, stdout=self.log,
+                                     stderr=self.log)
+
+    def log_text(self):
+        return self.log_path.read_text(errors="replace")
+
+    def wait_healthy(self, port, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"exited with {self.proc.returncode}: {self.log_text()}")
+            try:
+                r = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                if r.status_code == 200:
+                    return r
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError("not healthy: " + self.log_text())
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def serve(tmp_path):
+    """Starts `gatehouse <args>` (a server); stops each at teardown and fails on an unclean exit."""
+    started = []
+
+    def start(*args, env=None, cwd=None):
+        p = Process(args, clean_env(**(env or {})), cwd or tmp_path,
+                    tmp_path / f"serve-{len(started)}.log")
+        started.append(p)
+        return p
+
+    yield start
+    for p in started:
+        code = p.stop()
+        if code not in (0, None):
+            pytest.fail(f"server exited with {code}: {p.log_text()[-3000:]}")
+
+
+def refuses(port, timeout=1):
+    try:
+        requests.get(f"http://127.0.0.1:{port}/healthz", timeout=timeout)
+    except requests.ConnectionError:
+        return True
+    return False
+
+
+# --- config --check --------------------------------------------------------------------------
+
+def test_check_accepts_a_valid_file(tmp_path):
+    conf = write(tmp_path / "etc" / "gatehouse.env",
+                 f"SECRET_KEY={SECRET}\nDATABASE_URL=sqlite:///data/g.db\nBCRYPT_ROUNDS=10\n")
+    r = gatehouse("config", "--check", "--config", conf, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert f"gatehouse: the configuration is valid (environment and {conf})" in r.stdout
+    assert r.stderr == ""
+
+
+def test_check_accepts_an_empty_environment(tmp_path):
+    r = gatehouse("config", "--check", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "the configuration is valid (environment)" in r.stdout
+
+
+@pytest.mark.parametrize("text, line, expected", [
+    ("BCRYPT_ROUNDS=10\nBCRYPT_ROUND=11\n", 2,
+     "unknown setting BCRYPT_ROUND (did you mean BCRYPT_ROUNDS?)"),
+    ('SECRET_KEY="abc\n', 1, 'SECRET_KEY: unterminated " quote'),
+    ("# c\nSECRET_KEY='abc\n", 2, "SECRET_KEY: unterminated ' quote"),
+    ('BRAND_NAME="Acme" Inc\n', 1, "BRAND_NAME: text after the closing quote"),
+    ("TOKEN_ISSUER=a\n\nTOKEN_ISSUER=b\n", 3, "TOKEN_ISSUER is already set on line 1"),
+    ("TOKEN_ISSUER a\n", 1, "not KEY=VALUE"),
+    ("GATEHOUSE_CONFIG_FILE=/etc/other.env\n", 1,
+     "GATEHOUSE_CONFIG_FILE cannot be set inside the file"),
+    ("OIDC_ACME_ISSUER=https://idp.example\n", 1, "unknown setting OIDC_ACME_ISSUER"),
+], ids=["unknown", "unterminated-double", "unterminated-single", "after-quote", "twice",
+        "not-key-value", "config-file-inside", "unlisted-provider"])
+def test_check_refuses_a_bad_file_naming_file_and_line(tmp_path, text, line, expected):
+    conf = write(tmp_path / "g.env", text)
+    r = gatehouse("config", "--check", "--config", conf, cwd=tmp_path)
+    assert r.returncode == 1, r.stdout
+    assert f"gatehouse: {conf}:{line}: {expected}\n" in r.stderr
+
+
+def test_check_lists_every_file_problem_on_its_own_line(tmp_path):
+    conf = write(tmp_path / "g.env", "BCRYPT_ROUND=10\nwords\nTOKEN_ISSUER=a\nTOKEN_ISSUER=b\n")
+    r = gatehouse("config", "--check", "--config", conf, cwd=tmp_path)
+    assert r.returncode == 1
+    lines = r.stderr.splitlines()
+    assert f"gatehouse: {conf}:1: unknown setting BCRYPT_ROUND (did you mean BCRYPT_ROUNDS?)" in lines
+    assert f"gatehouse: {conf}:2: not KEY=VALUE" in lines
+    assert f"gatehouse: {conf}:4: TOKEN_ISSUER is already set on line 3" in lines
+
+
+def test_check_refuses_a_missing_file(tmp_path):
+    r = gatehouse("config", "--check", "--config", tmp_path / "absent.env", cwd=tmp_path)
+    assert r.returncode == 1
+    assert "absent.env" in r.stderr and "cannot read" in r.stderr
+
+
+def test_oidc_keys_are_allowed_once_the_provider_is_listed(tmp_path):
+    keys = ("OIDC_MY_IDP_ISSUER=https://idp.example\nOIDC_MY_IDP_CLIENT_ID=cid\n"
+            "OIDC_MY_IDP_CLIENT_SECRET=oidc-secret-value\n")
+    in_file = write(tmp_path / "a.env", "OIDC_PROVIDERS=my-idp\n" + keys)
+    assert gatehouse("config", "--check", "--config", in_file, cwd=tmp_path).returncode == 0
+    only_keys = write(tmp_path / "b.env", keys)
+    r = gatehouse("config", "--check", "--config", only_keys, env={"OIDC_PROVIDERS": "my-idp"}, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+
+
+def test_check_names_each_settings_problem_on_its_own_line(tmp_path):
+    conf = write(tmp_path / "g.env", "BCRYPT_ROUNDS=9\nFRONTEND_URL=app.example.com\n")
+    r = gatehouse("config", "--check", "--config", conf, env={"ALGORITHM": "none"}, cwd=tmp_path)
+    assert r.returncode == 1
+    lines = r.stderr.splitlines()
+    assert "gatehouse: BCRYPT_ROUNDS: must be an integer between 10 and 31" in lines
+    assert any(l.startswith("gatehouse: FRONTEND_URL: must start with http:// or https://") for l in lines)
+    assert any(l.startswith("gatehouse: ALGORITHM: must be one of") for l in lines)
+    assert f"gatehouse: the configuration has 3 problems (environment and {conf})" in lines
+
+
+def test_check_runs_the_preflight(tmp_path):
+    policy = write(tmp_path / "policy.json", '{"roles": {"x": ["nope:nope"]}}')
+    templates = tmp_path / "templates"
+    write(templates / "mail" / "reset-password.txt", "Hello {{nope}}\n")
+    r = gatehouse("config", "--check", env={
+        "DATABASE_URL": f"sqlite:///{tmp_path}/data/g.db",
+        "GATEHOUSE_POLICY_FILE": str(policy),
+        "GATEHOUSE_TEMPLATE_DIR": str(templates),
+        "MAIL_FILE": str(tmp_path / "mail.mbox"),
+        "SMTP_FROM": "a@example.com, b@example.com",
+        "GATEHOUSE_PUBLIC_URL": "https://auth.example.com",
+        "SESSION_COOKIE_DOMAIN": "other.example",
+        "WEBAUTHN_ORIGINS": "https://evil.example",
+        "WEBAUTHN_TRUST_STORE": str(write(tmp_path / "roots.pem", "not a certificate\n")),
+    }, cwd=tmp_path)
+    assert r.returncode == 1
+    lines = r.stderr.splitlines()
+    for start in ("gatehouse: GATEHOUSE_POLICY_FILE: ",
+                  f"gatehouse: GATEHOUSE_TEMPLATE_DIR: {templates}/mail/reset-password.txt: unknown placeholder",
+                  "gatehouse: SMTP_FROM: ",
+                  "gatehouse: SESSION_COOKIE_DOMAIN: other.example does not cover GATEHOUSE_PUBLIC_URL's host auth.example.com",
+                  "gatehouse: WEBAUTHN_ORIGINS: https://evil.example is not auth.example.com",
+                  "gatehouse: WEBAUTHN_TRUST_STORE: "):
+        assert any(l.startswith(start) for l in lines), (start, r.stderr)
+    assert "gatehouse: the configuration has 6 problems (environment)" in lines
+
+
+def test_check_reads_the_stored_signing_key(tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "signing_key.pem").write_bytes(ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    env = {"DATABASE_URL": f"sqlite:///{data}/g.db"}
+    r = gatehouse("config", "--check", env={**env, "ALGORITHM": "RS256"}, cwd=tmp_path)
+    assert r.returncode == 1
+    assert f"gatehouse: ALGORITHM: {data}/signing_key.pem does not fit RS256" in r.stderr
+    assert gatehouse("config", "--check", env={**env, "ALGORITHM": "ES256"}, cwd=tmp_path).returncode == 0
+    # Nothing was made while checking.
+    assert sorted(p.name for p in data.iterdir()) == ["signing_key.pem"]
+
+
+def test_check_refuses_a_data_dir_this_user_cannot_write(tmp_path):
+    parent = tempfile.mkdtemp(prefix="gatehouse-ro-")
+    try:
+        os.chmod(parent, 0o755)
+        data = os.path.join(parent, "data")
+        env = {"GATEHOUSE_DATA_DIR": data, "DATABASE_URL": f"sqlite:///{tmp_path}/g.db"}
+        if os.geteuid() == 0:
+            if not shutil.which("setpriv"):
+                pytest.skip("root without setpriv: every folder is writable")
+            r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                BIN, "config", "--check"], env=clean_env(**env), cwd=parent,
+                               capture_output=True, text=True, timeout=60)
+        else:
+            os.chmod(parent, 0o555)
+            r = gatehouse("config", "--check", env=env, cwd=parent)
+        assert r.returncode == 1
+        assert f"gatehouse: GATEHOUSE_DATA_DIR: {parent} is not writable by this user" in r.stderr
+    finally:
+        os.chmod(parent, 0o755)
+        shutil.rmtree(parent)
+
+
+def test_check_warns_about_unknown_gatehouse_variables(tmp_path):
+    r = gatehouse("config", "--check", cwd=tmp_path,
+                  env={"GATEHOUSE_LISTN": "127.0.0.1:9", "GATEHOUSE_SOMETHING_ELSE": "1",
+                       "UNRELATED_VARIABLE": "1"})
+    assert r.returncode == 0, r.stderr
+    assert ("gatehouse: warning: the environment sets GATEHOUSE_LISTN, which is not a setting "
+            "(did you mean GATEHOUSE_LISTEN?)") in r.stdout
+    assert "the environment sets GATEHOUSE_SOMETHING_ELSE, which is not a setting\n" in r.stdout
+    assert "UNRELATED_VARIABLE" not in r.stdout
+    assert "the configuration is valid" in r.stdout
+
+
+@pytest.mark.parametrize("url, warns", [
+    ("http://auth.example.com", True),
+    ("http://10.0.0.5:8000", True),
+    ("http://127.example.com", True),  # a host name, not the loopback address
+    ("https://auth.example.com", False),
+    ("http://localhost:8000", False),
+    ("http://127.0.0.1:8000", False),
+    ("http://[::1]:8000", False),
+])
+def test_check_warns_about_a_plain_http_public_url(tmp_path, url, warns):
+    r = gatehouse("config", "--check", cwd=tmp_path, env={"GATEHOUSE_PUBLIC_URL": url})
+    assert r.returncode == 0, r.stderr
+    assert ("GATEHOUSE_PUBLIC_URL is plain http on a host that is not loopback" in r.stdout) == warns
+
+
+# --- gatehouse config ------------------------------------------------------------------------
+
+def setting_line(output, name):
+    for line in output.splitlines():
+        if line.strip().startswith(name + " "):
+            return line
+    raise AssertionError(f"no {name} line in:\n{output}")
+
+
+def test_systemd_style_file_is_read_as_a_shell_reads_it(tmp_path):
+    conf = write(tmp_path / "etc" / "gatehouse.env", """\
+# Gatehouse, as systemd's EnvironmentFile= or `set -a; . file` reads it
+; an ini-style comment
+
+export TOKEN_ISSUER=https://auth.example.com   # the iss claim
+SMTP_FROM="Ops \\"Team\\" <ops@example.com>"
+BRAND_NAME = 'Acme $HOME `id` \\n'
+MFA_ISSUER="Acme \\$ \\\\ Sign-in"
+BRAND_PRIMARY_COLOR=#aabbcc
+""")
+    r = gatehouse("config", "--config", conf, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert setting_line(r.stdout, "TOKEN_ISSUER").split("=", 1)[1].strip() == \
+        f"https://auth.example.com   ({conf}:4)"
+    assert f'= Ops "Team" <ops@example.com>   ({conf}:5)' in setting_line(r.stdout, "SMTP_FROM")
+    assert f"= Acme $HOME `id` \\n   ({conf}:6)" in setting_line(r.stdout, "BRAND_NAME")
+    assert f"= Acme $ \\ Sign-in   ({conf}:7)" in setting_line(r.stdout, "MFA_ISSUER")
+    assert f"= #aabbcc   ({conf}:8)" in setting_line(r.stdout, "BRAND_PRIMARY_COLOR")
+    effective = r.stdout.split("effective:", 1)[1]
+    assert 'SMTP_FROM                   = Ops "Team" <ops@example.com>' in effective
+    assert "TOKEN_ISSUER                = https://auth.example.com\n" in effective
+
+
+def test_environment_wins_over_the_file(tmp_path):
+    conf = write(tmp_path / "g.env", "TOKEN_ISSUER=from-file\nGATEHOUSE_LISTEN=127.0.0.1:8001\n")
+    r = gatehouse("config", "--config", conf, env={"TOKEN_ISSUER": "from-env"}, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert setting_line(r.stdout, "TOKEN_ISSUER").strip().endswith("= from-env   (environment)")
+    assert "TOKEN_ISSUER                = from-env" in r.stdout
+    assert f"= 127.0.0.1:8001   ({conf}:2)" in setting_line(r.stdout, "GATEHOUSE_LISTEN")
+
+
+def test_config_file_variable_names_the_file_and_the_flag_overrides_it(tmp_path):
+    named = write(tmp_path / "named.env", "TOKEN_ISSUER=from-variable\n")
+    flagged = write(tmp_path / "flag.env", "TOKEN_ISSUER=from-flag\n")
+    r = gatehouse("config", env={"GATEHOUSE_CONFIG_FILE": str(named)}, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "TOKEN_ISSUER                = from-variable" in r.stdout
+    # The flag, before or after the subcommand.
+    for args in (("config", "--config", flagged), ("--config", flagged, "config")):
+        r = gatehouse(*args, env={"GATEHOUSE_CONFIG_FILE": str(named)}, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert "TOKEN_ISSUER                = from-flag" in r.stdout
+
+
+def test_config_refuses_a_bad_file_too(tmp_path):
+    conf = write(tmp_path / "g.env", "BCRYPT_ROUND=10\n")
+    r = gatehouse("config", "--config", conf, cwd=tmp_path)
+    assert r.returncode == 1
+    assert f"{conf}:1: unknown setting BCRYPT_ROUND" in r.stderr
+    assert r.stdout == ""
+
+
+SECRETS = {
+    "SECRET_KEY": "zz-signing-secret-0123456789-abcdefghij",
+    "MFA_SECRET_KEY": "zz-mfa-secret-0123456789-abcdefghijklm",
+    "LEGACY_SECRET_KEY": "zz-legacy-secret-value",
+    "METRICS_TOKEN": "zz-metrics-token-012345",
+    "OIDC_ACME_CLIENT_SECRET": "zz-oidc-client-secret",
+    "GOOGLE_CLIENT_SECRET": "zz-google-client-secret",
+}
+PASSWORDS = ["zzdbpassword", "zzsmtppassword", "zzredispassword"]
+
+
+def test_config_never_prints_secrets(tmp_path):
+    conf = write(tmp_path / "g.env", f"""\
+OIDC_PROVIDERS=acme
+OIDC_ACME_ISSUER=https://idp.example
+OIDC_ACME_CLIENT_ID=acme-client
+OIDC_ACME_CLIENT_SECRET="{SECRETS['OIDC_ACME_CLIENT_SECRET']}"
+SECRET_KEY='{SECRETS['SECRET_KEY']}'
+export MFA_SECRET_KEY={SECRETS['MFA_SECRET_KEY']}
+LEGACY_SECRET_KEY = {SECRETS['LEGACY_SECRET_KEY']}
+LEGACY_TOKENS_UNTIL=2030-01-01T00:00:00Z
+SMTP_URL=smtp://mailer:zzsmtppassword@smtp.example:587
+SMTP_FROM=ops@example.com
+""")
+    env = {"METRICS_TOKEN": SECRETS["METRICS_TOKEN"], "GOOGLE_CLIENT_ID": "google-client",
+           "GOOGLE_CLIENT_SECRET": SECRETS["GOOGLE_CLIENT_SECRET"],
+           "DATABASE_URL": "postgresql://gate:zzdbpassword@db.example:5432/gh",
+           "REDIS_URL": "redis://:zzredispassword@cache.example:6379/1"}
+    r = gatehouse("config", "--config", conf, env=env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    check = gatehouse("config", "--check", "--config", conf, env=env, cwd=tmp_path)
+    for output in (r.stdout, r.stderr, check.stdout, check.stderr):
+        for value in [*SECRETS.values(), *PASSWORDS]:
+            assert value not in output, value
+    for name in SECRETS:
+        assert "(set, not shown)" in setting_line(r.stdout, name), name
+    assert "postgresql://gate:***@db.example:5432/gh" in setting_line(r.stdout, "DATABASE_URL")
+    assert "smtp://mailer:***@smtp.example:587" in setting_line(r.stdout, "SMTP_URL")
+    assert "redis://:***@cache.example:6379/1" in setting_line(r.stdout, "REDIS_URL")
+    # What is not secret is shown.
+    assert "acme-client" in setting_line(r.stdout, "OIDC_ACME_CLIENT_ID")
+    assert "google-client" in setting_line(r.stdout, "GOOGLE_CLIENT_ID")
+
+
+def test_config_lists_provider_settings_from_the_environment(tmp_path):
+    """Every set setting is listed with its origin: an OpenID provider's settings from the
+    environment as much as from the file."""
+    r = gatehouse("config", cwd=tmp_path, env={
+        "OIDC_PROVIDERS": "acme", "OIDC_ACME_ISSUER": "https://idp.example",
+        "OIDC_ACME_CLIENT_ID": "acme-client", "OIDC_ACME_CLIENT_SECRET": "zz-env-oidc-secret"})
+    assert r.returncode == 0, r.stderr
+    assert "zz-env-oidc-secret" not in r.stdout
+    assert "acme-client   (environment)" in setting_line(r.stdout, "OIDC_ACME_CLIENT_ID")
+    assert "(set, not shown)   (environment)" in setting_line(r.stdout, "OIDC_ACME_CLIENT_SECRET")
+
+
+# --- relative paths --------------------------------------------------------------------------
+
+def test_relative_paths_in_the_file_resolve_against_its_folder(tmp_path):
+    etc = tmp_path / "etc"
+    work = tmp_path / "work"
+    work.mkdir()
+    write(etc / "policy.json", json.dumps({"permissions": ["reports:view"],
+                                           "roles": {"analyst": ["users:read", "reports:view"]}}))
+    conf = write(etc / "gatehouse.env",
+                 "DATABASE_URL=sqlite:///data/g.db\nGATEHOUSE_POLICY_FILE=policy.json\n")
+    r = gatehouse("migrate", "--config", "../etc/gatehouse.env", cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert (etc / "data" / "g.db").exists()
+    assert not (work / "data").exists()
+    r = gatehouse("roles", "--config", conf, cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert "analyst: reports:view users:read" in r.stdout.splitlines()
+    r = gatehouse("config", "--config", conf, cwd=work)
+    assert f"sqlite:///{etc}/data/g.db   ({conf}:1)" in setting_line(r.stdout, "DATABASE_URL")
+    assert f"= {etc}/policy.json   ({conf}:2)" in setting_line(r.stdout, "GATEHOUSE_POLICY_FILE")
+
+
+def test_the_default_database_lives_next_to_the_file(tmp_path):
+    etc = tmp_path / "etc"
+    work = tmp_path / "work"
+    work.mkdir()
+    conf = write(etc / "gatehouse.env", "BCRYPT_ROUNDS=10\n")
+    r = gatehouse("migrate", "--config", conf, cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert (etc / "gatehouse-data" / "gatehouse.db").exists()
+    assert not (work / "gatehouse-data").exists()
+
+
+def test_relative_paths_from_the_environment_stay_relative_to_the_working_directory(tmp_path):
+    etc = tmp_path / "etc"
+    work = tmp_path / "work"
+    work.mkdir()
+    conf = write(etc / "gatehouse.env", "BCRYPT_ROUNDS=10\n")
+    r = gatehouse("migrate", "--config", conf, cwd=work,
+                  env={"DATABASE_URL": "sqlite:///envdata/g.db"})
+    assert r.returncode == 0, r.stderr
+    assert (work / "envdata" / "g.db").exists()
+    assert not (etc / "envdata").exists() and not (etc / "gatehouse-data").exists()
+
+
+# --- serve -----------------------------------------------------------------------------------
+
+def test_serve_listens_where_the_file_says(tmp_path, serve):
+    port = free_port()
+    etc = tmp_path / "etc"
+    conf = write(etc / "gatehouse.env", f"""\
+# systemd EnvironmentFile
+export GATEHOUSE_LISTEN="127.0.0.1:{port}"
+SECRET_KEY='{SECRET}'
+BCRYPT_ROUNDS = 10   # fast for tests
+DATABASE_URL=sqlite:///data/g.db
+""")
+    work = tmp_path / "work"
+    work.mkdir()
+    p = serve("serve", "--config", conf, cwd=work)
+    assert p.wait_healthy(port).json() == {"status": "ok"}
+    assert (etc / "data" / "g.db").exists()
+    assert not (work / "data").exists()
+
+
+def test_serve_listen_overrides_the_environment_and_the_file(tmp_path, serve):
+    env_port, file_port, flag_port = free_port(), free_port(), free_port()
+    conf = write(tmp_path / "g.env", f"GATEHOUSE_LISTEN=127.0.0.1:{file_port}\nBCRYPT_ROUNDS=10\n"
+                                     f"DATABASE_URL=sqlite:///data/g.db\nSECRET_KEY={SECRET}\n")
+    p = serve("serve", "--listen", f"127.0.0.1:{flag_port}", "--config", conf,
+              env={"GATEHOUSE_LISTEN": f"127.0.0.1:{env_port}"})
+    p.wait_healthy(flag_port)
+    assert refuses(env_port) and refuses(file_port)
+
+
+def test_config_flag_may_come_before_serve(tmp_path, serve):
+    port = free_port()
+    conf = write(tmp_path / "g.env", f"BCRYPT_ROUNDS=10\nDATABASE_URL=sqlite:///data/g.db\n"
+                                     f"SECRET_KEY={SECRET}\n")
+    p = serve("--config", conf, "serve", "--listen", f"127.0.0.1:{port}")
+    p.wait_healthy(port)
+    assert (tmp_path / "data" / "g.db").exists()
+
+
+def test_serve_warns_about_a_plain_http_public_url(tmp_path, serve):
+    port = free_port()
+    p = serve("serve", "--listen", f"127.0.0.1:{port}", env={
+        "SECRET_KEY": SECRET, "BCRYPT_ROUNDS": "10",
+        "DATABASE_URL": f"sqlite:///{tmp_path}/data/g.db",
+        "GATEHOUSE_PUBLIC_URL": "http://auth.example.test"})
+    p.wait_healthy(port)
+    assert ("warning GATEHOUSE_PUBLIC_URL is plain http on a host that is not loopback"
+            in p.log_text())
+
+
+def _startup_cases(tmp):
+    missing = str(tmp / "missing.pem")
+    return {
+        "oidc-ca": ({"OIDC_CA_FILE": missing}, f"OIDC_CA_FILE: cannot read {missing}"),
+        "smtp-ca": ({"SMTP_CA_FILE": missing}, f"SMTP_CA_FILE: cannot read {missing}"),
+        "redis-ca": ({"REDIS_URL": "rediss://cache.example:6380", "REDIS_CA_FILE": missing},
+                     f"REDIS_CA_FILE: cannot read {missing}"),
+        "trust-store": ({"WEBAUTHN_TRUST_STORE": missing},
+                        f"WEBAUTHN_TRUST_STORE: cannot read {missing}"),
+        "policy": ({"GATEHOUSE_POLICY_FILE": str(tmp / "policy.json")},
+                   f"GATEHOUSE_POLICY_FILE: cannot read {tmp}/policy.json"),
+        "frontend-url": ({"FRONTEND_URL": "app.example.com"},
+                         "FRONTEND_URL: must start with http:// or https://"),
+        "legacy-alone": ({"LEGACY_SECRET_KEY": "zz-legacy-secret"},
+                         "LEGACY_SECRET_KEY: LEGACY_SECRET_KEY and LEGACY_TOKENS_UNTIL go together"),
+        "legacy-until-alone": ({"LEGACY_TOKENS_UNTIL": "2030-01-01T00:00:00Z"},
+                               "LEGACY_TOKENS_UNTIL go together"),
+        "legacy-malformed": ({"LEGACY_SECRET_KEY": "zz-legacy-secret",
+                              "LEGACY_TOKENS_UNTIL": "next year"},
+                             "LEGACY_TOKENS_UNTIL: must be an RFC 3339 time"),
+        "legacy-31-feb": ({"LEGACY_SECRET_KEY": "zz-legacy-secret",
+                           "LEGACY_TOKENS_UNTIL": "2030-02-31T00:00:00Z"},
+                          "LEGACY_TOKENS_UNTIL: must be an RFC 3339 time"),
+        "ca-is-a-folder": ({"OIDC_CA_FILE": str(tmp)}, f"OIDC_CA_FILE: cannot read {tmp}"),
+    }
+
+
+@pytest.mark.parametrize("case", ["oidc-ca", "smtp-ca", "redis-ca", "trust-store", "policy",
+                                  "frontend-url", "legacy-alone", "legacy-until-alone",
+                                  "legacy-malformed", "legacy-31-feb", "ca-is-a-folder"])
+def test_startup_refuses_bad_settings(tmp_path, case):
+    settings, expected = _startup_cases(tmp_path)[case]
+    port = free_port()
+    try:
+        r = subprocess.run([BIN, "serve", "--listen", f"127.0.0.1:{port}"], env=clean_env(**{
+            "SECRET_KEY": SECRET, "DATABASE_URL": f"sqlite:///{tmp_path}/data/g.db", **settings}),
+            capture_output=True, text=True, timeout=8)
+    except subprocess.TimeoutExpired as e:  # run() has killed it
+        r = None
+        started = e.stderr.decode(errors="replace") if e.stderr else ""
+    if r is None:
+        pytest.fail(f"serve started instead of refusing:\n{started}", pytrace=False)
+    assert r.returncode == 1, r.stderr
+    assert "gatehouse: configuration error: " in r.stderr and expected in r.stderr, r.stderr
+    assert "zz-legacy-secret" not in r.stderr + r.stdout
+    assert not (tmp_path / "data" / "g.db").exists()
+
+
+def test_startup_refuses_a_bad_file(tmp_path):
+    conf = write(tmp_path / "g.env", "SECRET_KEY=x\nDATABSE_URL=sqlite:///data/g.db\n")
+    r = gatehouse("serve", "--listen", f"127.0.0.1:{free_port()}", "--config", conf, cwd=tmp_path)
+    assert r.returncode == 1
+    assert (f"gatehouse: configuration error: {conf}:2: unknown setting DATABSE_URL "
+            "(did you mean DATABASE_URL?)") in r.stderr
+    assert not (tmp_path / "data").exists() and not (tmp_path / "gatehouse-data").exists()
+
+
+# --- gatehouse roles -------------------------------------------------------------------------
+
+def test_roles_lists_the_built_in_roles(tmp_path):
+    r = gatehouse("roles", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [f"{role}: {perms}" for role, perms in DEFAULT_ROLES.items()]
+
+
+def test_roles_adds_the_policy_file(tmp_path):
+    policy = write(tmp_path / "policy.json", json.dumps({
+        "permissions": ["reports:view"],
+        "roles": {"analyst": ["users:read", "reports:view"], "user": ["posts:read"]}}))
+    r = gatehouse("roles", cwd=tmp_path, env={"GATEHOUSE_POLICY_FILE": str(policy)})
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert "analyst: reports:view users:read" in lines
+    # admin holds every permission, the policy's too; the policy may redefine a built-in role.
+    assert f"admin: {DEFAULT_ROLES['admin']}".replace("roles:manage", "reports:view roles:manage") in lines
+    assert f"moderator: {DEFAULT_ROLES['moderator']}" in lines
+    assert "user: posts:read" in lines
+
+
+def test_roles_refuses_a_bad_policy_file(tmp_path):
+    policy = write(tmp_path / "policy.json", "not json")
+    r = gatehouse("roles", cwd=tmp_path, env={"GATEHOUSE_POLICY_FILE": str(policy)})
+    assert r.returncode == 1
+    assert "GATEHOUSE_POLICY_FILE" in r.stderr
