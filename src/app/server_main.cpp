@@ -125,6 +125,7 @@ core::Result<SharedState> openSharedState(const config::Config& config) {
   }
   auto address = state::parseRedisUrl(*config.redis_url);
   if (!address) return tl::unexpected(address.error());
+  address->ca_file = config.redis_ca_file;
   s.redis = std::make_unique<state::RedisClient>(*address);
   s.bus = std::make_unique<state::RedisBus>(*s.redis, "gatehouse:events");
   s.limiter = std::make_unique<state::RedisRateLimiter>(*s.redis);

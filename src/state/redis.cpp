@@ -14,62 +14,12 @@ namespace {
 using core::Errc;
 using core::makeError;
 
-timeval toTimeval(std::chrono::milliseconds ms) {
-  return timeval{static_cast<time_t>(ms.count() / 1000),
-                 static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
-}
-
-RedisReply convert(const redisReply* r) {
-  RedisReply out;
-  switch (r->type) {
-    case REDIS_REPLY_INTEGER:
-      out.type = RedisReply::Type::Integer;
-      out.integer = r->integer;
-      break;
-    case REDIS_REPLY_STRING:
-    case REDIS_REPLY_STATUS:
-    case REDIS_REPLY_ERROR:
-      out.type = r->type == REDIS_REPLY_STRING   ? RedisReply::Type::String
-                 : r->type == REDIS_REPLY_STATUS ? RedisReply::Type::Status
-                                                 : RedisReply::Type::Error;
-      out.text.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_ARRAY:
-      out.type = RedisReply::Type::Array;
-      for (std::size_t i = 0; i < r->elements; ++i) out.elements.push_back(convert(r->element[i]));
-      break;
-    default:
-      break;
-  }
-  return out;
-}
-
 std::int64_t toInt(const RedisReply& r) {
   if (r.type == RedisReply::Type::Integer) return r.integer;
   std::int64_t v = 0;
   if (r.type == RedisReply::Type::String)
     std::from_chars(r.text.data(), r.text.data() + r.text.size(), v);
   return v;
-}
-
-core::Result<RedisReply> runArgv(redisContext* ctx, const std::vector<std::string_view>& args) {
-  std::vector<const char*> argv;
-  std::vector<std::size_t> lens;
-  for (auto a : args) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
-  }
-  void* raw = redisCommandArgv(ctx, static_cast<int>(argv.size()), argv.data(), lens.data());
-  if (raw == nullptr) {
-    return makeError(
-        Errc::Unavailable,
-        std::string("Redis: ") + (ctx->errstr[0] != '\0' ? ctx->errstr : "connection lost"));
-  }
-  auto* reply = static_cast<redisReply*>(raw);
-  RedisReply out = convert(reply);
-  freeReplyObject(reply);
-  if (out.type == RedisReply::Type::Error) return makeError(Errc::Internal, "Redis: " + out.text);
-  return out;
 }
 
 // LocalRateLimiter::hit as one atomic step: a key's window opens at its first hit (by the nodes'
@@ -113,11 +63,11 @@ return 0
 
 core::Result<RedisAddress> parseRedisUrl(std::string_view url) {
   RedisAddress a;
-  if (url.starts_with("rediss://"))
-    return makeError(Errc::InvalidArgument, "REDIS_URL: rediss:// (TLS) is not supported");
-  if (!url.starts_with("redis://"))
-    return makeError(Errc::InvalidArgument, "REDIS_URL: expected redis://host:port[/db]");
-  std::string_view rest = url.substr(8);
+  a.tls = url.starts_with("rediss://");
+  if (!a.tls && !url.starts_with("redis://"))
+    return makeError(Errc::InvalidArgument,
+                     "REDIS_URL: expected redis://host:port[/db] or rediss://host:port[/db]");
+  std::string_view rest = url.substr(a.tls ? 9 : 8);
   if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
     const std::string_view auth = rest.substr(0, at);
     rest = rest.substr(at + 1);
@@ -150,64 +100,28 @@ core::Result<RedisAddress> parseRedisUrl(std::string_view url) {
   return a;
 }
 
-RedisClient::~RedisClient() {
-  for (auto* ctx : idle_) redisFree(ctx);
-}
-
-core::Result<redisContext*> RedisClient::connect() const {
-  redisContext* ctx =
-      redisConnectWithTimeout(address_.host.c_str(), address_.port, toTimeval(timeout_));
-  if (ctx == nullptr) return makeError(Errc::Unavailable, "Redis: out of memory");
-  if (ctx->err != 0) {
-    std::string detail = ctx->errstr;
-    redisFree(ctx);
-    return makeError(Errc::Unavailable, "cannot connect to Redis at " + address_.host + ":" +
-                                            std::to_string(address_.port) + ": " + detail);
-  }
-  redisSetTimeout(ctx, toTimeval(timeout_));
-  if (!address_.password.empty()) {
-    std::vector<std::string_view> auth{"AUTH"};
-    if (!address_.user.empty()) auth.emplace_back(address_.user);
-    auth.emplace_back(address_.password);
-    if (auto ok = runArgv(ctx, auth); !ok) {
-      redisFree(ctx);
-      return makeError(Errc::Unavailable, "Redis refused the credentials in REDIS_URL");
-    }
-  }
-  if (address_.db != 0) {
-    const std::string db = std::to_string(address_.db);
-    if (auto ok = runArgv(ctx, {"SELECT", db}); !ok) {
-      redisFree(ctx);
-      return tl::unexpected(ok.error());
-    }
-  }
-  return ctx;
+core::Result<std::unique_ptr<RedisConnection>> RedisClient::connect() const {
+  return RedisConnection::open(address_, timeout_);
 }
 
 core::Result<RedisReply> RedisClient::command(std::initializer_list<std::string_view> args) {
-  redisContext* ctx = nullptr;
+  std::unique_ptr<RedisConnection> connection;
   {
     const std::lock_guard lock(mutex_);
     if (!idle_.empty()) {
-      ctx = idle_.back();
+      connection = std::move(idle_.back());
       idle_.pop_back();
     }
   }
-  if (ctx == nullptr) {
+  if (!connection) {
     auto fresh = connect();
     if (!fresh) return tl::unexpected(fresh.error());
-    ctx = *fresh;
+    connection = std::move(*fresh);
   }
-  auto reply = runArgv(ctx, std::vector<std::string_view>(args));
-  if (ctx->err != 0) {
-    redisFree(ctx);  // broken: the next command connects afresh
-  } else {
+  auto reply = connection->command(std::vector<std::string_view>(args));
+  if (!connection->broken()) {  // a broken one is dropped: the next command connects afresh
     const std::lock_guard lock(mutex_);
-    if (idle_.size() < max_idle_) {
-      idle_.push_back(ctx);
-    } else {
-      redisFree(ctx);
-    }
+    if (idle_.size() < max_idle_) idle_.push_back(std::move(connection));
   }
   return reply;
 }
@@ -314,24 +228,22 @@ void RedisBus::run() {
   auto backoff = std::chrono::milliseconds(100);
   bool reported = false;
   while (!stop_) {
-    auto ctx = redis_.connect();
-    if (ctx) {
-      const std::vector<std::string_view> subscribe{"SUBSCRIBE", channel_};
-      auto confirmed = runArgv(*ctx, subscribe);
+    auto connection = redis_.connect();
+    if (connection) {
+      auto confirmed = (*connection)->command({"SUBSCRIBE", channel_});
       if (confirmed && resync_()) {
         if (reported) spdlog::info("Redis notifications restored: revocation checks resume");
         reported = false;
         backoff = std::chrono::milliseconds(100);
         live_.store(true, std::memory_order_release);
-        listen(*ctx);
+        listen(**connection);
       }
-      redisFree(*ctx);
     }
     if (stop_) break;
     if (live_.exchange(false) || !reported) {
       spdlog::error(
           "Redis notifications lost ({}): token checks answer 503 until they are restored",
-          ctx ? "connection closed" : ctx.error().message);
+          connection ? "connection closed" : connection.error().message);
       reported = true;
     }
     for (auto waited = std::chrono::milliseconds(0); waited < backoff && !stop_;
@@ -342,41 +254,28 @@ void RedisBus::run() {
   }
 }
 
-void RedisBus::listen(redisContext* ctx) {
+void RedisBus::listen(RedisConnection& connection) {
   using Clock = std::chrono::steady_clock;
   auto last_heard = Clock::now();
   auto last_ping = Clock::now();
   while (!stop_) {
-    // Everything already buffered first.
+    // Everything already received first.
     for (;;) {
-      void* raw = nullptr;
-      if (redisGetReplyFromReader(ctx, &raw) != REDIS_OK) return;
-      if (raw == nullptr) break;
-      auto* reply = static_cast<redisReply*>(raw);
-      const RedisReply r = convert(reply);
-      freeReplyObject(reply);
+      auto reply = connection.buffered();
+      if (!reply) return;
+      if (!*reply) break;
+      const RedisReply& r = **reply;
       last_heard = Clock::now();
       if (r.type == RedisReply::Type::Array && r.elements.size() == 3 &&
           r.elements[0].text == "message") {
         handler_(r.elements[2].text);
       }
     }
-    pollfd pfd{ctx->fd, POLLIN, 0};
-    const int ready = ::poll(&pfd, 1, 200);
-    if (ready < 0 && errno != EINTR) return;
-    if (ready > 0) {
-      if ((pfd.revents & (POLLERR | POLLNVAL)) != 0) return;
-      if (redisBufferRead(ctx) != REDIS_OK) return;  // closed or failed
-    }
+    if (!connection.receive(std::chrono::milliseconds(200))) return;  // closed or failed
     const auto now = Clock::now();
     if (now - last_ping >= std::chrono::seconds(1)) {
       // In subscribed mode PING is answered as a message-shaped array: proof the link lives.
-      const char* argv[] = {"PING"};
-      if (redisAppendCommandArgv(ctx, 1, argv, nullptr) != REDIS_OK) return;
-      int done = 0;
-      while (done == 0) {
-        if (redisBufferWrite(ctx, &done) != REDIS_OK) return;
-      }
+      if (!connection.send({"PING"})) return;
       last_ping = now;
     }
     if (now - last_heard > std::chrono::milliseconds(2500)) return;  // silent: assume lost

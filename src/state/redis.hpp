@@ -16,19 +16,21 @@
 #include "state/bus.hpp"
 #include "state/limits.hpp"
 #include "state/once.hpp"
-
-struct redisContext;
+#include "state/redis_connection.hpp"
 
 namespace gatehouse::state {
 
-// redis://[[user]:password@]host[:port][/db]. TLS (rediss://) is refused: put Redis on a private
-// network or loopback, or terminate TLS with a local tunnel.
+// redis://[[user]:password@]host[:port][/db], or rediss://... for TLS (managed Redis services):
+// the server's certificate is verified against the system's roots and `ca_file` (REDIS_CA_FILE),
+// and must name the URL's host.
 struct RedisAddress {
   std::string host = "127.0.0.1";
   int port = 6379;
   std::string user;
   std::string password;
   int db = 0;
+  bool tls = false;
+  std::string ca_file;
 };
 [[nodiscard]] core::Result<RedisAddress> parseRedisUrl(std::string_view url);
 
@@ -51,20 +53,20 @@ class RedisClient {
       : address_(std::move(address)), timeout_(timeout), max_idle_(max_idle) {}
   RedisClient(const RedisClient&) = delete;
   RedisClient& operator=(const RedisClient&) = delete;
-  ~RedisClient();
+  ~RedisClient() = default;
 
   // Arguments go as separate bulk strings (binary-safe, never parsed as a command line).
   [[nodiscard]] core::Result<RedisReply> command(std::initializer_list<std::string_view> args);
 
   // A new connection with AUTH and SELECT done (for the subscriber).
-  [[nodiscard]] core::Result<redisContext*> connect() const;
+  [[nodiscard]] core::Result<std::unique_ptr<RedisConnection>> connect() const;
 
  private:
   RedisAddress address_;
   std::chrono::milliseconds timeout_;
   std::size_t max_idle_;
   std::mutex mutex_;
-  std::vector<redisContext*> idle_;
+  std::vector<std::unique_ptr<RedisConnection>> idle_;
 };
 
 // Counters shared by every node, counted by one Lua script per hit, so a key's window opens at its
@@ -126,7 +128,7 @@ class RedisBus final : public Bus {
  private:
   void run();
   // Listens on one connection until it fails or stop is requested.
-  void listen(redisContext* ctx);
+  void listen(RedisConnection& connection);
 
   RedisClient& redis_;
   const std::string channel_;

@@ -266,7 +266,12 @@ TEST(RedisUrl, ParsesHostPortCredentialsAndDatabase) {
   EXPECT_EQ(b.user, "gate");
   EXPECT_EQ(b.port, 6379);
   EXPECT_EQ(b.host, "cache");
-  EXPECT_EQ(parseRedisUrl("rediss://cache").error().code, core::Errc::InvalidArgument);
+  const auto tls = parseRedisUrl("rediss://:pw@cache.example.com:6380/1").value();
+  EXPECT_TRUE(tls.tls);
+  EXPECT_EQ(tls.host, "cache.example.com");
+  EXPECT_EQ(tls.port, 6380);
+  EXPECT_EQ(tls.db, 1);
+  EXPECT_FALSE(parseRedisUrl("redis://cache").value().tls);
   EXPECT_FALSE(parseRedisUrl("http://cache"));
   EXPECT_FALSE(parseRedisUrl("redis://cache:99999"));
   EXPECT_FALSE(parseRedisUrl("redis://cache/x"));
