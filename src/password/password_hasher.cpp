@@ -2,6 +2,7 @@
 
 #include "crypto/random.hpp"
 #include "password/bcrypt.hpp"
+#include "password/imported_hash.hpp"
 
 namespace gatehouse::password {
 namespace {
@@ -61,6 +62,7 @@ bool PasswordHasher::verify(std::string_view password, std::string_view encoded)
   if (password.size() > kMaxPasswordBytes) return verifyDummy({});
   if (isBcryptHash(encoded)) return bcryptVerify(password, encoded);
   if (isArgon2idHash(encoded)) return argon2idVerify(password, encoded);
+  if (isImportedHash(encoded)) return verifyImported(password, encoded);
   return verifyDummy(password);
 }
 

@@ -22,8 +22,8 @@ struct HashPolicy {
 };
 
 // Hashes new passwords under the configured policy and verifies any supported stored hash
-// (bcrypt $2a$/$2b$/$2y$, argon2id). Immutable after creation, so thread-safe. CPU-heavy: call it
-// from the hashing pool, never from an I/O thread.
+// (bcrypt $2a$/$2b$/$2y$, argon2id, and the imported formats of imported_hash.hpp). Immutable after
+// creation, so thread-safe. CPU-heavy: call it from the hashing pool, never from an I/O thread.
 class PasswordHasher {
  public:
   // InvalidArgument when the policy is below the floor (bcrypt cost < 10, argon2id under OWASP's
@@ -40,6 +40,8 @@ class PasswordHasher {
   [[nodiscard]] core::Result<std::string> hash(std::string_view password) const;
 
   // True when `encoded` is a supported hash of `password`; unknown formats are false.
+  // Note: a password over 72 bytes is checked against an imported PBKDF2 or argon2i hash as it
+  // is (those formats take any length); only new bcrypt hashes refuse it.
   bool verify(std::string_view password, std::string_view encoded) const;
 
   // Spends the same work as verify() against a real hash under the policy, for unknown users, so

@@ -44,6 +44,24 @@ struct NewUser {
   bool email_verified = false;
 };
 
+// A user moved in from elsewhere (API.md, Moving in from elsewhere).
+struct ImportedUser {
+  NewUser user;
+  std::int64_t created_at = 0;
+  // The user's id in the system they come from (the seed's users.id), remembered so that system's
+  // tokens can name them; empty for none.
+  std::string legacy_subject;
+};
+
+struct ImportOutcome {
+  enum class Kind {
+    Created,        // user_id is the new user
+    Skipped,        // a user with this email exists (user_id); nothing changed
+    UsernameTaken,  // another user has this username; nothing changed
+  } kind = Kind::Created;
+  std::int64_t user_id = 0;
+};
+
 // A change to a user; a new email (other than a change of letter case) clears email_verified
 // unless the patch sets it.
 struct UserPatch {
@@ -92,6 +110,15 @@ class UserStore {
   [[nodiscard]] virtual core::Status changePassword(std::int64_t id, std::string_view hash,
                                                     std::int64_t now, bool end_api_keys) = 0;
   [[nodiscard]] virtual core::Status setTokensValidAfter(std::int64_t id, std::int64_t when) = 0;
+  // In one transaction, in order: each user is created unless a user with the same email (any
+  // letter case; an earlier item of the same batch included) exists or the username is taken. A
+  // created user's legacy subject is remembered under `source`. All or nothing: a failure
+  // creates none of them.
+  [[nodiscard]] virtual core::Result<std::vector<ImportOutcome>> importUsers(
+      const std::vector<ImportedUser>& users, std::string_view source) = 0;
+  // The user a legacy subject of `source` was imported as.
+  [[nodiscard]] virtual core::Result<std::optional<std::int64_t>> findByLegacySubject(
+      std::string_view source, std::string_view subject) = 0;
   // Users changed or deleted after change number `seq` (by any process: the database records
   // every change), and the latest change number. Caches poll this to stay true.
   [[nodiscard]] virtual core::Result<UserChanges> changesSince(std::int64_t seq) = 0;

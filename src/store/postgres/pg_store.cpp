@@ -267,6 +267,15 @@ ALTER TABLE mfa_factors ADD COLUMN credential_id TEXT;
 ALTER TABLE mfa_factors ADD COLUMN passkey TEXT NOT NULL DEFAULT '';
 CREATE UNIQUE INDEX mfa_factors_credential ON mfa_factors (credential_id);
 )sql",
+    // 10: users moved in from elsewhere keep their old id for that system's tokens.
+    R"sql(
+CREATE TABLE legacy_subjects (
+  source  TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  PRIMARY KEY (source, subject)
+);
+)sql",
 };
 
 static_assert(kUserLogLock == 7'261'001 && kKeyLogLock == 7'261'002,
@@ -505,6 +514,57 @@ class PgUsers final : public UserStore {
 
   core::Status setTokensValidAfter(std::int64_t id, std::int64_t when) override {
     return run(pool_, "UPDATE users SET tokens_valid_after = $1 WHERE id = $2", {when, id});
+  }
+
+  core::Result<std::vector<ImportOutcome>> importUsers(const std::vector<ImportedUser>& users,
+                                                       std::string_view source) override {
+    return pool_.transaction<std::vector<ImportOutcome>>(
+        [&](Connection& c) -> core::Result<std::vector<ImportOutcome>> {
+          std::vector<ImportOutcome> out;
+          for (const ImportedUser& item : users) {
+            const NewUser& u = item.user;
+            // Checked first, in the transaction: a failed INSERT would end it in PostgreSQL.
+            auto by_email = oneUser(c, "WHERE lower(email) = lower($1)", u.email);
+            if (!by_email) return tl::unexpected(by_email.error());
+            if (*by_email) {
+              out.push_back({ImportOutcome::Kind::Skipped, (*by_email)->id});
+              continue;
+            }
+            auto by_name = oneUser(c, "WHERE lower(username) = lower($1)", u.username);
+            if (!by_name) return tl::unexpected(by_name.error());
+            if (*by_name) {
+              out.push_back({ImportOutcome::Kind::UsernameTaken, 0});
+              continue;
+            }
+            auto created = insertUser(c, u);
+            if (!created) return tl::unexpected(created.error());
+            auto when = c.query("UPDATE users SET created_at = $1 WHERE id = $2",
+                                {item.created_at, created->id});
+            if (!when) return tl::unexpected(when.error());
+            if (!item.legacy_subject.empty()) {
+              auto map = c.query(
+                  "INSERT INTO legacy_subjects (source, subject, user_id) VALUES ($1, $2, $3) ON "
+                  "CONFLICT DO NOTHING",
+                  {source, item.legacy_subject, created->id});
+              if (!map) return tl::unexpected(map.error());
+            }
+            out.push_back({ImportOutcome::Kind::Created, created->id});
+          }
+          return out;
+        });
+  }
+
+  core::Result<std::optional<std::int64_t>> findByLegacySubject(std::string_view source,
+                                                                std::string_view subject) override {
+    return pool_.with<std::optional<std::int64_t>>(
+        [&](Connection& c) -> core::Result<std::optional<std::int64_t>> {
+          auto rows =
+              c.query("SELECT user_id FROM legacy_subjects WHERE source = $1 AND subject = $2",
+                      {source, subject});
+          if (!rows) return tl::unexpected(rows.error());
+          if (rows->empty()) return std::optional<std::int64_t>{};
+          return std::optional<std::int64_t>(rows->int64(0, 0));
+        });
   }
 
   core::Result<UserChanges> changesSince(std::int64_t seq) override {

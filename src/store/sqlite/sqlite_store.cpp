@@ -244,6 +244,15 @@ ALTER TABLE mfa_factors ADD COLUMN credential_id TEXT;
 ALTER TABLE mfa_factors ADD COLUMN passkey TEXT NOT NULL DEFAULT '';
 CREATE UNIQUE INDEX mfa_factors_credential ON mfa_factors(credential_id);
 )sql",
+    // 10: users moved in from elsewhere keep their old id for that system's tokens.
+    R"sql(
+CREATE TABLE legacy_subjects (
+  source  TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  PRIMARY KEY (source, subject)
+);
+)sql",
 };
 
 // Every remaining row of `stmt`, each read by `read`.
@@ -485,6 +494,60 @@ class SqliteUsers final : public UserStore {
 
   core::Status setTokensValidAfter(std::int64_t id, std::int64_t when) override {
     return run(pool_, "UPDATE users SET tokens_valid_after = ? WHERE id = ?", nullptr, when, id);
+  }
+
+  core::Result<std::vector<ImportOutcome>> importUsers(const std::vector<ImportedUser>& users,
+                                                       std::string_view source) override {
+    return pool_.transaction<std::vector<ImportOutcome>>(
+        [&](Connection& c) -> core::Result<std::vector<ImportOutcome>> {
+          std::vector<ImportOutcome> out;
+          for (const ImportedUser& item : users) {
+            const NewUser& u = item.user;
+            auto by_email = oneUser(c, kUserSelect + "WHERE email = ?",
+                                    [&](Statement& s) { s.bind(1, u.email); });
+            if (!by_email) return tl::unexpected(by_email.error());
+            if (*by_email) {
+              out.push_back({ImportOutcome::Kind::Skipped, (*by_email)->id});
+              continue;
+            }
+            auto by_name = oneUser(c, kUserSelect + "WHERE username = ?",
+                                   [&](Statement& s) { s.bind(1, u.username); });
+            if (!by_name) return tl::unexpected(by_name.error());
+            if (*by_name) {
+              out.push_back({ImportOutcome::Kind::UsernameTaken, 0});
+              continue;
+            }
+            auto created = insertUser(c, u);
+            if (!created) return tl::unexpected(created.error());
+            auto when = c.prepare("UPDATE users SET created_at = ? WHERE id = ?");
+            if (!when) return tl::unexpected(when.error());
+            bindAll(*when, item.created_at, created->id);
+            if (auto ok = when->run(); !ok) return tl::unexpected(ok.error());
+            if (!item.legacy_subject.empty()) {
+              auto map = c.prepare(
+                  "INSERT OR IGNORE INTO legacy_subjects (source, subject, user_id) VALUES (?, ?, "
+                  "?)");
+              if (!map) return tl::unexpected(map.error());
+              bindAll(*map, source, item.legacy_subject, created->id);
+              if (auto ok = map->run(); !ok) return tl::unexpected(ok.error());
+            }
+            out.push_back({ImportOutcome::Kind::Created, created->id});
+          }
+          return out;
+        });
+  }
+
+  core::Result<std::optional<std::int64_t>> findByLegacySubject(std::string_view source,
+                                                                std::string_view subject) override {
+    return pool_.with([&](Connection& c) -> core::Result<std::optional<std::int64_t>> {
+      auto stmt = c.prepare("SELECT user_id FROM legacy_subjects WHERE source = ? AND subject = ?");
+      if (!stmt) return tl::unexpected(stmt.error());
+      bindAll(*stmt, source, subject);
+      auto row = stmt->step();
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) return std::optional<std::int64_t>{};
+      return std::optional<std::int64_t>(stmt->int64(0));
+    });
   }
 
   core::Result<UserChanges> changesSince(std::int64_t seq) override {

@@ -1,0 +1,139 @@
+#include "cli/import_commands.hpp"
+
+#include <charconv>
+
+#include <boost/json.hpp>
+
+#include "cli/context.hpp"
+#include "core/strict_json.hpp"
+#include "importer/import_item.hpp"
+#include "importer/importer.hpp"
+#include "importer/seed_reader.hpp"
+
+namespace gatehouse::cli {
+namespace {
+
+// A line longer than this is refused unread: a user is a few hundred bytes.
+constexpr std::size_t kMaxLineBytes = 64U << 10U;
+
+std::string emailOf(const boost::json::value& v) {
+  const auto* o = v.if_object();
+  const auto* email = o != nullptr ? o->if_contains("email") : nullptr;
+  return email != nullptr && email->is_string() ? std::string(email->get_string()) : std::string();
+}
+
+void print(const std::vector<importer::ItemResult>& results, const char* position_name,
+           std::ostream& out) {
+  using Kind = importer::ItemResult::Kind;
+  for (const auto& r : results) {
+    boost::json::object line{{position_name, r.position}};
+    if (!r.email.empty()) line["email"] = r.email;
+    line["result"] = r.kind == Kind::Created   ? "created"
+                     : r.kind == Kind::Skipped ? "skipped"
+                                               : "error";
+    if (r.kind == Kind::Created) line["id"] = r.id;
+    if (r.kind == Kind::Error) line["reason"] = r.reason;
+    out << boost::json::serialize(line) << "\n";
+  }
+}
+
+// Imports one batch, prints its results and adds them up; false when storage failed.
+bool run(Context& c, importer::Importer& importer, std::vector<importer::Candidate>& batch,
+         std::string_view source, const char* position_name, importer::Totals& totals,
+         std::ostream& out, std::ostream& err) {
+  if (batch.empty()) return true;
+  auto results = importer.importBatch(std::exchange(batch, {}), c.actor, c.client, source);
+  if (!results) {
+    err << "gatehouse: import stopped, this batch created nothing: " << results.error().message
+        << "\n";
+    return false;
+  }
+  print(*results, position_name, out);
+  totals.add(*results);
+  return true;
+}
+
+int report(const importer::Totals& t, bool stopped, std::ostream& err) {
+  err << "import: " << t.created << " created, " << t.skipped << " skipped, " << t.errors
+      << " errors\n";
+  return stopped || t.errors > 0 ? 1 : 0;
+}
+
+}  // namespace
+
+int userImport(const config::Config& config, const rbac::Policy& policy, std::istream& in,
+               std::ostream& out, std::ostream& err) {
+  Context c(config, policy);
+  if (!c.open(err)) return 1;
+  importer::Importer importer(c.store->users(), policy, *c.audit);
+  importer::Totals totals;
+  std::vector<importer::Candidate> batch;
+  std::size_t number = 0;
+  std::string line;
+  bool stopped = false;
+  while (!stopped) {
+    // Read at most the limit (and one more byte to know it was exceeded), then skip the rest.
+    line.clear();
+    bool too_long = false;
+    char ch = 0;
+    bool any = false;
+    while (in.get(ch)) {
+      any = true;
+      if (ch == '\n') break;
+      if (line.size() > kMaxLineBytes) {
+        too_long = true;
+        continue;
+      }
+      line.push_back(ch);
+    }
+    if (!any) break;
+    ++number;
+    too_long = too_long || line.size() > kMaxLineBytes;
+    if (!too_long && line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    importer::Candidate candidate{number, {}, tl::unexpected(std::string("line too long"))};
+    if (!too_long) {
+      auto json = core::parseStrictJson(line, {.max_bytes = kMaxLineBytes, .max_depth = 8});
+      if (!json) {
+        candidate.user = tl::unexpected(std::string("invalid JSON"));
+      } else {
+        candidate.email = emailOf(*json);
+        candidate.user = importer::parseItem(*json, policy, c.clock.unixSeconds());
+      }
+    }
+    batch.push_back(std::move(candidate));
+    if (batch.size() == importer::kBatchSize)
+      stopped = !run(c, importer, batch, "import", "line", totals, out, err);
+  }
+  if (!stopped) stopped = !run(c, importer, batch, "import", "line", totals, out, err);
+  return report(totals, stopped, err);
+}
+
+int importSeed(const config::Config& config, const rbac::Policy& policy, const std::string& url,
+               std::ostream& out, std::ostream& err) {
+  Context c(config, policy);
+  if (!c.open(err)) return 1;
+  importer::Importer importer(c.store->users(), policy, *c.audit);
+  importer::Totals totals;
+  bool stopped = false;
+  auto read = importer::readSeedUsers(
+      url, importer::kBatchSize, [&](std::vector<importer::SeedRow>&& rows) {
+        std::vector<importer::Candidate> batch;
+        for (auto& row : rows) {
+          std::size_t id = 0;
+          (void)std::from_chars(row.id.data(), row.id.data() + row.id.size(), id);
+          importer::Candidate candidate{
+              id, emailOf(row.item), importer::parseItem(row.item, policy, c.clock.unixSeconds())};
+          if (candidate.user) candidate.user->legacy_subject = row.id;
+          batch.push_back(std::move(candidate));
+        }
+        stopped = !run(c, importer, batch, "seed", "line", totals, out, err);
+        return !stopped;
+      });
+  if (!read) {
+    err << "gatehouse: " << read.error().message << "\n";
+    return 1;
+  }
+  return report(totals, stopped, err);
+}
+
+}  // namespace gatehouse::cli

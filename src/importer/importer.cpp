@@ -1,0 +1,73 @@
+#include "importer/importer.hpp"
+
+#include <algorithm>
+
+namespace gatehouse::importer {
+
+void Totals::add(const std::vector<ItemResult>& results) {
+  for (const auto& r : results) {
+    if (r.kind == ItemResult::Kind::Created) ++created;
+    if (r.kind == ItemResult::Kind::Skipped) ++skipped;
+    if (r.kind == ItemResult::Kind::Error) ++errors;
+  }
+}
+
+core::Result<std::vector<ItemResult>> Importer::importBatch(std::vector<Candidate> candidates,
+                                                            const auth::Actor& actor,
+                                                            const auth::ClientInfo& client,
+                                                            std::string_view source) {
+  std::vector<ItemResult> results(candidates.size());
+  std::vector<store::ImportedUser> valid;
+  std::vector<std::size_t> slot;  // results index of each valid user
+  for (std::size_t i = 0; i < candidates.size(); ++i) {
+    Candidate& c = candidates[i];
+    results[i].position = c.position;
+    results[i].email = c.email;
+    if (!c.user) {
+      results[i].reason = c.user.error();
+      continue;
+    }
+    // No one hands out more than they hold (a moderator importing administrators).
+    const auto& granted = policy_.permissionsOf(c.user->user.role);
+    const bool within = std::all_of(granted.begin(), granted.end(), [&](const std::string& p) {
+      return std::find(actor.permissions.begin(), actor.permissions.end(), p) !=
+             actor.permissions.end();
+    });
+    if (!within) {
+      results[i].reason = "role: above your own";
+      continue;
+    }
+    valid.push_back(std::move(*c.user));
+    slot.push_back(i);
+  }
+  if (!valid.empty()) {
+    auto outcomes = users_.importUsers(valid, source);
+    if (!outcomes) return tl::unexpected(outcomes.error());
+    for (std::size_t k = 0; k < outcomes->size(); ++k) {
+      ItemResult& r = results[slot[k]];
+      const store::ImportOutcome& o = (*outcomes)[k];
+      switch (o.kind) {
+        case store::ImportOutcome::Kind::Created:
+          r.kind = ItemResult::Kind::Created;
+          r.id = o.user_id;
+          break;
+        case store::ImportOutcome::Kind::Skipped:
+          r.kind = ItemResult::Kind::Skipped;
+          break;
+        case store::ImportOutcome::Kind::UsernameTaken:
+          r.reason = "username already taken";
+          break;
+      }
+    }
+  }
+  Totals totals;
+  totals.add(results);
+  audit_.record(auth::auditEvent("user.import", client, actor.id, std::nullopt,
+                                 {{"source", source},
+                                  {"created", totals.created},
+                                  {"skipped", totals.skipped},
+                                  {"errors", totals.errors}}));
+  return results;
+}
+
+}  // namespace gatehouse::importer

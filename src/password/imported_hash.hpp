@@ -1,0 +1,41 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/error.hpp"
+
+namespace gatehouse::password {
+
+// Hash formats Gatehouse verifies but never makes, so that users moved in from elsewhere sign in
+// with the password they have (API.md, Moving in from elsewhere); the first successful login
+// replaces them with the configured scheme.
+//   $pbkdf2-sha256$<rounds>$<salt>$<checksum>   passlib (also $pbkdf2-sha512$ and $pbkdf2$, SHA-1),
+//                                               salt and checksum in passlib's "ab64" base64
+//   pbkdf2_sha256$<iterations>$<salt>$<hash>    Django (also pbkdf2_sha1): the salt is text, the
+//                                               hash standard base64
+//   $argon2i$v=19$m=..,t=..,p=..$salt$hash      argon2i PHC strings (argon2-cffi, passlib)
+// Keycloak's PBKDF2 credentials are stored as the passlib string (keycloakToEncoded).
+
+// Bounds on the work one imported hash may ask for: beyond them the hash is refused at import.
+inline constexpr std::int64_t kMaxPbkdf2Iterations = 2'000'000;
+inline constexpr std::uint32_t kMaxImportedArgon2MemoryKib = 1U << 20U;  // 1 GiB
+inline constexpr std::uint32_t kMaxImportedArgon2Iterations = 64;
+
+// True for a string of one of the formats above, well formed and within the bounds.
+bool isImportedHash(std::string_view encoded);
+
+// True when `encoded` (one of the formats above) is a hash of `password`; the comparison is
+// constant-time. False for anything else.
+bool verifyImported(std::string_view password, std::string_view encoded);
+
+// A Keycloak password credential (`algorithm` pbkdf2-sha256, pbkdf2-sha512 or pbkdf2 (SHA-1),
+// `hashIterations`, standard-base64 `salt` and `value`) as the passlib string Gatehouse stores.
+// InvalidArgument for another algorithm, bad base64 or iterations out of bounds.
+[[nodiscard]] core::Result<std::string> keycloakToEncoded(std::string_view algorithm,
+                                                          std::int64_t iterations,
+                                                          std::string_view salt_b64,
+                                                          std::string_view value_b64);
+
+}  // namespace gatehouse::password
