@@ -86,6 +86,25 @@ void Body::wrongType(const std::string& name, const std::string& expected) {
   errors_.push_back({{"body", name}, expected + " type expected", "type_error." + expected});
 }
 
+const boost::json::array* Body::requiredArray(const std::string& name, std::size_t max_items) {
+  const auto* v = is_form_ ? nullptr : object_.if_contains(name);
+  if (v == nullptr) {
+    missing(name);
+    return nullptr;
+  }
+  if (!v->is_array()) {
+    wrongType(name, "list");
+    return nullptr;
+  }
+  if (v->get_array().size() > max_items) {
+    errors_.push_back({{"body", name},
+                       "ensure this value has at most " + std::to_string(max_items) + " items",
+                       "value_error.list.max_items"});
+    return nullptr;
+  }
+  return &v->get_array();
+}
+
 std::optional<boost::json::value> Body::requiredObject(const std::string& name,
                                                        std::size_t max_bytes) {
   if (is_form_) {

@@ -36,6 +36,10 @@ class Body {
   // parsed strictly within `max_bytes`; an error item when missing, malformed or too large.
   std::optional<boost::json::value> requiredObject(const std::string& name, std::size_t max_bytes);
 
+  // A required JSON array member of at most `max_items` elements (JSON bodies only); null after
+  // recording an error item.
+  const boost::json::array* requiredArray(const std::string& name, std::size_t max_items);
+
   // An error item for each JSON member (or form field, the pages' "csrf" aside) not in `known`
   // (pydantic's extra = "forbid"): a field the endpoint would silently ignore is refused instead.
   void forbidOthers(std::initializer_list<std::string_view> known);

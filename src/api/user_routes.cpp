@@ -3,6 +3,8 @@
 #include "api/body.hpp"
 #include "api/route.hpp"
 #include "api/services.hpp"
+#include "importer/import_item.hpp"
+#include "importer/importer.hpp"
 
 namespace gatehouse::api {
 namespace {
@@ -119,6 +121,46 @@ http::Response endSessions(Call& c) {
   return http::Response::empty(204);
 }
 
+// Users moved in from elsewhere (API.md, Moving in from elsewhere): up to a thousand in one
+// transaction, one result per item; a role above the caller's own is refused for its item.
+http::Response importUsers(Call& c) {
+  Body& body = *c.body;
+  const boost::json::array* users = body.requiredArray("users", importer::kBatchSize);
+  body.forbidOthers({"users"});
+  if (!body.ok()) return validationError(body.errors());
+  const std::int64_t now = core::SystemClock().unixSeconds();  // created_at when none is given
+  std::vector<importer::Candidate> candidates;
+  for (std::size_t i = 0; i < users->size(); ++i) {
+    const auto* o = (*users)[i].if_object();
+    const auto* email = o != nullptr ? o->if_contains("email") : nullptr;
+    candidates.push_back(
+        {i, email != nullptr && email->is_string() ? std::string(email->get_string()) : "",
+         importer::parseItem((*users)[i], c.services.policy, now)});
+  }
+  importer::Importer importer(c.services.store.users(), c.services.policy, c.services.audit);
+  auto results = importer.importBatch(std::move(candidates), actorOf(*c.who), clientOf(c.request));
+  if (!results)
+    return errorResponse(auth::storeFailure(results.error()), c.request);
+  boost::json::array items;
+  importer::Totals totals;
+  totals.add(*results);
+  using Kind = importer::ItemResult::Kind;
+  for (const auto& r : *results) {
+    boost::json::object item{{"index", r.position}};
+    if (!r.email.empty()) item["email"] = r.email;
+    item["result"] = r.kind == Kind::Created   ? "created"
+                     : r.kind == Kind::Skipped ? "skipped"
+                                               : "error";
+    if (r.kind == Kind::Created) item["id"] = r.id;
+    if (r.kind == Kind::Error) item["reason"] = r.reason;
+    items.push_back(std::move(item));
+  }
+  return http::Response::json(200, boost::json::object{{"results", std::move(items)},
+                                                       {"created", totals.created},
+                                                       {"skipped", totals.skipped},
+                                                       {"errors", totals.errors}});
+}
+
 const Reply kNotFound{404, "User not found", "ErrorDetail"};
 const Reply kAboveRights{403,
                          "Insufficient permissions (also: the target's permissions are not all the "
@@ -147,6 +189,24 @@ void addUserRoutes(RouteTable& t) {
                     {"offset", "query", "integer", false, "0 or more (0)"}},
          .replies = {{200, "A page of users", "UserPage"}},
          .handler = list});
+  t.add({.method = "POST",
+         .path = "/api/v1/users/import",
+         .credential = Credential::TokenOrKey,
+         .permissions = {"users:write", "roles:manage"},
+         .lane = Lane::Storage,
+         .summary = "Import users with their password hashes",
+         .tag = "users",
+         .description =
+             "Up to 1000 users in one transaction, one result per item: `created` (with `id`), "
+             "`skipped` (a user with that email exists and is left as it is, so a second run "
+             "changes nothing) or `error` with a `reason`. `password_hash` may be bcrypt, "
+             "argon2id/argon2i, passlib or Django PBKDF2, or a Keycloak credential object; each "
+             "is verified as it is and replaced by the configured scheme at the next login. A "
+             "role whose permissions are not all the caller's is refused for its item.",
+         .body = BodyKind::Json,
+         .body_schema = "UserImport",
+         .replies = {{200, "One result per item", "UserImportReport"}},
+         .handler = importUsers});
   t.add({.method = "GET",
          .path = "/api/v1/users/{id}",
          .credential = Credential::TokenOrKey,

@@ -209,11 +209,22 @@ int serve(const config::Config& config) {
   auth::RateCheck rates(*limiter, metrics, audit_log, clock);
   auth::SessionEnd session_end(**store, revocations, clock, config.access_token_ttl);
   auth::TokenCheck token_check({**store, tokens, *policy, revocations, user_cache, clock});
+  std::optional<auth::LegacyTokens> legacy;
+  if (config.legacy_secret_key) {
+    auto made = auth::LegacyTokens::create(*config.legacy_secret_key, config.legacy_tokens_until,
+                                           clock, config.http.max_token_bytes);
+    if (!made) return fatal(made.error().message);
+    legacy.emplace(std::move(*made));
+    token_check.acceptLegacy(&*legacy);
+    spdlog::info("the seed's tokens are accepted until {}",
+                 core::rfc3339(config.legacy_tokens_until));
+  }
   auth::Sessions sessions(
       {**store, tokens, *policy, revocations, user_cache, token_check, session_end, rates,
        audit_log, metrics, clock,
        auth::SessionRules{config.refresh_grace_seconds, config.refresh_rate_limit,
-                          config.email_verification == config::EmailVerification::Required}});
+                          config.email_verification == config::EmailVerification::Required},
+       legacy ? &*legacy : nullptr});
   auth::PasswordService passwords(
       {**store, *hasher, pool, *policy, user_cache, session_end, revocations, *guard, audit_log,
        metrics, clock, config.password_rules,

@@ -11,10 +11,11 @@ void Sessions::record(std::string type, const ClientInfo& client, std::optional<
   d_.audit.record(auditEvent(std::move(type), client, actor, subject, std::move(detail)));
 }
 
-Result<TokenPair> Sessions::start(const SignedIn& who, const ClientInfo& client) {
+Result<TokenPair> Sessions::start(const SignedIn& who, const ClientInfo& client,
+                                  const std::string& session_id) {
   auto refresh_jti = newTokenId();
   if (!refresh_jti) return fail(Errc::Internal, "random source failed");
-  auto opened = open(who, client, *refresh_jti);
+  auto opened = open(who, client, *refresh_jti, session_id);
   if (!opened) return tl::unexpected(opened.error());
   auto pair = d_.tokens.issue(who.user.id, who.scopes, opened->id, *refresh_jti, who.grant,
                               who.user.email_verified);
@@ -24,9 +25,10 @@ Result<TokenPair> Sessions::start(const SignedIn& who, const ClientInfo& client)
 }
 
 Result<store::Session> Sessions::open(const SignedIn& who, const ClientInfo& client,
-                                      const std::string& refresh_jti) {
+                                      const std::string& refresh_jti,
+                                      const std::string& given_id) {
   const store::User& user = who.user;
-  auto session_id = newTokenId();
+  auto session_id = given_id.empty() ? newTokenId() : core::Result<std::string>(given_id);
   if (!session_id) return fail(Errc::Internal, "random source failed");
   const std::int64_t now = d_.clock.unixSeconds();
   store::Session session{*session_id,
@@ -40,8 +42,11 @@ Result<store::Session> Sessions::open(const SignedIn& who, const ClientInfo& cli
                          false,
                          "",
                          0};
-  if (auto ok = d_.store.sessions().create(session); !ok)
+  if (auto ok = d_.store.sessions().create(session); !ok) {
+    if (ok.error().code == core::Errc::AlreadyExists)
+      return fail(Errc::InvalidRefreshToken, "session id already used");
     return tl::unexpected(storeFailure(ok.error()));
+  }
   // A password change or deactivation that committed while this sign-in was deciding (the
   // password was checked against the old hash in the hashing queue) must not leave a live
   // session: the change revokes the sessions it finds after its own write, and this reads the
@@ -90,8 +95,40 @@ Result<SignedIn> Sessions::externalProof(std::int64_t user_id, const std::string
                   {std::nullopt, std::move(amr), d_.clock.unixSeconds()}};
 }
 
+Result<TokenPair> Sessions::tradeLegacy(const std::string& refresh_token,
+                                        const ClientInfo& client) {
+  auto claims = d_.legacy->verify(refresh_token, "refresh");
+  if (!claims)
+    return fail(Errc::InvalidRefreshToken,
+                "legacy: " + std::string(jose::jwtErrorName(claims.error())));
+  const auto* subject = claims->raw.if_contains(LegacyTokens::kSubjectClaim);
+  auto user_id = d_.store.users().findByLegacySubject(LegacyTokens::kSource,
+                                                      subject->get_string());
+  if (!user_id) return tl::unexpected(storeFailure(user_id.error()));
+  if (!*user_id) return fail(Errc::InvalidRefreshToken, "legacy subject was not imported");
+  auto user = d_.users.get(**user_id);
+  if (!user) return tl::unexpected(storeFailure(user.error()));
+  if (!*user || !(*user)->is_active) return fail(Errc::RefreshUserInactive);
+  if (claims->iat.value_or(0) < (*user)->tokens_valid_after)
+    return fail(Errc::InvalidRefreshToken, "legacy refresh token from before a password change");
+  // A second factor enrolled here is asked for: a seed token proves a password at most.
+  if ((*user)->mfa_enabled)
+    return fail(Errc::InvalidRefreshToken, "legacy refresh token for a user with a second factor");
+  if (d_.rules.email_verification_required && !(*user)->email_verified)
+    return fail(Errc::EmailNotVerified);
+  const std::string role = (*user)->role;
+  SignedIn who{**user,
+               d_.policy.permissionsOf(role),
+               {std::nullopt, {"pwd"}, claims->iat.value_or(d_.clock.unixSeconds())}};
+  auto pair = start(who, client, claims->jti);
+  if (!pair) return pair;
+  record("refresh.legacy_traded", client, (*user)->id, (*user)->id);
+  return pair;
+}
+
 Result<TokenPair> Sessions::refresh(const std::string& refresh_token, const ClientInfo& client) {
   auto claims = d_.tokens.verifyRefresh(refresh_token);
+  if (!claims && d_.legacy != nullptr) return tradeLegacy(refresh_token, client);
   if (!claims)
     return fail(Errc::InvalidRefreshToken, std::string(jose::jwtErrorName(claims.error())));
   const std::string session_id(sessionOf(*claims));

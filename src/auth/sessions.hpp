@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "audit/audit_log.hpp"
+#include "auth/legacy_tokens.hpp"
 #include "auth/client_info.hpp"
 #include "auth/errors.hpp"
 #include "auth/principal.hpp"
@@ -61,16 +62,21 @@ class Sessions {
     metrics::Registry& metrics;
     const core::Clock& clock;
     SessionRules rules;
+    // The seed's tokens (LEGACY_SECRET_KEY), null when not configured.
+    const LegacyTokens* legacy = nullptr;
   };
   explicit Sessions(Deps deps) : d_(std::move(deps)) {}
 
   // A new session and its token pair. InvalidCredentials when the account changed (password,
   // deactivation) while the proof was being checked.
-  [[nodiscard]] Result<TokenPair> start(const SignedIn& who, const ClientInfo& client);
+  // `session_id` empty: a fresh random one; else that id, which must not exist yet (AlreadyExists).
+  [[nodiscard]] Result<TokenPair> start(const SignedIn& who, const ClientInfo& client,
+                                        const std::string& session_id = {});
   // The session row alone, for a credential other than a token pair (the pages' cookie):
   // `refresh_jti` is what rotation would accept (a fresh id no token carries, for none).
   [[nodiscard]] Result<store::Session> open(const SignedIn& who, const ClientInfo& client,
-                                            const std::string& refresh_jti);
+                                            const std::string& refresh_jti,
+                                            const std::string& session_id = {});
   // The proof an external provider gave for a user: AccountDisabled for inactive users,
   // EmailNotVerified for unverified ones when verification is required. amr
   // ["ext"], plus the second-factor methods `provider_amr` names when the provider is trusted
@@ -102,6 +108,10 @@ class Sessions {
                                  const ClientInfo& client);
 
  private:
+  // A seed refresh token traded for a session of ours, once on every node: the session's id is
+  // derived from the token, so the database's key refuses a second trade.
+  [[nodiscard]] Result<TokenPair> tradeLegacy(const std::string& refresh_token,
+                                              const ClientInfo& client);
   void record(std::string type, const ClientInfo& client, std::optional<std::int64_t> actor,
               std::optional<std::int64_t> subject, boost::json::object detail = {});
 

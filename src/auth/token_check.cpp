@@ -14,6 +14,9 @@ Result<jose::Claims> TokenCheck::checkAccessToken(std::string_view bearer) const
   auto claims = d_.tokens.verifyAccess(bearer);
   // Each key set pins its keys' algorithms; a kid only one of them holds picks the set.
   if (!claims && claims.error() == jose::JwtError::UnknownKey && also_) claims = also_(bearer);
+  if (!claims && legacy_ != nullptr) {
+    if (auto seed = legacy_->verify(bearer, "access")) claims = std::move(seed);
+  }
   if (!claims) return fail(Errc::InvalidToken, std::string(jose::jwtErrorName(claims.error())));
   // With several nodes, a node that may have missed a revocation answers 503, never "valid".
   if (!d_.revocations.live()) return fail(Errc::Unavailable, "revocation feed down");
@@ -24,6 +27,16 @@ Result<jose::Claims> TokenCheck::checkAccessToken(std::string_view bearer) const
 }
 
 Result<Principal> TokenCheck::principalFor(jose::Claims claims, core::Wait wait) {
+  // A seed token names the seed's user id: import-seed's record says who that is here.
+  const auto* legacy_subject = claims.raw.if_contains(LegacyTokens::kSubjectClaim);
+  if (legacy_subject != nullptr) {
+    if (wait == core::Wait::No) return fail(Errc::WouldBlock, "legacy subject to read");
+    auto id = d_.store.users().findByLegacySubject(LegacyTokens::kSource,
+                                                   legacy_subject->get_string());
+    if (!id) return tl::unexpected(storeFailure(id.error()));
+    if (!*id) return fail(Errc::InvalidToken, "legacy subject was not imported");
+    claims.sub = std::to_string(**id);
+  }
   const auto user_id = userIdOf(claims);
   if (!user_id) return fail(Errc::InvalidToken, "bad sub");
   auto user = d_.users.get(*user_id, wait);
@@ -55,8 +68,11 @@ Result<Principal> TokenCheck::principalFor(jose::Claims claims, core::Wait wait)
   Principal p{std::move(*user), {}, std::move(claims), {}, {}};
   if (const auto* client = p.claims.raw.if_contains("client_id"); client && client->is_string())
     p.client_id = std::string(client->get_string());
-  p.permissions =
-      rbac::effectivePermissions(d_.policy.permissionsOf(p.user->role), p.claims.scopes);
+  // The seed's tokens carry the role's permissions, as the seed read them.
+  p.permissions = legacy_subject != nullptr
+                      ? d_.policy.permissionsOf(p.user->role)
+                      : rbac::effectivePermissions(d_.policy.permissionsOf(p.user->role),
+                                                   p.claims.scopes);
   return p;
 }
 

@@ -3,6 +3,7 @@
 #include <functional>
 #include <string_view>
 
+#include "auth/legacy_tokens.hpp"
 #include "auth/errors.hpp"
 #include "auth/principal.hpp"
 #include "auth/revocations.hpp"
@@ -33,6 +34,8 @@ class TokenCheck {
   // does not know is offered to `verifier`. Set once at startup, before serving.
   using Verifier = std::function<tl::expected<jose::Claims, jose::JwtError>(std::string_view)>;
   void acceptAlso(Verifier verifier) { also_ = std::move(verifier); }
+  // The seed's access tokens, tried after ours (LEGACY_SECRET_KEY). Set once at startup.
+  void acceptLegacy(const LegacyTokens* legacy) { legacy_ = legacy; }
 
   // Both halves below: InvalidToken (bad, expired, revoked, voided by a password change, unknown
   // user), InactiveUser; WouldBlock with Wait::No when the answer needs storage.
@@ -59,6 +62,7 @@ class TokenCheck {
  private:
   Deps d_;
   Verifier also_;
+  const LegacyTokens* legacy_ = nullptr;
 };
 
 }  // namespace gatehouse::auth

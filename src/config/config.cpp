@@ -153,6 +153,8 @@ void loadLegacy(Reader& r, Config& c) {
     else
       r.fail("LEGACY_TOKENS_UNTIL", "must be an RFC 3339 time such as 2027-01-31T00:00:00Z");
   }
+  if (c.legacy_secret_key && c.legacy_secret_key->size() < 32)
+    r.fail("LEGACY_SECRET_KEY", "must be at least 32 bytes (HS256's key size, RFC 7518)");
   if (c.legacy_secret_key.has_value() != until.has_value())
     r.fail("LEGACY_SECRET_KEY", "LEGACY_SECRET_KEY and LEGACY_TOKENS_UNTIL go together");
 }
