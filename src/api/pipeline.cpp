@@ -183,9 +183,14 @@ http::Response Pipeline::finish(const http::Request& request, http::Response res
     metrics_->observeRequest(request.route, response.status, static_cast<double>(micros) / 1e6);
   }
   // The path only: query strings may carry credentials (api_key) and are never logged.
-  spdlog::info("request_id={} client={} method={} path={} status={} duration_us={}",
-               request.request_id, request.client_ip, request.method, request.path, response.status,
-               micros);
+  const auto& table = table_.routes();
+  const std::string_view route =
+      request.route < table.size() ? std::string_view(table[request.route].path) : "-";
+  spdlog::info(
+      "request_id={} client={} method={} path={} route={} user_id={} status={} "
+      "duration_us={}",
+      request.request_id, request.client_ip, request.method, request.path, route, request.user_id,
+      response.status, micros);
   return response;
 }
 

@@ -140,6 +140,7 @@ Attempt run(const Route& route, Services& s, http::Request& r, core::Wait wait) 
     if (auto* response = std::get_if<http::Response>(&outcome))
       return refusal(route, s, r, std::move(*response));
     who = std::move(std::get<auth::Principal>(outcome));
+    r.user_id = who->user->id;
   }
   std::optional<Body> body;
   if (route.body == BodyKind::Json || (route.body == BodyKind::OptionalJson && !r.body.empty()))

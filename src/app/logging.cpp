@@ -1,6 +1,10 @@
 #include "app/logging.hpp"
 
+#include <algorithm>
 #include <memory>
+#include <optional>
+#include <string_view>
+#include <vector>
 
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -9,27 +13,114 @@
 namespace gatehouse::app {
 namespace {
 
-// %j: the message as a JSON string body (quotes, backslashes and control characters escaped).
-class JsonMessage final : public spdlog::custom_flag_formatter {
+void appendEscaped(std::string_view text, spdlog::memory_buf_t& dest) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      dest.push_back('\\');
+      dest.push_back(c);
+    } else if (u < 0x20) {
+      const char esc[] = {'\\', 'u', '0', '0', kHex[u >> 4U], kHex[u & 15U]};
+      dest.append(esc, esc + sizeof esc);
+    } else {
+      dest.push_back(c);
+    }
+  }
+}
+
+bool isKey(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+// "key=value" with a lower-case key; the key and value split at the first '='.
+std::optional<std::pair<std::string_view, std::string_view>> keyValue(std::string_view token) {
+  const auto eq = token.find('=');
+  if (eq == std::string_view::npos || !isKey(token.substr(0, eq))) return std::nullopt;
+  return std::pair{token.substr(0, eq), token.substr(eq + 1)};
+}
+
+std::vector<std::string_view> words(std::string_view text) {
+  std::vector<std::string_view> out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const auto end = text.find(' ', start);
+    out.push_back(text.substr(start, end == std::string_view::npos ? end : end - start));
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  return out;
+}
+
+// The log line's message as JSON members, so a pipeline can filter on them. The messages follow
+// one convention: leading key=value pairs (request_id=..., route=..., status=...), then either
+// an event name followed by more pairs ("auth_failure code=... detail=...": a value runs to the
+// next pair, so a detail may hold spaces) or free text. Digits-only values become numbers; the
+// free text is "msg"; names never repeat (a later one is dropped).
+class JsonFields final : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& msg, const std::tm& /*tm*/,
               spdlog::memory_buf_t& dest) override {
-    static constexpr char kHex[] = "0123456789abcdef";
-    for (const char c : std::string_view(msg.payload.data(), msg.payload.size())) {
-      const auto u = static_cast<unsigned char>(c);
-      if (c == '"' || c == '\\') {
-        dest.push_back('\\');
-        dest.push_back(c);
-      } else if (u < 0x20) {
-        const char esc[] = {'\\', 'u', '0', '0', kHex[u >> 4U], kHex[u & 15U]};
-        dest.append(esc, esc + sizeof esc);
-      } else {
-        dest.push_back(c);
+    const std::vector<std::string_view> tokens =
+        words(std::string_view(msg.payload.data(), msg.payload.size()));
+    std::vector<std::pair<std::string_view, std::string_view>> fields;
+    std::size_t i = 0;
+    for (; i < tokens.size(); ++i) {
+      const auto kv = keyValue(tokens[i]);
+      if (!kv) break;
+      fields.push_back(*kv);
+    }
+    std::string_view event;
+    std::string tail_text;
+    std::vector<std::pair<std::string_view, std::string>> tail;
+    if (i + 1 < tokens.size() && isKey(tokens[i]) && keyValue(tokens[i + 1])) {
+      event = tokens[i];
+      for (++i; i < tokens.size(); ++i) {
+        if (const auto kv = keyValue(tokens[i])) {
+          tail.emplace_back(kv->first, std::string(kv->second));
+        } else {
+          tail.back().second.append(" ").append(tokens[i]);
+        }
       }
+    } else {
+      for (; i < tokens.size(); ++i)
+        tail_text.append(tail_text.empty() ? "" : " ").append(tokens[i]);
+    }
+    std::vector<std::string_view> seen{"time", "level", "msg", "event"};
+    const auto member = [&](std::string_view key, std::string_view value) {
+      if (std::find(seen.begin(), seen.end(), key) != seen.end()) return;
+      seen.push_back(key);
+      dest.append(std::string_view(",\""));
+      dest.append(key);
+      dest.append(std::string_view("\":"));
+      const bool number = !value.empty() && value.size() < 16 &&
+                          value.find_first_not_of("0123456789") == std::string_view::npos &&
+                          (value.size() == 1 || value[0] != '0');
+      if (number) {
+        dest.append(value);
+        return;
+      }
+      dest.push_back('"');
+      appendEscaped(value, dest);
+      dest.push_back('"');
+    };
+    for (const auto& [k, v] : fields) member(k, v);
+    if (!event.empty()) {
+      dest.append(std::string_view(",\"event\":\""));
+      appendEscaped(event, dest);
+      dest.push_back('"');
+    }
+    for (const auto& [k, v] : tail) member(k, v);
+    if (!tail_text.empty() || (fields.empty() && event.empty())) {
+      dest.append(std::string_view(",\"msg\":\""));
+      appendEscaped(tail_text, dest);
+      dest.push_back('"');
     }
   }
   std::unique_ptr<custom_flag_formatter> clone() const override {
-    return std::make_unique<JsonMessage>();
+    return std::make_unique<JsonFields>();
   }
 };
 
@@ -40,8 +131,8 @@ void setupLogging(bool json, const std::string& level) {
                                                  std::make_shared<spdlog::sinks::stderr_sink_mt>());
   auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
   if (json) {
-    formatter->add_flag<JsonMessage>('j').set_pattern(
-        R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","msg":"%j"})");
+    formatter->add_flag<JsonFields>('j').set_pattern(
+        R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l"%j})");
   } else {
     formatter->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v");
   }

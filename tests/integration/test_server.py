@@ -399,10 +399,23 @@ def test_json_logs_carry_no_secrets(make_server):
         assert secret not in text
     lines = [line for line in text.splitlines() if line.strip()]
     assert len(lines) >= 5
-    for line in lines:
-        entry = json.loads(line)
-        assert {"time", "level", "msg"} <= set(entry)
-    assert any("request_id=" in json.loads(line)["msg"] for line in lines)
+    entries = [json.loads(line) for line in lines]
+    for entry in entries:
+        assert {"time", "level"} <= set(entry)
+        assert "msg" in entry or "request_id" in entry, entry
+    # The request log's fields are JSON members a pipeline can filter on, not text in "msg".
+    me = [e for e in entries if e.get("route") == "/api/v1/auth/me"]
+    assert len(me) == 2, entries
+    signed_in = next(e for e in me if e["status"] == 200)
+    assert signed_in["user_id"] > 0
+    assert {"request_id", "client", "method", "path", "route", "user_id", "status",
+            "duration_us"} <= set(signed_in)
+    assert isinstance(signed_in["status"], int) and isinstance(signed_in["duration_us"], int)
+    assert next(e for e in me if e["status"] == 401)["user_id"] == 0
+    # A failure's reason is an event with its own members, tied to the request by its id.
+    failure = next(e for e in entries if e.get("event") == "auth_failure")
+    assert failure["request_id"] in {e["request_id"] for e in me}
+    assert "detail" in failure and "msg" not in failure
 
 
 def test_config_file_is_read_and_environment_wins(make_server, tmp_path):
