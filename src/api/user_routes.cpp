@@ -139,8 +139,7 @@ http::Response importUsers(Call& c) {
   }
   importer::Importer importer(c.services.store.users(), c.services.policy, c.services.audit);
   auto results = importer.importBatch(std::move(candidates), actorOf(*c.who), clientOf(c.request));
-  if (!results)
-    return errorResponse(auth::storeFailure(results.error()), c.request);
+  if (!results) return errorResponse(auth::storeFailure(results.error()), c.request);
   boost::json::array items;
   importer::Totals totals;
   totals.add(*results);

@@ -100,6 +100,18 @@ void checkWeb(const config::Config& config, std::vector<std::string>& problems) 
 
 std::vector<std::string> preflight(const config::Config& config) {
   std::vector<std::string> problems;
+  // A CA bundle without a certificate would fail only at the first connection that needs it.
+  for (const auto& [name, path] :
+       {std::pair<const char*, std::string>{"OIDC_CA_FILE", config.oidc_ca_file},
+        {"SMTP_CA_FILE", config.mail.smtp_ca_file},
+        {"REDIS_CA_FILE", config.redis_ca_file}}) {
+    if (path.empty()) continue;
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (text.str().find("-----BEGIN CERTIFICATE-----") == std::string::npos)
+      problems.push_back(std::string(name) + ": " + path + " holds no PEM certificate");
+  }
   if (auto policy = loadPolicy(config); !policy) problems.push_back(policy.error().message);
   if (auto templates = mail::Templates::load(config.mail.template_dir); !templates)
     problems.push_back("GATEHOUSE_TEMPLATE_DIR: " + templates.error().message);

@@ -25,8 +25,7 @@ Result<TokenPair> Sessions::start(const SignedIn& who, const ClientInfo& client,
 }
 
 Result<store::Session> Sessions::open(const SignedIn& who, const ClientInfo& client,
-                                      const std::string& refresh_jti,
-                                      const std::string& given_id) {
+                                      const std::string& refresh_jti, const std::string& given_id) {
   const store::User& user = who.user;
   auto session_id = given_id.empty() ? newTokenId() : core::Result<std::string>(given_id);
   if (!session_id) return fail(Errc::Internal, "random source failed");
@@ -102,8 +101,7 @@ Result<TokenPair> Sessions::tradeLegacy(const std::string& refresh_token,
     return fail(Errc::InvalidRefreshToken,
                 "legacy: " + std::string(jose::jwtErrorName(claims.error())));
   const auto* subject = claims->raw.if_contains(LegacyTokens::kSubjectClaim);
-  auto user_id = d_.store.users().findByLegacySubject(LegacyTokens::kSource,
-                                                      subject->get_string());
+  auto user_id = d_.store.users().findByLegacySubject(LegacyTokens::kSource, subject->get_string());
   if (!user_id) return tl::unexpected(storeFailure(user_id.error()));
   if (!*user_id) return fail(Errc::InvalidRefreshToken, "legacy subject was not imported");
   auto user = d_.users.get(**user_id);

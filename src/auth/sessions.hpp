@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "audit/audit_log.hpp"
-#include "auth/legacy_tokens.hpp"
 #include "auth/client_info.hpp"
 #include "auth/errors.hpp"
+#include "auth/legacy_tokens.hpp"
 #include "auth/principal.hpp"
 #include "auth/rate_check.hpp"
 #include "auth/session_end.hpp"

@@ -31,8 +31,8 @@ Result<Principal> TokenCheck::principalFor(jose::Claims claims, core::Wait wait)
   const auto* legacy_subject = claims.raw.if_contains(LegacyTokens::kSubjectClaim);
   if (legacy_subject != nullptr) {
     if (wait == core::Wait::No) return fail(Errc::WouldBlock, "legacy subject to read");
-    auto id = d_.store.users().findByLegacySubject(LegacyTokens::kSource,
-                                                   legacy_subject->get_string());
+    auto id =
+        d_.store.users().findByLegacySubject(LegacyTokens::kSource, legacy_subject->get_string());
     if (!id) return tl::unexpected(storeFailure(id.error()));
     if (!*id) return fail(Errc::InvalidToken, "legacy subject was not imported");
     claims.sub = std::to_string(**id);
@@ -69,10 +69,10 @@ Result<Principal> TokenCheck::principalFor(jose::Claims claims, core::Wait wait)
   if (const auto* client = p.claims.raw.if_contains("client_id"); client && client->is_string())
     p.client_id = std::string(client->get_string());
   // The seed's tokens carry the role's permissions, as the seed read them.
-  p.permissions = legacy_subject != nullptr
-                      ? d_.policy.permissionsOf(p.user->role)
-                      : rbac::effectivePermissions(d_.policy.permissionsOf(p.user->role),
-                                                   p.claims.scopes);
+  p.permissions =
+      legacy_subject != nullptr
+          ? d_.policy.permissionsOf(p.user->role)
+          : rbac::effectivePermissions(d_.policy.permissionsOf(p.user->role), p.claims.scopes);
   return p;
 }
 

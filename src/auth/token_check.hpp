@@ -3,8 +3,8 @@
 #include <functional>
 #include <string_view>
 
-#include "auth/legacy_tokens.hpp"
 #include "auth/errors.hpp"
+#include "auth/legacy_tokens.hpp"
 #include "auth/principal.hpp"
 #include "auth/revocations.hpp"
 #include "auth/tokens.hpp"

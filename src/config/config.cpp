@@ -749,7 +749,7 @@ core::Result<Config> load(const Lookup& lookup, std::vector<std::string>* proble
     std::error_code ec;
     if (!path.empty() &&
         (!std::filesystem::is_regular_file(path, ec) || !std::ifstream(path).good()))
-      r.fail(name, "cannot read the file " + path);
+      r.fail(name, "cannot read " + path);
   }
 
   if (problems != nullptr) *problems = r.errors();

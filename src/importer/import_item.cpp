@@ -1,5 +1,7 @@
 #include "importer/import_item.hpp"
 
+#include <algorithm>
+
 #include <boost/json.hpp>
 
 #include "auth/validation.hpp"
@@ -44,9 +46,12 @@ tl::expected<std::string, std::string> keycloakHash(const boost::json::object& o
 std::string hashProblem(std::string_view encoded) {
   if (encoded.size() > kMaxHashBytes) return "password_hash: unsupported format";
   if (password::isBcryptHash(encoded) && password::bcryptCost(encoded)) return {};
+  // $argon2id$v=19$m=..,t=..,p=..$salt$hash: five '$', the salt and the hash present.
+  const bool complete = std::count(encoded.begin(), encoded.end(), '$') == 5 &&
+                        encoded.find("$$") == std::string_view::npos && encoded.back() != '$';
   if (const auto params = password::argon2idParams(encoded);
-      params && params->memory_kib <= password::kMaxImportedArgon2MemoryKib &&
-      params->iterations <= password::kMaxImportedArgon2Iterations)
+      params && complete && params->memory_kib <= password::kMaxImportedArgon2MemoryKib &&
+      params->iterations <= password::kMaxImportedArgon2Iterations && params->parallelism <= 64)
     return {};
   if (password::isImportedHash(encoded)) return {};
   return "password_hash: unsupported format";

@@ -1,5 +1,6 @@
 #include "password/imported_hash.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <optional>
 #include <vector>
@@ -131,7 +132,9 @@ std::optional<Argon2Params> argon2iParams(std::string_view encoded) {
   constexpr std::string_view kPrefix = "$argon2i$";
   if (!encoded.starts_with(kPrefix)) return std::nullopt;
   auto params = argon2idParams("$argon2id$" + std::string(encoded.substr(kPrefix.size())));
-  if (!params || params->memory_kib > kMaxImportedArgon2MemoryKib ||
+  if (!params || std::count(encoded.begin(), encoded.end(), '$') != 5 ||
+      encoded.find("$$") != std::string_view::npos || encoded.back() == '$' ||
+      params->memory_kib > kMaxImportedArgon2MemoryKib ||
       params->iterations > kMaxImportedArgon2Iterations || params->parallelism > 64)
     return std::nullopt;
   return params;

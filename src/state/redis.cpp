@@ -88,8 +88,10 @@ core::Result<RedisAddress> parseRedisUrl(std::string_view url) {
         return makeError(Errc::InvalidArgument, "REDIS_URL: the database must be a number");
     }
   }
+  // [v6 address]:port, or host:port.
+  const auto close = hostport.find(']');
   if (const auto colon = hostport.rfind(':');
-      colon != std::string_view::npos && hostport.find(']') == std::string_view::npos) {
+      colon != std::string_view::npos && (close == std::string_view::npos || colon == close + 1)) {
     const std::string_view port = hostport.substr(colon + 1);
     const auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), a.port);
     if (ec != std::errc() || p != port.data() + port.size() || a.port <= 0 || a.port > 65535)

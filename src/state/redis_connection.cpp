@@ -172,9 +172,16 @@ core::Result<std::unique_ptr<RedisConnection>> RedisConnection::open(
     std::vector<std::string_view> auth{"AUTH"};
     if (!address.user.empty()) auth.emplace_back(address.user);
     auth.emplace_back(address.password);
-    if (auto ok = c->command(auth); !ok)
+    if (auto ok = c->command(auth); !ok) {
+      // Only Redis's own error reply is a refusal; a closed or silent link is something else
+      // (a plain redis:// URL against a TLS port, say).
+      if (ok.error().code == Errc::Internal)
+        return makeError(Errc::Unavailable,
+                         "Redis at " + where(address) + " refused the credentials in REDIS_URL");
       return makeError(Errc::Unavailable,
-                       "Redis at " + where(address) + " refused the credentials in REDIS_URL");
+                       "Redis at " + where(address) +
+                           " closed the connection or did not answer (a TLS port needs rediss://)");
+    }
   }
   if (address.db != 0) {
     const std::string db = std::to_string(address.db);

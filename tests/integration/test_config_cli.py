@@ -344,7 +344,7 @@ def test_config_refuses_a_bad_file_too(tmp_path):
 SECRETS = {
     "SECRET_KEY": "zz-signing-secret-0123456789-abcdefghij",
     "MFA_SECRET_KEY": "zz-mfa-secret-0123456789-abcdefghijklm",
-    "LEGACY_SECRET_KEY": "zz-legacy-secret-value",
+    "LEGACY_SECRET_KEY": "zz-legacy-secret-value-long-enough-for-hs256",
     "METRICS_TOKEN": "zz-metrics-token-012345",
     "OIDC_ACME_CLIENT_SECRET": "zz-oidc-client-secret",
     "GOOGLE_CLIENT_SECRET": "zz-google-client-secret",
@@ -505,23 +505,25 @@ def _startup_cases(tmp):
                    f"GATEHOUSE_POLICY_FILE: cannot read {tmp}/policy.json"),
         "frontend-url": ({"FRONTEND_URL": "app.example.com"},
                          "FRONTEND_URL: must start with http:// or https://"),
-        "legacy-alone": ({"LEGACY_SECRET_KEY": "zz-legacy-secret"},
+        "legacy-alone": ({"LEGACY_SECRET_KEY": "zz-legacy-secret-long-enough-for-hs256-keys"},
                          "LEGACY_SECRET_KEY: LEGACY_SECRET_KEY and LEGACY_TOKENS_UNTIL go together"),
         "legacy-until-alone": ({"LEGACY_TOKENS_UNTIL": "2030-01-01T00:00:00Z"},
                                "LEGACY_TOKENS_UNTIL go together"),
-        "legacy-malformed": ({"LEGACY_SECRET_KEY": "zz-legacy-secret",
+        "legacy-malformed": ({"LEGACY_SECRET_KEY": "zz-legacy-secret-long-enough-for-hs256-keys",
                               "LEGACY_TOKENS_UNTIL": "next year"},
                              "LEGACY_TOKENS_UNTIL: must be an RFC 3339 time"),
-        "legacy-31-feb": ({"LEGACY_SECRET_KEY": "zz-legacy-secret",
+        "legacy-31-feb": ({"LEGACY_SECRET_KEY": "zz-legacy-secret-long-enough-for-hs256-keys",
                            "LEGACY_TOKENS_UNTIL": "2030-02-31T00:00:00Z"},
                           "LEGACY_TOKENS_UNTIL: must be an RFC 3339 time"),
         "ca-is-a-folder": ({"OIDC_CA_FILE": str(tmp)}, f"OIDC_CA_FILE: cannot read {tmp}"),
+        "legacy-short": ({"LEGACY_SECRET_KEY": "too-short", "LEGACY_TOKENS_UNTIL": "2030-01-01T00:00:00Z"},
+                         "LEGACY_SECRET_KEY: must be at least 32 bytes"),
     }
 
 
 @pytest.mark.parametrize("case", ["oidc-ca", "smtp-ca", "redis-ca", "trust-store", "policy",
                                   "frontend-url", "legacy-alone", "legacy-until-alone",
-                                  "legacy-malformed", "legacy-31-feb", "ca-is-a-folder"])
+                                  "legacy-malformed", "legacy-31-feb", "ca-is-a-folder", "legacy-short"])
 def test_startup_refuses_bad_settings(tmp_path, case):
     settings, expected = _startup_cases(tmp_path)[case]
     port = free_port()
