@@ -143,17 +143,7 @@ http::Response importUsers(Call& c) {
   boost::json::array items;
   importer::Totals totals;
   totals.add(*results);
-  using Kind = importer::ItemResult::Kind;
-  for (const auto& r : *results) {
-    boost::json::object item{{"index", r.position}};
-    if (!r.email.empty()) item["email"] = r.email;
-    item["result"] = r.kind == Kind::Created   ? "created"
-                     : r.kind == Kind::Skipped ? "skipped"
-                                               : "error";
-    if (r.kind == Kind::Created) item["id"] = r.id;
-    if (r.kind == Kind::Error) item["reason"] = r.reason;
-    items.push_back(std::move(item));
-  }
+  for (const auto& r : *results) items.push_back(importer::resultJson(r, "index"));
   return http::Response::json(200, boost::json::object{{"results", std::move(items)},
                                                        {"created", totals.created},
                                                        {"skipped", totals.skipped},

@@ -112,7 +112,13 @@ std::vector<std::string> preflight(const config::Config& config) {
     if (text.str().find("-----BEGIN CERTIFICATE-----") == std::string::npos)
       problems.push_back(std::string(name) + ": " + path + " holds no PEM certificate");
   }
-  if (auto policy = loadPolicy(config); !policy) problems.push_back(policy.error().message);
+  if (auto policy = loadPolicy(config); !policy) {
+    problems.push_back(policy.error().message);
+  } else {
+    // A misspelt role here would silently require nothing.
+    for (const auto& role : config.mfa_required_roles)
+      if (!policy->hasRole(role)) problems.push_back("MFA_REQUIRED_ROLES: no role named " + role);
+  }
   if (auto templates = mail::Templates::load(config.mail.template_dir); !templates)
     problems.push_back("GATEHOUSE_TEMPLATE_DIR: " + templates.error().message);
   if (config.mail.configured() && !mail::addressOf(config.mail.smtp_from))

@@ -25,17 +25,8 @@ std::string emailOf(const boost::json::value& v) {
 
 void print(const std::vector<importer::ItemResult>& results, const char* position_name,
            std::ostream& out) {
-  using Kind = importer::ItemResult::Kind;
-  for (const auto& r : results) {
-    boost::json::object line{{position_name, r.position}};
-    if (!r.email.empty()) line["email"] = r.email;
-    line["result"] = r.kind == Kind::Created   ? "created"
-                     : r.kind == Kind::Skipped ? "skipped"
-                                               : "error";
-    if (r.kind == Kind::Created) line["id"] = r.id;
-    if (r.kind == Kind::Error) line["reason"] = r.reason;
-    out << boost::json::serialize(line) << "\n";
-  }
+  for (const auto& r : results)
+    out << boost::json::serialize(importer::resultJson(r, position_name)) << "\n";
 }
 
 // Imports one batch, prints its results and adds them up; false when storage failed.

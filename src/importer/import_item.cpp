@@ -45,7 +45,10 @@ tl::expected<std::string, std::string> keycloakHash(const boost::json::object& o
 
 std::string hashProblem(std::string_view encoded) {
   if (encoded.size() > kMaxHashBytes) return "password_hash: unsupported format";
-  if (password::isBcryptHash(encoded) && password::bcryptCost(encoded)) return {};
+  // Costs outside 4..31 are hashes no bcrypt can check.
+  if (const auto cost = password::bcryptCost(encoded);
+      password::isBcryptHash(encoded) && cost && *cost >= 4 && *cost <= 31)
+    return {};
   // $argon2id$v=19$m=..,t=..,p=..$salt$hash: five '$', the salt and the hash present.
   const bool complete = std::count(encoded.begin(), encoded.end(), '$') == 5 &&
                         encoded.find("$$") == std::string_view::npos && encoded.back() != '$';

@@ -4,6 +4,18 @@
 
 namespace gatehouse::importer {
 
+boost::json::object resultJson(const ItemResult& r, std::string_view position_name) {
+  using Kind = ItemResult::Kind;
+  boost::json::object out{{position_name, r.position}};
+  if (!r.email.empty()) out["email"] = r.email;
+  out["result"] = r.kind == Kind::Created   ? "created"
+                  : r.kind == Kind::Skipped ? "skipped"
+                                            : "error";
+  if (r.kind == Kind::Created) out["id"] = r.id;
+  if (r.kind == Kind::Error) out["reason"] = r.reason;
+  return out;
+}
+
 void Totals::add(const std::vector<ItemResult>& results) {
   for (const auto& r : results) {
     if (r.kind == ItemResult::Kind::Created) ++created;

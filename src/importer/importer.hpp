@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include <boost/json/object.hpp>
 #include <tl/expected.hpp>
 
 #include "audit/audit_log.hpp"
@@ -32,6 +33,10 @@ struct ItemResult {
   std::int64_t id = 0;  // Created
   std::string reason;   // Error
 };
+
+// One result as JSON: {"<position_name>": N, "email", "result": "created"|"skipped"|"error",
+// "id" (created), "reason" (error)}: the CLI's line and the API's item alike.
+boost::json::object resultJson(const ItemResult& result, std::string_view position_name);
 
 struct Totals {
   std::size_t created = 0;

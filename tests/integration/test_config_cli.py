@@ -516,6 +516,7 @@ def _startup_cases(tmp):
                            "LEGACY_TOKENS_UNTIL": "2030-02-31T00:00:00Z"},
                           "LEGACY_TOKENS_UNTIL: must be an RFC 3339 time"),
         "ca-is-a-folder": ({"OIDC_CA_FILE": str(tmp)}, f"OIDC_CA_FILE: cannot read {tmp}"),
+        "mfa-role": ({"MFA_REQUIRED_ROLES": "admin,admni"}, "MFA_REQUIRED_ROLES: no role named admni"),
         "legacy-short": ({"LEGACY_SECRET_KEY": "too-short", "LEGACY_TOKENS_UNTIL": "2030-01-01T00:00:00Z"},
                          "LEGACY_SECRET_KEY: must be at least 32 bytes"),
     }
@@ -523,7 +524,7 @@ def _startup_cases(tmp):
 
 @pytest.mark.parametrize("case", ["oidc-ca", "smtp-ca", "redis-ca", "trust-store", "policy",
                                   "frontend-url", "legacy-alone", "legacy-until-alone",
-                                  "legacy-malformed", "legacy-31-feb", "ca-is-a-folder", "legacy-short"])
+                                  "legacy-malformed", "legacy-31-feb", "ca-is-a-folder", "legacy-short", "mfa-role"])
 def test_startup_refuses_bad_settings(tmp_path, case):
     settings, expected = _startup_cases(tmp_path)[case]
     port = free_port()

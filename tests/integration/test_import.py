@@ -552,3 +552,16 @@ def test_the_importer_never_stores_a_hash_it_was_not_given(server):
         r = server.login("none@example.com", pw)
         assert (r.status_code, body(r)) == INCORRECT
     login_ok(server, "keep@example.com", v["password"])
+
+
+def test_bcrypt_costs_no_bcrypt_can_check_are_refused(server):
+    """$2b$99$ or $2b$00$ would create an account whose password can never match."""
+    admin = server.admin_token()
+    good = "$2b$04$" + "a" * 53
+    users = [{"email": f"c{cost}@example.com", "password_hash": f"$2b${cost}$" + "a" * 53}
+             for cost in ("00", "03", "32", "99")]
+    users.append({"email": "c04@example.com", "password_hash": good})
+    results = api_import(server, admin, users).json()["results"]
+    assert [(x["result"], x.get("reason")) for x in results[:4]] == \
+        [("error", "password_hash: unsupported format")] * 4
+    assert results[4]["result"] == "created"
