@@ -10,14 +10,22 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "core/utf8.hpp"
+
 namespace gatehouse::app {
 namespace {
 
+// Text as a JSON string body. Invalid UTF-8 (a client's bytes in a detail) is escaped byte by
+// byte as \u00XX, so every line stays valid JSON.
 void appendEscaped(std::string_view text, spdlog::memory_buf_t& dest) {
   static constexpr char kHex[] = "0123456789abcdef";
+  const bool utf8 = core::isValidUtf8(text);
   for (const char c : text) {
     const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
+    if (!utf8 && u >= 0x80) {
+      const char esc[] = {'\\', 'u', '0', '0', kHex[u >> 4U], kHex[u & 15U]};
+      dest.append(esc, esc + sizeof esc);
+    } else if (c == '"' || c == '\\') {
       dest.push_back('\\');
       dest.push_back(c);
     } else if (u < 0x20) {
@@ -77,9 +85,14 @@ class JsonFields final : public spdlog::custom_flag_formatter {
     std::vector<std::pair<std::string_view, std::string>> tail;
     if (i + 1 < tokens.size() && isKey(tokens[i]) && keyValue(tokens[i + 1])) {
       event = tokens[i];
+      // `detail=` is last by convention and holds outside text: nothing after it is a pair, so
+      // a provider's error text cannot add members.
+      bool in_detail = false;
       for (++i; i < tokens.size(); ++i) {
-        if (const auto kv = keyValue(tokens[i])) {
+        const auto kv = in_detail ? std::nullopt : keyValue(tokens[i]);
+        if (kv) {
           tail.emplace_back(kv->first, std::string(kv->second));
+          in_detail = kv->first == "detail";
         } else {
           tail.back().second.append(" ").append(tokens[i]);
         }
@@ -95,9 +108,13 @@ class JsonFields final : public spdlog::custom_flag_formatter {
       dest.append(std::string_view(",\""));
       dest.append(key);
       dest.append(std::string_view("\":"));
-      const bool number = !value.empty() && value.size() < 16 &&
-                          value.find_first_not_of("0123456789") == std::string_view::npos &&
-                          (value.size() == 1 || value[0] != '0');
+      // Numbers only for the members that always are (a field keeps one type on every line).
+      static constexpr std::string_view kNumeric[] = {"status", "duration_us", "user_id", "code"};
+      const bool number =
+          std::find(std::begin(kNumeric), std::end(kNumeric), key) != std::end(kNumeric) &&
+          !value.empty() && value.size() < 16 &&
+          value.find_first_not_of("0123456789") == std::string_view::npos &&
+          (value.size() == 1 || value[0] != '0');
       if (number) {
         dest.append(value);
         return;

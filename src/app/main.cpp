@@ -1,5 +1,6 @@
 // gatehouse: the command-line entry point. Exit codes: 0 ok, 1 failure (one line on stderr),
 // 2 usage.
+#include <csignal>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -66,6 +67,9 @@ int checkConfiguration(const config::Sources& sources, const core::Result<config
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A peer that closed its end (a reset TLS connection to Redis, written to by OpenSSL's plain
+  // write()) must be an error on that connection, not the end of the process.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"Gatehouse: a self-hosted authentication and authorization server"};
   app.set_version_flag("--version", std::string("gatehouse ") + core::kVersion);
   app.footer(variablesHelp());

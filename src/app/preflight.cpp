@@ -17,7 +17,9 @@ namespace {
 
 // The lower-case host of an http(s) origin, without port ("[::1]" for IPv6).
 std::string hostOf(const std::string& origin) {
-  std::string host = origin.substr(origin.find("://") + 3);
+  const auto scheme = origin.find("://");
+  std::string host = scheme == std::string::npos ? origin : origin.substr(scheme + 3);
+  if (host.empty()) return host;
   if (host.front() == '[') return host.substr(0, host.find(']') + 1);
   return host.substr(0, host.find(':'));
 }
@@ -77,8 +79,9 @@ void checkWeb(const config::Config& config, std::vector<std::string>& problems) 
                          " does not cover GATEHOUSE_PUBLIC_URL's host " + host);
   }
   const std::string rp_id = config.webauthn_rp_id.value_or(hostOf(own));
-  const bool address =
-      rp_id.front() == '[' || rp_id.find_first_not_of("0123456789.") == std::string::npos;
+  if (rp_id.empty()) problems.push_back("GATEHOUSE_PUBLIC_URL: names no host");
+  const bool address = rp_id.empty() || rp_id.front() == '[' ||
+                       rp_id.find_first_not_of("0123456789.") == std::string::npos;
   for (const auto& url : config.webauthn_origins) {
     const auto origin = ui::originOf(url);
     if (!origin) {

@@ -30,7 +30,12 @@ tl::expected<jose::Claims, jose::JwtError> LegacyTokens::verify(std::string_view
   if (!claims->jti.empty() || claims->raw.contains("sid") || claims->sub.empty() ||
       claims->sub.size() > 64)
     return tl::unexpected(jose::JwtError::BadClaim);
-  claims->raw[kSubjectClaim] = claims->sub;
+  // Only what the seed puts in a token: no auth_time, amr or scope of the token's choosing.
+  boost::json::object raw;
+  for (const char* name : {"exp", "iat", "type"})
+    if (const auto* v = claims->raw.if_contains(name)) raw[name] = *v;
+  raw[kSubjectClaim] = claims->sub;
+  claims->raw = std::move(raw);
   claims->sub.clear();
   claims->jti = "legacy-" + core::hexEncode(crypto::sha256(token)).substr(0, 32);
   claims->scopes.clear();

@@ -115,13 +115,34 @@ Result<TokenPair> Sessions::tradeLegacy(const std::string& refresh_token,
   if (d_.rules.email_verification_required && !(*user)->email_verified)
     return fail(Errc::EmailNotVerified);
   const std::string role = (*user)->role;
-  SignedIn who{**user,
-               d_.policy.permissionsOf(role),
-               {std::nullopt, {"pwd"}, claims->iat.value_or(d_.clock.unixSeconds())}};
+  // No sign-in time: the seed's refresh renews `iat`, so it proves no recent password; step-up
+  // asks for one.
+  SignedIn who{**user, d_.policy.permissionsOf(role), {std::nullopt, {"pwd"}, 0}};
   auto pair = start(who, client, claims->jti);
   if (!pair) return pair;
   record("refresh.legacy_traded", client, (*user)->id, (*user)->id);
   return pair;
+}
+
+Result<bool> Sessions::spendLegacy(const std::string& refresh_token,
+                                   std::optional<std::int64_t> owner) {
+  if (d_.legacy == nullptr) return false;
+  auto claims = d_.legacy->verify(refresh_token, "refresh");
+  if (!claims) return false;
+  const auto* subject = claims->raw.if_contains(LegacyTokens::kSubjectClaim);
+  auto user_id = d_.store.users().findByLegacySubject(LegacyTokens::kSource, subject->get_string());
+  if (!user_id) return tl::unexpected(storeFailure(user_id.error()));
+  if (!*user_id || (owner && **user_id != *owner)) return false;
+  // The session a trade would make, made ended: the token can no longer be traded; if it already
+  // was, that session ends.
+  const std::int64_t now = d_.clock.unixSeconds();
+  store::Session spent{claims->jti, **user_id, "", "", "", now, now, claims->exp, true, "", 0};
+  if (auto ok = d_.store.sessions().create(spent); !ok) {
+    if (ok.error().code != core::Errc::AlreadyExists)
+      return tl::unexpected(storeFailure(ok.error()));
+    if (auto ended = d_.end.end(claims->jti); !ended) return tl::unexpected(ended.error());
+  }
+  return true;
 }
 
 Result<TokenPair> Sessions::refresh(const std::string& refresh_token, const ClientInfo& client) {
@@ -214,6 +235,8 @@ Result<void> Sessions::logout(const Principal& who, const std::optional<std::str
       if (const std::string other(sessionOf(*claims)); !other.empty()) {
         if (auto ok = d_.end.end(other); !ok) return ok;
       }
+    } else if (auto spent = spendLegacy(*refresh_token, who.user->id); !spent) {
+      return tl::unexpected(spent.error());
     }
   }
   record("logout", client, who.user->id, who.user->id, {{"session_id", sid}});
@@ -246,6 +269,14 @@ Result<void> Sessions::revoke(const std::string& token, const std::optional<std:
   if (!first) return tl::unexpected(first.error());
   if (*first) return {};
   auto second = refresh_first ? asAccess() : asRefresh();
+  if (second && !*second) {
+    // The seed's refresh token (LEGACY_SECRET_KEY): spent, so it is never traded.
+    auto spent = spendLegacy(token, std::nullopt);
+    if (!spent) return tl::unexpected(spent.error());
+    if (*spent)
+      record("token.revoked", client, std::nullopt, std::nullopt,
+             {{"token_type", "legacy_refresh_token"}});
+  }
   if (!second) return tl::unexpected(second.error());
   return {};
 }

@@ -112,6 +112,10 @@ class Sessions {
   // derived from the token, so the database's key refuses a second trade.
   [[nodiscard]] Result<TokenPair> tradeLegacy(const std::string& refresh_token,
                                               const ClientInfo& client);
+  // Spends a seed refresh token (of `owner` when given) so it is never traded, ending the session
+  // a trade made; false when it is not one.
+  [[nodiscard]] Result<bool> spendLegacy(const std::string& refresh_token,
+                                         std::optional<std::int64_t> owner);
   void record(std::string type, const ClientInfo& client, std::optional<std::int64_t> actor,
               std::optional<std::int64_t> subject, boost::json::object detail = {});
 

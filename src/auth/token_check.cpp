@@ -45,6 +45,9 @@ Result<Principal> TokenCheck::principalFor(jose::Claims claims, core::Wait wait)
   // The contract's 403 for inactive users comes first; once reactivated, tokens from before the
   // deactivation (or a password change) stay void: their sessions ended, and the watermark.
   if (!(*user)->is_active) return fail(Errc::InactiveUser);
+  // A seed token proves a password at most: a user with a second factor here signs in again.
+  if (legacy_subject != nullptr && (*user)->mfa_enabled)
+    return fail(Errc::InvalidToken, "legacy token for a user with a second factor");
   const std::string_view sid = sessionOf(claims);
   if (!sid.empty() && d_.revocations.isSessionRevoked(sid)) {
     return fail(Errc::InvalidToken, "the token's session has ended");

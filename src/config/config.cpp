@@ -765,8 +765,9 @@ std::string redactUrl(std::string_view url) {
   std::string out(url);
   const auto scheme = out.find("://");
   if (scheme != std::string::npos) {
-    const auto authority_end = out.find_first_of("/?", scheme + 3);
-    const auto at = out.rfind('@', authority_end);
+    // The last '@': a password may hold '/' or '?' (parseRedisUrl and libpq read it so), and
+    // hiding too much is the safe mistake.
+    const auto at = out.rfind('@');
     if (at != std::string::npos && at > scheme) {
       const auto colon = out.find(':', scheme + 3);
       if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");

@@ -206,6 +206,7 @@ bool RedisConnection::writeAll(std::string_view bytes) {
                        : ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (n <= 0) {
       if (ssl_ == nullptr && n < 0 && errno == EINTR) continue;
+      ERR_clear_error();  // this connection's failure must not be reported by the next caller
       broken_ = true;
       break;
     }
@@ -221,6 +222,7 @@ bool RedisConnection::readSome() {
                      : ::recv(fd_, buf.data(), buf.size(), 0);
   if (n <= 0) {
     if (ssl_ == nullptr && n < 0 && errno == EINTR) return true;
+    ERR_clear_error();
     broken_ = true;
     return false;
   }

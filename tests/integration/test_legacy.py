@@ -585,3 +585,41 @@ def test_LEGACY_SECRET_KEY_needs_a_valid_LEGACY_TOKENS_UNTIL(tmp_path, env):
     assert code == 1, s.log_text()
     assert "LEGACY_TOKENS_UNTIL" in s.log_text()
     assert SEED_SECRET_KEY not in s.log_text()  # a secret is never echoed
+
+
+# --- what the outside review found ------------------------------------------------------------
+
+def test_logout_or_revocation_spends_a_seed_refresh_token(legacy):
+    """A seed refresh token handed to logout or to RFC 7009 revocation can never be traded, and
+    logging out with it after a trade ends the traded session."""
+    s = legacy.server
+    kept = seed_refresh_token(1, now=datetime.datetime.now(UTC) - datetime.timedelta(seconds=5))
+    r = requests.post(s.url("/api/v1/auth/logout"), headers=auth(seed_access_token(1)),
+                      json={"refresh_token": kept})
+    assert r.status_code in (200, 204), (r.status_code, body(r))
+    assert_refresh_refused(refresh(s, kept), "traded after logout")
+    revoked = seed_refresh_token(8, now=datetime.datetime.now(UTC) - datetime.timedelta(seconds=6))
+    r = requests.post(s.url("/api/v1/auth/revoke"), data={"token": revoked})
+    assert r.status_code == 200, r.text
+    assert_refresh_refused(refresh(s, revoked), "traded after revocation")
+    # Traded first, then logged out with the seed token: the session it became ends.
+    traded = seed_refresh_token(9, now=datetime.datetime.now(UTC) - datetime.timedelta(seconds=7))
+    pair = refresh(s, traded).json()
+    assert me(s, pair["access_token"]).status_code == 200
+    r = requests.post(s.url("/api/v1/auth/logout"), headers=auth(seed_access_token(9)),
+                      json={"refresh_token": traded})
+    assert r.status_code in (200, 204), (r.status_code, body(r))
+    assert_refresh_refused(refresh(s, pair["refresh_token"]), "the traded session after logout")
+
+
+def test_a_seed_token_never_passes_step_up_nor_carries_claims_of_its_choosing(legacy):
+    """auth_time and amr in a seed token (forged by whoever holds the seed's old key) and a traded
+    session both ask for the password again before a step-up operation."""
+    s = legacy.server
+    forged = seed_access_token(1, auth_time=int(time.time()), amr=["pwd", "otp"])
+    assert me(s, forged).status_code == 200
+    r = requests.post(s.url("/api/v1/api-keys"), headers=auth(forged), json={"name": "k"})
+    assert r.status_code in (401, 403), (r.status_code, body(r))
+    pair = refresh(s, seed_refresh_token(1)).json()
+    r = requests.post(s.url("/api/v1/api-keys"), headers=auth(pair["access_token"]), json={"name": "k"})
+    assert r.status_code in (401, 403), (r.status_code, body(r))

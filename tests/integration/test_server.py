@@ -393,6 +393,8 @@ def test_json_logs_carry_no_secrets(make_server):
     requests.get(s.url("/api/v1/auth/me"), headers=auth(pair["access_token"]))
     requests.get(s.url("/api/v1/auth/me"), headers={"Authorization": "Bearer not.a.token"})
     requests.post(s.url("/api/v1/auth/refresh"), json={"refresh_token": pair["refresh_token"]})
+    # A client's request id of digits stays a string: a member keeps one type on every line.
+    requests.get(s.url("/healthz"), headers={"X-Request-ID": "12345"})
     s.stop()
     text = s.log_text()
     for secret in (password, pair["access_token"], pair["refresh_token"], SECRET):
@@ -416,6 +418,7 @@ def test_json_logs_carry_no_secrets(make_server):
     failure = next(e for e in entries if e.get("event") == "auth_failure")
     assert failure["request_id"] in {e["request_id"] for e in me}
     assert "detail" in failure and "msg" not in failure
+    assert any(e.get("request_id") == "12345" for e in entries), entries
 
 
 def test_config_file_is_read_and_environment_wins(make_server, tmp_path):
