@@ -4,7 +4,6 @@
 
 #include <boost/json.hpp>
 
-#include "auth/validation.hpp"
 #include "cli/context.hpp"
 #include "core/strict_json.hpp"
 #include "importer/import_item.hpp"
@@ -111,15 +110,6 @@ int importSeed(const config::Config& config, const rbac::Policy& policy, const s
       url, importer::kBatchSize, [&](std::vector<importer::SeedRow>&& rows) {
         std::vector<importer::Candidate> batch;
         for (auto& row : rows) {
-          // The seed names users who signed in with Google after their display name, which
-          // may hold spaces: such a name is made from the email instead.
-          if (const auto* name = row.item.if_contains("username");
-              name != nullptr && name->is_string() &&
-              !auth::usernameProblem(name->get_string()).empty())
-            row.item["username"] = importer::usernameFromEmail(
-                row.item.contains("email") && row.item["email"].is_string()
-                    ? std::string_view(row.item["email"].get_string())
-                    : std::string_view());
           std::size_t id = 0;
           (void)std::from_chars(row.id.data(), row.id.data() + row.id.size(), id);
           importer::Candidate candidate{

@@ -5,6 +5,9 @@
 
 #include <sqlite3.h>
 
+#include "auth/validation.hpp"
+#include "importer/import_item.hpp"
+
 namespace gatehouse::importer {
 namespace {
 
@@ -25,6 +28,12 @@ SeedRow toRow(const std::map<std::string, std::string>& columns) {
   for (const char* name : {"email", "username", "role"}) {
     if (auto it = columns.find(name); it != columns.end()) o[name] = it->second;
   }
+  // The seed names users who signed in with Google after their display name, which may hold
+  // spaces: such a name is made from the email instead.
+  if (const auto name = columns.find("username"), email = columns.find("email");
+      name != columns.end() && email != columns.end() &&
+      !auth::usernameProblem(name->second).empty())
+    o["username"] = usernameFromEmail(email->second);
   if (auto it = columns.find("hashed_password"); it != columns.end())
     o["password_hash"] = it->second;
   if (auto it = columns.find("is_active"); it != columns.end()) o["is_active"] = truthy(it->second);
