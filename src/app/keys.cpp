@@ -25,19 +25,6 @@ core::Result<std::string> readFile(const std::filesystem::path& path) {
   return ss.str();
 }
 
-core::Result<crypto::SharedPkey> generateFor(jose::Algorithm alg) {
-  switch (jose::algorithmScheme(alg)) {
-    case crypto::SigScheme::Ecdsa:
-      return crypto::generateEc(alg == jose::Algorithm::Es256   ? crypto::Curve::P256
-                                : alg == jose::Algorithm::Es384 ? crypto::Curve::P384
-                                                                : crypto::Curve::P521);
-    case crypto::SigScheme::Ed25519:
-      return crypto::generateEd25519();
-    default:
-      return crypto::generateRsa(2048);
-  }
-}
-
 }  // namespace
 
 core::Status writeSecretFile(const std::filesystem::path& path, std::string_view contents,
@@ -91,12 +78,6 @@ core::Result<std::string> loadOrCreateSecretFile(const std::filesystem::path& pa
 
 }  // namespace
 
-core::Result<std::string> loadOrCreateSecret(const config::Config& config, bool* generated) {
-  if (generated != nullptr) *generated = false;
-  if (config.secret_key) return *config.secret_key;
-  return loadOrCreateSecretFile(config.data_dir / "secret_key", generated);
-}
-
 core::Result<std::string> loadOrCreateNodeId(const config::Config& config) {
   auto seed = loadOrCreateSecretFile(config.data_dir / "node_id", nullptr);
   if (!seed) return seed;
@@ -106,152 +87,214 @@ core::Result<std::string> loadOrCreateNodeId(const config::Config& config) {
   return std::string(host) + "/" + seed->substr(0, 16);
 }
 
-core::Result<std::string> loadOrCreateMfaSecret(const config::Config& config) {
-  if (config.mfa_secret_key) return *config.mfa_secret_key;
-  return loadOrCreateSecretFile(config.data_dir / "mfa_secret_key", nullptr);
-}
-
 namespace {
 
-std::filesystem::path retiredDir(const config::Config& config) {
-  return config.data_dir / "retired";
+// The file's contents without one trailing newline (what `echo key > file` adds).
+core::Result<std::string> readKeyFile(const std::filesystem::path& path) {
+  auto text = readFile(path);
+  if (!text) return text;
+  if (!text->empty() && text->back() == '\n') text->pop_back();
+  if (!text->empty() && text->back() == '\r') text->pop_back();
+  return text;
 }
 
-// The kid of the generated HMAC secret: "hs1" until the first rotation.
-std::string secretKid(const config::Config& config) {
-  auto kid = readFile(config.data_dir / "secret_key.kid");
-  if (!kid || kid->empty()) return "hs1";
-  std::string k = *kid;
-  while (!k.empty() && (k.back() == '\n' || k.back() == '\r')) k.pop_back();
-  return k;
-}
-
-// Keys retired by rotation that still fit the algorithm, for verification only.
-std::vector<jose::Key> retiredKeys(const config::Config& config) {
-  std::vector<jose::Key> out;
+std::int64_t modifiedAt(const std::filesystem::path& path) {
   std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(retiredDir(config), ec)) {
-    const auto path = entry.path();
-    auto content = readFile(path);
-    if (!content) continue;
-    const std::string kid = path.stem().string();
-    if (jose::isHmac(config.algorithm) && path.extension() == ".secret") {
-      if (auto k = jose::Key::hmac(config.algorithm, *content, kid)) out.push_back(*k);
-    } else if (!jose::isHmac(config.algorithm) && path.extension() == ".pem") {
-      if (auto pkey = crypto::privateKeyFromPem(*content)) {
-        if (auto k = jose::Key::asymmetric(config.algorithm, *pkey, kid)) out.push_back(*k);
-      }
+  const auto t = std::filesystem::last_write_time(path, ec);
+  return ec ? 0 : static_cast<std::int64_t>(t.time_since_epoch().count());
+}
+
+// The token keys of the old file layout for ALGORITHM, and the files read.
+std::vector<keyring::FileKey> fileKeys(const config::Config& config,
+                                       std::vector<std::string>& files) {
+  std::vector<keyring::FileKey> out;
+  const bool hmac = jose::isHmac(config.algorithm);
+  const auto current = config.data_dir / (hmac ? "secret_key" : "signing_key.pem");
+  if (auto material = readFile(current)) {
+    std::string kid = "hs1";
+    if (auto named = readKeyFile(config.data_dir / "secret_key.kid"); named && !named->empty())
+      kid = *named;
+    out.push_back({hmac ? kid : std::string(), std::move(*material), true, modifiedAt(current)});
+    files.push_back(current.string());
+  }
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(config.data_dir / "retired", ec)) {
+    const auto& path = entry.path();
+    if (path.extension() != (hmac ? ".secret" : ".pem")) continue;
+    if (auto material = readFile(path)) {
+      out.push_back({path.stem().string(), std::move(*material), false, modifiedAt(path)});
+      files.push_back(path.string());
     }
   }
   return out;
 }
 
+core::Error withSource(const core::Error& error, const Kek& kek) {
+  if (error.code != core::Errc::InvalidArgument) return error;
+  return core::Error{error.code, error.message + "; this node's is " + kek.source, {}};
+}
+
+// The ring over `store` when any key is to come from it.
+// `may_create`: a first start may make <data_dir>/key_encryption_key when the ring is empty; a
+// command that only reads never does.
+core::Result<std::unique_ptr<keyring::KeyRing>> openRing(const config::Config& config,
+                                                         store::Store& store,
+                                                         const core::Clock& clock, Kek* kek_out,
+                                                         bool may_create = true) {
+  auto stored = store.keyRing().list();
+  if (!stored) return tl::unexpected(stored.error());
+  auto kek = loadKek(config, may_create && stored->empty());
+  if (!kek) return tl::unexpected(kek.error());
+  auto sealing = keyring::sealingKey(kek->secret);
+  if (!sealing) return tl::unexpected(withSource(sealing.error(), *kek));
+  if (kek_out != nullptr) *kek_out = *kek;
+  return std::make_unique<keyring::KeyRing>(
+      store.keyRing(),
+      keyring::KeyRing::Settings{config.algorithm, std::move(*sealing),
+                                 config.refresh_token_ttl + config.access_token_ttl},
+      clock);
+}
+
 }  // namespace
 
-core::Result<std::string> rotateKeys(const config::Config& config) {
+core::Result<Kek> loadKek(const config::Config& config, bool may_create) {
+  if (config.key_encryption_key) return Kek{*config.key_encryption_key, "KEY_ENCRYPTION_KEY"};
+  if (config.key_encryption_key_file) {
+    const auto& path = *config.key_encryption_key_file;
+    auto secret = readKeyFile(path);
+    if (!secret)
+      return makeError(Errc::InvalidArgument,
+                       "KEY_ENCRYPTION_KEY_FILE: cannot read " + path.string());
+    if (secret->size() < 32)
+      return makeError(Errc::InvalidArgument, "KEY_ENCRYPTION_KEY_FILE: " + path.string() +
+                                                  " must hold at least 32 bytes");
+    return Kek{std::move(*secret), "KEY_ENCRYPTION_KEY_FILE (" + path.string() + ")"};
+  }
+  const auto path = config.data_dir / "key_encryption_key";
+  const std::string source = path.string() +
+                             " (neither KEY_ENCRYPTION_KEY nor "
+                             "KEY_ENCRYPTION_KEY_FILE is set)";
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) {
+    auto secret = readKeyFile(path);
+    if (!secret) return tl::unexpected(secret.error());
+    if (secret->size() < 32)
+      return makeError(Errc::InvalidArgument, path.string() + " must hold at least 32 bytes");
+    return Kek{std::move(*secret), source};
+  }
+  if (!may_create)
+    return makeError(Errc::InvalidArgument,
+                     "the database holds keys sealed under a key-encryption key this node does "
+                     "not have: set KEY_ENCRYPTION_KEY or KEY_ENCRYPTION_KEY_FILE to the one the "
+                     "other nodes use");
+  bool generated = false;
+  auto secret = loadOrCreateSecretFile(path, &generated);
+  if (!secret) return tl::unexpected(secret.error());
+  return Kek{std::move(*secret), source, generated};
+}
+
+core::Result<ServerKeys> openKeys(const config::Config& config, store::Store& store,
+                                  const core::Clock& clock) {
+  ServerKeys out;
+  out.tokens_from_ring = !(jose::isHmac(config.algorithm) && config.secret_key);
+  const bool master_from_ring = !config.mfa_secret_key;
+  if (!out.tokens_from_ring) {
+    // A fixed kid: deriving it from the secret would hand out a hash of it.
+    auto key = jose::Key::hmac(config.algorithm, *config.secret_key, "hs1");
+    if (!key) return makeError(Errc::InvalidArgument, "SECRET_KEY: " + key.error().message);
+    auto set = jose::KeySet::create({*key});
+    if (!set) return tl::unexpected(set.error());
+    out.tokens = keyring::TokenKeys{*key, std::move(*set)};
+  }
+  if (!master_from_ring) out.master = *config.mfa_secret_key;
+  if (!out.tokens_from_ring && !master_from_ring) return out;
+
+  Kek kek;
+  auto ring = openRing(config, store, clock, &kek);
+  if (!ring) return tl::unexpected(ring.error());
+  out.ring = std::move(*ring);
+  out.kek_generated = kek.generated;
+  if (master_from_ring) {
+    std::optional<std::string> from_file;
+    const auto path = config.data_dir / "mfa_secret_key";
+    std::error_code ec;
+    if (std::filesystem::exists(path, ec)) {
+      auto secret = readFile(path);
+      if (!secret) return tl::unexpected(secret.error());
+      from_file = std::move(*secret);
+    }
+    auto master = out.ring->master(from_file);
+    if (!master) return tl::unexpected(withSource(master.error(), kek));
+    out.master = std::move(*master);
+    // Read into the ring on a first start; no longer read either way.
+    if (from_file) out.imported_files.push_back(path.string());
+  }
+  if (out.tokens_from_ring) {
+    std::vector<std::string> files;
+    auto tokens = out.ring->tokenKeys(fileKeys(config, files), &out.found);
+    if (!tokens) return tl::unexpected(withSource(tokens.error(), kek));
+    out.tokens = std::move(*tokens);
+    if (out.found == keyring::Found::Imported)
+      out.imported_files.insert(out.imported_files.end(), files.begin(), files.end());
+  }
+  return out;
+}
+
+core::Result<std::string> masterSecret(const config::Config& config, store::Store& store,
+                                       const core::Clock& clock) {
+  if (config.mfa_secret_key) return *config.mfa_secret_key;
+  Kek kek;
+  auto ring = openRing(config, store, clock, &kek);
+  if (!ring) return tl::unexpected(ring.error());
+  std::optional<std::string> from_file;
+  if (auto secret = readFile(config.data_dir / "mfa_secret_key")) from_file = std::move(*secret);
+  auto master = (*ring)->master(from_file);
+  if (!master) return tl::unexpected(withSource(master.error(), kek));
+  return master;
+}
+
+core::Result<keyring::Rotation> rotateKeys(const config::Config& config, store::Store& store,
+                                           const core::Clock& clock,
+                                           std::optional<std::chrono::seconds> after) {
   if (jose::isHmac(config.algorithm) && config.secret_key) {
     return makeError(Errc::FailedPrecondition,
                      "SECRET_KEY comes from the environment: change it there (tokens signed with "
                      "the old one stop working)");
   }
-  auto current = loadOrCreateKeys(config);
-  if (!current) return tl::unexpected(current.error());
-  std::error_code ec;
-  std::filesystem::create_directories(retiredDir(config), ec);
-  if (ec) return makeError(Errc::Unavailable, "cannot create " + retiredDir(config).string());
-  std::string new_kid;
-  if (jose::isHmac(config.algorithm)) {
-    const std::string old_kid = secretKid(config);
-    if (auto ok = writeSecretFile(retiredDir(config) / (old_kid + ".secret"),
-                                  current->signing.secret(), true);
-        !ok) {
-      return tl::unexpected(ok.error());
-    }
-    auto fresh = crypto::randomToken(64);
-    if (!fresh) return tl::unexpected(fresh.error());
-    new_kid =
-        "hs" + std::to_string(std::stoi(old_kid.substr(2).empty() ? "1" : old_kid.substr(2)) + 1);
-    if (auto ok = writeSecretFile(config.data_dir / "secret_key", *fresh, true); !ok)
-      return tl::unexpected(ok.error());
-    if (auto ok = writeSecretFile(config.data_dir / "secret_key.kid", new_kid, true); !ok)
-      return tl::unexpected(ok.error());
-  } else {
-    auto pem = readFile(config.data_dir / "signing_key.pem");
-    if (!pem) return tl::unexpected(pem.error());
-    if (auto ok =
-            writeSecretFile(retiredDir(config) / (current->signing.kid() + ".pem"), *pem, true);
-        !ok) {
-      return tl::unexpected(ok.error());
-    }
-    std::filesystem::remove(config.data_dir / "signing_key.pem", ec);
-    auto next = loadOrCreateKeys(config);
-    if (!next) return tl::unexpected(next.error());
-    new_kid = next->signing.kid();
-  }
-  // Retired keys older than the refresh-token lifetime can no longer have live tokens.
-  const auto cutoff = std::filesystem::file_time_type::clock::now() - config.refresh_token_ttl -
-                      config.access_token_ttl;
-  for (const auto& entry : std::filesystem::directory_iterator(retiredDir(config), ec)) {
-    if (entry.last_write_time(ec) < cutoff) std::filesystem::remove(entry.path(), ec);
-  }
-  return new_kid;
+  Kek kek;
+  auto ring = openRing(config, store, clock, &kek);
+  if (!ring) return tl::unexpected(ring.error());
+  // Verify-only long enough for every node to hear of it (they re-read the ring twice a second)
+  // and, with a public key, for anyone who cached the JWKS (max-age 300) to fetch it again.
+  const auto wait = after.value_or(std::chrono::seconds(jose::isHmac(config.algorithm) ? 2 : 305));
+  std::vector<std::string> files;
+  auto rotated = (*ring)->rotate(wait, fileKeys(config, files));
+  if (!rotated) return tl::unexpected(withSource(rotated.error(), kek));
+  return rotated;
 }
 
-core::Result<SigningKeys> loadOrCreateKeys(const config::Config& config) {
-  const jose::Algorithm alg = config.algorithm;
-  bool generated = false;
-  if (jose::isHmac(alg)) {
-    auto secret = loadOrCreateSecret(config, &generated);
-    if (!secret) return tl::unexpected(secret.error());
-    // A fixed kid: deriving it from the secret would hand out a hash of it.
-    auto key =
-        jose::Key::hmac(alg, *secret, config.secret_key ? std::string("hs1") : secretKid(config));
-    if (!key) return makeError(Errc::InvalidArgument, "SECRET_KEY: " + key.error().message);
-    std::vector<jose::Key> all{*key};
-    if (!config.secret_key) {
-      for (auto& k : retiredKeys(config)) {
-        if (k.kid() != key->kid()) all.push_back(std::move(k));
-      }
-    }
-    auto set = jose::KeySet::create(std::move(all));
-    if (!set) return tl::unexpected(set.error());
-    return SigningKeys{*key, std::move(*set), generated};
-  }
+core::Status checkKeys(const config::Config& config, store::Store& store,
+                       const core::Clock& clock) {
+  const bool tokens_from_ring = !(jose::isHmac(config.algorithm) && config.secret_key);
+  if (!tokens_from_ring && config.mfa_secret_key) return {};
+  Kek kek;
+  auto ring = openRing(config, store, clock, &kek, false);
+  if (!ring) return tl::unexpected(ring.error());
+  if (auto ok = (*ring)->check(!config.mfa_secret_key, tokens_from_ring); !ok)
+    return tl::unexpected(withSource(ok.error(), kek));
+  return {};
+}
 
-  const auto path = config.data_dir / "signing_key.pem";
-  crypto::SharedPkey pkey;
-  if (std::filesystem::exists(path)) {
-    auto pem = readFile(path);
-    if (!pem) return tl::unexpected(pem.error());
-    auto loaded = crypto::privateKeyFromPem(*pem);
-    if (!loaded)
-      return makeError(Errc::InvalidArgument, path.string() + ": " + loaded.error().message);
-    pkey = *loaded;
-  } else {
-    auto fresh = generateFor(alg);
-    if (!fresh) return tl::unexpected(fresh.error());
-    auto pem = crypto::privateKeyToPem(fresh->get());
-    if (!pem) return tl::unexpected(pem.error());
-    if (auto ok = writeSecretFile(path, *pem, false); !ok) return tl::unexpected(ok.error());
-    pkey = *fresh;
-    generated = true;
-  }
-  auto key = jose::Key::asymmetric(alg, pkey);
-  if (!key) {
-    return makeError(Errc::InvalidArgument, path.string() + " does not fit ALGORITHM=" +
-                                                std::string(jose::algorithmName(alg)) + ": " +
-                                                key.error().message);
-  }
-  auto kid = jose::thumbprint(*key);
-  if (!kid) return tl::unexpected(kid.error());
-  jose::Key with_kid = key->withKid(*kid);
-  std::vector<jose::Key> all{with_kid};
-  for (auto& k : retiredKeys(config)) {
-    if (k.kid() != with_kid.kid()) all.push_back(std::move(k));
-  }
-  auto set = jose::KeySet::create(std::move(all));
-  if (!set) return tl::unexpected(set.error());
-  return SigningKeys{with_kid, std::move(*set), generated};
+core::Result<std::vector<keyring::KeyInfo>> listKeys(const config::Config& config,
+                                                     store::Store& store,
+                                                     const core::Clock& clock) {
+  auto stored = store.keyRing().list();
+  if (!stored) return tl::unexpected(stored.error());
+  if (stored->empty()) return std::vector<keyring::KeyInfo>{};
+  Kek kek;
+  auto ring = openRing(config, store, clock, &kek, false);
+  if (!ring) return tl::unexpected(ring.error());
+  return (*ring)->list();
 }
 
 core::Result<jose::Key> loadOrCreateProviderKey(store::OpStore& store, std::string_view sealing_key,
@@ -274,8 +317,9 @@ core::Result<jose::Key> loadOrCreateProviderKey(store::OpStore& store, std::stri
   const auto pem = blob ? crypto::open(sealing_key, *blob, kAad) : std::nullopt;
   if (!pem)
     return makeError(Errc::InvalidArgument,
-                     "the OpenID Provider's signing key does not open with this MFA_SECRET_KEY "
-                     "(every node must share it)");
+                     "the OpenID Provider's signing key does not open with this node's master "
+                     "secret (every node needs the same MFA_SECRET_KEY, or none and the same "
+                     "KEY_ENCRYPTION_KEY)");
   auto pkey = crypto::privateKeyFromPem(*pem);
   if (!pkey) return tl::unexpected(pkey.error());
   auto key = jose::Key::asymmetric(jose::Algorithm::Rs256, *pkey);

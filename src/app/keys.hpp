@@ -1,35 +1,69 @@
 #pragma once
 
+#include <chrono>
 #include <filesystem>
+#include <memory>
+#include <optional>
 
 #include "config/config.hpp"
 #include "core/error.hpp"
 #include "jose/jwk.hpp"
+#include "keyring/key_ring.hpp"
 #include "store/store.hpp"
 
 namespace gatehouse::app {
 
-struct SigningKeys {
-  jose::Key signing;
-  jose::KeySet verification;
-  bool generated = false;  // a secret or key pair was created on this start
+// The key-encryption key (KEY_ENCRYPTION_KEY, the file KEY_ENCRYPTION_KEY_FILE, else
+// <data_dir>/key_encryption_key) and where it came from, for messages.
+struct Kek {
+  std::string secret;
+  std::string source;
+  bool generated = false;  // <data_dir>/key_encryption_key was made by this call
 };
 
-// The token signing key for config.algorithm. HS*: SECRET_KEY, else a 512-bit secret generated
-// once and stored (0600) as <data_dir>/secret_key. Asymmetric: <data_dir>/signing_key.pem,
-// generated once (0600); its kid is the RFC 7638 thumbprint. InvalidArgument when a stored key
-// does not fit the algorithm.
-[[nodiscard]] core::Result<SigningKeys> loadOrCreateKeys(const config::Config& config);
+// Reads the key-encryption key; <data_dir>/key_encryption_key is made (0600) only when
+// `may_create` (the database holds no key yet: a second node must not seal under its own).
+[[nodiscard]] core::Result<Kek> loadKek(const config::Config& config, bool may_create);
 
-// The server's symmetric secret: SECRET_KEY, else <data_dir>/secret_key, generated once (0600).
-// `generated` tells whether this call created it.
-[[nodiscard]] core::Result<std::string> loadOrCreateSecret(const config::Config& config,
-                                                           bool* generated = nullptr);
+// The keys a process runs with: the API's token keys and the master secret every other key is
+// derived from, shared through the database (keyring/).
+struct ServerKeys {
+  std::unique_ptr<keyring::KeyRing> ring;  // null when SECRET_KEY and MFA_SECRET_KEY leave nothing
+  bool tokens_from_ring = false;           // false: SECRET_KEY signs
+  std::optional<keyring::TokenKeys> tokens;  // always set by openKeys
+  std::string master;
+  keyring::Found found = keyring::Found::Stored;
+  std::vector<std::string> imported_files;  // old-layout files read into the database now
+  bool kek_generated = false;
+};
 
-// The key second-factor secrets are sealed under: MFA_SECRET_KEY, else <data_dir>/mfa_secret_key,
-// generated once (0600). Unlike the signing secret it is never rotated: sealed data outlives any
-// token.
-[[nodiscard]] core::Result<std::string> loadOrCreateMfaSecret(const config::Config& config);
+// Opens (or, on a first start, fills) the key ring. Keys of the old file layout
+// (<data_dir>/secret_key, signing_key.pem, retired/, mfa_secret_key) are imported once.
+// InvalidArgument names KEY_ENCRYPTION_KEY when the stored keys do not open with this node's.
+[[nodiscard]] core::Result<ServerKeys> openKeys(const config::Config& config, store::Store& store,
+                                                const core::Clock& clock);
+
+// The master secret alone (CLI commands that key or seal like the server).
+[[nodiscard]] core::Result<std::string> masterSecret(const config::Config& config,
+                                                     store::Store& store, const core::Clock& clock);
+
+// `gatehouse keys rotate`: the next token key, verifying at once and signing `after` from now
+// (default: 2 s for HS*, 305 s for asymmetric algorithms, whose JWKS is cached 300 s).
+// FailedPrecondition when SECRET_KEY signs (rotate it there) or a next key is waiting.
+[[nodiscard]] core::Result<keyring::Rotation> rotateKeys(const config::Config& config,
+                                                         store::Store& store,
+                                                         const core::Clock& clock,
+                                                         std::optional<std::chrono::seconds> after);
+
+// `gatehouse config --check`: every stored key that serve would open (the master secret, the
+// token keys of ALGORITHM) opens with this node's key-encryption key; nothing is made.
+[[nodiscard]] core::Status checkKeys(const config::Config& config, store::Store& store,
+                                     const core::Clock& clock);
+
+// `gatehouse keys list`: the token keys of ALGORITHM, newest first.
+[[nodiscard]] core::Result<std::vector<keyring::KeyInfo>> listKeys(const config::Config& config,
+                                                                   store::Store& store,
+                                                                   const core::Clock& clock);
 
 // This node's lasting name (<data_dir>/node_id, made once): the mail outbox's claims carry it, so
 // a node starting again releases what it held when it died. Each node needs its own data
@@ -42,12 +76,6 @@ struct SigningKeys {
 [[nodiscard]] core::Result<jose::Key> loadOrCreateProviderKey(store::OpStore& store,
                                                               std::string_view sealing_key,
                                                               std::int64_t now);
-
-// `gatehouse keys rotate`: retires the current signing key (kept under <data_dir>/retired/ so
-// tokens it signed verify until they expire) and makes a new one; retired keys older than the
-// refresh-token lifetime are deleted. Returns the new kid. FailedPrecondition when the HMAC secret
-// comes from SECRET_KEY (rotate it there). The server picks the new key up when restarted.
-[[nodiscard]] core::Result<std::string> rotateKeys(const config::Config& config);
 
 // Writes `contents` to `path` with mode 0600 atomically (temp file, fsync, rename). Fails if the
 // file exists and `overwrite` is false.

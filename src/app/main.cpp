@@ -12,6 +12,7 @@
 #include "app/server_main.hpp"
 #include "cli/apikey_commands.hpp"
 #include "cli/client_commands.hpp"
+#include "cli/database.hpp"
 #include "cli/import_commands.hpp"
 #include "cli/mail_commands.hpp"
 #include "cli/user_commands.hpp"
@@ -45,7 +46,7 @@ int checkConfiguration(const config::Sources& sources, const core::Result<config
                        std::vector<std::string> problems) {
   if (cfg) {
     for (const auto& w : cfg->warnings) std::cout << "gatehouse: warning: " << w << "\n";
-    problems = app::preflight(*cfg);
+    problems = app::preflight(*cfg, true);
   }
   for (const auto& name : sources.unknownEnvironment(config::environmentNames())) {
     const std::string near = config::closestSetting(name);
@@ -62,6 +63,48 @@ int checkConfiguration(const config::Sources& sources, const core::Result<config
   std::cerr << "gatehouse: the configuration has " << problems.size() << " problem"
             << (problems.size() == 1 ? "" : "s") << where << "\n";
   return 1;
+}
+
+// `gatehouse keys rotate` and `gatehouse keys list`.
+int keysCommand(const config::Config& cfg, bool rotate, std::int64_t after) {
+  auto db = cli::openExisting(cfg, std::cerr);
+  if (!db) return 1;
+  core::SystemClock clock;
+  if (rotate) {
+    auto done = app::rotateKeys(
+        cfg, *db, clock, after > 0 ? std::optional(std::chrono::seconds(after)) : std::nullopt);
+    if (!done) {
+      std::cerr << "gatehouse: " << done.error().message << "\n";
+      return 1;
+    }
+    if (done->first) {
+      std::cout << "first signing key " << done->kid << ": signs now (there was none to rotate)\n";
+    } else {
+      std::cout << "next signing key " << done->kid << ": verifies now, signs from "
+                << core::rfc3339(done->signs_from) << " (in "
+                << done->signs_from - clock.unixSeconds()
+                << " s); every node follows without a restart\n";
+    }
+    return 0;
+  }
+  if (jose::isHmac(cfg.algorithm) && cfg.secret_key) {
+    std::cout << "hs1 " << jose::algorithmName(cfg.algorithm)
+              << " signing from SECRET_KEY (rotate it there)\n";
+    return 0;
+  }
+  auto keys = app::listKeys(cfg, *db, clock);
+  if (!keys) {
+    std::cerr << "gatehouse: " << keys.error().message << "\n";
+    return 1;
+  }
+  for (const auto& k : *keys) {
+    std::cout << k.kid << " " << k.alg << " "
+              << (k.state == keyring::KeyState::Signing ? "signing since "
+                  : k.state == keyring::KeyState::Next  ? "next signs from "
+                                                        : "retired verifies until ")
+              << core::rfc3339(k.at) << "\n";
+  }
+  return 0;
 }
 
 }  // namespace
@@ -99,9 +142,20 @@ int main(int argc, char** argv) {
 
   auto* keys = app.add_subcommand("keys", "Signing keys");
   keys->require_subcommand(1);
-  auto* keys_rotate = keys->add_subcommand("rotate",
-                                           "Make a new signing key; the old one keeps verifying "
-                                           "its tokens until they expire (restart to apply)");
+  auto* keys_rotate = keys->add_subcommand(
+      "rotate",
+      "Store the next token signing key: every node verifies with it at once and signs with it "
+      "from --after seconds on, without a restart; older keys keep verifying their tokens until "
+      "they expire");
+  std::int64_t rotate_after = 0;
+  keys_rotate
+      ->add_option("--after", rotate_after,
+                   "seconds the next key is published for verification only before it signs "
+                   "(2 to 2592000; default 2 for HS*, 305 for asymmetric algorithms, whose JWKS "
+                   "is cached 300 s)")
+      ->check(CLI::Range(std::int64_t{2}, std::int64_t{2592000}));
+  auto* keys_list = keys->add_subcommand(
+      "list", "List the token signing keys of ALGORITHM: signing, next and retired");
 
   auto* apikey = app.add_subcommand("apikey", "Manage API keys");
   apikey->require_subcommand(1);
@@ -268,17 +322,8 @@ int main(int argc, char** argv) {
   if (*migrate) return cli::migrate(*cfg, std::cout, std::cerr);
   if (*mail_test) return cli::mailTest(*cfg, mail_to, std::cout, std::cerr);
   if (*audit_verify) return cli::auditVerify(*cfg, std::cout, std::cerr);
-  if (*keys_rotate) {
-    auto kid = app::rotateKeys(*cfg);
-    if (!kid) {
-      std::cerr << "gatehouse: " << kid.error().message << "\n";
-      return 1;
-    }
-    std::cout << "new signing key " << *kid
-              << "; restart the server to sign with it (tokens of the old key keep verifying until "
-                 "they expire)\n";
-    return 0;
-  }
+  if (*keys_rotate || *keys_list)
+    return keysCommand(*cfg, static_cast<bool>(*keys_rotate), rotate_after);
 
   auto policy = app::loadPolicy(*cfg);
   if (!policy) {
@@ -310,7 +355,10 @@ int main(int argc, char** argv) {
   if (*list) return cli::userList(*cfg, std::cout, std::cerr);
   if (*client_create || *client_rotate) {
     // Client secrets are hashed under a key from the server's never-rotated secret.
-    auto secret = app::loadOrCreateMfaSecret(*cfg);
+    auto db = cli::openExisting(*cfg, std::cerr);
+    if (!db) return 1;
+    core::SystemClock clock;
+    auto secret = app::masterSecret(*cfg, *db, clock);
     auto key = secret ? crypto::hkdf(*secret, op::kClientSecretKeyInfo, 32)
                       : core::Result<std::string>(tl::unexpected(secret.error()));
     if (!key) {

@@ -1,9 +1,11 @@
 #include "app/preflight.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <unistd.h>
 
+#include "app/keys.hpp"
 #include "app/server_main.hpp"
 #include "crypto/pkey.hpp"
 #include "jose/jwk.hpp"
@@ -42,10 +44,31 @@ void checkDataDir(const config::Config& config, std::vector<std::string>& proble
     problems.push_back("GATEHOUSE_DATA_DIR: " + dir.string() + " is not writable by this user");
 }
 
-// Stored keys are read as serve would read them; none is made.
+// The keys in the database open with this node's key-encryption key; a key file of the old layout
+// that would be imported (the database holds no key of ALGORITHM) fits it. Nothing is made: a
+// SQLite file that does not exist is not created, and no key-encryption key is generated.
 void checkStoredKeys(const config::Config& config, std::vector<std::string>& problems) {
+  bool ring_signs = false;
+  std::error_code ec;
+  if (config.sqlite_path.empty() || std::filesystem::exists(config.sqlite_path, ec)) {
+    auto store = store::openStore(config.database_url, 1);
+    if (!store) {
+      problems.push_back("DATABASE_URL: " + store.error().message);
+      return;
+    }
+    // A database of an older version has no key ring yet: nothing stored to check.
+    const auto rows = (*store)->keyRing().list();
+    const std::string alg(jose::algorithmName(config.algorithm));
+    ring_signs = rows && std::any_of(rows->begin(), rows->end(), [&](const auto& row) {
+                   return row.purpose == "token" && row.alg == alg;
+                 });
+    core::SystemClock clock;
+    if (rows && !rows->empty()) {
+      if (auto ok = checkKeys(config, **store, clock); !ok) problems.push_back(ok.error().message);
+    }
+  }
   const auto pem_path = config.data_dir / "signing_key.pem";
-  if (!jose::isHmac(config.algorithm) && std::filesystem::exists(pem_path)) {
+  if (!ring_signs && !jose::isHmac(config.algorithm) && std::filesystem::exists(pem_path, ec)) {
     std::ifstream in(pem_path, std::ios::binary);
     std::ostringstream pem;
     pem << in.rdbuf();
@@ -59,10 +82,19 @@ void checkStoredKeys(const config::Config& config, std::vector<std::string>& pro
                          std::string(jose::algorithmName(config.algorithm)) + ": " +
                          key.error().message);
   }
-  for (const char* name : {"secret_key", "mfa_secret_key"}) {
+}
+
+// The key files serve reads are readable; the key-encryption key file holds a key.
+void checkKeyFiles(const config::Config& config, std::vector<std::string>& problems) {
+  for (const char* name : {"secret_key", "mfa_secret_key", "key_encryption_key"}) {
     const auto path = config.data_dir / name;
-    if (std::filesystem::exists(path) && !std::ifstream(path).good())
+    std::error_code ec;
+    if (std::filesystem::exists(path, ec) && !std::ifstream(path).good())
       problems.push_back("GATEHOUSE_DATA_DIR: cannot read " + path.string());
+  }
+  // The key-encryption key file is read as serve reads it.
+  if (config.key_encryption_key_file) {
+    if (auto kek = loadKek(config, false); !kek) problems.push_back(kek.error().message);
   }
 }
 
@@ -101,7 +133,7 @@ void checkWeb(const config::Config& config, std::vector<std::string>& problems) 
 
 }  // namespace
 
-std::vector<std::string> preflight(const config::Config& config) {
+std::vector<std::string> preflight(const config::Config& config, bool open_database) {
   std::vector<std::string> problems;
   // A CA bundle without a certificate would fail only at the first connection that needs it.
   for (const auto& [name, path] :
@@ -128,7 +160,8 @@ std::vector<std::string> preflight(const config::Config& config) {
     problems.push_back("SMTP_FROM: must be one address, optionally with a display name");
   checkWeb(config, problems);
   checkDataDir(config, problems);
-  checkStoredKeys(config, problems);
+  checkKeyFiles(config, problems);
+  if (open_database) checkStoredKeys(config, problems);
   return problems;
 }
 

@@ -42,17 +42,22 @@ int fatal(const std::string& message) {
 class Janitor {
  public:
   Janitor(auth::RevocationList& list, auth::UserCache& cache, auth::ApiKeyService& keys,
-          const core::Clock& clock, bool shared, std::function<void(std::int64_t)> purge_more)
-      : thread_([this, &list, &cache, &keys, &clock, shared, purge_more = std::move(purge_more)] {
+          const core::Clock& clock, bool shared, std::function<void(std::int64_t)> purge_more,
+          std::function<void()> every_tick)
+      : thread_([this, &list, &cache, &keys, &clock, shared, purge_more = std::move(purge_more),
+                 every_tick = std::move(every_tick)] {
           using Steady = std::chrono::steady_clock;
           auto last_reload = Steady::now();
           auto last_purge = Steady::now();
           std::unique_lock lock(mutex_);
           while (!stop_) {
-            wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_ || poked_; });
+            // Twice a second: a key rotation reaches every node within a second.
+            wake_.wait_for(lock, std::chrono::milliseconds(500),
+                           [this] { return stop_ || poked_; });
             if (stop_) break;
             poked_ = false;
             lock.unlock();
+            if (every_tick) every_tick();
             if (auto ok = cache.sync(); !ok)
               spdlog::warn("user cache sync failed: {}", ok.error().message);
             if (auto ok = keys.sync(); !ok)
@@ -163,16 +168,27 @@ int serve(const config::Config& config) {
   auto version = (*store)->migrate();
   if (!version) return fatal("database migration failed: " + version.error().message);
 
-  auto keys = loadOrCreateKeys(config);
+  auto keys = openKeys(config, **store, clock);
   if (!keys) return fatal(keys.error().message);
-  if (keys->generated && jose::isHmac(config.algorithm)) {
+  if (keys->kek_generated) {
     spdlog::warn(
-        "SECRET_KEY is not set: generated a secret and stored it in {}/secret_key (mode 0600); set "
-        "SECRET_KEY or keep that file so tokens stay valid across restarts",
+        "KEY_ENCRYPTION_KEY is not set: generated one in {}/key_encryption_key (mode 0600); the "
+        "keys Gatehouse generates are kept in the database sealed under it. Keep that file, and "
+        "give every other node on this database the same key (KEY_ENCRYPTION_KEY or "
+        "KEY_ENCRYPTION_KEY_FILE)",
         config.data_dir.string());
-  } else if (keys->generated) {
-    spdlog::warn("generated a signing key pair in {}/signing_key.pem (mode 0600)",
-                 config.data_dir.string());
+  }
+  if (!keys->imported_files.empty()) {
+    std::string files;
+    for (const auto& f : keys->imported_files) files += (files.empty() ? "" : ", ") + f;
+    spdlog::warn(
+        "keys are kept in the database now; these files of the old layout are no longer read "
+        "(delete them once no older version runs here): {}",
+        files);
+  }
+  if (keys->tokens_from_ring && keys->found == keyring::Found::Generated) {
+    spdlog::info("generated the first {} signing key {} (kept in the database)",
+                 jose::algorithmName(config.algorithm), keys->tokens->signing.kid());
   }
 
   auto hasher = password::PasswordHasher::create(config.hash_policy);
@@ -183,7 +199,7 @@ int serve(const config::Config& config) {
   const std::size_t hash_queue = config.hash_queue != 0 ? config.hash_queue : 32 * hash_threads;
   password::HashPool pool({.threads = hash_threads, .queue_capacity = hash_queue});
 
-  auth::TokenService tokens(keys->signing, keys->verification,
+  auth::TokenService tokens(keys->tokens->signing, keys->tokens->verification,
                             {.access_ttl = config.access_token_ttl,
                              .refresh_ttl = config.refresh_token_ttl,
                              .issuer = config.token_issuer,
@@ -241,14 +257,13 @@ int serve(const config::Config& config) {
       (config.listen_host.find(':') != std::string::npos ? "[" + config.listen_host + "]"
                                                          : config.listen_host) +
       ":" + std::to_string(config.listen_port));
-  auto server_secret = loadOrCreateSecret(config);
-  if (!server_secret) return fatal(server_secret.error().message);
-  auto cookie_key = crypto::hkdf(*server_secret, "gatehouse oidc transaction cookie v1", 32);
+  // Every other key is derived from the never-rotated master secret, one purpose each: a
+  // signing-key rotation signs nobody out and ends no sign-in under way.
+  const std::string* mfa_secret = &keys->master;
+  auto cookie_key = crypto::hkdf(*mfa_secret, "gatehouse oidc transaction cookie v2", 32);
   if (!cookie_key) return fatal(cookie_key.error().message);
   // Second factors: secrets sealed and recovery codes keyed under keys derived from their own,
   // never rotated secret (one purpose each).
-  auto mfa_secret = loadOrCreateMfaSecret(config);
-  if (!mfa_secret) return fatal(mfa_secret.error().message);
   auto sealing_key = crypto::hkdf(*mfa_secret, "gatehouse mfa secret sealing v1", 32);
   auto code_key = crypto::hkdf(*mfa_secret, "gatehouse mfa recovery codes v1", 32);
   if (!sealing_key || !code_key) return fatal("deriving the second-factor keys failed");
@@ -537,13 +552,26 @@ int serve(const config::Config& config) {
        .heavy_worker_threads = hash_threads + hash_queue + 4},
       [&pipeline](http::Request& r) { return pipeline(r); }, &api::Pipeline::decorate,
       [&pipeline](http::Request& r) { return pipeline.tryInline(r); });
-  Janitor janitor(revocations, user_cache, api_keys, clock, redis != nullptr,
-                  [&store](std::int64_t now) {
-                    // Spent codes are kept ten minutes past their expiry, so a late replay still
-                    // ends what the first use issued.
-                    if (auto ok = (*store)->op().purgeCodes(now - 600); !ok)
-                      spdlog::warn("purging authorization codes failed: {}", ok.error().message);
-                  });
+  Janitor janitor(
+      revocations, user_cache, api_keys, clock, redis != nullptr,
+      [&store](std::int64_t now) {
+        // Spent codes are kept ten minutes past their expiry, so a late replay still
+        // ends what the first use issued.
+        if (auto ok = (*store)->op().purgeCodes(now - 600); !ok)
+          spdlog::warn("purging authorization codes failed: {}", ok.error().message);
+      },
+      [&keys, &tokens] {
+        // A rotation stored by any node or `gatehouse keys rotate`, or the time a
+        // next key signs from, reaches this node here.
+        if (!keys->tokens_from_ring) return;
+        auto fresh = keys->ring->refresh();
+        if (!fresh) {
+          spdlog::warn("re-reading the key ring failed: {}", fresh.error().message);
+        } else if (*fresh) {
+          spdlog::info("token keys changed: {} signs", (*fresh)->signing.kid());
+          tokens.setKeys(std::move((*fresh)->signing), std::move((*fresh)->verification));
+        }
+      });
   if (redis) {
     // Local changes poke the other nodes to re-read the change logs at once.
     user_cache.onChange([&bus] { (void)bus->publish("changed"); });

@@ -10,13 +10,22 @@ core::Result<std::string> newTokenId() { return crypto::randomToken(16); }
 
 TokenService::TokenService(jose::Key signing_key, jose::KeySet verification_keys,
                            TokenSettings settings, const core::Clock& clock)
-    : signing_key_(std::move(signing_key)),
-      settings_(std::move(settings)),
-      clock_(&clock),
-      verifier_(std::move(verification_keys),
-                jose::ClaimsPolicy{
-                    .issuer = settings_.issuer, .audience = settings_.audience, .type = "access"},
-                clock, jose::JwsLimits{.max_token_bytes = settings_.max_token_bytes}) {}
+    : settings_(std::move(settings)), clock_(&clock), current_(nullptr) {
+  setKeys(std::move(signing_key), std::move(verification_keys));
+}
+
+void TokenService::setKeys(jose::Key signing_key, jose::KeySet verification_keys) {
+  auto keys = std::make_unique<const Keys>(
+      Keys{std::move(signing_key),
+           jose::JwtVerifier(
+               std::move(verification_keys),
+               jose::ClaimsPolicy{
+                   .issuer = settings_.issuer, .audience = settings_.audience, .type = "access"},
+               *clock_, jose::JwsLimits{.max_token_bytes = settings_.max_token_bytes})});
+  const std::lock_guard lock(history_mutex_);
+  current_.store(keys.get(), std::memory_order_release);
+  history_.push_back(std::move(keys));
+}
 
 core::Result<TokenPair> TokenService::issue(std::int64_t user_id,
                                             const std::vector<std::string>& scopes,
@@ -63,9 +72,11 @@ core::Result<TokenPair> TokenService::issue(std::int64_t user_id,
   if (grant.auth_time > 0) refresh["auth_time"] = grant.auth_time;
   if (settings_.audience) refresh["aud"] = *settings_.audience;
 
-  auto access_token = jose::signJwt(signing_key_, access);
+  // One set of keys for both tokens, even when a rotation lands between them.
+  const Keys& keys = current();
+  auto access_token = jose::signJwt(keys.signing, access);
   if (!access_token) return tl::unexpected(access_token.error());
-  auto refresh_token = jose::signJwt(signing_key_, refresh);
+  auto refresh_token = jose::signJwt(keys.signing, refresh);
   if (!refresh_token) return tl::unexpected(refresh_token.error());
   return TokenPair{std::move(*access_token), std::move(*refresh_token),
                    settings_.access_ttl.count(), std::move(*access_jti),
@@ -74,12 +85,12 @@ core::Result<TokenPair> TokenService::issue(std::int64_t user_id,
 
 tl::expected<jose::Claims, jose::JwtError> TokenService::verifyAccess(
     std::string_view token) const {
-  return verifier_.verify(token);
+  return current().verifier.verify(token);
 }
 
 tl::expected<jose::Claims, jose::JwtError> TokenService::verifyRefresh(
     std::string_view token) const {
-  return verifier_.verify(token, "refresh");
+  return current().verifier.verify(token, "refresh");
 }
 
 }  // namespace gatehouse::auth

@@ -1,7 +1,10 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -60,14 +63,29 @@ class TokenService {
   [[nodiscard]] tl::expected<jose::Claims, jose::JwtError> verifyRefresh(
       std::string_view token) const;
 
-  const jose::KeySet& keys() const { return verifier_.keys(); }
+  // Signs with `signing_key` and verifies with `verification_keys` from now on (a rotation every
+  // node follows without a restart). Requests in flight finish with the keys they started with.
+  void setKeys(jose::Key signing_key, jose::KeySet verification_keys);
+
+  // The keys verifying now; the reference stays valid for the service's lifetime.
+  const jose::KeySet& keys() const { return current().verifier.keys(); }
+  const jose::Key& signingKey() const { return current().signing; }
   const TokenSettings& settings() const { return settings_; }
 
  private:
-  jose::Key signing_key_;
+  struct Keys {
+    jose::Key signing;
+    jose::JwtVerifier verifier;
+  };
+  const Keys& current() const { return *current_.load(std::memory_order_acquire); }
+
   TokenSettings settings_;
   const core::Clock* clock_;
-  jose::JwtVerifier verifier_;
+  // Every set of keys ever in use is kept (one per rotation, a few hundred bytes), so a check
+  // reads the current one with one plain load and never counts references on the hot path.
+  std::mutex history_mutex_;
+  std::vector<std::unique_ptr<const Keys>> history_;
+  std::atomic<const Keys*> current_;
 };
 
 // A new random token id (128 bits, base64url).

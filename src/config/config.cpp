@@ -245,7 +245,8 @@ std::optional<RateLimit> parseRateLimit(const std::string& text) {
 const std::map<std::string, std::string>& variables() {
   static const std::map<std::string, std::string> kVars = {
       {"SECRET_KEY",
-       "HMAC signing secret (HS*), at least the hash size; generated and stored 0600 when unset"},
+       "HMAC signing secret (HS*), at least the hash size (unset: generated and kept in the "
+       "database, sealed under KEY_ENCRYPTION_KEY, rotated by `gatehouse keys rotate`)"},
       {"ALGORITHM",
        "token signing algorithm: HS256 (default), HS384, HS512, RS256, RS384, RS512, PS256, PS384, "
        "PS512, ES256, ES384, ES512, EdDSA"},
@@ -319,7 +320,15 @@ const std::map<std::string, std::string>& variables() {
       {"MFA_SECRET_KEY",
        "at least 32 bytes: the key second-factor secrets and recovery codes are sealed under; "
        "several nodes need the same one; never rotate it (every factor would stop working) "
-       "(unset: generated once in <data dir>/mfa_secret_key, 0600)"},
+       "(unset: generated once and kept in the database, sealed under KEY_ENCRYPTION_KEY)"},
+      {"KEY_ENCRYPTION_KEY",
+       "at least 32 bytes: seals the keys Gatehouse generates (token signing keys, the master "
+       "secret) in the database; every node on one database needs the same one (unset: "
+       "KEY_ENCRYPTION_KEY_FILE, else <data dir>/key_encryption_key, made 0600 while the database "
+       "holds no key)"},
+      {"KEY_ENCRYPTION_KEY_FILE",
+       "a file holding KEY_ENCRYPTION_KEY (one trailing newline ignored), e.g. a systemd "
+       "credential or a mounted secret"},
       {"METRICS_TOKEN",
        "at least 16 characters: /metrics then answers only `Authorization: Bearer <token>` "
        "(unset: open; its counters tell what happened to single requests, so keep it on the "
@@ -611,6 +620,16 @@ core::Result<Config> load(const Lookup& lookup, std::vector<std::string>* proble
   r.optionalText("MFA_SECRET_KEY", c.mfa_secret_key);
   if (c.mfa_secret_key && c.mfa_secret_key->size() < 32)
     r.fail("MFA_SECRET_KEY", "must be at least 32 bytes");
+  r.optionalText("KEY_ENCRYPTION_KEY", c.key_encryption_key);
+  if (c.key_encryption_key && c.key_encryption_key->size() < 32)
+    r.fail("KEY_ENCRYPTION_KEY", "must be at least 32 bytes");
+  if (auto v = r.raw("KEY_ENCRYPTION_KEY_FILE"); v && !v->empty()) {
+    if (c.key_encryption_key)
+      r.fail("KEY_ENCRYPTION_KEY_FILE",
+             "set KEY_ENCRYPTION_KEY or KEY_ENCRYPTION_KEY_FILE, not both");
+    else
+      c.key_encryption_key_file = *v;
+  }
   if (auto v = r.raw("MFA_REQUIRED_ROLES")) c.mfa_required_roles = commaList(*v);
   if (auto v = r.raw("MFA_ISSUER")) {
     if (v->empty() || v->size() > 64 || v->find(':') != std::string::npos)
@@ -793,8 +812,7 @@ std::vector<std::string> describe(const Config& c) {
       "GATEHOUSE_DATA_DIR          = " + c.data_dir.string(),
       "ALGORITHM                   = " + std::string(jose::algorithmName(c.algorithm)),
       "SECRET_KEY                  = " +
-          std::string(c.secret_key ? "(set, not shown)"
-                                   : "(generated and stored in the data directory)"),
+          std::string(c.secret_key ? "(set, not shown)" : "(generated, kept in the database)"),
       "ACCESS_TOKEN_EXPIRE_MINUTES = " + std::to_string(c.access_token_ttl.count()),
       "REFRESH_TOKEN_EXPIRE_DAYS   = " + std::to_string(c.refresh_token_ttl.count() / 24),
       "TOKEN_ISSUER                = " + c.token_issuer,
@@ -815,8 +833,12 @@ std::vector<std::string> describe(const Config& c) {
       "STEP_UP_MAX_AGE_SECONDS     = " + std::to_string(c.step_up_max_age_seconds),
       "MFA_ISSUER                  = " + c.mfa_issuer,
       "MFA_SECRET_KEY              = " +
-          std::string(c.mfa_secret_key ? "(set, not shown)"
-                                       : "(generated and stored in the data directory)"),
+          std::string(c.mfa_secret_key ? "(set, not shown)" : "(generated, kept in the database)"),
+      "KEY_ENCRYPTION_KEY          = " +
+          std::string(c.key_encryption_key ? "(set, not shown)"
+                      : c.key_encryption_key_file
+                          ? "(from " + c.key_encryption_key_file->string() + ")"
+                          : "(<data dir>/key_encryption_key)"),
       "SMTP_URL                    = " +
           (c.mail.smtp_url ? redactUrl(*c.mail.smtp_url) : std::string("(unset)")),
       "SMTP_FROM                   = " + c.mail.smtp_from,

@@ -143,6 +143,10 @@ struct Config {
   std::string mfa_issuer = "Gatehouse";         // the otpauth:// issuer
   // Seals second-factor secrets at rest (MFA_SECRET_KEY); unset: <data_dir>/mfa_secret_key.
   std::optional<std::string> mfa_secret_key;
+  // Seals the generated keys kept in the database (KEY_ENCRYPTION_KEY, or the file named by
+  // KEY_ENCRYPTION_KEY_FILE); unset: <data_dir>/key_encryption_key. Never logged.
+  std::optional<std::string> key_encryption_key;
+  std::optional<std::filesystem::path> key_encryption_key_file;
 
   std::optional<std::string> metrics_token;  // /metrics needs it as a bearer token when set
   // The pages (API.md, Pages for people).

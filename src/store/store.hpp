@@ -538,6 +538,31 @@ class OpStore {
                                                              std::int64_t now) = 0;
 };
 
+// A generated key kept in the database, sealed by the caller (keyring/): the API's token signing
+// keys and the never-rotated master secret, shared by every node on the database.
+struct StoredKey {
+  std::string purpose;          // "token" or "master"
+  std::string alg;              // the JOSE algorithm of a token key; "" for the master secret
+  std::int64_t generation = 0;  // 1, 2, ... within (purpose, alg)
+  std::string kid;
+  std::string sealed;  // base64url
+  std::int64_t created_at = 0;
+  std::int64_t signs_from = 0;  // before it: published for verification only
+};
+
+class KeyRingStore {
+ public:
+  virtual ~KeyRingStore() = default;
+  // Every stored key, by purpose, alg and generation.
+  [[nodiscard]] virtual core::Result<std::vector<StoredKey>> list() = 0;
+  // Adds all of `keys` in one transaction, or none: AlreadyExists when one's (purpose, alg,
+  // generation) is taken (a racing node or rotation stored it first).
+  [[nodiscard]] virtual core::Status add(const std::vector<StoredKey>& keys) = 0;
+  // Deletes the keys of (purpose, alg) older than `generation`.
+  [[nodiscard]] virtual core::Status removeBelow(std::string_view purpose, std::string_view alg,
+                                                 std::int64_t generation) = 0;
+};
+
 // One backend's repositories. Thread-safe.
 class Store {
  public:
@@ -551,6 +576,7 @@ class Store {
   virtual MfaStore& mfa() = 0;
   virtual MailStore& mail() = 0;
   virtual OpStore& op() = 0;
+  virtual KeyRingStore& keyRing() = 0;
   // Unavailable when the database cannot be reached (readiness).
   [[nodiscard]] virtual core::Status ping() = 0;
   // Applies pending schema migrations; returns the schema version now in place.

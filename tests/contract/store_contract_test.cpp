@@ -1522,6 +1522,42 @@ std::string backendName(const ::testing::TestParamInfo<std::string>& param) {
   return param.param == "sqlite" ? "sqlite" : "postgres";
 }
 
+TEST_P(StoreContract, TheKeyRingAddsAllOrNothingAndRefusesATakenGeneration) {
+  auto& ring = store_->keyRing();
+  EXPECT_TRUE(ring.list().value().empty());
+  const StoredKey hs1{"token", "HS256", 1, "hs1", "sealed-1", 10, 10};
+  const StoredKey master{"master", "", 1, "master", "sealed-m", 10, 10};
+  ASSERT_TRUE(ring.add({hs1, master}));
+  // A second node (or a racing rotation) taking generation 1 again adds nothing, not even its
+  // other key.
+  const StoredKey hs2{"token", "HS256", 2, "hs2", "sealed-2", 20, 25};
+  auto raced = ring.add({hs2, StoredKey{"token", "HS256", 1, "hs1", "other", 20, 20}});
+  ASSERT_FALSE(raced);
+  EXPECT_EQ(raced.error().code, core::Errc::AlreadyExists);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM key_ring"), 2);
+  ASSERT_TRUE(ring.add({hs2}));
+  ASSERT_TRUE(ring.add({StoredKey{"token", "ES256", 1, "thumb", "sealed-e", 30, 30}}));
+  auto all = ring.list();
+  ASSERT_TRUE(all) << all.error().message;
+  ASSERT_EQ(all->size(), 4U);
+  // By purpose, alg, generation.
+  EXPECT_EQ((*all)[0].purpose, "master");
+  EXPECT_EQ((*all)[1].alg, "ES256");
+  EXPECT_EQ((*all)[2].kid, "hs1");
+  EXPECT_EQ((*all)[3].kid, "hs2");
+  EXPECT_EQ((*all)[3].sealed, "sealed-2");
+  EXPECT_EQ((*all)[3].created_at, 20);
+  EXPECT_EQ((*all)[3].signs_from, 25);
+  // Another node reads the same ring.
+  auto node = openStore(url_);
+  ASSERT_TRUE(node);
+  EXPECT_EQ((*node)->keyRing().list().value().size(), 4U);
+  // Retiring below generation 2 of HS256 leaves the other algorithm and the master alone.
+  ASSERT_TRUE(ring.removeBelow("token", "HS256", 2));
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM key_ring"), 3);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM key_ring WHERE kid = 'hs1'"), 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::ValuesIn(backends()), backendName);
 INSTANTIATE_TEST_SUITE_P(Backends, MailStoreContract, ::testing::ValuesIn(backends()), backendName);
 

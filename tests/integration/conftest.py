@@ -23,6 +23,7 @@ import requests.adapters
 
 BIN = os.environ.get("GATEHOUSE_BIN", "")
 SECRET = "integration-secret-0123456789-abcdefghijklmnop"  # 45 bytes ≥ 32 for HS256
+KEK = "integration-key-encryption-key-0123456789"
 ADMIN_PASSWORD = "Adm1n-Passw0rd!"
 
 
@@ -42,6 +43,9 @@ class Server:
         self.env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "SECRET_KEY": SECRET,
+            # Nodes on one database share it, as docs/deployment.md asks; test_keys.py sets ""
+            # to use the generated <data dir>/key_encryption_key.
+            "KEY_ENCRYPTION_KEY": KEK,
             "BCRYPT_ROUNDS": "10",
             "DATABASE_URL": f"sqlite:///{tmp_path}/data/gatehouse.db",
             "GATEHOUSE_LISTEN": f"127.0.0.1:{self.port}",

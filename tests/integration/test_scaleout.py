@@ -678,3 +678,179 @@ def test_a_passkey_second_factor_across_nodes_spends_the_mfa_token_on_both(clust
     mfa_token = _password_step(a, "pksix")
     opts = _options(_post(a, "/auth/webauthn/mfa/options", {"mfa_token": mfa_token}))
     _token_pair(_post(a, "/auth/webauthn/mfa", {"mfa_token": mfa_token, "credential": browser.get(authn, opts, cred)}))
+
+
+# --- one key ring for every node (docs: keys shared by nodes) ------------------------------------
+# Nodes with no SECRET_KEY and no MFA_SECRET_KEY but one KEY_ENCRYPTION_KEY share the generated
+# keys through the database: the API's signing keys and the master secret (second factors, the
+# OpenID Provider). A rotation reaches every running node without a restart.
+
+RING_KEK = "ring-kek-shared-by-the-nodes-0123456789-abcdef"  # 46 bytes
+OTHER_KEK = "ring-kek-of-another-cluster-0123456789-zyxwvu"
+
+
+def ring_env(alg="HS256", **extra):
+    return {"ALGORITHM": alg, "SECRET_KEY": "", "KEY_ENCRYPTION_KEY": RING_KEK, **extra}
+
+
+@pytest.mark.parametrize("alg", ["HS256", "ES256"])
+def test_generated_keys_are_shared_by_nodes_with_one_key_encryption_key(cluster, tmp_path, alg):
+    from test_keys import accepted, assert_no_key_files, jwks, kid_of, verify_with_jwks
+
+    node, _ = cluster
+    a, b = node("a", ring_env(alg)), node("b", ring_env(alg))
+    assert a.register("ring@example.com", "ring").status_code == 201
+    from_a, from_b = a.token("ring"), b.token("ring")
+    assert kid_of(from_a) == kid_of(from_b)
+    for token in (from_a, from_b):
+        for n in (a, b):
+            assert accepted(n, token), (kid_of(token), n.base)
+    keys = jwks(a)
+    assert keys == jwks(b)
+    if alg == "ES256":
+        assert sorted(k["alg"] for k in keys) == ["ES256", "RS256"], keys
+        for token in (from_a, from_b):
+            assert verify_with_jwks(token, jwks(b), alg)["type"] == "access"
+    else:
+        assert [k["alg"] for k in keys] == ["RS256"], keys
+    for name, n in (("a", a), ("b", b)):
+        assert_no_key_files(tmp_path / name)
+        assert not (tmp_path / name / "key_encryption_key").exists()  # it comes from the setting
+        assert RING_KEK not in n.log_text()
+
+
+def test_second_factors_and_the_openid_provider_are_shared_without_mfa_secret_key(cluster):
+    """The master secret comes from the ring: a TOTP secret sealed on one node opens on the other,
+    recovery codes keyed on one are checked on the other, and both nodes run one provider."""
+    import jwt
+    import pyotp
+    from test_keys import jwks, kid_of
+    from test_mfa import challenge, confirm, fresh_code, login_as, verify
+
+    node, _ = cluster
+    env = ring_env(MFA_RATE_LIMIT="100000/minute", GATEHOUSE_PUBLIC_URL="http://127.0.0.1")
+    a, b = node("a", env), node("b", env)
+    for n in (a, b):
+        assert "MFA_SECRET_KEY" not in n.env
+    assert a.register("ringmfa@example.com", "ringmfa").status_code == 201
+    token = login_as(a, "ringmfa").json()["access_token"]
+    added = requests.post(a.url("/api/v1/auth/mfa/totp"), json={"name": "phone"}, headers=auth(token))
+    assert added.status_code == 201, added.text  # sealed on a
+    factor = added.json()
+    code, step = fresh_code(factor["otpauth_uri"])
+    confirmed = confirm(b, token, factor["id"], code)  # opened on b
+    assert confirmed.status_code == 200, confirmed.text
+    recovery = confirmed.json()["recovery_codes"]
+    totp = pyotp.parse_uri(factor["otpauth_uri"])
+    r = verify(b, challenge(b, "ringmfa"), totp.at((step + 1) * totp.interval))
+    assert r.status_code == 200, r.text
+    r = verify(a, challenge(a, "ringmfa"), recovery[0])  # codes made on b, checked on a
+    assert r.status_code == 200, r.text
+    # One OpenID Provider: both nodes open its stored key.
+    for n in (a, b):
+        assert requests.get(n.url("/.well-known/openid-configuration")).status_code == 200
+    assert jwks(a) == jwks(b)
+    made = a.cli("client", "create", "--name", "Ring", "--json")
+    assert made.returncode == 0, made.stderr
+    client = json.loads(made.stdout)
+    creds = (client["client_id"], client["client_secret"])
+    issued = {}
+    for n in (a, b):
+        r = requests.post(n.url("/oauth2/token"), data={"grant_type": "client_credentials"}, auth=creds)
+        assert r.status_code == 200, (n.base, r.text)
+        issued[n.base] = r.json()["access_token"]
+    assert kid_of(issued[a.base]) == kid_of(issued[b.base])
+    for n, other in ((a, b), (b, a)):
+        token = issued[n.base]
+        key = next(k for k in jwks(other) if k["kid"] == kid_of(token))
+        jwt.decode(token, jwt.PyJWK(key).key, algorithms=["RS256"], options={"verify_aud": False})
+        r = requests.post(other.url("/oauth2/introspect"), data={"token": token}, auth=creds)
+        assert r.status_code == 200 and r.json()["active"] is True, (r.status_code, r.text)
+
+
+@pytest.mark.parametrize("alg", ["HS256", "ES256"])
+def test_a_rotation_reaches_every_running_node_without_a_restart(cluster, alg):
+    from test_keys import accepted, check_delay, jwks, jwks_kids, keys_list, kid_of, rotate, states, \
+        verify_with_jwks, wait_for, watch_switch
+
+    node, _ = cluster
+    a, b = node("a", ring_env(alg)), node("b", ring_env(alg))
+    pids = (a.proc.pid, b.proc.pid)
+    assert a.register("spin@example.com", "spin").status_code == 201
+    old_a, old_b = a.token("spin"), b.token("spin")
+    old_kid = kid_of(old_a)
+    assert kid_of(old_b) == old_kid
+    rot = rotate(a, "--after", "3")
+    check_delay(rot, 3)
+    assert rot.kid != old_kid
+    rows = keys_list(b)
+    assert time.time() < rot.signs_from, "the window passed before the checks"
+    assert states(rows) == [(rot.kid, alg, "next"), (old_kid, alg, "signing")], rows
+    if alg == "ES256":
+        # Both nodes publish the next key within a second of the command.
+        seen = wait_for(lambda: all(rot.kid in jwks_kids(n) for n in (a, b)), rot.done + 1.0)
+        assert seen is not None, "a node did not publish the next key within a second"
+        assert jwks(a) == jwks(b)
+        assert {old_kid, rot.kid} <= jwks_kids(a)
+    # The window: both still sign with the current key.
+    for n in (a, b):
+        mid = n.token("spin")
+        assert time.time() < rot.signs_from, "the window passed before the checks"
+        assert kid_of(mid) == old_kid
+    # Its time: both nodes sign with it within a second, and everything verifies everywhere.
+    new_a, new_b = watch_switch([a, b], "spin", old_kid, rot.kid, rot.signs_from)
+    for token in (old_a, old_b, new_a, new_b):
+        for n in (a, b):
+            assert accepted(n, token), (kid_of(token), n.base)
+    if alg == "ES256":
+        assert jwks(a) == jwks(b)
+        for token in (old_a, old_b, new_a, new_b):
+            assert verify_with_jwks(token, jwks(b), alg)["type"] == "access"
+    assert states(keys_list(b)) == [(rot.kid, alg, "signing"), (old_kid, alg, "retired")]
+    assert (a.proc.pid, b.proc.pid) == pids and a.proc.poll() is None and b.proc.poll() is None
+
+
+def test_a_node_without_the_key_encryption_key_refuses_to_start(cluster, tmp_path):
+    from conftest import Server
+    from test_keys import accepted, refused
+
+    node, _ = cluster
+    a = node("a", ring_env())
+    assert a.register("kekless@example.com", "kekless").status_code == 201
+    token = a.token("kekless")
+    shared = {k: a.env[k] for k in ("DATABASE_URL", "REDIS_URL", "TRUSTED_PROXIES")}
+    for name, kek in (("wrong", {"KEY_ENCRYPTION_KEY": OTHER_KEK}), ("none", {"KEY_ENCRYPTION_KEY": ""})):
+        data = tmp_path / name
+        data.mkdir()
+        s = Server(tmp_path, {**shared, "GATEHOUSE_DATA_DIR": str(data), "SECRET_KEY": "", **kek})
+        log = refused(s)
+        assert "KEY_ENCRYPTION_KEY" in log, (name, log[-2000:])
+        assert RING_KEK not in log and OTHER_KEK not in log
+        assert not (data / "key_encryption_key").exists(), name  # the database holds keys already
+    # With the cluster's KEK a node starts and shares the keys.
+    b = node("b", ring_env())
+    assert accepted(b, token)
+    assert accepted(a, b.token("kekless"))
+
+
+def test_rotations_started_at_once_make_one_next_key(cluster):
+    from test_keys import ROTATED, keys_list
+
+    node, _ = cluster
+    a, b = node("a", ring_env()), node("b", ring_env())
+    procs = [subprocess.Popen([BIN, "keys", "rotate", "--after", "60"], env=n.env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for n in (a, b, a, b)]
+    results = []
+    for p in procs:
+        out, err = p.communicate(timeout=60)
+        results.append((p.returncode, out, err))
+    won = [r for r in results if r[0] == 0]
+    lost = [r for r in results if r[0] != 0]
+    assert len(won) == 1, results
+    assert ROTATED.search(won[0][1]), won
+    for code, out, err in lost:
+        assert code == 1, (code, out, err)
+        assert "a rotation is under way" in err or "another rotation" in err, err
+    rows = keys_list(b)
+    assert [row[2] for row in rows] == ["next", "signing"], rows
+    assert rows[0][0] == ROTATED.search(won[0][1]).group(1)

@@ -130,8 +130,8 @@ def test_jwks_never_publishes_the_hmac_key_and_always_the_providers(server):
 @pytest.mark.parametrize("alg", ["ES256", "EdDSA", "RS256"])
 def test_asymmetric_keys_are_published_and_verify(make_server, tmp_path, alg):
     s = make_server({"ALGORITHM": alg, "SECRET_KEY": ""})
-    keyfile = tmp_path / "data" / "signing_key.pem"
-    assert stat.S_IMODE(keyfile.stat().st_mode) == 0o600
+    # The key pair is kept in the database, sealed, not in a file.
+    assert not (tmp_path / "data" / "signing_key.pem").exists()
     jwks = requests.get(s.url("/.well-known/jwks.json")).json()
     # The API's key and the OpenID Provider's (RS256, its own).
     assert len(jwks["keys"]) == 2 and len({k["kid"] for k in jwks["keys"]}) == 2
@@ -189,16 +189,16 @@ def test_bad_configuration_stops_startup_naming_the_variable(tmp_path, env, name
     assert "too-short" not in s.log_text()  # a secret is never echoed
 
 
-def test_generated_secret_is_stored_0600_and_reused(make_server, tmp_path):
-    s = make_server({"SECRET_KEY": ""})
-    path = tmp_path / "data" / "secret_key"
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert "SECRET_KEY is not set" in s.log_text()
+def test_generated_keys_are_sealed_in_the_database_and_reused(make_server, tmp_path):
+    s = make_server({"SECRET_KEY": "", "KEY_ENCRYPTION_KEY": ""})
+    kek = tmp_path / "data" / "key_encryption_key"
+    assert stat.S_IMODE(kek.stat().st_mode) == 0o600
+    assert "KEY_ENCRYPTION_KEY is not set" in s.log_text()
+    assert not (tmp_path / "data" / "secret_key").exists()
     s.register("gen@example.com", "gen")
     token = s.token("gen")
-    secret = path.read_text()
-    assert len(secret) >= 64 and secret not in s.log_text()
-    jwt.decode(token, secret, algorithms=["HS256"])
+    assert jwt.get_unverified_header(token)["kid"] == "hs1"
+    assert kek.read_text() not in s.log_text()
     s.stop()
     s.start()
     assert requests.get(s.url("/api/v1/auth/me"), headers=auth(token)).status_code == 200
@@ -441,22 +441,26 @@ def test_migrate_command_on_fresh_database(tmp_path):
 
 @pytest.mark.parametrize("alg", ["HS256", "ES256"])
 def test_keys_rotate_keeps_old_tokens_valid(make_server, tmp_path, alg):
+    """No restart: the running server verifies with the next key at once and signs with it from
+    its time on; the old key's tokens keep working."""
     s = make_server({"ALGORITHM": alg, "SECRET_KEY": ""})
     s.register("rot@example.com", "rotate")
     old = s.token("rotate")
     old_kid = jwt.get_unverified_header(old)["kid"]
-    s.stop()
-    r = s.cli("keys", "rotate")
+    r = s.cli("keys", "rotate", "--after", "2")
     assert r.returncode == 0, r.stderr
-    s.start()
-    assert requests.get(s.url("/api/v1/auth/me"), headers=auth(old)).status_code == 200
-    new = s.token("rotate")
+    assert "next signing key" in r.stdout
+    deadline = time.time() + 5
+    while jwt.get_unverified_header(new := s.token("rotate"))["kid"] == old_kid:
+        assert time.time() < deadline, "the server never signed with the next key"
+        time.sleep(0.2)
     assert jwt.get_unverified_header(new)["kid"] not in (old_kid, None)
+    assert requests.get(s.url("/api/v1/auth/me"), headers=auth(old)).status_code == 200
     assert requests.get(s.url("/api/v1/auth/me"), headers=auth(new)).status_code == 200
     if alg == "ES256":
         kids = {k["kid"] for k in requests.get(s.url("/.well-known/jwks.json")).json()["keys"]}
         assert kids == {old_kid, jwt.get_unverified_header(new)["kid"], op_kid(s)}
-    assert (tmp_path / "data" / "retired").is_dir()
+    assert not (tmp_path / "data" / "retired").exists()
 
 
 def test_keys_rotate_refuses_an_environment_secret(make_server):

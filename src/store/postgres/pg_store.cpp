@@ -276,6 +276,20 @@ CREATE TABLE legacy_subjects (
   PRIMARY KEY (source, subject)
 );
 )sql",
+    // 11: generated keys live in the database, sealed under the key-encryption key, so every
+    // node signs and verifies with the same ones and follows a rotation without a restart.
+    R"sql(
+CREATE TABLE key_ring (
+  purpose    TEXT NOT NULL,
+  alg        TEXT NOT NULL,
+  generation BIGINT NOT NULL,
+  kid        TEXT NOT NULL,
+  sealed     TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  signs_from BIGINT NOT NULL,
+  PRIMARY KEY (purpose, alg, generation)
+);
+)sql",
 };
 
 static_assert(kUserLogLock == 7'261'001 && kKeyLogLock == 7'261'002,
@@ -1681,6 +1695,49 @@ class PgOp final : public OpStore {
   Pool& pool_;
 };
 
+class PgKeyRing final : public KeyRingStore {
+ public:
+  explicit PgKeyRing(Pool& pool) : pool_(pool) {}
+
+  core::Result<std::vector<StoredKey>> list() override {
+    return pool_.with<std::vector<StoredKey>>(
+        [](Connection& c) -> core::Result<std::vector<StoredKey>> {
+          auto rows = c.query(
+              "SELECT purpose, alg, generation, kid, sealed, created_at, signs_from FROM key_ring "
+              "ORDER BY purpose, alg, generation");
+          if (!rows) return tl::unexpected(rows.error());
+          return allRows<StoredKey>(*rows, [](const Rows& r, int i) {
+            return StoredKey{r.text(i, 0), r.text(i, 1),  r.int64(i, 2), r.text(i, 3),
+                             r.text(i, 4), r.int64(i, 5), r.int64(i, 6)};
+          });
+        });
+  }
+
+  core::Status add(const std::vector<StoredKey>& keys) override {
+    return pool_
+        .transaction<std::monostate>([&](Connection& c) -> core::Result<std::monostate> {
+          for (const auto& k : keys) {
+            auto put = c.query(
+                "INSERT INTO key_ring (purpose, alg, generation, kid, sealed, created_at, "
+                "signs_from) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                {k.purpose, k.alg, k.generation, k.kid, k.sealed, k.created_at, k.signs_from});
+            if (!put) return tl::unexpected(put.error());
+          }
+          return std::monostate{};
+        })
+        .map([](std::monostate) {});
+  }
+
+  core::Status removeBelow(std::string_view purpose, std::string_view alg,
+                           std::int64_t generation) override {
+    return run(pool_, "DELETE FROM key_ring WHERE purpose = $1 AND alg = $2 AND generation < $3",
+               {purpose, alg, generation});
+  }
+
+ private:
+  Pool& pool_;
+};
+
 class PgStore final : public Store {
  public:
   PgStore(const std::string& url, std::size_t pool_size)
@@ -1693,7 +1750,8 @@ class PgStore final : public Store {
         identities_(pool_),
         mfa_(pool_),
         mail_(pool_),
-        op_(pool_) {}
+        op_(pool_),
+        key_ring_(pool_) {}
 
   UserStore& users() override { return users_; }
   SessionStore& sessions() override { return sessions_; }
@@ -1704,6 +1762,7 @@ class PgStore final : public Store {
   MfaStore& mfa() override { return mfa_; }
   MailStore& mail() override { return mail_; }
   OpStore& op() override { return op_; }
+  KeyRingStore& keyRing() override { return key_ring_; }
 
   core::Status ping() override { return run(pool_, "SELECT 1", {}); }
 
@@ -1761,6 +1820,7 @@ class PgStore final : public Store {
   PgMfa mfa_;
   PgMail mail_;
   PgOp op_;
+  PgKeyRing key_ring_;
 };
 
 }  // namespace

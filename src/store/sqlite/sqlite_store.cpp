@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <system_error>
 #include <unistd.h>
+#include <variant>
 
 #include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
@@ -251,6 +252,20 @@ CREATE TABLE legacy_subjects (
   subject TEXT NOT NULL,
   user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
   PRIMARY KEY (source, subject)
+);
+)sql",
+    // 11: generated keys live in the database, sealed under the key-encryption key, so every
+    // node signs and verifies with the same ones and follows a rotation without a restart.
+    R"sql(
+CREATE TABLE key_ring (
+  purpose    TEXT NOT NULL,
+  alg        TEXT NOT NULL,
+  generation INTEGER NOT NULL,
+  kid        TEXT NOT NULL,
+  sealed     TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  signs_from INTEGER NOT NULL,
+  PRIMARY KEY (purpose, alg, generation)
 );
 )sql",
 };
@@ -1808,6 +1823,50 @@ class SqliteOp final : public OpStore {
   ConnectionPool& pool_;
 };
 
+class SqliteKeyRing final : public KeyRingStore {
+ public:
+  explicit SqliteKeyRing(ConnectionPool& pool) : pool_(pool) {}
+
+  core::Result<std::vector<StoredKey>> list() override {
+    return pool_.with([](Connection& c) -> core::Result<std::vector<StoredKey>> {
+      auto stmt = c.prepare(
+          "SELECT purpose, alg, generation, kid, sealed, created_at, signs_from FROM key_ring "
+          "ORDER BY purpose, alg, generation");
+      if (!stmt) return tl::unexpected(stmt.error());
+      return allRows<StoredKey>(*stmt, [](Statement& r) {
+        return StoredKey{r.text(0), r.text(1),  r.int64(2), r.text(3),
+                         r.text(4), r.int64(5), r.int64(6)};
+      });
+    });
+  }
+
+  core::Status add(const std::vector<StoredKey>& keys) override {
+    return pool_
+        .transaction<std::monostate>([&](Connection& c) -> core::Result<std::monostate> {
+          for (const auto& k : keys) {
+            auto put = c.prepare(
+                "INSERT INTO key_ring (purpose, alg, generation, kid, sealed, created_at, "
+                "signs_from) VALUES (?, ?, ?, ?, ?, ?, ?)");
+            if (!put) return tl::unexpected(put.error());
+            bindAll(*put, k.purpose, k.alg, k.generation, k.kid, k.sealed, k.created_at,
+                    k.signs_from);
+            if (auto ok = put->run(); !ok) return tl::unexpected(ok.error());
+          }
+          return std::monostate{};
+        })
+        .map([](std::monostate) {});
+  }
+
+  core::Status removeBelow(std::string_view purpose, std::string_view alg,
+                           std::int64_t generation) override {
+    return run(pool_, "DELETE FROM key_ring WHERE purpose = ? AND alg = ? AND generation < ?",
+               nullptr, purpose, alg, generation);
+  }
+
+ private:
+  ConnectionPool& pool_;
+};
+
 class SqliteStore final : public Store {
  public:
   explicit SqliteStore(std::unique_ptr<ConnectionPool> pool)
@@ -1820,7 +1879,8 @@ class SqliteStore final : public Store {
         identities_(*pool_),
         mfa_(*pool_),
         mail_(*pool_),
-        op_(*pool_) {}
+        op_(*pool_),
+        key_ring_(*pool_) {}
 
   UserStore& users() override { return users_; }
   SessionStore& sessions() override { return sessions_; }
@@ -1831,6 +1891,7 @@ class SqliteStore final : public Store {
   MfaStore& mfa() override { return mfa_; }
   MailStore& mail() override { return mail_; }
   OpStore& op() override { return op_; }
+  KeyRingStore& keyRing() override { return key_ring_; }
 
   core::Status ping() override {
     return pool_->with([](Connection& c) -> core::Status {
@@ -1886,6 +1947,7 @@ class SqliteStore final : public Store {
   SqliteMfa mfa_;
   SqliteMail mail_;
   SqliteOp op_;
+  SqliteKeyRing key_ring_;
 };
 
 }  // namespace

@@ -1,0 +1,412 @@
+#include "keyring/key_ring.hpp"
+
+#include <algorithm>
+#include <charconv>
+
+#include "core/base64url.hpp"
+#include "crypto/aead.hpp"
+#include "crypto/pkey.hpp"
+#include "crypto/random.hpp"
+
+namespace gatehouse::keyring {
+namespace {
+
+using core::Errc;
+using core::makeError;
+
+constexpr std::string_view kToken = "token";
+constexpr std::string_view kMaster = "master";
+
+// Binds a sealed key to its row: a blob moved to another purpose, algorithm, generation or kid
+// does not open.
+std::string aadOf(std::string_view purpose, std::string_view alg, std::int64_t generation,
+                  std::string_view kid) {
+  std::string aad = "gatehouse key ring v1";
+  const std::string number = std::to_string(generation);
+  for (std::string_view part : {purpose, alg, std::string_view(number), kid}) {
+    aad += '\0';
+    aad += part;
+  }
+  return aad;
+}
+
+core::Error doesNotOpen() {
+  return core::Error{Errc::InvalidArgument,
+                     "the keys in the database do not open with this node's key-encryption key "
+                     "(every node needs the same KEY_ENCRYPTION_KEY)",
+                     {}};
+}
+
+core::Result<crypto::SharedPkey> generateFor(jose::Algorithm alg) {
+  switch (jose::algorithmScheme(alg)) {
+    case crypto::SigScheme::Ecdsa:
+      return crypto::generateEc(alg == jose::Algorithm::Es256   ? crypto::Curve::P256
+                                : alg == jose::Algorithm::Es384 ? crypto::Curve::P384
+                                                                : crypto::Curve::P521);
+    case crypto::SigScheme::Ed25519:
+      return crypto::generateEd25519();
+    default:
+      return crypto::generateRsa(2048);
+  }
+}
+
+// A key of `alg` from stored material; an asymmetric one named by its thumbprint unless `kid`.
+core::Result<jose::Key> keyOf(jose::Algorithm alg, const std::string& material, std::string kid) {
+  if (jose::isHmac(alg)) return jose::Key::hmac(alg, material, std::move(kid));
+  auto pkey = crypto::privateKeyFromPem(material);
+  if (!pkey) return tl::unexpected(pkey.error());
+  auto key = jose::Key::asymmetric(alg, *pkey);
+  if (!key) return tl::unexpected(key.error());
+  if (kid.empty()) {
+    auto thumb = jose::thumbprint(*key);
+    if (!thumb) return tl::unexpected(thumb.error());
+    kid = *thumb;
+  }
+  return key->withKid(std::move(kid));
+}
+
+// The generation an "hs<N>" kid names, 0 for any other.
+std::int64_t generationOfKid(std::string_view kid) {
+  if (!kid.starts_with("hs") || kid.size() < 3 || kid.size() > 12) return 0;
+  std::int64_t n = 0;
+  const auto [end, ec] = std::from_chars(kid.data() + 2, kid.data() + kid.size(), n);
+  return ec == std::errc() && end == kid.data() + kid.size() && n > 0 ? n : 0;
+}
+
+// The key of `rows` (one algorithm, by generation) that signs at `now`: the newest whose time
+// came; the oldest when none did (never stored so).
+std::size_t signingIndex(const std::vector<store::StoredKey>& rows, std::int64_t now) {
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i].signs_from <= now) at = i;
+  }
+  return at;
+}
+
+}  // namespace
+
+core::Result<std::string> sealingKey(std::string_view key_encryption_key) {
+  if (key_encryption_key.size() < 32)
+    return makeError(Errc::InvalidArgument, "the key-encryption key needs at least 32 bytes");
+  return crypto::hkdf(key_encryption_key, "gatehouse key ring sealing v1", 32);
+}
+
+KeyRing::KeyRing(store::KeyRingStore& store, Settings settings, const core::Clock& clock)
+    : store_(store), settings_(std::move(settings)), clock_(clock) {}
+
+core::Result<store::StoredKey> KeyRing::sealed(std::string purpose, std::int64_t generation,
+                                               const jose::Key& key, std::string material,
+                                               std::int64_t signs_from) {
+  const std::string alg =
+      purpose == kMaster ? std::string() : std::string(jose::algorithmName(key.algorithm()));
+  const std::string kid = purpose == kMaster ? std::string(kMaster) : key.kid();
+  auto blob = crypto::seal(settings_.sealing_key, material, aadOf(purpose, alg, generation, kid));
+  if (!blob) return tl::unexpected(blob.error());
+  return store::StoredKey{
+      std::move(purpose),   alg,       generation, kid, core::base64urlEncode(*blob),
+      clock_.unixSeconds(), signs_from};
+}
+
+core::Result<jose::Key> KeyRing::open(const store::StoredKey& row) {
+  const auto at = std::make_pair(row.generation, row.kid);
+  if (auto it = opened_.find(at); it != opened_.end()) return it->second;
+  const auto blob = core::base64urlDecode(row.sealed);
+  const auto material = blob ? crypto::open(settings_.sealing_key, *blob,
+                                            aadOf(row.purpose, row.alg, row.generation, row.kid))
+                             : std::nullopt;
+  if (!material) return tl::unexpected(doesNotOpen());
+  auto key = keyOf(settings_.algorithm, *material, row.kid);
+  if (!key)
+    return makeError(Errc::InvalidArgument,
+                     "stored key " + row.kid + " does not fit ALGORITHM: " + key.error().message);
+  opened_.emplace(at, *key);
+  return key;
+}
+
+core::Result<std::string> KeyRing::master(const std::optional<std::string>& from_file) {
+  const std::lock_guard lock(mutex_);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto rows = store_.list();
+    if (!rows) return tl::unexpected(rows.error());
+    for (const auto& row : *rows) {
+      if (row.purpose != kMaster) continue;
+      const auto blob = core::base64urlDecode(row.sealed);
+      auto secret = blob ? crypto::open(settings_.sealing_key, *blob,
+                                        aadOf(kMaster, "", row.generation, row.kid))
+                         : std::nullopt;
+      if (!secret) return tl::unexpected(doesNotOpen());
+      return std::move(*secret);
+    }
+    if (attempt > 0) break;
+    std::string secret;
+    if (from_file) {
+      secret = *from_file;
+    } else {
+      auto fresh = crypto::randomToken(64);
+      if (!fresh) return tl::unexpected(fresh.error());
+      secret = std::move(*fresh);
+    }
+    auto blob = crypto::seal(settings_.sealing_key, secret, aadOf(kMaster, "", 1, kMaster));
+    if (!blob) return tl::unexpected(blob.error());
+    const store::StoredKey row{std::string(kMaster),
+                               "",
+                               1,
+                               std::string(kMaster),
+                               core::base64urlEncode(*blob),
+                               clock_.unixSeconds(),
+                               clock_.unixSeconds()};
+    auto added = store_.add({row});
+    if (added) return secret;
+    // Another node stored its secret first: everyone uses that one.
+    if (added.error().code != Errc::AlreadyExists) return tl::unexpected(added.error());
+  }
+  return makeError(Errc::Internal, "key ring: no master secret after storing one");
+}
+
+core::Result<KeyRing::Rows> KeyRing::tokenRows() {
+  auto rows = store_.list();
+  if (!rows) return tl::unexpected(rows.error());
+  const std::string alg(jose::algorithmName(settings_.algorithm));
+  Rows out;
+  for (auto& row : *rows) {
+    if (row.purpose == kToken && row.alg == alg) out.push_back(std::move(row));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.generation < b.generation; });
+  return out;
+}
+
+core::Result<TokenKeys> KeyRing::build(const Rows& rows, std::int64_t now) {
+  if (rows.empty()) return makeError(Errc::NotFound, "no token signing key stored");
+  const std::size_t signer = signingIndex(rows, now);
+  std::vector<jose::Key> keys;
+  std::optional<jose::Key> signing;
+  std::string fingerprint;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    // A key superseded longer ago than any token lives verifies nothing any more.
+    if (i + 1 < rows.size() && i < signer &&
+        rows[i + 1].signs_from + settings_.keep_retired.count() < now)
+      continue;
+    auto key = open(rows[i]);
+    if (!key) return tl::unexpected(key.error());
+    if (i == signer) signing = *key;
+    fingerprint += rows[i].kid + (i == signer ? "*" : "") + " ";
+    keys.push_back(std::move(*key));
+  }
+  // The signing key first: a token without kid (none of ours) meets it alone only when alone.
+  std::stable_partition(keys.begin(), keys.end(),
+                        [&](const jose::Key& k) { return k.kid() == signing->kid(); });
+  auto set = jose::KeySet::create(std::move(keys));
+  if (!set) return tl::unexpected(set.error());
+  fingerprint_ = std::move(fingerprint);
+  return TokenKeys{*signing, std::move(*set)};
+}
+
+core::Result<KeyRing::Rows> KeyRing::imported(const std::vector<FileKey>& files, std::int64_t now) {
+  // Retired keys first (by the generation their kid names, else by age), the current one last.
+  std::vector<const FileKey*> order;
+  for (const auto& f : files) order.push_back(&f);
+  std::stable_sort(order.begin(), order.end(), [](const FileKey* a, const FileKey* b) {
+    if (a->current != b->current) return b->current;
+    const auto ga = generationOfKid(a->kid);
+    const auto gb = generationOfKid(b->kid);
+    if (ga != gb) return ga < gb;
+    return a->modified < b->modified;
+  });
+  Rows rows;
+  std::int64_t generation = 0;
+  for (const FileKey* f : order) {
+    // HS kids name their generation; keep it when it grows, so the next one is hs<N+1>.
+    generation = std::max(generation + 1, generationOfKid(f->kid));
+    auto key = keyOf(settings_.algorithm, f->material,
+                     jose::isHmac(settings_.algorithm) ? f->kid : std::string());
+    if (!key) {
+      if (!f->current) continue;  // a retired key of another algorithm verified nothing either
+      return makeError(Errc::InvalidArgument,
+                       "the stored signing key does not fit ALGORITHM=" +
+                           std::string(jose::algorithmName(settings_.algorithm)) + ": " +
+                           key.error().message);
+    }
+    // All from now: the newest (the current one) signs, and every retired one keeps verifying
+    // as long as a token it signed may live.
+    auto row = sealed(std::string(kToken), generation, *key, f->material, now);
+    if (!row) return tl::unexpected(row.error());
+    rows.push_back(std::move(*row));
+  }
+  return rows;
+}
+
+core::Result<TokenKeys> KeyRing::tokenKeys(const std::vector<FileKey>& from_files, Found* found) {
+  const std::lock_guard lock(mutex_);
+  if (found != nullptr) *found = Found::Stored;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto rows = tokenRows();
+    if (!rows) return tl::unexpected(rows.error());
+    const std::int64_t now = clock_.unixSeconds();
+    if (!rows->empty()) return build(*rows, now);
+    if (attempt > 0) break;
+    Rows fresh;
+    Found how = Found::Imported;
+    const bool any_current =
+        std::any_of(from_files.begin(), from_files.end(), [](const auto& f) { return f.current; });
+    if (any_current) {
+      auto made = imported(from_files, now);
+      if (!made) return tl::unexpected(made.error());
+      fresh = std::move(*made);
+    } else {
+      how = Found::Generated;
+      std::string material;
+      std::optional<jose::Key> key;
+      if (jose::isHmac(settings_.algorithm)) {
+        auto secret = crypto::randomToken(64);
+        if (!secret) return tl::unexpected(secret.error());
+        material = std::move(*secret);
+        auto k = keyOf(settings_.algorithm, material, "hs1");
+        if (!k) return tl::unexpected(k.error());
+        key = std::move(*k);
+      } else {
+        auto pkey = generateFor(settings_.algorithm);
+        if (!pkey) return tl::unexpected(pkey.error());
+        auto pem = crypto::privateKeyToPem(pkey->get());
+        if (!pem) return tl::unexpected(pem.error());
+        material = std::move(*pem);
+        auto k = keyOf(settings_.algorithm, material, {});
+        if (!k) return tl::unexpected(k.error());
+        key = std::move(*k);
+      }
+      auto row = sealed(std::string(kToken), 1, *key, material, now);
+      if (!row) return tl::unexpected(row.error());
+      fresh.push_back(std::move(*row));
+    }
+    auto added = store_.add(fresh);
+    if (added) {
+      if (found != nullptr) *found = how;
+      return build(fresh, now);
+    }
+    // A node starting at the same moment stored its keys first: everyone uses those.
+    if (added.error().code != Errc::AlreadyExists) return tl::unexpected(added.error());
+  }
+  return makeError(Errc::Internal, "key ring: no token key after storing one");
+}
+
+core::Result<std::optional<TokenKeys>> KeyRing::refresh() {
+  const std::lock_guard lock(mutex_);
+  auto rows = tokenRows();
+  if (!rows) return tl::unexpected(rows.error());
+  // Emptied by hand: keep what this node has rather than sign nothing.
+  if (rows->empty()) return std::optional<TokenKeys>();
+  const std::string before = fingerprint_;
+  auto keys = build(*rows, clock_.unixSeconds());
+  if (!keys) return tl::unexpected(keys.error());
+  if (fingerprint_ == before) return std::optional<TokenKeys>();
+  return std::optional<TokenKeys>(std::move(*keys));
+}
+
+core::Result<Rotation> KeyRing::rotate(std::chrono::seconds after,
+                                       const std::vector<FileKey>& from_files) {
+  Found found = Found::Stored;
+  auto current = tokenKeys(from_files, &found);
+  if (!current) return tl::unexpected(current.error());
+  const std::int64_t now = clock_.unixSeconds();
+  // Nothing signed yet: the key just made is the first, not one to retire unused.
+  if (found == Found::Generated) return Rotation{current->signing.kid(), now, true};
+  const std::lock_guard lock(mutex_);
+  auto rows = tokenRows();
+  if (!rows) return tl::unexpected(rows.error());
+  for (const auto& row : *rows) {
+    if (row.signs_from > now)
+      return makeError(
+          Errc::FailedPrecondition,
+          "a rotation is under way: " + row.kid + " signs from " + core::rfc3339(row.signs_from));
+  }
+  const std::int64_t generation = rows->back().generation + 1;
+  std::string material;
+  std::optional<jose::Key> key;
+  if (jose::isHmac(settings_.algorithm)) {
+    auto secret = crypto::randomToken(64);
+    if (!secret) return tl::unexpected(secret.error());
+    material = std::move(*secret);
+    std::string kid = "hs" + std::to_string(generation);
+    // An imported kid may already say so; a kid names one key only.
+    while (std::any_of(rows->begin(), rows->end(), [&](const auto& r) { return r.kid == kid; }))
+      kid += "x";
+    auto k = keyOf(settings_.algorithm, material, kid);
+    if (!k) return tl::unexpected(k.error());
+    key = std::move(*k);
+  } else {
+    auto pkey = generateFor(settings_.algorithm);
+    if (!pkey) return tl::unexpected(pkey.error());
+    auto pem = crypto::privateKeyToPem(pkey->get());
+    if (!pem) return tl::unexpected(pem.error());
+    material = std::move(*pem);
+    auto k = keyOf(settings_.algorithm, material, {});
+    if (!k) return tl::unexpected(k.error());
+    key = std::move(*k);
+  }
+  const std::int64_t signs_from = now + after.count();
+  auto row = sealed(std::string(kToken), generation, *key, material, signs_from);
+  if (!row) return tl::unexpected(row.error());
+  if (auto added = store_.add({*row}); !added) {
+    if (added.error().code == Errc::AlreadyExists)
+      return makeError(Errc::FailedPrecondition,
+                       "a rotation is under way: another one stored the next key just now");
+    return tl::unexpected(added.error());
+  }
+  // Keys whose successor has signed longer than any token lives are gone for good.
+  std::int64_t keep_from = 0;
+  for (std::size_t i = 0; i + 1 < rows->size(); ++i) {
+    if ((*rows)[i + 1].signs_from + settings_.keep_retired.count() < now)
+      keep_from = (*rows)[i + 1].generation;
+  }
+  if (keep_from > 0) {
+    if (auto ok = store_.removeBelow(kToken, jose::algorithmName(settings_.algorithm), keep_from);
+        !ok)
+      return tl::unexpected(ok.error());
+  }
+  return Rotation{key->kid(), signs_from, false};
+}
+
+core::Status KeyRing::check(bool master, bool tokens) {
+  const std::lock_guard lock(mutex_);
+  auto rows = store_.list();
+  if (!rows) return tl::unexpected(rows.error());
+  const std::string alg(jose::algorithmName(settings_.algorithm));
+  for (const auto& row : *rows) {
+    if (master && row.purpose == kMaster) {
+      const auto blob = core::base64urlDecode(row.sealed);
+      if (!blob ||
+          !crypto::open(settings_.sealing_key, *blob, aadOf(kMaster, "", row.generation, row.kid)))
+        return tl::unexpected(doesNotOpen());
+    } else if (tokens && row.purpose == kToken && row.alg == alg) {
+      if (auto key = open(row); !key) return tl::unexpected(key.error());
+    }
+  }
+  return {};
+}
+
+core::Result<std::vector<KeyInfo>> KeyRing::list() {
+  const std::lock_guard lock(mutex_);
+  auto rows = tokenRows();
+  if (!rows) return tl::unexpected(rows.error());
+  std::vector<KeyInfo> out;
+  if (rows->empty()) return out;
+  const std::int64_t now = clock_.unixSeconds();
+  const std::size_t signer = signingIndex(*rows, now);
+  for (std::size_t i = rows->size(); i-- > 0;) {
+    const auto& row = (*rows)[i];
+    KeyInfo info{row.kid, row.alg, KeyState::Retired, 0};
+    if (i == signer) {
+      info.state = KeyState::Signing;
+      info.at = row.signs_from;
+    } else if (i > signer) {
+      info.state = KeyState::Next;
+      info.at = row.signs_from;
+    } else {
+      info.at = (*rows)[i + 1].signs_from + settings_.keep_retired.count();
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+}  // namespace gatehouse::keyring

@@ -1,0 +1,116 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "jose/jwk.hpp"
+#include "store/store.hpp"
+
+namespace gatehouse::keyring {
+
+// What signs and verifies the API's tokens at one moment.
+struct TokenKeys {
+  jose::Key signing;
+  jose::KeySet verification;  // the signing key, a next one (verify-only) and retired ones
+};
+
+enum class KeyState { Signing, Next, Retired };
+
+// One API token key as `gatehouse keys list` shows it. `at`: signing since, signs from (next),
+// verifies until (retired).
+struct KeyInfo {
+  std::string kid;
+  std::string alg;
+  KeyState state = KeyState::Retired;
+  std::int64_t at = 0;
+};
+
+// A key of the old layout (<data_dir>/secret_key, signing_key.pem, retired/), imported once.
+struct FileKey {
+  std::string kid;            // HS*: "hs<N>"; asymmetric: recomputed (RFC 7638 thumbprint)
+  std::string material;       // the secret, or a private key in PEM
+  bool current = false;       // the one that signed last
+  std::int64_t modified = 0;  // orders retired keys whose kid says nothing
+};
+
+// How tokenKeys() found the ring.
+enum class Found { Stored, Imported, Generated };
+
+struct Rotation {
+  std::string kid;
+  std::int64_t signs_from = 0;
+  bool first = false;  // the ring held no key: this one signs at once, nothing was rotated
+};
+
+// The generated keys every node shares: kept in the database, each sealed (AES-256-GCM)
+// under a key derived from the key-encryption key and bound to its purpose, algorithm, generation
+// and kid. A rotation stores the next key with a time it signs from: until then every node only
+// verifies with it, then every node signs with it; each node re-reads the ring (refresh()), so
+// none needs a restart. Thread-safe.
+class KeyRing {
+ public:
+  struct Settings {
+    jose::Algorithm algorithm = jose::Algorithm::Hs256;
+    std::string sealing_key;            // 32 bytes
+    std::chrono::seconds keep_retired;  // how long a superseded key still verifies
+  };
+
+  KeyRing(store::KeyRingStore& store, Settings settings, const core::Clock& clock);
+
+  // The never-rotated master secret (second factors, the provider's key, cookies): the stored one;
+  // else `from_file` (the old mfa_secret_key) or a fresh one, stored (a racing node's wins).
+  // InvalidArgument when the stored one does not open: another key-encryption key.
+  [[nodiscard]] core::Result<std::string> master(const std::optional<std::string>& from_file);
+
+  // The token keys now. When the ring holds none of the algorithm: `from_files` are imported, else
+  // a first key is made that signs at once. InvalidArgument when a stored key does not open or an
+  // imported one does not fit the algorithm.
+  [[nodiscard]] core::Result<TokenKeys> tokenKeys(const std::vector<FileKey>& from_files,
+                                                  Found* found = nullptr);
+
+  // Re-reads the ring: the keys now, or nullopt when they are those the last call gave.
+  [[nodiscard]] core::Result<std::optional<TokenKeys>> refresh();
+
+  // Stores the next key, verifying at once and signing `after` from now; deletes keys superseded
+  // longer than keep_retired. On an empty ring (after importing `from_files`, when there are none)
+  // the first key is made instead, signing at once. FailedPrecondition while a next key waits.
+  [[nodiscard]] core::Result<Rotation> rotate(std::chrono::seconds after,
+                                              const std::vector<FileKey>& from_files);
+
+  // Opens every stored key a server would (the master secret, the token keys of the algorithm)
+  // and makes none: InvalidArgument when one does not open.
+  [[nodiscard]] core::Status check(bool master, bool tokens);
+
+  // The API token keys of the algorithm, newest first.
+  [[nodiscard]] core::Result<std::vector<KeyInfo>> list();
+
+ private:
+  using Rows = std::vector<store::StoredKey>;
+  core::Result<Rows> tokenRows();
+  core::Result<TokenKeys> build(const Rows& rows, std::int64_t now);
+  core::Result<jose::Key> open(const store::StoredKey& row);
+  core::Result<store::StoredKey> sealed(std::string purpose, std::int64_t generation,
+                                        const jose::Key& key, std::string material,
+                                        std::int64_t signs_from);
+  core::Result<Rows> imported(const std::vector<FileKey>& files, std::int64_t now);
+
+  store::KeyRingStore& store_;
+  Settings settings_;
+  const core::Clock& clock_;
+  std::mutex mutex_;
+  std::map<std::pair<std::int64_t, std::string>, jose::Key> opened_;  // by (generation, kid)
+  std::string fingerprint_;  // of the keys the last call gave
+};
+
+// The sealing key of a key ring from a key-encryption key (any length of at least 32 bytes).
+[[nodiscard]] core::Result<std::string> sealingKey(std::string_view key_encryption_key);
+
+}  // namespace gatehouse::keyring

@@ -1,0 +1,213 @@
+#include "keyring/key_ring.hpp"
+
+#include <filesystem>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include "crypto/pkey.hpp"
+#include "jose/jwt.hpp"
+
+namespace gatehouse::keyring {
+namespace {
+
+using namespace std::chrono_literals;
+
+class KeyRingTest : public ::testing::Test {
+ protected:
+  KeyRingTest()
+      : dir_(std::filesystem::temp_directory_path() /
+             ("gatehouse-keyring-" + std::to_string(::getpid()) + "-" +
+              ::testing::UnitTest::GetInstance()->current_test_info()->name())) {
+    std::filesystem::remove_all(dir_);
+    store_ = store::openStore("sqlite:///" + (dir_ / "k.db").string()).value();
+    EXPECT_TRUE(store_->migrate());
+  }
+  ~KeyRingTest() override { std::filesystem::remove_all(dir_); }
+
+  std::unique_ptr<KeyRing> ring(jose::Algorithm alg = jose::Algorithm::Hs256,
+                                std::string_view kek = "k-e-k-0123456789-0123456789-0123456789") {
+    return std::make_unique<KeyRing>(
+        store_->keyRing(), KeyRing::Settings{alg, sealingKey(kek).value(), 3600s}, clock_);
+  }
+
+  // A token signed with `keys`' signing key verifies with `other`'s set.
+  static bool verifies(const TokenKeys& keys, const TokenKeys& other, const core::Clock& clock) {
+    boost::json::object claims{{"sub", "1"}, {"exp", clock.unixSeconds() + 60}};
+    auto token = jose::signJwt(keys.signing, claims);
+    if (!token) return false;
+    jose::JwtVerifier verifier(other.verification, jose::ClaimsPolicy{}, clock);
+    return verifier.verify(*token).has_value();
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<store::Store> store_;
+  core::ManualClock clock_{1'800'000'000};
+};
+
+TEST_F(KeyRingTest, TheFirstNodeMakesTheKeysAndEveryOtherNodeGetsThem) {
+  Found found = Found::Stored;
+  auto first = ring()->tokenKeys({}, &found);
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_EQ(found, Found::Generated);
+  EXPECT_EQ(first->signing.kid(), "hs1");
+  auto again = ring()->tokenKeys({}, &found);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(found, Found::Stored);
+  EXPECT_EQ(again->signing.secret(), first->signing.secret());
+  EXPECT_TRUE(verifies(*first, *again, clock_));
+  // The master secret too: made once, then read.
+  auto master = ring()->master(std::nullopt);
+  ASSERT_TRUE(master);
+  EXPECT_GE(master->size(), 64U);
+  EXPECT_EQ(ring()->master(std::string("ignored: one is stored")).value(), *master);
+}
+
+TEST_F(KeyRingTest, NothingIsStoredInTheClearAndAnotherKekOpensNothing) {
+  auto keys = ring(jose::Algorithm::Es256)->tokenKeys({});
+  ASSERT_TRUE(keys);
+  auto master = ring(jose::Algorithm::Es256)->master(std::nullopt).value();
+  const auto rows = store_->keyRing().list().value();
+  for (const auto& row : rows) {
+    EXPECT_EQ(row.sealed.find("BEGIN"), std::string::npos);
+    EXPECT_EQ(row.sealed.find(master), std::string::npos);
+  }
+  auto other = ring(jose::Algorithm::Es256, "another-kek-0123456789-0123456789-01234");
+  auto refused = other->tokenKeys({});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, core::Errc::InvalidArgument);
+  EXPECT_NE(refused.error().message.find("KEY_ENCRYPTION_KEY"), std::string::npos);
+  EXPECT_FALSE(other->master(std::nullopt));
+  // A KEK shorter than 32 bytes is refused outright.
+  EXPECT_FALSE(sealingKey("short"));
+}
+
+TEST_F(KeyRingTest, ASealedKeyMovedToAnotherRowDoesNotOpen) {
+  ASSERT_TRUE(ring()->tokenKeys({}));
+  auto rows = store_->keyRing().list().value();
+  const auto token =
+      std::find_if(rows.begin(), rows.end(), [](const auto& r) { return r.purpose == "token"; });
+  ASSERT_NE(token, rows.end());
+  // The same blob claimed as generation 2 (or another kid) must not verify anything.
+  store::StoredKey moved = *token;
+  moved.generation = 2;
+  moved.kid = "hs2";
+  ASSERT_TRUE(store_->keyRing().add({moved}));
+  auto keys = ring()->tokenKeys({});
+  ASSERT_FALSE(keys);
+  EXPECT_EQ(keys.error().code, core::Errc::InvalidArgument);
+}
+
+TEST_F(KeyRingTest, ARotationVerifiesFirstThenSignsAndTheOldKeyKeepsVerifying) {
+  auto node_a = ring();
+  auto node_b = ring();
+  const auto before = node_a->tokenKeys({}).value();
+  ASSERT_TRUE(node_b->tokenKeys({}));
+  EXPECT_FALSE(node_b->refresh().value()) << "nothing changed yet";
+  auto rotated = ring()->rotate(10s, {});
+  ASSERT_TRUE(rotated) << rotated.error().message;
+  EXPECT_FALSE(rotated->first);
+  EXPECT_EQ(rotated->kid, "hs2");
+  EXPECT_EQ(rotated->signs_from, clock_.unixSeconds() + 10);
+  // Published for verification at once; the old key still signs.
+  auto during = node_b->refresh().value();
+  ASSERT_TRUE(during);
+  EXPECT_EQ(during->signing.kid(), "hs1");
+  EXPECT_EQ(during->verification.keys().size(), 2U);
+  EXPECT_FALSE(node_b->refresh().value());
+  // A second rotation while the next key waits would retire a key that never signed.
+  auto twice = ring()->rotate(10s, {});
+  ASSERT_FALSE(twice);
+  EXPECT_EQ(twice.error().code, core::Errc::FailedPrecondition);
+  EXPECT_NE(twice.error().message.find("hs2"), std::string::npos);
+  // Its time comes: every node signs with it, and tokens of the old key still verify.
+  clock_.advance(10);
+  auto after = node_b->refresh().value();
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->signing.kid(), "hs2");
+  EXPECT_TRUE(verifies(before, *after, clock_));
+  auto a_after = node_a->refresh().value();
+  ASSERT_TRUE(a_after);
+  EXPECT_TRUE(verifies(*a_after, *after, clock_));
+  auto listed = ring()->list().value();
+  ASSERT_EQ(listed.size(), 2U);
+  EXPECT_EQ(listed[0].kid, "hs2");
+  EXPECT_EQ(listed[0].state, KeyState::Signing);
+  EXPECT_EQ(listed[1].state, KeyState::Retired);
+  EXPECT_EQ(listed[1].at, clock_.unixSeconds() + 3600);
+}
+
+TEST_F(KeyRingTest, RetiredKeysGoOnceNoTokenTheySignedCanLive) {
+  ASSERT_TRUE(ring()->tokenKeys({}));
+  ASSERT_TRUE(ring()->rotate(2s, {}));
+  clock_.advance(2);
+  // hs1 was superseded now; past keep_retired it stops verifying and the next rotation drops it.
+  clock_.advance(3601);
+  auto keys = ring()->tokenKeys({}).value();
+  EXPECT_EQ(keys.verification.keys().size(), 1U);
+  ASSERT_TRUE(ring()->rotate(2s, {}));
+  auto kids = std::vector<std::string>{};
+  const auto rows = store_->keyRing().list().value();
+  for (const auto& row : rows)
+    if (row.purpose == "token") kids.push_back(row.kid);
+  EXPECT_EQ(kids, (std::vector<std::string>{"hs2", "hs3"}));
+}
+
+TEST_F(KeyRingTest, TheFirstRotationOfAnEmptyRingMakesOneKeyThatSignsAtOnce) {
+  auto rotated = ring(jose::Algorithm::Es256)->rotate(305s, {});
+  ASSERT_TRUE(rotated) << rotated.error().message;
+  EXPECT_TRUE(rotated->first);
+  EXPECT_EQ(rotated->signs_from, clock_.unixSeconds());
+  auto listed = ring(jose::Algorithm::Es256)->list().value();
+  ASSERT_EQ(listed.size(), 1U);
+  EXPECT_EQ(listed[0].state, KeyState::Signing);
+  EXPECT_EQ(listed[0].kid, rotated->kid);
+  EXPECT_EQ(ring(jose::Algorithm::Es256)->tokenKeys({}).value().signing.kid(), rotated->kid);
+}
+
+TEST_F(KeyRingTest, OldFilesAreImportedOnceWithTheirKidsAndTheNextKidFollows) {
+  const std::string current(64, 'c');
+  const std::string retired(64, 'r');
+  std::vector<FileKey> files{{"hs1", retired, false, 1}, {"hs2", current, true, 2}};
+  Found found = Found::Stored;
+  auto keys = ring()->tokenKeys(files, &found);
+  ASSERT_TRUE(keys) << keys.error().message;
+  EXPECT_EQ(found, Found::Imported);
+  EXPECT_EQ(keys->signing.kid(), "hs2");
+  EXPECT_EQ(keys->signing.secret(), current);
+  EXPECT_EQ(keys->verification.keys().size(), 2U);
+  // Files given again (another node's) change nothing: the ring is filled.
+  std::vector<FileKey> others{{"hs1", std::string(64, 'x'), true, 3}};
+  EXPECT_EQ(ring()->tokenKeys(others, &found).value().signing.secret(), current);
+  EXPECT_EQ(found, Found::Stored);
+  EXPECT_EQ(ring()->rotate(2s, {}).value().kid, "hs3");
+  // The old mfa_secret_key becomes the master secret.
+  EXPECT_EQ(ring()->master(std::string(40, 'm')).value(), std::string(40, 'm'));
+}
+
+TEST_F(KeyRingTest, AnImportedKeyOfAnotherAlgorithmIsRefused) {
+  auto ec = crypto::generateEc(crypto::Curve::P256).value();
+  const std::string pem = crypto::privateKeyToPem(ec.get()).value();
+  auto refused = ring(jose::Algorithm::Rs256)->tokenKeys({{"", pem, true, 1}});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, core::Errc::InvalidArgument);
+  EXPECT_NE(refused.error().message.find("RS256"), std::string::npos);
+  EXPECT_TRUE(store_->keyRing().list().value().empty()) << "nothing half-imported";
+  // With ES256 the same file is the current key, named by its thumbprint.
+  auto keys = ring(jose::Algorithm::Es256)->tokenKeys({{"", pem, true, 1}});
+  ASSERT_TRUE(keys);
+  EXPECT_EQ(keys->signing.kid().size(), 43U);
+}
+
+TEST_F(KeyRingTest, EachAlgorithmHasItsOwnKeys) {
+  auto hs = ring(jose::Algorithm::Hs256)->tokenKeys({}).value();
+  auto es = ring(jose::Algorithm::Es256)->tokenKeys({}).value();
+  EXPECT_EQ(hs.verification.keys().size(), 1U);
+  EXPECT_EQ(es.verification.keys().size(), 1U);
+  EXPECT_EQ(es.signing.algorithm(), jose::Algorithm::Es256);
+  EXPECT_FALSE(verifies(hs, es, clock_));
+}
+
+}  // namespace
+}  // namespace gatehouse::keyring
