@@ -204,7 +204,9 @@ core::Result<Sources> Sources::read(std::optional<std::filesystem::path> file,
   // OIDC_<NAME>_* keys are known once OIDC_PROVIDERS is: from the environment or the file itself.
   std::vector<std::string> providers;
   auto names = environment("OIDC_PROVIDERS");
-  const std::string body = text.str();
+  std::string body = text.str();
+  // Editors on Windows start UTF-8 files with a byte-order mark; it is not part of the first key.
+  if (body.starts_with("\xEF\xBB\xBF")) body.erase(0, 3);
   if (!names) {
     auto first = parseConfigFile(body, file->string(), nullptr);
     if (first) {

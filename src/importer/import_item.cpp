@@ -14,8 +14,8 @@ namespace gatehouse::importer {
 namespace {
 
 constexpr std::size_t kMaxHashBytes = 1024;
-// Later than any real account's creation: a typo, not a date.
-constexpr std::int64_t kMaxCreatedAt = 1LL << 40U;
+// An account made later than a day from now is a typo or milliseconds, not a date.
+constexpr std::int64_t kCreatedAtSlack = 86400;
 
 tl::unexpected<std::string> refuse(std::string reason) { return tl::unexpected(std::move(reason)); }
 
@@ -123,8 +123,8 @@ tl::expected<store::ImportedUser, std::string> parseItem(const boost::json::valu
     } else if (created->is_int64()) {
       when = created->get_int64();
     }
-    if (!when || *when < 0 || *when > kMaxCreatedAt)
-      return refuse("created_at: an RFC 3339 time or Unix seconds");
+    if (!when || *when < 0 || *when > now + kCreatedAtSlack)
+      return refuse("created_at: an RFC 3339 time or Unix seconds, not in the future");
     out.created_at = *when;
   }
   if (const auto* hash = o->if_contains("password_hash"); hash != nullptr && !hash->is_null()) {

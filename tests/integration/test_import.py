@@ -565,3 +565,17 @@ def test_bcrypt_costs_no_bcrypt_can_check_are_refused(server):
     assert [(x["result"], x.get("reason")) for x in results[:4]] == \
         [("error", "password_hash: unsupported format")] * 4
     assert results[4]["result"] == "created"
+
+
+def test_a_creation_time_in_the_future_or_in_milliseconds_is_refused(server):
+    """Keycloak's createdTimestamp is in milliseconds: imported unconverted it would date an
+    account thousands of years ahead."""
+    admin = server.admin_token()
+    now = int(time.time())
+    users = [{"email": "ms@example.com", "created_at": now * 1000},
+             {"email": "tomorrow@example.com", "created_at": now + 3 * 86400},
+             {"email": "today@example.com", "created_at": now}]
+    results = api_import(server, admin, users).json()["results"]
+    assert [(x["result"], x.get("reason", "")[:10]) for x in results[:2]] == \
+        [("error", "created_at")] * 2, results
+    assert results[2]["result"] == "created", results

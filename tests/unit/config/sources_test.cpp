@@ -353,6 +353,12 @@ TEST_F(SourcesTest, OriginNamesTheFileAndLine) {
   EXPECT_EQ(sources.value("BRAND_NAME"), "Acme");
 }
 
+TEST_F(SourcesTest, AByteOrderMarkIsNotPartOfTheFirstKey) {
+  const auto sources = read("\xEF\xBB\xBFTOKEN_ISSUER=bom-issuer\n");
+  EXPECT_EQ(sources.value("TOKEN_ISSUER"), "bom-issuer");
+  EXPECT_EQ(sources.origin("TOKEN_ISSUER"), etc() + "/gatehouse.env:1");
+}
+
 TEST_F(SourcesTest, TheEnvironmentWinsOverTheFile) {
   const auto sources =
       read("TOKEN_ISSUER=file-issuer\nBRAND_NAME=File\n", {{"TOKEN_ISSUER", "env-issuer"}});
