@@ -56,6 +56,14 @@ core::Status writeSecretFile(const std::filesystem::path& path, std::string_view
     ::unlink(tmp.c_str());
     return makeError(Errc::Unavailable, "cannot write " + path.string());
   }
+  // The rename itself survives a power loss only once the folder is synced: a key-encryption key
+  // lost that way would leave the database's keys sealed under nothing anyone has.
+  const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  if (const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+    const bool synced = ::fsync(dfd) == 0;
+    ::close(dfd);
+    if (!synced) return makeError(Errc::Unavailable, "cannot sync " + dir.string());
+  }
   return {};
 }
 
@@ -223,11 +231,18 @@ core::Result<ServerKeys> openKeys(const config::Config& config, store::Store& st
       if (!secret) return tl::unexpected(secret.error());
       from_file = std::move(*secret);
     }
-    auto master = out.ring->master(from_file);
+    bool stored = false;
+    auto master = out.ring->master(from_file, &stored);
     if (!master) return tl::unexpected(withSource(master.error(), kek));
     out.master = std::move(*master);
-    // Read into the ring on a first start; no longer read either way.
-    if (from_file) out.imported_files.push_back(path.string());
+    // Read into the ring on a first start. A file that differs from the ring's secret (another
+    // node or a command filled the ring first) still opens this node's old second factors: it is
+    // named, never called safe to delete.
+    if (from_file && (stored || *from_file == out.master)) {
+      out.imported_files.push_back(path.string());
+    } else if (from_file) {
+      out.master_file_differs = path.string();
+    }
   }
   if (out.tokens_from_ring) {
     std::vector<std::string> files;
@@ -264,9 +279,10 @@ core::Result<keyring::Rotation> rotateKeys(const config::Config& config, store::
   Kek kek;
   auto ring = openRing(config, store, clock, &kek);
   if (!ring) return tl::unexpected(ring.error());
-  // Verify-only long enough for every node to hear of it (they re-read the ring twice a second)
+  // Verify-only long enough for every node to hear of it (they re-read the ring twice a second;
+  // the rest covers clocks a few seconds apart)
   // and, with a public key, for anyone who cached the JWKS (max-age 300) to fetch it again.
-  const auto wait = after.value_or(std::chrono::seconds(jose::isHmac(config.algorithm) ? 2 : 305));
+  const auto wait = after.value_or(std::chrono::seconds(jose::isHmac(config.algorithm) ? 10 : 305));
   std::vector<std::string> files;
   auto rotated = (*ring)->rotate(wait, fileKeys(config, files));
   if (!rotated) return tl::unexpected(withSource(rotated.error(), kek));

@@ -34,6 +34,9 @@ struct ServerKeys {
   std::string master;
   keyring::Found found = keyring::Found::Stored;
   std::vector<std::string> imported_files;  // old-layout files read into the database now
+  // An old mfa_secret_key that is not the ring's master secret (the ring was filled first): the
+  // second factors it sealed do not open here.
+  std::string master_file_differs;
   bool kek_generated = false;
 };
 
@@ -48,7 +51,7 @@ struct ServerKeys {
                                                      store::Store& store, const core::Clock& clock);
 
 // `gatehouse keys rotate`: the next token key, verifying at once and signing `after` from now
-// (default: 2 s for HS*, 305 s for asymmetric algorithms, whose JWKS is cached 300 s).
+// (default: 10 s for HS*, 305 s for asymmetric algorithms, whose JWKS is cached 300 s).
 // FailedPrecondition when SECRET_KEY signs (rotate it there) or a next key is waiting.
 [[nodiscard]] core::Result<keyring::Rotation> rotateKeys(const config::Config& config,
                                                          store::Store& store,

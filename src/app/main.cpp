@@ -151,7 +151,7 @@ int main(int argc, char** argv) {
   keys_rotate
       ->add_option("--after", rotate_after,
                    "seconds the next key is published for verification only before it signs "
-                   "(2 to 2592000; default 2 for HS*, 305 for asymmetric algorithms, whose JWKS "
+                   "(2 to 2592000; default 10 for HS*, 305 for asymmetric algorithms, whose JWKS "
                    "is cached 300 s)")
       ->check(CLI::Range(std::int64_t{2}, std::int64_t{2592000}));
   auto* keys_list = keys->add_subcommand(

@@ -186,6 +186,13 @@ int serve(const config::Config& config) {
         "(delete them once no older version runs here): {}",
         files);
   }
+  if (!keys->master_file_differs.empty()) {
+    spdlog::error(
+        "{} is not the master secret in the database (another node or a command stored one "
+        "first): second factors and provider keys sealed under the file do not open on this "
+        "cluster. Keep the file; see docs/deployment.md (Upgrading from key files)",
+        keys->master_file_differs);
+  }
   if (keys->tokens_from_ring && keys->found == keyring::Found::Generated) {
     spdlog::info("generated the first {} signing key {} (kept in the database)",
                  jose::algorithmName(config.algorithm), keys->tokens->signing.kid());
@@ -560,14 +567,19 @@ int serve(const config::Config& config) {
         if (auto ok = (*store)->op().purgeCodes(now - 600); !ok)
           spdlog::warn("purging authorization codes failed: {}", ok.error().message);
       },
-      [&keys, &tokens] {
+      [&keys, &tokens, failing = false]() mutable {
         // A rotation stored by any node or `gatehouse keys rotate`, or the time a
         // next key signs from, reaches this node here.
         if (!keys->tokens_from_ring) return;
         auto fresh = keys->ring->refresh();
-        if (!fresh) {
-          spdlog::warn("re-reading the key ring failed: {}", fresh.error().message);
-        } else if (*fresh) {
+        // One line when reading starts failing and one when it works again, not two
+        // a second while the database is away.
+        if (!fresh && !failing)
+          spdlog::warn("re-reading the key ring failed (this node keeps its keys): {}",
+                       fresh.error().message);
+        if (fresh && failing) spdlog::info("the key ring is read again");
+        failing = !fresh;
+        if (fresh && *fresh) {
           spdlog::info("token keys changed: {} signs", (*fresh)->signing.kid());
           tokens.setKeys(std::move((*fresh)->signing), std::move((*fresh)->verification));
         }

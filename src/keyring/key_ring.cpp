@@ -18,12 +18,15 @@ constexpr std::string_view kToken = "token";
 constexpr std::string_view kMaster = "master";
 
 // Binds a sealed key to its row: a blob moved to another purpose, algorithm, generation or kid
-// does not open.
+// does not open. Its time to sign is bound too: without the key-encryption key nobody chooses
+// which stored key signs, or keeps a retired one verifying by moving its successor's time.
 std::string aadOf(std::string_view purpose, std::string_view alg, std::int64_t generation,
-                  std::string_view kid) {
+                  std::string_view kid, std::int64_t signs_from) {
   std::string aad = "gatehouse key ring v1";
   const std::string number = std::to_string(generation);
-  for (std::string_view part : {purpose, alg, std::string_view(number), kid}) {
+  const std::string from = std::to_string(signs_from);
+  for (std::string_view part :
+       {purpose, alg, std::string_view(number), kid, std::string_view(from)}) {
     aad += '\0';
     aad += part;
   }
@@ -100,7 +103,8 @@ core::Result<store::StoredKey> KeyRing::sealed(std::string purpose, std::int64_t
   const std::string alg =
       purpose == kMaster ? std::string() : std::string(jose::algorithmName(key.algorithm()));
   const std::string kid = purpose == kMaster ? std::string(kMaster) : key.kid();
-  auto blob = crypto::seal(settings_.sealing_key, material, aadOf(purpose, alg, generation, kid));
+  auto blob = crypto::seal(settings_.sealing_key, material,
+                           aadOf(purpose, alg, generation, kid, signs_from));
   if (!blob) return tl::unexpected(blob.error());
   return store::StoredKey{
       std::move(purpose),   alg,       generation, kid, core::base64urlEncode(*blob),
@@ -108,23 +112,28 @@ core::Result<store::StoredKey> KeyRing::sealed(std::string purpose, std::int64_t
 }
 
 core::Result<jose::Key> KeyRing::open(const store::StoredKey& row) {
-  const auto at = std::make_pair(row.generation, row.kid);
+  // By the sealed blob too: a row replaced by hand under the same generation and kid is opened
+  // again, never served from the cache.
+  auto at = std::make_tuple(row.generation, row.kid, row.sealed);
   if (auto it = opened_.find(at); it != opened_.end()) return it->second;
   const auto blob = core::base64urlDecode(row.sealed);
-  const auto material = blob ? crypto::open(settings_.sealing_key, *blob,
-                                            aadOf(row.purpose, row.alg, row.generation, row.kid))
-                             : std::nullopt;
+  const auto material =
+      blob ? crypto::open(settings_.sealing_key, *blob,
+                          aadOf(row.purpose, row.alg, row.generation, row.kid, row.signs_from))
+           : std::nullopt;
   if (!material) return tl::unexpected(doesNotOpen());
   auto key = keyOf(settings_.algorithm, *material, row.kid);
   if (!key)
     return makeError(Errc::InvalidArgument,
                      "stored key " + row.kid + " does not fit ALGORITHM: " + key.error().message);
-  opened_.emplace(at, *key);
+  opened_.emplace(std::move(at), *key);
   return key;
 }
 
-core::Result<std::string> KeyRing::master(const std::optional<std::string>& from_file) {
+core::Result<std::string> KeyRing::master(const std::optional<std::string>& from_file,
+                                          bool* stored) {
   const std::lock_guard lock(mutex_);
+  if (stored != nullptr) *stored = false;
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto rows = store_.list();
     if (!rows) return tl::unexpected(rows.error());
@@ -132,7 +141,7 @@ core::Result<std::string> KeyRing::master(const std::optional<std::string>& from
       if (row.purpose != kMaster) continue;
       const auto blob = core::base64urlDecode(row.sealed);
       auto secret = blob ? crypto::open(settings_.sealing_key, *blob,
-                                        aadOf(kMaster, "", row.generation, row.kid))
+                                        aadOf(kMaster, "", row.generation, row.kid, row.signs_from))
                          : std::nullopt;
       if (!secret) return tl::unexpected(doesNotOpen());
       return std::move(*secret);
@@ -146,17 +155,16 @@ core::Result<std::string> KeyRing::master(const std::optional<std::string>& from
       if (!fresh) return tl::unexpected(fresh.error());
       secret = std::move(*fresh);
     }
-    auto blob = crypto::seal(settings_.sealing_key, secret, aadOf(kMaster, "", 1, kMaster));
+    const std::int64_t now = clock_.unixSeconds();
+    auto blob = crypto::seal(settings_.sealing_key, secret, aadOf(kMaster, "", 1, kMaster, now));
     if (!blob) return tl::unexpected(blob.error());
-    const store::StoredKey row{std::string(kMaster),
-                               "",
-                               1,
-                               std::string(kMaster),
-                               core::base64urlEncode(*blob),
-                               clock_.unixSeconds(),
-                               clock_.unixSeconds()};
+    const store::StoredKey row{std::string(kMaster),         "",  1,  std::string(kMaster),
+                               core::base64urlEncode(*blob), now, now};
     auto added = store_.add({row});
-    if (added) return secret;
+    if (added) {
+      if (stored != nullptr) *stored = true;
+      return secret;
+    }
     // Another node stored its secret first: everyone uses that one.
     if (added.error().code != Errc::AlreadyExists) return tl::unexpected(added.error());
   }
@@ -190,7 +198,7 @@ core::Result<TokenKeys> KeyRing::build(const Rows& rows, std::int64_t now) {
     auto key = open(rows[i]);
     if (!key) return tl::unexpected(key.error());
     if (i == signer) signing = *key;
-    fingerprint += rows[i].kid + (i == signer ? "*" : "") + " ";
+    fingerprint += rows[i].kid + (i == signer ? "*" : "") + rows[i].sealed + " ";
     keys.push_back(std::move(*key));
   }
   // The signing key first: a token without kid (none of ours) meets it alone only when alone.
@@ -203,7 +211,9 @@ core::Result<TokenKeys> KeyRing::build(const Rows& rows, std::int64_t now) {
 }
 
 core::Result<KeyRing::Rows> KeyRing::imported(const std::vector<FileKey>& files, std::int64_t now) {
-  // Retired keys first (by the generation their kid names, else by age), the current one last.
+  // Retired keys first (by the generation their kid names, else by age), the current one last;
+  // generations 1..n, so a node generating its first key at the same moment collides with this
+  // import on generation 1 and one of the two wins whole.
   std::vector<const FileKey*> order;
   for (const auto& f : files) order.push_back(&f);
   std::stable_sort(order.begin(), order.end(), [](const FileKey* a, const FileKey* b) {
@@ -213,11 +223,9 @@ core::Result<KeyRing::Rows> KeyRing::imported(const std::vector<FileKey>& files,
     if (ga != gb) return ga < gb;
     return a->modified < b->modified;
   });
-  Rows rows;
-  std::int64_t generation = 0;
+  std::vector<jose::Key> keys;
+  std::vector<const FileKey*> kept;
   for (const FileKey* f : order) {
-    // HS kids name their generation; keep it when it grows, so the next one is hs<N+1>.
-    generation = std::max(generation + 1, generationOfKid(f->kid));
     auto key = keyOf(settings_.algorithm, f->material,
                      jose::isHmac(settings_.algorithm) ? f->kid : std::string());
     if (!key) {
@@ -227,9 +235,24 @@ core::Result<KeyRing::Rows> KeyRing::imported(const std::vector<FileKey>& files,
                            std::string(jose::algorithmName(settings_.algorithm)) + ": " +
                            key.error().message);
     }
+    // One key per kid (a rotation of the old layout that died half-way left the current key in
+    // retired/ too): the later one wins, the current one above all.
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (keys[i].kid() == key->kid()) {
+        keys.erase(keys.begin() + static_cast<std::ptrdiff_t>(i));
+        kept.erase(kept.begin() + static_cast<std::ptrdiff_t>(i));
+        break;
+      }
+    }
+    keys.push_back(std::move(*key));
+    kept.push_back(f);
+  }
+  Rows rows;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
     // All from now: the newest (the current one) signs, and every retired one keeps verifying
     // as long as a token it signed may live.
-    auto row = sealed(std::string(kToken), generation, *key, f->material, now);
+    auto row = sealed(std::string(kToken), static_cast<std::int64_t>(i) + 1, keys[i],
+                      kept[i]->material, now);
     if (!row) return tl::unexpected(row.error());
     rows.push_back(std::move(*row));
   }
@@ -247,9 +270,15 @@ core::Result<TokenKeys> KeyRing::tokenKeys(const std::vector<FileKey>& from_file
     if (attempt > 0) break;
     Rows fresh;
     Found how = Found::Imported;
+    // The old files are read once, into a ring that never held a token key: later (another
+    // ALGORITHM chosen) they would bring back a key rotated away long ago.
+    auto all = store_.list();
+    if (!all) return tl::unexpected(all.error());
+    const bool ring_used = std::any_of(all->begin(), all->end(),
+                                       [](const auto& row) { return row.purpose == kToken; });
     const bool any_current =
         std::any_of(from_files.begin(), from_files.end(), [](const auto& f) { return f.current; });
-    if (any_current) {
+    if (any_current && !ring_used) {
       auto made = imported(from_files, now);
       if (!made) return tl::unexpected(made.error());
       fresh = std::move(*made);
@@ -278,10 +307,14 @@ core::Result<TokenKeys> KeyRing::tokenKeys(const std::vector<FileKey>& from_file
       if (!row) return tl::unexpected(row.error());
       fresh.push_back(std::move(*row));
     }
+    // Opened as every node will open them before any is stored: a set that cannot serve never
+    // reaches the database.
+    auto keys = build(fresh, now);
+    if (!keys) return tl::unexpected(keys.error());
     auto added = store_.add(fresh);
     if (added) {
       if (found != nullptr) *found = how;
-      return build(fresh, now);
+      return keys;
     }
     // A node starting at the same moment stored its keys first: everyone uses those.
     if (added.error().code != Errc::AlreadyExists) return tl::unexpected(added.error());
@@ -326,7 +359,9 @@ core::Result<Rotation> KeyRing::rotate(std::chrono::seconds after,
     auto secret = crypto::randomToken(64);
     if (!secret) return tl::unexpected(secret.error());
     material = std::move(*secret);
-    std::string kid = "hs" + std::to_string(generation);
+    std::int64_t last = generation - 1;
+    for (const auto& r : *rows) last = std::max(last, generationOfKid(r.kid));
+    std::string kid = "hs" + std::to_string(last + 1);
     // An imported kid may already say so; a kid names one key only.
     while (std::any_of(rows->begin(), rows->end(), [&](const auto& r) { return r.kid == kid; }))
       kid += "x";
@@ -374,8 +409,8 @@ core::Status KeyRing::check(bool master, bool tokens) {
   for (const auto& row : *rows) {
     if (master && row.purpose == kMaster) {
       const auto blob = core::base64urlDecode(row.sealed);
-      if (!blob ||
-          !crypto::open(settings_.sealing_key, *blob, aadOf(kMaster, "", row.generation, row.kid)))
+      if (!blob || !crypto::open(settings_.sealing_key, *blob,
+                                 aadOf(kMaster, "", row.generation, row.kid, row.signs_from)))
         return tl::unexpected(doesNotOpen());
     } else if (tokens && row.purpose == kToken && row.alg == alg) {
       if (auto key = open(row); !key) return tl::unexpected(key.error());

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "core/clock.hpp"
@@ -67,12 +68,14 @@ class KeyRing {
 
   // The never-rotated master secret (second factors, the provider's key, cookies): the stored one;
   // else `from_file` (the old mfa_secret_key) or a fresh one, stored (a racing node's wins).
-  // InvalidArgument when the stored one does not open: another key-encryption key.
-  [[nodiscard]] core::Result<std::string> master(const std::optional<std::string>& from_file);
+  // `stored` tells whether this call stored it. InvalidArgument when the stored one does not
+  // open: another key-encryption key.
+  [[nodiscard]] core::Result<std::string> master(const std::optional<std::string>& from_file,
+                                                 bool* stored = nullptr);
 
-  // The token keys now. When the ring holds none of the algorithm: `from_files` are imported, else
-  // a first key is made that signs at once. InvalidArgument when a stored key does not open or an
-  // imported one does not fit the algorithm.
+  // The token keys now. When the ring holds none of the algorithm: `from_files` are imported (into
+  // a ring that never held a token key only), else a first key is made that signs at once.
+  // InvalidArgument when a stored key does not open or an imported one does not fit the algorithm.
   [[nodiscard]] core::Result<TokenKeys> tokenKeys(const std::vector<FileKey>& from_files,
                                                   Found* found = nullptr);
 
@@ -106,7 +109,8 @@ class KeyRing {
   Settings settings_;
   const core::Clock& clock_;
   std::mutex mutex_;
-  std::map<std::pair<std::int64_t, std::string>, jose::Key> opened_;  // by (generation, kid)
+  // By (generation, kid, sealed blob).
+  std::map<std::tuple<std::int64_t, std::string, std::string>, jose::Key> opened_;
   std::string fingerprint_;  // of the keys the last call gave
 };
 

@@ -343,9 +343,9 @@ def test_first_rotate_on_an_empty_ring_makes_the_one_signing_key(make_server, tm
     else:
         assert [k["alg"] for k in keys] == ["RS256"], keys  # an HMAC key is never published
     assert states(keys_list(s)) == [(kid, alg, "signing")]
-    # The default delay: 2 s for HS*, 305 s for asymmetric keys (the JWKS is cached 300 s).
+    # The default delay: 10 s for HS*, 305 s for asymmetric keys (the JWKS is cached 300 s).
     rot = rotate(s)
-    check_delay(rot, 2 if alg == "HS256" else 305)
+    check_delay(rot, 10 if alg == "HS256" else 305)
     assert states(keys_list(s)) == [(rot.kid, alg, "next"), (kid, alg, "signing")]
 
 

@@ -209,5 +209,77 @@ TEST_F(KeyRingTest, EachAlgorithmHasItsOwnKeys) {
   EXPECT_FALSE(verifies(hs, es, clock_));
 }
 
+TEST_F(KeyRingTest, AKidTwiceInTheOldFilesIsImportedOnceTheCurrentOneWinning) {
+  // The old `keys rotate` could die after copying secret_key to retired/ and before replacing it.
+  const std::string current(64, 'c');
+  std::vector<FileKey> files{{"hs1", std::string(64, 'r'), false, 1}, {"hs1", current, true, 2}};
+  auto keys = ring()->tokenKeys(files);
+  ASSERT_TRUE(keys) << keys.error().message;
+  EXPECT_EQ(keys->verification.keys().size(), 1U);
+  EXPECT_EQ(keys->signing.secret(), current);
+  EXPECT_EQ(ring()->refresh().value()->signing.secret(), current) << "every start opens it";
+}
+
+TEST_F(KeyRingTest, ImportsStartAtGenerationOneAndTheNextKidFollowsTheLargest) {
+  std::vector<FileKey> files{{"hs3", std::string(64, 'c'), true, 1}};
+  ASSERT_TRUE(ring()->tokenKeys(files));
+  const auto rows = store_->keyRing().list().value();
+  const auto token =
+      std::find_if(rows.begin(), rows.end(), [](const auto& r) { return r.purpose == "token"; });
+  ASSERT_NE(token, rows.end());
+  EXPECT_EQ(token->generation, 1);
+  EXPECT_EQ(token->kid, "hs3");
+  EXPECT_EQ(ring()->rotate(2s, {}).value().kid, "hs4");
+}
+
+TEST_F(KeyRingTest, OldFilesAreNotImportedAgainWhenTheAlgorithmChanges) {
+  // Imported under HS256, rotated away; then HS512 is chosen: the old secret must not return.
+  std::vector<FileKey> files{{"hs1", std::string(64, 'o'), true, 1}};
+  ASSERT_TRUE(ring(jose::Algorithm::Hs256)->tokenKeys(files));
+  Found found = Found::Stored;
+  auto hs512 = ring(jose::Algorithm::Hs512)->tokenKeys(files, &found);
+  ASSERT_TRUE(hs512) << hs512.error().message;
+  EXPECT_EQ(found, Found::Generated);
+  EXPECT_NE(hs512->signing.secret(), std::string(64, 'o'));
+}
+
+TEST_F(KeyRingTest, MovingATimeInTheDatabaseOpensNothing) {
+  ASSERT_TRUE(ring()->tokenKeys({}));
+  ASSERT_TRUE(ring()->rotate(100s, {}));
+  // Someone with write access to the database but no KEK pulls the next key's time forward.
+  const auto rows = store_->keyRing().list().value();
+  std::vector<store::StoredKey> changed;
+  for (auto row : rows) {
+    if (row.kid == "hs2") row.signs_from = clock_.unixSeconds();
+    changed.push_back(row);
+  }
+  ASSERT_TRUE(store_->keyRing().removeBelow("token", "HS256", 3));
+  ASSERT_TRUE(store_->keyRing().removeBelow("master", "", 3));
+  ASSERT_TRUE(store_->keyRing().add(changed));
+  auto keys = ring()->tokenKeys({});
+  ASSERT_FALSE(keys);
+  EXPECT_EQ(keys.error().code, core::Errc::InvalidArgument);
+}
+
+TEST_F(KeyRingTest, ARowReplacedUnderTheSameKidIsOpenedAgainNotServedFromTheCache) {
+  auto node = ring();
+  const auto first = node->tokenKeys({}).value();
+  // The ring is wiped by hand (a leaked key) and a fresh hs1 made by another process.
+  ASSERT_TRUE(store_->keyRing().removeBelow("token", "HS256", 100));
+  ASSERT_TRUE(ring()->tokenKeys({}));
+  auto fresh = node->refresh().value();
+  ASSERT_TRUE(fresh) << "a new key under the old kid must reach the running node";
+  EXPECT_EQ(fresh->signing.kid(), "hs1");
+  EXPECT_NE(fresh->signing.secret(), first.signing.secret());
+}
+
+TEST_F(KeyRingTest, MasterSaysWhetherItStoredTheFile) {
+  bool stored = false;
+  EXPECT_EQ(ring()->master(std::string(40, 'a'), &stored).value(), std::string(40, 'a'));
+  EXPECT_TRUE(stored);
+  EXPECT_EQ(ring()->master(std::string(40, 'b'), &stored).value(), std::string(40, 'a'));
+  EXPECT_FALSE(stored);
+}
+
 }  // namespace
 }  // namespace gatehouse::keyring
