@@ -68,6 +68,30 @@ core::Result<jose::Key> keyOf(jose::Algorithm alg, const std::string& material, 
   return key->withKid(std::move(kid));
 }
 
+// A new key of `alg` and its material (the secret, or the private key in PEM); an HMAC key is
+// named `hmac_kid`, a key pair by its thumbprint.
+struct Generated {
+  jose::Key key;
+  std::string material;
+};
+core::Result<Generated> generate(jose::Algorithm alg, const std::string& hmac_kid) {
+  std::string material;
+  if (jose::isHmac(alg)) {
+    auto secret = crypto::randomToken(64);
+    if (!secret) return tl::unexpected(secret.error());
+    material = std::move(*secret);
+  } else {
+    auto pkey = generateFor(alg);
+    if (!pkey) return tl::unexpected(pkey.error());
+    auto pem = crypto::privateKeyToPem(pkey->get());
+    if (!pem) return tl::unexpected(pem.error());
+    material = std::move(*pem);
+  }
+  auto key = keyOf(alg, material, jose::isHmac(alg) ? hmac_kid : std::string());
+  if (!key) return tl::unexpected(key.error());
+  return Generated{std::move(*key), std::move(material)};
+}
+
 // The generation an "hs<N>" kid names, 0 for any other.
 std::int64_t generationOfKid(std::string_view kid) {
   if (!kid.starts_with("hs") || kid.size() < 3 || kid.size() > 12) return 0;
@@ -284,26 +308,9 @@ core::Result<TokenKeys> KeyRing::tokenKeys(const std::vector<FileKey>& from_file
       fresh = std::move(*made);
     } else {
       how = Found::Generated;
-      std::string material;
-      std::optional<jose::Key> key;
-      if (jose::isHmac(settings_.algorithm)) {
-        auto secret = crypto::randomToken(64);
-        if (!secret) return tl::unexpected(secret.error());
-        material = std::move(*secret);
-        auto k = keyOf(settings_.algorithm, material, "hs1");
-        if (!k) return tl::unexpected(k.error());
-        key = std::move(*k);
-      } else {
-        auto pkey = generateFor(settings_.algorithm);
-        if (!pkey) return tl::unexpected(pkey.error());
-        auto pem = crypto::privateKeyToPem(pkey->get());
-        if (!pem) return tl::unexpected(pem.error());
-        material = std::move(*pem);
-        auto k = keyOf(settings_.algorithm, material, {});
-        if (!k) return tl::unexpected(k.error());
-        key = std::move(*k);
-      }
-      auto row = sealed(std::string(kToken), 1, *key, material, now);
+      auto made = generate(settings_.algorithm, "hs1");
+      if (!made) return tl::unexpected(made.error());
+      auto row = sealed(std::string(kToken), 1, made->key, made->material, now);
       if (!row) return tl::unexpected(row.error());
       fresh.push_back(std::move(*row));
     }
@@ -353,33 +360,16 @@ core::Result<Rotation> KeyRing::rotate(std::chrono::seconds after,
           "a rotation is under way: " + row.kid + " signs from " + core::rfc3339(row.signs_from));
   }
   const std::int64_t generation = rows->back().generation + 1;
-  std::string material;
-  std::optional<jose::Key> key;
-  if (jose::isHmac(settings_.algorithm)) {
-    auto secret = crypto::randomToken(64);
-    if (!secret) return tl::unexpected(secret.error());
-    material = std::move(*secret);
-    std::int64_t last = generation - 1;
-    for (const auto& r : *rows) last = std::max(last, generationOfKid(r.kid));
-    std::string kid = "hs" + std::to_string(last + 1);
-    // An imported kid may already say so; a kid names one key only.
-    while (std::any_of(rows->begin(), rows->end(), [&](const auto& r) { return r.kid == kid; }))
-      kid += "x";
-    auto k = keyOf(settings_.algorithm, material, kid);
-    if (!k) return tl::unexpected(k.error());
-    key = std::move(*k);
-  } else {
-    auto pkey = generateFor(settings_.algorithm);
-    if (!pkey) return tl::unexpected(pkey.error());
-    auto pem = crypto::privateKeyToPem(pkey->get());
-    if (!pem) return tl::unexpected(pem.error());
-    material = std::move(*pem);
-    auto k = keyOf(settings_.algorithm, material, {});
-    if (!k) return tl::unexpected(k.error());
-    key = std::move(*k);
-  }
+  // HMAC kids count on from the largest generation or hs<N> seen; a kid names one key only.
+  std::int64_t last = generation - 1;
+  for (const auto& r : *rows) last = std::max(last, generationOfKid(r.kid));
+  std::string kid = "hs" + std::to_string(last + 1);
+  while (std::any_of(rows->begin(), rows->end(), [&](const auto& r) { return r.kid == kid; }))
+    kid += "x";
+  auto made = generate(settings_.algorithm, kid);
+  if (!made) return tl::unexpected(made.error());
   const std::int64_t signs_from = now + after.count();
-  auto row = sealed(std::string(kToken), generation, *key, material, signs_from);
+  auto row = sealed(std::string(kToken), generation, made->key, made->material, signs_from);
   if (!row) return tl::unexpected(row.error());
   if (auto added = store_.add({*row}); !added) {
     if (added.error().code == Errc::AlreadyExists)
@@ -398,7 +388,7 @@ core::Result<Rotation> KeyRing::rotate(std::chrono::seconds after,
         !ok)
       return tl::unexpected(ok.error());
   }
-  return Rotation{key->kid(), signs_from, false};
+  return Rotation{made->key.kid(), signs_from, false};
 }
 
 core::Status KeyRing::check(bool master, bool tokens) {
