@@ -22,7 +22,7 @@ test_pkgs=(
   chromium chromium-driver python3-selenium
 )
 
-bench_pkgs=(wrk nginx python3 python3-requests python3-bcrypt)
+bench_pkgs=(wrk nginx python3 python3-requests python3-bcrypt postgresql redis-server)
 
 want=("${build_pkgs[@]}")
 [[ "${1:-}" == "--test" ]] && want+=("${test_pkgs[@]}")

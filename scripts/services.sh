@@ -25,9 +25,10 @@ start)
   pg_port=$(free_port)
   as_pg "$pg_bin/initdb" -D "$dir/pg/data" -U gatehouse --auth=trust -E UTF8 --locale=C.UTF-8 \
     >"$dir/pg/initdb.log" 2>&1 || { cat "$dir/pg/initdb.log" >&2; exit 1; }
-  # Loopback TCP only; the socket directory is private. fsync off: throw-away test data.
+  # Loopback TCP only; the socket directory is private. fsync off: throw-away test data (the
+  # benchmarks set GATEHOUSE_PG_FSYNC=on, so commits cost what they cost in production).
   as_pg "$pg_bin/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/server.log" -w -t 60 \
-    -o "-h 127.0.0.1 -p $pg_port -k $dir/pg -c fsync=off -c max_connections=200" start >/dev/null \
+    -o "-h 127.0.0.1 -p $pg_port -k $dir/pg -c fsync=${GATEHOUSE_PG_FSYNC:-off} -c max_connections=200" start >/dev/null \
     || { cat "$dir/pg/server.log" >&2; exit 1; }
   as_pg "$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U gatehouse gatehouse
   redis_port=$(free_port)
@@ -40,7 +41,13 @@ start)
   echo "export GATEHOUSE_TEST_REDIS_URL=redis://127.0.0.1:$redis_port"
   ;;
 stop)
-  [[ -f "$dir/redis/redis.pid" ]] && kill "$(cat "$dir/redis/redis.pid")" 2>/dev/null || true
+  # Wait for Redis to be gone: whoever runs this next (a throw-away root's cleanup, the next
+  # run) must not find it still shutting down.
+  if [[ -f "$dir/redis/redis.pid" ]]; then
+    redis_pid="$(cat "$dir/redis/redis.pid")"
+    kill "$redis_pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$redis_pid" 2>/dev/null || break; sleep 0.05; done
+  fi
   [[ -d "$dir/pg/data" ]] && as_pg "$pg_bin/pg_ctl" -D "$dir/pg/data" -m fast -w stop >/dev/null 2>&1 || true
   rm -rf "$dir"
   ;;
