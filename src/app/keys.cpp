@@ -137,6 +137,11 @@ std::vector<keyring::FileKey> fileKeys(const config::Config& config,
   return out;
 }
 
+// SECRET_KEY signs (HS*): the ring holds no token key then.
+bool secretKeySigns(const config::Config& config) {
+  return jose::isHmac(config.algorithm) && config.secret_key.has_value();
+}
+
 core::Error withSource(const core::Error& error, const Kek& kek) {
   if (error.code != core::Errc::InvalidArgument) return error;
   return core::Error{error.code, error.message + "; this node's is " + kek.source, {}};
@@ -204,7 +209,7 @@ core::Result<Kek> loadKek(const config::Config& config, bool may_create) {
 core::Result<ServerKeys> openKeys(const config::Config& config, store::Store& store,
                                   const core::Clock& clock) {
   ServerKeys out;
-  out.tokens_from_ring = !(jose::isHmac(config.algorithm) && config.secret_key);
+  out.tokens_from_ring = !secretKeySigns(config);
   const bool master_from_ring = !config.mfa_secret_key;
   if (!out.tokens_from_ring) {
     // A fixed kid: deriving it from the secret would hand out a hash of it.
@@ -271,7 +276,7 @@ core::Result<std::string> masterSecret(const config::Config& config, store::Stor
 core::Result<keyring::Rotation> rotateKeys(const config::Config& config, store::Store& store,
                                            const core::Clock& clock,
                                            std::optional<std::chrono::seconds> after) {
-  if (jose::isHmac(config.algorithm) && config.secret_key) {
+  if (secretKeySigns(config)) {
     return makeError(Errc::FailedPrecondition,
                      "SECRET_KEY comes from the environment: change it there (tokens signed with "
                      "the old one stop working)");
@@ -291,7 +296,7 @@ core::Result<keyring::Rotation> rotateKeys(const config::Config& config, store::
 
 core::Status checkKeys(const config::Config& config, store::Store& store,
                        const core::Clock& clock) {
-  const bool tokens_from_ring = !(jose::isHmac(config.algorithm) && config.secret_key);
+  const bool tokens_from_ring = !secretKeySigns(config);
   if (!tokens_from_ring && config.mfa_secret_key) return {};
   Kek kek;
   auto ring = openRing(config, store, clock, &kek, false);

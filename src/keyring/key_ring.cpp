@@ -135,16 +135,19 @@ core::Result<store::StoredKey> KeyRing::sealed(std::string purpose, std::int64_t
       clock_.unixSeconds(), signs_from};
 }
 
+std::optional<std::string> KeyRing::unseal(const store::StoredKey& row) const {
+  const auto blob = core::base64urlDecode(row.sealed);
+  if (!blob) return std::nullopt;
+  return crypto::open(settings_.sealing_key, *blob,
+                      aadOf(row.purpose, row.alg, row.generation, row.kid, row.signs_from));
+}
+
 core::Result<jose::Key> KeyRing::open(const store::StoredKey& row) {
   // By the sealed blob too: a row replaced by hand under the same generation and kid is opened
   // again, never served from the cache.
   auto at = std::make_tuple(row.generation, row.kid, row.sealed);
   if (auto it = opened_.find(at); it != opened_.end()) return it->second;
-  const auto blob = core::base64urlDecode(row.sealed);
-  const auto material =
-      blob ? crypto::open(settings_.sealing_key, *blob,
-                          aadOf(row.purpose, row.alg, row.generation, row.kid, row.signs_from))
-           : std::nullopt;
+  const auto material = unseal(row);
   if (!material) return tl::unexpected(doesNotOpen());
   auto key = keyOf(settings_.algorithm, *material, row.kid);
   if (!key)
@@ -163,10 +166,7 @@ core::Result<std::string> KeyRing::master(const std::optional<std::string>& from
     if (!rows) return tl::unexpected(rows.error());
     for (const auto& row : *rows) {
       if (row.purpose != kMaster) continue;
-      const auto blob = core::base64urlDecode(row.sealed);
-      auto secret = blob ? crypto::open(settings_.sealing_key, *blob,
-                                        aadOf(kMaster, "", row.generation, row.kid, row.signs_from))
-                         : std::nullopt;
+      auto secret = unseal(row);
       if (!secret) return tl::unexpected(doesNotOpen());
       return std::move(*secret);
     }
@@ -398,10 +398,7 @@ core::Status KeyRing::check(bool master, bool tokens) {
   const std::string alg(jose::algorithmName(settings_.algorithm));
   for (const auto& row : *rows) {
     if (master && row.purpose == kMaster) {
-      const auto blob = core::base64urlDecode(row.sealed);
-      if (!blob || !crypto::open(settings_.sealing_key, *blob,
-                                 aadOf(kMaster, "", row.generation, row.kid, row.signs_from)))
-        return tl::unexpected(doesNotOpen());
+      if (!unseal(row)) return tl::unexpected(doesNotOpen());
     } else if (tokens && row.purpose == kToken && row.alg == alg) {
       if (auto key = open(row); !key) return tl::unexpected(key.error());
     }

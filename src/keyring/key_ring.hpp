@@ -99,6 +99,8 @@ class KeyRing {
   using Rows = std::vector<store::StoredKey>;
   core::Result<Rows> tokenRows();
   core::Result<TokenKeys> build(const Rows& rows, std::int64_t now);
+  // A row's plaintext, or nullopt when it does not open (another KEK, or a row changed).
+  std::optional<std::string> unseal(const store::StoredKey& row) const;
   core::Result<jose::Key> open(const store::StoredKey& row);
   core::Result<store::StoredKey> sealed(std::string purpose, std::int64_t generation,
                                         const jose::Key& key, std::string material,
