@@ -4,7 +4,9 @@ printed next to a reference measured in the same run, on loopback only, bounded 
   refresh   refresh with rotation per second on SQLite and on PostgreSQL, next to the database's
             own commit rate for one row written per transaction (python sqlite3 / pgbench)
   page      the portal's sign-in page (GET /ui/login) next to nginx's static `return 200`
-  idle      the idle process: anonymous (private) memory, PSS beside RSS, threads, next to the goals
+  idle      the idle process: anonymous (private) memory, PSS beside RSS, threads, startup to ready
+            on an existing database, and memory per idle keep-alive connection with 10,000 of them,
+            next to the goals
 bench/run paths [refresh|page|idle] runs it after building the release preset. PostgreSQL comes
 from scripts/services.sh (started and stopped here). Results go to build/release/bench-paths.json.
 """
@@ -12,6 +14,9 @@ import json
 import os
 import pathlib
 import re
+import resource
+import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -194,6 +199,89 @@ def page(tmp):
         hb.stop(proc)
 
 
+def ready_ms(d, runs=7):
+    """Median time from exec to the first 200 from /readyz on an existing database, polled with a
+    raw socket (a requests call costs about a millisecond of its own)."""
+    times = []
+    for _ in range(runs):
+        port = hb.free_port()
+        env = {"PATH": "/usr/bin:/bin", "SECRET_KEY": hb.SECRET, "GATEHOUSE_LISTEN": f"127.0.0.1:{port}",
+               "DATABASE_URL": f"sqlite:///{d}/gatehouse.db", "GATEHOUSE_DATA_DIR": str(d),
+               "GATEHOUSE_LOG_LEVEL": "warn"}
+        started = time.perf_counter()
+        proc = subprocess.Popen([str(hb.BIN), "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            while time.perf_counter() - started < 10:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=1) as c:
+                        c.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                        if c.recv(64).startswith(b"HTTP/1.1 200"):
+                            times.append((time.perf_counter() - started) * 1000)
+                            break
+                except OSError:
+                    pass
+                time.sleep(0.001)  # a busier poll takes a core from the starting server
+        finally:
+            hb.stop(proc)
+    return statistics.median(times)
+
+
+def exec_ms(program, runs=21):
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run([str(program)], check=True)
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def empty_program_ms(tmp):
+    """The floor under the server's startup: an empty main() linked against the same shared
+    libraries (readelf's NEEDED list), and one linked against none, timed the same way."""
+    needed = re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]",
+                        subprocess.run(["readelf", "-d", str(hb.BIN)], capture_output=True, text=True,
+                                       check=True).stdout)
+    source = tmp / "empty.c"
+    source.write_text("int main(void) { return 0; }\n")
+    bare, linked = tmp / "empty-bare", tmp / "empty-linked"
+    subprocess.run(["cc", str(source), "-o", str(bare)], check=True)
+    subprocess.run(["cc", str(source), "-o", str(linked), "-Wl,--no-as-needed"] + [f"-l:{n}" for n in needed],
+                   check=True)
+    return exec_ms(linked), exec_ms(bare), len(needed)
+
+
+def keepalive_kb(d, count=10_000):
+    """Anonymous memory per idle keep-alive connection: `count` connections that each made one
+    request and now wait, against the same process before they opened."""
+    # This process holds the client ends and the server its own: each needs `count` descriptors.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = count + 1000
+    if hard != resource.RLIM_INFINITY and hard < want:
+        sys.exit(f"keep-alive figure: the open-files hard limit {hard} is below {want}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), hard))
+    proc, base, _ = hb.start_gatehouse(d, GATEHOUSE_DATA_DIR=str(d), GATEHOUSE_MAX_CONNECTIONS=str(count + 100),
+                                       GATEHOUSE_IDLE_TIMEOUT_SECONDS="600")
+    port = int(base.rsplit(":", 1)[1])
+    conns = []
+    try:
+        time.sleep(0.5)
+        before = smaps_rollup_mb(proc.pid)["Anonymous"]
+        request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+        for _ in range(count):
+            c = socket.create_connection(("127.0.0.1", port))
+            c.sendall(request)
+            conns.append(c)
+        for c in conns:
+            assert c.recv(4096).startswith(b"HTTP/1.1 200")
+        time.sleep(0.5)
+        after = smaps_rollup_mb(proc.pid)["Anonymous"]
+        return (after - before) * 1024 / count
+    finally:
+        for c in conns:
+            c.close()
+        hb.stop(proc)
+
+
 def idle(tmp):
     cores = os.cpu_count()
     d = tmp / "idle"
@@ -207,6 +295,13 @@ def idle(tmp):
     hb.report("idle anonymous (private) memory (vs goal)", mem["Anonymous"], 4, "MB", "<= 4 MB")
     hb.report("idle PSS (vs RSS)", mem["Pss"], mem["Rss"], "MB", "(shared libraries counted once)")
     hb.report("idle threads (vs 2 x cores + 4)", threads, 2 * cores + 4, "", "<= 1x")
+    ready = ready_ms(d)
+    linked, bare, libraries = empty_program_ms(tmp)
+    hb.report("startup to ready, existing database, median of 7 (vs goal)", ready, 15, "ms", "<= 15 ms")
+    hb.report(f"startup to ready (vs an empty program linked to the same {libraries} libraries)", ready, linked,
+              "ms", "(the loader's share)")
+    hb.report("an empty program linked to them (vs one linked to none)", linked, bare, "ms", "(for the record)")
+    hb.report("memory per idle keep-alive connection, 10,000 open (vs goal)", keepalive_kb(d), 8, "KB", "<= 8 KB")
 
 
 def main():

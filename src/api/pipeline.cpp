@@ -172,6 +172,13 @@ Attempt Pipeline::tryInline(http::Request& request) const {
   return attempt;
 }
 
+http::Response Pipeline::busy(http::Request& request) const {
+  const auto started = std::chrono::steady_clock::now();
+  identify(request);
+  return finish(request, errorResponse({auth::Errc::Overloaded, "lane queue full"}, request),
+                started);
+}
+
 http::Response Pipeline::finish(const http::Request& request, http::Response response,
                                 std::chrono::steady_clock::time_point started) const {
   decorate(&request, response);

@@ -27,6 +27,10 @@ class Pipeline {
   // checks) answered from memory; otherwise the lane whose workers run operator().
   [[nodiscard]] Attempt tryInline(http::Request& request) const;
 
+  // On the I/O thread, for a request its lane has no room for (the hashing queue is full): the
+  // contract's 503 "Server busy" with Retry-After, at once.
+  http::Response busy(http::Request& request) const;
+
   // Headers every response carries (API.md, General), plus X-Request-Id when known.
   static void decorate(const http::Request* request, http::Response& response);
 

@@ -15,6 +15,7 @@
 #include "app/keys.hpp"
 #include "app/logging.hpp"
 #include "app/preflight.hpp"
+#include "core/thread_name.hpp"
 #include "crypto/aead.hpp"
 #include "http/server.hpp"
 #include "mail/mime.hpp"
@@ -46,6 +47,7 @@ class Janitor {
           std::function<void()> every_tick)
       : thread_([this, &list, &cache, &keys, &clock, shared, purge_more = std::move(purge_more),
                  every_tick = std::move(every_tick)] {
+          core::nameThisThread("gh-janitor");
           using Steady = std::chrono::steady_clock;
           auto last_reload = Steady::now();
           auto last_purge = Steady::now();
@@ -226,7 +228,6 @@ int serve(const config::Config& config) {
     return fatal("reading user change log: " + ok.error().message);
   audit::AuditLog audit_log((*store)->audit(), clock, config.audit_log_file);
   metrics::Registry metrics;
-  metrics.setHashQueueDepth([&pool] { return pool.queueDepth(); });
   if (local_limiter != nullptr)
     metrics.setRateLimitKeys([local = local_limiter] { return local->size(); });
   auth::RateCheck rates(*limiter, metrics, audit_log, clock);
@@ -554,11 +555,15 @@ int serve(const config::Config& config) {
        .max_connections = config.http.max_connections,
        .io_threads = config.io_threads,
        .worker_threads = config.worker_threads,
-       // More than the hashing pool holds, so surplus requests reach it and get
-       // its immediate 503 instead of waiting for a worker.
-       .heavy_worker_threads = hash_threads + hash_queue + 4},
+       // As many logins at once as there are hashing threads; the rest wait as queue
+       // entries, and a full queue is the contract's 503 at once.
+       .hashing_threads = hash_threads,
+       .hashing_queue = hash_queue},
       [&pipeline](http::Request& r) { return pipeline(r); }, &api::Pipeline::decorate,
-      [&pipeline](http::Request& r) { return pipeline.tryInline(r); });
+      [&pipeline](http::Request& r) { return pipeline.tryInline(r); },
+      [&pipeline](http::Request& r) { return pipeline.busy(r); });
+  metrics.setHashQueueDepth(
+      [&pool, &server] { return pool.queueDepth() + server.hashingQueueDepth(); });
   Janitor janitor(
       revocations, user_cache, api_keys, clock, redis != nullptr,
       [&store](std::int64_t now) {

@@ -424,8 +424,8 @@ const std::map<std::string, std::string>& variables() {
       {"GATEHOUSE_IDLE_TIMEOUT_SECONDS", "keep-alive idle time (60)"},
       {"GATEHOUSE_MAX_CONNECTIONS", "concurrent connections (1024)"},
       {"GATEHOUSE_HASH_THREADS", "password hashing threads (0 = one per core)"},
-      {"GATEHOUSE_HASH_QUEUE", "hashing queue length before 503 (0 = 32 per hashing thread)"},
-      {"GATEHOUSE_WORKER_THREADS", "threads for storage work (16)"},
+      {"GATEHOUSE_HASH_QUEUE", "requests waiting to hash before 503 (0 = 32 per hashing thread)"},
+      {"GATEHOUSE_WORKER_THREADS", "most threads for storage work, started on demand (16)"},
   };
   return kVars;
 }

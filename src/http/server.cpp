@@ -19,19 +19,23 @@
 #include <vector>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+
+#include "core/thread_name.hpp"
+#include "core/worker_pool.hpp"
 
 namespace gatehouse::http {
 namespace {
@@ -135,22 +139,33 @@ struct Server::Impl {
   // One accepted connection; `busy` while a request is being handled, so shutdown closes only
   // idle ones.
   struct Conn {
-    explicit Conn(tcp::socket s) : stream(std::move(s)) {}
-    beast::tcp_stream stream;
+    explicit Conn(tcp::socket s) : socket(std::move(s)) {}
+    tcp::socket socket;
     std::atomic<bool> busy{false};
+    // When the sweeper closes the connection (steady clock, nanoseconds); 0: no deadline, while
+    // a worker has the request. One timer per server instead of one armed and cancelled per read
+    // and write: timers were a large part of a token check's cost.
+    std::atomic<std::int64_t> deadline{0};
     std::string out;  // the response being written
   };
 
-  Impl(ServerOptions o, Pipeline p, Decorator d, InlinePipeline i)
+  Impl(ServerOptions o, Pipeline p, Decorator d, InlinePipeline i, Pipeline b)
       : options(std::move(o)),
         pipeline(std::move(p)),
         decorate(std::move(d)),
         try_inline(std::move(i)),
+        busy(std::move(b)),
         contexts(makeContexts(ioThreads())),
         io(*contexts.front()),
-        workers(options.worker_threads),
-        heavy_workers(std::max<std::size_t>(1, options.heavy_worker_threads)),
+        // Started on demand and ended after a while idle: an idle server keeps one. Each
+        // connection has at most one request here, so the connection limit bounds the queue.
+        workers({.name = "gh-worker", .max_threads = options.worker_threads, .min_threads = 1}),
+        // A queued login is an entry here, not a parked thread.
+        hashing({.name = "gh-login",
+                 .max_threads = options.hashing_threads,
+                 .queue_capacity = options.hashing_queue}),
         acceptor(io),
+        sweeper(io),
         signals(io, SIGINT, SIGTERM) {}
 
   // One single-threaded io_context per I/O thread: a connection lives on one of them, so its
@@ -167,6 +182,40 @@ struct Server::Impl {
                                    : std::max(1U, std::thread::hardware_concurrency());
   }
 
+  static std::int64_t now() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
+  static void expiresAfter(Conn& conn, std::chrono::nanoseconds after) {
+    conn.deadline.store(now() + after.count(), std::memory_order_relaxed);
+  }
+
+  // Every quarter second: a connection past its deadline is closed on its own thread, which
+  // ends whatever read or write it waits for. Stops once shutdown has drained every connection.
+  void sweep() {
+    sweeper.expires_after(std::chrono::milliseconds(250));
+    sweeper.async_wait([this](const beast::error_code& ec) {
+      if (ec || (stopping.load() && open.load() == 0)) return;
+      const auto t = now();
+      {
+        const std::lock_guard lock(mutex);
+        for (auto& c : conns) {
+          const auto d = c->deadline.load(std::memory_order_relaxed);
+          if (d == 0 || d > t) continue;
+          asio::post(c->socket.get_executor(), [c] {
+            const auto again = c->deadline.load(std::memory_order_relaxed);
+            if (again == 0 || again > Impl::now()) return;  // it moved on meanwhile
+            beast::error_code ignored;
+            c->socket.close(ignored);
+          });
+        }
+      }
+      sweep();
+    });
+  }
+
   Response serverResponse(int status, const Request* req) const {
     Response r = Response::detail(status, reasonPhrase(status));
     if (decorate) decorate(req, r);
@@ -178,8 +227,8 @@ struct Server::Impl {
   asio::awaitable<void> write(Conn& conn, Response&& r, unsigned version, bool keep_alive,
                               bool head_request = false) {
     serializeResponse(r, version, keep_alive, conn.out, head_request);
-    conn.stream.expires_after(options.request_timeout);
-    co_await asio::async_write(conn.stream, asio::buffer(conn.out), kNoThrow);
+    expiresAfter(conn, options.request_timeout);
+    co_await asio::async_write(conn.socket, asio::buffer(conn.out), kNoThrow);
     if (conn.out.capacity() > 64 * 1024) std::string().swap(conn.out);  // keep idle ones small
   }
 
@@ -188,15 +237,40 @@ struct Server::Impl {
   // amount of input for a short while.
   asio::awaitable<void> lingeringClose(Conn& conn) {
     beast::error_code ec;
-    conn.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-    conn.stream.expires_after(std::chrono::seconds(2));
+    conn.socket.shutdown(tcp::socket::shutdown_send, ec);
+    expiresAfter(conn, std::chrono::seconds(2));
     std::array<char, 16384> sink{};
     std::size_t discarded = 0;
     while (discarded < 4 * options.max_body_bytes) {
-      auto [rec, n] = co_await conn.stream.async_read_some(asio::buffer(sink), kNoThrow);
+      auto [rec, n] = co_await conn.socket.async_read_some(asio::buffer(sink), kNoThrow);
       if (rec) break;
       discarded += n;
     }
+  }
+
+  Response runPipeline(Request& req) const {
+    try {
+      return pipeline(req);
+    } catch (const std::exception&) {
+      return serverResponse(500, &req);
+    }
+  }
+
+  // Runs the pipeline on one of `pool`'s threads and resumes the calling coroutine on its own
+  // I/O thread with the response, or with none when the pool's queue is full.
+  asio::awaitable<std::optional<Response>> offload(core::WorkerPool& pool, Request& req) {
+    const auto ex = co_await asio::this_coro::executor;
+    co_return co_await asio::async_initiate<decltype(asio::use_awaitable),
+                                            void(std::optional<Response>)>(
+        [this, &pool, &req, ex](auto handler) {
+          auto h = std::make_shared<decltype(handler)>(std::move(handler));
+          auto resume = [h, ex](std::optional<Response> r) {
+            asio::post(ex, [h, r = std::move(r)]() mutable { std::move (*h)(std::move(r)); });
+          };
+          if (!pool.trySubmit([this, &req, resume] { resume(runPipeline(req)); }))
+            resume(std::nullopt);
+        },
+        asio::use_awaitable);
   }
 
   asio::awaitable<void> session(std::shared_ptr<Conn> conn,
@@ -208,7 +282,7 @@ struct Server::Impl {
     std::string peer;
     {
       beast::error_code ec;
-      auto ep = conn->stream.socket().remote_endpoint(ec);
+      auto ep = conn->socket.remote_endpoint(ec);
       if (!ec) peer = ep.address().to_string();
     }
     for (;;) {
@@ -216,8 +290,8 @@ struct Server::Impl {
       bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
       parser.body_limit(options.max_body_bytes);
-      conn->stream.expires_after(options.idle_timeout);
-      auto [hec, hn] = co_await bhttp::async_read_header(conn->stream, buffer, parser, kNoThrow);
+      expiresAfter(*conn, options.idle_timeout);
+      auto [hec, hn] = co_await bhttp::async_read_header(conn->socket, buffer, parser, kNoThrow);
       if (hec == bhttp::error::header_limit || hec == bhttp::error::body_limit) {
         // A Content-Length over the limit is refused as soon as the headers are in.
         co_await write(*conn,
@@ -239,8 +313,8 @@ struct Server::Impl {
       beast::error_code bec;
       if (!parser.is_done()) {
         // Only requests with a body pay for a second read and its timer (GETs are done here).
-        conn->stream.expires_after(options.request_timeout);
-        auto [ec, bn] = co_await bhttp::async_read(conn->stream, buffer, parser, kNoThrow);
+        expiresAfter(*conn, options.request_timeout);
+        auto [ec, bn] = co_await bhttp::async_read(conn->socket, buffer, parser, kNoThrow);
         bec = ec;
       }
       const auto& msg = parser.get();
@@ -286,25 +360,19 @@ struct Server::Impl {
         }
         lane = std::get<Lane>(attempt);
       }
-      // Hand the request to a worker; this coroutine resumes on its I/O thread afterwards.
-      const bool heavy = lane == Lane::Hashing;
-      Response res = co_await asio::co_spawn(
-          heavy ? heavy_workers.get_executor() : workers.get_executor(),
-          [this, &req]() -> asio::awaitable<Response> {
-            try {
-              co_return pipeline(req);
-            } catch (const std::exception&) {
-              co_return serverResponse(500, &req);
-            }
-          },
-          asio::use_awaitable);
-      co_await write(*conn, std::move(res), version, keep_alive && !stopping.load(), head);
+      // Hand the request to its lane's workers; this coroutine resumes on its I/O thread
+      // afterwards. A full queue is answered at once.
+      conn->deadline.store(0, std::memory_order_relaxed);
+      auto res = co_await offload(lane == Lane::Hashing ? hashing : workers, req);
+      if (!res) res = busy ? busy(req) : serverResponse(503, &req);
+      co_await write(*conn, std::move(*res), version, keep_alive && !stopping.load(), head);
       conn->busy = false;
       if (!keep_alive || stopping.load()) break;
     }
     beast::error_code ignored;
-    conn->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    conn->stream.close();
+    conn->deadline.store(0, std::memory_order_relaxed);
+    conn->socket.shutdown(tcp::socket::shutdown_send, ignored);
+    conn->socket.close(ignored);
     const std::lock_guard lock(mutex);
     conns.erase(self);
     --open;
@@ -325,7 +393,7 @@ struct Server::Impl {
         auto conn = std::make_shared<Conn>(std::move(socket));
         co_await write(*conn, serverResponse(503, nullptr), 11, false);
         beast::error_code ignored;
-        conn->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+        conn->socket.shutdown(tcp::socket::shutdown_both, ignored);
         continue;
       }
       auto conn = std::make_shared<Conn>(std::move(socket));
@@ -335,7 +403,7 @@ struct Server::Impl {
         it = conns.insert(conns.end(), conn);
         ++open;
       }
-      asio::co_spawn(conn->stream.get_executor(), session(conn, it), asio::detached);
+      asio::co_spawn(conn->socket.get_executor(), session(conn, it), asio::detached);
     }
   }
 
@@ -344,9 +412,9 @@ struct Server::Impl {
   void cancelConnections(bool all) {
     const std::lock_guard lock(mutex);
     for (auto& c : conns) {
-      asio::post(c->stream.get_executor(), [c, all] {
+      asio::post(c->socket.get_executor(), [c, all] {
         beast::error_code ec;
-        if ((all || !c->busy.load()) && c->stream.socket().is_open()) c->stream.socket().cancel(ec);
+        if ((all || !c->busy.load()) && c->socket.is_open()) c->socket.cancel(ec);
       });
     }
   }
@@ -373,6 +441,7 @@ struct Server::Impl {
     poll->async_wait([this, poll, grace](const beast::error_code&) {
       if (open.load() == 0) {
         grace->cancel();
+        sweeper.cancel();
         guards.clear();  // every context may now run out of work and return
         return;
       }
@@ -385,13 +454,15 @@ struct Server::Impl {
   Pipeline pipeline;
   Decorator decorate;
   InlinePipeline try_inline;
+  Pipeline busy;
   std::vector<std::unique_ptr<asio::io_context>> contexts;
   asio::io_context& io;  // the first context: acceptor, signals, shutdown timers
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
   std::size_t next_context = 0;  // touched only by the accept coroutine
-  asio::thread_pool workers;
-  asio::thread_pool heavy_workers;
+  core::WorkerPool workers;
+  core::WorkerPool hashing;
   tcp::acceptor acceptor;
+  asio::steady_timer sweeper;
   asio::signal_set signals;
   std::atomic<bool> stopping{false};
   std::atomic<std::size_t> open{0};
@@ -400,13 +471,13 @@ struct Server::Impl {
 };
 
 Server::Server(ServerOptions options, Pipeline pipeline, Decorator decorate,
-               InlinePipeline try_inline)
+               InlinePipeline try_inline, Pipeline busy)
     : impl_(std::make_unique<Impl>(std::move(options), std::move(pipeline), std::move(decorate),
-                                   std::move(try_inline))) {}
+                                   std::move(try_inline), std::move(busy))) {}
 
 Server::~Server() {
-  impl_->workers.join();
-  impl_->heavy_workers.join();
+  impl_->workers.shutdown();
+  impl_->hashing.shutdown();
 }
 
 core::Status Server::listen() {
@@ -439,14 +510,20 @@ void Server::run() {
     if (!ec) impl_->beginShutdown();
   });
   asio::co_spawn(impl_->io, impl_->accept(), asio::detached);
+  impl_->sweep();
   for (auto& context : impl_->contexts) impl_->guards.push_back(asio::make_work_guard(*context));
   std::vector<std::thread> threads;
   for (std::size_t i = 1; i < impl_->contexts.size(); ++i) {
-    threads.emplace_back([this, i] { impl_->contexts[i]->run(); });
+    threads.emplace_back([this, i] {
+      core::nameThisThread("gh-io");
+      impl_->contexts[i]->run();
+    });
   }
   impl_->io.run();
   for (auto& t : threads) t.join();
 }
+
+std::size_t Server::hashingQueueDepth() const { return impl_->hashing.queueDepth(); }
 
 void Server::stop() {
   asio::post(impl_->io, [this] { impl_->beginShutdown(); });

@@ -25,10 +25,13 @@ struct ServerOptions {
   std::chrono::seconds idle_timeout{60};     // keep-alive wait plus the request headers
   std::size_t max_connections = 1024;
   std::size_t io_threads = 0;  // 0 = one per core
+  // Most threads for storage work; they start on demand and end after a while idle.
   std::size_t worker_threads = 16;
-  // Workers for requests of the Hashing lane (they wait on the hashing pool), kept apart so a
-  // login flood never delays token checks on the storage workers.
-  std::size_t heavy_worker_threads = 8;
+  // Requests of the Hashing lane (each waits on the password hashing pool) run on threads of
+  // their own, so a login flood never delays storage work: at most hashing_threads at once, and
+  // at most hashing_queue more waiting as queue entries; beyond that, `busy` answers at once.
+  std::size_t hashing_threads = 2;
+  std::size_t hashing_queue = 64;
   std::chrono::seconds shutdown_grace{10};
 };
 
@@ -42,13 +45,16 @@ using InlinePipeline = std::function<std::variant<Response, Lane>(Request&)>;
 using Decorator = std::function<void(const Request* request, Response& response)>;
 
 // HTTP/1.1 server on Boost.Beast with C++20 coroutines; the only place Beast and Asio appear.
-// I/O threads only parse and write: each request is handed to a worker pool, so a slow handler
-// never stalls other connections. Graceful shutdown on SIGINT/SIGTERM: stop accepting, close idle
-// keep-alive connections, finish in-flight requests (up to shutdown_grace), then return from run().
+// I/O threads parse, answer what memory can answer, and write: every other request is handed to
+// its lane's worker pool, so a slow handler never stalls other connections. Graceful shutdown on
+// SIGINT/SIGTERM: stop accepting, close idle keep-alive connections, finish in-flight requests (up
+// to shutdown_grace), then return from run().
 class Server {
  public:
+  // `busy` answers a request whose lane has no room left (on the I/O thread, must not block);
+  // without it such a request gets a plain 503.
   Server(ServerOptions options, Pipeline pipeline, Decorator decorate,
-         InlinePipeline try_inline = {});
+         InlinePipeline try_inline = {}, Pipeline busy = {});
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
   ~Server();
@@ -61,6 +67,8 @@ class Server {
   void run();
   // Begins graceful shutdown; safe from any thread.
   void stop();
+  // Requests of the Hashing lane waiting for a thread.
+  std::size_t hashingQueueDepth() const;
 
  private:
   struct Impl;

@@ -4,12 +4,17 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/thread_name.hpp"
+
 namespace gatehouse::mail {
 
 void Background::start() {
   std::lock_guard lock(mutex_);
   if (thread_.joinable() || stopping_) return;
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    core::nameThisThread("gh-after");
+    run();
+  });
 }
 
 bool Background::post(std::function<void()> job) {

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/base64url.hpp"
+#include "core/thread_name.hpp"
 #include "crypto/aead.hpp"
 #include "mail/mime.hpp"
 
@@ -52,7 +53,10 @@ void Outbox::start() {
     spdlog::info("mail: {} message(s) this node was sending when it stopped go out again",
                  *released);
   }
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    core::nameThisThread("gh-outbox");
+    run();
+  });
 }
 
 void Outbox::stop() {

@@ -1,22 +1,19 @@
 #pragma once
 
-#include <condition_variable>
 #include <cstddef>
-#include <deque>
 #include <functional>
 #include <future>
 #include <memory>
-#include <mutex>
-#include <thread>
 #include <type_traits>
-#include <vector>
 
 #include "core/error.hpp"
+#include "core/worker_pool.hpp"
 
 namespace gatehouse::password {
 
-// A fixed set of worker threads with a bounded queue for CPU-heavy password work. When the queue
-// is full, submission fails at once with ResourceExhausted, so callers shed load (HTTP 503 with
+// The threads that hash passwords: at most `threads` at once, started on demand and ended after
+// a while idle, with a bounded queue for CPU-heavy password work. When the queue is full,
+// submission fails at once with ResourceExhausted, so callers shed load (HTTP 503 with
 // Retry-After) instead of stalling. Thread-safe.
 class HashPool {
  public:
@@ -32,10 +29,12 @@ class HashPool {
   HashPool(const HashPool&) = delete;
   HashPool& operator=(const HashPool&) = delete;
   // Runs what is already queued, then joins the workers.
-  ~HashPool();
+  ~HashPool() = default;
 
   // Queues `job`; ResourceExhausted when the queue is full, Unavailable after shutdown().
-  [[nodiscard]] core::Status trySubmit(std::function<void()> job);
+  [[nodiscard]] core::Status trySubmit(std::function<void()> job) {
+    return pool_.trySubmit(std::move(job));
+  }
 
   // Queues `fn` and returns a future for its result; errors as trySubmit.
   template <class F>
@@ -48,22 +47,17 @@ class HashPool {
   }
 
   // Stops accepting work, finishes queued jobs and joins the workers. Idempotent.
-  void shutdown();
+  void shutdown() { pool_.shutdown(); }
 
-  std::size_t queueDepth() const;
-  std::size_t capacity() const { return capacity_; }
-  std::size_t threadCount() const { return workers_.size(); }
+  std::size_t queueDepth() const { return pool_.queueDepth(); }
+  std::size_t capacity() const { return pool_.capacity(); }
+  // How many may hash at once.
+  std::size_t threadCount() const { return pool_.maxThreads(); }
+  // How many threads exist now (none while idle).
+  std::size_t runningThreads() const { return pool_.threadCount(); }
 
  private:
-  void run();
-
-  const std::size_t capacity_;
-  const int nice_;
-  mutable std::mutex mutex_;
-  std::condition_variable ready_;
-  std::deque<std::function<void()>> queue_;
-  bool stopping_ = false;
-  std::vector<std::thread> workers_;
+  core::WorkerPool pool_;
 };
 
 }  // namespace gatehouse::password

@@ -1,5 +1,8 @@
 #include "password/password_hasher.hpp"
 
+#include <sched.h>
+
+#include "core/thread_name.hpp"
 #include "crypto/random.hpp"
 #include "password/bcrypt.hpp"
 #include "password/imported_hash.hpp"
@@ -26,6 +29,12 @@ core::Result<PasswordHasher> PasswordHasher::create(const HashPolicy& policy) {
   if (!secret) return tl::unexpected(secret.error());
   std::shared_future<std::string> dummy =
       std::async(std::launch::async, [policy, secret = std::move(*secret)] {
+        // Made in the background at the hashing threads' priority (SCHED_IDLE): it must not
+        // slow the start, which it did by a third on two cores. A login for an unknown user
+        // before it is done waits for it, as every hash waits for idle CPU.
+        core::nameThisThread("gh-hash");
+        sched_param param{};
+        (void)::sched_setscheduler(0, SCHED_IDLE, &param);
         auto hash = policy.scheme == Scheme::Bcrypt ? bcryptHash(secret, policy.bcrypt_cost)
                                                     : argon2idHash(secret, policy.argon2);
         // Only a failing CSPRNG or library makes this fail; a hash of another password under

@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/thread_name.hpp"
 #include "state/local.hpp"
 
 namespace gatehouse::state {
@@ -223,7 +224,10 @@ core::Status RedisBus::publish(std::string_view message) {
 void RedisBus::start(Handler handler, Resync resync) {
   handler_ = std::move(handler);
   resync_ = std::move(resync);
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    core::nameThisThread("gh-redis");
+    run();
+  });
 }
 
 void RedisBus::run() {

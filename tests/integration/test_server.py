@@ -2,6 +2,7 @@
 import concurrent.futures
 import json
 import os
+import pathlib
 import signal
 import socket
 import sqlite3
@@ -95,6 +96,73 @@ def test_slow_client_is_dropped_while_others_are_served(make_server):
     assert slow.recv(1024) == b""  # closed by the server
     assert time.time() - started < 9
     slow.close()
+
+
+def test_slow_body_and_idle_keep_alive_are_dropped(make_server):
+    """The body must arrive within GATEHOUSE_REQUEST_TIMEOUT_SECONDS, and a kept-alive connection
+    that sends nothing more is closed after GATEHOUSE_IDLE_TIMEOUT_SECONDS."""
+    s = make_server({"GATEHOUSE_IDLE_TIMEOUT_SECONDS": "2", "GATEHOUSE_REQUEST_TIMEOUT_SECONDS": "1"})
+    slow = socket.create_connection(("127.0.0.1", s.port))
+    slow.sendall(b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\n"
+                 b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nuser")
+    idle = socket.create_connection(("127.0.0.1", s.port))
+    idle.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    idle.settimeout(5)
+    assert idle.recv(4096).startswith(b"HTTP/1.1 200")
+    started = time.time()
+    slow.settimeout(10)
+    assert slow.recv(1024) == b""  # the body never came: closed without an answer
+    body_closed = time.time() - started
+    assert idle.recv(1024) == b""  # nothing more asked: closed
+    idle_closed = time.time() - started
+    assert 0.5 < body_closed < 4, body_closed
+    assert 1.5 < idle_closed < 5, idle_closed
+    slow.close()
+    idle.close()
+
+
+def thread_names(pid):
+    names = []
+    for task in pathlib.Path(f"/proc/{pid}/task").iterdir():
+        try:
+            names.append((task / "comm").read_text().strip())
+        except OSError:
+            pass  # ended meanwhile
+    return names
+
+
+def test_queued_logins_wait_as_queue_entries_not_threads(make_server):
+    """An idle server keeps a handful of threads; logins beyond the hashing threads wait as queue
+    entries, not as parked threads, and every one of them is answered."""
+    s = make_server({"GATEHOUSE_HASH_THREADS": "1", "GATEHOUSE_HASH_QUEUE": "16", "BCRYPT_ROUNDS": "12"})
+    s.register("queue@example.com", "queue")
+    time.sleep(0.2)
+    idle = thread_names(s.proc.pid)
+    assert len(idle) <= 2 * os.cpu_count() + 4, idle
+    most = {"gh-login": 0, "gh-hash": 0, "all": 0}
+    done = threading.Event()
+
+    def watch():
+        while not done.is_set():
+            names = thread_names(s.proc.pid)
+            most["all"] = max(most["all"], len(names))
+            for name in ("gh-login", "gh-hash"):
+                most[name] = max(most[name], names.count(name))
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+            codes = [r.status_code for r in pool.map(lambda _: s.login("queue"), range(8))]
+    finally:
+        done.set()
+        watcher.join()
+    assert codes == [200] * 8, codes
+    assert most["gh-login"] == 1 and most["gh-hash"] == 1, most
+    # Eight logins in flight cost the idle server a login thread, a hashing thread and at most a
+    # storage worker or two: not a thread each.
+    assert most["all"] <= len(idle) + 4, (most, idle)
 
 
 def test_keep_alive_serves_several_requests(server):

@@ -50,5 +50,14 @@ TEST(HashPool, DefaultsToOneThreadPerCore) {
   EXPECT_EQ(pool.threadCount(), std::max(1U, std::thread::hardware_concurrency()));
 }
 
+TEST(HashPool, NoThreadWaitsWhileNothingIsHashed) {
+  HashPool pool({.threads = 2, .queue_capacity = 8});
+  EXPECT_EQ(pool.runningThreads(), 0U);
+  auto f = pool.submit([] { return 1; });
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->get(), 1);
+  EXPECT_LE(pool.runningThreads(), 1U);
+}
+
 }  // namespace
 }  // namespace gatehouse::password
