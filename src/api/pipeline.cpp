@@ -175,8 +175,7 @@ Attempt Pipeline::tryInline(http::Request& request) const {
 http::Response Pipeline::busy(http::Request& request) const {
   const auto started = std::chrono::steady_clock::now();
   identify(request);
-  return finish(request, errorResponse({auth::Errc::Overloaded, "lane queue full"}, request),
-                started);
+  return finish(request, table_.busy(request, services_), started);
 }
 
 http::Response Pipeline::finish(const http::Request& request, http::Response response,

@@ -140,6 +140,9 @@ class RouteTable {
   // The I/O thread's try: a route of the Inline lane is answered when memory suffices (its
   // verified token travels with the request otherwise); any other route names its lane.
   [[nodiscard]] Attempt tryInline(http::Request& request, Services& services) const;
+  // The answer to a request its lane had no room for (after tryInline found its route): the
+  // contract's 503 "Server busy" with Retry-After, as a page on the pages' routes.
+  http::Response busy(const http::Request& request, Services& services) const;
   // The OpenAPI document as served, made once (the table does not change after startup).
   const std::string& openApiJson(Services& services) const;
 

@@ -274,6 +274,12 @@ Attempt RouteTable::tryInline(http::Request& request, Services& services) const 
   return run(route, services, request, core::Wait::No);
 }
 
+http::Response RouteTable::busy(const http::Request& request, Services& services) const {
+  http::Response answer = errorResponse({auth::Errc::Overloaded, "lane queue full"}, request);
+  if (request.route >= routes_.size()) return answer;
+  return refusal(routes_[request.route], services, request, std::move(answer));
+}
+
 const std::string& RouteTable::openApiJson(Services& services) const {
   std::call_once(openapi_once_, [&] {
     openapi_json_ = boost::json::serialize(

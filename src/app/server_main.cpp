@@ -555,9 +555,12 @@ int serve(const config::Config& config) {
        .max_connections = config.http.max_connections,
        .io_threads = config.io_threads,
        .worker_threads = config.worker_threads,
-       // As many logins at once as there are hashing threads; the rest wait as queue
-       // entries, and a full queue is the contract's 503 at once.
-       .hashing_threads = hash_threads,
+       // Twice the hashing threads plus two: while the hashing threads are busy, the
+       // lane's cheap answers (429, a bad form, a wrong CSRF token) are not queued
+       // behind hashes; a hash beyond the hashing threads waits in the hashing pool's
+       // queue. The rest wait as queue entries, and a full queue is the contract's 503
+       // at once.
+       .hashing_threads = 2 * hash_threads + 2,
        .hashing_queue = hash_queue},
       [&pipeline](http::Request& r) { return pipeline(r); }, &api::Pipeline::decorate,
       [&pipeline](http::Request& r) { return pipeline.tryInline(r); },

@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <system_error>
 #include <unistd.h>
 
 #include "core/thread_name.hpp"
@@ -22,15 +23,21 @@ WorkerPool::Options normalized(WorkerPool::Options o) {
 
 WorkerPool::WorkerPool(Options options) : options_(normalized(options)) {
   const std::lock_guard lock(mutex_);
-  for (std::size_t i = 0; i < options_.min_threads; ++i) startThread();
+  for (std::size_t i = 0; i < options_.min_threads; ++i) (void)startThread();
 }
 
 WorkerPool::~WorkerPool() { shutdown(); }
 
-void WorkerPool::startThread() {
+bool WorkerPool::startThread() {
   auto it = threads_.emplace(threads_.end());
-  // The new thread takes the lock first thing, so `it` is in place before it looks at it.
-  *it = std::thread([this, it] { run(it); });
+  try {
+    // The new thread takes the lock first thing, so `it` is in place before it looks at it.
+    *it = std::thread([this, it] { run(it); });
+    return true;
+  } catch (const std::system_error&) {
+    threads_.erase(it);  // no thread (EAGAIN: a process or cgroup limit): nothing to wait for
+    return false;
+  }
 }
 
 Status WorkerPool::trySubmit(std::function<void()> job) {
@@ -43,7 +50,11 @@ Status WorkerPool::trySubmit(std::function<void()> job) {
     queue_.push_back(std::move(job));
     // A woken thread may not have left the idle count yet: starting one too many is harmless,
     // leaving a job without a thread is not.
-    if (queue_.size() > idle_ && threads_.size() < options_.max_threads) startThread();
+    if (queue_.size() > idle_ && threads_.size() < options_.max_threads && !startThread() &&
+        threads_.empty()) {
+      queue_.pop_back();  // nobody would ever run it
+      return makeError(Errc::Unavailable, "cannot start a worker thread");
+    }
   }
   ready_.notify_one();
   return {};
@@ -95,7 +106,12 @@ void WorkerPool::run(Threads::iterator self) {
         auto job = std::move(queue_.front());
         queue_.pop_front();
         lock.unlock();
-        job();
+        try {
+          job();
+        } catch (...) {
+          // A job reports its own failures; one that throws must not end the process or this
+          // thread (the old pools handed such exceptions back the same way: to nobody fatal).
+        }
         job = nullptr;  // its captures go before the lock is taken again
         lock.lock();
         continue;

@@ -53,7 +53,7 @@ class WorkerPool {
 
  private:
   using Threads = std::list<std::thread>;
-  void startThread();  // with mutex_ held
+  bool startThread();  // with mutex_ held; false when the system refused a thread
   void run(Threads::iterator self);
 
   const Options options_;

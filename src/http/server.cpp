@@ -251,8 +251,14 @@ struct Server::Impl {
   Response runPipeline(Request& req) const {
     try {
       return pipeline(req);
-    } catch (const std::exception&) {
-      return serverResponse(500, &req);
+    } catch (...) {
+      try {
+        return serverResponse(500, &req);
+      } catch (...) {
+        Response bare;  // no allocation: the coroutine must resume whatever happened
+        bare.status = 500;
+        return bare;
+      }
     }
   }
 

@@ -1,6 +1,8 @@
 #include "password/password_hasher.hpp"
 
-#include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "core/thread_name.hpp"
 #include "crypto/random.hpp"
@@ -29,12 +31,12 @@ core::Result<PasswordHasher> PasswordHasher::create(const HashPolicy& policy) {
   if (!secret) return tl::unexpected(secret.error());
   std::shared_future<std::string> dummy =
       std::async(std::launch::async, [policy, secret = std::move(*secret)] {
-        // Made in the background at the hashing threads' priority (SCHED_IDLE): it must not
-        // slow the start, which it did by a third on two cores. A login for an unknown user
-        // before it is done waits for it, as every hash waits for idle CPU.
+        // Made in the background at nice 10: it must not slow the start (on two cores it
+        // took a third of the start-up time), yet it must not wait for idle CPU either: a
+        // login for an unknown user waits for it, and a long wait would tell unknown users
+        // from known ones.
         core::nameThisThread("gh-hash");
-        sched_param param{};
-        (void)::sched_setscheduler(0, SCHED_IDLE, &param);
+        (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
         auto hash = policy.scheme == Scheme::Bcrypt ? bcryptHash(secret, policy.bcrypt_cost)
                                                     : argon2idHash(secret, policy.argon2);
         // Only a failing CSPRNG or library makes this fail; a hash of another password under

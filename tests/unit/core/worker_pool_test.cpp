@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <latch>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -101,6 +102,15 @@ TEST(WorkerPool, ShutdownRunsQueuedWorkThenRefuses) {
   ASSERT_FALSE(late);
   EXPECT_EQ(late.error().code, Errc::Unavailable);
   pool.shutdown();  // idempotent
+}
+
+TEST(WorkerPool, AJobThatThrowsEndsNeitherTheProcessNorItsThread) {
+  WorkerPool pool({.max_threads = 1});
+  std::atomic<int> ran{0};
+  ASSERT_TRUE(pool.trySubmit([] { throw std::runtime_error("a handler's bug"); }));
+  ASSERT_TRUE(pool.trySubmit([&] { ++ran; }));
+  pool.shutdown();
+  EXPECT_EQ(ran.load(), 1);
 }
 
 TEST(WorkerPool, ManySubmittersLoseNoJob) {
