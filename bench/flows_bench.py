@@ -347,11 +347,6 @@ def pkce_pair():
     return verifier, challenge
 
 
-def form_field(page, name):
-    m = re.search(r'name="%s"[^>]*value="([^"]*)"' % re.escape(name), page)
-    return html.unescape(m.group(1)) if m else None
-
-
 def authorize(s, base, client_id):
     """One authorization request in a signed-in browser: (response, verifier)."""
     verifier, challenge = pkce_pair()
@@ -376,12 +371,7 @@ def browser(base, client_id, u):
     a signed-in browser that gets codes without any page."""
     s = session()
     register(s, base, f"op{u}@example.com", f"op{u}")
-    page = s.get(base + "/ui/login", timeout=TIMEOUT)
-    r = s.post(base + "/ui/login", data={"csrf": form_field(page.text, "csrf"), "return_to": "",
-                                         "username": f"op{u}", "password": hb.PASSWORD},
-               headers={"Origin": base}, allow_redirects=False, timeout=TIMEOUT)
-    if r.status_code != 303:
-        raise RuntimeError(f"portal sign-in op{u}: {r.status_code} {r.text[:300]}")
+    hb.portal_sign_in(s, base, f"op{u}", timeout=TIMEOUT)
     r, _ = authorize(s, base, client_id)
     if r.status_code == 200 and 'id="consent-form"' in r.text:
         fields = {k: html.unescape(v)

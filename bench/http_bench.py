@@ -11,6 +11,7 @@ bounded durations:
 Results also go to build/release/bench-results.json.
 """
 import base64
+import html
 import json
 import os
 import pathlib
@@ -96,6 +97,33 @@ def wrk(url, connections, seconds, headers=(), script=None, threads=2):
             "p50_ms": pct.get("50"), "p99_ms": pct.get("99"), "non2xx": int(non2xx.group(1)) if non2xx else 0}
 
 
+def ready_ms(d, runs=7):
+    """Median time from exec to the first 200 from /readyz on an existing database, polled with a
+    raw socket (a requests call costs about a millisecond of its own)."""
+    times = []
+    for _ in range(runs):
+        port = free_port()
+        env = {"PATH": "/usr/bin:/bin", "SECRET_KEY": SECRET, "GATEHOUSE_LISTEN": f"127.0.0.1:{port}",
+               "DATABASE_URL": f"sqlite:///{d}/gatehouse.db", "GATEHOUSE_DATA_DIR": str(d),
+               "GATEHOUSE_LOG_LEVEL": "warn"}
+        started = time.perf_counter()
+        proc = subprocess.Popen([str(BIN), "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            while time.perf_counter() - started < 10:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=1) as c:
+                        c.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                        if c.recv(64).startswith(b"HTTP/1.1 200"):
+                            times.append((time.perf_counter() - started) * 1000)
+                            break
+                except OSError:
+                    pass
+                time.sleep(0.001)  # a busier poll takes a core from the starting server
+        finally:
+            stop(proc)
+    return statistics.median(times)
+
+
 def start_nginx(tmp):
     port = free_port()
     conf = tmp / "nginx.conf"
@@ -128,15 +156,22 @@ def report(name, value, reference, unit, goal):
     print(f"{name:<44} {value:>12.2f} {unit:<6} vs {reference:>12.2f} {unit:<6} ratio {ratio:6.2f}   goal {goal}")
 
 
+def portal_sign_in(s, base, user, timeout=30):
+    """Signs the requests.Session `s` in at /ui/login as a browser does (the form's CSRF token,
+    an Origin header); raises unless the portal answers 303."""
+    page = s.get(base + "/ui/login", timeout=timeout)
+    csrf = html.unescape(re.search(r'name="csrf"[^>]*value="([^"]*)"', page.text).group(1))
+    r = s.post(base + "/ui/login", data={"csrf": csrf, "return_to": "", "username": user, "password": PASSWORD},
+               headers={"Origin": base}, allow_redirects=False, timeout=timeout)
+    if r.status_code != 303:
+        raise RuntimeError(f"portal sign-in {user}: {r.status_code} {r.text[:300]}")
+
+
 def browser_cookie(base, user="bench"):
-    """The pages' gatehouse_session cookie, from a sign-in at /ui/login as a browser does it."""
+    """The pages' gatehouse_session cookie, from a sign-in at /ui/login."""
     s = requests.Session()
     s.trust_env = False
-    page = s.get(base + "/ui/login")
-    csrf = re.search(r'name="csrf"[^>]*value="([^"]*)"', page.text).group(1)
-    r = s.post(base + "/ui/login", data={"csrf": csrf, "return_to": "", "username": user, "password": PASSWORD},
-               headers={"Origin": base}, allow_redirects=False)
-    assert r.status_code == 303, r.status_code
+    portal_sign_in(s, base, user)
     return s.cookies["gatehouse_session"]
 
 
@@ -316,9 +351,8 @@ def startup_and_memory(tmp):
     idle = rss_mb(proc.pid)
     stop(proc)
     # A second start on an existing database is the common case.
-    proc, base, ready2 = start_gatehouse(tmp / "idle")
-    stop(proc)
-    report("startup to ready, existing database (vs goal)", ready2 * 1000, 15, "ms", "<= 15 ms")
+    report("startup to ready, existing database, median of 7 (vs goal)", ready_ms(tmp / "idle"), 15, "ms",
+           "<= 15 ms")
     report("startup to ready, first start (vs goal)", ready * 1000, 100, "ms", "< 100 ms")
     report("idle RSS (vs goal)", idle, 30, "MB", "< 30 MB")
     figures = {}

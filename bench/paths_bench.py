@@ -199,33 +199,6 @@ def page(tmp):
         hb.stop(proc)
 
 
-def ready_ms(d, runs=7):
-    """Median time from exec to the first 200 from /readyz on an existing database, polled with a
-    raw socket (a requests call costs about a millisecond of its own)."""
-    times = []
-    for _ in range(runs):
-        port = hb.free_port()
-        env = {"PATH": "/usr/bin:/bin", "SECRET_KEY": hb.SECRET, "GATEHOUSE_LISTEN": f"127.0.0.1:{port}",
-               "DATABASE_URL": f"sqlite:///{d}/gatehouse.db", "GATEHOUSE_DATA_DIR": str(d),
-               "GATEHOUSE_LOG_LEVEL": "warn"}
-        started = time.perf_counter()
-        proc = subprocess.Popen([str(hb.BIN), "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            while time.perf_counter() - started < 10:
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=1) as c:
-                        c.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                        if c.recv(64).startswith(b"HTTP/1.1 200"):
-                            times.append((time.perf_counter() - started) * 1000)
-                            break
-                except OSError:
-                    pass
-                time.sleep(0.001)  # a busier poll takes a core from the starting server
-        finally:
-            hb.stop(proc)
-    return statistics.median(times)
-
-
 def exec_ms(program, runs=21):
     times = []
     for _ in range(runs):
@@ -295,7 +268,7 @@ def idle(tmp):
     hb.report("idle anonymous (private) memory (vs goal)", mem["Anonymous"], 4, "MB", "<= 4 MB")
     hb.report("idle PSS (vs RSS)", mem["Pss"], mem["Rss"], "MB", "(shared libraries counted once)")
     hb.report("idle threads (vs 2 x cores + 4)", threads, 2 * cores + 4, "", "<= 1x")
-    ready = ready_ms(d)
+    ready = hb.ready_ms(d)
     linked, bare, libraries = empty_program_ms(tmp)
     hb.report("startup to ready, existing database, median of 7 (vs goal)", ready, 15, "ms", "<= 15 ms")
     hb.report(f"startup to ready (vs an empty program linked to the same {libraries} libraries)", ready, linked,

@@ -15,7 +15,7 @@
 #include "app/keys.hpp"
 #include "app/logging.hpp"
 #include "app/preflight.hpp"
-#include "core/thread_name.hpp"
+#include "core/this_thread.hpp"
 #include "crypto/aead.hpp"
 #include "http/server.hpp"
 #include "mail/mime.hpp"

@@ -1,13 +1,9 @@
 #include "core/worker_pool.hpp"
 
 #include <algorithm>
-#include <sched.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <system_error>
-#include <unistd.h>
 
-#include "core/thread_name.hpp"
+#include "core/this_thread.hpp"
 
 namespace gatehouse::core {
 
@@ -84,16 +80,7 @@ std::size_t WorkerPool::threadCount() const {
 
 void WorkerPool::run(Threads::iterator self) {
   nameThisThread(options_.name);
-  if (options_.nice != 0) {
-    // Linux nice values are per thread. SCHED_IDLE: preempted at once by any normal thread, yet
-    // free to use idle cores fully.
-    const auto tid = static_cast<pid_t>(::syscall(SYS_gettid));
-    (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(tid), options_.nice);
-    if (options_.nice >= 19) {
-      sched_param param{};
-      (void)::sched_setscheduler(tid, SCHED_IDLE, &param);
-    }
-  }
+  lowerThisThread(options_.nice);
   std::thread previous;
   {
     std::unique_lock lock(mutex_);

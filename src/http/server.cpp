@@ -34,7 +34,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
-#include "core/thread_name.hpp"
+#include "core/this_thread.hpp"
 #include "core/worker_pool.hpp"
 
 namespace gatehouse::http {

@@ -4,7 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "core/thread_name.hpp"
+#include "core/this_thread.hpp"
 
 namespace gatehouse::mail {
 

@@ -5,7 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/base64url.hpp"
-#include "core/thread_name.hpp"
+#include "core/this_thread.hpp"
 #include "crypto/aead.hpp"
 #include "mail/mime.hpp"
 

@@ -1,10 +1,6 @@
 #include "password/password_hasher.hpp"
 
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
-#include "core/thread_name.hpp"
+#include "core/this_thread.hpp"
 #include "crypto/random.hpp"
 #include "password/bcrypt.hpp"
 #include "password/imported_hash.hpp"
@@ -36,7 +32,7 @@ core::Result<PasswordHasher> PasswordHasher::create(const HashPolicy& policy) {
         // login for an unknown user waits for it, and a long wait would tell unknown users
         // from known ones.
         core::nameThisThread("gh-hash");
-        (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
+        core::lowerThisThread(10);
         auto hash = policy.scheme == Scheme::Bcrypt ? bcryptHash(secret, policy.bcrypt_cost)
                                                     : argon2idHash(secret, policy.argon2);
         // Only a failing CSPRNG or library makes this fail; a hash of another password under

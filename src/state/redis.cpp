@@ -6,7 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "core/thread_name.hpp"
+#include "core/this_thread.hpp"
 #include "state/local.hpp"
 
 namespace gatehouse::state {
