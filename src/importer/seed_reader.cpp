@@ -1,11 +1,11 @@
 #include "importer/seed_reader.hpp"
 
-#include <libpq-fe.h>
 #include <map>
 
 #include <sqlite3.h>
 
 #include "auth/validation.hpp"
+#include "dynlib/libpq.hpp"
 #include "importer/import_item.hpp"
 
 namespace gatehouse::importer {
@@ -95,33 +95,38 @@ core::Status readSqlite(const std::string& path, std::size_t batch,
 
 core::Status readPostgres(const std::string& url, std::size_t batch,
                           const std::function<bool(std::vector<SeedRow>&&)>& each) {
-  PGconn* conn = PQconnectdb(url.c_str());
-  if (PQstatus(conn) != CONNECTION_OK) {
-    std::string why = PQerrorMessage(conn);
-    PQfinish(conn);
+  auto loaded = dynlib::libpq();
+  if (!loaded)
+    return core::makeError(core::Errc::Unavailable,
+                           "PostgreSQL needs libpq5: " + loaded.error().message);
+  const dynlib::LibPq& pq = **loaded;
+  PGconn* conn = pq.PQconnectdb(url.c_str());
+  if (pq.PQstatus(conn) != CONNECTION_OK) {
+    std::string why = pq.PQerrorMessage(conn);
+    pq.PQfinish(conn);
     while (!why.empty() && why.back() == '\n') why.pop_back();
     return makeError(Errc::Unavailable, "cannot connect to the seed database: " + why);
   }
   // One read-only transaction: a consistent snapshot, and nothing can be written by mistake.
-  PGresult* begin = PQexec(conn, "BEGIN READ ONLY");
-  PQclear(begin);
-  PGresult* res = PQexec(conn, "SELECT * FROM users ORDER BY id");
+  PGresult* begin = pq.PQexec(conn, "BEGIN READ ONLY");
+  pq.PQclear(begin);
+  PGresult* res = pq.PQexec(conn, "SELECT * FROM users ORDER BY id");
   core::Status status;
-  if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-    std::string why = PQresultErrorMessage(res);
+  if (pq.PQresultStatus(res) != PGRES_TUPLES_OK) {
+    std::string why = pq.PQresultErrorMessage(res);
     while (!why.empty() && why.back() == '\n') why.pop_back();
     status = makeError(Errc::InvalidArgument, "reading the seed's users table: " + why);
   } else {
     std::vector<std::string> names;
-    for (int i = 0; i < PQnfields(res); ++i) names.emplace_back(PQfname(res, i));
+    for (int i = 0; i < pq.PQnfields(res); ++i) names.emplace_back(pq.PQfname(res, i));
     status = checkColumns(names);
     std::vector<SeedRow> rows;
-    for (int r = 0; status && r < PQntuples(res); ++r) {
+    for (int r = 0; status && r < pq.PQntuples(res); ++r) {
       std::map<std::string, std::string> columns;
       for (int i = 0; i < static_cast<int>(names.size()); ++i) {
-        if (PQgetisnull(res, r, i) != 0) continue;
-        columns[names[static_cast<std::size_t>(i)]] =
-            std::string(PQgetvalue(res, r, i), static_cast<std::size_t>(PQgetlength(res, r, i)));
+        if (pq.PQgetisnull(res, r, i) != 0) continue;
+        columns[names[static_cast<std::size_t>(i)]] = std::string(
+            pq.PQgetvalue(res, r, i), static_cast<std::size_t>(pq.PQgetlength(res, r, i)));
       }
       rows.push_back(toRow(columns));
       if (rows.size() == batch && !each(std::exchange(rows, {}))) {
@@ -131,8 +136,8 @@ core::Status readPostgres(const std::string& url, std::size_t batch,
     }
     if (status && !rows.empty()) each(std::move(rows));
   }
-  PQclear(res);
-  PQfinish(conn);
+  pq.PQclear(res);
+  pq.PQfinish(conn);
   return status;
 }
 

@@ -1,19 +1,20 @@
 #include <algorithm>
-#include <curl/curl.h>
 #include <memory>
-#include <mutex>
 
 #include "config/config.hpp"
+#include "dynlib/libcurl.hpp"
 #include "mail/transport.hpp"
 
 namespace gatehouse::mail {
 namespace {
 
 struct CurlFree {
-  void operator()(CURL* c) const noexcept { curl_easy_cleanup(c); }
+  const dynlib::LibCurl* lib;
+  void operator()(CURL* c) const noexcept { lib->easy_cleanup(c); }
 };
 struct SlistFree {
-  void operator()(curl_slist* l) const noexcept { curl_slist_free_all(l); }
+  const dynlib::LibCurl* lib;
+  void operator()(curl_slist* l) const noexcept { lib->slist_free_all(l); }
 };
 
 struct Source {
@@ -31,45 +32,46 @@ std::size_t onRead(char* buffer, std::size_t size, std::size_t n, void* user) {
 class SmtpTransport final : public Transport {
  public:
   SmtpTransport(std::string url, bool starttls, std::string ca_file)
-      : url_(std::move(url)), starttls_(starttls), ca_file_(std::move(ca_file)) {
-    static std::once_flag once;
-    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  }
+      : url_(std::move(url)), starttls_(starttls), ca_file_(std::move(ca_file)) {}
 
   core::Status send(std::string_view envelope_from, std::string_view envelope_to,
                     std::string_view message) override {
-    std::unique_ptr<CURL, CurlFree> curl(curl_easy_init());
+    // Loaded at the first message, not at start (the server checks it at start when SMTP is set).
+    auto loaded = dynlib::libcurl();
+    if (!loaded) return tl::unexpected(loaded.error());
+    const dynlib::LibCurl& lib = **loaded;
+    std::unique_ptr<CURL, CurlFree> curl(lib.easy_init(), CurlFree{&lib});
     if (!curl) return core::makeError(core::Errc::Internal, "curl_easy_init failed");
     CURL* c = curl.get();
     const std::string from = "<" + std::string(envelope_from) + ">";
     const std::string to = "<" + std::string(envelope_to) + ">";
-    curl_slist* raw = curl_slist_append(nullptr, to.c_str());
-    std::unique_ptr<curl_slist, SlistFree> recipients(raw);
+    curl_slist* raw = lib.slist_append(nullptr, to.c_str());
+    std::unique_ptr<curl_slist, SlistFree> recipients(raw, SlistFree{&lib});
     Source source{message};
     char error[CURL_ERROR_SIZE] = {};
-    curl_easy_setopt(c, CURLOPT_URL, url_.c_str());
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-    curl_easy_setopt(c, CURLOPT_USE_SSL,
-                     static_cast<long>(starttls_ ? CURLUSESSL_ALL : CURLUSESSL_TRY));
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (!ca_file_.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, ca_file_.c_str());
-    curl_easy_setopt(c, CURLOPT_MAIL_FROM, from.c_str());
-    curl_easy_setopt(c, CURLOPT_MAIL_RCPT, recipients.get());
-    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(message.size()));
-    curl_easy_setopt(c, CURLOPT_READFUNCTION, &onRead);
-    curl_easy_setopt(c, CURLOPT_READDATA, &source);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
-    const CURLcode rc = curl_easy_perform(c);
+    lib.easy_setopt(c, CURLOPT_URL, url_.c_str());
+    lib.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+    lib.easy_setopt(c, CURLOPT_USE_SSL,
+                    static_cast<long>(starttls_ ? CURLUSESSL_ALL : CURLUSESSL_TRY));
+    lib.easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+    lib.easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (!ca_file_.empty()) lib.easy_setopt(c, CURLOPT_CAINFO, ca_file_.c_str());
+    lib.easy_setopt(c, CURLOPT_MAIL_FROM, from.c_str());
+    lib.easy_setopt(c, CURLOPT_MAIL_RCPT, recipients.get());
+    lib.easy_setopt(c, CURLOPT_UPLOAD, 1L);
+    lib.easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(message.size()));
+    lib.easy_setopt(c, CURLOPT_READFUNCTION, &onRead);
+    lib.easy_setopt(c, CURLOPT_READDATA, &source);
+    lib.easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+    lib.easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    lib.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    lib.easy_setopt(c, CURLOPT_ERRORBUFFER, error);
+    const CURLcode rc = lib.easy_perform(c);
     if (rc == CURLE_OK) return {};
     long reply = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply);
+    lib.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply);
     std::string why =
-        std::string(curl_easy_strerror(rc)) + (error[0] ? std::string(": ") + error : "");
+        std::string(lib.easy_strerror(rc)) + (error[0] ? std::string(": ") + error : "");
     if (reply >= 500 && reply < 600 && rc != CURLE_LOGIN_DENIED) {
       // 5xx: the server refused this message or recipient for good.
       return core::makeError(core::Errc::InvalidArgument,

@@ -1,18 +1,19 @@
 #include <algorithm>
-#include <curl/curl.h>
 #include <memory>
-#include <mutex>
 
+#include "dynlib/libcurl.hpp"
 #include "oidc/http_client.hpp"
 
 namespace gatehouse::oidc {
 namespace {
 
 struct CurlFree {
-  void operator()(CURL* c) const noexcept { curl_easy_cleanup(c); }
+  const dynlib::LibCurl* lib;
+  void operator()(CURL* c) const noexcept { lib->easy_cleanup(c); }
 };
 struct SlistFree {
-  void operator()(curl_slist* l) const noexcept { curl_slist_free_all(l); }
+  const dynlib::LibCurl* lib;
+  void operator()(curl_slist* l) const noexcept { lib->slist_free_all(l); }
 };
 
 struct Sink {
@@ -48,18 +49,11 @@ std::size_t onHeader(char* data, std::size_t size, std::size_t n, void* user) {
   return size * n;
 }
 
-void globalInit() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
 }  // namespace
 
 CurlClient::CurlClient(std::string extra_ca_file, std::size_t max_bytes,
                        std::chrono::seconds timeout)
-    : ca_file_(std::move(extra_ca_file)), max_bytes_(max_bytes), timeout_(timeout) {
-  globalInit();
-}
+    : ca_file_(std::move(extra_ca_file)), max_bytes_(max_bytes), timeout_(timeout) {}
 
 namespace {
 
@@ -67,41 +61,45 @@ core::Result<HttpResponse> perform(const std::string& url, const std::string* fo
                                    const std::vector<std::pair<std::string, std::string>>& headers,
                                    const std::string& ca_file, std::size_t max_bytes,
                                    std::chrono::seconds timeout) {
-  std::unique_ptr<CURL, CurlFree> curl(curl_easy_init());
+  // Loaded at the first request, not at start: most servers never make one.
+  auto loaded = dynlib::libcurl();
+  if (!loaded) return tl::unexpected(loaded.error());
+  const dynlib::LibCurl& lib = **loaded;
+  std::unique_ptr<CURL, CurlFree> curl(lib.easy_init(), CurlFree{&lib});
   if (!curl) return core::makeError(core::Errc::Internal, "curl_easy_init failed");
   HttpResponse response;
   Sink sink{&response, max_bytes};
-  std::unique_ptr<curl_slist, SlistFree> list;
+  std::unique_ptr<curl_slist, SlistFree> list(nullptr, SlistFree{&lib});
   for (const auto& [name, value] : headers) {
-    list.reset(curl_slist_append(list.release(), (name + ": " + value).c_str()));
+    list.reset(lib.slist_append(list.release(), (name + ": " + value).c_str()));
   }
   CURL* c = curl.get();
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-  if (!ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, ca_file.c_str());
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, static_cast<long>(timeout.count()));
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, onBody);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, onHeader);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &response);
-  if (list) curl_easy_setopt(c, CURLOPT_HTTPHEADER, list.get());
+  lib.easy_setopt(c, CURLOPT_URL, url.c_str());
+  lib.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+  lib.easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+  lib.easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (!ca_file.empty()) lib.easy_setopt(c, CURLOPT_CAINFO, ca_file.c_str());
+  lib.easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+  lib.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  lib.easy_setopt(c, CURLOPT_TIMEOUT, static_cast<long>(timeout.count()));
+  lib.easy_setopt(c, CURLOPT_WRITEFUNCTION, onBody);
+  lib.easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+  lib.easy_setopt(c, CURLOPT_HEADERFUNCTION, onHeader);
+  lib.easy_setopt(c, CURLOPT_HEADERDATA, &response);
+  if (list) lib.easy_setopt(c, CURLOPT_HTTPHEADER, list.get());
   if (form_body != nullptr) {
-    curl_easy_setopt(c, CURLOPT_POST, 1L);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, form_body->c_str());
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(form_body->size()));
+    lib.easy_setopt(c, CURLOPT_POST, 1L);
+    lib.easy_setopt(c, CURLOPT_POSTFIELDS, form_body->c_str());
+    lib.easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(form_body->size()));
   }
-  const CURLcode rc = curl_easy_perform(c);
+  const CURLcode rc = lib.easy_perform(c);
   if (sink.overflow)
     return core::makeError(core::Errc::Unavailable, "response from " + url + " too large");
   if (rc != CURLE_OK) {
     return core::makeError(core::Errc::Unavailable,
-                           "request to " + url + " failed: " + curl_easy_strerror(rc));
+                           "request to " + url + " failed: " + lib.easy_strerror(rc));
   }
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
+  lib.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
   return response;
 }
 

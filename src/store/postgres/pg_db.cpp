@@ -1,20 +1,24 @@
 #include "store/postgres/pg_db.hpp"
 
 #include <cstdlib>
-#include <libpq-fe.h>
+
+#include "dynlib/libpq.hpp"
 
 namespace gatehouse::store::postgres {
 namespace {
 
 using core::Errc;
 
+// libpq, loaded by Connection::open: nothing else here runs before a connection exists.
+const dynlib::LibPq& pq() { return *dynlib::libpq().value(); }
+
 constexpr std::string_view kConflictPrefix = "conflict: ";
 
 // "users_email_key" on table "users" → "email": the column a unique constraint or index guards
 // (constraints and indexes are named <table>_<column>_key, as PostgreSQL names them itself).
 std::string uniqueColumn(const PGresult* result) {
-  const char* name = PQresultErrorField(result, PG_DIAG_CONSTRAINT_NAME);
-  const char* table = PQresultErrorField(result, PG_DIAG_TABLE_NAME);
+  const char* name = pq().PQresultErrorField(result, PG_DIAG_CONSTRAINT_NAME);
+  const char* table = pq().PQresultErrorField(result, PG_DIAG_TABLE_NAME);
   std::string column = name != nullptr ? name : "";
   if (column.ends_with("_key")) column.resize(column.size() - 4);
   const std::string prefix = std::string(table != nullptr ? table : "") + "_";
@@ -25,9 +29,11 @@ std::string uniqueColumn(const PGresult* result) {
 // The error for a failed statement: AlreadyExists for unique violations (message: the column),
 // Unavailable for lost connections, a conflict marker for retryable transaction failures.
 core::Error resultError(PGconn* conn, const PGresult* result, std::string_view what) {
-  const char* state = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  const char* state =
+      result != nullptr ? pq().PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
   const std::string sqlstate = state != nullptr ? state : "";
-  std::string detail = result != nullptr ? PQresultErrorMessage(result) : PQerrorMessage(conn);
+  std::string detail =
+      result != nullptr ? pq().PQresultErrorMessage(result) : pq().PQerrorMessage(conn);
   while (!detail.empty() && (detail.back() == '\n' || detail.back() == ' ')) detail.pop_back();
   if (sqlstate == "23505") {
     const std::string column = uniqueColumn(result);
@@ -37,7 +43,8 @@ core::Error resultError(PGconn* conn, const PGresult* result, std::string_view w
     return core::Error{Errc::FailedPrecondition, std::string(what) + ": " + detail};
   if (sqlstate == "40001" || sqlstate == "40P01")
     return core::Error{Errc::Unavailable, std::string(kConflictPrefix) + detail};
-  if (PQstatus(conn) != CONNECTION_OK || sqlstate.starts_with("08") || sqlstate.starts_with("57"))
+  if (pq().PQstatus(conn) != CONNECTION_OK || sqlstate.starts_with("08") ||
+      sqlstate.starts_with("57"))
     return core::Error{Errc::Unavailable, std::string(what) + ": database unavailable: " + detail};
   return core::Error{Errc::Internal, std::string(what) + ": " + detail};
 }
@@ -49,41 +56,45 @@ bool isConflict(const core::Error& error) {
 }
 
 Rows::~Rows() {
-  if (result_ != nullptr) PQclear(result_);
+  if (result_ != nullptr) pq().PQclear(result_);
 }
 
-int Rows::size() const { return PQntuples(result_); }
+int Rows::size() const { return pq().PQntuples(result_); }
 
 std::int64_t Rows::affected() const {
-  const char* n = PQcmdTuples(result_);
+  const char* n = pq().PQcmdTuples(result_);
   return n != nullptr && *n != '\0' ? std::strtoll(n, nullptr, 10) : 0;
 }
 
 std::int64_t Rows::int64(int row, int column) const {
-  return std::strtoll(PQgetvalue(result_, row, column), nullptr, 10);
+  return std::strtoll(pq().PQgetvalue(result_, row, column), nullptr, 10);
 }
 
 std::string Rows::text(int row, int column) const {
-  return {PQgetvalue(result_, row, column),
-          static_cast<std::size_t>(PQgetlength(result_, row, column))};
+  return {pq().PQgetvalue(result_, row, column),
+          static_cast<std::size_t>(pq().PQgetlength(result_, row, column))};
 }
 
-bool Rows::boolean(int row, int column) const { return PQgetvalue(result_, row, column)[0] == 't'; }
+bool Rows::boolean(int row, int column) const {
+  return pq().PQgetvalue(result_, row, column)[0] == 't';
+}
 
-bool Rows::isNull(int row, int column) const { return PQgetisnull(result_, row, column) != 0; }
+bool Rows::isNull(int row, int column) const { return pq().PQgetisnull(result_, row, column) != 0; }
 
 core::Result<std::unique_ptr<Connection>> Connection::open(const std::string& url) {
-  PGconn* conn = PQconnectdb(url.c_str());
+  if (auto loaded = dynlib::libpq(); !loaded)
+    return core::makeError(Errc::Unavailable, "PostgreSQL needs libpq5: " + loaded.error().message);
+  PGconn* conn = pq().PQconnectdb(url.c_str());
   if (conn == nullptr) return core::makeError(Errc::Unavailable, "PostgreSQL: out of memory");
-  if (PQstatus(conn) != CONNECTION_OK) {
+  if (pq().PQstatus(conn) != CONNECTION_OK) {
     // libpq's message names host and port, never the password.
-    std::string detail = PQerrorMessage(conn);
+    std::string detail = pq().PQerrorMessage(conn);
     while (!detail.empty() && detail.back() == '\n') detail.pop_back();
-    PQfinish(conn);
+    pq().PQfinish(conn);
     return core::makeError(Errc::Unavailable, "cannot connect to PostgreSQL: " + detail);
   }
   // Server notices ("relation already exists, skipping") would go to stderr unformatted.
-  PQsetNoticeProcessor(
+  pq().PQsetNoticeProcessor(
       conn, [](void*, const char*) {}, nullptr);
   auto c = std::unique_ptr<Connection>(new Connection(conn));
   // Timestamps are Unix seconds in integer columns; keep the session predictable anyway.
@@ -91,16 +102,16 @@ core::Result<std::unique_ptr<Connection>> Connection::open(const std::string& ur
   return c;
 }
 
-Connection::~Connection() { PQfinish(conn_); }
+Connection::~Connection() { pq().PQfinish(conn_); }
 
 bool Connection::healthy() const {
-  return PQstatus(conn_) == CONNECTION_OK && PQtransactionStatus(conn_) == PQTRANS_IDLE;
+  return pq().PQstatus(conn_) == CONNECTION_OK && pq().PQtransactionStatus(conn_) == PQTRANS_IDLE;
 }
 
 core::Status Connection::exec(std::string_view sql) {
-  PGresult* result = PQexec(conn_, std::string(sql).c_str());
+  PGresult* result = pq().PQexec(conn_, std::string(sql).c_str());
   const Rows owned(result);
-  const auto status = result != nullptr ? PQresultStatus(result) : PGRES_FATAL_ERROR;
+  const auto status = result != nullptr ? pq().PQresultStatus(result) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
     return tl::unexpected(resultError(conn_, result, "exec"));
   return {};
@@ -110,20 +121,20 @@ core::Result<Rows> Connection::query(std::string_view sql, std::initializer_list
   auto it = prepared_.find(std::string(sql));
   if (it == prepared_.end()) {
     const std::string name = "s" + std::to_string(prepared_.size());
-    PGresult* prep = PQprepare(conn_, name.c_str(), std::string(sql).c_str(),
-                               static_cast<int>(params.size()), nullptr);
+    PGresult* prep = pq().PQprepare(conn_, name.c_str(), std::string(sql).c_str(),
+                                    static_cast<int>(params.size()), nullptr);
     const Rows owned(prep);
-    if (prep == nullptr || PQresultStatus(prep) != PGRES_COMMAND_OK)
+    if (prep == nullptr || pq().PQresultStatus(prep) != PGRES_COMMAND_OK)
       return tl::unexpected(resultError(conn_, prep, "prepare"));
     it = prepared_.emplace(std::string(sql), name).first;
   }
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const auto& p : params) values.push_back(p.data());
-  PGresult* result = PQexecPrepared(conn_, it->second.c_str(), static_cast<int>(values.size()),
-                                    values.data(), nullptr, nullptr, 0);
+  PGresult* result = pq().PQexecPrepared(conn_, it->second.c_str(), static_cast<int>(values.size()),
+                                         values.data(), nullptr, nullptr, 0);
   Rows rows(result);
-  const auto status = result != nullptr ? PQresultStatus(result) : PGRES_FATAL_ERROR;
+  const auto status = result != nullptr ? pq().PQresultStatus(result) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
     return tl::unexpected(resultError(conn_, result, "query"));
   return rows;

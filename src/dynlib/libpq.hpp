@@ -1,0 +1,30 @@
+#pragma once
+
+#include <libpq-fe.h>
+
+#include "core/error.hpp"
+
+namespace gatehouse::dynlib {
+
+// The functions of libpq Gatehouse calls, one list: the table's members and what loading looks
+// up both follow from it.
+#define GATEHOUSE_LIBPQ_FUNCTIONS(X)                                                             \
+  X(PQconnectdb)                                                                                 \
+  X(PQstatus) X(PQerrorMessage) X(PQfinish) X(PQsetNoticeProcessor) X(PQtransactionStatus)       \
+      X(PQexec) X(PQprepare) X(PQexecPrepared) X(PQresultStatus) X(PQresultErrorField)           \
+          X(PQresultErrorMessage) X(PQclear) X(PQntuples) X(PQnfields) X(PQfname) X(PQcmdTuples) \
+              X(PQgetvalue) X(PQgetlength) X(PQgetisnull)
+
+// libpq's functions, named as in libpq-fe.h: `pq.PQexec(conn, sql)`.
+struct LibPq {
+#define GATEHOUSE_LIBPQ_MEMBER(name) decltype(&::name) name = nullptr;
+  GATEHOUSE_LIBPQ_FUNCTIONS(GATEHOUSE_LIBPQ_MEMBER)
+#undef GATEHOUSE_LIBPQ_MEMBER
+};
+
+// libpq.so.5, loaded on the first call (thread-safe; a failure is kept, not retried): a server on
+// SQLite never loads it. Unavailable with the loader's reason when it is not installed (Debian:
+// libpq5).
+[[nodiscard]] core::Result<const LibPq*> libpq();
+
+}  // namespace gatehouse::dynlib
