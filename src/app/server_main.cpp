@@ -17,6 +17,7 @@
 #include "app/preflight.hpp"
 #include "core/this_thread.hpp"
 #include "crypto/aead.hpp"
+#include "dynlib/libcurl.hpp"
 #include "http/server.hpp"
 #include "mail/mime.hpp"
 #include "mail/outbox.hpp"
@@ -33,6 +34,26 @@ int fatal(const std::string& message) {
   spdlog::critical("{}", message);
   std::cerr << "gatehouse: " << message << "\n";
   return 1;
+}
+
+// The hash unknown users are checked against, kept in <data_dir>/dummy_hash so that a restart
+// spends no hash (it took a core for a third of the start). Not a secret: it is the hash of a
+// random password nobody kept. The hasher uses the file only if it has exactly the form a hash
+// under the live policy takes, so an edited or older file is made again.
+password::DummyHash keptDummyHash(const config::Config& config) {
+  const auto path = config.data_dir / "dummy_hash";
+  password::DummyHash dummy;
+  std::ifstream in(path, std::ios::binary);
+  std::string head(128, '\0');  // a hash is at most ~100 bytes; a larger file is not one
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<std::size_t>(in.gcount()));
+  dummy.stored = head.substr(0, head.find('\n'));
+  dummy.keep = [path](const std::string& hash) {
+    if (auto ok = writeSecretFile(path, hash + "\n", true); !ok)
+      spdlog::info("the dummy hash was not kept ({}): the next start makes it again",
+                   ok.error().message);
+  };
+  return dummy;
 }
 
 // Background upkeep: applies user and key changes made elsewhere (CLI, other nodes) to the caches
@@ -200,7 +221,7 @@ int serve(const config::Config& config) {
                  jose::algorithmName(config.algorithm), keys->tokens->signing.kid());
   }
 
-  auto hasher = password::PasswordHasher::create(config.hash_policy);
+  auto hasher = password::PasswordHasher::create(config.hash_policy, keptDummyHash(config));
   if (!hasher) return fatal("password policy: " + hasher.error().message);
   const std::size_t hash_threads = config.hash_threads != 0
                                        ? config.hash_threads
@@ -287,6 +308,12 @@ int serve(const config::Config& config) {
   if (!templates) return fatal("GATEHOUSE_TEMPLATE_DIR: " + templates.error().message);
   if (config.mail.configured() && !mail::addressOf(config.mail.smtp_from))
     return fatal("SMTP_FROM: must be one address, optionally with a display name");
+  // libcurl is loaded on first use; where it will be used, a missing one stops the start here
+  // rather than at the first sign-in or message.
+  if (config.mail.smtp_url || !config.oidc_providers.empty()) {
+    if (auto curl = dynlib::libcurl(); !curl)
+      return fatal("SMTP and external sign-in need libcurl4: " + curl.error().message);
+  }
   auto transport = mail::transportFor(config.mail);
   if (transport && !config.public_url) {
     spdlog::warn("GATEHOUSE_PUBLIC_URL is not set: emailed links point to {}", public_url);

@@ -1,5 +1,7 @@
 #include "password/password_hasher.hpp"
 
+#include <string>
+
 #include "core/this_thread.hpp"
 #include "crypto/random.hpp"
 #include "password/bcrypt.hpp"
@@ -8,9 +10,49 @@
 namespace gatehouse::password {
 namespace {
 constexpr Argon2Params kArgon2Floor{};
+
+// `n` characters of `alphabet` at the front of `s`, taken off.
+bool takeChars(std::string_view& s, std::size_t n, std::string_view alphabet) {
+  if (s.size() < n) return false;
+  for (std::size_t i = 0; i < n; ++i)
+    if (alphabet.find(s[i]) == std::string_view::npos) return false;
+  s.remove_prefix(n);
+  return true;
+}
+
+bool takePrefix(std::string_view& s, std::string_view prefix) {
+  if (!s.starts_with(prefix)) return false;
+  s.remove_prefix(prefix.size());
+  return true;
+}
+
+constexpr std::string_view kDigits = "0123456789";
+constexpr std::string_view kBcryptAlphabet =
+    "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+constexpr std::string_view kBase64Alphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 }  // namespace
 
-core::Result<PasswordHasher> PasswordHasher::create(const HashPolicy& policy) {
+bool PasswordHasher::madeUnder(const HashPolicy& policy, std::string_view s) {
+  if (policy.scheme == Scheme::Bcrypt) {
+    // $2b$NN$ + 22 characters of salt + 31 of hash, as libxcrypt writes it.
+    // (create() keeps the cost between 10 and 31: always two digits.)
+    return takePrefix(s, "$2b$" + std::to_string(policy.bcrypt_cost) + "$") &&
+           takeChars(s, 53, kBcryptAlphabet) && s.empty();
+  }
+  // $argon2id$v=19$m=M,t=T,p=P$ + 16 bytes of salt and 32 of hash in unpadded base64.
+  const Argon2Params& a = policy.argon2;
+  const std::string head = "$argon2id$v=19$m=" + std::to_string(a.memory_kib) +
+                           ",t=" + std::to_string(a.iterations) +
+                           ",p=" + std::to_string(a.parallelism) + "$";
+  // The last character of each carries unused bits, which must be zero: libargon2 refuses the
+  // string otherwise before hashing anything (16 bytes leave 4 bits, 32 bytes leave 2).
+  return takePrefix(s, head) && takeChars(s, 21, kBase64Alphabet) && takeChars(s, 1, "AQgw") &&
+         takePrefix(s, "$") && takeChars(s, 42, kBase64Alphabet) &&
+         takeChars(s, 1, "AEIMQUYcgkosw048") && s.empty();
+}
+
+core::Result<PasswordHasher> PasswordHasher::create(const HashPolicy& policy, DummyHash dummy) {
   if (policy.bcrypt_cost < kBcryptMinCost || policy.bcrypt_cost > kBcryptMaxCost) {
     return core::makeError(core::Errc::InvalidArgument, "bcrypt cost must be between 10 and 31");
   }
@@ -23,10 +65,16 @@ core::Result<PasswordHasher> PasswordHasher::create(const HashPolicy& policy) {
   }
   // The dummy hash is of a random secret nobody knows, made with the live policy so that its
   // verification costs what a real one does.
+  if (madeUnder(policy, dummy.stored)) {
+    std::promise<std::string> kept;
+    kept.set_value(std::move(dummy.stored));
+    return PasswordHasher(policy, kept.get_future().share());
+  }
   auto secret = crypto::randomToken(24);
   if (!secret) return tl::unexpected(secret.error());
-  std::shared_future<std::string> dummy =
-      std::async(std::launch::async, [policy, secret = std::move(*secret)] {
+  std::shared_future<std::string> made =
+      std::async(std::launch::async, [policy, secret = std::move(*secret),
+                                      keep = std::move(dummy.keep)] {
         // Made in the background at nice 10: it must not slow the start (on two cores it
         // took a third of the start-up time), yet it must not wait for idle CPU either: a
         // login for an unknown user waits for it, and a long wait would tell unknown users
@@ -37,9 +85,11 @@ core::Result<PasswordHasher> PasswordHasher::create(const HashPolicy& policy) {
                                                     : argon2idHash(secret, policy.argon2);
         // Only a failing CSPRNG or library makes this fail; a hash of another password under
         // the same policy still costs the same to check.
-        return hash ? *hash : std::string();
+        if (!hash) return std::string();
+        if (keep) keep(*hash);
+        return *hash;
       }).share();
-  return PasswordHasher(policy, std::move(dummy));
+  return PasswordHasher(policy, std::move(made));
 }
 
 core::Status PasswordHasher::acceptable(std::string_view password) const {

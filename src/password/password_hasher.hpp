@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <future>
 #include <string>
 #include <string_view>
@@ -21,6 +22,16 @@ struct HashPolicy {
   Argon2Params argon2;
 };
 
+// The hash unknown users are checked against, kept across starts: made once, in the background,
+// it is handed to `keep`; a later start passes it back as `stored` and so spends no hash while
+// starting. A stored hash is used only when it has exactly the form a hash under the policy takes
+// now (scheme, cost, parameters, lengths, alphabet), so a cheaper or malformed one, which would
+// make unknown users fast to refuse, is made again.
+struct DummyHash {
+  std::string stored;
+  std::function<void(const std::string&)> keep;
+};
+
 // Hashes new passwords under the configured policy and verifies any supported stored hash
 // (bcrypt $2a$/$2b$/$2y$, argon2id, and the imported formats of imported_hash.hpp). Immutable after
 // creation, so thread-safe. CPU-heavy: call it from the hashing pool, never from an I/O thread.
@@ -28,7 +39,11 @@ class PasswordHasher {
  public:
   // InvalidArgument when the policy is below the floor (bcrypt cost < 10, argon2id under OWASP's
   // m = 19 MiB, t = 2, p = 1).
-  [[nodiscard]] static core::Result<PasswordHasher> create(const HashPolicy& policy);
+  [[nodiscard]] static core::Result<PasswordHasher> create(const HashPolicy& policy,
+                                                           DummyHash dummy = {});
+
+  // True when `encoded` has exactly the form hash() gives under `policy` (see DummyHash).
+  static bool madeUnder(const HashPolicy& policy, std::string_view encoded);
 
   const HashPolicy& policy() const { return policy_; }
 
@@ -57,8 +72,9 @@ class PasswordHasher {
       : policy_(policy), dummy_hash_(std::move(dummy)) {}
 
   HashPolicy policy_;
-  // Made in the background at creation (a cost-12 bcrypt takes ~0.2 s, which startup should not
-  // wait for); verifyDummy() waits for it only if called within that time.
+  // Kept from an earlier start, else made in the background at creation (a cost-12 bcrypt takes
+  // ~0.2 s, which startup should not wait for); verifyDummy() waits for it only if called within
+  // that time.
   std::shared_future<std::string> dummy_hash_;
 };
 

@@ -8,6 +8,7 @@ import signal
 import socket
 import sqlite3
 import stat
+import subprocess
 import threading
 import time
 
@@ -590,3 +591,68 @@ def test_cli_opens_an_existing_database_only_and_sets_passwords(make_server, tmp
         time.sleep(0.1)
     assert s.login("clipw").status_code == 401
     assert s.login("clipw", "Fr3sh-Passw0rd!").status_code == 200
+
+
+def mapped_libraries(pid):
+    with open(f"/proc/{pid}/maps") as f:
+        return {line.split()[-1].rsplit("/", 1)[-1] for line in f if ".so" in line}
+
+
+def test_libpq_and_libcurl_are_loaded_only_where_used(make_server):
+    """A server on SQLite without SMTP or external sign-in loads neither libpq nor libcurl, nor the
+    libraries they pull in (they were a third of the start); with SMTP set, libcurl is loaded at
+    start, so a missing one stops the start instead of the first message."""
+    needed = subprocess.run(["readelf", "-d", BIN], capture_output=True, text=True, check=True).stdout
+    assert "libpq" not in needed and "libcurl" not in needed, needed
+    s = make_server()
+    s.register("lazy@example.com", "lazy")
+    assert s.login("lazy").status_code == 200
+    loaded = mapped_libraries(s.proc.pid)
+    assert not any(name.startswith(("libpq.", "libcurl.", "libkrb5.", "libldap")) for name in loaded), loaded
+    assert any(name.startswith("libsqlite3.") for name in loaded), loaded  # the check can see a library
+
+    mailing = make_server({"SMTP_URL": "smtp://127.0.0.1:9", "SMTP_FROM": "gatehouse@example.com"})
+    assert any(name.startswith("libcurl.") for name in mapped_libraries(mailing.proc.pid))
+
+
+def test_the_dummy_hash_is_kept_across_restarts_and_made_again_when_not_the_policys(make_server):
+    """Unknown users are checked against a hash kept in <data dir>/dummy_hash, so a restart spends
+    no hash; a kept hash that is not exactly the policy's (cheaper, edited) is made again."""
+    s = make_server({"BCRYPT_ROUNDS": "10"})
+    path = s.tmp / "data" / "dummy_hash"
+    deadline = time.time() + 20
+    while not path.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    first = path.read_text()
+    assert re.fullmatch(r"\$2b\$10\$[./A-Za-z0-9]{53}\n", first), first
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+    s.stop()
+    s.start()
+    assert s.login("nobody-here").status_code == 401
+    time.sleep(0.5)
+    assert path.read_text() == first  # used, not made again
+
+    def made_again(previous):
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            text = path.read_text() if path.exists() else previous
+            if text != previous:
+                return text
+            time.sleep(0.05)
+        raise AssertionError("the dummy hash was not made again")
+
+    for planted in (first.replace("$2b$10$", "$2b$04$"),  # cheaper: unknown users refused fast
+                    first[:20] + "*" + first[21:],         # malformed: crypt() refuses it at once
+                    "not a hash\n"):
+        s.stop()
+        path.write_text(planted)
+        s.start()
+        fresh = made_again(planted)
+        assert re.fullmatch(r"\$2b\$10\$[./A-Za-z0-9]{53}\n", fresh), fresh
+        assert s.login("nobody-here").status_code == 401
+
+    s.stop()
+    s.env["BCRYPT_ROUNDS"] = "11"
+    s.start()
+    assert re.fullmatch(r"\$2b\$11\$[./A-Za-z0-9]{53}\n", made_again(path.read_text()))

@@ -1,5 +1,7 @@
 #include "store/sqlite/sqlite_db.hpp"
 
+#include <algorithm>
+
 namespace gatehouse::store::sqlite {
 
 using core::Errc;
@@ -123,16 +125,34 @@ int Connection::changes() const { return sqlite3_changes(db_); }
 core::Result<std::unique_ptr<ConnectionPool>> ConnectionPool::open(
     const std::filesystem::path& path, std::size_t size) {
   auto pool = std::make_unique<ConnectionPool>();
-  for (std::size_t i = 0; i < size; ++i) {
-    auto conn = Connection::open(path);
-    if (!conn) return tl::unexpected(conn.error());
-    pool->idle_.push_back(std::move(*conn));
-  }
+  pool->path_ = path;
+  pool->size_ = std::max<std::size_t>(size, 1);
+  auto first = Connection::open(path);
+  if (!first) return tl::unexpected(first.error());
+  pool->idle_.push_back(std::move(*first));
+  pool->opened_ = 1;
   return pool;
 }
 
 ConnectionPool::Lease::Lease(ConnectionPool& p) : pool(p) {
   std::unique_lock lock(pool.mutex_);
+  if (pool.idle_.empty() && pool.opened_ < pool.size_) {
+    ++pool.opened_;  // claimed before opening, so concurrent leases never exceed size_
+    lock.unlock();
+    core::Result<std::unique_ptr<Connection>> fresh = core::makeError(Errc::Internal, "");
+    try {
+      fresh = Connection::open(pool.path_);
+    } catch (...) {  // bad_alloc: the claim is given back below
+    }
+    lock.lock();
+    if (fresh) {
+      conn = std::move(*fresh);
+      return;
+    }
+    // Out of file descriptors or memory for now: wait for a connection in use (one always is,
+    // or was opened at start) instead of failing this request.
+    --pool.opened_;
+  }
   pool.available_.wait(lock, [&] { return !pool.idle_.empty(); });
   conn = std::move(pool.idle_.back());
   pool.idle_.pop_back();

@@ -73,7 +73,10 @@ class Connection {
 // violating column) and Unavailable for busy/locked databases.
 core::Error sqliteError(sqlite3* db, int rc, std::string_view what);
 
-// A fixed set of connections handed out one thread at a time. Thread-safe.
+// Up to `size` connections handed out one thread at a time. Thread-safe. One is opened at once
+// (so a bad path fails the start); the others when work first needs them, so an idle server holds
+// one (each costs a schema parse and a page cache). A connection that cannot be opened then is
+// not an error: the lease waits for one in use.
 class ConnectionPool {
  public:
   [[nodiscard]] static core::Result<std::unique_ptr<ConnectionPool>> open(
@@ -114,9 +117,12 @@ class ConnectionPool {
     std::unique_ptr<Connection> conn;
   };
 
+  std::filesystem::path path_;
+  std::size_t size_ = 0;
   std::mutex mutex_;
   std::condition_variable available_;
   std::vector<std::unique_ptr<Connection>> idle_;
+  std::size_t opened_ = 0;  // idle or leased
 };
 
 }  // namespace gatehouse::store::sqlite

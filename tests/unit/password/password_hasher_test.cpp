@@ -1,6 +1,7 @@
 #include "password/password_hasher.hpp"
 
 #include <chrono>
+#include <future>
 
 #include <gtest/gtest.h>
 
@@ -85,6 +86,70 @@ TEST(PasswordHasher, DummyVerifyCostsAFullHash) {
   EXPECT_FALSE(hasher.verifyDummy("whatever"));
   const auto spent = std::chrono::steady_clock::now() - start;
   EXPECT_GT(spent, std::chrono::milliseconds(1));
+}
+
+TEST(PasswordHasher, MadeUnderAcceptsOnlyTheFormAHashTakesNow) {
+  const HashPolicy cost10{.scheme = Scheme::Bcrypt, .bcrypt_cost = 10};
+  const std::string hash = bcryptHasher(10).hash("anything").value();
+  EXPECT_TRUE(PasswordHasher::madeUnder(cost10, hash));
+  EXPECT_FALSE(PasswordHasher::madeUnder({.scheme = Scheme::Bcrypt, .bcrypt_cost = 11}, hash));
+  EXPECT_FALSE(PasswordHasher::madeUnder(cost10, "$2a$" + hash.substr(4)));
+  std::string bad_char = hash;
+  bad_char[30] = '*';  // crypt() refuses it at once: a check that costs nothing
+  EXPECT_FALSE(PasswordHasher::madeUnder(cost10, bad_char));
+  EXPECT_FALSE(PasswordHasher::madeUnder(cost10, hash.substr(0, 59)));
+  EXPECT_FALSE(PasswordHasher::madeUnder(cost10, hash + "\n"));
+  EXPECT_FALSE(PasswordHasher::madeUnder(cost10, ""));
+
+  const HashPolicy argon{.scheme = Scheme::Argon2id};
+  const std::string a = PasswordHasher::create(argon).value().hash("anything").value();
+  EXPECT_TRUE(PasswordHasher::madeUnder(argon, a));
+  EXPECT_FALSE(PasswordHasher::madeUnder(argon, hash));
+  EXPECT_FALSE(PasswordHasher::madeUnder(
+      {.scheme = Scheme::Argon2id, .argon2 = {.memory_kib = argon.argon2.memory_kib * 2}}, a));
+  EXPECT_FALSE(PasswordHasher::madeUnder(argon, a.substr(0, a.size() - 1)));
+  // Non-zero unused bits in the last character of the salt or of the hash: libargon2 refuses
+  // such a string at once, so a dummy like it would make unknown users fast to refuse.
+  const std::size_t hash_end = a.size() - 1;
+  const std::size_t salt_end = a.rfind('$') - 1;
+  for (const std::size_t at : {salt_end, hash_end}) {
+    std::string bits = a;
+    bits[at] = bits[at] == 'B' ? 'C' : 'B';
+    EXPECT_FALSE(PasswordHasher::madeUnder(argon, bits)) << bits;
+  }
+  EXPECT_FALSE(PasswordHasher::madeUnder(cost10, a));
+}
+
+TEST(PasswordHasher, TheDummyHashIsKeptAndAKeptOneIsUsedWithoutHashingAgain) {
+  const HashPolicy policy{.scheme = Scheme::Bcrypt, .bcrypt_cost = 10};
+  std::promise<std::string> kept;
+  auto first =
+      PasswordHasher::create(policy, {.keep = [&](const std::string& h) { kept.set_value(h); }});
+  ASSERT_TRUE(first);
+  const std::string made = kept.get_future().get();
+  EXPECT_TRUE(PasswordHasher::madeUnder(policy, made));
+
+  int kept_again = 0;
+  auto second = PasswordHasher::create(
+      policy, {.stored = made, .keep = [&](const std::string&) { ++kept_again; }});
+  ASSERT_TRUE(second);
+  // The kept hash still costs a full bcrypt to check against (see DummyVerifyCostsAFullHash).
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(second->verifyDummy("whatever"));
+  EXPECT_GT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1));
+  EXPECT_EQ(kept_again, 0);
+}
+
+TEST(PasswordHasher, AKeptDummyFromACheaperPolicyIsMadeAgain) {
+  const std::string cheap = bcryptHasher(10).hash("anything").value();
+  const HashPolicy policy{.scheme = Scheme::Bcrypt, .bcrypt_cost = 11};
+  std::promise<std::string> kept;
+  auto hasher = PasswordHasher::create(
+      policy, {.stored = cheap, .keep = [&](const std::string& h) { kept.set_value(h); }});
+  ASSERT_TRUE(hasher);
+  const std::string made = kept.get_future().get();
+  EXPECT_NE(made, cheap);
+  EXPECT_TRUE(PasswordHasher::madeUnder(policy, made));
 }
 
 }  // namespace
