@@ -15,14 +15,18 @@ TokenService::TokenService(jose::Key signing_key, jose::KeySet verification_keys
 }
 
 void TokenService::setKeys(jose::Key signing_key, jose::KeySet verification_keys) {
-  auto keys = std::make_unique<const Keys>(
-      Keys{std::move(signing_key),
-           jose::JwtVerifier(
-               std::move(verification_keys),
-               jose::ClaimsPolicy{
-                   .issuer = settings_.issuer, .audience = settings_.audience, .type = "access"},
-               *clock_, jose::JwsLimits{.max_token_bytes = settings_.max_token_bytes})});
+  // Built in place: the cache of verified tokens cannot move.
+  auto keys = std::unique_ptr<const Keys>(new Keys{
+      std::move(signing_key),
+      jose::JwtVerifier(
+          std::move(verification_keys),
+          jose::ClaimsPolicy{
+              .issuer = settings_.issuer, .audience = settings_.audience, .type = "access"},
+          *clock_, jose::JwsLimits{.max_token_bytes = settings_.max_token_bytes}),
+      {}});
   const std::lock_guard lock(history_mutex_);
+  // Tokens verified under the keys before keep no memory once requests move to the new ones.
+  if (const Keys* previous = current_.load(std::memory_order_acquire)) previous->verified.clear();
   current_.store(keys.get(), std::memory_order_release);
   history_.push_back(std::move(keys));
 }
@@ -85,7 +89,19 @@ core::Result<TokenPair> TokenService::issue(std::int64_t user_id,
 
 tl::expected<jose::Claims, jose::JwtError> TokenService::verifyAccess(
     std::string_view token) const {
-  return current().verifier.verify(token);
+  const Keys& keys = current();
+  // The size limit first: nothing longer is hashed, let alone parsed.
+  if (token.size() > settings_.max_token_bytes) return keys.verifier.verify(token);
+  if (auto seen = keys.verified.find(token)) {
+    // Verified before under these keys: only time has moved since.
+    const auto& verifier = keys.verifier;
+    if (auto ok = jose::checkTimes(*seen, verifier.policy(), verifier.clock().unixSeconds()); !ok)
+      return tl::unexpected(ok.error());
+    return *seen;
+  }
+  auto claims = keys.verifier.verify(token);
+  if (claims) keys.verified.remember(token, *claims);
+  return claims;
 }
 
 tl::expected<jose::Claims, jose::JwtError> TokenService::verifyRefresh(

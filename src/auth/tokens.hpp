@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "auth/verified_tokens.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "jose/jwt.hpp"
@@ -76,6 +77,7 @@ class TokenService {
   struct Keys {
     jose::Key signing;
     jose::JwtVerifier verifier;
+    VerifiedTokens verified;  // access tokens verified under these keys
   };
   const Keys& current() const { return *current_.load(std::memory_order_acquire); }
 

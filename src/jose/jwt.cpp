@@ -63,6 +63,15 @@ tl::expected<std::int64_t, JwtError> parseNumericDate(const json::value& v) {
   return tl::unexpected(JwtError::BadClaim);
 }
 
+tl::expected<void, JwtError> checkTimes(const Claims& claims, const ClaimsPolicy& policy,
+                                        std::int64_t now) {
+  const std::int64_t leeway = policy.leeway.count();
+  if (now >= claims.exp + leeway) return tl::unexpected(JwtError::Expired);
+  if (claims.nbf && *claims.nbf > now + leeway) return tl::unexpected(JwtError::NotYetValid);
+  if (claims.iat && *claims.iat > now + leeway) return tl::unexpected(JwtError::IssuedInFuture);
+  return {};
+}
+
 tl::expected<Claims, JwtError> checkClaims(std::string_view payload, const ClaimsPolicy& policy,
                                            std::int64_t now) {
   auto parsed = core::parseStrictJson(

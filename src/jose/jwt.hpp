@@ -48,6 +48,11 @@ struct Claims {
                                                          const ClaimsPolicy& policy,
                                                          std::int64_t now);
 
+// The time checks of checkClaims() alone, on claims it accepted earlier (a cache of verified
+// tokens asks them again at every use): Expired, NotYetValid, IssuedInFuture at `now`.
+[[nodiscard]] tl::expected<void, JwtError> checkTimes(const Claims& claims,
+                                                      const ClaimsPolicy& policy, std::int64_t now);
+
 // Verifies JWTs: signature against a pinned key set, then claims at the injected clock's time.
 // Thread-safe; the clock must outlive the verifier.
 class JwtVerifier {
@@ -61,6 +66,8 @@ class JwtVerifier {
                                                       std::string_view type) const;
 
   const KeySet& keys() const { return keys_; }
+  const ClaimsPolicy& policy() const { return policy_; }
+  const core::Clock& clock() const { return *clock_; }
 
  private:
   KeySet keys_;
