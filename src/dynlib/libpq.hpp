@@ -8,12 +8,13 @@ namespace gatehouse::dynlib {
 
 // The functions of libpq Gatehouse calls, one list: the table's members and what loading looks
 // up both follow from it.
-#define GATEHOUSE_LIBPQ_FUNCTIONS(X)                                                             \
-  X(PQconnectdb)                                                                                 \
-  X(PQstatus) X(PQerrorMessage) X(PQfinish) X(PQsetNoticeProcessor) X(PQtransactionStatus)       \
-      X(PQexec) X(PQprepare) X(PQexecPrepared) X(PQresultStatus) X(PQresultErrorField)           \
-          X(PQresultErrorMessage) X(PQclear) X(PQntuples) X(PQnfields) X(PQfname) X(PQcmdTuples) \
-              X(PQgetvalue) X(PQgetlength) X(PQgetisnull)
+// clang-format off
+#define GATEHOUSE_LIBPQ_FUNCTIONS(X)                                                 \
+  X(PQconnectdb) X(PQstatus) X(PQerrorMessage) X(PQfinish) X(PQsetNoticeProcessor)   \
+  X(PQtransactionStatus) X(PQexec) X(PQprepare) X(PQexecPrepared) X(PQresultStatus)  \
+  X(PQresultErrorField) X(PQresultErrorMessage) X(PQclear) X(PQntuples) X(PQnfields) \
+  X(PQfname) X(PQcmdTuples) X(PQgetvalue) X(PQgetlength) X(PQgetisnull)
+// clang-format on
 
 // libpq's functions, named as in libpq-fe.h: `pq.PQexec(conn, sql)`.
 struct LibPq {
