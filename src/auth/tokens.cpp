@@ -26,7 +26,7 @@ void TokenService::setKeys(jose::Key signing_key, jose::KeySet verification_keys
       {}});
   const std::lock_guard lock(history_mutex_);
   // Tokens verified under the keys before keep no memory once requests move to the new ones.
-  if (const Keys* previous = current_.load(std::memory_order_acquire)) previous->verified.clear();
+  if (const Keys* previous = current_.load(std::memory_order_acquire)) previous->verified.retire();
   current_.store(keys.get(), std::memory_order_release);
   history_.push_back(std::move(keys));
 }
@@ -95,8 +95,10 @@ tl::expected<jose::Claims, jose::JwtError> TokenService::verifyAccess(
   if (auto seen = keys.verified.find(token)) {
     // Verified before under these keys: only time has moved since.
     const auto& verifier = keys.verifier;
-    if (auto ok = jose::checkTimes(*seen, verifier.policy(), verifier.clock().unixSeconds()); !ok)
+    if (auto ok = jose::checkTimes(*seen, verifier.policy(), verifier.clock().unixSeconds()); !ok) {
+      if (ok.error() == jose::JwtError::Expired) keys.verified.forget(token);
       return tl::unexpected(ok.error());
+    }
     return *seen;
   }
   auto claims = keys.verifier.verify(token);

@@ -72,6 +72,8 @@ class TokenService {
   const jose::KeySet& keys() const { return current().verifier.keys(); }
   const jose::Key& signingKey() const { return current().signing; }
   const TokenSettings& settings() const { return settings_; }
+  // The access tokens remembered under the current keys (its size and hits, for tests).
+  const VerifiedTokens& verifiedTokens() const { return current().verified; }
 
  private:
   struct Keys {

@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <mutex>
+#include <utility>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -31,39 +32,65 @@ std::shared_ptr<const jose::Claims> VerifiedTokens::find(std::string_view token)
   Key key{};
   if (!keyOf(token, key)) return nullptr;
   const std::shared_lock lock(mutex_);
-  const auto it = map_.find(key);
-  return it == map_.end() ? nullptr : it->second;
+  auto it = current_.find(key);
+  if (it == current_.end()) {
+    it = previous_.find(key);
+    if (it == previous_.end()) return nullptr;
+  }
+  hits_.fetch_add(1, std::memory_order_relaxed);
+  return it->second;
 }
 
-void VerifiedTokens::remember(std::string_view token, jose::Claims claims) const {
+void VerifiedTokens::remember(std::string_view token, const jose::Claims& claims) const {
   Key key{};
   if (capacity_ == 0 || !keyOf(token, key)) return;
   // The parse left `raw` in a monotonic arena, which is not thread-safe and would grow with each
   // copy made from it; the kept claims own plain memory, so every hit may copy them.
   auto value = std::make_shared<const jose::Claims>(jose::Claims{
-      .sub = std::move(claims.sub),
+      .sub = claims.sub,
       .exp = claims.exp,
       .iat = claims.iat,
       .nbf = claims.nbf,
-      .jti = std::move(claims.jti),
-      .iss = std::move(claims.iss),
-      .type = std::move(claims.type),
-      .scopes = std::move(claims.scopes),
+      .jti = claims.jti,
+      .iss = claims.iss,
+      .type = claims.type,
+      .scopes = claims.scopes,
       .raw = boost::json::object(claims.raw, boost::json::storage_ptr()),
   });
-  const std::unique_lock lock(mutex_);
-  if (map_.size() >= capacity_) map_.clear();
-  map_.insert_or_assign(key, std::move(value));
+  Map dropped;  // freed after the lock is released
+  {
+    const std::unique_lock lock(mutex_);
+    if (retired_) return;
+    if (current_.size() >= capacity_) {
+      dropped.swap(previous_);
+      previous_.swap(current_);
+    }
+    current_.insert_or_assign(key, std::move(value));
+  }
 }
 
-void VerifiedTokens::clear() const {
+void VerifiedTokens::forget(std::string_view token) const {
+  Key key{};
+  if (!keyOf(token, key)) return;
   const std::unique_lock lock(mutex_);
-  map_.clear();
+  current_.erase(key);
+  previous_.erase(key);
+}
+
+void VerifiedTokens::retire() const {
+  Map current;
+  Map previous;
+  {
+    const std::unique_lock lock(mutex_);
+    retired_ = true;
+    current.swap(current_);
+    previous.swap(previous_);
+  }
 }
 
 std::size_t VerifiedTokens::size() const {
   const std::shared_lock lock(mutex_);
-  return map_.size();
+  return current_.size() + previous_.size();
 }
 
 }  // namespace gatehouse::auth

@@ -615,6 +615,24 @@ def test_libpq_and_libcurl_are_loaded_only_where_used(make_server):
     assert any(name.startswith("libcurl.") for name in mapped_libraries(mailing.proc.pid))
 
 
+def test_a_libcurl_without_its_functions_stops_a_start_that_needs_it(tmp_path):
+    """With SMTP set, a libcurl.so.4 that cannot serve (here an empty stub found first on the
+    library path) stops the start at once with the loader's reason, not at the first message."""
+    stub = tmp_path / "stub"
+    stub.mkdir()
+    (stub / "empty.c").write_text("int gatehouse_stub;\n")
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(stub / "libcurl.so.4"), str(stub / "empty.c")],
+                   check=True)
+    s = Server(tmp_path, {"SMTP_URL": "smtp://127.0.0.1:9", "SMTP_FROM": "gatehouse@example.com",
+                          "LD_LIBRARY_PATH": str(stub)})
+    s.start(wait=False)
+    assert s.proc.wait(timeout=60) == 1
+    s.stop()
+    log = s.log_text()
+    assert "SMTP and external sign-in need libcurl4" in log, log
+    assert "libcurl.so.4 has no curl_global_init" in log, log
+
+
 def test_the_dummy_hash_is_kept_across_restarts_and_made_again_when_not_the_policys(make_server):
     """Unknown users are checked against a hash kept in <data dir>/dummy_hash, so a restart spends
     no hash; a kept hash that is not exactly the policy's (cheaper, edited) is made again."""

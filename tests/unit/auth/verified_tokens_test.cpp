@@ -1,5 +1,7 @@
 #include "auth/verified_tokens.hpp"
 
+#include <chrono>
+
 #include <boost/json/monotonic_resource.hpp>
 #include <gtest/gtest.h>
 
@@ -32,16 +34,24 @@ TEST(VerifiedTokens, OnlyTheExactBytesVerifiedBeforeHit) {
     EXPECT_EQ(cache.find(other), nullptr) << other;
 }
 
-TEST(VerifiedTokens, StaysWithinItsCapacity) {
+TEST(VerifiedTokens, StaysWithinTwoGenerationsOfItsCapacity) {
   const VerifiedTokens cache(3);
   for (int i = 0; i < 10; ++i) {
     cache.remember("token-" + std::to_string(i), claimsFor(std::to_string(i)));
-    EXPECT_LE(cache.size(), 3U);
+    EXPECT_LE(cache.size(), 6U);
   }
-  EXPECT_NE(cache.find("token-9"), nullptr);  // the newest is always kept
-  cache.clear();
-  EXPECT_EQ(cache.size(), 0U);
+  // The newest generation and the one before still hit; older ones are gone.
+  EXPECT_NE(cache.find("token-9"), nullptr);
+  EXPECT_NE(cache.find("token-6"), nullptr);
+  EXPECT_EQ(cache.find("token-2"), nullptr);
+  cache.forget("token-9");
   EXPECT_EQ(cache.find("token-9"), nullptr);
+  cache.retire();
+  EXPECT_EQ(cache.size(), 0U);
+  EXPECT_EQ(cache.find("token-6"), nullptr);
+  // A request still under the retired keys remembers nothing more.
+  cache.remember("late", claimsFor("late"));
+  EXPECT_EQ(cache.find("late"), nullptr);
 }
 
 TEST(VerifiedTokens, KeptClaimsOutliveTheParseArena) {
@@ -66,8 +76,11 @@ TEST(VerifiedTokens, ATokenServiceHitStillExpiresAndARotationForgetsEverything) 
   TokenService tokens(key, jose::KeySet::create({key}).value(), {}, clock);
   const auto pair = tokens.issue(7, {"users:read"}, "sid", "rjti").value();
   ASSERT_TRUE(tokens.verifyAccess(pair.access_token));  // verified, then kept
+  EXPECT_EQ(tokens.verifiedTokens().size(), 1U);
+  EXPECT_EQ(tokens.verifiedTokens().hits(), 0U);
   const auto again = tokens.verifyAccess(pair.access_token);
   ASSERT_TRUE(again);
+  EXPECT_EQ(tokens.verifiedTokens().hits(), 1U);  // answered from the cache
   EXPECT_EQ(again->sub, "7");
   EXPECT_EQ(again->scopes, std::vector<std::string>{"users:read"});
   // A token one byte away from a kept one is checked in full, and fails.
@@ -75,17 +88,36 @@ TEST(VerifiedTokens, ATokenServiceHitStillExpiresAndARotationForgetsEverything) 
   char& c = forged[forged.size() - 10];  // inside the signature, where every bit counts
   c = c == 'A' ? 'B' : 'A';
   EXPECT_EQ(tokens.verifyAccess(forged).error(), jose::JwtError::BadSignature);
-  // Time is checked again at every hit.
-  clock.advance(1800);
+  // Time is checked again at every hit, both ways: issued in the future, then expired.
+  clock.advance(-1);
+  EXPECT_EQ(tokens.verifyAccess(pair.access_token).error(), jose::JwtError::IssuedInFuture);
+  clock.advance(1 + 1800);
   EXPECT_EQ(tokens.verifyAccess(pair.access_token).error(), jose::JwtError::Expired);
+  EXPECT_EQ(tokens.verifiedTokens().size(), 0U);  // an expired token is forgotten
   clock.advance(-1800);
   ASSERT_TRUE(tokens.verifyAccess(pair.access_token));
   // New keys without the old one: what was verified under the old keys is forgotten.
   const auto other = jose::Key::hmac(jose::Algorithm::Hs256, std::string(32, 'o'), "hs2").value();
   tokens.setKeys(other, jose::KeySet::create({other}).value());
   EXPECT_EQ(tokens.verifyAccess(pair.access_token).error(), jose::JwtError::UnknownKey);
-  // The size limit comes before any hashing or lookup.
-  EXPECT_FALSE(tokens.verifyAccess(std::string(tokens.settings().max_token_bytes + 1, 'a')));
+  EXPECT_EQ(tokens.verifiedTokens().hits(), 0U);
+}
+
+TEST(VerifiedTokens, CheckTimesAgreesWithCheckClaims) {
+  // Every time around exp, nbf and iat, with and without leeway: a hit answers as a full parse.
+  const std::string payload = R"({"exp":1000,"nbf":900,"iat":950,"sub":"1","type":"access"})";
+  for (const int leeway : {0, 5}) {
+    const jose::ClaimsPolicy policy{.leeway = std::chrono::seconds(leeway)};
+    const auto claims = jose::checkClaims(payload, policy, 960).value();
+    for (std::int64_t now = 880; now <= 1010; ++now) {
+      const auto full = jose::checkClaims(payload, policy, now);
+      const auto times = jose::checkTimes(claims, policy, now);
+      ASSERT_EQ(full.has_value(), times.has_value()) << now << " leeway " << leeway;
+      if (!full) {
+        EXPECT_EQ(full.error(), times.error()) << now;
+      }
+    }
+  }
 }
 
 }  // namespace
