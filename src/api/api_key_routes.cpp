@@ -136,13 +136,13 @@ http::Response verify(Call& c) {
       required.insert(required.end(), route->begin(), route->end());
     // A rule with "mfa": true wants a sign-in that used a second factor (API keys never did).
     if (s.policy.routeNeedsMfa(*method, *path) &&
-        (who->api_key_id || !auth::provesSecondFactor(who->claims))) {
+        (who->api_key_id || !auth::provesSecondFactor(who->claims()))) {
       http::Response refused = errorResponse(
           {auth::Errc::StepUpRequired, "route rule wants a second factor", {}, s.step_up_max_age},
           r);
       // A browser signed in before its second factor was enrolled: to the portal, to sign in
       // again with it (a user without one would only come back: they get the plain refusal).
-      if (auth::BrowserSessions::isBrowserSession(who->claims) && who->user->mfa_enabled)
+      if (auth::BrowserSessions::isBrowserSession(who->claims()) && who->user->mfa_enabled)
         pages::sendToPortal(s, r, refused, true);
       return refused;
     }
@@ -154,13 +154,13 @@ http::Response verify(Call& c) {
   res.set("X-Auth-User-Id", std::to_string(who->user->id));
   // An OpenID client's token names the email only when the person granted it the email scope.
   const bool email_granted =
-      who->client_id.empty() || std::find(who->claims.scopes.begin(), who->claims.scopes.end(),
-                                          "email") != who->claims.scopes.end();
+      who->client_id.empty() || std::find(who->claims().scopes.begin(), who->claims().scopes.end(),
+                                          "email") != who->claims().scopes.end();
   res.set("X-Auth-User-Email", email_granted ? who->user->email : std::string());
   res.set("X-Auth-User-Role", who->user->role);
   res.set("X-Auth-Scopes", scopes);
   // How the user signed in (RFC 8176 amr, space-separated; empty for an API key).
-  res.set("X-Auth-Amr", auth::amrText(who->claims));
+  res.set("X-Auth-Amr", auth::amrText(who->claims()));
   return res;
 }
 

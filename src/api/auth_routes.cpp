@@ -105,7 +105,7 @@ http::Response me(Call& c) {
   // An OpenID client's token reads the account only as far as the person let it: the profile
   // and email scopes together (else the claims of /oauth2/userinfo are the way).
   if (!c.who->client_id.empty()) {
-    const auto& granted = c.who->claims.scopes;
+    const auto& granted = c.who->claims().scopes;
     const auto holds = [&granted](std::string_view s) {
       return std::find(granted.begin(), granted.end(), s) != granted.end();
     };
@@ -155,7 +155,7 @@ http::Response introspect(Call& c) {
 http::Response sessions(Call& c) {
   auto list = c.services.sessions.list(*c.who);
   if (!list) return errorResponse(list.error(), c.request);
-  const auto* sid = c.who->claims.raw.if_contains("sid");
+  const auto* sid = c.who->claims().raw.if_contains("sid");
   json::array items;
   for (const auto& session : *list) {
     items.push_back(json::object{

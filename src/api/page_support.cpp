@@ -126,7 +126,7 @@ auth::Result<auth::Principal> cookiePrincipal(Services& s, const http::Request& 
   auto who = s.browser->authenticate(*value, wait);
   if (!who || !for_pages) return who;
   const auto bound = cookie(r, hostCookie(s, kPortalCookie));
-  if (!bound || !s.csrf->check("portal", auth::sessionOf(who->claims), *bound))
+  if (!bound || !s.csrf->check("portal", auth::sessionOf(who->claims()), *bound))
     return tl::unexpected(auth::Error{
         auth::Errc::NotAuthenticated, "session cookie without its portal cookie", {}, 0});
   return who;
@@ -138,7 +138,7 @@ void addCookie(http::Response& response, std::string value) {
 
 FormToken formToken(const Call& c) {
   const Services& s = c.services;
-  if (c.who != nullptr) return {s.csrf->tokenFor("session", auth::sessionOf(c.who->claims)), {}};
+  if (c.who != nullptr) return {s.csrf->tokenFor("session", auth::sessionOf(c.who->claims())), {}};
   const std::string name = hostCookie(s, ui::Csrf::kCookieName);
   // A day, renewed by every page before sign-in: long enough for a form left open.
   constexpr std::int64_t kLifetime = 24 * 3600;
@@ -163,7 +163,8 @@ http::Response attach(http::Response response, const FormToken& token) {
 
 bool csrfValid(const Call& c, std::string_view presented) {
   const Services& s = c.services;
-  if (c.who != nullptr) return s.csrf->check("session", auth::sessionOf(c.who->claims), presented);
+  if (c.who != nullptr)
+    return s.csrf->check("session", auth::sessionOf(c.who->claims()), presented);
   const auto binding = cookie(c.request, hostCookie(s, ui::Csrf::kCookieName));
   return binding && s.csrf->check("anon", *binding, presented);
 }

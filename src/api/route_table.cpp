@@ -20,11 +20,6 @@ using auth::Errc;
 // Authentication's outcome: the principal, the response to send, or "needs a worker".
 using Authenticated = std::variant<auth::Principal, http::Response, http::Lane>;
 
-// A verified access token carried from the I/O thread to the worker (http::Request::context).
-struct VerifiedToken {
-  jose::Claims claims;
-};
-
 // The sign-in cookies' principal (pages::cookiePrincipal): the pages want both cookies,
 // forward-auth the session cookie.
 Authenticated cookieSession(Services& s, http::Request& r, bool for_pages, core::Wait wait) {
@@ -72,19 +67,13 @@ Authenticated authenticateFor(const Route& route, Services& s, http::Request& r,
   }
   if (wanted == Credential::ApiKey)
     return errorResponse({Errc::InvalidApiKey, "not a key", {}, 0}, r);
-  // A token the I/O thread already verified is not verified again.
-  if (const auto* verified = std::any_cast<VerifiedToken>(&r.context)) {
-    auto who = s.token_check.principalFor(verified->claims, wait);
-    if (!who) return errorResponse(who.error(), r);
-    return std::move(*who);
-  }
   auto claims = s.token_check.checkAccessToken(c.secret());
   if (!claims) return errorResponse(claims.error(), r);
-  auto who = s.token_check.principalFor(*claims, wait);
-  if (!who && who.error().code == Errc::WouldBlock) {
-    r.context = VerifiedToken{std::move(*claims)};
-    return http::Lane::Storage;
-  }
+  // The claims move into the principal, not copied. When the user has to be read from storage
+  // the worker checks the token again (for the API's own tokens a hit in auth::VerifiedTokens),
+  // which also sees a revocation that arrived in between.
+  auto who = s.token_check.principalFor(std::move(*claims), wait);
+  if (!who && who.error().code == Errc::WouldBlock) return http::Lane::Storage;
   if (!who) return errorResponse(who.error(), r);
   return std::move(*who);
 }
@@ -190,7 +179,7 @@ std::optional<std::string> limitKey(LimitKey key, const std::string& name, const
     }
     case LimitKey::Session:
       if (c.who == nullptr) return std::nullopt;
-      return name + ":" + auth::sessionCounterKey(c.who->claims);
+      return name + ":" + auth::sessionCounterKey(c.who->claims());
     case LimitKey::EmailAddress: {
       if (c.body == nullptr) return std::nullopt;
       auto typed = c.body->peekString("email");

@@ -75,7 +75,7 @@ http::Response accountPage(Call& c, int status, std::string_view notice, std::st
                                    {"created", when(f.created_at)},
                                    {"last_used", maybe(f.last_used_at)}});
   }
-  const std::string_view current = auth::sessionOf(who.claims);
+  const std::string_view current = auth::sessionOf(who.claims());
   json::array session_rows;
   for (const auto& session : *sessions) {
     session_rows.push_back(json::object{{"id", session.id},
@@ -207,7 +207,7 @@ http::Response recoveryCodes(Call& c) {
 }
 
 http::Response endSession(Call& c) {
-  const bool mine = c.request.path_params.at("id") == auth::sessionOf(c.who->claims);
+  const bool mine = c.request.path_params.at("id") == auth::sessionOf(c.who->claims());
   return answer(c, handlers::endSession(c), [&](const http::Response&) {
     if (!mine) return back("session-ended", "sessions");
     http::Response res = pages::seeOther("/ui/login?signed_out=1");

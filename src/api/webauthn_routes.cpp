@@ -69,7 +69,7 @@ void checkName(Body& body, const std::optional<std::string>& name) {
   }
 }
 
-std::string sidOf(const Call& c) { return std::string(auth::sessionOf(c.who->claims)); }
+std::string sidOf(const Call& c) { return std::string(auth::sessionOf(c.who->claims())); }
 
 http::Response registrationOptions(Call& c) {
   if (auto no = refusedStart(c, {})) return std::move(*no);

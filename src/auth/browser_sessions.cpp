@@ -126,11 +126,11 @@ Result<Principal> BrowserSessions::authenticate(std::string_view cookie, core::W
       return tl::unexpected(storeFailure(ok.error()));
     noteChecked(sid, now);
   }
-  return d_.check.principalFor(std::move(*claims), wait);
+  return d_.check.principalFor(std::make_shared<const jose::Claims>(std::move(*claims)), wait);
 }
 
 Result<void> BrowserSessions::end(const Principal& who, const ClientInfo& client) {
-  const std::string sid(sessionOf(who.claims));
+  const std::string sid(sessionOf(who.claims()));
   if (!sid.empty()) {
     if (auto ok = d_.end.end(sid); !ok) return ok;
   }

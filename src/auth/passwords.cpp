@@ -225,7 +225,7 @@ Result<void> PasswordService::changePassword(const Principal& who, const std::st
   // consecutive failures. They count per session, not per account: a thief holding one stolen
   // token can neither guess without limit nor lock the owner out of changing their own password
   // from another session.
-  const std::string counter = "pw:" + sessionCounterKey(who.claims);
+  const std::string counter = "pw:" + sessionCounterKey(who.claims());
   const auto gate = d_.guard.check(counter, d_.clock.unixSeconds());
   if (!gate) return fail(Errc::Unavailable, "login guard: " + gate.error().message);
   if (*gate != state::Gate::Open) {
@@ -267,7 +267,7 @@ Result<void> PasswordService::changePassword(const Principal& who, const std::st
   // Committed: audited before the access tokens end on every node, which may fail on its own.
   record("password.changed", client, who.user->id, who.user->id,
          {{"api_keys", keep_api_keys ? "kept" : "revoked"}});
-  if (auto ok = d_.revocations.revoke(who.claims.jti, who.claims.exp); !ok)
+  if (auto ok = d_.revocations.revoke(who.claims().jti, who.claims().exp); !ok)
     spdlog::warn("password change: the presenting token was not revoked: {}", ok.error().message);
   return d_.end.endTokens(*ending);
 }
@@ -275,7 +275,7 @@ Result<void> PasswordService::changePassword(const Principal& who, const std::st
 Result<SignedIn> PasswordService::reauthenticate(const Principal& who, const std::string& password,
                                                  const ClientInfo& client) {
   // The same per-session delays and lock as a password change: a stolen token cannot guess.
-  const std::string counter = "pw:" + sessionCounterKey(who.claims);
+  const std::string counter = "pw:" + sessionCounterKey(who.claims());
   const auto gate = d_.guard.check(counter, d_.clock.unixSeconds());
   if (!gate) return fail(Errc::Unavailable, "login guard: " + gate.error().message);
   const auto& hasher = d_.hasher;
@@ -304,7 +304,7 @@ Result<SignedIn> PasswordService::reauthenticate(const Principal& who, const std
   if (!user) return tl::unexpected(storeFailure(user.error()));
   if (!*user || !(*user)->is_active) return fail(Errc::InvalidCredentials, "account gone");
   record("reauthenticated", client, who.user->id, who.user->id);
-  std::vector<std::string> scopes = who.claims.scopes;
+  std::vector<std::string> scopes = who.claims().scopes;
   return SignedIn{std::move(**user), scopes, {scopes, {"pwd"}, d_.clock.unixSeconds()}};
 }
 

@@ -222,16 +222,16 @@ Result<TokenPair> Sessions::refresh(const std::string& refresh_token, const Clie
 
 Result<void> Sessions::logout(const Principal& who, const std::optional<std::string>& refresh_token,
                               const ClientInfo& client) {
-  if (auto ok = d_.revocations.revoke(who.claims.jti, who.claims.exp); !ok) {
+  if (auto ok = d_.revocations.revoke(who.claims().jti, who.claims().exp); !ok) {
     return tl::unexpected(storeFailure(ok.error()));
   }
-  const std::string sid(sessionOf(who.claims));
+  const std::string sid(sessionOf(who.claims()));
   if (!sid.empty()) {
     if (auto ok = d_.end.end(sid); !ok) return ok;
   }
   if (refresh_token) {
     if (auto claims = d_.tokens.verifyRefresh(*refresh_token);
-        claims && claims->sub == who.claims.sub) {
+        claims && claims->sub == who.claims().sub) {
       if (const std::string other(sessionOf(*claims)); !other.empty()) {
         if (auto ok = d_.end.end(other); !ok) return ok;
       }
@@ -293,7 +293,7 @@ Result<Introspection> Sessions::introspect(const std::string& token,
         out.active = true;
         out.token_type = "access_token";
         out.username = principal->user->username;
-        out.claims = std::move(principal->claims);
+        out.claims = principal->claims();
         return out;
       }
       if (principal.error().code == Errc::Unavailable || principal.error().code == Errc::Internal) {

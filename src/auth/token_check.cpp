@@ -10,34 +10,46 @@ Result<Principal> TokenCheck::authenticate(std::string_view bearer, core::Wait w
   return principalFor(std::move(*claims), wait);
 }
 
-Result<jose::Claims> TokenCheck::checkAccessToken(std::string_view bearer) const {
-  auto claims = d_.tokens.verifyAccess(bearer);
+Result<std::shared_ptr<const jose::Claims>> TokenCheck::checkAccessToken(
+    std::string_view bearer) const {
+  auto claims = d_.tokens.verifyAccessShared(bearer);
   // Each key set pins its keys' algorithms; a kid only one of them holds picks the set.
-  if (!claims && claims.error() == jose::JwtError::UnknownKey && also_) claims = also_(bearer);
+  const auto other = [](tl::expected<jose::Claims, jose::JwtError> c)
+      -> tl::expected<std::shared_ptr<const jose::Claims>, jose::JwtError> {
+    if (!c) return tl::unexpected(c.error());
+    return std::make_shared<const jose::Claims>(std::move(*c));
+  };
+  if (!claims && claims.error() == jose::JwtError::UnknownKey && also_)
+    claims = other(also_(bearer));
   if (!claims && legacy_ != nullptr) {
-    if (auto seed = legacy_->verify(bearer, "access")) claims = std::move(seed);
+    if (auto seed = legacy_->verify(bearer, "access")) claims = other(std::move(seed));
   }
   if (!claims) return fail(Errc::InvalidToken, std::string(jose::jwtErrorName(claims.error())));
+  const jose::Claims& checked = **claims;
   // With several nodes, a node that may have missed a revocation answers 503, never "valid".
   if (!d_.revocations.live()) return fail(Errc::Unavailable, "revocation feed down");
-  if (claims->jti.empty() || d_.revocations.isRevoked(claims->jti)) {
+  if (checked.jti.empty() || d_.revocations.isRevoked(checked.jti)) {
     return fail(Errc::InvalidToken, "revoked access token");
   }
   return std::move(*claims);
 }
 
-Result<Principal> TokenCheck::principalFor(jose::Claims claims, core::Wait wait) {
+Result<Principal> TokenCheck::principalFor(std::shared_ptr<const jose::Claims> claims,
+                                           core::Wait wait) {
   // A seed token names the seed's user id: import-seed's record says who that is here.
-  const auto* legacy_subject = claims.raw.if_contains(LegacyTokens::kSubjectClaim);
+  const auto* legacy_subject = claims->raw.if_contains(LegacyTokens::kSubjectClaim);
   if (legacy_subject != nullptr) {
     if (wait == core::Wait::No) return fail(Errc::WouldBlock, "legacy subject to read");
     auto id =
         d_.store.users().findByLegacySubject(LegacyTokens::kSource, legacy_subject->get_string());
     if (!id) return tl::unexpected(storeFailure(id.error()));
     if (!*id) return fail(Errc::InvalidToken, "legacy subject was not imported");
-    claims.sub = std::to_string(**id);
+    auto here = std::make_shared<jose::Claims>(*claims);
+    here->sub = std::to_string(**id);
+    claims = std::move(here);
+    legacy_subject = claims->raw.if_contains(LegacyTokens::kSubjectClaim);
   }
-  const auto user_id = userIdOf(claims);
+  const auto user_id = userIdOf(*claims);
   if (!user_id) return fail(Errc::InvalidToken, "bad sub");
   auto user = d_.users.get(*user_id, wait);
   if (!user) return tl::unexpected(storeFailure(user.error()));
@@ -48,11 +60,11 @@ Result<Principal> TokenCheck::principalFor(jose::Claims claims, core::Wait wait)
   // A seed token proves a password at most: a user with a second factor here signs in again.
   if (legacy_subject != nullptr && (*user)->mfa_enabled)
     return fail(Errc::InvalidToken, "legacy token for a user with a second factor");
-  const std::string_view sid = sessionOf(claims);
+  const std::string_view sid = sessionOf(*claims);
   if (!sid.empty() && d_.revocations.isSessionRevoked(sid)) {
     return fail(Errc::InvalidToken, "the token's session has ended");
   }
-  const std::int64_t iat = claims.iat.value_or(0);
+  const std::int64_t iat = claims->iat.value_or(0);
   if (iat < (*user)->tokens_valid_after) {
     return fail(Errc::InvalidToken,
                 "token issued before the user's password change or deactivation");
@@ -69,13 +81,13 @@ Result<Principal> TokenCheck::principalFor(jose::Claims claims, core::Wait wait)
       return fail(Errc::InvalidToken, "token's session ended by a password change or deactivation");
   }
   Principal p{std::move(*user), {}, std::move(claims), {}, {}};
-  if (const auto* client = p.claims.raw.if_contains("client_id"); client && client->is_string())
+  if (const auto* client = p.claims().raw.if_contains("client_id"); client && client->is_string())
     p.client_id = std::string(client->get_string());
   // The seed's tokens carry the role's permissions, as the seed read them.
   p.permissions =
       legacy_subject != nullptr
           ? d_.policy.permissionsOf(p.user->role)
-          : rbac::effectivePermissions(d_.policy.permissionsOf(p.user->role), p.claims.scopes);
+          : rbac::effectivePermissions(d_.policy.permissionsOf(p.user->role), p.claims().scopes);
   return p;
 }
 
@@ -85,17 +97,17 @@ Result<void> TokenCheck::stepUp(const Principal& who, std::int64_t max_age) cons
   };
   if (who.api_key_id) return refuse("an API key cannot step up");
   if (!who.client_id.empty()) return refuse("an OpenID client's token cannot step up");
-  const std::int64_t auth_time = authTimeOf(who.claims);
+  const std::int64_t auth_time = authTimeOf(who.claims());
   if (auth_time <= 0 || d_.clock.unixSeconds() - auth_time > max_age)
     return refuse("the sign-in is older than STEP_UP_MAX_AGE_SECONDS");
-  if (who.user->mfa_enabled && !provesSecondFactor(who.claims))
+  if (who.user->mfa_enabled && !provesSecondFactor(who.claims()))
     return refuse("the user has a second factor and the sign-in did not use it");
   return {};
 }
 
 Result<void> TokenCheck::stillValid(const Principal& who) {
-  const std::string_view sid = sessionOf(who.claims);
-  if (d_.revocations.isRevoked(who.claims.jti) ||
+  const std::string_view sid = sessionOf(who.claims());
+  if (d_.revocations.isRevoked(who.claims().jti) ||
       (!sid.empty() && d_.revocations.isSessionRevoked(sid)))
     return fail(Errc::InvalidToken, "token ended meanwhile");
   auto fresh = d_.store.users().findById(who.user->id);

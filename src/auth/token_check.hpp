@@ -1,6 +1,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string_view>
 
 #include "auth/errors.hpp"
@@ -43,11 +44,13 @@ class TokenCheck {
                                                core::Wait wait = core::Wait::Yes);
   // The first half, from memory only: signature with the pinned algorithm, type, expiry, and the
   // revoked token ids. InvalidToken, or Unavailable while this node may have missed revocations.
-  [[nodiscard]] Result<jose::Claims> checkAccessToken(std::string_view bearer) const;
+  // The claims are shared with the node's cache of verified tokens (TokenService).
+  [[nodiscard]] Result<std::shared_ptr<const jose::Claims>> checkAccessToken(
+      std::string_view bearer) const;
   // The second half, for claims checkAccessToken accepted: the user (InactiveUser first, as the
   // contract wants), the ended sessions, the watermark, the permissions. InvalidToken,
   // InactiveUser; WouldBlock with Wait::No when storage is needed.
-  [[nodiscard]] Result<Principal> principalFor(jose::Claims claims,
+  [[nodiscard]] Result<Principal> principalFor(std::shared_ptr<const jose::Claims> claims,
                                                core::Wait wait = core::Wait::Yes);
   // Whether `who`'s token is still good now, read from storage (not the cache): InvalidToken
   // when its session ended or the account changed since. Called after creating something with

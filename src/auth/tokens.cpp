@@ -87,11 +87,11 @@ core::Result<TokenPair> TokenService::issue(std::int64_t user_id,
                    now + settings_.access_ttl.count()};
 }
 
-tl::expected<jose::Claims, jose::JwtError> TokenService::verifyAccess(
+tl::expected<std::shared_ptr<const jose::Claims>, jose::JwtError> TokenService::verifyAccessShared(
     std::string_view token) const {
   const Keys& keys = current();
-  // The size limit first: nothing longer is hashed, let alone parsed.
-  if (token.size() > settings_.max_token_bytes) return keys.verifier.verify(token);
+  // The size limit first (the verifier's own): nothing longer is hashed, let alone parsed.
+  if (token.size() > settings_.max_token_bytes) return tl::unexpected(jose::JwtError::TooLarge);
   if (auto seen = keys.verified.find(token)) {
     // Verified before under these keys: only time has moved since.
     const auto& verifier = keys.verifier;
@@ -99,11 +99,20 @@ tl::expected<jose::Claims, jose::JwtError> TokenService::verifyAccess(
       if (ok.error() == jose::JwtError::Expired) keys.verified.forget(token);
       return tl::unexpected(ok.error());
     }
-    return *seen;
+    return seen;
   }
   auto claims = keys.verifier.verify(token);
-  if (claims) keys.verified.remember(token, *claims);
-  return claims;
+  if (!claims) return tl::unexpected(claims.error());
+  auto kept = VerifiedTokens::own(*claims);
+  keys.verified.remember(token, kept);
+  return kept;
+}
+
+tl::expected<jose::Claims, jose::JwtError> TokenService::verifyAccess(
+    std::string_view token) const {
+  auto claims = verifyAccessShared(token);
+  if (!claims) return tl::unexpected(claims.error());
+  return **claims;
 }
 
 tl::expected<jose::Claims, jose::JwtError> TokenService::verifyRefresh(

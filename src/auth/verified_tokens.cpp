@@ -41,12 +41,8 @@ std::shared_ptr<const jose::Claims> VerifiedTokens::find(std::string_view token)
   return it->second;
 }
 
-void VerifiedTokens::remember(std::string_view token, const jose::Claims& claims) const {
-  Key key{};
-  if (capacity_ == 0 || !keyOf(token, key)) return;
-  // The parse left `raw` in a monotonic arena, which is not thread-safe and would grow with each
-  // copy made from it; the kept claims own plain memory, so every hit may copy them.
-  auto value = std::make_shared<const jose::Claims>(jose::Claims{
+std::shared_ptr<const jose::Claims> VerifiedTokens::own(const jose::Claims& claims) {
+  return std::make_shared<const jose::Claims>(jose::Claims{
       .sub = claims.sub,
       .exp = claims.exp,
       .iat = claims.iat,
@@ -57,6 +53,12 @@ void VerifiedTokens::remember(std::string_view token, const jose::Claims& claims
       .scopes = claims.scopes,
       .raw = boost::json::object(claims.raw, boost::json::storage_ptr()),
   });
+}
+
+void VerifiedTokens::remember(std::string_view token,
+                              std::shared_ptr<const jose::Claims> claims) const {
+  Key key{};
+  if (capacity_ == 0 || claims == nullptr || !keyOf(token, key)) return;
   Map dropped;  // freed after the lock is released
   {
     const std::unique_lock lock(mutex_);
@@ -65,7 +67,7 @@ void VerifiedTokens::remember(std::string_view token, const jose::Claims& claims
       dropped.swap(previous_);
       previous_.swap(current_);
     }
-    current_.insert_or_assign(key, std::move(value));
+    current_.insert_or_assign(key, std::move(claims));
   }
 }
 

@@ -1,6 +1,5 @@
 #pragma once
 
-#include <any>
 #include <map>
 #include <optional>
 #include <string>
@@ -26,9 +25,6 @@ struct Request {
   std::map<std::string, std::string> path_params;    // filled by the router
   std::size_t route = static_cast<std::size_t>(-1);  // index of the route that took it, if any
   std::int64_t user_id = 0;  // the authenticated caller, for the request log (0: none)
-  // What the layer above carries from the I/O thread's attempt to the worker (a token already
-  // verified there), so the worker does not repeat it.
-  std::any context;
 
   // The first value of a header; nullopt when absent.
   std::optional<std::string_view> header(std::string_view lower_name) const;

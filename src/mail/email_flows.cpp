@@ -321,7 +321,7 @@ auth::Result<void> EmailFlows::requestEmailChange(const auth::Principal& who,
   // racing a reset or password change (the owner taking the account back) writes nothing.
   if (auto ok = d_.store.mail().issue(
           {token->hash, user.id, "change", new_email, now, now + d_.settings.change_ttl}, messages,
-          1, auth::sessionOf(who.claims));
+          1, auth::sessionOf(who.claims()));
       !ok) {
     if (ok.error().code == core::Errc::FailedPrecondition)
       return fail(Errc::InvalidToken, "the session ended while asking for an email change");

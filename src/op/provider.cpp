@@ -305,7 +305,7 @@ std::string Provider::errorLocation(const AuthorizeFailure& f) const {
 
 bool Provider::needsSignIn(const Authorization& a, const auth::Principal* who) const {
   if (who == nullptr) return true;
-  const std::int64_t auth_time = auth::authTimeOf(who->claims);
+  const std::int64_t auth_time = auth::authTimeOf(who->claims());
   const std::int64_t now = d_.clock.unixSeconds();
   if (a.prompt_login && a.login_after == 0) return true;
   if (a.login_after != 0 && auth_time < a.login_after) return true;
@@ -369,8 +369,8 @@ Result<std::string> Provider::issueCode(const Authorization& a, const auth::Prin
                           {"scope", a.scope()},
                           {"nonce", a.nonce},
                           {"code_challenge", a.code_challenge},
-                          {"auth_time", auth::authTimeOf(who.claims)},
-                          {"amr", amrJson(auth::amrOf(who.claims))}};
+                          {"auth_time", auth::authTimeOf(who.claims())},
+                          {"amr", amrJson(auth::amrOf(who.claims()))}};
   store::OpCode stored{codeHash(*code),
                        a.client.client_id,
                        who.user->id,
@@ -646,11 +646,11 @@ Result<json::object> Provider::userinfo(std::string_view access_token) {
   }
   if (who->client_id.empty())
     return fail(OpErrc::InvalidToken, "The access token is not valid.", "not the provider's token");
-  const auto& scopes = who->claims.scopes;
+  const auto& scopes = who->claims().scopes;
   if (!has(scopes, "openid"))
     return fail(OpErrc::InsufficientScope, "The token was not granted the openid scope.");
   json::object out = userClaims(*who->user, scopes);
-  out["sub"] = who->claims.sub;
+  out["sub"] = who->claims().sub;
   return out;
 }
 

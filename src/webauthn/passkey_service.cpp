@@ -569,7 +569,7 @@ auth::Result<auth::SignedIn> PasskeyService::reauthenticate(const auth::Principa
   if (!user) return tl::unexpected(auth::storeFailure(user.error()));
   if (!*user || !(*user)->is_active) return fail(Errc::InvalidPasskey, "account gone");
   record("reauthenticated", client, user_id, user_id, {{"method", "passkey"}});
-  std::vector<std::string> scopes = who.claims.scopes;
+  std::vector<std::string> scopes = who.claims().scopes;
   return auth::SignedIn{
       std::move(**user), scopes, {scopes, {std::string(amrOf(*pk))}, d_.clock.unixSeconds()}};
 }

@@ -396,7 +396,7 @@ TEST_F(AuthRules, EndingASessionStopsItsAccessTokensAtOnceAndOnlyForItsOwner) {
   auto who = stack_.token_check.authenticate(second.access_token);
   ASSERT_TRUE(who);
   const std::string first_sid(sessionOf(*stack_.tokens.verifyAccess(first.access_token)));
-  const std::string second_sid(sessionOf(who->claims));
+  const std::string second_sid(sessionOf(who->claims()));
   ASSERT_EQ(refusal(first.access_token), Errc::Internal);
   ASSERT_TRUE(stack_.sessions.end(*who, first_sid, client_));
   EXPECT_EQ(refusal(first.access_token), Errc::InvalidToken);  // at once: the clock never moved

@@ -53,10 +53,10 @@ TEST_F(BrowserSessionsTest, TheCookieCarriesTheSessionTheUserAndHowTheySignedIn)
   auto who = browser_.authenticate(s.cookie);
   ASSERT_TRUE(who) << who.error().detail;
   EXPECT_EQ(who->user->username, "bsuser");
-  EXPECT_EQ(sessionOf(who->claims), s.session_id);
-  EXPECT_EQ(amrOf(who->claims), std::vector<std::string>{"pwd"});
-  EXPECT_EQ(authTimeOf(who->claims), stack_.clock.unixSeconds());
-  EXPECT_TRUE(BrowserSessions::isBrowserSession(who->claims));
+  EXPECT_EQ(sessionOf(who->claims()), s.session_id);
+  EXPECT_EQ(amrOf(who->claims()), std::vector<std::string>{"pwd"});
+  EXPECT_EQ(authTimeOf(who->claims()), stack_.clock.unixSeconds());
+  EXPECT_TRUE(BrowserSessions::isBrowserSession(who->claims()));
   EXPECT_FALSE(who->permissions.empty());
   // Listed like any other session.
   auto listed = stack_.sessions.list(*who);

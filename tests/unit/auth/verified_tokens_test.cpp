@@ -25,7 +25,7 @@ jose::Claims claimsFor(std::string sub) {
 TEST(VerifiedTokens, OnlyTheExactBytesVerifiedBeforeHit) {
   const VerifiedTokens cache;
   const std::string token = "aaaa.bbbb.cccc";
-  cache.remember(token, claimsFor("7"));
+  cache.remember(token, VerifiedTokens::own(claimsFor("7")));
   const auto hit = cache.find(token);
   ASSERT_NE(hit, nullptr);
   EXPECT_EQ(hit->sub, "7");
@@ -37,7 +37,7 @@ TEST(VerifiedTokens, OnlyTheExactBytesVerifiedBeforeHit) {
 TEST(VerifiedTokens, StaysWithinTwoGenerationsOfItsCapacity) {
   const VerifiedTokens cache(3);
   for (int i = 0; i < 10; ++i) {
-    cache.remember("token-" + std::to_string(i), claimsFor(std::to_string(i)));
+    cache.remember("token-" + std::to_string(i), VerifiedTokens::own(claimsFor(std::to_string(i))));
     EXPECT_LE(cache.size(), 6U);
   }
   // The newest generation and the one before still hit; older ones are gone.
@@ -50,7 +50,7 @@ TEST(VerifiedTokens, StaysWithinTwoGenerationsOfItsCapacity) {
   EXPECT_EQ(cache.size(), 0U);
   EXPECT_EQ(cache.find("token-6"), nullptr);
   // A request still under the retired keys remembers nothing more.
-  cache.remember("late", claimsFor("late"));
+  cache.remember("late", VerifiedTokens::own(claimsFor("late")));
   EXPECT_EQ(cache.find("late"), nullptr);
 }
 
@@ -61,7 +61,7 @@ TEST(VerifiedTokens, KeptClaimsOutliveTheParseArena) {
     jose::Claims parsed = claimsFor("9");
     parsed.raw = json::object(json::make_shared_resource<json::monotonic_resource>());
     parsed.raw["scope"] = "a long string that does not fit in the small-string buffer";
-    cache.remember("tok", std::move(parsed));
+    cache.remember("tok", VerifiedTokens::own(parsed));
   }
   const auto hit = cache.find("tok");
   ASSERT_NE(hit, nullptr);
@@ -83,6 +83,11 @@ TEST(VerifiedTokens, ATokenServiceHitStillExpiresAndARotationForgetsEverything) 
   EXPECT_EQ(tokens.verifiedTokens().hits(), 1U);  // answered from the cache
   EXPECT_EQ(again->sub, "7");
   EXPECT_EQ(again->scopes, std::vector<std::string>{"users:read"});
+  // A hit shares the kept claims: the request copies nothing.
+  const auto shared = tokens.verifyAccessShared(pair.access_token);
+  ASSERT_TRUE(shared);
+  EXPECT_EQ(shared->get(), tokens.verifyAccessShared(pair.access_token)->get());
+  EXPECT_EQ(tokens.verifiedTokens().hits(), 3U);
   // A token one byte away from a kept one is checked in full, and fails.
   std::string forged = pair.access_token;
   char& c = forged[forged.size() - 10];  // inside the signature, where every bit counts

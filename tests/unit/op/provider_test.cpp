@@ -77,8 +77,10 @@ class ProviderTest : public ::testing::Test {
     EXPECT_TRUE(pair) << (pair ? "" : pair.error().detail);
     auto who = s.token_check.authenticate(pair->access_token);
     EXPECT_TRUE(who);
-    who->claims.raw["auth_time"] = s.clock.unixSeconds();
-    who->claims.raw["amr"] = json::array{"pwd"};
+    auto claims = std::make_shared<jose::Claims>(who->claims());
+    claims->raw["auth_time"] = s.clock.unixSeconds();
+    claims->raw["amr"] = json::array{"pwd"};
+    who->token = std::move(claims);
     return *who;
   }
 
