@@ -70,8 +70,9 @@ Authenticated authenticateFor(const Route& route, Services& s, http::Request& r,
   auto claims = s.token_check.checkAccessToken(c.secret());
   if (!claims) return errorResponse(claims.error(), r);
   // The claims move into the principal, not copied. When the user has to be read from storage
-  // the worker checks the token again (for the API's own tokens a hit in auth::VerifiedTokens),
-  // which also sees a revocation that arrived in between.
+  // the worker checks the token again, which also sees a revocation that arrived in between: for
+  // the API's own tokens a hit in auth::VerifiedTokens; a seed token (whose subject is always
+  // read from storage) or a provider token needing storage is verified again in full.
   auto who = s.token_check.principalFor(std::move(*claims), wait);
   if (!who && who.error().code == Errc::WouldBlock) return http::Lane::Storage;
   if (!who) return errorResponse(who.error(), r);

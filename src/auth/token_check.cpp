@@ -38,7 +38,8 @@ Result<Principal> TokenCheck::principalFor(std::shared_ptr<const jose::Claims> c
                                            core::Wait wait) {
   // A seed token names the seed's user id: import-seed's record says who that is here.
   const auto* legacy_subject = claims->raw.if_contains(LegacyTokens::kSubjectClaim);
-  if (legacy_subject != nullptr) {
+  const bool legacy = legacy_subject != nullptr;
+  if (legacy) {
     if (wait == core::Wait::No) return fail(Errc::WouldBlock, "legacy subject to read");
     auto id =
         d_.store.users().findByLegacySubject(LegacyTokens::kSource, legacy_subject->get_string());
@@ -46,8 +47,7 @@ Result<Principal> TokenCheck::principalFor(std::shared_ptr<const jose::Claims> c
     if (!*id) return fail(Errc::InvalidToken, "legacy subject was not imported");
     auto here = std::make_shared<jose::Claims>(*claims);
     here->sub = std::to_string(**id);
-    claims = std::move(here);
-    legacy_subject = claims->raw.if_contains(LegacyTokens::kSubjectClaim);
+    claims = std::move(here);  // `legacy_subject` pointed into the claims replaced here
   }
   const auto user_id = userIdOf(*claims);
   if (!user_id) return fail(Errc::InvalidToken, "bad sub");
@@ -58,7 +58,7 @@ Result<Principal> TokenCheck::principalFor(std::shared_ptr<const jose::Claims> c
   // deactivation (or a password change) stay void: their sessions ended, and the watermark.
   if (!(*user)->is_active) return fail(Errc::InactiveUser);
   // A seed token proves a password at most: a user with a second factor here signs in again.
-  if (legacy_subject != nullptr && (*user)->mfa_enabled)
+  if (legacy && (*user)->mfa_enabled)
     return fail(Errc::InvalidToken, "legacy token for a user with a second factor");
   const std::string_view sid = sessionOf(*claims);
   if (!sid.empty() && d_.revocations.isSessionRevoked(sid)) {
@@ -85,9 +85,8 @@ Result<Principal> TokenCheck::principalFor(std::shared_ptr<const jose::Claims> c
     p.client_id = std::string(client->get_string());
   // The seed's tokens carry the role's permissions, as the seed read them.
   p.permissions =
-      legacy_subject != nullptr
-          ? d_.policy.permissionsOf(p.user->role)
-          : rbac::effectivePermissions(d_.policy.permissionsOf(p.user->role), p.claims().scopes);
+      legacy ? d_.policy.permissionsOf(p.user->role)
+             : rbac::effectivePermissions(d_.policy.permissionsOf(p.user->role), p.claims().scopes);
   return p;
 }
 

@@ -103,9 +103,7 @@ tl::expected<std::shared_ptr<const jose::Claims>, jose::JwtError> TokenService::
   }
   auto claims = keys.verifier.verify(token);
   if (!claims) return tl::unexpected(claims.error());
-  auto kept = VerifiedTokens::own(*claims);
-  keys.verified.remember(token, kept);
-  return kept;
+  return keys.verified.remember(token, *claims);
 }
 
 tl::expected<jose::Claims, jose::JwtError> TokenService::verifyAccess(

@@ -41,8 +41,9 @@ std::shared_ptr<const jose::Claims> VerifiedTokens::find(std::string_view token)
   return it->second;
 }
 
-std::shared_ptr<const jose::Claims> VerifiedTokens::own(const jose::Claims& claims) {
-  return std::make_shared<const jose::Claims>(jose::Claims{
+std::shared_ptr<const jose::Claims> VerifiedTokens::remember(std::string_view token,
+                                                             const jose::Claims& claims) const {
+  auto kept = std::make_shared<const jose::Claims>(jose::Claims{
       .sub = claims.sub,
       .exp = claims.exp,
       .iat = claims.iat,
@@ -53,22 +54,19 @@ std::shared_ptr<const jose::Claims> VerifiedTokens::own(const jose::Claims& clai
       .scopes = claims.scopes,
       .raw = boost::json::object(claims.raw, boost::json::storage_ptr()),
   });
-}
-
-void VerifiedTokens::remember(std::string_view token,
-                              std::shared_ptr<const jose::Claims> claims) const {
   Key key{};
-  if (capacity_ == 0 || claims == nullptr || !keyOf(token, key)) return;
+  if (capacity_ == 0 || !keyOf(token, key)) return kept;
   Map dropped;  // freed after the lock is released
   {
     const std::unique_lock lock(mutex_);
-    if (retired_) return;
+    if (retired_) return kept;
     if (current_.size() >= capacity_) {
       dropped.swap(previous_);
       previous_.swap(current_);
     }
-    current_.insert_or_assign(key, std::move(claims));
+    current_.insert_or_assign(key, kept);
   }
+  return kept;
 }
 
 void VerifiedTokens::forget(std::string_view token) const {

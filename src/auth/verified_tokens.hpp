@@ -31,11 +31,11 @@ class VerifiedTokens {
 
   // The claims `token` verified to, or null.
   std::shared_ptr<const jose::Claims> find(std::string_view token) const;
-  // A copy of `claims` in plain memory, out of the parse arena (which is not thread-safe and
-  // grows with each copy made from it): what remember() keeps and every hit shares.
-  static std::shared_ptr<const jose::Claims> own(const jose::Claims& claims);
-  // Records the claims `token` verified to just now (made by own()).
-  void remember(std::string_view token, std::shared_ptr<const jose::Claims> claims) const;
+  // Records the claims `token` verified to just now and returns what it keeps (also when full,
+  // retired or the token unhashable): a copy in plain memory, out of the parse arena (which is
+  // not thread-safe and grows with each copy made from it), that every hit then shares.
+  std::shared_ptr<const jose::Claims> remember(std::string_view token,
+                                               const jose::Claims& claims) const;
   // Drops `token` (it expired).
   void forget(std::string_view token) const;
   // Empties the cache for good: its key set is no longer used.

@@ -338,6 +338,30 @@ TEST_F(Handlers, DeclaredLimitsCountAdmittedRequestsOnly) {
   EXPECT_EQ(parse(refused).at("detail").as_string(), "Too many requests");
 }
 
+TEST_F(Handlers, TheStorageLaneChecksTheTokenAgain) {
+  const std::string token = registerAndToken();
+  const auto id = auth_.authenticate(token)->user->id;
+  const auto me = [&] {
+    http::Request r;
+    r.method = "GET";
+    r.target = r.path = "/api/v1/auth/me";
+    r.headers = {{"authorization", "Bearer " + token}};
+    r.peer_ip = "127.0.0.1";
+    return r;
+  };
+  // The user not in memory: the I/O thread's attempt hands the request to a storage worker.
+  cache_.invalidate(id);
+  auto request = me();
+  ASSERT_TRUE(std::holds_alternative<http::Lane>(table_.tryInline(request, services_)));
+  EXPECT_EQ(router_.dispatch(request).status, 200);
+  // A revocation between the two attempts is seen by the worker.
+  cache_.invalidate(id);
+  request = me();
+  ASSERT_TRUE(std::holds_alternative<http::Lane>(table_.tryInline(request, services_)));
+  ASSERT_TRUE(stack_.sessions.revoke(token, std::nullopt, {"127.0.0.1", "test", "req"}));
+  EXPECT_EQ(router_.dispatch(request).status, 401);
+}
+
 TEST_F(Handlers, ALimitedRouteAnsweringWithoutAdmissionIsRefused) {
   RouteTable table;
   table.add({.method = "POST",

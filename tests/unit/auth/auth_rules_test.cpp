@@ -59,6 +59,18 @@ TEST_F(AuthRules, AValidAccessTokenIsAccepted) {
   EXPECT_EQ(who->user->username, "rules");
 }
 
+TEST_F(AuthRules, ThePrincipalSharesTheClaimsTheNodeKeptForTheToken) {
+  const auto pair = registered();
+  auto first = stack_.token_check.authenticate(pair.access_token);
+  auto second = stack_.token_check.authenticate(pair.access_token);
+  ASSERT_TRUE(first && second);
+  ASSERT_NE(first->token, nullptr);
+  // No copy anywhere between the cache and the principal: one object for both requests.
+  EXPECT_EQ(first->token.get(), second->token.get());
+  EXPECT_EQ(second->token.get(), stack_.tokens.verifyAccessShared(pair.access_token)->get());
+  EXPECT_EQ(second->claims().sub, std::to_string(second->user->id));
+}
+
 TEST_F(AuthRules, SignatureMustVerifyWithThePinnedAlgorithm) {
   auto pair = registered();
   pair.access_token.back() = pair.access_token.back() == 'A' ? 'B' : 'A';

@@ -25,7 +25,7 @@ jose::Claims claimsFor(std::string sub) {
 TEST(VerifiedTokens, OnlyTheExactBytesVerifiedBeforeHit) {
   const VerifiedTokens cache;
   const std::string token = "aaaa.bbbb.cccc";
-  cache.remember(token, VerifiedTokens::own(claimsFor("7")));
+  cache.remember(token, claimsFor("7"));
   const auto hit = cache.find(token);
   ASSERT_NE(hit, nullptr);
   EXPECT_EQ(hit->sub, "7");
@@ -37,7 +37,7 @@ TEST(VerifiedTokens, OnlyTheExactBytesVerifiedBeforeHit) {
 TEST(VerifiedTokens, StaysWithinTwoGenerationsOfItsCapacity) {
   const VerifiedTokens cache(3);
   for (int i = 0; i < 10; ++i) {
-    cache.remember("token-" + std::to_string(i), VerifiedTokens::own(claimsFor(std::to_string(i))));
+    cache.remember("token-" + std::to_string(i), claimsFor(std::to_string(i)));
     EXPECT_LE(cache.size(), 6U);
   }
   // The newest generation and the one before still hit; older ones are gone.
@@ -50,7 +50,7 @@ TEST(VerifiedTokens, StaysWithinTwoGenerationsOfItsCapacity) {
   EXPECT_EQ(cache.size(), 0U);
   EXPECT_EQ(cache.find("token-6"), nullptr);
   // A request still under the retired keys remembers nothing more.
-  cache.remember("late", VerifiedTokens::own(claimsFor("late")));
+  cache.remember("late", claimsFor("late"));
   EXPECT_EQ(cache.find("late"), nullptr);
 }
 
@@ -61,7 +61,8 @@ TEST(VerifiedTokens, KeptClaimsOutliveTheParseArena) {
     jose::Claims parsed = claimsFor("9");
     parsed.raw = json::object(json::make_shared_resource<json::monotonic_resource>());
     parsed.raw["scope"] = "a long string that does not fit in the small-string buffer";
-    cache.remember("tok", VerifiedTokens::own(parsed));
+    const auto kept = cache.remember("tok", parsed);
+    EXPECT_EQ(*kept->raw.storage(), *json::storage_ptr());
   }
   const auto hit = cache.find("tok");
   ASSERT_NE(hit, nullptr);
@@ -75,19 +76,20 @@ TEST(VerifiedTokens, ATokenServiceHitStillExpiresAndARotationForgetsEverything) 
   const auto key = jose::Key::hmac(jose::Algorithm::Hs256, std::string(32, 'k'), "hs1").value();
   TokenService tokens(key, jose::KeySet::create({key}).value(), {}, clock);
   const auto pair = tokens.issue(7, {"users:read"}, "sid", "rjti").value();
-  ASSERT_TRUE(tokens.verifyAccess(pair.access_token));  // verified, then kept
+  const auto first = tokens.verifyAccessShared(pair.access_token);  // verified, then kept
+  ASSERT_TRUE(first);
   EXPECT_EQ(tokens.verifiedTokens().size(), 1U);
   EXPECT_EQ(tokens.verifiedTokens().hits(), 0U);
+  // What a miss hands out is already out of the parse arena: other threads will share it.
+  EXPECT_EQ(*(*first)->raw.storage(), *json::storage_ptr());
   const auto again = tokens.verifyAccess(pair.access_token);
   ASSERT_TRUE(again);
   EXPECT_EQ(tokens.verifiedTokens().hits(), 1U);  // answered from the cache
   EXPECT_EQ(again->sub, "7");
   EXPECT_EQ(again->scopes, std::vector<std::string>{"users:read"});
-  // A hit shares the kept claims: the request copies nothing.
-  const auto shared = tokens.verifyAccessShared(pair.access_token);
-  ASSERT_TRUE(shared);
-  EXPECT_EQ(shared->get(), tokens.verifyAccessShared(pair.access_token)->get());
-  EXPECT_EQ(tokens.verifiedTokens().hits(), 3U);
+  // A hit shares the kept claims, the very object the miss returned: the request copies nothing.
+  EXPECT_EQ(tokens.verifyAccessShared(pair.access_token)->get(), first->get());
+  EXPECT_EQ(tokens.verifiedTokens().hits(), 2U);
   // A token one byte away from a kept one is checked in full, and fails.
   std::string forged = pair.access_token;
   char& c = forged[forged.size() - 10];  // inside the signature, where every bit counts
