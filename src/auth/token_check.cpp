@@ -14,15 +14,13 @@ Result<std::shared_ptr<const jose::Claims>> TokenCheck::checkAccessToken(
     std::string_view bearer) const {
   auto claims = d_.tokens.verifyAccessShared(bearer);
   // Each key set pins its keys' algorithms; a kid only one of them holds picks the set.
-  const auto other = [](tl::expected<jose::Claims, jose::JwtError> c)
-      -> tl::expected<std::shared_ptr<const jose::Claims>, jose::JwtError> {
-    if (!c) return tl::unexpected(c.error());
-    return std::make_shared<const jose::Claims>(std::move(*c));
+  const auto shared = [](jose::Claims c) {
+    return std::make_shared<const jose::Claims>(std::move(c));
   };
   if (!claims && claims.error() == jose::JwtError::UnknownKey && also_)
-    claims = other(also_(bearer));
+    claims = also_(bearer).map(shared);
   if (!claims && legacy_ != nullptr) {
-    if (auto seed = legacy_->verify(bearer, "access")) claims = other(std::move(seed));
+    if (auto seed = legacy_->verify(bearer, "access")) claims = std::move(seed).map(shared);
   }
   if (!claims) return fail(Errc::InvalidToken, std::string(jose::jwtErrorName(claims.error())));
   const jose::Claims& checked = **claims;

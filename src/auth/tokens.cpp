@@ -92,18 +92,19 @@ tl::expected<std::shared_ptr<const jose::Claims>, jose::JwtError> TokenService::
   const Keys& keys = current();
   // The size limit first (the verifier's own): nothing longer is hashed, let alone parsed.
   if (token.size() > settings_.max_token_bytes) return tl::unexpected(jose::JwtError::TooLarge);
-  if (auto seen = keys.verified.find(token)) {
+  const auto key = VerifiedTokens::keyOf(token);  // hashed once for the lookup and the entry
+  if (auto seen = key ? keys.verified.find(*key) : nullptr) {
     // Verified before under these keys: only time has moved since.
     const auto& verifier = keys.verifier;
     if (auto ok = jose::checkTimes(*seen, verifier.policy(), verifier.clock().unixSeconds()); !ok) {
-      if (ok.error() == jose::JwtError::Expired) keys.verified.forget(token);
+      if (ok.error() == jose::JwtError::Expired) keys.verified.forget(*key);
       return tl::unexpected(ok.error());
     }
     return seen;
   }
   auto claims = keys.verifier.verify(token);
   if (!claims) return tl::unexpected(claims.error());
-  return keys.verified.remember(token, *claims);
+  return keys.verified.remember(key, std::move(*claims));
 }
 
 tl::expected<jose::Claims, jose::JwtError> TokenService::verifyAccess(

@@ -21,16 +21,17 @@ bool VerifiedTokens::KeyEqual::operator()(const Key& a, const Key& b) const {
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-bool VerifiedTokens::keyOf(std::string_view token, Key& out) {
+std::optional<VerifiedTokens::Key> VerifiedTokens::keyOf(std::string_view token) {
+  Key key{};
   unsigned int n = 0;
-  return EVP_Digest(token.data(), token.size(), out.data(), &n,
-                    crypto::evpMd(crypto::Digest::Sha256), nullptr) == 1 &&
-         n == out.size();
+  if (EVP_Digest(token.data(), token.size(), key.data(), &n, crypto::evpMd(crypto::Digest::Sha256),
+                 nullptr) != 1 ||
+      n != key.size())
+    return std::nullopt;
+  return key;
 }
 
-std::shared_ptr<const jose::Claims> VerifiedTokens::find(std::string_view token) const {
-  Key key{};
-  if (!keyOf(token, key)) return nullptr;
+std::shared_ptr<const jose::Claims> VerifiedTokens::find(const Key& key) const {
   const std::shared_lock lock(mutex_);
   auto it = current_.find(key);
   if (it == current_.end()) {
@@ -41,21 +42,22 @@ std::shared_ptr<const jose::Claims> VerifiedTokens::find(std::string_view token)
   return it->second;
 }
 
-std::shared_ptr<const jose::Claims> VerifiedTokens::remember(std::string_view token,
-                                                             const jose::Claims& claims) const {
+std::shared_ptr<const jose::Claims> VerifiedTokens::remember(const std::optional<Key>& key,
+                                                             jose::Claims&& claims) const {
+  // The strings own plain memory already and move; `raw` is copied out of the arena (assigning
+  // it would copy into the arena again: a json::object keeps its own storage).
   auto kept = std::make_shared<const jose::Claims>(jose::Claims{
-      .sub = claims.sub,
+      .sub = std::move(claims.sub),
       .exp = claims.exp,
       .iat = claims.iat,
       .nbf = claims.nbf,
-      .jti = claims.jti,
-      .iss = claims.iss,
-      .type = claims.type,
-      .scopes = claims.scopes,
+      .jti = std::move(claims.jti),
+      .iss = std::move(claims.iss),
+      .type = std::move(claims.type),
+      .scopes = std::move(claims.scopes),
       .raw = boost::json::object(claims.raw, boost::json::storage_ptr()),
   });
-  Key key{};
-  if (capacity_ == 0 || !keyOf(token, key)) return kept;
+  if (capacity_ == 0 || !key) return kept;
   Map dropped;  // freed after the lock is released
   {
     const std::unique_lock lock(mutex_);
@@ -64,14 +66,12 @@ std::shared_ptr<const jose::Claims> VerifiedTokens::remember(std::string_view to
       dropped.swap(previous_);
       previous_.swap(current_);
     }
-    current_.insert_or_assign(key, kept);
+    current_.insert_or_assign(*key, kept);
   }
   return kept;
 }
 
-void VerifiedTokens::forget(std::string_view token) const {
-  Key key{};
-  if (!keyOf(token, key)) return;
+void VerifiedTokens::forget(const Key& key) const {
   const std::unique_lock lock(mutex_);
   current_.erase(key);
   previous_.erase(key);

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <shared_mutex>
 #include <string_view>
 #include <unordered_map>
@@ -29,15 +30,20 @@ class VerifiedTokens {
   VerifiedTokens() = default;
   explicit VerifiedTokens(std::size_t capacity) : capacity_(capacity) {}
 
-  // The claims `token` verified to, or null.
-  std::shared_ptr<const jose::Claims> find(std::string_view token) const;
-  // Records the claims `token` verified to just now and returns what it keeps (also when full,
-  // retired or the token unhashable): a copy in plain memory, out of the parse arena (which is
-  // not thread-safe and grows with each copy made from it), that every hit then shares.
-  std::shared_ptr<const jose::Claims> remember(std::string_view token,
-                                               const jose::Claims& claims) const;
-  // Drops `token` (it expired).
-  void forget(std::string_view token) const;
+  // What an entry is found by: the SHA-256 of the whole token, computed once per check and
+  // compared in constant time. Empty only if the digest fails (then nothing is cached).
+  using Key = std::array<unsigned char, 32>;
+  static std::optional<Key> keyOf(std::string_view token);
+
+  // The claims the token with `key` verified to, or null.
+  std::shared_ptr<const jose::Claims> find(const Key& key) const;
+  // Records the claims a token verified to just now and returns what it keeps (also when it
+  // keeps nothing: no key, or retired): `claims` moved into plain memory, out of the parse arena
+  // (which is not thread-safe and grows with each copy made from it), that every hit then shares.
+  std::shared_ptr<const jose::Claims> remember(const std::optional<Key>& key,
+                                               jose::Claims&& claims) const;
+  // Drops the entry for `key` (its token expired).
+  void forget(const Key& key) const;
   // Empties the cache for good: its key set is no longer used.
   void retire() const;
 
@@ -45,7 +51,6 @@ class VerifiedTokens {
   std::uint64_t hits() const { return hits_.load(std::memory_order_relaxed); }
 
  private:
-  using Key = std::array<unsigned char, 32>;
   struct KeyHash {
     std::size_t operator()(const Key& k) const;
   };
@@ -53,7 +58,6 @@ class VerifiedTokens {
     bool operator()(const Key& a, const Key& b) const;
   };
   using Map = std::unordered_map<Key, std::shared_ptr<const jose::Claims>, KeyHash, KeyEqual>;
-  static bool keyOf(std::string_view token, Key& out);
 
   std::size_t capacity_ = 2048;
   mutable std::shared_mutex mutex_;

@@ -13,6 +13,8 @@ namespace {
 
 namespace json = boost::json;
 
+VerifiedTokens::Key key(std::string_view token) { return VerifiedTokens::keyOf(token).value(); }
+
 jose::Claims claimsFor(std::string sub) {
   jose::Claims c;
   c.sub = std::move(sub);
@@ -25,33 +27,33 @@ jose::Claims claimsFor(std::string sub) {
 TEST(VerifiedTokens, OnlyTheExactBytesVerifiedBeforeHit) {
   const VerifiedTokens cache;
   const std::string token = "aaaa.bbbb.cccc";
-  cache.remember(token, claimsFor("7"));
-  const auto hit = cache.find(token);
+  cache.remember(key(token), claimsFor("7"));
+  const auto hit = cache.find(key(token));
   ASSERT_NE(hit, nullptr);
   EXPECT_EQ(hit->sub, "7");
   EXPECT_EQ(hit->raw.at("sub").as_string(), "7");
   for (const std::string other : {"aaaa.bbbb.cccd", "aaaa.bbbb.ccc", "aaaa.bbbb.cccc ", ""})
-    EXPECT_EQ(cache.find(other), nullptr) << other;
+    EXPECT_EQ(cache.find(key(other)), nullptr) << other;
 }
 
 TEST(VerifiedTokens, StaysWithinTwoGenerationsOfItsCapacity) {
   const VerifiedTokens cache(3);
   for (int i = 0; i < 10; ++i) {
-    cache.remember("token-" + std::to_string(i), claimsFor(std::to_string(i)));
+    cache.remember(key("token-" + std::to_string(i)), claimsFor(std::to_string(i)));
     EXPECT_LE(cache.size(), 6U);
   }
   // The newest generation and the one before still hit; older ones are gone.
-  EXPECT_NE(cache.find("token-9"), nullptr);
-  EXPECT_NE(cache.find("token-6"), nullptr);
-  EXPECT_EQ(cache.find("token-2"), nullptr);
-  cache.forget("token-9");
-  EXPECT_EQ(cache.find("token-9"), nullptr);
+  EXPECT_NE(cache.find(key("token-9")), nullptr);
+  EXPECT_NE(cache.find(key("token-6")), nullptr);
+  EXPECT_EQ(cache.find(key("token-2")), nullptr);
+  cache.forget(key("token-9"));
+  EXPECT_EQ(cache.find(key("token-9")), nullptr);
   cache.retire();
   EXPECT_EQ(cache.size(), 0U);
-  EXPECT_EQ(cache.find("token-6"), nullptr);
+  EXPECT_EQ(cache.find(key("token-6")), nullptr);
   // A request still under the retired keys remembers nothing more.
-  cache.remember("late", claimsFor("late"));
-  EXPECT_EQ(cache.find("late"), nullptr);
+  cache.remember(key("late"), claimsFor("late"));
+  EXPECT_EQ(cache.find(key("late")), nullptr);
 }
 
 TEST(VerifiedTokens, KeptClaimsOutliveTheParseArena) {
@@ -61,10 +63,10 @@ TEST(VerifiedTokens, KeptClaimsOutliveTheParseArena) {
     jose::Claims parsed = claimsFor("9");
     parsed.raw = json::object(json::make_shared_resource<json::monotonic_resource>());
     parsed.raw["scope"] = "a long string that does not fit in the small-string buffer";
-    const auto kept = cache.remember("tok", parsed);
+    const auto kept = cache.remember(key("tok"), std::move(parsed));
     EXPECT_EQ(*kept->raw.storage(), *json::storage_ptr());
   }
-  const auto hit = cache.find("tok");
+  const auto hit = cache.find(key("tok"));
   ASSERT_NE(hit, nullptr);
   EXPECT_EQ(hit->raw.at("scope").as_string(),
             "a long string that does not fit in the small-string buffer");
