@@ -128,6 +128,23 @@ TEST_F(AuthRules, AuthorizationIsTheCurrentRoleIntersectedWithTheTokenScopes) {
   EXPECT_TRUE(stack_.token_check.authenticate(full.access_token)->permissions.empty());
 }
 
+TEST_F(AuthRules, ADemotionReachesATokenAnsweredFromTheCache) {
+  registered();
+  const auto pair = login();
+  auto before = stack_.token_check.authenticate(pair.access_token);  // verified, then kept
+  ASSERT_TRUE(before);
+  ASSERT_FALSE(before->permissions.empty());
+  const auto hits = stack_.tokens.verifiedTokens().hits();
+  store::UserPatch patch;
+  patch.role = "nobody";
+  ASSERT_TRUE(stack_.store->users().update(before->user->id, patch, "admin"));
+  stack_.cache.invalidate(before->user->id);
+  auto after = stack_.token_check.authenticate(pair.access_token);
+  ASSERT_TRUE(after);
+  EXPECT_EQ(stack_.tokens.verifiedTokens().hits(), hits + 1);  // the token came from the cache
+  EXPECT_TRUE(after->permissions.empty());                     // the rights did not
+}
+
 TEST_F(AuthRules, TheHotPathNeedsNoStorageOnceTheUserIsCached) {
   const auto pair = registered();
   ASSERT_TRUE(stack_.token_check.authenticate(pair.access_token));  // warms the cache

@@ -112,6 +112,26 @@ TEST(VerifiedTokens, ATokenServiceHitStillExpiresAndARotationForgetsEverything) 
   EXPECT_EQ(tokens.verifiedTokens().hits(), 0U);
 }
 
+TEST(VerifiedTokens, RefusedTokensAreNeverKept) {
+  // Junk, forgeries and oversized tokens cost a check each and leave no entry behind.
+  core::ManualClock clock(1'800'000'000);
+  const auto key = jose::Key::hmac(jose::Algorithm::Hs256, std::string(32, 'k'), "hs1").value();
+  TokenService tokens(key, jose::KeySet::create({key}).value(), {}, clock);
+  const auto pair = tokens.issue(7, {}, "sid", "rjti").value();
+  for (int i = 0; i < 200; ++i) {
+    std::string forged = pair.access_token;
+    forged[forged.size() - 1 - (i % 40)] ^= 1;
+    EXPECT_FALSE(tokens.verifyAccessShared(forged));
+    EXPECT_FALSE(tokens.verifyAccessShared("junk-" + std::to_string(i)));
+  }
+  EXPECT_FALSE(tokens.verifyAccessShared(std::string(tokens.settings().max_token_bytes + 1, 'a')));
+  EXPECT_FALSE(tokens.verifyAccessShared(pair.refresh_token));
+  EXPECT_EQ(tokens.verifiedTokens().size(), 0U);
+  clock.advance(3600);  // expired before it was ever checked
+  EXPECT_EQ(tokens.verifyAccessShared(pair.access_token).error(), jose::JwtError::Expired);
+  EXPECT_EQ(tokens.verifiedTokens().size(), 0U);
+}
+
 TEST(VerifiedTokens, CheckTimesAgreesWithCheckClaims) {
   // Every time around exp, nbf and iat, with and without leeway: a hit answers as a full parse.
   const std::string payload = R"({"exp":1000,"nbf":900,"iat":950,"sub":"1","type":"access"})";
