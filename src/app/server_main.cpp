@@ -17,6 +17,7 @@
 #include "app/preflight.hpp"
 #include "core/this_thread.hpp"
 #include "crypto/aead.hpp"
+#include "dynlib/libcbor.hpp"
 #include "dynlib/libcurl.hpp"
 #include "http/server.hpp"
 #include "mail/mime.hpp"
@@ -25,6 +26,7 @@
 #include "op/provider.hpp"
 #include "state/local.hpp"
 #include "state/redis.hpp"
+#include "state/redis_connection.hpp"
 #include "ui/pages.hpp"
 
 namespace gatehouse::app {
@@ -154,6 +156,10 @@ core::Result<SharedState> openSharedState(const config::Config& config) {
   auto address = state::parseRedisUrl(*config.redis_url);
   if (!address) return tl::unexpected(address.error());
   address->ca_file = config.redis_ca_file;
+  // hiredis (and libssl for rediss://) are loaded on first use; a missing one stops the start
+  // here rather than leaving every token check at 503 while the node retries.
+  if (auto loaded = state::RedisConnection::libraries(*address); !loaded)
+    return tl::unexpected(loaded.error());
   s.redis = std::make_unique<state::RedisClient>(*address);
   s.bus = std::make_unique<state::RedisBus>(*s.redis, "gatehouse:events");
   s.limiter = std::make_unique<state::RedisRateLimiter>(*s.redis);
@@ -489,7 +495,12 @@ int serve(const config::Config& config) {
       }
     }
   }
-  if (rp_id_is_address) {
+  // libcbor is loaded on first use; with passkeys on, a missing one stops the start here rather
+  // than at the first ceremony.
+  if (!rp_id_is_address) {
+    if (auto cbor = dynlib::libcbor(); !cbor)
+      return fatal("passkeys need libcbor0.8: " + cbor.error().message);
+  } else {
     spdlog::warn(
         "passkeys are off: their RP ID {} is an IP address, which browsers refuse; set "
         "GATEHOUSE_PUBLIC_URL to a host name (http://localhost:PORT for development) or "

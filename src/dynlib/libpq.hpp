@@ -3,6 +3,7 @@
 #include <libpq-fe.h>
 
 #include "core/error.hpp"
+#include "dynlib/shared_library.hpp"
 
 namespace gatehouse::dynlib {
 
@@ -18,9 +19,7 @@ namespace gatehouse::dynlib {
 
 // libpq's functions, named as in libpq-fe.h: `pq.PQexec(conn, sql)`.
 struct LibPq {
-#define GATEHOUSE_LIBPQ_MEMBER(name) decltype(&::name) name = nullptr;
-  GATEHOUSE_LIBPQ_FUNCTIONS(GATEHOUSE_LIBPQ_MEMBER)
-#undef GATEHOUSE_LIBPQ_MEMBER
+  GATEHOUSE_LIBPQ_FUNCTIONS(GATEHOUSE_DYNLIB_MEMBER)
 };
 
 // libpq.so.5, loaded on the first call (thread-safe; a failure is kept, not retried): a server on

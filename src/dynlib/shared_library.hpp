@@ -7,10 +7,11 @@
 
 namespace gatehouse::dynlib {
 
-// A shared library opened at run time (dlopen), for the client libraries only some deployments
-// use: libpq (PostgreSQL) and libcurl (external sign-in, SMTP) each pull in about 25 more
-// libraries (Kerberos, LDAP, GnuTLS, SASL), and loading them took a third of the start of a
-// server on SQLite, which uses neither. Never closed: the functions looked up stay valid.
+// A shared library opened at run time (dlopen), for the libraries only some deployments use:
+// libpq (PostgreSQL) and libcurl (external sign-in, SMTP) each pull in about 25 more libraries
+// (Kerberos, LDAP, GnuTLS, SASL), and loading them took a third of the start of a server on
+// SQLite, which uses neither; hiredis and libssl (Redis) and libcbor (passkeys) cost the start
+// a millisecond or so more. Never closed: the functions looked up stay valid.
 class SharedLibrary {
  public:
   // Unavailable naming the library and the loader's reason when it cannot be loaded.
@@ -40,5 +41,32 @@ void bind(const SharedLibrary& library, const char* name, F*& slot, core::Status
   }
   slot = reinterpret_cast<F*>(*address);
 }
+
+// The one table of `Table` for the process: `soname` opened and `bindAll(library, table, status)`
+// run on the first call (thread-safe), then `ready(table)` (a library's global initialisation), if
+// given. A failure is kept, not retried. The table is never destroyed: threads still running at
+// exit may call through it.
+template <class Table, class BindAll>
+core::Result<const Table*> loadOnce(const char* soname, BindAll bindAll,
+                                    core::Status (*ready)(const Table&) = nullptr) {
+  static const auto* const loaded = new core::Result<Table>([&]() -> core::Result<Table> {
+    auto library = SharedLibrary::open(soname);
+    if (!library) return tl::unexpected(library.error());
+    Table table;
+    core::Status status;
+    bindAll(*library, table, status);
+    if (status && ready != nullptr) status = ready(table);
+    if (!status) return tl::unexpected(status.error());
+    return table;
+  }());
+  if (!*loaded) return tl::unexpected(loaded->error());
+  return &**loaded;
+}
+
+// For a table whose members are named as the functions, from a library's list `X(name)`: the
+// member declaration, and its binding (inside the `bindAll` of loadOnce, whose parameters are
+// library, table, status).
+#define GATEHOUSE_DYNLIB_MEMBER(name) decltype(&::name) name = nullptr;
+#define GATEHOUSE_DYNLIB_BIND(name) bind(library, #name, table.name, status);
 
 }  // namespace gatehouse::dynlib

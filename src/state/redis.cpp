@@ -1,7 +1,6 @@
 #include "state/redis.hpp"
 
 #include <charconv>
-#include <hiredis/hiredis.h>
 #include <poll.h>
 
 #include <spdlog/spdlog.h>

@@ -5,7 +5,6 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
-#include <hiredis/hiredis.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -17,6 +16,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "dynlib/libhiredis.hpp"
+#include "dynlib/libssl.hpp"
 #include "state/redis.hpp"
 
 namespace gatehouse::state {
@@ -109,45 +110,46 @@ core::Result<int> connectTcp(const RedisAddress& a, std::chrono::milliseconds ti
 }
 
 // SNI; SSL_set_tlsext_host_name is a macro with a C cast.
-bool setServerName(SSL* ssl, const char* host) {
-  return SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
-                  const_cast<char*>(host)) == 1;  // NOLINT(cppcoreguidelines-pro-type-const-cast)
+bool setServerName(const dynlib::LibSsl& tls, SSL* ssl, const char* host) {
+  char* name = const_cast<char*>(host);  // NOLINT(cppcoreguidelines-pro-type-const-cast)
+  return tls.SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, name) == 1;
 }
 
 // TLS over `fd`: the peer must present a certificate chaining to the system's roots or the CA
 // file, valid for the URL's host name (or IP address).
-core::Result<SSL*> startTls(int fd, const RedisAddress& a) {
-  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()),
-                                                        &SSL_CTX_free);
+core::Result<SSL*> startTls(const dynlib::LibSsl& tls, int fd, const RedisAddress& a) {
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(tls.SSL_CTX_new(tls.TLS_client_method()),
+                                                        tls.SSL_CTX_free);
   if (!ctx) return makeError(Errc::Internal, "Redis TLS: " + tlsError());
-  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
-  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
-  SSL_CTX_set_default_verify_paths(ctx.get());
+  // SSL_CTX_set_min_proto_version, a macro over SSL_CTX_ctrl.
+  tls.SSL_CTX_ctrl(ctx.get(), SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION, nullptr);
+  tls.SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+  tls.SSL_CTX_set_default_verify_paths(ctx.get());
   if (!a.ca_file.empty() &&
-      SSL_CTX_load_verify_locations(ctx.get(), a.ca_file.c_str(), nullptr) != 1)
+      tls.SSL_CTX_load_verify_locations(ctx.get(), a.ca_file.c_str(), nullptr) != 1)
     return makeError(Errc::Unavailable,
                      "REDIS_CA_FILE: cannot load " + a.ca_file + ": " + tlsError());
-  SSL* ssl = SSL_new(ctx.get());
+  SSL* ssl = tls.SSL_new(ctx.get());
   if (ssl == nullptr) return makeError(Errc::Internal, "Redis TLS: " + tlsError());
   std::string host = a.host;
   if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
   in6_addr probe{};
   const bool is_ip = ::inet_pton(AF_INET, host.c_str(), &probe) == 1 ||
                      ::inet_pton(AF_INET6, host.c_str(), &probe) == 1;
-  X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+  X509_VERIFY_PARAM* param = tls.SSL_get0_param(ssl);
   const bool named =
       is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()) == 1
-            : SSL_set1_host(ssl, host.c_str()) == 1 && setServerName(ssl, host.c_str());
-  if (!named || SSL_set_fd(ssl, fd) != 1) {
-    SSL_free(ssl);
+            : tls.SSL_set1_host(ssl, host.c_str()) == 1 && setServerName(tls, ssl, host.c_str());
+  if (!named || tls.SSL_set_fd(ssl, fd) != 1) {
+    tls.SSL_free(ssl);
     return makeError(Errc::Internal, "Redis TLS: " + tlsError());
   }
-  if (SSL_connect(ssl) != 1) {
-    const long verify = SSL_get_verify_result(ssl);  // NOLINT(google-runtime-int)
+  if (tls.SSL_connect(ssl) != 1) {
+    const long verify = tls.SSL_get_verify_result(ssl);  // NOLINT(google-runtime-int)
     std::string why = verify != X509_V_OK ? std::string("certificate not trusted: ") +
                                                 X509_verify_cert_error_string(verify)
                                           : tlsError();
-    SSL_free(ssl);
+    tls.SSL_free(ssl);
     return makeError(Errc::Unavailable, "Redis TLS handshake with " + where(a) + " failed: " + why);
   }
   return ssl;
@@ -155,18 +157,31 @@ core::Result<SSL*> startTls(int fd, const RedisAddress& a) {
 
 }  // namespace
 
+core::Result<const dynlib::LibHiredis*> RedisConnection::libraries(const RedisAddress& address) {
+  auto redis = dynlib::libhiredis();
+  if (!redis)
+    return makeError(Errc::Unavailable, "Redis needs libhiredis0.14: " + redis.error().message);
+  if (!address.tls) return redis;
+  if (auto tls = dynlib::libssl(); !tls)
+    return makeError(Errc::Unavailable, "rediss:// needs libssl3: " + tls.error().message);
+  return redis;
+}
+
 core::Result<std::unique_ptr<RedisConnection>> RedisConnection::open(
     const RedisAddress& address, std::chrono::milliseconds timeout) {
+  auto redis = libraries(address);
+  if (!redis) return tl::unexpected(redis.error());
   auto fd = connectTcp(address, timeout);
   if (!fd) return tl::unexpected(fd.error());
-  std::unique_ptr<RedisConnection> c(new RedisConnection());
+  std::unique_ptr<RedisConnection> c(new RedisConnection(**redis));
   c->fd_ = *fd;
   if (address.tls) {
-    auto ssl = startTls(c->fd_, address);
+    c->tls_ = *dynlib::libssl();  // loaded by libraries()
+    auto ssl = startTls(*c->tls_, c->fd_, address);
     if (!ssl) return tl::unexpected(ssl.error());
     c->ssl_ = *ssl;
   }
-  c->reader_ = redisReaderCreate();
+  c->reader_ = c->redis_.redisReaderCreate();
   if (c->reader_ == nullptr) return makeError(Errc::Internal, "Redis: out of memory");
   if (!address.password.empty()) {
     std::vector<std::string_view> auth{"AUTH"};
@@ -192,17 +207,17 @@ core::Result<std::unique_ptr<RedisConnection>> RedisConnection::open(
 
 RedisConnection::~RedisConnection() {
   if (ssl_ != nullptr) {
-    if (!broken_) SSL_shutdown(ssl_);
-    SSL_free(ssl_);
+    if (!broken_) tls_->SSL_shutdown(ssl_);
+    tls_->SSL_free(ssl_);
   }
   if (fd_ >= 0) ::close(fd_);
-  if (reader_ != nullptr) redisReaderFree(reader_);
+  if (reader_ != nullptr) redis_.redisReaderFree(reader_);
 }
 
 bool RedisConnection::writeAll(std::string_view bytes) {
   while (!bytes.empty() && !broken_) {
     const long n = ssl_ != nullptr  // NOLINT(google-runtime-int)
-                       ? SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size()))
+                       ? tls_->SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size()))
                        : ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (n <= 0) {
       if (ssl_ == nullptr && n < 0 && errno == EINTR) continue;
@@ -218,7 +233,7 @@ bool RedisConnection::writeAll(std::string_view bytes) {
 bool RedisConnection::readSome() {
   std::array<char, 16384> buf{};
   const long n = ssl_ != nullptr  // NOLINT(google-runtime-int)
-                     ? SSL_read(ssl_, buf.data(), static_cast<int>(buf.size()))
+                     ? tls_->SSL_read(ssl_, buf.data(), static_cast<int>(buf.size()))
                      : ::recv(fd_, buf.data(), buf.size(), 0);
   if (n <= 0) {
     if (ssl_ == nullptr && n < 0 && errno == EINTR) return true;
@@ -226,7 +241,7 @@ bool RedisConnection::readSome() {
     broken_ = true;
     return false;
   }
-  if (redisReaderFeed(reader_, buf.data(), static_cast<std::size_t>(n)) != REDIS_OK) {
+  if (redis_.redisReaderFeed(reader_, buf.data(), static_cast<std::size_t>(n)) != REDIS_OK) {
     broken_ = true;
     return false;
   }
@@ -241,32 +256,33 @@ core::Status RedisConnection::send(const std::vector<std::string_view>& args) {
     lens.push_back(a.size());
   }
   char* formatted = nullptr;
-  const long long len = redisFormatCommandArgv(&formatted, static_cast<int>(argv.size()),  // NOLINT
-                                               argv.data(), lens.data());
+  const long long len =  // NOLINT(google-runtime-int): hiredis's type
+      redis_.redisFormatCommandArgv(&formatted, static_cast<int>(argv.size()), argv.data(),
+                                    lens.data());
   if (len < 0) return makeError(Errc::Internal, "Redis: out of memory");
   const bool ok = writeAll(std::string_view(formatted, static_cast<std::size_t>(len)));
-  redisFreeCommand(formatted);
+  redis_.redisFreeCommand(formatted);
   if (!ok) return makeError(Errc::Unavailable, "Redis: connection lost");
   return {};
 }
 
 core::Result<std::optional<RedisReply>> RedisConnection::buffered() {
   void* raw = nullptr;
-  if (redisReaderGetReply(reader_, &raw) != REDIS_OK) {
+  if (redis_.redisReaderGetReply(reader_, &raw) != REDIS_OK) {
     broken_ = true;
     return makeError(Errc::Unavailable, "Redis: protocol error");
   }
   if (raw == nullptr) return std::optional<RedisReply>{};
   auto* reply = static_cast<redisReply*>(raw);
   RedisReply out = convert(reply);
-  freeReplyObject(reply);
+  redis_.freeReplyObject(reply);
   return std::optional<RedisReply>(std::move(out));
 }
 
 bool RedisConnection::receive(std::chrono::milliseconds wait) {
   if (broken_) return false;
   // TLS may hold decrypted bytes the socket no longer shows.
-  if (ssl_ == nullptr || SSL_pending(ssl_) == 0) {
+  if (ssl_ == nullptr || tls_->SSL_pending(ssl_) == 0) {
     pollfd pfd{fd_, POLLIN, 0};
     const int ready = ::poll(&pfd, 1, static_cast<int>(wait.count()));
     if (ready < 0) return errno == EINTR;

@@ -12,6 +12,11 @@
 struct ssl_st;
 struct redisReader;
 
+namespace gatehouse::dynlib {
+struct LibHiredis;
+struct LibSsl;
+}  // namespace gatehouse::dynlib
+
 namespace gatehouse::state {
 
 struct RedisAddress;
@@ -20,13 +25,19 @@ struct RedisReply;
 // One connection to Redis: a TCP socket, TLS over it for rediss:// (TLS 1.2 or later, the
 // certificate verified against the system's roots and REDIS_CA_FILE, the URL's host name or IP
 // address checked against it), and hiredis's reader for the RESP protocol. Blocking with a
-// timeout on every read and write. Not thread-safe: one user at a time.
+// timeout on every read and write. Not thread-safe: one user at a time. hiredis, and libssl for
+// rediss://, are loaded at the first connection (dynlib).
 class RedisConnection {
  public:
   // Connects, shakes hands, and authenticates and selects the database as the address says.
   // Unavailable naming the host (never the password) on failure.
   [[nodiscard]] static core::Result<std::unique_ptr<RedisConnection>> open(
       const RedisAddress& address, std::chrono::milliseconds timeout);
+
+  // Loads what a connection to `address` needs: hiredis, and libssl for rediss://. Unavailable
+  // naming the Debian package when one cannot be loaded; the start checks it before connecting.
+  [[nodiscard]] static core::Result<const dynlib::LibHiredis*> libraries(
+      const RedisAddress& address);
 
   RedisConnection(const RedisConnection&) = delete;
   RedisConnection& operator=(const RedisConnection&) = delete;
@@ -46,10 +57,12 @@ class RedisConnection {
   bool broken() const { return broken_; }
 
  private:
-  RedisConnection() = default;
+  explicit RedisConnection(const dynlib::LibHiredis& redis) : redis_(redis) {}
   bool writeAll(std::string_view bytes);
   bool readSome();
 
+  const dynlib::LibHiredis& redis_;
+  const dynlib::LibSsl* tls_ = nullptr;  // set for rediss:// only
   int fd_ = -1;
   ssl_st* ssl_ = nullptr;
   redisReader* reader_ = nullptr;

@@ -1,10 +1,10 @@
 #include "webauthn/cbor.hpp"
 
 #include <algorithm>
-#include <cbor.h>
 #include <limits>
 
 #include "core/utf8.hpp"
+#include "dynlib/libcbor.hpp"
 
 namespace gatehouse::webauthn::cbor {
 namespace {
@@ -111,8 +111,11 @@ void onFloat(void* c, float) { of(c).fail("a floating-point number"); }
 void onDouble(void* c, double) { of(c).fail("a floating-point number"); }
 void onUndefined(void* c) { of(c).fail("undefined"); }
 
+// Every callback is set below (libcbor calls each one unchecked); a libcbor whose struct has more
+// than the 24 set here fails this.
+static_assert(sizeof(cbor_callbacks) == 24 * sizeof(void*), "cbor_callbacks has members not set");
 cbor_callbacks strictCallbacks() {
-  cbor_callbacks cb = cbor_empty_callbacks;
+  cbor_callbacks cb{};
   cb.uint8 = onU8;
   cb.uint16 = onU16;
   cb.uint32 = onU32;
@@ -168,6 +171,10 @@ const Value* Value::at(std::string_view key) const {
 
 core::Result<Decoded> decodePrefix(std::string_view input, const Limits& limits) {
   if (input.size() > limits.max_bytes) return tl::unexpected(invalid("input too large"));
+  auto library = dynlib::libcbor();
+  if (!library)
+    return core::makeError(core::Errc::Unavailable,
+                           "passkeys need libcbor0.8: " + library.error().message);
   static const cbor_callbacks kCallbacks = strictCallbacks();
   Builder builder;
   builder.limits = &limits;
@@ -176,7 +183,8 @@ core::Result<Decoded> decodePrefix(std::string_view input, const Limits& limits)
   while (!builder.root && !builder.failed()) {
     if (offset >= input.size()) return tl::unexpected(invalid("truncated input"));
     const auto* data = reinterpret_cast<cbor_data>(input.data()) + offset;
-    const auto r = cbor_stream_decode(data, input.size() - offset, &kCallbacks, &builder);
+    const auto r =
+        (*library)->cbor_stream_decode(data, input.size() - offset, &kCallbacks, &builder);
     if (r.status == CBOR_DECODER_NEDATA) return tl::unexpected(invalid("truncated input"));
     if (r.status != CBOR_DECODER_FINISHED || r.read == 0)
       return tl::unexpected(invalid("malformed input"));

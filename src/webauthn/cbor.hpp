@@ -69,7 +69,8 @@ struct Decoded {
 // allocation from declared lengths: an item costs at least one byte of input). Strict: definite
 // lengths only, map keys integers or text and never repeated, nesting within `max_depth`, text
 // strings valid UTF-8. InvalidArgument naming the first problem; trailing bytes are the caller's
-// (see `consumed`).
+// (see `consumed`). Unavailable when libcbor cannot be loaded: `serve` loads it at start when
+// passkeys are on and stops if it cannot, so a running server never meets this.
 [[nodiscard]] core::Result<Decoded> decodePrefix(std::string_view input, const Limits& limits = {});
 // As decodePrefix, and InvalidArgument unless the item spans the whole input.
 [[nodiscard]] core::Result<Value> decode(std::string_view input, const Limits& limits = {});

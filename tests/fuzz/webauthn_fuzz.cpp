@@ -9,10 +9,17 @@
 #include <string>
 #include <string_view>
 
+#include "dynlib/libcbor.hpp"
 #include "webauthn/authenticator_data.hpp"
 #include "webauthn/cbor.hpp"
 #include "webauthn/cose.hpp"
 #include "webauthn/relying_party.hpp"
+
+// Without libcbor every input would be refused and the run would pass having decoded nothing.
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  if (!gatehouse::dynlib::libcbor()) std::abort();
+  return 0;
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace gatehouse::webauthn;

@@ -16,7 +16,7 @@ import jwt
 import pytest
 import requests
 
-from conftest import BIN, SECRET, Server, auth
+from conftest import BIN, SECRET, Redis, Server, auth
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -598,39 +598,78 @@ def mapped_libraries(pid):
         return {line.split()[-1].rsplit("/", 1)[-1] for line in f if ".so" in line}
 
 
-def test_libpq_and_libcurl_are_loaded_only_where_used(make_server):
-    """A server on SQLite without SMTP or external sign-in loads neither libpq nor libcurl, nor the
-    libraries they pull in (they were a third of the start); with SMTP set, libcurl is loaded at
-    start, so a missing one stops the start instead of the first message."""
-    needed = subprocess.run(["readelf", "-d", BIN], capture_output=True, text=True, check=True).stdout
-    assert "libpq" not in needed and "libcurl" not in needed, needed
+LAZY = ("libpq.", "libcurl.", "libhiredis.", "libssl.", "libcbor.")
+
+
+def test_client_libraries_are_loaded_only_where_used(make_server, tmp_path):
+    """The binary links none of libpq, libcurl, hiredis, libssl and libcbor (libpq and libcurl
+    were a third of the start with what they pull in): a server on SQLite without SMTP, Redis or
+    passkeys maps none of them. Each is loaded at start where it is configured (SMTP or external
+    sign-in, Redis, passkeys), so a missing one stops the start; libssl only for rediss://."""
+    dynamic = subprocess.run(["readelf", "-d", BIN], capture_output=True, text=True, check=True).stdout
+    needed = re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", dynamic)
+    assert "libsqlite3.so.0" in needed, needed  # the check can see a library
+    assert not any(name.startswith(LAZY) for name in needed), needed
     s = make_server()
     s.register("lazy@example.com", "lazy")
     assert s.login("lazy").status_code == 200
     loaded = mapped_libraries(s.proc.pid)
-    assert not any(name.startswith(("libpq.", "libcurl.", "libkrb5.", "libldap")) for name in loaded), loaded
-    assert any(name.startswith("libsqlite3.") for name in loaded), loaded  # the check can see a library
+    assert not any(name.startswith(LAZY + ("libkrb5.", "libldap")) for name in loaded), loaded
+    assert any(name.startswith("libsqlite3.") for name in loaded), loaded
 
     mailing = make_server({"SMTP_URL": "smtp://127.0.0.1:9", "SMTP_FROM": "gatehouse@example.com"})
     assert any(name.startswith("libcurl.") for name in mapped_libraries(mailing.proc.pid))
+    passkeys = make_server({"GATEHOUSE_PUBLIC_URL": "http://localhost"})
+    assert any(name.startswith("libcbor.") for name in mapped_libraries(passkeys.proc.pid))
+    redis = Redis(tmp_path)
+    redis.start()
+    try:
+        shared = make_server({"REDIS_URL": redis.url})
+        loaded = mapped_libraries(shared.proc.pid)
+        assert any(name.startswith("libhiredis.") for name in loaded), loaded
+        assert not any(name.startswith("libssl.") for name in loaded), loaded  # TLS only for rediss://
+        shared.stop()
+    finally:
+        redis.stop()
 
 
-def test_a_libcurl_without_its_functions_stops_a_start_that_needs_it(tmp_path):
-    """With SMTP set, a libcurl.so.4 that cannot serve (here an empty stub found first on the
-    library path) stops the start at once with the loader's reason, not at the first message."""
+def stub_library(tmp_path, soname):
+    """A directory holding an empty shared library named `soname`, for LD_LIBRARY_PATH."""
     stub = tmp_path / "stub"
     stub.mkdir()
     (stub / "empty.c").write_text("int gatehouse_stub;\n")
-    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(stub / "libcurl.so.4"), str(stub / "empty.c")],
-                   check=True)
-    s = Server(tmp_path, {"SMTP_URL": "smtp://127.0.0.1:9", "SMTP_FROM": "gatehouse@example.com",
-                          "LD_LIBRARY_PATH": str(stub)})
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(stub / soname), str(stub / "empty.c")], check=True)
+    return stub
+
+
+def assert_start_stops(tmp_path, env, *messages):
+    """The server started with `env` exits 1 by itself, its log holding every one of `messages`."""
+    s = Server(tmp_path, env)
     s.start(wait=False)
-    assert s.proc.wait(timeout=60) == 1
-    s.stop()
+    try:
+        assert s.proc.wait(timeout=60) == 1
+    finally:
+        s.stop()
     log = s.log_text()
-    assert "SMTP and external sign-in need libcurl4" in log, log
-    assert "libcurl.so.4 has no curl_global_init" in log, log
+    assert all(m in log for m in messages), log
+
+
+@pytest.mark.parametrize("soname,env,message,missing", [
+    ("libhiredis.so.0.14", {"REDIS_URL": "redis://127.0.0.1:9"}, "Redis needs libhiredis0.14",
+     "libhiredis.so.0.14 has no redisReaderCreate"),
+    ("libssl.so.3", {"REDIS_URL": "rediss://127.0.0.1:9"}, "rediss:// needs libssl3",
+     "libssl.so.3 has no TLS_client_method"),
+    ("libcbor.so.0.8", {"GATEHOUSE_PUBLIC_URL": "http://localhost"}, "passkeys need libcbor0.8",
+     "libcbor.so.0.8 has no cbor_stream_decode"),
+    ("libcurl.so.4", {"SMTP_URL": "smtp://127.0.0.1:9", "SMTP_FROM": "gatehouse@example.com"},
+     "SMTP and external sign-in need libcurl4", "libcurl.so.4 has no curl_global_init"),
+])
+def test_a_library_without_its_functions_stops_a_start_that_needs_it(tmp_path, soname, env, message, missing):
+    """With Redis, rediss://, passkeys or SMTP configured, a library that cannot serve them (an
+    empty stub found first on the library path) stops the start at once with the loader's reason,
+    not at the first use."""
+    stub = stub_library(tmp_path, soname)
+    assert_start_stops(tmp_path, {**env, "LD_LIBRARY_PATH": str(stub)}, message, missing)
 
 
 def test_the_dummy_hash_is_kept_across_restarts_and_made_again_when_not_the_policys(make_server):

@@ -4,8 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include "dynlib/libcbor.hpp"
 #include "dynlib/libcurl.hpp"
+#include "dynlib/libhiredis.hpp"
 #include "dynlib/libpq.hpp"
+#include "dynlib/libssl.hpp"
 
 namespace gatehouse::dynlib {
 namespace {
@@ -41,8 +44,8 @@ TEST(SharedLibrary, AMissingFunctionIsUnavailableAndBindingStopsAtIt) {
   EXPECT_EQ(after, nullptr);  // the first missing function is the one reported
 }
 
-// The build machine has both libraries (their -dev packages): every function in the lists is
-// found, and the one loaded table is handed out each time.
+// The build machine has the libraries (their -dev packages): every function in the lists is found,
+// the one loaded table is handed out each time, and a real call goes through it.
 TEST(SharedLibrary, LibpqLoadsWithEveryFunctionGatehouseCalls) {
   auto pq = libpq();
   ASSERT_TRUE(pq) << pq.error().message;
@@ -71,6 +74,54 @@ TEST(SharedLibrary, LibcurlLoadsInitialisedWithEveryFunctionGatehouseCalls) {
   EXPECT_EQ((*curl)->easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "https"), CURLE_OK);
   EXPECT_NE((*curl)->easy_perform(handle), CURLE_OK);
   (*curl)->easy_cleanup(handle);
+}
+
+TEST(SharedLibrary, HiredisLoadsWithEveryFunctionGatehouseCalls) {
+  auto redis = libhiredis();
+  ASSERT_TRUE(redis) << redis.error().message;
+  EXPECT_EQ(*libhiredis(), *redis);
+  // A real round through the table: a command formatted, a reply parsed.
+  const char* argv[] = {"PING"};
+  const std::size_t lens[] = {4};
+  char* formatted = nullptr;
+  ASSERT_EQ((*redis)->redisFormatCommandArgv(&formatted, 1, argv, lens), 14);
+  EXPECT_EQ(std::string(formatted, 14), "*1\r\n$4\r\nPING\r\n");
+  (*redis)->redisFreeCommand(formatted);
+  redisReader* reader = (*redis)->redisReaderCreate();
+  ASSERT_NE(reader, nullptr);
+  ASSERT_EQ((*redis)->redisReaderFeed(reader, "+PONG\r\n", 7), REDIS_OK);
+  void* reply = nullptr;
+  ASSERT_EQ((*redis)->redisReaderGetReply(reader, &reply), REDIS_OK);
+  ASSERT_NE(reply, nullptr);
+  EXPECT_EQ(std::string(static_cast<redisReply*>(reply)->str), "PONG");
+  (*redis)->freeReplyObject(reply);
+  (*redis)->redisReaderFree(reader);
+}
+
+TEST(SharedLibrary, LibsslLoadsWithEveryFunctionGatehouseCalls) {
+  auto tls = libssl();
+  ASSERT_TRUE(tls) << tls.error().message;
+  EXPECT_EQ(*libssl(), *tls);
+  // The macro Gatehouse spells out (SSL_CTX_set_min_proto_version) takes effect through the table.
+  SSL_CTX* ctx = (*tls)->SSL_CTX_new((*tls)->TLS_client_method());
+  ASSERT_NE(ctx, nullptr);
+  EXPECT_EQ((*tls)->SSL_CTX_ctrl(ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION, nullptr), 1);
+  EXPECT_EQ((*tls)->SSL_CTX_ctrl(ctx, SSL_CTRL_GET_MIN_PROTO_VERSION, 0, nullptr), TLS1_2_VERSION);
+  (*tls)->SSL_CTX_free(ctx);
+}
+
+TEST(SharedLibrary, LibcborLoadsAndDecodesThroughTheTable) {
+  auto cbor = libcbor();
+  ASSERT_TRUE(cbor) << cbor.error().message;
+  EXPECT_EQ(*libcbor(), *cbor);
+  cbor_callbacks callbacks{};
+  callbacks.uint8 = [](void* seen, std::uint8_t value) { *static_cast<int*>(seen) = value; };
+  int seen = -1;
+  const cbor_data item = reinterpret_cast<cbor_data>("\x18\x2a");  // unsigned 42, one byte
+  const auto r = (*cbor)->cbor_stream_decode(item, 2, &callbacks, &seen);
+  EXPECT_EQ(r.status, CBOR_DECODER_FINISHED);
+  EXPECT_EQ(r.read, 2U);
+  EXPECT_EQ(seen, 42);
 }
 
 }  // namespace
