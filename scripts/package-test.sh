@@ -127,7 +127,11 @@ if ldd /usr/bin/gatehouse | grep "not found"; then fail "libraries missing"; fi
 # Every library the binary names directly comes from a package listed in Depends.
 if command -v readelf >/dev/null; then
   while read -r lib; do
-    path=$(ldd /usr/bin/gatehouse | awk -v l="$lib" '$1 == l {print $3}')
+    # ldd prints "libx.so.1 => /path (addr)", but the loader itself as "/path/ld-linux... (addr)"
+    # (the release binary names it: its static libstdc++ calls into it).
+    path=$(ldd /usr/bin/gatehouse | awk -v l="$lib" '$1 == l {print $3}
+      substr($1, length($1) - length(l)) == "/" l {print $1}' | head -1)
+    [[ -n "$path" ]] || fail "$lib: ldd does not show where it is loaded from"
     pkg=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -1 | cut -d: -f1) ||
       pkg=$(dpkg -S "$path" | head -1 | cut -d: -f1)
     # The package itself or a name it provides (libspdlog1.10 provides libspdlog1.10-fmt9).
