@@ -73,8 +73,8 @@ CC=clang-14 CXX=clang++-14 cmake --fresh -S . -B build/fuzz -G Ninja -DCMAKE_BUI
   -DGATEHOUSE_FUZZ=ON -DGATEHOUSE_TESTS=OFF -DCMAKE_CXX_COMPILER=clang++-14 \
   "-DCMAKE_CXX_FLAGS=-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=all" \
   >/dev/null
-cmake --build build/fuzz --target jws_fuzz op_uri_fuzz webauthn_fuzz
-for target in jws op_uri webauthn; do
+cmake --build build/fuzz --target jws_fuzz op_uri_fuzz webauthn_fuzz http_request_fuzz
+for target in jws op_uri webauthn http_request; do
   work=$(mktemp -d)
   cp tests/fuzz/corpus/"$target"/* "$work"/
   build/fuzz/tests/fuzz/"$target"_fuzz -max_total_time="$fuzz_seconds" -max_len=4096 \

@@ -155,6 +155,8 @@ std::string_view reasonPhrase(int status) {
       return "Internal Server Error";
     case 503:
       return "Service Unavailable";
+    case 505:
+      return "HTTP Version Not Supported";
     default:
       return "Error";
   }
@@ -193,13 +195,31 @@ void appendHeader(std::string& out, std::string_view name, std::string_view valu
   out += name;
   out += ": ";
   // Whole runs between CR/LF (almost always the whole value), never the CR/LF themselves.
-  while (!value.empty()) {
-    const auto cut = value.find_first_of("\r\n");
-    out += value.substr(0, cut);
-    if (cut == std::string_view::npos) break;
-    value.remove_prefix(cut + 1);
+  for (;;) {
+    const auto cut =
+        std::find_if(value.begin(), value.end(), [](char c) { return c == '\r' || c == '\n'; });
+    out.append(value.begin(), cut);
+    if (cut == value.end()) break;
+    value.remove_prefix(static_cast<std::size_t>(cut - value.begin()) + 1);
   }
   out += "\r\n";
+}
+
+// The security headers as written when the response sets none of them itself (nearly always).
+const std::string& securityHeaderBlock() {
+  static const std::string kBlock = [] {
+    std::string block;
+    for (const auto& [name, value] : securityHeaders()) appendHeader(block, name, value);
+    return block;
+  }();
+  return kBlock;
+}
+
+bool setsASecurityHeader(const Response& response) {
+  return std::any_of(response.headers.begin(), response.headers.end(), [](const auto& h) {
+    const auto& all = securityHeaders();
+    return std::any_of(all.begin(), all.end(), [&](const auto& d) { return d.first == h.first; });
+  });
 }
 
 }  // namespace
@@ -207,6 +227,7 @@ void appendHeader(std::string& out, std::string_view name, std::string_view valu
 void serializeResponse(const Response& response, unsigned version, bool keep_alive,
                        std::string& out, bool head_request) {
   out.clear();
+  out.reserve(512 + response.body.size());
   out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
   char digits[8];
   const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, response.status);
@@ -217,8 +238,12 @@ void serializeResponse(const Response& response, unsigned version, bool keep_ali
   if (response.security_headers) {
     // A response may set its own value of one of them (the docs page's wider CSP): then that one
     // is written instead of the default.
-    for (const auto& [name, value] : securityHeaders()) {
-      if (!response.has(name)) appendHeader(out, name, value);
+    if (!setsASecurityHeader(response)) {
+      out += securityHeaderBlock();
+    } else {
+      for (const auto& [name, value] : securityHeaders()) {
+        if (!response.has(name)) appendHeader(out, name, value);
+      }
     }
   }
   for (const auto& [name, value] : response.headers) appendHeader(out, name, value);

@@ -11,7 +11,7 @@
 
 namespace gatehouse::http {
 
-// An HTTP request as handlers see it: no Beast types. Header names are lower-case.
+// An HTTP request as handlers see it: no Asio types. Header names are lower-case.
 struct Request {
   std::string method;
   std::string target;  // as received, query included

@@ -1,4 +1,4 @@
-// The only translation unit (with beast_impl.cpp) that includes Boost.Beast/Asio.
+// The only translation unit (with asio_impl.cpp) that includes Boost.Asio.
 #include "http/server.hpp"
 
 // GCC 12 reports asio's coroutine frames (allocated by its own operator new, freed by the
@@ -11,7 +11,8 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <cctype>
+#include <cstring>
+#include <ctime>
 #include <list>
 #include <mutex>
 #include <string_view>
@@ -31,105 +32,76 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http.hpp>
+#include <boost/system/error_code.hpp>
 
 #include "core/this_thread.hpp"
 #include "core/worker_pool.hpp"
+#include "http/request_parser.hpp"
 
 namespace gatehouse::http {
 namespace {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = beast::http;
+using error_code = boost::system::error_code;
 using tcp = asio::ip::tcp;
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');  // ASCII only, no locale
+// A connection's unread bytes: small while idle, grown (doubling) when a request needs more, up
+// to a fixed bound. A pending read owns its free space, so an idle connection keeps only the
+// initial allocation.
+class ReadBuffer {
+ public:
+  static constexpr std::size_t kInitial = 1024;
+
+  std::string_view data() const { return {bytes_.get() + begin_, end_ - begin_}; }
+  void consume(std::size_t n) {
+    begin_ += n;
+    if (begin_ == end_) begin_ = end_ = 0;
   }
-  return out;
-}
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-// RFC 3986 §3.2.2/§3.2.3 host[:port]: a reg-name or an IP literal in brackets, an optional
-// numeric port; nothing that could smuggle a path or user info.
-bool validHost(std::string_view host) {
-  if (host.empty() || host.size() > 255) return false;
-  if (host.front() == '[') {
-    const auto close = host.find(']');
-    if (close == std::string_view::npos) return false;
-    for (char c : host.substr(1, close - 1)) {
-      if (std::isxdigit(static_cast<unsigned char>(c)) == 0 && c != ':' && c != '.') return false;
+  // Room for the next read: the unread bytes moved to the front, the buffer doubled when they
+  // fill it or when the last read filled the room it had (a large body arriving), never past
+  // `max`. Empty when the buffer is full at `max`.
+  asio::mutable_buffer room(std::size_t max) {
+    if (capacity_ == 0) allocate(kInitial);
+    if (begin_ > 0) {
+      std::memmove(bytes_.get(), bytes_.get() + begin_, end_ - begin_);
+      end_ -= begin_;
+      begin_ = 0;
     }
-    host.remove_prefix(close + 1);
-    if (host.empty()) return true;
-    if (host.front() != ':') return false;
-    host.remove_prefix(1);
-    return std::all_of(host.begin(), host.end(),
-                       [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; });
+    if ((end_ == capacity_ || grow_) && capacity_ < max) allocate(std::min(max, 2 * capacity_));
+    grow_ = false;
+    return asio::buffer(bytes_.get() + end_, capacity_ - end_);
   }
-  const auto colon = host.find(':');
-  const std::string_view name = host.substr(0, colon);
-  if (name.empty()) return false;
-  for (char c : name) {
-    if (std::isalnum(static_cast<unsigned char>(c)) == 0 && c != '-' && c != '.' && c != '_')
-      return false;
+  void commit(std::size_t n, std::size_t offered) {
+    end_ += n;
+    grow_ = n == offered;
   }
-  if (colon == std::string_view::npos) return true;
-  const std::string_view port = host.substr(colon + 1);
-  return std::all_of(port.begin(), port.end(),
-                     [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; });
-}
+  // Back to the initial size when empty: a connection that once took a large request does not
+  // keep its buffer while idle.
+  void shrinkWhenEmpty() {
+    if (begin_ == end_ && capacity_ > kInitial) {
+      bytes_.reset();
+      capacity_ = 0;
+      begin_ = end_ = 0;
+    }
+  }
 
-// Why a request's framing cannot be trusted: 400 (or 501 for a transfer coding we do not
-// implement), or 0 when it can.
-int framingProblem(const bhttp::request_parser<bhttp::string_body>::value_type& msg) {
-  // RFC 9112 §3.2: exactly one Host in HTTP/1.1, and a valid one wherever it appears.
-  std::size_t hosts = 0;
-  for (const auto& f : msg) {
-    if (f.name() != bhttp::field::host) continue;
-    ++hosts;
-    if (!validHost(f.value())) return 400;
+ private:
+  void allocate(std::size_t capacity) {
+    auto bigger = std::make_unique_for_overwrite<char[]>(capacity);
+    if (end_ > begin_) std::memcpy(bigger.get(), bytes_.get() + begin_, end_ - begin_);
+    end_ -= begin_;
+    begin_ = 0;
+    bytes_ = std::move(bigger);
+    capacity_ = capacity;
   }
-  if (hosts > 1 || (msg.version() >= 11 && hosts == 0)) return 400;
-  std::string codings;
-  std::size_t te_fields = 0;
-  for (const auto& f : msg) {
-    if (f.name() != bhttp::field::transfer_encoding) continue;
-    ++te_fields;
-    if (!codings.empty()) codings += ',';
-    codings += std::string(f.value());
-  }
-  if (te_fields == 0) return 0;
-  if (msg.version() < 11) return 400;  // RFC 9112 §6.1: faulty framing in HTTP/1.0
-  if (msg.find(bhttp::field::content_length) != msg.end()) return 400;
-  // RFC 9112 §6.3: chunked must be the final coding; any other coding (gzip, ...) is one we do
-  // not implement (501), since handlers would otherwise see encoded bytes.
-  std::vector<std::string_view> items;
-  std::string_view rest(codings);
-  while (!rest.empty()) {
-    const auto comma = rest.find(',');
-    std::string_view item = rest.substr(0, comma);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-    if (!item.empty()) items.push_back(item);
-    if (comma == std::string_view::npos) break;
-    rest.remove_prefix(comma + 1);
-  }
-  if (items.empty() || !equalsIgnoreCase(items.back(), "chunked")) return 400;
-  if (items.size() > 1) return 501;
-  return 0;
-}
+
+  std::unique_ptr<char[]> bytes_;
+  std::size_t capacity_ = 0;
+  std::size_t begin_ = 0;
+  std::size_t end_ = 0;
+  bool grow_ = false;
+};
 
 }  // namespace
 
@@ -182,10 +154,12 @@ struct Server::Impl {
                                    : std::max(1U, std::thread::hardware_concurrency());
   }
 
+  // The coarse monotonic clock (a few milliseconds' resolution, read without the time counter):
+  // deadlines are seconds long and it is read twice per request.
   static std::int64_t now() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
   }
 
   static void expiresAfter(Conn& conn, std::chrono::nanoseconds after) {
@@ -196,7 +170,7 @@ struct Server::Impl {
   // ends whatever read or write it waits for. Stops once shutdown has drained every connection.
   void sweep() {
     sweeper.expires_after(std::chrono::milliseconds(250));
-    sweeper.async_wait([this](const beast::error_code& ec) {
+    sweeper.async_wait([this](const error_code& ec) {
       if (ec || (stopping.load() && open.load() == 0)) return;
       const auto t = now();
       {
@@ -207,7 +181,7 @@ struct Server::Impl {
           asio::post(c->socket.get_executor(), [c] {
             const auto again = c->deadline.load(std::memory_order_relaxed);
             if (again == 0 || again > Impl::now()) return;  // it moved on meanwhile
-            beast::error_code ignored;
+            error_code ignored;
             c->socket.close(ignored);
           });
         }
@@ -228,7 +202,14 @@ struct Server::Impl {
                               bool head_request = false) {
     serializeResponse(r, version, keep_alive, conn.out, head_request);
     expiresAfter(conn, options.request_timeout);
-    co_await asio::async_write(conn.socket, asio::buffer(conn.out), kNoThrow);
+    // Sent right away when the socket has room (almost always): an asynchronous write that
+    // completes at once still costs a trip through the scheduler before this coroutine resumes.
+    error_code ec;
+    std::size_t sent = 0;
+    if (conn.socket.non_blocking()) sent = conn.socket.write_some(asio::buffer(conn.out), ec);
+    if (sent < conn.out.size() && (!ec || ec == asio::error::would_block)) {
+      co_await asio::async_write(conn.socket, asio::buffer(conn.out) + sent, kNoThrow);
+    }
     if (conn.out.capacity() > 64 * 1024) std::string().swap(conn.out);  // keep idle ones small
   }
 
@@ -236,7 +217,7 @@ struct Server::Impl {
   // would reset the connection before it reads the answer. Stop sending, then discard a bounded
   // amount of input for a short while.
   asio::awaitable<void> lingeringClose(Conn& conn) {
-    beast::error_code ec;
+    error_code ec;
     conn.socket.shutdown(tcp::socket::shutdown_send, ec);
     expiresAfter(conn, std::chrono::seconds(2));
     std::array<char, 16384> sink{};
@@ -279,75 +260,67 @@ struct Server::Impl {
         asio::use_awaitable);
   }
 
+  // Reads until `parser` has a whole request or refuses one; false when the connection ended
+  // first (closed, timed out, cancelled by shutdown). The idle deadline covers the wait and the
+  // header section; a request with a body then gets request_timeout for it.
+  asio::awaitable<bool> readRequest(Conn& conn, ReadBuffer& in, RequestParser& parser) {
+    const std::size_t max = options.max_header_bytes + kReadAhead;
+    expiresAfter(conn, options.idle_timeout);
+    bool body_timed = false;
+    for (;;) {
+      std::size_t used = 0;
+      const auto result = parser.parse(in.data(), used);
+      in.consume(used);
+      if (result != RequestParser::Result::NeedMore) co_return true;
+      if (parser.headerDone() && !body_timed) {
+        // Only requests with a body pay for a second deadline (GETs are done with the headers).
+        conn.busy = true;
+        expiresAfter(conn, options.request_timeout);
+        body_timed = true;
+      }
+      const auto room = in.room(max);
+      if (room.size() == 0) co_return false;  // cannot happen: the parser refuses first
+      auto [ec, n] = co_await conn.socket.async_read_some(room, kNoThrow);
+      if (ec) co_return false;
+      in.commit(n, room.size());
+    }
+  }
+
   asio::awaitable<void> session(std::shared_ptr<Conn> conn,
                                 std::list<std::shared_ptr<Conn>>::iterator self) {
-    // Bounded: the parser consumes body bytes as they arrive, so only a header section, one
-    // chunk-size line or trailer, and some read-ahead ever need to sit here. Unbounded, one
-    // chunk extension or trailer without a line end grew memory without limit.
-    beast::flat_buffer buffer(options.max_header_bytes + kReadAhead);
     std::string peer;
     {
-      beast::error_code ec;
+      error_code ec;
       auto ep = conn->socket.remote_endpoint(ec);
       if (!ec) peer = ep.address().to_string();
+      // Responses are sent at once from this coroutine; a full socket buffer falls back to an
+      // asynchronous write.
+      conn->socket.non_blocking(true, ec);
     }
+    // Bounded: the parser consumes body bytes as they arrive, so only a header section, one
+    // chunk-size line or trailer, and some read-ahead ever need to sit here.
+    ReadBuffer in;
+    RequestParser parser(
+        {.max_header_bytes = options.max_header_bytes, .max_body_bytes = options.max_body_bytes});
     for (;;) {
       if (stopping.load()) break;
-      bhttp::request_parser<bhttp::string_body> parser;
-      parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
-      parser.body_limit(options.max_body_bytes);
-      expiresAfter(*conn, options.idle_timeout);
-      auto [hec, hn] = co_await bhttp::async_read_header(conn->socket, buffer, parser, kNoThrow);
-      if (hec == bhttp::error::header_limit || hec == bhttp::error::body_limit) {
-        // A Content-Length over the limit is refused as soon as the headers are in.
-        co_await write(*conn,
-                       serverResponse(hec == bhttp::error::header_limit ? 431 : 413, nullptr), 11,
-                       false);
-        co_await lingeringClose(*conn);
-        break;
-      }
-      if (hec) break;  // closed, timed out, malformed or cancelled by shutdown
-      if (const int status = framingProblem(parser.get()); status != 0) {
-        // RFC 9112 §6.1, §6.3, §3.2: a body whose length we cannot know for certain, or a 1.1
-        // request without exactly one valid Host, is refused and the connection closed:
-        // whatever follows cannot be trusted to be the next request.
-        co_await write(*conn, serverResponse(status, nullptr), parser.get().version(), false);
+      parser.reset();
+      in.shrinkWhenEmpty();
+      if (!co_await readRequest(*conn, in, parser)) break;
+      if (parser.refusal() != 0) {
+        // Over a limit (431, 413), a version we do not speak (505), a coding we do not
+        // implement (501), or framing that cannot be trusted (400): whatever follows cannot be
+        // trusted to be the next request, so the connection is answered and closed.
+        co_await write(*conn, serverResponse(parser.refusal(), nullptr), parser.version(), false);
         co_await lingeringClose(*conn);
         break;
       }
       conn->busy = true;
-      beast::error_code bec;
-      if (!parser.is_done()) {
-        // Only requests with a body pay for a second read and its timer (GETs are done here).
-        expiresAfter(*conn, options.request_timeout);
-        auto [ec, bn] = co_await bhttp::async_read(conn->socket, buffer, parser, kNoThrow);
-        bec = ec;
-      }
-      const auto& msg = parser.get();
-      if (bec == bhttp::error::body_limit || bec == bhttp::error::buffer_overflow) {
-        // Over the body limit (413), or a chunk-size line or trailer longer than the read buffer
-        // (400): answered, then closed.
-        co_await write(*conn, serverResponse(bec == bhttp::error::body_limit ? 413 : 400, nullptr),
-                       msg.version(), false);
-        co_await lingeringClose(*conn);
-        break;
-      }
-      if (bec) break;
-
-      Request req;
-      req.method = std::string(msg.method_string());
-      req.target = std::string(msg.target());
-      const auto q = req.target.find('?');
-      req.path = req.target.substr(0, q);
-      if (q != std::string::npos) req.query = req.target.substr(q + 1);
-      req.headers.reserve(16);
-      for (const auto& field : msg)
-        req.headers.emplace_back(lower(field.name_string()), std::string(field.value()));
-      req.body = msg.body();
+      Request& req = parser.request();
       req.peer_ip = peer;
-      const bool keep_alive = msg.keep_alive();
-      const unsigned version = msg.version();
-      const bool head = msg.method() == bhttp::verb::head;
+      const bool keep_alive = parser.keepAlive();
+      const unsigned version = parser.version();
+      const bool head = parser.isHead();
 
       // The hot path answers from memory right here; everything else goes to its lane's workers.
       Lane lane = Lane::Storage;
@@ -375,7 +348,7 @@ struct Server::Impl {
       conn->busy = false;
       if (!keep_alive || stopping.load()) break;
     }
-    beast::error_code ignored;
+    error_code ignored;
     conn->deadline.store(0, std::memory_order_relaxed);
     conn->socket.shutdown(tcp::socket::shutdown_send, ignored);
     conn->socket.close(ignored);
@@ -398,7 +371,7 @@ struct Server::Impl {
         // Over the limit: answer 503 and close, rather than queueing unboundedly.
         auto conn = std::make_shared<Conn>(std::move(socket));
         co_await write(*conn, serverResponse(503, nullptr), 11, false);
-        beast::error_code ignored;
+        error_code ignored;
         conn->socket.shutdown(tcp::socket::shutdown_both, ignored);
         continue;
       }
@@ -419,7 +392,7 @@ struct Server::Impl {
     const std::lock_guard lock(mutex);
     for (auto& c : conns) {
       asio::post(c->socket.get_executor(), [c, all] {
-        beast::error_code ec;
+        error_code ec;
         if ((all || !c->busy.load()) && c->socket.is_open()) c->socket.cancel(ec);
       });
     }
@@ -427,13 +400,13 @@ struct Server::Impl {
 
   void beginShutdown() {
     if (stopping.exchange(true)) return;
-    beast::error_code ignored;
+    error_code ignored;
     acceptor.close(ignored);
     signals.cancel(ignored);
     cancelConnections(false);
     // In-flight requests get the grace period; then everything is cancelled.
     auto grace = std::make_shared<asio::steady_timer>(io, options.shutdown_grace);
-    grace->async_wait([this, grace](const beast::error_code& ec) {
+    grace->async_wait([this, grace](const error_code& ec) {
       if (!ec) cancelConnections(true);
     });
     pollUntilDrained(std::make_shared<asio::steady_timer>(io), grace);
@@ -444,7 +417,7 @@ struct Server::Impl {
   void pollUntilDrained(const std::shared_ptr<asio::steady_timer>& poll,
                         const std::shared_ptr<asio::steady_timer>& grace) {
     poll->expires_after(std::chrono::milliseconds(20));
-    poll->async_wait([this, poll, grace](const beast::error_code&) {
+    poll->async_wait([this, poll, grace](const error_code&) {
       if (open.load() == 0) {
         grace->cancel();
         sweeper.cancel();
@@ -487,7 +460,7 @@ Server::~Server() {
 }
 
 core::Status Server::listen() {
-  beast::error_code ec;
+  error_code ec;
   const auto address = asio::ip::make_address(impl_->options.host, ec);
   if (ec)
     return core::makeError(core::Errc::InvalidArgument,
@@ -507,12 +480,12 @@ core::Status Server::listen() {
 }
 
 std::uint16_t Server::port() const {
-  beast::error_code ec;
+  error_code ec;
   return impl_->acceptor.local_endpoint(ec).port();
 }
 
 void Server::run() {
-  impl_->signals.async_wait([this](const beast::error_code& ec, int) {
+  impl_->signals.async_wait([this](const error_code& ec, int) {
     if (!ec) impl_->beginShutdown();
   });
   asio::co_spawn(impl_->io, impl_->accept(), asio::detached);

@@ -44,7 +44,8 @@ using InlinePipeline = std::function<std::variant<Response, Lane>(Request&)>;
 // carry the same headers as every other response. `request` is null when none was parsed.
 using Decorator = std::function<void(const Request* request, Response& response)>;
 
-// HTTP/1.1 server on Boost.Beast with C++20 coroutines; the only place Beast and Asio appear.
+// HTTP/1.1 server on Boost.Asio with C++20 coroutines and its own strict request parser
+// (request_parser.hpp); the only place Asio appears.
 // I/O threads parse, answer what memory can answer, and write: every other request is handed to
 // its lane's worker pool, so a slow handler never stalls other connections. Graceful shutdown on
 // SIGINT/SIGTERM: stop accepting, close idle keep-alive connections, finish in-flight requests (up

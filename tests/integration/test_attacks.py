@@ -591,6 +591,51 @@ def test_head_response_has_no_body_and_keeps_the_connection_in_step(server):
     wire.close()
 
 
+@pytest.mark.parametrize("request_bytes", [
+    b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Folded: a\r\n b\r\n\r\n",
+    b"GET /healthz HTTP/1.1\r\nHost : x\r\n\r\n",
+    b"GET /healthz HTTP/1.1\nHost: x\n\n",
+    b"GET /healthz HTTP/1.1\r\nHost: x\r\nX: a\x00b\r\n\r\n",
+    b"POST /api/v1/auth/revoke HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nab",
+    b"POST /api/v1/auth/revoke HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"0\r\nContent-Length: 40\r\n\r\n",
+], ids=["obs-fold", "space-before-colon", "bare-lf", "nul", "two-lengths", "framing-trailer"])
+def test_malformed_framing_is_answered_400_and_closed(server, request_bytes):
+    """The parser refuses what another parser on the path could read differently, and says so
+    with the contract's error body before closing, instead of dropping the connection."""
+    wire = Wire(server)
+    wire.send(request_bytes + SMUGGLED)
+    status, headers, body = wire.response()
+    assert (status, json.loads(body), headers.get("connection", "").lower()) == \
+        (400, {"detail": "Bad Request"}, "close")
+    assert headers.get("x-content-type-options") == "nosniff"
+    assert wire.closes_without_more(), f"a second response followed: {wire.buf[:200]!r}"
+    wire.close()
+
+
+def test_an_http_version_we_do_not_speak_is_505(server):
+    wire = Wire(server)
+    wire.send(b"GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n")
+    status, _, body = wire.response()
+    assert (status, json.loads(body)) == (505, {"detail": "HTTP Version Not Supported"})
+    wire.close()
+
+
+def test_pipelined_and_trickled_requests_are_answered_in_order(server):
+    wire = Wire(server)
+    chunked = (b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+               b"Content-Type: application/x-www-form-urlencoded\r\n\r\n"
+               b"9;note=\"a;b\"\r\nusername=\r\n0\r\nX-Trailer: 1\r\n\r\n")
+    # Three requests in one write: each is answered, in order, the chunked one in the middle.
+    wire.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + chunked + b"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert [wire.response()[0] for _ in range(3)] == [200, 422, 404]
+    # The same bytes one at a time.
+    for byte in chunked:
+        wire.send(bytes([byte]))
+    assert wire.response()[0] == 422
+    wire.close()
+
+
 # --- 11. low ------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("char", ["\u200b", "\u00ad", "\u202e", "\u2060", "\u2800"],

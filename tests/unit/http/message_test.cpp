@@ -57,5 +57,23 @@ TEST(SerializeResponse, NoContentHasNoLengthAndValuesCannotSplitTheHeader) {
   EXPECT_TRUE(out.ends_with("\r\n\r\n"));
 }
 
+TEST(SerializeResponse, EverySecurityHeaderOnceAndAResponsesOwnValueWins) {
+  Response plain = Response::empty(200);
+  plain.security_headers = true;
+  std::string out;
+  serializeResponse(plain, 11, true, out);
+  for (const auto& [name, value] : securityHeaders()) {
+    const std::string line = "\r\n" + std::string(name) + ": " + std::string(value) + "\r\n";
+    EXPECT_NE(out.find(line), std::string::npos) << name;
+  }
+  Response docs = Response::empty(200);
+  docs.security_headers = true;
+  docs.set("Content-Security-Policy", "default-src 'self'");
+  serializeResponse(docs, 11, true, out);
+  EXPECT_NE(out.find("\r\nContent-Security-Policy: default-src 'self'\r\n"), std::string::npos);
+  EXPECT_EQ(out.find("default-src 'none'"), std::string::npos) << out;
+  EXPECT_NE(out.find("\r\nX-Frame-Options: DENY\r\n"), std::string::npos);  // the others stay
+}
+
 }  // namespace
 }  // namespace gatehouse::http

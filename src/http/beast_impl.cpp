@@ -1,3 +1,0 @@
-// Boost.Asio and Boost.Beast compiled once for the whole program (separate compilation).
-#include <boost/asio/impl/src.hpp>
-#include <boost/beast/src.hpp>

@@ -1,0 +1,423 @@
+#include "http/request_parser.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+namespace gatehouse::http {
+namespace {
+
+// RFC 9110 §5.6.2 tchar: the characters of a method and a field name.
+constexpr std::array<bool, 256> kToken = [] {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+  for (const char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
+
+// RFC 9110 §5.5 field-value characters: visible ASCII, obs-text, space and tab; never a control
+// character (NUL, CR, LF, DEL, ...).
+constexpr std::array<bool, 256> kFieldValue = [] {
+  std::array<bool, 256> t{};
+  t['\t'] = true;
+  for (int c = 0x20; c <= 0x7e; ++c) t[c] = true;
+  for (int c = 0x80; c <= 0xff; ++c) t[c] = true;
+  return t;
+}();
+
+bool isToken(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(),
+                                   [](char c) { return kToken[static_cast<unsigned char>(c)]; });
+}
+
+bool isFieldValue(std::string_view s) {
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return kFieldValue[static_cast<unsigned char>(c)]; });
+}
+
+std::string_view trimOws(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+char lowerAscii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return lowerAscii(x) == lowerAscii(y);
+         });
+}
+
+bool isDigit(char c) { return c >= '0' && c <= '9'; }
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Calls `f` with each non-empty, OWS-trimmed element of a comma-separated list.
+template <typename F>
+void forEachListItem(std::string_view list, F&& f) {
+  while (!list.empty()) {
+    const auto comma = list.find(',');
+    const auto item = trimOws(list.substr(0, comma));
+    if (!item.empty()) f(item);
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+}
+
+// RFC 9112 §7.1.1: *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] ). Read past
+// (no extension is understood here) but held to the grammar, as every parser on the path must
+// agree where a chunk's data starts.
+bool validChunkExtensions(std::string_view s) {
+  const auto skipBws = [&] {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  };
+  const auto takeToken = [&] {
+    std::size_t n = 0;
+    while (n < s.size() && kToken[static_cast<unsigned char>(s[n])]) ++n;
+    s.remove_prefix(n);
+    return n > 0;
+  };
+  const auto takeQuoted = [&] {
+    s.remove_prefix(1);  // the opening quote
+    while (!s.empty() && s.front() != '"') {
+      if (s.front() == '\\') s.remove_prefix(1);  // a quoted pair: any value character
+      if (s.empty() || !kFieldValue[static_cast<unsigned char>(s.front())]) return false;
+      s.remove_prefix(1);
+    }
+    if (s.empty()) return false;
+    s.remove_prefix(1);
+    return true;
+  };
+  for (;;) {
+    if (s.empty()) return true;
+    skipBws();  // only ever before a ";"
+    if (s.empty() || s.front() != ';') return false;
+    s.remove_prefix(1);
+    skipBws();
+    if (!takeToken()) return false;
+    const auto after_name = s;
+    skipBws();  // only ever before a "=" (or, above, a ";")
+    if (s.empty() || s.front() != '=') {
+      s = after_name;
+      continue;
+    }
+    s.remove_prefix(1);
+    skipBws();
+    if (!(s.starts_with('"') ? takeQuoted() : takeToken())) return false;
+  }
+}
+
+// A field line without its CRLF: name, colon, value. The name must be a token ending right at
+// the colon (RFC 9112 §5.1: no space before it; a line starting with space is obs-fold, refused).
+bool splitFieldLine(std::string_view line, std::string_view& name, std::string_view& value) {
+  const auto colon = line.find(':');
+  if (colon == std::string_view::npos) return false;
+  name = line.substr(0, colon);
+  value = trimOws(line.substr(colon + 1));
+  return isToken(name) && isFieldValue(value);
+}
+
+// The position of the next LF in `s` from `from` that ends a CRLF; npos when there is none yet;
+// `bare` set when an LF without its CR comes first.
+std::size_t findCrlf(std::string_view s, std::size_t from, bool& bare) {
+  bare = false;
+  if (from >= s.size()) return std::string_view::npos;
+  const void* lf = std::memchr(s.data() + from, '\n', s.size() - from);
+  if (lf == nullptr) return std::string_view::npos;
+  const auto i = static_cast<std::size_t>(static_cast<const char*>(lf) - s.data());
+  if (i == 0 || s[i - 1] != '\r') bare = true;
+  return i;
+}
+
+}  // namespace
+
+bool validHost(std::string_view host) {
+  const auto digits = [](std::string_view s) { return std::all_of(s.begin(), s.end(), isDigit); };
+  if (host.empty() || host.size() > 255) return false;
+  if (host.front() == '[') {
+    const auto close = host.find(']');
+    if (close == std::string_view::npos) return false;
+    for (const char c : host.substr(1, close - 1)) {
+      if (hexValue(c) < 0 && c != ':' && c != '.') return false;
+    }
+    host.remove_prefix(close + 1);
+    if (host.empty()) return true;
+    if (host.front() != ':') return false;
+    return digits(host.substr(1));
+  }
+  const auto colon = host.find(':');
+  const std::string_view name = host.substr(0, colon);
+  if (name.empty()) return false;
+  for (const char c : name) {
+    const bool alnum = isDigit(c) || (lowerAscii(c) >= 'a' && lowerAscii(c) <= 'z');
+    if (!alnum && c != '-' && c != '.' && c != '_') return false;
+  }
+  return colon == std::string_view::npos || digits(host.substr(colon + 1));
+}
+
+void RequestParser::reset() {
+  phase_ = Phase::Head;
+  request_ = Request{};
+  version_ = 11;
+  keep_alive_ = false;
+  chunked_ = false;
+  refusal_ = 0;
+  scanned_ = 0;
+  remaining_ = 0;
+  trailer_bytes_ = 0;
+}
+
+RequestParser::Result RequestParser::refuse(int status) {
+  phase_ = Phase::Refused;
+  refusal_ = status;
+  return Result::Refused;
+}
+
+RequestParser::Result RequestParser::parse(std::string_view input, std::size_t& consumed) {
+  consumed = 0;
+  for (;;) {
+    const std::string_view rest = input.substr(consumed);
+    std::size_t used = 0;
+    switch (phase_) {
+      case Phase::Head: {
+        const auto r = parseHead(rest, used);
+        consumed += used;
+        if (r != Result::Done) return r;
+        break;
+      }
+      case Phase::Body:
+      case Phase::ChunkData: {
+        if (rest.empty()) return Result::NeedMore;
+        const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, rest.size()));
+        request_.body.append(rest.data(), n);
+        consumed += n;
+        remaining_ -= n;
+        if (remaining_ == 0) phase_ = phase_ == Phase::Body ? Phase::Done : Phase::ChunkEnd;
+        break;
+      }
+      case Phase::ChunkEnd:
+        if (rest.empty() || (rest.size() == 1 && rest[0] == '\r')) return Result::NeedMore;
+        if (rest[0] != '\r' || rest[1] != '\n') return refuse(400);
+        consumed += 2;
+        phase_ = Phase::ChunkSize;
+        break;
+      case Phase::ChunkSize: {
+        const auto r = parseChunkSize(rest, used);
+        consumed += used;
+        if (r != Result::Done) return r;
+        break;
+      }
+      case Phase::Trailers: {
+        const auto r = parseTrailers(rest, used);
+        consumed += used;
+        if (r != Result::Done) return r;
+        break;
+      }
+      case Phase::Done:
+        return Result::Done;
+      case Phase::Refused:
+        return Result::Refused;
+    }
+  }
+}
+
+RequestParser::Result RequestParser::parseHead(std::string_view input, std::size_t& consumed) {
+  consumed = 0;
+  // RFC 9112 §2.2: empty lines before the request line are ignored; they count toward the limit.
+  std::size_t lead = 0;
+  while (input.substr(lead, 2) == "\r\n") lead += 2;
+  const std::size_t limit = limits_.max_header_bytes;
+  const std::string_view window = input.substr(0, std::min(input.size(), limit));
+  std::size_t from = std::max(scanned_, lead);
+  for (;;) {
+    bool bare = false;
+    const auto lf = findCrlf(window, from, bare);
+    if (bare) return refuse(400);
+    if (lf == std::string_view::npos) break;
+    if (lf >= lead + 2 && window[lf - 2] == '\n') {  // an empty line: the header section ends
+      const auto r = parseHeadLines(input.substr(lead, lf + 1 - lead));
+      if (r != Result::Done) return r;
+      consumed = lf + 1;
+      return framing();
+    }
+    from = lf + 1;
+  }
+  if (input.size() >= limit) return refuse(431);
+  scanned_ = window.size();
+  return Result::NeedMore;
+}
+
+RequestParser::Result RequestParser::parseHeadLines(std::string_view head) {
+  // The request line: method SP request-target SP HTTP-version (RFC 9112 §3).
+  const auto eol = head.find("\r\n");
+  const std::string_view line = head.substr(0, eol);
+  head.remove_prefix(eol + 2);
+  const auto sp1 = line.find(' ');
+  const auto sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos) return refuse(400);
+  const auto method = line.substr(0, sp1);
+  const auto target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  const auto version = line.substr(sp2 + 1);
+  if (!isToken(method) || target.empty()) return refuse(400);
+  if (!std::all_of(target.begin(), target.end(), [](char c) { return c > 0x20 && c < 0x7f; }))
+    return refuse(400);
+  if (version.size() != 8 || !version.starts_with("HTTP/") || !isDigit(version[5]) ||
+      version[6] != '.' || !isDigit(version[7]))
+    return refuse(400);
+  // HTTP/1.0 and 1.1 only: no client sends a later 1.x, and every parser on the path must agree.
+  if (version[5] != '1' || (version[7] != '0' && version[7] != '1')) return refuse(505);
+  version_ = version[7] == '0' ? 10 : 11;
+  request_.method = method;
+  request_.target = target;
+  const auto q = target.find('?');
+  request_.path = target.substr(0, q);
+  if (q != std::string_view::npos) request_.query = target.substr(q + 1);
+
+  request_.headers.reserve(16);
+  while (!head.starts_with("\r\n")) {
+    const auto end = head.find("\r\n");
+    std::string_view name;
+    std::string_view value;
+    if (!splitFieldLine(head.substr(0, end), name, value)) return refuse(400);
+    head.remove_prefix(end + 2);
+    std::string lower(name);
+    std::transform(lower.begin(), lower.end(), lower.begin(), lowerAscii);
+    request_.headers.emplace_back(std::move(lower), std::string(value));
+  }
+  return Result::Done;
+}
+
+// What the header fields say about the body and the connection (RFC 9112 §6, §9.3), with the
+// Host rules of §3.2.
+RequestParser::Result RequestParser::framing() {
+  std::size_t lengths = 0;
+  std::size_t hosts = 0;
+  std::size_t codings_fields = 0;
+  std::size_t codings = 0;
+  bool chunked_last = false;
+  bool close = false;
+  bool keep_alive = false;
+  std::uint64_t length = 0;
+  for (const auto& [name, value] : request_.headers) {
+    if (name == "content-length") {
+      ++lengths;
+      if (value.empty() || !std::all_of(value.begin(), value.end(), isDigit)) return refuse(400);
+      for (const char c : value) {
+        length = length * 10 + static_cast<std::uint64_t>(c - '0');
+        if (length > limits_.max_body_bytes) return refuse(lengths > 1 ? 400 : 413);
+      }
+    } else if (name == "host") {
+      ++hosts;
+      if (!validHost(value)) return refuse(400);
+    } else if (name == "transfer-encoding") {
+      ++codings_fields;
+      forEachListItem(value, [&](std::string_view item) {
+        ++codings;
+        chunked_last = equalsIgnoreCase(item, "chunked");
+      });
+    } else if (name == "connection") {
+      bool tokens = true;  // RFC 9110 §7.6.1: a list of option names
+      forEachListItem(value, [&](std::string_view item) {
+        tokens = tokens && isToken(item);
+        close = close || equalsIgnoreCase(item, "close");
+        keep_alive = keep_alive || equalsIgnoreCase(item, "keep-alive");
+      });
+      if (!tokens) return refuse(400);
+    }
+  }
+  if (lengths > 1) return refuse(400);  // even when equal: one length, stated once
+  if (hosts > 1 || (version_ >= 11 && hosts == 0)) return refuse(400);
+  if (codings_fields > 0) {
+    // RFC 9112 §6.1: faulty framing in HTTP/1.0, and never both lengths; §6.3: chunked must be
+    // the final coding, and any other one is a coding we do not implement (501), since handlers
+    // would otherwise see encoded bytes.
+    if (version_ < 11 || lengths > 0 || codings == 0 || !chunked_last) return refuse(400);
+    if (codings > 1) return refuse(501);
+    chunked_ = true;
+  }
+  keep_alive_ = !close && (version_ >= 11 || keep_alive);
+  if (chunked_) {
+    phase_ = Phase::ChunkSize;
+  } else if (length > 0) {
+    // Never more up front than a read's worth: a client that announces the limit and sends
+    // nothing must not cost the limit in memory.
+    request_.body.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(length, 64U << 10U)));
+    remaining_ = length;
+    phase_ = Phase::Body;
+  } else {
+    phase_ = Phase::Done;
+  }
+  return Result::Done;
+}
+
+RequestParser::Result RequestParser::parseChunkSize(std::string_view input, std::size_t& consumed) {
+  consumed = 0;
+  const std::size_t limit = limits_.max_header_bytes;
+  bool bare = false;
+  const auto lf = findCrlf(input.substr(0, std::min(input.size(), limit)), 0, bare);
+  if (bare) return refuse(400);
+  if (lf == std::string_view::npos) {
+    return input.size() >= limit ? refuse(400) : Result::NeedMore;
+  }
+  const std::string_view line = input.substr(0, lf - 1);
+  // chunk-size [ chunk-ext ] (RFC 9112 §7.1).
+  std::uint64_t size = 0;
+  std::size_t digits = 0;
+  for (; digits < line.size() && hexValue(line[digits]) >= 0; ++digits) {
+    size = size * 16 + static_cast<std::uint64_t>(hexValue(line[digits]));
+    if (size > limits_.max_body_bytes) return refuse(413);
+  }
+  if (digits == 0) return refuse(400);
+  if (!validChunkExtensions(line.substr(digits))) return refuse(400);
+  consumed = lf + 1;
+  if (size == 0) {
+    phase_ = Phase::Trailers;
+    return Result::Done;
+  }
+  if (request_.body.size() + size > limits_.max_body_bytes) return refuse(413);
+  remaining_ = size;
+  phase_ = Phase::ChunkData;
+  return Result::Done;
+}
+
+RequestParser::Result RequestParser::parseTrailers(std::string_view input, std::size_t& consumed) {
+  consumed = 0;
+  const std::size_t limit = limits_.max_header_bytes;
+  for (;;) {
+    const std::string_view rest = input.substr(consumed);
+    const std::size_t room = limit > trailer_bytes_ ? limit - trailer_bytes_ : 0;
+    bool bare = false;
+    const auto lf = findCrlf(rest.substr(0, std::min(rest.size(), room)), 0, bare);
+    if (bare) return refuse(400);
+    if (lf == std::string_view::npos) {
+      return rest.size() >= room ? refuse(400) : Result::NeedMore;
+    }
+    const std::string_view line = rest.substr(0, lf - 1);
+    consumed += lf + 1;
+    trailer_bytes_ += lf + 1;
+    if (line.empty()) {
+      phase_ = Phase::Done;
+      return Result::Done;
+    }
+    // Trailer fields are checked like header fields and then dropped: nothing here reads them.
+    // Those that frame or route a message may not come after it (RFC 9110 §6.5.1); another
+    // parser on the path that merged them would disagree about this one or the next.
+    std::string_view name;
+    std::string_view value;
+    if (!splitFieldLine(line, name, value)) return refuse(400);
+    for (const std::string_view framing :
+         {"content-length", "transfer-encoding", "host", "connection"}) {
+      if (equalsIgnoreCase(name, framing)) return refuse(400);
+    }
+  }
+}
+
+}  // namespace gatehouse::http
