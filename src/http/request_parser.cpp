@@ -171,6 +171,8 @@ void RequestParser::reset() {
   chunked_ = false;
   refusal_ = 0;
   scanned_ = 0;
+  lead_ = 0;
+  line_scanned_ = 0;
   remaining_ = 0;
   trailer_bytes_ = 0;
 }
@@ -232,8 +234,9 @@ RequestParser::Result RequestParser::parse(std::string_view input, std::size_t& 
 RequestParser::Result RequestParser::parseHead(std::string_view input, std::size_t& consumed) {
   consumed = 0;
   // RFC 9112 §2.2: empty lines before the request line are ignored; they count toward the limit.
-  std::size_t lead = 0;
-  while (input.substr(lead, 2) == "\r\n") lead += 2;
+  // Where the last call stopped, so bytes trickled in one at a time are each looked at once.
+  while (input.substr(lead_, 2) == "\r\n") lead_ += 2;
+  const std::size_t lead = lead_;
   const std::size_t limit = limits_.max_header_bytes;
   const std::string_view window = input.substr(0, std::min(input.size(), limit));
   std::size_t from = std::max(scanned_, lead);
@@ -324,9 +327,12 @@ RequestParser::Result RequestParser::framing() {
         chunked_last = equalsIgnoreCase(item, "chunked");
       });
     } else if (name == "connection") {
-      bool tokens = true;  // RFC 9110 §7.6.1: a list of option names
+      // RFC 9110 §7.6.1: a list of option names. One naming a field that frames or routes the
+      // request is refused: a proxy honouring it would drop that field and read another request.
+      bool tokens = true;
       forEachListItem(value, [&](std::string_view item) {
-        tokens = tokens && isToken(item);
+        tokens = tokens && isToken(item) && !equalsIgnoreCase(item, "content-length") &&
+                 !equalsIgnoreCase(item, "transfer-encoding") && !equalsIgnoreCase(item, "host");
         close = close || equalsIgnoreCase(item, "close");
         keep_alive = keep_alive || equalsIgnoreCase(item, "keep-alive");
       });
@@ -339,7 +345,10 @@ RequestParser::Result RequestParser::framing() {
     // RFC 9112 §6.1: faulty framing in HTTP/1.0, and never both lengths; §6.3: chunked must be
     // the final coding, and any other one is a coding we do not implement (501), since handlers
     // would otherwise see encoded bytes.
-    if (version_ < 11 || lengths > 0 || codings == 0 || !chunked_last) return refuse(400);
+    // One field only: a proxy that keeps the last of several (or drops an empty one) would read
+    // another body than ours.
+    if (version_ < 11 || lengths > 0 || codings_fields > 1 || codings == 0 || !chunked_last)
+      return refuse(400);
     if (codings > 1) return refuse(501);
     chunked_ = true;
   }
@@ -362,11 +371,14 @@ RequestParser::Result RequestParser::parseChunkSize(std::string_view input, std:
   consumed = 0;
   const std::size_t limit = limits_.max_header_bytes;
   bool bare = false;
-  const auto lf = findCrlf(input.substr(0, std::min(input.size(), limit)), 0, bare);
+  const auto window = input.substr(0, std::min(input.size(), limit));
+  const auto lf = findCrlf(window, line_scanned_, bare);
   if (bare) return refuse(400);
   if (lf == std::string_view::npos) {
+    line_scanned_ = window.size();
     return input.size() >= limit ? refuse(400) : Result::NeedMore;
   }
+  line_scanned_ = 0;
   const std::string_view line = input.substr(0, lf - 1);
   // chunk-size [ chunk-ext ] (RFC 9112 §7.1).
   std::uint64_t size = 0;
@@ -395,11 +407,14 @@ RequestParser::Result RequestParser::parseTrailers(std::string_view input, std::
     const std::string_view rest = input.substr(consumed);
     const std::size_t room = limit > trailer_bytes_ ? limit - trailer_bytes_ : 0;
     bool bare = false;
-    const auto lf = findCrlf(rest.substr(0, std::min(rest.size(), room)), 0, bare);
+    const auto window = rest.substr(0, std::min(rest.size(), room));
+    const auto lf = findCrlf(window, line_scanned_, bare);
     if (bare) return refuse(400);
     if (lf == std::string_view::npos) {
+      line_scanned_ = window.size();
       return rest.size() >= room ? refuse(400) : Result::NeedMore;
     }
+    line_scanned_ = 0;
     const std::string_view line = rest.substr(0, lf - 1);
     consumed += lf + 1;
     trailer_bytes_ += lf + 1;

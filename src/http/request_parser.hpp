@@ -24,7 +24,8 @@ struct ParserLimits {
 // - 501: a transfer coding other than chunked alone;
 // - 400: everything else malformed or ambiguous: a bare LF or CR, a control character, a space
 //   before a field's colon or a folded line, a bad or repeated Content-Length, Content-Length
-//   with Transfer-Encoding, Transfer-Encoding in HTTP/1.0 or not ending in chunked, an HTTP/1.1
+//   with Transfer-Encoding, Transfer-Encoding in HTTP/1.0, in two fields or not ending in
+//   chunked, Connection naming Content-Length, Transfer-Encoding or Host, an HTTP/1.1
 //   request without exactly one valid Host, a chunk-size line or trailer section over
 //   max_header_bytes, a chunk not followed by CRLF, a trailer field that frames or routes the
 //   message (Content-Length, Transfer-Encoding, Host, Connection).
@@ -73,6 +74,8 @@ class RequestParser {
   bool chunked_ = false;
   int refusal_ = 0;
   std::size_t scanned_ = 0;        // header bytes already searched for their end
+  std::size_t lead_ = 0;           // empty lines before the request line
+  std::size_t line_scanned_ = 0;   // of a chunk-size or trailer line not yet complete
   std::uint64_t remaining_ = 0;    // of the body or the current chunk
   std::size_t trailer_bytes_ = 0;  // of the trailer section so far
 };

@@ -44,7 +44,16 @@ namespace {
 namespace asio = boost::asio;
 using error_code = boost::system::error_code;
 using tcp = asio::ip::tcp;
-constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+// Each connection's socket and coroutine are bound to its io_context's own executor type, not
+// the type-erased any_io_executor: every operation and resumption then skips a polymorphic
+// executor copy.
+using Executor = asio::io_context::executor_type;
+template <typename T>
+using Awaitable = asio::awaitable<T, Executor>;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using Acceptor = asio::basic_socket_acceptor<tcp, Executor>;
+constexpr asio::use_awaitable_t<Executor> kAwaitable;
+constexpr auto kNoThrow = asio::as_tuple(kAwaitable);
 
 // A connection's unread bytes: small while idle, grown (doubling) when a request needs more, up
 // to a fixed bound. A pending read owns its free space, so an idle connection keeps only the
@@ -76,14 +85,23 @@ class ReadBuffer {
     end_ += n;
     grow_ = n == offered;
   }
-  // Back to the initial size when empty: a connection that once took a large request does not
-  // keep its buffer while idle.
-  void shrinkWhenEmpty() {
-    if (begin_ == end_ && capacity_ > kInitial) {
+  // Back to the initial size between requests when what is left fits in it: a connection that
+  // once took a large request (and a byte more) does not keep its buffer while idle.
+  void shrink() {
+    grow_ = false;
+    if (capacity_ <= kInitial || end_ - begin_ > kInitial) return;
+    if (begin_ == end_) {
       bytes_.reset();
       capacity_ = 0;
       begin_ = end_ = 0;
+      return;
     }
+    auto smaller = std::make_unique_for_overwrite<char[]>(kInitial);
+    std::memcpy(smaller.get(), bytes_.get() + begin_, end_ - begin_);
+    end_ -= begin_;
+    begin_ = 0;
+    bytes_ = std::move(smaller);
+    capacity_ = kInitial;
   }
 
  private:
@@ -111,8 +129,8 @@ struct Server::Impl {
   // One accepted connection; `busy` while a request is being handled, so shutdown closes only
   // idle ones.
   struct Conn {
-    explicit Conn(tcp::socket s) : socket(std::move(s)) {}
-    tcp::socket socket;
+    explicit Conn(Socket s) : socket(std::move(s)) {}
+    Socket socket;
     std::atomic<bool> busy{false};
     // When the sweeper closes the connection (steady clock, nanoseconds); 0: no deadline, while
     // a worker has the request. One timer per server instead of one armed and cancelled per read
@@ -198,8 +216,9 @@ struct Server::Impl {
 
   // One contiguous buffer per response, reused by the connection: no per-field allocations and
   // no scatter-gather serializer on the hot path.
-  asio::awaitable<void> write(Conn& conn, Response&& r, unsigned version, bool keep_alive,
-                              bool head_request = false) {
+  // False when the response could not be sent whole (the connection is then closed).
+  Awaitable<bool> write(Conn& conn, Response&& r, unsigned version, bool keep_alive,
+                        bool head_request = false) {
     serializeResponse(r, version, keep_alive, conn.out, head_request);
     expiresAfter(conn, options.request_timeout);
     // Sent right away when the socket has room (almost always): an asynchronous write that
@@ -208,17 +227,21 @@ struct Server::Impl {
     std::size_t sent = 0;
     if (conn.socket.non_blocking()) sent = conn.socket.write_some(asio::buffer(conn.out), ec);
     if (sent < conn.out.size() && (!ec || ec == asio::error::would_block)) {
-      co_await asio::async_write(conn.socket, asio::buffer(conn.out) + sent, kNoThrow);
+      auto [wec, n] =
+          co_await asio::async_write(conn.socket, asio::buffer(conn.out) + sent, kNoThrow);
+      sent += wec ? 0 : n;
     }
+    const bool whole = sent == conn.out.size();
     if (conn.out.capacity() > 64 * 1024) std::string().swap(conn.out);  // keep idle ones small
+    co_return whole;
   }
 
   // After an early error response the client may still be sending: closing with unread input
   // would reset the connection before it reads the answer. Stop sending, then discard a bounded
   // amount of input for a short while.
-  asio::awaitable<void> lingeringClose(Conn& conn) {
+  Awaitable<void> lingeringClose(Conn& conn) {
     error_code ec;
-    conn.socket.shutdown(tcp::socket::shutdown_send, ec);
+    conn.socket.shutdown(Socket::shutdown_send, ec);
     expiresAfter(conn, std::chrono::seconds(2));
     std::array<char, 16384> sink{};
     std::size_t discarded = 0;
@@ -245,9 +268,9 @@ struct Server::Impl {
 
   // Runs the pipeline on one of `pool`'s threads and resumes the calling coroutine on its own
   // I/O thread with the response, or with none when the pool's queue is full.
-  asio::awaitable<std::optional<Response>> offload(core::WorkerPool& pool, Request& req) {
+  Awaitable<std::optional<Response>> offload(core::WorkerPool& pool, Request& req) {
     const auto ex = co_await asio::this_coro::executor;
-    co_return co_await asio::async_initiate<decltype(asio::use_awaitable),
+    co_return co_await asio::async_initiate<const asio::use_awaitable_t<Executor>,
                                             void(std::optional<Response>)>(
         [this, &pool, &req, ex](auto handler) {
           auto h = std::make_shared<decltype(handler)>(std::move(handler));
@@ -257,13 +280,13 @@ struct Server::Impl {
           if (!pool.trySubmit([this, &req, resume] { resume(runPipeline(req)); }))
             resume(std::nullopt);
         },
-        asio::use_awaitable);
+        kAwaitable);
   }
 
   // Reads until `parser` has a whole request or refuses one; false when the connection ended
   // first (closed, timed out, cancelled by shutdown). The idle deadline covers the wait and the
   // header section; a request with a body then gets request_timeout for it.
-  asio::awaitable<bool> readRequest(Conn& conn, ReadBuffer& in, RequestParser& parser) {
+  Awaitable<bool> readRequest(Conn& conn, ReadBuffer& in, RequestParser& parser) {
     const std::size_t max = options.max_header_bytes + kReadAhead;
     expiresAfter(conn, options.idle_timeout);
     bool body_timed = false;
@@ -286,8 +309,8 @@ struct Server::Impl {
     }
   }
 
-  asio::awaitable<void> session(std::shared_ptr<Conn> conn,
-                                std::list<std::shared_ptr<Conn>>::iterator self) {
+  Awaitable<void> session(std::shared_ptr<Conn> conn,
+                          std::list<std::shared_ptr<Conn>>::iterator self) {
     std::string peer;
     {
       error_code ec;
@@ -305,12 +328,13 @@ struct Server::Impl {
     for (;;) {
       if (stopping.load()) break;
       parser.reset();
-      in.shrinkWhenEmpty();
+      in.shrink();
       if (!co_await readRequest(*conn, in, parser)) break;
       if (parser.refusal() != 0) {
         // Over a limit (431, 413), a version we do not speak (505), a coding we do not
         // implement (501), or framing that cannot be trusted (400): whatever follows cannot be
         // trusted to be the next request, so the connection is answered and closed.
+        conn->busy = true;  // shutdown lets the answer finish
         co_await write(*conn, serverResponse(parser.refusal(), nullptr), parser.version(), false);
         co_await lingeringClose(*conn);
         break;
@@ -332,9 +356,10 @@ struct Server::Impl {
           attempt = serverResponse(500, &req);
         }
         if (auto* quick = std::get_if<Response>(&attempt)) {
-          co_await write(*conn, std::move(*quick), version, keep_alive && !stopping.load(), head);
+          const bool sent = co_await write(*conn, std::move(*quick), version,
+                                           keep_alive && !stopping.load(), head);
           conn->busy = false;
-          if (!keep_alive || stopping.load()) break;
+          if (!sent || !keep_alive || stopping.load()) break;
           continue;
         }
         lane = std::get<Lane>(attempt);
@@ -344,20 +369,21 @@ struct Server::Impl {
       conn->deadline.store(0, std::memory_order_relaxed);
       auto res = co_await offload(lane == Lane::Hashing ? hashing : workers, req);
       if (!res) res = busy ? busy(req) : serverResponse(503, &req);
-      co_await write(*conn, std::move(*res), version, keep_alive && !stopping.load(), head);
+      const bool sent =
+          co_await write(*conn, std::move(*res), version, keep_alive && !stopping.load(), head);
       conn->busy = false;
-      if (!keep_alive || stopping.load()) break;
+      if (!sent || !keep_alive || stopping.load()) break;
     }
     error_code ignored;
     conn->deadline.store(0, std::memory_order_relaxed);
-    conn->socket.shutdown(tcp::socket::shutdown_send, ignored);
+    conn->socket.shutdown(Socket::shutdown_send, ignored);
     conn->socket.close(ignored);
     const std::lock_guard lock(mutex);
     conns.erase(self);
     --open;
   }
 
-  asio::awaitable<void> accept() {
+  Awaitable<void> accept() {
     for (;;) {
       // Each connection lives on one single-threaded context: its coroutine and any cancellation
       // from shutdown never touch the socket concurrently.
@@ -372,7 +398,7 @@ struct Server::Impl {
         auto conn = std::make_shared<Conn>(std::move(socket));
         co_await write(*conn, serverResponse(503, nullptr), 11, false);
         error_code ignored;
-        conn->socket.shutdown(tcp::socket::shutdown_both, ignored);
+        conn->socket.shutdown(Socket::shutdown_both, ignored);
         continue;
       }
       auto conn = std::make_shared<Conn>(std::move(socket));
@@ -440,7 +466,7 @@ struct Server::Impl {
   std::size_t next_context = 0;  // touched only by the accept coroutine
   core::WorkerPool workers;
   core::WorkerPool hashing;
-  tcp::acceptor acceptor;
+  Acceptor acceptor;
   asio::steady_timer sweeper;
   asio::signal_set signals;
   std::atomic<bool> stopping{false};

@@ -1,8 +1,8 @@
 // libFuzzer target for the HTTP/1.1 request parser: every connection's bytes pass through it
 // before anything else. Fails on any crash or sanitizer report, on a request parsed differently
-// when its bytes arrive in two pieces, and on one accepted here that Boost.Beast (an independent
+// when its bytes arrive in pieces, and on one accepted here that Boost.Beast (an independent
 // parser) refuses or frames differently: two parsers on one path disagreeing about where a request
-// ends is request smuggling.
+// ends is request smuggling. The pieces are 1 to 16 bytes, chosen by the input's first byte.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -28,16 +28,21 @@ struct Outcome {
   std::size_t consumed;
 };
 
-Outcome inPieces(RequestParser& parser, std::string_view wire, std::size_t cut) {
-  std::string pending(wire.substr(0, cut));
-  std::size_t used = 0;
-  auto r = parser.parse(pending, used);
-  std::size_t total = used;
-  if (r != RequestParser::Result::NeedMore) return {r, total};
-  pending.erase(0, used);
-  pending.append(wire.substr(cut));
-  r = parser.parse(pending, used);
-  return {r, total + used};
+// The bytes offered `step` at a time, unconsumed ones again with the next piece, as reads do.
+Outcome inPieces(RequestParser& parser, std::string_view wire, std::size_t step) {
+  std::string pending;
+  std::size_t pos = 0;
+  std::size_t total = 0;
+  for (;;) {
+    const std::size_t n = std::min(step, wire.size() - pos);
+    pending.append(wire.substr(pos, n));
+    pos += n;
+    std::size_t used = 0;
+    const auto r = parser.parse(pending, used);
+    total += used;
+    pending.erase(0, used);
+    if (r != RequestParser::Result::NeedMore || pos == wire.size()) return {r, total};
+  }
 }
 
 bool beastAgrees(std::string_view wire, RequestParser& ours, std::size_t consumed) {
@@ -89,7 +94,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto result = whole.parse(wire, used);
   if (used > wire.size()) std::abort();
   RequestParser split(kLimits);
-  const auto pieces = inPieces(split, wire, size == 0 ? 0 : data[0] % size);
+  const auto pieces = inPieces(split, wire, size == 0 ? 1 : 1 + data[0] % 16);
   if (pieces.result != result) std::abort();
   if (result == RequestParser::Result::Refused && split.refusal() != whole.refusal()) std::abort();
   if (result != RequestParser::Result::Done) return 0;

@@ -599,7 +599,11 @@ def test_head_response_has_no_body_and_keeps_the_connection_in_step(server):
     b"POST /api/v1/auth/revoke HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nab",
     b"POST /api/v1/auth/revoke HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
     b"0\r\nContent-Length: 40\r\n\r\n",
-], ids=["obs-fold", "space-before-colon", "bare-lf", "nul", "two-lengths", "framing-trailer"])
+    b"POST /api/v1/auth/revoke HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: \r\n\r\n"
+    b"0\r\n\r\n",
+    b"POST /api/v1/auth/revoke HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close, Content-Length\r\n\r\n",
+], ids=["obs-fold", "space-before-colon", "bare-lf", "nul", "two-lengths", "framing-trailer", "te-te",
+        "connection-drops-length"])
 def test_malformed_framing_is_answered_400_and_closed(server, request_bytes):
     """The parser refuses what another parser on the path could read differently, and says so
     with the contract's error body before closing, instead of dropping the connection."""

@@ -127,6 +127,9 @@ TEST(RequestParserAgainstBeast, DamagedRequestsAreNeverAcceptedOrFramedDifferent
       "POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
       "0\r\n\r\n",
       "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+      "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n"
+      "0\r\n\r\n",
   };
   const std::string alphabet("\r\n :;,\t0aF\x7f\x80-/H\0", 16);
   std::mt19937 rng(3122026);
