@@ -105,10 +105,20 @@ void BrowserSessions::noteChecked(const std::string& sid, std::int64_t now) {
 }
 
 Result<Principal> BrowserSessions::authenticate(std::string_view cookie, core::Wait wait) {
-  auto claims = open(cookie);
-  if (!claims) return fail(Errc::InvalidToken, "session cookie does not open");
+  if (cookie.empty() || cookie.size() > kMaxCookieBytes)
+    return fail(Errc::InvalidToken, "session cookie does not open");
+  const auto key = VerifiedTokens::keyOf(cookie);
+  std::shared_ptr<const jose::Claims> claims = key ? opened_.find(*key) : nullptr;
+  if (!claims) {
+    auto fresh = open(cookie);
+    if (!fresh) return fail(Errc::InvalidToken, "session cookie does not open");
+    claims = opened_.remember(key, std::move(*fresh));
+  }
   const std::int64_t now = d_.clock.unixSeconds();
-  if (claims->exp <= now) return fail(Errc::InvalidToken, "browser session expired");
+  if (claims->exp <= now) {
+    if (key) opened_.forget(*key);
+    return fail(Errc::InvalidToken, "browser session expired");
+  }
   if (!d_.revocations.live()) return fail(Errc::Unavailable, "revocation feed down");
   const std::string sid(sessionOf(*claims));
   if (d_.revocations.isSessionRevoked(sid))
@@ -126,7 +136,7 @@ Result<Principal> BrowserSessions::authenticate(std::string_view cookie, core::W
       return tl::unexpected(storeFailure(ok.error()));
     noteChecked(sid, now);
   }
-  return d_.check.principalFor(std::make_shared<const jose::Claims>(std::move(*claims)), wait);
+  return d_.check.principalFor(std::move(claims), wait);
 }
 
 Result<void> BrowserSessions::end(const Principal& who, const ClientInfo& client) {

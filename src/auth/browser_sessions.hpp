@@ -15,6 +15,7 @@
 #include "auth/session_end.hpp"
 #include "auth/sessions.hpp"
 #include "auth/token_check.hpp"
+#include "auth/verified_tokens.hpp"
 #include "core/blocking.hpp"
 #include "core/clock.hpp"
 #include "core/sharded_mutex.hpp"
@@ -32,7 +33,10 @@ namespace gatehouse::auth {
 // the revocation list that every node hears at once), so an ended session's cookie is refused
 // everywhere. The permissions travel as the sign-in's role name when they are all of it (so the
 // cookie stays small however many permissions a policy grants), intersected as a token's scopes
-// are with the role's permissions of the moment. Thread-safe.
+// are with the role's permissions of the moment. A cookie opened once is remembered by the SHA-256
+// of its exact bytes (a VerifiedTokens cache): the next request with it skips the decoding, the
+// AES-GCM open and the JSON parse; its expiry, the revocation list and the session's recheck
+// still apply to every request. Thread-safe.
 class BrowserSessions {
  public:
   struct Settings {
@@ -82,6 +86,7 @@ class BrowserSessions {
   // Read on every cookie check (forward-auth's hot path): readers share their own shard.
   mutable core::ShardedSharedMutex mutex_;
   std::unordered_map<std::string, std::int64_t> checked_;  // session id -> when storage said live
+  VerifiedTokens opened_;                                  // cookie bytes -> what they opened to
 };
 
 }  // namespace gatehouse::auth

@@ -426,6 +426,9 @@ const std::map<std::string, std::string>& variables() {
       {"GATEHOUSE_HASH_THREADS", "password hashing threads (0 = one per core)"},
       {"GATEHOUSE_HASH_QUEUE", "requests waiting to hash before 503 (0 = 32 per hashing thread)"},
       {"GATEHOUSE_WORKER_THREADS", "most threads for storage work, started on demand (16)"},
+      {"GATEHOUSE_IO_THREADS",
+       "threads that read, answer token checks from memory and write (0 = half the cores, at "
+       "least one)"},
   };
   return kVars;
 }
@@ -517,6 +520,7 @@ core::Result<Config> load(const Lookup& lookup, std::vector<std::string>* proble
   r.integer("GATEHOUSE_HASH_THREADS", c.hash_threads, 0, 256);
   r.integer("GATEHOUSE_HASH_QUEUE", c.hash_queue, 0, 100000);
   r.integer("GATEHOUSE_WORKER_THREADS", c.worker_threads, 1, 1024);
+  r.integer("GATEHOUSE_IO_THREADS", c.io_threads, 0, 256);
 
   for (const auto& [name, target] : {std::pair{"LOGIN_RATE_LIMIT", &c.login_rate_limit},
                                      std::pair{"REGISTER_RATE_LIMIT", &c.register_rate_limit},

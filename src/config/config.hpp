@@ -107,7 +107,7 @@ struct Config {
   std::size_t hash_threads = 0;     // 0 = one per core
   std::size_t hash_queue = 0;       // 0 = 32 × threads
   std::size_t worker_threads = 16;  // blocking work (storage) off the I/O threads
-  std::size_t io_threads = 0;       // 0 = one per core
+  std::size_t io_threads = 0;       // 0 = half the cores, at least one
 
   RateLimit login_rate_limit{5, std::chrono::seconds(60)};
   RateLimit register_rate_limit{3, std::chrono::seconds(60)};

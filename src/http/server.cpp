@@ -169,7 +169,7 @@ struct Server::Impl {
 
   std::size_t ioThreads() const {
     return options.io_threads != 0 ? options.io_threads
-                                   : std::max(1U, std::thread::hardware_concurrency());
+                                   : std::max(1U, std::thread::hardware_concurrency() / 2);
   }
 
   // The coarse monotonic clock (a few milliseconds' resolution, read without the time counter):

@@ -24,7 +24,11 @@ struct ServerOptions {
   std::chrono::seconds request_timeout{30};  // to receive one request's body
   std::chrono::seconds idle_timeout{60};     // keep-alive wait plus the request headers
   std::size_t max_connections = 1024;
-  std::size_t io_threads = 0;  // 0 = one per core
+  // 0 = half the cores, at least one: an I/O thread answers a token check in a few microseconds,
+  // and the other cores are left to the storage and hashing workers and to whatever shares the
+  // machine (the proxy, the application). On two cores shared with the load, two I/O threads
+  // ran dry and slept a thousand times as often as one, which answered more (docs/benchmarks.md).
+  std::size_t io_threads = 0;
   // Most threads for storage work; they start on demand and end after a while idle.
   std::size_t worker_threads = 16;
   // Requests of the Hashing lane (each waits on the password hashing pool) run on threads of

@@ -169,6 +169,19 @@ def test_queued_logins_wait_as_queue_entries_not_threads(make_server):
     assert most["all"] <= len(idle) + 7, (most, idle)
 
 
+def test_io_threads_default_to_half_the_cores_and_can_be_set(make_server):
+    """The first I/O context runs on the main thread; the others each on a gh-io thread. Every
+    one of them serves: connections are spread over them in turn."""
+    s = make_server()
+    assert thread_names(s.proc.pid).count("gh-io") == max(1, os.cpu_count() // 2) - 1
+    three = make_server({"GATEHOUSE_IO_THREADS": "3"})
+    assert thread_names(three.proc.pid).count("gh-io") == 2
+    for _ in range(6):  # a new connection each time: two rounds over the three contexts
+        with socket.create_connection(("127.0.0.1", three.port), timeout=10) as c:
+            c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert c.recv(4096).startswith(b"HTTP/1.1 200 ")
+
+
 def test_keep_alive_serves_several_requests(server):
     with requests.Session() as session:
         for _ in range(3):
@@ -251,6 +264,7 @@ def test_audience_and_issuer_from_config(make_server):
     ({"PASSWORD_REQUIRE_DIGIT": "maybe"}, "PASSWORD_REQUIRE_DIGIT"),
     ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
     ({"GATEHOUSE_LISTEN": "nowhere"}, "GATEHOUSE_LISTEN"),
+    ({"GATEHOUSE_IO_THREADS": "257"}, "GATEHOUSE_IO_THREADS"),
 ])
 def test_bad_configuration_stops_startup_naming_the_variable(tmp_path, env, name):
     s = Server(tmp_path, env)

@@ -168,5 +168,26 @@ TEST_F(BrowserSessionsTest, TheCookieExpiresWithItsSession) {
   EXPECT_EQ(refusal(s.cookie), Errc::InvalidToken);
 }
 
+// A cookie opened once is remembered: its expiry and its session are still checked every time.
+TEST_F(BrowserSessionsTest, ARememberedCookieStillExpiresAndEnds) {
+  const auto s = started();
+  ASSERT_TRUE(browser_.authenticate(s.cookie));
+  ASSERT_TRUE(browser_.authenticate(s.cookie));  // from memory
+  stack_.clock.advance(stack_.tokens.settings().refresh_ttl.count() + 1);
+  EXPECT_EQ(refusal(s.cookie), Errc::InvalidToken);
+  EXPECT_EQ(refusal(s.cookie), Errc::InvalidToken);  // forgotten, opened again, still expired
+
+  const auto other = started();
+  auto who = browser_.authenticate(other.cookie);
+  ASSERT_TRUE(who);
+  ASSERT_TRUE(browser_.end(*who, client_));
+  EXPECT_EQ(refusal(other.cookie), Errc::InvalidToken);
+  // One byte changed is another key: it is opened, and does not open.
+  std::string altered = other.cookie;
+  altered.back() = altered.back() == 'A' ? 'B' : 'A';
+  EXPECT_EQ(refusal(altered), Errc::InvalidToken);
+  EXPECT_EQ(refusal(std::string(BrowserSessions::kMaxCookieBytes + 1, 'a')), Errc::InvalidToken);
+}
+
 }  // namespace
 }  // namespace gatehouse::auth
