@@ -121,8 +121,10 @@ Result<Principal> BrowserSessions::authenticate(std::string_view cookie, core::W
   }
   if (!d_.revocations.live()) return fail(Errc::Unavailable, "revocation feed down");
   const std::string sid(sessionOf(*claims));
-  if (d_.revocations.isSessionRevoked(sid))
+  if (d_.revocations.isSessionRevoked(sid)) {
+    if (key) opened_.forget(*key);
     return fail(Errc::InvalidToken, "the cookie's session has ended");
+  }
   if (!recentlyChecked(sid, now)) {
     // An ended session leaves the revocation list one access-token lifetime after it ended;
     // storage says it for ever.
@@ -130,8 +132,10 @@ Result<Principal> BrowserSessions::authenticate(std::string_view cookie, core::W
     auto session = d_.store.sessions().find(sid);
     if (!session) return tl::unexpected(storeFailure(session.error()));
     if (!*session || (*session)->revoked || (*session)->expires_at <= now ||
-        std::to_string((*session)->user_id) != claims->sub)
+        std::to_string((*session)->user_id) != claims->sub) {
+      if (key) opened_.forget(*key);  // it will never open to a session again
       return fail(Errc::InvalidToken, "the cookie's session has ended");
+    }
     if (auto ok = d_.store.sessions().touch(sid, now); !ok)
       return tl::unexpected(storeFailure(ok.error()));
     noteChecked(sid, now);

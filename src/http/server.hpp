@@ -27,7 +27,7 @@ struct ServerOptions {
   // 0 = half the cores, at least one: an I/O thread answers a token check in a few microseconds,
   // and the other cores are left to the storage and hashing workers and to whatever shares the
   // machine (the proxy, the application). On two cores shared with the load, two I/O threads
-  // ran dry and slept a thousand times as often as one, which answered more (docs/benchmarks.md).
+  // ran dry and slept over 400 times as often as one, which answered more (docs/benchmarks.md).
   std::size_t io_threads = 0;
   // Most threads for storage work; they start on demand and end after a while idle.
   std::size_t worker_threads = 16;

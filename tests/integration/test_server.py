@@ -170,12 +170,22 @@ def test_queued_logins_wait_as_queue_entries_not_threads(make_server):
 
 
 def test_io_threads_default_to_half_the_cores_and_can_be_set(make_server):
-    """The first I/O context runs on the main thread; the others each on a gh-io thread. Every
-    one of them serves: connections are spread over them in turn."""
-    s = make_server()
-    assert thread_names(s.proc.pid).count("gh-io") == max(1, os.cpu_count() // 2) - 1
+    """The first I/O context runs on the main thread; the others each on a gh-io thread (named
+    once it runs, so counted until it settles). Every one of them serves: connections are given
+    to them in turn."""
+    def io_threads(pid, want):
+        for _ in range(100):
+            count = thread_names(pid).count("gh-io")
+            if count == want:
+                break
+            time.sleep(0.02)
+        return count
+
+    s = make_server({"GATEHOUSE_IO_THREADS": ""})  # the default
+    want = max(1, os.cpu_count() // 2) - 1
+    assert io_threads(s.proc.pid, want) == want
     three = make_server({"GATEHOUSE_IO_THREADS": "3"})
-    assert thread_names(three.proc.pid).count("gh-io") == 2
+    assert io_threads(three.proc.pid, 2) == 2
     for _ in range(6):  # a new connection each time: two rounds over the three contexts
         with socket.create_connection(("127.0.0.1", three.port), timeout=10) as c:
             c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")

@@ -171,22 +171,30 @@ TEST_F(BrowserSessionsTest, TheCookieExpiresWithItsSession) {
 // A cookie opened once is remembered: its expiry and its session are still checked every time.
 TEST_F(BrowserSessionsTest, ARememberedCookieStillExpiresAndEnds) {
   const auto s = started();
+  const std::int64_t ttl = stack_.tokens.settings().refresh_ttl.count();
+  // A second before it expires (storage rechecked just now, so only the cookie's own expiry can
+  // refuse it two seconds later), then from memory after it.
+  stack_.clock.advance(ttl - 1);
   ASSERT_TRUE(browser_.authenticate(s.cookie));
-  ASSERT_TRUE(browser_.authenticate(s.cookie));  // from memory
-  stack_.clock.advance(stack_.tokens.settings().refresh_ttl.count() + 1);
+  ASSERT_TRUE(browser_.authenticate(s.cookie));
+  stack_.clock.advance(2);
   EXPECT_EQ(refusal(s.cookie), Errc::InvalidToken);
   EXPECT_EQ(refusal(s.cookie), Errc::InvalidToken);  // forgotten, opened again, still expired
 
-  const auto other = started();
-  auto who = browser_.authenticate(other.cookie);
+  // A live session's cookie with one byte changed is another key: opened, and does not open.
+  const auto live = started();
+  ASSERT_TRUE(browser_.authenticate(live.cookie));
+  std::string altered = live.cookie;
+  altered[altered.size() / 2] = altered[altered.size() / 2] == 'A' ? 'B' : 'A';
+  EXPECT_EQ(refusal(altered), Errc::InvalidToken);
+  ASSERT_TRUE(browser_.authenticate(live.cookie));
+  // Over the size limit, even as valid base64url, is refused before anything else.
+  EXPECT_EQ(refusal(std::string(BrowserSessions::kMaxCookieBytes + 4, 'a')), Errc::InvalidToken);
+
+  auto who = browser_.authenticate(live.cookie);
   ASSERT_TRUE(who);
   ASSERT_TRUE(browser_.end(*who, client_));
-  EXPECT_EQ(refusal(other.cookie), Errc::InvalidToken);
-  // One byte changed is another key: it is opened, and does not open.
-  std::string altered = other.cookie;
-  altered.back() = altered.back() == 'A' ? 'B' : 'A';
-  EXPECT_EQ(refusal(altered), Errc::InvalidToken);
-  EXPECT_EQ(refusal(std::string(BrowserSessions::kMaxCookieBytes + 1, 'a')), Errc::InvalidToken);
+  EXPECT_EQ(refusal(live.cookie), Errc::InvalidToken);
 }
 
 }  // namespace
