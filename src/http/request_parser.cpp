@@ -367,19 +367,30 @@ RequestParser::Result RequestParser::framing() {
   return Result::Done;
 }
 
-RequestParser::Result RequestParser::parseChunkSize(std::string_view input, std::size_t& consumed) {
-  consumed = 0;
-  const std::size_t limit = limits_.max_header_bytes;
+std::optional<std::string_view> RequestParser::takeLine(std::string_view input, std::size_t room,
+                                                        Result& result) {
   bool bare = false;
-  const auto window = input.substr(0, std::min(input.size(), limit));
+  const auto window = input.substr(0, std::min(input.size(), room));
   const auto lf = findCrlf(window, line_scanned_, bare);
-  if (bare) return refuse(400);
+  if (bare) {
+    result = refuse(400);
+    return std::nullopt;
+  }
   if (lf == std::string_view::npos) {
     line_scanned_ = window.size();
-    return input.size() >= limit ? refuse(400) : Result::NeedMore;
+    result = input.size() >= room ? refuse(400) : Result::NeedMore;
+    return std::nullopt;
   }
   line_scanned_ = 0;
-  const std::string_view line = input.substr(0, lf - 1);
+  return input.substr(0, lf + 1);
+}
+
+RequestParser::Result RequestParser::parseChunkSize(std::string_view input, std::size_t& consumed) {
+  consumed = 0;
+  Result result = Result::NeedMore;
+  const auto taken = takeLine(input, limits_.max_header_bytes, result);
+  if (!taken) return result;
+  const std::string_view line = taken->substr(0, taken->size() - 2);
   // chunk-size [ chunk-ext ] (RFC 9112 §7.1).
   std::uint64_t size = 0;
   std::size_t digits = 0;
@@ -389,7 +400,7 @@ RequestParser::Result RequestParser::parseChunkSize(std::string_view input, std:
   }
   if (digits == 0) return refuse(400);
   if (!validChunkExtensions(line.substr(digits))) return refuse(400);
-  consumed = lf + 1;
+  consumed = taken->size();
   if (size == 0) {
     phase_ = Phase::Trailers;
     return Result::Done;
@@ -404,20 +415,13 @@ RequestParser::Result RequestParser::parseTrailers(std::string_view input, std::
   consumed = 0;
   const std::size_t limit = limits_.max_header_bytes;
   for (;;) {
-    const std::string_view rest = input.substr(consumed);
     const std::size_t room = limit > trailer_bytes_ ? limit - trailer_bytes_ : 0;
-    bool bare = false;
-    const auto window = rest.substr(0, std::min(rest.size(), room));
-    const auto lf = findCrlf(window, line_scanned_, bare);
-    if (bare) return refuse(400);
-    if (lf == std::string_view::npos) {
-      line_scanned_ = window.size();
-      return rest.size() >= room ? refuse(400) : Result::NeedMore;
-    }
-    line_scanned_ = 0;
-    const std::string_view line = rest.substr(0, lf - 1);
-    consumed += lf + 1;
-    trailer_bytes_ += lf + 1;
+    Result result = Result::NeedMore;
+    const auto taken = takeLine(input.substr(consumed), room, result);
+    if (!taken) return result;
+    const std::string_view line = taken->substr(0, taken->size() - 2);
+    consumed += taken->size();
+    trailer_bytes_ += taken->size();
     if (line.empty()) {
       phase_ = Phase::Done;
       return Result::Done;

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "http/message.hpp"
@@ -63,6 +64,11 @@ class RequestParser {
   Result parseHead(std::string_view input, std::size_t& consumed);
   Result parseHeadLines(std::string_view head);
   Result framing();
+  // The next line of `input` with its CRLF, found within `room` bytes and resuming where the last
+  // call stopped; nullopt with `result` NeedMore, or Refused (400) for a bare LF or no line end
+  // within `room`.
+  std::optional<std::string_view> takeLine(std::string_view input, std::size_t room,
+                                           Result& result);
   Result parseChunkSize(std::string_view input, std::size_t& consumed);
   Result parseTrailers(std::string_view input, std::size_t& consumed);
 

@@ -15,6 +15,7 @@
 #include <boost/beast/http.hpp>
 
 #include "http/request_parser.hpp"
+#include "support/http_wire.hpp"
 
 namespace {
 
@@ -22,28 +23,6 @@ using gatehouse::http::ParserLimits;
 using gatehouse::http::RequestParser;
 
 constexpr ParserLimits kLimits{.max_header_bytes = 2048, .max_body_bytes = 4096};
-
-struct Outcome {
-  RequestParser::Result result;
-  std::size_t consumed;
-};
-
-// The bytes offered `step` at a time, unconsumed ones again with the next piece, as reads do.
-Outcome inPieces(RequestParser& parser, std::string_view wire, std::size_t step) {
-  std::string pending;
-  std::size_t pos = 0;
-  std::size_t total = 0;
-  for (;;) {
-    const std::size_t n = std::min(step, wire.size() - pos);
-    pending.append(wire.substr(pos, n));
-    pos += n;
-    std::size_t used = 0;
-    const auto r = parser.parse(pending, used);
-    total += used;
-    pending.erase(0, used);
-    if (r != RequestParser::Result::NeedMore || pos == wire.size()) return {r, total};
-  }
-}
 
 bool beastAgrees(std::string_view wire, RequestParser& ours, std::size_t consumed) {
   namespace bhttp = boost::beast::http;
@@ -94,7 +73,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto result = whole.parse(wire, used);
   if (used > wire.size()) std::abort();
   RequestParser split(kLimits);
-  const auto pieces = inPieces(split, wire, size == 0 ? 1 : 1 + data[0] % 16);
+  const auto pieces =
+      gatehouse::testing::feedInPieces(split, wire, size == 0 ? 1 : 1 + data[0] % 16);
   if (pieces.result != result) std::abort();
   if (result == RequestParser::Result::Refused && split.refusal() != whole.refusal()) std::abort();
   if (result != RequestParser::Result::Done) return 0;

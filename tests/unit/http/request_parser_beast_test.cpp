@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "http/request_parser.hpp"
+#include "support/http_wire.hpp"
 
 namespace gatehouse::http {
 namespace {
@@ -131,25 +132,10 @@ TEST(RequestParserAgainstBeast, DamagedRequestsAreNeverAcceptedOrFramedDifferent
       "chunked\r\n\r\n"
       "0\r\n\r\n",
   };
-  const std::string alphabet("\r\n :;,\t0aF\x7f\x80-/H\0", 16);
   std::mt19937 rng(3122026);
   int accepted = 0;
   for (int i = 0; i < 30000; ++i) {
-    std::string wire = seeds[rng() % seeds.size()];
-    for (unsigned edits = 1 + rng() % 3; edits > 0; --edits) {
-      const std::size_t at = rng() % wire.size();
-      const char c = alphabet[rng() % alphabet.size()];
-      switch (rng() % 3) {
-        case 0:
-          wire[at] = c;
-          break;
-        case 1:
-          wire.insert(wire.begin() + static_cast<std::ptrdiff_t>(at), c);
-          break;
-        default:
-          wire.erase(at, 1);
-      }
-    }
+    const std::string wire = testing::damaged(seeds[rng() % seeds.size()], rng);
     accepted += ours(wire).done ? 1 : 0;
     expectBeastAgrees(wire);
     if (HasFailure()) return;

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/http_wire.hpp"
+
 namespace gatehouse::http {
 namespace {
 
@@ -13,27 +15,11 @@ using Result = RequestParser::Result;
 
 constexpr ParserLimits kLimits{.max_header_bytes = 1024, .max_body_bytes = 4096};
 
-struct Outcome {
-  Result result;
-  std::size_t consumed;
-};
+using Outcome = testing::Fed;
 
-// Offers `wire` to the parser `step` bytes at a time, as a connection's reads would: unconsumed
-// bytes are offered again together with the next piece.
+// Offers `wire` to the parser `step` bytes at a time, as a connection's reads would.
 Outcome feed(RequestParser& parser, std::string_view wire, std::size_t step) {
-  std::string pending;
-  std::size_t pos = 0;
-  std::size_t total = 0;
-  for (;;) {
-    const std::size_t n = std::min(step, wire.size() - pos);
-    pending.append(wire.substr(pos, n));
-    pos += n;
-    std::size_t used = 0;
-    const Result r = parser.parse(pending, used);
-    total += used;
-    pending.erase(0, used);
-    if (r != Result::NeedMore || pos == wire.size()) return {r, total};
-  }
+  return testing::feedInPieces(parser, wire, step);
 }
 
 Outcome parseAll(RequestParser& parser, std::string_view wire) {
@@ -328,24 +314,9 @@ TEST(RequestParser, DamagedRequestsAreRefusedOrParsedTheSameInEveryPiece) {
       "1\r\n\r\n",
       "GET / HTTP/1.0\r\n\r\n",
   };
-  const std::string alphabet("\r\n :;,\t0aF\x7f\x80-/H\0", 16);
   std::mt19937 rng(20261203);
   for (int i = 0; i < 20000; ++i) {
-    std::string wire = seeds[rng() % seeds.size()];
-    for (unsigned edits = 1 + rng() % 3; edits > 0; --edits) {
-      const std::size_t at = rng() % wire.size();
-      const char c = alphabet[rng() % alphabet.size()];
-      switch (rng() % 3) {
-        case 0:
-          wire[at] = c;
-          break;
-        case 1:
-          wire.insert(wire.begin() + static_cast<std::ptrdiff_t>(at), c);
-          break;
-        default:
-          wire.erase(at, 1);
-      }
-    }
+    const std::string wire = testing::damaged(seeds[rng() % seeds.size()], rng);
     RequestParser whole(kLimits);
     const auto a = parseAll(whole, wire);
     RequestParser bytes(kLimits);
