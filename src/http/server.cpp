@@ -71,13 +71,13 @@ class ReadBuffer {
   // fill it or when the last read filled the room it had (a large body arriving), never past
   // `max`. Empty when the buffer is full at `max`.
   asio::mutable_buffer room(std::size_t max) {
-    if (capacity_ == 0) allocate(kInitial);
+    if (capacity_ == 0) reallocate(kInitial);
     if (begin_ > 0) {
       std::memmove(bytes_.get(), bytes_.get() + begin_, end_ - begin_);
       end_ -= begin_;
       begin_ = 0;
     }
-    if ((end_ == capacity_ || grow_) && capacity_ < max) allocate(std::min(max, 2 * capacity_));
+    if ((end_ == capacity_ || grow_) && capacity_ < max) reallocate(std::min(max, 2 * capacity_));
     grow_ = false;
     return asio::buffer(bytes_.get() + end_, capacity_ - end_);
   }
@@ -96,21 +96,17 @@ class ReadBuffer {
       begin_ = end_ = 0;
       return;
     }
-    auto smaller = std::make_unique_for_overwrite<char[]>(kInitial);
-    std::memcpy(smaller.get(), bytes_.get() + begin_, end_ - begin_);
-    end_ -= begin_;
-    begin_ = 0;
-    bytes_ = std::move(smaller);
-    capacity_ = kInitial;
+    reallocate(kInitial);
   }
 
  private:
-  void allocate(std::size_t capacity) {
-    auto bigger = std::make_unique_for_overwrite<char[]>(capacity);
-    if (end_ > begin_) std::memcpy(bigger.get(), bytes_.get() + begin_, end_ - begin_);
+  // A buffer of `capacity` holding the unread bytes at its front (they must fit).
+  void reallocate(std::size_t capacity) {
+    auto fresh = std::make_unique_for_overwrite<char[]>(capacity);
+    if (end_ > begin_) std::memcpy(fresh.get(), bytes_.get() + begin_, end_ - begin_);
     end_ -= begin_;
     begin_ = 0;
-    bytes_ = std::move(bigger);
+    bytes_ = std::move(fresh);
     capacity_ = capacity;
   }
 
