@@ -15,6 +15,7 @@
 #include "app/keys.hpp"
 #include "app/logging.hpp"
 #include "app/preflight.hpp"
+#include "app/startup_heap.hpp"
 #include "core/this_thread.hpp"
 #include "crypto/aead.hpp"
 #include "dynlib/libcbor.hpp"
@@ -647,6 +648,7 @@ int serve(const config::Config& config) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   if (!bus->live())
     spdlog::error("Redis is not reachable yet: token checks answer 503 until it is");
+  settleHeap();  // the start is done: glibc trims the heap as usual again
   if (auto ok = server.listen(); !ok) return fatal(ok.error().message);
   after_response.start();
   outbox.start();
