@@ -640,6 +640,21 @@ def test_pipelined_and_trickled_requests_are_answered_in_order(server):
     wire.close()
 
 
+def test_a_large_request_then_part_of_the_next_keeps_those_bytes(server):
+    # The first request's headers grow the connection's read buffer past its idle size; the bytes
+    # of the next request that came with it must survive the buffer shrinking back between the
+    # two, and the rest must complete them.
+    wire = Wire(server)
+    pad = "".join(f"X-Pad-{i}: {'p' * 90}\r\n" for i in range(60)).encode()
+    for split in (1, 20, 37):
+        nxt = b"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n"
+        wire.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + pad + b"\r\n" + nxt[:split])
+        assert wire.response()[0] == 200
+        wire.send(nxt[split:])
+        assert wire.response()[0] == 404
+    wire.close()
+
+
 # --- 11. low ------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("char", ["\u200b", "\u00ad", "\u202e", "\u2060", "\u2800"],
