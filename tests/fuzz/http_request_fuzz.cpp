@@ -3,18 +3,13 @@
 // when its bytes arrive in pieces, and on one accepted here that Boost.Beast (an independent
 // parser) refuses or frames differently: two parsers on one path disagreeing about where a request
 // ends is request smuggling. The pieces are 1 to 16 bytes, chosen by the input's first byte.
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
-#include <string>
 #include <string_view>
-#include <utility>
-#include <vector>
-
-#include <boost/beast/http.hpp>
 
 #include "http/request_parser.hpp"
+#include "support/beast_oracle.hpp"
 #include "support/http_wire.hpp"
 
 namespace {
@@ -23,46 +18,6 @@ using gatehouse::http::ParserLimits;
 using gatehouse::http::RequestParser;
 
 constexpr ParserLimits kLimits{.max_header_bytes = 2048, .max_body_bytes = 4096};
-
-bool beastAgrees(std::string_view wire, RequestParser& ours, std::size_t consumed) {
-  namespace bhttp = boost::beast::http;
-  std::size_t at = 0;
-  while (wire.substr(at, 2) == "\r\n") at += 2;  // RFC 9112 §2.2, which Beast does not do
-  bhttp::request_parser<bhttp::string_body> parser;
-  parser.eager(true);
-  parser.header_limit(static_cast<std::uint32_t>(kLimits.max_header_bytes));
-  parser.body_limit(kLimits.max_body_bytes);
-  boost::system::error_code ec;
-  while (!parser.is_done()) {
-    const auto n = parser.put(boost::asio::buffer(wire.data() + at, wire.size() - at), ec);
-    at += n;
-    if (ec || n == 0) return false;
-  }
-  const auto& msg = parser.get();
-  const auto& req = ours.request();
-  // Beast's keep_alive() reads only the first Connection field; ours reads them all (RFC 9110
-  // §5.3), so they are compared only where there is at most one.
-  const bool one_connection = msg.count(bhttp::field::connection) <= 1;
-  if (at != consumed || msg.method_string() != req.method || msg.target() != req.target ||
-      msg.body() != req.body || (one_connection && msg.keep_alive() != ours.keepAlive()))
-    return false;
-  // Beast keeps fields of one name together (a later one moves up to the earlier ones), so the
-  // fields are compared as sorted lists.
-  std::vector<std::pair<std::string, std::string>> theirs;
-  for (const auto& f : msg) {
-    std::string name(f.name_string());
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; });
-    theirs.emplace_back(std::move(name), std::string(f.value()));
-  }
-  auto mine = req.headers;
-  std::sort(mine.begin(), mine.end());
-  std::sort(theirs.begin(), theirs.end());
-  // A chunked body's trailers are among Beast's fields; ours drops them.
-  if (ours.request().header("transfer-encoding"))
-    return std::includes(theirs.begin(), theirs.end(), mine.begin(), mine.end());
-  return mine == theirs;
-}
 
 }  // namespace
 
@@ -81,6 +36,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (pieces.consumed != used || split.request().headers != whole.request().headers ||
       split.request().body != whole.request().body)
     std::abort();
-  if (!beastAgrees(wire, whole, used)) std::abort();
+  const auto differs =
+      gatehouse::testing::disagreement(gatehouse::testing::parsedBy(whole, true, used),
+                                       gatehouse::testing::parsedByBeast(wire, kLimits));
+  if (!differs.empty()) std::abort();
   return 0;
 }
