@@ -1,6 +1,5 @@
 // Audit trail, analytics and metrics: GET /api/v1/audit-events, GET /api/v1/analytics/summary
 // (both need analytics:view) and GET /metrics (Prometheus text).
-#include <cctype>
 #include <charconv>
 #include <ctime>
 
@@ -100,11 +99,8 @@ http::Response metricsText(Call& c) {
       return errorResponse({auth::Errc::NotAuthenticated, "metrics token missing", {}, 0},
                            c.request);
     }
-    // RFC 7235: the scheme is case-insensitive.
-    std::string scheme(presented->substr(0, 7));
-    for (char& ch : scheme) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    const bool bearer = presented->size() > 7 && scheme == "bearer ";
-    if (!bearer || !crypto::constantTimeEquals(presented->substr(7), token)) {
+    const auto bearer = authorizationCredentials(*presented, "bearer");
+    if (!bearer || !crypto::constantTimeEquals(*bearer, token)) {
       return errorResponse({auth::Errc::InvalidToken, "metrics token wrong", {}, 0}, c.request);
     }
   }

@@ -2,29 +2,23 @@
 
 #include <charconv>
 
+#include "core/ascii.hpp"
 #include "core/strict_json.hpp"
 
 namespace gatehouse::api {
-namespace {
 
-bool contentTypeIs(const http::Request& r, std::string_view expected) {
+bool mediaTypeIs(const http::Request& r, std::string_view expected) {
   auto ct = r.header("content-type");
   if (!ct) return false;
   std::string_view v = *ct;
   v = v.substr(0, v.find(';'));
   while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
-  if (v.size() != expected.size()) return false;
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(v[i])) != expected[i]) return false;
-  }
-  return true;
+  return core::equalsIgnoringCase(v, expected);
 }
-
-}  // namespace
 
 Body Body::json(const http::Request& request) {
   Body b;
-  if (!contentTypeIs(request, "application/json")) {
+  if (!mediaTypeIs(request, "application/json")) {
     b.errors_.push_back(
         {{"body"}, "Content-Type must be application/json", "value_error.content_type"});
     return b;
@@ -44,7 +38,7 @@ Body Body::json(const http::Request& request) {
 Body Body::form(const http::Request& request) {
   Body b;
   b.is_form_ = true;
-  if (!contentTypeIs(request, "application/x-www-form-urlencoded")) {
+  if (!mediaTypeIs(request, "application/x-www-form-urlencoded")) {
     // Like FastAPI: the fields are then simply missing.
     return b;
   }

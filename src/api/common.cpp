@@ -6,6 +6,7 @@
 
 #include "api/body.hpp"
 #include "api/services.hpp"
+#include "core/ascii.hpp"
 #include "core/base64url.hpp"
 
 namespace gatehouse::api {
@@ -154,39 +155,32 @@ http::Response errorResponse(const auth::Error& error, const http::Request& requ
   return http::Response::detail(500, "Internal Server Error");
 }
 
-namespace {
-
-bool startsWithIgnoreCase(std::string_view value, std::string_view prefix) {
-  return value.size() >= prefix.size() &&
-         std::equal(prefix.begin(), prefix.end(), value.begin(), [](char a, char b) {
-           return a == std::tolower(static_cast<unsigned char>(b));
-         });
-}
-
-std::string_view trimLeft(std::string_view v) {
-  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-  return v;
-}
-
-}  // namespace
-
 OriginalRequestHeaders originalRequestHeaders(config::ForwardAuthProxy proxy) {
   if (proxy == config::ForwardAuthProxy::Nginx)
     return {"x-original-method", "x-original-uri", "x-forwarded-method", "x-forwarded-uri"};
   return {"x-forwarded-method", "x-forwarded-uri", "x-original-method", "x-original-uri"};
 }
 
+std::optional<std::string_view> authorizationCredentials(std::string_view header,
+                                                         std::string_view scheme) {
+  if (header.size() <= scheme.size() || header[scheme.size()] != ' ' ||
+      !core::equalsIgnoringCase(header.substr(0, scheme.size()), scheme))
+    return std::nullopt;
+  std::string_view value = header.substr(scheme.size() + 1);
+  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  return value;
+}
+
 Credentials credentialsOf(const http::Request& request, std::string_view original_uri_header) {
   if (const auto header = request.header("authorization")) {
-    if (startsWithIgnoreCase(*header, "bearer ")) {
-      const std::string_view value = trimLeft(header->substr(7));
-      if (value.starts_with(auth::kApiKeyPrefix))
-        return {Credentials::Kind::ApiKey, value, std::nullopt};
-      return {Credentials::Kind::Token, value, std::nullopt};
+    if (const auto value = authorizationCredentials(*header, "bearer")) {
+      if (value->starts_with(auth::kApiKeyPrefix))
+        return {Credentials::Kind::ApiKey, *value, std::nullopt};
+      return {Credentials::Kind::Token, *value, std::nullopt};
     }
-    if (startsWithIgnoreCase(*header, "basic ")) {
+    if (const auto value = authorizationCredentials(*header, "basic")) {
       // For tools that only speak Basic: the password is the API key, the user name is ignored.
-      if (auto decoded = core::base64Decode(trimLeft(header->substr(6)))) {
+      if (auto decoded = core::base64Decode(*value)) {
         if (const auto colon = decoded->find(':'); colon != std::string::npos) {
           return {Credentials::Kind::ApiKey, {}, decoded->substr(colon + 1)};
         }

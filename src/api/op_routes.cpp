@@ -97,26 +97,7 @@ std::optional<std::string> lookup(const Params& params, std::string_view name) {
   return std::nullopt;
 }
 
-bool isForm(const http::Request& r) {
-  const auto type = r.header("content-type");
-  if (!type) return false;
-  std::string t(type->substr(0, type->find(';')));
-  while (!t.empty() && t.back() == ' ') t.pop_back();
-  for (char& ch : t) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return t == "application/x-www-form-urlencoded";
-}
-
-// The credentials after an Authorization scheme, matched without regard to case (RFC 7235
-// §2.1); nullopt for another scheme.
-std::optional<std::string_view> schemeValue(std::string_view header, std::string_view scheme) {
-  if (header.size() <= scheme.size() || header[scheme.size()] != ' ') return std::nullopt;
-  for (std::size_t i = 0; i < scheme.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(header[i])) != scheme[i]) return std::nullopt;
-  }
-  std::string_view value = header.substr(scheme.size() + 1);
-  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-  return value;
-}
+bool isForm(const http::Request& r) { return mediaTypeIs(r, "application/x-www-form-urlencoded"); }
 
 // A page for a person when no client can be trusted with the answer.
 http::Response errorPage(Call& c, int status, std::string_view text) {
@@ -277,7 +258,7 @@ tl::expected<op::ClientCredentials, OpError> clientCredentialsOf(const http::Req
   const auto body_id = lookup(params, "client_id");
   const auto body_secret = lookup(params, "client_secret");
   if (const auto header = r.header("authorization")) {
-    if (const auto credentials = schemeValue(*header, "basic")) {
+    if (const auto credentials = authorizationCredentials(*header, "basic")) {
       const auto decoded = core::base64Decode(*credentials);
       const auto colon = decoded ? decoded->find(':') : std::string::npos;
       if (colon == std::string::npos)
@@ -315,7 +296,7 @@ tl::expected<ClientCall, http::Response> authenticateClient(Call& c) {
   if (auto refused = c.admit()) return tl::unexpected(std::move(*refused));
   // RFC 6749 §5.2: a client that tried Basic gets the Basic challenge, however it failed.
   const auto header = r.header("authorization");
-  const bool tried_basic = header && schemeValue(*header, "basic").has_value();
+  const bool tried_basic = header && authorizationCredentials(*header, "basic").has_value();
   if (!isForm(r))
     return tl::unexpected(oauthError(
         r, {OpErrc::InvalidRequest, "The body must be application/x-www-form-urlencoded.", {}}));
@@ -365,7 +346,7 @@ http::Response userinfo(Call& c) {
   const http::Request& r = c.request;
   std::optional<std::string> token;
   if (const auto header = r.header("authorization")) {
-    if (const auto value = schemeValue(*header, "bearer")) token = std::string(*value);
+    if (const auto value = authorizationCredentials(*header, "bearer")) token = std::string(*value);
   }
   if (r.method == "POST" && isForm(r)) {
     auto params = paramsOf(r.body);

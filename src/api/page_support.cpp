@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "auth/claims.hpp"
+#include "core/ascii.hpp"
 #include "core/uri_path.hpp"
 #include "op/provider.hpp"
 #include "ui/pages.hpp"
@@ -67,11 +68,7 @@ http::Response seeOther(std::string location) { return redirect(303, std::move(l
 
 std::optional<std::string_view> cookie(const http::Request& request, std::string_view name) {
   for (const auto& [header, value] : request.headers) {
-    if (header.size() != 6 ||
-        !std::equal(header.begin(), header.end(), "cookie", [](char a, char b) {
-          return std::tolower(static_cast<unsigned char>(a)) == b;
-        }))
-      continue;
+    if (!core::equalsIgnoringCase(header, "cookie")) continue;
     std::string_view rest = value;
     while (!rest.empty()) {
       const auto semi = rest.find(';');

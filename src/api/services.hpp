@@ -94,6 +94,12 @@ struct Credentials {
 };
 Credentials credentialsOf(const http::Request& request, std::string_view original_uri_header = {});
 
+// The credentials after an Authorization header's `scheme` ("bearer", "basic"), the scheme matched
+// without regard to case and the spaces after it skipped (RFC 9110 §11.4); nullopt for another
+// scheme.
+std::optional<std::string_view> authorizationCredentials(std::string_view header,
+                                                         std::string_view scheme);
+
 // The headers carrying the original request in forward-auth: those the configured proxy kind
 // sends (believed), and the other kind's (only a client can have sent them).
 struct OriginalRequestHeaders {

@@ -8,6 +8,7 @@
 #include "api/route.hpp"
 #include "api/services.hpp"
 #include "auth/claims.hpp"
+#include "core/ascii.hpp"
 #include "core/uri_path.hpp"
 #include "ui/pages.hpp"
 
@@ -45,8 +46,7 @@ std::string loginPage(const Call& c, const std::string& csrf, const LoginView& v
   json::array providers;
   for (const auto& name : s.oidc.providerNames()) {
     std::string label = name;
-    if (!label.empty())
-      label[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(label[0])));
+    if (!label.empty()) label[0] = core::upperAscii(label[0]);
     providers.push_back(json::object{
         {"name", name},
         {"label", label},

@@ -7,6 +7,7 @@
 
 #include "app/keys.hpp"
 #include "app/server_main.hpp"
+#include "core/ascii.hpp"
 #include "crypto/pkey.hpp"
 #include "jose/jwk.hpp"
 #include "mail/mime.hpp"
@@ -103,9 +104,8 @@ void checkWeb(const config::Config& config, std::vector<std::string>& problems) 
   if (!config.session_cookie_domain.empty()) {
     // Browsers refuse a cookie whose Domain does not cover the host that sets it.
     const std::string host = hostOf(own);
-    std::string domain = config.session_cookie_domain;
+    std::string domain = core::lowerAscii(config.session_cookie_domain);
     if (domain.front() == '.') domain.erase(0, 1);
-    for (char& ch : domain) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     if (host != domain && !host.ends_with("." + domain))
       problems.push_back("SESSION_COOKIE_DOMAIN: " + config.session_cookie_domain +
                          " does not cover GATEHOUSE_PUBLIC_URL's host " + host);

@@ -2,15 +2,14 @@
 
 #include <algorithm>
 
+#include "core/ascii.hpp"
 #include "core/base64url.hpp"
 #include "crypto/digest.hpp"
 
 namespace gatehouse::auth {
 
 std::string accountKey(std::string_view identifier) {
-  std::string key(identifier);
-  std::transform(key.begin(), key.end(), key.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::string key = core::lowerAscii(identifier);
   if (key.size() <= 64) return key;
   return "#" + core::hexEncode(crypto::sha256(key)).substr(0, 32);
 }

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <limits>
 
+#include "core/ascii.hpp"
 #include "core/clock.hpp"
 #include "core/utf8.hpp"
 
@@ -47,8 +48,7 @@ class Reader {
   void boolean(const std::string& name, bool& out) {
     auto v = raw(name);
     if (!v) return;
-    std::string s = *v;
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+    const std::string s = core::lowerAscii(*v);
     if (s == "true" || s == "1" || s == "yes" || s == "on") {
       out = true;
     } else if (s == "false" || s == "0" || s == "no" || s == "off") {
@@ -568,11 +568,7 @@ core::Result<Config> load(const Lookup& lookup, std::vector<std::string>* proble
                "provider names are lower-case letters, digits and '-' (not google or exchange)");
         continue;
       }
-      std::string upper = name;
-      std::transform(upper.begin(), upper.end(), upper.begin(), [](unsigned char ch) {
-        return ch == '-' ? '_' : static_cast<char>(std::toupper(ch));
-      });
-      const std::string prefix = "OIDC_" + upper + "_";
+      const std::string prefix = oidcVariablePrefix(name);
       OidcProvider p;
       p.name = name;
       r.text(prefix + "ISSUER", p.issuer);
@@ -782,6 +778,12 @@ core::Result<Config> load(const Lookup& lookup, std::vector<std::string>* proble
     return core::makeError(Errc::InvalidArgument, message);
   }
   return c;
+}
+
+std::string oidcVariablePrefix(std::string_view provider) {
+  std::string out = "OIDC_";
+  for (const char ch : provider) out.push_back(ch == '-' ? '_' : core::upperAscii(ch));
+  return out + "_";
 }
 
 std::string redactUrl(std::string_view url) {

@@ -197,6 +197,9 @@ std::string redactUrl(std::string_view url);
 // Parses "5/minute"; nullopt when malformed.
 std::optional<RateLimit> parseRateLimit(const std::string& text);
 
+// "OIDC_MY_IDP_" for the provider named "my-idp" in OIDC_PROVIDERS: its variables' prefix.
+std::string oidcVariablePrefix(std::string_view provider);
+
 // Every variable load() reads, with its meaning (for --help and docs).
 const std::map<std::string, std::string>& variables();
 

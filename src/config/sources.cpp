@@ -106,12 +106,9 @@ bool isSetting(const std::string& name, const std::vector<std::string>& provider
   if (variables().contains(name)) return true;
   if (!name.starts_with("OIDC_")) return false;
   for (const std::string& provider : providers) {
-    std::string upper = provider;
-    std::transform(upper.begin(), upper.end(), upper.begin(), [](unsigned char ch) {
-      return ch == '-' ? '_' : static_cast<char>(std::toupper(ch));
-    });
+    const std::string prefix = oidcVariablePrefix(provider);
     for (const std::string_view field : kOidcFields)
-      if (name == "OIDC_" + upper + "_" + std::string(field)) return true;
+      if (name == prefix + std::string(field)) return true;
   }
   return false;
 }
@@ -279,13 +276,11 @@ std::vector<std::string> describeSources(const Sources& sources) {
   if (const auto providers = sources.value("OIDC_PROVIDERS")) {
     std::stringstream list(*providers);
     for (std::string item; std::getline(list, item, ',');) {
-      std::string upper(trim(item));
-      std::transform(upper.begin(), upper.end(), upper.begin(), [](unsigned char ch) {
-        return ch == '-' ? '_' : static_cast<char>(std::toupper(ch));
-      });
+      const std::string_view provider = trim(item);
+      const std::string prefix = oidcVariablePrefix(provider);
       for (const std::string_view field : kOidcFields) {
-        const std::string name = "OIDC_" + upper + "_" + std::string(field);
-        if (!upper.empty() && std::find(names.begin(), names.end(), name) == names.end())
+        const std::string name = prefix + std::string(field);
+        if (!provider.empty() && std::find(names.begin(), names.end(), name) == names.end())
           names.push_back(name);
       }
     }

@@ -4,6 +4,8 @@
 #include <array>
 #include <cstring>
 
+#include "core/ascii.hpp"
+
 namespace gatehouse::http {
 namespace {
 
@@ -41,14 +43,6 @@ std::string_view trimOws(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
-}
-
-char lowerAscii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return lowerAscii(x) == lowerAscii(y);
-         });
 }
 
 bool isDigit(char c) { return c >= '0' && c <= '9'; }
@@ -157,7 +151,7 @@ bool validHost(std::string_view host) {
   const std::string_view name = host.substr(0, colon);
   if (name.empty()) return false;
   for (const char c : name) {
-    const bool alnum = isDigit(c) || (lowerAscii(c) >= 'a' && lowerAscii(c) <= 'z');
+    const bool alnum = isDigit(c) || (core::lowerAscii(c) >= 'a' && core::lowerAscii(c) <= 'z');
     if (!alnum && c != '-' && c != '.' && c != '_') return false;
   }
   return colon == std::string_view::npos || digits(host.substr(colon + 1));
@@ -291,9 +285,7 @@ RequestParser::Result RequestParser::parseHeadLines(std::string_view head) {
     std::string_view value;
     if (!splitFieldLine(head.substr(0, end), name, value)) return refuse(400);
     head.remove_prefix(end + 2);
-    std::string lower(name);
-    std::transform(lower.begin(), lower.end(), lower.begin(), lowerAscii);
-    request_.headers.emplace_back(std::move(lower), std::string(value));
+    request_.headers.emplace_back(core::lowerAscii(name), std::string(value));
   }
   return Result::Done;
 }
@@ -324,17 +316,18 @@ RequestParser::Result RequestParser::framing() {
       ++codings_fields;
       forEachListItem(value, [&](std::string_view item) {
         ++codings;
-        chunked_last = equalsIgnoreCase(item, "chunked");
+        chunked_last = core::equalsIgnoringCase(item, "chunked");
       });
     } else if (name == "connection") {
       // RFC 9110 §7.6.1: a list of option names. One naming a field that frames or routes the
       // request is refused: a proxy honouring it would drop that field and read another request.
       bool tokens = true;
       forEachListItem(value, [&](std::string_view item) {
-        tokens = tokens && isToken(item) && !equalsIgnoreCase(item, "content-length") &&
-                 !equalsIgnoreCase(item, "transfer-encoding") && !equalsIgnoreCase(item, "host");
-        close = close || equalsIgnoreCase(item, "close");
-        keep_alive = keep_alive || equalsIgnoreCase(item, "keep-alive");
+        tokens = tokens && isToken(item) && !core::equalsIgnoringCase(item, "content-length") &&
+                 !core::equalsIgnoringCase(item, "transfer-encoding") &&
+                 !core::equalsIgnoringCase(item, "host");
+        close = close || core::equalsIgnoringCase(item, "close");
+        keep_alive = keep_alive || core::equalsIgnoringCase(item, "keep-alive");
       });
       if (!tokens) return refuse(400);
     }
@@ -434,7 +427,7 @@ RequestParser::Result RequestParser::parseTrailers(std::string_view input, std::
     if (!splitFieldLine(line, name, value)) return refuse(400);
     for (const std::string_view framing :
          {"content-length", "transfer-encoding", "host", "connection"}) {
-      if (equalsIgnoreCase(name, framing)) return refuse(400);
+      if (core::equalsIgnoringCase(name, framing)) return refuse(400);
     }
   }
 }

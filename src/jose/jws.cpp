@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 
 #include <boost/json/serialize.hpp>
 
+#include "core/ascii.hpp"
 #include "core/base64url.hpp"
 
 namespace gatehouse::jose {
@@ -15,13 +15,6 @@ namespace json = boost::json;
 
 constexpr std::size_t kMaxHeaderBytes = 2048;
 constexpr std::size_t kMaxSignatureBytes = 1024;  // RSA-8192; larger signatures cannot be ours
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 }  // namespace
 
@@ -55,7 +48,7 @@ tl::expected<VerifiedJws, JwtError> verifyJws(std::string_view token, const KeyS
   }
   JwsHeader& header = *parsed.header;
 
-  if (equalsIgnoreCase(header.alg, "none")) return tl::unexpected(JwtError::AlgNone);
+  if (core::equalsIgnoringCase(header.alg, "none")) return tl::unexpected(JwtError::AlgNone);
   const auto alg = algorithmFromName(header.alg);
   if (!alg) return tl::unexpected(JwtError::UnknownAlgorithm);
   // RFC 8725 §3.10 and §2.6: never fetch or trust keys named by the token itself.

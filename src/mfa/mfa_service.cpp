@@ -5,6 +5,7 @@
 #include <boost/json/serialize.hpp>
 #include <spdlog/spdlog.h>
 
+#include "core/ascii.hpp"
 #include "core/base64url.hpp"
 #include "core/strict_json.hpp"
 #include "crypto/aead.hpp"
@@ -42,7 +43,7 @@ std::optional<std::string> normalisedRecoveryCode(std::string_view typed) {
   std::string out;
   for (const char ch : typed) {
     if (ch == '-' || ch == ' ') continue;
-    const char c = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    const char c = core::lowerAscii(ch);
     if (kCodeAlphabet.find(c) == std::string_view::npos) return std::nullopt;
     out.push_back(c);
   }

@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "core/ascii.hpp"
 #include "dynlib/libcurl.hpp"
 #include "oidc/http_client.hpp"
 
@@ -38,9 +39,7 @@ std::size_t onHeader(char* data, std::size_t size, std::size_t n, void* user) {
   const std::string line(data, size * n);
   const auto colon = line.find(':');
   if (colon != std::string::npos) {
-    std::string name = line.substr(0, colon);
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char c) { return std::tolower(c); });
+    std::string name = core::lowerAscii(std::string_view(line).substr(0, colon));
     std::string value = line.substr(colon + 1);
     value.erase(0, value.find_first_not_of(" \t"));
     value.erase(value.find_last_not_of(" \t\r\n") + 1);

@@ -6,6 +6,7 @@
 
 #include "auth/claims.hpp"
 #include "auth/tokens.hpp"
+#include "core/ascii.hpp"
 #include "core/base64url.hpp"
 #include "crypto/digest.hpp"
 
@@ -23,9 +24,8 @@ json::array amrArray(const std::vector<std::string>& amr) {
 bool isAccessTyp(const std::optional<std::string>& typ) {
   // RFC 9068 §4: "at+jwt", or the full media type.
   if (!typ) return false;
-  std::string t = *typ;
-  for (char& ch : t) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return t == "at+jwt" || t == "application/at+jwt";
+  return core::equalsIgnoringCase(*typ, "at+jwt") ||
+         core::equalsIgnoringCase(*typ, "application/at+jwt");
 }
 
 }  // namespace

@@ -1,22 +1,14 @@
 #include "store/backend_common.hpp"
 
-#include <cctype>
-
 #include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "core/ascii.hpp"
+
 namespace gatehouse::store {
 
-bool sameAddress(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  }
-  return true;
-}
+bool sameAddress(std::string_view a, std::string_view b) { return core::equalsIgnoringCase(a, b); }
 
 std::string joinScopes(const std::vector<std::string>& scopes) {
   std::string out;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/ascii.hpp"
+
 namespace gatehouse::ui {
 namespace {
 
@@ -13,19 +15,13 @@ bool plainText(std::string_view s) {
   });
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& ch : out) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return out;
-}
-
 }  // namespace
 
 std::optional<std::string> originOf(std::string_view url) {
   if (!plainText(url)) return std::nullopt;
   const auto colon = url.find("://");
   if (colon == std::string_view::npos) return std::nullopt;
-  const std::string scheme = lower(url.substr(0, colon));
+  const std::string scheme = core::lowerAscii(url.substr(0, colon));
   if (scheme != "http" && scheme != "https") return std::nullopt;
   std::string_view rest = url.substr(colon + 3);
   const std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
@@ -54,7 +50,7 @@ std::optional<std::string> originOf(std::string_view url) {
       return std::nullopt;
     if (port_colon == 0) return std::nullopt;
   }
-  return scheme + "://" + lower(authority);
+  return scheme + "://" + core::lowerAscii(authority);
 }
 
 std::optional<std::string> ReturnTo::check(std::string_view candidate) const {

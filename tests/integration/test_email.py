@@ -1440,6 +1440,11 @@ def test_metrics_tell_nothing_about_which_addresses_have_accounts_and_can_be_clo
     assert requests.get(s.url("/metrics")).status_code == 401
     assert requests.get(s.url("/metrics"), headers={"Authorization": "Bearer " + token[:-1] + "x"}).status_code == 401
     assert requests.get(s.url("/metrics"), headers={"Authorization": token}).status_code == 401
+    assert requests.get(s.url("/metrics"), headers={"Authorization": "Basic " + token}).status_code == 401
+    assert requests.get(s.url("/metrics"), headers={"Authorization": "Bearer" + token}).status_code == 401
+    # The scheme in any case, and more than one space after it (RFC 9110 §11.4), are the same.
+    for header in ("bEARER " + token, "Bearer   " + token):
+        assert requests.get(s.url("/metrics"), headers={"Authorization": header}).status_code == 200
 
     def requested():
         text = requests.get(s.url("/metrics"), headers={"Authorization": "Bearer " + token}).text
