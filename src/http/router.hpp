@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -40,7 +41,7 @@ class Router {
     std::vector<std::string> segments;  // "{name}" segments capture
     Handler handler;
   };
-  static bool match(const Route& route, const std::vector<std::string_view>& parts,
+  static bool match(const Route& route, std::span<const std::string_view> parts,
                     std::map<std::string, std::string>* params);
   std::vector<Route> routes_;
 };

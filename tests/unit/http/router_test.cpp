@@ -36,6 +36,29 @@ TEST(Router, HeadIsAnsweredByTheGetRoute) {
   EXPECT_EQ(router.dispatch(head_post).status, 405);
 }
 
+// The first route in declaration order whose method and path both match wins, whatever routes of
+// other methods come before it; a path of more segments than any route has matches none.
+TEST(Router, TheFirstRouteWithTheMethodAndPathWins) {
+  Router router;
+  router.add("POST", "/a/{id}", [](Request&) { return Response::detail(200, "post-param"); });
+  router.add("GET", "/a/me", [](Request&) { return Response::detail(200, "get-me"); });
+  router.add("GET", "/a/{id}", [](Request&) { return Response::detail(200, "get-param"); });
+  router.add("POST", "/a/me", [](Request&) { return Response::detail(200, "post-me"); });
+  auto get_me = req("GET", "/a/me");
+  EXPECT_EQ(router.find(get_me), 1U);
+  auto head_x = req("HEAD", "/a/x");
+  EXPECT_EQ(router.find(head_x), 2U);
+  EXPECT_EQ(head_x.path_params.at("id"), "x");
+  auto post_me = req("POST", "/a/me");
+  EXPECT_EQ(router.find(post_me), 0U);  // declared first
+  EXPECT_EQ(post_me.path_params.at("id"), "me");
+  std::string deep;
+  for (int i = 0; i < 20; ++i) deep += "/a";
+  auto long_path = req("GET", deep);
+  EXPECT_FALSE(router.find(long_path));
+  EXPECT_EQ(router.dispatch(long_path).status, 404);
+}
+
 TEST(Router, AnswersNotFoundAndMethodNotAllowed) {
   Router router;
   router.add("POST", "/login", [](Request&) { return Response::empty(200); });
