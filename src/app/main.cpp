@@ -113,7 +113,7 @@ int keysCommand(const config::Config& cfg, bool rotate, std::int64_t after) {
 
 int main(int argc, char** argv) {
   // The start's allocations land on pages filled in one call rather than faulted in one by one.
-  gatehouse::app::growHeapForStart(1024 * 1024);
+  (void)gatehouse::app::growHeapForStart(std::size_t{1024} * 1024);
   // A peer that closed its end (a reset TLS connection to Redis, written to by OpenSSL's plain
   // write()) must be an error on that connection, not the end of the process.
   std::signal(SIGPIPE, SIG_IGN);

@@ -648,7 +648,7 @@ int serve(const config::Config& config) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   if (!bus->live())
     spdlog::error("Redis is not reachable yet: token checks answer 503 until it is");
-  settleHeap();  // the start is done: glibc trims the heap as usual again
+  settleHeap();  // the start is done: what it left unused on the heap can go back
   if (auto ok = server.listen(); !ok) return fatal(ok.error().message);
   after_response.start();
   outbox.start();

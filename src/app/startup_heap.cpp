@@ -2,48 +2,54 @@
 
 #include <cstdint>
 #include <cstdlib>
-#include <malloc.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <vector>
 
 namespace gatehouse::app {
 namespace {
 
-// glibc's defaults (M_TOP_PAD, M_TRIM_THRESHOLD; mallopt(3)).
-constexpr int kDefaultTopPad = 128 * 1024;
-constexpr int kDefaultTrimThreshold = 128 * 1024;
-constexpr std::size_t kPage = 4096;
-// Below glibc's mmap threshold (128 KiB), so it comes from the heap, and more than a fresh
-// heap's free top, so the heap grows (by it and the padding) to serve it.
-constexpr std::size_t kProbe = std::size_t{120} * 1024;
+// Below glibc's smallest mmap threshold (128 KiB), so each comes from the heap.
+constexpr std::size_t kBlock = std::size_t{64} * 1024;
+
+// The last block of the start's heap, kept until settleHeap().
+void* fence = nullptr;
 
 }  // namespace
 
-void growHeapForStart(std::size_t bytes) {
-  // The padding makes the heap's next growth take `bytes` more than asked; the trim threshold
-  // keeps the free below from handing them straight back. (Called before any thread exists.)
-  const bool padded =
-      mallopt(M_TOP_PAD, static_cast<int>(bytes)) == 1;  // NOLINT(concurrency-mt-unsafe)
-  const bool kept =
-      mallopt(M_TRIM_THRESHOLD, static_cast<int>(2 * bytes)) == 1;  // NOLINT(concurrency-mt-unsafe)
-  if (!padded || !kept) return;
-  void* probe = std::malloc(kProbe);
-  if (probe == nullptr) {
-    return;
+bool growHeapForStart(std::size_t bytes) {
+  const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+  char* const start = static_cast<char*>(sbrk(0));  // sbrk(0) only reads the heap's end
+  std::vector<void*> blocks;
+  blocks.reserve(bytes / kBlock + 8);
+  // Blocks until the heap has grown by `bytes`: the first ones use up its free top, the rest make
+  // it grow. Bounded, for an allocator that does not use the heap at all.
+  while (blocks.size() < bytes / kBlock + 8) {
+    void* block = std::malloc(kBlock);
+    if (block == nullptr) break;
+    blocks.push_back(block);
+    if (static_cast<char*>(sbrk(0)) - start >= static_cast<std::ptrdiff_t>(bytes)) break;
   }
-  char* begin = static_cast<char*>(probe) - reinterpret_cast<std::uintptr_t>(probe) % kPage;
-  char* end = static_cast<char*>(sbrk(0));  // the heap's end (sbrk(0) only reads it)
-  // Only the heap just grown: a block from anywhere else (a sanitizer's allocator) is left alone.
-  if (begin < end && static_cast<std::size_t>(end - begin) <= bytes + 2 * kProbe) {
-    (void)madvise(begin, static_cast<std::size_t>(end - begin), MADV_POPULATE_WRITE);
+  bool filled = false;
+  if (!blocks.empty()) {
+    char* const first = static_cast<char*>(blocks.front());
+    char* const begin = first - reinterpret_cast<std::uintptr_t>(first) % page;
+    char* const end = static_cast<char*>(sbrk(0));
+    // Only the heap just grown: blocks from anywhere else (a sanitizer's allocator) are left
+    // alone. The glibc heap's blocks follow one another upwards from its former top.
+    if (begin < end && static_cast<std::size_t>(end - begin) <= bytes + blocks.size() * kBlock) {
+      filled = madvise(begin, static_cast<std::size_t>(end - begin), MADV_POPULATE_WRITE) == 0;
+    }
+    fence = blocks.back();
+    blocks.pop_back();
   }
-  std::free(probe);
+  for (void* block : blocks) std::free(block);
+  return filled;
 }
 
 void settleHeap() {
-  // Called before the server's threads start.
-  (void)mallopt(M_TOP_PAD, kDefaultTopPad);                // NOLINT(concurrency-mt-unsafe)
-  (void)mallopt(M_TRIM_THRESHOLD, kDefaultTrimThreshold);  // NOLINT(concurrency-mt-unsafe)
+  std::free(fence);
+  fence = nullptr;
 }
 
 }  // namespace gatehouse::app
