@@ -60,8 +60,8 @@ class Body {
 // 422 {"detail": [...]} in FastAPI's shape.
 http::Response validationError(const std::vector<auth::FieldError>& errors);
 
-// Whether the request's Content-Type names `expected` (lower case), its parameters aside and
-// without regard to case ("Application/JSON; charset=utf-8" is application/json).
+// Whether the request's Content-Type names `expected`, its parameters aside and without regard to
+// case ("Application/JSON; charset=utf-8" is application/json).
 bool mediaTypeIs(const http::Request& r, std::string_view expected);
 
 }  // namespace gatehouse::api

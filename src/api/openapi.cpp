@@ -5,6 +5,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "core/ascii.hpp"
 #include "core/version.hpp"
 
 namespace gatehouse::api {
@@ -474,8 +475,7 @@ json::object operation(const Route& route) {
 }  // namespace
 
 std::string operationId(const Route& route) {
-  std::string id;
-  for (char c : route.method) id.push_back(static_cast<char>(c - 'A' + 'a'));
+  std::string id = core::lowerAscii(route.method);
   bool upper = true;
   for (char c : route.path) {
     if (c == '/' || c == '{' || c == '}' || c == '-' || c == '.' || c == '_') {
@@ -492,8 +492,7 @@ json::object openApiDocument(const RouteTable& table, const OpenApiInfo& info) {
   json::object paths;
   for (const auto& route : table.routes()) {
     if (route.hidden) continue;
-    std::string method = route.method;
-    for (char& c : method) c = static_cast<char>(c - 'A' + 'a');
+    const std::string method = core::lowerAscii(route.method);
     auto& item = paths[route.path];
     if (!item.is_object()) item = json::object{};
     item.as_object()[method] = operation(route);

@@ -1,7 +1,5 @@
 #include "auth/rate_check.hpp"
 
-#include <algorithm>
-
 #include "core/ascii.hpp"
 #include "core/base64url.hpp"
 #include "crypto/digest.hpp"

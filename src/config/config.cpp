@@ -330,9 +330,9 @@ const std::map<std::string, std::string>& variables() {
        "a file holding KEY_ENCRYPTION_KEY (one trailing newline ignored), e.g. a systemd "
        "credential or a mounted secret"},
       {"METRICS_TOKEN",
-       "at least 16 characters: /metrics then answers only `Authorization: Bearer <token>` "
-       "(unset: open; its counters tell what happened to single requests, so keep it on the "
-       "monitoring network)"},
+       "at least 16 characters, no white space at either end: /metrics then answers only "
+       "`Authorization: Bearer <token>` (unset: open; its counters tell what happened to single "
+       "requests, so keep it on the monitoring network)"},
       {"SMTP_URL",
        "smtp://[user:password@]host[:port] (STARTTLS required) or smtps://...: where mail goes "
        "(unset, and no MAIL_FILE: password reset, verification and email change answer 503)"},
@@ -641,6 +641,12 @@ core::Result<Config> load(const Lookup& lookup, std::vector<std::string>* proble
   r.optionalText("METRICS_TOKEN", c.metrics_token);
   if (c.metrics_token && c.metrics_token->size() < 16)
     r.fail("METRICS_TOKEN", "must be at least 16 characters");
+  // Presented after "Bearer " and the spaces that may follow it: a token that begins (or, copied
+  // with a newline, ends) with white space could never match.
+  const auto white = [](char ch) { return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n'; };
+  if (c.metrics_token && !c.metrics_token->empty() &&
+      (white(c.metrics_token->front()) || white(c.metrics_token->back())))
+    r.fail("METRICS_TOKEN", "must not begin or end with white space");
   // An origin is scheme://host[:port], nothing more: "*" or a path would be a mistake.
   const auto origins = [&r](const char* name, std::vector<std::string>& out) {
     const auto v = r.raw(name);

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <vector>
 
+#include "core/ascii.hpp"
 #include "core/utf8.hpp"
 
 namespace gatehouse::core {
@@ -17,22 +18,12 @@ int hexValue(char c) {
 
 bool forbiddenByte(unsigned char c) { return c < 0x20 || c == 0x7F || c == '\\'; }
 
-bool startsWithIgnoreCase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    char c = s[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != prefix[i]) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 std::optional<std::string> normalizeRequestPath(std::string_view target) {
   // RFC 9112 §3.2.2: absolute-form; keep only the path.
   for (std::string_view scheme : {"http://", "https://"}) {
-    if (startsWithIgnoreCase(target, scheme)) {
+    if (startsWithIgnoringCase(target, scheme)) {
       target.remove_prefix(scheme.size());
       const auto slash = target.find('/');
       const auto end = target.find('?');

@@ -56,6 +56,20 @@ TEST(Config, ShortHmacSecretIsRefusedWithoutEchoingIt) {
   EXPECT_TRUE(load(from({{"SECRET_KEY", "short"}, {"ALGORITHM", "ES256"}})));
 }
 
+// The scraper presents it after "Bearer " and any spaces: white space at either end could never
+// be presented, and the message names the variable without echoing it.
+TEST(Config, MetricsTokenWithWhiteSpaceAtAnEndIsRefused) {
+  for (const std::string token : {" scrape-token-0123456", "scrape-token-0123456\n",
+                                  "\tscrape-token-0123456", "scrape-token-0123456 "}) {
+    const auto c = load(from({{"METRICS_TOKEN", token}}));
+    ASSERT_FALSE(c) << token;
+    EXPECT_NE(c.error().message.find("METRICS_TOKEN: must not begin or end with white space"),
+              std::string::npos);
+    EXPECT_EQ(c.error().message.find("scrape-token"), std::string::npos);
+  }
+  EXPECT_TRUE(load(from({{"METRICS_TOKEN", "scrape token 0123456"}})));
+}
+
 TEST(Config, ParsesDatabaseUrls) {
   auto rel = load(from({{"DATABASE_URL", "sqlite:///var/db/g.db"}}));
   ASSERT_TRUE(rel);
