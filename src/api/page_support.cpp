@@ -1,6 +1,7 @@
 #include "api/page_support.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <stdexcept>
 
 #include <boost/json/parse.hpp>

@@ -1,6 +1,7 @@
 #include "config/sources.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>

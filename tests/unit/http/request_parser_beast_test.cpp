@@ -41,6 +41,35 @@ TEST(RequestParserAgainstBeast, TheOracleSeesEachDifference) {
   b.fields.emplace_back("transfer-encoding", "chunked");
   EXPECT_EQ(testing::disagreement(a, b), "fields");
   b = a;
+  b.method = "GET";
+  EXPECT_EQ(testing::disagreement(a, b), "method");
+  b = a;
+  b.target = "/l?x";
+  EXPECT_EQ(testing::disagreement(a, b), "target");
+  b = a;
+  b.body = "h";
+  EXPECT_EQ(testing::disagreement(a, b), "body");
+  b = a;
+  b.keep_alive = !a.keep_alive;
+  EXPECT_EQ(testing::disagreement(a, b), "keep-alive");
+  // With two Connection fields Beast reads only the first: keep-alive is not compared then.
+  testing::Parsed two = a;
+  two.fields.emplace_back("connection", "close");
+  two.fields.emplace_back("connection", "keep-alive");
+  testing::Parsed theirs = two;
+  theirs.keep_alive = !two.keep_alive;
+  EXPECT_EQ(testing::disagreement(two, theirs), "");
+  // A chunked body's trailers are among Beast's fields only: a superset is agreement, a missing
+  // field is not.
+  testing::Parsed chunked = a;
+  chunked.fields.emplace_back("transfer-encoding", "chunked");
+  theirs = chunked;
+  theirs.fields.emplace_back("x-trailer", "1");
+  EXPECT_EQ(testing::disagreement(chunked, theirs), "");
+  theirs = chunked;
+  theirs.fields.pop_back();
+  EXPECT_EQ(testing::disagreement(chunked, theirs), "fields");
+  b = a;
   b.done = false;
   EXPECT_EQ(testing::disagreement(a, b), "accepted here, refused by Beast");
   EXPECT_EQ(testing::disagreement(testing::Parsed{}, b), "");
