@@ -114,17 +114,16 @@ Result<Principal> BrowserSessions::authenticate(std::string_view cookie, core::W
     if (!fresh) return fail(Errc::InvalidToken, "session cookie does not open");
     claims = opened_.remember(key, std::move(*fresh));
   }
-  const std::int64_t now = d_.clock.unixSeconds();
-  if (claims->exp <= now) {
+  // A cookie that will never open to a live session again is not kept.
+  const auto refuse = [&](const char* why) {
     if (key) opened_.forget(*key);
-    return fail(Errc::InvalidToken, "browser session expired");
-  }
+    return fail(Errc::InvalidToken, why);
+  };
+  const std::int64_t now = d_.clock.unixSeconds();
+  if (claims->exp <= now) return refuse("browser session expired");
   if (!d_.revocations.live()) return fail(Errc::Unavailable, "revocation feed down");
   const std::string sid(sessionOf(*claims));
-  if (d_.revocations.isSessionRevoked(sid)) {
-    if (key) opened_.forget(*key);
-    return fail(Errc::InvalidToken, "the cookie's session has ended");
-  }
+  if (d_.revocations.isSessionRevoked(sid)) return refuse("the cookie's session has ended");
   if (!recentlyChecked(sid, now)) {
     // An ended session leaves the revocation list one access-token lifetime after it ended;
     // storage says it for ever.
@@ -132,10 +131,8 @@ Result<Principal> BrowserSessions::authenticate(std::string_view cookie, core::W
     auto session = d_.store.sessions().find(sid);
     if (!session) return tl::unexpected(storeFailure(session.error()));
     if (!*session || (*session)->revoked || (*session)->expires_at <= now ||
-        std::to_string((*session)->user_id) != claims->sub) {
-      if (key) opened_.forget(*key);  // it will never open to a session again
-      return fail(Errc::InvalidToken, "the cookie's session has ended");
-    }
+        std::to_string((*session)->user_id) != claims->sub)
+      return refuse("the cookie's session has ended");
     if (auto ok = d_.store.sessions().touch(sid, now); !ok)
       return tl::unexpected(storeFailure(ok.error()));
     noteChecked(sid, now);

@@ -151,7 +151,8 @@ bool validHost(std::string_view host) {
   const std::string_view name = host.substr(0, colon);
   if (name.empty()) return false;
   for (const char c : name) {
-    const bool alnum = isDigit(c) || (core::lowerAscii(c) >= 'a' && core::lowerAscii(c) <= 'z');
+    const char lower = core::lowerAscii(c);
+    const bool alnum = isDigit(c) || (lower >= 'a' && lower <= 'z');
     if (!alnum && c != '-' && c != '.' && c != '_') return false;
   }
   return colon == std::string_view::npos || digits(host.substr(colon + 1));

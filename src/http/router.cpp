@@ -7,21 +7,9 @@
 namespace gatehouse::http {
 namespace {
 
-std::vector<std::string> split(const std::string& path) {
-  std::vector<std::string> parts;
-  std::size_t start = 1;
-  while (start <= path.size()) {
-    const auto slash = path.find('/', start);
-    const auto end = slash == std::string::npos ? path.size() : slash;
-    parts.push_back(path.substr(start, end - start));
-    if (slash == std::string::npos) break;
-    start = slash + 1;
-  }
-  return parts;
-}
-
-// The same split as views into `path`: no string copies, and no allocation for a path of up to
-// eight segments, on the request path.
+// A path's segments after the leading '/' ("/a/{id}" is "a", "{id}"; "/" is one empty one), as
+// views into `path`: no string copies, and no allocation for up to eight segments, on the
+// request path.
 using Parts = boost::container::small_vector<std::string_view, 8>;
 
 Parts splitView(std::string_view path) {
@@ -35,6 +23,12 @@ Parts splitView(std::string_view path) {
     start = slash + 1;
   }
   return parts;
+}
+
+// The same segments, owned: a route's pattern.
+std::vector<std::string> split(std::string_view pattern) {
+  const Parts parts = splitView(pattern);
+  return {parts.begin(), parts.end()};
 }
 
 }  // namespace
