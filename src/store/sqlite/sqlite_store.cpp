@@ -1904,6 +1904,10 @@ class SqliteStore final : public Store {
   }
 
   core::Result<int> migrate() override {
+    // A database this version has fully migrated needs no write lock: one read shows it, so a
+    // start neither takes the lock once per migration nor waits behind another node's writer.
+    constexpr auto kLatest = static_cast<std::int64_t>(std::size(kMigrations));
+    if (appliedMigrations() == kLatest) return static_cast<int>(kLatest);
     if (auto ok = pool_->with([](Connection& c) {
           return c.exec(
               "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
@@ -1937,6 +1941,19 @@ class SqliteStore final : public Store {
   }
 
  private:
+  // How many of this version's migrations the database records; 0 when it has no record yet (or
+  // the read fails: the migration that follows reports what is wrong).
+  std::int64_t appliedMigrations() {
+    return pool_->with([](Connection& c) -> std::int64_t {
+      auto count =
+          c.prepare("SELECT COUNT(*) FROM schema_migrations WHERE version BETWEEN 1 AND ?");
+      if (!count) return 0;
+      count->bind(1, static_cast<std::int64_t>(std::size(kMigrations)));
+      auto row = count->step();
+      return row && *row ? count->int64(0) : 0;
+    });
+  }
+
   std::unique_ptr<ConnectionPool> pool_;
   SqliteUsers users_;
   SqliteSessions sessions_;
