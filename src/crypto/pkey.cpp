@@ -11,6 +11,7 @@
 #include <openssl/err.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
+#include <openssl/x509.h>
 
 namespace gatehouse::crypto {
 namespace {
@@ -366,7 +367,99 @@ core::Result<std::string> publicKeyToPem(const EVP_PKEY* key) {
   return bioToString(bio.get());
 }
 
+namespace {
+struct OpensslFree {
+  void operator()(char* p) const noexcept { OPENSSL_free(p); }
+};
+struct Pkcs8Free {
+  void operator()(PKCS8_PRIV_KEY_INFO* p) const noexcept { PKCS8_PRIV_KEY_INFO_free(p); }
+};
+struct SequenceFree {
+  void operator()(ASN1_SEQUENCE_ANY* p) const noexcept { sk_ASN1_TYPE_pop_free(p, ASN1_TYPE_free); }
+};
+struct ClearBnFree {
+  void operator()(BIGNUM* p) const noexcept { BN_clear_free(p); }
+};
+// What PEM_read_bio hands back, cleared on release: the DER is a private key.
+struct PemBlock {
+  std::unique_ptr<char, OpensslFree> name, header;
+  unsigned char* der = nullptr;
+  long length = 0;
+  PemBlock() = default;
+  PemBlock(const PemBlock&) = delete;
+  PemBlock& operator=(const PemBlock&) = delete;
+  ~PemBlock() { OPENSSL_clear_free(der, static_cast<std::size_t>(length)); }
+};
+}  // namespace
+
+SharedPkey plainRsaPrivateKeyFromPem(std::string_view pem) {
+  ERR_set_mark();  // whatever this path refuses is not the caller's error
+  const auto refuse = [] {
+    ERR_pop_to_mark();
+    return SharedPkey{};
+  };
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  PemBlock block;
+  char* name = nullptr;
+  char* header = nullptr;
+  const int read = bio ? PEM_read_bio(bio.get(), &name, &header, &block.der, &block.length) : 0;
+  block.name.reset(name);
+  block.header.reset(header);
+  if (read != 1 || std::string_view(name) != "PRIVATE KEY" || *header != '\0') return refuse();
+  const unsigned char* p = block.der;
+  std::unique_ptr<PKCS8_PRIV_KEY_INFO, Pkcs8Free> info(
+      d2i_PKCS8_PRIV_KEY_INFO(nullptr, &p, block.length));
+  const unsigned char* key = nullptr;
+  int key_length = 0;
+  const X509_ALGOR* algorithm = nullptr;
+  if (!info || p != block.der + block.length ||
+      PKCS8_pkey_get0(nullptr, &key, &key_length, &algorithm, info.get()) != 1) {
+    return refuse();
+  }
+  const ASN1_OBJECT* oid = nullptr;
+  X509_ALGOR_get0(&oid, nullptr, nullptr, algorithm);
+  if (OBJ_obj2nid(oid) != NID_rsaEncryption) return refuse();
+  // RFC 8017 A.1.2: RSAPrivateKey ::= SEQUENCE { version (0: two primes), n, e, d, p, q,
+  // dp, dq, qi }. Version 1 (more primes) is the decoder's.
+  const unsigned char* q = key;
+  std::unique_ptr<ASN1_SEQUENCE_ANY, SequenceFree> fields(
+      d2i_ASN1_SEQUENCE_ANY(nullptr, &q, key_length));
+  constexpr std::array<const char*, 8> kNames = {
+      OSSL_PKEY_PARAM_RSA_N,         OSSL_PKEY_PARAM_RSA_E,           OSSL_PKEY_PARAM_RSA_D,
+      OSSL_PKEY_PARAM_RSA_FACTOR1,   OSSL_PKEY_PARAM_RSA_FACTOR2,     OSSL_PKEY_PARAM_RSA_EXPONENT1,
+      OSSL_PKEY_PARAM_RSA_EXPONENT2, OSSL_PKEY_PARAM_RSA_COEFFICIENT1};
+  if (!fields || q != key + key_length ||
+      sk_ASN1_TYPE_num(fields.get()) != static_cast<int>(kNames.size() + 1)) {
+    return refuse();
+  }
+  for (int i = 0; i < sk_ASN1_TYPE_num(fields.get()); ++i) {
+    if (ASN1_TYPE_get(sk_ASN1_TYPE_value(fields.get(), i)) != V_ASN1_INTEGER) return refuse();
+  }
+  if (ASN1_INTEGER_get(sk_ASN1_TYPE_value(fields.get(), 0)->value.integer) != 0) return refuse();
+  ParamBldPtr bld(OSSL_PARAM_BLD_new());
+  std::vector<std::unique_ptr<BIGNUM, ClearBnFree>> values;
+  for (std::size_t i = 0; i < kNames.size(); ++i) {
+    const ASN1_TYPE* field = sk_ASN1_TYPE_value(fields.get(), static_cast<int>(i + 1));
+    // Secure numbers: the parameter block keeps them apart and clears them when freed.
+    values.emplace_back(BN_secure_new());
+    if (!bld || !values.back() || !ASN1_INTEGER_to_BN(field->value.integer, values.back().get()) ||
+        OSSL_PARAM_BLD_push_BN(bld.get(), kNames[i], values.back().get()) != 1) {
+      return refuse();
+    }
+  }
+  ParamPtr params(OSSL_PARAM_BLD_to_param(bld.get()));
+  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
+  EVP_PKEY* raw = nullptr;
+  if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
+      EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_KEYPAIR, params.get()) != 1) {
+    return refuse();
+  }
+  ERR_pop_to_mark();
+  return adoptPkey(raw);
+}
+
 core::Result<SharedPkey> privateKeyFromPem(std::string_view pem) {
+  if (SharedPkey rsa = plainRsaPrivateKeyFromPem(pem)) return rsa;
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   EVP_PKEY* raw = bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr;
   if (raw == nullptr)

@@ -60,6 +60,12 @@ int keyBits(const EVP_PKEY* key);
 [[nodiscard]] core::Result<std::string> privateKeyToPem(const EVP_PKEY* key);
 [[nodiscard]] core::Result<std::string> publicKeyToPem(const EVP_PKEY* key);
 [[nodiscard]] core::Result<SharedPkey> privateKeyFromPem(std::string_view pem);
+// The form Gatehouse stores RSA keys in (an unencrypted PKCS#8 block of a two-prime key), read
+// with OpenSSL's ASN.1 parser and key import rather than its decoder framework, whose first use
+// in a process builds every decoder chain (about 0.7 ms of each start). Null for any other form
+// or a block that does not parse: privateKeyFromPem then asks the decoders. Like them, it does
+// not check the key's arithmetic (that is a primality test, tens of milliseconds).
+[[nodiscard]] SharedPkey plainRsaPrivateKeyFromPem(std::string_view pem);
 [[nodiscard]] core::Result<SharedPkey> publicKeyFromPem(std::string_view pem);
 
 // The ROCA fingerprint (CVE-2017-15361): true when the modulus `n` (big-endian) has the structure

@@ -1,6 +1,13 @@
 #include "crypto/pkey.hpp"
 
+#include <array>
+#include <utility>
+
 #include <gtest/gtest.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
 
 #include "core/base64url.hpp"
 #include "support/vectors.hpp"
@@ -50,6 +57,126 @@ TEST(Pkey, PemRoundTrip) {
   ASSERT_TRUE(pub);
   EXPECT_FALSE(hasPrivate(pub->get()));
   EXPECT_FALSE(privateKeyFromPem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"));
+}
+
+// OpenSSL's own reading of a PEM private key: the reference the direct RSA reader must match.
+SharedPkey opensslRead(const std::string& pem) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
+  return adoptPkey(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+}
+
+std::string traditionalPem(EVP_PKEY* key) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), &BIO_free);
+  EXPECT_EQ(
+      PEM_write_bio_PrivateKey_traditional(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr),
+      1);
+  char* data = nullptr;
+  const long length = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<std::size_t>(length));
+}
+
+void expectSameRsaKey(EVP_PKEY* got, EVP_PKEY* want) {
+  const auto a = rsaComponents(got, true).value();
+  const auto b = rsaComponents(want, true).value();
+  EXPECT_EQ(a.n, b.n);
+  EXPECT_EQ(a.e, b.e);
+  EXPECT_EQ(a.d, b.d);
+  EXPECT_EQ(a.p, b.p);
+  EXPECT_EQ(a.q, b.q);
+  EXPECT_EQ(a.dp, b.dp);
+  EXPECT_EQ(a.dq, b.dq);
+  EXPECT_EQ(a.qi, b.qi);
+}
+
+TEST(Pkey, StoredRsaKeysAreReadWithoutTheDecodersAndAsOpensslReadsThem) {
+  const SharedPkey key = generateRsa(2048).value();
+  const std::string pem = privateKeyToPem(key.get()).value();
+  const SharedPkey direct = plainRsaPrivateKeyFromPem(pem);
+  ASSERT_TRUE(direct);
+  expectSameRsaKey(direct.get(), opensslRead(pem).get());
+  EXPECT_EQ(ERR_peek_error(), 0UL);
+  // It signs, and OpenSSL's own reading of the same key verifies.
+  const std::string message = "signed with the key read directly";
+  MdCtxPtr sign(EVP_MD_CTX_new());
+  ASSERT_EQ(
+      EVP_DigestSignInit_ex(sign.get(), nullptr, "SHA256", nullptr, nullptr, direct.get(), nullptr),
+      1);
+  std::array<unsigned char, 256> signature{};
+  std::size_t length = signature.size();
+  ASSERT_EQ(EVP_DigestSign(sign.get(), signature.data(), &length,
+                           reinterpret_cast<const unsigned char*>(message.data()), message.size()),
+            1);
+  MdCtxPtr verify(EVP_MD_CTX_new());
+  const SharedPkey reference = opensslRead(pem);
+  ASSERT_EQ(EVP_DigestVerifyInit_ex(verify.get(), nullptr, "SHA256", nullptr, nullptr,
+                                    reference.get(), nullptr),
+            1);
+  EXPECT_EQ(
+      EVP_DigestVerify(verify.get(), signature.data(), length,
+                       reinterpret_cast<const unsigned char*>(message.data()), message.size()),
+      1);
+}
+
+TEST(Pkey, OtherPrivateKeyFormsAreLeftToTheDecoders) {
+  const SharedPkey rsa = generateRsa(2048).value();
+  // PKCS#1 ("RSA PRIVATE KEY"), an EC and an Ed25519 key, and a three-prime RSA key (version 1).
+  const std::string pkcs1 = traditionalPem(rsa.get());
+  ASSERT_NE(pkcs1.find("BEGIN RSA PRIVATE KEY"), std::string::npos);
+  const SharedPkey ec = generateEc(Curve::P256).value();
+  const SharedPkey ed = generateEd25519().value();
+  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
+  EVP_PKEY* raw = nullptr;
+  ASSERT_EQ(EVP_PKEY_keygen_init(ctx.get()), 1);
+  ASSERT_EQ(EVP_PKEY_CTX_set_rsa_keygen_bits(ctx.get(), 2048), 1);
+  ASSERT_EQ(EVP_PKEY_CTX_set_rsa_keygen_primes(ctx.get(), 3), 1);
+  ASSERT_EQ(EVP_PKEY_generate(ctx.get(), &raw), 1);
+  const SharedPkey three = adoptPkey(raw);
+  const std::string three_pem = privateKeyToPem(three.get()).value();
+  for (const auto& [pem, key] :
+       {std::pair{pkcs1, rsa}, std::pair{privateKeyToPem(ec.get()).value(), ec},
+        std::pair{privateKeyToPem(ed.get()).value(), ed}, std::pair{three_pem, three}}) {
+    SCOPED_TRACE(pem.substr(0, 40));
+    EXPECT_FALSE(plainRsaPrivateKeyFromPem(pem));
+    EXPECT_EQ(ERR_peek_error(), 0UL) << "a refusal leaves no OpenSSL error behind";
+    auto read = privateKeyFromPem(pem);
+    ASSERT_TRUE(read) << read.error().message;
+    EXPECT_EQ(EVP_PKEY_eq(read->get(), key.get()), 1);
+  }
+  expectSameRsaKey(privateKeyFromPem(three_pem).value().get(), three.get());
+}
+
+TEST(Pkey, DamagedRsaBlocksAreLeftToTheDecoders) {
+  const std::string pem = privateKeyToPem(generateRsa(2048).value().get()).value();
+  const std::string head = "-----BEGIN PRIVATE KEY-----\n";
+  const std::string tail = "-----END PRIVATE KEY-----\n";
+  std::string body = pem.substr(head.size(), pem.size() - head.size() - tail.size());
+  std::erase(body, '\n');
+  auto der = core::base64Decode(body).value();
+  const auto armour = [&](const std::string& bytes) {
+    std::string text = head;
+    const std::string b64 = core::base64Encode(bytes);
+    for (std::size_t i = 0; i < b64.size(); i += 64) text += b64.substr(i, 64) + "\n";
+    return text + tail;
+  };
+  ASSERT_TRUE(plainRsaPrivateKeyFromPem(armour(der)));
+  // Cut short, with a byte after the end, with the sequence's version set to 1 (more primes),
+  // with a header line, and empty.
+  std::string versioned = der;
+  const auto inner = versioned.find(std::string("\x02\x01\x00\x02\x82", 5), 20);
+  ASSERT_NE(inner, std::string::npos);
+  versioned[inner + 2] = 1;
+  for (const std::string& bad :
+       {armour(der.substr(0, der.size() - 1)), armour(der + '\0'), armour(versioned),
+        head + "Comment: a header\n\n" + pem.substr(head.size()), armour("")}) {
+    SCOPED_TRACE(bad);
+    EXPECT_FALSE(plainRsaPrivateKeyFromPem(bad));
+    EXPECT_EQ(ERR_peek_error(), 0UL);
+    // What the decoders make of it stands, as before the direct reader existed.
+    const bool openssl_reads = opensslRead(bad) != nullptr;
+    ERR_clear_error();
+    EXPECT_EQ(privateKeyFromPem(bad).has_value(), openssl_reads);
+  }
 }
 
 TEST(Pkey, DetectsRocaFingerprint) {
