@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/services.hpp"
+#include "core/ascii.hpp"
 #include "crypto/random.hpp"
 
 namespace gatehouse::api {
@@ -16,12 +17,6 @@ bool acceptableRequestId(std::string_view id) {
   return !id.empty() && id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' || c == '.';
   });
-}
-
-std::string trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return std::string(s);
 }
 
 // Request ids need to be unique, not secret: a per-thread random prefix and a counter, so the hot
@@ -87,7 +82,7 @@ std::string Pipeline::clientIp(const http::Request& request) const {
   std::string_view rest = *xff;
   while (!rest.empty()) {
     const auto comma = rest.find(',');
-    hops.push_back(trim(rest.substr(0, comma)));
+    hops.emplace_back(core::trimAscii(rest.substr(0, comma)));
     if (comma == std::string_view::npos) break;
     rest.remove_prefix(comma + 1);
   }

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/ascii.hpp"
+
 extern char** environ;  // NOLINT(readability-redundant-declaration): POSIX, not in <cstdlib>
 
 namespace gatehouse::config {
@@ -19,12 +21,8 @@ constexpr std::uintmax_t kMaxConfigFileBytes = 1U << 20U;
 constexpr std::string_view kOidcFields[] = {"ISSUER", "CLIENT_ID",    "CLIENT_SECRET",
                                             "SCOPES", "ID_TOKEN_ALG", "TRUST_AMR"};
 
-std::string_view trim(std::string_view s) {
-  const auto first = s.find_first_not_of(" \t");
-  if (first == std::string_view::npos) return {};
-  const auto last = s.find_last_not_of(" \t\r");
-  return s.substr(first, last - first + 1);
-}
+// Blanks around a line's parts: spaces and tabs, and the CR of a file written with CRLF.
+std::string_view trim(std::string_view s) { return core::trimAscii(s, " \t\r"); }
 
 bool validKey(std::string_view key) {
   if (key.empty() || (std::isdigit(static_cast<unsigned char>(key[0])) != 0)) return false;

@@ -32,6 +32,14 @@ constexpr bool equalsIgnoringCase(std::string_view a, std::string_view b) noexce
   return true;
 }
 
+// `s` without the bytes of `set` at either end; by default RFC 9110's optional white space (SP
+// and HTAB), as around a header field's value or a list's items.
+constexpr std::string_view trimAscii(std::string_view s, std::string_view set = " \t") noexcept {
+  const auto first = s.find_first_not_of(set);
+  if (first == std::string_view::npos) return {};
+  return s.substr(first, s.find_last_not_of(set) - first + 1);
+}
+
 constexpr bool startsWithIgnoringCase(std::string_view s, std::string_view prefix) noexcept {
   return s.size() >= prefix.size() && equalsIgnoringCase(s.substr(0, prefix.size()), prefix);
 }

@@ -39,12 +39,6 @@ bool isFieldValue(std::string_view s) {
                      [](char c) { return kFieldValue[static_cast<unsigned char>(c)]; });
 }
 
-std::string_view trimOws(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 bool isDigit(char c) { return c >= '0' && c <= '9'; }
 
 int hexValue(char c) {
@@ -59,7 +53,7 @@ template <typename F>
 void forEachListItem(std::string_view list, F&& f) {
   while (!list.empty()) {
     const auto comma = list.find(',');
-    const auto item = trimOws(list.substr(0, comma));
+    const auto item = core::trimAscii(list.substr(0, comma));
     if (!item.empty()) f(item);
     if (comma == std::string_view::npos) break;
     list.remove_prefix(comma + 1);
@@ -115,7 +109,7 @@ bool splitFieldLine(std::string_view line, std::string_view& name, std::string_v
   const auto colon = line.find(':');
   if (colon == std::string_view::npos) return false;
   name = line.substr(0, colon);
-  value = trimOws(line.substr(colon + 1));
+  value = core::trimAscii(line.substr(colon + 1));
   return isToken(name) && isFieldValue(value);
 }
 

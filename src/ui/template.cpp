@@ -7,6 +7,7 @@
 
 #include <boost/json/value.hpp>
 
+#include "core/ascii.hpp"
 #include "core/html.hpp"
 
 namespace gatehouse::ui {
@@ -25,12 +26,6 @@ using Node = Template::Node;
 
 core::Error malformed(std::string what) {
   return core::Error{core::Errc::InvalidArgument, "template: " + std::move(what)};
-}
-
-std::string trim(std::string_view s) {
-  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
-  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
-  return std::string(s);
 }
 
 // A name: letters, digits, "_", "-", "." (a dotted path or "." itself), nothing else.
@@ -57,7 +52,8 @@ core::Result<std::vector<Node>> parseNodes(std::string_view text, std::size_t& a
     const auto end = text.find(closer, tag + (raw ? 3 : 2));
     if (end == std::string_view::npos)
       return tl::unexpected(malformed("unclosed tag at " + std::to_string(tag)));
-    std::string inner = trim(text.substr(tag + (raw ? 3 : 2), end - tag - (raw ? 3 : 2)));
+    std::string inner(
+        core::trimAscii(text.substr(tag + (raw ? 3 : 2), end - tag - (raw ? 3 : 2)), " "));
     at = end + closer.size();
     if (raw) {
       if (!validName(inner)) return tl::unexpected(malformed("bad name in {{{" + inner + "}}}"));
@@ -67,7 +63,8 @@ core::Result<std::vector<Node>> parseNodes(std::string_view text, std::size_t& a
     if (inner.empty()) return tl::unexpected(malformed("empty tag at " + std::to_string(tag)));
     const char sigil = inner.front();
     const bool tagged = sigil == '/' || sigil == '#' || sigil == '^';
-    const std::string name = tagged ? trim(std::string_view(inner).substr(1)) : inner;
+    const std::string name =
+        tagged ? std::string(core::trimAscii(std::string_view(inner).substr(1), " ")) : inner;
     // Mustache's other sigils (comments, partials, & and =) are not supported: refused.
     if (!validName(name)) return tl::unexpected(malformed("bad name in {{" + inner + "}}"));
     if (sigil == '/') {

@@ -32,5 +32,19 @@ TEST(Ascii, ComparesWithoutRegardToCase) {
   EXPECT_TRUE(startsWithIgnoringCase("anything", ""));
 }
 
+TEST(Ascii, TrimsTheGivenBytesAtBothEndsOnly) {
+  static_assert(trimAscii(" \t value \t") == "value");
+  EXPECT_EQ(trimAscii("a b\tc"), "a b\tc");  // inner white space stays
+  EXPECT_EQ(trimAscii(" \t \t"), "");
+  EXPECT_EQ(trimAscii(""), "");
+  EXPECT_EQ(trimAscii("x"), "x");
+  // By default only SP and HTAB (RFC 9110 OWS): a CR, LF, NUL or vertical tab is not white space
+  // to a header field and must stay where the parser can see it.
+  EXPECT_EQ(trimAscii("\rv\n"), "\rv\n");
+  EXPECT_EQ(trimAscii(std::string_view("\0v\v", 3)), std::string_view("\0v\v", 3));
+  EXPECT_EQ(trimAscii("\t name \r", " \t\r"), "name");
+  EXPECT_EQ(trimAscii("\t name ", " "), "\t name");
+}
+
 }  // namespace
 }  // namespace gatehouse::core
