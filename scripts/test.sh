@@ -73,8 +73,9 @@ CC=clang-14 CXX=clang++-14 cmake --fresh -S . -B build/fuzz -G Ninja -DCMAKE_BUI
   -DGATEHOUSE_FUZZ=ON -DGATEHOUSE_TESTS=OFF -DCMAKE_CXX_COMPILER=clang++-14 \
   "-DCMAKE_CXX_FLAGS=-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=all" \
   >/dev/null
-cmake --build build/fuzz --target jws_fuzz op_uri_fuzz webauthn_fuzz http_request_fuzz
-for target in jws op_uri webauthn http_request; do
+fuzz_targets=(jws op_uri webauthn http_request pem_key)
+cmake --build build/fuzz --target "${fuzz_targets[@]/%/_fuzz}"
+for target in "${fuzz_targets[@]}"; do
   work=$(mktemp -d)
   cp tests/fuzz/corpus/"$target"/* "$work"/
   build/fuzz/tests/fuzz/"$target"_fuzz -max_total_time="$fuzz_seconds" -max_len=4096 \
@@ -83,5 +84,5 @@ for target in jws op_uri webauthn http_request; do
 done
 
 read -r unit_total unit_failed <<<"$unit"
-total=$((unit_total + interop + integration + ${browser:-0} + 3))
+total=$((unit_total + interop + integration + ${browser:-0} + ${#fuzz_targets[@]}))
 echo "tests: $((total - unit_failed)) passed, $unit_failed failed"

@@ -368,27 +368,38 @@ core::Result<std::string> publicKeyToPem(const EVP_PKEY* key) {
 }
 
 namespace {
-struct OpensslFree {
-  void operator()(char* p) const noexcept { OPENSSL_free(p); }
+struct SecureFree {
+  void operator()(char* p) const noexcept { OPENSSL_secure_free(p); }
 };
 struct Pkcs8Free {
   void operator()(PKCS8_PRIV_KEY_INFO* p) const noexcept { PKCS8_PRIV_KEY_INFO_free(p); }
 };
+// The sequence's integers are a private key's numbers: wiped before they are freed.
 struct SequenceFree {
-  void operator()(ASN1_SEQUENCE_ANY* p) const noexcept { sk_ASN1_TYPE_pop_free(p, ASN1_TYPE_free); }
+  void operator()(ASN1_SEQUENCE_ANY* p) const noexcept {
+    for (int i = 0; i < sk_ASN1_TYPE_num(p); ++i) {
+      ASN1_TYPE* field = sk_ASN1_TYPE_value(p, i);
+      if (ASN1_TYPE_get(field) == V_ASN1_INTEGER && field->value.integer != nullptr) {
+        OPENSSL_cleanse(field->value.integer->data,
+                        static_cast<std::size_t>(field->value.integer->length));
+      }
+    }
+    sk_ASN1_TYPE_pop_free(p, ASN1_TYPE_free);
+  }
 };
 struct ClearBnFree {
   void operator()(BIGNUM* p) const noexcept { BN_clear_free(p); }
 };
-// What PEM_read_bio hands back, cleared on release: the DER is a private key.
+// What PEM_read_bio_ex hands back, in OpenSSL's secure heap and cleared on release: the DER is
+// a private key.
 struct PemBlock {
-  std::unique_ptr<char, OpensslFree> name, header;
+  std::unique_ptr<char, SecureFree> name, header;
   unsigned char* der = nullptr;
   long length = 0;
   PemBlock() = default;
   PemBlock(const PemBlock&) = delete;
   PemBlock& operator=(const PemBlock&) = delete;
-  ~PemBlock() { OPENSSL_clear_free(der, static_cast<std::size_t>(length)); }
+  ~PemBlock() { OPENSSL_secure_clear_free(der, static_cast<std::size_t>(length)); }
 };
 }  // namespace
 
@@ -402,7 +413,9 @@ SharedPkey plainRsaPrivateKeyFromPem(std::string_view pem) {
   PemBlock block;
   char* name = nullptr;
   char* header = nullptr;
-  const int read = bio ? PEM_read_bio(bio.get(), &name, &header, &block.der, &block.length) : 0;
+  const int read = bio ? PEM_read_bio_ex(bio.get(), &name, &header, &block.der, &block.length,
+                                         PEM_FLAG_SECURE | PEM_FLAG_EAY_COMPATIBLE)
+                       : 0;
   block.name.reset(name);
   block.header.reset(header);
   if (read != 1 || std::string_view(name) != "PRIVATE KEY" || *header != '\0') return refuse();
@@ -421,6 +434,9 @@ SharedPkey plainRsaPrivateKeyFromPem(std::string_view pem) {
   if (OBJ_obj2nid(oid) != NID_rsaEncryption) return refuse();
   // RFC 8017 A.1.2: RSAPrivateKey ::= SEQUENCE { version (0: two primes), n, e, d, p, q,
   // dp, dq, qi }. Version 1 (more primes) is the decoder's.
+  // The generic parser below also takes a SEQUENCE whose tag says primitive; the decoder's RSA
+  // template does not, so neither does this reader (found by tests/fuzz/pem_key_fuzz.cpp).
+  if (key_length < 1 || key[0] != (V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED)) return refuse();
   const unsigned char* q = key;
   std::unique_ptr<ASN1_SEQUENCE_ANY, SequenceFree> fields(
       d2i_ASN1_SEQUENCE_ANY(nullptr, &q, key_length));
@@ -432,18 +448,24 @@ SharedPkey plainRsaPrivateKeyFromPem(std::string_view pem) {
       sk_ASN1_TYPE_num(fields.get()) != static_cast<int>(kNames.size() + 1)) {
     return refuse();
   }
+  // Non-negative integers only: a negative one (V_ASN1_NEG_INTEGER inside an INTEGER field) is
+  // the decoder's to judge.
   for (int i = 0; i < sk_ASN1_TYPE_num(fields.get()); ++i) {
-    if (ASN1_TYPE_get(sk_ASN1_TYPE_value(fields.get(), i)) != V_ASN1_INTEGER) return refuse();
+    const ASN1_TYPE* field = sk_ASN1_TYPE_value(fields.get(), i);
+    if (ASN1_TYPE_get(field) != V_ASN1_INTEGER ||
+        ASN1_STRING_type(field->value.integer) != V_ASN1_INTEGER) {
+      return refuse();
+    }
   }
   if (ASN1_INTEGER_get(sk_ASN1_TYPE_value(fields.get(), 0)->value.integer) != 0) return refuse();
   ParamBldPtr bld(OSSL_PARAM_BLD_new());
-  std::vector<std::unique_ptr<BIGNUM, ClearBnFree>> values;
+  std::array<std::unique_ptr<BIGNUM, ClearBnFree>, kNames.size()> values;
   for (std::size_t i = 0; i < kNames.size(); ++i) {
     const ASN1_TYPE* field = sk_ASN1_TYPE_value(fields.get(), static_cast<int>(i + 1));
     // Secure numbers: the parameter block keeps them apart and clears them when freed.
-    values.emplace_back(BN_secure_new());
-    if (!bld || !values.back() || !ASN1_INTEGER_to_BN(field->value.integer, values.back().get()) ||
-        OSSL_PARAM_BLD_push_BN(bld.get(), kNames[i], values.back().get()) != 1) {
+    values[i].reset(BN_secure_new());
+    if (!bld || !values[i] || !ASN1_INTEGER_to_BN(field->value.integer, values[i].get()) ||
+        OSSL_PARAM_BLD_push_BN(bld.get(), kNames[i], values[i].get()) != 1) {
       return refuse();
     }
   }

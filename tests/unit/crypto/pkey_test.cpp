@@ -161,14 +161,18 @@ TEST(Pkey, DamagedRsaBlocksAreLeftToTheDecoders) {
   };
   ASSERT_TRUE(plainRsaPrivateKeyFromPem(armour(der)));
   // Cut short, with a byte after the end, with the sequence's version set to 1 (more primes),
-  // with a header line, and empty.
+  // with the key's SEQUENCE tagged primitive (0x10: a generic parser takes it, OpenSSL's RSA
+  // decoder does not), with a header line, and empty.
   std::string versioned = der;
   const auto inner = versioned.find(std::string("\x02\x01\x00\x02\x82", 5), 20);
   ASSERT_NE(inner, std::string::npos);
   versioned[inner + 2] = 1;
+  std::string primitive = der;
+  ASSERT_EQ(primitive[inner - 4], '\x30');
+  primitive[inner - 4] = '\x10';
   for (const std::string& bad :
        {armour(der.substr(0, der.size() - 1)), armour(der + '\0'), armour(versioned),
-        head + "Comment: a header\n\n" + pem.substr(head.size()), armour("")}) {
+        armour(primitive), head + "Comment: a header\n\n" + pem.substr(head.size()), armour("")}) {
     SCOPED_TRACE(bad);
     EXPECT_FALSE(plainRsaPrivateKeyFromPem(bad));
     EXPECT_EQ(ERR_peek_error(), 0UL);
@@ -177,6 +181,92 @@ TEST(Pkey, DamagedRsaBlocksAreLeftToTheDecoders) {
     ERR_clear_error();
     EXPECT_EQ(privateKeyFromPem(bad).has_value(), openssl_reads);
   }
+}
+
+// DER written by hand, for blocks OpenSSL would not write.
+std::string der(char tag, const std::string& content) {
+  std::string length;
+  if (content.size() < 0x80) {
+    length.push_back(static_cast<char>(content.size()));
+  } else {
+    for (std::size_t n = content.size(); n > 0; n >>= 8)
+      length.insert(length.begin(), static_cast<char>(n & 0xff));
+    length.insert(length.begin(), static_cast<char>(0x80 | length.size()));
+  }
+  return std::string(1, tag) + length + content;
+}
+
+std::string derUnsigned(std::string big_endian) {
+  if (big_endian.empty() || (static_cast<unsigned char>(big_endian.front()) & 0x80) != 0)
+    big_endian.insert(big_endian.begin(), '\0');
+  return der('\x02', big_endian);
+}
+
+// A PKCS#8 block (rsaEncryption) around an RSAPrivateKey made of `fields`, armoured.
+std::string rsaPkcs8Pem(const std::string& fields) {
+  const std::string algorithm("\x30\x0d\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01\x05\x00", 15);
+  const std::string block =
+      der('\x30', der('\x02', std::string(1, '\0')) + algorithm + der('\x04', der('\x30', fields)));
+  std::string text = "-----BEGIN PRIVATE KEY-----\n";
+  const std::string b64 = core::base64Encode(block);
+  for (std::size_t i = 0; i < b64.size(); i += 64) text += b64.substr(i, 64) + "\n";
+  return text + "-----END PRIVATE KEY-----\n";
+}
+
+TEST(Pkey, HandWrittenRsaBlocksWithOddFieldsAreLeftToTheDecoders) {
+  const SharedPkey key = generateRsa(2048).value();
+  const auto c = rsaComponents(key.get(), true).value();
+  const auto fields = [&](const std::string& e, const std::string& d) {
+    return der('\x02', std::string(1, '\0')) + derUnsigned(c.n) + e + d + derUnsigned(c.p) +
+           derUnsigned(c.q) + derUnsigned(c.dp) + derUnsigned(c.dq) + derUnsigned(c.qi);
+  };
+  const SharedPkey written =
+      plainRsaPrivateKeyFromPem(rsaPkcs8Pem(fields(derUnsigned(c.e), derUnsigned(c.d))));
+  ASSERT_TRUE(written);  // the writer above is right, so what follows tests the fields alone
+  expectSameRsaKey(written.get(), key.get());
+  // A negative public exponent, a NULL and an OCTET STRING where integers belong.
+  for (const std::string& odd :
+       {fields(der('\x02', "\xff\xff"), derUnsigned(c.d)),
+        fields(der('\x05', ""), derUnsigned(c.d)), fields(derUnsigned(c.e), der('\x04', c.d))}) {
+    const std::string pem = rsaPkcs8Pem(odd);
+    EXPECT_FALSE(plainRsaPrivateKeyFromPem(pem));
+    EXPECT_EQ(ERR_peek_error(), 0UL);
+    const bool openssl_reads = opensslRead(pem) != nullptr;
+    ERR_clear_error();
+    EXPECT_EQ(privateKeyFromPem(pem).has_value(), openssl_reads);
+  }
+}
+
+TEST(Pkey, RsaPssKeysAreLeftToTheDecoders) {
+  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA-PSS", nullptr));
+  EVP_PKEY* raw = nullptr;
+  ASSERT_EQ(EVP_PKEY_keygen_init(ctx.get()), 1);
+  ASSERT_EQ(EVP_PKEY_CTX_set_rsa_keygen_bits(ctx.get(), 2048), 1);
+  ASSERT_EQ(EVP_PKEY_generate(ctx.get(), &raw), 1);
+  const SharedPkey pss = adoptPkey(raw);
+  const std::string pem = privateKeyToPem(pss.get()).value();
+  EXPECT_FALSE(plainRsaPrivateKeyFromPem(pem));
+  auto read = privateKeyFromPem(pem);
+  ASSERT_TRUE(read) << read.error().message;
+  EXPECT_EQ(EVP_PKEY_eq(read->get(), pss.get()), 1);
+  EXPECT_EQ(EVP_PKEY_is_a(read->get(), "RSA-PSS"), 1);
+}
+
+TEST(Pkey, TheDirectReaderLeavesAnEarlierOpensslErrorInPlace) {
+  const std::string rsa = privateKeyToPem(generateRsa(2048).value().get()).value();
+  const std::string ec = privateKeyToPem(generateEc(Curve::P256).value().get()).value();
+  std::string truncated = rsa;
+  truncated.erase(40, 80);  // base64 that no longer decodes to a key
+  for (const std::string* pem : std::initializer_list<const std::string*>{&rsa, &ec, &truncated}) {
+    ERR_clear_error();
+    ERR_raise(ERR_LIB_USER, 42);
+    (void)plainRsaPrivateKeyFromPem(*pem);
+    const unsigned long last = ERR_peek_last_error();
+    EXPECT_EQ(ERR_GET_LIB(last), ERR_LIB_USER);
+    EXPECT_EQ(ERR_GET_REASON(last), 42);
+    EXPECT_EQ(ERR_peek_error(), last) << "one error, the caller's";
+  }
+  ERR_clear_error();
 }
 
 TEST(Pkey, DetectsRocaFingerprint) {

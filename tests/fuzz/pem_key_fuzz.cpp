@@ -1,0 +1,57 @@
+// libFuzzer target for the direct reader of stored RSA keys (crypto::plainRsaPrivateKeyFromPem),
+// checked against OpenSSL's own decoders: the input is the DER inside a PRIVATE KEY block, and a
+// key the direct reader accepts must be the key OpenSSL reads from the same block, number for
+// number. A refusal must leave OpenSSL's error queue as it found it. Built with clang
+// (scripts/test.sh).
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include "core/base64url.hpp"
+#include "crypto/pkey.hpp"
+
+namespace {
+
+using namespace gatehouse;
+
+std::string armour(std::string_view der) {
+  std::string text = "-----BEGIN PRIVATE KEY-----\n";
+  const std::string b64 = core::base64Encode(der);
+  for (std::size_t i = 0; i < b64.size(); i += 64) text += b64.substr(i, 64) + "\n";
+  return text + "-----END PRIVATE KEY-----\n";
+}
+
+crypto::SharedPkey opensslRead(const std::string& pem) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
+  return crypto::adoptPkey(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+}
+
+bool sameNumbers(const crypto::RsaComponents& a, const crypto::RsaComponents& b) {
+  return a.n == b.n && a.e == b.e && a.d == b.d && a.p == b.p && a.q == b.q && a.dp == b.dp &&
+         a.dq == b.dq && a.qi == b.qi;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string pem = armour({reinterpret_cast<const char*>(data), size});
+  ERR_clear_error();
+  const crypto::SharedPkey direct = crypto::plainRsaPrivateKeyFromPem(pem);
+  if (ERR_peek_error() != 0) std::abort();  // the direct reader left an error behind
+  if (!direct) return 0;
+  const crypto::SharedPkey reference = opensslRead(pem);
+  ERR_clear_error();
+  if (!reference) std::abort();  // accepted what OpenSSL refuses
+  const auto got = crypto::rsaComponents(direct.get(), true);
+  const auto want = crypto::rsaComponents(reference.get(), true);
+  if (!got || !want || !sameNumbers(*got, *want)) std::abort();  // a different key
+  return 0;
+}
