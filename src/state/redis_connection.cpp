@@ -121,10 +121,14 @@ core::Result<SSL*> startTls(const dynlib::LibSsl& tls, int fd, const RedisAddres
   std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(tls.SSL_CTX_new(tls.TLS_client_method()),
                                                         tls.SSL_CTX_free);
   if (!ctx) return makeError(Errc::Internal, "Redis TLS: " + tlsError());
-  // SSL_CTX_set_min_proto_version, a macro over SSL_CTX_ctrl.
-  tls.SSL_CTX_ctrl(ctx.get(), SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION, nullptr);
+  // SSL_CTX_set_min_proto_version, a macro over SSL_CTX_ctrl. Neither it nor the system's roots
+  // may fail silently: the link would then accept older TLS, or refuse every certificate with a
+  // message that blames the certificate.
+  if (tls.SSL_CTX_ctrl(ctx.get(), SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION, nullptr) != 1)
+    return makeError(Errc::Internal, "Redis TLS: cannot require TLS 1.2: " + tlsError());
   tls.SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
-  tls.SSL_CTX_set_default_verify_paths(ctx.get());
+  if (tls.SSL_CTX_set_default_verify_paths(ctx.get()) != 1)
+    return makeError(Errc::Internal, "Redis TLS: cannot load the system's CA roots: " + tlsError());
   if (!a.ca_file.empty() &&
       tls.SSL_CTX_load_verify_locations(ctx.get(), a.ca_file.c_str(), nullptr) != 1)
     return makeError(Errc::Unavailable,
