@@ -21,7 +21,7 @@ constexpr std::uintmax_t kMaxConfigFileBytes = 1U << 20U;
 constexpr std::string_view kOidcFields[] = {"ISSUER", "CLIENT_ID",    "CLIENT_SECRET",
                                             "SCOPES", "ID_TOKEN_ALG", "TRUST_AMR"};
 
-// Blanks around a line's parts: spaces and tabs, and the CR of a file written with CRLF.
+// Blanks around a line's parts: spaces, tabs and CRs (a file written with CRLF line ends).
 std::string_view trim(std::string_view s) { return core::trimAscii(s, " \t\r"); }
 
 bool validKey(std::string_view key) {

@@ -390,8 +390,8 @@ struct SequenceFree {
 struct ClearBnFree {
   void operator()(BIGNUM* p) const noexcept { BN_clear_free(p); }
 };
-// What PEM_read_bio_ex hands back, in OpenSSL's secure heap and cleared on release: the DER is
-// a private key.
+// What PEM_read_bio_ex hands back, allocated as OpenSSL's secure memory (its secure heap where
+// one is set up, else the ordinary one) and cleared on release: the DER is a private key.
 struct PemBlock {
   std::unique_ptr<char, SecureFree> name, header;
   unsigned char* der = nullptr;
@@ -462,7 +462,8 @@ SharedPkey plainRsaPrivateKeyFromPem(std::string_view pem) {
   std::array<std::unique_ptr<BIGNUM, ClearBnFree>, kNames.size()> values;
   for (std::size_t i = 0; i < kNames.size(); ++i) {
     const ASN1_TYPE* field = sk_ASN1_TYPE_value(fields.get(), static_cast<int>(i + 1));
-    // Secure numbers: the parameter block keeps them apart and clears them when freed.
+    // Secure numbers: the parameter block keeps them apart from the rest and clears them when
+    // freed.
     values[i].reset(BN_secure_new());
     if (!bld || !values[i] || !ASN1_INTEGER_to_BN(field->value.integer, values[i].get()) ||
         OSSL_PARAM_BLD_push_BN(bld.get(), kNames[i], values[i].get()) != 1) {

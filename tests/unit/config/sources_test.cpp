@@ -150,6 +150,12 @@ TEST(ConfigFile, ReadsWindowsLineEndings) {
   EXPECT_EQ(values.at("TOKEN_ISSUER").line, 2);
   EXPECT_EQ(values.at("BRAND_NAME").value, "b c");
   EXPECT_EQ(values.at("MFA_ISSUER").value, "d");
+  // An indented blank line of such a file is blank (it was once an error: "not KEY=VALUE"), and
+  // a CR is a blank at a value's start as at its end.
+  const auto indented = parsed("TOKEN_ISSUER=a\r\n  \r\n\tBRAND_NAME=\rb\r\n");
+  EXPECT_EQ(indented.at("TOKEN_ISSUER").value, "a");
+  EXPECT_EQ(indented.at("BRAND_NAME").value, "b");
+  EXPECT_EQ(indented.at("BRAND_NAME").line, 3);
 }
 
 TEST(ConfigFile, LastLineNeedsNoNewline) {
