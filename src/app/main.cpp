@@ -11,7 +11,6 @@
 #include "app/keys.hpp"
 #include "app/preflight.hpp"
 #include "app/server_main.hpp"
-#include "app/startup_heap.hpp"
 #include "cli/apikey_commands.hpp"
 #include "cli/client_commands.hpp"
 #include "cli/database.hpp"
@@ -112,8 +111,6 @@ int keysCommand(const config::Config& cfg, bool rotate, std::int64_t after) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // The start's allocations land on pages filled in one call rather than faulted in one by one.
-  (void)gatehouse::app::growHeapForStart(std::size_t{1024} * 1024);
   // A peer that closed its end (a reset TLS connection to Redis, written to by OpenSSL's plain
   // write()) must be an error on that connection, not the end of the process.
   std::signal(SIGPIPE, SIG_IGN);

@@ -181,6 +181,9 @@ core::Result<rbac::Policy> loadPolicy(const config::Config& config) {
 }
 
 int serve(const config::Config& config) {
+  // The start's allocations land on pages filled in one call rather than faulted in one by one.
+  // Here rather than in main: the other commands are short and would only pay for the filling.
+  (void)growHeapForStart(std::size_t{1024} * 1024);
   setupLogging(config.log_json, config.log_level);
   core::SystemClock clock;
   for (const auto& warning : config.warnings) spdlog::warn("{}", warning);
