@@ -6,33 +6,16 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
-#include <memory>
 #include <string>
-#include <string_view>
 
-#include <openssl/bio.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
 
-#include "core/base64url.hpp"
 #include "crypto/pkey.hpp"
+#include "support/pem_blocks.hpp"
 
 namespace {
 
 using namespace gatehouse;
-
-std::string armour(std::string_view der) {
-  std::string text = "-----BEGIN PRIVATE KEY-----\n";
-  const std::string b64 = core::base64Encode(der);
-  for (std::size_t i = 0; i < b64.size(); i += 64) text += b64.substr(i, 64) + "\n";
-  return text + "-----END PRIVATE KEY-----\n";
-}
-
-crypto::SharedPkey opensslRead(const std::string& pem) {
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
-      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
-  return crypto::adoptPkey(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
-}
 
 bool sameNumbers(const crypto::RsaComponents& a, const crypto::RsaComponents& b) {
   return a.n == b.n && a.e == b.e && a.d == b.d && a.p == b.p && a.q == b.q && a.dp == b.dp &&
@@ -42,7 +25,7 @@ bool sameNumbers(const crypto::RsaComponents& a, const crypto::RsaComponents& b)
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const std::string pem = armour({reinterpret_cast<const char*>(data), size});
+  const std::string pem = testing::pemBlock({reinterpret_cast<const char*>(data), size});
   // A caller's error already in the queue: the reader must leave it, and add nothing.
   ERR_clear_error();
   ERR_raise(ERR_LIB_USER, 1);
@@ -51,7 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (ERR_peek_error() != sentinel || ERR_peek_last_error() != sentinel) std::abort();
   ERR_clear_error();
   if (!direct) return 0;
-  const crypto::SharedPkey reference = opensslRead(pem);
+  const crypto::SharedPkey reference = testing::opensslReadPrivateKey(pem);
   ERR_clear_error();
   if (!reference) std::abort();  // accepted what OpenSSL refuses
   const auto got = crypto::rsaComponents(direct.get(), true);

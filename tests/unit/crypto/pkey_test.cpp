@@ -10,6 +10,7 @@
 #include <openssl/rsa.h>
 
 #include "core/base64url.hpp"
+#include "support/pem_blocks.hpp"
 #include "support/vectors.hpp"
 
 namespace gatehouse::crypto {
@@ -59,11 +60,29 @@ TEST(Pkey, PemRoundTrip) {
   EXPECT_FALSE(privateKeyFromPem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"));
 }
 
-// OpenSSL's own reading of a PEM private key: the reference the direct RSA reader must match.
-SharedPkey opensslRead(const std::string& pem) {
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
-      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
-  return adoptPkey(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+using testing::opensslReadPrivateKey;
+using testing::pemBlock;
+
+// An RSA key of `type` ("RSA" or "RSA-PSS") with `primes` primes, for the forms Gatehouse does
+// not write.
+SharedPkey generateRsaOf(const char* type, int primes) {
+  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
+  EVP_PKEY* raw = nullptr;
+  EXPECT_EQ(EVP_PKEY_keygen_init(ctx.get()), 1);
+  EXPECT_EQ(EVP_PKEY_CTX_set_rsa_keygen_bits(ctx.get(), 2048), 1);
+  EXPECT_EQ(EVP_PKEY_CTX_set_rsa_keygen_primes(ctx.get(), primes), 1);
+  EXPECT_EQ(EVP_PKEY_generate(ctx.get(), &raw), 1);
+  return adoptPkey(raw);
+}
+
+// `pem` is not the direct reader's: it refuses it without leaving an error, and
+// privateKeyFromPem ends as OpenSSL's decoders do.
+void expectLeftToTheDecoders(const std::string& pem) {
+  EXPECT_FALSE(plainRsaPrivateKeyFromPem(pem));
+  EXPECT_EQ(ERR_peek_error(), 0UL);
+  const bool openssl_reads = opensslReadPrivateKey(pem) != nullptr;
+  ERR_clear_error();
+  EXPECT_EQ(privateKeyFromPem(pem).has_value(), openssl_reads);
 }
 
 std::string traditionalPem(EVP_PKEY* key) {
@@ -94,7 +113,7 @@ TEST(Pkey, StoredRsaKeysAreReadWithoutTheDecodersAndAsOpensslReadsThem) {
   const std::string pem = privateKeyToPem(key.get()).value();
   const SharedPkey direct = plainRsaPrivateKeyFromPem(pem);
   ASSERT_TRUE(direct);
-  expectSameRsaKey(direct.get(), opensslRead(pem).get());
+  expectSameRsaKey(direct.get(), opensslReadPrivateKey(pem).get());
   EXPECT_EQ(ERR_peek_error(), 0UL);
   // It signs, and OpenSSL's own reading of the same key verifies.
   const std::string message = "signed with the key read directly";
@@ -108,7 +127,7 @@ TEST(Pkey, StoredRsaKeysAreReadWithoutTheDecodersAndAsOpensslReadsThem) {
                            reinterpret_cast<const unsigned char*>(message.data()), message.size()),
             1);
   MdCtxPtr verify(EVP_MD_CTX_new());
-  const SharedPkey reference = opensslRead(pem);
+  const SharedPkey reference = opensslReadPrivateKey(pem);
   ASSERT_EQ(EVP_DigestVerifyInit_ex(verify.get(), nullptr, "SHA256", nullptr, nullptr,
                                     reference.get(), nullptr),
             1);
@@ -125,13 +144,8 @@ TEST(Pkey, OtherPrivateKeyFormsAreLeftToTheDecoders) {
   ASSERT_NE(pkcs1.find("BEGIN RSA PRIVATE KEY"), std::string::npos);
   const SharedPkey ec = generateEc(Curve::P256).value();
   const SharedPkey ed = generateEd25519().value();
-  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
-  EVP_PKEY* raw = nullptr;
-  ASSERT_EQ(EVP_PKEY_keygen_init(ctx.get()), 1);
-  ASSERT_EQ(EVP_PKEY_CTX_set_rsa_keygen_bits(ctx.get(), 2048), 1);
-  ASSERT_EQ(EVP_PKEY_CTX_set_rsa_keygen_primes(ctx.get(), 3), 1);
-  ASSERT_EQ(EVP_PKEY_generate(ctx.get(), &raw), 1);
-  const SharedPkey three = adoptPkey(raw);
+  const SharedPkey three = generateRsaOf("RSA", 3);
+  ASSERT_TRUE(three);
   const std::string three_pem = privateKeyToPem(three.get()).value();
   for (const auto& [pem, key] :
        {std::pair{pkcs1, rsa}, std::pair{privateKeyToPem(ec.get()).value(), ec},
@@ -153,13 +167,7 @@ TEST(Pkey, DamagedRsaBlocksAreLeftToTheDecoders) {
   std::string body = pem.substr(head.size(), pem.size() - head.size() - tail.size());
   std::erase(body, '\n');
   auto der = core::base64Decode(body).value();
-  const auto armour = [&](const std::string& bytes) {
-    std::string text = head;
-    const std::string b64 = core::base64Encode(bytes);
-    for (std::size_t i = 0; i < b64.size(); i += 64) text += b64.substr(i, 64) + "\n";
-    return text + tail;
-  };
-  ASSERT_TRUE(plainRsaPrivateKeyFromPem(armour(der)));
+  ASSERT_TRUE(plainRsaPrivateKeyFromPem(pemBlock(der)));
   // Cut short, with a byte after the end, with the sequence's version set to 1 (more primes),
   // with the key's SEQUENCE tagged primitive (0x10: a generic parser takes it, OpenSSL's RSA
   // decoder does not), with a header line, and empty.
@@ -171,15 +179,12 @@ TEST(Pkey, DamagedRsaBlocksAreLeftToTheDecoders) {
   ASSERT_EQ(primitive[inner - 4], '\x30');
   primitive[inner - 4] = '\x10';
   for (const std::string& bad :
-       {armour(der.substr(0, der.size() - 1)), armour(der + '\0'), armour(versioned),
-        armour(primitive), head + "Comment: a header\n\n" + pem.substr(head.size()), armour("")}) {
+       {pemBlock(der.substr(0, der.size() - 1)), pemBlock(der + '\0'), pemBlock(versioned),
+        pemBlock(primitive), head + "Comment: a header\n\n" + pem.substr(head.size()),
+        pemBlock("")}) {
     SCOPED_TRACE(bad);
-    EXPECT_FALSE(plainRsaPrivateKeyFromPem(bad));
-    EXPECT_EQ(ERR_peek_error(), 0UL);
     // What the decoders make of it stands, as before the direct reader existed.
-    const bool openssl_reads = opensslRead(bad) != nullptr;
-    ERR_clear_error();
-    EXPECT_EQ(privateKeyFromPem(bad).has_value(), openssl_reads);
+    expectLeftToTheDecoders(bad);
   }
 }
 
@@ -205,12 +210,8 @@ std::string derUnsigned(std::string big_endian) {
 // A PKCS#8 block (rsaEncryption) around an RSAPrivateKey made of `fields`, armoured.
 std::string rsaPkcs8Pem(const std::string& fields) {
   const std::string algorithm("\x30\x0d\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01\x05\x00", 15);
-  const std::string block =
-      der('\x30', der('\x02', std::string(1, '\0')) + algorithm + der('\x04', der('\x30', fields)));
-  std::string text = "-----BEGIN PRIVATE KEY-----\n";
-  const std::string b64 = core::base64Encode(block);
-  for (std::size_t i = 0; i < b64.size(); i += 64) text += b64.substr(i, 64) + "\n";
-  return text + "-----END PRIVATE KEY-----\n";
+  return pemBlock(der(
+      '\x30', der('\x02', std::string(1, '\0')) + algorithm + der('\x04', der('\x30', fields))));
 }
 
 TEST(Pkey, HandWrittenRsaBlocksWithOddFieldsAreLeftToTheDecoders) {
@@ -228,22 +229,13 @@ TEST(Pkey, HandWrittenRsaBlocksWithOddFieldsAreLeftToTheDecoders) {
   for (const std::string& odd :
        {fields(der('\x02', "\xff\xff"), derUnsigned(c.d)),
         fields(der('\x05', ""), derUnsigned(c.d)), fields(derUnsigned(c.e), der('\x04', c.d))}) {
-    const std::string pem = rsaPkcs8Pem(odd);
-    EXPECT_FALSE(plainRsaPrivateKeyFromPem(pem));
-    EXPECT_EQ(ERR_peek_error(), 0UL);
-    const bool openssl_reads = opensslRead(pem) != nullptr;
-    ERR_clear_error();
-    EXPECT_EQ(privateKeyFromPem(pem).has_value(), openssl_reads);
+    expectLeftToTheDecoders(rsaPkcs8Pem(odd));
   }
 }
 
 TEST(Pkey, RsaPssKeysAreLeftToTheDecoders) {
-  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA-PSS", nullptr));
-  EVP_PKEY* raw = nullptr;
-  ASSERT_EQ(EVP_PKEY_keygen_init(ctx.get()), 1);
-  ASSERT_EQ(EVP_PKEY_CTX_set_rsa_keygen_bits(ctx.get(), 2048), 1);
-  ASSERT_EQ(EVP_PKEY_generate(ctx.get(), &raw), 1);
-  const SharedPkey pss = adoptPkey(raw);
+  const SharedPkey pss = generateRsaOf("RSA-PSS", 2);
+  ASSERT_TRUE(pss);
   const std::string pem = privateKeyToPem(pss.get()).value();
   EXPECT_FALSE(plainRsaPrivateKeyFromPem(pem));
   auto read = privateKeyFromPem(pem);
