@@ -281,8 +281,9 @@ struct Server::Impl {
 
   // Reads until `parser` has a whole request or refuses one; false when the connection ended
   // first (closed, timed out, cancelled by shutdown). The idle deadline covers the wait and the
-  // header section; a request with a body then gets request_timeout for it.
-  Awaitable<bool> readRequest(Conn& conn, ReadBuffer& in, RequestParser& parser) {
+  // header section; a request with a body then gets request_timeout for it. `after`: a response
+  // on this connection was just sent.
+  Awaitable<bool> readRequest(Conn& conn, ReadBuffer& in, RequestParser& parser, bool after) {
     const std::size_t max = options.max_header_bytes + kReadAhead;
     expiresAfter(conn, options.idle_timeout);
     bool body_timed = false;
@@ -291,6 +292,16 @@ struct Server::Impl {
       const auto result = parser.parse(in.data(), used);
       in.consume(used);
       if (result != RequestParser::Result::NeedMore) co_return true;
+      if (after && in.data().empty() && open.load(std::memory_order_relaxed) > 1) {
+        // Just after a response the client cannot have sent its next request yet, and a read
+        // now is a receive that finds nothing (Asio tries one before waiting) and then a trip
+        // through epoll. Let the context's other ready connections go first: by the time this
+        // one reads again its request has often arrived, and one receive takes it.
+        after = false;
+        co_await asio::post(conn.socket.get_executor(), kAwaitable);
+        if (stopping.load()) co_return false;  // shutdown's cancel may have come meanwhile
+        continue;
+      }
       if (parser.headerDone() && !body_timed) {
         // Only requests with a body pay for a second deadline (GETs are done with the headers).
         conn.busy = true;
@@ -321,11 +332,13 @@ struct Server::Impl {
     ReadBuffer in;
     RequestParser parser(
         {.max_header_bytes = options.max_header_bytes, .max_body_bytes = options.max_body_bytes});
+    bool served = false;
     for (;;) {
       if (stopping.load()) break;
       parser.reset();
       in.shrink();
-      if (!co_await readRequest(*conn, in, parser)) break;
+      if (!co_await readRequest(*conn, in, parser, served)) break;
+      served = true;
       if (parser.refusal() != 0) {
         // Over a limit (431, 413), a version we do not speak (505), a coding we do not
         // implement (501), or framing that cannot be trusted (400): whatever follows cannot be

@@ -147,6 +147,66 @@ def auth(token):
     return {"Authorization": f"Bearer {token}"}
 
 
+class Wire:
+    """One raw connection and a strict reader: status line, headers, Content-Length body, so bytes
+    left over from a mis-framed response show up as a broken next response."""
+
+    def __init__(self, server, timeout=5):
+        self.sock = socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
+        self.buf = b""
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _more(self):
+        try:
+            data = self.sock.recv(65536)
+        except socket.timeout:
+            raise AssertionError(f"timed out waiting for a response; have {self.buf[:200]!r}") from None
+        if not data:
+            raise AssertionError(f"connection closed; have {self.buf[:200]!r}")
+        self.buf += data
+
+    def response(self, head=False):
+        while b"\r\n\r\n" not in self.buf:
+            self._more()
+        raw, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = raw.decode("latin-1").split("\r\n")
+        m = re.fullmatch(r"HTTP/1\.[01] (\d{3})( .*)?", lines[0])
+        assert m, f"not a status line: {lines[0]!r}"
+        headers = {}
+        for line in lines[1:]:
+            name, sep, value = line.partition(":")
+            assert sep and name and name == name.strip(), f"bad header line {line!r}"
+            headers[name.lower()] = value.strip()
+        status = int(m.group(1))
+        length = 0
+        if not head and status >= 200 and status not in (204, 304):
+            assert "content-length" in headers, headers
+            length = int(headers["content-length"])
+        while len(self.buf) < length:
+            self._more()
+        body, self.buf = self.buf[:length], self.buf[length:]
+        return status, headers, body
+
+    def closes_without_more(self, wait=3):
+        """True when the server closes the connection and sends nothing more."""
+        self.sock.settimeout(wait)
+        try:
+            while True:
+                data = self.sock.recv(65536)
+                if not data:
+                    return self.buf == b""
+                self.buf += data
+        except socket.timeout:
+            return False
+        except ConnectionResetError:
+            return self.buf == b""
+
+    def close(self):
+        self.sock.close()
+
+
 # --- every response against the document ---------------------------------------------------------
 # Each response that `requests` receives from a running gatehouse server started by these fixtures
 # (a Server's base URL) is checked against that server's /openapi.json: the path template and method

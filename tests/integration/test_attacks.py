@@ -16,7 +16,7 @@ import jwt
 import pytest
 import requests
 
-from conftest import SECRET, Server, auth, body_of
+from conftest import SECRET, Server, Wire, auth, body_of
 
 PASSWORD = "Passw0rd!x"  # Server.register's default
 ROUTES = {"routes": [{"method": "*", "path": "/admin/*", "permissions": ["users:delete"]},
@@ -448,66 +448,6 @@ def test_refused_logins_leave_no_rate_limiter_state(make_server):
 
 
 # --- 10. HTTP framing over raw sockets ---------------------------------------------------------------
-
-class Wire:
-    """One raw connection and a strict reader: status line, headers, Content-Length body, so bytes
-    left over from a mis-framed response show up as a broken next response."""
-
-    def __init__(self, server, timeout=5):
-        self.sock = socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
-        self.buf = b""
-
-    def send(self, data):
-        self.sock.sendall(data)
-
-    def _more(self):
-        try:
-            data = self.sock.recv(65536)
-        except socket.timeout:
-            raise AssertionError(f"timed out waiting for a response; have {self.buf[:200]!r}") from None
-        if not data:
-            raise AssertionError(f"connection closed; have {self.buf[:200]!r}")
-        self.buf += data
-
-    def response(self, head=False):
-        while b"\r\n\r\n" not in self.buf:
-            self._more()
-        raw, self.buf = self.buf.split(b"\r\n\r\n", 1)
-        lines = raw.decode("latin-1").split("\r\n")
-        m = re.fullmatch(r"HTTP/1\.[01] (\d{3})( .*)?", lines[0])
-        assert m, f"not a status line: {lines[0]!r}"
-        headers = {}
-        for line in lines[1:]:
-            name, sep, value = line.partition(":")
-            assert sep and name and name == name.strip(), f"bad header line {line!r}"
-            headers[name.lower()] = value.strip()
-        status = int(m.group(1))
-        length = 0
-        if not head and status >= 200 and status not in (204, 304):
-            assert "content-length" in headers, headers
-            length = int(headers["content-length"])
-        while len(self.buf) < length:
-            self._more()
-        body, self.buf = self.buf[:length], self.buf[length:]
-        return status, headers, body
-
-    def closes_without_more(self, wait=3):
-        """True when the server closes the connection and sends nothing more."""
-        self.sock.settimeout(wait)
-        try:
-            while True:
-                data = self.sock.recv(65536)
-                if not data:
-                    return self.buf == b""
-                self.buf += data
-        except socket.timeout:
-            return False
-        except ConnectionResetError:
-            return self.buf == b""
-
-    def close(self):
-        self.sock.close()
-
 
 SMUGGLED = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
 

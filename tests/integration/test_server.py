@@ -16,7 +16,7 @@ import jwt
 import pytest
 import requests
 
-from conftest import BIN, SECRET, Redis, Server, auth
+from conftest import BIN, SECRET, Redis, Server, Wire, auth
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -196,6 +196,75 @@ def test_keep_alive_serves_several_requests(server):
     with requests.Session() as session:
         for _ in range(3):
             assert session.get(server.url("/healthz")).status_code == 200
+
+
+def _hammer(server, token, name, rounds, out):
+    """One raw keep-alive connection's requests, each with its own id; a closed connection or a
+    mis-framed response fails it. What came back goes to out."""
+    wire = Wire(server)
+    try:
+        for i in range(rounds):
+            rid = f"{name}-{i}"
+            wire.send(f"GET /api/v1/auth/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+                      f"X-Request-ID: {rid}\r\n\r\n".encode())
+            status, headers, body = wire.response()
+            out.append((rid, status, headers.get("x-request-id"), json.loads(body).get("username")))
+    finally:
+        wire.close()
+
+
+def test_busy_keep_alive_connections_each_get_their_own_answers(server):
+    # With several connections busy, a connection's read after its response is put behind the
+    # others' work: each answer must still be its own request's, on its own connection.
+    names = [f"kal{i}" for i in range(6)]
+    tokens = {}
+    for name in names:
+        server.register(f"{name}@example.com", name)
+        tokens[name] = server.token(name)
+    results = {name: [] for name in names}
+    threads = [threading.Thread(target=_hammer, args=(server, tokens[n], n, 60, results[n])) for n in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for name in names:
+        assert len(results[name]) == 60
+        for rid, status, echoed, username in results[name]:
+            assert (status, echoed, username) == (200, rid, name)
+
+
+def test_sigterm_closes_busy_keep_alive_connections_without_waiting_out_the_grace(make_server):
+    s = make_server()
+    s.register("busy@example.com", "busy")
+    token = s.token("busy")
+    stop = threading.Event()
+    seen = []
+
+    def hammer():
+        with requests.Session() as session:
+            session.trust_env = False
+            while not stop.is_set():
+                try:
+                    r = session.get(s.url("/api/v1/auth/verify"), headers=auth(token), timeout=5)
+                except requests.RequestException:
+                    return
+                seen.append(r.status_code)
+
+    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    s.proc.send_signal(signal.SIGTERM)
+    try:
+        assert s.proc.wait(timeout=30) == 0
+        # Shutdown's grace is 10 s; connections between requests are closed at once.
+        assert time.monotonic() - started < 5
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert seen and set(seen) == {200}
 
 
 def test_health_and_readiness(server):
