@@ -281,9 +281,9 @@ struct Server::Impl {
 
   // Reads until `parser` has a whole request or refuses one; false when the connection ended
   // first (closed, timed out, cancelled by shutdown). The idle deadline covers the wait and the
-  // header section; a request with a body then gets request_timeout for it. `after`: a response
-  // on this connection was just sent.
-  Awaitable<bool> readRequest(Conn& conn, ReadBuffer& in, RequestParser& parser, bool after) {
+  // header section; a request with a body then gets request_timeout for it. `defer`: a response
+  // on this connection was just sent and its I/O thread serves other connections too.
+  Awaitable<bool> readRequest(Conn& conn, ReadBuffer& in, RequestParser& parser, bool defer) {
     const std::size_t max = options.max_header_bytes + kReadAhead;
     expiresAfter(conn, options.idle_timeout);
     bool body_timed = false;
@@ -292,14 +292,15 @@ struct Server::Impl {
       const auto result = parser.parse(in.data(), used);
       in.consume(used);
       if (result != RequestParser::Result::NeedMore) co_return true;
-      if (after && in.data().empty() && open.load(std::memory_order_relaxed) > 1) {
-        // Just after a response the client cannot have sent its next request yet, and a read
-        // now is a receive that finds nothing (Asio tries one before waiting) and then a trip
-        // through epoll. Let the context's other ready connections go first: by the time this
-        // one reads again its request has often arrived, and one receive takes it.
-        after = false;
+      if (defer && in.data().empty()) {
+        // Just after a response the client has usually not sent its next request yet, and a
+        // read now is a receive that finds nothing (Asio tries one before waiting) and then a
+        // trip through epoll. Let this thread's other ready connections go first: by the time
+        // this one reads again its request has often arrived, and one receive takes it. (A
+        // shutdown begun meanwhile cancels the read that follows, or answers a request that
+        // came with Connection: close.)
+        defer = false;
         co_await asio::post(conn.socket.get_executor(), kAwaitable);
-        if (stopping.load()) co_return false;  // shutdown's cancel may have come meanwhile
         continue;
       }
       if (parser.headerDone() && !body_timed) {
@@ -317,7 +318,9 @@ struct Server::Impl {
   }
 
   Awaitable<void> session(std::shared_ptr<Conn> conn,
-                          std::list<std::shared_ptr<Conn>>::iterator self) {
+                          std::list<std::shared_ptr<Conn>>::iterator self,
+                          std::size_t* thread_sessions) {
+    ++*thread_sessions;
     std::string peer;
     {
       error_code ec;
@@ -337,7 +340,7 @@ struct Server::Impl {
       if (stopping.load()) break;
       parser.reset();
       in.shrink();
-      if (!co_await readRequest(*conn, in, parser, served)) break;
+      if (!co_await readRequest(*conn, in, parser, served && *thread_sessions > 1)) break;
       served = true;
       if (parser.refusal() != 0) {
         // Over a limit (431, 413), a version we do not speak (505), a coding we do not
@@ -387,6 +390,7 @@ struct Server::Impl {
     conn->deadline.store(0, std::memory_order_relaxed);
     conn->socket.shutdown(Socket::shutdown_send, ignored);
     conn->socket.close(ignored);
+    --*thread_sessions;
     const std::lock_guard lock(mutex);
     conns.erase(self);
     --open;
@@ -396,7 +400,8 @@ struct Server::Impl {
     for (;;) {
       // Each connection lives on one single-threaded context: its coroutine and any cancellation
       // from shutdown never touch the socket concurrently.
-      auto& target = *contexts[next_context++ % contexts.size()];
+      const std::size_t at = next_context++ % contexts.size();
+      auto& target = *contexts[at];
       auto [ec, socket] = co_await acceptor.async_accept(target, kNoThrow);
       if (ec) {
         if (stopping.load() || ec == asio::error::operation_aborted) co_return;
@@ -417,7 +422,8 @@ struct Server::Impl {
         it = conns.insert(conns.end(), conn);
         ++open;
       }
-      asio::co_spawn(conn->socket.get_executor(), session(conn, it), asio::detached);
+      asio::co_spawn(conn->socket.get_executor(), session(conn, it, &sessions_on[at].n),
+                     asio::detached);
     }
   }
 
@@ -470,6 +476,11 @@ struct Server::Impl {
   InlinePipeline try_inline;
   Pipeline busy;
   std::vector<std::unique_ptr<asio::io_context>> contexts;
+  // The connections each context serves, counted by their sessions on its own thread.
+  struct alignas(64) Count {
+    std::size_t n = 0;
+  };
+  std::vector<Count> sessions_on = std::vector<Count>(contexts.size());
   asio::io_context& io;  // the first context: acceptor, signals, shutdown timers
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
   std::size_t next_context = 0;  // touched only by the accept coroutine

@@ -8,7 +8,6 @@ import json
 import math
 import random
 import re
-import socket
 import string
 import time
 

@@ -198,15 +198,22 @@ def test_keep_alive_serves_several_requests(server):
             assert session.get(server.url("/healthz")).status_code == 200
 
 
-def _hammer(server, token, name, rounds, out):
-    """One raw keep-alive connection's requests, each with its own id; a closed connection or a
-    mis-framed response fails it. What came back goes to out."""
+def _hammer(server, token, user_id, name, rounds, out):
+    """One raw keep-alive connection's requests, each with its own id: the token check answered
+    on the I/O thread, a user read on a storage worker, and every seventh request trickled in two
+    writes. A closed connection or a mis-framed response fails it. What came back goes to out."""
     wire = Wire(server)
     try:
         for i in range(rounds):
             rid = f"{name}-{i}"
-            wire.send(f"GET /api/v1/auth/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
-                      f"X-Request-ID: {rid}\r\n\r\n".encode())
+            path = "/api/v1/auth/me" if i % 2 == 0 else f"/api/v1/users/{user_id}"
+            request = (f"GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+                       f"X-Request-ID: {rid}\r\n\r\n").encode()
+            if i % 7 == 3:
+                wire.send(request[:20])
+                time.sleep(0.02)
+                request = request[20:]
+            wire.send(request)
             status, headers, body = wire.response()
             out.append((rid, status, headers.get("x-request-id"), json.loads(body).get("username")))
     finally:
@@ -215,14 +222,17 @@ def _hammer(server, token, name, rounds, out):
 
 def test_busy_keep_alive_connections_each_get_their_own_answers(server):
     # With several connections busy, a connection's read after its response is put behind the
-    # others' work: each answer must still be its own request's, on its own connection.
+    # others' work: each answer must still be its own request's, on its own connection, whether
+    # the I/O thread or a worker answered it and however the request arrived.
     names = [f"kal{i}" for i in range(6)]
-    tokens = {}
+    tokens, ids = {}, {}
     for name in names:
         server.register(f"{name}@example.com", name)
         tokens[name] = server.token(name)
+        ids[name] = requests.get(server.url("/api/v1/auth/me"), headers=auth(tokens[name])).json()["id"]
     results = {name: [] for name in names}
-    threads = [threading.Thread(target=_hammer, args=(server, tokens[n], n, 60, results[n])) for n in names]
+    threads = [threading.Thread(target=_hammer, args=(server, tokens[n], ids[n], n, 60, results[n]))
+               for n in names]
     for t in threads:
         t.start()
     for t in threads:
