@@ -37,16 +37,30 @@ http::Response html(const Services& s, int status, std::string body) {
   return res;
 }
 
-http::Response htmlReturning(const Services& s, int status, std::string body,
-                             std::string_view return_to) {
-  http::Response res = html(s, status, std::move(body));
-  if (s.provider == nullptr) return res;
+namespace {
+// The query of an OpenID client's authorization request that `return_to` is, with the
+// Provider on; nothing for any other return address.
+std::optional<std::string_view> authorizationQuery(const Services& s, std::string_view return_to) {
+  if (s.provider == nullptr) return std::nullopt;
   std::string_view rest = return_to;
   if (s.return_to != nullptr && rest.starts_with(s.return_to->ownOrigin()))
     rest.remove_prefix(s.return_to->ownOrigin().size());
   constexpr std::string_view kAuthorize = "/oauth2/authorize?";
-  if (!rest.starts_with(kAuthorize)) return res;
-  const auto params = http::parseForm(rest.substr(kAuthorize.size()));
+  if (!rest.starts_with(kAuthorize)) return std::nullopt;
+  return rest.substr(kAuthorize.size());
+}
+}  // namespace
+
+bool returnsToAuthorization(const Services& s, std::string_view return_to) {
+  return authorizationQuery(s, return_to).has_value();
+}
+
+http::Response htmlReturning(const Services& s, int status, std::string body,
+                             std::string_view return_to) {
+  http::Response res = html(s, status, std::move(body));
+  const auto query = authorizationQuery(s, return_to);
+  if (!query) return res;
+  const auto params = http::parseForm(*query);
   if (!params) return res;
   std::string_view client_id, redirect_uri;
   for (const auto& [name, value] : *params) {
@@ -191,9 +205,12 @@ std::string render(const Call& c, std::string_view view, std::string_view title,
   return ui::view(view, data);
 }
 
-std::optional<auth::Principal> signedIn(const Call& c) {
-  auto who = cookiePrincipal(c.services, c.request, true, core::Wait::Yes);
-  if (!who) return std::nullopt;
+std::optional<auth::Principal> signedIn(Call& c) {
+  auto who = cookiePrincipal(c.services, c.request, true, c.wait);
+  if (!who) {
+    if (who.error().code == auth::Errc::WouldBlock) c.wants_worker = true;
+    return std::nullopt;
+  }
   return std::move(*who);
 }
 

@@ -22,6 +22,9 @@ http::Response html(const Services& s, int status, std::string body);
 // registered redirect URI, where the answer's redirects end.
 http::Response htmlReturning(const Services& s, int status, std::string body,
                              std::string_view return_to);
+// Whether htmlReturning() reads the client store for `return_to` (an authorization request
+// while the OpenID Provider is on): a handler on an I/O thread hands such a page to a worker.
+bool returnsToAuthorization(const Services& s, std::string_view return_to);
 // A redirect (`status` 302 or 303) to `location`, never cached.
 http::Response redirect(int status, std::string location);
 // 303 See Other to `location` (a path of ours or a checked return address).
@@ -79,8 +82,9 @@ inline constexpr std::string_view kConsolePermissions[] = {"users:write", "analy
 bool mayUseConsole(const auth::Principal& who);
 
 // The cookie's principal on a route that does not require one (the portal's own pages): the
-// signed-in browser, or nothing.
-std::optional<auth::Principal> signedIn(const Call& c);
+// signed-in browser, or nothing. On an I/O thread, a session that is not in memory sets
+// `c.wants_worker` (and gives nothing): the handler then returns at once.
+std::optional<auth::Principal> signedIn(Call& c);
 
 // The "detail" of an API answer (a string, or a validation list made readable).
 std::string detailOf(const http::Response& answer);

@@ -9,6 +9,7 @@
 
 #include "api/body.hpp"
 #include "auth/principal.hpp"
+#include "core/blocking.hpp"
 #include "http/message.hpp"
 #include "http/router.hpp"
 
@@ -83,6 +84,11 @@ struct Call {
   Body* body = nullptr;
   const Route* route = nullptr;
   bool admitted = false;
+  // Where the handler runs. On an I/O thread (Wait::No) it must not wait for storage: a handler
+  // that finds it would sets `wants_worker` and returns before any effect, and the middleware
+  // hands the request to a storage worker, which runs it again from the start (Wait::Yes).
+  core::Wait wait = core::Wait::Yes;
+  bool wants_worker = false;
 
   // A route declaring rate limits calls this once its input is valid and before any work (a
   // malformed request is not counted, as in the seed): the middleware counts the declared

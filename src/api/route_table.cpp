@@ -136,7 +136,7 @@ Attempt run(const Route& route, Services& s, http::Request& r, core::Wait wait) 
   if (route.body == BodyKind::Json || (route.body == BodyKind::OptionalJson && !r.body.empty()))
     body = Body::json(r);
   if (route.body == BodyKind::Form) body = Body::form(r);
-  Call call{r, s, who ? &*who : nullptr, body ? &*body : nullptr, &route};
+  Call call{r, s, who ? &*who : nullptr, body ? &*body : nullptr, &route, false, wait};
   if (route.csrf) {
     const auto presented = body ? body->peekString("csrf") : std::nullopt;
     if (s.csrf == nullptr || !presented || !pages::csrfValid(call, *presented)) {
@@ -146,6 +146,11 @@ Attempt run(const Route& route, Services& s, http::Request& r, core::Wait wait) 
     }
   }
   http::Response response = route.handler(call);
+  if (call.wants_worker) {
+    if (wait == core::Wait::No) return http::Lane::Storage;
+    // Unreachable: with Wait::Yes nothing would block. Never send the handler's blank answer.
+    return errorResponse({Errc::Internal, "a worker asked for a worker: " + route.path, {}, 0}, r);
+  }
   if (!route.limits.empty() && !call.admitted &&
       (response.status < 400 || response.status == 400 || response.status == 401)) {
     // A limited route did work (or judged a credential) without counting it: never let that

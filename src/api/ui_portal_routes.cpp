@@ -128,11 +128,21 @@ http::Response askSecondFactor(Call& c, const auth::SignedIn& who, std::string_v
       csrf);
 }
 
+// On the I/O thread unless it needs storage: a sign-in cookie whose session is not in memory, or
+// a return to an OpenID client's authorization request (its form-action names the client's
+// redirect URI, read from the client store).
 http::Response showLogin(Call& c) {
   const std::string return_to = requestedReturn(c);
   const bool again = c.request.queryParam("reauth").has_value();
-  if (!again && pages::signedIn(c))
-    return pages::seeOther(return_to.empty() ? std::string(kHome) : return_to);
+  if (c.wait == core::Wait::No && pages::returnsToAuthorization(c.services, return_to)) {
+    c.wants_worker = true;
+    return {};
+  }
+  if (!again) {
+    const bool signed_in = pages::signedIn(c).has_value();
+    if (c.wants_worker) return {};
+    if (signed_in) return pages::seeOther(return_to.empty() ? std::string(kHome) : return_to);
+  }
   std::string_view notice;
   if (again) notice = "Sign in again to continue.";
   if (const auto out = c.request.queryParam("signed_out")) {
@@ -425,7 +435,15 @@ void addUiPortalRoutes(RouteTable& t) {
     login_limits.push_back(std::move(rule));
   }
   page("/ui", "The pages' home (to the account page)", home);
-  page("/ui/login", "The sign-in portal", showLogin);
+  t.add({.method = "GET",
+         .path = "/ui/login",
+         .credential = Credential::None,
+         .lane = Lane::Inline,
+         .summary = "The sign-in portal",
+         .tag = "pages",
+         .replies = {{200, "The page", ""}},
+         .hidden = true,
+         .handler = showLogin});
   t.add({.method = "POST",
          .path = "/ui/login",
          .credential = Credential::None,

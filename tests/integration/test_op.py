@@ -744,6 +744,23 @@ def test_consent_is_remembered_asked_again_with_prompt_consent_and_deny_is_acces
     assert not w.saw_consent and "code" in w.params
 
 
+def test_the_sign_in_page_returning_to_an_authorization_allows_only_a_registered_redirect(op):
+    # The sign-in page answers on the I/O thread, except when it returns to an authorization
+    # request: its form-action then names the client's registered redirect URI, read from storage.
+    rp = op.client(redirect_uris=["https://signin-page.example.com/cb"])
+    asked = lambda redirect_uri: "/oauth2/authorize?" + urllib.parse.urlencode(
+        {"client_id": rp.client_id, "redirect_uri": redirect_uri, "response_type": "code", "scope": "openid"})
+    for redirect_uri, allowed in (("https://signin-page.example.com/cb", True),
+                                  ("https://elsewhere.example.com/cb", False)):
+        r = requests.get(op.server.url("/ui/login"), params={"return_to": asked(redirect_uri)})
+        assert r.status_code == 200
+        csp = r.headers["Content-Security-Policy"]
+        assert ("https://signin-page.example.com" in csp) is allowed, csp
+        assert "elsewhere.example.com" not in csp
+    r = requests.get(op.server.url("/ui/login"))
+    assert r.status_code == 200 and "signin-page.example.com" not in r.headers["Content-Security-Policy"]
+
+
 def test_consent_page_shows_the_client_and_scopes_and_limits_its_form_action(op):
     u = op.user(uname())
     rp = op.client(name="Shop <script>", redirect_uris=["https://shop.example.com/cb"])

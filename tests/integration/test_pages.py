@@ -405,6 +405,29 @@ def test_login_form_refuses_forged_posts_before_anything_is_counted(limited):
     assert r.status_code == 303, "a navigation the user typed (Sec-Fetch-Site: none) is not cross-site"
 
 
+def test_the_sign_in_page_sends_a_signed_in_browser_on_even_when_its_session_is_not_in_memory(
+        tmp_path_factory):
+    # The sign-in page answers on the I/O thread when it needs no storage. After a restart the
+    # browser's session is known only to the database: the page must go to a worker for it and
+    # still see the browser signed in, not offer it a second sign-in.
+    s = _own_server(tmp_path_factory, "signin-cold", PORTAL_ENV)
+    try:
+        name = unique("cold")
+        register(s, name)
+        b = signed_in(s, name)
+        r = b.get("/ui/login")
+        assert (r.status_code, r.headers.get("Location")) == (303, "/ui/account")
+        s.stop()
+        s.start()
+        for _ in range(2):  # cold, then from memory
+            r = b.get("/ui/login")
+            assert (r.status_code, r.headers.get("Location")) == (303, "/ui/account")
+        assert_page(b.get("/ui/login", params={"reauth": "1"}), 200)
+        assert_page(Browser(s).get("/ui/login"), 200)
+    finally:
+        _stop(s)
+
+
 def test_account_forms_refuse_forged_posts_and_change_nothing(portal):
     name = unique("csrfacct")
     register(portal, name)

@@ -10,6 +10,7 @@
 #include "crypto/pkey.hpp"
 #include "state/local.hpp"
 #include "support/auth_stack.hpp"
+#include "ui/return_to.hpp"
 
 namespace gatehouse::api {
 namespace {
@@ -380,6 +381,71 @@ TEST_F(Handlers, ALimitedRouteAnsweringWithoutAdmissionIsRefused) {
   r.target = r.path = "/forgetful";
   r.peer_ip = "127.0.0.1";
   EXPECT_EQ(router.dispatch(r).status, 500);
+}
+
+// A handler on the I/O thread that would wait for storage asks for a worker: its answer there is
+// dropped and the worker runs it again from the start. With Wait::Yes the ask is a bug (500).
+TEST_F(Handlers, AnInlineHandlerThatWouldWaitIsRunAgainOnAWorker) {
+  int runs = 0;
+  bool ask_anyway = false;
+  RouteTable table;
+  table.add({.method = "GET",
+             .path = "/sometimes",
+             .credential = Credential::None,
+             .lane = http::Lane::Inline,
+             .summary = "needs storage on the I/O thread",
+             .tag = "test",
+             .replies = {{204, "ok", ""}},
+             .handler = [&](Call& c) {
+               ++runs;
+               if (c.wait == core::Wait::No || ask_anyway) {
+                 c.wants_worker = true;
+                 return http::Response::empty(200);  // never sent
+               }
+               return http::Response::empty(204);
+             }});
+  http::Router router;
+  table.install(router, services_);
+  http::Request r;
+  r.method = "GET";
+  r.target = r.path = "/sometimes";
+  r.peer_ip = "127.0.0.1";
+  const auto attempt = table.tryInline(r, services_);
+  ASSERT_TRUE(std::holds_alternative<http::Lane>(attempt));
+  EXPECT_EQ(std::get<http::Lane>(attempt), http::Lane::Storage);
+  EXPECT_EQ(router.dispatch(r).status, 204);
+  EXPECT_EQ(runs, 2);
+  ask_anyway = true;
+  EXPECT_EQ(router.dispatch(r).status, 500);
+}
+
+// The sign-in page answers on the I/O thread, except where it needs storage: a return to an
+// OpenID client's authorization request, whose form-action is read from the client store.
+TEST_F(Handlers, TheSignInPageGoesToAWorkerOnlyToReadTheClientItReturnsTo) {
+  const ui::Csrf csrf(std::string(32, 'k'));
+  const ui::ReturnTo return_to("http://localhost", {});
+  services_.csrf = &csrf;
+  services_.return_to = &return_to;
+  const auto page = [](std::string query) {
+    http::Request r;
+    r.method = "GET";
+    r.path = "/ui/login";
+    r.target = query.empty() ? r.path : r.path + "?" + query;
+    r.query = std::move(query);
+    r.peer_ip = "127.0.0.1";
+    return r;
+  };
+  auto plain = page("");
+  const auto quick = table_.tryInline(plain, services_);
+  ASSERT_TRUE(std::holds_alternative<http::Response>(quick));
+  EXPECT_EQ(std::get<http::Response>(quick).status, 200);
+  auto returning = page(
+      "return_to=%2Foauth2%2Fauthorize%3Fclient_id%3Dc%26redirect_uri%3D"
+      "https%253A%252F%252Frp.example.com%252Fcb");
+  const auto handed = table_.tryInline(returning, services_);
+  ASSERT_TRUE(std::holds_alternative<http::Lane>(handed));
+  EXPECT_EQ(std::get<http::Lane>(handed), http::Lane::Storage);
+  EXPECT_EQ(router_.dispatch(returning).status, 200);
 }
 
 TEST_F(Handlers, PatchRefusesFieldsItDoesNotApply) {
