@@ -424,6 +424,11 @@ def test_the_sign_in_page_sends_a_signed_in_browser_on_even_when_its_session_is_
             assert (r.status_code, r.headers.get("Location")) == (303, "/ui/account")
         assert_page(b.get("/ui/login", params={"reauth": "1"}), 200)
         assert_page(Browser(s).get("/ui/login"), 200)
+        # HEAD is answered as GET without the body, on either thread.
+        r = b.request("HEAD", "/ui/login")
+        assert (r.status_code, r.headers.get("Location"), r.content) == (303, "/ui/account", b"")
+        r = Browser(s).request("HEAD", "/ui/login")
+        assert (r.status_code, r.content) == (200, b"") and int(r.headers["Content-Length"]) > 0
     finally:
         _stop(s)
 
