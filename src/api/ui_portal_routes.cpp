@@ -412,11 +412,12 @@ http::Response pages::finishExternal(Call& c, const std::string& landing,
 }
 
 void addUiPortalRoutes(RouteTable& t) {
-  const auto page = [&t](std::string path, std::string summary, RouteHandler handler) {
+  const auto page = [&t](std::string path, std::string summary, RouteHandler handler,
+                         Lane lane = Lane::Storage) {
     t.add({.method = "GET",
            .path = std::move(path),
            .credential = Credential::None,
-           .lane = Lane::Storage,
+           .lane = lane,
            .summary = std::move(summary),
            .tag = "pages",
            .replies = {{200, "The page", ""}},
@@ -435,15 +436,7 @@ void addUiPortalRoutes(RouteTable& t) {
     login_limits.push_back(std::move(rule));
   }
   page("/ui", "The pages' home (to the account page)", home);
-  t.add({.method = "GET",
-         .path = "/ui/login",
-         .credential = Credential::None,
-         .lane = Lane::Inline,
-         .summary = "The sign-in portal",
-         .tag = "pages",
-         .replies = {{200, "The page", ""}},
-         .hidden = true,
-         .handler = showLogin});
+  page("/ui/login", "The sign-in portal", showLogin, Lane::Inline);  // see showLogin
   t.add({.method = "POST",
          .path = "/ui/login",
          .credential = Credential::None,
