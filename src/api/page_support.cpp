@@ -51,14 +51,14 @@ std::optional<std::string_view> authorizationQuery(const Services& s, std::strin
 }
 }  // namespace
 
-bool returnsToAuthorization(const Services& s, std::string_view return_to) {
-  return authorizationQuery(s, return_to).has_value();
-}
-
-http::Response htmlReturning(const Services& s, int status, std::string body,
-                             std::string_view return_to) {
-  http::Response res = html(s, status, std::move(body));
+http::Response htmlReturning(Call& c, int status, std::string body, std::string_view return_to) {
+  const Services& s = c.services;
   const auto query = authorizationQuery(s, return_to);
+  if (query && c.wait == core::Wait::No) {
+    c.wants_worker = true;  // the client store is read below
+    return {};
+  }
+  http::Response res = html(s, status, std::move(body));
   if (!query) return res;
   const auto params = http::parseForm(*query);
   if (!params) return res;

@@ -19,12 +19,11 @@ namespace gatehouse::api::pages {
 http::Response html(const Services& s, int status, std::string body);
 // html() for a portal page whose form returns to `return_to`: when that is an OpenID client's
 // authorization request (/oauth2/authorize), the page's form-action also allows the client's
-// registered redirect URI, where the answer's redirects end.
-http::Response htmlReturning(const Services& s, int status, std::string body,
-                             std::string_view return_to);
-// Whether htmlReturning() reads the client store for `return_to` (an authorization request
-// while the OpenID Provider is on): a handler on an I/O thread hands such a page to a worker.
-bool returnsToAuthorization(const Services& s, std::string_view return_to);
+// registered redirect URI, where the answer's redirects end. That URI is read from the client
+// store: on an I/O thread such a page sets `c.wants_worker` and gives a blank answer, which the
+// handler returns as it is (the middleware never sends it; a worker renders the page again). An
+// inline handler therefore calls it only before any effect.
+http::Response htmlReturning(Call& c, int status, std::string body, std::string_view return_to);
 // A redirect (`status` 302 or 303) to `location`, never cached.
 http::Response redirect(int status, std::string location);
 // 303 See Other to `location` (a path of ours or a checked return address).

@@ -94,7 +94,7 @@ http::Response finishSignIn(Call& c, const auth::SignedIn& who, std::string_view
     const auto csrf = pages::formToken(c);
     return pages::refused(started.error(), c.request, [&](int status, std::string_view text) {
       return pages::attach(
-          pages::htmlReturning(s, status, loginPage(c, csrf.token, {return_to, text}), return_to),
+          pages::htmlReturning(c, status, loginPage(c, csrf.token, {return_to, text}), return_to),
           csrf);
     });
   }
@@ -117,27 +117,20 @@ http::Response askSecondFactor(Call& c, const auth::SignedIn& who, std::string_v
   if (!token) {
     return pages::refused(token.error(), c.request, [&](int status, std::string_view text) {
       return pages::attach(
-          pages::htmlReturning(c.services, status, loginPage(c, csrf.token, {return_to, text}),
-                               return_to),
+          pages::htmlReturning(c, status, loginPage(c, csrf.token, {return_to, text}), return_to),
           csrf);
     });
   }
   return pages::attach(
-      pages::htmlReturning(c.services, 200, mfaPage(c, csrf.token, *token, return_to, {}),
-                           return_to),
-      csrf);
+      pages::htmlReturning(c, 200, mfaPage(c, csrf.token, *token, return_to, {}), return_to), csrf);
 }
 
-// On the I/O thread unless it needs storage: a sign-in cookie whose session is not in memory, or
-// a return to an OpenID client's authorization request (its form-action names the client's
-// redirect URI, read from the client store).
+// On the I/O thread unless it needs storage: a sign-in cookie whose session is not in memory
+// (signedIn), or a return to an OpenID client's authorization request (htmlReturning reads the
+// client's redirect URI for the form-action). Either hands the request to a worker.
 http::Response showLogin(Call& c) {
   const std::string return_to = requestedReturn(c);
   const bool again = c.request.queryParam("reauth").has_value();
-  if (c.wait == core::Wait::No && pages::returnsToAuthorization(c.services, return_to)) {
-    c.wants_worker = true;
-    return {};
-  }
   if (!again) {
     const bool signed_in = pages::signedIn(c).has_value();
     if (c.wants_worker) return {};
@@ -157,8 +150,8 @@ http::Response showLogin(Call& c) {
   if (hint.size() > 320) hint.clear();
   const auto csrf = pages::formToken(c);
   return pages::attach(
-      pages::htmlReturning(c.services, 200,
-                           loginPage(c, csrf.token, {return_to, error, notice, hint}), return_to),
+      pages::htmlReturning(c, 200, loginPage(c, csrf.token, {return_to, error, notice, hint}),
+                           return_to),
       csrf);
 }
 
@@ -171,8 +164,8 @@ http::Response submitLogin(Call& c) {
   const auto csrf = pages::formToken(c);
   const auto page = [&](int status, std::string_view error) {
     return pages::attach(
-        pages::htmlReturning(c.services, status,
-                             loginPage(c, csrf.token, {return_to, error, {}, username}), return_to),
+        pages::htmlReturning(c, status, loginPage(c, csrf.token, {return_to, error, {}, username}),
+                             return_to),
         csrf);
   };
   if (!body.ok()) return page(422, "Enter your email (or username) and your password.");
@@ -195,14 +188,13 @@ http::Response submitMfa(Call& c) {
   const auto csrf = pages::formToken(c);
   if (!body.ok())
     return pages::attach(
-        pages::htmlReturning(c.services, 422,
-                             mfaPage(c, csrf.token, token, return_to, "Enter the code."),
+        pages::htmlReturning(c, 422, mfaPage(c, csrf.token, token, return_to, "Enter the code."),
                              return_to),
         csrf);
   if (auto refused = c.admit()) {  // MfaAccount: counted by the MFA service
     return pages::limited(*refused, [&](int status, std::string_view text) {
       return pages::attach(
-          pages::htmlReturning(c.services, status, mfaPage(c, csrf.token, token, return_to, text),
+          pages::htmlReturning(c, status, mfaPage(c, csrf.token, token, return_to, text),
                                return_to),
           csrf);
     });
@@ -216,7 +208,7 @@ http::Response submitMfa(Call& c) {
     // "Invalid code" too, and the page offers to start again.
     return pages::refused(who.error(), c.request, [&](int status, std::string_view text) {
       return pages::attach(
-          pages::htmlReturning(c.services, status, mfaPage(c, csrf.token, token, return_to, text),
+          pages::htmlReturning(c, status, mfaPage(c, csrf.token, token, return_to, text),
                                return_to),
           csrf);
     });
@@ -233,8 +225,7 @@ http::Response submitPasskey(Call& c) {
   const auto csrf = pages::formToken(c);
   const auto page = [&](int status, std::string_view error) {
     return pages::attach(
-        pages::htmlReturning(c.services, status, loginPage(c, csrf.token, {return_to, error}),
-                             return_to),
+        pages::htmlReturning(c, status, loginPage(c, csrf.token, {return_to, error}), return_to),
         csrf);
   };
   if (!body.ok() || c.services.passkeys == nullptr)
@@ -254,8 +245,7 @@ http::Response submitMfaPasskey(Call& c) {
   const auto csrf = pages::formToken(c);
   const auto page = [&](int status, std::string_view text) {
     return pages::attach(
-        pages::htmlReturning(c.services, status, mfaPage(c, csrf.token, token, return_to, text),
-                             return_to),
+        pages::htmlReturning(c, status, mfaPage(c, csrf.token, token, return_to, text), return_to),
         csrf);
   };
   if (!body.ok() || c.services.passkeys == nullptr)
@@ -386,10 +376,9 @@ http::Response pages::finishExternal(Call& c, const std::string& landing,
   const auto where = s.oidc.landingOf(landing);
   if (!where.mfa_token.empty()) {
     const auto csrf = formToken(c);
-    return attach(
-        pages::htmlReturning(c.services, 200,
-                             mfaPage(c, csrf.token, where.mfa_token, return_to, {}), return_to),
-        csrf);
+    return attach(pages::htmlReturning(
+                      c, 200, mfaPage(c, csrf.token, where.mfa_token, return_to, {}), return_to),
+                  csrf);
   }
   if (where.code.empty()) {
     // The reason is in the log and the audit trail; the person learns only that it failed.
@@ -402,7 +391,7 @@ http::Response pages::finishExternal(Call& c, const std::string& landing,
     const auto csrf = formToken(c);
     return refused(who.error(), c.request, [&](int status, std::string_view text) {
       return attach(
-          pages::htmlReturning(s, status, loginPage(c, csrf.token, {return_to, text}), return_to),
+          pages::htmlReturning(c, status, loginPage(c, csrf.token, {return_to, text}), return_to),
           csrf);
     });
   }

@@ -1182,11 +1182,16 @@ def test_a_cookie_works_on_every_node_and_sign_out_reaches_them(make_server, tmp
         assert_page(r, 200)
         assert '<dd id="profile-username">twonodes</dd>' in r.text
         assert verify(b, cookie).status_code == 200
+        # B's sign-in page (answered from memory: B checked the session just now) sees the
+        # browser signed in.
+        r = on_b.get("/ui/login")
+        assert (r.status_code, r.headers.get("Location")) == (303, "/ui/account")
         # A node with another key cannot open the cookie.
         assert verify(c, cookie).status_code == 401
         on_c = Browser(c)
         on_c.jar = dict(ba.jar)
         assert_to_login(on_c.get("/ui/account"))
+        signed_in_jar = dict(ba.jar)  # the session cookie and the portal cookie bound to it
         # Sign out on A: B refuses the cookie within a second.
         r = ba.post("/ui/logout", {"csrf": csrf_in(ba.get("/ui/account"))})
         assert r.status_code == 303
@@ -1196,6 +1201,10 @@ def test_a_cookie_works_on_every_node_and_sign_out_reaches_them(make_server, tmp
             time.sleep(0.05)
         on_b.jar = dict(ba.jar, gatehouse_session=cookie)
         assert_to_login(on_b.get("/ui/account"))
+        # Nor does B's sign-in page take the ended session, with both its cookies, from memory:
+        # it offers the form.
+        on_b.jar = dict(signed_in_jar)
+        assert_page(on_b.get("/ui/login"), 200)
     finally:
         redis.stop()
 

@@ -5,6 +5,7 @@
 #include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 
+#include "api/page_support.hpp"
 #include "api/pipeline.hpp"
 #include "api/services.hpp"
 #include "crypto/pkey.hpp"
@@ -43,8 +44,9 @@ class Handlers : public ::testing::Test {
     pipeline_.emplace(router_, table_, services_, std::vector<std::string>{"10.0.0.1"}, &metrics_);
   }
 
-  http::Response call(std::string method, std::string target, std::string body = {},
-                      std::vector<std::pair<std::string, std::string>> headers = {}) {
+  // A request from 127.0.0.1 as the parser would give it.
+  static http::Request request(std::string method, std::string target, std::string body = {},
+                               std::vector<std::pair<std::string, std::string>> headers = {}) {
     http::Request r;
     r.method = std::move(method);
     r.target = target;
@@ -54,6 +56,12 @@ class Handlers : public ::testing::Test {
     r.headers = std::move(headers);
     r.body = std::move(body);
     r.peer_ip = "127.0.0.1";
+    return r;
+  }
+  http::Response call(std::string method, std::string target, std::string body = {},
+                      std::vector<std::pair<std::string, std::string>> headers = {}) {
+    http::Request r =
+        request(std::move(method), std::move(target), std::move(body), std::move(headers));
     return (*pipeline_)(r);
   }
 
@@ -406,10 +414,7 @@ TEST_F(Handlers, AnInlineHandlerThatWouldWaitIsRunAgainOnAWorker) {
              }});
   http::Router router;
   table.install(router, services_);
-  http::Request r;
-  r.method = "GET";
-  r.target = r.path = "/sometimes";
-  r.peer_ip = "127.0.0.1";
+  http::Request r = request("GET", "/sometimes");
   const auto attempt = table.tryInline(r, services_);
   ASSERT_TRUE(std::holds_alternative<http::Lane>(attempt));
   EXPECT_EQ(std::get<http::Lane>(attempt), http::Lane::Storage);
@@ -426,26 +431,83 @@ TEST_F(Handlers, TheSignInPageGoesToAWorkerOnlyToReadTheClientItReturnsTo) {
   const ui::ReturnTo return_to("http://localhost", {});
   services_.csrf = &csrf;
   services_.return_to = &return_to;
-  const auto page = [](std::string query) {
-    http::Request r;
-    r.method = "GET";
-    r.path = "/ui/login";
-    r.target = query.empty() ? r.path : r.path + "?" + query;
-    r.query = std::move(query);
-    r.peer_ip = "127.0.0.1";
-    return r;
-  };
-  auto plain = page("");
+  auto plain = request("GET", "/ui/login");
   const auto quick = table_.tryInline(plain, services_);
   ASSERT_TRUE(std::holds_alternative<http::Response>(quick));
   EXPECT_EQ(std::get<http::Response>(quick).status, 200);
-  auto returning = page(
-      "return_to=%2Foauth2%2Fauthorize%3Fclient_id%3Dc%26redirect_uri%3D"
-      "https%253A%252F%252Frp.example.com%252Fcb");
+  auto returning =
+      request("GET",
+              "/ui/login?return_to=%2Foauth2%2Fauthorize%3Fclient_id%3Dc%26redirect_uri%3D"
+              "https%253A%252F%252Frp.example.com%252Fcb");
   const auto handed = table_.tryInline(returning, services_);
   ASSERT_TRUE(std::holds_alternative<http::Lane>(handed));
   EXPECT_EQ(std::get<http::Lane>(handed), http::Lane::Storage);
   EXPECT_EQ(router_.dispatch(returning).status, 200);
+}
+
+// A sign-in cookie is answered on the I/O thread while its session was checked against storage
+// within the recheck interval; after it, a worker reads the session again (ended meanwhile on
+// another node, whose word this one never heard, it no longer counts).
+TEST_F(Handlers, TheSignInPageGoesToAWorkerForASessionNotCheckedWithinTheInterval) {
+  const ui::Csrf csrf(std::string(32, 'k'));
+  const ui::ReturnTo return_to("http://localhost", {});
+  auth::BrowserSessions browser({*store_,
+                                 stack_.sessions,
+                                 auth_,
+                                 policy_,
+                                 stack_.revocations,
+                                 stack_.session_end,
+                                 audit_,
+                                 clock_,
+                                 {std::string(32, 'b'), std::chrono::seconds(60)}});
+  services_.csrf = &csrf;
+  services_.return_to = &return_to;
+  services_.browser = &browser;
+  registerAndToken();
+  const auth::ClientInfo client{"127.0.0.1", "a browser", "req"};
+  auto who = stack_.passwords.login("handler", "Passw0rd!x", std::nullopt, client);
+  ASSERT_TRUE(who);
+  auto started = browser.start(*who, client);
+  ASSERT_TRUE(started);
+  // The cookies a sign-in sets, as the browser sends them back.
+  http::Response signed_in = http::Response::empty(303);
+  pages::setSignIn(signed_in, services_, started->cookie, started->session_id);
+  std::string cookies;
+  for (const auto& [name, value] : signed_in.headers) {
+    if (name != "Set-Cookie") continue;
+    cookies += (cookies.empty() ? "" : "; ") + value.substr(0, value.find(';'));
+  }
+  auto page = request("GET", "/ui/login", {}, {{"cookie", cookies}});
+  const auto answeredInline = [&]() -> std::optional<http::Response> {
+    auto attempt = table_.tryInline(page, services_);
+    if (auto* res = std::get_if<http::Response>(&attempt)) return std::move(*res);
+    EXPECT_EQ(std::get<http::Lane>(attempt), http::Lane::Storage);
+    return std::nullopt;
+  };
+  // The first look reads the user on a worker; from then on memory holds both.
+  EXPECT_FALSE(answeredInline());
+  EXPECT_EQ(router_.dispatch(page).status, 303);
+  const auto quick = answeredInline();
+  ASSERT_TRUE(quick) << "a session checked just now and a cached user need no worker";
+  EXPECT_EQ(quick->status, 303);
+  EXPECT_EQ(header(*quick, "Location"), "/ui/account");
+
+  clock_.advance(61);
+  EXPECT_FALSE(answeredInline()) << "past the recheck interval the session is read again";
+  const auto checked = router_.dispatch(page);
+  EXPECT_EQ(checked.status, 303);
+  EXPECT_EQ(header(checked, "Location"), "/ui/account");
+  EXPECT_TRUE(answeredInline()) << "checked just now: the I/O thread again";
+
+  ASSERT_TRUE(store_->sessions().revoke(started->session_id));  // as another node would
+  clock_.advance(61);
+  EXPECT_FALSE(answeredInline());
+  const auto ended = router_.dispatch(page);
+  EXPECT_EQ(ended.status, 200) << "the ended session's browser is offered the sign-in form";
+  EXPECT_NE(ended.body.find("name=\"password\""), std::string::npos);
+  // Refused from then on, from memory or by a worker.
+  const auto again = answeredInline();
+  EXPECT_EQ(again ? again->status : router_.dispatch(page).status, 200);
 }
 
 TEST_F(Handlers, PatchRefusesFieldsItDoesNotApply) {
