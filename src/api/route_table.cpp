@@ -11,6 +11,7 @@
 #include "api/services.hpp"
 #include "auth/claims.hpp"
 #include "auth/rate_check.hpp"
+#include "core/blocking.hpp"
 
 namespace gatehouse::api {
 namespace {
@@ -266,6 +267,7 @@ Attempt RouteTable::tryInline(http::Request& request, Services& services) const 
   if (!index) return http::Lane::Storage;  // 404/405 are answered by the router on a worker
   const Route& route = routes_[*index];
   if (*route.lane != http::Lane::Inline) return *route.lane;
+  const core::NoWaitScope no_waiting;
   return run(route, services, request, core::Wait::No);
 }
 

@@ -34,6 +34,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/system/error_code.hpp>
 
+#include "core/blocking.hpp"
 #include "core/this_thread.hpp"
 #include "core/worker_pool.hpp"
 #include "http/request_parser.hpp"
@@ -541,10 +542,14 @@ void Server::run() {
   for (std::size_t i = 1; i < impl_->contexts.size(); ++i) {
     threads.emplace_back([this, i] {
       core::nameThisThread("gh-io");
+      const core::NoWaitScope io_thread;
       impl_->contexts[i]->run();
     });
   }
-  impl_->io.run();
+  {
+    const core::NoWaitScope io_thread;
+    impl_->io.run();
+  }
   for (auto& t : threads) t.join();
 }
 

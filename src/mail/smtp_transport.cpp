@@ -1,7 +1,9 @@
 #include <algorithm>
+#include <cassert>
 #include <memory>
 
 #include "config/config.hpp"
+#include "core/blocking.hpp"
 #include "dynlib/libcurl.hpp"
 #include "mail/transport.hpp"
 
@@ -66,6 +68,8 @@ class SmtpTransport final : public Transport {
     lib.easy_setopt(c, CURLOPT_TIMEOUT, 30L);
     lib.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     lib.easy_setopt(c, CURLOPT_ERRORBUFFER, error);
+    assert(!core::NoWaitScope::active() &&
+           "an SMTP delivery must not be waited on here: see core::NoWaitScope");
     const CURLcode rc = lib.easy_perform(c);
     if (rc == CURLE_OK) return {};
     long reply = 0;

@@ -1,6 +1,8 @@
+#include <cassert>
 #include <memory>
 
 #include "core/ascii.hpp"
+#include "core/blocking.hpp"
 #include "dynlib/libcurl.hpp"
 #include "oidc/http_client.hpp"
 
@@ -90,6 +92,8 @@ core::Result<HttpResponse> perform(const std::string& url, const std::string* fo
     lib.easy_setopt(c, CURLOPT_POSTFIELDS, form_body->c_str());
     lib.easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(form_body->size()));
   }
+  assert(!core::NoWaitScope::active() &&
+         "an outbound request must not be waited on here: see core::NoWaitScope");
   const CURLcode rc = lib.easy_perform(c);
   if (sink.overflow)
     return core::makeError(core::Errc::Unavailable, "response from " + url + " too large");

@@ -1,10 +1,12 @@
 #include "state/redis.hpp"
 
+#include <cassert>
 #include <charconv>
 #include <poll.h>
 
 #include <spdlog/spdlog.h>
 
+#include "core/blocking.hpp"
 #include "core/this_thread.hpp"
 #include "state/local.hpp"
 
@@ -107,6 +109,7 @@ core::Result<std::unique_ptr<RedisConnection>> RedisClient::connect() const {
 }
 
 core::Result<RedisReply> RedisClient::command(std::initializer_list<std::string_view> args) {
+  assert(!core::NoWaitScope::active() && "Redis must not be waited on here: see core::NoWaitScope");
   std::unique_ptr<RedisConnection> connection;
   {
     const std::lock_guard lock(mutex_);

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/blocking.hpp"
 #include "state/local.hpp"
 #include "state/redis.hpp"
 
@@ -112,6 +113,29 @@ TEST_P(StateContract, RefusesOverlongKeys) {
   const std::string long_key = key(std::string(LocalRateLimiter::kMaxKeyBytes + 1, 'k'));
   EXPECT_FALSE(l->hit(long_key, 5, seconds(60), 1000));
   EXPECT_TRUE(l->hit(key(std::string(200, 'k')), 5, seconds(60), 1000));
+}
+
+// As for storage (the store contract): Redis is not waited on where waiting is forbidden. The
+// in-process backends never wait, and may be used anywhere.
+TEST_P(StateContract, ADebugBuildStopsARedisCallWhereWaitingIsForbidden) {
+#ifdef NDEBUG
+  GTEST_SKIP() << "assertions are off in this build";
+#else
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  auto l = limiter();
+  EXPECT_TRUE(l->hit(key("nowait"), 5, seconds(60), 1000));
+  if (!redis_) {
+    const core::NoWaitScope io_thread;
+    EXPECT_TRUE(l->hit(key("nowait"), 5, seconds(60), 1000));
+    return;
+  }
+  EXPECT_DEATH(
+      {
+        const core::NoWaitScope io_thread;
+        (void)l->hit(key("nowait"), 5, seconds(60), 1000);
+      },
+      "Redis must not be waited on here");
+#endif
 }
 
 TEST_P(StateContract, DelaysGrowThenLockThenCoolDown) {

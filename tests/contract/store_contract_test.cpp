@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include "core/blocking.hpp"
 #include "store/store.hpp"
 
 namespace gatehouse::store {
@@ -295,6 +296,23 @@ TEST_P(StoreContract, DeletingAUserDeletesItsSessions) {
   ASSERT_TRUE(store_->sessions().create({"sd", u.id, "j", "", "", 1, 1, 4'000'000'000, false}));
   ASSERT_TRUE(store_->users().remove(u.id, "admin"));
   EXPECT_FALSE(store_->sessions().find("sd").value());
+}
+
+// Where waiting is forbidden (an HTTP I/O thread, a handler run inline), a debug build stops at
+// the first storage call, so every test that reaches one fails instead of a slow server passing.
+TEST_P(StoreContract, ADebugBuildStopsAStorageCallWhereWaitingIsForbidden) {
+#ifdef NDEBUG
+  GTEST_SKIP() << "assertions are off in this build";
+#else
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_TRUE(store_->users().count());
+  EXPECT_DEATH(
+      {
+        const core::NoWaitScope io_thread;
+        (void)store_->users().count();
+      },
+      "storage must not be waited on here");
+#endif
 }
 
 TEST_P(StoreContract, RevocationsExpire) {

@@ -1,7 +1,9 @@
 #include "store/postgres/pg_db.hpp"
 
+#include <cassert>
 #include <cstdlib>
 
+#include "core/blocking.hpp"
 #include "dynlib/libpq.hpp"
 
 namespace gatehouse::store::postgres {
@@ -141,6 +143,8 @@ core::Result<Rows> Connection::query(std::string_view sql, std::initializer_list
 }
 
 core::Result<std::unique_ptr<Connection>> ConnectionPool::acquire() {
+  assert(!core::NoWaitScope::active() &&
+         "storage must not be waited on here: see core::NoWaitScope");
   {
     std::unique_lock lock(mutex_);
     available_.wait(lock, [this] { return !idle_.empty() || open_ < capacity_; });

@@ -1,6 +1,9 @@
 #include "store/sqlite/sqlite_db.hpp"
 
 #include <algorithm>
+#include <cassert>
+
+#include "core/blocking.hpp"
 
 namespace gatehouse::store::sqlite {
 
@@ -135,6 +138,8 @@ core::Result<std::unique_ptr<ConnectionPool>> ConnectionPool::open(
 }
 
 ConnectionPool::Lease::Lease(ConnectionPool& p) : pool(p) {
+  assert(!core::NoWaitScope::active() &&
+         "storage must not be waited on here: see core::NoWaitScope");
   std::unique_lock lock(pool.mutex_);
   if (pool.idle_.empty() && pool.opened_ < pool.size_) {
     ++pool.opened_;  // claimed before opening, so concurrent leases never exceed size_
