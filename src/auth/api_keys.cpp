@@ -168,41 +168,38 @@ Result<Principal> ApiKeyService::authenticate(std::string_view key, const Client
   if (!*owner) return fail(Errc::InvalidToken, "API key owner no longer exists");
   if (!(*owner)->is_active) return fail(Errc::InactiveUser, "API key owner inactive");
   if (found->revoked) return fail(Errc::InvalidToken, "revoked API key");
-  if (found->expires_at && *found->expires_at <= clock_.unixSeconds())
+  // One reading of the clock: a second turning between "is a use due?" and "record it" must not
+  // make an I/O thread write.
+  const std::int64_t now = clock_.unixSeconds();
+  if (found->expires_at && *found->expires_at <= now)
     return fail(Errc::InvalidToken, "expired API key");
-  if (wait == core::Wait::No && useIsDue(found->id))
-    return fail(Errc::WouldBlock, "API key use to record");
+  const auto due = claimUse(found->id, now, wait);
+  if (!due) return fail(Errc::WouldBlock, "API key use to record");
   Principal p{std::move(*owner), {}, {}, found->id};
   p.permissions = rbac::effectivePermissions(policy_.permissionsOf(p.user->role), found->scopes);
-  noteUse(*found, client);
+  recordUse(*found, client, now, *due);
   return p;
 }
 
-bool ApiKeyService::useIsDue(std::int64_t key_id) {
-  const std::int64_t now = clock_.unixSeconds();
+std::optional<ApiKeyService::DueUse> ApiKeyService::claimUse(std::int64_t key_id, std::int64_t now,
+                                                             core::Wait wait) {
   const std::lock_guard lock(use_mutex_);
   const auto it = last_use_.find(key_id);
-  return it == last_use_.end() || now - it->second.first >= 60 || now - it->second.second >= 3600;
+  const auto [touched, audited] =
+      it == last_use_.end() ? std::pair<std::int64_t, std::int64_t>{0, 0} : it->second;
+  const DueUse due{now - touched >= 60, now - audited >= 3600};
+  if (!due.touch && !due.audit) return due;
+  if (wait == core::Wait::No) return std::nullopt;
+  auto& entry = last_use_[key_id];
+  if (due.touch) entry.first = now;
+  if (due.audit) entry.second = now;
+  return due;
 }
 
-void ApiKeyService::noteUse(const store::ApiKey& key, const ClientInfo& client) {
-  const std::int64_t now = clock_.unixSeconds();
-  bool touch = false;
-  bool audit = false;
-  {
-    const std::lock_guard lock(use_mutex_);
-    auto& [touched, audited] = last_use_[key.id];
-    if (now - touched >= 60) {
-      touched = now;
-      touch = true;
-    }
-    if (now - audited >= 3600) {
-      audited = now;
-      audit = true;
-    }
-  }
-  if (touch) (void)store_.apiKeys().touch(key.id, now);
-  if (audit) {
+void ApiKeyService::recordUse(const store::ApiKey& key, const ClientInfo& client, std::int64_t now,
+                              DueUse due) {
+  if (due.touch) (void)store_.apiKeys().touch(key.id, now);
+  if (due.audit) {
     audit_.record({"apikey.used",
                    client.request_id,
                    key.user_id,

@@ -76,8 +76,15 @@ class ApiKeyService {
   void onChange(std::function<void()> hook) { on_change_ = std::move(hook); }
 
  private:
-  void noteUse(const store::ApiKey& key, const ClientInfo& client);
-  bool useIsDue(std::int64_t key_id);
+  // What a use of a key records at `now`: its last-use time (at most once a minute) and a "used"
+  // audit event (at most hourly). Claimed under one lock, so two threads never both record; with
+  // Wait::No nothing is claimed and nullopt says something is due (the use goes to a worker).
+  struct DueUse {
+    bool touch = false;
+    bool audit = false;
+  };
+  std::optional<DueUse> claimUse(std::int64_t key_id, std::int64_t now, core::Wait wait);
+  void recordUse(const store::ApiKey& key, const ClientInfo& client, std::int64_t now, DueUse due);
 
   store::Store& store_;
   const rbac::Policy& policy_;

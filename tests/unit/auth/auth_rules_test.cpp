@@ -16,6 +16,7 @@
 #include "auth/token_check.hpp"
 #include "auth/user_service.hpp"
 #include "core/base64url.hpp"
+#include "core/blocking.hpp"
 #include "crypto/hmac.hpp"
 #include "support/auth_stack.hpp"
 
@@ -333,6 +334,48 @@ TEST_F(AuthRules, AnInactiveUserGets403FirstAndEarlierTokensStayVoidAfterReactiv
   ASSERT_FALSE(refreshed);
   EXPECT_EQ(refreshed.error().code, Errc::InvalidRefreshToken);
   EXPECT_EQ(refusal(login().access_token), Errc::Internal);  // a new sign-in works
+}
+
+// A clock a second later at every reading: code that reads it twice sees a second turn between.
+class TickingClock final : public core::Clock {
+ public:
+  explicit TickingClock(std::int64_t start) : next_(start) {}
+  std::chrono::system_clock::time_point now() const override {
+    return std::chrono::system_clock::time_point(std::chrono::seconds(next_++));
+  }
+
+ private:
+  mutable std::atomic<std::int64_t> next_;
+};
+
+// An API key's use (last_used_at, the hourly audit event) is recorded by a worker, never on the
+// I/O thread, even when the minute falls due between two readings of the clock: a debug build
+// stops at a storage call inside the NoWaitScope.
+TEST_F(AuthRules, AnApiKeysUseIsRecordedOnlyWhereWaitingIsAllowed) {
+  registered();
+  const auto owner = stack_.store->users().findByUsername("rules");
+  ASSERT_TRUE(owner && *owner);
+  const TickingClock ticking(stack_.clock.unixSeconds());
+  ApiKeyService keys(*stack_.store, stack_.policy, stack_.cache, stack_.audit, ticking);
+  const auto created = keys.create(**owner, stack_.policy.permissionsOf((*owner)->role),
+                                   {"ticking", std::nullopt, std::nullopt}, client_);
+  ASSERT_TRUE(created);
+  int on_worker = 0;
+  for (int i = 0; i < 240; ++i) {  // four minutes and more of readings
+    const auto inline_answer = [&] {
+      const core::NoWaitScope io_thread;
+      return keys.authenticate(created->plaintext, client_, core::Wait::No);
+    }();
+    if (inline_answer) continue;
+    ASSERT_EQ(inline_answer.error().code, Errc::WouldBlock) << inline_answer.error().detail;
+    ++on_worker;
+    ASSERT_TRUE(keys.authenticate(created->plaintext, client_, core::Wait::Yes));
+  }
+  EXPECT_GE(on_worker, 4) << "each minute's use is recorded by a worker";
+  EXPECT_LE(on_worker, 12) << "a use not due is answered on the I/O thread";
+  const auto stored = stack_.store->apiKeys().findById(created->key.id);
+  ASSERT_TRUE(stored && *stored);
+  EXPECT_GT((*stored)->last_used_at.value_or(0), stack_.clock.unixSeconds() + 180);
 }
 
 TEST_F(AuthRules, WithinTheRefreshGraceASecondRefreshFailsWithoutEndingTheSession) {
