@@ -8,6 +8,8 @@ bounded durations:
   3. isolation: /verify p99 while logins saturate the hashing pool, next to its p99 alone
      (medians of five interleaved pairs, at a /verify load that leaves CPU headroom)
   4. startup to ready, idle RSS; RSS, login and /me latency with 1,000,000 users next to 1,000
+  5. tail: /verify's latency percentiles with wrk -t1 next to nginx's, and each server thread's
+     CPU time and context switches over the run next to nginx's workers'
 Results also go to build/release/bench-results.json.
 """
 import base64
@@ -92,45 +94,68 @@ def wrk(url, connections, seconds, headers=(), script=None, threads=2):
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    pct = {p: to_ms(v, u) for p, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)", out, re.M)}
+    pct = {p: to_ms(v, u) for p, v, u in re.findall(r"^\s+(50|90|99)%\s+([\d.]+)(us|ms|s)", out, re.M)}
     return {"rps": rps, "ok_rps": rps * (total - int(non2xx.group(1) if non2xx else 0)) / max(total, 1),
-            "p50_ms": pct.get("50"), "p99_ms": pct.get("99"), "non2xx": int(non2xx.group(1)) if non2xx else 0}
+            "p50_ms": pct.get("50"), "p90_ms": pct.get("90"), "p99_ms": pct.get("99"),
+            "non2xx": int(non2xx.group(1)) if non2xx else 0}
+
+
+def _first_200_ms(start, port, faults=None):
+    """Milliseconds from `start()` (which execs the server and returns its Popen) to the first
+    200 from /readyz on `port`, polled with a raw socket (a requests call costs about a
+    millisecond of its own). With a list as `faults`, the process's page faults (minor and major,
+    /proc/<pid>/stat) at that first 200 go into it. The process is stopped before returning."""
+    started = time.perf_counter()
+    proc = start()
+    try:
+        while time.perf_counter() - started < 10:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as c:
+                    c.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    if c.recv(64).startswith(b"HTTP/1.1 200"):
+                        ms = (time.perf_counter() - started) * 1000
+                        if faults is not None:
+                            stat = pathlib.Path(f"/proc/{proc.pid}/stat").read_text()
+                            fields = stat[stat.rindex(")") + 2:].split()
+                            faults.append(int(fields[7]) + int(fields[9]))  # minflt, majflt
+                        return ms
+            except OSError:
+                pass
+            time.sleep(0.001)  # a busier poll takes a core from the starting server
+        raise RuntimeError("not ready within 10 s")
+    finally:
+        stop(proc)
 
 
 def ready_ms(d, runs=7, faults=None):
-    """Median time from exec to the first 200 from /readyz on an existing database, polled with a
-    raw socket (a requests call costs about a millisecond of its own). With a list as `faults`,
-    each start's page faults (minor and major, /proc/<pid>/stat) at that first 200 go into it."""
+    """Median time from exec to the first 200 from /readyz on an existing database."""
     times = []
     for _ in range(runs):
         port = free_port()
         env = {"PATH": "/usr/bin:/bin", "SECRET_KEY": SECRET, "GATEHOUSE_LISTEN": f"127.0.0.1:{port}",
                "DATABASE_URL": f"sqlite:///{d}/gatehouse.db", "GATEHOUSE_DATA_DIR": str(d),
                "GATEHOUSE_LOG_LEVEL": "warn"}
-        started = time.perf_counter()
-        proc = subprocess.Popen([str(BIN), "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            while time.perf_counter() - started < 10:
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=1) as c:
-                        c.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                        if c.recv(64).startswith(b"HTTP/1.1 200"):
-                            times.append((time.perf_counter() - started) * 1000)
-                            if faults is not None:
-                                stat = pathlib.Path(f"/proc/{proc.pid}/stat").read_text()
-                                fields = stat[stat.rindex(")") + 2:].split()
-                                faults.append(int(fields[7]) + int(fields[9]))  # minflt, majflt
-                            break
-                except OSError:
-                    pass
-                time.sleep(0.001)  # a busier poll takes a core from the starting server
-        finally:
-            stop(proc)
+        times.append(_first_200_ms(
+            lambda: subprocess.Popen([str(BIN), "serve"], env=env, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL), port, faults))
     return statistics.median(times)
 
 
-def start_nginx(tmp):
-    port = free_port()
+def nginx_ready_ms(tmp, runs=7):
+    """The same for a static nginx (its master and one worker per core, no access log): exec to
+    the first 200, the median of `runs`."""
+    times = []
+    for i in range(runs):
+        port = free_port()
+        conf = _nginx_conf(tmp / f"ready-{i}", port)
+        times.append(_first_200_ms(
+            lambda: subprocess.Popen(["nginx", "-c", str(conf), "-p", str(conf.parent)],
+                                     stderr=subprocess.DEVNULL), port))
+    return statistics.median(times)
+
+
+def _nginx_conf(tmp, port):
+    tmp.mkdir(parents=True, exist_ok=True)
     conf = tmp / "nginx.conf"
     conf.write_text(f"""
 daemon off; master_process on; worker_processes auto; pid {tmp}/nginx.pid; error_log {tmp}/nginx.log;
@@ -139,6 +164,12 @@ http {{ access_log off; client_body_temp_path {tmp}/b; proxy_temp_path {tmp}/p; 
   uwsgi_temp_path {tmp}/u; scgi_temp_path {tmp}/s;
   server {{ listen 127.0.0.1:{port}; location / {{ return 200 "ok"; }} }} }}
 """)
+    return conf
+
+
+def start_nginx(tmp):
+    port = free_port()
+    conf = _nginx_conf(tmp, port)
     proc = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(tmp)], stderr=subprocess.DEVNULL)
     for _ in range(200):
         try:
@@ -201,6 +232,54 @@ def token_check(tmp):
                 name = f"token check {path} {carrier}, wrk -t{threads}"
                 report(f"{name} req/s (vs nginx return 200)", res["rps"], ref["rps"], "req/s", ">= 0.7x")
                 report(f"{name} p99 (vs nginx p99)", res["p99_ms"], ref["p99_ms"], "ms", "< 1x")
+    finally:
+        nginx.terminate()
+        nginx.wait()
+        stop(proc)
+
+
+def thread_counters(pids):
+    """{(pid, tid): (name, CPU seconds, voluntary switches, involuntary switches)} of every thread."""
+    out = {}
+    for pid in pids:
+        for task in pathlib.Path(f"/proc/{pid}/task").iterdir():
+            try:
+                stat = (task / "stat").read_text()
+                fields = stat[stat.rindex(")") + 2:].split()
+                status = dict(line.split(":\t") for line in (task / "status").read_text().splitlines() if ":\t" in line)
+            except FileNotFoundError:
+                continue
+            out[(pid, task.name)] = (stat[stat.index("(") + 1:stat.rindex(")")],
+                                     (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"),
+                                     int(status["voluntary_ctxt_switches"]), int(status["nonvoluntary_ctxt_switches"]))
+    return out
+
+
+def tail(tmp):
+    """Where the p99 comes from: the percentiles of /verify and of nginx with wrk -t1, and what
+    each thread did meanwhile (the busiest server thread next to nginx's busiest worker)."""
+    proc, base, _ = start_gatehouse(tmp / "tail", GATEHOUSE_DATA_DIR=str(tmp / "tail"))
+    requests.post(base + "/api/v1/auth/register", json={"email": "b@example.com", "username": "bench", "password": PASSWORD})
+    bearer = f"Authorization: Bearer {login(base)}"
+    nginx, nginx_url = start_nginx(tmp)
+    time.sleep(0.5)
+    workers = [int(p) for p in subprocess.run(["pgrep", "-P", str(nginx.pid)], capture_output=True, text=True).stdout.split()]
+
+    def measured(url, headers, pids):
+        before = thread_counters(pids)
+        res = wrk(url, 64, SECONDS, headers, threads=1)
+        after = thread_counters(pids)
+        busiest = max((tuple(a - b for a, b in zip(after[k][1:], before[k][1:])) for k in after if k in before))
+        return res, busiest  # (CPU s, voluntary, involuntary) of the busiest thread
+
+    try:
+        ref, ref_thread = measured(nginx_url, [], workers)
+        res, thread = measured(base + "/api/v1/auth/verify", [bearer], [proc.pid])
+        for p in ("p50", "p90", "p99"):
+            report(f"tail /verify Bearer, wrk -t1 {p} (vs nginx {p})", res[f"{p}_ms"], ref[f"{p}_ms"], "ms", "(for the record)")
+        report("tail busiest server thread CPU s (vs nginx's busiest worker)", thread[0], ref_thread[0], "s", "(for the record)")
+        report("tail its voluntary switches (vs that worker's)", thread[1], ref_thread[1], "", "(for the record)")
+        report("tail its involuntary switches (vs that worker's)", thread[2], ref_thread[2], "", "(for the record)")
     finally:
         nginx.terminate()
         nginx.wait()
@@ -380,7 +459,7 @@ def startup_and_memory(tmp):
 
 
 def main():
-    only = sys.argv[1:] or ["token", "login", "isolation", "memory", "op"]
+    only = sys.argv[1:] or ["token", "login", "isolation", "memory", "op", "tail"]
     for tool in ("wrk", "nginx"):
         if not shutil.which(tool):
             sys.exit(f"{tool} is missing: scripts/deps.sh --bench installs it")
@@ -397,6 +476,8 @@ def main():
             startup_and_memory(tmp)
         if "op" in only:
             client_credentials(tmp)
+        if "tail" in only:
+            tail(tmp)
     (BUILD / "bench-results.json").write_text(json.dumps(RESULTS, indent=1))
 
 

@@ -290,6 +290,8 @@ def idle(tmp):
     hb.report(f"startup to ready (vs an empty program linked to the same {libraries} libraries)", ready, linked,
               "ms", "(the loader's share)")
     hb.report("an empty program linked to them (vs one linked to none)", linked, bare, "ms", "(for the record)")
+    hb.report("startup to ready (vs a static nginx's, exec to its first 200)", ready, hb.nginx_ready_ms(tmp), "ms",
+              "(for the record)")
     # On a virtual machine a page fault can cost tens of times what it does on bare metal; the
     # start's first touches of memory (the loader's relocations, heap, stacks) are then its cost.
     # The count includes the heap pages the start fills in one call (app/startup_heap), which cost
