@@ -11,8 +11,8 @@ enum class Wait { Yes, No };
 // network: an HTTP I/O thread, and a handler run with Wait::No. The storage pools, the Redis
 // client and the outbound HTTP and SMTP calls check it in debug builds (the asan preset runs
 // every test so), so a call that would block an I/O thread fails the tests that reach it instead
-// of stalling every connection on the thread. (A password hash is waited for only on the hashing
-// lane's workers, and is not checked.) Scopes nest.
+// of stalling every connection on the thread. (Waits for a password hash are not checked: they
+// happen on the lanes' workers, and no inline route hashes.) Scopes nest.
 class NoWaitScope {
  public:
   NoWaitScope() noexcept { ++depth(); }
