@@ -351,12 +351,7 @@ TEST_F(Handlers, TheStorageLaneChecksTheTokenAgain) {
   const std::string token = registerAndToken();
   const auto id = auth_.authenticate(token)->user->id;
   const auto me = [&] {
-    http::Request r;
-    r.method = "GET";
-    r.target = r.path = "/api/v1/auth/me";
-    r.headers = {{"authorization", "Bearer " + token}};
-    r.peer_ip = "127.0.0.1";
-    return r;
+    return request("GET", "/api/v1/auth/me", {}, {{"authorization", "Bearer " + token}});
   };
   // The user not in memory: the I/O thread's attempt hands the request to a storage worker.
   cache_.invalidate(id);
@@ -384,10 +379,7 @@ TEST_F(Handlers, ALimitedRouteAnsweringWithoutAdmissionIsRefused) {
              .handler = [](Call&) { return http::Response::empty(200); }});
   http::Router router;
   table.install(router, services_);
-  http::Request r;
-  r.method = "POST";
-  r.target = r.path = "/forgetful";
-  r.peer_ip = "127.0.0.1";
+  http::Request r = request("POST", "/forgetful");
   EXPECT_EQ(router.dispatch(r).status, 500);
 }
 
