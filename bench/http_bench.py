@@ -239,19 +239,16 @@ def token_check(tmp):
 
 
 def thread_counters(pids):
-    """{(pid, tid): (name, CPU seconds, voluntary switches, involuntary switches)} of every thread."""
+    """{(pid, tid): (CPU seconds, voluntary switches, involuntary switches)} of every thread."""
     out = {}
     for pid in pids:
         for task in pathlib.Path(f"/proc/{pid}/task").iterdir():
             try:
-                stat = (task / "stat").read_text()
-                fields = stat[stat.rindex(")") + 2:].split()
                 status = dict(line.split(":\t") for line in (task / "status").read_text().splitlines() if ":\t" in line)
+                out[(pid, task.name)] = (cpu_seconds(pid, task.name), int(status["voluntary_ctxt_switches"]),
+                                         int(status["nonvoluntary_ctxt_switches"]))
             except FileNotFoundError:
                 continue
-            out[(pid, task.name)] = (stat[stat.index("(") + 1:stat.rindex(")")],
-                                     (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"),
-                                     int(status["voluntary_ctxt_switches"]), int(status["nonvoluntary_ctxt_switches"]))
     return out
 
 
@@ -269,7 +266,7 @@ def tail(tmp):
         before = thread_counters(pids)
         res = wrk(url, 64, SECONDS, headers, threads=1)
         after = thread_counters(pids)
-        busiest = max((tuple(a - b for a, b in zip(after[k][1:], before[k][1:])) for k in after if k in before))
+        busiest = max(tuple(a - b for a, b in zip(after[k], before[k])) for k in after if k in before)
         return res, busiest  # (CPU s, voluntary, involuntary) of the busiest thread
 
     try:
@@ -312,9 +309,11 @@ def login_throughput(tmp):
         stop(proc)
 
 
-def cpu_seconds(pid):
-    """User + system CPU time of a process so far (/proc/<pid>/stat, clock ticks)."""
-    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def cpu_seconds(pid, task=None):
+    """User + system CPU time so far (/proc/<pid>/stat, clock ticks) of a process, or of one of
+    its threads with `task` (its thread id)."""
+    where = pathlib.Path(f"/proc/{pid}") / ("" if task is None else f"task/{task}")
+    fields = (where / "stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 

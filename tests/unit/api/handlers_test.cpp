@@ -65,6 +65,19 @@ class Handlers : public ::testing::Test {
     return (*pipeline_)(r);
   }
 
+  // A route of a test's own: no credential, in `lane`, answering `status`.
+  static Route testRoute(std::string method, std::string path, http::Lane lane, int status,
+                         RouteHandler handler) {
+    return {.method = std::move(method),
+            .path = std::move(path),
+            .credential = Credential::None,
+            .lane = lane,
+            .summary = "a test's route",
+            .tag = "test",
+            .replies = {{status, "ok", ""}},
+            .handler = std::move(handler)};
+  }
+
   static json::value parse(const http::Response& r) { return json::parse(r.body); }
 
   // A login of the registered user ("handler"); `extra` is appended to the form.
@@ -367,16 +380,12 @@ TEST_F(Handlers, TheStorageLaneChecksTheTokenAgain) {
 }
 
 TEST_F(Handlers, ALimitedRouteAnsweringWithoutAdmissionIsRefused) {
+  // It forgets to call admit().
+  Route forgetful = testRoute("POST", "/forgetful", http::Lane::Storage, 200,
+                              [](Call&) { return http::Response::empty(200); });
+  forgetful.limits = {{"LOGIN_RATE_LIMIT", "forgetful", {LimitKey::ClientAddress}}};
   RouteTable table;
-  table.add({.method = "POST",
-             .path = "/forgetful",
-             .credential = Credential::None,
-             .lane = http::Lane::Storage,
-             .summary = "forgets to call admit()",
-             .tag = "test",
-             .replies = {{200, "ok", ""}},
-             .limits = {{"LOGIN_RATE_LIMIT", "forgetful", {LimitKey::ClientAddress}}},
-             .handler = [](Call&) { return http::Response::empty(200); }});
+  table.add(std::move(forgetful));
   http::Router router;
   table.install(router, services_);
   http::Request r = request("POST", "/forgetful");
@@ -389,21 +398,14 @@ TEST_F(Handlers, AnInlineHandlerThatWouldWaitIsRunAgainOnAWorker) {
   int runs = 0;
   bool ask_anyway = false;
   RouteTable table;
-  table.add({.method = "GET",
-             .path = "/sometimes",
-             .credential = Credential::None,
-             .lane = http::Lane::Inline,
-             .summary = "needs storage on the I/O thread",
-             .tag = "test",
-             .replies = {{204, "ok", ""}},
-             .handler = [&](Call& c) {
-               ++runs;
-               if (c.wait == core::Wait::No || ask_anyway) {
-                 c.wants_worker = true;
-                 return http::Response::empty(200);  // never sent
-               }
-               return http::Response::empty(204);
-             }});
+  table.add(testRoute("GET", "/sometimes", http::Lane::Inline, 204, [&](Call& c) {
+    ++runs;
+    if (c.wait == core::Wait::No || ask_anyway) {  // it needs storage on the I/O thread
+      c.wants_worker = true;
+      return http::Response::empty(200);  // never sent
+    }
+    return http::Response::empty(204);
+  }));
   http::Router router;
   table.install(router, services_);
   http::Request r = request("GET", "/sometimes");
