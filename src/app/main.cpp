@@ -25,6 +25,9 @@ namespace {
 
 using namespace gatehouse;
 
+// New client ids never begin with '-'; ones registered before that was so may, and read as options.
+constexpr const char* kClientIdHelp = "the client's id (after -- when it begins with '-')";
+
 // Reads the password from stdin: the first line, without its line ending.
 std::string readPasswordLine() {
   std::string line;
@@ -204,10 +207,10 @@ int main(int argc, char** argv) {
   auto* client_list = client->add_subcommand("list", "List clients (never their secrets)");
   client_list->add_flag("--json", client_json, "print JSON");
   auto* client_delete = client->add_subcommand("delete", "Delete a client");
-  client_delete->add_option("client_id", client_id, "the client's id")->required();
+  client_delete->add_option("client_id", client_id, kClientIdHelp)->required();
   auto* client_rotate =
       client->add_subcommand("rotate-secret", "Give a confidential client a new secret");
-  client_rotate->add_option("client_id", client_id, "the client's id")->required();
+  client_rotate->add_option("client_id", client_id, kClientIdHelp)->required();
   client_rotate->add_flag("--json", client_json, "print one JSON object");
 
   auto* user = app.add_subcommand("user", "Manage users");

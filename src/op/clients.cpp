@@ -36,6 +36,17 @@ core::Status checkUris(const std::vector<std::string>& uris, std::string_view wh
   return {};
 }
 
+// A client id is typed on command lines (`gatehouse client rotate-secret ID`), where one that
+// begins with '-' reads as an option. One draw in 64 would; it is drawn again instead, which
+// leaves the id uniform over the remaining ids and costs under 0.03 bits.
+core::Result<std::string> newClientId() {
+  for (int attempt = 0; attempt < 32; ++attempt) {
+    auto id = crypto::randomToken(16);
+    if (!id || id->front() != '-') return id;
+  }
+  return makeError(Errc::Internal, "the random source keeps giving ids that begin with '-'");
+}
+
 }  // namespace
 
 boost::json::object clientJson(const store::OpClient& c) {
@@ -149,7 +160,7 @@ core::Result<CreatedClient> ClientRegistry::create(const NewClient& r) {
     c.scope += (i == 0 ? "" : " ") + items[i];
   }
   c.created_at = clock_.unixSeconds();
-  auto id = crypto::randomToken(16);
+  auto id = newClientId();
   if (!id) return tl::unexpected(id.error());
   c.client_id = *id;
   std::string secret;

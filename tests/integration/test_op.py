@@ -1297,6 +1297,15 @@ def test_client_secrets_never_appear_in_lists(op, admin):
     cli_rot = op.server.cli("client", "rotate-secret", api_made["client_id"], "--json")
     assert cli_rot.returncode == 0, cli_rot.stderr
     assert json.loads(cli_rot.stdout)["client_secret"] != api_made["client_secret"]
+    # New ids never begin with '-'; one registered before that goes after "--", reaching the lookup
+    # as it is rather than reading as an option.
+    dashed = "-" + api_made["client_id"][1:]
+    assert dashed != api_made["client_id"]
+    unknown = op.server.cli("client", "rotate-secret", "--json", "--", dashed)
+    assert unknown.returncode == 2 and unknown.stderr == f"gatehouse: no client {dashed}\n", unknown.stderr
+    after_dashes = op.server.cli("client", "rotate-secret", "--json", "--", api_made["client_id"])
+    assert after_dashes.returncode == 0, after_dashes.stderr
+    assert json.loads(after_dashes.stdout)["client_secret"] != json.loads(cli_rot.stdout)["client_secret"]
     # Deletion.
     assert requests.delete(op.url(f"/api/v1/clients/{rp.client_id}"), headers=auth(admin)).status_code == 204
     r = requests.post(op.url("/oauth2/introspect"), data={"token": "x"},

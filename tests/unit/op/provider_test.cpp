@@ -429,6 +429,23 @@ TEST_F(ProviderTest, ClientsAuthenticateWithTheirOwnSecretOnly) {
   EXPECT_EQ(stored->secret_hash.size(), 64U);
 }
 
+// One random id in 64 would begin with '-', which a command line reads as an option. With 1,500
+// public clients, a registry that let them through passes this with odds of about 1 in 10^10.
+TEST_F(ProviderTest, ClientIdsNeverBeginWithADash) {
+  std::size_t dashes_inside = 0;
+  for (int i = 0; i < 1500; ++i) {
+    auto made = clients.create(
+        {.name = "Spa", .redirect_uris = {"https://a.example/cb"}, .is_public = true});
+    ASSERT_TRUE(made) << made.error().message;
+    const auto& id = made->client.client_id;
+    ASSERT_EQ(id.size(), 22U);
+    ASSERT_NE(id.front(), '-') << id;
+    dashes_inside += id.find('-', 1) != std::string::npos ? 1 : 0;
+  }
+  // The alphabet is otherwise untouched: a dash still appears after the first character.
+  EXPECT_GT(dashes_inside, 0U);
+}
+
 TEST_F(ProviderTest, RegistrationRefusesContradictionsAndUnknownScopes) {
   EXPECT_FALSE(clients.create({.name = "", .redirect_uris = {"https://a.example/cb"}}));
   EXPECT_FALSE(clients.create({.name = "x", .redirect_uris = {"http://a.example/cb"}}));
