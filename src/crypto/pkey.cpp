@@ -88,6 +88,46 @@ core::Result<std::string> getBn(const EVP_PKEY* key, const char* name) {
   return fromBn(bn.get());
 }
 
+core::Result<std::string> bioToString(BIO* bio) {
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(bio, &data);
+  if (len <= 0 || data == nullptr) return makeError(Errc::Internal, "empty PEM output");
+  return std::string(data, static_cast<std::size_t>(len));
+}
+
+struct SecureFree {
+  void operator()(char* p) const noexcept { OPENSSL_secure_free(p); }
+};
+struct Pkcs8Free {
+  void operator()(PKCS8_PRIV_KEY_INFO* p) const noexcept { PKCS8_PRIV_KEY_INFO_free(p); }
+};
+// The sequence's integers are a private key's numbers: wiped before they are freed.
+struct SequenceFree {
+  void operator()(ASN1_SEQUENCE_ANY* p) const noexcept {
+    for (int i = 0; i < sk_ASN1_TYPE_num(p); ++i) {
+      ASN1_TYPE* field = sk_ASN1_TYPE_value(p, i);
+      if (ASN1_TYPE_get(field) == V_ASN1_INTEGER && field->value.integer != nullptr) {
+        OPENSSL_cleanse(field->value.integer->data,
+                        static_cast<std::size_t>(field->value.integer->length));
+      }
+    }
+    sk_ASN1_TYPE_pop_free(p, ASN1_TYPE_free);
+  }
+};
+struct ClearBnFree {
+  void operator()(BIGNUM* p) const noexcept { BN_clear_free(p); }
+};
+// What PEM_read_bio_ex hands back, allocated as OpenSSL's secure memory (its secure heap where
+// one is set up, else the ordinary one) and cleared on release: the DER is a private key.
+struct PemBlock {
+  std::unique_ptr<char, SecureFree> name, header;
+  unsigned char* der = nullptr;
+  long length = 0;
+  PemBlock() = default;
+  PemBlock(const PemBlock&) = delete;
+  PemBlock& operator=(const PemBlock&) = delete;
+  ~PemBlock() { OPENSSL_secure_clear_free(der, static_cast<std::size_t>(length)); }
+};
 }  // namespace
 
 std::string lastOpensslError() {
@@ -341,15 +381,6 @@ core::Result<SharedPkey> generateEd25519() {
   return adoptPkey(raw);
 }
 
-namespace {
-core::Result<std::string> bioToString(BIO* bio) {
-  char* data = nullptr;
-  const long len = BIO_get_mem_data(bio, &data);
-  if (len <= 0 || data == nullptr) return makeError(Errc::Internal, "empty PEM output");
-  return std::string(data, static_cast<std::size_t>(len));
-}
-}  // namespace
-
 core::Result<std::string> privateKeyToPem(const EVP_PKEY* key) {
   BioPtr bio(BIO_new(BIO_s_mem()));
   if (!bio ||
@@ -366,42 +397,6 @@ core::Result<std::string> publicKeyToPem(const EVP_PKEY* key) {
   }
   return bioToString(bio.get());
 }
-
-namespace {
-struct SecureFree {
-  void operator()(char* p) const noexcept { OPENSSL_secure_free(p); }
-};
-struct Pkcs8Free {
-  void operator()(PKCS8_PRIV_KEY_INFO* p) const noexcept { PKCS8_PRIV_KEY_INFO_free(p); }
-};
-// The sequence's integers are a private key's numbers: wiped before they are freed.
-struct SequenceFree {
-  void operator()(ASN1_SEQUENCE_ANY* p) const noexcept {
-    for (int i = 0; i < sk_ASN1_TYPE_num(p); ++i) {
-      ASN1_TYPE* field = sk_ASN1_TYPE_value(p, i);
-      if (ASN1_TYPE_get(field) == V_ASN1_INTEGER && field->value.integer != nullptr) {
-        OPENSSL_cleanse(field->value.integer->data,
-                        static_cast<std::size_t>(field->value.integer->length));
-      }
-    }
-    sk_ASN1_TYPE_pop_free(p, ASN1_TYPE_free);
-  }
-};
-struct ClearBnFree {
-  void operator()(BIGNUM* p) const noexcept { BN_clear_free(p); }
-};
-// What PEM_read_bio_ex hands back, allocated as OpenSSL's secure memory (its secure heap where
-// one is set up, else the ordinary one) and cleared on release: the DER is a private key.
-struct PemBlock {
-  std::unique_ptr<char, SecureFree> name, header;
-  unsigned char* der = nullptr;
-  long length = 0;
-  PemBlock() = default;
-  PemBlock(const PemBlock&) = delete;
-  PemBlock& operator=(const PemBlock&) = delete;
-  ~PemBlock() { OPENSSL_secure_clear_free(der, static_cast<std::size_t>(length)); }
-};
-}  // namespace
 
 SharedPkey plainRsaPrivateKeyFromPem(std::string_view pem) {
   ERR_set_mark();  // whatever this path refuses is not the caller's error

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/ascii.hpp"
 #include "core/base64url.hpp"
 #include "core/utf8.hpp"
 
@@ -26,11 +27,6 @@ struct Parsed {
   std::vector<std::string> raw_header_lines;
   std::vector<Part> parts;
 };
-
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 std::vector<std::string> crlfLines(const std::string& message) {
   std::vector<std::string> lines;
@@ -59,7 +55,7 @@ std::size_t readHeaders(const std::vector<std::string>& lines, std::size_t i,
     const auto colon = lines[i].find(':');
     EXPECT_NE(colon, std::string::npos) << lines[i];
     if (colon == std::string::npos) continue;
-    last = lower(lines[i].substr(0, colon));
+    last = core::lowerAscii(lines[i].substr(0, colon));
     EXPECT_EQ(out.count(last), 0U) << "header twice: " << last;
     std::string value = lines[i].substr(colon + 1);
     if (!value.empty() && value[0] == ' ') value.erase(0, 1);
@@ -93,7 +89,7 @@ Parsed parse(const std::string& message) {
       EXPECT_LE(lines[i].size(), 76U) << "a base64 line longer than RFC 2045 allows";
       base64 += lines[i];
     }
-    EXPECT_EQ(lower(part.headers["content-transfer-encoding"]), "base64");
+    EXPECT_EQ(core::lowerAscii(part.headers["content-transfer-encoding"]), "base64");
     auto decoded = core::base64Decode(base64);
     EXPECT_TRUE(decoded) << "the part is not base64: " << base64;
     part.decoded = decoded.value_or("");
@@ -124,7 +120,7 @@ std::string decodeWords(const std::string& value) {
     const std::string word = value.substr(pos, end + 2 - pos);
     EXPECT_LE(word.size(), 75U) << word;
     const std::string prefix = "=?UTF-8?B?";
-    EXPECT_TRUE(lower(word).starts_with(lower(prefix))) << word;
+    EXPECT_TRUE(core::lowerAscii(word).starts_with(core::lowerAscii(prefix))) << word;
     auto bytes = core::base64Decode(word.substr(prefix.size(), word.size() - prefix.size() - 2));
     EXPECT_TRUE(bytes) << word;
     EXPECT_TRUE(bytes && core::isValidUtf8(*bytes)) << "a word splits a character: " << word;
@@ -184,10 +180,12 @@ TEST(Compose, TheTextAndHtmlAlternativesDecodeBackToTheInputs) {
   const Parsed p = parse(compose(m, kNow).value());
   ASSERT_EQ(p.parts.size(), 2U);
   EXPECT_TRUE(p.parts[0].headers.at("content-type").starts_with("text/plain"));
-  EXPECT_NE(lower(p.parts[0].headers.at("content-type")).find("charset=utf-8"), std::string::npos);
+  EXPECT_NE(core::lowerAscii(p.parts[0].headers.at("content-type")).find("charset=utf-8"),
+            std::string::npos);
   EXPECT_EQ(p.parts[0].decoded, m.text);
   EXPECT_TRUE(p.parts[1].headers.at("content-type").starts_with("text/html"));
-  EXPECT_NE(lower(p.parts[1].headers.at("content-type")).find("charset=utf-8"), std::string::npos);
+  EXPECT_NE(core::lowerAscii(p.parts[1].headers.at("content-type")).find("charset=utf-8"),
+            std::string::npos);
   EXPECT_EQ(p.parts[1].decoded, m.html);
 }
 

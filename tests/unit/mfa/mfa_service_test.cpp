@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/ascii.hpp"
 #include "mfa/base32.hpp"
 #include "mfa/totp.hpp"
 #include "support/auth_stack.hpp"
@@ -87,7 +88,7 @@ TEST_F(MfaRules, RecoveryCodesWorkOnceInAnySpellingAndDieWhenRegenerated) {
   enrolled();
   ASSERT_EQ(recovery_.size(), 10U);
   std::string shouted = recovery_[0];
-  for (auto& ch : shouted) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  for (auto& ch : shouted) ch = core::upperAscii(ch);
   auto used = mfa_.verify(challenge(), shouted, client_);
   ASSERT_TRUE(used) << used.error().detail;
   EXPECT_EQ(used->grant.amr, (std::vector<std::string>{"pwd", "rc"}));

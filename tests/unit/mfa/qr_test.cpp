@@ -1,9 +1,8 @@
 #include "mfa/qr.hpp"
 
-#include <algorithm>
-#include <cctype>
-
 #include <gtest/gtest.h>
+
+#include "core/ascii.hpp"
 
 namespace gatehouse::mfa {
 namespace {
@@ -15,12 +14,6 @@ std::size_t count(std::string_view haystack, std::string_view needle) {
     ++n;
   }
   return n;
-}
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
 }
 
 std::string pathData(const std::string& svg) {
@@ -41,7 +34,7 @@ TEST(QrSvg, IsACompactStandaloneSvg) {
   EXPECT_NE(svg->find("viewBox=\"0 0 "), std::string::npos);
   EXPECT_NE(svg->find("shape-rendering=\"crispEdges\""), std::string::npos);
   EXPECT_EQ(count(*svg, "<path"), 1U);
-  const std::string l = lower(*svg);
+  const std::string l = core::lowerAscii(*svg);
   EXPECT_EQ(l.find("script"), std::string::npos);
   EXPECT_EQ(l.find("href"), std::string::npos);
   EXPECT_EQ(l.find("url("), std::string::npos);
