@@ -15,7 +15,8 @@ build_pkgs=(
 )
 test_pkgs=(
   clang-14 libclang-rt-14-dev clang-format nginx postgresql redis-server
-  python3 python3-pytest python3-requests python3-jwt python3-jose python3-cryptography
+  python3 python3-pytest python3-pytest-xdist python3-requests python3-jwt python3-jose
+  python3-cryptography
   python3-passlib python3-bcrypt python3-argon2 python3-authlib python3-jsonschema openssl
   python3-pyotp oathtool python3-aiosmtpd python3-cbor2
   python3-django python3-sqlalchemy python3-psycopg2

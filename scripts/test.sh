@@ -60,8 +60,12 @@ fi
 
 echo "== integration tests (the real binary over HTTP)"
 export GATEHOUSE_BIN="$PWD/build/$preset/src/app/gatehouse"
-"$py" -m pytest -q -p no:cacheprovider tests/integration | tee build/"$preset"/integration.log
-integration=$(grep -Eo '[0-9]+ passed' build/"$preset"/integration.log | tail -1 | cut -d' ' -f1)
+# Most of them wait on servers and sleep, so they run in parallel (pytest-xdist, a worker per core);
+# the ones marked `timing` compare response times or race short windows and run alone afterwards.
+"$py" -m pytest -q -p no:cacheprovider -n "$(nproc)" -m "not timing" tests/integration \
+  | tee build/"$preset"/integration.log
+"$py" -m pytest -q -p no:cacheprovider -m timing tests/integration | tee -a build/"$preset"/integration.log
+integration=$(grep -Eo '[0-9]+ passed' build/"$preset"/integration.log | awk '{n += $1} END {print n}')
 
 echo "== browser tests (headless Chromium: /docs, CORS, the pages' journeys)"
 export GATEHOUSE_BROWSER_ARTIFACTS="$PWD/build/$preset/browser-artifacts"  # screenshots, console

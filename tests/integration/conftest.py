@@ -21,16 +21,18 @@ import pytest
 import requests
 import requests.adapters
 
+from ports import free_port
+
 BIN = os.environ.get("GATEHOUSE_BIN", "")
 SECRET = "integration-secret-0123456789-abcdefghijklmnop"  # 45 bytes ≥ 32 for HS256
 KEK = "integration-key-encryption-key-0123456789"
 ADMIN_PASSWORD = "Adm1n-Passw0rd!"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "timing: compares response times or races a short window; scripts/test.sh runs "
+                   "these alone, after the others ran in parallel")
 
 
 class Server:
@@ -511,6 +513,17 @@ http {{
             assert proc.poll() is None, proc.stderr.read().decode()
             assert time.time() < deadline, "nginx did not start"
             time.sleep(0.05)
+
+
+def pytest_sessionfinish(session):
+    if hasattr(session.config, "workeroutput"):  # a pytest-xdist worker: report to the controller
+        session.config.workeroutput["openapi_counts"] = dict(_counts)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    for key, n in getattr(node, "workeroutput", {}).get("openapi_counts", {}).items():
+        _counts[key] += n
 
 
 def pytest_terminal_summary(terminalreporter):

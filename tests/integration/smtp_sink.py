@@ -29,6 +29,8 @@ import warnings
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
+from ports import free_port
+
 SMTP_USER = "mailer"
 SMTP_PASSWORD = "s3cret-smtp"
 SMTP_FROM = "Gatehouse <noreply@gatehouse.test>"
@@ -41,12 +43,6 @@ logging.getLogger("mail.log").setLevel(logging.ERROR)
 
 _ca_cache = {}
 _ca_lock = threading.Lock()
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_ca(directory):
@@ -143,7 +139,7 @@ class SmtpSink:
         self.require_auth = require_auth
         self.implicit_tls = implicit_tls
         self.delay = delay
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.user, self.password = user, password
         # The CA that gatehouse is told to trust; the sink's own certificate comes from another CA
         # when foreign_ca is set.

@@ -394,13 +394,14 @@ def test_password_change_revokes_api_keys_unless_kept(server):
     assert (r.status_code, body_of(r)) == (401, {"detail": "Invalid API key"})
 
 
+@pytest.mark.timing
 def test_a_token_from_the_same_second_as_a_password_change_is_refused(server):
     """Another session's access token (say, a thief's) issued in the very second the owner changes
     the password dies with the change; a login with the new password right after it works."""
     server.register("samesec@example.com", "samesec")
     passwords = [PASSWORD, "Oth3r-Passw0rd!"]
     same_second = []
-    for i in range(5):
+    for i in range(10):
         current, new = passwords[i % 2], passwords[(i + 1) % 2]
         started = time.time()
         owner = server.login("samesec", current).json()["access_token"]

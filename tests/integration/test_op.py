@@ -1129,6 +1129,7 @@ def test_token_endpoint_errors_are_oauth_json_with_the_right_status(op):
                        400, "invalid_scope")
 
 
+@pytest.mark.timing
 def test_client_authentication_does_not_tell_known_from_unknown_clients(op):
     """Enumeration: an unknown client and a known one with a wrong secret get the same answer in
     about the same time."""

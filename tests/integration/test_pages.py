@@ -678,6 +678,7 @@ def test_page_and_api_logins_spend_one_rate_limit(limited):
     assert int(r.headers["Retry-After"]) >= 1
 
 
+@pytest.mark.timing
 def test_failed_login_delay_and_lockout_cover_the_page_and_the_api(make_server):
     s = make_server({"LOGIN_DELAY_AFTER_FAILURES": "2", "LOGIN_LOCKOUT_THRESHOLD": "3",
                      "LOGIN_MAX_DELAY_SECONDS": "1"})

@@ -14,11 +14,12 @@ import glob
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 import uuid
+
+from ports import free_port
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
@@ -30,12 +31,6 @@ LEAVES = {
     "localhost": "DNS:localhost,IP:127.0.0.1,IP:::1",
     "otherhost": "DNS:otherhost",  # for the host-name checks: names neither localhost nor 127.0.0.1
 }
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _openssl(*args):
