@@ -72,20 +72,30 @@ export GATEHOUSE_BROWSER_ARTIFACTS="$PWD/build/$preset/browser-artifacts"  # scr
 "$py" -m pytest -q -p no:cacheprovider tests/browser | tee build/"$preset"/browser.log
 browser=$(grep -Eo '[0-9]+ passed' build/"$preset"/browser.log | tail -1 | cut -d' ' -f1 || true)
 
-echo "== fuzz (libFuzzer, ${fuzz_seconds}s)"
+echo "== fuzz (libFuzzer, ${fuzz_seconds}s each, a target per core at a time)"
 CC=clang-14 CXX=clang++-14 cmake --fresh -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug \
   -DGATEHOUSE_FUZZ=ON -DGATEHOUSE_TESTS=OFF -DCMAKE_CXX_COMPILER=clang++-14 \
   "-DCMAKE_CXX_FLAGS=-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=all" \
   >/dev/null
 fuzz_targets=(jws op_uri webauthn http_request pem_key)
 cmake --build build/fuzz --target "${fuzz_targets[@]/%/_fuzz}"
-for target in "${fuzz_targets[@]}"; do
+run_fuzzer() {  # one target on a copy of its corpus; its whole log when it finds something
+  local work log=build/fuzz/$1.log rc=0
   work=$(mktemp -d)
-  cp tests/fuzz/corpus/"$target"/* "$work"/
-  build/fuzz/tests/fuzz/"$target"_fuzz -max_total_time="$fuzz_seconds" -max_len=4096 \
-    -print_final_stats=1 "$work" 2>&1 | tail -4
+  cp tests/fuzz/corpus/"$1"/* "$work"/
+  build/fuzz/tests/fuzz/"$1"_fuzz -max_total_time="$fuzz_seconds" -max_len=4096 \
+    -print_final_stats=1 "$work" >"$log" 2>&1 || rc=$?
   rm -rf "$work"
+  if ((rc == 0)); then echo "-- $1"; tail -4 "$log"; else echo "-- $1 FAILED ($rc)"; cat "$log"; fi
+  return "$rc"
+}
+fuzz_pids=()
+for target in "${fuzz_targets[@]}"; do
+  while (($(jobs -rp | wc -l) >= $(nproc))); do wait -n; done  # a failed target stops the script
+  run_fuzzer "$target" &
+  fuzz_pids+=($!)
 done
+for pid in "${fuzz_pids[@]}"; do wait "$pid"; done
 
 read -r unit_total unit_failed <<<"$unit"
 total=$((unit_total + interop + integration + ${browser:-0} + ${#fuzz_targets[@]}))
