@@ -4,6 +4,7 @@ import http.server
 import importlib.util
 import pathlib
 import re
+import sys
 import threading
 
 from selenium.webdriver.support.ui import WebDriverWait
@@ -21,6 +22,8 @@ def _load_integration(name, module_name):
     return module
 
 
+# Both import it as plain `ports`; one module, so the ports one run hands out are never repeated.
+sys.modules.setdefault("ports", _load_integration("ports", "ports"))
 integration = _load_integration("conftest", "gatehouse_integration_conftest")
 smtp_sink = _load_integration("smtp_sink", "gatehouse_integration_smtp_sink")  # SmtpSink
 Server = integration.Server

@@ -26,8 +26,12 @@ def free_port():
     nor a server that binds port 0 and lets the kernel choose."""
     global _next
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    index, count = int(worker[2:]), int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    index = int(worker[2:]) % count  # a worker that replaces a crashed one is numbered past count
     span = (_END - _START) // count
+    if span < 100:
+        raise RuntimeError(f"ports {_START}..{_END - 1} below the ephemeral range are too few for "
+                           f"{count} worker(s): widen net.ipv4.ip_local_port_range's start")
     first = _START + index * span
     if _next is None:
         _next = random.randrange(span)  # another run at the same time most likely starts elsewhere
