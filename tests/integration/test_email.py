@@ -795,6 +795,7 @@ def test_verification_off_sends_nothing_at_registration_but_a_link_on_request(ma
 
 # --- email change ----------------------------------------------------------------------------------
 
+@pytest.mark.timing
 def test_changing_the_email_confirms_the_new_address_and_notifies_the_old(make_server, smtp_sink):
     """POST /auth/email/change needs a fresh user token (step-up; an API key is refused): 202; the
     new address gets a link to /ui/confirm-email, the old one a notice without any token; nothing

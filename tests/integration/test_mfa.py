@@ -636,6 +636,7 @@ def test_a_role_without_users_write_cannot_reset_anyones_mfa(make_server, tmp_pa
 
 # --- staleness, re-authentication and refresh ---------------------------------------------------------
 
+@pytest.mark.timing
 def test_step_up_goes_stale_and_reauthenticate_restores_it(make_server):
     s = mfa_server(make_server, {"STEP_UP_MAX_AGE_SECONDS": "3"})
     admin = s.admin_token()

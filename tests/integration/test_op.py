@@ -383,6 +383,7 @@ def test_prompt_login_asks_again_and_gives_a_newer_auth_time(op):
     assert not w.saw_login and w.final.status_code == 302
 
 
+@pytest.mark.timing
 def test_max_age_asks_again_once_the_sign_in_is_older(op):
     """oidcc-max-age-1 and -10000."""
     u = op.user(uname())

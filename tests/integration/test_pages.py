@@ -1166,6 +1166,7 @@ def test_verify_302_matches_the_document(make_server):
 
 # --- 9. a second node ----------------------------------------------------------------------------
 
+@pytest.mark.timing
 def test_a_cookie_works_on_every_node_and_sign_out_reaches_them(make_server, tmp_path):
     redis = Redis(tmp_path)
     redis.start()
@@ -1302,6 +1303,7 @@ def test_the_second_factor_is_asked_before_the_cookie_is_given(portal):
     assert r.status_code == 303 and r.headers["Location"] == "/ui/account"
 
 
+@pytest.mark.timing
 def test_a_due_step_up_sends_the_browser_through_the_portal_again(make_server):
     s = make_server({"STEP_UP_MAX_AGE_SECONDS": "2"})
     name = "stepper"

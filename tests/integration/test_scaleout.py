@@ -76,6 +76,7 @@ def test_register_on_one_node_login_on_the_other(cluster):
     assert b.register("x@example.com", "ANN").status_code == 409
 
 
+@pytest.mark.timing
 def test_logout_on_one_node_voids_the_token_on_the_other_within_a_second(cluster):
     node, _ = cluster
     a, b = node("a"), node("b")
@@ -90,6 +91,7 @@ def test_logout_on_one_node_voids_the_token_on_the_other_within_a_second(cluster
     assert refused - start < 1.0
 
 
+@pytest.mark.timing
 def test_ending_a_session_on_one_node_ends_all_its_access_tokens_on_the_other(cluster):
     """A session ends as a whole on every node: the victim's other session (its access token
     refreshed on node B, so no jti of it was ever revoked) dies on B when A ends it."""
@@ -114,6 +116,7 @@ def test_ending_a_session_on_one_node_ends_all_its_access_tokens_on_the_other(cl
     assert requests.get(b.url("/api/v1/auth/me"), headers=auth(mine)).status_code == 200
 
 
+@pytest.mark.timing
 def test_deactivation_on_one_node_applies_on_the_other_within_a_second(cluster):
     node, _ = cluster
     a, b = node("a"), node("b")

@@ -107,16 +107,17 @@ def test_slow_body_and_idle_keep_alive_are_dropped(make_server):
     slow = socket.create_connection(("127.0.0.1", s.port))
     slow.sendall(b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\n"
                  b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nuser")
+    slow_started = time.time()  # the server's clock starts later: this can only overestimate
     idle = socket.create_connection(("127.0.0.1", s.port))
     idle.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
     idle.settimeout(5)
     assert idle.recv(4096).startswith(b"HTTP/1.1 200")
-    started = time.time()
+    idle_started = time.time()
     slow.settimeout(10)
     assert slow.recv(1024) == b""  # the body never came: closed without an answer
-    body_closed = time.time() - started
+    body_closed = time.time() - slow_started
     assert idle.recv(1024) == b""  # nothing more asked: closed
-    idle_closed = time.time() - started
+    idle_closed = time.time() - idle_started
     assert 0.5 < body_closed < 4, body_closed
     assert 1.5 < idle_closed < 5, idle_closed
     slow.close()
@@ -500,6 +501,19 @@ def test_sigkill_during_registration_burst_loses_no_201(make_server):
         assert s.login(name).status_code == 200, name
 
 
+def hashing_cpu_ticks(pid):
+    """CPU time (clock ticks) the server's password-hashing threads have used so far."""
+    ticks = 0
+    for task in pathlib.Path(f"/proc/{pid}/task").iterdir():
+        try:
+            if (task / "comm").read_text().strip() == "gh-hash":
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])  # utime and stime, stat's 14th and 15th
+        except OSError:
+            pass  # ended meanwhile
+    return ticks
+
+
 def test_sigterm_finishes_in_flight_requests(make_server):
     s = make_server({"BCRYPT_ROUNDS": "13"})  # a login takes a while
     s.register("slow@example.com", "slowpoke")
@@ -508,9 +522,13 @@ def test_sigterm_finishes_in_flight_requests(make_server):
     def login():
         result["r"] = s.login("slowpoke")
 
+    before = hashing_cpu_ticks(s.proc.pid)
     t = threading.Thread(target=login)
     t.start()
-    time.sleep(0.3)
+    deadline = time.monotonic() + 10
+    while hashing_cpu_ticks(s.proc.pid) == before:  # the login is being hashed: it is in flight
+        assert time.monotonic() < deadline, "the login never reached the hashing thread"
+        time.sleep(0.005)
     s.proc.send_signal(signal.SIGTERM)
     t.join()
     assert s.proc.wait(timeout=30) == 0

@@ -49,6 +49,7 @@ def test_twenty_concurrent_refreshes_give_exactly_one_200(server):
     assert codes.count(401) == 19, codes
 
 
+@pytest.mark.timing
 def test_grace_window_spares_the_session_but_still_detects_reuse(make_server):
     s = make_server({"REFRESH_GRACE_SECONDS": "2"})
     s.register("tabs@example.com", "tabs")

@@ -233,6 +233,7 @@ def test_a_node_on_tls_postgres_and_tls_redis_serves_sign_in_and_revocation(node
     assert_no_secrets(a.log_text())
 
 
+@pytest.mark.timing
 def test_two_nodes_on_one_tls_redis_see_each_others_revocations_within_a_second(node, redis):
     a, b = node("a"), node("b")
     assert redis.subscribers() == 2  # one subscription per node, both over TLS

@@ -809,6 +809,7 @@ def test_another_users_passkey_cannot_be_renamed_or_deleted(shared):
     assert_token_pair(passwordless(shared, alice.authn, alice.cred))
 
 
+@pytest.mark.timing
 def test_reauthenticate_with_a_passkey_restores_step_up(make_server):
     s = wa_server(make_server, {"STEP_UP_MAX_AGE_SECONDS": "3"})
     u = passkey_user(s)
