@@ -60,9 +60,11 @@ fi
 
 echo "== integration tests (the real binary over HTTP)"
 export GATEHOUSE_BIN="$PWD/build/$preset/src/app/gatehouse"
-# Most of them wait on servers and sleep, so they run in parallel (pytest-xdist, a worker per core);
-# the ones marked `timing` compare response times or race short windows and run alone afterwards.
-"$py" -m pytest -q -p no:cacheprovider -n "$(nproc)" -m "not timing" tests/integration \
+# Most of them wait on servers and sleep, so they run in parallel (pytest-xdist, a worker per core,
+# at most four: each worker's servers open connections to the one PostgreSQL); the ones marked
+# `timing` compare response times or race short windows and run alone afterwards.
+workers=$(($(nproc) < 4 ? $(nproc) : 4))
+"$py" -m pytest -q -p no:cacheprovider -n "$workers" -m "not timing" tests/integration \
   | tee build/"$preset"/integration.log
 "$py" -m pytest -q -p no:cacheprovider -m timing tests/integration | tee -a build/"$preset"/integration.log
 integration=$(grep -Eo '[0-9]+ passed' build/"$preset"/integration.log | awk '{n += $1} END {print n}')
