@@ -177,18 +177,20 @@ def oathtool_code(uri, at):
 
 def fresh_code(uri, after=None, code_from=pyotp_code, margin=2.0):
     """A code and its time step, never a step at or before `after` (a step this factor already
-    spent): the current step's code when that step is later than `after` and lasts `margin` more
-    seconds, else the next step's, which a phone whose clock runs up to a step ahead shows and
-    the server's window of one step either side accepts. Waits only when the next step is spent
-    too."""
+    spent). The current step's code when that step is later than `after` (waiting for the next
+    step while this one ends within `margin` seconds: callers may count on the step being the
+    current one). When the current step is `after`, the next step's code at once: a phone whose
+    clock runs up to a step ahead shows it, and the server's window of one step either side
+    accepts it. Waits only when the next step is spent too."""
     period = pyotp.parse_uri(uri).interval
     while True:
         now = time.time()
         step = int(now // period)
         left = period - now % period
-        if (after is None or step > after) and left >= margin:
-            return code_from(uri, step * period), step
-        if after is None or step + 1 > after:
+        if after is None or step > after:
+            if left >= margin:
+                return code_from(uri, step * period), step
+        elif step + 1 > after:
             return code_from(uri, (step + 1) * period), step + 1
         time.sleep(left + 0.05)
 
