@@ -124,14 +124,20 @@ def test_slow_body_and_idle_keep_alive_are_dropped(make_server):
     idle.close()
 
 
-def thread_names(pid):
-    names = []
+def threads(pid):
+    """(name, /proc task directory) of each of the process's threads; one that ends meanwhile is
+    left out."""
+    found = []
     for task in pathlib.Path(f"/proc/{pid}/task").iterdir():
         try:
-            names.append((task / "comm").read_text().strip())
+            found.append(((task / "comm").read_text().strip(), task))
         except OSError:
-            pass  # ended meanwhile
-    return names
+            pass
+    return found
+
+
+def thread_names(pid):
+    return [name for name, _ in threads(pid)]
 
 
 def test_queued_logins_wait_as_queue_entries_not_threads(make_server):
@@ -504,13 +510,13 @@ def test_sigkill_during_registration_burst_loses_no_201(make_server):
 def hashing_cpu_ticks(pid):
     """CPU time (clock ticks) the server's password-hashing threads have used so far."""
     ticks = 0
-    for task in pathlib.Path(f"/proc/{pid}/task").iterdir():
-        try:
-            if (task / "comm").read_text().strip() == "gh-hash":
+    for name, task in threads(pid):
+        if name == "gh-hash":
+            try:
                 fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-                ticks += int(fields[11]) + int(fields[12])  # utime and stime, stat's 14th and 15th
-        except OSError:
-            pass  # ended meanwhile
+            except OSError:
+                continue  # ended meanwhile
+            ticks += int(fields[11]) + int(fields[12])  # utime and stime, stat's 14th and 15th
     return ticks
 
 
