@@ -149,6 +149,21 @@ def auth(token):
     return {"Authorization": f"Bearer {token}"}
 
 
+def interleaved_timings(calls, rounds, after_round=None):
+    """Each of `calls` (a name to a function of the round number that makes one request) timed
+    once per round, the rounds interleaved so that a slow moment of the machine hits every group
+    alike; `after_round(i)` runs untimed after round i. A name to its [(seconds, response)]."""
+    runs = {name: [] for name in calls}
+    for i in range(rounds):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            r = call(i)
+            runs[name].append((time.perf_counter() - start, r))
+        if after_round:
+            after_round(i)
+    return runs
+
+
 class Wire:
     """One raw connection and a strict reader: status line, headers, Content-Length body, so bytes
     left over from a mis-framed response show up as a broken next response."""

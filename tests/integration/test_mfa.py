@@ -23,7 +23,7 @@ import pytest
 import requests
 from authlib.integrations.requests_client import OAuth2Session
 
-from conftest import ADMIN_PASSWORD, auth, body_of
+from conftest import ADMIN_PASSWORD, auth, body_of, interleaved_timings
 
 PASSWORD = "Passw0rd!x"  # Server.register's default
 NEW_PASSWORD = "N3w-Passw0rd!x"
@@ -805,15 +805,9 @@ def test_a_wrong_password_tells_nothing_about_mfa_by_status_body_headers_or_time
     e = enrol(s, "withfactor")
     s.register("nofactor@example.com", "nofactor")
 
-    def timed(username):
-        start = time.perf_counter()
-        r = login_as(s, username, "Wrong-passw0rd!")
-        return time.perf_counter() - start, r
-
-    groups = {name: [] for name in ("withfactor", "nofactor", "ghost-x")}
-    for _ in range(7):  # interleaved, so a slow moment of the machine hits every group alike
-        for name, runs in groups.items():
-            runs.append(timed(name))
+    groups = interleaved_timings(
+        {name: (lambda i, name=name: login_as(s, name, "Wrong-passw0rd!"))
+         for name in ("withfactor", "nofactor", "ghost-x")}, rounds=7)
     for name, runs in groups.items():
         for _, r in runs:
             assert (r.status_code, r.content) == (401, b'{"detail":"Incorrect email or password"}'), name

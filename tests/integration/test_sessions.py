@@ -8,7 +8,7 @@ import jwt
 import pytest
 import requests
 
-from conftest import SECRET, auth
+from conftest import SECRET, auth, interleaved_timings
 
 
 def audit(server, token, **params):
@@ -259,15 +259,11 @@ def test_growing_delays_after_failures(make_server):
 def test_unknown_user_and_wrong_password_look_the_same(server):
     server.register("timing@example.com", "timing")
 
-    def timed(username):
-        start = time.perf_counter()
-        r = server.login(username, "Wrong-passw0rd!")
-        return time.perf_counter() - start, r
-
-    known, unknown = [], []
-    for i in range(7):  # interleaved, so a slow moment of the machine hits both alike
-        known.append(timed("timing@example.com"))
-        unknown.append(timed(f"ghost{i}@example.com"))
+    runs = interleaved_timings({
+        "known": lambda i: server.login("timing@example.com", "Wrong-passw0rd!"),
+        "unknown": lambda i: server.login(f"ghost{i}@example.com", "Wrong-passw0rd!"),
+    }, rounds=7)
+    known, unknown = runs["known"], runs["unknown"]
     assert {r.status_code for _, r in known + unknown} == {401}
     assert {r.content for _, r in known + unknown} == {b'{"detail":"Incorrect email or password"}'}
     assert known[0][1].headers.keys() == unknown[0][1].headers.keys()
