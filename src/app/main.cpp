@@ -126,7 +126,10 @@ int main(int argc, char** argv) {
   app.add_option("--config", config_file,
                  "the configuration file (KEY=VALUE lines); overrides GATEHOUSE_CONFIG_FILE");
 
-  auto* serve = app.add_subcommand("serve", "Run the HTTP server (migrates the database first)");
+  auto* serve = app.add_subcommand(
+      "serve",
+      "Run the HTTP server (migrates the database first); under systemd's Type=notify it sends "
+      "READY=1 to NOTIFY_SOCKET once it listens");
   std::string listen;
   serve->add_option("--listen", listen, "HOST:PORT to listen on; overrides GATEHOUSE_LISTEN");
   auto* show = app.add_subcommand(

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -15,6 +17,7 @@
 #include "app/keys.hpp"
 #include "app/logging.hpp"
 #include "app/preflight.hpp"
+#include "app/service_notify.hpp"
 #include "app/startup_heap.hpp"
 #include "core/this_thread.hpp"
 #include "crypto/aead.hpp"
@@ -192,6 +195,13 @@ int serve(const config::Config& config) {
     for (const auto& p : problems) all += (all.empty() ? "" : "; ") + p;
     return fatal("configuration error: " + all);
   }
+
+  // With systemd's Type=notify (packaging/gatehouse.service) the start counts as done when the
+  // socket listens; a value it could not have set is refused like a bad setting.
+  const char* notify_socket = std::getenv("NOTIFY_SOCKET");
+  auto notifier = ServiceNotifier::forSocket(
+      notify_socket != nullptr ? std::optional<std::string_view>(notify_socket) : std::nullopt);
+  if (!notifier) return fatal("configuration error: " + notifier.error().message);
 
   auto policy = loadPolicy(config);
   if (!policy) return fatal(policy.error().message);
@@ -657,7 +667,14 @@ int serve(const config::Config& config) {
   outbox.start();
   spdlog::info("gatehouse listening on {}:{} (schema v{}, {} hashing threads)", config.listen_host,
                server.port(), *version, hash_threads);
+  if (auto ok = notifier->send("READY=1\nSTATUS=listening on " + config.listen_host + ":" +
+                               std::to_string(server.port()));
+      !ok) {
+    spdlog::error("NOTIFY_SOCKET: could not tell the service manager the server is ready: {}",
+                  ok.error().message);
+  }
   server.run();
+  (void)notifier->send("STOPPING=1");
   spdlog::info("gatehouse stopped: in-flight requests finished");
   // Work promised after a response is done, then the sender stops (what it has not sent stays
   // in the outbox for the next start or another node).

@@ -1,0 +1,37 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/error.hpp"
+
+namespace gatehouse::app {
+
+// systemd's readiness protocol (sd_notify(3)), without libsystemd: with `Type=notify` the service
+// manager passes a datagram socket in NOTIFY_SOCKET and counts the service as started only when
+// it says READY=1, so `systemctl start` waits for the listening socket (and reports a start that
+// fails, such as a migration error, as a failed start) and units ordered after it start when it
+// answers. Outside systemd NOTIFY_SOCKET is unset and nothing is sent.
+class ServiceNotifier {
+ public:
+  // No socket: send() does nothing.
+  ServiceNotifier() = default;
+
+  // The socket named by NOTIFY_SOCKET's value: an absolute path, or "@name" for a name in the
+  // abstract namespace (what systemd passes). An empty or absent value gives no socket; anything
+  // else (a relative path, a name longer than a socket address holds, another address family)
+  // is an InvalidArgument naming the problem.
+  static core::Result<ServiceNotifier> forSocket(std::optional<std::string_view> value);
+
+  bool active() const { return !address_.empty(); }
+
+  // One datagram of newline-separated assignments ("READY=1\nSTATUS=listening on ..."). Each
+  // call opens its own socket: a start sends two or three messages in its lifetime.
+  core::Status send(std::string_view state) const;
+
+ private:
+  std::string address_;  // sun_path's bytes; the abstract namespace's start with '\0'
+};
+
+}  // namespace gatehouse::app

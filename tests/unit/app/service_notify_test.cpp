@@ -1,0 +1,129 @@
+#include "app/service_notify.hpp"
+
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+namespace gatehouse::app {
+namespace {
+
+// A datagram socket bound where a service manager would listen: `name` is a path, or an
+// abstract name when it starts with '@'.
+class Listener {
+ public:
+  explicit Listener(const std::string& name) {
+    fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un at{};
+    at.sun_family = AF_UNIX;
+    std::size_t size = name.size();
+    std::memcpy(at.sun_path, name.data(), size);
+    if (name.front() == '@') {
+      at.sun_path[0] = '\0';
+    } else {
+      size += 1;
+    }
+    bound_ = bind(fd_, reinterpret_cast<sockaddr*>(&at),
+                  static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + size)) == 0;
+    timeval wait{.tv_sec = 5, .tv_usec = 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+  }
+  ~Listener() { close(fd_); }
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+
+  bool bound() const { return bound_; }
+  std::string receive() const {
+    char buffer[512];
+    const ssize_t n = recv(fd_, buffer, sizeof buffer, 0);
+    return n < 0 ? std::string("<nothing>") : std::string(buffer, static_cast<std::size_t>(n));
+  }
+
+ private:
+  int fd_ = -1;
+  bool bound_ = false;
+};
+
+std::string uniqueName(const std::string& stem) {
+  return stem + std::to_string(getpid()) + "-" +
+         ::testing::UnitTest::GetInstance()->current_test_info()->name();
+}
+
+TEST(ServiceNotifier, NoSocketNamedSendsNothingAndSucceeds) {
+  for (const auto value :
+       {std::optional<std::string_view>{}, std::optional<std::string_view>{""}}) {
+    auto notifier = ServiceNotifier::forSocket(value);
+    ASSERT_TRUE(notifier);
+    EXPECT_FALSE(notifier->active());
+    EXPECT_TRUE(notifier->send("READY=1"));
+  }
+}
+
+TEST(ServiceNotifier, SendsTheStateToASocketAtAPath) {
+  const auto path = std::filesystem::temp_directory_path() / uniqueName("gh-notify-");
+  std::filesystem::remove(path);
+  const Listener listener(path.string());
+  ASSERT_TRUE(listener.bound());
+  auto notifier = ServiceNotifier::forSocket(path.string());
+  ASSERT_TRUE(notifier);
+  EXPECT_TRUE(notifier->active());
+  ASSERT_TRUE(notifier->send("READY=1\nSTATUS=listening on 127.0.0.1:8000"));
+  EXPECT_EQ(listener.receive(), "READY=1\nSTATUS=listening on 127.0.0.1:8000");
+  ASSERT_TRUE(notifier->send("STOPPING=1"));
+  EXPECT_EQ(listener.receive(), "STOPPING=1");
+  std::filesystem::remove(path);
+}
+
+TEST(ServiceNotifier, SendsToAnAbstractName) {
+  const std::string name = "@" + uniqueName("gatehouse-notify-");
+  const Listener listener(name);
+  ASSERT_TRUE(listener.bound());
+  auto notifier = ServiceNotifier::forSocket(name);
+  ASSERT_TRUE(notifier);
+  ASSERT_TRUE(notifier->send("READY=1"));
+  EXPECT_EQ(listener.receive(), "READY=1");
+}
+
+TEST(ServiceNotifier, TheAbstractNameIsExactNotAPrefix) {
+  // The name's length is part of the address: "@x-abc" must not reach a socket bound to "@x-ab".
+  const std::string name = "@" + uniqueName("gatehouse-notify-");
+  const Listener listener(name);
+  ASSERT_TRUE(listener.bound());
+  auto longer = ServiceNotifier::forSocket(name + "c");
+  ASSERT_TRUE(longer);
+  EXPECT_FALSE(longer->send("READY=1"));
+}
+
+TEST(ServiceNotifier, NoListenerIsAnErrorToReport) {
+  const auto path = std::filesystem::temp_directory_path() / uniqueName("gh-notify-none-");
+  std::filesystem::remove(path);
+  auto notifier = ServiceNotifier::forSocket(path.string());
+  ASSERT_TRUE(notifier);
+  const auto sent = notifier->send("READY=1");
+  ASSERT_FALSE(sent);
+  EXPECT_EQ(sent.error().code, core::Errc::Unavailable);
+  EXPECT_NE(sent.error().message.find("sendto"), std::string::npos);
+}
+
+TEST(ServiceNotifier, RefusesWhatNoServiceManagerWouldPass) {
+  const std::string longest_path = "/" + std::string(sizeof(sockaddr_un::sun_path) - 2, 'p');
+  const std::string longest_name = "@" + std::string(sizeof(sockaddr_un::sun_path) - 1, 'n');
+  EXPECT_TRUE(ServiceNotifier::forSocket(longest_path));
+  EXPECT_TRUE(ServiceNotifier::forSocket(longest_name));
+  for (const std::string& bad :
+       {std::string("run/notify"), std::string("vsock:2:1234"), std::string("@"),
+        longest_path + "p", longest_name + "n", std::string("/run/no\0tify", 11)}) {
+    const auto notifier = ServiceNotifier::forSocket(bad);
+    ASSERT_FALSE(notifier) << bad;
+    EXPECT_EQ(notifier.error().code, core::Errc::InvalidArgument);
+    EXPECT_TRUE(notifier.error().message.starts_with("NOTIFY_SOCKET: "))
+        << notifier.error().message;
+  }
+}
+
+}  // namespace
+}  // namespace gatehouse::app
