@@ -197,15 +197,23 @@ int serve(const config::Config& config) {
   }
 
   // With systemd's Type=notify (packaging/gatehouse.service) the start counts as done when the
-  // socket listens; a value it could not have set is refused like a bad setting.
+  // socket listens. Like libsystemd, an address this cannot use (systemd 254's vsock: for a
+  // service in a virtual machine) costs the notifications, not the start.
   const char* notify_socket = std::getenv("NOTIFY_SOCKET");
-  auto notifier = ServiceNotifier::forSocket(
-      notify_socket != nullptr ? std::optional<std::string_view>(notify_socket) : std::nullopt);
-  if (!notifier) return fatal("configuration error: " + notifier.error().message);
+  ServiceNotifier notifier;
+  if (auto parsed = ServiceNotifier::forSocket(notify_socket != nullptr
+                                                   ? std::optional<std::string_view>(notify_socket)
+                                                   : std::nullopt)) {
+    notifier = *parsed;
+  } else {
+    spdlog::error("{}: the service manager is not told when the server is ready",
+                  parsed.error().message);
+  }
 
   auto policy = loadPolicy(config);
   if (!policy) return fatal(policy.error().message);
 
+  (void)notifier.send("STATUS=opening and migrating the database");
   auto store = store::openStore(config.database_url, config.database_pool_size);
   if (!store) return fatal(store.error().message);
   auto version = (*store)->migrate();
@@ -613,7 +621,8 @@ int serve(const config::Config& config) {
        // queue. The rest wait as queue entries, and a full queue is the contract's 503
        // at once.
        .hashing_threads = 2 * hash_threads + 2,
-       .hashing_queue = hash_queue},
+       .hashing_queue = hash_queue,
+       .on_shutdown = [&notifier] { (void)notifier.send("STOPPING=1"); }},
       [&pipeline](http::Request& r) { return pipeline(r); }, &api::Pipeline::decorate,
       [&pipeline](http::Request& r) { return pipeline.tryInline(r); },
       [&pipeline](http::Request& r) { return pipeline.busy(r); });
@@ -667,14 +676,15 @@ int serve(const config::Config& config) {
   outbox.start();
   spdlog::info("gatehouse listening on {}:{} (schema v{}, {} hashing threads)", config.listen_host,
                server.port(), *version, hash_threads);
-  if (auto ok = notifier->send("READY=1\nSTATUS=listening on " + config.listen_host + ":" +
-                               std::to_string(server.port()));
+  const bool v6 = config.listen_host.find(':') != std::string::npos;
+  if (auto ok =
+          notifier.send("READY=1\nSTATUS=listening on " + (v6 ? "[" : std::string()) +
+                        config.listen_host + (v6 ? "]:" : ":") + std::to_string(server.port()));
       !ok) {
     spdlog::error("NOTIFY_SOCKET: could not tell the service manager the server is ready: {}",
                   ok.error().message);
   }
   server.run();
-  (void)notifier->send("STOPPING=1");
   spdlog::info("gatehouse stopped: in-flight requests finished");
   // Work promised after a response is done, then the sender stops (what it has not sent stays
   // in the outbox for the next start or another node).

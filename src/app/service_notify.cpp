@@ -4,6 +4,7 @@
 #include <cstring>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <system_error>
 #include <unistd.h>
 
 namespace gatehouse::app {
@@ -44,13 +45,18 @@ core::Status ServiceNotifier::send(std::string_view state) const {
   // A path's length includes its terminating NUL (`to` is zeroed); an abstract name's does not.
   const auto length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + address_.size() +
                                              (address_.front() == '\0' ? 0 : 1));
+  const auto failure = [](const char* call, int error) {
+    return makeError(Errc::Unavailable,
+                     std::string(call) + ": " + std::system_category().message(error));
+  };
   const int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return makeError(Errc::Unavailable, std::string("socket: ") + std::strerror(errno));
-  const ssize_t sent = sendto(fd, state.data(), state.size(), MSG_NOSIGNAL,
+  if (fd < 0) return failure("socket", errno);
+  // Never blocks (a full receive queue is an error): STOPPING=1 is sent from an I/O thread.
+  const ssize_t sent = sendto(fd, state.data(), state.size(), MSG_NOSIGNAL | MSG_DONTWAIT,
                               reinterpret_cast<const sockaddr*>(&to), length);
   const int error = errno;
   close(fd);
-  if (sent < 0) return makeError(Errc::Unavailable, std::string("sendto: ") + std::strerror(error));
+  if (sent < 0) return failure("sendto", error);
   if (static_cast<std::size_t>(sent) != state.size())
     return makeError(Errc::Unavailable, "sendto: the message was cut short");
   return {};

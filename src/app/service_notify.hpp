@@ -20,14 +20,14 @@ class ServiceNotifier {
 
   // The socket named by NOTIFY_SOCKET's value: an absolute path, or "@name" for a name in the
   // abstract namespace (what systemd passes). An empty or absent value gives no socket; anything
-  // else (a relative path, a name longer than a socket address holds, another address family)
-  // is an InvalidArgument naming the problem.
+  // else (a relative path, a name longer than a socket address holds, systemd 254's
+  // "vsock:CID:PORT") is an InvalidArgument naming the problem.
   static core::Result<ServiceNotifier> forSocket(std::optional<std::string_view> value);
 
   bool active() const { return !address_.empty(); }
 
-  // One datagram of newline-separated assignments ("READY=1\nSTATUS=listening on ..."). Each
-  // call opens its own socket: a start sends two or three messages in its lifetime.
+  // One datagram of newline-separated assignments ("READY=1\nSTATUS=listening on ..."), sent
+  // without blocking. Each call opens its own socket: a server sends three in its lifetime.
   core::Status send(std::string_view state) const;
 
  private:

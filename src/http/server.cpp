@@ -442,6 +442,7 @@ struct Server::Impl {
 
   void beginShutdown() {
     if (stopping.exchange(true)) return;
+    if (options.on_shutdown) options.on_shutdown();
     error_code ignored;
     acceptor.close(ignored);
     signals.cancel(ignored);

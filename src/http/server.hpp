@@ -37,6 +37,9 @@ struct ServerOptions {
   std::size_t hashing_threads = 2;
   std::size_t hashing_queue = 64;
   std::chrono::seconds shutdown_grace{10};
+  // Called once, on an I/O thread, when graceful shutdown begins (before requests in flight have
+  // finished); must not block.
+  std::function<void()> on_shutdown;
 };
 
 // Turns a request into a response; runs on a worker thread, where blocking is allowed.

@@ -97,6 +97,7 @@ class Server:
             while time.time() < deadline and self.proc.poll() is None:
                 try:
                     if b"READY=1" in self.notify.recv(4096).split(b"\n"):
+                        self._close_notify()  # the rest (STOPPING=1) is not waited for
                         break
                 except socket.timeout:
                     pass

@@ -48,6 +48,7 @@ class Listener {
   bool bound_ = false;
 };
 
+// Under /tmp, not TMPDIR: a path must fit in a socket address's 108 bytes.
 std::string uniqueName(const std::string& stem) {
   return stem + std::to_string(getpid()) + "-" +
          ::testing::UnitTest::GetInstance()->current_test_info()->name();
@@ -64,7 +65,7 @@ TEST(ServiceNotifier, NoSocketNamedSendsNothingAndSucceeds) {
 }
 
 TEST(ServiceNotifier, SendsTheStateToASocketAtAPath) {
-  const auto path = std::filesystem::temp_directory_path() / uniqueName("gh-notify-");
+  const auto path = std::filesystem::path("/tmp") / uniqueName("gh-notify-");
   std::filesystem::remove(path);
   const Listener listener(path.string());
   ASSERT_TRUE(listener.bound());
@@ -99,7 +100,7 @@ TEST(ServiceNotifier, TheAbstractNameIsExactNotAPrefix) {
 }
 
 TEST(ServiceNotifier, NoListenerIsAnErrorToReport) {
-  const auto path = std::filesystem::temp_directory_path() / uniqueName("gh-notify-none-");
+  const auto path = std::filesystem::path("/tmp") / uniqueName("gh-notify-none-");
   std::filesystem::remove(path);
   auto notifier = ServiceNotifier::forSocket(path.string());
   ASSERT_TRUE(notifier);
