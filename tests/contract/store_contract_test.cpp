@@ -7,6 +7,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -17,10 +18,16 @@
 namespace gatehouse::store {
 namespace {
 
+// Where the SQLite databases go: a death test's child (re-executed, death_test_style
+// "threadsafe") makes its own under the directory its parent names, which the parent removes.
+constexpr const char* kChildTmp = "GATEHOUSE_CONTRACT_TMP";
+
 std::string freshSqliteUrl() {
   static std::atomic<int> counter{0};
+  const char* child_tmp = std::getenv(kChildTmp);
   const auto dir =
-      std::filesystem::temp_directory_path() /
+      (child_tmp != nullptr ? std::filesystem::path(child_tmp)
+                            : std::filesystem::temp_directory_path()) /
       ("gatehouse-contract-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
   std::filesystem::remove_all(dir);
   return "sqlite:///" + (dir / "test.db").string();
@@ -43,7 +50,7 @@ std::string freshPostgresUrl(const std::string& base_url) {
 class StoreContract : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    url_ = GetParam() == "sqlite" ? freshSqliteUrl() : freshPostgresUrl(GetParam());
+    url_ = fresh();
     auto s = openStore(url_);
     ASSERT_TRUE(s) << s.error().message;
     store_ = std::move(*s);
@@ -81,8 +88,26 @@ class StoreContract : public ::testing::TestWithParam<std::string> {
     PQfinish(conn);
     return out;
   }
+  // The SQLite files go with the test (the PostgreSQL databases with the server scripts/services.sh
+  // started): every test made a directory under /tmp that stayed there.
+  void TearDown() override {
+    store_.reset();
+    for (const auto& dir : sqlite_dirs_) {
+      std::error_code ignored;
+      std::filesystem::remove_all(dir, ignored);
+    }
+  }
+  // A new, empty database of the suite's backend.
+  std::string fresh() {
+    if (GetParam() != "sqlite") return freshPostgresUrl(GetParam());
+    auto url = freshSqliteUrl();
+    sqlite_dirs_.push_back(
+        std::filesystem::path(url.substr(std::string_view("sqlite:///").size())).parent_path());
+    return url;
+  }
   std::string url_;
   std::unique_ptr<Store> store_;
+  std::vector<std::filesystem::path> sqlite_dirs_;
 };
 
 class MailStoreContract : public StoreContract {
@@ -306,12 +331,22 @@ TEST_P(StoreContract, ADebugBuildStopsAStorageCallWhereWaitingIsForbidden) {
 #else
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_TRUE(store_->users().count());
+  // In the parent only: the child runs this test again, with the variable set.
+  const bool parent = std::getenv(kChildTmp) == nullptr;
+  if (parent) {
+    const auto child_tmp = std::filesystem::temp_directory_path() /
+                           ("gatehouse-contract-death-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(child_tmp);
+    sqlite_dirs_.push_back(child_tmp);
+    ::setenv(kChildTmp, child_tmp.c_str(), 1);
+  }
   EXPECT_DEATH(
       {
         const core::NoWaitScope io_thread;
         (void)store_->users().count();
       },
       "storage must not be waited on here");
+  if (parent) ::unsetenv(kChildTmp);
 #endif
 }
 
@@ -727,7 +762,7 @@ TEST_P(StoreContract, FactorStateStaysBoundedAndResetsWhole) {
 
 TEST_P(StoreContract, ConcurrentMigrationsFromSeveralProcessesApplyOnce) {
   // A database no node has migrated yet, and several nodes starting at once.
-  url_ = GetParam() == "sqlite" ? freshSqliteUrl() : freshPostgresUrl(GetParam());
+  url_ = fresh();
   std::vector<std::unique_ptr<Store>> nodes;
   for (int i = 0; i < 4; ++i) nodes.push_back(std::move(openStore(url_).value()));
   std::vector<core::Result<int>> versions(nodes.size(), 0);
