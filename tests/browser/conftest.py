@@ -10,6 +10,7 @@ import os
 import pathlib
 import re
 import shutil
+import tempfile
 
 import pytest
 from selenium import webdriver
@@ -52,12 +53,16 @@ def driver():
     ):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    service = ChromeService(executable_path=CHROMEDRIVER, log_path=os.devnull)
+    # Chromium leaves a folder of its own in TMPDIR after it quits: one per run stayed in /tmp.
+    scratch = tempfile.mkdtemp(prefix="gatehouse-chromium-")
+    service = ChromeService(executable_path=CHROMEDRIVER, log_path=os.devnull,
+                            env={**os.environ, "TMPDIR": scratch})
     d = webdriver.Chrome(service=service, options=options)
     d.set_page_load_timeout(60)
     d.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": support.RECORD_CSP})
     yield d
     d.quit()
+    shutil.rmtree(scratch, ignore_errors=True)
 
 
 @pytest.fixture
