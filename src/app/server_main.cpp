@@ -36,6 +36,12 @@
 namespace gatehouse::app {
 namespace {
 
+// HOST:PORT as a URL writes it: an IPv6 address in brackets.
+std::string hostAndPort(const std::string& host, std::uint16_t port) {
+  const bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
 int fatal(const std::string& message) {
   spdlog::critical("{}", message);
   std::cerr << "gatehouse: " << message << "\n";
@@ -201,9 +207,7 @@ int serve(const config::Config& config) {
   // service in a virtual machine) costs the notifications, not the start.
   const char* notify_socket = std::getenv("NOTIFY_SOCKET");
   ServiceNotifier notifier;
-  if (auto parsed = ServiceNotifier::forSocket(notify_socket != nullptr
-                                                   ? std::optional<std::string_view>(notify_socket)
-                                                   : std::nullopt)) {
+  if (auto parsed = ServiceNotifier::forSocket(notify_socket != nullptr ? notify_socket : "")) {
     notifier = *parsed;
   } else {
     spdlog::error("{}: the service manager is not told when the server is ready",
@@ -309,11 +313,8 @@ int serve(const config::Config& config) {
   if (auto ok = api_keys.sync(); !ok)
     return fatal("reading API key change log: " + ok.error().message);
 
-  const std::string public_url = config.public_url.value_or(
-      "http://" +
-      (config.listen_host.find(':') != std::string::npos ? "[" + config.listen_host + "]"
-                                                         : config.listen_host) +
-      ":" + std::to_string(config.listen_port));
+  const std::string public_url =
+      config.public_url.value_or("http://" + hostAndPort(config.listen_host, config.listen_port));
   // Every other key is derived from the never-rotated master secret, one purpose each: a
   // signing-key rotation signs nobody out and ends no sign-in under way.
   const std::string* mfa_secret = &keys->master;
@@ -676,10 +677,8 @@ int serve(const config::Config& config) {
   outbox.start();
   spdlog::info("gatehouse listening on {}:{} (schema v{}, {} hashing threads)", config.listen_host,
                server.port(), *version, hash_threads);
-  const bool v6 = config.listen_host.find(':') != std::string::npos;
-  if (auto ok =
-          notifier.send("READY=1\nSTATUS=listening on " + (v6 ? "[" : std::string()) +
-                        config.listen_host + (v6 ? "]:" : ":") + std::to_string(server.port()));
+  if (auto ok = notifier.send("READY=1\nSTATUS=listening on " +
+                              hostAndPort(config.listen_host, server.port()));
       !ok) {
     spdlog::error("NOTIFY_SOCKET: could not tell the service manager the server is ready: {}",
                   ok.error().message);

@@ -12,28 +12,28 @@ namespace gatehouse::app {
 using core::Errc;
 using core::makeError;
 
-core::Result<ServiceNotifier> ServiceNotifier::forSocket(std::optional<std::string_view> value) {
+core::Result<ServiceNotifier> ServiceNotifier::forSocket(std::string_view value) {
   ServiceNotifier notifier;
-  if (!value || value->empty()) return notifier;
+  if (value.empty()) return notifier;
   constexpr std::size_t kMax = sizeof(sockaddr_un::sun_path);
-  if (value->find('\0') != std::string_view::npos)
+  if (value.find('\0') != std::string_view::npos)
     return makeError(Errc::InvalidArgument, "NOTIFY_SOCKET: holds a NUL byte");
-  if (value->front() == '@') {
+  if (value.front() == '@') {
     // The abstract namespace: a leading NUL, then the name, its length counting (not
     // NUL-terminated).
-    if (value->size() == 1)
+    if (value.size() == 1)
       return makeError(Errc::InvalidArgument, "NOTIFY_SOCKET: an empty abstract name");
-    if (value->size() > kMax)
+    if (value.size() > kMax)
       return makeError(Errc::InvalidArgument, "NOTIFY_SOCKET: the abstract name is too long");
-    notifier.address_ = std::string(1, '\0') + std::string(value->substr(1));
+    notifier.address_ = std::string(1, '\0') + std::string(value.substr(1));
     return notifier;
   }
-  if (value->front() != '/')
+  if (value.front() != '/')
     return makeError(Errc::InvalidArgument,
                      "NOTIFY_SOCKET: not an absolute path or an @abstract name");
-  if (value->size() >= kMax)  // room for the terminating NUL
+  if (value.size() >= kMax)  // room for the terminating NUL
     return makeError(Errc::InvalidArgument, "NOTIFY_SOCKET: the path is too long");
-  notifier.address_ = std::string(*value);
+  notifier.address_ = std::string(value);
   return notifier;
 }
 

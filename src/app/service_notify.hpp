@@ -1,6 +1,5 @@
 #pragma once
 
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -19,10 +18,11 @@ class ServiceNotifier {
   ServiceNotifier() = default;
 
   // The socket named by NOTIFY_SOCKET's value: an absolute path, or "@name" for a name in the
-  // abstract namespace (what systemd passes). An empty or absent value gives no socket; anything
+  // abstract namespace (what systemd passes). An empty value (an absent variable) gives no socket;
+  // anything
   // else (a relative path, a name longer than a socket address holds, systemd 254's
   // "vsock:CID:PORT") is an InvalidArgument naming the problem.
-  static core::Result<ServiceNotifier> forSocket(std::optional<std::string_view> value);
+  static core::Result<ServiceNotifier> forSocket(std::string_view value);
 
   bool active() const { return !address_.empty(); }
 

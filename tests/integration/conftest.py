@@ -35,6 +35,22 @@ def pytest_configure(config):
                    "these alone, after the others ran in parallel")
 
 
+def notify_listener(path=None, timeout=None):
+    """A datagram socket where a service manager would listen for sd_notify messages, and the
+    NOTIFY_SOCKET value naming it: `path`, or a fresh abstract name (no file, no length limit to
+    mind)."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    if path is None:
+        name = f"gatehouse-test-{os.getpid()}-{uuid.uuid4().hex}"
+        listener.bind("\0" + name)
+        value = "@" + name
+    else:
+        listener.bind(path)
+        value = path
+    listener.settimeout(timeout)
+    return listener, value
+
+
 class Server:
     """One gatehouse process. `env` adds or overrides variables."""
 
@@ -74,11 +90,9 @@ class Server:
         self._close_notify()
         if "NOTIFY_SOCKET" not in self.env:
             # The server says READY=1 here once it listens (as to systemd, src/app/service_notify),
-            # so a start is not waited for in polling steps. Abstract: no path length or file.
-            self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-            name = f"gatehouse-test-{os.getpid()}-{self.port}-{uuid.uuid4().hex}"
-            self.notify.bind("\0" + name)
-            env = {**self.env, "NOTIFY_SOCKET": "@" + name}
+            # so a start is not waited for in polling steps.
+            self.notify, value = notify_listener()
+            env = {**self.env, "NOTIFY_SOCKET": value}
         self.proc = subprocess.Popen([BIN, "serve"], env=env, stdout=self.log, stderr=self.log)
         _checked_servers[self.base] = self
         if wait:
@@ -86,9 +100,15 @@ class Server:
         return self
 
     def _close_notify(self):
-        if getattr(self, "notify", None) is not None:
+        if self.notify is not None:
             self.notify.close()
         self.notify = None
+
+    def serve_to_exit(self, timeout=60):
+        """`serve` with this server's settings, for a start that must stop: its CompletedProcess
+        (subprocess.TimeoutExpired when it is still running after `timeout` seconds)."""
+        return subprocess.run([BIN, "serve"], env=self.env, capture_output=True, text=True,
+                              timeout=timeout)
 
     def wait_ready(self, timeout=30):
         deadline = time.time() + timeout

@@ -28,7 +28,7 @@ import jwt
 import pytest
 import requests
 
-from conftest import BIN, PG_URL, Redis, Server, auth, body_of, free_port, fresh_database, \
+from conftest import PG_URL, Redis, Server, auth, body_of, free_port, fresh_database, \
     interleaved_timings
 from smtp_sink import SMTP_FROM, SMTP_PASSWORD, SMTP_USER, SmtpSink, make_ca, smoke_test
 
@@ -908,7 +908,7 @@ def test_smtp_url_and_mail_file_together_stop_startup(tmp_path):
                           "SMTP_FROM": SMTP_FROM, "MAIL_FILE": str(tmp_path / "mail.mbox"),
                           "GATEHOUSE_PUBLIC_URL": "http://127.0.0.1:1"})
     try:
-        r = subprocess.run([BIN, "serve"], env=s.env, capture_output=True, text=True, timeout=60)
+        r = s.serve_to_exit()
     except subprocess.TimeoutExpired:
         pytest.fail("the server started with both SMTP_URL and MAIL_FILE")
     assert r.returncode != 0, r.stdout + r.stderr

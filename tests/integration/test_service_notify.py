@@ -4,33 +4,21 @@ NOTIFY_SOCKET the server cannot use logged without stopping it."""
 import os
 import signal
 import socket
-import subprocess
 import tempfile
 import time
 
 import requests
 
-from conftest import BIN, Server
-
-
-def bound_socket(address, timeout=60):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    s.bind(address)
-    s.settimeout(timeout)
-    return s
-
-
-def abstract_name(what):
-    return f"gatehouse-notify-{os.getpid()}-{what}-{time.monotonic_ns()}"
+from conftest import Server, notify_listener
 
 
 def test_ready_once_listening_and_stopping_before_requests_in_flight_end(make_server):
     # A path, as systemd passes (/run/systemd/notify); a short directory: sun_path holds 108 bytes.
     directory = tempfile.mkdtemp(prefix="gh-notify-", dir="/tmp")
     path = os.path.join(directory, "notify")
-    listener = bound_socket(path)
+    listener, value = notify_listener(path, timeout=60)
     try:
-        s = make_server({"NOTIFY_SOCKET": path}, start=False)
+        s = make_server({"NOTIFY_SOCKET": value}, start=False)
         s.start(wait=False)
         assert listener.recv(4096) == b"STATUS=opening and migrating the database"
         ready = listener.recv(4096)
@@ -58,24 +46,16 @@ def test_ready_once_listening_and_stopping_before_requests_in_flight_end(make_se
         os.rmdir(directory)
 
 
-def serve_failing(tmp_path, env):
-    """A start that is expected to stop: its exit code and its log."""
-    s = Server(tmp_path, env)
-    r = subprocess.run([BIN, "serve"], env=s.env, capture_output=True, text=True, timeout=60)
-    return r.returncode, r.stdout + r.stderr
-
-
 def test_a_start_that_cannot_listen_never_says_ready(tmp_path):
-    name = abstract_name("failed")
-    listener = bound_socket("\0" + name, timeout=0.5)
+    listener, value = notify_listener(timeout=0.5)
     taken = socket.socket()
     try:
         # Listening is the last step before READY=1: its port is taken.
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        code, log = serve_failing(tmp_path, {"NOTIFY_SOCKET": "@" + name,
-                                             "GATEHOUSE_LISTEN": f"127.0.0.1:{taken.getsockname()[1]}"})
-        assert code == 1, log[-2000:]
+        r = Server(tmp_path, {"NOTIFY_SOCKET": value,
+                              "GATEHOUSE_LISTEN": f"127.0.0.1:{taken.getsockname()[1]}"}).serve_to_exit()
+        assert r.returncode == 1, (r.stdout + r.stderr)[-2000:]
         messages = []
         try:
             while True:

@@ -23,7 +23,7 @@ import time
 import pytest
 import requests
 
-from conftest import BIN, Redis, Server, auth, body_of
+from conftest import Redis, Server, auth, body_of
 from tls_support import PG_BIN, REDIS_SERVER, Pki, TlsPostgres, TlsRedis, free_port
 
 pytestmark = pytest.mark.skipif(
@@ -470,7 +470,7 @@ def test_an_unusable_REDIS_CA_FILE_is_a_configuration_error_at_startup(tmp_path,
            "GATEHOUSE_DATA_DIR": str(tmp_path), **SHARED_MFA_KEY}
     s = Server(tmp_path, env)
     try:
-        r = subprocess.run([BIN, "serve"], env=s.env, capture_output=True, text=True, timeout=10)
+        r = s.serve_to_exit(timeout=10)
     except subprocess.TimeoutExpired as e:
         pytest.fail(f"still running 10 s after start with REDIS_CA_FILE {case}: {e.stdout}{e.stderr}")
     assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)

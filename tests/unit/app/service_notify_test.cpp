@@ -55,13 +55,10 @@ std::string uniqueName(const std::string& stem) {
 }
 
 TEST(ServiceNotifier, NoSocketNamedSendsNothingAndSucceeds) {
-  for (const auto value :
-       {std::optional<std::string_view>{}, std::optional<std::string_view>{""}}) {
-    auto notifier = ServiceNotifier::forSocket(value);
-    ASSERT_TRUE(notifier);
-    EXPECT_FALSE(notifier->active());
-    EXPECT_TRUE(notifier->send("READY=1"));
-  }
+  auto notifier = ServiceNotifier::forSocket("");  // serve passes "" for an unset variable
+  ASSERT_TRUE(notifier);
+  EXPECT_FALSE(notifier->active());
+  EXPECT_TRUE(notifier->send("READY=1"));
 }
 
 TEST(ServiceNotifier, SendsTheStateToASocketAtAPath) {
