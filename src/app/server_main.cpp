@@ -667,9 +667,10 @@ int serve(const config::Config& config) {
         // After (re)subscribing: whatever was published meanwhile is in the database.
         return revocations.load(clock.unixSeconds()) && user_cache.sync() && api_keys.sync();
       });
-  for (int i = 0; i < 60 && !bus->live(); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  if (!bus->live())
+  // A Redis that answers makes the node ready before it listens. One that is down, or refuses the
+  // TLS handshake or the password, is not waited for: the node listens with /readyz 503 at once,
+  // and the bus keeps trying with back-off.
+  if (!bus->awaitFirstAttempt(std::chrono::seconds(3)))
     spdlog::error("Redis is not reachable yet: token checks answer 503 until it is");
   settleHeap();  // the start is done: what it left unused on the heap can go back
   if (auto ok = server.listen(); !ok) return fatal(ok.error().message);

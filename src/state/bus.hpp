@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <string_view>
 
@@ -25,6 +26,10 @@ class Bus {
   virtual void start(Handler handler, Resync resync) = 0;
   // False while this node may have missed messages: callers fail closed.
   virtual bool live() const = 0;
+  // Waits, at most `limit`, until the first connection attempt after start() has ended, whether
+  // it went live or failed; returns live(). A node waits here before it listens: a start with its
+  // backend up is ready at once, and one with its backend down or refusing is not held up.
+  virtual bool awaitFirstAttempt(std::chrono::milliseconds limit) = 0;
 };
 
 // One node, no one else to tell: publishing delivers in process; always live.
@@ -36,6 +41,7 @@ class LocalBus final : public Bus {
   }
   void start(Handler handler, Resync /*resync*/) override { handler_ = std::move(handler); }
   bool live() const override { return true; }
+  bool awaitFirstAttempt(std::chrono::milliseconds /*limit*/) override { return true; }
 
  private:
   Handler handler_;

@@ -237,29 +237,50 @@ void RedisBus::run() {
   bool reported = false;
   while (!stop_) {
     auto connection = redis_.connect();
-    if (connection) {
-      auto confirmed = (*connection)->command({"SUBSCRIBE", channel_});
-      if (confirmed && resync_()) {
-        if (reported) spdlog::info("Redis notifications restored: revocation checks resume");
-        reported = false;
-        backoff = std::chrono::milliseconds(100);
-        live_.store(true, std::memory_order_release);
-        listen(**connection);
-      }
+    std::string why;  // for the log: why the feed is not (or no longer) live
+    if (!connection) {
+      why = connection.error().message;
+    } else if (auto confirmed = (*connection)->command({"SUBSCRIBE", channel_}); !confirmed) {
+      why = "SUBSCRIBE failed: " + confirmed.error().message;
+    } else if (!resync_()) {
+      why = "re-reading what was published meanwhile failed";
+    } else {
+      if (reported) spdlog::info("Redis notifications restored: revocation checks resume");
+      reported = false;
+      backoff = std::chrono::milliseconds(100);
+      live_.store(true, std::memory_order_release);
+      firstAttemptEnded();
+      listen(**connection);
+      why = "connection closed";
     }
     if (stop_) break;
     if (live_.exchange(false) || !reported) {
       spdlog::error(
-          "Redis notifications lost ({}): token checks answer 503 until they are restored",
-          connection ? "connection closed" : connection.error().message);
+          "Redis notifications lost ({}): token checks answer 503 until they are restored", why);
       reported = true;
     }
+    firstAttemptEnded();
     for (auto waited = std::chrono::milliseconds(0); waited < backoff && !stop_;
          waited += std::chrono::milliseconds(50)) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
   }
+}
+
+void RedisBus::firstAttemptEnded() {
+  {
+    const std::lock_guard lock(attempt_mutex_);
+    if (attempted_) return;
+    attempted_ = true;
+  }
+  attempt_ended_.notify_all();
+}
+
+bool RedisBus::awaitFirstAttempt(std::chrono::milliseconds limit) {
+  std::unique_lock lock(attempt_mutex_);
+  attempt_ended_.wait_for(lock, limit, [this] { return attempted_; });
+  return live();
 }
 
 void RedisBus::listen(RedisConnection& connection) {

@@ -124,9 +124,11 @@ class RedisBus final : public Bus {
   [[nodiscard]] core::Status publish(std::string_view message) override;
   void start(Handler handler, Resync resync) override;
   bool live() const override { return live_.load(std::memory_order_acquire); }
+  bool awaitFirstAttempt(std::chrono::milliseconds limit) override;
 
  private:
   void run();
+  void firstAttemptEnded();
   // Listens on one connection until it fails or stop is requested.
   void listen(RedisConnection& connection);
 
@@ -136,6 +138,9 @@ class RedisBus final : public Bus {
   Resync resync_;
   std::atomic<bool> live_{false};
   std::atomic<bool> stop_{false};
+  std::mutex attempt_mutex_;
+  std::condition_variable attempt_ended_;
+  bool attempted_ = false;  // guarded by attempt_mutex_
   std::thread thread_;
 };
 
