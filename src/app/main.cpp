@@ -129,7 +129,7 @@ int main(int argc, char** argv) {
   auto* serve = app.add_subcommand(
       "serve",
       "Run the HTTP server (migrates the database first); under systemd's Type=notify it sends "
-      "READY=1 to NOTIFY_SOCKET once it listens");
+      "READY=1 to NOTIFY_SOCKET once it listens, and WATCHDOG=1 every half WATCHDOG_USEC");
   std::string listen;
   serve->add_option("--listen", listen, "HOST:PORT to listen on; overrides GATEHOUSE_LISTEN");
   auto* show = app.add_subcommand(

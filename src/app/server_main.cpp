@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
@@ -205,14 +206,32 @@ int serve(const config::Config& config) {
   // With systemd's Type=notify (packaging/gatehouse.service) the start counts as done when the
   // socket listens. Like libsystemd, an address this cannot use (systemd 254's vsock: for a
   // service in a virtual machine) costs the notifications, not the start.
-  const char* notify_socket = std::getenv("NOTIFY_SOCKET");
+  const auto variable = [](const char* name) {
+    const char* value = std::getenv(name);  // NOLINT(concurrency-mt-unsafe): before any thread
+    return std::string_view(value != nullptr ? value : "");
+  };
   ServiceNotifier notifier;
-  if (auto parsed = ServiceNotifier::forSocket(notify_socket != nullptr ? notify_socket : "")) {
+  if (auto parsed = ServiceNotifier::forSocket(variable("NOTIFY_SOCKET"))) {
     notifier = *parsed;
   } else {
     spdlog::error("{}: the service manager is not told when the server is ready",
                   parsed.error().message);
   }
+  // With WatchdogSec= the service manager stops (and restarts) a server that stops saying
+  // WATCHDOG=1: it is said every half timeout while every I/O thread still turns.
+  auto watchdog = watchdogTimeout(variable("WATCHDOG_USEC"), variable("WATCHDOG_PID"), getpid());
+  if (!watchdog) {
+    spdlog::error("{}: WATCHDOG=1 is not sent, and the service manager will stop the server",
+                  watchdog.error().message);
+  } else if (watchdog->count() > 0 && !notifier.active()) {
+    spdlog::error(
+        "WATCHDOG_USEC is set but there is no usable NOTIFY_SOCKET: WATCHDOG=1 is not "
+        "sent, and the service manager will stop the server");
+  }
+  const auto beat_every =
+      watchdog && notifier.active() && watchdog->count() > 0
+          ? std::max<std::chrono::microseconds>(*watchdog / 2, std::chrono::milliseconds(1))
+          : std::chrono::microseconds(0);
 
   auto policy = loadPolicy(config);
   if (!policy) return fatal(policy.error().message);
@@ -623,7 +642,18 @@ int serve(const config::Config& config) {
        // at once.
        .hashing_threads = 2 * hash_threads + 2,
        .hashing_queue = hash_queue,
-       .on_shutdown = [&notifier] { (void)notifier.send("STOPPING=1"); }},
+       .on_shutdown = [&notifier] { (void)notifier.send("STOPPING=1"); },
+       .heartbeat_every = beat_every,
+       // On one I/O thread: one line when sending starts failing and one when it works again.
+       .on_heartbeat =
+           [&notifier, failing = false]() mutable {
+             auto sent = notifier.send("WATCHDOG=1");
+             if (!sent && !failing)
+               spdlog::error("NOTIFY_SOCKET: WATCHDOG=1 could not be sent: {}",
+                             sent.error().message);
+             if (sent && failing) spdlog::info("NOTIFY_SOCKET: WATCHDOG=1 is sent again");
+             failing = !sent;
+           }},
       [&pipeline](http::Request& r) { return pipeline(r); }, &api::Pipeline::decorate,
       [&pipeline](http::Request& r) { return pipeline.tryInline(r); },
       [&pipeline](http::Request& r) { return pipeline.busy(r); });

@@ -1,7 +1,10 @@
 #include "app/service_notify.hpp"
 
 #include <cerrno>
+#include <charconv>
+#include <cstdint>
 #include <cstring>
+#include <optional>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <system_error>
@@ -60,6 +63,34 @@ core::Status ServiceNotifier::send(std::string_view state) const {
   if (static_cast<std::size_t>(sent) != state.size())
     return makeError(Errc::Unavailable, "sendto: the message was cut short");
   return {};
+}
+
+namespace {
+
+// A positive whole number in decimal digits only (no sign, no spaces), or nothing.
+std::optional<std::uint64_t> positive(std::string_view text) {
+  std::uint64_t value = 0;
+  if (text.empty() || text.front() < '0' || text.front() > '9') return std::nullopt;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc{} || end != text.data() + text.size() || value == 0) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+core::Result<std::chrono::microseconds> watchdogTimeout(std::string_view usec, std::string_view pid,
+                                                        long self) {
+  if (usec.empty()) return std::chrono::microseconds(0);
+  if (!pid.empty()) {
+    const auto owner = positive(pid);
+    if (!owner) return makeError(Errc::InvalidArgument, "WATCHDOG_PID: not a process id");
+    if (*owner != static_cast<std::uint64_t>(self)) return std::chrono::microseconds(0);
+  }
+  const auto timeout = positive(usec);
+  // At most about 292,000 years: the count must fit a signed 64-bit microsecond duration.
+  if (!timeout || *timeout > static_cast<std::uint64_t>(INT64_MAX))
+    return makeError(Errc::InvalidArgument, "WATCHDOG_USEC: not a positive number of microseconds");
+  return std::chrono::microseconds(static_cast<std::int64_t>(*timeout));
 }
 
 }  // namespace gatehouse::app

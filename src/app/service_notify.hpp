@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <string_view>
 
@@ -27,11 +28,21 @@ class ServiceNotifier {
   bool active() const { return !address_.empty(); }
 
   // One datagram of newline-separated assignments ("READY=1\nSTATUS=listening on ..."), sent
-  // without blocking. Each call opens its own socket: a server sends three in its lifetime.
+  // without blocking. Each call opens its own socket: a server sends a few in its lifetime, and
+  // WATCHDOG=1 every few seconds when the watchdog is on.
   core::Status send(std::string_view state) const;
 
  private:
   std::string address_;  // sun_path's bytes; the abstract namespace's start with '\0'
 };
+
+// systemd's watchdog (WatchdogSec=, sd_watchdog_enabled(3)): the service manager passes its
+// timeout in WATCHDOG_USEC, and the process it is meant for in WATCHDOG_PID (when set: a child
+// inherits the variables but is not watched). Returns the timeout when it applies to the process
+// `self`, zero when it does not (WATCHDOG_USEC unset, or WATCHDOG_PID another process's), and an
+// InvalidArgument naming the variable when a value is not a positive whole number. The server
+// sends WATCHDOG=1 every half timeout, and only while each of its I/O threads still turns.
+core::Result<std::chrono::microseconds> watchdogTimeout(std::string_view usec, std::string_view pid,
+                                                        long self);
 
 }  // namespace gatehouse::app

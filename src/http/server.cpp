@@ -153,6 +153,7 @@ struct Server::Impl {
                  .queue_capacity = options.hashing_queue}),
         acceptor(io),
         sweeper(io),
+        heart(io),
         signals(io, SIGINT, SIGTERM) {}
 
   // One single-threaded io_context per I/O thread: a connection lives on one of them, so its
@@ -202,6 +203,25 @@ struct Server::Impl {
         }
       }
       sweep();
+    });
+  }
+
+  // Every heartbeat_every: a handler posted to each context, and the last of them to run beats.
+  // A stuck I/O thread never runs its handler, so the beats stop; no new round is posted while
+  // one is unanswered, so a stuck thread does not pile them up.
+  void heartbeat() {
+    heart.expires_after(options.heartbeat_every);
+    heart.async_wait([this](const error_code& ec) {
+      if (ec || stopping.load()) return;
+      if (beat_round == nullptr || beat_round->load() == 0) {
+        beat_round = std::make_shared<std::atomic<std::size_t>>(contexts.size());
+        for (auto& context : contexts) {
+          asio::post(*context, [this, round = beat_round] {
+            if (round->fetch_sub(1) == 1 && !stopping.load()) options.on_heartbeat();
+          });
+        }
+      }
+      heartbeat();
     });
   }
 
@@ -446,6 +466,7 @@ struct Server::Impl {
     error_code ignored;
     acceptor.close(ignored);
     signals.cancel(ignored);
+    heart.cancel();
     cancelConnections(false);
     // In-flight requests get the grace period; then everything is cancelled.
     auto grace = std::make_shared<asio::steady_timer>(io, options.shutdown_grace);
@@ -490,6 +511,8 @@ struct Server::Impl {
   core::WorkerPool hashing;
   Acceptor acceptor;
   asio::steady_timer sweeper;
+  asio::steady_timer heart;
+  std::shared_ptr<std::atomic<std::size_t>> beat_round;  // contexts yet to answer; on `io` only
   asio::signal_set signals;
   std::atomic<bool> stopping{false};
   std::atomic<std::size_t> open{0};
@@ -538,6 +561,7 @@ void Server::run() {
   });
   asio::co_spawn(impl_->io, impl_->accept(), asio::detached);
   impl_->sweep();
+  if (impl_->options.on_heartbeat && impl_->options.heartbeat_every.count() > 0) impl_->heartbeat();
   for (auto& context : impl_->contexts) impl_->guards.push_back(asio::make_work_guard(*context));
   std::vector<std::thread> threads;
   for (std::size_t i = 1; i < impl_->contexts.size(); ++i) {

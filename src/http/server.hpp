@@ -40,6 +40,11 @@ struct ServerOptions {
   // Called once, on an I/O thread, when graceful shutdown begins (before requests in flight have
   // finished); must not block.
   std::function<void()> on_shutdown;
+  // Called every `heartbeat_every` (zero: never) while serving, on an I/O thread, once every I/O
+  // thread has run a handler since the timer fired: whoever hears the beats (systemd's watchdog)
+  // knows none of them is stuck. Not called once shutdown has begun; must not block.
+  std::chrono::microseconds heartbeat_every{0};
+  std::function<void()> on_heartbeat;
 };
 
 // Turns a request into a response; runs on a worker thread, where blocking is allowed.

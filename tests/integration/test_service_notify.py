@@ -1,6 +1,7 @@
 """systemd's readiness protocol (Type=notify in packaging/gatehouse.service): READY=1 once the
 socket listens, STOPPING=1 as soon as shutdown begins, nothing from a start that fails, and a
-NOTIFY_SOCKET the server cannot use logged without stopping it."""
+NOTIFY_SOCKET the server cannot use logged without stopping it; and its watchdog (WatchdogSec=):
+WATCHDOG=1 every half WATCHDOG_USEC while serving, for this process only, never after STOPPING=1."""
 import os
 import signal
 import socket
@@ -85,3 +86,97 @@ def test_nobody_listening_is_logged_and_the_server_serves(make_server):
         assert "NOTIFY_SOCKET: could not tell the service manager the server is ready" in s.log_text()
     finally:
         os.rmdir(directory)
+
+
+def messages_until(listener, stop, limit=30.0):
+    """The datagrams received until one equals `stop` (included) or `limit` seconds pass."""
+    got = []
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        listener.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            got.append(listener.recv(4096))
+        except socket.timeout:
+            break
+        if got[-1] == stop:
+            break
+    return got
+
+
+def test_the_watchdog_is_fed_every_half_timeout_while_serving_and_not_after_stopping(tmp_path):
+    listener, value = notify_listener(timeout=30)
+    s = Server(tmp_path, {"NOTIFY_SOCKET": value, "WATCHDOG_USEC": "400000"})  # a beat per 0.2 s
+    try:
+        s.start(wait=False)
+        before = messages_until(listener, f"READY=1\nSTATUS=listening on 127.0.0.1:{s.port}".encode())
+        # The watchdog runs once the start is done: nothing of it while migrating.
+        assert before == [b"STATUS=opening and migrating the database",
+                          f"READY=1\nSTATUS=listening on 127.0.0.1:{s.port}".encode()], before
+        started = time.monotonic()
+        beats = [listener.recv(4096) for _ in range(5)]
+        assert beats == [b"WATCHDOG=1"] * 5, beats
+        # Five beats every 0.2 s come in about a second (the first after 0.2 s); a loop that beat
+        # without waiting would send them at once, hence the lower bound.
+        assert time.monotonic() - started >= 0.5, time.monotonic() - started
+        assert requests.get(s.url("/readyz"), timeout=5).status_code == 200
+        s.proc.send_signal(signal.SIGTERM)
+        after = messages_until(listener, b"STOPPING=1")
+        assert after[-1:] == [b"STOPPING=1"] and set(after[:-1]) <= {b"WATCHDOG=1"}, after
+        assert s.proc.wait(timeout=30) == 0
+        listener.settimeout(0.5)
+        try:
+            late = listener.recv(4096)
+        except socket.timeout:
+            late = None
+        assert late is None, f"{late!r} after STOPPING=1"
+    finally:
+        s.stop()
+        listener.close()
+
+
+def test_a_watchdog_meant_for_another_process_is_not_fed(tmp_path):
+    """WATCHDOG_PID names the watched process; a child that inherited the variables keeps quiet."""
+    listener, value = notify_listener(timeout=30)
+    s = Server(tmp_path, {"NOTIFY_SOCKET": value, "WATCHDOG_USEC": "200000", "WATCHDOG_PID": "1"})
+    try:
+        s.start(wait=False)
+        ready = f"READY=1\nSTATUS=listening on 127.0.0.1:{s.port}".encode()
+        assert messages_until(listener, ready)[-1] == ready
+        # Fifteen intervals of 0.1 s with nothing: it would have beaten about fifteen times.
+        listener.settimeout(1.5)
+        try:
+            got = listener.recv(4096)
+        except socket.timeout:
+            got = None
+        assert got is None, got
+        assert requests.get(s.url("/readyz"), timeout=5).status_code == 200
+    finally:
+        s.stop()
+        listener.close()
+
+
+def test_a_watchdog_setting_it_cannot_use_is_logged_and_the_server_serves(tmp_path):
+    listener, value = notify_listener(timeout=30)
+    cases = [({"NOTIFY_SOCKET": value, "WATCHDOG_USEC": "30s"}, "WATCHDOG_USEC: not a positive number"),
+             ({"NOTIFY_SOCKET": value, "WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "me"},
+              "WATCHDOG_PID: not a process id"),
+             ({"WATCHDOG_USEC": "30000000", "NOTIFY_SOCKET": "vsock:2:1234"},
+              "WATCHDOG_USEC is set but there is no usable NOTIFY_SOCKET")]
+    try:
+        for env, logged in cases:
+            s = Server(tmp_path, env)
+            s.start()  # no READY=1 to wait for on a listener the test owns: /readyz decides
+            try:
+                assert requests.get(s.url("/readyz"), timeout=5).status_code == 200
+                log = s.log_text()
+                assert logged in log and "WATCHDOG=1 is not sent" in log, log[-2000:]
+            finally:
+                s.stop()
+            while True:  # what it sent to the test's listener, so the next case starts clean
+                listener.settimeout(0.05)
+                try:
+                    assert listener.recv(4096) != b"WATCHDOG=1"
+                except socket.timeout:
+                    break
+    finally:
+        listener.close()

@@ -1,5 +1,7 @@
 #include "app/service_notify.hpp"
 
+#include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -120,6 +122,35 @@ TEST(ServiceNotifier, RefusesWhatNoServiceManagerWouldPass) {
     EXPECT_EQ(notifier.error().code, core::Errc::InvalidArgument);
     EXPECT_TRUE(notifier.error().message.starts_with("NOTIFY_SOCKET: "))
         << notifier.error().message;
+  }
+}
+
+TEST(WatchdogTimeout, IsWatchdogUsecForThisProcessAndZeroWhenNotAsked) {
+  using std::chrono::microseconds;
+  constexpr long kSelf = 4242;
+  EXPECT_EQ(watchdogTimeout("", "", kSelf).value(), microseconds(0));
+  EXPECT_EQ(watchdogTimeout("", "4242", kSelf).value(), microseconds(0));
+  EXPECT_EQ(watchdogTimeout("30000000", "", kSelf).value(), microseconds(30'000'000));
+  EXPECT_EQ(watchdogTimeout("30000000", "4242", kSelf).value(), microseconds(30'000'000));
+  EXPECT_EQ(watchdogTimeout("1", "4242", kSelf).value(), microseconds(1));
+  // Inherited from a parent that is watched: not this process's watchdog.
+  EXPECT_EQ(watchdogTimeout("30000000", "4241", kSelf).value(), microseconds(0));
+  EXPECT_EQ(watchdogTimeout("30000000", "42420", kSelf).value(), microseconds(0));
+  EXPECT_EQ(watchdogTimeout("9223372036854775807", "", kSelf).value(), microseconds(INT64_MAX));
+}
+
+TEST(WatchdogTimeout, RefusesValuesThatAreNotPositiveWholeNumbers) {
+  for (const std::string_view bad : {"0", "-1", "+5", " 5", "5 ", "5s", "1e6", "0x10", "abc",
+                                     "9223372036854775808", "99999999999999999999999"}) {
+    const auto timeout = watchdogTimeout(bad, "", 4242);
+    ASSERT_FALSE(timeout) << bad;
+    EXPECT_EQ(timeout.error().code, core::Errc::InvalidArgument);
+    EXPECT_TRUE(timeout.error().message.starts_with("WATCHDOG_USEC: ")) << timeout.error().message;
+  }
+  for (const std::string_view bad : {"0", "-4242", "pid", "4242 "}) {
+    const auto timeout = watchdogTimeout("30000000", bad, 4242);
+    ASSERT_FALSE(timeout) << bad;
+    EXPECT_TRUE(timeout.error().message.starts_with("WATCHDOG_PID: ")) << timeout.error().message;
   }
 }
 

@@ -3,6 +3,9 @@
 
 #include <arpa/inet.h>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <netinet/in.h>
 #include <string>
 #include <sys/socket.h>
@@ -83,6 +86,86 @@ TEST(Server, OnlyTheIoThreadsAreMarkedAsUnableToWait) {
   EXPECT_EQ(worker_unmarked, 6);
   EXPECT_GE(decorated_marked, 1);
   EXPECT_FALSE(marked_after_run) << "the scope ends with run()";
+}
+
+// Polls `done` for up to 30 s: whether it came true.
+template <class Predicate>
+bool eventually(Predicate done) {
+  for (int i = 0; i < 3000; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return done();
+}
+
+// The heartbeat is what systemd's watchdog hears: it must stop while any I/O thread is stuck
+// (here, an inline handler that blocks), and come back when that thread turns again.
+TEST(Server, BeatsOnlyWhileEveryIoThreadTurns) {
+  std::atomic<int> beats{0};
+  std::atomic<bool> stuck{false};
+  std::mutex mutex;
+  std::condition_variable released;
+  bool release = false;
+  ServerOptions options;
+  options.port = 0;
+  options.io_threads = 2;
+  options.heartbeat_every = std::chrono::milliseconds(5);
+  options.on_heartbeat = [&beats] { ++beats; };
+  Server server(
+      options, [](Request&) { return Response::empty(204); }, nullptr,
+      [&](Request& r) -> std::variant<Response, Lane> {
+        if (r.path != "/stick") return Lane::Storage;
+        stuck = true;
+        std::unique_lock lock(mutex);
+        released.wait(lock, [&release] { return release; });
+        return Response::empty(200);
+      });
+  ASSERT_TRUE(server.listen());
+  std::thread running([&server] { server.run(); });
+  ASSERT_TRUE(eventually([&beats] { return beats >= 3; }));
+
+  // Connections go to the contexts in turn: after this one (the first, on the first context,
+  // which also runs the heartbeat's timer), the stuck one lands on the second, whose timer-less
+  // thread must still hold up the beats.
+  EXPECT_TRUE(exchange(server.port(), "/first").starts_with("HTTP/1.1 204"));
+  std::string stuck_response;
+  std::thread client([&] { stuck_response = exchange(server.port(), "/stick"); });
+  ASSERT_TRUE(eventually([&stuck] { return stuck.load(); }));
+  // A round already answered by the stuck thread may still beat once; then none does.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const int while_stuck = beats;
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // about 60 intervals
+  EXPECT_EQ(beats, while_stuck);
+
+  {
+    const std::lock_guard lock(mutex);
+    release = true;
+  }
+  released.notify_all();
+  client.join();
+  EXPECT_TRUE(stuck_response.starts_with("HTTP/1.1 200")) << stuck_response;
+  EXPECT_TRUE(eventually([&] { return beats > while_stuck + 2; }));
+  server.stop();
+  running.join();
+}
+
+TEST(Server, ALongHeartbeatIntervalDoesNotHoldUpTheShutdown) {
+  std::atomic<int> beats{0};
+  ServerOptions options;
+  options.port = 0;
+  options.heartbeat_every = std::chrono::hours(1);
+  options.on_heartbeat = [&beats] { ++beats; };
+  Server server(
+      options, [](Request&) { return Response::empty(204); }, nullptr,
+      [](Request&) -> std::variant<Response, Lane> { return Lane::Storage; });
+  ASSERT_TRUE(server.listen());
+  std::thread running([&server] { server.run(); });
+  EXPECT_TRUE(exchange(server.port(), "/").starts_with("HTTP/1.1 204"));
+  const auto stopping = std::chrono::steady_clock::now();
+  server.stop();
+  running.join();  // the pending beat's timer is cancelled, not waited for
+  EXPECT_LT(std::chrono::steady_clock::now() - stopping, std::chrono::minutes(1));
+  EXPECT_EQ(beats, 0);
 }
 
 }  // namespace
