@@ -701,7 +701,8 @@ int serve(const config::Config& config) {
   // TLS handshake or the password, is not waited for: the node listens with /readyz 503 at once,
   // and the bus keeps trying with back-off.
   if (!bus->awaitFirstAttempt(std::chrono::seconds(3)))
-    spdlog::error("Redis is not reachable yet: token checks answer 503 until it is");
+    spdlog::error(
+        "the Redis notification feed is not live yet: token checks answer 503 until it is");
   settleHeap();  // the start is done: what it left unused on the heap can go back
   if (auto ok = server.listen(); !ok) return fatal(ok.error().message);
   after_response.start();

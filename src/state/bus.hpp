@@ -27,8 +27,7 @@ class Bus {
   // False while this node may have missed messages: callers fail closed.
   virtual bool live() const = 0;
   // Waits, at most `limit`, until the first connection attempt after start() has ended, whether
-  // it went live or failed; returns live(). A node waits here before it listens: a start with its
-  // backend up is ready at once, and one with its backend down or refusing is not held up.
+  // it went live or failed; returns live().
   virtual bool awaitFirstAttempt(std::chrono::milliseconds limit) = 0;
 };
 

@@ -250,8 +250,7 @@ void RedisBus::run() {
       backoff = std::chrono::milliseconds(100);
       live_.store(true, std::memory_order_release);
       firstAttemptEnded();
-      listen(**connection);
-      why = "connection closed";
+      why = listen(**connection);
     }
     if (stop_) break;
     if (live_.exchange(false) || !reported) {
@@ -283,7 +282,7 @@ bool RedisBus::awaitFirstAttempt(std::chrono::milliseconds limit) {
   return live();
 }
 
-void RedisBus::listen(RedisConnection& connection) {
+std::string RedisBus::listen(RedisConnection& connection) {
   using Clock = std::chrono::steady_clock;
   auto last_heard = Clock::now();
   auto last_ping = Clock::now();
@@ -291,7 +290,7 @@ void RedisBus::listen(RedisConnection& connection) {
     // Everything already received first.
     for (;;) {
       auto reply = connection.buffered();
-      if (!reply) return;
+      if (!reply) return "a reply could not be read: " + reply.error().message;
       if (!*reply) break;
       const RedisReply& r = **reply;
       last_heard = Clock::now();
@@ -300,15 +299,16 @@ void RedisBus::listen(RedisConnection& connection) {
         handler_(r.elements[2].text);
       }
     }
-    if (!connection.receive(std::chrono::milliseconds(200))) return;  // closed or failed
+    if (!connection.receive(std::chrono::milliseconds(200))) return "connection closed";
     const auto now = Clock::now();
     if (now - last_ping >= std::chrono::seconds(1)) {
       // In subscribed mode PING is answered as a message-shaped array: proof the link lives.
-      if (!connection.send({"PING"})) return;
+      if (!connection.send({"PING"})) return "PING could not be sent";
       last_ping = now;
     }
-    if (now - last_heard > std::chrono::milliseconds(2500)) return;  // silent: assume lost
+    if (now - last_heard > std::chrono::milliseconds(2500)) return "no answer to PING for 2.5 s";
   }
+  return "stopping";
 }
 
 }  // namespace gatehouse::state

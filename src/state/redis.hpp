@@ -129,8 +129,8 @@ class RedisBus final : public Bus {
  private:
   void run();
   void firstAttemptEnded();
-  // Listens on one connection until it fails or stop is requested.
-  void listen(RedisConnection& connection);
+  // Listens on one connection until it fails or stop is requested: why it ended, for the log.
+  std::string listen(RedisConnection& connection);
 
   RedisClient& redis_;
   const std::string channel_;
