@@ -206,12 +206,12 @@ int serve(const config::Config& config) {
   // With systemd's Type=notify (packaging/gatehouse.service) the start counts as done when the
   // socket listens. Like libsystemd, an address this cannot use (systemd 254's vsock: for a
   // service in a virtual machine) costs the notifications, not the start.
-  const auto variable = [](const char* name) {
+  const auto env = [](const char* name) {
     const char* value = std::getenv(name);  // NOLINT(concurrency-mt-unsafe): before any thread
     return std::string_view(value != nullptr ? value : "");
   };
   ServiceNotifier notifier;
-  if (auto parsed = ServiceNotifier::forSocket(variable("NOTIFY_SOCKET"))) {
+  if (auto parsed = ServiceNotifier::forSocket(env("NOTIFY_SOCKET"))) {
     notifier = *parsed;
   } else {
     spdlog::error("{}: the service manager is not told when the server is ready",
@@ -219,7 +219,7 @@ int serve(const config::Config& config) {
   }
   // With WatchdogSec= the service manager stops (and restarts) a server that stops saying
   // WATCHDOG=1: it is said every half timeout while every I/O thread still turns.
-  auto watchdog = watchdogTimeout(variable("WATCHDOG_USEC"), variable("WATCHDOG_PID"), getpid());
+  auto watchdog = watchdogTimeout(env("WATCHDOG_USEC"), env("WATCHDOG_PID"), getpid());
   if (!watchdog) {
     spdlog::error("{}: WATCHDOG=1 is not sent, and the service manager will stop the server",
                   watchdog.error().message);
@@ -228,10 +228,9 @@ int serve(const config::Config& config) {
         "WATCHDOG_USEC is set but there is no usable NOTIFY_SOCKET: WATCHDOG=1 is not "
         "sent, and the service manager will stop the server");
   }
-  const auto beat_every =
-      watchdog && notifier.active() && watchdog->count() > 0
-          ? std::max<std::chrono::microseconds>(*watchdog / 2, std::chrono::milliseconds(1))
-          : std::chrono::microseconds(0);
+  const auto beat_every = watchdog && notifier.active() && watchdog->count() > 0
+                              ? watchdogBeatEvery(*watchdog)
+                              : std::chrono::microseconds(0);
 
   auto policy = loadPolicy(config);
   if (!policy) return fatal(policy.error().message);

@@ -1,5 +1,6 @@
 #include "app/service_notify.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdint>
@@ -68,7 +69,7 @@ core::Status ServiceNotifier::send(std::string_view state) const {
 namespace {
 
 // A positive whole number in decimal digits only (no sign, no spaces), or nothing.
-std::optional<std::uint64_t> positive(std::string_view text) {
+std::optional<std::uint64_t> parsePositive(std::string_view text) {
   std::uint64_t value = 0;
   if (text.empty() || text.front() < '0' || text.front() > '9') return std::nullopt;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -79,18 +80,23 @@ std::optional<std::uint64_t> positive(std::string_view text) {
 }  // namespace
 
 core::Result<std::chrono::microseconds> watchdogTimeout(std::string_view usec, std::string_view pid,
-                                                        long self) {
+                                                        pid_t self) {
   if (usec.empty()) return std::chrono::microseconds(0);
   if (!pid.empty()) {
-    const auto owner = positive(pid);
+    const auto owner = parsePositive(pid);
     if (!owner) return makeError(Errc::InvalidArgument, "WATCHDOG_PID: not a process id");
     if (*owner != static_cast<std::uint64_t>(self)) return std::chrono::microseconds(0);
   }
-  const auto timeout = positive(usec);
-  // At most about 292,000 years: the count must fit a signed 64-bit microsecond duration.
+  const auto timeout = parsePositive(usec);
+  // The count must fit a signed 64-bit microsecond duration (watchdogBeatEvery caps the timer).
   if (!timeout || *timeout > static_cast<std::uint64_t>(INT64_MAX))
     return makeError(Errc::InvalidArgument, "WATCHDOG_USEC: not a positive number of microseconds");
   return std::chrono::microseconds(static_cast<std::int64_t>(*timeout));
+}
+
+std::chrono::microseconds watchdogBeatEvery(std::chrono::microseconds timeout) {
+  return std::clamp<std::chrono::microseconds>(timeout / 2, std::chrono::milliseconds(1),
+                                               std::chrono::hours(1));
 }
 
 }  // namespace gatehouse::app

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <sys/types.h>
 
 #include "core/error.hpp"
 
@@ -36,13 +37,14 @@ class ServiceNotifier {
   std::string address_;  // sun_path's bytes; the abstract namespace's start with '\0'
 };
 
-// systemd's watchdog (WatchdogSec=, sd_watchdog_enabled(3)): the service manager passes its
-// timeout in WATCHDOG_USEC, and the process it is meant for in WATCHDOG_PID (when set: a child
-// inherits the variables but is not watched). Returns the timeout when it applies to the process
-// `self`, zero when it does not (WATCHDOG_USEC unset, or WATCHDOG_PID another process's), and an
-// InvalidArgument naming the variable when a value is not a positive whole number. The server
-// sends WATCHDOG=1 every half timeout, and only while each of its I/O threads still turns.
+// systemd's watchdog timeout (WatchdogSec=, sd_watchdog_enabled(3)) from WATCHDOG_USEC and
+// WATCHDOG_PID: zero when unset or meant for another process than `self` (a child inherits the
+// variables); InvalidArgument naming the variable when a value is not a positive whole number.
 core::Result<std::chrono::microseconds> watchdogTimeout(std::string_view usec, std::string_view pid,
-                                                        long self);
+                                                        pid_t self);
+
+// How often to say WATCHDOG=1 for a watchdog `timeout` (non-zero): half of it, but at least every
+// hour (a timer of half of the largest timeout would overflow) and at most every millisecond.
+std::chrono::microseconds watchdogBeatEvery(std::chrono::microseconds timeout);
 
 }  // namespace gatehouse::app

@@ -217,7 +217,12 @@ struct Server::Impl {
         beat_round = std::make_shared<std::atomic<std::size_t>>(contexts.size());
         for (auto& context : contexts) {
           asio::post(*context, [this, round = beat_round] {
-            if (round->fetch_sub(1) == 1 && !stopping.load()) options.on_heartbeat();
+            // The beat itself on `io`, where shutdown begins: none follows on_shutdown.
+            if (round->fetch_sub(1) == 1) {
+              asio::post(io, [this] {
+                if (!stopping.load()) options.on_heartbeat();
+              });
+            }
           });
         }
       }

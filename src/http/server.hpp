@@ -40,9 +40,10 @@ struct ServerOptions {
   // Called once, on an I/O thread, when graceful shutdown begins (before requests in flight have
   // finished); must not block.
   std::function<void()> on_shutdown;
-  // Called every `heartbeat_every` (zero: never) while serving, on an I/O thread, once every I/O
-  // thread has run a handler since the timer fired: whoever hears the beats (systemd's watchdog)
-  // knows none of them is stuck. Not called once shutdown has begun; must not block.
+  // Called every `heartbeat_every` (zero: never) while serving, on the I/O thread that begins the
+  // shutdown, once every I/O thread has run a handler since the timer fired: whoever hears the
+  // beats (systemd's watchdog) knows none of them is stuck. Never after on_shutdown; must not
+  // block. Hours at most: it becomes a steady_clock timer, in nanoseconds.
   std::chrono::microseconds heartbeat_every{0};
   std::function<void()> on_heartbeat;
 };

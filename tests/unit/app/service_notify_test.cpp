@@ -139,6 +139,19 @@ TEST(WatchdogTimeout, IsWatchdogUsecForThisProcessAndZeroWhenNotAsked) {
   EXPECT_EQ(watchdogTimeout("9223372036854775807", "", kSelf).value(), microseconds(INT64_MAX));
 }
 
+TEST(WatchdogTimeout, BeatsEveryHalfTimeoutWithinAMillisecondAndAnHour) {
+  using std::chrono::microseconds;
+  EXPECT_EQ(watchdogBeatEvery(microseconds(30'000'000)), microseconds(15'000'000));
+  EXPECT_EQ(watchdogBeatEvery(microseconds(400'000)), microseconds(200'000));
+  EXPECT_EQ(watchdogBeatEvery(microseconds(1)), std::chrono::milliseconds(1));
+  EXPECT_EQ(watchdogBeatEvery(microseconds(1'999)), std::chrono::milliseconds(1));
+  EXPECT_EQ(watchdogBeatEvery(microseconds(3'000)), microseconds(1'500));
+  // The largest timeout WATCHDOG_USEC may hold: half of it in nanoseconds (a steady_clock timer's
+  // unit) would overflow.
+  EXPECT_EQ(watchdogBeatEvery(microseconds(INT64_MAX)), std::chrono::hours(1));
+  EXPECT_EQ(watchdogBeatEvery(std::chrono::hours(4)), std::chrono::hours(1));
+}
+
 TEST(WatchdogTimeout, RefusesValuesThatAreNotPositiveWholeNumbers) {
   for (const std::string_view bad : {"0", "-1", "+5", " 5", "5 ", "5s", "1e6", "0x10", "abc",
                                      "9223372036854775808", "99999999999999999999999"}) {

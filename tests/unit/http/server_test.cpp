@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <netinet/in.h>
 #include <string>
@@ -122,6 +123,24 @@ TEST(Server, BeatsOnlyWhileEveryIoThreadTurns) {
       });
   ASSERT_TRUE(server.listen());
   std::thread running([&server] { server.run(); });
+  std::thread client;
+  const auto unstick = [&] {
+    {
+      const std::lock_guard lock(mutex);
+      release = true;
+    }
+    released.notify_all();
+  };
+  // Whatever assertion ends the test early, the threads end before their objects do.
+  struct Ending {
+    std::function<void()> run;
+    ~Ending() { run(); }
+  } const ending{[&] {
+    unstick();
+    if (client.joinable()) client.join();
+    server.stop();
+    running.join();
+  }};
   ASSERT_TRUE(eventually([&beats] { return beats >= 3; }));
 
   // Connections go to the contexts in turn: after this one (the first, on the first context,
@@ -129,24 +148,18 @@ TEST(Server, BeatsOnlyWhileEveryIoThreadTurns) {
   // thread must still hold up the beats.
   EXPECT_TRUE(exchange(server.port(), "/first").starts_with("HTTP/1.1 204"));
   std::string stuck_response;
-  std::thread client([&] { stuck_response = exchange(server.port(), "/stick"); });
+  client = std::thread([&] { stuck_response = exchange(server.port(), "/stick"); });
   ASSERT_TRUE(eventually([&stuck] { return stuck.load(); }));
-  // A round already answered by the stuck thread may still beat once; then none does.
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  const int while_stuck = beats;
+  // Rounds the stuck thread answered before it stuck may still beat (two at most); no later one.
+  const int when_stuck = beats;
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // about 60 intervals
-  EXPECT_EQ(beats, while_stuck);
+  const int while_stuck = beats;
+  EXPECT_LE(while_stuck, when_stuck + 2);
 
-  {
-    const std::lock_guard lock(mutex);
-    release = true;
-  }
-  released.notify_all();
+  unstick();
   client.join();
   EXPECT_TRUE(stuck_response.starts_with("HTTP/1.1 200")) << stuck_response;
   EXPECT_TRUE(eventually([&] { return beats > while_stuck + 2; }));
-  server.stop();
-  running.join();
 }
 
 TEST(Server, ALongHeartbeatIntervalDoesNotHoldUpTheShutdown) {
