@@ -43,6 +43,27 @@ std::string hostAndPort(const std::string& host, std::uint16_t port) {
   return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
+// For a task that repeats, on one thread at a time: one line when it starts failing and one when
+// it works again, not one per attempt while it fails.
+class FailureLog {
+ public:
+  FailureLog(spdlog::level::level_enum level, std::string failed, std::string recovered)
+      : level_(level), failed_(std::move(failed)), recovered_(std::move(recovered)) {}
+
+  template <class T>
+  void record(const core::Result<T>& outcome) {
+    if (!outcome && !failing_) spdlog::log(level_, "{}: {}", failed_, outcome.error().message);
+    if (outcome && failing_) spdlog::info("{}", recovered_);
+    failing_ = !outcome;
+  }
+
+ private:
+  spdlog::level::level_enum level_;
+  std::string failed_;
+  std::string recovered_;
+  bool failing_ = false;
+};
+
 int fatal(const std::string& message) {
   spdlog::critical("{}", message);
   std::cerr << "gatehouse: " << message << "\n";
@@ -643,15 +664,11 @@ int serve(const config::Config& config) {
        .hashing_queue = hash_queue,
        .on_shutdown = [&notifier] { (void)notifier.send("STOPPING=1"); },
        .heartbeat_every = beat_every,
-       // On one I/O thread: one line when sending starts failing and one when it works again.
        .on_heartbeat =
-           [&notifier, failing = false]() mutable {
-             auto sent = notifier.send("WATCHDOG=1");
-             if (!sent && !failing)
-               spdlog::error("NOTIFY_SOCKET: WATCHDOG=1 could not be sent: {}",
-                             sent.error().message);
-             if (sent && failing) spdlog::info("NOTIFY_SOCKET: WATCHDOG=1 is sent again");
-             failing = !sent;
+           [&notifier,
+            log = FailureLog(spdlog::level::err, "NOTIFY_SOCKET: WATCHDOG=1 could not be sent",
+                             "NOTIFY_SOCKET: WATCHDOG=1 is sent again")]() mutable {
+             log.record(notifier.send("WATCHDOG=1"));
            }},
       [&pipeline](http::Request& r) { return pipeline(r); }, &api::Pipeline::decorate,
       [&pipeline](http::Request& r) { return pipeline.tryInline(r); },
@@ -666,18 +683,15 @@ int serve(const config::Config& config) {
         if (auto ok = (*store)->op().purgeCodes(now - 600); !ok)
           spdlog::warn("purging authorization codes failed: {}", ok.error().message);
       },
-      [&keys, &tokens, failing = false]() mutable {
+      [&keys, &tokens,
+       log = FailureLog(spdlog::level::warn,
+                        "re-reading the key ring failed (this node keeps its keys)",
+                        "the key ring is read again")]() mutable {
         // A rotation stored by any node or `gatehouse keys rotate`, or the time a
         // next key signs from, reaches this node here.
         if (!keys->tokens_from_ring) return;
         auto fresh = keys->ring->refresh();
-        // One line when reading starts failing and one when it works again, not two
-        // a second while the database is away.
-        if (!fresh && !failing)
-          spdlog::warn("re-reading the key ring failed (this node keeps its keys): {}",
-                       fresh.error().message);
-        if (fresh && failing) spdlog::info("the key ring is read again");
-        failing = !fresh;
+        log.record(fresh);  // not two lines a second while the database is away
         if (fresh && *fresh) {
           spdlog::info("token keys changed: {} signs", (*fresh)->signing.kid());
           tokens.setKeys(std::move((*fresh)->signing), std::move((*fresh)->verification));

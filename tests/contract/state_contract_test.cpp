@@ -326,10 +326,16 @@ TEST(RedisDown, EveryOperationFailsClosedAsUnavailable) {
   EXPECT_FALSE(bus.live());
 }
 
+// The Redis the run started (scripts/services.sh), or "" when there is none.
+std::string testRedisUrl() {
+  const char* url = std::getenv("GATEHOUSE_TEST_REDIS_URL");  // NOLINT(concurrency-mt-unsafe)
+  return url != nullptr ? url : "";
+}
+
 TEST(RedisDown, AFailedResyncEndsTheFirstAttemptWithoutGoingLive) {
   // Redis may answer while the database behind the resync does not: not live, and no waiting.
-  const char* url = std::getenv("GATEHOUSE_TEST_REDIS_URL");  // NOLINT(concurrency-mt-unsafe)
-  if (url == nullptr || *url == '\0') GTEST_SKIP() << "GATEHOUSE_TEST_REDIS_URL is not set";
+  const std::string url = testRedisUrl();
+  if (url.empty()) GTEST_SKIP() << "GATEHOUSE_TEST_REDIS_URL is not set";
   auto address = parseRedisUrl(url);
   ASSERT_TRUE(address);
   RedisClient redis(*address);
@@ -345,10 +351,7 @@ TEST(RedisDown, AFailedResyncEndsTheFirstAttemptWithoutGoingLive) {
 
 std::vector<std::string> backends() {
   std::vector<std::string> out{"local"};
-  if (const char* url = std::getenv("GATEHOUSE_TEST_REDIS_URL");  // NOLINT(concurrency-mt-unsafe)
-      url != nullptr && *url != '\0') {
-    out.emplace_back(url);
-  }
+  if (auto url = testRedisUrl(); !url.empty()) out.push_back(std::move(url));
   return out;
 }
 

@@ -25,7 +25,7 @@ def test_ready_once_listening_and_stopping_before_requests_in_flight_end(make_se
         ready = listener.recv(4096)
         # Ready means ready: the first request after the message is answered, without a retry.
         assert requests.get(s.url("/readyz"), timeout=5).status_code == 200
-        assert ready == f"READY=1\nSTATUS=listening on 127.0.0.1:{s.port}".encode()
+        assert ready == ready_message(s)
         # A request in flight (its body half sent) keeps the server up for the shutdown's grace;
         # the service manager hears of the shutdown at its start, not when that request ends.
         slow = socket.create_connection(("127.0.0.1", s.port))
@@ -57,12 +57,7 @@ def test_a_start_that_cannot_listen_never_says_ready(tmp_path):
         r = Server(tmp_path, {"NOTIFY_SOCKET": value,
                               "GATEHOUSE_LISTEN": f"127.0.0.1:{taken.getsockname()[1]}"}).serve_to_exit()
         assert r.returncode == 1, (r.stdout + r.stderr)[-2000:]
-        messages = []
-        try:
-            while True:
-                messages.append(listener.recv(4096))
-        except socket.timeout:
-            pass
+        messages = received(listener, 0.5)  # the process has exited: all it sent is queued
         assert messages == [b"STATUS=opening and migrating the database"], messages
     finally:
         taken.close()
@@ -88,6 +83,23 @@ def test_nobody_listening_is_logged_and_the_server_serves(make_server):
         os.rmdir(directory)
 
 
+def ready_message(s):
+    return f"READY=1\nSTATUS=listening on 127.0.0.1:{s.port}".encode()
+
+
+def received(listener, seconds):
+    """Every datagram that arrives within `seconds`."""
+    got = []
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        listener.settimeout(left)
+        try:
+            got.append(listener.recv(4096))
+        except socket.timeout:
+            break
+    return got
+
+
 def messages_until(listener, stop, limit=30.0):
     """The datagrams received until one equals `stop` (included) or `limit` seconds pass."""
     got = []
@@ -108,20 +120,12 @@ def test_the_watchdog_is_fed_every_half_timeout_while_serving_and_not_after_stop
     s = Server(tmp_path, {"NOTIFY_SOCKET": value, "WATCHDOG_USEC": "400000"})  # a beat per 0.2 s
     try:
         s.start(wait=False)
-        before = messages_until(listener, f"READY=1\nSTATUS=listening on 127.0.0.1:{s.port}".encode())
+        before = messages_until(listener, ready_message(s))
         # The watchdog runs once the start is done: nothing of it while migrating.
-        assert before == [b"STATUS=opening and migrating the database",
-                          f"READY=1\nSTATUS=listening on 127.0.0.1:{s.port}".encode()], before
+        assert before == [b"STATUS=opening and migrating the database", ready_message(s)], before
         # What came in 1.5 s: about seven beats; a loop that beat without waiting would have sent
         # thousands, hence the upper bound (a slow machine only delays beats, it adds none).
-        listener.settimeout(0.05)
-        beats = []
-        window_ends = time.monotonic() + 1.5
-        while time.monotonic() < window_ends:
-            try:
-                beats.append(listener.recv(4096))
-            except socket.timeout:
-                pass
+        beats = received(listener, 1.5)
         assert beats and set(beats) == {b"WATCHDOG=1"}, beats
         assert len(beats) <= 30, len(beats)
         assert requests.get(s.url("/readyz"), timeout=5).status_code == 200
@@ -129,12 +133,8 @@ def test_the_watchdog_is_fed_every_half_timeout_while_serving_and_not_after_stop
         after = messages_until(listener, b"STOPPING=1")
         assert after[-1:] == [b"STOPPING=1"] and set(after[:-1]) <= {b"WATCHDOG=1"}, after
         assert s.proc.wait(timeout=30) == 0
-        listener.settimeout(0.5)
-        try:
-            late = listener.recv(4096)
-        except socket.timeout:
-            late = None
-        assert late is None, f"{late!r} after STOPPING=1"
+        late = received(listener, 0.5)
+        assert late == [], f"{late!r} after STOPPING=1"
     finally:
         s.stop()
         listener.close()
@@ -146,15 +146,10 @@ def test_a_watchdog_meant_for_another_process_is_not_fed(tmp_path):
     s = Server(tmp_path, {"NOTIFY_SOCKET": value, "WATCHDOG_USEC": "200000", "WATCHDOG_PID": "1"})
     try:
         s.start(wait=False)
-        ready = f"READY=1\nSTATUS=listening on 127.0.0.1:{s.port}".encode()
-        assert messages_until(listener, ready)[-1] == ready
+        assert messages_until(listener, ready_message(s))[-1] == ready_message(s)
         # Fifteen intervals of 0.1 s with nothing: it would have beaten about fifteen times.
-        listener.settimeout(1.5)
-        try:
-            got = listener.recv(4096)
-        except socket.timeout:
-            got = None
-        assert got is None, got
+        got = received(listener, 1.5)
+        assert got == [], got
         assert requests.get(s.url("/readyz"), timeout=5).status_code == 200
     finally:
         s.stop()
@@ -178,12 +173,9 @@ def test_a_watchdog_setting_it_cannot_use_is_logged_and_the_server_serves(tmp_pa
                 assert logged in log and "WATCHDOG=1 is not sent" in log, log[-2000:]
             finally:
                 s.stop()
-            while True:  # what it sent to the test's listener, so the next case starts clean
-                listener.settimeout(0.05)
-                try:
-                    assert listener.recv(4096) != b"WATCHDOG=1"
-                except socket.timeout:
-                    break
+            # What it sent to the test's listener (the next case starts clean): never a beat.
+            sent = received(listener, 0.05)
+            assert b"WATCHDOG=1" not in sent, sent
     finally:
         listener.close()
 
@@ -195,17 +187,12 @@ def test_the_largest_watchdog_usec_is_served_with_a_beat_an_hour(tmp_path):
     s = Server(tmp_path, {"NOTIFY_SOCKET": value, "WATCHDOG_USEC": str(2**63 - 1)})
     try:
         s.start(wait=False)
-        ready = f"READY=1\nSTATUS=listening on 127.0.0.1:{s.port}".encode()
-        assert messages_until(listener, ready)[-1] == ready
+        assert messages_until(listener, ready_message(s))[-1] == ready_message(s)
         time.sleep(1)
         assert s.proc.poll() is None, s.log_text()[-2000:]
         assert requests.get(s.url("/readyz"), timeout=5).status_code == 200
-        listener.settimeout(0.2)
-        try:
-            got = listener.recv(4096)
-        except socket.timeout:
-            got = None
-        assert got is None, got  # no beat yet: the first is an hour away
+        got = received(listener, 0.2)
+        assert got == [], got  # no beat yet: the first is an hour away
     finally:
         s.stop()
         listener.close()
