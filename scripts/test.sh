@@ -19,6 +19,11 @@ scripts/deps.sh --test
 echo "== format check (clang-format)"
 mapfile -t sources < <(find src tests bench -name '*.cpp' -o -name '*.hpp' | sort)
 clang-format --dry-run --Werror "${sources[@]}"
+# Code that logs includes core/log.hpp, which keeps fmt's formatting core out of each file.
+if grep -ln '#include <spdlog/spdlog.h>' "${sources[@]}" | grep -vx -e src/core/log.hpp -e 'src/cxxdeps/.*'; then
+  echo "these files include <spdlog/spdlog.h>; include \"core/log.hpp\" instead" >&2
+  exit 1
+fi
 
 echo "== Swagger UI from npm (compiled into the binary for GET /docs)"
 if [[ "${GATEHOUSE_SKIP_NPM:-}" == 1 ]]; then

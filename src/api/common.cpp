@@ -2,12 +2,11 @@
 #include <charconv>
 #include <ctime>
 
-#include <spdlog/spdlog.h>
-
 #include "api/body.hpp"
 #include "api/services.hpp"
 #include "core/ascii.hpp"
 #include "core/base64url.hpp"
+#include "core/log.hpp"
 
 namespace gatehouse::api {
 

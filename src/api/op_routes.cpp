@@ -5,13 +5,13 @@
 
 #include <boost/json/array.hpp>
 #include <boost/json/value_from.hpp>
-#include <spdlog/spdlog.h>
 
 #include "api/body.hpp"
 #include "api/page_support.hpp"
 #include "api/route.hpp"
 #include "api/services.hpp"
 #include "core/base64url.hpp"
+#include "core/log.hpp"
 #include "core/uri_path.hpp"
 #include "op/provider.hpp"
 #include "op/uris.hpp"

@@ -5,10 +5,10 @@
 #include <stdexcept>
 
 #include <boost/json/parse.hpp>
-#include <spdlog/spdlog.h>
 
 #include "auth/claims.hpp"
 #include "core/ascii.hpp"
+#include "core/log.hpp"
 #include "core/uri_path.hpp"
 #include "op/provider.hpp"
 #include "ui/pages.hpp"

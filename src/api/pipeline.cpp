@@ -4,10 +4,9 @@
 #include <array>
 #include <chrono>
 
-#include <spdlog/spdlog.h>
-
 #include "api/services.hpp"
 #include "core/ascii.hpp"
+#include "core/log.hpp"
 #include "crypto/random.hpp"
 
 namespace gatehouse::api {

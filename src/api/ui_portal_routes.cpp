@@ -1,7 +1,6 @@
 // The sign-in portal (API.md, Pages for people): /ui/login with the second factor and external
 // providers, /ui/register, /ui/forgot-password, /ui/logout. Every form goes through the same
 // services, limits, lockout and audit as the JSON API, and answers in the API's words.
-#include <spdlog/spdlog.h>
 
 #include "api/body.hpp"
 #include "api/page_support.hpp"
@@ -9,6 +8,7 @@
 #include "api/services.hpp"
 #include "auth/claims.hpp"
 #include "core/ascii.hpp"
+#include "core/log.hpp"
 #include "core/uri_path.hpp"
 #include "ui/pages.hpp"
 

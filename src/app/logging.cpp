@@ -8,8 +8,8 @@
 
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
 
+#include "core/log.hpp"
 #include "core/utf8.hpp"
 
 namespace gatehouse::app {

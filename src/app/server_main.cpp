@@ -11,8 +11,6 @@
 #include <thread>
 #include <unistd.h>
 
-#include <spdlog/spdlog.h>
-
 #include "api/pipeline.hpp"
 #include "api/services.hpp"
 #include "app/keys.hpp"
@@ -20,6 +18,7 @@
 #include "app/preflight.hpp"
 #include "app/service_notify.hpp"
 #include "app/startup_heap.hpp"
+#include "core/log.hpp"
 #include "core/this_thread.hpp"
 #include "crypto/aead.hpp"
 #include "dynlib/libcbor.hpp"

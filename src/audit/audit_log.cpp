@@ -2,9 +2,9 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <spdlog/spdlog.h>
 
 #include "core/base64url.hpp"
+#include "core/log.hpp"
 #include "crypto/digest.hpp"
 
 namespace gatehouse::audit {

@@ -1,10 +1,9 @@
 #include "auth/passwords.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include "auth/claims.hpp"
 #include "auth/rate_check.hpp"
 #include "auth/validation.hpp"
+#include "core/log.hpp"
 
 namespace gatehouse::auth {
 

@@ -1,8 +1,7 @@
 #include "auth/sessions.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include "auth/claims.hpp"
+#include "core/log.hpp"
 
 namespace gatehouse::auth {
 

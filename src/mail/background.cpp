@@ -2,8 +2,7 @@
 
 #include <exception>
 
-#include <spdlog/spdlog.h>
-
+#include "core/log.hpp"
 #include "core/this_thread.hpp"
 
 namespace gatehouse::mail {

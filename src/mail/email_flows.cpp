@@ -1,11 +1,10 @@
 #include "mail/email_flows.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include "auth/claims.hpp"
 #include "auth/rate_check.hpp"
 #include "auth/validation.hpp"
 #include "core/base64url.hpp"
+#include "core/log.hpp"
 #include "crypto/hmac.hpp"
 #include "crypto/random.hpp"
 #include "store/backend_common.hpp"

@@ -2,9 +2,8 @@
 
 #include <algorithm>
 
-#include <spdlog/spdlog.h>
-
 #include "core/base64url.hpp"
+#include "core/log.hpp"
 #include "core/this_thread.hpp"
 #include "crypto/aead.hpp"
 #include "mail/mime.hpp"

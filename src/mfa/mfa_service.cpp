@@ -3,10 +3,10 @@
 #include <algorithm>
 
 #include <boost/json/serialize.hpp>
-#include <spdlog/spdlog.h>
 
 #include "core/ascii.hpp"
 #include "core/base64url.hpp"
+#include "core/log.hpp"
 #include "core/strict_json.hpp"
 #include "crypto/aead.hpp"
 #include "crypto/digest.hpp"

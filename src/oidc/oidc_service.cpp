@@ -4,11 +4,11 @@
 #include <charconv>
 
 #include <boost/json/serialize.hpp>
-#include <spdlog/spdlog.h>
 
 #include "auth/claims.hpp"
 #include "auth/validation.hpp"
 #include "core/base64url.hpp"
+#include "core/log.hpp"
 #include "core/strict_json.hpp"
 #include "crypto/aead.hpp"
 #include "crypto/digest.hpp"

@@ -3,9 +3,8 @@
 #include <algorithm>
 #include <charconv>
 
-#include <spdlog/spdlog.h>
-
 #include "core/base64url.hpp"
+#include "core/log.hpp"
 #include "core/strict_json.hpp"
 #include "crypto/digest.hpp"
 

@@ -6,11 +6,11 @@
 #include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <spdlog/spdlog.h>
 
 #include "auth/claims.hpp"
 #include "auth/tokens.hpp"
 #include "core/base64url.hpp"
+#include "core/log.hpp"
 #include "crypto/digest.hpp"
 #include "crypto/hmac.hpp"
 #include "crypto/random.hpp"

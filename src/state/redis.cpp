@@ -4,9 +4,8 @@
 #include <charconv>
 #include <poll.h>
 
-#include <spdlog/spdlog.h>
-
 #include "core/blocking.hpp"
+#include "core/log.hpp"
 #include "core/this_thread.hpp"
 #include "state/local.hpp"
 

@@ -4,9 +4,9 @@
 #include <array>
 
 #include <boost/json/serialize.hpp>
-#include <spdlog/spdlog.h>
 
 #include "core/base64url.hpp"
+#include "core/log.hpp"
 #include "core/strict_json.hpp"
 #include "crypto/digest.hpp"
 #include "crypto/hmac.hpp"
