@@ -31,7 +31,13 @@ function(gatehouse_test name)
   if(GATEHOUSE_TESTS_O0)
     target_compile_options(${name}_test PRIVATE -O0)
   endif()
-  # Discovered when ctest runs (not at build time), so suites parameterised by the environment
-  # (the PostgreSQL and Redis contract suites) are listed with the services the run started.
-  gtest_discover_tests(${name}_test DISCOVERY_TIMEOUT 60 DISCOVERY_MODE PRE_TEST)
+  # One ctest test per suite, listed when ctest runs: cmake/GTestSuites.cmake.
+  set(suites "${CMAKE_CURRENT_BINARY_DIR}/${name}_test_suites.cmake")
+  file(GENERATE OUTPUT "${suites}" CONTENT
+       "set(program [==[$<TARGET_FILE:${name}_test>]==])
+set(target ${name}_test)
+set(report_dir [==[${CMAKE_CURRENT_BINARY_DIR}/gtest-reports/${name}]==])
+include([==[${PROJECT_SOURCE_DIR}/cmake/GTestSuites.cmake]==])
+")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES "${suites}")
 endfunction()
