@@ -199,6 +199,44 @@ core::Result<SharedState> openSharedState(const config::Config& config) {
   return s;
 }
 
+// How this process talks to systemd, from its environment; each setting it cannot use is logged
+// as an error and costs what it is for, never the start.
+struct ServiceManagerLink {
+  ServiceNotifier notifier;                 // inactive without a usable NOTIFY_SOCKET
+  std::chrono::microseconds beat_every{0};  // WATCHDOG=1 this often; 0: none
+};
+
+ServiceManagerLink serviceManager() {
+  const auto env = [](const char* name) {
+    const char* value = std::getenv(name);  // NOLINT(concurrency-mt-unsafe): before any thread
+    return std::string_view(value != nullptr ? value : "");
+  };
+  // With systemd's Type=notify (packaging/gatehouse.service) the start counts as done when the
+  // socket listens. Like libsystemd, an address this cannot use (systemd 254's vsock: for a
+  // service in a virtual machine) costs the notifications, not the start.
+  ServiceManagerLink link;
+  if (auto parsed = ServiceNotifier::forSocket(env("NOTIFY_SOCKET"))) {
+    link.notifier = *parsed;
+  } else {
+    spdlog::error("{}: the service manager is not told when the server is ready",
+                  parsed.error().message);
+  }
+  // With WatchdogSec= the service manager stops (and restarts) a server that stops saying
+  // WATCHDOG=1: it is said every half timeout while every I/O thread still turns.
+  auto watchdog = watchdogTimeout(env("WATCHDOG_USEC"), env("WATCHDOG_PID"), getpid());
+  if (!watchdog) {
+    spdlog::error("{}: WATCHDOG=1 is not sent, and the service manager will stop the server",
+                  watchdog.error().message);
+  } else if (watchdog->count() > 0 && !link.notifier.active()) {
+    spdlog::error(
+        "WATCHDOG_USEC is set but there is no usable NOTIFY_SOCKET: WATCHDOG=1 is not "
+        "sent, and the service manager will stop the server");
+  } else if (watchdog->count() > 0) {
+    link.beat_every = watchdogBeatEvery(*watchdog);
+  }
+  return link;
+}
+
 }  // namespace
 
 core::Result<rbac::Policy> loadPolicy(const config::Config& config) {
@@ -223,35 +261,8 @@ int serve(const config::Config& config) {
     return fatal("configuration error: " + all);
   }
 
-  // With systemd's Type=notify (packaging/gatehouse.service) the start counts as done when the
-  // socket listens. Like libsystemd, an address this cannot use (systemd 254's vsock: for a
-  // service in a virtual machine) costs the notifications, not the start.
-  const auto env = [](const char* name) {
-    const char* value = std::getenv(name);  // NOLINT(concurrency-mt-unsafe): before any thread
-    return std::string_view(value != nullptr ? value : "");
-  };
-  ServiceNotifier notifier;
-  if (auto parsed = ServiceNotifier::forSocket(env("NOTIFY_SOCKET"))) {
-    notifier = *parsed;
-  } else {
-    spdlog::error("{}: the service manager is not told when the server is ready",
-                  parsed.error().message);
-  }
-  // With WatchdogSec= the service manager stops (and restarts) a server that stops saying
-  // WATCHDOG=1: it is said every half timeout while every I/O thread still turns.
-  auto watchdog = watchdogTimeout(env("WATCHDOG_USEC"), env("WATCHDOG_PID"), getpid());
-  if (!watchdog) {
-    spdlog::error("{}: WATCHDOG=1 is not sent, and the service manager will stop the server",
-                  watchdog.error().message);
-  } else if (watchdog->count() > 0 && !notifier.active()) {
-    spdlog::error(
-        "WATCHDOG_USEC is set but there is no usable NOTIFY_SOCKET: WATCHDOG=1 is not "
-        "sent, and the service manager will stop the server");
-  }
-  const auto beat_every = watchdog && notifier.active() && watchdog->count() > 0
-                              ? watchdogBeatEvery(*watchdog)
-                              : std::chrono::microseconds(0);
-
+  const ServiceManagerLink service_manager = serviceManager();
+  const ServiceNotifier& notifier = service_manager.notifier;
   auto policy = loadPolicy(config);
   if (!policy) return fatal(policy.error().message);
 
@@ -662,7 +673,7 @@ int serve(const config::Config& config) {
        .hashing_threads = 2 * hash_threads + 2,
        .hashing_queue = hash_queue,
        .on_shutdown = [&notifier] { (void)notifier.send("STOPPING=1"); },
-       .heartbeat_every = beat_every,
+       .heartbeat_every = service_manager.beat_every,
        .on_heartbeat =
            [&notifier,
             log = FailureLog(spdlog::level::err, "NOTIFY_SOCKET: WATCHDOG=1 could not be sent",
