@@ -5,7 +5,9 @@
 #include "api/body.hpp"
 #include "api/route.hpp"
 #include "api/services.hpp"
+#include "auth/claims.hpp"
 #include "op/provider.hpp"
+#include "rbac/policy.hpp"
 
 namespace gatehouse::api {
 namespace {
@@ -23,6 +25,36 @@ void audit(Call& c, std::string type, const std::string& client_id) {
   const auto origin = clientOf(c.request);
   c.services.audit.record({std::move(type), origin.request_id, c.who->user->id, std::nullopt,
                            origin.ip, origin.user_agent, json::object{{"client_id", client_id}}});
+}
+
+// No one acts above their own rights. A client's RBAC scopes are rights its tokens carry: its
+// client_credentials tokens hold them, and a user's token through it holds them as far as the user
+// does. So a caller registers, rotates the secret of or deletes only a client whose permissions
+// they hold, and registers a first-party client (no user is asked to consent to it) only holding
+// every permission, as an admin does. Found by an outside attack: an API key scoped to
+// clients:manage alone registered a first-party client with every permission, and one link an
+// admin followed gave it the admin's token.
+std::optional<std::string> permissionNotHeld(const auth::Principal& who, std::string_view scope) {
+  for (const auto& s : auth::splitScopes(scope)) {
+    if (!op::isOpenIdScope(s) && !rbac::allows(who.permissions, {s})) return s;
+  }
+  return std::nullopt;
+}
+
+// The client `c` names, if the caller may manage it: else the response (404, 403).
+std::variant<store::OpClient, http::Response> manageable(Call& c) {
+  const std::string& id = c.request.path_params.at("client_id");
+  auto client = c.services.provider->clients().find(id);
+  if (!client) return storeError(client.error(), c.request);
+  if (!*client) return http::Response::detail(404, "Client not found");
+  if (auto missing = permissionNotHeld(*c.who, (*client)->scope)) {
+    return errorResponse({auth::Errc::Forbidden,
+                          "the client holds " + *missing + ", which the caller does not",
+                          {},
+                          0},
+                         c.request);
+  }
+  return std::move(**client);
 }
 
 http::Response list(Call& c) {
@@ -46,6 +78,14 @@ http::Response create(Call& c) {
       body.optionalBool("public").value_or(false),
       body.optionalBool("first_party").value_or(false)};
   if (!body.ok()) return validationError(body.errors());
+  if (auto missing = permissionNotHeld(*c.who, request.scope.value_or(""))) {
+    return validationError({{{"body", "scope"},
+                             "scope not among your permissions: " + *missing,
+                             "value_error.scope"}});
+  }
+  if (request.first_party && !rbac::allows(c.who->permissions, c.services.policy.allPermissions()))
+    return errorResponse({auth::Errc::Forbidden, "first_party needs every permission", {}, 0},
+                         c.request);
   auto created = c.services.provider->clients().create(request);
   if (!created) {
     if (created.error().code == core::Errc::InvalidArgument)
@@ -61,7 +101,9 @@ http::Response create(Call& c) {
 }
 
 http::Response remove(Call& c) {
-  const std::string& id = c.request.path_params.at("client_id");
+  auto client = manageable(c);
+  if (auto* refused = std::get_if<http::Response>(&client)) return std::move(*refused);
+  const std::string& id = std::get<store::OpClient>(client).client_id;
   if (auto ok = c.services.provider->clients().remove(id); !ok) {
     if (ok.error().code == core::Errc::NotFound)
       return http::Response::detail(404, "Client not found");
@@ -72,7 +114,9 @@ http::Response remove(Call& c) {
 }
 
 http::Response rotate(Call& c) {
-  const std::string& id = c.request.path_params.at("client_id");
+  auto client = manageable(c);
+  if (auto* refused = std::get_if<http::Response>(&client)) return std::move(*refused);
+  const std::string& id = std::get<store::OpClient>(client).client_id;
   auto secret = c.services.provider->clients().rotateSecret(id);
   if (!secret) {
     if (secret.error().code == core::Errc::NotFound)
@@ -120,7 +164,8 @@ void addClientRoutes(RouteTable& t) {
              "Redirect URIs match exactly: https, http only to localhost/127.0.0.1/[::1], or a "
              "private-use scheme (RFC 8252). Without grant_types: authorization_code and "
              "refresh_token when redirect URIs are given (authorization_code alone for a public "
-             "client), else client_credentials.",
+             "client), else client_credentials. The scope's permissions must be the caller's "
+             "own (else 422), and first_party needs every permission (else 403).",
          .body = BodyKind::Json,
          .body_schema = "OpClientCreate",
          .replies = {{201, "The client, with client_secret when confidential", "OpClient"}},
@@ -132,6 +177,7 @@ void addClientRoutes(RouteTable& t) {
          .lane = Lane::Storage,
          .summary = "Delete a client (its consents and unused codes go with it)",
          .tag = "clients",
+         .description = "Only a client whose permissions the caller holds (else 403).",
          .replies = {{204, "Deleted", ""}, {404, "Client not found", "ErrorDetail"}},
          .handler = needsProvider(remove)});
   t.add({.method = "POST",
@@ -141,6 +187,7 @@ void addClientRoutes(RouteTable& t) {
          .lane = Lane::Storage,
          .summary = "Rotate a confidential client's secret (the old one stops working)",
          .tag = "clients",
+         .description = "Only a client whose permissions the caller holds (else 403).",
          .replies = {{200, "The new secret, shown once", "OpClientSecret"},
                      {404, "Client not found", "ErrorDetail"},
                      {409, "A public client has no secret", "ErrorDetail"}},

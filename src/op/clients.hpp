@@ -82,6 +82,9 @@ class ClientRegistry {
 // redirect_uris, post_logout_redirect_uris, grant_types, scope, public, first_party, created_at
 // (RFC 3339).
 boost::json::object clientJson(const store::OpClient& client);
+// Whether `scope` is one of the OpenID scopes (openid, profile, email, offline_access), which
+// grant no permission; every other scope of a client is an RBAC permission.
+bool isOpenIdScope(std::string_view scope);
 // Every scope a client may be allowed: the OpenID ones and the policy's `permissions`.
 std::vector<std::string> providerScopes(const std::vector<std::string>& permissions);
 // Whether `client` may use `grant`.

@@ -1267,6 +1267,57 @@ def test_clients_api_needs_clients_manage(op, admin):
     assert r.status_code == 200
 
 
+def test_the_clients_api_keeps_to_the_callers_rights(op, admin):
+    """No one acts above their own rights (found by the outside attack): an API key scoped to
+    clients:manage alone registered a first-party client with every permission, and one link an
+    admin followed gave it the admin's token. A caller now registers only scopes they hold, a
+    first-party client only holding every permission, and rotates or deletes only a client whose
+    permissions they hold."""
+    fresh = op.server.token("root@example.com", ADMIN_PASSWORD)  # API keys need a fresh sign-in
+    r = requests.post(op.url("/api/v1/api-keys"), json={"name": "ci", "scopes": ["clients:manage"]},
+                      headers=auth(fresh))
+    assert r.status_code == 201, r.text
+    key = {"X-API-Key": r.json()["key"]}
+    uris = ["https://ci.example.com/cb"]
+    # A permission the key does not hold: 422 naming it, and nothing registered.
+    before = len(requests.get(op.url("/api/v1/clients"), headers=key).json()["items"])
+    r = requests.post(op.url("/api/v1/clients"), headers=key,
+                      json={"name": "wide", "redirect_uris": uris, "scope": "openid email users:write"})
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["msg"] == "scope not among your permissions: users:write", r.text
+    # First-party (no consent asked of anyone) needs every permission: 403, even with OpenID scopes.
+    r = requests.post(op.url("/api/v1/clients"), headers=key,
+                      json={"name": "silent", "redirect_uris": uris, "scope": "openid", "first_party": True})
+    assert (r.status_code, r.json()) == (403, {"detail": "Insufficient permissions"}), r.text
+    assert len(requests.get(op.url("/api/v1/clients"), headers=key).json()["items"]) == before
+    # Within the key's rights: registered.
+    r = requests.post(op.url("/api/v1/clients"), headers=key,
+                      json={"name": "narrow", "redirect_uris": uris, "scope": "openid clients:manage"})
+    assert r.status_code == 201, r.text
+    narrow = r.json()
+    # A client holding more than the key: neither its secret nor the client itself is the key's.
+    wide = op.client(grants=["client_credentials"], redirect_uris=[], scope="users:write")
+    for method, path in (("POST", f"/api/v1/clients/{wide.client_id}/secret"),
+                         ("DELETE", f"/api/v1/clients/{wide.client_id}")):
+        r = requests.request(method, op.url(path), headers=key)
+        assert (r.status_code, r.json()) == (403, {"detail": "Insufficient permissions"}), (path, r.text)
+    r = requests.post(op.url("/oauth2/token"), data={"grant_type": "client_credentials"},
+                      auth=(wide.client_id, wide.secret))
+    assert r.status_code == 200, "the refused rotation changed the secret"
+    # Its own kind of client the key manages; an unknown client is still a 404.
+    r = requests.post(op.url(f"/api/v1/clients/{narrow['client_id']}/secret"), headers=key)
+    assert r.status_code == 200, r.text
+    assert requests.delete(op.url("/api/v1/clients/no-such-client"), headers=key).status_code == 404
+    assert requests.delete(op.url(f"/api/v1/clients/{narrow['client_id']}"), headers=key).status_code == 204
+    # An admin holds every permission: a first-party client with any scope, and the wide client.
+    r = requests.post(op.url("/api/v1/clients"), headers=auth(admin),
+                      json={"name": "house", "redirect_uris": uris, "scope": "openid users:write",
+                            "first_party": True})
+    assert r.status_code == 201 and r.json()["first_party"] is True, r.text
+    r = requests.post(op.url(f"/api/v1/clients/{wide.client_id}/secret"), headers=auth(admin))
+    assert r.status_code == 200, r.text
+
+
 def test_client_secrets_never_appear_in_lists(op, admin):
     """`client list` (text and JSON) and GET /api/v1/clients never show a secret or its hash; a
     rotated secret replaces the old one; a deleted client is gone."""
