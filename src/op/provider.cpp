@@ -366,6 +366,7 @@ Result<std::string> Provider::issueCode(const Authorization& a, const auth::Prin
   if (!code) return fail(OpErrc::ServerError, "The server could not answer.", code.error().message);
   const std::int64_t now = d_.clock.unixSeconds();
   const json::object data{{"redirect_uri", a.redirect_uri},
+                          {"sid", auth::sessionOf(who.claims())},
                           {"scope", a.scope()},
                           {"nonce", a.nonce},
                           {"code_challenge", a.code_challenge},
@@ -444,12 +445,31 @@ Result<json::object> Provider::codeGrant(const TokenRequest& r, const store::OpC
   if (!r.code || r.code->empty() || r.code->size() > 128)
     return fail(OpErrc::InvalidRequest, "code is required.");
   if (!r.redirect_uri) return fail(OpErrc::InvalidRequest, "redirect_uri is required.");
+  const std::int64_t now = d_.clock.unixSeconds();
+  const std::string hash = codeHash(*r.code);
+  // What the client presents is checked before the code is spent: a request with another
+  // redirect URI or a wrong verifier (whoever intercepted the code) neither burns it for the
+  // client nor, once it was used, ends the grant it started.
+  auto found = d_.store.op().findCode(hash, client.client_id, now);
+  if (!found) return tl::unexpected(storeFailed(found.error()));
+  if (!*found) return bad();
+  boost::system::error_code ec;
+  json::value parsed = json::parse((*found)->data, ec);
+  if (ec || !parsed.is_object()) return fail(OpErrc::ServerError, "The server could not answer.");
+  const json::object& data = parsed.get_object();
+  // RFC 6749 §4.1.3: the same redirect URI; RFC 7636 §4.6: the verifier.
+  if (*r.redirect_uri != stringAt(data, "redirect_uri")) return bad();
+  const std::string challenge = stringAt(data, "code_challenge");
+  if (!challenge.empty()) {
+    if (!r.code_verifier || !verifierMatches(*r.code_verifier, challenge)) return bad();
+  } else if (r.code_verifier) {
+    return bad();  // a verifier for a code issued without a challenge (OAuth 2.1 §4.1.3)
+  }
   auto sid = auth::newTokenId();
   auto refresh_jti = auth::newTokenId();
   if (!sid || !refresh_jti) return fail(OpErrc::ServerError, "The server could not answer.");
-  const std::int64_t now = d_.clock.unixSeconds();
   // Only the client the code was issued to can spend it, or end its grant by replaying it.
-  auto redeemed = d_.store.op().redeemCode(codeHash(*r.code), client.client_id, *sid, now);
+  auto redeemed = d_.store.op().redeemCode(hash, client.client_id, *sid, now);
   if (!redeemed) return tl::unexpected(storeFailed(redeemed.error()));
   using Outcome = store::CodeRedemption::Outcome;
   if (redeemed->outcome == Outcome::Unknown) return bad();
@@ -462,22 +482,22 @@ Result<json::object> Provider::codeGrant(const TokenRequest& r, const store::OpC
     return bad();
   }
   const store::OpCode& code = redeemed->code;
-  boost::system::error_code ec;
-  json::value parsed = json::parse(code.data, ec);
-  if (ec || !parsed.is_object()) return fail(OpErrc::ServerError, "The server could not answer.");
-  const json::object& data = parsed.get_object();
-  // RFC 6749 §4.1.3: the same redirect URI; RFC 7636 §4.6: the verifier.
-  if (*r.redirect_uri != stringAt(data, "redirect_uri")) return bad();
-  const std::string challenge = stringAt(data, "code_challenge");
-  if (!challenge.empty()) {
-    if (!r.code_verifier || !verifierMatches(*r.code_verifier, challenge)) return bad();
-  } else if (r.code_verifier) {
-    return bad();  // a verifier for a code issued without a challenge (OAuth 2.1 §4.1.3)
-  }
   auto user = d_.store.users().findById(code.user_id);
   if (!user) return tl::unexpected(storeFailed(user.error()));
   // An account deactivated, or whose password changed, since the code was issued.
   if (!*user || !(*user)->is_active || (*user)->tokens_valid_after > code.created_at) return bad();
+  // The sign-in that asked for the code must still be live: signing out, a password change or
+  // reset (in the code's second too) and an admin's ending of the user's sessions end the codes
+  // it asked for. Found by an outside attack: a stolen portal cookie kept minting codes, and one
+  // redeemed after the victim's password change started a fresh grant. (A code issued before
+  // codes named their sign-in carries none; they live a minute.)
+  if (const std::string portal = stringAt(data, "sid"); !portal.empty()) {
+    auto session = d_.store.sessions().find(portal);
+    if (!session) return tl::unexpected(storeFailed(session.error()));
+    if (!*session || (*session)->revoked || (*session)->expires_at <= now ||
+        (*session)->user_id != code.user_id)
+      return bad();
+  }
   TokenSubject subject{std::to_string(code.user_id), client.client_id,
                        stringAt(data, "scope"),      *sid,
                        intAt(data, "auth_time"),     amrFrom(data.if_contains("amr"))};

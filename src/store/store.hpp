@@ -521,6 +521,12 @@ class OpStore {
       std::int64_t user_id, std::string_view client_id) = 0;
   // AlreadyExists when the hash is taken.
   [[nodiscard]] virtual core::Status putCode(const OpCode& code) = 0;
+  // The code of `client_id` with this hash, spent or not, as redeemCode would find it: nullopt
+  // for none, another client's, or one expired unused. Only reads, so what the client presents
+  // (redirect URI, PKCE verifier) is checked before the code is spent.
+  [[nodiscard]] virtual core::Result<std::optional<OpCode>> findCode(std::string_view hash,
+                                                                     std::string_view client_id,
+                                                                     std::int64_t now) = 0;
   // Spends the code of `client_id` (compare-and-set: once, on every node) and records
   // `session_id` as the grant it starts; a spent code reports Replayed with the first grant for
   // as long as it is kept. Another client's code is Unknown and stays as it was (whoever holds a

@@ -1495,6 +1495,35 @@ TEST_P(StoreContract, AnOpCodeIsRedeemedExactlyOnceUnderConcurrentRedeemers) {
   }
 }
 
+TEST_P(StoreContract, FindingAnOpCodeReadsWhatRedeemingWouldFindAndSpendsNothing) {
+  auto& op = store_->op();
+  const std::int64_t now = 1'800'000'000;
+  const User u = make("find@example.com", "finder");
+  ASSERT_TRUE(op.createClient(opClient("app", 1)));
+  ASSERT_TRUE(op.createClient(opClient("other", 2)));
+  ASSERT_TRUE(op.putCode({"live", "app", u.id, R"({"nonce":"n"})", now, now + 10}));
+  auto found = op.findCode("live", "app", now + 1);
+  ASSERT_TRUE(found) << found.error().message;
+  ASSERT_TRUE(*found);
+  EXPECT_EQ((*found)->hash, "live");
+  EXPECT_EQ((*found)->client_id, "app");
+  EXPECT_EQ((*found)->user_id, u.id);
+  EXPECT_EQ((*found)->data, R"({"nonce":"n"})");
+  EXPECT_EQ((*found)->created_at, now);
+  EXPECT_EQ((*found)->expires_at, now + 10);
+  // Another client's code, no code, and an expired unused one: none (as redeeming says Unknown).
+  EXPECT_FALSE(op.findCode("live", "other", now + 1).value());
+  EXPECT_FALSE(op.findCode("never-issued", "app", now + 1).value());
+  EXPECT_FALSE(op.findCode("live", "app", now + 10).value());
+  // Finding spent nothing: the code is redeemed once after it, and still found once spent (so a
+  // replay is told apart), even after it expired.
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM op_codes WHERE used_at IS NOT NULL"), 0);
+  EXPECT_EQ(op.redeemCode("live", "app", "s1", now + 2).value().outcome,
+            CodeRedemption::Outcome::Redeemed);
+  EXPECT_TRUE(op.findCode("live", "app", now + 3).value());
+  EXPECT_TRUE(op.findCode("live", "app", now + 3600).value());
+}
+
 TEST_P(StoreContract, AnExpiredOrUnknownOpCodeIsUnknownAndNotSpent) {
   auto& op = store_->op();
   const std::int64_t now = 1'800'000'000;

@@ -494,6 +494,53 @@ def test_code_reuse_after_30_seconds_is_refused_and_revokes(op):
     assert_oauth_error(rp.refresh(t["refresh_token"]), 400, "invalid_grant")
 
 
+def test_a_wrong_verifier_or_redirect_uri_spends_nothing(op):
+    """Found by the outside attack: a request with a wrong or missing verifier, or another
+    registered redirect URI, spent the code, so whoever intercepted it could block the sign-in.
+    What the client presents is now checked first; and after the code's use such a request does
+    not end the grant either (only a replay that passes those checks does)."""
+    u = op.user(uname())
+    rp = op.client(redirect_uris=["https://w.example.com/cb", "https://w.example.com/cb2"])
+    w, _ = rp.login(op.browser(), u, scope="openid offline_access")
+    assert_oauth_error(rp.exchange(w.code, verifier="x" * 43), 400, "invalid_grant")
+    r = rp.token_request({"grant_type": "authorization_code", "code": w.code, "redirect_uri": rp.redirect_uri})
+    assert_oauth_error(r, 400, "invalid_grant")  # no verifier
+    assert_oauth_error(rp.exchange(w.code, redirect_uri="https://w.example.com/cb2"), 400, "invalid_grant")
+    r = rp.exchange(w.code)
+    assert r.status_code == 200, r.text
+    t = r.json()
+    assert_oauth_error(rp.exchange(w.code, verifier="y" * 43), 400, "invalid_grant")
+    assert userinfo(op, t["access_token"]).status_code == 200, "a replay without the verifier ended the grant"
+    assert_oauth_error(rp.exchange(w.code), 400, "invalid_grant")  # a real replay ends it
+    assert userinfo(op, t["access_token"]).status_code == 401
+
+
+@pytest.mark.parametrize("ending", ["portal sign-out", "admin ends the sessions", "password change"])
+def test_ending_the_sign_in_ends_the_codes_it_asked_for(op, admin, ending):
+    """Found by the outside attack: a code outlived the sign-in that asked for it, so a stolen
+    portal cookie could mint codes and redeem one after the victim's password change (in the same
+    second), an admin's ending of the user's sessions, or a sign-out, starting a fresh grant."""
+    u = op.user(uname())
+    rp = op.client()
+    b = op.browser()
+    w, _ = rp.login(b, u, scope="openid offline_access")
+    if ending == "portal sign-out":
+        r = b.post("/ui/logout", {"csrf": form_field(b.get("/ui/account").text, "csrf")})
+        assert r.status_code == 303, r.text
+    elif ending == "admin ends the sessions":
+        r = requests.delete(op.url(f"/api/v1/users/{user_id(op, u)}/sessions"), headers=auth(admin))
+        assert r.status_code in (200, 204), r.text
+    else:
+        r = requests.post(op.url("/api/v1/auth/password"), headers=auth(op.server.token(u)),
+                          json={"current_password": PASSWORD, "new_password": "N3w-Passw0rd!x"})
+        assert r.status_code == 200, r.text
+    assert_oauth_error(rp.exchange(w.code), 400, "invalid_grant")
+    # A new sign-in's code works.
+    password = "N3w-Passw0rd!x" if ending == "password change" else PASSWORD
+    w, _ = rp.login(op.browser(), u, password=password)
+    assert rp.exchange(w.code).status_code == 200
+
+
 def test_an_unused_code_expires(op):
     u = op.user(uname())
     rp = op.client()

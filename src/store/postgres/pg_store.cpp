@@ -1634,6 +1634,20 @@ class PgOp final : public OpStore {
         {code.hash, code.client_id, code.user_id, code.data, code.created_at, code.expires_at});
   }
 
+  core::Result<std::optional<OpCode>> findCode(std::string_view hash, std::string_view client_id,
+                                               std::int64_t now) override {
+    return pool_.with<std::optional<OpCode>>(
+        [&](Connection& c) -> core::Result<std::optional<OpCode>> {
+          auto found = c.query("SELECT " + std::string(kCodeColumns) +
+                                   " FROM op_codes WHERE hash = $1 AND client_id = $2 AND "
+                                   "(used_at IS NOT NULL OR expires_at > $3)",
+                               {hash, client_id, now});
+          if (!found) return tl::unexpected(found.error());
+          if (found->empty()) return std::optional<OpCode>();
+          return std::optional<OpCode>(readCode(*found, 0));
+        });
+  }
+
   core::Result<CodeRedemption> redeemCode(std::string_view hash, std::string_view client_id,
                                           std::string_view session_id, std::int64_t now) override {
     return pool_.transaction<CodeRedemption>([&](Connection& c) -> core::Result<CodeRedemption> {

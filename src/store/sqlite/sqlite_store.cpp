@@ -1757,6 +1757,21 @@ class SqliteOp final : public OpStore {
                code.expires_at);
   }
 
+  core::Result<std::optional<OpCode>> findCode(std::string_view hash, std::string_view client_id,
+                                               std::int64_t now) override {
+    return pool_.with([&](Connection& c) -> core::Result<std::optional<OpCode>> {
+      auto stmt = c.prepare(std::string(kCodeSelect) +
+                            "WHERE hash = ? AND client_id = ? AND (used_at IS NOT NULL OR "
+                            "expires_at > ?)");
+      if (!stmt) return tl::unexpected(stmt.error());
+      bindAll(*stmt, hash, client_id, now);
+      auto row = stmt->step();
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) return std::optional<OpCode>();
+      return std::optional<OpCode>(readCode(*stmt));
+    });
+  }
+
   core::Result<CodeRedemption> redeemCode(std::string_view hash, std::string_view client_id,
                                           std::string_view session_id, std::int64_t now) override {
     // BEGIN IMMEDIATE holds SQLite's write lock from the read to the commit: of two redeemers
