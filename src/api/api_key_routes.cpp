@@ -51,6 +51,9 @@ json::object keyJson(const store::ApiKey& k) {
 // revoke keys.
 http::Response create(Call& c) {
   Body& body = *c.body;
+  // An unknown field is a 422, not ignored: a mistyped "scope" would have made a key with every
+  // permission of its owner.
+  body.forbidOthers({"name", "scopes", "expires_in_days"});
   auth::NewApiKey request{body.requiredString("name"), body.optionalStringList("scopes"),
                           body.optionalInt("expires_in_days")};
   if (!body.ok()) return validationError(body.errors());
@@ -112,6 +115,15 @@ http::Response verify(Call& c) {
       return errorResponse({auth::Errc::Forbidden,
                             "forward-auth request carries " + std::string(other_method) + "/" +
                                 std::string(other_uri) + ", which FORWARD_AUTH_PROXY does not send",
+                            {},
+                            0},
+                           r);
+    }
+    if (r.headerCount(method_header) > 1 || r.headerCount(uri_header) > 1) {
+      // Which value the proxy sent is unknown, and the one read first may be the client's.
+      return errorResponse({auth::Errc::Forbidden,
+                            "forward-auth request carries " + std::string(method_header) + " or " +
+                                std::string(uri_header) + " more than once",
                             {},
                             0},
                            r);

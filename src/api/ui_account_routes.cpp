@@ -236,6 +236,7 @@ http::Response addPasskey(Call& c) {
 
 http::Response createKey(Call& c) {
   Body& body = *c.body;
+  body.forbidOthers({"name", "scopes", "expires_in_days"});
   auth::NewApiKey request{body.requiredString("name"), std::nullopt,
                           body.optionalInt("expires_in_days")};
   if (auto scopes = body.formValues("scopes"); !scopes.empty()) request.scopes = std::move(scopes);

@@ -14,6 +14,12 @@ std::optional<std::string_view> Request::header(std::string_view lower_name) con
   return std::nullopt;
 }
 
+std::size_t Request::headerCount(std::string_view lower_name) const {
+  return static_cast<std::size_t>(
+      std::count_if(headers.begin(), headers.end(),
+                    [&](const auto& field) { return field.first == lower_name; }));
+}
+
 std::vector<std::string> Request::queryAll(std::string_view name) const {
   std::vector<std::string> out;
   if (auto pairs = parseForm(query)) {

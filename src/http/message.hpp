@@ -28,6 +28,8 @@ struct Request {
 
   // The first value of a header; nullopt when absent.
   std::optional<std::string_view> header(std::string_view lower_name) const;
+  // How many times a header occurs.
+  std::size_t headerCount(std::string_view lower_name) const;
   // Every value of a query parameter, decoded.
   std::vector<std::string> queryAll(std::string_view name) const;
   std::optional<std::string> queryParam(std::string_view name) const;

@@ -39,6 +39,13 @@ def test_scopes_must_be_a_subset_of_the_owners_permissions(server):
     for body in ({"name": ""}, {"scopes": []}, {"name": "x", "expires_in_days": 0}, {"name": "x", "scopes": "users:read"}):
         r = requests.post(server.url("/api/v1/api-keys"), json=body, headers=auth(token))
         assert r.status_code == 422, body
+    # An unknown field is refused, not ignored (found by the outside attack): a mistyped "scope"
+    # made a key with every permission of its owner.
+    r = requests.post(server.url("/api/v1/api-keys"), json={"name": "typo", "scope": ["users:read"]},
+                      headers=auth(token))
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"] == ["body", "scope"], r.text
+    assert requests.get(server.url("/api/v1/api-keys"), headers=auth(token)).json()["items"] == []
     default = create_key(server, token)
     assert default["scopes"] == ["posts:read", "posts:write", "users:read"]
 

@@ -318,6 +318,25 @@ def test_the_other_proxy_kinds_headers_are_refused_when_routes_exist(make_server
     assert verify(s, token, **{"X-Original-Method": "GET", "X-Original-URI": "/public"}).status_code == 200
 
 
+@pytest.mark.parametrize("twice", ["X-Original-URI", "X-Original-Method"])
+def test_the_original_request_headers_sent_twice_are_refused(make_server, tmp_path, twice):
+    """Found by the outside attack: with X-Original-URI twice the first value was judged
+    (/public before /admin/panel: 200). Which one the proxy sent is unknown: refused."""
+    s = make_server({"GATEHOUSE_POLICY_FILE": write_policy(tmp_path, ROUTES)})
+    token = new_user(s, "twice" + twice[-3:].lower())
+    values = {"X-Original-URI": ["/public", "/admin/panel"], "X-Original-Method": ["GET", "DELETE"]}
+    once = {"X-Original-URI": "/public", "X-Original-Method": "GET"}
+    lines = [f"Authorization: Bearer {token}"]
+    for name in ("X-Original-Method", "X-Original-URI"):
+        lines += [f"{name}: {v}" for v in (values[name] if name == twice else [once[name]])]
+    wire = Wire(s)
+    wire.send(("GET /api/v1/auth/verify HTTP/1.1\r\nHost: x\r\n" + "\r\n".join(lines) + "\r\n\r\n").encode())
+    status, _, body = wire.response()
+    wire.close()
+    assert (status, json.loads(body)) == FORBIDDEN
+    assert verify(s, token, **once).status_code == 200
+
+
 # --- 8. ending things ends everything --------------------------------------------------------------
 
 def test_deleting_a_session_ends_its_access_token_at_once(server):

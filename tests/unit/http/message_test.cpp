@@ -5,6 +5,16 @@
 namespace gatehouse::http {
 namespace {
 
+TEST(Request, HeaderGivesTheFirstValueAndHeaderCountEveryOne) {
+  Request r;
+  r.headers = {{"x-original-uri", "/public"}, {"host", "x"}, {"x-original-uri", "/admin/panel"}};
+  EXPECT_EQ(r.header("x-original-uri"), "/public");
+  EXPECT_EQ(r.headerCount("x-original-uri"), 2U);
+  EXPECT_EQ(r.headerCount("host"), 1U);
+  EXPECT_EQ(r.headerCount("x-original-method"), 0U);
+  EXPECT_FALSE(r.header("x-original-method"));
+}
+
 TEST(SerializeResponse, WritesStatusHeadersLengthAndBody) {
   Response r = Response::detail(401, "Could not validate credentials");
   r.set("WWW-Authenticate", "Bearer");
