@@ -53,15 +53,17 @@ void logRefusal(const http::Request& r, const OpError& e) {
 }
 
 // {"error", "error_description"}, never cached.
-http::Response oauthError(const http::Request& r, const OpError& e, bool basic = false) {
+http::Response oauthError(const http::Request& r, const OpError& e) {
   logRefusal(r, e);
   http::Response res = http::Response::json(
       statusOf(e.code),
       json::object{{"error", op::errorName(e.code)}, {"error_description", e.description}});
   res.set("Cache-Control", "no-store");
   res.set("Pragma", "no-cache");
-  // RFC 6749 §5.2: a client that tried Basic gets the Basic challenge back.
-  if (e.code == OpErrc::InvalidClient && basic)
+  // RFC 6749 §5.2: a client that tried Basic gets the Basic challenge back; one that sent its
+  // secret in the form gets it too, since a 401 names a scheme (RFC 9110 §15.5.2) and Basic is
+  // the only one the endpoint takes (not the Bearer the pipeline would add).
+  if (e.code == OpErrc::InvalidClient)
     res.set("WWW-Authenticate", "Basic realm=\"gatehouse\", charset=\"UTF-8\"");
   if (e.code == OpErrc::TemporarilyUnavailable) res.set("Retry-After", "1");
   return res;
@@ -294,9 +296,6 @@ struct ClientCall {
 tl::expected<ClientCall, http::Response> authenticateClient(Call& c) {
   const http::Request& r = c.request;
   if (auto refused = c.admit()) return tl::unexpected(std::move(*refused));
-  // RFC 6749 §5.2: a client that tried Basic gets the Basic challenge, however it failed.
-  const auto header = r.header("authorization");
-  const bool tried_basic = header && authorizationCredentials(*header, "basic").has_value();
   if (!isForm(r))
     return tl::unexpected(oauthError(
         r, {OpErrc::InvalidRequest, "The body must be application/x-www-form-urlencoded.", {}}));
@@ -305,16 +304,14 @@ tl::expected<ClientCall, http::Response> authenticateClient(Call& c) {
     return tl::unexpected(oauthError(
         r, {OpErrc::InvalidRequest, "The form is malformed or repeats a parameter.", {}}));
   auto cred = clientCredentialsOf(r, *params);
-  if (!cred) return tl::unexpected(oauthError(r, cred.error(), tried_basic));
+  if (!cred) return tl::unexpected(oauthError(r, cred.error()));
   auto client = c.services.provider->clients().authenticate(*cred);
   if (!client) {
     const bool down = client.error().code == core::Errc::Unavailable;
     return tl::unexpected(oauthError(
-        r,
-        {down ? OpErrc::TemporarilyUnavailable : OpErrc::InvalidClient,
-         down ? "The service is unavailable. Try again." : "Client authentication failed.",
-         client.error().message},
-        tried_basic));
+        r, {down ? OpErrc::TemporarilyUnavailable : OpErrc::InvalidClient,
+            down ? "The service is unavailable. Try again." : "Client authentication failed.",
+            client.error().message}));
   }
   return ClientCall{std::move(*params), std::move(*client)};
 }

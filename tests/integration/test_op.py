@@ -1153,6 +1153,8 @@ def test_token_endpoint_errors_are_oauth_json_with_the_right_status(op):
     r = requests.post(url, data={"grant_type": "client_credentials", "client_id": rp.client_id,
                                  "client_secret": "wrong"})
     assert_oauth_error(r, 401, "invalid_client")
+    # A secret in the form: the same Basic challenge (the endpoint's scheme), never Bearer.
+    assert r.headers["WWW-Authenticate"].lower().startswith("basic"), r.headers
     # unauthorized_client: a grant the client may not use.
     assert_oauth_error(rp.token_request({"grant_type": "client_credentials"}), 400, "unauthorized_client")
     assert_oauth_error(cc.token_request({"grant_type": "authorization_code", "code": "x", "redirect_uri": "x"}),
