@@ -17,13 +17,21 @@ if(NOT EXISTS "${program}")
 endif()
 execute_process(COMMAND "${program}" --gtest_list_tests OUTPUT_VARIABLE listing
                 ERROR_VARIABLE listing_error RESULT_VARIABLE listed TIMEOUT 60)
-if(NOT listed EQUAL 0)
-  # A program that cannot list its tests fails as a test that says so, not silently.
-  add_test("${target}:LIST_FAILED" "${program}" --gtest_list_tests)
+if(NOT listed STREQUAL "0")
+  # A program that cannot list its tests (an error, a crash, the time limit) fails as a test
+  # that says so: never a green run with the program's tests missing.
+  add_test("${target}:LIST_FAILED" /bin/sh -c "echo \"$1 --gtest_list_tests: $2\" >&2; exit 1"
+           sh "${program}" "${listed}")
   return()
 endif()
 
 set(groups "")
+# Only the names are read, and they are [A-Za-z0-9_/]: the brackets and semicolons a parameter's
+# comment may hold ("# GetParam() = [1; 2]") would otherwise join or split the lines of a CMake
+# list.
+string(REPLACE "[" "(" listing "${listing}")
+string(REPLACE "]" ")" listing "${listing}")
+string(REPLACE ";" "," listing "${listing}")
 string(REPLACE "\n" ";" lines "${listing}")
 foreach(line IN LISTS lines)
   if(line STREQUAL "" OR line MATCHES "^Running main\\(\\) from ")

@@ -30,15 +30,22 @@ void audit(Call& c, std::string type, const std::string& client_id) {
 // No one acts above their own rights. A client's RBAC scopes are rights its tokens carry: its
 // client_credentials tokens hold them, and a user's token through it holds them as far as the user
 // does. So a caller registers, rotates the secret of or deletes only a client whose permissions
-// they hold, and registers a first-party client (no user is asked to consent to it) only holding
-// every permission, as an admin does. Found by an outside attack: an API key scoped to
-// clients:manage alone registered a first-party client with every permission, and one link an
-// admin followed gave it the admin's token.
-std::optional<std::string> permissionNotHeld(const auth::Principal& who, std::string_view scope) {
+// they hold, and registers a first-party client (no user is asked to consent to it), or takes
+// one's secret, only holding every permission, as an admin does. Found by an outside attack: an
+// API key scoped to clients:manage alone registered a first-party client with every permission,
+// and one link an admin followed gave it the admin's token.
+std::optional<std::string> permissionNotHeld(const Call& c, std::string_view scope) {
   for (const auto& s : auth::splitScopes(scope)) {
-    if (!op::isOpenIdScope(s) && !rbac::allows(who.permissions, {s})) return s;
+    if (op::isOpenIdScope(s) || rbac::allows(c.who->permissions, {s})) continue;
+    // A permission the policy no longer has grants nothing and no one holds it: it does not stop
+    // an admin from rotating or deleting the client (a new client cannot name it).
+    if (c.services.policy.hasPermission(s)) return s;
   }
   return std::nullopt;
+}
+
+bool holdsEveryPermission(const Call& c) {
+  return rbac::allows(c.who->permissions, c.services.policy.allPermissions());
 }
 
 // The client `c` names, if the caller may manage it: else the response (404, 403).
@@ -47,13 +54,13 @@ std::variant<store::OpClient, http::Response> manageable(Call& c) {
   auto client = c.services.provider->clients().find(id);
   if (!client) return storeError(client.error(), c.request);
   if (!*client) return http::Response::detail(404, "Client not found");
-  if (auto missing = permissionNotHeld(*c.who, (*client)->scope)) {
-    return errorResponse({auth::Errc::Forbidden,
-                          "the client holds " + *missing + ", which the caller does not",
-                          {},
-                          0},
-                         c.request);
+  std::string refused;
+  if (auto missing = permissionNotHeld(c, (*client)->scope)) {
+    refused = "the client holds " + *missing + ", which the caller does not";
+  } else if ((*client)->first_party && !holdsEveryPermission(c)) {
+    refused = "a first-party client needs every permission";
   }
+  if (!refused.empty()) return errorResponse({auth::Errc::Forbidden, refused, {}, 0}, c.request);
   return std::move(**client);
 }
 
@@ -78,12 +85,12 @@ http::Response create(Call& c) {
       body.optionalBool("public").value_or(false),
       body.optionalBool("first_party").value_or(false)};
   if (!body.ok()) return validationError(body.errors());
-  if (auto missing = permissionNotHeld(*c.who, request.scope.value_or(""))) {
+  if (auto missing = permissionNotHeld(c, request.scope.value_or(""))) {
     return validationError({{{"body", "scope"},
                              "scope not among your permissions: " + *missing,
                              "value_error.scope"}});
   }
-  if (request.first_party && !rbac::allows(c.who->permissions, c.services.policy.allPermissions()))
+  if (request.first_party && !holdsEveryPermission(c))
     return errorResponse({auth::Errc::Forbidden, "first_party needs every permission", {}, 0},
                          c.request);
   auto created = c.services.provider->clients().create(request);
@@ -177,7 +184,8 @@ void addClientRoutes(RouteTable& t) {
          .lane = Lane::Storage,
          .summary = "Delete a client (its consents and unused codes go with it)",
          .tag = "clients",
-         .description = "Only a client whose permissions the caller holds (else 403).",
+         .description = "Only a client whose permissions the caller holds, and a first-party "
+                        "client only by a caller holding every permission (else 403).",
          .replies = {{204, "Deleted", ""}, {404, "Client not found", "ErrorDetail"}},
          .handler = needsProvider(remove)});
   t.add({.method = "POST",
@@ -187,7 +195,8 @@ void addClientRoutes(RouteTable& t) {
          .lane = Lane::Storage,
          .summary = "Rotate a confidential client's secret (the old one stops working)",
          .tag = "clients",
-         .description = "Only a client whose permissions the caller holds (else 403).",
+         .description = "Only a client whose permissions the caller holds, and a first-party "
+                        "client only by a caller holding every permission (else 403).",
          .replies = {{200, "The new secret, shown once", "OpClientSecret"},
                      {404, "Client not found", "ErrorDetail"},
                      {409, "A public client has no secret", "ErrorDetail"}},

@@ -289,7 +289,7 @@ constexpr std::string_view kSchemas = R"json({
   "SetPasswordRequest": {"type": "object", "required": ["new_password"], "additionalProperties": false,
     "properties": {"new_password": {"type": "string", "format": "password"},
                    "keep_api_keys": {"type": "boolean", "default": false}}},
-  "ApiKeyRequest": {"type": "object", "required": ["name"],
+  "ApiKeyRequest": {"type": "object", "required": ["name"], "additionalProperties": false,
     "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 100},
                    "scopes": {"type": "array", "items": {"type": "string"}},
                    "expires_in_days": {"type": "integer", "minimum": 1, "maximum": 3650}}},

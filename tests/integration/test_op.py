@@ -1358,13 +1358,43 @@ def test_the_clients_api_keeps_to_the_callers_rights(op, admin):
     assert r.status_code == 200, r.text
     assert requests.delete(op.url("/api/v1/clients/no-such-client"), headers=key).status_code == 404
     assert requests.delete(op.url(f"/api/v1/clients/{narrow['client_id']}"), headers=key).status_code == 204
-    # An admin holds every permission: a first-party client with any scope, and the wide client.
+    # A first-party client asks no one's consent: whoever holds its secret redeems any code of it
+    # that leaks, so taking its secret (or deleting it) needs every permission too.
+    house = op.client(first_party=True)
+    for method, path in (("POST", f"/api/v1/clients/{house.client_id}/secret"),
+                         ("DELETE", f"/api/v1/clients/{house.client_id}")):
+        r = requests.request(method, op.url(path), headers=key)
+        assert (r.status_code, r.json()) == (403, {"detail": "Insufficient permissions"}), (path, r.text)
+    # An admin holds every permission: a first-party client with any scope, and the others'.
     r = requests.post(op.url("/api/v1/clients"), headers=auth(admin),
                       json={"name": "house", "redirect_uris": uris, "scope": "openid users:write",
                             "first_party": True})
     assert r.status_code == 201 and r.json()["first_party"] is True, r.text
-    r = requests.post(op.url(f"/api/v1/clients/{wide.client_id}/secret"), headers=auth(admin))
+    for client in (wide, house):
+        r = requests.post(op.url(f"/api/v1/clients/{client.client_id}/secret"), headers=auth(admin))
+        assert r.status_code == 200, r.text
+
+
+def test_a_dropped_permission_does_not_keep_a_client_from_its_admin(make_server, tmp_path):
+    """A client registered with a permission the policy file later drops: no one holds that
+    permission any more, and it grants nothing; it does not keep an admin from rotating the
+    client's secret or deleting it through the API."""
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"permissions": ["reports:view"]}))
+    s = make_server({"GATEHOUSE_POLICY_FILE": str(policy)}, start=False)
+    s.env["GATEHOUSE_PUBLIC_URL"] = s.base
+    s.start()
+    r = s.cli("client", "create", "--name", "reports", "--grant", "client_credentials",
+              "--scope", "reports:view", "--json")
+    assert r.returncode == 0, r.stderr
+    client_id = json.loads(r.stdout)["client_id"]
+    s.stop()
+    policy.write_text(json.dumps({"permissions": []}))
+    s.start()
+    admin = s.admin_token()
+    r = requests.post(s.url(f"/api/v1/clients/{client_id}/secret"), headers=auth(admin))
     assert r.status_code == 200, r.text
+    assert requests.delete(s.url(f"/api/v1/clients/{client_id}"), headers=auth(admin)).status_code == 204
 
 
 def test_client_secrets_never_appear_in_lists(op, admin):
