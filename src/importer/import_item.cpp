@@ -45,16 +45,17 @@ tl::expected<std::string, std::string> keycloakHash(const boost::json::object& o
 
 std::string hashProblem(std::string_view encoded) {
   if (encoded.size() > kMaxHashBytes) return "password_hash: unsupported format";
-  // Costs outside 4..31 are hashes no bcrypt can check.
-  if (const auto cost = password::bcryptCost(encoded);
-      password::isBcryptHash(encoded) && cost && *cost >= 4 && *cost <= 31)
+  // Costs below 4 are hashes no bcrypt can check; above the import bound, a hash each attempt on
+  // which would hold a hashing thread for minutes to days (password/imported_hash.hpp).
+  if (const auto cost = password::bcryptCost(encoded); password::isBcryptHash(encoded) && cost &&
+                                                       *cost >= 4 &&
+                                                       *cost <= password::kMaxImportedBcryptCost)
     return {};
   // $argon2id$v=19$m=..,t=..,p=..$salt$hash: five '$', the salt and the hash present.
   const bool complete = std::count(encoded.begin(), encoded.end(), '$') == 5 &&
                         encoded.find("$$") == std::string_view::npos && encoded.back() != '$';
   if (const auto params = password::argon2idParams(encoded);
-      params && complete && params->memory_kib <= password::kMaxImportedArgon2MemoryKib &&
-      params->iterations <= password::kMaxImportedArgon2Iterations && params->parallelism <= 64)
+      params && complete && password::argon2WithinImportBounds(*params))
     return {};
   if (password::isImportedHash(encoded)) return {};
   return "password_hash: unsupported format";

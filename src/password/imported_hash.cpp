@@ -134,13 +134,19 @@ std::optional<Argon2Params> argon2iParams(std::string_view encoded) {
   auto params = argon2idParams("$argon2id$" + std::string(encoded.substr(kPrefix.size())));
   if (!params || std::count(encoded.begin(), encoded.end(), '$') != 5 ||
       encoded.find("$$") != std::string_view::npos || encoded.back() == '$' ||
-      params->memory_kib > kMaxImportedArgon2MemoryKib ||
-      params->iterations > kMaxImportedArgon2Iterations || params->parallelism > 64)
+      !argon2WithinImportBounds(*params))
     return std::nullopt;
   return params;
 }
 
 }  // namespace
+
+bool argon2WithinImportBounds(const Argon2Params& params) {
+  return params.memory_kib <= kMaxImportedArgon2MemoryKib &&
+         params.iterations <= kMaxImportedArgon2Iterations &&
+         params.parallelism <= kMaxImportedArgon2Lanes &&
+         std::uint64_t{params.memory_kib} * params.iterations <= kMaxImportedArgon2Work;
+}
 
 bool isImportedHash(std::string_view encoded) {
   return parsePbkdf2(encoded).has_value() || argon2iParams(encoded).has_value();

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "core/error.hpp"
+#include "password/argon2.hpp"
 
 namespace gatehouse::password {
 
@@ -18,10 +19,23 @@ namespace gatehouse::password {
 //   $argon2i$v=19$m=..,t=..,p=..$salt$hash      argon2i PHC strings (argon2-cffi, passlib)
 // Keycloak's PBKDF2 credentials are stored as the passlib string (keycloakToEncoded).
 
-// Bounds on the work one imported hash may ask for: beyond them the hash is refused at import.
+// Bounds on the work one imported hash may ask for: beyond them it is refused at import, and a
+// stored one is not checked at sign-in unless the configured policy makes hashes as costly
+// (PasswordHasher::verify). Each attempt on such a hash holds a hashing thread: a bcrypt cost of
+// 31 takes about a day, so two sign-in attempts on one imported account stopped every login
+// (found by an outside attack). The bounds leave room for real hashes: bcrypt up to cost 16 (64
+// times the usual 10); argon2 up to 1 GiB, 64 lanes and 4 GiB-passes of work, memory times passes,
+// which the lanes share (RFC 9106's second recommendation is 64 MiB x 3 passes, OWASP's 19 MiB x
+// 2); PBKDF2 up to 2,000,000 iterations.
+inline constexpr int kMaxImportedBcryptCost = 16;
 inline constexpr std::int64_t kMaxPbkdf2Iterations = 2'000'000;
 inline constexpr std::uint32_t kMaxImportedArgon2MemoryKib = 1U << 20U;  // 1 GiB
 inline constexpr std::uint32_t kMaxImportedArgon2Iterations = 64;
+inline constexpr std::uint32_t kMaxImportedArgon2Lanes = 64;
+inline constexpr std::uint64_t kMaxImportedArgon2Work = 4ULL << 20U;  // KiB x passes
+
+// Whether argon2 parameters (argon2id or argon2i) are within the bounds above.
+bool argon2WithinImportBounds(const Argon2Params& params);
 
 // True for a string of one of the formats above, well formed and within the bounds.
 bool isImportedHash(std::string_view encoded);

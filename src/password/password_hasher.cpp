@@ -1,5 +1,6 @@
 #include "password/password_hasher.hpp"
 
+#include <algorithm>
 #include <string>
 
 #include "core/this_thread.hpp"
@@ -115,8 +116,27 @@ core::Result<std::string> PasswordHasher::hash(std::string_view password) const 
   return argon2idHash(password, policy_.argon2);
 }
 
+bool PasswordHasher::affordable(std::string_view encoded) const {
+  if (isBcryptHash(encoded)) {
+    const auto cost = bcryptCost(encoded);
+    return cost && *cost <= std::max(kMaxImportedBcryptCost, policy_.bcrypt_cost);
+  }
+  if (isArgon2idHash(encoded)) {
+    const auto p = argon2idParams(encoded);
+    const Argon2Params& mine = policy_.argon2;
+    return p && (argon2WithinImportBounds(*p) ||
+                 (p->memory_kib <= mine.memory_kib && p->iterations <= mine.iterations &&
+                  p->parallelism <= mine.parallelism));
+  }
+  return true;  // the imported formats' parsers keep to their bounds (isImportedHash)
+}
+
 bool PasswordHasher::verify(std::string_view password, std::string_view encoded) const {
   if (password.size() > kMaxPasswordBytes) return verifyDummy({});
+  // A stored hash dearer than both the import bounds and the policy (one imported before the
+  // bounds, or written to the database by hand) is not checked: it would hold a hashing thread
+  // for as long as it asks. Such an account signs in again after a password reset.
+  if (!affordable(encoded)) return verifyDummy(password);
   if (isBcryptHash(encoded)) return bcryptVerify(password, encoded);
   if (isArgon2idHash(encoded)) return argon2idVerify(password, encoded);
   if (isImportedHash(encoded)) return verifyImported(password, encoded);

@@ -70,6 +70,8 @@ class PasswordHasher {
  private:
   PasswordHasher(HashPolicy policy, std::shared_future<std::string> dummy)
       : policy_(policy), dummy_hash_(std::move(dummy)) {}
+  // Whether checking `encoded` costs at most the import bounds or the policy's own hashes.
+  bool affordable(std::string_view encoded) const;
 
   HashPolicy policy_;
   // Kept from an earlier start, else made in the background at creation (a cost-12 bcrypt takes

@@ -457,6 +457,27 @@ def test_every_unverifiable_hash_is_refused_and_every_verifiable_one_accepted(se
         assert db_user(server, f"r{i}@example.com") is None, v["id"]
 
 
+def test_hashes_asking_more_work_than_the_import_bounds_are_refused(server):
+    """Found by an outside attack: an imported bcrypt hash of cost 31 (about a day per check), or
+    an argon2 one of 1 GiB x 64 passes, let two sign-in attempts on that account hold every hashing
+    thread. Beyond bcrypt cost 16 or 4 GiB-passes of argon2 work a hash is an item error; within
+    them it goes in."""
+    admin = server.admin_token()
+    salt_and_hash = "3NE2V4T8Nugw2KIG7AJZUu6xx9LobOEZdBz/Rgn./7tSA5qAKq8zC"
+    argon2_tail = "$c29tZXNhbHRzb21lc2FsdA$" + "A" * 43
+    users = [{"email": "cost31@example.com", "password_hash": "$2b$31$" + salt_and_hash},
+             {"email": "cost17@example.com", "password_hash": "$2b$17$" + salt_and_hash},
+             {"email": "deep@example.com", "password_hash": "$argon2id$v=19$m=1048576,t=64,p=64" + argon2_tail},
+             {"email": "wide@example.com", "password_hash": "$argon2i$v=19$m=1048576,t=5,p=1" + argon2_tail},
+             {"email": "cost16@example.com", "password_hash": "$2b$16$" + salt_and_hash},
+             {"email": "rfc9106@example.com", "password_hash": "$argon2id$v=19$m=65536,t=3,p=4" + argon2_tail}]
+    r = api_import(server, admin, users)
+    assert r.status_code == 200, r.text
+    got = [(x["result"], x.get("reason")) for x in r.json()["results"]]
+    assert got == [("error", "password_hash: unsupported format")] * 4 + [("created", None)] * 2, got
+    assert db_user(server, "cost31@example.com") is None
+
+
 def test_api_import_needs_users_write_and_roles_manage(make_server, tmp_path):
     s = make_server({"GATEHOUSE_POLICY_FILE": moderator_policy(
         tmp_path, {"rolekeeper": ["users:read", "roles:manage"], "writer": ["users:read", "users:write"]})})

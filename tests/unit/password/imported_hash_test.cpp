@@ -17,6 +17,7 @@
 #include <boost/json/value.hpp>
 #include <gtest/gtest.h>
 
+#include "password/argon2.hpp"
 #include "password/password_hasher.hpp"
 #include "support/vectors.hpp"
 
@@ -82,6 +83,35 @@ int checkGroup(const PasswordHasher& hasher, std::string_view group) {
     ++checked;
   }
   return checked;
+}
+
+// Found by an outside attack: an imported bcrypt hash of cost 31 (about a day per check) let two
+// sign-in attempts on that account hold every hashing thread.
+TEST(ImportedHash, WorkBeyondTheImportBoundsIsNeitherImportedNorChecked) {
+  EXPECT_TRUE(argon2WithinImportBounds({.memory_kib = 1U << 20U, .iterations = 4}));
+  EXPECT_FALSE(argon2WithinImportBounds({.memory_kib = 1U << 20U, .iterations = 5}));
+  EXPECT_FALSE(argon2WithinImportBounds({.memory_kib = (1U << 20U) + 1, .iterations = 1}));
+  EXPECT_TRUE(argon2WithinImportBounds({.memory_kib = 65536, .iterations = 64, .parallelism = 64}));
+  EXPECT_FALSE(argon2WithinImportBounds({.memory_kib = 8192, .iterations = 65}));
+  EXPECT_FALSE(argon2WithinImportBounds({.memory_kib = 65536, .parallelism = 65}));
+  // A real cost-17 bcrypt hash of "correct horse" (python3-bcrypt): above the bound, so it is not
+  // checked and never verifies, under either scheme's policy.
+  constexpr std::string_view kCost17 =
+      "$2b$17$3NE2V4T8Nugw2KIG7AJZUu6xx9LobOEZdBz/Rgn./7tSA5qAKq8zC";
+  EXPECT_FALSE(bcryptHasher().verify("correct horse", kCost17));
+  EXPECT_FALSE(argon2Hasher().verify("correct horse", kCost17));
+  // One of cost 31 answers at once as well.
+  EXPECT_FALSE(bcryptHasher().verify("x", "$2b$31$" + std::string(53, 'a')));
+  // An argon2id hash beyond the bounds (65 passes) is checked where the policy makes hashes as
+  // costly, not elsewhere.
+  const auto beyond = argon2idHash("correct horse", {.memory_kib = 8, .iterations = 65});
+  ASSERT_TRUE(beyond) << beyond.error().message;
+  EXPECT_FALSE(argon2Hasher().verify("correct horse", *beyond));
+  const auto costly = PasswordHasher::create(
+      {.scheme = Scheme::Argon2id, .argon2 = {.memory_kib = 19456, .iterations = 65}});
+  ASSERT_TRUE(costly) << costly.error().message;
+  EXPECT_TRUE(costly->verify("correct horse", *beyond));
+  EXPECT_FALSE(costly->verify("wrong horse", *beyond));
 }
 
 TEST(ImportedHash, VectorFileCoversEveryFormat) {
