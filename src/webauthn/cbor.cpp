@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <limits>
+#include <set>
+#include <string>
 
 #include "core/utf8.hpp"
 #include "dynlib/libcbor.hpp"
@@ -14,6 +16,10 @@ struct Frame {
   Value value;
   std::uint64_t remaining = 0;
   std::optional<Value> key;  // a map's key waiting for its value
+  // A map's keys so far, so a repeat is found in log time: comparing each key with every earlier
+  // one made a 16 KiB map of 4,000 keys cost 110 ms (found by an outside attack).
+  std::set<std::int64_t> integer_keys;
+  std::set<std::string, std::less<>> text_keys;
 };
 
 // The decoder's state between libcbor's callbacks.
@@ -44,8 +50,9 @@ struct Builder {
         if (!top.key) {
           if (v.integer() == nullptr && v.text() == nullptr)
             return fail("a map key that is not an integer or text");
-          const bool repeated =
-              std::any_of(map.begin(), map.end(), [&](const auto& kv) { return kv.first == v; });
+          const bool repeated = v.integer() != nullptr
+                                    ? !top.integer_keys.insert(*v.integer()).second
+                                    : !top.text_keys.insert(*v.text()).second;
           if (repeated) return fail("a repeated map key");
           top.key = std::move(v);
         } else {

@@ -47,6 +47,33 @@ TEST(Cbor, RefusesDuplicateKeysAndOddKeys) {
   EXPECT_FALSE(cbor::decode(unhex("a1800101")));        // an array key
 }
 
+// A map of 4,000 integer keys (under the 16 KiB bound): a repeat is found however late, a nested
+// map's keys are its own, and the keys are kept in their order.
+TEST(Cbor, RepeatedKeysAreFoundInLargeMapsAndPerMap) {
+  const auto key = [](int k) {  // 0..23 in one byte, up to 255 in two, then three
+    if (k < 24) return std::string(1, static_cast<char>(k));
+    if (k < 256) return std::string("\x18") + static_cast<char>(k);
+    return std::string("\x19") + static_cast<char>(k >> 8) + static_cast<char>(k & 0xff);
+  };
+  const auto mapOf = [&](int n, int repeat_at) {
+    std::string out = "\xb9";  // a map with a two-byte count
+    out += static_cast<char>(n >> 8);
+    out += static_cast<char>(n & 0xff);
+    for (int k = 0; k < n; ++k) out += key(k == repeat_at ? 0 : k) + '\x00';
+    return out;
+  };
+  const auto distinct = cbor::decode(mapOf(4000, -1));
+  ASSERT_TRUE(distinct) << distinct.error().message;
+  ASSERT_EQ(distinct->map()->size(), 4000U);
+  EXPECT_EQ(*distinct->map()->back().first.integer(), 3999);
+  const auto repeated = cbor::decode(mapOf(4000, 3999));
+  ASSERT_FALSE(repeated);
+  EXPECT_NE(repeated.error().message.find("repeated map key"), std::string::npos)
+      << repeated.error().message;
+  // {1: {1: 0}, 2: {"a": 0, 1: 0}}: the same key in different maps, and a text and an integer.
+  EXPECT_TRUE(cbor::decode(unhex("a201a1010002a26161000100")));
+}
+
 TEST(Cbor, RefusesTagsFloatsUndefinedAndBadText) {
   EXPECT_FALSE(cbor::decode(unhex("c11a514b67b0")));  // tag 1
   EXPECT_FALSE(cbor::decode(unhex("f93c00")));        // half float
