@@ -130,8 +130,7 @@ Result<Principal> BrowserSessions::authenticate(std::string_view cookie, core::W
     if (wait == core::Wait::No) return fail(Errc::WouldBlock, "browser session to re-read");
     auto session = d_.store.sessions().find(sid);
     if (!session) return tl::unexpected(storeFailure(session.error()));
-    if (!*session || (*session)->revoked || (*session)->expires_at <= now ||
-        std::to_string((*session)->user_id) != claims->sub)
+    if (!*session || !(*session)->liveAt(now) || std::to_string((*session)->user_id) != claims->sub)
       return refuse("the cookie's session has ended");
     if (auto ok = d_.store.sessions().touch(sid, now); !ok)
       return tl::unexpected(storeFailure(ok.error()));

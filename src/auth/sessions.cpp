@@ -176,8 +176,7 @@ Result<TokenPair> Sessions::refresh(const std::string& refresh_token, const Clie
     // other token goes on to the rotation below: reuse detection, ended sessions.
     auto session = d_.store.sessions().find(session_id);
     if (!session) return tl::unexpected(storeFailure(session.error()));
-    if (*session && !(*session)->revoked && (*session)->expires_at > now &&
-        (*session)->refresh_jti == claims->jti) {
+    if (*session && (*session)->liveAt(now) && (*session)->refresh_jti == claims->jti) {
       return fail(Errc::EmailNotVerified);
     }
   }

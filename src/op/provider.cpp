@@ -494,9 +494,7 @@ Result<json::object> Provider::codeGrant(const TokenRequest& r, const store::OpC
   if (const std::string portal = stringAt(data, "sid"); !portal.empty()) {
     auto session = d_.store.sessions().find(portal);
     if (!session) return tl::unexpected(storeFailed(session.error()));
-    if (!*session || (*session)->revoked || (*session)->expires_at <= now ||
-        (*session)->user_id != code.user_id)
-      return bad();
+    if (!*session || !(*session)->liveAt(now) || (*session)->user_id != code.user_id) return bad();
   }
   TokenSubject subject{std::to_string(code.user_id), client.client_id,
                        stringAt(data, "scope"),      *sid,
@@ -714,8 +712,8 @@ Result<json::object> Provider::introspect(std::string_view token, const store::O
     if (stringAt(claims->raw, "client_id") != client.client_id) return inactive;
     auto session = d_.store.sessions().find(stringAt(claims->raw, "sid"));
     if (!session) return tl::unexpected(storeFailed(session.error()));
-    if (!*session || (*session)->revoked || (*session)->refresh_jti != claims->jti ||
-        (*session)->expires_at <= d_.clock.unixSeconds())
+    if (!*session || !(*session)->liveAt(d_.clock.unixSeconds()) ||
+        (*session)->refresh_jti != claims->jti)
       return inactive;
     return json::object{{"active", true},
                         {"token_type", "refresh_token"},

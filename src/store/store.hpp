@@ -137,6 +137,9 @@ struct Session {
   bool revoked = false;
   std::string previous_jti;  // the refresh token this one replaced
   std::int64_t rotated_at = 0;
+
+  // Not ended and not expired at `now`.
+  bool liveAt(std::int64_t now) const { return !revoked && expires_at > now; }
 };
 
 enum class RotateOutcome {
