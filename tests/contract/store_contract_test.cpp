@@ -88,6 +88,24 @@ class StoreContract : public ::testing::TestWithParam<std::string> {
     PQfinish(conn);
     return out;
   }
+  // Runs one statement outside the store, as another process would.
+  void exec(const std::string& sql) {
+    if (GetParam() == "sqlite") {
+      sqlite3* db = nullptr;
+      const std::string path = url_.substr(std::string_view("sqlite:///").size());
+      EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+      EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
+          << sqlite3_errmsg(db);
+      sqlite3_close(db);
+      return;
+    }
+    PGconn* conn = PQconnectdb(url_.c_str());
+    EXPECT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+    PGresult* r = PQexec(conn, sql.c_str());
+    EXPECT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQerrorMessage(conn);
+    PQclear(r);
+    PQfinish(conn);
+  }
   // The SQLite files go with the test (the PostgreSQL databases with the server scripts/services.sh
   // started): every test made a directory under /tmp that stayed there.
   void TearDown() override {
@@ -450,6 +468,29 @@ TEST_P(StoreContract, ChangeLogRecordsUpdatesAndDeletesFromAnyWriter) {
   EXPECT_EQ(changes->user_ids, (std::vector<std::int64_t>{a.id, b.id}));
   EXPECT_GT(changes->seq, start->seq);
   EXPECT_TRUE(store_->users().changesSince(changes->seq).value().user_ids.empty());
+}
+
+TEST_P(StoreContract, AFirstReadOfALongChangeLogStartsAtItsNewestChange) {
+  // A node starting on a database with a long history: its first read must start at the newest
+  // change, or a change made now would reach its caches only after pages of old ones.
+  const User a = make("long@example.com", "longlog");
+  const std::string rows = GetParam() == "sqlite"
+                               ? "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                                 "WHERE i < 10050) SELECT 7, i FROM n"
+                               : "SELECT 7, i FROM generate_series(1, 10050) AS i";
+  exec("INSERT INTO user_changes (user_id, at) " + rows);
+  exec("INSERT INTO api_key_changes (key_id) SELECT user_id FROM user_changes");
+  const auto first = store_->users().changesSince(-1).value();
+  EXPECT_TRUE(first.user_ids.empty());
+  EXPECT_EQ(first.seq, scalar("SELECT MAX(seq) FROM user_changes"));
+  UserPatch p;
+  p.role = "moderator";
+  ASSERT_TRUE(store_->users().update(a.id, p, "admin"));
+  EXPECT_EQ(store_->users().changesSince(first.seq).value().user_ids,
+            std::vector<std::int64_t>{a.id});
+  const auto keys = store_->apiKeys().changesSince(-1).value();
+  EXPECT_TRUE(keys.key_ids.empty());
+  EXPECT_EQ(keys.seq, scalar("SELECT MAX(seq) FROM api_key_changes"));
 }
 
 TEST_P(StoreContract, RotationGraceWindowSparesTheFamily) {

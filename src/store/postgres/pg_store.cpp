@@ -313,23 +313,24 @@ core::Status lock(Connection& c, std::int64_t key) {
 }
 
 // A change log (`seq`, `id_column`): the ids changed after `seq` and the newest seq read; with
-// seq < 0 (a first call) only the newest seq.
+// seq < 0 (a first call) only the newest seq, however long the log (read from its start, a node
+// would hear of a change made now only after the 10,000-row pages of every earlier one).
 core::Result<std::pair<std::vector<std::int64_t>, std::int64_t>> changeLog(
     Connection& c, const std::string& table, const std::string& id_column, std::int64_t seq) {
+  std::vector<std::int64_t> ids;
+  if (seq < 0) {
+    auto max = c.query("SELECT COALESCE(MAX(seq), 0) FROM " + table);
+    if (!max) return tl::unexpected(max.error());
+    return std::make_pair(std::move(ids), max->int64(0, 0));
+  }
   auto rows = c.query(
       "SELECT seq, " + id_column + " FROM " + table + " WHERE seq > $1 ORDER BY seq LIMIT 10000",
       {seq});
   if (!rows) return tl::unexpected(rows.error());
-  std::vector<std::int64_t> ids;
   std::int64_t last = seq;
   for (int i = 0; i < rows->size(); ++i) {
     last = rows->int64(i, 0);
     ids.push_back(rows->int64(i, 1));
-  }
-  if (seq < 0 && ids.empty()) {
-    auto max = c.query("SELECT COALESCE(MAX(seq), 0) FROM " + table);
-    if (!max) return tl::unexpected(max.error());
-    last = max->int64(0, 0);
   }
   return std::make_pair(std::move(ids), last);
 }

@@ -283,10 +283,17 @@ core::Result<std::vector<T>> allRows(Statement& stmt, Read read) {
 }
 
 // A change log (`seq`, `id_column`): the ids changed after `seq` and the newest seq read; with
-// seq < 0 (a first call) only the newest seq.
+// seq < 0 (a first call) only the newest seq, however long the log (read from its start, a node
+// would hear of a change made now only after the 10,000-row pages of every earlier one).
 core::Result<std::pair<std::vector<std::int64_t>, std::int64_t>> changeLog(
     Connection& c, std::string_view table, std::string_view id_column, std::int64_t seq) {
   std::vector<std::int64_t> ids;
+  if (seq < 0) {
+    auto max = c.prepare("SELECT COALESCE(MAX(seq), 0) FROM " + std::string(table));
+    if (!max) return tl::unexpected(max.error());
+    if (auto row = max->step(); !row) return tl::unexpected(row.error());
+    return std::make_pair(std::move(ids), max->int64(0));
+  }
   std::int64_t last = seq;
   auto stmt = c.prepare("SELECT seq, " + std::string(id_column) + " FROM " + std::string(table) +
                         " WHERE seq > ? ORDER BY seq LIMIT 10000");
@@ -298,12 +305,6 @@ core::Result<std::pair<std::vector<std::int64_t>, std::int64_t>> changeLog(
     if (!*row) break;
     last = stmt->int64(0);
     ids.push_back(stmt->int64(1));
-  }
-  if (seq < 0 && ids.empty()) {
-    auto max = c.prepare("SELECT COALESCE(MAX(seq), 0) FROM " + std::string(table));
-    if (!max) return tl::unexpected(max.error());
-    if (auto row = max->step(); !row) return tl::unexpected(row.error());
-    last = max->int64(0);
   }
   return std::make_pair(std::move(ids), last);
 }
