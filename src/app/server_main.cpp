@@ -18,6 +18,7 @@
 #include "app/preflight.hpp"
 #include "app/service_notify.hpp"
 #include "app/startup_heap.hpp"
+#include "auth/retention.hpp"
 #include "core/log.hpp"
 #include "core/this_thread.hpp"
 #include "crypto/aead.hpp"
@@ -92,8 +93,8 @@ password::DummyHash keptDummyHash(const config::Config& config) {
 // Background upkeep: applies user and key changes made elsewhere (CLI, other nodes) to the caches
 // every second, or at once when woken by another node's poke; with shared state, re-reads the
 // revocations every 30 s (a backstop for a node that could not publish); purges expired
-// revocations (and, through `purge_more`, other expired state) every five minutes so the set
-// stays bounded.
+// revocations (and, through `purge_more`, other expired state) half a second after the start and
+// then every five minutes so the set stays bounded.
 class Janitor {
  public:
   Janitor(auth::RevocationList& list, auth::UserCache& cache, auth::ApiKeyService& keys,
@@ -104,7 +105,8 @@ class Janitor {
           core::nameThisThread("gh-janitor");
           using Steady = std::chrono::steady_clock;
           auto last_reload = Steady::now();
-          auto last_purge = Steady::now();
+          // The first purge on the first tick: a restart (an upgrade) purges at once.
+          auto last_purge = Steady::time_point{};
           std::unique_lock lock(mutex_);
           while (!stop_) {
             // Twice a second: a key rotation reaches every node within a second.
@@ -687,11 +689,18 @@ int serve(const config::Config& config) {
       [&pool, &server] { return pool.queueDepth() + server.hashingQueueDepth(); });
   Janitor janitor(
       revocations, user_cache, api_keys, clock, redis != nullptr,
-      [&store](std::int64_t now) {
+      [&store,
+       retention = auth::Retention{.access_ttl = config.access_token_ttl}](std::int64_t now) {
         // Spent codes are kept ten minutes past their expiry, so a late replay still
         // ends what the first use issued.
         if (auto ok = (*store)->op().purgeCodes(now - 600); !ok)
           spdlog::warn("purging authorization codes failed: {}", ok.error().message);
+        auto purged = auth::purgeEnded(**store, now, retention);
+        if (!purged)
+          spdlog::warn("purging ended sessions and API keys failed: {}", purged.error().message);
+        else if (purged->sessions > 0 || purged->api_keys > 0)
+          spdlog::info("purged {} ended sessions and {} revoked or expired API keys",
+                       purged->sessions, purged->api_keys);
       },
       [&keys, &tokens,
        log = FailureLog(spdlog::level::warn,

@@ -167,6 +167,10 @@ class SessionStore {
                                                                        std::int64_t now) = 0;
   [[nodiscard]] virtual core::Status revoke(std::string_view session_id) = 0;
   [[nodiscard]] virtual core::Status revokeAllForUser(std::int64_t user_id) = 0;
+  // Deletes at most `limit` sessions that expired before `before`, or were ended and last used
+  // before it; how many. Every reader takes a missing session for an ended one.
+  [[nodiscard]] virtual core::Result<std::int64_t> purgeEnded(std::int64_t before,
+                                                              std::int64_t limit) = 0;
 };
 
 // Revoked access-token ids with their expiry, so every node can rebuild its in-memory set.
@@ -212,7 +216,12 @@ class ApiKeyStore {
   // NotFound unless the key exists, belongs to `user_id` and is not yet revoked.
   [[nodiscard]] virtual core::Status revoke(std::int64_t id, std::int64_t user_id) = 0;
   [[nodiscard]] virtual core::Status touch(std::int64_t id, std::int64_t when) = 0;
-  // Keys changed (revoked, touched, deleted with their owner) after `seq`; see UserStore.
+  // Deletes at most `limit` keys that expired before `before`, or were revoked and last used (or,
+  // never used, made) before it; how many. Each deletion is a change, as a revocation is.
+  [[nodiscard]] virtual core::Result<std::int64_t> purgeDead(std::int64_t before,
+                                                             std::int64_t limit) = 0;
+  // Keys changed (revoked, touched, deleted with their owner or purged) after `seq`; see
+  // UserStore.
   [[nodiscard]] virtual core::Result<ApiKeyChanges> changesSince(std::int64_t seq) = 0;
 };
 

@@ -5,8 +5,10 @@
 #include <filesystem>
 #include <libpq-fe.h>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -339,6 +341,67 @@ TEST_P(StoreContract, DeletingAUserDeletesItsSessions) {
   ASSERT_TRUE(store_->sessions().create({"sd", u.id, "j", "", "", 1, 1, 4'000'000'000, false}));
   ASSERT_TRUE(store_->users().remove(u.id, "admin"));
   EXPECT_FALSE(store_->sessions().find("sd").value());
+}
+
+TEST_P(StoreContract, PurgingDeletesOnlyEndedSessionsAndDeadKeysInBatches) {
+  const User u = make("p@example.com", "purged");
+  auto& sessions = store_->sessions();
+  const std::int64_t cut = 1'800'000'000;
+  // id, last used, expires, ended
+  const std::tuple<const char*, std::int64_t, std::int64_t, bool> rows[] = {
+      {"live", cut + 5, cut + 100, false},      {"idle", cut - 50, cut + 100, false},
+      {"expired-at-cut", cut - 50, cut, false}, {"expired", cut - 50, cut - 1, false},
+      {"ended-at-cut", cut, cut + 100, true},   {"ended", cut - 1, cut + 100, true},
+      {"ended-expired", cut - 9, cut - 9, true}};
+  for (const auto& [id, used, expires, ended] : rows) {
+    ASSERT_TRUE(sessions.create({id, u.id, "j", "", "", used, used, expires, false}));
+    if (ended) {
+      ASSERT_TRUE(sessions.revoke(id));
+    }
+  }
+  EXPECT_EQ(sessions.purgeEnded(cut, 2).value(), 2);  // at most the limit
+  EXPECT_EQ(sessions.purgeEnded(cut, 2).value(), 1);
+  EXPECT_EQ(sessions.purgeEnded(cut, 2).value(), 0);
+  for (const auto& [id, used, expires, ended] : rows) {
+    const bool gone = expires < cut || (ended && used < cut);
+    EXPECT_EQ(sessions.find(id).value().has_value(), !gone) << id;
+  }
+
+  auto& keys = store_->apiKeys();
+  const auto start = keys.changesSince(-1).value().seq;
+  const auto key = [&](const char* id, std::optional<std::int64_t> expires,
+                       std::optional<std::int64_t> used, bool revoked) {
+    ApiKey k;
+    k.user_id = u.id;
+    k.name = id;
+    k.public_id = id;
+    k.secret_hash = std::string(64, 'a');
+    k.created_at = cut - 10;
+    k.expires_at = expires;
+    auto made = keys.create(k).value();
+    if (used) {
+      EXPECT_TRUE(keys.touch(made.id, *used));
+    }
+    if (revoked) {
+      EXPECT_TRUE(keys.revoke(made.id, u.id));
+    }
+    return made.id;
+  };
+  const auto live = key("k-live", std::nullopt, std::nullopt, false);
+  const auto expires_at_cut = key("k-expires-at-cut", cut, std::nullopt, false);
+  const auto expired = key("k-expired", cut - 1, std::nullopt, false);
+  const auto revoked_unused = key("k-revoked-unused", std::nullopt, std::nullopt, true);
+  const auto revoked_used_at_cut = key("k-revoked-used", std::nullopt, cut, true);
+  EXPECT_EQ(keys.purgeDead(cut, 1).value(), 1);
+  EXPECT_EQ(keys.purgeDead(cut, 10).value(), 1);
+  for (const auto id : {live, expires_at_cut, revoked_used_at_cut})
+    EXPECT_TRUE(keys.findById(id).value()) << id;
+  for (const auto id : {expired, revoked_unused}) EXPECT_FALSE(keys.findById(id).value()) << id;
+  // The purged keys are changes every node's cache hears of.
+  auto changed = keys.changesSince(start).value().key_ids;
+  std::sort(changed.begin(), changed.end());
+  EXPECT_TRUE(std::binary_search(changed.begin(), changed.end(), expired));
+  EXPECT_TRUE(std::binary_search(changed.begin(), changed.end(), revoked_unused));
 }
 
 // Where waiting is forbidden (an HTTP I/O thread, a handler run inline), a debug build stops at

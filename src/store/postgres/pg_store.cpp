@@ -291,6 +291,11 @@ CREATE TABLE key_ring (
   PRIMARY KEY (purpose, alg, generation)
 );
 )sql",
+    // 12: ended sessions are purged (a day after they could last matter), found by these.
+    R"sql(
+CREATE INDEX sessions_expiry ON sessions(expires_at);
+CREATE INDEX sessions_ended ON sessions(last_used_at) WHERE revoked;
+)sql",
 };
 
 static_assert(kUserLogLock == 7'261'001 && kKeyLogLock == 7'261'002,
@@ -394,6 +399,16 @@ core::Status ensureAnotherActive(Connection& c, std::string_view role, std::int6
 
 // Runs one statement on a pooled connection; NotFound (`what`) when `must_change` and no row
 // changed.
+// One DELETE (or other statement): how many rows it changed.
+core::Result<std::int64_t> counted(Pool& pool, std::string_view sql,
+                                   std::initializer_list<Param> params) {
+  return pool.with<std::int64_t>([&](Connection& c) -> core::Result<std::int64_t> {
+    auto rows = c.query(sql, params);
+    if (!rows) return tl::unexpected(rows.error());
+    return rows->affected();
+  });
+}
+
 core::Status run(Pool& pool, std::string_view sql, std::initializer_list<Param> params,
                  const char* must_change = nullptr) {
   return pool
@@ -683,6 +698,13 @@ class PgSessions final : public SessionStore {
                {user_id});
   }
 
+  core::Result<std::int64_t> purgeEnded(std::int64_t before, std::int64_t limit) override {
+    return counted(pool_,
+                   "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE "
+                   "expires_at < $1 OR (revoked AND last_used_at < $1) LIMIT $2)",
+                   {before, limit});
+  }
+
  private:
   Pool& pool_;
 };
@@ -900,6 +922,14 @@ class PgApiKeys final : public ApiKeyStore {
 
   core::Status touch(std::int64_t id, std::int64_t when) override {
     return run(pool_, "UPDATE api_keys SET last_used_at = $1 WHERE id = $2", {when, id});
+  }
+
+  core::Result<std::int64_t> purgeDead(std::int64_t before, std::int64_t limit) override {
+    return counted(
+        pool_,
+        "DELETE FROM api_keys WHERE id IN (SELECT id FROM api_keys WHERE expires_at < $1 "
+        "OR (revoked AND COALESCE(last_used_at, created_at) < $1) LIMIT $2)",
+        {before, limit});
   }
 
   core::Result<ApiKeyChanges> changesSince(std::int64_t seq) override {

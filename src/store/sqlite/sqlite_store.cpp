@@ -268,6 +268,11 @@ CREATE TABLE key_ring (
   PRIMARY KEY (purpose, alg, generation)
 );
 )sql",
+    // 12: ended sessions are purged (a day after they could last matter), found by these.
+    R"sql(
+CREATE INDEX sessions_expiry ON sessions(expires_at);
+CREATE INDEX sessions_ended ON sessions(last_used_at) WHERE revoked = 1;
+)sql",
 };
 
 // Every remaining row of `stmt`, each read by `read`.
@@ -327,6 +332,19 @@ core::Status run(ConnectionPool& pool, std::string_view sql, const char* must_ch
     if (auto ok = stmt->run(); !ok) return ok;
     if (must_change != nullptr && c.changes() == 0) return makeError(Errc::NotFound, must_change);
     return {};
+  });
+}
+
+// One DELETE (or other statement) on a pooled connection: how many rows it changed.
+template <class... Args>
+core::Result<std::int64_t> counted(ConnectionPool& pool, std::string_view sql,
+                                   const Args&... args) {
+  return pool.with([&](Connection& c) -> core::Result<std::int64_t> {
+    auto stmt = c.prepare(sql);
+    if (!stmt) return tl::unexpected(stmt.error());
+    bindAll(*stmt, args...);
+    if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
+    return std::int64_t{c.changes()};
   });
 }
 
@@ -698,6 +716,13 @@ class SqliteSessions final : public SessionStore {
                user_id);
   }
 
+  core::Result<std::int64_t> purgeEnded(std::int64_t before, std::int64_t limit) override {
+    return counted(pool_,
+                   "DELETE FROM sessions WHERE rowid IN (SELECT rowid FROM sessions WHERE "
+                   "expires_at < ?1 OR (revoked = 1 AND last_used_at < ?1) LIMIT ?2)",
+                   before, limit);
+  }
+
  private:
   ConnectionPool& pool_;
 };
@@ -954,6 +979,14 @@ class SqliteApiKeys final : public ApiKeyStore {
 
   core::Status touch(std::int64_t id, std::int64_t when) override {
     return run(pool_, "UPDATE api_keys SET last_used_at = ? WHERE id = ?", nullptr, when, id);
+  }
+
+  core::Result<std::int64_t> purgeDead(std::int64_t before, std::int64_t limit) override {
+    return counted(
+        pool_,
+        "DELETE FROM api_keys WHERE id IN (SELECT id FROM api_keys WHERE expires_at < ?1 "
+        "OR (revoked = 1 AND COALESCE(last_used_at, created_at) < ?1) LIMIT ?2)",
+        before, limit);
   }
 
   core::Result<ApiKeyChanges> changesSince(std::int64_t seq) override {

@@ -1,0 +1,157 @@
+// The purge of ended sessions and dead API keys (auth/retention.hpp) on the real service graph:
+// what goes and when, that a purged session answers exactly as an ended one did, and that a
+// backlog drains in bounded passes.
+#include "auth/retention.hpp"
+
+#include <algorithm>
+
+#include <gtest/gtest.h>
+
+#include "support/auth_stack.hpp"
+
+namespace gatehouse::auth {
+namespace {
+
+constexpr const char* kPassword = "Passw0rd!x";
+
+class RetentionTest : public ::testing::Test {
+ protected:
+  RetentionTest() {
+    auto pair = stack_.registerUser({"rt@example.com", "rtuser", kPassword}, client_);
+    EXPECT_TRUE(pair) << (pair ? "" : pair.error().detail);
+    user_id_ = stack_.store->users().findByUsername("rtuser").value().value().id;
+  }
+  std::int64_t now() const { return stack_.clock.unixSeconds(); }
+  // The cut-off of a pass at now(): a day past an access-token lifetime ago.
+  std::int64_t cutoff() const { return now() - retention_.access_ttl.count() - 86400; }
+  void session(const std::string& id, std::int64_t last_used, std::int64_t expires, bool ended) {
+    ASSERT_TRUE(stack_.store->sessions().create(
+        {id, user_id_, "jti-" + id, "", "", last_used - 10, last_used, expires, false}));
+    if (ended) {
+      ASSERT_TRUE(stack_.store->sessions().revoke(id));
+    }
+  }
+  bool stored(const std::string& id) {
+    return stack_.store->sessions().find(id).value().has_value();
+  }
+  std::int64_t key(const std::string& public_id, std::int64_t created,
+                   std::optional<std::int64_t> expires, std::optional<std::int64_t> used,
+                   bool revoked) {
+    store::ApiKey k;
+    k.user_id = user_id_;
+    k.name = public_id;
+    k.public_id = public_id;
+    k.secret_hash = std::string(64, 'a');
+    k.created_at = created;
+    k.expires_at = expires;
+    auto made = stack_.store->apiKeys().create(k);
+    EXPECT_TRUE(made);
+    if (used) {
+      EXPECT_TRUE(stack_.store->apiKeys().touch(made->id, *used));
+    }
+    if (revoked) {
+      EXPECT_TRUE(stack_.store->apiKeys().revoke(made->id, user_id_));
+    }
+    return made->id;
+  }
+
+  gatehouse::testing::AuthStack stack_{"retention"};
+  ClientInfo client_{"127.0.0.1", "a test", "req"};
+  std::int64_t user_id_ = 0;
+  Retention retention_{.access_ttl = stack_.tokens.settings().access_ttl};
+};
+
+TEST_F(RetentionTest, ASessionGoesADayAfterItCouldLastMatter) {
+  const auto cut = cutoff();
+  session("live", now(), now() + 3600, false);
+  session("idle", cut - 5000, now() + 3600, false);   // unused for long, not expired: stays
+  session("expired-lately", cut - 5000, cut, false);  // its tokens may have lived until recently
+  session("expired-long-ago", cut - 5000, cut - 1, false);
+  session("ended-lately", cut, now() + 3600, true);
+  session("ended-long-ago", cut - 1, now() + 3600, true);
+  auto purged = purgeEnded(*stack_.store, now(), retention_);
+  ASSERT_TRUE(purged) << purged.error().message;
+  EXPECT_EQ(purged->sessions, 2);
+  EXPECT_EQ(purged->api_keys, 0);
+  EXPECT_TRUE(stored("live"));
+  EXPECT_TRUE(stored("idle"));
+  EXPECT_TRUE(stored("expired-lately"));
+  EXPECT_TRUE(stored("ended-lately"));
+  EXPECT_FALSE(stored("expired-long-ago"));
+  EXPECT_FALSE(stored("ended-long-ago"));
+  EXPECT_EQ(purgeEnded(*stack_.store, now(), retention_).value().sessions, 0);
+}
+
+TEST_F(RetentionTest, APurgedSessionAnswersAsAnEndedOne) {
+  auto ended = stack_.login("rtuser", kPassword, std::nullopt, client_);
+  auto kept = stack_.login("rtuser", kPassword, std::nullopt, client_);
+  ASSERT_TRUE(ended && kept);
+  const auto live = [&] { return stack_.store->sessions().listForUser(user_id_, now()).value(); };
+  const auto before_logout = live();
+  ASSERT_TRUE(stack_.sessions.revoke(ended->refresh_token, "refresh_token", client_));
+  // The ended session: the one no longer listed.
+  std::string ended_id;
+  for (const auto& s : before_logout) {
+    bool still = false;
+    for (const auto& t : live()) still = still || t.id == s.id;
+    if (!still) ended_id = s.id;
+  }
+  ASSERT_FALSE(ended_id.empty());
+  stack_.clock.advance(3 * 86400);  // within the refresh lifetime (7 days)
+  auto refused = stack_.sessions.refresh(ended->refresh_token, client_);
+  ASSERT_FALSE(refused);
+
+  auto purged = purgeEnded(*stack_.store, now(), retention_);
+  ASSERT_TRUE(purged) << purged.error().message;
+  EXPECT_EQ(purged->sessions, 1);
+  EXPECT_FALSE(stored(ended_id));
+  EXPECT_EQ(live().size(), before_logout.size() - 1);  // the idle live ones stay
+  auto again = stack_.sessions.refresh(ended->refresh_token, client_);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, refused.error().code);
+  // RFC 7009: an unknown token is revoked silently, as an ended one was.
+  EXPECT_TRUE(stack_.sessions.revoke(ended->refresh_token, "refresh_token", client_));
+  // The other session, idle as long, still rotates.
+  EXPECT_TRUE(stack_.sessions.refresh(kept->refresh_token, client_));
+}
+
+TEST_F(RetentionTest, ABacklogDrainsInBoundedPasses) {
+  const auto cut = cutoff();
+  for (int i = 0; i < 10; ++i) session("old-" + std::to_string(i), cut - 100, cut - 1, i % 2 == 0);
+  const Retention small{.access_ttl = retention_.access_ttl, .batch = 2, .batches_per_pass = 3};
+  EXPECT_EQ(purgeEnded(*stack_.store, now(), small).value().sessions, 6);
+  EXPECT_EQ(purgeEnded(*stack_.store, now(), small).value().sessions, 4);
+  EXPECT_EQ(purgeEnded(*stack_.store, now(), small).value().sessions, 0);
+}
+
+TEST_F(RetentionTest, RevokedAndExpiredKeysGoLiveOnesStayAndNodesHearOfIt) {
+  const auto cut = cutoff();
+  const auto start = stack_.store->apiKeys().changesSince(-1).value().seq;
+  const auto live = key("live", cut - 100, std::nullopt, std::nullopt, false);
+  const auto expiring = key("expiring", cut - 100, now() + 3600, std::nullopt, false);
+  const auto expired_lately = key("expired-lately", cut - 100, cut, std::nullopt, false);
+  const auto expired = key("expired", cut - 100, cut - 1, std::nullopt, false);
+  const auto revoked_unused = key("revoked-unused", cut - 1, std::nullopt, std::nullopt, true);
+  const auto revoked_used_lately = key("revoked-used", cut - 100, std::nullopt, cut, true);
+  const auto revoked_new = key("revoked-new", cut, std::nullopt, std::nullopt, true);
+  auto purged = purgeEnded(*stack_.store, now(), retention_);
+  ASSERT_TRUE(purged) << purged.error().message;
+  EXPECT_EQ(purged->api_keys, 2);
+  const auto present = [&](std::int64_t id) {
+    return stack_.store->apiKeys().findById(id).value().has_value();
+  };
+  EXPECT_TRUE(present(live));
+  EXPECT_TRUE(present(expiring));
+  EXPECT_TRUE(present(expired_lately));
+  EXPECT_FALSE(present(expired));
+  EXPECT_FALSE(present(revoked_unused));
+  EXPECT_TRUE(present(revoked_used_lately));
+  EXPECT_TRUE(present(revoked_new));
+  // Every node's key cache reads the change log: the purged keys are in it.
+  const auto changed = stack_.store->apiKeys().changesSince(start).value().key_ids;
+  EXPECT_NE(std::find(changed.begin(), changed.end(), expired), changed.end());
+  EXPECT_NE(std::find(changed.begin(), changed.end(), revoked_unused), changed.end());
+}
+
+}  // namespace
+}  // namespace gatehouse::auth
