@@ -405,6 +405,24 @@ def test_the_openid_provider_shares_clients_keys_consent_and_codes_across_nodes(
                               data={"grant_type": "refresh_token", "refresh_token": tokens.json()["refresh_token"]})
     assert (refreshed.status_code, refreshed.json()["error"]) == (400, "invalid_grant")
 
+    # A code names the sign-in that asked for it: once that sign-in ends on node a, node b refuses
+    # the code at once (it reads the session, not a copy of it). Two fresh codes: the first, spent
+    # on node b while the sign-in lives, shows the second would have been good too.
+    def fresh_code():
+        r = browser.get(a.url("/oauth2/authorize?" + query), allow_redirects=False)
+        assert r.status_code == 302 and "code=" in r.headers["location"], r.text
+        return urllib.parse.parse_qs(urllib.parse.urlparse(r.headers["location"]).query)["code"][0]
+
+    code = fresh_code()
+    pending = fresh_code()
+    assert exchange(b).status_code == 200
+    r = browser.post(a.url("/ui/logout"), data={"csrf": hidden(browser.get(a.url("/ui/account")).text)["csrf"]},
+                     headers=origin, allow_redirects=False)
+    assert r.status_code == 303, r.text
+    code = pending
+    late = exchange(b)
+    assert (late.status_code, late.json()["error"]) == (400, "invalid_grant"), late.text
+
 
 def test_a_node_that_cannot_open_the_provider_key_serves_everything_else(cluster):
     """Nodes that share no MFA_SECRET_KEY (as before the provider existed) keep serving; the one
