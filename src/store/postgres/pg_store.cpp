@@ -397,8 +397,6 @@ core::Status ensureAnotherActive(Connection& c, std::string_view role, std::int6
   return {};
 }
 
-// Runs one statement on a pooled connection; NotFound (`what`) when `must_change` and no row
-// changed.
 // One DELETE (or other statement): how many rows it changed.
 core::Result<std::int64_t> counted(Pool& pool, std::string_view sql,
                                    std::initializer_list<Param> params) {
@@ -409,6 +407,8 @@ core::Result<std::int64_t> counted(Pool& pool, std::string_view sql,
   });
 }
 
+// Runs one statement on a pooled connection; NotFound (`what`) when `must_change` and no row
+// changed.
 core::Status run(Pool& pool, std::string_view sql, std::initializer_list<Param> params,
                  const char* must_change = nullptr) {
   return pool

@@ -335,14 +335,25 @@ core::Status run(ConnectionPool& pool, std::string_view sql, const char* must_ch
   });
 }
 
-// One DELETE (or other statement) on a pooled connection: how many rows it changed.
-template <class... Args>
-core::Result<std::int64_t> counted(ConnectionPool& pool, std::string_view sql,
-                                   const Args&... args) {
+// Deletes at most `limit` rows of `table` where `dead` holds (`?1` is `before`): how many. Only
+// when there is one: a DELETE that finds nothing still writes here (a trigger's AUTOINCREMENT
+// bookkeeping), and the janitor purges idle databases too.
+core::Result<std::int64_t> purgeRows(ConnectionPool& pool, std::string_view table,
+                                     std::string_view dead, std::int64_t before,
+                                     std::int64_t limit) {
   return pool.with([&](Connection& c) -> core::Result<std::int64_t> {
-    auto stmt = c.prepare(sql);
+    const std::string from = std::string(table) + " WHERE " + std::string(dead);
+    {
+      auto any = c.prepare("SELECT EXISTS (SELECT 1 FROM " + from + ")");
+      if (!any) return tl::unexpected(any.error());
+      any->bind(1, before);
+      if (auto row = any->step(); !row) return tl::unexpected(row.error());
+      if (any->int64(0) == 0) return std::int64_t{0};
+    }  // finished before the write
+    auto stmt = c.prepare("DELETE FROM " + std::string(table) +
+                          " WHERE rowid IN (SELECT rowid FROM " + from + " LIMIT ?2)");
     if (!stmt) return tl::unexpected(stmt.error());
-    bindAll(*stmt, args...);
+    stmt->bind(1, before).bind(2, limit);
     if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
     return std::int64_t{c.changes()};
   });
@@ -717,10 +728,8 @@ class SqliteSessions final : public SessionStore {
   }
 
   core::Result<std::int64_t> purgeEnded(std::int64_t before, std::int64_t limit) override {
-    return counted(pool_,
-                   "DELETE FROM sessions WHERE rowid IN (SELECT rowid FROM sessions WHERE "
-                   "expires_at < ?1 OR (revoked = 1 AND last_used_at < ?1) LIMIT ?2)",
-                   before, limit);
+    return purgeRows(pool_, "sessions", "expires_at < ?1 OR (revoked = 1 AND last_used_at < ?1)",
+                     before, limit);
   }
 
  private:
@@ -982,11 +991,9 @@ class SqliteApiKeys final : public ApiKeyStore {
   }
 
   core::Result<std::int64_t> purgeDead(std::int64_t before, std::int64_t limit) override {
-    return counted(
-        pool_,
-        "DELETE FROM api_keys WHERE id IN (SELECT id FROM api_keys WHERE expires_at < ?1 "
-        "OR (revoked = 1 AND COALESCE(last_used_at, created_at) < ?1) LIMIT ?2)",
-        before, limit);
+    return purgeRows(pool_, "api_keys",
+                     "expires_at < ?1 OR (revoked = 1 AND COALESCE(last_used_at, created_at) < ?1)",
+                     before, limit);
   }
 
   core::Result<ApiKeyChanges> changesSince(std::int64_t seq) override {
