@@ -5,6 +5,7 @@
 #include "api/route.hpp"
 #include "api/services.hpp"
 #include "auth/claims.hpp"
+#include "core/utf8.hpp"
 #include "mfa/mfa_service.hpp"
 
 namespace gatehouse::api {
@@ -62,6 +63,10 @@ http::Response enrol(Call& c) {
       c.body->errors().push_back({{"body", "name"},
                                   "ensure this value has at most 64 characters",
                                   "value_error.any_str.max_length"});
+    } else if (!core::isDisplayText(name)) {  // shown on the account page and in every list
+      c.body->errors().push_back({{"body", "name"},
+                                  "text without control or invisible characters",
+                                  "value_error.str.regex"});
     }
     if (!c.body->ok()) return validationError(c.body->errors());
   }

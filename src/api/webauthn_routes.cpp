@@ -52,20 +52,18 @@ http::Response session(Call& c, const auth::Result<auth::SignedIn>& who,
   return tokenResponse(200, *pair);
 }
 
-// A passkey's name: 1 to 64 bytes of UTF-8 text without control characters (it is shown on
-// pages and in every JSON list of factors).
+// A passkey's name: 1 to 64 bytes of UTF-8 text without control, invisible or
+// direction-changing characters (it is shown on pages and in every JSON list of factors).
 void checkName(Body& body, const std::optional<std::string>& name) {
   if (!name) return;
-  const bool control = std::any_of(name->begin(), name->end(), [](char ch) {
-    return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7F;
-  });
   if (name->empty() || name->size() > kMaxName) {
     body.errors().push_back({{"body", "name"},
                              "ensure this value has 1 to 64 characters",
                              "value_error.any_str.length"});
-  } else if (control || !core::isValidUtf8(*name)) {
-    body.errors().push_back(
-        {{"body", "name"}, "text without control characters", "value_error.str.regex"});
+  } else if (!core::isDisplayText(*name)) {
+    body.errors().push_back({{"body", "name"},
+                             "text without control or invisible characters",
+                             "value_error.str.regex"});
   }
 }
 

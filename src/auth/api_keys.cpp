@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/base64url.hpp"
+#include "core/utf8.hpp"
 #include "crypto/digest.hpp"
 #include "crypto/random.hpp"
 
@@ -39,6 +40,10 @@ Result<CreatedApiKey> ApiKeyService::create(const store::User& owner,
   std::vector<FieldError> errors;
   if (request.name.empty() || request.name.size() > 100) {
     errors.push_back({{"body", "name"}, "name must be 1 to 100 characters", "value_error.name"});
+  } else if (!core::isDisplayText(request.name)) {  // shown on the account page and in lists
+    errors.push_back({{"body", "name"},
+                      "name must be text without control or invisible characters",
+                      "value_error.name"});
   }
   std::vector<std::string> scopes = request.scopes.value_or(owner_permissions);
   std::sort(scopes.begin(), scopes.end());

@@ -9,27 +9,6 @@
 #include "core/utf8.hpp"
 
 namespace gatehouse::auth {
-namespace {
-
-// Code points that render as nothing (or as a space) or reorder text: with them two different
-// addresses look the same on screen. Unicode's Default_Ignorable_Code_Point set, the C1
-// controls and the non-ASCII spaces.
-bool invisible(std::uint32_t cp) {
-  static constexpr std::pair<std::uint32_t, std::uint32_t> kRanges[] = {
-      {0x0080, 0x00A0},   {0x00AD, 0x00AD}, {0x034F, 0x034F},   {0x061C, 0x061C},
-      {0x115F, 0x1160},   {0x1680, 0x1680}, {0x17B4, 0x17B5},   {0x180B, 0x180F},
-      {0x2000, 0x200F},   {0x2800, 0x2800}, {0x2028, 0x202F},   {0x205F, 0x206F},
-      {0x3000, 0x3000},   {0x3164, 0x3164}, {0xFE00, 0xFE0F},   {0xFEFF, 0xFEFF},
-      {0xFFA0, 0xFFA0},   {0xFFF0, 0xFFFB}, {0x1BCA0, 0x1BCA3}, {0x1D173, 0x1D17A},
-      {0xE0000, 0xE0FFF},
-  };
-  for (const auto& [lo, hi] : kRanges) {
-    if (cp >= lo && cp <= hi) return true;
-  }
-  return false;
-}
-
-}  // namespace
 
 std::string emailProblem(std::string_view email) {
   if (email.size() > 254) return "value is not a valid email address: too long";
@@ -39,7 +18,7 @@ std::string emailProblem(std::string_view email) {
   }
   const auto cps = core::decodeUtf8(email);
   if (!cps) return "value is not a valid email address: invalid UTF-8";
-  if (std::any_of(cps->begin(), cps->end(), invisible)) {
+  if (std::any_of(cps->begin(), cps->end(), core::isInvisible)) {
     return "value is not a valid email address: invisible or formatting characters are not "
            "allowed";
   }

@@ -1,5 +1,7 @@
 #include "core/utf8.hpp"
 
+#include <utility>
+
 namespace gatehouse::core {
 namespace {
 
@@ -55,6 +57,29 @@ std::optional<std::vector<std::uint32_t>> decodeUtf8(std::string_view text) {
 bool isValidUtf8(std::string_view text) {
   for (std::size_t i = 0; i < text.size();) {
     if (!next(text, i)) return false;
+  }
+  return true;
+}
+
+bool isInvisible(std::uint32_t cp) {
+  static constexpr std::pair<std::uint32_t, std::uint32_t> kRanges[] = {
+      {0x0080, 0x00A0},   {0x00AD, 0x00AD}, {0x034F, 0x034F},   {0x061C, 0x061C},
+      {0x115F, 0x1160},   {0x1680, 0x1680}, {0x17B4, 0x17B5},   {0x180B, 0x180F},
+      {0x2000, 0x200F},   {0x2800, 0x2800}, {0x2028, 0x202F},   {0x205F, 0x206F},
+      {0x3000, 0x3000},   {0x3164, 0x3164}, {0xFE00, 0xFE0F},   {0xFEFF, 0xFEFF},
+      {0xFFA0, 0xFFA0},   {0xFFF0, 0xFFFB}, {0x1BCA0, 0x1BCA3}, {0x1D173, 0x1D17A},
+      {0xE0000, 0xE0FFF},
+  };
+  for (const auto& [lo, hi] : kRanges) {
+    if (cp >= lo && cp <= hi) return true;
+  }
+  return false;
+}
+
+bool isDisplayText(std::string_view text) {
+  for (std::size_t i = 0; i < text.size();) {
+    const auto cp = next(text, i);
+    if (!cp || *cp < 0x20 || *cp == 0x7F || isInvisible(*cp)) return false;
   }
   return true;
 }

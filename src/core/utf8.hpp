@@ -14,4 +14,13 @@ std::optional<std::vector<std::uint32_t>> decodeUtf8(std::string_view text);
 // True when `text` is strict UTF-8 (as decodeUtf8 accepts), without allocating.
 bool isValidUtf8(std::string_view text);
 
+// Code points that render as nothing (or as a space) or reorder text, so two different strings
+// look the same on screen: Unicode's Default_Ignorable_Code_Point set, the C1 controls and the
+// non-ASCII spaces.
+bool isInvisible(std::uint32_t code_point);
+
+// A name people read (a passkey's, a factor's, a key's, a client's): strict UTF-8 without
+// controls (C0, DEL, C1) or invisible and direction-changing characters.
+bool isDisplayText(std::string_view text);
+
 }  // namespace gatehouse::core

@@ -99,22 +99,11 @@ core::Result<CreatedClient> ClientRegistry::create(const NewClient& r) {
   if (std::any_of(r.name.begin(), r.name.end(),
                   [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; }))
     return makeError(Errc::InvalidArgument, "name: no control characters");
-  // The consent page shows the name: valid UTF-8 without the format characters that reorder or
-  // hide text (U+200B–U+200F, U+202A–U+202E, U+2060–U+206F, U+FEFF), so it reads as it is.
   if (!core::isValidUtf8(r.name)) return makeError(Errc::InvalidArgument, "name: not UTF-8");
-  for (std::size_t i = 0; i + 2 < r.name.size(); ++i) {
-    const auto b0 = static_cast<unsigned char>(r.name[i]);
-    const auto b1 = static_cast<unsigned char>(r.name[i + 1]);
-    const auto b2 = static_cast<unsigned char>(r.name[i + 2]);
-    const bool general_punctuation = b0 == 0xE2 && (b1 == 0x80 || b1 == 0x81);
-    const bool format =
-        general_punctuation &&
-        ((b1 == 0x80 && ((b2 >= 0x8B && b2 <= 0x8F) || (b2 >= 0xAA && b2 <= 0xAE))) ||
-         (b1 == 0x81 && b2 >= 0xA0 && b2 <= 0xAF));
-    if (format || (b0 == 0xEF && b1 == 0xBB && b2 == 0xBF))
-      return makeError(Errc::InvalidArgument,
-                       "name: no invisible or direction-changing characters");
-  }
+  // The consent page shows the name: without the characters that reorder or hide text, so it
+  // reads as it is.
+  if (!core::isDisplayText(r.name))
+    return makeError(Errc::InvalidArgument, "name: no invisible or direction-changing characters");
   if (auto ok = checkUris(r.redirect_uris, "redirect URI"); !ok) return tl::unexpected(ok.error());
   if (auto ok = checkUris(r.post_logout_redirect_uris, "post-logout redirect URI"); !ok)
     return tl::unexpected(ok.error());

@@ -46,6 +46,10 @@ def test_scopes_must_be_a_subset_of_the_owners_permissions(server):
     assert r.status_code == 422, r.text
     assert r.json()["detail"][0]["loc"] == ["body", "scope"], r.text
     assert requests.get(server.url("/api/v1/api-keys"), headers=auth(token)).json()["items"] == []
+    # A name is read on the account page: no controls, invisible or direction-changing characters.
+    for name in ("bell\x07", "\u0085x", "\u202eevil", "a\u200b"):
+        r = requests.post(server.url("/api/v1/api-keys"), json={"name": name}, headers=auth(token))
+        assert (r.status_code, r.json()["detail"][0]["loc"]) == (422, ["body", "name"]), (repr(name), r.text)
     default = create_key(server, token)
     assert default["scopes"] == ["posts:read", "posts:write", "users:read"]
 

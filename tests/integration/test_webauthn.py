@@ -1740,9 +1740,16 @@ def test_ed25519_keys_of_small_order_are_refused(shared):
 
 def test_passkey_names_are_text_without_control_characters(shared):
     u = passkey_user(shared, passkey_name="kept")
-    for bad in ("", "tab\there", "nul\x00", "del\x7f"):
+    # The outside attack found the C1 controls and the invisible and direction-changing characters
+    # accepted (a name that reads backwards on the page).
+    for bad in ("", "tab\there", "nul\x00", "del\x7f", "\u0085x", "\u202eevil", "\u2028",
+                "a\u200b", "\ufeff", "a\u00a0b"):
         r = rename(shared, u.token, u.passkey["id"], bad)
         assert r.status_code == 422, (repr(bad), r.status_code, body_of(r))
+    r = rename(shared, u.token, u.passkey["id"], "Cl\u00e9 \U0001f511")
+    assert r.status_code == 200, (r.status_code, body_of(r))
+    r = rename(shared, u.token, u.passkey["id"], "kept")
+    assert r.status_code == 200, (r.status_code, body_of(r))
     # The page's form cannot store invalid UTF-8 either.
     assert [p["name"] for p in passkeys(shared, u.token)] == ["kept"]
     v = new_user(shared)

@@ -20,5 +20,25 @@ TEST(Utf8, RefusesMalformedOverlongSurrogatesAndOutOfRange) {
   }
 }
 
+TEST(Utf8, DisplayTextIsReadableTextOnly) {
+  for (const char* good :
+       {"", "Laptop", "Cl\xC3\xA9 USB", "\xE9\x8D\xB5", "key \xF0\x9F\x94\x91", "a-b_c (2)"}) {
+    EXPECT_TRUE(isDisplayText(good)) << good;
+  }
+  // C0 and DEL, C1 (NEL), the right-to-left override, the line separator, a zero-width space, a
+  // byte-order mark, a no-break space, a tag character, and text that is not UTF-8.
+  for (const char* bad : {"a\x01", "\x7F", "\xC2\x85x",
+                          "\xE2\x80\xAE"
+                          "evil",
+                          "\xE2\x80\xA8", "a\xE2\x80\x8B", "\xEF\xBB\xBF",
+                          "a\xC2\xA0"
+                          "b",
+                          "\xF3\xA0\x80\x81", "\xFF"}) {
+    EXPECT_FALSE(isDisplayText(bad)) << bad;
+  }
+  EXPECT_TRUE(isInvisible(0x200B));
+  EXPECT_FALSE(isInvisible(0x00E9));
+}
+
 }  // namespace
 }  // namespace gatehouse::core
