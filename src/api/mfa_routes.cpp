@@ -200,6 +200,9 @@ void addMfaRoutes(RouteTable& t) {
          .path = "/api/v1/auth/mfa/totp/{id}/confirm",
          .credential = Credential::UserToken,
          .lane = Lane::Storage,
+         // Again at the confirmation: an enrolment begun before the user turned a factor on
+         // (unconfirmed ones live a day) must not be finished by a session that proved less.
+         .step_up = true,
          .before_mfa_enrolment = true,
          .summary = "Activate a TOTP factor with its first code",
          .tag = "second factor",

@@ -86,6 +86,14 @@ http::Response registerPasskey(Call& c) {
   auto made = c.services.passkeys->registerPasskey(*c.who->user, sidOf(c), name.value_or(""),
                                                    *credential, clientOf(c.request));
   if (!made) return errorResponse(made.error(), c.request);
+  // A sign-out, an ending of this session or a password change racing the registration must not
+  // leave a passkey (a way in on its own) planted through the session it ended: checked again now
+  // that it is stored, as an API key is (the ending writes first, then whoever reads after sees
+  // it).
+  if (auto valid = c.services.token_check.stillValid(*c.who); !valid) {
+    (void)c.services.passkeys->remove(*c.who->user, made->passkey.factor.id, clientOf(c.request));
+    return errorResponse(valid.error(), c.request);
+  }
   json::object out = webauthn::passkeyJson(made->passkey);
   if (made->recovery_codes) {
     json::array codes;
@@ -206,6 +214,9 @@ void addWebauthnRoutes(RouteTable& t) {
          .path = "/api/v1/auth/webauthn/register",
          .credential = Credential::UserToken,
          .lane = Lane::Storage,
+         // Again at the answer: options fetched before the user turned a factor on (or while
+         // the sign-in was fresh) prove nothing about the session that answers them.
+         .step_up = true,
          .before_mfa_enrolment = true,
          .summary = "Finish registering a passkey: it becomes a second factor",
          .tag = tag,

@@ -464,6 +464,35 @@ def test_a_recovery_code_login_does_not_satisfy_step_up(make_server):
     assert [f["id"] for f in factors(s, rc_token)["items"]] == [e.factor_id]
 
 
+def test_an_enrolment_begun_before_the_user_had_a_factor_is_not_finished_by_a_weaker_session(make_server):
+    """Found by the outside attack: the confirmation was not step-up checked, so a password-only
+    session (a thief's) that began an enrolment while the user had no factor could confirm it
+    (unconfirmed enrolments live a day) after the user turned on a factor of their own: with the
+    password, the thief then passed the second factor the user relied on."""
+    s = mfa_server(make_server)
+    assert s.register("latecomer@example.com", "latecomer").status_code == 201
+    thief = assert_token_pair(login_as(s, "latecomer"))["access_token"]
+    begun = add_factor(s, thief, "thief")
+    assert begun.status_code == 201, begun.text
+    owner = assert_token_pair(login_as(s, "latecomer"))["access_token"]
+    mine = add_factor(s, owner, "mine").json()
+    assert confirm(s, owner, mine["id"], fresh_code(mine["otpauth_uri"])[0]).status_code == 200
+    assert_step_up(add_factor(s, thief))
+    assert_step_up(confirm(s, thief, begun.json()["id"], fresh_code(begun.json()["otpauth_uri"])[0]))
+    assert [f["id"] for f in factors(s, owner)["items"]] == [mine["id"]]
+
+
+def test_a_factor_name_is_readable_text(make_server):
+    """Found by the outside attack (on passkey names; a factor's name is shown the same way)."""
+    s = mfa_server(make_server)
+    assert s.register("fname@example.com", "fname").status_code == 201
+    token = assert_token_pair(login_as(s, "fname"))["access_token"]
+    for name in ("bell\x07", "\u0085x", "\u202eevil", "a\u200b", "\ufeff"):
+        r = add_factor(s, token, name)
+        assert (r.status_code, r.json()["detail"][0]["loc"]) == (422, ["body", "name"]), (repr(name), r.text)
+    assert add_factor(s, token, "T\u00e9l\u00e9phone").status_code == 201
+
+
 def test_a_fresh_code_gives_step_up_to_manage_factors_and_change_the_password(make_server):
     """Both users need a code of a step after their confirmation."""
     s = mfa_server(make_server)
@@ -540,7 +569,10 @@ def test_another_users_factor_is_not_found(make_server):
     assert (r.status_code, body_of(r)) == FACTOR_NOT_FOUND
     r = delete_factor(s, bob, alice.factor_id)
     assert (r.status_code, body_of(r)) == FACTOR_NOT_FOUND
-    r = confirm(s, alice.pwd_token, bobs["id"], fresh_code(bobs["otpauth_uri"])[0])
+    # Alice with step-up (her code): bob's factor is still not hers.
+    alice_otp = assert_token_pair(verify(s, challenge(s, "alice"),
+                                         fresh_code(alice.uri, after=alice.step)[0]))["access_token"]
+    r = confirm(s, alice_otp, bobs["id"], fresh_code(bobs["otpauth_uri"])[0])
     assert (r.status_code, body_of(r)) == FACTOR_NOT_FOUND
     # Neither factor was touched.
     assert [f["id"] for f in factors(s, alice.pwd_token)["items"]] == [alice.factor_id]

@@ -756,6 +756,22 @@ def test_managing_passkeys_needs_step_up_by_a_passkey(shared):
     assert r.status_code == 200, (r.status_code, body_of(r))
 
 
+def test_registration_options_fetched_before_the_user_had_a_factor_cannot_be_answered_after(shared):
+    """Found by the outside attack: only the options were step-up checked, so a password-only
+    session (a thief's) that fetched them while the user had no factor could finish the
+    registration after the user turned on a factor of their own, planting a passkey that signs
+    in on its own. The answer is checked again."""
+    owner = new_user(shared)
+    thief = assert_token_pair(shared.login(owner.name))["access_token"]
+    planted = Authenticator()
+    made, credential = shared.client.create(planted, registration_options(shared, thief))
+    add_passkey(shared, owner.token, Authenticator())  # the owner's first factor
+    assert_step_up(post(shared, "/auth/webauthn/register/options", thief))
+    assert_step_up(finish_registration(shared, thief, made))
+    assert len(passkeys(shared, owner.token)) == 1
+    refused(passwordless(shared, planted, credential), INVALID_PASSKEY_401)
+
+
 def test_rename_a_passkey(shared):
     u = passkey_user(shared, passkey_name="old")
     r = rename(shared, u.token, u.passkey["id"], "new name")
@@ -897,17 +913,19 @@ def test_a_second_factor_assertion_replayed_is_refused(shared):
 
 
 def test_a_registration_replayed_is_refused(shared):
-    u = new_user(shared)
-    opts = registration_options(shared, u.token)
+    # A user with a passkey already and a session that proved it, so step-up holds before and
+    # after (a first factor would turn it on): the refusals are the passkey's.
+    u = passkey_user(shared)
+    token = strong_token(shared, u)
+    opts = registration_options(shared, token)
     made, _ = shared.client.create(Authenticator(), opts)
     other, _ = shared.client.create(Authenticator(), opts)  # a second authenticator, same challenge
-    r = finish_registration(shared, u.token, made)
+    r = finish_registration(shared, token, made)
     assert r.status_code == 201, (r.status_code, body_of(r))
-    # POST /register itself is no step-up route (only its options are): the refusals are the
-    # passkey's. The same response again, and another credential over the spent challenge.
-    refused(finish_registration(shared, u.token, made), INVALID_PASSKEY_400)
-    refused(finish_registration(shared, u.token, other), INVALID_PASSKEY_400)
-    assert len(passkeys(shared, u.token)) == 1
+    # The same response again, and another credential over the spent challenge.
+    refused(finish_registration(shared, token, made), INVALID_PASSKEY_400)
+    refused(finish_registration(shared, token, other), INVALID_PASSKEY_400)
+    assert len(passkeys(shared, token)) == 2
 
 
 def test_one_assertion_raced_twenty_times_signs_in_once(shared):
