@@ -8,6 +8,7 @@
 #include "api/route.hpp"
 #include "api/services.hpp"
 #include "auth/claims.hpp"
+#include "core/log.hpp"
 #include "core/utf8.hpp"
 #include "webauthn/passkey_service.hpp"
 
@@ -93,6 +94,12 @@ http::Response registerPasskey(Call& c) {
   if (auto valid = c.services.token_check.stillValid(*c.who); !valid) {
     (void)c.services.passkeys->remove(*c.who->user, made->passkey.factor.id, clientOf(c.request));
     return errorResponse(valid.error(), c.request);
+  }
+  if (c.services.email != nullptr) {
+    // The owner hears of it (a notice mail); the passkey stays if the mail cannot be queued.
+    if (auto told = c.services.email->passkeyAdded(*c.who->user, clientOf(c.request)); !told)
+      spdlog::warn("request_id={} the passkey-added notice was not queued: {}",
+                   c.request.request_id, told.error().detail);
   }
   json::object out = webauthn::passkeyJson(made->passkey);
   if (made->recovery_codes) {

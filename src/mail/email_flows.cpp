@@ -295,6 +295,23 @@ std::vector<auth::FieldError> EmailFlows::newEmailProblems(const auth::Principal
   return errors;
 }
 
+auth::Result<void> EmailFlows::passkeyAdded(const store::User& user,
+                                            const auth::ClientInfo& client) {
+  if (!configured() || auth::isPlaceholderAddress(user.email)) return {};
+  auto notice =
+      message("passkey-added", user.email, user, d_.settings.public_url + "/ui/account#passkeys",
+              d_.settings.change_ttl, "");
+  if (!notice) return tl::unexpected(notice.error());
+  std::vector<store::OutboxMessage> messages{std::move(*notice)};
+  const std::int64_t now = d_.clock.unixSeconds();
+  // No token: the message alone.
+  if (auto ok = d_.store.mail().issue({"", user.id, "notice", user.email, now, now}, messages, 1);
+      !ok)
+    return tl::unexpected(auth::storeFailure(ok.error()));
+  queued(messages, client, user.id);
+  return {};
+}
+
 auth::Result<void> EmailFlows::requestEmailChange(const auth::Principal& who,
                                                   const std::string& new_email,
                                                   const auth::ClientInfo& client) {

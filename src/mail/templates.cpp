@@ -79,6 +79,17 @@ std::map<std::string, std::array<std::string, 3>, std::less<>> builtIns() {
              "to change its address from {{email}} to {{new_email}}. The change happens only when "
              "the new address confirms it.</p>\n<p>If this was not you, sign in, change your "
              "password and end your other sessions at once.</p>\n")}},
+      {"passkey-added",
+       {"A passkey was added to your {{product}} account",
+        "Hello {{username}},\n\nA passkey was just added to your {{product}} account {{email}}. "
+        "A passkey signs in on its own, without your password.\n\nIf this was not you, sign in "
+        "at once, remove it under Passkeys, change your password and end your other "
+        "sessions:\n\n{{link}}\n\n-- \n{{product}}\n",
+        page("<p>Hello {{username}},</p>\n<p>A passkey was just added to your {{product}} "
+             "account {{email}}. A passkey signs in on its own, without your password.</p>\n"
+             "<p>If this was not you, sign in at once, remove it under Passkeys, change your "
+             "password and end your other sessions:</p>\n" +
+             button("Review my passkeys"))}},
       {"test",
        {"{{product}} test message",
         "This is a test message from {{product}} ({{public_url}}): mail delivery works.\n",

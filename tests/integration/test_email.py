@@ -1546,3 +1546,32 @@ def test_a_person_without_javascript_pastes_the_code_the_mail_shows(make_server,
                      data={"token": "  " + shown + "\r\n", "new_password": NEW_PASSWORD, "csrf": csrf})
     assert r.status_code == 200, r.text
     login_pair(s, "nojs", NEW_PASSWORD)
+
+
+# --- notices -----------------------------------------------------------------------------------------
+
+def test_adding_a_passkey_tells_the_owner_by_mail(make_server, smtp_sink):
+    """Found by the outside attack: a passkey planted through a stolen session signs in on its own
+    and outlives a password change, and the owner heard nothing. Every passkey added now sends a
+    notice to the account's address; a refused registration sends none."""
+    import webauthn_support as wa
+    s = make_server(start=False)
+    s.env.update(NO_LIMITS, **smtp_sink.env())
+    s.env["GATEHOUSE_PUBLIC_URL"] = f"http://localhost:{s.port}"  # passkeys need a host name
+    s.start()
+    address = "pk-notice@example.com"
+    assert s.register(address, "pknotice").status_code == 201
+    token = s.token("pknotice")
+    options = requests.post(api(s, "/auth/webauthn/register/options"), json={}, headers=auth(token))
+    assert options.status_code == 200, options.text
+    made, _ = wa.Client(f"http://localhost:{s.port}").create(wa.Authenticator(), options.json()["publicKey"])
+    r = requests.post(api(s, "/auth/webauthn/register"), json={"credential": made}, headers=auth(token))
+    assert r.status_code == 201, r.text
+    msg = wait_mail(smtp_sink, address)[0]
+    assert "passkey" in str(msg["Subject"]).lower(), msg["Subject"]
+    assert f"http://localhost:{s.port}/ui/account#passkeys" in text_part(msg)
+    assert "#token=" not in text_part(msg) + html_part(msg)
+    # The same answer again is refused (its challenge is spent) and queues nothing.
+    again = requests.post(api(s, "/auth/webauthn/register"), json={"credential": made}, headers=auth(token))
+    assert again.status_code in (400, 401), again.text
+    assert mail_metric(s, "queued") == 1

@@ -76,6 +76,12 @@ TEST(Templates, EveryBuiltInRendersWithItsValues) {
   EXPECT_TRUE(contains(notice->html, "ann.new@example.com"));
   EXPECT_TRUE(contains(notice->text, "ann@example.com"));
   EXPECT_FALSE(contains(notice->subject + notice->text + notice->html, "{{"));
+  auto passkey = t->render("passkey-added", values());
+  ASSERT_TRUE(passkey);
+  EXPECT_TRUE(contains(passkey->subject, "passkey"));
+  EXPECT_TRUE(contains(passkey->text, "ann@example.com") && contains(passkey->text, kLink));
+  EXPECT_TRUE(contains(passkey->html, std::string("href=\"") + kLink + "\""));
+  EXPECT_FALSE(contains(passkey->subject + passkey->text + passkey->html, "{{"));
   auto test = t->render("test", values());
   ASSERT_TRUE(test);
   EXPECT_FALSE(test->subject.empty());
@@ -126,7 +132,7 @@ TEST(Templates, AValueCannotSplitTheSubject) {
     Values v = values();
     v["product"] = evil;
     for (const char* name : {"reset-password", "verify-email", "confirm-email-change",
-                             "email-change-notice", "test"}) {
+                             "email-change-notice", "passkey-added", "test"}) {
       auto r = t.render(name, v);
       ASSERT_TRUE(r) << name;
       EXPECT_EQ(r->subject.find_first_of("\r\n"), std::string::npos) << name << ": " << r->subject;
