@@ -93,20 +93,23 @@ password::DummyHash keptDummyHash(const config::Config& config) {
 // Background upkeep: applies user and key changes made elsewhere (CLI, other nodes) to the caches
 // every second, or at once when woken by another node's poke; with shared state, re-reads the
 // revocations every 30 s (a backstop for a node that could not publish); purges expired
-// revocations (and, through `purge_more`, other expired state) half a second after the start and
-// then every five minutes so the set stays bounded.
+// revocations (and, through `purge_more`, other ended state) half a second after the start and
+// then every five minutes so the set stays bounded; a purge that ran out of its time with rows
+// left (`purge_more` says so) goes on at the next tick, after the caches' sync.
 class Janitor {
  public:
   Janitor(auth::RevocationList& list, auth::UserCache& cache, auth::ApiKeyService& keys,
-          const core::Clock& clock, bool shared, std::function<void(std::int64_t)> purge_more,
+          const core::Clock& clock, bool shared, std::function<bool(std::int64_t)> purge_more,
           std::function<void()> every_tick)
       : thread_([this, &list, &cache, &keys, &clock, shared, purge_more = std::move(purge_more),
                  every_tick = std::move(every_tick)] {
           core::nameThisThread("gh-janitor");
           using Steady = std::chrono::steady_clock;
           auto last_reload = Steady::now();
-          // The first purge on the first tick: a restart (an upgrade) purges at once.
-          auto last_purge = Steady::time_point{};
+          constexpr auto kPurgeEvery = std::chrono::minutes(5);
+          // The first purge on the first tick: a restart (an upgrade) purges at once. (Not the
+          // clock's epoch: the steady clock counts from boot.)
+          auto last_purge = Steady::now() - kPurgeEvery;
           std::unique_lock lock(mutex_);
           while (!stop_) {
             // Twice a second: a key rotation reaches every node within a second.
@@ -126,10 +129,10 @@ class Janitor {
                 spdlog::warn("re-reading revocations failed: {}", ok.error().message);
               last_reload = now;
             }
-            if (now - last_purge >= std::chrono::minutes(5)) {
+            if (now - last_purge >= kPurgeEvery) {
               list.purge(clock.unixSeconds());
-              if (purge_more) purge_more(clock.unixSeconds());
-              last_purge = now;
+              const bool more = purge_more && purge_more(clock.unixSeconds());
+              last_purge = more ? now - kPurgeEvery : now;
             }
             lock.lock();
           }
@@ -696,11 +699,14 @@ int serve(const config::Config& config) {
         if (auto ok = (*store)->op().purgeCodes(now - 600); !ok)
           spdlog::warn("purging authorization codes failed: {}", ok.error().message);
         auto purged = auth::purgeEnded(**store, now, retention);
-        if (!purged)
+        if (!purged) {
           spdlog::warn("purging ended sessions and API keys failed: {}", purged.error().message);
-        else if (purged->sessions > 0 || purged->api_keys > 0)
-          spdlog::info("purged {} ended sessions and {} revoked or expired API keys",
-                       purged->sessions, purged->api_keys);
+          return false;
+        }
+        if (purged->sessions > 0 || purged->api_keys > 0)
+          spdlog::info("purged {} ended sessions and {} revoked or expired API keys{}",
+                       purged->sessions, purged->api_keys, purged->more ? ", more to come" : "");
+        return purged->more;
       },
       [&keys, &tokens,
        log = FailureLog(spdlog::level::warn,

@@ -3,32 +3,36 @@
 namespace gatehouse::auth {
 namespace {
 
-// Batches of `purge` until one comes back short or the pass's share is spent.
+using Steady = std::chrono::steady_clock;
+
+// Batches of `purge` until one comes back short (false) or the pass's time is spent with a full
+// batch last (true: rows are left).
 template <class Purge>
-core::Result<std::int64_t> drain(const Retention& r, Purge purge) {
-  std::int64_t total = 0;
-  for (int i = 0; i < r.batches_per_pass; ++i) {
+core::Result<bool> drain(const Retention& r, Steady::time_point until, std::int64_t& total,
+                         Purge purge) {
+  for (;;) {
     auto n = purge(r.batch);
     if (!n) return tl::unexpected(n.error());
     total += *n;
-    if (*n < r.batch) break;
+    if (*n < r.batch) return false;
+    if (Steady::now() >= until) return true;
   }
-  return total;
 }
 
 }  // namespace
 
 core::Result<Purged> purgeEnded(store::Store& store, std::int64_t now, const Retention& r) {
   const std::int64_t before = now - r.access_ttl.count() - r.keep.count();
+  const auto until = Steady::now() + r.budget;
   Purged out;
-  auto sessions =
-      drain(r, [&](std::int64_t limit) { return store.sessions().purgeEnded(before, limit); });
+  auto sessions = drain(r, until, out.sessions, [&](std::int64_t limit) {
+    return store.sessions().purgeEnded(before, limit);
+  });
   if (!sessions) return tl::unexpected(sessions.error());
-  out.sessions = *sessions;
-  auto keys =
-      drain(r, [&](std::int64_t limit) { return store.apiKeys().purgeDead(before, limit); });
+  auto keys = drain(r, until, out.api_keys,
+                    [&](std::int64_t limit) { return store.apiKeys().purgeDead(before, limit); });
   if (!keys) return tl::unexpected(keys.error());
-  out.api_keys = *keys;
+  out.more = *sessions || *keys;
   return out;
 }
 

@@ -8,26 +8,28 @@
 
 namespace gatehouse::auth {
 
-// How long the store keeps what has ended, and the purge every node's janitor runs every few
-// minutes, so the sessions and API keys tables hold what is live, not every login ever made.
-// A row goes a day after it could last change an answer: an expired session's access tokens live
-// up to an access-token lifetime past its expiry (a token check may read the session until then,
-// and a password change ends them through it); an ended session or a revoked key answers as a
-// missing one does at once, and the day is for whoever looks at the database after an incident
-// (the audit log keeps their history for good).
+// How long the store keeps what has ended, and the purge every node's janitor runs, so the
+// sessions and API keys tables hold what is live, not every login ever made. A row goes once it
+// is a day past the last moment it could change an answer: an expired session an access-token
+// lifetime plus a day after its expiry (its access tokens live up to that lifetime past it, a
+// token check may read the session until then, and a password change ends them through it); an
+// ended session or a revoked key as long after its last use (no time of revocation is stored;
+// either answers as a missing one does at once). The audit log keeps their history. Sessions
+// traded for seed refresh tokens stay (store::SessionStore::purgeEnded).
 struct Retention {
   std::chrono::seconds access_ttl{30 * 60};  // ACCESS_TOKEN_EXPIRE_MINUTES
   std::chrono::seconds keep{24 * 3600};
-  // Rows per statement and statements per kind and pass: a backlog (the first pass after an
-  // upgrade) drains over several passes instead of holding SQLite's write lock for one long
-  // statement.
+  // Rows per statement, and how long a pass may take: the janitor also applies other nodes'
+  // changes to the caches, so a backlog (the first pass after an upgrade) drains over several
+  // short passes, not one long one (nor one long statement holding SQLite's write lock).
   std::int64_t batch = 1000;
-  int batches_per_pass = 50;
+  std::chrono::milliseconds budget{200};
 };
 
 struct Purged {
   std::int64_t sessions = 0;
   std::int64_t api_keys = 0;
+  bool more = false;  // the pass ended on its budget with rows left: run the next one soon
 };
 
 // One pass at `now` (Unix seconds); stops at the first storage failure.

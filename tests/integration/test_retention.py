@@ -58,5 +58,3 @@ def test_ended_sessions_and_revoked_keys_are_purged_a_day_on_and_answer_as_befor
     assert requests.get(s.url("/api/v1/auth/me"), headers={"X-API-Key": revoked_key["key"]}).status_code == 401
     assert requests.get(s.url("/api/v1/auth/me"), headers={"X-API-Key": live_key["key"]}).status_code == 200
     assert requests.post(s.url("/api/v1/auth/refresh"), json={"refresh_token": kept["refresh_token"]}).status_code == 200
-    # Nothing was left to purge the next time.
-    assert s.log_text().count("purged ") == 1

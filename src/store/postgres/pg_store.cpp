@@ -291,10 +291,13 @@ CREATE TABLE key_ring (
   PRIMARY KEY (purpose, alg, generation)
 );
 )sql",
-    // 12: ended sessions are purged (a day after they could last matter), found by these.
+    // 12: ended sessions and dead API keys are purged (a day after they could last matter),
+    // found by these.
     R"sql(
 CREATE INDEX sessions_expiry ON sessions(expires_at);
 CREATE INDEX sessions_ended ON sessions(last_used_at) WHERE revoked;
+CREATE INDEX api_keys_expiry ON api_keys(expires_at) WHERE expires_at IS NOT NULL;
+CREATE INDEX api_keys_revoked ON api_keys(id) WHERE revoked;
 )sql",
 };
 
@@ -699,9 +702,13 @@ class PgSessions final : public SessionStore {
   }
 
   core::Result<std::int64_t> purgeEnded(std::int64_t before, std::int64_t limit) override {
+    // Not the sessions traded for seed refresh tokens: their row is what keeps the seed token
+    // from being traded again. SKIP LOCKED: nodes purging at once take different rows instead
+    // of waiting for (or deadlocking on) each other's.
     return counted(pool_,
-                   "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE "
-                   "expires_at < $1 OR (revoked AND last_used_at < $1) LIMIT $2)",
+                   "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE id NOT LIKE "
+                   "'legacy-%' AND (expires_at < $1 OR (revoked AND last_used_at < $1)) LIMIT $2 "
+                   "FOR UPDATE SKIP LOCKED)",
                    {before, limit});
   }
 
@@ -928,7 +935,8 @@ class PgApiKeys final : public ApiKeyStore {
     return counted(
         pool_,
         "DELETE FROM api_keys WHERE id IN (SELECT id FROM api_keys WHERE expires_at < $1 "
-        "OR (revoked AND COALESCE(last_used_at, created_at) < $1) LIMIT $2)",
+        "OR (revoked AND COALESCE(last_used_at, created_at) < $1) LIMIT $2 FOR UPDATE SKIP "
+        "LOCKED)",
         {before, limit});
   }
 

@@ -268,10 +268,13 @@ CREATE TABLE key_ring (
   PRIMARY KEY (purpose, alg, generation)
 );
 )sql",
-    // 12: ended sessions are purged (a day after they could last matter), found by these.
+    // 12: ended sessions and dead API keys are purged (a day after they could last matter),
+    // found by these.
     R"sql(
 CREATE INDEX sessions_expiry ON sessions(expires_at);
 CREATE INDEX sessions_ended ON sessions(last_used_at) WHERE revoked = 1;
+CREATE INDEX api_keys_expiry ON api_keys(expires_at) WHERE expires_at IS NOT NULL;
+CREATE INDEX api_keys_revoked ON api_keys(id) WHERE revoked = 1;
 )sql",
 };
 
@@ -728,7 +731,11 @@ class SqliteSessions final : public SessionStore {
   }
 
   core::Result<std::int64_t> purgeEnded(std::int64_t before, std::int64_t limit) override {
-    return purgeRows(pool_, "sessions", "expires_at < ?1 OR (revoked = 1 AND last_used_at < ?1)",
+    // Not the sessions traded for seed refresh tokens: their row is what keeps the seed token
+    // from being traded again (bounded: one per seed token, none after LEGACY_TOKENS_UNTIL).
+    return purgeRows(pool_, "sessions",
+                     "id NOT LIKE 'legacy-%' AND (expires_at < ?1 OR (revoked = 1 AND "
+                     "last_used_at < ?1))",
                      before, limit);
   }
 

@@ -4,6 +4,7 @@
 #include "auth/retention.hpp"
 
 #include <algorithm>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -115,13 +116,38 @@ TEST_F(RetentionTest, APurgedSessionAnswersAsAnEndedOne) {
   EXPECT_TRUE(stack_.sessions.refresh(kept->refresh_token, client_));
 }
 
-TEST_F(RetentionTest, ABacklogDrainsInBoundedPasses) {
+TEST_F(RetentionTest, ABacklogDrainsInShortPassesThatSayMoreIsLeft) {
   const auto cut = cutoff();
   for (int i = 0; i < 10; ++i) session("old-" + std::to_string(i), cut - 100, cut - 1, i % 2 == 0);
-  const Retention small{.access_ttl = retention_.access_ttl, .batch = 2, .batches_per_pass = 3};
-  EXPECT_EQ(purgeEnded(*stack_.store, now(), small).value().sessions, 6);
-  EXPECT_EQ(purgeEnded(*stack_.store, now(), small).value().sessions, 4);
-  EXPECT_EQ(purgeEnded(*stack_.store, now(), small).value().sessions, 0);
+  // No time at all: one batch of each kind a pass, and "more" while a batch came back full.
+  const Retention small{
+      .access_ttl = retention_.access_ttl, .batch = 4, .budget = std::chrono::milliseconds(0)};
+  std::vector<std::int64_t> passes;
+  for (int pass = 0; pass < 10; ++pass) {
+    auto purged = purgeEnded(*stack_.store, now(), small);
+    ASSERT_TRUE(purged) << purged.error().message;
+    passes.push_back(purged->sessions);
+    if (!purged->more) break;
+  }
+  EXPECT_EQ(passes, (std::vector<std::int64_t>{4, 4, 2}));
+  // With time, one pass takes what is there and says nothing is left.
+  for (int i = 0; i < 10; ++i) session("older-" + std::to_string(i), cut - 100, cut - 1, false);
+  const Retention timed{.access_ttl = retention_.access_ttl, .batch = 4};
+  auto purged = purgeEnded(*stack_.store, now(), timed);
+  ASSERT_TRUE(purged);
+  EXPECT_EQ(purged->sessions, 10);
+  EXPECT_FALSE(purged->more);
+}
+
+TEST_F(RetentionTest, SessionsTradedForSeedTokensStaySoTheTokensStaySpent) {
+  // Found by review: a seed (legacy) refresh token is single use only because the session it was
+  // traded for (id "legacy-<digest>") exists; purged, the token would trade again.
+  const auto cut = cutoff();
+  session("legacy-0123456789abcdef0123456789abcdef", cut - 100, cut - 1, true);
+  session("ordinary", cut - 100, cut - 1, true);
+  EXPECT_EQ(purgeEnded(*stack_.store, now(), retention_).value().sessions, 1);
+  EXPECT_TRUE(stored("legacy-0123456789abcdef0123456789abcdef"));
+  EXPECT_FALSE(stored("ordinary"));
 }
 
 TEST_F(RetentionTest, RevokedAndExpiredKeysGoLiveOnesStayAndNodesHearOfIt) {
