@@ -200,9 +200,9 @@ void addMfaRoutes(RouteTable& t) {
          .path = "/api/v1/auth/mfa/totp/{id}/confirm",
          .credential = Credential::UserToken,
          .lane = Lane::Storage,
-         // Again at the confirmation: an enrolment begun before the user turned a factor on
-         // (unconfirmed ones live a day) must not be finished by a session that proved less.
-         .step_up = true,
+         // An enrolment begun while the user had no factor (unconfirmed ones live a day) is not
+         // finished by a session that proves none after the user turned one on.
+         .factor_proof = true,
          .before_mfa_enrolment = true,
          .summary = "Activate a TOTP factor with its first code",
          .tag = "second factor",

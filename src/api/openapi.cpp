@@ -439,10 +439,11 @@ json::object operation(const Route& route) {
   };
   if (*route.credential != Credential::None) {
     add(401,
-        route.step_up ? "Not authenticated / Could not validate credentials / Step-up "
-                        "authentication required (WWW-Authenticate: Bearer "
-                        "error=\"insufficient_user_authentication\", max_age=...)"
-                      : "Not authenticated / Could not validate credentials",
+        route.step_up || route.factor_proof
+            ? "Not authenticated / Could not validate credentials / Step-up "
+              "authentication required (WWW-Authenticate: Bearer "
+              "error=\"insufficient_user_authentication\", max_age=...)"
+            : "Not authenticated / Could not validate credentials",
         "ErrorDetail");
   }
   if (!route.permissions.empty() || *route.credential == Credential::UserToken ||

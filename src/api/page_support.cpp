@@ -240,6 +240,7 @@ void addForm(RouteTable& table, std::string_view api_method, std::string_view ap
              .permissions = api->permissions,
              .lane = api->lane,
              .step_up = api->step_up,
+             .factor_proof = api->factor_proof,
              .before_mfa_enrolment = api->before_mfa_enrolment,
              .summary = std::move(summary),
              .tag = "pages",

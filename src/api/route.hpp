@@ -111,6 +111,11 @@ struct Route {
   // RFC 9470 step-up: the token's auth_time at most STEP_UP_MAX_AGE_SECONDS old and, when the
   // user has a factor, its amr holding "otp"; else 401 insufficient_user_authentication.
   bool step_up = false;
+  // Its second half alone, where a ceremony begun under step-up ends (the answer to passkey
+  // options, a TOTP confirmation): when the user has a factor, the token's amr proves one, however
+  // old the sign-in (the age was checked when the ceremony began, and a slow authenticator or
+  // a QR code scanned at leisure must not push it over); else 401 as for step-up.
+  bool factor_proof = false;
   // Reachable by a user of MFA_REQUIRED_ROLES who has not enrolled a factor yet.
   bool before_mfa_enrolment = false;
   std::string summary;      // required

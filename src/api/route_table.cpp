@@ -113,6 +113,9 @@ Authenticated admitCaller(const Route& route, Services& s, http::Request& r, cor
   if (route.step_up) {
     if (auto fresh = s.token_check.stepUp(who, s.step_up_max_age); !fresh)
       return errorResponse(fresh.error(), r);
+  } else if (route.factor_proof) {
+    if (auto proof = s.token_check.factorProof(who, s.step_up_max_age); !proof)
+      return errorResponse(proof.error(), r);
   }
   return outcome;
 }

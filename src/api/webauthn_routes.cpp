@@ -92,7 +92,15 @@ http::Response registerPasskey(Call& c) {
   // that it is stored, as an API key is (the ending writes first, then whoever reads after sees
   // it).
   if (auto valid = c.services.token_check.stillValid(*c.who); !valid) {
-    (void)c.services.passkeys->remove(*c.who->user, made->passkey.factor.id, clientOf(c.request));
+    if (auto undone =
+            c.services.passkeys->remove(*c.who->user, made->passkey.factor.id, clientOf(c.request));
+        !undone) {
+      // It stays: the owner must hear of it.
+      spdlog::error("request_id={} passkey {} of a session that ended could not be removed: {}",
+                    c.request.request_id, made->passkey.factor.id, undone.error().detail);
+      if (c.services.email != nullptr)
+        (void)c.services.email->passkeyAdded(*c.who->user, clientOf(c.request));
+    }
     return errorResponse(valid.error(), c.request);
   }
   if (c.services.email != nullptr) {
@@ -221,9 +229,9 @@ void addWebauthnRoutes(RouteTable& t) {
          .path = "/api/v1/auth/webauthn/register",
          .credential = Credential::UserToken,
          .lane = Lane::Storage,
-         // Again at the answer: options fetched before the user turned a factor on (or while
-         // the sign-in was fresh) prove nothing about the session that answers them.
-         .step_up = true,
+         // Options fetched while the user had no factor do not let a session that proves none
+         // answer them after the user turned one on.
+         .factor_proof = true,
          .before_mfa_enrolment = true,
          .summary = "Finish registering a passkey: it becomes a second factor",
          .tag = tag,

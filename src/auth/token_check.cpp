@@ -89,14 +89,21 @@ Result<Principal> TokenCheck::principalFor(std::shared_ptr<const jose::Claims> c
 }
 
 Result<void> TokenCheck::stepUp(const Principal& who, std::int64_t max_age) const {
+  if (auto proof = factorProof(who, max_age); !proof) return proof;
+  const std::int64_t auth_time = authTimeOf(who.claims());
+  if (auth_time <= 0 || d_.clock.unixSeconds() - auth_time > max_age) {
+    return tl::unexpected(Error{
+        Errc::StepUpRequired, "the sign-in is older than STEP_UP_MAX_AGE_SECONDS", {}, max_age});
+  }
+  return {};
+}
+
+Result<void> TokenCheck::factorProof(const Principal& who, std::int64_t max_age) const {
   const auto refuse = [max_age](std::string detail) {
     return tl::unexpected(Error{Errc::StepUpRequired, std::move(detail), {}, max_age});
   };
   if (who.api_key_id) return refuse("an API key cannot step up");
   if (!who.client_id.empty()) return refuse("an OpenID client's token cannot step up");
-  const std::int64_t auth_time = authTimeOf(who.claims());
-  if (auth_time <= 0 || d_.clock.unixSeconds() - auth_time > max_age)
-    return refuse("the sign-in is older than STEP_UP_MAX_AGE_SECONDS");
   if (who.user->mfa_enabled && !provesSecondFactor(who.claims()))
     return refuse("the user has a second factor and the sign-in did not use it");
   return {};

@@ -61,6 +61,10 @@ class TokenCheck {
   // does not count). StepUpRequired
   // (carrying max_age) otherwise, and always for API keys.
   [[nodiscard]] Result<void> stepUp(const Principal& who, std::int64_t max_age) const;
+  // Step-up's second half alone, for where a ceremony begun under step-up ends: when the user has
+  // a second factor, the token proves one, however old the sign-in. StepUpRequired (carrying
+  // max_age, for the client's next sign-in) otherwise, and always for API keys and clients.
+  [[nodiscard]] Result<void> factorProof(const Principal& who, std::int64_t max_age) const;
 
  private:
   Deps d_;

@@ -76,10 +76,21 @@ bool isInvisible(std::uint32_t cp) {
   return false;
 }
 
+bool hidesOrReorders(std::uint32_t cp) {
+  static constexpr std::pair<std::uint32_t, std::uint32_t> kRanges[] = {
+      {0x0080, 0x009F}, {0x061C, 0x061C}, {0x200B, 0x200B}, {0x200E, 0x200F}, {0x2028, 0x202E},
+      {0x2060, 0x2064}, {0x2066, 0x206F}, {0xFEFF, 0xFEFF}, {0xFFF9, 0xFFFB}, {0xE0000, 0xE007F},
+  };
+  for (const auto& [lo, hi] : kRanges) {
+    if (cp >= lo && cp <= hi) return true;
+  }
+  return false;
+}
+
 bool isDisplayText(std::string_view text) {
   for (std::size_t i = 0; i < text.size();) {
     const auto cp = next(text, i);
-    if (!cp || *cp < 0x20 || *cp == 0x7F || isInvisible(*cp)) return false;
+    if (!cp || *cp < 0x20 || *cp == 0x7F || hidesOrReorders(*cp)) return false;
   }
   return true;
 }

@@ -19,8 +19,15 @@ bool isValidUtf8(std::string_view text);
 // non-ASCII spaces.
 bool isInvisible(std::uint32_t code_point);
 
-// A name people read (a passkey's, a factor's, a key's, a client's): strict UTF-8 without
-// controls (C0, DEL, C1) or invisible and direction-changing characters.
+// Code points that hide or reorder text and that no language needs to write a name: the C1
+// controls, the bidirectional marks, embeddings, overrides and isolates, the zero-width space,
+// the line and paragraph separators, the invisible operators, the byte-order mark, the
+// interlinear annotation marks and the tag characters. Not the joiners (U+200C, U+200D), the
+// variation selectors or the other spaces, which emoji, Persian, CJK and French names use.
+bool hidesOrReorders(std::uint32_t code_point);
+
+// A name people read (a passkey's, a factor's, a key's, a client's): strict UTF-8 without C0
+// controls, DEL or a code point that hides or reorders text.
 bool isDisplayText(std::string_view text);
 
 }  // namespace gatehouse::core

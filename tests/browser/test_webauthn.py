@@ -282,10 +282,12 @@ def test_register_a_passkey_through_the_api_both_verifiers_agree(gate, authentic
     assert factors["recovery_codes_left"] == 10, factors
     assert me(gate, token)["mfa_enabled"] is True
 
-    # The same response a second time: its challenge is spent.
+    # The same response a second time is refused: the user now has a factor, which this
+    # password-only session does not prove (a spent challenge under a session that does is
+    # tests/integration/test_webauthn.py's test_a_registration_replayed_is_refused).
     r = requests.post(gate.url(API + "/webauthn/register"), headers=bearer(token),
                       json={"name": "Again", "credential": response})
-    assert (r.status_code, detail(r)) == (400, "Invalid passkey"), r.text
+    assert (r.status_code, detail(r)) == (401, "Step-up authentication required"), r.text
     # A password-only token no longer enrols anything: the user now has a second factor.
     r = requests.post(gate.url(API + "/webauthn/register/options"), headers=bearer(token), json={})
     assert r.status_code == 401, r.text

@@ -46,12 +46,20 @@ def test_scopes_must_be_a_subset_of_the_owners_permissions(server):
     assert r.status_code == 422, r.text
     assert r.json()["detail"][0]["loc"] == ["body", "scope"], r.text
     assert requests.get(server.url("/api/v1/api-keys"), headers=auth(token)).json()["items"] == []
-    # A name is read on the account page: no controls, invisible or direction-changing characters.
+    default = create_key(server, token)
+    assert default["scopes"] == ["posts:read", "posts:write", "users:read"]
+
+
+def test_a_key_name_is_readable_text(server):
+    """A name is read on the account page: no controls, and nothing that hides or reorders text
+    (found by the outside attack on passkey names)."""
+    server.register("kname@example.com", "kname")
+    token = server.token("kname")
     for name in ("bell\x07", "\u0085x", "\u202eevil", "a\u200b"):
         r = requests.post(server.url("/api/v1/api-keys"), json={"name": name}, headers=auth(token))
         assert (r.status_code, r.json()["detail"][0]["loc"]) == (422, ["body", "name"]), (repr(name), r.text)
-    default = create_key(server, token)
-    assert default["scopes"] == ["posts:read", "posts:write", "users:read"]
+    assert requests.get(server.url("/api/v1/api-keys"), headers=auth(token)).json()["items"] == []
+    assert create_key(server, token, name="CI \U0001f5a5\ufe0f")["name"] == "CI \U0001f5a5\ufe0f"
 
 
 def test_key_works_everywhere_a_token_does(server):

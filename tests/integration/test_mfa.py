@@ -482,6 +482,20 @@ def test_an_enrolment_begun_before_the_user_had_a_factor_is_not_finished_by_a_we
     assert [f["id"] for f in factors(s, owner)["items"]] == [mine["id"]]
 
 
+def test_a_totp_enrolment_begun_under_step_up_may_be_confirmed_after_its_age(make_server):
+    """The confirmation proves the factor, not the sign-in's age again (found by review): a user
+    scanning the QR code at leisure must not lose the enrolment the page showed once."""
+    s = mfa_server(make_server, {"STEP_UP_MAX_AGE_SECONDS": "2"})
+    assert s.register("leisure@example.com", "leisure").status_code == 201
+    token = assert_token_pair(login_as(s, "leisure"))["access_token"]
+    begun = add_factor(s, token)
+    assert begun.status_code == 201, begun.text
+    time.sleep(2.5)
+    assert_step_up(add_factor(s, token), max_age=2)  # a new enrolment wants a fresh sign-in
+    r = confirm(s, token, begun.json()["id"], fresh_code(begun.json()["otpauth_uri"])[0])
+    assert r.status_code == 200, r.text
+
+
 def test_a_factor_name_is_readable_text(make_server):
     """Found by the outside attack (on passkey names; a factor's name is shown the same way)."""
     s = mfa_server(make_server)

@@ -129,6 +129,8 @@ TEST(RouteTable, APageFormHasTheRulesOfItsApiRoute) {
       {"PUT /api/v1/users/{id}/role", "POST /ui/admin/users/{id}/role"},
       {"DELETE /api/v1/users/{id}/mfa", "POST /ui/admin/users/{id}/mfa-reset"},
       {"PUT /api/v1/users/{id}/password", "POST /ui/admin/users/{id}/password"},
+      {"POST /api/v1/auth/mfa/totp/{id}/confirm", "POST /ui/account/mfa/totp/{id}/confirm"},
+      {"POST /api/v1/auth/webauthn/register", "POST /ui/account/passkeys"},
   };
   for (const auto& [api_name, page_name] : pairs) {
     ASSERT_TRUE(by_name.contains(api_name)) << api_name;
@@ -137,6 +139,8 @@ TEST(RouteTable, APageFormHasTheRulesOfItsApiRoute) {
     const Route& page = *by_name[page_name];
     EXPECT_EQ(page.permissions, api.permissions) << page_name;
     EXPECT_EQ(page.step_up, api.step_up) << page_name;
+    EXPECT_EQ(page.factor_proof, api.factor_proof) << page_name;
+    EXPECT_FALSE(api.step_up && api.factor_proof) << api_name << ": step-up holds the proof";
     EXPECT_EQ(page.before_mfa_enrolment, api.before_mfa_enrolment) << page_name;
     EXPECT_EQ(*page.lane, *api.lane) << page_name;
     ASSERT_EQ(page.limits.size(), api.limits.size()) << page_name;

@@ -21,22 +21,34 @@ TEST(Utf8, RefusesMalformedOverlongSurrogatesAndOutOfRange) {
 }
 
 TEST(Utf8, DisplayTextIsReadableTextOnly) {
+  // Names people write: accents, CJK, an emoji with its variation selector (U+FE0F), a family
+  // emoji joined by U+200D, Persian with U+200C, a no-break space, an ideographic space.
   for (const char* good :
-       {"", "Laptop", "Cl\xC3\xA9 USB", "\xE9\x8D\xB5", "key \xF0\x9F\x94\x91", "a-b_c (2)"}) {
+       {"", "Laptop", "Cl\xC3\xA9 USB", "\xE9\x8D\xB5", "key \xF0\x9F\x94\x91", "a-b_c (2)",
+        "\xF0\x9F\x96\xA5\xEF\xB8\x8F", "\xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9",
+        "\xD9\x85\xDB\x8C\xE2\x80\x8C\xD8\xAE\xD9\x88\xD8\xA7\xD9\x87\xD9\x85",
+        "a\xC2\xA0"
+        "b",
+        "\xE9\x8D\xB5\xE3\x80\x80"
+        "2"}) {
     EXPECT_TRUE(isDisplayText(good)) << good;
   }
-  // C0 and DEL, C1 (NEL), the right-to-left override, the line separator, a zero-width space, a
-  // byte-order mark, a no-break space, a tag character, and text that is not UTF-8.
-  for (const char* bad : {"a\x01", "\x7F", "\xC2\x85x",
-                          "\xE2\x80\xAE"
-                          "evil",
-                          "\xE2\x80\xA8", "a\xE2\x80\x8B", "\xEF\xBB\xBF",
-                          "a\xC2\xA0"
-                          "b",
-                          "\xF3\xA0\x80\x81", "\xFF"}) {
+  // C0 and DEL, C1 (NEL), the right-to-left override, an isolate, the line separator, a
+  // zero-width space, a byte-order mark, a tag character, and text that is not UTF-8.
+  for (const char* bad :
+       {"a\x01", "\x7F", "\xC2\x85x",
+        "\xE2\x80\xAE"
+        "evil",
+        "\xE2\x81\xA7"
+        "x",
+        "\xE2\x80\xA8", "a\xE2\x80\x8B", "\xEF\xBB\xBF", "\xF3\xA0\x80\x81", "\xFF"}) {
     EXPECT_FALSE(isDisplayText(bad)) << bad;
   }
-  EXPECT_TRUE(isInvisible(0x200B));
+  EXPECT_TRUE(hidesOrReorders(0x202E));
+  EXPECT_FALSE(hidesOrReorders(0x200D));
+  // The email check's wider set (isInvisible) also holds the joiners and spaces.
+  EXPECT_TRUE(isInvisible(0x200D));
+  EXPECT_TRUE(isInvisible(0x00A0));
   EXPECT_FALSE(isInvisible(0x00E9));
 }
 
