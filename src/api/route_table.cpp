@@ -166,6 +166,11 @@ Attempt run(const Route& route, Services& s, http::Request& r, core::Wait wait) 
 }
 
 // The counter key for one LimitKey; nullopt when the request has nothing to count under it.
+// The counter of mails to one address.
+std::string emailKey(std::string_view name, std::string_view address) {
+  return std::string(name) + ":email:" + auth::accountKey(address);
+}
+
 std::optional<std::string> limitKey(LimitKey key, const std::string& name, const Call& c,
                                     const std::string& ip) {
   const auto account = [&c]() -> std::optional<std::string> {
@@ -195,7 +200,7 @@ std::optional<std::string> limitKey(LimitKey key, const std::string& name, const
       auto typed = c.body->peekString("email");
       if (!typed) typed = c.body->peekString("new_email");
       if (!typed) return std::nullopt;
-      return name + ":email:" + auth::accountKey(*typed);
+      return emailKey(name, *typed);
     }
     case LimitKey::User:
       if (c.who == nullptr) return std::nullopt;
@@ -228,6 +233,14 @@ std::optional<http::Response> Call::admit() {
       return errorResponse(ok.error(), request);
   }
   return std::nullopt;
+}
+
+bool Call::mayMail(std::string_view address) {
+  const auto limit = services.rate_limits.find("EMAIL_RATE_LIMIT");
+  if (services.rates == nullptr || limit == services.rate_limits.end()) return false;
+  return services.rates
+      ->hit({emailKey("email-send", address)}, limit->second, clientOf(request), "email-send")
+      .has_value();
 }
 
 void RouteTable::add(Route route) { routes_.push_back(std::move(route)); }

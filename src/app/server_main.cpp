@@ -95,11 +95,12 @@ password::DummyHash keptDummyHash(const config::Config& config) {
 // revocations every 30 s (a backstop for a node that could not publish); purges expired
 // revocations (and, through `purge_more`, other ended state) half a second after the start and
 // then every five minutes so the set stays bounded; a purge that ran out of its time with rows
-// left (`purge_more` says so) goes on at the next tick, after the caches' sync.
+// left (`purge_more` says so) goes on at the next tick, after the caches' sync, with only what
+// was left (`purge_more(now, true)`).
 class Janitor {
  public:
   Janitor(auth::RevocationList& list, auth::UserCache& cache, auth::ApiKeyService& keys,
-          const core::Clock& clock, bool shared, std::function<bool(std::int64_t)> purge_more,
+          const core::Clock& clock, bool shared, std::function<bool(std::int64_t, bool)> purge_more,
           std::function<void()> every_tick)
       : thread_([this, &list, &cache, &keys, &clock, shared, purge_more = std::move(purge_more),
                  every_tick = std::move(every_tick)] {
@@ -110,6 +111,7 @@ class Janitor {
           // The first purge on the first tick: a restart (an upgrade) purges at once. (Not the
           // clock's epoch: the steady clock counts from boot.)
           auto last_purge = Steady::now() - kPurgeEvery;
+          bool purge_left = false;  // the last pass ran out of time with rows left
           std::unique_lock lock(mutex_);
           while (!stop_) {
             // Twice a second: a key rotation reaches every node within a second.
@@ -129,10 +131,12 @@ class Janitor {
                 spdlog::warn("re-reading revocations failed: {}", ok.error().message);
               last_reload = now;
             }
-            if (now - last_purge >= kPurgeEvery) {
+            if (purge_left) {
+              purge_left = purge_more(clock.unixSeconds(), true);
+            } else if (now - last_purge >= kPurgeEvery) {
               list.purge(clock.unixSeconds());
-              const bool more = purge_more && purge_more(clock.unixSeconds());
-              last_purge = more ? now - kPurgeEvery : now;
+              purge_left = purge_more && purge_more(clock.unixSeconds(), false);
+              last_purge = now;
             }
             lock.lock();
           }
@@ -693,20 +697,29 @@ int serve(const config::Config& config) {
   Janitor janitor(
       revocations, user_cache, api_keys, clock, redis != nullptr,
       [&store,
-       retention = auth::Retention{.access_ttl = config.access_token_ttl}](std::int64_t now) {
+       retention = auth::Retention{.access_ttl = config.access_token_ttl,
+                                   .legacy_until =
+                                       config.legacy_secret_key ? config.legacy_tokens_until : 0},
+       total = auth::Purged{}](std::int64_t now, bool continuing) mutable {
         // Spent codes are kept ten minutes past their expiry, so a late replay still
         // ends what the first use issued.
-        if (auto ok = (*store)->op().purgeCodes(now - 600); !ok)
-          spdlog::warn("purging authorization codes failed: {}", ok.error().message);
+        if (!continuing) {
+          if (auto ok = (*store)->op().purgeCodes(now - 600); !ok)
+            spdlog::warn("purging authorization codes failed: {}", ok.error().message);
+        }
         auto purged = auth::purgeEnded(**store, now, retention);
         if (!purged) {
           spdlog::warn("purging ended sessions and API keys failed: {}", purged.error().message);
           return false;
         }
-        if (purged->sessions > 0 || purged->api_keys > 0)
-          spdlog::info("purged {} ended sessions and {} revoked or expired API keys{}",
-                       purged->sessions, purged->api_keys, purged->more ? ", more to come" : "");
-        return purged->more;
+        total.sessions += purged->sessions;
+        total.api_keys += purged->api_keys;
+        if (purged->more) return true;
+        if (total.sessions > 0 || total.api_keys > 0)  // one line for a pass however long
+          spdlog::info("purged {} ended sessions and {} revoked or expired API keys",
+                       total.sessions, total.api_keys);
+        total = {};
+        return false;
       },
       [&keys, &tokens,
        log = FailureLog(spdlog::level::warn,

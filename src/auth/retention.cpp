@@ -25,8 +25,9 @@ core::Result<Purged> purgeEnded(store::Store& store, std::int64_t now, const Ret
   const std::int64_t before = now - r.access_ttl.count() - r.keep.count();
   const auto until = Steady::now() + r.budget;
   Purged out;
+  const bool keep_traded = now < r.legacy_until;
   auto sessions = drain(r, until, out.sessions, [&](std::int64_t limit) {
-    return store.sessions().purgeEnded(before, limit);
+    return store.sessions().purgeEnded(before, limit, keep_traded);
   });
   if (!sessions) return tl::unexpected(sessions.error());
   auto keys = drain(r, until, out.api_keys,

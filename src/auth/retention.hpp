@@ -15,10 +15,11 @@ namespace gatehouse::auth {
 // token check may read the session until then, and a password change ends them through it); an
 // ended session or a revoked key as long after its last use (no time of revocation is stored;
 // either answers as a missing one does at once). The audit log keeps their history. Sessions
-// traded for seed refresh tokens stay (store::SessionStore::purgeEnded).
+// traded for seed refresh tokens stay while seed tokens still trade (they keep them spent).
 struct Retention {
   std::chrono::seconds access_ttl{30 * 60};  // ACCESS_TOKEN_EXPIRE_MINUTES
   std::chrono::seconds keep{24 * 3600};
+  std::int64_t legacy_until = 0;  // seed refresh tokens trade until then (Unix seconds; 0: none)
   // Rows per statement, and how long a pass may take: the janitor also applies other nodes'
   // changes to the caches, so a backlog (the first pass after an upgrade) drains over several
   // short passes, not one long one (nor one long statement holding SQLite's write lock).

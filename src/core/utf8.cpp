@@ -78,8 +78,11 @@ bool isInvisible(std::uint32_t cp) {
 
 bool hidesOrReorders(std::uint32_t cp) {
   static constexpr std::pair<std::uint32_t, std::uint32_t> kRanges[] = {
-      {0x0080, 0x009F}, {0x061C, 0x061C}, {0x200B, 0x200B}, {0x200E, 0x200F}, {0x2028, 0x202E},
-      {0x2060, 0x2064}, {0x2066, 0x206F}, {0xFEFF, 0xFEFF}, {0xFFF9, 0xFFFB}, {0xE0000, 0xE007F},
+      {0x0080, 0x009F},   {0x00AD, 0x00AD},   {0x034F, 0x034F}, {0x061C, 0x061C},
+      {0x115F, 0x1160},   {0x17B4, 0x17B5},   {0x200B, 0x200B}, {0x200E, 0x200F},
+      {0x2028, 0x202E},   {0x2060, 0x2064},   {0x2066, 0x206F}, {0x3164, 0x3164},
+      {0xFEFF, 0xFEFF},   {0xFFA0, 0xFFA0},   {0xFFF9, 0xFFFB}, {0x1BCA0, 0x1BCA3},
+      {0x1D173, 0x1D17A}, {0xE0000, 0xE007F},
   };
   for (const auto& [lo, hi] : kRanges) {
     if (cp >= lo && cp <= hi) return true;
@@ -88,11 +91,23 @@ bool hidesOrReorders(std::uint32_t cp) {
 }
 
 bool isDisplayText(std::string_view text) {
+  // Tag characters belong only in the flag of a region: U+1F3F4, tags spelling it ("gbeng" for
+  // England), U+E007F.
+  enum class Flag { None, Started, Tags } flag = Flag::None;
   for (std::size_t i = 0; i < text.size();) {
     const auto cp = next(text, i);
-    if (!cp || *cp < 0x20 || *cp == 0x7F || hidesOrReorders(*cp)) return false;
+    if (!cp || *cp < 0x20 || *cp == 0x7F) return false;
+    const bool tag = *cp >= 0xE0020 && *cp <= 0xE007E;
+    const bool cancel = *cp == 0xE007F;
+    if (flag != Flag::None && (tag || cancel)) {
+      flag = cancel ? Flag::None : Flag::Tags;
+      continue;
+    }
+    if (flag == Flag::Tags) return false;  // tags that never end
+    if (hidesOrReorders(*cp)) return false;
+    flag = *cp == 0x1F3F4 ? Flag::Started : Flag::None;
   }
-  return true;
+  return flag != Flag::Tags;
 }
 
 }  // namespace gatehouse::core

@@ -297,10 +297,8 @@ std::vector<auth::FieldError> EmailFlows::newEmailProblems(const auth::Principal
 
 auth::Result<void> EmailFlows::passkeyAdded(const store::User& user,
                                             const auth::ClientInfo& client) {
-  // Only to a proven address: an unverified one may be a stranger's (registration does not prove
-  // it), whom a loop of passkeys added and removed must not flood.
-  if (!configured() || !user.email_verified || auth::isPlaceholderAddress(user.email)) return {};
-  // A week in the outbox: a security notice outlives a day's mail outage.
+  if (!configured() || auth::isPlaceholderAddress(user.email)) return {};
+  // A week in the outbox (its attempts are MAIL_MAX_ATTEMPTS like any message's).
   constexpr std::int64_t kNoticeLife = 7 * 24 * 3600;
   auto notice = message("passkey-added", user.email, user,
                         d_.settings.public_url + "/ui/account#passkeys", kNoticeLife, "");

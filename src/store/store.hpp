@@ -168,9 +168,12 @@ class SessionStore {
   [[nodiscard]] virtual core::Status revoke(std::string_view session_id) = 0;
   [[nodiscard]] virtual core::Status revokeAllForUser(std::int64_t user_id) = 0;
   // Deletes at most `limit` sessions that expired before `before`, or were ended and last used
-  // before it; how many. Every reader takes a missing session for an ended one.
+  // before it; how many. Every reader takes a missing session for an ended one, except the
+  // trade of a seed refresh token: the session it made (id "legacy-<digest>") is what keeps the
+  // token spent, so with `keep_traded` (while seed tokens still trade) those stay.
   [[nodiscard]] virtual core::Result<std::int64_t> purgeEnded(std::int64_t before,
-                                                              std::int64_t limit) = 0;
+                                                              std::int64_t limit,
+                                                              bool keep_traded) = 0;
 };
 
 // Revoked access-token ids with their expiry, so every node can rebuild its in-memory set.

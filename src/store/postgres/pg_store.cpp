@@ -701,14 +701,15 @@ class PgSessions final : public SessionStore {
                {user_id});
   }
 
-  core::Result<std::int64_t> purgeEnded(std::int64_t before, std::int64_t limit) override {
-    // Not the sessions traded for seed refresh tokens: their row is what keeps the seed token
-    // from being traded again. SKIP LOCKED: nodes purging at once take different rows instead
-    // of waiting for (or deadlocking on) each other's.
+  core::Result<std::int64_t> purgeEnded(std::int64_t before, std::int64_t limit,
+                                        bool keep_traded) override {
+    // SKIP LOCKED: nodes purging at once take different rows instead of waiting for (or
+    // deadlocking on) each other's.
     return counted(pool_,
-                   "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE id NOT LIKE "
-                   "'legacy-%' AND (expires_at < $1 OR (revoked AND last_used_at < $1)) LIMIT $2 "
-                   "FOR UPDATE SKIP LOCKED)",
+                   std::string("DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE ") +
+                       (keep_traded ? "id NOT LIKE 'legacy-%' AND " : "") +
+                       "(expires_at < $1 OR (revoked AND last_used_at < $1)) LIMIT $2 FOR UPDATE "
+                       "SKIP LOCKED)",
                    {before, limit});
   }
 

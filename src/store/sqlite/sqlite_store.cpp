@@ -730,12 +730,11 @@ class SqliteSessions final : public SessionStore {
                user_id);
   }
 
-  core::Result<std::int64_t> purgeEnded(std::int64_t before, std::int64_t limit) override {
-    // Not the sessions traded for seed refresh tokens: their row is what keeps the seed token
-    // from being traded again (bounded: one per seed token, none after LEGACY_TOKENS_UNTIL).
+  core::Result<std::int64_t> purgeEnded(std::int64_t before, std::int64_t limit,
+                                        bool keep_traded) override {
     return purgeRows(pool_, "sessions",
-                     "id NOT LIKE 'legacy-%' AND (expires_at < ?1 OR (revoked = 1 AND "
-                     "last_used_at < ?1))",
+                     std::string(keep_traded ? "id NOT LIKE 'legacy-%' AND " : "") +
+                         "(expires_at < ?1 OR (revoked = 1 AND last_used_at < ?1))",
                      before, limit);
   }
 

@@ -132,22 +132,30 @@ TEST_F(RetentionTest, ABacklogDrainsInShortPassesThatSayMoreIsLeft) {
   EXPECT_EQ(passes, (std::vector<std::int64_t>{4, 4, 2}));
   // With time, one pass takes what is there and says nothing is left.
   for (int i = 0; i < 10; ++i) session("older-" + std::to_string(i), cut - 100, cut - 1, false);
-  const Retention timed{.access_ttl = retention_.access_ttl, .batch = 4};
+  const Retention timed{
+      .access_ttl = retention_.access_ttl, .batch = 4, .budget = std::chrono::seconds(60)};
   auto purged = purgeEnded(*stack_.store, now(), timed);
   ASSERT_TRUE(purged);
   EXPECT_EQ(purged->sessions, 10);
   EXPECT_FALSE(purged->more);
 }
 
-TEST_F(RetentionTest, SessionsTradedForSeedTokensStaySoTheTokensStaySpent) {
+TEST_F(RetentionTest, SessionsTradedForSeedTokensStayWhileTheTokensTrade) {
   // Found by review: a seed (legacy) refresh token is single use only because the session it was
-  // traded for (id "legacy-<digest>") exists; purged, the token would trade again.
+  // traded for (id "legacy-<digest>") exists; purged, the token would trade again. Once
+  // LEGACY_TOKENS_UNTIL has passed no seed token trades, and they go like the others.
   const auto cut = cutoff();
-  session("legacy-0123456789abcdef0123456789abcdef", cut - 100, cut - 1, true);
+  const std::string traded = "legacy-0123456789abcdef0123456789abcdef";
+  session(traded, cut - 100, cut - 1, true);
   session("ordinary", cut - 100, cut - 1, true);
-  EXPECT_EQ(purgeEnded(*stack_.store, now(), retention_).value().sessions, 1);
-  EXPECT_TRUE(stored("legacy-0123456789abcdef0123456789abcdef"));
+  Retention trading = retention_;
+  trading.legacy_until = now() + 1;
+  EXPECT_EQ(purgeEnded(*stack_.store, now(), trading).value().sessions, 1);
+  EXPECT_TRUE(stored(traded));
   EXPECT_FALSE(stored("ordinary"));
+  trading.legacy_until = now();
+  EXPECT_EQ(purgeEnded(*stack_.store, now(), trading).value().sessions, 1);
+  EXPECT_FALSE(stored(traded));
 }
 
 TEST_F(RetentionTest, RevokedAndExpiredKeysGoLiveOnesStayAndNodesHearOfIt) {

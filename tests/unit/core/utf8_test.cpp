@@ -33,15 +33,26 @@ TEST(Utf8, DisplayTextIsReadableTextOnly) {
         "2"}) {
     EXPECT_TRUE(isDisplayText(good)) << good;
   }
+  // The flag of England (U+1F3F4, tags "gbeng", U+E007F), and the black flag alone.
+  EXPECT_TRUE(
+      isDisplayText("\xF0\x9F\x8F\xB4\xF3\xA0\x81\xA7\xF3\xA0\x81\xA2\xF3\xA0\x81\xA5"
+                    "\xF3\xA0\x81\xAE\xF3\xA0\x81\xA7\xF3\xA0\x81\xBF"));
+  EXPECT_TRUE(isDisplayText("\xF0\x9F\x8F\xB4 x"));
   // C0 and DEL, C1 (NEL), the right-to-left override, an isolate, the line separator, a
-  // zero-width space, a byte-order mark, a tag character, and text that is not UTF-8.
-  for (const char* bad :
-       {"a\x01", "\x7F", "\xC2\x85x",
-        "\xE2\x80\xAE"
-        "evil",
-        "\xE2\x81\xA7"
-        "x",
-        "\xE2\x80\xA8", "a\xE2\x80\x8B", "\xEF\xBB\xBF", "\xF3\xA0\x80\x81", "\xFF"}) {
+  // zero-width space, a byte-order mark, a soft hyphen, a Hangul filler (it renders blank), a
+  // tag character outside a flag, a flag's tags that never end, and text that is not UTF-8.
+  for (const char* bad : {"a\x01", "\x7F", "\xC2\x85x",
+                          "\xE2\x80\xAE"
+                          "evil",
+                          "\xE2\x81\xA7"
+                          "x",
+                          "\xE2\x80\xA8", "a\xE2\x80\x8B", "\xEF\xBB\xBF",
+                          "a\xC2\xAD"
+                          "b",
+                          "\xE3\x85\xA4", "\xF3\xA0\x80\x81",
+                          "\xF0\x9F\x8F\xB4\xF3\xA0\x81\xA7"
+                          "x",
+                          "\xF0\x9F\x8F\xB4\xF3\xA0\x81\xA7", "\xFF"}) {
     EXPECT_FALSE(isDisplayText(bad)) << bad;
   }
   EXPECT_TRUE(hidesOrReorders(0x202E));
