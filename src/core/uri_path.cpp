@@ -94,7 +94,7 @@ std::optional<std::string> normalizeRequestPath(std::string_view target) {
       out.push_back(ch);
     }
   }
-  if (out.empty()) out = "/";
+  if (out.empty()) out.push_back('/');  // not = "/": GCC 12 warns a false -Wrestrict on it
   return out;
 }
 
