@@ -1,5 +1,7 @@
 #include "core/utf8.hpp"
 
+#include <algorithm>
+#include <iterator>
 #include <utility>
 
 namespace gatehouse::core {
@@ -41,6 +43,14 @@ std::optional<std::uint32_t> next(std::string_view s, std::size_t& i) {
   return cp;
 }
 
+using Range = std::pair<std::uint32_t, std::uint32_t>;  // inclusive
+
+template <std::size_t N>
+bool inRanges(std::uint32_t cp, const Range (&ranges)[N]) {
+  return std::any_of(std::begin(ranges), std::end(ranges),
+                     [cp](const Range& r) { return cp >= r.first && cp <= r.second; });
+}
+
 }  // namespace
 
 std::optional<std::vector<std::uint32_t>> decodeUtf8(std::string_view text) {
@@ -62,7 +72,7 @@ bool isValidUtf8(std::string_view text) {
 }
 
 bool isInvisible(std::uint32_t cp) {
-  static constexpr std::pair<std::uint32_t, std::uint32_t> kRanges[] = {
+  static constexpr Range kRanges[] = {
       {0x0080, 0x00A0},   {0x00AD, 0x00AD}, {0x034F, 0x034F},   {0x061C, 0x061C},
       {0x115F, 0x1160},   {0x1680, 0x1680}, {0x17B4, 0x17B5},   {0x180B, 0x180F},
       {0x2000, 0x200F},   {0x2800, 0x2800}, {0x2028, 0x202F},   {0x205F, 0x206F},
@@ -70,24 +80,18 @@ bool isInvisible(std::uint32_t cp) {
       {0xFFA0, 0xFFA0},   {0xFFF0, 0xFFFB}, {0x1BCA0, 0x1BCA3}, {0x1D173, 0x1D17A},
       {0xE0000, 0xE0FFF},
   };
-  for (const auto& [lo, hi] : kRanges) {
-    if (cp >= lo && cp <= hi) return true;
-  }
-  return false;
+  return inRanges(cp, kRanges);
 }
 
 bool hidesOrReorders(std::uint32_t cp) {
-  static constexpr std::pair<std::uint32_t, std::uint32_t> kRanges[] = {
+  static constexpr Range kRanges[] = {
       {0x0080, 0x009F},   {0x00AD, 0x00AD},   {0x034F, 0x034F}, {0x061C, 0x061C},
       {0x115F, 0x1160},   {0x17B4, 0x17B5},   {0x200B, 0x200B}, {0x200E, 0x200F},
       {0x2028, 0x202E},   {0x2060, 0x2064},   {0x2066, 0x206F}, {0x3164, 0x3164},
       {0xFEFF, 0xFEFF},   {0xFFA0, 0xFFA0},   {0xFFF9, 0xFFFB}, {0x1BCA0, 0x1BCA3},
       {0x1D173, 0x1D17A}, {0xE0000, 0xE007F},
   };
-  for (const auto& [lo, hi] : kRanges) {
-    if (cp >= lo && cp <= hi) return true;
-  }
-  return false;
+  return inRanges(cp, kRanges);
 }
 
 bool isDisplayText(std::string_view text) {
