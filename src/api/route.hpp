@@ -95,10 +95,11 @@ struct Call {
   // limits and returns the 429 or 503 to send, or nothing. A limited route whose handler answers
   // a success without being admitted is a bug the middleware turns into a 500.
   [[nodiscard]] std::optional<http::Response> admit();
-  // A mail the handler sends on its own (a notice), counted against EMAIL_RATE_LIMIT per
-  // recipient, the counter the mails a request asks for use: false when it is over the limit (or
-  // the counters are out of reach), and then the mail is not sent.
-  [[nodiscard]] bool mayMail(std::string_view address);
+  // A mail the handler sends on its own (a notice of `kind`), counted against EMAIL_RATE_LIMIT
+  // per recipient on a counter of that kind's own: the mails others can ask for (a reset) cannot
+  // spend it to silence the notice. False when it is over the limit (or the counters are out of
+  // reach), and then the mail is not sent.
+  [[nodiscard]] bool mayMail(std::string_view kind, std::string_view address);
 };
 
 using RouteHandler = std::function<http::Response(Call&)>;

@@ -235,11 +235,11 @@ std::optional<http::Response> Call::admit() {
   return std::nullopt;
 }
 
-bool Call::mayMail(std::string_view address) {
+bool Call::mayMail(std::string_view kind, std::string_view address) {
   const auto limit = services.rate_limits.find("EMAIL_RATE_LIMIT");
   if (services.rates == nullptr || limit == services.rate_limits.end()) return false;
   return services.rates
-      ->hit({emailKey("email-send", address)}, limit->second, clientOf(request), "email-send")
+      ->hit({emailKey(kind, address)}, limit->second, clientOf(request), std::string(kind))
       .has_value();
 }
 

@@ -71,13 +71,14 @@ void checkName(Body& body, const std::optional<std::string>& name) {
 std::string sidOf(const Call& c) { return std::string(auth::sessionOf(c.who->claims())); }
 
 // The owner hears of a passkey added (a notice mail), counted against EMAIL_RATE_LIMIT per
-// recipient like every mail: a loop of passkeys added and removed under an address that is not
-// the registrant's mails it a few times an hour, not without end. The passkey stays whatever
-// happens to the mail.
+// recipient on the notices' own counter: a loop of passkeys added and removed under an address
+// that is not the registrant's mails it a few times an hour, not without end, and a flood of
+// reset requests cannot spend the budget to silence it. The passkey stays whatever happens to
+// the mail.
 void tellOwner(Call& c) {
   if (c.services.email == nullptr || !c.services.email->configured()) return;
   const store::User& user = *c.who->user;
-  if (!c.mayMail(user.email)) {
+  if (!c.mayMail("passkey-added", user.email)) {
     spdlog::info("request_id={} the passkey-added notice is not sent: EMAIL_RATE_LIMIT",
                  c.request.request_id);
     return;

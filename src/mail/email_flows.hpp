@@ -93,8 +93,8 @@ class EmailFlows {
   // A notice to the user's address that a passkey was added: it signs in on its own, so a token
   // thief who plants one keeps a way in past a password change unless the owner hears of it.
   // Queued when mail is configured and the address is not a placeholder; nothing otherwise. The
-  // caller counts it against EMAIL_RATE_LIMIT per recipient (the address may not be the
-  // registrant's: registration does not prove it).
+  // caller counts it against EMAIL_RATE_LIMIT per recipient, on a counter of its own (the address
+  // may not be the registrant's: registration does not prove it).
   [[nodiscard]] auth::Result<void> passkeyAdded(const store::User& user,
                                                 const auth::ClientInfo& client);
 
