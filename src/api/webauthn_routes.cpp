@@ -1,7 +1,7 @@
 // Passkeys (WebAuthn; docs/passkeys.md): each ceremony's options and its verification, for a
-// frontend. Registration makes a passkey a second factor (step-up to start it); sign-in is
-// usernameless; the login's second step and step-up reauthentication take one too.
-#include <algorithm>
+// frontend. Registration makes a passkey a second factor (step-up to start it, the factor's proof
+// to finish it); sign-in is usernameless; the login's second step and step-up reauthentication
+// take one too.
 
 #include "api/body.hpp"
 #include "api/handlers.hpp"
