@@ -33,6 +33,9 @@ struct User {
 struct UserChanges {
   std::vector<std::int64_t> user_ids;
   std::int64_t seq = 0;
+  // Changes after the seq asked for were purged unread (a reader that had not read the log for
+  // a day): `user_ids` is not all that changed, and a cache must forget everything it holds.
+  bool missed = false;
 };
 
 struct NewUser {
@@ -122,6 +125,10 @@ class UserStore {
   // Users changed or deleted after change number `seq` (by any process: the database records
   // every change), and the latest change number. Caches poll this to stay true.
   [[nodiscard]] virtual core::Result<UserChanges> changesSince(std::int64_t seq) = 0;
+  // Deletes at most `limit` of the oldest changes, those recorded before `before`; how many. A
+  // later read from before them says it missed them (UserChanges::missed).
+  [[nodiscard]] virtual core::Result<std::int64_t> purgeChanges(std::int64_t before,
+                                                                std::int64_t limit) = 0;
 };
 
 // A login session: one refresh-token family (RFC 9700 §4.14.2).
@@ -203,6 +210,7 @@ struct ApiKey {
 struct ApiKeyChanges {
   std::vector<std::int64_t> key_ids;
   std::int64_t seq = 0;
+  bool missed = false;  // as UserChanges::missed
 };
 
 // Implementations MUST be thread-safe.
@@ -223,9 +231,11 @@ class ApiKeyStore {
   // never used, made) before it; how many. Each deletion is a change, as a revocation is.
   [[nodiscard]] virtual core::Result<std::int64_t> purgeDead(std::int64_t before,
                                                              std::int64_t limit) = 0;
-  // Keys changed (revoked, touched, deleted with their owner or purged) after `seq`; see
-  // UserStore.
+  // Keys changed (revoked, deleted with their owner or purged) after `seq`; see UserStore.
   [[nodiscard]] virtual core::Result<ApiKeyChanges> changesSince(std::int64_t seq) = 0;
+  // As UserStore::purgeChanges.
+  [[nodiscard]] virtual core::Result<std::int64_t> purgeChanges(std::int64_t before,
+                                                                std::int64_t limit) = 0;
 };
 
 // A sign-in identity at an external OpenID provider: users are found by (issuer, subject), never

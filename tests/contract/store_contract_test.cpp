@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <libpq-fe.h>
 #include <mutex>
@@ -563,6 +564,85 @@ TEST_P(StoreContract, AFirstReadOfALongChangeLogStartsAtItsNewestChange) {
   const auto keys = store_->apiKeys().changesSince(-1).value();
   EXPECT_TRUE(keys.key_ids.empty());
   EXPECT_EQ(keys.seq, scalar("SELECT MAX(seq) FROM api_key_changes"));
+}
+
+TEST_P(StoreContract, PurgedChangesTellAReaderFromBeforeThemThatItMissedThem) {
+  // The change logs are purged a day on (auth/retention). A node that had not read them since
+  // must hear that it missed changes, or its caches would keep a deactivated user or a revoked
+  // key for ever; every other reader must not be told so.
+  const User a = make("purgelog@example.com", "purgelog");
+  auto& users = store_->users();
+  const auto start = users.changesSince(-1).value();
+  EXPECT_FALSE(start.missed);
+  for (const char* role : {"moderator", "user", "moderator"}) {
+    UserPatch p;
+    p.role = role;
+    ASSERT_TRUE(users.update(a.id, p, "admin"));
+  }
+  const auto read = users.changesSince(start.seq).value();
+  ASSERT_EQ(read.user_ids, (std::vector<std::int64_t>(3, a.id)));
+  EXPECT_FALSE(read.missed);
+  const std::int64_t now = std::time(nullptr);
+  // None older than the cut: nothing goes.
+  EXPECT_EQ(users.purgeChanges(now - 3600, 10).value(), 0);
+  EXPECT_FALSE(users.changesSince(start.seq).value().missed);
+  // The two oldest go (the limit); a reader from before them is told, and reads the third.
+  EXPECT_EQ(users.purgeChanges(now + 3600, 2).value(), 2);
+  const auto behind = users.changesSince(start.seq).value();
+  EXPECT_TRUE(behind.missed);
+  EXPECT_EQ(behind.user_ids, std::vector<std::int64_t>{a.id});
+  EXPECT_EQ(behind.seq, read.seq);
+  // A reader past them missed nothing.
+  const auto current = users.changesSince(read.seq).value();
+  EXPECT_FALSE(current.missed);
+  EXPECT_TRUE(current.user_ids.empty());
+  // The log emptied: a reader from before is still told, and its next read, from the seq it was
+  // given, is not (nor a first read's next one).
+  EXPECT_EQ(users.purgeChanges(now + 3600, 10).value(), 1);
+  const auto emptied = users.changesSince(start.seq).value();
+  EXPECT_TRUE(emptied.missed);
+  EXPECT_TRUE(emptied.user_ids.empty());
+  EXPECT_EQ(emptied.seq, read.seq);
+  EXPECT_FALSE(users.changesSince(emptied.seq).value().missed);
+  const auto first = users.changesSince(-1).value();
+  EXPECT_FALSE(first.missed);
+  EXPECT_EQ(first.seq, read.seq);
+  UserPatch p;
+  p.role = "user";
+  ASSERT_TRUE(users.update(a.id, p, "admin"));
+  const auto after = users.changesSince(first.seq).value();
+  EXPECT_FALSE(after.missed);
+  EXPECT_EQ(after.user_ids, std::vector<std::int64_t>{a.id});
+
+  // API key changes carry their time now, and go by it: the oldest first, up to the cut.
+  auto& keys = store_->apiKeys();
+  ApiKey k;
+  k.user_id = a.id;
+  k.name = "logged";
+  k.public_id = "logged";
+  k.secret_hash = std::string(64, 'a');
+  k.created_at = now;
+  const auto made = keys.create(k).value();
+  const auto key_start = keys.changesSince(-1).value();
+  ASSERT_TRUE(keys.revoke(made.id, a.id));
+  EXPECT_GE(scalar("SELECT at FROM api_key_changes WHERE key_id = " + std::to_string(made.id)),
+            now - 60);
+  EXPECT_EQ(keys.purgeChanges(now - 3600, 10).value(), 0);
+  exec("INSERT INTO api_key_changes (key_id, at) VALUES (901, 100), (902, 200), (903, 300)");
+  const auto unread = keys.changesSince(key_start.seq).value();
+  EXPECT_EQ(unread.key_ids, (std::vector<std::int64_t>{made.id, 901, 902, 903}));
+  EXPECT_FALSE(unread.missed);
+  // The revocation (now) is the oldest row: nothing before it is older than 250.
+  EXPECT_EQ(keys.purgeChanges(250, 10).value(), 0);
+  EXPECT_EQ(keys.purgeChanges(now + 3600, 1).value(), 1);
+  EXPECT_EQ(keys.purgeChanges(250, 10).value(), 2);  // 100 and 200; 300 stays
+  const auto missed = keys.changesSince(key_start.seq).value();
+  EXPECT_TRUE(missed.missed);
+  EXPECT_EQ(missed.key_ids, std::vector<std::int64_t>{903});
+  EXPECT_EQ(missed.seq, unread.seq);
+  EXPECT_FALSE(keys.changesSince(unread.seq).value().missed);
+  // Each log has its own horizon: the users' reader is not told of the keys' purge.
+  EXPECT_FALSE(users.changesSince(after.seq).value().missed);
 }
 
 TEST_P(StoreContract, RotationGraceWindowSparesTheFamily) {

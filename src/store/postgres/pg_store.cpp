@@ -299,6 +299,25 @@ CREATE INDEX sessions_ended ON sessions(last_used_at) WHERE revoked;
 CREATE INDEX api_keys_expiry ON api_keys(expires_at) WHERE expires_at IS NOT NULL;
 CREATE INDEX api_keys_revoked ON api_keys(id) WHERE revoked;
 )sql",
+    // 13: the change logs are purged a day on too; a read from before a purge is told that it
+    // missed changes (by the horizon), and API key changes carry their time as user changes do
+    // (those already recorded count from this migration).
+    R"sql(
+CREATE TABLE change_log_horizons (
+  log            TEXT PRIMARY KEY,
+  purged_through BIGINT NOT NULL
+);
+ALTER TABLE api_key_changes ADD COLUMN at BIGINT NOT NULL DEFAULT 0;
+UPDATE api_key_changes SET at = extract(epoch FROM now())::bigint;
+CREATE OR REPLACE FUNCTION gatehouse_api_key_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_advisory_xact_lock(7261002);
+  INSERT INTO api_key_changes (key_id, at)
+    VALUES (CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END,
+            extract(epoch FROM now())::bigint);
+  RETURN NULL;
+END $$;
+)sql",
 };
 
 static_assert(kUserLogLock == 7'261'001 && kKeyLogLock == 7'261'002,
@@ -320,27 +339,69 @@ core::Status lock(Connection& c, std::int64_t key) {
   return {};
 }
 
+// What a change log said to one read.
+struct LogRead {
+  std::vector<std::int64_t> ids;
+  std::int64_t seq = 0;
+  bool missed = false;
+};
+
 // A change log (`seq`, `id_column`): the ids changed after `seq` and the newest seq read; with
 // seq < 0 (a first call) only the newest seq, however long the log (read from its start, a node
-// would hear of a change made now only after the 10,000-row pages of every earlier one).
-core::Result<std::pair<std::vector<std::int64_t>, std::int64_t>> changeLog(
-    Connection& c, const std::string& table, const std::string& id_column, std::int64_t seq) {
-  std::vector<std::int64_t> ids;
-  if (seq < 0) {
+// would hear of a change made now only after the 10,000-row pages of every earlier one). The
+// horizon is read after the rows, in a later snapshot: a purge that took rows this read should
+// have seen committed before it, so the horizon read then is past `seq` and the read says it
+// missed them.
+core::Result<LogRead> changeLog(Connection& c, const std::string& table,
+                                const std::string& id_column, std::int64_t seq) {
+  LogRead out{{}, seq, false};
+  if (seq >= 0) {
+    auto rows = c.query(
+        "SELECT seq, " + id_column + " FROM " + table + " WHERE seq > $1 ORDER BY seq LIMIT 10000",
+        {seq});
+    if (!rows) return tl::unexpected(rows.error());
+    for (int i = 0; i < rows->size(); ++i) {
+      out.seq = rows->int64(i, 0);
+      out.ids.push_back(rows->int64(i, 1));
+    }
+  } else {
     auto max = c.query("SELECT COALESCE(MAX(seq), 0) FROM " + table);
     if (!max) return tl::unexpected(max.error());
-    return std::make_pair(std::move(ids), max->int64(0, 0));
+    out.seq = max->int64(0, 0);
   }
-  auto rows = c.query(
-      "SELECT seq, " + id_column + " FROM " + table + " WHERE seq > $1 ORDER BY seq LIMIT 10000",
-      {seq});
-  if (!rows) return tl::unexpected(rows.error());
-  std::int64_t last = seq;
-  for (int i = 0; i < rows->size(); ++i) {
-    last = rows->int64(i, 0);
-    ids.push_back(rows->int64(i, 1));
+  auto horizon = c.query("SELECT purged_through FROM change_log_horizons WHERE log = $1", {table});
+  if (!horizon) return tl::unexpected(horizon.error());
+  if (!horizon->empty() && horizon->int64(0, 0) > seq) {
+    out.missed = seq >= 0;  // a first read has nothing to miss
+    out.seq = std::max(out.seq, horizon->int64(0, 0));
   }
-  return std::make_pair(std::move(ids), last);
+  return out;
+}
+
+// Deletes the oldest rows of change log `table`, at most `limit`, up to the first recorded at or
+// after `before` (a row with a time set back stays a day like its neighbours), and moves the
+// log's horizon past them, in one transaction; how many.
+core::Result<std::int64_t> purgeLog(Pool& pool, const std::string& table, std::int64_t before,
+                                    std::int64_t limit) {
+  return pool.transaction<std::int64_t>([&](Connection& c) -> core::Result<std::int64_t> {
+    auto cut = c.query("WITH oldest AS (SELECT seq, at FROM " + table +
+                           " ORDER BY seq LIMIT $2) SELECT COALESCE(MAX(seq), -1) FROM oldest "
+                           "WHERE seq < COALESCE((SELECT MIN(seq) FROM oldest WHERE at >= $1), "
+                           "9223372036854775807)",
+                       {before, limit});
+    if (!cut) return tl::unexpected(cut.error());
+    if (cut->int64(0, 0) < 0) return std::int64_t{0};
+    const std::int64_t through = cut->int64(0, 0);
+    auto gone = c.query("DELETE FROM " + table + " WHERE seq <= $1", {through});
+    if (!gone) return tl::unexpected(gone.error());
+    auto mark = c.query(
+        "INSERT INTO change_log_horizons (log, purged_through) VALUES ($1, $2) ON CONFLICT (log) "
+        "DO UPDATE SET purged_through = GREATEST(change_log_horizons.purged_through, "
+        "EXCLUDED.purged_through)",
+        {table, through});
+    if (!mark) return tl::unexpected(mark.error());
+    return gone->affected();
+  });
 }
 
 constexpr std::string_view kUserSelect =
@@ -605,8 +666,12 @@ class PgUsers final : public UserStore {
     return pool_.with<UserChanges>([&](Connection& c) -> core::Result<UserChanges> {
       auto log = changeLog(c, "user_changes", "user_id", seq);
       if (!log) return tl::unexpected(log.error());
-      return UserChanges{std::move(log->first), log->second};
+      return UserChanges{std::move(log->ids), log->seq, log->missed};
     });
+  }
+
+  core::Result<std::int64_t> purgeChanges(std::int64_t before, std::int64_t limit) override {
+    return purgeLog(pool_, "user_changes", before, limit);
   }
 
  private:
@@ -945,8 +1010,12 @@ class PgApiKeys final : public ApiKeyStore {
     return pool_.with<ApiKeyChanges>([&](Connection& c) -> core::Result<ApiKeyChanges> {
       auto log = changeLog(c, "api_key_changes", "key_id", seq);
       if (!log) return tl::unexpected(log.error());
-      return ApiKeyChanges{std::move(log->first), log->second};
+      return ApiKeyChanges{std::move(log->ids), log->seq, log->missed};
     });
+  }
+
+  core::Result<std::int64_t> purgeChanges(std::int64_t before, std::int64_t limit) override {
+    return purgeLog(pool_, "api_key_changes", before, limit);
   }
 
  private:

@@ -276,6 +276,25 @@ CREATE INDEX sessions_ended ON sessions(last_used_at) WHERE revoked = 1;
 CREATE INDEX api_keys_expiry ON api_keys(expires_at) WHERE expires_at IS NOT NULL;
 CREATE INDEX api_keys_revoked ON api_keys(id) WHERE revoked = 1;
 )sql",
+    // 13: the change logs are purged a day on too; a read from before a purge is told that it
+    // missed changes (by the horizon), and API key changes carry their time as user changes do
+    // (those already recorded count from this migration).
+    R"sql(
+CREATE TABLE change_log_horizons (
+  log            TEXT PRIMARY KEY,
+  purged_through INTEGER NOT NULL
+);
+ALTER TABLE api_key_changes ADD COLUMN at INTEGER NOT NULL DEFAULT 0;
+UPDATE api_key_changes SET at = CAST(strftime('%s','now') AS INTEGER);
+DROP TRIGGER api_keys_revoked;
+DROP TRIGGER api_keys_deleted;
+CREATE TRIGGER api_keys_revoked AFTER UPDATE OF revoked ON api_keys BEGIN
+  INSERT INTO api_key_changes (key_id, at) VALUES (NEW.id, CAST(strftime('%s','now') AS INTEGER));
+END;
+CREATE TRIGGER api_keys_deleted AFTER DELETE ON api_keys BEGIN
+  INSERT INTO api_key_changes (key_id, at) VALUES (OLD.id, CAST(strftime('%s','now') AS INTEGER));
+END;
+)sql",
 };
 
 // Every remaining row of `stmt`, each read by `read`.
@@ -290,31 +309,86 @@ core::Result<std::vector<T>> allRows(Statement& stmt, Read read) {
   }
 }
 
+// What a change log said to one read.
+struct LogRead {
+  std::vector<std::int64_t> ids;
+  std::int64_t seq = 0;
+  bool missed = false;
+};
+
 // A change log (`seq`, `id_column`): the ids changed after `seq` and the newest seq read; with
 // seq < 0 (a first call) only the newest seq, however long the log (read from its start, a node
-// would hear of a change made now only after the 10,000-row pages of every earlier one).
-core::Result<std::pair<std::vector<std::int64_t>, std::int64_t>> changeLog(
-    Connection& c, std::string_view table, std::string_view id_column, std::int64_t seq) {
-  std::vector<std::int64_t> ids;
-  if (seq < 0) {
+// would hear of a change made now only after the 10,000-row pages of every earlier one). The
+// horizon is read after the rows: a purge that took rows this read should have seen committed
+// before it, so the horizon read then is past `seq` and the read says it missed them.
+core::Result<LogRead> changeLog(Connection& c, std::string_view table, std::string_view id_column,
+                                std::int64_t seq) {
+  LogRead out{{}, seq, false};
+  if (seq >= 0) {
+    auto stmt = c.prepare("SELECT seq, " + std::string(id_column) + " FROM " + std::string(table) +
+                          " WHERE seq > ? ORDER BY seq LIMIT 10000");
+    if (!stmt) return tl::unexpected(stmt.error());
+    stmt->bind(1, seq);
+    for (;;) {
+      auto row = stmt->step();
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) break;
+      out.seq = stmt->int64(0);
+      out.ids.push_back(stmt->int64(1));
+    }
+  } else {
     auto max = c.prepare("SELECT COALESCE(MAX(seq), 0) FROM " + std::string(table));
     if (!max) return tl::unexpected(max.error());
     if (auto row = max->step(); !row) return tl::unexpected(row.error());
-    return std::make_pair(std::move(ids), max->int64(0));
+    out.seq = max->int64(0);
   }
-  std::int64_t last = seq;
-  auto stmt = c.prepare("SELECT seq, " + std::string(id_column) + " FROM " + std::string(table) +
-                        " WHERE seq > ? ORDER BY seq LIMIT 10000");
-  if (!stmt) return tl::unexpected(stmt.error());
-  stmt->bind(1, seq);
-  for (;;) {
-    auto row = stmt->step();
-    if (!row) return tl::unexpected(row.error());
-    if (!*row) break;
-    last = stmt->int64(0);
-    ids.push_back(stmt->int64(1));
+  auto horizon = c.prepare("SELECT purged_through FROM change_log_horizons WHERE log = ?");
+  if (!horizon) return tl::unexpected(horizon.error());
+  horizon->bind(1, table);
+  auto row = horizon->step();
+  if (!row) return tl::unexpected(row.error());
+  if (*row && horizon->int64(0) > seq) {
+    out.missed = seq >= 0;  // a first read has nothing to miss
+    out.seq = std::max(out.seq, horizon->int64(0));
   }
-  return std::make_pair(std::move(ids), last);
+  return out;
+}
+
+// The newest seq of `oldest` (a change log's oldest rows, in order) before the first row recorded
+// at or after `?1`, or -1: a row with a time set back stays a day like its neighbours.
+constexpr std::string_view kLogCut =
+    "SELECT COALESCE(MAX(seq), -1) FROM oldest WHERE seq < COALESCE((SELECT MIN(seq) FROM "
+    "oldest WHERE at >= ?1), 9223372036854775807)";
+
+// Deletes the oldest rows of change log `table`, at most `limit`, up to the first recorded at or
+// after `before`, and moves the log's horizon past them; how many. The rows are found before the
+// write lock is taken, and nothing is written when there are none.
+core::Result<std::int64_t> purgeLog(ConnectionPool& pool, std::string_view table,
+                                    std::int64_t before, std::int64_t limit) {
+  auto cut = pool.with([&](Connection& c) -> core::Result<std::int64_t> {
+    auto stmt = c.prepare("WITH oldest AS (SELECT seq, at FROM " + std::string(table) +
+                          " ORDER BY seq LIMIT ?2) " + std::string(kLogCut));
+    if (!stmt) return tl::unexpected(stmt.error());
+    stmt->bind(1, before).bind(2, limit);
+    if (auto row = stmt->step(); !row) return tl::unexpected(row.error());
+    return stmt->int64(0);
+  });
+  if (!cut) return tl::unexpected(cut.error());
+  if (*cut < 0) return std::int64_t{0};
+  return pool.transaction<std::int64_t>([&](Connection& c) -> core::Result<std::int64_t> {
+    auto del = c.prepare("DELETE FROM " + std::string(table) + " WHERE seq <= ?");
+    if (!del) return tl::unexpected(del.error());
+    del->bind(1, *cut);
+    if (auto ok = del->run(); !ok) return tl::unexpected(ok.error());
+    const std::int64_t gone = c.changes();
+    auto mark = c.prepare(
+        "INSERT INTO change_log_horizons (log, purged_through) VALUES (?1, ?2) ON CONFLICT (log) "
+        "DO UPDATE SET purged_through = MAX(purged_through, excluded.purged_through)");
+    if (!mark) return tl::unexpected(mark.error());
+    mark->bind(1, table).bind(2, *cut);
+    if (auto ok = mark->run(); !ok) return tl::unexpected(ok.error());
+    return gone;
+  });
 }
 
 // Binds `args` to the statement's parameters 1..n in order.
@@ -602,11 +676,12 @@ class SqliteUsers final : public UserStore {
     return pool_.with([&](Connection& c) -> core::Result<UserChanges> {
       auto log = changeLog(c, "user_changes", "user_id", seq);
       if (!log) return tl::unexpected(log.error());
-      UserChanges out;
-      out.user_ids = std::move(log->first);
-      out.seq = log->second;
-      return out;
+      return UserChanges{std::move(log->ids), log->seq, log->missed};
     });
+  }
+
+  core::Result<std::int64_t> purgeChanges(std::int64_t before, std::int64_t limit) override {
+    return purgeLog(pool_, "user_changes", before, limit);
   }
 
   core::Status replacePasswordHash(std::int64_t id, std::string_view expected,
@@ -1006,11 +1081,12 @@ class SqliteApiKeys final : public ApiKeyStore {
     return pool_.with([&](Connection& c) -> core::Result<ApiKeyChanges> {
       auto log = changeLog(c, "api_key_changes", "key_id", seq);
       if (!log) return tl::unexpected(log.error());
-      ApiKeyChanges out;
-      out.key_ids = std::move(log->first);
-      out.seq = log->second;
-      return out;
+      return ApiKeyChanges{std::move(log->ids), log->seq, log->missed};
     });
+  }
+
+  core::Result<std::int64_t> purgeChanges(std::int64_t before, std::int64_t limit) override {
+    return purgeLog(pool_, "api_key_changes", before, limit);
   }
 
  private:
