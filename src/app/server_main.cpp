@@ -709,15 +709,18 @@ int serve(const config::Config& config) {
         }
         auto purged = auth::purgeEnded(**store, now, retention);
         if (!purged) {
-          spdlog::warn("purging ended sessions and API keys failed: {}", purged.error().message);
+          spdlog::warn("purging ended sessions, API keys and change logs failed: {}",
+                       purged.error().message);
           return false;
         }
         total.sessions += purged->sessions;
         total.api_keys += purged->api_keys;
+        total.changes += purged->changes;
         if (purged->more) return true;
-        if (total.sessions > 0 || total.api_keys > 0)  // one line for a pass however long
-          spdlog::info("purged {} ended sessions and {} revoked or expired API keys",
-                       total.sessions, total.api_keys);
+        if (total.sessions > 0 || total.api_keys > 0 || total.changes > 0)  // one line a pass
+          spdlog::info(
+              "purged {} ended sessions, {} revoked or expired API keys and {} change-log rows",
+              total.sessions, total.api_keys, total.changes);
         total = {};
         return false;
       },

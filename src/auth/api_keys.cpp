@@ -219,7 +219,11 @@ core::Status ApiKeyService::sync() {
   const std::lock_guard guard(sync_mutex_);
   auto changes = store_.apiKeys().changesSince(seq_);
   if (!changes) return tl::unexpected(changes.error());
-  if (seq_ >= 0 && !changes->key_ids.empty()) {
+  if (seq_ >= 0 && changes->missed) {
+    const std::unique_lock lock(mutex_);
+    ++generation_;
+    by_public_id_.clear();  // what changed while this node did not read is no longer known
+  } else if (seq_ >= 0 && !changes->key_ids.empty()) {
     const std::unique_lock lock(mutex_);
     ++generation_;
     for (auto it = by_public_id_.begin(); it != by_public_id_.end();) {

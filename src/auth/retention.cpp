@@ -33,7 +33,17 @@ core::Result<Purged> purgeEnded(store::Store& store, std::int64_t now, const Ret
   auto keys = drain(r, until, out.api_keys,
                     [&](std::int64_t limit) { return store.apiKeys().purgeDead(before, limit); });
   if (!keys) return tl::unexpected(keys.error());
-  out.more = *sessions || *keys;
+  // After the keys: the changes their purge just recorded stay a day, as every other.
+  const std::int64_t changed_before = now - r.keep.count();
+  auto users = drain(r, until, out.changes, [&](std::int64_t limit) {
+    return store.users().purgeChanges(changed_before, limit);
+  });
+  if (!users) return tl::unexpected(users.error());
+  auto key_changes = drain(r, until, out.changes, [&](std::int64_t limit) {
+    return store.apiKeys().purgeChanges(changed_before, limit);
+  });
+  if (!key_changes) return tl::unexpected(key_changes.error());
+  out.more = *sessions || *keys || *users || *key_changes;
   return out;
 }
 

@@ -16,6 +16,8 @@ namespace gatehouse::auth {
 // ended session or a revoked key as long after its last use (no time of revocation is stored;
 // either answers as a missing one does at once). The audit log keeps their history. Sessions
 // traded for seed refresh tokens stay while seed tokens still trade (they keep them spent).
+// The change logs (users, API keys) keep a day: a node that has not read one for that long is
+// told it missed changes, and its cache starts again empty.
 struct Retention {
   std::chrono::seconds access_ttl{30 * 60};  // ACCESS_TOKEN_EXPIRE_MINUTES
   std::chrono::seconds keep{24 * 3600};
@@ -30,7 +32,8 @@ struct Retention {
 struct Purged {
   std::int64_t sessions = 0;
   std::int64_t api_keys = 0;
-  bool more = false;  // the pass ended on its budget with rows left: run the next one soon
+  std::int64_t changes = 0;  // rows of the two change logs
+  bool more = false;         // the pass ended on its budget with rows left: run the next one soon
 };
 
 // One pass at `now` (Unix seconds); stops at the first storage failure.

@@ -37,10 +37,14 @@ core::Status UserCache::sync() {
   const std::lock_guard guard(sync_mutex_);
   auto changes = users_.changesSince(seq_);
   if (!changes) return tl::unexpected(changes.error());
-  if (seq_ >= 0 && !changes->user_ids.empty()) {
+  if (seq_ >= 0 && (changes->missed || !changes->user_ids.empty())) {
     const std::unique_lock lock(mutex_);
     generation_.fetch_add(1);
-    for (const auto id : changes->user_ids) entries_.erase(id);
+    if (changes->missed) {
+      entries_.clear();  // what changed while this node did not read is no longer known
+    } else {
+      for (const auto id : changes->user_ids) entries_.erase(id);
+    }
   }
   seq_ = changes->seq;
   return {};

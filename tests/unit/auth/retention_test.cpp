@@ -1,13 +1,17 @@
-// The purge of ended sessions and dead API keys (auth/retention.hpp) on the real service graph:
-// what goes and when, that a purged session answers exactly as an ended one did, and that a
-// backlog drains in bounded passes.
+// The purge of ended sessions, dead API keys and old changes (auth/retention.hpp) on the real
+// service graph: what goes and when, that a purged session answers exactly as an ended one did,
+// that a node which missed purged changes forgets what it cached, and that a backlog drains in
+// bounded passes.
 #include "auth/retention.hpp"
 
 #include <algorithm>
+#include <ctime>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "auth/api_keys.hpp"
+#include "auth/user_cache.hpp"
 #include "support/auth_stack.hpp"
 
 namespace gatehouse::auth {
@@ -18,6 +22,8 @@ constexpr const char* kPassword = "Passw0rd!x";
 class RetentionTest : public ::testing::Test {
  protected:
   RetentionTest() {
+    // The change logs are timed by the database's clock: this one reads the same time.
+    stack_.clock.set(std::time(nullptr));
     auto pair = stack_.registerUser({"rt@example.com", "rtuser", kPassword}, client_);
     EXPECT_TRUE(pair) << (pair ? "" : pair.error().detail);
     user_id_ = stack_.store->users().findByUsername("rtuser").value().value().id;
@@ -185,6 +191,55 @@ TEST_F(RetentionTest, RevokedAndExpiredKeysGoLiveOnesStayAndNodesHearOfIt) {
   const auto changed = stack_.store->apiKeys().changesSince(start).value().key_ids;
   EXPECT_NE(std::find(changed.begin(), changed.end(), expired), changed.end());
   EXPECT_NE(std::find(changed.begin(), changed.end(), revoked_unused), changed.end());
+}
+
+TEST_F(RetentionTest, ANodeThatMissedPurgedChangesForgetsWhatItCachedTheOthersDoNot) {
+  // Node A changes and purges; node B stalls (its database reads fail for a day, say) with a
+  // user and a key cached; node C reads the logs every second. Without the horizon, B would
+  // keep the deactivated user active and the revoked key working for ever.
+  ApiKeyService keys_a(*stack_.store, stack_.policy, stack_.cache, stack_.audit, stack_.clock);
+  auto other = stack_.registerUser({"rt2@example.com", "rtother", kPassword}, client_);
+  ASSERT_TRUE(other);
+  const auto other_id = stack_.store->users().findByUsername("rtother").value().value().id;
+  const auto owner = stack_.cache.get(user_id_).value();
+  const auto created =
+      keys_a.create(*owner, stack_.policy.permissionsOf(owner->role), {"stalled", {}, {}}, client_);
+  ASSERT_TRUE(created);
+  UserCache users_b(stack_.store->users());
+  ApiKeyService keys_b(*stack_.store, stack_.policy, users_b, stack_.audit, stack_.clock);
+  UserCache users_c(stack_.store->users());
+  for (auto* cache : {&users_b, &users_c}) {
+    ASSERT_TRUE(cache->sync());
+    ASSERT_TRUE(cache->get(user_id_).value());
+  }
+  ASSERT_TRUE(keys_b.sync());
+  ASSERT_TRUE(users_b.get(other_id).value()->is_active);
+  ASSERT_TRUE(keys_b.authenticate(created->plaintext, client_));
+
+  store::UserPatch off;
+  off.is_active = false;
+  ASSERT_TRUE(stack_.store->users().update(other_id, off, "admin"));
+  ASSERT_TRUE(keys_a.revoke(user_id_, created->key.id, client_));
+  ASSERT_TRUE(users_c.sync());
+  // A day and ten minutes on: the two changes are a day old; the revoked key, unused since it
+  // was made, stays until a day and an access-token lifetime have passed.
+  stack_.clock.advance(86400 + 600);
+  auto purged = purgeEnded(*stack_.store, now(), retention_);
+  ASSERT_TRUE(purged) << purged.error().message;
+  EXPECT_EQ(purged->changes, 2);
+  EXPECT_EQ(purged->api_keys, 0);
+  ASSERT_TRUE(stack_.store->apiKeys().findById(created->key.id).value());
+
+  ASSERT_TRUE(users_b.sync());
+  ASSERT_TRUE(keys_b.sync());
+  EXPECT_EQ(users_b.size(), 0U);
+  EXPECT_FALSE(users_b.get(other_id).value()->is_active);
+  auto refused = keys_b.authenticate(created->plaintext, client_);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Errc::InvalidToken);
+  // C heard of both changes when they were made: nothing to forget.
+  ASSERT_TRUE(users_c.sync());
+  EXPECT_EQ(users_c.size(), 1U);
 }
 
 }  // namespace
