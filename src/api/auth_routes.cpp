@@ -213,6 +213,7 @@ http::Response changePassword(Call& c) {
     return errorResponse(ok.error(), r);
   }
   if (!keep_api_keys) c.services.api_keys.forgetUser(c.who->user->id);
+  c.notify(*c.who->user, mail::Notice::PasswordChanged);
   return http::Response::json(200, json::object{{"message", "Password changed"}});
 }
 

@@ -87,6 +87,7 @@ http::Response confirm(Call& c) {
   if (!body.ok()) return validationError(body.errors());
   auto codes = c.services.mfa->confirm(*c.who->user, *id, code, clientOf(c.request));
   if (!codes) return errorResponse(codes.error(), c.request);
+  c.notify(*c.who->user, mail::Notice::TotpAdded);
   if (!*codes) return http::Response::json(200, json::object{});
   return noStore(http::Response::json(200, json::object{{"recovery_codes", codesJson(**codes)}}));
 }
@@ -96,6 +97,7 @@ http::Response remove(Call& c) {
   if (!id) return id.error();
   if (auto ok = c.services.mfa->remove(*c.who->user, *id, clientOf(c.request)); !ok)
     return errorResponse(ok.error(), c.request);
+  c.notify(*c.who->user, mail::Notice::FactorRemoved);
   return http::Response::empty(204);
 }
 
@@ -140,6 +142,7 @@ http::Response resetUser(Call& c) {
                          c.request);
   if (auto ok = c.services.mfa->reset(*id, c.who->user->id, client); !ok)
     return errorResponse(ok.error(), c.request);
+  if (target->mfa_enabled) c.notify(*target, mail::Notice::FactorRemoved);
   return http::Response::empty(204);
 }
 

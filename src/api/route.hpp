@@ -13,6 +13,10 @@
 #include "http/message.hpp"
 #include "http/router.hpp"
 
+namespace gatehouse::mail {
+enum class Notice;  // mail/email_flows.hpp
+}  // namespace gatehouse::mail
+
 namespace gatehouse::api {
 
 struct Services;
@@ -95,11 +99,12 @@ struct Call {
   // limits and returns the 429 or 503 to send, or nothing. A limited route whose handler answers
   // a success without being admitted is a bug the middleware turns into a 500.
   [[nodiscard]] std::optional<http::Response> admit();
-  // A mail the handler sends on its own (a notice of `kind`), counted against EMAIL_RATE_LIMIT
-  // per recipient on a counter of that kind's own: the mails others can ask for (a reset) cannot
-  // spend it to silence the notice. False when it is over the limit (or the counters are out of
-  // reach), and then the mail is not sent.
-  [[nodiscard]] bool mayMail(std::string_view kind, std::string_view address);
+  // Tells `user` of a change to the account's ways in, after it is done (a notice mail, when mail
+  // is configured), counted against EMAIL_RATE_LIMIT per recipient on a counter of that kind's
+  // own: the mails others can ask for (a reset) cannot spend it to silence the notice. Over the
+  // limit (or with the counters out of reach) it is not sent; the change stands either way, and
+  // the log says why with the request id.
+  void notify(const store::User& user, mail::Notice kind);
 };
 
 using RouteHandler = std::function<http::Response(Call&)>;

@@ -12,6 +12,7 @@
 #include "auth/claims.hpp"
 #include "auth/rate_check.hpp"
 #include "core/blocking.hpp"
+#include "core/log.hpp"
 
 namespace gatehouse::api {
 namespace {
@@ -235,12 +236,21 @@ std::optional<http::Response> Call::admit() {
   return std::nullopt;
 }
 
-bool Call::mayMail(std::string_view kind, std::string_view address) {
+void Call::notify(const store::User& user, mail::Notice kind) {
+  if (services.email == nullptr || !services.email->configured()) return;
+  const std::string_view name = mail::noticeName(kind);
   const auto limit = services.rate_limits.find("EMAIL_RATE_LIMIT");
-  if (services.rates == nullptr || limit == services.rate_limits.end()) return false;
-  return services.rates
-      ->hit({emailKey(kind, address)}, limit->second, clientOf(request), std::string(kind))
-      .has_value();
+  if (services.rates == nullptr || limit == services.rate_limits.end() ||
+      !services.rates
+           ->hit({emailKey(name, user.email)}, limit->second, clientOf(request), std::string(name))
+           .has_value()) {
+    spdlog::info("request_id={} the {} notice is not sent: EMAIL_RATE_LIMIT", request.request_id,
+                 name);
+    return;
+  }
+  if (auto told = services.email->notice(kind, user, clientOf(request)); !told)
+    spdlog::warn("request_id={} the {} notice was not queued: {}", request.request_id, name,
+                 told.error().detail);
 }
 
 void RouteTable::add(Route route) { routes_.push_back(std::move(route)); }

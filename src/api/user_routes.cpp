@@ -109,6 +109,7 @@ http::Response setPassword(Call& c) {
       !ok)
     return errorResponse(ok.error(), c.request);
   if (!keep_api_keys) c.services.api_keys.forgetUser(*id);
+  c.notify(*target, mail::Notice::PasswordChanged);
   return http::Response::empty(204);
 }
 

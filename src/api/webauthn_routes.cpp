@@ -70,24 +70,6 @@ void checkName(Body& body, const std::optional<std::string>& name) {
 
 std::string sidOf(const Call& c) { return std::string(auth::sessionOf(c.who->claims())); }
 
-// The owner hears of a passkey added (a notice mail), counted against EMAIL_RATE_LIMIT per
-// recipient on the notices' own counter: a loop of passkeys added and removed under an address
-// that is not the registrant's mails it a few times an hour, not without end, and a flood of
-// reset requests cannot spend the budget to silence it. The passkey stays whatever happens to
-// the mail.
-void tellOwner(Call& c) {
-  if (c.services.email == nullptr || !c.services.email->configured()) return;
-  const store::User& user = *c.who->user;
-  if (!c.mayMail("passkey-added", user.email)) {
-    spdlog::info("request_id={} the passkey-added notice is not sent: EMAIL_RATE_LIMIT",
-                 c.request.request_id);
-    return;
-  }
-  if (auto told = c.services.email->passkeyAdded(user, clientOf(c.request)); !told)
-    spdlog::warn("request_id={} the passkey-added notice was not queued: {}", c.request.request_id,
-                 told.error().detail);
-}
-
 http::Response registrationOptions(Call& c) {
   if (auto no = refusedStart(c, {})) return std::move(*no);
   if (auto refused = c.admit()) return std::move(*refused);
@@ -117,11 +99,12 @@ http::Response registerPasskey(Call& c) {
       // It stays: the owner must hear of it.
       spdlog::error("request_id={} passkey {} of a session that ended could not be removed: {}",
                     c.request.request_id, made->passkey.factor.id, undone.error().detail);
-      tellOwner(c);
+      c.notify(*c.who->user, mail::Notice::PasskeyAdded);
     }
     return errorResponse(valid.error(), c.request);
   }
-  tellOwner(c);
+  // A passkey signs in on its own: the owner hears of it (Call::notify).
+  c.notify(*c.who->user, mail::Notice::PasskeyAdded);
   json::object out = webauthn::passkeyJson(made->passkey);
   if (made->recovery_codes) {
     json::array codes;
@@ -157,6 +140,7 @@ http::Response remove(Call& c) {
   if (auto no = refusedStart(c, {})) return std::move(*no);
   if (auto ok = c.services.passkeys->remove(*c.who->user, *id, clientOf(c.request)); !ok)
     return errorResponse(ok.error(), c.request);
+  c.notify(*c.who->user, mail::Notice::FactorRemoved);
   return http::Response::empty(204);
 }
 

@@ -295,15 +295,34 @@ std::vector<auth::FieldError> EmailFlows::newEmailProblems(const auth::Principal
   return errors;
 }
 
-auth::Result<void> EmailFlows::passkeyAdded(const store::User& user,
-                                            const auth::ClientInfo& client) {
+std::string_view noticeName(Notice kind) {
+  switch (kind) {
+    case Notice::PasskeyAdded:
+      return "passkey-added";
+    case Notice::TotpAdded:
+      return "totp-added";
+    case Notice::FactorRemoved:
+      return "factor-removed";
+    case Notice::PasswordChanged:
+      return "password-changed";
+  }
+  return "";
+}
+
+auth::Result<void> EmailFlows::notice(Notice kind, const store::User& user,
+                                      const auth::ClientInfo& client) {
   if (!configured() || auth::isPlaceholderAddress(user.email)) return {};
+  // Where the owner mends it: the account page's section, or (the password no longer theirs) a
+  // reset link of their own asking.
+  std::string_view path = "/ui/account#mfa";
+  if (kind == Notice::PasskeyAdded) path = "/ui/account#passkeys";
+  if (kind == Notice::PasswordChanged) path = "/ui/forgot-password";
   // A week in the outbox (its attempts are MAIL_MAX_ATTEMPTS like any message's).
   constexpr std::int64_t kNoticeLife = 7 * 24 * 3600;
-  auto notice = message("passkey-added", user.email, user,
-                        d_.settings.public_url + "/ui/account#passkeys", kNoticeLife, "");
-  if (!notice) return tl::unexpected(notice.error());
-  std::vector<store::OutboxMessage> messages{std::move(*notice)};
+  auto mail = message(std::string(noticeName(kind)), user.email, user,
+                      d_.settings.public_url + std::string(path), kNoticeLife, "");
+  if (!mail) return tl::unexpected(mail.error());
+  std::vector<store::OutboxMessage> messages{std::move(*mail)};
   const std::int64_t now = d_.clock.unixSeconds();
   // No token: the message alone.
   if (auto ok = d_.store.mail().issue({"", user.id, "notice", user.email, now, now}, messages, 1);

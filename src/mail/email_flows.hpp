@@ -38,6 +38,16 @@ struct FlowSettings {
 // scanners on the way), stored only as an HMAC under the server's key, single use on every node
 // (the store deletes them compare-and-set), and short-lived. Each mail is written to the outbox
 // in the same transaction as the token it carries. Runs on workers. Thread-safe.
+// The notices an account's address gets when its ways in change, each by a template of its name
+// (noticeName). Whoever holds a stolen session (within the step-up window) could otherwise add a
+// way in that outlives a password change (a passkey), lock the owner out (an authenticator app),
+// weaken the account (a factor removed) or take it (the password), and the owner would hear
+// nothing.
+enum class Notice { PasskeyAdded, TotpAdded, FactorRemoved, PasswordChanged };
+
+// "passkey-added", "totp-added", "factor-removed", "password-changed".
+std::string_view noticeName(Notice kind);
+
 class EmailFlows {
  public:
   struct Deps {
@@ -90,13 +100,12 @@ class EmailFlows {
   [[nodiscard]] auth::Result<store::User> confirmEmailChange(const std::string& token,
                                                              const auth::ClientInfo& client);
 
-  // A notice to the user's address that a passkey was added: it signs in on its own, so a token
-  // thief who plants one keeps a way in past a password change unless the owner hears of it.
-  // Queued when mail is configured and the address is not a placeholder; nothing otherwise. The
-  // caller counts it against EMAIL_RATE_LIMIT per recipient, on a counter of its own (the address
+  // A notice to the user's address of a change to the account's ways in (see Notice). Queued
+  // when mail is configured and the address is not a placeholder; nothing otherwise. The caller
+  // counts it against EMAIL_RATE_LIMIT per recipient, on a counter of the kind's own (the address
   // may not be the registrant's: registration does not prove it).
-  [[nodiscard]] auth::Result<void> passkeyAdded(const store::User& user,
-                                                const auth::ClientInfo& client);
+  [[nodiscard]] auth::Result<void> notice(Notice kind, const store::User& user,
+                                          const auth::ClientInfo& client);
 
   // Waits for the work forgot() left for after the response (tests).
   void flush() { d_.background.flush(); }

@@ -90,6 +90,42 @@ std::map<std::string, std::array<std::string, 3>, std::less<>> builtIns() {
              "<p>If this was not you, sign in at once, remove it under Passkeys, change your "
              "password and end your other sessions:</p>\n" +
              button("Review my passkeys"))}},
+      {"totp-added",
+       {"An authenticator app was added to your {{product}} account",
+        "Hello {{username}},\n\nAn authenticator app was just added to your {{product}} account "
+        "{{email}} as a second factor: signing in now asks for its codes.\n\nIf this was not "
+        "you, someone holds a session of yours, and signing in needs their app: ask your "
+        "administrator to remove it, then change your password and end your other sessions. "
+        "Your account's second factors:\n\n{{link}}\n\n-- \n{{product}}\n",
+        page("<p>Hello {{username}},</p>\n<p>An authenticator app was just added to your "
+             "{{product}} account {{email}} as a second factor: signing in now asks for its "
+             "codes.</p>\n<p>If this was not you, someone holds a session of yours, and signing "
+             "in needs their app: ask your administrator to remove it, then change your password "
+             "and end your other sessions.</p>\n" +
+             button("Review my second factors"))}},
+      {"factor-removed",
+       {"A second factor was removed from your {{product}} account",
+        "Hello {{username}},\n\nA second factor (an authenticator app or a passkey) was just "
+        "removed from your {{product}} account {{email}}, by you or by an administrator.\n\nIf "
+        "this was not you or your administrator, sign in at once, change your password, end "
+        "your other sessions and add your factor again:\n\n{{link}}\n\n-- \n{{product}}\n",
+        page("<p>Hello {{username}},</p>\n<p>A second factor (an authenticator app or a passkey) "
+             "was just removed from your {{product}} account {{email}}, by you or by an "
+             "administrator.</p>\n<p>If this was not you or your administrator, sign in at "
+             "once, change your password, end your other sessions and add your factor "
+             "again:</p>\n" +
+             button("Review my account"))}},
+      {"password-changed",
+       {"Your {{product}} password was changed",
+        "Hello {{username}},\n\nThe password of your {{product}} account {{email}} was just "
+        "changed, by you or by an administrator, and every session of it signed out.\n\nIf "
+        "neither did, your password is no longer yours: ask for a reset link at once, and tell "
+        "your administrator:\n\n{{link}}\n\n-- \n{{product}}\n",
+        page("<p>Hello {{username}},</p>\n<p>The password of your {{product}} account {{email}} "
+             "was just changed, by you or by an administrator, and every session of it signed "
+             "out.</p>\n<p>If neither did, your password is no longer yours: ask for a reset "
+             "link at once, and tell your administrator:</p>\n" +
+             button("Reset my password"))}},
       {"test",
        {"{{product}} test message",
         "This is a test message from {{product}} ({{public_url}}): mail delivery works.\n",

@@ -22,6 +22,7 @@ import statistics
 import subprocess
 import threading
 import time
+import types
 import urllib.parse
 
 import jwt
@@ -1571,9 +1572,11 @@ def test_adding_a_passkey_tells_the_owner_by_mail(make_server, smtp_sink):
     token = s.token("pknotice")
     options = requests.post(api(s, "/auth/webauthn/register/options"), json={}, headers=auth(token))
     assert options.status_code == 200, options.text
-    made, _ = wa.Client(origin).create(wa.Authenticator(), options.json()["publicKey"])
+    authenticator = wa.Authenticator()
+    made, credential = wa.Client(origin).create(authenticator, options.json()["publicKey"])
     r = requests.post(api(s, "/auth/webauthn/register"), json={"credential": made}, headers=auth(token))
     assert r.status_code == 201, r.text
+    passkey_id = r.json()["id"]
     mails = wait_mail(smtp_sink, address, count=2)
     notice = [m for m in mails if "passkey" in str(m["Subject"]).lower()]
     assert len(notice) == 1, [str(m["Subject"]) for m in mails]
@@ -1583,3 +1586,94 @@ def test_adding_a_passkey_tells_the_owner_by_mail(make_server, smtp_sink):
     again = requests.post(api(s, "/auth/webauthn/register"), json={"credential": made}, headers=auth(token))
     assert again.status_code in (400, 401), again.text
     assert mail_metric(s, "queued") == 2  # the reset mail and the one notice
+    # Its removal (after a sign-in with it: step-up) is a notice of another kind, on its own
+    # counter.
+    import test_webauthn as twa
+    s.client = wa.Client(origin)
+    strong = twa.strong_token(s, types.SimpleNamespace(name="pknotice", authn=authenticator,
+                                                       cred=credential))
+    r = twa.delete(s, strong, passkey_id)
+    assert r.status_code == 204, r.text
+    removed = [m for m in wait_mail(smtp_sink, address, count=3) if "removed" in str(m["Subject"])]
+    assert len(removed) == 1
+    assert f"{origin}/ui/account#mfa" in text_part(removed[0])
+    assert mail_metric(s, "queued") == 3
+
+
+def test_changes_to_the_ways_in_tell_the_owner_by_mail(make_server, smtp_sink):
+    """A thief with a session (within the step-up window) could lock the owner out with an
+    authenticator app of their own, weaken the account by removing its factor, or take it with a
+    new password, and the owner heard nothing. Each sends a notice to the account's address now
+    (a confirmed app, a factor removed by its user or by an administrator's reset, a password
+    changed), linking where to mend it, on a counter per kind and recipient (EMAIL_RATE_LIMIT:
+    the second of a kind within the hour is held back, the change still made); a refused change
+    sends none."""
+    import test_mfa as mfa
+    s = mail_server(make_server, smtp_sink, env={"EMAIL_RATE_LIMIT": "1/hour", **mfa.NO_MFA_LIMIT})
+    queued = 0
+
+    def notices(address, count):
+        mails = wait_mail(smtp_sink, address, count=count)
+        assert len(mails) == count, [str(m["Subject"]) for m in mails]
+        return mails
+
+    def assert_notice(msg, subject_words, path):
+        assert subject_words in str(msg["Subject"]).lower(), str(msg["Subject"])
+        assert f"{s.base}{path}" in text_part(msg)
+        assert f'href="{s.base}{path}"' in html.unescape(html_part(msg))
+        assert "#token=" not in text_part(msg) + html_part(msg)
+
+    # An authenticator app confirmed.
+    e = mfa.enrol(s, "notify")
+    queued += 1
+    assert_notice(notices(e.email, 1)[0], "authenticator app was added", "/ui/account#mfa")
+    # A refused password change (the wrong current password) sends nothing.
+    otp = mfa.reauthenticate(s, e.pwd_token, code=mfa.fresh_code(e.uri, after=e.step)[0])
+    assert otp.status_code == 200, otp.text
+    otp = otp.json()["access_token"]
+    r = requests.post(api(s, "/auth/password"), json={"current_password": "Wr0ng-Passw0rd!x",
+                                                       "new_password": NEW_PASSWORD}, headers=auth(otp))
+    assert r.status_code == 400, r.text
+    # The factor removed by its user.
+    r = mfa.delete_factor(s, otp, e.factor_id)
+    assert r.status_code == 204, r.text
+    queued += 1
+    assert_notice(notices(e.email, 2)[1], "second factor was removed", "/ui/account#mfa")
+    # The password changed (no factor left: the current password suffices).
+    r = requests.post(api(s, "/auth/password"), json={"current_password": PASSWORD,
+                                                       "new_password": NEW_PASSWORD}, headers=auth(otp))
+    assert r.status_code == 200, r.text
+    queued += 1
+    assert_notice(notices(e.email, 3)[2], "password was changed", "/ui/forgot-password")
+    # A second app within the hour: held back, and the app is active all the same.
+    token = login_pair(s, "notify", NEW_PASSWORD)["access_token"]
+    made = mfa.add_factor(s, token, "again")
+    assert made.status_code == 201, made.text
+    code, _ = mfa.fresh_code(made.json()["otpauth_uri"])
+    assert mfa.confirm(s, token, made.json()["id"], code).status_code == 200
+    assert me(s, token)["mfa_enabled"] is True
+    assert "the totp-added notice is not sent: EMAIL_RATE_LIMIT" in s.log_text()
+
+    # An administrator's reset tells the user whose factors it removed; of a user without one,
+    # nobody (that user's one mail, below, is the next change's).
+    admin = s.admin_token()
+    other = mfa.enrol(s, "notify2")
+    queued += 1
+    r = requests.delete(api(s, f"/users/{other.user_id}/mfa"), headers=auth(admin))
+    assert r.status_code == 204, r.text
+    queued += 1
+    assert_notice(notices(other.email, 2)[1], "second factor was removed", "/ui/account#mfa")
+    plain = new_user(s, "notify3")
+    plain_id = me(s, login_pair(s, "notify3")["access_token"])["id"]
+    r = requests.delete(api(s, f"/users/{plain_id}/mfa"), headers=auth(admin))
+    assert r.status_code == 204, r.text
+    # An administrator's new password for them: they hear of it.
+    r = requests.put(api(s, f"/users/{plain_id}/password"), json={"new_password": NEW_PASSWORD},
+                     headers=auth(admin))
+    assert r.status_code == 204, r.text
+    queued += 1
+    assert_notice(notices(plain, 1)[0], "password was changed", "/ui/forgot-password")
+    # Queued in the request: the count is final.
+    assert mail_metric(s, "queued") == queued
+    assert len(mails_to(smtp_sink, e.email)) == 3
+    assert len(mails_to(smtp_sink, other.email)) == 2

@@ -76,12 +76,18 @@ TEST(Templates, EveryBuiltInRendersWithItsValues) {
   EXPECT_TRUE(contains(notice->html, "ann.new@example.com"));
   EXPECT_TRUE(contains(notice->text, "ann@example.com"));
   EXPECT_FALSE(contains(notice->subject + notice->text + notice->html, "{{"));
-  auto passkey = t->render("passkey-added", values());
-  ASSERT_TRUE(passkey);
-  EXPECT_TRUE(contains(passkey->subject, "passkey"));
-  EXPECT_TRUE(contains(passkey->text, "ann@example.com") && contains(passkey->text, kLink));
-  EXPECT_TRUE(contains(passkey->html, std::string("href=\"") + kLink + "\""));
-  EXPECT_FALSE(contains(passkey->subject + passkey->text + passkey->html, "{{"));
+  // The security notices: each names the account and links where to mend it.
+  for (const auto& [name, word] : {std::pair{"passkey-added", "passkey"},
+                                   {"totp-added", "authenticator app"},
+                                   {"factor-removed", "second factor"},
+                                   {"password-changed", "password"}}) {
+    auto r = t->render(name, values());
+    ASSERT_TRUE(r) << name;
+    EXPECT_TRUE(contains(r->subject, word)) << name << ": " << r->subject;
+    EXPECT_TRUE(contains(r->text, "ann@example.com") && contains(r->text, kLink)) << name;
+    EXPECT_TRUE(contains(r->html, std::string("href=\"") + kLink + "\"")) << name;
+    EXPECT_FALSE(contains(r->subject + r->text + r->html, "{{")) << name;
+  }
   auto test = t->render("test", values());
   ASSERT_TRUE(test);
   EXPECT_FALSE(test->subject.empty());
@@ -131,8 +137,9 @@ TEST(Templates, AValueCannotSplitTheSubject) {
        {"Gatehouse\r\nBcc: evil@example.com", "Gatehouse\nBcc: evil@example.com", "x\ry"}) {
     Values v = values();
     v["product"] = evil;
-    for (const char* name : {"reset-password", "verify-email", "confirm-email-change",
-                             "email-change-notice", "passkey-added", "test"}) {
+    for (const char* name :
+         {"reset-password", "verify-email", "confirm-email-change", "email-change-notice",
+          "passkey-added", "totp-added", "factor-removed", "password-changed", "test"}) {
       auto r = t.render(name, v);
       ASSERT_TRUE(r) << name;
       EXPECT_EQ(r->subject.find_first_of("\r\n"), std::string::npos) << name << ": " << r->subject;
