@@ -1,6 +1,7 @@
 """API keys and forward-auth over real HTTP (issue 4)."""
 import base64
 import re
+import sqlite3
 import time
 
 import requests
@@ -196,3 +197,25 @@ def test_verify_endpoint(make_server, tmp_path):
     r = requests.get(s.url("/api/v1/auth/verify"),
                      headers={"X-Original-Method": "GET", "X-Original-URI": f"/data?api_key={key}"})
     assert r.status_code == 200 and r.headers["X-Auth-Scopes"] == "users:read"
+
+
+def test_a_key_made_as_its_session_ends_is_revoked_again(make_server, tmp_path):
+    """A sign-out racing the key's creation, made certain: a trigger ends every session of the
+    user in the very statement that stores the key. The creation must answer 401 and the key
+    must not work."""
+    s = make_server()
+    assert s.register("race@example.com", "racekey").status_code == 201
+    token = s.token("racekey")
+    db = sqlite3.connect(tmp_path / "data" / "gatehouse.db")
+    with db:
+        db.execute("CREATE TRIGGER end_as_stored AFTER INSERT ON api_keys BEGIN "
+                   "UPDATE sessions SET revoked = 1 WHERE user_id = NEW.user_id; END")
+    r = requests.post(s.url("/api/v1/api-keys"), json={"name": "raced"}, headers=auth(token))
+    assert r.status_code == 401, r.text
+    with db:
+        db.execute("DROP TRIGGER end_as_stored")
+        rows = db.execute("SELECT revoked FROM api_keys").fetchall()
+    db.close()
+    assert rows == [(1,)]
+    fresh = s.token("racekey")
+    assert requests.get(s.url("/api/v1/api-keys"), headers=auth(fresh)).json()["items"] == []

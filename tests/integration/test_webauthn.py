@@ -14,6 +14,7 @@ import itertools
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import time
 import types
@@ -1934,3 +1935,29 @@ def test_the_passkey_page_forms_refuse_forged_posts_and_foreign_return_addresses
     mfa_token = password_step(shared, v.name)
     r = bv.post("/ui/login/mfa/passkey", {"mfa_token": mfa_token, "credential": cred, "csrf": "x"})
     assert r.status_code == 403, r.status_code
+
+
+def test_a_passkey_stored_as_its_session_ends_is_removed_again(make_server, tmp_path):
+    """The race the third attack found (2 of 12 tries stored a passkey after the sign-out), made
+    certain: a trigger ends every session of the user in the very transaction that stores the
+    passkey. The registration must answer 401 and leave no passkey behind (nor a notice: nothing
+    was added)."""
+    s = wa_server(make_server)
+    u = new_user(s)
+    options = registration_options(s, u.token)
+    db = sqlite3.connect(tmp_path / "data" / "gatehouse.db")
+    with db:
+        db.execute("CREATE TRIGGER end_as_stored AFTER INSERT ON mfa_factors "
+                   "WHEN NEW.credential_id IS NOT NULL BEGIN "
+                   "UPDATE sessions SET revoked = 1 WHERE user_id = NEW.user_id; END")
+    made, _ = s.client.create(Authenticator(), options)
+    r = finish_registration(s, u.token, made)
+    assert r.status_code == 401, (r.status_code, body_of(r))
+    with db:
+        db.execute("DROP TRIGGER end_as_stored")
+        left = db.execute("SELECT COUNT(*) FROM mfa_factors WHERE user_id = ?", (u.id,)).fetchone()[0]
+    db.close()
+    assert left == 0
+    again = assert_token_pair(s.login(u.name))["access_token"]
+    assert passkeys(s, again) == []
+    assert me(s, again)["mfa_enabled"] is False
