@@ -195,6 +195,15 @@ std::optional<ApiKeyService::DueUse> ApiKeyService::claimUse(std::int64_t key_id
   const DueUse due{now - touched >= 60, now - audited >= 3600};
   if (!due.touch && !due.audit) return due;
   if (wait == core::Wait::No) return std::nullopt;
+  // An entry whose last touch is a minute old and last audit an hour old answers as a missing
+  // one: those go when the map has doubled since the last sweep, so keys made, used once and
+  // revoked in a loop do not grow it for the life of the process.
+  if (last_use_.size() >= sweep_at_) {
+    std::erase_if(last_use_, [now](const auto& e) {
+      return now - e.second.first >= 60 && now - e.second.second >= 3600;
+    });
+    sweep_at_ = std::max(kMinSweep, 2 * last_use_.size());
+  }
   auto& entry = last_use_[key_id];
   if (due.touch) entry.first = now;
   if (due.audit) entry.second = now;
@@ -213,6 +222,11 @@ void ApiKeyService::recordUse(const store::ApiKey& key, const ClientInfo& client
                    client.user_agent,
                    {{"key_id", key.id}, {"sampled", "at most hourly per key"}}});
   }
+}
+
+std::size_t ApiKeyService::usesRemembered() {
+  const std::lock_guard lock(use_mutex_);
+  return last_use_.size();
 }
 
 core::Status ApiKeyService::sync() {

@@ -71,6 +71,8 @@ class ApiKeyService {
   [[nodiscard]] Result<Principal> authenticate(std::string_view key, const ClientInfo& client,
                                                core::Wait wait = core::Wait::Yes);
   [[nodiscard]] core::Status sync();
+  // Keys whose last use this node remembers (for a minute's touch and an hour's audit).
+  std::size_t usesRemembered();
   // Called after this process revoked a key: the server publishes a "re-read the change log"
   // poke to the other nodes. Set before serving.
   void onChange(std::function<void()> hook) { on_change_ = std::move(hook); }
@@ -99,6 +101,8 @@ class ApiKeyService {
   std::mutex use_mutex_;
   std::unordered_map<std::int64_t, std::pair<std::int64_t, std::int64_t>>
       last_use_;  // touched, audited
+  static constexpr std::size_t kMinSweep = 1024;
+  std::size_t sweep_at_ = kMinSweep;  // last_use_'s size that makes the next claim sweep it
   std::mutex sync_mutex_;
   std::int64_t seq_ = -1;
   std::function<void()> on_change_;

@@ -378,6 +378,52 @@ TEST_F(AuthRules, AnApiKeysUseIsRecordedOnlyWhereWaitingIsAllowed) {
   EXPECT_GT((*stored)->last_used_at.value_or(0), stack_.clock.unixSeconds() + 180);
 }
 
+// Keys made, used once and revoked in a loop must not grow the memory of their last uses for the
+// life of the process: what an hour has made meaningless goes, and nothing else.
+TEST_F(AuthRules, TheLastUsesOfKeysAreRememberedForTheHourTheyMatter) {
+  registered();
+  const auto owner = stack_.store->users().findByUsername("rules");
+  ASSERT_TRUE(owner && *owner);
+  ApiKeyService keys(*stack_.store, stack_.policy, stack_.cache, stack_.audit, stack_.clock, 2000);
+  std::vector<CreatedApiKey> made;
+  for (int i = 0; i < 1100; ++i) {
+    auto k = keys.create(**owner, stack_.policy.permissionsOf((*owner)->role),
+                         {"loop" + std::to_string(i), std::nullopt, std::nullopt}, client_);
+    ASSERT_TRUE(k);
+    made.push_back(std::move(*k));
+  }
+  const auto use = [&](std::size_t i) {
+    ASSERT_TRUE(keys.authenticate(made[i].plaintext, client_));
+  };
+  const auto audited = [&](std::size_t i) {
+    int n = 0;
+    const std::string key = "\"key_id\":" + std::to_string(made[i].key.id) + ",";
+    EXPECT_TRUE(stack_.store->audit().scan([&](const store::AuditRecord& r) {
+      n += r.type == "apikey.used" && r.detail.find(key) != std::string::npos ? 1 : 0;
+      return true;
+    }));
+    return n;
+  };
+  for (std::size_t i = 1; i < 1000; ++i) use(i);
+  EXPECT_EQ(keys.usesRemembered(), 999U);
+  stack_.clock.advance(3000);
+  use(0);
+  stack_.clock.advance(600);
+  // The sweep comes at 1,024: keys 1-999, used an hour ago, go; key 0 (audited ten minutes ago)
+  // and the fresh ones stay.
+  for (std::size_t i = 1000; i < 1100; ++i) use(i);
+  EXPECT_EQ(keys.usesRemembered(), 101U);
+  // Nothing was lost: key 0 is touched again (its minute is over) but not audited (its hour is
+  // not); key 1 is audited again, as it would have been.
+  stack_.clock.advance(60);
+  use(0);
+  use(1);
+  EXPECT_EQ(audited(0), 1);
+  EXPECT_EQ(audited(1), 2);
+  EXPECT_EQ(stack_.store->apiKeys().findById(made[0].key.id).value()->last_used_at,
+            stack_.clock.unixSeconds());
+}
+
 TEST_F(AuthRules, WithinTheRefreshGraceASecondRefreshFailsWithoutEndingTheSession) {
   constexpr std::int64_t kGrace = 10;
   Sessions graceful({*stack_.store, stack_.tokens, stack_.policy, stack_.revocations, stack_.cache,
