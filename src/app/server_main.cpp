@@ -696,34 +696,9 @@ int serve(const config::Config& config) {
       [&pool, &server] { return pool.queueDepth() + server.hashingQueueDepth(); });
   Janitor janitor(
       revocations, user_cache, api_keys, clock, redis != nullptr,
-      [&store,
-       retention = auth::Retention{.access_ttl = config.access_token_ttl,
-                                   .legacy_until =
-                                       config.legacy_secret_key ? config.legacy_tokens_until : 0},
-       total = auth::Purged{}](std::int64_t now, bool continuing) mutable {
-        // Spent codes are kept ten minutes past their expiry, so a late replay still
-        // ends what the first use issued.
-        if (!continuing) {
-          if (auto ok = (*store)->op().purgeCodes(now - 600); !ok)
-            spdlog::warn("purging authorization codes failed: {}", ok.error().message);
-        }
-        auto purged = auth::purgeEnded(**store, now, retention);
-        if (!purged) {
-          spdlog::warn("purging ended sessions, API keys and change logs failed: {}",
-                       purged.error().message);
-          return false;
-        }
-        total.sessions += purged->sessions;
-        total.api_keys += purged->api_keys;
-        total.changes += purged->changes;
-        if (purged->more) return true;
-        if (total.sessions > 0 || total.api_keys > 0 || total.changes > 0)  // one line a pass
-          spdlog::info(
-              "purged {} ended sessions, {} revoked or expired API keys and {} change-log rows",
-              total.sessions, total.api_keys, total.changes);
-        total = {};
-        return false;
-      },
+      auth::RetentionPass(
+          **store, {.access_ttl = config.access_token_ttl,
+                    .legacy_until = config.legacy_secret_key ? config.legacy_tokens_until : 0}),
       [&keys, &tokens,
        log = FailureLog(spdlog::level::warn,
                         "re-reading the key ring failed (this node keeps its keys)",

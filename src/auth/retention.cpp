@@ -1,5 +1,7 @@
 #include "auth/retention.hpp"
 
+#include "core/log.hpp"
+
 namespace gatehouse::auth {
 namespace {
 
@@ -45,6 +47,28 @@ core::Result<Purged> purgeEnded(store::Store& store, std::int64_t now, const Ret
   if (!key_changes) return tl::unexpected(key_changes.error());
   out.more = *sessions || *keys || *users || *key_changes;
   return out;
+}
+
+bool RetentionPass::operator()(std::int64_t now, bool continuing) {
+  if (!continuing) {
+    if (auto ok = store_.op().purgeCodes(now - 600); !ok)
+      spdlog::warn("purging authorization codes failed: {}", ok.error().message);
+  }
+  auto purged = purgeEnded(store_, now, retention_);
+  if (!purged) {
+    spdlog::warn("purging ended sessions, API keys and change logs failed: {}",
+                 purged.error().message);
+    return false;
+  }
+  total_.sessions += purged->sessions;
+  total_.api_keys += purged->api_keys;
+  total_.changes += purged->changes;
+  if (purged->more) return true;
+  if (total_.sessions > 0 || total_.api_keys > 0 || total_.changes > 0)
+    spdlog::info("purged {} ended sessions, {} revoked or expired API keys and {} change-log rows",
+                 total_.sessions, total_.api_keys, total_.changes);
+  total_ = {};
+  return false;
 }
 
 }  // namespace gatehouse::auth

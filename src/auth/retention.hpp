@@ -40,4 +40,21 @@ struct Purged {
 [[nodiscard]] core::Result<Purged> purgeEnded(store::Store& store, std::int64_t now,
                                               const Retention& retention);
 
+// The janitor's purge, pass after pass: authorization codes at the start of each (spent ones
+// kept ten minutes past their expiry, so a late replay still ends what the first use issued),
+// then purgeEnded; one log line when a pass (however many continuations it took) deleted
+// anything, a warning when storage failed. Not thread-safe: one janitor runs it.
+class RetentionPass {
+ public:
+  RetentionPass(store::Store& store, Retention retention) : store_(store), retention_(retention) {}
+  // A pass at `now`, or (`continuing`) the continuation of the last one; true when rows are left
+  // for a continuation.
+  bool operator()(std::int64_t now, bool continuing);
+
+ private:
+  store::Store& store_;
+  const Retention retention_;
+  Purged total_;
+};
+
 }  // namespace gatehouse::auth

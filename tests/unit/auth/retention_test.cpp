@@ -146,6 +146,23 @@ TEST_F(RetentionTest, ABacklogDrainsInShortPassesThatSayMoreIsLeft) {
   EXPECT_FALSE(purged->more);
 }
 
+TEST_F(RetentionTest, TheJanitorsPassGoesOnInContinuationsUntilNothingIsLeft) {
+  const auto cut = cutoff();
+  for (int i = 0; i < 10; ++i) session("old-" + std::to_string(i), cut - 100, cut - 1, false);
+  RetentionPass pass(
+      *stack_.store,
+      {.access_ttl = retention_.access_ttl, .batch = 4, .budget = std::chrono::milliseconds(0)});
+  int calls = 1;
+  bool more = pass(now(), false);
+  while (more && calls < 10) {
+    more = pass(now(), true);
+    ++calls;
+  }
+  EXPECT_EQ(calls, 3);  // 4, 4 and 2
+  for (int i = 0; i < 10; ++i) EXPECT_FALSE(stored("old-" + std::to_string(i))) << i;
+  EXPECT_FALSE(pass(now(), false));
+}
+
 TEST_F(RetentionTest, SessionsTradedForSeedTokensStayWhileTheTokensTrade) {
   // Found by review: a seed (legacy) refresh token is single use only because the session it was
   // traded for (id "legacy-<digest>") exists; purged, the token would trade again. Once
