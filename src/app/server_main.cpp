@@ -1,18 +1,17 @@
 #include "app/server_main.hpp"
 
 #include <algorithm>
-#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <unistd.h>
 
 #include "api/pipeline.hpp"
 #include "api/services.hpp"
+#include "app/janitor.hpp"
 #include "app/keys.hpp"
 #include "app/logging.hpp"
 #include "app/preflight.hpp"
@@ -20,7 +19,6 @@
 #include "app/startup_heap.hpp"
 #include "auth/retention.hpp"
 #include "core/log.hpp"
-#include "core/this_thread.hpp"
 #include "crypto/aead.hpp"
 #include "dynlib/libcbor.hpp"
 #include "dynlib/libcurl.hpp"
@@ -89,84 +87,6 @@ password::DummyHash keptDummyHash(const config::Config& config) {
   };
   return dummy;
 }
-
-// Background upkeep: applies user and key changes made elsewhere (CLI, other nodes) to the caches
-// every second, or at once when woken by another node's poke; with shared state, re-reads the
-// revocations every 30 s (a backstop for a node that could not publish); purges expired
-// revocations (and, through `purge_more`, other ended state) half a second after the start and
-// then every five minutes so the set stays bounded; a purge that ran out of its time with rows
-// left (`purge_more` says so) goes on at the next tick, after the caches' sync, with only what
-// was left (`purge_more(now, true)`).
-class Janitor {
- public:
-  Janitor(auth::RevocationList& list, auth::UserCache& cache, auth::ApiKeyService& keys,
-          const core::Clock& clock, bool shared, std::function<bool(std::int64_t, bool)> purge_more,
-          std::function<void()> every_tick)
-      : thread_([this, &list, &cache, &keys, &clock, shared, purge_more = std::move(purge_more),
-                 every_tick = std::move(every_tick)] {
-          core::nameThisThread("gh-janitor");
-          using Steady = std::chrono::steady_clock;
-          auto last_reload = Steady::now();
-          constexpr auto kPurgeEvery = std::chrono::minutes(5);
-          // The first purge on the first tick: a restart (an upgrade) purges at once. (Not the
-          // clock's epoch: the steady clock counts from boot.)
-          auto last_purge = Steady::now() - kPurgeEvery;
-          bool purge_left = false;  // the last pass ran out of time with rows left
-          std::unique_lock lock(mutex_);
-          while (!stop_) {
-            // Twice a second: a key rotation reaches every node within a second.
-            wake_.wait_for(lock, std::chrono::milliseconds(500),
-                           [this] { return stop_ || poked_; });
-            if (stop_) break;
-            poked_ = false;
-            lock.unlock();
-            if (every_tick) every_tick();
-            if (auto ok = cache.sync(); !ok)
-              spdlog::warn("user cache sync failed: {}", ok.error().message);
-            if (auto ok = keys.sync(); !ok)
-              spdlog::warn("API key cache sync failed: {}", ok.error().message);
-            const auto now = Steady::now();
-            if (shared && now - last_reload >= std::chrono::seconds(30)) {
-              if (auto ok = list.load(clock.unixSeconds()); !ok)
-                spdlog::warn("re-reading revocations failed: {}", ok.error().message);
-              last_reload = now;
-            }
-            if (purge_left) {
-              purge_left = purge_more(clock.unixSeconds(), true);
-            } else if (now - last_purge >= kPurgeEvery) {
-              list.purge(clock.unixSeconds());
-              purge_left = purge_more && purge_more(clock.unixSeconds(), false);
-              last_purge = now;
-            }
-            lock.lock();
-          }
-        }) {}
-  // Syncs the caches now (another node changed something).
-  void wake() {
-    {
-      const std::lock_guard lock(mutex_);
-      poked_ = true;
-    }
-    wake_.notify_all();
-  }
-  Janitor(const Janitor&) = delete;
-  Janitor& operator=(const Janitor&) = delete;
-  ~Janitor() {
-    {
-      const std::lock_guard lock(mutex_);
-      stop_ = true;
-    }
-    wake_.notify_all();
-    thread_.join();
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stop_ = false;
-  bool poked_ = false;
-  std::thread thread_;
-};
 
 // What several nodes share: Redis when REDIS_URL is set, else this process's memory.
 struct SharedState {

@@ -1,0 +1,68 @@
+#include "app/janitor.hpp"
+
+#include "core/log.hpp"
+#include "core/this_thread.hpp"
+
+namespace gatehouse::app {
+
+Janitor::Janitor(auth::RevocationList& list, auth::UserCache& cache, auth::ApiKeyService& keys,
+                 const core::Clock& clock, bool shared,
+                 std::function<bool(std::int64_t, bool)> purge_more,
+                 std::function<void()> every_tick)
+    : thread_([this, &list, &cache, &keys, &clock, shared, purge_more = std::move(purge_more),
+               every_tick = std::move(every_tick)] {
+        core::nameThisThread("gh-janitor");
+        using Steady = std::chrono::steady_clock;
+        auto last_reload = Steady::now();
+        constexpr auto kPurgeEvery = std::chrono::minutes(5);
+        // The first purge on the first tick: a restart (an upgrade) purges at once. (Not the
+        // clock's epoch: the steady clock counts from boot.)
+        auto last_purge = Steady::now() - kPurgeEvery;
+        bool purge_left = false;  // the last pass ran out of time with rows left
+        std::unique_lock lock(mutex_);
+        while (!stop_) {
+          // Twice a second: a key rotation reaches every node within a second.
+          wake_.wait_for(lock, std::chrono::milliseconds(500), [this] { return stop_ || poked_; });
+          if (stop_) break;
+          poked_ = false;
+          lock.unlock();
+          if (every_tick) every_tick();
+          if (auto ok = cache.sync(); !ok)
+            spdlog::warn("user cache sync failed: {}", ok.error().message);
+          if (auto ok = keys.sync(); !ok)
+            spdlog::warn("API key cache sync failed: {}", ok.error().message);
+          const auto now = Steady::now();
+          if (shared && now - last_reload >= std::chrono::seconds(30)) {
+            if (auto ok = list.load(clock.unixSeconds()); !ok)
+              spdlog::warn("re-reading revocations failed: {}", ok.error().message);
+            last_reload = now;
+          }
+          if (purge_left) {
+            purge_left = purge_more(clock.unixSeconds(), true);
+          } else if (now - last_purge >= kPurgeEvery) {
+            list.purge(clock.unixSeconds());
+            purge_left = purge_more && purge_more(clock.unixSeconds(), false);
+            last_purge = now;
+          }
+          lock.lock();
+        }
+      }) {}
+
+void Janitor::wake() {
+  {
+    const std::lock_guard lock(mutex_);
+    poked_ = true;
+  }
+  wake_.notify_all();
+}
+
+Janitor::~Janitor() {
+  {
+    const std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+}  // namespace gatehouse::app
