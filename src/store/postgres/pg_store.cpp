@@ -301,14 +301,16 @@ CREATE INDEX api_keys_revoked ON api_keys(id) WHERE revoked;
 )sql",
     // 13: the change logs are purged a day on too; a read from before a purge is told that it
     // missed changes (by the horizon), and API key changes carry their time as user changes do
-    // (those already recorded count from this migration).
+    // (those already recorded count from this migration: a stable default is stored once, in
+    // the catalogue, so a long log is not rewritten under the ALTER's lock).
     R"sql(
 CREATE TABLE change_log_horizons (
   log            TEXT PRIMARY KEY,
   purged_through BIGINT NOT NULL
 );
-ALTER TABLE api_key_changes ADD COLUMN at BIGINT NOT NULL DEFAULT 0;
-UPDATE api_key_changes SET at = extract(epoch FROM now())::bigint;
+ALTER TABLE api_key_changes
+  ADD COLUMN at BIGINT NOT NULL DEFAULT (extract(epoch FROM now())::bigint);
+ALTER TABLE api_key_changes ALTER COLUMN at SET DEFAULT 0;
 CREATE OR REPLACE FUNCTION gatehouse_api_key_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   PERFORM pg_advisory_xact_lock(7261002);
@@ -378,16 +380,14 @@ core::Result<LogRead> changeLog(Connection& c, const std::string& table,
   return out;
 }
 
-// Deletes the oldest rows of change log `table`, at most `limit`, up to the first recorded at or
-// after `before` (a row with a time set back stays a day like its neighbours), and moves the
-// log's horizon past them, in one transaction; how many.
+// Deletes the oldest rows of change log `table`, at most `limit`, up to the newest of them
+// recorded before `before`, and moves the log's horizon past them, in one transaction; how many.
+// (A row stamped in the future cannot stop the purge; see the SQLite store.)
 core::Result<std::int64_t> purgeLog(Pool& pool, const std::string& table, std::int64_t before,
                                     std::int64_t limit) {
   return pool.transaction<std::int64_t>([&](Connection& c) -> core::Result<std::int64_t> {
-    auto cut = c.query("WITH oldest AS (SELECT seq, at FROM " + table +
-                           " ORDER BY seq LIMIT $2) SELECT COALESCE(MAX(seq), -1) FROM oldest "
-                           "WHERE seq < COALESCE((SELECT MIN(seq) FROM oldest WHERE at >= $1), "
-                           "9223372036854775807)",
+    auto cut = c.query("SELECT COALESCE(MAX(seq), -1) FROM (SELECT seq, at FROM " + table +
+                           " ORDER BY seq LIMIT $2) AS oldest WHERE at < $1",
                        {before, limit});
     if (!cut) return tl::unexpected(cut.error());
     if (cut->int64(0, 0) < 0) return std::int64_t{0};

@@ -354,20 +354,17 @@ core::Result<LogRead> changeLog(Connection& c, std::string_view table, std::stri
   return out;
 }
 
-// The newest seq of `oldest` (a change log's oldest rows, in order) before the first row recorded
-// at or after `?1`, or -1: a row with a time set back stays a day like its neighbours.
-constexpr std::string_view kLogCut =
-    "SELECT COALESCE(MAX(seq), -1) FROM oldest WHERE seq < COALESCE((SELECT MIN(seq) FROM "
-    "oldest WHERE at >= ?1), 9223372036854775807)";
-
-// Deletes the oldest rows of change log `table`, at most `limit`, up to the first recorded at or
-// after `before`, and moves the log's horizon past them; how many. The rows are found before the
-// write lock is taken, and nothing is written when there are none.
+// Deletes the oldest rows of change log `table`, at most `limit`, up to the newest of them
+// recorded before `before`, and moves the log's horizon past them; how many. A row stamped in
+// the future (a clock that jumped) goes with older ones after it and cannot stop the purge; one
+// stamped in the past takes newer ones before it a day early, and a node that had not read
+// those is told it missed them. The rows are found before the write lock is taken, and nothing
+// is written when there are none.
 core::Result<std::int64_t> purgeLog(ConnectionPool& pool, std::string_view table,
                                     std::int64_t before, std::int64_t limit) {
   auto cut = pool.with([&](Connection& c) -> core::Result<std::int64_t> {
-    auto stmt = c.prepare("WITH oldest AS (SELECT seq, at FROM " + std::string(table) +
-                          " ORDER BY seq LIMIT ?2) " + std::string(kLogCut));
+    auto stmt = c.prepare("SELECT COALESCE(MAX(seq), -1) FROM (SELECT seq, at FROM " +
+                          std::string(table) + " ORDER BY seq LIMIT ?2) WHERE at < ?1");
     if (!stmt) return tl::unexpected(stmt.error());
     stmt->bind(1, before).bind(2, limit);
     if (auto row = stmt->step(); !row) return tl::unexpected(row.error());
