@@ -95,15 +95,18 @@ http::Response confirm(Call& c) {
 http::Response remove(Call& c) {
   auto id = pathId(c.request);
   if (!id) return id.error();
-  if (auto ok = c.services.mfa->remove(*c.who->user, *id, clientOf(c.request)); !ok)
-    return errorResponse(ok.error(), c.request);
-  c.notify(*c.who->user, mail::Notice::FactorRemoved);
+  auto confirmed = c.services.mfa->remove(*c.who->user, *id, clientOf(c.request));
+  if (!confirmed) return errorResponse(confirmed.error(), c.request);
+  // An unfinished enrolment was no way in: its removal is nobody's news (and must not spend the
+  // notice's budget, which would silence the removal of a real one).
+  if (*confirmed) c.notify(*c.who->user, mail::Notice::FactorRemoved);
   return http::Response::empty(204);
 }
 
 http::Response recoveryCodes(Call& c) {
   auto codes = c.services.mfa->newRecoveryCodes(*c.who->user, clientOf(c.request));
   if (!codes) return errorResponse(codes.error(), c.request);
+  c.notify(*c.who->user, mail::Notice::RecoveryCodesReplaced);
   return noStore(http::Response::json(200, json::object{{"recovery_codes", codesJson(*codes)}}));
 }
 
@@ -140,9 +143,9 @@ http::Response resetUser(Call& c) {
   if (!rbac::allows(c.who->permissions, c.services.policy.permissionsOf(target->role)))
     return errorResponse({auth::Errc::Forbidden, "target above the caller's rights", {}, 0},
                          c.request);
-  if (auto ok = c.services.mfa->reset(*id, c.who->user->id, client); !ok)
-    return errorResponse(ok.error(), c.request);
-  if (target->mfa_enabled) c.notify(*target, mail::Notice::FactorRemoved);
+  auto removed = c.services.mfa->reset(*id, c.who->user->id, client);
+  if (!removed) return errorResponse(removed.error(), c.request);
+  if (*removed > 0) c.notify(*target, mail::Notice::FactorRemoved);
   return http::Response::empty(204);
 }
 

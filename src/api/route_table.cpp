@@ -244,7 +244,7 @@ void Call::notify(const store::User& user, mail::Notice kind) {
       !services.rates
            ->hit({emailKey(name, user.email)}, limit->second, clientOf(request), std::string(name))
            .has_value()) {
-    spdlog::info("request_id={} the {} notice is not sent: EMAIL_RATE_LIMIT", request.request_id,
+    spdlog::warn("request_id={} the {} notice is not sent: EMAIL_RATE_LIMIT", request.request_id,
                  name);
     return;
   }

@@ -301,6 +301,8 @@ std::string_view noticeName(Notice kind) {
       return "passkey-added";
     case Notice::TotpAdded:
       return "totp-added";
+    case Notice::RecoveryCodesReplaced:
+      return "recovery-codes-replaced";
     case Notice::FactorRemoved:
       return "factor-removed";
     case Notice::PasswordChanged:
@@ -316,6 +318,7 @@ auth::Result<void> EmailFlows::notice(Notice kind, const store::User& user,
   // reset link of their own asking.
   std::string_view path = "/ui/account#mfa";
   if (kind == Notice::PasskeyAdded) path = "/ui/account#passkeys";
+  if (kind == Notice::FactorRemoved) path = "/ui/account";  // an app or a passkey
   if (kind == Notice::PasswordChanged) path = "/ui/forgot-password";
   // A week in the outbox (its attempts are MAIL_MAX_ATTEMPTS like any message's).
   constexpr std::int64_t kNoticeLife = 7 * 24 * 3600;

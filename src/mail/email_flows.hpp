@@ -40,12 +40,18 @@ struct FlowSettings {
 // in the same transaction as the token it carries. Runs on workers. Thread-safe.
 // The notices an account's address gets when its ways in change, each by a template of its name
 // (noticeName). Whoever holds a stolen session (within the step-up window) could otherwise add a
-// way in that outlives a password change (a passkey), lock the owner out (an authenticator app),
-// weaken the account (a factor removed) or take it (the password), and the owner would hear
-// nothing.
-enum class Notice { PasskeyAdded, TotpAdded, FactorRemoved, PasswordChanged };
+// way in that outlives a password change (a passkey), lock the owner out (an authenticator app,
+// or new recovery codes that void the owner's), weaken the account (a factor removed) or take
+// it (the password), and the owner would hear nothing.
+enum class Notice {
+  PasskeyAdded,
+  TotpAdded,
+  RecoveryCodesReplaced,
+  FactorRemoved,
+  PasswordChanged
+};
 
-// "passkey-added", "totp-added", "factor-removed", "password-changed".
+// "passkey-added", "totp-added", "recovery-codes-replaced", "factor-removed", "password-changed".
 std::string_view noticeName(Notice kind);
 
 class EmailFlows {

@@ -94,14 +94,27 @@ std::map<std::string, std::array<std::string, 3>, std::less<>> builtIns() {
        {"An authenticator app was added to your {{product}} account",
         "Hello {{username}},\n\nAn authenticator app was just added to your {{product}} account "
         "{{email}} as a second factor: signing in now asks for its codes.\n\nIf this was not "
-        "you, someone holds a session of yours, and signing in needs their app: ask your "
-        "administrator to remove it, then change your password and end your other sessions. "
-        "Your account's second factors:\n\n{{link}}\n\n-- \n{{product}}\n",
+        "you, someone holds a session of yours. Sign in with a second factor of your own if you "
+        "have one and remove the app under Second factor, or ask your administrator to remove "
+        "it; then change your password and end your other sessions:\n\n{{link}}\n\n-- "
+        "\n{{product}}\n",
         page("<p>Hello {{username}},</p>\n<p>An authenticator app was just added to your "
              "{{product}} account {{email}} as a second factor: signing in now asks for its "
-             "codes.</p>\n<p>If this was not you, someone holds a session of yours, and signing "
-             "in needs their app: ask your administrator to remove it, then change your password "
-             "and end your other sessions.</p>\n" +
+             "codes.</p>\n<p>If this was not you, someone holds a session of yours. Sign in with "
+             "a second factor of your own if you have one and remove the app under Second "
+             "factor, or ask your administrator to remove it; then change your password and end "
+             "your other sessions.</p>\n" +
+             button("Review my second factors"))}},
+      {"recovery-codes-replaced",
+       {"New recovery codes were made for your {{product}} account",
+        "Hello {{username}},\n\nNew recovery codes were just made for your {{product}} account "
+        "{{email}}; the earlier ones no longer work.\n\nIf this was not you, someone holds a "
+        "session of yours that proved your second factor: sign in, make new codes, change your "
+        "password and end your other sessions:\n\n{{link}}\n\n-- \n{{product}}\n",
+        page("<p>Hello {{username}},</p>\n<p>New recovery codes were just made for your "
+             "{{product}} account {{email}}; the earlier ones no longer work.</p>\n<p>If this "
+             "was not you, someone holds a session of yours that proved your second factor: sign "
+             "in, make new codes, change your password and end your other sessions:</p>\n" +
              button("Review my second factors"))}},
       {"factor-removed",
        {"A second factor was removed from your {{product}} account",

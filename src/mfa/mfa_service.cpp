@@ -166,16 +166,17 @@ auth::Result<Factors> MfaService::list(std::int64_t user_id) {
   return out;
 }
 
-auth::Result<void> MfaService::remove(const store::User& user, std::int64_t id,
+auth::Result<bool> MfaService::remove(const store::User& user, std::int64_t id,
                                       const auth::ClientInfo& client) {
-  if (auto ok = d_.store.mfa().remove(id, user.id); !ok) {
-    if (ok.error().code == core::Errc::NotFound) return fail(Errc::FactorNotFound);
-    return tl::unexpected(auth::storeFailure(ok.error()));
+  auto confirmed = d_.store.mfa().remove(id, user.id);
+  if (!confirmed) {
+    if (confirmed.error().code == core::Errc::NotFound) return fail(Errc::FactorNotFound);
+    return tl::unexpected(auth::storeFailure(confirmed.error()));
   }
   d_.users.invalidate(user.id);
   d_.metrics.mfa(metrics::Registry::Mfa::Removed);
-  record("mfa.removed", client, user.id, user.id, {{"factor_id", id}});
-  return {};
+  record("mfa.removed", client, user.id, user.id, {{"factor_id", id}, {"confirmed", *confirmed}});
+  return *confirmed;
 }
 
 auth::Result<std::vector<std::string>> MfaService::newRecoveryCodes(
@@ -192,15 +193,16 @@ auth::Result<std::vector<std::string>> MfaService::newRecoveryCodes(
   return codes;
 }
 
-auth::Result<void> MfaService::reset(std::int64_t user_id, std::optional<std::int64_t> actor,
-                                     const auth::ClientInfo& client) {
+auth::Result<std::int64_t> MfaService::reset(std::int64_t user_id,
+                                             std::optional<std::int64_t> actor,
+                                             const auth::ClientInfo& client) {
   auto removed = d_.store.mfa().removeAll(user_id);
   if (!removed) return tl::unexpected(auth::storeFailure(removed.error()));
   d_.users.invalidate(user_id);
   d_.limiter.reset(limiterKey(user_id));
   d_.metrics.mfa(metrics::Registry::Mfa::Reset);
   record("mfa.reset", client, actor, user_id, {{"factors_removed", *removed}});
-  return {};
+  return *removed;
 }
 
 auth::Result<std::string> MfaService::challenge(const auth::SignedIn& who,

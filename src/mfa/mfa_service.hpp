@@ -76,15 +76,17 @@ class MfaService {
       const store::User& user, std::int64_t id, std::string_view code,
       const auth::ClientInfo& client);
   [[nodiscard]] auth::Result<Factors> list(std::int64_t user_id);
-  // FactorNotFound unless the user's.
-  [[nodiscard]] auth::Result<void> remove(const store::User& user, std::int64_t id,
+  // FactorNotFound unless the user's; true when it was confirmed (not an unfinished enrolment).
+  [[nodiscard]] auth::Result<bool> remove(const store::User& user, std::int64_t id,
                                           const auth::ClientInfo& client);
   // Ten new recovery codes; the old ones die. FactorNotFound when the user has no factor.
   [[nodiscard]] auth::Result<std::vector<std::string>> newRecoveryCodes(
       const store::User& user, const auth::ClientInfo& client);
-  // An administrator's (or the CLI's) reset: every factor and recovery code of the user.
-  [[nodiscard]] auth::Result<void> reset(std::int64_t user_id, std::optional<std::int64_t> actor,
-                                         const auth::ClientInfo& client);
+  // An administrator's (or the CLI's) reset: every factor and recovery code of the user; how
+  // many confirmed factors went.
+  [[nodiscard]] auth::Result<std::int64_t> reset(std::int64_t user_id,
+                                                 std::optional<std::int64_t> actor,
+                                                 const auth::ClientInfo& client);
 
   // The login's pause after a right password for a user with a factor: the mfa_token.
   [[nodiscard]] auth::Result<std::string> challenge(const auth::SignedIn& who,

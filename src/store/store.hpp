@@ -309,10 +309,11 @@ class MfaStore {
   [[nodiscard]] virtual core::Result<bool> useStep(std::int64_t id, std::int64_t step,
                                                    std::int64_t now) = 0;
   // In one transaction: NotFound unless the user's; deletes it and, when no confirmed factor
-  // remains, the recovery codes and the user's mfa_enabled.
-  [[nodiscard]] virtual core::Status remove(std::int64_t id, std::int64_t user_id) = 0;
+  // remains, the recovery codes and the user's mfa_enabled. True when it was confirmed (an
+  // enrolment left unfinished is no way in: its removal is nobody's news).
+  [[nodiscard]] virtual core::Result<bool> remove(std::int64_t id, std::int64_t user_id) = 0;
   // Every factor and recovery code of the user, and mfa_enabled, in one transaction; how many
-  // factors went.
+  // confirmed factors went.
   [[nodiscard]] virtual core::Result<std::int64_t> removeAll(std::int64_t user_id) = 0;
   // In one transaction: the user's recovery codes become exactly these.
   [[nodiscard]] virtual core::Status replaceRecoveryCodes(

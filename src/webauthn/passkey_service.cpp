@@ -608,7 +608,9 @@ auth::Result<Passkey> PasskeyService::rename(const store::User& user, std::int64
 auth::Result<void> PasskeyService::remove(const store::User& user, std::int64_t id,
                                           const auth::ClientInfo& client) {
   if (auto mine = ownPasskey(user, id); !mine) return tl::unexpected(mine.error());
-  return d_.mfa.remove(user, id, client);
+  auto removed = d_.mfa.remove(user, id, client);
+  if (!removed) return tl::unexpected(removed.error());
+  return {};
 }
 
 }  // namespace gatehouse::webauthn

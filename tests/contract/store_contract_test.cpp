@@ -817,9 +817,13 @@ TEST_P(StoreContract, FactorsConfirmOnceAndKeepMfaEnabledTrue) {
   EXPECT_EQ(list[0].last_step, 100);
   // Removing one keeps MFA on; removing the last turns it off and drops the codes.
   EXPECT_EQ(store_->mfa().remove(g.id, other.id).error().code, core::Errc::NotFound);
-  ASSERT_TRUE(store_->mfa().remove(g.id, u.id));
+  EXPECT_TRUE(store_->mfa().remove(g.id, u.id).value());  // confirmed
   EXPECT_TRUE(store_->users().findById(u.id).value()->mfa_enabled);
-  ASSERT_TRUE(store_->mfa().remove(f->id, u.id));
+  // An unfinished enrolment's removal says it was none.
+  auto h = store_->mfa().create({0, u.id, "totp", "later", "sealed-3"}, 0, 5).value();
+  EXPECT_FALSE(store_->mfa().remove(h.id, u.id).value());
+  EXPECT_TRUE(store_->users().findById(u.id).value()->mfa_enabled);
+  EXPECT_TRUE(store_->mfa().remove(f->id, u.id).value());
   EXPECT_FALSE(store_->users().findById(u.id).value()->mfa_enabled);
   EXPECT_EQ(store_->mfa().recoveryCodesLeft(u.id).value(), 0);
 }
@@ -953,7 +957,8 @@ TEST_P(StoreContract, FactorStateStaysBoundedAndResetsWhole) {
   EXPECT_EQ(store_->mfa().listForUser(u.id).value().size(), 1U);
   auto f = store_->mfa().listForUser(u.id).value().front();
   ASSERT_TRUE(store_->mfa().confirm(f.id, u.id, 1, 1, {"c"}));
-  EXPECT_EQ(store_->mfa().removeAll(u.id).value(), 1);
+  ASSERT_TRUE(store_->mfa().create({0, u.id, "totp", "", "s", false, 30}, 0, 3));
+  EXPECT_EQ(store_->mfa().removeAll(u.id).value(), 1);  // the confirmed one; both went
   EXPECT_FALSE(store_->users().findById(u.id).value()->mfa_enabled);
   EXPECT_EQ(store_->mfa().recoveryCodesLeft(u.id).value(), 0);
   EXPECT_TRUE(store_->mfa().listForUser(u.id).value().empty());

@@ -1246,27 +1246,30 @@ class PgMfa final : public MfaStore {
     });
   }
 
-  core::Status remove(std::int64_t id, std::int64_t user_id) override {
-    return pool_
-        .transaction<std::monostate>([&](Connection& c) -> core::Result<std::monostate> {
-          if (auto ok = lockUser(c, user_id); !ok) return tl::unexpected(ok.error());
-          auto del =
-              c.query("DELETE FROM mfa_factors WHERE id = $1 AND user_id = $2", {id, user_id});
-          if (!del) return tl::unexpected(del.error());
-          if (del->affected() == 0) return makeError(Errc::NotFound, "factor");
-          if (auto ok = settleMfa(c, user_id); !ok) return tl::unexpected(ok.error());
-          return std::monostate{};
-        })
-        .map([](std::monostate) {});
+  core::Result<bool> remove(std::int64_t id, std::int64_t user_id) override {
+    return pool_.transaction<bool>([&](Connection& c) -> core::Result<bool> {
+      if (auto ok = lockUser(c, user_id); !ok) return tl::unexpected(ok.error());
+      auto del =
+          c.query("DELETE FROM mfa_factors WHERE id = $1 AND user_id = $2 RETURNING confirmed",
+                  {id, user_id});
+      if (!del) return tl::unexpected(del.error());
+      if (del->empty()) return makeError(Errc::NotFound, "factor");
+      const bool confirmed = del->boolean(0, 0);
+      if (auto ok = settleMfa(c, user_id); !ok) return tl::unexpected(ok.error());
+      return confirmed;
+    });
   }
 
   core::Result<std::int64_t> removeAll(std::int64_t user_id) override {
     return pool_.transaction<std::int64_t>([&](Connection& c) -> core::Result<std::int64_t> {
       if (auto ok = lockUser(c, user_id); !ok) return tl::unexpected(ok.error());
-      auto del = c.query("DELETE FROM mfa_factors WHERE user_id = $1", {user_id});
+      auto del =
+          c.query("DELETE FROM mfa_factors WHERE user_id = $1 RETURNING confirmed", {user_id});
       if (!del) return tl::unexpected(del.error());
+      std::int64_t confirmed = 0;
+      for (int i = 0; i < del->size(); ++i) confirmed += del->boolean(i, 0) ? 1 : 0;
       if (auto ok = settleMfa(c, user_id); !ok) return tl::unexpected(ok.error());
-      return del->affected();
+      return confirmed;
     });
   }
 

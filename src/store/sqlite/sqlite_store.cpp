@@ -1339,29 +1339,41 @@ class SqliteMfa final : public MfaStore {
     });
   }
 
-  core::Status remove(std::int64_t id, std::int64_t user_id) override {
-    auto done = pool_.transaction<bool>([&](Connection& c) -> core::Result<bool> {
-      auto stmt = c.prepare("DELETE FROM mfa_factors WHERE id = ? AND user_id = ?");
-      if (!stmt) return tl::unexpected(stmt.error());
-      stmt->bind(1, id).bind(2, user_id);
-      if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
-      if (c.changes() == 0) return makeError(Errc::NotFound, "factor");
+  core::Result<bool> remove(std::int64_t id, std::int64_t user_id) override {
+    return pool_.transaction<bool>([&](Connection& c) -> core::Result<bool> {
+      bool confirmed = false;
+      {
+        auto stmt =
+            c.prepare("DELETE FROM mfa_factors WHERE id = ? AND user_id = ? RETURNING confirmed");
+        if (!stmt) return tl::unexpected(stmt.error());
+        stmt->bind(1, id).bind(2, user_id);
+        auto row = stmt->step();
+        if (!row) return tl::unexpected(row.error());
+        if (!*row) return makeError(Errc::NotFound, "factor");
+        confirmed = stmt->int64(0) != 0;
+        if (auto end = stmt->step(); !end) return tl::unexpected(end.error());
+      }  // finished before the next statement
       if (auto ok = settleMfa(c, user_id); !ok) return tl::unexpected(ok.error());
-      return true;
+      return confirmed;
     });
-    if (!done) return tl::unexpected(done.error());
-    return {};
   }
 
   core::Result<std::int64_t> removeAll(std::int64_t user_id) override {
     return pool_.transaction<std::int64_t>([&](Connection& c) -> core::Result<std::int64_t> {
-      auto stmt = c.prepare("DELETE FROM mfa_factors WHERE user_id = ?");
-      if (!stmt) return tl::unexpected(stmt.error());
-      stmt->bind(1, user_id);
-      if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
-      const std::int64_t removed = c.changes();
+      std::int64_t confirmed = 0;
+      {
+        auto stmt = c.prepare("DELETE FROM mfa_factors WHERE user_id = ? RETURNING confirmed");
+        if (!stmt) return tl::unexpected(stmt.error());
+        stmt->bind(1, user_id);
+        for (;;) {
+          auto row = stmt->step();
+          if (!row) return tl::unexpected(row.error());
+          if (!*row) break;
+          confirmed += stmt->int64(0) != 0 ? 1 : 0;
+        }
+      }  // finished before the next statement
       if (auto ok = settleMfa(c, user_id); !ok) return tl::unexpected(ok.error());
-      return removed;
+      return confirmed;
     });
   }
 

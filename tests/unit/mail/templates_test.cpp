@@ -79,6 +79,7 @@ TEST(Templates, EveryBuiltInRendersWithItsValues) {
   // The security notices: each names the account and links where to mend it.
   for (const auto& [name, word] : {std::pair{"passkey-added", "passkey"},
                                    {"totp-added", "authenticator app"},
+                                   {"recovery-codes-replaced", "recovery codes"},
                                    {"factor-removed", "second factor"},
                                    {"password-changed", "password"}}) {
     auto r = t->render(name, values());
@@ -139,7 +140,8 @@ TEST(Templates, AValueCannotSplitTheSubject) {
     v["product"] = evil;
     for (const char* name :
          {"reset-password", "verify-email", "confirm-email-change", "email-change-notice",
-          "passkey-added", "totp-added", "factor-removed", "password-changed", "test"}) {
+          "passkey-added", "totp-added", "recovery-codes-replaced", "factor-removed",
+          "password-changed", "test"}) {
       auto r = t.render(name, v);
       ASSERT_TRUE(r) << name;
       EXPECT_EQ(r->subject.find_first_of("\r\n"), std::string::npos) << name << ": " << r->subject;
