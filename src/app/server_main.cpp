@@ -62,6 +62,12 @@ class FailureLog {
   bool failing_ = false;
 };
 
+// How long the user and API key caches answer from memory after their last successful read of
+// the change logs (the janitor reads them twice a second): past it (the database unreachable, a
+// read hanging) they read storage, which fails closed, instead of serving a deactivated user or
+// a revoked key they could not hear of.
+constexpr std::chrono::seconds kCacheTrust{10};
+
 int fatal(const std::string& message) {
   spdlog::critical("{}", message);
   std::cerr << "gatehouse: " << message << "\n";
@@ -255,6 +261,7 @@ int serve(const config::Config& config) {
     return fatal("loading revocations: " + ok.error().message);
   }
   auth::UserCache user_cache((*store)->users());
+  user_cache.trustFor(kCacheTrust);
   if (auto ok = user_cache.sync(); !ok)
     return fatal("reading user change log: " + ok.error().message);
   audit::AuditLog audit_log((*store)->audit(), clock, config.audit_log_file);
@@ -286,6 +293,7 @@ int serve(const config::Config& config) {
        config.email_verification == config::EmailVerification::Required});
   auth::ApiKeyService api_keys(**store, *policy, user_cache, audit_log, clock,
                                config.api_keys_per_user);
+  api_keys.trustFor(kCacheTrust);
   auth::UserService user_service(**store, *policy, user_cache, audit_log, clock, api_keys,
                                  session_end);
   if (auto ok = api_keys.sync(); !ok)

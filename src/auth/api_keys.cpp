@@ -139,7 +139,8 @@ Result<Principal> ApiKeyService::authenticate(std::string_view key, const Client
   const auto public_id = apiKeyPublicPart(key);
   if (!public_id) return fail(Errc::InvalidToken, "not an API key");
   std::optional<store::ApiKey> found;
-  {
+  const bool trusted = trust_.trusted();
+  if (trusted) {
     const std::shared_lock lock(mutex_);
     if (auto it = by_public_id_.find(*public_id); it != by_public_id_.end()) found = it->second;
   }
@@ -158,7 +159,7 @@ Result<Principal> ApiKeyService::authenticate(std::string_view key, const Client
       const std::unique_lock lock(mutex_);
       // A revocation between the read and now may have been of this key: then the row read is
       // stale and is not kept (as the user cache does).
-      if (generation_ == generation) {
+      if (trusted && generation_ == generation) {
         if (by_public_id_.size() > 100000) by_public_id_.clear();
         by_public_id_[*public_id] = *found;
       }
@@ -231,6 +232,7 @@ std::size_t ApiKeyService::usesRemembered() {
 
 core::Status ApiKeyService::sync() {
   const std::lock_guard guard(sync_mutex_);
+  const std::int64_t started = CacheTrust::now();
   auto changes = store_.apiKeys().changesSince(seq_);
   if (!changes) return tl::unexpected(changes.error());
   if (seq_ >= 0 && changes->missed) {
@@ -250,6 +252,7 @@ core::Status ApiKeyService::sync() {
     }
   }
   seq_ = changes->seq;
+  trust_.read(started);
   return {};
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "audit/audit_log.hpp"
+#include "auth/cache_trust.hpp"
 #include "auth/client_info.hpp"
 #include "auth/errors.hpp"
 #include "auth/principal.hpp"
@@ -71,6 +72,9 @@ class ApiKeyService {
   [[nodiscard]] Result<Principal> authenticate(std::string_view key, const ClientInfo& client,
                                                core::Wait wait = core::Wait::Yes);
   [[nodiscard]] core::Status sync();
+  // As UserCache::trustFor: past `window` from the last successful sync, keys are read from
+  // storage.
+  void trustFor(std::chrono::nanoseconds window) { trust_.limit(window); }
   // Keys whose last use this node remembers (for a minute's touch and an hour's audit).
   std::size_t usesRemembered();
   // Called after this process revoked a key: the server publishes a "re-read the change log"
@@ -105,6 +109,7 @@ class ApiKeyService {
   std::size_t sweep_at_ = kMinSweep;  // last_use_'s size that makes the next claim sweep it
   std::mutex sync_mutex_;
   std::int64_t seq_ = -1;
+  CacheTrust trust_;
   std::function<void()> on_change_;
 };
 

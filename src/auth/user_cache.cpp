@@ -5,7 +5,8 @@
 namespace gatehouse::auth {
 
 core::Result<std::shared_ptr<const store::User>> UserCache::get(std::int64_t id, core::Wait wait) {
-  {
+  const bool trusted = trust_.trusted();
+  if (trusted) {
     const std::shared_lock lock(mutex_);
     if (auto it = entries_.find(id); it != entries_.end()) return it->second;
   }
@@ -17,7 +18,7 @@ core::Result<std::shared_ptr<const store::User>> UserCache::get(std::int64_t id,
   if (!*found) return std::shared_ptr<const store::User>();
   auto user = std::make_shared<const store::User>(std::move(**found));
   const std::unique_lock lock(mutex_);
-  if (generation_.load() == generation) {
+  if (trusted && generation_.load() == generation) {
     if (entries_.size() >= max_entries_) entries_.clear();
     entries_[id] = user;
   }
@@ -35,6 +36,7 @@ void UserCache::invalidate(std::int64_t id) {
 
 core::Status UserCache::sync() {
   const std::lock_guard guard(sync_mutex_);
+  const std::int64_t started = CacheTrust::now();
   auto changes = users_.changesSince(seq_);
   if (!changes) return tl::unexpected(changes.error());
   if (seq_ >= 0 && (changes->missed || !changes->user_ids.empty())) {
@@ -47,6 +49,7 @@ core::Status UserCache::sync() {
     }
   }
   seq_ = changes->seq;
+  trust_.read(started);
   return {};
 }
 

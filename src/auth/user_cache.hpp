@@ -8,6 +8,7 @@
 #include <shared_mutex>
 #include <unordered_map>
 
+#include "auth/cache_trust.hpp"
 #include "core/blocking.hpp"
 #include "core/error.hpp"
 #include "core/sharded_mutex.hpp"
@@ -35,6 +36,10 @@ class UserCache {
   void onChange(std::function<void()> hook) { on_change_ = std::move(hook); }
   // Applies changes recorded since the last sync; the first call only learns the position.
   [[nodiscard]] core::Status sync();
+  // Answers from memory only within `window` of the start of the last successful sync; past it
+  // every get() reads storage (Wait::No: WouldBlock), and nothing read is kept until a sync
+  // succeeds again. Unlimited unless set (the server sets it).
+  void trustFor(std::chrono::nanoseconds window) { trust_.limit(window); }
   std::size_t size() const;
 
  private:
@@ -44,6 +49,7 @@ class UserCache {
   std::unordered_map<std::int64_t, std::shared_ptr<const store::User>> entries_;
   std::atomic<std::uint64_t> generation_{0};  // bumped by every invalidation
   std::int64_t seq_ = -1;
+  CacheTrust trust_;
   std::mutex sync_mutex_;
   std::function<void()> on_change_;
 };
