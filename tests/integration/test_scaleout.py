@@ -210,8 +210,9 @@ def test_redis_down_fails_closed_then_recovers(cluster):
 
 
 class CuttableLink:
-    """A loopback TCP relay to Redis that a test can cut (dropping every connection) and restore:
-    one node loses Redis while the others keep it."""
+    """A loopback TCP relay to a port on 127.0.0.1 (Redis, PostgreSQL) that a test can cut
+    (dropping every connection, refusing new ones) and restore: one node loses it while the
+    others keep it."""
 
     def __init__(self, target_port):
         self.target = target_port
@@ -878,64 +879,6 @@ def test_rotations_started_at_once_make_one_next_key(cluster):
     assert rows[0][0] == ROTATED.search(won[0][1]).group(1)
 
 
-class TcpProxy:
-    """A loopback TCP relay to `target` that the test can cut (every relayed connection shut, new
-    ones refused) and mend: a node's network path to PostgreSQL, and only that node's."""
-
-    def __init__(self, host, port):
-        self.target = (host, port)
-        self.open = True
-        self.conns = []
-        self.lock = threading.Lock()
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            if not self.open:
-                client.close()
-                continue
-            upstream = socket.create_connection(self.target)
-            with self.lock:
-                self.conns += [client, upstream]
-            for src, dst in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(src, dst), daemon=True).start()
-
-    @staticmethod
-    def _pipe(src, dst):
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def cut(self):
-        self.open = False
-        with self.lock:
-            for s in self.conns:
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def mend(self):
-        self.open = True
-
-    def close(self):
-        self.cut()
-        self.listener.close()
-
-
 def test_a_node_cut_off_from_the_database_stops_answering_from_its_caches(cluster):
     """Found by the review of the change-log purge: a node that cannot read the change logs (its
     path to PostgreSQL cut) answered from its caches for as long as the cut lasted, so a key
@@ -943,12 +886,13 @@ def test_a_node_cut_off_from_the_database_stops_answering_from_its_caches(cluste
     last read of the logs; then the node reads storage, which fails closed (503); once the path
     is mended it hears the revocation (401)."""
     node, _ = cluster
-    db = node("a").env["DATABASE_URL"]
+    a = node("a")
+    db = a.env["DATABASE_URL"]
     u = urllib.parse.urlparse(db)
-    proxy = TcpProxy(u.hostname, u.port)
+    assert u.hostname == "127.0.0.1", db
+    link = CuttableLink(u.port)
     try:
-        a = node("a2")
-        b = node("b", {"DATABASE_URL": db.replace(f"{u.hostname}:{u.port}", f"127.0.0.1:{proxy.port}")})
+        b = node("b", {"DATABASE_URL": db.replace(f":{u.port}/", f":{link.port}/")})
         assert a.register("cut@example.com", "cutuser").status_code == 201
         token = a.token("cutuser")
         key = requests.post(a.url("/api/v1/api-keys"), headers=auth(token), json={"name": "k"})
@@ -957,7 +901,7 @@ def test_a_node_cut_off_from_the_database_stops_answering_from_its_caches(cluste
         for _ in range(2):  # cached on B, its use recorded
             assert requests.get(b.url("/api/v1/auth/me"), headers={"X-API-Key": key["key"]}).status_code == 200
         time.sleep(1.5)
-        proxy.cut()
+        link.cut()
         assert requests.delete(a.url(f"/api/v1/api-keys/{key['id']}"), headers=auth(token)).status_code == 204
 
         def on_b():
@@ -967,7 +911,7 @@ def test_a_node_cut_off_from_the_database_stops_answering_from_its_caches(cluste
         assert wait_until(lambda: on_b() == 503, 20), on_b()
         assert time.monotonic() - cut_at < 15  # within the 10 s of trust, and some slack
         assert on_b() == 503
-        proxy.mend()
+        link.restore()
         assert wait_until(lambda: on_b() == 401, 20), on_b()
     finally:
-        proxy.close()
+        link.close()
