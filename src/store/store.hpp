@@ -36,6 +36,8 @@ struct UserChanges {
   // Changes after the seq asked for were purged unread (a reader that had not read the log for
   // a day): `user_ids` is not all that changed, and a cache must forget everything it holds.
   bool missed = false;
+  // A page's limit was reached: more changes follow `seq`, to read at once.
+  bool more = false;
 };
 
 struct NewUser {
@@ -125,8 +127,8 @@ class UserStore {
   // Users changed or deleted after change number `seq` (by any process: the database records
   // every change), and the latest change number. Caches poll this to stay true.
   [[nodiscard]] virtual core::Result<UserChanges> changesSince(std::int64_t seq) = 0;
-  // Deletes at most `limit` of the oldest changes, those recorded before `before`; how many. A
-  // later read from before them says it missed them (UserChanges::missed).
+  // Deletes at most `limit` of the oldest changes, in order, up to the newest recorded before
+  // `before`; how many. A later read from before them says it missed them (UserChanges::missed).
   [[nodiscard]] virtual core::Result<std::int64_t> purgeChanges(std::int64_t before,
                                                                 std::int64_t limit) = 0;
 };
@@ -211,6 +213,7 @@ struct ApiKeyChanges {
   std::vector<std::int64_t> key_ids;
   std::int64_t seq = 0;
   bool missed = false;  // as UserChanges::missed
+  bool more = false;    // as UserChanges::more
 };
 
 // Implementations MUST be thread-safe.

@@ -564,6 +564,14 @@ TEST_P(StoreContract, AFirstReadOfALongChangeLogStartsAtItsNewestChange) {
   const auto keys = store_->apiKeys().changesSince(-1).value();
   EXPECT_TRUE(keys.key_ids.empty());
   EXPECT_EQ(keys.seq, scalar("SELECT MAX(seq) FROM api_key_changes"));
+  // A reader from the start pages through, each full page saying more follow.
+  const auto page = store_->users().changesSince(0).value();
+  EXPECT_EQ(page.user_ids.size(), 10000U);
+  EXPECT_TRUE(page.more);
+  const auto rest = store_->users().changesSince(page.seq).value();
+  EXPECT_EQ(rest.user_ids.size(), 51U);  // the other 50 and the role change
+  EXPECT_FALSE(rest.more);
+  EXPECT_TRUE(store_->apiKeys().changesSince(0).value().more);
 }
 
 TEST_P(StoreContract, PurgedChangesTellAReaderFromBeforeThemThatItMissedThem) {
@@ -643,6 +651,14 @@ TEST_P(StoreContract, PurgedChangesTellAReaderFromBeforeThemThatItMissedThem) {
   EXPECT_EQ(missed.key_ids, std::vector<std::int64_t>{903});
   EXPECT_EQ(missed.seq, unread.seq);
   EXPECT_FALSE(keys.changesSince(unread.seq).value().missed);
+  // Two rows stamped far in the future at the head of the log (a clock that ran a year ahead)
+  // do not stop the purge: they go with the old row after them, a batch at a time.
+  const std::int64_t year_on = now + 365 * 86400;
+  exec("INSERT INTO api_key_changes (key_id, at) VALUES (904, " + std::to_string(year_on) +
+       "), (905, " + std::to_string(year_on) + "), (906, 100)");
+  EXPECT_EQ(keys.purgeChanges(250, 2).value(), 2);  // 903 (300) and 904
+  EXPECT_EQ(keys.purgeChanges(250, 2).value(), 2);  // 905 and 906
+  EXPECT_EQ(keys.purgeChanges(250, 2).value(), 0);
   // Each log has its own horizon: the users' reader is not told of the keys' purge.
   EXPECT_FALSE(users.changesSince(after.seq).value().missed);
 }

@@ -346,7 +346,10 @@ struct LogRead {
   std::vector<std::int64_t> ids;
   std::int64_t seq = 0;
   bool missed = false;
+  bool more = false;  // a whole page was read
 };
+
+constexpr std::size_t kLogPage = 10000;
 
 // A change log (`seq`, `id_column`): the ids changed after `seq` and the newest seq read; with
 // seq < 0 (a first call) only the newest seq, however long the log (read from its start, a node
@@ -356,16 +359,17 @@ struct LogRead {
 // missed them.
 core::Result<LogRead> changeLog(Connection& c, const std::string& table,
                                 const std::string& id_column, std::int64_t seq) {
-  LogRead out{{}, seq, false};
+  LogRead out{{}, seq, false, false};
   if (seq >= 0) {
-    auto rows = c.query(
-        "SELECT seq, " + id_column + " FROM " + table + " WHERE seq > $1 ORDER BY seq LIMIT 10000",
-        {seq});
+    auto rows = c.query("SELECT seq, " + id_column + " FROM " + table +
+                            " WHERE seq > $1 ORDER BY seq LIMIT " + std::to_string(kLogPage),
+                        {seq});
     if (!rows) return tl::unexpected(rows.error());
     for (int i = 0; i < rows->size(); ++i) {
       out.seq = rows->int64(i, 0);
       out.ids.push_back(rows->int64(i, 1));
     }
+    out.more = out.ids.size() == kLogPage;
   } else {
     auto max = c.query("SELECT COALESCE(MAX(seq), 0) FROM " + table);
     if (!max) return tl::unexpected(max.error());
@@ -380,14 +384,15 @@ core::Result<LogRead> changeLog(Connection& c, const std::string& table,
   return out;
 }
 
-// Deletes the oldest rows of change log `table`, at most `limit`, up to the newest of them
+// Deletes the oldest rows of change log `table`, at most `limit`, of those up to the newest row
 // recorded before `before`, and moves the log's horizon past them, in one transaction; how many.
 // (A row stamped in the future cannot stop the purge; see the SQLite store.)
 core::Result<std::int64_t> purgeLog(Pool& pool, const std::string& table, std::int64_t before,
                                     std::int64_t limit) {
   return pool.transaction<std::int64_t>([&](Connection& c) -> core::Result<std::int64_t> {
-    auto cut = c.query("SELECT COALESCE(MAX(seq), -1) FROM (SELECT seq, at FROM " + table +
-                           " ORDER BY seq LIMIT $2) AS oldest WHERE at < $1",
+    auto cut = c.query("SELECT COALESCE(MAX(seq), -1) FROM (SELECT seq FROM " + table +
+                           " WHERE seq <= (SELECT MAX(seq) FROM " + table +
+                           " WHERE at < $1) ORDER BY seq LIMIT $2) AS oldest",
                        {before, limit});
     if (!cut) return tl::unexpected(cut.error());
     if (cut->int64(0, 0) < 0) return std::int64_t{0};
@@ -666,7 +671,7 @@ class PgUsers final : public UserStore {
     return pool_.with<UserChanges>([&](Connection& c) -> core::Result<UserChanges> {
       auto log = changeLog(c, "user_changes", "user_id", seq);
       if (!log) return tl::unexpected(log.error());
-      return UserChanges{std::move(log->ids), log->seq, log->missed};
+      return UserChanges{std::move(log->ids), log->seq, log->missed, log->more};
     });
   }
 
@@ -1010,7 +1015,7 @@ class PgApiKeys final : public ApiKeyStore {
     return pool_.with<ApiKeyChanges>([&](Connection& c) -> core::Result<ApiKeyChanges> {
       auto log = changeLog(c, "api_key_changes", "key_id", seq);
       if (!log) return tl::unexpected(log.error());
-      return ApiKeyChanges{std::move(log->ids), log->seq, log->missed};
+      return ApiKeyChanges{std::move(log->ids), log->seq, log->missed, log->more};
     });
   }
 

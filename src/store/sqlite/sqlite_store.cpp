@@ -314,7 +314,10 @@ struct LogRead {
   std::vector<std::int64_t> ids;
   std::int64_t seq = 0;
   bool missed = false;
+  bool more = false;  // a whole page was read
 };
+
+constexpr std::size_t kLogPage = 10000;
 
 // A change log (`seq`, `id_column`): the ids changed after `seq` and the newest seq read; with
 // seq < 0 (a first call) only the newest seq, however long the log (read from its start, a node
@@ -323,10 +326,10 @@ struct LogRead {
 // before it, so the horizon read then is past `seq` and the read says it missed them.
 core::Result<LogRead> changeLog(Connection& c, std::string_view table, std::string_view id_column,
                                 std::int64_t seq) {
-  LogRead out{{}, seq, false};
+  LogRead out{{}, seq, false, false};
   if (seq >= 0) {
     auto stmt = c.prepare("SELECT seq, " + std::string(id_column) + " FROM " + std::string(table) +
-                          " WHERE seq > ? ORDER BY seq LIMIT 10000");
+                          " WHERE seq > ? ORDER BY seq LIMIT " + std::to_string(kLogPage));
     if (!stmt) return tl::unexpected(stmt.error());
     stmt->bind(1, seq);
     for (;;) {
@@ -336,6 +339,7 @@ core::Result<LogRead> changeLog(Connection& c, std::string_view table, std::stri
       out.seq = stmt->int64(0);
       out.ids.push_back(stmt->int64(1));
     }
+    out.more = out.ids.size() == kLogPage;
   } else {
     auto max = c.prepare("SELECT COALESCE(MAX(seq), 0) FROM " + std::string(table));
     if (!max) return tl::unexpected(max.error());
@@ -354,17 +358,19 @@ core::Result<LogRead> changeLog(Connection& c, std::string_view table, std::stri
   return out;
 }
 
-// Deletes the oldest rows of change log `table`, at most `limit`, up to the newest of them
-// recorded before `before`, and moves the log's horizon past them; how many. A row stamped in
-// the future (a clock that jumped) goes with older ones after it and cannot stop the purge; one
+// Deletes the oldest rows of change log `table`, at most `limit`, of those up to the newest row
+// recorded before `before`, and moves the log's horizon past them; how many. Rows stamped in the
+// future (a clock that jumped) go with older ones after them and cannot stop the purge; one
 // stamped in the past takes newer ones before it a day early, and a node that had not read
 // those is told it missed them. The rows are found before the write lock is taken, and nothing
 // is written when there are none.
 core::Result<std::int64_t> purgeLog(ConnectionPool& pool, std::string_view table,
                                     std::int64_t before, std::int64_t limit) {
   auto cut = pool.with([&](Connection& c) -> core::Result<std::int64_t> {
-    auto stmt = c.prepare("SELECT COALESCE(MAX(seq), -1) FROM (SELECT seq, at FROM " +
-                          std::string(table) + " ORDER BY seq LIMIT ?2) WHERE at < ?1");
+    const std::string t(table);
+    auto stmt = c.prepare("SELECT COALESCE(MAX(seq), -1) FROM (SELECT seq FROM " + t +
+                          " WHERE seq <= (SELECT MAX(seq) FROM " + t +
+                          " WHERE at < ?1) ORDER BY seq LIMIT ?2)");
     if (!stmt) return tl::unexpected(stmt.error());
     stmt->bind(1, before).bind(2, limit);
     if (auto row = stmt->step(); !row) return tl::unexpected(row.error());
@@ -673,7 +679,7 @@ class SqliteUsers final : public UserStore {
     return pool_.with([&](Connection& c) -> core::Result<UserChanges> {
       auto log = changeLog(c, "user_changes", "user_id", seq);
       if (!log) return tl::unexpected(log.error());
-      return UserChanges{std::move(log->ids), log->seq, log->missed};
+      return UserChanges{std::move(log->ids), log->seq, log->missed, log->more};
     });
   }
 
@@ -1078,7 +1084,7 @@ class SqliteApiKeys final : public ApiKeyStore {
     return pool_.with([&](Connection& c) -> core::Result<ApiKeyChanges> {
       auto log = changeLog(c, "api_key_changes", "key_id", seq);
       if (!log) return tl::unexpected(log.error());
-      return ApiKeyChanges{std::move(log->ids), log->seq, log->missed};
+      return ApiKeyChanges{std::move(log->ids), log->seq, log->missed, log->more};
     });
   }
 
