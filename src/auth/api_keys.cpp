@@ -1,6 +1,7 @@
 #include "auth/api_keys.hpp"
 
 #include <algorithm>
+#include <unordered_set>
 
 #include "core/base64url.hpp"
 #include "core/utf8.hpp"
@@ -139,8 +140,7 @@ Result<Principal> ApiKeyService::authenticate(std::string_view key, const Client
   const auto public_id = apiKeyPublicPart(key);
   if (!public_id) return fail(Errc::InvalidToken, "not an API key");
   std::optional<store::ApiKey> found;
-  const bool trusted = trust_.trusted();
-  if (trusted) {
+  if (trust_.trusted()) {
     const std::shared_lock lock(mutex_);
     if (auto it = by_public_id_.find(*public_id); it != by_public_id_.end()) found = it->second;
   }
@@ -159,7 +159,7 @@ Result<Principal> ApiKeyService::authenticate(std::string_view key, const Client
       const std::unique_lock lock(mutex_);
       // A revocation between the read and now may have been of this key: then the row read is
       // stale and is not kept (as the user cache does).
-      if (trusted && generation_ == generation) {
+      if (generation_ == generation) {
         if (by_public_id_.size() > 100000) by_public_id_.clear();
         by_public_id_[*public_id] = *found;
       }
@@ -232,26 +232,26 @@ std::size_t ApiKeyService::usesRemembered() {
 
 core::Status ApiKeyService::sync() {
   const std::lock_guard guard(sync_mutex_);
-  const std::int64_t started = CacheTrust::now();
-  auto changes = store_.apiKeys().changesSince(seq_);
-  if (!changes) return tl::unexpected(changes.error());
-  if (seq_ >= 0 && changes->missed) {
-    const std::unique_lock lock(mutex_);
-    ++generation_;
-    by_public_id_.clear();  // what changed while this node did not read is no longer known
-  } else if (seq_ >= 0 && !changes->key_ids.empty()) {
-    const std::unique_lock lock(mutex_);
-    ++generation_;
-    for (auto it = by_public_id_.begin(); it != by_public_id_.end();) {
-      if (std::find(changes->key_ids.begin(), changes->key_ids.end(), it->second.id) !=
-          changes->key_ids.end()) {
-        it = by_public_id_.erase(it);
-      } else {
-        ++it;
-      }
+  const std::int64_t started = trust_.now();
+  // Every page of a backlog before the cache counts as read (a node back from an outage).
+  for (bool more = true; more;) {
+    auto changes = store_.apiKeys().changesSince(seq_);
+    if (!changes) return tl::unexpected(changes.error());
+    if (seq_ >= 0 && changes->missed) {
+      const std::unique_lock lock(mutex_);
+      ++generation_;
+      by_public_id_.clear();  // what changed while this node did not read is no longer known
+    } else if (seq_ >= 0 && !changes->key_ids.empty()) {
+      const std::unique_lock lock(mutex_);
+      ++generation_;
+      const std::unordered_set<std::int64_t> changed(changes->key_ids.begin(),
+                                                     changes->key_ids.end());
+      std::erase_if(by_public_id_,
+                    [&changed](const auto& kv) { return changed.contains(kv.second.id); });
     }
+    seq_ = changes->seq;
+    more = changes->more;
   }
-  seq_ = changes->seq;
   trust_.read(started);
   return {};
 }

@@ -40,9 +40,10 @@ struct CreatedApiKey {
 std::optional<std::string> apiKeyPublicPart(std::string_view key);
 
 // API keys: creation, listing, revocation and authentication. Valid keys are served from memory
-// (no storage round-trip); revocations here apply at once, elsewhere through the change log
-// (sync(), every second). last_used_at is written at most once a minute per key, and "used"
-// audit events at most once an hour per key. Thread-safe.
+// (no storage round-trip) within a window of the last successful read of the change log
+// (trustFor); revocations here apply at once, elsewhere through that log (sync(), twice a
+// second). last_used_at is written at most once a minute per key, and "used" audit events at
+// most once an hour per key. Thread-safe.
 class ApiKeyService {
  public:
   ApiKeyService(store::Store& store, const rbac::Policy& policy, UserCache& users,
@@ -74,7 +75,9 @@ class ApiKeyService {
   [[nodiscard]] core::Status sync();
   // As UserCache::trustFor: past `window` from the last successful sync, keys are read from
   // storage.
-  void trustFor(std::chrono::nanoseconds window) { trust_.limit(window); }
+  void trustFor(std::chrono::nanoseconds window, CacheTrust::Now clock = &CacheTrust::steadyNow) {
+    trust_.limit(window, clock);
+  }
   // Keys whose last use this node remembers (for a minute's touch and an hour's audit).
   std::size_t usesRemembered();
   // Called after this process revoked a key: the server publishes a "re-read the change log"

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <limits>
 
 namespace gatehouse::auth {
 
@@ -13,22 +14,30 @@ namespace gatehouse::auth {
 class CacheTrust {
  public:
   using Steady = std::chrono::steady_clock;
+  // The monotonic clock read, in Steady's ticks (tests give their own).
+  using Now = std::int64_t (*)();
+  static std::int64_t steadyNow() { return Steady::now().time_since_epoch().count(); }
 
-  void limit(std::chrono::nanoseconds window) {
-    window_.store(window.count(), std::memory_order_relaxed);
+  void limit(std::chrono::nanoseconds window, Now clock = &steadyNow) {
+    now_.store(clock, std::memory_order_relaxed);
+    last_.store(clock(), std::memory_order_relaxed);
+    window_.store(std::chrono::duration_cast<Steady::duration>(window).count(),
+                  std::memory_order_relaxed);
   }
   // When a read of the change log starts; given to read() once the read succeeded and was
   // applied (what was committed after that time is the next read's).
-  [[nodiscard]] static std::int64_t now() { return Steady::now().time_since_epoch().count(); }
+  [[nodiscard]] std::int64_t now() const { return now_.load(std::memory_order_relaxed)(); }
   void read(std::int64_t started) { last_.store(started, std::memory_order_relaxed); }
   [[nodiscard]] bool trusted() const {
     const std::int64_t window = window_.load(std::memory_order_relaxed);
-    return window == 0 || now() - last_.load(std::memory_order_relaxed) <= window;
+    return window == kUnlimited || now() - last_.load(std::memory_order_relaxed) <= window;
   }
 
  private:
-  std::atomic<std::int64_t> window_{0};
-  std::atomic<std::int64_t> last_{now()};
+  static constexpr std::int64_t kUnlimited = std::numeric_limits<std::int64_t>::max();
+  std::atomic<Now> now_{&steadyNow};
+  std::atomic<std::int64_t> window_{kUnlimited};
+  std::atomic<std::int64_t> last_{steadyNow()};
 };
 
 }  // namespace gatehouse::auth

@@ -5,8 +5,7 @@
 namespace gatehouse::auth {
 
 core::Result<std::shared_ptr<const store::User>> UserCache::get(std::int64_t id, core::Wait wait) {
-  const bool trusted = trust_.trusted();
-  if (trusted) {
+  if (trust_.trusted()) {
     const std::shared_lock lock(mutex_);
     if (auto it = entries_.find(id); it != entries_.end()) return it->second;
   }
@@ -18,7 +17,7 @@ core::Result<std::shared_ptr<const store::User>> UserCache::get(std::int64_t id,
   if (!*found) return std::shared_ptr<const store::User>();
   auto user = std::make_shared<const store::User>(std::move(**found));
   const std::unique_lock lock(mutex_);
-  if (trusted && generation_.load() == generation) {
+  if (generation_.load() == generation) {
     if (entries_.size() >= max_entries_) entries_.clear();
     entries_[id] = user;
   }
@@ -36,19 +35,23 @@ void UserCache::invalidate(std::int64_t id) {
 
 core::Status UserCache::sync() {
   const std::lock_guard guard(sync_mutex_);
-  const std::int64_t started = CacheTrust::now();
-  auto changes = users_.changesSince(seq_);
-  if (!changes) return tl::unexpected(changes.error());
-  if (seq_ >= 0 && (changes->missed || !changes->user_ids.empty())) {
-    const std::unique_lock lock(mutex_);
-    generation_.fetch_add(1);
-    if (changes->missed) {
-      entries_.clear();  // what changed while this node did not read is no longer known
-    } else {
-      for (const auto id : changes->user_ids) entries_.erase(id);
+  const std::int64_t started = trust_.now();
+  // Every page of a backlog before the cache counts as read (a node back from an outage).
+  for (bool more = true; more;) {
+    auto changes = users_.changesSince(seq_);
+    if (!changes) return tl::unexpected(changes.error());
+    if (seq_ >= 0 && (changes->missed || !changes->user_ids.empty())) {
+      const std::unique_lock lock(mutex_);
+      generation_.fetch_add(1);
+      if (changes->missed) {
+        entries_.clear();  // what changed while this node did not read is no longer known
+      } else {
+        for (const auto id : changes->user_ids) entries_.erase(id);
+      }
     }
+    seq_ = changes->seq;
+    more = changes->more;
   }
-  seq_ = changes->seq;
   trust_.read(started);
   return {};
 }

@@ -19,7 +19,8 @@ namespace gatehouse::auth {
 // Users by id for the token hot path, so a valid token costs no storage round-trip. Entries are
 // dropped at once when this process changes a user (invalidate) and, for changes made elsewhere
 // (the CLI, another node), when sync() reads the database's change log — the server calls it
-// every second. Thread-safe.
+// twice a second, and answers from memory only within a window of the last read that
+// succeeded (trustFor). Thread-safe.
 class UserCache {
  public:
   explicit UserCache(store::UserStore& users, std::size_t max_entries = 100000)
@@ -36,10 +37,12 @@ class UserCache {
   void onChange(std::function<void()> hook) { on_change_ = std::move(hook); }
   // Applies changes recorded since the last sync; the first call only learns the position.
   [[nodiscard]] core::Status sync();
-  // Answers from memory only within `window` of the start of the last successful sync; past it
-  // every get() reads storage (Wait::No: WouldBlock), and nothing read is kept until a sync
-  // succeeds again. Unlimited unless set (the server sets it).
-  void trustFor(std::chrono::nanoseconds window) { trust_.limit(window); }
+  // Answers from memory only within `window` of the start of the last successful sync (counted
+  // from now until the next one); past it every get() reads storage (Wait::No: WouldBlock).
+  // Unlimited unless set (the server sets it); `clock` is the monotonic clock (tests give theirs).
+  void trustFor(std::chrono::nanoseconds window, CacheTrust::Now clock = &CacheTrust::steadyNow) {
+    trust_.limit(window, clock);
+  }
   std::size_t size() const;
 
  private:

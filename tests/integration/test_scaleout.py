@@ -913,5 +913,8 @@ def test_a_node_cut_off_from_the_database_stops_answering_from_its_caches(cluste
         assert on_b() == 503
         link.restore()
         assert wait_until(lambda: on_b() == 401, 20), on_b()
+        # Read again from memory once the caches heard the logs: still refused.
+        time.sleep(1.5)
+        assert on_b() == 401
     finally:
         link.close()

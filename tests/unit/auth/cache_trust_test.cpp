@@ -1,11 +1,10 @@
 // The caches' trust window (auth/cache_trust.hpp): a user or API key cache whose change log has
 // not been read for longer than its window answers from storage, not from memory it can no
-// longer keep true, and keeps nothing until a read succeeds again.
+// longer keep true, and from memory again once a read succeeds. Time is a manual monotonic clock.
 #include "auth/cache_trust.hpp"
 
-#include <thread>
-
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include "auth/api_keys.hpp"
 #include "auth/user_cache.hpp"
@@ -14,20 +13,35 @@
 namespace gatehouse::auth {
 namespace {
 
-using std::chrono::milliseconds;
+using std::chrono::seconds;
 
 constexpr const char* kPassword = "Passw0rd!x";
+
+// The tests' monotonic clock, in steady_clock ticks.
+std::atomic<std::int64_t> ticks{1'000'000'000'000};
+std::int64_t manualNow() { return ticks.load(); }
+void advance(seconds s) {
+  ticks += std::chrono::duration_cast<CacheTrust::Steady::duration>(s).count();
+}
 
 TEST(CacheTrust, UnlimitedUntilLimitedThenWithinTheWindowOfTheLastRead) {
   CacheTrust trust;
   EXPECT_TRUE(trust.trusted());
-  trust.limit(milliseconds(1000));
-  EXPECT_TRUE(trust.trusted());  // counted from its making
-  std::this_thread::sleep_for(milliseconds(1100));
-  EXPECT_FALSE(trust.trusted());
-  trust.read(CacheTrust::now());
+  trust.limit(seconds(10), &manualNow);
+  EXPECT_TRUE(trust.trusted());  // counted from the limit
+  advance(seconds(10));
   EXPECT_TRUE(trust.trusted());
-  trust.read(CacheTrust::now() - milliseconds(1100).count() * 1'000'000);  // begun 1.1 s ago
+  advance(seconds(1));
+  EXPECT_FALSE(trust.trusted());
+  const auto started = trust.now();
+  advance(seconds(3));  // a read that took three seconds
+  trust.read(started);
+  EXPECT_TRUE(trust.trusted());
+  advance(seconds(8));
+  EXPECT_FALSE(trust.trusted());  // eleven seconds after the read began
+  trust.limit(seconds(0), &manualNow);
+  EXPECT_TRUE(trust.trusted());  // a zero window: only the same instant
+  advance(seconds(1));
   EXPECT_FALSE(trust.trusted());
 }
 
@@ -45,23 +59,22 @@ class CacheTrustTest : public ::testing::Test {
 TEST_F(CacheTrustTest, AUserCacheNotReadForLongerThanItsWindowAnswersFromStorage) {
   // This node's cache, and a change made by another node (storage only: no invalidate here).
   UserCache cache(stack_.store->users());
-  cache.trustFor(milliseconds(1000));
+  cache.trustFor(seconds(10), &manualNow);
   ASSERT_TRUE(cache.sync());
   ASSERT_TRUE(cache.get(owner_.id).value()->is_active);
   store::UserPatch off;
   off.is_active = false;
   ASSERT_TRUE(stack_.store->users().update(owner_.id, off, "admin"));
   // Within the window the cached row answers (the next read of the log would drop it).
+  advance(seconds(10));
   ASSERT_TRUE(cache.get(owner_.id, core::Wait::No).value()->is_active);
   // No read for longer: nothing from memory, on the I/O thread (WouldBlock) or off it (storage).
-  std::this_thread::sleep_for(milliseconds(1100));
+  advance(seconds(1));
   const auto inline_answer = cache.get(owner_.id, core::Wait::No);
   ASSERT_FALSE(inline_answer);
   EXPECT_EQ(inline_answer.error().code, core::Errc::WouldBlock);
   EXPECT_FALSE(cache.get(owner_.id).value()->is_active);
-  // and nothing kept meanwhile.
-  EXPECT_FALSE(cache.get(owner_.id, core::Wait::No));
-  // A read of the log again: trusted, and the change applied.
+  // A read of the log again: trusted, the change applied, and memory answers again.
   ASSERT_TRUE(cache.sync());
   EXPECT_FALSE(cache.get(owner_.id).value()->is_active);
   EXPECT_FALSE(cache.get(owner_.id, core::Wait::No).value()->is_active);
@@ -70,7 +83,7 @@ TEST_F(CacheTrustTest, AUserCacheNotReadForLongerThanItsWindowAnswersFromStorage
 TEST_F(CacheTrustTest, AKeyCacheNotReadForLongerThanItsWindowAnswersFromStorage) {
   UserCache users(stack_.store->users());
   ApiKeyService keys(*stack_.store, stack_.policy, users, stack_.audit, stack_.clock);
-  keys.trustFor(milliseconds(1000));
+  keys.trustFor(seconds(10), &manualNow);
   ASSERT_TRUE(users.sync());
   ASSERT_TRUE(keys.sync());
   auto made = keys.create(owner_, stack_.policy.permissionsOf(owner_.role),
@@ -79,14 +92,40 @@ TEST_F(CacheTrustTest, AKeyCacheNotReadForLongerThanItsWindowAnswersFromStorage)
   ASSERT_TRUE(keys.authenticate(made->plaintext, client_));  // cached, its use recorded
   // Revoked by another node: storage only.
   ASSERT_TRUE(stack_.store->apiKeys().revoke(made->key.id, owner_.id));
+  advance(seconds(10));
   EXPECT_TRUE(keys.authenticate(made->plaintext, client_, core::Wait::No));  // within the window
-  std::this_thread::sleep_for(milliseconds(1100));
+  advance(seconds(1));
   const auto inline_answer = keys.authenticate(made->plaintext, client_, core::Wait::No);
   ASSERT_FALSE(inline_answer);
   EXPECT_EQ(inline_answer.error().code, Errc::WouldBlock);
   const auto refused = keys.authenticate(made->plaintext, client_);
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, Errc::InvalidToken);
+}
+
+TEST_F(CacheTrustTest, ABacklogOfSeveralPagesIsReadWholeBeforeTheCacheCountsAsRead) {
+  // A node back from an outage: 10,000 changes of others, then one of this user, the 10,001st.
+  // Trusted after one page, the cache would serve the user as it was until the next read.
+  UserCache cache(stack_.store->users());
+  cache.trustFor(seconds(10), &manualNow);
+  ASSERT_TRUE(cache.sync());
+  ASSERT_TRUE(cache.get(owner_.id).value()->is_active);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((stack_.dir / "t.db").c_str(), &db), SQLITE_OK);
+  EXPECT_EQ(sqlite3_exec(db,
+                         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < "
+                         "10000) INSERT INTO user_changes (user_id, at) SELECT 999999, 0 FROM n",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_close(db);
+  store::UserPatch off;
+  off.is_active = false;
+  ASSERT_TRUE(stack_.store->users().update(owner_.id, off, "admin"));
+  ASSERT_TRUE(cache.sync());
+  const auto inline_answer = cache.get(owner_.id, core::Wait::No);
+  ASSERT_FALSE(inline_answer) << "the change on the second page was not applied";
+  EXPECT_FALSE(cache.get(owner_.id).value()->is_active);
 }
 
 }  // namespace
