@@ -9,8 +9,8 @@ Janitor::Janitor(auth::RevocationList& list, auth::UserCache& cache, auth::ApiKe
                  const core::Clock& clock, bool shared,
                  std::function<bool(std::int64_t, bool)> purge_more,
                  std::function<void()> every_tick)
-    : thread_([this, &list, &cache, &keys, &clock, shared, purge_more = std::move(purge_more),
-               every_tick = std::move(every_tick)] {
+    : purge_more_(std::move(purge_more)),
+      thread_([this, &list, &cache, &keys, &clock, shared, every_tick = std::move(every_tick)] {
         core::nameThisThread("gh-janitor");
         using Steady = std::chrono::steady_clock;
         auto last_reload = Steady::now();
@@ -18,7 +18,6 @@ Janitor::Janitor(auth::RevocationList& list, auth::UserCache& cache, auth::ApiKe
         // The first purge on the first tick: a restart (an upgrade) purges at once. (Not the
         // clock's epoch: the steady clock counts from boot.)
         auto last_purge = Steady::now() - kPurgeEvery;
-        bool purge_left = false;  // the last pass ran out of time with rows left
         std::unique_lock lock(mutex_);
         while (!stop_) {
           // Twice a second: a key rotation reaches every node within a second.
@@ -37,16 +36,35 @@ Janitor::Janitor(auth::RevocationList& list, auth::UserCache& cache, auth::ApiKe
               spdlog::warn("re-reading revocations failed: {}", ok.error().message);
             last_reload = now;
           }
-          if (purge_left) {
-            purge_left = purge_more(clock.unixSeconds(), true);
-          } else if (now - last_purge >= kPurgeEvery) {
-            list.purge(clock.unixSeconds());
-            purge_left = purge_more && purge_more(clock.unixSeconds(), false);
+          if (now - last_purge >= kPurgeEvery && !purging_.load()) {
             last_purge = now;
+            startPurge(list, clock);
           }
           lock.lock();
         }
       }) {}
+
+// A pass on a thread of its own, so a purge waiting on a lock (an index being built, another
+// process's write) never holds up the caches' reads of the change logs, whose trust window it
+// would otherwise run out. Continuations half a second apart, until nothing is left or the
+// Janitor stops. Only the janitor thread calls this, and never while a pass runs.
+void Janitor::startPurge(auth::RevocationList& list, const core::Clock& clock) {
+  if (purger_.joinable()) purger_.join();  // the last pass, ended
+  purging_.store(true);
+  purger_ = std::thread([this, &list, &clock] {
+    core::nameThisThread("gh-purge");
+    list.purge(clock.unixSeconds());
+    bool left = purge_more_ && purge_more_(clock.unixSeconds(), false);
+    while (left) {
+      {
+        std::unique_lock lock(mutex_);
+        if (wake_.wait_for(lock, std::chrono::milliseconds(500), [this] { return stop_; })) break;
+      }
+      left = purge_more_(clock.unixSeconds(), true);
+    }
+    purging_.store(false);
+  });
+}
 
 void Janitor::wake() {
   {
@@ -63,6 +81,7 @@ Janitor::~Janitor() {
   }
   wake_.notify_all();
   thread_.join();
+  if (purger_.joinable()) purger_.join();
 }
 
 }  // namespace gatehouse::app

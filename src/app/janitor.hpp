@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -14,12 +15,14 @@
 namespace gatehouse::app {
 
 // Background upkeep: applies user and key changes made elsewhere (CLI, other nodes) to the caches
-// every second, or at once when woken by another node's poke; with shared state, re-reads the
-// revocations every 30 s (a backstop for a node that could not publish); purges expired
-// revocations (and, through `purge_more`, other ended state) half a second after the start and
-// then every five minutes so the set stays bounded; a purge that ran out of its time with rows
-// left (`purge_more` says so) goes on at the next tick, after the caches' sync, with only what
-// was left (`purge_more(now, true)`). `every_tick` runs first on each tick (twice a second).
+// twice a second, or at once when woken by another node's poke (`every_tick` runs first on each
+// tick); with shared state, re-reads the revocations every 30 s (a backstop for a node that could
+// not publish); and half a second after the start, then every five minutes, purges expired
+// revocations and, through `purge_more(now, false)`, other ended state. That purge runs on a
+// thread of its own (`gh-purge`, alive for the pass only), so a purge waiting on a lock never
+// holds up the caches' reads; a pass that ran out of its time with rows left (`purge_more` says
+// so) goes on half a second later with what was left (`purge_more(now, true)`). Its methods are
+// thread-safe; the functions given run on its threads.
 class Janitor {
  public:
   Janitor(auth::RevocationList& list, auth::UserCache& cache, auth::ApiKeyService& keys,
@@ -32,11 +35,16 @@ class Janitor {
   void wake();
 
  private:
+  void startPurge(auth::RevocationList& list, const core::Clock& clock);
+
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stop_ = false;
   bool poked_ = false;
-  std::thread thread_;
+  const std::function<bool(std::int64_t, bool)> purge_more_;
+  std::atomic<bool> purging_{false};
+  std::thread purger_;  // the pass under way, or the last one (joined before the next)
+  std::thread thread_;  // last: it starts once the rest is made
 };
 
 }  // namespace gatehouse::app
