@@ -201,7 +201,7 @@ auth::Result<std::int64_t> MfaService::reset(std::int64_t user_id,
   d_.users.invalidate(user_id);
   d_.limiter.reset(limiterKey(user_id));
   d_.metrics.mfa(metrics::Registry::Mfa::Reset);
-  record("mfa.reset", client, actor, user_id, {{"factors_removed", *removed}});
+  record("mfa.reset", client, actor, user_id, {{"confirmed_factors_removed", *removed}});
   return *removed;
 }
 
