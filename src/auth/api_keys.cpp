@@ -140,7 +140,7 @@ Result<Principal> ApiKeyService::authenticate(std::string_view key, const Client
   const auto public_id = apiKeyPublicPart(key);
   if (!public_id) return fail(Errc::InvalidToken, "not an API key");
   std::optional<store::ApiKey> found;
-  if (trust_.trusted()) {
+  if (log_.trusted()) {
     const std::shared_lock lock(mutex_);
     if (auto it = by_public_id_.find(*public_id); it != by_public_id_.end()) found = it->second;
   }
@@ -231,29 +231,19 @@ std::size_t ApiKeyService::usesRemembered() {
 }
 
 core::Status ApiKeyService::sync() {
-  const std::lock_guard guard(sync_mutex_);
-  const std::int64_t started = trust_.now();
-  // Every page of a backlog before the cache counts as read (a node back from an outage).
-  for (bool more = true; more;) {
-    auto changes = store_.apiKeys().changesSince(seq_);
-    if (!changes) return tl::unexpected(changes.error());
-    if (seq_ >= 0 && changes->missed) {
-      const std::unique_lock lock(mutex_);
-      ++generation_;
-      by_public_id_.clear();  // what changed while this node did not read is no longer known
-    } else if (seq_ >= 0 && !changes->key_ids.empty()) {
-      const std::unique_lock lock(mutex_);
-      ++generation_;
-      const std::unordered_set<std::int64_t> changed(changes->key_ids.begin(),
-                                                     changes->key_ids.end());
-      std::erase_if(by_public_id_,
-                    [&changed](const auto& kv) { return changed.contains(kv.second.id); });
-    }
-    seq_ = changes->seq;
-    more = changes->more;
-  }
-  trust_.read(started);
-  return {};
+  return log_.follow(
+      [this](std::int64_t seq) { return store_.apiKeys().changesSince(seq); },
+      [this](const store::ChangeLogRead& changes) {
+        const std::unique_lock lock(mutex_);
+        ++generation_;
+        if (changes.missed) {
+          by_public_id_.clear();  // what changed unread is no longer known
+          return;
+        }
+        const std::unordered_set<std::int64_t> changed(changes.ids.begin(), changes.ids.end());
+        std::erase_if(by_public_id_,
+                      [&changed](const auto& kv) { return changed.contains(kv.second.id); });
+      });
 }
 
 }  // namespace gatehouse::auth

@@ -76,7 +76,7 @@ class ApiKeyService {
   // As UserCache::trustFor: past `window` from the last successful sync, keys are read from
   // storage.
   void trustFor(std::chrono::nanoseconds window, CacheTrust::Now clock = &CacheTrust::steadyNow) {
-    trust_.limit(window, clock);
+    log_.limit(window, clock);
   }
   // Keys whose last use this node remembers (for a minute's touch and an hour's audit).
   std::size_t usesRemembered();
@@ -110,9 +110,7 @@ class ApiKeyService {
       last_use_;  // touched, audited
   static constexpr std::size_t kMinSweep = 1024;
   std::size_t sweep_at_ = kMinSweep;  // last_use_'s size that makes the next claim sweep it
-  std::mutex sync_mutex_;
-  std::int64_t seq_ = -1;
-  CacheTrust trust_;
+  LogFollower log_;
   std::function<void()> on_change_;
 };
 

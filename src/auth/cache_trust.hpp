@@ -4,6 +4,10 @@
 #include <chrono>
 #include <cstdint>
 #include <limits>
+#include <mutex>
+
+#include "core/error.hpp"
+#include "store/store.hpp"
 
 namespace gatehouse::auth {
 
@@ -38,6 +42,41 @@ class CacheTrust {
   std::atomic<Now> now_{&steadyNow};
   std::atomic<std::int64_t> window_{kUnlimited};
   std::atomic<std::int64_t> last_{steadyNow()};
+};
+
+// A cache's place in a change log (store::ChangeLogRead) and the trust reading it earns: the
+// part the user cache and the API key cache share. follow() reads from the last place to the
+// log's end (every full page: a node back from an outage has no stale page left), hands each
+// read that changed something or missed changes to `apply`, and then counts as a read begun when
+// it began. The first call only learns the place. Thread-safe: one follow() at a time.
+class LogFollower {
+ public:
+  void limit(std::chrono::nanoseconds window, CacheTrust::Now clock) {
+    trust_.limit(window, clock);
+  }
+  [[nodiscard]] bool trusted() const { return trust_.trusted(); }
+
+  // `read(seq)`: the log after `seq`; `apply(const store::ChangeLogRead&)`, under no lock of
+  // this class but its own turn.
+  template <class Read, class Apply>
+  [[nodiscard]] core::Status follow(Read read, Apply apply) {
+    const std::lock_guard turn(mutex_);
+    const std::int64_t started = trust_.now();
+    for (bool more = true; more;) {
+      auto changes = read(seq_);
+      if (!changes) return tl::unexpected(changes.error());
+      if (seq_ >= 0 && (changes->missed || !changes->ids.empty())) apply(*changes);
+      seq_ = changes->seq;
+      more = changes->more;
+    }
+    trust_.read(started);
+    return {};
+  }
+
+ private:
+  std::mutex mutex_;
+  std::int64_t seq_ = -1;
+  CacheTrust trust_;
 };
 
 }  // namespace gatehouse::auth

@@ -5,7 +5,7 @@
 namespace gatehouse::auth {
 
 core::Result<std::shared_ptr<const store::User>> UserCache::get(std::int64_t id, core::Wait wait) {
-  if (trust_.trusted()) {
+  if (log_.trusted()) {
     const std::shared_lock lock(mutex_);
     if (auto it = entries_.find(id); it != entries_.end()) return it->second;
   }
@@ -34,26 +34,16 @@ void UserCache::invalidate(std::int64_t id) {
 }
 
 core::Status UserCache::sync() {
-  const std::lock_guard guard(sync_mutex_);
-  const std::int64_t started = trust_.now();
-  // Every page of a backlog before the cache counts as read (a node back from an outage).
-  for (bool more = true; more;) {
-    auto changes = users_.changesSince(seq_);
-    if (!changes) return tl::unexpected(changes.error());
-    if (seq_ >= 0 && (changes->missed || !changes->user_ids.empty())) {
-      const std::unique_lock lock(mutex_);
-      generation_.fetch_add(1);
-      if (changes->missed) {
-        entries_.clear();  // what changed while this node did not read is no longer known
-      } else {
-        for (const auto id : changes->user_ids) entries_.erase(id);
-      }
-    }
-    seq_ = changes->seq;
-    more = changes->more;
-  }
-  trust_.read(started);
-  return {};
+  return log_.follow([this](std::int64_t seq) { return users_.changesSince(seq); },
+                     [this](const store::ChangeLogRead& changes) {
+                       const std::unique_lock lock(mutex_);
+                       generation_.fetch_add(1);
+                       if (changes.missed) {
+                         entries_.clear();  // what changed unread is no longer known
+                       } else {
+                         for (const auto id : changes.ids) entries_.erase(id);
+                       }
+                     });
 }
 
 std::size_t UserCache::size() const {

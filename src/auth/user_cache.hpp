@@ -41,7 +41,7 @@ class UserCache {
   // from now until the next one); past it every get() reads storage (Wait::No: WouldBlock).
   // Unlimited unless set (the server sets it); `clock` is the monotonic clock (tests give theirs).
   void trustFor(std::chrono::nanoseconds window, CacheTrust::Now clock = &CacheTrust::steadyNow) {
-    trust_.limit(window, clock);
+    log_.limit(window, clock);
   }
   std::size_t size() const;
 
@@ -51,9 +51,7 @@ class UserCache {
   mutable core::ShardedSharedMutex mutex_;  // readers on different cores share no cache line
   std::unordered_map<std::int64_t, std::shared_ptr<const store::User>> entries_;
   std::atomic<std::uint64_t> generation_{0};  // bumped by every invalidation
-  std::int64_t seq_ = -1;
-  CacheTrust trust_;
-  std::mutex sync_mutex_;
+  LogFollower log_;
   std::function<void()> on_change_;
 };
 

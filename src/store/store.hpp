@@ -30,15 +30,18 @@ struct User {
   bool mfa_enabled = false;
 };
 
-struct UserChanges {
-  std::vector<std::int64_t> user_ids;
+// One read of a change log (users or API keys): the ids changed after the seq asked for, in
+// order, at most kChangeLogPage of them, and the newest seq read.
+struct ChangeLogRead {
+  std::vector<std::int64_t> ids;
   std::int64_t seq = 0;
   // Changes after the seq asked for were purged unread (a reader that had not read the log for
-  // a day): `user_ids` is not all that changed, and a cache must forget everything it holds.
+  // a day): `ids` is not all that changed, and a cache must forget everything it holds.
   bool missed = false;
-  // A page's limit was reached: more changes follow `seq`, to read at once.
+  // The page was full: more changes follow `seq`, to read at once.
   bool more = false;
 };
+inline constexpr std::size_t kChangeLogPage = 10000;
 
 struct NewUser {
   std::string email;
@@ -126,9 +129,9 @@ class UserStore {
       std::string_view source, std::string_view subject) = 0;
   // Users changed or deleted after change number `seq` (by any process: the database records
   // every change), and the latest change number. Caches poll this to stay true.
-  [[nodiscard]] virtual core::Result<UserChanges> changesSince(std::int64_t seq) = 0;
+  [[nodiscard]] virtual core::Result<ChangeLogRead> changesSince(std::int64_t seq) = 0;
   // Deletes at most `limit` of the oldest changes, in order, up to the newest recorded before
-  // `before`; how many. A later read from before them says it missed them (UserChanges::missed).
+  // `before`; how many. A later read from before them says it missed them (ChangeLogRead::missed).
   [[nodiscard]] virtual core::Result<std::int64_t> purgeChanges(std::int64_t before,
                                                                 std::int64_t limit) = 0;
 };
@@ -209,13 +212,6 @@ struct ApiKey {
   bool revoked = false;
 };
 
-struct ApiKeyChanges {
-  std::vector<std::int64_t> key_ids;
-  std::int64_t seq = 0;
-  bool missed = false;  // as UserChanges::missed
-  bool more = false;    // as UserChanges::more
-};
-
 // Implementations MUST be thread-safe.
 class ApiKeyStore {
  public:
@@ -235,7 +231,7 @@ class ApiKeyStore {
   [[nodiscard]] virtual core::Result<std::int64_t> purgeDead(std::int64_t before,
                                                              std::int64_t limit) = 0;
   // Keys changed (revoked, deleted with their owner or purged) after `seq`; see UserStore.
-  [[nodiscard]] virtual core::Result<ApiKeyChanges> changesSince(std::int64_t seq) = 0;
+  [[nodiscard]] virtual core::Result<ChangeLogRead> changesSince(std::int64_t seq) = 0;
   // As UserStore::purgeChanges.
   [[nodiscard]] virtual core::Result<std::int64_t> purgeChanges(std::int64_t before,
                                                                 std::int64_t limit) = 0;

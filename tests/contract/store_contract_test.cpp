@@ -408,7 +408,7 @@ TEST_P(StoreContract, PurgingDeletesOnlyEndedSessionsAndDeadKeysInBatches) {
     EXPECT_TRUE(keys.findById(id).value()) << id;
   for (const auto id : {expired, revoked_unused}) EXPECT_FALSE(keys.findById(id).value()) << id;
   // The purged keys are changes every node's cache hears of.
-  auto changed = keys.changesSince(start).value().key_ids;
+  auto changed = keys.changesSince(start).value().ids;
   std::sort(changed.begin(), changed.end());
   EXPECT_TRUE(std::binary_search(changed.begin(), changed.end(), expired));
   EXPECT_TRUE(std::binary_search(changed.begin(), changed.end(), revoked_unused));
@@ -538,9 +538,9 @@ TEST_P(StoreContract, ChangeLogRecordsUpdatesAndDeletesFromAnyWriter) {
   ASSERT_TRUE(store_->users().remove(b.id, "admin"));
   auto changes = store_->users().changesSince(start->seq);
   ASSERT_TRUE(changes);
-  EXPECT_EQ(changes->user_ids, (std::vector<std::int64_t>{a.id, b.id}));
+  EXPECT_EQ(changes->ids, (std::vector<std::int64_t>{a.id, b.id}));
   EXPECT_GT(changes->seq, start->seq);
-  EXPECT_TRUE(store_->users().changesSince(changes->seq).value().user_ids.empty());
+  EXPECT_TRUE(store_->users().changesSince(changes->seq).value().ids.empty());
 }
 
 TEST_P(StoreContract, AFirstReadOfALongChangeLogStartsAtItsNewestChange) {
@@ -554,22 +554,21 @@ TEST_P(StoreContract, AFirstReadOfALongChangeLogStartsAtItsNewestChange) {
   exec("INSERT INTO user_changes (user_id, at) " + rows);
   exec("INSERT INTO api_key_changes (key_id) SELECT user_id FROM user_changes");
   const auto first = store_->users().changesSince(-1).value();
-  EXPECT_TRUE(first.user_ids.empty());
+  EXPECT_TRUE(first.ids.empty());
   EXPECT_EQ(first.seq, scalar("SELECT MAX(seq) FROM user_changes"));
   UserPatch p;
   p.role = "moderator";
   ASSERT_TRUE(store_->users().update(a.id, p, "admin"));
-  EXPECT_EQ(store_->users().changesSince(first.seq).value().user_ids,
-            std::vector<std::int64_t>{a.id});
+  EXPECT_EQ(store_->users().changesSince(first.seq).value().ids, std::vector<std::int64_t>{a.id});
   const auto keys = store_->apiKeys().changesSince(-1).value();
-  EXPECT_TRUE(keys.key_ids.empty());
+  EXPECT_TRUE(keys.ids.empty());
   EXPECT_EQ(keys.seq, scalar("SELECT MAX(seq) FROM api_key_changes"));
   // A reader from the start pages through, each full page saying more follow.
   const auto page = store_->users().changesSince(0).value();
-  EXPECT_EQ(page.user_ids.size(), 10000U);
+  EXPECT_EQ(page.ids.size(), 10000U);
   EXPECT_TRUE(page.more);
   const auto rest = store_->users().changesSince(page.seq).value();
-  EXPECT_EQ(rest.user_ids.size(), 51U);  // the other 50 and the role change
+  EXPECT_EQ(rest.ids.size(), 51U);  // the other 50 and the role change
   EXPECT_FALSE(rest.more);
   EXPECT_TRUE(store_->apiKeys().changesSince(0).value().more);
 }
@@ -588,7 +587,7 @@ TEST_P(StoreContract, PurgedChangesTellAReaderFromBeforeThemThatItMissedThem) {
     ASSERT_TRUE(users.update(a.id, p, "admin"));
   }
   const auto read = users.changesSince(start.seq).value();
-  ASSERT_EQ(read.user_ids, (std::vector<std::int64_t>(3, a.id)));
+  ASSERT_EQ(read.ids, (std::vector<std::int64_t>(3, a.id)));
   EXPECT_FALSE(read.missed);
   const std::int64_t now = std::time(nullptr);
   // None older than the cut: nothing goes.
@@ -598,18 +597,18 @@ TEST_P(StoreContract, PurgedChangesTellAReaderFromBeforeThemThatItMissedThem) {
   EXPECT_EQ(users.purgeChanges(now + 3600, 2).value(), 2);
   const auto behind = users.changesSince(start.seq).value();
   EXPECT_TRUE(behind.missed);
-  EXPECT_EQ(behind.user_ids, std::vector<std::int64_t>{a.id});
+  EXPECT_EQ(behind.ids, std::vector<std::int64_t>{a.id});
   EXPECT_EQ(behind.seq, read.seq);
   // A reader past them missed nothing.
   const auto current = users.changesSince(read.seq).value();
   EXPECT_FALSE(current.missed);
-  EXPECT_TRUE(current.user_ids.empty());
+  EXPECT_TRUE(current.ids.empty());
   // The log emptied: a reader from before is still told, and its next read, from the seq it was
   // given, is not (nor a first read's next one).
   EXPECT_EQ(users.purgeChanges(now + 3600, 10).value(), 1);
   const auto emptied = users.changesSince(start.seq).value();
   EXPECT_TRUE(emptied.missed);
-  EXPECT_TRUE(emptied.user_ids.empty());
+  EXPECT_TRUE(emptied.ids.empty());
   EXPECT_EQ(emptied.seq, read.seq);
   EXPECT_FALSE(users.changesSince(emptied.seq).value().missed);
   const auto first = users.changesSince(-1).value();
@@ -620,7 +619,7 @@ TEST_P(StoreContract, PurgedChangesTellAReaderFromBeforeThemThatItMissedThem) {
   ASSERT_TRUE(users.update(a.id, p, "admin"));
   const auto after = users.changesSince(first.seq).value();
   EXPECT_FALSE(after.missed);
-  EXPECT_EQ(after.user_ids, std::vector<std::int64_t>{a.id});
+  EXPECT_EQ(after.ids, std::vector<std::int64_t>{a.id});
 
   // API key changes carry their time now, and go by it: the oldest first, up to the cut.
   auto& keys = store_->apiKeys();
@@ -638,7 +637,7 @@ TEST_P(StoreContract, PurgedChangesTellAReaderFromBeforeThemThatItMissedThem) {
   EXPECT_EQ(keys.purgeChanges(now - 3600, 10).value(), 0);
   exec("INSERT INTO api_key_changes (key_id, at) VALUES (901, 100), (902, 200), (903, 300)");
   const auto unread = keys.changesSince(key_start.seq).value();
-  EXPECT_EQ(unread.key_ids, (std::vector<std::int64_t>{made.id, 901, 902, 903}));
+  EXPECT_EQ(unread.ids, (std::vector<std::int64_t>{made.id, 901, 902, 903}));
   EXPECT_FALSE(unread.missed);
   // The revocation is stamped now, the three after it long ago (a clock set back): the oldest rows
   // go up to the newest of them older than the cut, the revocation with them (so a row stamped
@@ -648,7 +647,7 @@ TEST_P(StoreContract, PurgedChangesTellAReaderFromBeforeThemThatItMissedThem) {
   EXPECT_EQ(keys.purgeChanges(250, 10).value(), 0);
   const auto missed = keys.changesSince(key_start.seq).value();
   EXPECT_TRUE(missed.missed);
-  EXPECT_EQ(missed.key_ids, std::vector<std::int64_t>{903});
+  EXPECT_EQ(missed.ids, std::vector<std::int64_t>{903});
   EXPECT_EQ(missed.seq, unread.seq);
   EXPECT_FALSE(keys.changesSince(unread.seq).value().missed);
   // Two rows stamped far in the future at the head of the log (a clock that ran a year ahead)
@@ -765,9 +764,9 @@ TEST_P(StoreContract, ApiKeysStoreHashesScopesRevocationAndAChangeLog) {
   EXPECT_FALSE(keys.findById(second->id).value());  // deleted with the owner
   const auto changes = keys.changesSince(start).value();
   // Revoked, then both deleted with their owner (in whatever order the cascade takes them).
-  ASSERT_EQ(changes.key_ids.size(), 3U);
-  EXPECT_EQ(changes.key_ids[0], created->id);
-  auto deleted = std::vector<std::int64_t>(changes.key_ids.begin() + 1, changes.key_ids.end());
+  ASSERT_EQ(changes.ids.size(), 3U);
+  EXPECT_EQ(changes.ids[0], created->id);
+  auto deleted = std::vector<std::int64_t>(changes.ids.begin() + 1, changes.ids.end());
   std::sort(deleted.begin(), deleted.end());
   EXPECT_EQ(deleted, (std::vector<std::int64_t>{created->id, second->id}));
 }
@@ -820,8 +819,7 @@ TEST_P(StoreContract, FactorsConfirmOnceAndKeepMfaEnabledTrue) {
   EXPECT_TRUE(store_->users().findById(u.id).value()->mfa_enabled);
   // The change reaches other nodes' caches through the change log.
   auto changes = store_->users().changesSince(seq).value();
-  EXPECT_NE(std::find(changes.user_ids.begin(), changes.user_ids.end(), u.id),
-            changes.user_ids.end());
+  EXPECT_NE(std::find(changes.ids.begin(), changes.ids.end(), u.id), changes.ids.end());
   EXPECT_EQ(store_->mfa().recoveryCodesLeft(u.id).value(), 2);
   // A second factor keeps the codes.
   auto g = store_->mfa().create({0, u.id, "totp", "laptop", "sealed-2"}, 0, 5).value();

@@ -309,27 +309,17 @@ core::Result<std::vector<T>> allRows(Statement& stmt, Read read) {
   }
 }
 
-// What a change log said to one read.
-struct LogRead {
-  std::vector<std::int64_t> ids;
-  std::int64_t seq = 0;
-  bool missed = false;
-  bool more = false;  // a whole page was read
-};
-
-constexpr std::size_t kLogPage = 10000;
-
 // A change log (`seq`, `id_column`): the ids changed after `seq` and the newest seq read; with
 // seq < 0 (a first call) only the newest seq, however long the log (read from its start, a node
 // would hear of a change made now only after the 10,000-row pages of every earlier one). The
 // horizon is read after the rows: a purge that took rows this read should have seen committed
 // before it, so the horizon read then is past `seq` and the read says it missed them.
-core::Result<LogRead> changeLog(Connection& c, std::string_view table, std::string_view id_column,
-                                std::int64_t seq) {
-  LogRead out{{}, seq, false, false};
+core::Result<ChangeLogRead> changeLog(Connection& c, std::string_view table,
+                                      std::string_view id_column, std::int64_t seq) {
+  ChangeLogRead out{{}, seq, false, false};
   if (seq >= 0) {
     auto stmt = c.prepare("SELECT seq, " + std::string(id_column) + " FROM " + std::string(table) +
-                          " WHERE seq > ? ORDER BY seq LIMIT " + std::to_string(kLogPage));
+                          " WHERE seq > ? ORDER BY seq LIMIT " + std::to_string(kChangeLogPage));
     if (!stmt) return tl::unexpected(stmt.error());
     stmt->bind(1, seq);
     for (;;) {
@@ -339,7 +329,7 @@ core::Result<LogRead> changeLog(Connection& c, std::string_view table, std::stri
       out.seq = stmt->int64(0);
       out.ids.push_back(stmt->int64(1));
     }
-    out.more = out.ids.size() == kLogPage;
+    out.more = out.ids.size() == kChangeLogPage;
   } else {
     auto max = c.prepare("SELECT COALESCE(MAX(seq), 0) FROM " + std::string(table));
     if (!max) return tl::unexpected(max.error());
@@ -675,12 +665,8 @@ class SqliteUsers final : public UserStore {
     });
   }
 
-  core::Result<UserChanges> changesSince(std::int64_t seq) override {
-    return pool_.with([&](Connection& c) -> core::Result<UserChanges> {
-      auto log = changeLog(c, "user_changes", "user_id", seq);
-      if (!log) return tl::unexpected(log.error());
-      return UserChanges{std::move(log->ids), log->seq, log->missed, log->more};
-    });
+  core::Result<ChangeLogRead> changesSince(std::int64_t seq) override {
+    return pool_.with([&](Connection& c) { return changeLog(c, "user_changes", "user_id", seq); });
   }
 
   core::Result<std::int64_t> purgeChanges(std::int64_t before, std::int64_t limit) override {
@@ -1080,12 +1066,9 @@ class SqliteApiKeys final : public ApiKeyStore {
                      before, limit);
   }
 
-  core::Result<ApiKeyChanges> changesSince(std::int64_t seq) override {
-    return pool_.with([&](Connection& c) -> core::Result<ApiKeyChanges> {
-      auto log = changeLog(c, "api_key_changes", "key_id", seq);
-      if (!log) return tl::unexpected(log.error());
-      return ApiKeyChanges{std::move(log->ids), log->seq, log->missed, log->more};
-    });
+  core::Result<ChangeLogRead> changesSince(std::int64_t seq) override {
+    return pool_.with(
+        [&](Connection& c) { return changeLog(c, "api_key_changes", "key_id", seq); });
   }
 
   core::Result<std::int64_t> purgeChanges(std::int64_t before, std::int64_t limit) override {

@@ -205,7 +205,7 @@ TEST_F(RetentionTest, RevokedAndExpiredKeysGoLiveOnesStayAndNodesHearOfIt) {
   EXPECT_TRUE(present(revoked_used_lately));
   EXPECT_TRUE(present(revoked_new));
   // Every node's key cache reads the change log: the purged keys are in it.
-  const auto changed = stack_.store->apiKeys().changesSince(start).value().key_ids;
+  const auto changed = stack_.store->apiKeys().changesSince(start).value().ids;
   EXPECT_NE(std::find(changed.begin(), changed.end(), expired), changed.end());
   EXPECT_NE(std::find(changed.begin(), changed.end(), revoked_unused), changed.end());
 }
