@@ -166,12 +166,12 @@ Attempt run(const Route& route, Services& s, http::Request& r, core::Wait wait) 
   return response;
 }
 
-// The counter key for one LimitKey; nullopt when the request has nothing to count under it.
 // The counter of mails to one address.
 std::string emailKey(std::string_view name, std::string_view address) {
   return std::string(name) + ":email:" + auth::accountKey(address);
 }
 
+// The counter key for one LimitKey; nullopt when the request has nothing to count under it.
 std::optional<std::string> limitKey(LimitKey key, const std::string& name, const Call& c,
                                     const std::string& ip) {
   const auto account = [&c]() -> std::optional<std::string> {
