@@ -66,6 +66,17 @@ class StoreContract : public ::testing::TestWithParam<std::string> {
     EXPECT_TRUE(u) << (u ? "" : u.error().message);
     return u ? *u : User{};
   }
+  // A key as the API key service stores one (its hash a placeholder), named by its public id.
+  static ApiKey apiKey(std::int64_t user_id, const std::string& public_id,
+                       std::int64_t created_at) {
+    ApiKey k;
+    k.user_id = user_id;
+    k.name = public_id;
+    k.public_id = public_id;
+    k.secret_hash = std::string(64, 'a');
+    k.created_at = created_at;
+    return k;
+  }
   // One number read from the database past the interface: for what the store must not keep.
   std::int64_t scalar(const std::string& sql) {
     std::int64_t out = -1;
@@ -381,12 +392,7 @@ TEST_P(StoreContract, PurgingDeletesOnlyEndedSessionsAndDeadKeysInBatches) {
   const auto start = keys.changesSince(-1).value().seq;
   const auto key = [&](const char* id, std::optional<std::int64_t> expires,
                        std::optional<std::int64_t> used, bool revoked) {
-    ApiKey k;
-    k.user_id = u.id;
-    k.name = id;
-    k.public_id = id;
-    k.secret_hash = std::string(64, 'a');
-    k.created_at = cut - 10;
+    ApiKey k = apiKey(u.id, id, cut - 10);
     k.expires_at = expires;
     auto made = keys.create(k).value();
     if (used) {
@@ -491,13 +497,7 @@ TEST_P(StoreContract, DeactivationEndsSessionsKeysAndTokensInOneTransaction) {
       store_->sessions().create({"ds1", u.id, "j", "ua", "ip", now, now, now + 3600, false}));
   ASSERT_TRUE(
       store_->sessions().create({"ds2", other.id, "j", "ua", "ip", now, now, now + 3600, false}));
-  ApiKey k;
-  k.user_id = u.id;
-  k.name = "k";
-  k.public_id = "deactkey";
-  k.secret_hash = std::string(64, 'b');
-  k.created_at = now;
-  ASSERT_TRUE(store_->apiKeys().create(k));
+  ASSERT_TRUE(store_->apiKeys().create(apiKey(u.id, "deactkey", now)));
   UserPatch patch;
   patch.is_active = false;
   patch.deactivated_at = now + 7;
@@ -623,13 +623,7 @@ TEST_P(StoreContract, PurgedChangesTellAReaderFromBeforeThemThatItMissedThem) {
 
   // API key changes carry their time now, and go by it: the oldest first, up to the cut.
   auto& keys = store_->apiKeys();
-  ApiKey k;
-  k.user_id = a.id;
-  k.name = "logged";
-  k.public_id = "logged";
-  k.secret_hash = std::string(64, 'a');
-  k.created_at = now;
-  const auto made = keys.create(k).value();
+  const auto made = keys.create(apiKey(a.id, "logged", now)).value();
   const auto key_start = keys.changesSince(-1).value();
   ASSERT_TRUE(keys.revoke(made.id, a.id));
   EXPECT_GE(scalar("SELECT at FROM api_key_changes WHERE key_id = " + std::to_string(made.id)),
@@ -1212,13 +1206,7 @@ TEST_P(MailStoreContract, AResetSetsThePasswordAndEndsSessionsAndKeys) {
   const User u = make("ann@example.com", "ann");
   ASSERT_TRUE(
       store_->sessions().create({"rs1", u.id, "j", "ua", "ip", kNow, kNow, kNow + 3600, false}));
-  ApiKey k;
-  k.user_id = u.id;
-  k.name = "k";
-  k.public_id = "resetkey";
-  k.secret_hash = std::string(64, 'b');
-  k.created_at = kNow;
-  ASSERT_TRUE(store_->apiKeys().create(k));
+  ASSERT_TRUE(store_->apiKeys().create(apiKey(u.id, "resetkey", kNow)));
   ASSERT_TRUE(store_->mail().issue(token("r", u.id, "reset", u.email), {}, 3));
   auto user = store_->mail().redeem("r", "reset", kNow + 5,
                                     {TokenEffect::Kind::ResetPassword, "$2b$10$new", true});
