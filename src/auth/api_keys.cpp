@@ -189,25 +189,27 @@ Result<Principal> ApiKeyService::authenticate(std::string_view key, const Client
 
 std::optional<ApiKeyService::DueUse> ApiKeyService::claimUse(std::int64_t key_id, std::int64_t now,
                                                              core::Wait wait) {
+  Uses dropped;  // freed after the lock is let go
   const std::lock_guard lock(use_mutex_);
-  const auto it = last_use_.find(key_id);
-  const auto [touched, audited] =
-      it == last_use_.end() ? std::pair<std::int64_t, std::int64_t>{0, 0} : it->second;
+  auto it = recent_uses_.find(key_id);
+  const bool in_recent = it != recent_uses_.end();
+  if (!in_recent) it = older_uses_.find(key_id);
+  const auto [touched, audited] = in_recent || it != older_uses_.end()
+                                      ? it->second
+                                      : std::pair<std::int64_t, std::int64_t>{0, 0};
   const DueUse due{now - touched >= 60, now - audited >= 3600};
   if (!due.touch && !due.audit) return due;
   if (wait == core::Wait::No) return std::nullopt;
-  // An entry whose last touch is a minute old and last audit an hour old answers as a missing
-  // one: those go when the map has doubled since the last sweep, so keys made, used once and
-  // revoked in a loop do not grow it for the life of the process.
-  if (last_use_.size() >= sweep_at_) {
-    std::erase_if(last_use_, [now](const auto& e) {
-      return now - e.second.first >= 60 && now - e.second.second >= 3600;
-    });
-    sweep_at_ = std::max(kMinSweep, 2 * last_use_.size());
+  if (!in_recent && it != older_uses_.end()) older_uses_.erase(it);
+  if (now >= rotate_at_) {
+    // Every entry of the older generation was written before the recent one began, which is
+    // at least kUseGeneration ago: each would answer as a missing one.
+    dropped.swap(older_uses_);
+    older_uses_.swap(recent_uses_);
+    rotate_at_ = now + kUseGeneration;
   }
-  auto& entry = last_use_[key_id];
-  if (due.touch) entry.first = now;
-  if (due.audit) entry.second = now;
+  auto& entry = recent_uses_[key_id];
+  entry = {due.touch ? now : touched, due.audit ? now : audited};
   return due;
 }
 
@@ -227,7 +229,7 @@ void ApiKeyService::recordUse(const store::ApiKey& key, const ClientInfo& client
 
 std::size_t ApiKeyService::usesRemembered() {
   const std::lock_guard lock(use_mutex_);
-  return last_use_.size();
+  return recent_uses_.size() + older_uses_.size();
 }
 
 core::Status ApiKeyService::sync() {

@@ -105,11 +105,16 @@ class ApiKeyService {
   std::shared_mutex mutex_;
   std::unordered_map<std::string, store::ApiKey> by_public_id_;
   std::uint64_t generation_ = 0;  // bumped under mutex_ by every removal from the cache
+  // The last uses (touched, audited) in two generations, under use_mutex_. A due claim at or
+  // after rotate_at_ drops the older one, whose every entry is then over an hour old and would
+  // answer as a missing one, and starts a new one: memory holds the keys used in the last two
+  // hours or so, and no claim scans it (an I/O thread waiting on use_mutex_ never waits for one).
+  using Uses = std::unordered_map<std::int64_t, std::pair<std::int64_t, std::int64_t>>;
+  static constexpr std::int64_t kUseGeneration = 3600;  // the audit's hour
   std::mutex use_mutex_;
-  std::unordered_map<std::int64_t, std::pair<std::int64_t, std::int64_t>>
-      last_use_;  // touched, audited
-  static constexpr std::size_t kMinSweep = 1024;
-  std::size_t sweep_at_ = kMinSweep;  // last_use_'s size that makes the next claim sweep it
+  Uses recent_uses_;
+  Uses older_uses_;
+  std::int64_t rotate_at_ = 0;
   LogFollower log_;
   std::function<void()> on_change_;
 };

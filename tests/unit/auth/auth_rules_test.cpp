@@ -379,14 +379,15 @@ TEST_F(AuthRules, AnApiKeysUseIsRecordedOnlyWhereWaitingIsAllowed) {
 }
 
 // Keys made, used once and revoked in a loop must not grow the memory of their last uses for the
-// life of the process: what an hour has made meaningless goes, and nothing else.
+// life of the process: what an hour has made meaningless goes (with the generation it was written
+// in), and nothing that still counts.
 TEST_F(AuthRules, TheLastUsesOfKeysAreRememberedForTheHourTheyMatter) {
   registered();
   const auto owner = stack_.store->users().findByUsername("rules");
   ASSERT_TRUE(owner && *owner);
   ApiKeyService keys(*stack_.store, stack_.policy, stack_.cache, stack_.audit, stack_.clock, 2000);
   std::vector<CreatedApiKey> made;
-  for (int i = 0; i < 1100; ++i) {
+  for (int i = 0; i < 1101; ++i) {
     auto k = keys.create(**owner, stack_.policy.permissionsOf((*owner)->role),
                          {"loop" + std::to_string(i), std::nullopt, std::nullopt}, client_);
     ASSERT_TRUE(k);
@@ -404,15 +405,17 @@ TEST_F(AuthRules, TheLastUsesOfKeysAreRememberedForTheHourTheyMatter) {
     }));
     return n;
   };
+  const auto touched = [&](std::size_t i) {
+    return stack_.store->apiKeys().findById(made[i].key.id).value()->last_used_at;
+  };
   for (std::size_t i = 1; i < 1000; ++i) use(i);
   EXPECT_EQ(keys.usesRemembered(), 999U);
   stack_.clock.advance(3000);
   use(0);
   stack_.clock.advance(600);
-  // The sweep comes at 1,024: keys 1-999, used an hour ago, go; key 0 (audited ten minutes ago)
-  // and the fresh ones stay.
+  // An hour after the first use a new generation begins: the first hour's stays beside it.
   for (std::size_t i = 1000; i < 1100; ++i) use(i);
-  EXPECT_EQ(keys.usesRemembered(), 101U);
+  EXPECT_EQ(keys.usesRemembered(), 1100U);
   // Nothing was lost: key 0 is touched again (its minute is over) but not audited (its hour is
   // not); key 1 is audited again, as it would have been.
   stack_.clock.advance(60);
@@ -420,8 +423,19 @@ TEST_F(AuthRules, TheLastUsesOfKeysAreRememberedForTheHourTheyMatter) {
   use(1);
   EXPECT_EQ(audited(0), 1);
   EXPECT_EQ(audited(1), 2);
-  EXPECT_EQ(stack_.store->apiKeys().findById(made[0].key.id).value()->last_used_at,
-            stack_.clock.unixSeconds());
+  EXPECT_EQ(touched(0), stack_.clock.unixSeconds());
+  // An hour after the second generation began: the first (keys 2-999, unused since) goes whole;
+  // keys 0 and 1, moved to the second by their uses, and 1000-1099 stay.
+  stack_.clock.advance(3550);
+  use(1100);
+  EXPECT_EQ(keys.usesRemembered(), 103U);
+  use(1);
+  EXPECT_EQ(audited(1), 2) << "remembered in the second generation: its hour is not over";
+  use(0);
+  EXPECT_EQ(audited(0), 2) << "audited 70 minutes ago";
+  use(2);
+  EXPECT_EQ(audited(2), 2) << "a key whose memory went is audited as a missing one would be";
+  EXPECT_EQ(touched(2), stack_.clock.unixSeconds());
 }
 
 TEST_F(AuthRules, WithinTheRefreshGraceASecondRefreshFailsWithoutEndingTheSession) {
