@@ -19,7 +19,7 @@
 #include "cli/user_commands.hpp"
 #include "config/sources.hpp"
 #include "core/version.hpp"
-#include "crypto/aead.hpp"
+#include "keyring/purposes.hpp"
 
 namespace {
 
@@ -377,7 +377,7 @@ int main(int argc, char** argv) {
     if (!db) return 1;
     core::SystemClock clock;
     auto secret = app::masterSecret(*cfg, *db, clock);
-    auto key = secret ? crypto::hkdf(*secret, op::kClientSecretKeyInfo, 32)
+    auto key = secret ? keyring::opClientSecretKey(*secret)
                       : core::Result<std::string>(tl::unexpected(secret.error()));
     if (!key) {
       std::cerr << "gatehouse: " << key.error().message << "\n";

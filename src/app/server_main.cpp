@@ -19,10 +19,10 @@
 #include "app/startup_heap.hpp"
 #include "auth/retention.hpp"
 #include "core/log.hpp"
-#include "crypto/aead.hpp"
 #include "dynlib/libcbor.hpp"
 #include "dynlib/libcurl.hpp"
 #include "http/server.hpp"
+#include "keyring/purposes.hpp"
 #include "mail/mime.hpp"
 #include "mail/outbox.hpp"
 #include "mail/transport.hpp"
@@ -301,24 +301,14 @@ int serve(const config::Config& config) {
 
   const std::string public_url =
       config.public_url.value_or("http://" + hostAndPort(config.listen_host, config.listen_port));
-  // Every other key is derived from the never-rotated master secret, one purpose each: a
-  // signing-key rotation signs nobody out and ends no sign-in under way.
-  const std::string* mfa_secret = &keys->master;
-  auto cookie_key = crypto::hkdf(*mfa_secret, "gatehouse oidc transaction cookie v2", 32);
-  if (!cookie_key) return fatal(cookie_key.error().message);
-  // Second factors: secrets sealed and recovery codes keyed under keys derived from their own,
-  // never rotated secret (one purpose each).
-  auto sealing_key = crypto::hkdf(*mfa_secret, "gatehouse mfa secret sealing v1", 32);
-  auto code_key = crypto::hkdf(*mfa_secret, "gatehouse mfa recovery codes v1", 32);
-  if (!sealing_key || !code_key) return fatal("deriving the second-factor keys failed");
-  mfa::MfaService mfa_service(
-      {**store, *once, *limiter, rates, *policy, user_cache, audit_log, metrics, clock,
-       mfa::Settings{config.mfa_issuer, config.mfa_rate_limit, *sealing_key, *code_key}});
-  // Mail: the outbox's bodies sealed and the emailed tokens keyed under keys of their own,
-  // derived from the same never-rotated secret (several nodes share it).
-  auto outbox_key = crypto::hkdf(*mfa_secret, "gatehouse outbox sealing v1", 32);
-  auto email_token_key = crypto::hkdf(*mfa_secret, "gatehouse email tokens v1", 32);
-  if (!outbox_key || !email_token_key) return fatal("deriving the mail keys failed");
+  // Every other key is derived from the never-rotated master secret, one purpose each.
+  auto derived = keyring::derivePurposeKeys(keys->master);
+  if (!derived) return fatal("deriving keys from the master secret: " + derived.error().message);
+  const keyring::PurposeKeys& purpose = *derived;
+  mfa::MfaService mfa_service({**store, *once, *limiter, rates, *policy, user_cache, audit_log,
+                               metrics, clock,
+                               mfa::Settings{config.mfa_issuer, config.mfa_rate_limit,
+                                             purpose.mfa_sealing, purpose.mfa_recovery_codes}});
   auto templates = mail::Templates::load(config.mail.template_dir);
   if (!templates) return fatal("GATEHOUSE_TEMPLATE_DIR: " + templates.error().message);
   if (config.mail.configured() && !mail::addressOf(config.mail.smtp_from))
@@ -346,7 +336,7 @@ int serve(const config::Config& config) {
                        metrics,
                        clock,
                        {.from = config.mail.smtp_from,
-                        .sealing_key = *outbox_key,
+                        .sealing_key = purpose.outbox_sealing,
                         .retry_base_seconds = config.mail.retry_base_seconds,
                         .max_attempts = config.mail.max_attempts,
                         .poll_seconds = config.mail.poll_seconds,
@@ -367,28 +357,18 @@ int serve(const config::Config& config) {
        clock,
        {public_url, config.mail.password_reset_url, config.mail.brand_name,
         config.mail.reset_ttl_seconds, config.mail.verification_ttl_seconds,
-        config.mail.change_ttl_seconds, *email_token_key}});
+        config.mail.change_ttl_seconds, purpose.email_tokens}});
   oidc::CurlClient outbound(config.oidc_ca_file);
   oidc::OidcService oidc_service(config.oidc_providers, outbound, **store, sessions, audit_log,
                                  clock, *once,
-                                 {public_url, config.frontend_url, *cookie_key,
+                                 {public_url, config.frontend_url, purpose.oidc_transaction_cookie,
                                   config.oidc_link_verified_email, &mfa_service});
-  // The pages: the browser session's cookie sealed, and the forms' CSRF tokens keyed, under keys
-  // of their own from the never-rotated secret (every node shares it; a signing-key rotation
-  // signs nobody out).
-  auto browser_key = crypto::hkdf(*mfa_secret, "gatehouse browser session cookie v1", 32);
-  auto csrf_key = crypto::hkdf(*mfa_secret, "gatehouse csrf tokens v1", 32);
-  if (!browser_key || !csrf_key) return fatal("deriving the pages' keys failed");
   // Gatehouse as an OpenID Provider: its RS256 key (in the database, sealed, one for every node),
   // its tokens, the client registry (secrets under a keyed hash) and the protocol service.
-  auto op_key_seal = crypto::hkdf(*mfa_secret, "gatehouse op signing key sealing v1", 32);
-  auto op_client_key = crypto::hkdf(*mfa_secret, op::kClientSecretKeyInfo, 32);
-  auto op_code_key = crypto::hkdf(*mfa_secret, "gatehouse op authorization codes v1", 32);
-  if (!op_key_seal || !op_client_key || !op_code_key)
-    return fatal("deriving the OpenID Provider's keys failed");
   // A node whose MFA_SECRET_KEY does not open the stored key serves everything else and answers
   // 503 on /oauth2/* (a cluster that shares no MFA_SECRET_KEY kept working before the provider).
-  auto op_key = loadOrCreateProviderKey((*store)->op(), *op_key_seal, clock.unixSeconds());
+  auto op_key =
+      loadOrCreateProviderKey((*store)->op(), purpose.op_key_sealing, clock.unixSeconds());
   if (!op_key && op_key.error().code != core::Errc::InvalidArgument)
     return fatal("OpenID Provider key: " + op_key.error().message);
   if (!op_key)
@@ -409,8 +389,8 @@ int serve(const config::Config& config) {
                                           .max_token_bytes = config.http.max_token_bytes},
                       clock);
     token_check.acceptAlso([&op_tokens](std::string_view t) { return op_tokens->verifyAccess(t); });
-    op_clients.emplace((*store)->op(), *op_client_key, op::providerScopes(policy->allPermissions()),
-                       clock);
+    op_clients.emplace((*store)->op(), purpose.op_client_secrets,
+                       op::providerScopes(policy->allPermissions()), clock);
     provider.emplace(op::Provider::Deps{**store,
                                         *op_clients,
                                         *op_tokens,
@@ -419,7 +399,7 @@ int serve(const config::Config& config) {
                                         revocations,
                                         audit_log,
                                         clock,
-                                        {.code_key = *op_code_key,
+                                        {.code_key = purpose.op_authorization_codes,
                                          .code_ttl = std::chrono::seconds(60),
                                          .refresh_grace_seconds = config.refresh_grace_seconds,
                                          .refresh_ttl = config.refresh_token_ttl}});
@@ -434,9 +414,10 @@ int serve(const config::Config& config) {
        audit_log,
        clock,
        // Checked against storage more often than an ended session stays on the revocation list.
-       {*browser_key, std::chrono::seconds(std::clamp<std::int64_t>(
-                          std::chrono::seconds(config.access_token_ttl).count() / 2, 1, 60))}});
-  const ui::Csrf csrf(*csrf_key);
+       {purpose.browser_session_cookie,
+        std::chrono::seconds(std::clamp<std::int64_t>(
+            std::chrono::seconds(config.access_token_ttl).count() / 2, 1, 60))}});
+  const ui::Csrf csrf(purpose.csrf_tokens);
   const auto own_origin = ui::originOf(public_url);
   if (!own_origin) return fatal("GATEHOUSE_PUBLIC_URL: not an http(s) URL: " + public_url);
   // One spelling of each return origin, for the comparison and the CSP alike.
@@ -516,16 +497,13 @@ int serve(const config::Config& config) {
         "WEBAUTHN_RP_ID",
         relying_party.rp_id);
   }
-  auto challenge_key = crypto::hkdf(*mfa_secret, "gatehouse webauthn challenges v1", 32);
-  auto handle_key = crypto::hkdf(*mfa_secret, "gatehouse webauthn user handles v1", 32);
-  if (!challenge_key || !handle_key) return fatal("deriving the passkey keys failed");
   webauthn::PasskeyService passkeys(
       {**store, *once, mfa_service, user_cache, *policy, audit_log, metrics, clock,
        webauthn::PasskeySettings{
            .rp = relying_party,
            .rp_name = config.webauthn_rp_name.value_or(config.mail.brand_name),
-           .challenge_key = *challenge_key,
-           .handle_key = *handle_key,
+           .challenge_key = purpose.webauthn_challenges,
+           .handle_key = purpose.webauthn_user_handles,
            .second_factor_uv = config.webauthn_user_verification == "required"
                                    ? webauthn::UserVerification::Required
                                : config.webauthn_user_verification == "discouraged"

@@ -16,8 +16,6 @@ namespace gatehouse::op {
 inline constexpr std::string_view kGrantCode = "authorization_code";
 inline constexpr std::string_view kGrantRefresh = "refresh_token";
 inline constexpr std::string_view kGrantClientCredentials = "client_credentials";
-// The HKDF label of the key client secrets are hashed under (server and CLI alike).
-inline constexpr std::string_view kClientSecretKeyInfo = "gatehouse op client secrets v1";
 
 // What an operator asks for (CLI `gatehouse client create`, POST /api/v1/clients). Empty lists
 // and scope take the defaults: authorization_code (+ refresh_token for a confidential client)
