@@ -14,6 +14,7 @@
 #include "app/janitor.hpp"
 #include "app/keys.hpp"
 #include "app/logging.hpp"
+#include "app/passkey_setup.hpp"
 #include "app/preflight.hpp"
 #include "app/service_notify.hpp"
 #include "app/startup_heap.hpp"
@@ -443,51 +444,13 @@ int serve(const config::Config& config) {
         "point to {}",
         public_url.starts_with("https://") ? "" : "not ", public_url);
   }
-  // Passkeys: the relying party is this server's public origin unless configured otherwise; every
-  // origin must be the RP ID's host or under it (browsers refuse any other pairing anyway).
-  webauthn::RelyingParty relying_party;
-  // The host of an http(s) origin ("[::1]" for IPv6).
-  const auto hostOf = [](const std::string& origin) {
-    std::string host = origin.substr(origin.find("://") + 3);
-    if (host.front() == '[') return host.substr(0, host.find(']') + 1);
-    return host.substr(0, host.find(':'));
-  };
-  relying_party.rp_id = config.webauthn_rp_id.value_or(hostOf(*own_origin));
-  // Browsers refuse an IP address as RP ID: passkeys stay off (the pages hide them, the API
-  // answers 503) rather than offering ceremonies no browser can run.
-  const bool rp_id_is_address =
-      relying_party.rp_id.front() == '[' ||
-      relying_party.rp_id.find_first_not_of("0123456789.") == std::string::npos;
-  for (const auto& url : config.webauthn_origins.empty() ? std::vector<std::string>{*own_origin}
-                                                         : config.webauthn_origins) {
-    const auto origin = ui::originOf(url);
-    if (!origin) return fatal("WEBAUTHN_ORIGINS: not an http(s) origin: " + url);
-    const std::string host = hostOf(*origin);
-    if (!rp_id_is_address && host != relying_party.rp_id &&
-        !host.ends_with("." + relying_party.rp_id))
-      return fatal("WEBAUTHN_ORIGINS: " + *origin + " is not " + relying_party.rp_id +
-                   " or under it (WEBAUTHN_RP_ID)");
-    relying_party.origins.push_back(*origin);
-  }
-  if (!config.webauthn_trust_store.empty()) {
-    // Attestation is then asked for; with WEBAUTHN_ATTESTATION=direct it is also required.
-    auto trust = webauthn::loadTrustStore(config.webauthn_trust_store);
-    if (!trust) return fatal("WEBAUTHN_TRUST_STORE: " + trust.error().message);
-    relying_party.trust = std::move(*trust);
-  }
-  if (config.webauthn_attestation_direct)
-    relying_party.attestation = webauthn::AttestationPolicy::Direct;
-  if (!config.webauthn_algorithms.empty()) {
-    relying_party.algorithms.clear();
-    for (const auto& name : config.webauthn_algorithms) {
-      for (const auto alg : webauthn::supportedAlgs()) {
-        if (webauthn::coseAlgName(alg) == name) relying_party.algorithms.push_back(alg);
-      }
-    }
-  }
+  auto passkey_setup = passkeySetup(config, *own_origin);
+  if (!passkey_setup) return fatal(passkey_setup.error().message);
+  const webauthn::RelyingParty& relying_party = passkey_setup->relying_party;
+  const bool passkeys_off = passkey_setup->off;
   // libcbor is loaded on first use; with passkeys on, a missing one stops the start here rather
   // than at the first ceremony.
-  if (!rp_id_is_address) {
+  if (!passkeys_off) {
     if (auto cbor = dynlib::libcbor(); !cbor)
       return fatal("passkeys need libcbor0.8: " + cbor.error().message);
   } else {
@@ -561,7 +524,7 @@ int serve(const config::Config& config) {
       !local_http,
       config.session_cookie_domain,
       provider ? &*provider : nullptr,
-      rp_id_is_address ? nullptr : &passkeys};
+      passkeys_off ? nullptr : &passkeys};
   // Every route is one declaration; the middleware, the lanes and /openapi.json follow from it.
   api::RouteTable routes;
   api::addAllRoutes(routes);
