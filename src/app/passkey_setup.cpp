@@ -1,50 +1,41 @@
 #include "app/passkey_setup.hpp"
 
-#include <vector>
-
+#include "app/page_setup.hpp"
 #include "ui/return_to.hpp"
 #include "webauthn/attestation.hpp"
 #include "webauthn/cose.hpp"
 
 namespace gatehouse::app {
-namespace {
 
-// The host of an http(s) origin ("[::1]" for IPv6).
-std::string hostOf(const std::string& origin) {
-  std::string host = origin.substr(origin.find("://") + 3);
-  if (host.front() == '[') return host.substr(0, host.find(']') + 1);
-  return host.substr(0, host.find(':'));
-}
-
-}  // namespace
-
-core::Result<PasskeySetup> passkeySetup(const config::Config& config,
-                                        const std::string& own_origin) {
+PasskeySetup passkeySetup(const config::Config& config, const std::string& own_origin,
+                          std::vector<std::string>& problems) {
   PasskeySetup setup;
   webauthn::RelyingParty& rp = setup.relying_party;
   rp.rp_id = config.webauthn_rp_id.value_or(hostOf(own_origin));
-  setup.off =
-      rp.rp_id.front() == '[' || rp.rp_id.find_first_not_of("0123456789.") == std::string::npos;
+  setup.off = rp.rp_id.empty() || rp.rp_id.front() == '[' ||
+              rp.rp_id.find_first_not_of("0123456789.") == std::string::npos;
   for (const auto& url : config.webauthn_origins.empty() ? std::vector<std::string>{own_origin}
                                                          : config.webauthn_origins) {
     const auto origin = ui::originOf(url);
-    if (!origin)
-      return core::makeError(core::Errc::InvalidArgument,
-                             "WEBAUTHN_ORIGINS: not an http(s) origin: " + url);
+    if (!origin) {
+      problems.push_back("WEBAUTHN_ORIGINS: not an http(s) origin: " + url);
+      continue;
+    }
     const std::string host = hostOf(*origin);
-    if (!setup.off && host != rp.rp_id && !host.ends_with("." + rp.rp_id))
-      return core::makeError(
-          core::Errc::InvalidArgument,
-          "WEBAUTHN_ORIGINS: " + *origin + " is not " + rp.rp_id + " or under it (WEBAUTHN_RP_ID)");
+    if (!setup.off && host != rp.rp_id && !host.ends_with("." + rp.rp_id)) {
+      problems.push_back("WEBAUTHN_ORIGINS: " + *origin + " is not " + rp.rp_id +
+                         " or under it (WEBAUTHN_RP_ID)");
+      continue;
+    }
     rp.origins.push_back(*origin);
   }
   if (!config.webauthn_trust_store.empty()) {
     // Attestation is then asked for; with WEBAUTHN_ATTESTATION=direct it is also required.
-    auto trust = webauthn::loadTrustStore(config.webauthn_trust_store);
-    if (!trust)
-      return core::makeError(core::Errc::InvalidArgument,
-                             "WEBAUTHN_TRUST_STORE: " + trust.error().message);
-    rp.trust = std::move(*trust);
+    if (auto trust = webauthn::loadTrustStore(config.webauthn_trust_store)) {
+      rp.trust = std::move(*trust);
+    } else {
+      problems.push_back("WEBAUTHN_TRUST_STORE: " + trust.error().message);
+    }
   }
   if (config.webauthn_attestation_direct) rp.attestation = webauthn::AttestationPolicy::Direct;
   if (!config.webauthn_algorithms.empty()) {

@@ -1,9 +1,9 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "config/config.hpp"
-#include "core/error.hpp"
 #include "webauthn/relying_party.hpp"
 
 namespace gatehouse::app {
@@ -19,9 +19,9 @@ struct PasskeySetup {
   bool off = false;
 };
 
-// InvalidArgument, with the setting named, for an origin that is not http(s) or not under the RP
-// ID, and for a trust store that does not load.
-[[nodiscard]] core::Result<PasskeySetup> passkeySetup(const config::Config& config,
-                                                      const std::string& own_origin);
+// Each problem (one line naming its setting) is appended to `problems`: an origin that is not
+// http(s) or not under the RP ID, a trust store that does not load. Usable when none was.
+PasskeySetup passkeySetup(const config::Config& config, const std::string& own_origin,
+                          std::vector<std::string>& problems);
 
 }  // namespace gatehouse::app

@@ -6,35 +6,16 @@
 #include <unistd.h>
 
 #include "app/keys.hpp"
+#include "app/page_setup.hpp"
+#include "app/passkey_setup.hpp"
 #include "app/server_main.hpp"
-#include "core/ascii.hpp"
 #include "crypto/pkey.hpp"
 #include "jose/jwk.hpp"
 #include "mail/mime.hpp"
 #include "mail/templates.hpp"
-#include "ui/return_to.hpp"
-#include "webauthn/attestation.hpp"
 
 namespace gatehouse::app {
 namespace {
-
-// The lower-case host of an http(s) origin, without port ("[::1]" for IPv6).
-std::string hostOf(const std::string& origin) {
-  const auto scheme = origin.find("://");
-  std::string host = scheme == std::string::npos ? origin : origin.substr(scheme + 3);
-  if (host.empty()) return host;
-  if (host.front() == '[') return host.substr(0, host.find(']') + 1);
-  return host.substr(0, host.find(':'));
-}
-
-std::string publicOrigin(const config::Config& config) {
-  const std::string url = config.public_url.value_or(
-      "http://" +
-      (config.listen_host.find(':') != std::string::npos ? "[" + config.listen_host + "]"
-                                                         : config.listen_host) +
-      ":" + std::to_string(config.listen_port));
-  return ui::originOf(url).value_or(url);
-}
 
 // The data directory holds generated keys: it must exist and be writable, or be creatable.
 void checkDataDir(const config::Config& config, std::vector<std::string>& problems) {
@@ -99,36 +80,10 @@ void checkKeyFiles(const config::Config& config, std::vector<std::string>& probl
   }
 }
 
+// The pages' and the passkeys' settings, as serve reads them.
 void checkWeb(const config::Config& config, std::vector<std::string>& problems) {
-  const std::string own = publicOrigin(config);
-  if (!config.session_cookie_domain.empty()) {
-    // Browsers refuse a cookie whose Domain does not cover the host that sets it.
-    const std::string host = hostOf(own);
-    std::string domain = core::lowerAscii(config.session_cookie_domain);
-    if (domain.front() == '.') domain.erase(0, 1);
-    if (host != domain && !host.ends_with("." + domain))
-      problems.push_back("SESSION_COOKIE_DOMAIN: " + config.session_cookie_domain +
-                         " does not cover GATEHOUSE_PUBLIC_URL's host " + host);
-  }
-  const std::string rp_id = config.webauthn_rp_id.value_or(hostOf(own));
-  if (rp_id.empty()) problems.push_back("GATEHOUSE_PUBLIC_URL: names no host");
-  const bool address = rp_id.empty() || rp_id.front() == '[' ||
-                       rp_id.find_first_not_of("0123456789.") == std::string::npos;
-  for (const auto& url : config.webauthn_origins) {
-    const auto origin = ui::originOf(url);
-    if (!origin) {
-      problems.push_back("WEBAUTHN_ORIGINS: not an http(s) origin: " + url);
-      continue;
-    }
-    const std::string host = hostOf(*origin);
-    if (!address && host != rp_id && !host.ends_with("." + rp_id))
-      problems.push_back("WEBAUTHN_ORIGINS: " + *origin + " is not " + rp_id +
-                         " or under it (WEBAUTHN_RP_ID)");
-  }
-  if (!config.webauthn_trust_store.empty()) {
-    if (auto trust = webauthn::loadTrustStore(config.webauthn_trust_store); !trust)
-      problems.push_back("WEBAUTHN_TRUST_STORE: " + trust.error().message);
-  }
+  const PageSetup pages = pageSetup(config, problems);
+  if (!pages.own_origin.empty()) (void)passkeySetup(config, pages.own_origin, problems);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "app/janitor.hpp"
 #include "app/keys.hpp"
 #include "app/logging.hpp"
+#include "app/page_setup.hpp"
 #include "app/passkey_setup.hpp"
 #include "app/preflight.hpp"
 #include "app/service_notify.hpp"
@@ -300,8 +301,7 @@ int serve(const config::Config& config) {
   if (auto ok = api_keys.sync(); !ok)
     return fatal("reading API key change log: " + ok.error().message);
 
-  const std::string public_url =
-      config.public_url.value_or("http://" + hostAndPort(config.listen_host, config.listen_port));
+  const std::string public_url = publicUrl(config);
   // Every other key is derived from the never-rotated master secret, one purpose each.
   auto derived = keyring::derivePurposeKeys(keys->master);
   if (!derived) return fatal("deriving keys from the master secret: " + derived.error().message);
@@ -419,35 +419,20 @@ int serve(const config::Config& config) {
         std::chrono::seconds(std::clamp<std::int64_t>(
             std::chrono::seconds(config.access_token_ttl).count() / 2, 1, 60))}});
   const ui::Csrf csrf(purpose.csrf_tokens);
-  const auto own_origin = ui::originOf(public_url);
-  if (!own_origin) return fatal("GATEHOUSE_PUBLIC_URL: not an http(s) URL: " + public_url);
-  // One spelling of each return origin, for the comparison and the CSP alike.
-  std::vector<std::string> return_origins;
-  for (const auto& url : config.allowed_return_urls) {
-    const auto origin = ui::originOf(url);
-    if (!origin) return fatal("ALLOWED_RETURN_URLS: not an http(s) origin: " + url);
-    return_origins.push_back(*origin);
-  }
-  const ui::ReturnTo return_to(*own_origin, return_origins);
-  std::string operator_css;
-  if (config.mail.template_dir) {
-    const auto path = *config.mail.template_dir / "ui.css";
-    if (std::filesystem::exists(path)) {
-      std::ifstream in(path, std::ios::binary);
-      operator_css.assign(std::istreambuf_iterator<char>(in), {});
-      if (!in.good() && !in.eof()) return fatal("GATEHOUSE_TEMPLATE_DIR: cannot read ui.css");
-    }
-  }
+  // The pages' and the passkeys' settings (the preflight found them sound).
+  std::vector<std::string> problems;
+  const PageSetup pages = pageSetup(config, problems);
+  const PasskeySetup passkey_setup = passkeySetup(config, pages.own_origin, problems);
+  if (!problems.empty()) return fatal(problems.front());
+  const ui::ReturnTo return_to(pages.own_origin, pages.return_origins);
   if (!config.public_url) {
     spdlog::warn(
-        "GATEHOUSE_PUBLIC_URL is not set: the pages' cookies are {}Secure and their links "
-        "point to {}",
-        public_url.starts_with("https://") ? "" : "not ", public_url);
+        "GATEHOUSE_PUBLIC_URL is not set: the pages' cookies are {} and their links point to {}",
+        pages.secure_cookies ? "Secure (browsers keep them over HTTPS only)" : "not Secure",
+        public_url);
   }
-  auto passkey_setup = passkeySetup(config, *own_origin);
-  if (!passkey_setup) return fatal(passkey_setup.error().message);
-  const webauthn::RelyingParty& relying_party = passkey_setup->relying_party;
-  const bool passkeys_off = passkey_setup->off;
+  const webauthn::RelyingParty& relying_party = passkey_setup.relying_party;
+  const bool passkeys_off = passkey_setup.off;
   // libcbor is loaded on first use; with passkeys on, a missing one stops the start here rather
   // than at the first ceremony.
   if (!passkeys_off) {
@@ -474,10 +459,6 @@ int serve(const config::Config& config) {
                                    : webauthn::UserVerification::Preferred,
            .email_verification_required =
                config.email_verification == config::EmailVerification::Required}});
-  // Secure unless the pages are served over plain HTTP to this machine (development).
-  const bool local_http =
-      *own_origin == "http://localhost" || own_origin->starts_with("http://localhost:") ||
-      *own_origin == "http://127.0.0.1" || own_origin->starts_with("http://127.0.0.1:");
   api::Services services{
       token_check,
       sessions,
@@ -519,9 +500,9 @@ int serve(const config::Config& config) {
       &csrf,
       &return_to,
       ui::brandStylesheet({config.brand_primary_color, config.brand_background_color},
-                          operator_css),
-      ui::pageCsp(return_origins),
-      !local_http,
+                          pages.operator_css),
+      ui::pageCsp(pages.return_origins),
+      pages.secure_cookies,
       config.session_cookie_domain,
       provider ? &*provider : nullptr,
       passkeys_off ? nullptr : &passkeys};

@@ -190,6 +190,7 @@ def test_check_runs_the_preflight(tmp_path):
     policy = write(tmp_path / "policy.json", '{"roles": {"x": ["nope:nope"]}}')
     templates = tmp_path / "templates"
     write(templates / "mail" / "reset-password.txt", "Hello {{nope}}\n")
+    (templates / "ui.css").mkdir()  # read as a file, a folder threw and ended the server unheard
     r = gatehouse("config", "--check", env={
         "DATABASE_URL": f"sqlite:///{tmp_path}/data/g.db",
         "GATEHOUSE_POLICY_FILE": str(policy),
@@ -208,9 +209,10 @@ def test_check_runs_the_preflight(tmp_path):
                   "gatehouse: SMTP_FROM: ",
                   "gatehouse: SESSION_COOKIE_DOMAIN: other.example does not cover GATEHOUSE_PUBLIC_URL's host auth.example.com",
                   "gatehouse: WEBAUTHN_ORIGINS: https://evil.example is not auth.example.com",
-                  "gatehouse: WEBAUTHN_TRUST_STORE: "):
+                  "gatehouse: WEBAUTHN_TRUST_STORE: ",
+                  "gatehouse: GATEHOUSE_TEMPLATE_DIR: ui.css is not a file of at most 256 KiB"):
         assert any(l.startswith(start) for l in lines), (start, r.stderr)
-    assert "gatehouse: the configuration has 6 problems (environment)" in lines
+    assert "gatehouse: the configuration has 7 problems (environment)" in lines
 
 
 def test_check_reads_the_stored_signing_key(tmp_path):
