@@ -17,12 +17,41 @@ namespace {
 using core::Errc;
 using core::makeError;
 
+// A key file's bytes. A folder in its place (a volume mounted where a file was meant) is an
+// error, not an empty key: a stream reads one as nothing.
 core::Result<std::string> readFile(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    return makeError(Errc::Unavailable, "cannot read " + path.string() + ": not a file");
   std::ifstream in(path, std::ios::binary);
-  if (!in) return makeError(Errc::Unavailable, "cannot read " + path.string());
   std::ostringstream ss;
   ss << in.rdbuf();
+  if (!in) return makeError(Errc::Unavailable, "cannot read " + path.string());
   return ss.str();
+}
+
+// The old layout's mfa_secret_key, read into the ring on a first start: nullopt when there is
+// none.
+core::Result<std::optional<std::string>> oldMasterFile(const config::Config& config) {
+  const auto path = config.data_dir / "mfa_secret_key";
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return std::nullopt;
+  auto secret = readFile(path);
+  if (!secret) return tl::unexpected(secret.error());
+  return std::optional<std::string>(std::move(*secret));
+}
+
+// The ring's master secret, the old file offered for a first start; a file too short to be one
+// is named.
+core::Result<std::string> ringMaster(const config::Config& config, keyring::KeyRing& ring,
+                                     const std::optional<std::string>& from_file, bool* stored) {
+  auto master = ring.master(from_file, stored);
+  if (!master && master.error().code == Errc::FailedPrecondition) {
+    return makeError(Errc::FailedPrecondition,
+                     (config.data_dir / "mfa_secret_key").string() + " " + master.error().message +
+                         ": put the old secret back, or remove the file to have one generated");
+  }
+  return master;
 }
 
 }  // namespace
@@ -228,16 +257,12 @@ core::Result<ServerKeys> openKeys(const config::Config& config, store::Store& st
   out.ring = std::move(*ring);
   out.kek_generated = kek.generated;
   if (master_from_ring) {
-    std::optional<std::string> from_file;
     const auto path = config.data_dir / "mfa_secret_key";
-    std::error_code ec;
-    if (std::filesystem::exists(path, ec)) {
-      auto secret = readFile(path);
-      if (!secret) return tl::unexpected(secret.error());
-      from_file = std::move(*secret);
-    }
+    auto old_file = oldMasterFile(config);
+    if (!old_file) return tl::unexpected(old_file.error());
+    const std::optional<std::string>& from_file = *old_file;
     bool stored = false;
-    auto master = out.ring->master(from_file, &stored);
+    auto master = ringMaster(config, *out.ring, from_file, &stored);
     if (!master) return tl::unexpected(withSource(master.error(), kek));
     out.master = std::move(*master);
     // Read into the ring on a first start. A file that differs from the ring's secret (another
@@ -266,9 +291,9 @@ core::Result<std::string> masterSecret(const config::Config& config, store::Stor
   Kek kek;
   auto ring = openRing(config, store, clock, &kek);
   if (!ring) return tl::unexpected(ring.error());
-  std::optional<std::string> from_file;
-  if (auto secret = readFile(config.data_dir / "mfa_secret_key")) from_file = std::move(*secret);
-  auto master = (*ring)->master(from_file);
+  auto from_file = oldMasterFile(config);
+  if (!from_file) return tl::unexpected(from_file.error());
+  auto master = ringMaster(config, **ring, *from_file, nullptr);
   if (!master) return tl::unexpected(withSource(master.error(), kek));
   return master;
 }

@@ -16,6 +16,7 @@ using core::makeError;
 
 constexpr std::string_view kToken = "token";
 constexpr std::string_view kMaster = "master";
+constexpr std::size_t kMinMasterBytes = 32;  // MFA_SECRET_KEY's rule
 
 // Binds a sealed key to its row: a blob moved to another purpose, algorithm, generation or kid
 // does not open. Its time to sign is bound too: without the key-encryption key nobody chooses
@@ -173,6 +174,13 @@ core::Result<std::string> KeyRing::master(const std::optional<std::string>& from
     if (attempt > 0) break;
     std::string secret;
     if (from_file) {
+      // Every key of every purpose derives from it: an empty or short one (a file emptied by a
+      // full disk, a folder mounted in its place) would hand them to anyone, for good.
+      if (from_file->size() < kMinMasterBytes) {
+        return makeError(Errc::FailedPrecondition,
+                         "holds " + std::to_string(from_file->size()) +
+                             " bytes; a master secret to import needs at least 32");
+      }
       secret = *from_file;
     } else {
       auto fresh = crypto::randomToken(64);

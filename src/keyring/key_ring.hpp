@@ -69,7 +69,8 @@ class KeyRing {
   // The never-rotated master secret (second factors, the provider's key, cookies): the stored one;
   // else `from_file` (the old mfa_secret_key) or a fresh one, stored (a racing node's wins).
   // `stored` tells whether this call stored it. InvalidArgument when the stored one does not
-  // open: another key-encryption key.
+  // open: another key-encryption key. FailedPrecondition when `from_file` would be stored and is
+  // under 32 bytes.
   [[nodiscard]] core::Result<std::string> master(const std::optional<std::string>& from_file,
                                                  bool* stored = nullptr);
 

@@ -488,6 +488,45 @@ def test_a_short_key_encryption_key_is_refused_and_never_echoed(make_server, tmp
     assert not (tmp_path / "data" / "key_encryption_key").exists()
 
 
+@pytest.mark.parametrize("kind", ["empty", "short", "folder"])
+def test_an_old_master_secret_file_that_holds_no_secret_is_refused(make_server, tmp_path, kind):
+    """An empty or short mfa_secret_key, or a folder in its place (a volume mounted where a file
+    was meant), was stored as the master secret on a first start: every key derived from it (the
+    pages' cookies and CSRF tokens, emailed links, sealed second factors) was anyone's, for good."""
+    data = tmp_path / "data"
+    data.mkdir()
+    path = data / "mfa_secret_key"
+    short = "zq-old-master-0123456789abcdefg"
+    assert len(short) == 31
+    if kind == "folder":
+        path.mkdir()
+    else:
+        path.write_text("" if kind == "empty" else short)
+    expected = {"empty": f"{path} holds 0 bytes; a master secret to import needs at least 32",
+                "short": f"{path} holds 31 bytes; a master secret to import needs at least 32",
+                "folder": f"cannot read {path}: not a file"}[kind]
+    log = refused(new_server(tmp_path, {}))
+    assert expected in log, log[-2000:]
+    assert short not in log
+    # The CLI's way to the secret (client secrets are keyed under it) refuses alike.
+    assert Server(tmp_path, {}).cli("migrate").returncode == 0
+    r = Server(tmp_path, {}).cli("client", "create", "--name", "x", "--grant", "client_credentials")
+    assert r.returncode == 1 and expected in r.stderr, r.stderr
+    columns, rows = key_ring_values(data / "gatehouse.db")
+    purposes = [row[columns.index("purpose")] for row in rows]
+    assert "master" not in purposes, "nothing was stored"
+    # Without the file a secret is generated, and it is a secret.
+    if kind == "folder":
+        path.rmdir()
+    else:
+        path.unlink()
+    s = make_server()
+    s.register("master@example.com", "master")
+    columns, rows = key_ring_values(data / "gatehouse.db")
+    purposes = [row[columns.index("purpose")] for row in rows]
+    assert purposes.count("master") == 1
+
+
 def test_key_encryption_key_and_its_file_together_are_refused(tmp_path):
     value, other = "zq-kek-in-the-environment-0123456789", "zq-kek-in-a-file-0123456789abcdefgh"
     path = tmp_path / "kek.txt"

@@ -281,5 +281,23 @@ TEST_F(KeyRingTest, MasterSaysWhetherItStoredTheFile) {
   EXPECT_FALSE(stored);
 }
 
+// Every key of every purpose derives from the master secret: one too short to be a secret is
+// never stored, and once one is stored, the file offered beside it changes nothing.
+TEST_F(KeyRingTest, AMasterSecretTooShortIsNeverStored) {
+  bool stored = true;
+  for (const std::size_t size : {0, 1, 31}) {
+    const auto refused = ring()->master(std::string(size, 'a'), &stored);
+    ASSERT_FALSE(refused) << size;
+    EXPECT_EQ(refused.error().code, core::Errc::FailedPrecondition);
+    EXPECT_EQ(refused.error().message, "holds " + std::to_string(size) +
+                                           " bytes; a master secret to import needs at least 32");
+    EXPECT_FALSE(stored);
+  }
+  EXPECT_EQ(ring()->master(std::string(32, 'a'), &stored).value(), std::string(32, 'a'));
+  EXPECT_TRUE(stored);
+  EXPECT_EQ(ring()->master(std::string(), &stored).value(), std::string(32, 'a'));
+  EXPECT_FALSE(stored);
+}
+
 }  // namespace
 }  // namespace gatehouse::keyring
