@@ -262,8 +262,9 @@ core::Result<KeyRing::Rows> KeyRing::imported(const std::vector<FileKey>& files,
                      jose::isHmac(settings_.algorithm) ? f->kid : std::string());
     if (!key) {
       if (!f->current) continue;  // a retired key of another algorithm verified nothing either
-      return makeError(Errc::InvalidArgument,
-                       "the stored signing key does not fit ALGORITHM=" +
+      return makeError(Errc::FailedPrecondition,
+                       "the old layout's current key file (secret_key or signing_key.pem) does "
+                       "not fit ALGORITHM=" +
                            std::string(jose::algorithmName(settings_.algorithm)) + ": " +
                            key.error().message);
     }

@@ -76,7 +76,8 @@ class KeyRing {
 
   // The token keys now. When the ring holds none of the algorithm: `from_files` are imported (into
   // a ring that never held a token key only), else a first key is made that signs at once.
-  // InvalidArgument when a stored key does not open or an imported one does not fit the algorithm.
+  // InvalidArgument when a stored key does not open (another key-encryption key);
+  // FailedPrecondition when the current file to import does not fit the algorithm.
   [[nodiscard]] core::Result<TokenKeys> tokenKeys(const std::vector<FileKey>& from_files,
                                                   Found* found = nullptr);
 

@@ -527,6 +527,20 @@ def test_an_old_master_secret_file_that_holds_no_secret_is_refused(make_server, 
     assert purposes.count("master") == 1
 
 
+def test_an_old_token_key_file_too_short_is_refused_by_name(tmp_path):
+    """Named as the file it is (it was "the stored signing key", with the key-encryption key's
+    source appended as though that were the cause)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "secret_key").write_text("zq-short")
+    log = refused(new_server(tmp_path, {"SECRET_KEY": ""}))
+    assert ("the old layout's current key file (secret_key or signing_key.pem) does not fit "
+            "ALGORITHM=HS256: HMAC key for HS256 must be at least 32 bytes") in log
+    assert "zq-short" not in log and "key_encryption_key" not in log
+    columns, rows = key_ring_values(data / "gatehouse.db")
+    assert "token" not in [row[columns.index("purpose")] for row in rows]
+
+
 def test_key_encryption_key_and_its_file_together_are_refused(tmp_path):
     value, other = "zq-kek-in-the-environment-0123456789", "zq-kek-in-a-file-0123456789abcdefgh"
     path = tmp_path / "kek.txt"

@@ -191,7 +191,7 @@ TEST_F(KeyRingTest, AnImportedKeyOfAnotherAlgorithmIsRefused) {
   const std::string pem = crypto::privateKeyToPem(ec.get()).value();
   auto refused = ring(jose::Algorithm::Rs256)->tokenKeys({{"", pem, true, 1}});
   ASSERT_FALSE(refused);
-  EXPECT_EQ(refused.error().code, core::Errc::InvalidArgument);
+  EXPECT_EQ(refused.error().code, core::Errc::FailedPrecondition);
   EXPECT_NE(refused.error().message.find("RS256"), std::string::npos);
   EXPECT_TRUE(store_->keyRing().list().value().empty()) << "nothing half-imported";
   // With ES256 the same file is the current key, named by its thumbprint.
