@@ -42,7 +42,8 @@ core::Result<std::optional<std::string>> oldMasterFile(const config::Config& con
 }
 
 // The ring's master secret, the old file offered for a first start; a file too short to be one
-// is named.
+// is named. One stored short (earlier versions stored an empty or short file as it was) is
+// refused: every key derived from it can be guessed.
 core::Result<std::string> ringMaster(const config::Config& config, keyring::KeyRing& ring,
                                      const std::optional<std::string>& from_file, bool* stored) {
   auto master = ring.master(from_file, stored);
@@ -50,6 +51,14 @@ core::Result<std::string> ringMaster(const config::Config& config, keyring::KeyR
     return makeError(Errc::FailedPrecondition,
                      (config.data_dir / "mfa_secret_key").string() + " " + master.error().message +
                          ": put the old secret back, or remove the file to have one generated");
+  }
+  if (master && master->size() < 32) {
+    return makeError(Errc::FailedPrecondition,
+                     "the master secret in the database holds " + std::to_string(master->size()) +
+                         " bytes (an earlier version stored a short mfa_secret_key file as it "
+                         "was): every key derived from it can be guessed. Set MFA_SECRET_KEY to a "
+                         "new secret of at least 32 bytes on every node (docs/deployment.md, A "
+                         "master secret too short)");
   }
   return master;
 }

@@ -16,7 +16,7 @@ import jwt
 import pytest
 import requests
 
-from conftest import SECRET, Server, auth
+from conftest import KEK, SECRET, Server, auth
 
 # A login's response arrives a little after the token was signed: the time allowed on top of the
 # spec's "within a second" for the request that observes it.
@@ -525,6 +525,50 @@ def test_an_old_master_secret_file_that_holds_no_secret_is_refused(make_server, 
     columns, rows = key_ring_values(data / "gatehouse.db")
     purposes = [row[columns.index("purpose")] for row in rows]
     assert purposes.count("master") == 1
+
+
+def _reseal_master(db_path, secret):
+    """Replaces the stored master secret with `secret`, sealed as the ring seals (AES-256-GCM
+    under HKDF-SHA256(KEK, "gatehouse key ring sealing v1"), the row's fields as associated data),
+    as an earlier version that stored a short mfa_secret_key left it."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+    key = HKDF(hashes.SHA256(), 32, salt=None, info=b"gatehouse key ring sealing v1").derive(KEK.encode())
+    conn = sqlite3.connect(db_path)
+    try:
+        alg, generation, kid, signs_from = conn.execute(
+            "SELECT alg, generation, kid, signs_from FROM key_ring WHERE purpose = 'master'").fetchone()
+        aad = b"\0".join([b"gatehouse key ring v1", b"master", alg.encode(), str(generation).encode(),
+                          kid.encode(), str(signs_from).encode()])
+        nonce = secrets.token_bytes(12)
+        sealed = base64.urlsafe_b64encode(nonce + AESGCM(key).encrypt(nonce, secret, aad)).rstrip(b"=")
+        conn.execute("UPDATE key_ring SET sealed = ? WHERE purpose = 'master'", (sealed.decode(),))
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def test_a_short_master_secret_an_earlier_version_stored_is_refused(make_server, tmp_path):
+    """Earlier versions stored an empty mfa_secret_key as the master secret: a node on such a
+    database refuses to start (and the CLI to key client secrets) until MFA_SECRET_KEY is set."""
+    s = make_server()
+    s.stop()
+    db = tmp_path / "data" / "gatehouse.db"
+    # The forged row opens: a secret of 32 bytes sealed the same way is taken.
+    _reseal_master(db, b"m" * 32)
+    s = make_server()
+    s.stop()
+    _reseal_master(db, b"")
+    log = refused(new_server(tmp_path, {}))
+    assert "the master secret in the database holds 0 bytes" in log
+    assert "Set MFA_SECRET_KEY to a new secret of at least 32 bytes on every node" in log
+    assert Server(tmp_path, {}).cli("migrate").returncode == 0
+    r = Server(tmp_path, {}).cli("client", "create", "--name", "x", "--grant", "client_credentials")
+    assert r.returncode == 1 and "the master secret in the database holds 0 bytes" in r.stderr
+    # MFA_SECRET_KEY wins over the database's, as documented.
+    s = make_server({"MFA_SECRET_KEY": secrets.token_urlsafe(48)})
+    assert s.register("fresh@example.com", "fresh").status_code == 201
 
 
 def test_an_old_token_key_file_too_short_is_refused_by_name(tmp_path):
