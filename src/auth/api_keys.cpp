@@ -201,6 +201,10 @@ std::optional<ApiKeyService::DueUse> ApiKeyService::claimUse(std::int64_t key_id
   if (!due.touch && !due.audit) return due;
   if (wait == core::Wait::No) return std::nullopt;
   if (!in_recent && it != older_uses_.end()) older_uses_.erase(it);
+  // A clock stepped back before the current generation began would hold off the next rotation
+  // (and keep every key used meanwhile) for as long as the step: the hour starts again from now.
+  // Nothing is dropped early: the older generation still goes an hour after this.
+  if (now < rotate_at_ - kUseGeneration) rotate_at_ = now + kUseGeneration;
   if (now >= rotate_at_) {
     // Every entry of the older generation was written before the recent one began, which is
     // at least kUseGeneration ago: each would answer as a missing one.

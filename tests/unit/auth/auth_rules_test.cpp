@@ -438,6 +438,39 @@ TEST_F(AuthRules, TheLastUsesOfKeysAreRememberedForTheHourTheyMatter) {
   EXPECT_EQ(touched(2), stack_.clock.unixSeconds());
 }
 
+// A clock stepped back (a wrong clock at boot, set right later) must not hold off the next
+// generation for the length of the step, keeping every key used meanwhile.
+TEST_F(AuthRules, TheLastUsesOfKeysStillGoWhenTheClockStepsBack) {
+  registered();
+  const auto owner = stack_.store->users().findByUsername("rules");
+  ASSERT_TRUE(owner && *owner);
+  ApiKeyService keys(*stack_.store, stack_.policy, stack_.cache, stack_.audit, stack_.clock, 600);
+  std::vector<CreatedApiKey> made;
+  for (int i = 0; i < 503; ++i) {
+    auto k = keys.create(**owner, stack_.policy.permissionsOf((*owner)->role),
+                         {"back" + std::to_string(i), std::nullopt, std::nullopt}, client_);
+    ASSERT_TRUE(k);
+    made.push_back(std::move(*k));
+  }
+  const auto use = [&](std::size_t i) {
+    ASSERT_TRUE(keys.authenticate(made[i].plaintext, client_));
+  };
+  for (std::size_t i = 0; i < 500; ++i) use(i);
+  stack_.clock.advance(-86400);  // a day back
+  use(500);
+  EXPECT_EQ(keys.usesRemembered(), 501U);
+  stack_.clock.advance(3600);
+  use(501);  // an hour of the new clock: a new generation; the first hour's stays beside it
+  EXPECT_EQ(keys.usesRemembered(), 502U);
+  stack_.clock.advance(3600);
+  use(502);  // and goes an hour later, not a day
+  EXPECT_EQ(keys.usesRemembered(), 2U);
+  // Used inline (Wait::No) where nothing is due: answered without a claim, nothing recorded.
+  const core::NoWaitScope io_thread;
+  EXPECT_TRUE(keys.authenticate(made[502].plaintext, client_, core::Wait::No));
+  EXPECT_EQ(keys.usesRemembered(), 2U);
+}
+
 TEST_F(AuthRules, WithinTheRefreshGraceASecondRefreshFailsWithoutEndingTheSession) {
   constexpr std::int64_t kGrace = 10;
   Sessions graceful({*stack_.store, stack_.tokens, stack_.policy, stack_.revocations, stack_.cache,
