@@ -78,6 +78,12 @@ PageSetup pageSetup(const config::Config& config, std::vector<std::string>& prob
   const std::string& o = setup.own_origin;
   setup.secure_cookies = !(o == "http://localhost" || o.starts_with("http://localhost:") ||
                            o == "http://127.0.0.1" || o.starts_with("http://127.0.0.1:"));
+  if (!config.public_url) {
+    setup.warnings.push_back(
+        std::string("GATEHOUSE_PUBLIC_URL is not set: the pages' cookies are ") +
+        (setup.secure_cookies ? "Secure (browsers keep them over HTTPS only)" : "not Secure") +
+        " and their links point to " + url);
+  }
   return setup;
 }
 

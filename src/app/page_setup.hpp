@@ -21,6 +21,7 @@ struct PageSetup {
   std::string operator_css;                 // <GATEHOUSE_TEMPLATE_DIR>/ui.css, empty without
   // Secure cookies unless the pages are served over plain HTTP to this machine (development).
   bool secure_cookies = true;
+  std::vector<std::string> warnings;  // for the start's log
 };
 
 // Each problem (one line naming its setting) is appended to `problems`: a public URL or return

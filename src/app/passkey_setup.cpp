@@ -14,8 +14,10 @@ PasskeySetup passkeySetup(const config::Config& config, const std::string& own_o
   rp.rp_id = config.webauthn_rp_id.value_or(hostOf(own_origin));
   setup.off = rp.rp_id.empty() || rp.rp_id.front() == '[' ||
               rp.rp_id.find_first_not_of("0123456789.") == std::string::npos;
-  for (const auto& url : config.webauthn_origins.empty() ? std::vector<std::string>{own_origin}
-                                                         : config.webauthn_origins) {
+  // Without an own origin (a public URL the preflight refuses) only the listed ones are checked.
+  std::vector<std::string> origins = config.webauthn_origins;
+  if (origins.empty() && !own_origin.empty()) origins.push_back(own_origin);
+  for (const auto& url : origins) {
     const auto origin = ui::originOf(url);
     if (!origin) {
       problems.push_back("WEBAUTHN_ORIGINS: not an http(s) origin: " + url);

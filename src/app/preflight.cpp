@@ -83,7 +83,7 @@ void checkKeyFiles(const config::Config& config, std::vector<std::string>& probl
 // The pages' and the passkeys' settings, as serve reads them.
 void checkWeb(const config::Config& config, std::vector<std::string>& problems) {
   const PageSetup pages = pageSetup(config, problems);
-  if (!pages.own_origin.empty()) (void)passkeySetup(config, pages.own_origin, problems);
+  (void)passkeySetup(config, pages.own_origin, problems);
 }
 
 }  // namespace

@@ -425,12 +425,7 @@ int serve(const config::Config& config) {
   const PasskeySetup passkey_setup = passkeySetup(config, pages.own_origin, problems);
   if (!problems.empty()) return fatal(problems.front());
   const ui::ReturnTo return_to(pages.own_origin, pages.return_origins);
-  if (!config.public_url) {
-    spdlog::warn(
-        "GATEHOUSE_PUBLIC_URL is not set: the pages' cookies are {} and their links point to {}",
-        pages.secure_cookies ? "Secure (browsers keep them over HTTPS only)" : "not Secure",
-        public_url);
-  }
+  for (const auto& warning : pages.warnings) spdlog::warn("{}", warning);
   const webauthn::RelyingParty& relying_party = passkey_setup.relying_party;
   const bool passkeys_off = passkey_setup.off;
   // libcbor is loaded on first use; with passkeys on, a missing one stops the start here rather

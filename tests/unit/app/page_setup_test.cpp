@@ -33,12 +33,24 @@ TEST(PageSetup, CookiesAreSecureUnlessServedOverPlainHttpToThisMachine) {
     EXPECT_TRUE(pageSetup(publicAt(other), problems).secure_cookies) << other;
     EXPECT_EQ(problems, Problems{}) << other;
   }
+  // Without GATEHOUSE_PUBLIC_URL the start's warning says what is set: a server listening on
+  // every address sets Secure cookies (the warning said "not Secure", for any plain http URL).
   config::Config everywhere;
   everywhere.listen_host = "0.0.0.0";
   everywhere.listen_port = 8000;
   Problems problems;
   EXPECT_EQ(publicUrl(everywhere), "http://0.0.0.0:8000");
-  EXPECT_TRUE(pageSetup(everywhere, problems).secure_cookies);
+  const auto setup = pageSetup(everywhere, problems);
+  EXPECT_TRUE(setup.secure_cookies);
+  EXPECT_EQ(
+      setup.warnings,
+      Problems{"GATEHOUSE_PUBLIC_URL is not set: the pages' cookies are Secure (browsers keep "
+               "them over HTTPS only) and their links point to http://0.0.0.0:8000"});
+  everywhere.listen_host = "127.0.0.1";
+  EXPECT_EQ(pageSetup(everywhere, problems).warnings,
+            Problems{"GATEHOUSE_PUBLIC_URL is not set: the pages' cookies are not Secure and their "
+                     "links point to http://127.0.0.1:8000"});
+  EXPECT_EQ(pageSetup(publicAt("http://127.0.0.1:8000"), problems).warnings, Problems{});
   everywhere.listen_host = "::1";
   EXPECT_EQ(publicUrl(everywhere), "http://[::1]:8000");
 }

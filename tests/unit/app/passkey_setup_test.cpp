@@ -46,6 +46,24 @@ TEST(PasskeySetup, OriginsMustBeTheRelyingPartysHostOrUnderIt) {
   EXPECT_TRUE(problems[3].starts_with("WEBAUTHN_TRUST_STORE: ")) << problems[3];
 }
 
+// The preflight lists every problem: a public URL it refuses (no own origin) does not hide the
+// passkeys' own.
+TEST(PasskeySetup, WithoutAnOwnOriginTheListedOnesAreStillChecked) {
+  config::Config config;
+  Problems problems;
+  EXPECT_TRUE(passkeySetup(config, "", problems).off);
+  EXPECT_EQ(problems, Problems{});
+  config.webauthn_rp_id = "example.com";
+  config.webauthn_origins = {"https://evil.example"};
+  config.webauthn_trust_store = "/nonexistent/roots.pem";
+  (void)passkeySetup(config, "", problems);
+  ASSERT_EQ(problems.size(), 2U);
+  EXPECT_EQ(
+      problems[0],
+      "WEBAUTHN_ORIGINS: https://evil.example is not example.com or under it (WEBAUTHN_RP_ID)");
+  EXPECT_TRUE(problems[1].starts_with("WEBAUTHN_TRUST_STORE: ")) << problems[1];
+}
+
 TEST(PasskeySetup, AnAddressAsRelyingPartyTurnsPasskeysOff) {
   const config::Config config;
   for (const std::string own : {"http://127.0.0.1:8000", "http://[::1]:8000"}) {
