@@ -1,5 +1,6 @@
 #include "app/keys.hpp"
 
+#include <algorithm>
 #include <fcntl.h>
 #include <fstream>
 #include <sstream>
@@ -7,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/base64url.hpp"
+#include "core/files.hpp"
 #include "crypto/aead.hpp"
 #include "crypto/pkey.hpp"
 #include "crypto/random.hpp"
@@ -17,48 +19,98 @@ namespace {
 using core::Errc;
 using core::makeError;
 
-// A key file's bytes. A folder in its place (a volume mounted where a file was meant) is an
-// error, not an empty key: a stream reads one as nothing.
+// A key file's bytes. Anything but a regular file in its place (a folder a volume mount made, a
+// FIFO, /dev/zero) is an error naming it, never read as an empty key or without end.
 core::Result<std::string> readFile(const std::filesystem::path& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec))
-    return makeError(Errc::Unavailable, "cannot read " + path.string() + ": not a file");
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (!in) return makeError(Errc::Unavailable, "cannot read " + path.string());
-  return ss.str();
+  constexpr std::size_t kMaxKeyFileBytes = 64 * 1024;  // an RSA-4096 key in PEM is ~3.3 KB
+  return core::readSmallFile(path, kMaxKeyFileBytes);
 }
 
-// The old layout's mfa_secret_key, read into the ring on a first start: nullopt when there is
-// none.
-core::Result<std::optional<std::string>> oldMasterFile(const config::Config& config) {
-  const auto path = config.data_dir / "mfa_secret_key";
+// Whether anything is at `path`, a link to nothing included (which is then an unreadable file,
+// never "no file").
+bool named(const std::filesystem::path& path) {
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) return std::nullopt;
+  return std::filesystem::symlink_status(path, ec).type() != std::filesystem::file_type::not_found;
+}
+
+// Why the bytes of a key file (or a secret an earlier version stored from one) cannot be a secret:
+// under 32 bytes (MFA_SECRET_KEY's rule), or a file a crash zeroed or filled with one character
+// (fewer than 8 distinct byte values: any key made at random has far more, hex ones too).
+std::optional<std::string> notASecret(std::string_view bytes) {
+  constexpr std::size_t kMinSecretBytes = 32;
+  constexpr std::size_t kMinDistinct = 8;
+  if (bytes.size() < kMinSecretBytes) return "holds " + std::to_string(bytes.size()) + " bytes";
+  std::array<bool, 256> seen{};
+  std::size_t distinct = 0;
+  for (const char ch : bytes) {
+    auto& s = seen[static_cast<unsigned char>(ch)];
+    distinct += s ? 0 : 1;
+    s = true;
+  }
+  if (distinct >= kMinDistinct) return std::nullopt;
+  return "holds " + std::to_string(bytes.size()) + " bytes of only " + std::to_string(distinct) +
+         " distinct values (zeroed by a crash, or one character repeated)";
+}
+
+std::filesystem::path oldMasterPath(const config::Config& config) {
+  return config.data_dir / "mfa_secret_key";
+}
+
+// The old layout's mfa_secret_key as a first start would store it: nullopt when there is none;
+// an error naming the file when it cannot be read or is too short to be a secret (every key of
+// every purpose derives from it: stored, an empty one would be anyone's, for good).
+core::Result<std::optional<std::string>> importableOldMaster(const config::Config& config) {
+  const auto path = oldMasterPath(config);
+  if (!named(path)) return std::nullopt;
   auto secret = readFile(path);
   if (!secret) return tl::unexpected(secret.error());
+  if (auto weak = notASecret(*secret)) {
+    return makeError(Errc::FailedPrecondition,
+                     path.string() + " " + *weak +
+                         "; a master secret to import needs at least 32 bytes: put the old "
+                         "secret back, or remove the file to have one generated");
+  }
   return std::optional<std::string>(std::move(*secret));
 }
 
-// The ring's master secret, the old file offered for a first start; a file too short to be one
-// is named. One stored short (earlier versions stored an empty or short file as it was) is
-// refused: every key derived from it can be guessed.
+// Earlier versions stored an mfa_secret_key as it was: such a master secret stays refused.
+core::Status strongEnough(const std::string& master) {
+  const auto weak = notASecret(master);
+  if (!weak) return {};
+  return makeError(Errc::FailedPrecondition,
+                   "the master secret in the database " + *weak +
+                       " (an earlier version stored an mfa_secret_key file as it was): every key "
+                       "derived from it can be guessed. Set MFA_SECRET_KEY to a new secret of at "
+                       "least 32 bytes on every node (docs/deployment.md, A master secret too "
+                       "short)");
+}
+
+// What became of the old mfa_secret_key beside the ring's master secret.
+enum class OldMaster { None, Same, Differs };
+
+// The ring's master secret: the stored one (the old file then only compared), else the old file
+// or a fresh one, stored.
 core::Result<std::string> ringMaster(const config::Config& config, keyring::KeyRing& ring,
-                                     const std::optional<std::string>& from_file, bool* stored) {
-  auto master = ring.master(from_file, stored);
-  if (!master && master.error().code == Errc::FailedPrecondition) {
-    return makeError(Errc::FailedPrecondition,
-                     (config.data_dir / "mfa_secret_key").string() + " " + master.error().message +
-                         ": put the old secret back, or remove the file to have one generated");
+                                     OldMaster* old = nullptr) {
+  auto stored = ring.storedMaster();
+  if (!stored) return tl::unexpected(stored.error());
+  std::string master;
+  if (*stored) {
+    master = std::move(**stored);
+  } else {
+    auto from_file = importableOldMaster(config);
+    if (!from_file) return tl::unexpected(from_file.error());
+    auto made = ring.master(*from_file);  // a racing node's may win
+    if (!made) return tl::unexpected(made.error());
+    master = std::move(*made);
   }
-  if (master && master->size() < 32) {
-    return makeError(Errc::FailedPrecondition,
-                     "the master secret in the database holds " + std::to_string(master->size()) +
-                         " bytes (an earlier version stored a short mfa_secret_key file as it "
-                         "was): every key derived from it can be guessed. Set MFA_SECRET_KEY to a "
-                         "new secret of at least 32 bytes on every node (docs/deployment.md, A "
-                         "master secret too short)");
+  if (auto ok = strongEnough(master); !ok) return tl::unexpected(ok.error());
+  if (old != nullptr) {
+    *old = OldMaster::None;
+    if (named(oldMasterPath(config))) {
+      const auto file = readFile(oldMasterPath(config));
+      *old = file && *file == master ? OldMaster::Same : OldMaster::Differs;
+    }
   }
   return master;
 }
@@ -70,39 +122,7 @@ core::Status writeSecretFile(const std::filesystem::path& path, std::string_view
   std::error_code ec;
   if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
   if (ec) return makeError(Errc::Unavailable, "cannot create " + path.parent_path().string());
-  if (!overwrite && std::filesystem::exists(path))
-    return makeError(Errc::AlreadyExists, path.string() + " exists");
-  const std::filesystem::path tmp = path.string() + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return makeError(Errc::Unavailable, "cannot write " + tmp.string());
-  ::fchmod(fd, 0600);
-  const char* p = contents.data();
-  std::size_t left = contents.size();
-  bool ok = true;
-  while (left > 0) {
-    const ssize_t n = ::write(fd, p, left);
-    if (n <= 0) {
-      ok = false;
-      break;
-    }
-    p += n;
-    left -= static_cast<std::size_t>(n);
-  }
-  ok = ok && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return makeError(Errc::Unavailable, "cannot write " + path.string());
-  }
-  // The rename itself survives a power loss only once the folder is synced: a key-encryption key
-  // lost that way would leave the database's keys sealed under nothing anyone has.
-  const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-  if (const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
-    const bool synced = ::fsync(dfd) == 0;
-    ::close(dfd);
-    if (!synced) return makeError(Errc::Unavailable, "cannot sync " + dir.string());
-  }
-  return {};
+  return core::writeFileAtomically(path, contents, overwrite);
 }
 
 namespace {
@@ -110,12 +130,12 @@ namespace {
 // The secret in `path`, or a fresh one written there (0600) once.
 core::Result<std::string> loadOrCreateSecretFile(const std::filesystem::path& path,
                                                  bool* generated) {
-  if (std::filesystem::exists(path)) return readFile(path);
+  if (named(path)) return readFile(path);
   auto fresh = crypto::randomToken(64);
   if (!fresh) return tl::unexpected(fresh.error());
   if (auto ok = writeSecretFile(path, *fresh, false); !ok) {
     // Another process (a CLI command, a second node) may have just written it.
-    if (std::filesystem::exists(path)) return readFile(path);
+    if (named(path)) return readFile(path);
     return tl::unexpected(ok.error());
   }
   if (generated != nullptr) *generated = true;
@@ -150,27 +170,49 @@ std::int64_t modifiedAt(const std::filesystem::path& path) {
   return ec ? 0 : static_cast<std::int64_t>(t.time_since_epoch().count());
 }
 
+// A key id as the old layout wrote them ("hs3"): it is sealed into the ring and carried by every
+// token it signs.
+bool validKid(std::string_view kid) {
+  return !kid.empty() && kid.size() <= 64 && std::all_of(kid.begin(), kid.end(), [](char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '-' || ch == '_' || ch == '.';
+  });
+}
+
 // The token keys of the old file layout for ALGORITHM, and the files read.
 std::vector<keyring::FileKey> fileKeys(const config::Config& config,
                                        std::vector<std::string>& files) {
   std::vector<keyring::FileKey> out;
   const bool hmac = jose::isHmac(config.algorithm);
   const auto current = config.data_dir / (hmac ? "secret_key" : "signing_key.pem");
-  if (auto material = readFile(current)) {
+  if (named(current)) {
     std::string kid = "hs1";
     if (auto named = readKeyFile(config.data_dir / "secret_key.kid"); named && !named->empty())
       kid = *named;
-    out.push_back({hmac ? kid : std::string(), std::move(*material), true, modifiedAt(current)});
-    files.push_back(current.string());
+    auto material = readFile(current);
+    // One that cannot be read (a folder mounted in its place), a secret that is none (zeroed by
+    // a crash) or a kid no token could carry stops an import by name, rather than a fresh key
+    // being made beside it or the import signing tokens that fail; a ring that holds keys never
+    // reads it.
+    std::string problem = material ? std::string() : material.error().message;
+    if (material && hmac) {
+      if (auto weak = notASecret(*material)) problem = current.string() + " " + *weak;
+    }
+    if (material && hmac && !validKid(kid))
+      problem = (config.data_dir / "secret_key.kid").string() +
+                " does not hold a key id (1 to 64 letters, digits, '-', '_' or '.')";
+    out.push_back({hmac ? kid : std::string(), material ? std::move(*material) : std::string(),
+                   true, modifiedAt(current), std::move(problem)});
+    if (material) files.push_back(current.string());
   }
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(config.data_dir / "retired", ec)) {
     const auto& path = entry.path();
     if (path.extension() != (hmac ? ".secret" : ".pem")) continue;
-    if (auto material = readFile(path)) {
-      out.push_back({path.stem().string(), std::move(*material), false, modifiedAt(path)});
-      files.push_back(path.string());
-    }
+    auto material = readFile(path);
+    if (material) files.push_back(path.string());
+    out.push_back({path.stem().string(), material ? std::move(*material) : std::string(), false,
+                   modifiedAt(path), material ? std::string() : material.error().message});
   }
   return out;
 }
@@ -214,23 +256,23 @@ core::Result<Kek> loadKek(const config::Config& config, bool may_create) {
     const auto& path = *config.key_encryption_key_file;
     auto secret = readKeyFile(path);
     if (!secret)
-      return makeError(Errc::InvalidArgument,
-                       "KEY_ENCRYPTION_KEY_FILE: cannot read " + path.string());
-    if (secret->size() < 32)
-      return makeError(Errc::InvalidArgument, "KEY_ENCRYPTION_KEY_FILE: " + path.string() +
-                                                  " must hold at least 32 bytes");
+      return makeError(Errc::InvalidArgument, "KEY_ENCRYPTION_KEY_FILE: " + secret.error().message);
+    if (auto weak = notASecret(*secret))
+      return makeError(Errc::InvalidArgument, "KEY_ENCRYPTION_KEY_FILE: " + path.string() + " " +
+                                                  *weak +
+                                                  "; it must hold a key of at least 32 bytes");
     return Kek{std::move(*secret), "KEY_ENCRYPTION_KEY_FILE (" + path.string() + ")"};
   }
   const auto path = config.data_dir / "key_encryption_key";
   const std::string source = path.string() +
                              " (neither KEY_ENCRYPTION_KEY nor "
                              "KEY_ENCRYPTION_KEY_FILE is set)";
-  std::error_code ec;
-  if (std::filesystem::exists(path, ec)) {
+  if (named(path)) {
     auto secret = readKeyFile(path);
     if (!secret) return tl::unexpected(secret.error());
-    if (secret->size() < 32)
-      return makeError(Errc::InvalidArgument, path.string() + " must hold at least 32 bytes");
+    if (auto weak = notASecret(*secret))
+      return makeError(Errc::InvalidArgument,
+                       path.string() + " " + *weak + "; it must hold a key of at least 32 bytes");
     return Kek{std::move(*secret), source};
   }
   if (!may_create)
@@ -266,22 +308,15 @@ core::Result<ServerKeys> openKeys(const config::Config& config, store::Store& st
   out.ring = std::move(*ring);
   out.kek_generated = kek.generated;
   if (master_from_ring) {
-    const auto path = config.data_dir / "mfa_secret_key";
-    auto old_file = oldMasterFile(config);
-    if (!old_file) return tl::unexpected(old_file.error());
-    const std::optional<std::string>& from_file = *old_file;
-    bool stored = false;
-    auto master = ringMaster(config, *out.ring, from_file, &stored);
+    OldMaster old = OldMaster::None;
+    auto master = ringMaster(config, *out.ring, &old);
     if (!master) return tl::unexpected(withSource(master.error(), kek));
     out.master = std::move(*master);
     // Read into the ring on a first start. A file that differs from the ring's secret (another
     // node or a command filled the ring first) still opens this node's old second factors: it is
     // named, never called safe to delete.
-    if (from_file && (stored || *from_file == out.master)) {
-      out.imported_files.push_back(path.string());
-    } else if (from_file) {
-      out.master_file_differs = path.string();
-    }
+    if (old == OldMaster::Same) out.imported_files.push_back(oldMasterPath(config).string());
+    if (old == OldMaster::Differs) out.master_file_differs = oldMasterPath(config).string();
   }
   if (out.tokens_from_ring) {
     std::vector<std::string> files;
@@ -300,9 +335,7 @@ core::Result<std::string> masterSecret(const config::Config& config, store::Stor
   Kek kek;
   auto ring = openRing(config, store, clock, &kek);
   if (!ring) return tl::unexpected(ring.error());
-  auto from_file = oldMasterFile(config);
-  if (!from_file) return tl::unexpected(from_file.error());
-  auto master = ringMaster(config, **ring, *from_file, nullptr);
+  auto master = ringMaster(config, **ring);
   if (!master) return tl::unexpected(withSource(master.error(), kek));
   return master;
 }
@@ -337,6 +370,37 @@ core::Status checkKeys(const config::Config& config, store::Store& store,
   if (!ring) return tl::unexpected(ring.error());
   if (auto ok = (*ring)->check(!config.mfa_secret_key, tokens_from_ring); !ok)
     return tl::unexpected(withSource(ok.error(), kek));
+  if (!config.mfa_secret_key) {
+    // What serve would refuse: a stored master secret too short (checkOldKeyFiles covers a ring
+    // without one).
+    auto stored = (*ring)->storedMaster();
+    if (!stored) return tl::unexpected(withSource(stored.error(), kek));
+    if (*stored) return strongEnough(**stored);
+  }
+  return {};
+}
+
+core::Status checkOldKeyFiles(const config::Config& config, bool master_stored,
+                              bool tokens_stored) {
+  if (!config.mfa_secret_key && !master_stored) {
+    if (auto file = importableOldMaster(config); !file) return tl::unexpected(file.error());
+  }
+  if (tokens_stored || secretKeySigns(config)) return {};
+  std::vector<std::string> files;
+  const auto keys = fileKeys(config, files);
+  const auto current =
+      std::find_if(keys.begin(), keys.end(), [](const auto& k) { return k.current; });
+  if (current == keys.end()) return {};
+  const auto path =
+      config.data_dir / (jose::isHmac(config.algorithm) ? "secret_key" : "signing_key.pem");
+  const std::string alg(jose::algorithmName(config.algorithm));
+  for (const auto& k : keys) {
+    if (!k.problem.empty()) return makeError(Errc::FailedPrecondition, k.problem);
+  }
+  auto key = keyring::keyFromFile(config.algorithm, *current);
+  if (!key)
+    return makeError(Errc::FailedPrecondition, "ALGORITHM: " + path.string() + " does not fit " +
+                                                   alg + ": " + key.error().message);
   return {};
 }
 

@@ -63,6 +63,13 @@ struct ServerKeys {
 [[nodiscard]] core::Status checkKeys(const config::Config& config, store::Store& store,
                                      const core::Clock& clock);
 
+// `gatehouse config --check`: the old layout's files a first start would import are fit to be
+// (mfa_secret_key unless `master_stored` or MFA_SECRET_KEY is set: a file of at least 32 bytes;
+// secret_key or signing_key.pem unless `tokens_stored` or SECRET_KEY signs: a key of ALGORITHM).
+// FailedPrecondition naming the file.
+[[nodiscard]] core::Status checkOldKeyFiles(const config::Config& config, bool master_stored,
+                                            bool tokens_stored);
+
 // `gatehouse keys list`: the token keys of ALGORITHM, newest first.
 [[nodiscard]] core::Result<std::vector<keyring::KeyInfo>> listKeys(const config::Config& config,
                                                                    store::Store& store,

@@ -1,6 +1,5 @@
 #include "app/preflight.hpp"
 
-#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <unistd.h>
@@ -9,7 +8,6 @@
 #include "app/page_setup.hpp"
 #include "app/passkey_setup.hpp"
 #include "app/server_main.hpp"
-#include "crypto/pkey.hpp"
 #include "jose/jwk.hpp"
 #include "mail/mime.hpp"
 #include "mail/templates.hpp"
@@ -30,7 +28,8 @@ void checkDataDir(const config::Config& config, std::vector<std::string>& proble
 // that would be imported (the database holds no key of ALGORITHM) fits it. Nothing is made: a
 // SQLite file that does not exist is not created, and no key-encryption key is generated.
 void checkStoredKeys(const config::Config& config, std::vector<std::string>& problems) {
-  bool ring_signs = false;
+  bool master_stored = false;
+  bool tokens_stored = false;
   std::error_code ec;
   if (config.sqlite_path.empty() || std::filesystem::exists(config.sqlite_path, ec)) {
     auto store = store::openStore(config.database_url, 1);
@@ -41,41 +40,32 @@ void checkStoredKeys(const config::Config& config, std::vector<std::string>& pro
     // A database of an older version has no key ring yet: nothing stored to check.
     const auto rows = (*store)->keyRing().list();
     const std::string alg(jose::algorithmName(config.algorithm));
-    ring_signs = rows && std::any_of(rows->begin(), rows->end(), [&](const auto& row) {
-                   return row.purpose == "token" && row.alg == alg;
-                 });
+    if (rows) {
+      for (const auto& row : *rows) {
+        master_stored = master_stored || row.purpose == "master";
+        tokens_stored = tokens_stored || (row.purpose == "token" && row.alg == alg);
+      }
+    }
     core::SystemClock clock;
     if (rows && !rows->empty()) {
       if (auto ok = checkKeys(config, **store, clock); !ok) problems.push_back(ok.error().message);
     }
   }
-  const auto pem_path = config.data_dir / "signing_key.pem";
-  if (!ring_signs && !jose::isHmac(config.algorithm) && std::filesystem::exists(pem_path, ec)) {
-    std::ifstream in(pem_path, std::ios::binary);
-    std::ostringstream pem;
-    pem << in.rdbuf();
-    auto pkey = in ? crypto::privateKeyFromPem(pem.str())
-                   : core::Result<crypto::SharedPkey>(
-                         core::makeError(core::Errc::Unavailable, "cannot read it"));
-    auto key = pkey ? jose::Key::asymmetric(config.algorithm, *pkey)
-                    : core::Result<jose::Key>(tl::unexpected(pkey.error()));
-    if (!key)
-      problems.push_back("ALGORITHM: " + pem_path.string() + " does not fit " +
-                         std::string(jose::algorithmName(config.algorithm)) + ": " +
-                         key.error().message);
-  }
+  if (auto ok = checkOldKeyFiles(config, master_stored, tokens_stored); !ok)
+    problems.push_back(ok.error().message);
 }
 
 // The key files serve reads are readable; the key-encryption key file holds a key.
 void checkKeyFiles(const config::Config& config, std::vector<std::string>& problems) {
-  for (const char* name : {"secret_key", "mfa_secret_key", "key_encryption_key"}) {
-    const auto path = config.data_dir / name;
-    std::error_code ec;
-    if (std::filesystem::exists(path, ec) && !std::ifstream(path).good())
-      problems.push_back("GATEHOUSE_DATA_DIR: cannot read " + path.string());
-  }
-  // The key-encryption key file is read as serve reads it.
-  if (config.key_encryption_key_file) {
+  // The key-encryption key is read as serve reads it: KEY_ENCRYPTION_KEY_FILE, or the data
+  // directory's file when one is there (none is made here). The old layout's files matter only to
+  // an import: checkStoredKeys (config --check) and the start look at them.
+  std::error_code ec;
+  const bool generated_there =
+      !config.key_encryption_key && !config.key_encryption_key_file &&
+      std::filesystem::symlink_status(config.data_dir / "key_encryption_key", ec).type() !=
+          std::filesystem::file_type::not_found;
+  if (config.key_encryption_key_file || generated_there) {
     if (auto kek = loadKek(config, false); !kek) problems.push_back(kek.error().message);
   }
 }

@@ -158,19 +158,31 @@ core::Result<jose::Key> KeyRing::open(const store::StoredKey& row) {
   return key;
 }
 
+core::Result<std::optional<std::string>> KeyRing::storedMasterLocked() {
+  auto rows = store_.list();
+  if (!rows) return tl::unexpected(rows.error());
+  for (const auto& row : *rows) {
+    if (row.purpose != kMaster) continue;
+    auto secret = unseal(row);
+    if (!secret) return tl::unexpected(doesNotOpen());
+    return std::optional<std::string>(std::move(*secret));
+  }
+  return std::nullopt;
+}
+
+core::Result<std::optional<std::string>> KeyRing::storedMaster() {
+  const std::lock_guard lock(mutex_);
+  return storedMasterLocked();
+}
+
 core::Result<std::string> KeyRing::master(const std::optional<std::string>& from_file,
                                           bool* stored) {
   const std::lock_guard lock(mutex_);
   if (stored != nullptr) *stored = false;
   for (int attempt = 0; attempt < 2; ++attempt) {
-    auto rows = store_.list();
-    if (!rows) return tl::unexpected(rows.error());
-    for (const auto& row : *rows) {
-      if (row.purpose != kMaster) continue;
-      auto secret = unseal(row);
-      if (!secret) return tl::unexpected(doesNotOpen());
-      return std::move(*secret);
-    }
+    auto found = storedMasterLocked();
+    if (!found) return tl::unexpected(found.error());
+    if (*found) return std::move(**found);
     if (attempt > 0) break;
     std::string secret;
     if (from_file) {
@@ -242,6 +254,10 @@ core::Result<TokenKeys> KeyRing::build(const Rows& rows, std::int64_t now) {
   return TokenKeys{*signing, std::move(*set)};
 }
 
+core::Result<jose::Key> keyFromFile(jose::Algorithm alg, const FileKey& file) {
+  return keyOf(alg, file.material, jose::isHmac(alg) ? file.kid : std::string());
+}
+
 core::Result<KeyRing::Rows> KeyRing::imported(const std::vector<FileKey>& files, std::int64_t now) {
   // Retired keys first (by the generation their kid names, else by age), the current one last;
   // generations 1..n, so a node generating its first key at the same moment collides with this
@@ -258,8 +274,10 @@ core::Result<KeyRing::Rows> KeyRing::imported(const std::vector<FileKey>& files,
   std::vector<jose::Key> keys;
   std::vector<const FileKey*> kept;
   for (const FileKey* f : order) {
-    auto key = keyOf(settings_.algorithm, f->material,
-                     jose::isHmac(settings_.algorithm) ? f->kid : std::string());
+    // A file that could not be read stops the import (tokens it signed would stop verifying
+    // unheard); the file is fixed or removed, and the next start imports.
+    if (!f->problem.empty()) return makeError(Errc::FailedPrecondition, f->problem);
+    auto key = keyFromFile(settings_.algorithm, *f);
     if (!key) {
       if (!f->current) continue;  // a retired key of another algorithm verified nothing either
       return makeError(Errc::FailedPrecondition,

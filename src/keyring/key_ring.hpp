@@ -40,7 +40,11 @@ struct FileKey {
   std::string material;       // the secret, or a private key in PEM
   bool current = false;       // the one that signed last
   std::int64_t modified = 0;  // orders retired keys whose kid says nothing
+  std::string problem;        // why the file is unfit (unreadable, no secret): an import stops
 };
+
+// The key a file of the old layout holds, for `alg` (HS*: its kid; asymmetric: its thumbprint).
+[[nodiscard]] core::Result<jose::Key> keyFromFile(jose::Algorithm alg, const FileKey& file);
 
 // How tokenKeys() found the ring.
 enum class Found { Stored, Imported, Generated };
@@ -73,6 +77,9 @@ class KeyRing {
   // under 32 bytes.
   [[nodiscard]] core::Result<std::string> master(const std::optional<std::string>& from_file,
                                                  bool* stored = nullptr);
+  // The stored master secret, nullopt while none is stored; never stores one. InvalidArgument
+  // when it does not open.
+  [[nodiscard]] core::Result<std::optional<std::string>> storedMaster();
 
   // The token keys now. When the ring holds none of the algorithm: `from_files` are imported (into
   // a ring that never held a token key only), else a first key is made that signs at once.
@@ -100,6 +107,7 @@ class KeyRing {
  private:
   using Rows = std::vector<store::StoredKey>;
   core::Result<Rows> tokenRows();
+  core::Result<std::optional<std::string>> storedMasterLocked();
   core::Result<TokenKeys> build(const Rows& rows, std::int64_t now);
   // A row's plaintext, or nullopt when it does not open (another KEK, or a row changed).
   std::optional<std::string> unseal(const store::StoredKey& row) const;

@@ -5,6 +5,7 @@ import base64
 import binascii
 import datetime
 import json
+import os
 import re
 import secrets
 import sqlite3
@@ -488,11 +489,12 @@ def test_a_short_key_encryption_key_is_refused_and_never_echoed(make_server, tmp
     assert not (tmp_path / "data" / "key_encryption_key").exists()
 
 
-@pytest.mark.parametrize("kind", ["empty", "short", "folder"])
+@pytest.mark.parametrize("kind", ["empty", "short", "zeroed", "folder", "fifo", "dangling"])
 def test_an_old_master_secret_file_that_holds_no_secret_is_refused(make_server, tmp_path, kind):
-    """An empty or short mfa_secret_key, or a folder in its place (a volume mounted where a file
-    was meant), was stored as the master secret on a first start: every key derived from it (the
-    pages' cookies and CSRF tokens, emailed links, sealed second factors) was anyone's, for good."""
+    """An empty, short or zeroed mfa_secret_key, or anything but a file in its place (a folder a
+    volume mount made, a FIFO, a link to nothing), was stored as the master secret on a first
+    start, or hung it: every key derived from it (the pages' cookies and CSRF tokens, emailed
+    links, sealed second factors) was anyone's, for good."""
     data = tmp_path / "data"
     data.mkdir()
     path = data / "mfa_secret_key"
@@ -500,15 +502,25 @@ def test_an_old_master_secret_file_that_holds_no_secret_is_refused(make_server, 
     assert len(short) == 31
     if kind == "folder":
         path.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "dangling":
+        path.symlink_to(tmp_path / "run" / "secrets" / "missing")
     else:
-        path.write_text("" if kind == "empty" else short)
+        path.write_bytes({"empty": b"", "short": short.encode(), "zeroed": bytes(64)}[kind])
     expected = {"empty": f"{path} holds 0 bytes; a master secret to import needs at least 32",
                 "short": f"{path} holds 31 bytes; a master secret to import needs at least 32",
-                "folder": f"cannot read {path}: not a file"}[kind]
+                "zeroed": f"{path} holds 64 bytes of only 1 distinct values (zeroed by a crash",
+                "folder": f"cannot read {path}: not a regular file",
+                "fifo": f"cannot read {path}: not a regular file",
+                "dangling": f"cannot read {path}: no such file"}[kind]
     log = refused(new_server(tmp_path, {}))
     assert expected in log, log[-2000:]
     assert short not in log
-    # The CLI's way to the secret (client secrets are keyed under it) refuses alike.
+    # `config --check` says so before a start would; the CLI's way to the secret (client secrets
+    # are keyed under it) refuses alike.
+    r = Server(tmp_path, {}).cli("config", "--check")
+    assert r.returncode == 1 and expected in r.stderr, r.stderr
     assert Server(tmp_path, {}).cli("migrate").returncode == 0
     r = Server(tmp_path, {}).cli("client", "create", "--name", "x", "--grant", "client_credentials")
     assert r.returncode == 1 and expected in r.stderr, r.stderr
@@ -525,6 +537,12 @@ def test_an_old_master_secret_file_that_holds_no_secret_is_refused(make_server, 
     columns, rows = key_ring_values(data / "gatehouse.db")
     purposes = [row[columns.index("purpose")] for row in rows]
     assert purposes.count("master") == 1
+    # Once one is stored, a file left beside it (even a folder) is only compared: the node starts
+    # and names it.
+    s.stop()
+    path.mkdir()
+    s = make_server()
+    assert f"{path} is not the master secret in the database" in s.log_text()
 
 
 def _reseal_master(db_path, secret):
@@ -556,9 +574,12 @@ def test_a_short_master_secret_an_earlier_version_stored_is_refused(make_server,
     s.stop()
     db = tmp_path / "data" / "gatehouse.db"
     # The forged row opens: a secret of 32 bytes sealed the same way is taken.
-    _reseal_master(db, b"m" * 32)
+    _reseal_master(db, b"0123456789abcdefghijklmnopqrstuv")
     s = make_server()
     s.stop()
+    _reseal_master(db, bytes(64))  # a file a crash had zeroed
+    assert "the master secret in the database holds 64 bytes of only 1 distinct values" in refused(
+        new_server(tmp_path, {}))
     _reseal_master(db, b"")
     log = refused(new_server(tmp_path, {}))
     assert "the master secret in the database holds 0 bytes" in log
@@ -571,18 +592,37 @@ def test_a_short_master_secret_an_earlier_version_stored_is_refused(make_server,
     assert s.register("fresh@example.com", "fresh").status_code == 201
 
 
-def test_an_old_token_key_file_too_short_is_refused_by_name(tmp_path):
-    """Named as the file it is (it was "the stored signing key", with the key-encryption key's
-    source appended as though that were the cause)."""
+@pytest.mark.parametrize("kind", ["short", "zeroed", "folder", "kid", "retired"])
+def test_an_old_token_key_file_that_holds_no_key_is_refused_by_name(make_server, tmp_path, kind):
+    """A secret_key that is short or zeroed (imported, it signed tokens anyone could forge with a
+    key of zero bytes), a folder in its place (a fresh key was made beside it: every token it had
+    signed stopped working, unheard), a secret_key.kid no token can carry (each token it signed
+    was refused), or a retired key that cannot be read: the import stops and names the file."""
     data = tmp_path / "data"
-    data.mkdir()
-    (data / "secret_key").write_text("zq-short")
+    (data / "retired").mkdir(parents=True)
+    path = data / "secret_key"
+    good = secrets.token_urlsafe(48)
+    if kind == "folder":
+        path.mkdir()
+    else:
+        path.write_bytes({"short": b"zq-short", "zeroed": bytes(32)}.get(kind, good.encode()))
+    if kind == "kid":
+        (data / "secret_key.kid").write_bytes(b"\xff\xfe\"\n")
+    if kind == "retired":
+        (data / "retired" / "hs1.secret").mkdir()
+    expected = {
+        "short": f"{path} holds 8 bytes",
+        "zeroed": f"{path} holds 32 bytes of only 1 distinct values",
+        "folder": f"cannot read {path}: not a regular file",
+        "kid": f"{data / 'secret_key.kid'} does not hold a key id",
+        "retired": f"cannot read {data / 'retired' / 'hs1.secret'}: not a regular file"}[kind]
     log = refused(new_server(tmp_path, {"SECRET_KEY": ""}))
-    assert ("the old layout's current key file (secret_key or signing_key.pem) does not fit "
-            "ALGORITHM=HS256: HMAC key for HS256 must be at least 32 bytes") in log
-    assert "zq-short" not in log and "this node's is" not in log
+    assert expected in log, log[-2000:]
+    assert "zq-short" not in log and good not in log and "this node's is" not in log
     columns, rows = key_ring_values(data / "gatehouse.db")
     assert "token" not in [row[columns.index("purpose")] for row in rows]
+    r = Server(tmp_path, {"SECRET_KEY": ""}).cli("config", "--check")
+    assert r.returncode == 1 and expected in r.stderr, r.stderr
 
 
 def test_key_encryption_key_and_its_file_together_are_refused(tmp_path):

@@ -281,6 +281,18 @@ TEST_F(KeyRingTest, MasterSaysWhetherItStoredTheFile) {
   EXPECT_FALSE(stored);
 }
 
+TEST_F(KeyRingTest, StoredMasterReadsAndNeverStores) {
+  EXPECT_EQ(ring()->storedMaster().value(), std::nullopt);
+  EXPECT_EQ(ring()->storedMaster().value(), std::nullopt) << "asking stored nothing";
+  EXPECT_TRUE(store_->keyRing().list().value().empty());
+  const auto master = ring()->master(std::nullopt).value();
+  EXPECT_EQ(ring()->storedMaster().value(), master);
+  auto other = ring(jose::Algorithm::Hs256, "another-k-e-k-0123456789-0123456789");
+  const auto refused = other->storedMaster();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, core::Errc::InvalidArgument);
+}
+
 // Every key of every purpose derives from the master secret: one too short to be a secret is
 // never stored, and once one is stored, the file offered beside it changes nothing.
 TEST_F(KeyRingTest, AMasterSecretTooShortIsNeverStored) {

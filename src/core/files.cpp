@@ -1,0 +1,118 @@
+#include "core/files.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace gatehouse::core {
+namespace {
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+  bool close() {
+    const int fd = fd_;
+    fd_ = -1;
+    return ::close(fd) == 0;
+  }
+
+ private:
+  int fd_;
+};
+
+bool writeAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<std::string> readSmallFile(const std::filesystem::path& path, std::size_t max_bytes) {
+  const std::string name = path.string();
+  // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below).
+  Fd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
+  if (fd.get() < 0) {
+    const int err = errno;
+    if (err == ENOENT) return makeError(Errc::NotFound, "cannot read " + name + ": no such file");
+    return makeError(Errc::Unavailable, "cannot read " + name + ": " + std::strerror(err));
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0)
+    return makeError(Errc::Unavailable, "cannot read " + name + ": " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode))
+    return makeError(Errc::InvalidArgument, "cannot read " + name + ": not a regular file");
+  if (static_cast<std::uintmax_t>(st.st_size) > max_bytes)
+    return makeError(Errc::InvalidArgument, "cannot read " + name + ": larger than " +
+                                                std::to_string(max_bytes) + " bytes");
+  std::string out;
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0)
+      return makeError(Errc::Unavailable, "cannot read " + name + ": " + std::strerror(errno));
+    if (n == 0) break;
+    out.append(buffer, static_cast<std::size_t>(n));
+    // A file that grew since fstat is read no further than the limit.
+    if (out.size() > max_bytes)
+      return makeError(Errc::InvalidArgument, "cannot read " + name + ": larger than " +
+                                                  std::to_string(max_bytes) + " bytes");
+  }
+  return out;
+}
+
+Status writeFileAtomically(const std::filesystem::path& path, std::string_view contents,
+                           bool replace) {
+  const std::string name = path.string();
+  const std::filesystem::path dir =
+      path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  std::string tmp = (dir / ("." + path.filename().string() + ".XXXXXX")).string();
+  // mkostemp: O_CREAT|O_EXCL (a planted name, or a link, fails rather than being followed), mode
+  // 0600, a random name.
+  Fd fd(::mkostemp(tmp.data(), O_CLOEXEC));
+  if (fd.get() < 0)
+    return makeError(Errc::Unavailable, "cannot write " + name + ": " + std::strerror(errno));
+  const bool written = writeAll(fd.get(), contents) && ::fsync(fd.get()) == 0;
+  if (!fd.close() || !written) {
+    ::unlink(tmp.c_str());
+    return makeError(Errc::Unavailable, "cannot write " + name);
+  }
+  if (replace) {
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+      const int err = errno;
+      ::unlink(tmp.c_str());
+      return makeError(Errc::Unavailable, "cannot write " + name + ": " + std::strerror(err));
+    }
+  } else {
+    // link() never replaces anything, a dangling link included.
+    const int linked = ::link(tmp.c_str(), path.c_str());
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    if (linked != 0) {
+      if (err == EEXIST) return makeError(Errc::AlreadyExists, name + " exists");
+      return makeError(Errc::Unavailable, "cannot write " + name + ": " + std::strerror(err));
+    }
+  }
+  // The rename survives a power loss only once the folder is synced: a key-encryption key lost
+  // that way would leave the database's keys sealed under nothing anyone has.
+  Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dfd.get() < 0 || ::fsync(dfd.get()) != 0)
+    return makeError(Errc::Unavailable, "cannot sync " + dir.string());
+  return {};
+}
+
+}  // namespace gatehouse::core

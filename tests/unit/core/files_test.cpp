@@ -1,0 +1,103 @@
+#include "core/files.hpp"
+
+#include <fstream>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+namespace gatehouse::core {
+namespace {
+
+namespace fs = std::filesystem;
+
+class FilesTest : public ::testing::Test {
+ protected:
+  FilesTest()
+      : dir_(fs::temp_directory_path() /
+             ("gatehouse-files-" + std::to_string(::getpid()) + "-" +
+              ::testing::UnitTest::GetInstance()->current_test_info()->name())) {
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  ~FilesTest() override { fs::remove_all(dir_); }
+
+  static std::string contents(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), {}};
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(FilesTest, ReadsARegularFileOrALinkToOneWithinItsLimit) {
+  std::ofstream(dir_ / "key") << "0123456789";
+  EXPECT_EQ(readSmallFile(dir_ / "key", 10).value(), "0123456789");
+  fs::create_symlink(dir_ / "key", dir_ / "mounted");  // as mounted secrets are
+  EXPECT_EQ(readSmallFile(dir_ / "mounted", 10).value(), "0123456789");
+  const auto large = readSmallFile(dir_ / "key", 9);
+  ASSERT_FALSE(large);
+  EXPECT_EQ(large.error().code, Errc::InvalidArgument);
+  EXPECT_EQ(large.error().message,
+            "cannot read " + (dir_ / "key").string() + ": larger than 9 bytes");
+}
+
+// Whatever is not a regular file is refused at once: never read as empty (a folder), never
+// without end (/dev/zero), never waited on (a FIFO with no writer).
+TEST_F(FilesTest, AnythingButARegularFileIsRefusedAtOnce) {
+  fs::create_directory(dir_ / "folder");
+  ASSERT_EQ(::mkfifo((dir_ / "fifo").c_str(), 0600), 0);
+  fs::create_symlink("/dev/zero", dir_ / "zero");
+  for (const char* name : {"folder", "fifo", "zero"}) {
+    const auto read = readSmallFile(dir_ / name, 1024);
+    ASSERT_FALSE(read) << name;
+    EXPECT_EQ(read.error().code, Errc::InvalidArgument) << name;
+    EXPECT_EQ(read.error().message,
+              "cannot read " + (dir_ / name).string() + ": not a regular file");
+  }
+  fs::create_symlink(dir_ / "nothing", dir_ / "dangling");
+  const auto dangling = readSmallFile(dir_ / "dangling", 1024);
+  ASSERT_FALSE(dangling);
+  EXPECT_EQ(dangling.error().code, Errc::NotFound);
+}
+
+// A link planted where the file goes, or where an old version put its temporary file, is never
+// written through: the file it points to is untouched, the new file is Gatehouse's own, 0600.
+TEST_F(FilesTest, AWriteNeverFollowsAPlantedLink) {
+  std::ofstream(dir_ / "victim") << "someone else's";
+  ::chmod((dir_ / "victim").c_str(), 0644);
+  fs::create_symlink(dir_ / "victim", dir_ / "key.tmp");
+  fs::create_symlink(dir_ / "victim", dir_ / "key");
+  // Without replace, nothing at the name is replaced, a link included.
+  const auto refused = writeFileAtomically(dir_ / "key", "secret", false);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Errc::AlreadyExists);
+  EXPECT_TRUE(fs::is_symlink(dir_ / "key"));
+  // With replace, the link itself is replaced.
+  ASSERT_TRUE(writeFileAtomically(dir_ / "key", "secret", true));
+  EXPECT_EQ(contents(dir_ / "victim"), "someone else's");
+  EXPECT_FALSE(fs::is_symlink(dir_ / "key"));
+  EXPECT_EQ(contents(dir_ / "key"), "secret");
+  struct stat st {};
+  ASSERT_EQ(::lstat((dir_ / "key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600U);
+  // No temporary file is left behind.
+  std::size_t entries = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir_)) ++entries;
+  EXPECT_EQ(entries, 3U);  // victim, key.tmp (the planted link), key
+}
+
+TEST_F(FilesTest, WithoutReplaceANewFileIsWrittenOnce) {
+  ASSERT_TRUE(writeFileAtomically(dir_ / "node_id", "first", false));
+  const auto second = writeFileAtomically(dir_ / "node_id", "second", false);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, Errc::AlreadyExists);
+  EXPECT_EQ(contents(dir_ / "node_id"), "first");
+  // A link to nothing is something: not replaced either.
+  fs::create_symlink(dir_ / "elsewhere", dir_ / "dangling");
+  EXPECT_FALSE(writeFileAtomically(dir_ / "dangling", "x", false));
+  EXPECT_FALSE(fs::exists(dir_ / "elsewhere"));
+}
+
+}  // namespace
+}  // namespace gatehouse::core
