@@ -70,6 +70,21 @@ void checkKeyFiles(const config::Config& config, std::vector<std::string>& probl
   }
 }
 
+// The files serve writes to: AUDIT_LOG_FILE in a folder that exists, a regular file (never a
+// link) when it is there (serve would otherwise run without it, an error in its log).
+void checkWrittenFiles(const config::Config& config, std::vector<std::string>& problems) {
+  if (config.audit_log_file.empty() || config.audit_log_file == "-") return;
+  const std::filesystem::path path = config.audit_log_file;
+  std::error_code ec;
+  const auto status = std::filesystem::symlink_status(path, ec);
+  const auto folder = std::filesystem::absolute(path, ec).parent_path();
+  if (!std::filesystem::is_directory(folder, ec))
+    problems.push_back("AUDIT_LOG_FILE: " + folder.string() + " is not a folder that exists");
+  else if (status.type() != std::filesystem::file_type::not_found &&
+           status.type() != std::filesystem::file_type::regular)
+    problems.push_back("AUDIT_LOG_FILE: " + path.string() + " is not a regular file");
+}
+
 // The pages' and the passkeys' settings, as serve reads them.
 void checkWeb(const config::Config& config, std::vector<std::string>& problems) {
   const PageSetup pages = pageSetup(config, problems);
@@ -99,11 +114,18 @@ std::vector<std::string> preflight(const config::Config& config, bool open_datab
     for (const auto& role : config.mfa_required_roles)
       if (!policy->hasRole(role)) problems.push_back("MFA_REQUIRED_ROLES: no role named " + role);
   }
-  if (auto templates = mail::Templates::load(config.mail.template_dir); !templates)
+  std::error_code ec;
+  if (config.mail.template_dir && !std::filesystem::is_directory(*config.mail.template_dir, ec)) {
+    // A misspelt folder would otherwise leave the built-in templates and look in silence.
+    problems.push_back("GATEHOUSE_TEMPLATE_DIR: " + config.mail.template_dir->string() +
+                       " is not a folder that exists");
+  } else if (auto templates = mail::Templates::load(config.mail.template_dir); !templates) {
     problems.push_back("GATEHOUSE_TEMPLATE_DIR: " + templates.error().message);
+  }
   if (config.mail.configured() && !mail::addressOf(config.mail.smtp_from))
     problems.push_back("SMTP_FROM: must be one address, optionally with a display name");
   checkWeb(config, problems);
+  checkWrittenFiles(config, problems);
   checkDataDir(config, problems);
   checkKeyFiles(config, problems);
   if (open_database) checkStoredKeys(config, problems);

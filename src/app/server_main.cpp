@@ -20,6 +20,7 @@
 #include "app/service_notify.hpp"
 #include "app/startup_heap.hpp"
 #include "auth/retention.hpp"
+#include "core/files.hpp"
 #include "core/log.hpp"
 #include "dynlib/libcbor.hpp"
 #include "dynlib/libcurl.hpp"
@@ -83,11 +84,10 @@ int fatal(const std::string& message) {
 password::DummyHash keptDummyHash(const config::Config& config) {
   const auto path = config.data_dir / "dummy_hash";
   password::DummyHash dummy;
-  std::ifstream in(path, std::ios::binary);
-  std::string head(128, '\0');  // a hash is at most ~100 bytes; a larger file is not one
-  in.read(head.data(), static_cast<std::streamsize>(head.size()));
-  head.resize(static_cast<std::size_t>(in.gcount()));
-  dummy.stored = head.substr(0, head.find('\n'));
+  // A hash is at most ~100 bytes: a larger file, or anything but a regular file (a FIFO is not
+  // waited on), is not one and is made again.
+  const auto kept = core::readSmallFile(path, 128);
+  if (kept) dummy.stored = kept->substr(0, kept->find('\n'));
   dummy.keep = [path](const std::string& hash) {
     if (auto ok = writeSecretFile(path, hash + "\n", true); !ok)
       spdlog::info("the dummy hash was not kept ({}): the next start makes it again",

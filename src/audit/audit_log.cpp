@@ -1,5 +1,9 @@
 #include "audit/audit_log.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -48,9 +52,21 @@ AuditLog::AuditLog(store::AuditStore& store, const core::Clock& clock, const std
   if (sink_path == "-") {
     sink_ = stdout;
   } else if (!sink_path.empty()) {
-    sink_ = std::fopen(sink_path.c_str(), "a");
+    // Appended to, never through a link, readable by its owner alone when made (the events name
+    // users and addresses); anything but a regular file (a FIFO no one reads, a device) is
+    // refused rather than waited on.
+    const int fd =
+        ::open(sink_path.c_str(),
+               O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+    struct stat st {};
+    if (fd >= 0 && ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) sink_ = ::fdopen(fd, "a");
+    if (sink_ == nullptr && fd >= 0) ::close(fd);
     owns_sink_ = sink_ != nullptr;
-    if (sink_ == nullptr) spdlog::error("cannot open audit log file {}", sink_path);
+    if (sink_ == nullptr)
+      spdlog::error(
+          "cannot open audit log file {} (a regular file, not a link, in a folder that "
+          "exists)",
+          sink_path);
   }
 }
 

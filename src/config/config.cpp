@@ -408,7 +408,9 @@ const std::map<std::string, std::string>& variables() {
       {"LOGIN_LOCKOUT_MINUTES", "how long such a lock lasts (60)"},
       {"LOGIN_DELAY_AFTER_FAILURES", "failed logins before growing delays begin, 0 for none (5)"},
       {"LOGIN_MAX_DELAY_SECONDS", "the longest of those delays (60)"},
-      {"AUDIT_LOG_FILE", "also write audit events as JSON lines to this file, or - for stdout"},
+      {"AUDIT_LOG_FILE",
+       "also write audit events as JSON lines to this file (a regular file, never a link, made "
+       "0600, in a folder that exists), or - for stdout"},
       {"TRUSTED_PROXIES", "comma-separated proxy addresses whose X-Forwarded-For is believed"},
       {"GATEHOUSE_POLICY_FILE", "JSON file adding roles and permissions"},
       {"GATEHOUSE_CONFIG_FILE",
@@ -801,7 +803,12 @@ std::string redactUrl(std::string_view url) {
     const auto at = out.rfind('@');
     if (at != std::string::npos && at > scheme) {
       const auto colon = out.find(':', scheme + 3);
-      if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
+      if (colon != std::string::npos && colon < at) {
+        out.replace(colon + 1, at - colon - 1, "***");
+      } else if (out.starts_with("redis")) {
+        // redis://secret@host: Redis reads a user part without ':' as the password.
+        out.replace(scheme + 3, at - scheme - 3, "***");
+      }
     }
   }
   for (std::size_t p = out.find("password="); p != std::string::npos;

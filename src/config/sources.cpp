@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/ascii.hpp"
+#include "core/files.hpp"
 
 extern char** environ;  // NOLINT(readability-redundant-declaration): POSIX, not in <cstdlib>
 
@@ -185,22 +186,23 @@ core::Result<Sources> Sources::read(std::optional<std::filesystem::path> file,
     if (auto named = environment("GATEHOUSE_CONFIG_FILE"); named && !named->empty()) file = *named;
   }
   if (!file) return s;
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(*file, ec);
-  std::ifstream in(*file, std::ios::binary);
-  if (ec || !in)
-    return core::makeError(Errc::NotFound, "configuration file " + file->string() +
-                                               ": cannot read it" +
-                                               (ec ? " (" + ec.message() + ")" : ""));
-  if (size > kMaxConfigFileBytes)
-    return core::makeError(Errc::InvalidArgument,
-                           "configuration file " + file->string() + ": larger than 1 MiB");
-  std::ostringstream text;
-  text << in.rdbuf();
+  // A regular file of at most 1 MiB: a FIFO is refused, not waited on.
+  const auto read = core::readSmallFile(*file, kMaxConfigFileBytes);
+  if (!read) {
+    std::error_code ec;
+    if (read.error().code == Errc::InvalidArgument && std::filesystem::is_regular_file(*file, ec))
+      return core::makeError(Errc::InvalidArgument,
+                             "configuration file " + file->string() + ": larger than 1 MiB");
+    const std::string& why = read.error().message;
+    const auto reason = why.rfind(": ");
+    return core::makeError(Errc::NotFound,
+                           "configuration file " + file->string() + ": cannot read it (" +
+                               (reason == std::string::npos ? why : why.substr(reason + 2)) + ")");
+  }
   // OIDC_<NAME>_* keys are known once OIDC_PROVIDERS is: from the environment or the file itself.
   std::vector<std::string> providers;
   auto names = environment("OIDC_PROVIDERS");
-  std::string body = text.str();
+  std::string body = *read;
   // Editors on Windows start UTF-8 files with a byte-order mark; it is not part of the first key.
   if (body.starts_with("\xEF\xBB\xBF")) body.erase(0, 3);
   if (!names) {

@@ -581,3 +581,65 @@ def test_roles_refuses_a_bad_policy_file(tmp_path):
     r = gatehouse("roles", cwd=tmp_path, env={"GATEHOUSE_POLICY_FILE": str(policy)})
     assert r.returncode == 1
     assert "GATEHOUSE_POLICY_FILE" in r.stderr
+
+
+def test_files_in_the_wrong_shape_are_named_never_waited_on(tmp_path):
+    """A FIFO where a file is read (the configuration file, the data directory's
+    key_encryption_key or dummy_hash) hung the start or `config --check` for good; a misspelt
+    GATEHOUSE_TEMPLATE_DIR left the built-in templates unheard; an AUDIT_LOG_FILE in a missing
+    folder or behind a link ran the server without it, or wrote through the link."""
+    data = tmp_path / "data"
+    data.mkdir()
+    env = {"DATABASE_URL": f"sqlite:///{data}/g.db", "SECRET_KEY": SECRET}
+    fifo = tmp_path / "gatehouse.env"
+    os.mkfifo(fifo)
+    r = gatehouse("config", "--check", "--config", fifo, env=env, cwd=tmp_path)
+    assert r.returncode != 0 and f"configuration file {fifo}: cannot read it (not a regular file)" in r.stderr
+    os.mkfifo(data / "key_encryption_key")
+    r = gatehouse("config", "--check", env={**env, "GATEHOUSE_TEMPLATE_DIR": str(tmp_path / "templtes"),
+                                            "AUDIT_LOG_FILE": str(tmp_path / "logs" / "audit.jsonl")},
+                  cwd=tmp_path)
+    assert r.returncode == 1
+    for line in (f"cannot read {data / 'key_encryption_key'}: not a regular file",
+                 f"GATEHOUSE_TEMPLATE_DIR: {tmp_path / 'templtes'} is not a folder that exists",
+                 f"AUDIT_LOG_FILE: {tmp_path / 'logs'} is not a folder that exists"):
+        assert line in r.stderr, (line, r.stderr)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("someone else's\n")
+    (tmp_path / "audit.jsonl").symlink_to(victim)
+    r = gatehouse("config", "--check", env={**env, "AUDIT_LOG_FILE": str(tmp_path / "audit.jsonl")},
+                  cwd=tmp_path)
+    assert f"AUDIT_LOG_FILE: {tmp_path / 'audit.jsonl'} is not a regular file" in r.stderr, r.stderr
+    (data / "key_encryption_key").unlink()
+    # A dummy_hash that is a FIFO is made again (a hash is no secret), not waited on.
+    os.mkfifo(data / "dummy_hash")
+    port = free_port()
+    audit = tmp_path / "audit" / "audit.jsonl"
+    audit.parent.mkdir()
+    p = subprocess.Popen([BIN, "serve"], env=clean_env(**env, GATEHOUSE_LISTEN=f"127.0.0.1:{port}",
+                                                       AUDIT_LOG_FILE=str(audit)),
+                         cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                time.sleep(0.05)
+        else:
+            pytest.fail("the server did not start beside a FIFO named dummy_hash")
+    finally:
+        p.terminate()
+        p.wait(timeout=30)
+    assert victim.read_text() == "someone else's\n"
+    # The audit log the server made is its owner's alone (the events name users and addresses).
+    assert (audit.stat().st_mode & 0o777) == 0o600
+
+
+def test_a_redis_password_without_a_user_is_not_shown(tmp_path):
+    """redis://secret@host: Redis reads a user part without ':' as the password."""
+    r = gatehouse("config", env={"REDIS_URL": "redis://zzRedisS3cret@cache.example:6379/1"}, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "zzRedisS3cret" not in r.stdout + r.stderr
+    assert "redis://***@cache.example:6379/1" in r.stdout

@@ -567,6 +567,11 @@ TEST_F(SourcesTest, DescribeSourcesNeverShowsSecrets) {
   EXPECT_TRUE(contains(all, "postgresql://gate:***@db:5432/gh?password=***")) << all;
   EXPECT_TRUE(contains(all, "smtp://mailer:***@smtp.example:587")) << all;
   EXPECT_TRUE(contains(all, "redis://:***@cache:6379/1")) << all;
+  // Redis reads a user part without ':' as the password: it is hidden whole.
+  EXPECT_EQ(redactUrl("redis://zzzzS3cret@cache:6379/1"), "redis://***@cache:6379/1");
+  EXPECT_EQ(redactUrl("rediss://zzzzS3cret@cache:6380"), "rediss://***@cache:6380");
+  // A database URL's user alone is no secret.
+  EXPECT_EQ(redactUrl("postgresql://gate@db:5432/gh"), "postgresql://gate@db:5432/gh");
   // What is not secret is shown.
   EXPECT_TRUE(contains(all, "= cid")) << all;
   EXPECT_TRUE(contains(all, "= 2030-01-01T00:00:00Z")) << all;
