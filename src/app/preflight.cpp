@@ -70,19 +70,25 @@ void checkKeyFiles(const config::Config& config, std::vector<std::string>& probl
   }
 }
 
-// The files serve writes to: AUDIT_LOG_FILE in a folder that exists, a regular file (never a
-// link) when it is there (serve would otherwise run without it, an error in its log).
-void checkWrittenFiles(const config::Config& config, std::vector<std::string>& problems) {
-  if (config.audit_log_file.empty() || config.audit_log_file == "-") return;
-  const std::filesystem::path path = config.audit_log_file;
+// A file serve appends to: in a folder that exists, a regular file (never a link) when it is
+// there (serve would otherwise run without it, an error in its log, or fail each message).
+void checkAppendedFile(const char* setting, const std::filesystem::path& path,
+                       std::vector<std::string>& problems) {
   std::error_code ec;
   const auto status = std::filesystem::symlink_status(path, ec);
   const auto folder = std::filesystem::absolute(path, ec).parent_path();
   if (!std::filesystem::is_directory(folder, ec))
-    problems.push_back("AUDIT_LOG_FILE: " + folder.string() + " is not a folder that exists");
+    problems.push_back(std::string(setting) + ": " + folder.string() +
+                       " is not a folder that exists");
   else if (status.type() != std::filesystem::file_type::not_found &&
            status.type() != std::filesystem::file_type::regular)
-    problems.push_back("AUDIT_LOG_FILE: " + path.string() + " is not a regular file");
+    problems.push_back(std::string(setting) + ": " + path.string() + " is not a regular file");
+}
+
+void checkWrittenFiles(const config::Config& config, std::vector<std::string>& problems) {
+  if (!config.audit_log_file.empty() && config.audit_log_file != "-")
+    checkAppendedFile("AUDIT_LOG_FILE", config.audit_log_file, problems);
+  if (config.mail.mail_file) checkAppendedFile("MAIL_FILE", *config.mail.mail_file, problems);
 }
 
 // The pages' and the passkeys' settings, as serve reads them.

@@ -607,9 +607,11 @@ def test_files_in_the_wrong_shape_are_named_never_waited_on(tmp_path):
     victim = tmp_path / "victim.txt"
     victim.write_text("someone else's\n")
     (tmp_path / "audit.jsonl").symlink_to(victim)
-    r = gatehouse("config", "--check", env={**env, "AUDIT_LOG_FILE": str(tmp_path / "audit.jsonl")},
+    r = gatehouse("config", "--check", env={**env, "AUDIT_LOG_FILE": str(tmp_path / "audit.jsonl"),
+                                            "MAIL_FILE": str(tmp_path), "SMTP_FROM": "a@example.com"},
                   cwd=tmp_path)
     assert f"AUDIT_LOG_FILE: {tmp_path / 'audit.jsonl'} is not a regular file" in r.stderr, r.stderr
+    assert f"MAIL_FILE: {tmp_path} is not a regular file" in r.stderr, r.stderr
     (data / "key_encryption_key").unlink()
     # A dummy_hash that is a FIFO is made again (a hash is no secret), not waited on.
     os.mkfifo(data / "dummy_hash")
