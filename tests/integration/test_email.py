@@ -1501,13 +1501,22 @@ def test_required_verification_also_stops_sessions_that_were_running(make_server
 
 
 def test_mail_file_is_never_written_through_a_symlink_and_is_owner_only(make_server, tmp_path):
-    """MAIL_FILE holds live links: a symlink planted at its path is not followed (the message
-    waits in the outbox instead), and a file that existed with looser rights becomes 0600."""
+    """MAIL_FILE holds live links: a symlink at its path stops the start, and one planted while
+    the server runs is not followed (the message waits in the outbox instead); a file that
+    existed with looser rights becomes 0600."""
     box = tmp_path / "mail.mbox"
     elsewhere = tmp_path / "elsewhere.txt"
     elsewhere.write_text("")
     box.symlink_to(elsewhere)
+    s = make_server(start=False)
+    s.env.update(NO_LIMITS, GATEHOUSE_PUBLIC_URL=s.base, MAIL_FILE=str(box), **FAST_RETRIES)
+    r = s.serve_to_exit()
+    assert r.returncode == 1 and f"MAIL_FILE: {box} is not a regular file" in r.stderr, r.stderr
+    box.unlink()
+    box.write_text("")
     s = mail_server(make_server, None, {"MAIL_FILE": str(box), **FAST_RETRIES})
+    box.unlink()
+    box.symlink_to(elsewhere)
     new_user(s, "sym")
     assert_accepted(forgot(s, "sym@example.com"), FORGOT_BODY)
     wait_metric(s, "gatehouse_mail_messages_total", 1, event="failed")
