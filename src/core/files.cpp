@@ -98,11 +98,16 @@ Status writeFileAtomically(const std::filesystem::path& path, std::string_view c
       return makeError(Errc::Unavailable, "cannot write " + name + ": " + std::strerror(err));
     }
   } else {
-    // link() never replaces anything, a dangling link included.
-    const int linked = ::link(tmp.c_str(), path.c_str());
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    if (linked != 0) {
+    // link() never replaces anything, a dangling link included. A file system without hard links
+    // (vfat, some FUSE ones) gets rename without replacing, where it has that.
+    int placed = ::link(tmp.c_str(), path.c_str());
+    int err = errno;
+    if (placed != 0 && (err == EPERM || err == ENOTSUP || err == EOPNOTSUPP || err == ENOSYS)) {
+      placed = ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE);
+      err = errno;
+    }
+    ::unlink(tmp.c_str());  // after a link; after a rename there is nothing left to remove
+    if (placed != 0) {
       if (err == EEXIST) return makeError(Errc::AlreadyExists, name + " exists");
       return makeError(Errc::Unavailable, "cannot write " + name + ": " + std::strerror(err));
     }
