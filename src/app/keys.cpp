@@ -33,24 +33,7 @@ bool named(const std::filesystem::path& path) {
   return std::filesystem::symlink_status(path, ec).type() != std::filesystem::file_type::not_found;
 }
 
-// Why the bytes of a key file (or a secret an earlier version stored from one) cannot be a secret:
-// under 32 bytes (MFA_SECRET_KEY's rule), or a file a crash zeroed or filled with one character
-// (fewer than 8 distinct byte values: any key made at random has far more, hex ones too).
-std::optional<std::string> notASecret(std::string_view bytes) {
-  constexpr std::size_t kMinSecretBytes = 32;
-  constexpr std::size_t kMinDistinct = 8;
-  if (bytes.size() < kMinSecretBytes) return "holds " + std::to_string(bytes.size()) + " bytes";
-  std::array<bool, 256> seen{};
-  std::size_t distinct = 0;
-  for (const char ch : bytes) {
-    auto& s = seen[static_cast<unsigned char>(ch)];
-    distinct += s ? 0 : 1;
-    s = true;
-  }
-  if (distinct >= kMinDistinct) return std::nullopt;
-  return "holds " + std::to_string(bytes.size()) + " bytes of only " + std::to_string(distinct) +
-         " distinct values (zeroed by a crash, or one character repeated)";
-}
+using keyring::notASecret;
 
 std::filesystem::path oldMasterPath(const config::Config& config) {
   return config.data_dir / "mfa_secret_key";
@@ -63,7 +46,7 @@ core::Result<std::optional<std::string>> importableOldMaster(const config::Confi
   const auto path = oldMasterPath(config);
   if (!named(path)) return std::nullopt;
   auto secret = readFile(path);
-  if (!secret) return tl::unexpected(secret.error());
+  if (!secret) return makeError(Errc::FailedPrecondition, secret.error().message);
   if (auto weak = notASecret(*secret)) {
     return makeError(Errc::FailedPrecondition,
                      path.string() + " " + *weak +
@@ -210,9 +193,16 @@ std::vector<keyring::FileKey> fileKeys(const config::Config& config,
     const auto& path = entry.path();
     if (path.extension() != (hmac ? ".secret" : ".pem")) continue;
     auto material = readFile(path);
+    std::string problem = material ? std::string() : material.error().message;
+    if (material && hmac) {
+      if (auto weak = notASecret(*material)) problem = path.string() + " " + *weak;
+      if (!validKid(path.stem().string()))
+        problem =
+            path.string() + ": its name is no key id (1 to 64 letters, digits, '-', '_' or '.')";
+    }
     if (material) files.push_back(path.string());
     out.push_back({path.stem().string(), material ? std::move(*material) : std::string(), false,
-                   modifiedAt(path), material ? std::string() : material.error().message});
+                   modifiedAt(path), std::move(problem)});
   }
   return out;
 }
@@ -268,11 +258,16 @@ core::Result<Kek> loadKek(const config::Config& config, bool may_create) {
                              " (neither KEY_ENCRYPTION_KEY nor "
                              "KEY_ENCRYPTION_KEY_FILE is set)";
   if (named(path)) {
+    // The key every stored key is sealed under: restored, never replaced.
+    constexpr std::string_view kRestore =
+        ": restore it from a backup, or set KEY_ENCRYPTION_KEY or KEY_ENCRYPTION_KEY_FILE to the "
+        "one the other nodes use; never delete it while the database holds keys";
     auto secret = readKeyFile(path);
-    if (!secret) return tl::unexpected(secret.error());
+    if (!secret)
+      return makeError(Errc::FailedPrecondition, secret.error().message + std::string(kRestore));
     if (auto weak = notASecret(*secret))
-      return makeError(Errc::InvalidArgument,
-                       path.string() + " " + *weak + "; it must hold a key of at least 32 bytes");
+      return makeError(Errc::FailedPrecondition,
+                       path.string() + " " + *weak + std::string(kRestore));
     return Kek{std::move(*secret), source};
   }
   if (!may_create)

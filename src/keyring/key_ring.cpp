@@ -241,6 +241,18 @@ core::Result<TokenKeys> KeyRing::build(const Rows& rows, std::int64_t now) {
       continue;
     auto key = open(rows[i]);
     if (!key) return tl::unexpected(key.error());
+    // A key an earlier version imported from a file that held no secret (zeroed by a crash)
+    // verifies nothing: tokens anyone can sign with it are refused. One that would sign stops the
+    // start until a rotation puts a key of its own before it.
+    if (const auto weak =
+            jose::isHmac(settings_.algorithm) ? notASecret(key->secret()) : std::nullopt) {
+      if (i != signer) continue;
+      return makeError(Errc::FailedPrecondition,
+                       "the token key " + rows[i].kid + " in the database " + *weak +
+                           " (an earlier version imported a secret_key file as it was): tokens "
+                           "it signs can be forged. Run `gatehouse keys rotate --after 2` once, "
+                           "then start the nodes: it never verifies again");
+    }
     if (i == signer) signing = *key;
     fingerprint += rows[i].kid + (i == signer ? "*" : "") + rows[i].sealed + " ";
     keys.push_back(std::move(*key));
@@ -252,6 +264,25 @@ core::Result<TokenKeys> KeyRing::build(const Rows& rows, std::int64_t now) {
   if (!set) return tl::unexpected(set.error());
   fingerprint_ = std::move(fingerprint);
   return TokenKeys{*signing, std::move(*set)};
+}
+
+// Why the bytes of a key file (or a secret an earlier version stored from one) cannot be a secret:
+// under 32 bytes (MFA_SECRET_KEY's rule), or a file a crash zeroed or filled with one character
+// (fewer than 8 distinct byte values: any key made at random has far more, hex ones too).
+std::optional<std::string> notASecret(std::string_view bytes) {
+  constexpr std::size_t kMinSecretBytes = 32;
+  constexpr std::size_t kMinDistinct = 8;
+  if (bytes.size() < kMinSecretBytes) return "holds " + std::to_string(bytes.size()) + " bytes";
+  std::array<bool, 256> seen{};
+  std::size_t distinct = 0;
+  for (const char ch : bytes) {
+    auto& s = seen[static_cast<unsigned char>(ch)];
+    distinct += s ? 0 : 1;
+    s = true;
+  }
+  if (distinct >= kMinDistinct) return std::nullopt;
+  return "holds " + std::to_string(bytes.size()) + " bytes of only " + std::to_string(distinct) +
+         " distinct values (zeroed by a crash, or one character repeated)";
 }
 
 core::Result<jose::Key> keyFromFile(jose::Algorithm alg, const FileKey& file) {
@@ -373,13 +404,17 @@ core::Result<Rotation> KeyRing::rotate(std::chrono::seconds after,
                                        const std::vector<FileKey>& from_files) {
   Found found = Found::Stored;
   auto current = tokenKeys(from_files, &found);
-  if (!current) return tl::unexpected(current.error());
+  // A stored signing key that is no secret (FailedPrecondition) is what a rotation is for.
+  if (!current && current.error().code != Errc::FailedPrecondition)
+    return tl::unexpected(current.error());
   const std::int64_t now = clock_.unixSeconds();
   // Nothing signed yet: the key just made is the first, not one to retire unused.
-  if (found == Found::Generated) return Rotation{current->signing.kid(), now, true};
+  if (current && found == Found::Generated) return Rotation{current->signing.kid(), now, true};
   const std::lock_guard lock(mutex_);
   auto rows = tokenRows();
   if (!rows) return tl::unexpected(rows.error());
+  if (rows->empty())
+    return tl::unexpected(current.error());  // an import refused: nothing to rotate
   for (const auto& row : *rows) {
     if (row.signs_from > now)
       return makeError(
@@ -428,6 +463,16 @@ core::Status KeyRing::check(bool master, bool tokens) {
       if (!unseal(row)) return tl::unexpected(doesNotOpen());
     } else if (tokens && row.purpose == kToken && row.alg == alg) {
       if (auto key = open(row); !key) return tl::unexpected(key.error());
+    }
+  }
+  if (tokens) {
+    // As the start: a signing key that is no secret stops it.
+    auto token_rows = tokenRows();
+    if (!token_rows) return tl::unexpected(token_rows.error());
+    if (!token_rows->empty()) {
+      if (auto built = build(*token_rows, clock_.unixSeconds()); !built) {
+        return tl::unexpected(built.error());
+      }
     }
   }
   return {};

@@ -592,7 +592,7 @@ def test_a_short_master_secret_an_earlier_version_stored_is_refused(make_server,
     assert s.register("fresh@example.com", "fresh").status_code == 201
 
 
-@pytest.mark.parametrize("kind", ["short", "zeroed", "folder", "kid", "retired"])
+@pytest.mark.parametrize("kind", ["short", "zeroed", "folder", "kid", "retired", "zeroed-retired"])
 def test_an_old_token_key_file_that_holds_no_key_is_refused_by_name(make_server, tmp_path, kind):
     """A secret_key that is short or zeroed (imported, it signed tokens anyone could forge with a
     key of zero bytes), a folder in its place (a fresh key was made beside it: every token it had
@@ -610,12 +610,15 @@ def test_an_old_token_key_file_that_holds_no_key_is_refused_by_name(make_server,
         (data / "secret_key.kid").write_bytes(b"\xff\xfe\"\n")
     if kind == "retired":
         (data / "retired" / "hs1.secret").mkdir()
+    if kind == "zeroed-retired":  # imported, it verified tokens forged with 32 zero bytes
+        (data / "retired" / "hs1.secret").write_bytes(bytes(32))
     expected = {
         "short": f"{path} holds 8 bytes",
         "zeroed": f"{path} holds 32 bytes of only 1 distinct values",
         "folder": f"cannot read {path}: not a regular file",
         "kid": f"{data / 'secret_key.kid'} does not hold a key id",
-        "retired": f"cannot read {data / 'retired' / 'hs1.secret'}: not a regular file"}[kind]
+        "retired": f"cannot read {data / 'retired' / 'hs1.secret'}: not a regular file",
+        "zeroed-retired": f"{data / 'retired' / 'hs1.secret'} holds 32 bytes of only 1 distinct values"}[kind]
     log = refused(new_server(tmp_path, {"SECRET_KEY": ""}))
     assert expected in log, log[-2000:]
     assert "zq-short" not in log and good not in log and "this node's is" not in log

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include "core/base64url.hpp"
+#include "crypto/aead.hpp"
 #include "crypto/pkey.hpp"
 #include "jose/jwt.hpp"
 
@@ -13,6 +15,9 @@ namespace gatehouse::keyring {
 namespace {
 
 using namespace std::chrono_literals;
+
+// A secret as an old layout's file held one (64 bytes, many distinct values), told apart by `c`.
+std::string secretLike(char c) { return std::string(54, c) + "0123456789"; }
 
 class KeyRingTest : public ::testing::Test {
  protected:
@@ -167,8 +172,8 @@ TEST_F(KeyRingTest, TheFirstRotationOfAnEmptyRingMakesOneKeyThatSignsAtOnce) {
 }
 
 TEST_F(KeyRingTest, OldFilesAreImportedOnceWithTheirKidsAndTheNextKidFollows) {
-  const std::string current(64, 'c');
-  const std::string retired(64, 'r');
+  const std::string current = secretLike('c');
+  const std::string retired = secretLike('r');
   std::vector<FileKey> files{{"hs1", retired, false, 1}, {"hs2", current, true, 2}};
   Found found = Found::Stored;
   auto keys = ring()->tokenKeys(files, &found);
@@ -178,7 +183,7 @@ TEST_F(KeyRingTest, OldFilesAreImportedOnceWithTheirKidsAndTheNextKidFollows) {
   EXPECT_EQ(keys->signing.secret(), current);
   EXPECT_EQ(keys->verification.keys().size(), 2U);
   // Files given again (another node's) change nothing: the ring is filled.
-  std::vector<FileKey> others{{"hs1", std::string(64, 'x'), true, 3}};
+  std::vector<FileKey> others{{"hs1", secretLike('x'), true, 3}};
   EXPECT_EQ(ring()->tokenKeys(others, &found).value().signing.secret(), current);
   EXPECT_EQ(found, Found::Stored);
   EXPECT_EQ(ring()->rotate(2s, {}).value().kid, "hs3");
@@ -211,8 +216,8 @@ TEST_F(KeyRingTest, EachAlgorithmHasItsOwnKeys) {
 
 TEST_F(KeyRingTest, AKidTwiceInTheOldFilesIsImportedOnceTheCurrentOneWinning) {
   // The old `keys rotate` could die after copying secret_key to retired/ and before replacing it.
-  const std::string current(64, 'c');
-  std::vector<FileKey> files{{"hs1", std::string(64, 'r'), false, 1}, {"hs1", current, true, 2}};
+  const std::string current = secretLike('c');
+  std::vector<FileKey> files{{"hs1", secretLike('r'), false, 1}, {"hs1", current, true, 2}};
   auto keys = ring()->tokenKeys(files);
   ASSERT_TRUE(keys) << keys.error().message;
   EXPECT_EQ(keys->verification.keys().size(), 1U);
@@ -221,7 +226,7 @@ TEST_F(KeyRingTest, AKidTwiceInTheOldFilesIsImportedOnceTheCurrentOneWinning) {
 }
 
 TEST_F(KeyRingTest, ImportsStartAtGenerationOneAndTheNextKidFollowsTheLargest) {
-  std::vector<FileKey> files{{"hs3", std::string(64, 'c'), true, 1}};
+  std::vector<FileKey> files{{"hs3", secretLike('c'), true, 1}};
   ASSERT_TRUE(ring()->tokenKeys(files));
   const auto rows = store_->keyRing().list().value();
   const auto token =
@@ -234,13 +239,13 @@ TEST_F(KeyRingTest, ImportsStartAtGenerationOneAndTheNextKidFollowsTheLargest) {
 
 TEST_F(KeyRingTest, OldFilesAreNotImportedAgainWhenTheAlgorithmChanges) {
   // Imported under HS256, rotated away; then HS512 is chosen: the old secret must not return.
-  std::vector<FileKey> files{{"hs1", std::string(64, 'o'), true, 1}};
+  std::vector<FileKey> files{{"hs1", secretLike('o'), true, 1}};
   ASSERT_TRUE(ring(jose::Algorithm::Hs256)->tokenKeys(files));
   Found found = Found::Stored;
   auto hs512 = ring(jose::Algorithm::Hs512)->tokenKeys(files, &found);
   ASSERT_TRUE(hs512) << hs512.error().message;
   EXPECT_EQ(found, Found::Generated);
-  EXPECT_NE(hs512->signing.secret(), std::string(64, 'o'));
+  EXPECT_NE(hs512->signing.secret(), secretLike('o'));
 }
 
 TEST_F(KeyRingTest, MovingATimeInTheDatabaseOpensNothing) {
@@ -279,6 +284,48 @@ TEST_F(KeyRingTest, MasterSaysWhetherItStoredTheFile) {
   EXPECT_TRUE(stored);
   EXPECT_EQ(ring()->master(std::string(40, 'b'), &stored).value(), std::string(40, 'a'));
   EXPECT_FALSE(stored);
+}
+
+// An earlier version imported a secret_key as it was: one a crash had zeroed signs tokens anyone
+// can forge. It never verifies; as the signer it stops the start until a rotation.
+TEST_F(KeyRingTest, AStoredTokenKeyThatIsNoSecretNeverVerifies) {
+  // The ring itself never stores one (a set that cannot serve never reaches the database)...
+  const std::string zeroed(32, '\0');
+  EXPECT_FALSE(ring()->tokenKeys({{"hs1", zeroed, true, 1}}));
+  EXPECT_TRUE(store_->keyRing().list().value().empty());
+  // ...so it is sealed in here as an earlier version stored it.
+  const std::int64_t at = clock_.unixSeconds() - 60;
+  const std::string from = std::to_string(at);
+  std::string aad = "gatehouse key ring v1";
+  for (std::string_view part :
+       {std::string_view("token"), std::string_view("HS256"), std::string_view("1"),
+        std::string_view("hs1"), std::string_view(from)}) {
+    aad += '\0';
+    aad += part;
+  }
+  const auto blob =
+      crypto::seal(sealingKey("k-e-k-0123456789-0123456789-0123456789").value(), zeroed, aad);
+  ASSERT_TRUE(blob);
+  ASSERT_TRUE(store_->keyRing().add(
+      {store::StoredKey{"token", "HS256", 1, "hs1", core::base64urlEncode(*blob), at, at}}));
+  const auto refused = ring()->tokenKeys({});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, core::Errc::FailedPrecondition);
+  EXPECT_NE(
+      refused.error().message.find("the token key hs1 in the database holds 32 bytes of only 1 "
+                                   "distinct values"),
+      std::string::npos)
+      << refused.error().message;
+  EXPECT_FALSE(ring()->check(false, true)) << "config --check says so too";
+  // The rotation it asks for works, and once the new key signs the old one verifies nothing.
+  const auto rotated = ring()->rotate(2s, {});
+  ASSERT_TRUE(rotated) << rotated.error().message;
+  clock_.advance(3);
+  const auto keys = ring()->tokenKeys({});
+  ASSERT_TRUE(keys) << keys.error().message;
+  EXPECT_EQ(keys->signing.kid(), rotated->kid);
+  EXPECT_EQ(keys->verification.keys().size(), 1U);
+  EXPECT_TRUE(ring()->check(false, true));
 }
 
 TEST_F(KeyRingTest, StoredMasterReadsAndNeverStores) {
