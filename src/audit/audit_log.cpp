@@ -1,6 +1,7 @@
 #include "audit/audit_log.hpp"
 
 #include <fcntl.h>
+#include <filesystem>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -52,14 +53,23 @@ AuditLog::AuditLog(store::AuditStore& store, const core::Clock& clock, const std
   if (sink_path == "-") {
     sink_ = stdout;
   } else if (!sink_path.empty()) {
-    // Appended to, never through a link, readable by its owner alone when made (the events name
-    // users and addresses); anything but a regular file (a FIFO no one reads, a device) is
-    // refused rather than waited on.
-    const int fd =
-        ::open(sink_path.c_str(),
-               O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+    // A file is appended to, never through a link, readable by its owner alone when made (the
+    // events name users and addresses). A stream (/dev/stdout, a FIFO a log shipper reads) is
+    // opened where it leads; one nobody reads is refused (ENXIO), not waited on.
+    std::error_code ec;
+    const auto target = std::filesystem::status(sink_path, ec).type();
+    const bool stream = target == std::filesystem::file_type::character ||
+                        target == std::filesystem::file_type::fifo;
+    const int fd = ::open(
+        sink_path.c_str(),
+        O_WRONLY | O_APPEND | O_NONBLOCK | O_CLOEXEC | (stream ? 0 : O_CREAT | O_NOFOLLOW), 0600);
     struct stat st {};
-    if (fd >= 0 && ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) sink_ = ::fdopen(fd, "a");
+    const bool fits =
+        fd >= 0 && ::fstat(fd, &st) == 0 &&
+        (S_ISREG(st.st_mode) || (stream && (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))));
+    // Writes wait for a slow reader as they did through stdio (an event is never dropped).
+    if (fits && ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK) == 0)
+      sink_ = ::fdopen(fd, "a");
     if (sink_ == nullptr && fd >= 0) ::close(fd);
     owns_sink_ = sink_ != nullptr;
     if (sink_ == nullptr)

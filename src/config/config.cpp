@@ -410,7 +410,7 @@ const std::map<std::string, std::string>& variables() {
       {"LOGIN_MAX_DELAY_SECONDS", "the longest of those delays (60)"},
       {"AUDIT_LOG_FILE",
        "also write audit events as JSON lines to this file (a regular file, never a link, made "
-       "0600, in a folder that exists), or - for stdout"},
+       "0600, in a folder that exists; or a stream: /dev/stdout, a FIFO), or - for stdout"},
       {"TRUSTED_PROXIES", "comma-separated proxy addresses whose X-Forwarded-For is believed"},
       {"GATEHOUSE_POLICY_FILE", "JSON file adding roles and permissions"},
       {"GATEHOUSE_CONFIG_FILE",

@@ -1,6 +1,7 @@
 #include "core/files.hpp"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
@@ -100,13 +101,28 @@ Status writeFileAtomically(const std::filesystem::path& path, std::string_view c
   } else {
     // link() never replaces anything, a dangling link included. A file system without hard links
     // (vfat, some FUSE ones) gets rename without replacing, where it has that.
+    const auto unsupported = [](int e) {
+      return e == EPERM || e == EINVAL || e == ENOTSUP || e == EOPNOTSUPP || e == ENOSYS;
+    };
     int placed = ::link(tmp.c_str(), path.c_str());
     int err = errno;
-    if (placed != 0 && (err == EPERM || err == ENOTSUP || err == EOPNOTSUPP || err == ENOSYS)) {
+    if (placed != 0 && unsupported(err)) {
       placed = ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE);
       err = errno;
     }
     ::unlink(tmp.c_str());  // after a link; after a rename there is nothing left to remove
+    if (placed != 0 && unsupported(err)) {
+      // Neither (some FUSE file systems): made in place, exclusively and never through a link. A
+      // reader racing the write may see it short; a key file short is refused, not used.
+      Fd direct(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+      placed = direct.get() < 0 ? -1 : 0;
+      err = errno;
+      if (placed == 0 &&
+          !(writeAll(direct.get(), contents) && ::fsync(direct.get()) == 0 && direct.close())) {
+        ::unlink(path.c_str());
+        return makeError(Errc::Unavailable, "cannot write " + name);
+      }
+    }
     if (placed != 0) {
       if (err == EEXIST) return makeError(Errc::AlreadyExists, name + " exists");
       return makeError(Errc::Unavailable, "cannot write " + name + ": " + std::strerror(err));

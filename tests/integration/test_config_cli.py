@@ -645,3 +645,47 @@ def test_a_redis_password_without_a_user_is_not_shown(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "zzRedisS3cret" not in r.stdout + r.stderr
     assert "redis://***@cache.example:6379/1" in r.stdout
+
+
+def test_the_audit_log_may_be_a_stream(tmp_path):
+    """/dev/stdout and a FIFO a log shipper reads are taken as AUDIT_LOG_FILE (a regular file
+    behind a link is not): events reach the reader."""
+    data = tmp_path / "data"
+    data.mkdir()
+    env = {"DATABASE_URL": f"sqlite:///{data}/g.db", "SECRET_KEY": SECRET}
+    fifo = tmp_path / "audit.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        for stream in ("/dev/stdout", str(fifo)):
+            r = gatehouse("config", "--check", env={**env, "AUDIT_LOG_FILE": stream}, cwd=tmp_path)
+            assert r.returncode == 0 and "AUDIT_LOG_FILE" not in r.stderr, r.stderr
+        port = free_port()
+        p = subprocess.Popen([BIN, "serve"], env=clean_env(**env, GATEHOUSE_LISTEN=f"127.0.0.1:{port}",
+                                                           AUDIT_LOG_FILE=str(fifo)),
+                             cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if requests.get(base + "/readyz", timeout=1).status_code == 200:
+                        break
+                except requests.RequestException:
+                    pass
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.05)
+            assert requests.post(base + "/api/v1/auth/register", json={
+                "email": "fifo@example.com", "username": "fifo", "password": "Passw0rd!x"}).status_code == 201
+            got = b""
+            while b"user.registered" not in got and time.monotonic() < deadline:
+                try:
+                    got += os.read(reader, 65536)
+                except BlockingIOError:
+                    time.sleep(0.05)
+            assert b"user.registered" in got, got[-500:]
+        finally:
+            p.terminate()
+            p.wait(timeout=30)
+    finally:
+        os.close(reader)
