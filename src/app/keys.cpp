@@ -170,8 +170,9 @@ std::vector<keyring::FileKey> fileKeys(const config::Config& config,
   const auto current = config.data_dir / (hmac ? "secret_key" : "signing_key.pem");
   if (named(current)) {
     std::string kid = "hs1";
-    if (auto named = readKeyFile(config.data_dir / "secret_key.kid"); named && !named->empty())
-      kid = *named;
+    const auto kid_path = config.data_dir / "secret_key.kid";
+    const auto kid_file = named(kid_path) ? readKeyFile(kid_path) : std::string();
+    if (kid_file && !kid_file->empty()) kid = *kid_file;
     auto material = readFile(current);
     // One that cannot be read (a folder mounted in its place), a secret that is none (zeroed by
     // a crash) or a kid no token could carry stops an import by name, rather than a fresh key
@@ -182,8 +183,9 @@ std::vector<keyring::FileKey> fileKeys(const config::Config& config,
       if (auto weak = notASecret(*material)) problem = current.string() + " " + *weak;
     }
     if (material && hmac && !validKid(kid))
-      problem = (config.data_dir / "secret_key.kid").string() +
-                " does not hold a key id (1 to 64 letters, digits, '-', '_' or '.')";
+      problem =
+          kid_path.string() + " does not hold a key id (1 to 64 letters, digits, '-', '_' or '.')";
+    if (material && hmac && !kid_file) problem = kid_file.error().message;  // not "hs1" unheard
     out.push_back({hmac ? kid : std::string(), material ? std::move(*material) : std::string(),
                    true, modifiedAt(current), std::move(problem)});
     if (material) files.push_back(current.string());

@@ -592,7 +592,8 @@ def test_a_short_master_secret_an_earlier_version_stored_is_refused(make_server,
     assert s.register("fresh@example.com", "fresh").status_code == 201
 
 
-@pytest.mark.parametrize("kind", ["short", "zeroed", "folder", "kid", "retired", "zeroed-retired"])
+@pytest.mark.parametrize("kind", ["short", "zeroed", "folder", "kid", "kid-folder", "retired",
+                                  "zeroed-retired"])
 def test_an_old_token_key_file_that_holds_no_key_is_refused_by_name(make_server, tmp_path, kind):
     """A secret_key that is short or zeroed (imported, it signed tokens anyone could forge with a
     key of zero bytes), a folder in its place (a fresh key was made beside it: every token it had
@@ -608,6 +609,8 @@ def test_an_old_token_key_file_that_holds_no_key_is_refused_by_name(make_server,
         path.write_bytes({"short": b"zq-short", "zeroed": bytes(32)}.get(kind, good.encode()))
     if kind == "kid":
         (data / "secret_key.kid").write_bytes(b"\xff\xfe\"\n")
+    if kind == "kid-folder":  # read as no kid at all, the key was imported as hs1, unheard
+        (data / "secret_key.kid").mkdir()
     if kind == "retired":
         (data / "retired" / "hs1.secret").mkdir()
     if kind == "zeroed-retired":  # imported, it verified tokens forged with 32 zero bytes
@@ -617,6 +620,7 @@ def test_an_old_token_key_file_that_holds_no_key_is_refused_by_name(make_server,
         "zeroed": f"{path} holds 32 bytes of only 1 distinct values",
         "folder": f"cannot read {path}: not a regular file",
         "kid": f"{data / 'secret_key.kid'} does not hold a key id",
+        "kid-folder": f"cannot read {data / 'secret_key.kid'}: not a regular file",
         "retired": f"cannot read {data / 'retired' / 'hs1.secret'}: not a regular file",
         "zeroed-retired": f"{data / 'retired' / 'hs1.secret'} holds 32 bytes of only 1 distinct values"}[kind]
     log = refused(new_server(tmp_path, {"SECRET_KEY": ""}))
