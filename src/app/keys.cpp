@@ -117,9 +117,12 @@ core::Result<std::string> loadOrCreateSecretFile(const std::filesystem::path& pa
   auto fresh = crypto::randomToken(64);
   if (!fresh) return tl::unexpected(fresh.error());
   if (auto ok = writeSecretFile(path, *fresh, false); !ok) {
-    // Another process (a CLI command, a second node) may have just written it.
-    if (named(path)) return readFile(path);
-    return tl::unexpected(ok.error());
+    // Another process (a CLI command, a second node) may have just written it; or this one did
+    // and only the folder's sync failed (the file is then ours: still told as generated).
+    if (!named(path)) return tl::unexpected(ok.error());
+    auto there = readFile(path);
+    if (there && *there == *fresh && generated != nullptr) *generated = true;
+    return there;
   }
   if (generated != nullptr) *generated = true;
   return *fresh;
@@ -191,7 +194,13 @@ std::vector<keyring::FileKey> fileKeys(const config::Config& config,
     if (material) files.push_back(current.string());
   }
   std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(config.data_dir / "retired", ec)) {
+  const auto retired_dir = config.data_dir / "retired";
+  std::filesystem::directory_iterator retired(retired_dir, ec);
+  if (ec && named(retired_dir)) {
+    // Its keys would be dropped unheard: tokens they signed would stop verifying.
+    out.push_back({"", "", false, 0, retired_dir.string() + " is not a folder that can be read"});
+  }
+  for (const auto& entry : retired) {
     const auto& path = entry.path();
     if (path.extension() != (hmac ? ".secret" : ".pem")) continue;
     auto material = readFile(path);

@@ -25,8 +25,9 @@ void checkDataDir(const config::Config& config, std::vector<std::string>& proble
 }
 
 // The keys in the database open with this node's key-encryption key; a key file of the old layout
-// that would be imported (the database holds no key of ALGORITHM) fits it. Nothing is made: a
-// SQLite file that does not exist is not created, and no key-encryption key is generated.
+// that would be imported (the ring never held a token key, or holds no master secret) fits it.
+// Nothing is made: a SQLite file that does not exist is not created, and no key-encryption key is
+// generated.
 void checkStoredKeys(const config::Config& config, std::vector<std::string>& problems) {
   bool master_stored = false;
   bool tokens_stored = false;

@@ -67,6 +67,9 @@ AuditLog::AuditLog(store::AuditStore& store, const core::Clock& clock, const std
     const bool fits =
         fd >= 0 && ::fstat(fd, &st) == 0 &&
         (S_ISREG(st.st_mode) || (stream && (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))));
+    // A file of ours left readable by others (made before this version) becomes 0600.
+    if (fits && S_ISREG(st.st_mode) && st.st_uid == ::geteuid() && (st.st_mode & 077) != 0)
+      (void)::fchmod(fd, 0600);
     // Writes wait for a slow reader as they did through stdio (an event is never dropped).
     if (fits && ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK) == 0)
       sink_ = ::fdopen(fd, "a");

@@ -44,7 +44,14 @@ bool writeAll(int fd, std::string_view data) {
 
 Result<std::string> readSmallFile(const std::filesystem::path& path, std::size_t max_bytes) {
   const std::string name = path.string();
-  // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below).
+  // Looked at before it is opened: a device is never opened (some act on open), a FIFO never
+  // waited on. fstat below checks what was opened.
+  std::error_code ec;
+  const auto type = std::filesystem::status(path, ec).type();
+  if (type != std::filesystem::file_type::regular &&
+      type != std::filesystem::file_type::not_found && !ec)
+    return makeError(Errc::InvalidArgument, "cannot read " + name + ": not a regular file");
+  // O_NONBLOCK: a FIFO swapped in meanwhile is not waited on either.
   Fd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
   if (fd.get() < 0) {
     const int err = errno;

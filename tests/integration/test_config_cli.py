@@ -618,6 +618,8 @@ def test_files_in_the_wrong_shape_are_named_never_waited_on(tmp_path):
     port = free_port()
     audit = tmp_path / "audit" / "audit.jsonl"
     audit.parent.mkdir()
+    audit.write_text("")  # made by an earlier version, readable by everyone
+    os.chmod(audit, 0o644)
     p = subprocess.Popen([BIN, "serve"], env=clean_env(**env, GATEHOUSE_LISTEN=f"127.0.0.1:{port}",
                                                        AUDIT_LOG_FILE=str(audit)),
                          cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -635,7 +637,8 @@ def test_files_in_the_wrong_shape_are_named_never_waited_on(tmp_path):
         p.terminate()
         p.wait(timeout=30)
     assert victim.read_text() == "someone else's\n"
-    # The audit log the server made is its owner's alone (the events name users and addresses).
+    # The audit log is its owner's alone (the events name users and addresses), one made before
+    # included.
     assert (audit.stat().st_mode & 0o777) == 0o600
 
 

@@ -593,7 +593,7 @@ def test_a_short_master_secret_an_earlier_version_stored_is_refused(make_server,
 
 
 @pytest.mark.parametrize("kind", ["short", "zeroed", "folder", "kid", "kid-folder", "retired",
-                                  "zeroed-retired"])
+                                  "zeroed-retired", "retired-file"])
 def test_an_old_token_key_file_that_holds_no_key_is_refused_by_name(make_server, tmp_path, kind):
     """A secret_key that is short or zeroed (imported, it signed tokens anyone could forge with a
     key of zero bytes), a folder in its place (a fresh key was made beside it: every token it had
@@ -615,6 +615,9 @@ def test_an_old_token_key_file_that_holds_no_key_is_refused_by_name(make_server,
         (data / "retired" / "hs1.secret").mkdir()
     if kind == "zeroed-retired":  # imported, it verified tokens forged with 32 zero bytes
         (data / "retired" / "hs1.secret").write_bytes(bytes(32))
+    if kind == "retired-file":  # its keys were dropped unheard
+        (data / "retired").rmdir()
+        (data / "retired").write_text("not a folder\n")
     expected = {
         "short": f"{path} holds 8 bytes",
         "zeroed": f"{path} holds 32 bytes of only 1 distinct values",
@@ -622,7 +625,8 @@ def test_an_old_token_key_file_that_holds_no_key_is_refused_by_name(make_server,
         "kid": f"{data / 'secret_key.kid'} does not hold a key id",
         "kid-folder": f"cannot read {data / 'secret_key.kid'}: not a regular file",
         "retired": f"cannot read {data / 'retired' / 'hs1.secret'}: not a regular file",
-        "zeroed-retired": f"{data / 'retired' / 'hs1.secret'} holds 32 bytes of only 1 distinct values"}[kind]
+        "zeroed-retired": f"{data / 'retired' / 'hs1.secret'} holds 32 bytes of only 1 distinct values",
+        "retired-file": f"{data / 'retired'} is not a folder that can be read"}[kind]
     log = refused(new_server(tmp_path, {"SECRET_KEY": ""}))
     assert expected in log, log[-2000:]
     assert "zq-short" not in log and good not in log and "this node's is" not in log
