@@ -42,6 +42,19 @@ def gatehouse(*args, cwd, env=None):
                           capture_output=True, text=True, timeout=60)
 
 
+def ready(base, timeout=30):
+    """Whether `base` answers /readyz with 200 within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(base + "/readyz", timeout=1).status_code == 200:
+                return True
+        except requests.RequestException:
+            pass
+        time.sleep(0.05)
+    return False
+
+
 def write(path, text):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
@@ -624,15 +637,7 @@ def test_files_in_the_wrong_shape_are_named_never_waited_on(tmp_path):
                                                        AUDIT_LOG_FILE=str(audit)),
                          cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                time.sleep(0.05)
-        else:
-            pytest.fail("the server did not start beside a FIFO named dummy_hash")
+        assert ready(f"http://127.0.0.1:{port}"), "the server did not start beside a FIFO named dummy_hash"
     finally:
         p.terminate()
         p.wait(timeout=30)
@@ -669,15 +674,8 @@ def test_the_audit_log_may_be_a_stream(tmp_path):
                              cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             base = f"http://127.0.0.1:{port}"
+            assert ready(base), "the server did not start"
             deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if requests.get(base + "/readyz", timeout=1).status_code == 200:
-                        break
-                except requests.RequestException:
-                    pass
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.05)
             assert requests.post(base + "/api/v1/auth/register", json={
                 "email": "fifo@example.com", "username": "fifo", "password": "Passw0rd!x"}).status_code == 201
             got = b""

@@ -49,6 +49,21 @@ class AuthRules : public ::testing::Test {
     return jose::signJwt(stack_.key, o).value();
   }
 
+  // `count` API keys of the registered user, made through `keys`.
+  std::vector<CreatedApiKey> apiKeys(ApiKeyService& keys, int count) {
+    std::vector<CreatedApiKey> made;
+    const auto owner = stack_.store->users().findByUsername("rules");
+    EXPECT_TRUE(owner && *owner);
+    if (!owner || !*owner) return made;
+    for (int i = 0; i < count; ++i) {
+      auto k = keys.create(**owner, stack_.policy.permissionsOf((*owner)->role),
+                           {"key" + std::to_string(i), std::nullopt, std::nullopt}, client_);
+      EXPECT_TRUE(k);
+      if (k) made.push_back(std::move(*k));
+    }
+    return made;
+  }
+
   gatehouse::testing::AuthStack stack_{"rules"};
   ClientInfo client_{"127.0.0.1", "test", "req"};
 };
@@ -383,16 +398,9 @@ TEST_F(AuthRules, AnApiKeysUseIsRecordedOnlyWhereWaitingIsAllowed) {
 // in), and nothing that still counts.
 TEST_F(AuthRules, TheLastUsesOfKeysAreRememberedForTheHourTheyMatter) {
   registered();
-  const auto owner = stack_.store->users().findByUsername("rules");
-  ASSERT_TRUE(owner && *owner);
   ApiKeyService keys(*stack_.store, stack_.policy, stack_.cache, stack_.audit, stack_.clock, 2000);
-  std::vector<CreatedApiKey> made;
-  for (int i = 0; i < 1101; ++i) {
-    auto k = keys.create(**owner, stack_.policy.permissionsOf((*owner)->role),
-                         {"loop" + std::to_string(i), std::nullopt, std::nullopt}, client_);
-    ASSERT_TRUE(k);
-    made.push_back(std::move(*k));
-  }
+  const auto made = apiKeys(keys, 1101);
+  ASSERT_EQ(made.size(), 1101U);
   const auto use = [&](std::size_t i) {
     ASSERT_TRUE(keys.authenticate(made[i].plaintext, client_));
   };
@@ -442,16 +450,9 @@ TEST_F(AuthRules, TheLastUsesOfKeysAreRememberedForTheHourTheyMatter) {
 // generation for the length of the step, keeping every key used meanwhile.
 TEST_F(AuthRules, TheLastUsesOfKeysStillGoWhenTheClockStepsBack) {
   registered();
-  const auto owner = stack_.store->users().findByUsername("rules");
-  ASSERT_TRUE(owner && *owner);
   ApiKeyService keys(*stack_.store, stack_.policy, stack_.cache, stack_.audit, stack_.clock, 600);
-  std::vector<CreatedApiKey> made;
-  for (int i = 0; i < 503; ++i) {
-    auto k = keys.create(**owner, stack_.policy.permissionsOf((*owner)->role),
-                         {"back" + std::to_string(i), std::nullopt, std::nullopt}, client_);
-    ASSERT_TRUE(k);
-    made.push_back(std::move(*k));
-  }
+  const auto made = apiKeys(keys, 503);
+  ASSERT_EQ(made.size(), 503U);
   const auto use = [&](std::size_t i) {
     ASSERT_TRUE(keys.authenticate(made[i].plaintext, client_));
   };
