@@ -10,6 +10,7 @@ import re
 import secrets
 import sqlite3
 import stat
+import subprocess
 import time
 import types
 
@@ -213,9 +214,15 @@ def new_server(tmp_path, env):
 
 
 def refused(s):
-    """Starts `s`, which must exit 1; its log."""
+    """Starts `s`, which must exit 1; its log. One still running after 30 s is killed (a start
+    that hangs fails the test, and leaves nothing behind)."""
     s.start(wait=False)
-    code = s.proc.wait(timeout=30)
+    try:
+        code = s.proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        s.proc.kill()
+        s.proc.wait()
+        code = "still running after 30 s"
     s.log.close()
     text = s.log_text()
     assert code == 1, (code, text[-2000:])

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -83,6 +84,9 @@ TEST(PageSetup, TheOperatorsStylesheetIsReadFromTheTemplateFolder) {
   const auto dir = std::filesystem::temp_directory_path() /
                    ("gatehouse-page-setup-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
+  // Removed however the test ends (an ASSERT returns early).
+  const std::unique_ptr<const std::filesystem::path, void (*)(const std::filesystem::path*)>
+      removed(&dir, [](const std::filesystem::path* p) { std::filesystem::remove_all(*p); });
   config::Config config = publicAt("https://auth.example.com");
   config.mail.template_dir = dir;
   Problems problems;
@@ -103,7 +107,6 @@ TEST(PageSetup, TheOperatorsStylesheetIsReadFromTheTemplateFolder) {
   std::filesystem::resize_file(dir / "ui.css", 256 * 1024);
   EXPECT_EQ(pageSetup(config, problems).operator_css.size(), 256U * 1024U);
   EXPECT_EQ(problems.size(), 2U);
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
