@@ -1,43 +1,39 @@
 #include "app/page_setup.hpp"
 
 #include <filesystem>
-#include <fstream>
 
 #include "core/ascii.hpp"
+#include "core/files.hpp"
 #include "ui/return_to.hpp"
 
 namespace gatehouse::app {
 namespace {
 
-constexpr std::uintmax_t kMaxStylesheetBytes = 256 * 1024;
+constexpr std::size_t kMaxStylesheetBytes = 256 * 1024;
 
 std::string readStylesheet(const std::filesystem::path& path, std::vector<std::string>& problems) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return {};
-  // A folder of that name, or a file too large to append to every page's stylesheet, is refused
-  // here (a folder read through a stream throws).
-  const auto size = std::filesystem::file_size(path, ec);
-  if (ec || size > kMaxStylesheetBytes) {
-    problems.push_back("GATEHOUSE_TEMPLATE_DIR: ui.css is not a file of at most 256 KiB");
-    return {};
-  }
-  std::string css(size, '\0');
-  std::ifstream in(path, std::ios::binary);
-  in.read(css.data(), static_cast<std::streamsize>(size));
-  if (!in || static_cast<std::uintmax_t>(in.gcount()) != size) {
-    problems.push_back("GATEHOUSE_TEMPLATE_DIR: cannot read ui.css");
-    return {};
-  }
-  return css;
+  // A folder of that name, a FIFO, or a file too large to append to every page's stylesheet is
+  // refused here (a folder read through a stream throws).
+  auto css = core::readSmallFile(path, kMaxStylesheetBytes);
+  if (css) return std::move(*css);
+  problems.push_back(css.error().code == core::Errc::InvalidArgument
+                         ? "GATEHOUSE_TEMPLATE_DIR: ui.css is not a file of at most 256 KiB"
+                         : "GATEHOUSE_TEMPLATE_DIR: cannot read ui.css");
+  return {};
 }
 
 }  // namespace
 
+std::string hostAndPort(const std::string& host, std::uint16_t port) {
+  const bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
 std::string publicUrl(const config::Config& config) {
   if (config.public_url) return *config.public_url;
-  const bool v6 = config.listen_host.find(':') != std::string::npos;
-  return "http://" + (v6 ? "[" + config.listen_host + "]" : config.listen_host) + ":" +
-         std::to_string(config.listen_port);
+  return "http://" + hostAndPort(config.listen_host, config.listen_port);
 }
 
 std::string hostOf(const std::string& origin) {

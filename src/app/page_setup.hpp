@@ -1,11 +1,15 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "config/config.hpp"
 
 namespace gatehouse::app {
+
+// HOST:PORT as a URL writes it: an IPv6 address in brackets.
+std::string hostAndPort(const std::string& host, std::uint16_t port);
 
 // GATEHOUSE_PUBLIC_URL, or http://<GATEHOUSE_LISTEN> without it.
 std::string publicUrl(const config::Config& config);

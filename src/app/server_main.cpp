@@ -38,12 +38,6 @@
 namespace gatehouse::app {
 namespace {
 
-// HOST:PORT as a URL writes it: an IPv6 address in brackets.
-std::string hostAndPort(const std::string& host, std::uint16_t port) {
-  const bool v6 = host.find(':') != std::string::npos;
-  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
-}
-
 // For a task that repeats, on one thread at a time: one line when it starts failing and one when
 // it works again, not one per attempt while it fails.
 class FailureLog {
