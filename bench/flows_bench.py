@@ -68,7 +68,7 @@ TIMEOUT = 60  # seconds, any one preparation request (hashing under ASan is slow
 HASHING = {"BCRYPT_ROUNDS": "10"}  # the lowest cost the server accepts (argon2id's minimum costs as much)
 REDIRECT_URI = "https://rp.example.com/cb"
 SCOPE = os.environ.get("OP_SCOPE", "openid profile email")
-MFA_KEY = "m" * 40  # the server and the CLI key client secrets alike
+MFA_KEY = "bench-master-secret-0123456789abcdef"  # the server and the CLI key client secrets alike
 
 # Every body of this thread's pool file is sent once; a connection finding the pool spent waits (an
 # hour's delay) until the last answers are in, then the thread stops itself and leaves a file that

@@ -333,7 +333,7 @@ def client_credentials(tmp):
     one client authentication (HMAC of the secret), one storage read and one RS256 signature."""
     cores = os.cpu_count()
     reference = raw_rs256_signs_per_second()
-    mfa_key = "m" * 40  # the server and the CLI key client secrets alike
+    mfa_key = "bench-master-secret-0123456789abcdef"  # the server and the CLI key client secrets alike
     proc, base, _ = start_gatehouse(tmp / "op", OP_RATE_LIMIT="100000000/second", MFA_SECRET_KEY=mfa_key,
                                     GATEHOUSE_DATA_DIR=str(tmp / "op"))
     try:

@@ -12,6 +12,7 @@
 #include "crypto/aead.hpp"
 #include "crypto/pkey.hpp"
 #include "crypto/random.hpp"
+#include "crypto/weak_secret.hpp"
 
 namespace gatehouse::app {
 namespace {
@@ -33,7 +34,7 @@ bool named(const std::filesystem::path& path) {
   return std::filesystem::symlink_status(path, ec).type() != std::filesystem::file_type::not_found;
 }
 
-using keyring::notASecret;
+using crypto::notASecret;
 
 std::filesystem::path oldMasterPath(const config::Config& config) {
   return config.data_dir / "mfa_secret_key";

@@ -10,6 +10,7 @@
 #include "core/ascii.hpp"
 #include "core/clock.hpp"
 #include "core/utf8.hpp"
+#include "crypto/weak_secret.hpp"
 
 namespace gatehouse::config {
 namespace {
@@ -129,6 +130,15 @@ void rateLimit(Reader& r, const std::string& name, RateLimit& out) {
   }
 }
 
+// A secret long enough that is still none (one character repeated, a published example): refused
+// by name, never echoed. Length is each setting's own rule, checked before.
+void refuseWeak(Reader& r, const std::string& name, const std::string& secret) {
+  if (auto weak = crypto::notASecret(secret)) {
+    r.fail(name, "is not a secret: it " + *weak +
+                     "; anyone could use it. Set a random one (openssl rand -hex 32)");
+  }
+}
+
 // A header value must not carry a line break (it would start a header of its own).
 bool oneLine(const std::string& text) { return text.find_first_of("\r\n") == std::string::npos; }
 
@@ -155,6 +165,8 @@ void loadLegacy(Reader& r, Config& c) {
   }
   if (c.legacy_secret_key && c.legacy_secret_key->size() < 32)
     r.fail("LEGACY_SECRET_KEY", "must be at least 32 bytes (HS256's key size, RFC 7518)");
+  else if (c.legacy_secret_key)
+    refuseWeak(r, "LEGACY_SECRET_KEY", *c.legacy_secret_key);
   if (c.legacy_secret_key.has_value() != until.has_value())
     r.fail("LEGACY_SECRET_KEY", "LEGACY_SECRET_KEY and LEGACY_TOKENS_UNTIL go together");
 }
@@ -490,6 +502,8 @@ core::Result<Config> load(const Lookup& lookup, std::vector<std::string>* proble
     if (c.secret_key->size() < need) {
       r.fail("SECRET_KEY", "must be at least " + std::to_string(need) + " bytes for " +
                                std::string(jose::algorithmName(c.algorithm)));
+    } else {
+      refuseWeak(r, "SECRET_KEY", *c.secret_key);
     }
   }
   long long minutes = 30;
@@ -622,9 +636,13 @@ core::Result<Config> load(const Lookup& lookup, std::vector<std::string>* proble
   r.optionalText("MFA_SECRET_KEY", c.mfa_secret_key);
   if (c.mfa_secret_key && c.mfa_secret_key->size() < 32)
     r.fail("MFA_SECRET_KEY", "must be at least 32 bytes");
+  else if (c.mfa_secret_key)
+    refuseWeak(r, "MFA_SECRET_KEY", *c.mfa_secret_key);
   r.optionalText("KEY_ENCRYPTION_KEY", c.key_encryption_key);
   if (c.key_encryption_key && c.key_encryption_key->size() < 32)
     r.fail("KEY_ENCRYPTION_KEY", "must be at least 32 bytes");
+  else if (c.key_encryption_key)
+    refuseWeak(r, "KEY_ENCRYPTION_KEY", *c.key_encryption_key);
   if (auto v = r.raw("KEY_ENCRYPTION_KEY_FILE"); v && !v->empty()) {
     if (c.key_encryption_key)
       r.fail("KEY_ENCRYPTION_KEY_FILE",

@@ -7,6 +7,7 @@
 #include "crypto/aead.hpp"
 #include "crypto/pkey.hpp"
 #include "crypto/random.hpp"
+#include "crypto/weak_secret.hpp"
 
 namespace gatehouse::keyring {
 namespace {
@@ -245,7 +246,7 @@ core::Result<TokenKeys> KeyRing::build(const Rows& rows, std::int64_t now) {
     // verifies nothing: tokens anyone can sign with it are refused. One that would sign stops the
     // start until a rotation puts a key of its own before it.
     if (const auto weak =
-            jose::isHmac(settings_.algorithm) ? notASecret(key->secret()) : std::nullopt) {
+            jose::isHmac(settings_.algorithm) ? crypto::notASecret(key->secret()) : std::nullopt) {
       if (i != signer) continue;
       return makeError(Errc::FailedPrecondition,
                        "the token key " + rows[i].kid + " in the database " + *weak +
@@ -264,25 +265,6 @@ core::Result<TokenKeys> KeyRing::build(const Rows& rows, std::int64_t now) {
   if (!set) return tl::unexpected(set.error());
   fingerprint_ = std::move(fingerprint);
   return TokenKeys{*signing, std::move(*set)};
-}
-
-// Why the bytes of a key file (or a secret an earlier version stored from one) cannot be a secret:
-// under 32 bytes (MFA_SECRET_KEY's rule), or a file a crash zeroed or filled with one character
-// (fewer than 8 distinct byte values: any key made at random has far more, hex ones too).
-std::optional<std::string> notASecret(std::string_view bytes) {
-  constexpr std::size_t kMinSecretBytes = 32;
-  constexpr std::size_t kMinDistinct = 8;
-  if (bytes.size() < kMinSecretBytes) return "holds " + std::to_string(bytes.size()) + " bytes";
-  std::array<bool, 256> seen{};
-  std::size_t distinct = 0;
-  for (const char ch : bytes) {
-    auto& s = seen[static_cast<unsigned char>(ch)];
-    distinct += s ? 0 : 1;
-    s = true;
-  }
-  if (distinct >= kMinDistinct) return std::nullopt;
-  return "holds " + std::to_string(bytes.size()) + " bytes of only " + std::to_string(distinct) +
-         " distinct values (zeroed by a crash, or one character repeated)";
 }
 
 core::Result<jose::Key> keyFromFile(jose::Algorithm alg, const FileKey& file) {

@@ -44,11 +44,6 @@ struct FileKey {
   std::string problem;        // why the file is unfit (unreadable, no secret): an import stops
 };
 
-// Why `bytes` (a key file's, or a key an earlier version imported from one) cannot be a secret:
-// under 32 bytes, or fewer than 8 distinct byte values (zeroed by a crash, one character repeated;
-// any key made at random has far more, hex ones too). nullopt when it can.
-[[nodiscard]] std::optional<std::string> notASecret(std::string_view bytes);
-
 // The key a file of the old layout holds, for `alg` (HS*: its kid; asymmetric: its thumbprint).
 [[nodiscard]] core::Result<jose::Key> keyFromFile(jose::Algorithm alg, const FileKey& file);
 

@@ -136,6 +136,20 @@ def test_check_accepts_a_valid_file(tmp_path):
     assert r.stderr == ""
 
 
+def test_check_names_every_secret_that_is_none_without_showing_it(tmp_path):
+    """From a file as from the environment: each weak secret is named on a line of its own."""
+    conf = write(tmp_path / "gatehouse.env",
+                 "SECRET_KEY=09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7\n"
+                 "MFA_SECRET_KEY=" + "q" * 40 + "\n")
+    r = gatehouse("config", "--check", "--config", conf, env={"KEY_ENCRYPTION_KEY": "ab" * 20},
+                  cwd=tmp_path)
+    assert r.returncode == 1, r.stdout
+    for name in ("SECRET_KEY", "MFA_SECRET_KEY", "KEY_ENCRYPTION_KEY"):
+        assert f"gatehouse: {name}: is not a secret" in r.stderr, r.stderr
+    for value in ("09d25e09", "qqqq", "abab"):
+        assert value not in r.stderr + r.stdout
+
+
 def test_check_accepts_an_empty_environment(tmp_path):
     r = gatehouse("config", "--check", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
@@ -534,12 +548,27 @@ def _startup_cases(tmp):
         "mfa-role": ({"MFA_REQUIRED_ROLES": "admin,admni"}, "MFA_REQUIRED_ROLES: no role named admni"),
         "legacy-short": ({"LEGACY_SECRET_KEY": "too-short", "LEGACY_TOKENS_UNTIL": "2030-01-01T00:00:00Z"},
                          "LEGACY_SECRET_KEY: must be at least 32 bytes"),
+        # Long enough, and still anyone's: the FastAPI tutorial's key, a docs placeholder, one
+        # character repeated.
+        "secret-published": ({"SECRET_KEY": FASTAPI_TUTORIAL_KEY},
+                             "SECRET_KEY: is not a secret: it is an example published"),
+        "legacy-published": ({"LEGACY_SECRET_KEY": FASTAPI_TUTORIAL_KEY,
+                              "LEGACY_TOKENS_UNTIL": "2030-01-01T00:00:00Z"},
+                             "LEGACY_SECRET_KEY: is not a secret: it is an example published"),
+        "kek-placeholder": ({"KEY_ENCRYPTION_KEY": "CHANGE-ME-the-same-on-every-node-at-least-32-bytes"},
+                            "KEY_ENCRYPTION_KEY: is not a secret: it is an example published"),
+        "mfa-repeated": ({"MFA_SECRET_KEY": "q" * 48},
+                         "MFA_SECRET_KEY: is not a secret: it holds 48 bytes of only 1 distinct values"),
     }
+
+
+FASTAPI_TUTORIAL_KEY = "09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7"
 
 
 @pytest.mark.parametrize("case", ["oidc-ca", "smtp-ca", "redis-ca", "trust-store", "policy",
                                   "frontend-url", "legacy-alone", "legacy-until-alone",
-                                  "legacy-malformed", "legacy-31-feb", "ca-is-a-folder", "legacy-short", "mfa-role"])
+                                  "legacy-malformed", "legacy-31-feb", "ca-is-a-folder", "legacy-short", "mfa-role",
+                                  "secret-published", "legacy-published", "kek-placeholder", "mfa-repeated"])
 def test_startup_refuses_bad_settings(tmp_path, case):
     settings, expected = _startup_cases(tmp_path)[case]
     port = free_port()
@@ -555,6 +584,8 @@ def test_startup_refuses_bad_settings(tmp_path, case):
     assert r.returncode == 1, r.stderr
     assert "gatehouse: configuration error: " in r.stderr and expected in r.stderr, r.stderr
     assert "zz-legacy-secret" not in r.stderr + r.stdout
+    for name, value in settings.items():  # a secret refused is named, never shown
+        assert not name.endswith("_KEY") or value not in r.stderr + r.stdout, name
     assert not (tmp_path / "data" / "g.db").exists()
 
 

@@ -311,7 +311,7 @@ def test_migrate_from_several_nodes_at_once_applies_each_migration_once(tmp_path
 def test_unreachable_database_stops_startup_with_a_clear_message_and_no_password(tmp_path):
     port = free_port()  # nothing listens here
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "GATEHOUSE_DATA_DIR": str(tmp_path),
-           "DATABASE_URL": f"postgresql://gate:pw-zzzz-secret@127.0.0.1:{port}/gh", "SECRET_KEY": "k" * 40}
+           "DATABASE_URL": f"postgresql://gate:pw-zzzz-secret@127.0.0.1:{port}/gh", "SECRET_KEY": "scaleout-signing-secret-0123456789abcdef"}
     r = subprocess.run([BIN, "serve"], env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 1
     assert "cannot connect to PostgreSQL" in r.stderr, r.stderr
@@ -327,7 +327,7 @@ def test_a_totp_code_is_accepted_once_across_nodes(cluster):
     from test_mfa import challenge, enrol, fresh_code, verify
 
     node, _ = cluster
-    shared = {"MFA_SECRET_KEY": "m" * 40, "MFA_RATE_LIMIT": "1000/minute"}
+    shared = {"MFA_SECRET_KEY": "scaleout-master-secret-m-0123456789abcdef", "MFA_RATE_LIMIT": "1000/minute"}
     a, b = node("a", shared), node("b", shared)
     e = enrol(a, "twonodes")  # sealed on node a
     code, _ = fresh_code(e.uri, after=e.step)
@@ -353,7 +353,7 @@ def test_the_openid_provider_shares_clients_keys_consent_and_codes_across_nodes(
     import re
 
     node, _ = cluster
-    shared = {"MFA_SECRET_KEY": "m" * 40, "GATEHOUSE_PUBLIC_URL": "http://127.0.0.1"}
+    shared = {"MFA_SECRET_KEY": "scaleout-master-secret-m-0123456789abcdef", "GATEHOUSE_PUBLIC_URL": "http://127.0.0.1"}
     a, b = node("a", shared), node("b", shared)
     assert requests.get(a.url("/.well-known/jwks.json")).json() == \
         requests.get(b.url("/.well-known/jwks.json")).json()
@@ -429,8 +429,8 @@ def test_a_node_that_cannot_open_the_provider_key_serves_everything_else(cluster
     """Nodes that share no MFA_SECRET_KEY (as before the provider existed) keep serving; the one
     whose key does not open the provider's stored key answers 503 on /oauth2/* and says why."""
     node, _ = cluster
-    a = node("a", {"MFA_SECRET_KEY": "m" * 40})
-    b = node("b", {"MFA_SECRET_KEY": "n" * 40})
+    a = node("a", {"MFA_SECRET_KEY": "scaleout-master-secret-m-0123456789abcdef"})
+    b = node("b", {"MFA_SECRET_KEY": "scaleout-master-secret-n-0123456789abcdef"})
     assert b.register("nokey@example.com", "nokey").status_code == 201
     assert requests.get(a.url("/api/v1/auth/me"), headers=auth(a.token("nokey"))).status_code == 200
     assert requests.get(a.url("/.well-known/openid-configuration")).status_code == 200
@@ -450,7 +450,7 @@ def test_a_node_that_cannot_open_the_provider_key_serves_everything_else(cluster
 
 PASSKEY_ORIGIN = "http://localhost:8080"
 PASSKEY_NODE_ENV = {
-    "MFA_SECRET_KEY": "p" * 40,
+    "MFA_SECRET_KEY": "scaleout-master-secret-p-0123456789abcdef",
     "GATEHOUSE_PUBLIC_URL": PASSKEY_ORIGIN,
     "WEBAUTHN_RP_ID": "localhost",
     "WEBAUTHN_ORIGINS": PASSKEY_ORIGIN,

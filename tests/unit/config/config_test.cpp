@@ -51,9 +51,41 @@ TEST(Config, ShortHmacSecretIsRefusedWithoutEchoingIt) {
   EXPECT_NE(c.error().message.find("SECRET_KEY: must be at least 32 bytes for HS256"),
             std::string::npos);
   EXPECT_EQ(c.error().message.find("hunter2"), std::string::npos);
-  EXPECT_TRUE(load(from({{"SECRET_KEY", std::string(32, 'k')}})));
-  EXPECT_FALSE(load(from({{"SECRET_KEY", std::string(32, 'k')}, {"ALGORITHM", "HS512"}})));
+  const std::string k32 = "k-signing-secret-0123456789abcdef";
+  EXPECT_TRUE(load(from({{"SECRET_KEY", k32}})));
+  EXPECT_FALSE(load(from({{"SECRET_KEY", k32}, {"ALGORITHM", "HS512"}})));
   EXPECT_TRUE(load(from({{"SECRET_KEY", "short"}, {"ALGORITHM", "ES256"}})));
+}
+
+// Long enough is not enough: a secret of one repeated character or one printed in documentation
+// is anyone's. Each is refused by name, never echoed; each setting's length rule still comes first.
+TEST(Config, SecretsThatAreNoSecretAreRefusedByName) {
+  const std::string tutorial = "09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7";
+  const std::string repeated(48, 'q');
+  for (const char* name : {"SECRET_KEY", "MFA_SECRET_KEY", "KEY_ENCRYPTION_KEY"}) {
+    for (const auto& weak : {tutorial, repeated}) {
+      auto c = load(from({{name, weak}}));
+      ASSERT_FALSE(c) << name;
+      EXPECT_NE(c.error().message.find(std::string(name) + ": is not a secret"), std::string::npos)
+          << c.error().message;
+      EXPECT_EQ(c.error().message.find(weak), std::string::npos) << c.error().message;
+    }
+  }
+  auto legacy = load(
+      from({{"LEGACY_SECRET_KEY", tutorial}, {"LEGACY_TOKENS_UNTIL", "2030-01-01T00:00:00Z"}}));
+  ASSERT_FALSE(legacy);
+  EXPECT_NE(legacy.error().message.find("LEGACY_SECRET_KEY: is not a secret: it is an example "
+                                        "published in documentation"),
+            std::string::npos)
+      << legacy.error().message;
+  // The length rule speaks first: a short repeated key is "too short", not "no secret".
+  auto short_one = load(from({{"MFA_SECRET_KEY", "qqqq"}}));
+  ASSERT_FALSE(short_one);
+  EXPECT_NE(short_one.error().message.find("MFA_SECRET_KEY: must be at least 32 bytes"),
+            std::string::npos);
+  EXPECT_EQ(short_one.error().message.find("not a secret"), std::string::npos);
+  // A key an asymmetric ALGORITHM ignores is not judged.
+  EXPECT_TRUE(load(from({{"SECRET_KEY", repeated}, {"ALGORITHM", "ES256"}})));
 }
 
 // The scraper presents it after "Bearer " and any spaces: white space at either end could never
@@ -111,9 +143,9 @@ TEST(RateLimit, ParsesTheSeedSyntax) {
 }
 
 TEST(Config, DescribeNeverShowsSecrets) {
-  auto c =
-      load(from({{"SECRET_KEY", std::string(40, 'z')}, {"MFA_SECRET_KEY", std::string(40, 'z')}}));
-  ASSERT_TRUE(c);
+  auto c = load(from({{"SECRET_KEY", "zzzz-signing-secret-0123456789abcdef"},
+                      {"MFA_SECRET_KEY", "zzzz-master-secret-0123456789abcdef"}}));
+  ASSERT_TRUE(c) << c.error().message;
   EXPECT_FALSE(load(from({{"MFA_SECRET_KEY", "short"}})));
   for (const auto& line : describe(*c)) EXPECT_EQ(line.find("zzzz"), std::string::npos) << line;
   auto shared = load(from({{"DATABASE_URL", "postgresql://gate:zzzzpw@db:5432/gh?sslmode=require"},

@@ -1,0 +1,15 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace gatehouse::crypto {
+
+// Why `bytes` cannot be a secret, or nullopt when they can: under 32 bytes; fewer than 8 distinct
+// byte values (a file a crash zeroed, one character repeated: any key made at random has far
+// more, hex ones too); or a value published as an example (the FastAPI tutorial's SECRET_KEY,
+// the placeholders of this project's docs): anyone can sign with those.
+[[nodiscard]] std::optional<std::string> notASecret(std::string_view bytes);
+
+}  // namespace gatehouse::crypto

@@ -1,0 +1,57 @@
+#include "crypto/weak_secret.hpp"
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "crypto/random.hpp"
+
+namespace gatehouse::crypto {
+namespace {
+
+TEST(WeakSecret, RandomKeysOfEveryShapePass) {
+  for (int i = 0; i < 200; ++i) {
+    auto raw = randomBytes(32);
+    ASSERT_TRUE(raw);
+    EXPECT_EQ(notASecret(*raw), std::nullopt);
+    auto text = randomToken(32);  // what `openssl rand -base64 32` gives, near enough
+    ASSERT_TRUE(text);
+    EXPECT_EQ(notASecret(*text), std::nullopt);
+  }
+  // `openssl rand -hex 32`: 16 possible values, 64 characters.
+  EXPECT_EQ(notASecret("4f1d2c3b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f00f"),
+            std::nullopt);
+}
+
+TEST(WeakSecret, ShortKeysAreRefusedWithTheirLength) {
+  EXPECT_EQ(notASecret(""), "holds 0 bytes");
+  EXPECT_EQ(notASecret("0123456789abcdefghijklmnopqrstu"), "holds 31 bytes");
+  EXPECT_EQ(notASecret("0123456789abcdefghijklmnopqrstuv"), std::nullopt);
+}
+
+TEST(WeakSecret, ZeroedOrRepeatedKeysAreRefused) {
+  const auto zeroed = notASecret(std::string(64, '\0'));
+  ASSERT_TRUE(zeroed);
+  EXPECT_NE(zeroed->find("only 1 distinct values"), std::string::npos) << *zeroed;
+  // Seven distinct values, repeated past the length: still refused; the eighth lets it pass.
+  EXPECT_TRUE(notASecret("abcdefgabcdefgabcdefgabcdefgabcdefg"));
+  EXPECT_EQ(notASecret("abcdefghabcdefghabcdefghabcdefgh"), std::nullopt);
+}
+
+TEST(WeakSecret, PublishedExamplesAreRefusedWholeOnly) {
+  for (const std::string published :
+       {"09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7",
+        "CHANGE-ME-the-same-on-every-node-at-least-32-bytes",
+        "at-least-32-random-bytes-for-HS256"}) {
+    const auto why = notASecret(published);
+    ASSERT_TRUE(why) << published;
+    EXPECT_NE(why->find("published"), std::string::npos) << *why;
+    // One character changed is another key: refused only by the other rules.
+    std::string changed = published;
+    changed.back() = changed.back() == 'x' ? 'y' : 'x';
+    EXPECT_EQ(notASecret(changed), std::nullopt) << changed;
+  }
+}
+
+}  // namespace
+}  // namespace gatehouse::crypto
