@@ -1,13 +1,13 @@
 #include "app/preflight.hpp"
 
-#include <fstream>
-#include <sstream>
 #include <unistd.h>
 
 #include "app/keys.hpp"
 #include "app/page_setup.hpp"
 #include "app/passkey_setup.hpp"
 #include "app/server_main.hpp"
+#include "core/files.hpp"
+#include "crypto/pem_certificates.hpp"
 #include "jose/jwk.hpp"
 #include "mail/mime.hpp"
 #include "mail/templates.hpp"
@@ -108,17 +108,19 @@ void checkWeb(const config::Config& config, std::vector<std::string>& problems) 
 
 std::vector<std::string> preflight(const config::Config& config, bool open_database) {
   std::vector<std::string> problems;
-  // A CA bundle without a certificate would fail only at the first connection that needs it.
+  // A CA bundle without a certificate, or with a block OpenSSL cannot read, would fail only at
+  // the first connection that needs it.
   for (const auto& [name, path] :
        {std::pair<const char*, std::string>{"OIDC_CA_FILE", config.oidc_ca_file},
         {"SMTP_CA_FILE", config.mail.smtp_ca_file},
         {"REDIS_CA_FILE", config.redis_ca_file}}) {
     if (path.empty()) continue;
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (text.str().find("-----BEGIN CERTIFICATE-----") == std::string::npos)
-      problems.push_back(std::string(name) + ": " + path + " holds no PEM certificate");
+    auto text = core::readSmallFile(path, crypto::kMaxPemBundleBytes);
+    if (!text) {
+      problems.push_back(std::string(name) + ": " + text.error().message);
+    } else if (auto n = crypto::pemCertificateCount(*text); !n) {
+      problems.push_back(std::string(name) + ": " + path + " " + n.error().message);
+    }
   }
   if (auto policy = loadPolicy(config); !policy) {
     problems.push_back(policy.error().message);

@@ -1,9 +1,8 @@
 #include "mail/templates.hpp"
 
 #include <array>
-#include <fstream>
-#include <sstream>
 
+#include "core/files.hpp"
 #include "core/html.hpp"
 #include "core/utf8.hpp"
 
@@ -186,18 +185,10 @@ core::Result<Templates> Templates::load(const std::optional<std::filesystem::pat
       for (auto [suffix, target] : {std::pair{".subject", &p.subject}, std::pair{".txt", &p.text},
                                     std::pair{".html", &p.html}}) {
         const auto path = *dir / "mail" / (name + suffix);
-        std::error_code ec;
-        if (!std::filesystem::exists(path, ec)) continue;
-        if (std::filesystem::file_size(path, ec) > kMaxTemplateBytes || ec) {
-          return core::makeError(core::Errc::InvalidArgument,
-                                 path.string() + ": unreadable or over 64 KiB");
-        }
-        std::ifstream in(path, std::ios::binary);
-        std::stringstream content;
-        content << in.rdbuf();
-        if (!in)
-          return core::makeError(core::Errc::InvalidArgument, path.string() + ": unreadable");
-        *target = content.str();
+        auto content = core::readSmallFile(path, kMaxTemplateBytes);
+        if (!content && content.error().code == core::Errc::NotFound) continue;  // the built-in
+        if (!content) return core::makeError(core::Errc::InvalidArgument, content.error().message);
+        *target = std::move(*content);
         if (!core::isValidUtf8(*target))
           return core::makeError(core::Errc::InvalidArgument, path.string() + ": not UTF-8");
         if (target == &p.subject) {

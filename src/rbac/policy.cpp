@@ -1,11 +1,10 @@
 #include "rbac/policy.hpp"
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include <boost/json/serialize.hpp>
 
+#include "core/files.hpp"
 #include "core/strict_json.hpp"
 #include "core/uri_path.hpp"
 
@@ -226,11 +225,9 @@ const Policy::RouteRule* Policy::matchRoute(std::string_view method,
 }
 
 core::Result<Policy> Policy::loadFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return makeError(Errc::InvalidArgument, "cannot read policy file " + path.string());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  auto policy = fromJson(ss.str());
+  auto text = core::readSmallFile(path, kMaxPolicyFileBytes);
+  if (!text) return makeError(Errc::InvalidArgument, text.error().message);
+  auto policy = fromJson(*text);
   if (!policy)
     return makeError(Errc::InvalidArgument, path.string() + ": " + policy.error().message);
   return policy;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -15,6 +16,8 @@ namespace gatehouse::rbac {
 
 inline constexpr std::string_view kAdminRole = "admin";
 inline constexpr std::string_view kDefaultRole = "user";
+// A policy file larger than this is refused unread (a big one holds a few thousand route rules).
+inline constexpr std::size_t kMaxPolicyFileBytes = 1024 * 1024;
 
 // Roles and the permissions they grant. Defaults are exactly the seed design's; a policy file can
 // add permissions and roles (and redefine non-admin roles). `admin` always holds every
@@ -25,6 +28,8 @@ class Policy {
   // Parses a policy document: {"permissions": [...], "roles": {"name": [...]}} applied on top of
   // the defaults. InvalidArgument with a message naming the offending entry.
   [[nodiscard]] static core::Result<Policy> fromJson(std::string_view text);
+  // The file at `path`: a regular file (a link to one is followed) of at most
+  // kMaxPolicyFileBytes, never a FIFO waited on.
   [[nodiscard]] static core::Result<Policy> loadFile(const std::filesystem::path& path);
 
   bool hasRole(std::string_view role) const;

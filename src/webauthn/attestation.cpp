@@ -1,12 +1,13 @@
 #include "webauthn/attestation.hpp"
 
-#include <fstream>
-#include <sstream>
 #include <vector>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
+
+#include "core/files.hpp"
+#include "crypto/pem_certificates.hpp"
 
 namespace gatehouse::webauthn {
 namespace {
@@ -89,6 +90,9 @@ core::Result<void> verifyChain(const std::vector<X509Ptr>& certs, const TrustSto
 }  // namespace
 
 core::Result<TrustStore> trustStoreFromPem(std::string_view pem) {
+  // A block that does not parse would otherwise end the reading there, roots after it left out.
+  if (auto n = crypto::pemCertificateCount(pem); !n)
+    return tl::unexpected(invalid("the trust store " + n.error().message));
   TrustStore store(X509_STORE_new(), X509_STORE_free);
   if (!store) return tl::unexpected(invalid("out of memory"));
   BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
@@ -107,11 +111,9 @@ core::Result<TrustStore> trustStoreFromPem(std::string_view pem) {
 }
 
 core::Result<TrustStore> loadTrustStore(const std::string& pem_path) {
-  std::ifstream in(pem_path, std::ios::binary);
-  if (!in) return tl::unexpected(invalid("cannot read " + pem_path));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return trustStoreFromPem(text.str());
+  auto text = core::readSmallFile(pem_path, crypto::kMaxPemBundleBytes);
+  if (!text) return tl::unexpected(invalid(text.error().message));
+  return trustStoreFromPem(*text);
 }
 
 core::Result<AttestationResult> verifyAttestation(

@@ -242,6 +242,44 @@ def test_check_runs_the_preflight(tmp_path):
     assert "gatehouse: the configuration has 7 problems (environment)" in lines
 
 
+def _self_signed_pem(tmp_path):
+    key, pem = tmp_path / "ca.key", tmp_path / "ca.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-days", "1", "-subj", "/CN=Gatehouse config check", "-keyout", key, "-out", pem],
+                   check=True, capture_output=True, timeout=60)
+    return pem.read_text()
+
+
+def test_check_reads_ca_bundles_and_files_as_their_users_will(tmp_path):
+    """A CA bundle the first TLS connection would refuse is refused now: one with no certificate,
+    or with a block OpenSSL cannot read after a good one (a test for a BEGIN line passed it). The
+    trust store and the policy file likewise; each file is read size-capped, a FIFO never waited
+    on. A good bundle passes."""
+    good = _self_signed_pem(tmp_path)
+    broken = good + "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n"
+    paths = {name: write(tmp_path / name, text) for name, text in (
+        ("good.pem", good), ("broken.pem", broken), ("words.pem", "-----BEGIN CERTIFICATE----- and nothing\n"),
+        ("huge.json", " " * (1024 * 1024 + 1)))}
+    templates = tmp_path / "templates"
+    (templates / "mail").mkdir(parents=True)
+    os.mkfifo(templates / "mail" / "reset-password.txt")
+    r = gatehouse("config", "--check", env={"OIDC_CA_FILE": paths["good.pem"]}, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = gatehouse("config", "--check", env={
+        "OIDC_CA_FILE": paths["broken.pem"], "SMTP_CA_FILE": paths["words.pem"],
+        "WEBAUTHN_TRUST_STORE": paths["broken.pem"], "GATEHOUSE_POLICY_FILE": paths["huge.json"],
+        "GATEHOUSE_TEMPLATE_DIR": templates}, cwd=tmp_path)
+    assert r.returncode == 1
+    lines = r.stderr.splitlines()
+    for expected in (
+            f"gatehouse: OIDC_CA_FILE: {paths['broken.pem']} holds a PEM block that does not parse",
+            f"gatehouse: SMTP_CA_FILE: {paths['words.pem']} holds no PEM certificate",
+            "gatehouse: WEBAUTHN_TRUST_STORE: attestation: the trust store holds a PEM block that does not parse",
+            f"gatehouse: GATEHOUSE_POLICY_FILE: cannot read {paths['huge.json']}: larger than 1048576 bytes",
+            f"gatehouse: GATEHOUSE_TEMPLATE_DIR: cannot read {templates}/mail/reset-password.txt: not a regular file"):
+        assert expected in lines, (expected, r.stderr)
+
+
 def test_check_reads_the_stored_signing_key(tmp_path):
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec

@@ -1,0 +1,20 @@
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+#include "core/error.hpp"
+
+namespace gatehouse::crypto {
+
+// The most a CA bundle or trust store file may hold (Debian's whole ca-certificates.crt is about
+// 220 KB).
+inline constexpr std::size_t kMaxPemBundleBytes = 4 * 1024 * 1024;
+
+// How many certificates a PEM bundle holds, read as OpenSSL's loaders read a CA file (curl's
+// CAINFO, SSL_CTX_load_verify_locations): text between blocks is skipped. InvalidArgument when a
+// block they know (a certificate, a CRL, a key) does not parse, since they then refuse the whole
+// file at the first connection that needs it, or when there is no certificate.
+[[nodiscard]] core::Result<std::size_t> pemCertificateCount(std::string_view pem);
+
+}  // namespace gatehouse::crypto

@@ -1,0 +1,99 @@
+#include "crypto/pem_certificates.hpp"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+
+#include "support/pem_blocks.hpp"
+
+namespace gatehouse::crypto {
+namespace {
+
+// A throw-away self-signed P-256 certificate, DER.
+std::string certificateDer(const char* common_name) {
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  X509* cert = X509_new();
+  X509_set_version(cert, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+  X509_gmtime_adj(X509_getm_notBefore(cert), 0);
+  X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+  X509_set_pubkey(cert, key);
+  X509_NAME* name = X509_get_subject_name(cert);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>(common_name), -1, -1, 0);
+  X509_set_issuer_name(cert, name);
+  X509_sign(cert, key, EVP_sha256());
+  unsigned char* der = nullptr;
+  const int len = i2d_X509(cert, &der);
+  std::string out(reinterpret_cast<const char*>(der), static_cast<std::size_t>(len));
+  OPENSSL_free(der);
+  X509_free(cert);
+  EVP_PKEY_free(key);
+  return out;
+}
+
+// What the loaders behind curl's CAINFO and SSL_CTX_load_verify_locations make of the same text.
+bool opensslLoadsAsCaFile(const std::string& pem) {
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("gatehouse-pem-test-" + std::to_string(::getpid()) + ".pem");
+  std::ofstream(path, std::ios::binary) << pem;
+  X509_STORE* store = X509_STORE_new();
+  const bool ok = X509_STORE_load_file(store, path.c_str()) == 1;
+  X509_STORE_free(store);
+  std::filesystem::remove(path);
+  return ok;
+}
+
+class PemCertificates : public ::testing::Test {
+ protected:
+  std::string first_ = testing::pemBlock(certificateDer("first"), "CERTIFICATE");
+  std::string second_ = testing::pemBlock(certificateDer("second"), "CERTIFICATE");
+};
+
+TEST_F(PemCertificates, CountsTheBlocksOpenSslLoads) {
+  const std::string bundle = "# a CA bundle\nSubject: first\n" + first_ + "\nnotes between\n" +
+                             testing::pemBlock("a kind no loader reads", "GATEHOUSE NOTE") +
+                             second_ + "trailing words\n";
+  EXPECT_EQ(pemCertificateCount(first_), 1U);
+  EXPECT_EQ(pemCertificateCount(bundle), 2U);
+  EXPECT_TRUE(opensslLoadsAsCaFile(bundle));
+}
+
+TEST_F(PemCertificates, NoneIsRefused) {
+  for (const std::string& text :
+       {std::string(), std::string("just text\n"), testing::pemBlock("x", "PUBLIC KEY")}) {
+    auto n = pemCertificateCount(text);
+    ASSERT_FALSE(n) << text;
+    EXPECT_EQ(n.error().message, "holds no PEM certificate");
+    EXPECT_FALSE(opensslLoadsAsCaFile(text)) << text;
+  }
+}
+
+// A broken block, of a certificate or of a key: OpenSSL's loaders refuse the whole file, so the
+// check says so now rather than at the first connection that needs the bundle.
+TEST_F(PemCertificates, ABlockThatDoesNotParseIsRefused) {
+  std::string truncated_der = certificateDer("cut");
+  truncated_der.resize(truncated_der.size() / 2);
+  const std::string bad_base64 =
+      "-----BEGIN CERTIFICATE-----\nnot*base64*at*all\n"
+      "-----END CERTIFICATE-----\n";
+  const std::string no_end = first_.substr(0, first_.size() / 2);
+  for (const auto& text :
+       {bad_base64, first_ + bad_base64, first_ + testing::pemBlock(truncated_der, "CERTIFICATE"),
+        first_ + second_ + no_end, first_ + testing::pemBlock("not a key at all", "PRIVATE KEY")}) {
+    auto n = pemCertificateCount(text);
+    ASSERT_FALSE(n) << text;
+    EXPECT_EQ(n.error().message, "holds a PEM block that does not parse");
+    EXPECT_FALSE(opensslLoadsAsCaFile(text)) << text;
+  }
+}
+
+}  // namespace
+}  // namespace gatehouse::crypto
