@@ -1,6 +1,9 @@
 #include "core/files.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -38,6 +41,33 @@ bool writeAll(int fd, std::string_view data) {
     data.remove_prefix(static_cast<std::size_t>(n));
   }
   return true;
+}
+
+// Temporary files an earlier write of `filename` left in `dir` when its process died between
+// making one and moving it in place: `.<filename>.XXXXXX`, regular, ours, untouched for ten
+// minutes (a live write keeps one for milliseconds). Removed, so crashes do not pile up copies
+// of a secret. Links and anything else are left alone.
+void removeStaleTemporaries(const std::filesystem::path& dir, const std::string& filename) {
+  constexpr auto kStale = std::chrono::minutes(10);
+  const std::string prefix = "." + filename + ".";
+  std::error_code ec;
+  std::filesystem::directory_iterator it(dir, ec);
+  if (ec) return;
+  const auto now = std::chrono::system_clock::now();
+  for (; it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    if (ec) return;
+    const std::string name = it->path().filename().string();
+    const bool named =
+        name.size() == prefix.size() + 6 && name.starts_with(prefix) &&
+        std::all_of(name.begin() + static_cast<std::ptrdiff_t>(prefix.size()), name.end(),
+                    [](char c) { return std::isalnum(static_cast<unsigned char>(c)); });
+    struct stat st {};
+    if (!named || ::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode) ||
+        st.st_uid != ::geteuid())
+      continue;
+    const auto modified = std::chrono::system_clock::from_time_t(st.st_mtime);
+    if (now - modified > kStale) ::unlink(it->path().c_str());
+  }
 }
 
 }  // namespace
@@ -88,6 +118,7 @@ Status writeFileAtomically(const std::filesystem::path& path, std::string_view c
   const std::string name = path.string();
   const std::filesystem::path dir =
       path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  removeStaleTemporaries(dir, path.filename().string());
   std::string tmp = (dir / ("." + path.filename().string() + ".XXXXXX")).string();
   // mkostemp: O_CREAT|O_EXCL (a planted name, or a link, fails rather than being followed), mode
   // 0600, a random name.

@@ -19,7 +19,9 @@ namespace gatehouse::core {
 // Writes `contents` to `path`, mode 0600: into a temporary file of a random name in the same
 // folder, made exclusively (a link planted there is never followed), synced, then moved to
 // `path` and the folder synced, so a crash leaves the old file or the new one. With `replace`
-// false nothing at `path` (a link included) is ever replaced: AlreadyExists.
+// false nothing at `path` (a link included) is ever replaced: AlreadyExists. Temporary files of
+// `path` that earlier writes left behind when their process died (regular, ours, ten minutes
+// old) are removed first.
 [[nodiscard]] Status writeFileAtomically(const std::filesystem::path& path,
                                          std::string_view contents, bool replace);
 

@@ -99,5 +99,35 @@ TEST_F(FilesTest, WithoutReplaceANewFileIsWrittenOnce) {
   EXPECT_FALSE(fs::exists(dir_ / "elsewhere"));
 }
 
+// A process that died between making its temporary file and moving it in place left a copy of
+// the secret beside it: the next write of that file removes such copies once they are ten
+// minutes old, and nothing else (a live writer's, another file's, a link, a folder).
+TEST_F(FilesTest, AWriteRemovesTheTemporariesOfDeadWritesOnly) {
+  const auto age = [](const fs::path& p, std::chrono::minutes by) {
+    fs::last_write_time(p, fs::file_time_type::clock::now() - by);
+  };
+  const auto make = [&](const std::string& name, std::chrono::minutes old) {
+    std::ofstream(dir_ / name) << "secret";
+    age(dir_ / name, old);
+  };
+  make(".kek.Ab12Cd", std::chrono::minutes(11));      // a dead write's: goes
+  make(".kek.Zz99yY", std::chrono::minutes(2));       // a write perhaps still running: stays
+  make(".other.Ab12Cd", std::chrono::minutes(60));    // another file's: stays
+  make(".kek.Ab12Cd.bak", std::chrono::minutes(60));  // not the pattern: stays
+  make(".kek.Ab-2Cd", std::chrono::minutes(60));      // not mkstemp's alphabet: stays
+  make("target", std::chrono::minutes(0));
+  fs::create_symlink(dir_ / "target", dir_ / ".kek.LinkXX");
+  fs::create_directory(dir_ / ".kek.Folder");
+  age(dir_ / ".kek.Folder", std::chrono::minutes(60));
+
+  ASSERT_TRUE(writeFileAtomically(dir_ / "kek", "new", true));
+  EXPECT_EQ(fs::symlink_status(dir_ / ".kek.Ab12Cd").type(), fs::file_type::not_found);
+  for (const char* kept : {".kek.Zz99yY", ".other.Ab12Cd", ".kek.Ab12Cd.bak", ".kek.Ab-2Cd",
+                           ".kek.LinkXX", ".kek.Folder", "target"})
+    EXPECT_NE(fs::symlink_status(dir_ / kept).type(), fs::file_type::not_found) << kept;
+  EXPECT_EQ(contents(dir_ / "target"), "secret");
+  EXPECT_EQ(contents(dir_ / "kek"), "new");
+}
+
 }  // namespace
 }  // namespace gatehouse::core
