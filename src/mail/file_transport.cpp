@@ -42,9 +42,16 @@ class FileTransport final : public Transport {
   core::Status send(std::string_view, std::string_view, std::string_view message) override {
     const std::string entry = mboxEntry(message, std::time(nullptr));
     // Never through a planted symlink; owner-only even when the file was made by someone else.
-    const int fd =
-        ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    // O_NONBLOCK: a FIFO put in its place is never waited on (it fails without a reader, and the
+    // check below refuses it with one), so the mail thread cannot hang on it.
+    const int fd = ::open(
+        path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
     if (fd < 0) return fail("open");
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      ::close(fd);
+      return core::makeError(core::Errc::Unavailable, path_.string() + " is not a regular file");
+    }
     if (::fchmod(fd, 0600) != 0) {
       ::close(fd);
       return fail("chmod");

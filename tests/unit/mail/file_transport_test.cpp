@@ -1,4 +1,5 @@
 // The development transport: an mbox file (mboxrd quoting), readable by its owner only.
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -104,6 +105,28 @@ TEST_F(FileTransport, TheFileIsReadableByItsOwnerOnly) {
   struct stat st {};
   ASSERT_EQ(::stat(path_.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600);
+}
+
+// Swapped for a FIFO or a device after the start checked it: refused at once, never waited on
+// (with no reader, a blocking open of a FIFO would hang the mail thread for good).
+TEST_F(FileTransport, AnythingButARegularFileIsRefusedWithoutWaiting) {
+  ASSERT_EQ(::mkfifo(path_.c_str(), 0600), 0);
+  auto t = fileTransport(path_);
+  auto sent = t->send("noreply@example.com", "ann@example.com", kSecond);
+  ASSERT_FALSE(sent);
+  EXPECT_EQ(sent.error().code, core::Errc::Unavailable);
+  // With a reader the open succeeds; the check after it still refuses, and the reader sees nothing.
+  const int reader = ::open(path_.c_str(), O_RDONLY | O_NONBLOCK);
+  ASSERT_GE(reader, 0);
+  sent = t->send("noreply@example.com", "ann@example.com", kSecond);
+  ASSERT_FALSE(sent);
+  EXPECT_NE(sent.error().message.find("not a regular file"), std::string::npos)
+      << sent.error().message;
+  char byte = 0;
+  EXPECT_LE(::read(reader, &byte, 1), 0);
+  ::close(reader);
+  auto device = fileTransport("/dev/null")->send("noreply@example.com", "ann@example.com", kSecond);
+  EXPECT_FALSE(device);
 }
 
 TEST_F(FileTransport, AnUnwritablePathIsUnavailable) {
