@@ -46,8 +46,10 @@ http::Response reset(Call& c) {
   }
   if (auto refused = c.admit()) return std::move(*refused);
   if (c.services.email == nullptr) return notConfigured(c.request);
-  if (auto ok = c.services.email->resetPassword(token, password, clientOf(c.request)); !ok)
-    return errorResponse(ok.error(), c.request);
+  auto user = c.services.email->resetPassword(token, password, clientOf(c.request));
+  if (!user) return errorResponse(user.error(), c.request);
+  // Whoever reads the mailbox could reset it: the owner hears of it, as of any password change.
+  c.notify(*user, mail::Notice::PasswordChanged);
   return http::Response::json(200, boost::json::object{{"message", "Password has been reset"}});
 }
 

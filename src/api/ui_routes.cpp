@@ -86,7 +86,9 @@ http::Response submit(Call& c) {
   auth::Result<void> done = tl::unexpected(auth::Error{auth::Errc::MailNotConfigured, {}, {}, 0});
   std::string message;
   if (flows != nullptr && &Form == &kReset) {
-    done = flows->resetPassword(token, password, client);
+    auto user = flows->resetPassword(token, password, client);
+    if (user) c.notify(*user, mail::Notice::PasswordChanged);
+    done = user.map([](auto&&) {});
     message = "Your password has been reset and every session has ended. Sign in with it.";
   } else if (flows != nullptr && &Form == &kVerify) {
     done = flows->verifyEmail(token, client).map([](auto&&) {});

@@ -203,9 +203,9 @@ auth::Result<store::User> EmailFlows::redeem(const std::string& token, std::stri
   return std::move(*user);
 }
 
-auth::Result<void> EmailFlows::resetPassword(const std::string& token,
-                                             const std::string& new_password,
-                                             const auth::ClientInfo& client) {
+auth::Result<store::User> EmailFlows::resetPassword(const std::string& token,
+                                                    const std::string& new_password,
+                                                    const auth::ClientInfo& client) {
   if (auto problems = d_.passwords.newPasswordProblems(new_password, "new_password");
       !problems.empty()) {
     return tl::unexpected(auth::Error{Errc::Validation, "password policy", std::move(problems), 0});
@@ -239,7 +239,7 @@ auth::Result<void> EmailFlows::resetPassword(const std::string& token,
     spdlog::warn("request_id={} password reset: sessions' tokens not ended at once: {}",
                  client.request_id, ended.error().detail);
   }
-  return {};
+  return std::move(*user);
 }
 
 auth::Result<void> EmailFlows::requestVerification(const auth::Principal& who,

@@ -84,10 +84,11 @@ class EmailFlows {
   // only a known, active account gets a link.
   [[nodiscard]] auth::Result<void> forgot(const std::string& email, const auth::ClientInfo& client);
   // Validation (the new password's policy; the token is not spent), InvalidEmailToken. Ends every
-  // session and API key, clears the login lockout, marks the email verified.
-  [[nodiscard]] auth::Result<void> resetPassword(const std::string& token,
-                                                 const std::string& new_password,
-                                                 const auth::ClientInfo& client);
+  // session and API key, clears the login lockout, marks the email verified. The account, for
+  // the notice its address gets.
+  [[nodiscard]] auth::Result<store::User> resetPassword(const std::string& token,
+                                                        const std::string& new_password,
+                                                        const auth::ClientInfo& client);
   // MailNotConfigured, EmailAlreadyVerified.
   [[nodiscard]] auth::Result<void> requestVerification(const auth::Principal& who,
                                                        const auth::ClientInfo& client);

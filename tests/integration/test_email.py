@@ -390,6 +390,10 @@ def test_password_reset_mail_over_smtp_followed_like_a_person(make_server, smtp_
     assert s.login("alice", PASSWORD).status_code == 401
     fresh = login_pair(s, "alice@example.com", NEW_PASSWORD)
     assert me(s, fresh["access_token"])["email_verified"] is True  # the mail proved the address
+    # The page's reset tells the address, as the API's does.
+    told = wait_mail(smtp_sink, address, count=2)
+    assert [("password was changed" in str(m["Subject"]).lower()) for m in told] == [False, True], \
+        [str(m["Subject"]) for m in told]
 
     # Single use, whichever way it comes back.
     assert_html(follow_link(s, link, "/ui/reset-password", new_password="An0ther-Passw0rd!"), 400)
@@ -1330,7 +1334,8 @@ def test_tokens_are_not_kept_in_clear_in_the_database(make_server, smtp_sink, tm
 def test_a_completed_reset_is_audited_and_counted(make_server, smtp_sink):
     """Audit events password.reset_requested, mail.queued, mail.sent and password.reset for the
     user, with no token in them; metrics for the mail (queued, sent) and the flow (requested,
-    completed, rejected)."""
+    completed, rejected). The reset done, the address gets the password-changed notice, as after
+    any password change (whoever reads the mailbox can reset it); a refused reset sends none."""
     s = mail_server(make_server, smtp_sink)
     admin = s.admin_token()
     address = new_user(s, "audrey")
@@ -1339,19 +1344,25 @@ def test_a_completed_reset_is_audited_and_counted(make_server, smtp_sink):
     _, token = link_in(wait_mail(smtp_sink, address)[0], s.base + "/ui/reset-password")
     r = reset(s, "D" * 43)
     assert (r.status_code, body_of(r)) == INVALID_TOKEN
+    assert mail_metric(s, "queued") == 1  # the refused reset told nobody
     assert reset(s, token).status_code == 200
+    mails = wait_mail(smtp_sink, address, count=2)
+    assert len(mails) == 2, [str(m["Subject"]) for m in mails]
+    assert "password was changed" in str(mails[1]["Subject"]).lower(), str(mails[1]["Subject"])
+    assert token not in mails[1].as_string() and "#token=" not in text_part(mails[1])
 
     requested = wait_audit(s, admin, "password.reset_requested")
     assert [e["subject_id"] for e in requested] == [uid], requested
     done = wait_audit(s, admin, "password.reset")
     assert [e["subject_id"] for e in done] == [uid], done
-    queued = wait_audit(s, admin, "mail.queued")
-    sent = wait_audit(s, admin, "mail.sent")
-    assert len(queued) == 1 and len(sent) == 1, (queued, sent)
+    queued = wait_audit(s, admin, "mail.queued", count=2)
+    sent = wait_audit(s, admin, "mail.sent", count=2)
+    assert len(queued) == 2 and len(sent) == 2, (queued, sent)
+    assert sorted(e["detail"]["kind"] for e in queued) == ["password-changed", "reset-password"], queued
     trail = json.dumps(requested + done + queued + sent)
     assert token not in trail and SMTP_PASSWORD not in trail
 
-    assert (mail_metric(s, "queued"), mail_metric(s, "sent"), mail_metric(s, "failed")) == (1, 1, 0)
+    assert (mail_metric(s, "queued"), mail_metric(s, "sent"), mail_metric(s, "failed")) == (2, 2, 0)
     flows = {o: metric(s, "gatehouse_email_flows_total", flow="password_reset", outcome=o)
              for o in ("requested", "completed", "rejected")}
     assert flows == {"requested": 1, "completed": 1, "rejected": 1}, flows
