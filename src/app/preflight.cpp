@@ -3,14 +3,11 @@
 #include <unistd.h>
 
 #include "app/keys.hpp"
-#include "app/page_setup.hpp"
-#include "app/passkey_setup.hpp"
 #include "app/server_main.hpp"
 #include "core/files.hpp"
 #include "crypto/pem_certificates.hpp"
 #include "jose/jwk.hpp"
 #include "mail/mime.hpp"
-#include "mail/templates.hpp"
 
 namespace gatehouse::app {
 namespace {
@@ -97,17 +94,11 @@ void checkWrittenFiles(const config::Config& config, std::vector<std::string>& p
   if (config.mail.mail_file)
     checkAppendedFile("MAIL_FILE", *config.mail.mail_file, false, problems);
 }
-
-// The pages' and the passkeys' settings, as serve reads them.
-void checkWeb(const config::Config& config, std::vector<std::string>& problems) {
-  const PageSetup pages = pageSetup(config, problems);
-  (void)passkeySetup(config, pages.own_origin, problems);
-}
-
 }  // namespace
 
-std::vector<std::string> preflight(const config::Config& config, bool open_database) {
-  std::vector<std::string> problems;
+Preflight preflight(const config::Config& config, bool open_database) {
+  Preflight out;
+  std::vector<std::string>& problems = out.problems;
   // A CA bundle without a certificate, or with a block OpenSSL cannot read, would fail only at
   // the first connection that needs it.
   for (const auto& [name, path] :
@@ -128,6 +119,7 @@ std::vector<std::string> preflight(const config::Config& config, bool open_datab
     // A misspelt role here would silently require nothing.
     for (const auto& role : config.mfa_required_roles)
       if (!policy->hasRole(role)) problems.push_back("MFA_REQUIRED_ROLES: no role named " + role);
+    out.policy = std::move(*policy);
   }
   std::error_code ec;
   if (config.mail.template_dir && !std::filesystem::is_directory(*config.mail.template_dir, ec)) {
@@ -136,15 +128,19 @@ std::vector<std::string> preflight(const config::Config& config, bool open_datab
                        " is not a folder that exists");
   } else if (auto templates = mail::Templates::load(config.mail.template_dir); !templates) {
     problems.push_back("GATEHOUSE_TEMPLATE_DIR: " + templates.error().message);
+  } else {
+    out.templates = std::move(*templates);
   }
   if (config.mail.configured() && !mail::addressOf(config.mail.smtp_from))
     problems.push_back("SMTP_FROM: must be one address, optionally with a display name");
-  checkWeb(config, problems);
+  // The pages' and the passkeys' settings.
+  out.pages = pageSetup(config, problems);
+  out.passkeys = passkeySetup(config, out.pages.own_origin, problems);
   checkWrittenFiles(config, problems);
   checkDataDir(config, problems);
   checkKeyFiles(config, problems);
   if (open_database) checkStoredKeys(config, problems);
-  return problems;
+  return out;
 }
 
 }  // namespace gatehouse::app

@@ -1,9 +1,14 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "app/page_setup.hpp"
+#include "app/passkey_setup.hpp"
 #include "config/config.hpp"
+#include "mail/templates.hpp"
+#include "rbac/policy.hpp"
 
 namespace gatehouse::app {
 
@@ -12,7 +17,17 @@ namespace gatehouse::app {
 // the key-encryption key file and that the data directory can be written. With `open_database`
 // (config --check; serve opens it next anyway): the keys stored there open with this node's
 // key-encryption key, and an old-layout key file that would be imported fits ALGORITHM (read,
-// never made). Each problem is one line naming its setting; empty when everything would start.
-std::vector<std::string> preflight(const config::Config& config, bool open_database = false);
+// never made).
+struct Preflight {
+  // Each one line naming its setting; empty when everything would start.
+  std::vector<std::string> problems;
+  // What the checks read, for serve to use as it was checked rather than read again (a file
+  // changed in between would start unchecked). Each is set when no problem is about it.
+  std::optional<rbac::Policy> policy;
+  std::optional<mail::Templates> templates;
+  PageSetup pages;
+  PasskeySetup passkeys;
+};
+Preflight preflight(const config::Config& config, bool open_database = false);
 
 }  // namespace gatehouse::app

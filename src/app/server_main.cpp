@@ -26,7 +26,6 @@
 #include "dynlib/libcurl.hpp"
 #include "http/server.hpp"
 #include "keyring/purposes.hpp"
-#include "mail/mime.hpp"
 #include "mail/outbox.hpp"
 #include "mail/transport.hpp"
 #include "op/provider.hpp"
@@ -186,16 +185,17 @@ int serve(const config::Config& config) {
   setupLogging(config.log_json, config.log_level);
   core::SystemClock clock;
   for (const auto& warning : config.warnings) spdlog::warn("{}", warning);
-  if (const auto problems = preflight(config); !problems.empty()) {
+  // The policy, templates, pages' and passkeys' settings are used as the checks read them.
+  Preflight checked = preflight(config);
+  if (!checked.problems.empty()) {
     std::string all;
-    for (const auto& p : problems) all += (all.empty() ? "" : "; ") + p;
+    for (const auto& p : checked.problems) all += (all.empty() ? "" : "; ") + p;
     return fatal("configuration error: " + all);
   }
+  const std::optional<rbac::Policy>& policy = checked.policy;
 
   const ServiceManagerLink service_manager = serviceManager();
   const ServiceNotifier& notifier = service_manager.notifier;
-  auto policy = loadPolicy(config);
-  if (!policy) return fatal(policy.error().message);
 
   (void)notifier.send("STATUS=opening and migrating the database");
   auto store = store::openStore(config.database_url, config.database_pool_size);
@@ -304,10 +304,6 @@ int serve(const config::Config& config) {
                                metrics, clock,
                                mfa::Settings{config.mfa_issuer, config.mfa_rate_limit,
                                              purpose.mfa_sealing, purpose.mfa_recovery_codes}});
-  auto templates = mail::Templates::load(config.mail.template_dir);
-  if (!templates) return fatal("GATEHOUSE_TEMPLATE_DIR: " + templates.error().message);
-  if (config.mail.configured() && !mail::addressOf(config.mail.smtp_from))
-    return fatal("SMTP_FROM: must be one address, optionally with a display name");
   // libcurl is loaded on first use; where it will be used, a missing one stops the start here
   // rather than at the first sign-in or message.
   if (config.mail.smtp_url || !config.oidc_providers.empty()) {
@@ -345,7 +341,7 @@ int serve(const config::Config& config) {
        session_end,
        *guard,
        outbox,
-       *templates,
+       *checked.templates,
        after_response,
        audit_log,
        metrics,
@@ -413,11 +409,8 @@ int serve(const config::Config& config) {
         std::chrono::seconds(std::clamp<std::int64_t>(
             std::chrono::seconds(config.access_token_ttl).count() / 2, 1, 60))}});
   const ui::Csrf csrf(purpose.csrf_tokens);
-  // The pages' and the passkeys' settings (the preflight found them sound).
-  std::vector<std::string> problems;
-  const PageSetup pages = pageSetup(config, problems);
-  const PasskeySetup passkey_setup = passkeySetup(config, pages.own_origin, problems);
-  if (!problems.empty()) return fatal(problems.front());
+  const PageSetup& pages = checked.pages;
+  const PasskeySetup& passkey_setup = checked.passkeys;
   const ui::ReturnTo return_to(pages.own_origin, pages.return_origins);
   for (const auto& warning : pages.warnings) spdlog::warn("{}", warning);
   const webauthn::RelyingParty& relying_party = passkey_setup.relying_party;
