@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -43,31 +44,42 @@ bool writeAll(int fd, std::string_view data) {
   return true;
 }
 
+// The name a write of `filename` gives its temporary file (mkostemp fills the X's): marked as
+// ours, so the sweep below never takes an operator's `.name.backup` for one.
+std::string temporaryPrefix(const std::string& filename) {
+  return "." + filename + ".gatehouse-tmp.";
+}
+
 // Temporary files an earlier write of `filename` left in `dir` when its process died between
-// making one and moving it in place: `.<filename>.XXXXXX`, regular, ours, untouched for ten
-// minutes (a live write keeps one for milliseconds). Removed, so crashes do not pile up copies
-// of a secret. Links and anything else are left alone.
+// making one and moving it in place: regular files of ours, named by temporaryPrefix and six
+// characters, untouched for ten minutes (a live write keeps one for milliseconds). Removed, so
+// crashes do not pile up copies of a secret. Looked at and removed relative to the folder opened
+// once (a folder swapped meanwhile is not followed); links and anything else are left alone.
 void removeStaleTemporaries(const std::filesystem::path& dir, const std::string& filename) {
   constexpr auto kStale = std::chrono::minutes(10);
-  const std::string prefix = "." + filename + ".";
-  std::error_code ec;
-  std::filesystem::directory_iterator it(dir, ec);
-  if (ec) return;
+  const std::string prefix = temporaryPrefix(filename);
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return;
+  DIR* listing = ::fdopendir(dfd);
+  if (listing == nullptr) {
+    ::close(dfd);
+    return;
+  }
   const auto now = std::chrono::system_clock::now();
-  for (; it != std::filesystem::directory_iterator(); it.increment(ec)) {
-    if (ec) return;
-    const std::string name = it->path().filename().string();
+  while (const dirent* entry = ::readdir(listing)) {
+    const std::string_view name = entry->d_name;
     const bool named =
         name.size() == prefix.size() + 6 && name.starts_with(prefix) &&
         std::all_of(name.begin() + static_cast<std::ptrdiff_t>(prefix.size()), name.end(),
                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)); });
     struct stat st {};
-    if (!named || ::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode) ||
-        st.st_uid != ::geteuid())
+    if (!named || ::fstatat(dfd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISREG(st.st_mode) || st.st_uid != ::geteuid())
       continue;
-    const auto modified = std::chrono::system_clock::from_time_t(st.st_mtime);
-    if (now - modified > kStale) ::unlink(it->path().c_str());
+    if (now - std::chrono::system_clock::from_time_t(st.st_mtime) > kStale)
+      ::unlinkat(dfd, entry->d_name, 0);
   }
+  ::closedir(listing);  // closes dfd too
 }
 
 }  // namespace
@@ -119,7 +131,7 @@ Status writeFileAtomically(const std::filesystem::path& path, std::string_view c
   const std::filesystem::path dir =
       path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
   removeStaleTemporaries(dir, path.filename().string());
-  std::string tmp = (dir / ("." + path.filename().string() + ".XXXXXX")).string();
+  std::string tmp = (dir / (temporaryPrefix(path.filename().string()) + "XXXXXX")).string();
   // mkostemp: O_CREAT|O_EXCL (a planted name, or a link, fails rather than being followed), mode
   // 0600, a random name.
   Fd fd(::mkostemp(tmp.data(), O_CLOEXEC));

@@ -2,7 +2,9 @@
 
 #include <fstream>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -101,32 +103,62 @@ TEST_F(FilesTest, WithoutReplaceANewFileIsWrittenOnce) {
 
 // A process that died between making its temporary file and moving it in place left a copy of
 // the secret beside it: the next write of that file removes such copies once they are ten
-// minutes old, and nothing else (a live writer's, another file's, a link, a folder).
+// minutes old, and nothing else: a live writer's, another file's, an operator's `.kek.backup`,
+// a link, a folder, a file of another owner.
 TEST_F(FilesTest, AWriteRemovesTheTemporariesOfDeadWritesOnly) {
+  // Ages `p` itself, a link included (lutimes: the link, not what it points to).
   const auto age = [](const fs::path& p, std::chrono::minutes by) {
-    fs::last_write_time(p, fs::file_time_type::clock::now() - by);
+    const auto then = std::chrono::system_clock::now() - by;
+    const auto secs = std::chrono::duration_cast<std::chrono::seconds>(then.time_since_epoch());
+    const timeval times[2] = {{static_cast<time_t>(secs.count()), 0},
+                              {static_cast<time_t>(secs.count()), 0}};
+    ASSERT_EQ(::lutimes(p.c_str(), times), 0) << p;
   };
   const auto make = [&](const std::string& name, std::chrono::minutes old) {
     std::ofstream(dir_ / name) << "secret";
     age(dir_ / name, old);
   };
-  make(".kek.Ab12Cd", std::chrono::minutes(11));      // a dead write's: goes
-  make(".kek.Zz99yY", std::chrono::minutes(2));       // a write perhaps still running: stays
-  make(".other.Ab12Cd", std::chrono::minutes(60));    // another file's: stays
-  make(".kek.Ab12Cd.bak", std::chrono::minutes(60));  // not the pattern: stays
-  make(".kek.Ab-2Cd", std::chrono::minutes(60));      // not mkstemp's alphabet: stays
+  const std::chrono::minutes hour(60);
+  make(".kek.gatehouse-tmp.Ab12Cd", std::chrono::minutes(11));  // a dead write's: goes
+  make(".kek.gatehouse-tmp.Zz99yY", std::chrono::minutes(2));   // perhaps still running: stays
+  make(".other.gatehouse-tmp.Ab12Cd", hour);                    // another file's
+  make(".kek.backup", hour);                                    // the operator's
+  make(".kek.Ab12Cd", hour);                                    // not marked as ours
+  make(".kek.gatehouse-tmp.Ab-2Cd", hour);                      // not mkstemp's alphabet
   make("target", std::chrono::minutes(0));
-  fs::create_symlink(dir_ / "target", dir_ / ".kek.LinkXX");
-  fs::create_directory(dir_ / ".kek.Folder");
-  age(dir_ / ".kek.Folder", std::chrono::minutes(60));
+  fs::create_symlink(dir_ / "target", dir_ / ".kek.gatehouse-tmp.LinkXX");
+  age(dir_ / ".kek.gatehouse-tmp.LinkXX", hour);
+  fs::create_directory(dir_ / ".kek.gatehouse-tmp.Folder");
+  fs::create_directory(dir_ / ".kek.gatehouse-tmp.Folder" / "inside");
+  age(dir_ / ".kek.gatehouse-tmp.Folder", hour);
+  std::vector<std::string> kept = {".kek.gatehouse-tmp.Zz99yY",
+                                   ".other.gatehouse-tmp.Ab12Cd",
+                                   ".kek.backup",
+                                   ".kek.Ab12Cd",
+                                   ".kek.gatehouse-tmp.Ab-2Cd",
+                                   ".kek.gatehouse-tmp.LinkXX",
+                                   ".kek.gatehouse-tmp.Folder",
+                                   "target"};
+  // Another owner's (only root can make one here).
+  if (::geteuid() == 0) {
+    make(".kek.gatehouse-tmp.Nobody", hour);
+    ASSERT_EQ(::chown((dir_ / ".kek.gatehouse-tmp.Nobody").c_str(), 65534, 65534), 0);
+    kept.push_back(".kek.gatehouse-tmp.Nobody");
+  }
 
   ASSERT_TRUE(writeFileAtomically(dir_ / "kek", "new", true));
-  EXPECT_EQ(fs::symlink_status(dir_ / ".kek.Ab12Cd").type(), fs::file_type::not_found);
-  for (const char* kept : {".kek.Zz99yY", ".other.Ab12Cd", ".kek.Ab12Cd.bak", ".kek.Ab-2Cd",
-                           ".kek.LinkXX", ".kek.Folder", "target"})
-    EXPECT_NE(fs::symlink_status(dir_ / kept).type(), fs::file_type::not_found) << kept;
+  EXPECT_EQ(fs::symlink_status(dir_ / ".kek.gatehouse-tmp.Ab12Cd").type(),
+            fs::file_type::not_found);
+  for (const auto& name : kept)
+    EXPECT_NE(fs::symlink_status(dir_ / name).type(), fs::file_type::not_found) << name;
   EXPECT_EQ(contents(dir_ / "target"), "secret");
   EXPECT_EQ(contents(dir_ / "kek"), "new");
+  // The write left no temporary of its own.
+  std::size_t temporaries = 0;
+  for (const auto& e : fs::directory_iterator(dir_))
+    temporaries += e.path().filename().string().starts_with(".kek.gatehouse-tmp.") ? 1 : 0;
+  // Zz99yY, Ab-2Cd, LinkXX, Folder, and Nobody when made.
+  EXPECT_EQ(temporaries, ::geteuid() == 0 ? 5U : 4U);
 }
 
 }  // namespace
