@@ -42,15 +42,19 @@ class FileTransport final : public Transport {
   core::Status send(std::string_view, std::string_view, std::string_view message) override {
     const std::string entry = mboxEntry(message, std::time(nullptr));
     // Never through a planted symlink; owner-only even when the file was made by someone else.
-    // O_NONBLOCK: a FIFO put in its place is never waited on (it fails without a reader, and the
-    // check below refuses it with one), so the mail thread cannot hang on it.
-    const int fd = ::open(
-        path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
-    if (fd < 0) return fail("open");
+    // Anything but a regular file put in its place (a FIFO, a device, a link) is refused before it
+    // is opened, as opening some acts; O_NONBLOCK and O_NOCTTY cover one swapped in meanwhile (a
+    // FIFO is never waited on, a terminal never becomes the service's), and fstat checks what
+    // was opened.
     struct stat st {};
+    if (::lstat(path_.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) return notRegular();
+    const int fd = ::open(
+        path_.c_str(),
+        O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0600);
+    if (fd < 0) return fail("open");
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
       ::close(fd);
-      return core::makeError(core::Errc::Unavailable, path_.string() + " is not a regular file");
+      return notRegular();
     }
     if (::fchmod(fd, 0600) != 0) {
       ::close(fd);
@@ -80,6 +84,9 @@ class FileTransport final : public Transport {
   std::string describe() const override { return "mbox file " + path_.string(); }
 
  private:
+  core::Status notRegular() const {
+    return core::makeError(core::Errc::Unavailable, path_.string() + " is not a regular file");
+  }
   core::Status fail(const char* what) const {
     return core::makeError(core::Errc::Unavailable,
                            std::string(what) + " " + path_.string() + ": " +
