@@ -51,8 +51,9 @@ core::Result<std::optional<std::string>> importableOldMaster(const config::Confi
   if (auto weak = notASecret(*secret)) {
     return makeError(Errc::FailedPrecondition,
                      path.string() + " " + *weak +
-                         "; a master secret to import needs at least 32 bytes: put the old "
-                         "secret back, or remove the file to have one generated");
+                         "; a master secret to import needs at least 32 bytes that are no "
+                         "example or pattern (docs/operations.md, Secrets that are refused): put "
+                         "the old secret back, or remove the file to have one generated");
   }
   return std::optional<std::string>(std::move(*secret));
 }
@@ -229,6 +230,12 @@ core::Error withSource(const core::Error& error, const Kek& kek) {
   return core::Error{error.code, error.message + "; this node's is " + kek.source, {}};
 }
 
+// `kek` with its weakness, if any, named (Kek::weak).
+Kek judged(Kek kek, const std::string& named_as) {
+  if (auto weak = notASecret(kek.secret)) kek.weak = named_as + " is not a secret: it " + *weak;
+  return kek;
+}
+
 // The ring over `store` when any key is to come from it.
 // `may_create`: a first start may make <data_dir>/key_encryption_key when the ring is empty; a
 // command that only reads never does.
@@ -240,6 +247,8 @@ core::Result<std::unique_ptr<keyring::KeyRing>> openRing(const config::Config& c
   if (!stored) return tl::unexpected(stored.error());
   auto kek = loadKek(config, may_create && stored->empty());
   if (!kek) return tl::unexpected(kek.error());
+  if (!kek->weak.empty() && stored->empty())
+    return makeError(Errc::FailedPrecondition, weakKekRefusal(kek->weak));
   auto sealing = keyring::sealingKey(kek->secret);
   if (!sealing) return tl::unexpected(withSource(sealing.error(), *kek));
   if (kek_out != nullptr) *kek_out = *kek;
@@ -252,18 +261,28 @@ core::Result<std::unique_ptr<keyring::KeyRing>> openRing(const config::Config& c
 
 }  // namespace
 
+std::string weakKekRefusal(const std::string& weak) {
+  return weak +
+         "; nothing is sealed under it yet: set a random one (openssl rand -hex 32) before the "
+         "first start";
+}
+
+std::string weakKekWarning(const std::string& weak) {
+  return weak +
+         ", and the keys in the database are sealed under it: anyone with a copy of the database "
+         "can open them. It cannot be changed in place (docs/deployment.md, Upgrades)";
+}
+
 core::Result<Kek> loadKek(const config::Config& config, bool may_create) {
-  if (config.key_encryption_key) return Kek{*config.key_encryption_key, "KEY_ENCRYPTION_KEY"};
+  if (config.key_encryption_key)
+    return judged(Kek{*config.key_encryption_key, "KEY_ENCRYPTION_KEY"}, "KEY_ENCRYPTION_KEY");
   if (config.key_encryption_key_file) {
     const auto& path = *config.key_encryption_key_file;
     auto secret = readKeyFile(path);
     if (!secret)
       return makeError(Errc::InvalidArgument, "KEY_ENCRYPTION_KEY_FILE: " + secret.error().message);
-    if (auto weak = notASecret(*secret))
-      return makeError(Errc::InvalidArgument, "KEY_ENCRYPTION_KEY_FILE: " + path.string() + " " +
-                                                  *weak +
-                                                  "; it must hold a key of at least 32 bytes");
-    return Kek{std::move(*secret), "KEY_ENCRYPTION_KEY_FILE (" + path.string() + ")"};
+    return judged(Kek{std::move(*secret), "KEY_ENCRYPTION_KEY_FILE (" + path.string() + ")"},
+                  "KEY_ENCRYPTION_KEY_FILE: " + path.string());
   }
   const auto path = config.data_dir / "key_encryption_key";
   const std::string source = path.string() +
@@ -277,10 +296,9 @@ core::Result<Kek> loadKek(const config::Config& config, bool may_create) {
     auto secret = readKeyFile(path);
     if (!secret)
       return makeError(Errc::FailedPrecondition, secret.error().message + std::string(kRestore));
-    if (auto weak = notASecret(*secret))
-      return makeError(Errc::FailedPrecondition,
-                       path.string() + " " + *weak + std::string(kRestore));
-    return Kek{std::move(*secret), source};
+    // Zeroed by a crash: it opens nothing stored (the start then says so); with nothing stored
+    // it seals nothing either (openRing).
+    return judged(Kek{std::move(*secret), source}, path.string());
   }
   if (!may_create)
     return makeError(Errc::InvalidArgument,
@@ -314,6 +332,7 @@ core::Result<ServerKeys> openKeys(const config::Config& config, store::Store& st
   if (!ring) return tl::unexpected(ring.error());
   out.ring = std::move(*ring);
   out.kek_generated = kek.generated;
+  out.kek_weak = kek.weak;
   if (master_from_ring) {
     OldMaster old = OldMaster::None;
     auto master = ringMaster(config, *out.ring, &old);

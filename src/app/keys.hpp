@@ -19,11 +19,20 @@ struct Kek {
   std::string secret;
   std::string source;
   bool generated = false;  // <data_dir>/key_encryption_key was made by this call
+  // Why it is no secret (crypto::notASecret: short, zeroed, a published example), naming its
+  // source; empty when it is one. Such a key may seal nothing new; one that already sealed the
+  // stored keys cannot be changed, so it is named at every start instead of stopping it.
+  std::string weak;
 };
 
 // Reads the key-encryption key; <data_dir>/key_encryption_key is made (0600) only when
 // `may_create` (the database holds no key yet: a second node must not seal under its own).
 [[nodiscard]] core::Result<Kek> loadKek(const config::Config& config, bool may_create);
+
+// What is said of a key-encryption key that is no secret (Kek::weak): before anything is sealed
+// under it, the refusal; once the stored keys are, the warning every start logs.
+[[nodiscard]] std::string weakKekRefusal(const std::string& weak);
+[[nodiscard]] std::string weakKekWarning(const std::string& weak);
 
 // The keys a process runs with: the API's token keys and the master secret every other key is
 // derived from, shared through the database (keyring/).
@@ -38,6 +47,7 @@ struct ServerKeys {
   // second factors it sealed do not open here.
   std::string master_file_differs;
   bool kek_generated = false;
+  std::string kek_weak;  // Kek::weak of the key the stored keys are sealed under
 };
 
 // Opens (or, on a first start, fills) the key ring. Keys of the old file layout

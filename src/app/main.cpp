@@ -50,7 +50,9 @@ int checkConfiguration(const config::Sources& sources, const core::Result<config
                        std::vector<std::string> problems) {
   if (cfg) {
     for (const auto& w : cfg->warnings) std::cout << "gatehouse: warning: " << w << "\n";
-    problems = app::preflight(*cfg, true).problems;
+    auto checked = app::preflight(*cfg, true);
+    for (const auto& w : checked.warnings) std::cout << "gatehouse: warning: " << w << "\n";
+    problems = std::move(checked.problems);
   }
   for (const auto& name : sources.unknownEnvironment(config::environmentNames())) {
     const std::string near = config::closestSetting(name);

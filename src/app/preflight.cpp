@@ -25,15 +25,17 @@ void checkDataDir(const config::Config& config, std::vector<std::string>& proble
 // that would be imported (the ring never held a token key, or holds no master secret) fits it.
 // Nothing is made: a SQLite file that does not exist is not created, and no key-encryption key is
 // generated.
-void checkStoredKeys(const config::Config& config, std::vector<std::string>& problems) {
+// Returns whether the database holds keys.
+bool checkStoredKeys(const config::Config& config, std::vector<std::string>& problems) {
   bool master_stored = false;
   bool tokens_stored = false;
+  bool sealed = false;
   std::error_code ec;
   if (config.sqlite_path.empty() || std::filesystem::exists(config.sqlite_path, ec)) {
     auto store = store::openStore(config.database_url, 1);
     if (!store) {
       problems.push_back("DATABASE_URL: " + store.error().message);
-      return;
+      return false;
     }
     // A database of an older version has no key ring yet: nothing stored to check.
     const auto rows = (*store)->keyRing().list();
@@ -45,16 +47,20 @@ void checkStoredKeys(const config::Config& config, std::vector<std::string>& pro
       }
     }
     core::SystemClock clock;
-    if (rows && !rows->empty()) {
+    sealed = rows && !rows->empty();
+    if (sealed) {
       if (auto ok = checkKeys(config, **store, clock); !ok) problems.push_back(ok.error().message);
     }
   }
   if (auto ok = checkOldKeyFiles(config, master_stored, tokens_stored); !ok)
     problems.push_back(ok.error().message);
+  return sealed;
 }
 
-// The key files serve reads are readable; the key-encryption key file holds a key.
-void checkKeyFiles(const config::Config& config, std::vector<std::string>& problems) {
+// The key files serve reads are readable. Returns Kek::weak of the key-encryption key read (empty
+// when it is a secret, or there is none yet): whether that stops the start depends on the
+// database.
+std::string checkKeyFiles(const config::Config& config, std::vector<std::string>& problems) {
   // The key-encryption key is read as serve reads it: KEY_ENCRYPTION_KEY_FILE, or the data
   // directory's file when one is there (none is made here). The old layout's files matter only to
   // an import: checkStoredKeys (config --check) and the start look at them.
@@ -63,9 +69,12 @@ void checkKeyFiles(const config::Config& config, std::vector<std::string>& probl
       !config.key_encryption_key && !config.key_encryption_key_file &&
       std::filesystem::symlink_status(config.data_dir / "key_encryption_key", ec).type() !=
           std::filesystem::file_type::not_found;
-  if (config.key_encryption_key_file || generated_there) {
-    if (auto kek = loadKek(config, false); !kek) problems.push_back(kek.error().message);
+  if (config.key_encryption_key || config.key_encryption_key_file || generated_there) {
+    auto kek = loadKek(config, false);
+    if (!kek) problems.push_back(kek.error().message);
+    if (kek) return kek->weak;
   }
+  return {};
 }
 
 // A file serve appends to: in a folder that exists, a regular file (never a link) when it is
@@ -138,8 +147,12 @@ Preflight preflight(const config::Config& config, bool open_database) {
   out.passkeys = passkeySetup(config, out.pages.own_origin, problems);
   checkWrittenFiles(config, problems);
   checkDataDir(config, problems);
-  checkKeyFiles(config, problems);
-  if (open_database) checkStoredKeys(config, problems);
+  const std::string weak_kek = checkKeyFiles(config, problems);
+  // serve opens the database next, and says the same (openKeys).
+  if (open_database && checkStoredKeys(config, problems) && !weak_kek.empty())
+    out.warnings.push_back(weakKekWarning(weak_kek));
+  else if (open_database && !weak_kek.empty())
+    problems.push_back(weakKekRefusal(weak_kek));
   return out;
 }
 

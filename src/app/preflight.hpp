@@ -21,6 +21,7 @@ namespace gatehouse::app {
 struct Preflight {
   // Each one line naming its setting; empty when everything would start.
   std::vector<std::string> problems;
+  std::vector<std::string> warnings;  // what serve would log and start all the same
   // What the checks read, for serve to use as it was checked rather than read again (a file
   // changed in between would start unchecked). Each is set when no problem is about it.
   std::optional<rbac::Policy> policy;

@@ -213,6 +213,7 @@ int serve(const config::Config& config) {
         "KEY_ENCRYPTION_KEY_FILE)",
         config.data_dir.string());
   }
+  if (!keys->kek_weak.empty()) spdlog::error("{}", weakKekWarning(keys->kek_weak));
   if (!keys->imported_files.empty()) {
     std::string files;
     for (const auto& f : keys->imported_files) files += (files.empty() ? "" : ", ") + f;

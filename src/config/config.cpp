@@ -639,10 +639,10 @@ core::Result<Config> load(const Lookup& lookup, std::vector<std::string>* proble
   else if (c.mfa_secret_key)
     refuseWeak(r, "MFA_SECRET_KEY", *c.mfa_secret_key);
   r.optionalText("KEY_ENCRYPTION_KEY", c.key_encryption_key);
+  // Its other rules need the database: one that already sealed the stored keys cannot be
+  // changed, and is named rather than refused (app::loadKek).
   if (c.key_encryption_key && c.key_encryption_key->size() < 32)
     r.fail("KEY_ENCRYPTION_KEY", "must be at least 32 bytes");
-  else if (c.key_encryption_key)
-    refuseWeak(r, "KEY_ENCRYPTION_KEY", *c.key_encryption_key);
   if (auto v = r.raw("KEY_ENCRYPTION_KEY_FILE"); v && !v->empty()) {
     if (c.key_encryption_key)
       r.fail("KEY_ENCRYPTION_KEY_FILE",

@@ -137,14 +137,15 @@ def test_check_accepts_a_valid_file(tmp_path):
 
 
 def test_check_names_every_secret_that_is_none_without_showing_it(tmp_path):
-    """From a file as from the environment: each weak secret is named on a line of its own."""
+    """From a file as from the environment: each weak secret is named on a line of its own.
+    (KEY_ENCRYPTION_KEY is judged against the database: test_keys.py.)"""
     conf = write(tmp_path / "gatehouse.env",
                  "SECRET_KEY=09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7\n"
                  "MFA_SECRET_KEY=" + "q" * 40 + "\n")
-    r = gatehouse("config", "--check", "--config", conf, env={"KEY_ENCRYPTION_KEY": "ab" * 20},
-                  cwd=tmp_path)
+    r = gatehouse("config", "--check", "--config", conf,
+                  env={"LEGACY_SECRET_KEY": "ab" * 20, "LEGACY_TOKENS_UNTIL": "2030-01-01T00:00:00Z"}, cwd=tmp_path)
     assert r.returncode == 1, r.stdout
-    for name in ("SECRET_KEY", "MFA_SECRET_KEY", "KEY_ENCRYPTION_KEY"):
+    for name in ("SECRET_KEY", "MFA_SECRET_KEY", "LEGACY_SECRET_KEY"):
         assert f"gatehouse: {name}: is not a secret" in r.stderr, r.stderr
     for value in ("09d25e09", "qqqq", "abab"):
         assert value not in r.stderr + r.stdout
@@ -593,8 +594,6 @@ def _startup_cases(tmp):
         "legacy-published": ({"LEGACY_SECRET_KEY": FASTAPI_TUTORIAL_KEY,
                               "LEGACY_TOKENS_UNTIL": "2030-01-01T00:00:00Z"},
                              "LEGACY_SECRET_KEY: is not a secret: it is an example published"),
-        "kek-placeholder": ({"KEY_ENCRYPTION_KEY": "CHANGE-ME-the-same-on-every-node-at-least-32-bytes"},
-                            "KEY_ENCRYPTION_KEY: is not a secret: it is an example published"),
         "mfa-repeated": ({"MFA_SECRET_KEY": "q" * 48},
                          "MFA_SECRET_KEY: is not a secret: it holds 48 bytes of only 1 distinct values"),
     }
@@ -606,7 +605,7 @@ FASTAPI_TUTORIAL_KEY = "09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b
 @pytest.mark.parametrize("case", ["oidc-ca", "smtp-ca", "redis-ca", "trust-store", "policy",
                                   "frontend-url", "legacy-alone", "legacy-until-alone",
                                   "legacy-malformed", "legacy-31-feb", "ca-is-a-folder", "legacy-short", "mfa-role",
-                                  "secret-published", "legacy-published", "kek-placeholder", "mfa-repeated"])
+                                  "secret-published", "legacy-published", "mfa-repeated"])
 def test_startup_refuses_bad_settings(tmp_path, case):
     settings, expected = _startup_cases(tmp_path)[case]
     port = free_port()

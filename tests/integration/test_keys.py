@@ -574,6 +574,69 @@ def _reseal_master(db_path, secret):
         conn.close()
 
 
+def _reseal_ring(db_path, old_kek, new_kek):
+    """Seals every stored key again under `new_kek`, as an earlier version that took any
+    KEY_ENCRYPTION_KEY of 32 bytes left them."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    def aead(kek):
+        return AESGCM(HKDF(hashes.SHA256(), 32, salt=None, info=b"gatehouse key ring sealing v1").derive(kek))
+
+    old, new = aead(old_kek.encode()), aead(new_kek.encode())
+    conn = sqlite3.connect(db_path)
+    try:
+        rows = conn.execute("SELECT purpose, alg, generation, kid, signs_from, sealed FROM key_ring").fetchall()
+        assert rows
+        for purpose, alg, generation, kid, signs_from, sealed in rows:
+            aad = b"\0".join([b"gatehouse key ring v1", purpose.encode(), alg.encode(), str(generation).encode(),
+                              kid.encode(), str(signs_from).encode()])
+            raw = base64.urlsafe_b64decode(sealed + "=" * (-len(sealed) % 4))
+            secret = old.decrypt(raw[:12], raw[12:], aad)
+            nonce = secrets.token_bytes(12)
+            resealed = base64.urlsafe_b64encode(nonce + new.encrypt(nonce, secret, aad)).rstrip(b"=").decode()
+            conn.execute("UPDATE key_ring SET sealed = ? WHERE purpose = ? AND alg = ? AND generation = ?",
+                         (resealed, purpose, alg, generation))
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def test_a_key_encryption_key_that_is_no_secret_seals_nothing_new(make_server, tmp_path):
+    """A KEY_ENCRYPTION_KEY copied from the docs' placeholder, or of one character: a first start
+    refuses it and seals nothing, and `config --check` says so. A database whose keys an earlier
+    version sealed under such a key (it cannot be changed in place) is not locked out: it
+    starts, and every start and `config --check` name the key as no secret."""
+    placeholder = "CHANGE-ME-the-same-on-every-node-at-least-32-bytes"
+    data = tmp_path / "data"
+    for weak, why in ((placeholder, "is an example published in documentation"),
+                      ("k" * 40, "holds 40 bytes of only 1 distinct values")):
+        env = {"SECRET_KEY": "", "KEY_ENCRYPTION_KEY": weak}
+        expected = (f"KEY_ENCRYPTION_KEY is not a secret: it {why}", "; nothing is sealed under it yet")
+        r = Server(tmp_path, env).cli("config", "--check")
+        assert r.returncode == 1 and all(e in r.stderr for e in expected), r.stdout + r.stderr
+        log = refused(new_server(tmp_path, env))
+        assert all(e in log for e in expected) and weak not in log, log[-2000:]
+        if (data / "gatehouse.db").exists():
+            assert key_ring_values(data / "gatehouse.db")[1] == []
+    # An earlier version sealed the keys under the placeholder.
+    s = make_server({"SECRET_KEY": ""})
+    s.register("sealed@example.com", "sealed")
+    token = s.token("sealed")
+    s.stop()
+    _reseal_ring(data / "gatehouse.db", KEK, placeholder)
+    s.env["KEY_ENCRYPTION_KEY"] = placeholder
+    warning = ("KEY_ENCRYPTION_KEY is not a secret: it is an example published in documentation, and the keys in "
+               "the database are sealed under it: anyone with a copy of the database can open them")
+    r = s.cli("config", "--check")
+    assert r.returncode == 0 and f"gatehouse: warning: {warning}" in r.stdout, r.stdout + r.stderr
+    s.start()
+    assert accepted(s, token)
+    assert warning in s.log_text()
+    assert placeholder not in s.log_text()
+
+
 def test_a_short_master_secret_an_earlier_version_stored_is_refused(make_server, tmp_path):
     """Earlier versions stored an empty mfa_secret_key as the master secret: a node on such a
     database refuses to start (and the CLI to key client secrets) until MFA_SECRET_KEY is set."""

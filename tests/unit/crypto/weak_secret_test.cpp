@@ -1,5 +1,6 @@
 #include "crypto/weak_secret.hpp"
 
+#include <cctype>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -33,9 +34,26 @@ TEST(WeakSecret, ZeroedOrRepeatedKeysAreRefused) {
   const auto zeroed = notASecret(std::string(64, '\0'));
   ASSERT_TRUE(zeroed);
   EXPECT_NE(zeroed->find("only 1 distinct values"), std::string::npos) << *zeroed;
-  // Seven distinct values, repeated past the length: still refused; the eighth lets it pass.
-  EXPECT_TRUE(notASecret("abcdefgabcdefgabcdefgabcdefgabcdefg"));
-  EXPECT_EQ(notASecret("abcdefghabcdefghabcdefghabcdefgh"), std::nullopt);
+  // Seven distinct values in no pattern: still refused; an eighth lets it pass.
+  const std::string seven = "aabbccddeeffggggfedcbaabcdefgabc";
+  EXPECT_NE(notASecret(seven).value_or("").find("only 7 distinct values"), std::string::npos);
+  EXPECT_EQ(notASecret("aabbccddeeffgghhhgfedcbaabcdefgh"), std::nullopt);
+}
+
+TEST(WeakSecret, APatternRepeatedIsRefused) {
+  EXPECT_EQ(notASecret("changeme-changeme-changeme-changeme"), "repeats one pattern of 9 bytes");
+  EXPECT_EQ(notASecret("0123456789abcdef0123456789abcdef"), "repeats one pattern of 16 bytes");
+  // A partial last repetition, white space at the ends: the same pattern.
+  EXPECT_EQ(notASecret("secret-key-secret-key-secret-key-secret\n"),
+            "repeats one pattern of 11 bytes");
+  // Once and a bit is no repetition: the longer half is not told by the shorter.
+  EXPECT_EQ(notASecret("0123456789abcdefghijklmnopqrstuvwxyz0123"), std::nullopt);
+  // Long values stay cheap to judge (the period is found in one pass).
+  std::string long_random;
+  for (int i = 0; i < 2000; ++i) long_random += *randomToken(32);
+  EXPECT_EQ(notASecret(long_random), std::nullopt);
+  EXPECT_EQ(notASecret(long_random + long_random),
+            "repeats one pattern of " + std::to_string(long_random.size()) + " bytes");
 }
 
 TEST(WeakSecret, PublishedExamplesAreRefusedWholeOnly) {
@@ -46,6 +64,13 @@ TEST(WeakSecret, PublishedExamplesAreRefusedWholeOnly) {
     const auto why = notASecret(published);
     ASSERT_TRUE(why) << published;
     EXPECT_NE(why->find("published"), std::string::npos) << *why;
+    // As pasted: a newline or spaces at the ends, hex in capitals, are the same key.
+    for (const std::string& pasted : {published + "\n", " " + published + " \r\n"}) {
+      std::string upper = pasted;
+      for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      EXPECT_EQ(notASecret(pasted), why) << pasted;
+      EXPECT_EQ(notASecret(upper), why) << upper;
+    }
     // One character changed is another key: refused only by the other rules.
     std::string changed = published;
     changed.back() = changed.back() == 'x' ? 'y' : 'x';
