@@ -10,6 +10,7 @@
 #include "api/page_support.hpp"
 #include "api/route.hpp"
 #include "api/services.hpp"
+#include "auth/claims.hpp"
 #include "core/base64url.hpp"
 #include "core/log.hpp"
 #include "core/uri_path.hpp"
@@ -160,21 +161,22 @@ bool mfaEnrolmentDue(const Services& s, const auth::Principal& who) {
 }
 
 // Everything after the request checked out: sign-in, consent, the code.
-http::Response continueAuthorize(Call& c, const op::Authorization& a, const op::AuthorizeRequest& r,
-                                 std::optional<bool> consent) {
+http::Response continueAuthorize(Call& c, const op::Authorization& asked,
+                                 const op::AuthorizeRequest& r, std::optional<bool> consent) {
   Services& s = c.services;
   op::Provider& p = *s.provider;
   const auto back = [&](OpErrc code, std::string text) {
-    return authorizeRefused(c, {{code, std::move(text), {}}, a.redirect_uri, a.state});
+    return authorizeRefused(c, {{code, std::move(text), {}}, asked.redirect_uri, asked.state});
   };
   const std::optional<auth::Principal> who = pages::signedIn(c);
-  if (p.needsSignIn(a, who ? &*who : nullptr)) {
-    if (a.prompt_none) return back(OpErrc::LoginRequired, "The user must sign in.");
+  if (p.needsSignIn(asked, who ? &*who : nullptr)) {
+    if (asked.prompt_none) return back(OpErrc::LoginRequired, "The user must sign in.");
     // Back here once signed in; prompt=login becomes "signed in after now".
     std::string here = "/oauth2/authorize";
     char sep = '?';
-    for (const auto& [name, value] : op::authorizeParams(
-             r, a.prompt_login, a.prompt_login ? p.loginAfterMarker(p.now(), r) : std::string())) {
+    for (const auto& [name, value] :
+         op::authorizeParams(r, asked.prompt_login,
+                             asked.prompt_login ? p.loginAfterMarker(p.now(), r) : std::string())) {
       here += sep + core::percentEncode(name) + "=" + core::percentEncode(value);
       sep = '&';
     }
@@ -182,11 +184,17 @@ http::Response continueAuthorize(Call& c, const op::Authorization& a, const op::
       return back(OpErrc::InvalidRequest, "The request is too long.");
     std::string login = "/ui/login?return_to=" + core::percentEncode(here);
     if (who) login += "&reauth=1";
-    if (!a.login_hint.empty()) login += "&login_hint=" + core::percentEncode(a.login_hint);
+    if (!asked.login_hint.empty()) login += "&login_hint=" + core::percentEncode(asked.login_hint);
     return pages::seeOther(login);
   }
   if (mfaEnrolmentDue(s, *who))
     return back(OpErrc::AccessDenied, "The account must enrol a second factor first.");
+  // Only the permissions the user holds are asked for, consented to and granted (found by an
+  // outside attack: a client allowed users:delete got it in a plain user's token and
+  // introspection, which services that check scope offline took as the right).
+  auto narrowed = p.withinRights(asked, *who);
+  if (!narrowed) return authorizeRefused(c, {narrowed.error(), asked.redirect_uri, asked.state});
+  const op::Authorization& a = *narrowed;
   if (!consent) {
     auto due = p.needsConsent(a, who->user->id);
     if (!due) return authorizeRefused(c, {due.error(), a.redirect_uri, a.state});
@@ -436,8 +444,11 @@ http::Response logout(Call& c) {
       return errorPage(c, 403, "The sign-out form has expired. Try again.");
     return signedOut(c, *plan, who);
   }
-  // A valid hint for the user signed in here (or nobody signed in): no question to ask.
-  if (!who || (plan->hint_user && *plan->hint_user == who->user->id))
+  // A valid hint issued under the sign-in this browser has (its user, its auth_time), or nobody
+  // signed in: no question to ask. Any other hint is a question: found by an outside attack, a
+  // relying party holding an ID token from an earlier sign-in could end any later one at will.
+  if (!who || (plan->hint_user && *plan->hint_user == who->user->id &&
+               plan->hint_auth_time == auth::authTimeOf(who->claims())))
     return signedOut(c, *plan, who);
   json::array fields;
   for (const char* name : {"post_logout_redirect_uri", "state", "client_id"}) {

@@ -31,6 +31,9 @@ class TokenCheck {
   };
   explicit TokenCheck(Deps deps) : d_(deps) {}
 
+  // The roles and their permissions tokens are checked against.
+  const rbac::Policy& policy() const { return d_.policy; }
+
   // The provider's access tokens (RFC 9068, signed with its own key): a token the API's key set
   // does not know is offered to `verifier`. Set once at startup, before serving.
   using Verifier = std::function<tl::expected<jose::Claims, jose::JwtError>(std::string_view)>;

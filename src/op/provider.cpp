@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <unordered_set>
 
 #include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
@@ -33,11 +34,13 @@ bool has(const std::vector<std::string>& list, std::string_view item) {
   return std::find(list.begin(), list.end(), item) != list.end();
 }
 
-// The items of a space-separated scope, each once, in order.
+// The items of a space-separated scope, each once, in order. Linear: a scope of many items (the
+// token endpoint's, up to kMaxScopeBytes) costs no more than its length.
 std::vector<std::string> scopeItems(std::string_view scope) {
   std::vector<std::string> out;
+  std::unordered_set<std::string> seen;
   for (auto& s : auth::splitScopes(scope))
-    if (!has(out, s)) out.push_back(std::move(s));
+    if (seen.insert(s).second) out.push_back(std::move(s));
   return out;
 }
 
@@ -52,6 +55,16 @@ std::string joinScopes(const std::vector<std::string>& items) {
 
 bool isUserScope(std::string_view scope) {
   return scope == "openid" || scope == "profile" || scope == "email" || scope == "offline_access";
+}
+
+// `items` without the permissions the user does not hold (`held`): a token never carries a
+// permission its user lacks, whatever the client may ask for. The OpenID scopes stay.
+std::vector<std::string> permittedScopes(const std::vector<std::string>& items,
+                                         const std::vector<std::string>& held) {
+  std::vector<std::string> out;
+  for (const auto& s : items)
+    if (isUserScope(s) || has(held, s)) out.push_back(s);
+  return out;
 }
 
 bool allIn(const std::vector<std::string>& items, const std::vector<std::string>& allowed) {
@@ -360,8 +373,19 @@ void Provider::record(std::string type, const auth::ClientInfo& origin,
                    std::move(detail)});
 }
 
-Result<std::string> Provider::issueCode(const Authorization& a, const auth::Principal& who,
+Result<Authorization> Provider::withinRights(Authorization a, const auth::Principal& who) const {
+  a.scopes = permittedScopes(a.scopes, who.permissions);
+  if (a.scopes.empty())
+    return fail(OpErrc::InvalidScope, "The account holds none of the permissions asked for.");
+  return a;
+}
+
+Result<std::string> Provider::issueCode(const Authorization& asked, const auth::Principal& who,
                                         const auth::ClientInfo& origin) {
+  // Narrowed again here, whatever the caller did: the code is what the tokens will carry.
+  auto narrowed = withinRights(asked, who);
+  if (!narrowed) return tl::unexpected(narrowed.error());
+  const Authorization& a = *narrowed;
   auto code = crypto::randomToken(32);
   if (!code) return fail(OpErrc::ServerError, "The server could not answer.", code.error().message);
   const std::int64_t now = d_.clock.unixSeconds();
@@ -388,6 +412,9 @@ Result<std::string> Provider::issueCode(const Authorization& a, const auth::Prin
 
 Result<json::object> Provider::token(const TokenRequest& r, const store::OpClient& client,
                                      const auth::ClientInfo& origin) {
+  // As at the authorization endpoint: a scope is short, checked before it is split.
+  if (r.scope && r.scope->size() > kMaxScopeBytes)
+    return fail(OpErrc::InvalidScope, "scope is too long.");
   if (r.grant_type == kGrantCode) {
     if (!allowsGrant(client, kGrantCode))
       return fail(OpErrc::UnauthorizedClient, "The client may not use this grant.");
@@ -599,6 +626,11 @@ Result<json::object> Provider::refreshGrant(const TokenRequest& r, const store::
   // grant's row was missed.
   if (!*user || !(*user)->is_active || claims->iat.value_or(0) < (*user)->tokens_valid_after)
     return bad();
+  // The role's permissions now: one taken from the user since the grant leaves its tokens.
+  const auto& held = d_.check.policy().permissionsOf((*user)->role);
+  subject.scope = joinScopes(permittedScopes(auth::splitScopes(subject.scope), held));
+  const std::string kept_scope = joinScopes(permittedScopes(auth::splitScopes(grant_scope), held));
+  if (subject.scope.empty()) return bad();
   auto next = auth::newTokenId();
   if (!next) return fail(OpErrc::ServerError, "The server could not answer.");
   const std::int64_t now = d_.clock.unixSeconds();
@@ -620,7 +652,7 @@ Result<json::object> Provider::refreshGrant(const TokenRequest& r, const store::
     case store::RotateOutcome::GraceRace:
       return bad();
   }
-  return issueTokens(**user, subject, {}, *next, grant_scope);
+  return issueTokens(**user, subject, {}, *next, kept_scope);
 }
 
 Result<json::object> Provider::clientCredentialsGrant(const TokenRequest& r,
@@ -686,6 +718,7 @@ Result<json::object> Provider::introspect(std::string_view token, const store::O
       return inactive;
     }
     std::string username;
+    std::string scope = stringAt(claims->raw, "scope");
     if (auth::userIdOf(*claims)) {
       auto who = d_.check.principalFor(std::move(*checked));
       if (!who) {
@@ -694,15 +727,13 @@ Result<json::object> Provider::introspect(std::string_view token, const store::O
         return inactive;
       }
       username = who->user->username;
+      // What the token may do now: a permission taken from the user since is not shown.
+      scope = joinScopes(permittedScopes(auth::splitScopes(scope), who->permissions));
     }
-    json::object out{{"active", true},
-                     {"token_type", "Bearer"},
-                     {"scope", stringAt(claims->raw, "scope")},
-                     {"client_id", client.client_id},
-                     {"sub", claims->sub},
-                     {"iss", claims->iss},
-                     {"exp", claims->exp},
-                     {"iat", claims->iat.value_or(0)},
+    json::object out{{"active", true},     {"token_type", "Bearer"},
+                     {"scope", scope},     {"client_id", client.client_id},
+                     {"sub", claims->sub}, {"iss", claims->iss},
+                     {"exp", claims->exp}, {"iat", claims->iat.value_or(0)},
                      {"jti", claims->jti}};
     if (const auto* aud = claims->raw.if_contains("aud")) out["aud"] = *aud;
     if (!username.empty()) out["username"] = username;
@@ -766,6 +797,7 @@ Result<LogoutPlan> Provider::checkLogout(const LogoutRequest& r) {
     std::int64_t id = 0;
     const auto [end, ec] = std::from_chars(sub.data(), sub.data() + sub.size(), id);
     if (ec == std::errc() && end == sub.data() + sub.size() && id > 0) plan.hint_user = id;
+    plan.hint_auth_time = intAt(*hint, "auth_time");
   }
   std::optional<store::OpClient> client;
   if (!client_id.empty()) {

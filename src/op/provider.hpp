@@ -82,6 +82,7 @@ struct LogoutRequest {
 };
 struct LogoutPlan {
   std::optional<std::int64_t> hint_user;  // the user the valid id_token_hint names
+  std::int64_t hint_auth_time = 0;        // the sign-in it was issued under (its auth_time)
   std::string client_name;                // "" when no client is known
   std::string redirect;                   // the post-logout URI with state; "" for our page
 };
@@ -123,8 +124,12 @@ class Provider {
   // prompt=consent, else unless the user consented to every requested scope.
   [[nodiscard]] Result<bool> needsConsent(const Authorization& a, std::int64_t user_id);
   [[nodiscard]] Result<void> saveConsent(const Authorization& a, std::int64_t user_id);
-  // A code for `who` (single use, bound to client, redirect URI and PKCE challenge); the
-  // redirect location with code, state and iss (RFC 9207).
+  // `a` with only the permission scopes `who` holds (the OpenID scopes stay): consent is asked
+  // for, and tokens carry, no permission the user lacks. InvalidScope when none is left.
+  [[nodiscard]] Result<Authorization> withinRights(Authorization a,
+                                                   const auth::Principal& who) const;
+  // A code for `who` (single use, bound to client, redirect URI and PKCE challenge; its scope
+  // withinRights); the redirect location with code, state and iss (RFC 9207).
   [[nodiscard]] Result<std::string> issueCode(const Authorization& a, const auth::Principal& who,
                                               const auth::ClientInfo& origin);
 

@@ -938,6 +938,52 @@ def test_logout_with_another_users_hint_only_asks(op):
     assert "code" in w.params
 
 
+def test_logout_with_a_hint_from_an_earlier_sign_in_only_asks(op):
+    """Found by an outside attack: an ID token from an earlier sign-in of the same user signed out
+    any later one by a link, so every relying party that ever held one could end the user's
+    session at will. Only a hint issued under this browser's sign-in (its user and auth_time)
+    signs out without asking."""
+    u = op.user(uname())
+    rp = op.client()
+    earlier = rp.tokens(op.browser(), u, scope="openid")
+    time.sleep(1.1)  # auth_time counts seconds
+    b = op.browser()
+    now = rp.tokens(b, u, scope="openid")
+    assert jwt.decode(now["id_token"], options={"verify_signature": False})["auth_time"] > \
+        jwt.decode(earlier["id_token"], options={"verify_signature": False})["auth_time"]
+    r = b.get("/oauth2/logout?" + urllib.parse.urlencode({"id_token_hint": earlier["id_token"]}))
+    assert r.status_code == 200 and 'id="op-logout-form"' in r.text
+    w, _ = rp.login(b, u, prompt="none")
+    assert "code" in w.params  # still signed in
+    r = b.get("/oauth2/logout?" + urllib.parse.urlencode({"id_token_hint": now["id_token"]}))
+    assert r.status_code == 200 and "Signed out" in r.text, r.text[:500]
+    w, params = rp.login(b, u, prompt="none")
+    assert_error_redirect(op, w, params, "login_required")
+
+
+def test_a_token_carries_only_the_permissions_its_user_holds(op):
+    """Found by an outside attack: a client allowed users:delete got it into a plain user's access
+    token, its introspection and its refreshes, and services that check scope offline took it as
+    the right. The consent page asks only for what the user holds; the tokens carry that."""
+    u = op.user(uname())
+    rp = op.client(scope="openid offline_access users:read users:delete")
+    b = op.browser()
+    w, _ = rp.login(b, u, scope="openid offline_access users:read users:delete", consent=None)
+    assert 'id="consent-form"' in w.final.text
+    asked = re.findall(r"<code>([^<]+)</code>", w.final.text.split('<ul class="scopes">')[1].split("</ul>")[0])
+    assert asked == ["openid", "offline_access", "users:read"], asked
+    t = rp.tokens(b, u, scope="openid offline_access users:read users:delete")
+    assert t["scope"] == "openid offline_access users:read", t
+    claims = jwt.decode(t["access_token"], options={"verify_signature": False})
+    assert "users:delete" not in claims["scope"].split()
+    refreshed = rp.refresh(t["refresh_token"])
+    assert refreshed.status_code == 200, refreshed.text
+    assert "users:delete" not in refreshed.json()["scope"].split()
+    # Asking only for what the user lacks: refused, back at the client.
+    w, params = rp.login(b, u, scope="users:delete")
+    assert_error_redirect(op, w, params, "invalid_scope")
+
+
 @pytest.mark.parametrize("case", ["unregistered", "no-client", "other-clients", "bad-hint"])
 def test_logout_never_follows_an_unregistered_post_logout_redirect_uri(op, case):
     u = op.user(uname())
