@@ -261,6 +261,10 @@ core::Result<std::unique_ptr<keyring::KeyRing>> openRing(const config::Config& c
 
 }  // namespace
 
+bool usesKeyRing(const config::Config& config) {
+  return !secretKeySigns(config) || !config.mfa_secret_key;
+}
+
 std::string weakKekRefusal(const std::string& weak) {
   return weak +
          "; nothing is sealed under it yet: set a random one (openssl rand -hex 32) before the "

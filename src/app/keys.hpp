@@ -29,6 +29,10 @@ struct Kek {
 // `may_create` (the database holds no key yet: a second node must not seal under its own).
 [[nodiscard]] core::Result<Kek> loadKek(const config::Config& config, bool may_create);
 
+// Whether serve opens the key ring, and so reads the key-encryption key: not when SECRET_KEY signs
+// (HS*) and MFA_SECRET_KEY is set.
+[[nodiscard]] bool usesKeyRing(const config::Config& config);
+
 // What is said of a key-encryption key that is no secret (Kek::weak): before anything is sealed
 // under it, the refusal; once the stored keys are, the warning every start logs.
 [[nodiscard]] std::string weakKekRefusal(const std::string& weak);

@@ -25,17 +25,21 @@ void checkDataDir(const config::Config& config, std::vector<std::string>& proble
 // that would be imported (the ring never held a token key, or holds no master secret) fits it.
 // Nothing is made: a SQLite file that does not exist is not created, and no key-encryption key is
 // generated.
-// Returns whether the database holds keys.
-bool checkStoredKeys(const config::Config& config, std::vector<std::string>& problems) {
+// What the database holds, as far as the check could tell.
+enum class Sealed { Unknown, Nothing, Keys };
+
+Sealed checkStoredKeys(const config::Config& config, std::vector<std::string>& problems) {
   bool master_stored = false;
   bool tokens_stored = false;
-  bool sealed = false;
   std::error_code ec;
-  if (config.sqlite_path.empty() || std::filesystem::exists(config.sqlite_path, ec)) {
+  const bool there = config.sqlite_path.empty() || std::filesystem::exists(config.sqlite_path, ec);
+  // A SQLite file that does not exist holds nothing; one that could not be looked at, unknown.
+  Sealed sealed = ec ? Sealed::Unknown : Sealed::Nothing;
+  if (there) {
     auto store = store::openStore(config.database_url, 1);
     if (!store) {
       problems.push_back("DATABASE_URL: " + store.error().message);
-      return false;
+      return Sealed::Unknown;
     }
     // A database of an older version has no key ring yet: nothing stored to check.
     const auto rows = (*store)->keyRing().list();
@@ -47,8 +51,8 @@ bool checkStoredKeys(const config::Config& config, std::vector<std::string>& pro
       }
     }
     core::SystemClock clock;
-    sealed = rows && !rows->empty();
-    if (sealed) {
+    sealed = !rows ? Sealed::Unknown : rows->empty() ? Sealed::Nothing : Sealed::Keys;
+    if (sealed == Sealed::Keys) {
       if (auto ok = checkKeys(config, **store, clock); !ok) problems.push_back(ok.error().message);
     }
   }
@@ -147,12 +151,17 @@ Preflight preflight(const config::Config& config, bool open_database) {
   out.passkeys = passkeySetup(config, out.pages.own_origin, problems);
   checkWrittenFiles(config, problems);
   checkDataDir(config, problems);
-  const std::string weak_kek = checkKeyFiles(config, problems);
-  // serve opens the database next, and says the same (openKeys).
-  if (open_database && checkStoredKeys(config, problems) && !weak_kek.empty())
-    out.warnings.push_back(weakKekWarning(weak_kek));
-  else if (open_database && !weak_kek.empty())
-    problems.push_back(weakKekRefusal(weak_kek));
+  std::string weak_kek = checkKeyFiles(config, problems);
+  if (!usesKeyRing(config)) weak_kek.clear();  // serve never reads it then
+  if (open_database) {
+    // serve opens the database next, and says the same (openKeys). Where the check could not
+    // tell what it holds, it says nothing: "nothing is sealed yet" could be wrong advice.
+    const Sealed sealed = checkStoredKeys(config, problems);
+    if (!weak_kek.empty() && sealed == Sealed::Keys)
+      out.warnings.push_back(weakKekWarning(weak_kek));
+    if (!weak_kek.empty() && sealed == Sealed::Nothing)
+      problems.push_back(weakKekRefusal(weak_kek));
+  }
   return out;
 }
 

@@ -526,6 +526,10 @@ Result<json::object> Provider::codeGrant(const TokenRequest& r, const store::OpC
   TokenSubject subject{std::to_string(code.user_id), client.client_id,
                        stringAt(data, "scope"),      *sid,
                        intAt(data, "auth_time"),     amrFrom(data.if_contains("amr"))};
+  // The code was narrowed to the user's rights when issued; a role changed in its minute counts.
+  subject.scope = joinScopes(permittedScopes(auth::splitScopes(subject.scope),
+                                             d_.check.policy().permissionsOf((*user)->role)));
+  if (subject.scope.empty()) return bad();
   const auto scopes = auth::splitScopes(subject.scope);
   const bool offline = allowsGrant(client, kGrantRefresh) && has(scopes, "offline_access");
   // The grant is a session of the user's (their list shows it, and ending it ends its tokens).
@@ -630,6 +634,10 @@ Result<json::object> Provider::refreshGrant(const TokenRequest& r, const store::
   const auto& held = d_.check.policy().permissionsOf((*user)->role);
   subject.scope = joinScopes(permittedScopes(auth::splitScopes(subject.scope), held));
   const std::string kept_scope = joinScopes(permittedScopes(auth::splitScopes(grant_scope), held));
+  // A grant that still holds something, asked here only for what the user lost: that scope is
+  // refused, the refresh token stays good (invalid_grant would tell the client to drop it).
+  if (subject.scope.empty() && r.scope && !kept_scope.empty())
+    return fail(OpErrc::InvalidScope, "The user no longer holds that scope.");
   if (subject.scope.empty()) return bad();
   auto next = auth::newTokenId();
   if (!next) return fail(OpErrc::ServerError, "The server could not answer.");
@@ -746,14 +754,19 @@ Result<json::object> Provider::introspect(std::string_view token, const store::O
     if (!*session || !(*session)->liveAt(d_.clock.unixSeconds()) ||
         (*session)->refresh_jti != claims->jti)
       return inactive;
-    return json::object{{"active", true},
-                        {"token_type", "refresh_token"},
-                        {"scope", stringAt(claims->raw, "scope")},
-                        {"client_id", client.client_id},
-                        {"sub", claims->sub},
-                        {"iss", claims->iss},
-                        {"exp", claims->exp},
-                        {"iat", claims->iat.value_or(0)}};
+    // As the next refresh would answer: without the permissions the user has lost since.
+    const auto user_id = auth::userIdOf(*claims);
+    auto user = user_id ? d_.store.users().findById(*user_id)
+                        : core::Result<std::optional<store::User>>(std::nullopt);
+    if (!user) return tl::unexpected(storeFailed(user.error()));
+    if (!*user || !(*user)->is_active) return inactive;
+    const std::string scope =
+        joinScopes(permittedScopes(auth::splitScopes(stringAt(claims->raw, "scope")),
+                                   d_.check.policy().permissionsOf((*user)->role)));
+    return json::object{{"active", true},     {"token_type", "refresh_token"},
+                        {"scope", scope},     {"client_id", client.client_id},
+                        {"sub", claims->sub}, {"iss", claims->iss},
+                        {"exp", claims->exp}, {"iat", claims->iat.value_or(0)}};
   }
   return inactive;
 }

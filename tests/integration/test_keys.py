@@ -610,6 +610,10 @@ def test_a_key_encryption_key_that_is_no_secret_seals_nothing_new(make_server, t
     starts, and every start and `config --check` name the key as no secret."""
     placeholder = "CHANGE-ME-the-same-on-every-node-at-least-32-bytes"
     data = tmp_path / "data"
+    # Never read where SECRET_KEY signs and MFA_SECRET_KEY is set: not judged there either.
+    unused = {"MFA_SECRET_KEY": secrets.token_urlsafe(48), "KEY_ENCRYPTION_KEY": placeholder}
+    r = Server(tmp_path, unused).cli("config", "--check")
+    assert r.returncode == 0 and "KEY_ENCRYPTION_KEY" not in r.stdout + r.stderr, r.stdout + r.stderr
     for weak, why in ((placeholder, "is an example published in documentation"),
                       ("k" * 40, "holds 40 bytes of only 1 distinct values")):
         env = {"SECRET_KEY": "", "KEY_ENCRYPTION_KEY": weak}

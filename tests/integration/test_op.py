@@ -961,27 +961,44 @@ def test_logout_with_a_hint_from_an_earlier_sign_in_only_asks(op):
     assert_error_redirect(op, w, params, "login_required")
 
 
-def test_a_token_carries_only_the_permissions_its_user_holds(op):
+def test_a_token_carries_only_the_permissions_its_user_holds(op, admin):
     """Found by an outside attack: a client allowed users:delete got it into a plain user's access
     token, its introspection and its refreshes, and services that check scope offline took it as
-    the right. The consent page asks only for what the user holds; the tokens carry that."""
+    the right. The consent page asks only for what the user holds; the tokens carry that; a
+    permission the user loses later leaves the grant's refreshes and introspection."""
     u = op.user(uname())
-    rp = op.client(scope="openid offline_access users:read users:delete")
+    wide = "openid offline_access users:read users:delete"
+    rp = op.client(scope=wide)
     b = op.browser()
-    w, _ = rp.login(b, u, scope="openid offline_access users:read users:delete", consent=None)
-    assert 'id="consent-form"' in w.final.text
-    asked = re.findall(r"<code>([^<]+)</code>", w.final.text.split('<ul class="scopes">')[1].split("</ul>")[0])
-    assert asked == ["openid", "offline_access", "users:read"], asked
-    t = rp.tokens(b, u, scope="openid offline_access users:read users:delete")
+    w, _ = rp.login(b, u, scope=wide, consent=None)
+    listed = w.final.text.split('<ul class="scopes">')[1].split("</ul>")[0]
+    assert re.findall(r"<code>([^<]+)</code>", listed) == ["openid", "offline_access", "users:read"], listed
+    t = rp.tokens(b, u, scope=wide)
     assert t["scope"] == "openid offline_access users:read", t
-    claims = jwt.decode(t["access_token"], options={"verify_signature": False})
-    assert "users:delete" not in claims["scope"].split()
-    refreshed = rp.refresh(t["refresh_token"])
-    assert refreshed.status_code == 200, refreshed.text
-    assert "users:delete" not in refreshed.json()["scope"].split()
+    assert "users:delete" not in jwt.decode(t["access_token"], options={"verify_signature": False})["scope"].split()
     # Asking only for what the user lacks: refused, back at the client.
     w, params = rp.login(b, u, scope="users:delete")
     assert_error_redirect(op, w, params, "invalid_scope")
+    # A moderator granted users:write, then made a plain user again.
+    mod = op.user(uname())
+    r = requests.put(op.url(f"/api/v1/users/{user_id(op, mod)}/role"), json={"role": "moderator"},
+                     headers=auth(admin))
+    assert r.status_code == 200, r.text
+    rp2 = op.client(scope="openid offline_access users:write")
+    t = rp2.tokens(op.browser(), mod, scope="openid offline_access users:write")
+    assert t["scope"] == "openid offline_access users:write", t
+    r = requests.put(op.url(f"/api/v1/users/{user_id(op, mod)}/role"), json={"role": "user"},
+                     headers=auth(admin))
+    assert r.status_code == 200, r.text
+    seen = rp2.introspect(t["access_token"])
+    assert seen.status_code == 200 and seen.json()["scope"] == "openid offline_access", seen.text
+    seen = rp2.introspect(t["refresh_token"])
+    assert seen.status_code == 200 and seen.json()["scope"] == "openid offline_access", seen.text
+    refreshed = rp2.refresh(t["refresh_token"])
+    assert refreshed.status_code == 200, refreshed.text
+    assert refreshed.json()["scope"] == "openid offline_access", refreshed.text
+    kept = jwt.decode(refreshed.json()["refresh_token"], options={"verify_signature": False})
+    assert "users:write" not in kept["scope"].split(), kept
 
 
 @pytest.mark.parametrize("case", ["unregistered", "no-client", "other-clients", "bad-hint"])

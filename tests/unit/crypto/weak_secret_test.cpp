@@ -28,6 +28,19 @@ TEST(WeakSecret, ShortKeysAreRefusedWithTheirLength) {
   EXPECT_EQ(notASecret(""), "holds 0 bytes");
   EXPECT_EQ(notASecret("0123456789abcdefghijklmnopqrstu"), "holds 31 bytes");
   EXPECT_EQ(notASecret("0123456789abcdefghijklmnopqrstuv"), std::nullopt);
+  // Text padded to the length with white space: the padding does not count. A newline after a
+  // key of the length does no harm; raw bytes are never trimmed.
+  EXPECT_EQ(notASecret("0123456789abcdefghij" + std::string(12, ' ')),
+            "holds 20 bytes besides white space at its ends");
+  EXPECT_EQ(notASecret("\n\n0123456789abcdefghijklmnopqrstu\n"),
+            "holds 31 bytes besides white space at its ends");
+  EXPECT_EQ(notASecret("0123456789abcdefghijklmnopqrstuv\n"), std::nullopt);
+  std::string raw =
+      "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0b\x0c\x0e\x0f\x10\x11\x12\x13\x14"
+      "\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x80\x81";
+  raw = " " + raw + "\n";
+  ASSERT_EQ(raw.size(), 33U);
+  EXPECT_EQ(notASecret(raw), std::nullopt);
 }
 
 TEST(WeakSecret, ZeroedOrRepeatedKeysAreRefused) {

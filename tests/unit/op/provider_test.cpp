@@ -529,15 +529,26 @@ TEST_F(ProviderTest, ATokenNeverCarriesAPermissionItsUserLacks) {
   ASSERT_TRUE(granted) << granted.error().detail;
   EXPECT_EQ(granted->at("scope").as_string(), "openid offline_access users:delete");
   const std::string access(granted->at("access_token").as_string());
+  const std::string refresh(granted->at("refresh_token").as_string());
   ASSERT_TRUE(s.store->users().update(id, {.role = "user"}, "nobody"));
   s.cache.invalidate(id);
   EXPECT_EQ(provider.introspect(access, wide.client)->at("scope").as_string(),
             "openid offline_access");
-  auto refreshed = provider.token(
-      {"refresh_token", {}, {}, {}, std::string(granted->at("refresh_token").as_string()), {}},
-      wide.client, origin);
+  EXPECT_EQ(provider.introspect(refresh, wide.client)->at("scope").as_string(),
+            "openid offline_access");
+  // Asking only for the lost permission: that scope is refused, the refresh token stays good.
+  auto lost =
+      provider.token({"refresh_token", {}, {}, {}, refresh, "users:delete"}, wide.client, origin);
+  ASSERT_FALSE(lost);
+  EXPECT_EQ(lost.error().code, OpErrc::InvalidScope);
+  auto refreshed = provider.token({"refresh_token", {}, {}, {}, refresh, {}}, wide.client, origin);
   ASSERT_TRUE(refreshed) << refreshed.error().detail;
   EXPECT_EQ(refreshed->at("scope").as_string(), "openid offline_access");
+  // The new refresh token left the permission behind for good.
+  auto kept = jose::verifyJws(refreshed->at("refresh_token").as_string(), tokens.keys());
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(json::parse(kept->payload).as_object().at("scope").as_string(),
+            "openid offline_access");
 }
 
 // Found by an outside attack: a scope of 40,000 items at the token endpoint took 7.6 s of a core.
