@@ -300,9 +300,12 @@ core::Result<Kek> loadKek(const config::Config& config, bool may_create) {
     auto secret = readKeyFile(path);
     if (!secret)
       return makeError(Errc::FailedPrecondition, secret.error().message + std::string(kRestore));
-    // Zeroed by a crash: it opens nothing stored (the start then says so); with nothing stored
-    // it seals nothing either (openRing).
-    return judged(Kek{std::move(*secret), source}, path.string());
+    // Made here at random, so one that is no secret was zeroed by a crash or written over: a
+    // backup is the way back (an operator's own key comes through the two settings instead).
+    if (auto weak = notASecret(*secret))
+      return makeError(Errc::FailedPrecondition,
+                       path.string() + " " + *weak + std::string(kRestore));
+    return Kek{std::move(*secret), source};
   }
   if (!may_create)
     return makeError(Errc::InvalidArgument,

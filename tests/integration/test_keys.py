@@ -641,6 +641,21 @@ def test_a_key_encryption_key_that_is_no_secret_seals_nothing_new(make_server, t
     assert placeholder not in s.log_text()
 
 
+def test_a_generated_key_encryption_key_zeroed_by_a_crash_asks_for_the_backup(make_server, tmp_path):
+    """<data dir>/key_encryption_key is made at random: one that is no secret was zeroed or written
+    over, and the way back is a backup, which the refusal says (not "set a random one")."""
+    s = make_server({"SECRET_KEY": "", "KEY_ENCRYPTION_KEY": ""})
+    s.stop()
+    path = tmp_path / "data" / "key_encryption_key"
+    assert path.exists()
+    path.write_bytes(bytes(64))
+    log = refused(new_server(tmp_path, {"SECRET_KEY": "", "KEY_ENCRYPTION_KEY": ""}))
+    assert f"{path} holds 64 bytes of only 1 distinct values" in log, log[-2000:]
+    assert "restore it from a backup" in log
+    r = Server(tmp_path, {"SECRET_KEY": "", "KEY_ENCRYPTION_KEY": ""}).cli("config", "--check")
+    assert r.returncode == 1 and "restore it from a backup" in r.stderr, r.stdout + r.stderr
+
+
 def test_a_short_master_secret_an_earlier_version_stored_is_refused(make_server, tmp_path):
     """Earlier versions stored an empty mfa_secret_key as the master secret: a node on such a
     database refuses to start (and the CLI to key client secrets) until MFA_SECRET_KEY is set."""
