@@ -16,29 +16,6 @@
 namespace gatehouse::crypto {
 namespace {
 
-// A throw-away self-signed P-256 certificate, DER.
-std::string certificateDer(const char* common_name) {
-  EVP_PKEY* key = EVP_EC_gen("P-256");
-  X509* cert = X509_new();
-  X509_set_version(cert, 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
-  X509_gmtime_adj(X509_getm_notBefore(cert), 0);
-  X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
-  X509_set_pubkey(cert, key);
-  X509_NAME* name = X509_get_subject_name(cert);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>(common_name), -1, -1, 0);
-  X509_set_issuer_name(cert, name);
-  X509_sign(cert, key, EVP_sha256());
-  unsigned char* der = nullptr;
-  const int len = i2d_X509(cert, &der);
-  std::string out(reinterpret_cast<const char*>(der), static_cast<std::size_t>(len));
-  OPENSSL_free(der);
-  X509_free(cert);
-  EVP_PKEY_free(key);
-  return out;
-}
-
 // What the loaders behind curl's CAINFO and SSL_CTX_load_verify_locations make of the same text.
 bool opensslLoadsAsCaFile(const std::string& pem) {
   const auto path = std::filesystem::temp_directory_path() /
@@ -53,8 +30,9 @@ bool opensslLoadsAsCaFile(const std::string& pem) {
 
 class PemCertificates : public ::testing::Test {
  protected:
-  std::string first_ = testing::pemBlock(certificateDer("first"), "CERTIFICATE");
-  std::string second_ = testing::pemBlock(certificateDer("second"), "CERTIFICATE");
+  std::string first_ = testing::pemBlock(testing::selfSignedCertificateDer("first"), "CERTIFICATE");
+  std::string second_ =
+      testing::pemBlock(testing::selfSignedCertificateDer("second"), "CERTIFICATE");
 };
 
 TEST_F(PemCertificates, CountsTheBlocksOpenSslLoads) {
@@ -79,7 +57,7 @@ TEST_F(PemCertificates, NoneIsRefused) {
 // A broken block, of a certificate or of a key: OpenSSL's loaders refuse the whole file, so the
 // check says so now rather than at the first connection that needs the bundle.
 TEST_F(PemCertificates, ABlockThatDoesNotParseIsRefused) {
-  std::string truncated_der = certificateDer("cut");
+  std::string truncated_der = testing::selfSignedCertificateDer("cut");
   truncated_der.resize(truncated_der.size() / 2);
   const std::string bad_base64 =
       "-----BEGIN CERTIFICATE-----\nnot*base64*at*all\n"
