@@ -97,6 +97,8 @@ http::Response create(Call& c) {
   if (!created) {
     if (created.error().code == core::Errc::InvalidArgument)
       return validationError({{{"body"}, created.error().message, "value_error"}});
+    if (created.error().code == core::Errc::ResourceExhausted)
+      return http::Response::detail(409, "Client limit reached");
     return storeError(created.error(), c.request);
   }
   audit(c, "client.created", created->client.client_id);
@@ -172,10 +174,12 @@ void addClientRoutes(RouteTable& t) {
              "private-use scheme (RFC 8252). Without grant_types: authorization_code and "
              "refresh_token when redirect URIs are given (authorization_code alone for a public "
              "client), else client_credentials. The scope's permissions must be the caller's "
-             "own (else 422), and first_party needs every permission (else 403).",
+             "own (else 422), and first_party needs every permission (else 403). The provider "
+             "holds at most 1000 clients (else 409).",
          .body = BodyKind::Json,
          .body_schema = "OpClientCreate",
-         .replies = {{201, "The client, with client_secret when confidential", "OpClient"}},
+         .replies = {{201, "The client, with client_secret when confidential", "OpClient"},
+                     {409, "Client limit reached", "ErrorDetail"}},
          .handler = needsProvider(create)});
   t.add({.method = "DELETE",
          .path = "/api/v1/clients/{client_id}",

@@ -85,8 +85,13 @@ std::vector<std::string> clientScopes(const store::OpClient& client) {
 }
 
 ClientRegistry::ClientRegistry(store::OpStore& store, std::string secret_key,
-                               std::vector<std::string> scopes, const core::Clock& clock)
-    : store_(store), key_(std::move(secret_key)), scopes_(std::move(scopes)), clock_(clock) {}
+                               std::vector<std::string> scopes, const core::Clock& clock,
+                               std::size_t max_clients)
+    : store_(store),
+      key_(std::move(secret_key)),
+      scopes_(std::move(scopes)),
+      clock_(clock),
+      max_clients_(max_clients) {}
 
 std::string ClientRegistry::hashSecret(std::string_view secret) const {
   auto mac = crypto::hmac(crypto::Digest::Sha256, key_, secret);
@@ -151,6 +156,12 @@ core::Result<CreatedClient> ClientRegistry::create(const NewClient& r) {
   }
   for (std::size_t i = 0; i < items.size(); ++i) {
     c.scope += (i == 0 ? "" : " ") + items[i];
+  }
+  auto held = store_.listClients();
+  if (!held) return tl::unexpected(held.error());
+  if (held->size() >= max_clients_) {
+    return makeError(Errc::ResourceExhausted, "the provider holds " + std::to_string(held->size()) +
+                                                  " clients, the most it keeps: delete one first");
   }
   c.created_at = clock_.unixSeconds();
   auto id = newClientId();

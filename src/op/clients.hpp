@@ -42,6 +42,10 @@ struct ClientCredentials {
   bool basic = false;  // Authorization: Basic (client_secret_basic)
 };
 
+// The most clients one provider holds: the registry (and GET /api/v1/clients, which lists it
+// whole) cannot grow without end, whoever holds clients:manage.
+inline constexpr std::size_t kMaxClients = 1000;
+
 // The registry of relying parties: validation, ids, secrets (high entropy, shown once, stored as
 // an HMAC-SHA-256 under a server key: a fast keyed hash, so client authentication costs
 // microseconds, unlike bcrypt; Hydra #1477), client authentication. Thread-safe.
@@ -50,9 +54,11 @@ class ClientRegistry {
   // `secret_key`: the key client secrets are hashed under. `scopes`: every scope a client may be
   // allowed (the OpenID ones and the RBAC permissions).
   ClientRegistry(store::OpStore& store, std::string secret_key, std::vector<std::string> scopes,
-                 const core::Clock& clock);
+                 const core::Clock& clock, std::size_t max_clients = kMaxClients);
 
-  // InvalidArgument (message: what is wrong, safe to show to the operator).
+  // InvalidArgument (message: what is wrong, safe to show to the operator); ResourceExhausted
+  // when the registry holds max_clients already (two racing creations may overshoot by one each:
+  // the cap is about growth, not an exact count).
   [[nodiscard]] core::Result<CreatedClient> create(const NewClient& request);
   [[nodiscard]] core::Result<std::vector<store::OpClient>> list();
   [[nodiscard]] core::Result<std::optional<store::OpClient>> find(std::string_view client_id);
@@ -74,6 +80,7 @@ class ClientRegistry {
   std::string key_;
   std::vector<std::string> scopes_;
   const core::Clock& clock_;
+  std::size_t max_clients_;
 };
 
 // The client as the API and the CLI show it (never its secret hash): client_id, name,

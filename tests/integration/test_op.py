@@ -938,6 +938,31 @@ def test_logout_with_another_users_hint_only_asks(op):
     assert "code" in w.params
 
 
+def test_the_provider_holds_at_most_a_thousand_clients(make_server, tmp_path):
+    """Whoever holds clients:manage (a narrow API key) could grow the registry, and the list the
+    API answers whole, without end: at 1000 clients the API answers 409 and the CLI refuses,
+    until one is deleted."""
+    s = make_server()
+    admin = s.admin_token()
+    body = {"name": "Filler", "redirect_uris": ["https://fill.example.com/cb"]}
+    db = sqlite3.connect(tmp_path / "data" / "gatehouse.db", timeout=10)
+    try:
+        with db:
+            db.executemany("INSERT INTO op_clients (client_id, name, created_at) VALUES (?, 'Filler', 0)",
+                           [(f"filler{i:04d}",) for i in range(999)])
+    finally:
+        db.close()
+    r = requests.post(s.url("/api/v1/clients"), json=body, headers=auth(admin))
+    assert r.status_code == 201, r.text
+    r = requests.post(s.url("/api/v1/clients"), json=body, headers=auth(admin))
+    assert (r.status_code, r.json()) == (409, {"detail": "Client limit reached"}), r.text
+    cli = s.cli("client", "create", "--name", "X", "--redirect-uri", "https://x.example.com/cb")
+    assert cli.returncode == 1 and "1000 clients" in cli.stderr, cli.stdout + cli.stderr
+    assert requests.delete(s.url("/api/v1/clients/filler0000"), headers=auth(admin)).status_code == 204
+    r = requests.post(s.url("/api/v1/clients"), json=body, headers=auth(admin))
+    assert r.status_code == 201, r.text
+
+
 def test_logout_with_a_hint_from_an_earlier_sign_in_only_asks(op):
     """Found by an outside attack: an ID token from an earlier sign-in of the same user signed out
     any later one by a link, so every relying party that ever held one could end the user's

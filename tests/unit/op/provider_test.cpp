@@ -432,13 +432,38 @@ TEST_F(ProviderTest, ClientsAuthenticateWithTheirOwnSecretOnly) {
 
 // One random id in 64 would begin with '-', which a command line reads as an option. With 1,500
 // public clients, a registry that let them through passes this with odds of about 1 in 10^10.
+// Whoever holds clients:manage (a narrow API key) could otherwise grow the registry, and the list
+// GET /api/v1/clients answers whole, without end.
+TEST_F(ProviderTest, TheRegistryHoldsABoundedNumberOfClients) {
+  ClientRegistry small{s.store->op(),
+                       std::string(32, 'k'),
+                       {"openid", "profile", "email", "offline_access"},
+                       s.clock,
+                       3};
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    auto made =
+        small.create({.name = "C" + std::to_string(i), .redirect_uris = {"https://a.example/cb"}});
+    ASSERT_TRUE(made) << made.error().message;
+    ids.push_back(made->client.client_id);
+  }
+  auto refused = small.create({.name = "Fourth", .redirect_uris = {"https://a.example/cb"}});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, core::Errc::ResourceExhausted);
+  EXPECT_EQ(small.list()->size(), 3U);
+  // Deleting one makes room.
+  ASSERT_TRUE(small.remove(ids.front()));
+  EXPECT_TRUE(small.create({.name = "Fourth", .redirect_uris = {"https://a.example/cb"}}));
+}
+
 TEST_F(ProviderTest, ClientIdsNeverBeginWithADash) {
   std::size_t dashes_inside = 0;
   for (int i = 0; i < 1500; ++i) {
     auto made = clients.create(
         {.name = "Spa", .redirect_uris = {"https://a.example/cb"}, .is_public = true});
     ASSERT_TRUE(made) << made.error().message;
-    const auto& id = made->client.client_id;
+    const std::string id = made->client.client_id;
+    ASSERT_TRUE(clients.remove(id));  // the registry holds at most kMaxClients
     ASSERT_EQ(id.size(), 22U);
     ASSERT_NE(id.front(), '-') << id;
     dashes_inside += id.find('-', 1) != std::string::npos ? 1 : 0;
