@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <vector>
 
+#include "core/ascii.hpp"
+
 namespace gatehouse::crypto {
 namespace {
 
@@ -22,17 +24,12 @@ constexpr std::array<std::string_view, 3> kPublished = {
     "at-least-32-random-bytes-for-hs256",
 };
 
-bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+constexpr std::string_view kSpace = " \t\n\r";
 
 // As people paste it: white space at either end (a file's newline, a stray space) and the case of
 // letters (hex written in capitals) do not make another key of a published one.
 std::string canonical(std::string_view bytes) {
-  while (!bytes.empty() && isSpace(bytes.front())) bytes.remove_prefix(1);
-  while (!bytes.empty() && isSpace(bytes.back())) bytes.remove_suffix(1);
-  std::string out(bytes);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
+  return core::lowerAscii(core::trimAscii(bytes, kSpace));
 }
 
 // The shortest p with text[i] == text[i - p] for every i >= p (text.size() when none is shorter):
@@ -58,7 +55,7 @@ std::optional<std::string> notASecret(std::string_view bytes) {
   // whole: a key of raw bytes may begin or end with a byte that reads as a space.)
   const bool text = std::all_of(bytes.begin(), bytes.end(), [](char c) {
     const auto u = static_cast<unsigned char>(c);
-    return isSpace(c) || (u >= 0x20 && u < 0x7f);
+    return kSpace.find(c) != std::string_view::npos || (u >= 0x20 && u < 0x7f);
   });
   if (text && pasted.size() < kMinSecretBytes)
     return "holds " + std::to_string(pasted.size()) + " bytes besides white space at its ends";
