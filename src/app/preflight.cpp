@@ -81,31 +81,17 @@ std::string checkKeyFiles(const config::Config& config, std::vector<std::string>
   return {};
 }
 
-// A file serve appends to: in a folder that exists, a regular file (never a link) when it is
-// there (serve would otherwise run without it, an error in its log, or fail each message). With
-// `streams`, a character device or FIFO, through a link or not, is taken too (/dev/stdout, a FIFO
-// a log shipper reads).
-void checkAppendedFile(const char* setting, const std::filesystem::path& path, bool streams,
-                       std::vector<std::string>& problems) {
-  std::error_code ec;
-  const auto self = std::filesystem::symlink_status(path, ec).type();
-  const auto target = std::filesystem::status(path, ec).type();
-  const auto folder = std::filesystem::absolute(path, ec).parent_path();
-  using Type = std::filesystem::file_type;
-  if (streams && (target == Type::character || target == Type::fifo)) return;
-  if (!std::filesystem::is_directory(folder, ec))
-    problems.push_back(std::string(setting) + ": " + folder.string() +
-                       " is not a folder that exists");
-  else if (self != Type::not_found && self != Type::regular)
-    problems.push_back(std::string(setting) + ": " + path.string() + " is not a regular file" +
-                       (streams ? " (nor a stream such as /dev/stdout or a FIFO)" : ""));
-}
-
+// The files serve appends to, as it will open them (core::appendable): serve would otherwise run
+// without the audit file, an error in its log, or fail each message to the mail file.
 void checkWrittenFiles(const config::Config& config, std::vector<std::string>& problems) {
+  const auto check = [&problems](const char* setting, const std::filesystem::path& path,
+                                 core::AppendTo what) {
+    if (auto ok = core::appendable(path, what); !ok)
+      problems.push_back(std::string(setting) + ": " + ok.error().message);
+  };
   if (!config.audit_log_file.empty() && config.audit_log_file != "-")
-    checkAppendedFile("AUDIT_LOG_FILE", config.audit_log_file, true, problems);
-  if (config.mail.mail_file)
-    checkAppendedFile("MAIL_FILE", *config.mail.mail_file, false, problems);
+    check("AUDIT_LOG_FILE", config.audit_log_file, core::AppendTo::FileOrStream);
+  if (config.mail.mail_file) check("MAIL_FILE", *config.mail.mail_file, core::AppendTo::File);
 }
 }  // namespace
 

@@ -1,14 +1,12 @@
 #include "audit/audit_log.hpp"
 
-#include <fcntl.h>
-#include <filesystem>
-#include <sys/stat.h>
-#include <unistd.h>
+#include <cstdio>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "core/base64url.hpp"
+#include "core/files.hpp"
 #include "core/log.hpp"
 #include "crypto/digest.hpp"
 
@@ -53,33 +51,15 @@ AuditLog::AuditLog(store::AuditStore& store, const core::Clock& clock, const std
   if (sink_path == "-") {
     sink_ = stdout;
   } else if (!sink_path.empty()) {
-    // A file is appended to, never through a link, readable by its owner alone when made (the
-    // events name users and addresses). A stream (/dev/stdout, a FIFO a log shipper reads) is
-    // opened where it leads; one nobody reads is refused (ENXIO), not waited on.
-    std::error_code ec;
-    const auto target = std::filesystem::status(sink_path, ec).type();
-    const bool stream = target == std::filesystem::file_type::character ||
-                        target == std::filesystem::file_type::fifo;
-    const int fd = ::open(
-        sink_path.c_str(),
-        O_WRONLY | O_APPEND | O_NONBLOCK | O_CLOEXEC | (stream ? 0 : O_CREAT | O_NOFOLLOW), 0600);
-    struct stat st {};
-    const bool fits =
-        fd >= 0 && ::fstat(fd, &st) == 0 &&
-        (S_ISREG(st.st_mode) || (stream && (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))));
-    // A file of ours left readable by others (made before this version) becomes 0600.
-    if (fits && S_ISREG(st.st_mode) && st.st_uid == ::geteuid() && (st.st_mode & 077) != 0)
-      (void)::fchmod(fd, 0600);
-    // Writes wait for a slow reader as they did through stdio (an event is never dropped).
-    if (fits && ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK) == 0)
-      sink_ = ::fdopen(fd, "a");
-    if (sink_ == nullptr && fd >= 0) ::close(fd);
+    // The events name users and addresses: a file of ours, owner-only, never through a link; or a
+    // stream (/dev/stdout, a FIFO a log shipper reads), one nobody reads refused, not waited on.
+    auto fd = core::openForAppend(sink_path, core::AppendTo::FileOrStream);
+    if (fd) sink_ = ::fdopen(fd->get(), "a");
+    if (sink_ != nullptr) (void)fd->release();
     owns_sink_ = sink_ != nullptr;
     if (sink_ == nullptr)
-      spdlog::error(
-          "cannot open audit log file {} (a regular file, not a link, in a folder that "
-          "exists)",
-          sink_path);
+      spdlog::error("cannot open the audit log file: {}",
+                    fd ? std::string("fdopen failed") : fd.error().message);
   }
 }
 

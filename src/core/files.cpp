@@ -13,26 +13,31 @@
 #include <unistd.h>
 
 namespace gatehouse::core {
-namespace {
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
+UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
+  if (this != &other) {
     if (fd_ >= 0) ::close(fd_);
+    fd_ = other.release();
   }
-  int get() const { return fd_; }
-  bool close() {
-    const int fd = fd_;
-    fd_ = -1;
-    return ::close(fd) == 0;
-  }
+  return *this;
+}
 
- private:
-  int fd_;
-};
+UniqueFd::~UniqueFd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+int UniqueFd::release() {
+  const int fd = fd_;
+  fd_ = -1;
+  return fd;
+}
+
+bool UniqueFd::close() {
+  const int fd = release();
+  return fd >= 0 && ::close(fd) == 0;
+}
+
+namespace {
 
 bool writeAll(int fd, std::string_view data) {
   while (!data.empty()) {
@@ -82,6 +87,8 @@ void removeStaleTemporaries(const std::filesystem::path& dir, const std::string&
   ::closedir(listing);  // closes dfd too
 }
 
+bool isStream(mode_t mode) { return S_ISCHR(mode) || S_ISFIFO(mode); }
+
 }  // namespace
 
 Result<std::string> readSmallFile(const std::filesystem::path& path, std::size_t max_bytes) {
@@ -94,7 +101,7 @@ Result<std::string> readSmallFile(const std::filesystem::path& path, std::size_t
       type != std::filesystem::file_type::not_found && !ec)
     return makeError(Errc::InvalidArgument, "cannot read " + name + ": not a regular file");
   // O_NONBLOCK: a FIFO swapped in meanwhile is not waited on either.
-  Fd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
   if (fd.get() < 0) {
     const int err = errno;
     if (err == ENOENT) return makeError(Errc::NotFound, "cannot read " + name + ": no such file");
@@ -134,7 +141,7 @@ Status writeFileAtomically(const std::filesystem::path& path, std::string_view c
   std::string tmp = (dir / (temporaryPrefix(path.filename().string()) + "XXXXXX")).string();
   // mkostemp: O_CREAT|O_EXCL (a planted name, or a link, fails rather than being followed), mode
   // 0600, a random name.
-  Fd fd(::mkostemp(tmp.data(), O_CLOEXEC));
+  UniqueFd fd(::mkostemp(tmp.data(), O_CLOEXEC));
   if (fd.get() < 0)
     return makeError(Errc::Unavailable, "cannot write " + name + ": " + std::strerror(errno));
   const bool written = writeAll(fd.get(), contents) && ::fsync(fd.get()) == 0;
@@ -164,7 +171,8 @@ Status writeFileAtomically(const std::filesystem::path& path, std::string_view c
     if (placed != 0 && unsupported(err)) {
       // Neither (some FUSE file systems): made in place, exclusively and never through a link. A
       // reader racing the write may see it short; a key file short is refused, not used.
-      Fd direct(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+      UniqueFd direct(
+          ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
       placed = direct.get() < 0 ? -1 : 0;
       err = errno;
       if (placed == 0 &&
@@ -180,10 +188,65 @@ Status writeFileAtomically(const std::filesystem::path& path, std::string_view c
   }
   // The rename survives a power loss only once the folder is synced: a key-encryption key lost
   // that way would leave the database's keys sealed under nothing anyone has.
-  Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dfd.get() < 0 || ::fsync(dfd.get()) != 0)
     return makeError(Errc::Unavailable, "cannot sync " + dir.string());
   return {};
+}
+
+Status appendable(const std::filesystem::path& path, AppendTo what) {
+  const std::string name = path.string();
+  const bool streams = what == AppendTo::FileOrStream;
+  struct stat st {};
+  if (streams && ::stat(path.c_str(), &st) == 0 && isStream(st.st_mode)) return {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    const int err = errno;
+    if (err != ENOENT) return makeError(Errc::Unavailable, name + ": " + std::strerror(err));
+    std::error_code ec;
+    const auto folder = std::filesystem::absolute(path, ec).parent_path();
+    if (!std::filesystem::is_directory(folder, ec))
+      return makeError(Errc::InvalidArgument, folder.string() + " is not a folder that exists");
+    return {};
+  }
+  if (!S_ISREG(st.st_mode))
+    return makeError(Errc::InvalidArgument,
+                     name + " is not a regular file" +
+                         (streams ? " (nor a stream such as /dev/stdout or a FIFO)" : ""));
+  if (st.st_uid != ::geteuid())
+    return makeError(Errc::InvalidArgument, name + " belongs to another user (uid " +
+                                                std::to_string(st.st_uid) +
+                                                "), who could read what is written to it");
+  return {};
+}
+
+Result<UniqueFd> openForAppend(const std::filesystem::path& path, AppendTo what) {
+  // Looked at first, as opening some devices acts; the flags and fstat below cover a swap
+  // meanwhile: no link followed to a file, no FIFO waited on, no terminal taken.
+  if (auto ok = appendable(path, what); !ok) return tl::unexpected(ok.error());
+  const std::string name = path.string();
+  struct stat st {};
+  const bool stream =
+      what == AppendTo::FileOrStream && ::stat(path.c_str(), &st) == 0 && isStream(st.st_mode);
+  constexpr int kFlags = O_WRONLY | O_APPEND | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
+  UniqueFd fd(::open(path.c_str(), stream ? kFlags : kFlags | O_CREAT | O_NOFOLLOW, 0600));
+  if (fd.get() < 0) {
+    const int err = errno;
+    if (err == ELOOP)
+      return makeError(Errc::InvalidArgument, name + " is a link, which is never followed");
+    return makeError(Errc::Unavailable, "cannot open " + name + ": " + std::strerror(err));
+  }
+  if (::fstat(fd.get(), &st) != 0)
+    return makeError(Errc::Unavailable, "cannot open " + name + ": " + std::strerror(errno));
+  if (stream ? !isStream(st.st_mode) : !S_ISREG(st.st_mode) || st.st_uid != ::geteuid())
+    return makeError(Errc::InvalidArgument, name + " changed while it was opened");
+  if (S_ISREG(st.st_mode) && (st.st_mode & 077) != 0 && ::fchmod(fd.get(), 0600) != 0)
+    return makeError(Errc::Unavailable,
+                     "cannot make " + name + " owner-only: " + std::strerror(errno));
+  // Writes then wait for a slow reader rather than fail (nothing appended is ever dropped).
+  const int flags = ::fcntl(fd.get(), F_GETFL);
+  if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) != 0)
+    return makeError(Errc::Unavailable, "cannot open " + name + ": " + std::strerror(errno));
+  return fd;
 }
 
 }  // namespace gatehouse::core

@@ -9,6 +9,25 @@
 
 namespace gatehouse::core {
 
+// An open file descriptor, closed when its owner ends.
+class UniqueFd {
+ public:
+  explicit UniqueFd(int fd = -1) : fd_(fd) {}
+  UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept;
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd();
+  [[nodiscard]] int get() const { return fd_; }
+  // The descriptor, no longer closed here.
+  [[nodiscard]] int release();
+  // Closes it now, reporting whether close succeeded (a write can fail there).
+  [[nodiscard]] bool close();
+
+ private:
+  int fd_;
+};
+
 // A regular file's bytes, at most `max_bytes` of them. Errors name the file: NotFound when
 // nothing is there (a link to nothing included); InvalidArgument when it is not a regular file
 // (a folder, a device such as /dev/zero, a FIFO: never waited on) or is larger; Unavailable when
@@ -24,5 +43,21 @@ namespace gatehouse::core {
 // old) are removed first.
 [[nodiscard]] Status writeFileAtomically(const std::filesystem::path& path,
                                          std::string_view contents, bool replace);
+
+// What a file written by appending (the audit log, the development mail file) may be.
+enum class AppendTo { File, FileOrStream };
+
+// Whether `path` may be appended to, looked at without opening or making anything: nothing there
+// yet in a folder that exists (it will be made), or a regular file, not a link, belonging to the
+// user this process runs as (a file someone else planted could be read by them). With
+// FileOrStream also a character device or a FIFO, through links (/dev/stdout). InvalidArgument
+// naming the path otherwise, Unavailable when it cannot be looked at.
+[[nodiscard]] Status appendable(const std::filesystem::path& path, AppendTo what);
+
+// Opens `path` to append to, once `appendable` allows it: a file never through a link, made 0600
+// when missing and made 0600 when others could read it; a stream where its link leads, a FIFO
+// nobody reads refused (ENXIO) rather than waited on. What was opened is checked again (anything
+// else swapped in meanwhile is refused). Close-on-exec, blocking, never the controlling terminal.
+[[nodiscard]] Result<UniqueFd> openForAppend(const std::filesystem::path& path, AppendTo what);
 
 }  // namespace gatehouse::core

@@ -1,11 +1,10 @@
 #include <cerrno>
 #include <ctime>
-#include <fcntl.h>
 #include <sys/file.h>
-#include <sys/stat.h>
 #include <system_error>
 #include <unistd.h>
 
+#include "core/files.hpp"
 #include "mail/transport.hpp"
 
 namespace gatehouse::mail {
@@ -41,52 +40,28 @@ class FileTransport final : public Transport {
 
   core::Status send(std::string_view, std::string_view, std::string_view message) override {
     const std::string entry = mboxEntry(message, std::time(nullptr));
-    // Never through a planted symlink; owner-only even when the file was made by someone else.
-    // Anything but a regular file put in its place (a FIFO, a device, a link) is refused before it
-    // is opened, as opening some acts; O_NONBLOCK and O_NOCTTY cover one swapped in meanwhile (a
-    // FIFO is never waited on, a terminal never becomes the service's), and fstat checks what
-    // was opened.
-    struct stat st {};
-    if (::lstat(path_.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) return notRegular();
-    const int fd = ::open(
-        path_.c_str(),
-        O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0600);
-    if (fd < 0) return fail("open");
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-      ::close(fd);
-      return notRegular();
-    }
-    if (::fchmod(fd, 0600) != 0) {
-      ::close(fd);
-      return fail("chmod");
-    }
+    // Its links hold live tokens: a file of ours, owner-only, never through a link; anything else
+    // put in its place is refused (a FIFO never waited on, a terminal never taken).
+    auto opened = core::openForAppend(path_, core::AppendTo::File);
+    if (!opened) return core::makeError(core::Errc::Unavailable, opened.error().message);
+    const int fd = opened->get();
     // Other processes appending to the same file (several nodes in development) wait their turn.
-    if (::flock(fd, LOCK_EX) != 0) {
-      ::close(fd);
-      return fail("lock");
-    }
+    if (::flock(fd, LOCK_EX) != 0) return fail("lock");
     std::size_t written = 0;
     while (written < entry.size()) {
       const ssize_t n = ::write(fd, entry.data() + written, entry.size() - written);
       if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        ::close(fd);
-        return fail("write");
-      }
+      if (n <= 0) return fail("write");
       written += static_cast<std::size_t>(n);
     }
-    const bool synced = ::fsync(fd) == 0;
-    ::close(fd);  // releases the lock
-    if (!synced) return fail("fsync");
+    if (::fsync(fd) != 0) return fail("fsync");
+    (void)opened->close();  // releases the lock
     return {};
   }
 
   std::string describe() const override { return "mbox file " + path_.string(); }
 
  private:
-  core::Status notRegular() const {
-    return core::makeError(core::Errc::Unavailable, path_.string() + " is not a regular file");
-  }
   core::Status fail(const char* what) const {
     return core::makeError(core::Errc::Unavailable,
                            std::string(what) + " " + path_.string() + ": " +

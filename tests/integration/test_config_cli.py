@@ -715,6 +715,35 @@ def test_files_in_the_wrong_shape_are_named_never_waited_on(tmp_path):
     assert (audit.stat().st_mode & 0o777) == 0o600
 
 
+def test_a_file_someone_else_planted_is_never_appended_to(tmp_path):
+    """The audit log names users and addresses, the mail file holds live links: a file another
+    user made at their path (a shared folder, before the first start) could be read by that user.
+    `config --check` and the start refuse it, naming the owner, and write nothing to it."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give a file away")
+    data = tmp_path / "data"
+    data.mkdir()
+    env = {"DATABASE_URL": f"sqlite:///{data}/g.db", "SECRET_KEY": SECRET}
+    planted = {name: tmp_path / name for name in ("audit.jsonl", "mail.mbox")}
+    for path in planted.values():
+        path.write_text("")
+        os.chmod(path, 0o666)
+        os.chown(path, 65534, 65534)
+    files = {"AUDIT_LOG_FILE": str(planted["audit.jsonl"]), "MAIL_FILE": str(planted["mail.mbox"]),
+             "SMTP_FROM": "a@example.com"}
+    r = gatehouse("config", "--check", env={**env, **files}, cwd=tmp_path)
+    assert r.returncode == 1
+    for setting, path in (("AUDIT_LOG_FILE", planted["audit.jsonl"]), ("MAIL_FILE", planted["mail.mbox"])):
+        line = f"{setting}: {path} belongs to another user (uid 65534), who could read what is written to it"
+        assert line in r.stderr, (line, r.stderr)
+    port = free_port()
+    r = subprocess.run([BIN, "serve"], env=clean_env(**env, **files, GATEHOUSE_LISTEN=f"127.0.0.1:{port}"),
+                       cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "belongs to another user" in r.stderr, r.stderr
+    for path in planted.values():
+        assert path.read_text() == "" and (path.stat().st_mode & 0o777) == 0o666
+
+
 def test_a_redis_password_without_a_user_is_not_shown(tmp_path):
     """redis://secret@host: Redis reads a user part without ':' as the password."""
     r = gatehouse("config", env={"REDIS_URL": "redis://zzRedisS3cret@cache.example:6379/1"}, cwd=tmp_path)

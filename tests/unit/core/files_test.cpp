@@ -1,5 +1,6 @@
 #include "core/files.hpp"
 
+#include <fcntl.h>
 #include <fstream>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -159,6 +160,121 @@ TEST_F(FilesTest, AWriteRemovesTheTemporariesOfDeadWritesOnly) {
     temporaries += e.path().filename().string().starts_with(".kek.gatehouse-tmp.") ? 1 : 0;
   // Zz99yY, Ab-2Cd, LinkXX, Folder, and Nobody when made.
   EXPECT_EQ(temporaries, ::geteuid() == 0 ? 5U : 4U);
+}
+
+// An appended file (the audit log, the mail file) is made owner-only whatever the umask, and one of
+// ours left readable by others becomes owner-only; what is appended lands after what was there.
+TEST_F(FilesTest, AnAppendedFileIsOwnerOnly) {
+  const mode_t old = ::umask(0);
+  auto made = openForAppend(dir_ / "made", AppendTo::File);
+  ::umask(old);
+  ASSERT_TRUE(made) << made.error().message;
+  struct stat st {};
+  ASSERT_EQ(::fstat(made->get(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600);
+  std::ofstream(dir_ / "old") << "first\n";
+  ::chmod((dir_ / "old").c_str(), 0644);
+  auto old_file = openForAppend(dir_ / "old", AppendTo::FileOrStream);
+  ASSERT_TRUE(old_file) << old_file.error().message;
+  ASSERT_EQ(::write(old_file->get(), "second\n", 7), 7);
+  ASSERT_TRUE(old_file->close());
+  EXPECT_EQ(contents(dir_ / "old"), "first\nsecond\n");
+  ASSERT_EQ(::stat((dir_ / "old").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600);
+  // Blocking (a slow reader is waited for, nothing dropped) and never inherited by a child.
+  EXPECT_EQ(::fcntl(made->get(), F_GETFL) & O_NONBLOCK, 0);
+  EXPECT_NE(::fcntl(made->get(), F_GETFD) & FD_CLOEXEC, 0);
+}
+
+// A link planted where the file goes is never followed, to a file or to nothing; the file it
+// points to is untouched and nothing is made where a dangling one points.
+TEST_F(FilesTest, AnAppendedFileIsNeverReachedThroughALink) {
+  std::ofstream(dir_ / "victim") << "someone else's";
+  fs::create_symlink(dir_ / "victim", dir_ / "to-file");
+  fs::create_symlink(dir_ / "nothing", dir_ / "to-nothing");
+  for (const char* name : {"to-file", "to-nothing"}) {
+    for (const AppendTo what : {AppendTo::File, AppendTo::FileOrStream}) {
+      const auto opened = openForAppend(dir_ / name, what);
+      ASSERT_FALSE(opened) << name;
+      EXPECT_EQ(opened.error().code, Errc::InvalidArgument) << name;
+      EXPECT_EQ(opened.error().message, (dir_ / name).string() + " is not a regular file" +
+                                            (what == AppendTo::FileOrStream
+                                                 ? " (nor a stream such as /dev/stdout or a FIFO)"
+                                                 : ""));
+    }
+  }
+  EXPECT_EQ(contents(dir_ / "victim"), "someone else's");
+  EXPECT_FALSE(fs::exists(dir_ / "nothing"));
+}
+
+// A file another user made there (in a shared folder, before the first start) could be read by
+// them: refused, by the look before opening and by the open.
+TEST_F(FilesTest, AnAppendedFileOfAnotherUserIsRefused) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give a file away";
+  std::ofstream(dir_ / "planted") << "";
+  ::chmod((dir_ / "planted").c_str(), 0666);
+  ASSERT_EQ(::chown((dir_ / "planted").c_str(), 65534, 65534), 0);
+  const auto looked = appendable(dir_ / "planted", AppendTo::File);
+  ASSERT_FALSE(looked);
+  EXPECT_EQ(looked.error().code, Errc::InvalidArgument);
+  EXPECT_EQ(looked.error().message, (dir_ / "planted").string() +
+                                        " belongs to another user (uid 65534), who could read "
+                                        "what is written to it");
+  EXPECT_FALSE(openForAppend(dir_ / "planted", AppendTo::FileOrStream));
+  struct stat st {};
+  ASSERT_EQ(::stat((dir_ / "planted").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0666);  // not touched
+}
+
+// Streams only where asked for, through a link (/dev/stdout is one); a FIFO nobody reads is
+// refused at once rather than waited on, one with a reader gets what is written.
+TEST_F(FilesTest, StreamsAreAppendedToOnlyWhereAskedFor) {
+  fs::create_symlink("/dev/null", dir_ / "null");
+  EXPECT_FALSE(openForAppend(dir_ / "null", AppendTo::File));
+  EXPECT_FALSE(appendable("/dev/null", AppendTo::File));
+  EXPECT_TRUE(openForAppend(dir_ / "null", AppendTo::FileOrStream));
+  ASSERT_EQ(::mkfifo((dir_ / "fifo").c_str(), 0600), 0);
+  EXPECT_FALSE(openForAppend(dir_ / "fifo", AppendTo::File));
+  const auto unread = openForAppend(dir_ / "fifo", AppendTo::FileOrStream);
+  ASSERT_FALSE(unread);
+  EXPECT_EQ(unread.error().code, Errc::Unavailable);
+  const int reader = ::open((dir_ / "fifo").c_str(), O_RDONLY | O_NONBLOCK);
+  ASSERT_GE(reader, 0);
+  auto writer = openForAppend(dir_ / "fifo", AppendTo::FileOrStream);
+  ASSERT_TRUE(writer) << writer.error().message;
+  ASSERT_EQ(::write(writer->get(), "event\n", 6), 6);
+  char got[16] = {};
+  EXPECT_EQ(::read(reader, got, sizeof got), 6);
+  EXPECT_STREQ(got, "event\n");
+  ::close(reader);
+  fs::create_directory(dir_ / "folder");
+  EXPECT_FALSE(openForAppend(dir_ / "folder", AppendTo::FileOrStream));
+}
+
+TEST_F(FilesTest, AnAppendedFileInAMissingFolderNamesTheFolder) {
+  const auto looked = appendable(dir_ / "missing" / "audit.jsonl", AppendTo::FileOrStream);
+  ASSERT_FALSE(looked);
+  EXPECT_EQ(looked.error().code, Errc::InvalidArgument);
+  EXPECT_EQ(looked.error().message, (dir_ / "missing").string() + " is not a folder that exists");
+}
+
+TEST(UniqueFdTest, ClosesOnceWhicheverOwnerEnds) {
+  int raw = -1;
+  {
+    UniqueFd first(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    raw = first.get();
+    ASSERT_GE(raw, 0);
+    UniqueFd second(std::move(first));
+    EXPECT_EQ(first.get(), -1);  // NOLINT(bugprone-use-after-move): moved from is empty
+    EXPECT_EQ(second.get(), raw);
+    EXPECT_NE(::fcntl(raw, F_GETFD), -1);
+  }
+  EXPECT_EQ(::fcntl(raw, F_GETFD), -1);  // closed when the last owner ended
+  UniqueFd kept(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  const int released = kept.release();
+  EXPECT_EQ(kept.get(), -1);
+  EXPECT_NE(::fcntl(released, F_GETFD), -1);
+  ::close(released);
 }
 
 }  // namespace
