@@ -7,7 +7,7 @@
 
 namespace gatehouse::crypto {
 
-core::Result<std::size_t> pemCertificateCount(std::string_view pem) {
+core::Result<std::vector<Certificate>> pemCertificates(std::string_view pem) {
   if (pem.size() > static_cast<std::size_t>(INT_MAX))
     return core::makeError(core::Errc::InvalidArgument, "is too large");
   BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
@@ -19,12 +19,22 @@ core::Result<std::size_t> pemCertificateCount(std::string_view pem) {
   ERR_clear_error();
   if (infos == nullptr)
     return core::makeError(core::Errc::InvalidArgument, "holds a PEM block that does not parse");
-  std::size_t count = 0;
-  for (int i = 0; i < sk_X509_INFO_num(infos); ++i)
-    count += sk_X509_INFO_value(infos, i)->x509 != nullptr ? 1 : 0;
+  std::vector<Certificate> out;
+  for (int i = 0; i < sk_X509_INFO_num(infos); ++i) {
+    X509_INFO* info = sk_X509_INFO_value(infos, i);
+    if (info->x509 == nullptr) continue;
+    out.emplace_back(info->x509, X509_free);
+    info->x509 = nullptr;  // owned by `out` now
+  }
   sk_X509_INFO_pop_free(infos, X509_INFO_free);
-  if (count == 0) return core::makeError(core::Errc::InvalidArgument, "holds no PEM certificate");
-  return count;
+  if (out.empty()) return core::makeError(core::Errc::InvalidArgument, "holds no PEM certificate");
+  return out;
+}
+
+core::Result<std::size_t> pemCertificateCount(std::string_view pem) {
+  auto certificates = pemCertificates(pem);
+  if (!certificates) return tl::unexpected(certificates.error());
+  return certificates->size();
 }
 
 }  // namespace gatehouse::crypto

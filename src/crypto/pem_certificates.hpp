@@ -1,7 +1,11 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string_view>
+#include <vector>
+
+#include <openssl/types.h>
 
 #include "core/error.hpp"
 
@@ -11,10 +15,15 @@ namespace gatehouse::crypto {
 // 220 KB).
 inline constexpr std::size_t kMaxPemBundleBytes = 4 * 1024 * 1024;
 
-// How many certificates a PEM bundle holds, read as OpenSSL's loaders read a CA file (curl's
+using Certificate = std::shared_ptr<X509>;
+
+// The certificates of a PEM bundle, in order, read as OpenSSL's loaders read a CA file (curl's
 // CAINFO, SSL_CTX_load_verify_locations): text between blocks is skipped. InvalidArgument when a
 // block they know (a certificate, a CRL, a key) does not parse, since they then refuse the whole
 // file at the first connection that needs it, or when there is no certificate.
+[[nodiscard]] core::Result<std::vector<Certificate>> pemCertificates(std::string_view pem);
+
+// How many there are, with the same errors.
 [[nodiscard]] core::Result<std::size_t> pemCertificateCount(std::string_view pem);
 
 }  // namespace gatehouse::crypto

@@ -90,23 +90,16 @@ core::Result<void> verifyChain(const std::vector<X509Ptr>& certs, const TrustSto
 }  // namespace
 
 core::Result<TrustStore> trustStoreFromPem(std::string_view pem) {
-  // A block that does not parse would otherwise end the reading there, roots after it left out.
-  if (auto n = crypto::pemCertificateCount(pem); !n)
-    return tl::unexpected(invalid("the trust store " + n.error().message));
+  // Every block must parse: one that does not would otherwise end the reading there, the roots
+  // after it left out.
+  auto certificates = crypto::pemCertificates(pem);
+  if (!certificates)
+    return tl::unexpected(invalid("the trust store " + certificates.error().message));
   TrustStore store(X509_STORE_new(), X509_STORE_free);
   if (!store) return tl::unexpected(invalid("out of memory"));
-  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-  int count = 0;
-  while (bio != nullptr) {
-    X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
-    if (cert == nullptr) break;
-    X509_STORE_add_cert(store.get(), cert);
-    X509_free(cert);
-    ++count;
-  }
-  BIO_free(bio);
-  ERR_clear_error();
-  if (count == 0) return tl::unexpected(invalid("no certificate in the trust store"));
+  for (const auto& certificate : *certificates)
+    if (X509_STORE_add_cert(store.get(), certificate.get()) != 1)
+      return tl::unexpected(invalid("the trust store could not take a certificate"));
   return store;
 }
 

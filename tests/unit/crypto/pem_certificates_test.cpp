@@ -44,6 +44,20 @@ TEST_F(PemCertificates, CountsTheBlocksOpenSslLoads) {
   EXPECT_TRUE(opensslLoadsAsCaFile(bundle));
 }
 
+// The certificates themselves, in the bundle's order, each the one its block holds.
+TEST_F(PemCertificates, HandsBackEachCertificateInOrder) {
+  const auto certificates = pemCertificates(first_ + "between\n" + second_);
+  ASSERT_TRUE(certificates) << certificates.error().message;
+  ASSERT_EQ(certificates->size(), 2U);
+  const char* names[] = {"first", "second"};
+  for (std::size_t i = 0; i < 2; ++i) {
+    char cn[64] = {};
+    X509_NAME_get_text_by_NID(X509_get_subject_name((*certificates)[i].get()), NID_commonName, cn,
+                              sizeof cn);
+    EXPECT_STREQ(cn, names[i]);
+  }
+}
+
 TEST_F(PemCertificates, NoneIsRefused) {
   for (const std::string& text :
        {std::string(), std::string("just text\n"), testing::pemBlock("x", "PUBLIC KEY")}) {
