@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "app/keys.hpp"
+#include "app/page_setup.hpp"
 #include "app/preflight.hpp"
 #include "app/server_main.hpp"
 #include "cli/apikey_commands.hpp"
@@ -246,13 +247,17 @@ int main(int argc, char** argv) {
   auto* deactivate = user->add_subcommand("deactivate", "Block a user and end their sessions");
   deactivate->add_option("--email", email, "the user's email")->required();
   auto* set_password = user->add_subcommand(
-      "set-password", "Set a user's password from the first line of stdin; ends their sessions");
+      "set-password",
+      "Set a user's password from the first line of stdin; ends their sessions and, with mail "
+      "configured, tells them");
   set_password->add_option("--email", email, "the user's email")->required();
   bool keep_api_keys = false;
   set_password->add_flag("--keep-api-keys", keep_api_keys,
                          "keep the user's API keys (default: revoke them, as the API does)");
   auto* reset_mfa = user->add_subcommand(
-      "reset-mfa", "Remove every second factor and recovery code of a user (a lost device)");
+      "reset-mfa",
+      "Remove every second factor and recovery code of a user (a lost device); with mail "
+      "configured, tells them");
   reset_mfa->add_option("--email", email, "the user's email")->required();
 
   std::string import_file;
@@ -402,9 +407,14 @@ int main(int argc, char** argv) {
   if (*set_role) return cli::userSetRole(*cfg, *policy, email, role, std::cout, std::cerr);
   if (*activate) return cli::userSetActive(*cfg, *policy, email, true, std::cout, std::cerr);
   if (*deactivate) return cli::userSetActive(*cfg, *policy, email, false, std::cout, std::cerr);
-  if (*reset_mfa) return cli::userResetMfa(*cfg, *policy, email, std::cout, std::cerr);
+  // The notices these two queue are sealed and keyed like the server's, from its master secret.
+  core::SystemClock clock;
+  const cli::MailAccess notices{
+      [&cfg, &clock](store::Store& db) { return app::masterSecret(*cfg, db, clock); },
+      app::publicUrl(*cfg)};
+  if (*reset_mfa) return cli::userResetMfa(*cfg, *policy, notices, email, std::cout, std::cerr);
   if (*set_password)
-    return cli::userSetPassword(*cfg, *policy, email, readPasswordLine(), keep_api_keys, std::cout,
-                                std::cerr);
+    return cli::userSetPassword(*cfg, *policy, notices, email, readPasswordLine(), keep_api_keys,
+                                std::cout, std::cerr);
   return 2;
 }

@@ -1,6 +1,8 @@
 #include "cli/context.hpp"
 
+#include "auth/validation.hpp"
 #include "cli/database.hpp"
+#include "keyring/purposes.hpp"
 
 namespace gatehouse::cli {
 
@@ -35,6 +37,56 @@ bool Context::open(std::ostream& err) {
       *store, once, limiter, *rates, policy, *cache, *audit, metrics, clock, mfa::Settings{}});
   actor = auth::Actor{std::nullopt, policy.allPermissions()};
   return true;
+}
+
+bool Context::openMail(const MailAccess& access, std::ostream& err) {
+  transport = mail::transportFor(config.mail);
+  if (!transport) return true;
+  const auto fail = [&err](const std::string& why) {
+    err << "gatehouse: mail is configured, and the notice this change sends cannot be queued: "
+        << why << "; nothing was changed\n";
+    return false;
+  };
+  auto loaded = mail::Templates::load(config.mail.template_dir);
+  if (!loaded) return fail("GATEHOUSE_TEMPLATE_DIR: " + loaded.error().message);
+  templates = std::move(*loaded);
+  auto master = access.master_secret(*store);
+  if (!master) return fail(master.error().message);
+  auto purpose = keyring::derivePurposeKeys(*master);
+  if (!purpose) return fail(purpose.error().message);
+  // This process never claims or sends: its node name marks nothing.
+  outbox = std::make_unique<mail::Outbox>(mail::Outbox::Deps{
+      store->mail(),
+      transport.get(),
+      *audit,
+      metrics,
+      clock,
+      {.from = config.mail.smtp_from, .sealing_key = purpose->outbox_sealing, .node = "cli"}});
+  background = std::make_unique<mail::Background>(1);
+  flows = std::make_unique<mail::EmailFlows>(mail::EmailFlows::Deps{
+      *store,
+      *passwords,
+      *keys,
+      *cache,
+      *session_end,
+      *guard,
+      *outbox,
+      *templates,
+      *background,
+      *audit,
+      metrics,
+      clock,
+      {access.public_url, config.mail.password_reset_url, config.mail.brand_name,
+       config.mail.reset_ttl_seconds, config.mail.verification_ttl_seconds,
+       config.mail.change_ttl_seconds, purpose->email_tokens}});
+  return true;
+}
+
+std::string Context::notify(mail::Notice kind, const store::User& user) {
+  if (!flows || auth::isPlaceholderAddress(user.email)) return "";
+  if (auto ok = flows->notice(kind, user, client); !ok)
+    return "; the notice to " + user.email + " could not be queued: " + describe(ok.error());
+  return "; a notice to " + user.email + " is queued (the running server sends it)";
 }
 
 std::optional<store::User> Context::userByEmail(const std::string& email, std::ostream& err) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -14,6 +15,11 @@
 #include "auth/user_cache.hpp"
 #include "auth/user_service.hpp"
 #include "config/config.hpp"
+#include "mail/background.hpp"
+#include "mail/email_flows.hpp"
+#include "mail/outbox.hpp"
+#include "mail/templates.hpp"
+#include "mail/transport.hpp"
 #include "metrics/metrics.hpp"
 #include "mfa/mfa_service.hpp"
 #include "password/hash_pool.hpp"
@@ -24,6 +30,14 @@
 #include "store/store.hpp"
 
 namespace gatehouse::cli {
+
+// What a command that changes an account's ways in needs to queue the notice the API's same change
+// queues (mail::Notice): the master secret the outbox's sealing and the links' keys derive from
+// (app::masterSecret, read from the store the command opened), and the address links point to.
+struct MailAccess {
+  std::function<core::Result<std::string>(store::Store&)> master_secret;
+  std::string public_url;
+};
 
 // The server's own services over the configured (existing) database, so a command follows the
 // same rules and transactions as the API and is audited as actor "cli". The server applies what
@@ -53,6 +67,13 @@ struct Context {
   const auth::ClientInfo client = auth::commandLineClient();
   // Whoever runs the command owns the database: every permission, no user id.
   auth::Actor actor;
+  // After openMail, with mail configured: the notices. The command only queues them, in the
+  // database; the running server's outbox sends them.
+  std::unique_ptr<mail::Transport> transport;
+  std::optional<mail::Templates> templates;
+  std::unique_ptr<mail::Outbox> outbox;
+  std::unique_ptr<mail::Background> background;
+  std::unique_ptr<mail::EmailFlows> flows;
 
   Context(const config::Config& c, const rbac::Policy& p) : config(c), policy(p) {}
   Context(const Context&) = delete;
@@ -60,6 +81,12 @@ struct Context {
 
   // False after writing the reason to `err`.
   bool open(std::ostream& err);
+  // After open: with mail configured (SMTP_URL or MAIL_FILE), what notices need; false after
+  // writing the reason to `err` (before the command changes anything). Nothing without mail.
+  bool openMail(const MailAccess& access, std::ostream& err);
+  // Queues `kind`'s notice to `user` as the API does; what to tell whoever ran the command
+  // ("" when no notice goes: mail not configured, a placeholder address).
+  std::string notify(mail::Notice kind, const store::User& user);
   // The user with this email, or nullopt after writing "no user with email ..." to `err`.
   std::optional<store::User> userByEmail(const std::string& email, std::ostream& err);
 };

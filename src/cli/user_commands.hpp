@@ -4,6 +4,7 @@
 #include <ostream>
 #include <string>
 
+#include "cli/context.hpp"
 #include "config/config.hpp"
 #include "rbac/policy.hpp"
 
@@ -31,13 +32,16 @@ int auditVerify(const config::Config& config, std::ostream& out, std::ostream& e
 int userSetActive(const config::Config& config, const rbac::Policy& policy,
                   const std::string& email, bool active, std::ostream& out, std::ostream& err);
 // Sets a user's password (policy checked) and ends their sessions and, unless kept, their API
-// keys, in one transaction; audited.
+// keys, in one transaction; audited. With mail configured, the password-changed notice is queued
+// as the API queues it (Context::openMail: a notice that cannot be queued stops the command
+// before it changes anything).
 int userSetPassword(const config::Config& config, const rbac::Policy& policy,
-                    const std::string& email, const std::string& password, bool keep_api_keys,
-                    std::ostream& out, std::ostream& err);
+                    const MailAccess& mail, const std::string& email, const std::string& password,
+                    bool keep_api_keys, std::ostream& out, std::ostream& err);
 
 // Removes every second factor and recovery code of the user (they lost their device); audited.
-int userResetMfa(const config::Config& config, const rbac::Policy& policy, const std::string& email,
-                 std::ostream& out, std::ostream& err);
+// The factor-removed notice likewise, when a confirmed factor went.
+int userResetMfa(const config::Config& config, const rbac::Policy& policy, const MailAccess& mail,
+                 const std::string& email, std::ostream& out, std::ostream& err);
 
 }  // namespace gatehouse::cli

@@ -16,6 +16,7 @@ import json
 import mailbox
 import os
 import re
+import secrets
 import socket
 import sqlite3
 import statistics
@@ -29,7 +30,7 @@ import jwt
 import pytest
 import requests
 
-from conftest import PG_URL, Redis, Server, auth, body_of, free_port, fresh_database, \
+from conftest import BIN, PG_URL, Redis, Server, auth, body_of, free_port, fresh_database, \
     interleaved_timings
 from smtp_sink import SMTP_FROM, SMTP_PASSWORD, SMTP_USER, SmtpSink, make_ca, smoke_test
 
@@ -1618,6 +1619,46 @@ def test_adding_a_passkey_tells_the_owner_by_mail(make_server, smtp_sink):
     assert len(removed) == 1
     assert f'href="{origin}/ui/account"' in html.unescape(html_part(removed[0]))
     assert mail_metric(s, "queued") == 3
+
+
+def test_the_command_line_tells_the_owner_as_the_api_does(make_server, smtp_sink):
+    """`user reset-mfa` and `user set-password` made the same changes as an administrator's
+    through the API, and the owner heard nothing. They queue the same notices now, sealed like
+    the server's, which the running server sends. A reset that removed nothing sends none; a
+    command whose notice cannot be queued (this node's key-encryption key does not open the
+    stored keys) changes nothing."""
+    import test_mfa as mfa
+    s = mail_server(make_server, smtp_sink, env=mfa.NO_MFA_LIMIT)
+    e = mfa.enrol(s, "clinotice")
+    assert len(wait_mail(smtp_sink, e.email, count=1)) == 1  # the app's own notice
+    r = s.cli("user", "reset-mfa", "--email", e.email)
+    assert r.returncode == 0, r.stderr
+    assert f"a notice to {e.email} is queued" in r.stdout, r.stdout
+    mails = wait_mail(smtp_sink, e.email, count=2)
+    assert len(mails) == 2 and "second factor was removed" in str(mails[1]["Subject"]).lower()
+    assert f"{s.base}/ui/account" in text_part(mails[1]) and "#token=" not in text_part(mails[1])
+    r = s.cli("user", "reset-mfa", "--email", e.email)
+    assert r.returncode == 0 and "notice" not in r.stdout, r.stdout
+    # A wrong key-encryption key: refused before the password changes, the old one still works.
+    r = subprocess.run([BIN, "user", "set-password", "--email", e.email], input=NEW_PASSWORD + "\n",
+                       env={**s.env, "KEY_ENCRYPTION_KEY": secrets.token_hex(32)},
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1, r.stdout
+    assert "the notice this change sends cannot be queued" in r.stderr and "nothing was changed" in r.stderr, \
+        r.stderr
+    assert login_pair(s, "clinotice")["access_token"]
+    r = s.cli("user", "set-password", "--email", e.email, stdin=NEW_PASSWORD + "\n")
+    assert r.returncode == 0, r.stderr
+    assert f"a notice to {e.email} is queued" in r.stdout, r.stdout
+    mails = wait_mail(smtp_sink, e.email, count=3)
+    assert len(mails) == 3 and "password was changed" in str(mails[2]["Subject"]).lower()
+    assert f"{s.base}/ui/forgot-password" in text_part(mails[2])
+    assert login_pair(s, "clinotice", NEW_PASSWORD)["access_token"]
+    # Without mail the commands say nothing of notices (and need no key to run).
+    plain = make_server()
+    plain.register("quiet@example.com", "quiet")
+    r = plain.cli("user", "set-password", "--email", "quiet@example.com", stdin=NEW_PASSWORD + "\n")
+    assert r.returncode == 0 and "notice" not in r.stdout, (r.stdout, r.stderr)
 
 
 def test_changes_to_the_ways_in_tell_the_owner_by_mail(make_server, smtp_sink):
