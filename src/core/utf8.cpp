@@ -94,24 +94,29 @@ bool hidesOrReorders(std::uint32_t cp) {
   return inRanges(cp, kRanges);
 }
 
-bool isDisplayText(std::string_view text) {
+std::optional<std::string_view> displayTextProblem(std::string_view text) {
+  constexpr std::string_view kHidden = "holds an invisible or direction-changing character";
   // Tag characters belong only in the flag of a region: U+1F3F4, tags spelling it ("gbeng" for
   // England), U+E007F.
   enum class Flag { None, Started, Tags } flag = Flag::None;
   for (std::size_t i = 0; i < text.size();) {
     const auto cp = next(text, i);
-    if (!cp || *cp < 0x20 || *cp == 0x7F) return false;
+    if (!cp) return "is not UTF-8";
+    if (*cp < 0x20 || *cp == 0x7F) return "holds a control character";
     const bool tag = *cp >= 0xE0020 && *cp <= 0xE007E;
     const bool cancel = *cp == 0xE007F;
     if (flag != Flag::None && (tag || cancel)) {
       flag = cancel ? Flag::None : Flag::Tags;
       continue;
     }
-    if (flag == Flag::Tags) return false;  // tags that never end
-    if (hidesOrReorders(*cp)) return false;
+    if (flag == Flag::Tags) return kHidden;  // tags that never end
+    if (hidesOrReorders(*cp)) return kHidden;
     flag = *cp == 0x1F3F4 ? Flag::Started : Flag::None;
   }
-  return flag != Flag::Tags;
+  if (flag == Flag::Tags) return kHidden;
+  return std::nullopt;
 }
+
+bool isDisplayText(std::string_view text) { return !displayTextProblem(text); }
 
 }  // namespace gatehouse::core

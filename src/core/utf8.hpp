@@ -30,4 +30,8 @@ bool hidesOrReorders(std::uint32_t code_point);
 // controls, DEL or a code point that hides or reorders text.
 bool isDisplayText(std::string_view text);
 
+// Why `text` is not display text, the first problem found: "is not UTF-8", "holds a control
+// character" or "holds an invisible or direction-changing character"; nullopt when it is.
+std::optional<std::string_view> displayTextProblem(std::string_view text);
+
 }  // namespace gatehouse::core

@@ -101,14 +101,10 @@ std::string ClientRegistry::hashSecret(std::string_view secret) const {
 core::Result<CreatedClient> ClientRegistry::create(const NewClient& r) {
   if (r.name.empty() || r.name.size() > kMaxNameBytes)
     return makeError(Errc::InvalidArgument, "name: 1 to 100 bytes");
-  if (std::any_of(r.name.begin(), r.name.end(),
-                  [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; }))
-    return makeError(Errc::InvalidArgument, "name: no control characters");
-  if (!core::isValidUtf8(r.name)) return makeError(Errc::InvalidArgument, "name: not UTF-8");
-  // The consent page shows the name: without the characters that reorder or hide text, so it
+  // The consent page shows the name: text without the characters that reorder or hide it, so it
   // reads as it is.
-  if (!core::isDisplayText(r.name))
-    return makeError(Errc::InvalidArgument, "name: no invisible or direction-changing characters");
+  if (auto problem = core::displayTextProblem(r.name))
+    return makeError(Errc::InvalidArgument, "name " + std::string(*problem));
   if (auto ok = checkUris(r.redirect_uris, "redirect URI"); !ok) return tl::unexpected(ok.error());
   if (auto ok = checkUris(r.post_logout_redirect_uris, "post-logout redirect URI"); !ok)
     return tl::unexpected(ok.error());

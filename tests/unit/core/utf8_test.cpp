@@ -54,7 +54,16 @@ TEST(Utf8, DisplayTextIsReadableTextOnly) {
                           "x",
                           "\xF0\x9F\x8F\xB4\xF3\xA0\x81\xA7", "\xFF"}) {
     EXPECT_FALSE(isDisplayText(bad)) << bad;
+    EXPECT_TRUE(displayTextProblem(bad)) << bad;
   }
+  // The problem named is the first one in the text.
+  EXPECT_EQ(displayTextProblem("ok name"), std::nullopt);
+  EXPECT_EQ(displayTextProblem("a\x01\xFF"), "holds a control character");
+  EXPECT_EQ(displayTextProblem("a\xFF\x01"), "is not UTF-8");
+  EXPECT_EQ(displayTextProblem("\xE2\x80\xAE\x01"),
+            "holds an invisible or direction-changing character");
+  EXPECT_EQ(displayTextProblem("\xF0\x9F\x8F\xB4\xF3\xA0\x81\xA7"),
+            "holds an invisible or direction-changing character");
   EXPECT_TRUE(hidesOrReorders(0x202E));
   EXPECT_FALSE(hidesOrReorders(0x200D));
   // The email check's wider set (isInvisible) also holds the joiners and spaces.

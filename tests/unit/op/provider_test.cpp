@@ -456,6 +456,25 @@ TEST_F(ProviderTest, TheRegistryHoldsABoundedNumberOfClients) {
   EXPECT_TRUE(small.create({.name = "Fourth", .redirect_uris = {"https://a.example/cb"}}));
 }
 
+// The consent page shows a client's name: text that reads as it is, each refusal saying why.
+TEST_F(ProviderTest, AClientNameIsTextThatReadsAsItIs) {
+  for (const auto& [name, message] : std::vector<std::pair<std::string, std::string>>{
+           {"", "name: 1 to 100 bytes"},
+           {std::string(101, 'a'), "name: 1 to 100 bytes"},
+           {"Pay\x07", "name holds a control character"},
+           {"Pay\xFF", "name is not UTF-8"},
+           {"\xE2\x80\xAE"
+            "lapyaP",
+            "name holds an invisible or direction-changing character"}}) {
+    auto made = clients.create({.name = name, .redirect_uris = {"https://a.example/cb"}});
+    ASSERT_FALSE(made) << name;
+    EXPECT_EQ(made.error().code, core::Errc::InvalidArgument);
+    EXPECT_EQ(made.error().message, message);
+  }
+  EXPECT_TRUE(clients.create(
+      {.name = "Caf\xC3\xA9 \xF0\x9F\x8D\xB5", .redirect_uris = {"https://a.example/cb"}}));
+}
+
 TEST_F(ProviderTest, ClientIdsNeverBeginWithADash) {
   std::size_t dashes_inside = 0;
   for (int i = 0; i < 1500; ++i) {
