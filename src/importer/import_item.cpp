@@ -51,11 +51,9 @@ std::string hashProblem(std::string_view encoded) {
                                                        *cost >= 4 &&
                                                        *cost <= password::kMaxImportedBcryptCost)
     return {};
-  // $argon2id$v=19$m=..,t=..,p=..$salt$hash: five '$', the salt and the hash present.
-  const bool complete = std::count(encoded.begin(), encoded.end(), '$') == 5 &&
-                        encoded.find("$$") == std::string_view::npos && encoded.back() != '$';
+  // A whole PHC string (argon2idParams) within the import bounds.
   if (const auto params = password::argon2idParams(encoded);
-      params && complete && password::argon2WithinImportBounds(*params))
+      params && password::argon2WithinImportBounds(*params))
     return {};
   if (password::isImportedHash(encoded)) return {};
   return "password_hash: unsupported format";

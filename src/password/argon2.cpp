@@ -4,6 +4,7 @@
 
 #include <argon2.h>
 
+#include "core/base64url.hpp"
 #include "crypto/random.hpp"
 
 namespace gatehouse::password {
@@ -26,6 +27,20 @@ std::optional<std::uint32_t> takeParam(std::string_view& s, std::string_view nam
   return value;
 }
 
+// The bytes an unpadded standard-base64 field of a PHC string decodes to (libargon2's from_base64:
+// the bits left over at the end must be zero); nullopt when it is not one.
+std::optional<std::size_t> phcBase64Bytes(std::string_view text) {
+  std::string url(text);
+  for (char& c : url) {
+    if (c == '-' || c == '_') return std::nullopt;  // base64url's, not this alphabet's
+    if (c == '+') c = '-';
+    if (c == '/') c = '_';
+  }
+  const auto bytes = core::base64urlDecode(url);
+  if (!bytes || bytes->empty()) return std::nullopt;
+  return bytes->size();
+}
+
 }  // namespace
 
 bool isArgon2idHash(std::string_view encoded) { return encoded.starts_with("$argon2id$"); }
@@ -45,6 +60,18 @@ std::optional<Argon2Params> argon2idParams(std::string_view encoded) {
   s.remove_prefix(1);
   const auto lanes = takeParam(s, "p");
   if (!lanes || !s.starts_with('$')) return std::nullopt;
+  s.remove_prefix(1);
+  // "<salt>$<hash>", each unpadded standard base64, as libargon2 decodes them.
+  const auto dollar = s.find('$');
+  if (dollar == std::string_view::npos) return std::nullopt;
+  const auto salt = phcBase64Bytes(s.substr(0, dollar));
+  const auto hash = phcBase64Bytes(s.substr(dollar + 1));
+  // What libargon2 refuses before hashing (validate_inputs): such a string is no one's hash, and a
+  // password can never match it.
+  if (!salt || *salt < ARGON2_MIN_SALT_LENGTH || !hash || *hash < ARGON2_MIN_OUTLEN ||
+      *t < ARGON2_MIN_TIME || *lanes < ARGON2_MIN_LANES || *lanes > ARGON2_MAX_LANES ||
+      std::uint64_t{*m} < std::uint64_t{2} * ARGON2_SYNC_POINTS * *lanes)
+    return std::nullopt;
   p.memory_kib = *m;
   p.iterations = *t;
   p.parallelism = *lanes;

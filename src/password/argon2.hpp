@@ -27,7 +27,9 @@ struct Argon2Params {
 bool argon2idVerify(std::string_view password, std::string_view encoded);
 
 bool isArgon2idHash(std::string_view encoded);
-// The parameters of an argon2id PHC string; nullopt when it is not one.
+// The parameters of an argon2id PHC string; nullopt when it is not one, whole: version 19, its
+// salt and hash in unpadded base64, and nothing libargon2 refuses before hashing (a salt under 8
+// bytes, a hash under 4, t or p of 0, m under 8 x p), which no password can ever match.
 std::optional<Argon2Params> argon2idParams(std::string_view encoded);
 
 }  // namespace gatehouse::password

@@ -26,7 +26,8 @@ namespace gatehouse::password {
 // (found by an outside attack). The bounds leave room for real hashes: bcrypt up to cost 16 (64
 // times the usual 10); argon2 up to 1 GiB, 64 lanes and 4 GiB-passes of work, memory times passes,
 // which the lanes share (RFC 9106's second recommendation is 64 MiB x 3 passes, OWASP's 19 MiB x
-// 2); PBKDF2 up to 2,000,000 iterations.
+// 2); PBKDF2 up to 2,000,000 iterations for each block of the digest's size in the derived key
+// (a longer key is that many runs: Keycloak's 64-byte PBKDF2-SHA256 keys are two).
 inline constexpr int kMaxImportedBcryptCost = 16;
 inline constexpr std::int64_t kMaxPbkdf2Iterations = 2'000'000;
 inline constexpr std::uint32_t kMaxImportedArgon2MemoryKib = 1U << 20U;  // 1 GiB

@@ -6,6 +6,7 @@ a reason), never a partial user; an existing email is skipped and left untouched
 password cannot be taken over by importing it); running the same file twice changes nothing;
 the API needs users:write and roles:manage and never creates a user above the caller; imports
 are audited with their counts."""
+import base64
 import json
 import time
 
@@ -455,6 +456,31 @@ def test_every_unverifiable_hash_is_refused_and_every_verifiable_one_accepted(se
     # The genuine hashes beyond a limit never log in either (they were not stored at all).
     for i, v in enumerate(refused):
         assert db_user(server, f"r{i}@example.com") is None, v["id"]
+
+
+def test_hashes_no_password_can_match_or_dearer_than_they_look_are_refused(server):
+    """Found by an outside attack: argon2 strings libargon2 refuses before hashing (m, t or p of 0,
+    m under 8 KiB a lane, a salt under 8 bytes, a hash under 4) were reported "created", and the
+    user could never sign in with a password; PBKDF2-SHA1 at 2,000,000 iterations with a 128-byte
+    key (seven runs, seconds a sign-in attempt) went in. Each is an item error now; the least
+    libargon2 takes, and a Keycloak-sized PBKDF2-SHA256 key, still go in."""
+    admin = server.admin_token()
+    salt, digest = "c29tZXNhbHRzb21lc2FsdA", "A" * 43
+    ab64 = lambda n: base64.b64encode(b"k" * n).decode().rstrip("=").replace("+", ".")  # noqa: E731
+    users = [{"email": f"bad{i}@example.com", "password_hash": h} for i, h in enumerate([
+        f"$argon2id$v=19$m=0,t=2,p=1${salt}${digest}",
+        f"$argon2id$v=19$m=1024,t=0,p=1${salt}${digest}",
+        f"$argon2i$v=19$m=1024,t=2,p=0${salt}${digest}",
+        f"$argon2id$v=19$m=8,t=2,p=64${salt}${digest}",
+        f"$argon2id$v=19$m=1024,t=2,p=1$YQ${digest}",
+        f"$argon2id$v=19$m=1024,t=2,p=1${salt}$AA",
+        f"$pbkdf2$2000000${salt}${ab64(128)}"])]
+    users += [{"email": "least@example.com", "password_hash": "$argon2id$v=19$m=8,t=1,p=1$c29tZXNhbHQ$aGFzaA"},
+              {"email": "keycloak@example.com", "password_hash": f"$pbkdf2-sha256$1000000${salt}${ab64(64)}"}]
+    r = api_import(server, admin, users)
+    assert r.status_code == 200, r.text
+    got = [(x["result"], x.get("reason")) for x in r.json()["results"]]
+    assert got == [("error", "password_hash: unsupported format")] * 7 + [("created", None)] * 2, got
 
 
 def test_hashes_asking_more_work_than_the_import_bounds_are_refused(server):

@@ -17,6 +17,7 @@
 #include <boost/json/value.hpp>
 #include <gtest/gtest.h>
 
+#include "core/base64url.hpp"
 #include "password/argon2.hpp"
 #include "password/password_hasher.hpp"
 #include "support/vectors.hpp"
@@ -217,6 +218,29 @@ TEST(ImportedHash, EveryImportedFormatNeedsRehash) {
   // What the policy itself makes is left alone, so the check above can fail.
   EXPECT_FALSE(bcrypt10.needsRehash(bcrypt10.hash("Correct-Horse-9").value()));
   EXPECT_FALSE(argon2.needsRehash(argon2.hash("Correct-Horse-9").value()));
+}
+
+// Found by an outside attack: PBKDF2-SHA1 at the 2,000,000-iteration bound with a 128-byte key
+// is seven runs of it (about 5 s a sign-in attempt). The bound counts each block of the digest's
+// size in the derived key.
+TEST(ImportedHash, EachBlockOfTheDerivedKeyCountsAgainstTheIterationBound) {
+  const std::string salt = "c29tZXNhbHRzb21lc2FsdA==";  // 16 bytes
+  const auto key = [](std::size_t bytes) { return core::base64Encode(std::string(bytes, 'k')); };
+  const auto accepted = [&](std::string_view algorithm, std::int64_t iterations,
+                            std::size_t bytes) {
+    auto encoded = keycloakToEncoded(algorithm, iterations, salt, key(bytes));
+    return encoded && isImportedHash(*encoded);
+  };
+  EXPECT_FALSE(accepted("pbkdf2", 2'000'000, 128));  // SHA-1: 7 blocks
+  EXPECT_TRUE(accepted("pbkdf2", 285'714, 128));     // 1,999,998
+  EXPECT_FALSE(accepted("pbkdf2", 285'715, 128));
+  EXPECT_TRUE(accepted("pbkdf2", 2'000'000, 20));  // one block
+  EXPECT_FALSE(accepted("pbkdf2", 2'000'000, 21));
+  // Keycloak's PBKDF2-SHA256 keys are 64 bytes: two blocks.
+  EXPECT_TRUE(accepted("pbkdf2-sha256", 1'000'000, 64));
+  EXPECT_FALSE(accepted("pbkdf2-sha256", 1'000'001, 64));
+  EXPECT_TRUE(accepted("pbkdf2-sha512", 2'000'000, 64));  // one block
+  EXPECT_FALSE(accepted("pbkdf2-sha512", 1'000'001, 128));
 }
 
 TEST(KeycloakToEncoded, WritesThePasslibStyleString) {
