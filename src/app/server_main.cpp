@@ -205,6 +205,9 @@ int serve(const config::Config& config) {
 
   auto keys = openKeys(config, **store, clock);
   if (!keys) return fatal(keys.error().message);
+  // A crash while a first start made the key file can leave a second name of it, a copy of the
+  // secret nothing writes over again (core::writeFileAtomically links its temporary in place).
+  core::removeStaleTemporaries(config.data_dir / "key_encryption_key");
   if (keys->kek_generated) {
     spdlog::warn(
         "KEY_ENCRYPTION_KEY is not set: generated one in {}/key_encryption_key (mode 0600); the "
@@ -262,6 +265,8 @@ int serve(const config::Config& config) {
   if (auto ok = user_cache.sync(); !ok)
     return fatal("reading user change log: " + ok.error().message);
   audit::AuditLog audit_log((*store)->audit(), clock, config.audit_log_file);
+  // The preflight looked; a FIFO nobody reads yet, or a swap since, shows only at the open.
+  if (!audit_log.sinkError().empty()) return fatal("AUDIT_LOG_FILE: " + audit_log.sinkError());
   metrics::Registry metrics;
   if (local_limiter != nullptr)
     metrics.setRateLimitKeys([local = local_limiter] { return local->size(); });

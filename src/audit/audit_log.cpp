@@ -57,9 +57,10 @@ AuditLog::AuditLog(store::AuditStore& store, const core::Clock& clock, const std
     if (fd) sink_ = ::fdopen(fd->get(), "a");
     if (sink_ != nullptr) (void)fd->release();
     owns_sink_ = sink_ != nullptr;
-    if (sink_ == nullptr)
-      spdlog::error("cannot open the audit log file: {}",
-                    fd ? std::string("fdopen failed") : fd.error().message);
+    if (sink_ == nullptr) {
+      sink_error_ = fd ? "cannot open " + sink_path : fd.error().message;
+      spdlog::error("cannot open the audit log file: {}", sink_error_);
+    }
   }
 }
 

@@ -31,13 +31,17 @@ struct Event {
 // service down, and the gap shows in `gatehouse audit verify` only as missing events.
 class AuditLog {
  public:
-  // `sink_path`: empty for none, "-" for stdout, else a file opened for append.
+  // `sink_path`: empty for none, "-" for stdout, else a file opened for append
+  // (core::openForAppend, streams allowed). One that cannot be opened is logged, and sinkError
+  // says why: events are still stored.
   AuditLog(store::AuditStore& store, const core::Clock& clock, const std::string& sink_path);
   AuditLog(const AuditLog&) = delete;
   AuditLog& operator=(const AuditLog&) = delete;
   ~AuditLog();
 
   void record(Event event);
+  // Why the file sink named is not open; empty when it is, or none was named.
+  const std::string& sinkError() const { return sink_error_; }
 
  private:
   store::AuditStore& store_;
@@ -45,6 +49,7 @@ class AuditLog {
   std::mutex sink_mutex_;
   std::FILE* sink_ = nullptr;
   bool owns_sink_ = false;
+  std::string sink_error_;
 };
 
 // SHA-256 (hex) of a record's canonical form: every field but `hash`, prev_hash included.

@@ -194,11 +194,40 @@ Status writeFileAtomically(const std::filesystem::path& path, std::string_view c
   return {};
 }
 
-Status appendable(const std::filesystem::path& path, AppendTo what) {
+void removeStaleTemporaries(const std::filesystem::path& path) {
+  removeStaleTemporaries(path.has_parent_path() ? path.parent_path() : std::filesystem::path("."),
+                         path.filename().string());
+}
+
+namespace {
+
+enum class Seen { Nothing, File, Stream };
+
+// The process's own descriptors, handed over by whoever started it (a pipe a log shipper made as
+// another user included).
+bool ownDescriptor(const std::string& name) {
+  return name == "/dev/stdout" || name == "/dev/stderr" || name.starts_with("/dev/fd/") ||
+         name.starts_with("/proc/self/fd/");
+}
+
+std::string ownerProblem(const std::string& name, uid_t uid) {
+  return name + " belongs to another user (uid " + std::to_string(uid) +
+         "), who could read what is written to it";
+}
+
+// What `path` is, judged as appendable() says; openForAppend opens by what was seen here, so a
+// link swapped in afterwards is not followed.
+Result<Seen> look(const std::filesystem::path& path, AppendTo what) {
   const std::string name = path.string();
   const bool streams = what == AppendTo::FileOrStream;
   struct stat st {};
-  if (streams && ::stat(path.c_str(), &st) == 0 && isStream(st.st_mode)) return {};
+  if (streams && ::stat(path.c_str(), &st) == 0 && isStream(st.st_mode)) {
+    // A FIFO or a terminal someone else put there would hand them every line; a device node
+    // is root's.
+    if (st.st_uid != ::geteuid() && st.st_uid != 0 && !ownDescriptor(name))
+      return makeError(Errc::InvalidArgument, ownerProblem(name, st.st_uid));
+    return Seen::Stream;
+  }
   if (::lstat(path.c_str(), &st) != 0) {
     const int err = errno;
     if (err != ENOENT) return makeError(Errc::Unavailable, name + ": " + std::strerror(err));
@@ -206,35 +235,45 @@ Status appendable(const std::filesystem::path& path, AppendTo what) {
     const auto folder = std::filesystem::absolute(path, ec).parent_path();
     if (!std::filesystem::is_directory(folder, ec))
       return makeError(Errc::InvalidArgument, folder.string() + " is not a folder that exists");
-    return {};
+    return Seen::Nothing;
   }
+  if (S_ISLNK(st.st_mode))
+    return makeError(Errc::InvalidArgument,
+                     name + " is not a regular file but a link, which is never followed" +
+                         (streams ? " (for standard output, set -)" : ""));
   if (!S_ISREG(st.st_mode))
     return makeError(Errc::InvalidArgument,
-                     name + " is not a regular file" +
-                         (streams ? " (nor a stream such as /dev/stdout or a FIFO)" : ""));
+                     name + " is not a regular file" + (streams ? " (nor a FIFO)" : ""));
   if (st.st_uid != ::geteuid())
-    return makeError(Errc::InvalidArgument, name + " belongs to another user (uid " +
-                                                std::to_string(st.st_uid) +
-                                                "), who could read what is written to it");
+    return makeError(Errc::InvalidArgument, ownerProblem(name, st.st_uid));
+  return Seen::File;
+}
+
+}  // namespace
+
+Status appendable(const std::filesystem::path& path, AppendTo what) {
+  auto seen = look(path, what);
+  if (!seen) return tl::unexpected(seen.error());
   return {};
 }
 
 Result<UniqueFd> openForAppend(const std::filesystem::path& path, AppendTo what) {
   // Looked at first, as opening some devices acts; the flags and fstat below cover a swap
-  // meanwhile: no link followed to a file, no FIFO waited on, no terminal taken.
-  if (auto ok = appendable(path, what); !ok) return tl::unexpected(ok.error());
+  // meanwhile: no link followed where a file was seen, no FIFO waited on, no terminal taken.
+  auto seen = look(path, what);
+  if (!seen) return tl::unexpected(seen.error());
+  const bool stream = *seen == Seen::Stream;
   const std::string name = path.string();
-  struct stat st {};
-  const bool stream =
-      what == AppendTo::FileOrStream && ::stat(path.c_str(), &st) == 0 && isStream(st.st_mode);
   constexpr int kFlags = O_WRONLY | O_APPEND | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
   UniqueFd fd(::open(path.c_str(), stream ? kFlags : kFlags | O_CREAT | O_NOFOLLOW, 0600));
   if (fd.get() < 0) {
     const int err = errno;
     if (err == ELOOP)
-      return makeError(Errc::InvalidArgument, name + " is a link, which is never followed");
+      return makeError(Errc::InvalidArgument,
+                       name + " is not a regular file but a link, which is never followed");
     return makeError(Errc::Unavailable, "cannot open " + name + ": " + std::strerror(err));
   }
+  struct stat st {};
   if (::fstat(fd.get(), &st) != 0)
     return makeError(Errc::Unavailable, "cannot open " + name + ": " + std::strerror(errno));
   if (stream ? !isStream(st.st_mode) : !S_ISREG(st.st_mode) || st.st_uid != ::geteuid())

@@ -44,14 +44,21 @@ class UniqueFd {
 [[nodiscard]] Status writeFileAtomically(const std::filesystem::path& path,
                                          std::string_view contents, bool replace);
 
+// Removes the temporary files of `path` that writeFileAtomically's writes left when their process
+// died (each write does so first): for a file written once and never again, such as a key made at
+// the first start, whose leftover would otherwise stay a second copy of the secret.
+void removeStaleTemporaries(const std::filesystem::path& path);
+
 // What a file written by appending (the audit log, the development mail file) may be.
 enum class AppendTo { File, FileOrStream };
 
 // Whether `path` may be appended to, looked at without opening or making anything: nothing there
 // yet in a folder that exists (it will be made), or a regular file, not a link, belonging to the
 // user this process runs as (a file someone else planted could be read by them). With
-// FileOrStream also a character device or a FIFO, through links (/dev/stdout). InvalidArgument
-// naming the path otherwise, Unavailable when it cannot be looked at.
+// FileOrStream also a character device or a FIFO, through links, of this user or root, or any
+// reached as one of the process's own descriptors (/dev/stdout, /dev/stderr, /dev/fd/N,
+// /proc/self/fd/N). InvalidArgument naming the path otherwise, Unavailable when it cannot be
+// looked at.
 [[nodiscard]] Status appendable(const std::filesystem::path& path, AppendTo what);
 
 // Opens `path` to append to, once `appendable` allows it: a file never through a link, made 0600

@@ -754,7 +754,7 @@ def test_a_redis_password_without_a_user_is_not_shown(tmp_path):
 
 def test_the_audit_log_may_be_a_stream(tmp_path):
     """/dev/stdout and a FIFO a log shipper reads are taken as AUDIT_LOG_FILE (a regular file
-    behind a link is not): events reach the reader."""
+    behind a link is not): events reach the reader. A FIFO nobody reads stops the start."""
     data = tmp_path / "data"
     data.mkdir()
     env = {"DATABASE_URL": f"sqlite:///{data}/g.db", "SECRET_KEY": SECRET}
@@ -787,3 +787,10 @@ def test_the_audit_log_may_be_a_stream(tmp_path):
             p.wait(timeout=30)
     finally:
         os.close(reader)
+    # Nobody reading it at the start: the start stops (the preflight cannot tell; the open can),
+    # rather than running without the events' copy.
+    r = subprocess.run([BIN, "serve"], env=clean_env(**env, GATEHOUSE_LISTEN=f"127.0.0.1:{free_port()}",
+                                                     AUDIT_LOG_FILE=str(fifo)),
+                       cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1, r.stderr[-2000:]
+    assert f"AUDIT_LOG_FILE: cannot open {fifo}: No such device or address" in r.stderr, r.stderr[-2000:]

@@ -656,6 +656,30 @@ def test_a_generated_key_encryption_key_zeroed_by_a_crash_asks_for_the_backup(ma
     assert r.returncode == 1 and "restore it from a backup" in r.stderr, r.stdout + r.stderr
 
 
+def test_a_second_name_of_the_key_file_left_by_a_crash_is_removed(make_server, tmp_path):
+    """The first start links its temporary file in place as key_encryption_key, then removes the
+    temporary name. A crash between the two leaves that name, a second copy of the secret, and
+    nothing writes the key file again to sweep it: the next start removes it (once it is older
+    than a live write could be), keeps the key, and leaves anything else alone."""
+    s = make_server({"SECRET_KEY": "", "KEY_ENCRYPTION_KEY": ""})
+    s.stop()
+    data = tmp_path / "data"
+    key = data / "key_encryption_key"
+    secret = key.read_bytes()
+    left = data / ".key_encryption_key.gatehouse-tmp.Ab3xYz"
+    os.link(key, left)
+    old = time.time() - 3600
+    os.utime(key, (old, old))  # the two names share the inode, and so its times
+    backup = data / ".key_encryption_key.backup"  # an operator's, not a temporary's name
+    backup.write_bytes(secret)
+    os.utime(backup, (old, old))
+    s = make_server({"SECRET_KEY": "", "KEY_ENCRYPTION_KEY": ""})
+    assert s.register("after@example.com", "after").status_code == 201
+    assert not left.exists()
+    assert key.read_bytes() == secret and os.stat(key).st_nlink == 1
+    assert backup.read_bytes() == secret
+
+
 def test_a_short_master_secret_an_earlier_version_stored_is_refused(make_server, tmp_path):
     """Earlier versions stored an empty mfa_secret_key as the master secret: a node on such a
     database refuses to start (and the CLI to key client secrets) until MFA_SECRET_KEY is set."""

@@ -197,10 +197,10 @@ TEST_F(FilesTest, AnAppendedFileIsNeverReachedThroughALink) {
       const auto opened = openForAppend(dir_ / name, what);
       ASSERT_FALSE(opened) << name;
       EXPECT_EQ(opened.error().code, Errc::InvalidArgument) << name;
-      EXPECT_EQ(opened.error().message, (dir_ / name).string() + " is not a regular file" +
-                                            (what == AppendTo::FileOrStream
-                                                 ? " (nor a stream such as /dev/stdout or a FIFO)"
-                                                 : ""));
+      EXPECT_EQ(opened.error().message,
+                (dir_ / name).string() +
+                    " is not a regular file but a link, which is never followed" +
+                    (what == AppendTo::FileOrStream ? " (for standard output, set -)" : ""));
     }
   }
   EXPECT_EQ(contents(dir_ / "victim"), "someone else's");
@@ -224,6 +224,30 @@ TEST_F(FilesTest, AnAppendedFileOfAnotherUserIsRefused) {
   struct stat st {};
   ASSERT_EQ(::stat((dir_ / "planted").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0666);  // not touched
+  // A FIFO they planted (their reader gets every line), directly or behind a link: refused as
+  // well, while a device node (root's) and the process's own descriptors are taken.
+  ASSERT_EQ(::mkfifo((dir_ / "their-fifo").c_str(), 0666), 0);
+  ASSERT_EQ(::chown((dir_ / "their-fifo").c_str(), 65534, 65534), 0);
+  const int reader = ::open((dir_ / "their-fifo").c_str(), O_RDONLY | O_NONBLOCK);
+  ASSERT_GE(reader, 0);
+  fs::create_symlink(dir_ / "their-fifo", dir_ / "to-their-fifo");
+  for (const char* name : {"their-fifo", "to-their-fifo"}) {
+    const auto fifo = openForAppend(dir_ / name, AppendTo::FileOrStream);
+    ASSERT_FALSE(fifo) << name;
+    EXPECT_EQ(fifo.error().message, (dir_ / name).string() +
+                                        " belongs to another user (uid 65534), who could read "
+                                        "what is written to it");
+  }
+  ::close(reader);
+  EXPECT_TRUE(openForAppend("/dev/null", AppendTo::FileOrStream));
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  ASSERT_EQ(::fchown(pipe_fds[1], 65534, 65534), 0);  // as if a log shipper of its own made it
+  const auto own =
+      openForAppend("/proc/self/fd/" + std::to_string(pipe_fds[1]), AppendTo::FileOrStream);
+  EXPECT_TRUE(own) << own.error().message;
+  ::close(pipe_fds[0]);
+  ::close(pipe_fds[1]);
 }
 
 // Streams only where asked for, through a link (/dev/stdout is one); a FIFO nobody reads is
