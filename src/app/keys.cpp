@@ -373,6 +373,24 @@ core::Result<std::string> masterSecret(const config::Config& config, store::Stor
   return master;
 }
 
+core::Result<std::optional<std::string>> storedMasterSecret(const config::Config& config,
+                                                            store::Store& store,
+                                                            const core::Clock& clock) {
+  if (config.mfa_secret_key) return std::optional<std::string>(*config.mfa_secret_key);
+  auto stored = store.keyRing().list();
+  if (!stored) return tl::unexpected(stored.error());
+  if (stored->empty()) return std::optional<std::string>();
+  Kek kek;
+  auto ring = openRing(config, store, clock, &kek, false);
+  if (!ring) return tl::unexpected(ring.error());
+  auto master = (*ring)->storedMaster();
+  if (!master) return tl::unexpected(withSource(master.error(), kek));
+  if (*master) {
+    if (auto ok = strongEnough(**master); !ok) return tl::unexpected(ok.error());
+  }
+  return master;
+}
+
 core::Result<keyring::Rotation> rotateKeys(const config::Config& config, store::Store& store,
                                            const core::Clock& clock,
                                            std::optional<std::chrono::seconds> after) {

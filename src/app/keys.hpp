@@ -64,6 +64,12 @@ struct ServerKeys {
 [[nodiscard]] core::Result<std::string> masterSecret(const config::Config& config,
                                                      store::Store& store, const core::Clock& clock);
 
+// The master secret the database holds (or MFA_SECRET_KEY), never made: nullopt while the ring
+// holds no key, before the server's first start made them (no key-encryption key is read or
+// made then). For commands that only use what the server uses (the CLI's notices).
+[[nodiscard]] core::Result<std::optional<std::string>> storedMasterSecret(
+    const config::Config& config, store::Store& store, const core::Clock& clock);
+
 // `gatehouse keys rotate`: the next token key, verifying at once and signing `after` from now
 // (default: 10 s for HS*, 305 s for asymmetric algorithms, whose JWKS is cached 300 s).
 // FailedPrecondition when SECRET_KEY signs (rotate it there) or a next key is waiting.

@@ -410,7 +410,7 @@ int main(int argc, char** argv) {
   // The notices these two queue are sealed and keyed like the server's, from its master secret.
   core::SystemClock clock;
   const cli::MailAccess notices{
-      [&cfg, &clock](store::Store& db) { return app::masterSecret(*cfg, db, clock); },
+      [&cfg, &clock](store::Store& db) { return app::storedMasterSecret(*cfg, db, clock); },
       app::publicUrl(*cfg)};
   if (*reset_mfa) return cli::userResetMfa(*cfg, *policy, notices, email, std::cout, std::cerr);
   if (*set_password)

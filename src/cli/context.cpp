@@ -39,9 +39,8 @@ bool Context::open(std::ostream& err) {
   return true;
 }
 
-bool Context::openMail(const MailAccess& access, std::ostream& err) {
-  transport = mail::transportFor(config.mail);
-  if (!transport) return true;
+bool Context::openMail(const MailAccess& access, const store::User& user, std::ostream& err) {
+  if (!config.mail.configured() || auth::isPlaceholderAddress(user.email)) return true;
   const auto fail = [&err](const std::string& why) {
     err << "gatehouse: mail is configured, and the notice this change sends cannot be queued: "
         << why << "; nothing was changed\n";
@@ -49,11 +48,17 @@ bool Context::openMail(const MailAccess& access, std::ostream& err) {
   };
   auto loaded = mail::Templates::load(config.mail.template_dir);
   if (!loaded) return fail("GATEHOUSE_TEMPLATE_DIR: " + loaded.error().message);
-  templates = std::move(*loaded);
   auto master = access.master_secret(*store);
   if (!master) return fail(master.error().message);
-  auto purpose = keyring::derivePurposeKeys(*master);
+  if (!*master) {
+    err << "gatehouse: no notice goes to " << user.email
+        << ": the keys it is sealed with are made at the server's first start\n";
+    return true;
+  }
+  auto purpose = keyring::derivePurposeKeys(**master);
   if (!purpose) return fail(purpose.error().message);
+  transport = mail::transportFor(config.mail);
+  templates = std::move(*loaded);
   // This process never claims or sends: its node name marks nothing.
   outbox = std::make_unique<mail::Outbox>(mail::Outbox::Deps{
       store->mail(),
@@ -82,10 +87,13 @@ bool Context::openMail(const MailAccess& access, std::ostream& err) {
   return true;
 }
 
-std::string Context::notify(mail::Notice kind, const store::User& user) {
+std::string Context::notify(mail::Notice kind, const store::User& user, std::ostream& err) {
   if (!flows || auth::isPlaceholderAddress(user.email)) return "";
-  if (auto ok = flows->notice(kind, user, client); !ok)
-    return "; the notice to " + user.email + " could not be queued: " + describe(ok.error());
+  if (auto ok = flows->notice(kind, user, client); !ok) {
+    err << "gatehouse: warning: the change is made, and its notice to " << user.email
+        << " could not be queued: " << describe(ok.error()) << "\n";
+    return "";
+  }
   return "; a notice to " + user.email + " is queued (the running server sends it)";
 }
 

@@ -1,6 +1,5 @@
 #pragma once
 
-#include <functional>
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -14,6 +13,7 @@
 #include "auth/session_end.hpp"
 #include "auth/user_cache.hpp"
 #include "auth/user_service.hpp"
+#include "cli/mail_access.hpp"
 #include "config/config.hpp"
 #include "mail/background.hpp"
 #include "mail/email_flows.hpp"
@@ -30,14 +30,6 @@
 #include "store/store.hpp"
 
 namespace gatehouse::cli {
-
-// What a command that changes an account's ways in needs to queue the notice the API's same change
-// queues (mail::Notice): the master secret the outbox's sealing and the links' keys derive from
-// (app::masterSecret, read from the store the command opened), and the address links point to.
-struct MailAccess {
-  std::function<core::Result<std::string>(store::Store&)> master_secret;
-  std::string public_url;
-};
 
 // The server's own services over the configured (existing) database, so a command follows the
 // same rules and transactions as the API and is audited as actor "cli". The server applies what
@@ -81,12 +73,15 @@ struct Context {
 
   // False after writing the reason to `err`.
   bool open(std::ostream& err);
-  // After open: with mail configured (SMTP_URL or MAIL_FILE), what notices need; false after
-  // writing the reason to `err` (before the command changes anything). Nothing without mail.
-  bool openMail(const MailAccess& access, std::ostream& err);
-  // Queues `kind`'s notice to `user` as the API does; what to tell whoever ran the command
-  // ("" when no notice goes: mail not configured, a placeholder address).
-  std::string notify(mail::Notice kind, const store::User& user);
+  // After open, before a change whose notice goes to `user`: what the notice needs, when one can
+  // go (mail configured, an address that is not a placeholder); nothing otherwise, no key read.
+  // False after writing the reason to `err`, when this configuration could not queue it (the
+  // server's would not start either): the command then changes nothing. Before the server's first
+  // start there are no keys to seal it with: `err` is told no notice goes, and true.
+  bool openMail(const MailAccess& access, const store::User& user, std::ostream& err);
+  // Queues `kind`'s notice to `user` as the API does (after openMail); what to tell whoever ran
+  // the command ("" when none goes). A failure is written to `err`: the change stands.
+  std::string notify(mail::Notice kind, const store::User& user, std::ostream& err);
   // The user with this email, or nullopt after writing "no user with email ..." to `err`.
   std::optional<store::User> userByEmail(const std::string& email, std::ostream& err);
 };

@@ -91,29 +91,31 @@ int userSetPassword(const config::Config& config, const rbac::Policy& policy,
                     const MailAccess& mail, const std::string& email, const std::string& password,
                     bool keep_api_keys, std::ostream& out, std::ostream& err) {
   Context c(config, policy);
-  if (!c.open(err) || !c.openMail(mail, err)) return 1;
+  if (!c.open(err)) return 1;
   auto user = c.userByEmail(email, err);
-  if (!user) return 1;
+  if (!user || !c.openMail(mail, *user, err)) return 1;
   if (auto ok = c.passwords->setPassword(user->id, password, c.client, keep_api_keys); !ok)
     return failure(err, describe(ok.error()));
   if (!keep_api_keys) c.keys->forgetUser(user->id);
   // As an administrator's change through the API: the owner hears the password is no longer theirs.
   out << "password set for user " << user->id << "; their sessions have ended"
       << (keep_api_keys ? "" : " and their API keys are revoked")
-      << c.notify(mail::Notice::PasswordChanged, *user) << "\n";
+      << c.notify(mail::Notice::PasswordChanged, *user, err) << "\n";
   return 0;
 }
 
 int userResetMfa(const config::Config& config, const rbac::Policy& policy, const MailAccess& mail,
                  const std::string& email, std::ostream& out, std::ostream& err) {
   Context c(config, policy);
-  if (!c.open(err) || !c.openMail(mail, err)) return 1;
+  if (!c.open(err)) return 1;
   auto user = c.userByEmail(email, err);
   if (!user) return 1;
+  // A notice goes only when a confirmed factor goes.
+  if (user->mfa_enabled && !c.openMail(mail, *user, err)) return 1;
   auto removed = c.mfa->reset(user->id, std::nullopt, c.client);
   if (!removed) return failure(err, describe(removed.error()));
   out << "second factors of user " << user->id << " removed; they sign in with the password"
-      << (*removed > 0 ? c.notify(mail::Notice::FactorRemoved, *user) : "") << "\n";
+      << (*removed > 0 ? c.notify(mail::Notice::FactorRemoved, *user, err) : "") << "\n";
   return 0;
 }
 

@@ -4,7 +4,7 @@
 #include <ostream>
 #include <string>
 
-#include "cli/context.hpp"
+#include "cli/mail_access.hpp"
 #include "config/config.hpp"
 #include "rbac/policy.hpp"
 
@@ -33,8 +33,8 @@ int userSetActive(const config::Config& config, const rbac::Policy& policy,
                   const std::string& email, bool active, std::ostream& out, std::ostream& err);
 // Sets a user's password (policy checked) and ends their sessions and, unless kept, their API
 // keys, in one transaction; audited. With mail configured, the password-changed notice is queued
-// as the API queues it (Context::openMail: a notice that cannot be queued stops the command
-// before it changes anything).
+// as the API queues it (Context::openMail says when a notice that cannot be queued stops the
+// command before it changes anything).
 int userSetPassword(const config::Config& config, const rbac::Policy& policy,
                     const MailAccess& mail, const std::string& email, const std::string& password,
                     bool keep_api_keys, std::ostream& out, std::ostream& err);

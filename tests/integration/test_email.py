@@ -1637,12 +1637,16 @@ def test_the_command_line_tells_the_owner_as_the_api_does(make_server, smtp_sink
     mails = wait_mail(smtp_sink, e.email, count=2)
     assert len(mails) == 2 and "second factor was removed" in str(mails[1]["Subject"]).lower()
     assert f"{s.base}/ui/account" in text_part(mails[1]) and "#token=" not in text_part(mails[1])
-    r = s.cli("user", "reset-mfa", "--email", e.email)
-    assert r.returncode == 0 and "notice" not in r.stdout, r.stdout
+    wrong_key = {**s.env, "KEY_ENCRYPTION_KEY": secrets.token_hex(32)}
+
+    def cli(env, *args, stdin=None):
+        return subprocess.run([BIN, *args], input=stdin, env=env, capture_output=True, text=True, timeout=120)
+
+    # Nothing left to remove, nothing to tell: no key is read (a wrong one passes unnoticed).
+    r = cli(wrong_key, "user", "reset-mfa", "--email", e.email)
+    assert r.returncode == 0 and "notice" not in r.stdout + r.stderr, (r.stdout, r.stderr)
     # A wrong key-encryption key: refused before the password changes, the old one still works.
-    r = subprocess.run([BIN, "user", "set-password", "--email", e.email], input=NEW_PASSWORD + "\n",
-                       env={**s.env, "KEY_ENCRYPTION_KEY": secrets.token_hex(32)},
-                       capture_output=True, text=True, timeout=120)
+    r = cli(wrong_key, "user", "set-password", "--email", e.email, stdin=NEW_PASSWORD + "\n")
     assert r.returncode == 1, r.stdout
     assert "the notice this change sends cannot be queued" in r.stderr and "nothing was changed" in r.stderr, \
         r.stderr
@@ -1654,11 +1658,43 @@ def test_the_command_line_tells_the_owner_as_the_api_does(make_server, smtp_sink
     assert len(mails) == 3 and "password was changed" in str(mails[2]["Subject"]).lower()
     assert f"{s.base}/ui/forgot-password" in text_part(mails[2])
     assert login_pair(s, "clinotice", NEW_PASSWORD)["access_token"]
-    # Without mail the commands say nothing of notices (and need no key to run).
+    # A placeholder address gets no notice, and no key is read for it.
+    r = s.cli("user", "create", "--email", "nobody@example.invalid", "--username", "nobody", "--password-stdin",
+              stdin=PASSWORD + "\n")
+    assert r.returncode == 0, r.stderr
+    r = cli(wrong_key, "user", "set-password", "--email", "nobody@example.invalid", stdin=NEW_PASSWORD + "\n")
+    assert r.returncode == 0 and "notice" not in r.stdout + r.stderr, (r.stdout, r.stderr)
+    # Without mail the commands say nothing of notices, and read no key.
     plain = make_server()
     plain.register("quiet@example.com", "quiet")
-    r = plain.cli("user", "set-password", "--email", "quiet@example.com", stdin=NEW_PASSWORD + "\n")
-    assert r.returncode == 0 and "notice" not in r.stdout, (r.stdout, r.stderr)
+    r = cli({**plain.env, "KEY_ENCRYPTION_KEY": secrets.token_hex(32)}, "user", "set-password", "--email",
+            "quiet@example.com", stdin=NEW_PASSWORD + "\n")
+    assert r.returncode == 0 and "notice" not in r.stdout + r.stderr, (r.stdout, r.stderr)
+
+
+def test_the_command_line_before_the_first_start_makes_no_key(make_server, tmp_path):
+    """Moving in: `user import`, then `user set-password`, before any server ran. With mail
+    configured the command neither makes a key-encryption key nor stores a master secret (one
+    made there, out of the operator's sight, could differ from the server's): it says no notice
+    goes and sets the password."""
+    s = make_server(start=False)
+    s.env.update(MAIL_FILE=str(tmp_path / "mail.mbox"), SMTP_FROM="noreply@example.com")
+    s.env.pop("KEY_ENCRYPTION_KEY", None)
+    s.env.pop("KEY_ENCRYPTION_KEY_FILE", None)
+    assert s.cli("migrate").returncode == 0
+    r = s.cli("user", "create", "--email", "early@example.com", "--username", "early", "--password-stdin",
+              stdin=PASSWORD + "\n")
+    assert r.returncode == 0, r.stderr
+    r = s.cli("user", "set-password", "--email", "early@example.com", stdin=NEW_PASSWORD + "\n")
+    assert r.returncode == 0, r.stderr
+    assert "no notice goes to early@example.com: the keys it is sealed with are made at the server's first start" \
+        in r.stderr, r.stderr
+    data = tmp_path / "data"
+    assert not (data / "key_encryption_key").exists(), sorted(p.name for p in data.iterdir())
+    rows = sqlite3.connect(data / "gatehouse.db").execute("SELECT COUNT(*) FROM key_ring").fetchone()[0]
+    assert rows == 0
+    s.start()
+    assert login_pair(s, "early", NEW_PASSWORD)["access_token"]
 
 
 def test_changes_to_the_ways_in_tell_the_owner_by_mail(make_server, smtp_sink):
