@@ -211,7 +211,10 @@ bool ownDescriptor(const std::string& name) {
 }
 
 std::string ownerProblem(const std::string& name, uid_t uid) {
+  // The overflow uid: under systemd's PrivateUsers= every owner but root and the service's user
+  // shows as it.
   return name + " belongs to another user (uid " + std::to_string(uid) +
+         (uid == 65534 ? ", or one this user namespace does not map" : "") +
          "), who could read what is written to it";
 }
 

@@ -7,6 +7,8 @@
 
 namespace gatehouse::crypto {
 
+void X509Free::operator()(X509* certificate) const { X509_free(certificate); }
+
 core::Result<std::vector<Certificate>> pemCertificates(std::string_view pem) {
   if (pem.size() > static_cast<std::size_t>(INT_MAX))
     return core::makeError(core::Errc::InvalidArgument, "is too large");
@@ -23,8 +25,9 @@ core::Result<std::vector<Certificate>> pemCertificates(std::string_view pem) {
   for (int i = 0; i < sk_X509_INFO_num(infos); ++i) {
     X509_INFO* info = sk_X509_INFO_value(infos, i);
     if (info->x509 == nullptr) continue;
-    out.emplace_back(info->x509, X509_free);
-    info->x509 = nullptr;  // owned by `out` now
+    Certificate certificate(info->x509);
+    info->x509 = nullptr;  // owned here now
+    out.push_back(std::move(certificate));
   }
   sk_X509_INFO_pop_free(infos, X509_INFO_free);
   if (out.empty()) return core::makeError(core::Errc::InvalidArgument, "holds no PEM certificate");

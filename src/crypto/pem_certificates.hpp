@@ -15,7 +15,10 @@ namespace gatehouse::crypto {
 // 220 KB).
 inline constexpr std::size_t kMaxPemBundleBytes = 4 * 1024 * 1024;
 
-using Certificate = std::shared_ptr<X509>;
+struct X509Free {
+  void operator()(X509* certificate) const;
+};
+using Certificate = std::unique_ptr<X509, X509Free>;
 
 // The certificates of a PEM bundle, in order, read as OpenSSL's loaders read a CA file (curl's
 // CAINFO, SSL_CTX_load_verify_locations): text between blocks is skipped. InvalidArgument when a

@@ -104,7 +104,7 @@ core::Result<CreatedClient> ClientRegistry::create(const NewClient& r) {
   // The consent page shows the name: text without the characters that reorder or hide it, so it
   // reads as it is.
   if (auto problem = core::displayTextProblem(r.name))
-    return makeError(Errc::InvalidArgument, "name " + std::string(*problem));
+    return makeError(Errc::InvalidArgument, "name: " + std::string(*problem));
   if (auto ok = checkUris(r.redirect_uris, "redirect URI"); !ok) return tl::unexpected(ok.error());
   if (auto ok = checkUris(r.post_logout_redirect_uris, "post-logout redirect URI"); !ok)
     return tl::unexpected(ok.error());

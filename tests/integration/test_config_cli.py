@@ -728,13 +728,13 @@ def test_a_file_someone_else_planted_is_never_appended_to(tmp_path):
     for path in planted.values():
         path.write_text("")
         os.chmod(path, 0o666)
-        os.chown(path, 65534, 65534)
+        os.chown(path, 4242, 4242)
     files = {"AUDIT_LOG_FILE": str(planted["audit.jsonl"]), "MAIL_FILE": str(planted["mail.mbox"]),
              "SMTP_FROM": "a@example.com"}
     r = gatehouse("config", "--check", env={**env, **files}, cwd=tmp_path)
     assert r.returncode == 1
     for setting, path in (("AUDIT_LOG_FILE", planted["audit.jsonl"]), ("MAIL_FILE", planted["mail.mbox"])):
-        line = f"{setting}: {path} belongs to another user (uid 65534), who could read what is written to it"
+        line = f"{setting}: {path} belongs to another user (uid 4242), who could read what is written to it"
         assert line in r.stderr, (line, r.stderr)
     port = free_port()
     r = subprocess.run([BIN, "serve"], env=clean_env(**env, **files, GATEHOUSE_LISTEN=f"127.0.0.1:{port}"),

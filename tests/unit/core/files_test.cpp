@@ -143,7 +143,7 @@ TEST_F(FilesTest, AWriteRemovesTheTemporariesOfDeadWritesOnly) {
   // Another owner's (only root can make one here).
   if (::geteuid() == 0) {
     make(".kek.gatehouse-tmp.Nobody", hour);
-    ASSERT_EQ(::chown((dir_ / ".kek.gatehouse-tmp.Nobody").c_str(), 65534, 65534), 0);
+    ASSERT_EQ(::chown((dir_ / ".kek.gatehouse-tmp.Nobody").c_str(), 4242, 4242), 0);
     kept.push_back(".kek.gatehouse-tmp.Nobody");
   }
 
@@ -213,21 +213,27 @@ TEST_F(FilesTest, AnAppendedFileOfAnotherUserIsRefused) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to give a file away";
   std::ofstream(dir_ / "planted") << "";
   ::chmod((dir_ / "planted").c_str(), 0666);
-  ASSERT_EQ(::chown((dir_ / "planted").c_str(), 65534, 65534), 0);
+  ASSERT_EQ(::chown((dir_ / "planted").c_str(), 4242, 4242), 0);
   const auto looked = appendable(dir_ / "planted", AppendTo::File);
   ASSERT_FALSE(looked);
   EXPECT_EQ(looked.error().code, Errc::InvalidArgument);
   EXPECT_EQ(looked.error().message, (dir_ / "planted").string() +
-                                        " belongs to another user (uid 65534), who could read "
+                                        " belongs to another user (uid 4242), who could read "
                                         "what is written to it");
   EXPECT_FALSE(openForAppend(dir_ / "planted", AppendTo::FileOrStream));
+  // The overflow uid is named as what it may be: an owner PrivateUsers= does not map.
+  ASSERT_EQ(::chown((dir_ / "planted").c_str(), 65534, 65534), 0);
+  EXPECT_EQ(appendable(dir_ / "planted", AppendTo::File).error().message,
+            (dir_ / "planted").string() +
+                " belongs to another user (uid 65534, or one this user namespace does not map), "
+                "who could read what is written to it");
   struct stat st {};
   ASSERT_EQ(::stat((dir_ / "planted").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0666);  // not touched
   // A FIFO they planted (their reader gets every line), directly or behind a link: refused as
   // well, while a device node (root's) and the process's own descriptors are taken.
   ASSERT_EQ(::mkfifo((dir_ / "their-fifo").c_str(), 0666), 0);
-  ASSERT_EQ(::chown((dir_ / "their-fifo").c_str(), 65534, 65534), 0);
+  ASSERT_EQ(::chown((dir_ / "their-fifo").c_str(), 4242, 4242), 0);
   const int reader = ::open((dir_ / "their-fifo").c_str(), O_RDONLY | O_NONBLOCK);
   ASSERT_GE(reader, 0);
   fs::create_symlink(dir_ / "their-fifo", dir_ / "to-their-fifo");
@@ -235,14 +241,14 @@ TEST_F(FilesTest, AnAppendedFileOfAnotherUserIsRefused) {
     const auto fifo = openForAppend(dir_ / name, AppendTo::FileOrStream);
     ASSERT_FALSE(fifo) << name;
     EXPECT_EQ(fifo.error().message, (dir_ / name).string() +
-                                        " belongs to another user (uid 65534), who could read "
+                                        " belongs to another user (uid 4242), who could read "
                                         "what is written to it");
   }
   ::close(reader);
   EXPECT_TRUE(openForAppend("/dev/null", AppendTo::FileOrStream));
   int pipe_fds[2];
   ASSERT_EQ(::pipe(pipe_fds), 0);
-  ASSERT_EQ(::fchown(pipe_fds[1], 65534, 65534), 0);  // as if a log shipper of its own made it
+  ASSERT_EQ(::fchown(pipe_fds[1], 4242, 4242), 0);  // as if a log shipper of its own made it
   const auto own =
       openForAppend("/proc/self/fd/" + std::to_string(pipe_fds[1]), AppendTo::FileOrStream);
   EXPECT_TRUE(own) << own.error().message;

@@ -461,11 +461,11 @@ TEST_F(ProviderTest, AClientNameIsTextThatReadsAsItIs) {
   for (const auto& [name, message] : std::vector<std::pair<std::string, std::string>>{
            {"", "name: 1 to 100 bytes"},
            {std::string(101, 'a'), "name: 1 to 100 bytes"},
-           {"Pay\x07", "name holds a control character"},
-           {"Pay\xFF", "name is not UTF-8"},
+           {"Pay\x07", "name: holds a control character"},
+           {"Pay\xFF", "name: is not UTF-8"},
            {"\xE2\x80\xAE"
             "lapyaP",
-            "name holds an invisible or direction-changing character"}}) {
+            "name: holds an invisible or direction-changing character"}}) {
     auto made = clients.create({.name = name, .redirect_uris = {"https://a.example/cb"}});
     ASSERT_FALSE(made) << name;
     EXPECT_EQ(made.error().code, core::Errc::InvalidArgument);
