@@ -25,6 +25,9 @@ namespace {
 // "threadsafe") makes its own under the directory its parent names, which the parent removes.
 constexpr const char* kChildTmp = "GATEHOUSE_CONTRACT_TMP";
 
+// A key limit no test reaches, where the limit is not what is tested.
+constexpr std::size_t kNoKeyLimit = 1000;
+
 std::string freshSqliteUrl() {
   static std::atomic<int> counter{0};
   const char* child_tmp = std::getenv(kChildTmp);
@@ -394,7 +397,7 @@ TEST_P(StoreContract, PurgingDeletesOnlyEndedSessionsAndDeadKeysInBatches) {
                        std::optional<std::int64_t> used, bool revoked) {
     ApiKey k = apiKey(u.id, id, cut - 10);
     k.expires_at = expires;
-    auto made = keys.create(k).value();
+    auto made = keys.create(k, kNoKeyLimit).value();
     if (used) {
       EXPECT_TRUE(keys.touch(made.id, *used));
     }
@@ -497,7 +500,7 @@ TEST_P(StoreContract, DeactivationEndsSessionsKeysAndTokensInOneTransaction) {
       store_->sessions().create({"ds1", u.id, "j", "ua", "ip", now, now, now + 3600, false}));
   ASSERT_TRUE(
       store_->sessions().create({"ds2", other.id, "j", "ua", "ip", now, now, now + 3600, false}));
-  ASSERT_TRUE(store_->apiKeys().create(apiKey(u.id, "deactkey", now)));
+  ASSERT_TRUE(store_->apiKeys().create(apiKey(u.id, "deactkey", now), kNoKeyLimit));
   UserPatch patch;
   patch.is_active = false;
   patch.deactivated_at = now + 7;
@@ -623,7 +626,7 @@ TEST_P(StoreContract, PurgedChangesTellAReaderFromBeforeThemThatItMissedThem) {
 
   // API key changes carry their time now, and go by it: the oldest first, up to the cut.
   auto& keys = store_->apiKeys();
-  const auto made = keys.create(apiKey(a.id, "logged", now)).value();
+  const auto made = keys.create(apiKey(a.id, "logged", now), kNoKeyLimit).value();
   const auto key_start = keys.changesSince(-1).value();
   ASSERT_TRUE(keys.revoke(made.id, a.id));
   EXPECT_GE(scalar("SELECT at FROM api_key_changes WHERE key_id = " + std::to_string(made.id)),
@@ -714,6 +717,38 @@ TEST_P(StoreContract, AuditAppendsChainAndRefusesEdits) {
   EXPECT_EQ(ids, (std::vector<std::int64_t>{1, 2}));
 }
 
+// Found by an outside attack: the service counted a user's keys and then inserted, so 20 creations
+// at once made 9 keys under a limit of 5. The store counts and inserts under one lock; revoked
+// and expired keys do not count.
+TEST_P(StoreContract, ApiKeysStayWithinTheirLimitUnderRaces) {
+  auto& keys = store_->apiKeys();
+  const User u = make("limit@example.com", "limited");
+  constexpr std::int64_t kNow = 1'800'000'000;
+  ApiKey expired = apiKey(u.id, "expired", kNow);
+  expired.expires_at = kNow;  // dead at `created_at`
+  ASSERT_TRUE(keys.create(expired, kNoKeyLimit));
+  const auto revoked = keys.create(apiKey(u.id, "revoked", kNow), kNoKeyLimit).value();
+  ASSERT_TRUE(keys.revoke(revoked.id, u.id));
+  std::atomic<int> made{0};
+  std::atomic<int> refused{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 12; ++i) {
+    threads.emplace_back([&, i] {
+      auto k = keys.create(apiKey(u.id, "race" + std::to_string(i), kNow), 5);
+      if (k) ++made;
+      if (!k && k.error().code == core::Errc::ResourceExhausted) ++refused;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(made.load(), 5);
+  EXPECT_EQ(refused.load(), 7);
+  EXPECT_EQ(keys.listForUser(u.id).value().size(), 6U);  // the five and the expired one
+  // Another owner's keys are counted on their own.
+  const User other = make("other-limit@example.com", "otherlimited");
+  EXPECT_TRUE(keys.create(apiKey(other.id, "theirs", kNow), 1));
+  EXPECT_FALSE(keys.create(apiKey(other.id, "theirs2", kNow), 1));
+}
+
 TEST_P(StoreContract, ApiKeysStoreHashesScopesRevocationAndAChangeLog) {
   auto& keys = store_->apiKeys();
   const User u = make("k@example.com", "keyholder");
@@ -726,15 +761,15 @@ TEST_P(StoreContract, ApiKeysStoreHashesScopesRevocationAndAChangeLog) {
   k.secret_hash = std::string(64, 'a');
   k.scopes = {"users:read", "audit:read"};
   k.created_at = 1'800'000'000;
-  auto created = keys.create(k);
+  auto created = keys.create(k, kNoKeyLimit);
   ASSERT_TRUE(created) << created.error().message;
   EXPECT_GT(created->id, 0);
   k.expires_at = 1'900'000'000;
   k.public_id = "pub2";
   k.scopes.clear();
-  auto second = keys.create(k);
+  auto second = keys.create(k, kNoKeyLimit);
   ASSERT_TRUE(second);
-  auto dup = keys.create(k);
+  auto dup = keys.create(k, kNoKeyLimit);
   ASSERT_FALSE(dup);
   EXPECT_EQ(dup.error().code, core::Errc::AlreadyExists);
   auto found = keys.findByPublicId("pub1").value();
@@ -1206,7 +1241,7 @@ TEST_P(MailStoreContract, AResetSetsThePasswordAndEndsSessionsAndKeys) {
   const User u = make("ann@example.com", "ann");
   ASSERT_TRUE(
       store_->sessions().create({"rs1", u.id, "j", "ua", "ip", kNow, kNow, kNow + 3600, false}));
-  ASSERT_TRUE(store_->apiKeys().create(apiKey(u.id, "resetkey", kNow)));
+  ASSERT_TRUE(store_->apiKeys().create(apiKey(u.id, "resetkey", kNow), kNoKeyLimit));
   ASSERT_TRUE(store_->mail().issue(token("r", u.id, "reset", u.email), {}, 3));
   auto user = store_->mail().redeem("r", "reset", kNow + 5,
                                     {TokenEffect::Kind::ResetPassword, "$2b$10$new", true});

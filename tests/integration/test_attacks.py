@@ -639,6 +639,25 @@ def test_api_keys_per_user_are_capped_and_listed_in_pages(make_server):
     assert (len(page["items"]), page.get("total")) == (1, 3)
 
 
+
+def test_api_keys_made_at_once_stay_within_the_cap(make_server):
+    """Found by an outside attack: 20 creations at once made 9 keys under a limit of 5 (the count
+    and the insert were apart). Now exactly the cap is made, the rest get the 409."""
+    import concurrent.futures
+    s = make_server({"API_KEYS_PER_USER": "5"})
+    token = new_user(s, "keyrace")
+
+    def make(i):
+        r = requests.post(s.url("/api/v1/api-keys"), json={"name": f"race{i}"}, headers=auth(token))
+        return r.status_code
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=20) as pool:
+        codes = sorted(pool.map(make, range(20)))
+    assert codes == [201] * 5 + [409] * 15, codes
+    total = requests.get(s.url("/api/v1/api-keys"), headers=auth(token)).json()["total"]
+    assert total == 5
+
+
 UNAUTHENTICATED = {
     "refresh-bad-token": lambda s: requests.post(s.url("/api/v1/auth/refresh"), json={"refresh_token": "garbage"}),
     "external-data-no-key": lambda s: requests.get(s.url("/api/v1/external-data")),

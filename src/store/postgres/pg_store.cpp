@@ -948,8 +948,18 @@ class PgApiKeys final : public ApiKeyStore {
  public:
   explicit PgApiKeys(Pool& pool) : pool_(pool) {}
 
-  core::Result<ApiKey> create(ApiKey k) override {
-    return pool_.with<ApiKey>([&](Connection& c) -> core::Result<ApiKey> {
+  core::Result<ApiKey> create(ApiKey k, std::size_t max_live) override {
+    return pool_.transaction<ApiKey>([&](Connection& c) -> core::Result<ApiKey> {
+      // The owner's row lock serialises their creations from the count to the commit.
+      auto owner = c.query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", {k.user_id});
+      if (!owner) return tl::unexpected(owner.error());
+      auto live = c.query(
+          "SELECT COUNT(*) FROM api_keys WHERE user_id = $1 AND NOT revoked AND "
+          "(expires_at IS NULL OR expires_at > $2)",
+          {k.user_id, k.created_at});
+      if (!live) return tl::unexpected(live.error());
+      if (static_cast<std::uint64_t>(live->int64(0, 0)) >= max_live)
+        return makeError(Errc::ResourceExhausted, "the owner holds the most API keys");
       auto rows = c.query(
           "INSERT INTO api_keys (user_id, name, public_id, secret_hash, scopes, created_at, "
           "expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",

@@ -1012,8 +1012,17 @@ class SqliteApiKeys final : public ApiKeyStore {
  public:
   explicit SqliteApiKeys(ConnectionPool& pool) : pool_(pool) {}
 
-  core::Result<ApiKey> create(ApiKey k) override {
-    return pool_.with([&](Connection& c) -> core::Result<ApiKey> {
+  core::Result<ApiKey> create(ApiKey k, std::size_t max_live) override {
+    // BEGIN IMMEDIATE holds SQLite's write lock from the count to the insert.
+    return pool_.transaction<ApiKey>([&](Connection& c) -> core::Result<ApiKey> {
+      auto live = c.prepare(
+          "SELECT COUNT(*) FROM api_keys WHERE user_id = ? AND revoked = 0 AND "
+          "(expires_at IS NULL OR expires_at > ?)");
+      if (!live) return tl::unexpected(live.error());
+      live->bind(1, k.user_id).bind(2, k.created_at);
+      if (auto row = live->step(); !row) return tl::unexpected(row.error());
+      if (static_cast<std::uint64_t>(live->int64(0)) >= max_live)
+        return makeError(Errc::ResourceExhausted, "the owner holds the most API keys");
       auto stmt = c.prepare(
           "INSERT INTO api_keys (user_id, name, public_id, secret_hash, scopes, created_at, "
           "expires_at) "

@@ -51,7 +51,7 @@ class RetentionTest : public ::testing::Test {
     k.secret_hash = std::string(64, 'a');
     k.created_at = created;
     k.expires_at = expires;
-    auto made = stack_.store->apiKeys().create(k);
+    auto made = stack_.store->apiKeys().create(k, 100);
     EXPECT_TRUE(made);
     if (used) {
       EXPECT_TRUE(stack_.store->apiKeys().touch(made->id, *used));
