@@ -62,6 +62,9 @@ std::optional<std::string> normalizeRequestPath(std::string_view target) {
     i += 2;
   }
   if (!isValidUtf8(decoded)) return std::nullopt;
+  // Letters whose Unicode case is an ASCII letter: the rules fold ASCII only, and an application
+  // folding by Unicode's rules reads "/ſecret" as "/SECRET" (found by an outside attack).
+  if (caseMapsToAscii(decoded)) return std::nullopt;
 
   // Dot segments and empty segments are refused, not resolved: proxies and applications resolve
   // them differently ("/reports/..;/x" is /x to one and inside /reports to another; "//" is

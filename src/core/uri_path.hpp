@@ -16,7 +16,8 @@ namespace gatehouse::core {
 // - "." and ".." segments (also "..;x" and escaped ones) and empty segments ("//") are refused:
 //   applications resolve them differently, and browsers never send them;
 // - a trailing slash is dropped; ASCII letters are lower-cased (rules are case-insensitive, so a
-//   backend that ignores case cannot be reached by changing it).
+//   backend that ignores case cannot be reached by changing it), and a letter whose Unicode case
+//   is an ASCII one ("ſ", the Kelvin sign: caseMapsToAscii) is refused.
 // nullopt when the target cannot be normalised safely: callers refuse the request.
 std::optional<std::string> normalizeRequestPath(std::string_view target);
 

@@ -94,6 +94,21 @@ bool hidesOrReorders(std::uint32_t cp) {
   return inRanges(cp, kRanges);
 }
 
+bool caseMapsToAscii(std::string_view text) {
+  for (std::size_t i = 0; i < text.size();) {
+    if (static_cast<unsigned char>(text[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    const auto cp = next(text, i);
+    if (!cp) return false;  // not UTF-8: not this function's to judge
+    if (*cp == 0xDF || *cp == 0x130 || *cp == 0x131 || *cp == 0x17F || *cp == 0x1E9E ||
+        *cp == 0x212A || (*cp >= 0xFB00 && *cp <= 0xFB06))
+      return true;
+  }
+  return false;
+}
+
 std::optional<std::string_view> displayTextProblem(std::string_view text) {
   constexpr std::string_view kHidden = "holds an invisible or direction-changing character";
   // Tag characters belong only in the flag of a region: U+1F3F4, tags spelling it ("gbeng" for

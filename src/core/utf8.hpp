@@ -30,6 +30,13 @@ bool hidesOrReorders(std::uint32_t code_point);
 // controls, DEL or a code point that hides or reorders text.
 bool isDisplayText(std::string_view text);
 
+// True when strict UTF-8 `text` holds a code point that some case mapping turns into ASCII
+// letters: U+00DF (upper "SS"), U+0130 and U+0131 (i and I), U+017F (S), U+1E9E (folds to "ss"),
+// U+212A (the Kelvin sign, k) and the ligatures U+FB00 to U+FB06 ("FF" ... "ST"). An application
+// that compares with Unicode's case rules (Python's upper(), Java's equalsIgnoreCase) reads
+// "/ſecret" as "/SECRET".
+bool caseMapsToAscii(std::string_view text);
+
 // Why `text` is not display text, the first problem found: "is not UTF-8", "holds a control
 // character" or "holds an invisible or direction-changing character"; nullopt when it is.
 std::optional<std::string_view> displayTextProblem(std::string_view text);

@@ -10,6 +10,7 @@ import random
 import re
 import string
 import time
+import urllib.parse
 
 import jwt
 import pytest
@@ -97,6 +98,35 @@ def test_forward_auth_path_spellings_cannot_bypass_a_route_rule(make_server, tmp
            for uri in expected}
     assert got == expected
     r = verify(s, admin, **{"X-Original-Method": "GET", "X-Original-URI": "/admin/panel"})
+    assert r.status_code == 200
+
+
+def _letters_whose_case_is_ascii():
+    """Every non-ASCII code point that one of Python's case mappings (upper, lower, casefold,
+    title) turns into ASCII letters alone, and U+0130, whose simple lower case (Java's) is "i"."""
+    found = {0x130}
+    for cp in range(0x80, 0x110000):
+        c = chr(cp)
+        if any(f(c) != c and f(c).isascii() and f(c).isalpha()
+               for f in (str.upper, str.lower, str.casefold, str.title)):
+            found.add(cp)
+    return sorted(found)
+
+
+def test_forward_auth_letters_whose_case_is_ascii_cannot_bypass_a_rule(make_server, tmp_path):
+    """Found by an outside attack: "/%C5%BFecret" (long s) passed a rule that "/SECRET" did not,
+    and an application comparing with Python's upper() or Java's equalsIgnoreCase serves /secret
+    for it. Every such letter, as Python's own case tables list them (not Gatehouse's list), is
+    refused; é is just a letter."""
+    s = make_server({"GATEHOUSE_POLICY_FILE": write_policy(tmp_path, ROUTES)})
+    token = new_user(s, "unicodecase")
+    letters = _letters_whose_case_is_ascii()
+    assert len(letters) >= 12, [hex(cp) for cp in letters]
+    got = {hex(cp): verify(s, token, **{"X-Original-Method": "GET",
+                                        "X-Original-URI": "/app/" + urllib.parse.quote(chr(cp))}).status_code
+           for cp in letters}
+    assert got == {hex(cp): 403 for cp in letters}
+    r = verify(s, token, **{"X-Original-Method": "GET", "X-Original-URI": "/app/caf%C3%A9"})
     assert r.status_code == 200
 
 

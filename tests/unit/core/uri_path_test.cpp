@@ -35,5 +35,20 @@ TEST(NormalizeRequestPath, RefusesWhatCannotBeNormalisedSafely) {
   }
 }
 
+// Found by an outside attack: "/%C5%BFecret/a" (long s) and "/adm%C4%B1n" (dotless i) passed
+// rules on /secret and /admin that "/SECRET" does not, while Python's upper() and Java's
+// equalsIgnoreCase read them as those paths. Every letter whose Unicode case mapping is ASCII is
+// refused, escaped or raw; other letters (é, the Angstrom sign, fullwidth) are not folded.
+TEST(NormalizeRequestPath, RefusesLettersWhoseCaseIsAnAsciiLetter) {
+  for (const char* bad :
+       {"/%C5%BFecret/a", "/adm%C4%B1n/panel", "/%C4%B0ndex", "/%E2%84%AA", "/cla%C3%9F",
+        "/cla%E1%BA%9E", "/%EF%AC%81nance", "/%EF%AC%86op", "/adm\xC4\xB1n", "/ok/%EF%AC%80"}) {
+    EXPECT_EQ(normalizeRequestPath(bad), std::nullopt) << bad;
+  }
+  EXPECT_EQ(normalizeRequestPath("/caf%C3%A9/%E2%84%AB/%EF%BC%A1"),
+            "/caf\xC3\xA9/\xE2\x84\xAB/\xEF\xBC\xA1");
+  EXPECT_EQ(normalizeRequestPath("/%EF%AC%87"), "/\xEF\xAC\x87");  // just past the ligatures
+}
+
 }  // namespace
 }  // namespace gatehouse::core
