@@ -1,9 +1,12 @@
 #include "mail/background.hpp"
 
+#include <cstdint>
+#include <cstring>
 #include <exception>
 
 #include "core/log.hpp"
 #include "core/this_thread.hpp"
+#include "crypto/random.hpp"
 
 namespace gatehouse::mail {
 
@@ -12,15 +15,27 @@ void Background::start() {
   if (thread_.joinable() || stopping_) return;
   thread_ = std::thread([this] {
     core::nameThisThread("gh-after");
+    core::lowerThisThread(10);
     run();
   });
 }
 
+Background::Clock::duration Background::delay() const {
+  if (spread_.max <= spread_.min) return spread_.min;
+  // Unpredictable, so a client cannot time its probes to the work (a failing random source
+  // leaves the shortest wait).
+  std::uint32_t r = 0;
+  if (auto bytes = crypto::randomBytes(sizeof r)) std::memcpy(&r, bytes->data(), sizeof r);
+  const auto width = static_cast<std::uint64_t>((spread_.max - spread_.min).count()) + 1;
+  return spread_.min + std::chrono::milliseconds(r % width);
+}
+
 bool Background::post(std::function<void()> job) {
+  const auto due = Clock::now() + delay();
   {
     std::lock_guard lock(mutex_);
     if (stopping_ || jobs_.size() >= capacity_) return false;
-    jobs_.push_back(std::move(job));
+    jobs_.emplace(due, std::move(job));  // after any due at the same time: posting order
   }
   changed_.notify_all();
   return true;
@@ -43,10 +58,18 @@ void Background::flush() {
 void Background::run() {
   std::unique_lock lock(mutex_);
   for (;;) {
-    changed_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
-    if (jobs_.empty()) return;  // stopping, and everything queued has run
-    auto job = std::move(jobs_.front());
-    jobs_.pop_front();
+    if (jobs_.empty()) {
+      if (stopping_) return;  // everything queued has run
+      changed_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+      continue;
+    }
+    const auto first = jobs_.begin();
+    if (!stopping_ && first->first > Clock::now()) {  // a stop runs what waits at once
+      changed_.wait_until(lock, first->first);
+      continue;
+    }
+    auto job = std::move(first->second);
+    jobs_.erase(first);
     ++running_;
     lock.unlock();
     try {

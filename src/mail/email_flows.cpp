@@ -150,13 +150,18 @@ void EmailFlows::forgotNow(const std::string& email, const auth::ClientInfo& cli
     return;
   }
   // Nothing to send, nothing to tell: unknown, inactive, or a placeholder address (RFC 2606
-  // .invalid) made for a provider that gave none.
-  if (!*found || !(*found)->is_active || auth::isPlaceholderAddress((*found)->email)) return;
-  const store::User& user = **found;
+  // .invalid) made for a provider that gave none. The token and the message are made all the same
+  // (and dropped), so that what differs is only the write, at a moment Background spreads.
+  const bool sends = *found && (*found)->is_active && !auth::isPlaceholderAddress((*found)->email);
+  store::User decoy;
+  decoy.email = email;
+  decoy.username = email.substr(0, email.find('@'));
+  const store::User& user = sends ? **found : decoy;
   auto token = newToken("reset");
   if (!token) return;
   auto mail = message("reset-password", user.email, user, link("reset-password", token->text),
                       d_.settings.reset_ttl, "");
+  if (!sends) return;
   if (!mail) {
     spdlog::error("request_id={} forgot-password: {}", client.request_id, mail.error().detail);
     return;

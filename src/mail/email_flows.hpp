@@ -80,8 +80,9 @@ class EmailFlows {
   auth::UserCreator registration(const auth::ClientInfo& client);
 
   // Forgot password: MailNotConfigured, else nothing more is said. The lookup and the mail
-  // happen after the response (known and unknown addresses answer alike, in the same time);
-  // only a known, active account gets a link.
+  // happen after the response, at a moment the Background spreads (known and unknown addresses
+  // answer alike, in the same time, and the same token and message are made for both); only a
+  // known, active account gets a link.
   [[nodiscard]] auth::Result<void> forgot(const std::string& email, const auth::ClientInfo& client);
   // Validation (the new password's policy; the token is not spent), InvalidEmailToken. Ends every
   // session and API key, clears the login lockout, marks the email verified. The account, for

@@ -2,7 +2,9 @@
 // what was queued.
 #include "mail/background.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -74,6 +76,44 @@ TEST(Background, AJobThatThrowsDoesNotStopTheOthers) {
   ASSERT_TRUE(b.post([&] { ++ran; }));
   b.flush();
   EXPECT_EQ(ran.load(), 1);
+}
+
+// A forgotten password's work must not land on its response or on the client's next request: each
+// job waits a random time within the spread, and the waits differ.
+TEST(Background, JobsWaitARandomTimeWithinTheSpread) {
+  using std::chrono::milliseconds;
+  Background b(64, {.min = milliseconds(40), .max = milliseconds(200)});
+  b.start();
+  std::mutex mutex;
+  std::vector<std::chrono::steady_clock::duration> waits;
+  for (int i = 0; i < 12; ++i) {
+    const auto posted = std::chrono::steady_clock::now();
+    ASSERT_TRUE(b.post([&, posted] {
+      std::lock_guard lock(mutex);
+      waits.push_back(std::chrono::steady_clock::now() - posted);
+    }));
+  }
+  b.flush();
+  std::lock_guard lock(mutex);
+  ASSERT_EQ(waits.size(), 12U);
+  const auto [shortest, longest] = std::minmax_element(waits.begin(), waits.end());
+  EXPECT_GE(*shortest, milliseconds(40));
+  EXPECT_LT(*longest, milliseconds(200) + milliseconds(500));  // the bound, and a busy machine
+  EXPECT_GT(*longest - *shortest, milliseconds(5)) << "twelve waits alike: not random";
+}
+
+// A stop does not wait out the spread: what is queued runs at once.
+TEST(Background, StopRunsWaitingJobsAtOnce) {
+  using std::chrono::milliseconds;
+  Background b(8, {.min = milliseconds(60'000), .max = milliseconds(120'000)});
+  b.start();
+  std::atomic<int> ran{0};
+  ASSERT_TRUE(b.post([&] { ++ran; }));
+  ASSERT_TRUE(b.post([&] { ++ran; }));
+  const auto started = std::chrono::steady_clock::now();
+  b.stop();
+  EXPECT_EQ(ran.load(), 2);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, milliseconds(10'000));
 }
 
 }  // namespace
