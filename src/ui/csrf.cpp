@@ -30,7 +30,11 @@ std::optional<std::string> Csrf::newBinding() {
 
 bool crossSite(std::optional<std::string_view> origin,
                std::optional<std::string_view> sec_fetch_site, std::string_view own_origin) {
-  if (sec_fetch_site) return *sec_fetch_site != "same-origin" && *sec_fetch_site != "none";
+  // "none" is a request the user started (a bookmark, a reload that posts the form again): taken,
+  // but its Origin, when it has one, must be ours (found by an outside attack: "none" was taken
+  // and the Origin never looked at).
+  if (sec_fetch_site && *sec_fetch_site == "none") return origin && *origin != own_origin;
+  if (sec_fetch_site) return *sec_fetch_site != "same-origin";
   // "null" (a sandboxed frame, a redirect across origins) is as foreign as any other origin.
   if (origin) return *origin != own_origin;
   return false;  // neither header: not a browser that could be led across sites

@@ -388,6 +388,9 @@ def test_login_form_refuses_forged_posts_before_anything_is_counted(limited):
          planted, FORBIDDEN),
         ("planted pair, Origin only", {**good, "csrf": tb}, {"Sec-Fetch-Site": None, "Origin": sibling},
          planted, FORBIDDEN),
+        # Found by an outside attack: "none" was taken and the Origin then never looked at.
+        ("Sec-Fetch-Site: none from evil", {**good, "csrf": ta},
+         {"Sec-Fetch-Site": "none", "Origin": "http://evil.example"}, None, FORBIDDEN),
     ]
     for what, data, headers, cookies, words in forged:
         r = a.post("/ui/login", data, headers=headers, cookies=cookies)

@@ -37,7 +37,12 @@ TEST(Csrf, FreshBindingsDiffer) {
 TEST(CrossSite, FetchMetadataDecidesWhenPresent) {
   const std::string own = "https://auth.example.com";
   EXPECT_FALSE(crossSite(std::nullopt, "same-origin", own));
+  // "none" (a request the user started, such as a reload posting the form again) is taken with
+  // our Origin or none; with another (no browser sends that pair) it is cross-site.
   EXPECT_FALSE(crossSite(std::nullopt, "none", own));
+  EXPECT_FALSE(crossSite(own, "none", own));
+  EXPECT_TRUE(crossSite("https://evil.example", "none", own));
+  EXPECT_TRUE(crossSite("null", "none", own));
   EXPECT_TRUE(crossSite(std::nullopt, "same-site", own));  // a sibling subdomain is not us
   EXPECT_TRUE(crossSite(std::nullopt, "cross-site", own));
   // Fetch metadata wins over an Origin that a no-referrer policy made "null".
