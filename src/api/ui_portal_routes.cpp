@@ -333,6 +333,9 @@ http::Response submitForgot(Call& c) {
     return pages::attach(html(c.services, status, forgotPage(c, csrf.token, error, {})), csrf);
   };
   if (!body.ok()) return page(422, "Enter your email address.");
+  // As the API's ForgotPasswordRequest: the address alone.
+  body.forbidOthers({"email"});
+  if (!body.ok()) return page(422, "This form takes the email address alone.");
   if (auto refused = c.admit()) return pages::limited(*refused, page);
   mail::EmailFlows* flows = c.services.email;
   // As the API: the same answer, in the same time, for known and unknown addresses.

@@ -70,6 +70,11 @@ http::Response submit(Call& c) {
   token.erase(token.find_last_not_of(" \t\r\n") + 1);
   std::string password;
   if (Form.new_password) password = body.requiredString("new_password");
+  // As the API's bodies: the token, and the new password where one is chosen.
+  if (Form.new_password)
+    body.forbidOthers({"token", "new_password"});
+  else
+    body.forbidOthers({"token"});
   if (body.ok() && Form.new_password) {
     auto problems = c.services.passwords.newPasswordProblems(password, "new_password");
     body.errors().insert(body.errors().end(), problems.begin(), problems.end());

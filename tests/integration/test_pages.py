@@ -1406,6 +1406,22 @@ def test_page_forms_refuse_fields_their_api_route_refuses(portal):
     r = ab.post(f"/ui/admin/users/{target.id}/active", {"is_active": "false", "csrf": token})
     assert r.status_code == 303, r.text[:300]
     assert user_by_id(portal, admin.token, target.id)["is_active"] is False
+    # Found by an outside attack: the portal's forgot form and the emailed links' forms took an
+    # extra field their API routes refuse (ForgotPasswordRequest, ResetPasswordRequest, ...).
+    b = Browser(portal)
+    token = b.csrf("/ui/forgot-password")
+    r = b.post("/ui/forgot-password", {"email": target.email, "foo": "1", "csrf": token})
+    assert_page(r, 422)
+    assert "This form takes the email address alone." in main_text(r)
+    for path, fields in (("/ui/reset-password", {"token": "x" * 43, "new_password": NEW_PASSWORD}),
+                         ("/ui/verify-email", {"token": "x" * 43}),
+                         ("/ui/confirm-email", {"token": "x" * 43})):
+        token = b.csrf(path)
+        r = b.post(path, {**fields, "foo": "1", "csrf": token})
+        assert_page(r, 422)
+        assert "extra fields not permitted" in main_text(r), (path, main_text(r))
+        r = b.post(path, {**fields, "csrf": token})
+        assert r.status_code == 400, (path, r.status_code)  # as sent: only the token is wrong
 
 
 def test_a_route_rule_wanting_a_second_factor_sends_the_browser_to_sign_in_again(make_server, tmp_path):
