@@ -34,6 +34,17 @@ TEST(Validation, EmailsWithInvisibleCharactersAreRefused) {
   EXPECT_NE(emailProblem("a\xFF@example.com"), "");
 }
 
+// Encoded words in an address (the "email splitting" of RFC 2047-decoding mail systems) are
+// refused, in the local part or the domain; '=' and '?' alone stay allowed.
+TEST(Validation, EmailsWithEncodedWordsAreRefused) {
+  for (const char* bad : {"=?utf-8?q?a?=@example.com", "x=?utf-7?b?QEA?=@example.com",
+                          "user@=?utf-8?q?evil.example?=.com"}) {
+    EXPECT_EQ(emailProblem(bad), "value is not a valid email address: an encoded word (=?...?=)")
+        << bad;
+  }
+  EXPECT_EQ(emailProblem("a=b?c@example.com"), "");
+}
+
 TEST(Validation, Usernames) {
   EXPECT_EQ(usernameProblem("abc"), "");
   EXPECT_EQ(usernameProblem("A-b_c.9"), "");
