@@ -62,9 +62,11 @@ std::optional<std::string> normalizeRequestPath(std::string_view target) {
     i += 2;
   }
   if (!isValidUtf8(decoded)) return std::nullopt;
-  // Letters whose Unicode case is an ASCII letter: the rules fold ASCII only, and an application
-  // folding by Unicode's rules reads "/ſecret" as "/SECRET" (found by an outside attack).
-  if (caseMapsToAscii(decoded)) return std::nullopt;
+  // Letters whose Unicode case is an ASCII letter become that letter: an application folding by
+  // Unicode's rules reads "/ſecret" as "/SECRET" (found by an outside attack), and a German or
+  // Turkish path ("/straße", "/kayıt") is matched, not refused.
+  if (decoded.find_first_of("\xC3\xC4\xC5\xE1\xE2\xEF") != std::string::npos)
+    decoded = foldAsciiCaseMappings(decoded);
 
   // Dot segments and empty segments are refused, not resolved: proxies and applications resolve
   // them differently ("/reports/..;/x" is /x to one and inside /reports to another; "//" is

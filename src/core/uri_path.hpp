@@ -17,7 +17,7 @@ namespace gatehouse::core {
 //   applications resolve them differently, and browsers never send them;
 // - a trailing slash is dropped; ASCII letters are lower-cased (rules are case-insensitive, so a
 //   backend that ignores case cannot be reached by changing it), and a letter whose Unicode case
-//   is an ASCII one ("ſ", the Kelvin sign: caseMapsToAscii) is refused.
+//   is ASCII ("ſ", "ß", the Kelvin sign) becomes those letters (foldAsciiCaseMappings).
 // nullopt when the target cannot be normalised safely: callers refuse the request.
 std::optional<std::string> normalizeRequestPath(std::string_view target);
 

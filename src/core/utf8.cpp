@@ -94,19 +94,64 @@ bool hidesOrReorders(std::uint32_t cp) {
   return inRanges(cp, kRanges);
 }
 
-bool caseMapsToAscii(std::string_view text) {
+std::string foldAsciiCaseMappings(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
   for (std::size_t i = 0; i < text.size();) {
     if (static_cast<unsigned char>(text[i]) < 0x80) {
-      ++i;
+      out.push_back(text[i++]);
       continue;
     }
+    const std::size_t start = i;
     const auto cp = next(text, i);
-    if (!cp) return false;  // not UTF-8: not this function's to judge
-    if (*cp == 0xDF || *cp == 0x130 || *cp == 0x131 || *cp == 0x17F || *cp == 0x1E9E ||
-        *cp == 0x212A || (*cp >= 0xFB00 && *cp <= 0xFB06))
-      return true;
+    if (!cp) {  // not UTF-8: not this function's to judge; kept as it is
+      out.append(text.substr(start));
+      break;
+    }
+    std::string_view ascii;
+    switch (*cp) {
+      case 0xDF:
+      case 0x1E9E:
+        ascii = "ss";
+        break;
+      case 0x130:
+      case 0x131:
+        ascii = "i";
+        break;
+      case 0x17F:
+        ascii = "s";
+        break;
+      case 0x212A:
+        ascii = "k";
+        break;
+      case 0xFB00:
+        ascii = "ff";
+        break;
+      case 0xFB01:
+        ascii = "fi";
+        break;
+      case 0xFB02:
+        ascii = "fl";
+        break;
+      case 0xFB03:
+        ascii = "ffi";
+        break;
+      case 0xFB04:
+        ascii = "ffl";
+        break;
+      case 0xFB05:
+      case 0xFB06:
+        ascii = "st";
+        break;
+      default:
+        break;
+    }
+    if (ascii.empty())
+      out.append(text.substr(start, i - start));
+    else
+      out.append(ascii);
   }
-  return false;
+  return out;
 }
 
 std::optional<std::string_view> displayTextProblem(std::string_view text) {

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -30,12 +31,12 @@ bool hidesOrReorders(std::uint32_t code_point);
 // controls, DEL or a code point that hides or reorders text.
 bool isDisplayText(std::string_view text);
 
-// True when strict UTF-8 `text` holds a code point that some case mapping turns into ASCII
-// letters: U+00DF (upper "SS"), U+0130 and U+0131 (i and I), U+017F (S), U+1E9E (folds to "ss"),
-// U+212A (the Kelvin sign, k) and the ligatures U+FB00 to U+FB06 ("FF" ... "ST"). An application
-// that compares with Unicode's case rules (Python's upper(), Java's equalsIgnoreCase) reads
-// "/ſecret" as "/SECRET".
-bool caseMapsToAscii(std::string_view text);
+// `text` (strict UTF-8) with each code point whose case mapping is ASCII letters replaced by
+// those letters in lower case: U+00DF and U+1E9E "ss", U+0130 and U+0131 "i", U+017F "s", the
+// Kelvin sign U+212A "k", the ligatures U+FB00 to U+FB06 "ff", "fi", "fl", "ffi", "ffl", "st",
+// "st". An application comparing by Unicode's case rules (Python's upper(), Java's
+// equalsIgnoreCase) reads "/ſecret" as "/SECRET": matched folded, a rule on /secret covers it.
+std::string foldAsciiCaseMappings(std::string_view text);
 
 // Why `text` is not display text, the first problem found: "is not UTF-8", "holds a control
 // character" or "holds an invisible or direction-changing character"; nullopt when it is.
