@@ -206,8 +206,20 @@ enum class Seen { Nothing, File, Stream };
 // The process's own descriptors, handed over by whoever started it (a pipe a log shipper made as
 // another user included).
 bool ownDescriptor(const std::string& name) {
-  return name == "/dev/stdout" || name == "/dev/stderr" || name.starts_with("/dev/fd/") ||
-         name.starts_with("/proc/self/fd/");
+  const auto digits = [](std::string_view rest) {
+    return !rest.empty() &&
+           std::all_of(rest.begin(), rest.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  const std::string_view n = name;
+  return n == "/dev/stdout" || n == "/dev/stderr" ||
+         (n.starts_with("/dev/fd/") && digits(n.substr(8))) ||
+         (n.starts_with("/proc/self/fd/") && digits(n.substr(14)));
+}
+
+// Who a stream may belong to: this user, root (device nodes), or anyone when it is one of the
+// process's own descriptors.
+bool ownerMayBe(const std::string& name, uid_t uid) {
+  return uid == ::geteuid() || uid == 0 || ownDescriptor(name);
 }
 
 std::string ownerProblem(const std::string& name, uid_t uid) {
@@ -227,7 +239,7 @@ Result<Seen> look(const std::filesystem::path& path, AppendTo what) {
   if (streams && ::stat(path.c_str(), &st) == 0 && isStream(st.st_mode)) {
     // A FIFO or a terminal someone else put there would hand them every line; a device node
     // is root's.
-    if (st.st_uid != ::geteuid() && st.st_uid != 0 && !ownDescriptor(name))
+    if (!ownerMayBe(name, st.st_uid))
       return makeError(Errc::InvalidArgument, ownerProblem(name, st.st_uid));
     return Seen::Stream;
   }
@@ -279,8 +291,11 @@ Result<UniqueFd> openForAppend(const std::filesystem::path& path, AppendTo what)
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0)
     return makeError(Errc::Unavailable, "cannot open " + name + ": " + std::strerror(errno));
-  if (stream ? !isStream(st.st_mode) : !S_ISREG(st.st_mode) || st.st_uid != ::geteuid())
-    return makeError(Errc::InvalidArgument, name + " changed while it was opened");
+  // What was opened is held to what was looked at: a FIFO of another user swapped in behind the
+  // link meanwhile is refused as the look would have refused it.
+  const bool fits = stream ? isStream(st.st_mode) && ownerMayBe(name, st.st_uid)
+                           : S_ISREG(st.st_mode) && st.st_uid == ::geteuid();
+  if (!fits) return makeError(Errc::InvalidArgument, name + " changed while it was opened");
   if (S_ISREG(st.st_mode) && (st.st_mode & 077) != 0 && ::fchmod(fd.get(), 0600) != 0)
     return makeError(Errc::Unavailable,
                      "cannot make " + name + " owner-only: " + std::strerror(errno));
