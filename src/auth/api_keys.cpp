@@ -84,7 +84,10 @@ Result<CreatedApiKey> ApiKeyService::create(const store::User& owner,
   // outside attack: 20 at once made 9 under a limit of 5).
   auto stored = store_.apiKeys().create(std::move(key), max_per_user_);
   if (!stored && stored.error().code == core::Errc::ResourceExhausted)
-    return fail(Errc::ApiKeyLimit, "owner holds " + std::to_string(max_per_user_) + " keys");
+    return fail(Errc::ApiKeyLimit,
+                "owner holds the most keys (" + std::to_string(max_per_user_) + ")");
+  if (!stored && stored.error().code == core::Errc::NotFound)  // deleted meanwhile
+    return fail(Errc::UserNotFound, "owner deleted");
   if (!stored) return tl::unexpected(storeFailure(stored.error()));
   // The owner acts, or the command line (audited as actor "cli").
   const auto actor = client.actor_name.empty() ? std::optional(owner.id) : std::nullopt;

@@ -104,8 +104,11 @@ class ConnectionPool {
     return fn(*held.conn);
   }
 
-  // Runs `fn` inside BEGIN … COMMIT (READ COMMITTED), rolled back when it returns an error.
-  // Serialization failures and deadlocks are retried a few times.
+  // Runs `fn` inside BEGIN … COMMIT at READ COMMITTED, said rather than assumed: the stores'
+  // lock-then-count transactions (a user's API keys, factors) rely on each statement seeing what
+  // committed before it, which a server whose default_transaction_isolation is REPEATABLE READ
+  // would not give. Rolled back when `fn` returns an error; serialization failures and deadlocks
+  // are retried a few times.
   template <class T>
   [[nodiscard]] core::Result<T> transaction(const std::function<core::Result<T>(Connection&)>& fn) {
     for (int attempt = 0;; ++attempt) {
@@ -113,7 +116,8 @@ class ConnectionPool {
       if (!lease) return tl::unexpected(lease.error());
       Lease held(*this, std::move(*lease));
       Connection& c = *held.conn;
-      if (auto begin = c.exec("BEGIN"); !begin) return tl::unexpected(begin.error());
+      if (auto begin = c.exec("BEGIN ISOLATION LEVEL READ COMMITTED"); !begin)
+        return tl::unexpected(begin.error());
       core::Result<T> result = fn(c);
       if (result) {
         auto commit = c.exec("COMMIT");

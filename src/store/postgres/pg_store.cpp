@@ -950,9 +950,11 @@ class PgApiKeys final : public ApiKeyStore {
 
   core::Result<ApiKey> create(ApiKey k, std::size_t max_live) override {
     return pool_.transaction<ApiKey>([&](Connection& c) -> core::Result<ApiKey> {
-      // The owner's row lock serialises their creations from the count to the commit.
-      auto owner = c.query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", {k.user_id});
+      // The owner's row lock serialises their creations from the count to the commit (NO KEY:
+      // rows that only reference the user, such as sessions, are not held up).
+      auto owner = c.query("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", {k.user_id});
       if (!owner) return tl::unexpected(owner.error());
+      if (owner->size() == 0) return makeError(Errc::NotFound, "user");
       auto live = c.query(
           "SELECT COUNT(*) FROM api_keys WHERE user_id = $1 AND NOT revoked AND "
           "(expires_at IS NULL OR expires_at > $2)",
