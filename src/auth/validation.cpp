@@ -38,7 +38,8 @@ std::string emailProblem(std::string_view email) {
   // An RFC 2047 encoded word: no address needs one, and a mail server or client that decodes it
   // may deliver to another mailbox than the one checked ("email splitting"; found by an outside
   // attack, at registration).
-  if (email.find("=?") != std::string_view::npos)
+  if (const auto open = email.find("=?");
+      open != std::string_view::npos && email.find("?=", open + 2) != std::string_view::npos)
     return "value is not a valid email address: an encoded word (=?...?=)";
   const auto dot = domain.find('.');
   if (domain.empty() || dot == std::string_view::npos || dot == 0 || domain.back() == '.' ||

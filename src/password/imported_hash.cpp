@@ -80,7 +80,7 @@ bool fits(const Pbkdf2& p) {
   const auto blocks = static_cast<std::int64_t>((p.derived.size() + digest - 1) / digest);
   return p.derived.size() >= kMinDerivedBytes && p.derived.size() <= kMaxDerivedBytes &&
          !p.salt.empty() && p.salt.size() <= kMaxSaltBytes &&
-         p.iterations * blocks <= kMaxPbkdf2Iterations;
+         p.iterations * blocks <= kMaxPbkdf2Work;
 }
 
 std::optional<Pbkdf2> parsePasslib(std::string_view encoded) {

@@ -43,6 +43,7 @@ TEST(Validation, EmailsWithEncodedWordsAreRefused) {
         << bad;
   }
   EXPECT_EQ(emailProblem("a=b?c@example.com"), "");
+  EXPECT_EQ(emailProblem("a=?b@example.com"), "");  // an opening alone is no encoded word
 }
 
 TEST(Validation, Usernames) {

@@ -221,9 +221,9 @@ TEST(ImportedHash, EveryImportedFormatNeedsRehash) {
 }
 
 // Found by an outside attack: PBKDF2-SHA1 at the 2,000,000-iteration bound with a 128-byte key
-// is seven runs of it (about 5 s a sign-in attempt). The bound counts each block of the digest's
-// size in the derived key.
-TEST(ImportedHash, EachBlockOfTheDerivedKeyCountsAgainstTheIterationBound) {
+// is seven runs of it (about 5 s a sign-in attempt). The work bound counts each block of the
+// digest's size in the derived key: 8,000,000 iterations x blocks, which Keycloak's defaults fit.
+TEST(ImportedHash, EachBlockOfTheDerivedKeyCountsAgainstTheWorkBound) {
   const std::string salt = "c29tZXNhbHRzb21lc2FsdA==";  // 16 bytes
   const auto key = [](std::size_t bytes) { return core::base64Encode(std::string(bytes, 'k')); };
   const auto accepted = [&](std::string_view algorithm, std::int64_t iterations,
@@ -231,16 +231,18 @@ TEST(ImportedHash, EachBlockOfTheDerivedKeyCountsAgainstTheIterationBound) {
     auto encoded = keycloakToEncoded(algorithm, iterations, salt, key(bytes));
     return encoded && isImportedHash(*encoded);
   };
-  EXPECT_FALSE(accepted("pbkdf2", 2'000'000, 128));  // SHA-1: 7 blocks
-  EXPECT_TRUE(accepted("pbkdf2", 285'714, 128));     // 1,999,998
-  EXPECT_FALSE(accepted("pbkdf2", 285'715, 128));
-  EXPECT_TRUE(accepted("pbkdf2", 2'000'000, 20));  // one block
-  EXPECT_FALSE(accepted("pbkdf2", 2'000'000, 21));
-  // Keycloak's PBKDF2-SHA256 keys are 64 bytes: two blocks.
-  EXPECT_TRUE(accepted("pbkdf2-sha256", 1'000'000, 64));
-  EXPECT_FALSE(accepted("pbkdf2-sha256", 1'000'001, 64));
-  EXPECT_TRUE(accepted("pbkdf2-sha512", 2'000'000, 64));  // one block
-  EXPECT_FALSE(accepted("pbkdf2-sha512", 1'000'001, 128));
+  EXPECT_FALSE(accepted("pbkdf2", 2'000'000, 128));  // SHA-1: 7 blocks, 14,000,000
+  EXPECT_TRUE(accepted("pbkdf2", 1'142'857, 128));   // 7,999,999
+  EXPECT_FALSE(accepted("pbkdf2", 1'142'858, 128));  // 8,000,006
+  EXPECT_TRUE(accepted("pbkdf2", 2'000'000, 80));    // 4 blocks: 8,000,000
+  EXPECT_FALSE(accepted("pbkdf2", 2'000'000, 81));   // 5 blocks
+  EXPECT_FALSE(accepted("pbkdf2", 2'000'001, 20));   // the iteration bound alone
+  // Keycloak's defaults: PBKDF2-SHA1 1,300,000 and PBKDF2-SHA256 600,000 with 64-byte values
+  // (4 and 2 blocks), PBKDF2-SHA512 210,000 (1 block).
+  EXPECT_TRUE(accepted("pbkdf2", 1'300'000, 64));
+  EXPECT_TRUE(accepted("pbkdf2-sha256", 600'000, 64));
+  EXPECT_TRUE(accepted("pbkdf2-sha512", 210'000, 64));
+  EXPECT_TRUE(accepted("pbkdf2-sha256", 2'000'000, 128));  // 4 blocks
 }
 
 TEST(KeycloakToEncoded, WritesThePasslibStyleString) {
