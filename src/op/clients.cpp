@@ -153,12 +153,6 @@ core::Result<CreatedClient> ClientRegistry::create(const NewClient& r) {
   for (std::size_t i = 0; i < items.size(); ++i) {
     c.scope += (i == 0 ? "" : " ") + items[i];
   }
-  auto held = store_.listClients();
-  if (!held) return tl::unexpected(held.error());
-  if (held->size() >= max_clients_) {
-    return makeError(Errc::ResourceExhausted, "the provider holds " + std::to_string(held->size()) +
-                                                  " clients, the most it keeps: delete one first");
-  }
   c.created_at = clock_.unixSeconds();
   auto id = newClientId();
   if (!id) return tl::unexpected(id.error());
@@ -172,7 +166,11 @@ core::Result<CreatedClient> ClientRegistry::create(const NewClient& r) {
     if (c.secret_hash.empty()) return makeError(Errc::Internal, "hashing the client secret");
     c.secret_rotated_at = c.created_at;
   }
-  auto stored = store_.createClient(c);
+  // The store counts and inserts under one lock: racing creations never pass the cap together.
+  auto stored = store_.createClient(c, max_clients_);
+  if (!stored && stored.error().code == Errc::ResourceExhausted)
+    return makeError(Errc::ResourceExhausted, "the provider holds " + std::to_string(max_clients_) +
+                                                  " clients, the most it keeps: delete one first");
   if (!stored) return tl::unexpected(stored.error());
   return CreatedClient{std::move(*stored), std::move(secret)};
 }

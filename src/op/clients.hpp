@@ -57,8 +57,8 @@ class ClientRegistry {
                  const core::Clock& clock, std::size_t max_clients = kMaxClients);
 
   // InvalidArgument (message: what is wrong, safe to show to the operator); ResourceExhausted
-  // when the registry holds max_clients already (two racing creations may overshoot by one each:
-  // the cap is about growth, not an exact count).
+  // when the registry holds max_clients already (exactly: the store counts and inserts under one
+  // lock).
   [[nodiscard]] core::Result<CreatedClient> create(const NewClient& request);
   [[nodiscard]] core::Result<std::vector<store::OpClient>> list();
   [[nodiscard]] core::Result<std::optional<store::OpClient>> find(std::string_view client_id);

@@ -528,8 +528,10 @@ struct CodeRedemption {
 class OpStore {
  public:
   virtual ~OpStore() = default;
-  // AlreadyExists when the client id is taken.
-  [[nodiscard]] virtual core::Result<OpClient> createClient(const OpClient& client) = 0;
+  // AlreadyExists when the client id is taken; ResourceExhausted when `max_clients` are held
+  // already (counted and inserted under one lock: racing creations never pass it together).
+  [[nodiscard]] virtual core::Result<OpClient> createClient(const OpClient& client,
+                                                            std::size_t max_clients) = 0;
   [[nodiscard]] virtual core::Result<std::optional<OpClient>> findClient(
       std::string_view client_id) = 0;
   // Every client, by creation time.

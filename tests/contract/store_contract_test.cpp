@@ -25,8 +25,8 @@ namespace {
 // "threadsafe") makes its own under the directory its parent names, which the parent removes.
 constexpr const char* kChildTmp = "GATEHOUSE_CONTRACT_TMP";
 
-// A key limit no test reaches, where the limit is not what is tested.
-constexpr std::size_t kNoKeyLimit = 1000;
+// A limit (a user's API keys, the provider's clients) no test reaches, where it is not tested.
+constexpr std::size_t kNoLimit = 1000;
 
 std::string freshSqliteUrl() {
   static std::atomic<int> counter{0};
@@ -397,7 +397,7 @@ TEST_P(StoreContract, PurgingDeletesOnlyEndedSessionsAndDeadKeysInBatches) {
                        std::optional<std::int64_t> used, bool revoked) {
     ApiKey k = apiKey(u.id, id, cut - 10);
     k.expires_at = expires;
-    auto made = keys.create(k, kNoKeyLimit).value();
+    auto made = keys.create(k, kNoLimit).value();
     if (used) {
       EXPECT_TRUE(keys.touch(made.id, *used));
     }
@@ -500,7 +500,7 @@ TEST_P(StoreContract, DeactivationEndsSessionsKeysAndTokensInOneTransaction) {
       store_->sessions().create({"ds1", u.id, "j", "ua", "ip", now, now, now + 3600, false}));
   ASSERT_TRUE(
       store_->sessions().create({"ds2", other.id, "j", "ua", "ip", now, now, now + 3600, false}));
-  ASSERT_TRUE(store_->apiKeys().create(apiKey(u.id, "deactkey", now), kNoKeyLimit));
+  ASSERT_TRUE(store_->apiKeys().create(apiKey(u.id, "deactkey", now), kNoLimit));
   UserPatch patch;
   patch.is_active = false;
   patch.deactivated_at = now + 7;
@@ -626,7 +626,7 @@ TEST_P(StoreContract, PurgedChangesTellAReaderFromBeforeThemThatItMissedThem) {
 
   // API key changes carry their time now, and go by it: the oldest first, up to the cut.
   auto& keys = store_->apiKeys();
-  const auto made = keys.create(apiKey(a.id, "logged", now), kNoKeyLimit).value();
+  const auto made = keys.create(apiKey(a.id, "logged", now), kNoLimit).value();
   const auto key_start = keys.changesSince(-1).value();
   ASSERT_TRUE(keys.revoke(made.id, a.id));
   EXPECT_GE(scalar("SELECT at FROM api_key_changes WHERE key_id = " + std::to_string(made.id)),
@@ -726,8 +726,8 @@ TEST_P(StoreContract, ApiKeysStayWithinTheirLimitUnderRaces) {
   constexpr std::int64_t kNow = 1'800'000'000;
   ApiKey expired = apiKey(u.id, "expired", kNow);
   expired.expires_at = kNow;  // dead at `created_at`
-  ASSERT_TRUE(keys.create(expired, kNoKeyLimit));
-  const auto revoked = keys.create(apiKey(u.id, "revoked", kNow), kNoKeyLimit).value();
+  ASSERT_TRUE(keys.create(expired, kNoLimit));
+  const auto revoked = keys.create(apiKey(u.id, "revoked", kNow), kNoLimit).value();
   ASSERT_TRUE(keys.revoke(revoked.id, u.id));
   std::atomic<int> made{0};
   std::atomic<int> refused{0};
@@ -761,15 +761,15 @@ TEST_P(StoreContract, ApiKeysStoreHashesScopesRevocationAndAChangeLog) {
   k.secret_hash = std::string(64, 'a');
   k.scopes = {"users:read", "audit:read"};
   k.created_at = 1'800'000'000;
-  auto created = keys.create(k, kNoKeyLimit);
+  auto created = keys.create(k, kNoLimit);
   ASSERT_TRUE(created) << created.error().message;
   EXPECT_GT(created->id, 0);
   k.expires_at = 1'900'000'000;
   k.public_id = "pub2";
   k.scopes.clear();
-  auto second = keys.create(k, kNoKeyLimit);
+  auto second = keys.create(k, kNoLimit);
   ASSERT_TRUE(second);
-  auto dup = keys.create(k, kNoKeyLimit);
+  auto dup = keys.create(k, kNoLimit);
   ASSERT_FALSE(dup);
   EXPECT_EQ(dup.error().code, core::Errc::AlreadyExists);
   auto found = keys.findByPublicId("pub1").value();
@@ -1241,7 +1241,7 @@ TEST_P(MailStoreContract, AResetSetsThePasswordAndEndsSessionsAndKeys) {
   const User u = make("ann@example.com", "ann");
   ASSERT_TRUE(
       store_->sessions().create({"rs1", u.id, "j", "ua", "ip", kNow, kNow, kNow + 3600, false}));
-  ASSERT_TRUE(store_->apiKeys().create(apiKey(u.id, "resetkey", kNow), kNoKeyLimit));
+  ASSERT_TRUE(store_->apiKeys().create(apiKey(u.id, "resetkey", kNow), kNoLimit));
   ASSERT_TRUE(store_->mail().issue(token("r", u.id, "reset", u.email), {}, 3));
   auto user = store_->mail().redeem("r", "reset", kNow + 5,
                                     {TokenEffect::Kind::ResetPassword, "$2b$10$new", true});
@@ -1535,14 +1535,14 @@ OpClient opClient(const std::string& id, std::int64_t created_at, bool is_public
 
 TEST_P(StoreContract, OpClientsAreStoredWholeListedByCreationAndUniqueById) {
   auto& op = store_->op();
-  ASSERT_TRUE(op.createClient(opClient("zeta", 100)));
-  ASSERT_TRUE(op.createClient(opClient("beta", 300, true)));
-  ASSERT_TRUE(op.createClient(opClient("alpha", 100)));
+  ASSERT_TRUE(op.createClient(opClient("zeta", 100), kNoLimit));
+  ASSERT_TRUE(op.createClient(opClient("beta", 300, true), kNoLimit));
+  ASSERT_TRUE(op.createClient(opClient("alpha", 100), kNoLimit));
   OpClient empty_lists = opClient("empty", 50);
   empty_lists.redirect_uris.clear();
   empty_lists.post_logout_redirect_uris.clear();
   empty_lists.grant_types = {"client_credentials"};
-  ASSERT_TRUE(op.createClient(empty_lists));
+  ASSERT_TRUE(op.createClient(empty_lists, kNoLimit));
 
   auto found = op.findClient("zeta");
   ASSERT_TRUE(found) << found.error().message;
@@ -1578,11 +1578,30 @@ TEST_P(StoreContract, OpClientsAreStoredWholeListedByCreationAndUniqueById) {
   EXPECT_TRUE((*list)[0].post_logout_redirect_uris.empty());
   EXPECT_EQ((*list)[0].grant_types, std::vector<std::string>{"client_credentials"});
 
-  auto dup = op.createClient(opClient("alpha", 999, true));
+  auto dup = op.createClient(opClient("alpha", 999, true), kNoLimit);
   ASSERT_FALSE(dup);
   EXPECT_EQ(dup.error().code, core::Errc::AlreadyExists);
   EXPECT_EQ(op.findClient("alpha").value()->created_at, 100);  // the first one stays
   EXPECT_EQ(op.listClients().value().size(), 4U);
+}
+
+// The provider's client cap held under races, as a user's API keys are: twelve creations at once
+// under a cap of 5 make exactly 5, on one node or several.
+TEST_P(StoreContract, OpClientsStayWithinTheirCapUnderRaces) {
+  std::atomic<int> made{0};
+  std::atomic<int> refused{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 12; ++i) {
+    threads.emplace_back([&, i] {
+      auto r = store_->op().createClient(opClient("capped" + std::to_string(i), 100), 5);
+      if (r) ++made;
+      if (!r && r.error().code == core::Errc::ResourceExhausted) ++refused;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(made.load(), 5);
+  EXPECT_EQ(refused.load(), 7);
+  EXPECT_EQ(store_->op().listClients().value().size(), 5U);
 }
 
 TEST_P(StoreContract, ConcurrentCreatesOfOneOpClientGiveExactlyOne) {
@@ -1591,7 +1610,7 @@ TEST_P(StoreContract, ConcurrentCreatesOfOneOpClientGiveExactlyOne) {
   std::vector<std::thread> threads;
   for (int i = 0; i < 8; ++i) {
     threads.emplace_back([&, i] {
-      auto r = store_->op().createClient(opClient("racer", 100 + i));
+      auto r = store_->op().createClient(opClient("racer", 100 + i), kNoLimit);
       if (r)
         ++ok;
       else if (r.error().code == core::Errc::AlreadyExists)
@@ -1606,8 +1625,8 @@ TEST_P(StoreContract, ConcurrentCreatesOfOneOpClientGiveExactlyOne) {
 TEST_P(StoreContract, RemovingAnOpClientRemovesItsConsentsAndCodesOnly) {
   auto& op = store_->op();
   const User u = make("rp@example.com", "rpuser");
-  ASSERT_TRUE(op.createClient(opClient("gone", 1)));
-  ASSERT_TRUE(op.createClient(opClient("kept", 2)));
+  ASSERT_TRUE(op.createClient(opClient("gone", 1), kNoLimit));
+  ASSERT_TRUE(op.createClient(opClient("kept", 2), kNoLimit));
   for (const std::string id : {"gone", "kept"}) {
     ASSERT_TRUE(op.saveConsent(u.id, id, "openid", 10));
     ASSERT_TRUE(op.putCode({"code-" + id, id, u.id, "{}", 10, 4'000'000'000}));
@@ -1631,8 +1650,8 @@ TEST_P(StoreContract, RemovingAnOpClientRemovesItsConsentsAndCodesOnly) {
 
 TEST_P(StoreContract, OnlyConfidentialOpClientsGetANewSecret) {
   auto& op = store_->op();
-  ASSERT_TRUE(op.createClient(opClient("conf", 1)));
-  ASSERT_TRUE(op.createClient(opClient("pub", 1, true)));
+  ASSERT_TRUE(op.createClient(opClient("conf", 1), kNoLimit));
+  ASSERT_TRUE(op.createClient(opClient("pub", 1, true), kNoLimit));
   auto missing = op.setClientSecret("nobody", "d", 50);
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code, core::Errc::NotFound);
@@ -1653,8 +1672,8 @@ TEST_P(StoreContract, AConsentIsOnePerUserAndClientAndALaterOneReplacesIt) {
   auto& op = store_->op();
   const User ann = make("ann@example.com", "ann");
   const User bob = make("bob@example.com", "bob");
-  ASSERT_TRUE(op.createClient(opClient("app", 1)));
-  ASSERT_TRUE(op.createClient(opClient("other", 1)));
+  ASSERT_TRUE(op.createClient(opClient("app", 1), kNoLimit));
+  ASSERT_TRUE(op.createClient(opClient("other", 1), kNoLimit));
   auto none = op.findConsent(ann.id, "app");
   ASSERT_TRUE(none) << none.error().message;
   EXPECT_FALSE(*none);
@@ -1676,7 +1695,7 @@ TEST_P(StoreContract, AnOpCodeIsRedeemedExactlyOnceUnderConcurrentRedeemers) {
   auto& op = store_->op();
   const std::int64_t now = 1'800'000'000;
   const User u = make("code@example.com", "coder");
-  ASSERT_TRUE(op.createClient(opClient("app", 1)));
+  ASSERT_TRUE(op.createClient(opClient("app", 1), kNoLimit));
   ASSERT_TRUE(op.putCode({"code-0", "app", u.id, R"({"nonce":"n"})", now, now + 60}));
   auto dup = op.putCode({"code-0", "app", u.id, "{}", now, now + 600});
   ASSERT_FALSE(dup);
@@ -1740,8 +1759,8 @@ TEST_P(StoreContract, FindingAnOpCodeReadsWhatRedeemingWouldFindAndSpendsNothing
   auto& op = store_->op();
   const std::int64_t now = 1'800'000'000;
   const User u = make("find@example.com", "finder");
-  ASSERT_TRUE(op.createClient(opClient("app", 1)));
-  ASSERT_TRUE(op.createClient(opClient("other", 2)));
+  ASSERT_TRUE(op.createClient(opClient("app", 1), kNoLimit));
+  ASSERT_TRUE(op.createClient(opClient("other", 2), kNoLimit));
   ASSERT_TRUE(op.putCode({"live", "app", u.id, R"({"nonce":"n"})", now, now + 10}));
   auto found = op.findCode("live", "app", now + 1);
   ASSERT_TRUE(found) << found.error().message;
@@ -1769,7 +1788,7 @@ TEST_P(StoreContract, AnExpiredOrUnknownOpCodeIsUnknownAndNotSpent) {
   auto& op = store_->op();
   const std::int64_t now = 1'800'000'000;
   const User u = make("exp@example.com", "expirer");
-  ASSERT_TRUE(op.createClient(opClient("app", 1)));
+  ASSERT_TRUE(op.createClient(opClient("app", 1), kNoLimit));
   ASSERT_TRUE(op.putCode({"short", "app", u.id, "{}", now, now + 10}));
   auto unknown = op.redeemCode("never-issued", "app", "s1", now);
   ASSERT_TRUE(unknown) << unknown.error().message;
@@ -1792,7 +1811,7 @@ TEST_P(StoreContract, AnExpiredOrUnknownOpCodeIsUnknownAndNotSpent) {
 TEST_P(StoreContract, PurgeDropsOpCodesThatExpiredBeforeTheCutoffSpentOrNot) {
   auto& op = store_->op();
   const User u = make("purge@example.com", "purger");
-  ASSERT_TRUE(op.createClient(opClient("app", 1)));
+  ASSERT_TRUE(op.createClient(opClient("app", 1), kNoLimit));
   ASSERT_TRUE(op.putCode({"old-unused", "app", u.id, "{}", 0, 100}));
   ASSERT_TRUE(op.putCode({"old-used", "app", u.id, "{}", 0, 200}));
   ASSERT_TRUE(op.putCode({"at-cutoff", "app", u.id, "{}", 0, 250}));
@@ -1856,8 +1875,8 @@ TEST_P(StoreContract, ConcurrentSigningKeyCandidatesAllGetTheOneStored) {
 TEST_P(StoreContract, AnOpCodePresentedByAnotherClientIsNeitherSpentNorReported) {
   auto& op = store_->op();
   const User u = make("xc@example.com", "xcuser");
-  ASSERT_TRUE(op.createClient(opClient("app", 1)));
-  ASSERT_TRUE(op.createClient(opClient("thief", 1)));
+  ASSERT_TRUE(op.createClient(opClient("app", 1), kNoLimit));
+  ASSERT_TRUE(op.createClient(opClient("thief", 1), kNoLimit));
   ASSERT_TRUE(op.putCode({"code-x", "app", u.id, "{}", 10, 1000}));
   EXPECT_EQ(op.redeemCode("code-x", "thief", "s-thief", 20).value().outcome,
             CodeRedemption::Outcome::Unknown);
@@ -1875,7 +1894,7 @@ TEST_P(StoreContract, DeletingAUserDeletesItsOpConsentsAndCodes) {
   auto& op = store_->op();
   const User gone = make("gone@example.com", "goneuser");
   const User kept = make("kept@example.com", "keptuser");
-  ASSERT_TRUE(op.createClient(opClient("app", 1)));
+  ASSERT_TRUE(op.createClient(opClient("app", 1), kNoLimit));
   for (const User& u : {gone, kept}) {
     ASSERT_TRUE(op.saveConsent(u.id, "app", "openid", 10));
     ASSERT_TRUE(op.putCode({"code-" + u.username, "app", u.id, "{}", 10, 4'000'000'000}));

@@ -1653,18 +1653,28 @@ class PgOp final : public OpStore {
  public:
   explicit PgOp(Pool& pool) : pool_(pool) {}
 
-  core::Result<OpClient> createClient(const OpClient& client) override {
-    auto ok = run(
-        pool_,
-        "INSERT INTO op_clients (client_id, name, secret_hash, redirect_uris, "
-        "post_logout_redirect_uris, grant_types, scope, is_public, first_party, "
-        "created_at, secret_rotated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-        "$10, $11)",
-        {client.client_id, client.name, client.secret_hash, listToJson(client.redirect_uris),
-         listToJson(client.post_logout_redirect_uris), listToJson(client.grant_types), client.scope,
-         client.is_public, client.first_party, client.created_at, client.secret_rotated_at});
-    if (!ok) return tl::unexpected(ok.error());
-    return client;
+  core::Result<OpClient> createClient(const OpClient& client, std::size_t max_clients) override {
+    return pool_.transaction<OpClient>([&](Connection& c) -> core::Result<OpClient> {
+      // One creation at a time, across nodes, from the count to the commit (a lock of its own,
+      // held by nothing else).
+      if (auto locked = c.query("SELECT pg_advisory_xact_lock(7261003)", {}); !locked)
+        return tl::unexpected(locked.error());
+      auto held = c.query("SELECT COUNT(*) FROM op_clients", {});
+      if (!held) return tl::unexpected(held.error());
+      if (static_cast<std::uint64_t>(held->int64(0, 0)) >= max_clients)
+        return makeError(Errc::ResourceExhausted, "the provider holds the most clients");
+      auto rows = c.query(
+          "INSERT INTO op_clients (client_id, name, secret_hash, redirect_uris, "
+          "post_logout_redirect_uris, grant_types, scope, is_public, first_party, "
+          "created_at, secret_rotated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+          "$10, $11)",
+          {client.client_id, client.name, client.secret_hash, listToJson(client.redirect_uris),
+           listToJson(client.post_logout_redirect_uris), listToJson(client.grant_types),
+           client.scope, client.is_public, client.first_party, client.created_at,
+           client.secret_rotated_at});
+      if (!rows) return tl::unexpected(rows.error());
+      return client;
+    });
   }
 
   core::Result<std::optional<OpClient>> findClient(std::string_view client_id) override {

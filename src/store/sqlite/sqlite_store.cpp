@@ -1788,18 +1788,31 @@ class SqliteOp final : public OpStore {
  public:
   explicit SqliteOp(ConnectionPool& pool) : pool_(pool) {}
 
-  core::Result<OpClient> createClient(const OpClient& client) override {
-    auto ok =
-        run(pool_,
-            "INSERT INTO op_clients (client_id, name, secret_hash, redirect_uris, "
-            "post_logout_redirect_uris, grant_types, scope, is_public, first_party, created_at, "
-            "secret_rotated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            nullptr, client.client_id, client.name, client.secret_hash,
-            listToJson(client.redirect_uris), listToJson(client.post_logout_redirect_uris),
-            listToJson(client.grant_types), client.scope, std::int64_t{client.is_public ? 1 : 0},
-            std::int64_t{client.first_party ? 1 : 0}, client.created_at, client.secret_rotated_at);
-    if (!ok) return tl::unexpected(ok.error());
-    return client;
+  core::Result<OpClient> createClient(const OpClient& client, std::size_t max_clients) override {
+    // BEGIN IMMEDIATE holds SQLite's write lock from the count to the insert.
+    return pool_.transaction<OpClient>([&](Connection& c) -> core::Result<OpClient> {
+      auto held = c.prepare("SELECT COUNT(*) FROM op_clients");
+      if (!held) return tl::unexpected(held.error());
+      if (auto row = held->step(); !row) return tl::unexpected(row.error());
+      if (static_cast<std::uint64_t>(held->int64(0)) >= max_clients)
+        return makeError(Errc::ResourceExhausted, "the provider holds the most clients");
+      auto stmt = c.prepare(
+          "INSERT INTO op_clients (client_id, name, secret_hash, redirect_uris, "
+          "post_logout_redirect_uris, grant_types, scope, is_public, first_party, created_at, "
+          "secret_rotated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, client.client_id).bind(2, client.name).bind(3, client.secret_hash);
+      stmt->bind(4, listToJson(client.redirect_uris))
+          .bind(5, listToJson(client.post_logout_redirect_uris))
+          .bind(6, listToJson(client.grant_types))
+          .bind(7, client.scope);
+      stmt->bind(8, std::int64_t{client.is_public ? 1 : 0})
+          .bind(9, std::int64_t{client.first_party ? 1 : 0})
+          .bind(10, client.created_at)
+          .bind(11, client.secret_rotated_at);
+      if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
+      return client;
+    });
   }
 
   core::Result<std::optional<OpClient>> findClient(std::string_view client_id) override {
