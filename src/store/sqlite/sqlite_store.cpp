@@ -405,6 +405,21 @@ core::Status run(ConnectionPool& pool, std::string_view sql, const char* must_ch
   });
 }
 
+// Inside a write transaction (BEGIN IMMEDIATE holds the count until the insert that follows):
+// ResourceExhausted(`what`) when the count `sql` reads is `cap` or more. The caps on a user's
+// factors and API keys and on the provider's clients.
+template <class... Args>
+core::Status belowCap(Connection& c, std::string_view sql, std::uint64_t cap, const char* what,
+                      const Args&... args) {
+  auto count = c.prepare(sql);
+  if (!count) return tl::unexpected(count.error());
+  bindAll(*count, args...);
+  if (auto row = count->step(); !row) return tl::unexpected(row.error());
+  if (static_cast<std::uint64_t>(count->int64(0)) >= cap)
+    return makeError(Errc::ResourceExhausted, what);
+  return {};
+}
+
 // Deletes at most `limit` rows of `table` where `dead` holds (`?1` is `before`): how many. Only
 // when there is one: a DELETE that finds nothing still writes here (a trigger's AUTOINCREMENT
 // bookkeeping), and the janitor purges idle databases too.
@@ -1015,14 +1030,13 @@ class SqliteApiKeys final : public ApiKeyStore {
   core::Result<ApiKey> create(ApiKey k, std::size_t max_live) override {
     // BEGIN IMMEDIATE holds SQLite's write lock from the count to the insert.
     return pool_.transaction<ApiKey>([&](Connection& c) -> core::Result<ApiKey> {
-      auto live = c.prepare(
-          "SELECT COUNT(*) FROM api_keys WHERE user_id = ? AND revoked = 0 AND "
-          "(expires_at IS NULL OR expires_at > ?)");
-      if (!live) return tl::unexpected(live.error());
-      live->bind(1, k.user_id).bind(2, k.created_at);
-      if (auto row = live->step(); !row) return tl::unexpected(row.error());
-      if (static_cast<std::uint64_t>(live->int64(0)) >= max_live)
-        return makeError(Errc::ResourceExhausted, "the owner holds the most API keys");
+      if (auto ok =
+              belowCap(c,
+                       "SELECT COUNT(*) FROM api_keys WHERE user_id = ? AND revoked = 0 AND "
+                       "(expires_at IS NULL OR expires_at > ?)",
+                       max_live, "the owner holds the most API keys", k.user_id, k.created_at);
+          !ok)
+        return tl::unexpected(ok.error());
       auto stmt = c.prepare(
           "INSERT INTO api_keys (user_id, name, public_id, secret_hash, scopes, created_at, "
           "expires_at) "
@@ -1261,11 +1275,11 @@ class SqliteMfa final : public MfaStore {
       if (!drop) return tl::unexpected(drop.error());
       drop->bind(1, f.user_id).bind(2, stale_before);
       if (auto ok = drop->run(); !ok) return tl::unexpected(ok.error());
-      auto count = c.prepare("SELECT COUNT(*) FROM mfa_factors WHERE user_id = ?");
-      if (!count) return tl::unexpected(count.error());
-      count->bind(1, f.user_id);
-      if (auto row = count->step(); !row) return tl::unexpected(row.error());
-      if (count->int64(0) >= max_factors) return makeError(Errc::ResourceExhausted, "factors");
+      if (auto ok = belowCap(c, "SELECT COUNT(*) FROM mfa_factors WHERE user_id = ?",
+                             static_cast<std::uint64_t>(std::max<std::int64_t>(max_factors, 0)),
+                             "factors", f.user_id);
+          !ok)
+        return tl::unexpected(ok.error());
       auto stmt = c.prepare(
           "INSERT INTO mfa_factors (user_id, type, name, secret, confirmed, created_at) VALUES (?, "
           "?, ?, ?, 0, ?)");
@@ -1791,25 +1805,20 @@ class SqliteOp final : public OpStore {
   core::Result<OpClient> createClient(const OpClient& client, std::size_t max_clients) override {
     // BEGIN IMMEDIATE holds SQLite's write lock from the count to the insert.
     return pool_.transaction<OpClient>([&](Connection& c) -> core::Result<OpClient> {
-      auto held = c.prepare("SELECT COUNT(*) FROM op_clients");
-      if (!held) return tl::unexpected(held.error());
-      if (auto row = held->step(); !row) return tl::unexpected(row.error());
-      if (static_cast<std::uint64_t>(held->int64(0)) >= max_clients)
-        return makeError(Errc::ResourceExhausted, "the provider holds the most clients");
+      if (auto ok = belowCap(c, "SELECT COUNT(*) FROM op_clients", max_clients,
+                             "the provider holds the most clients");
+          !ok)
+        return tl::unexpected(ok.error());
       auto stmt = c.prepare(
           "INSERT INTO op_clients (client_id, name, secret_hash, redirect_uris, "
           "post_logout_redirect_uris, grant_types, scope, is_public, first_party, created_at, "
           "secret_rotated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
       if (!stmt) return tl::unexpected(stmt.error());
-      stmt->bind(1, client.client_id).bind(2, client.name).bind(3, client.secret_hash);
-      stmt->bind(4, listToJson(client.redirect_uris))
-          .bind(5, listToJson(client.post_logout_redirect_uris))
-          .bind(6, listToJson(client.grant_types))
-          .bind(7, client.scope);
-      stmt->bind(8, std::int64_t{client.is_public ? 1 : 0})
-          .bind(9, std::int64_t{client.first_party ? 1 : 0})
-          .bind(10, client.created_at)
-          .bind(11, client.secret_rotated_at);
+      bindAll(*stmt, client.client_id, client.name, client.secret_hash,
+              listToJson(client.redirect_uris), listToJson(client.post_logout_redirect_uris),
+              listToJson(client.grant_types), client.scope, std::int64_t{client.is_public ? 1 : 0},
+              std::int64_t{client.first_party ? 1 : 0}, client.created_at,
+              client.secret_rotated_at);
       if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
       return client;
     });
