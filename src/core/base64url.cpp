@@ -109,8 +109,13 @@ std::string base64Encode(std::string_view bytes) {
 
 std::optional<std::string> base64Decode(std::string_view text) {
   if (text.size() % 4 != 0) return std::nullopt;
+  // At most two '=' (a length of 4n + 2 is the shortest a group can leave).
+  while (!text.empty() && text.back() == '=' && text.size() % 4 != 2) text.remove_suffix(1);
+  return base64DecodeUnpadded(text);
+}
+
+std::optional<std::string> base64DecodeUnpadded(std::string_view text) {
   std::string url(text);
-  while (!url.empty() && url.back() == '=' && url.size() + 2 >= text.size()) url.pop_back();
   for (char& c : url) {
     if (c == '-' || c == '_') return std::nullopt;  // not in the standard alphabet
     if (c == '+') c = '-';

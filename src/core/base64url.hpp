@@ -25,6 +25,9 @@ std::optional<std::size_t> base64urlDecodeInto(std::string_view text, char* out,
 // characters outside the alphabet, misplaced padding and lengths not a multiple of four.
 std::string base64Encode(std::string_view bytes);
 std::optional<std::string> base64Decode(std::string_view text);
+// Standard base64 without padding, strictly (as base64urlDecode, in the standard alphabet): the
+// PHC strings' salts and hashes; base64Decode after its padding.
+std::optional<std::string> base64DecodeUnpadded(std::string_view text);
 
 // Hex helpers for logs of non-secret digests and for tests.
 std::string hexEncode(std::string_view bytes);

@@ -30,13 +30,7 @@ std::optional<std::uint32_t> takeParam(std::string_view& s, std::string_view nam
 // The bytes an unpadded standard-base64 field of a PHC string decodes to (libargon2's from_base64:
 // the bits left over at the end must be zero); nullopt when it is not one.
 std::optional<std::size_t> phcBase64Bytes(std::string_view text) {
-  std::string url(text);
-  for (char& c : url) {
-    if (c == '-' || c == '_') return std::nullopt;  // base64url's, not this alphabet's
-    if (c == '+') c = '-';
-    if (c == '/') c = '_';
-  }
-  const auto bytes = core::base64urlDecode(url);
+  const auto bytes = core::base64DecodeUnpadded(text);
   if (!bytes || bytes->empty()) return std::nullopt;
   return bytes->size();
 }

@@ -30,20 +30,14 @@ struct Pbkdf2 {
 
 // Standard base64 (with or without padding) or passlib's ab64 ('.' for '+'), strictly.
 std::optional<std::string> decodeBase64(std::string_view text, bool ab64) {
-  std::string url(text);
-  while (!url.empty() && url.back() == '=') url.pop_back();
-  for (char& c : url) {
-    if (c == '+' && !ab64) {
-      c = '-';
-    } else if (c == '.' && ab64) {
-      c = '-';
-    } else if (c == '/') {
-      c = '_';
-    } else if (c == '-' || c == '_') {
-      return std::nullopt;  // not in either alphabet
-    }
+  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
+  if (!ab64) return core::base64DecodeUnpadded(text);
+  std::string standard(text);
+  for (char& c : standard) {
+    if (c == '+') return std::nullopt;  // ab64 writes '.' for it
+    if (c == '.') c = '+';
   }
-  return core::base64urlDecode(url);
+  return core::base64DecodeUnpadded(standard);
 }
 
 std::string encodeAb64(std::string_view bytes) {
