@@ -30,6 +30,8 @@ using op::OpError;
 using Params = std::vector<std::pair<std::string, std::string>>;
 
 constexpr std::size_t kMaxParams = 64;
+// The consent form's field for Provider::consentMarker.
+constexpr std::string_view kShownField = "shown";
 
 // RFC 6749 §5.2 and RFC 6750 §3.1 statuses.
 int statusOf(OpErrc code) {
@@ -143,6 +145,10 @@ http::Response consentPage(Call& c, const op::Authorization& a, const op::Author
   json::array fields;
   for (auto& [name, value] : op::authorizeParams(r, true, {}))
     fields.push_back(json::object{{"name", name}, {"value", value}});
+  const op::Provider& p = *c.services.provider;
+  fields.push_back(json::object{
+      {"name", kShownField},
+      {"value", p.consentMarker(p.now(), auth::sessionOf(c.who->claims()), r)}});
   const auto csrf = pages::formToken(c);
   return pages::attach(pageFor(c, 200,
                                pages::render(c, "consent", "Allow access",
@@ -245,12 +251,24 @@ http::Response authorize(Call& c) {
 http::Response consent(Call& c) {
   Body& body = *c.body;
   if (auto refused = c.admit()) return std::move(*refused);
+  const auto field = [&](std::string_view name) -> std::optional<std::string> {
+    const auto v = body.peekString(name);
+    return v ? std::optional<std::string>(std::string(*v)) : std::nullopt;
+  };
+  // Only the answer to a page this session was shown, for this very request, after its
+  // sign-in checks passed.
+  const auto shown = body.peekString(kShownField);
+  if (c.who == nullptr || !shown ||
+      !c.services.provider->consentShown(*shown, auth::sessionOf(c.who->claims()),
+                                         op::parseAuthorize(field))) {
+    logRefusal(c.request, {OpErrc::InvalidRequest, {}, "consent form not shown to this session"});
+    return errorPage(c, 400, "This page has expired. Go back to the application and start again.");
+  }
   const auto request = op::parseAuthorize([&](std::string_view name) -> std::optional<std::string> {
     // Answered when this page was shown: the sign-in was fresh enough then, and a person
     // reading the page must not be sent to sign in again (with max_age=0, for ever).
     if (name == "prompt" || name == "max_age" || name == "login_after") return std::nullopt;
-    const auto v = body.peekString(name);
-    return v ? std::optional<std::string>(std::string(*v)) : std::nullopt;
+    return field(name);
   });
   auto checked = c.services.provider->checkAuthorize(request);
   if (!checked) return authorizeRefused(c, checked.error());

@@ -353,12 +353,38 @@ Result<void> Provider::saveConsent(const Authorization& a, std::int64_t user_id)
 }
 
 std::string Provider::loginAfterMarker(std::int64_t when, const AuthorizeRequest& r) const {
-  const std::string text = std::to_string(when);
   // Bound to the request it was made for: its client, redirect URI, state and nonce.
-  const std::string bound = "login_after\n" + text + "\n" + r.client_id.value_or("") + "\n" +
-                            r.redirect_uri.value_or("") + "\n" + r.state.value_or("") + "\n" +
-                            r.nonce.value_or("");
-  auto mac = crypto::hmac(crypto::Digest::Sha256, d_.settings.code_key, bound);
+  const std::string bound = r.client_id.value_or("") + "\n" + r.redirect_uri.value_or("") +
+                            "\n" + r.state.value_or("") + "\n" + r.nonce.value_or("");
+  return marker("login_after", when, bound);
+}
+
+std::string Provider::consentMarker(std::int64_t when, std::string_view session,
+                                    const AuthorizeRequest& r) const {
+  // The parameters as the page's form carries them (prompt without login: the sign-in it asked
+  // for is behind), each value length-prefixed so that no two requests read the same.
+  std::string bound(session);
+  for (const auto& [name, value] : authorizeParams(r, true, {}))
+    bound += "\n" + name + "=" + std::to_string(value.size()) + ":" + value;
+  return marker("consent", when, bound);
+}
+
+bool Provider::consentShown(std::string_view marker, std::string_view session,
+                            const AuthorizeRequest& r) const {
+  const auto dot = marker.find('.');
+  if (dot == std::string_view::npos || session.empty()) return false;
+  const auto when = parseSeconds(marker.substr(0, dot));
+  const std::int64_t now = d_.clock.unixSeconds();
+  // A minute of clock difference between nodes; never a page older than its lifetime.
+  if (!when || *when > now + 60 || now - *when > kConsentPageSeconds) return false;
+  return crypto::constantTimeEquals(consentMarker(*when, session, r), marker);
+}
+
+std::string Provider::marker(std::string_view purpose, std::int64_t when,
+                             std::string_view bound) const {
+  const std::string text = std::to_string(when);
+  const std::string input = std::string(purpose) + "\n" + text + "\n" + std::string(bound);
+  auto mac = crypto::hmac(crypto::Digest::Sha256, d_.settings.code_key, input);
   return text + "." + (mac ? core::hexEncode(mac->substr(0, 16)) : std::string());
 }
 

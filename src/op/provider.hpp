@@ -159,9 +159,21 @@ class Provider {
   // provider makes one that checkAuthorize accepts, and only for the same client, redirect URI,
   // state and nonce.
   std::string loginAfterMarker(std::int64_t when, const AuthorizeRequest& request) const;
+  // "<when>.<keyed MAC>" that the consent page's form carries: the page was shown at `when` to
+  // browser session `session` for exactly this request (every parameter, prompt and max_age
+  // included), after its sign-in checks passed. consentShown takes the form's answer only with
+  // it, for the same session and request, within kConsentPageSeconds (found by an outside
+  // attack: a form posted directly skipped prompt=login and max_age).
+  static constexpr std::int64_t kConsentPageSeconds = 15 * 60;
+  std::string consentMarker(std::int64_t when, std::string_view session,
+                            const AuthorizeRequest& request) const;
+  bool consentShown(std::string_view marker, std::string_view session,
+                    const AuthorizeRequest& request) const;
   ClientRegistry& clients() { return d_.clients; }
 
  private:
+  // "<when>.<HMAC of purpose, when and bound under the code key>", 16 bytes of it in hex.
+  std::string marker(std::string_view purpose, std::int64_t when, std::string_view bound) const;
   Result<boost::json::object> codeGrant(const TokenRequest& r, const store::OpClient& client,
                                         const auth::ClientInfo& origin);
   Result<boost::json::object> refreshGrant(const TokenRequest& r, const store::OpClient& client,

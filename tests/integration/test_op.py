@@ -887,6 +887,55 @@ def test_consent_form_of_a_signed_out_browser_goes_to_sign_in(op):
     assert r.headers["Location"].startswith("/ui/login"), r.headers["Location"]
 
 
+@pytest.mark.parametrize("asked", [{"prompt": "login"}, {"prompt": "login consent"}, {"max_age": "0"}])
+def test_a_consent_form_not_shown_cannot_skip_the_sign_in_the_request_asks_for(op, asked):
+    """Found by an outside attack: posting /ui/consent directly, with the CSRF token of any portal
+    page, skipped prompt=login and max_age (the form's post drops them as answered when the page
+    was shown) and gave a code whose ID token carried the old auth_time. Now only the form of a
+    page shown to this session for this very request is taken."""
+    u = op.user(uname())
+    b, rp, first = signed_in(op, u, scope="openid")
+    auth_time = rp.verify_id_token(first["id_token"])["auth_time"]
+    time.sleep(1.1)  # max_age=0: the sign-in a second old
+    params = rp.authorize_params(scope="openid", **asked)
+    r = b.get(rp.authorize_url(params))
+    assert r.status_code == 303 and r.headers["Location"].startswith("/ui/login"), r.status_code
+    account = b.get("/ui/account")
+    assert account.status_code == 200
+    forged = dict(params, csrf=form_field(account.text, "csrf"), decision="allow")
+    r = b.post("/ui/consent", forged)
+    assert_refusal_page(r, 400)
+    # With a marker of another request (another state), of the consent page of another client: the same.
+    rp2 = op.client()
+    w, _ = rp2.login(b, u, consent=None)
+    assert w.saw_consent and not w.saw_login
+    r = b.post("/ui/consent", dict(forged, shown=hidden_fields(w.final.text)["shown"]))
+    assert_refusal_page(r, 400)
+    # The real page after the real sign-in is answered, and its auth_time is newer.
+    w, _ = rp.login(b, u, scope="openid", **asked)
+    assert w.saw_login, [h.status_code for h in w.hops]
+    t = rp.exchange(w.code).json()
+    assert rp.verify_id_token(t["id_token"])["auth_time"] > auth_time
+
+
+def test_a_consent_page_is_answered_only_in_the_session_it_was_shown_to(op):
+    """The same person's second browser (another session) cannot post the first one's page."""
+    u = op.user(uname())
+    rp = op.client()
+    first = op.browser()
+    w, _ = rp.login(first, u, consent=None)
+    assert w.saw_consent
+    fields = dict(hidden_fields(w.final.text), decision="allow")
+    second = op.browser()
+    second.sign_in(u)
+    account = second.get("/ui/account")
+    r = second.post(form_action(w.final.text, "consent-form"), dict(fields, csrf=form_field(account.text, "csrf")))
+    assert_refusal_page(r, 400)
+    # The first browser's answer still counts.
+    r = first.post(form_action(w.final.text, "consent-form"), fields)
+    assert r.status_code == 303 and query_of(r.headers["Location"])["code"]
+
+
 def test_logout_without_hint_asks_and_its_form_needs_the_token_and_same_origin(op):
     """RP-initiated logout: no hint, a confirmation page; its form posted cross-site or without its
     token is refused and the person stays signed in; the real form signs out and goes to the

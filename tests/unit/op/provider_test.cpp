@@ -4,6 +4,7 @@
 #include "op/provider.hpp"
 
 #include <boost/json/parse.hpp>
+#include <functional>
 #include <gtest/gtest.h>
 
 #include "auth/claims.hpp"
@@ -703,6 +704,44 @@ TEST_F(ProviderTest, LogoutFollowsOnlyRegisteredUrisOfTheHintedClient) {
   // An expired hint still names its user.
   s.clock.advance(3 * 3600);
   EXPECT_EQ(provider.checkLogout({id_token, {}, {}, {}})->hint_user, who.user->id);
+}
+
+TEST_F(ProviderTest, TheConsentFormIsTakenOnlyForThePageShownToThatSessionForThatRequest) {
+  const auto web = webApp();
+  auto r = request(web);
+  r.prompt = "login consent";
+  r.max_age = "0";
+  const std::int64_t now = s.clock.unixSeconds();
+  const std::string shown = provider.consentMarker(now, "session-a", r);
+  EXPECT_TRUE(provider.consentShown(shown, "session-a", r));
+  // The form carries prompt without login: the marker reads the request as the form does.
+  auto posted = r;
+  posted.prompt = "consent";
+  EXPECT_TRUE(provider.consentShown(shown, "session-a", posted));
+  EXPECT_FALSE(provider.consentShown(shown, "session-b", r));
+  EXPECT_FALSE(provider.consentShown(shown, "", r));
+  // Any other parameter, or one added, is another request.
+  for (auto change : std::vector<std::function<void(AuthorizeRequest&)>>{
+           [](auto& x) { x.max_age = "3600"; }, [](auto& x) { x.max_age.reset(); },
+           [](auto& x) { x.prompt = "none"; }, [](auto& x) { x.state = "other"; },
+           [](auto& x) { x.scope = "openid email"; }, [](auto& x) { x.login_hint = "b"; },
+           [](auto& x) { x.login_after = "1.00"; }, [](auto& x) { x.client_id = "another"; }}) {
+    auto other = r;
+    change(other);
+    EXPECT_FALSE(provider.consentShown(shown, "session-a", other));
+  }
+  // Forged, altered, bare or moved in time: refused.
+  for (const std::string& forged :
+       {std::string(), std::string("1"), std::to_string(now) + ".00",
+        std::to_string(now + 1) + shown.substr(shown.find('.')), shown + "0"})
+    EXPECT_FALSE(provider.consentShown(forged, "session-a", r)) << forged;
+  // The page lives kConsentPageSeconds; one from the future (past a minute of skew) is refused.
+  EXPECT_FALSE(provider.consentShown(provider.consentMarker(now + 61, "session-a", r), "session-a", r));
+  EXPECT_TRUE(provider.consentShown(provider.consentMarker(now + 60, "session-a", r), "session-a", r));
+  s.clock.advance(Provider::kConsentPageSeconds);
+  EXPECT_TRUE(provider.consentShown(shown, "session-a", r));
+  s.clock.advance(1);
+  EXPECT_FALSE(provider.consentShown(shown, "session-a", r));
 }
 
 }  // namespace
