@@ -146,9 +146,9 @@ http::Response consentPage(Call& c, const op::Authorization& a, const op::Author
   for (auto& [name, value] : op::authorizeParams(r, true, {}))
     fields.push_back(json::object{{"name", name}, {"value", value}});
   const op::Provider& p = *c.services.provider;
-  fields.push_back(json::object{
-      {"name", kShownField},
-      {"value", p.consentMarker(p.now(), auth::sessionOf(c.who->claims()), r)}});
+  fields.push_back(
+      json::object{{"name", kShownField},
+                   {"value", p.consentMarker(p.now(), auth::sessionOf(c.who->claims()), r)}});
   const auto csrf = pages::formToken(c);
   return pages::attach(pageFor(c, 200,
                                pages::render(c, "consent", "Allow access",
@@ -158,12 +158,6 @@ http::Response consentPage(Call& c, const op::Authorization& a, const op::Author
                                              csrf.token),
                                op::formActionSource(a.redirect_uri)),
                        csrf);
-}
-
-bool mfaEnrolmentDue(const Services& s, const auth::Principal& who) {
-  return !who.user->mfa_enabled &&
-         std::find(s.mfa_required_roles.begin(), s.mfa_required_roles.end(), who.user->role) !=
-             s.mfa_required_roles.end();
 }
 
 // Everything after the request checked out: sign-in, consent, the code.
@@ -193,8 +187,8 @@ http::Response continueAuthorize(Call& c, const op::Authorization& asked,
     if (!asked.login_hint.empty()) login += "&login_hint=" + core::percentEncode(asked.login_hint);
     return pages::seeOther(login);
   }
-  if (mfaEnrolmentDue(s, *who))
-    return back(OpErrc::AccessDenied, "The account must enrol a second factor first.");
+  // MFA_REQUIRED_ROLES, EMAIL_VERIFICATION=required: as at the token endpoint.
+  if (auto due = p.accountDue(*who->user)) return back(OpErrc::AccessDenied, std::move(*due));
   // Only the permissions the user holds are asked for, consented to and granted (found by an
   // outside attack: a client allowed users:delete got it in a plain user's token and
   // introspection, which services that check scope offline took as the right).

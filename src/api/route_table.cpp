@@ -9,6 +9,7 @@
 #include "api/page_support.hpp"
 #include "api/route.hpp"
 #include "api/services.hpp"
+#include "auth/account_policy.hpp"
 #include "auth/claims.hpp"
 #include "auth/rate_check.hpp"
 #include "core/blocking.hpp"
@@ -106,9 +107,7 @@ Authenticated admitCaller(const Route& route, Services& s, http::Request& r, cor
   if (!route.any_permissions.empty() && !rbac::allowsAny(who.permissions, route.any_permissions))
     return errorResponse({Errc::Forbidden, "none of the route's permissions", {}, 0}, r);
   // MFA_REQUIRED_ROLES: until such a user enrols a factor, only enrolment is open to them.
-  if (!route.before_mfa_enrolment && !who.user->mfa_enabled &&
-      std::find(s.mfa_required_roles.begin(), s.mfa_required_roles.end(), who.user->role) !=
-          s.mfa_required_roles.end()) {
+  if (!route.before_mfa_enrolment && auth::enrolmentDue(*who.user, s.mfa_required_roles)) {
     return errorResponse({Errc::MfaEnrolmentRequired, "role needs a second factor", {}, 0}, r);
   }
   if (route.step_up) {

@@ -392,18 +392,22 @@ int serve(const config::Config& config) {
     token_check.acceptAlso([&op_tokens](std::string_view t) { return op_tokens->verifyAccess(t); });
     op_clients.emplace((*store)->op(), purpose.op_client_secrets,
                        op::providerScopes(policy->allPermissions()), clock);
-    provider.emplace(op::Provider::Deps{**store,
-                                        *op_clients,
-                                        *op_tokens,
-                                        token_check,
-                                        session_end,
-                                        revocations,
-                                        audit_log,
-                                        clock,
-                                        {.code_key = purpose.op_authorization_codes,
-                                         .code_ttl = std::chrono::seconds(60),
-                                         .refresh_grace_seconds = config.refresh_grace_seconds,
-                                         .refresh_ttl = config.refresh_token_ttl}});
+    provider.emplace(
+        op::Provider::Deps{**store,
+                           *op_clients,
+                           *op_tokens,
+                           token_check,
+                           session_end,
+                           revocations,
+                           audit_log,
+                           clock,
+                           {.code_key = purpose.op_authorization_codes,
+                            .code_ttl = std::chrono::seconds(60),
+                            .refresh_grace_seconds = config.refresh_grace_seconds,
+                            .refresh_ttl = config.refresh_token_ttl,
+                            .email_verification_required =
+                                config.email_verification == config::EmailVerification::Required,
+                            .mfa_required_roles = config.mfa_required_roles}});
   }
   auth::BrowserSessions browser_sessions(
       {**store,

@@ -8,6 +8,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "auth/account_policy.hpp"
 #include "auth/claims.hpp"
 #include "auth/tokens.hpp"
 #include "core/base64url.hpp"
@@ -354,8 +355,8 @@ Result<void> Provider::saveConsent(const Authorization& a, std::int64_t user_id)
 
 std::string Provider::loginAfterMarker(std::int64_t when, const AuthorizeRequest& r) const {
   // Bound to the request it was made for: its client, redirect URI, state and nonce.
-  const std::string bound = r.client_id.value_or("") + "\n" + r.redirect_uri.value_or("") +
-                            "\n" + r.state.value_or("") + "\n" + r.nonce.value_or("");
+  const std::string bound = r.client_id.value_or("") + "\n" + r.redirect_uri.value_or("") + "\n" +
+                            r.state.value_or("") + "\n" + r.nonce.value_or("");
   return marker("login_after", when, bound);
 }
 
@@ -406,8 +407,17 @@ Result<Authorization> Provider::withinRights(Authorization a, const auth::Princi
   return a;
 }
 
+std::optional<std::string> Provider::accountDue(const store::User& user) const {
+  if (auth::enrolmentDue(user, d_.settings.mfa_required_roles))
+    return "The account must enrol a second factor first.";
+  if (d_.settings.email_verification_required && !user.email_verified)
+    return "The account must verify its email address first.";
+  return std::nullopt;
+}
+
 Result<std::string> Provider::issueCode(const Authorization& asked, const auth::Principal& who,
                                         const auth::ClientInfo& origin) {
+  if (auto due = accountDue(*who.user)) return fail(OpErrc::AccessDenied, std::move(*due));
   // Narrowed again here, whatever the caller did: the code is what the tokens will carry.
   auto narrowed = withinRights(asked, who);
   if (!narrowed) return tl::unexpected(narrowed.error());
@@ -539,6 +549,7 @@ Result<json::object> Provider::codeGrant(const TokenRequest& r, const store::OpC
   if (!user) return tl::unexpected(storeFailed(user.error()));
   // An account deactivated, or whose password changed, since the code was issued.
   if (!*user || !(*user)->is_active || (*user)->tokens_valid_after > code.created_at) return bad();
+  if (auto due = accountDue(**user)) return fail(OpErrc::InvalidGrant, std::move(*due));
   // The sign-in that asked for the code must still be live: signing out, a password change or
   // reset (in the code's second too) and an admin's ending of the user's sessions end the codes
   // it asked for. Found by an outside attack: a stolen portal cookie kept minting codes, and one
@@ -656,6 +667,9 @@ Result<json::object> Provider::refreshGrant(const TokenRequest& r, const store::
   // grant's row was missed.
   if (!*user || !(*user)->is_active || claims->iat.value_or(0) < (*user)->tokens_valid_after)
     return bad();
+  // Before the rotation: the refresh token works again once the account did what is due, as a
+  // session's does (auth::Sessions::refresh).
+  if (auto due = accountDue(**user)) return fail(OpErrc::InvalidGrant, std::move(*due));
   // The role's permissions now: one taken from the user since the grant leaves its tokens.
   const auto& held = d_.check.policy().permissionsOf((*user)->role);
   subject.scope = joinScopes(permittedScopes(auth::splitScopes(subject.scope), held));
@@ -730,6 +744,9 @@ Result<json::object> Provider::userinfo(std::string_view access_token) {
   }
   if (who->client_id.empty())
     return fail(OpErrc::InvalidToken, "The access token is not valid.", "not the provider's token");
+  // As the API's routes answer such a user's tokens (an unverified address only stops refresh).
+  if (auth::enrolmentDue(*who->user, d_.settings.mfa_required_roles))
+    return fail(OpErrc::InvalidToken, "The account must enrol a second factor first.");
   const auto& scopes = who->claims().scopes;
   if (!has(scopes, "openid"))
     return fail(OpErrc::InsufficientScope, "The token was not granted the openid scope.");

@@ -92,6 +92,8 @@ struct ProviderSettings {
   std::chrono::seconds code_ttl{60};
   std::int64_t refresh_grace_seconds = 0;
   std::chrono::seconds refresh_ttl{7 * 24 * 3600};
+  bool email_verification_required = false;     // EMAIL_VERIFICATION=required
+  std::vector<std::string> mfa_required_roles;  // MFA_REQUIRED_ROLES
 };
 
 // Gatehouse as an OpenID Provider (API.md): checks authorization requests, issues codes, runs
@@ -130,6 +132,11 @@ class Provider {
                                                    const auth::Principal& who) const;
   // A code for `who` (single use, bound to client, redirect URI and PKCE challenge; its scope
   // withinRights); the redirect location with code, state and iss (RFC 9207).
+  // What the account must do before a grant goes on (enrol a second factor for MFA_REQUIRED_ROLES,
+  // verify its address under EMAIL_VERIFICATION=required), for the person or client; nullopt
+  // when nothing. Looked at for a code, at its exchange and at every refresh (found by an outside
+  // attack: grants begun before the operator required either went on refreshing).
+  std::optional<std::string> accountDue(const store::User& user) const;
   [[nodiscard]] Result<std::string> issueCode(const Authorization& a, const auth::Principal& who,
                                               const auth::ClientInfo& origin);
 

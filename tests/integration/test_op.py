@@ -1676,3 +1676,42 @@ def test_a_flood_of_parameters_is_refused_before_it_costs_work(op):
     r = requests.post(op.url("/oauth2/token"), data=flood, auth=(rp.client_id, rp.secret),
                       headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert_oauth_error(r, 400, "invalid_request")
+
+
+def test_grants_begun_before_the_operator_required_a_factor_or_a_verified_address_stop(make_server, tmp_path):
+    """Found by an outside attack: with MFA_REQUIRED_ROLES or EMAIL_VERIFICATION=required turned on
+    after a grant began, the token endpoint went on refreshing it (and userinfo answering) while
+    the API refused the same user. Now a refresh is invalid_grant with what is due, before its
+    rotation (the token works again once the requirement is lifted or met); a new code is
+    access_denied; userinfo refuses a user who must enrol, as the API's routes do."""
+    s = make_server(start=False)
+    s.env.update({"OP_RATE_LIMIT": "100000/minute", "GATEHOUSE_PUBLIC_URL": s.base,
+                  "MAIL_FILE": str(tmp_path / "mail.mbox")})
+    s.start()
+    op = OP(s)
+    u = op.user(uname())
+    b, rp, t = signed_in(op, u, scope="openid email offline_access")
+    assert userinfo(op, t["access_token"]).status_code == 200
+    for setting, due in [({"MFA_REQUIRED_ROLES": "user"}, "The account must enrol a second factor first."),
+                         ({"EMAIL_VERIFICATION": "required"}, "The account must verify its email address first.")]:
+        s.stop()
+        s.env.update(setting)
+        s.start()
+        body = assert_oauth_error(rp.refresh(t["refresh_token"]), 400, "invalid_grant")
+        assert body["error_description"] == due, body
+        w, params = rp.login(b, u, scope="openid email offline_access")
+        assert not w.saw_login
+        assert w.params["error"] == "access_denied" and w.params["state"] == params["state"], w.params
+        assert w.params["error_description"] == due
+        r = userinfo(op, t["access_token"])
+        if "MFA_REQUIRED_ROLES" in setting:
+            assert r.status_code == 401 and "invalid_token" in r.headers["WWW-Authenticate"], r.status_code
+        else:
+            assert r.status_code == 200  # an unverified address stops refresh only, as the API's
+        s.stop()
+        for key in setting:
+            del s.env[key]
+        s.start()
+        r = rp.refresh(t["refresh_token"])
+        assert r.status_code == 200, r.text
+        t = r.json()

@@ -3,8 +3,9 @@
 // userinfo, introspection and revocation between clients, logout checks.
 #include "op/provider.hpp"
 
-#include <boost/json/parse.hpp>
 #include <functional>
+
+#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
 #include "auth/claims.hpp"
@@ -736,8 +737,10 @@ TEST_F(ProviderTest, TheConsentFormIsTakenOnlyForThePageShownToThatSessionForTha
         std::to_string(now + 1) + shown.substr(shown.find('.')), shown + "0"})
     EXPECT_FALSE(provider.consentShown(forged, "session-a", r)) << forged;
   // The page lives kConsentPageSeconds; one from the future (past a minute of skew) is refused.
-  EXPECT_FALSE(provider.consentShown(provider.consentMarker(now + 61, "session-a", r), "session-a", r));
-  EXPECT_TRUE(provider.consentShown(provider.consentMarker(now + 60, "session-a", r), "session-a", r));
+  EXPECT_FALSE(
+      provider.consentShown(provider.consentMarker(now + 61, "session-a", r), "session-a", r));
+  EXPECT_TRUE(
+      provider.consentShown(provider.consentMarker(now + 60, "session-a", r), "session-a", r));
   s.clock.advance(Provider::kConsentPageSeconds);
   EXPECT_TRUE(provider.consentShown(shown, "session-a", r));
   s.clock.advance(1);
