@@ -28,6 +28,8 @@ http::Response redirect(const std::string& location) {
 http::Response beginExternal(Call& c, std::optional<std::string> portal_return) {
   Services& s = c.services;
   const http::Request& r = c.request;
+  // Every start counts, an unknown provider's too: each one asks the provider.
+  if (auto refused = c.admit()) return std::move(*refused);
   const std::string& provider = r.path_params.at("provider");
   if (!s.oidc.hasProvider(provider)) return errorResponse({auth::Errc::NotFound, {}, {}, 0}, r);
   auto begun = s.oidc.begin(provider, std::move(portal_return));
@@ -45,9 +47,16 @@ namespace {
 
 http::Response start(Call& c) { return beginExternal(c, std::nullopt); }
 
+// Each start and callback asks the provider (its discovery, its token endpoint): counted per
+// client address, each apart, so that nobody makes this server call a provider at their pace.
+RateLimitRule externalLimit(std::string name) {
+  return {"OIDC_RATE_LIMIT", std::move(name), {LimitKey::ClientAddress}, {}, nullptr};
+}
+
 http::Response callback(Call& c) {
   Services& s = c.services;
   const http::Request& r = c.request;
+  if (auto refused = c.admit()) return std::move(*refused);
   const std::string& provider = r.path_params.at("provider");
   if (!s.oidc.hasProvider(provider)) return errorResponse({auth::Errc::NotFound, {}, {}, 0}, r);
   oidc::OidcService::Callback cb;
@@ -132,18 +141,19 @@ void addOidcRoutes(RouteTable& t) {
   t.add({.method = "GET",
          .path = "/api/v1/auth/oauth/{provider}",
          .credential = Credential::None,
-         .lane = http::Lane::Storage,
+         .lane = http::Lane::Outbound,
          .summary = "Start signing in with an external provider (302 to it)",
          .tag = "external sign-in",
          .replies = {{302, "To the provider's authorization endpoint", ""},
                      {404, "Unknown provider", "ErrorDetail"},
                      {503, "Service Unavailable: the provider's discovery or storage unreachable",
                       "ErrorDetail"}},
+         .limits = {externalLimit("oidc_start")},
          .handler = start});
   t.add({.method = "GET",
          .path = "/api/v1/auth/oauth/{provider}/callback",
          .credential = Credential::None,
-         .lane = http::Lane::Storage,
+         .lane = http::Lane::Outbound,
          .summary = "The provider's redirect back (302 to FRONTEND_URL with a one-time code)",
          .tag = "external sign-in",
          .description = "A flow the pages' portal began (/ui/login/external/{provider}) ends "
@@ -160,6 +170,7 @@ void addOidcRoutes(RouteTable& t) {
                      {401, "Begun by the portal: refused (an HTML page)", ""},
                      {403, "Begun by the portal: account deactivated (an HTML page)", ""},
                      {404, "Unknown provider", "ErrorDetail"}},
+         .limits = {externalLimit("oidc_callback")},
          .handler = callback});
   t.add({.method = "GET",
          .path = "/api/v1/auth/identities",

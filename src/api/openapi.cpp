@@ -464,6 +464,11 @@ json::object operation(const Route& route) {
     add(503,
         "Server busy (the hashing queue is full), or storage or Redis unreachable (Retry-After)",
         "ErrorDetail");
+  } else if (*route.lane == http::Lane::Outbound) {
+    add(503,
+        "Server busy (the queue of requests waiting on identity providers is full), or the "
+        "provider, storage or Redis unreachable (Retry-After)",
+        "ErrorDetail");
   } else if (*route.lane == http::Lane::Storage || *route.credential != Credential::None) {
     add(503, "Service Unavailable: storage or Redis unreachable (Retry-After)", "ErrorDetail");
   }

@@ -483,8 +483,16 @@ void addUiPortalRoutes(RouteTable& t) {
          .csrf = true,
          .hidden = true,
          .handler = submitMfaPasskey});
-  page("/ui/login/external/{provider}", "Sign in with an external provider, from the portal",
-       external);
+  t.add({.method = "GET",
+         .path = "/ui/login/external/{provider}",
+         .credential = Credential::None,
+         .lane = Lane::Outbound,  // asks the provider, as the API's start does
+         .summary = "Sign in with an external provider, from the portal",
+         .tag = "pages",
+         .replies = {{302, "To the provider", ""}},
+         .limits = limits("GET", "/api/v1/auth/oauth/{provider}"),
+         .hidden = true,
+         .handler = external});
   page("/ui/register", "Create an account", showRegister);
   t.add({.method = "POST",
          .path = "/ui/register",

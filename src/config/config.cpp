@@ -319,6 +319,9 @@ const std::map<std::string, std::string>& variables() {
       {"MFA_RATE_LIMIT",
        "second-factor attempts per account, never shared with the password's counters, "
        "N/[K]second(s)|minute(s)|hour(s)|day(s) (5/15minutes)"},
+      {"OIDC_RATE_LIMIT",
+       "external sign-in starts and callbacks (each asks the provider) per client address, each "
+       "apart, N/second|minute|hour|day (30/minute)"},
       {"OP_RATE_LIMIT",
        "OpenID Provider requests (/oauth2/authorize, consent, token, revoke, introspect) per "
        "client address, each endpoint apart, N/second|minute|hour|day (300/minute)"},
@@ -543,7 +546,8 @@ core::Result<Config> load(const Lookup& lookup, std::vector<std::string>* proble
                                      std::pair{"REFRESH_RATE_LIMIT", &c.refresh_rate_limit},
                                      std::pair{"MFA_RATE_LIMIT", &c.mfa_rate_limit},
                                      std::pair{"WEBAUTHN_RATE_LIMIT", &c.webauthn_rate_limit},
-                                     std::pair{"OP_RATE_LIMIT", &c.op_rate_limit}}) {
+                                     std::pair{"OP_RATE_LIMIT", &c.op_rate_limit},
+                                     std::pair{"OIDC_RATE_LIMIT", &c.oidc_rate_limit}}) {
     if (auto v = r.raw(name)) {
       if (auto limit = parseRateLimit(*v)) {
         *target = *limit;

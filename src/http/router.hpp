@@ -13,9 +13,11 @@ namespace gatehouse::http {
 using Handler = std::function<Response(Request&)>;
 
 // Where a request runs: on its I/O thread when memory suffices (token checks), on a storage
-// worker, or on the hashing workers (requests that wait on the password-hashing pool, kept apart
-// so a login flood never delays the rest).
-enum class Lane { Inline, Storage, Hashing };
+// worker, on the hashing workers (requests that wait on the password-hashing pool, kept apart
+// so a login flood never delays the rest), or on the outbound workers (requests that wait on
+// another server, an identity provider: kept apart so a slow one never holds the storage
+// workers).
+enum class Lane { Inline, Storage, Hashing, Outbound };
 
 // Maps method + path pattern ("/api/v1/users/{id}") to handlers. An unknown path answers 404
 // {"detail": "Not Found"}; a known path with another method 405 {"detail": "Method Not Allowed"}

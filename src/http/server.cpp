@@ -151,6 +151,9 @@ struct Server::Impl {
         hashing({.name = "gh-login",
                  .max_threads = options.hashing_threads,
                  .queue_capacity = options.hashing_queue}),
+        outbound({.name = "gh-outbound",
+                  .max_threads = options.outbound_threads,
+                  .queue_capacity = options.outbound_queue}),
         acceptor(io),
         sweeper(io),
         heart(io),
@@ -405,7 +408,10 @@ struct Server::Impl {
       // Hand the request to its lane's workers; this coroutine resumes on its I/O thread
       // afterwards. A full queue is answered at once.
       conn->deadline.store(0, std::memory_order_relaxed);
-      auto res = co_await offload(lane == Lane::Hashing ? hashing : workers, req);
+      auto res = co_await offload(lane == Lane::Hashing    ? hashing
+                                  : lane == Lane::Outbound ? outbound
+                                                           : workers,
+                                  req);
       if (!res) res = busy ? busy(req) : serverResponse(503, &req);
       const bool sent =
           co_await write(*conn, std::move(*res), version, keep_alive && !stopping.load(), head);
@@ -514,6 +520,7 @@ struct Server::Impl {
   std::size_t next_context = 0;  // touched only by the accept coroutine
   core::WorkerPool workers;
   core::WorkerPool hashing;
+  core::WorkerPool outbound;
   Acceptor acceptor;
   asio::steady_timer sweeper;
   asio::steady_timer heart;
@@ -533,6 +540,7 @@ Server::Server(ServerOptions options, Pipeline pipeline, Decorator decorate,
 Server::~Server() {
   impl_->workers.shutdown();
   impl_->hashing.shutdown();
+  impl_->outbound.shutdown();
 }
 
 core::Status Server::listen() {

@@ -50,11 +50,10 @@ std::int64_t cacheLifetime(const HttpResponse& response, std::int64_t fallback) 
 }
 
 core::Result<Metadata> Provider::metadata() {
-  const std::int64_t now = clock_.unixSeconds();
-  {
-    const std::lock_guard lock(mutex_);
-    if (metadata_ && now < metadata_until_) return *metadata_;
-  }
+  return metadata_.get(clock_.unixSeconds(), false, [this] { return fetchMetadata(); });
+}
+
+core::Result<std::pair<Metadata, std::int64_t>> Provider::fetchMetadata() {
   std::string url = config_.issuer;
   while (url.ends_with('/')) url.pop_back();
   auto response = http_.get(url + "/.well-known/openid-configuration");
@@ -89,18 +88,14 @@ core::Result<Metadata> Provider::metadata() {
       !o.contains("token_endpoint_auth_methods_supported") ||
       arrayContains(o, "token_endpoint_auth_methods_supported", "client_secret_basic") ||
       !arrayContains(o, "token_endpoint_auth_methods_supported", "client_secret_post");
-  const std::lock_guard lock(mutex_);
-  metadata_ = m;
-  metadata_until_ = now + cacheLifetime(*response, kDefaultCacheSeconds);
-  return m;
+  return std::pair{std::move(m), cacheLifetime(*response, kDefaultCacheSeconds)};
 }
 
 core::Result<jose::KeySet> Provider::keys(bool refresh) {
-  const std::int64_t now = clock_.unixSeconds();
-  {
-    const std::lock_guard lock(mutex_);
-    if (!refresh && keys_ && now < keys_until_) return *keys_;
-  }
+  return keys_.get(clock_.unixSeconds(), refresh, [this] { return fetchKeys(); });
+}
+
+core::Result<std::pair<jose::KeySet, std::int64_t>> Provider::fetchKeys() {
   auto meta = metadata();
   if (!meta) return tl::unexpected(meta.error());
   auto response = http_.get(meta->jwks_uri);
@@ -120,10 +115,7 @@ core::Result<jose::KeySet> Provider::keys(bool refresh) {
         config_.name, listed - set->keys().size(), listed,
         jose::algorithmName(config_.id_token_alg));
   }
-  const std::lock_guard lock(mutex_);
-  keys_ = *set;
-  keys_until_ = now + cacheLifetime(*response, kDefaultCacheSeconds);
-  return *set;
+  return std::pair{std::move(*set), cacheLifetime(*response, kDefaultCacheSeconds)};
 }
 
 tl::expected<jose::Claims, IdTokenError> Provider::verifyIdToken(std::string_view id_token,

@@ -8,6 +8,7 @@
 #include "config/config.hpp"
 #include "core/clock.hpp"
 #include "jose/jwt.hpp"
+#include "oidc/fetch_cache.hpp"
 #include "oidc/http_client.hpp"
 
 namespace gatehouse::oidc {
@@ -44,16 +45,18 @@ class Provider {
       std::string_view id_token, std::string_view nonce, std::string_view access_token = {});
 
  private:
+  // `refresh`: a kid the keys lack (a rotation at the provider) asks again, at most once per
+  // FetchCache::kMinSeconds.
   [[nodiscard]] core::Result<jose::KeySet> keys(bool refresh);
+  // One fetch each, and how long the provider lets its answer be kept.
+  core::Result<std::pair<Metadata, std::int64_t>> fetchMetadata();
+  core::Result<std::pair<jose::KeySet, std::int64_t>> fetchKeys();
 
   config::OidcProvider config_;
   HttpClient& http_;
   const core::Clock& clock_;
-  std::mutex mutex_;
-  std::optional<Metadata> metadata_;
-  std::int64_t metadata_until_ = 0;
-  std::optional<jose::KeySet> keys_;
-  std::int64_t keys_until_ = 0;
+  FetchCache<Metadata> metadata_;
+  FetchCache<jose::KeySet> keys_;
 };
 
 // max-age from a Cache-Control value, else `fallback` seconds (no-store/no-cache: 0).

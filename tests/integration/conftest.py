@@ -72,6 +72,7 @@ class Server:
             "LOGIN_RATE_LIMIT": "100000/minute",
             "REFRESH_RATE_LIMIT": "100000/minute",
             "REGISTER_RATE_LIMIT": "100000/minute",
+            "OIDC_RATE_LIMIT": "100000/minute",
             # Two I/O threads whatever the machine (the default is half the cores, one on the
             # 2-core CI machine), so connections on other contexts than the main thread's, the
             # sweeper's and shutdown's posts to them, are exercised by every test.

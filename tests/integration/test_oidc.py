@@ -48,15 +48,22 @@ class FakeProvider:
         self.issuer = f"https://127.0.0.1:{self.port}"
         self.mode = "ok"
         self.nonce = None
+        # Its discovery's pace and caching, and how often it was asked for it.
+        self.discovery_delay = 0.0
+        self.discovery_cache = None
+        self.discovery_gets = 0
+        self.token_posts = 0
         fake = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def log_message(self, *args):
                 pass
 
-            def send_json(self, body):
+            def send_json(self, body, cache=None):
                 data = json.dumps(body).encode()
                 self.send_response(200)
+                if cache:
+                    self.send_header("Cache-Control", cache)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -66,8 +73,11 @@ class FakeProvider:
                 url = urllib.parse.urlparse(self.path)
                 q = dict(urllib.parse.parse_qsl(url.query))
                 if url.path == "/.well-known/openid-configuration":
+                    fake.discovery_gets += 1
+                    time.sleep(fake.discovery_delay)
                     self.send_json({"issuer": fake.issuer, "authorization_endpoint": fake.issuer + "/authorize",
-                                    "token_endpoint": fake.issuer + "/token", "jwks_uri": fake.issuer + "/jwks"})
+                                    "token_endpoint": fake.issuer + "/token", "jwks_uri": fake.issuer + "/jwks"},
+                                   fake.discovery_cache)
                 elif url.path == "/jwks":
                     # RFC 7518 §6.2.1.2: x and y are the full 32 bytes. PyJWT 2.6's to_jwk drops
                     # leading zero bytes (one key in 128), which Gatehouse rightly refuses.
@@ -86,6 +96,7 @@ class FakeProvider:
                     self.end_headers()
 
             def do_POST(self):
+                fake.token_posts += 1
                 length = int(self.headers.get("Content-Length", 0))
                 form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
                 assert form["grant_type"] == "authorization_code" and form["code_verifier"]
@@ -346,6 +357,76 @@ def test_provider_error_and_unknown_provider(stack):
     assert callback(gate, url, tx).endswith("#error=access_denied")
     assert requests.get(gate.url("/api/v1/auth/oauth/nope"), allow_redirects=False).status_code == 404
     assert requests.get(gate.url("/api/v1/auth/oauth/nope/callback"), allow_redirects=False).status_code == 404
+
+
+def test_a_slow_provider_holds_neither_the_server_nor_itself_more_than_once(stack):
+    """Found by an outside attack: with a provider's discovery answering in seconds with no-store,
+    twenty unauthenticated starts at once held every storage worker (readiness, passkey sign-in
+    and other providers waited 5 s), and each fetched the document again. Now the starts run on
+    their own workers, one fetch at a time (the others answered 503 at once), and the answer is
+    kept a minute whatever the provider says."""
+    gate, _, fake = stack
+    fake.discovery_delay, fake.discovery_cache = 3.0, "no-store"
+    answers = []
+
+    def begin():
+        r = requests.get(gate.url("/api/v1/auth/oauth/fake"), allow_redirects=False, timeout=30)
+        answers.append(r.status_code)
+    threads = [threading.Thread(target=begin) for _ in range(20)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)  # the first start is waiting on the provider
+    for method, path, body in [("GET", "/readyz", None), ("POST", "/api/v1/auth/webauthn/login/options", {}),
+                               ("POST", "/api/v1/auth/login", {"username": "nobody", "password": "x"}),
+                               ("GET", "/api/v1/auth/oauth/local", None)]:
+        began = time.monotonic()
+        r = requests.request(method, gate.url(path), json=body, allow_redirects=False, timeout=30)
+        took = time.monotonic() - began
+        assert r.status_code < 500 or path.endswith("options"), (path, r.status_code)
+        assert took < 1.5, (path, took)
+    for t in threads:
+        t.join()
+    assert fake.discovery_gets == 1
+    assert sorted(answers) == [302] + [503] * 19, answers
+    # no-store: kept a minute anyway, so the next starts ask nothing.
+    fake.discovery_delay = 0
+    for _ in range(5):
+        assert requests.get(gate.url("/api/v1/auth/oauth/fake"), allow_redirects=False).status_code == 302
+    assert fake.discovery_gets == 1
+
+
+def test_external_sign_in_starts_and_callbacks_are_counted_per_address(make_server, tls):
+    """Found by an outside attack: starts cost nothing and each callback with any code made this
+    server post to the provider's token endpoint with its client secret, at the attacker's pace.
+    OIDC_RATE_LIMIT counts both per client address, each apart; the portal's start shares the
+    API start's count."""
+    gate = make_server(start=False)
+    env, fake, stop = start_providers(tls, gate.url("/api/v1/auth/oauth/local/callback"))
+    try:
+        gate.env.update(env, GATEHOUSE_PUBLIC_URL=gate.base, OIDC_RATE_LIMIT="3/minute")
+        gate.start()
+        states = []
+        for i in range(3):
+            r = requests.get(gate.url("/api/v1/auth/oauth/fake") if i < 2 else gate.url("/ui/login/external/fake"),
+                             allow_redirects=False)
+            assert r.status_code == 302, (i, r.status_code, r.text[:200])
+            tx = re.search(r"gatehouse_oidc=([^;]+);", r.headers["Set-Cookie"]).group(1)
+            state = dict(urllib.parse.parse_qsl(urllib.parse.urlparse(r.headers["Location"]).query))["state"]
+            states.append((state, tx))
+        for path in ("/api/v1/auth/oauth/fake", "/ui/login/external/fake", "/api/v1/auth/oauth/nope"):
+            r = requests.get(gate.url(path), allow_redirects=False)
+            assert r.status_code == 429 and r.headers.get("Retry-After"), (path, r.status_code)
+        posts = fake.token_posts
+        for state, tx in states:
+            url = gate.url("/api/v1/auth/oauth/fake/callback?" + urllib.parse.urlencode({"code": "junk", "state": state}))
+            r = requests.get(url, headers={"Cookie": f"gatehouse_oidc={tx}"}, allow_redirects=False)
+            assert r.status_code in (302, 303), r.status_code
+        r = requests.get(gate.url("/api/v1/auth/oauth/fake/callback?code=junk&state=x"), allow_redirects=False)
+        assert r.status_code == 429
+        assert fake.token_posts == posts + 3
+    finally:
+        gate.stop()
+        stop()
 
 
 @pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL and Redis (run scripts/test.sh)")

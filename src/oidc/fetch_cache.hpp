@@ -1,0 +1,82 @@
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <utility>
+
+#include "core/error.hpp"
+
+namespace gatehouse::oidc {
+
+// One document a provider serves (its discovery, its JWKS), shared by every request that needs
+// it, so that a slow, failing or no-store provider costs one outbound call at a time, not one per
+// request (found by an outside attack: twenty sign-in starts against a discovery answering in
+// 6 s with no-store held the whole storage pool). The rules:
+// - a copy is kept kMinSeconds at least, whatever the provider's Cache-Control says;
+// - one fetch at a time: meanwhile others get the copy it replaces, or Unavailable at once when
+//   there is none yet (waiting would hold a worker each, which is what the attack did);
+// - a failure is answered again for kFailureSeconds without asking;
+// - a refresh (a kid not in the keys) asks again at most once per kMinSeconds.
+// Thread-safe; the fetch runs without the lock.
+template <class T>
+class FetchCache {
+ public:
+  static constexpr std::int64_t kMinSeconds = 60;
+  static constexpr std::int64_t kFailureSeconds = 10;
+  // The document and how long the provider lets it be kept (seconds, 0 for no-store).
+  using Fetch = std::function<core::Result<std::pair<T, std::int64_t>>()>;
+
+  core::Result<T> get(std::int64_t now, bool refresh, const Fetch& fetch) {
+    {
+      const std::lock_guard lock(mutex_);
+      const bool recent = fetched_ && now - fetched_at_ < kMinSeconds;
+      if (value_ && ((now < until_ && !refresh) || (refresh && recent))) return *value_;
+      if (failure_ && now < failure_until_) return tl::unexpected(*failure_);
+      if (fetching_) {
+        if (value_) return *value_;  // stale, while the fetch under way replaces it
+        return tl::unexpected(core::Error{core::Errc::Unavailable, "a fetch is under way"});
+      }
+      fetching_ = true;
+    }
+    core::Result<std::pair<T, std::int64_t>> got =
+        tl::unexpected(core::Error{core::Errc::Internal, "fetch did not run"});
+    try {
+      got = fetch();
+    } catch (...) {
+      finish(now, tl::unexpected(core::Error{core::Errc::Internal, "fetch threw"}));
+      throw;
+    }
+    return finish(now, std::move(got));
+  }
+
+ private:
+  core::Result<T> finish(std::int64_t now, core::Result<std::pair<T, std::int64_t>> got) {
+    const std::lock_guard lock(mutex_);
+    fetching_ = false;
+    fetched_ = true;
+    fetched_at_ = now;
+    if (!got) {
+      failure_ = got.error();
+      failure_until_ = now + kFailureSeconds;
+      return tl::unexpected(got.error());
+    }
+    failure_.reset();
+    value_ = std::move(got->first);
+    until_ = now + std::max(got->second, kMinSeconds);
+    return *value_;
+  }
+
+  std::mutex mutex_;
+  std::optional<T> value_;
+  std::int64_t until_ = 0;
+  std::optional<core::Error> failure_;
+  std::int64_t failure_until_ = 0;
+  bool fetching_ = false;
+  bool fetched_ = false;
+  std::int64_t fetched_at_ = 0;
+};
+
+}  // namespace gatehouse::oidc
