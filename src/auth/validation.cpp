@@ -9,6 +9,20 @@
 #include "core/utf8.hpp"
 
 namespace gatehouse::auth {
+namespace {
+
+constexpr std::string_view kPlaceholderDomain = ".oidc.invalid";
+
+// Whether `domain` ends in kPlaceholderDomain, in any case.
+bool hasPlaceholderDomain(std::string_view domain) {
+  return domain.size() >= kPlaceholderDomain.size() &&
+         std::equal(kPlaceholderDomain.begin(), kPlaceholderDomain.end(),
+                    domain.end() - kPlaceholderDomain.size(), [](char ours, char theirs) {
+                      return ours == std::tolower(static_cast<unsigned char>(theirs));
+                    });
+}
+
+}  // namespace
 
 std::string emailProblem(std::string_view email) {
   if (email.size() > 254) return "value is not a valid email address: too long";
@@ -49,11 +63,15 @@ std::string emailProblem(std::string_view email) {
   if (local.front() == '.' || local.back() == '.' || local.find("..") != std::string_view::npos) {
     return "value is not a valid email address: bad local part";
   }
+  // Where placeholderAddress() puts the accounts of external sign-ins without a verified
+  // address: one registered first would stop that sign-in for good (found by an outside attack).
+  if (hasPlaceholderDomain(domain))
+    return "value is not a valid email address: a domain kept for external sign-in";
   return {};
 }
 
 std::string placeholderAddress(std::string_view subject, std::string_view provider) {
-  return std::string(subject) + "@" + std::string(provider) + ".oidc.invalid";
+  return std::string(subject) + "@" + std::string(provider) + std::string(kPlaceholderDomain);
 }
 
 bool isPlaceholderAddress(std::string_view address) { return address.ends_with(".invalid"); }

@@ -349,6 +349,23 @@ def test_fake_provider_happy_path_and_audit(stack, mode):
     assert me["email"] == "fake@example.net"
 
 
+def test_nobody_can_take_the_placeholder_address_of_an_external_sign_in_first(stack):
+    """Found by an outside attack: an external user without a verified address gets the account
+    <sub>@<provider>.oidc.invalid; registering that address first stopped their sign-in for good
+    (server_error). Addresses in that domain are refused to everyone, in any case."""
+    gate, cert, fake = stack
+    for address in ("attacker-sub@fake.oidc.invalid", "ATTACKER-SUB@FAKE.OIDC.INVALID"):
+        r = gate.register(address, "squatter" + str(len(address) % 7), "Sq-Password-1!")
+        assert r.status_code == 422 and "a domain kept for external sign-in" in r.text, (r.status_code, r.text)
+    fake.mode = "unverified_victim"  # sub attacker-sub, an unverified address: the placeholder
+    location, tx = start(gate, "fake")
+    r = requests.get(location, verify=cert, allow_redirects=False)
+    landing = callback(gate, r.headers["Location"], tx)
+    token = exchange(gate, landing).json()["access_token"]
+    me = requests.get(gate.url("/api/v1/auth/me"), headers=auth(token)).json()
+    assert me["email"] == "attacker-sub@fake.oidc.invalid"
+
+
 def test_provider_error_and_unknown_provider(stack):
     gate, _, _ = stack
     location, tx = start(gate)

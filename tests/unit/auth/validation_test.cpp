@@ -46,6 +46,20 @@ TEST(Validation, EmailsWithEncodedWordsAreRefused) {
   EXPECT_EQ(emailProblem("a=?b@example.com"), "");  // an opening alone is no encoded word
 }
 
+// The domain of the placeholders of external sign-ins without a verified address: nobody may
+// take one first. Other .invalid addresses (an operator's service account) stay allowed.
+TEST(Validation, AddressesInThePlaceholdersDomainAreRefused) {
+  for (const std::string& bad :
+       {placeholderAddress("future-sub", "pa"), std::string("x@a.oidc.invalid"),
+        std::string("FUTURE-SUB@PA.OIDC.INVALID"), std::string("x@pa.Oidc.Invalid")}) {
+    EXPECT_EQ(emailProblem(bad),
+              "value is not a valid email address: a domain kept for external sign-in")
+        << bad;
+  }
+  for (const char* good : {"x@example.invalid", "x@oidc.invalid.example.com", "x@aoidc.invalids"})
+    EXPECT_EQ(emailProblem(good), "") << good;
+}
+
 TEST(Validation, Usernames) {
   EXPECT_EQ(usernameProblem("abc"), "");
   EXPECT_EQ(usernameProblem("A-b_c.9"), "");
