@@ -141,6 +141,21 @@ const std::vector<CoseAlg>& supportedAlgs() {
   return kAll;
 }
 
+namespace {
+
+// FIPS 186-5 §A.1.1's public exponent: odd, 2^16 < e < 2^256 (big-endian, leading zero bytes
+// ignored). Found by an outside attack: a 2400-bit exponent, larger than the modulus, registered,
+// and each check with a ~3000-bit one cost five times a usual key's.
+bool acceptableExponent(std::string_view e) {
+  const auto first = e.find_first_not_of('\0');
+  if (first == std::string_view::npos) return false;
+  e.remove_prefix(first);
+  // Three bytes with a non-zero first one and odd: at least 0x010001.
+  return e.size() >= 3 && e.size() <= 32 && (static_cast<unsigned char>(e.back()) & 1U) != 0;
+}
+
+}  // namespace
+
 core::Result<CoseKey> coseKeyFrom(const cbor::Value& map) {
   if (map.map() == nullptr) return tl::unexpected(invalid("not a map"));
   const cbor::Value* kty = map.at(kKty);
@@ -181,6 +196,8 @@ core::Result<CoseKey> coseKeyFrom(const cbor::Value& map) {
   const std::string* n = bytesAt(map, kRsaN);
   const std::string* e = bytesAt(map, kRsaE);
   if (n == nullptr || e == nullptr) return tl::unexpected(invalid("RSA key without n or e"));
+  if (!acceptableExponent(*e))
+    return tl::unexpected(invalid("RSA exponent not odd, above 2^16 and below 2^256"));
   auto key = crypto::rsaFromComponents({*n, *e, {}, {}, {}, {}, {}, {}});
   if (!key) return tl::unexpected(invalid(key.error().message));
   if (crypto::keyBits(key->get()) < kMinRsaBits || crypto::keyBits(key->get()) > kMaxRsaBits)

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "crypto/pkey.hpp"
 #include "support/vectors.hpp"
 
 namespace gatehouse::webauthn {
@@ -41,6 +42,32 @@ TEST(CoseKeys, AnAlgorithmIsBoundToItsKeyTypeAndCurve) {
   EXPECT_FALSE(coseKeyFromBytes(unhex("a4010103262006215820") + std::string(32, '\x11')));
   EXPECT_FALSE(coseKeyFromBytes(unhex("a401010338ff2006215820") + std::string(32, '\x11')));
   EXPECT_FALSE(coseKeyFromBytes(unhex("a3010103272006")));
+}
+
+// {1: 3, 3: -257, -1: n, -2: e} with a real 2048-bit modulus and the exponent `e`, big-endian.
+std::string rsa(const std::string& e) {
+  static const std::string n =
+      crypto::rsaComponents(crypto::generateRsa(2048).value().get(), false).value().n;
+  std::string head = unhex("a401030339010020590100") + n + unhex("21");
+  // A byte string of e.size() bytes (< 24, or one length byte).
+  head += e.size() < 24 ? std::string(1, static_cast<char>(0x40 + e.size()))
+                        : unhex("58") + std::string(1, static_cast<char>(e.size()));
+  return head + e;
+}
+
+TEST(CoseKeys, RsaExponentsAreOddAboveTwoToTheSixteenAndBelowTwoToThe256) {
+  auto usual = coseKeyFromBytes(rsa(unhex("010001")));  // 65537, what authenticators use
+  ASSERT_TRUE(usual) << usual.error().message;
+  ASSERT_TRUE(coseKeyFromBytes(rsa(unhex("00010001"))));        // a leading zero byte ignored
+  ASSERT_TRUE(coseKeyFromBytes(rsa(std::string(32, '\xff'))));  // 2^256 - 1
+  for (const std::string& e :
+       {unhex("03"), unhex("0101"), unhex("00ffff"), unhex("010000"), unhex("010002"),
+        unhex("01") + std::string(32, '\0') + unhex("01"),  // 2^256 + 1
+        std::string(300, '\xff'),                           // longer than the modulus
+        std::string(3, '\0'), std::string()}) {
+    auto key = coseKeyFromBytes(rsa(e));
+    ASSERT_FALSE(key) << e.size();
+  }
 }
 
 }  // namespace
