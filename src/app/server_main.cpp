@@ -360,10 +360,17 @@ int serve(const config::Config& config) {
         config.mail.reset_ttl_seconds, config.mail.verification_ttl_seconds,
         config.mail.change_ttl_seconds, purpose.email_tokens}});
   oidc::CurlClient outbound(config.oidc_ca_file);
-  oidc::OidcService oidc_service(config.oidc_providers, outbound, **store, sessions, audit_log,
-                                 clock, *once,
-                                 {public_url, config.frontend_url, purpose.oidc_transaction_cookie,
-                                  config.oidc_link_verified_email, &mfa_service});
+  oidc::OidcService oidc_service(
+      config.oidc_providers, outbound, **store, sessions, audit_log, clock, *once,
+      {public_url, config.frontend_url, purpose.oidc_transaction_cookie,
+       config.oidc_link_verified_email, &mfa_service,
+       [&email_flows](const store::User& user, const auth::ClientInfo& client) {
+         if (auto told = email_flows.notice(mail::Notice::IdentityLinked, user, client); !told)
+           spdlog::warn(
+               "request_id={} the identity-linked notice was not "
+               "queued: {}",
+               client.request_id, told.error().detail);
+       }});
   // Gatehouse as an OpenID Provider: its RS256 key (in the database, sealed, one for every node),
   // its tokens, the client registry (secrets under a keyed hash) and the protocol service.
   // A node whose MFA_SECRET_KEY does not open the stored key serves everything else and answers

@@ -312,6 +312,8 @@ std::string_view noticeName(Notice kind) {
       return "factor-removed";
     case Notice::PasswordChanged:
       return "password-changed";
+    case Notice::IdentityLinked:
+      return "identity-linked";
   }
   return "";
 }
@@ -325,6 +327,7 @@ auth::Result<void> EmailFlows::notice(Notice kind, const store::User& user,
   if (kind == Notice::PasskeyAdded) path = "/ui/account#passkeys";
   if (kind == Notice::FactorRemoved) path = "/ui/account";  // an app or a passkey
   if (kind == Notice::PasswordChanged) path = "/ui/forgot-password";
+  if (kind == Notice::IdentityLinked) path = "/ui/account#identities";
   // A week in the outbox (its attempts are MAIL_MAX_ATTEMPTS like any message's).
   constexpr std::int64_t kNoticeLife = 7 * 24 * 3600;
   auto mail = message(std::string(noticeName(kind)), user.email, user,

@@ -48,10 +48,12 @@ enum class Notice {
   TotpAdded,
   RecoveryCodesReplaced,
   FactorRemoved,
-  PasswordChanged
+  PasswordChanged,
+  IdentityLinked
 };
 
-// "passkey-added", "totp-added", "recovery-codes-replaced", "factor-removed", "password-changed".
+// "passkey-added", "totp-added", "recovery-codes-replaced", "factor-removed", "password-changed",
+// "identity-linked".
 std::string_view noticeName(Notice kind);
 
 class EmailFlows {

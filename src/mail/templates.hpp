@@ -24,8 +24,8 @@ using Values = std::map<std::string, std::string, std::less<>>;
 // The mail templates: built-in text and HTML for each message, each part overridable by a file
 // <dir>/mail/<name>.subject, .txt or .html. Loaded once at startup, then read-only
 // (thread-safe). Names: reset-password, verify-email, confirm-email-change, email-change-notice,
-// the notices passkey-added, totp-added, recovery-codes-replaced, factor-removed and
-// password-changed, and test.
+// the notices passkey-added, totp-added, recovery-codes-replaced, factor-removed,
+// password-changed and identity-linked, and test.
 class Templates {
  public:
   // The built-ins, with the overrides found under `dir` (InvalidArgument naming the file for an

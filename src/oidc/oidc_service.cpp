@@ -287,6 +287,7 @@ core::Result<std::int64_t> OidcService::resolveUser(const Provider& provider,
                      client.ip,
                      client.user_agent,
                      {{"provider", c.name}}});
+      if (settings_.linked) settings_.linked(**existing, client);
       return (*existing)->id;
     }
   }

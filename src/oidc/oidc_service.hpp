@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -32,6 +33,9 @@ class OidcService {
     bool link_verified_email = true;
     // Asks users with a second factor for it after the provider; null refuses such users.
     mfa::MfaService* mfa = nullptr;
+    // Told when a provider's identity is linked to an existing account by its verified address
+    // (a new way in, which its owner hears of as of a passkey added); null: nobody.
+    std::function<void(const store::User&, const auth::ClientInfo&)> linked;
   };
 
   OidcService(std::vector<config::OidcProvider> providers, HttpClient& http, store::Store& store,

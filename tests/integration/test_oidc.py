@@ -7,6 +7,7 @@ import base64
 import hashlib
 import http.server
 import json
+import mailbox
 import os
 import re
 import shutil
@@ -267,6 +268,45 @@ def test_links_to_a_verified_email_account(stack):
     # Carol has a password too, so the identity may go.
     r = requests.delete(gate.url(f"/api/v1/auth/identities/{ids[0]['id']}"), headers=auth(token))
     assert r.status_code == 204
+
+
+def test_linking_an_identity_to_an_account_tells_its_owner_by_mail(make_server, tls, tmp_path):
+    """Found by an outside attack: a provider's identity linked to an existing account by its
+    verified address (a new way in without the password) was told to nobody, where a passkey
+    added is. The owner gets an identity-linked notice naming where to unlink it; a later
+    sign-in through the same identity sends nothing more."""
+    box = tmp_path / "mail.mbox"
+    gate = make_server(start=False)
+    env, fake, stop = start_providers(tls, gate.url("/api/v1/auth/oauth/local/callback"))
+    try:
+        gate.env.update(env, GATEHOUSE_PUBLIC_URL=gate.base, MAIL_FILE=str(box))
+        gate.start()
+        r = gate.cli("user", "create", "--email", "fake@example.net", "--username", "fake_pw", "--role", "user",
+                     "--password-stdin", "--email-verified", stdin="Passw0rd!x\n")
+        assert r.returncode == 0, r.stderr
+        uid = requests.get(gate.url("/api/v1/auth/me"), headers=auth(gate.token("fake_pw"))).json()["id"]
+
+        def sign_in_fake():
+            location, tx = start(gate, "fake")
+            back = requests.get(location, verify=tls[0], allow_redirects=False).headers["Location"]
+            return exchange(gate, callback(gate, back, tx)).json()["access_token"]
+        token = sign_in_fake()
+        assert requests.get(gate.url("/api/v1/auth/me"), headers=auth(token)).json()["id"] == uid
+        deadline = time.time() + 20
+        while "linked to your" not in (box.read_text() if box.exists() else "") and time.time() < deadline:
+            time.sleep(0.2)
+        messages = list(mailbox.mbox(str(box)))
+        assert len(messages) == 1, [m["Subject"] for m in messages]
+        m = messages[0]
+        assert m["To"] == "fake@example.net" and "linked to your" in m["Subject"], (m["To"], m["Subject"])
+        plain = next(p for p in m.walk() if p.get_content_type() == "text/plain").get_payload(decode=True).decode()
+        assert gate.base + "/ui/account#identities" in plain, plain
+        sign_in_fake()
+        time.sleep(2)  # longer than the notices' random delay
+        assert box.read_text().count("was linked to your") == 1
+    finally:
+        gate.stop()
+        stop()
 
 
 def test_refuses_to_link_an_unverified_email(stack):

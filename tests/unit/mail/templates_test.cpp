@@ -81,7 +81,8 @@ TEST(Templates, EveryBuiltInRendersWithItsValues) {
                                    {"totp-added", "authenticator app"},
                                    {"recovery-codes-replaced", "recovery codes"},
                                    {"factor-removed", "second factor"},
-                                   {"password-changed", "password"}}) {
+                                   {"password-changed", "password"},
+                                   {"identity-linked", "provider"}}) {
     auto r = t->render(name, values());
     ASSERT_TRUE(r) << name;
     EXPECT_TRUE(contains(r->subject, word)) << name << ": " << r->subject;
@@ -141,7 +142,7 @@ TEST(Templates, AValueCannotSplitTheSubject) {
     for (const char* name :
          {"reset-password", "verify-email", "confirm-email-change", "email-change-notice",
           "passkey-added", "totp-added", "recovery-codes-replaced", "factor-removed",
-          "password-changed", "test"}) {
+          "password-changed", "identity-linked", "test"}) {
       auto r = t.render(name, v);
       ASSERT_TRUE(r) << name;
       EXPECT_EQ(r->subject.find_first_of("\r\n"), std::string::npos) << name << ": " << r->subject;
