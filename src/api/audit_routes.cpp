@@ -21,14 +21,20 @@ std::optional<std::int64_t> integer(const std::string& text) {
   return n;
 }
 
-// `since` as Unix seconds or RFC 3339 UTC ("2026-11-25T10:00:00Z"); milliseconds out.
+// `since` as Unix seconds or RFC 3339 UTC ("2026-11-25T10:00:00Z"), from 1970 to the end of
+// 9999; milliseconds out. (An outside attack sent Unix seconds whose milliseconds overflow.)
 std::optional<std::int64_t> parseSince(const std::string& text) {
-  if (auto n = integer(text)) return *n * 1000;
-  std::tm tm{};
-  const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (end == nullptr || (std::string_view(end) != "Z" && std::string_view(end) != "+00:00"))
-    return std::nullopt;
-  return static_cast<std::int64_t>(timegm(&tm)) * 1000;
+  constexpr std::int64_t kLast = 253402300799;  // 9999-12-31T23:59:59Z
+  std::optional<std::int64_t> seconds = integer(text);
+  if (!seconds) {
+    std::tm tm{};
+    const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+    if (end == nullptr || (std::string_view(end) != "Z" && std::string_view(end) != "+00:00"))
+      return std::nullopt;
+    seconds = static_cast<std::int64_t>(timegm(&tm));
+  }
+  if (*seconds < 0 || *seconds > kLast) return std::nullopt;
+  return *seconds * 1000;
 }
 
 http::Response auditEvents(Call& c) {
