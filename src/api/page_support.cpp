@@ -6,6 +6,7 @@
 
 #include <boost/json/parse.hpp>
 
+#include "auth/account_policy.hpp"
 #include "auth/claims.hpp"
 #include "core/ascii.hpp"
 #include "core/log.hpp"
@@ -200,7 +201,11 @@ std::string render(const Call& c, std::string_view view, std::string_view title,
   data["csrf"] = csrf;
   if (c.who != nullptr) {
     data["viewer"] = boost::json::object{
-        {"username", c.who->user->username}, {"console", mayUseConsole(*c.who)}, {"csrf", csrf}};
+        {"username", c.who->user->username},
+        // No link a user who must first enrol a second factor could only be refused at.
+        {"console",
+         mayUseConsole(*c.who) && !auth::enrolmentDue(*c.who->user, c.services.mfa_required_roles)},
+        {"csrf", csrf}};
   }
   return ui::view(view, data);
 }

@@ -14,6 +14,7 @@
 #include "auth/rate_check.hpp"
 #include "core/blocking.hpp"
 #include "core/log.hpp"
+#include "ui/pages.hpp"
 
 namespace gatehouse::api {
 namespace {
@@ -124,8 +125,13 @@ Attempt run(const Route& route, Services& s, http::Request& r, core::Wait wait) 
   // A form posted from another site is refused before anything is read or counted.
   if (route.csrf && ui::crossSite(r.header("origin"), r.header("sec-fetch-site"),
                                   s.return_to != nullptr ? s.return_to->ownOrigin() : "")) {
-    return refusal(route, s, r,
-                   errorResponse({Errc::Forbidden, "cross-site form post refused", {}, 0}, r));
+    // Logged as any refusal; the person reads why (not "Insufficient permissions").
+    (void)errorResponse({Errc::Forbidden, "cross-site form post refused", {}, 0}, r);
+    return pages::html(s, 403,
+                       ui::messagePage(s.brand_name, "Not possible",
+                                       "This form was sent from another site, so it was refused. "
+                                       "Open the page here and send it again.",
+                                       "/ui/account", "Your account"));
   }
   std::optional<auth::Principal> who;
   if (*route.credential != Credential::None) {

@@ -40,6 +40,8 @@ PORTAL_ENV = {"ALLOWED_RETURN_URLS": f"{ALLOWED},{ALLOWED_PORT}",
 WRONG = "Incorrect email or password"
 EXPIRED_FORM = "This form has expired. Reload the page and try again."
 FORBIDDEN = "Insufficient permissions"
+# A form posted from another site: a page saying so (not "Insufficient permissions").
+CROSS_SITE = "This form was sent from another site, so it was refused."
 TOO_MANY_PAGE = "Too many attempts. Wait a little and try again."
 
 CSRF_RE = re.compile(r'<input type="hidden" name="csrf" value="([^"]*)">')
@@ -379,18 +381,18 @@ def test_login_form_refuses_forged_posts_before_anything_is_counted(limited):
         ("a signed-in form's token", {**good, "csrf": session_token}, {}, None, EXPIRED_FORM),
         ("the token without its cookie", {**good, "csrf": ta}, {}, {}, EXPIRED_FORM),
         ("Origin: evil", {**good, "csrf": ta}, {"Origin": "http://evil.example", "Sec-Fetch-Site": None}, None,
-         FORBIDDEN),
-        ("Origin: null", {**good, "csrf": ta}, {"Origin": "null", "Sec-Fetch-Site": None}, None, FORBIDDEN),
-        ("Sec-Fetch-Site: cross-site", {**good, "csrf": ta}, {"Sec-Fetch-Site": "cross-site"}, None, FORBIDDEN),
-        ("Sec-Fetch-Site: same-site", {**good, "csrf": ta}, {"Sec-Fetch-Site": "same-site"}, None, FORBIDDEN),
-        ("cross-site wins over our Origin", {**good, "csrf": ta}, {"Sec-Fetch-Site": "cross-site"}, None, FORBIDDEN),
+         CROSS_SITE),
+        ("Origin: null", {**good, "csrf": ta}, {"Origin": "null", "Sec-Fetch-Site": None}, None, CROSS_SITE),
+        ("Sec-Fetch-Site: cross-site", {**good, "csrf": ta}, {"Sec-Fetch-Site": "cross-site"}, None, CROSS_SITE),
+        ("Sec-Fetch-Site: same-site", {**good, "csrf": ta}, {"Sec-Fetch-Site": "same-site"}, None, CROSS_SITE),
+        ("cross-site wins over our Origin", {**good, "csrf": ta}, {"Sec-Fetch-Site": "cross-site"}, None, CROSS_SITE),
         ("planted pair, same-site", {**good, "csrf": tb}, {"Sec-Fetch-Site": "same-site", "Origin": sibling},
-         planted, FORBIDDEN),
+         planted, CROSS_SITE),
         ("planted pair, Origin only", {**good, "csrf": tb}, {"Sec-Fetch-Site": None, "Origin": sibling},
-         planted, FORBIDDEN),
+         planted, CROSS_SITE),
         # Found by an outside attack: "none" was taken and the Origin then never looked at.
         ("Sec-Fetch-Site: none from evil", {**good, "csrf": ta},
-         {"Sec-Fetch-Site": "none", "Origin": "http://evil.example"}, None, FORBIDDEN),
+         {"Sec-Fetch-Site": "none", "Origin": "http://evil.example"}, None, CROSS_SITE),
     ]
     for what, data, headers, cookies, words in forged:
         r = a.post("/ui/login", data, headers=headers, cookies=cookies)
@@ -462,7 +464,7 @@ def test_account_forms_refuse_forged_posts_and_change_nothing(portal):
         assert_page(r, 403)
         assert set_cookies(r) == {}, (what, r.headers)
         cross_site = "Origin" in what or "Sec-Fetch-Site" in what
-        assert (FORBIDDEN if cross_site else EXPIRED_FORM) in main_text(r), (what, main_text(r))
+        assert (CROSS_SITE if cross_site else EXPIRED_FORM) in main_text(r), (what, main_text(r))
     for what, path, data in [("logout", "/ui/logout", {}),
                              ("api key", "/ui/account/api-keys", {"name": "forged"}),
                              ("end session", f"/ui/account/sessions/{current_session_id(a2)}/end", {})]:
