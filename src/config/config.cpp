@@ -321,7 +321,7 @@ const std::map<std::string, std::string>& variables() {
        "N/[K]second(s)|minute(s)|hour(s)|day(s) (5/15minutes)"},
       {"OIDC_RATE_LIMIT",
        "external sign-in starts and callbacks (each asks the provider) per client address, each "
-       "apart, N/second|minute|hour|day (30/minute)"},
+       "apart, N/second|minute|hour|day (120/minute)"},
       {"OP_RATE_LIMIT",
        "OpenID Provider requests (/oauth2/authorize, consent, token, revoke, introspect) per "
        "client address, each endpoint apart, N/second|minute|hour|day (300/minute)"},

@@ -117,7 +117,7 @@ struct Config {
   // Gatehouse as an OpenID Provider: requests to /oauth2/authorize, consent, token, revoke and
   // introspect per client address, each endpoint counted apart.
   RateLimit op_rate_limit{300, std::chrono::seconds(60)};
-  RateLimit oidc_rate_limit{30, std::chrono::seconds(60)};  // external sign-in, per address
+  RateLimit oidc_rate_limit{120, std::chrono::seconds(60)};  // external sign-in, per address
   std::vector<std::string> trusted_proxies;
   std::int64_t refresh_grace_seconds = 0;
   std::uint32_t lockout_threshold = 100;  // consecutive failures that lock password login

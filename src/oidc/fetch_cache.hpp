@@ -1,6 +1,7 @@
 #pragma once
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -14,30 +15,38 @@ namespace gatehouse::oidc {
 // One document a provider serves (its discovery, its JWKS), shared by every request that needs
 // it, so that a slow, failing or no-store provider costs one outbound call at a time, not one per
 // request (found by an outside attack: twenty sign-in starts against a discovery answering in
-// 6 s with no-store held the whole storage pool). The rules:
+// 6 s with no-store held the whole storage pool and fetched it twenty times). The rules:
 // - a copy is kept kMinSeconds at least, whatever the provider's Cache-Control says;
-// - one fetch at a time: meanwhile others get the copy it replaces, or Unavailable at once when
-//   there is none yet (waiting would hold a worker each, which is what the attack did);
-// - a failure is answered again for kFailureSeconds without asking;
-// - a refresh (a kid not in the keys) asks again at most once per kMinSeconds.
+// - one fetch at a time: meanwhile others get the copy it replaces, or wait for its answer when
+//   there is none yet (the callers run on the outbound lane, a few per provider: OidcService);
+// - a failure is remembered for kFailureSeconds: meanwhile the last copy is answered when there
+//   is one (stale beats nothing while the provider is down), else the failure, without asking;
+// - a refresh (a kid not in the keys) asks again at most once per kRefreshSeconds.
 // Thread-safe; the fetch runs without the lock.
 template <class T>
 class FetchCache {
  public:
   static constexpr std::int64_t kMinSeconds = 60;
   static constexpr std::int64_t kFailureSeconds = 10;
+  static constexpr std::int64_t kRefreshSeconds = 10;
   // The document and how long the provider lets it be kept (seconds, 0 for no-store).
   using Fetch = std::function<core::Result<std::pair<T, std::int64_t>>()>;
 
   core::Result<T> get(std::int64_t now, bool refresh, const Fetch& fetch) {
     {
-      const std::lock_guard lock(mutex_);
-      const bool recent = fetched_ && now - fetched_at_ < kMinSeconds;
-      if (value_ && ((now < until_ && !refresh) || (refresh && recent))) return *value_;
-      if (failure_ && now < failure_until_) return tl::unexpected(*failure_);
-      if (fetching_) {
+      std::unique_lock lock(mutex_);
+      for (;;) {
+        const bool recent = fetched_ && now - fetched_at_ < kRefreshSeconds;
+        if (value_ && ((now < until_ && !refresh) || (refresh && recent))) return *value_;
+        if (failure_ && now < failure_until_) {
+          if (value_) return *value_;
+          return tl::unexpected(*failure_);
+        }
+        if (!fetching_) break;
         if (value_) return *value_;  // stale, while the fetch under way replaces it
-        return tl::unexpected(core::Error{core::Errc::Unavailable, "a fetch is under way"});
+        const std::uint64_t seen = generation_;
+        done_.wait(lock, [&] { return generation_ != seen; });
+        refresh = false;  // the fetch that just ended is as fresh as any
       }
       fetching_ = true;
     }
@@ -56,11 +65,14 @@ class FetchCache {
   core::Result<T> finish(std::int64_t now, core::Result<std::pair<T, std::int64_t>> got) {
     const std::lock_guard lock(mutex_);
     fetching_ = false;
+    ++generation_;
     fetched_ = true;
     fetched_at_ = now;
+    done_.notify_all();
     if (!got) {
       failure_ = got.error();
       failure_until_ = now + kFailureSeconds;
+      if (value_) return *value_;
       return tl::unexpected(got.error());
     }
     failure_.reset();
@@ -70,6 +82,7 @@ class FetchCache {
   }
 
   std::mutex mutex_;
+  std::condition_variable done_;
   std::optional<T> value_;
   std::int64_t until_ = 0;
   std::optional<core::Error> failure_;
@@ -77,6 +90,7 @@ class FetchCache {
   bool fetching_ = false;
   bool fetched_ = false;
   std::int64_t fetched_at_ = 0;
+  std::uint64_t generation_ = 0;
 };
 
 }  // namespace gatehouse::oidc

@@ -68,6 +68,9 @@ std::string OidcService::redirectUri(const std::string& provider) const {
 core::Result<OidcService::Start> OidcService::begin(const std::string& name,
                                                     std::optional<std::string> portal_return) {
   Provider& provider = *providers_.at(name);
+  const auto slot = provider.enter();
+  if (!slot)
+    return core::makeError(core::Errc::Unavailable, "too many sign-ins waiting on " + name);
   auto meta = provider.metadata();
   if (!meta) return tl::unexpected(meta.error());
   auto state = crypto::randomToken(32);
@@ -129,6 +132,10 @@ std::string OidcService::complete(const std::string& name, const Callback& cb,
                                   const auth::ClientInfo& client,
                                   std::optional<std::string>* portal_return) {
   Provider& provider = *providers_.at(name);
+  // Before the state is looked at: a callback turned away here can be sent again.
+  const auto slot = provider.enter();
+  if (!slot)
+    return fail(name, "provider_unavailable", "too many sign-ins waiting on the provider", client);
   const auto param = [&](const char* key) -> std::string {
     const auto it = cb.params.find(key);
     return it == cb.params.end() ? std::string() : it->second;

@@ -1,9 +1,11 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "config/config.hpp"
 #include "core/clock.hpp"
@@ -34,6 +36,33 @@ class Provider {
       : config_(std::move(config)), http_(http), clock_(clock) {}
 
   const config::OidcProvider& config() const { return config_; }
+
+  // A place among the kMaxAtOnce requests that may wait on this provider at once (starts and
+  // callbacks): a slow or hanging provider holds at most that many of the outbound workers, and
+  // the others' sign-ins go on (found by a review: four callbacks on a hanging token endpoint
+  // held every outbound worker). Held while it lives; nullopt when full (answer 503 at once).
+  static constexpr int kMaxAtOnce = 3;
+  class Slot {
+   public:
+    explicit Slot(std::atomic<int>& count) : count_(&count) {}
+    Slot(Slot&& other) noexcept : count_(std::exchange(other.count_, nullptr)) {}
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+    Slot& operator=(Slot&&) = delete;
+    ~Slot() {
+      if (count_ != nullptr) count_->fetch_sub(1);
+    }
+
+   private:
+    std::atomic<int>* count_;
+  };
+  std::optional<Slot> enter() {
+    if (busy_.fetch_add(1) >= kMaxAtOnce) {
+      busy_.fetch_sub(1);
+      return std::nullopt;
+    }
+    return Slot(busy_);
+  }
   // Unavailable when the provider cannot be reached; FailedPrecondition when its discovery
   // document names another issuer.
   [[nodiscard]] core::Result<Metadata> metadata();
@@ -57,6 +86,7 @@ class Provider {
   const core::Clock& clock_;
   FetchCache<Metadata> metadata_;
   FetchCache<jose::KeySet> keys_;
+  std::atomic<int> busy_{0};
 };
 
 // max-age from a Cache-Control value, else `fallback` seconds (no-store/no-cache: 0).

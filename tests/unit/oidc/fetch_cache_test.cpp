@@ -6,6 +6,7 @@
 #include <chrono>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -59,22 +60,32 @@ TEST(FetchCache, AFailureIsAnsweredAgainWithoutAskingForTenSeconds) {
   EXPECT_EQ(provider.calls, 2);
 }
 
-TEST(FetchCache, ARefreshAsksAgainAtMostOncePerMinute) {
+TEST(FetchCache, WhileTheProviderFailsTheLastCopyIsAnswered) {
   Cache cache;
   Counting provider;
+  provider.answer = std::pair{std::string("old"), std::int64_t{0}};
   EXPECT_TRUE(cache.get(0, false, provider.fetch()));
-  for (int i = 1; i < Cache::kMinSeconds; ++i) EXPECT_TRUE(cache.get(i, true, provider.fetch()));
-  EXPECT_EQ(provider.calls, 1);
-  EXPECT_TRUE(cache.get(Cache::kMinSeconds, true, provider.fetch()));
-  EXPECT_EQ(provider.calls, 2);
-  // A failed refresh keeps the keys it meant to replace out of reach for the failure's time,
-  // as any failure: the caller answers KeysUnavailable, not a verdict on the token.
   provider.answer = tl::unexpected(core::Error{core::Errc::Unavailable, "down"});
-  EXPECT_FALSE(cache.get(2 * Cache::kMinSeconds, true, provider.fetch()));
+  EXPECT_EQ(cache.get(Cache::kMinSeconds, false, provider.fetch()).value(), "old");
+  EXPECT_EQ(cache.get(Cache::kMinSeconds + 1, false, provider.fetch()).value(), "old");
+  EXPECT_EQ(provider.calls, 2);  // the failure is remembered: no fetch in its ten seconds
+  EXPECT_EQ(cache.get(Cache::kMinSeconds + Cache::kFailureSeconds, false, provider.fetch()).value(),
+            "old");
   EXPECT_EQ(provider.calls, 3);
 }
 
-TEST(FetchCache, OneFetchAtATimeOthersTakeTheOldCopyOrAreAnsweredAtOnce) {
+TEST(FetchCache, ARefreshAsksAgainAtMostOncePerTenSeconds) {
+  Cache cache;
+  Counting provider;
+  EXPECT_TRUE(cache.get(0, false, provider.fetch()));
+  for (int i = 1; i < Cache::kRefreshSeconds; ++i)
+    EXPECT_TRUE(cache.get(i, true, provider.fetch()));
+  EXPECT_EQ(provider.calls, 1);
+  EXPECT_TRUE(cache.get(Cache::kRefreshSeconds, true, provider.fetch()));
+  EXPECT_EQ(provider.calls, 2);
+}
+
+TEST(FetchCache, OneFetchAtATimeOthersWaitForItOrTakeTheOldCopy) {
   Cache cache;
   std::atomic<int> calls{0};
   std::atomic<bool> release{false};
@@ -83,18 +94,21 @@ TEST(FetchCache, OneFetchAtATimeOthersTakeTheOldCopyOrAreAnsweredAtOnce) {
     while (!release.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     return std::pair{std::string("v") + std::to_string(calls.load()), std::int64_t{0}};
   };
-  // None yet: while the first fetch runs, the others are told Unavailable without waiting.
-  std::thread first([&] { EXPECT_EQ(cache.get(0, false, slow).value(), "v1"); });
-  while (calls.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  for (int i = 0; i < 20; ++i) {
-    auto got = cache.get(0, false, slow);
-    ASSERT_FALSE(got);
-    EXPECT_EQ(got.error().code, core::Errc::Unavailable);
+  // None yet: others wait for the one fetch and get its answer.
+  std::vector<std::thread> threads;
+  std::atomic<int> got_first{0};
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&] {
+      if (cache.get(0, false, slow).value_or("") == "v1") ++got_first;
+    });
   }
+  while (calls.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_EQ(calls.load(), 1);
   release = true;
-  first.join();
-  EXPECT_EQ(cache.get(1, false, slow).value(), "v1");
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(got_first.load(), 8);
+  EXPECT_EQ(calls.load(), 1);
   // Expired, one refetch under way: the others get the old copy at once.
   release = false;
   std::thread refetch([&] { EXPECT_EQ(cache.get(Cache::kMinSeconds, false, slow).value(), "v2"); });
