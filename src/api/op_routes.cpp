@@ -250,13 +250,23 @@ http::Response consent(Call& c) {
     return v ? std::optional<std::string>(std::string(*v)) : std::nullopt;
   };
   // Only the answer to a page this session was shown, for this very request, after its
-  // sign-in checks passed.
+  // sign-in checks passed. Any other (a page left open too long, one shown to a session since
+  // replaced, one made up) goes through the authorization request again: its sign-in checks,
+  // then a fresh page.
   const auto shown = body.peekString(kShownField);
+  const auto posted = op::parseAuthorize(field);
   if (c.who == nullptr || !shown ||
-      !c.services.provider->consentShown(*shown, auth::sessionOf(c.who->claims()),
-                                         op::parseAuthorize(field))) {
+      !c.services.provider->consentShown(*shown, auth::sessionOf(c.who->claims()), posted)) {
     logRefusal(c.request, {OpErrc::InvalidRequest, {}, "consent form not shown to this session"});
-    return errorPage(c, 400, "This page has expired. Go back to the application and start again.");
+    std::string again = "/oauth2/authorize";
+    char sep = '?';
+    for (const auto& [name, value] : op::authorizeParams(posted, false, {})) {
+      again += sep + core::percentEncode(name) + "=" + core::percentEncode(value);
+      sep = '&';
+    }
+    if (again.size() > ui::ReturnTo::kMaxBytes)
+      return errorPage(c, 400, "The sign-in request is too long.");
+    return pages::seeOther(std::move(again));
   }
   const auto request = op::parseAuthorize([&](std::string_view name) -> std::optional<std::string> {
     // Answered when this page was shown: the sign-in was fresh enough then, and a person

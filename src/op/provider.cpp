@@ -528,6 +528,15 @@ Result<json::object> Provider::codeGrant(const TokenRequest& r, const store::OpC
   } else if (r.code_verifier) {
     return bad();  // a verifier for a code issued without a challenge (OAuth 2.1 §4.1.3)
   }
+  // What the account must do first, before the code is spent: the client may send it again once
+  // done (within its minute), and a retry is no replay that ends a grant.
+  {
+    auto owner = d_.store.users().findById((*found)->user_id);
+    if (!owner) return tl::unexpected(storeFailed(owner.error()));
+    if (*owner) {
+      if (auto due = accountDue(**owner)) return fail(OpErrc::InvalidGrant, std::move(*due));
+    }
+  }
   auto sid = auth::newTokenId();
   auto refresh_jti = auth::newTokenId();
   if (!sid || !refresh_jti) return fail(OpErrc::ServerError, "The server could not answer.");
@@ -549,7 +558,6 @@ Result<json::object> Provider::codeGrant(const TokenRequest& r, const store::OpC
   if (!user) return tl::unexpected(storeFailed(user.error()));
   // An account deactivated, or whose password changed, since the code was issued.
   if (!*user || !(*user)->is_active || (*user)->tokens_valid_after > code.created_at) return bad();
-  if (auto due = accountDue(**user)) return fail(OpErrc::InvalidGrant, std::move(*due));
   // The sign-in that asked for the code must still be live: signing out, a password change or
   // reset (in the code's second too) and an admin's ending of the user's sessions end the codes
   // it asked for. Found by an outside attack: a stolen portal cookie kept minting codes, and one
@@ -777,6 +785,8 @@ Result<json::object> Provider::introspect(std::string_view token, const store::O
           return tl::unexpected(authFailed(who.error()));
         return inactive;
       }
+      // As userinfo and the API's routes answer it.
+      if (auth::enrolmentDue(*who->user, d_.settings.mfa_required_roles)) return inactive;
       username = who->user->username;
       // What the token may do now: a permission taken from the user since is not shown.
       scope = joinScopes(permittedScopes(auth::splitScopes(scope), who->permissions));
@@ -803,6 +813,7 @@ Result<json::object> Provider::introspect(std::string_view token, const store::O
                         : core::Result<std::optional<store::User>>(std::nullopt);
     if (!user) return tl::unexpected(storeFailed(user.error()));
     if (!*user || !(*user)->is_active) return inactive;
+    if (accountDue(**user)) return inactive;  // as the next refresh would answer
     const std::string scope =
         joinScopes(permittedScopes(auth::splitScopes(stringAt(claims->raw, "scope")),
                                    d_.check.policy().permissionsOf((*user)->role)));

@@ -130,13 +130,14 @@ class Provider {
   // for, and tokens carry, no permission the user lacks. InvalidScope when none is left.
   [[nodiscard]] Result<Authorization> withinRights(Authorization a,
                                                    const auth::Principal& who) const;
-  // A code for `who` (single use, bound to client, redirect URI and PKCE challenge; its scope
-  // withinRights); the redirect location with code, state and iss (RFC 9207).
   // What the account must do before a grant goes on (enrol a second factor for MFA_REQUIRED_ROLES,
   // verify its address under EMAIL_VERIFICATION=required), for the person or client; nullopt
-  // when nothing. Looked at for a code, at its exchange and at every refresh (found by an outside
-  // attack: grants begun before the operator required either went on refreshing).
+  // when nothing. Looked at for a code, at its exchange and at every refresh, and by
+  // introspection (found by an outside attack: grants begun before the operator required either
+  // went on refreshing).
   std::optional<std::string> accountDue(const store::User& user) const;
+  // A code for `who` (single use, bound to client, redirect URI and PKCE challenge; its scope
+  // withinRights); the redirect location with code, state and iss (RFC 9207).
   [[nodiscard]] Result<std::string> issueCode(const Authorization& a, const auth::Principal& who,
                                               const auth::ClientInfo& origin);
 

@@ -867,7 +867,7 @@ def test_consent_form_is_checked_again_as_a_whole(op):
     fields = hidden_fields(w.final.text)
     action = form_action(w.final.text, "consent-form")
     r = b.post(action, dict(fields, decision="allow", redirect_uri="https://evil.example/cb"))
-    assert_refusal_page(r, 400, not_in=["evil.example"])
+    assert_refusal_page(assert_asked_again(b, r), 400, not_in=["evil.example"])
     r = b.post(action, dict(fields, decision="maybe"))
     assert_refusal_page(r, 400)
     r = b.post(action, dict(fields, decision="allow"))
@@ -887,12 +887,22 @@ def test_consent_form_of_a_signed_out_browser_goes_to_sign_in(op):
     assert r.headers["Location"].startswith("/ui/login"), r.headers["Location"]
 
 
+def assert_asked_again(b, r):
+    """A consent post not taken: 303 back to /oauth2/authorize with the posted request, never a
+    code; returns where that request goes next."""
+    assert r.status_code == 303, (r.status_code, r.text[:300])
+    location = r.headers["Location"]
+    assert location.startswith("/oauth2/authorize?") and "code=" not in location, location
+    return b.get(location)
+
+
 @pytest.mark.parametrize("asked", [{"prompt": "login"}, {"prompt": "login consent"}, {"max_age": "0"}])
 def test_a_consent_form_not_shown_cannot_skip_the_sign_in_the_request_asks_for(op, asked):
     """Found by an outside attack: posting /ui/consent directly, with the CSRF token of any portal
     page, skipped prompt=login and max_age (the form's post drops them as answered when the page
     was shown) and gave a code whose ID token carried the old auth_time. Now only the form of a
-    page shown to this session for this very request is taken."""
+    page shown to this session for this very request is taken; any other post goes through the
+    authorization request again, here to the sign-in it asks for."""
     u = op.user(uname())
     b, rp, first = signed_in(op, u, scope="openid")
     auth_time = rp.verify_id_token(first["id_token"])["auth_time"]
@@ -903,14 +913,14 @@ def test_a_consent_form_not_shown_cannot_skip_the_sign_in_the_request_asks_for(o
     account = b.get("/ui/account")
     assert account.status_code == 200
     forged = dict(params, csrf=form_field(account.text, "csrf"), decision="allow")
-    r = b.post("/ui/consent", forged)
-    assert_refusal_page(r, 400)
+    nxt = assert_asked_again(b, b.post("/ui/consent", forged))
+    assert nxt.status_code == 303 and nxt.headers["Location"].startswith("/ui/login"), nxt.status_code
     # With a marker of another request (another state), of the consent page of another client: the same.
     rp2 = op.client()
     w, _ = rp2.login(b, u, consent=None)
     assert w.saw_consent and not w.saw_login
-    r = b.post("/ui/consent", dict(forged, shown=hidden_fields(w.final.text)["shown"]))
-    assert_refusal_page(r, 400)
+    nxt = assert_asked_again(b, b.post("/ui/consent", dict(forged, shown=hidden_fields(w.final.text)["shown"])))
+    assert nxt.headers["Location"].startswith("/ui/login")
     # The real page after the real sign-in is answered, and its auth_time is newer.
     w, _ = rp.login(b, u, scope="openid", **asked)
     assert w.saw_login, [h.status_code for h in w.hops]
@@ -919,7 +929,8 @@ def test_a_consent_form_not_shown_cannot_skip_the_sign_in_the_request_asks_for(o
 
 
 def test_a_consent_page_is_answered_only_in_the_session_it_was_shown_to(op):
-    """The same person's second browser (another session) cannot post the first one's page."""
+    """The same person's second browser (another session) cannot post the first one's page: it is
+    shown a page of its own instead (no code). The first browser's answer still counts."""
     u = op.user(uname())
     rp = op.client()
     first = op.browser()
@@ -929,9 +940,10 @@ def test_a_consent_page_is_answered_only_in_the_session_it_was_shown_to(op):
     second = op.browser()
     second.sign_in(u)
     account = second.get("/ui/account")
-    r = second.post(form_action(w.final.text, "consent-form"), dict(fields, csrf=form_field(account.text, "csrf")))
-    assert_refusal_page(r, 400)
-    # The first browser's answer still counts.
+    nxt = assert_asked_again(second, second.post(form_action(w.final.text, "consent-form"),
+                                                 dict(fields, csrf=form_field(account.text, "csrf"))))
+    assert nxt.status_code == 200 and 'id="consent-form"' in nxt.text
+    assert hidden_fields(nxt.text)["shown"] != fields["shown"]
     r = first.post(form_action(w.final.text, "consent-form"), fields)
     assert r.status_code == 303 and query_of(r.headers["Location"])["code"]
 
@@ -1683,7 +1695,9 @@ def test_grants_begun_before_the_operator_required_a_factor_or_a_verified_addres
     after a grant began, the token endpoint went on refreshing it (and userinfo answering) while
     the API refused the same user. Now a refresh is invalid_grant with what is due, before its
     rotation (the token works again once the requirement is lifted or met); a new code is
-    access_denied; userinfo refuses a user who must enrol, as the API's routes do."""
+    access_denied, and a code issued before is refused at its exchange without being spent;
+    userinfo refuses a user who must enrol, as the API's routes do, and introspection answers
+    such tokens inactive (found by a review)."""
     s = make_server(start=False)
     s.env.update({"OP_RATE_LIMIT": "100000/minute", "GATEHOUSE_PUBLIC_URL": s.base,
                   "MAIL_FILE": str(tmp_path / "mail.mbox")})
@@ -1694,11 +1708,18 @@ def test_grants_begun_before_the_operator_required_a_factor_or_a_verified_addres
     assert userinfo(op, t["access_token"]).status_code == 200
     for setting, due in [({"MFA_REQUIRED_ROLES": "user"}, "The account must enrol a second factor first."),
                          ({"EMAIL_VERIFICATION": "required"}, "The account must verify its email address first.")]:
+        waiting, _ = rp.login(b, u, scope="openid email offline_access")  # a code not yet exchanged
+        verifier = rp.verifier
         s.stop()
         s.env.update(setting)
         s.start()
         body = assert_oauth_error(rp.refresh(t["refresh_token"]), 400, "invalid_grant")
         assert body["error_description"] == due, body
+        body = assert_oauth_error(rp.exchange(waiting.code, verifier=verifier), 400, "invalid_grant")
+        assert body["error_description"] == due, body
+        assert rp.introspect(t["refresh_token"]).json() == {"active": False}
+        access_active = rp.introspect(t["access_token"]).json()["active"]
+        assert access_active is ("MFA_REQUIRED_ROLES" not in setting), access_active
         w, params = rp.login(b, u, scope="openid email offline_access")
         assert not w.saw_login
         assert w.params["error"] == "access_denied" and w.params["state"] == params["state"], w.params
@@ -1712,6 +1733,7 @@ def test_grants_begun_before_the_operator_required_a_factor_or_a_verified_addres
         for key in setting:
             del s.env[key]
         s.start()
+        assert rp.exchange(waiting.code, verifier=verifier).status_code == 200  # not spent by the refusal
         r = rp.refresh(t["refresh_token"])
         assert r.status_code == 200, r.text
         t = r.json()
