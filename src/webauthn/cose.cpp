@@ -143,20 +143,23 @@ const std::vector<CoseAlg>& supportedAlgs() {
 
 namespace {
 
-// FIPS 186-5 §A.1.1's public exponent: odd, 2^16 < e < 2^256 (big-endian, leading zero bytes
-// ignored). Found by an outside attack: a 2400-bit exponent, larger than the modulus, registered,
-// and each check with a ~3000-bit one cost five times a usual key's.
-bool acceptableExponent(std::string_view e) {
+// FIPS 186-5 §A.1.1's public exponent for a new key: odd, 2^16 < e < 2^256 (big-endian, leading
+// zero bytes ignored); a stored one only below 2^256. Found by an outside attack: a 2400-bit
+// exponent, larger than the modulus, registered, and each check with a ~3000-bit one cost five
+// times a usual key's.
+bool acceptableExponent(std::string_view e, KeyAge age) {
   const auto first = e.find_first_not_of('\0');
   if (first == std::string_view::npos) return false;
   e.remove_prefix(first);
+  if (e.size() > 32) return false;
+  if (age == KeyAge::Stored) return true;
   // Three bytes with a non-zero first one and odd: at least 0x010001.
-  return e.size() >= 3 && e.size() <= 32 && (static_cast<unsigned char>(e.back()) & 1U) != 0;
+  return e.size() >= 3 && (static_cast<unsigned char>(e.back()) & 1U) != 0;
 }
 
 }  // namespace
 
-core::Result<CoseKey> coseKeyFrom(const cbor::Value& map) {
+core::Result<CoseKey> coseKeyFrom(const cbor::Value& map, KeyAge age) {
   if (map.map() == nullptr) return tl::unexpected(invalid("not a map"));
   const cbor::Value* kty = map.at(kKty);
   const cbor::Value* alg_v = map.at(kAlg);
@@ -196,7 +199,7 @@ core::Result<CoseKey> coseKeyFrom(const cbor::Value& map) {
   const std::string* n = bytesAt(map, kRsaN);
   const std::string* e = bytesAt(map, kRsaE);
   if (n == nullptr || e == nullptr) return tl::unexpected(invalid("RSA key without n or e"));
-  if (!acceptableExponent(*e))
+  if (!acceptableExponent(*e, age))
     return tl::unexpected(invalid("RSA exponent not odd, above 2^16 and below 2^256"));
   auto key = crypto::rsaFromComponents({*n, *e, {}, {}, {}, {}, {}, {}});
   if (!key) return tl::unexpected(invalid(key.error().message));
@@ -205,10 +208,10 @@ core::Result<CoseKey> coseKeyFrom(const cbor::Value& map) {
   return CoseKey{*alg, std::move(*key)};
 }
 
-core::Result<CoseKey> coseKeyFromBytes(std::string_view cbor_bytes) {
+core::Result<CoseKey> coseKeyFromBytes(std::string_view cbor_bytes, KeyAge age) {
   auto value = cbor::decode(cbor_bytes, {.max_bytes = 2048, .max_depth = 2});
   if (!value) return tl::unexpected(value.error());
-  return coseKeyFrom(*value);
+  return coseKeyFrom(*value, age);
 }
 
 bool verifyWithPkey(const EVP_PKEY* key, CoseAlg alg, std::string_view data,

@@ -33,10 +33,15 @@ struct CoseKey {
   crypto::SharedPkey key;
 };
 
-// InvalidArgument naming what is wrong. RSA keys need at least 2048 bits.
-[[nodiscard]] core::Result<CoseKey> coseKeyFrom(const cbor::Value& map);
+// Whether a key is being registered or was stored before: a rule made stricter since registration
+// (an RSA exponent in FIPS 186-5's range) must not lock out a passkey that met the older one.
+enum class KeyAge { New, Stored };
+
+// InvalidArgument naming what is wrong. RSA keys need 2048 to 8192 bits and, when New, an odd
+// exponent above 2^16; every exponent is below 2^256.
+[[nodiscard]] core::Result<CoseKey> coseKeyFrom(const cbor::Value& map, KeyAge age);
 // The COSE_Key as stored (its CBOR bytes), decoded and checked as above.
-[[nodiscard]] core::Result<CoseKey> coseKeyFromBytes(std::string_view cbor_bytes);
+[[nodiscard]] core::Result<CoseKey> coseKeyFromBytes(std::string_view cbor_bytes, KeyAge age);
 
 // The WebAuthn signature encodings (§6.5.6): ECDSA as ASN.1 DER (strict: the canonical
 // encoding only, r and s in range), Ed25519 raw 64 bytes, RSASSA-PKCS1-v1_5 with SHA-256.

@@ -130,7 +130,7 @@ Verified<NewCredential> verifyRegistration(const RelyingParty& rp, const Expecta
   auto data = checkAuthData(rp, expect, *auth->bytes());
   if (!data) return tl::unexpected(data.error());
   if (!data->attested) return refuse(Refusal::Malformed, "no attested credential data");
-  auto key = coseKeyFrom(data->attested->public_key_map);
+  auto key = coseKeyFrom(data->attested->public_key_map, KeyAge::New);
   if (!key) return refuse(Refusal::Malformed, key.error().message);
   if (std::find(rp.algorithms.begin(), rp.algorithms.end(), key->alg) == rp.algorithms.end())
     return refuse(Refusal::Ceremony, "algorithm not allowed");
@@ -165,7 +165,7 @@ Verified<Assertion> verifyAssertion(const RelyingParty& rp, const Expectation& e
     return refuse(Refusal::Ceremony, "backup eligibility changed");
   if (signature.empty() || signature.size() > kMaxSignatureBytes)
     return refuse(Refusal::Malformed, "signature size");
-  auto key = coseKeyFromBytes(stored.public_key);
+  auto key = coseKeyFromBytes(stored.public_key, KeyAge::Stored);
   if (!key) return refuse(Refusal::Malformed, "stored key: " + key.error().message);
   std::string signed_data(authenticator_data);
   signed_data += crypto::sha256(client_data_json);

@@ -16,7 +16,7 @@ std::string okp(const std::string& x) { return unhex("a4010103272006215820") + x
 TEST(CoseKeys, Ed25519KeysOfSmallOrderOrNonCanonicalAreRefused) {
   // The W3C packed Ed25519 vector's key (any ordinary key) is taken.
   ASSERT_TRUE(coseKeyFromBytes(
-      okp(unhex("a9ab6e4a6e0e1b0d63e1ea9f17e9f71e7ac0fd19ff2d2f0bd3c7ec4bd7d7a69f"))));
+      okp(unhex("a9ab6e4a6e0e1b0d63e1ea9f17e9f71e7ac0fd19ff2d2f0bd3c7ec4bd7d7a69f")), KeyAge::New));
   const std::vector<std::string> weak{
       std::string(32, '\0'),                                                      // order 4
       unhex("01") + std::string(31, '\0'),                                        // identity
@@ -30,7 +30,7 @@ TEST(CoseKeys, Ed25519KeysOfSmallOrderOrNonCanonicalAreRefused) {
       unhex("eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"),  // p+1, sign
   };
   for (const auto& x : weak) {
-    auto key = coseKeyFromBytes(okp(x));
+    auto key = coseKeyFromBytes(okp(x), KeyAge::New);
     ASSERT_FALSE(key);
     EXPECT_NE(key.error().message.find("small order"), std::string::npos);
   }
@@ -38,10 +38,12 @@ TEST(CoseKeys, Ed25519KeysOfSmallOrderOrNonCanonicalAreRefused) {
 
 TEST(CoseKeys, AnAlgorithmIsBoundToItsKeyTypeAndCurve) {
   // EdDSA named on an EC2 key, ES256 on an OKP key, an unknown alg, a missing coordinate.
-  EXPECT_FALSE(coseKeyFromBytes(unhex("a40102032720012158200000")));
-  EXPECT_FALSE(coseKeyFromBytes(unhex("a4010103262006215820") + std::string(32, '\x11')));
-  EXPECT_FALSE(coseKeyFromBytes(unhex("a401010338ff2006215820") + std::string(32, '\x11')));
-  EXPECT_FALSE(coseKeyFromBytes(unhex("a3010103272006")));
+  EXPECT_FALSE(coseKeyFromBytes(unhex("a40102032720012158200000"), KeyAge::New));
+  EXPECT_FALSE(
+      coseKeyFromBytes(unhex("a4010103262006215820") + std::string(32, '\x11'), KeyAge::New));
+  EXPECT_FALSE(
+      coseKeyFromBytes(unhex("a401010338ff2006215820") + std::string(32, '\x11'), KeyAge::New));
+  EXPECT_FALSE(coseKeyFromBytes(unhex("a3010103272006"), KeyAge::New));
 }
 
 // {1: 3, 3: -257, -1: n, -2: e} with a real 2048-bit modulus and the exponent `e`, big-endian.
@@ -56,18 +58,27 @@ std::string rsa(const std::string& e) {
 }
 
 TEST(CoseKeys, RsaExponentsAreOddAboveTwoToTheSixteenAndBelowTwoToThe256) {
-  auto usual = coseKeyFromBytes(rsa(unhex("010001")));  // 65537, what authenticators use
+  auto usual =
+      coseKeyFromBytes(rsa(unhex("010001")), KeyAge::New);  // 65537, what authenticators use
   ASSERT_TRUE(usual) << usual.error().message;
-  ASSERT_TRUE(coseKeyFromBytes(rsa(unhex("00010001"))));        // a leading zero byte ignored
-  ASSERT_TRUE(coseKeyFromBytes(rsa(std::string(32, '\xff'))));  // 2^256 - 1
+  ASSERT_TRUE(
+      coseKeyFromBytes(rsa(unhex("00010001")), KeyAge::New));  // a leading zero byte ignored
+  ASSERT_TRUE(coseKeyFromBytes(rsa(std::string(32, '\xff')), KeyAge::New));  // 2^256 - 1
   for (const std::string& e :
        {unhex("03"), unhex("0101"), unhex("00ffff"), unhex("010000"), unhex("010002"),
         unhex("01") + std::string(32, '\0') + unhex("01"),  // 2^256 + 1
         std::string(300, '\xff'),                           // longer than the modulus
         std::string(3, '\0'), std::string()}) {
-    auto key = coseKeyFromBytes(rsa(e));
+    auto key = coseKeyFromBytes(rsa(e), KeyAge::New);
     ASSERT_FALSE(key) << e.size();
   }
+  // A passkey stored before the rule keeps working (e = 3 met the older one); a huge exponent,
+  // stored or new, never does.
+  EXPECT_TRUE(coseKeyFromBytes(rsa(unhex("03")), KeyAge::Stored));
+  EXPECT_TRUE(coseKeyFromBytes(rsa(std::string(32, '\xff')), KeyAge::Stored));
+  EXPECT_FALSE(
+      coseKeyFromBytes(rsa(unhex("01") + std::string(32, '\0') + unhex("01")), KeyAge::Stored));
+  EXPECT_FALSE(coseKeyFromBytes(rsa(std::string(300, '\xff')), KeyAge::Stored));
 }
 
 }  // namespace
