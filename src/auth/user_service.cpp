@@ -57,8 +57,13 @@ Result<store::User> UserService::update(std::int64_t id, const store::UserPatch&
                                         const Actor& actor, const ClientInfo& client) {
   std::vector<FieldError> errors;
   if (patch.email) {
-    if (auto p = emailProblem(*patch.email); !p.empty())
-      errors.push_back({{"body", "email"}, p, "value_error.email"});
+    auto p = emailProblem(*patch.email);
+    // A placeholder sent back unchanged (a client that sends every field) is no new address.
+    if (!p.empty() && isPlaceholderAddress(*patch.email)) {
+      auto current = store_.users().findById(id);
+      if (current && *current && (*current)->email == *patch.email) p.clear();
+    }
+    if (!p.empty()) errors.push_back({{"body", "email"}, p, "value_error.email"});
   }
   if (patch.username) {
     if (auto p = usernameProblem(*patch.username); !p.empty()) {

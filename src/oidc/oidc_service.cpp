@@ -302,8 +302,9 @@ core::Result<std::int64_t> OidcService::resolveUser(const Provider& provider,
   // anybody's, and its owner, finding it taken, would set a password by the reset link and share
   // the account with whoever signed in here (pre-account hijacking). Such users get a placeholder
   // (RFC 2606 .invalid) and prove an address of their own by the email-change flow.
-  const std::string user_email =
+  std::string user_email =
       !email.empty() && verified ? email : auth::placeholderAddress(claims.sub, c.name);
+  bool own_placeholder = false;
   const std::string base = usernameBase(claims);
   for (int attempt = 0; attempt < 20; ++attempt) {
     std::string username = base;
@@ -322,6 +323,17 @@ core::Result<std::int64_t> OidcService::resolveUser(const Provider& provider,
                      client.user_agent,
                      {{"provider", c.name}}});
       return created->id;
+    }
+    // A placeholder someone took before such addresses were refused (or an account of the same
+    // subject made otherwise): a placeholder of its own instead, so the sign-in goes on.
+    if (created.error().code == core::Errc::AlreadyExists &&
+        created.error().conflict == core::Conflict::Email &&
+        auth::isPlaceholderAddress(user_email) && !own_placeholder) {
+      own_placeholder = true;
+      user_email = auth::placeholderAddress(
+          claims.sub + "+" + core::hexEncode(crypto::randomBytes(4).value_or("xyzw")), c.name);
+      --attempt;  // the same username again
+      continue;
     }
     if (created.error().code != core::Errc::AlreadyExists ||
         created.error().conflict != core::Conflict::Username) {

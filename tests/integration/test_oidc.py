@@ -11,6 +11,7 @@ import mailbox
 import os
 import re
 import shutil
+import sqlite3
 import ssl
 import subprocess
 import threading
@@ -404,6 +405,33 @@ def test_nobody_can_take_the_placeholder_address_of_an_external_sign_in_first(st
     token = exchange(gate, landing).json()["access_token"]
     me = requests.get(gate.url("/api/v1/auth/me"), headers=auth(token)).json()
     assert me["email"] == "attacker-sub@fake.oidc.invalid"
+    # An administrator's PATCH that sends the placeholder back unchanged is no new address.
+    admin = gate.admin_token()
+    r = requests.patch(gate.url(f"/api/v1/users/{me['id']}"), json={"email": me["email"], "username": "renamed_ext"},
+                       headers=auth(admin))
+    assert r.status_code == 200 and r.json()["username"] == "renamed_ext", r.text
+    r = requests.patch(gate.url(f"/api/v1/users/{me['id']}"), json={"email": "other@x.oidc.invalid"},
+                       headers=auth(admin))
+    assert r.status_code == 422, r.text
+
+
+def test_a_placeholder_taken_before_the_fix_does_not_stop_the_sign_in(stack):
+    """A review of the fix above: a placeholder registered before such addresses were refused
+    still made the external user's sign-in fail (server_error). Such a user now gets a placeholder
+    of their own."""
+    gate, cert, fake = stack
+    assert gate.register("squatter@example.com", "squatter", "Sq-Password-1!").status_code == 201
+    db = sqlite3.connect(gate.env["DATABASE_URL"][len("sqlite:///"):], timeout=10)
+    with db:
+        db.execute("UPDATE users SET email = 'attacker-sub@fake.oidc.invalid' WHERE username = 'squatter'")
+    db.close()
+    fake.mode = "unverified_victim"
+    location, tx = start(gate, "fake")
+    r = requests.get(location, verify=cert, allow_redirects=False)
+    token = exchange(gate, callback(gate, r.headers["Location"], tx)).json()["access_token"]
+    me = requests.get(gate.url("/api/v1/auth/me"), headers=auth(token)).json()
+    assert re.fullmatch(r"attacker-sub\+[0-9a-f]{8}@fake\.oidc\.invalid", me["email"]), me
+    assert me["username"] != "squatter"
 
 
 def test_provider_error_and_unknown_provider(stack):
