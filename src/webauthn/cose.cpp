@@ -144,17 +144,19 @@ const std::vector<CoseAlg>& supportedAlgs() {
 namespace {
 
 // FIPS 186-5 §A.1.1's public exponent for a new key: odd, 2^16 < e < 2^256 (big-endian, leading
-// zero bytes ignored); a stored one only below 2^256. Found by an outside attack: a 2400-bit
-// exponent, larger than the modulus, registered, and each check with a ~3000-bit one cost five
-// times a usual key's.
+// zero bytes ignored); a stored one odd, at least 3 and below 2^256. Found by an outside attack: a
+// 2400-bit exponent, larger than the modulus, registered, and each check with a ~3000-bit one cost
+// five times a usual key's.
 bool acceptableExponent(std::string_view e, KeyAge age) {
   const auto first = e.find_first_not_of('\0');
   if (first == std::string_view::npos) return false;
   e.remove_prefix(first);
-  if (e.size() > 32) return false;
-  if (age == KeyAge::Stored) return true;
+  const bool odd = (static_cast<unsigned char>(e.back()) & 1U) != 0;
+  if (e.size() > 32 || !odd) return false;
+  // e = 1 makes every "signature" verify.
+  if (age == KeyAge::Stored) return e.size() > 1 || static_cast<unsigned char>(e[0]) >= 3;
   // Three bytes with a non-zero first one and odd: at least 0x010001.
-  return e.size() >= 3 && (static_cast<unsigned char>(e.back()) & 1U) != 0;
+  return e.size() >= 3;
 }
 
 }  // namespace
@@ -200,7 +202,9 @@ core::Result<CoseKey> coseKeyFrom(const cbor::Value& map, KeyAge age) {
   const std::string* e = bytesAt(map, kRsaE);
   if (n == nullptr || e == nullptr) return tl::unexpected(invalid("RSA key without n or e"));
   if (!acceptableExponent(*e, age))
-    return tl::unexpected(invalid("RSA exponent not odd, above 2^16 and below 2^256"));
+    return tl::unexpected(
+        invalid("RSA exponent out of range (odd, above 2^16 for a new key, "
+                "below 2^256)"));
   auto key = crypto::rsaFromComponents({*n, *e, {}, {}, {}, {}, {}, {}});
   if (!key) return tl::unexpected(invalid(key.error().message));
   if (crypto::keyBits(key->get()) < kMinRsaBits || crypto::keyBits(key->get()) > kMaxRsaBits)

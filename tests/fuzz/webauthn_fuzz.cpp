@@ -27,10 +27,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (auto prefix = cbor::decodePrefix(input)) {
     if (prefix->consumed == 0 || prefix->consumed > input.size()) std::abort();
     if (!cbor::decode(input.substr(0, prefix->consumed))) std::abort();
-    (void)coseKeyFrom(prefix->value);
+    (void)coseKeyFrom(prefix->value, KeyAge::New);
   }
   (void)parseAuthenticatorData(input);
-  (void)coseKeyFromBytes(input);
+  (void)coseKeyFromBytes(input, KeyAge::New);
+  (void)coseKeyFromBytes(input, KeyAge::Stored);
 
   RelyingParty rp;
   rp.rp_id = "example.org";

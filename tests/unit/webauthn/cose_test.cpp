@@ -51,9 +51,15 @@ std::string rsa(const std::string& e) {
   static const std::string n =
       crypto::rsaComponents(crypto::generateRsa(2048).value().get(), false).value().n;
   std::string head = unhex("a401030339010020590100") + n + unhex("21");
-  // A byte string of e.size() bytes (< 24, or one length byte).
-  head += e.size() < 24 ? std::string(1, static_cast<char>(0x40 + e.size()))
-                        : unhex("58") + std::string(1, static_cast<char>(e.size()));
+  // A byte string of e.size() bytes: the length in the head, or in one or two bytes after it.
+  if (e.size() < 24) {
+    head += std::string(1, static_cast<char>(0x40 + e.size()));
+  } else if (e.size() < 256) {
+    head += unhex("58") + std::string(1, static_cast<char>(e.size()));
+  } else {
+    head += unhex("59") + std::string(1, static_cast<char>(e.size() >> 8U)) +
+            std::string(1, static_cast<char>(e.size() & 0xFFU));
+  }
   return head + e;
 }
 
@@ -71,14 +77,19 @@ TEST(CoseKeys, RsaExponentsAreOddAboveTwoToTheSixteenAndBelowTwoToThe256) {
         std::string(3, '\0'), std::string()}) {
     auto key = coseKeyFromBytes(rsa(e), KeyAge::New);
     ASSERT_FALSE(key) << e.size();
+    EXPECT_NE(key.error().message.find("RSA exponent"), std::string::npos) << key.error().message;
   }
   // A passkey stored before the rule keeps working (e = 3 met the older one); a huge exponent,
-  // stored or new, never does.
+  // an even one or 1 (every "signature" verifies), stored or new, never does.
   EXPECT_TRUE(coseKeyFromBytes(rsa(unhex("03")), KeyAge::Stored));
   EXPECT_TRUE(coseKeyFromBytes(rsa(std::string(32, '\xff')), KeyAge::Stored));
-  EXPECT_FALSE(
-      coseKeyFromBytes(rsa(unhex("01") + std::string(32, '\0') + unhex("01")), KeyAge::Stored));
-  EXPECT_FALSE(coseKeyFromBytes(rsa(std::string(300, '\xff')), KeyAge::Stored));
+  for (const std::string& e :
+       {unhex("01") + std::string(32, '\0') + unhex("01"), std::string(300, '\xff'), unhex("01"),
+        unhex("0001"), unhex("04"), unhex("010000"), std::string()}) {
+    auto key = coseKeyFromBytes(rsa(e), KeyAge::Stored);
+    ASSERT_FALSE(key) << e.size();
+    EXPECT_NE(key.error().message.find("RSA exponent"), std::string::npos) << key.error().message;
+  }
 }
 
 }  // namespace
