@@ -250,14 +250,29 @@ http::Response consent(Call& c) {
     return v ? std::optional<std::string>(std::string(*v)) : std::nullopt;
   };
   // Only the answer to a page this session was shown, for this very request, after its
-  // sign-in checks passed. Any other (a page left open too long, one shown to a session since
-  // replaced, one made up) goes through the authorization request again: its sign-in checks,
-  // then a fresh page.
+  // sign-in checks passed, is taken as it is. Any other (a page left open too long, one shown to
+  // a session since replaced, one made up) is taken for a Deny (no grant can come of that), and
+  // otherwise goes through the authorization request again, asking for consent: its sign-in
+  // checks, then a fresh page (found by a review: the request alone could end in a code when
+  // consent was no longer due, without anyone choosing Allow).
   const auto shown = body.peekString(kShownField);
-  const auto posted = op::parseAuthorize(field);
+  auto posted = op::parseAuthorize(field);
   if (c.who == nullptr || !shown ||
       !c.services.provider->consentShown(*shown, auth::sessionOf(c.who->claims()), posted)) {
     logRefusal(c.request, {OpErrc::InvalidRequest, {}, "consent form not shown to this session"});
+    if (body.peekString("decision") == std::optional<std::string_view>("deny")) {
+      auto request = posted;
+      request.prompt.reset();
+      request.max_age.reset();
+      request.login_after.reset();
+      auto checked = c.services.provider->checkAuthorize(request);
+      if (!checked) return authorizeRefused(c, checked.error());
+      return authorizeRefused(c, {{OpErrc::AccessDenied, "The user denied the request.", {}},
+                                  checked->redirect_uri,
+                                  checked->state});
+    }
+    const bool silent = posted.prompt && posted.prompt->find("none") != std::string::npos;
+    if (!silent) posted.prompt = posted.prompt ? *posted.prompt + " consent" : "consent";
     std::string again = "/oauth2/authorize";
     char sep = '?';
     for (const auto& [name, value] : op::authorizeParams(posted, false, {})) {

@@ -528,15 +528,6 @@ Result<json::object> Provider::codeGrant(const TokenRequest& r, const store::OpC
   } else if (r.code_verifier) {
     return bad();  // a verifier for a code issued without a challenge (OAuth 2.1 §4.1.3)
   }
-  // What the account must do first, before the code is spent: the client may send it again once
-  // done (within its minute), and a retry is no replay that ends a grant.
-  {
-    auto owner = d_.store.users().findById((*found)->user_id);
-    if (!owner) return tl::unexpected(storeFailed(owner.error()));
-    if (*owner) {
-      if (auto due = accountDue(**owner)) return fail(OpErrc::InvalidGrant, std::move(*due));
-    }
-  }
   auto sid = auth::newTokenId();
   auto refresh_jti = auth::newTokenId();
   if (!sid || !refresh_jti) return fail(OpErrc::ServerError, "The server could not answer.");
@@ -558,6 +549,9 @@ Result<json::object> Provider::codeGrant(const TokenRequest& r, const store::OpC
   if (!user) return tl::unexpected(storeFailed(user.error()));
   // An account deactivated, or whose password changed, since the code was issued.
   if (!*user || !(*user)->is_active || (*user)->tokens_valid_after > code.created_at) return bad();
+  // After the code is spent (a check before it would answer a replay of a spent code without
+  // ending its grant): no grant begins; the person signs in again once it is done.
+  if (auto due = accountDue(**user)) return fail(OpErrc::InvalidGrant, std::move(*due));
   // The sign-in that asked for the code must still be live: signing out, a password change or
   // reset (in the code's second too) and an admin's ending of the user's sessions end the codes
   // it asked for. Found by an outside attack: a stolen portal cookie kept minting codes, and one

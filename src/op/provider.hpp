@@ -132,9 +132,9 @@ class Provider {
                                                    const auth::Principal& who) const;
   // What the account must do before a grant goes on (enrol a second factor for MFA_REQUIRED_ROLES,
   // verify its address under EMAIL_VERIFICATION=required), for the person or client; nullopt
-  // when nothing. Looked at for a code, at its exchange and at every refresh, and by
-  // introspection (found by an outside attack: grants begun before the operator required either
-  // went on refreshing).
+  // when nothing. Looked at for a code, at its exchange (after spending it) and at every refresh,
+  // and by introspection (found by an outside attack: grants begun before the operator required
+  // either went on refreshing).
   std::optional<std::string> accountDue(const store::User& user) const;
   // A code for `who` (single use, bound to client, redirect URI and PKCE challenge; its scope
   // withinRights); the redirect location with code, state and iss (RFC 9207).

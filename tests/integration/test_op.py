@@ -946,6 +946,15 @@ def test_a_consent_page_is_answered_only_in_the_session_it_was_shown_to(op):
     assert hidden_fields(nxt.text)["shown"] != fields["shown"]
     r = first.post(form_action(w.final.text, "consent-form"), fields)
     assert r.status_code == 303 and query_of(r.headers["Location"])["code"]
+    # Found by a review: with the consent now saved, the request alone would have ended in a code
+    # without anyone choosing Allow. It asks again instead; a Deny is taken as it is.
+    stale = dict(fields, csrf=form_field(account.text, "csrf"))
+    nxt = assert_asked_again(second, second.post(form_action(w.final.text, "consent-form"), stale))
+    assert nxt.status_code == 200 and 'id="consent-form"' in nxt.text, nxt.status_code
+    r = second.post(form_action(w.final.text, "consent-form"), dict(stale, decision="deny"))
+    assert r.status_code in (302, 303), r.status_code
+    q = query_of(r.headers["Location"])
+    assert q["error"] == "access_denied" and q["state"] == fields["state"] and "code" not in q, q
 
 
 def test_logout_without_hint_asks_and_its_form_needs_the_token_and_same_origin(op):
@@ -1695,7 +1704,7 @@ def test_grants_begun_before_the_operator_required_a_factor_or_a_verified_addres
     after a grant began, the token endpoint went on refreshing it (and userinfo answering) while
     the API refused the same user. Now a refresh is invalid_grant with what is due, before its
     rotation (the token works again once the requirement is lifted or met); a new code is
-    access_denied, and a code issued before is refused at its exchange without being spent;
+    access_denied, and a code issued before is refused at its exchange (and spent: no grant);
     userinfo refuses a user who must enrol, as the API's routes do, and introspection answers
     such tokens inactive (found by a review)."""
     s = make_server(start=False)
@@ -1733,7 +1742,7 @@ def test_grants_begun_before_the_operator_required_a_factor_or_a_verified_addres
         for key in setting:
             del s.env[key]
         s.start()
-        assert rp.exchange(waiting.code, verifier=verifier).status_code == 200  # not spent by the refusal
+        assert_oauth_error(rp.exchange(waiting.code, verifier=verifier), 400, "invalid_grant")  # spent
         r = rp.refresh(t["refresh_token"])
         assert r.status_code == 200, r.text
         t = r.json()
