@@ -146,7 +146,9 @@ void addOidcRoutes(RouteTable& t) {
          .tag = "external sign-in",
          .replies = {{302, "To the provider's authorization endpoint", ""},
                      {404, "Unknown provider", "ErrorDetail"},
-                     {503, "Service Unavailable: the provider's discovery or storage unreachable",
+                     {503,
+                      "Service Unavailable: the provider's discovery or storage unreachable, or "
+                      "too many sign-ins waiting on the provider",
                       "ErrorDetail"}},
          .limits = {externalLimit("oidc_start")},
          .handler = start});

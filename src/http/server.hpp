@@ -38,7 +38,7 @@ struct ServerOptions {
   std::size_t hashing_queue = 64;
   // Requests of the Outbound lane (each may wait seconds on an identity provider) likewise: at
   // most outbound_threads at once, outbound_queue more waiting; beyond that, `busy` answers.
-  std::size_t outbound_threads = 8;
+  std::size_t outbound_threads = 16;
   std::size_t outbound_queue = 64;
   std::chrono::seconds shutdown_grace{10};
   // Called once, on an I/O thread, when graceful shutdown begins (before requests in flight have

@@ -8,6 +8,7 @@
 #include <optional>
 #include <utility>
 
+#include "core/clock.hpp"
 #include "core/error.hpp"
 
 namespace gatehouse::oidc {
@@ -19,9 +20,13 @@ namespace gatehouse::oidc {
 // - a copy is kept kMinSeconds at least, whatever the provider's Cache-Control says;
 // - one fetch at a time: meanwhile others get the copy it replaces, or wait for its answer when
 //   there is none yet (the callers run on the outbound lane, a few per provider: OidcService);
-// - a failure is remembered for kFailureSeconds: meanwhile the last copy is answered when there
-//   is one (stale beats nothing while the provider is down), else the failure, without asking;
+// - a failure is remembered for kFailureSeconds from its end (a fetch that hung until the HTTP
+//   timeout counts from then): meanwhile the last copy is answered when there is one and it
+//   expired less than kStaleSeconds ago (stale beats nothing while the provider is down, but a
+//   key set from before an emergency rotation is not trusted for ever), else the failure, without
+//   asking;
 // - a refresh (a kid not in the keys) asks again at most once per kRefreshSeconds.
+// Times come from `clock` when each is needed: after a wait or a fetch, not before.
 // Thread-safe; the fetch runs without the lock.
 template <class T>
 class FetchCache {
@@ -29,21 +34,26 @@ class FetchCache {
   static constexpr std::int64_t kMinSeconds = 60;
   static constexpr std::int64_t kFailureSeconds = 10;
   static constexpr std::int64_t kRefreshSeconds = 10;
+  static constexpr std::int64_t kStaleSeconds = 24 * 3600;
   // The document and how long the provider lets it be kept (seconds, 0 for no-store).
   using Fetch = std::function<core::Result<std::pair<T, std::int64_t>>()>;
 
-  core::Result<T> get(std::int64_t now, bool refresh, const Fetch& fetch) {
+  explicit FetchCache(const core::Clock& clock) : clock_(clock) {}
+
+  core::Result<T> get(bool refresh, const Fetch& fetch) {
     {
       std::unique_lock lock(mutex_);
       for (;;) {
+        const std::int64_t now = clock_.unixSeconds();
         const bool recent = fetched_ && now - fetched_at_ < kRefreshSeconds;
         if (value_ && ((now < until_ && !refresh) || (refresh && recent))) return *value_;
+        const bool usable = value_ && now - until_ < kStaleSeconds;
         if (failure_ && now < failure_until_) {
-          if (value_) return *value_;
+          if (usable) return *value_;
           return tl::unexpected(*failure_);
         }
         if (!fetching_) break;
-        if (value_) return *value_;  // stale, while the fetch under way replaces it
+        if (usable) return *value_;  // stale, while the fetch under way replaces it
         const std::uint64_t seen = generation_;
         done_.wait(lock, [&] { return generation_ != seen; });
         refresh = false;  // the fetch that just ended is as fresh as any
@@ -55,15 +65,16 @@ class FetchCache {
     try {
       got = fetch();
     } catch (...) {
-      finish(now, tl::unexpected(core::Error{core::Errc::Internal, "fetch threw"}));
+      finish(tl::unexpected(core::Error{core::Errc::Internal, "fetch threw"}));
       throw;
     }
-    return finish(now, std::move(got));
+    return finish(std::move(got));
   }
 
  private:
-  core::Result<T> finish(std::int64_t now, core::Result<std::pair<T, std::int64_t>> got) {
+  core::Result<T> finish(core::Result<std::pair<T, std::int64_t>> got) {
     const std::lock_guard lock(mutex_);
+    const std::int64_t now = clock_.unixSeconds();
     fetching_ = false;
     ++generation_;
     fetched_ = true;
@@ -72,7 +83,7 @@ class FetchCache {
     if (!got) {
       failure_ = got.error();
       failure_until_ = now + kFailureSeconds;
-      if (value_) return *value_;
+      if (value_ && now - until_ < kStaleSeconds) return *value_;
       return tl::unexpected(got.error());
     }
     failure_.reset();
@@ -81,6 +92,7 @@ class FetchCache {
     return *value_;
   }
 
+  const core::Clock& clock_;
   std::mutex mutex_;
   std::condition_variable done_;
   std::optional<T> value_;

@@ -132,10 +132,6 @@ std::string OidcService::complete(const std::string& name, const Callback& cb,
                                   const auth::ClientInfo& client,
                                   std::optional<std::string>* portal_return) {
   Provider& provider = *providers_.at(name);
-  // Before the state is looked at: a callback turned away here can be sent again.
-  const auto slot = provider.enter();
-  if (!slot)
-    return fail(name, "provider_unavailable", "too many sign-ins waiting on the provider", client);
   const auto param = [&](const char* key) -> std::string {
     const auto it = cb.params.find(key);
     return it == cb.params.end() ? std::string() : it->second;
@@ -164,6 +160,11 @@ std::string OidcService::complete(const std::string& name, const Callback& cb,
   if (param("state").empty() || !crypto::constantTimeEquals(param("state"), state)) {
     return fail(name, "invalid_state", "state does not match the transaction", client);
   }
+  // Only a callback with its own transaction waits on the provider (one made up is answered
+  // above), and only while it asks the provider (up to the ID token's check).
+  auto slot = provider.enter();
+  if (!slot)
+    return fail(name, "provider_unavailable", "too many sign-ins waiting on the provider", client);
   // Remembered (by digest) until the transaction expires, on every node.
   auto fresh = once_.putIfAbsent("state:" + core::hexEncode(crypto::sha256(state)), "1",
                                  std::chrono::seconds(expiry->get_int64() - now + 1), now);
@@ -213,6 +214,7 @@ std::string OidcService::complete(const std::string& name, const Callback& cb,
         "no subject", "keys unavailable", "at_hash mismatch"};
     return fail(name, "invalid_id_token", kWhy[static_cast<int>(claims.error())], client);
   }
+  slot.reset();
   std::string reason;
   auto user_id = resolveUser(provider, *claims, client, reason);
   if (!user_id)
@@ -327,8 +329,8 @@ core::Result<std::int64_t> OidcService::resolveUser(const Provider& provider,
     // A placeholder someone took before such addresses were refused (or an account of the same
     // subject made otherwise): a placeholder of its own instead, so the sign-in goes on.
     if (created.error().code == core::Errc::AlreadyExists &&
-        created.error().conflict == core::Conflict::Email &&
-        auth::isPlaceholderAddress(user_email) && !own_placeholder) {
+        created.error().conflict == core::Conflict::Email && user_email != email &&
+        !own_placeholder) {
       own_placeholder = true;
       user_email = auth::placeholderAddress(
           claims.sub + "+" + core::hexEncode(crypto::randomBytes(4).value_or("xyzw")), c.name);

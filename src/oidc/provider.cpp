@@ -49,8 +49,29 @@ std::int64_t cacheLifetime(const HttpResponse& response, std::int64_t fallback) 
   return std::clamp<std::int64_t>(seconds, 0, 86400);
 }
 
+std::optional<Provider::Slot> Provider::enter() {
+  std::unique_lock lock(slots_mutex_);
+  if (busy_ >= kMaxAtOnce) {
+    if (waiting_ >= kMaxAtOnce) return std::nullopt;
+    ++waiting_;
+    const bool free = slot_free_.wait_for(lock, kSlotWait, [this] { return busy_ < kMaxAtOnce; });
+    --waiting_;
+    if (!free) return std::nullopt;
+  }
+  ++busy_;
+  return Slot(this);
+}
+
+void Provider::leave() {
+  {
+    const std::lock_guard lock(slots_mutex_);
+    --busy_;
+  }
+  slot_free_.notify_one();
+}
+
 core::Result<Metadata> Provider::metadata() {
-  return metadata_.get(clock_.unixSeconds(), false, [this] { return fetchMetadata(); });
+  return metadata_.get(false, [this] { return fetchMetadata(); });
 }
 
 core::Result<std::pair<Metadata, std::int64_t>> Provider::fetchMetadata() {
@@ -92,7 +113,7 @@ core::Result<std::pair<Metadata, std::int64_t>> Provider::fetchMetadata() {
 }
 
 core::Result<jose::KeySet> Provider::keys(bool refresh) {
-  return keys_.get(clock_.unixSeconds(), refresh, [this] { return fetchKeys(); });
+  return keys_.get(refresh, [this] { return fetchKeys(); });
 }
 
 core::Result<std::pair<jose::KeySet, std::int64_t>> Provider::fetchKeys() {

@@ -1,6 +1,7 @@
 #pragma once
 
-#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -33,36 +34,34 @@ enum class IdTokenError { Jws, Claims, Nonce, Azp, Stale, NoSubject, KeysUnavail
 class Provider {
  public:
   Provider(config::OidcProvider config, HttpClient& http, const core::Clock& clock)
-      : config_(std::move(config)), http_(http), clock_(clock) {}
+      : config_(std::move(config)), http_(http), clock_(clock), metadata_(clock), keys_(clock) {}
 
   const config::OidcProvider& config() const { return config_; }
 
-  // A place among the kMaxAtOnce requests that may wait on this provider at once (starts and
-  // callbacks): a slow or hanging provider holds at most that many of the outbound workers, and
-  // the others' sign-ins go on (found by a review: four callbacks on a hanging token endpoint
-  // held every outbound worker). Held while it lives; nullopt when full (answer 503 at once).
-  static constexpr int kMaxAtOnce = 3;
+  // A place among the kMaxAtOnce requests that may wait on this provider at once (starts, and
+  // callbacks with their own transaction while they ask it): a slow or hanging provider holds at
+  // most that many of the outbound workers, and the others' sign-ins go on (found by a review:
+  // four callbacks on a hanging token endpoint held every outbound worker). Up to kMaxAtOnce more
+  // wait up to kSlotWait for one; nullopt then, or at once beyond them (answer 503): one provider
+  // holds at most 2 x kMaxAtOnce outbound workers. Released when the Slot ends.
+  static constexpr int kMaxAtOnce = 4;
+  static constexpr std::chrono::seconds kSlotWait{2};
   class Slot {
    public:
-    explicit Slot(std::atomic<int>& count) : count_(&count) {}
-    Slot(Slot&& other) noexcept : count_(std::exchange(other.count_, nullptr)) {}
+    Slot(Slot&& other) noexcept : owner_(std::exchange(other.owner_, nullptr)) {}
     Slot(const Slot&) = delete;
     Slot& operator=(const Slot&) = delete;
     Slot& operator=(Slot&&) = delete;
     ~Slot() {
-      if (count_ != nullptr) count_->fetch_sub(1);
+      if (owner_ != nullptr) owner_->leave();
     }
 
    private:
-    std::atomic<int>* count_;
+    friend class Provider;
+    explicit Slot(Provider* owner) : owner_(owner) {}
+    Provider* owner_;
   };
-  std::optional<Slot> enter() {
-    if (busy_.fetch_add(1) >= kMaxAtOnce) {
-      busy_.fetch_sub(1);
-      return std::nullopt;
-    }
-    return Slot(busy_);
-  }
+  std::optional<Slot> enter();
   // Unavailable when the provider cannot be reached; FailedPrecondition when its discovery
   // document names another issuer.
   [[nodiscard]] core::Result<Metadata> metadata();
@@ -75,7 +74,7 @@ class Provider {
 
  private:
   // `refresh`: a kid the keys lack (a rotation at the provider) asks again, at most once per
-  // FetchCache::kMinSeconds.
+  // FetchCache::kRefreshSeconds.
   [[nodiscard]] core::Result<jose::KeySet> keys(bool refresh);
   // One fetch each, and how long the provider lets its answer be kept.
   core::Result<std::pair<Metadata, std::int64_t>> fetchMetadata();
@@ -86,7 +85,11 @@ class Provider {
   const core::Clock& clock_;
   FetchCache<Metadata> metadata_;
   FetchCache<jose::KeySet> keys_;
-  std::atomic<int> busy_{0};
+  void leave();
+  std::mutex slots_mutex_;
+  std::condition_variable slot_free_;
+  int busy_ = 0;
+  int waiting_ = 0;
 };
 
 // max-age from a Cache-Control value, else `fallback` seconds (no-store/no-cache: 0).

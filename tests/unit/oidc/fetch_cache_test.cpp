@@ -27,66 +27,94 @@ struct Counting {
   }
 };
 
-TEST(FetchCache, KeepsACopyAtLeastAMinuteWhateverTheProviderSays) {
+class FetchCacheTest : public testing::Test {
+ protected:
+  // The cache's answer at `when` (seconds from 0).
+  core::Result<std::string> at(std::int64_t when, bool refresh, const Cache::Fetch& fetch) {
+    clock.set(when);
+    return cache.get(refresh, fetch);
+  }
+  core::ManualClock clock{0};
+  Cache cache{clock};
+};
+
+TEST_F(FetchCacheTest, KeepsACopyAtLeastAMinuteWhateverTheProviderSays) {
   for (const std::int64_t lifetime : {std::int64_t{0}, std::int64_t{5}}) {
-    Cache cache;
+    Cache fresh(clock);
     Counting provider;
     provider.answer = std::pair{std::string("doc"), lifetime};
-    EXPECT_EQ(cache.get(1000, false, provider.fetch()).value(), "doc");
-    EXPECT_EQ(cache.get(1000 + Cache::kMinSeconds - 1, false, provider.fetch()).value(), "doc");
+    clock.set(1000);
+    EXPECT_EQ(fresh.get(false, provider.fetch()).value(), "doc");
+    clock.set(1000 + Cache::kMinSeconds - 1);
+    EXPECT_EQ(fresh.get(false, provider.fetch()).value(), "doc");
     EXPECT_EQ(provider.calls, 1) << lifetime;
-    EXPECT_TRUE(cache.get(1000 + Cache::kMinSeconds, false, provider.fetch()));
+    clock.set(1000 + Cache::kMinSeconds);
+    EXPECT_TRUE(fresh.get(false, provider.fetch()));
     EXPECT_EQ(provider.calls, 2) << lifetime;
   }
-  Cache cache;
   Counting provider;
-  EXPECT_TRUE(cache.get(0, false, provider.fetch()));
-  EXPECT_TRUE(cache.get(3599, false, provider.fetch()));
+  EXPECT_TRUE(at(0, false, provider.fetch()));
+  EXPECT_TRUE(at(3599, false, provider.fetch()));
   EXPECT_EQ(provider.calls, 1);  // the provider's longer max-age holds
 }
 
-TEST(FetchCache, AFailureIsAnsweredAgainWithoutAskingForTenSeconds) {
-  Cache cache;
+TEST_F(FetchCacheTest, AFailureIsAnsweredAgainWithoutAskingForTenSeconds) {
   Counting provider;
   provider.answer = tl::unexpected(core::Error{core::Errc::Unavailable, "discovery answered 500"});
   for (int i = 0; i < 20; ++i) {
-    auto got = cache.get(100 + i % Cache::kFailureSeconds, false, provider.fetch());
+    auto got = at(100 + i % Cache::kFailureSeconds, false, provider.fetch());
     ASSERT_FALSE(got);
     EXPECT_EQ(got.error().message, "discovery answered 500");
   }
   EXPECT_EQ(provider.calls, 1);
   provider.answer = std::pair{std::string("back"), std::int64_t{3600}};
-  EXPECT_EQ(cache.get(100 + Cache::kFailureSeconds, false, provider.fetch()).value(), "back");
+  EXPECT_EQ(at(100 + Cache::kFailureSeconds, false, provider.fetch()).value(), "back");
   EXPECT_EQ(provider.calls, 2);
 }
 
-TEST(FetchCache, WhileTheProviderFailsTheLastCopyIsAnswered) {
-  Cache cache;
+// Found by a review: a fetch that hung until the HTTP timeout (10 s) was remembered from its
+// start, so its ten seconds were over when it ended and every next request hung again.
+TEST_F(FetchCacheTest, AFailureCountsFromTheEndOfItsFetch) {
+  int calls = 0;
+  const Cache::Fetch hangs = [&]() -> Got {
+    ++calls;
+    clock.advance(10);  // the HTTP timeout
+    return tl::unexpected(core::Error{core::Errc::Unavailable, "timed out"});
+  };
+  EXPECT_FALSE(at(0, false, hangs));
+  EXPECT_EQ(clock.unixSeconds(), 10);
+  clock.set(10 + Cache::kFailureSeconds - 1);
+  EXPECT_FALSE(cache.get(false, hangs));
+  EXPECT_EQ(calls, 1);
+}
+
+TEST_F(FetchCacheTest, WhileTheProviderFailsTheLastCopyIsAnsweredForADay) {
   Counting provider;
   provider.answer = std::pair{std::string("old"), std::int64_t{0}};
-  EXPECT_TRUE(cache.get(0, false, provider.fetch()));
+  EXPECT_TRUE(at(0, false, provider.fetch()));
   provider.answer = tl::unexpected(core::Error{core::Errc::Unavailable, "down"});
-  EXPECT_EQ(cache.get(Cache::kMinSeconds, false, provider.fetch()).value(), "old");
-  EXPECT_EQ(cache.get(Cache::kMinSeconds + 1, false, provider.fetch()).value(), "old");
+  EXPECT_EQ(at(Cache::kMinSeconds, false, provider.fetch()).value(), "old");
+  EXPECT_EQ(at(Cache::kMinSeconds + 1, false, provider.fetch()).value(), "old");
   EXPECT_EQ(provider.calls, 2);  // the failure is remembered: no fetch in its ten seconds
-  EXPECT_EQ(cache.get(Cache::kMinSeconds + Cache::kFailureSeconds, false, provider.fetch()).value(),
+  EXPECT_EQ(at(Cache::kMinSeconds + Cache::kFailureSeconds, false, provider.fetch()).value(),
             "old");
   EXPECT_EQ(provider.calls, 3);
+  // A day after it expired, a copy is no longer trusted: the failure is answered.
+  auto late = at(Cache::kMinSeconds + Cache::kStaleSeconds, false, provider.fetch());
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error().message, "down");
 }
 
-TEST(FetchCache, ARefreshAsksAgainAtMostOncePerTenSeconds) {
-  Cache cache;
+TEST_F(FetchCacheTest, ARefreshAsksAgainAtMostOncePerTenSeconds) {
   Counting provider;
-  EXPECT_TRUE(cache.get(0, false, provider.fetch()));
-  for (int i = 1; i < Cache::kRefreshSeconds; ++i)
-    EXPECT_TRUE(cache.get(i, true, provider.fetch()));
+  EXPECT_TRUE(at(0, false, provider.fetch()));
+  for (int i = 1; i < Cache::kRefreshSeconds; ++i) EXPECT_TRUE(at(i, true, provider.fetch()));
   EXPECT_EQ(provider.calls, 1);
-  EXPECT_TRUE(cache.get(Cache::kRefreshSeconds, true, provider.fetch()));
+  EXPECT_TRUE(at(Cache::kRefreshSeconds, true, provider.fetch()));
   EXPECT_EQ(provider.calls, 2);
 }
 
-TEST(FetchCache, OneFetchAtATimeOthersWaitForItOrTakeTheOldCopy) {
-  Cache cache;
+TEST_F(FetchCacheTest, OneFetchAtATimeOthersWaitForItOrTakeTheOldCopy) {
   std::atomic<int> calls{0};
   std::atomic<bool> release{false};
   const Cache::Fetch slow = [&]() -> Got {
@@ -99,7 +127,7 @@ TEST(FetchCache, OneFetchAtATimeOthersWaitForItOrTakeTheOldCopy) {
   std::atomic<int> got_first{0};
   for (int i = 0; i < 8; ++i) {
     threads.emplace_back([&] {
-      if (cache.get(0, false, slow).value_or("") == "v1") ++got_first;
+      if (cache.get(false, slow).value_or("") == "v1") ++got_first;
     });
   }
   while (calls.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -111,22 +139,22 @@ TEST(FetchCache, OneFetchAtATimeOthersWaitForItOrTakeTheOldCopy) {
   EXPECT_EQ(calls.load(), 1);
   // Expired, one refetch under way: the others get the old copy at once.
   release = false;
-  std::thread refetch([&] { EXPECT_EQ(cache.get(Cache::kMinSeconds, false, slow).value(), "v2"); });
+  clock.set(Cache::kMinSeconds);
+  std::thread refetch([&] { EXPECT_EQ(cache.get(false, slow).value(), "v2"); });
   while (calls.load() == 1) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  for (int i = 0; i < 5; ++i) EXPECT_EQ(cache.get(Cache::kMinSeconds, false, slow).value(), "v1");
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(cache.get(false, slow).value(), "v1");
   EXPECT_EQ(calls.load(), 2);
   release = true;
   refetch.join();
-  EXPECT_EQ(cache.get(Cache::kMinSeconds, false, slow).value(), "v2");
+  EXPECT_EQ(cache.get(false, slow).value(), "v2");
 }
 
-TEST(FetchCache, AFetchThatThrowsLetsTheNextOneRun) {
-  Cache cache;
-  EXPECT_THROW(cache.get(0, false, []() -> Got { throw std::bad_alloc(); }), std::bad_alloc);
+TEST_F(FetchCacheTest, AFetchThatThrowsLetsTheNextOneRun) {
+  EXPECT_THROW(at(0, false, []() -> Got { throw std::bad_alloc(); }), std::bad_alloc);
   Counting provider;
   // Its failure is remembered as any other for a while, then a fetch runs again.
-  EXPECT_FALSE(cache.get(1, false, provider.fetch()));
-  EXPECT_TRUE(cache.get(Cache::kFailureSeconds, false, provider.fetch()));
+  EXPECT_FALSE(at(1, false, provider.fetch()));
+  EXPECT_TRUE(at(Cache::kFailureSeconds, false, provider.fetch()));
   EXPECT_EQ(provider.calls, 1);
 }
 
