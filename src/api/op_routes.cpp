@@ -271,8 +271,12 @@ http::Response consent(Call& c) {
                                   checked->redirect_uri,
                                   checked->state});
     }
-    const bool silent = posted.prompt && posted.prompt->find("none") != std::string::npos;
-    if (!silent) posted.prompt = posted.prompt ? *posted.prompt + " consent" : "consent";
+    const auto asked = auth::splitScopes(posted.prompt.value_or(""));
+    const auto names = [&](std::string_view v) {
+      return std::find(asked.begin(), asked.end(), v) != asked.end();
+    };
+    if (!names("none") && !names("consent"))
+      posted.prompt = posted.prompt ? *posted.prompt + " consent" : "consent";
     std::string again = "/oauth2/authorize";
     char sep = '?';
     for (const auto& [name, value] : op::authorizeParams(posted, false, {})) {

@@ -1,6 +1,7 @@
 #include "auth/user_service.hpp"
 
 #include "auth/validation.hpp"
+#include "store/backend_common.hpp"
 
 namespace gatehouse::auth {
 namespace {
@@ -58,10 +59,11 @@ Result<store::User> UserService::update(std::int64_t id, const store::UserPatch&
   std::vector<FieldError> errors;
   if (patch.email) {
     auto p = emailProblem(*patch.email);
-    // A placeholder sent back unchanged (a client that sends every field) is no new address.
-    if (!p.empty() && isPlaceholderAddress(*patch.email)) {
+    // The address sent back unchanged (a client that sends every field) is no new address, even
+    // one the rules now refuse (a placeholder of an external sign-in).
+    if (!p.empty()) {
       auto current = store_.users().findById(id);
-      if (current && *current && (*current)->email == *patch.email) p.clear();
+      if (current && *current && store::sameAddress((*current)->email, *patch.email)) p.clear();
     }
     if (!p.empty()) errors.push_back({{"body", "email"}, p, "value_error.email"});
   }

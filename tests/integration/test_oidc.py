@@ -410,6 +410,9 @@ def test_nobody_can_take_the_placeholder_address_of_an_external_sign_in_first(st
     r = requests.patch(gate.url(f"/api/v1/users/{me['id']}"), json={"email": me["email"], "username": "renamed_ext"},
                        headers=auth(admin))
     assert r.status_code == 200 and r.json()["username"] == "renamed_ext", r.text
+    r = requests.patch(gate.url(f"/api/v1/users/{me['id']}"), json={"email": me["email"].upper()},
+                       headers=auth(admin))
+    assert r.status_code == 200, r.text  # the same address in another case: unchanged
     r = requests.patch(gate.url(f"/api/v1/users/{me['id']}"), json={"email": "other@x.oidc.invalid"},
                        headers=auth(admin))
     assert r.status_code == 422, r.text

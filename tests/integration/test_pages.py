@@ -988,6 +988,22 @@ def test_an_admin_sets_a_password_and_a_demotion_reaches_a_signed_in_browser(por
     assert r.headers["X-Auth-User-Role"] == "user"
 
 
+def test_no_admin_link_for_a_user_who_must_first_enrol(make_server):
+    """Found by an outside attack of the console: a user whose role must enrol a second factor
+    (MFA_REQUIRED_ROLES) was shown the Admin link, which only led to a 403. The console stays
+    refused until they enrol; the link is not offered meanwhile."""
+    s = make_server({"MFA_REQUIRED_ROLES": "admin"})
+    admin = cli_user(s, unique("enrol"), "admin")
+    b = signed_in(s, admin.name)
+    page = b.get("/ui/account")
+    assert_page(page, 200)
+    assert '<a href="/ui/admin"' not in page.text
+    assert_page(b.get("/ui/admin"), 403)
+    t = make_server()
+    other = cli_user(t, unique("admin"), "admin")
+    assert '<a href="/ui/admin"' in signed_in(t, other.name).get("/ui/account").text
+
+
 def test_the_console_keeps_the_last_active_admin(make_server):
     s = make_server()
     admin = cli_user(s, "onlyadmin", "admin")
