@@ -104,6 +104,18 @@ std::optional<std::string> lookup(const Params& params, std::string_view name) {
 
 bool isForm(const http::Request& r) { return mediaTypeIs(r, "application/x-www-form-urlencoded"); }
 
+// /oauth2/authorize with `params` as its query, each percent-encoded, empty values kept: the
+// request again, for the browser to send (after a sign-in, a POST, a consent post not taken).
+std::string authorizeLocation(const Params& params) {
+  std::string out = "/oauth2/authorize";
+  char sep = '?';
+  for (const auto& [name, value] : params) {
+    out += sep + core::percentEncode(name) + "=" + core::percentEncode(value);
+    sep = '&';
+  }
+  return out;
+}
+
 // A page for a person when no client can be trusted with the answer.
 http::Response errorPage(Call& c, int status, std::string_view text) {
   return pages::html(c.services, status,
@@ -172,14 +184,9 @@ http::Response continueAuthorize(Call& c, const op::Authorization& asked,
   if (p.needsSignIn(asked, who ? &*who : nullptr)) {
     if (asked.prompt_none) return back(OpErrc::LoginRequired, "The user must sign in.");
     // Back here once signed in; prompt=login becomes "signed in after now".
-    std::string here = "/oauth2/authorize";
-    char sep = '?';
-    for (const auto& [name, value] :
-         op::authorizeParams(r, asked.prompt_login,
-                             asked.prompt_login ? p.loginAfterMarker(p.now(), r) : std::string())) {
-      here += sep + core::percentEncode(name) + "=" + core::percentEncode(value);
-      sep = '&';
-    }
+    const std::string here = authorizeLocation(
+        op::authorizeParams(r, asked.prompt_login,
+                            asked.prompt_login ? p.loginAfterMarker(p.now(), r) : std::string()));
     if (here.size() > ui::ReturnTo::kMaxBytes)
       return back(OpErrc::InvalidRequest, "The request is too long.");
     std::string login = "/ui/login?return_to=" + core::percentEncode(here);
@@ -225,13 +232,7 @@ http::Response authorize(Call& c) {
     // SameSite=Lax session cookie comes along.
     const auto form = isForm(r) ? paramsOf(r.body) : std::nullopt;
     if (!form) return errorPage(c, 400, "The sign-in request is malformed.");
-    std::string here = "/oauth2/authorize";
-    char sep = '?';
-    for (const auto& [name, value] : *form) {
-      here += sep + core::percentEncode(name) + "=" + core::percentEncode(value);
-      sep = '&';
-    }
-    return pages::seeOther(std::move(here));
+    return pages::seeOther(authorizeLocation(*form));
   }
   auto params = paramsOf(r.query);
   if (!params) return errorPage(c, 400, "The sign-in request is malformed or repeats a parameter.");
@@ -257,14 +258,16 @@ http::Response consent(Call& c) {
   // consent was no longer due, without anyone choosing Allow).
   const auto shown = body.peekString(kShownField);
   auto posted = op::parseAuthorize(field);
+  // Answered when this page was shown: the sign-in was fresh enough then, and a person reading
+  // the page must not be sent to sign in again (with max_age=0, for ever).
+  auto request = posted;
+  request.prompt.reset();
+  request.max_age.reset();
+  request.login_after.reset();
   if (c.who == nullptr || !shown ||
       !c.services.provider->consentShown(*shown, auth::sessionOf(c.who->claims()), posted)) {
     logRefusal(c.request, {OpErrc::InvalidRequest, {}, "consent form not shown to this session"});
     if (body.peekString("decision") == std::optional<std::string_view>("deny")) {
-      auto request = posted;
-      request.prompt.reset();
-      request.max_age.reset();
-      request.login_after.reset();
       auto checked = c.services.provider->checkAuthorize(request);
       if (!checked) return authorizeRefused(c, checked.error());
       return authorizeRefused(c, {{OpErrc::AccessDenied, "The user denied the request.", {}},
@@ -277,22 +280,11 @@ http::Response consent(Call& c) {
     };
     if (!names("none") && !names("consent"))
       posted.prompt = posted.prompt ? *posted.prompt + " consent" : "consent";
-    std::string again = "/oauth2/authorize";
-    char sep = '?';
-    for (const auto& [name, value] : op::authorizeParams(posted, false, {})) {
-      again += sep + core::percentEncode(name) + "=" + core::percentEncode(value);
-      sep = '&';
-    }
+    std::string again = authorizeLocation(op::authorizeParams(posted, false, {}));
     if (again.size() > ui::ReturnTo::kMaxBytes)
       return errorPage(c, 400, "The sign-in request is too long.");
     return pages::seeOther(std::move(again));
   }
-  const auto request = op::parseAuthorize([&](std::string_view name) -> std::optional<std::string> {
-    // Answered when this page was shown: the sign-in was fresh enough then, and a person
-    // reading the page must not be sent to sign in again (with max_age=0, for ever).
-    if (name == "prompt" || name == "max_age" || name == "login_after") return std::nullopt;
-    return field(name);
-  });
   auto checked = c.services.provider->checkAuthorize(request);
   if (!checked) return authorizeRefused(c, checked.error());
   const auto decision = body.peekString("decision");
