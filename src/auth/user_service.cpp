@@ -1,7 +1,6 @@
 #include "auth/user_service.hpp"
 
 #include "auth/validation.hpp"
-#include "store/backend_common.hpp"
 
 namespace gatehouse::auth {
 namespace {

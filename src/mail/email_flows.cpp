@@ -7,7 +7,6 @@
 #include "core/log.hpp"
 #include "crypto/hmac.hpp"
 #include "crypto/random.hpp"
-#include "store/backend_common.hpp"
 
 namespace gatehouse::mail {
 namespace {

@@ -4,11 +4,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
-#include "core/ascii.hpp"
-
 namespace gatehouse::store {
-
-bool sameAddress(std::string_view a, std::string_view b) { return core::equalsIgnoringCase(a, b); }
 
 std::string joinScopes(const std::vector<std::string>& scopes) {
   std::string out;

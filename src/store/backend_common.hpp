@@ -16,10 +16,6 @@ namespace gatehouse::store {
 std::string joinScopes(const std::vector<std::string>& scopes);
 std::vector<std::string> splitScopes(const std::string& text);
 
-// Whether two addresses name the same account (the users table's rule: equal ignoring ASCII
-// letter case).
-bool sameAddress(std::string_view a, std::string_view b);
-
 // A LIKE pattern (escape character: backslash) matching any text that contains `text` literally.
 std::string likePattern(std::string_view text);
 

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/ascii.hpp"
 #include "core/error.hpp"
 
 namespace gatehouse::store {
@@ -82,6 +83,13 @@ struct UserPatch {
   // tokens_valid_after becomes this, every session of the user is revoked and every API key too.
   std::optional<std::int64_t> deactivated_at;
 };
+
+// Whether two addresses name the same account: the users table's rule, equal ignoring ASCII
+// letter case (the backends' unique index, a patch that changes only the case, an email change to
+// one's own address).
+constexpr bool sameAddress(std::string_view a, std::string_view b) noexcept {
+  return core::equalsIgnoringCase(a, b);
+}
 
 // Users, unique by email and by username (both case-insensitive), enforced by the database.
 // Implementations MUST be thread-safe.
