@@ -568,13 +568,19 @@ int serve(const config::Config& config) {
         }
       });
   if (redis) {
-    // Local changes poke the other nodes to re-read the change logs at once.
-    user_cache.onChange([&bus] { (void)bus->publish("changed"); });
-    api_keys.onChange([&bus] { (void)bus->publish("changed"); });
+    // A local change names the user (or key owner) to the other nodes, which drop it at once.
+    user_cache.onChange([&bus](std::string_view message) { (void)bus->publish(message); });
+    api_keys.onChange([&bus](std::string_view message) { (void)bus->publish(message); });
   }
   bus->start(
-      [&revocations, &janitor](std::string_view message) {
-        if (!revocations.applyMessage(message) && message == "changed") janitor.wake();
+      [&revocations, &user_cache, &api_keys, &janitor](std::string_view message) {
+        if (revocations.applyMessage(message)) return;
+        // A named user or owner is dropped here, before the next request can read it; the
+        // janitor's read of the change logs follows (and serves a node of the version before,
+        // whose poke is a bare "changed").
+        if (user_cache.applyMessage(message) || api_keys.applyMessage(message) ||
+            message == "changed")
+          janitor.wake();
       },
       [&revocations, &user_cache, &api_keys, &clock] {
         // After (re)subscribing: whatever was published meanwhile is in the database.

@@ -120,20 +120,36 @@ Result<void> ApiKeyService::revoke(std::int64_t user_id, std::int64_t key_id,
     ++generation_;
     by_public_id_.erase((*key)->public_id);
   }
-  if (on_change_) on_change_();
+  if (on_change_) on_change_(changeMessage(user_id));
   const auto actor = client.actor_name.empty() ? std::optional(user_id) : std::nullopt;
   audit_.record(auditEvent("apikey.revoked", client, actor, user_id, {{"key_id", key_id}}));
   return {};
 }
 
 void ApiKeyService::forgetUser(std::int64_t user_id) {
-  {
-    const std::unique_lock lock(mutex_);
-    ++generation_;
-    std::erase_if(by_public_id_,
-                  [user_id](const auto& kv) { return kv.second.user_id == user_id; });
-  }
-  if (on_change_) on_change_();
+  dropOwner(user_id);
+  if (on_change_) on_change_(changeMessage(user_id));
+}
+
+namespace {
+constexpr std::string_view kChangePrefix = "keys-changed ";
+}  // namespace
+
+std::string ApiKeyService::changeMessage(std::int64_t user_id) {
+  return std::string(kChangePrefix) + std::to_string(user_id);
+}
+
+bool ApiKeyService::applyMessage(std::string_view message) {
+  const auto owner = changedId(message, kChangePrefix);
+  if (!owner) return false;
+  dropOwner(*owner);
+  return true;
+}
+
+void ApiKeyService::dropOwner(std::int64_t user_id) {
+  const std::unique_lock lock(mutex_);
+  ++generation_;
+  std::erase_if(by_public_id_, [user_id](const auto& kv) { return kv.second.user_id == user_id; });
 }
 
 Result<Principal> ApiKeyService::authenticate(std::string_view key, const ClientInfo& client,

@@ -6,6 +6,7 @@
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -80,11 +81,19 @@ class ApiKeyService {
   }
   // Keys whose last use this node remembers (for a minute's touch and an hour's audit).
   std::size_t usesRemembered();
-  // Called after this process revoked a key: the server publishes a "re-read the change log"
-  // poke to the other nodes. Set before serving.
-  void onChange(std::function<void()> hook) { on_change_ = std::move(hook); }
+  // Called after this process revoked a key or forgot a user's keys, with changeMessage(owner):
+  // the server publishes it, and each other node's applyMessage drops that owner's keys at once
+  // (its next read of the change log follows). Set before serving.
+  void onChange(std::function<void(std::string_view message)> hook) {
+    on_change_ = std::move(hook);
+  }
+  static std::string changeMessage(std::int64_t user_id);
+  // Drops the keys of the owner a changeMessage names from this node's cache (the next use reads
+  // storage); false when `message` is not one.
+  bool applyMessage(std::string_view message);
 
  private:
+  void dropOwner(std::int64_t user_id);
   // What a use of a key records at `now`: its last-use time (at most once a minute) and a "used"
   // audit event (at most hourly). Claimed under one lock, so two threads never both record; with
   // Wait::No nothing is claimed and nullopt says something is due (the use goes to a worker).
@@ -116,7 +125,7 @@ class ApiKeyService {
   Uses older_uses_;
   std::int64_t rotate_at_ = 0;
   LogFollower log_;
-  std::function<void()> on_change_;
+  std::function<void(std::string_view)> on_change_;
 };
 
 }  // namespace gatehouse::auth

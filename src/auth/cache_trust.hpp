@@ -1,10 +1,13 @@
 #pragma once
 
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <limits>
 #include <mutex>
+#include <optional>
+#include <string_view>
 
 #include "core/error.hpp"
 #include "store/store.hpp"
@@ -78,5 +81,16 @@ class LogFollower {
   std::int64_t seq_ = -1;
   CacheTrust trust_;
 };
+
+// The id a change message from another node names ("<prefix><decimal id>", published by the
+// caches below); nullopt when `message` is not one of that kind.
+inline std::optional<std::int64_t> changedId(std::string_view message, std::string_view prefix) {
+  if (!message.starts_with(prefix) || message.size() == prefix.size()) return std::nullopt;
+  message.remove_prefix(prefix.size());
+  std::int64_t id = 0;
+  const auto [end, ec] = std::from_chars(message.data(), message.data() + message.size(), id);
+  if (ec != std::errc() || end != message.data() + message.size()) return std::nullopt;
+  return id;
+}
 
 }  // namespace gatehouse::auth

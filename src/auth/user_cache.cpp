@@ -24,13 +24,30 @@ core::Result<std::shared_ptr<const store::User>> UserCache::get(std::int64_t id,
   return user;
 }
 
+namespace {
+constexpr std::string_view kChangePrefix = "user-changed ";
+}  // namespace
+
 void UserCache::invalidate(std::int64_t id) {
-  {
-    const std::unique_lock lock(mutex_);
-    generation_.fetch_add(1);
-    entries_.erase(id);
-  }
-  if (on_change_) on_change_();
+  drop(id);
+  if (on_change_) on_change_(changeMessage(id));
+}
+
+std::string UserCache::changeMessage(std::int64_t id) {
+  return std::string(kChangePrefix) + std::to_string(id);
+}
+
+bool UserCache::applyMessage(std::string_view message) {
+  const auto id = changedId(message, kChangePrefix);
+  if (!id) return false;
+  drop(*id);
+  return true;
+}
+
+void UserCache::drop(std::int64_t id) {
+  const std::unique_lock lock(mutex_);
+  generation_.fetch_add(1);
+  entries_.erase(id);
 }
 
 core::Status UserCache::sync() {

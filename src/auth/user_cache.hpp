@@ -6,6 +6,8 @@
 #include <memory>
 #include <optional>
 #include <shared_mutex>
+#include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "auth/cache_trust.hpp"
@@ -32,9 +34,16 @@ class UserCache {
       std::int64_t id, core::Wait wait = core::Wait::Yes);
   // Drops `id` after this process changed it, and tells the other nodes (see onChange).
   void invalidate(std::int64_t id);
-  // Called after every invalidate(): the server publishes a "re-read the change log" poke.
+  // Called after every invalidate() with changeMessage(id): the server publishes it, and each
+  // other node's applyMessage drops the user at once (its next read of the change log follows).
   // Set before serving.
-  void onChange(std::function<void()> hook) { on_change_ = std::move(hook); }
+  void onChange(std::function<void(std::string_view message)> hook) {
+    on_change_ = std::move(hook);
+  }
+  static std::string changeMessage(std::int64_t id);
+  // Drops the user a changeMessage names, so the next get() reads storage (which the change
+  // reached before it was published); false when `message` is not one.
+  bool applyMessage(std::string_view message);
   // Applies changes recorded since the last sync; the first call only learns the position.
   [[nodiscard]] core::Status sync();
   // Answers from memory only within `window` of the start of the last successful sync (counted
@@ -46,13 +55,15 @@ class UserCache {
   std::size_t size() const;
 
  private:
+  void drop(std::int64_t id);  // and bumps the generation: a read racing it keeps nothing
+
   store::UserStore& users_;
   const std::size_t max_entries_;
   mutable core::ShardedSharedMutex mutex_;  // readers on different cores share no cache line
   std::unordered_map<std::int64_t, std::shared_ptr<const store::User>> entries_;
   std::atomic<std::uint64_t> generation_{0};  // bumped by every invalidation
   LogFollower log_;
-  std::function<void()> on_change_;
+  std::function<void(std::string_view)> on_change_;
 };
 
 }  // namespace gatehouse::auth

@@ -130,6 +130,27 @@ def test_deactivation_on_one_node_applies_on_the_other_within_a_second(cluster):
         lambda: requests.get(b.url("/api/v1/auth/me"), headers=auth(token)).status_code == 403, 1.0)
 
 
+@pytest.mark.timing
+def test_a_demotion_on_one_node_applies_on_the_other_within_a_second(cluster):
+    """A role change names the user to the other nodes, which drop it from their caches as the
+    message arrives (unit: CacheTrustTest.AChangeAnotherNodeNamesIsDroppedBeforeTheLogIsReadAgain)."""
+    node, _ = cluster
+    a, b = node("a"), node("b")
+    admin = a.admin_token()
+    a.register("mod@example.com", "mod")
+    uid = requests.get(a.url("/api/v1/auth/me"), headers=auth(a.token("mod"))).json()["id"]
+    assert requests.put(a.url(f"/api/v1/users/{uid}/role"), headers=auth(admin),
+                        json={"role": "moderator"}).status_code == 200
+    token = b.token("mod")
+    check = {"permission": "posts:delete"}
+    assert requests.get(b.url("/api/v1/auth/verify"), headers=auth(token), params=check).status_code == 200
+    assert requests.put(a.url(f"/api/v1/users/{uid}/role"), headers=auth(admin),
+                        json={"role": "user"}).status_code == 200
+    assert wait_until(
+        lambda: requests.get(b.url("/api/v1/auth/verify"), headers=auth(token),
+                             params=check).status_code == 403, 1.0)
+
+
 def test_login_rate_limit_counts_both_nodes_together(cluster, tmp_path):
     node, _ = cluster
     a, b = node("a", {"LOGIN_RATE_LIMIT": "5/minute"}), node("b", {"LOGIN_RATE_LIMIT": "5/minute"})

@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 
 #include "auth/api_keys.hpp"
+#include "auth/revocations.hpp"
 #include "auth/user_cache.hpp"
 #include "support/auth_stack.hpp"
 
@@ -101,6 +102,55 @@ TEST_F(CacheTrustTest, AKeyCacheNotReadForLongerThanItsWindowAnswersFromStorage)
   const auto refused = keys.authenticate(made->plaintext, client_);
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, Errc::InvalidToken);
+}
+
+TEST_F(CacheTrustTest, AChangeAnotherNodeNamesIsDroppedBeforeTheLogIsReadAgain) {
+  // Node A demotes the user and publishes what it changed; node B (this cache, with a log read
+  // just done) must answer from storage from the message on, not from the row it holds until its
+  // next read of the log.
+  UserCache node_a(stack_.store->users());
+  UserCache node_b(stack_.store->users());
+  std::vector<std::string> published;
+  node_a.onChange([&published](std::string_view m) { published.emplace_back(m); });
+  ASSERT_TRUE(node_b.sync());
+  ASSERT_EQ(node_b.get(owner_.id).value()->role, "user");
+  store::UserPatch demote;
+  demote.role = "moderator";
+  ASSERT_TRUE(stack_.store->users().update(owner_.id, demote, "admin"));
+  node_a.invalidate(owner_.id);
+  ASSERT_EQ(published, std::vector<std::string>{UserCache::changeMessage(owner_.id)});
+  EXPECT_EQ(node_b.get(owner_.id).value()->role, "user");  // not told yet: the cached row
+  EXPECT_TRUE(node_b.applyMessage(published.front()));
+  EXPECT_EQ(node_b.get(owner_.id).value()->role, "moderator");
+  // Other messages, and malformed ones, are not this cache's.
+  EXPECT_FALSE(node_b.applyMessage("changed"));
+  EXPECT_FALSE(node_b.applyMessage("user-changed "));
+  EXPECT_FALSE(node_b.applyMessage("user-changed 7x"));
+  EXPECT_FALSE(node_b.applyMessage(ApiKeyService::changeMessage(owner_.id)));
+  EXPECT_FALSE(node_b.applyMessage(RevocationList::message("jti", 10)));
+}
+
+TEST_F(CacheTrustTest, AKeyRevokedOnAnotherNodeIsDroppedWhenItsOwnerIsNamed) {
+  UserCache users(stack_.store->users());
+  ApiKeyService node_a(*stack_.store, stack_.policy, users, stack_.audit, stack_.clock);
+  ApiKeyService node_b(*stack_.store, stack_.policy, users, stack_.audit, stack_.clock);
+  std::vector<std::string> published;
+  node_a.onChange([&published](std::string_view m) { published.emplace_back(m); });
+  ASSERT_TRUE(users.sync());
+  ASSERT_TRUE(node_b.sync());
+  auto made = node_a.create(owner_, stack_.policy.permissionsOf(owner_.role),
+                            {"two nodes", std::nullopt, std::nullopt}, client_);
+  ASSERT_TRUE(made);
+  ASSERT_TRUE(node_b.authenticate(made->plaintext, client_));  // B caches it
+  ASSERT_TRUE(node_a.revoke(owner_.id, made->key.id, client_));
+  ASSERT_EQ(published, std::vector<std::string>{ApiKeyService::changeMessage(owner_.id)});
+  EXPECT_TRUE(node_b.authenticate(made->plaintext, client_));  // not told yet
+  EXPECT_TRUE(node_b.applyMessage(published.front()));
+  const auto refused = node_b.authenticate(made->plaintext, client_);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Errc::InvalidToken);
+  EXPECT_FALSE(node_b.applyMessage(UserCache::changeMessage(owner_.id)));
+  EXPECT_FALSE(node_b.applyMessage("keys-changed -"));
 }
 
 TEST_F(CacheTrustTest, ABacklogOfSeveralPagesIsReadWholeBeforeTheCacheCountsAsRead) {
