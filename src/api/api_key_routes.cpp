@@ -144,11 +144,10 @@ http::Response verify(Call& c) {
       return errorResponse(
           {auth::Errc::Forbidden, "original URI cannot be normalised safely", {}, 0}, r);
     }
-    if (auto route = s.policy.permissionsForRoute(*method, *path))
-      required.insert(required.end(), route->begin(), route->end());
+    const auto route = s.policy.routeRequirement(*method, *path);
+    if (route) required.insert(required.end(), route->permissions.begin(), route->permissions.end());
     // A rule with "mfa": true wants a sign-in that used a second factor (API keys never did).
-    if (s.policy.routeNeedsMfa(*method, *path) &&
-        (who->api_key_id || !auth::provesSecondFactor(who->claims()))) {
+    if (route && route->mfa && (who->api_key_id || !auth::provesSecondFactor(who->claims()))) {
       http::Response refused = errorResponse(
           {auth::Errc::StepUpRequired, "route rule wants a second factor", {}, s.step_up_max_age},
           r);

@@ -79,7 +79,8 @@ core::Result<Policy> Policy::fromJson(std::string_view text) {
   Policy p = defaults();
   const auto& root = doc->get_object();
   for (const auto& kv : root) {
-    if (kv.key() != "permissions" && kv.key() != "roles" && kv.key() != "routes") {
+    if (kv.key() != "permissions" && kv.key() != "roles" && kv.key() != "routes" &&
+        kv.key() != "method_override") {
       return makeError(Errc::InvalidArgument,
                        "policy file: unknown member \"" + std::string(kv.key()) + "\"");
     }
@@ -126,6 +127,13 @@ core::Result<Policy> Policy::fromJson(std::string_view text) {
       }
       p.role_sets_[name] = std::move(granted);
     }
+  }
+  if (const auto* override = root.if_contains("method_override")) {
+    if (!override->is_bool()) {
+      return makeError(Errc::InvalidArgument,
+                       "policy file: \"method_override\" must be true or false");
+    }
+    p.method_override_ = override->get_bool();
   }
   if (const auto* routes = root.if_contains("routes")) {
     if (!routes->is_array())
@@ -191,16 +199,26 @@ core::Result<Policy> Policy::fromJson(std::string_view text) {
   return p;
 }
 
-std::optional<std::vector<std::string>> Policy::permissionsForRoute(
+std::optional<Policy::RouteRequirement> Policy::routeRequirement(
     std::string_view method, std::string_view normalized_path) const {
-  const RouteRule* rule = matchRoute(method, normalized_path);
-  if (rule == nullptr) return std::nullopt;
-  return rule->permissions;
-}
-
-bool Policy::routeNeedsMfa(std::string_view method, std::string_view normalized_path) const {
-  const RouteRule* rule = matchRoute(method, normalized_path);
-  return rule != nullptr && rule->mfa;
+  std::vector<const RouteRule*> rules{matchRoute(method, normalized_path)};
+  if (method_override_ && upper(method) == "POST") {
+    for (const std::string_view tunnelled : {"PUT", "PATCH", "DELETE"})
+      rules.push_back(matchRoute(tunnelled, normalized_path));
+  }
+  std::optional<RouteRequirement> out;
+  std::vector<const RouteRule*> seen;
+  for (const RouteRule* rule : rules) {
+    if (rule == nullptr || std::find(seen.begin(), seen.end(), rule) != seen.end()) continue;
+    seen.push_back(rule);
+    if (!out) out.emplace();
+    for (const auto& p : rule->permissions) {
+      if (std::find(out->permissions.begin(), out->permissions.end(), p) == out->permissions.end())
+        out->permissions.push_back(p);
+    }
+    out->mfa = out->mfa || rule->mfa;
+  }
+  return out;
 }
 
 const Policy::RouteRule* Policy::matchRoute(std::string_view method,

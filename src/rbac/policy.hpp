@@ -38,16 +38,22 @@ class Policy {
   const std::vector<std::string>& permissionsOf(std::string_view role) const;
   const std::vector<std::string>& allPermissions() const { return all_; }
   std::vector<std::string> roles() const;
-  // Forward-auth route map: the permissions the first matching rule requires, nullopt when no
-  // rule matches. `normalized_path` comes from core::normalizeRequestPath; methods compare
-  // case-insensitively. A rule's path is one exact path ("/reports" also covers "/reports/" and
-  // "/REPORTS"), everything at and below a folder ("/admin/*" covers "/admin" and "/admin/x"), or
-  // a plain prefix ("/adm*"); method "*" is any, and a GET rule also covers HEAD.
-  std::optional<std::vector<std::string>> permissionsForRoute(
-      std::string_view method, std::string_view normalized_path) const;
-  // Whether the first matching rule says "mfa": true (the sign-in must have used a second
-  // factor); false when no rule matches.
-  bool routeNeedsMfa(std::string_view method, std::string_view normalized_path) const;
+  // What the forward-auth route map asks of a request: the permissions of the first matching
+  // rule, and whether it says "mfa": true (the sign-in must have used a second factor); nullopt
+  // when no rule matches. `normalized_path` comes from core::normalizeRequestPath; methods
+  // compare case-insensitively. A rule's path is one exact path ("/reports" also covers
+  // "/reports/" and "/REPORTS"), everything at and below a folder ("/admin/*" covers "/admin" and
+  // "/admin/x"), or a plain prefix ("/adm*"); method "*" is any, and a GET rule also covers HEAD.
+  // A POST must also meet the first rule matching it as PUT, PATCH and DELETE (permissions
+  // joined, "mfa" if any says so): applications take a POST's method from a `_method` field or an
+  // X-HTTP-Method-Override header the proxy never checks, unless the file says
+  // "method_override": false.
+  struct RouteRequirement {
+    std::vector<std::string> permissions;
+    bool mfa = false;
+  };
+  std::optional<RouteRequirement> routeRequirement(std::string_view method,
+                                                   std::string_view normalized_path) const;
   bool hasRouteRules() const { return !routes_.empty(); }
 
  private:
@@ -69,6 +75,7 @@ class Policy {
   };
   const RouteRule* matchRoute(std::string_view method, std::string_view normalized_path) const;
   std::vector<RouteRule> routes_;
+  bool method_override_ = true;  // a POST may stand for PUT, PATCH or DELETE
 };
 
 // What a request may do: the role's current permissions intersected with the token's scopes.

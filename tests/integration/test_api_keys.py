@@ -193,6 +193,13 @@ def test_verify_endpoint(make_server, tmp_path):
         assert requests.get(s.url("/api/v1/auth/verify"), headers=headers).status_code == 200
         headers = {**auth(admin), method_h: "DELETE", uri_h: "/admin/users/3"}
         assert requests.get(s.url("/api/v1/auth/verify"), headers=headers).status_code == 200
+        # A POST the application may take as a DELETE (`_method`, X-HTTP-Method-Override) meets
+        # the DELETE rule: an outside attack got 200 here with a plain user's token.
+        headers = {**auth(token), method_h: "POST", uri_h: "/admin/users/3?_method=DELETE",
+                   "X-HTTP-Method-Override": "DELETE"}
+        assert requests.get(s.url("/api/v1/auth/verify"), headers=headers).status_code == 403
+        headers = {**auth(admin), method_h: "POST", uri_h: "/admin/users/3"}
+        assert requests.get(s.url("/api/v1/auth/verify"), headers=headers).status_code == 200
     key = create_key(s, token, scopes=["users:read"])["key"]
     r = requests.get(s.url("/api/v1/auth/verify"),
                      headers={"X-Original-Method": "GET", "X-Original-URI": f"/data?api_key={key}"})
