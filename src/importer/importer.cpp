@@ -13,6 +13,11 @@ boost::json::object resultJson(const ItemResult& r, std::string_view position_na
                                             : "error";
   if (r.kind == Kind::Created) out["id"] = r.id;
   if (r.kind == Kind::Error) out["reason"] = r.reason;
+  if (r.legacy_subject_dropped) {
+    out["note"] =
+        "its old id was imported before as another user (the old system gave a deleted user's id "
+        "to a new one): old tokens naming that id are refused from now on";
+  }
   return out;
 }
 
@@ -58,6 +63,7 @@ core::Result<std::vector<ItemResult>> Importer::importBatch(std::vector<Candidat
     for (std::size_t k = 0; k < outcomes->size(); ++k) {
       ItemResult& r = results[slot[k]];
       const store::ImportOutcome& o = (*outcomes)[k];
+      r.legacy_subject_dropped = o.legacy_subject_dropped;
       switch (o.kind) {
         case store::ImportOutcome::Kind::Created:
           r.kind = ItemResult::Kind::Created;

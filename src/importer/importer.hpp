@@ -32,10 +32,13 @@ struct ItemResult {
   std::string email;
   std::int64_t id = 0;  // Created
   std::string reason;   // Error
+  // Set when the item's old id had been imported as another user: it now names nobody.
+  bool legacy_subject_dropped = false;
 };
 
 // One result as JSON: {"<position_name>": N, "email", "result": "created"|"skipped"|"error",
-// "id" (created), "reason" (error)}: the CLI's line and the API's item alike.
+// "id" (created), "reason" (error), "note" (an old id that now names nobody)}: the CLI's line
+// and the API's item alike.
 boost::json::object resultJson(const ItemResult& result, std::string_view position_name);
 
 struct Totals {

@@ -6,6 +6,15 @@
 
 namespace gatehouse::store {
 
+SubjectChange legacySubjectChange(std::optional<std::int64_t> holder, ImportOutcome& outcome) {
+  if (holder && *holder != outcome.user_id) {
+    outcome.legacy_subject_dropped = true;
+    return SubjectChange::Forget;
+  }
+  if (!holder && outcome.kind == ImportOutcome::Kind::Created) return SubjectChange::Remember;
+  return SubjectChange::Keep;
+}
+
 std::string joinScopes(const std::vector<std::string>& scopes) {
   std::string out;
   for (const auto& s : scopes) out += (out.empty() ? "" : " ") + s;

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +16,13 @@ namespace gatehouse::store {
 // API-key scopes as both store them: one space-separated text column.
 std::string joinScopes(const std::vector<std::string>& scopes);
 std::vector<std::string> splitScopes(const std::string& text);
+
+// What an import item does to the record of its legacy subject, given the user it names now
+// (`holder`, if any) and the item's outcome: remembered for a created user; forgotten (and the
+// outcome says so) when it names another user than the item's, which happens when the system the
+// users come from gave a deleted user's id to a new one.
+enum class SubjectChange { Keep, Remember, Forget };
+SubjectChange legacySubjectChange(std::optional<std::int64_t> holder, ImportOutcome& outcome);
 
 // A LIKE pattern (escape character: backslash) matching any text that contains `text` literally.
 std::string likePattern(std::string_view text);

@@ -69,6 +69,10 @@ struct ImportOutcome {
     UsernameTaken,  // another user has this username; nothing changed
   } kind = Kind::Created;
   std::int64_t user_id = 0;
+  // The item's legacy subject was remembered for another user (the system it comes from gave a
+  // deleted user's id to a new one): that record was deleted, so the subject names nobody here
+  // and neither user's old tokens are taken.
+  bool legacy_subject_dropped = false;
 };
 
 // A change to a user; a new email (other than a change of letter case) clears email_verified
@@ -128,8 +132,9 @@ class UserStore {
   [[nodiscard]] virtual core::Status setTokensValidAfter(std::int64_t id, std::int64_t when) = 0;
   // In one transaction, in order: each user is created unless a user with the same email (any
   // letter case; an earlier item of the same batch included) exists or the username is taken. A
-  // created user's legacy subject is remembered under `source`. All or nothing: a failure
-  // creates none of them.
+  // created user's legacy subject is remembered under `source`; a subject already remembered for
+  // a user other than the item's is forgotten (legacy_subject_dropped). All or nothing: a
+  // failure creates none of them.
   [[nodiscard]] virtual core::Result<std::vector<ImportOutcome>> importUsers(
       const std::vector<ImportedUser>& users, std::string_view source) = 0;
   // The user a legacy subject of `source` was imported as.

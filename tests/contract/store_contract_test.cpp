@@ -206,6 +206,45 @@ TEST_P(StoreContract, UniqueEmailAndUsername) {
   EXPECT_EQ(dup_name.error().message, "username");
 }
 
+TEST_P(StoreContract, ALegacySubjectGivenToAnotherUserIsForgotten) {
+  using Kind = ImportOutcome::Kind;
+  auto item = [](std::string email, std::string name, std::string subject) {
+    return ImportedUser{{std::move(email), std::move(name), "", "user", true}, 1700000000,
+                        std::move(subject)};
+  };
+  auto first = store_->users().importUsers({item("ann@example.com", "ann", "2")}, "seed");
+  ASSERT_TRUE(first) << first.error().message;
+  ASSERT_EQ(first->at(0).kind, Kind::Created);
+  EXPECT_FALSE(first->at(0).legacy_subject_dropped);
+  EXPECT_EQ(store_->users().findByLegacySubject("seed", "2").value(), first->at(0).user_id);
+  // Again: skipped, the record kept.
+  auto again = store_->users().importUsers({item("ANN@example.com", "ann", "2")}, "seed");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->at(0).kind, Kind::Skipped);
+  EXPECT_FALSE(again->at(0).legacy_subject_dropped);
+  EXPECT_EQ(store_->users().findByLegacySubject("seed", "2").value(), first->at(0).user_id);
+  // The old system gave id 2 to bob: created, and 2 names nobody (nor does it after that).
+  auto reused = store_->users().importUsers({item("bob@example.com", "bob", "2")}, "seed");
+  ASSERT_TRUE(reused);
+  EXPECT_EQ(reused->at(0).kind, Kind::Created);
+  EXPECT_TRUE(reused->at(0).legacy_subject_dropped);
+  EXPECT_FALSE(store_->users().findByLegacySubject("seed", "2").value());
+  auto later = store_->users().importUsers({item("bob@example.com", "bob", "2")}, "seed");
+  ASSERT_TRUE(later);
+  EXPECT_EQ(later->at(0).kind, Kind::Skipped);
+  EXPECT_FALSE(store_->users().findByLegacySubject("seed", "2").value());
+  // A row refused for its username still forgets a subject remembered for someone else; another
+  // source's subjects are its own.
+  ASSERT_TRUE(store_->users().importUsers({item("cy@example.com", "cy", "3")}, "seed"));
+  ASSERT_TRUE(store_->users().importUsers({item("cy2@example.com", "cy2", "3")}, "other"));
+  auto taken = store_->users().importUsers({item("dee@example.com", "CY", "3")}, "seed");
+  ASSERT_TRUE(taken);
+  EXPECT_EQ(taken->at(0).kind, Kind::UsernameTaken);
+  EXPECT_TRUE(taken->at(0).legacy_subject_dropped);
+  EXPECT_FALSE(store_->users().findByLegacySubject("seed", "3").value());
+  EXPECT_TRUE(store_->users().findByLegacySubject("other", "3").value());
+}
+
 TEST_P(StoreContract, ConcurrentCreatesOfOneEmailGiveExactlyOne) {
   std::atomic<int> ok{0};
   std::atomic<int> exists{0};

@@ -367,6 +367,39 @@ def test_a_seed_access_token_answers_as_the_imported_user(legacy):
     assert r.headers["X-Auth-User-Id"] == str(ids[2]) and r.headers["X-Auth-User-Email"] == SEED[2]["email"]
 
 
+def test_a_seed_id_given_again_to_a_new_user_names_nobody(legacy):
+    """The seed on SQLite gives a deleted user's id to the next one (SQLAlchemy's integer key
+    reuses the highest id). An outside attack: after judy (seed id 12) was deleted and newbie
+    registered as id 12, the second import-seed the docs ask for left 12 naming judy, and
+    newbie's seed tokens signed in as judy. Neither may now: the id names nobody."""
+    s = legacy.server
+    assert me(s, seed_access_token(12)).json()["email"] == SEED[12]["email"]
+    seed_db = legacy.url[len("sqlite:///"):]
+    con = sqlite3.connect(seed_db)
+    with con:
+        con.execute("DELETE FROM users WHERE id = 12")
+        con.execute("INSERT INTO users (id, email, username, hashed_password, role, is_active, created_at)"
+                    " SELECT 12, 'newbie@seed.example.com', 'newbie', hashed_password, 'user', 1, created_at"
+                    " FROM users WHERE id = 11")
+    con.close()
+    again = import_seed(s, legacy.url)
+    assert again.code == 0, again
+    line = next(r for r in again.results if r["line"] == 12)
+    assert (line["email"], line["result"]) == ("newbie@seed.example.com", "created"), line
+    assert "refused from now on" in line.get("note", ""), line
+    assert all("note" not in r for r in again.results if r["line"] != 12), again.results
+    for token in (seed_access_token(12), seed_access_token(12, scopes=["users:read"])):
+        assert_not_validated(me(s, token), "seed id 12 after it was given again")
+    assert_refresh_refused(refresh(s, seed_refresh_token(12)), "seed refresh token of id 12")
+    # Both accounts are still there, reached by their own sign-ins; a third import changes nothing.
+    assert login_ok(s, "newbie", SEED[11]["password"])
+    third = import_seed(s, legacy.url)
+    assert third.code == 0 and third.report == (0, len(SEED), 0), third
+    assert all("note" not in r for r in third.results), third.results
+    assert_not_validated(me(s, seed_access_token(12)), "seed id 12 after a third import")
+    assert me(s, seed_access_token(11)).json()["email"] == SEED[11]["email"]
+
+
 def test_a_seed_token_never_grants_more_than_the_users_current_role(legacy):
     s, ids = legacy.server, legacy.ids
     everything = ["users:read", "users:write", "users:delete", "posts:read", "posts:write", "posts:delete",

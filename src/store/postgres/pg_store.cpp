@@ -613,32 +613,49 @@ class PgUsers final : public UserStore {
           std::vector<ImportOutcome> out;
           for (const ImportedUser& item : users) {
             const NewUser& u = item.user;
+            ImportOutcome outcome;
             // Checked first, in the transaction: a failed INSERT would end it in PostgreSQL.
             auto by_email = oneUser(c, "WHERE lower(email) = lower($1)", u.email);
             if (!by_email) return tl::unexpected(by_email.error());
             if (*by_email) {
-              out.push_back({ImportOutcome::Kind::Skipped, (*by_email)->id});
-              continue;
+              outcome = {ImportOutcome::Kind::Skipped, (*by_email)->id};
+            } else {
+              auto by_name = oneUser(c, "WHERE lower(username) = lower($1)", u.username);
+              if (!by_name) return tl::unexpected(by_name.error());
+              if (*by_name) {
+                outcome = {ImportOutcome::Kind::UsernameTaken, 0};
+              } else {
+                auto created = insertUser(c, u);
+                if (!created) return tl::unexpected(created.error());
+                auto when = c.query("UPDATE users SET created_at = $1 WHERE id = $2",
+                                    {item.created_at, created->id});
+                if (!when) return tl::unexpected(when.error());
+                outcome = {ImportOutcome::Kind::Created, created->id};
+              }
             }
-            auto by_name = oneUser(c, "WHERE lower(username) = lower($1)", u.username);
-            if (!by_name) return tl::unexpected(by_name.error());
-            if (*by_name) {
-              out.push_back({ImportOutcome::Kind::UsernameTaken, 0});
-              continue;
-            }
-            auto created = insertUser(c, u);
-            if (!created) return tl::unexpected(created.error());
-            auto when = c.query("UPDATE users SET created_at = $1 WHERE id = $2",
-                                {item.created_at, created->id});
-            if (!when) return tl::unexpected(when.error());
             if (!item.legacy_subject.empty()) {
-              auto map = c.query(
-                  "INSERT INTO legacy_subjects (source, subject, user_id) VALUES ($1, $2, $3) ON "
-                  "CONFLICT DO NOTHING",
-                  {source, item.legacy_subject, created->id});
-              if (!map) return tl::unexpected(map.error());
+              // FOR UPDATE: two imports at once decide on the record one after the other.
+              auto mapped = c.query(
+                  "SELECT user_id FROM legacy_subjects WHERE source = $1 AND subject = $2 FOR "
+                  "UPDATE",
+                  {source, item.legacy_subject});
+              if (!mapped) return tl::unexpected(mapped.error());
+              const auto holder =
+                  mapped->empty() ? std::nullopt : std::optional(mapped->int64(0, 0));
+              const SubjectChange change = legacySubjectChange(holder, outcome);
+              if (change == SubjectChange::Forget) {
+                auto drop =
+                    c.query("DELETE FROM legacy_subjects WHERE source = $1 AND subject = $2",
+                            {source, item.legacy_subject});
+                if (!drop) return tl::unexpected(drop.error());
+              } else if (change == SubjectChange::Remember) {
+                auto add = c.query(
+                    "INSERT INTO legacy_subjects (source, subject, user_id) VALUES ($1, $2, $3)",
+                    {source, item.legacy_subject, outcome.user_id});
+                if (!add) return tl::unexpected(add.error());
+              }
             }
-            out.push_back({ImportOutcome::Kind::Created, created->id});
+            out.push_back(outcome);
           }
           return out;
         });

@@ -633,35 +633,52 @@ class SqliteUsers final : public UserStore {
           std::vector<ImportOutcome> out;
           for (const ImportedUser& item : users) {
             const NewUser& u = item.user;
+            ImportOutcome outcome;
             auto by_email = oneUser(c, kUserSelect + "WHERE email = ?",
                                     [&](Statement& s) { s.bind(1, u.email); });
             if (!by_email) return tl::unexpected(by_email.error());
             if (*by_email) {
-              out.push_back({ImportOutcome::Kind::Skipped, (*by_email)->id});
-              continue;
+              outcome = {ImportOutcome::Kind::Skipped, (*by_email)->id};
+            } else {
+              auto by_name = oneUser(c, kUserSelect + "WHERE username = ?",
+                                     [&](Statement& s) { s.bind(1, u.username); });
+              if (!by_name) return tl::unexpected(by_name.error());
+              if (*by_name) {
+                outcome = {ImportOutcome::Kind::UsernameTaken, 0};
+              } else {
+                auto created = insertUser(c, u);
+                if (!created) return tl::unexpected(created.error());
+                auto when = c.prepare("UPDATE users SET created_at = ? WHERE id = ?");
+                if (!when) return tl::unexpected(when.error());
+                bindAll(*when, item.created_at, created->id);
+                if (auto ok = when->run(); !ok) return tl::unexpected(ok.error());
+                outcome = {ImportOutcome::Kind::Created, created->id};
+              }
             }
-            auto by_name = oneUser(c, kUserSelect + "WHERE username = ?",
-                                   [&](Statement& s) { s.bind(1, u.username); });
-            if (!by_name) return tl::unexpected(by_name.error());
-            if (*by_name) {
-              out.push_back({ImportOutcome::Kind::UsernameTaken, 0});
-              continue;
-            }
-            auto created = insertUser(c, u);
-            if (!created) return tl::unexpected(created.error());
-            auto when = c.prepare("UPDATE users SET created_at = ? WHERE id = ?");
-            if (!when) return tl::unexpected(when.error());
-            bindAll(*when, item.created_at, created->id);
-            if (auto ok = when->run(); !ok) return tl::unexpected(ok.error());
             if (!item.legacy_subject.empty()) {
-              auto map = c.prepare(
-                  "INSERT OR IGNORE INTO legacy_subjects (source, subject, user_id) VALUES (?, ?, "
-                  "?)");
-              if (!map) return tl::unexpected(map.error());
-              bindAll(*map, source, item.legacy_subject, created->id);
-              if (auto ok = map->run(); !ok) return tl::unexpected(ok.error());
+              auto mapped = c.prepare(
+                  "SELECT user_id FROM legacy_subjects WHERE source = ? AND subject = ?");
+              if (!mapped) return tl::unexpected(mapped.error());
+              bindAll(*mapped, source, item.legacy_subject);
+              auto row = mapped->step();
+              if (!row) return tl::unexpected(row.error());
+              const auto holder = *row ? std::optional(mapped->int64(0)) : std::nullopt;
+              const SubjectChange change = legacySubjectChange(holder, outcome);
+              if (change == SubjectChange::Forget) {
+                auto drop =
+                    c.prepare("DELETE FROM legacy_subjects WHERE source = ? AND subject = ?");
+                if (!drop) return tl::unexpected(drop.error());
+                bindAll(*drop, source, item.legacy_subject);
+                if (auto ok = drop->run(); !ok) return tl::unexpected(ok.error());
+              } else if (change == SubjectChange::Remember) {
+                auto add = c.prepare(
+                    "INSERT INTO legacy_subjects (source, subject, user_id) VALUES (?, ?, ?)");
+                if (!add) return tl::unexpected(add.error());
+                bindAll(*add, source, item.legacy_subject, outcome.user_id);
+                if (auto ok = add->run(); !ok) return tl::unexpected(ok.error());
+              }
             }
-            out.push_back({ImportOutcome::Kind::Created, created->id});
+            out.push_back(outcome);
           }
           return out;
         });
