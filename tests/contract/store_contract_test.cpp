@@ -1241,6 +1241,59 @@ TEST_P(MailStoreContract, APasswordChangeOrDeactivationDropsPendingEmailChanges)
   EXPECT_FALSE(live("c2", "change"));
 }
 
+TEST_P(MailStoreContract, AnEmailChangeStandsOnlyWhileTheAskingSessionLives) {
+  const User u = make("ann@example.com", "ann");
+  auto& mail = store_->mail();
+  const TokenEffect change{TokenEffect::Kind::ChangeEmail, "", false};
+  for (const std::string how : {"revoked", "expired", "all-ended"}) {
+    const std::string sid = "asker-" + how;
+    ASSERT_TRUE(store_->sessions().create({sid, u.id, "j-" + how, "", "", kNow, kNow,
+                                           how == "expired" ? kNow + 5 : kNow + 3600, false}));
+    ASSERT_TRUE(
+        mail.issue(token("c-" + how, u.id, "change", how + "@example.net"), {}, 1, sid));
+    if (how == "revoked") {
+      ASSERT_TRUE(store_->sessions().revoke(sid));
+    } else if (how == "all-ended") {
+      ASSERT_TRUE(store_->sessions().revokeAllForUser(u.id));
+    }
+    auto r = mail.redeem("c-" + how, "change", kNow + 10, change);
+    ASSERT_FALSE(r) << how;
+    EXPECT_EQ(r.error().code, core::Errc::NotFound) << how;
+  }
+  // While it lives, the change is made; a token issued without a session is not bound to one.
+  ASSERT_TRUE(store_->sessions().create({"alive", u.id, "j-a", "", "", kNow, kNow, kNow + 3600,
+                                         false}));
+  ASSERT_TRUE(mail.issue(token("c-alive", u.id, "change", "new@example.net"), {}, 1, "alive"));
+  EXPECT_EQ(mail.redeem("c-alive", "change", kNow + 10, change).value().email, "new@example.net");
+  ASSERT_TRUE(mail.issue(token("r-free", u.id, "reset", "new@example.net"), {}, 1));
+  EXPECT_TRUE(mail.redeem("r-free", "reset", kNow + 10,
+                          {TokenEffect::Kind::ResetPassword, "$2b$10$h", false}));
+}
+
+TEST_P(MailStoreContract, AnAddressChangeDropsTheLinksSentToTheOldOne) {
+  const User u = make("ann@example.com", "ann");
+  auto& mail = store_->mail();
+  ASSERT_TRUE(mail.issue(token("r1", u.id, "reset", u.email), {}, 3));
+  ASSERT_TRUE(mail.issue(token("v1", u.id, "verify", u.email), {}, 3));
+  UserPatch away;
+  away.email = "ANN@example.com";  // letter case only: they stand
+  ASSERT_TRUE(store_->users().update(u.id, away, "admin"));
+  EXPECT_TRUE(live("r1", "reset"));
+  away.email = "bee@example.com";
+  ASSERT_TRUE(store_->users().update(u.id, away, "admin"));
+  UserPatch back;
+  back.email = u.email;
+  ASSERT_TRUE(store_->users().update(u.id, back, "admin"));
+  EXPECT_FALSE(live("r1", "reset"));
+  EXPECT_FALSE(live("v1", "verify"));
+  // A confirmed change does the same.
+  ASSERT_TRUE(mail.issue(token("r2", u.id, "reset", u.email), {}, 3));
+  ASSERT_TRUE(mail.issue(token("c2", u.id, "change", "cy@example.com"), {}, 1));
+  ASSERT_TRUE(mail.redeem("c2", "change", kNow + 1, {TokenEffect::Kind::ChangeEmail, "", false}));
+  ASSERT_TRUE(store_->users().update(u.id, back, "admin"));
+  EXPECT_FALSE(live("r2", "reset"));
+}
+
 TEST_P(MailStoreContract, ConcurrentRedeemsOfOneTokenSucceedOnce) {
   const User u = make("ann@example.com", "ann");
   ASSERT_TRUE(store_->mail().issue(token("race", u.id, "reset", u.email), {}, 3));

@@ -881,6 +881,99 @@ def test_changing_the_email_confirms_the_new_address_and_notifies_the_old(make_s
     assert metric(s, "gatehouse_email_flows_total", flow="email_change", outcome="completed") == 1
 
 
+@pytest.mark.parametrize("end", ["reuse", "session-delete", "logout"])
+def test_an_email_change_dies_with_the_session_that_asked_for_it(make_server, smtp_sink, end):
+    """An outside attack: a thief refreshing a stolen refresh token (the session's auth_time, so
+    step-up passed) asked to change the address to theirs; the owner's client then tripped reuse
+    detection, or the owner ended that session, or it was logged out, and the confirmation still
+    changed the address (then a reset took the account). The link stands only while the asking
+    session lives."""
+    s = mail_server(make_server, smtp_sink)
+    old = new_user(s, f"vic{end.replace('-', '')}")
+    name = old.split("@")[0]
+    owner = login_pair(s, name)
+    thief = requests.post(api(s, "/auth/refresh"), json={"refresh_token": owner["refresh_token"]})
+    assert thief.status_code == 200, thief.text
+    thief = thief.json()
+    stolen_address = f"thief.{name}@example.com"
+    assert_accepted(change_email(s, auth(thief["access_token"]), stolen_address), CHANGE_SENT_BODY)
+    _, token = link_in(wait_mail(smtp_sink, stolen_address)[0], s.base + "/ui/confirm-email")
+    if end == "reuse":  # the owner's client refreshes with the token the thief rotated
+        r = requests.post(api(s, "/auth/refresh"), json={"refresh_token": owner["refresh_token"]})
+        assert r.status_code == 401, r.text
+    elif end == "session-delete":  # the owner, signed in again, ends the other session
+        mine = login_pair(s, name)["access_token"]
+        sid = claims(thief["access_token"])["sid"]
+        r = requests.delete(api(s, f"/auth/sessions/{sid}"), headers=auth(mine))
+        assert r.status_code == 204, r.text
+    else:
+        r = requests.post(api(s, "/auth/logout"), headers=auth(thief["access_token"]),
+                          json={"refresh_token": thief["refresh_token"]})
+        assert r.status_code in (200, 204), r.text
+    r = confirm_change(s, token)
+    assert (r.status_code, body_of(r)) == INVALID_TOKEN
+    fresh = login_pair(s, name)["access_token"]
+    assert me(s, fresh)["email"] == old
+
+
+def test_links_sent_to_an_address_never_work_again_once_it_changed(make_server, smtp_sink):
+    """An outside attack: a reset link for address A, then A -> B -> A, and the old link reset the
+    password again (it was only set aside while the address differed)."""
+    s = mail_server(make_server, smtp_sink, {"STEP_UP_MAX_AGE_SECONDS": "600"})
+    admin = s.admin_token()
+    first = new_user(s, "rosa")
+
+    def next_link(address, page):
+        """The token of the next message to `address` linking to `page` (notices come between)."""
+        seen = len(mails_to(smtp_sink, address))
+
+        def token():
+            deadline = time.monotonic() + MAIL_WAIT
+            while time.monotonic() < deadline:
+                for m in mails_to(smtp_sink, address)[seen:]:
+                    if s.base + page + "#token=" in text_part(m):
+                        return link_in(m, s.base + page)[1]
+                time.sleep(0.05)
+            raise AssertionError(f"no mail to {address} linking to {page}")
+        return token
+
+    reset_mail = next_link(first, "/ui/reset-password")
+    assert_accepted(forgot(s, first), FORGOT_BODY)
+    reset_token = reset_mail()
+    access = login_pair(s, "rosa")["access_token"]
+    verify_mail = next_link(first, "/ui/verify-email")
+    assert_accepted(request_verification(s, auth(access)), VERIFY_SENT_BODY)
+    verify_token = verify_mail()
+    uid = me(s, access)["id"]
+    # Away and back: by the owner's confirmed change, then by an administrator.
+    change_mail = next_link("rosa.b@example.com", "/ui/confirm-email")
+    assert_accepted(change_email(s, auth(access), "rosa.b@example.com"), CHANGE_SENT_BODY)
+    assert_user(confirm_change(s, change_mail()), "rosa.b@example.com", True)
+    r = requests.patch(api(s, f"/users/{uid}"), headers=auth(admin), json={"email": first})
+    assert r.status_code == 200, r.text
+    r = reset(s, reset_token)
+    assert (r.status_code, body_of(r)) == INVALID_TOKEN
+    r = verify_email(s, verify_token)
+    assert (r.status_code, body_of(r)) == INVALID_TOKEN
+    login_pair(s, "rosa")  # the password is still the owner's
+    # A change of letter case leaves a link working; an administrator's change away and back
+    # does not.
+    second_mail = next_link(first, "/ui/reset-password")
+    assert_accepted(forgot(s, first), FORGOT_BODY)
+    second = second_mail()
+    r = requests.patch(api(s, f"/users/{uid}"), headers=auth(admin), json={"email": first.upper()})
+    assert r.status_code == 200, r.text
+    assert reset(s, second).status_code == 200
+    third_mail = next_link(first.upper(), "/ui/reset-password")
+    assert_accepted(forgot(s, first), FORGOT_BODY)
+    third = third_mail()
+    for address in ("rosa.c@example.com", first):
+        r = requests.patch(api(s, f"/users/{uid}"), headers=auth(admin), json={"email": address})
+        assert r.status_code == 200, r.text
+    r = reset(s, third)
+    assert (r.status_code, body_of(r)) == INVALID_TOKEN
+
+
 def test_an_email_change_confirmed_through_the_page(make_server, smtp_sink):
     """The confirmation link followed like a person: the page, then its form."""
     s = mail_server(make_server, smtp_sink)

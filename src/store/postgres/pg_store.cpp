@@ -320,6 +320,11 @@ BEGIN
   RETURN NULL;
 END $$;
 )sql",
+    // 14: an email-change token names the session that asked for it, and works only while that
+    // session lives.
+    R"sql(
+ALTER TABLE email_tokens ADD COLUMN session_id TEXT;
+)sql",
 };
 
 static_assert(kUserLogLock == 7'261'001 && kKeyLogLock == 7'261'002,
@@ -447,6 +452,16 @@ core::Status endEverything(Connection& c, std::int64_t id, std::int64_t now, boo
   return {};
 }
 
+// Inside a transaction, when a user's address changes (other than its letter case): the reset
+// and verification links sent to the old one are dropped, so they never work again, even once
+// the address changes back.
+core::Status dropAddressTokens(Connection& c, std::int64_t id) {
+  auto rows = c.query(
+      "DELETE FROM email_tokens WHERE user_id = $1 AND purpose IN ('reset', 'verify')", {id});
+  if (!rows) return tl::unexpected(rows.error());
+  return {};
+}
+
 core::Status ensureAnotherActive(Connection& c, std::string_view role, std::int64_t except) {
   auto rows = c.query("SELECT COUNT(*) FROM users WHERE role = $1 AND is_active AND id <> $2",
                       {role, except});
@@ -551,6 +566,9 @@ class PgUsers final : public UserStore {
           "email_verified = $6 WHERE id = $7",
           {u.email, u.username, u.is_active, u.role, nowSeconds(), u.email_verified, id});
       if (!rows) return tl::unexpected(rows.error());
+      if (!sameAddress((*current)->email, u.email)) {
+        if (auto ok = dropAddressTokens(c, id); !ok) return tl::unexpected(ok.error());
+      }
       if ((*current)->is_active && !u.is_active && patch.deactivated_at) {
         u.tokens_valid_after = *patch.deactivated_at;
         if (auto ok = endEverything(c, id, *patch.deactivated_at, true); !ok)
@@ -1434,7 +1452,8 @@ class PgMail final : public MailStore {
               return makeError(Errc::FailedPrecondition, "session ended");
           }
           if (!token.hash.empty()) {
-            if (auto ok = insertToken(c, token, keep); !ok) return tl::unexpected(ok.error());
+            if (auto ok = insertToken(c, token, keep, live_session); !ok)
+              return tl::unexpected(ok.error());
           }
           if (auto ok = insertMessages(c, messages); !ok) return tl::unexpected(ok.error());
           return std::monostate{};
@@ -1448,7 +1467,7 @@ class PgMail final : public MailStore {
       auto created = insertUser(c, user);
       if (!created) return created;
       token.user_id = created->id;
-      if (auto ok = insertToken(c, token, 1); !ok) return tl::unexpected(ok.error());
+      if (auto ok = insertToken(c, token, 1, {}); !ok) return tl::unexpected(ok.error());
       std::vector<OutboxMessage> owned = messages;
       for (auto& m : owned) m.user_id = created->id;
       if (auto ok = insertMessages(c, owned); !ok) return tl::unexpected(ok.error());
@@ -1475,10 +1494,12 @@ class PgMail final : public MailStore {
       // The user's row first, as ending every session and issuing tokens lock it first (one lock
       // order: no deadlock with a password change or a reset racing this).
       auto owner = c.query(
-          "SELECT user_id FROM email_tokens WHERE hash = $1 AND purpose = $2 AND expires_at > $3",
+          "SELECT user_id, coalesce(session_id, '') FROM email_tokens WHERE hash = $1 AND "
+          "purpose = $2 AND expires_at > $3",
           {hash, purpose, now});
       if (!owner) return tl::unexpected(owner.error());
       if (owner->empty()) return makeError(Errc::NotFound, "token");
+      const std::string asker = owner->text(0, 1);
       if (auto ok = lockUser(c, owner->int64(0, 0)); !ok) return tl::unexpected(ok.error());
       // Compare-and-delete: of two nodes spending the same token, one deletes it, the other
       // finds nothing.
@@ -1496,6 +1517,15 @@ class PgMail final : public MailStore {
       // The token was sent to an address: it proves nothing once the account's address changed.
       if (effect.kind != TokenEffect::Kind::ChangeEmail && !sameAddress(u.email, t.email))
         return makeError(Errc::NotFound, "address changed");
+      // One a session asked for (an email change) stands only while that session lives (ending
+      // it locks the user's row first, as this transaction did).
+      if (!asker.empty()) {
+        auto live = c.query(
+            "SELECT 1 FROM sessions WHERE id = $1 AND NOT revoked AND expires_at > $2",
+            {asker, now});
+        if (!live) return tl::unexpected(live.error());
+        if (live->empty()) return makeError(Errc::NotFound, "the asking session ended");
+      }
       auto others = c.query("DELETE FROM email_tokens WHERE user_id = $1 AND purpose = $2",
                             {t.user_id, purpose});
       if (!others) return tl::unexpected(others.error());
@@ -1516,6 +1546,7 @@ class PgMail final : public MailStore {
           auto set = c.query("UPDATE users SET email = $1, updated_at = $2 WHERE id = $3",
                              {t.email, now, u.id});
           if (!set) return tl::unexpected(set.error());
+          if (auto ok = dropAddressTokens(c, u.id); !ok) return tl::unexpected(ok.error());
           u.email = t.email;
           break;
         }
@@ -1602,7 +1633,8 @@ class PgMail final : public MailStore {
   }
 
  private:
-  static core::Status insertToken(Connection& c, const EmailToken& t, std::int64_t keep) {
+  static core::Status insertToken(Connection& c, const EmailToken& t, std::int64_t keep,
+                                  std::string_view session) {
     if (auto ok = lockUser(c, t.user_id); !ok) return ok;
     // Only the newest keep - 1 of this user's live tokens for the purpose stay beside the new one.
     auto trim = c.query(
@@ -1612,9 +1644,9 @@ class PgMail final : public MailStore {
         {t.user_id, t.purpose, t.created_at, std::max<std::int64_t>(keep - 1, 0)});
     if (!trim) return tl::unexpected(trim.error());
     auto rows = c.query(
-        "INSERT INTO email_tokens (hash, user_id, purpose, email, created_at, expires_at) VALUES "
-        "($1, $2, $3, $4, $5, $6)",
-        {t.hash, t.user_id, t.purpose, t.email, t.created_at, t.expires_at});
+        "INSERT INTO email_tokens (hash, user_id, purpose, email, created_at, expires_at, "
+        "session_id) VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''))",
+        {t.hash, t.user_id, t.purpose, t.email, t.created_at, t.expires_at, session});
     if (!rows) return tl::unexpected(rows.error());
     return {};
   }

@@ -295,6 +295,11 @@ CREATE TRIGGER api_keys_deleted AFTER DELETE ON api_keys BEGIN
   INSERT INTO api_key_changes (key_id, at) VALUES (OLD.id, CAST(strftime('%s','now') AS INTEGER));
 END;
 )sql",
+    // 14: an email-change token names the session that asked for it, and works only while that
+    // session lives.
+    R"sql(
+ALTER TABLE email_tokens ADD COLUMN session_id TEXT;
+)sql",
 };
 
 // Every remaining row of `stmt`, each read by `read`.
@@ -501,6 +506,17 @@ core::Status endEverything(Connection& c, std::int64_t id, std::int64_t now, boo
   return {};
 }
 
+// Inside a transaction, when a user's address changes (other than its letter case): the reset
+// and verification links sent to the old one are dropped, so they never work again, even once
+// the address changes back.
+core::Status dropAddressTokens(Connection& c, std::int64_t id) {
+  auto stmt =
+      c.prepare("DELETE FROM email_tokens WHERE user_id = ? AND purpose IN ('reset', 'verify')");
+  if (!stmt) return tl::unexpected(stmt.error());
+  bindAll(*stmt, id);
+  return stmt->run();
+}
+
 class SqliteUsers final : public UserStore {
  public:
   explicit SqliteUsers(ConnectionPool& pool) : pool_(pool) {}
@@ -579,6 +595,9 @@ class SqliteUsers final : public UserStore {
       stmt->bind(4, u.role).bind(5, nowSeconds()).bind(6, std::int64_t{u.email_verified ? 1 : 0});
       stmt->bind(7, id);
       if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
+      if (!sameAddress((*current)->email, u.email)) {
+        if (auto ok = dropAddressTokens(c, id); !ok) return tl::unexpected(ok.error());
+      }
       if ((*current)->is_active && !u.is_active && patch.deactivated_at) {
         u.tokens_valid_after = *patch.deactivated_at;
         if (auto ok = endEverything(c, id, *patch.deactivated_at, true); !ok)
@@ -1551,7 +1570,8 @@ class SqliteMail final : public MailStore {
         if (live->int64(0) == 0) return makeError(Errc::FailedPrecondition, "session ended");
       }
       if (!token.hash.empty()) {
-        if (auto ok = insertToken(c, token, keep); !ok) return tl::unexpected(ok.error());
+        if (auto ok = insertToken(c, token, keep, live_session); !ok)
+          return tl::unexpected(ok.error());
       }
       if (auto ok = insertMessages(c, messages); !ok) return tl::unexpected(ok.error());
       return true;
@@ -1566,7 +1586,7 @@ class SqliteMail final : public MailStore {
       auto created = insertUser(c, user);
       if (!created) return created;
       token.user_id = created->id;
-      if (auto ok = insertToken(c, token, 1); !ok) return tl::unexpected(ok.error());
+      if (auto ok = insertToken(c, token, 1, {}); !ok) return tl::unexpected(ok.error());
       std::vector<OutboxMessage> owned = messages;
       for (auto& m : owned) m.user_id = created->id;
       if (auto ok = insertMessages(c, owned); !ok) return tl::unexpected(ok.error());
@@ -1595,6 +1615,15 @@ class SqliteMail final : public MailStore {
       if (effect.kind != TokenEffect::Kind::ChangeEmail && !sameAddress(u.email, t.email)) {
         return makeError(Errc::NotFound, "address changed");
       }
+      // One a session asked for (an email change) stands only while that session lives.
+      auto asker = c.prepare(
+          "SELECT COUNT(*) FROM email_tokens t WHERE t.hash = ? AND (t.session_id IS NULL OR "
+          "EXISTS (SELECT 1 FROM sessions s WHERE s.id = t.session_id AND s.revoked = 0 AND "
+          "s.expires_at > ?))");
+      if (!asker) return tl::unexpected(asker.error());
+      bindAll(*asker, hash, now);
+      if (auto row = asker->step(); !row) return tl::unexpected(row.error());
+      if (asker->int64(0) == 0) return makeError(Errc::NotFound, "the asking session ended");
       auto spend = c.prepare("DELETE FROM email_tokens WHERE user_id = ? AND purpose = ?");
       if (!spend) return tl::unexpected(spend.error());
       spend->bind(1, t.user_id).bind(2, purpose);
@@ -1621,6 +1650,7 @@ class SqliteMail final : public MailStore {
           if (!set) return tl::unexpected(set.error());
           bindAll(*set, t.email, now, u.id);
           if (auto ok = set->run(); !ok) return tl::unexpected(ok.error());
+          if (auto ok = dropAddressTokens(c, u.id); !ok) return tl::unexpected(ok.error());
           u.email = t.email;
           break;
         }
@@ -1742,7 +1772,8 @@ class SqliteMail final : public MailStore {
     return stmt->run();
   }
 
-  static core::Status insertToken(Connection& c, const EmailToken& t, std::int64_t keep) {
+  static core::Status insertToken(Connection& c, const EmailToken& t, std::int64_t keep,
+                                  std::string_view session) {
     // Only the newest keep - 1 of this user's live tokens for the purpose stay beside the new one.
     auto trim = c.prepare(
         "DELETE FROM email_tokens WHERE user_id = ? AND purpose = ? AND hash NOT IN (SELECT hash "
@@ -1753,10 +1784,10 @@ class SqliteMail final : public MailStore {
             std::max<std::int64_t>(keep - 1, 0));
     if (auto ok = trim->run(); !ok) return ok;
     auto stmt = c.prepare(
-        "INSERT INTO email_tokens (hash, user_id, purpose, email, created_at, expires_at) VALUES "
-        "(?, ?, ?, ?, ?, ?)");
+        "INSERT INTO email_tokens (hash, user_id, purpose, email, created_at, expires_at, "
+        "session_id) VALUES (?, ?, ?, ?, ?, ?, NULLIF(?, ''))");
     if (!stmt) return tl::unexpected(stmt.error());
-    bindAll(*stmt, t.hash, t.user_id, t.purpose, t.email, t.created_at, t.expires_at);
+    bindAll(*stmt, t.hash, t.user_id, t.purpose, t.email, t.created_at, t.expires_at, session);
     return stmt->run();
   }
 
