@@ -128,7 +128,10 @@ auth::Result<std::optional<std::vector<std::string>>> MfaService::confirm(
     const auth::ClientInfo& client) {
   auto factor = d_.store.mfa().find(id);
   if (!factor) return tl::unexpected(auth::storeFailure(factor.error()));
-  if (!*factor || (*factor)->user_id != user.id || (*factor)->confirmed)
+  // An enrolment left unfinished for a day is dead (the next enrolment deletes it): its secret
+  // may have sat on a screen or in a photo all that time.
+  if (!*factor || (*factor)->user_id != user.id || (*factor)->confirmed ||
+      (*factor)->created_at <= d_.clock.unixSeconds() - kStaleEnrolmentSeconds)
     return fail(Errc::FactorNotFound);
   const auto secret = openSecret(**factor);
   if (!secret) return fail(Errc::Internal, "a factor's secret does not open");

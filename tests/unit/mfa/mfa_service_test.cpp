@@ -150,6 +150,23 @@ TEST_F(MfaRules, AttemptsCountBeforeTheyAreCheckedAndASuccessClearsThem) {
   EXPECT_EQ(strict.check(user_, totpCode(secret, step()), client_).error().code, Errc::RateLimited);
 }
 
+TEST_F(MfaRules, AnEnrolmentLeftUnfinishedForADayCannotBeConfirmed) {
+  // An outside attack confirmed a three-day-old enrolment (the docs say they live a day).
+  auto e = mfa_.enrol(user_, "phone", client_);
+  ASSERT_TRUE(e);
+  const std::string secret = base32Decode(e->secret).value();
+  stack_.clock.advance(24 * 3600);
+  auto late = mfa_.confirm(user_, e->id, totpCode(secret, step()), client_);
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error().code, Errc::FactorNotFound);
+  // One a second short of a day still confirms.
+  auto again = mfa_.enrol(user_, "phone", client_);
+  ASSERT_TRUE(again);
+  stack_.clock.advance(24 * 3600 - 1);
+  const std::string fresh = base32Decode(again->secret).value();
+  EXPECT_TRUE(mfa_.confirm(user_, again->id, totpCode(fresh, step()), client_));
+}
+
 TEST_F(MfaRules, SecretsAreSealedForTheirUserAndConfirmationIsTheOwners) {
   auto e = mfa_.enrol(user_, "phone", client_);
   ASSERT_TRUE(e);
