@@ -2,6 +2,9 @@
 
 #include <libpq-fe.h>
 
+#include <string>
+#include <string_view>
+
 #include "core/error.hpp"
 #include "dynlib/shared_library.hpp"
 
@@ -26,5 +29,11 @@ struct LibPq {
 // SQLite never loads it. Unavailable with the loader's reason when it is not installed (Debian:
 // libpq5).
 [[nodiscard]] core::Result<const LibPq*> libpq();
+
+// libpq's message for a connection to `url` that failed, without its final newline and with
+// every spelling of the URL's password hidden as "***": libpq quotes a part of the URL it cannot
+// parse (a password holding a bare '%', a malformed host) back in its message, and the message
+// goes to logs.
+std::string connectionError(const LibPq& pq, PGconn* conn, std::string_view url);
 
 }  // namespace gatehouse::dynlib

@@ -102,9 +102,8 @@ core::Status readPostgres(const std::string& url, std::size_t batch,
   const dynlib::LibPq& pq = **loaded;
   PGconn* conn = pq.PQconnectdb(url.c_str());
   if (pq.PQstatus(conn) != CONNECTION_OK) {
-    std::string why = pq.PQerrorMessage(conn);
+    const std::string why = dynlib::connectionError(pq, conn, url);
     pq.PQfinish(conn);
-    while (!why.empty() && why.back() == '\n') why.pop_back();
     return makeError(Errc::Unavailable, "cannot connect to the seed database: " + why);
   }
   // One read-only transaction: a consistent snapshot, and nothing can be written by mistake.

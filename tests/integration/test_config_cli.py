@@ -752,6 +752,18 @@ def test_a_redis_password_without_a_user_is_not_shown(tmp_path):
     assert "redis://***@cache.example:6379/1" in r.stdout
 
 
+@pytest.mark.parametrize("url", ["postgresql://alice:S3cret%zzPW1@127.0.0.1:1/db",
+                                 "postgresql://alice:S3cret%zzPW1@[::1/db"])
+def test_a_database_url_libpq_cannot_parse_is_refused_without_its_password(tmp_path, url):
+    """An outside attack: a password holding a bare '%' (or a broken IPv6 host) made libpq quote
+    the URL back, and migrate, serve and import-seed printed it, password and all."""
+    for args in (("migrate",), ("import-seed", "--database-url", url)):
+        r = gatehouse(*args, env={"DATABASE_URL": url, "SECRET_KEY": SECRET}, cwd=tmp_path)
+        assert r.returncode != 0, (args, r.stdout, r.stderr)
+        assert "S3cret" not in r.stdout + r.stderr, (args, r.stderr)
+        assert "PostgreSQL" in r.stderr or "seed database" in r.stderr, (args, r.stderr)
+
+
 def test_the_audit_log_may_be_a_stream(tmp_path):
     """/dev/stdout and a FIFO a log shipper reads are taken as AUDIT_LOG_FILE (a regular file
     behind a link is not): events reach the reader. A FIFO nobody reads stops the start."""

@@ -89,9 +89,8 @@ core::Result<std::unique_ptr<Connection>> Connection::open(const std::string& ur
   PGconn* conn = pq().PQconnectdb(url.c_str());
   if (conn == nullptr) return core::makeError(Errc::Unavailable, "PostgreSQL: out of memory");
   if (pq().PQstatus(conn) != CONNECTION_OK) {
-    // libpq's message names host and port, never the password.
-    std::string detail = pq().PQerrorMessage(conn);
-    while (!detail.empty() && detail.back() == '\n') detail.pop_back();
+    // libpq may quote the URL back (one it cannot parse): its password is hidden.
+    const std::string detail = dynlib::connectionError(pq(), conn, url);
     pq().PQfinish(conn);
     return core::makeError(Errc::Unavailable, "cannot connect to PostgreSQL: " + detail);
   }

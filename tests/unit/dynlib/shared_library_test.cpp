@@ -60,6 +60,32 @@ TEST(SharedLibrary, LibpqLoadsWithEveryFunctionGatehouseCalls) {
   (*pq)->PQfinish(conn);
 }
 
+// An outside attack: a password holding a bare '%' (or a malformed host) made libpq quote the URL
+// back, password and all, into the message that reaches the log.
+TEST(SharedLibrary, ALibpqConnectionErrorNeverNamesThePassword) {
+  auto pq = libpq();
+  ASSERT_TRUE(pq) << pq.error().message;
+  for (const std::string url : {
+           "postgresql://alice:Secret%zzPW1@127.0.0.1:1/db",
+           "postgresql://alice:Pa%73s%zz@[::1/db",
+           "postgresql://alice@127.0.0.1:1/db?password=Hid%zzden&sslmode=bogus",
+           "host=127.0.0.1 port=1 password=Key%zzVal sslmode=bogus",
+       }) {
+    PGconn* conn = (*pq)->PQconnectdb(url.c_str());
+    ASSERT_NE(conn, nullptr);
+    const std::string raw = (*pq)->PQerrorMessage(conn);
+    const std::string shown = connectionError(**pq, conn, url);
+    (*pq)->PQfinish(conn);
+    EXPECT_FALSE(shown.empty()) << url;
+    for (const char* secret : {"Secret", "Pa%73s", "Pass", "Hid%zzden", "Key%zzVal"})
+      EXPECT_EQ(shown.find(secret), std::string::npos) << url << ": " << shown;
+    EXPECT_NE(shown.back(), '\n');
+    if (raw.find("zz") != std::string::npos) {
+      EXPECT_NE(shown.find("***"), std::string::npos) << raw;
+    }
+  }
+}
+
 TEST(SharedLibrary, LibcurlLoadsInitialisedWithEveryFunctionGatehouseCalls) {
   auto curl = libcurl();
   ASSERT_TRUE(curl) << curl.error().message;
