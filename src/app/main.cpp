@@ -39,8 +39,9 @@ std::string readPasswordLine() {
 
 std::string variablesHelp() {
   std::string text =
-      "\nSettings: the environment first, then the configuration file (--config FILE or "
-      "GATEHOUSE_CONFIG_FILE: KEY=VALUE lines, `export` and quotes as in a shell):\n";
+      "\nSettings: the environment first (a variable set empty counts as unset), then the "
+      "configuration file (--config FILE or GATEHOUSE_CONFIG_FILE: KEY=VALUE lines, `export` and "
+      "quotes as in a shell):\n";
   for (const auto& [name, meaning] : config::variables())
     text += "  " + name + "\n      " + meaning + "\n";
   return text;
@@ -59,6 +60,10 @@ int checkConfiguration(const config::Sources& sources, const core::Result<config
     const std::string near = config::closestSetting(name);
     std::cout << "gatehouse: warning: the environment sets " << name << ", which is not a setting"
               << (near.empty() ? "" : " (did you mean " + near + "?)") << "\n";
+  }
+  for (const auto& name : sources.emptyOverFile()) {
+    std::cout << "gatehouse: warning: the environment sets " << name << " empty, which counts as "
+              << "unset: " << sources.origin(name) << " applies\n";
   }
   const std::string where =
       sources.file() ? " (environment and " + sources.file()->string() + ")" : " (environment)";

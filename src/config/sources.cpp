@@ -228,7 +228,9 @@ core::Result<Sources> Sources::read(std::optional<std::filesystem::path> file,
 }
 
 std::optional<std::string> Sources::value(const std::string& name) const {
-  if (auto v = environment_(name)) return v;
+  // An empty variable is unset (load() reads "" so): it never hides the file's line, which
+  // docker-compose's ${VAR} of an unset host variable or systemd's Environment=VAR= would do.
+  if (auto v = environment_(name); v && !v->empty()) return v;
   if (!file_) return std::nullopt;
   const std::filesystem::path base = file_->parent_path();
   const auto it = values_.find(name);
@@ -250,10 +252,18 @@ Lookup Sources::lookup() const {
 }
 
 std::string Sources::origin(const std::string& name) const {
-  if (environment_(name)) return "environment";
+  if (auto v = environment_(name); v && !v->empty()) return "environment";
   if (const auto it = values_.find(name); it != values_.end())
     return file_->string() + ":" + std::to_string(it->second.line);
   return "default";
+}
+
+std::vector<std::string> Sources::emptyOverFile() const {
+  std::vector<std::string> out;
+  for (const auto& [name, entry] : values_) {
+    if (auto v = environment_(name); v && v->empty() && !entry.value.empty()) out.push_back(name);
+  }
+  return out;
 }
 
 std::vector<std::string> Sources::unknownEnvironment(const std::vector<std::string>& names) const {

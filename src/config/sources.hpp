@@ -62,6 +62,8 @@ class Sources {
 
   const std::optional<std::filesystem::path>& file() const { return file_; }
 
+  // Settings the environment sets empty while the file gives them a value (the file's applies).
+  std::vector<std::string> emptyOverFile() const;
   // Environment variables that look like Gatehouse settings (GATEHOUSE_*) but are not.
   std::vector<std::string> unknownEnvironment(const std::vector<std::string>& names) const;
 

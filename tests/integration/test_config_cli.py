@@ -388,6 +388,29 @@ def test_environment_wins_over_the_file(tmp_path):
     assert f"= 127.0.0.1:8001   ({conf}:2)" in setting_line(r.stdout, "GATEHOUSE_LISTEN")
 
 
+def test_an_empty_environment_variable_never_hides_the_files_value(tmp_path):
+    """An outside attack: DATABASE_URL=, REDIS_URL=, METRICS_TOKEN=, REGISTRATION_ENABLED= and
+    TOKEN_AUDIENCE= in the environment (docker-compose's ${VAR} of an unset variable, systemd's
+    Environment=VAR=) hid the file's values and brought back the defaults: a local SQLite
+    database, no Redis, an open /metrics, open registration. config --check said "valid"."""
+    conf = write(tmp_path / "g.env", "TOKEN_ISSUER=from-file\nTOKEN_AUDIENCE=my-api\n"
+                                     "REGISTRATION_ENABLED=false\nMETRICS_TOKEN=zz-metrics-token-012345\n")
+    empty = {"TOKEN_ISSUER": "", "TOKEN_AUDIENCE": "", "REGISTRATION_ENABLED": "", "METRICS_TOKEN": "",
+             "SECRET_KEY": SECRET}
+    r = gatehouse("config", "--config", conf, env=empty, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert setting_line(r.stdout, "TOKEN_ISSUER").strip().endswith(f"= from-file   ({conf}:1)")
+    assert setting_line(r.stdout, "TOKEN_AUDIENCE").strip().endswith(f"= my-api   ({conf}:2)")
+    assert "REGISTRATION_ENABLED        = false" in r.stdout, r.stdout
+    check = gatehouse("config", "--check", "--config", conf, env=empty, cwd=tmp_path)
+    assert check.returncode == 0, check.stdout + check.stderr
+    for name, line in (("TOKEN_ISSUER", 1), ("TOKEN_AUDIENCE", 2), ("REGISTRATION_ENABLED", 3),
+                       ("METRICS_TOKEN", 4)):
+        assert (f"warning: the environment sets {name} empty, which counts as unset: {conf}:{line} "
+                "applies") in check.stdout, check.stdout
+    assert "zz-metrics-token" not in check.stdout + check.stderr + r.stdout + r.stderr
+
+
 def test_config_file_variable_names_the_file_and_the_flag_overrides_it(tmp_path):
     named = write(tmp_path / "named.env", "TOKEN_ISSUER=from-variable\n")
     flagged = write(tmp_path / "flag.env", "TOKEN_ISSUER=from-flag\n")
