@@ -251,7 +251,7 @@ int serve(const config::Config& config) {
                              .issuer = config.token_issuer,
                              .audience = config.token_audience,
                              .max_token_bytes = config.http.max_token_bytes},
-                            clock);
+                            clock, keys->tokens->retired);
   auto shared = openSharedState(config);
   if (!shared) return fatal(shared.error().message);
   auto& [redis, bus, limiter, guard, once, local_limiter] = *shared;
@@ -564,7 +564,8 @@ int serve(const config::Config& config) {
         log.record(fresh);  // not two lines a second while the database is away
         if (fresh && *fresh) {
           spdlog::info("token keys changed: {} signs", (*fresh)->signing.kid());
-          tokens.setKeys(std::move((*fresh)->signing), std::move((*fresh)->verification));
+          tokens.setKeys(std::move((*fresh)->signing), std::move((*fresh)->verification),
+                        std::move((*fresh)->retired));
         }
       });
   if (redis) {

@@ -9,12 +9,13 @@ namespace json = boost::json;
 core::Result<std::string> newTokenId() { return crypto::randomToken(16); }
 
 TokenService::TokenService(jose::Key signing_key, jose::KeySet verification_keys,
-                           TokenSettings settings, const core::Clock& clock)
+                           TokenSettings settings, const core::Clock& clock, RetiredKeys retired)
     : settings_(std::move(settings)), clock_(&clock), current_(nullptr) {
-  setKeys(std::move(signing_key), std::move(verification_keys));
+  setKeys(std::move(signing_key), std::move(verification_keys), std::move(retired));
 }
 
-void TokenService::setKeys(jose::Key signing_key, jose::KeySet verification_keys) {
+void TokenService::setKeys(jose::Key signing_key, jose::KeySet verification_keys,
+                           RetiredKeys retired) {
   // Built in place: the cache of verified tokens cannot move.
   auto keys = std::unique_ptr<const Keys>(new Keys{
       std::move(signing_key),
@@ -23,7 +24,8 @@ void TokenService::setKeys(jose::Key signing_key, jose::KeySet verification_keys
           jose::ClaimsPolicy{
               .issuer = settings_.issuer, .audience = settings_.audience, .type = "access"},
           *clock_, jose::JwsLimits{.max_token_bytes = settings_.max_token_bytes}),
-      {}});
+      {},
+      std::move(retired)});
   const std::lock_guard lock(history_mutex_);
   // Tokens verified under the keys before keep no memory once requests move to the new ones.
   if (const Keys* previous = current_.load(std::memory_order_acquire)) previous->verified.retire();
@@ -104,7 +106,20 @@ tl::expected<std::shared_ptr<const jose::Claims>, jose::JwtError> TokenService::
   }
   auto claims = keys.verifier.verify(token);
   if (!claims) return tl::unexpected(claims.error());
+  if (auto refused = retiredKeyRefusal(keys, *claims, settings_.access_ttl))
+    return tl::unexpected(*refused);
   return keys.verified.remember(key, std::move(*claims));
+}
+
+std::optional<jose::JwtError> TokenService::retiredKeyRefusal(const Keys& keys,
+                                                              const jose::Claims& claims,
+                                                              std::chrono::seconds lifetime) {
+  const auto it = keys.retired.find(claims.kid);
+  if (it == keys.retired.end()) return std::nullopt;
+  if (!claims.iat || *claims.iat > it->second + kRetiredLeewaySeconds ||
+      claims.exp - *claims.iat > lifetime.count())
+    return jose::JwtError::BadClaim;
+  return std::nullopt;
 }
 
 tl::expected<jose::Claims, jose::JwtError> TokenService::verifyAccess(
@@ -116,7 +131,12 @@ tl::expected<jose::Claims, jose::JwtError> TokenService::verifyAccess(
 
 tl::expected<jose::Claims, jose::JwtError> TokenService::verifyRefresh(
     std::string_view token) const {
-  return current().verifier.verify(token, "refresh");
+  const Keys& keys = current();
+  auto claims = keys.verifier.verify(token, "refresh");
+  if (!claims) return claims;
+  if (auto refused = retiredKeyRefusal(keys, *claims, settings_.refresh_ttl))
+    return tl::unexpected(*refused);
+  return claims;
 }
 
 }  // namespace gatehouse::auth

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -46,10 +47,17 @@ struct TokenSettings {
 // exp, iat, type=refresh, jti, iss, sid. Thread-safe.
 class TokenService {
  public:
+  // Each retired key's kid and the time it stopped signing. Such a key verifies a token only when
+  // its `iat` is at most that time (a minute of leeway: a node switches at its next read of the
+  // key ring) and it lives no longer than this server issues tokens of its type: someone who got
+  // hold of a retired key cannot make tokens that outlive its retirement by more than a lifetime.
+  using RetiredKeys = std::map<std::string, std::int64_t, std::less<>>;
+  static constexpr std::int64_t kRetiredLeewaySeconds = 60;
+
   // `signing_key` must be able to sign; `verification_keys` holds it (and older keys after
   // rotation).
   TokenService(jose::Key signing_key, jose::KeySet verification_keys, TokenSettings settings,
-               const core::Clock& clock);
+               const core::Clock& clock, RetiredKeys retired = {});
 
   // A fresh pair for `user_id` in session `session_id`; `refresh_jti` is the refresh token's id.
   // Both tokens carry the grant's `amr` and `auth_time` (OIDC Core §2, RFC 9470); the refresh
@@ -71,7 +79,7 @@ class TokenService {
 
   // Signs with `signing_key` and verifies with `verification_keys` from now on (a rotation every
   // node follows without a restart). Requests in flight finish with the keys they started with.
-  void setKeys(jose::Key signing_key, jose::KeySet verification_keys);
+  void setKeys(jose::Key signing_key, jose::KeySet verification_keys, RetiredKeys retired = {});
 
   // The keys verifying now; the reference stays valid for the service's lifetime.
   const jose::KeySet& keys() const { return current().verifier.keys(); }
@@ -85,7 +93,13 @@ class TokenService {
     jose::Key signing;
     jose::JwtVerifier verifier;
     VerifiedTokens verified;  // access tokens verified under these keys
+    RetiredKeys retired;
   };
+  // JwtError::BadClaim when `claims` were verified by a retired key but issued after it stopped
+  // signing, or live longer than `lifetime`.
+  static std::optional<jose::JwtError> retiredKeyRefusal(const Keys& keys,
+                                                         const jose::Claims& claims,
+                                                         std::chrono::seconds lifetime);
   const Keys& current() const { return *current_.load(std::memory_order_acquire); }
 
   TokenSettings settings_;

@@ -135,7 +135,9 @@ tl::expected<Claims, JwtError> checkClaims(std::string_view payload, const Claim
 tl::expected<Claims, JwtError> JwtVerifier::verify(std::string_view token) const {
   auto jws = verifyJws(token, keys_, limits_);
   if (!jws) return tl::unexpected(jws.error());
-  return checkClaims(jws->payload, policy_, clock_->unixSeconds());
+  auto claims = checkClaims(jws->payload, policy_, clock_->unixSeconds());
+  if (claims) claims->kid = jws->key->kid();
+  return claims;
 }
 
 tl::expected<Claims, JwtError> JwtVerifier::verify(std::string_view token,
@@ -144,7 +146,9 @@ tl::expected<Claims, JwtError> JwtVerifier::verify(std::string_view token,
   if (!jws) return tl::unexpected(jws.error());
   ClaimsPolicy policy = policy_;
   policy.type = std::string(type);
-  return checkClaims(jws->payload, policy, clock_->unixSeconds());
+  auto claims = checkClaims(jws->payload, policy, clock_->unixSeconds());
+  if (claims) claims->kid = jws->key->kid();
+  return claims;
 }
 
 core::Result<std::string> signJwt(const Key& key, const json::object& claims) {

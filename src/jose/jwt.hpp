@@ -37,6 +37,8 @@ struct Claims {
   std::string type;
   std::vector<std::string> scopes;
   boost::json::object raw;
+  // The kid of the key that verified the token (JwtVerifier); empty from checkClaims alone.
+  std::string kid;
 };
 
 // RFC 7519 §2 NumericDate: a JSON number of seconds in [0, 253402300799] (years 1970–9999).

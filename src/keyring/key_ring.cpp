@@ -234,6 +234,7 @@ core::Result<TokenKeys> KeyRing::build(const Rows& rows, std::int64_t now) {
   const std::size_t signer = signingIndex(rows, now);
   std::vector<jose::Key> keys;
   std::optional<jose::Key> signing;
+  std::map<std::string, std::int64_t, std::less<>> retired;
   std::string fingerprint;
   for (std::size_t i = 0; i < rows.size(); ++i) {
     // A key superseded longer ago than any token lives verifies nothing any more.
@@ -255,6 +256,7 @@ core::Result<TokenKeys> KeyRing::build(const Rows& rows, std::int64_t now) {
                            "then start the nodes: it never verifies again");
     }
     if (i == signer) signing = *key;
+    if (i < signer) retired[rows[i].kid] = rows[i + 1].signs_from;
     fingerprint += rows[i].kid + (i == signer ? "*" : "") + rows[i].sealed + " ";
     keys.push_back(std::move(*key));
   }
@@ -264,7 +266,7 @@ core::Result<TokenKeys> KeyRing::build(const Rows& rows, std::int64_t now) {
   auto set = jose::KeySet::create(std::move(keys));
   if (!set) return tl::unexpected(set.error());
   fingerprint_ = std::move(fingerprint);
-  return TokenKeys{*signing, std::move(*set)};
+  return TokenKeys{*signing, std::move(*set), std::move(retired)};
 }
 
 core::Result<jose::Key> keyFromFile(jose::Algorithm alg, const FileKey& file) {

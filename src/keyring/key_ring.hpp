@@ -22,6 +22,8 @@ namespace gatehouse::keyring {
 struct TokenKeys {
   jose::Key signing;
   jose::KeySet verification;  // the signing key, a next one (verify-only) and retired ones
+  // Each retired key's kid, with the time it stopped signing (its successor's signs_from).
+  std::map<std::string, std::int64_t, std::less<>> retired;
 };
 
 enum class KeyState { Signing, Next, Retired };

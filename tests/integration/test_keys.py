@@ -440,6 +440,12 @@ def test_keys_in_files_are_imported_once_and_the_ring_keeps_them(make_server, tm
     assert accepted(s, before) and accepted(s, after)
     forged = dict(claims, jti=secrets.token_urlsafe(16))
     assert accepted(s, jwt.encode(forged, hs1, algorithm="HS256", headers={"kid": "hs1"}))
+    # An outside attack: a retired key signed tokens a year long that were taken. It verifies only
+    # tokens living no longer than this server issues (and issued before it retired, within a
+    # minute: unit AuthRules.ARetiredKeyVerifiesOnlyTokensItCouldHaveSignedBeforeItsRetirement).
+    year = dict(forged, exp=claims["iat"] + 365 * 86400)
+    assert not accepted(s, jwt.encode(year, hs1, algorithm="HS256", headers={"kid": "hs1"}))
+    assert accepted(s, jwt.encode(year, hs2, algorithm="HS256", headers={"kid": "hs2"}))
     for secret, kid in ((secrets.token_urlsafe(48), "hs1"), (hs2, "hs1"), (hs1, "hs2"), (hs1, "hs9")):
         assert not accepted(s, jwt.encode(forged, secret, algorithm="HS256", headers={"kid": kid})), kid
     rows = keys_list(s)

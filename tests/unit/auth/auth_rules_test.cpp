@@ -616,6 +616,53 @@ TEST_F(AuthRules, TokensOverTheSizeLimitAreRefusedBeforeParsing) {
   EXPECT_EQ(refusal(junk), Errc::InvalidToken);
 }
 
+TEST_F(AuthRules, ARetiredKeyVerifiesOnlyTokensItCouldHaveSignedBeforeItsRetirement) {
+  // An outside attack: with a retired key in hand, tokens forged after `keys rotate` (iat after
+  // it, a year of exp) were accepted for the 7 days 30 minutes the key kept verifying.
+  const std::int64_t now = stack_.clock.unixSeconds();
+  const std::int64_t retired_at = now - 600;
+  auto next = jose::Key::hmac(jose::Algorithm::Hs256, std::string(32, 'n'), "hs2").value();
+  TokenSettings settings;  // access 30 minutes, refresh 7 days
+  const TokenService service(next, jose::KeySet::create({next, stack_.key}).value(), settings,
+                             stack_.clock, {{stack_.key.kid(), retired_at}});
+  const auto forged = [&](const jose::Key& key, std::int64_t iat, std::int64_t lifetime,
+                          const char* type) {
+    boost::json::object c{{"sub", "1"},       {"type", type},       {"iat", iat},
+                          {"exp", iat + lifetime}, {"jti", "j"},    {"iss", settings.issuer},
+                          {"scopes", boost::json::array{}}};
+    return jose::signJwt(key, c).value();
+  };
+  const std::int64_t access = settings.access_ttl.count();
+  const std::int64_t refresh = settings.refresh_ttl.count();
+  // Made while it signed (or within the minute a node takes to switch), living a lifetime:
+  // verified while unexpired.
+  EXPECT_TRUE(service.verifyAccess(forged(stack_.key, retired_at - 10, access, "access")));
+  EXPECT_TRUE(service.verifyAccess(forged(stack_.key, retired_at + 60, access, "access")));
+  EXPECT_TRUE(service.verifyRefresh(forged(stack_.key, retired_at - 10, refresh, "refresh")));
+  EXPECT_TRUE(service.verifyRefresh(forged(stack_.key, retired_at + 60, refresh, "refresh")));
+  // Issued after, or living longer than this server issues: refused.
+  for (const auto& [token, what] : std::vector<std::pair<std::string, const char*>>{
+           {forged(stack_.key, retired_at + 61, access, "access"), "issued after"},
+           {forged(stack_.key, now, access, "access"), "issued now"},
+           {forged(stack_.key, retired_at - 10, 365 * 86400, "access"), "a year"},
+           {forged(stack_.key, retired_at - 10, access + 1, "access"), "a second longer"}}) {
+    auto r = service.verifyAccess(token);
+    ASSERT_FALSE(r) << what;
+    EXPECT_EQ(r.error(), jose::JwtError::BadClaim) << what;
+  }
+  for (const auto& [iat, lifetime] : std::vector<std::pair<std::int64_t, std::int64_t>>{
+           {now - 10, refresh}, {retired_at - 10, refresh + 1}}) {
+    auto r = service.verifyRefresh(forged(stack_.key, iat, lifetime, "refresh"));
+    ASSERT_FALSE(r) << iat << " " << lifetime;
+    EXPECT_EQ(r.error(), jose::JwtError::BadClaim);
+  }
+  auto no_iat_claims = boost::json::object{{"sub", "1"}, {"type", "access"}, {"exp", now + 60},
+                                           {"jti", "j"}, {"iss", settings.issuer}};
+  EXPECT_FALSE(service.verifyAccess(jose::signJwt(stack_.key, no_iat_claims).value()));
+  // The signing key is not bound so: its tokens come from this server's own issue().
+  EXPECT_TRUE(service.verifyAccess(forged(next, now, 365 * 86400, "access")));
+}
+
 TEST_F(AuthRules, OnlyThePinnedAlgorithmIsAcceptedWhateverTheKeyMaterial) {
   const auto pair = registered();
   const boost::json::object claims = stack_.tokens.verifyAccess(pair.access_token)->raw;

@@ -120,6 +120,7 @@ TEST_F(KeyRingTest, ARotationVerifiesFirstThenSignsAndTheOldKeyKeepsVerifying) {
   ASSERT_TRUE(during);
   EXPECT_EQ(during->signing.kid(), "hs1");
   EXPECT_EQ(during->verification.keys().size(), 2U);
+  EXPECT_TRUE(during->retired.empty());  // a next key is not a retired one
   EXPECT_FALSE(node_b->refresh().value());
   // A second rotation while the next key waits would retire a key that never signed.
   auto twice = ring()->rotate(10s, {});
@@ -131,6 +132,9 @@ TEST_F(KeyRingTest, ARotationVerifiesFirstThenSignsAndTheOldKeyKeepsVerifying) {
   auto after = node_b->refresh().value();
   ASSERT_TRUE(after);
   EXPECT_EQ(after->signing.kid(), "hs2");
+  // hs1 stopped signing when hs2 began: tokens it verifies from now are those issued by then.
+  EXPECT_EQ(after->retired, (std::map<std::string, std::int64_t, std::less<>>{
+                                {"hs1", rotated->signs_from}}));
   EXPECT_TRUE(verifies(before, *after, clock_));
   auto a_after = node_a->refresh().value();
   ASSERT_TRUE(a_after);
