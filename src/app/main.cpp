@@ -404,7 +404,10 @@ int main(int argc, char** argv) {
   if (*client_list) return cli::clientList(*cfg, *policy, client_json, std::cout, std::cerr);
   if (*client_delete) return cli::clientDelete(*cfg, *policy, client_id, std::cout, std::cerr);
   if (*key_create) {
-    if (key_days > 0) key_args.expires_in_days = key_days;
+    // Given, it is checked as the API checks it (1 to 3650): 0 or -5 is an error, never "no
+    // expiry".
+    if (key_create->get_option("--expires-in-days")->count() > 0)
+      key_args.expires_in_days = key_days;
     return cli::apiKeyCreate(*cfg, *policy, key_args, std::cout, std::cerr);
   }
   if (*key_list) return cli::apiKeyList(*cfg, *policy, key_email, std::cout, std::cerr);

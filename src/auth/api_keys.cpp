@@ -38,6 +38,9 @@ std::optional<std::string> apiKeyPublicPart(std::string_view key) {
 Result<CreatedApiKey> ApiKeyService::create(const store::User& owner,
                                             const std::vector<std::string>& owner_permissions,
                                             const NewApiKey& request, const ClientInfo& client) {
+  // A deactivated owner's key would come alive on reactivation (the CLI can name one; the API's
+  // caller is active by then): a deactivation ends keys, so none is made for the inactive.
+  if (!owner.is_active) return fail(Errc::InactiveUser, "API key for an inactive user");
   std::vector<FieldError> errors;
   if (request.name.empty() || request.name.size() > 100) {
     errors.push_back({{"body", "name"}, "name must be 1 to 100 characters", "value_error.name"});

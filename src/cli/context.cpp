@@ -123,6 +123,8 @@ std::string describe(const auth::Error& error) {
       return "storage unavailable: " + error.detail;
     case auth::Errc::UserNotFound:
       return "User not found";
+    case auth::Errc::InactiveUser:
+      return "Inactive user";
     case auth::Errc::Validation: {
       std::string text;
       for (const auto& f : error.fields) {

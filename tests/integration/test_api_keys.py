@@ -161,6 +161,21 @@ def test_cli_apikeys(server):
         assert time.time() < deadline, "CLI revocation not seen within 5 s"
         time.sleep(0.1)
     assert server.cli("apikey", "revoke", "--email", "cli@example.com", "--id", key_id).returncode == 1
+    # An outside attack: --expires-in-days 0 or -5 made a key that never expires, and a key made
+    # for a deactivated user came alive when the user was activated again.
+    for days in ("0", "-5", "3651"):
+        r = server.cli("apikey", "create", "--email", "cli@example.com", "--name", "d" + days,
+                       "--expires-in-days", days)
+        assert r.returncode == 1 and "between 1 and 3650" in r.stderr, (days, r.stdout, r.stderr)
+    r = server.cli("apikey", "create", "--email", "cli@example.com", "--name", "week", "--expires-in-days", "7")
+    assert r.returncode == 0, r.stderr
+    assert server.cli("user", "deactivate", "--email", "cli@example.com").returncode == 0
+    r = server.cli("apikey", "create", "--email", "cli@example.com", "--name", "sleeper")
+    assert r.returncode == 1 and "Inactive user" in r.stderr, (r.stdout, r.stderr)
+    assert server.cli("user", "activate", "--email", "cli@example.com").returncode == 0
+    names = [line.split("\t")[1] for line in server.cli("apikey", "list", "--email", "cli@example.com")
+             .stdout.splitlines()[1:]]
+    assert "week" in names and "sleeper" not in names and "d0" not in names, names
 
 
 def test_verify_endpoint(make_server, tmp_path):
