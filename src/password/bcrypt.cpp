@@ -35,6 +35,16 @@ bool isBcryptHash(std::string_view encoded) {
                                   encoded.starts_with("$2y$"));
 }
 
+bool isCanonicalBcrypt(std::string_view encoded) {
+  constexpr std::string_view kAlphabet =
+      "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  if (!bcryptCost(encoded)) return false;
+  const std::string_view body = encoded.substr(7);  // 22 salt characters, then 31 of digest
+  for (const char c : body)
+    if (kAlphabet.find(c) == std::string_view::npos) return false;
+  return kAlphabet.find(body[21]) % 16 == 0 && kAlphabet.find(body[52]) % 4 == 0;
+}
+
 std::optional<int> bcryptCost(std::string_view encoded) {
   if (!isBcryptHash(encoded) || encoded[6] != '$') return std::nullopt;
   const char hi = encoded[4];

@@ -24,6 +24,11 @@ bool bcryptVerify(std::string_view password, std::string_view encoded);
 
 // True for `$2a$`, `$2b$`, `$2y$` strings.
 bool isBcryptHash(std::string_view encoded);
+// True for a bcrypt string as bcrypt writes it: the prefix, a two-digit cost, 53 characters of
+// bcrypt's base64 ("./A-Za-z0-9") whose unused trailing bits are zero (the salt's 22nd character
+// one of ".Oeu", the digest's 31st one whose alphabet index is a multiple of 4). Anything else
+// can never match what bcrypt computes.
+bool isCanonicalBcrypt(std::string_view encoded);
 // The cost of a bcrypt hash; nullopt when it is not one.
 std::optional<int> bcryptCost(std::string_view encoded);
 

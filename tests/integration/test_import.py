@@ -602,16 +602,21 @@ def test_the_importer_never_stores_a_hash_it_was_not_given(server):
 
 
 def test_bcrypt_costs_no_bcrypt_can_check_are_refused(server):
-    """$2b$99$ or $2b$00$ would create an account whose password can never match."""
+    """$2b$99$ or $2b$00$ would create an account whose password can never match; so would a
+    string outside bcrypt's alphabet, or with bits set that bcrypt never writes (an outside attack
+    imported "$2b$12$...!" as created)."""
     admin = server.admin_token()
-    good = "$2b$04$" + "a" * 53
-    users = [{"email": f"c{cost}@example.com", "password_hash": f"$2b${cost}$" + "a" * 53}
+    body = "a" * 21 + "e" + "a" * 31  # the salt's last character carries no stray bits
+    good = "$2b$04$" + body
+    users = [{"email": f"c{cost}@example.com", "password_hash": f"$2b${cost}$" + body}
              for cost in ("00", "03", "32", "99")]
+    users += [{"email": "bang@example.com", "password_hash": good[:-1] + "!"},
+              {"email": "bits@example.com", "password_hash": "$2b$04$" + "a" * 53}]
     users.append({"email": "c04@example.com", "password_hash": good})
     results = api_import(server, admin, users).json()["results"]
-    assert [(x["result"], x.get("reason")) for x in results[:4]] == \
-        [("error", "password_hash: unsupported format")] * 4
-    assert results[4]["result"] == "created"
+    assert [(x["result"], x.get("reason")) for x in results[:6]] == \
+        [("error", "password_hash: unsupported format")] * 6
+    assert results[6]["result"] == "created"
 
 
 def test_a_creation_time_in_the_future_or_in_milliseconds_is_refused(server):

@@ -44,5 +44,26 @@ TEST(Bcrypt, RecognisesOnlyBcryptStrings) {
   EXPECT_FALSE(bcryptCost("$2b$a5$cjxKelE0Bb8dCx5Dhg82wemGap.QLaW7bSFYtIE8frGWusoXmp7Oi"));
 }
 
+TEST(Bcrypt, OnlyWhatBcryptWritesIsCanonical) {
+  // An outside attack imported "$2b$12$...!" as created: a hash no password ever matches.
+  for (int i = 0; i < 20; ++i) {
+    const auto h = bcryptHash("pw-" + std::to_string(i), 10).value();
+    EXPECT_TRUE(isCanonicalBcrypt(h)) << h;
+  }
+  const std::string good = "$2b$05$cjxKelE0Bb8dCx5Dhg82wemGap.QLaW7bSFYtIE8frGWusoXmp7Oi";
+  ASSERT_TRUE(isCanonicalBcrypt(good));
+  std::string bang = good;
+  bang.back() = '!';
+  EXPECT_FALSE(isCanonicalBcrypt(bang));
+  std::string salt_bits = good;
+  salt_bits[7 + 21] = 'f';  // the salt's last character carries 4 unused bits: not zero here
+  EXPECT_FALSE(isCanonicalBcrypt(salt_bits));
+  std::string digest_bits = good;
+  digest_bits.back() = 'j';  // index 37: its 2 unused bits are not zero
+  EXPECT_FALSE(isCanonicalBcrypt(digest_bits));
+  EXPECT_FALSE(isCanonicalBcrypt("$2x$05$cjxKelE0Bb8dCx5Dhg82wemGap.QLaW7bSFYtIE8frGWusoXmp7Oi"));
+  EXPECT_FALSE(isCanonicalBcrypt(good.substr(0, 59)));
+}
+
 }  // namespace
 }  // namespace gatehouse::password
