@@ -51,13 +51,14 @@ PageSetup pageSetup(const config::Config& config, std::vector<std::string>& prob
   if (const auto own = ui::originOf(url)) {
     setup.own_origin = *own;
   } else {
-    problems.push_back("GATEHOUSE_PUBLIC_URL: not an http(s) URL: " + url);
+    problems.push_back("GATEHOUSE_PUBLIC_URL: not an http(s) URL: " + config::redactUrl(url));
   }
   for (const auto& return_url : config.allowed_return_urls) {
     if (const auto origin = ui::originOf(return_url)) {
       setup.return_origins.push_back(*origin);
     } else {
-      problems.push_back("ALLOWED_RETURN_URLS: not an http(s) origin: " + return_url);
+      problems.push_back("ALLOWED_RETURN_URLS: not an http(s) origin: " +
+                         config::redactUrl(return_url));
     }
   }
   if (!config.session_cookie_domain.empty() && !setup.own_origin.empty()) {

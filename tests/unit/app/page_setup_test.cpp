@@ -78,6 +78,11 @@ TEST(PageSetup, ReturnOriginsAreSpeltOnceAndEachBadSettingIsOneProblem) {
   EXPECT_EQ(problems, Problems{});
   (void)pageSetup(publicAt("ftp://auth.example.com"), problems);
   EXPECT_EQ(problems, Problems{"GATEHOUSE_PUBLIC_URL: not an http(s) URL: ftp://auth.example.com"});
+  // An outside attack: config --check printed a password given in the URL.
+  problems.clear();
+  (void)pageSetup(publicAt("ftp://admin:zzS3cret@auth.example.com"), problems);
+  EXPECT_EQ(problems,
+            Problems{"GATEHOUSE_PUBLIC_URL: not an http(s) URL: ftp://admin:***@auth.example.com"});
 }
 
 TEST(PageSetup, TheOperatorsStylesheetIsReadFromTheTemplateFolder) {
