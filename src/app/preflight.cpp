@@ -1,5 +1,7 @@
 #include "app/preflight.hpp"
 
+#include <cstdio>
+
 #include <unistd.h>
 
 #include "app/keys.hpp"
@@ -64,7 +66,8 @@ Sealed checkStoredKeys(const config::Config& config, std::vector<std::string>& p
 // The key files serve reads are readable. Returns Kek::weak of the key-encryption key read (empty
 // when it is a secret, or there is none yet): whether that stops the start depends on the
 // database.
-std::string checkKeyFiles(const config::Config& config, std::vector<std::string>& problems) {
+std::string checkKeyFiles(const config::Config& config, std::vector<std::string>& problems,
+                          std::vector<std::string>& warnings) {
   // The key-encryption key is read as serve reads it: KEY_ENCRYPTION_KEY_FILE, or the data
   // directory's file when one is there (none is made here). The old layout's files matter only to
   // an import: checkStoredKeys (config --check) and the start look at them.
@@ -76,6 +79,20 @@ std::string checkKeyFiles(const config::Config& config, std::vector<std::string>
   if (config.key_encryption_key || config.key_encryption_key_file || generated_there) {
     auto kek = loadKek(config, false);
     if (!kek) problems.push_back(kek.error().message);
+    // Whoever reads it opens every stored key with a copy of the database (a backup): named, not
+    // refused (a container's secret files are often 0444, owned by root).
+    const auto file = config.key_encryption_key_file.value_or(config.data_dir / "key_encryption_key");
+    const auto mode = std::filesystem::status(file, ec).permissions();
+    using std::filesystem::perms;
+    if (kek && !config.key_encryption_key && !ec &&
+        (mode & (perms::group_all | perms::others_all)) != perms::none) {
+      char octal[8];
+      std::snprintf(octal, sizeof octal, "%04o", static_cast<unsigned>(mode & perms::mask));
+      warnings.push_back(
+          "the key-encryption key " + file.string() + " may be read by other users (mode " + octal +
+          "): whoever reads it opens every stored key with a copy of the database; make it 0600 "
+          "or 0400, owned by the service's user");
+    }
     if (kek) return kek->weak;
   }
   return {};
@@ -137,7 +154,7 @@ Preflight preflight(const config::Config& config, bool open_database) {
   out.passkeys = passkeySetup(config, out.pages.own_origin, problems);
   checkWrittenFiles(config, problems);
   checkDataDir(config, problems);
-  std::string weak_kek = checkKeyFiles(config, problems);
+  std::string weak_kek = checkKeyFiles(config, problems, out.warnings);
   if (!usesKeyRing(config)) weak_kek.clear();  // serve never reads it then
   if (open_database) {
     // serve opens the database next, and says the same (openKeys). Where the check could not

@@ -192,6 +192,7 @@ int serve(const config::Config& config) {
     for (const auto& p : checked.problems) all += (all.empty() ? "" : "; ") + p;
     return fatal("configuration error: " + all);
   }
+  for (const auto& warning : checked.warnings) spdlog::warn("{}", warning);
   const std::optional<rbac::Policy>& policy = checked.policy;
 
   const ServiceManagerLink service_manager = serviceManager();

@@ -18,7 +18,7 @@ import jwt
 import pytest
 import requests
 
-from conftest import KEK, SECRET, Server, auth
+from conftest import BIN, KEK, SECRET, Server, auth
 
 # A login's response arrives a little after the token was signed: the time allowed on top of the
 # spec's "within a second" for the request that observes it.
@@ -770,10 +770,19 @@ def test_key_encryption_key_file_opens_the_ring_and_another_kek_stops_serve(make
     conf = tmp_path / "conf"
     conf.mkdir()
     (conf / "kek.txt").write_text(kek + "\n")  # one trailing newline: trimmed
-    (conf / "kek.txt").chmod(0o600)
+    (conf / "kek.txt").chmod(0o644)
     (conf / "gatehouse.env").write_text("KEY_ENCRYPTION_KEY_FILE=kek.txt\n")  # beside the file
+    # An outside attack: a key file every user may read was taken without a word.
+    check = subprocess.run([BIN, "config", "--check", "--config", str(conf / "gatehouse.env")],
+                           env={"PATH": os.environ["PATH"], "DATABASE_URL": f"sqlite:///{tmp_path}/chk.db"},
+                           capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert f"the key-encryption key {conf / 'kek.txt'} may be read by other users (mode 0644)" in check.stdout, \
+        check.stdout
+    (conf / "kek.txt").chmod(0o600)
     s = make_server({"SECRET_KEY": "", "KEY_ENCRYPTION_KEY": "",
                      "GATEHOUSE_CONFIG_FILE": str(conf / "gatehouse.env")})
+    assert "may be read by other users" not in s.log_text()
     s.register("kekfile@example.com", "kekfile")
     token = s.token("kekfile")
     data = tmp_path / "data"
