@@ -32,12 +32,11 @@ bool validName(std::string_view s, bool permission) {
 
 // RFC 9110 §9 methods (and "*" for any); anything else in a route rule is a typo that would
 // silently never match.
+constexpr std::string_view kMethods[] = {"GET",    "HEAD",    "POST",    "PUT",  "PATCH",
+                                         "DELETE", "OPTIONS", "CONNECT", "TRACE"};
+
 bool knownMethod(std::string_view m) {
-  for (std::string_view known :
-       {"*", "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"}) {
-    if (m == known) return true;
-  }
-  return false;
+  return m == "*" || std::find(std::begin(kMethods), std::end(kMethods), m) != std::end(kMethods);
 }
 
 std::string upper(std::string_view s) {
@@ -203,8 +202,8 @@ std::optional<Policy::RouteRequirement> Policy::routeRequirement(
     std::string_view method, std::string_view normalized_path) const {
   std::vector<const RouteRule*> rules{matchRoute(method, normalized_path)};
   if (method_override_ && upper(method) == "POST") {
-    for (const std::string_view tunnelled : {"PUT", "PATCH", "DELETE"})
-      rules.push_back(matchRoute(tunnelled, normalized_path));
+    // Rack takes GET, HEAD, OPTIONS and more from `_method`; Express and Symfony any method.
+    for (const std::string_view tunnelled : kMethods) rules.push_back(matchRoute(tunnelled, normalized_path));
   }
   std::optional<RouteRequirement> out;
   std::vector<const RouteRule*> seen;

@@ -44,10 +44,10 @@ class Policy {
   // compare case-insensitively. A rule's path is one exact path ("/reports" also covers
   // "/reports/" and "/REPORTS"), everything at and below a folder ("/admin/*" covers "/admin" and
   // "/admin/x"), or a plain prefix ("/adm*"); method "*" is any, and a GET rule also covers HEAD.
-  // A POST must also meet the first rule matching it as PUT, PATCH and DELETE (permissions
-  // joined, "mfa" if any says so): applications take a POST's method from a `_method` field or an
-  // X-HTTP-Method-Override header the proxy never checks, unless the file says
-  // "method_override": false.
+  // A POST must also meet the first rule matching it as each other method, GET included
+  // (permissions joined, "mfa" if any says so): applications take a POST's method from a
+  // `_method` field or an X-HTTP-Method-Override header the proxy never checks (Rack: GET, HEAD,
+  // OPTIONS and more; Express and Symfony: any), unless the file says "method_override": false.
   struct RouteRequirement {
     std::vector<std::string> permissions;
     bool mfa = false;

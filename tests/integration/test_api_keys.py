@@ -184,7 +184,8 @@ def test_cli_apikeys(server):
 def test_verify_endpoint(make_server, tmp_path):
     policy = tmp_path / "policy.json"
     policy.write_text('{"routes": [{"method": "DELETE", "path": "/admin/*", "permissions": ["users:delete"]},'
-                      ' {"method": "*", "path": "/reports", "permissions": ["analytics:view"]}]}')
+                      ' {"method": "*", "path": "/reports", "permissions": ["analytics:view"]},'
+                      ' {"method": "GET", "path": "/stats/*", "permissions": ["analytics:view"]}]}')
     s = make_server({"GATEHOUSE_POLICY_FILE": str(policy)})
     admin = s.admin_token()
     s.register("v@example.com", "verifier")
@@ -217,6 +218,12 @@ def test_verify_endpoint(make_server, tmp_path):
                    "X-HTTP-Method-Override": "DELETE"}
         assert requests.get(s.url("/api/v1/auth/verify"), headers=headers).status_code == 403
         headers = {**auth(admin), method_h: "POST", uri_h: "/admin/users/3"}
+        assert requests.get(s.url("/api/v1/auth/verify"), headers=headers).status_code == 200
+        # And one Rack takes as a GET meets the GET rule (a review got 200 here).
+        headers = {**auth(token), method_h: "POST", uri_h: "/stats/q?_method=GET",
+                   "X-HTTP-Method-Override": "GET"}
+        assert requests.get(s.url("/api/v1/auth/verify"), headers=headers).status_code == 403
+        headers[method_h] = "PUT"  # only a POST is taken for another method
         assert requests.get(s.url("/api/v1/auth/verify"), headers=headers).status_code == 200
     key = create_key(s, token, scopes=["users:read"])["key"]
     r = requests.get(s.url("/api/v1/auth/verify"),
