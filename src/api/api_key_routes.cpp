@@ -145,7 +145,8 @@ http::Response verify(Call& c) {
           {auth::Errc::Forbidden, "original URI cannot be normalised safely", {}, 0}, r);
     }
     const auto route = s.policy.routeRequirement(*method, *path);
-    if (route) required.insert(required.end(), route->permissions.begin(), route->permissions.end());
+    if (route)
+      required.insert(required.end(), route->permissions.begin(), route->permissions.end());
     // A rule with "mfa": true wants a sign-in that used a second factor (API keys never did).
     if (route && route->mfa && (who->api_key_id || !auth::provesSecondFactor(who->claims()))) {
       http::Response refused = errorResponse(

@@ -1,7 +1,6 @@
 #include "app/preflight.hpp"
 
 #include <cstdio>
-
 #include <unistd.h>
 
 #include "app/keys.hpp"
@@ -81,7 +80,8 @@ std::string checkKeyFiles(const config::Config& config, std::vector<std::string>
     if (!kek) problems.push_back(kek.error().message);
     // Whoever reads it opens every stored key with a copy of the database (a backup): named, not
     // refused (a container's secret files are often 0444, owned by root).
-    const auto file = config.key_encryption_key_file.value_or(config.data_dir / "key_encryption_key");
+    const auto file =
+        config.key_encryption_key_file.value_or(config.data_dir / "key_encryption_key");
     const auto mode = std::filesystem::status(file, ec).permissions();
     using std::filesystem::perms;
     if (kek && !config.key_encryption_key && !ec &&

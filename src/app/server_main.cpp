@@ -566,7 +566,7 @@ int serve(const config::Config& config) {
         if (fresh && *fresh) {
           spdlog::info("token keys changed: {} signs", (*fresh)->signing.kid());
           tokens.setKeys(std::move((*fresh)->signing), std::move((*fresh)->verification),
-                        std::move((*fresh)->retired));
+                         std::move((*fresh)->retired));
         }
       });
   if (redis) {

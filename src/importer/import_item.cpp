@@ -47,8 +47,8 @@ std::string hashProblem(std::string_view encoded) {
   if (encoded.size() > kMaxHashBytes) return "password_hash: unsupported format";
   // Costs below 4 are hashes no bcrypt can check; above the import bound, a hash each attempt on
   // which would hold a hashing thread for minutes to days (password/imported_hash.hpp).
-  if (const auto cost = password::bcryptCost(encoded); password::isCanonicalBcrypt(encoded) && cost &&
-                                                       *cost >= 4 &&
+  if (const auto cost = password::bcryptCost(encoded); password::isCanonicalBcrypt(encoded) &&
+                                                       cost && *cost >= 4 &&
                                                        *cost <= password::kMaxImportedBcryptCost)
     return {};
   // A whole PHC string (argon2idParams) within the import bounds.

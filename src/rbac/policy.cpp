@@ -203,7 +203,8 @@ std::optional<Policy::RouteRequirement> Policy::routeRequirement(
   std::vector<const RouteRule*> rules{matchRoute(method, normalized_path)};
   if (method_override_ && upper(method) == "POST") {
     // Rack takes GET, HEAD, OPTIONS and more from `_method`; Express and Symfony any method.
-    for (const std::string_view tunnelled : kMethods) rules.push_back(matchRoute(tunnelled, normalized_path));
+    for (const std::string_view tunnelled : kMethods)
+      rules.push_back(matchRoute(tunnelled, normalized_path));
   }
   std::optional<RouteRequirement> out;
   std::vector<const RouteRule*> seen;

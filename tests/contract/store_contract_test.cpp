@@ -209,8 +209,8 @@ TEST_P(StoreContract, UniqueEmailAndUsername) {
 TEST_P(StoreContract, ALegacySubjectGivenToAnotherUserIsForgotten) {
   using Kind = ImportOutcome::Kind;
   auto item = [](std::string email, std::string name, std::string subject) {
-    return ImportedUser{{std::move(email), std::move(name), "", "user", true}, 1700000000,
-                        std::move(subject)};
+    return ImportedUser{
+        {std::move(email), std::move(name), "", "user", true}, 1700000000, std::move(subject)};
   };
   auto first = store_->users().importUsers({item("ann@example.com", "ann", "2")}, "seed");
   ASSERT_TRUE(first) << first.error().message;
@@ -1249,8 +1249,7 @@ TEST_P(MailStoreContract, AnEmailChangeStandsOnlyWhileTheAskingSessionLives) {
     const std::string sid = "asker-" + how;
     ASSERT_TRUE(store_->sessions().create({sid, u.id, "j-" + how, "", "", kNow, kNow,
                                            how == "expired" ? kNow + 5 : kNow + 3600, false}));
-    ASSERT_TRUE(
-        mail.issue(token("c-" + how, u.id, "change", how + "@example.net"), {}, 1, sid));
+    ASSERT_TRUE(mail.issue(token("c-" + how, u.id, "change", how + "@example.net"), {}, 1, sid));
     if (how == "revoked") {
       ASSERT_TRUE(store_->sessions().revoke(sid));
     } else if (how == "all-ended") {
@@ -1261,8 +1260,8 @@ TEST_P(MailStoreContract, AnEmailChangeStandsOnlyWhileTheAskingSessionLives) {
     EXPECT_EQ(r.error().code, core::Errc::NotFound) << how;
   }
   // While it lives, the change is made; a token issued without a session is not bound to one.
-  ASSERT_TRUE(store_->sessions().create({"alive", u.id, "j-a", "", "", kNow, kNow, kNow + 3600,
-                                         false}));
+  ASSERT_TRUE(
+      store_->sessions().create({"alive", u.id, "j-a", "", "", kNow, kNow, kNow + 3600, false}));
   ASSERT_TRUE(mail.issue(token("c-alive", u.id, "change", "new@example.net"), {}, 1, "alive"));
   EXPECT_EQ(mail.redeem("c-alive", "change", kNow + 10, change).value().email, "new@example.net");
   ASSERT_TRUE(mail.issue(token("r-free", u.id, "reset", "new@example.net"), {}, 1));

@@ -1520,9 +1520,9 @@ class PgMail final : public MailStore {
       // One a session asked for (an email change) stands only while that session lives (ending
       // it locks the user's row first, as this transaction did).
       if (!asker.empty()) {
-        auto live = c.query(
-            "SELECT 1 FROM sessions WHERE id = $1 AND NOT revoked AND expires_at > $2",
-            {asker, now});
+        auto live =
+            c.query("SELECT 1 FROM sessions WHERE id = $1 AND NOT revoked AND expires_at > $2",
+                    {asker, now});
         if (!live) return tl::unexpected(live.error());
         if (live->empty()) return makeError(Errc::NotFound, "the asking session ended");
       }

@@ -675,8 +675,8 @@ class SqliteUsers final : public UserStore {
               }
             }
             if (!item.legacy_subject.empty()) {
-              auto mapped = c.prepare(
-                  "SELECT user_id FROM legacy_subjects WHERE source = ? AND subject = ?");
+              auto mapped =
+                  c.prepare("SELECT user_id FROM legacy_subjects WHERE source = ? AND subject = ?");
               if (!mapped) return tl::unexpected(mapped.error());
               bindAll(*mapped, source, item.legacy_subject);
               auto row = mapped->step();

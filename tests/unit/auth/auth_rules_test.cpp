@@ -627,8 +627,12 @@ TEST_F(AuthRules, ARetiredKeyVerifiesOnlyTokensItCouldHaveSignedBeforeItsRetirem
                              stack_.clock, {{stack_.key.kid(), retired_at}});
   const auto forged = [&](const jose::Key& key, std::int64_t iat, std::int64_t lifetime,
                           const char* type) {
-    boost::json::object c{{"sub", "1"},       {"type", type},       {"iat", iat},
-                          {"exp", iat + lifetime}, {"jti", "j"},    {"iss", settings.issuer},
+    boost::json::object c{{"sub", "1"},
+                          {"type", type},
+                          {"iat", iat},
+                          {"exp", iat + lifetime},
+                          {"jti", "j"},
+                          {"iss", settings.issuer},
                           {"scopes", boost::json::array{}}};
     return jose::signJwt(key, c).value();
   };
@@ -656,8 +660,8 @@ TEST_F(AuthRules, ARetiredKeyVerifiesOnlyTokensItCouldHaveSignedBeforeItsRetirem
     ASSERT_FALSE(r) << iat << " " << lifetime;
     EXPECT_EQ(r.error(), jose::JwtError::BadClaim);
   }
-  auto no_iat_claims = boost::json::object{{"sub", "1"}, {"type", "access"}, {"exp", now + 60},
-                                           {"jti", "j"}, {"iss", settings.issuer}};
+  auto no_iat_claims = boost::json::object{
+      {"sub", "1"}, {"type", "access"}, {"exp", now + 60}, {"jti", "j"}, {"iss", settings.issuer}};
   EXPECT_FALSE(service.verifyAccess(jose::signJwt(stack_.key, no_iat_claims).value()));
   // The signing key is not bound so: its tokens come from this server's own issue().
   EXPECT_TRUE(service.verifyAccess(forged(next, now, 365 * 86400, "access")));

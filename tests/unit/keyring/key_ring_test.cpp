@@ -133,8 +133,8 @@ TEST_F(KeyRingTest, ARotationVerifiesFirstThenSignsAndTheOldKeyKeepsVerifying) {
   ASSERT_TRUE(after);
   EXPECT_EQ(after->signing.kid(), "hs2");
   // hs1 stopped signing when hs2 began: tokens it verifies from now are those issued by then.
-  EXPECT_EQ(after->retired, (std::map<std::string, std::int64_t, std::less<>>{
-                                {"hs1", rotated->signs_from}}));
+  EXPECT_EQ(after->retired,
+            (std::map<std::string, std::int64_t, std::less<>>{{"hs1", rotated->signs_from}}));
   EXPECT_TRUE(verifies(before, *after, clock_));
   auto a_after = node_a->refresh().value();
   ASSERT_TRUE(a_after);
