@@ -19,8 +19,9 @@ std::vector<std::string> splitScopes(const std::string& text);
 
 // What an import item does to the record of its legacy subject, given the user it names now
 // (`holder`, if any) and the item's outcome: remembered for a created user; forgotten (and the
-// outcome says so) when it names another user than the item's, which happens when the system the
-// users come from gave a deleted user's id to a new one.
+// outcome says so) when it names another user than the item's (the one with its email, or with
+// its username when that is taken), which happens when the system the users come from gave a
+// deleted user's id to a new one.
 enum class SubjectChange { Keep, Remember, Forget };
 SubjectChange legacySubjectChange(std::optional<std::int64_t> holder, ImportOutcome& outcome);
 

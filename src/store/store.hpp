@@ -66,7 +66,7 @@ struct ImportOutcome {
   enum class Kind {
     Created,        // user_id is the new user
     Skipped,        // a user with this email exists (user_id); nothing changed
-    UsernameTaken,  // another user has this username; nothing changed
+    UsernameTaken,  // another user (user_id) has this username; nothing changed
   } kind = Kind::Created;
   std::int64_t user_id = 0;
   // The item's legacy subject was remembered for another user (the system it comes from gave a

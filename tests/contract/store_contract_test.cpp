@@ -233,11 +233,20 @@ TEST_P(StoreContract, ALegacySubjectGivenToAnotherUserIsForgotten) {
   ASSERT_TRUE(later);
   EXPECT_EQ(later->at(0).kind, Kind::Skipped);
   EXPECT_FALSE(store_->users().findByLegacySubject("seed", "2").value());
-  // A row refused for its username still forgets a subject remembered for someone else; another
-  // source's subjects are its own.
+  // A row refused for its username keeps a subject remembered for the user with that username
+  // (an administrator changed that user's address here: a review), and forgets one remembered for
+  // someone else; another source's subjects are its own.
+  auto eve = store_->users().importUsers({item("eve@example.com", "eve", "5")}, "seed");
+  ASSERT_TRUE(eve);
+  auto own = store_->users().importUsers({item("eve.old@example.com", "EVE", "5")}, "seed");
+  ASSERT_TRUE(own);
+  EXPECT_EQ(own->at(0).kind, Kind::UsernameTaken);
+  EXPECT_FALSE(own->at(0).legacy_subject_dropped);
+  EXPECT_EQ(store_->users().findByLegacySubject("seed", "5").value(), eve->at(0).user_id);
   ASSERT_TRUE(store_->users().importUsers({item("cy@example.com", "cy", "3")}, "seed"));
   ASSERT_TRUE(store_->users().importUsers({item("cy2@example.com", "cy2", "3")}, "other"));
-  auto taken = store_->users().importUsers({item("dee@example.com", "CY", "3")}, "seed");
+  make("dan@example.com", "dan");
+  auto taken = store_->users().importUsers({item("dee@example.com", "DAN", "3")}, "seed");
   ASSERT_TRUE(taken);
   EXPECT_EQ(taken->at(0).kind, Kind::UsernameTaken);
   EXPECT_TRUE(taken->at(0).legacy_subject_dropped);

@@ -641,7 +641,7 @@ class PgUsers final : public UserStore {
               auto by_name = oneUser(c, "WHERE lower(username) = lower($1)", u.username);
               if (!by_name) return tl::unexpected(by_name.error());
               if (*by_name) {
-                outcome = {ImportOutcome::Kind::UsernameTaken, 0};
+                outcome = {ImportOutcome::Kind::UsernameTaken, (*by_name)->id};
               } else {
                 auto created = insertUser(c, u);
                 if (!created) return tl::unexpected(created.error());

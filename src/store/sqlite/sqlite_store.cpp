@@ -663,7 +663,7 @@ class SqliteUsers final : public UserStore {
                                      [&](Statement& s) { s.bind(1, u.username); });
               if (!by_name) return tl::unexpected(by_name.error());
               if (*by_name) {
-                outcome = {ImportOutcome::Kind::UsernameTaken, 0};
+                outcome = {ImportOutcome::Kind::UsernameTaken, (*by_name)->id};
               } else {
                 auto created = insertUser(c, u);
                 if (!created) return tl::unexpected(created.error());
