@@ -46,9 +46,12 @@ std::vector<std::string> passwordsIn(std::string_view url) {
     out.push_back(percentDecoded(raw));
   };
   if (const auto scheme = url.find("://"); scheme != std::string_view::npos) {
-    const auto at = url.rfind('@');
+    // Which '@' ends the userinfo depends on the reader (libpq takes the first before the path, a
+    // query may hold more): every split after the first ':' is a candidate.
     const auto colon = url.find(':', scheme + 3);
-    if (at != std::string_view::npos && colon != std::string_view::npos && colon < at)
+    for (auto at = url.find('@', colon);
+         colon != std::string_view::npos && at != std::string_view::npos;
+         at = url.find('@', at + 1))
       add(url.substr(colon + 1, at - colon - 1));
   }
   for (auto p = url.find("password="); p != std::string_view::npos;

@@ -68,6 +68,7 @@ TEST(SharedLibrary, ALibpqConnectionErrorNeverNamesThePassword) {
   for (const std::string url : {
            "postgresql://alice:Secret%zzPW1@127.0.0.1:1/db",
            "postgresql://alice:Pa%73s%zz@[::1/db",
+           "postgresql://alice:Secret%zzPW2@127.0.0.1:1/db?application_name=a@b",
            "postgresql://alice@127.0.0.1:1/db?password=Hid%zzden&sslmode=bogus",
            "host=127.0.0.1 port=1 password=Key%zzVal sslmode=bogus",
        }) {
