@@ -91,6 +91,8 @@ Result<CreatedApiKey> ApiKeyService::create(const store::User& owner,
                 "owner holds the most keys (" + std::to_string(max_per_user_) + ")");
   if (!stored && stored.error().code == core::Errc::NotFound)  // deleted meanwhile
     return fail(Errc::UserNotFound, "owner deleted");
+  if (!stored && stored.error().code == core::Errc::FailedPrecondition)  // deactivated meanwhile
+    return fail(Errc::InactiveUser, "owner deactivated");
   if (!stored) return tl::unexpected(storeFailure(stored.error()));
   // The owner acts, or the command line (audited as actor "cli").
   const auto actor = client.actor_name.empty() ? std::optional(owner.id) : std::nullopt;

@@ -230,8 +230,9 @@ class ApiKeyStore {
  public:
   virtual ~ApiKeyStore() = default;
   // Fills id; AlreadyExists if the public id collides; ResourceExhausted when the owner already
-  // holds `max_live` keys neither revoked nor expired at `key.created_at`. Counted and inserted
-  // under one lock on the owner: racing creations never pass the limit together.
+  // holds `max_live` keys neither revoked nor expired at `key.created_at`; NotFound when the owner
+  // is gone, FailedPrecondition when inactive. Counted and inserted under one lock on the owner:
+  // racing creations never pass the limit together, nor a deactivation.
   [[nodiscard]] virtual core::Result<ApiKey> create(ApiKey key, std::size_t max_live) = 0;
   [[nodiscard]] virtual core::Result<std::optional<ApiKey>> findByPublicId(
       std::string_view public_id) = 0;

@@ -560,6 +560,11 @@ TEST_P(StoreContract, DeactivationEndsSessionsKeysAndTokensInOneTransaction) {
   EXPECT_TRUE(store_->sessions().find("ds1").value()->revoked);
   EXPECT_FALSE(store_->sessions().find("ds2").value()->revoked);  // nobody else's
   EXPECT_TRUE(store_->apiKeys().findByPublicId("deactkey").value()->revoked);
+  // No key is made for the inactive owner (a review: one made by a request that read the owner
+  // before the deactivation would come alive at the reactivation).
+  auto late = store_->apiKeys().create(apiKey(u.id, "latekey", now + 8), kNoLimit);
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error().code, core::Errc::FailedPrecondition);
   // Reactivation revives nothing.
   UserPatch back;
   back.is_active = true;

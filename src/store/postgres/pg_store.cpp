@@ -987,9 +987,12 @@ class PgApiKeys final : public ApiKeyStore {
     return pool_.transaction<ApiKey>([&](Connection& c) -> core::Result<ApiKey> {
       // The owner's row lock serialises their creations from the count to the commit (NO KEY:
       // rows that only reference the user, such as sessions, are not held up).
-      auto owner = c.query("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", {k.user_id});
+      auto owner =
+          c.query("SELECT is_active FROM users WHERE id = $1 FOR NO KEY UPDATE", {k.user_id});
       if (!owner) return tl::unexpected(owner.error());
       if (owner->size() == 0) return makeError(Errc::NotFound, "user");
+      // A deactivation ends keys in its transaction: one made after it would outlive it.
+      if (!owner->boolean(0, 0)) return makeError(Errc::FailedPrecondition, "owner inactive");
       auto live = c.query(
           "SELECT COUNT(*) FROM api_keys WHERE user_id = $1 AND NOT revoked AND "
           "(expires_at IS NULL OR expires_at > $2)",

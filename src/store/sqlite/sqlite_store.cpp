@@ -1066,6 +1066,14 @@ class SqliteApiKeys final : public ApiKeyStore {
   core::Result<ApiKey> create(ApiKey k, std::size_t max_live) override {
     // BEGIN IMMEDIATE holds SQLite's write lock from the count to the insert.
     return pool_.transaction<ApiKey>([&](Connection& c) -> core::Result<ApiKey> {
+      // A deactivation ends keys in its transaction: one made after it would outlive it.
+      auto owner = c.prepare("SELECT is_active FROM users WHERE id = ?");
+      if (!owner) return tl::unexpected(owner.error());
+      owner->bind(1, k.user_id);
+      auto row = owner->step();
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) return makeError(Errc::NotFound, "user");
+      if (owner->int64(0) == 0) return makeError(Errc::FailedPrecondition, "owner inactive");
       if (auto ok =
               belowCap(c,
                        "SELECT COUNT(*) FROM api_keys WHERE user_id = ? AND revoked = 0 AND "
