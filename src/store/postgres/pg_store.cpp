@@ -1520,12 +1520,13 @@ class PgMail final : public MailStore {
       // The token was sent to an address: it proves nothing once the account's address changed.
       if (effect.kind != TokenEffect::Kind::ChangeEmail && !sameAddress(u.email, t.email))
         return makeError(Errc::NotFound, "address changed");
-      // One a session asked for (an email change) stands only while that session lives (ending
-      // it locks the user's row first, as this transaction did).
+      // One a session asked for (an email change) stands only while that session lives. FOR
+      // SHARE: a logout or reuse detection ending it right now is waited for and seen (they lock
+      // only the session's row; a password change locks the user's first, as this did).
       if (!asker.empty()) {
-        auto live =
-            c.query("SELECT 1 FROM sessions WHERE id = $1 AND NOT revoked AND expires_at > $2",
-                    {asker, now});
+        auto live = c.query(
+            "SELECT 1 FROM sessions WHERE id = $1 AND NOT revoked AND expires_at > $2 FOR SHARE",
+            {asker, now});
         if (!live) return tl::unexpected(live.error());
         if (live->empty()) return makeError(Errc::NotFound, "the asking session ended");
       }
