@@ -205,7 +205,8 @@ core::Result<Sources> Sources::read(std::optional<std::filesystem::path> file,
   std::string body = *read;
   // Editors on Windows start UTF-8 files with a byte-order mark; it is not part of the first key.
   if (body.starts_with("\xEF\xBB\xBF")) body.erase(0, 3);
-  if (!names) {
+  if (!names || names->empty()) {  // set empty, it is unset (value() reads it so)
+    names.reset();
     auto first = parseConfigFile(body, file->string(), nullptr);
     if (first) {
       if (auto it = first->find("OIDC_PROVIDERS"); it != first->end()) names = it->second.value;

@@ -409,6 +409,13 @@ def test_an_empty_environment_variable_never_hides_the_files_value(tmp_path):
         assert (f"warning: the environment sets {name} empty, which counts as unset: {conf}:{line} "
                 "applies") in check.stdout, check.stdout
     assert "zz-metrics-token" not in check.stdout + check.stderr + r.stdout + r.stderr
+    # The list of providers too (a review: OIDC_PROVIDERS= made the file's OIDC_ACME_* unknown).
+    write(conf, conf.read_text() + "OIDC_PROVIDERS=acme\nOIDC_ACME_ISSUER=https://idp.example.com\n"
+                                   "OIDC_ACME_CLIENT_ID=gatehouse\nOIDC_ACME_CLIENT_SECRET=zz-client-secret-0123\n")
+    check = gatehouse("config", "--check", "--config", conf, env={**empty, "OIDC_PROVIDERS": ""}, cwd=tmp_path)
+    assert "OIDC_ACME" not in check.stderr and "not a setting" not in check.stdout + check.stderr, \
+        check.stdout + check.stderr
+    assert "warning: the environment sets OIDC_PROVIDERS empty" in check.stdout, check.stdout
 
 
 def test_config_file_variable_names_the_file_and_the_flag_overrides_it(tmp_path):
