@@ -119,6 +119,11 @@ std::optional<jose::JwtError> TokenService::retiredKeyRefusal(const Keys& keys,
   if (!claims.iat || *claims.iat > it->second + kRetiredLeewaySeconds ||
       claims.exp - *claims.iat > lifetime.count())
     return jose::JwtError::BadClaim;
+  // Every token this server signed names its session and itself: one without could skip the
+  // session's and the revocations' checks.
+  const auto* sid = claims.raw.if_contains("sid");
+  if (claims.jti.empty() || sid == nullptr || !sid->is_string() || sid->get_string().empty())
+    return jose::JwtError::BadClaim;
   return std::nullopt;
 }
 

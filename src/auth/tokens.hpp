@@ -96,7 +96,7 @@ class TokenService {
     RetiredKeys retired;
   };
   // JwtError::BadClaim when `claims` were verified by a retired key but issued after it stopped
-  // signing, or live longer than `lifetime`.
+  // signing, live longer than `lifetime`, or lack the `jti` and `sid` every token we sign has.
   static std::optional<jose::JwtError> retiredKeyRefusal(const Keys& keys,
                                                          const jose::Claims& claims,
                                                          std::chrono::seconds lifetime);

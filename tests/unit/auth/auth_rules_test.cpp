@@ -633,7 +633,8 @@ TEST_F(AuthRules, ARetiredKeyVerifiesOnlyTokensItCouldHaveSignedBeforeItsRetirem
                           {"exp", iat + lifetime},
                           {"jti", "j"},
                           {"iss", settings.issuer},
-                          {"scopes", boost::json::array{}}};
+                          {"scopes", boost::json::array{}},
+                          {"sid", "s"}};
     return jose::signJwt(key, c).value();
   };
   const std::int64_t access = settings.access_ttl.count();
@@ -663,6 +664,24 @@ TEST_F(AuthRules, ARetiredKeyVerifiesOnlyTokensItCouldHaveSignedBeforeItsRetirem
   auto no_iat_claims = boost::json::object{
       {"sub", "1"}, {"type", "access"}, {"exp", now + 60}, {"jti", "j"}, {"iss", settings.issuer}};
   EXPECT_FALSE(service.verifyAccess(jose::signJwt(stack_.key, no_iat_claims).value()));
+  // Without a session or an id (a review: they would skip the session's checks).
+  boost::json::object base{{"sub", "1"},
+                           {"type", "access"},
+                           {"iat", retired_at - 10},
+                           {"exp", retired_at - 10 + access},
+                           {"iss", settings.issuer},
+                           {"scopes", boost::json::array{}}};
+  for (const auto& [extra, what] : std::vector<std::pair<boost::json::object, const char*>>{
+           {{{"jti", "j"}}, "no sid"},
+           {{{"sid", "s"}}, "no jti"},
+           {{{"jti", "j"}, {"sid", ""}}, "empty sid"}}) {
+    boost::json::object c = base;
+    for (const auto& kv : extra) c[kv.key()] = kv.value();
+    EXPECT_FALSE(service.verifyAccess(jose::signJwt(stack_.key, c).value())) << what;
+  }
+  base["jti"] = "j";
+  base["sid"] = "s";
+  EXPECT_TRUE(service.verifyAccess(jose::signJwt(stack_.key, base).value()));
   // The signing key is not bound so: its tokens come from this server's own issue().
   EXPECT_TRUE(service.verifyAccess(forged(next, now, 365 * 86400, "access")));
 }
