@@ -26,6 +26,9 @@ void print(const std::vector<importer::ItemResult>& results, const char* positio
            std::ostream& out) {
   for (const auto& r : results)
     out << boost::json::serialize(importer::resultJson(r, position_name)) << "\n";
+  // The batch is committed: its lines leave now, so a kill before the next one loses no line of
+  // a user created (a rerun would say "skipped" and never name the new id).
+  out.flush();
 }
 
 // Imports one batch, prints its results and adds them up; false when storage failed.
@@ -111,9 +114,13 @@ int importSeed(const config::Config& config, const rbac::Policy& policy, const s
         std::vector<importer::Candidate> batch;
         for (auto& row : rows) {
           std::size_t id = 0;
-          (void)std::from_chars(row.id.data(), row.id.data() + row.id.size(), id);
+          const auto [end, ec] = std::from_chars(row.id.data(), row.id.data() + row.id.size(), id);
           importer::Candidate candidate{
               id, emailOf(row.item), importer::parseItem(row.item, policy, c.clock.unixSeconds())};
+          // A row the seed's own key could not name is reported, never passed over in silence.
+          if (ec != std::errc() || end != row.id.data() + row.id.size() || id == 0)
+            candidate.user = tl::unexpected(std::string(
+                row.id.empty() ? "id: missing (NULL)" : "id: not a positive whole number"));
           if (candidate.user) candidate.user->legacy_subject = row.id;
           batch.push_back(std::move(candidate));
         }

@@ -23,7 +23,7 @@ bool truthy(std::string_view v) { return v == "1" || v == "t" || v == "true" || 
 // Builds the import item of one row given its columns by name (NULL columns absent).
 SeedRow toRow(const std::map<std::string, std::string>& columns) {
   SeedRow row;
-  row.id = columns.at("id");
+  if (auto it = columns.find("id"); it != columns.end()) row.id = it->second;  // else NULL
   boost::json::object& o = row.item;
   for (const char* name : {"email", "username", "role"}) {
     if (auto it = columns.find(name); it != columns.end()) o[name] = it->second;
@@ -80,7 +80,6 @@ core::Status readSqlite(const std::string& path, std::size_t batch,
           std::string(reinterpret_cast<const char*>(text),
                       static_cast<std::size_t>(sqlite3_column_bytes(stmt, i)));
     }
-    if (!columns.contains("id")) continue;
     rows.push_back(toRow(columns));
     if (rows.size() == batch && !each(std::exchange(rows, {}))) break;
   }

@@ -234,6 +234,29 @@ def test_import_seed_reports_bad_rows_by_seed_id_and_imports_the_rest(make_serve
         assert db_user(s, email) is None, email
 
 
+def test_a_seed_row_without_a_usable_id_is_reported_not_passed_over(make_server, tmp_path):
+    """An outside attack: a row whose id was NULL was skipped with no line and no count. (Only a
+    hand-made table can hold one: SQLAlchemy's integer key cannot.)"""
+    path = tmp_path / "odd.db"
+    con = sqlite3.connect(path)
+    with con:
+        con.execute("CREATE TABLE users (id TEXT, email TEXT, username TEXT, hashed_password TEXT,"
+                    " role TEXT, is_active BOOLEAN, created_at DATETIME)")
+        rows = [(None, "nullid@seed.example.com", "nullid"), ("x7", "textid@seed.example.com", "textid"),
+                ("0", "zeroid@seed.example.com", "zeroid"), ("31", "fine@seed.example.com", "fine")]
+        con.executemany("INSERT INTO users VALUES (?, ?, ?, '', 'user', 1, NULL)", rows)
+    con.close()
+    s = make_server()
+    s.admin_token()
+    run = import_seed(s, f"sqlite:///{path}")
+    assert run.code == 1 and run.report == (1, 0, 3), run
+    reasons = {r["email"]: (r["result"], r.get("reason")) for r in run.results}
+    assert reasons == {"nullid@seed.example.com": ("error", "id: missing (NULL)"),
+                       "textid@seed.example.com": ("error", "id: not a positive whole number"),
+                       "zeroid@seed.example.com": ("error", "id: not a positive whole number"),
+                       "fine@seed.example.com": ("created", None)}, run.results
+
+
 def test_a_seed_row_that_failed_to_import_has_no_token(make_server, tmp_path):
     url = f"sqlite:///{tmp_path / 'seed.db'}"
     make_seed_database(url, [SEED[1], dict(id=21, email="plain@seed.example.com", username="plain",
