@@ -128,10 +128,14 @@ namespace gatehouse::state {
 core::Result<bool> LocalOneTimeStore::putIfAbsent(std::string_view key, std::string_view value,
                                                   std::chrono::seconds ttl, std::int64_t now) {
   const std::lock_guard lock(mutex_);
-  if (entries_.size() >= sweep_at_) {
+  // Full, it sweeps at most once a second: a flood keeping it full costs no scan per call.
+  if (entries_.size() >= sweep_at_ || (entries_.size() >= max_entries_ && now != full_swept_at_)) {
     std::erase_if(entries_, [now](const auto& kv) { return kv.second.expires <= now; });
     sweep_at_ = std::max<std::size_t>(1024, entries_.size() * 2);
+    if (entries_.size() >= max_entries_) full_swept_at_ = now;
   }
+  if (entries_.size() >= max_entries_ && !entries_.contains(std::string(key)))
+    return core::makeError(core::Errc::Unavailable, "one-time values: the node holds the most");
   auto [it, inserted] = entries_.try_emplace(std::string(key));
   if (!inserted && it->second.expires > now) return false;
   it->second = Entry{std::string(value), now + ttl.count()};

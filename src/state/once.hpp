@@ -33,9 +33,13 @@ class OneTimeStore {
 };
 
 // In process (one node). Expired entries are swept as the map doubles, so a flood costs amortised
-// O(1) per call and memory stays bounded by the entries alive within their ttl.
+// O(1) per call. At most `max_entries` live values are held: when that many are alive, a new one
+// is refused (Unavailable, a 503 to its caller) rather than an older one dropped, which would let
+// a spent state or code be replayed. Every caller is rate limited per client; this bounds a flood
+// from many addresses.
 class LocalOneTimeStore final : public OneTimeStore {
  public:
+  explicit LocalOneTimeStore(std::size_t max_entries = 200000) : max_entries_(max_entries) {}
   [[nodiscard]] core::Result<bool> putIfAbsent(std::string_view key, std::string_view value,
                                                std::chrono::seconds ttl, std::int64_t now) override;
   [[nodiscard]] core::Result<std::optional<std::string>> take(std::string_view key,
@@ -51,6 +55,8 @@ class LocalOneTimeStore final : public OneTimeStore {
   std::mutex mutex_;
   std::unordered_map<std::string, Entry> entries_;
   std::size_t sweep_at_ = 1024;
+  const std::size_t max_entries_;
+  std::int64_t full_swept_at_ = -1;  // the second of the last sweep that left it full
 };
 
 }  // namespace gatehouse::state

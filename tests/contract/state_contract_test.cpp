@@ -283,6 +283,22 @@ TEST(LocalOneTimeStore, ExpiredValuesAreGoneAndSweptUnderFloods) {
   EXPECT_EQ(o.take("19999", 20199).value(), "x");
 }
 
+TEST(LocalOneTimeStore, ABoundedNumberLiveAtOnceAndNoneDroppedForANewOne) {
+  // A flood from many addresses (each under its rate limit) must neither grow memory without end
+  // nor push out a spent value, which would let it be replayed.
+  LocalOneTimeStore o(100);
+  for (int i = 0; i < 100; ++i)
+    ASSERT_TRUE(o.putIfAbsent("k" + std::to_string(i), "x", seconds(60), 1000).value());
+  const auto full = o.putIfAbsent("one-more", "x", seconds(60), 1000);
+  ASSERT_FALSE(full);
+  EXPECT_EQ(full.error().code, core::Errc::Unavailable);
+  EXPECT_FALSE(o.putIfAbsent("k7", "x", seconds(60), 1001).value());  // still a replay
+  EXPECT_EQ(o.take("k99", 1001).value(), "x");                        // taking frees a place
+  EXPECT_TRUE(o.putIfAbsent("one-more", "x", seconds(60), 1001).value());
+  // Once they expire, the places come back.
+  EXPECT_TRUE(o.putIfAbsent("later", "x", seconds(60), 1061).value());
+}
+
 TEST(RedisUrl, ParsesHostPortCredentialsAndDatabase) {
   auto a = parseRedisUrl("redis://:s3cret@10.0.0.5:6380/2").value();
   EXPECT_EQ(a.host, "10.0.0.5");
