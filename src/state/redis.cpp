@@ -112,9 +112,11 @@ core::Result<RedisReply> RedisClient::command(std::initializer_list<std::string_
   std::unique_ptr<RedisConnection> connection;
   {
     const std::lock_guard lock(mutex_);
-    if (!idle_.empty()) {
+    // One Redis closed while it sat idle (a restart, a timeout) is dropped, not used.
+    while (!connection && !idle_.empty()) {
       connection = std::move(idle_.back());
       idle_.pop_back();
+      if (!connection->stillOpen()) connection.reset();
     }
   }
   if (!connection) {

@@ -283,6 +283,16 @@ core::Result<std::optional<RedisReply>> RedisConnection::buffered() {
   return std::optional<RedisReply>(std::move(out));
 }
 
+bool RedisConnection::stillOpen() {
+  if (broken_) return false;
+  // Redis sends nothing unasked on a command connection: anything to read (its close, a reset,
+  // bytes TLS holds) means it is no longer one to send a command on.
+  pollfd pfd{fd_, POLLIN | POLLRDHUP, 0};
+  const bool quiet = (ssl_ == nullptr || tls_->SSL_pending(ssl_) == 0) && ::poll(&pfd, 1, 0) == 0;
+  if (!quiet) broken_ = true;
+  return quiet;
+}
+
 bool RedisConnection::receive(std::chrono::milliseconds wait) {
   if (broken_) return false;
   // TLS may hold decrypted bytes the socket no longer shows.

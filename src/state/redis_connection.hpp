@@ -55,6 +55,9 @@ class RedisConnection {
   bool receive(std::chrono::milliseconds wait);
 
   bool broken() const { return broken_; }
+  // For one taken from an idle pool: false (and broken) when Redis closed or reset it meanwhile
+  // (a restart), so the caller connects afresh instead of failing a request on it.
+  bool stillOpen();
 
  private:
   explicit RedisConnection(const dynlib::LibHiredis& redis) : redis_(redis) {}

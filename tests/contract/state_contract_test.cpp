@@ -12,6 +12,7 @@
 #include "core/blocking.hpp"
 #include "state/local.hpp"
 #include "state/redis.hpp"
+#include "state/redis_connection.hpp"
 
 namespace gatehouse::state {
 namespace {
@@ -363,6 +364,26 @@ TEST(RedisDown, AFailedResyncEndsTheFirstAttemptWithoutGoingLive) {
   EXPECT_LT(std::chrono::steady_clock::now() - waited_from, std::chrono::seconds(30));
   EXPECT_GE(resyncs.load(), 1);
   EXPECT_FALSE(bus.live());
+}
+
+TEST(RedisPool, AnIdleConnectionRedisClosedIsNotUsedForTheNextCommand) {
+  // An outside attack restarted Redis: the first request after it answered 503 on a pooled
+  // connection Redis had closed.
+  const std::string url = testRedisUrl();
+  if (url.empty()) GTEST_SKIP() << "GATEHOUSE_TEST_REDIS_URL is not set";
+  auto address = parseRedisUrl(url);
+  ASSERT_TRUE(address);
+  RedisClient redis(*address);
+  ASSERT_TRUE(redis.command({"CLIENT", "SETNAME", "gatehouse-pool-test"}));  // idle in the pool
+  auto admin = RedisConnection::open(*address, std::chrono::milliseconds(2000));
+  ASSERT_TRUE(admin) << admin.error().message;
+  auto killed = (*admin)->command({"CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"});
+  ASSERT_TRUE(killed) << killed.error().message;
+  ASSERT_GE(killed->integer, 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the close reaches this side
+  auto after = redis.command({"PING"});
+  ASSERT_TRUE(after) << after.error().message;
+  EXPECT_EQ(after->text, "PONG");
 }
 
 std::vector<std::string> backends() {
