@@ -40,6 +40,14 @@ constexpr std::string_view trimAscii(std::string_view s, std::string_view set = 
   return s.substr(first, s.find_last_not_of(set) - first + 1);
 }
 
+// The value of a hexadecimal digit, either case; -1 for any other byte.
+constexpr int hexValue(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 constexpr bool startsWithIgnoringCase(std::string_view s, std::string_view prefix) noexcept {
   return s.size() >= prefix.size() && equalsIgnoringCase(s.substr(0, prefix.size()), prefix);
 }

@@ -3,6 +3,8 @@
 #include <array>
 #include <cstdint>
 
+#include "core/ascii.hpp"
+
 namespace gatehouse::core {
 namespace {
 
@@ -138,17 +140,11 @@ std::string hexEncode(std::string_view bytes) {
 
 std::optional<std::string> hexDecode(std::string_view text) {
   if (text.size() % 2 != 0) return std::nullopt;
-  const auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
   std::string out;
   out.reserve(text.size() / 2);
   for (std::size_t i = 0; i < text.size(); i += 2) {
-    const int hi = nibble(text[i]);
-    const int lo = nibble(text[i + 1]);
+    const int hi = hexValue(text[i]);
+    const int lo = hexValue(text[i + 1]);
     if (hi < 0 || lo < 0) return std::nullopt;
     out.push_back(static_cast<char>((hi << 4) | lo));
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "core/ascii.hpp"
 #include "dynlib/shared_library.hpp"
 
 namespace gatehouse::dynlib {
@@ -18,12 +19,7 @@ namespace {
 
 // `text` with each valid %XX escape decoded (a bare '%' kept as it is).
 std::string percentDecoded(std::string_view text) {
-  const auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
+  const auto hex = core::hexValue;
   std::string out;
   for (std::size_t i = 0; i < text.size(); ++i) {
     if (text[i] == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 && hex(text[i + 2]) >= 0) {

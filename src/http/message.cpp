@@ -5,6 +5,8 @@
 
 #include <boost/json/serialize.hpp>
 
+#include "core/ascii.hpp"
+
 namespace gatehouse::http {
 
 std::optional<std::string_view> Request::header(std::string_view lower_name) const {
@@ -93,14 +95,8 @@ std::optional<std::string> percentDecode(std::string_view text, bool plus_is_spa
       out.push_back(' ');
     } else if (c == '%') {
       if (i + 2 >= text.size()) return std::nullopt;
-      const auto hex = [](char h) -> int {
-        if (h >= '0' && h <= '9') return h - '0';
-        if (h >= 'a' && h <= 'f') return h - 'a' + 10;
-        if (h >= 'A' && h <= 'F') return h - 'A' + 10;
-        return -1;
-      };
-      const int hi = hex(text[i + 1]);
-      const int lo = hex(text[i + 2]);
+      const int hi = core::hexValue(text[i + 1]);
+      const int lo = core::hexValue(text[i + 2]);
       if (hi < 0 || lo < 0) return std::nullopt;
       out.push_back(static_cast<char>((hi << 4) | lo));
       i += 2;

@@ -41,12 +41,7 @@ bool isFieldValue(std::string_view s) {
 
 bool isDigit(char c) { return c >= '0' && c <= '9'; }
 
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+using core::hexValue;
 
 // Calls `f` with each non-empty, OWS-trimmed element of a comma-separated list.
 template <typename F>
