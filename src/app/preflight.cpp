@@ -9,6 +9,7 @@
 #include "crypto/pem_certificates.hpp"
 #include "jose/jwk.hpp"
 #include "mail/mime.hpp"
+#include "state/redis.hpp"
 
 namespace gatehouse::app {
 namespace {
@@ -153,6 +154,11 @@ Preflight preflight(const config::Config& config, bool open_database) {
   out.pages = pageSetup(config, problems);
   out.passkeys = passkeySetup(config, out.pages.own_origin, problems);
   checkWrittenFiles(config, problems);
+  // What serve reads of REDIS_URL beyond its scheme (port, database number).
+  if (config.redis_url) {
+    if (auto address = state::parseRedisUrl(*config.redis_url); !address)
+      problems.push_back(address.error().message);
+  }
   checkDataDir(config, problems);
   std::string weak_kek = checkKeyFiles(config, problems, out.warnings);
   if (!usesKeyRing(config)) weak_kek.clear();  // serve never reads it then

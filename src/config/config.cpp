@@ -458,7 +458,11 @@ core::Result<Config> load(const Lookup& lookup, std::vector<std::string>* proble
     r.fail("GATEHOUSE_LISTEN", "must be host:port, e.g. 127.0.0.1:8000 or [::1]:8000");
   }
   r.text("DATABASE_URL", c.database_url);
-  if (auto path = sqlitePath(c.database_url)) {
+  if (auto path = sqlitePath(c.database_url);
+      path && path->native().find_first_of("?#") != std::string::npos) {
+    // SQLite's URL parameters are not read here: "x.db?password=..." would name a file so.
+    r.fail("DATABASE_URL", "a SQLite path cannot hold '?' or '#' (no URL parameters are read)");
+  } else if (path) {
     c.sqlite_path = *path;
     c.data_dir = path->has_parent_path() ? path->parent_path() : std::filesystem::path(".");
   } else if (c.database_url.starts_with("postgresql://") ||

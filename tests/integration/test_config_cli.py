@@ -794,6 +794,18 @@ def test_a_database_url_libpq_cannot_parse_is_refused_without_its_password(tmp_p
         assert "PostgreSQL" in r.stderr or "seed database" in r.stderr, (args, r.stderr)
 
 
+def test_check_reads_redis_and_sqlite_urls_as_serve_does(tmp_path):
+    """An outside attack: config --check passed REDIS_URL=redis://cache:6x79 that serve then
+    refused, and DATABASE_URL=sqlite:///x.db?password=zz made a file of that name."""
+    r = gatehouse("config", "--check", env={"REDIS_URL": "redis://cache.example:6x79/0"}, cwd=tmp_path)
+    assert r.returncode == 1 and "REDIS_URL: bad port" in r.stderr, (r.stdout, r.stderr)
+    for url in ("sqlite:///data/x.db?password=zzS3cret", "sqlite:///data/x.db#frag"):
+        r = gatehouse("migrate", env={"DATABASE_URL": url}, cwd=tmp_path)
+        assert r.returncode != 0 and "cannot hold '?' or '#'" in r.stderr, (url, r.stdout, r.stderr)
+        assert "zzS3cret" not in r.stderr
+        assert not (tmp_path / "data").exists(), url
+
+
 def test_the_audit_log_may_be_a_stream(tmp_path):
     """/dev/stdout and a FIFO a log shipper reads are taken as AUDIT_LOG_FILE (a regular file
     behind a link is not): events reach the reader. A FIFO nobody reads stops the start."""
