@@ -1,6 +1,7 @@
 #include "rbac/policy.hpp"
 
 #include <algorithm>
+#include <array>
 
 #include <boost/json/serialize.hpp>
 
@@ -200,17 +201,21 @@ core::Result<Policy> Policy::fromJson(std::string_view text) {
 
 std::optional<Policy::RouteRequirement> Policy::routeRequirement(
     std::string_view method, std::string_view normalized_path) const {
-  std::vector<const RouteRule*> rules{matchRoute(method, normalized_path)};
+  // The request's own method's rule, then (a POST) each other method's: no allocation here, on
+  // the path of every forward-auth check.
+  std::array<const RouteRule*, 1 + std::size(kMethods)> rules{};
+  std::size_t count = 0;
+  rules[count++] = matchRoute(method, normalized_path);
   if (method_override_ && upper(method) == "POST") {
     // Rack takes GET, HEAD, OPTIONS and more from `_method`; Express and Symfony any method.
     for (const std::string_view tunnelled : kMethods)
-      rules.push_back(matchRoute(tunnelled, normalized_path));
+      rules[count++] = matchRoute(tunnelled, normalized_path);
   }
   std::optional<RouteRequirement> out;
-  std::vector<const RouteRule*> seen;
-  for (const RouteRule* rule : rules) {
-    if (rule == nullptr || std::find(seen.begin(), seen.end(), rule) != seen.end()) continue;
-    seen.push_back(rule);
+  for (std::size_t i = 0; i < count; ++i) {
+    const RouteRule* rule = rules[i];
+    if (rule == nullptr || std::find(rules.begin(), rules.begin() + i, rule) != rules.begin() + i)
+      continue;  // no rule, or one already joined
     if (!out) out.emplace();
     for (const auto& p : rule->permissions) {
       if (std::find(out->permissions.begin(), out->permissions.end(), p) == out->permissions.end())
