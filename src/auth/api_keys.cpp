@@ -38,9 +38,6 @@ std::optional<std::string> apiKeyPublicPart(std::string_view key) {
 Result<CreatedApiKey> ApiKeyService::create(const store::User& owner,
                                             const std::vector<std::string>& owner_permissions,
                                             const NewApiKey& request, const ClientInfo& client) {
-  // A deactivated owner's key would come alive on reactivation (the CLI can name one; the API's
-  // caller is active by then): a deactivation ends keys, so none is made for the inactive.
-  if (!owner.is_active) return fail(Errc::InactiveUser, "API key for an inactive user");
   std::vector<FieldError> errors;
   if (request.name.empty() || request.name.size() > 100) {
     errors.push_back({{"body", "name"}, "name must be 1 to 100 characters", "value_error.name"});
@@ -91,8 +88,11 @@ Result<CreatedApiKey> ApiKeyService::create(const store::User& owner,
                 "owner holds the most keys (" + std::to_string(max_per_user_) + ")");
   if (!stored && stored.error().code == core::Errc::NotFound)  // deleted meanwhile
     return fail(Errc::UserNotFound, "owner deleted");
-  if (!stored && stored.error().code == core::Errc::FailedPrecondition)  // deactivated meanwhile
-    return fail(Errc::InactiveUser, "owner deactivated");
+  // A deactivated owner's key would come alive on reactivation (the CLI can name one): the store
+  // refuses an inactive owner in the transaction that inserts, so a deactivation racing this
+  // request is seen too.
+  if (!stored && stored.error().code == core::Errc::FailedPrecondition)
+    return fail(Errc::InactiveUser, "owner inactive");
   if (!stored) return tl::unexpected(storeFailure(stored.error()));
   // The owner acts, or the command line (audited as actor "cli").
   const auto actor = client.actor_name.empty() ? std::optional(owner.id) : std::nullopt;
