@@ -151,8 +151,15 @@ int main(int argc, char** argv) {
 
   auto* audit = app.add_subcommand("audit", "Audit log tools");
   audit->require_subcommand(1);
-  auto* audit_verify =
-      audit->add_subcommand("verify", "Check the audit log's hash chain for tampering");
+  auto* audit_verify = audit->add_subcommand(
+      "verify", "Check the audit log's hash chain and the records' keys for tampering");
+  std::int64_t unkeyed_before = 0;
+  audit_verify
+      ->add_option("--unkeyed-before", unkeyed_before,
+                   "Accept records below this id that carry no key after keyed ones (older "
+                   "nodes wrote them during the upgrade that brought keying; compare them with "
+                   "the shipped AUDIT_LOG_FILE first)")
+      ->check(CLI::PositiveNumber);
 
   auto* keys = app.add_subcommand("keys", "Signing keys");
   keys->require_subcommand(1);
@@ -349,9 +356,14 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*serve) return app::serve(*cfg);
+  // Commands key their audit records, and seal their notices, under the server's master secret.
+  core::SystemClock clock;
+  const cli::KeyAccess access{
+      [&cfg, &clock](store::Store& db) { return app::storedMasterSecret(*cfg, db, clock); },
+      app::publicUrl(*cfg)};
   if (*migrate) return cli::migrate(*cfg, std::cout, std::cerr);
   if (*mail_test) return cli::mailTest(*cfg, mail_to, std::cout, std::cerr);
-  if (*audit_verify) return cli::auditVerify(*cfg, std::cout, std::cerr);
+  if (*audit_verify) return cli::auditVerify(*cfg, access, unkeyed_before, std::cout, std::cerr);
   if (*keys_rotate || *keys_list)
     return keysCommand(*cfg, static_cast<bool>(*keys_rotate), rotate_after);
 
@@ -370,24 +382,24 @@ int main(int argc, char** argv) {
   }
   if (*create) {
     create_args.password = password_stdin ? readPasswordLine() : password_arg;
-    return cli::userCreate(*cfg, *policy, create_args, std::cout, std::cerr);
+    return cli::userCreate(*cfg, *policy, access, create_args, std::cout, std::cerr);
   }
   if (*user_import) {
-    if (import_file == "-") return cli::userImport(*cfg, *policy, std::cin, std::cout, std::cerr);
+    if (import_file == "-")
+      return cli::userImport(*cfg, *policy, access, std::cin, std::cout, std::cerr);
     std::ifstream in(import_file, std::ios::binary);
     if (!in) {
       std::cerr << "gatehouse: cannot read " << import_file << "\n";
       return 1;
     }
-    return cli::userImport(*cfg, *policy, in, std::cout, std::cerr);
+    return cli::userImport(*cfg, *policy, access, in, std::cout, std::cerr);
   }
-  if (*import_seed) return cli::importSeed(*cfg, *policy, seed_url, std::cout, std::cerr);
+  if (*import_seed) return cli::importSeed(*cfg, *policy, access, seed_url, std::cout, std::cerr);
   if (*list) return cli::userList(*cfg, std::cout, std::cerr);
   if (*client_create || *client_rotate) {
     // Client secrets are hashed under a key from the server's never-rotated secret.
     auto db = cli::openExisting(*cfg, std::cerr);
     if (!db) return 1;
-    core::SystemClock clock;
     auto secret = app::masterSecret(*cfg, *db, clock);
     auto key = secret ? keyring::opClientSecretKey(*secret)
                       : core::Result<std::string>(tl::unexpected(secret.error()));
@@ -396,33 +408,34 @@ int main(int argc, char** argv) {
       return 1;
     }
     if (*client_rotate)
-      return cli::clientRotateSecret(*cfg, *policy, *key, client_id, client_json, std::cout,
+      return cli::clientRotateSecret(*cfg, *policy, access, *key, client_id, client_json, std::cout,
                                      std::cerr);
     if (!client_scope.empty()) client_args.scope = client_scope;
-    return cli::clientCreate(*cfg, *policy, *key, client_args, client_json, std::cout, std::cerr);
+    return cli::clientCreate(*cfg, *policy, access, *key, client_args, client_json, std::cout,
+                             std::cerr);
   }
-  if (*client_list) return cli::clientList(*cfg, *policy, client_json, std::cout, std::cerr);
-  if (*client_delete) return cli::clientDelete(*cfg, *policy, client_id, std::cout, std::cerr);
+  if (*client_list)
+    return cli::clientList(*cfg, *policy, access, client_json, std::cout, std::cerr);
+  if (*client_delete)
+    return cli::clientDelete(*cfg, *policy, access, client_id, std::cout, std::cerr);
   if (*key_create) {
     // Given, it is checked as the API checks it (1 to 3650): 0 or -5 is an error, never "no
     // expiry".
     if (key_create->get_option("--expires-in-days")->count() > 0)
       key_args.expires_in_days = key_days;
-    return cli::apiKeyCreate(*cfg, *policy, key_args, std::cout, std::cerr);
+    return cli::apiKeyCreate(*cfg, *policy, access, key_args, std::cout, std::cerr);
   }
-  if (*key_list) return cli::apiKeyList(*cfg, *policy, key_email, std::cout, std::cerr);
-  if (*key_revoke) return cli::apiKeyRevoke(*cfg, *policy, key_email, key_id, std::cout, std::cerr);
-  if (*set_role) return cli::userSetRole(*cfg, *policy, email, role, std::cout, std::cerr);
-  if (*activate) return cli::userSetActive(*cfg, *policy, email, true, std::cout, std::cerr);
-  if (*deactivate) return cli::userSetActive(*cfg, *policy, email, false, std::cout, std::cerr);
-  // The notices these two queue are sealed and keyed like the server's, from its master secret.
-  core::SystemClock clock;
-  const cli::MailAccess notices{
-      [&cfg, &clock](store::Store& db) { return app::storedMasterSecret(*cfg, db, clock); },
-      app::publicUrl(*cfg)};
-  if (*reset_mfa) return cli::userResetMfa(*cfg, *policy, notices, email, std::cout, std::cerr);
+  if (*key_list) return cli::apiKeyList(*cfg, *policy, access, key_email, std::cout, std::cerr);
+  if (*key_revoke)
+    return cli::apiKeyRevoke(*cfg, *policy, access, key_email, key_id, std::cout, std::cerr);
+  if (*set_role) return cli::userSetRole(*cfg, *policy, access, email, role, std::cout, std::cerr);
+  if (*activate)
+    return cli::userSetActive(*cfg, *policy, access, email, true, std::cout, std::cerr);
+  if (*deactivate)
+    return cli::userSetActive(*cfg, *policy, access, email, false, std::cout, std::cerr);
+  if (*reset_mfa) return cli::userResetMfa(*cfg, *policy, access, email, std::cout, std::cerr);
   if (*set_password)
-    return cli::userSetPassword(*cfg, *policy, notices, email, readPasswordLine(), keep_api_keys,
+    return cli::userSetPassword(*cfg, *policy, access, email, readPasswordLine(), keep_api_keys,
                                 std::cout, std::cerr);
   return 2;
 }

@@ -22,6 +22,7 @@
 #include "auth/retention.hpp"
 #include "core/files.hpp"
 #include "core/log.hpp"
+#include "crypto/hmac.hpp"
 #include "dynlib/libcbor.hpp"
 #include "dynlib/libcurl.hpp"
 #include "http/server.hpp"
@@ -265,9 +266,22 @@ int serve(const config::Config& config) {
   user_cache.trustFor(kCacheTrust);
   if (auto ok = user_cache.sync(); !ok)
     return fatal("reading user change log: " + ok.error().message);
-  audit::AuditLog audit_log((*store)->audit(), clock, config.audit_log_file);
+  // Every other key is derived from the never-rotated master secret, one purpose each.
+  auto derived = keyring::derivePurposeKeys(keys->master);
+  if (!derived) return fatal("deriving keys from the master secret: " + derived.error().message);
+  const keyring::PurposeKeys& purpose = *derived;
+  auto chain_key = crypto::HmacKey::create(crypto::Digest::Sha256, purpose.audit_chain);
+  if (!chain_key) return fatal("the audit log's key: " + chain_key.error().message);
+  audit::AuditLog audit_log((*store)->audit(), clock, config.audit_log_file, std::move(*chain_key));
   // The preflight looked; a FIFO nobody reads yet, or a swap since, shows only at the open.
   if (!audit_log.sinkError().empty()) return fatal("AUDIT_LOG_FILE: " + audit_log.sinkError());
+  if (auto unkeyed = audit_log.unkeyedEnd()) {
+    spdlog::warn(
+        "the audit log's records up to {} carry no key (written before this version keyed them, "
+        "or by an older node during the upgrade): keep this number with your records; `gatehouse "
+        "audit verify --unkeyed-before {}` accepts them, and every record after must be keyed",
+        *unkeyed, *unkeyed + 1);
+  }
   metrics::Registry metrics;
   if (local_limiter != nullptr)
     metrics.setRateLimitKeys([local = local_limiter] { return local->size(); });
@@ -303,10 +317,6 @@ int serve(const config::Config& config) {
     return fatal("reading API key change log: " + ok.error().message);
 
   const std::string public_url = publicUrl(config);
-  // Every other key is derived from the never-rotated master secret, one purpose each.
-  auto derived = keyring::derivePurposeKeys(keys->master);
-  if (!derived) return fatal("deriving keys from the master secret: " + derived.error().message);
-  const keyring::PurposeKeys& purpose = *derived;
   mfa::MfaService mfa_service({**store, *once, *limiter, rates, *policy, user_cache, audit_log,
                                metrics, clock,
                                mfa::Settings{config.mfa_issuer, config.mfa_rate_limit,

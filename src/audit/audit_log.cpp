@@ -28,6 +28,12 @@ std::string sealRecord(const store::AuditRecord& r) {
   return core::hexEncode(crypto::sha256(json::serialize(canonical)));
 }
 
+core::Result<std::string> keyRecord(const crypto::HmacKey& key, const store::AuditRecord& r) {
+  auto tag = key.sign(r.hash);
+  if (!tag) return tl::unexpected(tag.error());
+  return core::hexEncode(*tag);
+}
+
 json::object toJson(const store::AuditRecord& r) {
   json::object o;
   o["id"] = r.id;
@@ -46,8 +52,9 @@ json::object toJson(const store::AuditRecord& r) {
   return o;
 }
 
-AuditLog::AuditLog(store::AuditStore& store, const core::Clock& clock, const std::string& sink_path)
-    : store_(store), clock_(clock) {
+AuditLog::AuditLog(store::AuditStore& store, const core::Clock& clock, const std::string& sink_path,
+                   std::optional<crypto::HmacKey> chain_key)
+    : store_(store), clock_(clock), chain_key_(std::move(chain_key)) {
   if (sink_path == "-") {
     sink_ = stdout;
   } else if (!sink_path.empty()) {
@@ -68,6 +75,16 @@ AuditLog::~AuditLog() {
   if (owns_sink_) std::fclose(sink_);
 }
 
+std::optional<std::int64_t> AuditLog::unkeyedEnd() {
+  auto newest = store_.query({.limit = 1});
+  if (!newest) {
+    spdlog::error("audit read failed: {}", newest.error().message);
+    return std::nullopt;
+  }
+  if (newest->empty() || !newest->front().mac.empty()) return std::nullopt;
+  return newest->front().id;
+}
+
 void AuditLog::record(Event e) {
   store::AuditRecord r;
   r.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now().time_since_epoch())
@@ -79,7 +96,16 @@ void AuditLog::record(Event e) {
   r.client_ip = std::move(e.client_ip);
   r.user_agent = e.user_agent.substr(0, 512);
   r.detail = json::serialize(e.detail);
-  auto stored = store_.append(std::move(r), sealRecord);
+  auto stored = store_.append(std::move(r), [this](store::AuditRecord& record) -> core::Status {
+    record.hash = sealRecord(record);
+    if (!chain_key_) return {};
+    // Only an OpenSSL fault fails this; then nothing is written (an unkeyed record after keyed
+    // ones reads as forged).
+    auto mac = keyRecord(*chain_key_, record);
+    if (!mac) return tl::unexpected(mac.error());
+    record.mac = std::move(*mac);
+    return {};
+  });
   if (!stored) {
     spdlog::error("audit write failed: {}", stored.error().message);
     return;
@@ -92,32 +118,57 @@ void AuditLog::record(Event e) {
   }
 }
 
-core::Result<VerifyReport> verifyChain(store::AuditStore& store) {
+core::Result<VerifyReport> verifyChain(store::AuditStore& store, const VerifyOptions& options) {
+  constexpr std::size_t kListed = 20;
   VerifyReport report;
   std::string expected_prev = std::string(64, '0');
   std::int64_t expected_id = 1;
+  const auto broken = [&report](std::int64_t id, std::string problem) {
+    report.first_bad_id = id;
+    report.problem = std::move(problem);
+    return false;
+  };
   auto ok = store.scan([&](const store::AuditRecord& r) {
     ++report.checked;
-    if (r.id != expected_id) {
-      report.first_bad_id = r.id;
-      report.problem = "record " + std::to_string(expected_id) + " is missing";
-      return false;
-    }
-    if (r.prev_hash != expected_prev) {
-      report.first_bad_id = r.id;
-      report.problem = "record " + std::to_string(r.id) + " does not link to the record before it";
-      return false;
-    }
-    if (sealRecord(r) != r.hash) {
-      report.first_bad_id = r.id;
-      report.problem = "record " + std::to_string(r.id) + " was altered";
-      return false;
+    const std::string id = std::to_string(r.id);
+    if (r.id != expected_id)
+      return broken(r.id, "record " + std::to_string(expected_id) + " is missing");
+    if (r.prev_hash != expected_prev)
+      return broken(r.id, "record " + id + " does not link to the record before it");
+    if (sealRecord(r) != r.hash) return broken(r.id, "record " + id + " was altered");
+    if (!r.mac.empty()) {
+      if (options.key == nullptr) {
+        return broken(r.id, "record " + id +
+                                " is keyed, and there is no key to check it with (no master "
+                                "secret in this database)");
+      }
+      auto expected = keyRecord(*options.key, r);
+      if (!expected) return broken(r.id, expected.error().message);
+      if (!crypto::constantTimeEquals(*expected, r.mac)) {
+        return broken(r.id, "record " + id +
+                                "'s key does not match: it, or a record before it, was rewritten "
+                                "and its hashes computed again (or it was keyed under another "
+                                "master secret)");
+      }
+      ++report.keyed;
+    } else if (options.key != nullptr && r.id >= options.unkeyed_before) {
+      if (report.unkeyed.size() < kListed) report.unkeyed.push_back(r.id);
+      ++report.unkeyed_count;
     }
     expected_prev = r.hash;
     ++expected_id;
     return true;
   });
   if (!ok) return tl::unexpected(ok.error());
+  if (!report.first_bad_id && report.unkeyed_count > 0) {
+    report.first_bad_id = report.unkeyed.front();
+    report.problem =
+        std::to_string(report.unkeyed_count) + " record(s) carry no key, the first " +
+        std::to_string(report.unkeyed.front()) +
+        ": their keys were stripped and the history rewritten, or they were written before this "
+        "version keyed records (or by an older node during the upgrade). A node names the last "
+        "of those at its start; if these are they, pass --unkeyed-before with the id after it";
+  }
   return report;
 }
 

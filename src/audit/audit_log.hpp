@@ -6,11 +6,13 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <boost/json/object.hpp>
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "crypto/hmac.hpp"
 #include "store/store.hpp"
 
 namespace gatehouse::audit {
@@ -33,37 +35,65 @@ class AuditLog {
  public:
   // `sink_path`: empty for none, "-" for stdout, else a file opened for append
   // (core::openForAppend, streams allowed). One that cannot be opened is logged, and sinkError
-  // says why: events are still stored.
-  AuditLog(store::AuditStore& store, const core::Clock& clock, const std::string& sink_path);
+  // says why: events are still stored. `chain_key` (keyring::PurposeKeys::audit_chain) keys each
+  // record's hash; none only for a command run before the server's first start made the master
+  // secret, when no record is keyed yet.
+  AuditLog(store::AuditStore& store, const core::Clock& clock, const std::string& sink_path,
+           std::optional<crypto::HmacKey> chain_key);
   AuditLog(const AuditLog&) = delete;
   AuditLog& operator=(const AuditLog&) = delete;
   ~AuditLog();
 
   void record(Event event);
+  // The newest record's id when it carries no key (written before this version keyed records, or
+  // by an older node during an upgrade): a server names it at its start, for the operator to
+  // keep (`audit verify --unkeyed-before`); nullopt otherwise, and on a failed read (logged).
+  std::optional<std::int64_t> unkeyedEnd();
   // Why the file sink named is not open; empty when it is, or none was named.
   const std::string& sinkError() const { return sink_error_; }
 
  private:
   store::AuditStore& store_;
   const core::Clock& clock_;
+  std::optional<crypto::HmacKey> chain_key_;
   std::mutex sink_mutex_;
   std::FILE* sink_ = nullptr;
   bool owns_sink_ = false;
   std::string sink_error_;
 };
 
-// SHA-256 (hex) of a record's canonical form: every field but `hash`, prev_hash included.
+// SHA-256 (hex) of a record's canonical form: every field but `hash` and `mac`, prev_hash
+// included.
 std::string sealRecord(const store::AuditRecord& record);
+// HMAC-SHA256 (hex) of a record's `hash` under the chain key: it covers the record and, through
+// prev_hash, every record before it.
+[[nodiscard]] core::Result<std::string> keyRecord(const crypto::HmacKey& key,
+                                                  const store::AuditRecord& record);
+
+struct VerifyOptions {
+  // The chain key; without one (no master secret yet), a keyed record breaks the walk.
+  const crypto::HmacKey* key = nullptr;
+  // Records below this id may carry no key: those written before this version keyed records,
+  // or by older nodes during the upgrade. The operator gives it (a node names the last such
+  // record at its start): nothing in the database, which a writer could change, decides it.
+  std::int64_t unkeyed_before = 0;
+};
 
 struct VerifyReport {
   std::int64_t checked = 0;
+  std::int64_t keyed = 0;                    // records whose key matched
   std::optional<std::int64_t> first_bad_id;  // set when the chain is broken
   std::string problem;
+  std::vector<std::int64_t> unkeyed;  // from unkeyed_before on, the first few (the walk goes on)
+  std::int64_t unkeyed_count = 0;
 };
 
 // Walks the whole chain: each record's hash must match its content and link to the one before,
-// with ids contiguous from 1.
-[[nodiscard]] core::Result<VerifyReport> verifyChain(store::AuditStore& store);
+// with ids contiguous from 1; a keyed record's key must match; and with a key, every record from
+// `unkeyed_before` on must carry one (those that do not are listed, and the walk goes on). A
+// record below `unkeyed_before` is checked by its hash, which the next keyed record's key covers.
+[[nodiscard]] core::Result<VerifyReport> verifyChain(store::AuditStore& store,
+                                                     const VerifyOptions& options = {});
 
 boost::json::object toJson(const store::AuditRecord& record);
 

@@ -13,9 +13,9 @@ int failure(std::ostream& err, const std::string& why) {
 
 }  // namespace
 
-int apiKeyCreate(const config::Config& config, const rbac::Policy& policy, const ApiKeyCreate& args,
-                 std::ostream& out, std::ostream& err) {
-  Context c(config, policy);
+int apiKeyCreate(const config::Config& config, const rbac::Policy& policy, const KeyAccess& access,
+                 const ApiKeyCreate& args, std::ostream& out, std::ostream& err) {
+  Context c(config, policy, access);
   if (!c.open(err)) return 1;
   auto owner = c.userByEmail(args.email, err);
   if (!owner) return 1;
@@ -29,9 +29,9 @@ int apiKeyCreate(const config::Config& config, const rbac::Policy& policy, const
   return 0;
 }
 
-int apiKeyList(const config::Config& config, const rbac::Policy& policy, const std::string& email,
-               std::ostream& out, std::ostream& err) {
-  Context c(config, policy);
+int apiKeyList(const config::Config& config, const rbac::Policy& policy, const KeyAccess& access,
+               const std::string& email, std::ostream& out, std::ostream& err) {
+  Context c(config, policy, access);
   if (!c.open(err)) return 1;
   auto owner = c.userByEmail(email, err);
   if (!owner) return 1;
@@ -47,9 +47,9 @@ int apiKeyList(const config::Config& config, const rbac::Policy& policy, const s
   return 0;
 }
 
-int apiKeyRevoke(const config::Config& config, const rbac::Policy& policy, const std::string& email,
-                 std::int64_t id, std::ostream& out, std::ostream& err) {
-  Context c(config, policy);
+int apiKeyRevoke(const config::Config& config, const rbac::Policy& policy, const KeyAccess& access,
+                 const std::string& email, std::int64_t id, std::ostream& out, std::ostream& err) {
+  Context c(config, policy, access);
   if (!c.open(err)) return 1;
   auto owner = c.userByEmail(email, err);
   if (!owner) return 1;

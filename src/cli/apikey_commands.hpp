@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/key_access.hpp"
 #include "config/config.hpp"
 #include "rbac/policy.hpp"
 
@@ -19,11 +20,11 @@ struct ApiKeyCreate {
   std::optional<std::int64_t> expires_in_days;
 };
 
-int apiKeyCreate(const config::Config& config, const rbac::Policy& policy, const ApiKeyCreate& args,
-                 std::ostream& out, std::ostream& err);
-int apiKeyList(const config::Config& config, const rbac::Policy& policy, const std::string& email,
-               std::ostream& out, std::ostream& err);
-int apiKeyRevoke(const config::Config& config, const rbac::Policy& policy, const std::string& email,
-                 std::int64_t id, std::ostream& out, std::ostream& err);
+int apiKeyCreate(const config::Config& config, const rbac::Policy& policy, const KeyAccess& access,
+                 const ApiKeyCreate& args, std::ostream& out, std::ostream& err);
+int apiKeyList(const config::Config& config, const rbac::Policy& policy, const KeyAccess& access,
+               const std::string& email, std::ostream& out, std::ostream& err);
+int apiKeyRevoke(const config::Config& config, const rbac::Policy& policy, const KeyAccess& access,
+                 const std::string& email, std::int64_t id, std::ostream& out, std::ostream& err);
 
 }  // namespace gatehouse::cli

@@ -29,10 +29,10 @@ void audit(Context& c, std::string type, const std::string& client_id) {
 
 }  // namespace
 
-int clientCreate(const config::Config& config, const rbac::Policy& policy,
+int clientCreate(const config::Config& config, const rbac::Policy& policy, const KeyAccess& access,
                  const std::string& secret_key, const op::NewClient& request, bool as_json,
                  std::ostream& out, std::ostream& err) {
-  Context c(config, policy);
+  Context c(config, policy, access);
   if (!c.open(err)) return 1;
   op::ClientRegistry registry(c.store->op(), secret_key,
                               op::providerScopes(policy.allPermissions()), c.clock);
@@ -54,9 +54,9 @@ int clientCreate(const config::Config& config, const rbac::Policy& policy,
   return 0;
 }
 
-int clientList(const config::Config& config, const rbac::Policy& policy, bool as_json,
-               std::ostream& out, std::ostream& err) {
-  Context c(config, policy);
+int clientList(const config::Config& config, const rbac::Policy& policy, const KeyAccess& access,
+               bool as_json, std::ostream& out, std::ostream& err) {
+  Context c(config, policy, access);
   if (!c.open(err)) return 1;
   auto clients = c.store->op().listClients();
   if (!clients) return failure(err, clients.error());
@@ -76,9 +76,9 @@ int clientList(const config::Config& config, const rbac::Policy& policy, bool as
   return 0;
 }
 
-int clientDelete(const config::Config& config, const rbac::Policy& policy,
+int clientDelete(const config::Config& config, const rbac::Policy& policy, const KeyAccess& access,
                  const std::string& client_id, std::ostream& out, std::ostream& err) {
-  Context c(config, policy);
+  Context c(config, policy, access);
   if (!c.open(err)) return 1;
   if (auto ok = c.store->op().removeClient(client_id); !ok) {
     if (ok.error().code == core::Errc::NotFound) {
@@ -93,9 +93,10 @@ int clientDelete(const config::Config& config, const rbac::Policy& policy,
 }
 
 int clientRotateSecret(const config::Config& config, const rbac::Policy& policy,
-                       const std::string& secret_key, const std::string& client_id, bool as_json,
-                       std::ostream& out, std::ostream& err) {
-  Context c(config, policy);
+                       const KeyAccess& access, const std::string& secret_key,
+                       const std::string& client_id, bool as_json, std::ostream& out,
+                       std::ostream& err) {
+  Context c(config, policy, access);
   if (!c.open(err)) return 1;
   op::ClientRegistry registry(c.store->op(), secret_key,
                               op::providerScopes(policy.allPermissions()), c.clock);

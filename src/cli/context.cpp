@@ -6,6 +6,16 @@
 
 namespace gatehouse::cli {
 
+core::Result<std::optional<crypto::HmacKey>> auditChainKey(
+    const std::optional<std::string>& master) {
+  if (!master) return std::optional<crypto::HmacKey>();
+  auto key = keyring::auditChainKey(*master);
+  if (!key) return tl::unexpected(key.error());
+  auto made = crypto::HmacKey::create(crypto::Digest::Sha256, std::move(*key));
+  if (!made) return tl::unexpected(made.error());
+  return std::optional<crypto::HmacKey>(std::move(*made));
+}
+
 bool Context::open(std::ostream& err) {
   auto made = password::PasswordHasher::create(config.hash_policy);
   if (!made) {
@@ -21,7 +31,20 @@ bool Context::open(std::ostream& err) {
   // Persisted for the server to read; a command has no bus of its own.
   revocations = std::make_unique<auth::RevocationList>(store->revocations());
   cache = std::make_unique<auth::UserCache>(store->users());
-  audit = std::make_unique<audit::AuditLog>(store->audit(), clock, config.audit_log_file);
+  auto stored = access.master_secret(*store);
+  if (!stored) {
+    err << "gatehouse: the master secret (the audit log's records are keyed under it): "
+        << stored.error().message << "\n";
+    return false;
+  }
+  master = std::move(*stored);
+  auto chain_key = auditChainKey(master);
+  if (!chain_key) {
+    err << "gatehouse: the audit log's key: " << chain_key.error().message << "\n";
+    return false;
+  }
+  audit = std::make_unique<audit::AuditLog>(store->audit(), clock, config.audit_log_file,
+                                            std::move(*chain_key));
   guard = std::make_unique<state::LocalLoginGuard>(state::LockoutPolicy{});
   session_end =
       std::make_unique<auth::SessionEnd>(*store, *revocations, clock, config.access_token_ttl);
@@ -39,7 +62,7 @@ bool Context::open(std::ostream& err) {
   return true;
 }
 
-bool Context::openMail(const MailAccess& access, const store::User& user, std::ostream& err) {
+bool Context::openMail(const store::User& user, std::ostream& err) {
   if (!config.mail.configured() || auth::isPlaceholderAddress(user.email)) return true;
   const auto fail = [&err](const std::string& why) {
     err << "gatehouse: mail is configured, and the notice this change sends cannot be queued: "
@@ -48,14 +71,12 @@ bool Context::openMail(const MailAccess& access, const store::User& user, std::o
   };
   auto loaded = mail::Templates::load(config.mail.template_dir);
   if (!loaded) return fail("GATEHOUSE_TEMPLATE_DIR: " + loaded.error().message);
-  auto master = access.master_secret(*store);
-  if (!master) return fail(master.error().message);
-  if (!*master) {
+  if (!master) {
     err << "gatehouse: no notice goes to " << user.email
         << ": the keys it is sealed with are made at the server's first start\n";
     return true;
   }
-  auto purpose = keyring::derivePurposeKeys(**master);
+  auto purpose = keyring::derivePurposeKeys(*master);
   if (!purpose) return fail(purpose.error().message);
   transport = mail::transportFor(config.mail);
   templates = std::move(*loaded);

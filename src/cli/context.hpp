@@ -13,7 +13,7 @@
 #include "auth/session_end.hpp"
 #include "auth/user_cache.hpp"
 #include "auth/user_service.hpp"
-#include "cli/mail_access.hpp"
+#include "cli/key_access.hpp"
 #include "config/config.hpp"
 #include "mail/background.hpp"
 #include "mail/email_flows.hpp"
@@ -38,6 +38,9 @@ namespace gatehouse::cli {
 struct Context {
   const config::Config& config;
   const rbac::Policy& policy;
+  const KeyAccess& access;
+  // After open: the master secret, nullopt before the server's first start made it.
+  std::optional<std::string> master;
   core::SystemClock clock;
   std::unique_ptr<store::Store> store;
   std::optional<password::PasswordHasher> hasher;
@@ -67,24 +70,31 @@ struct Context {
   std::unique_ptr<mail::Background> background;
   std::unique_ptr<mail::EmailFlows> flows;
 
-  Context(const config::Config& c, const rbac::Policy& p) : config(c), policy(p) {}
+  Context(const config::Config& c, const rbac::Policy& p, const KeyAccess& k)
+      : config(c), policy(p), access(k) {}
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
 
-  // False after writing the reason to `err`.
+  // False after writing the reason to `err`: among others, a master secret that does not open
+  // (the command's audit records would carry no key, and read as forged after the server's).
   bool open(std::ostream& err);
   // After open, before a change whose notice goes to `user`: what the notice needs, when one can
   // go (mail configured, an address that is not a placeholder); nothing otherwise, no key read.
   // False after writing the reason to `err`, when this configuration could not queue it (the
   // server's would not start either): the command then changes nothing. Before the server's first
   // start there are no keys to seal it with: `err` is told no notice goes, and true.
-  bool openMail(const MailAccess& access, const store::User& user, std::ostream& err);
+  bool openMail(const store::User& user, std::ostream& err);
   // Queues `kind`'s notice to `user` as the API does (after openMail); what to tell whoever ran
   // the command ("" when none goes). A failure is written to `err`: the change stands.
   std::string notify(mail::Notice kind, const store::User& user, std::ostream& err);
   // The user with this email, or nullopt after writing "no user with email ..." to `err`.
   std::optional<store::User> userByEmail(const std::string& email, std::ostream& err);
 };
+
+// The key audit records are keyed under (keyring::auditChainKey of the master secret); none
+// without a master secret (before the server's first start).
+[[nodiscard]] core::Result<std::optional<crypto::HmacKey>> auditChainKey(
+    const std::optional<std::string>& master);
 
 // One line for a service error: the contract's message and, for validation, each rule that
 // failed ("password: ...").

@@ -55,9 +55,9 @@ int report(const importer::Totals& t, bool stopped, std::ostream& err) {
 
 }  // namespace
 
-int userImport(const config::Config& config, const rbac::Policy& policy, std::istream& in,
-               std::ostream& out, std::ostream& err) {
-  Context c(config, policy);
+int userImport(const config::Config& config, const rbac::Policy& policy, const KeyAccess& access,
+               std::istream& in, std::ostream& out, std::ostream& err) {
+  Context c(config, policy, access);
   if (!c.open(err)) return 1;
   importer::Importer importer(c.store->users(), policy, *c.audit);
   importer::Totals totals;
@@ -102,9 +102,9 @@ int userImport(const config::Config& config, const rbac::Policy& policy, std::is
   return report(totals, stopped, err);
 }
 
-int importSeed(const config::Config& config, const rbac::Policy& policy, const std::string& url,
-               std::ostream& out, std::ostream& err) {
-  Context c(config, policy);
+int importSeed(const config::Config& config, const rbac::Policy& policy, const KeyAccess& access,
+               const std::string& url, std::ostream& out, std::ostream& err) {
+  Context c(config, policy, access);
   if (!c.open(err)) return 1;
   importer::Importer importer(c.store->users(), policy, *c.audit);
   importer::Totals totals;

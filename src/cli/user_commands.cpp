@@ -24,9 +24,9 @@ int migrate(const config::Config& config, std::ostream& out, std::ostream& err) 
   return 0;
 }
 
-int userCreate(const config::Config& config, const rbac::Policy& policy, const UserCreate& args,
-               std::ostream& out, std::ostream& err) {
-  Context c(config, policy);
+int userCreate(const config::Config& config, const rbac::Policy& policy, const KeyAccess& access,
+               const UserCreate& args, std::ostream& out, std::ostream& err) {
+  Context c(config, policy, access);
   if (!c.open(err)) return 1;
   auto user = c.passwords->createAccount(
       {args.email, args.username, args.password, args.role, args.email_verified}, c.client);
@@ -50,9 +50,10 @@ int userList(const config::Config& config, std::ostream& out, std::ostream& err)
   }
 }
 
-int userSetRole(const config::Config& config, const rbac::Policy& policy, const std::string& email,
-                const std::string& role, std::ostream& out, std::ostream& err) {
-  Context c(config, policy);
+int userSetRole(const config::Config& config, const rbac::Policy& policy, const KeyAccess& access,
+                const std::string& email, const std::string& role, std::ostream& out,
+                std::ostream& err) {
+  Context c(config, policy, access);
   if (!c.open(err)) return 1;
   auto user = c.userByEmail(email, err);
   if (!user) return 1;
@@ -62,19 +63,33 @@ int userSetRole(const config::Config& config, const rbac::Policy& policy, const 
   return 0;
 }
 
-int auditVerify(const config::Config& config, std::ostream& out, std::ostream& err) {
+int auditVerify(const config::Config& config, const KeyAccess& access, std::int64_t unkeyed_before,
+                std::ostream& out, std::ostream& err) {
   auto store = openExisting(config, err);
   if (!store) return 1;
-  auto report = audit::verifyChain(store->audit());
+  auto master = access.master_secret(*store);
+  if (!master)
+    return failure(
+        err, "the master secret (audit records are keyed under it): " + master.error().message);
+  auto key = auditChainKey(*master);
+  if (!key) return failure(err, key.error().message);
+  auto report = audit::verifyChain(
+      store->audit(), {.key = *key ? &**key : nullptr, .unkeyed_before = unkeyed_before});
   if (!report) return failure(err, report.error().message);
   if (report->first_bad_id) return failure(err, "audit chain broken: " + report->problem);
-  out << "audit chain intact: " << report->checked << " records\n";
+  out << "audit chain intact: " << report->checked << " records, " << report->keyed << " keyed";
+  if (report->keyed < report->checked) {
+    out << " (" << (report->checked - report->keyed)
+        << " written without a key: before the server's first start made one, or below "
+           "--unkeyed-before; each is covered by the next keyed record's key)";
+  }
+  out << "\n";
   return 0;
 }
 
-int userSetActive(const config::Config& config, const rbac::Policy& policy,
+int userSetActive(const config::Config& config, const rbac::Policy& policy, const KeyAccess& access,
                   const std::string& email, bool active, std::ostream& out, std::ostream& err) {
-  Context c(config, policy);
+  Context c(config, policy, access);
   if (!c.open(err)) return 1;
   auto user = c.userByEmail(email, err);
   if (!user) return 1;
@@ -88,12 +103,12 @@ int userSetActive(const config::Config& config, const rbac::Policy& policy,
 }
 
 int userSetPassword(const config::Config& config, const rbac::Policy& policy,
-                    const MailAccess& mail, const std::string& email, const std::string& password,
+                    const KeyAccess& access, const std::string& email, const std::string& password,
                     bool keep_api_keys, std::ostream& out, std::ostream& err) {
-  Context c(config, policy);
+  Context c(config, policy, access);
   if (!c.open(err)) return 1;
   auto user = c.userByEmail(email, err);
-  if (!user || !c.openMail(mail, *user, err)) return 1;
+  if (!user || !c.openMail(*user, err)) return 1;
   if (auto ok = c.passwords->setPassword(user->id, password, c.client, keep_api_keys); !ok)
     return failure(err, describe(ok.error()));
   if (!keep_api_keys) c.keys->forgetUser(user->id);
@@ -104,14 +119,14 @@ int userSetPassword(const config::Config& config, const rbac::Policy& policy,
   return 0;
 }
 
-int userResetMfa(const config::Config& config, const rbac::Policy& policy, const MailAccess& mail,
+int userResetMfa(const config::Config& config, const rbac::Policy& policy, const KeyAccess& access,
                  const std::string& email, std::ostream& out, std::ostream& err) {
-  Context c(config, policy);
+  Context c(config, policy, access);
   if (!c.open(err)) return 1;
   auto user = c.userByEmail(email, err);
   if (!user) return 1;
   // A notice goes only when a confirmed factor goes.
-  if (user->mfa_enabled && !c.openMail(mail, *user, err)) return 1;
+  if (user->mfa_enabled && !c.openMail(*user, err)) return 1;
   auto removed = c.mfa->reset(user->id, std::nullopt, c.client);
   if (!removed) return failure(err, describe(removed.error()));
   out << "second factors of user " << user->id << " removed; they sign in with the password"

@@ -9,6 +9,7 @@ namespace {
 
 constexpr std::size_t kKeyBytes = 32;
 constexpr std::string_view kOpClientSecrets = "gatehouse op client secrets v1";
+constexpr std::string_view kAuditChain = "gatehouse audit chain v1";
 
 // The labels, written once: distinct, and never changed (a "v2" is a new purpose).
 constexpr std::pair<std::string PurposeKeys::*, std::string_view> kPurposes[] = {
@@ -24,6 +25,7 @@ constexpr std::pair<std::string PurposeKeys::*, std::string_view> kPurposes[] = 
     {&PurposeKeys::op_authorization_codes, "gatehouse op authorization codes v1"},
     {&PurposeKeys::webauthn_challenges, "gatehouse webauthn challenges v1"},
     {&PurposeKeys::webauthn_user_handles, "gatehouse webauthn user handles v1"},
+    {&PurposeKeys::audit_chain, kAuditChain},
 };
 
 }  // namespace
@@ -40,6 +42,10 @@ core::Result<PurposeKeys> derivePurposeKeys(std::string_view master) {
 
 core::Result<std::string> opClientSecretKey(std::string_view master) {
   return crypto::hkdf(master, kOpClientSecrets, kKeyBytes);
+}
+
+core::Result<std::string> auditChainKey(std::string_view master) {
+  return crypto::hkdf(master, kAuditChain, kKeyBytes);
 }
 
 }  // namespace gatehouse::keyring

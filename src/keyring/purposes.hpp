@@ -24,11 +24,14 @@ struct PurposeKeys {
   std::string op_authorization_codes;   // OpenID Provider authorization codes
   std::string webauthn_challenges;      // passkey ceremonies' challenges
   std::string webauthn_user_handles;    // passkeys' user handles
+  std::string audit_chain;              // the audit records' keyed hashes
 };
 
 [[nodiscard]] core::Result<PurposeKeys> derivePurposeKeys(std::string_view master);
 
-// The one key the command line needs on its own (`gatehouse client create|rotate-secret`).
+// The keys the command line needs on their own (`gatehouse client create|rotate-secret`; every
+// command that writes or checks the audit log).
 [[nodiscard]] core::Result<std::string> opClientSecretKey(std::string_view master);
+[[nodiscard]] core::Result<std::string> auditChainKey(std::string_view master);
 
 }  // namespace gatehouse::keyring

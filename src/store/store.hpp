@@ -452,7 +452,9 @@ class MailStore {
   [[nodiscard]] virtual core::Status purge(std::int64_t now, std::int64_t finished_before) = 0;
 };
 
-// One audit record as stored; `hash` chains it to the record before (tamper evidence).
+// One audit record as stored; `hash` chains it to the record before (tamper evidence), and `mac`
+// keys that hash under a key the database does not hold ("" for a record written without one:
+// before migration 15, or by a node or command that predates it).
 struct AuditRecord {
   std::int64_t id = 0;
   std::int64_t time_ms = 0;
@@ -465,6 +467,7 @@ struct AuditRecord {
   std::string detail;  // serialized JSON object
   std::string prev_hash;
   std::string hash;
+  std::string mac;
 };
 
 struct AuditQuery {
@@ -484,9 +487,10 @@ struct DailyCount {
 class AuditStore {
  public:
   virtual ~AuditStore() = default;
-  // Fills id and prev_hash, calls `seal` to compute the hash, and inserts.
+  // Fills id and prev_hash, calls `seal` to fill hash and mac, and inserts (nothing when `seal`
+  // fails: its error is returned).
   [[nodiscard]] virtual core::Result<AuditRecord> append(
-      AuditRecord record, const std::function<std::string(const AuditRecord&)>& seal) = 0;
+      AuditRecord record, const std::function<core::Status(AuditRecord&)>& seal) = 0;
   // Newest first.
   [[nodiscard]] virtual core::Result<std::vector<AuditRecord>> query(const AuditQuery& q) = 0;
   // Every record, oldest first, `batch` at a time through `visit` (stops when it returns false).

@@ -732,8 +732,10 @@ TEST_P(StoreContract, RotationGraceWindowSparesTheFamily) {
 
 TEST_P(StoreContract, AuditAppendsChainAndRefusesEdits) {
   auto& a = store_->audit();
-  const auto seal = [](const AuditRecord& r) {
-    return "h" + std::to_string(r.id) + ":" + r.prev_hash.substr(0, 3);
+  const auto seal = [](AuditRecord& r) -> core::Status {
+    r.hash = "h" + std::to_string(r.id) + ":" + r.prev_hash.substr(0, 3);
+    r.mac = "m" + std::to_string(r.id);
+    return {};
   };
   AuditRecord first;
   first.time_ms = 1'800'000'000'000;
@@ -752,6 +754,11 @@ TEST_P(StoreContract, AuditAppendsChainAndRefusesEdits) {
   ASSERT_TRUE(r2);
   EXPECT_EQ(r2->id, 2);
   EXPECT_EQ(r2->prev_hash, r1->hash);
+  // A seal that fails writes nothing.
+  AuditRecord refused = first;
+  EXPECT_FALSE(a.append(refused, [](AuditRecord&) -> core::Status {
+    return core::makeError(core::Errc::Internal, "no key");
+  }));
   auto newest = a.query({.limit = 10});
   ASSERT_TRUE(newest);
   ASSERT_EQ(newest->size(), 2U);
@@ -763,11 +770,15 @@ TEST_P(StoreContract, AuditAppendsChainAndRefusesEdits) {
   EXPECT_EQ(a.distinctSubjectsSince("login.succeeded", 0).value(), 1);
   EXPECT_EQ(a.perDaySince("login.failed", 0).value().at(0).day, "2027-01-15");
   std::vector<std::int64_t> ids;
+  std::vector<std::string> macs;
   ASSERT_TRUE(a.scan([&](const AuditRecord& r) {
     ids.push_back(r.id);
+    macs.push_back(r.mac);
     return true;
   }));
   EXPECT_EQ(ids, (std::vector<std::int64_t>{1, 2}));
+  EXPECT_EQ(macs, (std::vector<std::string>{"m1", "m2"}));
+  EXPECT_EQ((*newest)[0].mac, "m2");
 }
 
 // Found by an outside attack: the service counted a user's keys and then inserted, so 20 creations

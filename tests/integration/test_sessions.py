@@ -1,5 +1,7 @@
 """Sessions, revocation, abuse control and the audit log over real HTTP (issue 3)."""
 import concurrent.futures
+import hashlib
+import json
 import sqlite3
 import statistics
 import time
@@ -331,9 +333,68 @@ def test_audit_chain_detects_an_edited_row(make_server, tmp_path):
     db.execute("DROP TRIGGER audit_no_update")
     db.execute("UPDATE audit_events SET client_ip='10.6.6.6' WHERE id=2")
     db.commit()
-    db.close()
     r = s.cli("audit", "verify")
     assert r.returncode == 1 and "record 2 was altered" in r.stderr
+    # Found by an outside attack: the chain was plain SHA-256, and computing the hashes again from
+    # the edited row on made `audit verify` say intact. Each record's hash is now also keyed under
+    # a key from the master secret, which the database does not hold.
+    rechain(db, 2)
+    assert rechain(db, 2) == 0  # the hashes alone are whole again
+    r = s.cli("audit", "verify")
+    assert r.returncode == 1 and "record 2's key does not match" in r.stderr, r.stderr
+    # Stripping the keys as well: those records carry none, and nothing in the database excuses them.
+    db.execute("UPDATE audit_events SET mac='' WHERE id >= 2")
+    db.commit()
+    r = s.cli("audit", "verify")
+    assert r.returncode == 1 and "2 record(s) carry no key, the first 2" in r.stderr, r.stderr
+    db.close()
+
+
+def rechain(db, start):
+    """What a writer of the table without the key can do: compute each record's hash (and the
+    next one's prev_hash) again from `start` on, as the server's sealRecord does. How many rows'
+    hashes changed."""
+    rows = db.execute("SELECT id, time_ms, type, request_id, actor_id, subject_id, client_ip, user_agent, "
+                      "detail, prev_hash, hash FROM audit_events ORDER BY id").fetchall()
+    prev, changed = rows[start - 2][10] if start > 1 else "0" * 64, 0
+    for row in rows[start - 1:]:
+        canonical = json.dumps(list(row[:9]) + [prev], separators=(",", ":"), ensure_ascii=False)
+        digest = hashlib.sha256(canonical.encode()).hexdigest()
+        changed += digest != row[10]
+        db.execute("UPDATE audit_events SET prev_hash=?, hash=? WHERE id=?", (prev, digest, row[0]))
+        prev = digest
+    db.commit()
+    return changed
+
+
+def test_records_from_before_keying_are_accepted_only_up_to_the_number_a_node_names(make_server, tmp_path):
+    s = make_server()
+    for i in range(3):
+        s.register(f"old{i}@example.com", f"old{i}")
+    s.stop()
+    # As a version from before keying wrote them: no key (the column's default).
+    db = sqlite3.connect(tmp_path / "data" / "gatehouse.db")
+    db.execute("DROP TRIGGER audit_no_update")
+    db.execute("UPDATE audit_events SET mac=''")
+    db.commit()
+    db.close()
+    s.start()
+    assert "records up to 3 carry no key" in s.log_text() and "--unkeyed-before 4" in s.log_text()
+    s.register("new@example.com", "newer")
+    s.stop()
+    r = s.cli("audit", "verify")
+    assert r.returncode == 1 and "3 record(s) carry no key, the first 1" in r.stderr, r.stderr
+    r = s.cli("audit", "verify", "--unkeyed-before", "4")
+    assert r.returncode == 0 and "4 records, 1 keyed" in r.stdout, (r.stdout, r.stderr)
+    # The older records are covered by the first keyed one: a rewrite among them is found.
+    db = sqlite3.connect(tmp_path / "data" / "gatehouse.db")
+    db.execute("UPDATE audit_events SET client_ip='10.6.6.6' WHERE id=2")
+    db.commit()
+    assert rechain(db, 2) == 3
+    db.close()
+    r = s.cli("audit", "verify", "--unkeyed-before", "4")
+    assert r.returncode == 1 and "record 4's key does not match" in r.stderr, r.stderr
+    assert s.cli("audit", "verify", "--unkeyed-before", "0").returncode != 0  # a positive id
 
 
 def test_metrics_endpoint(server):

@@ -35,7 +35,7 @@ struct AuthStack {
         revocations(store->revocations()),
         cache(store->users()),
         guard({}),
-        audit(store->audit(), clock, ""),
+        audit(store->audit(), clock, "", std::nullopt),
         rates(limiter, metrics, audit, clock),
         session_end(*store, revocations, clock, tokens.settings().access_ttl),
         token_check({*store, tokens, policy, revocations, cache, clock}),

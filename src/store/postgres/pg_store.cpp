@@ -325,6 +325,11 @@ END $$;
     R"sql(
 ALTER TABLE email_tokens ADD COLUMN session_id TEXT;
 )sql",
+    // 15: each audit record's hash is also keyed (HMAC-SHA256 under a key derived from the master
+    // secret), so that whoever can write the table cannot rewrite its history and chain it again.
+    R"sql(
+ALTER TABLE audit_events ADD COLUMN mac TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 static_assert(kUserLogLock == 7'261'001 && kKeyLogLock == 7'261'002,
@@ -846,7 +851,7 @@ constexpr std::string_view kGenesisHash =
 
 constexpr std::string_view kAuditSelect =
     "SELECT id, time_ms, type, request_id, actor_id, subject_id, client_ip, user_agent, detail, "
-    "prev_hash, hash FROM audit_events ";
+    "prev_hash, hash, mac FROM audit_events ";
 
 AuditRecord readAudit(const Rows& r, int i) {
   AuditRecord a;
@@ -861,6 +866,7 @@ AuditRecord readAudit(const Rows& r, int i) {
   a.detail = r.text(i, 8);
   a.prev_hash = r.text(i, 9);
   a.hash = r.text(i, 10);
+  a.mac = r.text(i, 11);
   return a;
 }
 
@@ -868,8 +874,8 @@ class PgAudit final : public AuditStore {
  public:
   explicit PgAudit(Pool& pool) : pool_(pool) {}
 
-  core::Result<AuditRecord> append(
-      AuditRecord r, const std::function<std::string(const AuditRecord&)>& seal) override {
+  core::Result<AuditRecord> append(AuditRecord r,
+                                   const std::function<core::Status(AuditRecord&)>& seal) override {
     return pool_.transaction<AuditRecord>([&](Connection& c) -> core::Result<AuditRecord> {
       // Nodes append one at a time, so the chain never forks.
       if (auto ok = lock(c, kAuditLock); !ok) return tl::unexpected(ok.error());
@@ -877,13 +883,13 @@ class PgAudit final : public AuditStore {
       if (!last) return tl::unexpected(last.error());
       r.id = last->empty() ? 1 : last->int64(0, 0) + 1;
       r.prev_hash = last->empty() ? std::string(kGenesisHash) : last->text(0, 1);
-      r.hash = seal(r);
+      if (auto sealed = seal(r); !sealed) return tl::unexpected(sealed.error());
       auto ins = c.query(
           "INSERT INTO audit_events (id, time_ms, type, request_id, actor_id, subject_id, "
-          "client_ip, user_agent, detail, prev_hash, hash) "
-          "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+          "client_ip, user_agent, detail, prev_hash, hash, mac) "
+          "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
           {r.id, r.time_ms, r.type, r.request_id, r.actor_id, r.subject_id, r.client_ip,
-           r.user_agent, r.detail, r.prev_hash, r.hash});
+           r.user_agent, r.detail, r.prev_hash, r.hash, r.mac});
       if (!ins) return tl::unexpected(ins.error());
       return r;
     });

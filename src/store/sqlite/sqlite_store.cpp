@@ -300,6 +300,11 @@ END;
     R"sql(
 ALTER TABLE email_tokens ADD COLUMN session_id TEXT;
 )sql",
+    // 15: each audit record's hash is also keyed (HMAC-SHA256 under a key derived from the master
+    // secret), so that whoever can write the table cannot rewrite its history and chain it again.
+    R"sql(
+ALTER TABLE audit_events ADD COLUMN mac TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 // Every remaining row of `stmt`, each read by `read`.
@@ -907,20 +912,21 @@ AuditRecord readAudit(const Statement& s) {
   r.detail = s.text(8);
   r.prev_hash = s.text(9);
   r.hash = s.text(10);
+  r.mac = s.text(11);
   return r;
 }
 
 constexpr std::string_view kAuditSelect =
     "SELECT id, time_ms, type, request_id, actor_id, subject_id, client_ip, user_agent, detail, "
-    "prev_hash, hash "
+    "prev_hash, hash, mac "
     "FROM audit_events ";
 
 class SqliteAudit final : public AuditStore {
  public:
   explicit SqliteAudit(ConnectionPool& pool) : pool_(pool) {}
 
-  core::Result<AuditRecord> append(
-      AuditRecord r, const std::function<std::string(const AuditRecord&)>& seal) override {
+  core::Result<AuditRecord> append(AuditRecord r,
+                                   const std::function<core::Status(AuditRecord&)>& seal) override {
     return pool_.transaction<AuditRecord>([&](Connection& c) -> core::Result<AuditRecord> {
       auto last = c.prepare("SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1");
       if (!last) return tl::unexpected(last.error());
@@ -928,11 +934,11 @@ class SqliteAudit final : public AuditStore {
       if (!row) return tl::unexpected(row.error());
       r.id = *row ? last->int64(0) + 1 : 1;
       r.prev_hash = *row ? last->text(1) : std::string(kGenesisHash);
-      r.hash = seal(r);
+      if (auto sealed = seal(r); !sealed) return tl::unexpected(sealed.error());
       auto ins = c.prepare(
           "INSERT INTO audit_events (id, time_ms, type, request_id, actor_id, subject_id, "
           "client_ip, user_agent, "
-          "detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+          "detail, prev_hash, hash, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
       if (!ins) return tl::unexpected(ins.error());
       ins->bind(1, r.id).bind(2, r.time_ms).bind(3, r.type).bind(4, r.request_id);
       if (r.actor_id)
@@ -947,7 +953,8 @@ class SqliteAudit final : public AuditStore {
           .bind(8, r.user_agent)
           .bind(9, r.detail)
           .bind(10, r.prev_hash)
-          .bind(11, r.hash);
+          .bind(11, r.hash)
+          .bind(12, r.mac);
       if (auto ok = ins->run(); !ok) return tl::unexpected(ok.error());
       return r;
     });

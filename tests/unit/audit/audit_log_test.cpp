@@ -1,5 +1,6 @@
 #include "audit/audit_log.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -33,6 +34,26 @@ class AuditLogTest : public ::testing::Test {
     ASSERT_EQ(rc, SQLITE_OK) << statement;
   }
 
+  static crypto::HmacKey key(std::string secret = std::string(32, 'k')) {
+    return crypto::HmacKey::create(crypto::Digest::Sha256, std::move(secret)).value();
+  }
+
+  // What a writer of the table without the key can do: rewrite rows and compute every hash
+  // (and prev_hash) from `from` on again, as `gatehouse audit verify` without keys checked them.
+  void rechain(std::int64_t from) {
+    auto rows = store_->audit().query({.limit = 1000}).value();
+    std::reverse(rows.begin(), rows.end());
+    std::string prev = from == 1 ? std::string(64, '0') : rows[from - 2].hash;
+    for (auto& r : rows) {
+      if (r.id < from) continue;
+      r.prev_hash = prev;
+      r.hash = sealRecord(r);
+      sql("UPDATE audit_events SET prev_hash='" + r.prev_hash + "', hash='" + r.hash +
+          "' WHERE id=" + std::to_string(r.id));
+      prev = r.hash;
+    }
+  }
+
   std::filesystem::path dir_;
   std::unique_ptr<store::Store> store_;
   core::ManualClock clock_{1'800'000'000};
@@ -41,7 +62,7 @@ class AuditLogTest : public ::testing::Test {
 TEST_F(AuditLogTest, RecordsChainAndWritesJsonLines) {
   const auto sink = dir_ / "audit.jsonl";
   {
-    AuditLog log(store_->audit(), clock_, sink.string());
+    AuditLog log(store_->audit(), clock_, sink.string(), key());
     log.record({"user.registered", "req-1", 1, 1, "127.0.0.1", "ua", {}});
     clock_.advance(5);
     log.record({"login.failed",
@@ -52,9 +73,11 @@ TEST_F(AuditLogTest, RecordsChainAndWritesJsonLines) {
                 "ua",
                 {{"reason", "wrong_password"}}});
   }
-  auto report = verifyChain(store_->audit());
+  const auto k = key();
+  auto report = verifyChain(store_->audit(), {.key = &k});
   ASSERT_TRUE(report);
   EXPECT_EQ(report->checked, 2);
+  EXPECT_EQ(report->keyed, 2);
   EXPECT_FALSE(report->first_bad_id);
   std::ifstream in(sink);
   std::string line;
@@ -70,7 +93,7 @@ TEST_F(AuditLogTest, RecordsChainAndWritesJsonLines) {
 }
 
 TEST_F(AuditLogTest, VerifyFindsEditedAndMissingRecords) {
-  AuditLog log(store_->audit(), clock_, "");
+  AuditLog log(store_->audit(), clock_, "", std::nullopt);
   for (int i = 0; i < 4; ++i) log.record({"login.succeeded", "r", 1, 1, "127.0.0.1", "", {}});
   sql("DROP TRIGGER audit_no_update");
   sql("UPDATE audit_events SET detail='{\"reason\":\"forged\"}' WHERE id=3");
@@ -81,13 +104,74 @@ TEST_F(AuditLogTest, VerifyFindsEditedAndMissingRecords) {
 }
 
 TEST_F(AuditLogTest, VerifyFindsADeletedMiddleRecord) {
-  AuditLog log(store_->audit(), clock_, "");
+  AuditLog log(store_->audit(), clock_, "", std::nullopt);
   for (int i = 0; i < 3; ++i) log.record({"logout", "r", 1, 1, "", "", {}});
   sql("DROP TRIGGER audit_no_delete");
   sql("DELETE FROM audit_events WHERE id=2");
   auto report = verifyChain(store_->audit()).value();
   ASSERT_TRUE(report.first_bad_id);
   EXPECT_NE(report.problem.find("missing"), std::string::npos);
+}
+
+// Found by an outside attack on the plain SHA-256 chain: a writer who may drop the triggers
+// rewrote a row and computed the hashes again, and `audit verify` said intact. Each record's hash
+// is now keyed under a key from the master secret, which the database does not hold.
+TEST_F(AuditLogTest, ARowRewrittenWithItsHashesComputedAgainFailsItsKey) {
+  const auto k = key();
+  {
+    AuditLog log(store_->audit(), clock_, "", key());
+    for (int i = 0; i < 4; ++i) log.record({"login.succeeded", "r", 1, 1, "127.0.0.1", "", {}});
+  }
+  ASSERT_FALSE(verifyChain(store_->audit(), {.key = &k}).value().first_bad_id);
+  sql("DROP TRIGGER audit_no_update");
+  sql("UPDATE audit_events SET client_ip='10.6.6.6' WHERE id=2");
+  rechain(2);
+  // The hashes alone are whole again (what the plain chain checked); without the key nothing
+  // past them can be said; with it, record 2 gives the rewrite away.
+  auto unkeyed = verifyChain(store_->audit()).value();
+  EXPECT_EQ(unkeyed.first_bad_id, std::optional<std::int64_t>(1));
+  EXPECT_NE(unkeyed.problem.find("no key to check it with"), std::string::npos) << unkeyed.problem;
+  auto report = verifyChain(store_->audit(), {.key = &k}).value();
+  ASSERT_TRUE(report.first_bad_id);
+  EXPECT_EQ(*report.first_bad_id, 2);
+  EXPECT_NE(report.problem.find("key does not match"), std::string::npos) << report.problem;
+  // Another master secret's key matches none of them.
+  const auto other = key(std::string(32, 'o'));
+  EXPECT_EQ(verifyChain(store_->audit(), {.key = &other}).value().first_bad_id,
+            std::optional<std::int64_t>(1));
+}
+
+TEST_F(AuditLogTest, KeysStrippedFromRecordsAreFoundAndOnlyTheOperatorsNumberExcusesThem) {
+  const auto k = key();
+  {
+    // Written before keying (or before the first start made a master secret): no key.
+    AuditLog old(store_->audit(), clock_, "", std::nullopt);
+    for (int i = 0; i < 2; ++i) old.record({"user.registered", "r", 1, 1, "", "", {}});
+    EXPECT_EQ(old.unkeyedEnd(), std::optional<std::int64_t>(2));
+    AuditLog log(store_->audit(), clock_, "", key());
+    for (int i = 0; i < 3; ++i) log.record({"logout", "r", 1, 1, "", "", {}});
+    EXPECT_EQ(log.unkeyedEnd(), std::nullopt);
+  }
+  auto strict = verifyChain(store_->audit(), {.key = &k}).value();
+  ASSERT_TRUE(strict.first_bad_id);
+  EXPECT_EQ(strict.unkeyed, (std::vector<std::int64_t>{1, 2}));
+  auto excused = verifyChain(store_->audit(), {.key = &k, .unkeyed_before = 3}).value();
+  EXPECT_FALSE(excused.first_bad_id) << excused.problem;
+  EXPECT_EQ(excused.keyed, 3);
+  // A writer strips the keys from the end and rewrites it: the chain of hashes is whole, and the
+  // records from the operator's number on carry no key.
+  sql("DROP TRIGGER audit_no_update");
+  sql("UPDATE audit_events SET mac='', detail='{\"forged\":true}' WHERE id>=4");
+  rechain(4);
+  auto stripped = verifyChain(store_->audit(), {.key = &k, .unkeyed_before = 3}).value();
+  ASSERT_TRUE(stripped.first_bad_id);
+  EXPECT_EQ(*stripped.first_bad_id, 4);
+  EXPECT_EQ(stripped.unkeyed_count, 2);
+  EXPECT_NE(stripped.problem.find("carry no key"), std::string::npos) << stripped.problem;
+  // Every key stripped: the walk still finds them all, and goes on to the end.
+  sql("UPDATE audit_events SET mac=''");
+  EXPECT_EQ(verifyChain(store_->audit(), {.key = &k, .unkeyed_before = 3}).value().unkeyed,
+            (std::vector<std::int64_t>{3, 4, 5}));
 }
 
 TEST_F(AuditLogTest, RevocationListPurgesExpiredEntries) {

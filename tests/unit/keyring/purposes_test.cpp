@@ -25,7 +25,8 @@ std::vector<std::string> all(const PurposeKeys& k) {
           k.op_client_secrets,
           k.op_authorization_codes,
           k.webauthn_challenges,
-          k.webauthn_user_handles};
+          k.webauthn_user_handles,
+          k.audit_chain};
 }
 
 // The labels are part of the stored data's format: written out here a second time, so that a
@@ -48,8 +49,10 @@ TEST(PurposeKeys, EachIsTheHkdfOfTheMasterUnderItsLabel) {
   EXPECT_EQ(keys->op_authorization_codes, expect("gatehouse op authorization codes v1"));
   EXPECT_EQ(keys->webauthn_challenges, expect("gatehouse webauthn challenges v1"));
   EXPECT_EQ(keys->webauthn_user_handles, expect("gatehouse webauthn user handles v1"));
-  // The command line hashes client secrets under the server's key.
+  EXPECT_EQ(keys->audit_chain, expect("gatehouse audit chain v1"));
+  // The command line hashes client secrets and seals audit records under the server's keys.
   EXPECT_EQ(opClientSecretKey(kMaster).value(), keys->op_client_secrets);
+  EXPECT_EQ(auditChainKey(kMaster).value(), keys->audit_chain);
 }
 
 TEST(PurposeKeys, NoTwoPurposesShareAKeyAndEachFollowsTheMaster) {

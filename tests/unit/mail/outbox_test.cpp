@@ -115,7 +115,7 @@ class OutboxTest : public ::testing::Test {
       std::filesystem::temp_directory_path() / ("gatehouse-outbox-" + std::to_string(::getpid()));
   core::ManualClock clock_{1'800'000'000};
   std::unique_ptr<store::Store> store_ = openFresh(dir_);
-  audit::AuditLog audit_{store_->audit(), clock_, ""};
+  audit::AuditLog audit_{store_->audit(), clock_, "", std::nullopt};
   metrics::Registry metrics_;
   RecordingTransport transport_;
   Outbox outbox_{{store_->mail(), &transport_, audit_, metrics_, clock_, settings()}};
