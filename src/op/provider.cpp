@@ -330,6 +330,11 @@ bool Provider::needsSignIn(const Authorization& a, const auth::Principal* who) c
 
 Result<bool> Provider::needsConsent(const Authorization& a, std::int64_t user_id) {
   if (a.prompt_consent) return true;  // always asks, a first-party client's request included
+  // A public client answered at a private-use scheme or a loopback port cannot be told from
+  // another app on the device claiming the same (RFC 8252 §8.6): the user is asked every time,
+  // whatever they allowed before and first-party or not (found by an outside attack: prompt=none
+  // handed such an impostor a code, which its own PKCE verifier redeemed).
+  if (a.client.is_public && !a.redirect_uri.starts_with("https://")) return true;
   if (a.client.first_party) return false;
   auto given = d_.store.op().findConsent(user_id, a.client.client_id);
   if (!given) return tl::unexpected(storeFailed(given.error()));

@@ -122,8 +122,9 @@ class Provider {
   // Whether `who` must sign in (again) before this request: no sign-in, prompt=login not yet
   // honoured, an older sign-in than max_age, or a hint for another user.
   bool needsSignIn(const Authorization& a, const auth::Principal* who) const;
-  // Whether the consent screen is due: never for first-party clients, always with
-  // prompt=consent, else unless the user consented to every requested scope.
+  // Whether the consent screen is due: always with prompt=consent, and for a public client whose
+  // redirect URI is not https (its identity cannot be assured); else never for first-party
+  // clients, and unless the user consented to every requested scope.
   [[nodiscard]] Result<bool> needsConsent(const Authorization& a, std::int64_t user_id);
   [[nodiscard]] Result<void> saveConsent(const Authorization& a, std::int64_t user_id);
   // `a` with only the permission scopes `who` holds (the OpenID scopes stay): consent is asked

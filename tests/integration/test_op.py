@@ -792,6 +792,35 @@ def test_consent_is_remembered_asked_again_with_prompt_consent_and_deny_is_acces
     assert not w.saw_consent and "code" in w.params
 
 
+def test_a_public_client_at_a_private_scheme_or_loopback_is_asked_for_every_time(op):
+    """Found by an outside attack: after one consent, prompt=none answered a native public client's
+    request with a code and no page, and an impostor app claiming the same scheme redeemed it with
+    its own PKCE verifier. Such a client's identity cannot be assured (RFC 8252 §8.6): the user is
+    asked every time, first-party or not; a public client at https is answered as any other."""
+    u = op.user(uname())
+    b = op.browser()
+    for first_party in (False, True):
+        native = op.client(public=True, first_party=first_party,
+                           redirect_uris=["com.example.app:/cb", "http://127.0.0.1:5000/cb"])
+        for redirect in native.redirect_uris:
+            native.redirect_uri = redirect
+            w, _ = native.login(b, u)
+            assert w.saw_consent and "code" in w.params, (first_party, redirect)
+            assert native.exchange(w.code).status_code == 200
+            # The impostor: the same client, its own verifier, no page wanted.
+            w, params = native.login(b, u, prompt="none")
+            assert "code" not in w.params, (first_party, redirect, w.params)
+            assert_error_redirect(op, w, params, "consent_required")
+            w, _ = native.login(b, u)
+            assert w.saw_consent, (first_party, redirect)
+    spa = op.client(public=True)  # https
+    w, _ = spa.login(b, u)
+    assert w.saw_consent and "code" in w.params
+    w, _ = spa.login(b, u, prompt="none")
+    assert not w.saw_consent and "code" in w.params
+    assert spa.exchange(w.code).status_code == 200
+
+
 def test_the_sign_in_page_returning_to_an_authorization_allows_only_a_registered_redirect(op):
     # The sign-in page answers on the I/O thread, except when it returns to an authorization
     # request: its form-action then names the client's registered redirect URI, read from storage.
