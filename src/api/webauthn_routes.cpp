@@ -219,7 +219,8 @@ void addWebauthnRoutes(RouteTable& t) {
                         "single use, for this user and session, five minutes.",
          .body = BodyKind::OptionalJson,
          .body_schema = "EmptyRequest",
-         .replies = {{200, "The options", "PasskeyOptions"}},
+         .replies = {{200, "The options", "PasskeyOptions"},
+                     {409, "Factor limit reached", "ErrorDetail"}},
          .limits = {{"WEBAUTHN_RATE_LIMIT", "passkey_register", {LimitKey::Session}}},
          .handler = registrationOptions});
   t.add({.method = "POST",

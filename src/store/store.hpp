@@ -306,9 +306,10 @@ struct MfaFactor {
 class MfaStore {
  public:
   virtual ~MfaStore() = default;
-  // Fills id. Unconfirmed factors of the user older than `stale_before` are dropped first, and
-  // ResourceExhausted when the user already holds `max_factors` factors (state stays bounded).
-  [[nodiscard]] virtual core::Result<MfaFactor> create(MfaFactor factor, std::int64_t stale_before,
+  // Fills id. Every unconfirmed factor of the user is dropped first (one enrolment at a time: an
+  // abandoned one holds no place), and ResourceExhausted when the user already holds
+  // `max_factors` confirmed factors (state stays bounded: at most one more, unconfirmed).
+  [[nodiscard]] virtual core::Result<MfaFactor> create(MfaFactor factor,
                                                        std::int64_t max_factors) = 0;
   [[nodiscard]] virtual core::Result<std::vector<MfaFactor>> listForUser(std::int64_t user_id) = 0;
   [[nodiscard]] virtual core::Result<std::optional<MfaFactor>> find(std::int64_t id) = 0;

@@ -287,6 +287,13 @@ auth::Result<void> PasskeyService::spendChallenge(std::string_view client_data_j
 
 auth::Result<json::object> PasskeyService::registrationOptions(const store::User& user,
                                                                std::string_view sid) {
+  // At the limit, before the ceremony: refused only at the end, the authenticator had made a
+  // credential the server then refused (found by an outside attack), left on the device.
+  auto factors = d_.store.mfa().listForUser(user.id);
+  if (!factors) return tl::unexpected(auth::storeFailure(factors.error()));
+  const auto confirmed = std::count_if(factors->begin(), factors->end(),
+                                       [](const store::MfaFactor& f) { return f.confirmed; });
+  if (confirmed >= d_.settings.max_factors) return fail(Errc::FactorLimit);
   auto challenge = newChallenge(Ceremony::Register, sessionBinding(user.id, sid));
   if (!challenge) return tl::unexpected(challenge.error());
   auto mine = list(user.id);

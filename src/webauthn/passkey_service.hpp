@@ -73,7 +73,8 @@ class PasskeyService {
   };
   explicit PasskeyService(Deps deps) : d_(std::move(deps)) {}
 
-  // PublicKeyCredentialCreationOptionsJSON for the user, bound to their session `sid`.
+  // PublicKeyCredentialCreationOptionsJSON for the user, bound to their session `sid`;
+  // FactorLimit when the user already holds as many confirmed factors as allowed.
   [[nodiscard]] auth::Result<boost::json::object> registrationOptions(const store::User& user,
                                                                       std::string_view sid);
   // PasskeyRejected (any failed check, a credential id already registered), FactorLimit.

@@ -898,7 +898,7 @@ TEST_P(StoreContract, FactorsConfirmOnceAndKeepMfaEnabledTrue) {
   const User u = make("mfa@example.com", "mfauser");
   const User other = make("other@example.com", "otheruser");
   auto seq = store_->users().changesSince(-1).value().seq;
-  auto f = store_->mfa().create({0, u.id, "totp", "phone", "sealed-1"}, 0, 5);
+  auto f = store_->mfa().create({0, u.id, "totp", "phone", "sealed-1"}, 5);
   ASSERT_TRUE(f) << f.error().message;
   EXPECT_FALSE(f->confirmed);
   EXPECT_FALSE(store_->users().findById(u.id).value()->mfa_enabled);  // not before confirmation
@@ -915,7 +915,7 @@ TEST_P(StoreContract, FactorsConfirmOnceAndKeepMfaEnabledTrue) {
   EXPECT_NE(std::find(changes.ids.begin(), changes.ids.end(), u.id), changes.ids.end());
   EXPECT_EQ(store_->mfa().recoveryCodesLeft(u.id).value(), 2);
   // A second factor keeps the codes.
-  auto g = store_->mfa().create({0, u.id, "totp", "laptop", "sealed-2"}, 0, 5).value();
+  auto g = store_->mfa().create({0, u.id, "totp", "laptop", "sealed-2"}, 5).value();
   EXPECT_FALSE(store_->mfa().confirm(g.id, u.id, 5, 1, {"x"}).value());
   EXPECT_EQ(store_->mfa().recoveryCodesLeft(u.id).value(), 2);
   auto list = store_->mfa().listForUser(u.id).value();
@@ -927,7 +927,7 @@ TEST_P(StoreContract, FactorsConfirmOnceAndKeepMfaEnabledTrue) {
   EXPECT_TRUE(store_->mfa().remove(g.id, u.id).value());  // confirmed
   EXPECT_TRUE(store_->users().findById(u.id).value()->mfa_enabled);
   // An unfinished enrolment's removal says it was none.
-  auto h = store_->mfa().create({0, u.id, "totp", "later", "sealed-3"}, 0, 5).value();
+  auto h = store_->mfa().create({0, u.id, "totp", "later", "sealed-3"}, 5).value();
   EXPECT_FALSE(store_->mfa().remove(h.id, u.id).value());
   EXPECT_TRUE(store_->users().findById(u.id).value()->mfa_enabled);
   EXPECT_TRUE(store_->mfa().remove(f->id, u.id).value());
@@ -958,8 +958,11 @@ TEST_P(StoreContract, PasskeysAreConfirmedFactorsWithUniqueCredentialIds) {
   ASSERT_TRUE(second);
   EXPECT_FALSE(second->second);
   EXPECT_EQ(store_->mfa().recoveryCodesLeft(u.id).value(), 2);
-  ASSERT_TRUE(store_->mfa().create({0, u.id, "totp", "", "s"}, 0, 3));
+  // The limit counts confirmed factors: an unfinished enrolment holds no place.
+  ASSERT_TRUE(store_->mfa().create({0, u.id, "totp", "", "s"}, 3));
   pk.credential_id = "cred-3";
+  ASSERT_TRUE(store_->mfa().addConfirmed(pk, 3, {}));
+  pk.credential_id = "cred-4";
   auto over = store_->mfa().addConfirmed(pk, 3, {});
   ASSERT_FALSE(over);
   EXPECT_EQ(over.error().code, core::Errc::ResourceExhausted);
@@ -1020,7 +1023,7 @@ TEST_P(StoreContract, SignCountersOnlyGrowUnderRaces) {
 
 TEST_P(StoreContract, TimeStepsAndRecoveryCodesAreSingleUseUnderRaces) {
   const User u = make("race@example.com", "raceuser");
-  auto f = store_->mfa().create({0, u.id, "totp", "", "s"}, 0, 5).value();
+  auto f = store_->mfa().create({0, u.id, "totp", "", "s"}, 5).value();
   EXPECT_FALSE(store_->mfa().useStep(f.id, 200, 1).value());  // unconfirmed: never
   ASSERT_TRUE(store_->mfa().confirm(f.id, u.id, 100, 1, {"code-a", "code-b"}));
   EXPECT_FALSE(store_->mfa().useStep(f.id, 100, 2).value());  // the confirming step is spent
@@ -1053,19 +1056,30 @@ TEST_P(StoreContract, TimeStepsAndRecoveryCodesAreSingleUseUnderRaces) {
   EXPECT_TRUE(store_->mfa().useRecoveryCode(u.id, "code-c", 5).value());
 }
 
+// Found by an outside attack: ten enrolments begun and left held every place for a day, and
+// neither an authenticator app nor a passkey could be added. One enrolment at a time: each new one
+// replaces the unfinished one; the limit counts confirmed factors.
 TEST_P(StoreContract, FactorStateStaysBoundedAndResetsWhole) {
   const User u = make("bound@example.com", "bounduser");
-  for (int i = 0; i < 3; ++i)
-    ASSERT_TRUE(store_->mfa().create({0, u.id, "totp", "", "s", false, 10}, 0, 3));
-  // At the cap: refused, unless stale unconfirmed ones can go first.
-  EXPECT_EQ(store_->mfa().create({0, u.id, "totp", "", "s", false, 20}, 0, 3).error().code,
+  for (int i = 0; i < 5; ++i)
+    ASSERT_TRUE(store_->mfa().create({0, u.id, "totp", "", "s", false, 10 + i}, 3));
+  auto pending = store_->mfa().listForUser(u.id).value();
+  ASSERT_EQ(pending.size(), 1U);
+  EXPECT_EQ(pending.front().created_at, 14);
+  ASSERT_TRUE(store_->mfa().confirm(pending.front().id, u.id, 1, 1, {"c"}));
+  MfaFactor pk{0, u.id, "webauthn", "key", "", false, 20, {}, 0, "cred-b1", "{}"};
+  ASSERT_TRUE(store_->mfa().create({0, u.id, "totp", "", "s", false, 30}, 3));
+  ASSERT_TRUE(store_->mfa().addConfirmed(pk, 3, {}));
+  pk.credential_id = "cred-b2";
+  ASSERT_TRUE(store_->mfa().addConfirmed(pk, 3, {}));
+  // Three confirmed: neither a new enrolment nor another passkey. The unfinished one stays (the
+  // refused enrolment changed nothing): a user holds at most one factor beyond the limit.
+  EXPECT_EQ(store_->mfa().create({0, u.id, "totp", "", "s", false, 40}, 3).error().code,
             core::Errc::ResourceExhausted);
-  ASSERT_TRUE(store_->mfa().create({0, u.id, "totp", "", "s", false, 20}, 11, 3));
-  EXPECT_EQ(store_->mfa().listForUser(u.id).value().size(), 1U);
-  auto f = store_->mfa().listForUser(u.id).value().front();
-  ASSERT_TRUE(store_->mfa().confirm(f.id, u.id, 1, 1, {"c"}));
-  ASSERT_TRUE(store_->mfa().create({0, u.id, "totp", "", "s", false, 30}, 0, 3));
-  EXPECT_EQ(store_->mfa().removeAll(u.id).value(), 1);  // the confirmed one; both went
+  pk.credential_id = "cred-b3";
+  EXPECT_EQ(store_->mfa().addConfirmed(pk, 3, {}).error().code, core::Errc::ResourceExhausted);
+  EXPECT_EQ(store_->mfa().listForUser(u.id).value().size(), 4U);
+  EXPECT_EQ(store_->mfa().removeAll(u.id).value(), 3);
   EXPECT_FALSE(store_->users().findById(u.id).value()->mfa_enabled);
   EXPECT_EQ(store_->mfa().recoveryCodesLeft(u.id).value(), 0);
   EXPECT_TRUE(store_->mfa().listForUser(u.id).value().empty());

@@ -545,15 +545,41 @@ def test_registration_needs_a_user_token(shared):
     assert passkeys(shared, u.token) == []
 
 
-def test_the_factor_limit_counts_passkeys(shared):
+def test_the_factor_limit_counts_passkeys_and_is_met_before_the_ceremony(shared):
     u = passkey_user(shared)
     strong = strong_token(shared, u)
-    for i in range(9):  # ten factors in all
+    for i in range(8):  # nine factors
         add_passkey(shared, strong, Authenticator(), name=f"key {i}")
+    early = registration_options(shared, strong)  # fetched at nine
+    add_passkey(shared, strong, Authenticator(), name="tenth")
     assert len(passkeys(shared, strong)) == 10
-    made, _ = shared.client.create(Authenticator(), registration_options(shared, strong))
+    # Found by an outside attack: the limit was met only at the end, after the authenticator had
+    # made a credential the server then refused, left on the device. The options are refused now.
+    refused(post(shared, "/auth/webauthn/register/options", strong), FACTOR_LIMIT)
+    # Options fetched below the limit are still held to it at the end.
+    made, _ = shared.client.create(Authenticator(), early)
     refused(finish_registration(shared, strong, made, "eleventh"), FACTOR_LIMIT)
     assert len(passkeys(shared, strong)) == 10
+
+
+def test_unfinished_authenticator_app_enrolments_hold_no_place(shared):
+    """Found by an outside attack: ten enrolments begun and left (a reload of the secret's page
+    makes one) held every place for a day; neither an app nor a passkey could be added, and the
+    account page listed nothing to remove. Each enrolment replaces the unfinished one, and the
+    limit counts confirmed factors."""
+    u = new_user(shared)
+    for i in range(25):
+        r = post(shared, "/auth/mfa/totp", u.token, {"name": f"app {i}"})
+        assert r.status_code == 201, (i, r.status_code, body_of(r))
+    add_passkey(shared, u.token, Authenticator(), name="key")
+    assert [p["name"] for p in passkeys(shared, u.token)] == ["key"]
+    db = sqlite3.connect(shared.env["DATABASE_URL"][len("sqlite:///"):], timeout=10)
+    try:
+        rows = db.execute("SELECT confirmed, name FROM mfa_factors WHERE user_id = ? ORDER BY id",
+                          (u.id,)).fetchall()
+    finally:
+        db.close()
+    assert rows == [(0, "app 24"), (1, "key")], rows
 
 
 # --- signing in -----------------------------------------------------------------------------------

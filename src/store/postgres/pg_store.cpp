@@ -1213,13 +1213,11 @@ class PgMfa final : public MfaStore {
  public:
   explicit PgMfa(Pool& pool) : pool_(pool) {}
 
-  core::Result<MfaFactor> create(MfaFactor f, std::int64_t stale_before,
-                                 std::int64_t max_factors) override {
+  core::Result<MfaFactor> create(MfaFactor f, std::int64_t max_factors) override {
     return pool_.transaction<MfaFactor>([&](Connection& c) -> core::Result<MfaFactor> {
       if (auto ok = lockUser(c, f.user_id); !ok) return tl::unexpected(ok.error());
-      auto drop = c.query(
-          "DELETE FROM mfa_factors WHERE user_id = $1 AND NOT confirmed AND created_at < $2",
-          {f.user_id, stale_before});
+      auto drop =
+          c.query("DELETE FROM mfa_factors WHERE user_id = $1 AND NOT confirmed", {f.user_id});
       if (!drop) return tl::unexpected(drop.error());
       auto count = c.query("SELECT COUNT(*) FROM mfa_factors WHERE user_id = $1", {f.user_id});
       if (!count) return tl::unexpected(count.error());
@@ -1356,12 +1354,12 @@ class PgMfa final : public MfaStore {
     using Added = std::pair<MfaFactor, bool>;
     return pool_.transaction<Added>([&](Connection& c) -> core::Result<Added> {
       if (auto ok = lockUser(c, f.user_id); !ok) return tl::unexpected(ok.error());
-      auto count = c.query(
-          "SELECT COUNT(*), COUNT(*) FILTER (WHERE confirmed) FROM mfa_factors WHERE user_id = $1",
-          {f.user_id});
+      // Confirmed factors only: an enrolment left unfinished holds no place.
+      auto count =
+          c.query("SELECT COUNT(*) FROM mfa_factors WHERE user_id = $1 AND confirmed", {f.user_id});
       if (!count) return tl::unexpected(count.error());
       if (count->int64(0, 0) >= max_factors) return makeError(Errc::ResourceExhausted, "factors");
-      const bool had_none = count->int64(0, 1) == 0;
+      const bool had_none = count->int64(0, 0) == 0;
       auto rows = c.query(
           "INSERT INTO mfa_factors (user_id, type, name, secret, confirmed, created_at, last_step, "
           "credential_id, passkey) VALUES ($1, $2, $3, '', TRUE, $4, $5, $6, $7) RETURNING id",

@@ -1318,13 +1318,11 @@ class SqliteMfa final : public MfaStore {
  public:
   explicit SqliteMfa(ConnectionPool& pool) : pool_(pool) {}
 
-  core::Result<MfaFactor> create(MfaFactor f, std::int64_t stale_before,
-                                 std::int64_t max_factors) override {
+  core::Result<MfaFactor> create(MfaFactor f, std::int64_t max_factors) override {
     return pool_.transaction<MfaFactor>([&](Connection& c) -> core::Result<MfaFactor> {
-      auto drop = c.prepare(
-          "DELETE FROM mfa_factors WHERE user_id = ? AND confirmed = 0 AND created_at < ?");
+      auto drop = c.prepare("DELETE FROM mfa_factors WHERE user_id = ? AND confirmed = 0");
       if (!drop) return tl::unexpected(drop.error());
-      drop->bind(1, f.user_id).bind(2, stale_before);
+      drop->bind(1, f.user_id);
       if (auto ok = drop->run(); !ok) return tl::unexpected(ok.error());
       if (auto ok = belowCap(c, "SELECT COUNT(*) FROM mfa_factors WHERE user_id = ?",
                              static_cast<std::uint64_t>(std::max<std::int64_t>(max_factors, 0)),
@@ -1479,13 +1477,14 @@ class SqliteMfa final : public MfaStore {
       const std::vector<std::string>& recovery_hashes) override {
     using Added = std::pair<MfaFactor, bool>;
     return pool_.transaction<Added>([&](Connection& c) -> core::Result<Added> {
-      auto count = c.prepare(
-          "SELECT COUNT(*), COALESCE(SUM(confirmed), 0) FROM mfa_factors WHERE user_id = ?");
+      // Confirmed factors only: an enrolment left unfinished holds no place.
+      auto count =
+          c.prepare("SELECT COUNT(*) FROM mfa_factors WHERE user_id = ? AND confirmed = 1");
       if (!count) return tl::unexpected(count.error());
       count->bind(1, f.user_id);
       if (auto row = count->step(); !row) return tl::unexpected(row.error());
       if (count->int64(0) >= max_factors) return makeError(Errc::ResourceExhausted, "factors");
-      const bool had_none = count->int64(1) == 0;
+      const bool had_none = count->int64(0) == 0;
       auto stmt = c.prepare(
           "INSERT INTO mfa_factors (user_id, type, name, secret, confirmed, created_at, "
           "last_step, credential_id, passkey) VALUES (?, ?, ?, '', 1, ?, ?, ?, ?)");
