@@ -218,7 +218,7 @@ tl::expected<Authorization, AuthorizeFailure> Provider::checkAuthorize(const Aut
   Authorization a;
   a.client = std::move(**found);
   if (!r.redirect_uri) return page(OpErrc::InvalidRequest, "The request names no redirect_uri.");
-  if (!has(a.client.redirect_uris, *r.redirect_uri))
+  if (!redirectUriRegistered(a.client.redirect_uris, *r.redirect_uri))
     return page(OpErrc::InvalidRequest, "The redirect_uri is not registered for this client.",
                 "unregistered redirect_uri");
   a.redirect_uri = *r.redirect_uri;
@@ -887,7 +887,7 @@ Result<LogoutPlan> Provider::checkLogout(const LogoutRequest& r) {
 
 std::string Provider::formActionFor(std::string_view client_id, std::string_view redirect_uri) {
   auto found = d_.clients.find(client_id);
-  if (!found || !*found || !has((*found)->redirect_uris, redirect_uri)) return {};
+  if (!found || !*found || !redirectUriRegistered((*found)->redirect_uris, redirect_uri)) return {};
   return formActionSource(redirect_uri);
 }
 

@@ -14,7 +14,36 @@ bool isLower(std::string_view s) {
                       [](char ch) { return std::isupper(static_cast<unsigned char>(ch)) != 0; });
 }
 
+// An http URI to a loopback IP literal without its port ("http://127.0.0.1/cb" for
+// "http://127.0.0.1:5000/cb"); nullopt for any other URI, or a port that is not 1 to 65535.
+std::optional<std::string> loopbackWithoutPort(std::string_view uri) {
+  for (const std::string_view host :
+       {std::string_view("http://127.0.0.1"), std::string_view("http://[::1]")}) {
+    if (!uri.starts_with(host)) continue;
+    std::string_view rest = uri.substr(host.size());
+    if (rest.starts_with(':')) {
+      std::size_t end = 1;
+      while (end < rest.size() && std::isdigit(static_cast<unsigned char>(rest[end])) != 0) ++end;
+      const std::string_view digits = rest.substr(1, end - 1);
+      if (digits.empty() || digits.size() > 5 || digits.front() == '0') return std::nullopt;
+      if (std::stoul(std::string(digits)) > 65535) return std::nullopt;
+      rest = rest.substr(end);
+    }
+    if (!rest.empty() && rest.front() != '/' && rest.front() != '?') return std::nullopt;
+    return std::string(host) + std::string(rest);
+  }
+  return std::nullopt;
+}
+
 }  // namespace
+
+bool redirectUriRegistered(const std::vector<std::string>& registered, std::string_view asked) {
+  if (std::find(registered.begin(), registered.end(), asked) != registered.end()) return true;
+  const auto bare = loopbackWithoutPort(asked);
+  if (!bare) return false;
+  return std::any_of(registered.begin(), registered.end(),
+                     [&bare](const std::string& uri) { return loopbackWithoutPort(uri) == bare; });
+}
 
 std::optional<std::string> redirectUriProblem(std::string_view uri) {
   if (uri.empty()) return "empty";

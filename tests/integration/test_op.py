@@ -821,6 +821,26 @@ def test_a_public_client_at_a_private_scheme_or_loopback_is_asked_for_every_time
     assert spa.exchange(w.code).status_code == 200
 
 
+def test_a_loopback_redirect_uri_is_taken_at_any_port_and_bound_to_the_one_asked(op):
+    """RFC 8252 §7.3 (an outside test: a native app's ephemeral port was refused). 127.0.0.1 and
+    [::1] over http match at any port; the code is redeemed only with the URI it was issued to;
+    localhost, another path or host match only exactly."""
+    u = op.user(uname())
+    b = op.browser()
+    rp = op.client(redirect_uris=["http://127.0.0.1:5000/cb"])
+    rp.redirect_uri = "http://127.0.0.1:49152/cb"
+    w, params = rp.login(b, u)
+    assert w.saw_consent and "code" in w.params, [h.status_code for h in w.hops]
+    assert w.final.headers["Location"].startswith("http://127.0.0.1:49152/cb?")
+    assert rp.exchange(w.code, redirect_uri="http://127.0.0.1:5000/cb").status_code == 400
+    w, _ = rp.login(b, u)
+    assert rp.exchange(w.code).status_code == 200
+    for other in ("http://127.0.0.1:49152/cb2", "http://127.0.0.2:5000/cb", "http://localhost:5000/cb",
+                  "http://127.0.0.1:0/cb", "http://127.0.0.1:5000@evil.example/cb"):
+        r = b.get(rp.authorize_url(rp.authorize_params(redirect_uri=other)))
+        assert r.status_code == 400 and "Location" not in r.headers, (other, r.status_code)
+
+
 def test_the_sign_in_page_returning_to_an_authorization_allows_only_a_registered_redirect(op):
     # The sign-in page answers on the I/O thread, except when it returns to an authorization
     # request: its form-action then names the client's registered redirect URI, read from storage.

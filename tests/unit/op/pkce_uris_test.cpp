@@ -56,6 +56,28 @@ TEST(RedirectUris, RefusesWhatCouldRedirectElsewhere) {
   EXPECT_NE(redirectUriProblem("https://a.example/" + std::string(1100, 'x')), std::nullopt);
 }
 
+// RFC 8252 §7.3: a native app listens on a port the system gives it; an outside test's relying
+// party on an ephemeral port was refused. Only loopback IP literals over http match at any port.
+TEST(RedirectUris, ALoopbackIpLiteralMatchesAtAnyPortAndNothingElseDoes) {
+  const std::vector<std::string> registered{
+      "http://127.0.0.1:5000/cb", "http://[::1]/cb?x=1", "http://localhost:5000/cb",
+      "https://app.example.com:8443/cb", "com.example.app:/cb"};
+  for (const char* asked :
+       {"http://127.0.0.1:5000/cb", "http://127.0.0.1:49152/cb", "http://127.0.0.1/cb",
+        "http://[::1]:1/cb?x=1", "http://[::1]:65535/cb?x=1", "http://localhost:5000/cb",
+        "https://app.example.com:8443/cb", "com.example.app:/cb"})
+    EXPECT_TRUE(redirectUriRegistered(registered, asked)) << asked;
+  for (const char* asked :
+       {"http://127.0.0.1:5000/cb2", "http://127.0.0.1:5000/cb/", "http://127.0.0.1:5000/CB",
+        "http://127.0.0.1:0/cb", "http://127.0.0.1:05000/cb", "http://127.0.0.1:65536/cb",
+        "http://127.0.0.1:123456/cb", "http://127.0.0.1:/cb", "http://127.0.0.1:5000@evil/cb",
+        "http://127.0.0.1.evil.example:5000/cb", "http://127.0.0.2:5000/cb",
+        "https://127.0.0.1:5000/cb", "http://[::1]:80/cb", "http://[::1]:80/cb?x=2",
+        "http://localhost:5001/cb", "https://app.example.com:8444/cb", "https://app.example.com/cb",
+        "com.example.app:/cb2"})
+    EXPECT_FALSE(redirectUriRegistered(registered, asked)) << asked;
+}
+
 TEST(RedirectUris, QueryParametersAreAppendedEncoded) {
   EXPECT_EQ(withQuery("https://a.example/cb", {{"code", "a b&c"}, {"state", "s=1"}}),
             "https://a.example/cb?code=a%20b%26c&state=s%3D1");
