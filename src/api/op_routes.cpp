@@ -183,10 +183,10 @@ http::Response continueAuthorize(Call& c, const op::Authorization& asked,
   const std::optional<auth::Principal> who = pages::signedIn(c);
   if (p.needsSignIn(asked, who ? &*who : nullptr)) {
     if (asked.prompt_none) return back(OpErrc::LoginRequired, "The user must sign in.");
-    // Back here once signed in; prompt=login becomes "signed in after now".
-    const std::string here = authorizeLocation(
-        op::authorizeParams(r, asked.prompt_login,
-                            asked.prompt_login ? p.loginAfterMarker(p.now(), r) : std::string()));
+    // Back here once signed in; prompt=login and max_age become "signed in after now".
+    const bool mark = asked.prompt_login || asked.max_age.has_value();
+    const std::string here = authorizeLocation(op::authorizeParams(
+        r, asked.prompt_login, mark ? p.loginAfterMarker(p.now(), r) : std::string()));
     if (here.size() > ui::ReturnTo::kMaxBytes)
       return back(OpErrc::InvalidRequest, "The request is too long.");
     std::string login = "/ui/login?return_to=" + core::percentEncode(here);

@@ -405,6 +405,34 @@ def test_max_age_asks_again_once_the_sign_in_is_older(op):
         assert_error_redirect(op, w, params, "invalid_request")
 
 
+def test_max_age_zero_is_met_by_the_sign_in_it_asked_for_however_slow_the_way_back(op):
+    """Found by an outside attack: with max_age=0, a way back from the sign-in page that crossed a
+    second sent the person to sign in again (and again, on a slow link). The sign-in made for this
+    very request (after its keyed marker) meets it; an older one does not."""
+    u = op.user(uname())
+    b, rp, first = signed_in(op, u, scope="openid")
+    time.sleep(1.1)  # the sign-in a second old
+    params = rp.authorize_params(scope="openid", max_age="0")
+    r = b.get(rp.authorize_url(params))
+    assert r.status_code == 303 and r.headers["Location"].startswith("/ui/login"), r.status_code
+    page = b.get(r.headers["Location"])
+    r = b.post("/ui/login", {"csrf": form_field(page.text, "csrf"),
+                             "return_to": form_field(page.text, "return_to"), "username": u,
+                             "password": PASSWORD})
+    assert r.status_code == 303 and "login_after=" in r.headers["Location"], r.headers.get("Location")
+    back = r.headers["Location"]
+    time.sleep(2.1)  # the way back crosses a second or two
+    r = b.get(back)
+    assert r.status_code == 302, (r.status_code, r.headers.get("Location"))
+    q = query_of(r.headers["Location"])
+    assert "code" in q, q
+    t = rp.exchange(q["code"]).json()
+    assert rp.verify_id_token(t["id_token"])["auth_time"] > rp.verify_id_token(first["id_token"])["auth_time"]
+    # The marker of another request does not stand for a sign-in: a fresh request asks again.
+    w, _ = rp.login(b, None, scope="openid", max_age="0")
+    assert w.saw_login
+
+
 def test_login_hint_fills_in_the_name_and_says_nothing_of_the_account(op):
     """oidcc-login-hint; an existing and an unknown account get the same page but for the hint."""
     u = op.user(uname())
