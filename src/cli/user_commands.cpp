@@ -77,6 +77,15 @@ int auditVerify(const config::Config& config, const KeyAccess& access, std::int6
       store->audit(), {.key = *key ? &**key : nullptr, .unkeyed_before = unkeyed_before});
   if (!report) return failure(err, report.error().message);
   if (report->first_bad_id) return failure(err, "audit chain broken: " + report->problem);
+  // Without a master secret nothing but the hashes was checked, and a writer of the database
+  // recomputes those: only before the server's first start is that all there is. A ring emptied
+  // afterwards is tampering (or a database another node never started on).
+  if (!*key && report->checked > 0) {
+    return failure(err, std::to_string(report->checked) +
+                            " records, and no master secret in this database to check their keys "
+                            "with: the server makes it at its first start; after that, its "
+                            "absence means the key ring was emptied");
+  }
   out << "audit chain intact: " << report->checked << " records, " << report->keyed << " keyed";
   if (report->keyed < report->checked) {
     out << " (" << (report->checked - report->keyed)

@@ -347,6 +347,12 @@ def test_audit_chain_detects_an_edited_row(make_server, tmp_path):
     db.commit()
     r = s.cli("audit", "verify")
     assert r.returncode == 1 and "2 record(s) carry no key, the first 2" in r.stderr, r.stderr
+    # And the key ring emptied, so that no key is there to check with: that is not intact either.
+    db.execute("UPDATE audit_events SET mac=''")
+    db.execute("DELETE FROM key_ring")
+    db.commit()
+    r = s.cli("audit", "verify")
+    assert r.returncode == 1 and "no master secret in this database" in r.stderr, (r.stdout, r.stderr)
     db.close()
 
 
