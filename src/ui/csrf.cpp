@@ -30,11 +30,6 @@ std::optional<std::string> Csrf::newBinding() {
 
 bool crossSite(std::optional<std::string_view> origin,
                std::optional<std::string_view> sec_fetch_site, std::string_view own_origin) {
-  // A foreign Origin is cross-site whatever Sec-Fetch-Site says (an outside attack found
-  // "same-origin" with a foreign Origin taken; no browser sends that pair, but a proxy that
-  // rewrites one header and not the other could). "null" is left to fetch metadata: a
-  // no-referrer policy makes a same-origin post's Origin "null".
-  if (origin && *origin != "null" && *origin != own_origin) return true;
   // "none" is a request the user started (a bookmark, a reload that posts the form again): taken,
   // but its Origin, when it has one, must be ours (found by an outside attack: "none" was taken
   // and the Origin never looked at).
