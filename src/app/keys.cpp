@@ -76,7 +76,7 @@ enum class OldMaster { None, Same, Differs };
 // The ring's master secret: the stored one (the old file then only compared), else the old file
 // or a fresh one, stored.
 core::Result<std::string> ringMaster(const config::Config& config, keyring::KeyRing& ring,
-                                     OldMaster* old = nullptr) {
+                                     OldMaster* old = nullptr, bool* made_now = nullptr) {
   auto stored = ring.storedMaster();
   if (!stored) return tl::unexpected(stored.error());
   std::string master;
@@ -85,7 +85,7 @@ core::Result<std::string> ringMaster(const config::Config& config, keyring::KeyR
   } else {
     auto from_file = importableOldMaster(config);
     if (!from_file) return tl::unexpected(from_file.error());
-    auto made = ring.master(*from_file);  // a racing node's may win
+    auto made = ring.master(*from_file, made_now);  // a racing node's may win
     if (!made) return tl::unexpected(made.error());
     master = std::move(*made);
   }
@@ -342,7 +342,7 @@ core::Result<ServerKeys> openKeys(const config::Config& config, store::Store& st
   out.kek_weak = kek.weak;
   if (master_from_ring) {
     OldMaster old = OldMaster::None;
-    auto master = ringMaster(config, *out.ring, &old);
+    auto master = ringMaster(config, *out.ring, &old, &out.master_made);
     if (!master) return tl::unexpected(withSource(master.error(), kek));
     out.master = std::move(*master);
     // Read into the ring on a first start. A file that differs from the ring's secret (another

@@ -45,6 +45,9 @@ struct ServerKeys {
   bool tokens_from_ring = false;           // false: SECRET_KEY signs
   std::optional<keyring::TokenKeys> tokens;  // always set by openKeys
   std::string master;
+  // This start stored the master secret: the first start on this database (or the first after
+  // the key ring was emptied, which a node cannot tell apart).
+  bool master_made = false;
   keyring::Found found = keyring::Found::Stored;
   std::vector<std::string> imported_files;  // old-layout files read into the database now
   // An old mfa_secret_key that is not the ring's master secret (the ring was filled first): the

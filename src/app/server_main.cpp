@@ -275,13 +275,10 @@ int serve(const config::Config& config) {
   audit::AuditLog audit_log((*store)->audit(), clock, config.audit_log_file, std::move(*chain_key));
   // The preflight looked; a FIFO nobody reads yet, or a swap since, shows only at the open.
   if (!audit_log.sinkError().empty()) return fatal("AUDIT_LOG_FILE: " + audit_log.sinkError());
-  if (auto unkeyed = audit_log.unkeyedEnd()) {
-    spdlog::warn(
-        "the audit log's records up to {} carry no key (written before this version keyed them, "
-        "or by an older node during the upgrade): keep this number with your records; `gatehouse "
-        "audit verify --unkeyed-before {}` accepts them, and every record after must be keyed",
-        *unkeyed, *unkeyed + 1);
-  }
+  // Records the commands wrote before this first start made the master secret carry no key: a
+  // keyed record now vouches for them. Never at a later start (a writer who stripped the keys
+  // would have them vouched for too).
+  if (keys->master_made) audit_log.vouchForEarlier();
   metrics::Registry metrics;
   if (local_limiter != nullptr)
     metrics.setRateLimitKeys([local = local_limiter] { return local->size(); });

@@ -147,10 +147,8 @@ TEST_F(AuditLogTest, KeysStrippedFromRecordsAreFoundAndOnlyTheOperatorsNumberExc
     // Written before keying (or before the first start made a master secret): no key.
     AuditLog old(store_->audit(), clock_, "", std::nullopt);
     for (int i = 0; i < 2; ++i) old.record({"user.registered", "r", 1, 1, "", "", {}});
-    EXPECT_EQ(old.unkeyedEnd(), std::optional<std::int64_t>(2));
     AuditLog log(store_->audit(), clock_, "", key());
     for (int i = 0; i < 3; ++i) log.record({"logout", "r", 1, 1, "", "", {}});
-    EXPECT_EQ(log.unkeyedEnd(), std::nullopt);
   }
   auto strict = verifyChain(store_->audit(), {.key = &k}).value();
   ASSERT_TRUE(strict.first_bad_id);
@@ -172,6 +170,45 @@ TEST_F(AuditLogTest, KeysStrippedFromRecordsAreFoundAndOnlyTheOperatorsNumberExc
   sql("UPDATE audit_events SET mac=''");
   EXPECT_EQ(verifyChain(store_->audit(), {.key = &k, .unkeyed_before = 3}).value().unkeyed,
             (std::vector<std::int64_t>{3, 4, 5}));
+}
+
+// Commands run before the first start have no master secret: their records carry no key. The
+// start that makes it vouches for them with a keyed record; a writer who strips keys later gets
+// no such record (only that start writes one), and a forged one fails its key.
+TEST_F(AuditLogTest, TheFirstStartVouchesForTheCommandsRecordsBeforeIt) {
+  const auto k = key();
+  {
+    AuditLog commands(store_->audit(), clock_, "", std::nullopt);
+    commands.record({"user.created", "r", std::nullopt, 1, "", "", {}});
+    commands.record({"user.created", "r", std::nullopt, 2, "", "", {}});
+    AuditLog first_start(store_->audit(), clock_, "", key());
+    first_start.vouchForEarlier();
+    first_start.vouchForEarlier();  // the newest is keyed now: nothing more
+    first_start.record({"login.succeeded", "r", 1, 1, "", "", {}});
+  }
+  auto report = verifyChain(store_->audit(), {.key = &k}).value();
+  EXPECT_FALSE(report.first_bad_id) << report.problem;
+  EXPECT_EQ(report.checked, 4);
+  EXPECT_EQ(report.keyed, 2);
+  auto rows = store_->audit().query({.limit = 10}).value();
+  EXPECT_EQ(rows[1].type, "audit.keyed");
+  // Unkeyed records after the vouching one are not vouched for.
+  {
+    AuditLog older_node(store_->audit(), clock_, "", std::nullopt);
+    older_node.record({"logout", "r", 1, 1, "", "", {}});
+    AuditLog node(store_->audit(), clock_, "", key());
+    node.record({"logout", "r", 1, 1, "", "", {}});
+  }
+  auto after = verifyChain(store_->audit(), {.key = &k}).value();
+  EXPECT_EQ(after.unkeyed, (std::vector<std::int64_t>{5}));
+  // A record of the vouching type written without the key (a forgery) vouches for nothing, and
+  // one renamed into it fails its key.
+  sql("DROP TRIGGER audit_no_update");
+  sql("UPDATE audit_events SET type='audit.keyed' WHERE id=5");
+  rechain(5);
+  auto forged = verifyChain(store_->audit(), {.key = &k}).value();
+  ASSERT_TRUE(forged.first_bad_id);
+  EXPECT_EQ(*forged.first_bad_id, 6);  // the next keyed record's key no longer matches
 }
 
 TEST_F(AuditLogTest, RevocationListPurgesExpiredEntries) {
