@@ -202,23 +202,25 @@ void addMfaRoutes(RouteTable& t) {
          .replies = {{201, "The new factor's secret", "MfaEnrolment"},
                      {409, "Factor limit reached", "ErrorDetail"}},
          .handler = enrol});
-  t.add({.method = "POST",
-         .path = "/api/v1/auth/mfa/totp/{id}/confirm",
-         .credential = Credential::UserToken,
-         .lane = Lane::Storage,
-         // An enrolment begun while the user had no factor (unconfirmed ones live a day) is not
-         // finished by a session that proves none after the user turned one on.
-         .factor_proof = true,
-         .before_mfa_enrolment = true,
-         .summary = "Activate a TOTP factor with its first code",
-         .tag = "second factor",
-         .description = "The user's first factor also returns ten recovery codes, shown once.",
-         .body = BodyKind::Json,
-         .body_schema = "MfaCodeRequest",
-         .replies = {{200, "Active; recovery codes with the first factor", "RecoveryCodes"},
-                     {400, "Invalid code", "ErrorDetail"},
-                     {404, "Factor not found", "ErrorDetail"}},
-         .handler = confirm});
+  t.add(
+      {.method = "POST",
+       .path = "/api/v1/auth/mfa/totp/{id}/confirm",
+       .credential = Credential::UserToken,
+       .lane = Lane::Storage,
+       // An enrolment begun while the user had no factor (unconfirmed ones live a day) is not
+       // finished by a session that proves none after the user turned one on.
+       .factor_proof = true,
+       .before_mfa_enrolment = true,
+       .summary = "Activate a TOTP factor with its first code",
+       .tag = "second factor",
+       .description = "The user's first factor also returns ten recovery codes, shown once.",
+       .body = BodyKind::Json,
+       .body_schema = "MfaCodeRequest",
+       .replies = {{200, "Active; recovery codes with the first factor", "RecoveryCodes"},
+                   {400, "Invalid code", "ErrorDetail"},
+                   {404, "Factor not found", "ErrorDetail"},
+                   {409, "Factor limit reached (filled since the enrolment began)", "ErrorDetail"}},
+       .handler = confirm});
   t.add({.method = "DELETE",
          .path = "/api/v1/auth/mfa/{id}",
          .credential = Credential::UserToken,

@@ -167,6 +167,21 @@ TEST_F(MfaRules, AnEnrolmentLeftUnfinishedForADayCannotBeConfirmed) {
   EXPECT_TRUE(mfa_.confirm(user_, again->id, totpCode(fresh, step()), client_));
 }
 
+// The review: an enrolment begun below the limit, then a passkey filling the last place, then the
+// enrolment confirmed, made one factor more than the limit.
+TEST_F(MfaRules, AnEnrolmentIsNotConfirmedPastTheLimit) {
+  for (int i = 0; i < 9; ++i) enrolled();
+  auto pending = mfa_.enrol(user_, "tenth", client_);
+  ASSERT_TRUE(pending);
+  store::MfaFactor key{0, user_.id, "webauthn", "key", "", false, 1, {}, 0, "cred-limit", "{}"};
+  ASSERT_TRUE(stack_.store->mfa().addConfirmed(key, 10, {}));
+  const std::string secret = base32Decode(pending->secret).value();
+  auto over = mfa_.confirm(user_, pending->id, totpCode(secret, step()), client_);
+  ASSERT_FALSE(over);
+  EXPECT_EQ(over.error().code, Errc::FactorLimit);
+  EXPECT_EQ(stack_.store->mfa().listForUser(user_.id).value().size(), 11U);  // ten and the pending
+}
+
 TEST_F(MfaRules, SecretsAreSealedForTheirUserAndConfirmationIsTheOwners) {
   auto e = mfa_.enrol(user_, "phone", client_);
   ASSERT_TRUE(e);
