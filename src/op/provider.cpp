@@ -23,6 +23,9 @@
 namespace gatehouse::op {
 namespace {
 
+// How long a sign-in made for a request may take (its login_after marker lasts that long).
+constexpr std::int64_t kLoginMarkerSeconds = 15 * 60;
+
 namespace json = boost::json;
 
 constexpr std::size_t kMaxStateBytes = 512;
@@ -293,7 +296,9 @@ tl::expected<Authorization, AuthorizeFailure> Provider::checkAuthorize(const Aut
     const auto dot = r.login_after->find('.');
     if (dot != std::string::npos) {
       const auto when = parseSeconds(std::string_view(*r.login_after).substr(0, dot));
-      if (when && crypto::constantTimeEquals(loginAfterMarker(*when, r), *r.login_after))
+      // And it lasts as long as a sign-in page may stay open (the review: it never expired).
+      if (when && *when + kLoginMarkerSeconds >= now() &&
+          crypto::constantTimeEquals(loginAfterMarker(*when, r), *r.login_after))
         a.login_after = *when;
     }
   }
@@ -364,9 +369,12 @@ Result<void> Provider::saveConsent(const Authorization& a, std::int64_t user_id)
 }
 
 std::string Provider::loginAfterMarker(std::int64_t when, const AuthorizeRequest& r) const {
-  // Bound to the request it was made for: its client, redirect URI, state and nonce.
+  // Bound to the request it was made for: its client, redirect URI, state, nonce, PKCE challenge
+  // and scope (the review: a marker from another request of the same client, with another
+  // challenge, passed for this one's sign-in).
   const std::string bound = r.client_id.value_or("") + "\n" + r.redirect_uri.value_or("") + "\n" +
-                            r.state.value_or("") + "\n" + r.nonce.value_or("");
+                            r.state.value_or("") + "\n" + r.nonce.value_or("") + "\n" +
+                            r.code_challenge.value_or("") + "\n" + r.scope.value_or("");
   return marker("login_after", when, bound);
 }
 

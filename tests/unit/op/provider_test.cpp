@@ -655,6 +655,17 @@ TEST_F(ProviderTest, OnlyTheProvidersOwnLoginMarkerMovesTheSignInBoundary) {
   other.state = "someone else's";
   r.login_after = provider.loginAfterMarker(s.clock.unixSeconds() - 100, other);
   EXPECT_EQ(provider.checkAuthorize(r)->login_after, 0);
+  // Nor one of a request with another PKCE challenge or scope (the review), nor an old one.
+  for (auto changed : {&op::AuthorizeRequest::code_challenge, &op::AuthorizeRequest::scope}) {
+    auto another = request(web);
+    another.*changed = "something else";
+    r.login_after = provider.loginAfterMarker(s.clock.unixSeconds(), another);
+    EXPECT_EQ(provider.checkAuthorize(r)->login_after, 0);
+  }
+  r.login_after = provider.loginAfterMarker(s.clock.unixSeconds() - 15 * 60, r);
+  EXPECT_EQ(provider.checkAuthorize(r)->login_after, s.clock.unixSeconds() - 15 * 60);
+  r.login_after = provider.loginAfterMarker(s.clock.unixSeconds() - 15 * 60 - 1, r);
+  EXPECT_EQ(provider.checkAuthorize(r)->login_after, 0);
   r.prompt = "login";
   r.login_after = "1";
   EXPECT_TRUE(provider.needsSignIn(*provider.checkAuthorize(r), &who));
