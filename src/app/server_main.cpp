@@ -275,10 +275,20 @@ int serve(const config::Config& config) {
   audit::AuditLog audit_log((*store)->audit(), clock, config.audit_log_file, std::move(*chain_key));
   // The preflight looked; a FIFO nobody reads yet, or a swap since, shows only at the open.
   if (!audit_log.sinkError().empty()) return fatal("AUDIT_LOG_FILE: " + audit_log.sinkError());
-  // Records the commands wrote before this first start made the master secret carry no key: a
-  // keyed record now vouches for them. Never at a later start (a writer who stripped the keys
-  // would have them vouched for too).
-  if (keys->master_made) audit_log.vouchForEarlier();
+  // Only the start that makes the master secret names the unkeyed records before it (the
+  // commands run before the first start wrote them): a later start naming a number would hand it
+  // to whoever stripped the keys (found by the review). Keyed records existing then mean the key
+  // ring was emptied: said at error.
+  if (keys->master_made) {
+    if (auto unkeyed = audit_log.unkeyedEnd()) {
+      spdlog::warn(
+          "this start made the master secret: the audit log's first {} records carry no key "
+          "(commands run before the first start wrote them; if this is not the first start, the "
+          "key ring was emptied). Keep this number: `gatehouse audit verify --unkeyed-before {}` "
+          "accepts them",
+          *unkeyed, *unkeyed + 1);
+    }
+  }
   metrics::Registry metrics;
   if (local_limiter != nullptr)
     metrics.setRateLimitKeys([local = local_limiter] { return local->size(); });

@@ -75,20 +75,14 @@ AuditLog::~AuditLog() {
   if (owns_sink_) std::fclose(sink_);
 }
 
-void AuditLog::vouchForEarlier() {
-  if (!chain_key_) return;
+std::optional<std::int64_t> AuditLog::unkeyedEnd() {
   auto newest = store_.query({.limit = 1});
   if (!newest) {
     spdlog::error("audit read failed: {}", newest.error().message);
-    return;
+    return std::nullopt;
   }
-  if (newest->empty() || !newest->front().mac.empty()) return;
-  spdlog::info(
-      "the audit log's first {} records were written before the first start made its key; "
-      "a keyed record now vouches for them",
-      newest->front().id);
-  record({.type = std::string(kVouchType),
-          .detail = {{"vouches_for_records_before", newest->front().id + 1}}});
+  if (newest->empty() || !newest->front().mac.empty()) return std::nullopt;
+  return newest->front().id;
 }
 
 void AuditLog::record(Event e) {
@@ -134,16 +128,6 @@ core::Result<VerifyReport> verifyChain(store::AuditStore& store, const VerifyOpt
     report.problem = std::move(problem);
     return false;
   };
-  // Unkeyed records not yet excused, nor refused: a vouching record may follow them.
-  std::vector<std::int64_t> pending;
-  std::int64_t pending_count = 0;
-  const auto settle = [&] {
-    for (const auto id : pending)
-      if (report.unkeyed.size() < kListed) report.unkeyed.push_back(id);
-    report.unkeyed_count += pending_count;
-    pending.clear();
-    pending_count = 0;
-  };
   auto ok = store.scan([&](const store::AuditRecord& r) {
     ++report.checked;
     const std::string id = std::to_string(r.id);
@@ -167,31 +151,24 @@ core::Result<VerifyReport> verifyChain(store::AuditStore& store, const VerifyOpt
                                 "master secret)");
       }
       ++report.keyed;
-      // A vouching record (written keyed at the first start) excuses every unkeyed one before it.
-      if (r.type == kVouchType) {
-        pending.clear();
-        pending_count = 0;
-      } else {
-        settle();
-      }
     } else if (options.key != nullptr && r.id >= options.unkeyed_before) {
-      if (pending.size() < kListed) pending.push_back(r.id);
-      ++pending_count;
+      if (report.unkeyed.size() < kListed) report.unkeyed.push_back(r.id);
+      ++report.unkeyed_count;
     }
     expected_prev = r.hash;
     ++expected_id;
     return true;
   });
   if (!ok) return tl::unexpected(ok.error());
-  settle();
   if (!report.first_bad_id && report.unkeyed_count > 0) {
     report.first_bad_id = report.unkeyed.front();
     report.problem =
         std::to_string(report.unkeyed_count) + " record(s) carry no key, the first " +
         std::to_string(report.unkeyed.front()) +
         ": their keys were stripped and the history rewritten, or they were written before this "
-        "version keyed records (or by an older node during the upgrade: the count the old "
-        "version's verify printed before the upgrade, plus one, is --unkeyed-before)";
+        "version keyed records (or by an older node during the upgrade), or by commands before "
+        "the server's first start. Only a number you kept from then excuses them: "
+        "--unkeyed-before";
   }
   return report;
 }

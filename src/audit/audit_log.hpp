@@ -18,10 +18,6 @@
 
 namespace gatehouse::audit {
 
-// The record a node writes, keyed, at the start that made the master secret, vouching for the
-// unkeyed records the commands wrote before it (AuditLog::vouchForEarlier).
-inline constexpr std::string_view kVouchType = "audit.keyed";
-
 // One security event. Never put a password, token or key in `detail`.
 struct Event {
   std::string type;  // "login.failed", "refresh.reuse_detected", ...
@@ -50,10 +46,10 @@ class AuditLog {
   ~AuditLog();
 
   void record(Event event);
-  // At the start that made the master secret (the first on this database): when the newest
-  // record carries no key (commands ran before that start), appends a keyed `audit.keyed` record
-  // that vouches for every record before it. Logged, never thrown.
-  void vouchForEarlier();
+  // The newest record's id when it carries no key; nullopt otherwise, and on a failed read
+  // (logged). The start that makes the master secret names it: the commands run before it wrote
+  // those records without a key.
+  std::optional<std::int64_t> unkeyedEnd();
   // Why the file sink named is not open; empty when it is, or none was named.
   const std::string& sinkError() const { return sink_error_; }
 
@@ -78,10 +74,10 @@ std::string sealRecord(const store::AuditRecord& record);
 struct VerifyOptions {
   // The chain key; without one (no master secret yet), a keyed record breaks the walk.
   const crypto::HmacKey* key = nullptr;
-  // Records below this id may carry no key: those written before this version keyed records,
-  // or by older nodes during the upgrade. The operator gives it (the count the old version's
-  // `audit verify` printed before the upgrade): nothing in the database, which a writer could
-  // change, decides it. Records before a keyed `audit.keyed` record need no such number.
+  // Records below this id may carry no key: those written before this version keyed records (or
+  // by older nodes during the upgrade), or by commands before the server's first start. The
+  // operator gives it (a number kept from then): nothing in the database, which a writer could
+  // change, decides it.
   std::int64_t unkeyed_before = 0;
 };
 
@@ -95,10 +91,9 @@ struct VerifyReport {
 };
 
 // Walks the whole chain: each record's hash must match its content and link to the one before,
-// with ids contiguous from 1; a keyed record's key must match; and with a key, every record must
-// carry one (those that do not are listed, and the walk goes on) except those below
-// `unkeyed_before` and those a keyed `audit.keyed` record after them vouches for. Those are
-// checked by their hashes, which the next keyed record's key covers.
+// with ids contiguous from 1; a keyed record's key must match; and with a key, every record from
+// `unkeyed_before` on must carry one (those that do not are listed, and the walk goes on). A
+// record below `unkeyed_before` is checked by its hash, which the next keyed record's key covers.
 [[nodiscard]] core::Result<VerifyReport> verifyChain(store::AuditStore& store,
                                                      const VerifyOptions& options = {});
 
