@@ -277,8 +277,7 @@ int serve(const config::Config& config) {
   if (!audit_log.sinkError().empty()) return fatal("AUDIT_LOG_FILE: " + audit_log.sinkError());
   // Only the start that makes the master secret names the unkeyed records before it (the
   // commands run before the first start wrote them): a later start naming a number would hand it
-  // to whoever stripped the keys (found by the review). Keyed records existing then mean the key
-  // ring was emptied: said at error.
+  // to whoever stripped the keys (found by the review).
   if (keys->master_made) {
     if (auto unkeyed = audit_log.unkeyedEnd()) {
       spdlog::warn(

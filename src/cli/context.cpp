@@ -34,7 +34,7 @@ bool Context::open(std::ostream& err) {
   auto stored = access.master_secret(*store);
   if (!stored) {
     err << "gatehouse: the master secret (the audit log's records are keyed under it): "
-        << stored.error().message << "\n";
+        << stored.error().message << "; nothing was changed\n";
     return false;
   }
   master = std::move(*stored);

@@ -1769,14 +1769,18 @@ def test_the_command_line_tells_the_owner_as_the_api_does(make_server, smtp_sink
     def cli(env, *args, stdin=None):
         return subprocess.run([BIN, *args], input=stdin, env=env, capture_output=True, text=True, timeout=120)
 
-    # Nothing left to remove, nothing to tell: no key is read (a wrong one passes unnoticed).
-    r = cli(wrong_key, "user", "reset-mfa", "--email", e.email)
+    # Nothing left to remove, nothing to tell.
+    r = s.cli("user", "reset-mfa", "--email", e.email)
     assert r.returncode == 0 and "notice" not in r.stdout + r.stderr, (r.stdout, r.stderr)
-    # A wrong key-encryption key: refused before the password changes, the old one still works.
-    r = cli(wrong_key, "user", "set-password", "--email", e.email, stdin=NEW_PASSWORD + "\n")
-    assert r.returncode == 1, r.stdout
-    assert "the notice this change sends cannot be queued" in r.stderr and "nothing was changed" in r.stderr, \
-        r.stderr
+    # A wrong key-encryption key: every command that changes something is refused before it
+    # does (its audit records are keyed under the master secret, as its notices are sealed), the
+    # old password still works. Before audit records were keyed, a reset with nothing to remove
+    # passed without reading a key.
+    for args, stdin in ((("user", "reset-mfa", "--email", e.email), None),
+                        (("user", "set-password", "--email", e.email), NEW_PASSWORD + "\n")):
+        r = cli(wrong_key, *args, stdin=stdin)
+        assert r.returncode == 1, r.stdout
+        assert "KEY_ENCRYPTION_KEY" in r.stderr and "nothing was changed" in r.stderr, r.stderr
     assert login_pair(s, "clinotice")["access_token"]
     r = s.cli("user", "set-password", "--email", e.email, stdin=NEW_PASSWORD + "\n")
     assert r.returncode == 0, r.stderr
@@ -1785,18 +1789,21 @@ def test_the_command_line_tells_the_owner_as_the_api_does(make_server, smtp_sink
     assert len(mails) == 3 and "password was changed" in str(mails[2]["Subject"]).lower()
     assert f"{s.base}/ui/forgot-password" in text_part(mails[2])
     assert login_pair(s, "clinotice", NEW_PASSWORD)["access_token"]
-    # A placeholder address gets no notice, and no key is read for it.
+    # A placeholder address gets no notice.
     r = s.cli("user", "create", "--email", "nobody@example.invalid", "--username", "nobody", "--password-stdin",
               stdin=PASSWORD + "\n")
     assert r.returncode == 0, r.stderr
-    r = cli(wrong_key, "user", "set-password", "--email", "nobody@example.invalid", stdin=NEW_PASSWORD + "\n")
+    r = s.cli("user", "set-password", "--email", "nobody@example.invalid", stdin=NEW_PASSWORD + "\n")
     assert r.returncode == 0 and "notice" not in r.stdout + r.stderr, (r.stdout, r.stderr)
-    # Without mail the commands say nothing of notices, and read no key.
+    # Without mail the commands say nothing of notices; a wrong key-encryption key still stops
+    # them (the audit records' key).
     plain = make_server()
     plain.register("quiet@example.com", "quiet")
-    r = cli({**plain.env, "KEY_ENCRYPTION_KEY": secrets.token_hex(32)}, "user", "set-password", "--email",
-            "quiet@example.com", stdin=NEW_PASSWORD + "\n")
+    r = plain.cli("user", "set-password", "--email", "quiet@example.com", stdin=NEW_PASSWORD + "\n")
     assert r.returncode == 0 and "notice" not in r.stdout + r.stderr, (r.stdout, r.stderr)
+    r = cli({**plain.env, "KEY_ENCRYPTION_KEY": secrets.token_hex(32)}, "user", "set-password", "--email",
+            "quiet@example.com", stdin=PASSWORD + "\n")
+    assert r.returncode == 1 and "KEY_ENCRYPTION_KEY" in r.stderr, (r.stdout, r.stderr)
 
 
 def test_the_command_line_before_the_first_start_makes_no_key(make_server, tmp_path):
