@@ -173,6 +173,10 @@ http::Response verify(Call& c) {
   res.set("X-Auth-Scopes", scopes);
   // How the user signed in (RFC 8176 amr, space-separated; empty for an API key).
   res.set("X-Auth-Amr", auth::amrText(who->claims()));
+  // The OpenID client whose access token it is, empty for the user's own token, session or key:
+  // any client's token passes as its user, and an application can tell them apart (found by an
+  // outside attack: a third-party client replayed its user's token at forward-auth).
+  res.set("X-Auth-Client", who->client_id);
   return res;
 }
 
@@ -245,8 +249,8 @@ void addApiKeyRoutes(RouteTable& t) {
                      "point a refused browser at the portal; the value, when not empty, is the "
                      "URL to return to"}},
          .replies = {{200,
-                      "Allowed; identity in X-Auth-User-Id, -Email, -Role, X-Auth-Scopes and "
-                      "X-Auth-Amr",
+                      "Allowed; identity in X-Auth-User-Id, -Email, -Role, X-Auth-Scopes, "
+                      "X-Auth-Amr and X-Auth-Client",
                       ""},
                      {302, "Traefik/Caddy with ?rd: to the portal (Location)", ""}},
          .credentials_in_original_uri = true,

@@ -1291,6 +1291,12 @@ def test_a_client_cannot_act_above_the_users_rights(op, admin):
     r = requests.get(op.url("/api/v1/auth/verify"), headers=auth(at))
     assert r.status_code == 200
     assert r.headers.get("X-Auth-Scopes", "").split() in ([], ["openid"])
+    # Found by an outside attack: a client's token passed as its user, indistinguishable from the
+    # user's own sign-in. X-Auth-Client names the client; empty for the user's own token.
+    assert r.headers["X-Auth-Client"] == rp.client_id, r.headers
+    own = op.server.token(op.user(uname()))
+    r = requests.get(op.url("/api/v1/auth/verify"), headers=auth(own))
+    assert r.status_code == 200 and r.headers["X-Auth-Client"] == "", r.headers
 
 
 def test_introspection_and_revocation_of_another_clients_token(op):
