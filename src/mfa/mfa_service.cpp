@@ -135,14 +135,6 @@ auth::Result<std::optional<std::vector<std::string>>> MfaService::confirm(
   if (!*factor || (*factor)->user_id != user.id || (*factor)->confirmed ||
       (*factor)->created_at <= d_.clock.unixSeconds() - kStaleEnrolmentSeconds)
     return fail(Errc::FactorNotFound);
-  // The limit counts confirmed factors (an unfinished enrolment holds no place): one confirmed
-  // while others filled the places meanwhile (a passkey) would be one too many (the review).
-  auto factors = d_.store.mfa().listForUser(user.id);
-  if (!factors) return tl::unexpected(auth::storeFailure(factors.error()));
-  if (std::count_if(factors->begin(), factors->end(), [](const store::MfaFactor& f) {
-        return f.confirmed;
-      }) >= d_.settings.max_factors)
-    return fail(Errc::FactorLimit);
   const auto secret = openSecret(**factor);
   if (!secret) return fail(Errc::Internal, "a factor's secret does not open");
   const auto step = matchStep(*secret, code, d_.clock.unixSeconds());
@@ -153,9 +145,13 @@ auth::Result<std::optional<std::vector<std::string>>> MfaService::confirm(
   std::vector<std::string> hashes;
   auto codes = freshCodes(user.id, hashes);
   if (!codes) return tl::unexpected(codes.error());
-  auto first = d_.store.mfa().confirm(id, user.id, *step, d_.clock.unixSeconds(), hashes);
+  // The limit counts confirmed factors, in the confirming transaction: one confirmed after a
+  // passkey filled the last place would be one too many (the review).
+  auto first = d_.store.mfa().confirm(id, user.id, *step, d_.clock.unixSeconds(), hashes,
+                                      d_.settings.max_factors);
   if (!first) {
     if (first.error().code == core::Errc::NotFound) return fail(Errc::FactorNotFound);
+    if (first.error().code == core::Errc::ResourceExhausted) return fail(Errc::FactorLimit);
     return tl::unexpected(auth::storeFailure(first.error()));
   }
   d_.users.invalidate(user.id);

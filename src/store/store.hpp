@@ -313,13 +313,15 @@ class MfaStore {
                                                        std::int64_t max_factors) = 0;
   [[nodiscard]] virtual core::Result<std::vector<MfaFactor>> listForUser(std::int64_t user_id) = 0;
   [[nodiscard]] virtual core::Result<std::optional<MfaFactor>> find(std::int64_t id) = 0;
-  // In one transaction: NotFound unless the factor is the user's and unconfirmed; confirms it
+  // In one transaction: NotFound unless the factor is the user's and unconfirmed;
+  // ResourceExhausted when the user already holds `max_factors` confirmed factors; confirms it
   // with `step` as its last accepted step, sets the user's mfa_enabled, and when the user had no
   // confirmed factor before, stores `recovery_hashes` as their recovery codes (replacing any).
   // True when the codes were stored (the first factor).
-  [[nodiscard]] virtual core::Result<bool> confirm(
-      std::int64_t id, std::int64_t user_id, std::int64_t step, std::int64_t now,
-      const std::vector<std::string>& recovery_hashes) = 0;
+  [[nodiscard]] virtual core::Result<bool> confirm(std::int64_t id, std::int64_t user_id,
+                                                   std::int64_t step, std::int64_t now,
+                                                   const std::vector<std::string>& recovery_hashes,
+                                                   std::int64_t max_factors) = 0;
   // Compare-and-set: records `step` as used when it is later than the factor's last accepted one.
   // False when it is not (a replay, on any node), or the factor is gone or unconfirmed.
   [[nodiscard]] virtual core::Result<bool> useStep(std::int64_t id, std::int64_t step,

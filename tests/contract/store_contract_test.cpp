@@ -903,12 +903,12 @@ TEST_P(StoreContract, FactorsConfirmOnceAndKeepMfaEnabledTrue) {
   EXPECT_FALSE(f->confirmed);
   EXPECT_FALSE(store_->users().findById(u.id).value()->mfa_enabled);  // not before confirmation
   // Only the owner confirms, and only once; the first factor stores the recovery codes.
-  EXPECT_EQ(store_->mfa().confirm(f->id, other.id, 100, 1, {"h1"}).error().code,
+  EXPECT_EQ(store_->mfa().confirm(f->id, other.id, 100, 1, {"h1"}, 10).error().code,
             core::Errc::NotFound);
-  auto first = store_->mfa().confirm(f->id, u.id, 100, 1, {"h1", "h2"});
+  auto first = store_->mfa().confirm(f->id, u.id, 100, 1, {"h1", "h2"}, 10);
   ASSERT_TRUE(first) << first.error().message;
   EXPECT_TRUE(*first);
-  EXPECT_EQ(store_->mfa().confirm(f->id, u.id, 101, 1, {}).error().code, core::Errc::NotFound);
+  EXPECT_EQ(store_->mfa().confirm(f->id, u.id, 101, 1, {}, 10).error().code, core::Errc::NotFound);
   EXPECT_TRUE(store_->users().findById(u.id).value()->mfa_enabled);
   // The change reaches other nodes' caches through the change log.
   auto changes = store_->users().changesSince(seq).value();
@@ -916,7 +916,7 @@ TEST_P(StoreContract, FactorsConfirmOnceAndKeepMfaEnabledTrue) {
   EXPECT_EQ(store_->mfa().recoveryCodesLeft(u.id).value(), 2);
   // A second factor keeps the codes.
   auto g = store_->mfa().create({0, u.id, "totp", "laptop", "sealed-2"}, 5).value();
-  EXPECT_FALSE(store_->mfa().confirm(g.id, u.id, 5, 1, {"x"}).value());
+  EXPECT_FALSE(store_->mfa().confirm(g.id, u.id, 5, 1, {"x"}, 10).value());
   EXPECT_EQ(store_->mfa().recoveryCodesLeft(u.id).value(), 2);
   auto list = store_->mfa().listForUser(u.id).value();
   ASSERT_EQ(list.size(), 2U);
@@ -1025,7 +1025,7 @@ TEST_P(StoreContract, TimeStepsAndRecoveryCodesAreSingleUseUnderRaces) {
   const User u = make("race@example.com", "raceuser");
   auto f = store_->mfa().create({0, u.id, "totp", "", "s"}, 5).value();
   EXPECT_FALSE(store_->mfa().useStep(f.id, 200, 1).value());  // unconfirmed: never
-  ASSERT_TRUE(store_->mfa().confirm(f.id, u.id, 100, 1, {"code-a", "code-b"}));
+  ASSERT_TRUE(store_->mfa().confirm(f.id, u.id, 100, 1, {"code-a", "code-b"}, 10));
   EXPECT_FALSE(store_->mfa().useStep(f.id, 100, 2).value());  // the confirming step is spent
   EXPECT_FALSE(store_->mfa().useStep(f.id, 99, 2).value());   // and every earlier one
   // Eight racing uses of one step (as from several nodes): exactly one wins.
@@ -1066,18 +1066,24 @@ TEST_P(StoreContract, FactorStateStaysBoundedAndResetsWhole) {
   auto pending = store_->mfa().listForUser(u.id).value();
   ASSERT_EQ(pending.size(), 1U);
   EXPECT_EQ(pending.front().created_at, 14);
-  ASSERT_TRUE(store_->mfa().confirm(pending.front().id, u.id, 1, 1, {"c"}));
+  ASSERT_TRUE(store_->mfa().confirm(pending.front().id, u.id, 1, 1, {"c"}, 10));
   MfaFactor pk{0, u.id, "webauthn", "key", "", false, 20, {}, 0, "cred-b1", "{}"};
   ASSERT_TRUE(store_->mfa().create({0, u.id, "totp", "", "s", false, 30}, 3));
   ASSERT_TRUE(store_->mfa().addConfirmed(pk, 3, {}));
   pk.credential_id = "cred-b2";
   ASSERT_TRUE(store_->mfa().addConfirmed(pk, 3, {}));
-  // Three confirmed: neither a new enrolment nor another passkey. The unfinished one stays (the
-  // refused enrolment changed nothing): a user holds at most one factor beyond the limit.
+  // Three confirmed: neither a new enrolment nor another passkey, nor the unfinished one's
+  // confirmation (it stays: the refused enrolment changed nothing).
   EXPECT_EQ(store_->mfa().create({0, u.id, "totp", "", "s", false, 40}, 3).error().code,
             core::Errc::ResourceExhausted);
   pk.credential_id = "cred-b3";
   EXPECT_EQ(store_->mfa().addConfirmed(pk, 3, {}).error().code, core::Errc::ResourceExhausted);
+  const auto held = store_->mfa().listForUser(u.id).value();
+  for (const auto& f : held) {
+    if (f.confirmed) continue;
+    EXPECT_EQ(store_->mfa().confirm(f.id, u.id, 7, 1, {}, 3).error().code,
+              core::Errc::ResourceExhausted);
+  }
   EXPECT_EQ(store_->mfa().listForUser(u.id).value().size(), 4U);
   EXPECT_EQ(store_->mfa().removeAll(u.id).value(), 3);
   EXPECT_FALSE(store_->users().findById(u.id).value()->mfa_enabled);

@@ -1254,13 +1254,14 @@ class PgMfa final : public MfaStore {
   }
 
   core::Result<bool> confirm(std::int64_t id, std::int64_t user_id, std::int64_t step,
-                             std::int64_t now,
-                             const std::vector<std::string>& recovery_hashes) override {
+                             std::int64_t now, const std::vector<std::string>& recovery_hashes,
+                             std::int64_t max_factors) override {
     return pool_.transaction<bool>([&](Connection& c) -> core::Result<bool> {
       if (auto ok = lockUser(c, user_id); !ok) return tl::unexpected(ok.error());
       auto first =
           c.query("SELECT COUNT(*) FROM mfa_factors WHERE user_id = $1 AND confirmed", {user_id});
       if (!first) return tl::unexpected(first.error());
+      if (first->int64(0, 0) >= max_factors) return makeError(Errc::ResourceExhausted, "factors");
       const bool had_none = first->int64(0, 0) == 0;
       auto set = c.query(
           "UPDATE mfa_factors SET confirmed = TRUE, last_step = $1, last_used_at = $2 WHERE id = "

@@ -1363,14 +1363,15 @@ class SqliteMfa final : public MfaStore {
   }
 
   core::Result<bool> confirm(std::int64_t id, std::int64_t user_id, std::int64_t step,
-                             std::int64_t now,
-                             const std::vector<std::string>& recovery_hashes) override {
+                             std::int64_t now, const std::vector<std::string>& recovery_hashes,
+                             std::int64_t max_factors) override {
     return pool_.transaction<bool>([&](Connection& c) -> core::Result<bool> {
       auto first =
           c.prepare("SELECT COUNT(*) FROM mfa_factors WHERE user_id = ? AND confirmed = 1");
       if (!first) return tl::unexpected(first.error());
       first->bind(1, user_id);
       if (auto row = first->step(); !row) return tl::unexpected(row.error());
+      if (first->int64(0) >= max_factors) return makeError(Errc::ResourceExhausted, "factors");
       const bool had_none = first->int64(0) == 0;
       auto stmt = c.prepare(
           "UPDATE mfa_factors SET confirmed = 1, last_step = ?, last_used_at = ? WHERE id = ? AND "
