@@ -22,7 +22,8 @@ TEMPLATE = pathlib.Path(__file__).resolve().parents[2] / "docs" / "nginx-forward
 POLICY = {"roles": {"janitor": ["users:read", "users:delete"]},
           "routes": [{"method": "*", "path": "/admin/*", "permissions": ["users:delete"]}]}
 FORGED = {"X-Auth-User-Id": "4242", "X-Auth-User-Email": "root@example.com", "X-Auth-User-Role": "admin",
-          "X-Auth-Scopes": "users:read users:write users:delete roles:manage"}
+          "X-Auth-Scopes": "users:read users:write users:delete roles:manage",
+          "X-Auth-Amr": "pwd otp hwk", "X-Auth-Client": "trusted-dashboard"}
 
 
 class Echo(http.server.BaseHTTPRequestHandler):
@@ -121,6 +122,9 @@ def test_nginx_forged_identity_headers_never_reach_the_app(stack):
     assert seen["x-auth-user-role"] == "user" and seen["x-auth-user-email"] == "plain@example.com"
     assert seen["x-auth-user-id"] == str(uid)
     assert set(seen["x-auth-scopes"].split()) == {"users:read", "posts:read", "posts:write"}
+    # A password sign-in's method, and no client: nginx passes no header at all for an empty value,
+    # and never the request's own.
+    assert seen["x-auth-amr"] == "pwd" and "x-auth-client" not in seen
     # The /admin/ block too, for someone allowed in.
     token = janitor(gate)
     uid = requests.get(gate.url("/api/v1/auth/me"), headers=auth(token)).json()["id"]
@@ -130,6 +134,11 @@ def test_nginx_forged_identity_headers_never_reach_the_app(stack):
     assert seen["x-auth-user-role"] == "janitor" and seen["x-auth-user-email"] == "janitor@example.com"
     assert seen["x-auth-user-id"] == str(uid)
     assert set(seen["x-auth-scopes"].split()) == {"users:read", "users:delete"}
+    assert seen["x-auth-amr"] == "pwd" and "x-auth-client" not in seen
+    # An API key signed in no one: no method, and the forged ones are not passed either.
+    key = requests.post(gate.url("/api/v1/api-keys"), json={"name": "k"}, headers=auth(plain)).json()["key"]
+    seen = requests.get(base + "/app/page", headers={"X-API-Key": key, **FORGED}).json()["headers"]
+    assert seen["x-auth-user-id"] != "4242" and "x-auth-amr" not in seen and "x-auth-client" not in seen
 
 
 def test_nginx_credentials_never_reach_the_app_nor_the_access_log(stack):
