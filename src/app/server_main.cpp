@@ -257,6 +257,9 @@ int serve(const config::Config& config) {
   auto shared = openSharedState(config);
   if (!shared) return fatal(shared.error().message);
   auto& [redis, bus, limiter, guard, once, local_limiter] = *shared;
+  // Challenges made before this start (one node) or before Redis lost its data are refused.
+  if (auto ok = once->vouchFrom(clock.unixSeconds()); !ok && !redis)
+    return fatal("one-time values: " + ok.error().message);
   // One node needs no feed: revocations apply in memory directly (no publish, no liveness check).
   auth::RevocationList revocations((*store)->revocations(), redis ? bus.get() : nullptr);
   if (auto ok = revocations.load(clock.unixSeconds()); !ok) {
@@ -565,8 +568,11 @@ int serve(const config::Config& config) {
       [&pipeline](http::Request& r) { return pipeline.busy(r); });
   metrics.setHashQueueDepth(
       [&pool, &server] { return pool.queueDepth() + server.hashingQueueDepth(); });
+  // Revocations are read again every 30 s wherever other nodes may write them: with Redis (a
+  // missed message), and on PostgreSQL without it (a node the others cannot tell; warned above).
+  const bool shared_database = !config.database_url.starts_with("sqlite:");
   Janitor janitor(
-      revocations, user_cache, api_keys, clock, redis != nullptr,
+      revocations, user_cache, api_keys, clock, redis != nullptr || shared_database,
       auth::RetentionPass(
           **store, {.access_ttl = config.access_token_ttl,
                     .legacy_until = config.legacy_secret_key ? config.legacy_tokens_until : 0}),
@@ -600,9 +606,11 @@ int serve(const config::Config& config) {
             message == "changed")
           janitor.wake();
       },
-      [&revocations, &user_cache, &api_keys, &clock] {
-        // After (re)subscribing: whatever was published meanwhile is in the database.
-        return revocations.load(clock.unixSeconds()) && user_cache.sync() && api_keys.sync();
+      [&revocations, &user_cache, &api_keys, once_store = once.get(), &clock] {
+        // After (re)subscribing: whatever was published meanwhile is in the database. A Redis
+        // that lost its data forgot which challenges were spent: it vouches from now on.
+        return revocations.load(clock.unixSeconds()) && user_cache.sync() && api_keys.sync() &&
+               once_store->vouchFrom(clock.unixSeconds());
       });
   // A Redis that answers makes the node ready before it listens. One that is down, or refuses the
   // TLS handshake or the password, is not waited for: the node listens with /readyz 503 at once,

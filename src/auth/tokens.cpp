@@ -1,5 +1,8 @@
 #include "auth/tokens.hpp"
 
+#include <atomic>
+
+#include "core/log.hpp"
 #include "crypto/random.hpp"
 
 namespace gatehouse::auth {
@@ -108,7 +111,23 @@ tl::expected<std::shared_ptr<const jose::Claims>, jose::JwtError> TokenService::
   if (!claims) return tl::unexpected(claims.error());
   if (auto refused = retiredKeyRefusal(keys, *claims, settings_.access_ttl))
     return tl::unexpected(*refused);
+  if (claims->iat && claims->exp - *claims->iat > settings_.access_ttl.count())
+    warnLongerLifetime(claims->exp - *claims->iat);
   return keys.verified.remember(key, std::move(*claims));
+}
+
+// An ended session's access tokens are refused for ACCESS_TOKEN_EXPIRE_MINUTES from the end, by
+// the ending node's setting: a token signed to live longer (another node's, or this one's before
+// the setting was lowered) would come back before it expires (found by an outside attack). Said
+// once per process, not per token.
+void TokenService::warnLongerLifetime(std::int64_t seconds) const {
+  static std::atomic<bool> said{false};
+  if (said.exchange(true)) return;
+  spdlog::warn(
+      "an access token signed to live {} s was presented, longer than this node's "
+      "ACCESS_TOKEN_EXPIRE_MINUTES ({} s): its session's end is remembered only that long here. "
+      "Give every node the same token lifetimes",
+      seconds, settings_.access_ttl.count());
 }
 
 std::optional<jose::JwtError> TokenService::retiredKeyRefusal(const Keys& keys,

@@ -95,6 +95,8 @@ class TokenService {
     VerifiedTokens verified;  // access tokens verified under these keys
     RetiredKeys retired;
   };
+  // Logs, once, that a token lives longer than this node remembers an ended session's tokens.
+  void warnLongerLifetime(std::int64_t seconds) const;
   // JwtError::BadClaim when `claims` were verified by a retired key but issued after it stopped
   // signing, live longer than `lifetime`, or lack the `jti` and `sid` every token we sign has.
   static std::optional<jose::JwtError> retiredKeyRefusal(const Keys& keys,

@@ -479,6 +479,15 @@ core::Result<Config> load(const Lookup& lookup, std::vector<std::string>* proble
       !c.redis_url->starts_with("rediss://")) {
     r.fail("REDIS_URL", "must be redis://[[user]:password@]host[:port][/db] or rediss://... (TLS)");
   }
+  if (!c.redis_url &&
+      (c.database_url.starts_with("postgresql://") || c.database_url.starts_with("postgres://"))) {
+    // Found by an outside attack: a node started so beside others heard their revocations never.
+    c.warnings.push_back(
+        "DATABASE_URL is PostgreSQL and REDIS_URL is not set: run one node so. Nodes sharing a "
+        "database need REDIS_URL on every one: without it each keeps its own rate limits, "
+        "lockouts and one-time codes, and hears the others' revocations only when it reads them "
+        "again from the database (every 30 s)");
+  }
   r.text("REDIS_CA_FILE", c.redis_ca_file);
   if (!c.redis_ca_file.empty() && !(c.redis_url && c.redis_url->starts_with("rediss://")))
     r.fail("REDIS_CA_FILE", "only means something with a rediss:// REDIS_URL");

@@ -165,9 +165,11 @@ std::string OidcService::complete(const std::string& name, const Callback& cb,
   auto slot = provider.enter();
   if (!slot)
     return fail(name, "provider_unavailable", "too many sign-ins waiting on the provider", client);
-  // Remembered (by digest) until the transaction expires, on every node.
-  auto fresh = once_.putIfAbsent("state:" + core::hexEncode(crypto::sha256(state)), "1",
-                                 std::chrono::seconds(expiry->get_int64() - now + 1), now);
+  // Remembered (by digest) until the transaction expires, on every node; one begun before the
+  // store's memory began is refused (a spent one would be forgotten).
+  auto fresh = once_.spend("state:" + core::hexEncode(crypto::sha256(state)),
+                           std::chrono::seconds(expiry->get_int64() - now + 1),
+                           expiry->get_int64() - kTransactionSeconds, now);
   if (!fresh) return fail(name, "server_error", fresh.error().message, client);
   if (!*fresh) return fail(name, "invalid_state", "state replayed", client);
   if (!param("error").empty())

@@ -142,6 +142,22 @@ core::Result<bool> LocalOneTimeStore::putIfAbsent(std::string_view key, std::str
   return true;
 }
 
+core::Result<bool> LocalOneTimeStore::spend(std::string_view key, std::chrono::seconds ttl,
+                                            std::int64_t issued_at, std::int64_t now) {
+  {
+    const std::lock_guard lock(mutex_);
+    if (!since_) since_ = now;  // never told: vouch from here on
+    if (issued_at < *since_) return false;
+  }
+  return putIfAbsent(key, "1", ttl, now);
+}
+
+core::Status LocalOneTimeStore::vouchFrom(std::int64_t now) {
+  const std::lock_guard lock(mutex_);
+  if (!since_) since_ = now;
+  return {};
+}
+
 core::Result<std::optional<std::string>> LocalOneTimeStore::take(std::string_view key,
                                                                  std::int64_t now) {
   const std::lock_guard lock(mutex_);

@@ -197,6 +197,39 @@ core::Result<bool> RedisOneTimeStore::putIfAbsent(std::string_view key, std::str
   return reply->type == RedisReply::Type::Status;  // OK; Nil when the key existed
 }
 
+namespace {
+constexpr std::string_view kSinceKey = "gatehouse:once:since";
+// KEYS: the since key, the spent key; ARGV: now, issued_at, ttl. 1 when spent now, 0 otherwise.
+constexpr std::string_view kSpendScript = R"lua(
+local since = redis.call('GET', KEYS[1])
+if not since then
+  redis.call('SET', KEYS[1], ARGV[1])
+  since = ARGV[1]
+end
+if tonumber(ARGV[2]) < tonumber(since) then return 0 end
+if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then return 1 end
+return 0
+)lua";
+}  // namespace
+
+core::Result<bool> RedisOneTimeStore::spend(std::string_view key, std::chrono::seconds ttl,
+                                            std::int64_t issued_at, std::int64_t now) {
+  auto reply =
+      redis_.command({"EVAL", kSpendScript, "2", kSinceKey, "gatehouse:once:" + std::string(key),
+                      std::to_string(now), std::to_string(issued_at),
+                      std::to_string(std::max<std::int64_t>(1, ttl.count()))});
+  if (!reply) return tl::unexpected(reply.error());
+  if (reply->type != RedisReply::Type::Integer)
+    return makeError(Errc::Internal, "Redis: unexpected reply");
+  return reply->integer == 1;
+}
+
+core::Status RedisOneTimeStore::vouchFrom(std::int64_t now) {
+  auto reply = redis_.command({"SET", kSinceKey, std::to_string(now), "NX"});
+  if (!reply) return tl::unexpected(reply.error());
+  return {};
+}
+
 core::Result<std::optional<std::string>> RedisOneTimeStore::take(std::string_view key,
                                                                  std::int64_t /*now*/) {
   auto reply = redis_.command({"GETDEL", "gatehouse:once:" + std::string(key)});

@@ -276,9 +276,11 @@ auth::Result<void> PasskeyService::spendChallenge(std::string_view client_data_j
   const std::int64_t now = d_.clock.unixSeconds();
   const std::int64_t expires = fromBigEndian8(body.substr(kNonceBytes));
   if (expires < now) return fail(Errc::InvalidPasskey, "challenge expired");
-  // Single use on every node: the first presentation is remembered until it would expire.
-  auto fresh = d_.once.putIfAbsent("wa:" + core::hexEncode(crypto::sha256(*c)), "1",
-                                   std::chrono::seconds(expires - now + 1), now);
+  // Single use on every node: the first presentation is remembered until it would expire, and
+  // one made before the store's memory began is refused (what was spent then is forgotten).
+  auto fresh = d_.once.spend("wa:" + core::hexEncode(crypto::sha256(*c)),
+                             std::chrono::seconds(expires - now + 1),
+                             expires - d_.settings.timeout_seconds, now);
   if (!fresh) return fail(Errc::Unavailable, fresh.error().message);
   if (!*fresh) return fail(Errc::InvalidPasskey, "challenge replayed");
   challenge = std::move(*c);

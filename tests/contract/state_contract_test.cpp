@@ -252,6 +252,34 @@ TEST_P(StateContract, OneTimeValuesAreTakenOnceAndRefuseReplays) {
   EXPECT_EQ(winners.load(), 1);
 }
 
+// Found by an outside attack: a passkey challenge was marked spent in Redis alone, and after Redis
+// restarted without its data the same assertion signed in again. A challenge made before the
+// store's memory began is refused; a store that lost its memory begins it again.
+TEST_P(StateContract, ChallengesFromBeforeTheStoresMemoryAreRefused) {
+  const std::int64_t t = 2'000'000'000;
+  auto o = once();
+  if (redis_) {
+    ASSERT_TRUE(redis_->command({"DEL", "gatehouse:once:since"}));
+  }
+  ASSERT_TRUE(o->vouchFrom(t));
+  ASSERT_TRUE(o->vouchFrom(t + 50));  // never moved on: it had begun
+  EXPECT_FALSE(o->spend(key("early"), seconds(60), t - 1, t + 1).value());
+  EXPECT_TRUE(o->spend(key("c"), seconds(60), t, t + 1).value());
+  EXPECT_FALSE(o->spend(key("c"), seconds(60), t, t + 2).value());  // a replay
+  // The memory is lost: Redis restarted empty, or the node (its own store) restarted.
+  if (redis_) {
+    ASSERT_TRUE(redis_->command({"DEL", "gatehouse:once:since", "gatehouse:once:" + key("c")}));
+  } else {
+    o = once();
+  }
+  // Nobody told it where its memory begins: the first spend says so, and refuses the replay.
+  EXPECT_FALSE(o->spend(key("c"), seconds(60), t, t + 10).value());
+  EXPECT_FALSE(o->spend(key("late"), seconds(60), t + 9, t + 10).value());
+  ASSERT_TRUE(o->vouchFrom(t + 30));  // a resync later keeps it
+  EXPECT_TRUE(o->spend(key("new"), seconds(60), t + 10, t + 11).value());
+  EXPECT_FALSE(o->spend(key("new"), seconds(60), t + 10, t + 12).value());
+}
+
 TEST(LocalRateLimiter, StaysBoundedUnderASprayOfLiveKeys) {
   LocalRateLimiter l(1600);  // 100 per shard
   const std::int64_t t = 1'000'000;

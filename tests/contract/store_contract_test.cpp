@@ -195,6 +195,27 @@ TEST_P(StoreContract, CreatesAndFindsUsersCaseInsensitively) {
   EXPECT_FALSE(*none);
 }
 
+// Found by an outside attack: PostgreSQL's lower() folded more than ASCII letters under the
+// database's locale, so "\u212Aiki" (a Kelvin sign) and "K\u0130K\u0130" found kiki's account,
+// each spelling with its own lockout and limits. A name is one name up to the case of A-Z alone,
+// on every backend, as the limits' keys are (auth::accountKey).
+TEST_P(StoreContract, NamesFoldAsciiLettersOnly) {
+  const User u = make("kiki@example.com", "kiki");
+  for (const char* spelling : {"\u212Aiki@example.com", "k\u0130ki@example.com",
+                               "K\u0130K\u0130@EXAMPLE.COM", "kik\u0131@example.com"}) {
+    EXPECT_FALSE(store_->users().findByEmail(spelling).value()) << spelling;
+  }
+  for (const char* spelling : {"\u212Aiki", "k\u0130ki", "KIK\u0130"})
+    EXPECT_FALSE(store_->users().findByUsername(spelling).value()) << spelling;
+  EXPECT_EQ(store_->users().findByEmail("KIKI@Example.COM").value()->id, u.id);
+  EXPECT_EQ(store_->users().findByUsername("KiKi").value()->id, u.id);
+  // Another name, so another account may hold it.
+  auto other = store_->users().create({"\u212Aiki@example.com", "\u212Aiki", "", "user", true});
+  ASSERT_TRUE(other) << other.error().message;
+  EXPECT_NE(other->id, u.id);
+  EXPECT_EQ(store_->users().findByEmail("\u212AIKI@example.com").value()->id, other->id);
+}
+
 TEST_P(StoreContract, UniqueEmailAndUsername) {
   make("a@example.com", "alpha");
   auto dup_email = store_->users().create({"A@EXAMPLE.COM", "other", "", "user", true});
@@ -1061,11 +1082,18 @@ TEST_P(StoreContract, TimeStepsAndRecoveryCodesAreSingleUseUnderRaces) {
 // replaces the unfinished one; the limit counts confirmed factors.
 TEST_P(StoreContract, FactorStateStaysBoundedAndResetsWhole) {
   const User u = make("bound@example.com", "bounduser");
+  // Another user's unfinished enrolment is theirs alone: the first user's new ones leave it.
+  const User other = make("other-bound@example.com", "otherbound");
+  const auto theirs = store_->mfa().create({0, other.id, "totp", "", "t", false, 9}, 3).value();
   for (int i = 0; i < 5; ++i)
     ASSERT_TRUE(store_->mfa().create({0, u.id, "totp", "", "s", false, 10 + i}, 3));
   auto pending = store_->mfa().listForUser(u.id).value();
   ASSERT_EQ(pending.size(), 1U);
   EXPECT_EQ(pending.front().created_at, 14);
+  const auto others = store_->mfa().listForUser(other.id).value();
+  ASSERT_EQ(others.size(), 1U);
+  EXPECT_EQ(others.front().id, theirs.id);
+  EXPECT_FALSE(others.front().confirmed);
   ASSERT_TRUE(store_->mfa().confirm(pending.front().id, u.id, 1, 1, {"c"}, 10));
   MfaFactor pk{0, u.id, "webauthn", "key", "", false, 20, {}, 0, "cred-b1", "{}"};
   ASSERT_TRUE(store_->mfa().create({0, u.id, "totp", "", "s", false, 30}, 3));
@@ -1089,6 +1117,8 @@ TEST_P(StoreContract, FactorStateStaysBoundedAndResetsWhole) {
   EXPECT_FALSE(store_->users().findById(u.id).value()->mfa_enabled);
   EXPECT_EQ(store_->mfa().recoveryCodesLeft(u.id).value(), 0);
   EXPECT_TRUE(store_->mfa().listForUser(u.id).value().empty());
+  // The other user's enrolment outlived all of it and still confirms.
+  EXPECT_TRUE(store_->mfa().confirm(theirs.id, other.id, 1, 1, {"d"}, 3).value());
 }
 
 TEST_P(StoreContract, ConcurrentMigrationsFromSeveralProcessesApplyOnce) {

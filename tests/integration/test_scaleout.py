@@ -204,6 +204,52 @@ def test_sigkill_during_a_registration_burst_loses_no_created_user(cluster, tmp_
         nginx.wait(timeout=10)
 
 
+def test_a_name_has_one_spelling_per_ascii_case_on_postgresql(cluster, tmp_path):
+    """Found by an outside attack: PostgreSQL's lower() folded the Kelvin sign to k and a dotted
+    capital I to i, so each such spelling of an account's email or username signed it in, each with
+    its own lockout and limits (5 guesses per spelling, 2^n spellings). Only the case of A-Z is
+    folded now, as on SQLite and in the limits' keys: the lockout reached under one spelling holds."""
+    node, _ = cluster
+    a = node("a", {"LOGIN_LOCKOUT_THRESHOLD": "3", "LOGIN_RATE_LIMIT": "100/minute"})
+    assert a.register("kiki@example.com", "kiki").status_code == 201
+    for spelling in ("\u212aiki@example.com", "k\u0130ki@example.com", "K\u0130K\u0130@EXAMPLE.COM",
+                     "\u212aiki", "KIK\u0130"):
+        r = a.login(spelling)
+        assert r.status_code == 401, (spelling, r.status_code, r.text)
+    assert a.login("KIKI@Example.com").status_code == 200
+    for _ in range(3):
+        assert a.login("kiki", "wrong-password").status_code == 401
+    for spelling in ("kiki", "KiKi", "\u212aiki", "k\u0130ki@example.com"):
+        r = a.login(spelling)
+        assert r.status_code in (401, 429) and "access_token" not in r.text, (spelling, r.status_code)
+
+
+def test_nodes_configured_apart_say_so_and_hear_revocations_anyway(cluster):
+    """Found by an outside attack: a node on the shared PostgreSQL without REDIS_URL started
+    silently and never heard another node's logout; a node with a shorter token lifetime forgot an
+    ended session's tokens before they expired. Each now says so at once, and the node without
+    Redis reads the revocations again every 30 s."""
+    node, _ = cluster
+    a = node("a")
+    short = node("short", {"ACCESS_TOKEN_EXPIRE_MINUTES": "1"})
+    alone = node("alone", {"REDIS_URL": ""})
+    assert "REDIS_URL is not set: run one node so" in alone.log_text()
+    assert "run one node so" not in a.log_text()
+    assert a.register("apart@example.com", "apart").status_code == 201
+    tokens = [a.token("apart"), a.token("apart")]
+    for t in tokens:
+        assert requests.get(short.url("/api/v1/auth/me"), headers=auth(t)).status_code == 200
+    said = "longer than this node's ACCESS_TOKEN_EXPIRE_MINUTES (60 s)"
+    assert short.log_text().count(said) == 1, short.log_text()
+    assert said not in a.log_text()  # its own tokens are as long as its setting
+    # A logout on a reaches the node without Redis by its next reading of the revocations.
+    assert requests.get(alone.url("/api/v1/auth/me"), headers=auth(tokens[0])).status_code == 200
+    assert requests.post(a.url("/api/v1/auth/logout"), headers=auth(tokens[0])).status_code in (200, 204)
+    assert wait_until(lambda: requests.get(alone.url("/api/v1/auth/me"),
+                                           headers=auth(tokens[0])).status_code == 401, 35)
+    assert requests.get(alone.url("/api/v1/auth/me"), headers=auth(tokens[1])).status_code == 200
+
+
 def test_redis_down_fails_closed_then_recovers(cluster):
     node, redis = cluster
     a = node("a")
@@ -613,6 +659,37 @@ def test_a_passkey_challenge_spent_on_one_node_is_refused_on_the_other(cluster):
     # A fresh challenge still signs in (the refusals were the challenge's, nothing else).
     made = browser.get(authn, _options(_post(b, "/auth/webauthn/login/options")), cred)
     _token_pair(_post(b, "/auth/webauthn/login", {"credential": made}))
+
+
+def test_a_spent_passkey_challenge_stays_spent_when_redis_restarts_empty(cluster):
+    """Found by an outside attack: the challenge was marked spent in Redis alone, and after Redis
+    restarted without its data the same assertion of a counter-less passkey signed in again. A
+    challenge made before Redis lost its data is refused; one made after signs in."""
+    from webauthn_support import Authenticator
+
+    node, redis = cluster
+    a, b, browser = passkey_nodes(cluster)
+    _, _, authn, cred, _ = _passkey_user(a, browser, "pkrestart", Authenticator(counter=0))
+    made = browser.get(authn, _options(_post(b, "/auth/webauthn/login/options")), cred)
+    _token_pair(_post(b, "/auth/webauthn/login", {"credential": made}))
+    # Options made before the restart, answered only after it: refused as well (nothing can say
+    # they were not spent). Made a second before, so the challenge's second is earlier.
+    unspent = browser.get(authn, _options(_post(a, "/auth/webauthn/login/options")), cred)
+    time.sleep(1.1)
+    redis.stop()
+    redis.start()
+    for n in (a, b):
+        assert wait_until(lambda n=n: requests.get(n.url("/readyz")).status_code == 200, 15), n.port
+    for n in (a, b):
+        r = _post(n, "/auth/webauthn/login", {"credential": made})
+        assert (r.status_code, _json(r)) == INVALID_PASSKEY, (n.port, r.status_code, _json(r))
+    r = _post(a, "/auth/webauthn/login", {"credential": unspent})
+    assert (r.status_code, _json(r)) == INVALID_PASSKEY, (r.status_code, _json(r))
+    # A ceremony begun now signs in, once.
+    fresh = browser.get(authn, _options(_post(a, "/auth/webauthn/login/options")), cred)
+    _token_pair(_post(b, "/auth/webauthn/login", {"credential": fresh}))
+    r = _post(a, "/auth/webauthn/login", {"credential": fresh})
+    assert (r.status_code, _json(r)) == INVALID_PASSKEY, (r.status_code, _json(r))
 
 
 def test_a_cloned_passkey_counter_is_refused_across_nodes_and_audited(cluster):

@@ -52,7 +52,9 @@ struct AuthStack {
                    audit,
                    metrics,
                    clock,
-                   {}}) {}
+                   {}}) {
+    EXPECT_TRUE(once.vouchFrom(clock.unixSeconds()));  // as the server's start does
+  }
   AuthStack(const AuthStack&) = delete;
   AuthStack& operator=(const AuthStack&) = delete;
   ~AuthStack() {

@@ -330,12 +330,29 @@ ALTER TABLE email_tokens ADD COLUMN session_id TEXT;
     R"sql(
 ALTER TABLE audit_events ADD COLUMN mac TEXT NOT NULL DEFAULT '';
 )sql",
+    // 16: emails and usernames are the same name when they differ in the case of ASCII letters
+    // only, as in SQLite (NOCASE) and in the rate limits' and lockout's keys. The database's
+    // locale folded more (the Kelvin sign as k, a dotted capital I as i), so one account had many
+    // spellings, each with its own lockout and limits (found by an outside attack). lower() under
+    // the "C" collation folds A-Z alone; the indexes are rebuilt on that and are no stricter than
+    // before, so no existing row can conflict.
+    R"sql(
+DROP INDEX users_email_key;
+CREATE UNIQUE INDEX users_email_key ON users (lower(email COLLATE "C"));
+DROP INDEX users_username_key;
+CREATE UNIQUE INDEX users_username_key ON users (lower(username COLLATE "C"));
+)sql",
 };
 
 static_assert(kUserLogLock == 7'261'001 && kKeyLogLock == 7'261'002,
               "the trigger functions above name these lock keys literally");
 
 using Pool = ConnectionPool;
+
+// A name's lookup, on the indexes of migration 16 (ASCII letters folded, nothing else).
+constexpr const char* kByEmail = R"(WHERE lower(email COLLATE "C") = lower($1::text COLLATE "C"))";
+constexpr const char* kByUsername =
+    R"(WHERE lower(username COLLATE "C") = lower($1::text COLLATE "C"))";
 
 template <class T, class Read>
 std::vector<T> allRows(const Rows& rows, Read read) {
@@ -516,12 +533,12 @@ class PgUsers final : public UserStore {
 
   core::Result<std::optional<User>> findByEmail(std::string_view email) override {
     return pool_.with<std::optional<User>>(
-        [&](Connection& c) { return oneUser(c, "WHERE lower(email) = lower($1)", email); });
+        [&](Connection& c) { return oneUser(c, kByEmail, email); });
   }
 
   core::Result<std::optional<User>> findByUsername(std::string_view username) override {
     return pool_.with<std::optional<User>>(
-        [&](Connection& c) { return oneUser(c, "WHERE lower(username) = lower($1)", username); });
+        [&](Connection& c) { return oneUser(c, kByUsername, username); });
   }
 
   core::Result<std::vector<User>> list(std::int64_t limit, std::int64_t offset) override {
@@ -638,12 +655,12 @@ class PgUsers final : public UserStore {
             const NewUser& u = item.user;
             ImportOutcome outcome;
             // Checked first, in the transaction: a failed INSERT would end it in PostgreSQL.
-            auto by_email = oneUser(c, "WHERE lower(email) = lower($1)", u.email);
+            auto by_email = oneUser(c, kByEmail, u.email);
             if (!by_email) return tl::unexpected(by_email.error());
             if (*by_email) {
               outcome = {ImportOutcome::Kind::Skipped, (*by_email)->id};
             } else {
-              auto by_name = oneUser(c, "WHERE lower(username) = lower($1)", u.username);
+              auto by_name = oneUser(c, kByUsername, u.username);
               if (!by_name) return tl::unexpected(by_name.error());
               if (*by_name) {
                 outcome = {ImportOutcome::Kind::UsernameTaken, (*by_name)->id};

@@ -305,6 +305,11 @@ ALTER TABLE email_tokens ADD COLUMN session_id TEXT;
     R"sql(
 ALTER TABLE audit_events ADD COLUMN mac TEXT NOT NULL DEFAULT '';
 )sql",
+    // 16: PostgreSQL's names compare as NOCASE does here (ASCII letters folded, nothing else);
+    // nothing to change in SQLite, the version is kept in step.
+    R"sql(
+SELECT 1;
+)sql",
 };
 
 // Every remaining row of `stmt`, each read by `read`.
