@@ -7,6 +7,7 @@
 #include "api/route.hpp"
 #include "api/services.hpp"
 #include "auth/claims.hpp"
+#include "auth/validation.hpp"
 #include "core/ascii.hpp"
 #include "core/log.hpp"
 #include "core/uri_path.hpp"
@@ -336,6 +337,9 @@ http::Response submitForgot(Call& c) {
   // As the API's ForgotPasswordRequest: the address alone.
   body.forbidOthers({"email"});
   if (!body.ok()) return page(422, "This form takes the email address alone.");
+  // As the API: an address that cannot be one is refused before it counts (a review sent reset
+  // mail past the limit with "\0"-suffixed spellings the page passed on).
+  if (!auth::emailProblem(email).empty()) return page(422, "Enter a valid email address.");
   if (auto refused = c.admit()) return pages::limited(*refused, page);
   mail::EmailFlows* flows = c.services.email;
   // As the API: the same answer, in the same time, for known and unknown addresses.

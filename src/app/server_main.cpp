@@ -258,7 +258,7 @@ int serve(const config::Config& config) {
   if (!shared) return fatal(shared.error().message);
   auto& [redis, bus, limiter, guard, once, local_limiter] = *shared;
   // Challenges made before this start (one node) or before Redis lost its data are refused.
-  if (auto ok = once->vouchFrom(clock.unixSeconds()); !ok && !redis)
+  if (auto ok = once->vouchFrom(clock.unixMillis()); !ok && !redis)
     return fatal("one-time values: " + ok.error().message);
   // One node needs no feed: revocations apply in memory directly (no publish, no liveness check).
   auth::RevocationList revocations((*store)->revocations(), redis ? bus.get() : nullptr);
@@ -608,9 +608,12 @@ int serve(const config::Config& config) {
       },
       [&revocations, &user_cache, &api_keys, once_store = once.get(), &clock] {
         // After (re)subscribing: whatever was published meanwhile is in the database. A Redis
-        // that lost its data forgot which challenges were spent: it vouches from now on.
-        return revocations.load(clock.unixSeconds()) && user_cache.sync() && api_keys.sync() &&
-               once_store->vouchFrom(clock.unixSeconds());
+        // restarted without what was spent since its snapshot vouches from now on; that write is
+        // not the feed's to wait for (a full Redis refuses it, and the token checks do not need
+        // it): the next spend checks again and fails closed (found by a review).
+        if (auto ok = once_store->vouchFrom(clock.unixMillis()); !ok)
+          spdlog::warn("one-time values: Redis's epoch not checked: {}", ok.error().message);
+        return revocations.load(clock.unixSeconds()) && user_cache.sync() && api_keys.sync();
       });
   // A Redis that answers makes the node ready before it listens. One that is down, or refuses the
   // TLS handshake or the password, is not waited for: the node listens with /readyz 503 at once,

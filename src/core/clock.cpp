@@ -10,6 +10,10 @@ std::int64_t Clock::unixSeconds() const {
   return std::chrono::duration_cast<std::chrono::seconds>(now().time_since_epoch()).count();
 }
 
+std::chrono::milliseconds Clock::unixMillis() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(now().time_since_epoch());
+}
+
 std::chrono::system_clock::time_point SystemClock::now() const {
   return std::chrono::system_clock::now();
 }

@@ -17,6 +17,8 @@ class Clock {
   virtual std::chrono::system_clock::time_point now() const = 0;
   // Seconds since the Unix epoch.
   std::int64_t unixSeconds() const;
+  // Milliseconds since the Unix epoch.
+  std::chrono::milliseconds unixMillis() const;
 };
 
 // The real system clock.

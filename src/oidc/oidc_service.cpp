@@ -83,7 +83,8 @@ core::Result<OidcService::Start> OidcService::begin(const std::string& name,
                   {"s", *state},
                   {"n", *nonce},
                   {"v", *verifier},
-                  {"e", clock_.unixSeconds() + kTransactionSeconds}};
+                  {"e", clock_.unixSeconds() + kTransactionSeconds},
+                  {"i", clock_.unixMillis().count()}};  // when it began, for the one-time store
   if (portal_return) tx["r"] = *portal_return;
   auto sealed = crypto::seal(settings_.cookie_key, json::serialize(tx), kCookieAad);
   if (!sealed) return tl::unexpected(sealed.error());
@@ -152,8 +153,10 @@ std::string OidcService::complete(const std::string& name, const Callback& cb,
   if (const auto* r = t.if_contains("r"); r != nullptr && r->is_string() && portal_return)
     *portal_return = std::string(r->get_string());
   const auto* expiry = t.if_contains("e");
+  const auto* began = t.if_contains("i");
   const std::int64_t now = clock_.unixSeconds();
-  if (str("p") != name || expiry == nullptr || !expiry->is_int64() || expiry->get_int64() < now) {
+  if (str("p") != name || expiry == nullptr || !expiry->is_int64() || expiry->get_int64() < now ||
+      began == nullptr || !began->is_int64()) {
     return fail(name, "invalid_state", "transaction expired or for another provider", client);
   }
   const std::string state = str("s");
@@ -169,7 +172,7 @@ std::string OidcService::complete(const std::string& name, const Callback& cb,
   // store's memory began is refused (a spent one would be forgotten).
   auto fresh = once_.spend("state:" + core::hexEncode(crypto::sha256(state)),
                            std::chrono::seconds(expiry->get_int64() - now + 1),
-                           expiry->get_int64() - kTransactionSeconds, now);
+                           std::chrono::milliseconds(began->get_int64()), clock_.unixMillis());
   if (!fresh) return fail(name, "server_error", fresh.error().message, client);
   if (!*fresh) return fail(name, "invalid_state", "state replayed", client);
   if (!param("error").empty())

@@ -143,16 +143,17 @@ core::Result<bool> LocalOneTimeStore::putIfAbsent(std::string_view key, std::str
 }
 
 core::Result<bool> LocalOneTimeStore::spend(std::string_view key, std::chrono::seconds ttl,
-                                            std::int64_t issued_at, std::int64_t now) {
+                                            std::chrono::milliseconds issued_at,
+                                            std::chrono::milliseconds now) {
   {
     const std::lock_guard lock(mutex_);
     if (!since_) since_ = now;  // never told: vouch from here on
     if (issued_at < *since_) return false;
   }
-  return putIfAbsent(key, "1", ttl, now);
+  return putIfAbsent(key, "1", ttl, std::chrono::duration_cast<std::chrono::seconds>(now).count());
 }
 
-core::Status LocalOneTimeStore::vouchFrom(std::int64_t now) {
+core::Status LocalOneTimeStore::vouchFrom(std::chrono::milliseconds now) {
   const std::lock_guard lock(mutex_);
   if (!since_) since_ = now;
   return {};

@@ -34,12 +34,14 @@ class OneTimeStore {
   // False when it was spent, and when the store cannot vouch that it was not: `issued_at` (when
   // that challenge was made) is before the store's memory begins. A restart of Redis without its
   // data, or of a node holding its own, forgot what was spent; a challenge from before it could
-  // otherwise be presented once more (found by an outside attack).
+  // otherwise be presented once more (found by an outside attack). Times are Unix milliseconds:
+  // in whole seconds, a restart within the second of a spend left that second open (a review).
   [[nodiscard]] virtual core::Result<bool> spend(std::string_view key, std::chrono::seconds ttl,
-                                                 std::int64_t issued_at, std::int64_t now) = 0;
+                                                 std::chrono::milliseconds issued_at,
+                                                 std::chrono::milliseconds now) = 0;
   // Sets where the store's memory begins to `now`, unless it has begun already: at the start,
   // and after each reconnection to shared storage (which may have lost its data meanwhile).
-  [[nodiscard]] virtual core::Status vouchFrom(std::int64_t now) = 0;
+  [[nodiscard]] virtual core::Status vouchFrom(std::chrono::milliseconds now) = 0;
 };
 
 // In process (one node). Expired entries are swept as the map doubles, so a flood costs amortised
@@ -57,9 +59,10 @@ class LocalOneTimeStore final : public OneTimeStore {
   [[nodiscard]] core::Result<std::optional<std::string>> peek(std::string_view key,
                                                               std::int64_t now) override;
   [[nodiscard]] core::Result<bool> spend(std::string_view key, std::chrono::seconds ttl,
-                                         std::int64_t issued_at, std::int64_t now) override;
+                                         std::chrono::milliseconds issued_at,
+                                         std::chrono::milliseconds now) override;
   // The first call sets it (the process's memory begins with the process); later ones keep it.
-  [[nodiscard]] core::Status vouchFrom(std::int64_t now) override;
+  [[nodiscard]] core::Status vouchFrom(std::chrono::milliseconds now) override;
 
  private:
   struct Entry {
@@ -70,8 +73,8 @@ class LocalOneTimeStore final : public OneTimeStore {
   std::unordered_map<std::string, Entry> entries_;
   std::size_t sweep_at_ = 1024;
   const std::size_t max_entries_;
-  std::int64_t full_swept_at_ = -1;    // the second of the last sweep that left it full
-  std::optional<std::int64_t> since_;  // vouchFrom's first `now`
+  std::int64_t full_swept_at_ = -1;  // the second of the last sweep that left it full
+  std::optional<std::chrono::milliseconds> since_;  // vouchFrom's first `now`
 };
 
 }  // namespace gatehouse::state

@@ -198,25 +198,49 @@ core::Result<bool> RedisOneTimeStore::putIfAbsent(std::string_view key, std::str
 }
 
 namespace {
-constexpr std::string_view kSinceKey = "gatehouse:once:since";
-// KEYS: the since key, the spent key; ARGV: now, issued_at, ttl. 1 when spent now, 0 otherwise.
-constexpr std::string_view kSpendScript = R"lua(
-local since = redis.call('GET', KEYS[1])
-if not since then
-  redis.call('SET', KEYS[1], ARGV[1])
-  since = ARGV[1]
-end
-if tonumber(ARGV[2]) < tonumber(since) then return 0 end
-if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then return 1 end
-return 0
-)lua";
+constexpr std::string_view kEpochKey = "gatehouse:once:epoch";
+// KEYS[1]: the epoch; ARGV[1]: now (ms). Leaves `at`, the epoch, moved to now (never back)
+// unless it names the Redis process answering. A Redis that refuses INFO to scripts (renamed
+// away) names none: its epoch moves only when it is gone.
+#define GATEHOUSE_EPOCH_LUA                                                           \
+  "local info = redis.pcall('INFO', 'server')\n"                                      \
+  "local run = type(info) == 'string' and string.match(info, 'run_id:(%w+)') or ''\n" \
+  "local at = tonumber(redis.call('HGET', KEYS[1], 'at') or '')\n"                    \
+  "if not at or redis.call('HGET', KEYS[1], 'run') ~= run then\n"                     \
+  "  local now = tonumber(ARGV[1])\n"                                                 \
+  "  if not at or now > at then at = now end\n"                                       \
+  "  redis.call('HSET', KEYS[1], 'at', at, 'run', run)\n"                             \
+  "end\n"
+constexpr std::string_view kVouchScript = GATEHOUSE_EPOCH_LUA "return at\n";
+// KEYS[2]: the spent key; ARGV[2]: issued_at, ARGV[3]: ttl. 1 when spent now, 0 otherwise.
+constexpr std::string_view kSpendScript = GATEHOUSE_EPOCH_LUA
+    "if tonumber(ARGV[2]) < at then return 0 end\n"
+    "if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then return 1 end\n"
+    "return 0\n";
+#undef GATEHOUSE_EPOCH_LUA
+
+// The value of `name` in an INFO reply ("name:value" lines); empty when absent.
+std::string infoField(std::string_view info, std::string_view name) {
+  const std::string prefix = std::string(name) + ":";
+  std::size_t at = 0;
+  while (at < info.size()) {
+    std::size_t end = info.find('\n', at);
+    if (end == std::string_view::npos) end = info.size();
+    std::string_view line = info.substr(at, end - at);
+    if (line.ends_with('\r')) line.remove_suffix(1);
+    if (line.starts_with(prefix)) return std::string(line.substr(prefix.size()));
+    at = end + 1;
+  }
+  return {};
+}
 }  // namespace
 
 core::Result<bool> RedisOneTimeStore::spend(std::string_view key, std::chrono::seconds ttl,
-                                            std::int64_t issued_at, std::int64_t now) {
+                                            std::chrono::milliseconds issued_at,
+                                            std::chrono::milliseconds now) {
   auto reply =
-      redis_.command({"EVAL", kSpendScript, "2", kSinceKey, "gatehouse:once:" + std::string(key),
-                      std::to_string(now), std::to_string(issued_at),
+      redis_.command({"EVAL", kSpendScript, "2", kEpochKey, "gatehouse:once:" + std::string(key),
+                      std::to_string(now.count()), std::to_string(issued_at.count()),
                       std::to_string(std::max<std::int64_t>(1, ttl.count()))});
   if (!reply) return tl::unexpected(reply.error());
   if (reply->type != RedisReply::Type::Integer)
@@ -224,8 +248,17 @@ core::Result<bool> RedisOneTimeStore::spend(std::string_view key, std::chrono::s
   return reply->integer == 1;
 }
 
-core::Status RedisOneTimeStore::vouchFrom(std::int64_t now) {
-  auto reply = redis_.command({"SET", kSinceKey, std::to_string(now), "NX"});
+core::Status RedisOneTimeStore::vouchFrom(std::chrono::milliseconds now) {
+  if (auto memory = redis_.command({"INFO", "memory"})) {
+    const std::string policy = infoField(memory->text, "maxmemory_policy");
+    if (infoField(memory->text, "maxmemory") != "0" && !policy.empty() && policy != "noeviction") {
+      spdlog::error(
+          "Redis may evict keys (maxmemory-policy {}): spent challenges and attempt counts would "
+          "go first; set maxmemory-policy noeviction (docs/deployment.md, Redis)",
+          policy);
+    }
+  }
+  auto reply = redis_.command({"EVAL", kVouchScript, "1", kEpochKey, std::to_string(now.count())});
   if (!reply) return tl::unexpected(reply.error());
   return {};
 }

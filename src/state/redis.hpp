@@ -106,11 +106,19 @@ class RedisOneTimeStore final : public OneTimeStore {
                                                               std::int64_t now) override;
   [[nodiscard]] core::Result<std::optional<std::string>> peek(std::string_view key,
                                                               std::int64_t now) override;
-  // Where Redis's memory begins is a key of its own (gatehouse:once:since, no expiry): lost with
-  // the data, it is set again by the next node to start, resync or spend, never moved back.
+  // Where Redis's memory begins is a hash of its own (gatehouse:once:epoch, no expiry: `at` in
+  // Unix milliseconds, and
+  // the `run` id of the Redis process that set it). Each spend, in its script, moves it to now
+  // (never back) when it names another Redis process than the one answering (a restart, from a
+  // stale snapshot or none, a failover: spent markers written since are gone) or is gone itself.
   [[nodiscard]] core::Result<bool> spend(std::string_view key, std::chrono::seconds ttl,
-                                         std::int64_t issued_at, std::int64_t now) override;
-  [[nodiscard]] core::Status vouchFrom(std::int64_t now) override;
+                                         std::chrono::milliseconds issued_at,
+                                         std::chrono::milliseconds now) override;
+  // The same check without a spend, so that the epoch moves when a node first sees the Redis
+  // process rather than at the first spend after (which would refuse what began in between).
+  // Also logs an error when Redis may evict keys (maxmemory with a policy other than
+  // noeviction): spent markers would go first.
+  [[nodiscard]] core::Status vouchFrom(std::chrono::milliseconds now) override;
 
  private:
   RedisClient& redis_;

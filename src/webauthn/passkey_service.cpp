@@ -251,7 +251,11 @@ auth::Result<std::string> PasskeyService::newChallenge(Ceremony ceremony,
                                                        std::string_view binding) const {
   auto nonce = crypto::randomBytes(kNonceBytes);
   if (!nonce) return fail(Errc::Internal, "random source failed");
-  std::string body = *nonce + bigEndian8(d_.clock.unixSeconds() + d_.settings.timeout_seconds);
+  // Its expiry in milliseconds: the one-time store compares the time it was made with when its
+  // memory began (state::OneTimeStore::spend).
+  const std::int64_t expires_ms =
+      d_.clock.unixMillis().count() + d_.settings.timeout_seconds * 1000;
+  std::string body = *nonce + bigEndian8(expires_ms);
   auto mac =
       crypto::hmac(crypto::Digest::Sha256, d_.settings.challenge_key,
                    "gatehouse webauthn challenge v1\n" + std::string(ceremonyName(ceremony)) +
@@ -273,14 +277,15 @@ auth::Result<void> PasskeyService::spendChallenge(std::string_view client_data_j
   if (!mac || !crypto::constantTimeEquals(mac->substr(0, kMacBytes),
                                           std::string_view(*c).substr(kNonceBytes + 8)))
     return fail(Errc::InvalidPasskey, "challenge of another ceremony, user or session");
-  const std::int64_t now = d_.clock.unixSeconds();
-  const std::int64_t expires = fromBigEndian8(body.substr(kNonceBytes));
+  const std::chrono::milliseconds now = d_.clock.unixMillis();
+  const std::chrono::milliseconds expires(fromBigEndian8(body.substr(kNonceBytes)));
   if (expires < now) return fail(Errc::InvalidPasskey, "challenge expired");
   // Single use on every node: the first presentation is remembered until it would expire, and
   // one made before the store's memory began is refused (what was spent then is forgotten).
-  auto fresh = d_.once.spend("wa:" + core::hexEncode(crypto::sha256(*c)),
-                             std::chrono::seconds(expires - now + 1),
-                             expires - d_.settings.timeout_seconds, now);
+  auto fresh = d_.once.spend(
+      "wa:" + core::hexEncode(crypto::sha256(*c)),
+      std::chrono::duration_cast<std::chrono::seconds>(expires - now) + std::chrono::seconds(1),
+      expires - std::chrono::seconds(d_.settings.timeout_seconds), now);
   if (!fresh) return fail(Errc::Unavailable, fresh.error().message);
   if (!*fresh) return fail(Errc::InvalidPasskey, "challenge replayed");
   challenge = std::move(*c);

@@ -207,6 +207,15 @@ TEST_P(StoreContract, NamesFoldAsciiLettersOnly) {
   }
   for (const char* spelling : {"\u212Aiki", "k\u0130ki", "KIK\u0130"})
     EXPECT_FALSE(store_->users().findByUsername(spelling).value()) << spelling;
+  // Names no one can hold (a NUL, invalid UTF-8) are nobody's: not kiki's (libpq sent text up to
+  // its NUL, found by a review), and not an error.
+  using namespace std::string_literals;
+  for (const std::string& held : {"kiki\0x"s, "kiki@example.com\0x"s, "kiki\xff"s}) {
+    auto found = held.find('@') != std::string::npos ? store_->users().findByEmail(held)
+                                                     : store_->users().findByUsername(held);
+    ASSERT_TRUE(found) << found.error().message;
+    EXPECT_FALSE(*found);
+  }
   EXPECT_EQ(store_->users().findByEmail("KIKI@Example.COM").value()->id, u.id);
   EXPECT_EQ(store_->users().findByUsername("KiKi").value()->id, u.id);
   // Another name, so another account may hold it.

@@ -53,7 +53,7 @@ struct AuthStack {
                    metrics,
                    clock,
                    {}}) {
-    EXPECT_TRUE(once.vouchFrom(clock.unixSeconds()));  // as the server's start does
+    EXPECT_TRUE(once.vouchFrom(clock.unixMillis()));  // as the server's start does
   }
   AuthStack(const AuthStack&) = delete;
   AuthStack& operator=(const AuthStack&) = delete;

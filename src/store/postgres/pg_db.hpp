@@ -35,6 +35,8 @@ class Param {
       : value_(v ? std::optional<std::string>(std::to_string(*v)) : std::nullopt) {}
   Param(std::nullopt_t) {}  // NOLINT(google-explicit-constructor)
   const char* data() const { return value_ ? value_->c_str() : nullptr; }
+  // libpq sends text parameters up to their first NUL: such a value would arrive cut short.
+  bool holdsNul() const { return value_ && value_->find('\0') != std::string::npos; }
 
  private:
   std::optional<std::string> value_;

@@ -9,6 +9,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include "core/utf8.hpp"
 #include "store/backend_common.hpp"
 #include "store/postgres/pg_db.hpp"
 
@@ -334,8 +335,10 @@ ALTER TABLE audit_events ADD COLUMN mac TEXT NOT NULL DEFAULT '';
     // only, as in SQLite (NOCASE) and in the rate limits' and lockout's keys. The database's
     // locale folded more (the Kelvin sign as k, a dotted capital I as i), so one account had many
     // spellings, each with its own lockout and limits (found by an outside attack). lower() under
-    // the "C" collation folds A-Z alone; the indexes are rebuilt on that and are no stricter than
-    // before, so no existing row can conflict.
+    // the "C" collation folds A-Z alone; the indexes are rebuilt on that. They are no stricter
+    // than before unless the database's locale folded A-Z otherwise (Turkish: I as ı), where two
+    // names differing in such a letter's case could be held before and the migration fails
+    // naming the column (docs/deployment.md, Upgrades).
     R"sql(
 DROP INDEX users_email_key;
 CREATE UNIQUE INDEX users_email_key ON users (lower(email COLLATE "C"));
@@ -348,6 +351,12 @@ static_assert(kUserLogLock == 7'261'001 && kKeyLogLock == 7'261'002,
               "the trigger functions above name these lock keys literally");
 
 using Pool = ConnectionPool;
+
+// Whether anyone can hold `name`: the database's text is UTF-8 without NUL. Another name is
+// nobody's (as on SQLite), not an error: a login with invalid UTF-8 answered 500 (a review).
+bool holdableName(std::string_view name) {
+  return core::isValidUtf8(name) && name.find('\0') == std::string_view::npos;
+}
 
 // A name's lookup, on the indexes of migration 16 (ASCII letters folded, nothing else).
 constexpr const char* kByEmail = R"(WHERE lower(email COLLATE "C") = lower($1::text COLLATE "C"))";
@@ -532,11 +541,13 @@ class PgUsers final : public UserStore {
   }
 
   core::Result<std::optional<User>> findByEmail(std::string_view email) override {
+    if (!holdableName(email)) return std::optional<User>{};
     return pool_.with<std::optional<User>>(
         [&](Connection& c) { return oneUser(c, kByEmail, email); });
   }
 
   core::Result<std::optional<User>> findByUsername(std::string_view username) override {
+    if (!holdableName(username)) return std::optional<User>{};
     return pool_.with<std::optional<User>>(
         [&](Connection& c) { return oneUser(c, kByUsername, username); });
   }
