@@ -8,6 +8,7 @@
 #include "core/base64url.hpp"
 #include "core/files.hpp"
 #include "core/log.hpp"
+#include "core/utf8.hpp"
 #include "crypto/digest.hpp"
 
 namespace gatehouse::audit {
@@ -94,7 +95,7 @@ void AuditLog::record(Event e) {
   r.actor_id = e.actor_id;
   r.subject_id = e.subject_id;
   r.client_ip = std::move(e.client_ip);
-  r.user_agent = e.user_agent.substr(0, 512);
+  r.user_agent = core::storableText(e.user_agent, 512);  // as auth::kMaxUserAgentBytes
   r.detail = json::serialize(e.detail);
   auto stored = store_.append(std::move(r), [this](store::AuditRecord& record) -> core::Status {
     record.hash = sealRecord(record);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -9,6 +10,9 @@
 #include "audit/audit_log.hpp"
 
 namespace gatehouse::auth {
+
+// The most of a User-Agent kept (core::storableText) on sessions and audit events.
+inline constexpr std::size_t kMaxUserAgentBytes = 512;
 
 // Where a request came from: recorded on sessions and audit events.
 struct ClientInfo {

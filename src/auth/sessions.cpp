@@ -2,6 +2,7 @@
 
 #include "auth/claims.hpp"
 #include "core/log.hpp"
+#include "core/utf8.hpp"
 
 namespace gatehouse::auth {
 
@@ -32,7 +33,7 @@ Result<store::Session> Sessions::open(const SignedIn& who, const ClientInfo& cli
   store::Session session{*session_id,
                          user.id,
                          refresh_jti,
-                         client.user_agent.substr(0, 512),
+                         core::storableText(client.user_agent, kMaxUserAgentBytes),
                          client.ip,
                          now,
                          now,

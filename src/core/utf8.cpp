@@ -94,6 +94,24 @@ bool hidesOrReorders(std::uint32_t cp) {
   return inRanges(cp, kRanges);
 }
 
+std::string storableText(std::string_view text, std::size_t max_bytes) {
+  std::string out;
+  out.reserve(std::min(text.size(), max_bytes));
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t start = i;
+    const auto cp = next(text, i);
+    if (!cp || *cp < 0x20 || *cp == 0x7F) {
+      if (out.size() + 1 > max_bytes) break;
+      out += '?';
+      i = start + 1;
+      continue;
+    }
+    if (out.size() + (i - start) > max_bytes) break;
+    out.append(text.substr(start, i - start));
+  }
+  return out;
+}
+
 std::string foldAsciiCaseMappings(std::string_view text) {
   std::string out;
   out.reserve(text.size());

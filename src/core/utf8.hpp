@@ -38,6 +38,13 @@ bool isDisplayText(std::string_view text);
 // equalsIgnoreCase) reads "/ſecret" as "/SECRET": matched folded, a rule on /secret covers it.
 std::string foldAsciiCaseMappings(std::string_view text);
 
+// `text` as it may be stored: each byte that is not part of strict UTF-8, and each control
+// character, becomes '?', and the result is cut to at most `max_bytes` at a character's end.
+// For what a client sends unchecked (a User-Agent): PostgreSQL's text refuses invalid UTF-8 and
+// NUL, and a byte count cut a character in half (found by a review: sign-ins answered 500 and
+// their audit records were lost).
+std::string storableText(std::string_view text, std::size_t max_bytes);
+
 // Why `text` is not display text, the first problem found: "is not UTF-8", "holds a control
 // character" or "holds an invisible or direction-changing character"; nullopt when it is.
 std::optional<std::string_view> displayTextProblem(std::string_view text);

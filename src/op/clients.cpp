@@ -178,7 +178,11 @@ core::Result<CreatedClient> ClientRegistry::create(const NewClient& r) {
 core::Result<std::vector<store::OpClient>> ClientRegistry::list() { return store_.listClients(); }
 
 core::Result<std::optional<store::OpClient>> ClientRegistry::find(std::string_view client_id) {
-  if (client_id.empty() || client_id.size() > 128) return std::optional<store::OpClient>{};
+  // An id no client can have (a NUL, invalid UTF-8) is nobody's, not a database error: a 500
+  // from /oauth2/authorize before anyone signed in (found by a review).
+  if (client_id.empty() || client_id.size() > 128 || !core::isValidUtf8(client_id) ||
+      client_id.find('\0') != std::string_view::npos)
+    return std::optional<store::OpClient>{};
   return store_.findClient(client_id);
 }
 

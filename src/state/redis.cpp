@@ -249,7 +249,17 @@ core::Result<bool> RedisOneTimeStore::spend(std::string_view key, std::chrono::s
 }
 
 core::Status RedisOneTimeStore::vouchFrom(std::chrono::milliseconds now) {
-  if (auto memory = redis_.command({"INFO", "memory"})) {
+  auto memory = redis_.command({"INFO", "memory"});
+  if (!memory && memory.error().code == Errc::Internal) {
+    // Refused (an ACL without @dangerous, INFO renamed away): the scripts cannot name the Redis
+    // process either, so a restart from a snapshot or a failover goes unseen (found by a review).
+    spdlog::error(
+        "Redis refuses INFO to this user ({}): a restart from an older snapshot or a failover "
+        "cannot be told, and a challenge spent before it could be presented again; allow INFO "
+        "(ACL +info; docs/deployment.md, Redis)",
+        memory.error().message);
+  }
+  if (memory) {
     const std::string policy = infoField(memory->text, "maxmemory_policy");
     if (infoField(memory->text, "maxmemory") != "0" && !policy.empty() && policy != "noeviction") {
       spdlog::error(

@@ -252,13 +252,15 @@ auth::Result<std::string> PasskeyService::newChallenge(Ceremony ceremony,
   auto nonce = crypto::randomBytes(kNonceBytes);
   if (!nonce) return fail(Errc::Internal, "random source failed");
   // Its expiry in milliseconds: the one-time store compares the time it was made with when its
-  // memory began (state::OneTimeStore::spend).
+  // memory began (state::OneTimeStore::spend). v2 since then: a node of the version before read
+  // the milliseconds as seconds, a challenge without expiry (found by a review); v1 ones fail the
+  // MAC here, and these there.
   const std::int64_t expires_ms =
       d_.clock.unixMillis().count() + d_.settings.timeout_seconds * 1000;
   std::string body = *nonce + bigEndian8(expires_ms);
   auto mac =
       crypto::hmac(crypto::Digest::Sha256, d_.settings.challenge_key,
-                   "gatehouse webauthn challenge v1\n" + std::string(ceremonyName(ceremony)) +
+                   "gatehouse webauthn challenge v2\n" + std::string(ceremonyName(ceremony)) +
                        "\n" + std::string(binding) + "\n" + body);
   if (!mac) return fail(Errc::Internal, "challenge MAC failed");
   return body + mac->substr(0, kMacBytes);
@@ -272,7 +274,7 @@ auth::Result<void> PasskeyService::spendChallenge(std::string_view client_data_j
   const std::string_view body = std::string_view(*c).substr(0, kNonceBytes + 8);
   auto mac =
       crypto::hmac(crypto::Digest::Sha256, d_.settings.challenge_key,
-                   "gatehouse webauthn challenge v1\n" + std::string(ceremonyName(ceremony)) +
+                   "gatehouse webauthn challenge v2\n" + std::string(ceremonyName(ceremony)) +
                        "\n" + std::string(binding) + "\n" + std::string(body));
   if (!mac || !crypto::constantTimeEquals(mac->substr(0, kMacBytes),
                                           std::string_view(*c).substr(kNonceBytes + 8)))

@@ -224,6 +224,34 @@ def test_a_name_has_one_spelling_per_ascii_case_on_postgresql(cluster, tmp_path)
         assert r.status_code in (401, 429) and "access_token" not in r.text, (spelling, r.status_code)
 
 
+def test_what_a_client_sends_unchecked_is_stored_as_text_on_postgresql(cluster):
+    """Found by a review: a User-Agent that is not UTF-8 (or 511 bytes and a two-byte character,
+    cut in half at 512) made PostgreSQL refuse the session (a sign-in answered 500) and the audit
+    record (a failed login left no trace); a client_id holding a NUL or invalid UTF-8 answered 500
+    from /oauth2/authorize. Each is stored as text or is nobody's now."""
+    node, _ = cluster
+    a = node("a", {"GATEHOUSE_PUBLIC_URL": "http://127.0.0.1"})
+    assert a.register("agent@example.com", "agent").status_code == 201
+    for ua in (b"evil\xff", b"a" * 511 + "\u00e9".encode()):
+        r = requests.post(a.url("/api/v1/auth/login"), data={"username": "agent", "password": "nope"},
+                          headers={"User-Agent": ua})
+        assert r.status_code == 401, (ua[:8], r.status_code, r.text)
+        r = requests.post(a.url("/api/v1/auth/login"), data={"username": "agent", "password": "Passw0rd!x"},
+                          headers={"User-Agent": ua})
+        assert r.status_code == 200, (ua[:8], r.status_code, r.text)
+    admin = a.admin_token()
+    r = requests.get(a.url("/api/v1/audit-events"), headers=auth(admin),
+                     params={"type": "login.failed", "limit": 100})
+    assert r.status_code == 200, r.text
+    agents = [e["user_agent"] for e in r.json()["items"]]
+    assert "evil?" in agents and "a" * 511 in agents, agents
+    for client_id in ("%00", "abc%00x", "%FF"):
+        r = requests.get(a.url(f"/oauth2/authorize?client_id={client_id}&response_type=code"
+                               "&redirect_uri=https%3A%2F%2Frp.example%2Fcb&scope=openid"),
+                         allow_redirects=False)
+        assert r.status_code == 400, (client_id, r.status_code, r.text[:200])
+
+
 def test_nodes_configured_apart_say_so_and_hear_revocations_anyway(cluster):
     """Found by an outside attack: a node on the shared PostgreSQL without REDIS_URL started
     silently and never heard another node's logout; a node with a shorter token lifetime forgot an

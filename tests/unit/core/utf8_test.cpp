@@ -72,5 +72,23 @@ TEST(Utf8, DisplayTextIsReadableTextOnly) {
   EXPECT_FALSE(isInvisible(0x00E9));
 }
 
+// Found by a review: a User-Agent of invalid UTF-8, or cut by bytes inside a character, made
+// PostgreSQL refuse the session and the audit record (a 500, a failed login unrecorded).
+TEST(Utf8, StorableTextIsUtf8WithoutControlsCutAtACharactersEnd) {
+  EXPECT_EQ(storableText("Mozilla/5.0 (X11)", 512), "Mozilla/5.0 (X11)");
+  EXPECT_EQ(storableText("evil\xFF\xFE", 512), "evil??");
+  EXPECT_EQ(storableText(std::string("a\0b\x01\x7F", 5), 512), "a?b??");
+  EXPECT_EQ(storableText("\xC0\xAF\xED\xA0\x80", 512), "?????");  // overlong, surrogate
+  EXPECT_EQ(storableText("caf\xC3\xA9!", 512), "caf\xC3\xA9!");
+  // 511 bytes and a two-byte character: the character does not fit, and is not cut in half.
+  const std::string long_ua = std::string(511, 'a') + "\xC3\xA9";
+  EXPECT_EQ(storableText(long_ua, 512), std::string(511, 'a'));
+  EXPECT_EQ(storableText("\xF0\x9F\x98\x80x", 4), "\xF0\x9F\x98\x80");
+  EXPECT_EQ(storableText("\xF0\x9F\x98\x80x", 3), "");
+  EXPECT_EQ(storableText("ab\xFF", 2), "ab");
+  for (const std::string& text : {std::string(600, '\xFF'), long_ua, std::string("\xE2\x82")})
+    EXPECT_TRUE(isValidUtf8(storableText(text, 512))) << text.size();
+}
+
 }  // namespace
 }  // namespace gatehouse::core
