@@ -94,6 +94,10 @@ bool hidesOrReorders(std::uint32_t cp) {
   return inRanges(cp, kRanges);
 }
 
+bool isStorableText(std::string_view text) {
+  return text.find('\0') == std::string_view::npos && isValidUtf8(text);
+}
+
 std::string storableText(std::string_view text, std::size_t max_bytes) {
   std::string out;
   out.reserve(std::min(text.size(), max_bytes));

@@ -38,6 +38,10 @@ bool isDisplayText(std::string_view text);
 // equalsIgnoreCase) reads "/ſecret" as "/SECRET": matched folded, a rule on /secret covers it.
 std::string foldAsciiCaseMappings(std::string_view text);
 
+// True when a text column can hold `text` as it is: strict UTF-8 without NUL (PostgreSQL's text
+// holds neither invalid UTF-8 nor NUL; a value it cannot hold is nobody's name or id).
+bool isStorableText(std::string_view text);
+
 // `text` as it may be stored: each byte that is not part of strict UTF-8, and each control
 // character, becomes '?', and the result is cut to at most `max_bytes` at a character's end.
 // For what a client sends unchecked (a User-Agent): PostgreSQL's text refuses invalid UTF-8 and

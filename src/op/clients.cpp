@@ -180,8 +180,7 @@ core::Result<std::vector<store::OpClient>> ClientRegistry::list() { return store
 core::Result<std::optional<store::OpClient>> ClientRegistry::find(std::string_view client_id) {
   // An id no client can have (a NUL, invalid UTF-8) is nobody's, not a database error: a 500
   // from /oauth2/authorize before anyone signed in (found by a review).
-  if (client_id.empty() || client_id.size() > 128 || !core::isValidUtf8(client_id) ||
-      client_id.find('\0') != std::string_view::npos)
+  if (client_id.empty() || client_id.size() > 128 || !core::isStorableText(client_id))
     return std::optional<store::OpClient>{};
   return store_.findClient(client_id);
 }

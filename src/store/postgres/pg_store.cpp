@@ -352,12 +352,6 @@ static_assert(kUserLogLock == 7'261'001 && kKeyLogLock == 7'261'002,
 
 using Pool = ConnectionPool;
 
-// Whether anyone can hold `name`: the database's text is UTF-8 without NUL. Another name is
-// nobody's (as on SQLite), not an error: a login with invalid UTF-8 answered 500 (a review).
-bool holdableName(std::string_view name) {
-  return core::isValidUtf8(name) && name.find('\0') == std::string_view::npos;
-}
-
 // A name's lookup, on the indexes of migration 16 (ASCII letters folded, nothing else).
 constexpr const char* kByEmail = R"(WHERE lower(email COLLATE "C") = lower($1::text COLLATE "C"))";
 constexpr const char* kByUsername =
@@ -541,13 +535,15 @@ class PgUsers final : public UserStore {
   }
 
   core::Result<std::optional<User>> findByEmail(std::string_view email) override {
-    if (!holdableName(email)) return std::optional<User>{};
+    // A name the column cannot hold is nobody's (as on SQLite), not an error: a login with
+    // invalid UTF-8 answered 500 (a review).
+    if (!core::isStorableText(email)) return std::optional<User>{};
     return pool_.with<std::optional<User>>(
         [&](Connection& c) { return oneUser(c, kByEmail, email); });
   }
 
   core::Result<std::optional<User>> findByUsername(std::string_view username) override {
-    if (!holdableName(username)) return std::optional<User>{};
+    if (!core::isStorableText(username)) return std::optional<User>{};
     return pool_.with<std::optional<User>>(
         [&](Connection& c) { return oneUser(c, kByUsername, username); });
   }
