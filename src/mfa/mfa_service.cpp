@@ -231,9 +231,9 @@ auth::Result<std::string> MfaService::challenge(const auth::SignedIn& who,
     pending["scope"] = std::move(scope);
   }
   // Stored by digest: whoever reads the shared store cannot finish anyone's sign-in.
-  auto stored =
-      d_.once.putIfAbsent("mfa:" + core::hexEncode(crypto::sha256(*token)),
-                          json::serialize(pending), std::chrono::seconds(kMfaTokenSeconds), now);
+  auto stored = d_.once.putIfAbsent("mfa:" + core::hexEncode(crypto::sha256(*token)),
+                                    json::serialize(pending),
+                                    std::chrono::seconds(kMfaTokenSeconds), d_.clock.unixMillis());
   if (!stored) return fail(Errc::Unavailable, stored.error().message);
   if (!*stored) return fail(Errc::Internal, "mfa_token collision");
   record("login.mfa_required", client, std::nullopt, who.user.id);
@@ -305,7 +305,7 @@ auth::Result<store::User> MfaService::pendingUser(std::string_view mfa_token,
   if (mfa_token.empty() || mfa_token.size() > 256)
     return fail(Errc::InvalidMfaCode, "malformed mfa_token");
   auto seen =
-      d_.once.peek("mfa:" + core::hexEncode(crypto::sha256(mfa_token)), d_.clock.unixSeconds());
+      d_.once.peek("mfa:" + core::hexEncode(crypto::sha256(mfa_token)), d_.clock.unixMillis());
   if (!seen) return fail(Errc::Unavailable, seen.error().message);
   if (!*seen) return fail(Errc::InvalidMfaCode, "unknown, used or expired mfa_token");
   auto pending = openPending(**seen, client, false);
@@ -319,9 +319,10 @@ auth::Result<auth::SignedIn> MfaService::verifyWith(std::string_view mfa_token,
   if (mfa_token.empty() || mfa_token.size() > 256)
     return fail(Errc::InvalidMfaCode, "malformed mfa_token");
   const std::string key = "mfa:" + core::hexEncode(crypto::sha256(mfa_token));
-  const std::int64_t now = d_.clock.unixSeconds();
+  const std::chrono::milliseconds now_ms = d_.clock.unixMillis();
+  const std::int64_t now = std::chrono::floor<std::chrono::seconds>(now_ms).count();
   // Taken in one step: of two racing verifications (on any nodes) only one holds it.
-  auto taken = d_.once.take(key, now);
+  auto taken = d_.once.take(key, now_ms);
   if (!taken) return fail(Errc::Unavailable, taken.error().message);
   if (!*taken) return fail(Errc::InvalidMfaCode, "unknown, used or expired mfa_token");
   auto opened = openPending(**taken, client, true);
@@ -336,7 +337,7 @@ auth::Result<auth::SignedIn> MfaService::verifyWith(std::string_view mfa_token,
     const std::int64_t left = opened->expires - now;
     if ((method.error().code == Errc::InvalidMfaCode || method.error().code == Errc::RateLimited) &&
         left > 0) {
-      auto back = d_.once.putIfAbsent(key, **taken, std::chrono::seconds(left), now);
+      auto back = d_.once.putIfAbsent(key, **taken, std::chrono::seconds(left), now_ms);
       if (!back)
         spdlog::warn("mfa_token not restored after a wrong code: {}", back.error().message);
     }

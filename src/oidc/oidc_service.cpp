@@ -256,7 +256,7 @@ std::string OidcService::complete(const std::string& name, const Callback& cb,
   // Stored by digest: whoever reads the shared store cannot trade a code.
   auto stored = once_.putIfAbsent("code:" + core::hexEncode(crypto::sha256(*code)),
                                   std::to_string(*user_id) + " " + name + methods,
-                                  std::chrono::seconds(kCodeSeconds), now);
+                                  std::chrono::seconds(kCodeSeconds), clock_.unixMillis());
   if (!stored || !*stored)
     return fail(name, "server_error", stored ? "code collision" : stored.error().message, client);
   // Tokens never travel in a URL: the fragment carries a one-time code the frontend trades.
@@ -353,7 +353,7 @@ core::Result<std::int64_t> OidcService::resolveUser(const Provider& provider,
 auth::Result<auth::SignedIn> OidcService::exchange(const std::string& code,
                                                    const auth::ClientInfo& client) {
   // Taken in one step: of two racing exchanges (on any nodes) only one gets it.
-  auto pending = once_.take("code:" + core::hexEncode(crypto::sha256(code)), clock_.unixSeconds());
+  auto pending = once_.take("code:" + core::hexEncode(crypto::sha256(code)), clock_.unixMillis());
   if (!pending) return auth::fail(auth::Errc::Unavailable, pending.error().message);
   if (!*pending) return auth::fail(auth::Errc::InvalidExchangeCode, "unknown or used code");
   // "<user id> <provider>[ <asserted method>...]"

@@ -126,19 +126,22 @@ void LocalLoginGuard::succeeded(std::string_view account) {
 namespace gatehouse::state {
 
 core::Result<bool> LocalOneTimeStore::putIfAbsent(std::string_view key, std::string_view value,
-                                                  std::chrono::seconds ttl, std::int64_t now) {
+                                                  std::chrono::seconds ttl,
+                                                  std::chrono::milliseconds now) {
   const std::lock_guard lock(mutex_);
+  const std::int64_t second = std::chrono::floor<std::chrono::seconds>(now).count();
   // Full, it sweeps at most once a second: a flood keeping it full costs no scan per call.
-  if (entries_.size() >= sweep_at_ || (entries_.size() >= max_entries_ && now != full_swept_at_)) {
+  if (entries_.size() >= sweep_at_ ||
+      (entries_.size() >= max_entries_ && second != full_swept_at_)) {
     std::erase_if(entries_, [now](const auto& kv) { return kv.second.expires <= now; });
     sweep_at_ = std::max<std::size_t>(1024, entries_.size() * 2);
-    if (entries_.size() >= max_entries_) full_swept_at_ = now;
+    if (entries_.size() >= max_entries_) full_swept_at_ = second;
   }
   if (entries_.size() >= max_entries_ && !entries_.contains(std::string(key)))
     return core::makeError(core::Errc::Unavailable, "one-time values: the node holds the most");
   auto [it, inserted] = entries_.try_emplace(std::string(key));
   if (!inserted && it->second.expires > now) return false;
-  it->second = Entry{std::string(value), now + ttl.count()};
+  it->second = Entry{std::string(value), now + ttl};
   return true;
 }
 
@@ -150,7 +153,7 @@ core::Result<bool> LocalOneTimeStore::spend(std::string_view key, std::chrono::s
     if (!since_) since_ = now;  // never told: vouch from here on
     if (issued_at < *since_) return false;
   }
-  return putIfAbsent(key, "1", ttl, std::chrono::duration_cast<std::chrono::seconds>(now).count());
+  return putIfAbsent(key, "1", ttl, now);
 }
 
 core::Status LocalOneTimeStore::vouchFrom(std::chrono::milliseconds now) {
@@ -159,8 +162,10 @@ core::Status LocalOneTimeStore::vouchFrom(std::chrono::milliseconds now) {
   return {};
 }
 
+// The process's memory is the store's: nothing stored survives it, so nothing stored predates
+// where it begins.
 core::Result<std::optional<std::string>> LocalOneTimeStore::take(std::string_view key,
-                                                                 std::int64_t now) {
+                                                                 std::chrono::milliseconds now) {
   const std::lock_guard lock(mutex_);
   const auto it = entries_.find(std::string(key));
   if (it == entries_.end()) return std::optional<std::string>{};
@@ -171,7 +176,7 @@ core::Result<std::optional<std::string>> LocalOneTimeStore::take(std::string_vie
 }
 
 core::Result<std::optional<std::string>> LocalOneTimeStore::peek(std::string_view key,
-                                                                 std::int64_t now) {
+                                                                 std::chrono::milliseconds now) {
   const std::lock_guard lock(mutex_);
   const auto it = entries_.find(std::string(key));
   if (it == entries_.end() || it->second.expires <= now) return std::optional<std::string>{};

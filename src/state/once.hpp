@@ -18,18 +18,21 @@ namespace gatehouse::state {
 class OneTimeStore {
  public:
   virtual ~OneTimeStore() = default;
-  // Stores `value` for `ttl` unless `key` is present; false when it was (a replay).
+  // Stores `value` for `ttl` unless `key` is present; false when it was (a replay). Times are Unix
+  // milliseconds: what `take` and `peek` compare with where the store's memory begins.
   [[nodiscard]] virtual core::Result<bool> putIfAbsent(std::string_view key, std::string_view value,
                                                        std::chrono::seconds ttl,
-                                                       std::int64_t now) = 0;
-  // The value, removed in the same step (only one caller ever gets it); nullopt when absent or
-  // expired.
-  [[nodiscard]] virtual core::Result<std::optional<std::string>> take(std::string_view key,
-                                                                      std::int64_t now) = 0;
+                                                       std::chrono::milliseconds now) = 0;
+  // The value, removed in the same step (only one caller ever gets it); nullopt when absent,
+  // expired, or stored before the store's memory begins: a Redis restarted from a snapshot older
+  // than a take gives the taken value back, and an exchange code or mfa_token used once would
+  // work again (found by an outside attack on spent challenges; the same holds for these).
+  [[nodiscard]] virtual core::Result<std::optional<std::string>> take(
+      std::string_view key, std::chrono::milliseconds now) = 0;
   // The value, left in place (a flow reading what its own single-use value is for, before the
-  // step that takes it); nullopt when absent or expired.
-  [[nodiscard]] virtual core::Result<std::optional<std::string>> peek(std::string_view key,
-                                                                      std::int64_t now) = 0;
+  // step that takes it); nullopt when `take` would give none.
+  [[nodiscard]] virtual core::Result<std::optional<std::string>> peek(
+      std::string_view key, std::chrono::milliseconds now) = 0;
   // Marks `key` (what a one-time challenge or state was) spent for `ttl`: true the first time.
   // False when it was spent, and when the store cannot vouch that it was not: `issued_at` (when
   // that challenge was made) is before the store's memory begins. A restart of Redis without its
@@ -53,11 +56,12 @@ class LocalOneTimeStore final : public OneTimeStore {
  public:
   explicit LocalOneTimeStore(std::size_t max_entries = 200000) : max_entries_(max_entries) {}
   [[nodiscard]] core::Result<bool> putIfAbsent(std::string_view key, std::string_view value,
-                                               std::chrono::seconds ttl, std::int64_t now) override;
-  [[nodiscard]] core::Result<std::optional<std::string>> take(std::string_view key,
-                                                              std::int64_t now) override;
-  [[nodiscard]] core::Result<std::optional<std::string>> peek(std::string_view key,
-                                                              std::int64_t now) override;
+                                               std::chrono::seconds ttl,
+                                               std::chrono::milliseconds now) override;
+  [[nodiscard]] core::Result<std::optional<std::string>> take(
+      std::string_view key, std::chrono::milliseconds now) override;
+  [[nodiscard]] core::Result<std::optional<std::string>> peek(
+      std::string_view key, std::chrono::milliseconds now) override;
   [[nodiscard]] core::Result<bool> spend(std::string_view key, std::chrono::seconds ttl,
                                          std::chrono::milliseconds issued_at,
                                          std::chrono::milliseconds now) override;
@@ -67,7 +71,7 @@ class LocalOneTimeStore final : public OneTimeStore {
  private:
   struct Entry {
     std::string value;
-    std::int64_t expires = 0;
+    std::chrono::milliseconds expires{0};
   };
   std::mutex mutex_;
   std::unordered_map<std::string, Entry> entries_;

@@ -189,10 +189,13 @@ void RedisLoginGuard::succeeded(std::string_view account) {
 }
 
 core::Result<bool> RedisOneTimeStore::putIfAbsent(std::string_view key, std::string_view value,
-                                                  std::chrono::seconds ttl, std::int64_t /*now*/) {
+                                                  std::chrono::seconds ttl,
+                                                  std::chrono::milliseconds now) {
   const std::string seconds = std::to_string(std::max<std::int64_t>(1, ttl.count()));
+  std::string stored = std::to_string(now.count()) + ":";
+  stored += value;
   auto reply =
-      redis_.command({"SET", "gatehouse:once:" + std::string(key), value, "NX", "EX", seconds});
+      redis_.command({"SET", "gatehouse:once:" + std::string(key), stored, "NX", "EX", seconds});
   if (!reply) return tl::unexpected(reply.error());
   return reply->type == RedisReply::Type::Status;  // OK; Nil when the key existed
 }
@@ -217,6 +220,19 @@ constexpr std::string_view kSpendScript = GATEHOUSE_EPOCH_LUA
     "if tonumber(ARGV[2]) < at then return 0 end\n"
     "if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then return 1 end\n"
     "return 0\n";
+// KEYS[2]: a stored value ("<ms>:<value>"). The value, taken (GETDEL) or read (GET); nil when
+// absent; 0 when it was stored before the epoch (restored by a restart from an older snapshot).
+#define GATEHOUSE_STORED_LUA(read)                           \
+  GATEHOUSE_EPOCH_LUA                                        \
+  "local v = redis.call('" read                              \
+  "', KEYS[2])\n"                                            \
+  "if not v then return nil end\n"                           \
+  "local put = tonumber(string.match(v, '^(%d+):') or '')\n" \
+  "if not put or put < at then return 0 end\n"               \
+  "return v\n"
+constexpr std::string_view kTakeScript = GATEHOUSE_STORED_LUA("GETDEL");
+constexpr std::string_view kPeekScript = GATEHOUSE_STORED_LUA("GET");
+#undef GATEHOUSE_STORED_LUA
 #undef GATEHOUSE_EPOCH_LUA
 
 // The value of `name` in an INFO reply ("name:value" lines); empty when absent.
@@ -273,20 +289,32 @@ core::Status RedisOneTimeStore::vouchFrom(std::chrono::milliseconds now) {
   return {};
 }
 
-core::Result<std::optional<std::string>> RedisOneTimeStore::take(std::string_view key,
-                                                                 std::int64_t /*now*/) {
-  auto reply = redis_.command({"GETDEL", "gatehouse:once:" + std::string(key)});
+core::Result<std::optional<std::string>> RedisOneTimeStore::read(std::string_view script,
+                                                                 std::string_view key,
+                                                                 std::chrono::milliseconds now) {
+  auto reply = redis_.command({"EVAL", script, "2", kEpochKey, "gatehouse:once:" + std::string(key),
+                               std::to_string(now.count())});
   if (!reply) return tl::unexpected(reply.error());
+  if (reply->type == RedisReply::Type::Integer) {
+    spdlog::warn(
+        "a one-time value stored before Redis's memory began (a restart from an older snapshot, a "
+        "failover) was refused: it may have been used already");
+    return std::optional<std::string>{};
+  }
   if (reply->type != RedisReply::Type::String) return std::optional<std::string>{};
-  return std::optional<std::string>(std::move(reply->text));
+  const std::size_t colon = reply->text.find(':');
+  if (colon == std::string::npos) return makeError(Errc::Internal, "Redis: unexpected reply");
+  return std::optional<std::string>(reply->text.substr(colon + 1));
+}
+
+core::Result<std::optional<std::string>> RedisOneTimeStore::take(std::string_view key,
+                                                                 std::chrono::milliseconds now) {
+  return read(kTakeScript, key, now);
 }
 
 core::Result<std::optional<std::string>> RedisOneTimeStore::peek(std::string_view key,
-                                                                 std::int64_t /*now*/) {
-  auto reply = redis_.command({"GET", "gatehouse:once:" + std::string(key)});
-  if (!reply) return tl::unexpected(reply.error());
-  if (reply->type != RedisReply::Type::String) return std::optional<std::string>{};
-  return std::optional<std::string>(std::move(reply->text));
+                                                                 std::chrono::milliseconds now) {
+  return read(kPeekScript, key, now);
 }
 
 RedisBus::~RedisBus() {

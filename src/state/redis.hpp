@@ -100,17 +100,20 @@ class RedisLoginGuard final : public LoginGuard {
 class RedisOneTimeStore final : public OneTimeStore {
  public:
   explicit RedisOneTimeStore(RedisClient& redis) : redis_(redis) {}
+  // A value is stored as "<now in ms>:<value>"; taking or peeking it runs the epoch check below
+  // in the same script, and a value stored before the epoch is none.
   [[nodiscard]] core::Result<bool> putIfAbsent(std::string_view key, std::string_view value,
-                                               std::chrono::seconds ttl, std::int64_t now) override;
-  [[nodiscard]] core::Result<std::optional<std::string>> take(std::string_view key,
-                                                              std::int64_t now) override;
-  [[nodiscard]] core::Result<std::optional<std::string>> peek(std::string_view key,
-                                                              std::int64_t now) override;
+                                               std::chrono::seconds ttl,
+                                               std::chrono::milliseconds now) override;
+  [[nodiscard]] core::Result<std::optional<std::string>> take(
+      std::string_view key, std::chrono::milliseconds now) override;
+  [[nodiscard]] core::Result<std::optional<std::string>> peek(
+      std::string_view key, std::chrono::milliseconds now) override;
   // Where Redis's memory begins is a hash of its own (gatehouse:once:epoch, no expiry: `at` in
-  // Unix milliseconds, and the `run` id of the Redis process that set it). Each spend, in its
-  // script, moves it to now (never back) when it names another Redis process than the one
-  // answering (a restart, from a stale snapshot or none, a failover: spent markers written since
-  // are gone) or is gone itself.
+  // Unix milliseconds, and the `run` id of the Redis process that set it). Each spend, take and
+  // peek, in its script, moves it to now (never back) when it names another Redis process than the
+  // one answering (a restart, from a stale snapshot or none, a failover: spent markers written
+  // since are gone) or is gone itself.
   [[nodiscard]] core::Result<bool> spend(std::string_view key, std::chrono::seconds ttl,
                                          std::chrono::milliseconds issued_at,
                                          std::chrono::milliseconds now) override;
@@ -121,6 +124,9 @@ class RedisOneTimeStore final : public OneTimeStore {
   [[nodiscard]] core::Status vouchFrom(std::chrono::milliseconds now) override;
 
  private:
+  // `script` (kTakeScript or kPeekScript) on `key`: the value without its time.
+  core::Result<std::optional<std::string>> read(std::string_view script, std::string_view key,
+                                                std::chrono::milliseconds now);
   RedisClient& redis_;
 };
 
