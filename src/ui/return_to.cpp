@@ -15,6 +15,29 @@ bool plainText(std::string_view s) {
   });
 }
 
+// "." or ".." as a browser reads a path segment: "%2e" is a dot there too.
+bool dotSegment(std::string_view segment) {
+  const std::string lower = core::lowerAscii(segment);
+  return lower == "." || lower == "%2e" || lower == ".." || lower == ".%2e" || lower == "%2e." ||
+         lower == "%2e%2e";
+}
+
+// A path of ours that stays one: no empty segment ("//host" is another host to a browser) and
+// no dot segment, which a browser or a proxy resolves away ("/.//evil" becomes "//evil", and a
+// proxy that collapses it into a redirect of its own sends the browser off-site).
+bool plainPath(std::string_view candidate) {
+  const std::string_view path = candidate.substr(0, candidate.find_first_of("?#"));
+  std::size_t at = 1;
+  while (at <= path.size()) {
+    const auto slash = path.find('/', at);
+    const auto end = slash == std::string_view::npos ? path.size() : slash;
+    const std::string_view segment = path.substr(at, end - at);
+    if ((segment.empty() && slash != std::string_view::npos) || dotSegment(segment)) return false;
+    at = end + 1;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::optional<std::string> originOf(std::string_view url) {
@@ -57,8 +80,9 @@ std::optional<std::string> ReturnTo::check(std::string_view candidate) const {
   if (candidate.empty() || candidate.size() > kMaxBytes || !plainText(candidate))
     return std::nullopt;
   if (candidate.front() == '/') {
-    // A path of ours: "//evil" and "/\evil" are another host to a browser.
-    if (candidate.size() > 1 && (candidate[1] == '/' || candidate[1] == '\\')) return std::nullopt;
+    // A path of ours: "//evil" is another host to a browser (and "/\evil": a backslash is not
+    // plain text above), and so is "/.//evil" once its dot segment is resolved.
+    if (!plainPath(candidate)) return std::nullopt;
     return std::string(candidate);
   }
   const auto origin = originOf(candidate);

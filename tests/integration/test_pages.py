@@ -495,6 +495,10 @@ OFFSITE = [
     "/\\evil.example",
     "\\\\evil.example",
     "/\t/evil.example",
+    # A dot segment a browser resolves, or a proxy collapses into a redirect of its own, to "//evil":
+    "/.//evil.example",
+    "/%2e//evil.example/ui/account",
+    "/ui/..//evil.example",
     "http://127.0.0.1:{other}/",
     "javascript:alert(1)",
     "JaVaScRiPt:alert(document.cookie)",

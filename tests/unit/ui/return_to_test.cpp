@@ -12,6 +12,11 @@ const ReturnTo kReturnTo("https://auth.example.com",
 TEST(ReturnTo, OurOwnPathsAndAllowedOriginsPass) {
   EXPECT_EQ(kReturnTo.check("/ui/account"), "/ui/account");
   EXPECT_EQ(kReturnTo.check("/ui/admin?q=a%20b#users"), "/ui/admin?q=a%20b#users");
+  EXPECT_EQ(kReturnTo.check("/"), "/");
+  EXPECT_EQ(kReturnTo.check("/ui/account/"), "/ui/account/");
+  // What follows the path is not a path: slashes and dots there are the application's.
+  EXPECT_EQ(kReturnTo.check("/ui/admin?next=//x/./y#/../z"), "/ui/admin?next=//x/./y#/../z");
+  EXPECT_EQ(kReturnTo.check("/ui/a.b/..c/..."), "/ui/a.b/..c/...");
   EXPECT_EQ(kReturnTo.check("https://app.example.com/dash?x=1"),
             "https://app.example.com/dash?x=1");
   EXPECT_EQ(kReturnTo.check("HTTPS://APP.example.com/"), "HTTPS://APP.example.com/");
@@ -44,6 +49,12 @@ TEST(ReturnTo, EverythingElseIsRefused) {
     EXPECT_FALSE(kReturnTo.check(bad)) << bad;
   }
   EXPECT_FALSE(kReturnTo.check("/" + std::string(ReturnTo::kMaxBytes, 'a')));
+  // Resolved by a browser, or collapsed by a proxy into a redirect of its own, to "//evil".
+  for (const char* bad :
+       {"/.//evil.example/", "/%2e//evil.example/", "/%2E%2e//evil.example", "/ui/..//evil.example",
+        "/ui//evil.example", "/ui/./account", "/ui/account/.."}) {
+    EXPECT_FALSE(kReturnTo.check(bad)) << bad;
+  }
 }
 
 TEST(OriginOf, NormalisesSchemeAndHost) {
