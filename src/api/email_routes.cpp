@@ -173,25 +173,27 @@ void addEmailRoutes(RouteTable& t) {
          .replies = {{200, "The user, email_verified true", "User"}, kBadToken},
          .limits = {kTokenLimit},
          .handler = spend<&mail::EmailFlows::verifyEmail>});
-  t.add(
-      {.method = "POST",
-       .path = "/api/v1/auth/email/change",
-       .credential = Credential::UserToken,
-       .lane = Lane::Storage,
-       .step_up = true,
-       .summary = "Change the email: a confirmation to the new address, a notice to the old",
-       .tag = "email",
-       .description =
-           "The address changes only when the link mailed to it is used "
-           "(<GATEHOUSE_PUBLIC_URL>/ui/confirm-email#token=..., EMAIL_CHANGE_TTL_SECONDS). The "
-           "answer is the same whether or not the address is taken; that is told only at "
-           "confirmation (409).",
-       .body = BodyKind::Json,
-       .body_schema = "EmailChangeRequest",
-       .replies = {{202, "Confirmation sent to the new address", "Message"}, kNoMail},
-       // Per account, and per recipient like forgot: free accounts cannot bomb one address.
-       .limits = {kAccountMailLimit, {"EMAIL_RATE_LIMIT", "email-send", {LimitKey::EmailAddress}}},
-       .handler = requestChange});
+  t.add({.method = "POST",
+         .path = "/api/v1/auth/email/change",
+         .credential = Credential::UserToken,
+         .lane = Lane::Storage,
+         .step_up = true,
+         .summary = "Change the email: a confirmation to the new address, a notice to the old",
+         .tag = "email",
+         .description =
+             "The address changes only when the link mailed to it is used "
+             "(<GATEHOUSE_PUBLIC_URL>/ui/confirm-email#token=..., EMAIL_CHANGE_TTL_SECONDS). The "
+             "answer is the same whether or not the address is taken; that is told only at "
+             "confirmation (409).",
+         .body = BodyKind::Json,
+         .body_schema = "EmailChangeRequest",
+         .replies = {{202, "Confirmation sent to the new address", "Message"}, kNoMail},
+         // Per account, per recipient like forgot, and per client address: free accounts cannot
+         // bomb one mailbox, however its address is spelled.
+         .limits = {kAccountMailLimit,
+                    {"EMAIL_IP_RATE_LIMIT", "email-change", {LimitKey::ClientAddress}},
+                    {"EMAIL_RATE_LIMIT", "email-send", {LimitKey::EmailAddress}}},
+         .handler = requestChange});
   t.add({.method = "POST",
          .path = "/api/v1/auth/email/change/confirm",
          .credential = Credential::None,

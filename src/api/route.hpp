@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "api/body.hpp"
+#include "auth/passwords.hpp"
 #include "auth/principal.hpp"
 #include "core/blocking.hpp"
 #include "http/message.hpp"
@@ -105,6 +106,15 @@ struct Call {
   // limit (or with the counters out of reach) it is not sent; the change stands either way, and
   // the log says why with the request id.
   void notify(const store::User& user, mail::Notice kind);
+  // Counts one mail to `address` against EMAIL_RATE_LIMIT per mailbox on the counter `counter`;
+  // false (logged with the request id) when it is spent or the counters are out of reach: the
+  // mail is then held back, whatever else the request does.
+  [[nodiscard]] bool mailBudget(std::string_view counter, std::string_view address);
+  // How a registration writes its user: with its verification mail when verification is on and
+  // the mailbox's budget (mailBudget) allows it, in one transaction; else the plain write. Over
+  // the budget, "victim+1@x", "victim+2@x"... registrations cannot bomb one mailbox, and the
+  // owner gets a new link by resending it or by a password reset, which verifies too.
+  [[nodiscard]] auth::UserCreator registrationWrite(std::string_view address);
 };
 
 using RouteHandler = std::function<http::Response(Call&)>;

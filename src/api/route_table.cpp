@@ -171,9 +171,9 @@ Attempt run(const Route& route, Services& s, http::Request& r, core::Wait wait) 
   return response;
 }
 
-// The counter of mails to one address.
+// The counter of mails to one mailbox, however its address is spelled.
 std::string emailKey(std::string_view name, std::string_view address) {
-  return std::string(name) + ":email:" + auth::accountKey(address);
+  return std::string(name) + ":email:" + auth::mailboxKey(address);
 }
 
 // The counter key for one LimitKey; nullopt when the request has nothing to count under it.
@@ -241,18 +241,31 @@ std::optional<http::Response> Call::admit() {
   return std::nullopt;
 }
 
-void Call::notify(const store::User& user, mail::Notice kind) {
-  if (services.email == nullptr || !services.email->configured()) return;
-  const std::string_view name = mail::noticeName(kind);
+bool Call::mailBudget(std::string_view counter, std::string_view address) {
   const auto limit = services.rate_limits.find("EMAIL_RATE_LIMIT");
   if (services.rates == nullptr || limit == services.rate_limits.end() ||
       !services.rates
-           ->hit({emailKey(name, user.email)}, limit->second, clientOf(request), std::string(name))
+           ->hit({emailKey(counter, address)}, limit->second, clientOf(request),
+                 std::string(counter))
            .has_value()) {
-    spdlog::warn("request_id={} the {} notice is not sent: EMAIL_RATE_LIMIT", request.request_id,
-                 name);
-    return;
+    spdlog::warn("request_id={} a {} mail is held back: EMAIL_RATE_LIMIT", request.request_id,
+                 counter);
+    return false;
   }
+  return true;
+}
+
+auth::UserCreator Call::registrationWrite(std::string_view address) {
+  if (services.email_verification == config::EmailVerification::Off || services.email == nullptr ||
+      !mailBudget("email-send", address))
+    return {};
+  return services.email->registration(clientOf(request));
+}
+
+void Call::notify(const store::User& user, mail::Notice kind) {
+  if (services.email == nullptr || !services.email->configured()) return;
+  const std::string_view name = mail::noticeName(kind);
+  if (!mailBudget(name, user.email)) return;
   if (auto told = services.email->notice(kind, user, clientOf(request)); !told)
     spdlog::warn("request_id={} the {} notice was not queued: {}", request.request_id, name,
                  told.error().detail);

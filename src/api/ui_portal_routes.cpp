@@ -296,10 +296,7 @@ http::Response submitRegister(Call& c) {
   if (auto refused = c.admit()) return pages::limited(*refused, page);
   const auto client = clientOf(r);
   const auto mode = s.email_verification;
-  auto user = s.passwords.registerUser(in, client,
-                                       mode != config::EmailVerification::Off && s.email != nullptr
-                                           ? s.email->registration(client)
-                                           : auth::UserCreator{});
+  auto user = s.passwords.registerUser(in, client, c.registrationWrite(in.email));
   if (!user) {
     return pages::refused(user.error(), r, page);
   }

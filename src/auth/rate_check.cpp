@@ -1,5 +1,7 @@
 #include "auth/rate_check.hpp"
 
+#include <algorithm>
+
 #include "core/ascii.hpp"
 #include "core/base64url.hpp"
 #include "crypto/digest.hpp"
@@ -10,6 +12,19 @@ std::string accountKey(std::string_view identifier) {
   std::string key = core::lowerAscii(identifier);
   if (key.size() <= 64) return key;
   return "#" + core::hexEncode(crypto::sha256(key)).substr(0, 32);
+}
+
+std::string mailboxKey(std::string_view address) {
+  const auto at = address.rfind('@');
+  if (at == std::string_view::npos) return accountKey(address);
+  const std::string_view local = address.substr(0, std::min(at, address.find('+')));
+  std::string mailbox;
+  mailbox.reserve(address.size());
+  for (const char ch : local) {
+    if (ch != '.') mailbox += ch;
+  }
+  mailbox += address.substr(at);
+  return accountKey(mailbox);
 }
 
 Result<void> RateCheck::hit(const std::vector<std::string>& keys, const config::RateLimit& limit,

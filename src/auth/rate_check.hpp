@@ -18,6 +18,13 @@ namespace gatehouse::auth {
 // of bytes per key and unknown and known accounts behave the same.
 std::string accountKey(std::string_view identifier);
 
+// The counter key of the mailbox an address reaches, for the limits on mails sent to it: the
+// accountKey of the address without the local part's subaddress ("+tag") and dots. At most
+// providers "Victim+1@x" and "v.ictim@x" reach victim@x, and each spelling counted apart let
+// accounts asking for mails to them bomb one mailbox (found by an outside attack); two distinct
+// mailboxes counted together cost a held-back mail, never one delivered.
+std::string mailboxKey(std::string_view address);
+
 // Counts a request against a rate limit under several keys (API.md, Rate limits): RateLimited
 // with Retry-After at the first refused key, Unavailable when the shared counters cannot be
 // reached. Refusals are counted in the metrics and audited once per key and window. Thread-safe.

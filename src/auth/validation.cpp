@@ -55,6 +55,11 @@ std::string emailProblem(std::string_view email) {
   if (const auto open = email.find("=?");
       open != std::string_view::npos && email.find("?=", open + 2) != std::string_view::npos)
     return "value is not a valid email address: an encoded word (=?...?=)";
+  // "victim%evil.example@ours" and "evil.example!victim@ours": source routes, which a relay of
+  // ours may still follow (Postfix's percent hack is on by default), delivering the mail that
+  // proves the address to another mailbox (found by an outside attack).
+  if (local.find_first_of("%!") != std::string_view::npos)
+    return "value is not a valid email address: '%' and '!' route mail to another mailbox";
   const auto dot = domain.find('.');
   if (domain.empty() || dot == std::string_view::npos || dot == 0 || domain.back() == '.' ||
       domain.find("..") != std::string_view::npos || domain.front() == '-') {

@@ -1620,6 +1620,55 @@ def test_an_address_cannot_be_bombed_through_email_changes_of_many_accounts(make
     assert len(mails_to(smtp_sink, "target@example.com")) == 2
 
 
+def _to_mailbox(sink, local, domain="example.com"):
+    """The messages to any spelling of local@domain that reaches one mailbox at most providers:
+    any case, dots in the local part, a "+tag"."""
+    def mailbox(address):
+        name, _, at = address.rpartition("@")
+        return name.split("+", 1)[0].replace(".", "") + "@" + at
+    return [m for m in sink.messages if any(mailbox(a) == f"{local}@{domain}" for a in recipients(m))]
+
+
+def test_one_mailbox_has_one_mail_budget_however_its_address_is_spelled(make_server, smtp_sink):
+    """Found by an outside attack: EMAIL_RATE_LIMIT counted each spelling of an address apart, so
+    fresh accounts moving to "victim+1@", "v.ictim@"... (or registering them) bombed one mailbox.
+    The budget is the mailbox's: subaddresses, dots and case count together, for email changes,
+    registrations' verification mails (held back over it; the account is still made) and forgot."""
+    s = mail_server(make_server, smtp_sink, {"EMAIL_RATE_LIMIT": "2/hour", "EMAIL_VERIFICATION": "optional"})
+    answers = []
+    for i, spelling in enumerate(["victim+1@example.com", "V.ictim@Example.com", "vic.tim+zz@example.com"]):
+        new_user(s, f"spell{i}")
+        access = auth(login_pair(s, f"spell{i}")["access_token"])
+        answers.append(change_email(s, access, spelling).status_code)
+    assert answers == [202, 202, 429], answers
+    assert forgot(s, "victim@example.com").status_code == 429  # the same mailbox's budget
+    # Registrations: each is made, the third without its mail.
+    for i, spelling in enumerate(["target+1@example.com", "t.arget@example.com", "Target+x@example.com"]):
+        r = s.register(spelling, f"target{i}", PASSWORD)
+        assert r.status_code == 201, r.text
+    time.sleep(1)
+    assert len(_to_mailbox(smtp_sink, "victim")) == 2, [recipients(m) for m in smtp_sink.messages]
+    assert len(_to_mailbox(smtp_sink, "target")) == 2, [recipients(m) for m in smtp_sink.messages]
+    # The owner of the third still gets a link, once the budget allows: here, another mailbox's.
+    assert forgot(s, "spell0@example.com").status_code == 202
+
+
+def test_email_changes_are_limited_per_client_address(make_server, smtp_sink):
+    """EMAIL_IP_RATE_LIMIT counts email changes per client address too (on a counter apart from
+    forgot's): accounts made from one address cannot spread a bombing over many spellings or
+    mailboxes; another client (behind the trusted proxy) is not affected."""
+    s = mail_server(make_server, smtp_sink, {"EMAIL_IP_RATE_LIMIT": "2/hour", "TRUSTED_PROXIES": "127.0.0.1"})
+    one, two = {"X-Forwarded-For": "198.51.100.1"}, {"X-Forwarded-For": "198.51.100.2"}
+    answers = []
+    for i in range(3):
+        new_user(s, f"mover{i}")
+        access = auth(login_pair(s, f"mover{i}")["access_token"])
+        answers.append(change_email(s, {**access, **one}, f"elsewhere{i}@example.net").status_code)
+    assert answers == [202, 202, 429], answers
+    assert change_email(s, {**access, **two}, "elsewhere2@example.net").status_code == 202
+    assert_accepted(forgot(s, "mover0@example.com", one), FORGOT_BODY)  # forgot counts apart
+
+
 def test_required_verification_also_stops_sessions_that_were_running(make_server, smtp_sink):
     """A session begun while verification was optional cannot refresh once it is required and the
     address is still unverified (403 Email not verified), and can again after verifying."""
@@ -1892,7 +1941,7 @@ def test_changes_to_the_ways_in_tell_the_owner_by_mail(make_server, smtp_sink):
     code, _ = mfa.fresh_code(made.json()["otpauth_uri"])
     assert mfa.confirm(s, token, made.json()["id"], code).status_code == 200
     assert me(s, token)["mfa_enabled"] is True
-    assert "the totp-added notice is not sent: EMAIL_RATE_LIMIT" in s.log_text()
+    assert "a totp-added mail is held back: EMAIL_RATE_LIMIT" in s.log_text()
 
     # An administrator's reset tells the user whose factors it removed; of a user without one,
     # nobody (that user's one mail, below, is the next change's).

@@ -150,7 +150,7 @@ def test_usernames_are_derived_from_the_email_when_absent(server):
         "first_last-1.x@example.com": "first_last-1.x",
         ("x" * 40) + "@example.com": "x" * 32,
         "'+'@example.com": "___",
-        "ünï!@example.com": "n__",  # every byte of a non-ASCII character is dropped
+        "ünï~@example.com": "n__",  # every byte of a non-ASCII character is dropped
     }
     run = cli_import(server, [{"email": e} for e in cases])
     assert run.code == 0 and run.report == (len(cases), 0, 0), run
