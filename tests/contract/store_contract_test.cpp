@@ -1375,6 +1375,17 @@ TEST_P(MailStoreContract, AnAddressChangeDropsTheLinksSentToTheOldOne) {
   ASSERT_TRUE(mail.redeem("c2", "change", kNow + 1, {TokenEffect::Kind::ChangeEmail, "", false}));
   ASSERT_TRUE(store_->users().update(u.id, back, "admin"));
   EXPECT_FALSE(live("r2", "reset"));
+  // A change a thief asked for before an administrator set the address: dropped with the rest,
+  // and only a change of the address itself drops it.
+  ASSERT_TRUE(mail.issue(token("c3", u.id, "change", "thief@example.net"), {}, 1));
+  UserPatch role;
+  role.role = "user";
+  ASSERT_TRUE(store_->users().update(u.id, role, "admin"));
+  EXPECT_TRUE(live("c3", "change"));
+  UserPatch fixed;
+  fixed.email = "ann.fixed@example.com";
+  ASSERT_TRUE(store_->users().update(u.id, fixed, "admin"));
+  EXPECT_FALSE(live("c3", "change"));
 }
 
 TEST_P(MailStoreContract, ConcurrentRedeemsOfOneTokenSucceedOnce) {
