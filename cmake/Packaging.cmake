@@ -11,8 +11,8 @@
 # Maintainer scripts are in packaging/debian/: postinst makes the system user gatehouse with its
 # data directory /var/lib/gatehouse (0750) and enables the unit; postrm deletes the data on purge
 # only. Depends is computed by dpkg-shlibdeps from the binary's libraries, plus adduser and the
-# libraries the binary loads only when used (libpq5, libcurl4, libhiredis0.14, libcbor0.8;
-# libssl.so.3 is in libssl3 with the libcrypto it links).
+# libraries the binary loads only when used (libpq5, libcurl4, libhiredis0.14, libcbor0.8,
+# libqrencode4; libssl.so.3 is in libssl3 with the libcrypto it links).
 # Building the package needs help2man, dpkg-dev (dpkg-shlibdeps) and file (CPack runs it).
 
 if(NOT PROJECT_IS_TOP_LEVEL OR NOT CMAKE_SYSTEM_NAME STREQUAL "Linux")
@@ -122,7 +122,8 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # libpq, libcurl, hiredis and libcbor are loaded at run time (src/dynlib), so dpkg-shlibdeps does
 # not see them; CURLOPT_PROTOCOLS_STR needs libcurl 7.85. hiredis and libcbor change their soname
 # with each release, so the package name pins the version (src/dynlib checks the headers match).
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, libpq5, libcurl4 (>= 7.85), libhiredis0.14, libcbor0.8")
+set(CPACK_DEBIAN_PACKAGE_DEPENDS
+    "adduser, libpq5, libcurl4 (>= 7.85), libhiredis0.14, libcbor0.8, libqrencode4")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "nginx | reverse-proxy, postgresql, redis-server")
 set(CPACK_DEBIAN_COMPRESSION_TYPE xz)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA

@@ -82,7 +82,7 @@ done
 ok "the package holds the binary, the man page, the unit, the configuration and the copyright"
 # Depends as one package name a line (versions and alternatives dropped).
 tr ',|' '\n\n' <<<"$depends" | sed 's/(.*//; s/[[:space:]]//g' | sed '/^$/d' >"$work/depends"
-for p in libc6 libssl3 adduser libpq5 libcurl4 libhiredis0.14 libcbor0.8; do
+for p in libc6 libssl3 adduser libpq5 libcurl4 libhiredis0.14 libcbor0.8 libqrencode4; do
   grep -qx "$p" "$work/depends" || fail "Depends lacks $p: $depends"
 done
 ok "Depends computed (dpkg-shlibdeps) and names adduser and the libraries loaded when used"

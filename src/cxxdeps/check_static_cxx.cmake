@@ -4,7 +4,7 @@
 # With REMOVE (after the link), a refused binary is deleted so nothing runs it.
 cmake_minimum_required(VERSION 3.25)
 set(allowed libc.so.6 libm.so.6 ld-linux-x86-64.so.2 libcrypto.so.3 libsqlite3.so.0
-            libargon2.so.1 libcrypt.so.1 libqrencode.so.4)
+            libargon2.so.1 libcrypt.so.1)
 execute_process(COMMAND ${CMAKE_COMMAND} -E env LC_ALL=C readelf -d ${BINARY}
                 OUTPUT_VARIABLE dynamic COMMAND_ERROR_IS_FATAL ANY)
 string(REGEX MATCHALL "\\(NEEDED\\)[^\n]*\\[[^]\n]*\\]" lines "${dynamic}")

@@ -3,13 +3,14 @@
 #include <cerrno>
 #include <memory>
 
-#include <qrencode.h>
+#include "dynlib/libqrencode.hpp"
 
 namespace gatehouse::mfa {
 namespace {
 
 struct QrcodeFree {
-  void operator()(QRcode* p) const noexcept { QRcode_free(p); }
+  const dynlib::LibQrencode* qr;
+  void operator()(QRcode* p) const noexcept { qr->QRcode_free(p); }
 };
 using QrcodePtr = std::unique_ptr<QRcode, QrcodeFree>;
 
@@ -45,10 +46,13 @@ core::Result<std::string> qrSvg(std::string_view text) {
     return core::makeError(core::Errc::InvalidArgument, "QR text too long");
   // Byte mode (QRcode_encodeData) encodes the text as given, NULs included; version 0 lets the
   // library choose the smallest symbol.
+  auto lib = dynlib::libqrencode();
+  if (!lib) return tl::unexpected(lib.error());
   errno = 0;
-  const QrcodePtr qr(QRcode_encodeData(static_cast<int>(text.size()),
-                                       reinterpret_cast<const unsigned char*>(text.data()), 0,
-                                       QR_ECLEVEL_M));
+  const QrcodePtr qr((*lib)->QRcode_encodeData(static_cast<int>(text.size()),
+                                               reinterpret_cast<const unsigned char*>(text.data()),
+                                               0, QR_ECLEVEL_M),
+                     QrcodeFree{*lib});
   if (!qr) {
     if (errno == ERANGE)
       return core::makeError(core::Errc::InvalidArgument, "QR text does not fit a QR code");

@@ -725,14 +725,15 @@ def mapped_libraries(pid):
         return {line.split()[-1].rsplit("/", 1)[-1] for line in f if ".so" in line}
 
 
-LAZY = ("libpq.", "libcurl.", "libhiredis.", "libssl.", "libcbor.")
+LAZY = ("libpq.", "libcurl.", "libhiredis.", "libssl.", "libcbor.", "libqrencode.")
 
 
 def test_client_libraries_are_loaded_only_where_used(make_server, tmp_path):
-    """The binary links none of libpq, libcurl, hiredis, libssl and libcbor (libpq and libcurl
-    were a third of the start with what they pull in): a server on SQLite without SMTP, Redis or
-    passkeys maps none of them. Each is loaded at start where it is configured (SMTP or external
-    sign-in, Redis, passkeys), so a missing one stops the start; libssl only for rediss://."""
+    """The binary links none of libpq, libcurl, hiredis, libssl, libcbor and libqrencode (libpq
+    and libcurl were a third of the start with what they pull in): a server on SQLite without
+    SMTP, Redis or passkeys maps none of them. Each is loaded at start where it is configured
+    (SMTP or external sign-in, Redis, passkeys), so a missing one stops the start; libssl only for
+    rediss://; libqrencode by the first TOTP enrolment, which draws a QR code."""
     dynamic = subprocess.run(["readelf", "-d", BIN], capture_output=True, text=True, check=True).stdout
     needed = re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", dynamic)
     assert "libsqlite3.so.0" in needed, needed  # the check can see a library
@@ -743,6 +744,11 @@ def test_client_libraries_are_loaded_only_where_used(make_server, tmp_path):
     loaded = mapped_libraries(s.proc.pid)
     assert not any(name.startswith(LAZY + ("libkrb5.", "libldap")) for name in loaded), loaded
     assert any(name.startswith("libsqlite3.") for name in loaded), loaded
+    token = s.login("lazy").json()["access_token"]
+    added = requests.post(s.url("/api/v1/auth/mfa/totp"), json={"name": "phone"},
+                          headers={"Authorization": f"Bearer {token}"})
+    assert added.status_code == 201 and added.json()["qr_svg"].startswith("<svg"), added.text
+    assert any(name.startswith("libqrencode.") for name in mapped_libraries(s.proc.pid))
 
     mailing = make_server({"SMTP_URL": "smtp://127.0.0.1:9", "SMTP_FROM": "gatehouse@example.com"})
     assert any(name.startswith("libcurl.") for name in mapped_libraries(mailing.proc.pid))

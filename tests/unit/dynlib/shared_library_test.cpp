@@ -8,6 +8,7 @@
 #include "dynlib/libcurl.hpp"
 #include "dynlib/libhiredis.hpp"
 #include "dynlib/libpq.hpp"
+#include "dynlib/libqrencode.hpp"
 #include "dynlib/libssl.hpp"
 
 namespace gatehouse::dynlib {
@@ -149,6 +150,17 @@ TEST(SharedLibrary, LibcborLoadsAndDecodesThroughTheTable) {
   EXPECT_EQ(r.status, CBOR_DECODER_FINISHED);
   EXPECT_EQ(r.read, 2U);
   EXPECT_EQ(seen, 42);
+}
+
+TEST(SharedLibrary, LibqrencodeLoadsAndEncodesThroughTheTable) {
+  auto qr = libqrencode();
+  ASSERT_TRUE(qr) << qr.error().message;
+  EXPECT_EQ(*libqrencode(), *qr);
+  const unsigned char text[] = "otpauth://totp/x";
+  QRcode* code = (*qr)->QRcode_encodeData(sizeof text - 1, text, 0, QR_ECLEVEL_M);
+  ASSERT_NE(code, nullptr);
+  EXPECT_EQ(code->width, 25);  // version 2: 16 bytes exceed the 14 of version 1 at level M
+  (*qr)->QRcode_free(code);
 }
 
 }  // namespace
