@@ -29,8 +29,9 @@ http::Response registerUser(Call& c) {
   const auto client = clientOf(r);
   const auto mode = c.services.email_verification;
   // With verification on, the user and its verification mail are written in one transaction.
-  auto user = passwords.registerUser(in, client, c.registrationWrite(in.email));
-  if (!user) return errorResponse(user.error(), r);
+  std::optional<auth::Error> held;
+  auto user = passwords.registerUser(in, client, c.registrationWrite(in.email, held));
+  if (!user) return errorResponse(held ? *held : user.error(), r);
   if (mode == config::EmailVerification::Required) {
     // No session until the emailed link proves the address (API.md: login answers 403 until then).
     return http::Response::json(201, userJson(user->user));

@@ -101,20 +101,19 @@ struct Call {
   // a success without being admitted is a bug the middleware turns into a 500.
   [[nodiscard]] std::optional<http::Response> admit();
   // Tells `user` of a change to the account's ways in, after it is done (a notice mail, when mail
-  // is configured), counted against EMAIL_RATE_LIMIT per recipient on a counter of that kind's
+  // is configured), counted against EMAIL_RATE_LIMIT per recipient address (exactly: not per
+  // mailbox, which another account at a spelling of it could spend) on a counter of that kind's
   // own: the mails others can ask for (a reset) cannot spend it to silence the notice. Over the
   // limit (or with the counters out of reach) it is not sent; the change stands either way, and
   // the log says why with the request id.
   void notify(const store::User& user, mail::Notice kind);
-  // Counts one mail to `address` against EMAIL_RATE_LIMIT per mailbox on the counter `counter`;
-  // false (logged with the request id) when it is spent or the counters are out of reach: the
-  // mail is then held back, whatever else the request does.
-  [[nodiscard]] bool mailBudget(std::string_view counter, std::string_view address);
-  // How a registration writes its user: with its verification mail when verification is on and
-  // the mailbox's budget (mailBudget) allows it, in one transaction; else the plain write. Over
-  // the budget, "victim+1@x", "victim+2@x"... registrations cannot bomb one mailbox, and the
-  // owner gets a new link by resending it or by a password reset, which verifies too.
-  [[nodiscard]] auth::UserCreator registrationWrite(std::string_view address);
+  // How a registration writes its user: with verification on, the user and its verification mail
+  // in one transaction, the mail counted against EMAIL_RATE_LIMIT per mailbox (as forgot and
+  // the new address of an email change), so registrations of "victim+1@x", "victim+2@x"...
+  // cannot bomb one mailbox. Over it, the write fails and `refused` holds the 429 to answer; no
+  // account is made. Else (verification off) the plain write.
+  [[nodiscard]] auth::UserCreator registrationWrite(std::string_view address,
+                                                    std::optional<auth::Error>& refused);
 };
 
 using RouteHandler = std::function<http::Response(Call&)>;

@@ -171,9 +171,17 @@ Attempt run(const Route& route, Services& s, http::Request& r, core::Wait wait) 
   return response;
 }
 
-// The counter of mails to one mailbox, however its address is spelled.
-std::string emailKey(std::string_view name, std::string_view address) {
+// The counter of mails anyone may aim at an address (forgot, a registration, the new address of
+// an email change): one per mailbox, however its address is spelled.
+std::string mailboxCounter(std::string_view name, std::string_view address) {
   return std::string(name) + ":email:" + auth::mailboxKey(address);
+}
+
+// The counter of the notices to an account's own address: that address exactly. Per mailbox,
+// another account at a spelling of it ("j.ohn@" beside "john@") spent it on notices of its own
+// and held back the owner's (found by a review).
+std::string addressCounter(std::string_view name, std::string_view address) {
+  return std::string(name) + ":email:" + auth::accountKey(address);
 }
 
 // The counter key for one LimitKey; nullopt when the request has nothing to count under it.
@@ -206,7 +214,7 @@ std::optional<std::string> limitKey(LimitKey key, const std::string& name, const
       auto typed = c.body->peekString("email");
       if (!typed) typed = c.body->peekString("new_email");
       if (!typed) return std::nullopt;
-      return emailKey(name, *typed);
+      return mailboxCounter(name, *typed);
     }
     case LimitKey::User:
       if (c.who == nullptr) return std::nullopt;
@@ -241,31 +249,47 @@ std::optional<http::Response> Call::admit() {
   return std::nullopt;
 }
 
-bool Call::mailBudget(std::string_view counter, std::string_view address) {
+namespace {
+
+// Counts one mail under `key` against EMAIL_RATE_LIMIT: its refusal (429, or 503 with the counters
+// out of reach) when the budget is spent.
+auth::Result<void> spendMailBudget(Services& services, const http::Request& request,
+                                   std::string key, std::string_view counter) {
   const auto limit = services.rate_limits.find("EMAIL_RATE_LIMIT");
-  if (services.rates == nullptr || limit == services.rate_limits.end() ||
-      !services.rates
-           ->hit({emailKey(counter, address)}, limit->second, clientOf(request),
-                 std::string(counter))
-           .has_value()) {
-    spdlog::warn("request_id={} a {} mail is held back: EMAIL_RATE_LIMIT", request.request_id,
-                 counter);
-    return false;
-  }
-  return true;
+  if (services.rates == nullptr || limit == services.rate_limits.end())
+    return auth::fail(auth::Errc::Internal, "no value for EMAIL_RATE_LIMIT");
+  return services.rates->hit({std::move(key)}, limit->second, clientOf(request),
+                             std::string(counter));
 }
 
-auth::UserCreator Call::registrationWrite(std::string_view address) {
-  if (services.email_verification == config::EmailVerification::Off || services.email == nullptr ||
-      !mailBudget("email-send", address))
+}  // namespace
+
+auth::UserCreator Call::registrationWrite(std::string_view address,
+                                          std::optional<auth::Error>& refused) {
+  if (services.email_verification == config::EmailVerification::Off || services.email == nullptr)
     return {};
-  return services.email->registration(clientOf(request));
+  return [this, key = mailboxCounter("email-send", address), &refused,
+          write = services.email->registration(clientOf(request))](
+             const store::NewUser& fresh) -> core::Result<store::User> {
+    // Counted once the address and the name are known free, so a refused registration spends
+    // nothing (found by a review); over it, no account (a user told of a link that never came
+    // could not sign in under EMAIL_VERIFICATION=required).
+    if (auto ok = spendMailBudget(services, request, key, "email-send"); !ok) {
+      refused = ok.error();
+      return core::makeError(core::Errc::Unavailable, "EMAIL_RATE_LIMIT: the mailbox's budget");
+    }
+    return write(fresh);
+  };
 }
 
 void Call::notify(const store::User& user, mail::Notice kind) {
   if (services.email == nullptr || !services.email->configured()) return;
   const std::string_view name = mail::noticeName(kind);
-  if (!mailBudget(name, user.email)) return;
+  if (!spendMailBudget(services, request, addressCounter(name, user.email), name)) {
+    spdlog::warn("request_id={} the {} notice is not sent: EMAIL_RATE_LIMIT", request.request_id,
+                 name);
+    return;
+  }
   if (auto told = services.email->notice(kind, user, clientOf(request)); !told)
     spdlog::warn("request_id={} the {} notice was not queued: {}", request.request_id, name,
                  told.error().detail);

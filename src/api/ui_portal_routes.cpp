@@ -296,9 +296,10 @@ http::Response submitRegister(Call& c) {
   if (auto refused = c.admit()) return pages::limited(*refused, page);
   const auto client = clientOf(r);
   const auto mode = s.email_verification;
-  auto user = s.passwords.registerUser(in, client, c.registrationWrite(in.email));
+  std::optional<auth::Error> held;
+  auto user = s.passwords.registerUser(in, client, c.registrationWrite(in.email, held));
   if (!user) {
-    return pages::refused(user.error(), r, page);
+    return pages::refused(held ? *held : user.error(), r, page);
   }
   if (mode == config::EmailVerification::Required) {
     return html(c.services, 201,

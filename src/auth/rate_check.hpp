@@ -18,11 +18,13 @@ namespace gatehouse::auth {
 // of bytes per key and unknown and known accounts behave the same.
 std::string accountKey(std::string_view identifier);
 
-// The counter key of the mailbox an address reaches, for the limits on mails sent to it: the
-// accountKey of the address without the local part's subaddress ("+tag") and dots. At most
-// providers "Victim+1@x" and "v.ictim@x" reach victim@x, and each spelling counted apart let
-// accounts asking for mails to them bomb one mailbox (found by an outside attack); two distinct
-// mailboxes counted together cost a held-back mail, never one delivered.
+// The counter key of the mailbox an address may reach, for the limits on the mails anyone can aim
+// at an address: the accountKey of the address without the local part's subaddress ("+tag") and
+// dots. Many providers deliver "Victim+1@x" to victim@x, and some (Gmail) "v.ictim@x" too; each
+// spelling counted apart let accounts asking for mails to them bomb one mailbox (found by an
+// outside attack). Two distinct mailboxes counted together ("j.doe@", "jdoe@" elsewhere) share a
+// budget: a mail refused sooner, never one more delivered. Not for the notices to an account's
+// own address, which another account at such a spelling could spend.
 std::string mailboxKey(std::string_view address);
 
 // Counts a request against a rate limit under several keys (API.md, Rate limits): RateLimited

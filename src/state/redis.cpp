@@ -188,18 +188,6 @@ void RedisLoginGuard::succeeded(std::string_view account) {
     spdlog::warn("failed-login guard: could not reset an account's count: {}", ok.error().message);
 }
 
-core::Result<bool> RedisOneTimeStore::putIfAbsent(std::string_view key, std::string_view value,
-                                                  std::chrono::seconds ttl,
-                                                  std::chrono::milliseconds now) {
-  const std::string seconds = std::to_string(std::max<std::int64_t>(1, ttl.count()));
-  std::string stored = std::to_string(now.count()) + ":";
-  stored += value;
-  auto reply =
-      redis_.command({"SET", "gatehouse:once:" + std::string(key), stored, "NX", "EX", seconds});
-  if (!reply) return tl::unexpected(reply.error());
-  return reply->type == RedisReply::Type::Status;  // OK; Nil when the key existed
-}
-
 namespace {
 constexpr std::string_view kEpochKey = "gatehouse:once:epoch";
 // KEYS[1]: the epoch; ARGV[1]: now (ms). Leaves `at`, the epoch, moved to now (never back)
@@ -219,6 +207,15 @@ constexpr std::string_view kVouchScript = GATEHOUSE_EPOCH_LUA "return at\n";
 constexpr std::string_view kSpendScript = GATEHOUSE_EPOCH_LUA
     "if tonumber(ARGV[2]) < at then return 0 end\n"
     "if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then return 1 end\n"
+    "return 0\n";
+// KEYS[2]: the value's key; ARGV[2]: the value, ARGV[3]: ttl. Stored as "<ms>:<value>", the time
+// after the epoch check and never before the epoch: a value stored in the moment between a Redis
+// restart and the first script to move the epoch (a take, a spend, a node's resync) was refused
+// by its own take (found by a review). 1 when stored, 0 when the key was there.
+constexpr std::string_view kPutScript = GATEHOUSE_EPOCH_LUA
+    "local stamp = math.max(tonumber(ARGV[1]), at)\n"
+    "if redis.call('SET', KEYS[2], string.format('%d', stamp) .. ':' .. ARGV[2], 'NX', 'EX', "
+    "ARGV[3]) then return 1 end\n"
     "return 0\n";
 // KEYS[2]: a stored value ("<ms>:<value>"). The value, taken (GETDEL) or read (GET); nil when
 // absent; 0 when it was stored before the epoch (restored by a restart from an older snapshot).
@@ -250,6 +247,18 @@ std::string infoField(std::string_view info, std::string_view name) {
   return {};
 }
 }  // namespace
+
+core::Result<bool> RedisOneTimeStore::putIfAbsent(std::string_view key, std::string_view value,
+                                                  std::chrono::seconds ttl,
+                                                  std::chrono::milliseconds now) {
+  auto reply = redis_.command({"EVAL", kPutScript, "2", kEpochKey,
+                               "gatehouse:once:" + std::string(key), std::to_string(now.count()),
+                               value, std::to_string(std::max<std::int64_t>(1, ttl.count()))});
+  if (!reply) return tl::unexpected(reply.error());
+  if (reply->type != RedisReply::Type::Integer)
+    return makeError(Errc::Internal, "Redis: unexpected reply");
+  return reply->integer == 1;
+}
 
 core::Result<bool> RedisOneTimeStore::spend(std::string_view key, std::chrono::seconds ttl,
                                             std::chrono::milliseconds issued_at,

@@ -100,8 +100,9 @@ class RedisLoginGuard final : public LoginGuard {
 class RedisOneTimeStore final : public OneTimeStore {
  public:
   explicit RedisOneTimeStore(RedisClient& redis) : redis_(redis) {}
-  // A value is stored as "<now in ms>:<value>"; taking or peeking it runs the epoch check below
-  // in the same script, and a value stored before the epoch is none.
+  // A value is stored as "<ms>:<value>" (now, or the epoch when later) by a script that runs the
+  // epoch check below first; taking or peeking it runs the check again, and a value stored
+  // before the epoch is none.
   [[nodiscard]] core::Result<bool> putIfAbsent(std::string_view key, std::string_view value,
                                                std::chrono::seconds ttl,
                                                std::chrono::milliseconds now) override;

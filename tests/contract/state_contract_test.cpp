@@ -347,6 +347,14 @@ TEST(RedisOneTimeStoreEpoch, EachTakeChecksWhichRedisProcessSetTheEpoch) {
   // Stored by an older version (no time): refused, never read as a value.
   ASSERT_TRUE(redis.command({"SET", "gatehouse:once:" + k + "4", "42 google", "EX", "60"}));
   EXPECT_FALSE(o.take(k + "4", t + ms(9)).value());
+  // Stored first thing after a restart, before any other script moved the epoch: the put moves
+  // it, and its own take finds the value (found by a review: it was refused).
+  ASSERT_TRUE(redis.command({"HSET", "gatehouse:once:epoch", "run", "a-process-before"}));
+  ASSERT_TRUE(o.putIfAbsent(k + "5", "5 google", seconds(60), t + ms(20)).value());
+  EXPECT_EQ(o.take(k + "5", t + ms(21)).value(), "5 google");
+  // Stored by a node whose clock runs behind the epoch's: stored at the epoch, not before it.
+  ASSERT_TRUE(o.putIfAbsent(k + "6", "6 google", seconds(60), t + ms(3)).value());
+  EXPECT_EQ(o.take(k + "6", t + ms(22)).value(), "6 google");
 }
 
 TEST(LocalRateLimiter, StaysBoundedUnderASprayOfLiveKeys) {

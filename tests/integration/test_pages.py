@@ -499,6 +499,8 @@ OFFSITE = [
     "/.//evil.example",
     "/%2e//evil.example/ui/account",
     "/ui/..//evil.example",
+    "{own}//evil.example",  # the same path in an absolute URL of ours
+    "{own}/.//evil.example",
     "http://127.0.0.1:{other}/",
     "javascript:alert(1)",
     "JaVaScRiPt:alert(document.cookie)",
@@ -525,7 +527,7 @@ def _offsite_id(v):
 
 @pytest.mark.parametrize("value", OFFSITE, ids=_offsite_id)
 def test_return_to_and_rd_never_send_a_browser_off_site(portal, value):
-    value = value.replace("{other}", str(free_port()))
+    value = value.replace("{other}", str(free_port())).replace("{own}", portal.base)
     name = unique("redir")
     register(portal, name)
     b = Browser(portal)

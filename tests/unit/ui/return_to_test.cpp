@@ -17,6 +17,10 @@ TEST(ReturnTo, OurOwnPathsAndAllowedOriginsPass) {
   // What follows the path is not a path: slashes and dots there are the application's.
   EXPECT_EQ(kReturnTo.check("/ui/admin?next=//x/./y#/../z"), "/ui/admin?next=//x/./y#/../z");
   EXPECT_EQ(kReturnTo.check("/ui/a.b/..c/..."), "/ui/a.b/..c/...");
+  EXPECT_EQ(kReturnTo.check("https://app.example.com?next=//x"),
+            "https://app.example.com?next=//x");
+  EXPECT_EQ(kReturnTo.check("https://app.example.com/a?b=//c#/../d"),
+            "https://app.example.com/a?b=//c#/../d");
   EXPECT_EQ(kReturnTo.check("https://app.example.com/dash?x=1"),
             "https://app.example.com/dash?x=1");
   EXPECT_EQ(kReturnTo.check("HTTPS://APP.example.com/"), "HTTPS://APP.example.com/");
@@ -52,7 +56,11 @@ TEST(ReturnTo, EverythingElseIsRefused) {
   // Resolved by a browser, or collapsed by a proxy into a redirect of its own, to "//evil".
   for (const char* bad :
        {"/.//evil.example/", "/%2e//evil.example/", "/%2E%2e//evil.example", "/ui/..//evil.example",
-        "/ui//evil.example", "/ui/./account", "/ui/account/.."}) {
+        "/ui//evil.example", "/ui/./account", "/ui/account/..",
+        // The same paths of an absolute URL (found by a review).
+        "https://auth.example.com//evil.example", "https://auth.example.com/.//evil.example",
+        "https://auth.example.com/ui/..//evil.example",
+        "https://auth.example.com/%2e//evil.example", "https://app.example.com//evil.example"}) {
     EXPECT_FALSE(kReturnTo.check(bad)) << bad;
   }
 }
