@@ -237,8 +237,10 @@ void addAuthRoutes(RouteTable& t) {
          .tag = "auth",
          .description = "Self-registration (off with REGISTRATION_ENABLED=false). The access "
                         "token carries the new user's permissions. With EMAIL_VERIFICATION "
-                        "optional or required a verification link is mailed; with required the "
-                        "answer is the new User and no session.",
+                        "optional or required a verification link is mailed (429 and no "
+                        "account when EMAIL_RATE_LIMIT's registrations to that mailbox are "
+                        "spent: the address without +tag and dots); with required the answer "
+                        "is the new User and no session.",
          .body = BodyKind::Json,
          .body_schema = "RegisterRequest",
          .replies = {{201, "The new session (or, verification required, the new user)",

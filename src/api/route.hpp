@@ -103,15 +103,17 @@ struct Call {
   // Tells `user` of a change to the account's ways in, after it is done (a notice mail, when mail
   // is configured), counted against EMAIL_RATE_LIMIT per recipient address (exactly: not per
   // mailbox, which another account at a spelling of it could spend) on a counter of that kind's
-  // own: the mails others can ask for (a reset) cannot spend it to silence the notice. Over the
+  // own, and, to an unverified address, per mailbox on such a counter of unverified notices: the
+  // mails others can ask for (a reset) cannot spend it to silence the notice. Over the
   // limit (or with the counters out of reach) it is not sent; the change stands either way, and
   // the log says why with the request id.
   void notify(const store::User& user, mail::Notice kind);
   // How a registration writes its user: with verification on, the user and its verification mail
-  // in one transaction, the mail counted against EMAIL_RATE_LIMIT per mailbox (as forgot and
-  // the new address of an email change), so registrations of "victim+1@x", "victim+2@x"...
-  // cannot bomb one mailbox. Over it, the write fails and `refused` holds the 429 to answer; no
-  // account is made. Else (verification off) the plain write.
+  // in one transaction, the mail counted against EMAIL_RATE_LIMIT per mailbox (on a counter of
+  // registrations' own), so registrations of "victim+1@x", "victim+2@x"... cannot bomb one
+  // mailbox. Counted once the name and address are known free (a registration losing a race for
+  // them at the database's unique index has counted). Over it, the write fails and `refused`
+  // holds the 429 to answer; no account is made. Else (verification off) the plain write.
   [[nodiscard]] auth::UserCreator registrationWrite(std::string_view address,
                                                     std::optional<auth::Error>& refused);
 };

@@ -179,7 +179,11 @@ std::string mailboxCounter(std::string_view name, std::string_view address) {
 
 // The counter of the notices to an account's own address: that address exactly. Per mailbox,
 // another account at a spelling of it ("j.ohn@" beside "john@") spent it on notices of its own
-// and held back the owner's (found by a review).
+// and held back the owner's (found by a review). Notices to an address nobody proved also count
+// per mailbox, per kind, on counters of their own (mailboxCounter("unverified-<kind>", ...)):
+// accounts at "victim+1@", "victim+2@"... each with an address budget bombed one mailbox (a
+// second review). Per kind, as the address's: one kind spent cannot silence another. A verified
+// owner's notices never spend them; an unverified owner's can be held back by such accounts.
 std::string addressCounter(std::string_view name, std::string_view address) {
   return std::string(name) + ":email:" + auth::accountKey(address);
 }
@@ -268,13 +272,15 @@ auth::UserCreator Call::registrationWrite(std::string_view address,
                                           std::optional<auth::Error>& refused) {
   if (services.email_verification == config::EmailVerification::Off || services.email == nullptr)
     return {};
-  return [this, key = mailboxCounter("email-send", address), &refused,
+  // A counter of its own: on forgot's ("email-send"), anyone could keep a person from signing
+  // up by asking for resets of spellings of the address (a second review).
+  return [this, key = mailboxCounter("email-register", address), &refused,
           write = services.email->registration(clientOf(request))](
              const store::NewUser& fresh) -> core::Result<store::User> {
     // Counted once the address and the name are known free, so a refused registration spends
     // nothing (found by a review); over it, no account (a user told of a link that never came
     // could not sign in under EMAIL_VERIFICATION=required).
-    if (auto ok = spendMailBudget(services, request, key, "email-send"); !ok) {
+    if (auto ok = spendMailBudget(services, request, key, "email-register"); !ok) {
       refused = ok.error();
       return core::makeError(core::Errc::Unavailable, "EMAIL_RATE_LIMIT: the mailbox's budget");
     }
@@ -285,7 +291,10 @@ auth::UserCreator Call::registrationWrite(std::string_view address,
 void Call::notify(const store::User& user, mail::Notice kind) {
   if (services.email == nullptr || !services.email->configured()) return;
   const std::string_view name = mail::noticeName(kind);
-  if (!spendMailBudget(services, request, addressCounter(name, user.email), name)) {
+  if (!spendMailBudget(services, request, addressCounter(name, user.email), name) ||
+      (!user.email_verified &&
+       !spendMailBudget(services, request,
+                        mailboxCounter("unverified-" + std::string(name), user.email), name))) {
     spdlog::warn("request_id={} the {} notice is not sent: EMAIL_RATE_LIMIT", request.request_id,
                  name);
     return;

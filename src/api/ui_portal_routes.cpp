@@ -298,9 +298,13 @@ http::Response submitRegister(Call& c) {
   const auto mode = s.email_verification;
   std::optional<auth::Error> held;
   auto user = s.passwords.registerUser(in, client, c.registrationWrite(in.email, held));
-  if (!user) {
-    return pages::refused(held ? *held : user.error(), r, page);
+  if (held) {
+    // The mailbox's registrations are spent: say so, with the refusal's Retry-After.
+    return pages::keepRetryAfter(
+        page(429, "Too many emails were sent to this address recently. Try again later."),
+        errorResponse(*held, r));
   }
+  if (!user) return pages::refused(user.error(), r, page);
   if (mode == config::EmailVerification::Required) {
     return html(c.services, 201,
                 ui::messagePage(s.brand_name, "Check your email",

@@ -190,16 +190,20 @@ void RedisLoginGuard::succeeded(std::string_view account) {
 
 namespace {
 constexpr std::string_view kEpochKey = "gatehouse:once:epoch";
-// KEYS[1]: the epoch; ARGV[1]: now (ms). Leaves `at`, the epoch, moved to now (never back)
-// unless it names the Redis process answering. A Redis that refuses INFO to scripts (renamed
+// KEYS[1]: the epoch; ARGV[1]: now (ms). Leaves `at`, the epoch, moved to now, and past the
+// epoch before it and the highest value stored (`hi`), unless it names the Redis process
+// answering. A Redis that refuses INFO to scripts (renamed
 // away) names none: its epoch moves only when it is gone.
 #define GATEHOUSE_EPOCH_LUA                                                           \
   "local info = redis.pcall('INFO', 'server')\n"                                      \
   "local run = type(info) == 'string' and string.match(info, 'run_id:(%w+)') or ''\n" \
   "local at = tonumber(redis.call('HGET', KEYS[1], 'at') or '')\n"                    \
   "if not at or redis.call('HGET', KEYS[1], 'run') ~= run then\n"                     \
+  "  local hi = tonumber(redis.call('HGET', KEYS[1], 'hi') or '')\n"                  \
   "  local now = tonumber(ARGV[1])\n"                                                 \
-  "  if not at or now > at then at = now end\n"                                       \
+  "  if at and at + 1 > now then now = at + 1 end\n"                                  \
+  "  if hi and hi + 1 > now then now = hi + 1 end\n"                                  \
+  "  at = now\n"                                                                      \
   "  redis.call('HSET', KEYS[1], 'at', at, 'run', run)\n"                             \
   "end\n"
 constexpr std::string_view kVouchScript = GATEHOUSE_EPOCH_LUA "return at\n";
@@ -211,12 +215,18 @@ constexpr std::string_view kSpendScript = GATEHOUSE_EPOCH_LUA
 // KEYS[2]: the value's key; ARGV[2]: the value, ARGV[3]: ttl. Stored as "<ms>:<value>", the time
 // after the epoch check and never before the epoch: a value stored in the moment between a Redis
 // restart and the first script to move the epoch (a take, a spend, a node's resync) was refused
-// by its own take (found by a review). 1 when stored, 0 when the key was there.
+// by its own take (found by a review). The highest time stored is kept beside the epoch (`hi`),
+// in the same snapshot as the values: a later epoch is past it, whatever the clock of the node
+// that moves it (a second review: a node's clock behind the stamps let a restored value through).
+// 1 when stored, 0 when the key was there.
 constexpr std::string_view kPutScript = GATEHOUSE_EPOCH_LUA
     "local stamp = math.max(tonumber(ARGV[1]), at)\n"
-    "if redis.call('SET', KEYS[2], string.format('%d', stamp) .. ':' .. ARGV[2], 'NX', 'EX', "
-    "ARGV[3]) then return 1 end\n"
-    "return 0\n";
+    "if not redis.call('SET', KEYS[2], string.format('%d', stamp) .. ':' .. ARGV[2], 'NX', "
+    "'EX', ARGV[3]) then return 0 end\n"
+    "local hi = tonumber(redis.call('HGET', KEYS[1], 'hi') or '')\n"
+    "if not hi or stamp > hi then redis.call('HSET', KEYS[1], 'hi', string.format('%d', stamp)) "
+    "end\n"
+    "return 1\n";
 // KEYS[2]: a stored value ("<ms>:<value>"). The value, taken (GETDEL) or read (GET); nil when
 // absent; 0 when it was stored before the epoch (restored by a restart from an older snapshot).
 #define GATEHOUSE_STORED_LUA(read)                           \

@@ -87,13 +87,17 @@ std::optional<std::string> ReturnTo::check(std::string_view candidate) const {
   }
   const auto origin = originOf(candidate);
   if (!origin) return std::nullopt;
-  // The same for the path of an absolute URL: "https://ours//evil" is a path of ours too, and an
-  // allowed application's proxy may collapse its own (found by a review).
-  const std::string_view rest = candidate.substr(candidate.find("://") + 3);
-  if (const auto path = rest.find_first_of("/?#");
-      path != std::string_view::npos && rest[path] == '/' && !plainPath(rest.substr(path)))
-    return std::nullopt;
-  if (*origin == own_ || std::find(allowed_.begin(), allowed_.end(), *origin) != allowed_.end())
+  if (*origin == own_) {
+    // The same for the path of an absolute URL of ours: "https://ours//evil" is a path of ours
+    // (found by a review). An allowed application's paths are its own: forward-auth sends a
+    // browser back to them as they were asked for, "/files//a" included (a second review).
+    const std::string_view rest = candidate.substr(candidate.find("://") + 3);
+    if (const auto path = rest.find_first_of("/?#");
+        path != std::string_view::npos && rest[path] == '/' && !plainPath(rest.substr(path)))
+      return std::nullopt;
+    return std::string(candidate);
+  }
+  if (std::find(allowed_.begin(), allowed_.end(), *origin) != allowed_.end())
     return std::string(candidate);
   return std::nullopt;
 }
