@@ -192,8 +192,8 @@ namespace {
 constexpr std::string_view kEpochKey = "gatehouse:once:epoch";
 // KEYS[1]: the epoch; ARGV[1]: now (ms). Leaves `at`, the epoch, moved to now, and past the
 // epoch before it and the highest value stored (`hi`), unless it names the Redis process
-// answering. A Redis that refuses INFO to scripts (renamed
-// away) names none: its epoch moves only when it is gone.
+// answering. A Redis that refuses INFO to scripts (renamed away) names none: its epoch moves
+// only when it is gone.
 #define GATEHOUSE_EPOCH_LUA                                                           \
   "local info = redis.pcall('INFO', 'server')\n"                                      \
   "local run = type(info) == 'string' and string.match(info, 'run_id:(%w+)') or ''\n" \
