@@ -7,7 +7,6 @@
 #include "core/ascii.hpp"
 #include "core/base64url.hpp"
 #include "core/log.hpp"
-#include "core/utf8.hpp"
 
 namespace gatehouse::api {
 
@@ -27,8 +26,7 @@ tl::expected<std::int64_t, http::Response> pathId(const http::Request& request,
 
 auth::ClientInfo clientOf(const http::Request& r) {
   return {r.client_ip.empty() ? r.peer_ip : r.client_ip,
-          core::storableText(r.header("user-agent").value_or(""), auth::kMaxUserAgentBytes),
-          r.request_id};
+          std::string(r.header("user-agent").value_or("")), r.request_id};
 }
 
 namespace {

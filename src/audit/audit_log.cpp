@@ -95,7 +95,7 @@ void AuditLog::record(Event e) {
   r.actor_id = e.actor_id;
   r.subject_id = e.subject_id;
   r.client_ip = std::move(e.client_ip);
-  r.user_agent = core::storableText(e.user_agent, 512);  // as auth::kMaxUserAgentBytes
+  r.user_agent = core::storableText(e.user_agent, kMaxUserAgentBytes);
   r.detail = json::serialize(e.detail);
   auto stored = store_.append(std::move(r), [this](store::AuditRecord& record) -> core::Status {
     record.hash = sealRecord(record);

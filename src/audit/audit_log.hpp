@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -17,6 +18,9 @@
 #include "store/store.hpp"
 
 namespace gatehouse::audit {
+
+// The most of a User-Agent kept (core::storableText) on an audit record, and on a session.
+inline constexpr std::size_t kMaxUserAgentBytes = 512;
 
 // One security event. Never put a password, token or key in `detail`.
 struct Event {

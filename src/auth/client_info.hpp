@@ -1,6 +1,5 @@
 #pragma once
 
-#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -11,10 +10,8 @@
 
 namespace gatehouse::auth {
 
-// The most of a User-Agent kept (core::storableText) on sessions and audit events.
-inline constexpr std::size_t kMaxUserAgentBytes = 512;
-
-// Where a request came from: recorded on sessions and audit events.
+// Where a request came from: recorded on sessions and audit events, which make what the client
+// sent storable (core::storableText) where they store it: the User-Agent here is as it came.
 struct ClientInfo {
   std::string ip;
   std::string user_agent;

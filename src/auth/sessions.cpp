@@ -33,7 +33,7 @@ Result<store::Session> Sessions::open(const SignedIn& who, const ClientInfo& cli
   store::Session session{*session_id,
                          user.id,
                          refresh_jti,
-                         core::storableText(client.user_agent, kMaxUserAgentBytes),
+                         core::storableText(client.user_agent, audit::kMaxUserAgentBytes),
                          client.ip,
                          now,
                          now,

@@ -242,6 +242,12 @@ constexpr std::string_view kPeekScript = GATEHOUSE_STORED_LUA("GET");
 #undef GATEHOUSE_STORED_LUA
 #undef GATEHOUSE_EPOCH_LUA
 
+// A one-time value's key, and a TTL as Redis's EX takes it (at least a second).
+std::string onceKey(std::string_view key) { return "gatehouse:once:" + std::string(key); }
+std::string ttlSeconds(std::chrono::seconds ttl) {
+  return std::to_string(std::max<std::int64_t>(1, ttl.count()));
+}
+
 // The value of `name` in an INFO reply ("name:value" lines); empty when absent.
 std::string infoField(std::string_view info, std::string_view name) {
   const std::string prefix = std::string(name) + ":";
@@ -261,9 +267,8 @@ std::string infoField(std::string_view info, std::string_view name) {
 core::Result<bool> RedisOneTimeStore::putIfAbsent(std::string_view key, std::string_view value,
                                                   std::chrono::seconds ttl,
                                                   std::chrono::milliseconds now) {
-  auto reply = redis_.command({"EVAL", kPutScript, "2", kEpochKey,
-                               "gatehouse:once:" + std::string(key), std::to_string(now.count()),
-                               value, std::to_string(std::max<std::int64_t>(1, ttl.count()))});
+  auto reply = redis_.command({"EVAL", kPutScript, "2", kEpochKey, onceKey(key),
+                               std::to_string(now.count()), value, ttlSeconds(ttl)});
   if (!reply) return tl::unexpected(reply.error());
   if (reply->type != RedisReply::Type::Integer)
     return makeError(Errc::Internal, "Redis: unexpected reply");
@@ -273,10 +278,9 @@ core::Result<bool> RedisOneTimeStore::putIfAbsent(std::string_view key, std::str
 core::Result<bool> RedisOneTimeStore::spend(std::string_view key, std::chrono::seconds ttl,
                                             std::chrono::milliseconds issued_at,
                                             std::chrono::milliseconds now) {
-  auto reply =
-      redis_.command({"EVAL", kSpendScript, "2", kEpochKey, "gatehouse:once:" + std::string(key),
-                      std::to_string(now.count()), std::to_string(issued_at.count()),
-                      std::to_string(std::max<std::int64_t>(1, ttl.count()))});
+  auto reply = redis_.command({"EVAL", kSpendScript, "2", kEpochKey, onceKey(key),
+                               std::to_string(now.count()), std::to_string(issued_at.count()),
+                               ttlSeconds(ttl)});
   if (!reply) return tl::unexpected(reply.error());
   if (reply->type != RedisReply::Type::Integer)
     return makeError(Errc::Internal, "Redis: unexpected reply");
@@ -311,8 +315,8 @@ core::Status RedisOneTimeStore::vouchFrom(std::chrono::milliseconds now) {
 core::Result<std::optional<std::string>> RedisOneTimeStore::read(std::string_view script,
                                                                  std::string_view key,
                                                                  std::chrono::milliseconds now) {
-  auto reply = redis_.command({"EVAL", script, "2", kEpochKey, "gatehouse:once:" + std::string(key),
-                               std::to_string(now.count())});
+  auto reply =
+      redis_.command({"EVAL", script, "2", kEpochKey, onceKey(key), std::to_string(now.count())});
   if (!reply) return tl::unexpected(reply.error());
   if (reply->type == RedisReply::Type::Integer) {
     spdlog::warn(

@@ -111,10 +111,11 @@ class RedisOneTimeStore final : public OneTimeStore {
   [[nodiscard]] core::Result<std::optional<std::string>> peek(
       std::string_view key, std::chrono::milliseconds now) override;
   // Where Redis's memory begins is a hash of its own (gatehouse:once:epoch, no expiry: `at` in
-  // Unix milliseconds, and the `run` id of the Redis process that set it). Each spend, take and
-  // peek, in its script, moves it to now (never back) when it names another Redis process than the
-  // one answering (a restart, from a stale snapshot or none, a failover: spent markers written
-  // since are gone) or is gone itself.
+  // Unix milliseconds, the `run` id of the Redis process that set it, and `hi`, the latest time a
+  // value was stored with). Each put, spend, take and peek, in its script, moves it when it names
+  // another Redis process than the one answering (a restart, from a stale snapshot or none, a
+  // failover: spent markers written since are gone) or is gone itself: to now, and past the epoch
+  // before it and past `hi`, never back.
   [[nodiscard]] core::Result<bool> spend(std::string_view key, std::chrono::seconds ttl,
                                          std::chrono::milliseconds issued_at,
                                          std::chrono::milliseconds now) override;

@@ -247,6 +247,13 @@ std::string PasskeyService::userHandle(std::int64_t user_id) const {
   return mac ? mac->substr(0, kHandleBytes) : std::string();
 }
 
+core::Result<std::string> PasskeyService::challengeMac(Ceremony ceremony, std::string_view binding,
+                                                       std::string_view body) const {
+  return crypto::hmac(crypto::Digest::Sha256, d_.settings.challenge_key,
+                      "gatehouse webauthn challenge v2\n" + std::string(ceremonyName(ceremony)) +
+                          "\n" + std::string(binding) + "\n" + std::string(body));
+}
+
 auth::Result<std::string> PasskeyService::newChallenge(Ceremony ceremony,
                                                        std::string_view binding) const {
   auto nonce = crypto::randomBytes(kNonceBytes);
@@ -258,10 +265,7 @@ auth::Result<std::string> PasskeyService::newChallenge(Ceremony ceremony,
   const std::int64_t expires_ms =
       d_.clock.unixMillis().count() + d_.settings.timeout_seconds * 1000;
   std::string body = *nonce + bigEndian8(expires_ms);
-  auto mac =
-      crypto::hmac(crypto::Digest::Sha256, d_.settings.challenge_key,
-                   "gatehouse webauthn challenge v2\n" + std::string(ceremonyName(ceremony)) +
-                       "\n" + std::string(binding) + "\n" + body);
+  auto mac = challengeMac(ceremony, binding, body);
   if (!mac) return fail(Errc::Internal, "challenge MAC failed");
   return body + mac->substr(0, kMacBytes);
 }
@@ -272,10 +276,7 @@ auth::Result<void> PasskeyService::spendChallenge(std::string_view client_data_j
   auto c = challengeOf(client_data_json);
   if (!c || c->size() != kChallengeBytes) return fail(Errc::InvalidPasskey, "not our challenge");
   const std::string_view body = std::string_view(*c).substr(0, kNonceBytes + 8);
-  auto mac =
-      crypto::hmac(crypto::Digest::Sha256, d_.settings.challenge_key,
-                   "gatehouse webauthn challenge v2\n" + std::string(ceremonyName(ceremony)) +
-                       "\n" + std::string(binding) + "\n" + std::string(body));
+  auto mac = challengeMac(ceremony, binding, body);
   if (!mac || !crypto::constantTimeEquals(mac->substr(0, kMacBytes),
                                           std::string_view(*c).substr(kNonceBytes + 8)))
     return fail(Errc::InvalidPasskey, "challenge of another ceremony, user or session");

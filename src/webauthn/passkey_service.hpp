@@ -117,6 +117,10 @@ class PasskeyService {
 
  private:
   struct Checked;
+  // The MAC over a challenge's body, bound to its ceremony and to `binding` (the user or the
+  // session): one definition for the challenge made and the one presented.
+  [[nodiscard]] core::Result<std::string> challengeMac(Ceremony ceremony, std::string_view binding,
+                                                       std::string_view body) const;
   [[nodiscard]] auth::Result<std::string> newChallenge(Ceremony ceremony,
                                                        std::string_view binding) const;
   [[nodiscard]] auth::Result<void> spendChallenge(std::string_view client_data_json,

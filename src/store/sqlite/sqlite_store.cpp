@@ -492,15 +492,25 @@ core::Result<User> insertUser(Connection& c, const NewUser& u) {
               u.is_active,         now,     0,          u.email_verified};
 }
 
-// Inside a transaction: earlier tokens voided, every session revoked, every emailed token (a
-// pending email change a thief asked for must not survive the owner taking the account back)
+// Inside a transaction: every emailed token of the user dropped. The account rule below (a pending
+// email change a thief asked for must not survive the owner taking the account back), and that of
+// an address change (other than its letter case): the reset and verification links sent to the
+// old address never work again, even once it changes back, and a pending change asked for before
+// must not undo an administrator's new address (found by an outside attack, reading the code).
+core::Status dropEmailedTokens(Connection& c, std::int64_t id) {
+  auto stmt = c.prepare("DELETE FROM email_tokens WHERE user_id = ?");
+  if (!stmt) return tl::unexpected(stmt.error());
+  bindAll(*stmt, id);
+  return stmt->run();
+}
+
+// Inside a transaction: earlier tokens voided, every session revoked, every emailed token
 // dropped and, with `keys`, every API key; the account rule of a password change or reset and a
 // deactivation.
 core::Status endEverything(Connection& c, std::int64_t id, std::int64_t now, bool keys) {
   std::vector<std::string_view> statements = {
       "UPDATE users SET tokens_valid_after = ?, updated_at = ? WHERE id = ?",
-      "UPDATE sessions SET revoked = 1 WHERE user_id = ? AND revoked = 0",
-      "DELETE FROM email_tokens WHERE user_id = ?"};
+      "UPDATE sessions SET revoked = 1 WHERE user_id = ? AND revoked = 0"};
   if (keys)
     statements.push_back("UPDATE api_keys SET revoked = 1 WHERE user_id = ? AND revoked = 0");
   for (std::size_t i = 0; i < statements.size(); ++i) {
@@ -513,21 +523,7 @@ core::Status endEverything(Connection& c, std::int64_t id, std::int64_t now, boo
     }
     if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
   }
-  return {};
-}
-
-// Inside a transaction, when a user's address changes (other than its letter case): the reset
-// and verification links sent to the old one are dropped, so they never work again, even once
-// the address changes back; and so is a pending change to another address, asked for before:
-// an administrator's new address must not be undone by a change a thief asked for earlier
-// (found by an outside attack, reading the code).
-core::Status dropAddressTokens(Connection& c, std::int64_t id) {
-  auto stmt = c.prepare(
-      "DELETE FROM email_tokens WHERE user_id = ? AND purpose IN ('reset', 'verify', "
-      "'change')");
-  if (!stmt) return tl::unexpected(stmt.error());
-  bindAll(*stmt, id);
-  return stmt->run();
+  return dropEmailedTokens(c, id);
 }
 
 class SqliteUsers final : public UserStore {
@@ -609,7 +605,7 @@ class SqliteUsers final : public UserStore {
       stmt->bind(7, id);
       if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
       if (!sameAddress((*current)->email, u.email)) {
-        if (auto ok = dropAddressTokens(c, id); !ok) return tl::unexpected(ok.error());
+        if (auto ok = dropEmailedTokens(c, id); !ok) return tl::unexpected(ok.error());
       }
       if ((*current)->is_active && !u.is_active && patch.deactivated_at) {
         u.tokens_valid_after = *patch.deactivated_at;
@@ -1673,7 +1669,7 @@ class SqliteMail final : public MailStore {
           if (!set) return tl::unexpected(set.error());
           bindAll(*set, t.email, now, u.id);
           if (auto ok = set->run(); !ok) return tl::unexpected(ok.error());
-          if (auto ok = dropAddressTokens(c, u.id); !ok) return tl::unexpected(ok.error());
+          if (auto ok = dropEmailedTokens(c, u.id); !ok) return tl::unexpected(ok.error());
           u.email = t.email;
           break;
         }
