@@ -6,6 +6,7 @@
 
 #include "api/services.hpp"
 #include "core/ascii.hpp"
+#include "core/ip_address.hpp"
 #include "core/log.hpp"
 #include "crypto/random.hpp"
 
@@ -55,6 +56,11 @@ Pipeline::Pipeline(const http::Router& router, const RouteTable& table, Services
       services_(services),
       trusted_proxies_(std::move(trusted_proxies)),
       metrics_(metrics) {
+  // Compared in the spelling clientIp() gives every hop; an entry that is no address stays as
+  // written (and matches nothing a hop can be).
+  for (auto& proxy : trusted_proxies_) {
+    if (auto canonical = core::canonicalAddress(proxy)) proxy = std::move(*canonical);
+  }
   if (metrics_ != nullptr) {
     for (const auto& [method, pattern] : router_.routes()) metrics_->registerRoute(method, pattern);
   }
@@ -74,22 +80,36 @@ bool Pipeline::trusted(std::string_view ip) const {
 }
 
 std::string Pipeline::clientIp(const http::Request& request) const {
-  if (!trusted(request.peer_ip)) return request.peer_ip;
-  const auto xff = request.header("x-forwarded-for");
-  if (!xff) return request.peer_ip;
-  std::vector<std::string> hops;
-  std::string_view rest = *xff;
-  while (!rest.empty()) {
-    const auto comma = rest.find(',');
-    hops.emplace_back(core::trimAscii(rest.substr(0, comma)));
-    if (comma == std::string_view::npos) break;
-    rest.remove_prefix(comma + 1);
+  if (trusted_proxies_.empty()) return request.peer_ip;
+  const auto peer = core::canonicalAddress(request.peer_ip);
+  if (!peer || !trusted(*peer)) return request.peer_ip;
+  // Every X-Forwarded-For line, in order, makes one list (RFC 9110 §5.3): a proxy that adds a
+  // line of its own after the client's (HAProxy's `option forwardfor`) is read, not the client's
+  // first line (found by an outside attack: a rotating forged line dodged every per-address limit).
+  std::vector<std::string_view> hops;
+  for (const auto& [name, value] : request.headers) {
+    if (name != "x-forwarded-for") continue;
+    std::string_view rest = value;
+    while (!rest.empty()) {
+      const auto comma = rest.find(',');
+      hops.push_back(core::trimAscii(rest.substr(0, comma)));
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
   }
-  // Right to left: the first hop our trusted proxies did not add is the client.
+  // Right to left: the first hop our trusted proxies did not add is the client. A hop that is no
+  // address was not written by a trusted proxy: nothing from it leftwards is believed, and the
+  // nearest trusted hop stands for the client (any text there went to the logs and the audit
+  // trail, an outside attack found).
+  std::string nearest = *peer;
   for (auto it = hops.rbegin(); it != hops.rend(); ++it) {
-    if (!it->empty() && !trusted(*it)) return *it;
+    if (it->empty()) continue;
+    auto hop = core::canonicalAddress(*it);
+    if (!hop) break;
+    if (!trusted(*hop)) return std::move(*hop);
+    nearest = std::move(*hop);
   }
-  return request.peer_ip;
+  return nearest;
 }
 
 void Pipeline::identify(http::Request& request) const {

@@ -34,8 +34,9 @@ class Pipeline {
   // Headers every response carries (API.md, General), plus X-Request-Id when known.
   static void decorate(const http::Request* request, http::Response& response);
 
-  // The client address: the peer, or the right-most X-Forwarded-For hop that is not a trusted
-  // proxy when the peer is one.
+  // The client address: the peer, or, when the peer is a trusted proxy, the right-most
+  // X-Forwarded-For hop (over every line of it) that is not one, in its canonical spelling
+  // (core::canonicalAddress); the nearest trusted hop when a hop is no address.
   std::string clientIp(const http::Request& request) const;
 
  private:

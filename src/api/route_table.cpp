@@ -13,6 +13,7 @@
 #include "auth/claims.hpp"
 #include "auth/rate_check.hpp"
 #include "core/blocking.hpp"
+#include "core/ip_address.hpp"
 #include "core/log.hpp"
 #include "ui/pages.hpp"
 
@@ -237,11 +238,14 @@ std::optional<http::Response> Call::admit() {
   admitted = true;
   if (route == nullptr) return std::nullopt;
   const auth::ClientInfo client = clientOf(request);
+  // Per-address limits count an IPv6 client by its /64 (an outside attack: one host with a /64
+  // had as many budgets as addresses).
+  const std::string bucket = core::addressBucket(client.ip);
   for (const auto& rule : route->limits) {
     if (rule.applies && (body == nullptr || !rule.applies(*body))) continue;
     std::vector<std::string> keys;
     for (const LimitKey key : rule.keys) {
-      if (auto k = limitKey(key, rule.name, *this, client.ip)) keys.push_back(std::move(*k));
+      if (auto k = limitKey(key, rule.name, *this, bucket)) keys.push_back(std::move(*k));
     }
     if (keys.empty()) continue;
     const auto limit = services.rate_limits.find(rule.setting);

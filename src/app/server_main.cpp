@@ -21,6 +21,7 @@
 #include "app/startup_heap.hpp"
 #include "auth/retention.hpp"
 #include "core/files.hpp"
+#include "core/ip_address.hpp"
 #include "core/log.hpp"
 #include "crypto/hmac.hpp"
 #include "dynlib/libcbor.hpp"
@@ -88,6 +89,14 @@ password::DummyHash keptDummyHash(const config::Config& config) {
                    ok.error().message);
   };
   return dummy;
+}
+
+// The trusted proxies as the server compares peers (core::canonicalAddress): every client comes
+// through them, so their connections are not counted per client.
+std::vector<std::string> trustedPeers(const std::vector<std::string>& proxies) {
+  std::vector<std::string> peers;
+  for (const auto& p : proxies) peers.push_back(core::canonicalAddress(p).value_or(p));
+  return peers;
 }
 
 // What several nodes share: Redis when REDIS_URL is set, else this process's memory.
@@ -546,6 +555,9 @@ int serve(const config::Config& config) {
        .request_timeout = config.http.request_timeout,
        .idle_timeout = config.http.idle_timeout,
        .max_connections = config.http.max_connections,
+       .max_connections_per_client = config.http.max_connections_per_client,
+       .unlimited_peers = trustedPeers(config.trusted_proxies),
+       .max_body_memory = config.http.max_body_memory,
        .io_threads = config.io_threads,
        .worker_threads = config.worker_threads,
        // Twice the hashing threads plus two: while the hashing threads are busy, the

@@ -441,6 +441,11 @@ const std::map<std::string, std::string>& variables() {
       {"GATEHOUSE_REQUEST_TIMEOUT_SECONDS", "time to receive a whole request (30)"},
       {"GATEHOUSE_IDLE_TIMEOUT_SECONDS", "keep-alive idle time (60)"},
       {"GATEHOUSE_MAX_CONNECTIONS", "concurrent connections (1024)"},
+      {"GATEHOUSE_MAX_CONNECTIONS_PER_CLIENT",
+       "concurrent connections from one client address, an IPv6 client's /64 (256; 0 = no "
+       "limit; TRUSTED_PROXIES are not counted)"},
+      {"GATEHOUSE_MAX_BODY_MEMORY_BYTES",
+       "request bodies held in memory at once, all connections (67108864); 503 beyond"},
       {"GATEHOUSE_HASH_THREADS", "password hashing threads (0 = one per core)"},
       {"GATEHOUSE_HASH_QUEUE", "requests waiting to hash before 503 (0 = 32 per hashing thread)"},
       {"GATEHOUSE_WORKER_THREADS", "most threads for storage work, started on demand (16)"},
@@ -784,6 +789,12 @@ core::Result<Config> load(const Lookup& lookup, std::vector<std::string>* proble
   c.http.request_timeout = std::chrono::seconds(request_timeout);
   c.http.idle_timeout = std::chrono::seconds(idle_timeout);
   r.integer("GATEHOUSE_MAX_CONNECTIONS", c.http.max_connections, 1, 1000000);
+  r.integer("GATEHOUSE_MAX_CONNECTIONS_PER_CLIENT", c.http.max_connections_per_client, 0, 1000000);
+  r.integer("GATEHOUSE_MAX_BODY_MEMORY_BYTES", c.http.max_body_memory, 1024, 1LL << 40);
+  if (c.http.max_body_memory < c.http.max_body_bytes) {
+    r.fail("GATEHOUSE_MAX_BODY_MEMORY_BYTES",
+           "must be at least GATEHOUSE_MAX_BODY_BYTES (one whole body must fit)");
+  }
 
   if (auto v = r.raw("GATEHOUSE_LOG_FORMAT")) {
     if (*v == "json") {

@@ -37,6 +37,8 @@ struct HttpLimits {
   std::chrono::seconds request_timeout{30};
   std::chrono::seconds idle_timeout{60};
   std::size_t max_connections = 1024;
+  std::size_t max_connections_per_client = 256;  // 0: no limit; trusted proxies are not counted
+  std::size_t max_body_memory = std::size_t{64} << 20U;
 };
 
 // An external OpenID provider (OIDC Core; discovery at <issuer>/.well-known/openid-configuration).

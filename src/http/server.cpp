@@ -17,6 +17,7 @@
 #include <mutex>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/asio/as_tuple.hpp>
@@ -35,6 +36,7 @@
 #include <boost/system/error_code.hpp>
 
 #include "core/blocking.hpp"
+#include "core/ip_address.hpp"
 #include "core/this_thread.hpp"
 #include "core/worker_pool.hpp"
 #include "http/request_parser.hpp"
@@ -128,6 +130,7 @@ struct Server::Impl {
   struct Conn {
     explicit Conn(Socket s) : socket(std::move(s)) {}
     Socket socket;
+    std::string client;  // the address bucket it counts under; empty: not counted
     std::atomic<bool> busy{false};
     // When the sweeper closes the connection (steady clock, nanoseconds); 0: no deadline, while
     // a worker has the request. One timer per server instead of one armed and cancelled per read
@@ -239,6 +242,25 @@ struct Server::Impl {
     return r;
   }
 
+  static Response retryLater(Response r) {
+    r.set("Retry-After", "1");
+    return r;
+  }
+
+  // The address bucket a new connection counts under; empty when it is not counted.
+  std::string clientOf(const Socket& socket) const {
+    if (options.max_connections_per_client == 0) return {};
+    error_code ec;
+    const auto ep = socket.remote_endpoint(ec);
+    if (ec) return {};
+    const std::string peer = ep.address().to_string();
+    const std::string address = core::canonicalAddress(peer).value_or(peer);
+    if (std::find(options.unlimited_peers.begin(), options.unlimited_peers.end(), address) !=
+        options.unlimited_peers.end())
+      return {};
+    return core::addressBucket(address);
+  }
+
   // One contiguous buffer per response, reused by the connection: no per-field allocations and
   // no scatter-gather serializer on the hot path.
   // False when the response could not be sent whole (the connection is then closed).
@@ -312,7 +334,36 @@ struct Server::Impl {
   // first (closed, timed out, cancelled by shutdown). The idle deadline covers the wait and the
   // header section; a request with a body then gets request_timeout for it. `defer`: a response
   // on this connection was just sent and its I/O thread serves other connections too.
-  Awaitable<bool> readRequest(Conn& conn, ReadBuffer& in, RequestParser& parser, bool defer) {
+  // The request body memory one connection holds, counted in `body_bytes` (at most
+  // max_body_memory for all connections); given back when the request is done.
+  struct BodyHold {
+    std::atomic<std::size_t>& total;
+    std::size_t held = 0;
+    bool over = false;  // the budget was spent: the request is refused
+    // Counts `capacity` (the body's, now); false when that would pass `budget`.
+    bool grow(std::size_t capacity, std::size_t budget) {
+      // Small bodies go uncounted (the connection limit bounds them): a token check's request
+      // touches no shared counter.
+      constexpr std::size_t kUncounted = 4096;
+      if (capacity <= held || capacity <= kUncounted) return true;
+      const std::size_t more = capacity - held;
+      if (total.fetch_add(more) + more > budget) {
+        total.fetch_sub(more);
+        return false;
+      }
+      held = capacity;
+      return true;
+    }
+    void release() {
+      total.fetch_sub(held);
+      held = 0;
+      over = false;
+    }
+    ~BodyHold() { total.fetch_sub(held); }
+  };
+
+  Awaitable<bool> readRequest(Conn& conn, ReadBuffer& in, RequestParser& parser, bool defer,
+                              BodyHold& body) {
     const std::size_t max = options.max_header_bytes + kReadAhead;
     expiresAfter(conn, options.idle_timeout);
     bool body_timed = false;
@@ -320,6 +371,10 @@ struct Server::Impl {
       std::size_t used = 0;
       const auto result = parser.parse(in.data(), used);
       in.consume(used);
+      if (!body.grow(parser.request().body.capacity(), options.max_body_memory)) {
+        body.over = true;
+        co_return true;
+      }
       if (result != RequestParser::Result::NeedMore) co_return true;
       if (defer && in.data().empty()) {
         // Just after a response the client has usually not sent its next request yet, and a
@@ -365,12 +420,23 @@ struct Server::Impl {
     RequestParser parser(
         {.max_header_bytes = options.max_header_bytes, .max_body_bytes = options.max_body_bytes});
     bool served = false;
+    BodyHold body{body_bytes};
     for (;;) {
       if (stopping.load()) break;
       parser.reset();
+      body.release();
       in.shrink();
-      if (!co_await readRequest(*conn, in, parser, served && *thread_sessions > 1)) break;
+      if (!co_await readRequest(*conn, in, parser, served && *thread_sessions > 1, body)) break;
       served = true;
+      if (body.over) {
+        // What it sent so far is dropped; the rest of its body would be read as a next request.
+        parser.reset();
+        body.release();
+        conn->busy = true;
+        co_await write(*conn, retryLater(serverResponse(503, nullptr)), 11, false);
+        co_await lingeringClose(*conn);
+        break;
+      }
       if (parser.refusal() != 0) {
         // Over a limit (431, 413), a version we do not speak (505), a coding we do not
         // implement (501), or framing that cannot be trusted (400): whatever follows cannot be
@@ -426,6 +492,10 @@ struct Server::Impl {
     const std::lock_guard lock(mutex);
     conns.erase(self);
     --open;
+    if (!conn->client.empty()) {
+      const auto counted = per_client.find(conn->client);
+      if (counted != per_client.end() && --counted->second == 0) per_client.erase(counted);
+    }
   }
 
   Awaitable<void> accept() {
@@ -439,20 +509,28 @@ struct Server::Impl {
         if (stopping.load() || ec == asio::error::operation_aborted) co_return;
         continue;  // e.g. EMFILE: keep serving those already connected
       }
-      if (open.load() >= options.max_connections) {
-        // Over the limit: answer 503 and close, rather than queueing unboundedly.
-        auto conn = std::make_shared<Conn>(std::move(socket));
-        co_await write(*conn, serverResponse(503, nullptr), 11, false);
+      auto conn = std::make_shared<Conn>(std::move(socket));
+      conn->client = clientOf(conn->socket);
+      std::list<std::shared_ptr<Conn>>::iterator it;
+      bool admitted = false;
+      {
+        const std::lock_guard lock(mutex);
+        const bool client_full =
+            !conn->client.empty() && per_client.contains(conn->client) &&
+            per_client.find(conn->client)->second >= options.max_connections_per_client;
+        if (open.load() < options.max_connections && !client_full) {
+          it = conns.insert(conns.end(), conn);
+          ++open;
+          if (!conn->client.empty()) ++per_client[conn->client];
+          admitted = true;
+        }
+      }
+      if (!admitted) {
+        // Over a limit: answer 503 and close, rather than queueing unboundedly.
+        co_await write(*conn, retryLater(serverResponse(503, nullptr)), 11, false);
         error_code ignored;
         conn->socket.shutdown(Socket::shutdown_both, ignored);
         continue;
-      }
-      auto conn = std::make_shared<Conn>(std::move(socket));
-      std::list<std::shared_ptr<Conn>>::iterator it;
-      {
-        const std::lock_guard lock(mutex);
-        it = conns.insert(conns.end(), conn);
-        ++open;
       }
       asio::co_spawn(conn->socket.get_executor(), session(conn, it, &sessions_on[at].n),
                      asio::detached);
@@ -528,8 +606,10 @@ struct Server::Impl {
   asio::signal_set signals;
   std::atomic<bool> stopping{false};
   std::atomic<std::size_t> open{0};
+  std::atomic<std::size_t> body_bytes{0};  // request bodies held, all connections (BodyHold)
   std::mutex mutex;
   std::list<std::shared_ptr<Conn>> conns;
+  std::unordered_map<std::string, std::size_t> per_client;  // open connections per bucket
 };
 
 Server::Server(ServerOptions options, Pipeline pipeline, Decorator decorate,

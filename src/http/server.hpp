@@ -24,6 +24,17 @@ struct ServerOptions {
   std::chrono::seconds request_timeout{30};  // to receive one request's body
   std::chrono::seconds idle_timeout{60};     // keep-alive wait plus the request headers
   std::size_t max_connections = 1024;
+  // At most this many of them from one client address (an IPv6 client: its /64; 0: no limit):
+  // one client holding every slot with idle keep-alive connections, a request each per idle
+  // timeout, kept everyone else out (an outside attack). Peers listed in `unlimited_peers` (the
+  // trusted proxies, through which every client comes) are not counted.
+  std::size_t max_connections_per_client = 256;
+  std::vector<std::string> unlimited_peers;
+  // Request bodies held in memory at once, all connections together: beyond it a request whose
+  // body would grow past the budget is answered 503 (Retry-After) and its connection closed.
+  // Without it, connections each sending all but the last byte of a max_body_bytes body held
+  // max_connections x max_body_bytes (about 1 GiB from one client, an outside attack).
+  std::size_t max_body_memory = std::size_t{64} << 20U;
   // 0 = half the cores, at least one: an I/O thread answers a token check in a few microseconds,
   // and the other cores are left to the storage and hashing workers and to whatever shares the
   // machine (the proxy, the application). On two cores shared with the load, two I/O threads

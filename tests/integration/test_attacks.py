@@ -778,3 +778,130 @@ def test_registration_can_be_switched_off(make_server):
               "--password-stdin", stdin=PASSWORD + "\n")
     assert r.returncode == 0, r.stderr
     assert s.login("invited@example.com").status_code == 200
+
+
+def _connect_from(source, server, timeout=5):
+    s = socket.socket()
+    s.settimeout(timeout)
+    s.bind((source, 0))
+    s.connect(("127.0.0.1", server.port))
+    return s
+
+
+def _answer(sock):
+    """The status line and headers of the one response `sock` receives before it closes."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+    return head.split("\r\n")
+
+
+def test_one_client_cannot_hold_every_connection(make_server):
+    """Found by an outside attack: 1024 idle keep-alive connections from one address (a request
+    each per idle timeout keeps them) took every slot, and everyone else got 503. Connections per
+    client address are limited; a trusted proxy, through which every client comes, is not."""
+    s = make_server({"GATEHOUSE_MAX_CONNECTIONS_PER_CLIENT": "3", "TRUSTED_PROXIES": "127.0.0.4"})
+    held = [_connect_from("127.0.0.3", s) for _ in range(3)]
+    for h in held:  # each in use: accepted and counted
+        h.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert _answer(h)[0].startswith("HTTP/1.1 200"), "held connection refused"
+    refused = _connect_from("127.0.0.3", s)
+    refused.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    lines = _answer(refused)
+    assert lines[0].startswith("HTTP/1.1 503") and "Retry-After: 1" in lines, lines
+    refused.close()
+    # Others still get in, and a trusted proxy has no per-client limit.
+    assert requests.get(s.url("/healthz")).status_code == 200
+    proxies = [_connect_from("127.0.0.4", s) for _ in range(5)]
+    for p in proxies:
+        p.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert _answer(p)[0].startswith("HTTP/1.1 200")
+    for c in held + proxies:
+        c.close()
+    # Its slots come back once it lets go (the server notices the closes asynchronously).
+    deadline = time.time() + 5
+    while True:
+        again = _connect_from("127.0.0.3", s)
+        again.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        ok = _answer(again)[0].startswith("HTTP/1.1 200")
+        again.close()
+        if ok:
+            break
+        assert time.time() < deadline, "the client's slots did not come back"
+        time.sleep(0.1)
+
+
+def test_bodies_held_at_once_are_bounded(make_server):
+    """Found by an outside attack: connections each sending all but the last byte of a
+    maximal body held that much memory each (about 1 GiB from one client). Bodies held at once
+    are bounded; the request that would pass the bound gets 503 with Retry-After, the others go
+    on."""
+    s = make_server({"GATEHOUSE_MAX_BODY_BYTES": "50000", "GATEHOUSE_MAX_BODY_MEMORY_BYTES": "65536"})
+    body = b'{"username": "' + b"a" * 39970 + b'", "password": "x"}'
+    head = (b"POST /api/v1/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n")
+    first = _connect_from("127.0.0.5", s)
+    first.sendall(head + body[:-1])
+    time.sleep(0.5)  # read, and held
+    second = _connect_from("127.0.0.6", s)
+    second.sendall(head + body[:-1])
+    lines = _answer(second)
+    assert lines[0].startswith("HTTP/1.1 503") and "Retry-After: 1" in lines, lines
+    second.close()
+    first.sendall(body[-1:])
+    lines = _answer(first)
+    assert lines and not lines[0].startswith("HTTP/1.1 503"), lines
+    first.close()
+    # Given back: a whole body fits again.
+    r = requests.post(s.url("/api/v1/auth/register"), data=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 422, r.text
+
+
+def _client_of(s, request_id):
+    lines = [line for line in s.log_text().splitlines() if f"request_id={request_id} " in line]
+    assert lines, request_id
+    return lines[-1].split(" client=", 1)[1].split(" ", 1)[0]
+
+
+def _healthz_with(s, request_id, xff_lines):
+    sock = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+    extra = "".join(f"X-Forwarded-For: {v}\r\n" for v in xff_lines)
+    sock.sendall(f"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: {request_id}\r\n{extra}"
+                 "Connection: close\r\n\r\n".encode())
+    assert _answer(sock)[0].startswith("HTTP/1.1 200")
+    sock.close()
+    return _client_of(s, request_id)
+
+
+def test_the_client_address_is_read_from_every_forwarded_line_and_must_be_an_address(make_server):
+    """Found by an outside attack: only the first X-Forwarded-For line was read, so behind a
+    proxy that adds a line of its own (HAProxy) the client's forged first line was its address;
+    and a hop was never checked to be an address (log lines forged, junk in the audit trail)."""
+    s = make_server({"TRUSTED_PROXIES": "127.0.0.1, 10.0.0.9"})
+    assert _healthz_with(s, "xff-two-lines", ["198.51.100.1", "203.0.113.7"]) == "203.0.113.7"
+    assert _healthz_with(s, "xff-proxy-hop", ["198.51.100.1", "203.0.113.7, 10.0.0.9"]) == "203.0.113.7"
+    assert _healthz_with(s, "xff-junk", ["6.6.6.6 method=GET path=/admin"]) == "127.0.0.1"
+    assert _healthz_with(s, "xff-junk-behind", ["203.0.113.8", "not-an-ip, 10.0.0.9"]) == "10.0.0.9"
+    assert _healthz_with(s, "xff-port", ["1.2.3.4:5555"]) == "1.2.3.4"
+    assert _healthz_with(s, "xff-v6", ["[2001:DB8:0:0::1]:443"]) == "2001:db8::1"
+    assert _healthz_with(s, "xff-mapped", ["::ffff:192.0.2.7"]) == "192.0.2.7"
+
+
+def test_an_ipv6_client_is_limited_by_its_slash_64(make_server):
+    """Found by an outside attack: per-address limits counted each IPv6 address apart, so one
+    host with a /64 had 2^64 budgets."""
+    s = make_server({"TRUSTED_PROXIES": "127.0.0.1", "LOGIN_RATE_LIMIT": "3/minute"})
+    statuses = []
+    for i in range(1, 5):
+        r = requests.post(s.url("/api/v1/auth/login"), data={"username": f"nobody{i}", "password": "x"},
+                          headers={"X-Forwarded-For": f"2001:db8:1:2::{i:x}"})
+        statuses.append(r.status_code)
+    assert statuses == [401, 401, 401, 429], statuses
+    # Another /64 has its own budget.
+    r = requests.post(s.url("/api/v1/auth/login"), data={"username": "nobody9", "password": "x"},
+                      headers={"X-Forwarded-For": "2001:db8:1:3::1"})
+    assert r.status_code == 401, r.text

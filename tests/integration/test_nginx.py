@@ -13,6 +13,7 @@ import time
 
 import pytest
 import requests
+import requests.adapters
 
 from conftest import auth, free_port, start_nginx
 
@@ -43,7 +44,7 @@ class Echo(http.server.BaseHTTPRequestHandler):
 def stack(make_server, tmp_path):
     policy = tmp_path / "policy.json"
     policy.write_text(json.dumps(POLICY))
-    gate = make_server({"GATEHOUSE_POLICY_FILE": str(policy)})
+    gate = make_server({"GATEHOUSE_POLICY_FILE": str(policy), "TRUSTED_PROXIES": "127.0.0.1"})
     upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
     port = free_port()
@@ -184,3 +185,32 @@ def test_nginx_spellings_of_admin_paths_are_refused(stack):
                "/ADMIN/panel", "/admin;x=1/panel"]
     assert {t: raw_get(base, t, headers) for t in targets} == {t: 403 for t in targets}
     assert raw_get(base, "/app/page", headers) == 200
+
+
+class SourceAdapter(requests.adapters.HTTPAdapter):
+    """Connections from one loopback address (the client is not nginx's own 127.0.0.1)."""
+
+    def __init__(self, source):
+        self.source = source
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["source_address"] = (self.source, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def test_a_client_sent_x_forwarded_for_is_not_its_address(stack):
+    """Found by an outside attack: the shipped configuration passed the client's own
+    X-Forwarded-For to /verify unchanged, and with nginx trusted (as the docs say to set), the
+    client chose the address Gatehouse logged, audited and rate-limited. nginx now adds the
+    address it saw; the forged hop is left of it, and not believed."""
+    gate, base, _ = stack
+    token = janitor(gate)
+    session = requests.Session()
+    session.mount("http://", SourceAdapter("127.0.0.2"))
+    for i, forged in enumerate(("198.51.100.66", "198.51.100.66, 203.0.113.5", "not-an-address")):
+        rid = f"xff-forged-{i}"
+        r = session.get(base + "/", headers={**auth(token), "X-Forwarded-For": forged, "X-Request-Id": rid})
+        assert r.status_code == 200, r.text
+        lines = [line for line in gate.log_text().splitlines() if f"request_id={rid} " in line]
+        assert lines and all(" client=127.0.0.2 " in line for line in lines), lines

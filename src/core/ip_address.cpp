@@ -1,0 +1,76 @@
+#include "core/ip_address.hpp"
+
+#include <arpa/inet.h>
+#include <array>
+#include <cstring>
+
+namespace gatehouse::core {
+namespace {
+
+// Digits only, 1-5 of them: a port.
+bool isPort(std::string_view text) {
+  if (text.empty() || text.size() > 5) return false;
+  for (const char c : text) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+std::optional<std::string> v4(std::string_view text) {
+  if (text.size() > INET_ADDRSTRLEN) return std::nullopt;
+  const std::string z(text);
+  in_addr a{};
+  if (inet_pton(AF_INET, z.c_str(), &a) != 1) return std::nullopt;
+  std::array<char, INET_ADDRSTRLEN> out{};
+  if (inet_ntop(AF_INET, &a, out.data(), out.size()) == nullptr) return std::nullopt;
+  return std::string(out.data());
+}
+
+std::optional<std::string> v6(std::string_view text) {
+  if (text.size() >= INET6_ADDRSTRLEN) return std::nullopt;
+  const std::string z(text);
+  in6_addr a{};
+  if (inet_pton(AF_INET6, z.c_str(), &a) != 1) return std::nullopt;
+  if (IN6_IS_ADDR_V4MAPPED(&a)) {
+    in_addr four{};
+    std::memcpy(&four, &a.s6_addr[12], sizeof four);
+    std::array<char, INET_ADDRSTRLEN> out{};
+    if (inet_ntop(AF_INET, &four, out.data(), out.size()) == nullptr) return std::nullopt;
+    return std::string(out.data());
+  }
+  std::array<char, INET6_ADDRSTRLEN> out{};
+  if (inet_ntop(AF_INET6, &a, out.data(), out.size()) == nullptr) return std::nullopt;
+  return std::string(out.data());
+}
+
+}  // namespace
+
+std::optional<std::string> canonicalAddress(std::string_view text) {
+  if (text.starts_with('[')) {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    const std::string_view after = text.substr(close + 1);
+    if (!after.empty() && !(after.starts_with(':') && isPort(after.substr(1)))) return std::nullopt;
+    return v6(text.substr(1, close - 1));
+  }
+  const auto colon = text.find(':');
+  if (colon == std::string_view::npos) return v4(text);
+  if (text.find(':', colon + 1) == std::string_view::npos) {  // one colon: IPv4 and a port
+    if (!isPort(text.substr(colon + 1))) return std::nullopt;
+    return v4(text.substr(0, colon));
+  }
+  return v6(text);
+}
+
+std::string addressBucket(std::string_view canonical) {
+  if (canonical.find(':') == std::string_view::npos) return std::string(canonical);
+  const std::string z(canonical);
+  in6_addr a{};
+  if (inet_pton(AF_INET6, z.c_str(), &a) != 1) return z;
+  std::memset(&a.s6_addr[8], 0, 8);
+  std::array<char, INET6_ADDRSTRLEN> out{};
+  if (inet_ntop(AF_INET6, &a, out.data(), out.size()) == nullptr) return z;
+  return std::string(out.data()) + "/64";
+}
+
+}  // namespace gatehouse::core

@@ -1,0 +1,21 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace gatehouse::core {
+
+// The address `text` names, in its one spelling: IPv4 as a dotted quad, IPv6 as inet_ntop(3)
+// writes it (an IPv4-mapped one as its IPv4). Brackets and a port after the address are dropped
+// ("1.2.3.4:5555", "[2001:db8::1]:443", as some proxies write X-Forwarded-For); nullopt when it
+// is not an address. "2001:DB8:0:0::1" and "2001:db8::1" are one client, not two (an outside
+// attack counted them apart under per-address limits, and logged any text a hop held).
+std::optional<std::string> canonicalAddress(std::string_view text);
+
+// What per-address limits count a canonical address under: an IPv4 address itself; an IPv6
+// address's /64, which one host or subscriber commonly holds whole (a limit per address would
+// give it 2^64 budgets). Anything else is returned as it is.
+std::string addressBucket(std::string_view canonical);
+
+}  // namespace gatehouse::core
