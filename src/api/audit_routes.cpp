@@ -7,6 +7,7 @@
 #include "api/route.hpp"
 #include "api/services.hpp"
 #include "audit/audit_log.hpp"
+#include "core/utf8.hpp"
 #include "crypto/digest.hpp"
 
 namespace gatehouse::api {
@@ -43,6 +44,10 @@ http::Response auditEvents(Call& c) {
   std::vector<auth::FieldError> errors;
   store::AuditQuery q;
   q.type = r.queryParam("type");
+  if (q.type && !core::isStorableText(*q.type)) {
+    // No event type holds NUL or invalid UTF-8 (PostgreSQL refused the query with a 500).
+    errors.push_back({{"query", "type"}, "expected an event type", "value_error"});
+  }
   q.user_id = queryInteger(r, "user_id", INT64_MIN, INT64_MAX, std::nullopt, errors);
   if (auto v = r.queryParam("since")) {
     q.since_ms = parseSince(*v);

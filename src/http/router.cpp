@@ -4,6 +4,8 @@
 
 #include <boost/container/small_vector.hpp>
 
+#include "core/utf8.hpp"
+
 namespace gatehouse::http {
 namespace {
 
@@ -46,7 +48,12 @@ std::optional<std::size_t> Router::find(Request& request) const {
       continue;
     if (!match(route, parts, nullptr)) continue;
     request.path_params.clear();
-    match(route, parts, &request.path_params);
+    // A parameter that does not decode, or decodes to what no stored name or id can be, matches
+    // nothing (PostgreSQL answered such a session id with an error, a 500; an outside attack).
+    if (!match(route, parts, &request.path_params)) {
+      request.path_params.clear();
+      continue;
+    }
     request.route = static_cast<std::size_t>(&route - routes_.data());
     return request.route;
   }
@@ -62,7 +69,7 @@ bool Router::match(const Route& route, std::span<const std::string_view> parts,
       if (parts[i].empty()) return false;
       if (params != nullptr) {
         auto decoded = percentDecode(parts[i], false);
-        if (!decoded) return false;
+        if (!decoded || !core::isStorableText(*decoded)) return false;
         (*params)[seg.substr(1, seg.size() - 2)] = *decoded;
       }
     } else if (seg != parts[i]) {
@@ -79,8 +86,9 @@ Response Router::dispatch(Request& request) const {
   if (auto index = find(request)) return routes_[*index].handler(request);
   const auto parts = splitView(request.path);
   std::set<std::string> allowed;
+  std::map<std::string, std::string> params;  // a parameter that matches nothing: 404, not 405
   for (const auto& route : routes_) {
-    if (!match(route, parts, nullptr)) continue;
+    if (!match(route, parts, &params)) continue;
     allowed.insert(route.method);
     if (route.method == "GET") allowed.insert("HEAD");
   }

@@ -100,3 +100,26 @@ TEST(Request, ReadsQueryParameters) {
 
 }  // namespace
 }  // namespace gatehouse::http
+
+namespace gatehouse::http {
+namespace {
+
+TEST(Router, AParameterNoStoredNameCanBeMatchesNothing) {
+  // Found by an outside attack: DELETE /sessions/%00 reached PostgreSQL, which refused the NUL
+  // (a 500); SQLite said 404. No id or name holds NUL or invalid UTF-8: the route does not match.
+  Router router;
+  router.add("DELETE", "/sessions/{id}", [](Request&) { return Response::empty(204); });
+  for (const char* path : {"/sessions/%00", "/sessions/a%00b", "/sessions/%FF", "/sessions/%C0%80",
+                           "/sessions/%ED%A0%80", "/sessions/%zz"}) {
+    auto r = req("DELETE", path);
+    const Response res = router.dispatch(r);
+    EXPECT_EQ(res.status, 404) << path;
+    EXPECT_FALSE(res.has("Allow")) << path;
+    EXPECT_TRUE(r.path_params.empty()) << path;
+  }
+  auto ok = req("DELETE", "/sessions/%C3%A9t%C3%A9");
+  EXPECT_EQ(router.dispatch(ok).status, 204);
+}
+
+}  // namespace
+}  // namespace gatehouse::http
