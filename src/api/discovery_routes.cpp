@@ -22,6 +22,12 @@ http::Response ready(Call& c) {
   if (s.bus != nullptr && !s.bus->live()) {
     return errorResponse({auth::Errc::Unavailable, "Redis notifications down", {}}, c.request);
   }
+  if (s.stands_aside != nullptr && s.stands_aside->load()) {
+    return errorResponse({auth::Errc::Unavailable,
+                          "this node stands aside: another node serves one-time values",
+                          {}},
+                         c.request);
+  }
   return http::Response::json(200, boost::json::object{{"status", "ready"}});
 }
 
@@ -56,7 +62,9 @@ void addDiscoveryRoutes(RouteTable& t) {
          .path = "/readyz",
          .credential = Credential::None,
          .lane = Lane::Storage,
-         .summary = "Readiness: storage reachable (and Redis heard, with several nodes)",
+         .summary =
+             "Readiness: storage reachable (and Redis heard, with several nodes; on PostgreSQL "
+             "without Redis, the one node serving one-time values)",
          .tag = "operations",
          .replies = {{200, "Ready", "Health"}, {503, "Not ready", "ErrorDetail"}},
          .handler = ready});

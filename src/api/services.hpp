@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <string>
 
@@ -69,6 +70,9 @@ struct Services {
   std::string cookie_domain;                     // SESSION_COOKIE_DOMAIN ("" = this host only)
   op::Provider* provider = nullptr;              // Gatehouse as an OpenID Provider (/oauth2/*)
   webauthn::PasskeyService* passkeys = nullptr;  // passkeys (/api/v1/auth/webauthn/*)
+  // True while this node, without Redis, leaves one-time values to another node on its
+  // PostgreSQL (app/roster_watch.hpp): readiness says 503. Null: never.
+  const std::atomic<bool>* stands_aside = nullptr;
 };
 
 // The request's origin for sessions and audit events.

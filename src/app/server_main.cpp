@@ -17,6 +17,7 @@
 #include "app/page_setup.hpp"
 #include "app/passkey_setup.hpp"
 #include "app/preflight.hpp"
+#include "app/roster_watch.hpp"
 #include "app/service_notify.hpp"
 #include "app/startup_heap.hpp"
 #include "auth/retention.hpp"
@@ -107,6 +108,7 @@ struct SharedState {
   std::unique_ptr<state::LoginGuard> guard;
   std::unique_ptr<state::OneTimeStore> once;
   const state::LocalRateLimiter* local_limiter = nullptr;  // for its gauge; null with Redis
+  state::LocalOneTimeStore* local_once = nullptr;          // `once`, when it is this node's own
 };
 
 core::Result<SharedState> openSharedState(const config::Config& config) {
@@ -121,7 +123,9 @@ core::Result<SharedState> openSharedState(const config::Config& config) {
     s.local_limiter = limiter.get();
     s.limiter = std::move(limiter);
     s.guard = std::make_unique<state::LocalLoginGuard>(lockout);
-    s.once = std::make_unique<state::LocalOneTimeStore>();
+    auto once = std::make_unique<state::LocalOneTimeStore>();
+    s.local_once = once.get();
+    s.once = std::move(once);
     return s;
   }
   auto address = state::parseRedisUrl(*config.redis_url);
@@ -265,10 +269,24 @@ int serve(const config::Config& config) {
                             clock, keys->tokens->retired);
   auto shared = openSharedState(config);
   if (!shared) return fatal(shared.error().message);
-  auto& [redis, bus, limiter, guard, once, local_limiter] = *shared;
+  auto& [redis, bus, limiter, guard, once, local_limiter, local_once] = *shared;
   // Challenges made before this start (one node) or before Redis lost its data are refused.
   if (auto ok = once->vouchFrom(clock.unixMillis()); !ok && !redis)
     return fatal("one-time values: " + ok.error().message);
+  // Several nodes may serve a PostgreSQL database: one that keeps its one-time values in its own
+  // memory serves them only while it is the one that does (app/roster_watch.hpp). Before the
+  // janitor, whose thread looks at the roster from then on.
+  const bool shared_database = !config.database_url.starts_with("sqlite:");
+  std::unique_ptr<RosterWatch> roster;
+  if (shared_database) {
+    auto joined = store::postgres::NodeRoster::open(
+        config.database_url,
+        redis ? store::postgres::Keeping::Shared : store::postgres::Keeping::Own,
+        clock.unixSeconds());
+    if (!joined) return fatal("the node roster: " + joined.error().message);
+    roster = std::make_unique<RosterWatch>(std::move(*joined), redis ? nullptr : local_once, clock);
+    roster->start(std::chrono::seconds(3));
+  }
   // One node needs no feed: revocations apply in memory directly (no publish, no liveness check).
   auth::RevocationList revocations((*store)->revocations(), redis ? bus.get() : nullptr);
   if (auto ok = revocations.load(clock.unixSeconds()); !ok) {
@@ -538,7 +556,8 @@ int serve(const config::Config& config) {
       pages.secure_cookies,
       config.session_cookie_domain,
       provider ? &*provider : nullptr,
-      passkeys_off ? nullptr : &passkeys};
+      passkeys_off ? nullptr : &passkeys,
+      roster && local_once != nullptr ? &roster->aside() : nullptr};
   // Every route is one declaration; the middleware, the lanes and /openapi.json follow from it.
   api::RouteTable routes;
   api::addAllRoutes(routes);
@@ -582,16 +601,16 @@ int serve(const config::Config& config) {
       [&pool, &server] { return pool.queueDepth() + server.hashingQueueDepth(); });
   // Revocations are read again every 30 s wherever other nodes may write them: with Redis (a
   // missed message), and on PostgreSQL without it (a node the others cannot tell; warned above).
-  const bool shared_database = !config.database_url.starts_with("sqlite:");
   Janitor janitor(
       revocations, user_cache, api_keys, clock, redis != nullptr || shared_database,
       auth::RetentionPass(
           **store, {.access_ttl = config.access_token_ttl,
                     .legacy_until = config.legacy_secret_key ? config.legacy_tokens_until : 0}),
-      [&keys, &tokens,
+      [&keys, &tokens, roster = roster.get(),
        log = FailureLog(spdlog::level::warn,
                         "re-reading the key ring failed (this node keeps its keys)",
                         "the key ring is read again")]() mutable {
+        if (roster != nullptr) roster->look();
         // A rotation stored by any node or `gatehouse keys rotate`, or the time a
         // next key signs from, reaches this node here.
         if (!keys->tokens_from_ring) return;

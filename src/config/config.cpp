@@ -492,7 +492,8 @@ core::Result<Config> load(const Lookup& lookup, std::vector<std::string>* proble
         "DATABASE_URL is PostgreSQL and REDIS_URL is not set: run one node so. Nodes sharing a "
         "database need REDIS_URL on every one: without it each keeps its own rate limits, "
         "lockouts and one-time codes, and hears the others' revocations only when it reads them "
-        "again from the database (every 30 s)");
+        "again from the database (every 30 s); it serves one-time codes only while no node with "
+        "Redis, and no later node without it, runs on the database (docs/deployment.md)");
   }
   r.text("REDIS_CA_FILE", c.redis_ca_file);
   if (!c.redis_ca_file.empty() && !(c.redis_url && c.redis_url->starts_with("rediss://")))

@@ -124,11 +124,20 @@ void LocalLoginGuard::succeeded(std::string_view account) {
 }  // namespace gatehouse::state
 
 namespace gatehouse::state {
+namespace {
+
+tl::unexpected<core::Error> closedError() {
+  return core::makeError(core::Errc::Unavailable,
+                         "one-time values: another node on this database serves them");
+}
+
+}  // namespace
 
 core::Result<bool> LocalOneTimeStore::putIfAbsent(std::string_view key, std::string_view value,
                                                   std::chrono::seconds ttl,
                                                   std::chrono::milliseconds now) {
   const std::lock_guard lock(mutex_);
+  if (closed_) return closedError();
   const std::int64_t second = std::chrono::floor<std::chrono::seconds>(now).count();
   // Full, it sweeps at most once a second: a flood keeping it full costs no scan per call.
   if (entries_.size() >= sweep_at_ ||
@@ -150,6 +159,7 @@ core::Result<bool> LocalOneTimeStore::spend(std::string_view key, std::chrono::s
                                             std::chrono::milliseconds now) {
   {
     const std::lock_guard lock(mutex_);
+    if (closed_) return closedError();
     if (!since_) since_ = now;  // never told: vouch from here on
     if (issued_at < *since_) return false;
   }
@@ -162,11 +172,26 @@ core::Status LocalOneTimeStore::vouchFrom(std::chrono::milliseconds now) {
   return {};
 }
 
+void LocalOneTimeStore::close() {
+  const std::lock_guard lock(mutex_);
+  closed_ = true;
+}
+
+void LocalOneTimeStore::reopen(std::chrono::milliseconds now) {
+  const std::lock_guard lock(mutex_);
+  entries_.clear();
+  sweep_at_ = 1024;
+  full_swept_at_ = -1;
+  since_ = now;
+  closed_ = false;
+}
+
 // The process's memory is the store's: nothing stored survives it, so nothing stored predates
 // where it begins.
 core::Result<std::optional<std::string>> LocalOneTimeStore::take(std::string_view key,
                                                                  std::chrono::milliseconds now) {
   const std::lock_guard lock(mutex_);
+  if (closed_) return closedError();
   const auto it = entries_.find(std::string(key));
   if (it == entries_.end()) return std::optional<std::string>{};
   Entry entry = std::move(it->second);
@@ -178,6 +203,7 @@ core::Result<std::optional<std::string>> LocalOneTimeStore::take(std::string_vie
 core::Result<std::optional<std::string>> LocalOneTimeStore::peek(std::string_view key,
                                                                  std::chrono::milliseconds now) {
   const std::lock_guard lock(mutex_);
+  if (closed_) return closedError();
   const auto it = entries_.find(std::string(key));
   if (it == entries_.end() || it->second.expires <= now) return std::optional<std::string>{};
   return std::optional<std::string>(it->second.value);

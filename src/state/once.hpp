@@ -67,6 +67,12 @@ class LocalOneTimeStore final : public OneTimeStore {
                                          std::chrono::milliseconds now) override;
   // The first call sets it (the process's memory begins with the process); later ones keep it.
   [[nodiscard]] core::Status vouchFrom(std::chrono::milliseconds now) override;
+  // While closed, every call is Unavailable (a 503 to its caller): another node on the same
+  // PostgreSQL serves one-time values from memory of its own, and a value spent there is not
+  // spent here (app/roster_watch.hpp). Reopened, the memory begins again at `now`: what was stored
+  // before is gone, and a challenge made before it is refused, as after a start.
+  void close();
+  void reopen(std::chrono::milliseconds now);
 
  private:
   struct Entry {
@@ -79,6 +85,7 @@ class LocalOneTimeStore final : public OneTimeStore {
   const std::size_t max_entries_;
   std::int64_t full_swept_at_ = -1;  // the second of the last sweep that left it full
   std::optional<std::chrono::milliseconds> since_;  // vouchFrom's first `now`
+  bool closed_ = false;
 };
 
 }  // namespace gatehouse::state

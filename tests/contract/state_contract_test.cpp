@@ -422,6 +422,27 @@ TEST(LocalOneTimeStore, ABoundedNumberLiveAtOnceAndNoneDroppedForANewOne) {
   EXPECT_TRUE(o.putIfAbsent("later", "x", seconds(60), at(1061)).value());
 }
 
+TEST(LocalOneTimeStore, ClosedRefusesEverythingAndReopensWithFreshMemory) {
+  // A node without Redis standing aside for another (app/roster_watch.hpp): nothing it held may
+  // be taken or spent while the other serves, nor after, when the other may have spent it.
+  LocalOneTimeStore o;
+  ASSERT_TRUE(o.vouchFrom(at(100)));
+  ASSERT_TRUE(o.putIfAbsent("code", "v", seconds(300), at(100)).value());
+  ASSERT_TRUE(o.spend("challenge", seconds(300), at(100), at(101)).value());
+  o.close();
+  for (const auto& refused :
+       {o.putIfAbsent("new", "v", seconds(300), at(102)).error(), o.take("code", at(102)).error(),
+        o.peek("code", at(102)).error(), o.spend("other", seconds(300), at(101), at(102)).error()})
+    EXPECT_EQ(refused.code, core::Errc::Unavailable);
+  o.reopen(at(200));
+  EXPECT_FALSE(o.take("code", at(201)).value());  // gone with the memory before
+  // A challenge made before the reopening is refused; one made after spends once.
+  EXPECT_FALSE(o.spend("fresh", seconds(300), at(150), at(201)).value());
+  EXPECT_TRUE(o.spend("fresh", seconds(300), at(200), at(201)).value());
+  EXPECT_FALSE(o.spend("fresh", seconds(300), at(200), at(202)).value());
+  EXPECT_FALSE(o.spend("challenge", seconds(300), at(100), at(202)).value());
+}
+
 TEST(RedisUrl, ParsesHostPortCredentialsAndDatabase) {
   auto a = parseRedisUrl("redis://:s3cret@10.0.0.5:6380/2").value();
   EXPECT_EQ(a.host, "10.0.0.5");

@@ -111,6 +111,19 @@ class Server:
         return subprocess.run([BIN, "serve"], env=self.env, capture_output=True, text=True,
                               timeout=timeout)
 
+    def wait_listening(self, timeout=30):
+        """Until the server listens (READY=1), ready or not (/readyz may say 503)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}: {self.log_text()}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("server did not listen: " + self.log_text())
+
     def wait_ready(self, timeout=30):
         deadline = time.time() + timeout
         if self.notify is not None:

@@ -43,13 +43,13 @@ def cluster(make_server, tmp_path):
     redis.start()
     db = fresh_database()
 
-    def node(name, extra=None):
+    def node(name, extra=None, wait=True):
         data = tmp_path / name
         data.mkdir()
         env = {"DATABASE_URL": db, "REDIS_URL": redis.url, "GATEHOUSE_DATA_DIR": str(data),
                "TRUSTED_PROXIES": "127.0.0.1"}
         env.update(extra or {})
-        return make_server(env)
+        return make_server(env, start=False).start(wait=wait)
 
     yield node, redis
     redis.stop()
@@ -260,9 +260,12 @@ def test_nodes_configured_apart_say_so_and_hear_revocations_anyway(cluster):
     node, _ = cluster
     a = node("a")
     short = node("short", {"ACCESS_TOKEN_EXPIRE_MINUTES": "1"})
-    alone = node("alone", {"REDIS_URL": ""})
+    alone = node("alone", {"REDIS_URL": ""}, wait=False)
+    alone.wait_listening()
     assert "REDIS_URL is not set: run one node so" in alone.log_text()
     assert "run one node so" not in a.log_text()
+    # Beside nodes with Redis it leaves one-time values to them (test below): not ready.
+    assert requests.get(alone.url("/readyz")).status_code == 503
     assert a.register("apart@example.com", "apart").status_code == 201
     tokens = [a.token("apart"), a.token("apart")]
     for t in tokens:
@@ -276,6 +279,83 @@ def test_nodes_configured_apart_say_so_and_hear_revocations_anyway(cluster):
     assert wait_until(lambda: requests.get(alone.url("/api/v1/auth/me"),
                                            headers=auth(tokens[0])).status_code == 401, 35)
     assert requests.get(alone.url("/api/v1/auth/me"), headers=auth(tokens[1])).status_code == 200
+
+
+OWN_VALUES = {"REDIS_URL": "", "MFA_SECRET_KEY": "scaleout-master-secret-m-0123456789abcdef",
+              "MFA_RATE_LIMIT": "1000/minute"}
+
+
+def stands_aside(n):
+    return requests.get(n.url("/readyz")).status_code == 503
+
+
+def test_a_later_node_without_redis_takes_one_time_values_over_and_hands_them_back(cluster):
+    """Found by an outside attack (carried since): two nodes on one PostgreSQL without Redis each
+    kept their one-time values in memory, so an mfa_token or challenge spent on one was unspent
+    on the other. A later such node (a rolling update's new one) takes them over: the earlier
+    stands aside at once (503 for one-time flows and /readyz; tokens keep working), and serves
+    again when it is alone, with a fresh memory: what it held before may have been spent."""
+    from test_mfa import challenge, enrol, login_as, verify
+
+    node, _ = cluster
+    first = node("first", OWN_VALUES)
+    e = enrol(first, "rolling")
+    held = challenge(first, "rolling")
+    second = node("second", OWN_VALUES)  # ready once the first has stepped aside
+    assert stands_aside(first)
+    assert "one-time values: this node stands aside (another node without REDIS_URL" in first.log_text()
+    assert not stands_aside(second)
+    # On the first: the held mfa_token, and a new sign-in's, answer 503; on the second, one works.
+    r = verify(first, held, e.recovery_codes[0])
+    assert r.status_code == 503, r.text
+    assert login_as(first, "rolling").status_code == 503
+    r = verify(second, challenge(second, "rolling"), e.recovery_codes[0])
+    assert r.status_code == 200, r.text
+    access = r.json()["access_token"]
+    assert requests.get(first.url("/api/v1/auth/me"), headers=auth(access)).status_code == 200
+    assert second.stop() == 0
+    assert wait_until(lambda: not stands_aside(first), 5)
+    assert "one-time values: this node serves them again" in first.log_text()
+    # What it held before standing aside is gone; a new sign-in works.
+    r = verify(first, held, e.recovery_codes[1])
+    assert (r.status_code, r.json()) == (401, {"detail": "Invalid code"}), r.text
+    r = verify(first, challenge(first, "rolling"), e.recovery_codes[1])
+    assert r.status_code == 200, r.text
+
+
+def test_a_node_without_redis_stands_aside_while_a_node_with_redis_runs(cluster):
+    """Configured apart (REDIS_URL forgotten on one node): the node without Redis serves no
+    one-time value while a node with Redis runs on the database, whichever started first; a node
+    with Redis says so, and waits at its start for it to step aside."""
+    from test_mfa import challenge, enrol, login_as, verify
+
+    node, _ = cluster
+    own = node("own", OWN_VALUES)
+    e = enrol(own, "apartmfa")
+    with_redis = node("withredis", {k: v for k, v in OWN_VALUES.items() if k != "REDIS_URL"})
+    # Its start waited until the node without Redis had stepped aside: no moment of both.
+    assert stands_aside(own)
+    assert "a node on this database shares one-time values through Redis" in own.log_text()
+    assert "a node without REDIS_URL runs on this database" in with_redis.log_text()
+    assert login_as(own, "apartmfa").status_code == 503
+    r = verify(with_redis, challenge(with_redis, "apartmfa"), e.recovery_codes[0])
+    assert r.status_code == 200, r.text
+    # A node without Redis started beside it never serves them.
+    late = node("late", OWN_VALUES, wait=False)
+    late.wait_listening()
+    time.sleep(1.5)
+    assert stands_aside(late) and stands_aside(own)
+    assert login_as(late, "apartmfa").status_code == 503
+    assert with_redis.stop() == 0
+    # Alone among nodes without Redis, exactly one of them serves; the other stays aside.
+    assert wait_until(lambda: stands_aside(own) != stands_aside(late), 5)
+    time.sleep(1.5)
+    serving = [n for n in (own, late) if not stands_aside(n)]
+    assert len(serving) == 1
+    (other,) = [n for n in (own, late) if n is not serving[0]]
+    assert login_as(other, "apartmfa").status_code == 503
+    r = verify(serving[0], challenge(serving[0], "apartmfa"), e.recovery_codes[1])
+    assert r.status_code == 200, r.text
 
 
 def test_redis_down_fails_closed_then_recovers(cluster):

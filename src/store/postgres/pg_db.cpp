@@ -53,6 +53,12 @@ core::Error resultError(PGconn* conn, const PGresult* result, std::string_view w
 
 }  // namespace
 
+std::string withConnectTimeout(std::string url) {
+  if (url.find("connect_timeout=") == std::string::npos)
+    url += (url.find('?') == std::string::npos ? "?" : "&") + std::string("connect_timeout=5");
+  return url;
+}
+
 bool isConflict(const core::Error& error) {
   return error.code == Errc::Unavailable && error.message.starts_with(kConflictPrefix);
 }

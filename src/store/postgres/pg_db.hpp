@@ -19,6 +19,10 @@ struct pg_result;
 
 namespace gatehouse::store::postgres {
 
+// `url` with connect_timeout=5 unless it names one: libpq waits for a connection forever by
+// default, and a node should report an unreachable database within seconds instead.
+std::string withConnectTimeout(std::string url);
+
 // A serialization failure or deadlock (SQLSTATE 40001/40P01): the transaction may be retried.
 bool isConflict(const core::Error& error);
 

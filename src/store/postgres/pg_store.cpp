@@ -2049,12 +2049,7 @@ class PgStore final : public Store {
 
 core::Result<std::unique_ptr<Store>> openPostgresStore(const std::string& url,
                                                        std::size_t pool_size) {
-  // libpq waits for a connection forever by default; a node should report an unreachable
-  // database within seconds instead (unless the URL says otherwise).
-  std::string tuned = url;
-  if (tuned.find("connect_timeout=") == std::string::npos)
-    tuned += (tuned.find('?') == std::string::npos ? "?" : "&") + std::string("connect_timeout=5");
-  return std::unique_ptr<Store>(std::make_unique<PgStore>(tuned, pool_size));
+  return std::unique_ptr<Store>(std::make_unique<PgStore>(withConnectTimeout(url), pool_size));
 }
 
 }  // namespace gatehouse::store::postgres

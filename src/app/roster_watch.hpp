@@ -1,0 +1,62 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "state/once.hpp"
+#include "store/postgres/pg_roster.hpp"
+
+namespace gatehouse::app {
+
+// Where a node that keeps its one-time values in its own memory stands.
+enum class Stand {
+  Serving,  // the one such node serving them: its place taken, its store open
+  Waiting,  // its place taken, its store closed until an older such node steps aside
+  Aside,    // no place, its store closed (/readyz 503) while another node serves them
+};
+
+// What such a node does next, seeing `others` in the roster. A node sharing its values through
+// Redis, or one without Redis that started later (the new node of a rolling update), sends it
+// aside; a later one waits for the earlier to step aside rather than the other way round, so an
+// update that starts the new node before stopping the old never waits on itself.
+Stand nextStand(Stand now, const store::postgres::RosterEntry& self,
+                const std::vector<store::postgres::RosterEntry>& others);
+
+// One-time values (sign-in codes, spent challenges) are single use on every node. Nodes on one
+// PostgreSQL share them through Redis; a node without REDIS_URL keeps them in its own memory,
+// where a code spent on another node is unknown. So such a node serves them only while it is the
+// one node on the database that does (found by an outside attack: a node configured apart
+// accepted what others had spent). Nodes of earlier versions are not in the roster.
+class RosterWatch {
+ public:
+  // `own` is the node's store when it keeps its own values, null when it shares them.
+  RosterWatch(std::unique_ptr<store::postgres::NodeRoster> roster, state::LocalOneTimeStore* own,
+              const core::Clock& clock);
+  RosterWatch(const RosterWatch&) = delete;
+  RosterWatch& operator=(const RosterWatch&) = delete;
+
+  // Before the node listens: takes its place, then waits up to `patience` for nodes without
+  // Redis to step aside (a node sharing through Redis), or for an older one to (a node without).
+  void start(std::chrono::milliseconds patience);
+  // Each janitor tick (twice a second): follows the roster.
+  void look();
+  // True while this node keeps its own values and does not serve them (readiness says 503).
+  const std::atomic<bool>& aside() const { return aside_; }
+
+ private:
+  void moveTo(Stand next, const char* why);
+
+  std::unique_ptr<store::postgres::NodeRoster> roster_;
+  state::LocalOneTimeStore* const own_;
+  const core::Clock& clock_;
+  Stand stand_ = Stand::Aside;
+  std::atomic<bool> aside_{false};
+  bool served_ = false;          // it has served once (a later Serving is a return)
+  bool said_own_nodes_ = false;  // a sharing node: the error about nodes without Redis is said
+  bool said_unseen_ = false;     // the roster could not be read (said once until it can)
+};
+
+}  // namespace gatehouse::app
