@@ -281,8 +281,7 @@ int serve(const config::Config& config) {
   if (shared_database) {
     auto joined = store::postgres::NodeRoster::open(
         config.database_url,
-        redis ? store::postgres::Keeping::Shared : store::postgres::Keeping::Own,
-        clock.unixSeconds());
+        redis ? store::postgres::Keeping::Shared : store::postgres::Keeping::Own);
     if (!joined) return fatal("the node roster: " + joined.error().message);
     roster = std::make_unique<RosterWatch>(std::move(*joined), redis ? nullptr : local_once, clock);
     roster->start(std::chrono::seconds(3));

@@ -1,31 +1,48 @@
 #include "store/postgres/pg_roster.hpp"
 
+#include <algorithm>
 #include <utility>
 
 namespace gatehouse::store::postgres {
 namespace {
 
-// The first key of a node's lock says how it keeps its one-time values (beside the single-key
-// locks of pg_store.cpp, 7261001-7261003: two-key locks are apart from them in pg_locks anyway,
-// objsubid 2 against 1).
-constexpr int kSharedKey = 7262001;
-constexpr int kOwnKey = 7262002;
+// A node's lock has two 32-bit keys. The first is a base that says how the node keeps its
+// one-time values, plus the high bits of when it joined (a thousand values' room: 136 years a
+// value); the second the low 32 bits. Two-key locks are apart from pg_store.cpp's single-key ones
+// in pg_locks (objsubid 2 against 1).
+constexpr std::int64_t kSharedBase = 726'201'000;
+constexpr std::int64_t kOwnBase = 726'202'000;
+constexpr std::int64_t kBaseRoom = 1000;
 
-int keyOf(Keeping keeping) { return keeping == Keeping::Shared ? kSharedKey : kOwnKey; }
+std::int64_t baseOf(Keeping keeping) { return keeping == Keeping::Shared ? kSharedBase : kOwnBase; }
+
+// The keys as the int4 parameters PostgreSQL takes (the second wraps to negative: pg_locks shows
+// it as the unsigned oid).
+std::pair<std::int64_t, std::int64_t> keysOf(const RosterEntry& self) {
+  const std::int64_t high = baseOf(self.keeping) + (self.started >> 32);
+  const auto low = static_cast<std::int64_t>(
+      static_cast<std::int32_t>(static_cast<std::uint32_t>(self.started)));
+  return {high, low};
+}
 
 }  // namespace
 
-NodeRoster::NodeRoster(std::string url, Keeping keeping, std::int64_t started)
-    : url_(std::move(url)), self_{.keeping = keeping, .started = started, .pid = 0} {}
+NodeRoster::NodeRoster(std::string url, Keeping keeping)
+    : url_(std::move(url)), self_{.keeping = keeping, .started = 0, .pid = 0} {}
 
 NodeRoster::~NodeRoster() = default;
 
-core::Result<std::unique_ptr<NodeRoster>> NodeRoster::open(std::string url, Keeping keeping,
-                                                           std::int64_t unix_seconds) {
-  auto roster = std::unique_ptr<NodeRoster>(
-      new NodeRoster(withConnectTimeout(std::move(url)), keeping,
-                     std::max<std::int64_t>(0, unix_seconds - kRosterEpoch)));
-  if (auto c = roster->connection(); !c) return tl::unexpected(c.error());
+core::Result<std::unique_ptr<NodeRoster>> NodeRoster::open(std::string url, Keeping keeping) {
+  auto roster =
+      std::unique_ptr<NodeRoster>(new NodeRoster(withConnectTimeout(std::move(url)), keeping));
+  auto c = roster->connection();
+  if (!c) return tl::unexpected(c.error());
+  auto now = (*c)->query("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::int8");
+  if (!now) return tl::unexpected(now.error());
+  roster->self_.started = std::max<std::int64_t>(0, now->int64(0, 0) - kRosterEpoch * 1000);
+  if ((roster->self_.started >> 32) >= kBaseRoom)
+    return core::makeError(core::Errc::Internal,
+                           "the node roster: the database's clock is past 2156");
   return roster;
 }
 
@@ -59,8 +76,9 @@ core::Status NodeRoster::enter() {
   auto c = connection();
   if (!c) return tl::unexpected(c.error());
   // Shared: no node waits on another's place, and nothing takes these keys exclusively.
-  auto taken = dropOnLoss((*c)->query("SELECT pg_try_advisory_lock_shared($1::int4, $2::int4)",
-                                      {keyOf(self_.keeping), self_.started}));
+  const auto [high, low] = keysOf(self_);
+  auto taken = dropOnLoss(
+      (*c)->query("SELECT pg_try_advisory_lock_shared($1::int4, $2::int4)", {high, low}));
   if (!taken) return tl::unexpected(taken.error());
   if (!taken->boolean(0, 0))
     return core::makeError(core::Errc::Internal, "the node roster's lock was not granted");
@@ -73,8 +91,9 @@ core::Status NodeRoster::leave() {
   auto c = connection();
   if (!c) return tl::unexpected(c.error());
   if (!entered_) return {};  // the connection was new: nothing held
-  auto left = dropOnLoss((*c)->query("SELECT pg_advisory_unlock_shared($1::int4, $2::int4)",
-                                     {keyOf(self_.keeping), self_.started}));
+  const auto [high, low] = keysOf(self_);
+  auto left =
+      dropOnLoss((*c)->query("SELECT pg_advisory_unlock_shared($1::int4, $2::int4)", {high, low}));
   if (!left) return tl::unexpected(left.error());
   entered_ = false;
   return {};
@@ -84,18 +103,22 @@ core::Result<std::vector<RosterEntry>> NodeRoster::others() {
   auto c = connection();
   if (!c) return tl::unexpected(c.error());
   // This database's holders only: nodes of other databases on one server are not this one's.
-  auto rows = dropOnLoss(
-      (*c)->query("SELECT classid::int8, objid::int8, pid FROM pg_locks "
-                  "WHERE locktype = 'advisory' AND objsubid = 2 AND granted "
-                  "AND classid IN ($1::int8::oid, $2::int8::oid) AND pid <> pg_backend_pid() "
-                  "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-                  {kSharedKey, kOwnKey}));
+  auto rows = dropOnLoss((*c)->query(
+      "SELECT classid::int8, objid::int8, pid FROM pg_locks "
+      "WHERE locktype = 'advisory' AND objsubid = 2 AND granted "
+      "AND classid::int8 >= $1::int8 AND classid::int8 < $2::int8 AND pid <> pg_backend_pid() "
+      "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+      {kSharedBase, kOwnBase + kBaseRoom}));
   if (!rows) return tl::unexpected(rows.error());
   std::vector<RosterEntry> found;
   found.reserve(static_cast<std::size_t>(rows->size()));
   for (int i = 0; i < rows->size(); ++i) {
-    found.push_back({.keeping = rows->int64(i, 0) == kSharedKey ? Keeping::Shared : Keeping::Own,
-                     .started = rows->int64(i, 1),
+    const std::int64_t high = rows->int64(i, 0);
+    const bool shared = high < kSharedBase + kBaseRoom;
+    if (!shared && high < kOwnBase) continue;  // between the two ranges: not a node's
+    const std::int64_t base = shared ? kSharedBase : kOwnBase;
+    found.push_back({.keeping = shared ? Keeping::Shared : Keeping::Own,
+                     .started = ((high - base) << 32) | rows->int64(i, 1),
                      .pid = rows->int64(i, 2)});
   }
   return found;

@@ -16,11 +16,12 @@ namespace gatehouse::store::postgres {
 // where every node sees them, or in its own memory, where no other node does.
 enum class Keeping { Shared, Own };
 
-// A serving node as the roster shows it. Entries order by when the node started, then by its
-// database session's process id: every node sees the same order.
+// A serving node as the roster shows it. Entries order by when the node joined, by the
+// database's clock (one clock for every node: a node whose own clock ran behind would otherwise
+// count as the earlier), then by its session's process id: every node sees the same order.
 struct RosterEntry {
   Keeping keeping = Keeping::Own;
-  std::int64_t started = 0;  // the node's start, in seconds since kRosterEpoch
+  std::int64_t started = 0;  // when it joined, in milliseconds since kRosterEpoch
   std::int64_t pid = 0;      // its roster session's backend process id
   auto operator<=>(const RosterEntry& other) const {
     return std::tie(started, pid) <=> std::tie(other.started, other.pid);
@@ -28,20 +29,20 @@ struct RosterEntry {
   bool operator==(const RosterEntry& other) const = default;
 };
 
-// The roster's seconds count from here, so a start fits the 32 bits of a lock key until 2094.
+// The roster's milliseconds count from here (2020-09-13, in Unix seconds).
 constexpr std::int64_t kRosterEpoch = 1'600'000'000;
 
 // The serving nodes of one PostgreSQL database. Each holds a shared session-level advisory lock
-// whose two keys say how it keeps its one-time values and when it started; pg_locks lists who
+// whose two keys say how it keeps its one-time values and when it joined; pg_locks lists who
 // holds one, and a node that ends (or loses its connection) leaves without a word. No table, so
 // no migration, and nothing is left behind by a node that crashed. Not thread-safe: one thread
 // (the janitor's) looks. Nodes of versions before this one hold no lock and are not listed.
 class NodeRoster {
  public:
-  // Opens a connection of its own (the lock lives as long as it does); enters nothing yet.
+  // Opens a connection of its own (the lock lives as long as it does) and reads the database's
+  // clock for this node's place in the order; enters nothing yet.
   [[nodiscard]] static core::Result<std::unique_ptr<NodeRoster>> open(std::string url,
-                                                                      Keeping keeping,
-                                                                      std::int64_t unix_seconds);
+                                                                      Keeping keeping);
   NodeRoster(const NodeRoster&) = delete;
   NodeRoster& operator=(const NodeRoster&) = delete;
   ~NodeRoster();
@@ -58,7 +59,7 @@ class NodeRoster {
   [[nodiscard]] core::Result<std::vector<RosterEntry>> others();
 
  private:
-  NodeRoster(std::string url, Keeping keeping, std::int64_t started);
+  NodeRoster(std::string url, Keeping keeping);
   [[nodiscard]] core::Result<Connection*> connection();
   template <class T>
   core::Result<T> dropOnLoss(core::Result<T> result);
