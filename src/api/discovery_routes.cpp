@@ -22,11 +22,12 @@ http::Response ready(Call& c) {
   if (s.bus != nullptr && !s.bus->live()) {
     return errorResponse({auth::Errc::Unavailable, "Redis notifications down", {}}, c.request);
   }
-  if (s.stands_aside != nullptr && s.stands_aside->load()) {
-    return errorResponse({auth::Errc::Unavailable,
-                          "this node stands aside: another node serves one-time values",
-                          {}},
-                         c.request);
+  if (s.stands_aside && s.stands_aside()) {
+    // Not an outage, and said in the log once, when it began: a balancer probing twice a second
+    // filled the log with "storage unavailable" errors (a review).
+    auto r = http::Response::detail(503, "Service Unavailable");
+    r.set("Retry-After", "1");
+    return r;
   }
   return http::Response::json(200, boost::json::object{{"status", "ready"}});
 }

@@ -1,6 +1,6 @@
 #pragma once
 
-#include <atomic>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -70,9 +70,10 @@ struct Services {
   std::string cookie_domain;                     // SESSION_COOKIE_DOMAIN ("" = this host only)
   op::Provider* provider = nullptr;              // Gatehouse as an OpenID Provider (/oauth2/*)
   webauthn::PasskeyService* passkeys = nullptr;  // passkeys (/api/v1/auth/webauthn/*)
-  // True while this node, without Redis, leaves one-time values to another node on its
-  // PostgreSQL (app/roster_watch.hpp): readiness says 503. Null: never.
-  const std::atomic<bool>* stands_aside = nullptr;
+  // True while this node, without Redis, does not serve one-time values (another node on its
+  // PostgreSQL does, or it could not confirm it still may: app/roster_watch.hpp): readiness
+  // says 503. Empty: never.
+  std::function<bool()> stands_aside;
 };
 
 // The request's origin for sessions and audit events.

@@ -14,6 +14,7 @@
 #include "api/route.hpp"
 #include "api/services.hpp"
 #include "core/uri_path.hpp"
+#include "core/utf8.hpp"
 #include "rbac/policy.hpp"
 #include "ui/chart.hpp"
 #include "ui/pages.hpp"
@@ -52,7 +53,10 @@ json::object usersSection(Call& c) {
   const std::string q = c.request.queryParam("q").value_or("");
   std::vector<auth::FieldError> errors;
   const auto page = queryInteger(c.request, "page", 1, 100000, 1, errors);
-  if (!errors.empty() || q.size() > 254) return {{"error", "The search is not valid."}};
+  // Text no column holds (NUL, invalid UTF-8) is no one's: PostgreSQL refused it with an error
+  // line and the page said "Internal Server Error" (a review).
+  if (!errors.empty() || q.size() > 254 || !core::isStorableText(q))
+    return {{"error", "The search is not valid."}};
   auto users = c.services.store.users().search(q, kPageSize + 1, (*page - 1) * kPageSize);
   if (!users) return {{"error", pages::refusalText(auth::storeFailure(users.error()), c.request)}};
   const bool more = static_cast<std::int64_t>(users->size()) > kPageSize;

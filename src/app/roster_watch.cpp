@@ -103,19 +103,41 @@ void RosterWatch::look() {
     said_own_nodes_ = own_nodes;
     return;
   }
-  const Stand next = nextStand(stand_, roster_->self(), *others);
-  const bool shared = std::any_of(others->begin(), others->end(), [](const RosterEntry& o) {
+  advance(*others);
+  if (stand_ == Stand::Waiting) {
+    // Back in the roster: seen again at once, so a lone node counts its grace from this look.
+    auto again = roster_->others();
+    if (again) advance(*again);
+  }
+  // Serving, and still in its place: another half second's look has confirmed it.
+  if (stand_ == Stand::Serving && roster_->entered()) renew();
+}
+
+void RosterWatch::advance(const std::vector<RosterEntry>& others) {
+  Stand next = nextStand(stand_, roster_->self(), others);
+  if (stand_ == Stand::Waiting && next == Stand::Serving) {
+    // Nothing before it any more; but a node whose place went with a lost connection may still
+    // serve until its lease runs out (it has not looked yet): it serves after the grace, counted
+    // from the first look that saw the way clear (a review saw two nodes serve for half a second).
+    const auto now = std::chrono::steady_clock::now();
+    if (!clear_since_) clear_since_ = now;
+    if (now - *clear_since_ < kGrace) return;
+  } else if (next != Stand::Serving) {
+    clear_since_.reset();
+  }
+  const bool shared = std::any_of(others.begin(), others.end(), [](const RosterEntry& o) {
     return o.keeping == Keeping::Shared;
   });
   moveTo(next, shared ? "a node on this database shares one-time values through Redis, and this "
                         "one has no REDIS_URL"
                       : "another node without REDIS_URL started on this database later (the new "
                         "node of an update, or a second node that needs REDIS_URL)");
-  if (stand_ == Stand::Waiting) {
-    // Back in the roster: seen again at once, so a lone node serves within this look.
-    auto again = roster_->others();
-    if (again) moveTo(nextStand(stand_, roster_->self(), *again), "");
-  }
+}
+
+void RosterWatch::renew() {
+  const auto until = std::chrono::steady_clock::now() + kLease;
+  own_->renew(until);
+  lease_until_.store(until.time_since_epoch().count());
 }
 
 void RosterWatch::moveTo(Stand next, const char* why) {
@@ -143,8 +165,13 @@ void RosterWatch::moveTo(Stand next, const char* why) {
       return;
     case Stand::Serving: {
       // What it held before it stood aside may have been spent elsewhere since: gone, and
-      // challenges made before now are refused, as after a restart.
-      own_->reopen(clock_.unixMillis());
+      // challenges made before now are refused, as after a restart. Now by the later of this
+      // node's clock and the database's: a node whose clock ran behind the one it took over from
+      // would otherwise take a challenge that node spent (a review).
+      std::int64_t from = clock_.unixMillis().count();
+      if (auto db = roster_->databaseMillis()) from = std::max(from, *db);
+      own_->reopen(std::chrono::milliseconds(from));
+      renew();
       aside_.store(false);
       if (served_) {
         spdlog::warn(

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "core/clock.hpp"
@@ -43,17 +44,31 @@ class RosterWatch {
   void start(std::chrono::milliseconds patience);
   // Each janitor tick (twice a second): follows the roster.
   void look();
-  // True while this node keeps its own values and does not serve them (readiness says 503).
-  const std::atomic<bool>& aside() const { return aside_; }
+  // False while this node keeps its own values and does not serve them (readiness says 503):
+  // standing aside or waiting, or past its store's lease (its looks stalled).
+  bool serving() const {
+    return !aside_.load() &&
+           std::chrono::steady_clock::now().time_since_epoch().count() <= lease_until_.load();
+  }
 
  private:
+  void advance(const std::vector<store::postgres::RosterEntry>& others);
+  void renew();  // the store's lease, from now
   void moveTo(Stand next, const char* why);
+
+  // A node serving renews its store's lease each look (twice a second); one that cannot look
+  // stops serving when it runs out. A node about to serve waits longer than that after seeing
+  // the way clear, so one that lost its place unseen has stopped by then.
+  static constexpr std::chrono::milliseconds kLease{1000};
+  static constexpr std::chrono::milliseconds kGrace{1500};
 
   std::unique_ptr<store::postgres::NodeRoster> roster_;
   state::LocalOneTimeStore* const own_;
   const core::Clock& clock_;
   Stand stand_ = Stand::Aside;
+  std::optional<std::chrono::steady_clock::time_point> clear_since_;  // Waiting, way clear since
   std::atomic<bool> aside_{false};
+  std::atomic<std::chrono::steady_clock::rep> lease_until_{0};  // the store's lease, as renewed
   bool served_ = false;          // it has served once (a later Serving is a return)
   bool said_own_nodes_ = false;  // a sharing node: the error about nodes without Redis is said
   bool said_unseen_ = false;     // the roster could not be read (said once until it can)

@@ -259,6 +259,9 @@ int serve(const config::Config& config) {
                                        : std::max(1U, std::thread::hardware_concurrency());
   const std::size_t hash_queue = config.hash_queue != 0 ? config.hash_queue : 32 * hash_threads;
   password::HashPool pool({.threads = hash_threads, .queue_capacity = hash_queue});
+  // Stored hashes far dearer than the policy's (imported ones may be) are checked here, one at a
+  // time, so they never hold the threads everyone else's logins need (PasswordHasher::dear).
+  password::HashPool dear_pool({.threads = 1, .queue_capacity = 8});
 
   auth::TokenService tokens(keys->tokens->signing, keys->tokens->verification,
                             {.access_ttl = config.access_token_ttl,
@@ -342,7 +345,7 @@ int serve(const config::Config& config) {
   auth::PasswordService passwords(
       {**store, *hasher, pool, *policy, user_cache, session_end, revocations, *guard, audit_log,
        metrics, clock, config.password_rules,
-       config.email_verification == config::EmailVerification::Required});
+       config.email_verification == config::EmailVerification::Required, &dear_pool});
   auth::ApiKeyService api_keys(**store, *policy, user_cache, audit_log, clock,
                                config.api_keys_per_user);
   api_keys.trustFor(kCacheTrust);
@@ -556,7 +559,9 @@ int serve(const config::Config& config) {
       config.session_cookie_domain,
       provider ? &*provider : nullptr,
       passkeys_off ? nullptr : &passkeys,
-      roster && local_once != nullptr ? &roster->aside() : nullptr};
+      roster && local_once != nullptr
+          ? std::function<bool()>([&roster] { return !roster->serving(); })
+          : std::function<bool()>()};
   // Every route is one declaration; the middleware, the lanes and /openapi.json follow from it.
   api::RouteTable routes;
   api::addAllRoutes(routes);
@@ -670,6 +675,7 @@ int serve(const config::Config& config) {
   after_response.stop();
   outbox.stop();
   pool.shutdown();
+  dear_pool.shutdown();
   // Stop the feed's thread before the janitor and the lists its handler touches are destroyed.
   bus.reset();
   return 0;

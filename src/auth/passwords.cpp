@@ -125,7 +125,7 @@ Result<SignedIn> PasswordService::login(const std::string& identifier, const std
   };
   const auto& hasher = d_.hasher;
   const std::string stored = user ? user->password_hash : std::string();
-  auto job = d_.hash_pool.submit([&hasher, password, stored]() {
+  auto job = poolFor(stored).submit([&hasher, password, stored]() {
     Outcome out;
     if (stored.empty()) {
       hasher.verifyDummy(password);
@@ -238,16 +238,17 @@ Result<void> PasswordService::changePassword(const Principal& who, const std::st
   }
   const auto& hasher = d_.hasher;
   const std::string stored = who.user->password_hash;
-  auto job = d_.hash_pool.submit([&hasher, current, next, stored]() -> std::optional<std::string> {
-    // No password yet (external sign-in): a dummy verify, so every refusal costs the same.
-    if (stored.empty()) {
-      hasher.verifyDummy(current);
-      return std::nullopt;
-    }
-    if (!hasher.verify(current, stored)) return std::nullopt;
-    auto h = hasher.hash(next);
-    return h ? std::optional<std::string>(std::move(*h)) : std::nullopt;
-  });
+  auto job =
+      poolFor(stored).submit([&hasher, current, next, stored]() -> std::optional<std::string> {
+        // No password yet (external sign-in): a dummy verify, so every refusal costs the same.
+        if (stored.empty()) {
+          hasher.verifyDummy(current);
+          return std::nullopt;
+        }
+        if (!hasher.verify(current, stored)) return std::nullopt;
+        auto h = hasher.hash(next);
+        return h ? std::optional<std::string>(std::move(*h)) : std::nullopt;
+      });
   if (!job) return fail(Errc::Overloaded, job.error().message);
   auto hash = job->get();
   if (!hash) {
@@ -279,7 +280,7 @@ Result<SignedIn> PasswordService::reauthenticate(const Principal& who, const std
   if (!gate) return fail(Errc::Unavailable, "login guard: " + gate.error().message);
   const auto& hasher = d_.hasher;
   const std::string stored = who.user->password_hash;
-  auto job = d_.hash_pool.submit([&hasher, password, stored] {
+  auto job = poolFor(stored).submit([&hasher, password, stored] {
     if (stored.empty()) {
       hasher.verifyDummy(password);
       return false;

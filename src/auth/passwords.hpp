@@ -63,6 +63,10 @@ class PasswordService {
     const core::Clock& clock;
     config::PasswordRules password_rules;
     bool email_verification_required = false;  // EMAIL_VERIFICATION=required
+    // Where a stored hash far dearer than the policy's is checked (PasswordHasher::dear): a pool
+    // of its own, so such hashes never hold the threads everyone else's logins need. Null: the
+    // hashing pool.
+    password::HashPool* dear_pool = nullptr;
   };
   explicit PasswordService(Deps deps) : d_(std::move(deps)) {}
 
@@ -115,6 +119,10 @@ class PasswordService {
                                                     const char* field = "password");
 
  private:
+  // The pool that checks `stored`: the dear pool for a hash far dearer than the policy's.
+  password::HashPool& poolFor(const std::string& stored) const {
+    return d_.dear_pool != nullptr && d_.hasher.dear(stored) ? *d_.dear_pool : d_.hash_pool;
+  }
   [[nodiscard]] Result<store::User> create(const NewAccount& in, const char* event,
                                            const ClientInfo& client,
                                            const UserCreator& creator = {});

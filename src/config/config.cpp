@@ -445,7 +445,8 @@ const std::map<std::string, std::string>& variables() {
        "concurrent connections from one client address, an IPv6 client's /64 (256; 0 = no "
        "limit; TRUSTED_PROXIES are not counted)"},
       {"GATEHOUSE_MAX_BODY_MEMORY_BYTES",
-       "request bodies held in memory at once, all connections (67108864); 503 beyond"},
+       "request body bytes held in memory at once, all connections (67108864; an eighth of it "
+       "per client address); 503 beyond"},
       {"GATEHOUSE_HASH_THREADS", "password hashing threads (0 = one per core)"},
       {"GATEHOUSE_HASH_QUEUE", "requests waiting to hash before 503 (0 = 32 per hashing thread)"},
       {"GATEHOUSE_WORKER_THREADS", "most threads for storage work, started on demand (16)"},

@@ -7,13 +7,15 @@
 namespace gatehouse::core {
 namespace {
 
-// Digits only, 1-5 of them: a port.
+// Digits only, 1-5 of them, at most 65535: a port.
 bool isPort(std::string_view text) {
   if (text.empty() || text.size() > 5) return false;
+  unsigned value = 0;
   for (const char c : text) {
     if (c < '0' || c > '9') return false;
+    value = value * 10 + static_cast<unsigned>(c - '0');
   }
-  return true;
+  return value <= 65535;
 }
 
 std::optional<std::string> v4(std::string_view text) {
@@ -62,9 +64,10 @@ std::optional<std::string> canonicalAddress(std::string_view text) {
   return v6(text);
 }
 
-std::string addressBucket(std::string_view canonical) {
-  if (canonical.find(':') == std::string_view::npos) return std::string(canonical);
-  const std::string z(canonical);
+std::string addressBucket(std::string_view address) {
+  // Canonical first: an IPv4-mapped address is its IPv4, never the /64 every such one shares.
+  const std::string z = canonicalAddress(address).value_or(std::string(address));
+  if (z.find(':') == std::string::npos) return z;
   in6_addr a{};
   if (inet_pton(AF_INET6, z.c_str(), &a) != 1) return z;
   std::memset(&a.s6_addr[8], 0, 8);

@@ -13,9 +13,9 @@ namespace gatehouse::core {
 // attack counted them apart under per-address limits, and logged any text a hop held).
 std::optional<std::string> canonicalAddress(std::string_view text);
 
-// What per-address limits count a canonical address under: an IPv4 address itself; an IPv6
-// address's /64, which one host or subscriber commonly holds whole (a limit per address would
-// give it 2^64 budgets). Anything else is returned as it is.
-std::string addressBucket(std::string_view canonical);
+// What per-address limits count an address under: an IPv4 address (an IPv4-mapped one too) itself;
+// an IPv6 address's /64, which one host or subscriber commonly holds whole (a limit per address
+// would give it 2^64 budgets). Anything that is no address is returned as it is.
+std::string addressBucket(std::string_view address);
 
 }  // namespace gatehouse::core

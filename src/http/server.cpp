@@ -334,33 +334,56 @@ struct Server::Impl {
   // first (closed, timed out, cancelled by shutdown). The idle deadline covers the wait and the
   // header section; a request with a body then gets request_timeout for it. `defer`: a response
   // on this connection was just sent and its I/O thread serves other connections too.
-  // The request body memory one connection holds, counted in `body_bytes` (at most
-  // max_body_memory for all connections); given back when the request is done.
+  // The request body bytes one connection holds, counted in `body_bytes` (at most
+  // max_body_memory for all connections together, and an eighth of it, or one whole body when
+  // that is more, for one client address: a review filled the whole budget from one address and
+  // refused every other client's body); given back when the request is done. Bytes received,
+  // not the string's capacity: headers announcing a body, with no byte of it sent, hold nothing.
   struct BodyHold {
-    std::atomic<std::size_t>& total;
+    Impl& server;
+    const std::string& client;  // the connection's bucket; empty: not counted per client
     std::size_t held = 0;
-    bool over = false;  // the budget was spent: the request is refused
-    // Counts `capacity` (the body's, now); false when that would pass `budget`.
-    bool grow(std::size_t capacity, std::size_t budget) {
-      // Small bodies go uncounted (the connection limit bounds them): a token check's request
+    bool over = false;  // a budget was spent: the request is refused
+
+    // Counts `bytes` (the body received so far); false when that would pass a budget.
+    bool grow(std::size_t bytes) {
+      // Small bodies go uncounted (the connection limits bound them): a token check's request
       // touches no shared counter.
       constexpr std::size_t kUncounted = 4096;
-      if (capacity <= held || capacity <= kUncounted) return true;
-      const std::size_t more = capacity - held;
-      if (total.fetch_add(more) + more > budget) {
-        total.fetch_sub(more);
-        return false;
+      if (bytes <= held || bytes <= kUncounted) return true;
+      const std::size_t more = bytes - held;
+      const std::lock_guard lock(server.body_mutex);
+      if (server.body_bytes + more > server.options.max_body_memory) return false;
+      if (!client.empty()) {
+        std::size_t& mine = server.body_per_client[client];
+        if (mine + more > server.bodyShare()) {
+          if (mine == 0) server.body_per_client.erase(client);
+          return false;
+        }
+        mine += more;
       }
-      held = capacity;
+      server.body_bytes += more;
+      held = bytes;
       return true;
     }
     void release() {
-      total.fetch_sub(held);
-      held = 0;
       over = false;
+      if (held == 0) return;
+      const std::lock_guard lock(server.body_mutex);
+      server.body_bytes -= held;
+      if (!client.empty()) {
+        const auto mine = server.body_per_client.find(client);
+        if (mine != server.body_per_client.end() && (mine->second -= held) == 0)
+          server.body_per_client.erase(mine);
+      }
+      held = 0;
     }
-    ~BodyHold() { total.fetch_sub(held); }
+    ~BodyHold() { release(); }
   };
+
+  std::size_t bodyShare() const {
+    return std::max(options.max_body_bytes, options.max_body_memory / 8);
+  }
 
   Awaitable<bool> readRequest(Conn& conn, ReadBuffer& in, RequestParser& parser, bool defer,
                               BodyHold& body) {
@@ -371,7 +394,7 @@ struct Server::Impl {
       std::size_t used = 0;
       const auto result = parser.parse(in.data(), used);
       in.consume(used);
-      if (!body.grow(parser.request().body.capacity(), options.max_body_memory)) {
+      if (!body.grow(parser.request().body.size())) {
         body.over = true;
         co_return true;
       }
@@ -409,7 +432,11 @@ struct Server::Impl {
     {
       error_code ec;
       auto ep = conn->socket.remote_endpoint(ec);
+      // One spelling per address, once per connection: on a dual-stack listener an IPv4 client
+      // is "::ffff:a.b.c.d", which per-address limits took for one IPv6 /64 shared by every IPv4
+      // client (a review).
       if (!ec) peer = ep.address().to_string();
+      if (auto canonical = core::canonicalAddress(peer)) peer = std::move(*canonical);
       // Responses are sent at once from this coroutine; a full socket buffer falls back to an
       // asynchronous write.
       conn->socket.non_blocking(true, ec);
@@ -420,7 +447,7 @@ struct Server::Impl {
     RequestParser parser(
         {.max_header_bytes = options.max_header_bytes, .max_body_bytes = options.max_body_bytes});
     bool served = false;
-    BodyHold body{body_bytes};
+    BodyHold body{.server = *this, .client = conn->client};
     for (;;) {
       if (stopping.load()) break;
       parser.reset();
@@ -606,7 +633,9 @@ struct Server::Impl {
   asio::signal_set signals;
   std::atomic<bool> stopping{false};
   std::atomic<std::size_t> open{0};
-  std::atomic<std::size_t> body_bytes{0};  // request bodies held, all connections (BodyHold)
+  std::mutex body_mutex;       // guards the two below (BodyHold)
+  std::size_t body_bytes = 0;  // request body bytes held, all connections
+  std::unordered_map<std::string, std::size_t> body_per_client;  // and per client bucket
   std::mutex mutex;
   std::list<std::shared_ptr<Conn>> conns;
   std::unordered_map<std::string, std::size_t> per_client;  // open connections per bucket

@@ -30,8 +30,9 @@ struct ServerOptions {
   // trusted proxies, through which every client comes) are not counted.
   std::size_t max_connections_per_client = 256;
   std::vector<std::string> unlimited_peers;
-  // Request bodies held in memory at once, all connections together: beyond it a request whose
-  // body would grow past the budget is answered 503 (Retry-After) and its connection closed.
+  // Request body bytes held in memory at once, all connections together, and an eighth of it
+  // (or one max_body_bytes body, when more) for one client address: beyond either, a request
+  // whose body would grow past it is answered 503 (Retry-After) and its connection closed.
   // Without it, connections each sending all but the last byte of a max_body_bytes body held
   // max_connections x max_body_bytes (about 1 GiB from one client, an outside attack).
   std::size_t max_body_memory = std::size_t{64} << 20U;

@@ -126,6 +126,13 @@ std::optional<Pbkdf2> parsePbkdf2(std::string_view encoded) {
   return std::nullopt;
 }
 
+std::int64_t blocksOf(const Pbkdf2& p) {
+  const auto digest = static_cast<std::size_t>(EVP_MD_get_size(p.md));
+  return static_cast<std::int64_t>((p.derived.size() + digest - 1) / digest);
+}
+
+}  // namespace
+
 // argon2i shares argon2id's PHC syntax; its parameters are read by the same parser.
 std::optional<Argon2Params> argon2iParams(std::string_view encoded) {
   constexpr std::string_view kPrefix = "$argon2i$";
@@ -135,7 +142,11 @@ std::optional<Argon2Params> argon2iParams(std::string_view encoded) {
   return params;
 }
 
-}  // namespace
+std::optional<std::int64_t> pbkdf2Work(std::string_view encoded) {
+  const auto p = parsePbkdf2(encoded);
+  if (!p) return std::nullopt;
+  return p->iterations * blocksOf(*p);
+}
 
 bool argon2WithinImportBounds(const Argon2Params& params) {
   return params.memory_kib <= kMaxImportedArgon2MemoryKib &&

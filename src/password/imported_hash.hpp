@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -43,6 +44,13 @@ bool argon2WithinImportBounds(const Argon2Params& params);
 
 // True for a string of one of the formats above, well formed and within the bounds.
 bool isImportedHash(std::string_view encoded);
+
+// An imported argon2i string's parameters (within the bounds); nullopt for anything else.
+std::optional<Argon2Params> argon2iParams(std::string_view encoded);
+
+// An imported PBKDF2 string's work: iterations times the digest-sized blocks of its derived key
+// (within the bounds); nullopt for anything else.
+std::optional<std::int64_t> pbkdf2Work(std::string_view encoded);
 
 // True when `encoded` (one of the formats above) is a hash of `password`; the comparison is
 // constant-time. False for anything else.

@@ -150,6 +150,30 @@ bool PasswordHasher::verifyDummy(std::string_view password) const {
   return false;
 }
 
+bool PasswordHasher::dear(std::string_view encoded) const {
+  constexpr std::uint64_t kDearArgon2MemoryKib = 256U << 10U;  // 256 MiB
+  constexpr std::uint64_t kDearArgon2Work = 1U << 20U;         // KiB x passes: 1 GiB-pass
+  constexpr int kDearBcryptCost = 14;
+  constexpr std::int64_t kDearPbkdf2Work = 2'000'000;
+  auto argon2 = argon2idParams(encoded);
+  if (!argon2) argon2 = argon2iParams(encoded);
+  if (argon2) {
+    const Argon2Params& mine = policy_.argon2;
+    const std::uint64_t memory =
+        std::max<std::uint64_t>(kDearArgon2MemoryKib, 4ULL * mine.memory_kib);
+    const std::uint64_t work =
+        std::max<std::uint64_t>(kDearArgon2Work, 4ULL * mine.memory_kib * mine.iterations);
+    return argon2->memory_kib > memory ||
+           std::uint64_t{argon2->memory_kib} * argon2->iterations > work;
+  }
+  if (isBcryptHash(encoded)) {
+    const auto cost = bcryptCost(encoded);
+    return cost && *cost > std::max(kDearBcryptCost, policy_.bcrypt_cost + 2);
+  }
+  const auto work = pbkdf2Work(encoded);
+  return work && *work > kDearPbkdf2Work;
+}
+
 bool PasswordHasher::needsRehash(std::string_view encoded) const {
   if (policy_.scheme == Scheme::Bcrypt) {
     const auto cost = bcryptCost(encoded);

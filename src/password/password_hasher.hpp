@@ -67,6 +67,16 @@ class PasswordHasher {
   // deprecated="auto"), so a successful login should store a fresh hash.
   bool needsRehash(std::string_view encoded) const;
 
+  // True when checking `encoded` asks far more than the policy's own hashes, as an imported hash
+  // may (within the import bounds): argon2 over 256 MiB or 1 GiB-passes of work (or four times
+  // the policy's argon2, when that is more), bcrypt over cost 14 (or the policy's cost plus two),
+  // PBKDF2 over 2,000,000 iterations' work. The server checks such hashes on a pool of their own,
+  // one at a time: five wrong passwords a minute at one account with a 1 GiB x 4 argon2 hash held
+  // both hashing threads for 33 s of every minute, 2 GiB of memory, and everyone's logins waited
+  // 25 s (an outside attack). Hashes as the policy makes them, and common imports (Authelia's 64
+  // MiB x 3, Keycloak's PBKDF2-SHA512 at 210,000), are not dear.
+  bool dear(std::string_view encoded) const;
+
  private:
   PasswordHasher(HashPolicy policy, std::shared_future<std::string> dummy)
       : policy_(policy), dummy_hash_(std::move(dummy)) {}

@@ -137,7 +137,7 @@ core::Result<bool> LocalOneTimeStore::putIfAbsent(std::string_view key, std::str
                                                   std::chrono::seconds ttl,
                                                   std::chrono::milliseconds now) {
   const std::lock_guard lock(mutex_);
-  if (closed_) return closedError();
+  if (shut()) return closedError();
   const std::int64_t second = std::chrono::floor<std::chrono::seconds>(now).count();
   // Full, it sweeps at most once a second: a flood keeping it full costs no scan per call.
   if (entries_.size() >= sweep_at_ ||
@@ -159,7 +159,7 @@ core::Result<bool> LocalOneTimeStore::spend(std::string_view key, std::chrono::s
                                             std::chrono::milliseconds now) {
   {
     const std::lock_guard lock(mutex_);
-    if (closed_) return closedError();
+    if (shut()) return closedError();
     if (!since_) since_ = now;  // never told: vouch from here on
     if (issued_at < *since_) return false;
   }
@@ -186,12 +186,21 @@ void LocalOneTimeStore::reopen(std::chrono::milliseconds now) {
   closed_ = false;
 }
 
+void LocalOneTimeStore::renew(std::chrono::steady_clock::time_point until) {
+  const std::lock_guard lock(mutex_);
+  lease_ = until;
+}
+
+bool LocalOneTimeStore::shut() const {
+  return closed_ || (lease_ && std::chrono::steady_clock::now() > *lease_);
+}
+
 // The process's memory is the store's: nothing stored survives it, so nothing stored predates
 // where it begins.
 core::Result<std::optional<std::string>> LocalOneTimeStore::take(std::string_view key,
                                                                  std::chrono::milliseconds now) {
   const std::lock_guard lock(mutex_);
-  if (closed_) return closedError();
+  if (shut()) return closedError();
   const auto it = entries_.find(std::string(key));
   if (it == entries_.end()) return std::optional<std::string>{};
   Entry entry = std::move(it->second);
@@ -203,7 +212,7 @@ core::Result<std::optional<std::string>> LocalOneTimeStore::take(std::string_vie
 core::Result<std::optional<std::string>> LocalOneTimeStore::peek(std::string_view key,
                                                                  std::chrono::milliseconds now) {
   const std::lock_guard lock(mutex_);
-  if (closed_) return closedError();
+  if (shut()) return closedError();
   const auto it = entries_.find(std::string(key));
   if (it == entries_.end() || it->second.expires <= now) return std::optional<std::string>{};
   return std::optional<std::string>(it->second.value);

@@ -73,6 +73,10 @@ class LocalOneTimeStore final : public OneTimeStore {
   // before is gone, and a challenge made before it is refused, as after a start.
   void close();
   void reopen(std::chrono::milliseconds now);
+  // While open, refuses every call once the steady clock passes `until`, unless renewed before:
+  // a node that could not confirm it still serves them (its look at the other nodes stalled, or
+  // its place among them was lost unseen) stops on its own.
+  void renew(std::chrono::steady_clock::time_point until);
 
  private:
   struct Entry {
@@ -85,7 +89,9 @@ class LocalOneTimeStore final : public OneTimeStore {
   const std::size_t max_entries_;
   std::int64_t full_swept_at_ = -1;  // the second of the last sweep that left it full
   std::optional<std::chrono::milliseconds> since_;  // vouchFrom's first `now`
+  bool shut() const;                                // closed, or past its lease; under mutex_
   bool closed_ = false;
+  std::optional<std::chrono::steady_clock::time_point> lease_;  // renew()'s; none: no lease
 };
 
 }  // namespace gatehouse::state

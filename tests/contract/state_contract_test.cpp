@@ -441,6 +441,13 @@ TEST(LocalOneTimeStore, ClosedRefusesEverythingAndReopensWithFreshMemory) {
   EXPECT_TRUE(o.spend("fresh", seconds(300), at(200), at(201)).value());
   EXPECT_FALSE(o.spend("fresh", seconds(300), at(200), at(202)).value());
   EXPECT_FALSE(o.spend("challenge", seconds(300), at(100), at(202)).value());
+  // A lease: past it, every call is refused until it is renewed; the memory stays.
+  ASSERT_TRUE(o.putIfAbsent("kept", "v", seconds(300), at(203)).value());
+  o.renew(std::chrono::steady_clock::now() - std::chrono::milliseconds(1));
+  EXPECT_EQ(o.peek("kept", at(204)).error().code, core::Errc::Unavailable);
+  EXPECT_EQ(o.spend("late", seconds(300), at(203), at(204)).error().code, core::Errc::Unavailable);
+  o.renew(std::chrono::steady_clock::now() + std::chrono::hours(1));
+  EXPECT_EQ(o.take("kept", at(205)).value(), "v");
 }
 
 TEST(RedisUrl, ParsesHostPortCredentialsAndDatabase) {

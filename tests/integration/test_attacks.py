@@ -859,6 +859,39 @@ def test_bodies_held_at_once_are_bounded(make_server):
     # Given back: a whole body fits again.
     r = requests.post(s.url("/api/v1/auth/register"), data=body, headers={"Content-Type": "application/json"})
     assert r.status_code == 422, r.text
+    # Announcing a body holds nothing until its bytes come.
+    announced = [_connect_from("127.0.0.9", s) for _ in range(4)]
+    for a in announced:
+        a.sendall(head)
+    time.sleep(0.3)
+    r = requests.post(s.url("/api/v1/auth/register"), data=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 422, r.text
+    for a in announced:
+        a.close()
+
+
+def test_one_client_cannot_spend_every_clients_body_budget(make_server):
+    """Found by the review of the fix above: one address holding bodies filled the whole budget,
+    and every other client's bodies over 4 KiB got 503. One address may hold an eighth of it (at
+    least one whole body)."""
+    s = make_server({"GATEHOUSE_MAX_BODY_BYTES": "50000", "GATEHOUSE_MAX_BODY_MEMORY_BYTES": "400000"})
+    body = b'{"username": "' + b"a" * 39970 + b'", "password": "x"}'
+    head = (b"POST /api/v1/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n")
+    first = _connect_from("127.0.0.7", s)
+    first.sendall(head + body[:-1])
+    time.sleep(0.5)
+    again = _connect_from("127.0.0.7", s)  # the same client: past its share
+    again.sendall(head + body[:-1])
+    lines = _answer(again)
+    assert lines[0].startswith("HTTP/1.1 503") and "Retry-After: 1" in lines, lines
+    again.close()
+    other = _connect_from("127.0.0.8", s)  # another client: its own share
+    other.sendall(head + body)
+    lines = _answer(other)
+    assert lines and not lines[0].startswith("HTTP/1.1 503"), lines
+    other.close()
+    first.close()
 
 
 def _client_of(s, request_id):
@@ -905,3 +938,26 @@ def test_an_ipv6_client_is_limited_by_its_slash_64(make_server):
     r = requests.post(s.url("/api/v1/auth/login"), data={"username": "nobody9", "password": "x"},
                       headers={"X-Forwarded-For": "2001:db8:1:3::1"})
     assert r.status_code == 401, r.text
+
+
+def test_on_a_dual_stack_listener_each_ipv4_client_has_its_own_limits(make_server):
+    """Found by the review of the /64 fix: on a [::] listener an IPv4 client arrives as
+    ::ffff:a.b.c.d, which the per-address limits took for one IPv6 /64 shared by every IPv4
+    client: one client's failed logins locked out everyone's."""
+    s = make_server(start=False)
+    s.env["GATEHOUSE_LISTEN"] = f"[::]:{s.port}"
+    s.env["LOGIN_RATE_LIMIT"] = "3/minute"
+    s.start()
+    s.register("dual@example.com", "dual")
+    statuses = []
+    for i in range(4):
+        sock = _connect_from("127.0.0.66", s)
+        body = f"username=nobody{i}&password=x".encode()
+        sock.sendall(b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                     b"Content-Type: application/x-www-form-urlencoded\r\n"
+                     b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        statuses.append(_answer(sock)[0].split(" ")[1])
+        sock.close()
+    assert statuses == ["401", "401", "401", "429"], statuses
+    assert s.login("dual").status_code == 200  # from 127.0.0.1: its own budget
+    assert "client=127.0.0.66 " in s.log_text()  # and one spelling of it

@@ -8,6 +8,7 @@ the API needs users:write and roles:manage and never creates a user above the ca
 are audited with their counts."""
 import base64
 import json
+import threading
 import time
 
 import requests
@@ -16,6 +17,7 @@ from conftest import ADMIN_PASSWORD, auth
 from import_support import (FORBIDDEN, INCORRECT, api_import, audit_events, body, cli_import, db_rows, db_user,
                             hash_field, jsonl, login_ok, me, one_per_format, rfc3339_seconds, stored_form,
                             stored_hash, vector, vector_file, wait_audit, wait_for_hash)
+from import_support import run_cli
 
 NOT_AUTHENTICATED = (401, {"detail": "Not authenticated"})
 
@@ -631,3 +633,34 @@ def test_a_creation_time_in_the_future_or_in_milliseconds_is_refused(server):
     assert [(x["result"], x.get("reason", "")[:10]) for x in results[:2]] == \
         [("error", "created_at")] * 2, results
     assert results[2]["result"] == "created", results
+
+
+def test_dear_imported_hashes_are_checked_apart_and_never_hold_everyones_logins(make_server):
+    """Found by an outside attack: five wrong passwords a minute at one account imported with a
+    1 GiB x 4 argon2 hash (within the import bounds) held both hashing threads, and everyone's
+    logins waited. Hashes far dearer than the policy's are checked on a pool of their own, one at
+    a time: a plain login is answered while two such checks are under way."""
+    s = make_server({"GATEHOUSE_HASH_THREADS": "2"})
+    r = run_cli(s, "user", "create", "--email", "dear@example.com", "--username", "dear", "--password-stdin",
+                stdin="Passw0rd!x\n",
+                env={"PASSWORD_SCHEME": "argon2id", "ARGON2_MEMORY_KIB": "300000", "ARGON2_ITERATIONS": "3"})
+    assert r.returncode == 0, r.stderr
+    assert s.register("plain@example.com", "plain").status_code == 201
+    finished = {}
+
+    def attempt(name, username, password):
+        r = requests.post(s.url("/api/v1/auth/login"), data={"username": username, "password": password})
+        finished[name] = (r.status_code, time.monotonic())
+
+    dear = [threading.Thread(target=attempt, args=(f"dear{i}", "dear", f"Wr0ng-{i}!")) for i in range(2)]
+    for t in dear:
+        t.start()
+    time.sleep(0.2)  # both asked: under the old pool, each held a hashing thread
+    attempt("plain", "plain", "Passw0rd!x")
+    for t in dear:
+        t.join()
+    assert finished["plain"][0] == 200, finished
+    assert [finished[f"dear{i}"][0] for i in range(2)] == [401, 401], finished
+    assert finished["plain"][1] < min(finished["dear0"][1], finished["dear1"][1]), finished
+    # And the dear account itself still signs in (and is rehashed to the policy's).
+    assert s.login("dear").status_code == 200

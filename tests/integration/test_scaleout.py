@@ -323,6 +323,36 @@ def test_a_later_node_without_redis_takes_one_time_values_over_and_hands_them_ba
     assert r.status_code == 200, r.text
 
 
+def test_no_moment_of_two_nodes_serving_one_time_values_when_the_servings_session_is_cut(cluster):
+    """Found by a review: when the serving node's database session was cut (a PostgreSQL
+    restart, an administrator ending idle sessions), its place vanished at once but it served on
+    until its next look, while the other node saw the way clear and served too, for up to half a
+    second. A serving node's store now has a lease its looks renew, and a node about to serve
+    waits longer than the lease after seeing the way clear."""
+    node, _ = cluster
+    first = node("first", OWN_VALUES)
+    second = node("second", OWN_VALUES)  # the later: it serves, the first stands aside
+    assert stands_aside(first) and not stands_aside(second)
+    u = urllib.parse.urlparse(second.env["DATABASE_URL"])
+    both = []
+    for _ in range(3):
+        cut = subprocess.run(
+            [f"{PG_BIN}/psql", "-h", u.hostname, "-p", str(u.port), "-U", u.username, "-d", u.path[1:],
+             "-Atc", "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' "
+                     "AND objsubid = 2 AND classid::int8 >= 726202000 AND classid::int8 < 726203000"],
+            capture_output=True, text=True, timeout=30)
+        assert cut.returncode == 0 and cut.stdout.strip() == "1", (cut.stdout, cut.stderr)
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline:
+            a, b = (requests.get(n.url("/readyz")).status_code for n in (first, second))
+            if a == b == 200:
+                both.append(time.monotonic())
+            time.sleep(0.005)
+        # One of them serves again (the order may change), and only one.
+        assert stands_aside(first) != stands_aside(second)
+    assert not both, f"{len(both)} samples with both nodes ready"
+
+
 def test_a_node_without_redis_stands_aside_while_a_node_with_redis_runs(cluster):
     """Configured apart (REDIS_URL forgotten on one node): the node without Redis serves no
     one-time value while a node with Redis runs on the database, whichever started first; a node
@@ -1154,3 +1184,19 @@ def test_a_node_cut_off_from_the_database_stops_answering_from_its_caches(cluste
         assert on_b() == 401
     finally:
         link.close()
+
+
+def test_text_no_column_can_hold_is_refused_not_a_500(cluster):
+    """Found by an outside attack: on PostgreSQL, which refuses NUL and invalid UTF-8, a session id
+    or an audit filter holding them answered 500 (SQLite: 404, an empty list)."""
+    node, _ = cluster
+    a = node("a")
+    a.register("textual@example.com", "textual")
+    token = a.token("textual")
+    admin = a.admin_token()
+    for raw in ("%00", "a%00b", "%FF", "%C0%80", "%ED%A0%80"):
+        r = requests.delete(a.url(f"/api/v1/auth/sessions/{raw}"), headers=auth(token))
+        assert r.status_code == 404, (raw, r.status_code, r.text)
+        r = requests.get(a.url(f"/api/v1/audit-events?type={raw}"), headers=auth(admin))
+        assert r.status_code == 422, (raw, r.status_code, r.text)
+    assert "internal error" not in a.log_text()

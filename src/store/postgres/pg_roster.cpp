@@ -35,11 +35,9 @@ NodeRoster::~NodeRoster() = default;
 core::Result<std::unique_ptr<NodeRoster>> NodeRoster::open(std::string url, Keeping keeping) {
   auto roster =
       std::unique_ptr<NodeRoster>(new NodeRoster(withConnectTimeout(std::move(url)), keeping));
-  auto c = roster->connection();
-  if (!c) return tl::unexpected(c.error());
-  auto now = (*c)->query("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::int8");
+  auto now = roster->databaseMillis();
   if (!now) return tl::unexpected(now.error());
-  roster->self_.started = std::max<std::int64_t>(0, now->int64(0, 0) - kRosterEpoch * 1000);
+  roster->self_.started = std::max<std::int64_t>(0, *now - kRosterEpoch * 1000);
   if ((roster->self_.started >> 32) >= kBaseRoom)
     return core::makeError(core::Errc::Internal,
                            "the node roster: the database's clock is past 2156");
@@ -69,6 +67,14 @@ core::Result<T> NodeRoster::dropOnLoss(core::Result<T> result) {
     entered_ = false;
   }
   return result;
+}
+
+core::Result<std::int64_t> NodeRoster::databaseMillis() {
+  auto c = connection();
+  if (!c) return tl::unexpected(c.error());
+  auto now = dropOnLoss((*c)->query("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::int8"));
+  if (!now) return tl::unexpected(now.error());
+  return now->int64(0, 0);
 }
 
 core::Status NodeRoster::enter() {

@@ -54,6 +54,8 @@ class NodeRoster {
   bool entered() const { return entered_; }
   // This node's entry (its pid is the current session's; 0 before the first enter).
   const RosterEntry& self() const { return self_; }
+  // The database's clock, in Unix milliseconds.
+  [[nodiscard]] core::Result<std::int64_t> databaseMillis();
   // The other nodes holding a place now. A lost connection is Unavailable; the next call
   // connects again (and the place is gone until enter).
   [[nodiscard]] core::Result<std::vector<RosterEntry>> others();

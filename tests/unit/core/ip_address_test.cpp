@@ -15,15 +15,32 @@ TEST(CanonicalAddress, OneSpellingPerAddress) {
 
 TEST(CanonicalAddress, PortsAndBracketsAreDropped) {
   EXPECT_EQ(canonicalAddress("1.2.3.4:5555"), "1.2.3.4");
+  EXPECT_EQ(canonicalAddress("1.2.3.4:65535"), "1.2.3.4");
   EXPECT_EQ(canonicalAddress("[2001:db8::1]:443"), "2001:db8::1");
   EXPECT_EQ(canonicalAddress("[2001:db8::1]"), "2001:db8::1");
 }
 
 TEST(CanonicalAddress, AnythingElseIsNotAnAddress) {
-  for (const char* text :
-       {"", "unknown", "6.6.6.6 method=GET path=/admin", "1.2.3.4:", "1.2.3.4:x", "1.2.3.4:123456",
-        "[2001:db8::1", "[2001:db8::1]x", "[1.2.3.4]", "01.2.3.4", "1.2.3", "256.1.1.1",
-        "2001:db8::1%eth0", "fe80::1:", "1.2.3.4\n", " 1.2.3.4", "_hidden", "example.com"}) {
+  for (const char* text : {"",
+                           "unknown",
+                           "6.6.6.6 method=GET path=/admin",
+                           "1.2.3.4:",
+                           "1.2.3.4:x",
+                           "1.2.3.4:123456",
+                           "[2001:db8::1",
+                           "[2001:db8::1]x",
+                           "[1.2.3.4]",
+                           "01.2.3.4",
+                           "1.2.3.4:65536",
+                           "1.2.3.4:99999",
+                           "1.2.3",
+                           "256.1.1.1",
+                           "2001:db8::1%eth0",
+                           "fe80::1:",
+                           "1.2.3.4\n",
+                           " 1.2.3.4",
+                           "_hidden",
+                           "example.com"}) {
     EXPECT_EQ(canonicalAddress(text), std::nullopt) << text;
   }
   EXPECT_EQ(canonicalAddress(std::string(300, '1')), std::nullopt);
@@ -35,6 +52,11 @@ TEST(AddressBucket, IPv4ByAddressIPv6ByItsSlash64) {
   EXPECT_EQ(addressBucket("2001:db8:1:2::1"), addressBucket("2001:db8:1:2:ffff::9"));
   EXPECT_NE(addressBucket("2001:db8:1:2::1"), addressBucket("2001:db8:1:3::1"));
   EXPECT_EQ(addressBucket("::1"), "::/64");
+  // On a dual-stack listener an IPv4 client is IPv4-mapped: its own bucket, not one /64 that
+  // every IPv4 client shares (a review found them all in "::/64").
+  EXPECT_EQ(addressBucket("::ffff:127.0.0.66"), "127.0.0.66");
+  EXPECT_NE(addressBucket("::ffff:127.0.0.66"), addressBucket("::ffff:127.0.0.1"));
+  EXPECT_EQ(addressBucket("2001:DB8:1:2::1"), "2001:db8:1:2::/64");
 }
 
 }  // namespace

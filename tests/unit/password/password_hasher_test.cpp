@@ -71,6 +71,36 @@ TEST(PasswordHasher, NeedsRehashFollowsPolicy) {
   EXPECT_FALSE(a.needsRehash("$argon2id$v=19$m=102400,t=3,p=8$c29tZXNhbHQ$aGFzaA"));
 }
 
+TEST(PasswordHasher, OnlyHashesFarDearerThanThePolicysAreDear) {
+  // Found by an outside attack: imported hashes within the import bounds (1 GiB x 4 argon2) held
+  // every hashing thread; such hashes are checked apart (PasswordHasher::dear).
+  const auto bc12 = bcryptHasher(12);
+  const std::string salt = "$c29tZXNhbHQ$aGFzaA";
+  EXPECT_TRUE(bc12.dear("$argon2id$v=19$m=1048576,t=4,p=1" + salt));  // the attack's
+  EXPECT_TRUE(bc12.dear("$argon2id$v=19$m=262145,t=1,p=1" + salt));   // over 256 MiB
+  EXPECT_TRUE(bc12.dear("$argon2id$v=19$m=131072,t=9,p=1" + salt));   // over a GiB-pass
+  EXPECT_FALSE(bc12.dear("$argon2id$v=19$m=262144,t=4,p=1" + salt));  // exactly both
+  EXPECT_FALSE(bc12.dear("$argon2id$v=19$m=65536,t=3,p=4" + salt));   // Authelia's
+  EXPECT_FALSE(bc12.dear("$argon2id$v=19$m=19456,t=2,p=1" + salt));   // OWASP's
+  EXPECT_TRUE(bc12.dear("$argon2i$v=19$m=1048576,t=4,p=1" + salt));   // argon2i alike
+  EXPECT_TRUE(bc12.dear("$2b$15$abcdefghijklmnopqrstuu5Qq2yvTOQdZ8zAq7Dw3H7nW7m8Y3CzC"));
+  EXPECT_FALSE(bc12.dear("$2b$14$abcdefghijklmnopqrstuu5Qq2yvTOQdZ8zAq7Dw3H7nW7m8Y3CzC"));
+  EXPECT_FALSE(
+      bcryptHasher(13).dear("$2b$15$abcdefghijklmnopqrstuu5Qq2yvTOQdZ8zAq7Dw3H7nW7m8Y3CzC"));
+  // PBKDF2: iterations times blocks (two SHA-256 blocks for a 64-byte key).
+  const std::string key64(86, 'A');
+  EXPECT_TRUE(bc12.dear("$pbkdf2-sha256$1000001$c2FsdHNhbHQ$" + key64));
+  EXPECT_FALSE(bc12.dear("$pbkdf2-sha256$1000000$c2FsdHNhbHQ$" + key64));
+  EXPECT_FALSE(bc12.dear("$pbkdf2-sha256$600000$c2FsdHNhbHQ$" + std::string(43, 'A')));
+  // A policy that makes dear hashes itself: its own are not.
+  const auto big = PasswordHasher::create({.scheme = Scheme::Argon2id,
+                                           .argon2 = {.memory_kib = 524288, .iterations = 3}})
+                       .value();
+  EXPECT_FALSE(big.dear("$argon2id$v=19$m=1048576,t=4,p=1" + salt));
+  EXPECT_FALSE(bc12.dear(""));
+  EXPECT_FALSE(bc12.dear("$1$abc$def"));
+}
+
 TEST(PasswordHasher, UnknownFormatsNeverVerify) {
   const auto hasher = bcryptHasher();
   EXPECT_FALSE(hasher.verify("pw", ""));
