@@ -75,41 +75,17 @@ void Pipeline::decorate(const http::Request* request, http::Response& r) {
     r.set("X-Request-Id", request->request_id);
 }
 
-bool Pipeline::trusted(std::string_view ip) const {
-  return std::find(trusted_proxies_.begin(), trusted_proxies_.end(), ip) != trusted_proxies_.end();
-}
-
 std::string Pipeline::clientIp(const http::Request& request) const {
+  // The server made the peer canonical. Every X-Forwarded-For line is read: a proxy that adds a
+  // line of its own after the client's (HAProxy's `option forwardfor`) is believed, not the
+  // client's first line (an outside attack: a rotating forged line dodged every per-address
+  // limit); a hop that is no address stops the walk (any text there went to the logs).
   if (trusted_proxies_.empty()) return request.peer_ip;
-  const auto peer = core::canonicalAddress(request.peer_ip);
-  if (!peer || !trusted(*peer)) return request.peer_ip;
-  // Every X-Forwarded-For line, in order, makes one list (RFC 9110 §5.3): a proxy that adds a
-  // line of its own after the client's (HAProxy's `option forwardfor`) is read, not the client's
-  // first line (found by an outside attack: a rotating forged line dodged every per-address limit).
-  std::vector<std::string_view> hops;
+  std::vector<std::string_view> lines;
   for (const auto& [name, value] : request.headers) {
-    if (name != "x-forwarded-for") continue;
-    std::string_view rest = value;
-    while (!rest.empty()) {
-      const auto comma = rest.find(',');
-      hops.push_back(core::trimAscii(rest.substr(0, comma)));
-      if (comma == std::string_view::npos) break;
-      rest.remove_prefix(comma + 1);
-    }
+    if (name == "x-forwarded-for") lines.emplace_back(value);
   }
-  // Right to left: the first hop our trusted proxies did not add is the client. A hop that is no
-  // address was not written by a trusted proxy: nothing from it leftwards is believed, and the
-  // nearest trusted hop stands for the client (any text there went to the logs and the audit
-  // trail, an outside attack found).
-  std::string nearest = *peer;
-  for (auto it = hops.rbegin(); it != hops.rend(); ++it) {
-    if (it->empty()) continue;
-    auto hop = core::canonicalAddress(*it);
-    if (!hop) break;
-    if (!trusted(*hop)) return std::move(*hop);
-    nearest = std::move(*hop);
-  }
-  return nearest;
+  return core::forwardedClient(request.peer_ip, lines, trusted_proxies_);
 }
 
 void Pipeline::identify(http::Request& request) const {

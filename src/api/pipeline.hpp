@@ -40,7 +40,6 @@ class Pipeline {
   std::string clientIp(const http::Request& request) const;
 
  private:
-  bool trusted(std::string_view ip) const;
   // Request id and client address, once per request (the worker keeps the I/O thread's).
   void identify(http::Request& request) const;
   // A CORS preflight (OPTIONS with Origin and Access-Control-Request-Method) answered here;

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "core/log.hpp"
+#include "core/this_thread.hpp"
 
 namespace gatehouse::app {
 
@@ -70,6 +71,27 @@ void RosterWatch::start(std::chrono::milliseconds patience) {
         "another node without REDIS_URL still serves one-time values on this database: this "
         "node waits for it to step aside (/readyz 503 until then)");
   }
+}
+
+void RosterWatch::watch() {
+  thread_ = std::thread([this] {
+    core::nameThisThread("gh-roster");
+    std::unique_lock lock(mutex_);
+    while (!wake_.wait_for(lock, std::chrono::milliseconds(500), [this] { return stop_; })) {
+      lock.unlock();
+      look();
+      lock.lock();
+    }
+  });
+}
+
+RosterWatch::~RosterWatch() {
+  {
+    const std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
 }
 
 void RosterWatch::look() {

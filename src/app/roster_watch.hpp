@@ -2,8 +2,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include "core/clock.hpp"
@@ -38,11 +41,16 @@ class RosterWatch {
               const core::Clock& clock);
   RosterWatch(const RosterWatch&) = delete;
   RosterWatch& operator=(const RosterWatch&) = delete;
+  ~RosterWatch();  // stops the looking thread, if any
 
   // Before the node listens: takes its place, then waits up to `patience` for nodes without
   // Redis to step aside (a node sharing through Redis), or for an older one to (a node without).
   void start(std::chrono::milliseconds patience);
-  // Each janitor tick (twice a second): follows the roster.
+  // Then: looks twice a second on a thread of its own (gh-roster). Not the janitor's: its reads
+  // of the change logs may stall for seconds on a locked table while the roster is fine, and the
+  // lease of a lone node ran out behind them (a review).
+  void watch();
+  // One look: follows the roster (watch() calls it; start() before it).
   void look();
   // False while this node keeps its own values and does not serve them (readiness says 503):
   // standing aside or waiting, or past its store's lease (its looks stalled).
@@ -67,6 +75,10 @@ class RosterWatch {
   const core::Clock& clock_;
   Stand stand_ = Stand::Aside;
   std::optional<std::chrono::steady_clock::time_point> clear_since_;  // Waiting, way clear since
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::thread thread_;
   std::atomic<bool> aside_{false};
   std::atomic<std::chrono::steady_clock::rep> lease_until_{0};  // the store's lease, as renewed
   bool served_ = false;          // it has served once (a later Serving is a return)

@@ -261,7 +261,11 @@ int serve(const config::Config& config) {
   password::HashPool pool({.threads = hash_threads, .queue_capacity = hash_queue});
   // Stored hashes far dearer than the policy's (imported ones may be) are checked here, one at a
   // time, so they never hold the threads everyone else's logins need (PasswordHasher::dear).
-  password::HashPool dear_pool({.threads = 1, .queue_capacity = 8});
+  // At most hash_threads of them at once (one checking, the rest waiting): each holds a thread
+  // of the hashing lane while it waits, and the lane's other threads stay for everyone else's
+  // logins; beyond that such a sign-in is a 503 (a review found the lane's threads all parked).
+  password::HashPool dear_pool(
+      {.threads = 1, .queue_capacity = std::max<std::size_t>(1, hash_threads - 1)});
 
   auth::TokenService tokens(keys->tokens->signing, keys->tokens->verification,
                             {.access_ttl = config.access_token_ttl,
@@ -277,8 +281,8 @@ int serve(const config::Config& config) {
   if (auto ok = once->vouchFrom(clock.unixMillis()); !ok && !redis)
     return fatal("one-time values: " + ok.error().message);
   // Several nodes may serve a PostgreSQL database: one that keeps its one-time values in its own
-  // memory serves them only while it is the one that does (app/roster_watch.hpp). Before the
-  // janitor, whose thread looks at the roster from then on.
+  // memory serves them only while it is the one that does (app/roster_watch.hpp); the watch
+  // looks at the roster on a thread of its own from then on.
   const bool shared_database = !config.database_url.starts_with("sqlite:");
   std::unique_ptr<RosterWatch> roster;
   if (shared_database) {
@@ -288,6 +292,7 @@ int serve(const config::Config& config) {
     if (!joined) return fatal("the node roster: " + joined.error().message);
     roster = std::make_unique<RosterWatch>(std::move(*joined), redis ? nullptr : local_once, clock);
     roster->start(std::chrono::seconds(3));
+    roster->watch();
   }
   // One node needs no feed: revocations apply in memory directly (no publish, no liveness check).
   auth::RevocationList revocations((*store)->revocations(), redis ? bus.get() : nullptr);
@@ -610,11 +615,10 @@ int serve(const config::Config& config) {
       auth::RetentionPass(
           **store, {.access_ttl = config.access_token_ttl,
                     .legacy_until = config.legacy_secret_key ? config.legacy_tokens_until : 0}),
-      [&keys, &tokens, roster = roster.get(),
+      [&keys, &tokens,
        log = FailureLog(spdlog::level::warn,
                         "re-reading the key ring failed (this node keeps its keys)",
                         "the key ring is read again")]() mutable {
-        if (roster != nullptr) roster->look();
         // A rotation stored by any node or `gatehouse keys rotate`, or the time a
         // next key signs from, reaches this node here.
         if (!keys->tokens_from_ring) return;

@@ -1,8 +1,11 @@
 #include "core/ip_address.hpp"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <array>
 #include <cstring>
+
+#include "core/ascii.hpp"
 
 namespace gatehouse::core {
 namespace {
@@ -74,6 +77,32 @@ std::string addressBucket(std::string_view address) {
   std::array<char, INET6_ADDRSTRLEN> out{};
   if (inet_ntop(AF_INET6, &a, out.data(), out.size()) == nullptr) return z;
   return std::string(out.data()) + "/64";
+}
+
+std::string forwardedClient(std::string_view peer, const std::vector<std::string_view>& forwarded,
+                            const std::vector<std::string>& trusted) {
+  const auto isTrusted = [&trusted](std::string_view address) {
+    return std::find(trusted.begin(), trusted.end(), address) != trusted.end();
+  };
+  if (trusted.empty() || !isTrusted(peer)) return std::string(peer);
+  std::vector<std::string_view> hops;
+  for (std::string_view rest : forwarded) {
+    while (!rest.empty()) {
+      const auto comma = rest.find(',');
+      hops.push_back(trimAscii(rest.substr(0, comma)));
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+  }
+  std::string nearest(peer);
+  for (auto it = hops.rbegin(); it != hops.rend(); ++it) {
+    if (it->empty()) continue;
+    auto hop = canonicalAddress(*it);
+    if (!hop) break;
+    if (!isTrusted(*hop)) return std::move(*hop);
+    nearest = std::move(*hop);
+  }
+  return nearest;
 }
 
 }  // namespace gatehouse::core

@@ -3,6 +3,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace gatehouse::core {
 
@@ -17,5 +18,13 @@ std::optional<std::string> canonicalAddress(std::string_view text);
 // an IPv6 address's /64, which one host or subscriber commonly holds whole (a limit per address
 // would give it 2^64 budgets). Anything that is no address is returned as it is.
 std::string addressBucket(std::string_view address);
+
+// The client a request came from: `peer` (canonical) itself unless it is one of `trusted`
+// (canonical addresses); then the right-most hop of `forwarded` (every X-Forwarded-For value, in
+// order: one list, RFC 9110 §5.3) that is not trusted, in canonical spelling. At a hop that is no
+// address nothing further left is believed, and the nearest trusted hop stands for the client.
+// For the pipeline (audit, logs, limits) and the server (the body budget's share) alike.
+std::string forwardedClient(std::string_view peer, const std::vector<std::string_view>& forwarded,
+                            const std::vector<std::string>& trusted);
 
 }  // namespace gatehouse::core

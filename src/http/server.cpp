@@ -130,6 +130,10 @@ struct Server::Impl {
   struct Conn {
     explicit Conn(Socket s) : socket(std::move(s)) {}
     Socket socket;
+    // The peer's address in one spelling (core::canonicalAddress), read once when it opened: on
+    // a dual-stack listener an IPv4 client is "::ffff:a.b.c.d", which per-address limits took
+    // for one IPv6 /64 shared by every IPv4 client (a review).
+    std::string peer;
     std::string client;  // the address bucket it counts under; empty: not counted
     std::atomic<bool> busy{false};
     // When the sweeper closes the connection (steady clock, nanoseconds); 0: no deadline, while
@@ -247,18 +251,31 @@ struct Server::Impl {
     return r;
   }
 
-  // The address bucket a new connection counts under; empty when it is not counted.
-  std::string clientOf(const Socket& socket) const {
-    if (options.max_connections_per_client == 0) return {};
+  static std::string peerOf(const Socket& socket) {
     error_code ec;
     const auto ep = socket.remote_endpoint(ec);
     if (ec) return {};
-    const std::string peer = ep.address().to_string();
-    const std::string address = core::canonicalAddress(peer).value_or(peer);
-    if (std::find(options.unlimited_peers.begin(), options.unlimited_peers.end(), address) !=
+    std::string peer = ep.address().to_string();
+    return core::canonicalAddress(peer).value_or(std::move(peer));
+  }
+
+  // The address bucket a new connection from `peer` counts under; empty when it is not counted.
+  std::string clientOf(const std::string& peer) const {
+    if (options.max_connections_per_client == 0 || peer.empty()) return {};
+    if (std::find(options.unlimited_peers.begin(), options.unlimited_peers.end(), peer) !=
         options.unlimited_peers.end())
       return {};
-    return core::addressBucket(address);
+    return core::addressBucket(peer);
+  }
+
+  // The bucket a request's body counts under: its client's, through the trusted proxies (whose
+  // own address every client behind them shares: a review filled the budget through one).
+  std::string bodyClientOf(const Conn& conn, const Request& req) const {
+    std::vector<std::string_view> lines;
+    for (const auto& [name, value] : req.headers) {
+      if (name == "x-forwarded-for") lines.emplace_back(value);
+    }
+    return core::addressBucket(core::forwardedClient(conn.peer, lines, options.unlimited_peers));
   }
 
   // One contiguous buffer per response, reused by the connection: no per-field allocations and
@@ -334,22 +351,23 @@ struct Server::Impl {
   // first (closed, timed out, cancelled by shutdown). The idle deadline covers the wait and the
   // header section; a request with a body then gets request_timeout for it. `defer`: a response
   // on this connection was just sent and its I/O thread serves other connections too.
-  // The request body bytes one connection holds, counted in `body_bytes` (at most
+  // The request body memory one connection holds, counted in `body_bytes` (at most
   // max_body_memory for all connections together, and an eighth of it, or one whole body when
-  // that is more, for one client address: a review filled the whole budget from one address and
-  // refused every other client's body); given back when the request is done. Bytes received,
-  // not the string's capacity: headers announcing a body, with no byte of it sent, hold nothing.
+  // that is more, for one client: a review filled the whole budget from one address and refused
+  // every other client's body); given back when the request is done. Headers announcing a body
+  // with no byte of it sent hold the parser's 4 KiB reserve, which is not counted.
   struct BodyHold {
     Impl& server;
-    const std::string& client;  // the connection's bucket; empty: not counted per client
+    std::string client;  // the request's client bucket (bodyClientOf), once its headers are in
     std::size_t held = 0;
     bool over = false;  // a budget was spent: the request is refused
 
-    // Counts `bytes` (the body received so far); false when that would pass a budget.
+    // Small bodies go uncounted (the connection limits bound them): a token check's request
+    // touches no shared counter.
+    static constexpr std::size_t kUncounted = 4096;
+
+    // Counts `bytes` (the body's memory now); false when that would pass a budget.
     bool grow(std::size_t bytes) {
-      // Small bodies go uncounted (the connection limits bound them): a token check's request
-      // touches no shared counter.
-      constexpr std::size_t kUncounted = 4096;
       if (bytes <= held || bytes <= kUncounted) return true;
       const std::size_t more = bytes - held;
       const std::lock_guard lock(server.body_mutex);
@@ -368,7 +386,10 @@ struct Server::Impl {
     }
     void release() {
       over = false;
-      if (held == 0) return;
+      if (held == 0) {
+        client.clear();
+        return;
+      }
       const std::lock_guard lock(server.body_mutex);
       server.body_bytes -= held;
       if (!client.empty()) {
@@ -377,6 +398,7 @@ struct Server::Impl {
           server.body_per_client.erase(mine);
       }
       held = 0;
+      client.clear();
     }
     ~BodyHold() { release(); }
   };
@@ -394,7 +416,12 @@ struct Server::Impl {
       std::size_t used = 0;
       const auto result = parser.parse(in.data(), used);
       in.consume(used);
-      if (!body.grow(parser.request().body.size())) {
+      // The body's memory: what its string holds (it grows by doubling from the parser's 4 KiB,
+      // which is all a body announced but not sent holds).
+      const std::size_t bytes = parser.request().body.capacity();
+      if (bytes > BodyHold::kUncounted && body.held == 0)
+        body.client = bodyClientOf(conn, parser.request());
+      if (!body.grow(bytes)) {
         body.over = true;
         co_return true;
       }
@@ -428,17 +455,10 @@ struct Server::Impl {
                           std::list<std::shared_ptr<Conn>>::iterator self,
                           std::size_t* thread_sessions) {
     ++*thread_sessions;
-    std::string peer;
     {
-      error_code ec;
-      auto ep = conn->socket.remote_endpoint(ec);
-      // One spelling per address, once per connection: on a dual-stack listener an IPv4 client
-      // is "::ffff:a.b.c.d", which per-address limits took for one IPv6 /64 shared by every IPv4
-      // client (a review).
-      if (!ec) peer = ep.address().to_string();
-      if (auto canonical = core::canonicalAddress(peer)) peer = std::move(*canonical);
       // Responses are sent at once from this coroutine; a full socket buffer falls back to an
       // asynchronous write.
+      error_code ec;
       conn->socket.non_blocking(true, ec);
     }
     // Bounded: the parser consumes body bytes as they arrive, so only a header section, one
@@ -447,7 +467,7 @@ struct Server::Impl {
     RequestParser parser(
         {.max_header_bytes = options.max_header_bytes, .max_body_bytes = options.max_body_bytes});
     bool served = false;
-    BodyHold body{.server = *this, .client = conn->client};
+    BodyHold body{.server = *this};
     for (;;) {
       if (stopping.load()) break;
       parser.reset();
@@ -475,7 +495,7 @@ struct Server::Impl {
       }
       conn->busy = true;
       Request& req = parser.request();
-      req.peer_ip = peer;
+      req.peer_ip = conn->peer;
       const bool keep_alive = parser.keepAlive();
       const unsigned version = parser.version();
       const bool head = parser.isHead();
@@ -537,7 +557,8 @@ struct Server::Impl {
         continue;  // e.g. EMFILE: keep serving those already connected
       }
       auto conn = std::make_shared<Conn>(std::move(socket));
-      conn->client = clientOf(conn->socket);
+      conn->peer = peerOf(conn->socket);
+      conn->client = clientOf(conn->peer);
       std::list<std::shared_ptr<Conn>>::iterator it;
       bool admitted = false;
       {

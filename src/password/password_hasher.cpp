@@ -151,24 +151,26 @@ bool PasswordHasher::verifyDummy(std::string_view password) const {
 }
 
 bool PasswordHasher::dear(std::string_view encoded) const {
-  constexpr std::uint64_t kDearArgon2MemoryKib = 256U << 10U;  // 256 MiB
-  constexpr std::uint64_t kDearArgon2Work = 1U << 20U;         // KiB x passes: 1 GiB-pass
-  constexpr int kDearBcryptCost = 14;
+  // Eight times the policy's own: an argon2 hash's memory or memory x passes, a bcrypt cost three
+  // above; PBKDF2 (which the policy never makes) past 2,000,000 iterations' work, about eight of
+  // the policy's hashes of a core's time. More lanes than four (or the policy's): libargon2 runs a
+  // thread per lane, and 64 of them took every core (a review).
+  constexpr std::uint64_t kTimes = 8;
+  constexpr std::uint32_t kLanes = 4;
+  constexpr int kBcryptSteps = 3;  // 2^3
   constexpr std::int64_t kDearPbkdf2Work = 2'000'000;
   auto argon2 = argon2idParams(encoded);
   if (!argon2) argon2 = argon2iParams(encoded);
   if (argon2) {
     const Argon2Params& mine = policy_.argon2;
-    const std::uint64_t memory =
-        std::max<std::uint64_t>(kDearArgon2MemoryKib, 4ULL * mine.memory_kib);
-    const std::uint64_t work =
-        std::max<std::uint64_t>(kDearArgon2Work, 4ULL * mine.memory_kib * mine.iterations);
-    return argon2->memory_kib > memory ||
-           std::uint64_t{argon2->memory_kib} * argon2->iterations > work;
+    return argon2->memory_kib > kTimes * mine.memory_kib ||
+           std::uint64_t{argon2->memory_kib} * argon2->iterations >
+               kTimes * mine.memory_kib * mine.iterations ||
+           argon2->parallelism > std::max(kLanes, mine.parallelism);
   }
   if (isBcryptHash(encoded)) {
     const auto cost = bcryptCost(encoded);
-    return cost && *cost > std::max(kDearBcryptCost, policy_.bcrypt_cost + 2);
+    return cost && *cost > policy_.bcrypt_cost + kBcryptSteps;
   }
   const auto work = pbkdf2Work(encoded);
   return work && *work > kDearPbkdf2Work;

@@ -68,13 +68,14 @@ class PasswordHasher {
   bool needsRehash(std::string_view encoded) const;
 
   // True when checking `encoded` asks far more than the policy's own hashes, as an imported hash
-  // may (within the import bounds): argon2 over 256 MiB or 1 GiB-passes of work (or four times
-  // the policy's argon2, when that is more), bcrypt over cost 14 (or the policy's cost plus two),
-  // PBKDF2 over 2,000,000 iterations' work. The server checks such hashes on a pool of their own,
-  // one at a time: five wrong passwords a minute at one account with a 1 GiB x 4 argon2 hash held
-  // both hashing threads for 33 s of every minute, 2 GiB of memory, and everyone's logins waited
-  // 25 s (an outside attack). Hashes as the policy makes them, and common imports (Authelia's 64
-  // MiB x 3, Keycloak's PBKDF2-SHA512 at 210,000), are not dear.
+  // may (within the import bounds): argon2 (id or i) over eight times the policy's memory or
+  // memory x passes, or over four lanes (or the policy's); bcrypt over the policy's cost plus
+  // three; PBKDF2 over 2,000,000 iterations' work. The server checks such hashes on a pool of
+  // their own, one at a time and at most one per hashing thread waiting: five wrong passwords a
+  // minute at one account with a 1 GiB x 4 argon2 hash held both hashing threads for 33 s of
+  // every minute, 2 GiB of memory, and everyone's logins waited 25 s (an outside attack). Under
+  // the default policy (19 MiB x 2), common imports (Authelia's 64 MiB x 3 x 4 lanes, RFC 9106's
+  // second recommendation, Keycloak's PBKDF2-SHA512 at 210,000) are not dear.
   bool dear(std::string_view encoded) const;
 
  private:

@@ -894,6 +894,34 @@ def test_one_client_cannot_spend_every_clients_body_budget(make_server):
     first.close()
 
 
+def test_behind_a_trusted_proxy_the_body_share_is_the_forwarded_clients(make_server):
+    """Found by a review: behind a trusted proxy every client shares the proxy's address, so the
+    per-client body share counted nothing, and one client filled the whole budget through it. The
+    share is the forwarded client's."""
+    s = make_server({"GATEHOUSE_MAX_BODY_BYTES": "50000", "GATEHOUSE_MAX_BODY_MEMORY_BYTES": "400000",
+                     "TRUSTED_PROXIES": "127.0.0.1"})
+    body = b'{"username": "' + b"a" * 39970 + b'", "password": "x"}'
+
+    def head(client):
+        return (b"POST /api/v1/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"X-Forwarded-For: " + client + b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n")
+
+    first = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+    first.sendall(head(b"203.0.113.7") + body[:-1])
+    time.sleep(0.5)
+    again = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+    again.sendall(head(b"203.0.113.7") + body[:-1])
+    lines = _answer(again)
+    assert lines[0].startswith("HTTP/1.1 503") and "Retry-After: 1" in lines, lines
+    again.close()
+    other = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+    other.sendall(head(b"198.51.100.9") + body)
+    lines = _answer(other)
+    assert lines and not lines[0].startswith("HTTP/1.1 503"), lines
+    other.close()
+    first.close()
+
+
 def _client_of(s, request_id):
     lines = [line for line in s.log_text().splitlines() if f"request_id={request_id} " in line]
     assert lines, request_id

@@ -353,6 +353,26 @@ def test_no_moment_of_two_nodes_serving_one_time_values_when_the_servings_sessio
     assert not both, f"{len(both)} samples with both nodes ready"
 
 
+def test_a_lone_node_without_redis_stays_ready_while_a_table_the_janitor_reads_is_locked(cluster):
+    """Found by a review: the one-time store's lease was renewed by the janitor's tick, after its
+    reads of the change logs; a table locked for two seconds (a migration, VACUUM FULL) ran the
+    lease out, and the only node answered /readyz 503 and refused second factors. The roster is
+    looked at on a thread of its own."""
+    node, _ = cluster
+    alone = node("alone", OWN_VALUES)
+    u = urllib.parse.urlparse(alone.env["DATABASE_URL"])
+    locker = subprocess.Popen(
+        [f"{PG_BIN}/psql", "-h", u.hostname, "-p", str(u.port), "-U", u.username, "-d", u.path[1:], "-Atc",
+         "BEGIN; LOCK TABLE change_log_horizons IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(2.5); COMMIT;"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    statuses = []
+    while locker.poll() is None:
+        statuses.append(requests.get(alone.url("/readyz")).status_code)
+        time.sleep(0.02)
+    assert locker.returncode == 0, locker.stderr.read()
+    assert len(statuses) > 50 and set(statuses) == {200}, statuses
+
+
 def test_a_node_without_redis_stands_aside_while_a_node_with_redis_runs(cluster):
     """Configured apart (REDIS_URL forgotten on one node): the node without Redis serves no
     one-time value while a node with Redis runs on the database, whichever started first; a node

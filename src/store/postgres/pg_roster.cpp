@@ -50,7 +50,7 @@ core::Result<Connection*> NodeRoster::connection() {
   entered_ = false;  // a session's locks end with it
   auto opened = Connection::open(url_);
   if (!opened) return tl::unexpected(opened.error());
-  // A roster that waits on a stuck database holds up the janitor's thread: each look is bounded.
+  // A look that waits on a stuck database holds up the watch and its lease: each is bounded.
   if (auto ok = (*opened)->exec("SET statement_timeout = 5000"); !ok)
     return tl::unexpected(ok.error());
   auto pid = (*opened)->query("SELECT pg_backend_pid()");

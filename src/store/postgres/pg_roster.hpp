@@ -36,7 +36,7 @@ constexpr std::int64_t kRosterEpoch = 1'600'000'000;
 // whose two keys say how it keeps its one-time values and when it joined; pg_locks lists who
 // holds one, and a node that ends (or loses its connection) leaves without a word. No table, so
 // no migration, and nothing is left behind by a node that crashed. Not thread-safe: one thread
-// (the janitor's) looks. Nodes of versions before this one hold no lock and are not listed.
+// (the watch's) looks. Nodes of versions before this one hold no lock and are not listed.
 class NodeRoster {
  public:
   // Opens a connection of its own (the lock lives as long as it does) and reads the database's

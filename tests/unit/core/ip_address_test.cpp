@@ -59,5 +59,19 @@ TEST(AddressBucket, IPv4ByAddressIPv6ByItsSlash64) {
   EXPECT_EQ(addressBucket("2001:DB8:1:2::1"), "2001:db8:1:2::/64");
 }
 
+TEST(ForwardedClient, EveryLineRightToLeftAddressesOnly) {
+  const std::vector<std::string> trusted = {"127.0.0.1", "10.0.0.9"};
+  using Lines = std::vector<std::string_view>;
+  EXPECT_EQ(forwardedClient("203.0.113.1", Lines{"198.51.100.1"}, trusted), "203.0.113.1");
+  EXPECT_EQ(forwardedClient("127.0.0.1", Lines{}, trusted), "127.0.0.1");
+  EXPECT_EQ(forwardedClient("127.0.0.1", Lines{"198.51.100.1", "203.0.113.7"}, trusted),
+            "203.0.113.7");
+  EXPECT_EQ(forwardedClient("127.0.0.1", Lines{"198.51.100.1", "203.0.113.7, 10.0.0.9"}, trusted),
+            "203.0.113.7");
+  EXPECT_EQ(forwardedClient("127.0.0.1", Lines{"junk, 10.0.0.9"}, trusted), "10.0.0.9");
+  EXPECT_EQ(forwardedClient("127.0.0.1", Lines{" , [2001:DB8::1]:443 ,"}, trusted), "2001:db8::1");
+  EXPECT_EQ(forwardedClient("127.0.0.1", Lines{"198.51.100.1"}, {}), "127.0.0.1");
+}
+
 }  // namespace
 }  // namespace gatehouse::core

@@ -73,20 +73,23 @@ TEST(PasswordHasher, NeedsRehashFollowsPolicy) {
 
 TEST(PasswordHasher, OnlyHashesFarDearerThanThePolicysAreDear) {
   // Found by an outside attack: imported hashes within the import bounds (1 GiB x 4 argon2) held
-  // every hashing thread; such hashes are checked apart (PasswordHasher::dear).
+  // every hashing thread; such hashes are checked apart (PasswordHasher::dear). Eight times the
+  // policy's argon2 (19 MiB x 2 by default: 155,648 KiB, 311,296 KiB-passes), four lanes.
   const auto bc12 = bcryptHasher(12);
   const std::string salt = "$c29tZXNhbHQ$aGFzaA";
   EXPECT_TRUE(bc12.dear("$argon2id$v=19$m=1048576,t=4,p=1" + salt));  // the attack's
-  EXPECT_TRUE(bc12.dear("$argon2id$v=19$m=262145,t=1,p=1" + salt));   // over 256 MiB
-  EXPECT_TRUE(bc12.dear("$argon2id$v=19$m=131072,t=9,p=1" + salt));   // over a GiB-pass
-  EXPECT_FALSE(bc12.dear("$argon2id$v=19$m=262144,t=4,p=1" + salt));  // exactly both
-  EXPECT_FALSE(bc12.dear("$argon2id$v=19$m=65536,t=3,p=4" + salt));   // Authelia's
-  EXPECT_FALSE(bc12.dear("$argon2id$v=19$m=19456,t=2,p=1" + salt));   // OWASP's
+  EXPECT_TRUE(bc12.dear("$argon2id$v=19$m=262144,t=4,p=1" + salt));   // a review's "under"
+  EXPECT_TRUE(bc12.dear("$argon2id$v=19$m=155649,t=1,p=1" + salt));   // memory
+  EXPECT_TRUE(bc12.dear("$argon2id$v=19$m=77825,t=4,p=1" + salt));    // memory x passes
+  EXPECT_TRUE(bc12.dear("$argon2id$v=19$m=19456,t=2,p=5" + salt));    // lanes
+  EXPECT_FALSE(bc12.dear("$argon2id$v=19$m=155648,t=2,p=4" + salt));  // exactly each
+  EXPECT_FALSE(bc12.dear("$argon2id$v=19$m=65536,t=3,p=4" + salt));   // Authelia's, RFC 9106's
+  EXPECT_FALSE(bc12.dear("$argon2id$v=19$m=19456,t=2,p=1" + salt));   // the policy's
   EXPECT_TRUE(bc12.dear("$argon2i$v=19$m=1048576,t=4,p=1" + salt));   // argon2i alike
-  EXPECT_TRUE(bc12.dear("$2b$15$abcdefghijklmnopqrstuu5Qq2yvTOQdZ8zAq7Dw3H7nW7m8Y3CzC"));
-  EXPECT_FALSE(bc12.dear("$2b$14$abcdefghijklmnopqrstuu5Qq2yvTOQdZ8zAq7Dw3H7nW7m8Y3CzC"));
-  EXPECT_FALSE(
-      bcryptHasher(13).dear("$2b$15$abcdefghijklmnopqrstuu5Qq2yvTOQdZ8zAq7Dw3H7nW7m8Y3CzC"));
+  EXPECT_TRUE(bc12.dear("$2b$16$abcdefghijklmnopqrstuu5Qq2yvTOQdZ8zAq7Dw3H7nW7m8Y3CzC"));
+  EXPECT_FALSE(bc12.dear("$2b$15$abcdefghijklmnopqrstuu5Qq2yvTOQdZ8zAq7Dw3H7nW7m8Y3CzC"));
+  EXPECT_TRUE(
+      bcryptHasher(10).dear("$2y$14$abcdefghijklmnopqrstuu5Qq2yvTOQdZ8zAq7Dw3H7nW7m8Y3CzC"));
   // PBKDF2: iterations times blocks (two SHA-256 blocks for a 64-byte key).
   const std::string key64(86, 'A');
   EXPECT_TRUE(bc12.dear("$pbkdf2-sha256$1000001$c2FsdHNhbHQ$" + key64));
