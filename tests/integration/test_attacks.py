@@ -835,36 +835,55 @@ def test_one_client_cannot_hold_every_connection(make_server):
         time.sleep(0.1)
 
 
+_BIG = b'{"username": "' + b"a" * 39970 + b'", "password": "x"}'  # a body of 40,003 bytes
+
+
+def _big_head(extra=b""):
+    return (b"POST /api/v1/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + extra
+            + b"Content-Length: " + str(len(_BIG)).encode() + b"\r\n\r\n")
+
+
+def _second_while_first_holds(first, first_head, second, second_head):
+    """`first` sends all of a big body but its last byte, and holds it; then `second` does: the
+    status line and headers `second` is answered (it is closed after)."""
+    first.sendall(first_head + _BIG[:-1])
+    time.sleep(0.5)  # read, and held
+    second.sendall(second_head + _BIG[:-1])
+    lines = _answer(second)
+    second.close()
+    return lines
+
+
+def _busy(lines):
+    return lines[0].startswith("HTTP/1.1 503") and "Retry-After: 1" in lines
+
+
+def _answered(sock, data):
+    sock.sendall(data)
+    lines = _answer(sock)
+    sock.close()
+    return bool(lines) and not lines[0].startswith("HTTP/1.1 503")
+
+
 def test_bodies_held_at_once_are_bounded(make_server):
     """Found by an outside attack: connections each sending all but the last byte of a
     maximal body held that much memory each (about 1 GiB from one client). Bodies held at once
     are bounded; the request that would pass the bound gets 503 with Retry-After, the others go
     on."""
     s = make_server({"GATEHOUSE_MAX_BODY_BYTES": "50000", "GATEHOUSE_MAX_BODY_MEMORY_BYTES": "65536"})
-    body = b'{"username": "' + b"a" * 39970 + b'", "password": "x"}'
-    head = (b"POST /api/v1/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n")
     first = _connect_from("127.0.0.5", s)
-    first.sendall(head + body[:-1])
-    time.sleep(0.5)  # read, and held
-    second = _connect_from("127.0.0.6", s)
-    second.sendall(head + body[:-1])
-    lines = _answer(second)
-    assert lines[0].startswith("HTTP/1.1 503") and "Retry-After: 1" in lines, lines
-    second.close()
-    first.sendall(body[-1:])
-    lines = _answer(first)
-    assert lines and not lines[0].startswith("HTTP/1.1 503"), lines
-    first.close()
+    lines = _second_while_first_holds(first, _big_head(), _connect_from("127.0.0.6", s), _big_head())
+    assert _busy(lines), lines
+    assert _answered(first, _BIG[-1:])
     # Given back: a whole body fits again.
-    r = requests.post(s.url("/api/v1/auth/register"), data=body, headers={"Content-Type": "application/json"})
+    r = requests.post(s.url("/api/v1/auth/register"), data=_BIG, headers={"Content-Type": "application/json"})
     assert r.status_code == 422, r.text
     # Announcing a body holds nothing until its bytes come.
     announced = [_connect_from("127.0.0.9", s) for _ in range(4)]
     for a in announced:
-        a.sendall(head)
+        a.sendall(_big_head())
     time.sleep(0.3)
-    r = requests.post(s.url("/api/v1/auth/register"), data=body, headers={"Content-Type": "application/json"})
+    r = requests.post(s.url("/api/v1/auth/register"), data=_BIG, headers={"Content-Type": "application/json"})
     assert r.status_code == 422, r.text
     for a in announced:
         a.close()
@@ -875,22 +894,10 @@ def test_one_client_cannot_spend_every_clients_body_budget(make_server):
     and every other client's bodies over 4 KiB got 503. One address may hold an eighth of it (at
     least one whole body)."""
     s = make_server({"GATEHOUSE_MAX_BODY_BYTES": "50000", "GATEHOUSE_MAX_BODY_MEMORY_BYTES": "400000"})
-    body = b'{"username": "' + b"a" * 39970 + b'", "password": "x"}'
-    head = (b"POST /api/v1/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n")
     first = _connect_from("127.0.0.7", s)
-    first.sendall(head + body[:-1])
-    time.sleep(0.5)
-    again = _connect_from("127.0.0.7", s)  # the same client: past its share
-    again.sendall(head + body[:-1])
-    lines = _answer(again)
-    assert lines[0].startswith("HTTP/1.1 503") and "Retry-After: 1" in lines, lines
-    again.close()
-    other = _connect_from("127.0.0.8", s)  # another client: its own share
-    other.sendall(head + body)
-    lines = _answer(other)
-    assert lines and not lines[0].startswith("HTTP/1.1 503"), lines
-    other.close()
+    # The same client is past its share; another has its own.
+    assert _busy(_second_while_first_holds(first, _big_head(), _connect_from("127.0.0.7", s), _big_head()))
+    assert _answered(_connect_from("127.0.0.8", s), _big_head() + _BIG)
     first.close()
 
 
@@ -900,25 +907,12 @@ def test_behind_a_trusted_proxy_the_body_share_is_the_forwarded_clients(make_ser
     share is the forwarded client's."""
     s = make_server({"GATEHOUSE_MAX_BODY_BYTES": "50000", "GATEHOUSE_MAX_BODY_MEMORY_BYTES": "400000",
                      "TRUSTED_PROXIES": "127.0.0.1"})
-    body = b'{"username": "' + b"a" * 39970 + b'", "password": "x"}'
-
-    def head(client):
-        return (b"POST /api/v1/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                b"X-Forwarded-For: " + client + b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n")
-
+    one, two = b"X-Forwarded-For: 203.0.113.7\r\n", b"X-Forwarded-For: 198.51.100.9\r\n"
     first = socket.create_connection(("127.0.0.1", s.port), timeout=5)
-    first.sendall(head(b"203.0.113.7") + body[:-1])
-    time.sleep(0.5)
     again = socket.create_connection(("127.0.0.1", s.port), timeout=5)
-    again.sendall(head(b"203.0.113.7") + body[:-1])
-    lines = _answer(again)
-    assert lines[0].startswith("HTTP/1.1 503") and "Retry-After: 1" in lines, lines
-    again.close()
+    assert _busy(_second_while_first_holds(first, _big_head(one), again, _big_head(one)))
     other = socket.create_connection(("127.0.0.1", s.port), timeout=5)
-    other.sendall(head(b"198.51.100.9") + body)
-    lines = _answer(other)
-    assert lines and not lines[0].startswith("HTTP/1.1 503"), lines
-    other.close()
+    assert _answered(other, _big_head(two) + _BIG)
     first.close()
 
 
