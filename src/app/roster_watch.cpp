@@ -95,6 +95,9 @@ RosterWatch::~RosterWatch() {
 }
 
 void RosterWatch::look() {
+  // The lease counts from before the look was asked: a reply that came late (the session cut
+  // just after the database answered) must not stretch it past another node's grace (a review).
+  const auto asked = std::chrono::steady_clock::now();
   auto others = roster_->others();
   if (!others) {
     if (!said_unseen_) {
@@ -132,7 +135,7 @@ void RosterWatch::look() {
     if (again) advance(*again);
   }
   // Serving, and still in its place: another half second's look has confirmed it.
-  if (stand_ == Stand::Serving && roster_->entered()) renew();
+  if (stand_ == Stand::Serving && roster_->entered()) renew(asked);
 }
 
 void RosterWatch::advance(const std::vector<RosterEntry>& others) {
@@ -156,8 +159,8 @@ void RosterWatch::advance(const std::vector<RosterEntry>& others) {
                         "node of an update, or a second node that needs REDIS_URL)");
 }
 
-void RosterWatch::renew() {
-  const auto until = std::chrono::steady_clock::now() + kLease;
+void RosterWatch::renew(std::chrono::steady_clock::time_point from) {
+  const auto until = from + kLease;
   own_->renew(until);
   lease_until_.store(until.time_since_epoch().count());
 }
@@ -193,7 +196,7 @@ void RosterWatch::moveTo(Stand next, const char* why) {
       std::int64_t from = clock_.unixMillis().count();
       if (auto db = roster_->databaseMillis()) from = std::max(from, *db);
       own_->reopen(std::chrono::milliseconds(from));
-      renew();
+      renew(std::chrono::steady_clock::now());
       aside_.store(false);
       if (served_) {
         spdlog::warn(

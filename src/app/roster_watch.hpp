@@ -61,7 +61,7 @@ class RosterWatch {
 
  private:
   void advance(const std::vector<store::postgres::RosterEntry>& others);
-  void renew();  // the store's lease, from now
+  void renew(std::chrono::steady_clock::time_point from);  // the store's lease, from `from`
   void moveTo(Stand next, const char* why);
 
   // A node serving renews its store's lease each look (twice a second); one that cannot look

@@ -261,7 +261,8 @@ int serve(const config::Config& config) {
   password::HashPool pool({.threads = hash_threads, .queue_capacity = hash_queue});
   // Stored hashes far dearer than the policy's (imported ones may be) are checked here, one at a
   // time, so they never hold the threads everyone else's logins need (PasswordHasher::dear).
-  // At most hash_threads of them at once (one checking, the rest waiting): each holds a thread
+  // At most hash_threads of them at once (two with one hashing thread; one checking, the rest
+  // waiting): each holds a thread
   // of the hashing lane while it waits, and the lane's other threads stay for everyone else's
   // logins; beyond that such a sign-in is a 503 (a review found the lane's threads all parked).
   password::HashPool dear_pool(

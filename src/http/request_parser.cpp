@@ -183,10 +183,20 @@ RequestParser::Result RequestParser::parse(std::string_view input, std::size_t& 
       case Phase::ChunkData: {
         if (rest.empty()) return Result::NeedMore;
         const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, rest.size()));
-        // Past the first 4 KiB of a body of known length, room for all of it at once: no copies
-        // as it grows, and its memory is its length (what the server's body budget counts).
-        if (phase_ == Phase::Body && request_.body.size() + n > request_.body.capacity())
-          request_.body.reserve(request_.body.size() + static_cast<std::size_t>(remaining_));
+        // A body of known length grows by doubling as its bytes come, never past its length:
+        // what it holds (the server's body budget counts it) is at most twice what was sent. Room
+        // for all of it at once let 4 KiB sent hold a whole body's worth (a review).
+        if (phase_ == Phase::Body && request_.body.size() + n > request_.body.capacity()) {
+          const std::size_t whole = request_.body.size() + static_cast<std::size_t>(remaining_);
+          const std::size_t want =
+              std::min(whole, std::max(2 * request_.body.capacity(), request_.body.size() + n));
+          // A fresh string takes exactly `want` (reserve() on this one would round up to twice
+          // its capacity, past the body's length).
+          std::string room;
+          room.reserve(want);
+          room.append(request_.body);
+          request_.body.swap(room);
+        }
         request_.body.append(rest.data(), n);
         consumed += n;
         remaining_ -= n;

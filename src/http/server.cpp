@@ -271,6 +271,9 @@ struct Server::Impl {
   // The bucket a request's body counts under: its client's, through the trusted proxies (whose
   // own address every client behind them shares: a review filled the budget through one).
   std::string bodyClientOf(const Conn& conn, const Request& req) const {
+    // No per-client share where connections are not limited per client either (0: many people
+    // behind one address, a review).
+    if (options.max_connections_per_client == 0) return {};
     std::vector<std::string_view> lines;
     for (const auto& [name, value] : req.headers) {
       if (name == "x-forwarded-for") lines.emplace_back(value);
@@ -418,7 +421,9 @@ struct Server::Impl {
       in.consume(used);
       // The body's memory: what its string holds (it grows by doubling from the parser's 4 KiB,
       // which is all a body announced but not sent holds).
-      const std::size_t bytes = parser.request().body.capacity();
+      // At most one whole body's worth: a chunked body's doubling (up to twice its size) is not
+      // counted beyond it, so one body of the largest size always fits a budget that size.
+      const std::size_t bytes = std::min(parser.request().body.capacity(), options.max_body_bytes);
       if (bytes > BodyHold::kUncounted && body.held == 0)
         body.client = bodyClientOf(conn, parser.request());
       if (!body.grow(bytes)) {

@@ -69,8 +69,8 @@ class PasswordHasher {
 
   // True when checking `encoded` asks far more than the policy's own hashes, as an imported hash
   // may (within the import bounds): argon2 (id or i) over eight times the policy's memory or
-  // memory x passes, or over four lanes (or the policy's); bcrypt over the policy's cost plus
-  // three; PBKDF2 over 2,000,000 iterations' work. The server checks such hashes on a pool of
+  // memory x passes, or over four lanes (or the policy's); bcrypt over cost 14 or the policy's
+  // plus two; PBKDF2 over 2,000,000 iterations' work. The server checks such hashes on a pool of
   // their own, one at a time and at most one per hashing thread waiting: five wrong passwords a
   // minute at one account with a 1 GiB x 4 argon2 hash held both hashing threads for 33 s of
   // every minute, 2 GiB of memory, and everyone's logins waited 25 s (an outside attack). Under

@@ -86,10 +86,14 @@ TEST(PasswordHasher, OnlyHashesFarDearerThanThePolicysAreDear) {
   EXPECT_FALSE(bc12.dear("$argon2id$v=19$m=65536,t=3,p=4" + salt));   // Authelia's, RFC 9106's
   EXPECT_FALSE(bc12.dear("$argon2id$v=19$m=19456,t=2,p=1" + salt));   // the policy's
   EXPECT_TRUE(bc12.dear("$argon2i$v=19$m=1048576,t=4,p=1" + salt));   // argon2i alike
-  EXPECT_TRUE(bc12.dear("$2b$16$abcdefghijklmnopqrstuu5Qq2yvTOQdZ8zAq7Dw3H7nW7m8Y3CzC"));
-  EXPECT_FALSE(bc12.dear("$2b$15$abcdefghijklmnopqrstuu5Qq2yvTOQdZ8zAq7Dw3H7nW7m8Y3CzC"));
-  EXPECT_TRUE(
+  EXPECT_TRUE(bc12.dear("$2b$15$abcdefghijklmnopqrstuu5Qq2yvTOQdZ8zAq7Dw3H7nW7m8Y3CzC"));
+  EXPECT_FALSE(bc12.dear("$2b$14$abcdefghijklmnopqrstuu5Qq2yvTOQdZ8zAq7Dw3H7nW7m8Y3CzC"));
+  EXPECT_FALSE(
       bcryptHasher(10).dear("$2y$14$abcdefghijklmnopqrstuu5Qq2yvTOQdZ8zAq7Dw3H7nW7m8Y3CzC"));
+  EXPECT_TRUE(
+      bcryptHasher(10).dear("$2y$15$abcdefghijklmnopqrstuu5Qq2yvTOQdZ8zAq7Dw3H7nW7m8Y3CzC"));
+  EXPECT_FALSE(
+      bcryptHasher(13).dear("$2b$15$abcdefghijklmnopqrstuu5Qq2yvTOQdZ8zAq7Dw3H7nW7m8Y3CzC"));
   // PBKDF2: iterations times blocks (two SHA-256 blocks for a 64-byte key).
   const std::string key64(86, 'A');
   EXPECT_TRUE(bc12.dear("$pbkdf2-sha256$1000001$c2FsdHNhbHQ$" + key64));
