@@ -54,13 +54,9 @@ Pipeline::Pipeline(const http::Router& router, const RouteTable& table, Services
     : router_(router),
       table_(table),
       services_(services),
-      trusted_proxies_(std::move(trusted_proxies)),
+      // Compared in the spelling clientIp() gives every hop.
+      trusted_proxies_(core::canonicalAddresses(std::move(trusted_proxies))),
       metrics_(metrics) {
-  // Compared in the spelling clientIp() gives every hop; an entry that is no address stays as
-  // written (and matches nothing a hop can be).
-  for (auto& proxy : trusted_proxies_) {
-    if (auto canonical = core::canonicalAddress(proxy)) proxy = std::move(*canonical);
-  }
   if (metrics_ != nullptr) {
     for (const auto& [method, pattern] : router_.routes()) metrics_->registerRoute(method, pattern);
   }
@@ -81,11 +77,7 @@ std::string Pipeline::clientIp(const http::Request& request) const {
   // client's first line (an outside attack: a rotating forged line dodged every per-address
   // limit); a hop that is no address stops the walk (any text there went to the logs).
   if (trusted_proxies_.empty()) return request.peer_ip;
-  std::vector<std::string_view> lines;
-  for (const auto& [name, value] : request.headers) {
-    if (name == "x-forwarded-for") lines.emplace_back(value);
-  }
-  return core::forwardedClient(request.peer_ip, lines, trusted_proxies_);
+  return core::forwardedClient(request.peer_ip, request.headers, trusted_proxies_);
 }
 
 void Pipeline::identify(http::Request& request) const {

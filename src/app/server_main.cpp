@@ -92,14 +92,6 @@ password::DummyHash keptDummyHash(const config::Config& config) {
   return dummy;
 }
 
-// The trusted proxies as the server compares peers (core::canonicalAddress): every client comes
-// through them, so their connections are not counted per client.
-std::vector<std::string> trustedPeers(const std::vector<std::string>& proxies) {
-  std::vector<std::string> peers;
-  for (const auto& p : proxies) peers.push_back(core::canonicalAddress(p).value_or(p));
-  return peers;
-}
-
 // What several nodes share: Redis when REDIS_URL is set, else this process's memory.
 struct SharedState {
   std::unique_ptr<state::RedisClient> redis;  // null for one node
@@ -585,7 +577,7 @@ int serve(const config::Config& config) {
        .idle_timeout = config.http.idle_timeout,
        .max_connections = config.http.max_connections,
        .max_connections_per_client = config.http.max_connections_per_client,
-       .unlimited_peers = trustedPeers(config.trusted_proxies),
+       .unlimited_peers = core::canonicalAddresses(config.trusted_proxies),
        .max_body_memory = config.http.max_body_memory,
        .io_threads = config.io_threads,
        .worker_threads = config.worker_threads,

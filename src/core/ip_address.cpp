@@ -105,4 +105,22 @@ std::string forwardedClient(std::string_view peer, const std::vector<std::string
   return nearest;
 }
 
+std::string forwardedClient(std::string_view peer,
+                            const std::vector<std::pair<std::string, std::string>>& headers,
+                            const std::vector<std::string>& trusted) {
+  if (trusted.empty()) return std::string(peer);
+  std::vector<std::string_view> lines;
+  for (const auto& [name, value] : headers) {
+    if (name == "x-forwarded-for") lines.emplace_back(value);
+  }
+  return forwardedClient(peer, lines, trusted);
+}
+
+std::vector<std::string> canonicalAddresses(std::vector<std::string> addresses) {
+  for (auto& address : addresses) {
+    if (auto canonical = canonicalAddress(address)) address = std::move(*canonical);
+  }
+  return addresses;
+}
+
 }  // namespace gatehouse::core

@@ -3,6 +3,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace gatehouse::core {
@@ -26,5 +27,14 @@ std::string addressBucket(std::string_view address);
 // For the pipeline (audit, logs, limits) and the server (the body budget's share) alike.
 std::string forwardedClient(std::string_view peer, const std::vector<std::string_view>& forwarded,
                             const std::vector<std::string>& trusted);
+// The same from a request's header fields (lower-case names, as http::Request holds them): its
+// X-Forwarded-For lines, in order.
+std::string forwardedClient(std::string_view peer,
+                            const std::vector<std::pair<std::string, std::string>>& headers,
+                            const std::vector<std::string>& trusted);
+
+// `addresses` each in its canonical spelling (one that is no address stays as written, and
+// matches nothing a canonical address can be): how the trusted proxies are compared.
+std::vector<std::string> canonicalAddresses(std::vector<std::string> addresses);
 
 }  // namespace gatehouse::core

@@ -274,11 +274,8 @@ struct Server::Impl {
     // No per-client share where connections are not limited per client either (0: many people
     // behind one address, a review).
     if (options.max_connections_per_client == 0) return {};
-    std::vector<std::string_view> lines;
-    for (const auto& [name, value] : req.headers) {
-      if (name == "x-forwarded-for") lines.emplace_back(value);
-    }
-    return core::addressBucket(core::forwardedClient(conn.peer, lines, options.unlimited_peers));
+    return core::addressBucket(
+        core::forwardedClient(conn.peer, req.headers, options.unlimited_peers));
   }
 
   // One contiguous buffer per response, reused by the connection: no per-field allocations and

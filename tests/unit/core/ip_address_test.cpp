@@ -71,6 +71,14 @@ TEST(ForwardedClient, EveryLineRightToLeftAddressesOnly) {
   EXPECT_EQ(forwardedClient("127.0.0.1", Lines{"junk, 10.0.0.9"}, trusted), "10.0.0.9");
   EXPECT_EQ(forwardedClient("127.0.0.1", Lines{" , [2001:DB8::1]:443 ,"}, trusted), "2001:db8::1");
   EXPECT_EQ(forwardedClient("127.0.0.1", Lines{"198.51.100.1"}, {}), "127.0.0.1");
+  // From a request's fields: its X-Forwarded-For lines only, in order.
+  const std::vector<std::pair<std::string, std::string>> headers = {
+      {"x-forwarded-for", "198.51.100.1"},
+      {"x-real-ip", "192.0.2.1"},
+      {"x-forwarded-for", "203.0.113.7"}};
+  EXPECT_EQ(forwardedClient("127.0.0.1", headers, trusted), "203.0.113.7");
+  EXPECT_EQ(canonicalAddresses({"::ffff:127.0.0.1", "10.0.0.0/8"}),
+            (std::vector<std::string>{"127.0.0.1", "10.0.0.0/8"}));
 }
 
 }  // namespace
