@@ -153,6 +153,7 @@ void RequestParser::reset() {
   version_ = 11;
   keep_alive_ = false;
   chunked_ = false;
+  expects_continue_ = false;
   refusal_ = 0;
   scanned_ = 0;
   lead_ = 0;
@@ -304,6 +305,8 @@ RequestParser::Result RequestParser::framing() {
   bool chunked_last = false;
   bool close = false;
   bool keep_alive = false;
+  bool expects_continue = false;
+  bool expects_other = false;
   std::uint64_t length = 0;
   for (const auto& [name, value] : request_.headers) {
     if (name == "content-length") {
@@ -334,6 +337,15 @@ RequestParser::Result RequestParser::framing() {
         keep_alive = keep_alive || core::equalsIgnoringCase(item, "keep-alive");
       });
       if (!tokens) return refuse(400);
+    } else if (name == "expect") {
+      // RFC 9110 §10.1.1: 100-continue is the one expectation there is. An empty list expects
+      // nothing.
+      forEachListItem(value, [&](std::string_view item) {
+        if (core::equalsIgnoringCase(item, "100-continue"))
+          expects_continue = true;
+        else
+          expects_other = true;
+      });
     }
   }
   if (lengths > 1) return refuse(400);  // even when equal: one length, stated once
@@ -349,6 +361,9 @@ RequestParser::Result RequestParser::framing() {
     if (codings > 1) return refuse(501);
     chunked_ = true;
   }
+  // An HTTP/1.0 client's expectations are ignored: it cannot read an interim response.
+  if (version_ >= 11 && expects_other) return refuse(417);
+  expects_continue_ = version_ >= 11 && expects_continue && (chunked_ || length > 0);
   keep_alive_ = !close && (version_ >= 11 || keep_alive);
   if (chunked_) {
     phase_ = Phase::ChunkSize;

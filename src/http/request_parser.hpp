@@ -23,6 +23,7 @@ struct ParserLimits {
 // - 413: a Content-Length, a chunk or a body in total over max_body_bytes;
 // - 505: an HTTP version other than 1.0 and 1.1;
 // - 501: a transfer coding other than chunked alone;
+// - 417: an HTTP/1.1 Expect field with an expectation other than 100-continue (RFC 9110 §10.1.1);
 // - 400: everything else malformed or ambiguous: a bare LF or CR, a control character, a space
 //   before a field's colon or a folded line, a bad or repeated Content-Length, Content-Length
 //   with Transfer-Encoding, Transfer-Encoding in HTTP/1.0, in two fields or not ending in
@@ -51,6 +52,10 @@ class RequestParser {
   unsigned version() const { return version_; }
   bool keepAlive() const { return keep_alive_; }
   bool isHead() const { return request_.method == "HEAD"; }
+  // Once the header section is in: an HTTP/1.1 client said `Expect: 100-continue` and has a body
+  // to send, which it holds back until it reads an interim 100 (or tires of waiting). An HTTP/1.0
+  // client's expectation is ignored (RFC 9110 §10.1.1).
+  bool expectsContinue() const { return expects_continue_; }
   // After Refused: the status to answer before closing.
   int refusal() const { return refusal_; }
 
@@ -78,6 +83,7 @@ class RequestParser {
   unsigned version_ = 11;
   bool keep_alive_ = false;
   bool chunked_ = false;
+  bool expects_continue_ = false;
   int refusal_ = 0;
   std::size_t scanned_ = 0;        // header bytes already searched for their end
   std::size_t lead_ = 0;           // empty lines before the request line

@@ -205,6 +205,71 @@ def test_keep_alive_serves_several_requests(server):
             assert session.get(server.url("/healthz")).status_code == 200
 
 
+def test_a_client_that_expects_100_continue_gets_it_before_sending_its_body(server):
+    # RFC 9110 §10.1.1. Before, no interim 100 came: curl waited a second before sending the body
+    # anyway, .NET 350 ms, and a client that waits longer hung until the request timeout.
+    body = json.dumps({"email": "cont@example.com", "username": "cont",
+                       "password": "Passw0rd!x"}).encode()
+    head = (f"POST /api/v1/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Expect: 100-Continue\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+    wire = Wire(server)
+    try:
+        wire.send(head)
+        assert wire.response()[0] == 100  # the body not sent yet
+        wire.send(body)
+        status, _, answer = wire.response()
+        assert status == 201, answer
+        # The connection stays in step: a chunked body, then a request without the field.
+        chunked = (b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                   b"Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n")
+        form = b"username=cont&password=Passw0rd%21x"
+        wire.send(chunked)
+        assert wire.response()[0] == 100
+        wire.send(b"%x\r\n%s\r\n0\r\n\r\n" % (len(form), form))
+        assert wire.response()[0] == 200
+        wire.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert wire.response()[0] == 200
+        assert wire.buf == b""
+    finally:
+        wire.close()
+
+    # Nothing is sent ahead of a body that came with the header section, nor to an HTTP/1.0
+    # client, nor for a request without a body.
+    for request in (head + body,
+                    (f"POST /api/v1/auth/register HTTP/1.0\r\nContent-Type: application/json\r\n"
+                     f"Expect: 100-continue\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body,
+                    b"GET /healthz HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n"):
+        answer = raw_request(server.port, request)
+        assert re.match(rb"HTTP/1\.[01] [2-4]\d\d ", answer), answer[:80]
+
+    # curl, told to wait up to 30 s for the 100 before sending, is answered at once.
+    done = subprocess.run(["curl", "-sS", "-m", "20", "--expect100-timeout", "30", "-o", "/dev/null",
+                           "-w", "%{http_code}", "-H", "Expect: 100-continue", "-H",
+                           "Content-Type: application/json", "--data-binary",
+                           json.dumps({"email": "cont2@example.com", "username": "cont2",
+                                       "password": "Passw0rd!x"}),
+                           server.url("/api/v1/auth/register")],
+                          capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, "201"), done.stderr
+
+
+def test_an_expectation_other_than_100_continue_is_417_and_closes(server):
+    for value in ("200-ok", "100-continue, x-other"):
+        wire = Wire(server)
+        try:
+            wire.send((f"POST /api/v1/auth/register HTTP/1.1\r\nHost: x\r\nExpect: {value}\r\n"
+                       f"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{{}}").encode())
+            status, headers, answer = wire.response()
+            assert (status, json.loads(answer)) == (417, {"detail": "Expectation Failed"}), value
+            assert headers.get("connection") == "close"
+            assert wire.closes_without_more()
+        finally:
+            wire.close()
+    # An HTTP/1.0 client's expectation is ignored.
+    answer = raw_request(server.port, b"GET /healthz HTTP/1.0\r\nExpect: 200-ok\r\n\r\n")
+    assert answer.split(b"\r\n", 1)[0].split(b" ")[1] == b"200", answer[:80]
+
+
 def _hammer(server, token, user_id, name, rounds, out):
     """One raw keep-alive connection's requests, each with its own id: the token check answered
     on the I/O thread, a user read on a storage worker, and every seventh request trickled in two

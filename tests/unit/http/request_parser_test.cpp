@@ -293,6 +293,60 @@ TEST(RequestParser, ABodyOfKnownLengthHoldsAtMostTwiceWhatWasSentAndNeverMoreTha
   EXPECT_EQ(parser.request().body.capacity(), length);
 }
 
+// RFC 9110 §10.1.1: a client that says Expect: 100-continue waits for an interim 100 before it
+// sends its body; the parser says so once the header section is in.
+TEST(RequestParser, AnHttp11ClientWithABodyToSendMayExpectContinue) {
+  const auto expects = [](std::string_view wire) {
+    RequestParser parser(kLimits);
+    const auto out = parseAll(parser, wire);
+    EXPECT_NE(out.result, Result::Refused) << wire;
+    return parser.headerDone() && parser.expectsContinue();
+  };
+  EXPECT_TRUE(
+      expects("POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+              "Content-Length: 3\r\n\r\n"));
+  EXPECT_TRUE(
+      expects("POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-Continue \r\n"
+              "Transfer-Encoding: chunked\r\n\r\n"));
+  EXPECT_TRUE(
+      expects("POST / HTTP/1.1\r\nHost: x\r\nExpect: , 100-continue,\r\n"
+              "Content-Length: 3\r\n\r\n"));
+  // No body to hold back, an HTTP/1.0 client (which cannot read a 100), or no expectation.
+  EXPECT_FALSE(expects("GET / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n"));
+  EXPECT_FALSE(
+      expects("POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+              "Content-Length: 0\r\n\r\n"));
+  EXPECT_FALSE(expects("POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n"));
+  EXPECT_FALSE(expects("POST / HTTP/1.1\r\nHost: x\r\nExpect:\r\nContent-Length: 3\r\n\r\n"));
+  EXPECT_FALSE(expects("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n"));
+
+  // Once its body is in, the request is the same as without the field.
+  RequestParser parser(kLimits);
+  ASSERT_EQ(parseAll(parser,
+                     "POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                     "Content-Length: 3\r\n\r\nabc")
+                .result,
+            Result::Done);
+  EXPECT_EQ(parser.request().body, "abc");
+  parser.reset();
+  EXPECT_FALSE(parser.expectsContinue());
+}
+
+TEST(RequestParser, AnExpectationOtherThanContinueIs417) {
+  for (const std::string_view value :
+       {"200-ok", "100-continue, x", "100-continue;q=1", "continue", "100-continue=1"}) {
+    EXPECT_EQ(refusalOf("POST / HTTP/1.1\r\nHost: x\r\nExpect: " + std::string(value) +
+                        "\r\nContent-Length: 3\r\n\r\nabc"),
+              417)
+        << value;
+  }
+  // Also without a body, and in a second field.
+  EXPECT_EQ(refusalOf("GET / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nExpect: x\r\n\r\n"),
+            417);
+  // HTTP/1.0's expectations are ignored.
+  EXPECT_EQ(refusalOf("POST / HTTP/1.0\r\nExpect: 200-ok\r\nContent-Length: 3\r\n\r\nabc"), 0);
+}
+
 TEST(RequestParser, ResetForgetsTheLastRequest) {
   RequestParser parser(kLimits);
   ASSERT_EQ(parseAll(parser, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").result,
