@@ -75,9 +75,11 @@ core::Result<IssuedToken> OpTokens::refreshToken(const TokenSubject& s,
                                                  const std::string& jti) const {
   const std::int64_t now = clock_.unixSeconds();
   const std::int64_t exp = now + settings_.refresh_ttl.count();
+  // Not the access tokens' audience (which is the issuer when TOKEN_AUDIENCE is unset): a
+  // resource server that checks `aud` and not `typ` must not take it for one (an outside review).
   json::object claims{{"iss", settings_.issuer},
                       {"sub", s.subject},
-                      {"aud", settings_.issuer},
+                      {"aud", refreshAudience()},
                       {"exp", exp},
                       {"iat", now},
                       {"jti", jti},
@@ -131,10 +133,15 @@ tl::expected<jose::Claims, jose::JwtError> OpTokens::verifyRefresh(std::string_v
   auto jws = jose::verifyJws(token, keys_, {settings_.max_token_bytes});
   if (!jws) return tl::unexpected(jws.error());
   if (isAccessTyp(jws->header.typ)) return tl::unexpected(jose::JwtError::BadType);
-  auto claims = jose::checkClaims(
-      jws->payload,
-      {.issuer = settings_.issuer, .audience = settings_.issuer, .type = std::string("refresh")},
-      clock_.unixSeconds());
+  const auto check = [&](std::string audience) {
+    return jose::checkClaims(
+        jws->payload,
+        {.issuer = settings_.issuer, .audience = std::move(audience), .type = "refresh"},
+        clock_.unixSeconds());
+  };
+  auto claims = check(refreshAudience());
+  // Issued by an earlier version, with the issuer as audience: good until it expires.
+  if (!claims && claims.error() == jose::JwtError::BadAudience) claims = check(settings_.issuer);
   if (!claims) return claims;
   for (const char* name : {"client_id", "sid", "scope"}) {
     const auto* v = claims->raw.if_contains(name);
@@ -142,6 +149,8 @@ tl::expected<jose::Claims, jose::JwtError> OpTokens::verifyRefresh(std::string_v
   }
   return claims;
 }
+
+std::string OpTokens::refreshAudience() const { return settings_.issuer + "/oauth2/token"; }
 
 tl::expected<json::object, jose::JwtError> OpTokens::verifyIdTokenHint(
     std::string_view token) const {

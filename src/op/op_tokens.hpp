@@ -42,8 +42,9 @@ struct IssuedToken {
 
 // The provider's tokens, all signed with its own asymmetric key (RS256, whatever algorithm the
 // API's tokens use): RFC 9068 access tokens (header typ at+jwt), ID tokens (OIDC Core §2), and
-// refresh tokens (a `type: refresh` JWT only the provider reads). Each verifier accepts only its
-// own kind. Thread-safe.
+// refresh tokens (a `type: refresh` JWT only the provider reads, its audience the token endpoint,
+// so that a resource server checking `aud` but not `typ` refuses it as an access token). Each
+// verifier accepts only its own kind. Thread-safe.
 class OpTokens {
  public:
   // `keys` verifies (the signing key and keys retired from signing); `signing` signs.
@@ -63,8 +64,12 @@ class OpTokens {
   // `scope`. The JwtError otherwise.
   [[nodiscard]] tl::expected<jose::Claims, jose::JwtError> verifyAccess(
       std::string_view token) const;
+  // A refresh token of ours; also one issued before its audience was the token endpoint (the
+  // issuer then), for as long as it lives.
   [[nodiscard]] tl::expected<jose::Claims, jose::JwtError> verifyRefresh(
       std::string_view token) const;
+  // The refresh tokens' `aud`: `<issuer>/oauth2/token`.
+  std::string refreshAudience() const;
   // An ID token of ours as a hint (OIDC Core §3.1.2.1, RP-Initiated Logout §2): signature and
   // issuer; an expired one still names who it was for. The payload.
   [[nodiscard]] tl::expected<boost::json::object, jose::JwtError> verifyIdTokenHint(

@@ -704,6 +704,23 @@ def test_refresh_rotates_and_keeps_the_grant(op):
                        400, "invalid_scope")
 
 
+def test_a_refresh_token_is_not_an_access_token_to_a_resource_server_that_checks_aud(op):
+    """A resource server checking signature, iss, aud and exp with PyJWT (not typ) refused the
+    provider's access tokens' look-alike: the refresh token's audience is the token endpoint."""
+    u = op.user(uname())
+    _, rp, t = signed_in(op, u, scope="openid offline_access")
+    assert op.verify_access(t["access_token"])["client_id"] == rp.client_id
+    with pytest.raises(jwt.InvalidAudienceError):
+        op.verify_access(t["refresh_token"])
+    claims = jwt.decode(t["refresh_token"], op.key_for(t["refresh_token"]), algorithms=["RS256"],
+                        audience=op.base + "/oauth2/token", issuer=op.base)
+    assert claims["type"] == "refresh"
+    # Gatehouse's own checks refuse it as a bearer token too.
+    assert userinfo(op, t["refresh_token"]).status_code == 401
+    r = requests.get(op.server.url("/api/v1/auth/verify"), headers=auth(t["refresh_token"]))
+    assert r.status_code == 401
+
+
 def test_refresh_token_reuse_ends_the_whole_grant(op):
     """Replay of a rotated refresh token: refused, and every token of the grant dies."""
     u = op.user(uname())

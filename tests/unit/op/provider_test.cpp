@@ -12,6 +12,8 @@
 #include "core/base64url.hpp"
 #include "crypto/hmac.hpp"
 #include "crypto/pkey.hpp"
+#include "jose/jws.hpp"
+#include "jose/jwt.hpp"
 #include "op/pkce.hpp"
 #include "support/auth_stack.hpp"
 
@@ -283,6 +285,43 @@ TEST_F(ProviderTest, RefreshTokensRotateAndAReuseEndsTheGrant) {
   EXPECT_FALSE(provider.token({"refresh_token", {}, {}, {}, r1, {}}, web.client, origin));
   EXPECT_FALSE(provider.token({"refresh_token", {}, {}, {}, r2, {}}, web.client, origin));
   EXPECT_FALSE(provider.userinfo(std::string(second->at("access_token").as_string())));
+}
+
+// A resource server that checks the signature, iss, aud and exp but not typ must not take a
+// refresh token (seven days, never on the revocation list) for an access token (an outside review).
+TEST_F(ProviderTest, ARefreshTokensAudienceIsTheTokenEndpointAndOldOnesStillRefresh) {
+  const auto web = webApp();
+  const auto who = signedIn("erin");
+  auto first = exchange(web, codeFor(web, who, "openid offline_access"));
+  ASSERT_TRUE(first);
+  const std::string refresh(first->at("refresh_token").as_string());
+  auto claims = tokens.verifyRefresh(refresh);
+  ASSERT_TRUE(claims);
+  EXPECT_EQ(claims->raw.at("aud").as_string(), "https://id.example.com/oauth2/token");
+  auto jws = jose::verifyJws(refresh, tokens.keys(), {});
+  ASSERT_TRUE(jws);
+  EXPECT_EQ(jose::checkClaims(
+                jws->payload,
+                {.issuer = "https://id.example.com", .audience = tokens.settings().audience},
+                s.clock.unixSeconds())
+                .error(),
+            jose::JwtError::BadAudience);
+  EXPECT_EQ(tokens.verifyAccess(refresh).error(), jose::JwtError::BadType);
+
+  // One issued before, with the issuer as its audience, refreshes until it expires; any other
+  // audience is refused.
+  json::object old = claims->raw;
+  old["aud"] = "https://id.example.com";
+  const auto before = jose::signJwt(key, old).value();
+  auto rotated = provider.token({"refresh_token", {}, {}, {}, before, {}}, web.client, origin);
+  ASSERT_TRUE(rotated) << rotated.error().detail;
+  EXPECT_EQ(tokens.verifyRefresh(std::string(rotated->at("refresh_token").as_string()))
+                ->raw.at("aud")
+                .as_string(),
+            "https://id.example.com/oauth2/token");
+  old["aud"] = "https://rs.example.com";
+  EXPECT_EQ(tokens.verifyRefresh(jose::signJwt(key, old).value()).error(),
+            jose::JwtError::BadAudience);
 }
 
 TEST_F(ProviderTest, NoRefreshTokenWithoutOfflineAccessOrForPublicClients) {
