@@ -142,6 +142,48 @@ void refuseWeak(Reader& r, const std::string& name, const std::string& secret) {
 // A header value must not carry a line break (it would start a header of its own).
 bool oneLine(const std::string& text) { return text.find_first_of("\r\n") == std::string::npos; }
 
+// smtp[s]://[user[:password]@]host[:port][/...]: a host (a name, or an IPv6 address in brackets)
+// and, when given, a port of 1-65535, which is what curl will be asked to reach.
+bool validSmtpAuthority(std::string_view url) {
+  url.remove_prefix(url.find("://") + 3);
+  std::string_view authority = url.substr(0, url.find_first_of("/?#"));
+  if (const auto at = authority.rfind('@'); at != std::string_view::npos)
+    authority.remove_prefix(at + 1);
+  std::string_view host = authority;
+  std::optional<std::string_view> port;
+  if (authority.starts_with('[')) {
+    const auto close = authority.find(']');
+    if (close == std::string_view::npos || close < 3) return false;
+    host = authority.substr(1, close - 1);
+    if (!std::all_of(host.begin(), host.end(), [](char c) {
+          return std::isxdigit(static_cast<unsigned char>(c)) != 0 || c == ':' || c == '.';
+        }))
+      return false;
+    const auto rest = authority.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return false;
+      port = rest.substr(1);
+    }
+  } else {
+    if (const auto colon = authority.rfind(':'); colon != std::string_view::npos) {
+      host = authority.substr(0, colon);
+      port = authority.substr(colon + 1);
+    }
+    if (host.empty() || !std::all_of(host.begin(), host.end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '.' ||
+                 c == '_';
+        }))
+      return false;
+  }
+  if (!port) return true;
+  if (port->empty() || port->size() > 5 || !std::all_of(port->begin(), port->end(), [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c)) != 0;
+      }))
+    return false;
+  const int n = std::stoi(std::string(*port));
+  return n >= 1 && n <= 65535;
+}
+
 // http://localhost, 127.x.x.x or [::1]: plain http there never leaves the machine.
 bool isLoopbackUrl(const std::string& url) {
   std::string host = url.substr(url.find("://") + 3);
@@ -174,8 +216,12 @@ void loadLegacy(Reader& r, Config& c) {
 void loadMail(Reader& r, Config& c) {
   MailConfig& m = c.mail;
   r.optionalText("SMTP_URL", m.smtp_url);
-  if (m.smtp_url && !m.smtp_url->starts_with("smtp://") && !m.smtp_url->starts_with("smtps://"))
-    r.fail("SMTP_URL", "must be smtp://[user:password@]host[:port] or smtps://...");
+  if (m.smtp_url &&
+      ((!m.smtp_url->starts_with("smtp://") && !m.smtp_url->starts_with("smtps://")) ||
+       !validSmtpAuthority(*m.smtp_url)))
+    r.fail("SMTP_URL",
+           "must be smtp://[user:password@]host[:port] or smtps://... (a host name "
+           "or [IPv6 address], a port of 1-65535)");
   r.boolean("SMTP_STARTTLS", m.smtp_starttls);
   r.text("SMTP_CA_FILE", m.smtp_ca_file);
   if (auto v = r.raw("MAIL_FILE")) m.mail_file = *v;

@@ -169,14 +169,22 @@ TEST(Config, MailIsOffByDefault) {
 }
 
 TEST(Config, SmtpUrlMustBeSmtpOrSmtps) {
-  for (const char* good : {"smtp://mail.example.com:587", "smtps://u:p@mail.example.com:465"}) {
+  for (const char* good :
+       {"smtp://mail.example.com:587", "smtps://u:p@mail.example.com:465",
+        "smtp://mail.example.com", "smtp://u%40x:p%3Aw@[2001:db8::25]:25",
+        "smtp://127.0.0.1/helo.example.com", "smtps://a:b@c@mail_relay.internal:65535"}) {
     auto c = load(from({{"SMTP_URL", good}, {"SMTP_FROM", "Gatehouse <noreply@example.com>"}}));
     ASSERT_TRUE(c) << good << ": " << c.error().message;
     EXPECT_EQ(c->mail.smtp_url, good);
     EXPECT_TRUE(c->mail.configured());
   }
-  for (const char* bad : {"http://mail.example.com", "mail.example.com:25", "SMTP://x", "smtp:/x",
-                          "lmtp://mail.example.com"}) {
+  // Also what curl would only refuse at the first mail (an outside test: `config --check` said
+  // valid): no host, a port that is no port, an IPv6 address without brackets.
+  for (const char* bad :
+       {"http://mail.example.com", "mail.example.com:25", "SMTP://x", "smtp:/x",
+        "lmtp://mail.example.com", "smtp://u:p@host:notaport", "smtp://host:0", "smtp://host:65536",
+        "smtp://host:", "smtp://", "smtp://u:p@", "smtp://:25", "smtp://[2001:db8::25",
+        "smtp://[]:25", "smtp://2001:db8::25", "smtp://host name:25", "smtp://[::1]x"}) {
     auto c = load(from({{"SMTP_URL", bad}, {"SMTP_FROM", "noreply@example.com"}}));
     ASSERT_FALSE(c) << bad;
     EXPECT_NE(c.error().message.find("SMTP_URL"), std::string::npos) << bad;
