@@ -371,10 +371,14 @@ Result<void> Provider::saveConsent(const Authorization& a, std::int64_t user_id)
 std::string Provider::loginAfterMarker(std::int64_t when, const AuthorizeRequest& r) const {
   // Bound to the request it was made for: its client, redirect URI, state, nonce, PKCE challenge
   // and scope (the review: a marker from another request of the same client, with another
-  // challenge, passed for this one's sign-in).
-  const std::string bound = r.client_id.value_or("") + "\n" + r.redirect_uri.value_or("") + "\n" +
-                            r.state.value_or("") + "\n" + r.nonce.value_or("") + "\n" +
-                            r.code_challenge.value_or("") + "\n" + r.scope.value_or("");
+  // challenge, passed for this one's sign-in). Each length-prefixed, so that no text moved from
+  // one field into the next (a state holding a line break) reads the same (an outside review).
+  std::string bound;
+  for (const auto* field :
+       {&r.client_id, &r.redirect_uri, &r.state, &r.nonce, &r.code_challenge, &r.scope}) {
+    const std::string& value = field->has_value() ? **field : std::string();
+    bound += std::to_string(value.size()) + ":" + value + "\n";
+  }
   return marker("login_after", when, bound);
 }
 

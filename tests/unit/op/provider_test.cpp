@@ -701,6 +701,16 @@ TEST_F(ProviderTest, OnlyTheProvidersOwnLoginMarkerMovesTheSignInBoundary) {
     r.login_after = provider.loginAfterMarker(s.clock.unixSeconds(), another);
     EXPECT_EQ(provider.checkAuthorize(r)->login_after, 0);
   }
+  // Nor one whose text moved from one field into the next (an outside review: the fields were
+  // joined with line breaks, so state "a\nb" with nonce "c" read as state "a" with nonce "b\nc").
+  auto split = request(web);
+  split.state = "a";
+  split.nonce = "b\nc";
+  auto moved = request(web);
+  moved.state = "a\nb";
+  moved.nonce = "c";
+  EXPECT_NE(provider.loginAfterMarker(s.clock.unixSeconds(), split),
+            provider.loginAfterMarker(s.clock.unixSeconds(), moved));
   r.login_after = provider.loginAfterMarker(s.clock.unixSeconds() - 15 * 60, r);
   EXPECT_EQ(provider.checkAuthorize(r)->login_after, s.clock.unixSeconds() - 15 * 60);
   r.login_after = provider.loginAfterMarker(s.clock.unixSeconds() - 15 * 60 - 1, r);
