@@ -20,7 +20,7 @@ test_pkgs=(
   python3-passlib python3-bcrypt python3-argon2 python3-authlib python3-jsonschema openssl
   python3-pyotp oathtool python3-aiosmtpd python3-cbor2
   python3-django python3-sqlalchemy python3-psycopg2
-  chromium chromium-driver python3-selenium
+  chromium chromium-driver python3-selenium strace
 )
 
 bench_pkgs=(wrk nginx python3 python3-requests python3-bcrypt postgresql redis-server)

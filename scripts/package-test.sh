@@ -92,6 +92,7 @@ done
 ok "maintainer scripts and conffiles in the control area"
 
 echo "== install with apt (Depends resolved from the archive)"
+had_account=$(getent passwd gatehouse || getent group gatehouse || true)
 if ! compgen -G '/var/lib/apt/lists/*_Packages' >/dev/null; then apt-get update -qq; fi
 installed=1
 apt-get install -y -qq "./$deb" >"$work/apt-install.log" 2>&1 || {
@@ -152,10 +153,11 @@ if command -v deb-systemd-helper >/dev/null; then
   ok "the unit is enabled (multi-user.target.wants)"
 fi
 
-echo "== tools for the next checks: systemd (systemd-analyze), man-db (man)"
+echo "== tools for the next checks: systemd (systemd-analyze), man-db (man), strace"
 need=()
 command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v man >/dev/null || need+=(man-db)
+command -v strace >/dev/null || need+=(strace)
 if ((${#need[@]})); then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >"$work/apt-tools.log" 2>&1 || {
     cat "$work/apt-tools.log" >&2
@@ -278,6 +280,17 @@ printf '%s\n' "$password" | runas gatehouse user create --email admin@example.co
   fail "gatehouse user create as user gatehouse"
 }
 ok "gatehouse user create: $(tail -1 "$work/create.log")"
+# Root's CLI on the data directory, which gatehouse can write (a link it put there would be
+# followed by root), is refused and creates nothing.
+before=$(cd "$data" && ls -A)
+if (cd "$data" && "${clean_env[@]}" gatehouse user list --config "$conf") >"$work/root-cli.log" 2>&1; then
+  fail "root's gatehouse user list ran on $data: $(cat "$work/root-cli.log")"
+fi
+grep -q "not run as root on $data/gatehouse.db: $data is writable by user gatehouse" \
+  "$work/root-cli.log" || fail "root's CLI said: $(cat "$work/root-cli.log")"
+grep -q "runuser -u gatehouse" "$work/root-cli.log" || fail "root's CLI did not say runuser"
+[[ "$(cd "$data" && ls -A)" == "$before" ]] || fail "root's refused CLI changed $data"
+ok "root's CLI refuses the data directory, naming runuser -u gatehouse"
 form="username=admin%40example.com&password=Chang3-Me-Now%21"
 for _ in $(seq 1 10); do
   http POST /api/v1/auth/login "$form" application/x-www-form-urlencoded
@@ -292,6 +305,26 @@ http GET /api/v1/auth/me "" "" "$token"
 [[ "$status" == 200 && "$body" == *'"admin@example.com"'* && "$body" == *'"role":'*'"admin"'* ]] ||
   fail "GET /api/v1/auth/me: $status $body"
 ok "GET /api/v1/auth/me 200: the admin"
+# The login's hash ran on a thread at idle priority, as docs/security.md says: what the unit's
+# system call filter once took away without a word (an outside attack).
+idle_hashers=0
+for task in /proc/"$server_pid"/task/*; do
+  [[ "$(cat "$task/comm" 2>/dev/null)" == gh-hash ]] || continue
+  # Field 41 of stat is the policy (SCHED_IDLE is 5); the fields after the name in parentheses
+  # start at field 3.
+  read -ra fields <<<"$(sed 's/^.*) //' "$task/stat")"
+  [[ "${fields[38]}" == 5 ]] || fail "a password-hashing thread runs at policy ${fields[38]}, not SCHED_IDLE"
+  idle_hashers=$((idle_hashers + 1))
+done
+((idle_hashers > 0)) || fail "no password-hashing thread (gh-hash) after a login"
+grep -q "may not lower its threads' priority" "$work/server.log" &&
+  fail "the server warned that it may not lower its threads' priority"
+ok "the password-hashing threads run at SCHED_IDLE ($idle_hashers)"
+
+http POST /api/v1/auth/register '{"email":"someone@example.com","username":"someone","password":"Passw0rd!x-long"}' application/json
+[[ "$status" == 403 && "$body" == *"Registration is disabled"* ]] ||
+  fail "POST /api/v1/auth/register with the packaged configuration: $status $body"
+ok "self-registration is off in the packaged configuration: 403 $body"
 
 echo "== it writes only in its data directory"
 expect_perms "$data/gatehouse.db" "600 gatehouse:gatehouse"
@@ -311,6 +344,74 @@ server_pid=
 }
 in_use "$port" && fail "127.0.0.1:$port still answers after the server stopped"
 ok "SIGTERM: exit 0, the port is closed"
+
+echo "== every system call the server makes is one the unit's filter allows"
+# The filter as systemd builds it: the first SystemCallFilter= line is the allow list, each later
+# one takes away (~) or gives back; @groups are expanded, nested ones too.
+expand_calls() {  # NAME or @GROUP ...: system call names, one per line
+  local item
+  for item in "$@"; do
+    if [[ "$item" == @* ]]; then
+      # shellcheck disable=SC2046
+      expand_calls $(systemd-analyze syscall-filter "$item" | awk 'NR > 1 && $1 !~ /^#/ {print $1}')
+    else
+      echo "$item"
+    fi
+  done
+}
+declare -A allowed=()
+while read -r value; do
+  if [[ "$value" == "~"* ]]; then
+    for call in $(expand_calls ${value#\~}); do unset "allowed[$call]"; done
+  else
+    for call in $(expand_calls $value); do allowed[$call]=1; done
+  fi
+done < <(sed -n 's/^SystemCallFilter=//p' "$unit")
+((${#allowed[@]} > 100)) || fail "the unit's system call filter expanded to ${#allowed[@]} calls"
+# The same start as above, under strace: ready, a login (a hash), a token check, SIGTERM.
+trace_dir=$(mktemp -d /tmp/gatehouse-trace.XXXXXX)
+chown gatehouse: "$trace_dir"
+(
+  cd "$data"
+  umask 0077
+  exec setpriv --reuid=gatehouse --regid=gatehouse --init-groups --no-new-privs \
+    --bounding-set=-all --inh-caps=-all -- "${clean_env[@]}" "${env_listen[@]}" \
+    strace -f -qq -o "$trace_dir/calls" "${exec_argv[@]}"
+) >"$work/server-traced.log" 2>&1 &
+server_pid=$!
+status=
+for _ in $(seq 1 60); do
+  http GET /readyz
+  [[ "$status" == 200 ]] && break
+  kill -0 "$server_pid" 2>/dev/null || break
+  sleep 0.5
+done
+[[ "$status" == 200 ]] || {
+  cat "$work/server-traced.log" >&2
+  fail "under strace: GET /readyz answered '${status:-nothing}'"
+}
+http POST /api/v1/auth/login "$form" application/x-www-form-urlencoded
+[[ "$status" == 200 ]] || fail "under strace: POST /api/v1/auth/login: $status $body"
+token=$(grep -o '"access_token": *"[^"]*"' <<<"$body" | sed 's/.*"\([^"]*\)"$/\1/')
+http GET /api/v1/auth/verify "" "" "$token"
+[[ "$status" == 200 ]] || fail "under strace: GET /api/v1/auth/verify: $status"
+# The server is strace's child (strace itself, told to stop, would leave it running detached).
+read -r traced _ <"/proc/$server_pid/task/$server_pid/children" || true
+[[ -n "${traced:-}" && "$(cat "/proc/$traced/comm")" == gatehouse ]] ||
+  fail "under strace: no gatehouse process under strace ($server_pid)"
+kill -TERM "$traced"
+wait "$server_pid" || fail "under strace: the server did not exit 0 on SIGTERM"
+server_pid=
+denied=()
+for call in $(grep -oE '^[0-9]+ +[a-z0-9_]+\(' "$trace_dir/calls" | sed -E 's/^[0-9]+ +//; s/\($//' |
+  sort -u); do
+  [[ -n "${allowed[$call]:-}" ]] || denied+=("$call")
+done
+made=$(grep -oE '^[0-9]+ +[a-z0-9_]+\(' "$trace_dir/calls" | sed -E 's/^[0-9]+ +//' | sort -u | wc -l)
+rm -rf "$trace_dir"
+((made > 20)) || fail "strace saw only $made distinct system calls"
+((${#denied[@]} == 0)) || fail "the unit's filter denies system calls the server makes: ${denied[*]}"
+ok "the unit's filter (${#allowed[@]} calls) allows all $made the server made"
 
 echo "== reinstall: an edited conffile and the data are kept"
 echo "# edited by package-test" >>"$conf"
@@ -351,5 +452,27 @@ for link in /etc/systemd/system/multi-user.target.wants/gatehouse.service \
 done
 getent passwd gatehouse >/dev/null && say "the system user gatehouse stays (Debian's practice)"
 ok "purged: /etc/gatehouse, $data and the unit's links are gone"
+
+if [[ -z "$had_account" ]]; then
+  echo "== an ordinary account named gatehouse is refused, not made the service's"
+  deluser --system --quiet gatehouse >/dev/null 2>&1 || true
+  delgroup --system --quiet gatehouse >/dev/null 2>&1 || true
+  useradd --create-home --shell /bin/bash gatehouse
+  installed=1
+  if apt-get install -y -qq "./$deb" >"$work/apt-takeover.log" 2>&1; then
+    fail "the package installed over the ordinary account gatehouse (uid $(id -u gatehouse))"
+  fi
+  grep -q "exists and is not a system account" "$work/apt-takeover.log" ||
+    fail "the refused install said: $(tail -5 "$work/apt-takeover.log")"
+  owner=$(stat -c %U "$data" 2>/dev/null || echo none)
+  [[ "$owner" != gatehouse ]] || fail "$data belongs to the ordinary account gatehouse"
+  apt-get purge -y -qq gatehouse >"$work/apt-purge2.log" 2>&1 || {
+    cat "$work/apt-purge2.log" >&2
+    fail "apt-get purge after the refused install"
+  }
+  installed=
+  userdel --remove gatehouse 2>/dev/null || true
+  ok "an install over an ordinary account gatehouse (uid ≥ 1000) fails, naming it; $data is not theirs"
+fi
 
 say "OK"

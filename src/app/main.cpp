@@ -50,6 +50,8 @@ std::string variablesHelp() {
 // `gatehouse config --check`: every problem serve would stop at, one line each, like nginx -t.
 int checkConfiguration(const config::Sources& sources, const core::Result<config::Config>& cfg,
                        std::vector<std::string> problems) {
+  // It opens the database (SQLite makes its -shm file): not as root where another account writes.
+  if (cfg && cli::refusesRootInAnotherUsersDirectory(*cfg, std::cerr)) return 1;
   if (cfg) {
     for (const auto& w : cfg->warnings) std::cout << "gatehouse: warning: " << w << "\n";
     auto checked = app::preflight(*cfg, true);

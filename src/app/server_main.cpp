@@ -24,6 +24,7 @@
 #include "core/files.hpp"
 #include "core/ip_address.hpp"
 #include "core/log.hpp"
+#include "core/this_thread.hpp"
 #include "crypto/hmac.hpp"
 #include "dynlib/libcbor.hpp"
 #include "dynlib/libcurl.hpp"
@@ -199,6 +200,14 @@ int serve(const config::Config& config) {
     return fatal("configuration error: " + all);
   }
   for (const auto& warning : checked.warnings) spdlog::warn("{}", warning);
+  if (!core::threadPriorityCanBeLowered()) {
+    // Said, since nothing else would: the hashing threads then compete with token checks.
+    spdlog::warn(
+        "this process may not lower its threads' priority (setpriority or sched_setscheduler is "
+        "denied, e.g. by a seccomp filter such as systemd's SystemCallFilter=~@resources): "
+        "password hashing and mail run at the priority of token checks, and a flood of logins "
+        "slows them (docs/security.md)");
+  }
   const std::optional<rbac::Policy>& policy = checked.policy;
 
   const ServiceManagerLink service_manager = serviceManager();

@@ -13,4 +13,11 @@ namespace gatehouse::cli {
 // second, empty database). Null after writing the reason to `err`.
 std::unique_ptr<store::Store> openExisting(const config::Config& config, std::ostream& err);
 
+// True, after writing why to `err`, when the command runs as root on a SQLite database in a
+// directory (or below one) that another account can write: the service's own data directory,
+// where that account could put a link in place of the database, its -wal, -shm or -journal
+// file, and root would create or overwrite the file it names (an outside attack). The command
+// is then run as that account. PostgreSQL, and root's own directories, are not affected.
+bool refusesRootInAnotherUsersDirectory(const config::Config& config, std::ostream& err);
+
 }  // namespace gatehouse::cli

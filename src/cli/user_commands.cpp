@@ -16,6 +16,7 @@ int failure(std::ostream& err, const std::string& why) {
 }  // namespace
 
 int migrate(const config::Config& config, std::ostream& out, std::ostream& err) {
+  if (refusesRootInAnotherUsersDirectory(config, err)) return 1;
   auto store = store::openStore(config.database_url);
   if (!store) return failure(err, store.error().message);
   auto version = (*store)->migrate();

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cerrno>
 #include <pthread.h>
 #include <sched.h>
 #include <string>
@@ -27,6 +28,21 @@ inline void lowerThisThread(int nice) {
     sched_param param{};
     (void)::sched_setscheduler(tid, SCHED_IDLE, &param);
   }
+}
+
+// Whether lowerThisThread can work in this process: the same calls, asking for what the calling
+// thread already has (allowed to any process), fail only where they are denied outright, as a
+// seccomp filter such as systemd's `SystemCallFilter=~@resources` does.
+inline bool threadPriorityCanBeLowered() {
+  const auto tid = static_cast<pid_t>(::syscall(SYS_gettid));
+  errno = 0;
+  const int nice = ::getpriority(PRIO_PROCESS, static_cast<id_t>(tid));
+  if (nice == -1 && errno != 0) return false;
+  if (::setpriority(PRIO_PROCESS, static_cast<id_t>(tid), nice) != 0) return false;
+  sched_param param{};
+  const int policy = ::sched_getscheduler(tid);
+  if (policy < 0 || ::sched_getparam(tid, &param) != 0) return false;
+  return ::sched_setscheduler(tid, policy, &param) == 0;
 }
 
 }  // namespace gatehouse::core

@@ -848,3 +848,96 @@ def test_the_audit_log_may_be_a_stream(tmp_path):
                        cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert r.returncode == 1, r.stderr[-2000:]
     assert f"AUDIT_LOG_FILE: cannot open {fifo}: No such device or address" in r.stderr, r.stderr[-2000:]
+
+
+def test_root_refuses_a_database_where_another_account_can_put_a_link(tmp_path):
+    """An outside attack on the package: the service's account put a link to /etc/nologin where
+    the database belongs, and root's `gatehouse migrate` (which the CLI's own hint suggests)
+    created that file. As root, a command now refuses a SQLite database in a folder another
+    account can write, naming who and `runuser`, and creates nothing."""
+    if os.geteuid() != 0:
+        pytest.skip("the refusal is root's")
+    target = tmp_path / "etc-nologin"
+    cases = []
+    owned = tmp_path / "owned"  # the package's data directory: its own user's
+    owned.mkdir()
+    os.chown(owned, 65534, 65534)
+    os.symlink(target, owned / "g.db")
+    cases.append((owned, "is writable by user nobody", "runuser -u nobody -- gatehouse"))
+    for mode, who in ((0o777, "every user"), (0o1777, "every user"), (0o775, "group ")):
+        shared = tmp_path / f"shared-{mode:o}"
+        shared.mkdir()
+        os.chmod(shared, mode)
+        cases.append((shared, f"is writable by {who}", None))
+    below = tmp_path / "below"  # a root folder inside one another account can rename
+    below.mkdir()
+    os.chown(below, 65534, 65534)
+    (below / "db").mkdir()
+    cases.append((below / "db", f"{below} is writable by user nobody", "runuser -u nobody"))
+    for folder, says, hint in cases:
+        before = sorted(os.listdir(folder))
+        env = {"DATABASE_URL": f"sqlite:///{folder}/g.db", "SECRET_KEY": SECRET}
+        for args in (("migrate",), ("user", "list"), ("config", "--check"), ("keys", "list")):
+            r = gatehouse(*args, env=env, cwd=tmp_path)
+            assert r.returncode == 1, (folder, args, r.stdout)
+            assert f"not run as root on {folder}/g.db" in r.stderr and says in r.stderr, (args, r.stderr)
+            if hint:
+                assert hint in r.stderr, r.stderr
+        assert sorted(os.listdir(folder)) == before, folder
+    assert not target.exists()
+
+    # Root's own folders, and /tmp's kind above them (sticky: only an entry's owner renames it).
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    os.chmod(mine, 0o700)
+    r = gatehouse("migrate", env={"DATABASE_URL": f"sqlite:///{mine}/g.db"}, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    sticky = tmp_path / "sticky"
+    sticky.mkdir()
+    os.chmod(sticky, 0o1777)
+    (sticky / "root-only").mkdir(mode=0o700)
+    r = gatehouse("migrate", env={"DATABASE_URL": f"sqlite:///{sticky}/root-only/g.db"}, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+
+
+def test_a_database_is_never_created_through_a_dangling_link(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    target = tmp_path / "elsewhere.db"
+    os.symlink(target, data / "g.db")
+    r = gatehouse("migrate", env={"DATABASE_URL": f"sqlite:///{data}/g.db"}, cwd=tmp_path)
+    assert r.returncode == 1
+    assert f"{data}/g.db is a link to nothing: not created through it" in r.stderr, r.stderr
+    assert not target.exists()
+
+
+def test_a_command_whose_audit_line_cannot_be_written_changes_nothing(tmp_path):
+    """An outside attack on the package: root's `user create --role admin`, with AUDIT_LOG_FILE
+    owned by the service's user, exited 0 and left no line in the exported audit stream."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give a file away")
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    env = {"DATABASE_URL": f"sqlite:///{data}/g.db", "SECRET_KEY": SECRET}
+    assert gatehouse("migrate", env=env, cwd=tmp_path).returncode == 0
+    audit = tmp_path / "audit.jsonl"
+    audit.write_text("")
+    os.chown(audit, 4242, 4242)
+    r = subprocess.run([BIN, "user", "create", "--email", "new-admin@example.com", "--username",
+                        "newadmin", "--role", "admin", "--password-stdin"],
+                       env=clean_env(**env, AUDIT_LOG_FILE=str(audit)), cwd=tmp_path,
+                       input="Adm1n-Passw0rd!\n", capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1, r.stdout
+    assert "AUDIT_LOG_FILE:" in r.stderr and "nothing was changed" in r.stderr, r.stderr
+    listed = gatehouse("user", "list", env=env, cwd=tmp_path)
+    assert listed.returncode == 0 and "new-admin@example.com" not in listed.stdout, listed.stdout
+    assert audit.read_text() == ""
+    # With a file it may write, the same command is made and written down.
+    os.chown(audit, 0, 0)
+    os.chmod(audit, 0o600)
+    r = subprocess.run([BIN, "user", "create", "--email", "new-admin@example.com", "--username",
+                        "newadmin", "--role", "admin", "--password-stdin"],
+                       env=clean_env(**env, AUDIT_LOG_FILE=str(audit)), cwd=tmp_path,
+                       input="Adm1n-Passw0rd!\n", capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert '"user.created"' in audit.read_text() or "user." in audit.read_text()

@@ -176,6 +176,63 @@ def test_queued_logins_wait_as_queue_entries_not_threads(make_server):
     assert most["all"] <= len(idle) + 7, (most, idle)
 
 
+def hash_thread_policies(pid):
+    """The scheduling policy of each of the process's password-hashing threads."""
+    policies = []
+    for name, task in threads(pid):
+        if name == "gh-hash":
+            try:
+                policies.append(os.sched_getscheduler(int(task.name)))
+            except OSError:
+                pass
+    return policies
+
+
+def test_hashing_threads_run_at_idle_priority_and_a_start_that_cannot_lower_them_says_so(make_server, tmp_path):
+    """docs/security.md: logins hash at SCHED_IDLE, so a flood of them does not slow token checks.
+    An outside attack found the package's unit denying the two calls that lower a thread
+    (SystemCallFilter=~@resources) and the server silent about it: the start now warns."""
+    s = make_server()
+    s.register("prio@example.com", "prio")
+    assert hash_thread_policies(s.proc.pid) and set(hash_thread_policies(s.proc.pid)) == {os.SCHED_IDLE}
+    assert "may not lower its threads' priority" not in s.log_text()
+
+    # The same calls denied as a seccomp filter denies them: EPERM, injected by strace.
+    denied = Server(tmp_path / "denied", env={"ASAN_OPTIONS": "detect_leaks=0"})  # LSan needs ptrace
+    (tmp_path / "denied").mkdir()
+    log = open(denied.log_path, "ab")
+    proc = subprocess.Popen(["strace", "-f", "-qq", "-o", "/dev/null", "-e",
+                             "trace=setpriority,sched_setscheduler", "-e",
+                             "inject=setpriority,sched_setscheduler:error=EPERM", BIN, "serve"],
+                            env=denied.env, stdout=log, stderr=log)
+    child = None
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if requests.get(denied.url("/readyz"), timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert proc.poll() is None, denied.log_text()
+            time.sleep(0.1)
+        child = int(pathlib.Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()[0])
+        assert denied.register("prio@example.com", "prio").status_code == 201
+        assert set(hash_thread_policies(child)) == {os.SCHED_OTHER}
+        text = denied.log_text()
+        assert "may not lower its threads' priority" in text and "SystemCallFilter" in text, text
+    finally:
+        # The server itself: strace, told to stop, would leave it running detached.
+        if child is not None:
+            os.kill(child, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
 def test_io_threads_default_to_half_the_cores_and_can_be_set(make_server):
     """The first I/O context runs on the main thread; the others each on a gh-io thread (named
     once it runs, so counted until it settles). Every one of them serves: connections are given

@@ -1,6 +1,8 @@
 #include "store/sqlite/sqlite_store.hpp"
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <fcntl.h>
 #include <system_error>
 #include <unistd.h>
@@ -2216,10 +2218,20 @@ core::Result<std::unique_ptr<Store>> openSqliteStore(const std::filesystem::path
                      "cannot create " + path.parent_path().string() + ": " + ec.message());
   // The database holds password hashes: create it owner-only before SQLite does (its -wal and
   // -shm files inherit the mode).
-  if (!std::filesystem::exists(path)) {
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) return makeError(Errc::Unavailable, "cannot create " + path.string());
+  // Never through a link (one left dangling where the database should be would have it
+  // created wherever the link points).
+  if (!std::filesystem::exists(std::filesystem::symlink_status(path, ec))) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      const int why = errno;
+      return makeError(Errc::Unavailable,
+                       "cannot create " + path.string() + ": " + std::strerror(why));
+    }
     ::close(fd);
+  } else if (std::filesystem::is_symlink(std::filesystem::symlink_status(path, ec)) &&
+             !std::filesystem::exists(path, ec)) {
+    return makeError(Errc::Unavailable,
+                     path.string() + " is a link to nothing: not created through it");
   }
   auto pool = ConnectionPool::open(path, 4);
   if (!pool) return tl::unexpected(pool.error());
