@@ -146,8 +146,9 @@ int main(int argc, char** argv) {
       "config", "Print every setting, where it comes from and the effective configuration");
   bool check = false;
   show->add_flag("--check", check,
-                 "validate everything serve would load (settings, files, keys) and exit non-zero "
-                 "naming each problem");
+                 "validate everything serve would load (settings, files, the keys in the "
+                 "database) and exit non-zero naming each problem; a database it cannot reach is "
+                 "a warning, and Redis is not contacted");
   auto* roles = app.add_subcommand("roles", "List the roles and their permissions");
   auto* migrate = app.add_subcommand("migrate", "Apply pending database migrations");
 

@@ -30,7 +30,8 @@ void checkDataDir(const config::Config& config, std::vector<std::string>& proble
 // What the database holds, as far as the check could tell.
 enum class Sealed { Unknown, Nothing, Keys };
 
-Sealed checkStoredKeys(const config::Config& config, std::vector<std::string>& problems) {
+Sealed checkStoredKeys(const config::Config& config, std::vector<std::string>& problems,
+                       std::vector<std::string>& warnings) {
   bool master_stored = false;
   bool tokens_stored = false;
   std::error_code ec;
@@ -45,6 +46,20 @@ Sealed checkStoredKeys(const config::Config& config, std::vector<std::string>& p
     }
     // A database of an older version has no key ring yet: nothing stored to check.
     const auto rows = (*store)->keyRing().list();
+    // One it cannot reach now (an outside test: config --check said valid, and serve would
+    // stop): said, not refused, since a check may run where the database is not reachable.
+    if (!rows && rows.error().code == core::Errc::Unavailable) {
+      // One line, as every warning (libpq's reasons run over two).
+      std::string why;
+      for (const char c : rows.error().message) {
+        const bool space = c == '\n' || c == '\t' || c == ' ';
+        if (!space)
+          why += c;
+        else if (!why.empty() && why.back() != ' ')
+          why += ' ';
+      }
+      warnings.push_back("DATABASE_URL: " + why + " (the keys stored in it were not checked)");
+    }
     if (rows) {
       for (const auto& row : *rows) {
         master_stored = master_stored || row.purpose == "master";
@@ -165,7 +180,7 @@ Preflight preflight(const config::Config& config, bool open_database) {
   if (open_database) {
     // serve opens the database next, and says the same (openKeys). Where the check could not
     // tell what it holds, it says nothing: "nothing is sealed yet" could be wrong advice.
-    const Sealed sealed = checkStoredKeys(config, problems);
+    const Sealed sealed = checkStoredKeys(config, problems, out.warnings);
     if (!weak_kek.empty() && sealed == Sealed::Keys)
       out.warnings.push_back(weakKekWarning(weak_kek));
     if (!weak_kek.empty() && sealed == Sealed::Nothing)

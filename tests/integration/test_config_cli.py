@@ -806,6 +806,19 @@ def test_check_reads_redis_and_sqlite_urls_as_serve_does(tmp_path):
         assert not (tmp_path / "data").exists(), url
 
 
+def test_check_warns_about_a_database_it_cannot_reach(tmp_path):
+    """An outside test of the package: config --check said 'valid' for a PostgreSQL server nobody
+    answers at, where serve stops. It still exits 0 (a check may run where the database is not
+    reachable), but says so, with the password hidden."""
+    port = free_port()  # nothing listens there
+    url = f"postgresql://gatehouse:zzPgS3cret@127.0.0.1:{port}/gatehouse"
+    r = gatehouse("config", "--check", env={"DATABASE_URL": url, "SECRET_KEY": SECRET}, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    warning = [line for line in r.stdout.splitlines() if "warning: DATABASE_URL:" in line]
+    assert warning and "the keys stored in it were not checked" in warning[0], r.stdout
+    assert "zzPgS3cret" not in r.stdout + r.stderr
+
+
 def test_the_audit_log_may_be_a_stream(tmp_path):
     """/dev/stdout and a FIFO a log shipper reads are taken as AUDIT_LOG_FILE (a regular file
     behind a link is not): events reach the reader. A FIFO nobody reads stops the start."""
