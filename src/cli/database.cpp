@@ -5,14 +5,16 @@
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <vector>
 
 namespace gatehouse::cli {
 
 namespace {
 
+// "user NAME", or "uid N" for an id without a name.
 std::string userName(uid_t uid) {
   const passwd* p = ::getpwuid(uid);
-  return p != nullptr ? p->pw_name : "uid " + std::to_string(uid);
+  return p != nullptr ? "user " + std::string(p->pw_name) : "uid " + std::to_string(uid);
 }
 
 std::string groupName(gid_t gid) {
@@ -30,23 +32,24 @@ bool refusesRootInAnotherUsersDirectory(const config::Config& config, std::ostre
   // The database's directory: another account writing there can put a link (or a file of its
   // own) where SQLite creates one. Every directory above it: one another account can write lets
   // it swap what is below for a link, unless it is sticky (/tmp: then only the owner of an entry
-  // may rename it).
-  bool parent = true;
-  for (auto dir = file.parent_path();; dir = dir.parent_path(), parent = false) {
+  // may rename it). Both the path as written (a link on it may sit in such a directory) and the
+  // one its links lead to (whose directories may be such).
+  const auto writer = [](const std::filesystem::path& dir, bool parent) -> std::string {
     struct stat st {};
-    if (::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-      const bool shielded = !parent && (st.st_mode & S_ISVTX) != 0;
-      std::string who;
-      std::string as;
-      if (st.st_uid != 0) {
-        who = "user " + userName(st.st_uid);
-        as = userName(st.st_uid);
-      } else if ((st.st_mode & S_IWOTH) != 0 && !shielded) {
-        who = "every user";
-      } else if ((st.st_mode & S_IWGRP) != 0 && !shielded) {
-        who = "group " + groupName(st.st_gid);
-      }
-      if (!who.empty()) {
+    if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return {};
+    const bool shielded = !parent && (st.st_mode & S_ISVTX) != 0;
+    if (st.st_uid != 0) return userName(st.st_uid);
+    if ((st.st_mode & S_IWOTH) != 0 && !shielded) return "every user";
+    if ((st.st_mode & S_IWGRP) != 0 && !shielded) return "group " + groupName(st.st_gid);
+    return {};
+  };
+  std::vector<std::filesystem::path> starts{file.parent_path()};
+  if (auto real = std::filesystem::canonical(file.parent_path(), ec); !ec) starts.push_back(real);
+  for (const auto& start : starts) {
+    bool parent = true;
+    for (auto dir = start;; dir = dir.parent_path(), parent = false) {
+      if (const std::string who = writer(dir, parent); !who.empty()) {
+        const std::string as = who.starts_with("user ") ? who.substr(5) : std::string();
         err << "gatehouse: not run as root on " << file.string() << ": " << dir.string()
             << " is writable by " << who
             << ", who could put a link there that root would follow (creating or overwriting any "
@@ -55,9 +58,10 @@ bool refusesRootInAnotherUsersDirectory(const config::Config& config, std::ostre
             << "\n";
         return true;
       }
+      if (dir == dir.parent_path()) break;
     }
-    if (dir == dir.parent_path()) return false;
   }
+  return false;
 }
 
 std::unique_ptr<store::Store> openExisting(const config::Config& config, std::ostream& err) {

@@ -887,6 +887,18 @@ def test_root_refuses_a_database_where_another_account_can_put_a_link(tmp_path):
     os.chown(below, 65534, 65534)
     (below / "db").mkdir()
     cases.append((below / "db", f"{below} is writable by user nobody", "runuser -u nobody"))
+    # A root folder reached through a link that sits in another account's folder, and a root
+    # link leading into a root folder inside another account's folder: either way that account
+    # can point root elsewhere.
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    os.chown(theirs, 4242, 4242)
+    (tmp_path / "rootdb").mkdir()
+    os.symlink(tmp_path / "rootdb", theirs / "link")
+    cases.append((theirs / "link", f"{theirs} is writable by uid 4242", None))
+    (theirs / "sub").mkdir()
+    os.symlink(theirs / "sub", tmp_path / "rootlink")
+    cases.append((tmp_path / "rootlink", f"{theirs} is writable by uid 4242", None))
     for folder, says, hint in cases:
         before = sorted(os.listdir(folder))
         env = {"DATABASE_URL": f"sqlite:///{folder}/g.db", "SECRET_KEY": SECRET}
@@ -896,6 +908,8 @@ def test_root_refuses_a_database_where_another_account_can_put_a_link(tmp_path):
             assert f"not run as root on {folder}/g.db" in r.stderr and says in r.stderr, (args, r.stderr)
             if hint:
                 assert hint in r.stderr, r.stderr
+            else:
+                assert "runuser" not in r.stderr, r.stderr
         assert sorted(os.listdir(folder)) == before, folder
     assert not target.exists()
 
