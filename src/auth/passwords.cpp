@@ -102,19 +102,16 @@ Result<store::User> PasswordService::createAccount(const NewAccount& in, const C
 Result<SignedIn> PasswordService::login(const std::string& identifier, const std::string& password,
                                         const std::optional<std::string>& scope,
                                         const ClientInfo& client) {
-  const std::string account = accountKey(identifier);
+  // The account first, whatever the gate says: one lockout for it under either of its names.
+  auto found = identifier.find('@') != std::string::npos
+                   ? d_.store.users().findByEmail(identifier)
+                   : d_.store.users().findByUsername(identifier);
+  if (!found) return tl::unexpected(storeFailure(found.error()));
+  std::optional<store::User> user = std::move(*found);
+  const std::string account = user ? lockoutKey(user->id) : accountKey(identifier);
   const auto checked = d_.guard.check(account, d_.clock.unixSeconds());
   if (!checked) return fail(Errc::Unavailable, "login guard: " + checked.error().message);
   const state::Gate gate = *checked;
-
-  std::optional<store::User> user;
-  if (gate == state::Gate::Open) {
-    auto found = identifier.find('@') != std::string::npos
-                     ? d_.store.users().findByEmail(identifier)
-                     : d_.store.users().findByUsername(identifier);
-    if (!found) return tl::unexpected(storeFailure(found.error()));
-    user = std::move(*found);
-  }
 
   // One pool job verifies and, when the stored hash is below policy, makes the replacement, so a
   // login costs one queue slot. Unknown users, password-less accounts and delayed or locked
@@ -124,7 +121,9 @@ Result<SignedIn> PasswordService::login(const std::string& identifier, const std
     std::optional<std::string> rehash;
   };
   const auto& hasher = d_.hasher;
-  const std::string stored = user ? user->password_hash : std::string();
+  // A delayed or locked account is not checked: the dummy hash, as for an unknown one.
+  const std::string stored =
+      user && gate == state::Gate::Open ? user->password_hash : std::string();
   auto job = poolFor(stored).submit([&hasher, password, stored]() {
     Outcome out;
     if (stored.empty()) {

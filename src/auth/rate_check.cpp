@@ -14,6 +14,8 @@ std::string accountKey(std::string_view identifier) {
   return "#" + core::hexEncode(crypto::sha256(key)).substr(0, 32);
 }
 
+std::string lockoutKey(std::int64_t user_id) { return "user:" + std::to_string(user_id); }
+
 std::string mailboxKey(std::string_view address) {
   const auto at = address.rfind('@');
   if (at == std::string_view::npos) return accountKey(address);

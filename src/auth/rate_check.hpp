@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,11 @@ namespace gatehouse::auth {
 // lower-cased, and a digest when long, so a spray of long made-up names costs a bounded number
 // of bytes per key and unknown and known accounts behave the same.
 std::string accountKey(std::string_view identifier);
+
+// The lockout key of an existing account, whichever spelling signed in (its email or its
+// username): each counted apart gave an attacker twice the guesses before the lock (an outside
+// attack). An identifier that names no account counts under its accountKey.
+std::string lockoutKey(std::int64_t user_id);
 
 // The counter key of the mailbox an address may reach, for the limits on the mails anyone can aim
 // at an address: the accountKey of the address without the local part's subaddress ("+tag") and

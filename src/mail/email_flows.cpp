@@ -233,8 +233,7 @@ auth::Result<store::User> EmailFlows::resetPassword(const std::string& token,
   if (!user) return tl::unexpected(user.error());
   d_.api_keys.forgetUser(user->id);
   // Whoever locked the account out by guessing no longer keeps its owner out.
-  d_.guard.succeeded(auth::accountKey(user->email));
-  d_.guard.succeeded(auth::accountKey(user->username));
+  d_.guard.succeeded(auth::lockoutKey(user->id));
   record("password.reset", client, std::nullopt, user->id,
          {{"via", "email"}, {"api_keys", "revoked"}});
   // Committed: the watermark already voids every earlier token; ending the sessions' tokens on

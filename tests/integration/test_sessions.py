@@ -246,6 +246,34 @@ def test_lockout_across_many_client_ips(make_server):
     assert s.login("root@example.com", "Adm1n-Passw0rd!").status_code == 200
 
 
+def test_one_lockout_for_an_account_whichever_name_is_typed(make_server):
+    """An outside attack (carried): the email and the username were two lockout counters, so an
+    attacker on many addresses had twice the guesses before the lock. Guesses under either name
+    now count toward the account's one lock; a name no account has still counts under itself."""
+    s = make_server({"TRUSTED_PROXIES": "127.0.0.1", "LOGIN_LOCKOUT_THRESHOLD": "8",
+                     "LOGIN_DELAY_AFTER_FAILURES": "0"})
+    admin = s.admin_token()
+    s.register("twonames@example.com", "twonames")
+    names = ["twonames@example.com", "twonames", "TwoNames@Example.com", "TWONAMES"]
+    for i in range(8):
+        r = requests.post(s.url("/api/v1/auth/login"), data={"username": names[i % 4], "password": f"guess{i}"},
+                          headers={"X-Forwarded-For": f"198.51.100.{i}"})
+        assert r.status_code == 401
+    for name in ("twonames@example.com", "twonames"):
+        r = requests.post(s.url("/api/v1/auth/login"), data={"username": name, "password": "Passw0rd!x"},
+                          headers={"X-Forwarded-For": "192.0.2.1"})
+        assert r.status_code == 401 and r.json() == {"detail": "Incorrect email or password"}, name
+    events = audit(s, admin, type="login.locked_out")
+    assert len(events) == 1, events
+    # Unknown names lock under themselves, after as many guesses, with the same answers.
+    for i in range(7):
+        assert s.login("ghost-account", f"guess{i}").status_code == 401
+    assert s.login("twonames-other", "x").status_code == 401
+    assert len(audit(s, admin, type="login.locked_out")) == 1
+    assert s.login("ghost-account", "guess7").status_code == 401
+    assert len(audit(s, admin, type="login.locked_out")) == 2
+
+
 @pytest.mark.timing
 def test_growing_delays_after_failures(make_server):
     s = make_server({"LOGIN_DELAY_AFTER_FAILURES": "2"})
