@@ -7,6 +7,8 @@
 #include <unistd.h>
 #include <vector>
 
+#include "core/files.hpp"
+
 namespace gatehouse::cli {
 
 namespace {
@@ -22,6 +24,58 @@ std::string groupName(gid_t gid) {
   return g != nullptr ? g->gr_name : "gid " + std::to_string(gid);
 }
 
+// A folder a path passes through, and whether the path names an entry in it that another
+// account writing there could replace: the database's own folder (or the first existing one,
+// where the rest would be made) and each folder holding a link on the way. Those are checked
+// strictly; a folder merely passed through may be sticky (/tmp: only an entry's owner renames
+// it).
+struct Folder {
+  std::filesystem::path path;
+  bool names_entry = false;
+};
+
+// The folders `file` (absolute) passes through as the kernel resolves it: links followed one by
+// one, so that a link in another account's folder is seen even where it leads somewhere safe.
+std::vector<Folder> foldersThrough(const std::filesystem::path& file) {
+  std::vector<Folder> out;
+  std::vector<std::string> todo;  // the components left, the next one last
+  const auto push = [&todo](const std::filesystem::path& p) {
+    std::vector<std::string> parts;
+    for (const auto& part : p.relative_path()) parts.push_back(part.string());
+    todo.insert(todo.end(), parts.rbegin(), parts.rend());
+  };
+  push(file);
+  std::filesystem::path at = "/";
+  int links = 0;
+  while (!todo.empty()) {
+    const std::string name = todo.back();
+    todo.pop_back();
+    if (name.empty() || name == ".") continue;
+    if (name == "..") {
+      out.push_back({at, false});
+      at = at.parent_path();
+      continue;
+    }
+    const auto next = at / name;
+    struct stat st {};
+    if (::lstat(next.c_str(), &st) != 0) break;  // made from here on: `at` holds it
+    if (S_ISLNK(st.st_mode)) {
+      out.push_back({at, true});
+      std::error_code ec;
+      const auto target = std::filesystem::read_symlink(next, ec);
+      if (ec || ++links > 40) break;
+      if (target.is_absolute()) at = "/";
+      push(target);
+      continue;
+    }
+    if (todo.empty()) break;  // the database itself
+    out.push_back({at, false});
+    at = next;
+  }
+  out.push_back({at, true});
+  return out;
+}
+
 }  // namespace
 
 bool refusesRootInAnotherUsersDirectory(const config::Config& config, std::ostream& err) {
@@ -29,39 +83,36 @@ bool refusesRootInAnotherUsersDirectory(const config::Config& config, std::ostre
   std::error_code ec;
   const auto file = std::filesystem::absolute(config.sqlite_path, ec);
   if (ec) return false;
-  // The database's directory: another account writing there can put a link (or a file of its
-  // own) where SQLite creates one. Every directory above it: one another account can write lets
-  // it swap what is below for a link, unless it is sticky (/tmp: then only the owner of an entry
-  // may rename it). Both the path as written (a link on it may sit in such a directory) and the
-  // one its links lead to (whose directories may be such).
-  const auto writer = [](const std::filesystem::path& dir, bool parent) -> std::string {
+  const auto writer = [](const Folder& folder) -> std::string {
     struct stat st {};
-    if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return {};
-    const bool shielded = !parent && (st.st_mode & S_ISVTX) != 0;
+    if (::stat(folder.path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return {};
+    const bool shielded = !folder.names_entry && (st.st_mode & S_ISVTX) != 0;
     if (st.st_uid != 0) return userName(st.st_uid);
     if ((st.st_mode & S_IWOTH) != 0 && !shielded) return "every user";
     if ((st.st_mode & S_IWGRP) != 0 && !shielded) return "group " + groupName(st.st_gid);
     return {};
   };
-  std::vector<std::filesystem::path> starts{file.parent_path()};
-  if (auto real = std::filesystem::canonical(file.parent_path(), ec); !ec) starts.push_back(real);
-  for (const auto& start : starts) {
-    bool parent = true;
-    for (auto dir = start;; dir = dir.parent_path(), parent = false) {
-      if (const std::string who = writer(dir, parent); !who.empty()) {
-        const std::string as = who.starts_with("user ") ? who.substr(5) : std::string();
-        err << "gatehouse: not run as root on " << file.string() << ": " << dir.string()
-            << " is writable by " << who
-            << ", who could put a link there that root would follow (creating or overwriting any "
-               "file); run the command as the account the server runs as"
-            << (as.empty() ? std::string() : ", e.g. runuser -u " + as + " -- gatehouse ...")
-            << "\n";
-        return true;
-      }
-      if (dir == dir.parent_path()) break;
+  for (const auto& folder : foldersThrough(file)) {
+    if (const std::string who = writer(folder); !who.empty()) {
+      const std::string as = who.starts_with("user ") ? who.substr(5) : std::string();
+      err << "gatehouse: not run as root on " << file.string() << ": " << folder.path.string()
+          << " is writable by " << who
+          << ", who could put a link there that root would follow (creating or overwriting any "
+             "file); run the command as the account the server runs as"
+          << (as.empty() ? std::string() : ", e.g. runuser -u " + as + " -- gatehouse ...") << "\n";
+      return true;
     }
   }
   return false;
+}
+
+bool refusesWithoutAuditSink(const config::Config& config, std::ostream& err) {
+  if (config.audit_log_file.empty() || config.audit_log_file == "-") return false;
+  auto ok = core::appendable(config.audit_log_file, core::AppendTo::FileOrStream);
+  if (ok) return false;
+  err << "gatehouse: AUDIT_LOG_FILE: " << ok.error().message
+      << " (run the command as the account the server runs as); nothing was changed\n";
+  return true;
 }
 
 std::unique_ptr<store::Store> openExisting(const config::Config& config, std::ostream& err) {

@@ -16,8 +16,14 @@ std::unique_ptr<store::Store> openExisting(const config::Config& config, std::os
 // True, after writing why to `err`, when the command runs as root on a SQLite database in a
 // directory (or below one) that another account can write: the service's own data directory,
 // where that account could put a link in place of the database, its -wal, -shm or -journal
-// file, and root would create or overwrite the file it names (an outside attack). The command
+// file, and root would create or overwrite the file it names (an outside attack). The path is
+// followed link by link, so a link in such a directory counts wherever it leads. The command
 // is then run as that account. PostgreSQL, and root's own directories, are not affected.
 bool refusesRootInAnotherUsersDirectory(const config::Config& config, std::ostream& err);
+
+// True, after writing why to `err`, when AUDIT_LOG_FILE is set and this process cannot append
+// to it: a command that changes something checks it first and changes nothing then (the
+// exported audit stream would miss it; an outside attack).
+bool refusesWithoutAuditSink(const config::Config& config, std::ostream& err);
 
 }  // namespace gatehouse::cli

@@ -7,6 +7,7 @@ GATEHOUSE_* or other settings leak in from the caller's environment)."""
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -899,19 +900,35 @@ def test_root_refuses_a_database_where_another_account_can_put_a_link(tmp_path):
     (theirs / "sub").mkdir()
     os.symlink(theirs / "sub", tmp_path / "rootlink")
     cases.append((tmp_path / "rootlink", f"{theirs} is writable by uid 4242", None))
+    # Root's own link to the database file in the service's folder, which that account made a
+    # link to a database of root's (a review: root's migrate wrote into it).
+    victim = tmp_path / "victim"
+    victim.mkdir(mode=0o700)
+    (victim / "app.db").write_bytes(b"")
+    os.symlink(victim / "app.db", theirs / "gatehouse.db")
+    (tmp_path / "rootside").mkdir(mode=0o700)
+    os.symlink(theirs / "gatehouse.db", tmp_path / "rootside" / "g.db")
+    cases.append((tmp_path / "rootside", f"{theirs} is writable by uid 4242", None))
+    # A folder still to be made right under a sticky one: anyone may make it first.
+    sticky_top = tmp_path / "sticky-top"
+    sticky_top.mkdir()
+    os.chmod(sticky_top, 0o1777)
+    cases.append((sticky_top, f"{sticky_top} is writable by every user", None))
     for folder, says, hint in cases:
         before = sorted(os.listdir(folder))
-        env = {"DATABASE_URL": f"sqlite:///{folder}/g.db", "SECRET_KEY": SECRET}
+        db = f"{folder}/later/g.db" if folder == sticky_top else f"{folder}/g.db"
+        env = {"DATABASE_URL": f"sqlite:///{db}", "SECRET_KEY": SECRET}
         for args in (("migrate",), ("user", "list"), ("config", "--check"), ("keys", "list")):
             r = gatehouse(*args, env=env, cwd=tmp_path)
             assert r.returncode == 1, (folder, args, r.stdout)
-            assert f"not run as root on {folder}/g.db" in r.stderr and says in r.stderr, (args, r.stderr)
+            assert f"not run as root on {db}" in r.stderr and says in r.stderr, (args, r.stderr)
             if hint:
                 assert hint in r.stderr, r.stderr
             else:
                 assert "runuser" not in r.stderr, r.stderr
         assert sorted(os.listdir(folder)) == before, folder
     assert not target.exists()
+    assert (victim / "app.db").read_bytes() == b""
 
     # Root's own folders, and /tmp's kind above them (sticky: only an entry's owner renames it).
     mine = tmp_path / "mine"
@@ -958,6 +975,16 @@ def test_a_command_whose_audit_line_cannot_be_written_changes_nothing(tmp_path):
     assert "AUDIT_LOG_FILE:" in r.stderr and "nothing was changed" in r.stderr, r.stderr
     listed = gatehouse("user", "list", env=env, cwd=tmp_path)
     assert listed.returncode == 0 and "new-admin@example.com" not in listed.stdout, listed.stdout
+    # Nor a new signing key, nor a client (whose command made the master secret before it
+    # refused, a review), nor the key-encryption key: the key ring and the folder are as before.
+    ring = lambda: sqlite3.connect(data / "g.db").execute(  # noqa: E731
+        "SELECT purpose, generation FROM key_ring ORDER BY 1, 2").fetchall()
+    before, files = ring(), sorted(os.listdir(data))
+    for args in (("keys", "rotate"), ("client", "create", "--name", "App", "--redirect-uri",
+                                      "https://app.example.com/cb")):
+        r = gatehouse(*args, env={**env, "AUDIT_LOG_FILE": str(audit)}, cwd=tmp_path)
+        assert r.returncode == 1 and "nothing was changed" in r.stderr, (args, r.stdout, r.stderr)
+    assert ring() == before and sorted(os.listdir(data)) == files
     assert audit.read_text() == ""
     # With a file it may write, the same command is made and written down.
     os.chown(audit, 0, 0)

@@ -804,6 +804,13 @@ def test_keys_rotate_keeps_old_tokens_valid(make_server, tmp_path, alg):
         assert time.time() < deadline, "the server never signed with the next key"
         time.sleep(0.2)
     assert jwt.get_unverified_header(new)["kid"] not in (old_kid, None)
+    # Recorded (a review: a new signing key left no trace), keyed into the chain.
+    admin = s.admin_token()
+    events = requests.get(s.url("/api/v1/audit-events"), params={"type": "keys.rotated"},
+                          headers=auth(admin)).json()["items"]
+    assert [(e["detail"]["kid"], e["detail"]["actor"], e["detail"]["algorithm"]) for e in events] == \
+        [(jwt.get_unverified_header(new)["kid"], "cli", alg)]
+    assert s.cli("audit", "verify").returncode == 0
     assert requests.get(s.url("/api/v1/auth/me"), headers=auth(old)).status_code == 200
     assert requests.get(s.url("/api/v1/auth/me"), headers=auth(new)).status_code == 200
     if alg == "ES256":
