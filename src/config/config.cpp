@@ -1,6 +1,7 @@
 #include "config/config.hpp"
 
 #include <algorithm>
+#include <arpa/inet.h>
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
@@ -142,23 +143,34 @@ void refuseWeak(Reader& r, const std::string& name, const std::string& secret) {
 // A header value must not carry a line break (it would start a header of its own).
 bool oneLine(const std::string& text) { return text.find_first_of("\r\n") == std::string::npos; }
 
-// smtp[s]://[user[:password]@]host[:port][/...]: a host (a name, or an IPv6 address in brackets)
-// and, when given, a port of 1-65535, which is what curl will be asked to reach.
+// smtp[s]://[user[:password]@]host[:port][/...]: what curl is asked to reach, held to what curl
+// itself takes (a review compared the two): one '@' at most (one in a password is written %40),
+// a host name (letters, digits, '-', '.', '_', percent escapes, or UTF-8 for an IDN) or an IPv6
+// address in brackets (with a %25 zone), and a port of 1-65535 when one is written.
 bool validSmtpAuthority(std::string_view url) {
   url.remove_prefix(url.find("://") + 3);
   std::string_view authority = url.substr(0, url.find_first_of("/?#"));
-  if (const auto at = authority.rfind('@'); at != std::string_view::npos)
+  if (const auto at = authority.find('@'); at != std::string_view::npos) {
+    if (authority.find('@', at + 1) != std::string_view::npos) return false;
     authority.remove_prefix(at + 1);
+  }
   std::string_view host = authority;
-  std::optional<std::string_view> port;
+  std::string_view port;
   if (authority.starts_with('[')) {
     const auto close = authority.find(']');
-    if (close == std::string_view::npos || close < 3) return false;
-    host = authority.substr(1, close - 1);
-    if (!std::all_of(host.begin(), host.end(), [](char c) {
-          return std::isxdigit(static_cast<unsigned char>(c)) != 0 || c == ':' || c == '.';
-        }))
-      return false;
+    if (close == std::string_view::npos) return false;
+    std::string_view literal = authority.substr(1, close - 1);
+    if (const auto zone = literal.find("%25"); zone != std::string_view::npos) {
+      const auto id = literal.substr(zone + 3);
+      if (id.empty() || !std::all_of(id.begin(), id.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '.' ||
+                   c == '_' || c == '~' || c == '%';
+          }))
+        return false;
+      literal = literal.substr(0, zone);
+    }
+    in6_addr address{};
+    if (::inet_pton(AF_INET6, std::string(literal).c_str(), &address) != 1) return false;
     const auto rest = authority.substr(close + 1);
     if (!rest.empty()) {
       if (rest.front() != ':') return false;
@@ -170,17 +182,18 @@ bool validSmtpAuthority(std::string_view url) {
       port = authority.substr(colon + 1);
     }
     if (host.empty() || !std::all_of(host.begin(), host.end(), [](char c) {
-          return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '.' ||
-                 c == '_';
+          const auto u = static_cast<unsigned char>(c);
+          return std::isalnum(u) != 0 || c == '-' || c == '.' || c == '_' || c == '%' || u >= 0x80;
         }))
       return false;
   }
-  if (!port) return true;
-  if (port->empty() || port->size() > 5 || !std::all_of(port->begin(), port->end(), [](char c) {
+  // An empty port is the scheme's, as curl reads it.
+  if (port.empty()) return true;
+  if (port.size() > 5 || !std::all_of(port.begin(), port.end(), [](char c) {
         return std::isdigit(static_cast<unsigned char>(c)) != 0;
       }))
     return false;
-  const int n = std::stoi(std::string(*port));
+  const int n = std::stoi(std::string(port));
   return n >= 1 && n <= 65535;
 }
 
@@ -221,7 +234,7 @@ void loadMail(Reader& r, Config& c) {
        !validSmtpAuthority(*m.smtp_url)))
     r.fail("SMTP_URL",
            "must be smtp://[user:password@]host[:port] or smtps://... (a host name "
-           "or [IPv6 address], a port of 1-65535)");
+           "or [IPv6 address], a port of 1-65535, an '@' in the user or password written %40)");
   r.boolean("SMTP_STARTTLS", m.smtp_starttls);
   r.text("SMTP_CA_FILE", m.smtp_ca_file);
   if (auto v = r.raw("MAIL_FILE")) m.mail_file = *v;
