@@ -454,25 +454,41 @@ getent passwd gatehouse >/dev/null && say "the system user gatehouse stays (Debi
 ok "purged: /etc/gatehouse, $data and the unit's links are gone"
 
 if [[ -z "$had_account" ]]; then
-  echo "== an ordinary account named gatehouse is refused, not made the service's"
+  echo "== an ordinary user or group named gatehouse is refused, not made the service's"
   deluser --system --quiet gatehouse >/dev/null 2>&1 || true
   delgroup --system --quiet gatehouse >/dev/null 2>&1 || true
-  useradd --create-home --shell /bin/bash gatehouse
-  installed=1
-  if apt-get install -y -qq "./$deb" >"$work/apt-takeover.log" 2>&1; then
-    fail "the package installed over the ordinary account gatehouse (uid $(id -u gatehouse))"
-  fi
-  grep -q "exists and is not a system account" "$work/apt-takeover.log" ||
-    fail "the refused install said: $(tail -5 "$work/apt-takeover.log")"
-  owner=$(stat -c %U "$data" 2>/dev/null || echo none)
-  [[ "$owner" != gatehouse ]] || fail "$data belongs to the ordinary account gatehouse"
-  apt-get purge -y -qq gatehouse >"$work/apt-purge2.log" 2>&1 || {
-    cat "$work/apt-purge2.log" >&2
-    fail "apt-get purge after the refused install"
-  }
-  installed=
-  userdel --remove gatehouse 2>/dev/null || true
-  ok "an install over an ordinary account gatehouse (uid ≥ 1000) fails, naming it; $data is not theirs"
+  for kind in user group; do
+    if [[ $kind == user ]]; then
+      useradd --create-home --shell /bin/bash gatehouse
+      says="a user or group named gatehouse exists and is not a system account"
+    else
+      # adduser would take this group as the service user's, and its members would read the
+      # configuration (a review).
+      useradd --create-home --shell /bin/bash gh-person
+      groupadd --gid 1500 --users gh-person gatehouse
+      says="a group named gatehouse (gid 1500) exists and is not a system group"
+    fi
+    installed=1
+    if apt-get install -y -qq "./$deb" >"$work/apt-takeover.log" 2>&1; then
+      fail "the package installed over an ordinary $kind gatehouse"
+    fi
+    grep -qF "$says" "$work/apt-takeover.log" ||
+      fail "the refused install ($kind) said: $(tail -5 "$work/apt-takeover.log")"
+    owner=$(stat -c %U:%G "$data" 2>/dev/null || echo none)
+    [[ "$owner" != *gatehouse* ]] || fail "$data belongs to the ordinary $kind gatehouse ($owner)"
+    if [[ $kind == group ]]; then
+      ! getent passwd gatehouse >/dev/null || fail "a user gatehouse was made in the ordinary group"
+    fi
+    apt-get purge -y -qq gatehouse >"$work/apt-purge2.log" 2>&1 || {
+      cat "$work/apt-purge2.log" >&2
+      fail "apt-get purge after the refused install ($kind)"
+    }
+    installed=
+    userdel --remove gatehouse 2>/dev/null || true
+    userdel --remove gh-person 2>/dev/null || true
+    groupdel gatehouse 2>/dev/null || true
+    ok "an install over an ordinary $kind gatehouse fails, naming it; nothing is made theirs"
+  done
 fi
 
 say "OK"
