@@ -459,7 +459,8 @@ if [[ -z "$had_account" ]]; then
   delgroup --system --quiet gatehouse >/dev/null 2>&1 || true
   for kind in user group; do
     if [[ $kind == user ]]; then
-      useradd --create-home --shell /bin/bash gatehouse
+      # A person's account without a group of its name (adduser refuses it).
+      useradd --create-home --shell /bin/bash --no-user-group --gid users gatehouse
       says="a user or group named gatehouse exists and is not a system account"
     else
       # adduser would take this group as the service user's, and its members would read the
