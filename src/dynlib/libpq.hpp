@@ -16,7 +16,7 @@ namespace gatehouse::dynlib {
   X(PQconnectdb) X(PQstatus) X(PQerrorMessage) X(PQfinish) X(PQsetNoticeProcessor)   \
   X(PQtransactionStatus) X(PQexec) X(PQprepare) X(PQexecPrepared) X(PQresultStatus)  \
   X(PQresultErrorField) X(PQresultErrorMessage) X(PQclear) X(PQntuples) X(PQnfields) \
-  X(PQfname) X(PQcmdTuples) X(PQgetvalue) X(PQgetlength) X(PQgetisnull)
+  X(PQfname) X(PQcmdTuples) X(PQgetvalue) X(PQgetlength) X(PQgetisnull) X(PQsocket)
 // clang-format on
 
 // libpq's functions, named as in libpq-fe.h: `pq.PQexec(conn, sql)`.

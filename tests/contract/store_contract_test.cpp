@@ -10,12 +10,15 @@
 #include <set>
 #include <thread>
 #include <tuple>
+#include <unistd.h>
 #include <vector>
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
 #include "core/blocking.hpp"
+#include "store/postgres/pg_db.hpp"
+#include "store/sqlite/sqlite_db.hpp"
 #include "store/store.hpp"
 
 namespace gatehouse::store {
@@ -2143,6 +2146,69 @@ TEST_P(StoreContract, TheKeyRingAddsAllOrNothingAndRefusesATakenGeneration) {
   ASSERT_TRUE(ring.removeBelow("token", "HS256", 2));
   EXPECT_EQ(scalar("SELECT COUNT(*) FROM key_ring"), 3);
   EXPECT_EQ(scalar("SELECT COUNT(*) FROM key_ring WHERE kid = 'hs1'"), 0);
+}
+
+// A full disk is the service unavailable (503), as a PostgreSQL that does not answer, not a
+// broken one (500): an outside attack filled the disk under SQLite. max_page_count makes SQLite
+// answer SQLITE_FULL as a full disk would.
+TEST(SqliteErrors, AFullDatabaseIsUnavailable) {
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("gatehouse-full-" + std::to_string(::getpid()) + ".db");
+  std::filesystem::remove(path);
+  {
+    auto conn = sqlite::Connection::open(path);
+    ASSERT_TRUE(conn) << conn.error().message;
+    ASSERT_TRUE((*conn)->exec("CREATE TABLE t (v BLOB)"));
+    ASSERT_TRUE((*conn)->exec("PRAGMA max_page_count = 8"));
+    core::Status status;
+    for (int i = 0; i < 64 && status; ++i)
+      status = (*conn)->exec("INSERT INTO t VALUES (zeroblob(4096))");
+    ASSERT_FALSE(status) << "never full";
+    EXPECT_EQ(status.error().code, core::Errc::Unavailable) << status.error().message;
+  }
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"})
+    std::filesystem::remove(path.string() + suffix);
+}
+
+// A transaction whose connection the server ends before COMMIT (pg_terminate_backend: a restart,
+// a failover, a reaper) ran nothing, so it runs again, once, on a fresh connection; one that
+// keeps losing it fails (an outside attack: confirmed actions' audit records were dropped).
+TEST(PostgresPool, ATransactionWhoseConnectionEndsBeforeCommitRunsOnceMoreOnAFreshOne) {
+  const char* url = std::getenv("GATEHOUSE_TEST_POSTGRES_URL");  // NOLINT(concurrency-mt-unsafe)
+  if (url == nullptr || *url == '\0') GTEST_SKIP() << "needs GATEHOUSE_TEST_POSTGRES_URL";
+  postgres::ConnectionPool pool(url, 2);
+  int runs = 0;
+  std::set<std::string> backends;
+  auto once =
+      pool.transaction<std::string>([&](postgres::Connection& c) -> core::Result<std::string> {
+        ++runs;
+        auto pid = c.query("SELECT pg_backend_pid()::text");
+        if (!pid) return tl::unexpected(pid.error());
+        backends.insert(pid->text(0, 0));
+        if (runs == 1) {
+          auto ended = c.query("SELECT pg_terminate_backend(pg_backend_pid())");
+          if (!ended) return tl::unexpected(ended.error());
+        }
+        return pid->text(0, 0);
+      });
+  ASSERT_TRUE(once) << once.error().message;
+  EXPECT_EQ(runs, 2);
+  EXPECT_EQ(backends.size(), 2U);  // the second run on another connection
+  runs = 0;
+  auto always = pool.transaction<int>([&](postgres::Connection& c) -> core::Result<int> {
+    ++runs;
+    auto ended = c.query("SELECT pg_terminate_backend(pg_backend_pid())");
+    if (!ended) return tl::unexpected(ended.error());
+    return 0;
+  });
+  EXPECT_FALSE(always);
+  EXPECT_EQ(runs, 2);
+  // And the pool recovers: the next transaction works.
+  EXPECT_TRUE(pool.transaction<int>([](postgres::Connection& c) -> core::Result<int> {
+    auto one = c.query("SELECT 1");
+    if (!one) return tl::unexpected(one.error());
+    return 1;
+  }));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::ValuesIn(backends()), backendName);

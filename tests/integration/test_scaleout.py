@@ -76,6 +76,46 @@ def test_register_on_one_node_login_on_the_other(cluster):
     assert b.register("x@example.com", "ANN").status_code == 409
 
 
+def test_connections_the_database_ended_while_idle_are_replaced_and_no_confirmed_action_goes_unaudited(cluster):
+    """An outside attack ended gatehouse's PostgreSQL connections under a burst (as a restart, a
+    failover or an idle-connection reaper does): the next statement on each failed, so requests
+    answered 503 and the audit records of API keys already answered 201 were dropped, while
+    `audit verify` said intact. A connection the server ended while it sat idle in the pool is now
+    replaced before use, and a transaction whose connection was lost before COMMIT runs again on
+    a fresh one."""
+    node, _ = cluster
+    a = node("a")
+    assert a.register("cut@example.com", "cut").status_code == 201
+    token = a.token("cut")
+    admin = a.admin_token()
+    u = urllib.parse.urlparse(a.env["DATABASE_URL"])
+
+    def end_idle_connections():
+        r = subprocess.run(
+            [f"{PG_BIN}/psql", "-h", u.hostname, "-p", str(u.port), "-U", u.username, "-d", u.path[1:],
+             "-Atc", "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                     "WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'idle'"],
+            capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        return int(r.stdout.strip())
+
+    made = []
+    for i in range(6):
+        assert end_idle_connections() >= 1
+        time.sleep(0.05)  # the server's message and close reach the node
+        r = requests.post(a.url("/api/v1/api-keys"), json={"name": f"k{i}"}, headers=auth(token))
+        assert r.status_code == 201, (i, r.text)
+        made.append(r.json()["id"])
+    assert end_idle_connections() >= 1
+    time.sleep(0.05)
+    r = requests.get(a.url("/api/v1/audit-events"), params={"type": "apikey.created", "limit": 100},
+                     headers=auth(admin))
+    assert r.status_code == 200, r.text
+    audited = {e["detail"]["key_id"] for e in r.json()["items"]}
+    assert set(made) <= audited, (made, audited)
+    assert a.cli("audit", "verify").returncode == 0
+
+
 @pytest.mark.timing
 def test_logout_on_one_node_voids_the_token_on_the_other_within_a_second(cluster):
     node, _ = cluster

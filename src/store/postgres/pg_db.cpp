@@ -2,6 +2,7 @@
 
 #include <cassert>
 #include <cstdlib>
+#include <poll.h>
 
 #include "core/blocking.hpp"
 #include "dynlib/libpq.hpp"
@@ -115,6 +116,16 @@ bool Connection::healthy() const {
   return pq().PQstatus(conn_) == CONNECTION_OK && pq().PQtransactionStatus(conn_) == PQTRANS_IDLE;
 }
 
+bool Connection::connected() const { return pq().PQstatus(conn_) == CONNECTION_OK; }
+
+bool Connection::endedWhileIdle() const {
+  const int fd = pq().PQsocket(conn_);
+  if (fd < 0) return true;
+  pollfd p{.fd = fd, .events = POLLIN, .revents = 0};
+  // One system call, no wait; an error polling says nothing (the statement will).
+  return ::poll(&p, 1, 0) > 0;
+}
+
 core::Status Connection::exec(std::string_view sql) {
   PGresult* result = pq().PQexec(conn_, std::string(sql).c_str());
   const Rows owned(result);
@@ -159,10 +170,13 @@ core::Result<std::unique_ptr<Connection>> ConnectionPool::acquire() {
   {
     std::unique_lock lock(mutex_);
     available_.wait(lock, [this] { return !idle_.empty() || open_ < capacity_; });
-    if (!idle_.empty()) {
+    while (!idle_.empty()) {
       auto conn = std::move(idle_.back());
       idle_.pop_back();
-      return conn;
+      if (!conn->endedWhileIdle()) return conn;
+      // Ended by the server meanwhile (its first statement would fail): a fresh one instead.
+      conn.reset();
+      --open_;
     }
     ++open_;  // reserve a slot, then connect without holding the lock
   }

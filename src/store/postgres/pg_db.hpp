@@ -87,6 +87,12 @@ class Connection {
   // False once the server connection is lost (or a transaction was left open); the pool then
   // replaces it.
   bool healthy() const;
+  // The connection itself is up (whatever its transaction state).
+  bool connected() const;
+  // Whether the server ended this idle connection while it waited in the pool (a restart,
+  // pg_terminate_backend, an idle-connection reaper): it says so before it closes, so anything
+  // to read on an idle connection means it is gone (nothing here LISTENs).
+  bool endedWhileIdle() const;
 
  private:
   explicit Connection(pg_conn* conn) : conn_(conn) {}
@@ -114,23 +120,36 @@ class ConnectionPool {
   // lock-then-count transactions (a user's API keys, factors) rely on each statement seeing what
   // committed before it, which a server whose default_transaction_isolation is REPEATABLE READ
   // would not give. Rolled back when `fn` returns an error; serialization failures and deadlocks
-  // are retried a few times.
+  // are retried a few times. A connection lost before COMMIT was sent (the server rolled the
+  // transaction back) is retried once on a fresh one: an outside attack cut connections under a
+  // burst and the audit records of confirmed actions were dropped. One lost during COMMIT is
+  // not: whether it committed is unknown.
   template <class T>
   [[nodiscard]] core::Result<T> transaction(const std::function<core::Result<T>(Connection&)>& fn) {
+    bool reconnected = false;
     for (int attempt = 0;; ++attempt) {
       auto lease = acquire();
       if (!lease) return tl::unexpected(lease.error());
       Lease held(*this, std::move(*lease));
       Connection& c = *held.conn;
-      if (auto begin = c.exec("BEGIN ISOLATION LEVEL READ COMMITTED"); !begin)
-        return tl::unexpected(begin.error());
-      core::Result<T> result = fn(c);
-      if (result) {
-        auto commit = c.exec("COMMIT");
-        if (commit) return result;
-        result = tl::unexpected(commit.error());
+      core::Result<T> result = tl::unexpected(core::Error{core::Errc::Internal, ""});
+      bool committing = false;
+      if (auto begin = c.exec("BEGIN ISOLATION LEVEL READ COMMITTED"); !begin) {
+        result = tl::unexpected(begin.error());
       } else {
-        (void)c.exec("ROLLBACK");
+        result = fn(c);
+        if (result) {
+          committing = true;
+          auto commit = c.exec("COMMIT");
+          if (commit) return result;
+          result = tl::unexpected(commit.error());
+        } else if (c.connected()) {
+          (void)c.exec("ROLLBACK");
+        }
+      }
+      if (!committing && !c.connected() && !reconnected) {
+        reconnected = true;
+        continue;
       }
       if (!isConflict(result.error()) || attempt >= 4) return result;
     }

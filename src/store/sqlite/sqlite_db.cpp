@@ -23,6 +23,11 @@ core::Error sqliteError(sqlite3* db, int rc, std::string_view what) {
   if ((rc & 0xFF) == SQLITE_BUSY || (rc & 0xFF) == SQLITE_LOCKED) {
     return core::Error{Errc::Unavailable, std::string(what) + ": database busy"};
   }
+  // A full disk, or one that fails to write: the service is unavailable (503, as for a
+  // PostgreSQL that does not answer), not broken (500) (an outside attack filled it).
+  if ((rc & 0xFF) == SQLITE_FULL || (rc & 0xFF) == SQLITE_IOERR) {
+    return core::Error{Errc::Unavailable, std::string(what) + ": " + detail};
+  }
   return core::Error{Errc::Internal, std::string(what) + ": " + detail};
 }
 
