@@ -56,6 +56,12 @@ class RequestParser {
   // to send, which it holds back until it reads an interim 100 (or tires of waiting). An HTTP/1.0
   // client's expectation is ignored (RFC 9110 §10.1.1).
   bool expectsContinue() const { return expects_continue_; }
+  // Once the header section is in: the body's length when Content-Length announced it (not for a
+  // chunked body).
+  std::optional<std::uint64_t> announcedBodyBytes() const {
+    if (phase_ != Phase::Body) return std::nullopt;
+    return remaining_ + request_.body.size();
+  }
   // After Refused: the status to answer before closing.
   int refusal() const { return refusal_; }
 

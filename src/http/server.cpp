@@ -366,6 +366,17 @@ struct Server::Impl {
     // touches no shared counter.
     static constexpr std::size_t kUncounted = 4096;
 
+    // Whether a body of `bytes` for `who` would fit the budgets as they stand (counts nothing).
+    bool fits(std::size_t bytes, const std::string& who) const {
+      if (bytes <= kUncounted) return true;
+      const std::lock_guard lock(server.body_mutex);
+      if (server.body_bytes + bytes > server.options.max_body_memory) return false;
+      if (who.empty()) return true;
+      const auto mine = server.body_per_client.find(who);
+      return (mine == server.body_per_client.end() ? 0 : mine->second) + bytes <=
+             server.bodyShare();
+    }
+
     // Counts `bytes` (the body's memory now); false when that would pass a budget.
     bool grow(std::size_t bytes) {
       if (bytes <= held || bytes <= kUncounted) return true;
@@ -461,9 +472,18 @@ struct Server::Impl {
         body_timed = true;
         // A client that asked holds its body back until it reads this (curl for a second, .NET
         // for 350 ms). Not when the body has begun to arrive: it did not wait (RFC 9110 §10.1.1).
-        if (parser.expectsContinue() && in.data().empty() && parser.request().body.empty() &&
-            !co_await sendContinue(conn))
-          co_return false;
+        if (parser.expectsContinue() && in.data().empty() && parser.request().body.empty()) {
+          // A body the budget cannot take now is refused before the client sends it (a review:
+          // the client uploaded it to get the 503 after).
+          if (const auto announced = parser.announcedBodyBytes();
+              announced && !body.fits(static_cast<std::size_t>(std::min<std::uint64_t>(
+                                          *announced, options.max_body_bytes)),
+                                      bodyClientOf(conn, parser.request()))) {
+            body.over = true;
+            co_return true;
+          }
+          if (!co_await sendContinue(conn)) co_return false;
+        }
       }
       const auto room = in.room(max);
       if (room.size() == 0) co_return false;  // cannot happen: the parser refuses first

@@ -310,6 +310,38 @@ def test_a_client_that_expects_100_continue_gets_it_before_sending_its_body(serv
     assert (done.returncode, done.stdout) == (0, "201"), done.stderr
 
 
+def test_a_body_the_budget_cannot_take_is_refused_before_the_client_sends_it(make_server):
+    """A review: a client that asked for 100-continue got it although the body budget was spent,
+    uploaded its body, and got 503 after. Now the 503 comes instead of the 100."""
+    s = make_server({"GATEHOUSE_MAX_BODY_BYTES": "65536", "GATEHOUSE_MAX_BODY_MEMORY_BYTES": "65536"})
+    held = Wire(s)
+    try:
+        # Another connection holds most of the budget: a body of 60,000 bytes, 40,000 sent.
+        held.send(b"POST /api/v1/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 60000\r\n\r\n" + b" " * 40000)
+        time.sleep(0.3)
+        asker = Wire(s)
+        try:
+            asker.send(b"POST /api/v1/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                       b"Expect: 100-continue\r\nContent-Length: 40000\r\n\r\n")
+            status, headers, _ = asker.response()
+            assert (status, headers.get("retry-after")) == (503, "1")
+            assert asker.closes_without_more()
+        finally:
+            asker.close()
+    finally:
+        held.close()
+    # With the budget free again, the same request gets its 100.
+    time.sleep(0.3)
+    again = Wire(s)
+    try:
+        again.send(b"POST /api/v1/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                   b"Expect: 100-continue\r\nContent-Length: 40000\r\n\r\n")
+        assert again.response()[0] == 100
+    finally:
+        again.close()
+
+
 def test_an_expectation_other_than_100_continue_is_417_and_closes(server):
     for value in ("200-ok", "100-continue, x-other"):
         wire = Wire(server)
