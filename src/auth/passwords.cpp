@@ -108,7 +108,7 @@ Result<SignedIn> PasswordService::login(const std::string& identifier, const std
                    : d_.store.users().findByUsername(identifier);
   if (!found) return tl::unexpected(storeFailure(found.error()));
   std::optional<store::User> user = std::move(*found);
-  const std::string account = user ? lockoutKey(user->id) : accountKey(identifier);
+  const std::string account = user ? lockoutKey(user->id) : lockoutKeyOfName(identifier);
   const auto checked = d_.guard.check(account, d_.clock.unixSeconds());
   if (!checked) return fail(Errc::Unavailable, "login guard: " + checked.error().message);
   const state::Gate gate = *checked;

@@ -14,7 +14,14 @@ std::string accountKey(std::string_view identifier) {
   return "#" + core::hexEncode(crypto::sha256(key)).substr(0, 32);
 }
 
-std::string lockoutKey(std::int64_t user_id) { return "user:" + std::to_string(user_id); }
+// Two namespaces no typed name can reach across: a name is counted as "name:<accountKey>" (a
+// review: with names counted bare, typing "user:1" counted on account 1's own counter, and any
+// anonymous client locked any account out by its id).
+std::string lockoutKey(std::int64_t user_id) { return "account:" + std::to_string(user_id); }
+
+std::string lockoutKeyOfName(std::string_view identifier) {
+  return "name:" + accountKey(identifier);
+}
 
 std::string mailboxKey(std::string_view address) {
   const auto at = address.rfind('@');

@@ -21,8 +21,10 @@ std::string accountKey(std::string_view identifier);
 
 // The lockout key of an existing account, whichever spelling signed in (its email or its
 // username): each counted apart gave an attacker twice the guesses before the lock (an outside
-// attack). An identifier that names no account counts under its accountKey.
+// attack). An identifier that names no account counts under lockoutKeyOfName: the two kinds of
+// key can never be the same, whatever is typed.
 std::string lockoutKey(std::int64_t user_id);
+std::string lockoutKeyOfName(std::string_view identifier);
 
 // The counter key of the mailbox an address may reach, for the limits on the mails anyone can aim
 // at an address: the accountKey of the address without the local part's subaddress ("+tag") and

@@ -273,6 +273,16 @@ def test_one_lockout_for_an_account_whichever_name_is_typed(make_server):
     assert s.login("ghost-account", "guess7").status_code == 401
     assert len(audit(s, admin, type="login.locked_out")) == 2
 
+    # No typed name reaches an account's counter (a review: "user:1" counted on account 1's, so
+    # anyone locked any account out by its id).
+    me = requests.get(s.url("/api/v1/auth/me"), headers=auth(s.token("root@example.com", "Adm1n-Passw0rd!")))
+    root_id = me.json()["id"]
+    for typed in (f"user:{root_id}", f"account:{root_id}", "name:root@example.com", f"id:{root_id}"):
+        for i in range(8):
+            assert s.login(typed, f"guess{i}").status_code == 401
+    assert s.login("root@example.com", "Adm1n-Passw0rd!").status_code == 200
+    assert s.login("root", "Adm1n-Passw0rd!").status_code == 200
+
 
 @pytest.mark.timing
 def test_growing_delays_after_failures(make_server):
