@@ -170,14 +170,21 @@ core::Result<std::unique_ptr<Connection>> ConnectionPool::acquire() {
   {
     std::unique_lock lock(mutex_);
     available_.wait(lock, [this] { return !idle_.empty() || open_ < capacity_; });
+    std::size_t dropped = 0;
     while (!idle_.empty()) {
       auto conn = std::move(idle_.back());
       idle_.pop_back();
-      if (!conn->endedWhileIdle()) return conn;
+      if (!conn->endedWhileIdle()) {
+        if (dropped > 0) available_.notify_all();  // the slots freed, for other waiters
+        return conn;
+      }
       // Ended by the server meanwhile (its first statement would fail): a fresh one instead.
       conn.reset();
       --open_;
+      ++dropped;
     }
+    // This one takes one of the freed slots; the others are for other waiters (a review).
+    if (dropped > 1) available_.notify_all();
     ++open_;  // reserve a slot, then connect without holding the lock
   }
   auto conn = Connection::open(url_);
