@@ -30,9 +30,14 @@ Result<void> SessionEnd::endTokens(const std::string& session_id) {
 }
 
 Result<void> SessionEnd::end(const std::string& session_id) {
+  // The tokens first, then the session: a crash or a lost connection between the two leaves a
+  // session still listed whose tokens are already refused, which a retry ends; the other order
+  // left it ended in the list (a retry: 404) with its access tokens valid on every node until
+  // they expired (an outside attack).
+  if (auto ok = endTokens(session_id); !ok) return ok;
   if (auto ok = store_.sessions().revoke(session_id); !ok)
     return tl::unexpected(storeFailure(ok.error()));
-  return endTokens(session_id);
+  return {};
 }
 
 }  // namespace gatehouse::auth

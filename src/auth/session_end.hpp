@@ -28,7 +28,8 @@ class SessionEnd {
   // caller's own transaction).
   [[nodiscard]] Result<void> endTokens(const std::vector<std::string>& session_ids);
   [[nodiscard]] Result<void> endTokens(const std::string& session_id);
-  // The session in storage, then its access tokens.
+  // Its access tokens, then the session in storage (a failure between leaves it listed: a retry
+  // ends it).
   [[nodiscard]] Result<void> end(const std::string& session_id);
 
  private:

@@ -165,11 +165,14 @@ Result<void> UserService::endSessions(std::int64_t id, const Actor& actor,
   if (!user) return tl::unexpected(user.error());
   auto live = sessions_.liveSessionsOf(id);
   if (!live) return tl::unexpected(live.error());
+  // Their tokens first (SessionEnd::end says why): a retry after a failure between the two
+  // still lists the sessions and ends them.
+  if (auto ok = sessions_.endTokens(*live); !ok) return ok;
   if (auto ok = store_.sessions().revokeAllForUser(id); !ok)
     return tl::unexpected(fromStore(ok.error()));
   audit_.record(
       auditEvent("sessions.ended", client, actor.id, id, {{"sessions_ended", live->size()}}));
-  return sessions_.endTokens(*live);
+  return {};
 }
 
 }  // namespace gatehouse::auth

@@ -10,6 +10,7 @@ import threading
 import time
 import urllib.parse
 
+import jwt
 import pytest
 import requests
 
@@ -114,6 +115,60 @@ def test_connections_the_database_ended_while_idle_are_replaced_and_no_confirmed
     audited = {e["detail"]["key_id"] for e in r.json()["items"]}
     assert set(made) <= audited, (made, audited)
     assert a.cli("audit", "verify").returncode == 0
+
+
+def test_a_session_ended_halfway_is_never_listed_as_ended_while_its_tokens_still_work(cluster):
+    """An outside attack: ending a session wrote the session's row, then its tokens' revocation;
+    a crash or a lost connection between left the session ended in the list (a retry: 404, the
+    administrator's: 204 ending nothing) and its access tokens valid on every node for their whole
+    life. Now the tokens go first. Either write's connection lost (a trigger ends it here) leaves a
+    session a retry ends, and none whose tokens outlive a success."""
+    node, _ = cluster
+    a = node("a")
+    assert a.register("halfway@example.com", "halfway").status_code == 201
+    admin = a.admin_token()
+    me_id = requests.get(a.url("/api/v1/auth/me"), headers=auth(a.token("halfway"))).json()["id"]
+    u = urllib.parse.urlparse(a.env["DATABASE_URL"])
+
+    def sql(text):
+        r = subprocess.run([f"{PG_BIN}/psql", "-h", u.hostname, "-p", str(u.port), "-U", u.username,
+                            "-d", u.path[1:], "-v", "ON_ERROR_STOP=1", "-Atc", text],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+
+    # The write's connection is lost, as when the database restarts or the node dies mid-way.
+    sql("CREATE OR REPLACE FUNCTION gh_test_refuse() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NEW; END $$")
+    for table, when in (("revoked_tokens", "BEFORE INSERT"), ("sessions", "BEFORE UPDATE")):
+        for ender in ("own", "admin"):
+            owner = a.login("halfway").json()
+            thief = a.login("halfway").json()  # the session to end
+            sid = jwt.decode(thief["access_token"], options={"verify_signature": False})["sid"]
+            sql(f"CREATE TRIGGER gh_test_refuse {when} ON {table} FOR EACH ROW EXECUTE FUNCTION gh_test_refuse()")
+            try:
+                if ender == "own":
+                    r = requests.delete(a.url(f"/api/v1/auth/sessions/{sid}"), headers=auth(owner["access_token"]))
+                else:
+                    r = requests.delete(a.url(f"/api/v1/users/{me_id}/sessions"), headers=auth(admin))
+                assert r.status_code == 503, (table, ender, r.status_code, r.text)
+            finally:
+                sql(f"DROP TRIGGER gh_test_refuse ON {table}")
+            # Either nothing happened, or the tokens are refused already; never a session gone
+            # from the list whose tokens work.
+            thief_me = requests.get(a.url("/api/v1/auth/me"), headers=auth(thief["access_token"])).status_code
+            if ender == "own":
+                listed = requests.get(a.url("/api/v1/auth/sessions"), headers=auth(owner["access_token"]))
+                still = any(x["id"] == sid for x in listed.json()["items"])
+                assert still or thief_me == 401, (table, ender, thief_me)
+            # A retry ends it for good.
+            if ender == "own":
+                r = requests.delete(a.url(f"/api/v1/auth/sessions/{sid}"), headers=auth(owner["access_token"]))
+            else:
+                r = requests.delete(a.url(f"/api/v1/users/{me_id}/sessions"), headers=auth(admin))
+            assert r.status_code == 204, (table, ender, r.status_code, r.text)
+            assert requests.get(a.url("/api/v1/auth/me"), headers=auth(thief["access_token"])).status_code == 401
+            assert requests.post(a.url("/api/v1/auth/refresh"),
+                                 json={"refresh_token": thief["refresh_token"]}).status_code == 401
 
 
 @pytest.mark.timing
