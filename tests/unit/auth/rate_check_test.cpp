@@ -16,6 +16,19 @@ TEST(AccountKey, FoldsAsciiCaseAndDigestsLongNames) {
   EXPECT_NE(accountKey(long_name), accountKey(std::string(66, 'a')));
 }
 
+// A review: names were counted bare and accounts as "user:<id>", so typing "user:1" counted on
+// account 1's lockout. No typed name reaches an account's key, whatever it spells.
+TEST(LockoutKey, NoTypedNameIsAnAccountsKey) {
+  for (const std::string id : {"1", "42"}) {
+    for (const std::string& typed :
+         {"user:" + id, "account:" + id, "Account:" + id, "id:" + id, id, "name:account:" + id}) {
+      EXPECT_NE(lockoutKeyOfName(typed), lockoutKey(std::stoll(id))) << typed;
+    }
+  }
+  EXPECT_EQ(lockoutKeyOfName("Ann@Example.COM"), lockoutKeyOfName("ann@example.com"));
+  EXPECT_NE(lockoutKey(1), lockoutKey(11));
+}
+
 // Found by an outside attack: each spelling of one mailbox had a budget of its own, and fresh
 // accounts asking for mails to "victim+1@x", "v.ictim@x"... bombed victim@x.
 TEST(MailboxKey, SpellingsOfOneMailboxShareOneKey) {
