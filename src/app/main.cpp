@@ -12,7 +12,6 @@
 #include "app/page_setup.hpp"
 #include "app/preflight.hpp"
 #include "app/server_main.hpp"
-#include "audit/audit_log.hpp"
 #include "auth/client_info.hpp"
 #include "cli/apikey_commands.hpp"
 #include "cli/client_commands.hpp"
@@ -98,21 +97,19 @@ int keysCommand(const config::Config& cfg, bool rotate, std::int64_t after) {
     // In the audit log, as the command line's other changes (a review: a new signing key left
     // no trace), keyed when the server has made its master secret.
     auto master = app::storedMasterSecret(cfg, *db, clock);
-    auto chain = master
-                     ? cli::auditChainKey(*master)
-                     : core::Result<std::optional<crypto::HmacKey>>(tl::unexpected(master.error()));
-    if (!chain) {
+    if (!master) {
       std::cerr << "gatehouse: the key was rotated, but its audit record cannot be keyed: "
-                << chain.error().message << "\n";
+                << master.error().message << "\n";
       return 1;
     }
-    audit::AuditLog audit(db->audit(), clock, cfg.audit_log_file, std::move(*chain));
-    audit.record(auth::auditEvent("keys.rotated", auth::commandLineClient(), std::nullopt,
-                                  std::nullopt,
-                                  {{"kid", done->kid},
-                                   {"algorithm", jose::algorithmName(cfg.algorithm)},
-                                   {"signs_from", done->signs_from},
-                                   {"first", done->first}}));
+    auto audit = cli::commandAuditLog(cfg, *db, *master, clock, std::cerr);
+    if (!audit) return 1;
+    audit->record(auth::auditEvent("keys.rotated", auth::commandLineClient(), std::nullopt,
+                                   std::nullopt,
+                                   {{"kid", done->kid},
+                                    {"algorithm", jose::algorithmName(cfg.algorithm)},
+                                    {"signs_from", done->signs_from},
+                                    {"first", done->first}}));
     if (done->first) {
       std::cout << "first signing key " << done->kid << ": signs now (there was none to rotate)\n";
     } else {

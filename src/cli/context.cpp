@@ -16,7 +16,22 @@ core::Result<std::optional<crypto::HmacKey>> auditChainKey(
   return std::optional<crypto::HmacKey>(std::move(*made));
 }
 
+std::unique_ptr<audit::AuditLog> commandAuditLog(const config::Config& config, store::Store& store,
+                                                 const std::optional<std::string>& master,
+                                                 const core::Clock& clock, std::ostream& err) {
+  auto chain_key = auditChainKey(master);
+  if (!chain_key) {
+    err << "gatehouse: the audit log's key: " << chain_key.error().message << "\n";
+    return nullptr;
+  }
+  return std::make_unique<audit::AuditLog>(store.audit(), clock, config.audit_log_file,
+                                           std::move(*chain_key));
+}
+
 bool Context::open(std::ostream& err) {
+  // A change the exported audit stream would miss is not made (an outside attack: root's
+  // `user create --role admin` left no line in a file owned by the service's user).
+  if (refusesWithoutAuditSink(config, err)) return false;
   auto made = password::PasswordHasher::create(config.hash_policy);
   if (!made) {
     err << "gatehouse: password policy: " << made.error().message << "\n";
@@ -38,20 +53,8 @@ bool Context::open(std::ostream& err) {
     return false;
   }
   master = std::move(*stored);
-  auto chain_key = auditChainKey(master);
-  if (!chain_key) {
-    err << "gatehouse: the audit log's key: " << chain_key.error().message << "\n";
-    return false;
-  }
-  audit = std::make_unique<audit::AuditLog>(store->audit(), clock, config.audit_log_file,
-                                            std::move(*chain_key));
-  // A change the exported audit stream would miss is not made (an outside attack: root's
-  // `user create --role admin` left no line in a file owned by the service's user).
-  if (!audit->sinkError().empty()) {
-    err << "gatehouse: AUDIT_LOG_FILE: " << audit->sinkError()
-        << " (run the command as the account the server runs as); nothing was changed\n";
-    return false;
-  }
+  audit = commandAuditLog(config, *store, master, clock, err);
+  if (!audit) return false;
   guard = std::make_unique<state::LocalLoginGuard>(state::LockoutPolicy{});
   session_end =
       std::make_unique<auth::SessionEnd>(*store, *revocations, clock, config.access_token_ttl);

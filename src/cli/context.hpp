@@ -96,6 +96,12 @@ struct Context {
 [[nodiscard]] core::Result<std::optional<crypto::HmacKey>> auditChainKey(
     const std::optional<std::string>& master);
 
+// A command's audit log: the database's chain, keyed under `master` when there is one, and
+// AUDIT_LOG_FILE. Null after writing why to `err`.
+std::unique_ptr<audit::AuditLog> commandAuditLog(const config::Config& config, store::Store& store,
+                                                 const std::optional<std::string>& master,
+                                                 const core::Clock& clock, std::ostream& err);
+
 // One line for a service error: the contract's message and, for validation, each rule that
 // failed ("password: ...").
 std::string describe(const auth::Error& error);

@@ -10,6 +10,7 @@
 
 #include "core/ascii.hpp"
 #include "core/clock.hpp"
+#include "core/ip_address.hpp"
 #include "core/utf8.hpp"
 #include "crypto/weak_secret.hpp"
 
@@ -187,14 +188,9 @@ bool validSmtpAuthority(std::string_view url) {
         }))
       return false;
   }
-  // An empty port is the scheme's, as curl reads it.
-  if (port.empty()) return true;
-  if (port.size() > 5 || !std::all_of(port.begin(), port.end(), [](char c) {
-        return std::isdigit(static_cast<unsigned char>(c)) != 0;
-      }))
-    return false;
-  const int n = std::stoi(std::string(port));
-  return n >= 1 && n <= 65535;
+  // An empty port is the scheme's, as curl reads it; port 0 reaches nothing.
+  return port.empty() ||
+         (core::isPort(port) && port.find_first_not_of('0') != std::string_view::npos);
 }
 
 // http://localhost, 127.x.x.x or [::1]: plain http there never leaves the machine.

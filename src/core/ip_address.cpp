@@ -8,9 +8,7 @@
 #include "core/ascii.hpp"
 
 namespace gatehouse::core {
-namespace {
 
-// Digits only, 1-5 of them, at most 65535: a port.
 bool isPort(std::string_view text) {
   if (text.empty() || text.size() > 5) return false;
   unsigned value = 0;
@@ -20,6 +18,8 @@ bool isPort(std::string_view text) {
   }
   return value <= 65535;
 }
+
+namespace {
 
 std::optional<std::string> v4(std::string_view text) {
   if (text.size() > INET_ADDRSTRLEN) return std::nullopt;

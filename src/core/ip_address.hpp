@@ -8,6 +8,9 @@
 
 namespace gatehouse::core {
 
+// Digits only, 1-5 of them, at most 65535: a port (0 included).
+bool isPort(std::string_view text);
+
 // The address `text` names, in its one spelling: IPv4 as a dotted quad, IPv6 as inet_ntop(3)
 // writes it (an IPv4-mapped one as its IPv4). Brackets and a port after the address are dropped
 // ("1.2.3.4:5555", "[2001:db8::1]:443", as some proxies write X-Forwarded-For); nullopt when it

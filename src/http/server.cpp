@@ -366,15 +366,19 @@ struct Server::Impl {
     // touches no shared counter.
     static constexpr std::size_t kUncounted = 4096;
 
+    // Whether `more` bytes fit the budgets, the client's holding `mine` (under body_mutex).
+    bool within(std::size_t more, bool counted_per_client, std::size_t mine) const {
+      return server.body_bytes + more <= server.options.max_body_memory &&
+             (!counted_per_client || mine + more <= server.bodyShare());
+    }
+
     // Whether a body of `bytes` for `who` would fit the budgets as they stand (counts nothing).
     bool fits(std::size_t bytes, const std::string& who) const {
       if (bytes <= kUncounted) return true;
       const std::lock_guard lock(server.body_mutex);
-      if (server.body_bytes + bytes > server.options.max_body_memory) return false;
-      if (who.empty()) return true;
-      const auto mine = server.body_per_client.find(who);
-      return (mine == server.body_per_client.end() ? 0 : mine->second) + bytes <=
-             server.bodyShare();
+      const auto mine =
+          who.empty() ? server.body_per_client.end() : server.body_per_client.find(who);
+      return within(bytes, !who.empty(), mine == server.body_per_client.end() ? 0 : mine->second);
     }
 
     // Counts `bytes` (the body's memory now); false when that would pass a budget.
@@ -382,15 +386,11 @@ struct Server::Impl {
       if (bytes <= held || bytes <= kUncounted) return true;
       const std::size_t more = bytes - held;
       const std::lock_guard lock(server.body_mutex);
-      if (server.body_bytes + more > server.options.max_body_memory) return false;
-      if (!client.empty()) {
-        std::size_t& mine = server.body_per_client[client];
-        if (mine + more > server.bodyShare()) {
-          if (mine == 0) server.body_per_client.erase(client);
-          return false;
-        }
-        mine += more;
-      }
+      const auto mine =
+          client.empty() ? server.body_per_client.end() : server.body_per_client.find(client);
+      if (!within(more, !client.empty(), mine == server.body_per_client.end() ? 0 : mine->second))
+        return false;
+      if (!client.empty()) server.body_per_client[client] += more;
       server.body_bytes += more;
       held = bytes;
       return true;
