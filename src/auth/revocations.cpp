@@ -26,11 +26,11 @@ core::Status RevocationList::revoke(std::string_view jti, std::int64_t expires_a
 }
 
 // Session entries share the set (and its storage and bus) with token ids under a prefix no jti
-// can have: token ids are base64url.
-constexpr std::string_view kSessionPrefix = "sid:";
+// can have (store::sessionRevocationKey: the store writes them too, on refresh-token reuse).
+constexpr std::string_view kSessionPrefix = store::kSessionRevocationPrefix;
 
 core::Status RevocationList::revokeSession(std::string_view session_id, std::int64_t until) {
-  return revoke(std::string(kSessionPrefix) + std::string(session_id), until);
+  return revoke(store::sessionRevocationKey(session_id), until);
 }
 
 bool RevocationList::isSessionRevoked(std::string_view session_id) const {

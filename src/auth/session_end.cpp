@@ -23,8 +23,7 @@ Result<void> SessionEnd::endTokens(const std::vector<std::string>& session_ids) 
 
 Result<void> SessionEnd::endTokens(const std::string& session_id) {
   // Every access token of the session: they live at most access_ttl from now.
-  const std::int64_t until = clock_.unixSeconds() + access_ttl_.count();
-  if (auto ok = revocations_.revokeSession(session_id, until); !ok)
+  if (auto ok = revocations_.revokeSession(session_id, tokensUntil()); !ok)
     return tl::unexpected(storeFailure(ok.error()));
   return {};
 }

@@ -31,6 +31,11 @@ class SessionEnd {
   // Its access tokens, then the session in storage (a failure between leaves it listed: a retry
   // ends it).
   [[nodiscard]] Result<void> end(const std::string& session_id);
+  // Until when a session ended now must stay on the revocation list: its last access token's
+  // expiry (what a refresh rotation stores on reuse, in its own transaction).
+  [[nodiscard]] std::int64_t tokensUntil() const {
+    return clock_.unixSeconds() + access_ttl_.count();
+  }
 
  private:
   store::Store& store_;

@@ -186,16 +186,17 @@ Result<TokenPair> Sessions::refresh(const std::string& refresh_token, const Clie
   if (!next_jti) return fail(Errc::Internal, "random source failed");
   auto outcome = d_.store.sessions().rotate(session_id, claims->jti, *next_jti, now,
                                             now + d_.tokens.settings().refresh_ttl.count(),
-                                            d_.rules.refresh_grace_seconds);
+                                            d_.rules.refresh_grace_seconds, d_.end.tokensUntil());
   if (!outcome) return tl::unexpected(storeFailure(outcome.error()));
   switch (*outcome) {
     case store::RotateOutcome::Rotated:
       break;
     case store::RotateOutcome::Reused:
       // RFC 9700 §4.14.2: a rotated token came back; someone holds a stolen copy. The store
-      // revoked the session; its access tokens end with it.
+      // revoked the session and stored its access tokens' end in the same transaction; here
+      // this node and (through the bus) the others hear of it at once.
       if (auto ended = d_.end.endTokens(session_id); !ended)
-        spdlog::warn("refresh reuse: session tokens not ended: {}", ended.error().detail);
+        spdlog::warn("refresh reuse: other nodes not told at once: {}", ended.error().detail);
       d_.metrics.refreshReuse();
       record("refresh.reuse_detected", client, std::nullopt, *user_id,
              {{"session_id", session_id}});

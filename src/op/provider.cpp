@@ -706,18 +706,19 @@ Result<json::object> Provider::refreshGrant(const TokenRequest& r, const store::
   auto next = auth::newTokenId();
   if (!next) return fail(OpErrc::ServerError, "The server could not answer.");
   const std::int64_t now = d_.clock.unixSeconds();
-  auto outcome = d_.store.sessions().rotate(subject.sid, claims->jti, *next, now,
-                                            now + d_.settings.refresh_ttl.count(),
-                                            d_.settings.refresh_grace_seconds);
+  auto outcome = d_.store.sessions().rotate(
+      subject.sid, claims->jti, *next, now, now + d_.settings.refresh_ttl.count(),
+      d_.settings.refresh_grace_seconds, d_.end.tokensUntil());
   if (!outcome) return tl::unexpected(storeFailed(outcome.error()));
   switch (*outcome) {
     case store::RotateOutcome::Rotated:
       break;
     case store::RotateOutcome::Reused:
-      // As for sessions: the whole grant ends, its access tokens with it.
+      // As for sessions: the whole grant ends, its access tokens with it (stored by the
+      // rotation's transaction; told to every node here).
       if (auto ended = d_.end.endTokens(subject.sid); !ended)
-        spdlog::warn("request_id={} refresh reuse: grant tokens not ended: {}", origin.request_id,
-                     ended.error().detail);
+        spdlog::warn("request_id={} refresh reuse: other nodes not told at once: {}",
+                     origin.request_id, ended.error().detail);
       record("op.refresh_reuse_detected", origin, *user_id, {{"client_id", client.client_id}});
       return bad();
     case store::RotateOutcome::Inactive:

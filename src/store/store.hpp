@@ -167,9 +167,20 @@ struct Session {
   bool liveAt(std::int64_t now) const { return !revoked && expires_at > now; }
 };
 
+// The revocation-list entry that ends every access token of a session at once (tokens carry
+// `sid`). It shares the list with token ids, which are base64url and never hold ':'.
+inline constexpr std::string_view kSessionRevocationPrefix = "sid:";
+inline std::string sessionRevocationKey(std::string_view session_id) {
+  std::string key(kSessionRevocationPrefix);
+  key += session_id;
+  return key;
+}
+
 enum class RotateOutcome {
-  Rotated,    // `presented_jti` was current; now `next_jti` is
-  Reused,     // `presented_jti` was an earlier token of the family: the session is now revoked
+  Rotated,  // `presented_jti` was current; now `next_jti` is
+  // `presented_jti` was an earlier token of the family: the session is now revoked, and its
+  // access tokens with it (the session's revocation-list entry, in the same transaction)
+  Reused,
   Inactive,   // no such session, already revoked, or expired
   GraceRace,  // the token just replaced, within the grace window (a second tab): refused, not
               // revoked
@@ -181,9 +192,13 @@ class SessionStore {
   virtual ~SessionStore() = default;
   [[nodiscard]] virtual core::Status create(const Session& session) = 0;
   // `grace_seconds` > 0 lets the token replaced less than that long ago fail without revoking.
+  // On reuse the session ends and, in the same transaction, its access tokens do: the entry
+  // sessionRevocationKey(session_id) is stored until `tokens_until` (a crash or a lost
+  // connection never leaves a session ended whose access tokens still work).
   [[nodiscard]] virtual core::Result<RotateOutcome> rotate(
       std::string_view session_id, std::string_view presented_jti, std::string_view next_jti,
-      std::int64_t now, std::int64_t expires_at, std::int64_t grace_seconds = 0) = 0;
+      std::int64_t now, std::int64_t expires_at, std::int64_t grace_seconds,
+      std::int64_t tokens_until) = 0;
   // Marks the session used without rotating.
   [[nodiscard]] virtual core::Status touch(std::string_view session_id, std::int64_t now) = 0;
   [[nodiscard]] virtual core::Result<std::optional<Session>> find(std::string_view session_id) = 0;

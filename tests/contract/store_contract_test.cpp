@@ -386,16 +386,27 @@ TEST_P(StoreContract, RefreshRotationIsCompareAndSetWithReuseDetection) {
   const std::int64_t now = 1'800'000'000;
   ASSERT_TRUE(store_->sessions().create(
       {"sid1", u.id, "jti-1", "ua", "127.0.0.1", now, now, now + 3600, false}));
-  EXPECT_EQ(store_->sessions().rotate("sid1", "jti-1", "jti-2", now + 1, now + 7200).value(),
+  EXPECT_EQ(store_->sessions()
+                .rotate("sid1", "jti-1", "jti-2", now + 1, now + 7200, 0, now + 900)
+                .value(),
             RotateOutcome::Rotated);
   // Replaying the rotated token revokes the family; then even the current one is dead.
-  EXPECT_EQ(store_->sessions().rotate("sid1", "jti-1", "jti-3", now + 2, now + 7200).value(),
+  EXPECT_EQ(store_->sessions()
+                .rotate("sid1", "jti-1", "jti-3", now + 2, now + 7200, 0, now + 900)
+                .value(),
             RotateOutcome::Reused);
-  EXPECT_EQ(store_->sessions().rotate("sid1", "jti-2", "jti-4", now + 3, now + 7200).value(),
+  EXPECT_EQ(store_->sessions()
+                .rotate("sid1", "jti-2", "jti-4", now + 3, now + 7200, 0, now + 1800)
+                .value(),
             RotateOutcome::Inactive);
   EXPECT_TRUE(store_->sessions().find("sid1").value()->revoked);
-  EXPECT_EQ(store_->sessions().rotate("nope", "x", "y", now, now + 1).value(),
+  // The reuse ended the session's access tokens in the same transaction, until the time given
+  // then (not the later one of the rotation that found the session already ended).
+  const auto revoked = store_->revocations().active(now).value();
+  EXPECT_EQ(revoked, (std::vector<std::pair<std::string, std::int64_t>>{{"sid:sid1", now + 900}}));
+  EXPECT_EQ(store_->sessions().rotate("nope", "x", "y", now, now + 1, 0, now + 900).value(),
             RotateOutcome::Inactive);
+  EXPECT_EQ(store_->revocations().active(now).value().size(), 1U);
 }
 
 TEST_P(StoreContract, ConcurrentRotationsOfOneTokenGiveExactlyOne) {
@@ -408,7 +419,7 @@ TEST_P(StoreContract, ConcurrentRotationsOfOneTokenGiveExactlyOne) {
   for (int i = 0; i < 20; ++i) {
     threads.emplace_back([&, i] {
       auto r = store_->sessions().rotate("sidc", "jti-0", "next-" + std::to_string(i), now + 1,
-                                         now + 3600);
+                                         now + 3600, 0, now + 900);
       if (r && *r == RotateOutcome::Rotated) ++rotated;
     });
   }
@@ -422,7 +433,7 @@ TEST_P(StoreContract, ExpiredSessionsDoNotRotateAndListsSkipThem) {
   ASSERT_TRUE(
       store_->sessions().create({"old", u.id, "j", "", "", now - 100, now - 100, now - 1, false}));
   ASSERT_TRUE(store_->sessions().create({"new", u.id, "k", "", "", now, now, now + 100, false}));
-  EXPECT_EQ(store_->sessions().rotate("old", "j", "j2", now, now + 10).value(),
+  EXPECT_EQ(store_->sessions().rotate("old", "j", "j2", now, now + 10, 0, now + 900).value(),
             RotateOutcome::Inactive);
   auto live = store_->sessions().listForUser(u.id, now);
   ASSERT_TRUE(live);
@@ -750,16 +761,17 @@ TEST_P(StoreContract, RotationGraceWindowSparesTheFamily) {
   const std::int64_t now = 1'800'000'000;
   ASSERT_TRUE(
       store_->sessions().create({"sg", u.id, "j1", "", "", now, now, now + 3600, false, "", 0}));
-  ASSERT_EQ(store_->sessions().rotate("sg", "j1", "j2", now, now + 3600, 5).value(),
+  ASSERT_EQ(store_->sessions().rotate("sg", "j1", "j2", now, now + 3600, 5, now + 900).value(),
             RotateOutcome::Rotated);
-  EXPECT_EQ(store_->sessions().rotate("sg", "j1", "jx", now + 3, now + 3600, 5).value(),
+  EXPECT_EQ(store_->sessions().rotate("sg", "j1", "jx", now + 3, now + 3600, 5, now + 900).value(),
             RotateOutcome::GraceRace);
-  EXPECT_EQ(store_->sessions().rotate("sg", "j2", "j3", now + 4, now + 3600, 5).value(),
+  EXPECT_TRUE(store_->revocations().active(now).value().empty());  // a second tab ends nothing
+  EXPECT_EQ(store_->sessions().rotate("sg", "j2", "j3", now + 4, now + 3600, 5, now + 900).value(),
             RotateOutcome::Rotated);
   EXPECT_EQ(store_->sessions().find("sg").value()->previous_jti, "j2");
-  EXPECT_EQ(store_->sessions().rotate("sg", "j2", "jy", now + 20, now + 3600, 5).value(),
+  EXPECT_EQ(store_->sessions().rotate("sg", "j2", "jy", now + 20, now + 3600, 5, now + 900).value(),
             RotateOutcome::Reused);
-  EXPECT_EQ(store_->sessions().rotate("sg", "j3", "j4", now + 21, now + 3600, 5).value(),
+  EXPECT_EQ(store_->sessions().rotate("sg", "j3", "j4", now + 21, now + 3600, 5, now + 900).value(),
             RotateOutcome::Inactive);
 }
 

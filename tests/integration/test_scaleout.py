@@ -171,6 +171,46 @@ def test_a_session_ended_halfway_is_never_listed_as_ended_while_its_tokens_still
                                  json={"refresh_token": thief["refresh_token"]}).status_code == 401
 
 
+def test_a_reuse_whose_connection_is_lost_leaves_the_session_whole_and_the_next_ends_it(cluster):
+    """The refresh-token reuse on PostgreSQL: the session ends and its access tokens' revocation is
+    stored in the rotation's one transaction. The connection lost at the revocation's write (a
+    trigger ends it) leaves the session listed and the replay refused; the next replay ends the
+    session, and the thief's access token on the other node too."""
+    node, _ = cluster
+    a, b = node("a"), node("b")
+    assert a.register("replay-pg@example.com", "replaypg").status_code == 201
+    owner = a.login("replaypg").json()
+    stolen = a.login("replaypg").json()
+    sid = jwt.decode(stolen["access_token"], options={"verify_signature": False})["sid"]
+    rotated = requests.post(a.url("/api/v1/auth/refresh"), json={"refresh_token": stolen["refresh_token"]})
+    assert rotated.status_code == 200, rotated.text
+    thief = rotated.json()["access_token"]
+    u = urllib.parse.urlparse(a.env["DATABASE_URL"])
+
+    def sql(text):
+        r = subprocess.run([f"{PG_BIN}/psql", "-h", u.hostname, "-p", str(u.port), "-U", u.username,
+                            "-d", u.path[1:], "-v", "ON_ERROR_STOP=1", "-Atc", text],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+
+    sql("CREATE OR REPLACE FUNCTION gh_test_refuse() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NEW; END $$")
+    sql("CREATE TRIGGER gh_test_refuse BEFORE INSERT ON revoked_tokens FOR EACH ROW "
+        "EXECUTE FUNCTION gh_test_refuse()")
+    try:
+        replay = requests.post(a.url("/api/v1/auth/refresh"), json={"refresh_token": stolen["refresh_token"]})
+    finally:
+        sql("DROP TRIGGER gh_test_refuse ON revoked_tokens")
+    assert replay.status_code == 503, replay.text
+    listed = requests.get(a.url("/api/v1/auth/sessions"), headers=auth(owner["access_token"])).json()["items"]
+    assert any(x["id"] == sid for x in listed)
+    again = requests.post(a.url("/api/v1/auth/refresh"), json={"refresh_token": stolen["refresh_token"]})
+    assert again.status_code == 401, again.text
+    for n in (a, b):
+        assert wait_until(lambda: requests.get(n.url("/api/v1/auth/me"), headers=auth(thief)).status_code == 401,
+                          2.0) is not None, n.base
+
+
 @pytest.mark.timing
 def test_logout_on_one_node_voids_the_token_on_the_other_within_a_second(cluster):
     node, _ = cluster

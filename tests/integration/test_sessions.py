@@ -5,6 +5,8 @@ import json
 import sqlite3
 import statistics
 import time
+import urllib.error
+import urllib.request
 
 import jwt
 import pytest
@@ -36,6 +38,55 @@ def test_refresh_reuse_is_audited_as_theft(server):
                          json={"refresh_token": second["refresh_token"]}).status_code == 401
     metrics = requests.get(server.url("/metrics")).text
     assert "gatehouse_refresh_reuse_detected_total 1" in metrics
+
+
+def test_a_reuse_never_ends_a_session_whose_access_tokens_still_work(make_server, tmp_path):
+    """An outside attack: on a replayed refresh token the rotation's transaction ended the
+    session, and its access tokens were revoked in a second write; a failure between (a full
+    disk, a crash) left the session ended for good with the thief's access token working until
+    it expired. Now both are one transaction: a failure leaves the session as it was (the replay
+    refused), and the next replay ends both."""
+    s = make_server()
+    assert s.register("replayed@example.com", "replayed").status_code == 201
+    owner = s.login("replayed").json()
+    stolen = s.login("replayed").json()
+    sid = jwt.decode(stolen["access_token"], SECRET, algorithms=["HS256"])["sid"]
+    rotated = requests.post(s.url("/api/v1/auth/refresh"), json={"refresh_token": stolen["refresh_token"]})
+    assert rotated.status_code == 200, rotated.text
+    thief = rotated.json()["access_token"]
+    db = sqlite3.connect(tmp_path / "data" / "gatehouse.db")
+    with db:  # the session's revocation entry cannot be written, as on a full disk
+        db.execute("CREATE TRIGGER refuse_sid BEFORE INSERT ON revoked_tokens "
+                   "WHEN NEW.jti LIKE 'sid:%' BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    # Sent past the OpenAPI check: the refusal this trigger makes (a constraint) answers 500,
+    # which the document leaves undeclared as it does every server fault.
+    replay = urllib.request.Request(s.url("/api/v1/auth/refresh"), method="POST",
+                                    data=json.dumps({"refresh_token": stolen["refresh_token"]}).encode(),
+                                    headers={"Content-Type": "application/json"})
+    try:
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(replay, timeout=10)
+    finally:
+        with db:
+            db.execute("DROP TRIGGER refuse_sid")
+    assert refused.value.code in (401, 500, 503), refused.value.code
+    listed = requests.get(s.url("/api/v1/auth/sessions"), headers=auth(owner["access_token"])).json()["items"]
+    thief_me = requests.get(s.url("/api/v1/auth/me"), headers=auth(thief)).status_code
+    assert any(x["id"] == sid for x in listed) or thief_me == 401, thief_me
+    # The replay again: the session and every access token of it end together.
+    again = requests.post(s.url("/api/v1/auth/refresh"), json={"refresh_token": stolen["refresh_token"]})
+    assert again.status_code == 401, again.text
+    assert requests.get(s.url("/api/v1/auth/me"), headers=auth(thief)).status_code == 401
+    listed = requests.get(s.url("/api/v1/auth/sessions"), headers=auth(owner["access_token"])).json()["items"]
+    assert all(x["id"] != sid for x in listed)
+    with db:
+        rows = db.execute("SELECT jti FROM revoked_tokens WHERE jti = ?", (f"sid:{sid}",)).fetchall()
+    db.close()
+    assert rows == [(f"sid:{sid}",)]
+    # A restart reads it back: the thief's token stays refused.
+    assert s.stop() == 0
+    s.start()
+    assert requests.get(s.url("/api/v1/auth/me"), headers=auth(thief)).status_code == 401
 
 
 def test_twenty_concurrent_refreshes_give_exactly_one_200(server):

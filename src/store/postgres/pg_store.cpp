@@ -756,7 +756,8 @@ class PgSessions final : public SessionStore {
 
   core::Result<RotateOutcome> rotate(std::string_view id, std::string_view presented,
                                      std::string_view next, std::int64_t now,
-                                     std::int64_t expires_at, std::int64_t grace) override {
+                                     std::int64_t expires_at, std::int64_t grace,
+                                     std::int64_t tokens_until) override {
     return pool_.transaction<RotateOutcome>([&](Connection& c) -> core::Result<RotateOutcome> {
       // Compare-and-set: only the current jti of a live session moves forward. Under READ
       // COMMITTED a concurrent UPDATE of the row re-checks the WHERE clause after the first
@@ -781,7 +782,14 @@ class PgSessions final : public SessionStore {
           "UPDATE sessions SET revoked = TRUE WHERE id = $1 AND NOT revoked AND expires_at > $2",
           {id, now});
       if (!revoke) return tl::unexpected(revoke.error());
-      return revoke->affected() == 1 ? RotateOutcome::Reused : RotateOutcome::Inactive;
+      if (revoke->affected() != 1) return RotateOutcome::Inactive;
+      auto tokens = c.query(
+          "INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) "
+          "ON CONFLICT (jti) DO UPDATE SET expires_at = GREATEST(revoked_tokens.expires_at, "
+          "EXCLUDED.expires_at)",
+          {sessionRevocationKey(id), tokens_until});
+      if (!tokens) return tl::unexpected(tokens.error());
+      return RotateOutcome::Reused;
     });
   }
 

@@ -783,7 +783,8 @@ class SqliteSessions final : public SessionStore {
 
   core::Result<RotateOutcome> rotate(std::string_view id, std::string_view presented,
                                      std::string_view next, std::int64_t now,
-                                     std::int64_t expires_at, std::int64_t grace) override {
+                                     std::int64_t expires_at, std::int64_t grace,
+                                     std::int64_t tokens_until) override {
     return pool_.transaction<RotateOutcome>([&](Connection& c) -> core::Result<RotateOutcome> {
       // Compare-and-set: only the current jti of a live session moves forward.
       auto cas = c.prepare(
@@ -816,7 +817,14 @@ class SqliteSessions final : public SessionStore {
       if (!revoke) return tl::unexpected(revoke.error());
       revoke->bind(1, id).bind(2, now);
       if (auto ok = revoke->run(); !ok) return tl::unexpected(ok.error());
-      return c.changes() == 1 ? RotateOutcome::Reused : RotateOutcome::Inactive;
+      if (c.changes() != 1) return RotateOutcome::Inactive;
+      auto tokens = c.prepare(
+          "INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) "
+          "DO UPDATE SET expires_at = MAX(expires_at, excluded.expires_at)");
+      if (!tokens) return tl::unexpected(tokens.error());
+      tokens->bind(1, sessionRevocationKey(id)).bind(2, tokens_until);
+      if (auto ok = tokens->run(); !ok) return tl::unexpected(ok.error());
+      return RotateOutcome::Reused;
     });
   }
 
