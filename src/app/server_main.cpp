@@ -604,12 +604,17 @@ int serve(const config::Config& config) {
             log = FailureLog(spdlog::level::err, "NOTIFY_SOCKET: WATCHDOG=1 could not be sent",
                              "NOTIFY_SOCKET: WATCHDOG=1 is sent again")]() mutable {
              log.record(notifier.send("WATCHDOG=1"));
-           }},
+           },
+       .on_hangup = [&audit_log] { audit_log.reopenSink(); }},
       [&pipeline](http::Request& r) { return pipeline(r); }, &api::Pipeline::decorate,
       [&pipeline](http::Request& r) { return pipeline.tryInline(r); },
       [&pipeline](http::Request& r) { return pipeline.busy(r); });
   metrics.setHashQueueDepth(
       [&pool, &server] { return pool.queueDepth() + server.hashingQueueDepth(); });
+  if (!config.audit_log_file.empty()) {
+    metrics.setAuditCopyLost([&audit_log] { return audit_log.sinkDropped(); },
+                             [&audit_log] { return audit_log.sinkFailed(); });
+  }
   // Revocations are read again every 30 s wherever other nodes may write them: with Redis (a
   // missed message), and on PostgreSQL without it (a node the others cannot tell; warned above).
   Janitor janitor(

@@ -1,12 +1,9 @@
 #include "audit/audit_log.hpp"
 
-#include <cstdio>
-
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "core/base64url.hpp"
-#include "core/files.hpp"
 #include "core/log.hpp"
 #include "core/utf8.hpp"
 #include "crypto/digest.hpp"
@@ -56,24 +53,27 @@ json::object toJson(const store::AuditRecord& r) {
 AuditLog::AuditLog(store::AuditStore& store, const core::Clock& clock, const std::string& sink_path,
                    std::optional<crypto::HmacKey> chain_key)
     : store_(store), clock_(clock), chain_key_(std::move(chain_key)) {
-  if (sink_path == "-") {
-    sink_ = stdout;
-  } else if (!sink_path.empty()) {
-    // The events name users and addresses: a file of ours, owner-only, never through a link; or a
-    // stream (/dev/stdout, a FIFO a log shipper reads), one nobody reads refused, not waited on.
-    auto fd = core::openForAppend(sink_path, core::AppendTo::FileOrStream);
-    if (fd) sink_ = ::fdopen(fd->get(), "a");
-    if (sink_ != nullptr) (void)fd->release();
-    owns_sink_ = sink_ != nullptr;
-    if (sink_ == nullptr) {
-      sink_error_ = fd ? "cannot open " + sink_path : fd.error().message;
-      spdlog::error("cannot open the audit log file: {}", sink_error_);
-    }
+  if (sink_path.empty()) return;
+  auto sink = LineSink::open(sink_path);
+  if (!sink) {
+    sink_error_ = sink.error().message;
+    spdlog::error("cannot open the audit log file: {}", sink_error_);
+    return;
   }
+  sink_ = std::move(*sink);
 }
 
-AuditLog::~AuditLog() {
-  if (owns_sink_) std::fclose(sink_);
+AuditLog::~AuditLog() = default;
+
+void AuditLog::reopenSink() {
+  if (sink_) sink_->reopen();
+}
+
+std::uint64_t AuditLog::sinkDropped() const { return sink_ ? sink_->dropped() : 0; }
+std::uint64_t AuditLog::sinkFailed() const { return sink_ ? sink_->failed() : 0; }
+
+void AuditLog::flushSink() {
+  if (sink_) sink_->flush();
 }
 
 std::optional<std::int64_t> AuditLog::unkeyedEnd() {
@@ -111,12 +111,7 @@ void AuditLog::record(Event e) {
     spdlog::error("audit write failed: {}", stored.error().message);
     return;
   }
-  if (sink_ != nullptr) {
-    const std::string line = json::serialize(toJson(*stored)) + "\n";
-    const std::lock_guard lock(sink_mutex_);
-    std::fwrite(line.data(), 1, line.size(), sink_);
-    std::fflush(sink_);
-  }
+  if (sink_) sink_->push(json::serialize(toJson(*stored)) + "\n");
 }
 
 core::Result<VerifyReport> verifyChain(store::AuditStore& store, const VerifyOptions& options) {

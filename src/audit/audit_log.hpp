@@ -2,9 +2,8 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <filesystem>
-#include <mutex>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,6 +11,7 @@
 
 #include <boost/json/object.hpp>
 
+#include "audit/line_sink.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "crypto/hmac.hpp"
@@ -34,8 +34,9 @@ struct Event {
 };
 
 // Appends events to the database's hash chain and, optionally, as JSON lines to a file or
-// stdout. Thread-safe. A failed write is logged, never thrown: auditing must not take the
-// service down, and the gap shows in `gatehouse audit verify` only as missing events.
+// stdout (a LineSink: a request never waits on its reader). Thread-safe. A failed write is logged,
+// never thrown: auditing must not take the service down, and the gap shows in `gatehouse audit
+// verify` only as missing events.
 class AuditLog {
  public:
   // `sink_path`: empty for none, "-" for stdout, else a file opened for append
@@ -56,14 +57,18 @@ class AuditLog {
   std::optional<std::int64_t> unkeyedEnd();
   // Why the file sink named is not open; empty when it is, or none was named.
   const std::string& sinkError() const { return sink_error_; }
+  // The file sink (LineSink): opened again (SIGHUP, after a log rotation); records left out of
+  // it, dropped while its reader lagged or failed to write; everything queued written.
+  void reopenSink();
+  [[nodiscard]] std::uint64_t sinkDropped() const;
+  [[nodiscard]] std::uint64_t sinkFailed() const;
+  void flushSink();
 
  private:
   store::AuditStore& store_;
   const core::Clock& clock_;
   std::optional<crypto::HmacKey> chain_key_;
-  std::mutex sink_mutex_;
-  std::FILE* sink_ = nullptr;
-  bool owns_sink_ = false;
+  std::unique_ptr<LineSink> sink_;
   std::string sink_error_;
 };
 

@@ -164,7 +164,7 @@ struct Server::Impl {
         acceptor(io),
         sweeper(io),
         heart(io),
-        signals(io, SIGINT, SIGTERM) {}
+        signals(io, SIGINT, SIGTERM, SIGHUP) {}
 
   // One single-threaded io_context per I/O thread: a connection lives on one of them, so its
   // handlers never cross threads and need no locks or wake-ups (a shared multi-threaded context
@@ -639,6 +639,19 @@ struct Server::Impl {
     }
   }
 
+  // SIGINT and SIGTERM shut down; SIGHUP asks on_hangup to reopen files, and waits again.
+  void awaitSignal() {
+    signals.async_wait([this](const error_code& ec, int signal) {
+      if (ec) return;
+      if (signal != SIGHUP) {
+        beginShutdown();
+        return;
+      }
+      if (options.on_hangup) options.on_hangup();
+      awaitSignal();
+    });
+  }
+
   void beginShutdown() {
     if (stopping.exchange(true)) return;
     if (options.on_shutdown) options.on_shutdown();
@@ -741,9 +754,7 @@ std::uint16_t Server::port() const {
 }
 
 void Server::run() {
-  impl_->signals.async_wait([this](const error_code& ec, int) {
-    if (!ec) impl_->beginShutdown();
-  });
+  impl_->awaitSignal();
   asio::co_spawn(impl_->io, impl_->accept(), asio::detached);
   impl_->sweep();
   if (impl_->options.on_heartbeat && impl_->options.heartbeat_every.count() > 0) impl_->heartbeat();

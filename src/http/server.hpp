@@ -62,6 +62,9 @@ struct ServerOptions {
   // block. Hours at most: it becomes a steady_clock timer, in nanoseconds.
   std::chrono::microseconds heartbeat_every{0};
   std::function<void()> on_heartbeat;
+  // Called on an I/O thread for each SIGHUP (log rotation: reopen files); must not block.
+  // SIGHUP never stops the server (its default action did, under logrotate's `kill -HUP`).
+  std::function<void()> on_hangup;
 };
 
 // Turns a request into a response; runs on a worker thread, where blocking is allowed.

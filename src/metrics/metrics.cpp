@@ -120,6 +120,13 @@ std::string Registry::render() const {
            "gatehouse_rate_limit_keys gauge\n"
         << "gatehouse_rate_limit_keys " << rate_limit_keys_() << "\n";
   }
+  if (audit_copy_dropped_ && audit_copy_failed_) {
+    out << "# HELP gatehouse_audit_copy_lost_total Audit records left out of AUDIT_LOG_FILE (the "
+           "database keeps them).\n# TYPE gatehouse_audit_copy_lost_total counter\n"
+        << "gatehouse_audit_copy_lost_total{reason=\"reader_lagging\"} " << audit_copy_dropped_()
+        << "\ngatehouse_audit_copy_lost_total{reason=\"write_failed\"} " << audit_copy_failed_()
+        << "\n";
+  }
   return out.str();
 }
 

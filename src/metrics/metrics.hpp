@@ -54,6 +54,14 @@ class Registry {
     hash_queue_depth_ = std::move(depth);
   }
 
+  // Audit records the AUDIT_LOG_FILE copy left out: dropped while its reader lagged, failed to
+  // write (gatehouse_audit_copy_lost_total{reason}); not set without one.
+  void setAuditCopyLost(std::function<std::uint64_t()> dropped,
+                        std::function<std::uint64_t()> failed) {
+    audit_copy_dropped_ = std::move(dropped);
+    audit_copy_failed_ = std::move(failed);
+  }
+
   std::string render() const;
 
  private:
@@ -84,6 +92,8 @@ class Registry {
       flows_{};
   std::function<std::size_t()> hash_queue_depth_;
   std::function<std::size_t()> rate_limit_keys_;
+  std::function<std::uint64_t()> audit_copy_dropped_;
+  std::function<std::uint64_t()> audit_copy_failed_;
 };
 
 }  // namespace gatehouse::metrics

@@ -1,7 +1,10 @@
 """Sessions, revocation, abuse control and the audit log over real HTTP (issue 3)."""
 import concurrent.futures
+import fcntl
 import hashlib
 import json
+import os
+import signal
 import sqlite3
 import statistics
 import time
@@ -401,6 +404,68 @@ def test_audit_trail_and_analytics(server):
     normal = server.token("aud1")
     assert requests.get(server.url("/api/v1/audit-events"), headers=auth(normal)).status_code == 403
     assert requests.get(server.url("/api/v1/analytics/summary"), headers=auth(normal)).status_code == 403
+
+
+def test_a_stopped_audit_file_reader_holds_up_no_sign_in(make_server, tmp_path):
+    """An outside attack: the AUDIT_LOG_FILE copy was written on the request's own thread, so a
+    FIFO reader that stopped reading (a stalled log shipper, a blocked journald on stdout) held
+    every request that wrote an audit record, sign-ins included, for as long as it stayed
+    stopped. Now a writer of its own takes it: the requests go on, and the records arrive once
+    the reader reads again."""
+    fifo = tmp_path / "audit.fifo"
+    os.mkfifo(fifo, 0o600)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # open, and not reading
+    fcntl.fcntl(reader, 1031, 4096)  # F_SETPIPE_SZ: one page, full after a few records
+    try:
+        s = make_server({"AUDIT_LOG_FILE": str(fifo), "LOGIN_RATE_LIMIT": "1000/minute",
+                         "LOGIN_LOCKOUT_THRESHOLD": "100", "LOGIN_DELAY_AFTER_FAILURES": "0"})
+        assert s.register("stalled@example.com", "stalled").status_code == 201
+        for _ in range(30):  # about 15 KB of records into a 4 KB pipe
+            r = requests.post(s.url("/api/v1/auth/login"), data={"username": "stalled", "password": "wrong-one"},
+                              timeout=10)
+            assert r.status_code == 401, r.text
+        r = requests.post(s.url("/api/v1/auth/login"), data={"username": "stalled", "password": "Passw0rd!x"},
+                          timeout=10)
+        assert r.status_code == 200, r.text
+        got = b""
+        deadline = time.monotonic() + 10
+        while got.count(b"\n") < 32 and time.monotonic() < deadline:
+            try:
+                got += os.read(reader, 65536)
+            except BlockingIOError:
+                time.sleep(0.05)
+        lines = got.decode().splitlines()
+        assert len(lines) == 32, len(lines)
+        assert [json.loads(x)["type"] for x in lines].count("login.failed") == 30
+        metrics = requests.get(s.url("/metrics")).text
+        assert 'gatehouse_audit_copy_lost_total{reason="reader_lagging"} 0' in metrics
+        assert 'gatehouse_audit_copy_lost_total{reason="write_failed"} 0' in metrics
+    finally:
+        os.close(reader)
+
+
+def test_a_hangup_reopens_the_audit_file_a_rotation_renamed(make_server, tmp_path):
+    """logrotate's recipe (rename, then `kill -HUP`): SIGHUP's default action ended the server,
+    and without it records went on into the renamed file. Now SIGHUP opens the path again."""
+    path = tmp_path / "audit.jsonl"
+    s = make_server({"AUDIT_LOG_FILE": str(path)})
+    assert s.register("rotated@example.com", "rotated").status_code == 201
+    os.rename(path, tmp_path / "audit.jsonl.1")
+    s.proc.send_signal(signal.SIGHUP)
+    assert s.register("rotated2@example.com", "rotated2").status_code == 201
+    assert s.proc.poll() is None
+    assert requests.get(s.url("/readyz")).status_code == 200
+
+    def types(p):
+        return [json.loads(x)["type"] for x in p.read_text().splitlines()]
+
+    deadline = time.monotonic() + 5
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert types(tmp_path / "audit.jsonl.1") == ["user.registered"]
+    assert types(path) == ["user.registered"]
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert "audit log file reopened" in s.log_text()
 
 
 def test_audit_chain_detects_an_edited_row(make_server, tmp_path):

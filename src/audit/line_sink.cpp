@@ -1,0 +1,184 @@
+#include "audit/line_sink.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <poll.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include "core/log.hpp"
+#include "core/this_thread.hpp"
+
+namespace gatehouse::audit {
+
+namespace {
+
+// A write of at most this much after poll() said there is room does not block: a pipe takes a
+// page, a socket half its buffer.
+constexpr std::size_t kChunk = 4096;
+// How long a stopping sink still waits on a reader that does not read.
+constexpr auto kStopGrace = std::chrono::seconds(3);
+
+}  // namespace
+
+core::Result<std::unique_ptr<LineSink>> LineSink::open(const std::string& path,
+                                                       std::size_t budget) {
+  if (path == "-") return std::unique_ptr<LineSink>(new LineSink("", core::UniqueFd(), 1, budget));
+  // The events name users and addresses: a file of ours, owner-only, never through a link; or a
+  // stream (/dev/stdout, a FIFO a log shipper reads), one nobody reads refused, not waited on.
+  auto fd = core::openForAppend(path, core::AppendTo::FileOrStream);
+  if (!fd) return tl::unexpected(fd.error());
+  const int raw = fd->get();
+  return std::unique_ptr<LineSink>(new LineSink(path, std::move(*fd), raw, budget));
+}
+
+LineSink::LineSink(std::string path, core::UniqueFd fd, int raw_fd, std::size_t budget)
+    : path_(std::move(path)), owned_(std::move(fd)), fd_(raw_fd), budget_(budget) {
+  writer_ = std::thread([this] { run(); });
+}
+
+LineSink::~LineSink() {
+  {
+    const std::lock_guard lock(mutex_);
+    stop_ = true;
+    stop_deadline_ = std::chrono::steady_clock::now() + kStopGrace;
+  }
+  wake_.notify_all();
+  writer_.join();
+}
+
+void LineSink::push(std::string line) {
+  {
+    const std::lock_guard lock(mutex_);
+    if (queued_bytes_ + line.size() > budget_) {
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+      if (!dropping_) {
+        dropping_ = true;
+        spdlog::error(
+            "the audit log file's reader is not keeping up: records are left out of it (the "
+            "database keeps them; gatehouse_audit_copy_lost_total counts them)");
+      }
+      return;
+    }
+    if (dropping_) {
+      dropping_ = false;
+      spdlog::warn("the audit log file takes records again");
+    }
+    queued_bytes_ += line.size();
+    queue_.push_back(std::move(line));
+    ++pushed_;
+  }
+  wake_.notify_one();
+}
+
+void LineSink::reopen() {
+  {
+    const std::lock_guard lock(mutex_);
+    reopen_ = true;
+  }
+  wake_.notify_one();
+}
+
+void LineSink::flush() {
+  std::unique_lock lock(mutex_);
+  const std::uint64_t target = pushed_;
+  drained_.wait(lock, [&] { return settled_ >= target; });
+}
+
+void LineSink::run() {
+  core::nameThisThread("gh-audit");
+  // A reader that went away makes a write fail with EPIPE; the signal it also raises stays
+  // pending on this thread instead of ending a process that does not ignore it (a command).
+  sigset_t pipe_signal;
+  sigemptyset(&pipe_signal);
+  sigaddset(&pipe_signal, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    wake_.wait(lock, [this] { return stop_ || reopen_ || !queue_.empty(); });
+    if (reopen_) {
+      reopen_ = false;
+      lock.unlock();
+      reopenNow();
+      lock.lock();
+    }
+    if (queue_.empty()) {
+      if (stop_) break;
+      continue;
+    }
+    std::string batch;
+    std::uint64_t lines = 0;
+    while (!queue_.empty() && batch.size() < 16 * kChunk) {
+      batch += queue_.front();
+      queued_bytes_ -= queue_.front().size();
+      queue_.pop_front();
+      ++lines;
+    }
+    lock.unlock();
+    const bool written = writeAll(batch);
+    const int error = errno;
+    lock.lock();
+    settled_ += lines;
+    if (!written) {
+      failed_.fetch_add(lines, std::memory_order_relaxed);
+      if (!failing_) {
+        failing_ = true;
+        spdlog::error(
+            "writing the audit log file failed ({}): records are left out of it (the database "
+            "keeps them; gatehouse_audit_copy_lost_total counts them)",
+            std::strerror(error));
+      }
+    } else if (failing_) {
+      failing_ = false;
+      spdlog::warn("the audit log file is written again");
+    }
+    drained_.notify_all();
+  }
+  drained_.notify_all();
+}
+
+bool LineSink::giveUp() {
+  const std::lock_guard lock(mutex_);
+  return stop_ && std::chrono::steady_clock::now() >= stop_deadline_;
+}
+
+bool LineSink::writeAll(const std::string& data) {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    pollfd p{fd_, POLLOUT, 0};
+    const int ready = ::poll(&p, 1, 250);
+    if (ready < 0 && errno != EINTR) return false;
+    if (ready <= 0) {
+      if (giveUp()) {
+        errno = ETIMEDOUT;
+        return false;
+      }
+      continue;
+    }
+    const std::size_t n = std::min(kChunk, data.size() - done);
+    const ssize_t wrote = ::write(fd_, data.data() + done, n);
+    if (wrote < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      return false;
+    }
+    done += static_cast<std::size_t>(wrote);
+  }
+  return true;
+}
+
+void LineSink::reopenNow() {
+  if (path_.empty()) return;  // stdout: the service manager's to rotate
+  auto fd = core::openForAppend(path_, core::AppendTo::FileOrStream);
+  if (!fd) {
+    spdlog::error("reopening the audit log file failed, still writing the one open: {}",
+                  fd.error().message);
+    return;
+  }
+  fd_ = fd->get();
+  owned_ = std::move(*fd);
+  spdlog::info("audit log file reopened");
+}
+
+}  // namespace gatehouse::audit
