@@ -50,12 +50,11 @@ bool cookieRoute(std::string_view path) {
 }  // namespace
 
 Pipeline::Pipeline(const http::Router& router, const RouteTable& table, Services& services,
-                   std::vector<std::string> trusted_proxies, metrics::Registry* metrics)
+                   core::AddressSet trusted_proxies, metrics::Registry* metrics)
     : router_(router),
       table_(table),
       services_(services),
-      // Compared in the spelling clientIp() gives every hop.
-      trusted_proxies_(core::canonicalAddresses(std::move(trusted_proxies))),
+      trusted_proxies_(std::move(trusted_proxies)),
       metrics_(metrics) {
   if (metrics_ != nullptr) {
     for (const auto& [method, pattern] : router_.routes()) metrics_->registerRoute(method, pattern);

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "api/route.hpp"
+#include "core/ip_address.hpp"
 #include "http/message.hpp"
 #include "http/router.hpp"
 #include "metrics/metrics.hpp"
@@ -18,7 +19,7 @@ class Pipeline {
   // Registers the router's routes with `metrics` (when given): construct after the route table
   // is installed in `router`.
   Pipeline(const http::Router& router, const RouteTable& table, Services& services,
-           std::vector<std::string> trusted_proxies, metrics::Registry* metrics = nullptr);
+           core::AddressSet trusted_proxies, metrics::Registry* metrics = nullptr);
 
   // On a worker: the route's middleware and handler, or the router's 404/405.
   http::Response operator()(http::Request& request) const;
@@ -55,7 +56,7 @@ class Pipeline {
   const http::Router& router_;
   const RouteTable& table_;
   Services& services_;
-  std::vector<std::string> trusted_proxies_;
+  core::AddressSet trusted_proxies_;
   metrics::Registry* metrics_;
 };
 

@@ -575,7 +575,10 @@ int serve(const config::Config& config) {
   http::Router router;
   routes.install(router, services);
   services.routes = &routes;
-  const api::Pipeline pipeline(router, routes, services, config.trusted_proxies, &metrics);
+  // Checked by the configuration: every entry is an address or a range.
+  const core::AddressSet trusted_proxies =
+      core::AddressSet::parse(config.trusted_proxies).value_or(core::AddressSet{});
+  const api::Pipeline pipeline(router, routes, services, trusted_proxies, &metrics);
 
   http::Server server(
       {.host = config.listen_host,
@@ -586,7 +589,7 @@ int serve(const config::Config& config) {
        .idle_timeout = config.http.idle_timeout,
        .max_connections = config.http.max_connections,
        .max_connections_per_client = config.http.max_connections_per_client,
-       .unlimited_peers = core::canonicalAddresses(config.trusted_proxies),
+       .unlimited_peers = trusted_proxies,
        .max_body_memory = config.http.max_body_memory,
        .io_threads = config.io_threads,
        .worker_threads = config.worker_threads,

@@ -482,7 +482,9 @@ const std::map<std::string, std::string>& variables() {
       {"AUDIT_LOG_FILE",
        "also write audit events as JSON lines to this file (a regular file, never a link, made "
        "0600, in a folder that exists; or a stream: /dev/stdout, a FIFO), or - for stdout"},
-      {"TRUSTED_PROXIES", "comma-separated proxy addresses whose X-Forwarded-For is believed"},
+      {"TRUSTED_PROXIES",
+       "comma-separated proxy addresses or ranges (10.0.0.0/8, fd00::/8) whose X-Forwarded-For "
+       "is believed"},
       {"GATEHOUSE_POLICY_FILE", "JSON file adding roles and permissions"},
       {"GATEHOUSE_CONFIG_FILE",
        "KEY=VALUE file (as a shell or systemd's EnvironmentFile reads it) for the settings the "
@@ -632,7 +634,17 @@ core::Result<Config> load(const Lookup& lookup, std::vector<std::string>* proble
       }
     }
   }
-  if (auto v = r.raw("TRUSTED_PROXIES")) c.trusted_proxies = commaList(*v);
+  if (auto v = r.raw("TRUSTED_PROXIES")) {
+    std::string bad;
+    c.trusted_proxies = commaList(*v);
+    if (!core::AddressSet::parse(c.trusted_proxies, &bad)) {
+      r.fail("TRUSTED_PROXIES",
+             "each entry must be an IP address or a range such as 10.0.0.0/8 "
+             "or fd00::/8 (no bits past the prefix, no host names), got " +
+                 bad);
+      c.trusted_proxies.clear();
+    }
+  }
   r.integer("REFRESH_GRACE_SECONDS", c.refresh_grace_seconds, 0, 60);
   r.integer("LOGIN_LOCKOUT_THRESHOLD", c.lockout_threshold, 1, 100);
   long long cooldown_minutes = 60;
@@ -752,10 +764,13 @@ core::Result<Config> load(const Lookup& lookup, std::vector<std::string>* proble
     const auto v = r.raw(name);
     if (!v) return;
     for (const std::string& origin : commaList(*v)) {
+      // The scheme checked before the rest is cut from it: a value shorter than "://" ("*")
+      // once ended the program (a new user's first try).
       const bool scheme = origin.starts_with("http://") || origin.starts_with("https://");
-      const auto rest = origin.substr(origin.find("://") + 3);
+      const std::string_view rest =
+          scheme ? std::string_view(origin).substr(origin.find("://") + 3) : std::string_view();
       if (!scheme || rest.empty() || rest.find_first_of("/?#*@\\ ") != std::string::npos) {
-        r.fail(name, "each origin must be scheme://host[:port], got " + origin);
+        r.fail(name, "each origin must be scheme://host[:port] (a list, no *), got " + origin);
         continue;
       }
       out.push_back(origin);

@@ -79,12 +79,100 @@ std::string addressBucket(std::string_view address) {
   return std::string(out.data()) + "/64";
 }
 
+namespace {
+
+// The bytes of an address canonicalAddress takes, an IPv4-mapped one as its IPv4.
+std::optional<AddressSet::Range> addressBytes(std::string_view text);
+
+}  // namespace
+
+std::optional<AddressSet> AddressSet::parse(const std::vector<std::string>& entries,
+                                            std::string* bad) {
+  AddressSet set;
+  for (const std::string& entry : entries) {
+    const auto slash = entry.find('/');
+    const std::string_view address = std::string_view(entry).substr(0, slash);
+    // Written plainly: no brackets or port, which a proxy's own address never has.
+    auto range = address.find_first_of("[]") == std::string_view::npos &&
+                         (address.find(':') == std::string_view::npos ||
+                          address.find(':') != address.rfind(':'))
+                     ? addressBytes(address)
+                     : std::nullopt;
+    if (range && slash != std::string::npos) {
+      const std::string_view bits = std::string_view(entry).substr(slash + 1);
+      const int most = range->v4 ? 32 : 128;
+      int prefix = 0;
+      const bool digits =
+          !bits.empty() && bits.size() <= 3 &&
+          std::all_of(bits.begin(), bits.end(), [](char c) { return c >= '0' && c <= '9'; });
+      if (digits) prefix = std::stoi(std::string(bits));
+      if (!digits || prefix > most || (bits.size() > 1 && bits.front() == '0')) {
+        range.reset();
+      } else {
+        range->prefix = prefix;
+        // No bits past the prefix: "10.0.0.1/8" is a typo for an address or for 10.0.0.0/8.
+        Range masked = *range;
+        for (int i = prefix; i < most; ++i)
+          masked.bytes[static_cast<std::size_t>(i / 8)] &=
+              static_cast<unsigned char>(~(0x80U >> (i % 8)));
+        if (masked.bytes != range->bytes) range.reset();
+      }
+    }
+    if (!range) {
+      if (bad != nullptr) *bad = entry;
+      return std::nullopt;
+    }
+    set.ranges_.push_back(*range);
+  }
+  return set;
+}
+
+bool AddressSet::covers(const Range& range, const Range& address) {
+  if (range.v4 != address.v4) return false;
+  const int whole = range.prefix / 8;
+  if (!std::equal(range.bytes.begin(), range.bytes.begin() + whole, address.bytes.begin()))
+    return false;
+  const int rest = range.prefix % 8;
+  if (rest == 0) return true;
+  const auto mask = static_cast<unsigned char>(0xFFU << (8 - rest));
+  return (range.bytes[static_cast<std::size_t>(whole)] & mask) ==
+         (address.bytes[static_cast<std::size_t>(whole)] & mask);
+}
+
+bool AddressSet::contains(std::string_view address) const {
+  if (ranges_.empty()) return false;
+  const auto bytes = addressBytes(address);
+  if (!bytes) return false;
+  return std::any_of(ranges_.begin(), ranges_.end(),
+                     [&](const Range& range) { return covers(range, *bytes); });
+}
+
+namespace {
+
+std::optional<AddressSet::Range> addressBytes(std::string_view text) {
+  const auto canonical = canonicalAddress(text);
+  if (!canonical) return std::nullopt;
+  AddressSet::Range out;
+  if (canonical->find(':') == std::string::npos) {
+    in_addr a{};
+    if (inet_pton(AF_INET, canonical->c_str(), &a) != 1) return std::nullopt;
+    out.v4 = true;
+    out.prefix = 32;
+    std::memcpy(out.bytes.data(), &a, sizeof a);
+    return out;
+  }
+  in6_addr a{};
+  if (inet_pton(AF_INET6, canonical->c_str(), &a) != 1) return std::nullopt;
+  out.prefix = 128;
+  std::memcpy(out.bytes.data(), &a, sizeof a);
+  return out;
+}
+
+}  // namespace
+
 std::string forwardedClient(std::string_view peer, const std::vector<std::string_view>& forwarded,
-                            const std::vector<std::string>& trusted) {
-  const auto isTrusted = [&trusted](std::string_view address) {
-    return std::find(trusted.begin(), trusted.end(), address) != trusted.end();
-  };
-  if (trusted.empty() || !isTrusted(peer)) return std::string(peer);
+                            const AddressSet& trusted) {
+  if (trusted.empty() || !trusted.contains(peer)) return std::string(peer);
   std::vector<std::string_view> hops;
   for (std::string_view rest : forwarded) {
     while (!rest.empty()) {
@@ -99,7 +187,7 @@ std::string forwardedClient(std::string_view peer, const std::vector<std::string
     if (it->empty()) continue;
     auto hop = canonicalAddress(*it);
     if (!hop) break;
-    if (!isTrusted(*hop)) return std::move(*hop);
+    if (!trusted.contains(*hop)) return std::move(*hop);
     nearest = std::move(*hop);
   }
   return nearest;
@@ -107,20 +195,13 @@ std::string forwardedClient(std::string_view peer, const std::vector<std::string
 
 std::string forwardedClient(std::string_view peer,
                             const std::vector<std::pair<std::string, std::string>>& headers,
-                            const std::vector<std::string>& trusted) {
+                            const AddressSet& trusted) {
   if (trusted.empty()) return std::string(peer);
   std::vector<std::string_view> lines;
   for (const auto& [name, value] : headers) {
     if (name == "x-forwarded-for") lines.emplace_back(value);
   }
   return forwardedClient(peer, lines, trusted);
-}
-
-std::vector<std::string> canonicalAddresses(std::vector<std::string> addresses) {
-  for (auto& address : addresses) {
-    if (auto canonical = canonicalAddress(address)) address = std::move(*canonical);
-  }
-  return addresses;
 }
 
 }  // namespace gatehouse::core

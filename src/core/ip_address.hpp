@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,21 +24,44 @@ std::optional<std::string> canonicalAddress(std::string_view text);
 // would give it 2^64 budgets). Anything that is no address is returned as it is.
 std::string addressBucket(std::string_view address);
 
-// The client a request came from: `peer` (canonical) itself unless it is one of `trusted`
-// (canonical addresses); then the right-most hop of `forwarded` (every X-Forwarded-For value, in
-// order: one list, RFC 9110 §5.3) that is not trusted, in canonical spelling. At a hop that is no
-// address nothing further left is believed, and the nearest trusted hop stands for the client.
-// For the pipeline (audit, logs, limits) and the server (the body budget's share) alike.
+// Addresses and ranges in CIDR notation ("10.0.0.7", "10.0.0.0/8", "fd00::/8", "::1"): the
+// trusted proxies. An IPv4-mapped IPv6 address is its IPv4, as canonicalAddress spells it. A
+// range with bits set past its prefix ("10.0.0.1/8") is refused, as is anything else (a host
+// name): TRUSTED_PROXIES once took "10.0.0.0/24" and matched nothing with it, silently (a new
+// user's first try).
+class AddressSet {
+ public:
+  AddressSet() = default;
+  // The set of `entries`; nullopt, and `bad` the first entry that is neither, otherwise.
+  static std::optional<AddressSet> parse(const std::vector<std::string>& entries,
+                                         std::string* bad = nullptr);
+  // Whether `address` (any spelling canonicalAddress takes) is in the set.
+  bool contains(std::string_view address) const;
+  bool empty() const { return ranges_.empty(); }
+
+  // One address (prefix 32 or 128) or range.
+  struct Range {
+    bool v4 = false;
+    std::array<unsigned char, 16> bytes{};  // the first 4 for IPv4
+    int prefix = 0;
+  };
+
+ private:
+  static bool covers(const Range& range, const Range& address);
+  std::vector<Range> ranges_;
+};
+
+// The client a request came from: `peer` (canonical) itself unless it is in `trusted`; then the
+// right-most hop of `forwarded` (every X-Forwarded-For value, in order: one list, RFC 9110 §5.3)
+// that is not trusted, in canonical spelling. At a hop that is no address nothing further left is
+// believed, and the nearest trusted hop stands for the client. For the pipeline (audit, logs,
+// limits) and the server (the body budget's share) alike.
 std::string forwardedClient(std::string_view peer, const std::vector<std::string_view>& forwarded,
-                            const std::vector<std::string>& trusted);
+                            const AddressSet& trusted);
 // The same from a request's header fields (lower-case names, as http::Request holds them): its
 // X-Forwarded-For lines, in order.
 std::string forwardedClient(std::string_view peer,
                             const std::vector<std::pair<std::string, std::string>>& headers,
-                            const std::vector<std::string>& trusted);
-
-// `addresses` each in its canonical spelling (one that is no address stays as written, and
-// matches nothing a canonical address can be): how the trusted proxies are compared.
-std::vector<std::string> canonicalAddresses(std::vector<std::string> addresses);
+                            const AddressSet& trusted);
 
 }  // namespace gatehouse::core

@@ -262,9 +262,7 @@ struct Server::Impl {
   // The address bucket a new connection from `peer` counts under; empty when it is not counted.
   std::string clientOf(const std::string& peer) const {
     if (options.max_connections_per_client == 0 || peer.empty()) return {};
-    if (std::find(options.unlimited_peers.begin(), options.unlimited_peers.end(), peer) !=
-        options.unlimited_peers.end())
-      return {};
+    if (options.unlimited_peers.contains(peer)) return {};
     return core::addressBucket(peer);
   }
 

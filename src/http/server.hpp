@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/ip_address.hpp"
 #include "http/message.hpp"
 #include "http/router.hpp"
 
@@ -29,7 +30,7 @@ struct ServerOptions {
   // timeout, kept everyone else out (an outside attack). Peers listed in `unlimited_peers` (the
   // trusted proxies, through which every client comes) are not counted.
   std::size_t max_connections_per_client = 256;
-  std::vector<std::string> unlimited_peers;
+  core::AddressSet unlimited_peers;
   // Request body bytes held in memory at once, all connections together, and an eighth of it
   // (or one max_body_bytes body, when more) for one client address: beyond either, a request
   // whose body would grow past it is answered 503 (Retry-After) and its connection closed.

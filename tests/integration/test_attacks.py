@@ -10,6 +10,7 @@ import random
 import re
 import socket
 import string
+import subprocess
 import time
 import urllib.parse
 
@@ -17,7 +18,7 @@ import jwt
 import pytest
 import requests
 
-from conftest import SECRET, Server, Wire, auth, body_of
+from conftest import BIN, SECRET, Server, Wire, auth, body_of
 
 PASSWORD = "Passw0rd!x"  # Server.register's default
 ROUTES = {"routes": [{"method": "*", "path": "/admin/*", "permissions": ["users:delete"]},
@@ -944,6 +945,19 @@ def test_the_client_address_is_read_from_every_forwarded_line_and_must_be_an_add
     assert _healthz_with(s, "xff-port", ["1.2.3.4:5555"]) == "1.2.3.4"
     assert _healthz_with(s, "xff-v6", ["[2001:DB8:0:0::1]:443"]) == "2001:db8::1"
     assert _healthz_with(s, "xff-mapped", ["::ffff:192.0.2.7"]) == "192.0.2.7"
+
+
+def test_trusted_proxies_take_ranges_and_refuse_what_would_match_nothing(make_server, tmp_path):
+    """A new user's first try: TRUSTED_PROXIES=127.0.0.0/8 (or a host name) was taken and matched
+    nothing, silently: every client behind the proxy shared the proxy's address, its limits and
+    its lockouts. Ranges now work; anything else stops the start, named."""
+    s = make_server({"TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.0/8"})
+    assert _healthz_with(s, "xff-range", ["203.0.113.7, 10.1.2.3"]) == "203.0.113.7"
+    for bad in ("10.0.0.1/8", "proxy.internal", "127.0.0.0/33", "*"):
+        r = subprocess.run([BIN, "config", "--check"], env={**s.env, "TRUSTED_PROXIES": f"127.0.0.1,{bad}"},
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 1, (bad, r.returncode, r.stderr)
+        assert "TRUSTED_PROXIES" in r.stderr and bad in r.stderr, r.stderr
 
 
 def test_an_ipv6_client_is_limited_by_its_slash_64(make_server):

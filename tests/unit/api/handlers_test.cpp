@@ -42,7 +42,8 @@ class Handlers : public ::testing::Test {
     addAllRoutes(table_);
     table_.install(router_, services_);
     services_.routes = &table_;
-    pipeline_.emplace(router_, table_, services_, std::vector<std::string>{"10.0.0.1"}, &metrics_);
+    pipeline_.emplace(router_, table_, services_, core::AddressSet::parse({"10.0.0.1"}).value(),
+                      &metrics_);
   }
 
   // A request from 127.0.0.1 as the parser would give it.

@@ -45,6 +45,28 @@ TEST(Config, ReportsEveryBadVariableByName) {
   }
 }
 
+TEST(Config, AnOriginShorterThanASchemeIsRefusedNotACrash) {
+  // A new user's first try, CORS_ALLOW_ORIGINS=*, ended the program (std::out_of_range).
+  for (const char* name : {"CORS_ALLOW_ORIGINS", "ALLOWED_RETURN_URLS", "WEBAUTHN_ORIGINS"}) {
+    for (const char* bad : {"*", "x", ".", ":", "/", "@", "ab", "http:/", "https://"}) {
+      const auto c = load(from({{name, bad}}));
+      ASSERT_FALSE(c) << name << "=" << bad;
+      EXPECT_NE(c.error().message.find(name), std::string::npos) << c.error().message;
+    }
+    EXPECT_TRUE(load(from({{name, "https://app.example.com, http://localhost:3000"}})));
+  }
+}
+
+TEST(Config, TrustedProxiesAreAddressesOrRanges) {
+  const auto ok = load(from({{"TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8, fd00::/8"}}));
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(ok->trusted_proxies.size(), 3U);
+  const auto bad = load(from({{"TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/24x"}}));
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("TRUSTED_PROXIES"), std::string::npos);
+  EXPECT_NE(bad.error().message.find("10.0.0.0/24x"), std::string::npos);
+}
+
 TEST(Config, ShortHmacSecretIsRefusedWithoutEchoingIt) {
   auto c = load(from({{"SECRET_KEY", "hunter2-hunter2"}}));
   ASSERT_FALSE(c);

@@ -60,7 +60,7 @@ TEST(AddressBucket, IPv4ByAddressIPv6ByItsSlash64) {
 }
 
 TEST(ForwardedClient, EveryLineRightToLeftAddressesOnly) {
-  const std::vector<std::string> trusted = {"127.0.0.1", "10.0.0.9"};
+  const AddressSet trusted = AddressSet::parse({"127.0.0.1", "10.0.0.9"}).value();
   using Lines = std::vector<std::string_view>;
   EXPECT_EQ(forwardedClient("203.0.113.1", Lines{"198.51.100.1"}, trusted), "203.0.113.1");
   EXPECT_EQ(forwardedClient("127.0.0.1", Lines{}, trusted), "127.0.0.1");
@@ -70,15 +70,57 @@ TEST(ForwardedClient, EveryLineRightToLeftAddressesOnly) {
             "203.0.113.7");
   EXPECT_EQ(forwardedClient("127.0.0.1", Lines{"junk, 10.0.0.9"}, trusted), "10.0.0.9");
   EXPECT_EQ(forwardedClient("127.0.0.1", Lines{" , [2001:DB8::1]:443 ,"}, trusted), "2001:db8::1");
-  EXPECT_EQ(forwardedClient("127.0.0.1", Lines{"198.51.100.1"}, {}), "127.0.0.1");
+  EXPECT_EQ(forwardedClient("127.0.0.1", Lines{"198.51.100.1"}, AddressSet{}), "127.0.0.1");
   // From a request's fields: its X-Forwarded-For lines only, in order.
   const std::vector<std::pair<std::string, std::string>> headers = {
       {"x-forwarded-for", "198.51.100.1"},
       {"x-real-ip", "192.0.2.1"},
       {"x-forwarded-for", "203.0.113.7"}};
   EXPECT_EQ(forwardedClient("127.0.0.1", headers, trusted), "203.0.113.7");
-  EXPECT_EQ(canonicalAddresses({"::ffff:127.0.0.1", "10.0.0.0/8"}),
-            (std::vector<std::string>{"127.0.0.1", "10.0.0.0/8"}));
+}
+
+TEST(ForwardedClient, RangesOfProxies) {
+  // A cluster's proxies come from a range; every hop in it is passed over.
+  const AddressSet trusted = AddressSet::parse({"10.0.0.0/8", "fd00::/8"}).value();
+  using Lines = std::vector<std::string_view>;
+  EXPECT_EQ(forwardedClient("10.1.2.3", Lines{"203.0.113.7, 10.9.9.9"}, trusted), "203.0.113.7");
+  EXPECT_EQ(forwardedClient("fd12::1", Lines{"2001:db8::7, fdff::2"}, trusted), "2001:db8::7");
+  EXPECT_EQ(forwardedClient("11.0.0.1", Lines{"203.0.113.7"}, trusted), "11.0.0.1");
+}
+
+TEST(AddressSet, AddressesAndRangesInEitherFamily) {
+  const auto set = AddressSet::parse(
+      {"::ffff:127.0.0.1", "10.0.0.0/8", "192.168.1.128/25", "2001:db8::/32", "::1", "0.0.0.0/0"});
+  ASSERT_TRUE(set);
+  EXPECT_TRUE(set->contains("127.0.0.1"));
+  EXPECT_TRUE(set->contains("::ffff:127.0.0.1"));  // mapped: its IPv4
+  EXPECT_TRUE(set->contains("2001:DB8:ffff::1"));
+  EXPECT_TRUE(set->contains("[::1]:443"));
+  EXPECT_FALSE(set->contains("2001:db9::1"));
+  EXPECT_FALSE(set->contains("::2"));
+  EXPECT_FALSE(set->contains("not an address"));
+  // 0.0.0.0/0 holds every IPv4 address and no IPv6 one.
+  EXPECT_TRUE(set->contains("198.51.100.1"));
+  const auto narrow = AddressSet::parse({"192.168.1.128/25", "10.0.0.0/8"}).value();
+  EXPECT_TRUE(narrow.contains("192.168.1.128"));
+  EXPECT_TRUE(narrow.contains("192.168.1.255"));
+  EXPECT_FALSE(narrow.contains("192.168.1.127"));
+  EXPECT_TRUE(narrow.contains("10.255.255.255"));
+  EXPECT_FALSE(narrow.contains("11.0.0.0"));
+  EXPECT_FALSE(narrow.contains("::ffff:11.0.0.0"));
+  EXPECT_TRUE(AddressSet{}.empty());
+  EXPECT_FALSE(AddressSet{}.contains("127.0.0.1"));
+}
+
+TEST(AddressSet, WhatIsNoAddressOrRangeIsRefusedByName) {
+  for (const char* bad : {"10.0.0.1/8", "10.0.0.0/33", "10.0.0.0/", "10.0.0.0/08", "10.0.0.0/-1",
+                          "10.0.0.0/8/8", "2001:db8::1/32", "::/129", "proxy.internal", "*", "",
+                          "10.0.0.1:80", "[::1]", "10.0.0.0/ 8", "1.2.3"}) {
+    std::string named;
+    EXPECT_FALSE(AddressSet::parse({"127.0.0.1", bad}, &named)) << bad;
+    EXPECT_EQ(named, bad);
+  }
+  EXPECT_TRUE(AddressSet::parse({"0.0.0.0/0", "::/0", "10.0.0.0/32", "2001:db8::1/128"}));
 }
 
 }  // namespace
