@@ -141,6 +141,32 @@ class JsonFields final : public spdlog::custom_flag_formatter {
   }
 };
 
+// The message of a text line, each control character (a line break, a terminal escape) and
+// each byte that is not UTF-8 written as \xNN: outside text in a message (a provider's error
+// parameter, a forwarded header) could forge a whole log line or rewrite a terminal (an outside
+// attack). Printable text, spaces included, is written as it is.
+class TextMessage final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm& /*tm*/,
+              spdlog::memory_buf_t& dest) override {
+    static constexpr char kHex[] = "0123456789abcdef";
+    const std::string_view text(msg.payload.data(), msg.payload.size());
+    const bool utf8 = core::isValidUtf8(text);
+    for (const char c : text) {
+      const auto u = static_cast<unsigned char>(c);
+      if (u < 0x20 || u == 0x7f || (!utf8 && u >= 0x80)) {
+        const char esc[] = {'\\', 'x', kHex[u >> 4U], kHex[u & 15U]};
+        dest.append(esc, esc + sizeof esc);
+      } else {
+        dest.push_back(c);
+      }
+    }
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<TextMessage>();
+  }
+};
+
 }  // namespace
 
 void setupLogging(bool json, const std::string& level) {
@@ -151,7 +177,7 @@ void setupLogging(bool json, const std::string& level) {
     formatter->add_flag<JsonFields>('j').set_pattern(
         R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l"%j})");
   } else {
-    formatter->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v");
+    formatter->add_flag<TextMessage>('k').set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %k");
   }
   logger->set_formatter(std::move(formatter));
   logger->set_level(spdlog::level::from_str(level));

@@ -10,6 +10,7 @@
 #include "core/base64url.hpp"
 #include "core/log.hpp"
 #include "core/strict_json.hpp"
+#include "core/utf8.hpp"
 #include "crypto/aead.hpp"
 #include "crypto/digest.hpp"
 #include "crypto/random.hpp"
@@ -99,9 +100,12 @@ core::Result<OidcService::Start> OidcService::begin(const std::string& name,
 }
 
 std::string OidcService::fail(const std::string& provider, const std::string& reason,
-                              const std::string& detail, const auth::ClientInfo& client,
+                              const std::string& raw_detail, const auth::ClientInfo& client,
                               std::optional<std::int64_t> subject) {
-  // The browser sees only the reason; the detail goes to the log and the audit trail.
+  // The browser sees only the reason; the detail goes to the log and the audit trail. It may
+  // hold what the browser sent (the callback's error and iss parameters): cut, and made storable
+  // text (an outside attack stored 7 KB, and invalid UTF-8 that emptied the record's detail).
+  const std::string detail = core::storableText(raw_detail, kMaxDetailBytes);
   spdlog::info("request_id={} oauth_failure provider={} reason={} detail={}", client.request_id,
                provider, reason, detail);
   audit_.record({"oauth.failed",

@@ -93,6 +93,8 @@ class OidcService {
                                           const auth::ClientInfo& client);
 
   static constexpr std::string_view kCookieName = "gatehouse_oidc";
+  // The most of a failure's detail kept in the log and the audit record.
+  static constexpr std::size_t kMaxDetailBytes = 200;
 
  private:
   std::string fail(const std::string& provider, const std::string& reason,

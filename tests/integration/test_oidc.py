@@ -447,6 +447,33 @@ def test_provider_error_and_unknown_provider(stack):
     assert requests.get(gate.url("/api/v1/auth/oauth/nope/callback"), allow_redirects=False).status_code == 404
 
 
+def test_a_provider_error_from_the_browser_is_cut_and_forges_no_log_line(stack):
+    """An outside attack: the callback's `error` (and `iss`) went untruncated into the audit
+    record and raw into the text log: a line break forged a whole log line, a terminal escape
+    reached the log, 7 KB went into each record, and invalid UTF-8 emptied the record's detail."""
+    gate, _, _ = stack
+    admin = gate.admin_token()
+    forged = "2026-01-01T00:00:00.000Z info request_id=X user_id=1 status=200 FORGED"
+    payloads = ["x\n" + forged, "\x1b[31mred", "e" * 7000, b"\xff\xfe".decode("latin-1")]
+    for payload in payloads:
+        location, tx = start(gate)
+        state = dict(urllib.parse.parse_qsl(urllib.parse.urlparse(location).query))["state"]
+        query = urllib.parse.urlencode({"error": payload.encode("latin-1" if "\xff" in payload else "utf-8"),
+                                        "state": state})
+        url = gate.url("/api/v1/auth/oauth/local/callback?" + query)
+        assert callback(gate, url, tx).endswith("#error=access_denied")
+    log = gate.log_text()
+    assert not any(line.startswith(forged) for line in log.splitlines())
+    assert "\x1b" not in log, [x for x in log.splitlines() if "\x1b" in x]
+    assert "provider said x?" + forged in log
+    events = requests.get(gate.url("/api/v1/audit-events"), params={"type": "oauth.failed"},
+                          headers=auth(admin)).json()["items"]
+    details = [e["detail"]["detail"] for e in events[:4]]
+    assert all(len(d.encode()) <= 200 for d in details), [len(d) for d in details]
+    assert "provider said ??" in details, details
+    assert any(d.startswith("provider said eee") for d in details)
+
+
 def test_a_slow_provider_holds_neither_the_server_nor_itself_more_than_once(stack):
     """Found by an outside attack: with a provider's discovery answering in seconds with no-store,
     twenty unauthenticated starts at once held every storage worker (readiness, passkey sign-in
