@@ -68,6 +68,13 @@ core::Result<std::vector<ItemResult>> Importer::importBatch(std::vector<Candidat
         case store::ImportOutcome::Kind::Created:
           r.kind = ItemResult::Kind::Created;
           r.id = o.user_id;
+          // Each account made has its own record, as one made by hand does: who it is, its role
+          // (an import can make administrators) and where it came from (an outside attack found
+          // only the batch's counts).
+          audit_.record(auth::auditEvent("user.created", client, actor.id, o.user_id,
+                                         {{"role", valid[k].user.role},
+                                          {"email_verified", valid[k].user.email_verified},
+                                          {"source", source}}));
           break;
         case store::ImportOutcome::Kind::Skipped:
           r.kind = ItemResult::Kind::Skipped;

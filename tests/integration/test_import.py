@@ -393,6 +393,19 @@ def test_imports_are_audited_with_their_counts_and_no_hash(server):
     everything = json.dumps(audit_events(server, admin, "user.import"))
     checksum = v["encoded"].rsplit("$", 1)[1]
     assert checksum not in everything and "$pbkdf2" not in everything
+    # An outside attack: an import made accounts, administrators included, that no record named.
+    r = api_import(server, admin, [{"email": "aud4@example.com", "role": "admin", "email_verified": True}])
+    assert r.status_code == 200, r.text
+    new_admin = r.json()["results"][0]["id"]
+    made = wait_audit(server, admin, "user.created", count=4)
+    mine = [e for e in made if e["subject_id"] == new_admin]
+    assert len(mine) == 1, made
+    assert mine[0]["actor_id"] == admin_id
+    assert mine[0]["detail"] == {"role": "admin", "email_verified": True, "source": "import"}, mine[0]
+    cli_made = [e for e in made if e["detail"].get("actor") == "cli" and "source" in e["detail"]]
+    assert len(cli_made) == 2 and all(e["detail"]["source"] == "import" for e in cli_made), made
+    everything = json.dumps(made)
+    assert checksum not in everything and "$pbkdf2" not in everything
 
 
 # --- the API ---------------------------------------------------------------------------------------
