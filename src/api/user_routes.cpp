@@ -22,6 +22,21 @@ auth::Actor actorOf(const auth::Principal& who) { return {who.user->id, who.perm
       {auth::Errc::Forbidden, "an API key cannot manage its owner's account", {}, 0}, c.request);
 }
 
+// What the self-service routes ask for, an administrator's route never skips on the caller's own
+// account (an outside attack: a stolen fresh token set its own account's password through
+// PUT /users/{id}/password with no current password, and moved its address with no
+// confirmation mail): 403 there, the caller's own way is /auth/password and /auth/email/change.
+[[nodiscard]] std::optional<http::Response> ownAccount(const Call& c, std::int64_t target,
+                                                       std::string_view what) {
+  if (c.who->user->id != target) return std::nullopt;
+  return errorResponse(
+      {auth::Errc::Forbidden,
+       std::string(what) + " of one's own account, through an administrator's route",
+       {},
+       0},
+      c.request);
+}
+
 http::Response list(Call& c) {
   std::vector<auth::FieldError> errors;
   const auto limit = queryInteger(c.request, "limit", 1, 1000, 100, errors);
@@ -58,6 +73,7 @@ http::Response patch(Call& c) {
   // Changing an email is a step-up operation (API.md, Second factor): the address is where a
   // reset link goes. Only this field, so the route's other changes keep working with API keys.
   if (p.email) {
+    if (auto refused = ownAccount(c, *id, "the email")) return *refused;
     if (auto fresh = c.services.token_check.stepUp(*c.who, c.services.step_up_max_age); !fresh)
       return errorResponse(fresh.error(), c.request);
   }
@@ -99,6 +115,7 @@ http::Response setPassword(Call& c) {
   const bool keep_api_keys = body.optionalBool("keep_api_keys").value_or(false);
   body.forbidOthers({"new_password", "keep_api_keys"});
   if (!body.ok()) return validationError(body.errors());
+  if (auto refused = ownAccount(c, *id, "the password")) return *refused;
   if (auto problems = c.services.passwords.newPasswordProblems(next, "new_password");
       !problems.empty())
     return validationError(problems);
@@ -216,7 +233,8 @@ void addUserRoutes(RouteTable& t) {
          .description = "The target's permissions must all be the caller's. Deactivation ends "
                         "the user's sessions, tokens and API keys for good. Changing `email` is a "
                         "step-up operation: a recent sign-in (with a second factor, one that "
-                        "used it); never with an API key.",
+                        "used it); never with an API key, and never the caller's own (403: "
+                        "/auth/email/change confirms it at the new address).",
          .body = BodyKind::Json,
          .body_schema = "UserPatch",
          .replies = {{200, "The user", "User"},
@@ -260,9 +278,10 @@ void addUserRoutes(RouteTable& t) {
          .step_up = true,
          .summary = "Set a user's password (an administrator's reset)",
          .tag = "users",
-         .description = "The target's permissions must all be the caller's. Every session of the "
-                        "user ends, and their API keys unless `keep_api_keys` is true. A step-up "
-                        "operation.",
+         .description = "The target's permissions must all be the caller's, and the target is "
+                        "not the caller (403: one's own password is changed at /auth/password). "
+                        "Every session of the user ends, and their API keys unless "
+                        "`keep_api_keys` is true. A step-up operation.",
          .body = BodyKind::Json,
          .body_schema = "SetPasswordRequest",
          .replies = {{204, "Set", ""}, kAboveRights, kNotFound},

@@ -1025,6 +1025,29 @@ def test_the_console_keeps_the_last_active_admin(make_server):
     assert_page(b.get("/ui/admin"), 200)
 
 
+def test_an_administrators_routes_never_skip_the_self_service_checks_on_ones_own_account(portal):
+    """An outside attack: with a fresh token, a moderator (or an admin) set its own password through
+    PUT /users/{id}/password, no current password asked, and moved its own address through
+    PATCH /users/{id}, no confirmation mail: a stolen token took the account for good."""
+    mod = cli_user(portal, unique("smod"), "moderator")
+    other = register(portal, unique("suser"))
+    for who in (mod, cli_user(portal, unique("sadm"), "admin")):
+        r = requests.put(portal.url(f"/api/v1/users/{who.id}/password"), headers=auth(who.token),
+                         json={"new_password": NEW_PASSWORD})
+        assert r.status_code == 403 and r.json() == {"detail": FORBIDDEN}, r.text
+        r = requests.patch(portal.url(f"/api/v1/users/{who.id}"), headers=auth(who.token),
+                           json={"email": unique("thief") + "@evil.example"})
+        assert r.status_code == 403 and r.json() == {"detail": FORBIDDEN}, r.text
+        assert portal.login(who.name, PASSWORD).status_code == 200
+        # The caller's other changes to itself stand, and another's password is still theirs to set.
+        r = requests.patch(portal.url(f"/api/v1/users/{who.id}"), headers=auth(who.token),
+                           json={"username": unique("renamed")})
+        assert r.status_code == 200, r.text
+    r = requests.put(portal.url(f"/api/v1/users/{other.id}/password"), headers=auth(mod.token),
+                     json={"new_password": NEW_PASSWORD})
+    assert r.status_code == 204, r.text
+
+
 def test_the_new_admin_api_routes_keep_to_the_callers_rights(portal):
     admin = cli_user(portal, unique("napi"), "admin")
     mod = cli_user(portal, unique("nmod"), "moderator")
