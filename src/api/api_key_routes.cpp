@@ -57,6 +57,7 @@ http::Response create(Call& c) {
   auth::NewApiKey request{body.requiredString("name"), body.optionalStringList("scopes"),
                           body.optionalInt("expires_in_days")};
   if (!body.ok()) return validationError(body.errors());
+  if (auto refused = c.admit()) return std::move(*refused);
   auto created = createApiKey(c, request);
   if (!created) return errorResponse(created.error(), c.request);
   json::object out = keyJson(created->key);
@@ -85,6 +86,7 @@ http::Response list(Call& c) {
 http::Response remove(Call& c) {
   auto id = pathId(c.request);
   if (!id) return id.error();
+  if (auto refused = c.admit()) return std::move(*refused);
   if (auto ok = c.services.api_keys.revoke(c.who->user->id, *id, clientOf(c.request)); !ok)
     return errorResponse(ok.error(), c.request);
   return http::Response::empty(204);
@@ -201,6 +203,7 @@ void addApiKeyRoutes(RouteTable& t) {
          .body_schema = "ApiKeyRequest",
          .replies = {{201, "The key, with its secret shown only here", "ApiKeyCreated"},
                      {409, "API key limit reached", "ErrorDetail"}},
+         .limits = {kAccountChangeLimit},
          .handler = create});
   t.add({.method = "GET",
          .path = "/api/v1/api-keys",
@@ -219,6 +222,7 @@ void addApiKeyRoutes(RouteTable& t) {
          .summary = "Revoke one of the caller's API keys",
          .tag = "api-keys",
          .replies = {{204, "Revoked", ""}, {404, "API key not found", "ErrorDetail"}},
+         .limits = {kAccountChangeLimit},
          .handler = remove});
   t.add({.method = "GET",
          .path = "/api/v1/external-data",

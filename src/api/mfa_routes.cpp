@@ -70,6 +70,7 @@ http::Response enrol(Call& c) {
     }
     if (!c.body->ok()) return validationError(c.body->errors());
   }
+  if (auto refused = c.admit()) return std::move(*refused);
   auto made = c.services.mfa->enrol(*c.who->user, std::move(name), clientOf(c.request));
   if (!made) return errorResponse(made.error(), c.request);
   return noStore(http::Response::json(201, json::object{{"id", made->id},
@@ -95,6 +96,7 @@ http::Response confirm(Call& c) {
 http::Response remove(Call& c) {
   auto id = pathId(c.request);
   if (!id) return id.error();
+  if (auto refused = c.admit()) return std::move(*refused);
   auto confirmed = c.services.mfa->remove(*c.who->user, *id, clientOf(c.request));
   if (!confirmed) return errorResponse(confirmed.error(), c.request);
   // An unfinished enrolment was no way in: its removal is nobody's news (and must not spend the
@@ -104,6 +106,7 @@ http::Response remove(Call& c) {
 }
 
 http::Response recoveryCodes(Call& c) {
+  if (auto refused = c.admit()) return std::move(*refused);
   auto codes = c.services.mfa->newRecoveryCodes(*c.who->user, clientOf(c.request));
   if (!codes) return errorResponse(codes.error(), c.request);
   c.notify(*c.who->user, mail::Notice::RecoveryCodesReplaced);
@@ -201,6 +204,7 @@ void addMfaRoutes(RouteTable& t) {
          .body_schema = "MfaEnrolRequest",
          .replies = {{201, "The new factor's secret", "MfaEnrolment"},
                      {409, "Factor limit reached", "ErrorDetail"}},
+         .limits = {kAccountChangeLimit},
          .handler = enrol});
   t.add(
       {.method = "POST",
@@ -230,6 +234,7 @@ void addMfaRoutes(RouteTable& t) {
          .summary = "Remove one of the caller's factors",
          .tag = "second factor",
          .replies = {{204, "Removed", ""}, {404, "Factor not found", "ErrorDetail"}},
+         .limits = {kAccountChangeLimit},
          .handler = remove});
   t.add({.method = "POST",
          .path = "/api/v1/auth/mfa/recovery-codes",
@@ -240,6 +245,7 @@ void addMfaRoutes(RouteTable& t) {
          .tag = "second factor",
          .replies = {{200, "The codes, shown once", "RecoveryCodes"},
                      {404, "Factor not found (no factor to recover)", "ErrorDetail"}},
+         .limits = {kAccountChangeLimit},
          .handler = recoveryCodes});
   t.add({.method = "POST",
          .path = "/api/v1/auth/reauthenticate",

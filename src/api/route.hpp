@@ -78,6 +78,12 @@ struct RateLimitRule {
   std::function<bool(const Body&)> applies;  // null = always
 };
 
+// Each change to one's own ways in (API keys, second factors, passkeys) writes an audit record,
+// which is kept: counted per account (an outside attack made and revoked keys in a loop, 129
+// records a second from one self-registered account). Forms declared from these routes share it.
+inline const RateLimitRule kAccountChangeLimit{
+    "ACCOUNT_CHANGE_RATE_LIMIT", "account-change", {LimitKey::User}, {}, nullptr};
+
 struct Route;
 
 // What a handler receives: the request, the authenticated principal (when the route takes a

@@ -241,6 +241,7 @@ http::Response createKey(Call& c) {
                           body.optionalInt("expires_in_days")};
   if (auto scopes = body.formValues("scopes"); !scopes.empty()) request.scopes = std::move(scopes);
   if (!body.ok()) return accountPage(c, 422, {}, pages::detailOf(validationError(body.errors())));
+  if (auto refused = c.admit()) return failed(c, std::move(*refused));
   auto created = createApiKey(c, request);
   if (!created) return failed(c, errorResponse(created.error(), c.request));
   return secretPage(c, "new-key", "Your new API key", {{"key", created->plaintext}});

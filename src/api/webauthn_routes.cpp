@@ -129,6 +129,7 @@ http::Response rename(Call& c) {
   std::string name = c.body->requiredString("name");
   checkName(*c.body, name);
   if (auto no = refusedStart(c, {"name"})) return std::move(*no);
+  if (auto refused = c.admit()) return std::move(*refused);
   auto done = c.services.passkeys->rename(*c.who->user, *id, std::move(name), clientOf(c.request));
   if (!done) return errorResponse(done.error(), c.request);
   return http::Response::json(200, webauthn::passkeyJson(*done));
@@ -138,6 +139,7 @@ http::Response remove(Call& c) {
   auto id = pathId(c.request);
   if (!id) return id.error();
   if (auto no = refusedStart(c, {})) return std::move(*no);
+  if (auto refused = c.admit()) return std::move(*refused);
   if (auto ok = c.services.passkeys->remove(*c.who->user, *id, clientOf(c.request)); !ok)
     return errorResponse(ok.error(), c.request);
   c.notify(*c.who->user, mail::Notice::FactorRemoved);
@@ -262,6 +264,7 @@ void addWebauthnRoutes(RouteTable& t) {
          .body = BodyKind::Json,
          .body_schema = "PasskeyRenameRequest",
          .replies = {{200, "Renamed", "Passkey"}, {404, "Factor not found", "ErrorDetail"}},
+         .limits = {kAccountChangeLimit},
          .handler = rename});
   t.add({.method = "DELETE",
          .path = "/api/v1/auth/webauthn/credentials/{id}",
@@ -272,6 +275,7 @@ void addWebauthnRoutes(RouteTable& t) {
          .summary = "Remove one of the caller's passkeys",
          .tag = tag,
          .replies = {{204, "Removed", ""}, {404, "Factor not found", "ErrorDetail"}},
+         .limits = {kAccountChangeLimit},
          .handler = remove});
   t.add({.method = "POST",
          .path = "/api/v1/auth/webauthn/login/options",

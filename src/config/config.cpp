@@ -380,6 +380,9 @@ const std::map<std::string, std::string>& variables() {
       {"OP_RATE_LIMIT",
        "OpenID Provider requests (/oauth2/authorize, consent, token, revoke, introspect) per "
        "client address, each endpoint apart, N/second|minute|hour|day (300/minute)"},
+      {"ACCOUNT_CHANGE_RATE_LIMIT",
+       "changes to one's own API keys, second factors and passkeys (each writes an audit record) "
+       "per account, N/second|minute|hour|day (60/hour)"},
       {"STEP_UP_MAX_AGE_SECONDS",
        "how recent a sign-in must be for step-up operations (adding or removing a factor, new "
        "recovery codes, API keys, MFA resets), 1 to 86400 (300)"},
@@ -619,13 +622,15 @@ core::Result<Config> load(const Lookup& lookup, std::vector<std::string>* proble
   r.integer("GATEHOUSE_WORKER_THREADS", c.worker_threads, 1, 1024);
   r.integer("GATEHOUSE_IO_THREADS", c.io_threads, 0, 256);
 
-  for (const auto& [name, target] : {std::pair{"LOGIN_RATE_LIMIT", &c.login_rate_limit},
-                                     std::pair{"REGISTER_RATE_LIMIT", &c.register_rate_limit},
-                                     std::pair{"REFRESH_RATE_LIMIT", &c.refresh_rate_limit},
-                                     std::pair{"MFA_RATE_LIMIT", &c.mfa_rate_limit},
-                                     std::pair{"WEBAUTHN_RATE_LIMIT", &c.webauthn_rate_limit},
-                                     std::pair{"OP_RATE_LIMIT", &c.op_rate_limit},
-                                     std::pair{"OIDC_RATE_LIMIT", &c.oidc_rate_limit}}) {
+  for (const auto& [name, target] :
+       {std::pair{"LOGIN_RATE_LIMIT", &c.login_rate_limit},
+        std::pair{"REGISTER_RATE_LIMIT", &c.register_rate_limit},
+        std::pair{"REFRESH_RATE_LIMIT", &c.refresh_rate_limit},
+        std::pair{"MFA_RATE_LIMIT", &c.mfa_rate_limit},
+        std::pair{"WEBAUTHN_RATE_LIMIT", &c.webauthn_rate_limit},
+        std::pair{"OP_RATE_LIMIT", &c.op_rate_limit},
+        std::pair{"OIDC_RATE_LIMIT", &c.oidc_rate_limit},
+        std::pair{"ACCOUNT_CHANGE_RATE_LIMIT", &c.account_change_rate_limit}}) {
     if (auto v = r.raw(name)) {
       if (auto limit = parseRateLimit(*v)) {
         *target = *limit;

@@ -35,6 +35,7 @@ class Handlers : public ::testing::Test {
                              {"WEBAUTHN_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
                              {"OP_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
                              {"OIDC_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
+                             {"ACCOUNT_CHANGE_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
                              {"EMAIL_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
                              {"EMAIL_IP_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
                              {"EMAIL_TOKEN_RATE_LIMIT", {1000, std::chrono::seconds(60)}}};
