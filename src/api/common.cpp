@@ -130,7 +130,7 @@ http::Response errorResponse(const auth::Error& error, const http::Request& requ
       return r;
     }
     case Errc::Unavailable: {
-      spdlog::error("request_id={} storage unavailable: {}", request.request_id, error.detail);
+      spdlog::error("request_id={} unavailable: {}", request.request_id, error.detail);
       auto r = http::Response::detail(503, "Service Unavailable");
       r.set("Retry-After", "1");
       return r;

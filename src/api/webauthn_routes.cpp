@@ -32,7 +32,12 @@ http::Response options(const auth::Result<json::object>& made, const http::Reque
 std::optional<http::Response> refusedStart(Call& c,
                                            std::initializer_list<std::string_view> allowed) {
   if (c.services.passkeys == nullptr)
-    return errorResponse({auth::Errc::Unavailable, "passkeys not configured", {}, 0}, c.request);
+    return errorResponse({auth::Errc::Unavailable,
+                          "passkeys are off: no host name to be their RP ID (the start said why; "
+                          "GATEHOUSE_PUBLIC_URL or WEBAUTHN_RP_ID)",
+                          {},
+                          0},
+                         c.request);
   if (c.body == nullptr) return std::nullopt;
   c.body->forbidOthers(allowed);
   if (!c.body->ok()) return validationError(c.body->errors());

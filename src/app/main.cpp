@@ -162,7 +162,9 @@ int main(int argc, char** argv) {
   std::string listen;
   serve->add_option("--listen", listen, "HOST:PORT to listen on; overrides GATEHOUSE_LISTEN");
   auto* show = app.add_subcommand(
-      "config", "Print every setting, where it comes from and the effective configuration");
+      "config",
+      "Print the settings given and where each comes from, and the effective values of the main "
+      "ones (--help lists every setting with its default)");
   bool check = false;
   show->add_flag("--check", check,
                  "validate everything serve would load (settings, files, the keys in the "

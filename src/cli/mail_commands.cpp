@@ -25,7 +25,8 @@ int mailTest(const config::Config& config, const std::string& to, std::ostream& 
     err << "gatehouse: GATEHOUSE_TEMPLATE_DIR: " << templates.error().message << "\n";
     return 1;
   }
-  const std::string public_url = config.public_url.value_or("(GATEHOUSE_PUBLIC_URL unset)");
+  // The template writes it in parentheses already.
+  const std::string public_url = config.public_url.value_or("GATEHOUSE_PUBLIC_URL unset");
   auto content =
       templates->render("test", {{"product", config.mail.brand_name}, {"public_url", public_url}});
   if (!content) {

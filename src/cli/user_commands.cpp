@@ -139,8 +139,12 @@ int userResetMfa(const config::Config& config, const rbac::Policy& policy, const
   if (user->mfa_enabled && !c.openMail(*user, err)) return 1;
   auto removed = c.mfa->reset(user->id, std::nullopt, c.client);
   if (!removed) return failure(err, describe(removed.error()));
+  if (*removed == 0) {
+    out << "user " << user->id << " had no second factor: nothing removed\n";
+    return 0;
+  }
   out << "second factors of user " << user->id << " removed; they sign in with the password"
-      << (*removed > 0 ? c.notify(mail::Notice::FactorRemoved, *user, err) : "") << "\n";
+      << c.notify(mail::Notice::FactorRemoved, *user, err) << "\n";
   return 0;
 }
 

@@ -947,12 +947,38 @@ std::vector<std::string> describe(const Config& c) {
   const auto opt = [](const std::optional<std::string>& v) {
     return v ? *v : std::string("(unset)");
   };
+  const auto list = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& item : v) out += (out.empty() ? "" : ",") + item;
+    return out.empty() ? std::string("(none)") : out;
+  };
+  const auto rate = [](const RateLimit& r) {
+    const auto s = r.window.count();
+    const auto [n, unit] = s % 86400 == 0  ? std::pair{s / 86400, "day"}
+                           : s % 3600 == 0 ? std::pair{s / 3600, "hour"}
+                           : s % 60 == 0   ? std::pair{s / 60, "minute"}
+                                           : std::pair{s, "second"};
+    return std::to_string(r.count) + "/" + (n == 1 ? "" : std::to_string(n)) + unit +
+           (n == 1 ? "" : "s");
+  };
   return {
       "GATEHOUSE_LISTEN            = " + c.listen_host + ":" + std::to_string(c.listen_port),
       "DATABASE_URL                = " + redactUrl(c.database_url),
       "DATABASE_POOL_SIZE          = " + std::to_string(c.database_pool_size),
       "REDIS_URL                   = " + (c.redis_url ? redactUrl(*c.redis_url) : "(unset)"),
       "GATEHOUSE_DATA_DIR          = " + c.data_dir.string(),
+      "GATEHOUSE_PUBLIC_URL        = " +
+          (c.public_url ? *c.public_url
+                        : std::string("(unset: links and cookies as http://LISTEN)")),
+      "TRUSTED_PROXIES             = " + list(c.trusted_proxies),
+      "CORS_ALLOW_ORIGINS          = " + list(c.cors_allow_origins),
+      "ALLOWED_RETURN_URLS         = " + list(c.allowed_return_urls),
+      "WEBAUTHN_RP_ID              = " +
+          (c.webauthn_rp_id ? *c.webauthn_rp_id
+                            : std::string("(unset: GATEHOUSE_PUBLIC_URL's host, if a name)")),
+      "LOGIN_RATE_LIMIT            = " + rate(c.login_rate_limit),
+      "REGISTER_RATE_LIMIT         = " + rate(c.register_rate_limit),
+      "ACCOUNT_CHANGE_RATE_LIMIT   = " + rate(c.account_change_rate_limit),
       "ALGORITHM                   = " + std::string(jose::algorithmName(c.algorithm)),
       "SECRET_KEY                  = " +
           std::string(c.secret_key ? "(set, not shown)" : "(generated, kept in the database)"),
