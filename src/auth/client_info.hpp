@@ -19,6 +19,9 @@ struct ClientInfo {
   // Who acts when it is not a signed-in user: "cli" for the command line (audited as the
   // event's "actor"); empty for requests.
   std::string actor_name;
+  // The API key the request's caller used (audited as "api_key_id": what a key did apart from
+  // what its owner did, an outside attack's find); none for a token.
+  std::optional<std::int64_t> api_key_id;
 };
 
 // The command line as a client: no address, its own user agent, audited as actor "cli".
@@ -30,6 +33,7 @@ inline audit::Event auditEvent(std::string type, const ClientInfo& client,
                                std::optional<std::int64_t> subject,
                                boost::json::object detail = {}) {
   if (!client.actor_name.empty()) detail["actor"] = client.actor_name;
+  if (client.api_key_id) detail["api_key_id"] = *client.api_key_id;
   return {std::move(type),   client.request_id, actor, subject, client.ip,
           client.user_agent, std::move(detail)};
 }

@@ -24,7 +24,8 @@ struct Request {
   std::string request_id;
   std::map<std::string, std::string> path_params;    // filled by the router
   std::size_t route = static_cast<std::size_t>(-1);  // index of the route that took it, if any
-  std::int64_t user_id = 0;  // the authenticated caller, for the request log (0: none)
+  std::int64_t user_id = 0;     // the authenticated caller, for the request log (0: none)
+  std::int64_t api_key_id = 0;  // the API key the caller used, for audit records (0: none)
 
   // The first value of a header; nullopt when absent.
   std::optional<std::string_view> header(std::string_view lower_name) const;

@@ -280,3 +280,25 @@ def test_changes_to_ones_own_ways_in_are_counted_per_account(make_server):
     # Another session of the same account shares the budget; another account has its own.
     assert make(s.token("churn"), "six").status_code == 429
     assert make(s.token("other"), "theirs").status_code == 201
+
+
+def test_what_a_key_did_is_audited_apart_from_what_its_owner_did(server):
+    """An outside attack: an administrator's key changed, deactivated and deleted users, and each
+    record said only the owner's id: what the key did and what its owner did by hand read alike."""
+    admin = server.admin_token()
+    server.register("keyed@example.com", "keyed")
+    target = requests.get(server.url("/api/v1/users"), headers=auth(admin)).json()["items"]
+    target = next(u["id"] for u in target if u["username"] == "keyed")
+    key = requests.post(server.url("/api/v1/api-keys"), json={"name": "ops"},
+                        headers=auth(admin)).json()
+    r = requests.patch(server.url(f"/api/v1/users/{target}"), json={"username": "keyed2"},
+                       headers={"X-API-Key": key["key"]})
+    assert r.status_code == 200, r.text
+    r = requests.patch(server.url(f"/api/v1/users/{target}"), json={"username": "keyed3"}, headers=auth(admin))
+    assert r.status_code == 200, r.text
+    events = requests.get(server.url("/api/v1/audit-events"), params={"type": "user.updated"},
+                          headers=auth(admin)).json()["items"]
+    by_key = [e for e in events if e["detail"].get("api_key_id") == key["id"]]
+    by_hand = [e for e in events if "api_key_id" not in e["detail"]]
+    assert len(by_key) == 1 and len(by_hand) == 1, events
+    assert by_key[0]["actor_id"] == by_hand[0]["actor_id"]
