@@ -151,6 +151,15 @@ class TextMessage final : public spdlog::custom_flag_formatter {
               spdlog::memory_buf_t& dest) override {
     static constexpr char kHex[] = "0123456789abcdef";
     const std::string_view text(msg.payload.data(), msg.payload.size());
+    // Every request's line goes through here: plain ASCII, nearly always, is copied at once.
+    const bool plain = std::all_of(text.begin(), text.end(), [](char c) {
+      const auto u = static_cast<unsigned char>(c);
+      return u >= 0x20 && u < 0x7f;
+    });
+    if (plain) {
+      dest.append(text.data(), text.data() + text.size());
+      return;
+    }
     const bool utf8 = core::isValidUtf8(text);
     for (const char c : text) {
       const auto u = static_cast<unsigned char>(c);
