@@ -507,6 +507,13 @@ def test_audit_chain_detects_an_edited_row(make_server, tmp_path):
     db.commit()
     r = s.cli("audit", "verify")
     assert r.returncode == 1 and "no master secret in this database" in r.stderr, (r.stdout, r.stderr)
+    # Every record deleted (the triggers dropped): a whole chain of none, which is said plainly.
+    db.execute("DROP TRIGGER audit_no_delete")
+    db.execute("DELETE FROM audit_events")
+    db.commit()
+    r = s.cli("audit", "verify")
+    assert r.returncode == 0 and "intact: 0 records" in r.stdout, (r.stdout, r.stderr)
+    assert "no audit records at all" in r.stderr and "AUDIT_LOG_FILE" in r.stderr, r.stderr
     db.close()
 
 
