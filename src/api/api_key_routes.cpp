@@ -86,7 +86,6 @@ http::Response list(Call& c) {
 http::Response remove(Call& c) {
   auto id = pathId(c.request);
   if (!id) return id.error();
-  if (auto refused = c.admit()) return std::move(*refused);
   if (auto ok = c.services.api_keys.revoke(c.who->user->id, *id, clientOf(c.request)); !ok)
     return errorResponse(ok.error(), c.request);
   return http::Response::empty(204);
@@ -222,7 +221,6 @@ void addApiKeyRoutes(RouteTable& t) {
          .summary = "Revoke one of the caller's API keys",
          .tag = "api-keys",
          .replies = {{204, "Revoked", ""}, {404, "API key not found", "ErrorDetail"}},
-         .limits = {kAccountChangeLimit},
          .handler = remove});
   t.add({.method = "GET",
          .path = "/api/v1/external-data",

@@ -96,7 +96,6 @@ http::Response confirm(Call& c) {
 http::Response remove(Call& c) {
   auto id = pathId(c.request);
   if (!id) return id.error();
-  if (auto refused = c.admit()) return std::move(*refused);
   auto confirmed = c.services.mfa->remove(*c.who->user, *id, clientOf(c.request));
   if (!confirmed) return errorResponse(confirmed.error(), c.request);
   // An unfinished enrolment was no way in: its removal is nobody's news (and must not spend the
@@ -234,7 +233,6 @@ void addMfaRoutes(RouteTable& t) {
          .summary = "Remove one of the caller's factors",
          .tag = "second factor",
          .replies = {{204, "Removed", ""}, {404, "Factor not found", "ErrorDetail"}},
-         .limits = {kAccountChangeLimit},
          .handler = remove});
   t.add({.method = "POST",
          .path = "/api/v1/auth/mfa/recovery-codes",

@@ -78,9 +78,11 @@ struct RateLimitRule {
   std::function<bool(const Body&)> applies;  // null = always
 };
 
-// Each change to one's own ways in (API keys, second factors, passkeys) writes an audit record,
-// which is kept: counted per account (an outside attack made and revoked keys in a loop, 129
-// records a second from one self-registered account). Forms declared from these routes share it.
+// Each way in one adds to one's own account (an API key, a second factor, recovery codes, a
+// passkey's name) writes an audit record, which is kept: counted per account (an outside attack
+// made and revoked keys in a loop, 129 records a second from one self-registered account).
+// Taking one away is never counted: a thief's stolen token would spend the budget and keep the
+// owner from revoking the thief's key (a second attack). Forms declared from these routes share it.
 inline const RateLimitRule kAccountChangeLimit{
     "ACCOUNT_CHANGE_RATE_LIMIT", "account-change", {LimitKey::User}, {}, nullptr};
 

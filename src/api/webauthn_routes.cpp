@@ -144,7 +144,6 @@ http::Response remove(Call& c) {
   auto id = pathId(c.request);
   if (!id) return id.error();
   if (auto no = refusedStart(c, {})) return std::move(*no);
-  if (auto refused = c.admit()) return std::move(*refused);
   if (auto ok = c.services.passkeys->remove(*c.who->user, *id, clientOf(c.request)); !ok)
     return errorResponse(ok.error(), c.request);
   c.notify(*c.who->user, mail::Notice::FactorRemoved);
@@ -248,7 +247,8 @@ void addWebauthnRoutes(RouteTable& t) {
                       "PasskeyRegistered"},
                      {400, "Invalid passkey", "ErrorDetail"},
                      {409, "Factor limit reached", "ErrorDetail"}},
-         .limits = {{"WEBAUTHN_RATE_LIMIT", "passkey_register", {LimitKey::Session}}},
+         .limits = {{"WEBAUTHN_RATE_LIMIT", "passkey_register", {LimitKey::Session}},
+                    kAccountChangeLimit},
          .handler = registerPasskey});
   t.add({.method = "GET",
          .path = "/api/v1/auth/webauthn/credentials",
@@ -280,7 +280,6 @@ void addWebauthnRoutes(RouteTable& t) {
          .summary = "Remove one of the caller's passkeys",
          .tag = tag,
          .replies = {{204, "Removed", ""}, {404, "Factor not found", "ErrorDetail"}},
-         .limits = {kAccountChangeLimit},
          .handler = remove});
   t.add({.method = "POST",
          .path = "/api/v1/auth/webauthn/login/options",

@@ -381,8 +381,9 @@ const std::map<std::string, std::string>& variables() {
        "OpenID Provider requests (/oauth2/authorize, consent, token, revoke, introspect) per "
        "client address, each endpoint apart, N/second|minute|hour|day (300/minute)"},
       {"ACCOUNT_CHANGE_RATE_LIMIT",
-       "changes to one's own API keys, second factors and passkeys (each writes an audit record) "
-       "per account, N/second|minute|hour|day (60/hour)"},
+       "API keys, second factors, recovery codes and passkeys added to one's own account (each "
+       "writes an audit record; taking one away is never counted), per account, "
+       "N/second|minute|hour|day (60/hour)"},
       {"STEP_UP_MAX_AGE_SECONDS",
        "how recent a sign-in must be for step-up operations (adding or removing a factor, new "
        "recovery codes, API keys, MFA resets), 1 to 86400 (300)"},

@@ -120,7 +120,7 @@ struct Config {
   // introspect per client address, each endpoint counted apart.
   RateLimit op_rate_limit{300, std::chrono::seconds(60)};
   RateLimit oidc_rate_limit{120, std::chrono::seconds(60)};  // external sign-in, per address
-  // Changes to one's own API keys, second factors and passkeys, per account.
+  // API keys, second factors, recovery codes and passkeys added to one's own account.
   RateLimit account_change_rate_limit{60, std::chrono::seconds(60 * 60)};
   std::vector<std::string> trusted_proxies;
   std::int64_t refresh_grace_seconds = 0;
