@@ -5,6 +5,8 @@
 #include <charconv>
 #include <mutex>
 
+#include "core/log.hpp"
+
 namespace gatehouse::auth {
 
 core::Status RevocationList::load(std::int64_t now) {
@@ -17,11 +19,26 @@ core::Status RevocationList::load(std::int64_t now) {
 
 core::Status RevocationList::revoke(std::string_view jti, std::int64_t expires_at) {
   if (auto ok = store_->add(jti, expires_at); !ok) return ok;
+  return announce(jti, expires_at);
+}
+
+core::Status RevocationList::announce(std::string_view jti, std::int64_t expires_at) {
   {
     const std::unique_lock lock(mutex_);
     entries_[std::string(jti)] = expires_at;
   }
-  if (bus_ != nullptr) return bus_->publish(message(jti, expires_at));
+  // Stored and held here, the revocation stands: a message the bus refused (Redis denying
+  // PUBLISH, a connection lost) is logged, and the other nodes read it from the database (every
+  // 30 s, and whenever their feed resyncs). Reported as a failure, it made its callers stop
+  // halfway: a logout that ended the tokens but not the session, whose refresh token then went
+  // on (an outside attack).
+  if (bus_ != nullptr) {
+    if (auto told = bus_->publish(message(jti, expires_at)); !told)
+      spdlog::error(
+          "a revocation is stored but the other nodes were not told at once ({}): they read it "
+          "from the database within 30 s",
+          told.error().message);
+  }
   return {};
 }
 
@@ -31,6 +48,10 @@ constexpr std::string_view kSessionPrefix = store::kSessionRevocationPrefix;
 
 core::Status RevocationList::revokeSession(std::string_view session_id, std::int64_t until) {
   return revoke(store::sessionRevocationKey(session_id), until);
+}
+
+core::Status RevocationList::announceSession(std::string_view session_id, std::int64_t until) {
+  return announce(store::sessionRevocationKey(session_id), until);
 }
 
 bool RevocationList::isSessionRevoked(std::string_view session_id) const {

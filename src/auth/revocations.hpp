@@ -25,13 +25,16 @@ class RevocationList {
 
   // Loads the unexpired entries from storage (at startup, and after the bus reconnects).
   [[nodiscard]] core::Status load(std::int64_t now);
-  // Persists, remembers, then tells the other nodes (Unavailable when they could not be told:
-  // the revocation is stored and they re-read it when their feed resyncs).
+  // Persists, remembers, then tells the other nodes. Fails only when it could not be stored: a
+  // message the bus refuses is logged, and the others read the stored revocation within 30 s.
   [[nodiscard]] core::Status revoke(std::string_view jti, std::int64_t expires_at);
   bool isRevoked(std::string_view jti) const;
   // Ends every access token of a session at once (API.md: "a session ends as a whole"): tokens
   // carry `sid`, and a session id is held here until its last access token would have expired.
   [[nodiscard]] core::Status revokeSession(std::string_view session_id, std::int64_t until);
+  // A session's entry the store already wrote (a refresh rotation's transaction, on reuse):
+  // remembered here and told to the other nodes, with no second write that could fail between.
+  [[nodiscard]] core::Status announceSession(std::string_view session_id, std::int64_t until);
   bool isSessionRevoked(std::string_view session_id) const;
   // False while this node may have missed revocations pushed by others: callers fail closed.
   bool live() const { return bus_ == nullptr || bus_->live(); }
@@ -43,6 +46,8 @@ class RevocationList {
   std::size_t size() const;
 
  private:
+  core::Status announce(std::string_view jti, std::int64_t expires_at);
+
   store::RevocationStore* store_;
   state::Bus* bus_;
   mutable core::ShardedSharedMutex mutex_;  // readers on different cores share no cache line

@@ -1,5 +1,7 @@
 #include "auth/session_end.hpp"
 
+#include "core/log.hpp"
+
 namespace gatehouse::auth {
 
 Result<std::vector<std::string>> SessionEnd::liveSessionsOf(std::int64_t user_id) {
@@ -24,6 +26,20 @@ Result<void> SessionEnd::endTokens(const std::vector<std::string>& session_ids) 
 Result<void> SessionEnd::endTokens(const std::string& session_id) {
   // Every access token of the session: they live at most access_ttl from now.
   if (auto ok = revocations_.revokeSession(session_id, tokensUntil()); !ok)
+    return tl::unexpected(storeFailure(ok.error()));
+  return {};
+}
+
+bool SessionEnd::endedByList(const std::string& session_id) {
+  if (!revocations_.isSessionRevoked(session_id)) return false;
+  if (auto ok = store_.sessions().revoke(session_id); !ok)
+    spdlog::warn("a session on the revocation list could not be ended in storage yet: {}",
+                 ok.error().message);
+  return true;
+}
+
+Result<void> SessionEnd::tokensEnded(const std::string& session_id, std::int64_t until) {
+  if (auto ok = revocations_.announceSession(session_id, until); !ok)
     return tl::unexpected(storeFailure(ok.error()));
   return {};
 }

@@ -36,6 +36,13 @@ class SessionEnd {
   [[nodiscard]] std::int64_t tokensUntil() const {
     return clock_.unixSeconds() + access_ttl_.count();
   }
+  // Whether the session's access tokens were ended (its revocation-list entry): then its refresh
+  // token is refused too, and the session ended in storage, should that write have failed after
+  // the entry (a logout that stopped halfway left a session whose refresh token went on).
+  [[nodiscard]] bool endedByList(const std::string& session_id);
+  // The access tokens of a session whose revocation-list entry the store wrote (`until`, given to
+  // it): this node and the others stop them now, with no second write that could fail first.
+  [[nodiscard]] Result<void> tokensEnded(const std::string& session_id, std::int64_t until);
 
  private:
   store::Store& store_;

@@ -155,6 +155,9 @@ Result<TokenPair> Sessions::refresh(const std::string& refresh_token, const Clie
   if (session_id.empty() || claims->jti.empty() || !user_id) {
     return fail(Errc::InvalidRefreshToken, "refresh token without session");
   }
+  // A session ends as a whole: one whose access tokens were ended gives no new ones.
+  if (d_.end.endedByList(session_id))
+    return fail(Errc::InvalidRefreshToken, "the session's access tokens were ended");
   // Each refresh can feed a revocation; a bounded pace per session keeps the revocation list
   // (and its storage) bounded too. Unlike the password limits it guards no secret, so while the
   // shared counters are unreachable refreshes go on (sessions live in the database alone).
@@ -184,9 +187,10 @@ Result<TokenPair> Sessions::refresh(const std::string& refresh_token, const Clie
 
   auto next_jti = newTokenId();
   if (!next_jti) return fail(Errc::Internal, "random source failed");
+  const std::int64_t tokens_until = d_.end.tokensUntil();
   auto outcome = d_.store.sessions().rotate(session_id, claims->jti, *next_jti, now,
                                             now + d_.tokens.settings().refresh_ttl.count(),
-                                            d_.rules.refresh_grace_seconds, d_.end.tokensUntil());
+                                            d_.rules.refresh_grace_seconds, tokens_until);
   if (!outcome) return tl::unexpected(storeFailure(outcome.error()));
   switch (*outcome) {
     case store::RotateOutcome::Rotated:
@@ -195,7 +199,7 @@ Result<TokenPair> Sessions::refresh(const std::string& refresh_token, const Clie
       // RFC 9700 §4.14.2: a rotated token came back; someone holds a stolen copy. The store
       // revoked the session and stored its access tokens' end in the same transaction; here
       // this node and (through the bus) the others hear of it at once.
-      if (auto ended = d_.end.endTokens(session_id); !ended)
+      if (auto ended = d_.end.tokensEnded(session_id, tokens_until); !ended)
         spdlog::warn("refresh reuse: other nodes not told at once: {}", ended.error().detail);
       d_.metrics.refreshReuse();
       record("refresh.reuse_detected", client, std::nullopt, *user_id,

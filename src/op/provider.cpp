@@ -691,6 +691,8 @@ Result<json::object> Provider::refreshGrant(const TokenRequest& r, const store::
   // grant's row was missed.
   if (!*user || !(*user)->is_active || claims->iat.value_or(0) < (*user)->tokens_valid_after)
     return bad();
+  // A grant ends as a whole: one whose access tokens were ended gives no new ones.
+  if (!subject.sid.empty() && d_.end.endedByList(subject.sid)) return bad();
   // Before the rotation: the refresh token works again once the account did what is due, as a
   // session's does (auth::Sessions::refresh).
   if (auto due = accountDue(**user)) return fail(OpErrc::InvalidGrant, std::move(*due));
@@ -706,9 +708,10 @@ Result<json::object> Provider::refreshGrant(const TokenRequest& r, const store::
   auto next = auth::newTokenId();
   if (!next) return fail(OpErrc::ServerError, "The server could not answer.");
   const std::int64_t now = d_.clock.unixSeconds();
-  auto outcome = d_.store.sessions().rotate(
-      subject.sid, claims->jti, *next, now, now + d_.settings.refresh_ttl.count(),
-      d_.settings.refresh_grace_seconds, d_.end.tokensUntil());
+  const std::int64_t tokens_until = d_.end.tokensUntil();
+  auto outcome = d_.store.sessions().rotate(subject.sid, claims->jti, *next, now,
+                                            now + d_.settings.refresh_ttl.count(),
+                                            d_.settings.refresh_grace_seconds, tokens_until);
   if (!outcome) return tl::unexpected(storeFailed(outcome.error()));
   switch (*outcome) {
     case store::RotateOutcome::Rotated:
@@ -716,7 +719,7 @@ Result<json::object> Provider::refreshGrant(const TokenRequest& r, const store::
     case store::RotateOutcome::Reused:
       // As for sessions: the whole grant ends, its access tokens with it (stored by the
       // rotation's transaction; told to every node here).
-      if (auto ended = d_.end.endTokens(subject.sid); !ended)
+      if (auto ended = d_.end.tokensEnded(subject.sid, tokens_until); !ended)
         spdlog::warn("request_id={} refresh reuse: other nodes not told at once: {}",
                      origin.request_id, ended.error().detail);
       record("op.refresh_reuse_detected", origin, *user_id, {{"client_id", client.client_id}});

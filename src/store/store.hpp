@@ -170,6 +170,8 @@ struct Session {
 // The revocation-list entry that ends every access token of a session at once (tokens carry
 // `sid`). It shares the list with token ids, which are base64url and never hold ':'.
 inline constexpr std::string_view kSessionRevocationPrefix = "sid:";
+// The stores' SQL cuts it off as substr(jti, 5) (purgeExpired).
+static_assert(kSessionRevocationPrefix.size() == 4);
 inline std::string sessionRevocationKey(std::string_view session_id) {
   std::string key(kSessionRevocationPrefix);
   key += session_id;
@@ -223,6 +225,8 @@ class RevocationStore {
   [[nodiscard]] virtual core::Status add(std::string_view jti, std::int64_t expires_at) = 0;
   [[nodiscard]] virtual core::Result<std::vector<std::pair<std::string, std::int64_t>>> active(
       std::int64_t now) = 0;
+  // Drops the entries expired at `now`; a session whose entry goes is ended first (in the same
+  // transaction), should its own end never have been written.
   [[nodiscard]] virtual core::Status purgeExpired(std::int64_t now) = 0;
 };
 

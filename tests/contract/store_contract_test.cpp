@@ -555,6 +555,26 @@ TEST_P(StoreContract, RevocationsExpire) {
   EXPECT_EQ(r.active(0).value().size(), 1U);
 }
 
+TEST_P(StoreContract, ASessionNeverOutlivesItsRevocationEntry) {
+  // A logout that stored the session's entry and then lost the write that ends the session: the
+  // purge that drops the entry ends the session first.
+  const User u = make("o@example.com", "outlive");
+  const std::int64_t now = 1'800'000'000;
+  ASSERT_TRUE(store_->sessions().create({"half", u.id, "j", "", "", now, now, now + 9000, false}));
+  ASSERT_TRUE(store_->sessions().create({"kept", u.id, "k", "", "", now, now, now + 9000, false}));
+  ASSERT_TRUE(store_->sessions().create({"later", u.id, "l", "", "", now, now, now + 9000, false}));
+  auto& r = store_->revocations();
+  ASSERT_TRUE(r.add("sid:half", now + 100));
+  ASSERT_TRUE(r.add("sid:later", now + 500));
+  ASSERT_TRUE(r.add("jti-kept", now + 100));  // a token's entry names no session
+  ASSERT_TRUE(r.purgeExpired(now + 200));
+  EXPECT_TRUE(store_->sessions().find("half").value()->revoked);
+  EXPECT_FALSE(store_->sessions().find("kept").value()->revoked);
+  EXPECT_FALSE(store_->sessions().find("later").value()->revoked);  // its entry stays
+  EXPECT_EQ(r.active(0).value(),
+            (std::vector<std::pair<std::string, std::int64_t>>{{"sid:later", now + 500}}));
+}
+
 TEST_P(StoreContract, PasswordChangeSetsTheTokenWatermark) {
   const User u = make("w@example.com", "watermark");
   EXPECT_EQ(u.tokens_valid_after, 0);

@@ -92,6 +92,71 @@ def test_a_reuse_never_ends_a_session_whose_access_tokens_still_work(make_server
     assert requests.get(s.url("/api/v1/auth/me"), headers=auth(thief)).status_code == 401
 
 
+def test_a_reuse_ends_the_thieves_access_tokens_at_once_with_no_second_write(make_server, tmp_path):
+    """The review of the fix above: the rotation stored the session's entry, then the revocation
+    list wrote it again before it held it in memory; that second write failing (a busy or full
+    disk) left this node accepting the thief's access tokens until a restart."""
+    s = make_server()
+    assert s.register("second@example.com", "secondw").status_code == 201
+    stolen = s.login("secondw").json()
+    rotated = requests.post(s.url("/api/v1/auth/refresh"), json={"refresh_token": stolen["refresh_token"]})
+    thief = rotated.json()["access_token"]
+    db = sqlite3.connect(tmp_path / "data" / "gatehouse.db")
+    with db:  # any write of an entry already there fails
+        db.execute("CREATE TRIGGER refuse_again BEFORE INSERT ON revoked_tokens "
+                   "WHEN EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = NEW.jti) "
+                   "BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    try:
+        replay = requests.post(s.url("/api/v1/auth/refresh"), json={"refresh_token": stolen["refresh_token"]})
+        assert replay.status_code == 401, replay.text
+        assert requests.get(s.url("/api/v1/auth/me"), headers=auth(thief)).status_code == 401
+    finally:
+        with db:
+            db.execute("DROP TRIGGER refuse_again")
+        db.close()
+
+
+def test_a_logout_that_stops_halfway_leaves_no_refresh_token_working(make_server, tmp_path):
+    """An outside attack: a logout whose tokens were ended but whose session's own end was lost
+    (a dropped connection) answered an error, and the session's refresh token went on giving
+    tokens, which worked again everywhere once the session's revocation entry expired. Now a
+    refresh of a session whose tokens were ended is refused and ends it, and the purge of its
+    entry ends it too."""
+    s = make_server()
+    assert s.register("halfout@example.com", "halfout").status_code == 201
+    pair = s.login("halfout").json()
+    db = sqlite3.connect(tmp_path / "data" / "gatehouse.db")
+    with db:
+        db.execute("CREATE TRIGGER refuse_end BEFORE UPDATE OF revoked ON sessions WHEN NEW.revoked "
+                   "BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    try:
+        # Past the OpenAPI check: this trigger's refusal answers an undeclared 500.
+        logout = urllib.request.Request(s.url("/api/v1/auth/logout"), method="POST",
+                                        data=json.dumps({"refresh_token": pair["refresh_token"]}).encode(),
+                                        headers={"Content-Type": "application/json",
+                                                 "Authorization": "Bearer " + pair["access_token"]})
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(logout, timeout=10)
+        assert requests.get(s.url("/api/v1/auth/me"), headers=auth(pair["access_token"])).status_code == 401
+        refused = urllib.request.Request(s.url("/api/v1/auth/refresh"), method="POST",
+                                         data=json.dumps({"refresh_token": pair["refresh_token"]}).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            urllib.request.urlopen(refused, timeout=10)
+        assert answer.value.code == 401
+    finally:
+        with db:
+            db.execute("DROP TRIGGER refuse_end")
+    # With storage whole again, a refresh is still refused and ends the session for good.
+    r = requests.post(s.url("/api/v1/auth/refresh"), json={"refresh_token": pair["refresh_token"]})
+    assert r.status_code == 401, r.text
+    sid = jwt.decode(pair["access_token"], SECRET, algorithms=["HS256"])["sid"]
+    with db:
+        rows = db.execute("SELECT revoked FROM sessions WHERE id = ?", (sid,)).fetchall()
+    db.close()
+    assert rows == [(1,)], rows
+
+
 def test_twenty_concurrent_refreshes_give_exactly_one_200(server):
     server.register("race2@example.com", "race2")
     token = server.login("race2").json()["refresh_token"]

@@ -506,6 +506,19 @@ core::Result<std::int64_t> counted(Pool& pool, std::string_view sql,
 
 // Runs one statement on a pooled connection; NotFound (`what`) when `must_change` and no row
 // changed.
+// An idempotent write in a transaction of its own, so Pool::transaction retries it once on a new
+// connection when the first was lost before it committed: ending a session stopped halfway on one
+// lost connection (an outside attack: the tokens ended, the session and its refresh token lived).
+core::Status runRetried(Pool& pool, std::string_view sql, std::initializer_list<Param> params) {
+  return pool
+      .transaction<std::monostate>([&](Connection& c) -> core::Result<std::monostate> {
+        auto rows = c.query(sql, params);
+        if (!rows) return tl::unexpected(rows.error());
+        return std::monostate{};
+      })
+      .map([](std::monostate) {});
+}
+
 core::Status run(Pool& pool, std::string_view sql, std::initializer_list<Param> params,
                  const char* must_change = nullptr) {
   return pool
@@ -820,12 +833,12 @@ class PgSessions final : public SessionStore {
   }
 
   core::Status revoke(std::string_view id) override {
-    return run(pool_, "UPDATE sessions SET revoked = TRUE WHERE id = $1", {id});
+    return runRetried(pool_, "UPDATE sessions SET revoked = TRUE WHERE id = $1", {id});
   }
 
   core::Status revokeAllForUser(std::int64_t user_id) override {
-    return run(pool_, "UPDATE sessions SET revoked = TRUE WHERE user_id = $1 AND NOT revoked",
-               {user_id});
+    return runRetried(
+        pool_, "UPDATE sessions SET revoked = TRUE WHERE user_id = $1 AND NOT revoked", {user_id});
   }
 
   core::Result<std::int64_t> purgeEnded(std::int64_t before, std::int64_t limit,
@@ -869,7 +882,20 @@ class PgRevocations final : public RevocationStore {
   }
 
   core::Status purgeExpired(std::int64_t now) override {
-    return run(pool_, "DELETE FROM revoked_tokens WHERE expires_at <= $1", {now});
+    // A session's entry leaves only with the session ended for good: one whose own end was never
+    // written (a failure after its entry) is ended here, so it never lives on past its entry.
+    return pool_
+        .transaction<std::monostate>([&](Connection& c) -> core::Result<std::monostate> {
+          auto ended = c.query(
+              "UPDATE sessions SET revoked = TRUE WHERE NOT revoked AND id IN (SELECT substr(jti, "
+              "5) FROM revoked_tokens WHERE jti LIKE 'sid:%' AND expires_at <= $1)",
+              {now});
+          if (!ended) return tl::unexpected(ended.error());
+          auto gone = c.query("DELETE FROM revoked_tokens WHERE expires_at <= $1", {now});
+          if (!gone) return tl::unexpected(gone.error());
+          return std::monostate{};
+        })
+        .map([](std::monostate) {});
   }
 
  private:

@@ -903,7 +903,22 @@ class SqliteRevocations final : public RevocationStore {
   }
 
   core::Status purgeExpired(std::int64_t now) override {
-    return run(pool_, "DELETE FROM revoked_tokens WHERE expires_at <= ?", nullptr, now);
+    // A session's entry leaves only with the session ended for good: one whose own end was never
+    // written (a failure after its entry) is ended here, so it never lives on past its entry.
+    return pool_
+        .transaction<std::monostate>([&](Connection& c) -> core::Result<std::monostate> {
+          for (const char* sql : {"UPDATE sessions SET revoked = 1 WHERE revoked = 0 AND id IN "
+                                  "(SELECT substr(jti, 5) "
+                                  "FROM revoked_tokens WHERE jti LIKE 'sid:%' AND expires_at <= ?)",
+                                  "DELETE FROM revoked_tokens WHERE expires_at <= ?"}) {
+            auto stmt = c.prepare(sql);
+            if (!stmt) return tl::unexpected(stmt.error());
+            stmt->bind(1, now);
+            if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
+          }
+          return std::monostate{};
+        })
+        .map([](std::monostate) {});
   }
 
  private:
