@@ -22,9 +22,9 @@ http::Response storeError(const core::Error& e, const http::Request& r) {
 }
 
 void audit(Call& c, std::string type, const std::string& client_id) {
-  const auto origin = clientOf(c.request);
-  c.services.audit.record({std::move(type), origin.request_id, c.who->user->id, std::nullopt,
-                           origin.ip, origin.user_agent, json::object{{"client_id", client_id}}});
+  // Through auth::auditEvent, as every other record: a key's doing carries its api_key_id.
+  c.services.audit.record(auth::auditEvent(std::move(type), clientOf(c.request), c.who->user->id,
+                                           std::nullopt, {{"client_id", client_id}}));
 }
 
 // No one acts above their own rights. A client's RBAC scopes are rights its tokens carry: its

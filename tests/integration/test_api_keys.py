@@ -302,3 +302,10 @@ def test_what_a_key_did_is_audited_apart_from_what_its_owner_did(server):
     by_hand = [e for e in events if "api_key_id" not in e["detail"]]
     assert len(by_key) == 1 and len(by_hand) == 1, events
     assert by_key[0]["actor_id"] == by_hand[0]["actor_id"]
+    # The OpenID Provider's client records too (built by hand before a review found them).
+    r = requests.post(server.url("/api/v1/clients"), json={"name": "Keyed", "redirect_uris": ["https://k.example.com/cb"]},
+                      headers={"X-API-Key": key["key"]})
+    assert r.status_code == 201, r.text
+    made = requests.get(server.url("/api/v1/audit-events"), params={"type": "client.created"},
+                        headers=auth(admin)).json()["items"]
+    assert [e["detail"].get("api_key_id") for e in made] == [key["id"]], made

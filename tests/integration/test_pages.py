@@ -1038,6 +1038,8 @@ def test_an_administrators_routes_never_skip_the_self_service_checks_on_ones_own
         r = requests.patch(portal.url(f"/api/v1/users/{who.id}"), headers=auth(who.token),
                            json={"email": unique("thief") + "@evil.example"})
         assert r.status_code == 403 and r.json() == {"detail": FORBIDDEN}, r.text
+        r = requests.delete(portal.url(f"/api/v1/users/{who.id}/mfa"), headers=auth(who.token))
+        assert r.status_code == 403 and r.json() == {"detail": FORBIDDEN}, r.text
         assert portal.login(who.name, PASSWORD).status_code == 200
         # The caller's other changes to itself stand, and another's password is still theirs to set.
         r = requests.patch(portal.url(f"/api/v1/users/{who.id}"), headers=auth(who.token),
