@@ -106,7 +106,14 @@ std::optional<AddressSet> AddressSet::parse(const std::vector<std::string>& entr
           !bits.empty() && bits.size() <= 3 &&
           std::all_of(bits.begin(), bits.end(), [](char c) { return c >= '0' && c <= '9'; });
       if (digits) prefix = std::stoi(std::string(bits));
-      if (!digits || prefix > most || (bits.size() > 1 && bits.front() == '0')) {
+      // An IPv4-mapped range is written in IPv6 bits (::ffff:10.0.0.0/104 is 10.0.0.0/8): its
+      // address became IPv4 above, so its prefix counts 96 bits fewer (a review: /104 was
+      // refused, and ::ffff:10.0.0.0/8 quietly meant 10.0.0.0/8).
+      const bool mapped = range->v4 && address.find(':') != std::string_view::npos;
+      if (mapped) prefix = prefix >= 96 ? prefix - 96 : -1;
+      // A range this wide trusts most of the Internet to name its own address (every limit per
+      // client is then the client's to dodge): /8 at the widest, in either family.
+      if (!digits || prefix < 8 || prefix > most || (bits.size() > 1 && bits.front() == '0')) {
         range.reset();
       } else {
         range->prefix = prefix;
@@ -141,6 +148,7 @@ bool AddressSet::covers(const Range& range, const Range& address) {
 
 bool AddressSet::contains(std::string_view address) const {
   if (ranges_.empty()) return false;
+  // The peer and every hop come canonical already: read as they are, parsed once.
   const auto bytes = addressBytes(address);
   if (!bytes) return false;
   return std::any_of(ranges_.begin(), ranges_.end(),
@@ -150,9 +158,34 @@ bool AddressSet::contains(std::string_view address) const {
 namespace {
 
 std::optional<AddressSet::Range> addressBytes(std::string_view text) {
+  AddressSet::Range out;
+  std::array<char, INET6_ADDRSTRLEN> z{};
+  if (text.size() < z.size() && text.find_first_of("[]") == std::string_view::npos) {
+    // The common case, an address written plainly (the server's canonical spellings): parsed
+    // once, with no string made.
+    std::copy(text.begin(), text.end(), z.begin());
+    in_addr four{};
+    if (inet_pton(AF_INET, z.data(), &four) == 1) {
+      out.v4 = true;
+      out.prefix = 32;
+      std::memcpy(out.bytes.data(), &four, sizeof four);
+      return out;
+    }
+    in6_addr six{};
+    if (inet_pton(AF_INET6, z.data(), &six) == 1) {
+      if (IN6_IS_ADDR_V4MAPPED(&six)) {
+        out.v4 = true;
+        out.prefix = 32;
+        std::memcpy(out.bytes.data(), &six.s6_addr[12], 4);
+        return out;
+      }
+      out.prefix = 128;
+      std::memcpy(out.bytes.data(), &six, sizeof six);
+      return out;
+    }
+  }
   const auto canonical = canonicalAddress(text);
   if (!canonical) return std::nullopt;
-  AddressSet::Range out;
   if (canonical->find(':') == std::string::npos) {
     in_addr a{};
     if (inet_pton(AF_INET, canonical->c_str(), &a) != 1) return std::nullopt;

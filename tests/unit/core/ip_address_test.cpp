@@ -89,8 +89,8 @@ TEST(ForwardedClient, RangesOfProxies) {
 }
 
 TEST(AddressSet, AddressesAndRangesInEitherFamily) {
-  const auto set = AddressSet::parse(
-      {"::ffff:127.0.0.1", "10.0.0.0/8", "192.168.1.128/25", "2001:db8::/32", "::1", "0.0.0.0/0"});
+  const auto set = AddressSet::parse({"::ffff:127.0.0.1", "10.0.0.0/8", "192.168.1.128/25",
+                                      "2001:db8::/32", "::1", "::ffff:198.51.0.0/112"});
   ASSERT_TRUE(set);
   EXPECT_TRUE(set->contains("127.0.0.1"));
   EXPECT_TRUE(set->contains("::ffff:127.0.0.1"));  // mapped: its IPv4
@@ -99,8 +99,10 @@ TEST(AddressSet, AddressesAndRangesInEitherFamily) {
   EXPECT_FALSE(set->contains("2001:db9::1"));
   EXPECT_FALSE(set->contains("::2"));
   EXPECT_FALSE(set->contains("not an address"));
-  // 0.0.0.0/0 holds every IPv4 address and no IPv6 one.
+  // A mapped range in IPv6 bits: ::ffff:198.51.0.0/112 is 198.51.0.0/16.
   EXPECT_TRUE(set->contains("198.51.100.1"));
+  EXPECT_TRUE(set->contains("::ffff:198.51.255.1"));
+  EXPECT_FALSE(set->contains("198.52.0.1"));
   const auto narrow = AddressSet::parse({"192.168.1.128/25", "10.0.0.0/8"}).value();
   EXPECT_TRUE(narrow.contains("192.168.1.128"));
   EXPECT_TRUE(narrow.contains("192.168.1.255"));
@@ -115,12 +117,17 @@ TEST(AddressSet, AddressesAndRangesInEitherFamily) {
 TEST(AddressSet, WhatIsNoAddressOrRangeIsRefusedByName) {
   for (const char* bad : {"10.0.0.1/8", "10.0.0.0/33", "10.0.0.0/", "10.0.0.0/08", "10.0.0.0/-1",
                           "10.0.0.0/8/8", "2001:db8::1/32", "::/129", "proxy.internal", "*", "",
-                          "10.0.0.1:80", "[::1]", "10.0.0.0/ 8", "1.2.3"}) {
+                          "10.0.0.1:80", "[::1]", "10.0.0.0/ 8", "1.2.3",
+                          // Wider than /8 trusts most of the Internet to name itself.
+                          "0.0.0.0/0", "::/0", "0.0.0.0/7", "::/7",
+                          // A mapped range counts IPv6 bits: /8 of it is no range at all.
+                          "::ffff:10.0.0.0/8", "::ffff:10.0.0.0/95"}) {
     std::string named;
     EXPECT_FALSE(AddressSet::parse({"127.0.0.1", bad}, &named)) << bad;
     EXPECT_EQ(named, bad);
   }
-  EXPECT_TRUE(AddressSet::parse({"0.0.0.0/0", "::/0", "10.0.0.0/32", "2001:db8::1/128"}));
+  EXPECT_TRUE(AddressSet::parse({"10.0.0.0/8", "fd00::/8", "10.0.0.0/32", "2001:db8::1/128",
+                                 "::ffff:10.0.0.0/104", "::ffff:10.1.2.3/128"}));
 }
 
 }  // namespace
