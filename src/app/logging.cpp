@@ -154,21 +154,52 @@ class TextMessage final : public spdlog::custom_flag_formatter {
     // Every request's line goes through here: plain ASCII, nearly always, is copied at once.
     const bool plain = std::all_of(text.begin(), text.end(), [](char c) {
       const auto u = static_cast<unsigned char>(c);
-      return u >= 0x20 && u < 0x7f;
+      return u >= 0x20 && u < 0x7f && c != '\\';
     });
     if (plain) {
       dest.append(text.data(), text.data() + text.size());
       return;
     }
-    const bool utf8 = core::isValidUtf8(text);
-    for (const char c : text) {
-      const auto u = static_cast<unsigned char>(c);
-      if (u < 0x20 || u == 0x7f || (!utf8 && u >= 0x80)) {
-        const char esc[] = {'\\', 'x', kHex[u >> 4U], kHex[u & 15U]};
-        dest.append(esc, esc + sizeof esc);
-      } else {
-        dest.push_back(c);
+    const auto escapeByte = [&](unsigned char u) {
+      const char esc[] = {'\\', 'x', kHex[u >> 4U], kHex[u & 15U]};
+      dest.append(esc, esc + sizeof esc);
+    };
+    if (!core::isValidUtf8(text)) {
+      for (const char c : text) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u >= 0x7f || c == '\\')
+          escapeByte(u);
+        else
+          dest.push_back(c);
       }
+      return;
+    }
+    // Valid UTF-8: also the code points that break a line or reorder what a terminal shows
+    // (C1 controls, NEL, U+2028/2029, the bidirectional marks and overrides), as \u{XXXX} (a
+    // review). A backslash is \x5c, so no escape can be forged.
+    for (std::size_t i = 0; i < text.size();) {
+      const auto u = static_cast<unsigned char>(text[i]);
+      if (u < 0x80) {
+        if (u < 0x20 || u == 0x7f || u == '\\')
+          escapeByte(u);
+        else
+          dest.push_back(text[i]);
+        ++i;
+        continue;
+      }
+      const std::size_t n = u >= 0xF0 ? 4 : u >= 0xE0 ? 3 : 2;
+      std::uint32_t cp = u & (n == 2 ? 0x1FU : n == 3 ? 0x0FU : 0x07U);
+      for (std::size_t k = 1; k < n; ++k)
+        cp = (cp << 6U) | (static_cast<unsigned char>(text[i + k]) & 0x3FU);
+      const bool hidden = (cp >= 0x80 && cp <= 0x9F) || cp == 0x200E || cp == 0x200F ||
+                          (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+      if (hidden) {
+        const std::string esc = fmt::format("\\u{{{:04X}}}", cp);
+        dest.append(esc.data(), esc.data() + esc.size());
+      } else {
+        dest.append(text.data() + i, text.data() + i + n);
+      }
+      i += n;
     }
   }
   std::unique_ptr<custom_flag_formatter> clone() const override {

@@ -49,9 +49,14 @@ TEST(Logging, OutsideTextForgesNoLineAndReachesNoTerminal) {
                       "\\x1b[31m\\x7f\\xff\n"),
             std::string::npos)
       << text;
-  // Printable text, UTF-8 included, as it is.
-  const std::string plain = captured(false, [] { spdlog::info("user=Zoë said \"hi\" a\\b"); });
-  EXPECT_TRUE(plain.ends_with(" info user=Zoë said \"hi\" a\\b\n")) << plain;
+  // Printable text, UTF-8 included, as it is; a backslash as \x5c, so no escape is forged.
+  const std::string plain = captured(false, [] { spdlog::info("user=Zoë said \"hi\" a\\x0a"); });
+  EXPECT_TRUE(plain.ends_with(" info user=Zoë said \"hi\" a\\x5cx0a\n")) << plain;
+  // Line breaks and reordering marks that are valid UTF-8: NEL, CSI, U+2028, an RLO override.
+  const std::string marks =
+      captured(false, [] { spdlog::info("a\u0085b\u009bc\u2028d\u202ee\u2066f"); });
+  EXPECT_TRUE(marks.ends_with(" info a\\u{0085}b\\u{009B}c\\u{2028}d\\u{202E}e\\u{2066}f\n"))
+      << marks;
 }
 
 TEST(Logging, JsonLinesEscapeTheSameText) {
