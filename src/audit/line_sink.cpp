@@ -89,8 +89,8 @@ void LineSink::flush() {
 
 void LineSink::run() {
   core::nameThisThread("gh-audit");
-  // A reader that went away makes a write fail with EPIPE; the signal it also raises stays
-  // pending on this thread instead of ending a process that does not ignore it (a command).
+  // A reader that went away makes a write fail with EPIPE. The program ignores SIGPIPE; blocked
+  // here as well, the signal could not end a process that did not (a test, another program).
   sigset_t pipe_signal;
   sigemptyset(&pipe_signal);
   sigaddset(&pipe_signal, SIGPIPE);
@@ -108,9 +108,12 @@ void LineSink::run() {
       if (stop_) break;
       continue;
     }
+    // Whole lines, at most a chunk unless one line is longer: each write() then holds whole
+    // lines, which a pipe and an O_APPEND file keep together (a command appending to the same
+    // file or FIFO never lands inside one of ours; a review).
     std::string batch;
     std::uint64_t lines = 0;
-    while (!queue_.empty() && batch.size() < 16 * kChunk) {
+    while (!queue_.empty() && (batch.empty() || batch.size() + queue_.front().size() <= kChunk)) {
       batch += queue_.front();
       queued_bytes_ -= queue_.front().size();
       queue_.pop_front();
@@ -129,6 +132,14 @@ void LineSink::run() {
             "writing the audit log file failed ({}): records are left out of it (the database "
             "keeps them; gatehouse_audit_copy_lost_total counts them)",
             std::strerror(error));
+      }
+      // Stopping, past the grace: the rest is given up at once, not a poll's wait per batch (a
+      // review: a full queue held the shutdown past the service manager's patience).
+      if (stop_ && std::chrono::steady_clock::now() >= stop_deadline_) {
+        failed_.fetch_add(queue_.size(), std::memory_order_relaxed);
+        settled_ += queue_.size();
+        queue_.clear();
+        queued_bytes_ = 0;
       }
     } else if (failing_) {
       failing_ = false;
@@ -157,7 +168,8 @@ bool LineSink::writeAll(const std::string& data) {
       }
       continue;
     }
-    const std::size_t n = std::min(kChunk, data.size() - done);
+    // A batch of whole lines goes in one write; only a line longer than a chunk is split.
+    const std::size_t n = data.size() - done <= kChunk ? data.size() - done : kChunk;
     const ssize_t wrote = ::write(fd_, data.data() + done, n);
     if (wrote < 0) {
       if (errno == EINTR || errno == EAGAIN) continue;
