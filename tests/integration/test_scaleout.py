@@ -211,6 +211,35 @@ def test_a_reuse_whose_connection_is_lost_leaves_the_session_whole_and_the_next_
                           2.0) is not None, n.base
 
 
+def test_a_logout_redis_will_not_carry_still_ends_the_session_on_every_node(cluster):
+    """An outside attack: with Redis refusing PUBLISH (an ACL), a logout stored the tokens'
+    revocation, failed at the message, and stopped before ending the session: 500, and the
+    refresh token went on giving tokens on both nodes. Now the stored revocation stands, the
+    session ends, the refresh token is refused everywhere, and the other node reads the
+    revocation from the database (within 30 s)."""
+    node, redis = cluster
+    a, b = node("a"), node("b")
+    assert a.register("nopub@example.com", "nopub").status_code == 201
+    pair = a.login("nopub").json()
+
+    def acl(rule):
+        subprocess.run(["redis-cli", "-p", str(redis.port), "ACL", "SETUSER", "default", rule],
+                       check=True, capture_output=True, timeout=10)
+
+    acl("-publish")
+    try:
+        r = requests.post(a.url("/api/v1/auth/logout"), json={"refresh_token": pair["refresh_token"]},
+                          headers=auth(pair["access_token"]))
+        assert r.status_code in (200, 204), r.text
+        for n in (a, b):
+            r = requests.post(n.url("/api/v1/auth/refresh"), json={"refresh_token": pair["refresh_token"]})
+            assert r.status_code == 401, (n.base, r.text)
+        assert requests.get(a.url("/api/v1/auth/me"), headers=auth(pair["access_token"])).status_code == 401
+    finally:
+        acl("+publish")
+    assert "the other nodes were not told at once" in a.log_text()
+
+
 @pytest.mark.timing
 def test_logout_on_one_node_voids_the_token_on_the_other_within_a_second(cluster):
     node, _ = cluster
