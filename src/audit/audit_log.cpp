@@ -76,6 +76,12 @@ void AuditLog::flushSink() {
   if (sink_) sink_->flush();
 }
 
+std::uint64_t AuditLog::closeSink() {
+  if (!sink_) return 0;
+  sink_->close();
+  return sink_->dropped() + sink_->failed();
+}
+
 std::optional<std::int64_t> AuditLog::unkeyedEnd() {
   auto newest = store_.query({.limit = 1});
   if (!newest) {

@@ -63,6 +63,9 @@ class AuditLog {
   [[nodiscard]] std::uint64_t sinkDropped() const;
   [[nodiscard]] std::uint64_t sinkFailed() const;
   void flushSink();
+  // The file sink written out and closed (a command, before it exits): how many records it left
+  // out; 0 without one.
+  std::uint64_t closeSink();
 
  private:
   store::AuditStore& store_;

@@ -39,9 +39,12 @@ LineSink::LineSink(std::string path, core::UniqueFd fd, int raw_fd, std::size_t 
   writer_ = std::thread([this] { run(); });
 }
 
-LineSink::~LineSink() {
+LineSink::~LineSink() { close(); }
+
+void LineSink::close() {
   {
     const std::lock_guard lock(mutex_);
+    if (stop_) return;
     stop_ = true;
     stop_deadline_ = std::chrono::steady_clock::now() + kStopGrace;
   }
@@ -52,7 +55,7 @@ LineSink::~LineSink() {
 void LineSink::push(std::string line) {
   {
     const std::lock_guard lock(mutex_);
-    if (queued_bytes_ + line.size() > budget_) {
+    if (stop_ || queued_bytes_ + line.size() > budget_) {
       dropped_.fetch_add(1, std::memory_order_relaxed);
       if (!dropping_) {
         dropping_ = true;

@@ -37,6 +37,9 @@ class LineSink {
   LineSink& operator=(const LineSink&) = delete;
   // Writes what is queued (at most a few seconds' wait on a stopped reader), then stops.
   ~LineSink();
+  // The same, now: the counters below then count everything pushed. Idempotent; push() after
+  // it leaves the line out (counted as dropped).
+  void close();
 
   // `line` ends with '\n'.
   void push(std::string line);

@@ -1,5 +1,7 @@
 #include "cli/context.hpp"
 
+#include <iostream>
+
 #include "auth/validation.hpp"
 #include "cli/database.hpp"
 #include "keyring/purposes.hpp"
@@ -26,6 +28,17 @@ std::unique_ptr<audit::AuditLog> commandAuditLog(const config::Config& config, s
   }
   return std::make_unique<audit::AuditLog>(store.audit(), clock, config.audit_log_file,
                                            std::move(*chain_key));
+}
+
+Context::~Context() {
+  // A command ends soon after its records: before the review it dropped a stalled reader's
+  // lines silently, and exited 0.
+  if (!audit) return;
+  if (const std::uint64_t lost = audit->closeSink(); lost > 0) {
+    std::cerr << "gatehouse: " << lost
+              << " audit record(s) could not be written to AUDIT_LOG_FILE (the database keeps "
+                 "them)\n";
+  }
 }
 
 bool Context::open(std::ostream& err) {

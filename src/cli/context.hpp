@@ -74,6 +74,9 @@ struct Context {
       : config(c), policy(p), access(k) {}
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
+  // Writes out the AUDIT_LOG_FILE copy of the command's records, and says on stderr how many it
+  // could not (a stopped reader is waited on a few seconds, not for ever).
+  ~Context();
 
   // False after writing the reason to `err`: among others, a master secret that does not open
   // (the command's audit records would carry no key, and read as forged after the server's).

@@ -995,3 +995,31 @@ def test_a_command_whose_audit_line_cannot_be_written_changes_nothing(tmp_path):
                        input="Adm1n-Passw0rd!\n", capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert '"user.created"' in audit.read_text() or "user." in audit.read_text()
+
+
+def test_a_command_says_when_its_audit_line_could_not_be_written(server, tmp_path):
+    """The review of the audit file's writer thread: a command whose AUDIT_LOG_FILE reader had
+    stopped gave up its line after a few seconds, silently, and exited 0 (before that thread it
+    waited for ever). It still ends, and says what the copy lacks (the database has it)."""
+    import fcntl
+
+    fifo = tmp_path / "audit.fifo"
+    os.mkfifo(fifo, 0o600)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # open, and never reading
+    fcntl.fcntl(reader, 1031, 4096)  # F_SETPIPE_SZ: one page
+    writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    try:
+        os.write(writer, b"x" * 4096)  # full
+        started = time.monotonic()
+        r = subprocess.run([os.environ["GATEHOUSE_BIN"], "user", "create", "--email", "lost@example.com",
+                            "--username", "lostline", "--password-stdin"],
+                           env={**server.env, "AUDIT_LOG_FILE": str(fifo)}, input="Passw0rd!x\n",
+                           capture_output=True, text=True, timeout=60)
+        took = time.monotonic() - started
+    finally:
+        os.close(writer)
+        os.close(reader)
+    assert r.returncode == 0, r.stderr
+    assert "1 audit record(s) could not be written to AUDIT_LOG_FILE" in r.stderr, r.stderr
+    assert took < 20, took
+    assert server.login("lostline").status_code == 200
