@@ -155,9 +155,6 @@ Result<TokenPair> Sessions::refresh(const std::string& refresh_token, const Clie
   if (session_id.empty() || claims->jti.empty() || !user_id) {
     return fail(Errc::InvalidRefreshToken, "refresh token without session");
   }
-  // A session ends as a whole: one whose access tokens were ended gives no new ones.
-  if (d_.end.endedByList(session_id))
-    return fail(Errc::InvalidRefreshToken, "the session's access tokens were ended");
   // Each refresh can feed a revocation; a bounded pace per session keeps the revocation list
   // (and its storage) bounded too. Unlike the password limits it guards no secret, so while the
   // shared counters are unreachable refreshes go on (sessions live in the database alone).
@@ -172,6 +169,11 @@ Result<TokenPair> Sessions::refresh(const std::string& refresh_token, const Clie
   // ended; this holds even if a store failed to record that).
   if (claims->iat.value_or(0) < (*user)->tokens_valid_after)
     return fail(Errc::InvalidRefreshToken, "refresh token from before a password change");
+  // A session ends as a whole: one whose access tokens were ended gives no new ones (and is ended
+  // in storage, a write: after the pace per session, so a replayed token cannot spin it; after
+  // the account's checks, whose answers the contract names).
+  if (d_.end.endedByList(session_id))
+    return fail(Errc::InvalidRefreshToken, "the session's access tokens were ended");
   const std::int64_t now = d_.clock.unixSeconds();
   if (d_.rules.email_verification_required && !(*user)->email_verified) {
     // EMAIL_VERIFICATION=required holds for sessions already running too (begun before it was
