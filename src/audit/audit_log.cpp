@@ -72,10 +72,6 @@ void AuditLog::reopenSink() {
 std::uint64_t AuditLog::sinkDropped() const { return sink_ ? sink_->dropped() : 0; }
 std::uint64_t AuditLog::sinkFailed() const { return sink_ ? sink_->failed() : 0; }
 
-void AuditLog::flushSink() {
-  if (sink_) sink_->flush();
-}
-
 std::uint64_t AuditLog::closeSink() {
   if (!sink_) return 0;
   sink_->close();

@@ -58,11 +58,10 @@ class AuditLog {
   // Why the file sink named is not open; empty when it is, or none was named.
   const std::string& sinkError() const { return sink_error_; }
   // The file sink (LineSink): opened again (SIGHUP, after a log rotation); records left out of
-  // it, dropped while its reader lagged or failed to write; everything queued written.
+  // it, dropped while its reader lagged or failed to write.
   void reopenSink();
   [[nodiscard]] std::uint64_t sinkDropped() const;
   [[nodiscard]] std::uint64_t sinkFailed() const;
-  void flushSink();
   // The file sink written out and closed (a command, before it exits): how many records it left
   // out; 0 without one.
   std::uint64_t closeSink();

@@ -19,10 +19,11 @@ core::Status RevocationList::load(std::int64_t now) {
 
 core::Status RevocationList::revoke(std::string_view jti, std::int64_t expires_at) {
   if (auto ok = store_->add(jti, expires_at); !ok) return ok;
-  return announce(jti, expires_at);
+  announce(jti, expires_at);
+  return {};
 }
 
-core::Status RevocationList::announce(std::string_view jti, std::int64_t expires_at) {
+void RevocationList::announce(std::string_view jti, std::int64_t expires_at) {
   {
     const std::unique_lock lock(mutex_);
     entries_[std::string(jti)] = expires_at;
@@ -39,7 +40,6 @@ core::Status RevocationList::announce(std::string_view jti, std::int64_t expires
           "from the database within 30 s",
           told.error().message);
   }
-  return {};
 }
 
 // Session entries share the set (and its storage and bus) with token ids under a prefix no jti
@@ -50,8 +50,8 @@ core::Status RevocationList::revokeSession(std::string_view session_id, std::int
   return revoke(store::sessionRevocationKey(session_id), until);
 }
 
-core::Status RevocationList::announceSession(std::string_view session_id, std::int64_t until) {
-  return announce(store::sessionRevocationKey(session_id), until);
+void RevocationList::announceSession(std::string_view session_id, std::int64_t until) {
+  announce(store::sessionRevocationKey(session_id), until);
 }
 
 bool RevocationList::isSessionRevoked(std::string_view session_id) const {

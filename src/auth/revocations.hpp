@@ -34,7 +34,7 @@ class RevocationList {
   [[nodiscard]] core::Status revokeSession(std::string_view session_id, std::int64_t until);
   // A session's entry the store already wrote (a refresh rotation's transaction, on reuse):
   // remembered here and told to the other nodes, with no second write that could fail between.
-  [[nodiscard]] core::Status announceSession(std::string_view session_id, std::int64_t until);
+  void announceSession(std::string_view session_id, std::int64_t until);
   bool isSessionRevoked(std::string_view session_id) const;
   // False while this node may have missed revocations pushed by others: callers fail closed.
   bool live() const { return bus_ == nullptr || bus_->live(); }
@@ -46,7 +46,8 @@ class RevocationList {
   std::size_t size() const;
 
  private:
-  core::Status announce(std::string_view jti, std::int64_t expires_at);
+  // Remembers, then tells the other nodes (a refused message is logged: they read it stored).
+  void announce(std::string_view jti, std::int64_t expires_at);
 
   store::RevocationStore* store_;
   state::Bus* bus_;

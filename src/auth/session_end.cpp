@@ -38,12 +38,6 @@ bool SessionEnd::endedByList(const std::string& session_id) {
   return true;
 }
 
-Result<void> SessionEnd::tokensEnded(const std::string& session_id, std::int64_t until) {
-  if (auto ok = revocations_.announceSession(session_id, until); !ok)
-    return tl::unexpected(storeFailure(ok.error()));
-  return {};
-}
-
 Result<void> SessionEnd::end(const std::string& session_id) {
   // The tokens first, then the session: a crash or a lost connection between the two leaves a
   // session still listed whose tokens are already refused, which a retry ends; the other order

@@ -42,7 +42,9 @@ class SessionEnd {
   [[nodiscard]] bool endedByList(const std::string& session_id);
   // The access tokens of a session whose revocation-list entry the store wrote (`until`, given to
   // it): this node and the others stop them now, with no second write that could fail first.
-  [[nodiscard]] Result<void> tokensEnded(const std::string& session_id, std::int64_t until);
+  void tokensEnded(const std::string& session_id, std::int64_t until) {
+    revocations_.announceSession(session_id, until);
+  }
 
  private:
   store::Store& store_;
