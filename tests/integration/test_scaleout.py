@@ -65,6 +65,15 @@ def wait_until(predicate, timeout):
     return None
 
 
+def psql(node, text):
+    """Runs `text` on the node's PostgreSQL database as its own user (ON_ERROR_STOP)."""
+    u = urllib.parse.urlparse(node.env["DATABASE_URL"])
+    r = subprocess.run([f"{PG_BIN}/psql", "-h", u.hostname, "-p", str(u.port), "-U", u.username,
+                        "-d", u.path[1:], "-v", "ON_ERROR_STOP=1", "-Atc", text],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+
+
 def test_register_on_one_node_login_on_the_other(cluster):
     node, _ = cluster
     a, b = node("a"), node("b")
@@ -128,23 +137,16 @@ def test_a_session_ended_halfway_is_never_listed_as_ended_while_its_tokens_still
     assert a.register("halfway@example.com", "halfway").status_code == 201
     admin = a.admin_token()
     me_id = requests.get(a.url("/api/v1/auth/me"), headers=auth(a.token("halfway"))).json()["id"]
-    u = urllib.parse.urlparse(a.env["DATABASE_URL"])
-
-    def sql(text):
-        r = subprocess.run([f"{PG_BIN}/psql", "-h", u.hostname, "-p", str(u.port), "-U", u.username,
-                            "-d", u.path[1:], "-v", "ON_ERROR_STOP=1", "-Atc", text],
-                           capture_output=True, text=True, timeout=30)
-        assert r.returncode == 0, r.stderr
 
     # The write's connection is lost, as when the database restarts or the node dies mid-way.
-    sql("CREATE OR REPLACE FUNCTION gh_test_refuse() RETURNS trigger LANGUAGE plpgsql AS "
+    psql(a, "CREATE OR REPLACE FUNCTION gh_test_refuse() RETURNS trigger LANGUAGE plpgsql AS "
         "$$ BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NEW; END $$")
     for table, when in (("revoked_tokens", "BEFORE INSERT"), ("sessions", "BEFORE UPDATE")):
         for ender in ("own", "admin"):
             owner = a.login("halfway").json()
             thief = a.login("halfway").json()  # the session to end
             sid = jwt.decode(thief["access_token"], options={"verify_signature": False})["sid"]
-            sql(f"CREATE TRIGGER gh_test_refuse {when} ON {table} FOR EACH ROW EXECUTE FUNCTION gh_test_refuse()")
+            psql(a, f"CREATE TRIGGER gh_test_refuse {when} ON {table} FOR EACH ROW EXECUTE FUNCTION gh_test_refuse()")
             try:
                 if ender == "own":
                     r = requests.delete(a.url(f"/api/v1/auth/sessions/{sid}"), headers=auth(owner["access_token"]))
@@ -152,7 +154,7 @@ def test_a_session_ended_halfway_is_never_listed_as_ended_while_its_tokens_still
                     r = requests.delete(a.url(f"/api/v1/users/{me_id}/sessions"), headers=auth(admin))
                 assert r.status_code == 503, (table, ender, r.status_code, r.text)
             finally:
-                sql(f"DROP TRIGGER gh_test_refuse ON {table}")
+                psql(a, f"DROP TRIGGER gh_test_refuse ON {table}")
             # Either nothing happened, or the tokens are refused already; never a session gone
             # from the list whose tokens work.
             thief_me = requests.get(a.url("/api/v1/auth/me"), headers=auth(thief["access_token"])).status_code
@@ -185,22 +187,15 @@ def test_a_reuse_whose_connection_is_lost_leaves_the_session_whole_and_the_next_
     rotated = requests.post(a.url("/api/v1/auth/refresh"), json={"refresh_token": stolen["refresh_token"]})
     assert rotated.status_code == 200, rotated.text
     thief = rotated.json()["access_token"]
-    u = urllib.parse.urlparse(a.env["DATABASE_URL"])
 
-    def sql(text):
-        r = subprocess.run([f"{PG_BIN}/psql", "-h", u.hostname, "-p", str(u.port), "-U", u.username,
-                            "-d", u.path[1:], "-v", "ON_ERROR_STOP=1", "-Atc", text],
-                           capture_output=True, text=True, timeout=30)
-        assert r.returncode == 0, r.stderr
-
-    sql("CREATE OR REPLACE FUNCTION gh_test_refuse() RETURNS trigger LANGUAGE plpgsql AS "
+    psql(a, "CREATE OR REPLACE FUNCTION gh_test_refuse() RETURNS trigger LANGUAGE plpgsql AS "
         "$$ BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NEW; END $$")
-    sql("CREATE TRIGGER gh_test_refuse BEFORE INSERT ON revoked_tokens FOR EACH ROW "
+    psql(a, "CREATE TRIGGER gh_test_refuse BEFORE INSERT ON revoked_tokens FOR EACH ROW "
         "EXECUTE FUNCTION gh_test_refuse()")
     try:
         replay = requests.post(a.url("/api/v1/auth/refresh"), json={"refresh_token": stolen["refresh_token"]})
     finally:
-        sql("DROP TRIGGER gh_test_refuse ON revoked_tokens")
+        psql(a, "DROP TRIGGER gh_test_refuse ON revoked_tokens")
     assert replay.status_code == 503, replay.text
     listed = requests.get(a.url("/api/v1/auth/sessions"), headers=auth(owner["access_token"])).json()["items"]
     assert any(x["id"] == sid for x in listed)
