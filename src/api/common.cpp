@@ -276,4 +276,15 @@ http::Response tokenResponse(int status, const auth::TokenPair& pair) {
                                                        {"expires_in", pair.expires_in}}));
 }
 
+std::optional<http::Response> refusedOnOwnAccount(const Call& c, std::int64_t target,
+                                                  std::string_view what) {
+  if (c.who == nullptr || c.who->user->id != target) return std::nullopt;
+  return errorResponse(
+      {auth::Errc::Forbidden,
+       std::string(what) + " of one's own account, through an administrator's route",
+       {},
+       0},
+      c.request);
+}
+
 }  // namespace gatehouse::api

@@ -141,10 +141,7 @@ http::Response resetUser(Call& c) {
   const auto client = clientOf(c.request);
   // One's own factors are removed one by one, each a step-up of its own (a review: the reset
   // removed all of one's own at once, and reset one's own second-factor limit).
-  if (*id == c.who->user->id)
-    return errorResponse(
-        {auth::Errc::Forbidden, "one's own factors, through an administrator's route", {}, 0},
-        c.request);
+  if (auto refused = refusedOnOwnAccount(c, *id, "the factors")) return std::move(*refused);
   // Nobody acts above their own rights: the target's role must be within the caller's.
   auto target = c.services.users.get(*id);
   if (!target) return errorResponse(target.error(), c.request);

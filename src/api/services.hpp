@@ -83,6 +83,13 @@ auth::ClientInfo clientOf(const http::Request& request);
 // the request id and never sent.
 http::Response errorResponse(const auth::Error& error, const http::Request& request);
 
+// What the self-service routes ask for, an administrator's route never skips on the caller's own
+// account (an outside attack: a stolen fresh token set its own password with no current one, and
+// moved its own address with no confirmation): 403 when `target` is the caller, naming `what` in
+// the log. The caller's own ways are /auth/password, /auth/email/change and /auth/mfa.
+[[nodiscard]] std::optional<http::Response> refusedOnOwnAccount(const Call& c, std::int64_t target,
+                                                                std::string_view what);
+
 // The credentials a request carries, in the order they are looked for: Authorization Bearer (an
 // access token, or an API key when it starts with gh_), Authorization Basic (the password is an
 // API key), X-API-Key, the api_key query parameter and, for forward-auth, the api_key in

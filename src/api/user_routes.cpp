@@ -22,21 +22,6 @@ auth::Actor actorOf(const auth::Principal& who) { return {who.user->id, who.perm
       {auth::Errc::Forbidden, "an API key cannot manage its owner's account", {}, 0}, c.request);
 }
 
-// What the self-service routes ask for, an administrator's route never skips on the caller's own
-// account (an outside attack: a stolen fresh token set its own account's password through
-// PUT /users/{id}/password with no current password, and moved its address with no
-// confirmation mail): 403 there, the caller's own way is /auth/password and /auth/email/change.
-[[nodiscard]] std::optional<http::Response> ownAccount(const Call& c, std::int64_t target,
-                                                       std::string_view what) {
-  if (c.who->user->id != target) return std::nullopt;
-  return errorResponse(
-      {auth::Errc::Forbidden,
-       std::string(what) + " of one's own account, through an administrator's route",
-       {},
-       0},
-      c.request);
-}
-
 http::Response list(Call& c) {
   std::vector<auth::FieldError> errors;
   const auto limit = queryInteger(c.request, "limit", 1, 1000, 100, errors);
@@ -73,7 +58,7 @@ http::Response patch(Call& c) {
   // Changing an email is a step-up operation (API.md, Second factor): the address is where a
   // reset link goes. Only this field, so the route's other changes keep working with API keys.
   if (p.email) {
-    if (auto refused = ownAccount(c, *id, "the email")) return *refused;
+    if (auto refused = refusedOnOwnAccount(c, *id, "the email")) return *refused;
     if (auto fresh = c.services.token_check.stepUp(*c.who, c.services.step_up_max_age); !fresh)
       return errorResponse(fresh.error(), c.request);
   }
@@ -115,7 +100,7 @@ http::Response setPassword(Call& c) {
   const bool keep_api_keys = body.optionalBool("keep_api_keys").value_or(false);
   body.forbidOthers({"new_password", "keep_api_keys"});
   if (!body.ok()) return validationError(body.errors());
-  if (auto refused = ownAccount(c, *id, "the password")) return *refused;
+  if (auto refused = refusedOnOwnAccount(c, *id, "the password")) return *refused;
   if (auto problems = c.services.passwords.newPasswordProblems(next, "new_password");
       !problems.empty())
     return validationError(problems);
