@@ -240,7 +240,9 @@ void addApiKeyRoutes(RouteTable& t) {
          .description =
              "Requires every ?permission= plus the policy file's route rule for the original "
              "method and normalised path (headers of FORWARD_AUTH_PROXY). Without a token or "
-             "key, the pages' gatehouse_session cookie is taken. With ?rd, a refused page "
+             "key in the headers, the pages' gatehouse_session cookie is taken, and only without "
+             "it an ?api_key= in the original URI (a link's key never outranks the browser's own "
+             "sign-in). With ?rd, a refused page "
              "navigation (Sec-Fetch-Mode: navigate, or Accept: text/html) gets Location: "
              "<GATEHOUSE_PUBLIC_URL>/ui/login?return_to=<original URL> (rd's value, else "
              "X-Original-URL, else X-Forwarded-Proto/-Host and the original URI), when that URL's "

@@ -37,12 +37,15 @@ Authenticated cookieSession(Services& s, http::Request& r, bool for_pages, core:
 Authenticated authenticateFor(const Route& route, Services& s, http::Request& r, core::Wait wait) {
   const Credential wanted = *route.credential;
   if (wanted == Credential::Session) return cookieSession(s, r, true, wait);
-  const std::string_view uri_header =
-      route.credentials_in_original_uri ? originalRequestHeaders(s.forward_auth_proxy).uri : "";
-  const Credentials c = credentialsOf(r, uri_header);
-  if (c.kind == Credentials::Kind::None && route.session_cookie &&
-      pages::cookie(r, auth::BrowserSessions::kCookieName))
-    return cookieSession(s, r, false, wait);
+  Credentials c = credentialsOf(r);
+  if (c.kind == Credentials::Kind::None) {
+    // The browser's own sign-in comes before a key in the address it is following: a link
+    // carrying someone's ?api_key= must not make a signed-in person pass as the key's owner.
+    if (route.session_cookie && pages::cookie(r, auth::BrowserSessions::kCookieName))
+      return cookieSession(s, r, false, wait);
+    if (route.credentials_in_original_uri)
+      c = credentialsOf(r, originalRequestHeaders(s.forward_auth_proxy).uri);
+  }
   if (wanted == Credential::ApiKey) {
     // The seed's /external-data: its own two messages, whatever else the request carries.
     if (c.kind != Credentials::Kind::ApiKey) return http::Response::detail(401, "API key required");

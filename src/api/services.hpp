@@ -93,7 +93,8 @@ http::Response errorResponse(const auth::Error& error, const http::Request& requ
 // The credentials a request carries, in the order they are looked for: Authorization Bearer (an
 // access token, or an API key when it starts with gh_), Authorization Basic (the password is an
 // API key), X-API-Key, the api_key query parameter and, for forward-auth, the api_key in
-// `original_uri_header` (the configured proxy's X-Original-URI or X-Forwarded-Uri).
+// `original_uri_header` (the configured proxy's X-Original-URI or X-Forwarded-Uri; the route
+// table looks there only when the request carries no gatehouse_session cookie).
 // The credential a request carries. Usually a view of the request's own header (no copy of the
 // token on the hot path); decoded forms (Basic, query strings) are owned. Valid while the request
 // lives.

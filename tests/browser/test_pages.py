@@ -556,13 +556,14 @@ def test_the_audit_log_filtered_by_event_type_alone(make_server, browser, look):
     look("filtered")
 
 
-def nginx_conf(port, gate_port, app_port):
-    """docs/nginx-portal.conf as it is, on the test's ports."""
+def nginx_conf(port, gate_port, app_port, access_log):
+    """docs/nginx-portal.conf as it is, on the test's ports and with its access log there."""
     text = (ROOT / "docs" / "nginx-portal.conf").read_text()
-    for documented, actual in (("127.0.0.1:8080", port), ("127.0.0.1:8000", gate_port),
-                               ("127.0.0.1:9000", app_port)):
+    for documented, actual in (("127.0.0.1:8080", f"127.0.0.1:{port}"), ("127.0.0.1:8000", f"127.0.0.1:{gate_port}"),
+                               ("127.0.0.1:9000", f"127.0.0.1:{app_port}"),
+                               ("/var/log/nginx/gatehouse-portal-app.access.log", access_log)):
         assert documented in text, documented
-        text = text.replace(documented, f"127.0.0.1:{actual}")
+        text = text.replace(documented, actual)
     return text
 
 
@@ -599,7 +600,8 @@ def behind_nginx(make_server, tmp_path):
     app = http.server.ThreadingHTTPServer(("127.0.0.1", 0), App)
     threading.Thread(target=app.serve_forever, daemon=True).start()
     nginx = integration.start_nginx(tmp_path, nginx_port,
-                                    nginx_conf(nginx_port, server.port, app.server_address[1]))
+                                    nginx_conf(nginx_port, server.port, app.server_address[1],
+                                               str(tmp_path / "access.log")))
     # A query with a space and an ampersand: the address must come back exactly.
     yield server, f"http://127.0.0.1:{nginx_port}/app/index.html?from=journey&x=1%202"
     nginx.terminate()

@@ -3,7 +3,8 @@ no token 401, bad token 401, token lacking the permission 403, good token the up
 the X-Auth-* headers passed through. The nginx configuration is docs/nginx-forward-auth.conf, run
 as it is: identity headers come only from Gatehouse in every block, credentials (Authorization,
 X-API-Key, ?api_key=) never reach the upstream nor the access log, and spellings of /admin/ are
-refused like /admin/ itself."""
+refused like /admin/ itself. docs/nginx-portal.conf, also run as it is, keeps the same credentials
+and the portal's session cookie from the application and its log."""
 import http.client
 import http.server
 import json
@@ -18,6 +19,7 @@ import requests.adapters
 from conftest import auth, free_port, start_nginx
 
 TEMPLATE = pathlib.Path(__file__).resolve().parents[2] / "docs" / "nginx-forward-auth.conf"
+PORTAL_TEMPLATE = TEMPLATE.with_name("nginx-portal.conf")
 # Gatehouse's own route map agrees with nginx's /admin/ block; "janitor" may delete users without
 # being an admin, so a forged X-Auth-User-Role: admin can be told from the real one.
 POLICY = {"roles": {"janitor": ["users:read", "users:delete"]},
@@ -214,3 +216,92 @@ def test_a_client_sent_x_forwarded_for_is_not_its_address(stack):
         assert r.status_code == 200, r.text
         lines = [line for line in gate.log_text().splitlines() if f"request_id={rid} " in line]
         assert lines and all(" client=127.0.0.2 " in line for line in lines), lines
+
+
+@pytest.fixture
+def portal_stack(make_server, tmp_path):
+    """docs/nginx-portal.conf as it is, in front of the echo application: (gate, base, log)."""
+    port = free_port()
+    gate = make_server({"TRUSTED_PROXIES": "127.0.0.1", "ALLOWED_RETURN_URLS": f"http://127.0.0.1:{port}"})
+    upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    access_log = tmp_path / "access.log"
+    conf = PORTAL_TEMPLATE.read_text()
+    for documented, actual in (("127.0.0.1:8000", f"127.0.0.1:{gate.port}"),
+                               ("127.0.0.1:9000", f"127.0.0.1:{upstream.server_address[1]}"),
+                               ("listen 127.0.0.1:8080", f"listen 127.0.0.1:{port}"),
+                               ("/var/log/nginx/gatehouse-portal-app.access.log", str(access_log))):
+        assert documented in conf, documented
+        conf = conf.replace(documented, actual)
+    proc = start_nginx(tmp_path, port, conf)
+    yield gate, f"http://127.0.0.1:{port}", access_log
+    proc.terminate()
+    proc.wait(timeout=10)
+    upstream.shutdown()
+
+
+def key_of(gate, username):
+    gate.register(f"{username}@example.com", username)
+    r = requests.post(gate.url("/api/v1/api-keys"), json={"name": "link"}, headers=auth(gate.token(username)))
+    assert r.status_code == 201, r.text
+    return r.json()["key"]
+
+
+def test_the_portal_conf_keeps_keys_and_the_session_cookie_from_the_app_and_its_log(portal_stack):
+    """Found by an outside attack: docs/nginx-portal.conf passed ?api_key= on to the application
+    and into nginx's access log, and took out only the first of two gatehouse_session cookies."""
+    from test_pages import signed_in
+    gate, base, access_log = portal_stack
+    key = key_of(gate, "portalkey")
+    gate.register("portalcookie@example.com", "portalcookie")
+    session = signed_in(gate, "portalcookie", password="Passw0rd!x").session
+    seen = []
+    for path, cookie in (("/app/data?a=1&api_key=" + key + "&b=2", None),
+                         ("/app/data?api_key=" + key, None),
+                         ("/app/page", f"gatehouse_session={session}; theme=dark"),
+                         ("/app/page", f"gatehouse_session={session}; theme=dark; gatehouse_session={session}"),
+                         ("/app/page", f"a=1; gatehouse_session={session};gatehouse_session={session}")):
+        r = requests.get(base + path, headers={"Cookie": cookie} if cookie else {}, allow_redirects=False)
+        assert r.status_code == 200, (path, cookie, r.status_code)
+        seen.append(r.json())
+    assert [s["path"] for s in seen[:2]] == ["/app/data?a=1&b=2", "/app/data"]
+    assert [s["headers"]["x-auth-user-email"] for s in seen] == ["portalkey@example.com"] * 2 + [
+        "portalcookie@example.com"] * 3
+    assert [s["headers"].get("cookie") for s in seen[2:]] == ["theme=dark", "theme=dark", "a=1"]
+    for s in seen:
+        assert key not in json.dumps(s) and session not in json.dumps(s), s
+    # What the maps cannot take out is refused, not passed on.
+    for target, cookie in ((f"/app/data?api_key={key}&api_key={key}", None),
+                           (f"/app/data?a=1&api%5Fkey={key}", None),
+                           ("/app/page", "; ".join([f"gatehouse_session={session}"] * 3))):
+        assert raw_get(base, target, {"Cookie": cookie} if cookie else {}) == 400, (target, cookie)
+    deadline = time.monotonic() + 5
+    while (log := access_log.read_text()).count("\n") < 8 and time.monotonic() < deadline:
+        time.sleep(0.05)  # nginx writes a request's line after it has sent the answer
+    assert log.count("\n") >= 8 and "/app/data" in log and "/app/page" in log, log
+    for secret in (key, key.split("_", 2)[2], session, "api_key", "gatehouse_session"):
+        assert secret not in log, secret
+
+
+def test_a_link_with_someone_elses_key_does_not_swap_a_signed_in_browser(portal_stack):
+    """Found by an outside attack: a key in the original URI outranked the browser's session
+    cookie, so a link https://app/...?api_key=<attacker's key> made a signed-in victim pass as the
+    attacker, and the victim's data went into the attacker's account. The cookie now comes
+    first; the key still counts without one."""
+    from test_pages import signed_in
+    gate, base, _ = portal_stack
+    key = key_of(gate, "linkowner")
+    gate.register("linkvictim@example.com", "linkvictim")
+    victim = signed_in(gate, "linkvictim", password="Passw0rd!x").session
+    r = requests.get(base + "/app/upload?api_key=" + key, headers={"Cookie": f"gatehouse_session={victim}"})
+    assert r.status_code == 200 and r.json()["headers"]["x-auth-user-email"] == "linkvictim@example.com", r.text
+    r = requests.get(base + "/app/upload?api_key=" + key)
+    assert r.status_code == 200 and r.json()["headers"]["x-auth-user-email"] == "linkowner@example.com", r.text
+    # Gatehouse itself, asked as nginx asks: the same order.
+    original = {"X-Original-Method": "GET", "X-Original-URI": "/app/upload?api_key=" + key}
+    r = requests.get(gate.url("/api/v1/auth/verify"), headers={**original, "Cookie": f"gatehouse_session={victim}"})
+    assert r.status_code == 200 and r.headers["X-Auth-User-Email"] == "linkvictim@example.com", r.headers
+    # A key in the headers is the caller's own choice, not a link's: it still comes first.
+    r = requests.get(gate.url("/api/v1/auth/verify"),
+                     headers={"X-API-Key": key, "Cookie": f"gatehouse_session={victim}"})
+    assert r.status_code == 200 and r.headers["X-Auth-User-Email"] == "linkowner@example.com", r.headers
