@@ -55,6 +55,10 @@ http::Response patch(Call& c) {
   // A field this endpoint does not apply ("password", "role") is a 422, never a silent 200.
   body.forbidOthers({"email", "username", "is_active"});
   if (!body.ok()) return validationError(body.errors());
+  // A stolen session must not lock its owner out through the console's own-row button.
+  if (p.is_active == false) {
+    if (auto refused = refusedOnOwnAccount(c, *id, "deactivation")) return *refused;
+  }
   // Changing an email is a step-up operation (API.md, Second factor): the address is where a
   // reset link goes. Only this field, so the route's other changes keep working with API keys.
   if (p.email) {
@@ -219,7 +223,8 @@ void addUserRoutes(RouteTable& t) {
                         "the user's sessions, tokens and API keys for good. Changing `email` is a "
                         "step-up operation: a recent sign-in (with a second factor, one that "
                         "used it); never with an API key, and never the caller's own (403: "
-                        "/auth/email/change confirms it at the new address).",
+                        "/auth/email/change confirms it at the new address). Nor is the "
+                        "caller's own account deactivated here (403).",
          .body = BodyKind::Json,
          .body_schema = "UserPatch",
          .replies = {{200, "The user", "User"},
