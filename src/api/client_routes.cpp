@@ -21,10 +21,12 @@ http::Response storeError(const core::Error& e, const http::Request& r) {
   return errorResponse({code, e.message, {}, 0}, r);
 }
 
-void audit(Call& c, std::string type, const std::string& client_id) {
+void audit(Call& c, std::string type, const std::string& client_id,
+           boost::json::object detail = {}) {
   // Through auth::auditEvent, as every other record: a key's doing carries its api_key_id.
+  detail["client_id"] = client_id;
   c.services.audit.record(auth::auditEvent(std::move(type), clientOf(c.request), c.who->user->id,
-                                           std::nullopt, {{"client_id", client_id}}));
+                                           std::nullopt, std::move(detail)));
 }
 
 // No one acts above their own rights. A client's RBAC scopes are rights its tokens carry: its
@@ -113,12 +115,13 @@ http::Response remove(Call& c) {
   auto client = manageable(c);
   if (auto* refused = std::get_if<http::Response>(&client)) return std::move(*refused);
   const std::string& id = std::get<store::OpClient>(client).client_id;
-  if (auto ok = c.services.provider->clients().remove(id); !ok) {
-    if (ok.error().code == core::Errc::NotFound)
+  auto ended = c.services.provider->removeClient(id);
+  if (!ended) {
+    if (ended.error().code == core::Errc::NotFound)
       return http::Response::detail(404, "Client not found");
-    return storeError(ok.error(), c.request);
+    return storeError(ended.error(), c.request);
   }
-  audit(c, "client.deleted", id);
+  audit(c, "client.deleted", id, {{"grants_ended", *ended}});
   return http::Response::empty(204);
 }
 
@@ -186,10 +189,12 @@ void addClientRoutes(RouteTable& t) {
          .credential = Credential::TokenOrKey,
          .permissions = {"clients:manage"},
          .lane = Lane::Storage,
-         .summary = "Delete a client (its consents and unused codes go with it)",
+         .summary = "Delete a client, ending its grants and tokens",
          .tag = "clients",
-         .description = "Only a client whose permissions the caller holds, and a first-party "
-                        "client only by a caller holding every permission (else 403).",
+         .description = "Its consents and unused codes go with it, its users' grants end, and "
+                        "every access token it was issued stops at once, on every node. Only a "
+                        "client whose permissions the caller holds, and a first-party client only "
+                        "by a caller holding every permission (else 403).",
          .replies = {{204, "Deleted", ""}, {404, "Client not found", "ErrorDetail"}},
          .handler = needsProvider(remove)});
   t.add({.method = "POST",

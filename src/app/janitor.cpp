@@ -6,11 +6,10 @@
 namespace gatehouse::app {
 
 Janitor::Janitor(auth::RevocationList& list, auth::UserCache& cache, auth::ApiKeyService& keys,
-                 const core::Clock& clock, bool shared,
-                 std::function<bool(std::int64_t, bool)> purge_more,
+                 const core::Clock& clock, std::function<bool(std::int64_t, bool)> purge_more,
                  std::function<void()> every_tick)
     : purge_more_(std::move(purge_more)),
-      thread_([this, &list, &cache, &keys, &clock, shared, every_tick = std::move(every_tick)] {
+      thread_([this, &list, &cache, &keys, &clock, every_tick = std::move(every_tick)] {
         core::nameThisThread("gh-janitor");
         using Steady = std::chrono::steady_clock;
         auto last_reload = Steady::now();
@@ -31,7 +30,7 @@ Janitor::Janitor(auth::RevocationList& list, auth::UserCache& cache, auth::ApiKe
           if (auto ok = keys.sync(); !ok)
             spdlog::warn("API key cache sync failed: {}", ok.error().message);
           const auto now = Steady::now();
-          if (shared && now - last_reload >= std::chrono::seconds(30)) {
+          if (now - last_reload >= std::chrono::seconds(30)) {
             if (auto ok = list.load(clock.unixSeconds()); !ok)
               spdlog::warn("re-reading revocations failed: {}", ok.error().message);
             last_reload = now;

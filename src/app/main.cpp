@@ -248,7 +248,8 @@ int main(int argc, char** argv) {
   client_create->add_flag("--json", client_json, "print one JSON object");
   auto* client_list = client->add_subcommand("list", "List clients (never their secrets)");
   client_list->add_flag("--json", client_json, "print JSON");
-  auto* client_delete = client->add_subcommand("delete", "Delete a client");
+  auto* client_delete = client->add_subcommand(
+      "delete", "Delete a client: its consents, codes, grants and access tokens end with it");
   client_delete->add_option("client_id", client_id, kClientIdHelp)->required();
   auto* client_rotate =
       client->add_subcommand("rotate-secret", "Give a confidential client a new secret");

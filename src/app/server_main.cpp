@@ -619,10 +619,11 @@ int serve(const config::Config& config) {
     metrics.setAuditCopyLost([&audit_log] { return audit_log.sinkDropped(); },
                              [&audit_log] { return audit_log.sinkFailed(); });
   }
-  // Revocations are read again every 30 s wherever other nodes may write them: with Redis (a
-  // missed message), and on PostgreSQL without it (a node the others cannot tell; warned above).
+  // Revocations are read again every 30 s: other nodes may write them (with Redis, a missed
+  // message; on PostgreSQL without it, a node the others cannot tell, warned above), and so may
+  // the CLI (`client delete`).
   Janitor janitor(
-      revocations, user_cache, api_keys, clock, redis != nullptr || shared_database,
+      revocations, user_cache, api_keys, clock,
       auth::RetentionPass(
           **store, {.access_ttl = config.access_token_ttl,
                     .legacy_until = config.legacy_secret_key ? config.legacy_tokens_until : 0}),

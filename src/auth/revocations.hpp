@@ -36,6 +36,10 @@ class RevocationList {
   // remembered here and told to the other nodes, with no second write that could fail between.
   void announceSession(std::string_view session_id, std::int64_t until);
   bool isSessionRevoked(std::string_view session_id) const;
+  // A deleted OpenID client's entry the store wrote with the deletion: every access token
+  // naming that client ends, on this node and (told now) the others.
+  void announceClient(std::string_view client_id, std::int64_t until);
+  bool isClientRevoked(std::string_view client_id) const;
   // False while this node may have missed revocations pushed by others: callers fail closed.
   bool live() const { return bus_ == nullptr || bus_->live(); }
   // A revocation message from the bus ("revoked <exp> <jti>"); false when it is not one.

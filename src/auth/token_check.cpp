@@ -79,8 +79,11 @@ Result<Principal> TokenCheck::principalFor(std::shared_ptr<const jose::Claims> c
       return fail(Errc::InvalidToken, "token's session ended by a password change or deactivation");
   }
   Principal p{std::move(*user), {}, std::move(claims), {}, {}};
-  if (const auto* client = p.claims().raw.if_contains("client_id"); client && client->is_string())
+  if (const auto* client = p.claims().raw.if_contains("client_id"); client && client->is_string()) {
+    if (d_.revocations.isClientRevoked(client->get_string()))
+      return fail(Errc::InvalidToken, "the token's client was deleted");
     p.client_id = std::string(client->get_string());
+  }
   // The seed's tokens carry the role's permissions, as the seed read them.
   p.permissions =
       legacy ? d_.policy.permissionsOf(p.user->role)

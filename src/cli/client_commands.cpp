@@ -21,10 +21,11 @@ std::string joined(const std::vector<std::string>& items) {
   return out;
 }
 
-void audit(Context& c, std::string type, const std::string& client_id) {
+void audit(Context& c, std::string type, const std::string& client_id, json::object detail = {}) {
+  detail["client_id"] = client_id;
+  detail["actor"] = c.client.actor_name;
   c.audit->record({std::move(type), c.client.request_id, std::nullopt, std::nullopt, c.client.ip,
-                   c.client.user_agent,
-                   json::object{{"client_id", client_id}, {"actor", c.client.actor_name}}});
+                   c.client.user_agent, std::move(detail)});
 }
 
 }  // namespace
@@ -80,15 +81,22 @@ int clientDelete(const config::Config& config, const rbac::Policy& policy, const
                  const std::string& client_id, std::ostream& out, std::ostream& err) {
   Context c(config, policy, access);
   if (!c.open(err)) return 1;
-  if (auto ok = c.store->op().removeClient(client_id); !ok) {
-    if (ok.error().code == core::Errc::NotFound) {
-      err << "gatehouse: no client " << client_id << "\n";
-      return 2;
-    }
-    return failure(err, ok.error());
-  }
-  audit(c, "client.deleted", client_id);
-  out << "deleted client " << client_id << "\n";
+  // As the API's deletion (op::Provider::removeClient): its grants and access tokens end with it.
+  // This process has no bus: a running server reads the entry within 30 s (app/janitor.hpp).
+  const auto none = [&] {
+    err << "gatehouse: no client " << client_id << "\n";
+    return 2;
+  };
+  auto client = c.store->op().findClient(client_id);
+  if (!client) return failure(err, client.error());
+  if (!*client) return none();
+  const std::int64_t until = c.clock.unixSeconds() + config.access_token_ttl.count();
+  auto ended = c.store->op().removeClient(client_id, op::grantLabel(**client), until);
+  if (!ended)
+    return ended.error().code == core::Errc::NotFound ? none() : failure(err, ended.error());
+  audit(c, "client.deleted", client_id, {{"grants_ended", *ended}});
+  out << "deleted client " << client_id << "; " << *ended
+      << " grants ended; its access tokens stop within 30 s\n";
   return 0;
 }
 

@@ -185,8 +185,16 @@ core::Result<std::optional<store::OpClient>> ClientRegistry::find(std::string_vi
   return store_.findClient(client_id);
 }
 
-core::Status ClientRegistry::remove(std::string_view client_id) {
-  return store_.removeClient(client_id);
+core::Result<std::int64_t> ClientRegistry::remove(std::string_view client_id,
+                                                  std::int64_t tokens_until) {
+  auto client = find(client_id);
+  if (!client) return tl::unexpected(client.error());
+  if (!*client) return makeError(Errc::NotFound, "client");
+  return store_.removeClient(client_id, grantLabel(**client), tokens_until);
+}
+
+std::string grantLabel(const store::OpClient& client) {
+  return "OpenID client: " + client.name + " (" + client.client_id + ")";
 }
 
 core::Result<std::string> ClientRegistry::rotateSecret(std::string_view client_id) {

@@ -62,8 +62,11 @@ class ClientRegistry {
   [[nodiscard]] core::Result<CreatedClient> create(const NewClient& request);
   [[nodiscard]] core::Result<std::vector<store::OpClient>> list();
   [[nodiscard]] core::Result<std::optional<store::OpClient>> find(std::string_view client_id);
-  // NotFound.
-  [[nodiscard]] core::Status remove(std::string_view client_id);
+  // With its consents, codes and live grants, and (the entry until `tokens_until`, which the
+  // caller announces: RevocationList::announceClient) every access token it was issued, in one
+  // transaction. How many grants ended; NotFound.
+  [[nodiscard]] core::Result<std::int64_t> remove(std::string_view client_id,
+                                                  std::int64_t tokens_until);
   // The new secret; NotFound, FailedPrecondition for a public client.
   [[nodiscard]] core::Result<std::string> rotateSecret(std::string_view client_id);
   // The client the credentials prove. Unauthenticated for an unknown client, a wrong or missing
@@ -82,6 +85,10 @@ class ClientRegistry {
   const core::Clock& clock_;
   std::size_t max_clients_;
 };
+
+// What a grant of the client is called among its user's sessions (their user_agent): how the
+// user's list shows it, and how the client's deletion finds its grants.
+std::string grantLabel(const store::OpClient& client);
 
 // The client as the API and the CLI show it (never its secret hash): client_id, name,
 // redirect_uris, post_logout_redirect_uris, grant_types, scope, public, first_party, created_at

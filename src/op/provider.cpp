@@ -596,7 +596,7 @@ Result<json::object> Provider::codeGrant(const TokenRequest& r, const store::OpC
   // The grant is a session of the user's (their list shows it, and ending it ends its tokens).
   // A user holds at most kMaxGrantsPerClient live grants of one client: the oldest ends first, so
   // a client (a public one's id is no secret) cannot pile sessions up on an account.
-  const std::string label = "OpenID client: " + client.name + " (" + client.client_id + ")";
+  const std::string label = grantLabel(client);
   auto live = d_.store.sessions().listForUser(code.user_id, now);
   if (!live) return tl::unexpected(storeFailed(live.error()));
   std::vector<const store::Session*> mine;
@@ -727,6 +727,13 @@ Result<json::object> Provider::refreshGrant(const TokenRequest& r, const store::
       return bad();
   }
   return issueTokens(**user, subject, {}, *next, kept_scope);
+}
+
+core::Result<std::int64_t> Provider::removeClient(std::string_view client_id) {
+  const std::int64_t until = d_.clock.unixSeconds() + d_.tokens.settings().access_ttl.count();
+  auto ended = d_.clients.remove(client_id, until);
+  if (ended) d_.revocations.announceClient(client_id, until);
+  return ended;
 }
 
 Result<json::object> Provider::clientCredentialsGrant(const TokenRequest& r,

@@ -179,6 +179,9 @@ class Provider {
   bool consentShown(std::string_view marker, std::string_view session,
                     const AuthorizeRequest& request) const;
   ClientRegistry& clients() { return d_.clients; }
+  // Deletes the client with its consents, codes and grants, and ends every access token it was
+  // issued, on every node (ClientRegistry::remove). How many grants ended; NotFound.
+  [[nodiscard]] core::Result<std::int64_t> removeClient(std::string_view client_id);
 
  private:
   // "<when>.<HMAC of purpose, when and bound under the code key>", 16 bytes of it in hex.

@@ -178,6 +178,15 @@ inline std::string sessionRevocationKey(std::string_view session_id) {
   return key;
 }
 
+// The entry that ends every access token of a deleted OpenID client (they carry `client_id`):
+// client ids never come back, so it stands until the last token it could have issued expired.
+inline constexpr std::string_view kClientRevocationPrefix = "cid:";
+inline std::string clientRevocationKey(std::string_view client_id) {
+  std::string key(kClientRevocationPrefix);
+  key += client_id;
+  return key;
+}
+
 enum class RotateOutcome {
   Rotated,  // `presented_jti` was current; now `next_jti` is
   // `presented_jti` was an earlier token of the family: the session is now revoked, and its
@@ -576,8 +585,12 @@ class OpStore {
       std::string_view client_id) = 0;
   // Every client, by creation time.
   [[nodiscard]] virtual core::Result<std::vector<OpClient>> listClients() = 0;
-  // NotFound; the client's consents and codes go with it.
-  [[nodiscard]] virtual core::Status removeClient(std::string_view client_id) = 0;
+  // In one transaction: the client's consents and codes go with it, its live grants (the
+  // sessions whose user_agent is `grant_label`) end, and its access tokens do
+  // (clientRevocationKey, stored until `tokens_until`). How many grants ended; NotFound.
+  [[nodiscard]] virtual core::Result<std::int64_t> removeClient(std::string_view client_id,
+                                                                std::string_view grant_label,
+                                                                std::int64_t tokens_until) = 0;
   // NotFound, or FailedPrecondition for a public client (it has no secret).
   [[nodiscard]] virtual core::Status setClientSecret(std::string_view client_id,
                                                      std::string_view secret_hash,

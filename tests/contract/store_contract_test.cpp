@@ -1843,16 +1843,32 @@ TEST_P(StoreContract, ConcurrentCreatesOfOneOpClientGiveExactlyOne) {
   EXPECT_EQ(exists.load(), 7);
 }
 
-TEST_P(StoreContract, RemovingAnOpClientRemovesItsConsentsAndCodesOnly) {
+TEST_P(StoreContract, RemovingAnOpClientRemovesItsConsentsCodesGrantsAndTokensOnly) {
   auto& op = store_->op();
   const User u = make("rp@example.com", "rpuser");
   ASSERT_TRUE(op.createClient(opClient("gone", 1), kNoLimit));
   ASSERT_TRUE(op.createClient(opClient("kept", 2), kNoLimit));
+  const std::int64_t now = 1'700'000'000;
   for (const std::string id : {"gone", "kept"}) {
     ASSERT_TRUE(op.saveConsent(u.id, id, "openid", 10));
     ASSERT_TRUE(op.putCode({"code-" + id, id, u.id, "{}", 10, 4'000'000'000}));
+    for (const std::string n : {"1", "2"})
+      ASSERT_TRUE(store_->sessions().create(
+          {"grant-" + id + n, u.id, "j", "label " + id, "", now, now, now + 3600, false}));
   }
-  ASSERT_TRUE(op.removeClient("gone"));
+  ASSERT_TRUE(
+      store_->sessions().create({"own", u.id, "j", "a browser", "", now, now, now + 3600, false}));
+  ASSERT_TRUE(store_->sessions().revoke("grant-gone2"));  // already ended: not counted again
+  auto ended = op.removeClient("gone", "label gone", now + 1800);
+  ASSERT_TRUE(ended) << ended.error().message;
+  EXPECT_EQ(*ended, 1);
+  EXPECT_TRUE(store_->sessions().find("grant-gone1").value()->revoked);
+  for (const char* live : {"grant-kept1", "grant-kept2", "own"})
+    EXPECT_FALSE(store_->sessions().find(live).value()->revoked) << live;
+  const auto entries = store_->revocations().active(now).value();
+  const std::pair<std::string, std::int64_t> entry{clientRevocationKey("gone"), now + 1800};
+  EXPECT_NE(std::find(entries.begin(), entries.end(), entry), entries.end());
+  EXPECT_EQ(entries.size(), 1U);
   EXPECT_FALSE(op.findClient("gone").value());
   EXPECT_FALSE(op.findConsent(u.id, "gone").value());
   EXPECT_EQ(scalar("SELECT COUNT(*) FROM op_consents WHERE client_id = 'gone'"), 0);
@@ -1863,9 +1879,11 @@ TEST_P(StoreContract, RemovingAnOpClientRemovesItsConsentsAndCodesOnly) {
   EXPECT_EQ(op.findConsent(u.id, "kept").value(), std::optional<std::string>("openid"));
   EXPECT_EQ(op.redeemCode("code-kept", "kept", "s", 20).value().outcome,
             CodeRedemption::Outcome::Redeemed);
-  auto again = op.removeClient("gone");
+  // Nothing of it happens for a client that is not there.
+  auto again = op.removeClient("gone", "label kept", now + 1800);
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code, core::Errc::NotFound);
+  EXPECT_FALSE(store_->sessions().find("grant-kept1").value()->revoked);
   EXPECT_EQ(op.listClients().value().size(), 1U);
 }
 

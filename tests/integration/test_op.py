@@ -1846,3 +1846,52 @@ def test_grants_begun_before_the_operator_required_a_factor_or_a_verified_addres
         r = rp.refresh(t["refresh_token"])
         assert r.status_code == 200, r.text
         t = r.json()
+
+
+def _grant_labels(op, username):
+    r = requests.get(op.url("/api/v1/auth/sessions"), headers=auth(op.server.token(username)))
+    assert r.status_code == 200, r.text
+    return [s["user_agent"] for s in r.json()["items"]]
+
+
+def test_deleting_a_client_ends_its_grants_and_access_tokens(op, admin):
+    """Found by an outside attack: a deleted client's access tokens still passed userinfo and
+    forward-auth until they expired, and its grants stayed listed as the user's live sessions.
+    The deletion ends both, in its own transaction; another client's tokens are not touched."""
+    gone, kept = op.client(name="Leaving RP"), op.client(name="Staying RP")
+    name = op.user(uname("del"))
+    first = gone.tokens(op.browser(), name, scope="openid offline_access")
+    other = kept.tokens(op.browser(), name)
+    assert userinfo(op, first["access_token"]).status_code == 200
+    assert any(gone.client_id in label for label in _grant_labels(op, name))
+    r = requests.delete(op.url(f"/api/v1/clients/{gone.client_id}"), headers=auth(admin))
+    assert r.status_code == 204, r.text
+    assert userinfo(op, first["access_token"]).status_code == 401
+    r = requests.get(op.url("/api/v1/auth/verify"), headers=auth(first["access_token"]))
+    assert r.status_code == 401, r.text
+    assert gone.refresh(first["refresh_token"]).status_code in (400, 401)
+    assert not any(gone.client_id in label for label in _grant_labels(op, name))
+    assert userinfo(op, other["access_token"]).status_code == 200
+    assert any(kept.client_id in label for label in _grant_labels(op, name))
+    r = requests.get(op.url("/api/v1/audit-events"), params={"type": "client.deleted", "limit": 1000},
+                     headers=auth(admin))
+    assert r.status_code == 200, r.text
+    mine = [e for e in r.json()["items"] if e["detail"].get("client_id") == gone.client_id]
+    assert len(mine) == 1 and mine[0]["detail"]["grants_ended"] == 1, mine
+
+
+def test_a_client_deleted_with_the_cli_loses_its_tokens_on_the_running_server(op):
+    """The command line has no bus: the running server reads the deletion's entry again within
+    30 s (every node does, also a single one on SQLite)."""
+    rp = op.client(name="CLI-deleted RP")
+    name = op.user(uname("cli"))
+    tokens = rp.tokens(op.browser(), name)
+    assert userinfo(op, tokens["access_token"]).status_code == 200
+    r = op.server.cli("client", "delete", rp.client_id)
+    assert r.returncode == 0 and "1 grants ended" in r.stdout, (r.stdout, r.stderr)
+    deadline = time.monotonic() + 40
+    while userinfo(op, tokens["access_token"]).status_code == 200:
+        assert time.monotonic() < deadline, "the running server still takes a deleted client's token"
+        time.sleep(1)
+    assert userinfo(op, tokens["access_token"]).status_code == 401
+    assert not any(rp.client_id in label for label in _grant_labels(op, name))

@@ -1819,8 +1819,24 @@ class PgOp final : public OpStore {
         });
   }
 
-  core::Status removeClient(std::string_view client_id) override {
-    return run(pool_, "DELETE FROM op_clients WHERE client_id = $1", {client_id}, "client");
+  core::Result<std::int64_t> removeClient(std::string_view client_id, std::string_view grant_label,
+                                          std::int64_t tokens_until) override {
+    return pool_.transaction<std::int64_t>([&](Connection& c) -> core::Result<std::int64_t> {
+      auto gone = c.query("DELETE FROM op_clients WHERE client_id = $1", {client_id});
+      if (!gone) return tl::unexpected(gone.error());
+      if (gone->affected() != 1) return makeError(Errc::NotFound, "client");
+      auto grants =
+          c.query("UPDATE sessions SET revoked = TRUE WHERE user_agent = $1 AND NOT revoked",
+                  {grant_label});
+      if (!grants) return tl::unexpected(grants.error());
+      auto tokens = c.query(
+          "INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) "
+          "ON CONFLICT (jti) DO UPDATE SET expires_at = GREATEST(revoked_tokens.expires_at, "
+          "EXCLUDED.expires_at)",
+          {clientRevocationKey(client_id), tokens_until});
+      if (!tokens) return tl::unexpected(tokens.error());
+      return static_cast<std::int64_t>(grants->affected());
+    });
   }
 
   core::Status setClientSecret(std::string_view client_id, std::string_view secret_hash,

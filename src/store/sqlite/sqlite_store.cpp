@@ -1946,8 +1946,28 @@ class SqliteOp final : public OpStore {
     });
   }
 
-  core::Status removeClient(std::string_view client_id) override {
-    return run(pool_, "DELETE FROM op_clients WHERE client_id = ?", "client", client_id);
+  core::Result<std::int64_t> removeClient(std::string_view client_id, std::string_view grant_label,
+                                          std::int64_t tokens_until) override {
+    return pool_.transaction<std::int64_t>([&](Connection& c) -> core::Result<std::int64_t> {
+      auto gone = c.prepare("DELETE FROM op_clients WHERE client_id = ?");
+      if (!gone) return tl::unexpected(gone.error());
+      gone->bind(1, client_id);
+      if (auto ok = gone->run(); !ok) return tl::unexpected(ok.error());
+      if (c.changes() != 1) return makeError(Errc::NotFound, "client");
+      auto grants =
+          c.prepare("UPDATE sessions SET revoked = 1 WHERE user_agent = ? AND revoked = 0");
+      if (!grants) return tl::unexpected(grants.error());
+      grants->bind(1, grant_label);
+      if (auto ok = grants->run(); !ok) return tl::unexpected(ok.error());
+      const std::int64_t ended = c.changes();
+      auto tokens = c.prepare(
+          "INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) "
+          "DO UPDATE SET expires_at = MAX(expires_at, excluded.expires_at)");
+      if (!tokens) return tl::unexpected(tokens.error());
+      tokens->bind(1, clientRevocationKey(client_id)).bind(2, tokens_until);
+      if (auto ok = tokens->run(); !ok) return tl::unexpected(ok.error());
+      return ended;
+    });
   }
 
   core::Status setClientSecret(std::string_view client_id, std::string_view secret_hash,

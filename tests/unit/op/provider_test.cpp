@@ -370,6 +370,48 @@ TEST_F(ProviderTest, AUserHoldsAtMostTenGrantsOfOneClient) {
   EXPECT_TRUE(provider.userinfo(access.back()));
 }
 
+TEST_F(ProviderTest, DeletingAClientEndsItsGrantsAndTokensAndNoOneElses) {
+  // Found by an outside attack: a deleted client's access tokens passed userinfo and forward-auth
+  // until they expired, and its grants stayed listed as live.
+  const auto web = webApp();
+  const auto other = client({.name = "Other", .redirect_uris = {"https://o.example.com/cb"}});
+  const auto who = signedIn("dora");
+  auto first = exchange(web, codeFor(web, who, "openid offline_access"));
+  auto second = exchange(web, codeFor(web, who, "openid"));
+  auto kept = exchange(other, codeFor(other, who, "openid"));
+  ASSERT_TRUE(first && second && kept);
+  const std::string access(first->at("access_token").as_string());
+  const std::string refresh(first->at("refresh_token").as_string());
+  const std::string other_access(kept->at("access_token").as_string());
+  const std::string own =
+      s.registerUser({"eve@example.com", "eve", "Passw0rd!x"}, origin)->access_token;
+  ASSERT_TRUE(provider.userinfo(access));
+
+  auto ended = provider.removeClient(web.client.client_id);
+  ASSERT_TRUE(ended) << ended.error().message;
+  EXPECT_EQ(*ended, 2);
+  EXPECT_FALSE(provider.userinfo(access));
+  EXPECT_FALSE(provider.userinfo(std::string(second->at("access_token").as_string())));
+  EXPECT_FALSE(s.token_check.authenticate(access));
+  EXPECT_FALSE(provider.token({"refresh_token", {}, {}, {}, refresh, {}}, web.client, origin));
+  // Another client's grant and a user's own token are not touched.
+  EXPECT_TRUE(provider.userinfo(other_access));
+  EXPECT_TRUE(s.token_check.authenticate(own));
+  const auto sessions = s.store->sessions().listForUser(who.user->id, s.clock.unixSeconds());
+  ASSERT_TRUE(sessions);
+  for (const auto& live : *sessions)
+    EXPECT_EQ(live.user_agent.find(web.client.client_id), std::string::npos) << live.user_agent;
+  // Stored with the deletion: a node that starts now (or reads the list again) refuses them too.
+  auth::RevocationList fresh(s.store->revocations());
+  ASSERT_TRUE(fresh.load(s.clock.unixSeconds()));
+  EXPECT_TRUE(fresh.isClientRevoked(web.client.client_id));
+  EXPECT_FALSE(fresh.isClientRevoked(other.client.client_id));
+  // Once: a second deletion finds nothing.
+  auto again = provider.removeClient(web.client.client_id);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, core::Errc::NotFound);
+}
+
 TEST_F(ProviderTest, AReplayRacingTheFirstUseStillEndsItsGrant) {
   // The first use spent the code but has not written its grant yet when the replay arrives.
   const auto web = webApp();
@@ -493,7 +535,7 @@ TEST_F(ProviderTest, TheRegistryHoldsABoundedNumberOfClients) {
   EXPECT_EQ(refused.error().code, core::Errc::ResourceExhausted);
   EXPECT_EQ(small.list()->size(), 3U);
   // Deleting one makes room.
-  ASSERT_TRUE(small.remove(ids.front()));
+  ASSERT_TRUE(small.remove(ids.front(), s.clock.unixSeconds() + 60));
   EXPECT_TRUE(small.create({.name = "Fourth", .redirect_uris = {"https://a.example/cb"}}));
 }
 
@@ -523,7 +565,8 @@ TEST_F(ProviderTest, ClientIdsNeverBeginWithADash) {
         {.name = "Spa", .redirect_uris = {"https://a.example/cb"}, .is_public = true});
     ASSERT_TRUE(made) << made.error().message;
     const std::string id = made->client.client_id;
-    ASSERT_TRUE(clients.remove(id));  // the registry holds at most kMaxClients
+    ASSERT_TRUE(
+        clients.remove(id, s.clock.unixSeconds() + 60));  // the registry holds at most kMaxClients
     ASSERT_EQ(id.size(), 22U);
     ASSERT_NE(id.front(), '-') << id;
     dashes_inside += id.find('-', 1) != std::string::npos ? 1 : 0;
