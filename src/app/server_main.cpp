@@ -1,6 +1,7 @@
 #include "app/server_main.hpp"
 
 #include <algorithm>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -186,6 +187,10 @@ core::Result<rbac::Policy> loadPolicy(const config::Config& config) {
 }
 
 int serve(const config::Config& config) {
+  // A SIGHUP (logrotate's postrotate, a service manager's reload) before the server's signal set
+  // takes it over would end the start by default: a slow migration died of one. Ignored until
+  // then (an audit file rotated in that window is reopened at the next SIGHUP).
+  std::signal(SIGHUP, SIG_IGN);
   // The start's allocations land on pages filled in one call rather than faulted in one by one.
   // Here rather than in main: the other commands are short and would only pay for the filling.
   (void)growHeapForStart(std::size_t{1024} * 1024);

@@ -719,3 +719,30 @@ def test_cli_acts_through_the_services_and_is_audited_as_cli(server):
     root = requests.get(server.url("/api/v1/audit-events"), params={"type": "user.created", "limit": 100},
                         headers=auth(admin)).json()["items"]
     assert any(e["detail"].get("actor") == "cli" and e["detail"].get("role") == "admin" for e in root), root
+
+
+def test_a_hangup_during_the_start_does_not_end_it(make_server, tmp_path):
+    """A SIGHUP (logrotate, a reload) arriving before the server's signal set was in place took
+    its default action and ended the start: here while the start waits for the database, which
+    another process holds locked."""
+    s = make_server()
+    s.stop()
+    db = sqlite3.connect(tmp_path / "data" / "gatehouse.db", isolation_level=None)
+    # WAL lets readers past a writer's lock; this mode shuts them out too.
+    db.execute("PRAGMA locking_mode=EXCLUSIVE")
+    db.execute("BEGIN EXCLUSIVE")
+    db.execute("SELECT COUNT(*) FROM users").fetchall()
+    try:
+        s.start(wait=False)
+        time.sleep(1.5)  # the start is waiting for the lock (busy timeout 5 s)
+        assert s.proc.poll() is None, s.log_text()[-2000:]
+        s.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.3)
+        assert s.proc.poll() is None, f"ended by SIGHUP: {s.proc.returncode}"
+        with pytest.raises(requests.ConnectionError):  # still waiting, not listening
+            requests.get(s.url("/readyz"), timeout=1)
+    finally:
+        db.execute("COMMIT")
+        db.close()
+    s.wait_ready()
+    assert requests.get(s.url("/readyz")).status_code == 200
