@@ -146,6 +146,9 @@ int main(int argc, char** argv) {
   // A peer that closed its end (a reset TLS connection to Redis, written to by OpenSSL's plain
   // write()) must be an error on that connection, not the end of the process.
   std::signal(SIGPIPE, SIG_IGN);
+  // A file size limit (systemd's LimitFSIZE) reached by the database or the audit copy must be a
+  // failed write (EFBIG: SQLite's error, a 503), not the end of the process with a core dump.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"Gatehouse: a self-hosted authentication and authorization server"};
   app.set_version_flag("--version", std::string("gatehouse ") + core::kVersion);
   app.require_subcommand(1);

@@ -92,12 +92,14 @@ void LineSink::flush() {
 
 void LineSink::run() {
   core::nameThisThread("gh-audit");
-  // A reader that went away makes a write fail with EPIPE. The program ignores SIGPIPE; blocked
-  // here as well, the signal could not end a process that did not (a test, another program).
-  sigset_t pipe_signal;
-  sigemptyset(&pipe_signal);
-  sigaddset(&pipe_signal, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
+  // A reader that went away makes a write fail with EPIPE, a file size limit (LimitFSIZE) with
+  // EFBIG. The program ignores both signals; blocked here as well, neither could end a process
+  // that did not (a test, another program).
+  sigset_t write_signals;
+  sigemptyset(&write_signals);
+  sigaddset(&write_signals, SIGPIPE);
+  sigaddset(&write_signals, SIGXFSZ);
+  pthread_sigmask(SIG_BLOCK, &write_signals, nullptr);
   std::unique_lock lock(mutex_);
   for (;;) {
     wake_.wait(lock, [this] { return stop_ || reopen_ || !queue_.empty(); });
@@ -123,8 +125,13 @@ void LineSink::run() {
       ++lines;
     }
     lock.unlock();
-    const bool written = writeAll(batch);
+    // A write that stopped inside a line (a full disk) left it torn: the next begins a line of
+    // its own, so the copy loses that record, never the one after glued to it.
+    if (mid_line_) batch.insert(0, 1, '\n');
+    std::size_t done = 0;
+    const bool written = writeAll(batch, done);
     const int error = errno;
+    if (done > 0) mid_line_ = batch[done - 1] != '\n';
     lock.lock();
     settled_ += lines;
     if (!written) {
@@ -158,8 +165,8 @@ bool LineSink::giveUp() {
   return stop_ && std::chrono::steady_clock::now() >= stop_deadline_;
 }
 
-bool LineSink::writeAll(const std::string& data) {
-  std::size_t done = 0;
+bool LineSink::writeAll(const std::string& data, std::size_t& done) {
+  done = 0;
   while (done < data.size()) {
     pollfd p{fd_, POLLOUT, 0};
     const int ready = ::poll(&p, 1, 250);
@@ -193,6 +200,7 @@ void LineSink::reopenNow() {
   }
   fd_ = fd->get();
   owned_ = std::move(*fd);
+  mid_line_ = false;  // a new file
   spdlog::info("audit log file reopened");
 }
 

@@ -56,8 +56,9 @@ class LineSink {
   LineSink(std::string path, core::UniqueFd fd, int raw_fd, std::size_t budget);
   void run();
   // Writes all of `data`; false (errno kept) on a failure, or once a stopping sink's grace is
-  // over. Only the writer thread writes, reopens and reads fd_.
-  bool writeAll(const std::string& data);
+  // over. `done`: how much of it was written. Only the writer thread writes, reopens and reads
+  // fd_.
+  bool writeAll(const std::string& data, std::size_t& done);
   bool giveUp();
   void reopenNow();
 
@@ -65,6 +66,7 @@ class LineSink {
   core::UniqueFd owned_;
   int fd_;
   std::size_t budget_;
+  bool mid_line_ = false;  // the last write stopped inside a line (the writer thread's)
 
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -109,6 +110,28 @@ TEST_F(LineSinkTest, AReaderGoneCountsFailedLinesAndEndsNoProcess) {
   sink->push("two\n");
   sink->flush();
   EXPECT_EQ(sink->failed(), 2U);
+}
+
+TEST_F(LineSinkTest, AWriteCutShortLeavesNoTwoRecordsOnOneLine) {
+  // A file size limit stands in for a full disk: the write across it is cut short, the rest
+  // fails (EFBIG; SIGXFSZ would end this test's process were it not blocked in the writer).
+  const auto path = dir_ / "audit.jsonl";
+  auto sink = LineSink::open(path.string()).value();
+  sink->push("first\n");
+  sink->flush();
+  rlimit unlimited{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &unlimited), 0);
+  rlimit small = unlimited;
+  small.rlim_cur = 10;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  sink->push("second-record\n");  // "seco" fits
+  sink->flush();
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &unlimited), 0);
+  EXPECT_EQ(sink->failed(), 1U);
+  sink->push("third\n");
+  sink->flush();
+  EXPECT_EQ(read(path), "first\nseco\nthird\n");
+  EXPECT_EQ(sink->failed(), 1U);
 }
 
 TEST_F(LineSinkTest, AStoppingSinkGivesUpOnAReaderThatNeverReads) {
