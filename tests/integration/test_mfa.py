@@ -379,6 +379,37 @@ def test_guessing_codes_meets_the_mfa_rate_limit_and_leaves_the_password_step_al
     challenge(s, "victim@example.com")
 
 
+def test_confirming_an_enrolment_meets_the_mfa_rate_limit(make_server):
+    """Found by an outside attack: confirmation was not counted. One token wrote 700
+    mfa.confirm_failed records a second, and a stale token (it passes while the user has no
+    factor) could guess at the code of its owner's unfinished enrolment, whose success returns
+    the recovery codes."""
+    s = make_server({"MFA_RATE_LIMIT": "3/minute"})
+    s.register("slowconfirm@example.com", "slowconfirm")
+    token = assert_token_pair(login_as(s, "slowconfirm"))["access_token"]
+    created = add_factor(s, token)
+    assert created.status_code == 201, created.text
+    factor = created.json()
+    rng = random.Random(1812)
+    for _ in range(3):
+        r = confirm(s, token, factor["id"], wrong_code(factor["otpauth_uri"], rng))
+        assert r.status_code == 400, r.text
+    r = confirm(s, token, factor["id"], wrong_code(factor["otpauth_uri"], rng))
+    assert r.status_code == 429 and 1 <= int(r.headers["Retry-After"]) <= 60, (r.status_code, r.headers)
+    # Counted before the code is read: the right one is refused too, and nothing was confirmed.
+    code, _ = fresh_code(factor["otpauth_uri"])
+    assert confirm(s, token, factor["id"], code).status_code == 429
+    assert factors(s, token)["items"] == []
+    # Per account: another user's enrolment is not held up.
+    other = enrol(s, "otherconfirm")
+    assert other.recovery_codes
+    # Three refused attempts left three records, not one per request.
+    admin = s.admin_token()
+    events = requests.get(api(s, "/audit-events"), params={"type": "mfa.confirm_failed", "limit": 100},
+                          headers=auth(admin)).json()["items"]
+    assert len(events) == 3, events
+
+
 def test_mfa_token_is_single_use_bound_to_its_client_and_not_forgeable(make_server):
     s = mfa_server(make_server)
     e = enrol(s, "tokens")
