@@ -217,6 +217,10 @@ class SessionStore {
   [[nodiscard]] virtual core::Result<std::vector<Session>> listForUser(std::int64_t user_id,
                                                                        std::int64_t now) = 0;
   [[nodiscard]] virtual core::Status revoke(std::string_view session_id) = 0;
+  // Deletes an ended session's row now, not at the retention purge: an OpenID grant the
+  // per-client limit replaced (a client renewing in a loop piled up a row per renewal). A live
+  // session stays. Readers take the missing row for an ended session.
+  [[nodiscard]] virtual core::Status forgetEnded(std::string_view session_id) = 0;
   [[nodiscard]] virtual core::Status revokeAllForUser(std::int64_t user_id) = 0;
   // Deletes at most `limit` sessions that expired before `before`, or were ended and last used
   // before it; how many. Every reader takes a missing session for an ended one, except the

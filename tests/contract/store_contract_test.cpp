@@ -450,6 +450,20 @@ TEST_P(StoreContract, DeletingAUserDeletesItsSessions) {
   EXPECT_FALSE(store_->sessions().find("sd").value());
 }
 
+TEST_P(StoreContract, ForgettingASessionDeletesItOnlyOnceEnded) {
+  const User u = make("forget@example.com", "forget");
+  const std::int64_t now = 1'700'000'000;
+  for (const char* id : {"ended", "live"})
+    ASSERT_TRUE(store_->sessions().create({id, u.id, "j", "", "", now, now, now + 3600, false}));
+  ASSERT_TRUE(store_->sessions().revoke("ended"));
+  ASSERT_TRUE(store_->sessions().forgetEnded("ended"));
+  ASSERT_TRUE(store_->sessions().forgetEnded("live"));
+  ASSERT_TRUE(store_->sessions().forgetEnded("never-there"));
+  EXPECT_FALSE(store_->sessions().find("ended").value());
+  ASSERT_TRUE(store_->sessions().find("live").value());
+  EXPECT_FALSE(store_->sessions().find("live").value()->revoked);
+}
+
 TEST_P(StoreContract, PurgingDeletesOnlyEndedSessionsAndDeadKeysInBatches) {
   const User u = make("p@example.com", "purged");
   auto& sessions = store_->sessions();

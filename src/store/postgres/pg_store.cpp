@@ -836,6 +836,10 @@ class PgSessions final : public SessionStore {
     return runRetried(pool_, "UPDATE sessions SET revoked = TRUE WHERE id = $1", {id});
   }
 
+  core::Status forgetEnded(std::string_view id) override {
+    return runRetried(pool_, "DELETE FROM sessions WHERE id = $1 AND revoked", {id});
+  }
+
   core::Status revokeAllForUser(std::int64_t user_id) override {
     return runRetried(
         pool_, "UPDATE sessions SET revoked = TRUE WHERE user_id = $1 AND NOT revoked", {user_id});

@@ -859,6 +859,10 @@ class SqliteSessions final : public SessionStore {
     return run(pool_, "UPDATE sessions SET revoked = 1 WHERE id = ?", nullptr, id);
   }
 
+  core::Status forgetEnded(std::string_view id) override {
+    return run(pool_, "DELETE FROM sessions WHERE id = ? AND revoked = 1", nullptr, id);
+  }
+
   core::Status revokeAllForUser(std::int64_t user_id) override {
     return run(pool_, "UPDATE sessions SET revoked = 1 WHERE user_id = ? AND revoked = 0", nullptr,
                user_id);

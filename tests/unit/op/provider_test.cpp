@@ -363,9 +363,17 @@ TEST_F(ProviderTest, AUserHoldsAtMostTenGrantsOfOneClient) {
   }
   EXPECT_EQ(of_web, 10U);
   EXPECT_EQ(of_other, 1U);
-  // The oldest two ended, tokens and all; the newest still work.
+  // The oldest two ended, tokens and all, and their rows are gone (a client renewing in a loop
+  // piled a row up per renewal until the retention purge); the newest still work.
   EXPECT_FALSE(provider.userinfo(access[0]));
   EXPECT_FALSE(provider.userinfo(access[1]));
+  for (std::size_t i = 0; i < access.size(); ++i) {
+    const auto grant = tokens.verifyAccess(access[i]);
+    ASSERT_TRUE(grant);
+    const auto row = s.store->sessions().find(std::string(grant->raw.at("sid").as_string()));
+    ASSERT_TRUE(row);
+    EXPECT_EQ(row->has_value(), i >= 2) << i;
+  }
   EXPECT_TRUE(provider.userinfo(access[2]));
   EXPECT_TRUE(provider.userinfo(access.back()));
 }
