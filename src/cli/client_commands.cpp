@@ -90,7 +90,8 @@ int clientDelete(const config::Config& config, const rbac::Policy& policy, const
   auto client = c.store->op().findClient(client_id);
   if (!client) return failure(err, client.error());
   if (!*client) return none();
-  const std::int64_t until = c.clock.unixSeconds() + config.access_token_ttl.count();
+  // (ACCESS_TOKEN_EXPIRE_MINUTES: in minutes; a review found it counted as seconds here.)
+  const std::int64_t until = op::clientTokensUntil(c.clock.unixSeconds(), config.access_token_ttl);
   auto ended = c.store->op().removeClient(client_id, op::grantLabel(**client), until);
   if (!ended)
     return ended.error().code == core::Errc::NotFound ? none() : failure(err, ended.error());

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -85,6 +87,13 @@ class ClientRegistry {
   const core::Clock& clock_;
   std::size_t max_clients_;
 };
+
+// Until when a deleted client's revocation-list entry stands: past the last access token it
+// could have been issued (`access_ttl`, the deleting side's), with a day to spare for a node
+// configured longer and a token issued while the deletion ran (a review). Entries are few.
+inline std::int64_t clientTokensUntil(std::int64_t now, std::chrono::seconds access_ttl) {
+  return now + access_ttl.count() + 24 * 60 * 60;
+}
 
 // What a grant of the client is called among its user's sessions (their user_agent): how the
 // user's list shows it, and how the client's deletion finds its grants.

@@ -738,7 +738,8 @@ Result<json::object> Provider::refreshGrant(const TokenRequest& r, const store::
 }
 
 core::Result<std::int64_t> Provider::removeClient(std::string_view client_id) {
-  const std::int64_t until = d_.clock.unixSeconds() + d_.tokens.settings().access_ttl.count();
+  const std::int64_t until =
+      clientTokensUntil(d_.clock.unixSeconds(), d_.tokens.settings().access_ttl);
   auto ended = d_.clients.remove(client_id, until);
   if (ended) d_.revocations.announceClient(client_id, until);
   return ended;

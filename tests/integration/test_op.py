@@ -1854,6 +1854,15 @@ def _grant_labels(op, username):
     return [s["user_agent"] for s in r.json()["items"]]
 
 
+def _assert_client_entry_outlives_its_tokens(op, client_id):
+    db = codes_db(op)
+    try:
+        row = db.execute("SELECT expires_at FROM revoked_tokens WHERE jti = ?", (f"cid:{client_id}",)).fetchone()
+    finally:
+        db.close()
+    assert row and row[0] >= time.time() + 30 * 60, row  # ACCESS_TOKEN_EXPIRE_MINUTES: 30
+
+
 def test_deleting_a_client_ends_its_grants_and_access_tokens(op, admin):
     """Found by an outside attack: a deleted client's access tokens still passed userinfo and
     forward-auth until they expired, and its grants stayed listed as the user's live sessions.
@@ -1873,6 +1882,7 @@ def test_deleting_a_client_ends_its_grants_and_access_tokens(op, admin):
     assert not any(gone.client_id in label for label in _grant_labels(op, name))
     assert userinfo(op, other["access_token"]).status_code == 200
     assert any(kept.client_id in label for label in _grant_labels(op, name))
+    _assert_client_entry_outlives_its_tokens(op, gone.client_id)
     r = requests.get(op.url("/api/v1/audit-events"), params={"type": "client.deleted", "limit": 1000},
                      headers=auth(admin))
     assert r.status_code == 200, r.text
@@ -1889,6 +1899,9 @@ def test_a_client_deleted_with_the_cli_loses_its_tokens_on_the_running_server(op
     assert userinfo(op, tokens["access_token"]).status_code == 200
     r = op.server.cli("client", "delete", rp.client_id)
     assert r.returncode == 0 and "1 grants ended" in r.stdout, (r.stdout, r.stderr)
+    # Stored for longer than the token lives (a review: minutes counted as seconds made the entry
+    # die after 30 s, and a restart or the purge brought the token back).
+    _assert_client_entry_outlives_its_tokens(op, rp.client_id)
     deadline = time.monotonic() + 40
     while userinfo(op, tokens["access_token"]).status_code == 200:
         assert time.monotonic() < deadline, "the running server still takes a deleted client's token"
