@@ -171,7 +171,7 @@ std::optional<std::string_view> authorizationCredentials(std::string_view header
   return value;
 }
 
-Credentials credentialsOf(const http::Request& request, std::string_view original_uri_header) {
+Credentials headerCredentials(const http::Request& request) {
   if (const auto header = request.header("authorization")) {
     if (const auto value = authorizationCredentials(*header, "bearer")) {
       if (value->starts_with(auth::kApiKeyPrefix))
@@ -190,6 +190,10 @@ Credentials credentialsOf(const http::Request& request, std::string_view origina
   }
   if (const auto key = request.header("x-api-key"))
     return {Credentials::Kind::ApiKey, *key, std::nullopt};
+  return {Credentials::Kind::None, {}, std::nullopt};
+}
+
+Credentials addressCredentials(const http::Request& request, std::string_view original_uri_header) {
   if (auto key = request.queryParam("api_key"))
     return {Credentials::Kind::ApiKey, {}, std::move(*key)};
   if (!original_uri_header.empty()) {
@@ -205,6 +209,12 @@ Credentials credentialsOf(const http::Request& request, std::string_view origina
     }
   }
   return {Credentials::Kind::None, {}, std::nullopt};
+}
+
+Credentials credentialsOf(const http::Request& request, std::string_view original_uri_header) {
+  Credentials found = headerCredentials(request);
+  if (found.kind != Credentials::Kind::None) return found;
+  return addressCredentials(request, original_uri_header);
 }
 
 std::optional<std::int64_t> queryInteger(const http::Request& request, const char* name,

@@ -37,14 +37,16 @@ Authenticated cookieSession(Services& s, http::Request& r, bool for_pages, core:
 Authenticated authenticateFor(const Route& route, Services& s, http::Request& r, core::Wait wait) {
   const Credential wanted = *route.credential;
   if (wanted == Credential::Session) return cookieSession(s, r, true, wait);
-  Credentials c = credentialsOf(r);
+  Credentials c = headerCredentials(r);
   if (c.kind == Credentials::Kind::None) {
-    // The browser's own sign-in comes before a key in the address it is following: a link
-    // carrying someone's ?api_key= must not make a signed-in person pass as the key's owner.
+    // The browser's own sign-in comes before a key in an address: the original URI's, or the
+    // request's own query (Caddy's forward_auth keeps the original query there). A link carrying
+    // someone's ?api_key= must not make a signed-in person pass as the key's owner.
     if (route.session_cookie && pages::cookie(r, auth::BrowserSessions::kCookieName))
       return cookieSession(s, r, false, wait);
-    if (route.credentials_in_original_uri)
-      c = credentialsOf(r, originalRequestHeaders(s.forward_auth_proxy).uri);
+    c = addressCredentials(r, route.credentials_in_original_uri
+                                  ? originalRequestHeaders(s.forward_auth_proxy).uri
+                                  : std::string_view{});
   }
   if (wanted == Credential::ApiKey) {
     // The seed's /external-data: its own two messages, whatever else the request carries.

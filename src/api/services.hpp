@@ -93,8 +93,7 @@ http::Response errorResponse(const auth::Error& error, const http::Request& requ
 // The credentials a request carries, in the order they are looked for: Authorization Bearer (an
 // access token, or an API key when it starts with gh_), Authorization Basic (the password is an
 // API key), X-API-Key, the api_key query parameter and, for forward-auth, the api_key in
-// `original_uri_header` (the configured proxy's X-Original-URI or X-Forwarded-Uri; the route
-// table looks there only when the request carries no gatehouse_session cookie).
+// `original_uri_header` (the configured proxy's X-Original-URI or X-Forwarded-Uri).
 // The credential a request carries. Usually a view of the request's own header (no copy of the
 // token on the hot path); decoded forms (Basic, query strings) are owned. Valid while the request
 // lives.
@@ -106,6 +105,11 @@ struct Credentials {
   std::string_view secret() const { return owned ? std::string_view(*owned) : borrowed; }
 };
 Credentials credentialsOf(const http::Request& request, std::string_view original_uri_header = {});
+// Its two halves: what the headers carry (Authorization, X-API-Key), and the api_key of an
+// address (the request's own query, then `original_uri_header`'s). Forward-auth looks for the
+// session cookie between them: a link's key never outranks the browser's own sign-in.
+Credentials headerCredentials(const http::Request& request);
+Credentials addressCredentials(const http::Request& request, std::string_view original_uri_header);
 
 // The credentials after an Authorization header's `scheme` ("bearer", "basic"), the scheme matched
 // without regard to case and the spaces after it skipped (RFC 9110 §11.4); nullopt for another

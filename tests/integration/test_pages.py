@@ -1193,6 +1193,26 @@ def test_forward_auth_journey_and_a_good_cookie(portal):
     assert r.status_code == 403 and r.json() == {"detail": FORBIDDEN} and "Location" not in r.headers
 
 
+@pytest.mark.parametrize("proxy", ["caddy", "traefik"])
+def test_a_links_key_never_outranks_the_browsers_sign_in_behind_caddy_or_traefik(make_server, proxy):
+    """A review of the fix for nginx (test_nginx.py): Caddy's forward_auth keeps the original
+    query on the check's own URL, where ?api_key= was read before the session cookie, so a link
+    carrying an attacker's key still made a signed-in victim pass as the attacker."""
+    s = make_server({"FORWARD_AUTH_PROXY": proxy})
+    owner = cli_user(s, unique("lowner"), "user")
+    r = requests.post(s.url("/api/v1/api-keys"), json={"name": "link"}, headers=auth(owner.token))
+    assert r.status_code == 201, r.text
+    key = r.json()["key"]
+    victim = register(s, unique("lvictim"))
+    b = signed_in(s, victim.name)
+    original = {"X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/upload?api_key=" + key}
+    for params in ({"api_key": key}, None):  # Caddy's kept query; Traefik's header only
+        r = verify(s, b.session, params=params, headers=original)
+        assert r.status_code == 200 and r.headers["X-Auth-User-Email"] == victim.email, (params, r.headers)
+        r = verify(s, None, params=params, headers=original)
+        assert r.status_code == 200 and r.headers["X-Auth-User-Email"] == owner.email, (params, r.headers)
+
+
 def test_forward_auth_for_traefik_redirects_with_302(make_server):
     s = make_server({"FORWARD_AUTH_PROXY": "traefik", "ALLOWED_RETURN_URLS": ALLOWED})
     url = "http://allowed.example/t?x=1"
