@@ -141,8 +141,11 @@ http::Response userPage(Call& c, int status, std::string_view notice, std::strin
   if (!id) return pages::pageRefusal(s, c.request, id.error());
   auto user = s.users.get(*id);
   if (!user) return pages::pageRefusal(s, c.request, errorResponse(user.error(), c.request));
-  // Nobody acts above their own rights: out of reach, the page says so and offers nothing.
-  const bool reachable = rbac::allows(who.permissions, s.policy.permissionsOf(user->role));
+  // Nobody acts above their own rights: out of reach, the page says so and offers nothing. Nor
+  // does it on the viewer's own account, which the administrator's routes refuse (the account
+  // page is where one changes oneself).
+  const bool own = user->id == who.user->id;
+  const bool reachable = !own && rbac::allows(who.permissions, s.policy.permissionsOf(user->role));
   json::array roles;
   for (const auto& r : s.policy.roles()) {
     // Only roles within the viewer's rights are offered (the API refuses the others).
@@ -161,6 +164,7 @@ http::Response userPage(Call& c, int status, std::string_view notice, std::strin
                                             {"verified", yesNo(user->email_verified)},
                                             {"created", pages::when(user->created_at)}}},
                       {"reachable", reachable},
+                      {"own", own},
                       {"can_role", holds(who, "roles:manage")},
                       {"roles", std::move(roles)},
                       {"is_active", user->is_active},

@@ -55,7 +55,8 @@ http::Response patch(Call& c) {
   // A field this endpoint does not apply ("password", "role") is a 422, never a silent 200.
   body.forbidOthers({"email", "username", "is_active"});
   if (!body.ok()) return validationError(body.errors());
-  // A stolen session must not lock its owner out through the console's own-row button.
+  // A stolen session must not lock its owner out (a review found deletion and a role change the
+  // same way: refused in their handlers).
   if (p.is_active == false) {
     if (auto refused = refusedOnOwnAccount(c, *id, "deactivation")) return *refused;
   }
@@ -75,6 +76,7 @@ http::Response remove(Call& c) {
   auto id = pathId(c.request);
   if (!id) return id.error();
   if (auto refused = keyOnItsOwner(c, *id)) return *refused;
+  if (auto refused = refusedOnOwnAccount(c, *id, "deletion")) return *refused;
   if (auto ok = c.services.users.remove(*id, actorOf(*c.who), clientOf(c.request)); !ok)
     return errorResponse(ok.error(), c.request);
   return http::Response::empty(204);
@@ -88,6 +90,7 @@ http::Response setRole(Call& c) {
   const std::string role = body.requiredString("role");
   body.forbidOthers({"role"});
   if (!body.ok()) return validationError(body.errors());
+  if (auto refused = refusedOnOwnAccount(c, *id, "a role change")) return *refused;
   auto user = c.services.users.setRole(*id, role, actorOf(*c.who), clientOf(c.request));
   if (!user) return errorResponse(user.error(), c.request);
   return http::Response::json(200, userJson(*user));
@@ -240,6 +243,8 @@ void addUserRoutes(RouteTable& t) {
          .lane = Lane::Storage,
          .summary = "Delete a user",
          .tag = "users",
+         .description = "The target's permissions must all be the caller's; never the caller's "
+                        "own account (403).",
          .replies = {{204, "Deleted", ""},
                      kAboveRights,
                      kNotFound,
@@ -252,7 +257,8 @@ void addUserRoutes(RouteTable& t) {
          .lane = Lane::Storage,
          .summary = "Set a user's role",
          .tag = "users",
-         .description = "The target's and the new role's permissions must all be the caller's.",
+         .description = "The target's and the new role's permissions must all be the caller's; "
+                        "never the caller's own role (403: another administrator changes it).",
          .body = BodyKind::Json,
          .body_schema = "RoleChange",
          .replies = {{200, "The user", "User"},

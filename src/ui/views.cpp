@@ -301,12 +301,12 @@ constexpr std::string_view kConsole = GH_TOP
 {{/error}}</section>
 {{/analytics}})html";
 
-// csrf, user {id, username, email, role, active, mfa, verified, created}, reachable, can_role,
+// csrf, user {id, username, email, role, active, mfa, verified, created}, reachable, own, can_role,
 // roles [{name, selected}], is_active, mfa_enabled, can_audit
 constexpr std::string_view kUser = GH_TOP
     R"html({{#user}}<dl id="user-details"><dt>Email</dt><dd>{{email}}</dd><dt>Role</dt><dd id="user-role">{{role}}</dd><dt>Active</dt><dd id="user-active">{{active}}</dd><dt>Second factor</dt><dd>{{mfa}}</dd><dt>Email verified</dt><dd>{{verified}}</dd><dt>Created</dt><dd>{{#created}})html" GH_TIME
     R"html({{/created}}</dd></dl>
-{{/user}}{{^reachable}}<p>This account holds permissions you do not have: you cannot change it.</p>
+{{/user}}{{^reachable}}{{#own}}<p id="own-account">This is your own account: change it on <a href="/ui/account">your account page</a>.</p>{{/own}}{{^own}}<p>This account holds permissions you do not have: you cannot change it.</p>{{/own}}
 {{/reachable}}{{#reachable}}{{#can_role}}<section id="role-section"><h2>Role</h2><form method="post" action="/ui/admin/users/{{user.id}}/role" id="role-form">
 <input type="hidden" name="csrf" value="{{csrf}}">
 <label for="role">Role</label><select id="role" name="role">{{#roles}}<option value="{{name}}"{{#selected}} selected{{/selected}}>{{name}}</option>{{/roles}}</select>

@@ -1010,17 +1010,19 @@ def test_no_admin_link_for_a_user_who_must_first_enrol(make_server):
     assert '<a href="/ui/admin"' in signed_in(t, other.name).get("/ui/account").text
 
 
-def test_the_console_keeps_the_last_active_admin(make_server):
+def test_the_console_offers_no_change_to_ones_own_account(make_server):
     s = make_server()
     admin = cli_user(s, "onlyadmin", "admin")
     b = signed_in(s, admin.name)
-    token = csrf_in(b.get(f"/ui/admin/users/{admin.id}"))
-    last = "Cannot remove, deactivate or demote the last active admin"
-    r = b.post(f"/ui/admin/users/{admin.id}/role", {"role": "moderator", "csrf": token})
-    assert_page(r, 409)
-    assert last in main_text(r), main_text(r)
-    # Deactivating oneself is refused before the count (no one's own, through the console).
-    assert_page(b.post(f"/ui/admin/users/{admin.id}/active", {"is_active": "false", "csrf": token}), 403)
+    token = csrf_in(b.get("/ui/account"))
+    # One's own row offers no change (the account page is where one changes oneself), and a
+    # forged post is refused before the last-admin count.
+    page = b.get(f"/ui/admin/users/{admin.id}")
+    assert_page(page, 200)
+    assert "This is your own account" in main_text(page)
+    assert not form_ids(page) & {"role-form", "active-form", "mfa-reset-form", "set-password-form"}, form_ids(page)
+    for action, data in [("active", {"is_active": "false"}), ("role", {"role": "moderator"})]:
+        assert_page(b.post(f"/ui/admin/users/{admin.id}/{action}", {**data, "csrf": token}), 403)
     u = user_by_id(s, admin.token, admin.id)
     assert (u["role"], u["is_active"]) == ("admin", True)
     assert_page(b.get("/ui/admin"), 200)
@@ -1046,10 +1048,14 @@ def test_an_administrators_routes_never_skip_the_self_service_checks_on_ones_own
                            json={"is_active": False})
         assert r.status_code == 403 and r.json() == {"detail": FORBIDDEN}, r.text
         b = signed_in(portal, who.name)
-        r = b.post(f"/ui/admin/users/{who.id}/active",
-                   {"is_active": "false", "csrf": csrf_in(b.get(f"/ui/admin/users/{who.id}"))})
+        r = b.post(f"/ui/admin/users/{who.id}/active", {"is_active": "false", "csrf": csrf_in(b.get("/ui/account"))})
         assert_page(r, 403)
         assert user_by_id(portal, who.token, who.id)["is_active"] is True
+        # Nor deleted or demoted (a review of that fix).
+        r = requests.delete(portal.url(f"/api/v1/users/{who.id}"), headers=auth(who.token))
+        assert r.status_code == 403 and r.json() == {"detail": FORBIDDEN}, r.text
+        r = requests.put(portal.url(f"/api/v1/users/{who.id}/role"), headers=auth(who.token), json={"role": "user"})
+        assert r.status_code == 403 and r.json() == {"detail": FORBIDDEN}, r.text
         assert portal.login(who.name, PASSWORD).status_code == 200
         # The caller's other changes to itself stand, and another's password is still theirs to set.
         r = requests.patch(portal.url(f"/api/v1/users/{who.id}"), headers=auth(who.token),

@@ -102,21 +102,24 @@ def test_set_role(server):
 def test_last_admin_is_protected(server):
     admin = server.admin_token()
     me = uid_of(admin)
+    # An administrator's routes never act on the caller's own account, whoever else is left: a
+    # stolen session must not delete, demote or deactivate its owner (the CLI keeps the last
+    # admin, test_server.py).
     r = requests.delete(server.url(f"/api/v1/users/{me}"), headers=auth(admin))
-    assert r.status_code == 409 and "last active admin" in r.json()["detail"]
+    assert r.status_code == 403, r.text
     r = requests.put(server.url(f"/api/v1/users/{me}/role"), json={"role": "user"}, headers=auth(admin))
-    assert r.status_code == 409
-    # Deactivating oneself is refused whoever else is left (an administrator's route on one's
-    # own account); the CLI keeps the last admin (test_server.py).
+    assert r.status_code == 403, r.text
     r = requests.patch(server.url(f"/api/v1/users/{me}"), json={"is_active": False}, headers=auth(admin))
-    assert r.status_code == 403
-    # With a second admin, the first may step down.
+    assert r.status_code == 403, r.text
+    # With a second admin, the first steps down through the second.
     server.register("second@example.com", "second")
     other = uid_of(server.token("second"))
     assert requests.put(server.url(f"/api/v1/users/{other}/role"), json={"role": "admin"},
                         headers=auth(admin)).status_code == 200
+    second = server.token("second")
     assert requests.put(server.url(f"/api/v1/users/{me}/role"), json={"role": "user"},
-                        headers=auth(admin)).status_code == 200
+                        headers=auth(second)).status_code == 200
+    assert requests.get(server.url(f"/api/v1/users/{me}"), headers=auth(second)).json()["role"] == "user"
 
 
 def test_demotion_takes_effect_on_live_token(server):
