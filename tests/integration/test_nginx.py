@@ -167,6 +167,8 @@ def test_nginx_credentials_never_reach_the_app_nor_the_access_log(stack):
         assert "authorization" not in s["headers"] and "x-api-key" not in s["headers"], s
         assert "api_key" not in s["path"] and key not in json.dumps(s) and admin_key not in json.dumps(s), s
     assert [s["path"] for s in seen[2:4]] == ["/app/data?a=1&b=2", "/app/data"]
+    r = requests.get(base + "/app/img", headers={**auth(token), "Referer": f"{base}/app/data?api%5Fkey={key}"})
+    assert r.status_code == 200 and "referer" not in r.json()["headers"], r.text
     assert seen[-1]["path"] == "/admin/panel?x=1"
     # A second key, or one whose name is %-escaped, would slip past the filter: refused instead.
     for query in (f"api_key={key}&api_key={key}", f"a=1&api%5Fkey={key}", f"api_key={key}&%61pi_key={key}"):
@@ -268,6 +270,13 @@ def test_the_portal_conf_keeps_keys_and_the_session_cookie_from_the_app_and_its_
     assert [s["headers"]["x-auth-user-email"] for s in seen] == ["portalkey@example.com"] * 2 + [
         "portalcookie@example.com"] * 3
     assert [s["headers"].get("cookie") for s in seen[2:]] == ["theme=dark", "theme=dark", "a=1"]
+    # A page opened through the link names it in Referer on each request it makes (a review).
+    referer = f"{base}/app/data?a=1&API_KEY={key}"
+    r = requests.get(base + "/app/img", headers={"Cookie": f"gatehouse_session={session}", "Referer": referer})
+    assert r.status_code == 200 and "referer" not in r.json()["headers"], r.text
+    r = requests.get(base + "/app/img", headers={"Cookie": f"gatehouse_session={session}",
+                                                 "Referer": base + "/app/data?a=1"})
+    assert r.json()["headers"]["referer"] == base + "/app/data?a=1", r.text
     for s in seen:
         assert key not in json.dumps(s) and session not in json.dumps(s), s
     # What the maps cannot take out is refused, not passed on.
