@@ -313,6 +313,12 @@ std::string returnTo(const Services& s, std::string_view candidate) {
   return s.return_to->check(candidate).value_or("");
 }
 
+bool pageNavigation(const http::Request& request) {
+  const auto mode = request.header("sec-fetch-mode");
+  const auto accept = request.header("accept");
+  return mode ? *mode == "navigate" : (accept && contains(*accept, "text/html"));
+}
+
 void sendToPortal(const Services& s, const http::Request& request, http::Response& refused,
                   bool again) {
   if (refused.status != 401 || s.return_to == nullptr) return;
@@ -323,9 +329,7 @@ void sendToPortal(const Services& s, const http::Request& request, http::Respons
   const auto headers = originalRequestHeaders(s.forward_auth_proxy);
   if (credentialsOf(request, headers.uri).kind != Credentials::Kind::None) return;
   // A page navigation only: scripts and API clients get the plain 401.
-  const auto mode = request.header("sec-fetch-mode");
-  const auto accept = request.header("accept");
-  const bool navigation = mode ? *mode == "navigate" : (accept && contains(*accept, "text/html"));
+  const bool navigation = pageNavigation(request);
   const auto method = request.header(originalRequestHeaders(s.forward_auth_proxy).method);
   if (!navigation || (method && *method != "GET" && *method != "HEAD")) return;
   std::string original = *rd;

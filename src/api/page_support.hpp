@@ -116,6 +116,10 @@ std::string refusalText(const auth::Error& error, const http::Request& request);
 // A return address from `candidate` (`return_to`, or `rd`), checked; "" when none is acceptable.
 std::string returnTo(const Services& s, std::string_view candidate);
 
+// Whether forward-auth is asked about a person's page navigation: Sec-Fetch-Mode navigate, or
+// without that header an Accept naming text/html.
+bool pageNavigation(const http::Request& request);
+
 // Forward-auth for browsers: when `refused` (a 401) answers a page navigation that asked for it
 // (?rd), points it at the portal with the original URL as return_to (302 for Traefik, which
 // passes the answer on; 401 with Location for nginx's auth_request_set). Only to return

@@ -44,9 +44,15 @@ Authenticated authenticateFor(const Route& route, Services& s, http::Request& r,
     // someone's ?api_key= must not make a signed-in person pass as the key's owner.
     if (route.session_cookie && pages::cookie(r, auth::BrowserSessions::kCookieName))
       return cookieSession(s, r, false, wait);
-    c = addressCredentials(r, route.credentials_in_original_uri
-                                  ? originalRequestHeaders(s.forward_auth_proxy).uri
-                                  : std::string_view{});
+    // Nor does a browser without one become the owner of a link's key where people sign in at
+    // the portal (?rd): the person is the one to sign in (a review: login CSRF). Programs, which
+    // do not navigate, keep ?api_key=.
+    const bool person = route.session_cookie && r.queryParam("rd") && pages::pageNavigation(r);
+    if (!person) {
+      c = addressCredentials(r, route.credentials_in_original_uri
+                                    ? originalRequestHeaders(s.forward_auth_proxy).uri
+                                    : std::string_view{});
+    }
   }
   if (wanted == Credential::ApiKey) {
     // The seed's /external-data: its own two messages, whatever else the request carries.

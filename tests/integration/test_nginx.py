@@ -306,6 +306,11 @@ def test_a_link_with_someone_elses_key_does_not_swap_a_signed_in_browser(portal_
     assert r.status_code == 200 and r.json()["headers"]["x-auth-user-email"] == "linkvictim@example.com", r.text
     r = requests.get(base + "/app/upload?api_key=" + key)
     assert r.status_code == 200 and r.json()["headers"]["x-auth-user-email"] == "linkowner@example.com", r.text
+    # A browser without a sign-in following the link does not become the key's owner either (a
+    # review: login CSRF); it is refused, and the key does not travel on to the portal.
+    for navigation in ({"Sec-Fetch-Mode": "navigate", "Accept": "text/html"}, {"Accept": "text/html"}):
+        r = requests.get(base + "/app/upload?api_key=" + key, headers=navigation, allow_redirects=False)
+        assert r.status_code == 401 and key not in r.headers.get("Location", ""), (navigation, r.status_code)
     # Gatehouse itself, asked as nginx asks: the same order.
     original = {"X-Original-Method": "GET", "X-Original-URI": "/app/upload?api_key=" + key}
     r = requests.get(gate.url("/api/v1/auth/verify"), headers={**original, "Cookie": f"gatehouse_session={victim}"})
