@@ -319,6 +319,12 @@ bool pageNavigation(const http::Request& request) {
   return mode ? *mode == "navigate" : (accept && contains(*accept, "text/html"));
 }
 
+bool browserNavigation(const http::Request& request) {
+  if (const auto mode = request.header("sec-fetch-mode")) return *mode == "navigate";
+  const auto accept = request.header("accept");
+  return accept && contains(*accept, "text/html") && contains(*accept, "application/xhtml+xml");
+}
+
 void sendToPortal(const Services& s, const http::Request& request, http::Response& refused,
                   bool again) {
   if (refused.status != 401 || s.return_to == nullptr) return;

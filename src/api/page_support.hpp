@@ -119,6 +119,10 @@ std::string returnTo(const Services& s, std::string_view candidate);
 // Whether forward-auth is asked about a person's page navigation: Sec-Fetch-Mode navigate, or
 // without that header an Accept naming text/html.
 bool pageNavigation(const http::Request& request);
+// The same, narrower: Sec-Fetch-Mode navigate, or without it the Accept a browser sends for a
+// page (text/html with application/xhtml+xml). Java's HttpURLConnection, and programs on it,
+// send an Accept naming text/html too: they are not people.
+bool browserNavigation(const http::Request& request);
 
 // Forward-auth for browsers: when `refused` (a 401) answers a page navigation that asked for it
 // (?rd), points it at the portal with the original URL as return_to (302 for Traefik, which

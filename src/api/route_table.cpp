@@ -47,8 +47,12 @@ Authenticated authenticateFor(const Route& route, Services& s, http::Request& r,
     // Nor does a browser without one become the owner of a link's key where people sign in at
     // the portal (?rd): the person is the one to sign in (a review: login CSRF). Programs, which
     // do not navigate, keep ?api_key=.
-    const bool person = route.session_cookie && r.queryParam("rd") && pages::pageNavigation(r);
-    if (!person) {
+    const bool person = route.session_cookie && s.return_to != nullptr && r.queryParam("rd") &&
+                        pages::browserNavigation(r);
+    if (person) {
+      spdlog::info("request_id={} a page navigation's address key was not taken (?rd)",
+                   r.request_id);
+    } else {
       c = addressCredentials(r, route.credentials_in_original_uri
                                     ? originalRequestHeaders(s.forward_auth_proxy).uri
                                     : std::string_view{});

@@ -90,10 +90,6 @@ http::Response errorResponse(const auth::Error& error, const http::Request& requ
 [[nodiscard]] std::optional<http::Response> refusedOnOwnAccount(const Call& c, std::int64_t target,
                                                                 std::string_view what);
 
-// The credentials a request carries, in the order they are looked for: Authorization Bearer (an
-// access token, or an API key when it starts with gh_), Authorization Basic (the password is an
-// API key), X-API-Key, the api_key query parameter and, for forward-auth, the api_key in
-// `original_uri_header` (the configured proxy's X-Original-URI or X-Forwarded-Uri).
 // The credential a request carries. Usually a view of the request's own header (no copy of the
 // token on the hot path); decoded forms (Basic, query strings) are owned. Valid while the request
 // lives.
@@ -104,6 +100,10 @@ struct Credentials {
   std::optional<std::string> owned;
   std::string_view secret() const { return owned ? std::string_view(*owned) : borrowed; }
 };
+// The credentials a request carries, in the order they are looked for: Authorization Bearer (an
+// access token, or an API key when it starts with gh_), Authorization Basic (the password is an
+// API key), X-API-Key, the api_key query parameter and, for forward-auth, the api_key in
+// `original_uri_header` (the configured proxy's X-Original-URI or X-Forwarded-Uri).
 Credentials credentialsOf(const http::Request& request, std::string_view original_uri_header = {});
 // Its two halves: what the headers carry (Authorization, X-API-Key), and the api_key of an
 // address (the request's own query, then `original_uri_header`'s). Forward-auth looks for the

@@ -308,9 +308,16 @@ def test_a_link_with_someone_elses_key_does_not_swap_a_signed_in_browser(portal_
     assert r.status_code == 200 and r.json()["headers"]["x-auth-user-email"] == "linkowner@example.com", r.text
     # A browser without a sign-in following the link does not become the key's owner either (a
     # review: login CSRF); it is refused, and the key does not travel on to the portal.
-    for navigation in ({"Sec-Fetch-Mode": "navigate", "Accept": "text/html"}, {"Accept": "text/html"}):
+    browser_accept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    for navigation in ({"Sec-Fetch-Mode": "navigate", "Accept": browser_accept}, {"Accept": browser_accept}):
         r = requests.get(base + "/app/upload?api_key=" + key, headers=navigation, allow_redirects=False)
         assert r.status_code == 401 and key not in r.headers.get("Location", ""), (navigation, r.status_code)
+    # A program whose Accept names text/html (Java's HttpURLConnection's default) keeps its key (a
+    # second review), as do a script's fetch and an image (Sec-Fetch-Mode cors, no-cors).
+    for program in ({"Accept": "text/html, image/gif, image/jpeg, *; q=.2, */*; q=.2"},
+                    {"Sec-Fetch-Mode": "cors", "Accept": browser_accept}, {"Sec-Fetch-Mode": "no-cors"}):
+        r = requests.get(base + "/app/upload?api_key=" + key, headers=program)
+        assert r.status_code == 200 and r.json()["headers"]["x-auth-user-email"] == "linkowner@example.com", program
     # Gatehouse itself, asked as nginx asks: the same order.
     original = {"X-Original-Method": "GET", "X-Original-URI": "/app/upload?api_key=" + key}
     r = requests.get(gate.url("/api/v1/auth/verify"), headers={**original, "Cookie": f"gatehouse_session={victim}"})
