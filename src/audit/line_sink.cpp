@@ -4,8 +4,10 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/log.hpp"
@@ -21,6 +23,27 @@ constexpr std::size_t kChunk = 4096;
 // How long a stopping sink still waits on a reader that does not read.
 constexpr auto kStopGrace = std::chrono::seconds(3);
 
+// Whether a regular file's last byte is not a newline: a write before ours (a crash, a full disk,
+// this process before a reopen of the same file) stopped inside a line. `fd` is open for
+// appending only, so the byte is read through `path`, when that is still the same file. A stream:
+// never known.
+bool endsInsideALine(int fd, const std::string& path) {
+  struct stat appended {};
+  if (path.empty() || ::fstat(fd, &appended) != 0 || !S_ISREG(appended.st_mode) ||
+      appended.st_size == 0)
+    return false;
+  const int reader = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (reader < 0) return false;
+  struct stat named {};
+  char last = '\n';
+  const bool same = ::fstat(reader, &named) == 0 && named.st_dev == appended.st_dev &&
+                    named.st_ino == appended.st_ino;
+  const bool torn = same && named.st_size > 0 &&
+                    ::pread(reader, &last, 1, named.st_size - 1) == 1 && last != '\n';
+  ::close(reader);
+  return torn;
+}
+
 }  // namespace
 
 core::Result<std::unique_ptr<LineSink>> LineSink::open(const std::string& path,
@@ -35,7 +58,11 @@ core::Result<std::unique_ptr<LineSink>> LineSink::open(const std::string& path,
 }
 
 LineSink::LineSink(std::string path, core::UniqueFd fd, int raw_fd, std::size_t budget)
-    : path_(std::move(path)), owned_(std::move(fd)), fd_(raw_fd), budget_(budget) {
+    : path_(std::move(path)),
+      owned_(std::move(fd)),
+      fd_(raw_fd),
+      budget_(budget),
+      mid_line_(endsInsideALine(fd_, path_)) {
   writer_ = std::thread([this] { run(); });
 }
 
@@ -125,13 +152,17 @@ void LineSink::run() {
       ++lines;
     }
     lock.unlock();
-    // A write that stopped inside a line (a full disk) left it torn: the next begins a line of
-    // its own, so the copy loses that record, never the one after glued to it.
-    if (mid_line_) batch.insert(0, 1, '\n');
+    // A write that stopped inside a line (a full disk, or a file found so) left it torn: the next
+    // begins a line of its own, so the copy loses that record, never the one after glued to it.
+    // The newline goes apart, so each batch's write still holds whole lines (at most a chunk).
     std::size_t done = 0;
-    const bool written = writeAll(batch, done);
+    if (mid_line_ && writeAll("\n", done)) mid_line_ = false;
+    bool written = false;
+    if (!mid_line_) {
+      written = writeAll(batch, done);
+      if (done > 0) mid_line_ = batch[done - 1] != '\n';
+    }
     const int error = errno;
-    if (done > 0) mid_line_ = batch[done - 1] != '\n';
     lock.lock();
     settled_ += lines;
     if (!written) {
@@ -200,7 +231,7 @@ void LineSink::reopenNow() {
   }
   fd_ = fd->get();
   owned_ = std::move(*fd);
-  mid_line_ = false;  // a new file
+  mid_line_ = endsInsideALine(fd_, path_);
   spdlog::info("audit log file reopened");
 }
 

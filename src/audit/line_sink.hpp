@@ -66,7 +66,8 @@ class LineSink {
   core::UniqueFd owned_;
   int fd_;
   std::size_t budget_;
-  bool mid_line_ = false;  // the last write stopped inside a line (the writer thread's)
+  bool
+      mid_line_;  // the file ends inside a line (at open, or after a write cut short): the writer's
 
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -134,6 +134,29 @@ TEST_F(LineSinkTest, AWriteCutShortLeavesNoTwoRecordsOnOneLine) {
   EXPECT_EQ(sink->failed(), 1U);
 }
 
+TEST_F(LineSinkTest, AFileFoundTornGetsItsNextRecordOnALineOfItsOwn) {
+  // A crash, a full disk or another process left the file inside a line; so does a reopen of the
+  // same file (a SIGHUP with no rotation) after a write cut short.
+  const auto path = dir_ / "audit.jsonl";
+  {
+    std::ofstream out(path);
+    out << "whole\ntorn";
+  }
+  ::chmod(path.c_str(), 0600);
+  auto sink = LineSink::open(path.string()).value();
+  sink->push("next\n");
+  sink->flush();
+  EXPECT_EQ(read(path), "whole\ntorn\nnext\n");
+  {
+    std::ofstream out(path, std::ios::app);
+    out << "cut";
+  }
+  sink->reopen();
+  sink->push("after\n");
+  sink->flush();
+  EXPECT_EQ(read(path), "whole\ntorn\nnext\ncut\nafter\n");
+}
+
 TEST_F(LineSinkTest, AStoppingSinkGivesUpOnAReaderThatNeverReads) {
   const auto fifo = dir_ / "audit.fifo";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
