@@ -9,6 +9,11 @@
 
 namespace gatehouse::auth {
 
+void RevocationList::raise(std::string key, std::int64_t expires_at) {
+  const auto [at, added] = entries_.try_emplace(std::move(key), expires_at);
+  if (!added && at->second < expires_at) at->second = expires_at;
+}
+
 core::Status RevocationList::load(std::int64_t now) {
   auto rows = store_->active(now);
   if (!rows) return tl::unexpected(rows.error());
@@ -20,8 +25,7 @@ core::Status RevocationList::load(std::int64_t now) {
     const std::size_t to = std::min(rows->size(), from + kTurn);
     for (std::size_t i = from; i < to; ++i) {
       auto& [jti, exp] = (*rows)[i];
-      const auto [at, added] = entries_.try_emplace(std::move(jti), exp);
-      if (!added && at->second < exp) at->second = exp;
+      raise(std::move(jti), exp);
     }
   }
   return {};
@@ -36,7 +40,7 @@ core::Status RevocationList::revoke(std::string_view jti, std::int64_t expires_a
 void RevocationList::announce(std::string_view jti, std::int64_t expires_at) {
   {
     const std::unique_lock lock(mutex_);
-    entries_[std::string(jti)] = expires_at;
+    raise(std::string(jti), expires_at);
   }
   // Stored and held here, the revocation stands: a message the bus refused (Redis denying
   // PUBLISH, a connection lost) is logged, and the other nodes read it from the database (every
@@ -106,7 +110,7 @@ bool RevocationList::applyMessage(std::string_view message) {
   const auto [p, ec] = std::from_chars(message.data(), message.data() + space, exp);
   if (ec != std::errc() || p != message.data() + space) return false;
   const std::unique_lock lock(mutex_);
-  entries_[std::string(message.substr(space + 1))] = exp;
+  raise(std::string(message.substr(space + 1)), exp);
   return true;
 }
 

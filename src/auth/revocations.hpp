@@ -52,6 +52,9 @@ class RevocationList {
  private:
   // Remembers, then tells the other nodes (a refused message is logged: they read it stored).
   void announce(std::string_view jti, std::int64_t expires_at);
+  // Holds `key` until at least `expires_at` (an entry is never shortened: a late or repeated
+  // message must not let a token back early). Under the write lock.
+  void raise(std::string key, std::int64_t expires_at);
 
   store::RevocationStore* store_;
   state::Bus* bus_;
