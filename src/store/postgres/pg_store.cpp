@@ -755,6 +755,18 @@ Session readSession(const Rows& r, int i) {
                  r.boolean(i, 8), r.text(i, 9),  r.int64(i, 10)};
 }
 
+// A revocation-list entry written in the caller's transaction (a session's on refresh-token
+// reuse, a deleted client's), kept until the later of its ends.
+core::Status holdRevoked(Connection& c, std::string_view key, std::int64_t until) {
+  auto held = c.query(
+      "INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) "
+      "ON CONFLICT (jti) DO UPDATE SET expires_at = GREATEST(revoked_tokens.expires_at, "
+      "EXCLUDED.expires_at)",
+      {key, until});
+  if (!held) return tl::unexpected(held.error());
+  return {};
+}
+
 class PgSessions final : public SessionStore {
  public:
   explicit PgSessions(Pool& pool) : pool_(pool) {}
@@ -796,12 +808,8 @@ class PgSessions final : public SessionStore {
           {id, now});
       if (!revoke) return tl::unexpected(revoke.error());
       if (revoke->affected() != 1) return RotateOutcome::Inactive;
-      auto tokens = c.query(
-          "INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) "
-          "ON CONFLICT (jti) DO UPDATE SET expires_at = GREATEST(revoked_tokens.expires_at, "
-          "EXCLUDED.expires_at)",
-          {sessionRevocationKey(id), tokens_until});
-      if (!tokens) return tl::unexpected(tokens.error());
+      if (auto ok = holdRevoked(c, sessionRevocationKey(id), tokens_until); !ok)
+        return tl::unexpected(ok.error());
       return RotateOutcome::Reused;
     });
   }
@@ -1833,12 +1841,8 @@ class PgOp final : public OpStore {
           c.query("UPDATE sessions SET revoked = TRUE WHERE user_agent = $1 AND NOT revoked",
                   {grant_label});
       if (!grants) return tl::unexpected(grants.error());
-      auto tokens = c.query(
-          "INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) "
-          "ON CONFLICT (jti) DO UPDATE SET expires_at = GREATEST(revoked_tokens.expires_at, "
-          "EXCLUDED.expires_at)",
-          {clientRevocationKey(client_id), tokens_until});
-      if (!tokens) return tl::unexpected(tokens.error());
+      if (auto ok = holdRevoked(c, clientRevocationKey(client_id), tokens_until); !ok)
+        return tl::unexpected(ok.error());
       return static_cast<std::int64_t>(grants->affected());
     });
   }

@@ -769,6 +769,18 @@ constexpr std::string_view kSessionSelect =
     "SELECT id, user_id, refresh_jti, user_agent, ip, created_at, last_used_at, expires_at, "
     "revoked, previous_jti, rotated_at FROM sessions ";
 
+// A revocation-list entry written in the caller's transaction (a session's on refresh-token
+// reuse, a deleted client's), kept until the later of its ends.
+core::Status holdRevoked(Connection& c, std::string_view key, std::int64_t until) {
+  auto held = c.prepare(
+      "INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) "
+      "DO UPDATE SET expires_at = MAX(expires_at, excluded.expires_at)");
+  if (!held) return tl::unexpected(held.error());
+  held->bind(1, key).bind(2, until);
+  if (auto ok = held->run(); !ok) return tl::unexpected(ok.error());
+  return {};
+}
+
 class SqliteSessions final : public SessionStore {
  public:
   explicit SqliteSessions(ConnectionPool& pool) : pool_(pool) {}
@@ -818,12 +830,8 @@ class SqliteSessions final : public SessionStore {
       revoke->bind(1, id).bind(2, now);
       if (auto ok = revoke->run(); !ok) return tl::unexpected(ok.error());
       if (c.changes() != 1) return RotateOutcome::Inactive;
-      auto tokens = c.prepare(
-          "INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) "
-          "DO UPDATE SET expires_at = MAX(expires_at, excluded.expires_at)");
-      if (!tokens) return tl::unexpected(tokens.error());
-      tokens->bind(1, sessionRevocationKey(id)).bind(2, tokens_until);
-      if (auto ok = tokens->run(); !ok) return tl::unexpected(ok.error());
+      if (auto ok = holdRevoked(c, sessionRevocationKey(id), tokens_until); !ok)
+        return tl::unexpected(ok.error());
       return RotateOutcome::Reused;
     });
   }
@@ -1964,12 +1972,8 @@ class SqliteOp final : public OpStore {
       grants->bind(1, grant_label);
       if (auto ok = grants->run(); !ok) return tl::unexpected(ok.error());
       const std::int64_t ended = c.changes();
-      auto tokens = c.prepare(
-          "INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) "
-          "DO UPDATE SET expires_at = MAX(expires_at, excluded.expires_at)");
-      if (!tokens) return tl::unexpected(tokens.error());
-      tokens->bind(1, clientRevocationKey(client_id)).bind(2, tokens_until);
-      if (auto ok = tokens->run(); !ok) return tl::unexpected(ok.error());
+      if (auto ok = holdRevoked(c, clientRevocationKey(client_id), tokens_until); !ok)
+        return tl::unexpected(ok.error());
       return ended;
     });
   }
