@@ -87,6 +87,7 @@ http::Response create(Call& c) {
       body.optionalBool("public").value_or(false),
       body.optionalBool("first_party").value_or(false)};
   if (!body.ok()) return validationError(body.errors());
+  if (auto refused = c.admit()) return std::move(*refused);
   if (auto missing = permissionNotHeld(c, request.scope.value_or(""))) {
     return validationError({{{"body", "scope"},
                              "scope not among your permissions: " + *missing,
@@ -178,11 +179,16 @@ void addClientRoutes(RouteTable& t) {
              "refresh_token when redirect URIs are given (authorization_code alone for a public "
              "client), else client_credentials. The scope's permissions must be the caller's "
              "own (else 422), and first_party needs every permission (else 403). The provider "
-             "holds at most 1000 clients (else 409).",
+             "holds at most 1000 clients (else 409); registrations count against "
+             "ACCOUNT_CHANGE_RATE_LIMIT per account.",
          .body = BodyKind::Json,
          .body_schema = "OpClientCreate",
          .replies = {{201, "The client, with client_secret when confidential", "OpClient"},
                      {409, "Client limit reached", "ErrorDetail"}},
+         // Each deletion leaves a revocation-list entry for a day on every node: registering and
+         // deleting in a loop would grow that list without bound (found by the session's own
+         // second read). Deletion itself stays unlimited (a compromised client goes at once).
+         .limits = {kAccountChangeLimit},
          .handler = needsProvider(create)});
   t.add({.method = "DELETE",
          .path = "/api/v1/clients/{client_id}",

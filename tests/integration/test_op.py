@@ -1908,3 +1908,27 @@ def test_a_client_deleted_with_the_cli_loses_its_tokens_on_the_running_server(op
         time.sleep(1)
     assert userinfo(op, tokens["access_token"]).status_code == 401
     assert not any(rp.client_id in label for label in _grant_labels(op, name))
+
+
+def test_registering_clients_counts_against_the_account_change_limit(make_server):
+    """Each deletion leaves a revocation-list entry on every node for a day: registering and
+    deleting in a loop grew that list (memory on every node) without bound. Registration now
+    counts per account; deletion does not (a compromised client goes at once)."""
+    s = make_server({"ACCOUNT_CHANGE_RATE_LIMIT": "2/hour"}, start=False)
+    s.env["GATEHOUSE_PUBLIC_URL"] = s.base
+    s.start()
+    admin = s.admin_token()
+    made = []
+    for i in range(2):
+        r = requests.post(s.url("/api/v1/clients"), headers=auth(admin),
+                          json={"name": f"loop{i}", "grant_types": ["client_credentials"]})
+        assert r.status_code == 201, r.text
+        made.append(r.json()["client_id"])
+    r = requests.post(s.url("/api/v1/clients"), headers=auth(admin),
+                      json={"name": "loop2", "grant_types": ["client_credentials"]})
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0, (r.status_code, r.text)
+    for client_id in made:
+        assert requests.delete(s.url(f"/api/v1/clients/{client_id}"), headers=auth(admin)).status_code == 204
+    # The operator's command line is not limited.
+    r = s.cli("client", "create", "--name", "by-hand", "--grant", "client_credentials", "--json")
+    assert r.returncode == 0, r.stderr
