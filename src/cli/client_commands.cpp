@@ -83,18 +83,14 @@ int clientDelete(const config::Config& config, const rbac::Policy& policy, const
   if (!c.open(err)) return 1;
   // As the API's deletion (op::Provider::removeClient): its grants and access tokens end with it.
   // This process has no bus: a running server reads the entry within 30 s (app/janitor.hpp).
-  const auto none = [&] {
-    err << "gatehouse: no client " << client_id << "\n";
-    return 2;
-  };
-  auto client = c.store->op().findClient(client_id);
-  if (!client) return failure(err, client.error());
-  if (!*client) return none();
   // (ACCESS_TOKEN_EXPIRE_MINUTES: in minutes; a review found it counted as seconds here.)
   const std::int64_t until = op::clientTokensUntil(c.clock.unixSeconds(), config.access_token_ttl);
-  auto ended = c.store->op().removeClient(client_id, op::grantLabel(**client), until);
-  if (!ended)
-    return ended.error().code == core::Errc::NotFound ? none() : failure(err, ended.error());
+  auto ended = op::removeClient(c.store->op(), client_id, until);
+  if (!ended) {
+    if (ended.error().code != core::Errc::NotFound) return failure(err, ended.error());
+    err << "gatehouse: no client " << client_id << "\n";
+    return 2;
+  }
   audit(c, "client.deleted", client_id, {{"grants_ended", *ended}});
   out << "deleted client " << client_id << "; " << *ended
       << " grants ended; its access tokens stop within 30 s\n";

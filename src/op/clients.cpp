@@ -177,20 +177,34 @@ core::Result<CreatedClient> ClientRegistry::create(const NewClient& r) {
 
 core::Result<std::vector<store::OpClient>> ClientRegistry::list() { return store_.listClients(); }
 
-core::Result<std::optional<store::OpClient>> ClientRegistry::find(std::string_view client_id) {
-  // An id no client can have (a NUL, invalid UTF-8) is nobody's, not a database error: a 500
-  // from /oauth2/authorize before anyone signed in (found by a review).
+namespace {
+
+// An id no client can have (a NUL, invalid UTF-8) is nobody's, not a database error: a 500 from
+// /oauth2/authorize before anyone signed in (found by a review).
+core::Result<std::optional<store::OpClient>> findIn(store::OpStore& store,
+                                                    std::string_view client_id) {
   if (client_id.empty() || client_id.size() > 128 || !core::isStorableText(client_id))
     return std::optional<store::OpClient>{};
-  return store_.findClient(client_id);
+  return store.findClient(client_id);
+}
+
+}  // namespace
+
+core::Result<std::optional<store::OpClient>> ClientRegistry::find(std::string_view client_id) {
+  return findIn(store_, client_id);
 }
 
 core::Result<std::int64_t> ClientRegistry::remove(std::string_view client_id,
                                                   std::int64_t tokens_until) {
-  auto client = find(client_id);
+  return removeClient(store_, client_id, tokens_until);
+}
+
+core::Result<std::int64_t> removeClient(store::OpStore& store, std::string_view client_id,
+                                        std::int64_t tokens_until) {
+  auto client = findIn(store, client_id);
   if (!client) return tl::unexpected(client.error());
   if (!*client) return makeError(Errc::NotFound, "client");
-  return store_.removeClient(client_id, grantLabel(**client), tokens_until);
+  return store.removeClient(client_id, grantLabel(**client), tokens_until);
 }
 
 std::string grantLabel(const store::OpClient& client) {

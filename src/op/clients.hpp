@@ -95,6 +95,12 @@ inline std::int64_t clientTokensUntil(std::int64_t now, std::chrono::seconds acc
   return now + access_ttl.count() + 24 * 60 * 60;
 }
 
+// ClientRegistry::remove on a store alone (the CLI has no registry key): the client found, its
+// grants named by grantLabel, all ended with it in the store's one transaction.
+[[nodiscard]] core::Result<std::int64_t> removeClient(store::OpStore& store,
+                                                      std::string_view client_id,
+                                                      std::int64_t tokens_until);
+
 // What a grant of the client is called among its user's sessions (their user_agent): how the
 // user's list shows it, and how the client's deletion finds its grants.
 std::string grantLabel(const store::OpClient& client);
