@@ -94,7 +94,7 @@ browser=$(grep -Eo '[0-9]+ passed' build/"$preset"/browser.log | tail -1 | cut -
 
 echo "== fuzz (libFuzzer, ${fuzz_seconds}s each, a target per core at a time)"
 CC=clang-14 CXX=clang++-14 cmake --fresh -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug \
-  -DGATEHOUSE_FUZZ=ON -DGATEHOUSE_TESTS=OFF -DCMAKE_CXX_COMPILER=clang++-14 \
+  -DGATEHOUSE_FUZZ=ON -DGATEHOUSE_TESTS=OFF -DGATEHOUSE_PCH=OFF -DCMAKE_CXX_COMPILER=clang++-14 \
   "-DCMAKE_CXX_FLAGS=-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=all" \
   >/dev/null
 fuzz_targets=(jws op_uri webauthn http_request pem_key)
