@@ -78,10 +78,11 @@ fi
 echo "== integration tests (the real binary over HTTP)"
 export GATEHOUSE_BIN="$PWD/build/$preset/src/app/gatehouse"
 # Most of them wait on servers and sleep, so they run in parallel (pytest-xdist): a worker per core
-# and one more, which keeps the cores busy while others wait (on 2 cores 3 workers took 352-356 s
-# where 2 took 397), at most four: each worker's servers open connections to the one PostgreSQL.
+# and two more, which keeps the cores busy while others wait (on 2 cores 3 workers took 352-356 s
+# where 2 took 397; with today's 878 tests 4 took 519 s where 3 took 574), at most four: each
+# worker's servers open connections to the one PostgreSQL.
 # The ones marked `timing` compare response times or race short windows and run alone afterwards.
-workers=$(($(nproc) + 1 < 4 ? $(nproc) + 1 : 4))
+workers=$(($(nproc) + 2 < 4 ? $(nproc) + 2 : 4))
 "$py" -m pytest -q -p no:cacheprovider -n "$workers" -m "not timing" tests/integration \
   | tee build/"$preset"/integration.log
 "$py" -m pytest -q -p no:cacheprovider -m timing tests/integration | tee -a build/"$preset"/integration.log
