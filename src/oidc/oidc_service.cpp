@@ -295,6 +295,16 @@ core::Result<std::int64_t> OidcService::resolveUser(const Provider& provider,
                                !verified ? "email belongs to an account; provider did not verify it"
                                          : "email belongs to an account whose email is unverified");
       }
+      // An identity the account's owner unlinked stays unlinked: otherwise whoever holds it (the
+      // mail that tells of a link says to unlink what one does not know) came back by its email
+      // at their next sign-in (found by an outside review).
+      auto unlinked = store_.identities().unlinkedBy((*existing)->id, c.issuer, claims.sub);
+      if (!unlinked) return tl::unexpected(unlinked.error());
+      if (*unlinked) {
+        reason = "account_exists";
+        return core::makeError(core::Errc::AlreadyExists,
+                               "email belongs to an account whose owner unlinked this identity");
+      }
       auto linked = store_.identities().create(
           {0, (*existing)->id, c.name, c.issuer, claims.sub, email, clock_.unixSeconds()});
       if (!linked) return tl::unexpected(linked.error());

@@ -307,8 +307,13 @@ class IdentityStore {
                                                                    std::string_view subject) = 0;
   [[nodiscard]] virtual core::Result<std::vector<Identity>> listForUser(std::int64_t user_id) = 0;
   // In one transaction: NotFound unless it is the user's; FailedPrecondition when it is the
-  // user's last way to sign in (no password and no other identity).
+  // user's last way to sign in (no password and no other identity). The removed (issuer, subject)
+  // is remembered for the user (unlinkedBy) until the user is deleted.
   [[nodiscard]] virtual core::Status removeUnlessLast(std::int64_t id, std::int64_t user_id) = 0;
+  // Whether the user removed this identity before: it then never links itself to that account
+  // again by its email (the owner's unlinking would otherwise last until its next sign-in).
+  [[nodiscard]] virtual core::Result<bool> unlinkedBy(std::int64_t user_id, std::string_view issuer,
+                                                      std::string_view subject) = 0;
   // Creates a password-less user and its identity together (AlreadyExists "email"/"username"/
   // "identity").
   [[nodiscard]] virtual core::Result<User> createUserWithIdentity(const NewUser& user,

@@ -967,10 +967,23 @@ TEST_P(StoreContract, IdentitiesAreUniqueAndNeverRemoveTheLastWayIn) {
             "identity");
   EXPECT_EQ(ids.listForUser(user->id).value().size(), 2U);
   EXPECT_EQ(ids.removeUnlessLast(second->id, user->id + 1).error().code, core::Errc::NotFound);
+  EXPECT_FALSE(ids.unlinkedBy(user->id, "https://idp", "s2").value());
   ASSERT_TRUE(ids.removeUnlessLast(second->id, user->id));
   ASSERT_TRUE(store_->users().replacePasswordHash(user->id, "", "$2b$12$x"));
   EXPECT_TRUE(ids.removeUnlessLast(found->id, user->id));  // a password remains
   EXPECT_TRUE(ids.listForUser(user->id).value().empty());
+  // What the user unlinked is remembered for that user only, once however often it is unlinked.
+  EXPECT_TRUE(ids.unlinkedBy(user->id, "https://idp", "s2").value());
+  EXPECT_TRUE(ids.unlinkedBy(user->id, "https://accounts.google.com", "sub-1").value());
+  EXPECT_FALSE(ids.unlinkedBy(user->id, "https://idp", "s").value());
+  EXPECT_FALSE(ids.unlinkedBy(user->id + 1, "https://idp", "s2").value());
+  auto back = ids.create({0, user->id, "oidc", "https://idp", "s2", "", 2});
+  ASSERT_TRUE(back);
+  EXPECT_TRUE(ids.removeUnlessLast(back->id, user->id));
+  EXPECT_TRUE(ids.unlinkedBy(user->id, "https://idp", "s2").value());
+  // Deleting the user forgets it.
+  ASSERT_TRUE(store_->users().remove(user->id, ""));
+  EXPECT_FALSE(ids.unlinkedBy(user->id, "https://idp", "s2").value());
 }
 
 TEST_P(StoreContract, FactorsConfirmOnceAndKeepMfaEnabledTrue) {

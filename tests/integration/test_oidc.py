@@ -269,6 +269,13 @@ def test_links_to_a_verified_email_account(stack):
     # Carol has a password too, so the identity may go.
     r = requests.delete(gate.url(f"/api/v1/auth/identities/{ids[0]['id']}"), headers=auth(token))
     assert r.status_code == 204
+    # And it stays gone (found by an outside review: the next sign-in through it linked it again
+    # by its email, so the notice's advice to unlink what one does not know did nothing).
+    landing, _, _ = sign_in(gate, cert, "carol")
+    assert landing == "http://frontend.test/auth/callback#error=account_exists", landing
+    mine = gate.token("carol_pw")
+    assert requests.get(gate.url("/api/v1/auth/identities"), headers=auth(mine)).json()["items"] == []
+    assert requests.get(gate.url("/api/v1/auth/me"), headers=auth(mine)).json()["id"] == uid
 
 
 def test_linking_an_identity_to_an_account_tells_its_owner_by_mail(make_server, tls, tmp_path):

@@ -345,6 +345,17 @@ CREATE UNIQUE INDEX users_email_key ON users (lower(email COLLATE "C"));
 DROP INDEX users_username_key;
 CREATE UNIQUE INDEX users_username_key ON users (lower(username COLLATE "C"));
 )sql",
+    // 17: the identities a user unlinked, which never link themselves to that account again by
+    // their email.
+    R"sql(
+CREATE TABLE unlinked_identities (
+  user_id     BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  issuer      TEXT NOT NULL,
+  subject     TEXT NOT NULL,
+  unlinked_at BIGINT NOT NULL,
+  PRIMARY KEY (user_id, issuer, subject)
+);
+)sql",
 };
 
 static_assert(kUserLogLock == 7'261'001 && kKeyLogLock == 7'261'002,
@@ -1209,11 +1220,29 @@ class PgIdentities final : public IdentityStore {
           if (!others) return tl::unexpected(others.error());
           if (others->int64(0, 0) == 0 && !user->boolean(0, 0))
             return makeError(Errc::FailedPrecondition, "last way to sign in");
+          auto kept = c.query(
+              "INSERT INTO unlinked_identities (user_id, issuer, subject, unlinked_at) "
+              "SELECT user_id, issuer, subject, extract(epoch FROM now())::bigint FROM identities "
+              "WHERE id = $1 ON CONFLICT DO NOTHING",
+              {id});
+          if (!kept) return tl::unexpected(kept.error());
           auto del = c.query("DELETE FROM identities WHERE id = $1", {id});
           if (!del) return tl::unexpected(del.error());
           return std::monostate{};
         })
         .map([](std::monostate) {});
+  }
+
+  core::Result<bool> unlinkedBy(std::int64_t user_id, std::string_view issuer,
+                                std::string_view subject) override {
+    return pool_.with<bool>([&](Connection& c) -> core::Result<bool> {
+      auto found = c.query(
+          "SELECT COUNT(*) FROM unlinked_identities WHERE user_id = $1 AND issuer = $2 AND "
+          "subject = $3",
+          {user_id, issuer, subject});
+      if (!found) return tl::unexpected(found.error());
+      return found->int64(0, 0) > 0;
+    });
   }
 
   core::Result<User> createUserWithIdentity(const NewUser& u, Identity identity) override {

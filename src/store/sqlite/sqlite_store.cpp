@@ -312,6 +312,17 @@ ALTER TABLE audit_events ADD COLUMN mac TEXT NOT NULL DEFAULT '';
     R"sql(
 SELECT 1;
 )sql",
+    // 17: the identities a user unlinked, which never link themselves to that account again by
+    // their email.
+    R"sql(
+CREATE TABLE unlinked_identities (
+  user_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  issuer      TEXT NOT NULL,
+  subject     TEXT NOT NULL,
+  unlinked_at INTEGER NOT NULL,
+  PRIMARY KEY (user_id, issuer, subject)
+);
+)sql",
 };
 
 // Every remaining row of `stmt`, each read by `read`.
@@ -1283,6 +1294,13 @@ class SqliteIdentities final : public IdentityStore {
       if (others->int64(0) == 0 && others->int64(1) == 0) {
         return makeError(Errc::FailedPrecondition, "last way to sign in");
       }
+      auto kept = c.prepare(
+          "INSERT OR IGNORE INTO unlinked_identities (user_id, issuer, subject, unlinked_at) "
+          "SELECT user_id, issuer, subject, CAST(strftime('%s', 'now') AS INTEGER) FROM identities "
+          "WHERE id = ?");
+      if (!kept) return tl::unexpected(kept.error());
+      kept->bind(1, id);
+      if (auto ok = kept->run(); !ok) return tl::unexpected(ok.error());
       auto del = c.prepare("DELETE FROM identities WHERE id = ?");
       if (!del) return tl::unexpected(del.error());
       del->bind(1, id);
@@ -1291,6 +1309,19 @@ class SqliteIdentities final : public IdentityStore {
     });
     if (!done) return tl::unexpected(done.error());
     return {};
+  }
+
+  core::Result<bool> unlinkedBy(std::int64_t user_id, std::string_view issuer,
+                                std::string_view subject) override {
+    return pool_.with([&](Connection& c) -> core::Result<bool> {
+      auto stmt = c.prepare(
+          "SELECT COUNT(*) FROM unlinked_identities WHERE user_id = ? AND issuer = ? AND "
+          "subject = ?");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, user_id).bind(2, issuer).bind(3, subject);
+      if (auto row = stmt->step(); !row) return tl::unexpected(row.error());
+      return stmt->int64(0) > 0;
+    });
   }
 
   core::Result<User> createUserWithIdentity(const NewUser& u, Identity identity) override {
