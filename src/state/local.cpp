@@ -131,7 +131,18 @@ tl::unexpected<core::Error> closedError() {
                          "one-time values: another node on this database serves them");
 }
 
+// A key's kind is what comes before its first ':' (none: "").
+std::string kindOf(std::string_view key) {
+  const auto colon = key.find(':');
+  return colon == std::string_view::npos ? std::string() : std::string(key.substr(0, colon));
+}
+
 }  // namespace
+
+void LocalOneTimeStore::forget(const std::string& key) {
+  const auto kind = per_kind_.find(kindOf(key));
+  if (kind != per_kind_.end() && --kind->second == 0) per_kind_.erase(kind);
+}
 
 core::Result<bool> LocalOneTimeStore::putIfAbsent(std::string_view key, std::string_view value,
                                                   std::chrono::seconds ttl,
@@ -139,18 +150,33 @@ core::Result<bool> LocalOneTimeStore::putIfAbsent(std::string_view key, std::str
   const std::lock_guard lock(mutex_);
   if (shut()) return closedError();
   const std::int64_t second = std::chrono::floor<std::chrono::seconds>(now).count();
+  std::string kind = kindOf(key);
+  const auto crowded = [&] {
+    const auto held = per_kind_.find(kind);
+    return entries_.size() >= max_entries_ ||
+           (held != per_kind_.end() && held->second >= std::max<std::size_t>(1, max_entries_ / 4));
+  };
   // Full, it sweeps at most once a second: a flood keeping it full costs no scan per call.
-  if (entries_.size() >= sweep_at_ ||
-      (entries_.size() >= max_entries_ && second != full_swept_at_)) {
-    std::erase_if(entries_, [now](const auto& kv) { return kv.second.expires <= now; });
+  if (entries_.size() >= sweep_at_ || (crowded() && second != full_swept_at_)) {
+    std::erase_if(entries_, [this, now](const auto& kv) {
+      if (kv.second.expires > now) return false;
+      forget(kv.first);
+      return true;
+    });
     sweep_at_ = std::max<std::size_t>(1024, entries_.size() * 2);
-    if (entries_.size() >= max_entries_) full_swept_at_ = second;
+    if (crowded()) full_swept_at_ = second;
   }
-  if (entries_.size() >= max_entries_ && !entries_.contains(std::string(key)))
-    return core::makeError(core::Errc::Unavailable, "one-time values: the node holds the most");
-  auto [it, inserted] = entries_.try_emplace(std::string(key));
-  if (!inserted && it->second.expires > now) return false;
-  it->second = Entry{std::string(value), now + ttl};
+  std::string name(key);
+  if (const auto it = entries_.find(name); it != entries_.end()) {
+    if (it->second.expires > now) return false;
+    it->second = Entry{std::string(value), now + ttl};  // in the place of an expired one
+    return true;
+  }
+  if (crowded())
+    return core::makeError(core::Errc::Unavailable,
+                           "one-time values: the node holds the most of kind '" + kind + "'");
+  entries_.emplace(std::move(name), Entry{std::string(value), now + ttl});
+  ++per_kind_[std::move(kind)];
   return true;
 }
 
@@ -180,6 +206,7 @@ void LocalOneTimeStore::close() {
 void LocalOneTimeStore::reopen(std::chrono::milliseconds now) {
   const std::lock_guard lock(mutex_);
   entries_.clear();
+  per_kind_.clear();
   sweep_at_ = 1024;
   full_swept_at_ = -1;
   since_ = now;
@@ -204,6 +231,7 @@ core::Result<std::optional<std::string>> LocalOneTimeStore::take(std::string_vie
   const auto it = entries_.find(std::string(key));
   if (it == entries_.end()) return std::optional<std::string>{};
   Entry entry = std::move(it->second);
+  forget(it->first);
   entries_.erase(it);  // single use, even when late
   if (entry.expires <= now) return std::optional<std::string>{};
   return std::optional<std::string>(std::move(entry.value));

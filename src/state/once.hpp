@@ -51,7 +51,10 @@ class OneTimeStore {
 // O(1) per call. At most `max_entries` live values are held: when that many are alive, a new one
 // is refused (Unavailable, a 503 to its caller) rather than an older one dropped, which would let
 // a spent state or code be replayed. Every caller is rate limited per client; this bounds a flood
-// from many addresses.
+// from many addresses. Each kind of value (its key up to the first ':': "state", "wa", "mfa",
+// "code") holds at most a quarter of the places: a flood of spent sign-in states or passkey
+// challenges from many addresses leaves a password sign-in's mfa_token room (found by an outside
+// review: one kind could fill the store and stop every second step on the node).
 class LocalOneTimeStore final : public OneTimeStore {
  public:
   explicit LocalOneTimeStore(std::size_t max_entries = 200000) : max_entries_(max_entries) {}
@@ -85,6 +88,8 @@ class LocalOneTimeStore final : public OneTimeStore {
   };
   std::mutex mutex_;
   std::unordered_map<std::string, Entry> entries_;
+  std::unordered_map<std::string, std::size_t> per_kind_;  // entries_ of each kind
+  void forget(const std::string& key);                     // one fewer of its kind; under mutex_
   std::size_t sweep_at_ = 1024;
   const std::size_t max_entries_;
   std::int64_t full_swept_at_ = -1;  // the second of the last sweep that left it full

@@ -410,16 +410,48 @@ TEST(LocalOneTimeStore, ABoundedNumberLiveAtOnceAndNoneDroppedForANewOne) {
   // A flood from many addresses (each under its rate limit) must neither grow memory without end
   // nor push out a spent value, which would let it be replayed.
   LocalOneTimeStore o(100);
+  const auto key = [](int i) {
+    return std::string("abcd").substr(i % 4, 1) + ":" + std::to_string(i);
+  };
   for (int i = 0; i < 100; ++i)
-    ASSERT_TRUE(o.putIfAbsent("k" + std::to_string(i), "x", seconds(60), at(1000)).value());
-  const auto full = o.putIfAbsent("one-more", "x", seconds(60), at(1000));
+    ASSERT_TRUE(o.putIfAbsent(key(i), "x", seconds(60), at(1000)).value());
+  const auto full = o.putIfAbsent("e:one-more", "x", seconds(60), at(1000));
   ASSERT_FALSE(full);
   EXPECT_EQ(full.error().code, core::Errc::Unavailable);
-  EXPECT_FALSE(o.putIfAbsent("k7", "x", seconds(60), at(1001)).value());  // still a replay
-  EXPECT_EQ(o.take("k99", at(1001)).value(), "x");                        // taking frees a place
-  EXPECT_TRUE(o.putIfAbsent("one-more", "x", seconds(60), at(1001)).value());
+  EXPECT_FALSE(o.putIfAbsent(key(7), "x", seconds(60), at(1001)).value());  // still a replay
+  EXPECT_EQ(o.take(key(99), at(1001)).value(), "x");                        // taking frees a place
+  EXPECT_TRUE(o.putIfAbsent("e:one-more", "x", seconds(60), at(1001)).value());
   // Once they expire, the places come back.
-  EXPECT_TRUE(o.putIfAbsent("later", "x", seconds(60), at(1061)).value());
+  EXPECT_TRUE(o.putIfAbsent("e:later", "x", seconds(60), at(1061)).value());
+}
+
+TEST(LocalOneTimeStore, OneKindHoldsAQuarterAndLeavesTheOthersRoom) {
+  // Found by an outside review: spent sign-in states from many addresses (each under its rate
+  // limit) filled the store, and every password sign-in's second step on the node got a 503.
+  LocalOneTimeStore o(100);
+  ASSERT_TRUE(o.vouchFrom(at(0)));
+  for (int i = 0; i < 25; ++i)
+    ASSERT_TRUE(o.spend("state:" + std::to_string(i), seconds(600), at(999), at(1000)).value());
+  const auto more = o.spend("state:more", seconds(600), at(999), at(1000));
+  ASSERT_FALSE(more);
+  EXPECT_EQ(more.error().code, core::Errc::Unavailable);
+  EXPECT_FALSE(o.spend("state:3", seconds(600), at(999), at(1001)).value());  // still a replay
+  ASSERT_FALSE(o.putIfAbsent("state:other", "x", seconds(60), at(1001)));
+  for (int i = 0; i < 25; ++i) {
+    ASSERT_TRUE(o.putIfAbsent("mfa:" + std::to_string(i), "u", seconds(300), at(1001)).value());
+    ASSERT_TRUE(o.spend("wa:" + std::to_string(i), seconds(60), at(1000), at(1001)).value());
+  }
+  EXPECT_FALSE(o.putIfAbsent("mfa:25", "u", seconds(300), at(1001)));
+  ASSERT_TRUE(o.putIfAbsent("code:1", "7 local", seconds(60), at(1001)).value());
+  // Taking one gives its kind the place back; expiring ones do too (swept at most once a second).
+  EXPECT_EQ(o.take("mfa:4", at(1002)).value(), "u");
+  EXPECT_TRUE(o.putIfAbsent("mfa:25", "u", seconds(300), at(1002)).value());
+  EXPECT_FALSE(o.spend("wa:more", seconds(60), at(1000), at(1002)));
+  EXPECT_TRUE(o.spend("wa:more", seconds(60), at(1000), at(1062)).value());
+  for (int i = 0; i < 24; ++i)  // the expired ones' places, up to the quarter again
+    ASSERT_TRUE(o.spend("wa:new" + std::to_string(i), seconds(60), at(1061), at(1062)).value());
+  EXPECT_FALSE(o.spend("wa:new24", seconds(60), at(1061), at(1062)));
+  EXPECT_TRUE(o.spend("state:more", seconds(600), at(999), at(1601)).value());
 }
 
 TEST(LocalOneTimeStore, ClosedRefusesEverythingAndReopensWithFreshMemory) {
