@@ -1,13 +1,16 @@
 # Precompiled headers. In the asan build, parsing the standard library, Boost.JSON, spdlog and
 # GoogleTest was about half of a module file's compile and 70% of a test file's. Each is now
 # parsed once a build, by an object library compiled with exactly the flags of the targets that
-# take its header (REUSE_FROM); a target whose flags came to differ is refused by the compiler
-# (-Winvalid-pch with -Werror) instead of quietly parsing everything again.
+# take its header (REUSE_FROM); in the asan build (-Werror) a target whose flags came to differ in
+# a way that matters to the header is refused by the compiler (-Winvalid-pch) instead of quietly
+# parsing everything again; other presets warn.
 #
 # Three groups follow from what a target links: modules that do not log, modules that log (spdlog's
 # definitions), and the test programs (-O0 with GATEHOUSE_TESTS_O0, GoogleTest). A module's group
-# is known from its DEPS (gatehouse_module); GATEHOUSE_PCH=OFF builds without any, as the fuzz
-# build does (clang, and every file then shows it includes what it uses).
+# is known from its DEPS (gatehouse_module), which must be defined before it (a module added later
+# is refused). Every preset takes the same headers, so no build breaks where the tested one does
+# not; GATEHOUSE_PCH=OFF builds without any, as the test command's fuzz build does (clang), which
+# shows that the files of the modules it compiles include what they use.
 option(GATEHOUSE_PCH "Precompiled headers for the modules and test programs (faster builds)" ON)
 
 set(GATEHOUSE_PCH_STD <algorithm> <array> <atomic> <chrono> <condition_variable> <cstddef>
@@ -27,7 +30,10 @@ function(gatehouse_pch_group target)
       if(group STREQUAL "")
         set(group plain)
       endif()
-    elseif(dep MATCHES "^gatehouse::" AND TARGET ${dep})
+    elseif(dep MATCHES "^gatehouse::")
+      if(NOT TARGET ${dep})
+        message(FATAL_ERROR "${target}: ${dep} is not defined yet: add its directory before")
+      endif()
       get_target_property(real ${dep} ALIASED_TARGET)
       get_target_property(inherited ${real} GATEHOUSE_PCH_GROUP)
       if(inherited STREQUAL "logging")
