@@ -25,14 +25,15 @@ http::Response redirect(const std::string& location) {
 
 }  // namespace
 
-http::Response beginExternal(Call& c, std::optional<std::string> portal_return) {
+http::Response beginExternal(Call& c, std::optional<std::string> portal_return,
+                             std::optional<std::string> frontend_challenge) {
   Services& s = c.services;
   const http::Request& r = c.request;
   // Every start counts, an unknown provider's too: each one asks the provider.
   if (auto refused = c.admit()) return std::move(*refused);
   const std::string& provider = r.path_params.at("provider");
   if (!s.oidc.hasProvider(provider)) return errorResponse({auth::Errc::NotFound, {}, {}, 0}, r);
-  auto begun = s.oidc.begin(provider, std::move(portal_return));
+  auto begun = s.oidc.begin(provider, std::move(portal_return), std::move(frontend_challenge));
   if (!begun) return errorResponse({auth::Errc::Unavailable, begun.error().message, {}, 0}, r);
   http::Response res = redirect(begun->location);
   // Bound to this browser: HttpOnly, Secure, SameSite=Lax (it must ride the provider's redirect
@@ -45,7 +46,24 @@ http::Response beginExternal(Call& c, std::optional<std::string> portal_return) 
 
 namespace {
 
-http::Response start(Call& c) { return beginExternal(c, std::nullopt); }
+// A frontend may bind the one-time code to itself (login CSRF: otherwise a code from someone
+// else's sign-in, opened by a victim, signs the victim's frontend in as them): its S256 challenge
+// here, the verifier at the exchange. Optional: the seed's frontends send neither.
+http::Response start(Call& c) {
+  const auto challenge = c.request.queryParam("code_challenge");
+  const auto method = c.request.queryParam("code_challenge_method");
+  std::vector<auth::FieldError> errors;
+  if (challenge && !oidc::OidcService::isCodeChallenge(*challenge))
+    errors.push_back({{"query", "code_challenge"},
+                      "an S256 code challenge: 43 characters of base64url",
+                      "value_error.str.regex"});
+  if (method && (!challenge || *method != "S256"))
+    errors.push_back(
+        {{"query", "code_challenge_method"}, "S256, with a code_challenge", "value_error.const"});
+  if (!errors.empty()) return validationError(errors);
+  return beginExternal(c, std::nullopt,
+                       challenge ? std::optional<std::string>(*challenge) : std::nullopt);
+}
 
 // Each start and callback asks the provider (its discovery, its token endpoint): counted per
 // client address, each apart, so that nobody makes this server call a provider at their pace.
@@ -81,9 +99,14 @@ http::Response exchange(Call& c) {
   const http::Request& r = c.request;
   Body& body = *c.body;
   const std::string code = body.requiredString("code");
+  const auto verifier = body.optionalString("code_verifier");
+  if (verifier && !oidc::OidcService::isCodeVerifier(*verifier))
+    body.errors().push_back({{"body", "code_verifier"},
+                             "43 to 128 characters of A-Z, a-z, 0-9, '-', '.', '_', '~'",
+                             "value_error.str.regex"});
   if (!body.ok()) return validationError(body.errors());
   const auto client = clientOf(r);
-  auto who = s.oidc.exchange(code, client);
+  auto who = s.oidc.exchange(code, client, verifier);
   if (!who) return errorResponse(who.error(), r);
   if (who->user.mfa_enabled && !auth::namesSecondFactor(who->grant.amr))
     return mfaRequired(*s.mfa, *who, client, r);
@@ -144,8 +167,17 @@ void addOidcRoutes(RouteTable& t) {
          .lane = http::Lane::Outbound,
          .summary = "Start signing in with an external provider (302 to it)",
          .tag = "external sign-in",
+         .description = "A frontend binds the one-time code to itself with code_challenge (S256 "
+                        "of a verifier it keeps, RFC 7636) and trades the code with that "
+                        "code_verifier: a code from someone else's sign-in then fails in it "
+                        "(login CSRF). Without, as the seed's frontends, the code is bound to "
+                        "nothing.",
+         .params = {{"code_challenge", "query", "string", false,
+                     "S256 of the frontend's code verifier (43 characters of base64url)"},
+                    {"code_challenge_method", "query", "string", false, "S256"}},
          .replies = {{302, "To the provider's authorization endpoint", ""},
                      {404, "Unknown provider", "ErrorDetail"},
+                     {422, "Validation Error (code_challenge)", "HTTPValidationError"},
                      {503,
                       "Service Unavailable: the provider's discovery or storage unreachable, or "
                       "too many sign-ins waiting on the provider",

@@ -304,7 +304,7 @@ constexpr std::string_view kSchemas = R"json({
     "properties": {"new_email": {"type": "string", "format": "email", "maxLength": 254}}},
   "Registration": {"oneOf": [{"$ref": "#/components/schemas/TokenPair"}, {"$ref": "#/components/schemas/User"}],
     "description": "a session (TokenPair); with EMAIL_VERIFICATION=required the new User instead, and no tokens until the emailed link is used"},
-  "ExchangeRequest": {"type": "object", "required": ["code"], "properties": {"code": {"type": "string"}}}
+  "ExchangeRequest": {"type": "object", "required": ["code"], "properties": {"code": {"type": "string"}, "code_verifier": {"type": "string", "minLength": 43, "maxLength": 128, "pattern": "^[A-Za-z0-9._~-]+$", "description": "The verifier of the code_challenge the frontend began the sign-in with; only then"}}}
 })json";
 
 json::object content(const std::string& schema, std::string_view media = "application/json") {

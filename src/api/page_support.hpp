@@ -163,6 +163,8 @@ http::Response finishExternal(Call& c, const std::string& landing,
 
 namespace gatehouse::api {
 // Starts an external sign-in (oidc_routes): the provider's authorization URL and the transaction
-// cookie; `portal_return` when the portal began it.
-http::Response beginExternal(Call& c, std::optional<std::string> portal_return);
+// cookie; `portal_return` when the portal began it, `frontend_challenge` when a frontend binds the
+// one-time code to itself.
+http::Response beginExternal(Call& c, std::optional<std::string> portal_return,
+                             std::optional<std::string> frontend_challenge = std::nullopt);
 }  // namespace gatehouse::api

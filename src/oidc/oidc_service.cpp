@@ -66,8 +66,21 @@ std::string OidcService::redirectUri(const std::string& provider) const {
   return settings_.public_url + "/api/v1/auth/oauth/" + provider + "/callback";
 }
 
+bool OidcService::isCodeChallenge(std::string_view challenge) {
+  return challenge.size() == 43 && core::base64urlDecode(challenge).has_value();
+}
+
+bool OidcService::isCodeVerifier(std::string_view verifier) {
+  return verifier.size() >= 43 && verifier.size() <= 128 &&
+         std::all_of(verifier.begin(), verifier.end(), [](char ch) {
+           return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+                  (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' || ch == '~';
+         });
+}
+
 core::Result<OidcService::Start> OidcService::begin(const std::string& name,
-                                                    std::optional<std::string> portal_return) {
+                                                    std::optional<std::string> portal_return,
+                                                    std::optional<std::string> frontend_challenge) {
   Provider& provider = *providers_.at(name);
   const auto slot = provider.enter();
   if (!slot)
@@ -87,6 +100,7 @@ core::Result<OidcService::Start> OidcService::begin(const std::string& name,
                   {"e", clock_.unixSeconds() + kTransactionSeconds},
                   {"i", clock_.unixMillis().count()}};  // when it began, for the one-time store
   if (portal_return) tx["r"] = *portal_return;
+  if (frontend_challenge) tx["fc"] = *frontend_challenge;
   auto sealed = crypto::seal(settings_.cookie_key, json::serialize(tx), kCookieAad);
   if (!sealed) return tl::unexpected(sealed.error());
   const auto& c = provider.config();
@@ -257,6 +271,8 @@ std::string OidcService::complete(const std::string& name, const Callback& cb,
   if (!code) return fail(name, "server_error", "random source failed", client);
   std::string methods;
   for (const auto& m : asserted) methods += " " + m;
+  // The frontend's challenge rides with the code (an asserted method never holds '=').
+  if (const std::string bound = str("fc"); !bound.empty()) methods += " S256=" + bound;
   // Stored by digest: whoever reads the shared store cannot trade a code.
   auto stored = once_.putIfAbsent("code:" + core::hexEncode(crypto::sha256(*code)),
                                   std::to_string(*user_id) + " " + name + methods,
@@ -365,12 +381,13 @@ core::Result<std::int64_t> OidcService::resolveUser(const Provider& provider,
 }
 
 auth::Result<auth::SignedIn> OidcService::exchange(const std::string& code,
-                                                   const auth::ClientInfo& client) {
+                                                   const auth::ClientInfo& client,
+                                                   const std::optional<std::string>& verifier) {
   // Taken in one step: of two racing exchanges (on any nodes) only one gets it.
   auto pending = once_.take("code:" + core::hexEncode(crypto::sha256(code)), clock_.unixMillis());
   if (!pending) return auth::fail(auth::Errc::Unavailable, pending.error().message);
   if (!*pending) return auth::fail(auth::Errc::InvalidExchangeCode, "unknown or used code");
-  // "<user id> <provider>[ <asserted method>...]"
+  // "<user id> <provider>[ <asserted method>...][ S256=<frontend challenge>]"
   std::vector<std::string> parts;
   for (std::size_t at = 0; at <= (*pending)->size();) {
     const auto space = (*pending)->find(' ', at);
@@ -384,7 +401,23 @@ auth::Result<auth::SignedIn> OidcService::exchange(const std::string& code,
           std::errc() ||
       user_id <= 0)
     return auth::fail(auth::Errc::InvalidExchangeCode, "malformed stored code");
-  return sessions_.externalProof(user_id, parts[1], {parts.begin() + 2, parts.end()}, client);
+  std::vector<std::string> methods;
+  std::optional<std::string> bound;
+  for (auto it = parts.begin() + 2; it != parts.end(); ++it) {
+    if (it->starts_with("S256="))
+      bound = it->substr(5);
+    else
+      methods.push_back(*it);
+  }
+  // Taken above either way: a wrong verifier spends the code.
+  if (bound.has_value() != verifier.has_value())
+    return auth::fail(auth::Errc::InvalidExchangeCode,
+                      bound ? "code bound to a frontend challenge: no verifier"
+                            : "a verifier for a code begun without a challenge");
+  if (bound &&
+      !crypto::constantTimeEquals(core::base64urlEncode(crypto::sha256(*verifier)), *bound))
+    return auth::fail(auth::Errc::InvalidExchangeCode, "verifier does not match the challenge");
+  return sessions_.externalProof(user_id, parts[1], methods, client);
 }
 
 auth::Result<std::vector<store::Identity>> OidcService::identities(std::int64_t user_id) {

@@ -57,9 +57,15 @@ class OidcService {
     std::string cookie;
   };
   // `portal_return`: begun by the pages' portal (/ui/login), which signs the browser in itself
-  // and then goes to this checked address.
+  // and then goes to this checked address. `frontend_challenge`: the frontend's S256 code
+  // challenge (RFC 7636 §4.2, 43 characters of base64url, checked by isCodeChallenge), which
+  // binds the one-time code to whoever holds its verifier (exchange).
   [[nodiscard]] core::Result<Start> begin(const std::string& provider,
-                                          std::optional<std::string> portal_return = {});
+                                          std::optional<std::string> portal_return = {},
+                                          std::optional<std::string> frontend_challenge = {});
+  // An S256 code challenge's form; a code verifier's (43 to 128 of [A-Za-z0-9-._~], RFC 7636 §4.1).
+  static bool isCodeChallenge(std::string_view challenge);
+  static bool isCodeVerifier(std::string_view verifier);
 
   // Everything the callback carried. Returns where to send the browser: the frontend with a
   // one-time code, or with a short error; details go to the audit log.
@@ -81,9 +87,12 @@ class OidcService {
 
   // Trades a one-time code (single use, 60 s, on every node) for the provider's proof of the
   // user (the route then starts a session, or asks for the second factor when the user has one
-  // the provider did not vouch for): InvalidExchangeCode, AccountDisabled, Unavailable.
-  [[nodiscard]] auth::Result<auth::SignedIn> exchange(const std::string& code,
-                                                      const auth::ClientInfo& client);
+  // the provider did not vouch for): InvalidExchangeCode, AccountDisabled, Unavailable. A code
+  // begun with a frontend challenge needs its verifier; a verifier given for a code begun without
+  // one is refused too (the frontend that sends it began no such sign-in: someone else's code).
+  [[nodiscard]] auth::Result<auth::SignedIn> exchange(
+      const std::string& code, const auth::ClientInfo& client,
+      const std::optional<std::string>& verifier = std::nullopt);
 
   // The user's linked identities.
   [[nodiscard]] auth::Result<std::vector<store::Identity>> identities(std::int64_t user_id);

@@ -375,6 +375,88 @@ def test_exchange_code_is_single_use(stack):
     assert r.status_code == 400
 
 
+def _verifier_and_challenge():
+    verifier = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return verifier, challenge
+
+
+def _bound_sign_in(gate, cert, login, challenge):
+    """A frontend's sign-in begun with its code challenge: the landing address."""
+    r = requests.get(gate.url("/api/v1/auth/oauth/local"), allow_redirects=False,
+                     params={"code_challenge": challenge, "code_challenge_method": "S256"})
+    assert r.status_code == 302, r.text
+    tx = re.match(r"gatehouse_oidc=([^;]+);", r.headers["Set-Cookie"]).group(1)
+    # The provider sees its own challenge (ours to it), never the frontend's.
+    assert challenge not in r.headers["Location"]
+    landing = callback(gate, through_provider(gate, cert, r.headers["Location"], login), tx)
+    assert landing.startswith("http://frontend.test/auth/callback#code="), landing
+    return landing.split("#code=", 1)[1]
+
+
+def _trade(gate, code, verifier=None):
+    body = {"code": code} if verifier is None else {"code": code, "code_verifier": verifier}
+    return requests.post(gate.url("/api/v1/auth/oauth/exchange"), json=body)
+
+
+def test_a_frontend_binds_the_code_to_itself_and_someone_elses_code_fails_in_it(stack):
+    """Found by an outside review (login CSRF): the one-time code was bound to nothing, so an
+    attacker who signed in through their own provider account and stopped at the callback's
+    Location could have a victim's frontend trade that code, and the victim worked in the
+    attacker's account. A frontend that begins with code_challenge trades with its verifier; a
+    code begun without one (the attacker's) fails when a verifier comes with it."""
+    gate, cert, _ = stack
+    verifier, challenge = _verifier_and_challenge()
+    code = _bound_sign_in(gate, cert, "grace", challenge)
+    r = _trade(gate, code, verifier)
+    assert r.status_code == 200, r.text
+    me = requests.get(gate.url("/api/v1/auth/me"), headers=auth(r.json()["access_token"])).json()
+    assert me["username"] == "grace"
+    # Without the verifier, or with another, the bound code fails, and is spent by the try.
+    code = _bound_sign_in(gate, cert, "grace", challenge)
+    assert (_trade(gate, code).status_code, _trade(gate, code, verifier).status_code) == (400, 400)
+    code = _bound_sign_in(gate, cert, "grace", challenge)
+    other, _ = _verifier_and_challenge()
+    r = _trade(gate, code, other)
+    assert (r.status_code, r.json()) == (400, {"detail": "Invalid or expired code"})
+    assert _trade(gate, code, verifier).status_code == 400
+    # The attack: the attacker's code, begun without a challenge, in the victim's frontend.
+    landing, _, _ = sign_in(gate, cert, "mallory")
+    attackers = landing.split("#code=", 1)[1]
+    r = _trade(gate, attackers, verifier)
+    assert (r.status_code, r.json()) == (400, {"detail": "Invalid or expired code"})
+    # A code bound to another frontend's challenge does not take this one's verifier either.
+    _, someone_elses = _verifier_and_challenge()
+    assert _trade(gate, _bound_sign_in(gate, cert, "mallory", someone_elses), verifier).status_code == 400
+    # The seed's frontends send neither, and go on working.
+    landing, _, _ = sign_in(gate, cert, "grace")
+    assert exchange(gate, landing).status_code == 200
+
+
+@pytest.mark.parametrize("params", [{"code_challenge": "short"},
+                                    {"code_challenge": "a" * 42 + "!"},
+                                    {"code_challenge": "a" * 44},
+                                    {"code_challenge_method": "S256"},
+                                    {"code_challenge": "A" * 43, "code_challenge_method": "plain"}])
+def test_a_malformed_frontend_challenge_is_refused_before_the_provider_is_asked(stack, params):
+    gate, _, _ = stack
+    r = requests.get(gate.url("/api/v1/auth/oauth/local"), params=params, allow_redirects=False)
+    assert r.status_code == 422, r.text
+    assert "Set-Cookie" not in r.headers
+    assert r.json()["detail"][0]["loc"][0] == "query"
+
+
+def test_a_malformed_code_verifier_is_refused_and_spends_nothing(stack):
+    gate, cert, _ = stack
+    verifier, challenge = _verifier_and_challenge()
+    code = _bound_sign_in(gate, cert, "grace", challenge)
+    for bad in ["x", "a" * 42, "a" * 129, "a" * 42 + "+", "a" * 42 + " ", 43 * "é"]:
+        r = _trade(gate, code, bad)
+        assert r.status_code == 422, (bad, r.text)
+        assert r.json()["detail"][0]["loc"] == ["body", "code_verifier"]
+    assert _trade(gate, code, verifier).status_code == 200
+
+
 @pytest.mark.parametrize("mode", ["wrong_aud", "wrong_nonce", "two_audiences_no_azp", "wrong_at_hash"])
 def test_bad_id_tokens_are_refused(stack, mode):
     gate, _, fake = stack

@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 
 #include "api/services.hpp"
+#include "core/base64url.hpp"
+#include "crypto/digest.hpp"
 #include "crypto/pkey.hpp"
 #include "http/message.hpp"
 #include "oidc/oidc_service.hpp"
@@ -163,6 +165,42 @@ TEST_F(GooglePreset, ValidatesAGoogleShapedIdTokenThroughTheCallback) {
   EXPECT_TRUE(user->password_hash.empty());
   EXPECT_TRUE(
       store_->identities().find("https://accounts.google.com", "110169484474386276334").value());
+}
+
+TEST_F(GooglePreset, ACodeBoundToAFrontendChallengeNeedsItsVerifier) {
+  const std::string verifier(43, 'v');
+  const std::string challenge = core::base64urlEncode(crypto::sha256(verifier));
+  ASSERT_TRUE(oidc::OidcService::isCodeChallenge(challenge));
+  ASSERT_TRUE(oidc::OidcService::isCodeVerifier(verifier));
+  const auth::ClientInfo client{"203.0.113.5", "test", "req-1"};
+  const auto codeOf = [&](std::optional<std::string> bound) {
+    auto start = oidc_.begin("google", std::nullopt, std::move(bound)).value();
+    const auto q = query(start.location);
+    EXPECT_EQ(start.location.find(challenge), std::string::npos);  // ours to the provider only
+    google_.nonce = q.at("nonce");
+    const std::string landing = oidc_.complete(
+        "google", {{{"code", "4/0Adeu5"}, {"state", q.at("state")}}, start.cookie}, client);
+    return landing.substr(landing.find("#code=") + 6);
+  };
+  EXPECT_EQ(oidc_.exchange(codeOf(challenge), client).error().code,
+            auth::Errc::InvalidExchangeCode);
+  const std::string other(43, 'w');
+  EXPECT_EQ(oidc_.exchange(codeOf(challenge), client, other).error().code,
+            auth::Errc::InvalidExchangeCode);
+  EXPECT_EQ(oidc_.exchange(codeOf(std::nullopt), client, verifier).error().code,
+            auth::Errc::InvalidExchangeCode);
+  const auto code = codeOf(challenge);
+  auto who = oidc_.exchange(code, client, verifier);
+  ASSERT_TRUE(who) << who.error().detail;
+  EXPECT_EQ(who->grant.amr, std::vector<std::string>{"ext"});  // no S256= among the methods
+  EXPECT_FALSE(oidc_.exchange(code, client, verifier));        // single use
+  ASSERT_TRUE(oidc_.exchange(codeOf(std::nullopt), client));   // the seed's way
+  EXPECT_FALSE(oidc::OidcService::isCodeChallenge(challenge.substr(1)));
+  EXPECT_FALSE(oidc::OidcService::isCodeChallenge(challenge + "A"));
+  EXPECT_FALSE(oidc::OidcService::isCodeVerifier(std::string(42, 'v')));
+  EXPECT_FALSE(oidc::OidcService::isCodeVerifier(std::string(129, 'v')));
+  EXPECT_FALSE(oidc::OidcService::isCodeVerifier(std::string(42, 'v') + "/"));
+  EXPECT_TRUE(oidc::OidcService::isCodeVerifier(std::string(124, 'v') + "-._~"));
 }
 
 TEST_F(GooglePreset, RefusesWrongNonceAndCachesKeys) {
