@@ -139,6 +139,13 @@ std::optional<std::string_view> Body::peekString(std::string_view name) const {
   return std::string_view(v->get_string());
 }
 
+bool Body::present(const std::string& name) const {
+  if (is_form_)
+    return std::any_of(form_.begin(), form_.end(),
+                       [&](const auto& kv) { return kv.first == name; });
+  return object_.contains(name);
+}
+
 std::optional<std::string> Body::optionalString(const std::string& name) {
   if (is_form_) {
     for (const auto& [k, v] : form_) {

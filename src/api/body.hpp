@@ -44,6 +44,8 @@ class Body {
   // (pydantic's extra = "forbid"): a field the endpoint would silently ignore is refused instead.
   void forbidOthers(std::initializer_list<std::string_view> known);
 
+  // Whether the JSON member or form field is there at all, null included.
+  bool present(const std::string& name) const;
   bool ok() const { return errors_.empty(); }
   std::vector<auth::FieldError>& errors() { return errors_; }
 

@@ -57,7 +57,12 @@ http::Response start(Call& c) {
     errors.push_back({{"query", "code_challenge"},
                       "an S256 code challenge: 43 characters of base64url",
                       "value_error.str.regex"});
-  if (method && (!challenge || *method != "S256"))
+  if (!challenge && c.services.oidc.requiresFrontendChallenge())
+    errors.push_back({{"query", "code_challenge"},
+                      "field required (OIDC_REQUIRE_CODE_CHALLENGE)",
+                      "value_error.missing"});
+  // RFC 7636 §4.3: no method means plain, which is not offered; said, not assumed.
+  if ((challenge || method) && (!method || *method != "S256" || !challenge))
     errors.push_back(
         {{"query", "code_challenge_method"}, "S256, with a code_challenge", "value_error.const"});
   if (!errors.empty()) return validationError(errors);
@@ -100,6 +105,10 @@ http::Response exchange(Call& c) {
   Body& body = *c.body;
   const std::string code = body.requiredString("code");
   const auto verifier = body.optionalString("code_verifier");
+  // A frontend that sends the member without a value (its stored verifier gone: a link opened in
+  // a new tab) began no sign-in here with this code: refused, never traded as an unbound one.
+  if (!verifier && body.present("code_verifier") && body.ok())
+    body.errors().push_back({{"body", "code_verifier"}, "a string", "type_error.str"});
   if (verifier && !oidc::OidcService::isCodeVerifier(*verifier))
     body.errors().push_back({{"body", "code_verifier"},
                              "43 to 128 characters of A-Z, a-z, 0-9, '-', '.', '_', '~'",

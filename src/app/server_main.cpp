@@ -431,7 +431,8 @@ int serve(const config::Config& config) {
                "request_id={} the identity-linked notice was not "
                "queued: {}",
                client.request_id, told.error().detail);
-       }});
+       },
+       config.oidc_require_code_challenge});
   // Gatehouse as an OpenID Provider: its RS256 key (in the database, sealed, one for every node),
   // its tokens, the client registry (secrets under a keyed hash) and the protocol service.
   // A node whose MFA_SECRET_KEY does not open the stored key serves everything else and answers

@@ -357,6 +357,9 @@ const std::map<std::string, std::string>& variables() {
       {"OIDC_LINK_VERIFIED_EMAIL",
        "link a new external identity to the account with its email when the provider says the "
        "email is verified (true)"},
+      {"OIDC_REQUIRE_CODE_CHALLENGE",
+       "refuse a frontend's external sign-in begun without a code_challenge, so every one-time "
+       "code is bound to its frontend (false: the seed's frontends send none)"},
       {"GOOGLE_CLIENT_SECRET", "Google sign-in client secret"},
       {"FORWARD_AUTH_PROXY",
        "nginx, traefik or caddy: whose original-request headers /api/v1/auth/verify believes "
@@ -716,6 +719,7 @@ core::Result<Config> load(const Lookup& lookup, std::vector<std::string>* proble
   }
   r.text("OIDC_CA_FILE", c.oidc_ca_file);
   r.boolean("OIDC_LINK_VERIFIED_EMAIL", c.oidc_link_verified_email);
+  r.boolean("OIDC_REQUIRE_CODE_CHALLENGE", c.oidc_require_code_challenge);
   if (auto v = r.raw("FORWARD_AUTH_PROXY")) {
     if (*v == "nginx") {
       c.forward_auth_proxy = ForwardAuthProxy::Nginx;

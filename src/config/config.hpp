@@ -137,6 +137,7 @@ struct Config {
   std::vector<OidcProvider> oidc_providers;  // google first when configured
   std::string oidc_ca_file;                  // extra CA bundle for providers
   bool oidc_link_verified_email = true;
+  bool oidc_require_code_challenge = false;
 
   ForwardAuthProxy forward_auth_proxy = ForwardAuthProxy::Nginx;
   bool registration_enabled = true;

@@ -36,6 +36,9 @@ class OidcService {
     // Told when a provider's identity is linked to an existing account by its verified address
     // (a new way in, which its owner hears of as of a passkey added); null: nobody.
     std::function<void(const store::User&, const auth::ClientInfo&)> linked;
+    // OIDC_REQUIRE_CODE_CHALLENGE: every frontend start binds its code (the route refuses one
+    // without a code_challenge), so no unbound code a frontend could be handed exists.
+    bool require_frontend_challenge = false;
   };
 
   OidcService(std::vector<config::OidcProvider> providers, HttpClient& http, store::Store& store,
@@ -43,6 +46,7 @@ class OidcService {
               state::OneTimeStore& once, Settings settings);
 
   bool hasProvider(const std::string& name) const { return providers_.contains(name); }
+  bool requiresFrontendChallenge() const { return settings_.require_frontend_challenge; }
   // The configured providers' names, for the portal's buttons.
   std::vector<std::string> providerNames() const {
     std::vector<std::string> out;

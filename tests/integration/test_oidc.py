@@ -437,7 +437,8 @@ def test_a_frontend_binds_the_code_to_itself_and_someone_elses_code_fails_in_it(
                                     {"code_challenge": "a" * 42 + "!"},
                                     {"code_challenge": "a" * 44},
                                     {"code_challenge_method": "S256"},
-                                    {"code_challenge": "A" * 43, "code_challenge_method": "plain"}])
+                                    {"code_challenge": "A" * 43, "code_challenge_method": "plain"},
+                                    {"code_challenge": "A" * 43}])  # RFC 7636: no method is plain
 def test_a_malformed_frontend_challenge_is_refused_before_the_provider_is_asked(stack, params):
     gate, _, _ = stack
     r = requests.get(gate.url("/api/v1/auth/oauth/local"), params=params, allow_redirects=False)
@@ -455,6 +456,39 @@ def test_a_malformed_code_verifier_is_refused_and_spends_nothing(stack):
         assert r.status_code == 422, (bad, r.text)
         assert r.json()["detail"][0]["loc"] == ["body", "code_verifier"]
     assert _trade(gate, code, verifier).status_code == 200
+
+
+def test_a_frontend_without_its_verifier_never_trades_someone_elses_code(stack):
+    """Found by the attack on the binding: a frontend whose stored verifier is gone (the
+    attacker's link opened in a new tab) sent "code_verifier": null, read as absent, and traded
+    the attacker's unbound code. null is refused (and the code stays the attacker's own)."""
+    gate, cert, _ = stack
+    landing, _, _ = sign_in(gate, cert, "mallory")
+    attackers = landing.split("#code=", 1)[1]
+    r = requests.post(gate.url("/api/v1/auth/oauth/exchange"), json={"code": attackers, "code_verifier": None})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "code_verifier"], r.text
+
+
+def test_with_oidc_require_code_challenge_no_unbound_code_exists(make_server, tls):
+    """With OIDC_REQUIRE_CODE_CHALLENGE every frontend start binds its code: a victim's frontend
+    that sends no verifier trades nothing an attacker could hand it."""
+    strict = make_server(start=False)
+    env, _, stop = start_providers(tls, strict.url("/api/v1/auth/oauth/local/callback"))
+    try:
+        strict.env.update(env, GATEHOUSE_PUBLIC_URL=strict.base, OIDC_REQUIRE_CODE_CHALLENGE="true")
+        strict.start()
+        r = requests.get(strict.url("/api/v1/auth/oauth/local"), allow_redirects=False)
+        assert r.status_code == 422 and "Set-Cookie" not in r.headers, r.text
+        assert r.json()["detail"][0]["loc"] == ["query", "code_challenge"]
+        verifier, challenge = _verifier_and_challenge()
+        code = _bound_sign_in(strict, tls[0], "mallory", challenge)
+        # Every code is bound: the victim's frontend sending none trades nothing.
+        assert _trade(strict, code).status_code == 400
+        code = _bound_sign_in(strict, tls[0], "mallory", challenge)
+        assert _trade(strict, code, verifier).status_code == 200
+    finally:
+        strict.stop()
+        stop()
 
 
 @pytest.mark.parametrize("mode", ["wrong_aud", "wrong_nonce", "two_audiences_no_azp", "wrong_at_hash"])
