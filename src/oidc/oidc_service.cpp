@@ -13,6 +13,7 @@
 #include "core/utf8.hpp"
 #include "crypto/aead.hpp"
 #include "crypto/digest.hpp"
+#include "crypto/pkce.hpp"
 #include "crypto/random.hpp"
 #include "rbac/policy.hpp"
 
@@ -71,11 +72,7 @@ bool OidcService::isCodeChallenge(std::string_view challenge) {
 }
 
 bool OidcService::isCodeVerifier(std::string_view verifier) {
-  return verifier.size() >= 43 && verifier.size() <= 128 &&
-         std::all_of(verifier.begin(), verifier.end(), [](char ch) {
-           return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-                  (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' || ch == '~';
-         });
+  return crypto::isPkceValue(verifier);
 }
 
 core::Result<OidcService::Start> OidcService::begin(const std::string& name,
@@ -414,8 +411,7 @@ auth::Result<auth::SignedIn> OidcService::exchange(const std::string& code,
     return auth::fail(auth::Errc::InvalidExchangeCode,
                       bound ? "code bound to a frontend challenge: no verifier"
                             : "a verifier for a code begun without a challenge");
-  if (bound &&
-      !crypto::constantTimeEquals(core::base64urlEncode(crypto::sha256(*verifier)), *bound))
+  if (bound && !crypto::verifierMatches(*verifier, *bound))
     return auth::fail(auth::Errc::InvalidExchangeCode, "verifier does not match the challenge");
   return sessions_.externalProof(user_id, parts[1], methods, client);
 }

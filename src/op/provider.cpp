@@ -15,8 +15,8 @@
 #include "core/log.hpp"
 #include "crypto/digest.hpp"
 #include "crypto/hmac.hpp"
+#include "crypto/pkce.hpp"
 #include "crypto/random.hpp"
-#include "op/pkce.hpp"
 #include "op/uris.hpp"
 #include "ui/return_to.hpp"
 
@@ -257,7 +257,7 @@ tl::expected<Authorization, AuthorizeFailure> Provider::checkAuthorize(const Aut
   if (r.code_challenge) {
     if (!r.code_challenge_method)
       return back(OpErrc::InvalidRequest, "code_challenge_method=S256 is required.");
-    if (r.code_challenge->size() != 43 || !isPkceValue(*r.code_challenge))
+    if (r.code_challenge->size() != 43 || !crypto::isPkceValue(*r.code_challenge))
       return back(OpErrc::InvalidRequest, "code_challenge is malformed.");
     a.code_challenge = *r.code_challenge;
   } else if (r.code_challenge_method) {
@@ -546,7 +546,7 @@ Result<json::object> Provider::codeGrant(const TokenRequest& r, const store::OpC
   if (*r.redirect_uri != stringAt(data, "redirect_uri")) return bad();
   const std::string challenge = stringAt(data, "code_challenge");
   if (!challenge.empty()) {
-    if (!r.code_verifier || !verifierMatches(*r.code_verifier, challenge)) return bad();
+    if (!r.code_verifier || !crypto::verifierMatches(*r.code_verifier, challenge)) return bad();
   } else if (r.code_verifier) {
     return bad();  // a verifier for a code issued without a challenge (OAuth 2.1 §4.1.3)
   }

@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "op/pkce.hpp"
+#include "crypto/pkce.hpp"
 #include "op/uris.hpp"
 #include "ui/return_to.hpp"
 
@@ -19,8 +19,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       !ui::originOf(input))
     std::abort();  // an http(s) redirect URI we would register must have a checkable origin
   (void)op::withQuery(input, {{"code", input}, {"state", input}, {"iss", "https://id.example"}});
-  (void)op::isPkceValue(input);
-  (void)op::verifierMatches(input, op::s256Challenge(input));
+  (void)crypto::isPkceValue(input);
+  (void)crypto::verifierMatches(input, crypto::s256Challenge(input));
   static const ui::ReturnTo kReturn("https://id.example", {"https://app.example"});
   (void)kReturn.check(input);
   return 0;

@@ -1,13 +1,17 @@
 #include <gtest/gtest.h>
 
+#include "crypto/pkce.hpp"
 #include "op/errors.hpp"
 #include "op/op_tokens.hpp"
-#include "op/pkce.hpp"
 #include "op/provider.hpp"
 #include "op/uris.hpp"
 
 namespace gatehouse::op {
 namespace {
+
+using crypto::isPkceValue;  // PKCE lives in crypto/, shared with external sign-in
+using crypto::s256Challenge;
+using crypto::verifierMatches;
 
 // RFC 7636 Appendix B.
 constexpr std::string_view kVerifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";

@@ -11,10 +11,10 @@
 #include "auth/claims.hpp"
 #include "core/base64url.hpp"
 #include "crypto/hmac.hpp"
+#include "crypto/pkce.hpp"
 #include "crypto/pkey.hpp"
 #include "jose/jws.hpp"
 #include "jose/jwt.hpp"
-#include "op/pkce.hpp"
 #include "support/auth_stack.hpp"
 
 namespace gatehouse::op {
@@ -97,7 +97,7 @@ class ProviderTest : public ::testing::Test {
     r.scope = std::move(scope);
     r.state = "st";
     r.nonce = "n-0S6_WzA2Mj";
-    r.code_challenge = s256Challenge(kVerifier);
+    r.code_challenge = crypto::s256Challenge(kVerifier);
     r.code_challenge_method = "S256";
     return r;
   }

@@ -1,11 +1,11 @@
-#include "op/pkce.hpp"
+#include "crypto/pkce.hpp"
 
 #include <algorithm>
 
 #include "core/base64url.hpp"
 #include "crypto/digest.hpp"
 
-namespace gatehouse::op {
+namespace gatehouse::crypto {
 
 bool isPkceValue(std::string_view value) {
   if (value.size() < 43 || value.size() > 128) return false;
@@ -16,12 +16,12 @@ bool isPkceValue(std::string_view value) {
 }
 
 std::string s256Challenge(std::string_view verifier) {
-  return core::base64urlEncode(crypto::sha256(verifier));
+  return core::base64urlEncode(sha256(verifier));
 }
 
 bool verifierMatches(std::string_view verifier, std::string_view challenge) {
   if (!isPkceValue(verifier)) return false;
-  return crypto::constantTimeEquals(s256Challenge(verifier), challenge);
+  return constantTimeEquals(s256Challenge(verifier), challenge);
 }
 
-}  // namespace gatehouse::op
+}  // namespace gatehouse::crypto
