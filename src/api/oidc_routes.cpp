@@ -26,14 +26,16 @@ http::Response redirect(const std::string& location) {
 }  // namespace
 
 http::Response beginExternal(Call& c, std::optional<std::string> portal_return,
-                             std::optional<std::string> frontend_challenge) {
+                             std::optional<std::string> frontend_challenge,
+                             std::optional<oidc::OidcService::Linking> link) {
   Services& s = c.services;
   const http::Request& r = c.request;
   // Every start counts, an unknown provider's too: each one asks the provider.
   if (auto refused = c.admit()) return std::move(*refused);
   const std::string& provider = r.path_params.at("provider");
   if (!s.oidc.hasProvider(provider)) return errorResponse({auth::Errc::NotFound, {}, {}, 0}, r);
-  auto begun = s.oidc.begin(provider, std::move(portal_return), std::move(frontend_challenge));
+  auto begun = s.oidc.begin(provider, std::move(portal_return), std::move(frontend_challenge),
+                            std::move(link));
   if (!begun) return errorResponse({auth::Errc::Unavailable, begun.error().message, {}, 0}, r);
   http::Response res = redirect(begun->location);
   // Bound to this browser: HttpOnly, Secure, SameSite=Lax (it must ride the provider's redirect
@@ -88,11 +90,14 @@ http::Response callback(Call& c) {
   }
   if (auto value = pages::cookie(r, oidc::OidcService::kCookieName))
     cb.cookie = std::string(*value);
-  std::optional<std::string> portal_return;
-  const std::string landing = s.oidc.complete(provider, cb, clientOf(r), &portal_return);
-  // Begun by the portal: the browser is signed in here, not handed to FRONTEND_URL.
-  http::Response res =
-      portal_return ? pages::finishExternal(c, landing, *portal_return) : redirect(landing);
+  oidc::OidcService::Begun begun;
+  const std::string landing = s.oidc.complete(provider, cb, clientOf(r), &begun);
+  // Begun by the pages: the browser stays here (signed in, or back on the account page), not
+  // handed to FRONTEND_URL.
+  http::Response res = begun.linking ? pages::finishLink(s, landing)
+                       : begun.portal_return
+                           ? pages::finishExternal(c, landing, *begun.portal_return)
+                           : redirect(landing);
   // Added, not set: the portal's answer may carry its own cookies (the session, the CSRF one).
   pages::addCookie(res, std::string(oidc::OidcService::kCookieName) + "=; Path=" +
                             cookiePath(provider) + "; Max-Age=0; HttpOnly; Secure; SameSite=Lax");
@@ -202,13 +207,17 @@ void addOidcRoutes(RouteTable& t) {
          .description = "A flow the pages' portal began (/ui/login/external/{provider}) ends "
                         "here in the browser instead: signed in (303 to its return address), "
                         "asked for the second factor (an HTML page), or refused (an HTML page, "
-                        "or 303 to /ui/login?error=external).",
+                        "or 303 to /ui/login?error=external). A linking the account page began "
+                        "(/ui/account/identities/link/{provider}) ends with 303 to /ui/account.",
          .params = {{"code", "query", "string", false, ""},
                     {"state", "query", "string", false, ""},
                     {"iss", "query", "string", false, "RFC 9207"},
                     {"error", "query", "string", false, ""}},
          .replies = {{302, "To FRONTEND_URL/auth/callback#code=... or #error=...", ""},
-                     {303, "Begun by the portal: signed in, on to the return address", ""},
+                     {303,
+                      "Begun by the portal: signed in, on to the return address; begun by the "
+                      "account page: back to it",
+                      ""},
                      {200, "Begun by the portal: the second factor's page (HTML)", ""},
                      {401, "Begun by the portal: refused (an HTML page)", ""},
                      {403, "Begun by the portal: account deactivated (an HTML page)", ""},

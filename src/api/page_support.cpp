@@ -231,6 +231,12 @@ const Route& apiRoute(const RouteTable& table, std::string_view method, std::str
 
 }  // namespace
 
+std::string providerLabel(std::string_view name) {
+  std::string label(name);
+  if (!label.empty()) label[0] = core::upperAscii(label[0]);
+  return label;
+}
+
 std::vector<RateLimitRule> limitsOf(const RouteTable& table, std::string_view api_method,
                                     std::string_view api_path) {
   return apiRoute(table, api_method, api_path).limits;

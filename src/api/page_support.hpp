@@ -158,13 +158,19 @@ std::vector<RateLimitRule> limitsOf(const RouteTable& table, std::string_view ap
 // short reason. `landing` is OidcService::complete()'s answer.
 http::Response finishExternal(Call& c, const std::string& landing,
                               const std::string& portal_return);
+// A provider's name as its buttons show it ("google" → "Google").
+std::string providerLabel(std::string_view name);
+// The end of a linking the account page began (oidc_routes' callback): back to the account page
+// with what came of it. `landing` is OidcService::complete()'s answer.
+http::Response finishLink(const Services& s, const std::string& landing);
 
 }  // namespace gatehouse::api::pages
 
 namespace gatehouse::api {
 // Starts an external sign-in (oidc_routes): the provider's authorization URL and the transaction
 // cookie; `portal_return` when the portal began it, `frontend_challenge` when a frontend binds the
-// one-time code to itself.
+// one-time code to itself, `link` when the account page links an identity.
 http::Response beginExternal(Call& c, std::optional<std::string> portal_return,
-                             std::optional<std::string> frontend_challenge = std::nullopt);
+                             std::optional<std::string> frontend_challenge = std::nullopt,
+                             std::optional<oidc::OidcService::Linking> link = std::nullopt);
 }  // namespace gatehouse::api

@@ -29,6 +29,10 @@ constexpr std::pair<std::string_view, std::string_view> kDone[] = {
     {"session-ended", "The session has ended."},
     {"key-revoked", "The API key was revoked."},
     {"identity-unlinked", "The linked identity was removed."},
+    {"identity-linked", "The identity is linked: it signs you in to this account."},
+    {"identity-in-use", "That identity is linked to another account; it was not linked here."},
+    {"identity-limit", "This account holds the most linked identities; unlink one first."},
+    {"identity-not-linked", "The identity was not linked. Try again."},
     {"passkey-added", "The passkey is added: it signs you in, and is your second factor."},
     {"passkey-renamed", "The passkey was renamed."},
     {"passkey-removed", "The passkey was removed."},
@@ -104,6 +108,9 @@ http::Response accountPage(Call& c, int status, std::string_view notice, std::st
                                   {"email", i.email},
                                   {"created", when(i.created_at)}});
   }
+  json::array providers;
+  for (const auto& name : s.oidc.providerNames())
+    providers.push_back(json::object{{"name", name}, {"label", pages::providerLabel(name)}});
   const auto token = pages::formToken(c);
   return html(s, status,
               pages::render(c, "account", "Your account",
@@ -122,7 +129,8 @@ http::Response accountPage(Call& c, int status, std::string_view notice, std::st
                              {"sessions", std::move(session_rows)},
                              {"keys", std::move(key_rows)},
                              {"permissions", json::value_from(who.permissions)},
-                             {"identities", std::move(linked)}},
+                             {"identities", std::move(linked)},
+                             {"providers", std::move(providers)}},
                             token.token));
 }
 
@@ -247,7 +255,33 @@ http::Response createKey(Call& c) {
   return secretPage(c, "new-key", "Your new API key", {{"key", created->plaintext}});
 }
 
+// Links an identity at a provider to this account: the sign-in flow, begun here for the signed-in
+// user and this session (a step-up first, as for a passkey added: a new way in), ending on this
+// page. The transaction cookie binds it to this browser: a provider's answer to someone else's
+// linking, opened here, fails its state check.
+http::Response linkIdentity(Call& c) {
+  // "/ui/account" as a portal flow's return address too: a node of an older version, which knows
+  // no linking, finishes it as the portal's sign-in and keeps the browser on the pages.
+  http::Response begun = beginExternal(
+      c, std::string("/ui/account"), std::nullopt,
+      oidc::OidcService::Linking{c.who->user->id, std::string(auth::sessionOf(c.who->claims()))});
+  // Refused (an unknown provider, the limit, the provider unreachable): the account page says so.
+  return begun.status < 400 ? begun : failed(c, begun);
+}
+
 }  // namespace
+
+http::Response pages::finishLink(const Services& s, const std::string& landing) {
+  const auto where = s.oidc.landingOf(landing);
+  std::string_view done = "identity-not-linked";  // the reason is in the log and the audit trail
+  if (!where.linked.empty())
+    done = "identity-linked";
+  else if (where.error == "identity_in_use")
+    done = "identity-in-use";
+  else if (where.error == "too_many_identities")
+    done = "identity-limit";
+  return back(done, "identities");
+}
 
 void addUiAccountRoutes(RouteTable& t) {
   t.add({.method = "GET",
@@ -299,6 +333,20 @@ void addUiAccountRoutes(RouteTable& t) {
   addForm(t, "DELETE", "/api/v1/auth/identities/{id}", "/ui/account/identities/{id}/unlink",
           "Unlink an identity",
           [](Call& c) { return simple<handlers::unlink>(c, "identity-unlinked", "identities"); });
+  t.add({.method = "POST",
+         .path = "/ui/account/identities/link/{provider}",
+         .credential = Credential::Session,
+         .lane = Lane::Outbound,  // asks the provider, as the sign-in's start does
+         .step_up = true,
+         .summary = "Link an identity at an external provider to this account (302 to it)",
+         .tag = "pages",
+         .body = BodyKind::Form,
+         .body_schema = "CsrfForm",
+         .replies = {{302, "To the provider", ""}},
+         .limits = pages::limitsOf(t, "GET", "/api/v1/auth/oauth/{provider}"),
+         .csrf = true,
+         .hidden = true,
+         .handler = linkIdentity});
 }
 
 }  // namespace gatehouse::api

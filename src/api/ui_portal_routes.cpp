@@ -46,11 +46,9 @@ std::string loginPage(const Call& c, const std::string& csrf, const LoginView& v
   const Services& s = c.services;
   json::array providers;
   for (const auto& name : s.oidc.providerNames()) {
-    std::string label = name;
-    if (!label.empty()) label[0] = core::upperAscii(label[0]);
     providers.push_back(json::object{
         {"name", name},
-        {"label", label},
+        {"label", pages::providerLabel(name)},
         {"href", "/ui/login/external/" + core::percentEncode(name) + returnQuery(v.return_to)}});
   }
   return pages::render(c, "login", "Sign in",

@@ -91,14 +91,14 @@ std::map<std::string, std::array<std::string, 3>, std::less<>> builtIns() {
              button("Review my passkeys"))}},
       {"identity-linked",
        {"A sign-in through another provider was linked to your {{product}} account",
-        "Hello {{username}},\n\nAn account at an external sign-in provider that vouches for "
-        "{{email}} was just linked to your {{product}} account: it now signs you in there, "
-        "without your password.\n\nIf this was not you, sign in at once, unlink it under "
+        "Hello {{username}},\n\nAn account at an external sign-in provider was just linked "
+        "to your {{product}} account {{email}}: it now signs you in there, without your "
+        "password.\n\nIf this was not you, sign in at once, unlink it under "
         "Linked sign-in, change your password and end your other sessions:\n\n{{link}}\n\n-- "
         "\n{{product}}\n",
-        page("<p>Hello {{username}},</p>\n<p>An account at an external sign-in provider that "
-             "vouches for {{email}} was just linked to your {{product}} account: it now signs "
-             "you in there, without your password.</p>\n<p>If this was not you, sign in at "
+        page("<p>Hello {{username}},</p>\n<p>An account at an external sign-in provider was "
+             "just linked to your {{product}} account {{email}}: it now signs you in there, "
+             "without your password.</p>\n<p>If this was not you, sign in at "
              "once, unlink it under Linked sign-in, change your password and end your other "
              "sessions:</p>\n" +
              button("Review my linked sign-ins"))}},

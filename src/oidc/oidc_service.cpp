@@ -77,7 +77,8 @@ bool OidcService::isCodeVerifier(std::string_view verifier) {
 
 core::Result<OidcService::Start> OidcService::begin(const std::string& name,
                                                     std::optional<std::string> portal_return,
-                                                    std::optional<std::string> frontend_challenge) {
+                                                    std::optional<std::string> frontend_challenge,
+                                                    std::optional<Linking> link) {
   Provider& provider = *providers_.at(name);
   const auto slot = provider.enter();
   if (!slot)
@@ -98,6 +99,10 @@ core::Result<OidcService::Start> OidcService::begin(const std::string& name,
                   {"i", clock_.unixMillis().count()}};  // when it began, for the one-time store
   if (portal_return) tx["r"] = *portal_return;
   if (frontend_challenge) tx["fc"] = *frontend_challenge;
+  if (link) {
+    tx["lu"] = link->user_id;
+    tx["ls"] = link->session_id;
+  }
   auto sealed = crypto::seal(settings_.cookie_key, json::serialize(tx), kCookieAad);
   if (!sealed) return tl::unexpected(sealed.error());
   const auto& c = provider.config();
@@ -140,13 +145,13 @@ OidcService::Landing OidcService::landingOf(std::string_view location) const {
   std::string value(fragment.substr(eq + 1));
   if (key == "code") out.code = std::move(value);
   if (key == "mfa_token") out.mfa_token = std::move(value);
+  if (key == "linked") out.linked = std::move(value);
   if (key == "error") out.error = std::move(value);
   return out;
 }
 
 std::string OidcService::complete(const std::string& name, const Callback& cb,
-                                  const auth::ClientInfo& client,
-                                  std::optional<std::string>* portal_return) {
+                                  const auth::ClientInfo& client, Begun* begun) {
   Provider& provider = *providers_.at(name);
   const auto param = [&](const char* key) -> std::string {
     const auto it = cb.params.find(key);
@@ -165,8 +170,14 @@ std::string OidcService::complete(const std::string& name, const Callback& cb,
     const auto* v = t.if_contains(key);
     return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
   };
-  if (const auto* r = t.if_contains("r"); r != nullptr && r->is_string() && portal_return)
-    *portal_return = std::string(r->get_string());
+  std::optional<Linking> link;
+  if (const auto* u = t.if_contains("lu"); u != nullptr && u->is_int64())
+    link = Linking{u->get_int64(), str("ls")};
+  if (begun != nullptr) {
+    if (const auto* r = t.if_contains("r"); r != nullptr && r->is_string())
+      begun->portal_return = std::string(r->get_string());
+    begun->linking = link.has_value();
+  }
   const auto* expiry = t.if_contains("e");
   const auto* began = t.if_contains("i");
   const std::int64_t now = clock_.unixSeconds();
@@ -235,6 +246,7 @@ std::string OidcService::complete(const std::string& name, const Callback& cb,
     return fail(name, "invalid_id_token", kWhy[static_cast<int>(claims.error())], client);
   }
   slot.reset();
+  if (link) return linkIdentity(provider, *claims, *link, client);
   std::string reason;
   auto user_id = resolveUser(provider, *claims, client, reason);
   if (!user_id)
@@ -278,6 +290,59 @@ std::string OidcService::complete(const std::string& name, const Callback& cb,
     return fail(name, "server_error", stored ? "code collision" : stored.error().message, client);
   // Tokens never travel in a URL: the fragment carries a one-time code the frontend trades.
   return settings_.frontend_url + "/auth/callback#code=" + *code;
+}
+
+std::string OidcService::linkIdentity(const Provider& provider, const jose::Claims& claims,
+                                      const Linking& link, const auth::ClientInfo& client) {
+  const auto& c = provider.config();
+  // The session that began it must still be live and the user's: a sign-out, a password change
+  // or a deactivation meanwhile ends the linking too.
+  auto session = store_.sessions().find(link.session_id);
+  if (!session) return fail(c.name, "server_error", session.error().message, client);
+  if (!*session || !(*session)->liveAt(clock_.unixSeconds()) ||
+      (*session)->user_id != link.user_id) {
+    return fail(c.name, "invalid_state", "the session that began the linking has ended", client,
+                link.user_id);
+  }
+  auto user = store_.users().findById(link.user_id);
+  if (!user) return fail(c.name, "server_error", user.error().message, client);
+  if (!*user || !(*user)->is_active)
+    return fail(c.name, "invalid_state", "the account is gone or deactivated", client,
+                link.user_id);
+  const std::string done = settings_.frontend_url + "/auth/callback#linked=" + c.name;
+  auto known = store_.identities().find(c.issuer, claims.sub);
+  if (!known) return fail(c.name, "server_error", known.error().message, client);
+  if (*known && (*known)->user_id == link.user_id) return done;  // linked already
+  // Another account's identity stays there (whoever proved it at the provider signs in to it);
+  // the store refuses one linked elsewhere in the meantime alike.
+  const auto in_use = [&] {
+    return fail(c.name, "identity_in_use", "the identity is another account's", client,
+                link.user_id);
+  };
+  if (*known) return in_use();
+  std::string email = claimString(claims, "email");
+  if (!auth::emailProblem(email).empty()) email.clear();
+  auto linked = store_.identities().linkByOwner(
+      {0, link.user_id, c.name, c.issuer, claims.sub, email, clock_.unixSeconds()},
+      kMaxIdentitiesPerUser);
+  if (!linked) {
+    if (linked.error().code == core::Errc::AlreadyExists) return in_use();
+    if (linked.error().code == core::Errc::ResourceExhausted)
+      return fail(c.name, "too_many_identities", "the account holds the most identities", client,
+                  link.user_id);
+    return fail(c.name, "server_error", linked.error().message, client, link.user_id);
+  }
+  audit_.record({"identity.linked",
+                 client.request_id,
+                 link.user_id,
+                 link.user_id,
+                 client.ip,
+                 client.user_agent,
+                 {{"provider", c.name}, {"by", "owner"}}});
+  // A new way in, as when linked by the address: its owner hears of it (a stolen session could
+  // have added it).
+  if (settings_.linked) settings_.linked(**user, client);
+  return done;
 }
 
 core::Result<std::int64_t> OidcService::resolveUser(const Provider& provider,

@@ -54,6 +54,16 @@ class OidcService {
     return out;
   }
 
+  // Who links an identity to their account (the account page's linking flow): the user, and the
+  // session that began it, which must still be live when the provider sends the browser back.
+  struct Linking {
+    std::int64_t user_id = 0;
+    std::string session_id;
+  };
+  // The most identities one account holds: the linking flow refuses more (a row per identity
+  // controlled at a provider, shown on every visit of the account page).
+  static constexpr std::int64_t kMaxIdentitiesPerUser = 10;
+
   // The provider's authorization URL and the sealed transaction for the cookie; Unavailable when
   // the provider cannot be reached.
   struct Start {
@@ -63,10 +73,12 @@ class OidcService {
   // `portal_return`: begun by the pages' portal (/ui/login), which signs the browser in itself
   // and then goes to this checked address. `frontend_challenge`: the frontend's S256 code
   // challenge (RFC 7636 §4.2, 43 characters of base64url, checked by isCodeChallenge), which
-  // binds the one-time code to whoever holds its verifier (exchange).
+  // binds the one-time code to whoever holds its verifier (exchange). `link`: begun on the
+  // account page, the identity is linked to that user instead of signing anyone in.
   [[nodiscard]] core::Result<Start> begin(const std::string& provider,
                                           std::optional<std::string> portal_return = {},
-                                          std::optional<std::string> frontend_challenge = {});
+                                          std::optional<std::string> frontend_challenge = {},
+                                          std::optional<Linking> link = {});
   // An S256 code challenge's form; a code verifier's (43 to 128 of [A-Za-z0-9-._~], RFC 7636 §4.1).
   static bool isCodeChallenge(std::string_view challenge);
   static bool isCodeVerifier(std::string_view verifier);
@@ -77,14 +89,19 @@ class OidcService {
     std::map<std::string, std::string> params;  // code, state, iss, error
     std::optional<std::string> cookie;
   };
-  // `portal_return` is set when the transaction was begun by the portal.
+  // Who began the transaction, as far as its sealed cookie tells (nothing when it does not open).
+  struct Begun {
+    std::optional<std::string> portal_return;  // the pages' portal, to this address
+    bool linking = false;                      // the account page, linking an identity
+  };
+  // A linking ends at `#linked=<provider>` or `#error=<reason>` (the route shows the account page).
   std::string complete(const std::string& provider, const Callback& callback,
-                       const auth::ClientInfo& client,
-                       std::optional<std::string>* portal_return = nullptr);
-  // What a landing address from complete() carries: one of code, mfa_token, error.
+                       const auth::ClientInfo& client, Begun* begun = nullptr);
+  // What a landing address from complete() carries: one of code, mfa_token, linked, error.
   struct Landing {
     std::string code;
     std::string mfa_token;
+    std::string linked;
     std::string error;
   };
   Landing landingOf(std::string_view location) const;
@@ -113,6 +130,10 @@ class OidcService {
   std::string fail(const std::string& provider, const std::string& reason,
                    const std::string& detail, const auth::ClientInfo& client,
                    std::optional<std::int64_t> subject = std::nullopt);
+  // The linking flow's end: the identity joins the user who began it (IdentityInUse,
+  // TooManyIdentities and the ended session land as errors).
+  std::string linkIdentity(const Provider& provider, const jose::Claims& claims,
+                           const Linking& link, const auth::ClientInfo& client);
   [[nodiscard]] core::Result<std::int64_t> resolveUser(const Provider& provider,
                                                        const jose::Claims& claims,
                                                        const auth::ClientInfo& client,

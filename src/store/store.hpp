@@ -314,6 +314,11 @@ class IdentityStore {
   // again by its email (the owner's unlinking would otherwise last until its next sign-in).
   [[nodiscard]] virtual core::Result<bool> unlinkedBy(std::int64_t user_id, std::string_view issuer,
                                                       std::string_view subject) = 0;
+  // The account's owner links an identity (the account page's linking flow), in one transaction:
+  // AlreadyExists when (issuer, subject) is anyone's, ResourceExhausted when the user holds `most`
+  // identities already. The user's memory of having unlinked it goes: their own choice undoes it.
+  [[nodiscard]] virtual core::Result<Identity> linkByOwner(Identity identity,
+                                                           std::int64_t most) = 0;
   // Creates a password-less user and its identity together (AlreadyExists "email"/"username"/
   // "identity").
   [[nodiscard]] virtual core::Result<User> createUserWithIdentity(const NewUser& user,

@@ -159,7 +159,7 @@ constexpr std::string_view kOpLogout = GH_TOP
 // created, last_used}] (TOTP), passkeys_on, passkeys [{id, name, kind, created, last_used}],
 // recovery_left, sessions [{id, user_agent, ip, created, last_used,
 // current}], keys [{id, name, prefix, scopes, created, expires, last_used}], permissions [],
-// identities [{id, provider, email, created}]
+// identities [{id, provider, email, created}], providers [{name, label}]
 constexpr std::string_view kAccount = GH_TOP
     R"html(<section id="profile" aria-labelledby="profile-title"><h2 id="profile-title">Profile</h2>
 {{#user}}<dl><dt>Username</dt><dd id="profile-username">{{username}}</dd><dt>Email</dt><dd id="profile-email">{{email}}{{#verified}} (verified){{/verified}}{{^verified}} (not verified){{/verified}}</dd><dt>Role</dt><dd id="profile-role">{{role}}</dd><dt>Member since</dt><dd>{{#created}})html" GH_TIME
@@ -252,7 +252,10 @@ constexpr std::string_view kAccount = GH_TOP
 {{#identities}}<tr data-identity-id="{{id}}"><td>{{provider}}</td><td>{{email}}</td><td>{{#created}})html" GH_TIME
     R"html({{/created}}</td><td><form method="post" action="/ui/account/identities/{{id}}/unlink" id="identity-unlink-{{id}}" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit" class="danger" aria-label="Unlink {{provider}} {{email}}">Unlink</button></form></td></tr>
 {{/identities}}</tbody></table></div>
-{{/identities.0}}</section>
+{{/identities.0}}{{#providers.0}}<div class="providers" role="group" aria-label="Link a way to sign in">
+{{#providers}}<form method="post" action="/ui/account/identities/link/{{name}}" id="identity-link-{{name}}" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Link {{label}}</button></form>
+{{/providers}}</div>
+{{/providers.0}}</section>
 )html";
 
 #define GH_BACK "<p class=\"links\"><a href=\"/ui/account#mfa\">Back to your account</a></p>\n"

@@ -986,6 +986,39 @@ TEST_P(StoreContract, IdentitiesAreUniqueAndNeverRemoveTheLastWayIn) {
   EXPECT_FALSE(ids.unlinkedBy(user->id, "https://idp", "s2").value());
 }
 
+TEST_P(StoreContract, TheOwnerLinksAnIdentityWithinTheCapAndUndoesItsUnlinking) {
+  auto& ids = store_->identities();
+  const User u = make("link@example.com", "linkuser");
+  const User other = make("linked@example.com", "linkother");
+  auto first = ids.linkByOwner({0, u.id, "oidc", "https://idp", "a", "", 10}, 2);
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_GT(first->id, 0);
+  // Anyone's identity stays theirs, the owner's own included.
+  EXPECT_EQ(ids.linkByOwner({0, other.id, "oidc", "https://idp", "a", "", 11}, 2).error().message,
+            "identity");
+  EXPECT_EQ(ids.linkByOwner({0, u.id, "oidc", "https://idp", "a", "", 11}, 2).error().message,
+            "identity");
+  // Unlinked, it is remembered; linked again by its owner, forgotten (and only for that owner).
+  ASSERT_TRUE(ids.removeUnlessLast(first->id, u.id));
+  ASSERT_TRUE(ids.linkByOwner({0, other.id, "oidc", "https://idp", "b", "", 12}, 2));
+  ASSERT_TRUE(ids.removeUnlessLast(ids.find("https://idp", "b").value()->id, other.id));
+  EXPECT_TRUE(ids.unlinkedBy(u.id, "https://idp", "a").value());
+  auto back = ids.linkByOwner({0, u.id, "oidc", "https://idp", "a", "", 13}, 2);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_FALSE(ids.unlinkedBy(u.id, "https://idp", "a").value());
+  EXPECT_TRUE(ids.unlinkedBy(other.id, "https://idp", "b").value());
+  // At the cap, nothing more is linked and nothing is forgotten.
+  ASSERT_TRUE(ids.linkByOwner({0, u.id, "oidc", "https://idp", "c", "", 14}, 2));
+  auto over = ids.linkByOwner({0, u.id, "oidc", "https://idp", "d", "", 15}, 2);
+  ASSERT_FALSE(over);
+  EXPECT_EQ(over.error().code, core::Errc::ResourceExhausted);
+  EXPECT_FALSE(ids.find("https://idp", "d").value());
+  auto full = ids.linkByOwner({0, other.id, "oidc", "https://idp", "b", "", 16}, 0);
+  ASSERT_FALSE(full);
+  EXPECT_TRUE(ids.unlinkedBy(other.id, "https://idp", "b").value());
+  EXPECT_EQ(ids.listForUser(u.id).value().size(), 2U);
+}
+
 TEST_P(StoreContract, FactorsConfirmOnceAndKeepMfaEnabledTrue) {
   const User u = make("mfa@example.com", "mfauser");
   const User other = make("other@example.com", "otheruser");

@@ -830,3 +830,233 @@ def test_the_portal_asks_for_our_second_factor_after_a_provider(stack):
     assert r.status_code == 303, r.text
     assert r.headers["Location"] == "/ui/account"
     assert "gatehouse_session=" in r.headers["Set-Cookie"]
+
+
+# --- Linking by the account's owner (the account page) ---------------------------------------------
+
+def password_browser(gate, username, password="Passw0rd!x"):
+    """A browser signed in to the pages with a password (a fresh sign-in: step-up satisfied)."""
+    browser = requests.Session()
+    page = browser.get(gate.url("/ui/login"))
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    r = browser.post(gate.url("/ui/login"), data={"username": username, "password": password, "csrf": csrf,
+                                                  "return_to": ""},
+                     headers={"Origin": gate.base}, allow_redirects=False)
+    assert r.status_code == 303, r.text[:500]
+    assert browser.cookies.get("gatehouse_session")
+    return browser
+
+
+def begin_link(gate, browser, provider="local", csrf=None, origin=None):
+    """The account page's button for `provider`: its form posted as the browser would."""
+    page = browser.get(gate.url("/ui/account"))
+    assert page.status_code == 200, page.text[:300]
+    form = re.search(rf'<form method="post" action="(/ui/account/identities/link/{provider})" '
+                     r'id="identity-link-[^"]+" class="inline"><input type="hidden" name="csrf" value="([^"]+)">'
+                     rf'<button type="submit">Link {provider.capitalize()}</button>', page.text)
+    assert form, page.text
+    return browser.post(gate.url(form.group(1)), data={"csrf": form.group(2) if csrf is None else csrf},
+                        headers={"Origin": origin or gate.base}, allow_redirects=False)
+
+
+def back_from_provider(gate, browser, url, tx):
+    """The provider's redirect opened in `browser`: its session cookie and the transaction cookie
+    (Secure, so sent by hand over the test's plain-HTTP loopback)."""
+    cookie = f"gatehouse_oidc={tx}"
+    if browser is not None and browser.cookies.get("gatehouse_session"):
+        cookie += f"; gatehouse_session={browser.cookies['gatehouse_session']}"
+    return requests.get(url, headers={"Cookie": cookie}, allow_redirects=False)
+
+
+def link(gate, cert, browser, login, keep=None):
+    r = begin_link(gate, browser)
+    assert r.status_code == 302, r.text[:500]
+    assert "Max-Age=600" in r.headers["Set-Cookie"] and "HttpOnly" in r.headers["Set-Cookie"]
+    tx = re.match(r"gatehouse_oidc=([^;]+);", r.headers["Set-Cookie"]).group(1)
+    back = through_provider(gate, cert, r.headers["Location"], login)
+    if keep is not None:
+        keep.update(url=back, tx=tx)
+    landing = back_from_provider(gate, browser, back, tx)
+    assert landing.status_code == 303, landing.text[:500]
+    assert "Max-Age=0" in landing.headers["Set-Cookie"]
+    return landing.headers["Location"]
+
+
+def identities_of(gate, username):
+    token = gate.token(username)
+    return requests.get(gate.url("/api/v1/auth/identities"), headers=auth(token)).json()["items"]
+
+
+def user_id_of(gate, token):
+    return requests.get(gate.url("/api/v1/auth/me"), headers=auth(token)).json()["id"]
+
+
+def test_the_owner_links_an_identity_whose_address_is_not_theirs_and_signs_in_with_it(stack):
+    gate, cert, _ = stack
+    # Kim's address is not the one the provider vouches for (kimlocal@example.org): only the
+    # owner's own linking joins the two.
+    gate.register("kim@corp.test", "kim_pw")
+    kim = user_id_of(gate, gate.token("kim_pw"))
+    browser = password_browser(gate, "kim_pw")
+    assert link(gate, cert, browser, "kimlocal") == "/ui/account?done=identity-linked#identities"
+    page = browser.get(gate.url("/ui/account?done=identity-linked"))
+    assert "The identity is linked: it signs you in to this account." in page.text
+    assert re.search(r'<table id="identities-table">.*?<td>local</td><td>kimlocal@example.org</td>', page.text, re.S)
+    ids = identities_of(gate, "kim_pw")
+    assert [(i["provider"], i["subject"]) for i in ids] == [("local", "kimlocal")]
+    # Its sign-in now lands in Kim's account (not a new one).
+    landing, _, _ = sign_in(gate, cert, "kimlocal")
+    assert user_id_of(gate, exchange(gate, landing).json()["access_token"]) == kim
+    # Linking it again is no error and no second row.
+    assert link(gate, cert, browser, "kimlocal") == "/ui/account?done=identity-linked#identities"
+    assert len(identities_of(gate, "kim_pw")) == 1
+    admin = gate.admin_token()
+    events = requests.get(gate.url("/api/v1/audit-events"), params={"type": "identity.linked", "user_id": kim},
+                          headers=auth(admin)).json()["items"]
+    assert [e["detail"] for e in events] == [{"provider": "local", "by": "owner"}], events
+
+
+def test_only_the_owner_links_an_unlinked_identity_again_and_it_is_remembered_afresh(stack):
+    gate, cert, _ = stack
+    r = gate.cli("user", "create", "--email", "lena@example.org", "--username", "lena_pw", "--role", "user",
+                 "--password-stdin", "--email-verified", stdin="Passw0rd!x\n")
+    assert r.returncode == 0, r.stderr
+    lena = user_id_of(gate, gate.token("lena_pw"))
+    landing, _, _ = sign_in(gate, cert, "lena")  # linked by the verified address
+    assert user_id_of(gate, exchange(gate, landing).json()["access_token"]) == lena
+    [identity] = identities_of(gate, "lena_pw")
+    token = gate.token("lena_pw")
+    assert requests.delete(gate.url(f"/api/v1/auth/identities/{identity['id']}"), headers=auth(token)).status_code == 204
+    landing, _, _ = sign_in(gate, cert, "lena")
+    assert landing.endswith("#error=account_exists")
+    # The owner links it again from the account page: it signs in to the account again.
+    browser = password_browser(gate, "lena_pw")
+    assert link(gate, cert, browser, "lena") == "/ui/account?done=identity-linked#identities"
+    landing, _, _ = sign_in(gate, cert, "lena")
+    assert user_id_of(gate, exchange(gate, landing).json()["access_token"]) == lena
+    # Unlinked once more, it is remembered once more.
+    [identity] = identities_of(gate, "lena_pw")
+    assert requests.delete(gate.url(f"/api/v1/auth/identities/{identity['id']}"),
+                           headers=auth(gate.token("lena_pw"))).status_code == 204
+    landing, _, _ = sign_in(gate, cert, "lena")
+    assert landing.endswith("#error=account_exists")
+
+
+def test_linking_never_takes_another_accounts_identity(stack):
+    gate, cert, _ = stack
+    landing, _, _ = sign_in(gate, cert, "owen")  # Owen's account, made by his sign-in
+    owen = user_id_of(gate, exchange(gate, landing).json()["access_token"])
+    gate.register("mallory@corp.test", "mallory_pw")
+    browser = password_browser(gate, "mallory_pw")
+    assert link(gate, cert, browser, "owen") == "/ui/account?done=identity-in-use#identities"
+    page = browser.get(gate.url("/ui/account?done=identity-in-use"))
+    assert "That identity is linked to another account; it was not linked here." in page.text
+    assert identities_of(gate, "mallory_pw") == []
+    landing, _, _ = sign_in(gate, cert, "owen")
+    assert user_id_of(gate, exchange(gate, landing).json()["access_token"]) == owen
+
+
+def test_a_linking_is_bound_to_the_browser_and_session_that_began_it(stack):
+    gate, cert, _ = stack
+    gate.register("mal@corp.test", "mal_pw")
+    gate.register("vic@corp.test", "vic_pw")
+    # Mallory begins a linking and has the victim complete it at the provider: the victim's
+    # browser (signed in here too) lacks the transaction cookie, so nothing is linked to anyone.
+    attacker = password_browser(gate, "mal_pw")
+    r = begin_link(gate, attacker)
+    assert r.status_code == 302
+    back = through_provider(gate, cert, r.headers["Location"], "vicidp")
+    victim = password_browser(gate, "vic_pw")
+    landing = requests.get(back, headers={"Cookie": f"gatehouse_session={victim.cookies['gatehouse_session']}"},
+                           allow_redirects=False)
+    assert landing.status_code == 302 and landing.headers["Location"].endswith("#error=invalid_state")
+    assert identities_of(gate, "mal_pw") == [] and identities_of(gate, "vic_pw") == []
+    # A linking whose session ended before the provider answered (signed out meanwhile) links
+    # nothing, in the browser that began it too.
+    r = begin_link(gate, victim)
+    tx = re.match(r"gatehouse_oidc=([^;]+);", r.headers["Set-Cookie"]).group(1)
+    back = through_provider(gate, cert, r.headers["Location"], "vicidp")
+    page = victim.get(gate.url("/ui/logout"))
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    session = victim.cookies["gatehouse_session"]
+    assert victim.post(gate.url("/ui/logout"), data={"csrf": csrf}, headers={"Origin": gate.base},
+                       allow_redirects=False).status_code == 303
+    landing = requests.get(back, headers={"Cookie": f"gatehouse_oidc={tx}; gatehouse_session={session}"},
+                           allow_redirects=False)
+    assert (landing.status_code, landing.headers["Location"]) == (303, "/ui/account?done=identity-not-linked#identities")
+    assert identities_of(gate, "vic_pw") == []
+    # A finished linking's answer opened again (its state spent) links nothing more.
+    fresh = password_browser(gate, "vic_pw")
+    flow = {}
+    assert link(gate, cert, fresh, "vicidp", keep=flow) == "/ui/account?done=identity-linked#identities"
+    [identity] = identities_of(gate, "vic_pw")
+    assert requests.delete(gate.url(f"/api/v1/auth/identities/{identity['id']}"),
+                           headers=auth(gate.token("vic_pw"))).status_code == 204
+    again = back_from_provider(gate, fresh, flow["url"], flow["tx"])
+    assert again.headers["Location"] == "/ui/account?done=identity-not-linked#identities"
+    assert identities_of(gate, "vic_pw") == []
+
+
+def test_a_linking_is_a_form_of_the_page_and_never_begins_without_its_token(stack):
+    gate, cert, _ = stack
+    gate.register("nia@corp.test", "nia_pw")
+    browser = password_browser(gate, "nia_pw")
+    for r in (begin_link(gate, browser, csrf="forged"),
+              begin_link(gate, browser, origin="https://evil.example"),
+              browser.post(gate.url("/ui/account/identities/link/local"), headers={"Origin": gate.base},
+                           allow_redirects=False)):
+        assert r.status_code == 403, r.text[:300]
+        assert "gatehouse_oidc" not in r.headers.get("Set-Cookie", "")
+    # Without a session: to the sign-in page, nothing begun.
+    r = requests.post(gate.url("/ui/account/identities/link/local"), data={"csrf": "x"},
+                      headers={"Origin": gate.base}, allow_redirects=False)
+    assert r.status_code in (303, 403) and "gatehouse_oidc" not in r.headers.get("Set-Cookie", "")
+    # An API token is no browser session.
+    r = requests.post(gate.url("/ui/account/identities/link/local"), data={"csrf": "x"},
+                      headers={"Origin": gate.base, **auth(gate.token("nia_pw"))}, allow_redirects=False)
+    assert r.status_code != 302 and "gatehouse_oidc" not in r.headers.get("Set-Cookie", "")
+    # An unknown provider.
+    page = browser.get(gate.url("/ui/account"))
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    r = browser.post(gate.url("/ui/account/identities/link/nope"), data={"csrf": csrf},
+                     headers={"Origin": gate.base}, allow_redirects=False)
+    assert r.status_code == 404 and "gatehouse_oidc" not in r.headers.get("Set-Cookie", "")
+    assert identities_of(gate, "nia_pw") == []
+
+
+def test_an_account_holds_at_most_ten_identities(stack):
+    gate, cert, _ = stack
+    gate.register("ten@corp.test", "ten_pw")
+    browser = password_browser(gate, "ten_pw")
+    for n in range(10):
+        assert link(gate, cert, browser, f"ten{n}") == "/ui/account?done=identity-linked#identities"
+    assert link(gate, cert, browser, "ten10") == "/ui/account?done=identity-limit#identities"
+    assert len(identities_of(gate, "ten_pw")) == 10
+    # The eleventh is nobody's: its own sign-in makes its own account.
+    landing, _, _ = sign_in(gate, cert, "ten10")
+    assert user_id_of(gate, exchange(gate, landing).json()["access_token"]) != user_id_of(gate, gate.token("ten_pw"))
+
+
+def test_linking_needs_a_recent_sign_in_and_tells_the_owner_by_mail(make_server, tls, tmp_path):
+    box = tmp_path / "mail.mbox"
+    gate = make_server(start=False)
+    env, _, stop = start_providers(tls, gate.url("/api/v1/auth/oauth/local/callback"))
+    try:
+        gate.env.update(env, GATEHOUSE_PUBLIC_URL=gate.base, MAIL_FILE=str(box), STEP_UP_MAX_AGE_SECONDS="2")
+        gate.start()
+        gate.register("sam@corp.test", "sam_pw")
+        browser = password_browser(gate, "sam_pw")
+        time.sleep(3)
+        r = begin_link(gate, browser)
+        assert (r.status_code, r.headers["Location"]) == (303, "/ui/login?return_to=%2Fui%2Faccount&reauth=1")
+        assert "gatehouse_oidc" not in r.headers.get("Set-Cookie", "")
+        browser = password_browser(gate, "sam_pw")
+        assert link(gate, cert=tls[0], browser=browser, login="samidp") == "/ui/account?done=identity-linked#identities"
+        deadline = time.time() + 20
+        while "linked to your" not in (box.read_text() if box.exists() else "") and time.time() < deadline:
+            time.sleep(0.2)
+        messages = [m for m in mailbox.mbox(str(box)) if "linked to your" in m["Subject"]]
+        assert [m["To"] for m in messages] == ["sam@corp.test"]
+    finally:
+        gate.stop()
+        stop()

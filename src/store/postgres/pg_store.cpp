@@ -1245,6 +1245,25 @@ class PgIdentities final : public IdentityStore {
     });
   }
 
+  core::Result<Identity> linkByOwner(Identity identity, std::int64_t most) override {
+    return pool_.transaction<Identity>([&](Connection& c) -> core::Result<Identity> {
+      // The user's row lock serialises the count with concurrent links and removals.
+      auto user = c.query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", {identity.user_id});
+      if (!user) return tl::unexpected(user.error());
+      if (user->empty()) return makeError(Errc::NotFound, "user");
+      auto held = c.query("SELECT COUNT(*) FROM identities WHERE user_id = $1", {identity.user_id});
+      if (!held) return tl::unexpected(held.error());
+      if (held->int64(0, 0) >= most) return makeError(Errc::ResourceExhausted, "identities");
+      auto linked = insertIdentity(c, identity);
+      if (!linked) return linked;
+      auto forget = c.query(
+          "DELETE FROM unlinked_identities WHERE user_id = $1 AND issuer = $2 AND subject = $3",
+          {identity.user_id, identity.issuer, identity.subject});
+      if (!forget) return tl::unexpected(forget.error());
+      return linked;
+    });
+  }
+
   core::Result<User> createUserWithIdentity(const NewUser& u, Identity identity) override {
     return pool_.transaction<User>([&](Connection& c) -> core::Result<User> {
       auto user = insertUser(c, u);

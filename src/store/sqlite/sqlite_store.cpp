@@ -1324,6 +1324,24 @@ class SqliteIdentities final : public IdentityStore {
     });
   }
 
+  core::Result<Identity> linkByOwner(Identity identity, std::int64_t most) override {
+    return pool_.transaction<Identity>([&](Connection& c) -> core::Result<Identity> {
+      auto held = c.prepare("SELECT COUNT(*) FROM identities WHERE user_id = ?");
+      if (!held) return tl::unexpected(held.error());
+      held->bind(1, identity.user_id);
+      if (auto row = held->step(); !row) return tl::unexpected(row.error());
+      if (held->int64(0) >= most) return makeError(Errc::ResourceExhausted, "identities");
+      auto linked = insertIdentity(c, identity);
+      if (!linked) return linked;
+      auto forget = c.prepare(
+          "DELETE FROM unlinked_identities WHERE user_id = ? AND issuer = ? AND subject = ?");
+      if (!forget) return tl::unexpected(forget.error());
+      forget->bind(1, identity.user_id).bind(2, identity.issuer).bind(3, identity.subject);
+      if (auto ok = forget->run(); !ok) return tl::unexpected(ok.error());
+      return linked;
+    });
+  }
+
   core::Result<User> createUserWithIdentity(const NewUser& u, Identity identity) override {
     return pool_.transaction<User>([&](Connection& c) -> core::Result<User> {
       auto inserted = insertUser(c, u);

@@ -203,6 +203,68 @@ TEST_F(GooglePreset, ACodeBoundToAFrontendChallengeNeedsItsVerifier) {
   EXPECT_TRUE(oidc::OidcService::isCodeVerifier(std::string(124, 'v') + "-._~"));
 }
 
+TEST_F(GooglePreset, ALinkingJoinsTheIdentityToTheUserOfItsLiveSessionOnly) {
+  const auth::ClientInfo client{"203.0.113.5", "test", "req-1"};
+  auto user = store_->users().create({"owner@example.com", "owner", "$2b$10$x", "user", true});
+  ASSERT_TRUE(user);
+  const std::int64_t now = clock_.unixSeconds();
+  ASSERT_TRUE(
+      store_->sessions().create({"sid-1", user->id, "jti-1", "ua", "ip", now, now, now + 60}));
+  const auto linkWith = [&](std::string sid, std::int64_t uid) {
+    auto start = oidc_
+                     .begin("google", std::string("/ui/account"), std::nullopt,
+                            OidcService::Linking{uid, std::move(sid)})
+                     .value();
+    const auto q = query(start.location);
+    google_.nonce = q.at("nonce");
+    OidcService::Begun begun;
+    const std::string landing = oidc_.complete(
+        "google", {{{"code", "c"}, {"state", q.at("state")}}, start.cookie}, client, &begun);
+    EXPECT_TRUE(begun.linking);
+    EXPECT_EQ(begun.portal_return, "/ui/account");
+    return landing;
+  };
+  const std::string sub = "110169484474386276334";
+  // Another user's session, an unknown one, an ended one: nothing is linked.
+  EXPECT_EQ(linkWith("sid-1", user->id + 1),
+            "https://app.example.com/auth/callback#error=invalid_state");
+  EXPECT_EQ(linkWith("sid-unknown", user->id),
+            "https://app.example.com/auth/callback#error=invalid_state");
+  clock_.advance(61);
+  EXPECT_EQ(linkWith("sid-1", user->id),
+            "https://app.example.com/auth/callback#error=invalid_state");
+  EXPECT_FALSE(store_->identities().find("https://accounts.google.com", sub).value());
+  // A live session of the user: linked (no email compared: someone@gmail.com is not theirs), and
+  // no exchange code made (nobody signs in).
+  ASSERT_TRUE(store_->sessions().create(
+      {"sid-2", user->id, "jti-2", "ua", "ip", now + 61, now + 61, now + 600}));
+  const std::string landing = linkWith("sid-2", user->id);
+  EXPECT_EQ(landing, "https://app.example.com/auth/callback#linked=google");
+  EXPECT_EQ(oidc_.landingOf(landing).linked, "google");
+  auto linked = store_->identities().find("https://accounts.google.com", sub).value();
+  ASSERT_TRUE(linked);
+  EXPECT_EQ(linked->user_id, user->id);
+  EXPECT_EQ(linked->email, "someone@gmail.com");
+  EXPECT_FALSE(store_->users().findByEmail("someone@gmail.com").value());
+  // A second user's linking of the same identity leaves it where it is.
+  auto other = store_->users().create({"other@example.com", "other", "$2b$10$x", "user", true});
+  ASSERT_TRUE(other);
+  ASSERT_TRUE(store_->sessions().create(
+      {"sid-3", other->id, "jti-3", "ua", "ip", now + 61, now + 61, now + 600}));
+  EXPECT_EQ(linkWith("sid-3", other->id),
+            "https://app.example.com/auth/callback#error=identity_in_use");
+  EXPECT_EQ(store_->identities().find("https://accounts.google.com", sub).value()->user_id,
+            user->id);
+  // A deactivated owner links nothing (their sessions end with it; this one is checked anyway).
+  ASSERT_TRUE(store_->identities().removeUnlessLast(linked->id, user->id));
+  store::UserPatch off;
+  off.is_active = false;  // without deactivated_at: the session stays live
+  ASSERT_TRUE(store_->users().update(user->id, off, ""));
+  EXPECT_EQ(linkWith("sid-2", user->id),
+            "https://app.example.com/auth/callback#error=invalid_state");
+  EXPECT_FALSE(store_->identities().find("https://accounts.google.com", sub).value());
+}
+
 TEST_F(GooglePreset, RefusesWrongNonceAndCachesKeys) {
   auto start = oidc_.begin("google").value();
   const auto q = query(start.location);
