@@ -447,12 +447,14 @@ json::object operation(const Route& route) {
         "ErrorDetail");
   }
   if (!route.permissions.empty() || *route.credential == Credential::UserToken ||
-      *route.credential == Credential::TokenOrKey) {
-    add(403,
-        route.before_mfa_enrolment ? "Insufficient permissions / Inactive user"
-                                   : "Insufficient permissions / Inactive user / MFA enrolment "
-                                     "required (MFA_REQUIRED_ROLES)",
-        "ErrorDetail");
+      *route.credential == Credential::TokenOrKey || *route.credential == Credential::ApiKey) {
+    std::string text = route.before_mfa_enrolment
+                           ? "Insufficient permissions / Inactive user"
+                           : "Insufficient permissions / Inactive user / MFA enrolment required "
+                             "(MFA_REQUIRED_ROLES)";
+    if (*route.credential == Credential::TokenOrKey || *route.credential == Credential::ApiKey)
+      text += " / Email not verified (an API key, EMAIL_VERIFICATION=required)";
+    add(403, text, "ErrorDetail");
   }
   if (route.body != BodyKind::None || !route.params.empty() || !pathParams(route.path).empty())
     add(422, "Validation Error", "HTTPValidationError");

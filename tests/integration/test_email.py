@@ -1722,21 +1722,32 @@ def test_email_changes_are_limited_per_client_address(make_server, smtp_sink):
 
 def test_required_verification_also_stops_sessions_that_were_running(make_server, smtp_sink):
     """A session begun while verification was optional cannot refresh once it is required and the
-    address is still unverified (403 Email not verified), and can again after verifying."""
+    address is still unverified (403 Email not verified), and can again after verifying. Its API
+    key, which has no expiry, is refused alike (an outside attack found it working on, and
+    forward-auth passing the unverified address on to applications)."""
     s = mail_server(make_server, smtp_sink, {"EMAIL_VERIFICATION": "optional"})
     r = s.register("rita@example.com", "rita", PASSWORD)
     assert r.status_code == 201, r.text
     refresh_token = r.json()["refresh_token"]
+    made = requests.post(api(s, "/api-keys"), json={"name": "ci"}, headers=auth(r.json()["access_token"]))
+    assert made.status_code == 201, made.text
+    key = {"X-API-Key": made.json()["key"]}
     _, token = link_in(wait_mail(smtp_sink, "rita@example.com")[0], s.base + "/ui/verify-email")
     s.stop()
     s.env["EMAIL_VERIFICATION"] = "required"
     s.start()
     r = requests.post(api(s, "/auth/refresh"), json={"refresh_token": refresh_token})
     assert (r.status_code, body_of(r)) == (403, {"detail": "Email not verified"})
+    for path in ("/auth/me", "/auth/verify"):
+        r = requests.get(api(s, path), headers=key)
+        assert (r.status_code, body_of(r)) == (403, {"detail": "Email not verified"}), path
+        assert "X-Auth-User-Email" not in r.headers
     assert_user(verify_email(s, token), "rita@example.com", True)
     r = requests.post(api(s, "/auth/refresh"), json={"refresh_token": refresh_token})
     assert r.status_code == 200, r.text
     assert claims(r.json()["access_token"])["email_verified"] is True
+    for path in ("/auth/me", "/auth/verify"):
+        assert requests.get(api(s, path), headers=key).status_code == 200, path
 
 
 def test_mail_file_is_never_written_through_a_symlink_and_is_owner_only(make_server, tmp_path):
