@@ -99,8 +99,13 @@ struct Context {
 [[nodiscard]] core::Result<std::optional<crypto::HmacKey>> auditChainKey(
     const std::optional<std::string>& master);
 
+// Where a command writes its audit copy: AUDIT_LOG_FILE, except that standard output ("-",
+// /dev/stdout, descriptor 1) means standard error for a command, whose standard output is its
+// answer (a key, a client's JSON, an import report that a script reads).
+std::string commandAuditPath(const std::string& audit_log_file);
+
 // A command's audit log: the database's chain, keyed under `master` when there is one, and
-// AUDIT_LOG_FILE. Null after writing why to `err`.
+// commandAuditPath(AUDIT_LOG_FILE). Null after writing why to `err`.
 std::unique_ptr<audit::AuditLog> commandAuditLog(const config::Config& config, store::Store& store,
                                                  const std::optional<std::string>& master,
                                                  const core::Clock& clock, std::ostream& err);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "cli/context.hpp"
 #include "core/files.hpp"
 
 namespace gatehouse::cli {
@@ -107,8 +108,9 @@ bool refusesRootInAnotherUsersDirectory(const config::Config& config, std::ostre
 }
 
 bool refusesWithoutAuditSink(const config::Config& config, std::ostream& err) {
-  if (config.audit_log_file.empty() || config.audit_log_file == "-") return false;
-  auto ok = core::appendable(config.audit_log_file, core::AppendTo::FileOrStream);
+  const std::string path = commandAuditPath(config.audit_log_file);
+  if (path.empty()) return false;
+  auto ok = core::appendable(path, core::AppendTo::FileOrStream);
   if (ok) return false;
   err << "gatehouse: AUDIT_LOG_FILE: " << ok.error().message
       << " (run the command as the account the server runs as); nothing was changed\n";

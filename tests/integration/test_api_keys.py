@@ -1,12 +1,14 @@
 """API keys and forward-auth over real HTTP (issue 4)."""
 import base64
+import json
 import re
 import sqlite3
+import subprocess
 import time
 
 import requests
 
-from conftest import auth
+from conftest import BIN, auth
 
 
 def create_key(server, token, **body):
@@ -140,6 +142,28 @@ def test_keys_are_audited_and_never_logged(server, tmp_path):
     log = server.log_text()
     secret = key["key"].split("_", 2)[2]
     assert secret not in log and "api_key=" not in log
+
+
+def test_a_commands_audit_copy_to_standard_output_goes_to_standard_error(server):
+    """An outside attack: with AUDIT_LOG_FILE=- (a container's choice, shared by its commands) the
+    command's records went to its standard output, into a key captured by $(gatehouse apikey
+    create) and into the JSON a script reads. A command writes them to standard error instead."""
+    server.register("stdout@example.com", "stdoutkeys")
+    for n, out in enumerate(("-", "/dev/stdout", "/dev/fd/1")):
+        r = subprocess.run([BIN, "apikey", "create", "--email", "stdout@example.com", "--name", f"k{n}"],
+                           env={**server.env, "AUDIT_LOG_FILE": out}, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert re.fullmatch(r"gh_[A-Za-z0-9_-]+\n", r.stdout), (out, r.stdout)
+        record = json.loads(next(line for line in r.stderr.splitlines() if line.startswith("{")))
+        assert record["type"] == "apikey.created", (out, r.stderr)
+        key = r.stdout.strip()
+        assert requests.get(server.url("/api/v1/auth/me"), headers={"X-API-Key": key}).status_code == 200
+    r = subprocess.run([BIN, "client", "create", "--name", "json-out", "--redirect-uri", "https://app.example/cb",
+                        "--json"], env={**server.env, "AUDIT_LOG_FILE": "-"}, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["name"] == "json-out"  # the whole answer is one JSON document
+    assert "client.created" in r.stderr
 
 
 def test_cli_apikeys(server):
