@@ -121,6 +121,7 @@ core::Result<VerifyReport> verifyChain(store::AuditStore& store, const VerifyOpt
   VerifyReport report;
   std::string expected_prev = std::string(64, '0');
   std::int64_t expected_id = 1;
+  std::int64_t first_uncovered = 0;
   const auto broken = [&report](std::int64_t id, std::string problem) {
     report.first_bad_id = id;
     report.problem = std::move(problem);
@@ -149,9 +150,12 @@ core::Result<VerifyReport> verifyChain(store::AuditStore& store, const VerifyOpt
                                 "master secret)");
       }
       ++report.keyed;
+      report.uncovered = 0;
     } else if (options.key != nullptr && r.id >= options.unkeyed_before) {
       if (report.unkeyed.size() < kListed) report.unkeyed.push_back(r.id);
       ++report.unkeyed_count;
+    } else if (options.key != nullptr) {
+      if (report.uncovered++ == 0) first_uncovered = r.id;
     }
     expected_prev = r.hash;
     ++expected_id;
@@ -167,6 +171,17 @@ core::Result<VerifyReport> verifyChain(store::AuditStore& store, const VerifyOpt
         "version keyed records (or by an older node during the upgrade), or by commands before "
         "the server's first start. Only a number you kept from then excuses them: "
         "--unkeyed-before";
+  }
+  // The operator's number excuses a record's missing key because the next keyed record's key
+  // covers its hash; at the end nothing does (an outside attack rewrote the last record, dropped
+  // its key and passed a number beyond it). Before the first keyed record there is nothing else.
+  if (!report.first_bad_id && report.uncovered > 0 && report.keyed > 0) {
+    report.first_bad_id = first_uncovered;
+    report.problem =
+        std::to_string(report.uncovered) + " record(s) from " + std::to_string(first_uncovered) +
+        " on carry no key and no keyed record follows them, so --unkeyed-before does not excuse "
+        "them: the end of the log was rewritten with its keys stripped, or an older node wrote "
+        "them during an upgrade (then verify again once this version has written a record)";
   }
   return report;
 }

@@ -99,12 +99,16 @@ struct VerifyReport {
   std::string problem;
   std::vector<std::int64_t> unkeyed;  // from unkeyed_before on, the first few (the walk goes on)
   std::int64_t unkeyed_count = 0;
+  // Records excused by unkeyed_before that no keyed record follows: no key covers them yet.
+  std::int64_t uncovered = 0;
 };
 
 // Walks the whole chain: each record's hash must match its content and link to the one before,
 // with ids contiguous from 1; a keyed record's key must match; and with a key, every record from
 // `unkeyed_before` on must carry one (those that do not are listed, and the walk goes on). A
-// record below `unkeyed_before` is checked by its hash, which the next keyed record's key covers.
+// record below `unkeyed_before` is checked by its hash, which the next keyed record's key covers;
+// excused records after the last keyed one break the chain (nothing covers them: the end
+// rewritten with its keys stripped looks so), unless no record is keyed yet.
 [[nodiscard]] core::Result<VerifyReport> verifyChain(store::AuditStore& store,
                                                      const VerifyOptions& options = {});
 

@@ -91,7 +91,10 @@ int auditVerify(const config::Config& config, const KeyAccess& access, std::int6
   if (report->keyed < report->checked) {
     out << " (" << (report->checked - report->keyed)
         << " written without a key: before the server's first start made one, or below "
-           "--unkeyed-before; each is covered by the next keyed record's key)";
+           "--unkeyed-before; "
+        << (report->uncovered > 0
+                ? "no keyed record follows them yet, so only their hashes check them)"
+                : "each is covered by the next keyed record's key)");
   }
   out << "\n";
   // Rows cut from the end leave a whole chain, and a table emptied leaves none: only a copy kept

@@ -192,6 +192,38 @@ TEST_F(AuditLogTest, RecordsWithoutAKeyAreExcusedOnlyByTheOperatorsNumber) {
   auto excused = verifyChain(store_->audit(), {.key = &k, .unkeyed_before = 3}).value();
   EXPECT_FALSE(excused.first_bad_id) << excused.problem;
   EXPECT_EQ(excused.keyed, 1);
+  EXPECT_EQ(excused.uncovered, 0);
+}
+
+// An outside attack: the last record rewritten, its key dropped, and a number passed beyond it.
+// The number excuses a missing key only where a later keyed record's key covers the hash.
+TEST_F(AuditLogTest, TheOperatorsNumberNeverExcusesUnkeyedRecordsAtTheEnd) {
+  const auto k = key();
+  {
+    AuditLog commands(store_->audit(), clock_, "", std::nullopt);
+    commands.record({"user.created", "r", std::nullopt, 1, "", "", {}});
+    // Before any keyed record: nothing else there is, and the number is the operator's word.
+    auto before = verifyChain(store_->audit(), {.key = &k, .unkeyed_before = 2}).value();
+    EXPECT_FALSE(before.first_bad_id) << before.problem;
+    EXPECT_EQ(before.uncovered, 1);
+    AuditLog log(store_->audit(), clock_, "", key());
+    for (int i = 0; i < 3; ++i) log.record({"login.failed", "r", 1, 1, "", "", {}});
+  }
+  ASSERT_FALSE(verifyChain(store_->audit(), {.key = &k, .unkeyed_before = 2}).value().first_bad_id);
+  sql("DROP TRIGGER audit_no_update");
+  sql("UPDATE audit_events SET mac='', type='user.import' WHERE id=4");
+  rechain(4);
+  for (const std::int64_t number : {5, 100}) {
+    auto report = verifyChain(store_->audit(), {.key = &k, .unkeyed_before = number}).value();
+    ASSERT_TRUE(report.first_bad_id) << number;
+    EXPECT_EQ(*report.first_bad_id, 4);
+    EXPECT_EQ(report.uncovered, 1);
+    EXPECT_NE(report.problem.find("no keyed record follows them"), std::string::npos)
+        << report.problem;
+  }
+  // Without the number it is an unkeyed record like any other.
+  EXPECT_EQ(verifyChain(store_->audit(), {.key = &k, .unkeyed_before = 2}).value().unkeyed,
+            (std::vector<std::int64_t>{4}));
 }
 
 TEST_F(AuditLogTest, RevocationListPurgesExpiredEntries) {
