@@ -1,5 +1,6 @@
 #include "auth/session_end.hpp"
 
+#include "auth/claims.hpp"
 #include "core/log.hpp"
 
 namespace gatehouse::auth {
@@ -47,6 +48,19 @@ Result<void> SessionEnd::end(const std::string& session_id) {
   if (auto ok = store_.sessions().revoke(session_id); !ok)
     return tl::unexpected(storeFailure(ok.error()));
   return {};
+}
+
+bool SessionEnd::accessTokenLive(const jose::Claims& claims) const {
+  const std::string_view sid = sessionOf(claims);
+  return claims.exp > clock_.unixSeconds() && !revocations_.isRevoked(claims.jti) &&
+         (sid.empty() || !revocations_.isSessionRevoked(sid));
+}
+
+Result<bool> SessionEnd::sessionLive(const std::string& session_id) {
+  if (session_id.empty()) return false;
+  auto session = store_.sessions().find(session_id);
+  if (!session) return tl::unexpected(storeFailure(session.error()));
+  return *session && (*session)->liveAt(clock_.unixSeconds());
 }
 
 }  // namespace gatehouse::auth

@@ -8,6 +8,7 @@
 #include "auth/errors.hpp"
 #include "auth/revocations.hpp"
 #include "core/clock.hpp"
+#include "jose/jwt.hpp"
 #include "store/store.hpp"
 
 namespace gatehouse::auth {
@@ -31,6 +32,13 @@ class SessionEnd {
   // Its access tokens, then the session in storage (a failure between leaves it listed: a retry
   // ends it).
   [[nodiscard]] Result<void> end(const std::string& session_id);
+  // What a revocation (RFC 7009, the API's and the OpenID Provider's) still has to end: an access
+  // token unexpired, not listed and of a session whose tokens were not ended; a session whose row
+  // is live (an ended one ended its tokens with it, an expired one has none left). A revocation
+  // of what has nothing left writes and records nothing: the same token sent again grows nothing
+  // (an outside attack added an audit row per call, anonymously, for a refresh token's life).
+  [[nodiscard]] bool accessTokenLive(const jose::Claims& claims) const;
+  [[nodiscard]] Result<bool> sessionLive(const std::string& session_id);
   // Until when a session ended now must stay on the revocation list: its last access token's
   // expiry (what a refresh rotation stores on reuse, in its own transaction).
   [[nodiscard]] std::int64_t tokensUntil() const {

@@ -251,11 +251,14 @@ Result<void> Sessions::logout(const Principal& who, const std::optional<std::str
 Result<void> Sessions::revoke(const std::string& token, const std::optional<std::string>& hint,
                               const ClientInfo& client) {
   // RFC 7009 §2.1: the hint only orders the lookups. Signature checks still apply, so nobody
-  // revokes what they could not have been given; expiry does not matter for revocation.
+  // revokes what they could not have been given; an expired token is found too (and has nothing
+  // left to end).
   const bool refresh_first = hint && *hint == "refresh_token";
+  // A token with nothing left to end is answered as revoked, with no write and no record.
   const auto asAccess = [&]() -> Result<bool> {
     auto c = d_.tokens.verifyAccess(token);
     if (!c) return false;
+    if (!d_.end.accessTokenLive(*c)) return true;
     if (auto ok = d_.revocations.revoke(c->jti, c->exp); !ok)
       return tl::unexpected(storeFailure(ok.error()));
     record("token.revoked", client, userIdOf(*c), userIdOf(*c), {{"token_type", "access_token"}});
@@ -264,9 +267,11 @@ Result<void> Sessions::revoke(const std::string& token, const std::optional<std:
   const auto asRefresh = [&]() -> Result<bool> {
     auto c = d_.tokens.verifyRefresh(token);
     if (!c) return false;
-    if (const std::string sid(sessionOf(*c)); !sid.empty()) {
-      if (auto ok = d_.end.end(sid); !ok) return tl::unexpected(ok.error());
-    }
+    const std::string sid(sessionOf(*c));
+    auto live = d_.end.sessionLive(sid);
+    if (!live) return tl::unexpected(live.error());
+    if (!*live) return true;
+    if (auto ok = d_.end.end(sid); !ok) return tl::unexpected(ok.error());
     record("token.revoked", client, userIdOf(*c), userIdOf(*c), {{"token_type", "refresh_token"}});
     return true;
   };

@@ -165,6 +165,9 @@ Result<void> UserService::endSessions(std::int64_t id, const Actor& actor,
   if (!user) return tl::unexpected(user.error());
   auto live = sessions_.liveSessionsOf(id);
   if (!live) return tl::unexpected(live.error());
+  // None left: nothing written and no record (an outside attack added a "0 ended" row per call),
+  // as an MFA reset that removed no factor.
+  if (live->empty()) return {};
   // Their tokens first (SessionEnd::end says why): a retry after a failure between the two
   // still lists the sessions and ends them.
   if (auto ok = sessions_.endTokens(*live); !ok) return ok;

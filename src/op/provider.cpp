@@ -864,13 +864,18 @@ Result<void> Provider::revoke(std::string_view token, const store::OpClient& cli
   if (auto claims = d_.tokens.verifyRefresh(token)) {
     if (stringAt(claims->raw, "client_id") != client.client_id) return {};
     const std::string sid = stringAt(claims->raw, "sid");
+    // Nothing left to end: no write, no record (SessionEnd::sessionLive).
+    auto live = d_.end.sessionLive(sid);
+    if (!live) return tl::unexpected(authFailed(live.error()));
+    if (!*live) return {};
     if (auto ended = d_.end.end(sid); !ended) return tl::unexpected(authFailed(ended.error()));
     record("op.token_revoked", origin, auth::userIdOf(*claims),
            {{"client_id", client.client_id}, {"token_type", "refresh_token"}});
     return {};
   }
   if (auto claims = d_.tokens.verifyAccess(token)) {
-    if (stringAt(claims->raw, "client_id") != client.client_id) return {};
+    if (stringAt(claims->raw, "client_id") != client.client_id || !d_.end.accessTokenLive(*claims))
+      return {};
     if (auto ok = d_.revocations.revoke(claims->jti, claims->exp); !ok)
       return tl::unexpected(storeFailed(ok.error()));
     record("op.token_revoked", origin, auth::userIdOf(*claims),

@@ -206,6 +206,23 @@ def test_revoke_endpoint(server):
     for junk in ("unknown", pair["access_token"] + "x"):
         assert requests.post(server.url("/api/v1/auth/revoke"), data={"token": junk}).status_code == 200
     assert requests.post(server.url("/api/v1/auth/revoke"), data={}).status_code == 422
+    # Sent again (by anyone holding them), the tokens have nothing left to end: the same answer,
+    # and no record (an outside attack grew the append-only audit log by a row per call).
+    admin = server.admin_token()
+
+    def revoked_records():
+        return [e for e in requests.get(server.url("/api/v1/audit-events"), params={"type": "token.revoked"},
+                                        headers=auth(admin)).json()["items"] if e["subject_id"] == uid(pair["access_token"])]
+    assert [e["detail"]["token_type"] for e in revoked_records()] == ["refresh_token", "access_token"]
+    for _ in range(5):
+        for token in (pair["access_token"], pair["refresh_token"]):
+            assert requests.post(server.url("/api/v1/auth/revoke"), data={"token": token}).status_code == 200
+    # Another session's access token, its session ended by logout: nothing more to end either.
+    other = server.login("rev").json()
+    assert requests.post(server.url("/api/v1/auth/logout"), headers=auth(other["access_token"])).status_code in (200, 204)
+    for token in (other["access_token"], other["refresh_token"]):
+        assert requests.post(server.url("/api/v1/auth/revoke"), data={"token": token}).status_code == 200
+    assert len(revoked_records()) == 2
 
 
 def test_introspect(server):
@@ -746,3 +763,22 @@ def test_a_hangup_during_the_start_does_not_end_it(make_server, tmp_path):
         db.close()
     s.wait_ready()
     assert requests.get(s.url("/readyz")).status_code == 200
+
+
+def test_ending_a_users_sessions_records_only_what_ended(server):
+    """An outside attack: each DELETE /users/{id}/sessions added a sessions.ended record, also
+    with no session left to end ("sessions_ended": 0). Only an end that ended something is
+    recorded; the answer stays 204."""
+    admin = server.admin_token()
+    server.register("ends@example.com", "ends")
+    victim = server.login("ends").json()
+    user_id = uid(victim["access_token"])
+
+    def ended():
+        items = requests.get(server.url("/api/v1/audit-events"), params={"type": "sessions.ended", "user_id": user_id},
+                             headers=auth(admin)).json()["items"]
+        return [e["detail"]["sessions_ended"] for e in items]
+    for _ in range(3):
+        assert requests.delete(server.url(f"/api/v1/users/{user_id}/sessions"), headers=auth(admin)).status_code == 204
+    assert ended() == [2]  # registration's and the login's
+    assert requests.get(server.url("/api/v1/auth/me"), headers=auth(victim["access_token"])).status_code == 401
