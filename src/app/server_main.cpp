@@ -352,7 +352,8 @@ int serve(const config::Config& config) {
       {**store, tokens, *policy, revocations, user_cache, token_check, session_end, rates,
        audit_log, metrics, clock,
        auth::SessionRules{config.refresh_grace_seconds, config.refresh_rate_limit,
-                          config.email_verification == config::EmailVerification::Required},
+                          config.email_verification == config::EmailVerification::Required,
+                          config.sessions_per_user},
        legacy ? &*legacy : nullptr});
   auth::PasswordService passwords(
       {**store, *hasher, pool, *policy, user_cache, session_end, revocations, *guard, audit_log,

@@ -42,6 +42,8 @@ struct SessionRules {
   std::int64_t refresh_grace_seconds = 0;
   config::RateLimit refresh{30, std::chrono::seconds(60)};  // per session
   bool email_verification_required = false;                 // EMAIL_VERIFICATION=required
+  // SESSIONS_PER_USER: a new session past it ends the user's oldest live ones.
+  std::size_t max_per_user = 100;
 };
 
 // Sessions and their tokens (API.md, Tokens and Sessions): starting one for a signed-in user,
@@ -108,6 +110,8 @@ class Sessions {
                                  const ClientInfo& client);
 
  private:
+  // SESSIONS_PER_USER: the user's oldest live sessions beyond it end, `kept` (the new one) never.
+  void endOldest(std::int64_t user_id, const std::string& kept, const ClientInfo& client);
   // A seed refresh token traded for a session of ours, once on every node: the session's id is
   // derived from the token, so the database's key refuses a second trade.
   [[nodiscard]] Result<TokenPair> tradeLegacy(const std::string& refresh_token,

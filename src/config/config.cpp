@@ -366,6 +366,9 @@ const std::map<std::string, std::string>& variables() {
        "(nginx: X-Original-Method/-URI; traefik, caddy: X-Forwarded-Method/-Uri) (nginx)"},
       {"REGISTRATION_ENABLED", "allow self-registration at POST /api/v1/auth/register (true)"},
       {"API_KEYS_PER_USER", "live API keys one user may hold, 1 to 10000 (100)"},
+      {"SESSIONS_PER_USER",
+       "live sessions one user may hold (sign-ins through the API and the pages); a new one past "
+       "it ends the oldest, 1 to 10000 (100)"},
       {"DOCS_ENABLED", "serve /openapi.json and the Swagger UI at /docs (true)"},
       {"CORS_ALLOW_ORIGINS",
        "comma-separated exact origins (scheme://host[:port]) whose browser pages may call the "
@@ -734,6 +737,7 @@ core::Result<Config> load(const Lookup& lookup, std::vector<std::string>* proble
   }
   r.boolean("REGISTRATION_ENABLED", c.registration_enabled);
   r.integer("API_KEYS_PER_USER", c.api_keys_per_user, 1, 10000);
+  r.integer("SESSIONS_PER_USER", c.sessions_per_user, 1, 10000);
   r.boolean("DOCS_ENABLED", c.docs_enabled);
   r.integer("STEP_UP_MAX_AGE_SECONDS", c.step_up_max_age_seconds, 1, 86400);
   r.optionalText("MFA_SECRET_KEY", c.mfa_secret_key);
@@ -1004,6 +1008,7 @@ std::vector<std::string> describe(const Config& c) {
                                                                           : "caddy"),
       "REGISTRATION_ENABLED        = " + std::string(c.registration_enabled ? "true" : "false"),
       "API_KEYS_PER_USER           = " + std::to_string(c.api_keys_per_user),
+      "SESSIONS_PER_USER           = " + std::to_string(c.sessions_per_user),
       "DOCS_ENABLED                = " + std::string(c.docs_enabled ? "true" : "false"),
       "STEP_UP_MAX_AGE_SECONDS     = " + std::to_string(c.step_up_max_age_seconds),
       "MFA_ISSUER                  = " + c.mfa_issuer,

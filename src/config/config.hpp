@@ -142,6 +142,7 @@ struct Config {
   ForwardAuthProxy forward_auth_proxy = ForwardAuthProxy::Nginx;
   bool registration_enabled = true;
   std::size_t api_keys_per_user = 100;
+  std::size_t sessions_per_user = 100;          // live sessions (API, pages) per user
   bool docs_enabled = true;                     // /openapi.json and /docs
   std::vector<std::string> cors_allow_origins;  // exact origins; empty: no CORS headers
   std::int64_t step_up_max_age_seconds = 300;   // RFC 9470 max_age for step-up operations

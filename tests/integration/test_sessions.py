@@ -7,6 +7,7 @@ import os
 import signal
 import sqlite3
 import statistics
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -15,7 +16,7 @@ import jwt
 import pytest
 import requests
 
-from conftest import SECRET, auth, interleaved_timings
+from conftest import BIN, SECRET, auth, interleaved_timings
 
 
 def audit(server, token, **params):
@@ -782,3 +783,32 @@ def test_ending_a_users_sessions_records_only_what_ended(server):
         assert requests.delete(server.url(f"/api/v1/users/{user_id}/sessions"), headers=auth(admin)).status_code == 204
     assert ended() == [2]  # registration's and the login's
     assert requests.get(server.url("/api/v1/auth/me"), headers=auth(victim["access_token"])).status_code == 401
+
+
+def test_a_sign_in_past_sessions_per_user_ends_the_oldest(make_server):
+    """An outside attack held 1,500 live sessions on one account (each listed, each renewing at
+    its own pace). SESSIONS_PER_USER: a sign-in past it ends the oldest, its tokens with it; the
+    new one always stays, and other users' sessions are untouched. (Sessions begun in the same
+    second are equally old: which of them ends is not asserted.)"""
+    s = make_server({"SESSIONS_PER_USER": "3"})
+    admin = s.admin_token()
+    pairs = [s.register("many@example.com", "many").json()]  # the registration's own session
+    s.register("other@example.com", "other")
+    others = s.login("other").json()
+    for _ in range(4):
+        pairs.append(s.login("many").json())
+        listed = requests.get(s.url("/api/v1/auth/sessions"), headers=auth(pairs[-1]["access_token"])).json()["items"]
+        assert len(listed) == min(len(pairs), 3) and [x["current"] for x in listed].count(True) == 1
+    live = [p for p in pairs if requests.get(s.url("/api/v1/auth/me"), headers=auth(p["access_token"])).status_code == 200]
+    assert len(live) == 3 and pairs[-1] in live
+    for ended in (p for p in pairs if p not in live):
+        assert requests.get(s.url("/api/v1/auth/me"), headers=auth(ended["access_token"])).status_code == 401
+        r = requests.post(s.url("/api/v1/auth/refresh"), json={"refresh_token": ended["refresh_token"]})
+        assert r.status_code == 401
+    assert requests.get(s.url("/api/v1/auth/me"), headers=auth(others["access_token"])).status_code == 200
+    events = requests.get(s.url("/api/v1/audit-events"), params={"type": "sessions.ended", "user_id": uid(pairs[0]["access_token"])},
+                          headers=auth(admin)).json()["items"]
+    assert [(e["detail"]["sessions_ended"], e["detail"]["reason"]) for e in events] == [(1, "SESSIONS_PER_USER")] * 2
+    r = subprocess.run([BIN, "config", "--check"], env={**s.env, "SESSIONS_PER_USER": "0"}, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode != 0 and "SESSIONS_PER_USER" in r.stderr, r.stderr
