@@ -90,6 +90,8 @@ http::Response callback(Call& c) {
   }
   if (auto value = pages::cookie(r, oidc::OidcService::kCookieName))
     cb.cookie = std::string(*value);
+  if (auto who = pages::signedIn(c))
+    cb.browser_session = std::string(auth::sessionOf(who->claims()));
   oidc::OidcService::Begun begun;
   const std::string landing = s.oidc.complete(provider, cb, clientOf(r), &begun);
   // Begun by the pages: the browser stays here (signed in, or back on the account page), not

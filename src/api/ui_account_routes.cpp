@@ -260,10 +260,8 @@ http::Response createKey(Call& c) {
 // page. The transaction cookie binds it to this browser: a provider's answer to someone else's
 // linking, opened here, fails its state check.
 http::Response linkIdentity(Call& c) {
-  // "/ui/account" as a portal flow's return address too: a node of an older version, which knows
-  // no linking, finishes it as the portal's sign-in and keeps the browser on the pages.
   http::Response begun = beginExternal(
-      c, std::string("/ui/account"), std::nullopt,
+      c, std::nullopt, std::nullopt,
       oidc::OidcService::Linking{c.who->user->id, std::string(auth::sessionOf(c.who->claims()))});
   // Refused (an unknown provider, the limit, the provider unreachable): the account page says so.
   return begun.status < 400 ? begun : failed(c, begun);

@@ -24,6 +24,9 @@ namespace json = boost::json;
 constexpr std::int64_t kTransactionSeconds = 600;
 constexpr std::int64_t kCodeSeconds = 60;
 constexpr std::string_view kCookieAad = "gatehouse oidc transaction v1";
+// A linking's transaction is sealed apart: a node of an older version cannot open it (it fails
+// closed, invalid_state) and never finishes a linking as a sign-in of whoever the identity is.
+constexpr std::string_view kLinkAad = "gatehouse oidc link v1";
 
 std::string claimString(const jose::Claims& c, std::string_view name) {
   const auto* v = c.raw.if_contains(name);
@@ -103,7 +106,8 @@ core::Result<OidcService::Start> OidcService::begin(const std::string& name,
     tx["lu"] = link->user_id;
     tx["ls"] = link->session_id;
   }
-  auto sealed = crypto::seal(settings_.cookie_key, json::serialize(tx), kCookieAad);
+  auto sealed =
+      crypto::seal(settings_.cookie_key, json::serialize(tx), link ? kLinkAad : kCookieAad);
   if (!sealed) return tl::unexpected(sealed.error());
   const auto& c = provider.config();
   std::string location = meta->authorization_endpoint;
@@ -161,6 +165,11 @@ std::string OidcService::complete(const std::string& name, const Callback& cb,
   if (!cb.cookie) return fail(name, "invalid_state", "no transaction cookie", client);
   auto sealed = core::base64urlDecode(*cb.cookie);
   auto plain = sealed ? crypto::open(settings_.cookie_key, *sealed, kCookieAad) : std::nullopt;
+  bool sealed_for_link = false;
+  if (sealed && !plain) {
+    plain = crypto::open(settings_.cookie_key, *sealed, kLinkAad);
+    sealed_for_link = plain.has_value();
+  }
   auto tx = plain ? core::parseStrictJson(*plain)
                   : core::Result<json::value>(core::makeError(core::Errc::InvalidArgument, ""));
   if (!tx || !tx->is_object())
@@ -173,6 +182,8 @@ std::string OidcService::complete(const std::string& name, const Callback& cb,
   std::optional<Linking> link;
   if (const auto* u = t.if_contains("lu"); u != nullptr && u->is_int64())
     link = Linking{u->get_int64(), str("ls")};
+  if (link.has_value() != sealed_for_link)
+    return fail(name, "invalid_state", "transaction sealed for another purpose", client);
   if (begun != nullptr) {
     if (const auto* r = t.if_contains("r"); r != nullptr && r->is_string())
       begun->portal_return = std::string(r->get_string());
@@ -246,7 +257,7 @@ std::string OidcService::complete(const std::string& name, const Callback& cb,
     return fail(name, "invalid_id_token", kWhy[static_cast<int>(claims.error())], client);
   }
   slot.reset();
-  if (link) return linkIdentity(provider, *claims, *link, client);
+  if (link) return linkIdentity(provider, *claims, *link, cb.browser_session, client);
   std::string reason;
   auto user_id = resolveUser(provider, *claims, client, reason);
   if (!user_id)
@@ -293,16 +304,15 @@ std::string OidcService::complete(const std::string& name, const Callback& cb,
 }
 
 std::string OidcService::linkIdentity(const Provider& provider, const jose::Claims& claims,
-                                      const Linking& link, const auth::ClientInfo& client) {
+                                      const Linking& link, const std::string& browser_session,
+                                      const auth::ClientInfo& client) {
   const auto& c = provider.config();
-  // The session that began it must still be live and the user's: a sign-out, a password change
-  // or a deactivation meanwhile ends the linking too.
-  auto session = store_.sessions().find(link.session_id);
-  if (!session) return fail(c.name, "server_error", session.error().message, client);
-  if (!*session || !(*session)->liveAt(clock_.unixSeconds()) ||
-      (*session)->user_id != link.user_id) {
-    return fail(c.name, "invalid_state", "the session that began the linking has ended", client,
-                link.user_id);
+  // Finished in the browser, and the live session, that began it: a transaction planted in
+  // another browser (a sibling subdomain can set cookies) links nothing there, and a sign-out,
+  // a password change or a deactivation meanwhile ends the linking too.
+  if (browser_session.empty() || browser_session != link.session_id) {
+    return fail(c.name, "invalid_state", "not finished in the session that began the linking",
+                client, link.user_id);
   }
   auto user = store_.users().findById(link.user_id);
   if (!user) return fail(c.name, "server_error", user.error().message, client);
@@ -332,13 +342,15 @@ std::string OidcService::linkIdentity(const Provider& provider, const jose::Clai
                   link.user_id);
     return fail(c.name, "server_error", linked.error().message, client, link.user_id);
   }
-  audit_.record({"identity.linked",
-                 client.request_id,
-                 link.user_id,
-                 link.user_id,
-                 client.ip,
-                 client.user_agent,
-                 {{"provider", c.name}, {"by", "owner"}}});
+  // Which identity it is (an owner with several, or whoever looks into a stolen session, asks).
+  audit_.record(
+      {"identity.linked",
+       client.request_id,
+       link.user_id,
+       link.user_id,
+       client.ip,
+       client.user_agent,
+       {{"provider", c.name}, {"by", "owner"}, {"identity_id", linked->id}, {"email", email}}});
   // A new way in, as when linked by the address: its owner hears of it (a stolen session could
   // have added it).
   if (settings_.linked) settings_.linked(**user, client);

@@ -88,6 +88,9 @@ class OidcService {
   struct Callback {
     std::map<std::string, std::string> params;  // code, state, iss, error
     std::optional<std::string> cookie;
+    // The live session of the browser's sign-in cookies, when it has one: a linking must end in
+    // the session that began it.
+    std::string browser_session;
   };
   // Who began the transaction, as far as its sealed cookie tells (nothing when it does not open).
   struct Begun {
@@ -133,7 +136,8 @@ class OidcService {
   // The linking flow's end: the identity joins the user who began it (IdentityInUse,
   // TooManyIdentities and the ended session land as errors).
   std::string linkIdentity(const Provider& provider, const jose::Claims& claims,
-                           const Linking& link, const auth::ClientInfo& client);
+                           const Linking& link, const std::string& browser_session,
+                           const auth::ClientInfo& client);
   [[nodiscard]] core::Result<std::int64_t> resolveUser(const Provider& provider,
                                                        const jose::Claims& claims,
                                                        const auth::ClientInfo& client,

@@ -860,12 +860,12 @@ def begin_link(gate, browser, provider="local", csrf=None, origin=None):
 
 
 def back_from_provider(gate, browser, url, tx):
-    """The provider's redirect opened in `browser`: its session cookie and the transaction cookie
-    (Secure, so sent by hand over the test's plain-HTTP loopback)."""
-    cookie = f"gatehouse_oidc={tx}"
-    if browser is not None and browser.cookies.get("gatehouse_session"):
-        cookie += f"; gatehouse_session={browser.cookies['gatehouse_session']}"
-    return requests.get(url, headers={"Cookie": cookie}, allow_redirects=False)
+    """The provider's redirect opened in `browser`: its sign-in cookies and the transaction
+    cookie (Secure, so sent by hand over the test's plain-HTTP loopback)."""
+    cookies = [f"gatehouse_oidc={tx}"]
+    if browser is not None:
+        cookies += [f"{name}={value}" for name, value in browser.cookies.items()]
+    return requests.get(url, headers={"Cookie": "; ".join(cookies)}, allow_redirects=False)
 
 
 def link(gate, cert, browser, login, keep=None):
@@ -913,7 +913,8 @@ def test_the_owner_links_an_identity_whose_address_is_not_theirs_and_signs_in_wi
     admin = gate.admin_token()
     events = requests.get(gate.url("/api/v1/audit-events"), params={"type": "identity.linked", "user_id": kim},
                           headers=auth(admin)).json()["items"]
-    assert [e["detail"] for e in events] == [{"provider": "local", "by": "owner"}], events
+    assert [e["detail"] for e in events] == [{"provider": "local", "by": "owner", "identity_id": ids[0]["id"],
+                                              "email": "kimlocal@example.org"}], events
 
 
 def test_only_the_owner_links_an_unlinked_identity_again_and_it_is_remembered_afresh(stack):
@@ -985,6 +986,16 @@ def test_a_linking_is_bound_to_the_browser_and_session_that_began_it(stack):
                            allow_redirects=False)
     assert (landing.status_code, landing.headers["Location"]) == (303, "/ui/account?done=identity-not-linked#identities")
     assert identities_of(gate, "vic_pw") == []
+    # The right transaction cookie in a browser without the session that began it (planted there,
+    # as a sibling subdomain can): nothing linked, neither with no session nor with another's.
+    for planted_in in (None, password_browser(gate, "mal_pw")):
+        owner = password_browser(gate, "vic_pw")
+        r = begin_link(gate, owner)
+        tx = re.match(r"gatehouse_oidc=([^;]+);", r.headers["Set-Cookie"]).group(1)
+        back = through_provider(gate, cert, r.headers["Location"], "vicidp")
+        landing = back_from_provider(gate, planted_in, back, tx)
+        assert (landing.status_code, landing.headers["Location"]) == (303, "/ui/account?done=identity-not-linked#identities")
+        assert identities_of(gate, "vic_pw") == [] and identities_of(gate, "mal_pw") == []
     # A finished linking's answer opened again (its state spent) links nothing more.
     fresh = password_browser(gate, "vic_pw")
     flow = {}
@@ -1007,14 +1018,13 @@ def test_a_linking_is_a_form_of_the_page_and_never_begins_without_its_token(stac
                            allow_redirects=False)):
         assert r.status_code == 403, r.text[:300]
         assert "gatehouse_oidc" not in r.headers.get("Set-Cookie", "")
-    # Without a session: to the sign-in page, nothing begun.
-    r = requests.post(gate.url("/ui/account/identities/link/local"), data={"csrf": "x"},
-                      headers={"Origin": gate.base}, allow_redirects=False)
-    assert r.status_code in (303, 403) and "gatehouse_oidc" not in r.headers.get("Set-Cookie", "")
-    # An API token is no browser session.
-    r = requests.post(gate.url("/ui/account/identities/link/local"), data={"csrf": "x"},
-                      headers={"Origin": gate.base, **auth(gate.token("nia_pw"))}, allow_redirects=False)
-    assert r.status_code != 302 and "gatehouse_oidc" not in r.headers.get("Set-Cookie", "")
+    # Without a session, or with an API token (no browser session): to the sign-in page, nothing
+    # begun.
+    for headers in ({}, auth(gate.token("nia_pw"))):
+        r = requests.post(gate.url("/ui/account/identities/link/local"), data={"csrf": "x"},
+                          headers={"Origin": gate.base, **headers}, allow_redirects=False)
+        assert (r.status_code, r.headers.get("Location")) == (303, "/ui/login?return_to=%2Fui%2Faccount")
+        assert "gatehouse_oidc" not in r.headers.get("Set-Cookie", "")
     # An unknown provider.
     page = browser.get(gate.url("/ui/account"))
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)

@@ -10,6 +10,7 @@
 
 #include "api/services.hpp"
 #include "core/base64url.hpp"
+#include "crypto/aead.hpp"
 #include "crypto/digest.hpp"
 #include "crypto/pkey.hpp"
 #include "http/message.hpp"
@@ -203,42 +204,36 @@ TEST_F(GooglePreset, ACodeBoundToAFrontendChallengeNeedsItsVerifier) {
   EXPECT_TRUE(oidc::OidcService::isCodeVerifier(std::string(124, 'v') + "-._~"));
 }
 
-TEST_F(GooglePreset, ALinkingJoinsTheIdentityToTheUserOfItsLiveSessionOnly) {
+TEST_F(GooglePreset, ALinkingJoinsTheIdentityToTheUserOfItsSessionOnly) {
   const auth::ClientInfo client{"203.0.113.5", "test", "req-1"};
   auto user = store_->users().create({"owner@example.com", "owner", "$2b$10$x", "user", true});
   ASSERT_TRUE(user);
-  const std::int64_t now = clock_.unixSeconds();
-  ASSERT_TRUE(
-      store_->sessions().create({"sid-1", user->id, "jti-1", "ua", "ip", now, now, now + 60}));
-  const auto linkWith = [&](std::string sid, std::int64_t uid) {
-    auto start = oidc_
-                     .begin("google", std::string("/ui/account"), std::nullopt,
-                            OidcService::Linking{uid, std::move(sid)})
-                     .value();
+  // `browser`: the live session of the browser that brings the provider's answer back (the
+  // route resolves it from the sign-in cookies); `sealed`: the transaction's AAD, as begun.
+  const auto linkWith = [&](std::string sid, std::string browser, OidcService::Begun* begun) {
+    auto start =
+        oidc_.begin("google", std::nullopt, std::nullopt, OidcService::Linking{user->id, sid})
+            .value();
     const auto q = query(start.location);
     google_.nonce = q.at("nonce");
-    OidcService::Begun begun;
-    const std::string landing = oidc_.complete(
-        "google", {{{"code", "c"}, {"state", q.at("state")}}, start.cookie}, client, &begun);
-    EXPECT_TRUE(begun.linking);
-    EXPECT_EQ(begun.portal_return, "/ui/account");
-    return landing;
+    OidcService::Callback cb{{{"code", "c"}, {"state", q.at("state")}}, start.cookie};
+    cb.browser_session = std::move(browser);
+    return oidc_.complete("google", cb, client, begun);
   };
   const std::string sub = "110169484474386276334";
-  // Another user's session, an unknown one, an ended one: nothing is linked.
-  EXPECT_EQ(linkWith("sid-1", user->id + 1),
+  OidcService::Begun begun;
+  // No session in the finishing browser, or another one (a transaction planted in someone
+  // else's browser): nothing is linked.
+  EXPECT_EQ(linkWith("sid-1", "", &begun),
             "https://app.example.com/auth/callback#error=invalid_state");
-  EXPECT_EQ(linkWith("sid-unknown", user->id),
-            "https://app.example.com/auth/callback#error=invalid_state");
-  clock_.advance(61);
-  EXPECT_EQ(linkWith("sid-1", user->id),
+  EXPECT_TRUE(begun.linking);
+  EXPECT_FALSE(begun.portal_return);  // never finished as the portal's sign-in
+  EXPECT_EQ(linkWith("sid-1", "sid-2", nullptr),
             "https://app.example.com/auth/callback#error=invalid_state");
   EXPECT_FALSE(store_->identities().find("https://accounts.google.com", sub).value());
-  // A live session of the user: linked (no email compared: someone@gmail.com is not theirs), and
+  // The session that began it: linked (no email compared: someone@gmail.com is not theirs), and
   // no exchange code made (nobody signs in).
-  ASSERT_TRUE(store_->sessions().create(
-      {"sid-2", user->id, "jti-2", "ua", "ip", now + 61, now + 61, now + 600}));
-  const std::string landing = linkWith("sid-2", user->id);
+  const std::string landing = linkWith("sid-1", "sid-1", nullptr);
   EXPECT_EQ(landing, "https://app.example.com/auth/callback#linked=google");
   EXPECT_EQ(oidc_.landingOf(landing).linked, "google");
   auto linked = store_->identities().find("https://accounts.google.com", sub).value();
@@ -249,20 +244,64 @@ TEST_F(GooglePreset, ALinkingJoinsTheIdentityToTheUserOfItsLiveSessionOnly) {
   // A second user's linking of the same identity leaves it where it is.
   auto other = store_->users().create({"other@example.com", "other", "$2b$10$x", "user", true});
   ASSERT_TRUE(other);
-  ASSERT_TRUE(store_->sessions().create(
-      {"sid-3", other->id, "jti-3", "ua", "ip", now + 61, now + 61, now + 600}));
-  EXPECT_EQ(linkWith("sid-3", other->id),
-            "https://app.example.com/auth/callback#error=identity_in_use");
+  {
+    auto start =
+        oidc_.begin("google", std::nullopt, std::nullopt, OidcService::Linking{other->id, "sid-3"})
+            .value();
+    const auto q = query(start.location);
+    google_.nonce = q.at("nonce");
+    OidcService::Callback cb{{{"code", "c"}, {"state", q.at("state")}}, start.cookie};
+    cb.browser_session = "sid-3";
+    EXPECT_EQ(oidc_.complete("google", cb, client),
+              "https://app.example.com/auth/callback#error=identity_in_use");
+  }
   EXPECT_EQ(store_->identities().find("https://accounts.google.com", sub).value()->user_id,
             user->id);
-  // A deactivated owner links nothing (their sessions end with it; this one is checked anyway).
+  // A deactivated owner links nothing.
   ASSERT_TRUE(store_->identities().removeUnlessLast(linked->id, user->id));
   store::UserPatch off;
-  off.is_active = false;  // without deactivated_at: the session stays live
+  off.is_active = false;
   ASSERT_TRUE(store_->users().update(user->id, off, ""));
-  EXPECT_EQ(linkWith("sid-2", user->id),
+  EXPECT_EQ(linkWith("sid-1", "sid-1", nullptr),
             "https://app.example.com/auth/callback#error=invalid_state");
   EXPECT_FALSE(store_->identities().find("https://accounts.google.com", sub).value());
+}
+
+// A linking's transaction is sealed apart from a sign-in's: a node of an older version cannot
+// open it (it fails closed instead of signing the browser in as whoever the identity is), and
+// neither kind passes for the other.
+TEST_F(GooglePreset, ALinkingsTransactionIsNoSignInsAndASignInsIsNoLinkings) {
+  auto link =
+      oidc_.begin("google", std::nullopt, std::nullopt, OidcService::Linking{1, "sid"}).value();
+  auto sign_in = oidc_.begin("google").value();
+  const auto sealed = core::base64urlDecode(link.cookie).value();
+  EXPECT_FALSE(crypto::open(std::string(32, 'k'), sealed, "gatehouse oidc transaction v1"));
+  EXPECT_TRUE(crypto::open(std::string(32, 'k'), sealed, "gatehouse oidc link v1"));
+  EXPECT_FALSE(crypto::open(std::string(32, 'k'), core::base64urlDecode(sign_in.cookie).value(),
+                            "gatehouse oidc link v1"));
+  // Each cookie with the other's answer fails its state check, and a link sealed as a sign-in
+  // (or the reverse) is refused before anything is asked.
+  const auto q = query(link.location);
+  EXPECT_EQ(
+      oidc_.complete("google", {{{"code", "c"}, {"state", q.at("state")}}, sign_in.cookie}, {}),
+      "https://app.example.com/auth/callback#error=invalid_state");
+  // A linking's fields sealed as a sign-in (as an older node never writes them): refused before
+  // the provider is asked (else its answer would be judged: invalid_id_token here).
+  const json::object forged{{"p", "google"},
+                            {"s", "st"},
+                            {"n", "n"},
+                            {"v", std::string(43, 'v')},
+                            {"e", clock_.unixSeconds() + 600},
+                            {"i", clock_.unixMillis().count()},
+                            {"lu", 1},
+                            {"ls", "sid"}};
+  const auto as_sign_in =
+      crypto::seal(std::string(32, 'k'), json::serialize(forged), "gatehouse oidc transaction v1")
+          .value();
+  EXPECT_EQ(
+      oidc_.complete("google",
+                     {{{"code", "c"}, {"state", "st"}}, core::base64urlEncode(as_sign_in)}, {}),
+      "https://app.example.com/auth/callback#error=invalid_state");
 }
 
 TEST_F(GooglePreset, RefusesWrongNonceAndCachesKeys) {
