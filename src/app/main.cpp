@@ -1,6 +1,7 @@
 // gatehouse: the command-line entry point. Exit codes: 0 ok, 1 failure (one line on stderr),
 // 2 usage.
 #include <csignal>
+#include <cstdio>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -149,6 +150,10 @@ int main(int argc, char** argv) {
   // A file size limit (systemd's LimitFSIZE) reached by the database or the audit copy must be a
   // failed write (EFBIG: SQLite's error, a 503), not the end of the process with a core dump.
   std::signal(SIGXFSZ, SIG_IGN);
+  // Each line on standard error in one write: a command's audit copy (AUDIT_LOG_FILE=-) is
+  // written there by its own thread, a line at a time, and a message printed in pieces was cut
+  // in two by a record.
+  std::setvbuf(stderr, nullptr, _IOLBF, BUFSIZ);
   CLI::App app{"Gatehouse: a self-hosted authentication and authorization server"};
   app.set_version_flag("--version", std::string("gatehouse ") + core::kVersion);
   app.require_subcommand(1);

@@ -51,10 +51,10 @@ json::object toJson(const store::AuditRecord& r) {
 }
 
 AuditLog::AuditLog(store::AuditStore& store, const core::Clock& clock, const std::string& sink_path,
-                   std::optional<crypto::HmacKey> chain_key)
+                   std::optional<crypto::HmacKey> chain_key, int dash)
     : store_(store), clock_(clock), chain_key_(std::move(chain_key)) {
   if (sink_path.empty()) return;
-  auto sink = LineSink::open(sink_path);
+  auto sink = LineSink::open(sink_path, LineSink::kDefaultBudget, dash);
   if (!sink) {
     sink_error_ = sink.error().message;
     spdlog::error("cannot open the audit log file: {}", sink_error_);

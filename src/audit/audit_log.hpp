@@ -39,13 +39,14 @@ struct Event {
 // verify` only as missing events.
 class AuditLog {
  public:
-  // `sink_path`: empty for none, "-" for stdout, else a file opened for append
-  // (core::openForAppend, streams allowed). One that cannot be opened is logged, and sinkError
-  // says why: events are still stored. `chain_key` (keyring::PurposeKeys::audit_chain) keys each
-  // record's hash; none only for a command run before the server's first start made the master
-  // secret, when no record is keyed yet.
+  // `sink_path`: empty for none, "-" for the descriptor `dash` (standard output; a command's
+  // standard error), else a file opened for append (core::openForAppend, streams allowed). One
+  // that cannot be opened is logged, and sinkError says why: events are still stored.
+  // `chain_key` (keyring::PurposeKeys::audit_chain) keys each record's hash; none only for a
+  // command run before the server's first start made the master secret, when no record is keyed
+  // yet.
   AuditLog(store::AuditStore& store, const core::Clock& clock, const std::string& sink_path,
-           std::optional<crypto::HmacKey> chain_key);
+           std::optional<crypto::HmacKey> chain_key, int dash = 1);
   AuditLog(const AuditLog&) = delete;
   AuditLog& operator=(const AuditLog&) = delete;
   ~AuditLog();

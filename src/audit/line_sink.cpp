@@ -46,9 +46,10 @@ bool endsInsideALine(int fd, const std::string& path) {
 
 }  // namespace
 
-core::Result<std::unique_ptr<LineSink>> LineSink::open(const std::string& path,
-                                                       std::size_t budget) {
-  if (path == "-") return std::unique_ptr<LineSink>(new LineSink("", core::UniqueFd(), 1, budget));
+core::Result<std::unique_ptr<LineSink>> LineSink::open(const std::string& path, std::size_t budget,
+                                                       int dash) {
+  if (path == "-")
+    return std::unique_ptr<LineSink>(new LineSink("", core::UniqueFd(), dash, budget));
   // The events name users and addresses: a file of ours, owner-only, never through a link; or a
   // stream (/dev/stdout, a FIFO a log shipper reads), one nobody reads refused, not waited on.
   auto fd = core::openForAppend(path, core::AppendTo::FileOrStream);

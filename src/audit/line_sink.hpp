@@ -29,10 +29,10 @@ class LineSink {
   // Bytes queued for the writer at most; past it lines are dropped.
   static constexpr std::size_t kDefaultBudget = std::size_t{4} << 20U;
 
-  // "-" for stdout; otherwise core::openForAppend(path, FileOrStream). The error when it cannot
-  // be opened.
+  // "-" for the descriptor `dash` (standard output; a command's standard error); otherwise
+  // core::openForAppend(path, FileOrStream). The error when it cannot be opened.
   [[nodiscard]] static core::Result<std::unique_ptr<LineSink>> open(
-      const std::string& path, std::size_t budget = kDefaultBudget);
+      const std::string& path, std::size_t budget = kDefaultBudget, int dash = 1);
   LineSink(const LineSink&) = delete;
   LineSink& operator=(const LineSink&) = delete;
   // Writes what is queued (at most a few seconds' wait on a stopped reader), then stops.

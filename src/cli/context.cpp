@@ -1,6 +1,7 @@
 #include "cli/context.hpp"
 
 #include <iostream>
+#include <unistd.h>
 
 #include "auth/validation.hpp"
 #include "cli/database.hpp"
@@ -21,8 +22,8 @@ core::Result<std::optional<crypto::HmacKey>> auditChainKey(
 std::string commandAuditPath(const std::string& audit_log_file) {
   // An outside attack found the records inside a key captured by $(gatehouse apikey create) and
   // in an import's report.
-  for (const char* out : {"-", "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"}) {
-    if (audit_log_file == out) return "/dev/stderr";
+  for (const char* out : {"/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"}) {
+    if (audit_log_file == out) return "-";
   }
   return audit_log_file;
 }
@@ -36,7 +37,8 @@ std::unique_ptr<audit::AuditLog> commandAuditLog(const config::Config& config, s
     return nullptr;
   }
   return std::make_unique<audit::AuditLog>(
-      store.audit(), clock, commandAuditPath(config.audit_log_file), std::move(*chain_key));
+      store.audit(), clock, commandAuditPath(config.audit_log_file), std::move(*chain_key),
+      STDERR_FILENO);  // "-": standard error, never the command's answer
 }
 
 Context::~Context() {

@@ -100,8 +100,8 @@ struct Context {
     const std::optional<std::string>& master);
 
 // Where a command writes its audit copy: AUDIT_LOG_FILE, except that standard output ("-",
-// /dev/stdout, descriptor 1) means standard error for a command, whose standard output is its
-// answer (a key, a client's JSON, an import report that a script reads).
+// /dev/stdout, descriptor 1) is "-", which a command's audit log takes for standard error: its
+// standard output is its answer (a key, a client's JSON, an import report that a script reads).
 std::string commandAuditPath(const std::string& audit_log_file);
 
 // A command's audit log: the database's chain, keyed under `master` when there is one, and

@@ -109,7 +109,7 @@ bool refusesRootInAnotherUsersDirectory(const config::Config& config, std::ostre
 
 bool refusesWithoutAuditSink(const config::Config& config, std::ostream& err) {
   const std::string path = commandAuditPath(config.audit_log_file);
-  if (path.empty()) return false;
+  if (path.empty() || path == "-") return false;  // the command's standard error
   auto ok = core::appendable(path, core::AppendTo::FileOrStream);
   if (ok) return false;
   err << "gatehouse: AUDIT_LOG_FILE: " << ok.error().message

@@ -4,6 +4,7 @@ import json
 import re
 import sqlite3
 import subprocess
+import tempfile
 import time
 
 import requests
@@ -158,6 +159,15 @@ def test_a_commands_audit_copy_to_standard_output_goes_to_standard_error(server)
         assert record["type"] == "apikey.created", (out, r.stderr)
         key = r.stdout.strip()
         assert requests.get(server.url("/api/v1/auth/me"), headers={"X-API-Key": key}).status_code == 200
+    # Standard error a regular file (2>>cli.log) or a socket (a journal) takes them as well.
+    with tempfile.TemporaryFile(mode="w+") as err:
+        r = subprocess.run([BIN, "apikey", "create", "--email", "stdout@example.com", "--name", "to-file"],
+                           env={**server.env, "AUDIT_LOG_FILE": "-"}, stdout=subprocess.PIPE, stderr=err,
+                           text=True, timeout=120)
+        err.seek(0)
+        written = err.read()
+    assert r.returncode == 0, written
+    assert re.fullmatch(r"gh_[A-Za-z0-9_-]+\n", r.stdout) and "apikey.created" in written, written
     r = subprocess.run([BIN, "client", "create", "--name", "json-out", "--redirect-uri", "https://app.example/cb",
                         "--json"], env={**server.env, "AUDIT_LOG_FILE": "-"}, capture_output=True, text=True,
                        timeout=120)
