@@ -279,9 +279,25 @@ RequestParser::Result RequestParser::parseHeadLines(std::string_view head) {
   version_ = version[7] == '0' ? 10 : 11;
   request_.method = method;
   request_.target = target;
-  const auto q = target.find('?');
-  request_.path = target.substr(0, q);
-  if (q != std::string_view::npos) request_.query = target.substr(q + 1);
+  // RFC 9112 §3.2.2: a server MUST accept the absolute-form (GET http://host/p HTTP/1.1, what
+  // clients send to a proxy): its path and query route the request. Its authority is checked as a
+  // Host is and not used otherwise (links come from GATEHOUSE_PUBLIC_URL); `target` stays as sent.
+  std::string_view origin = target;
+  if (target.front() != '/') {
+    const auto scheme_end = target.find("://");
+    const auto scheme = target.substr(0, scheme_end);
+    if (scheme_end != std::string_view::npos &&
+        (core::equalsIgnoringCase(scheme, "http") || core::equalsIgnoringCase(scheme, "https"))) {
+      const std::string_view rest = target.substr(scheme_end + 3);
+      const auto end = rest.find_first_of("/?");
+      if (!validHost(rest.substr(0, end))) return refuse(400);
+      origin = end == std::string_view::npos ? std::string_view() : rest.substr(end);
+    }
+  }
+  const auto q = origin.find('?');
+  request_.path = origin.substr(0, q);
+  if (request_.path.empty()) request_.path = "/";  // http://host?x: the path is "/"
+  if (q != std::string_view::npos) request_.query = origin.substr(q + 1);
 
   request_.headers.reserve(16);
   while (!head.starts_with("\r\n")) {

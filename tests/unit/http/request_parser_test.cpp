@@ -57,6 +57,39 @@ TEST(RequestParser, ReadsTheRequestLineAndHeaderFields) {
   EXPECT_FALSE(parser.isHead());
 }
 
+// RFC 9112 §3.2.2: the absolute-form routes by its path and query (an outside attack found it
+// answered 404); its authority is checked as a Host is, and only http and https are taken.
+TEST(RequestParser, TheAbsoluteFormRoutesByItsPathAndQuery) {
+  const auto parsed = [](std::string_view target) {
+    RequestParser parser(kLimits);
+    const std::string wire = "GET " + std::string(target) + " HTTP/1.1\r\nHost: h\r\n\r\n";
+    const auto out = parseAll(parser, wire);
+    EXPECT_EQ(out.result, Result::Done) << target;
+    return std::pair{parser.request().path, parser.request().query};
+  };
+  EXPECT_EQ(parsed("http://x/healthz"), (std::pair<std::string, std::string>{"/healthz", ""}));
+  EXPECT_EQ(parsed("HTTPS://a.example:8443/api/v1/auth/me?x=1&y=/z"),
+            (std::pair<std::string, std::string>{"/api/v1/auth/me", "x=1&y=/z"}));
+  EXPECT_EQ(parsed("http://[::1]:80?q"), (std::pair<std::string, std::string>{"/", "q"}));
+  EXPECT_EQ(parsed("http://x"), (std::pair<std::string, std::string>{"/", ""}));
+  EXPECT_EQ(parsed("http://x//a/../b"), (std::pair<std::string, std::string>{"//a/../b", ""}));
+  {
+    RequestParser parser(kLimits);
+    ASSERT_EQ(parseAll(parser, "GET http://x/p?q HTTP/1.1\r\nHost: h\r\n\r\n").result,
+              Result::Done);
+    EXPECT_EQ(parser.request().target, "http://x/p?q");  // as sent
+  }
+  // Another scheme, or no form we know, is a path like any other (the router answers 404).
+  EXPECT_EQ(parsed("ftp://x/healthz").first, "ftp://x/healthz");
+  EXPECT_EQ(parsed("*").first, "*");
+  // A bad authority is refused, as a bad Host is: userinfo, an empty one, stray brackets.
+  for (const char* target :
+       {"http://user@x/p", "http:///p", "http://[::1/p", "http://x:8o/p", "https://a%2eb/p"}) {
+    EXPECT_EQ(refusalOf("GET " + std::string(target) + " HTTP/1.1\r\nHost: h\r\n\r\n"), 400)
+        << target;
+  }
+}
+
 TEST(RequestParser, EveryPieceSizeGivesTheSameRequest) {
   const std::string wire =
       "\r\n\r\nPOST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
