@@ -447,12 +447,12 @@ json::object operation(const Route& route) {
         "ErrorDetail");
   }
   if (!route.permissions.empty() || *route.credential == Credential::UserToken ||
-      *route.credential == Credential::TokenOrKey || *route.credential == Credential::ApiKey) {
+      *route.credential == Credential::TokenOrKey) {
     std::string text = route.before_mfa_enrolment
                            ? "Insufficient permissions / Inactive user"
                            : "Insufficient permissions / Inactive user / MFA enrolment required "
                              "(MFA_REQUIRED_ROLES)";
-    if (*route.credential == Credential::TokenOrKey || *route.credential == Credential::ApiKey)
+    if (*route.credential == Credential::TokenOrKey)
       text += " / Email not verified (an API key, EMAIL_VERIFICATION=required)";
     add(403, text, "ErrorDetail");
   }

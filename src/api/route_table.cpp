@@ -127,14 +127,6 @@ Authenticated admitCaller(const Route& route, Services& s, http::Request& r, cor
   if (!route.before_mfa_enrolment && auth::enrolmentDue(*who.user, s.mfa_required_roles)) {
     return errorResponse({Errc::MfaEnrolmentRequired, "role needs a second factor", {}, 0}, r);
   }
-  // EMAIL_VERIFICATION=required holds for API keys as for a session's refresh: a key of an
-  // account whose address is unverified (changed by an administrator, or a key the CLI made) is
-  // refused until the address is verified. A key has no expiry to wait for (an outside attack
-  // found one working on, and forward-auth telling applications the unverified address).
-  if (who.api_key_id && s.email_verification == config::EmailVerification::Required &&
-      !who.user->email_verified) {
-    return errorResponse({Errc::EmailNotVerified, "api key of an unverified account", {}, 0}, r);
-  }
   if (route.step_up) {
     if (auto fresh = s.token_check.stepUp(who, s.step_up_max_age); !fresh)
       return errorResponse(fresh.error(), r);

@@ -360,7 +360,8 @@ int serve(const config::Config& config) {
        metrics, clock, config.password_rules,
        config.email_verification == config::EmailVerification::Required, &dear_pool});
   auth::ApiKeyService api_keys(**store, *policy, user_cache, audit_log, clock,
-                               config.api_keys_per_user);
+                               config.api_keys_per_user,
+                               config.email_verification == config::EmailVerification::Required);
   api_keys.trustFor(kCacheTrust);
   auth::UserService user_service(**store, *policy, user_cache, audit_log, clock, api_keys,
                                  session_end);

@@ -195,6 +195,10 @@ Result<Principal> ApiKeyService::authenticate(std::string_view key, const Client
   if (!owner) return tl::unexpected(storeFailure(owner.error()));
   if (!*owner) return fail(Errc::InvalidToken, "API key owner no longer exists");
   if (!(*owner)->is_active) return fail(Errc::InactiveUser, "API key owner inactive");
+  // An outside attack found such a key working on, and forward-auth telling applications the
+  // unverified address (an administrator had changed it).
+  if (email_verification_required_ && !(*owner)->email_verified)
+    return fail(Errc::EmailNotVerified, "API key owner's address unverified");
   if (found->revoked) return fail(Errc::InvalidToken, "revoked API key");
   // One reading of the clock: a second turning between "is a use due?" and "record it" must not
   // make an I/O thread write.

@@ -48,13 +48,15 @@ std::optional<std::string> apiKeyPublicPart(std::string_view key);
 class ApiKeyService {
  public:
   ApiKeyService(store::Store& store, const rbac::Policy& policy, UserCache& users,
-                audit::AuditLog& audit, const core::Clock& clock, std::size_t max_per_user = 100)
+                audit::AuditLog& audit, const core::Clock& clock, std::size_t max_per_user = 100,
+                bool email_verification_required = false)
       : store_(store),
         policy_(policy),
         users_(users),
         audit_(audit),
         clock_(clock),
-        max_per_user_(max_per_user) {}
+        max_per_user_(max_per_user),
+        email_verification_required_(email_verification_required) {}
 
   // Validation: empty or long name, scopes outside `owner_permissions`, bad expiry; ApiKeyLimit
   // when the owner already holds `max_per_user` live keys.
@@ -110,6 +112,9 @@ class ApiKeyService {
   audit::AuditLog& audit_;
   const core::Clock& clock_;
   const std::size_t max_per_user_;
+  // EMAIL_VERIFICATION=required: the key of an owner whose address is unverified is refused
+  // (EmailNotVerified), as that owner's sessions stop refreshing; a key has no expiry to wait for.
+  const bool email_verification_required_;
 
   std::shared_mutex mutex_;
   std::unordered_map<std::string, store::ApiKey> by_public_id_;

@@ -60,7 +60,13 @@ Result<bool> SessionEnd::sessionLive(const std::string& session_id) {
   if (session_id.empty()) return false;
   auto session = store_.sessions().find(session_id);
   if (!session) return tl::unexpected(storeFailure(session.error()));
-  return *session && (*session)->liveAt(clock_.unixSeconds());
+  if (!*session || (*session)->revoked) return false;
+  // Expired less than an access-token lifetime ago (as liveSessionsOf counts), its last access
+  // tokens may still work (a review: ACCESS_TOKEN_EXPIRE_MINUTES may pass the refresh lifetime).
+  const std::int64_t now = clock_.unixSeconds();
+  if ((*session)->liveAt(now)) return true;
+  return (*session)->expires_at > now - access_ttl_.count() &&
+         !revocations_.isSessionRevoked(session_id);
 }
 
 }  // namespace gatehouse::auth

@@ -67,27 +67,29 @@ Result<store::Session> Sessions::open(const SignedIn& who, const ClientInfo& cli
 
 void Sessions::endOldest(std::int64_t user_id, const std::string& kept, const ClientInfo& client) {
   // An outside attack held 1,500 live sessions on one account: each listed on every visit of the
-  // list, each renewing at its own refresh pace. Past the limit the oldest end (the new one
-  // stays: whoever signs in now is the account's owner as much as anyone).
-  auto live = d_.store.sessions().listForUser(user_id, d_.clock.unixSeconds());
+  // list, each renewing at its own refresh pace. Past the limit the least recently used end.
+  // Only sessions begun before this second may go: concurrent sign-ins never end each other's new
+  // session (the limit may then be passed until the next sign-in), and the new one always stays.
+  const std::int64_t now = d_.clock.unixSeconds();
+  auto live = d_.store.sessions().listForUser(user_id, now);
   if (!live) {
     spdlog::warn("sessions over SESSIONS_PER_USER stay until the next sign-in: {}",
                  live.error().message);
     return;
   }
-  std::vector<const store::Session*> others;
+  if (live->size() <= d_.rules.max_per_user) return;
+  std::size_t over = live->size() - d_.rules.max_per_user;
+  std::vector<const store::Session*> older;
   for (const auto& session : *live) {
-    if (session.id != kept) others.push_back(&session);
+    if (session.id != kept && session.created_at < now) older.push_back(&session);
   }
-  if (others.size() < d_.rules.max_per_user) return;  // with the new one, within the limit
-  std::sort(others.begin(), others.end(), [](const store::Session* a, const store::Session* b) {
-    if (a->created_at != b->created_at) return a->created_at > b->created_at;
-    if (a->last_used_at != b->last_used_at) return a->last_used_at > b->last_used_at;
-    return a->id > b->id;  // begun and used in the same second: either may go
+  std::sort(older.begin(), older.end(), [](const store::Session* a, const store::Session* b) {
+    if (a->last_used_at != b->last_used_at) return a->last_used_at < b->last_used_at;
+    return a->created_at < b->created_at;
   });
   std::int64_t ended = 0;
-  for (std::size_t i = d_.rules.max_per_user - 1; i < others.size(); ++i) {
-    if (auto ok = d_.end.end(others[i]->id); !ok) {
+  for (std::size_t i = 0; i < older.size() && over > 0; ++i, --over) {
+    if (auto ok = d_.end.end(older[i]->id); !ok) {
       spdlog::warn("a session over SESSIONS_PER_USER did not end: {}", ok.error().detail);
       continue;
     }

@@ -1742,11 +1742,14 @@ def test_required_verification_also_stops_sessions_that_were_running(make_server
         r = requests.get(api(s, path), headers=key)
         assert (r.status_code, body_of(r)) == (403, {"detail": "Email not verified"}), path
         assert "X-Auth-User-Email" not in r.headers
+    # The seed's /external-data keeps its own message for every refused key (the contract's).
+    r = requests.get(api(s, "/external-data"), headers=key)
+    assert (r.status_code, body_of(r)) == (401, {"detail": "Invalid API key"})
     assert_user(verify_email(s, token), "rita@example.com", True)
     r = requests.post(api(s, "/auth/refresh"), json={"refresh_token": refresh_token})
     assert r.status_code == 200, r.text
     assert claims(r.json()["access_token"])["email_verified"] is True
-    for path in ("/auth/me", "/auth/verify"):
+    for path in ("/auth/me", "/auth/verify", "/external-data"):
         assert requests.get(api(s, path), headers=key).status_code == 200, path
 
 

@@ -785,30 +785,62 @@ def test_ending_a_users_sessions_records_only_what_ended(server):
     assert requests.get(server.url("/api/v1/auth/me"), headers=auth(victim["access_token"])).status_code == 401
 
 
-def test_a_sign_in_past_sessions_per_user_ends_the_oldest(make_server):
+def test_a_sign_in_past_sessions_per_user_ends_the_least_recently_used(make_server):
     """An outside attack held 1,500 live sessions on one account (each listed, each renewing at
-    its own pace). SESSIONS_PER_USER: a sign-in past it ends the oldest, its tokens with it; the
-    new one always stays, and other users' sessions are untouched. (Sessions begun in the same
-    second are equally old: which of them ends is not asserted.)"""
+    its own pace). SESSIONS_PER_USER: a sign-in past it ends the least recently used sessions
+    begun before its second, tokens included; a session in use stays, the new one always stays,
+    and other users' sessions are untouched."""
     s = make_server({"SESSIONS_PER_USER": "3"})
     admin = s.admin_token()
-    pairs = [s.register("many@example.com", "many").json()]  # the registration's own session
+    first = s.register("many@example.com", "many").json()  # the registration's own session
     s.register("other@example.com", "other")
     others = s.login("other").json()
-    for _ in range(4):
-        pairs.append(s.login("many").json())
-        listed = requests.get(s.url("/api/v1/auth/sessions"), headers=auth(pairs[-1]["access_token"])).json()["items"]
-        assert len(listed) == min(len(pairs), 3) and [x["current"] for x in listed].count(True) == 1
-    live = [p for p in pairs if requests.get(s.url("/api/v1/auth/me"), headers=auth(p["access_token"])).status_code == 200]
-    assert len(live) == 3 and pairs[-1] in live
-    for ended in (p for p in pairs if p not in live):
-        assert requests.get(s.url("/api/v1/auth/me"), headers=auth(ended["access_token"])).status_code == 401
+    logins = []
+    for _ in range(2):
+        time.sleep(1.1)  # each begun in a second of its own
+        logins.append(s.login("many").json())
+    # The first session is the oldest but in use (refreshed now): the next sign-ins end others.
+    time.sleep(1.1)
+    first = requests.post(s.url("/api/v1/auth/refresh"), json={"refresh_token": first["refresh_token"]}).json()
+    for _ in range(2):
+        time.sleep(1.1)
+        logins.append(s.login("many").json())
+    newest = logins.pop()
+    live = {name: requests.get(s.url("/api/v1/auth/me"), headers=auth(p["access_token"])).status_code
+            for name, p in (("first", first), ("l0", logins[0]), ("l1", logins[1]), ("l2", logins[2]),
+                            ("newest", newest))}
+    # l2 made four (l0 ended, the least recently used then); newest made four again (l1 ended).
+    assert live == {"first": 200, "l0": 401, "l1": 401, "l2": 200, "newest": 200}, live
+    for ended in (logins[0], logins[1]):
         r = requests.post(s.url("/api/v1/auth/refresh"), json={"refresh_token": ended["refresh_token"]})
         assert r.status_code == 401
+    listed = requests.get(s.url("/api/v1/auth/sessions"), headers=auth(newest["access_token"])).json()["items"]
+    assert len(listed) == 3 and [x["current"] for x in listed].count(True) == 1
     assert requests.get(s.url("/api/v1/auth/me"), headers=auth(others["access_token"])).status_code == 200
-    events = requests.get(s.url("/api/v1/audit-events"), params={"type": "sessions.ended", "user_id": uid(pairs[0]["access_token"])},
+    events = requests.get(s.url("/api/v1/audit-events"), params={"type": "sessions.ended", "user_id": uid(newest["access_token"])},
                           headers=auth(admin)).json()["items"]
     assert [(e["detail"]["sessions_ended"], e["detail"]["reason"]) for e in events] == [(1, "SESSIONS_PER_USER")] * 2
     r = subprocess.run([BIN, "config", "--check"], env={**s.env, "SESSIONS_PER_USER": "0"}, capture_output=True,
                        text=True, timeout=60)
     assert r.returncode != 0 and "SESSIONS_PER_USER" in r.stderr, r.stderr
+
+
+def test_concurrent_sign_ins_never_end_each_others_new_session(make_server):
+    """The review: with SESSIONS_PER_USER=1, two sign-ins at once each ended the other's new
+    session, and both callers held dead tokens. Only sessions begun before a sign-in's second may
+    go: every pair handed out works (the limit is passed until the next sign-in)."""
+    s = make_server({"SESSIONS_PER_USER": "1"})
+    s.register("race@example.com", "race")
+    for _ in range(3):
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            pairs = list(pool.map(lambda _: s.login("race").json(), range(4)))
+        begun = [jwt.decode(p["access_token"], options={"verify_signature": False})["iat"] for p in pairs]
+        for p, second in zip(pairs, begun):
+            works = requests.get(s.url("/api/v1/auth/me"), headers=auth(p["access_token"])).status_code == 200
+            # Those of the last second all work; one ended was begun in an earlier second.
+            assert works or second < max(begun), (begun, second)
+        time.sleep(1.1)
+    # The next sign-in, a second later, ends all of those.
+    last = s.login("race").json()
+    listed = requests.get(s.url("/api/v1/auth/sessions"), headers=auth(last["access_token"])).json()["items"]
+    assert len(listed) == 1 and listed[0]["current"] is True

@@ -213,17 +213,30 @@ TEST_F(AuditLogTest, TheOperatorsNumberNeverExcusesUnkeyedRecordsAtTheEnd) {
   sql("DROP TRIGGER audit_no_update");
   sql("UPDATE audit_events SET mac='', type='user.import' WHERE id=4");
   rechain(4);
-  for (const std::int64_t number : {5, 100}) {
-    auto report = verifyChain(store_->audit(), {.key = &k, .unkeyed_before = number}).value();
-    ASSERT_TRUE(report.first_bad_id) << number;
-    EXPECT_EQ(*report.first_bad_id, 4);
-    EXPECT_EQ(report.uncovered, 1);
-    EXPECT_NE(report.problem.find("no keyed record follows them"), std::string::npos)
-        << report.problem;
-  }
+  auto report = verifyChain(store_->audit(), {.key = &k, .unkeyed_before = 5}).value();
+  ASSERT_TRUE(report.first_bad_id);
+  EXPECT_EQ(*report.first_bad_id, 4);
+  EXPECT_EQ(report.uncovered, 1);
+  EXPECT_NE(report.problem.find("no keyed record follows them"), std::string::npos)
+      << report.problem;
+  // A number beyond the end is no number the log ever reached.
+  auto beyond = verifyChain(store_->audit(), {.key = &k, .unkeyed_before = 100}).value();
+  ASSERT_TRUE(beyond.first_bad_id);
+  EXPECT_NE(beyond.problem.find("below --unkeyed-before 100"), std::string::npos) << beyond.problem;
   // Without the number it is an unkeyed record like any other.
   EXPECT_EQ(verifyChain(store_->audit(), {.key = &k, .unkeyed_before = 2}).value().unkeyed,
             (std::vector<std::int64_t>{4}));
+  // Every key stripped and a number beyond the end: a number the log never reached is refused.
+  sql("UPDATE audit_events SET mac=''");
+  rechain(1);
+  auto all = verifyChain(store_->audit(), {.key = &k, .unkeyed_before = 100}).value();
+  ASSERT_TRUE(all.first_bad_id);
+  EXPECT_NE(all.problem.find("below --unkeyed-before 100"), std::string::npos) << all.problem;
+  // One past the last record is the largest a kept number can be.
+  EXPECT_EQ(verifyChain(store_->audit(), {.key = &k, .unkeyed_before = 5})
+                .value()
+                .problem.find("below --unkeyed-before"),
+            std::string::npos);
 }
 
 TEST_F(AuditLogTest, RevocationListPurgesExpiredEntries) {

@@ -120,6 +120,33 @@ TEST_F(AuthRules, AnEndedSessionEndsEveryAccessTokenOfIt) {
   EXPECT_EQ(refusal(first.access_token), Errc::InvalidToken);  // never revoked by its jti
 }
 
+// What a revocation still has to end (SessionEnd::sessionLive): a live session, or one whose
+// refresh lifetime ended less than an access-token lifetime ago with its tokens not ended (a
+// review: ACCESS_TOKEN_EXPIRE_MINUTES may pass REFRESH_TOKEN_EXPIRE_DAYS); never an ended one.
+TEST_F(AuthRules, ARevocationStillEndsTheAccessTokensOfARecentlyExpiredSession) {
+  registered();
+  const auto user = stack_.store->users().findByUsername("rules").value();
+  ASSERT_TRUE(user);
+  SessionEnd end(*stack_.store, stack_.revocations, stack_.clock, std::chrono::hours(48));
+  const std::int64_t now = stack_.clock.unixSeconds();
+  const auto make = [&](const std::string& id, std::int64_t expires_at) {
+    ASSERT_TRUE(stack_.store->sessions().create(
+        {id, user->id, "jti-" + id, "ua", "ip", now - 100, now - 100, expires_at}));
+  };
+  make("live", now + 60);
+  make("recent", now - 3600);    // expired an hour ago: tokens of 48 hours may work
+  make("old", now - 49 * 3600);  // expired before any of its tokens could still work
+  EXPECT_TRUE(end.sessionLive("live").value());
+  EXPECT_TRUE(end.sessionLive("recent").value());
+  EXPECT_FALSE(end.sessionLive("old").value());
+  EXPECT_FALSE(end.sessionLive("missing").value());
+  EXPECT_FALSE(end.sessionLive("").value());
+  ASSERT_TRUE(end.end("recent"));
+  ASSERT_TRUE(end.end("live"));
+  EXPECT_FALSE(end.sessionLive("recent").value());  // its tokens are listed: nothing left
+  EXPECT_FALSE(end.sessionLive("live").value());
+}
+
 TEST_F(AuthRules, ADeletedUsersTokensAreRefused) {
   const auto pair = registered();
   const auto id = stack_.token_check.authenticate(pair.access_token)->user->id;
