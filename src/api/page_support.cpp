@@ -382,7 +382,9 @@ http::Response pageRefusal(const Services& s, const http::Request& request,
                            http::Response refused) {
   if (refused.status == 401) {
     // No session, an ended one, or a sign-in too old for this step: sign in (again).
-    std::string back = request.method == "GET"                 ? request.target
+    // The path and query (never an absolute-form target's authority).
+    std::string back = request.method == "GET"
+                           ? request.path + (request.query.empty() ? "" : "?" + request.query)
                        : request.path.starts_with("/ui/admin") ? "/ui/admin"
                                                                : "/ui/account";
     http::Response res = seeOther("/ui/login?return_to=" + core::percentEncode(back) +

@@ -125,6 +125,10 @@ Authenticated admitCaller(const Route& route, Services& s, http::Request& r, cor
     return errorResponse({Errc::Forbidden, "none of the route's permissions", {}, 0}, r);
   // MFA_REQUIRED_ROLES: until such a user enrols a factor, only enrolment is open to them.
   if (!route.before_mfa_enrolment && auth::enrolmentDue(*who.user, s.mfa_required_roles)) {
+    // The seed's /external-data has its own two messages for every refused key (the contract's).
+    if (*route.credential == Credential::ApiKey)
+      return errorResponse({Errc::InvalidApiKey, "key owner's role needs a second factor", {}, 0},
+                           r);
     return errorResponse({Errc::MfaEnrolmentRequired, "role needs a second factor", {}, 0}, r);
   }
   if (route.step_up) {

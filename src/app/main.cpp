@@ -6,6 +6,7 @@
 #include <functional>
 #include <iostream>
 #include <string>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 
@@ -150,10 +151,14 @@ int main(int argc, char** argv) {
   // A file size limit (systemd's LimitFSIZE) reached by the database or the audit copy must be a
   // failed write (EFBIG: SQLite's error, a 503), not the end of the process with a core dump.
   std::signal(SIGXFSZ, SIG_IGN);
-  // Each line on standard error in one write: a command's audit copy (AUDIT_LOG_FILE=-) is
-  // written there by its own thread, a line at a time, and a message printed in pieces was cut
-  // in two by a record.
-  std::setvbuf(stderr, nullptr, _IOLBF, BUFSIZ);
+  // A command's messages leave standard error a line in one write: its audit copy
+  // (AUDIT_LOG_FILE=-) is written there by its own thread, a line at a time, and a message printed
+  // in pieces was cut in two by a record. std::cerr flushes after each piece (unitbuf) unless
+  // told not to. The server's log keeps its own flushing.
+  if (argc < 2 || std::string_view(argv[1]) != "serve") {
+    std::setvbuf(stderr, nullptr, _IOLBF, BUFSIZ);
+    std::cerr.unsetf(std::ios::unitbuf);
+  }
   CLI::App app{"Gatehouse: a self-hosted authentication and authorization server"};
   app.set_version_flag("--version", std::string("gatehouse ") + core::kVersion);
   app.require_subcommand(1);
@@ -190,7 +195,8 @@ int main(int argc, char** argv) {
       ->add_option("--unkeyed-before", unkeyed_before,
                    "Accept records below this id that carry no key after keyed ones (older "
                    "nodes wrote them during the upgrade that brought keying; compare them with "
-                   "the shipped AUDIT_LOG_FILE first)")
+                   "the shipped AUDIT_LOG_FILE first), when a keyed record follows them; a number "
+                   "beyond the log's end is refused")
       ->check(CLI::PositiveNumber);
 
   auto* keys = app.add_subcommand("keys", "Signing keys");

@@ -177,10 +177,12 @@ core::Result<VerifyReport> verifyChain(store::AuditStore& store, const VerifyOpt
   // next (a review: every key stripped, the chain rewritten, a number beyond the end).
   if (!report.first_bad_id && options.key != nullptr && options.unkeyed_before > expected_id) {
     report.first_bad_id = expected_id - 1;
-    report.problem = "the log ends at record " + std::to_string(expected_id - 1) +
-                     ", below --unkeyed-before " + std::to_string(options.unkeyed_before) +
-                     ": records were cut from its end, or the number is not the one the first "
-                     "start named";
+    report.problem =
+        (expected_id == 1 ? std::string("the log is empty")
+                          : "the log ends at record " + std::to_string(expected_id - 1)) +
+        ", below --unkeyed-before " + std::to_string(options.unkeyed_before) +
+        ": records were cut from its end, or the number is not the one the first "
+        "start named";
   }
   // The operator's number excuses a record's missing key because the next keyed record's key
   // covers its hash; at the end nothing does (an outside attack rewrote the last record, dropped

@@ -195,16 +195,17 @@ Result<Principal> ApiKeyService::authenticate(std::string_view key, const Client
   if (!owner) return tl::unexpected(storeFailure(owner.error()));
   if (!*owner) return fail(Errc::InvalidToken, "API key owner no longer exists");
   if (!(*owner)->is_active) return fail(Errc::InactiveUser, "API key owner inactive");
-  // An outside attack found such a key working on, and forward-auth telling applications the
-  // unverified address (an administrator had changed it).
-  if (email_verification_required_ && !(*owner)->email_verified)
-    return fail(Errc::EmailNotVerified, "API key owner's address unverified");
   if (found->revoked) return fail(Errc::InvalidToken, "revoked API key");
   // One reading of the clock: a second turning between "is a use due?" and "record it" must not
   // make an I/O thread write.
   const std::int64_t now = clock_.unixSeconds();
   if (found->expires_at && *found->expires_at <= now)
     return fail(Errc::InvalidToken, "expired API key");
+  // A key that would otherwise work (so the answer does not suggest verifying revives a revoked
+  // one): an outside attack found such keys working on, and forward-auth telling applications
+  // the unverified address an administrator had set.
+  if (email_verification_required_ && !(*owner)->email_verified)
+    return fail(Errc::EmailNotVerified, "API key owner's address unverified");
   const auto due = claimUse(found->id, now, wait);
   if (!due) return fail(Errc::WouldBlock, "API key use to record");
   Principal p{std::move(*owner), {}, {}, found->id};

@@ -61,17 +61,19 @@ Result<store::Session> Sessions::open(const SignedIn& who, const ClientInfo& cli
                    ended.error().detail);
     return fail(Errc::InvalidCredentials, "account changed while signing in");
   }
-  endOldest(user.id, *session_id, client);
+  endOldest(user.id, session, client);
   return session;
 }
 
-void Sessions::endOldest(std::int64_t user_id, const std::string& kept, const ClientInfo& client) {
+void Sessions::endOldest(std::int64_t user_id, const store::Session& kept,
+                         const ClientInfo& client) {
   // An outside attack held 1,500 live sessions on one account: each listed on every visit of the
   // list, each renewing at its own refresh pace. Past the limit the least recently used end.
-  // Only sessions begun before this second may go: concurrent sign-ins never end each other's new
-  // session (the limit may then be passed until the next sign-in), and the new one always stays.
-  const std::int64_t now = d_.clock.unixSeconds();
-  auto live = d_.store.sessions().listForUser(user_id, now);
+  // Only sessions begun strictly before the new one may go (by the second each began in, from the
+  // rows themselves: no second reading of the clock): of two concurrent sign-ins the earlier never
+  // ends the later's, so they cannot end each other's; within one second neither goes, and the
+  // limit is passed until the next sign-in. The new one always stays.
+  auto live = d_.store.sessions().listForUser(user_id, d_.clock.unixSeconds());
   if (!live) {
     spdlog::warn("sessions over SESSIONS_PER_USER stay until the next sign-in: {}",
                  live.error().message);
@@ -81,7 +83,7 @@ void Sessions::endOldest(std::int64_t user_id, const std::string& kept, const Cl
   std::size_t over = live->size() - d_.rules.max_per_user;
   std::vector<const store::Session*> older;
   for (const auto& session : *live) {
-    if (session.id != kept && session.created_at < now) older.push_back(&session);
+    if (session.id != kept.id && session.created_at < kept.created_at) older.push_back(&session);
   }
   std::sort(older.begin(), older.end(), [](const store::Session* a, const store::Session* b) {
     if (a->last_used_at != b->last_used_at) return a->last_used_at < b->last_used_at;

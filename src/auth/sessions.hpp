@@ -110,8 +110,9 @@ class Sessions {
                                  const ClientInfo& client);
 
  private:
-  // SESSIONS_PER_USER: the user's oldest live sessions beyond it end, `kept` (the new one) never.
-  void endOldest(std::int64_t user_id, const std::string& kept, const ClientInfo& client);
+  // SESSIONS_PER_USER: the user's least recently used live sessions beyond it end, of those begun
+  // strictly before `kept` (the new one, which never ends).
+  void endOldest(std::int64_t user_id, const store::Session& kept, const ClientInfo& client);
   // A seed refresh token traded for a session of ours, once on every node: the session's id is
   // derived from the token, so the database's key refuses a second trade.
   [[nodiscard]] Result<TokenPair> tradeLegacy(const std::string& refresh_token,

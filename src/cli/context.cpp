@@ -22,8 +22,9 @@ core::Result<std::optional<crypto::HmacKey>> auditChainKey(
 std::string commandAuditPath(const std::string& audit_log_file) {
   // An outside attack found the records inside a key captured by $(gatehouse apikey create) and
   // in an import's report.
-  for (const char* out : {"/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"}) {
-    if (audit_log_file == out) return "-";
+  for (const char* out : {"/dev/stdout", "/dev/fd/1", "/proc/self/fd/1", "/dev/stderr", "/dev/fd/2",
+                          "/proc/self/fd/2"}) {
+    if (audit_log_file == out) return "-";  // the descriptor, whatever file or socket it is
   }
   return audit_log_file;
 }

@@ -100,8 +100,9 @@ struct Context {
     const std::optional<std::string>& master);
 
 // Where a command writes its audit copy: AUDIT_LOG_FILE, except that standard output ("-",
-// /dev/stdout, descriptor 1) is "-", which a command's audit log takes for standard error: its
-// standard output is its answer (a key, a client's JSON, an import report that a script reads).
+// /dev/stdout, descriptor 1) and standard error (/dev/stderr, descriptor 2) are "-", which a
+// command's audit log takes for its standard error descriptor, written as it is (a file, a
+// socket): its standard output is its answer (a key, a client's JSON, an import report).
 std::string commandAuditPath(const std::string& audit_log_file);
 
 // A command's audit log: the database's chain, keyed under `master` when there is one, and

@@ -368,7 +368,7 @@ const std::map<std::string, std::string>& variables() {
       {"API_KEYS_PER_USER", "live API keys one user may hold, 1 to 10000 (100)"},
       {"SESSIONS_PER_USER",
        "live sessions one user may hold (sign-ins through the API and the pages); a new one past "
-       "it ends the oldest, 1 to 10000 (100)"},
+       "it ends the least recently refreshed of those begun before it, 1 to 10000 (100)"},
       {"DOCS_ENABLED", "serve /openapi.json and the Swagger UI at /docs (true)"},
       {"CORS_ALLOW_ORIGINS",
        "comma-separated exact origins (scheme://host[:port]) whose browser pages may call the "

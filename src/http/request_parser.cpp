@@ -292,11 +292,11 @@ RequestParser::Result RequestParser::parseHeadLines(std::string_view head) {
       const auto end = rest.find_first_of("/?");
       if (!validHost(rest.substr(0, end))) return refuse(400);
       origin = end == std::string_view::npos ? std::string_view() : rest.substr(end);
+      if (origin.empty() || origin.front() == '?') request_.path = "/";  // http://host?x
     }
   }
   const auto q = origin.find('?');
-  request_.path = origin.substr(0, q);
-  if (request_.path.empty()) request_.path = "/";  // http://host?x: the path is "/"
+  request_.path += origin.substr(0, q);
   if (q != std::string_view::npos) request_.query = origin.substr(q + 1);
 
   request_.headers.reserve(16);

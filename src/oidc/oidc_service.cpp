@@ -182,13 +182,13 @@ std::string OidcService::complete(const std::string& name, const Callback& cb,
   std::optional<Linking> link;
   if (const auto* u = t.if_contains("lu"); u != nullptr && u->is_int64())
     link = Linking{u->get_int64(), str("ls")};
-  if (link.has_value() != sealed_for_link)
-    return fail(name, "invalid_state", "transaction sealed for another purpose", client);
   if (begun != nullptr) {
     if (const auto* r = t.if_contains("r"); r != nullptr && r->is_string())
       begun->portal_return = std::string(r->get_string());
-    begun->linking = link.has_value();
+    begun->linking = link.has_value() || sealed_for_link;  // a linking lands on its page
   }
+  if (link.has_value() != sealed_for_link)
+    return fail(name, "invalid_state", "transaction sealed for another purpose", client);
   const auto* expiry = t.if_contains("e");
   const auto* began = t.if_contains("i");
   const std::int64_t now = clock_.unixSeconds();
@@ -313,6 +313,14 @@ std::string OidcService::linkIdentity(const Provider& provider, const jose::Clai
   if (browser_session.empty() || browser_session != link.session_id) {
     return fail(c.name, "invalid_state", "not finished in the session that began the linking",
                 client, link.user_id);
+  }
+  // And from storage (the browser's session is checked through its cache): live, the user's.
+  auto session = store_.sessions().find(link.session_id);
+  if (!session) return fail(c.name, "server_error", session.error().message, client);
+  if (!*session || !(*session)->liveAt(clock_.unixSeconds()) ||
+      (*session)->user_id != link.user_id) {
+    return fail(c.name, "invalid_state", "the session that began the linking has ended", client,
+                link.user_id);
   }
   auto user = store_.users().findById(link.user_id);
   if (!user) return fail(c.name, "server_error", user.error().message, client);

@@ -176,6 +176,21 @@ def test_a_commands_audit_copy_to_standard_output_goes_to_standard_error(server)
     assert "client.created" in r.stderr
 
 
+def test_external_data_keeps_its_two_messages_for_a_key_whose_owner_must_enrol(make_server):
+    """The seed's /external-data answers a refused key with 401 (its contract); a key whose owner's
+    role needs a second factor not yet enrolled (MFA_REQUIRED_ROLES) got 403 there (found by the
+    second review). Elsewhere the key gets the enrolment's 403."""
+    s = make_server({"MFA_REQUIRED_ROLES": "user"})
+    s.register("enrol@example.com", "enrolkeys")
+    r = s.cli("apikey", "create", "--email", "enrol@example.com", "--name", "k")
+    assert r.returncode == 0, r.stderr
+    key = {"X-API-Key": r.stdout.strip()}
+    r = requests.get(s.url("/api/v1/external-data"), headers=key)
+    assert (r.status_code, r.json()) == (401, {"detail": "Invalid API key"})
+    r = requests.get(s.url("/api/v1/auth/verify"), headers=key)
+    assert r.status_code == 403 and "enrol" in r.json()["detail"].lower(), r.text
+
+
 def test_cli_apikeys(server):
     server.register("cli@example.com", "clikeys")
     r = server.cli("apikey", "create", "--email", "cli@example.com", "--name", "deploy", "--scope", "users:read")

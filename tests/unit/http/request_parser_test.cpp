@@ -82,6 +82,7 @@ TEST(RequestParser, TheAbsoluteFormRoutesByItsPathAndQuery) {
   // Another scheme, or no form we know, is a path like any other (the router answers 404).
   EXPECT_EQ(parsed("ftp://x/healthz").first, "ftp://x/healthz");
   EXPECT_EQ(parsed("*").first, "*");
+  EXPECT_EQ(parsed("?x").first, "");  // no path: nothing routes to "/" by it
   // A bad authority is refused, as a bad Host is: userinfo, an empty one, stray brackets.
   for (const char* target :
        {"http://user@x/p", "http:///p", "http://[::1/p", "http://x:8o/p", "https://a%2eb/p"}) {

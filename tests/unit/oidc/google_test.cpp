@@ -208,6 +208,9 @@ TEST_F(GooglePreset, ALinkingJoinsTheIdentityToTheUserOfItsSessionOnly) {
   const auth::ClientInfo client{"203.0.113.5", "test", "req-1"};
   auto user = store_->users().create({"owner@example.com", "owner", "$2b$10$x", "user", true});
   ASSERT_TRUE(user);
+  const std::int64_t now = clock_.unixSeconds();
+  ASSERT_TRUE(
+      store_->sessions().create({"sid-1", user->id, "jti-1", "ua", "ip", now, now, now + 600}));
   // `browser`: the live session of the browser that brings the provider's answer back (the
   // route resolves it from the sign-in cookies); `sealed`: the transaction's AAD, as begun.
   const auto linkWith = [&](std::string sid, std::string browser, OidcService::Begun* begun) {
@@ -244,6 +247,11 @@ TEST_F(GooglePreset, ALinkingJoinsTheIdentityToTheUserOfItsSessionOnly) {
   // A second user's linking of the same identity leaves it where it is.
   auto other = store_->users().create({"other@example.com", "other", "$2b$10$x", "user", true});
   ASSERT_TRUE(other);
+  ASSERT_TRUE(
+      store_->sessions().create({"sid-3", other->id, "jti-3", "ua", "ip", now, now, now + 600}));
+  // The session id of another user's (as a browser would never carry for this linking): nothing.
+  EXPECT_EQ(linkWith("sid-3", "sid-3", nullptr),
+            "https://app.example.com/auth/callback#error=invalid_state");
   {
     auto start =
         oidc_.begin("google", std::nullopt, std::nullopt, OidcService::Linking{other->id, "sid-3"})
