@@ -35,9 +35,9 @@ class SessionEnd {
   // What a revocation (RFC 7009, the API's and the OpenID Provider's) still has to end: an access
   // token unexpired, not listed and of a session whose tokens were not ended; a session whose row
   // is live, or expired less than an access-token lifetime ago with its tokens not ended (an
-  // ended one ended its tokens with it). A revocation
-  // of what has nothing left writes and records nothing: the same token sent again grows nothing
-  // (an outside attack added an audit row per call, anonymously, for a refresh token's life).
+  // ended one ended its tokens with it). A revocation of what has nothing left writes and records
+  // nothing: the same token sent again grows nothing (an outside attack added an audit row per
+  // call, anonymously, for a refresh token's life).
   [[nodiscard]] bool accessTokenLive(const jose::Claims& claims) const;
   [[nodiscard]] Result<bool> sessionLive(const std::string& session_id);
   // Until when a session ended now must stay on the revocation list: its last access token's

@@ -61,12 +61,12 @@ Result<store::Session> Sessions::open(const SignedIn& who, const ClientInfo& cli
                    ended.error().detail);
     return fail(Errc::InvalidCredentials, "account changed while signing in");
   }
-  endOldest(user.id, session, client);
+  endLeastRecentlyUsed(user.id, session, client);
   return session;
 }
 
-void Sessions::endOldest(std::int64_t user_id, const store::Session& kept,
-                         const ClientInfo& client) {
+void Sessions::endLeastRecentlyUsed(std::int64_t user_id, const store::Session& kept,
+                                    const ClientInfo& client) {
   // An outside attack held 1,500 live sessions on one account: each listed on every visit of the
   // list, each renewing at its own refresh pace. Past the limit the least recently used end.
   // Only sessions begun strictly before the new one may go (by the second each began in, from the

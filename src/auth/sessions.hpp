@@ -42,7 +42,7 @@ struct SessionRules {
   std::int64_t refresh_grace_seconds = 0;
   config::RateLimit refresh{30, std::chrono::seconds(60)};  // per session
   bool email_verification_required = false;                 // EMAIL_VERIFICATION=required
-  // SESSIONS_PER_USER: a new session past it ends the user's oldest live ones.
+  // SESSIONS_PER_USER: a new session past it ends the user's least recently used live ones.
   std::size_t max_per_user = 100;
 };
 
@@ -112,7 +112,8 @@ class Sessions {
  private:
   // SESSIONS_PER_USER: the user's least recently used live sessions beyond it end, of those begun
   // strictly before `kept` (the new one, which never ends).
-  void endOldest(std::int64_t user_id, const store::Session& kept, const ClientInfo& client);
+  void endLeastRecentlyUsed(std::int64_t user_id, const store::Session& kept,
+                            const ClientInfo& client);
   // A seed refresh token traded for a session of ours, once on every node: the session's id is
   // derived from the token, so the database's key refuses a second trade.
   [[nodiscard]] Result<TokenPair> tradeLegacy(const std::string& refresh_token,

@@ -5,6 +5,7 @@
 
 #include "auth/validation.hpp"
 #include "cli/database.hpp"
+#include "core/files.hpp"
 #include "keyring/purposes.hpp"
 
 namespace gatehouse::cli {
@@ -22,11 +23,9 @@ core::Result<std::optional<crypto::HmacKey>> auditChainKey(
 std::string commandAuditPath(const std::string& audit_log_file) {
   // An outside attack found the records inside a key captured by $(gatehouse apikey create) and
   // in an import's report.
-  for (const char* out : {"/dev/stdout", "/dev/fd/1", "/proc/self/fd/1", "/dev/stderr", "/dev/fd/2",
-                          "/proc/self/fd/2"}) {
-    if (audit_log_file == out) return "-";  // the descriptor, whatever file or socket it is
-  }
-  return audit_log_file;
+  const int fd = core::descriptorNamed(audit_log_file);
+  // The descriptor itself, whatever file or socket it is.
+  return fd == STDOUT_FILENO || fd == STDERR_FILENO ? "-" : audit_log_file;
 }
 
 std::unique_ptr<audit::AuditLog> commandAuditLog(const config::Config& config, store::Store& store,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -199,22 +200,27 @@ void removeStaleTemporaries(const std::filesystem::path& path) {
                          path.filename().string());
 }
 
+int descriptorNamed(std::string_view name) {
+  if (name == "/dev/stdout") return STDOUT_FILENO;
+  if (name == "/dev/stderr") return STDERR_FILENO;
+  for (const std::string_view prefix :
+       {std::string_view("/dev/fd/"), std::string_view("/proc/self/fd/")}) {
+    if (!name.starts_with(prefix)) continue;
+    const std::string_view digits = name.substr(prefix.size());
+    int fd = -1;
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), fd);
+    return !digits.empty() && ec == std::errc() && end == digits.data() + digits.size() ? fd : -1;
+  }
+  return -1;
+}
+
 namespace {
 
 enum class Seen { Nothing, File, Stream };
 
 // The process's own descriptors, handed over by whoever started it (a pipe a log shipper made as
 // another user included).
-bool ownDescriptor(const std::string& name) {
-  const auto digits = [](std::string_view rest) {
-    return !rest.empty() &&
-           std::all_of(rest.begin(), rest.end(), [](char c) { return c >= '0' && c <= '9'; });
-  };
-  const std::string_view n = name;
-  return n == "/dev/stdout" || n == "/dev/stderr" ||
-         (n.starts_with("/dev/fd/") && digits(n.substr(8))) ||
-         (n.starts_with("/proc/self/fd/") && digits(n.substr(14)));
-}
+bool ownDescriptor(const std::string& name) { return descriptorNamed(name) >= 0; }
 
 // Who a stream may belong to: this user, root (device nodes), or anyone when it is one of the
 // process's own descriptors.

@@ -61,6 +61,10 @@ enum class AppendTo { File, FileOrStream };
 // looked at.
 [[nodiscard]] Status appendable(const std::filesystem::path& path, AppendTo what);
 
+// The descriptor a name spells for this process: /dev/stdout 1, /dev/stderr 2, /dev/fd/N and
+// /proc/self/fd/N N; -1 for any other name (an ordinary path).
+[[nodiscard]] int descriptorNamed(std::string_view name);
+
 // Opens `path` to append to, once `appendable` allows it: a file never through a link, made 0600
 // when missing and made 0600 when others could read it; a stream where its link leads, a FIFO
 // nobody reads refused (ENXIO) rather than waited on. What was opened is checked again (anything

@@ -288,6 +288,17 @@ TEST_F(FilesTest, AnAppendedFileInAMissingFolderNamesTheFolder) {
   EXPECT_EQ(looked.error().message, (dir_ / "missing").string() + " is not a folder that exists");
 }
 
+TEST(DescriptorNamed, SpellsTheProcesssOwnDescriptorsAndNothingElse) {
+  EXPECT_EQ(descriptorNamed("/dev/stdout"), 1);
+  EXPECT_EQ(descriptorNamed("/dev/stderr"), 2);
+  EXPECT_EQ(descriptorNamed("/dev/fd/1"), 1);
+  EXPECT_EQ(descriptorNamed("/proc/self/fd/2"), 2);
+  EXPECT_EQ(descriptorNamed("/dev/fd/17"), 17);
+  for (const char* other : {"-", "", "/dev/fd/", "/dev/fd/1x", "/dev/fd/-1", "/proc/self/fd/",
+                            "/dev/fd/99999999999999", "/var/log/audit.jsonl", "/dev/stdin2"})
+    EXPECT_EQ(descriptorNamed(other), -1) << other;
+}
+
 TEST(UniqueFdTest, ClosesOnceWhicheverOwnerEnds) {
   int raw = -1;
   {
