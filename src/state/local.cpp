@@ -69,6 +69,44 @@ core::Result<Decision> LocalRateLimiter::hit(std::string_view key, std::uint32_t
   return Decision{true, 0, false};
 }
 
+// Bounds memory under a spray of identifiers. Idle unlocked entries go first, then those not yet
+// delayed. Still full (a spray within the day, each identifier failed into a delay), the unlocked
+// entries with the fewest failures go (the oldest first among equals) until an eighth of the
+// places is free: an account someone is guessing at holds more failures than a sprayed one, and
+// a spray must give each of its identifiers as many to push it out. (Forgetting every unlocked
+// entry at once, as before, reset a delay after 100,000 identifiers delayed, however many
+// failures it held: a review of the stores.) Locked entries stay: each took lock_after failures,
+// which the rate limits pace.
+void LocalLoginGuard::makeRoom(std::int64_t now) {
+  std::erase_if(entries_, [now](const auto& kv) {
+    return !kv.second.locked && kv.second.last_failure + 86400 < now;
+  });
+  if (entries_.size() < max_entries_) return;
+  std::erase_if(entries_, [this](const auto& kv) {
+    return !kv.second.locked && kv.second.failures < policy_.delay_after;
+  });
+  if (entries_.size() < max_entries_) return;
+  std::vector<std::pair<std::uint32_t, std::int64_t>> unlocked;  // failures, last failure
+  for (const auto& [name, e] : entries_)
+    if (!e.locked) unlocked.emplace_back(e.failures, e.last_failure);
+  const std::size_t keep = max_entries_ - std::max<std::size_t>(1, max_entries_ / 8);
+  const std::size_t locked = entries_.size() - unlocked.size();
+  if (unlocked.empty() || locked >= keep) {
+    std::erase_if(entries_, [](const auto& kv) { return !kv.second.locked; });
+    return;
+  }
+  std::size_t drop = std::min(unlocked.size(), entries_.size() - keep);
+  std::nth_element(unlocked.begin(), unlocked.begin() + static_cast<std::ptrdiff_t>(drop - 1),
+                   unlocked.end());
+  const auto cutoff = unlocked[drop - 1];
+  std::erase_if(entries_, [&](const auto& kv) {
+    const auto& e = kv.second;
+    if (drop == 0 || e.locked || std::pair(e.failures, e.last_failure) > cutoff) return false;
+    --drop;
+    return true;
+  });
+}
+
 core::Result<Gate> LocalLoginGuard::check(std::string_view account, std::int64_t now) {
   const std::lock_guard lock(mutex_);
   auto it = entries_.find(std::string(account));
@@ -84,21 +122,7 @@ core::Result<Gate> LocalLoginGuard::check(std::string_view account, std::int64_t
 
 core::Result<bool> LocalLoginGuard::failed(std::string_view account, std::int64_t now) {
   const std::lock_guard lock(mutex_);
-  if (entries_.size() > 100000) {
-    // Bound memory under a spray of identifiers: forget idle, unlocked entries.
-    std::erase_if(entries_, [now](const auto& kv) {
-      return !kv.second.locked && kv.second.last_failure + 86400 < now;
-    });
-    // Still full (a spray within the day): forget those not yet delayed, then any unlocked one.
-    // Locked entries stay: each took lock_after failures, which the rate limits pace.
-    if (entries_.size() > 100000) {
-      std::erase_if(entries_, [this](const auto& kv) {
-        return !kv.second.locked && kv.second.failures < policy_.delay_after;
-      });
-    }
-    if (entries_.size() > 100000)
-      std::erase_if(entries_, [](const auto& kv) { return !kv.second.locked; });
-  }
+  if (entries_.size() >= max_entries_ && !entries_.contains(std::string(account))) makeRoom(now);
   Entry& e = entries_[std::string(account)];
   ++e.failures;
   e.last_failure = now;
@@ -149,6 +173,11 @@ core::Result<bool> LocalOneTimeStore::putIfAbsent(std::string_view key, std::str
                                                   std::chrono::milliseconds now) {
   const std::lock_guard lock(mutex_);
   if (shut()) return closedError();
+  return put(key, value, ttl, now);
+}
+
+core::Result<bool> LocalOneTimeStore::put(std::string_view key, std::string_view value,
+                                          std::chrono::seconds ttl, std::chrono::milliseconds now) {
   const std::int64_t second = std::chrono::floor<std::chrono::seconds>(now).count();
   std::string kind = kindOf(key);
   const auto crowded = [&] {
@@ -183,13 +212,13 @@ core::Result<bool> LocalOneTimeStore::putIfAbsent(std::string_view key, std::str
 core::Result<bool> LocalOneTimeStore::spend(std::string_view key, std::chrono::seconds ttl,
                                             std::chrono::milliseconds issued_at,
                                             std::chrono::milliseconds now) {
-  {
-    const std::lock_guard lock(mutex_);
-    if (shut()) return closedError();
-    if (!since_) since_ = now;  // never told: vouch from here on
-    if (issued_at < *since_) return false;
-  }
-  return putIfAbsent(key, "1", ttl, now);
+  // One lock from the check to the mark: a reopen() between them cleared what was spent and
+  // moved since_, and the mark then accepted a challenge from before it (a review of the stores).
+  const std::lock_guard lock(mutex_);
+  if (shut()) return closedError();
+  if (!since_) since_ = now;  // never told: vouch from here on
+  if (issued_at < *since_) return false;
+  return put(key, "1", ttl, now);
 }
 
 core::Status LocalOneTimeStore::vouchFrom(std::chrono::milliseconds now) {

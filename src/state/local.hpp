@@ -45,7 +45,9 @@ class LocalRateLimiter final : public RateLimiter {
 
 class LocalLoginGuard final : public LoginGuard {
  public:
-  explicit LocalLoginGuard(LockoutPolicy policy) : policy_(policy) {}
+  // At most about `max_entries` accounts are remembered (a spray of identifiers stays bounded).
+  explicit LocalLoginGuard(LockoutPolicy policy, std::size_t max_entries = 100000)
+      : policy_(policy), max_entries_(max_entries) {}
   [[nodiscard]] core::Result<Gate> check(std::string_view account, std::int64_t now) override;
   [[nodiscard]] core::Result<bool> failed(std::string_view account, std::int64_t now) override;
   void succeeded(std::string_view account) override;
@@ -58,8 +60,10 @@ class LocalLoginGuard final : public LoginGuard {
     std::int64_t last_failure = 0;
   };
   LockoutPolicy policy_;
+  const std::size_t max_entries_;
   std::mutex mutex_;
   std::unordered_map<std::string, Entry> entries_;
+  void makeRoom(std::int64_t now);  // under mutex_
 };
 
 }  // namespace gatehouse::state

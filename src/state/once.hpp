@@ -90,6 +90,9 @@ class LocalOneTimeStore final : public OneTimeStore {
   std::unordered_map<std::string, Entry> entries_;
   std::unordered_map<std::string, std::size_t> per_kind_;  // entries_ of each kind
   void forget(const std::string& key);                     // one fewer of its kind; under mutex_
+  // putIfAbsent under mutex_, open.
+  core::Result<bool> put(std::string_view key, std::string_view value, std::chrono::seconds ttl,
+                         std::chrono::milliseconds now);
   std::size_t sweep_at_ = 1024;
   const std::size_t max_entries_;
   std::int64_t full_swept_at_ = -1;  // the second of the last sweep that left it full

@@ -38,6 +38,22 @@ local n = redis.call('HINCRBY', KEYS[1], 'count', 1)
 return {n, start + len - now}
 )lua";
 
+// LocalLoginGuard::check as one atomic step: 2 locked, 1 delayed, 0 open. A lock cooled down is
+// deleted in the same step as it is read: as two commands, a failure another node counted
+// between them was erased with it (a review of the stores).
+constexpr std::string_view kCheckScript = R"lua(
+local v = redis.call('HMGET', KEYS[1], 'blocked_until', 'locked')
+local now = tonumber(ARGV[1])
+local blocked_until = tonumber(v[1] or '0') or 0
+if v[2] == '1' then
+  if now < blocked_until then return 2 end
+  redis.call('DEL', KEYS[1])
+  return 0
+end
+if now < blocked_until then return 1 end
+return 0
+)lua";
+
 // LocalLoginGuard::failed as one atomic step.
 constexpr std::string_view kFailedScript = R"lua(
 local f = redis.call('HINCRBY', KEYS[1], 'failures', 1)
@@ -159,17 +175,18 @@ core::Result<Decision> RedisRateLimiter::hit(std::string_view key, std::uint32_t
 
 core::Result<Gate> RedisLoginGuard::check(std::string_view account, std::int64_t now) {
   const std::string name = "gatehouse:guard:" + std::string(account);
-  auto reply = redis_.command({"HMGET", name, "blocked_until", "locked"});
+  auto reply = redis_.command({"EVAL", kCheckScript, "1", name, std::to_string(now)});
   if (!reply) return tl::unexpected(reply.error());
-  if (reply->elements.size() != 2) return makeError(Errc::Internal, "Redis: unexpected reply");
-  const std::int64_t blocked_until = toInt(reply->elements[0]);
-  const bool locked = toInt(reply->elements[1]) == 1;
-  if (locked) {
-    if (now < blocked_until) return Gate::Locked;
-    (void)redis_.command({"DEL", name});  // cooled down: start afresh
-    return Gate::Open;
+  if (reply->type != RedisReply::Type::Integer)
+    return makeError(Errc::Internal, "Redis: unexpected reply");
+  switch (toInt(*reply)) {
+    case 2:
+      return Gate::Locked;
+    case 1:
+      return Gate::Delayed;
+    default:
+      return Gate::Open;
   }
-  return now < blocked_until ? Gate::Delayed : Gate::Open;
 }
 
 core::Result<bool> RedisLoginGuard::failed(std::string_view account, std::int64_t now) {

@@ -453,8 +453,9 @@ class MailStore {
   // The token (unless its hash is empty) and the messages together. Live tokens of the same user
   // and purpose beyond the newest `keep - 1` are dropped first (state stays bounded). With
   // `live_session`, FailedPrecondition unless that session is still live when the token is
-  // written: a request racing the session's end (a reset, a password change) writes nothing,
-  // instead of leaving a token that ending every session no longer finds.
+  // written (not ended, and not expired at the token's `created_at`): a request racing the
+  // session's end (a reset, a password change) writes nothing, instead of leaving a token that
+  // ending every session no longer finds.
   [[nodiscard]] virtual core::Status issue(const EmailToken& token,
                                            const std::vector<OutboxMessage>& messages,
                                            std::int64_t keep,

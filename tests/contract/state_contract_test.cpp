@@ -385,6 +385,29 @@ TEST(LocalRateLimiter, StaysBoundedUnderASprayOfLiveKeys) {
   EXPECT_FALSE(l.hit("victim", 5, seconds(3600), t + 3001).value().allowed);
 }
 
+TEST(LocalLoginGuard, ASprayOfDelayedIdentifiersForgetsThoseWithFewestFailuresFirst) {
+  // Found by a review of the stores: past its cap, every unlocked entry was forgotten at once, so
+  // identifiers each failed into a delay reset the count of an account being guessed at.
+  LocalLoginGuard g(kGrowing, 100);
+  const std::int64_t t = 1'000'000;
+  for (int i = 0; i < 4; ++i) ASSERT_FALSE(g.failed("victim", t + i * 10).value());
+  for (int i = 0; i < 1000; ++i) {
+    const std::string name = "spray:" + std::to_string(i);
+    ASSERT_FALSE(g.failed(name, t + 100).value());
+    ASSERT_FALSE(g.failed(name, t + 100).value());  // delayed (kGrowing: from the 2nd)
+  }
+  // The victim's four failures were kept: its 6th locks.
+  EXPECT_FALSE(g.failed("victim", t + 200).value());
+  EXPECT_TRUE(g.failed("victim", t + 300).value());
+  EXPECT_EQ(g.check("victim", t + 301).value(), Gate::Locked);
+  // A locked entry stays whatever comes after it.
+  for (int i = 0; i < 1000; ++i) {
+    const std::string name = "later:" + std::to_string(i);
+    for (int k = 0; k < 5; ++k) ASSERT_FALSE(g.failed(name, t + 310).value());
+  }
+  EXPECT_EQ(g.check("victim", t + 320).value(), Gate::Locked);  // its cooldown: 100 s
+}
+
 TEST(LocalRateLimiter, ExpiredWindowsAreSweptFirst) {
   LocalRateLimiter l(160);
   for (int i = 0; i < 10000; ++i)

@@ -287,6 +287,56 @@ TEST_P(StoreContract, ALegacySubjectGivenToAnotherUserIsForgotten) {
   EXPECT_TRUE(store_->users().findByLegacySubject("other", "3").value());
 }
 
+TEST_P(StoreContract, ImportsRacingEachOtherAndRegistrationsDecideEachUserOnce) {
+  // Two nodes import overlapping batches while a registration takes one of their addresses: every
+  // batch commits (a registration met at the insert is a skip, not the batch's failure), each
+  // address has one account, and a subject is remembered once, for the user created with it.
+  using Kind = ImportOutcome::Kind;
+  for (int round = 0; round < 4; ++round) {
+    const std::string n = std::to_string(round);
+    const auto batch = [&n](const std::string& subject) {
+      return std::vector<ImportedUser>{
+          {{"imp" + n + "@example.com", "imp" + n, "", "user", true}, 1700000000, subject},
+          {{"reg" + n + "@example.com", "reg" + n, "", "user", true}, 1700000000, ""}};
+    };
+    std::vector<core::Result<std::vector<ImportOutcome>>> imported(4);
+    std::atomic<int> registered{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 4; ++i)
+      threads.emplace_back(
+          [&, i] { imported[i] = store_->users().importUsers(batch("s" + n), "seed"); });
+    threads.emplace_back([&] {
+      if (store_->users().create({"REG" + n + "@example.com", "regd" + n, "", "user", true}))
+        ++registered;
+    });
+    for (auto& t : threads) t.join();
+    int created = 0;
+    std::int64_t creator = 0;
+    for (const auto& r : imported) {
+      ASSERT_TRUE(r) << "round " << round << ": " << r.error().message;
+      ASSERT_EQ(r->size(), 2U);
+      if (r->at(0).kind == Kind::Created) {
+        ++created;
+        creator = r->at(0).user_id;
+      } else {
+        EXPECT_EQ(r->at(0).kind, Kind::Skipped);
+      }
+      EXPECT_FALSE(r->at(0).legacy_subject_dropped);
+      EXPECT_NE(r->at(1).kind, Kind::UsernameTaken);
+    }
+    EXPECT_EQ(created, 1) << "round " << round;
+    EXPECT_EQ(store_->users().findByLegacySubject("seed", "s" + n).value(), creator);
+    const auto reg = store_->users().findByEmail("reg" + n + "@example.com").value();
+    ASSERT_TRUE(reg);
+    int reg_created = 0;
+    for (const auto& r : imported) {
+      if (r->at(1).kind == Kind::Created) ++reg_created;
+      EXPECT_EQ(r->at(1).user_id, reg->id);
+    }
+    EXPECT_EQ(reg_created + registered.load(), 1) << "round " << round;
+  }
+}
+
 TEST_P(StoreContract, ConcurrentCreatesOfOneEmailGiveExactlyOne) {
   std::atomic<int> ok{0};
   std::atomic<int> exists{0};
@@ -379,6 +429,62 @@ TEST_P(StoreContract, NeverRemovesOrDemotesTheLastActiveAdmin) {
   EXPECT_TRUE(store_->users().update(root.id, demote, "admin"));
   EXPECT_EQ(store_->users().remove(second.id, "admin").error().code,
             core::Errc::FailedPrecondition);
+}
+
+TEST_P(StoreContract, TwoAdminsDemotedAtOnceLeaveOne) {
+  // Two nodes each demote (or deactivate, or delete) one of the last two admins at once: the
+  // check and the change are one step, so exactly one of them is made, every round.
+  for (int round = 0; round < 6; ++round) {
+    const std::string n = std::to_string(round);
+    const User a = make("a" + n + "@example.com", "a" + n, "admin");
+    const User b = make("b" + n + "@example.com", "b" + n, "admin");
+    std::atomic<int> ok{0};
+    std::atomic<int> refused{0};
+    const auto demote = [&](const User& who) {
+      core::Status r;
+      if (round % 3 == 0) {
+        UserPatch p;
+        p.role = "user";
+        r = store_->users().update(who.id, p, "admin").map([](const User&) {});
+      } else if (round % 3 == 1) {
+        UserPatch p;
+        p.is_active = false;
+        r = store_->users().update(who.id, p, "admin").map([](const User&) {});
+      } else {
+        r = store_->users().remove(who.id, "admin");
+      }
+      if (r)
+        ++ok;
+      else if (r.error().code == core::Errc::FailedPrecondition)
+        ++refused;
+    };
+    std::thread first(demote, a);
+    std::thread second(demote, b);
+    first.join();
+    second.join();
+    EXPECT_EQ(ok.load(), 1) << "round " << round;
+    EXPECT_EQ(refused.load(), 1) << "round " << round;
+    int admins = 0;
+    for (const User& who : {a, b}) {
+      auto now = store_->users().findById(who.id).value();
+      if (now && now->is_active && now->role == "admin") ++admins;
+    }
+    EXPECT_EQ(admins, 1) << "round " << round;
+    // The one left is demoted by the next round's pair (which brings two more).
+    UserPatch p;
+    p.role = "user";
+    for (const User& who : {a, b}) {
+      auto now = store_->users().findById(who.id).value();
+      if (now && now->is_active && now->role == "admin") {
+        const User c = make("c" + n + "@example.com", "c" + n, "admin");
+        ASSERT_TRUE(store_->users().update(who.id, p, "admin"));
+        auto last = store_->users().update(c.id, p, "admin");
+        ASSERT_FALSE(last);
+        EXPECT_EQ(last.error().code, core::Errc::FailedPrecondition);
+        ASSERT_TRUE(store_->users().remove(c.id, ""));
+      }
+    }
+  }
 }
 
 TEST_P(StoreContract, RefreshRotationIsCompareAndSetWithReuseDetection) {
@@ -860,6 +966,44 @@ TEST_P(StoreContract, AuditAppendsChainAndRefusesEdits) {
   EXPECT_EQ((*newest)[0].mac, "m2");
 }
 
+TEST_P(StoreContract, ConcurrentAuditAppendsMakeOneUnbrokenChain) {
+  // Sixteen writers at once (two nodes' threads): ids without a gap, each row sealed over the
+  // hash of the row before it, as the verifier reads them.
+  auto& a = store_->audit();
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 16; ++i) {
+    threads.emplace_back([&, i] {
+      AuditRecord r;
+      r.time_ms = 1'800'000'000'000 + i;
+      r.type = "login.failed";
+      r.subject_id = i;
+      r.detail = "{}";
+      auto done = store_->audit().append(r, [](AuditRecord& row) -> core::Status {
+        row.hash = "h" + std::to_string(row.id) + "<" + row.prev_hash;
+        row.mac = "m";
+        return {};
+      });
+      if (done) ++ok;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 16);
+  std::vector<AuditRecord> rows;
+  ASSERT_TRUE(a.scan([&](const AuditRecord& r) {
+    rows.push_back(r);
+    return true;
+  }));
+  ASSERT_EQ(rows.size(), 16U);
+  std::string prev(64, '0');
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(rows[i].id, static_cast<std::int64_t>(i) + 1);
+    EXPECT_EQ(rows[i].prev_hash, prev) << "row " << rows[i].id;
+    EXPECT_EQ(rows[i].hash, "h" + std::to_string(rows[i].id) + "<" + prev);
+    prev = rows[i].hash;
+  }
+}
+
 // Found by an outside attack: the service counted a user's keys and then inserted, so 20 creations
 // at once made 9 keys under a limit of 5. The store counts and inserts under one lock; revoked
 // and expired keys do not count.
@@ -1016,6 +1160,34 @@ TEST_P(StoreContract, TheOwnerLinksAnIdentityWithinTheCapAndUndoesItsUnlinking) 
   auto full = ids.linkByOwner({0, other.id, "oidc", "https://idp", "b", "", 16}, 0);
   ASSERT_FALSE(full);
   EXPECT_TRUE(ids.unlinkedBy(other.id, "https://idp", "b").value());
+  EXPECT_EQ(ids.listForUser(u.id).value().size(), 2U);
+  // A user gone is NotFound on every backend (SQLite's foreign key said FailedPrecondition).
+  auto gone = ids.linkByOwner({0, other.id + 1000, "oidc", "https://idp", "e", "", 17}, 2);
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().code, core::Errc::NotFound);
+}
+
+TEST_P(StoreContract, ConcurrentLinksByTheOwnerStayWithinTheCap) {
+  // One place left: of eight links at once (eight nodes' callbacks), exactly one is made.
+  auto& ids = store_->identities();
+  const User u = make("race-link@example.com", "racelink");
+  ASSERT_TRUE(ids.linkByOwner({0, u.id, "oidc", "https://idp", "held", "", 1}, 2));
+  std::atomic<int> ok{0};
+  std::atomic<int> full{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      auto r = store_->identities().linkByOwner(
+          {0, u.id, "oidc", "https://idp", "s" + std::to_string(i), "", 2}, 2);
+      if (r)
+        ++ok;
+      else if (r.error().code == core::Errc::ResourceExhausted)
+        ++full;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 1);
+  EXPECT_EQ(full.load(), 7);
   EXPECT_EQ(ids.listForUser(u.id).value().size(), 2U);
 }
 
@@ -1665,6 +1837,15 @@ TEST_P(MailStoreContract, ATokenAskedForInAnEndedSessionIsNotWritten) {
   EXPECT_FALSE(live("c1", "change"));
   EXPECT_EQ(mail.pending().value(), 0);  // nor its mail
   EXPECT_FALSE(mail.issue(token("c2", u.id, "change", "x@example.net"), {}, 1, "no-such-session"));
+  // Nor in one expired, ended or not: its token could never be redeemed, and its mail would go.
+  ASSERT_TRUE(
+      store_->sessions().create({"s-old", u.id, "j0", "", "", kNow - 60, kNow - 60, kNow, false}));
+  auto expired = mail.issue(token("c0", u.id, "change", "late@example.net"),
+                            {message("late@example.net")}, 1, "s-old");
+  ASSERT_FALSE(expired);
+  EXPECT_EQ(expired.error().code, core::Errc::FailedPrecondition);
+  EXPECT_FALSE(live("c0", "change"));
+  EXPECT_EQ(mail.pending().value(), 0);
   ASSERT_TRUE(mail.issue(token("c3", u.id, "change", "new@example.net"),
                          {message("new@example.net")}, 1, "s-live"));
   EXPECT_TRUE(live("c3", "change"));

@@ -33,6 +33,8 @@ constexpr std::int64_t kUserLogLock = 7'261'001;
 constexpr std::int64_t kKeyLogLock = 7'261'002;
 constexpr std::int64_t kAuditLock = 7'261'003;      // one writer extends the hash chain at a time
 constexpr std::int64_t kLastAdminLock = 7'261'004;  // "never remove the last admin" checks
+constexpr std::int64_t kOpClientLock = 7'261'005;   // the provider's count of clients
+constexpr std::int64_t kImportLock = 7'261'006;     // imports' legacy-subject decisions
 
 // The SQLite backend's migrations in PostgreSQL's dialect, version for version. Never edit a
 // released one: add a new entry to both backends.
@@ -467,6 +469,32 @@ core::Result<User> insertUser(Connection& c, const NewUser& u) {
               u.is_active,       now,     0,          u.email_verified};
 }
 
+// One imported user, inside the import's transaction: Skipped when the address has an account,
+// UsernameTaken when the name has, else Created (with the source's creation time). A registration
+// committing between the checks and the insert is met by ON CONFLICT (a failed INSERT would end
+// the transaction in PostgreSQL, and the whole batch with it) and read again: the insert waited
+// for it, so a new statement sees it.
+core::Result<ImportOutcome> importOne(Connection& c, const ImportedUser& item) {
+  const NewUser& u = item.user;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto by_email = oneUser(c, kByEmail, u.email);
+    if (!by_email) return tl::unexpected(by_email.error());
+    if (*by_email) return ImportOutcome{ImportOutcome::Kind::Skipped, (*by_email)->id};
+    auto by_name = oneUser(c, kByUsername, u.username);
+    if (!by_name) return tl::unexpected(by_name.error());
+    if (*by_name) return ImportOutcome{ImportOutcome::Kind::UsernameTaken, (*by_name)->id};
+    auto rows = c.query(
+        "INSERT INTO users (email, username, password_hash, role, is_active, created_at, "
+        "updated_at, email_verified) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+        "ON CONFLICT DO NOTHING RETURNING id",
+        {u.email, u.username, u.password_hash, u.role, u.is_active, item.created_at, nowSeconds(),
+         u.email_verified});
+    if (!rows) return tl::unexpected(rows.error());
+    if (!rows->empty()) return ImportOutcome{ImportOutcome::Kind::Created, rows->int64(0, 0)};
+  }
+  return makeError(Errc::AlreadyExists, "user");
+}
+
 // Inside a transaction: every emailed token of the user dropped. The account rule below (a pending
 // email change a thief asked for must not survive the owner taking the account back), and that of
 // an address change (other than its letter case): the reset and verification links sent to the
@@ -679,39 +707,22 @@ class PgUsers final : public UserStore {
                                                        std::string_view source) override {
     return pool_.transaction<std::vector<ImportOutcome>>(
         [&](Connection& c) -> core::Result<std::vector<ImportOutcome>> {
+          // Imports run one at a time across nodes, as SQLite's BEGIN IMMEDIATE makes them: a
+          // legacy subject not yet recorded has no row to lock, and two imports deciding on it at
+          // once both inserted it, one batch failing whole (found by a review of the stores).
+          if (auto locked = lock(c, kImportLock); !locked) return tl::unexpected(locked.error());
           std::vector<ImportOutcome> out;
           for (const ImportedUser& item : users) {
-            const NewUser& u = item.user;
-            ImportOutcome outcome;
-            // Checked first, in the transaction: a failed INSERT would end it in PostgreSQL.
-            auto by_email = oneUser(c, kByEmail, u.email);
-            if (!by_email) return tl::unexpected(by_email.error());
-            if (*by_email) {
-              outcome = {ImportOutcome::Kind::Skipped, (*by_email)->id};
-            } else {
-              auto by_name = oneUser(c, kByUsername, u.username);
-              if (!by_name) return tl::unexpected(by_name.error());
-              if (*by_name) {
-                outcome = {ImportOutcome::Kind::UsernameTaken, (*by_name)->id};
-              } else {
-                auto created = insertUser(c, u);
-                if (!created) return tl::unexpected(created.error());
-                auto when = c.query("UPDATE users SET created_at = $1 WHERE id = $2",
-                                    {item.created_at, created->id});
-                if (!when) return tl::unexpected(when.error());
-                outcome = {ImportOutcome::Kind::Created, created->id};
-              }
-            }
+            auto outcome = importOne(c, item);
+            if (!outcome) return tl::unexpected(outcome.error());
             if (!item.legacy_subject.empty()) {
-              // FOR UPDATE: two imports at once decide on the record one after the other.
-              auto mapped = c.query(
-                  "SELECT user_id FROM legacy_subjects WHERE source = $1 AND subject = $2 FOR "
-                  "UPDATE",
-                  {source, item.legacy_subject});
+              auto mapped =
+                  c.query("SELECT user_id FROM legacy_subjects WHERE source = $1 AND subject = $2",
+                          {source, item.legacy_subject});
               if (!mapped) return tl::unexpected(mapped.error());
               const auto holder =
                   mapped->empty() ? std::nullopt : std::optional(mapped->int64(0, 0));
-              const SubjectChange change = legacySubjectChange(holder, outcome);
+              const SubjectChange change = legacySubjectChange(holder, *outcome);
               if (change == SubjectChange::Forget) {
                 auto drop =
                     c.query("DELETE FROM legacy_subjects WHERE source = $1 AND subject = $2",
@@ -720,11 +731,11 @@ class PgUsers final : public UserStore {
               } else if (change == SubjectChange::Remember) {
                 auto add = c.query(
                     "INSERT INTO legacy_subjects (source, subject, user_id) VALUES ($1, $2, $3)",
-                    {source, item.legacy_subject, outcome.user_id});
+                    {source, item.legacy_subject, outcome->user_id});
                 if (!add) return tl::unexpected(add.error());
               }
             }
-            out.push_back(outcome);
+            out.push_back(*outcome);
           }
           return out;
         });
@@ -1569,10 +1580,10 @@ class PgMail final : public MailStore {
           if (!live_session.empty()) {
             // The user's row first, as ending every session locks it first (no deadlock).
             if (auto ok = lockUser(c, token.user_id); !ok) return tl::unexpected(ok.error());
-            auto live =
-                c.query("SELECT revoked FROM sessions WHERE id = $1 FOR UPDATE", {live_session});
+            auto live = c.query("SELECT revoked, expires_at FROM sessions WHERE id = $1 FOR UPDATE",
+                                {live_session});
             if (!live) return tl::unexpected(live.error());
-            if (live->empty() || live->boolean(0, 0))
+            if (live->empty() || live->boolean(0, 0) || live->int64(0, 1) <= token.created_at)
               return makeError(Errc::FailedPrecondition, "session ended");
           }
           if (!token.hash.empty()) {
@@ -1831,8 +1842,7 @@ class PgOp final : public OpStore {
     return pool_.transaction<OpClient>([&](Connection& c) -> core::Result<OpClient> {
       // One creation at a time, across nodes, from the count to the commit (a lock of its own,
       // held by nothing else).
-      if (auto locked = c.query("SELECT pg_advisory_xact_lock(7261003)", {}); !locked)
-        return tl::unexpected(locked.error());
+      if (auto locked = lock(c, kOpClientLock); !locked) return tl::unexpected(locked.error());
       auto held = c.query("SELECT COUNT(*) FROM op_clients", {});
       if (!held) return tl::unexpected(held.error());
       if (static_cast<std::uint64_t>(held->int64(0, 0)) >= max_clients)

@@ -1326,6 +1326,12 @@ class SqliteIdentities final : public IdentityStore {
 
   core::Result<Identity> linkByOwner(Identity identity, std::int64_t most) override {
     return pool_.transaction<Identity>([&](Connection& c) -> core::Result<Identity> {
+      // A user gone is NotFound, as on PostgreSQL (not the foreign key's FailedPrecondition).
+      auto user = c.prepare("SELECT COUNT(*) FROM users WHERE id = ?");
+      if (!user) return tl::unexpected(user.error());
+      user->bind(1, identity.user_id);
+      if (auto row = user->step(); !row) return tl::unexpected(row.error());
+      if (user->int64(0) == 0) return makeError(Errc::NotFound, "user");
       auto held = c.prepare("SELECT COUNT(*) FROM identities WHERE user_id = ?");
       if (!held) return tl::unexpected(held.error());
       held->bind(1, identity.user_id);
@@ -1668,9 +1674,10 @@ class SqliteMail final : public MailStore {
     auto done = pool_.transaction<bool>([&](Connection& c) -> core::Result<bool> {
       // BEGIN IMMEDIATE: no session can end between this check and the commit.
       if (!live_session.empty()) {
-        auto live = c.prepare("SELECT COUNT(*) FROM sessions WHERE id = ? AND revoked = 0");
+        auto live = c.prepare(
+            "SELECT COUNT(*) FROM sessions WHERE id = ? AND revoked = 0 AND expires_at > ?");
         if (!live) return tl::unexpected(live.error());
-        live->bind(1, live_session);
+        live->bind(1, live_session).bind(2, token.created_at);
         if (auto row = live->step(); !row) return tl::unexpected(row.error());
         if (live->int64(0) == 0) return makeError(Errc::FailedPrecondition, "session ended");
       }
