@@ -165,8 +165,15 @@ Result<void> UserService::endSessions(std::int64_t id, const Actor& actor,
   if (!user) return tl::unexpected(user.error());
   auto live = sessions_.liveSessionsOf(id);
   if (!live) return tl::unexpected(live.error());
-  // None left: nothing written and no record (an outside attack added a "0 ended" row per call),
-  // as an MFA reset that removed no factor.
+  // The watermark moves too: a token with no session (the seed's, moved in with import-seed)
+  // ended only at a password change or deactivation, and a stolen one kept its access, or traded
+  // its refresh token for a new session, after an administrator ended "every session" (found by an
+  // outside attack). A token issued in this very second is judged by its session (TokenCheck).
+  if (auto ok = store_.users().setTokensValidAfter(id, clock_.unixSeconds()); !ok)
+    return tl::unexpected(fromStore(ok.error()));
+  cache_.invalidate(id);
+  // None left: no record (an outside attack added a "0 ended" row per call), as an MFA reset
+  // that removed no factor.
   if (live->empty()) return {};
   // Their tokens first (SessionEnd::end says why): a retry after a failure between the two
   // still lists the sessions and ends them.

@@ -227,6 +227,11 @@ auth::Result<store::User> EmailFlows::resetPassword(const std::string& token,
   if (!hashed) return tl::unexpected(hashed.error());
   auto ending = d_.end.liveSessionsOf(live->user_id);
   if (!ending) return tl::unexpected(ending.error());
+  // The first proof of the address: the reset also removes the linked identities and passkeys
+  // (store::TokenEffect::ResetPassword), which the record says.
+  auto before = d_.store.users().findById(live->user_id);
+  if (!before) return tl::unexpected(auth::storeFailure(before.error()));
+  const bool first_proof = *before && !(*before)->email_verified;
   auto user =
       redeem(token, "reset", {store::TokenEffect::Kind::ResetPassword, std::move(*hashed), true},
              Flow::PasswordReset, client);
@@ -234,8 +239,9 @@ auth::Result<store::User> EmailFlows::resetPassword(const std::string& token,
   d_.api_keys.forgetUser(user->id);
   // Whoever locked the account out by guessing no longer keeps its owner out.
   d_.guard.succeeded(auth::lockoutKey(user->id));
-  record("password.reset", client, std::nullopt, user->id,
-         {{"via", "email"}, {"api_keys", "revoked"}});
+  boost::json::object detail{{"via", "email"}, {"api_keys", "revoked"}};
+  if (first_proof) detail["identities_and_passkeys"] = "removed";
+  record("password.reset", client, std::nullopt, user->id, std::move(detail));
   // Committed: the watermark already voids every earlier token; ending the sessions' tokens on
   // every node at once is on top, and its failure must not report the reset as failed.
   if (auto ended = d_.end.endTokens(*ending); !ended) {

@@ -129,6 +129,8 @@ class UserStore {
   // session of the user revoked and, with `end_api_keys`, every API key too. NotFound.
   [[nodiscard]] virtual core::Status changePassword(std::int64_t id, std::string_view hash,
                                                     std::int64_t now, bool end_api_keys) = 0;
+  // Moves the watermark to `when` unless it is later already (a node whose clock runs behind
+  // never revives tokens a later watermark voided).
   [[nodiscard]] virtual core::Status setTokensValidAfter(std::int64_t id, std::int64_t when) = 0;
   // In one transaction, in order: each user is created unless a user with the same email (any
   // letter case; an earlier item of the same batch included) exists or the username is taken. A
@@ -438,7 +440,11 @@ struct TokenEffect {
   enum class Kind {
     VerifyEmail,    // email_verified, while the user's address is still the token's
     ResetPassword,  // the new hash, every session and (with end_api_keys) API key ended,
-                    // earlier tokens voided, email_verified (the mail proved it)
+                    // earlier tokens voided, email_verified (the mail proved it). When the
+                    // address was not verified before, the linked identities and passkeys go
+                    // too: whoever held the account before its address was proven may have
+                    // added them (a squatter registering the owner's address), and each signs
+                    // in alone. Authenticator apps stay: none lets anyone in without the password.
     ChangeEmail,    // the token's address becomes the user's, verified
   };
   Kind kind = Kind::VerifyEmail;

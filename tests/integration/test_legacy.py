@@ -559,6 +559,28 @@ def test_a_password_change_in_gatehouse_ends_the_seed_tokens_issued_before_it(le
     login_ok(s, u["email"], "Erin-Gatehouse-88!")
 
 
+def test_an_administrator_ending_every_session_ends_the_seed_tokens_too(legacy):
+    """Found by an outside attack: DELETE /users/{id}/sessions ended the Gatehouse sessions, and a
+    stolen seed access token kept answering, and its refresh token traded for a new session."""
+    s, admin, ids = legacy.server, legacy.admin, legacy.ids
+    u = SEED[8]
+    earlier = datetime.datetime.now(UTC) - datetime.timedelta(seconds=60)
+    old_access, old_refresh = seed_access_token(8, now=earlier), seed_refresh_token(8, now=earlier)
+    assert me(s, old_access).status_code == 200
+    # Nothing of the user's live in Gatehouse: the seed tokens end all the same.
+    r = requests.delete(s.url(f"/api/v1/users/{ids[8]}/sessions"), headers=auth(admin))
+    assert r.status_code == 204, body(r)
+    assert_not_validated(me(s, old_access), "a seed access token after every session was ended")
+    assert_refresh_refused(refresh(s, old_refresh), "a seed refresh token after every session was ended")
+    # The owner signs in again at once (a session begun in the very second is judged by its own).
+    fresh = login_ok(s, u["email"], u["password"])["access_token"]
+    assert me(s, fresh).status_code == 200
+    # Ending them again ends the new session's token as well.
+    r = requests.delete(s.url(f"/api/v1/users/{ids[8]}/sessions"), headers=auth(admin))
+    assert r.status_code == 204, body(r)
+    assert_not_validated(me(s, fresh), "a Gatehouse token after every session was ended")
+
+
 def test_deactivating_or_deleting_the_user_ends_their_seed_tokens(legacy):
     s, admin, ids = legacy.server, legacy.admin, legacy.ids
     frank, alice_refresh = seed_access_token(9), seed_refresh_token(1)

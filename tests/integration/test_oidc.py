@@ -1070,3 +1070,67 @@ def test_linking_needs_a_recent_sign_in_and_tells_the_owner_by_mail(make_server,
     finally:
         gate.stop()
         stop()
+
+
+def reset_token_in(box, to, timeout=20):
+    """The token of the newest password-reset mail to `to` in the mbox file."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if box.exists():
+            for m in reversed(list(mailbox.mbox(str(box)))):
+                if m["To"] == to and "Reset your" in m["Subject"]:
+                    for part in m.walk():
+                        if part.get_content_type() == "text/plain":
+                            found = re.search(r"#token=([A-Za-z0-9_-]+)", part.get_payload(decode=True).decode())
+                            if found:
+                                return found.group(1)
+        time.sleep(0.2)
+    raise AssertionError(f"no reset mail to {to}")
+
+
+def test_a_reset_proving_the_address_first_removes_the_identities_a_squatter_linked(make_server, tls, tmp_path):
+    """Found by an outside attack: a squatter registered the owner's address (unverified), linked
+    an identity of their own from the account page, and after the owner took the account back by
+    a reset, signed in with that identity, into the owner's account."""
+    box = tmp_path / "mail.mbox"
+    gate = make_server(start=False)
+    env, _, stop = start_providers(tls, gate.url("/api/v1/auth/oauth/local/callback"))
+    try:
+        gate.env.update(env, GATEHOUSE_PUBLIC_URL=gate.base, MAIL_FILE=str(box))
+        gate.start()
+        assert gate.register("owner@corp.test", "squat").status_code == 201
+        squatted = user_id_of(gate, gate.token("squat"))
+        browser = password_browser(gate, "squat")
+        assert link(gate, tls[0], browser, "mallory") == "/ui/account?done=identity-linked#identities"
+        assert len(identities_of(gate, "squat")) == 1
+        # The owner takes the address back by a reset (its mail proves the address).
+        assert requests.post(gate.url("/api/v1/auth/password/forgot"), json={"email": "owner@corp.test"}).status_code == 202
+        r = requests.post(gate.url("/api/v1/auth/password/reset"),
+                          json={"token": reset_token_in(box, "owner@corp.test"), "new_password": "Own3r!pass"})
+        assert r.status_code == 200, r.text
+        owner = gate.token("squat", "Own3r!pass")
+        assert requests.get(gate.url("/api/v1/auth/identities"), headers=auth(owner)).json()["items"] == []
+        # The squatter's identity no longer signs in to the owner's account.
+        landing, _, _ = sign_in(gate, tls[0], "mallory")
+        if "#code=" in landing:
+            got = exchange(gate, landing)
+            assert got.status_code == 200, got.text
+            assert user_id_of(gate, got.json()["access_token"]) != squatted
+        events = requests.get(gate.url("/api/v1/audit-events"), params={"type": "password.reset", "user_id": squatted},
+                              headers=auth(gate.admin_token())).json()["items"]
+        assert [e["detail"] for e in events] == [{"via": "email", "api_keys": "revoked",
+                                                  "identities_and_passkeys": "removed"}], events
+        # A second reset (the address proven now) removes nothing the owner links afterwards.
+        browser = password_browser(gate, "squat", "Own3r!pass")
+        assert link(gate, tls[0], browser, "ownidp") == "/ui/account?done=identity-linked#identities"
+        assert requests.post(gate.url("/api/v1/auth/password/forgot"), json={"email": "owner@corp.test"}).status_code == 202
+        time.sleep(0.5)
+        r = requests.post(gate.url("/api/v1/auth/password/reset"),
+                          json={"token": reset_token_in(box, "owner@corp.test"), "new_password": "Own3r!pass2"})
+        assert r.status_code == 200, r.text
+        kept = requests.get(gate.url("/api/v1/auth/identities"),
+                            headers=auth(gate.token("squat", "Own3r!pass2"))).json()["items"]
+        assert [i["subject"] for i in kept] == ["ownidp"]
+    finally:
+        gate.stop()
+        stop()

@@ -700,7 +700,10 @@ class PgUsers final : public UserStore {
   }
 
   core::Status setTokensValidAfter(std::int64_t id, std::int64_t when) override {
-    return run(pool_, "UPDATE users SET tokens_valid_after = $1 WHERE id = $2", {when, id});
+    return run(
+        pool_,
+        "UPDATE users SET tokens_valid_after = GREATEST(tokens_valid_after, $1) WHERE id = $2",
+        {when, id});
   }
 
   core::Result<std::vector<ImportOutcome>> importUsers(const std::vector<ImportedUser>& users,
@@ -1329,6 +1332,19 @@ core::Status settleMfa(Connection& c, std::int64_t user_id) {
   return {};
 }
 
+// See TokenEffect::ResetPassword: the linked identities and passkeys go, and mfa_enabled follows.
+// Whether it is still on.
+core::Result<bool> dropUnprovenWaysIn(Connection& c, std::int64_t user_id) {
+  for (const char* sql : {"DELETE FROM identities WHERE user_id = $1",
+                          "DELETE FROM mfa_factors WHERE user_id = $1 AND type = 'webauthn'"}) {
+    if (auto ok = c.query(sql, {user_id}); !ok) return tl::unexpected(ok.error());
+  }
+  if (auto ok = settleMfa(c, user_id); !ok) return tl::unexpected(ok.error());
+  auto on = c.query("SELECT mfa_enabled FROM users WHERE id = $1", {user_id});
+  if (!on) return tl::unexpected(on.error());
+  return !on->empty() && on->boolean(0, 0);
+}
+
 // Serialises a user's factor changes (the row lock on the user).
 core::Status lockUser(Connection& c, std::int64_t user_id) {
   auto rows = c.query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", {user_id});
@@ -1674,6 +1690,11 @@ class PgMail final : public MailStore {
           if (!set) return tl::unexpected(set.error());
           if (auto ok = endEverything(c, u.id, now, effect.end_api_keys); !ok)
             return tl::unexpected(ok.error());
+          if (!u.email_verified) {
+            auto mfa = dropUnprovenWaysIn(c, u.id);
+            if (!mfa) return tl::unexpected(mfa.error());
+            u.mfa_enabled = *mfa;
+          }
           u.password_hash = effect.password_hash;
           u.tokens_valid_after = now;
           break;

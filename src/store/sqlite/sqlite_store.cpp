@@ -664,7 +664,9 @@ class SqliteUsers final : public UserStore {
   }
 
   core::Status setTokensValidAfter(std::int64_t id, std::int64_t when) override {
-    return run(pool_, "UPDATE users SET tokens_valid_after = ? WHERE id = ?", nullptr, when, id);
+    return run(pool_,
+               "UPDATE users SET tokens_valid_after = MAX(tokens_valid_after, ?) WHERE id = ?",
+               nullptr, when, id);
   }
 
   core::Result<std::vector<ImportOutcome>> importUsers(const std::vector<ImportedUser>& users,
@@ -1410,6 +1412,22 @@ core::Status settleMfa(Connection& c, std::int64_t user_id) {
                   "mfa_factors WHERE user_id = ?1 AND confirmed = 1)"});
 }
 
+// See TokenEffect::ResetPassword: the linked identities and passkeys go, and mfa_enabled follows.
+// Whether it is still on.
+core::Result<bool> dropUnprovenWaysIn(Connection& c, std::int64_t user_id) {
+  if (auto ok = forUser(c, user_id,
+                        {"DELETE FROM identities WHERE user_id = ?1",
+                         "DELETE FROM mfa_factors WHERE user_id = ?1 AND type = 'webauthn'"});
+      !ok)
+    return tl::unexpected(ok.error());
+  if (auto ok = settleMfa(c, user_id); !ok) return tl::unexpected(ok.error());
+  auto on = c.prepare("SELECT mfa_enabled FROM users WHERE id = ?");
+  if (!on) return tl::unexpected(on.error());
+  on->bind(1, user_id);
+  if (auto row = on->step(); !row) return tl::unexpected(row.error());
+  return on->int64(0) != 0;
+}
+
 class SqliteMfa final : public MfaStore {
  public:
   explicit SqliteMfa(ConnectionPool& pool) : pool_(pool) {}
@@ -1751,6 +1769,11 @@ class SqliteMail final : public MailStore {
           if (auto ok = set->run(); !ok) return tl::unexpected(ok.error());
           if (auto ok = endEverything(c, u.id, now, effect.end_api_keys); !ok)
             return tl::unexpected(ok.error());
+          if (!u.email_verified) {
+            auto mfa = dropUnprovenWaysIn(c, u.id);
+            if (!mfa) return tl::unexpected(mfa.error());
+            u.mfa_enabled = *mfa;
+          }
           if (auto ok = setVerified(c, u.id, now); !ok) return tl::unexpected(ok.error());
           u.password_hash = effect.password_hash;
           u.tokens_valid_after = now;
