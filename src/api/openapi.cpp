@@ -371,6 +371,8 @@ std::string_view limitKeyText(LimitKey key) {
       return "email address";
     case LimitKey::User:
       return "caller's account";
+    case LimitKey::OwnUnverifiedMailbox:
+      return "caller's mailbox while unverified";
   }
   return "";
 }

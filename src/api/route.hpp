@@ -54,18 +54,21 @@ struct Reply {
 
 // What a rate limit counts by.
 enum class LimitKey {
-  ClientAddress,      // the client's address
-  Account,            // the account the body names ("username"), as typed: known or not alike
-  AccountAndAddress,  // that account from that address
-  Session,            // the caller's session (their user when the token carries none)
-  RefreshSession,     // the session of the body's refresh token: counted by the session service
-                      // once the token is verified (a key chosen by the client would let anyone
-                      // spend a victim session's budget)
-  MfaAccount,         // the account of the body's mfa_token: counted by the MFA service once the
-                      // token is found, before the code is checked
-  EmailAddress,       // the address the body names ("email", else "new_email"), as typed:
-                      // known or not alike
-  User,               // the caller's account (all their sessions together)
+  ClientAddress,         // the client's address
+  Account,               // the account the body names ("username"), as typed: known or not alike
+  AccountAndAddress,     // that account from that address
+  Session,               // the caller's session (their user when the token carries none)
+  RefreshSession,        // the session of the body's refresh token: counted by the session service
+                         // once the token is verified (a key chosen by the client would let anyone
+                         // spend a victim session's budget)
+  MfaAccount,            // the account of the body's mfa_token: counted by the MFA service once the
+                         // token is found, before the code is checked
+  EmailAddress,          // the address the body names ("email", else "new_email"), as typed:
+                         // known or not alike
+  User,                  // the caller's account (all their sessions together)
+  OwnUnverifiedMailbox,  // the caller's own address by mailbox, while it is unverified: mails
+                         // to it (a verification, an email change's notice) from accounts at
+                         // "victim+1@", "victim+2@"... share one budget with forgot's
 };
 
 // A rate limit of a route: N per window from a configuration variable, counted under each key

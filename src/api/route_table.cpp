@@ -244,6 +244,9 @@ std::optional<std::string> limitKey(LimitKey key, const std::string& name, const
     case LimitKey::User:
       if (c.who == nullptr) return std::nullopt;
       return name + ":user:" + std::to_string(c.who->user->id);
+    case LimitKey::OwnUnverifiedMailbox:
+      if (c.who == nullptr || c.who->user->email_verified) return std::nullopt;
+      return mailboxCounter(name, c.who->user->email);
     case LimitKey::RefreshSession:  // counted by the session service
     case LimitKey::MfaAccount:      // counted by the MFA service
       return std::nullopt;

@@ -1661,6 +1661,29 @@ def test_one_mailbox_has_one_mail_budget_however_its_address_is_spelled(make_ser
     assert len(_to_mailbox(smtp_sink, "target")) == 2, [recipients(m) for m in smtp_sink.messages]
 
 
+def test_accounts_at_spellings_of_a_mailbox_share_its_budget_for_verification_mails(make_server, smtp_sink):
+    """Found by an outside attack: accounts registered at "victim+0@", "victim+1@"... (nobody
+    proves them with EMAIL_VERIFICATION off) each asked for verification mails on a budget of their
+    own, and fifteen reached one mailbox in a minute; an email change's notice to each old address
+    likewise. While an account's address is unverified, both spend its mailbox's budget."""
+    s = mail_server(make_server, smtp_sink, {"EMAIL_RATE_LIMIT": "3/hour", "EMAIL_VERIFICATION": "off"})
+    tokens = []
+    for i in range(3):
+        new_user(s, f"bomb{i}", f"victim+{i}@example.com")
+        tokens.append(auth(login_pair(s, f"bomb{i}")["access_token"]))
+    answers = [request_verification(s, t).status_code for t in tokens for _ in range(2)]
+    assert answers == [202, 202, 202, 429, 429, 429], answers
+    # The budget is the mailbox's: a notice of an email change to the old address is held too.
+    assert change_email(s, tokens[1], "elsewhere@example.net").status_code == 429
+    assert forgot(s, "victim@example.com").status_code == 429
+    # Another mailbox's accounts are not held by it; a verified owner's requests are not counted
+    # on the mailbox (verify/request answers 409 for them anyway).
+    new_user(s, "other", "other@example.com")
+    assert request_verification(s, auth(login_pair(s, "other")["access_token"])).status_code == 202
+    time.sleep(1)
+    assert len(_to_mailbox(smtp_sink, "victim")) == 3, [recipients(m) for m in smtp_sink.messages]
+
+
 def _change_password(s, name, old, new):
     token = login_pair(s, name, old)["access_token"]
     r = requests.post(api(s, "/auth/password"), json={"current_password": old, "new_password": new},
