@@ -1,5 +1,7 @@
 // The OpenID Provider's client registry for administrators (API.md: /api/v1/clients,
 // clients:manage), the same as `gatehouse client ...`.
+#include <algorithm>
+
 #include <boost/json/array.hpp>
 
 #include "api/body.hpp"
@@ -50,6 +52,28 @@ bool holdsEveryPermission(const Call& c) {
   return rbac::allows(c.who->permissions, c.services.policy.allPermissions());
 }
 
+// A client_credentials client whose scope holds permissions is a machine credential carrying
+// them on its own: it outlives its registrar's password change, API-key revocation, deactivation
+// and deletion. Registering one, or taking a new secret of one, needs the caller's own recent
+// sign-in (step-up: 401), never an API key (403): a stolen stale token or key minted a credential
+// that outlived its own end (found by an outside attack). Nullopt: the caller may.
+std::optional<http::Response> machineCredentialRefused(Call& c,
+                                                       const std::vector<std::string>& grants,
+                                                       std::string_view scope) {
+  if (std::find(grants.begin(), grants.end(), op::kGrantClientCredentials) == grants.end())
+    return std::nullopt;
+  const auto scopes = auth::splitScopes(scope);
+  if (std::all_of(scopes.begin(), scopes.end(),
+                  [](const std::string& s) { return op::isOpenIdScope(s); }))
+    return std::nullopt;
+  if (c.who->api_key_id)
+    return errorResponse(
+        {auth::Errc::Forbidden, "an API key cannot mint a client's permissions", {}, 0}, c.request);
+  if (auto fresh = c.services.token_check.stepUp(*c.who, c.services.step_up_max_age); !fresh)
+    return errorResponse(fresh.error(), c.request);
+  return std::nullopt;
+}
+
 // The client `c` names, if the caller may manage it: else the response (404, 403).
 std::variant<store::OpClient, http::Response> manageable(Call& c) {
   const std::string& id = c.request.path_params.at("client_id");
@@ -96,6 +120,12 @@ http::Response create(Call& c) {
   if (request.first_party && !holdsEveryPermission(c))
     return errorResponse({auth::Errc::Forbidden, "first_party needs every permission", {}, 0},
                          c.request);
+  // The grants as the registry defaults them (op::NewClient).
+  std::vector<std::string> grants = request.grant_types;
+  if (grants.empty() && request.redirect_uris.empty())
+    grants.emplace_back(op::kGrantClientCredentials);
+  if (auto refused = machineCredentialRefused(c, grants, request.scope.value_or("")))
+    return std::move(*refused);
   auto created = c.services.provider->clients().create(request);
   if (!created) {
     if (created.error().code == core::Errc::InvalidArgument)
@@ -129,7 +159,10 @@ http::Response remove(Call& c) {
 http::Response rotate(Call& c) {
   auto client = manageable(c);
   if (auto* refused = std::get_if<http::Response>(&client)) return std::move(*refused);
-  const std::string& id = std::get<store::OpClient>(client).client_id;
+  const store::OpClient& held = std::get<store::OpClient>(client);
+  if (auto refused = machineCredentialRefused(c, held.grant_types, held.scope))
+    return std::move(*refused);
+  const std::string& id = held.client_id;
   auto secret = c.services.provider->clients().rotateSecret(id);
   if (!secret) {
     if (secret.error().code == core::Errc::NotFound)
@@ -178,9 +211,10 @@ void addClientRoutes(RouteTable& t) {
              "private-use scheme (RFC 8252). Without grant_types: authorization_code and "
              "refresh_token when redirect URIs are given (authorization_code alone for a public "
              "client), else client_credentials. The scope's permissions must be the caller's "
-             "own (else 422), and first_party needs every permission (else 403). The provider "
-             "holds at most 1000 clients (else 409); registrations count against "
-             "ACCOUNT_CHANGE_RATE_LIMIT per account.",
+             "own (else 422), and first_party needs every permission (else 403). A "
+             "client_credentials client whose scope holds permissions needs a user token with "
+             "step-up (401; an API key: 403). The provider holds at most 1000 clients (else 409); "
+             "registrations count against ACCOUNT_CHANGE_RATE_LIMIT per account.",
          .body = BodyKind::Json,
          .body_schema = "OpClientCreate",
          .replies = {{201, "The client, with client_secret when confidential", "OpClient"},
@@ -211,7 +245,9 @@ void addClientRoutes(RouteTable& t) {
          .summary = "Rotate a confidential client's secret (the old one stops working)",
          .tag = "clients",
          .description = "Only a client whose permissions the caller holds, and a first-party "
-                        "client only by a caller holding every permission (else 403).",
+                        "client only by a caller holding every permission (else 403). A "
+                        "client_credentials client whose scope holds permissions: a user token "
+                        "with step-up only (401; an API key: 403).",
          .replies = {{200, "The new secret, shown once", "OpClientSecret"},
                      {404, "Client not found", "ErrorDetail"},
                      {409, "A public client has no secret", "ErrorDetail"}},

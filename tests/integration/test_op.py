@@ -1640,8 +1640,9 @@ def test_the_clients_api_keeps_to_the_callers_rights(op, admin):
                       json={"name": "house", "redirect_uris": uris, "scope": "openid users:write",
                             "first_party": True})
     assert r.status_code == 201 and r.json()["first_party"] is True, r.text
+    fresh = op.server.token("root@example.com", ADMIN_PASSWORD)  # wide's secret needs step-up
     for client in (wide, house):
-        r = requests.post(op.url(f"/api/v1/clients/{client.client_id}/secret"), headers=auth(admin))
+        r = requests.post(op.url(f"/api/v1/clients/{client.client_id}/secret"), headers=auth(fresh))
         assert r.status_code == 200, r.text
 
 
@@ -1944,3 +1945,50 @@ def test_registering_clients_counts_against_the_account_change_limit(make_server
     # The operator's command line is not limited.
     r = s.cli("client", "create", "--name", "by-hand", "--grant", "client_credentials", "--json")
     assert r.returncode == 0, r.stderr
+
+
+def test_a_machine_client_carrying_permissions_needs_a_recent_sign_in_never_a_key(make_server):
+    """Found by an outside attack: an admin's stale stolen token (or an API key) registered a
+    client_credentials client with the admin's permissions, which kept minting tokens carrying
+    them after the admin's password change and the account's deletion. Registering such a client,
+    or rotating its secret, needs the caller's own recent sign-in; sign-in clients and clients
+    carrying no permission are registered as before."""
+    s = make_server(start=False)
+    s.env.update(GATEHOUSE_PUBLIC_URL=s.base, STEP_UP_MAX_AGE_SECONDS="2")
+    s.start()
+    fresh = s.admin_token()
+    key = requests.post(s.url("/api/v1/api-keys"), json={"name": "ops", "scopes": ["clients:manage", "users:read"]},
+                        headers=auth(fresh))
+    assert key.status_code == 201, key.text
+    by_key = {"X-API-Key": key.json()["key"]}
+    machine = {"name": "backdoor", "grant_types": ["client_credentials"], "scope": "users:read"}
+    r = requests.post(s.url("/api/v1/clients"), json=machine, headers=by_key)
+    assert (r.status_code, r.json()) == (403, {"detail": "Insufficient permissions"}), r.text
+    # Without grant_types or redirect URIs, a client is client_credentials: the same.
+    r = requests.post(s.url("/api/v1/clients"), json={"name": "implicit", "scope": "users:read"}, headers=by_key)
+    assert r.status_code == 403, r.text
+    # A sign-in client, or a machine client carrying no permission, the key registers.
+    r = requests.post(s.url("/api/v1/clients"), headers=by_key,
+                      json={"name": "signin", "redirect_uris": ["https://rp.example.com/cb"], "scope": "openid users:read"})
+    assert r.status_code == 201, r.text
+    r = requests.post(s.url("/api/v1/clients"), headers=by_key,
+                      json={"name": "bare", "grant_types": ["client_credentials"]})
+    assert r.status_code == 201, r.text
+    # The admin's own fresh sign-in registers it; the same token, stale, neither registers another
+    # nor rotates its secret; the key never rotates it.
+    r = requests.post(s.url("/api/v1/clients"), json=machine, headers=auth(fresh))
+    assert r.status_code == 201, r.text
+    made = r.json()
+    r = requests.post(s.url(f"/api/v1/clients/{made['client_id']}/secret"), headers=by_key)
+    assert r.status_code == 403, r.text
+    time.sleep(3)
+    r = requests.post(s.url("/api/v1/clients"), json=machine, headers=auth(fresh))
+    assert r.status_code == 401 and "insufficient_user_authentication" in r.headers["WWW-Authenticate"], r.text
+    r = requests.post(s.url(f"/api/v1/clients/{made['client_id']}/secret"), headers=auth(fresh))
+    assert r.status_code == 401, r.text
+    names = [c["name"] for c in requests.get(s.url("/api/v1/clients"), headers=by_key).json()["items"]]
+    assert sorted(names) == ["backdoor", "bare", "signin"], names
+    # Its secret still works (nothing was rotated).
+    r = requests.post(s.url("/oauth2/token"), data={"grant_type": "client_credentials"},
+                      auth=(made["client_id"], made["client_secret"]))
+    assert r.status_code == 200, r.text
