@@ -393,7 +393,8 @@ core::Result<std::optional<std::string>> storedMasterSecret(const config::Config
 
 core::Result<keyring::Rotation> rotateKeys(const config::Config& config, store::Store& store,
                                            const core::Clock& clock,
-                                           std::optional<std::chrono::seconds> after) {
+                                           std::optional<std::chrono::seconds> after,
+                                           bool compromised) {
   if (secretKeySigns(config)) {
     return makeError(Errc::FailedPrecondition,
                      "SECRET_KEY comes from the environment: change it there (tokens signed with "
@@ -407,7 +408,8 @@ core::Result<keyring::Rotation> rotateKeys(const config::Config& config, store::
   // and, with a public key, for anyone who cached the JWKS (max-age 300) to fetch it again.
   const auto wait = after.value_or(std::chrono::seconds(jose::isHmac(config.algorithm) ? 10 : 305));
   std::vector<std::string> files;
-  auto rotated = (*ring)->rotate(wait, fileKeys(config, files));
+  auto rotated = compromised ? (*ring)->replaceCompromised(fileKeys(config, files))
+                             : (*ring)->rotate(wait, fileKeys(config, files));
   if (!rotated) return tl::unexpected(withSource(rotated.error(), kek));
   return rotated;
 }

@@ -76,10 +76,13 @@ struct ServerKeys {
 // `gatehouse keys rotate`: the next token key, verifying at once and signing `after` from now
 // (default: 10 s for HS*, 305 s for asymmetric algorithms, whose JWKS is cached 300 s).
 // FailedPrecondition when SECRET_KEY signs (rotate it there) or a next key is waiting.
+// `compromised` (`--compromised`): a new key signing at once, every other one deleted
+// (KeyRing::replaceCompromised), a waiting next key too.
 [[nodiscard]] core::Result<keyring::Rotation> rotateKeys(const config::Config& config,
                                                          store::Store& store,
                                                          const core::Clock& clock,
-                                                         std::optional<std::chrono::seconds> after);
+                                                         std::optional<std::chrono::seconds> after,
+                                                         bool compromised = false);
 
 // `gatehouse config --check`: every stored key that serve would open (the master secret, the
 // token keys of ALGORITHM) opens with this node's key-encryption key; nothing is made.

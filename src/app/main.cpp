@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include <CLI/CLI.hpp>
+#include <boost/json/array.hpp>
 
 #include "app/keys.hpp"
 #include "app/page_setup.hpp"
@@ -83,15 +84,22 @@ int checkConfiguration(const config::Sources& sources, const core::Result<config
   return 1;
 }
 
+boost::json::array voidedKids(const std::vector<std::string>& kids) {
+  boost::json::array out;
+  for (const auto& kid : kids) out.emplace_back(kid);
+  return out;
+}
+
 // `gatehouse keys rotate` and `gatehouse keys list`.
-int keysCommand(const config::Config& cfg, bool rotate, std::int64_t after) {
+int keysCommand(const config::Config& cfg, bool rotate, std::int64_t after, bool compromised) {
   if (rotate && cli::refusesWithoutAuditSink(cfg, std::cerr)) return 1;
   auto db = cli::openExisting(cfg, std::cerr);
   if (!db) return 1;
   core::SystemClock clock;
   if (rotate) {
     auto done = app::rotateKeys(
-        cfg, *db, clock, after > 0 ? std::optional(std::chrono::seconds(after)) : std::nullopt);
+        cfg, *db, clock, after > 0 ? std::optional(std::chrono::seconds(after)) : std::nullopt,
+        compromised);
     if (!done) {
       std::cerr << "gatehouse: " << done.error().message << "\n";
       return 1;
@@ -111,8 +119,16 @@ int keysCommand(const config::Config& cfg, bool rotate, std::int64_t after) {
                                    {{"kid", done->kid},
                                     {"algorithm", jose::algorithmName(cfg.algorithm)},
                                     {"signs_from", done->signs_from},
-                                    {"first", done->first}}));
-    if (done->first) {
+                                    {"first", done->first},
+                                    {"compromised", compromised},
+                                    {"voided", voidedKids(done->voided)}}));
+    if (compromised && !done->first) {
+      std::cout << "signing key " << done->kid << ": signs now; every earlier key (";
+      for (std::size_t i = 0; i < done->voided.size(); ++i)
+        std::cout << (i > 0 ? " " : "") << done->voided[i];
+      std::cout << ") verifies nothing from now on: every token it signed is refused on every "
+                   "node within a second\n";
+    } else if (done->first) {
       std::cout << "first signing key " << done->kid << ": signs now (there was none to rotate)\n";
     } else {
       std::cout << "next signing key " << done->kid << ": verifies now, signs from "
@@ -213,6 +229,14 @@ int main(int argc, char** argv) {
                    "(2 to 2592000; default 10 for HS*, 305 for asymmetric algorithms, whose JWKS "
                    "is cached 300 s)")
       ->check(CLI::Range(std::int64_t{2}, std::int64_t{2592000}));
+  bool rotate_compromised = false;
+  keys_rotate
+      ->add_flag("--compromised", rotate_compromised,
+                 "the keys are known to someone else: the new key signs at once and every "
+                 "earlier one (a waiting next key too) verifies nothing from now on, on every "
+                 "node within a second; every token signed before is refused (everyone signs in "
+                 "again)")
+      ->excludes("--after");
   auto* keys_list = keys->add_subcommand(
       "list", "List the token signing keys of ALGORITHM: signing, next and retired");
 
@@ -404,7 +428,7 @@ int main(int argc, char** argv) {
   if (*mail_test) return cli::mailTest(*cfg, mail_to, std::cout, std::cerr);
   if (*audit_verify) return cli::auditVerify(*cfg, access, unkeyed_before, std::cout, std::cerr);
   if (*keys_rotate || *keys_list)
-    return keysCommand(*cfg, static_cast<bool>(*keys_rotate), rotate_after);
+    return keysCommand(*cfg, static_cast<bool>(*keys_rotate), rotate_after, rotate_compromised);
 
   auto policy = app::loadPolicy(*cfg);
   if (!policy) {

@@ -386,6 +386,15 @@ core::Result<std::optional<TokenKeys>> KeyRing::refresh() {
 
 core::Result<Rotation> KeyRing::rotate(std::chrono::seconds after,
                                        const std::vector<FileKey>& from_files) {
+  return next(after, from_files, false);
+}
+
+core::Result<Rotation> KeyRing::replaceCompromised(const std::vector<FileKey>& from_files) {
+  return next(std::chrono::seconds(0), from_files, true);
+}
+
+core::Result<Rotation> KeyRing::next(std::chrono::seconds after,
+                                     const std::vector<FileKey>& from_files, bool compromised) {
   Found found = Found::Stored;
   auto current = tokenKeys(from_files, &found);
   // A stored signing key that is no secret (FailedPrecondition) is what a rotation is for.
@@ -400,7 +409,9 @@ core::Result<Rotation> KeyRing::rotate(std::chrono::seconds after,
   if (rows->empty())
     return tl::unexpected(current.error());  // an import refused: nothing to rotate
   for (const auto& row : *rows) {
-    if (row.signs_from > now)
+    // A key that never signed is never replaced, unless the ring is known to someone else (found
+    // by outside attacks: a leaked key kept signing for the pending rotation's month).
+    if (row.signs_from > now && !compromised)
       return makeError(
           Errc::FailedPrecondition,
           "a rotation is under way: " + row.kid + " signs from " + core::rfc3339(row.signs_from));
@@ -422,6 +433,15 @@ core::Result<Rotation> KeyRing::rotate(std::chrono::seconds after,
       return makeError(Errc::FailedPrecondition,
                        "a rotation is under way: another one stored the next key just now");
     return tl::unexpected(added.error());
+  }
+  if (compromised) {
+    // After the new key is stored: a failure here leaves the old keys verifying, never no key.
+    if (auto ok = store_.removeBelow(kToken, jose::algorithmName(settings_.algorithm), generation);
+        !ok)
+      return tl::unexpected(ok.error());
+    Rotation done{made->key.kid(), signs_from, false, {}};
+    for (const auto& r : *rows) done.voided.push_back(r.kid);
+    return done;
   }
   // Keys whose successor has signed longer than any token lives are gone for good.
   std::int64_t keep_from = 0;

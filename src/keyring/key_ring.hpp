@@ -56,6 +56,7 @@ struct Rotation {
   std::string kid;
   std::int64_t signs_from = 0;
   bool first = false;  // the ring held no key: this one signs at once, nothing was rotated
+  std::vector<std::string> voided;  // a compromised rotation: the kids that verify nothing now
 };
 
 // The generated keys every node shares: kept in the database, each sealed (AES-256-GCM)
@@ -99,6 +100,11 @@ class KeyRing {
   // the first key is made instead, signing at once. FailedPrecondition while a next key waits.
   [[nodiscard]] core::Result<Rotation> rotate(std::chrono::seconds after,
                                               const std::vector<FileKey>& from_files);
+  // The keys are known to someone else: a new key signs at once, and every other token key of the
+  // algorithm (a next key waiting among them) is deleted, so each token they signed, or anyone
+  // could forge with them, is refused on every node at its next read of the ring. Everyone signs
+  // in again. On an empty ring, as rotate().
+  [[nodiscard]] core::Result<Rotation> replaceCompromised(const std::vector<FileKey>& from_files);
 
   // Opens every stored key a server would (the master secret, the token keys of the algorithm)
   // and makes none: InvalidArgument when one does not open.
@@ -112,6 +118,8 @@ class KeyRing {
   core::Result<Rows> tokenRows();
   core::Result<std::optional<std::string>> storedMasterLocked();
   core::Result<TokenKeys> build(const Rows& rows, std::int64_t now);
+  core::Result<Rotation> next(std::chrono::seconds after, const std::vector<FileKey>& from_files,
+                              bool compromised);
   // A row's plaintext, or nullopt when it does not open (another KEK, or a row changed).
   std::optional<std::string> unseal(const store::StoredKey& row) const;
   core::Result<jose::Key> open(const store::StoredKey& row);

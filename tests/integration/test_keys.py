@@ -18,7 +18,7 @@ import jwt
 import pytest
 import requests
 
-from conftest import BIN, KEK, SECRET, Server, auth
+from conftest import ADMIN_PASSWORD, BIN, KEK, SECRET, Server, auth
 
 # A login's response arrives a little after the token was signed: the time allowed on top of the
 # spec's "within a second" for the request that observes it.
@@ -308,6 +308,67 @@ def test_keys_list_follows_a_rotation_and_a_second_rotation_waits(make_server):
     rows = keys_list(s)
     assert states(rows) == [("hs3", "HS256", "next"), ("hs2", "HS256", "signing"),
                             ("hs1", "HS256", "retired")], rows
+
+
+def test_a_compromised_rotation_signs_at_once_and_voids_every_earlier_key(make_server):
+    """Found by two outside attacks: a leaked signing key could not be taken out of use at once,
+    and while a rotation waited (up to 30 days) no other could begin. `keys rotate --compromised`
+    makes a key that signs now and deletes every other one, a waiting next key among them: every
+    token they signed, or anyone could forge with them, is refused on every node."""
+    s = make_server({"SECRET_KEY": ""})
+    s.admin_token()
+    pair = s.login("root", ADMIN_PASSWORD).json()
+    old_access, old_refresh = pair["access_token"], pair["refresh_token"]
+    assert accepted(s, old_access) and kid_of(old_access) == "hs1"
+    leaked = _unseal_token_key(s.tmp / "data" / "gatehouse.db", "hs1")
+    assert accepted(s, forge(leaked, old_access)), "the forging is not as a thief's"
+    waiting = rotate(s, "--after", "3600")
+    assert waiting.kid == "hs2"
+    r = s.cli("keys", "rotate", "--compromised", "--after", "5")
+    assert r.returncode != 0 and "excludes" in r.stderr, (r.stdout, r.stderr)
+    r = s.cli("keys", "rotate", "--compromised")
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    m = re.search(r"signing key (\S+): signs now; every earlier key \(hs1 hs2\) verifies nothing", r.stdout)
+    assert m and m.group(1) == "hs3", r.stdout
+    assert states(keys_list(s)) == [("hs3", "HS256", "signing")]
+    assert wait_for(lambda: not accepted(s, old_access), time.time() + 3), "the old key still verifies"
+    r = requests.post(s.url("/api/v1/auth/refresh"), json={"refresh_token": old_refresh})
+    assert r.status_code == 401, r.text
+    # A token anyone forges with the leaked key (shown to work before) is refused now.
+    assert not accepted(s, forge(leaked, old_access))
+    fresh = s.token("root", ADMIN_PASSWORD)
+    assert kid_of(fresh) == "hs3" and accepted(s, fresh)
+    events = requests.get(s.url("/api/v1/audit-events"), params={"type": "keys.rotated"},
+                          headers=auth(fresh)).json()["items"]
+    assert events[0]["detail"]["compromised"] is True and events[0]["detail"]["voided"] == ["hs1", "hs2"], events
+
+
+def _unseal_token_key(db_path, kid):
+    """The token key `kid` out of the SQLite ring, opened with the KEK as the ring seals it (see
+    _reseal_master): what someone holding a copy of the database and the KEK has."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+    key = HKDF(hashes.SHA256(), 32, salt=None, info=b"gatehouse key ring sealing v1").derive(KEK.encode())
+    conn = sqlite3.connect(db_path)
+    try:
+        alg, generation, signs_from, sealed = conn.execute(
+            "SELECT alg, generation, signs_from, sealed FROM key_ring WHERE purpose = 'token' AND kid = ?",
+            (kid,)).fetchone()
+    finally:
+        conn.close()
+    aad = b"\0".join([b"gatehouse key ring v1", b"token", alg.encode(), str(generation).encode(),
+                      kid.encode(), str(signs_from).encode()])
+    raw = base64.urlsafe_b64decode(sealed + "=" * (-len(sealed) % 4))
+    return AESGCM(key).decrypt(raw[:12], raw[12:], aad)
+
+
+def forge(secret, like):
+    """A token like `like`, issued now, signed with `secret` under `like`'s kid."""
+    claims = jwt.decode(like, options={"verify_signature": False})
+    now = int(time.time())
+    claims.update(iat=now, exp=now + 300, jti=secrets.token_hex(8))
+    return jwt.encode(claims, secret, algorithm="HS256", headers={"kid": kid_of(like)})
 
 
 def test_keys_list_names_secret_key_when_it_is_set(make_server):

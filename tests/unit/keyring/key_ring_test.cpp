@@ -163,6 +163,31 @@ TEST_F(KeyRingTest, RetiredKeysGoOnceNoTokenTheySignedCanLive) {
   EXPECT_EQ(kids, (std::vector<std::string>{"hs2", "hs3"}));
 }
 
+TEST_F(KeyRingTest, ACompromisedRingIsReplacedByAKeySigningAtOnceAndNothingElseVerifies) {
+  // Found by two outside attacks: a leaked key signed on for a waiting rotation's month, and
+  // verified for a token lifetime after any rotation.
+  auto node = ring();
+  const auto leaked = node->tokenKeys({}).value();
+  ASSERT_TRUE(ring()->rotate(3600s, {}));  // a next key waiting
+  auto replaced = ring()->replaceCompromised({});
+  ASSERT_TRUE(replaced) << replaced.error().message;
+  EXPECT_EQ(replaced->kid, "hs3");
+  EXPECT_EQ(replaced->signs_from, clock_.unixSeconds());
+  EXPECT_EQ(replaced->voided, (std::vector<std::string>{"hs1", "hs2"}));
+  auto now = node->refresh().value();
+  ASSERT_TRUE(now);
+  EXPECT_EQ(now->signing.kid(), "hs3");
+  EXPECT_EQ(now->verification.keys().size(), 1U);
+  EXPECT_TRUE(now->retired.empty());
+  EXPECT_FALSE(verifies(leaked, *now, clock_));
+  EXPECT_TRUE(verifies(*now, *now, clock_));
+  const auto listed = ring()->list().value();
+  ASSERT_EQ(listed.size(), 1U);
+  EXPECT_EQ(listed[0].state, KeyState::Signing);
+  // The next ordinary rotation follows on from it.
+  EXPECT_EQ(ring()->rotate(10s, {}).value().kid, "hs4");
+}
+
 TEST_F(KeyRingTest, TheFirstRotationOfAnEmptyRingMakesOneKeyThatSignsAtOnce) {
   auto rotated = ring(jose::Algorithm::Es256)->rotate(305s, {});
   ASSERT_TRUE(rotated) << rotated.error().message;
