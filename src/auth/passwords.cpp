@@ -109,9 +109,10 @@ Result<SignedIn> PasswordService::login(const std::string& identifier, const std
   if (!found) return tl::unexpected(storeFailure(found.error()));
   std::optional<store::User> user = std::move(*found);
   const std::string account = user ? lockoutKey(user->id) : lockoutKeyOfName(identifier);
-  const auto checked = d_.guard.check(account, d_.clock.unixSeconds());
-  if (!checked) return fail(Errc::Unavailable, "login guard: " + checked.error().message);
-  const state::Gate gate = *checked;
+  // Counted as a failure before the hash is paid for (state::LoginGuard::attempt).
+  const auto attempted = d_.guard.attempt(account, d_.clock.unixSeconds());
+  if (!attempted) return fail(Errc::Unavailable, "login guard: " + attempted.error().message);
+  const state::Gate gate = attempted->gate;
 
   // One pool job verifies and, when the stored hash is below policy, makes the replacement, so a
   // login costs one queue slot. Unknown users, password-less accounts and delayed or locked
@@ -139,7 +140,6 @@ Result<SignedIn> PasswordService::login(const std::string& identifier, const std
   if (!job) return fail(Errc::Overloaded, job.error().message);
   Outcome outcome = job->get();
 
-  const std::int64_t now = d_.clock.unixSeconds();
   if (gate != state::Gate::Open || !user || !outcome.ok) {
     const char* reason = gate == state::Gate::Locked    ? "locked"
                          : gate == state::Gate::Delayed ? "delayed"
@@ -149,14 +149,9 @@ Result<SignedIn> PasswordService::login(const std::string& identifier, const std
     d_.metrics.loginFailed();
     std::optional<std::int64_t> subject = user ? std::optional(user->id) : std::nullopt;
     record("login.failed", client, std::nullopt, subject, {{"reason", reason}});
-    if (gate == state::Gate::Open) {
-      auto locked = d_.guard.failed(account, now);
-      if (!locked) {
-        spdlog::warn("login guard: a failure was not counted: {}", locked.error().message);
-      } else if (*locked) {
-        d_.metrics.lockedOut();
-        record("login.locked_out", client, std::nullopt, subject, {});
-      }
+    if (gate == state::Gate::Open && attempted->locked) {
+      d_.metrics.lockedOut();
+      record("login.locked_out", client, std::nullopt, subject, {});
     }
     return fail(Errc::InvalidCredentials, reason);
   }
@@ -224,16 +219,15 @@ Result<void> PasswordService::changePassword(const Principal& who, const std::st
   // token can neither guess without limit nor lock the owner out of changing their own password
   // from another session.
   const std::string counter = "pw:" + sessionCounterKey(who.claims());
-  const auto gate = d_.guard.check(counter, d_.clock.unixSeconds());
-  if (!gate) return fail(Errc::Unavailable, "login guard: " + gate.error().message);
-  if (*gate != state::Gate::Open) {
+  const auto attempted = d_.guard.attempt(counter, d_.clock.unixSeconds());
+  if (!attempted) return fail(Errc::Unavailable, "login guard: " + attempted.error().message);
+  if (attempted->gate != state::Gate::Open) {
     // The caller is signed in: telling them to wait reveals nothing a guess could use.
+    const bool locked = attempted->gate == state::Gate::Locked;
     record("password.change_failed", client, who.user->id, who.user->id,
-           {{"reason", *gate == state::Gate::Locked ? "locked" : "delayed"}});
-    return tl::unexpected(Error{Errc::RateLimited,
-                                "password change delayed",
-                                {},
-                                *gate == state::Gate::Locked ? 3600 : 60});
+           {{"reason", locked ? "locked" : "delayed"}});
+    return tl::unexpected(
+        Error{Errc::RateLimited, "password change delayed", {}, locked ? 3600 : 60});
   }
   const auto& hasher = d_.hasher;
   const std::string stored = who.user->password_hash;
@@ -253,8 +247,7 @@ Result<void> PasswordService::changePassword(const Principal& who, const std::st
   if (!hash) {
     record("password.change_failed", client, who.user->id, who.user->id,
            {{"reason", "wrong_password"}});
-    if (auto locked = d_.guard.failed(counter, d_.clock.unixSeconds()); locked && *locked)
-      record("password.change_locked", client, who.user->id, who.user->id);
+    if (attempted->locked) record("password.change_locked", client, who.user->id, who.user->id);
     return fail(Errc::WrongPassword);
   }
   d_.guard.succeeded(counter);
@@ -275,8 +268,9 @@ Result<SignedIn> PasswordService::reauthenticate(const Principal& who, const std
                                                  const ClientInfo& client) {
   // The same per-session delays and lock as a password change: a stolen token cannot guess.
   const std::string counter = "pw:" + sessionCounterKey(who.claims());
-  const auto gate = d_.guard.check(counter, d_.clock.unixSeconds());
-  if (!gate) return fail(Errc::Unavailable, "login guard: " + gate.error().message);
+  const auto attempted = d_.guard.attempt(counter, d_.clock.unixSeconds());
+  if (!attempted) return fail(Errc::Unavailable, "login guard: " + attempted.error().message);
+  const state::Gate gate = attempted->gate;
   const auto& hasher = d_.hasher;
   const std::string stored = who.user->password_hash;
   auto job = poolFor(stored).submit([&hasher, password, stored] {
@@ -288,13 +282,11 @@ Result<SignedIn> PasswordService::reauthenticate(const Principal& who, const std
   });
   if (!job) return fail(Errc::Overloaded, job.error().message);
   const bool ok = job->get();
-  if (*gate != state::Gate::Open || !ok) {
+  if (gate != state::Gate::Open || !ok) {
     record("reauthentication.failed", client, who.user->id, who.user->id,
-           {{"reason", *gate != state::Gate::Open ? "delayed" : "wrong_password"}});
-    if (*gate == state::Gate::Open) {
-      if (auto locked = d_.guard.failed(counter, d_.clock.unixSeconds()); locked && *locked)
-        record("password.change_locked", client, who.user->id, who.user->id);
-    }
+           {{"reason", gate != state::Gate::Open ? "delayed" : "wrong_password"}});
+    if (gate == state::Gate::Open && attempted->locked)
+      record("password.change_locked", client, who.user->id, who.user->id);
     return fail(Errc::InvalidCredentials, "reauthentication refused");
   }
   d_.guard.succeeded(counter);

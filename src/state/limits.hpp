@@ -48,12 +48,24 @@ enum class Gate {
 };
 
 // Implementations MUST be thread-safe. Unavailable when shared state cannot be reached.
+// What attempt() decided: the gate, and whether the attempt, counted, locked the account.
+struct Attempt {
+  Gate gate = Gate::Open;
+  bool locked = false;
+};
+
 class LoginGuard {
  public:
   virtual ~LoginGuard() = default;
   [[nodiscard]] virtual core::Result<Gate> check(std::string_view account, std::int64_t now) = 0;
   // Records a failure; returns true when this failure locked the account.
   [[nodiscard]] virtual core::Result<bool> failed(std::string_view account, std::int64_t now) = 0;
+  // check() and, when the gate is open, failed() in one step: a password check counts as a
+  // failure before its hash is paid for, and succeeded() undoes it. Checked first and counted
+  // after, every attempt arriving while one was being hashed (on any node) passed the open gate:
+  // 26 guesses where the delays allowed 7 (found by an outside attack).
+  [[nodiscard]] virtual core::Result<Attempt> attempt(std::string_view account,
+                                                      std::int64_t now) = 0;
   // Best effort: a reset that cannot be stored is logged.
   virtual void succeeded(std::string_view account) = 0;
 };

@@ -109,6 +109,22 @@ void LocalLoginGuard::makeRoom(std::int64_t now) {
 
 core::Result<Gate> LocalLoginGuard::check(std::string_view account, std::int64_t now) {
   const std::lock_guard lock(mutex_);
+  return gate(account, now);
+}
+
+core::Result<bool> LocalLoginGuard::failed(std::string_view account, std::int64_t now) {
+  const std::lock_guard lock(mutex_);
+  return fail(account, now);
+}
+
+core::Result<Attempt> LocalLoginGuard::attempt(std::string_view account, std::int64_t now) {
+  const std::lock_guard lock(mutex_);
+  const Gate g = gate(account, now);
+  if (g != Gate::Open) return Attempt{g, false};
+  return Attempt{Gate::Open, fail(account, now)};
+}
+
+Gate LocalLoginGuard::gate(std::string_view account, std::int64_t now) {
   auto it = entries_.find(std::string(account));
   if (it == entries_.end()) return Gate::Open;
   Entry& e = it->second;
@@ -120,8 +136,7 @@ core::Result<Gate> LocalLoginGuard::check(std::string_view account, std::int64_t
   return now < e.blocked_until ? Gate::Delayed : Gate::Open;
 }
 
-core::Result<bool> LocalLoginGuard::failed(std::string_view account, std::int64_t now) {
-  const std::lock_guard lock(mutex_);
+bool LocalLoginGuard::fail(std::string_view account, std::int64_t now) {
   if (entries_.size() >= max_entries_ && !entries_.contains(std::string(account))) makeRoom(now);
   Entry& e = entries_[std::string(account)];
   ++e.failures;

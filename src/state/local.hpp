@@ -50,6 +50,7 @@ class LocalLoginGuard final : public LoginGuard {
       : policy_(policy), max_entries_(max_entries) {}
   [[nodiscard]] core::Result<Gate> check(std::string_view account, std::int64_t now) override;
   [[nodiscard]] core::Result<bool> failed(std::string_view account, std::int64_t now) override;
+  [[nodiscard]] core::Result<Attempt> attempt(std::string_view account, std::int64_t now) override;
   void succeeded(std::string_view account) override;
 
  private:
@@ -63,7 +64,9 @@ class LocalLoginGuard final : public LoginGuard {
   const std::size_t max_entries_;
   std::mutex mutex_;
   std::unordered_map<std::string, Entry> entries_;
-  void makeRoom(std::int64_t now);  // under mutex_
+  void makeRoom(std::int64_t now);                        // under mutex_
+  Gate gate(std::string_view account, std::int64_t now);  // check(), under mutex_
+  bool fail(std::string_view account, std::int64_t now);  // failed(), under mutex_
 };
 
 }  // namespace gatehouse::state

@@ -76,6 +76,24 @@ redis.call('EXPIRE', KEYS[1], 86400)
 return 0
 )lua";
 
+// LocalLoginGuard::attempt as one atomic step: 2 locked, 1 delayed; open, the attempt is counted
+// as a failure (kFailedScript, as a function) and 11 says it locked the account, 10 that it did
+// not.
+const std::string& attemptScript() {
+  static const std::string script = std::string(R"lua(
+local v = redis.call('HMGET', KEYS[1], 'blocked_until', 'locked')
+local blocked_until = tonumber(v[1] or '0') or 0
+if v[2] == '1' then
+  if tonumber(ARGV[1]) < blocked_until then return 2 end
+  redis.call('DEL', KEYS[1])
+elseif tonumber(ARGV[1]) < blocked_until then
+  return 1
+end
+local failed = function())lua") + std::string(kFailedScript) +
+                                    "end\nreturn 10 + failed()\n";
+  return script;
+}
+
 }  // namespace
 
 core::Result<RedisAddress> parseRedisUrl(std::string_view url) {
@@ -198,6 +216,28 @@ core::Result<bool> RedisLoginGuard::failed(std::string_view account, std::int64_
       {"EVAL", kFailedScript, "1", name, args[0], args[1], args[2], args[3], args[4]});
   if (!reply) return tl::unexpected(reply.error());
   return toInt(*reply) == 1;
+}
+
+core::Result<Attempt> RedisLoginGuard::attempt(std::string_view account, std::int64_t now) {
+  const std::string name = "gatehouse:guard:" + std::string(account);
+  const std::string args[] = {std::to_string(now), std::to_string(policy_.delay_after),
+                              std::to_string(policy_.max_delay), std::to_string(policy_.lock_after),
+                              std::to_string(policy_.cooldown)};
+  auto reply = redis_.command(
+      {"EVAL", attemptScript(), "1", name, args[0], args[1], args[2], args[3], args[4]});
+  if (!reply) return tl::unexpected(reply.error());
+  if (reply->type != RedisReply::Type::Integer)
+    return makeError(Errc::Internal, "Redis: unexpected reply");
+  switch (toInt(*reply)) {
+    case 2:
+      return Attempt{Gate::Locked, false};
+    case 1:
+      return Attempt{Gate::Delayed, false};
+    case 11:
+      return Attempt{Gate::Open, true};
+    default:
+      return Attempt{Gate::Open, false};
+  }
 }
 
 void RedisLoginGuard::succeeded(std::string_view account) {

@@ -89,6 +89,7 @@ class RedisLoginGuard final : public LoginGuard {
   RedisLoginGuard(RedisClient& redis, LockoutPolicy policy) : redis_(redis), policy_(policy) {}
   [[nodiscard]] core::Result<Gate> check(std::string_view account, std::int64_t now) override;
   [[nodiscard]] core::Result<bool> failed(std::string_view account, std::int64_t now) override;
+  [[nodiscard]] core::Result<Attempt> attempt(std::string_view account, std::int64_t now) override;
   void succeeded(std::string_view account) override;
 
  private:

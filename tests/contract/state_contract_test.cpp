@@ -167,6 +167,51 @@ TEST_P(StateContract, DelaysGrowThenLockThenCoolDown) {
   EXPECT_EQ(g->check(bob, t + 120).value(), Gate::Open);
 }
 
+TEST_P(StateContract, AnAttemptCountsBeforeItsCheckAndSuccessUndoesIt) {
+  auto g = guard(kGrowing);
+  const std::string bob = key("bob");
+  const std::int64_t t = 1000;
+  const auto at = [&](std::int64_t when) { return g->attempt(bob, when).value(); };
+  EXPECT_EQ(at(t).gate, Gate::Open);
+  EXPECT_EQ(at(t).gate, Gate::Open);         // the 2nd: a delay of 1 s follows
+  EXPECT_EQ(at(t + 1).gate, Gate::Delayed);  // refused, not counted
+  EXPECT_EQ(at(t + 2).gate, Gate::Open);     // the 3rd
+  g->succeeded(bob);                         // it was the right password: all undone
+  EXPECT_EQ(at(t + 2).gate, Gate::Open);
+  EXPECT_EQ(at(t + 2).gate, Gate::Open);  // the 2nd again
+  EXPECT_EQ(at(t + 3).gate, Gate::Delayed);
+  // On to the 6th, which locks, and says so once.
+  std::int64_t when = t + 4;
+  for (int counted = 3; counted < 6; ++counted) {
+    Attempt a = at(when);
+    while (a.gate == Gate::Delayed) a = at(++when);
+    ASSERT_EQ(a.gate, Gate::Open);
+    EXPECT_FALSE(a.locked) << counted;
+  }
+  Attempt last = at(when);
+  while (last.gate == Gate::Delayed) last = at(++when);
+  EXPECT_EQ(last.gate, Gate::Open);
+  EXPECT_TRUE(last.locked);
+  EXPECT_EQ(at(when + 1).gate, Gate::Locked);
+  EXPECT_FALSE(at(when + 1).locked);
+}
+
+TEST_P(StateContract, ConcurrentAttemptsPassTheGateNoMoreOftenThanTheDelaysAllow) {
+  // Found by an outside attack: checked first and counted after the hash, every attempt arriving
+  // while one was hashed passed the open gate (26 real guesses where the delays allowed 7).
+  auto g = guard(kGrowing);
+  const std::string target = key("target");
+  std::atomic<int> open{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 16; ++i) {
+    threads.emplace_back([&] {
+      if (auto a = g->attempt(target, 5000); a && a->gate == Gate::Open) ++open;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(open.load(), 2);  // kGrowing: delays from the 2nd failure
+}
+
 TEST_P(StateContract, SuccessResetsAndNoDelaysWhenDisabled) {
   auto g = guard(kNoDelays);
   const std::string x = key("x");

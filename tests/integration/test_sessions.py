@@ -432,6 +432,23 @@ def test_growing_delays_after_failures(make_server):
     assert s.login("slowdown").status_code == 200            # success resets
 
 
+def test_concurrent_wrong_passwords_meet_the_delay_of_those_being_checked(make_server):
+    """Found by an outside attack: the gate was read before a password's hash and the failure
+    counted after it, so every guess arriving during one hash passed the open gate (26 real
+    checks where the delays allowed 7). Each guess now counts before its hash: of twelve at
+    once, only as many are checked as the delays allow, the rest refused uncounted."""
+    s = make_server({"LOGIN_DELAY_AFTER_FAILURES": "3", "LOGIN_MAX_DELAY_SECONDS": "60"})
+    s.register("racer@example.com", "racer")
+    admin = s.admin_token()
+    with concurrent.futures.ThreadPoolExecutor(12) as pool:
+        answers = list(pool.map(lambda i: s.login("racer", f"Wrong-{i}-passw0rd").status_code, range(12)))
+    assert answers == [401] * 12, answers
+    events = audit(s, admin, type="login.failed")
+    reasons = sorted(e["detail"]["reason"] for e in events)
+    assert reasons.count("wrong_password") == 3, reasons
+    assert reasons.count("delayed") == 9, reasons
+
+
 @pytest.mark.timing
 def test_unknown_user_and_wrong_password_look_the_same(server):
     server.register("timing@example.com", "timing")
