@@ -432,6 +432,25 @@ def test_growing_delays_after_failures(make_server):
     assert s.login("slowdown").status_code == 200            # success resets
 
 
+def test_refreshes_leave_the_audit_log_as_it_was(server):
+    """Found by an outside attack: each refresh wrote a row to the audit log, which is kept for
+    good; an account's hundred sessions at their rate limit wrote 3,000 rows a minute."""
+    admin = server.admin_token()
+    server.register("refresher@example.com", "refresher")
+    pair = server.login("refresher").json()
+    before = len(audit(server, admin, limit=500))
+    for _ in range(10):
+        r = requests.post(server.url("/api/v1/auth/refresh"), json={"refresh_token": pair["refresh_token"]})
+        assert r.status_code == 200, r.text
+        pair = r.json()
+    assert len(audit(server, admin, limit=500)) == before
+    # A reuse is still recorded.
+    assert requests.post(server.url("/api/v1/auth/refresh"), json={"refresh_token": pair["refresh_token"]}).ok
+    r = requests.post(server.url("/api/v1/auth/refresh"), json={"refresh_token": pair["refresh_token"]})
+    assert r.status_code == 401
+    assert [e["type"] for e in audit(server, admin, type="refresh.reuse_detected")] == ["refresh.reuse_detected"]
+
+
 def test_concurrent_wrong_passwords_meet_the_delay_of_those_being_checked(make_server):
     """Found by an outside attack: the gate was read before a password's hash and the failure
     counted after it, so every guess arriving during one hash passed the open gate (26 real
