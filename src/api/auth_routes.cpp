@@ -317,8 +317,9 @@ void addAuthRoutes(RouteTable& t) {
          .lane = Lane::Storage,
          .summary = "Revoke a token (RFC 7009)",
          .tag = "auth",
-         .description = "200 for unknown or invalid tokens too. An access token's jti is revoked "
-                        "until it expires; a refresh token ends its whole session.",
+         .description = "200 for unknown or invalid tokens too. An access token the API accepts "
+                        "(its own, the OpenID Provider's, a seed's) is revoked until it expires; "
+                        "a refresh token ends its whole session.",
          .body = BodyKind::Form,
          .body_schema = "TokenForm",
          .replies = {{200, "Revoked (or nothing to revoke)", "Empty"}},

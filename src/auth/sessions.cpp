@@ -298,13 +298,20 @@ Result<void> Sessions::revoke(const std::string& token, const std::optional<std:
   // left to end).
   const bool refresh_first = hint && *hint == "refresh_token";
   // A token with nothing left to end is answered as revoked, with no write and no record.
+  // Every access token the API accepts: ours, the OpenID Provider's and the seed's (those two
+  // were answered 200 and went on working: an outside attack). A seed token names the seed's
+  // user id, not ours: its record names no user.
   const auto asAccess = [&]() -> Result<bool> {
-    auto c = d_.tokens.verifyAccess(token);
-    if (!c) return false;
-    if (!d_.end.accessTokenLive(*c)) return true;
-    if (auto ok = d_.revocations.revoke(c->jti, c->exp); !ok)
+    auto checked = d_.check.checkAccessToken(token);
+    if (!checked) return false;
+    const jose::Claims& c = **checked;
+    if (!d_.end.accessTokenLive(c)) return true;
+    if (auto ok = d_.revocations.revoke(c.jti, c.exp); !ok)
       return tl::unexpected(storeFailure(ok.error()));
-    record("token.revoked", client, userIdOf(*c), userIdOf(*c), {{"token_type", "access_token"}});
+    const bool seed = c.raw.contains(LegacyTokens::kSubjectClaim);
+    const auto user = seed ? std::nullopt : userIdOf(c);
+    record("token.revoked", client, user, user,
+           {{"token_type", seed ? "legacy_access_token" : "access_token"}});
     return true;
   };
   const auto asRefresh = [&]() -> Result<bool> {

@@ -669,6 +669,19 @@ def test_LEGACY_SECRET_KEY_needs_a_valid_LEGACY_TOKENS_UNTIL(tmp_path, env):
 
 # --- what the outside review found ------------------------------------------------------------
 
+def test_revocation_ends_a_seed_access_token(legacy):
+    """Found by an outside attack: POST /auth/revoke answered 200 for a seed access token and
+    revoked nothing (only logout did); it worked on."""
+    s = legacy.server
+    token = seed_access_token(8)
+    assert me(s, token).status_code == 200
+    r = requests.post(s.url("/api/v1/auth/revoke"), data={"token": token})
+    assert r.status_code == 200, r.text
+    assert_not_validated(me(s, token), "a revoked seed access token")
+    # Another seed token of the same user is not touched.
+    assert me(s, seed_access_token(8, now=datetime.datetime.now(UTC) - datetime.timedelta(seconds=3))).status_code == 200
+
+
 def test_logout_or_revocation_spends_a_seed_refresh_token(legacy):
     """A seed refresh token handed to logout or to RFC 7009 revocation can never be traded, and
     logging out with it after a trade ends the traded session."""

@@ -1992,3 +1992,16 @@ def test_a_machine_client_carrying_permissions_needs_a_recent_sign_in_never_a_ke
     r = requests.post(s.url("/oauth2/token"), data={"grant_type": "client_credentials"},
                       auth=(made["client_id"], made["client_secret"]))
     assert r.status_code == 200, r.text
+
+
+def test_the_apis_revocation_ends_a_provider_access_token_it_accepts(op):
+    """Found by an outside attack: POST /api/v1/auth/revoke answered 200 for a provider's access
+    token, which the API accepts, and revoked nothing; it worked on."""
+    u = op.user(uname())
+    _, _, tokens = signed_in(op, u, scope="openid email profile")
+    access = tokens["access_token"]
+    assert requests.get(op.url("/api/v1/auth/me"), headers=auth(access)).status_code == 200
+    r = requests.post(op.url("/api/v1/auth/revoke"), data={"token": access})
+    assert r.status_code == 200, r.text
+    assert requests.get(op.url("/api/v1/auth/me"), headers=auth(access)).status_code == 401
+    assert requests.get(op.url("/api/v1/auth/verify"), headers=auth(access)).status_code == 401
