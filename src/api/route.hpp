@@ -68,7 +68,7 @@ enum class LimitKey {
   User,                  // the caller's account (all their sessions together)
   OwnUnverifiedMailbox,  // the caller's own address by mailbox, while it is unverified: mails
                          // to it (a verification, an email change's notice) from accounts at
-                         // "victim+1@", "victim+2@"... share one budget with forgot's
+                         // "victim+1@", "victim+2@"... share one budget
 };
 
 // A rate limit of a route: N per window from a configuration variable, counted under each key

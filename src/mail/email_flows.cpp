@@ -227,8 +227,8 @@ auth::Result<store::User> EmailFlows::resetPassword(const std::string& token,
   if (!hashed) return tl::unexpected(hashed.error());
   auto ending = d_.end.liveSessionsOf(live->user_id);
   if (!ending) return tl::unexpected(ending.error());
-  // The first proof of the address: the reset also removes the linked identities and passkeys
-  // (store::TokenEffect::ResetPassword), which the record says.
+  // The first proof of the address: the reset also removes the linked identities and keeps the
+  // passkeys as second factors only (store::TokenEffect::ResetPassword), which the record says.
   auto before = d_.store.users().findById(live->user_id);
   if (!before) return tl::unexpected(auth::storeFailure(before.error()));
   const bool first_proof = *before && !(*before)->email_verified;
@@ -240,7 +240,10 @@ auth::Result<store::User> EmailFlows::resetPassword(const std::string& token,
   // Whoever locked the account out by guessing no longer keeps its owner out.
   d_.guard.succeeded(auth::lockoutKey(user->id));
   boost::json::object detail{{"via", "email"}, {"api_keys", "revoked"}};
-  if (first_proof) detail["identities_and_passkeys"] = "removed";
+  if (first_proof) {
+    detail["identities"] = "removed";
+    detail["passkeys"] = "second_factor_only";
+  }
   record("password.reset", client, std::nullopt, user->id, std::move(detail));
   // Committed: the watermark already voids every earlier token; ending the sessions' tokens on
   // every node at once is on top, and its failure must not report the reset as failed.

@@ -441,10 +441,12 @@ struct TokenEffect {
     VerifyEmail,    // email_verified, while the user's address is still the token's
     ResetPassword,  // the new hash, every session and (with end_api_keys) API key ended,
                     // earlier tokens voided, email_verified (the mail proved it). When the
-                    // address was not verified before, the linked identities and passkeys go
-                    // too: whoever held the account before its address was proven may have
-                    // added them (a squatter registering the owner's address), and each signs
-                    // in alone. Authenticator apps stay: none lets anyone in without the password.
+                    // address was not verified before, whoever held the account before its
+                    // address was proven (a squatter registering the owner's address) may have
+                    // added ways in that sign in alone: the linked identities go, and the
+                    // passkeys stay second factors only (their record's "second_factor_only":
+                    // the reset's prover may be a mailbox thief, whom a removed passkey would
+                    // let past the owner's second factor). Authenticator apps stay.
     ChangeEmail,    // the token's address becomes the user's, verified
   };
   Kind kind = Kind::VerifyEmail;

@@ -452,6 +452,11 @@ auth::Result<Passkey> PasskeyService::assertWith(const json::value& credential, 
       !crypto::constantTimeEquals(*parts->user_handle, userHandle(factor.user_id)))
     return refused("user_handle", "user handle of another user");
   auto rec = recordOf(factor);
+  // A passkey added before the account's address was first proven (by a reset) signs in no more
+  // on its own: it may be a squatter's (store::TokenEffect::ResetPassword). It stays a second
+  // factor; removed and added again, it signs in again.
+  if (ceremony == Ceremony::Login && rec && boolAt(*rec, "second_factor_only"))
+    return refused("second_factor_only", "passkey kept as a second factor only");
   const auto* key = rec ? rec->if_contains("public_key") : nullptr;
   auto public_key = key != nullptr && key->is_string()
                         ? core::base64urlDecode(std::string_view(key->get_string()))

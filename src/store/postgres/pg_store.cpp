@@ -510,8 +510,11 @@ core::Status dropEmailedTokens(Connection& c, std::int64_t id) {
 // and, with `keys`, every API key; the account rule of a password change or reset and a
 // deactivation.
 core::Status endEverything(Connection& c, std::int64_t id, std::int64_t now, bool keys) {
-  auto users =
-      c.query("UPDATE users SET tokens_valid_after = $1, updated_at = $1 WHERE id = $2", {now, id});
+  // Never back (setTokensValidAfter): a node whose clock runs behind revives nothing.
+  auto users = c.query(
+      "UPDATE users SET tokens_valid_after = GREATEST(tokens_valid_after, $1), updated_at = $1 "
+      "WHERE id = $2",
+      {now, id});
   if (!users) return tl::unexpected(users.error());
   auto sessions =
       c.query("UPDATE sessions SET revoked = TRUE WHERE user_id = $1 AND NOT revoked", {id});
@@ -1332,17 +1335,15 @@ core::Status settleMfa(Connection& c, std::int64_t user_id) {
   return {};
 }
 
-// See TokenEffect::ResetPassword: the linked identities and passkeys go, and mfa_enabled follows.
-// Whether it is still on.
-core::Result<bool> dropUnprovenWaysIn(Connection& c, std::int64_t user_id) {
+// See TokenEffect::ResetPassword: the linked identities go; the passkeys stay second factors only.
+core::Status dropUnprovenWaysIn(Connection& c, std::int64_t user_id) {
   for (const char* sql : {"DELETE FROM identities WHERE user_id = $1",
-                          "DELETE FROM mfa_factors WHERE user_id = $1 AND type = 'webauthn'"}) {
+                          "UPDATE mfa_factors SET passkey = (passkey::jsonb || "
+                          "'{\"second_factor_only\": true}'::jsonb)"
+                          "::text WHERE user_id = $1 AND type = 'webauthn'"}) {
     if (auto ok = c.query(sql, {user_id}); !ok) return tl::unexpected(ok.error());
   }
-  if (auto ok = settleMfa(c, user_id); !ok) return tl::unexpected(ok.error());
-  auto on = c.query("SELECT mfa_enabled FROM users WHERE id = $1", {user_id});
-  if (!on) return tl::unexpected(on.error());
-  return !on->empty() && on->boolean(0, 0);
+  return {};
 }
 
 // Serialises a user's factor changes (the row lock on the user).
@@ -1691,9 +1692,7 @@ class PgMail final : public MailStore {
           if (auto ok = endEverything(c, u.id, now, effect.end_api_keys); !ok)
             return tl::unexpected(ok.error());
           if (!u.email_verified) {
-            auto mfa = dropUnprovenWaysIn(c, u.id);
-            if (!mfa) return tl::unexpected(mfa.error());
-            u.mfa_enabled = *mfa;
+            if (auto ok = dropUnprovenWaysIn(c, u.id); !ok) return tl::unexpected(ok.error());
           }
           u.password_hash = effect.password_hash;
           u.tokens_valid_after = now;

@@ -522,7 +522,9 @@ core::Status dropEmailedTokens(Connection& c, std::int64_t id) {
 // deactivation.
 core::Status endEverything(Connection& c, std::int64_t id, std::int64_t now, bool keys) {
   std::vector<std::string_view> statements = {
-      "UPDATE users SET tokens_valid_after = ?, updated_at = ? WHERE id = ?",
+      // Never back (setTokensValidAfter): a node whose clock runs behind revives nothing.
+      "UPDATE users SET tokens_valid_after = MAX(tokens_valid_after, ?), updated_at = ? WHERE id = "
+      "?",
       "UPDATE sessions SET revoked = 1 WHERE user_id = ? AND revoked = 0"};
   if (keys)
     statements.push_back("UPDATE api_keys SET revoked = 1 WHERE user_id = ? AND revoked = 0");
@@ -1412,20 +1414,12 @@ core::Status settleMfa(Connection& c, std::int64_t user_id) {
                   "mfa_factors WHERE user_id = ?1 AND confirmed = 1)"});
 }
 
-// See TokenEffect::ResetPassword: the linked identities and passkeys go, and mfa_enabled follows.
-// Whether it is still on.
-core::Result<bool> dropUnprovenWaysIn(Connection& c, std::int64_t user_id) {
-  if (auto ok = forUser(c, user_id,
-                        {"DELETE FROM identities WHERE user_id = ?1",
-                         "DELETE FROM mfa_factors WHERE user_id = ?1 AND type = 'webauthn'"});
-      !ok)
-    return tl::unexpected(ok.error());
-  if (auto ok = settleMfa(c, user_id); !ok) return tl::unexpected(ok.error());
-  auto on = c.prepare("SELECT mfa_enabled FROM users WHERE id = ?");
-  if (!on) return tl::unexpected(on.error());
-  on->bind(1, user_id);
-  if (auto row = on->step(); !row) return tl::unexpected(row.error());
-  return on->int64(0) != 0;
+// See TokenEffect::ResetPassword: the linked identities go; the passkeys stay second factors only.
+core::Status dropUnprovenWaysIn(Connection& c, std::int64_t user_id) {
+  return forUser(c, user_id,
+                 {"DELETE FROM identities WHERE user_id = ?1",
+                  "UPDATE mfa_factors SET passkey = json_set(passkey, '$.second_factor_only', "
+                  "json('true')) WHERE user_id = ?1 AND type = 'webauthn'"});
 }
 
 class SqliteMfa final : public MfaStore {
@@ -1770,9 +1764,7 @@ class SqliteMail final : public MailStore {
           if (auto ok = endEverything(c, u.id, now, effect.end_api_keys); !ok)
             return tl::unexpected(ok.error());
           if (!u.email_verified) {
-            auto mfa = dropUnprovenWaysIn(c, u.id);
-            if (!mfa) return tl::unexpected(mfa.error());
-            u.mfa_enabled = *mfa;
+            if (auto ok = dropUnprovenWaysIn(c, u.id); !ok) return tl::unexpected(ok.error());
           }
           if (auto ok = setVerified(c, u.id, now); !ok) return tl::unexpected(ok.error());
           u.password_hash = effect.password_hash;

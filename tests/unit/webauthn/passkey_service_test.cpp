@@ -220,6 +220,28 @@ TEST_F(PasskeyRules, ACounterThatDoesNotGrowIsAClone) {
   EXPECT_TRUE(passkeys_.login(device_.get(options(passkeys_.loginOptions())), client_));
 }
 
+TEST_F(PasskeyRules, APasskeyKeptAsASecondFactorOnlySignsInNoMoreOnItsOwn) {
+  // A reset proving the account's address for the first time keeps its passkeys as second
+  // factors only (a squatter's may be among them): sign-in with one alone is refused, as a
+  // second factor after the password it still serves.
+  enrol();
+  const std::int64_t now = stack_.clock.unixSeconds();
+  ASSERT_TRUE(stack_.store->mail().issue(
+      {"reset-hash", user_.id, "reset", user_.email, now, now + 900}, {}, 3));
+  ASSERT_TRUE(stack_.store->mail().redeem(
+      "reset-hash", "reset", now, {store::TokenEffect::Kind::ResetPassword, "$2b$10$x", true}));
+  EXPECT_EQ(refusal(passkeys_.login(device_.get(options(passkeys_.loginOptions())), client_)),
+            "passkey kept as a second factor only");
+  user_ = stack_.store->users().findById(user_.id).value().value();
+  ASSERT_TRUE(user_.mfa_enabled);
+  auth::SignedIn pwd{user_, {}, {std::nullopt, {"pwd"}, stack_.clock.unixSeconds()}};
+  const std::string token = mfa_.challenge(pwd, client_).value();
+  auto done = passkeys_.secondFactor(
+      token, device_.get(options(passkeys_.secondFactorOptions(token, client_))), client_);
+  ASSERT_TRUE(done) << done.error().detail;
+  EXPECT_EQ(done->grant.amr, (std::vector<std::string>{"pwd", "swk"}));
+}
+
 TEST_F(PasskeyRules, TheSecondFactorNamesPasswordAndKey) {
   enrol();
   user_ = stack_.store->users().findById(user_.id).value().value();
