@@ -163,23 +163,26 @@ Result<void> UserService::endSessions(std::int64_t id, const Actor& actor,
                                       const ClientInfo& client) {
   auto user = target(id, actor, client);
   if (!user) return tl::unexpected(user.error());
-  auto live = sessions_.liveSessionsOf(id);
-  if (!live) return tl::unexpected(live.error());
   // The watermark moves too: a token with no session (the seed's, moved in with import-seed)
   // ended only at a password change or deactivation, and a stolen one kept its access, or traded
   // its refresh token for a new session, after an administrator ended "every session" (found by an
   // outside attack). A token issued in this very second is judged by its session (TokenCheck).
+  // First: a session opened meanwhile is either listed below or sees the new watermark in its own
+  // post-check (Sessions::open); listed first, a trade between the two outlived it (a second
+  // attack: 6 of 60).
   if (auto ok = store_.users().setTokensValidAfter(id, clock_.unixSeconds()); !ok)
     return tl::unexpected(fromStore(ok.error()));
   cache_.invalidate(id);
-  // None left: no record (an outside attack added a "0 ended" row per call), as an MFA reset
-  // that removed no factor.
-  if (live->empty()) return {};
+  auto live = sessions_.liveSessionsOf(id);
+  if (!live) return tl::unexpected(live.error());
   // Their tokens first (SessionEnd::end says why): a retry after a failure between the two
   // still lists the sessions and ends them.
   if (auto ok = sessions_.endTokens(*live); !ok) return ok;
   if (auto ok = store_.sessions().revokeAllForUser(id); !ok)
     return tl::unexpected(fromStore(ok.error()));
+  // None was live: no record (an outside attack added a "0 ended" row per call), as an MFA reset
+  // that removed no factor.
+  if (live->empty()) return {};
   audit_.record(
       auditEvent("sessions.ended", client, actor.id, id, {{"sessions_ended", live->size()}}));
   return {};
