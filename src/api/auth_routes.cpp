@@ -120,6 +120,7 @@ http::Response revoke(Call& c) {
   const std::string token = body.requiredString("token");
   const auto hint = body.optionalString("token_type_hint");
   if (!body.ok()) return validationError(body.errors());
+  if (auto refused = c.admit()) return std::move(*refused);
   if (auto ok = c.services.sessions.revoke(token, hint, clientOf(c.request)); !ok)
     return errorResponse(ok.error(), c.request);
   return http::Response::json(200, json::object{});
@@ -317,12 +318,16 @@ void addAuthRoutes(RouteTable& t) {
          .lane = Lane::Storage,
          .summary = "Revoke a token (RFC 7009)",
          .tag = "auth",
-         .description = "200 for unknown or invalid tokens too. An access token the API accepts "
-                        "(its own, the OpenID Provider's, a seed's) is revoked until it expires; "
-                        "a refresh token ends its whole session.",
+         .description = "200 for unknown or invalid tokens too. An access token of the API's "
+                        "own or a seed's is revoked until it expires; a refresh token ends its "
+                        "whole session. An OpenID Provider token is its client's to revoke, at "
+                        "/oauth2/revoke (RFC 7009 §2.1): here it is left as it is.",
          .body = BodyKind::Form,
          .body_schema = "TokenForm",
          .replies = {{200, "Revoked (or nothing to revoke)", "Empty"}},
+         // Each revocation of a live token is a kept audit record: unlimited, an account's
+         // sessions minting and revoking tokens in a loop grew the log at will (an outside attack).
+         .limits = {{"REFRESH_RATE_LIMIT", "revoke", {LimitKey::ClientAddress}}},
          .handler = revoke});
   t.add({.method = "POST",
          .path = "/api/v1/auth/introspect",

@@ -298,13 +298,15 @@ Result<void> Sessions::revoke(const std::string& token, const std::optional<std:
   // left to end).
   const bool refresh_first = hint && *hint == "refresh_token";
   // A token with nothing left to end is answered as revoked, with no write and no record.
-  // Every access token the API accepts: ours, the OpenID Provider's and the seed's (those two
-  // were answered 200 and went on working: an outside attack). A seed token names the seed's
-  // user id, not ours: its record names no user.
+  // Our access tokens and the seed's (answered 200 and left working: an outside attack). A seed
+  // token names the seed's user id, not ours: its record names no user. An OpenID Provider
+  // token is its client's to revoke (RFC 7009 §2.1, /oauth2/revoke): anyone holding one could
+  // otherwise end a user's grant with another client (a second attack).
   const auto asAccess = [&]() -> Result<bool> {
     auto checked = d_.check.checkAccessToken(token);
     if (!checked) return false;
     const jose::Claims& c = **checked;
+    if (c.raw.contains("client_id")) return true;
     if (!d_.end.accessTokenLive(c)) return true;
     if (auto ok = d_.revocations.revoke(c.jti, c.exp); !ok)
       return tl::unexpected(storeFailure(ok.error()));

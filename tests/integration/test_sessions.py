@@ -432,6 +432,18 @@ def test_growing_delays_after_failures(make_server):
     assert s.login("slowdown").status_code == 200            # success resets
 
 
+def test_revocations_are_rate_limited_per_client_address(make_server):
+    """Found by an outside attack: each revocation of a live token is a kept audit record, and the
+    route had no limit: an account's sessions minting and revoking tokens in a loop grew the log as
+    fast as refreshes once did. REFRESH_RATE_LIMIT counts them per client address."""
+    s = make_server({"REFRESH_RATE_LIMIT": "3/minute"})
+    s.register("revoker@example.com", "revoker")
+    tokens = [s.token("revoker") for _ in range(4)]
+    answers = [requests.post(s.url("/api/v1/auth/revoke"), data={"token": t}).status_code for t in tokens]
+    assert answers == [200, 200, 200, 429], answers
+    assert requests.get(s.url("/api/v1/auth/me"), headers=auth(tokens[3])).status_code == 200
+
+
 def test_refreshes_leave_the_audit_log_as_it_was(server):
     """Found by an outside attack: each refresh wrote a row to the audit log, which is kept for
     good; an account's hundred sessions at their rate limit wrote 3,000 rows a minute."""
