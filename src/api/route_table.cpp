@@ -198,17 +198,6 @@ std::string mailboxCounter(std::string_view name, std::string_view address) {
   return std::string(name) + ":email:" + auth::mailboxKey(address);
 }
 
-// The counter of the notices to an account's own address: that address exactly. Per mailbox,
-// another account at a spelling of it ("j.ohn@" beside "john@") spent it on notices of its own
-// and held back the owner's (found by a review). Notices to an address nobody proved also count
-// per mailbox, per kind, on counters of their own (mailboxCounter("unverified-<kind>", ...)):
-// accounts at "victim+1@", "victim+2@"... each with an address budget bombed one mailbox (a
-// second review). Per kind, as the address's: one kind spent cannot silence another. A verified
-// owner's notices never spend them; an unverified owner's can be held back by such accounts.
-std::string addressCounter(std::string_view name, std::string_view address) {
-  return std::string(name) + ":email:" + auth::accountKey(address);
-}
-
 // The counter key for one LimitKey; nullopt when the request has nothing to count under it.
 std::optional<std::string> limitKey(LimitKey key, const std::string& name, const Call& c,
                                     const std::string& ip) {
@@ -318,10 +307,10 @@ auth::UserCreator Call::registrationWrite(std::string_view address,
 void Call::notify(const store::User& user, mail::Notice kind) {
   if (services.email == nullptr || !services.email->configured()) return;
   const std::string_view name = mail::noticeName(kind);
-  if (!spendMailBudget(services, request, addressCounter(name, user.email), name) ||
-      (!user.email_verified &&
-       !spendMailBudget(services, request,
-                        mailboxCounter("unverified-" + std::string(name), user.email), name))) {
+  const auto limit = services.rate_limits.find("EMAIL_RATE_LIMIT");
+  if (services.rates == nullptr || limit == services.rate_limits.end() ||
+      !services.rates->spendNoticeBudget(limit->second, name, user.email, user.email_verified,
+                                         clientOf(request))) {
     spdlog::warn("request_id={} the {} notice is not sent: EMAIL_RATE_LIMIT", request.request_id,
                  name);
     return;

@@ -427,7 +427,18 @@ int serve(const config::Config& config) {
       config.oidc_providers, outbound, **store, sessions, audit_log, clock, *once,
       {public_url, config.frontend_url, purpose.oidc_transaction_cookie,
        config.oidc_link_verified_email, &mfa_service,
-       [&email_flows](const store::User& user, const auth::ClientInfo& client) {
+       // On the notices' budget, as every other (auth::RateCheck::spendNoticeBudget): outside it,
+       // an account at a spelling of a stranger's address linking and unlinking in a loop sent
+       // that mailbox a mail each time (an outside attack).
+       [&email_flows, &rates, limit = config.mail.rate_limit](const store::User& user,
+                                                              const auth::ClientInfo& client) {
+         const std::string_view kind = mail::noticeName(mail::Notice::IdentityLinked);
+         if (!email_flows.configured()) return;
+         if (!rates.spendNoticeBudget(limit, kind, user.email, user.email_verified, client)) {
+           spdlog::warn("request_id={} the {} notice is not sent: EMAIL_RATE_LIMIT",
+                        client.request_id, kind);
+           return;
+         }
          if (auto told = email_flows.notice(mail::Notice::IdentityLinked, user, client); !told)
            spdlog::warn(
                "request_id={} the identity-linked notice was not "

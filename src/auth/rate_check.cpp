@@ -59,4 +59,14 @@ Result<void> RateCheck::hit(const std::vector<std::string>& keys, const config::
   return tl::unexpected(Error{Errc::RateLimited, what + " rate limit", {}, retry_after});
 }
 
+bool RateCheck::spendNoticeBudget(const config::RateLimit& limit, std::string_view kind,
+                                  std::string_view address, bool verified,
+                                  const ClientInfo& client) {
+  const std::string name(kind);
+  if (!hit({name + ":email:" + accountKey(address)}, limit, client, name)) return false;
+  return verified ||
+         hit({"unverified-" + name + ":email:" + mailboxKey(address)}, limit, client, name)
+             .has_value();
+}
+
 }  // namespace gatehouse::auth

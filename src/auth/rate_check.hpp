@@ -51,6 +51,17 @@ class RateCheck {
                                  const config::RateLimit& limit, const ClientInfo& client,
                                  const std::string& what);
 
+  // The budget of a notice of `kind` to an account's own `address` (EMAIL_RATE_LIMIT, `limit`):
+  // that address exactly, each kind apart (per mailbox, another account at a spelling of it spent
+  // it on notices of its own and held back the owner's: a review), and, while the address is
+  // unverified, also its mailbox, each kind apart (accounts at "victim+1@", "victim+2@"... each
+  // with an address budget bombed one mailbox: a second review). A verified owner's notices never
+  // spend the mailbox's; an unverified owner's can be held back by such accounts. False: over it,
+  // or the counters out of reach; the notice is not sent.
+  [[nodiscard]] bool spendNoticeBudget(const config::RateLimit& limit, std::string_view kind,
+                                       std::string_view address, bool verified,
+                                       const ClientInfo& client);
+
  private:
   state::RateLimiter& limiter_;
   metrics::Registry& metrics_;

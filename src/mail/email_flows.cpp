@@ -227,11 +227,9 @@ auth::Result<store::User> EmailFlows::resetPassword(const std::string& token,
   if (!hashed) return tl::unexpected(hashed.error());
   auto ending = d_.end.liveSessionsOf(live->user_id);
   if (!ending) return tl::unexpected(ending.error());
-  // The first proof of the address: the reset also removes the linked identities and keeps the
-  // passkeys as second factors only (store::TokenEffect::ResetPassword), which the record says.
   auto before = d_.store.users().findById(live->user_id);
   if (!before) return tl::unexpected(auth::storeFailure(before.error()));
-  const bool first_proof = *before && !(*before)->email_verified;
+  const bool had_password = *before && !(*before)->password_hash.empty();
   auto user =
       redeem(token, "reset", {store::TokenEffect::Kind::ResetPassword, std::move(*hashed), true},
              Flow::PasswordReset, client);
@@ -239,8 +237,10 @@ auth::Result<store::User> EmailFlows::resetPassword(const std::string& token,
   d_.api_keys.forgetUser(user->id);
   // Whoever locked the account out by guessing no longer keeps its owner out.
   d_.guard.succeeded(auth::lockoutKey(user->id));
+  // Unless it set a first password, the identities were removed and the passkeys kept as second
+  // factors only (store::TokenEffect::ResetPassword).
   boost::json::object detail{{"via", "email"}, {"api_keys", "revoked"}};
-  if (first_proof) {
+  if (had_password) {
     detail["identities"] = "removed";
     detail["passkeys"] = "second_factor_only";
   }

@@ -440,13 +440,16 @@ struct TokenEffect {
   enum class Kind {
     VerifyEmail,    // email_verified, while the user's address is still the token's
     ResetPassword,  // the new hash, every session and (with end_api_keys) API key ended,
-                    // earlier tokens voided, email_verified (the mail proved it). When the
-                    // address was not verified before, whoever held the account before its
-                    // address was proven (a squatter registering the owner's address) may have
-                    // added ways in that sign in alone: the linked identities go, and the
-                    // passkeys stay second factors only (their record's "second_factor_only":
-                    // the reset's prover may be a mailbox thief, whom a removed passkey would
-                    // let past the owner's second factor). Authenticator apps stay.
+                    // earlier tokens voided, email_verified (the mail proved it). The ways in
+                    // that sign in alone and that whoever held the account before may have added
+                    // (a squatter who registered the owner's address, a thief with a stolen
+                    // session) end too: the linked identities go, and the passkeys stay second
+                    // factors only (their record's "second_factor_only": the reset's prover may
+                    // be a mailbox thief, whom a removed passkey would let past the owner's
+                    // second factor). Authenticator apps stay. Whether the address was verified
+                    // before tells nothing: the owner may have followed a verification link the
+                    // squatter asked for (an outside attack). A first password (an account made
+                    // by external sign-in, which had none) changes neither.
     ChangeEmail,    // the token's address becomes the user's, verified
   };
   Kind kind = Kind::VerifyEmail;

@@ -1717,13 +1717,13 @@ TEST_P(MailStoreContract, AResetSetsThePasswordAndEndsSessionsAndKeys) {
   EXPECT_TRUE(store_->apiKeys().findByPublicId("resetkey").value()->revoked);
 }
 
-TEST_P(MailStoreContract, AResetProvingTheAddressFirstRemovesIdentitiesAndKeepsPasskeysAsFactors) {
+TEST_P(MailStoreContract, AResetRemovesIdentitiesAndKeepsPasskeysAsSecondFactorsOnly) {
   // Found by an outside attack: a squatter who registered the owner's address linked an identity
   // (or added a passkey) before the owner took the account back by a reset, and signed in with it
-  // after. A reset of an unverified address removes the identities and marks the passkeys
-  // second-factor-only (a review: removed, a mailbox thief's reset would let them past the
-  // owner's passkey); factors stay, and so does mfa_enabled. A verified address's reset changes
-  // neither.
+  // after. A reset removes the identities and marks the passkeys second-factor-only (a review:
+  // removed, a mailbox thief's reset would let them past the owner's passkey); factors stay, and
+  // so does mfa_enabled. Verified before or not alike (a second attack: the owner had followed a
+  // verification link the squatter asked for).
   for (const bool verified : {false, true}) {
     const std::string n = verified ? "ver" : "unver";
     auto u = store_->users().create({n + "@example.com", n, "$2b$10$h", "user", true, verified});
@@ -1748,15 +1748,29 @@ TEST_P(MailStoreContract, AResetProvingTheAddressFirstRemovesIdentitiesAndKeepsP
     ASSERT_TRUE(reset) << reset.error().message;
     EXPECT_TRUE(reset->mfa_enabled) << n;
     EXPECT_TRUE(store_->users().findById(u->id).value()->mfa_enabled) << n;
-    EXPECT_EQ(store_->identities().listForUser(u->id).value().size(), verified ? 1U : 0U) << n;
+    EXPECT_TRUE(store_->identities().listForUser(u->id).value().empty()) << n;
     const auto kept = store_->mfa().findByCredential("cred-" + n).value();
     ASSERT_TRUE(kept) << n;
     const auto record = boost::json::parse(kept->passkey).as_object();
     EXPECT_EQ(record.at("public_key").as_string(), "AQ") << n;  // the rest as it was
     const auto* only = record.if_contains("second_factor_only");
-    EXPECT_EQ(only != nullptr && only->is_bool() && only->as_bool(), !verified) << kept->passkey;
+    EXPECT_TRUE(only != nullptr && only->is_bool() && only->as_bool()) << kept->passkey;
     EXPECT_EQ(store_->mfa().recoveryCodesLeft(u->id).value(), 1) << n;
   }
+  // A first password (an account made by external sign-in) changes neither: the identity it was
+  // made with is its owner's.
+  auto ext = store_->identities().createUserWithIdentity(
+      {"ext@example.com", "ext", "", "user", true, true},
+      {0, 0, "oidc", "https://idp", "sub-ext", "ext@example.com", kNow});
+  ASSERT_TRUE(ext) << ext.error().message;
+  MfaFactor pk{0, ext->id,    "webauthn",       "key", "", false, kNow, {},
+               0, "cred-ext", R"({"be":false})"};
+  ASSERT_TRUE(store_->mfa().addConfirmed(pk, 5, {"code-ext"}));
+  ASSERT_TRUE(store_->mail().issue(token("r-ext", ext->id, "reset", ext->email), {}, 3));
+  ASSERT_TRUE(store_->mail().redeem("r-ext", "reset", kNow + 5,
+                                    {TokenEffect::Kind::ResetPassword, "$2b$10$first", true}));
+  EXPECT_EQ(store_->identities().listForUser(ext->id).value().size(), 1U);
+  EXPECT_EQ(store_->mfa().findByCredential("cred-ext").value()->passkey, R"({"be":false})");
 }
 
 TEST_P(MailStoreContract, ATokenSentToAnOldAddressOrForAnInactiveUserIsNotFound) {

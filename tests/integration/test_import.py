@@ -655,7 +655,9 @@ def test_dear_imported_hashes_are_checked_apart_and_never_hold_everyones_logins(
     a time, and at most one per hashing thread wait for it (a review: waiting, they had parked
     every thread of the login lane); beyond that such a sign-in is a 503 at once. A plain login
     is answered while they are under way."""
-    s = make_server({"GATEHOUSE_HASH_THREADS": "2"})
+    # No login delays: each wrong password here must reach the pools (with delays, the guesses
+    # after the fifth are refused before any hash, test_sessions.py).
+    s = make_server({"GATEHOUSE_HASH_THREADS": "2", "LOGIN_DELAY_AFTER_FAILURES": "0"})
     r = run_cli(s, "user", "create", "--email", "dear@example.com", "--username", "dear", "--password-stdin",
                 stdin="Passw0rd!x\n",
                 env={"PASSWORD_SCHEME": "argon2id", "ARGON2_MEMORY_KIB": "300000", "ARGON2_ITERATIONS": "3"})

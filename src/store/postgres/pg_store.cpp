@@ -1336,7 +1336,7 @@ core::Status settleMfa(Connection& c, std::int64_t user_id) {
 }
 
 // See TokenEffect::ResetPassword: the linked identities go; the passkeys stay second factors only.
-core::Status dropUnprovenWaysIn(Connection& c, std::int64_t user_id) {
+core::Status dropOtherWaysIn(Connection& c, std::int64_t user_id) {
   for (const char* sql : {"DELETE FROM identities WHERE user_id = $1",
                           "UPDATE mfa_factors SET passkey = (passkey::jsonb || "
                           "'{\"second_factor_only\": true}'::jsonb)"
@@ -1691,8 +1691,10 @@ class PgMail final : public MailStore {
           if (!set) return tl::unexpected(set.error());
           if (auto ok = endEverything(c, u.id, now, effect.end_api_keys); !ok)
             return tl::unexpected(ok.error());
-          if (!u.email_verified) {
-            if (auto ok = dropUnprovenWaysIn(c, u.id); !ok) return tl::unexpected(ok.error());
+          // A first password (an account made by external sign-in) changes neither: the
+          // identity it was made with is its owner's.
+          if (!u.password_hash.empty()) {
+            if (auto ok = dropOtherWaysIn(c, u.id); !ok) return tl::unexpected(ok.error());
           }
           u.password_hash = effect.password_hash;
           u.tokens_valid_after = now;

@@ -1415,7 +1415,7 @@ core::Status settleMfa(Connection& c, std::int64_t user_id) {
 }
 
 // See TokenEffect::ResetPassword: the linked identities go; the passkeys stay second factors only.
-core::Status dropUnprovenWaysIn(Connection& c, std::int64_t user_id) {
+core::Status dropOtherWaysIn(Connection& c, std::int64_t user_id) {
   return forUser(c, user_id,
                  {"DELETE FROM identities WHERE user_id = ?1",
                   "UPDATE mfa_factors SET passkey = json_set(passkey, '$.second_factor_only', "
@@ -1763,8 +1763,10 @@ class SqliteMail final : public MailStore {
           if (auto ok = set->run(); !ok) return tl::unexpected(ok.error());
           if (auto ok = endEverything(c, u.id, now, effect.end_api_keys); !ok)
             return tl::unexpected(ok.error());
-          if (!u.email_verified) {
-            if (auto ok = dropUnprovenWaysIn(c, u.id); !ok) return tl::unexpected(ok.error());
+          // A first password (an account made by external sign-in) changes neither: the
+          // identity it was made with is its owner's.
+          if (!u.password_hash.empty()) {
+            if (auto ok = dropOtherWaysIn(c, u.id); !ok) return tl::unexpected(ok.error());
           }
           if (auto ok = setVerified(c, u.id, now); !ok) return tl::unexpected(ok.error());
           u.password_hash = effect.password_hash;

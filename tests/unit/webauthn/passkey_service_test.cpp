@@ -221,9 +221,9 @@ TEST_F(PasskeyRules, ACounterThatDoesNotGrowIsAClone) {
 }
 
 TEST_F(PasskeyRules, APasskeyKeptAsASecondFactorOnlySignsInNoMoreOnItsOwn) {
-  // A reset proving the account's address for the first time keeps its passkeys as second
-  // factors only (a squatter's may be among them): sign-in with one alone is refused, as a
-  // second factor after the password it still serves.
+  // A reset by mail keeps the account's passkeys as second factors only (a squatter's or a
+  // thief's may be among them): sign-in with one alone is refused, as a second factor after the
+  // password it still serves.
   enrol();
   const std::int64_t now = stack_.clock.unixSeconds();
   ASSERT_TRUE(stack_.store->mail().issue(
