@@ -369,10 +369,27 @@ int serve(const config::Config& config) {
     return fatal("reading API key change log: " + ok.error().message);
 
   const std::string public_url = publicUrl(config);
+  // The owner hears of repeated failed second-factor attempts (the password is known), on the
+  // notices' budget; the mail service is made below.
+  mail::EmailFlows* notices = nullptr;
+  mfa::Settings mfa_settings{config.mfa_issuer, config.mfa_rate_limit, purpose.mfa_sealing,
+                             purpose.mfa_recovery_codes};
+  mfa_settings.on_repeated_failures = [&notices, &rates, limit = config.mail.rate_limit](
+                                          const store::User& user, const auth::ClientInfo& client) {
+    const auto kind = mail::Notice::SecondFactorFailures;
+    if (notices == nullptr || !notices->configured()) return;
+    if (!rates.spendNoticeBudget(limit, mail::noticeName(kind), user.email, user.email_verified,
+                                 client)) {
+      spdlog::warn("request_id={} the {} notice is not sent: EMAIL_RATE_LIMIT", client.request_id,
+                   mail::noticeName(kind));
+      return;
+    }
+    if (auto told = notices->notice(kind, user, client); !told)
+      spdlog::warn("request_id={} the {} notice was not queued: {}", client.request_id,
+                   mail::noticeName(kind), told.error().detail);
+  };
   mfa::MfaService mfa_service({**store, *once, *limiter, rates, *policy, user_cache, audit_log,
-                               metrics, clock,
-                               mfa::Settings{config.mfa_issuer, config.mfa_rate_limit,
-                                             purpose.mfa_sealing, purpose.mfa_recovery_codes}});
+                               metrics, clock, std::move(mfa_settings)});
   // libcurl is loaded on first use; where it will be used, a missing one stops the start here
   // rather than at the first sign-in or message.
   if (config.mail.smtp_url || !config.oidc_providers.empty()) {
@@ -422,6 +439,7 @@ int serve(const config::Config& config) {
        {public_url, config.mail.password_reset_url, config.mail.brand_name,
         config.mail.reset_ttl_seconds, config.mail.verification_ttl_seconds,
         config.mail.change_ttl_seconds, purpose.email_tokens}});
+  notices = &email_flows;
   oidc::CurlClient outbound(config.oidc_ca_file);
   oidc::OidcService oidc_service(
       config.oidc_providers, outbound, **store, sessions, audit_log, clock, *once,

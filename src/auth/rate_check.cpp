@@ -37,7 +37,8 @@ std::string mailboxKey(std::string_view address) {
 }
 
 Result<void> RateCheck::hit(const std::vector<std::string>& keys, const config::RateLimit& limit,
-                            const ClientInfo& client, const std::string& what) {
+                            const ClientInfo& client, const std::string& what,
+                            bool* first_refusal) {
   const std::int64_t now = clock_.unixSeconds();
   std::int64_t retry_after = 0;
   bool first = false;
@@ -51,6 +52,7 @@ Result<void> RateCheck::hit(const std::vector<std::string>& keys, const config::
     }
   }
   if (retry_after == 0) return {};
+  if (first_refusal != nullptr) *first_refusal = first;
   metrics_.rateLimited();
   // Audited once per key and window, so a flood does not flood the audit log too.
   if (first)

@@ -47,9 +47,10 @@ class RateCheck {
   // The keys are tried in order, stopping at the first refusal: a refused request creates no
   // counters for the keys after it (a spray of made-up account names from one address adds
   // nothing once the address is refused). `what` names the limit in the audit trail.
+  // `first_refusal`, when given, says whether this refusal is its key's first in the window.
   [[nodiscard]] Result<void> hit(const std::vector<std::string>& keys,
                                  const config::RateLimit& limit, const ClientInfo& client,
-                                 const std::string& what);
+                                 const std::string& what, bool* first_refusal = nullptr);
 
   // The budget of a notice of `kind` to an account's own `address` (EMAIL_RATE_LIMIT, `limit`):
   // that address exactly, each kind apart (per mailbox, another account at a spelling of it spent

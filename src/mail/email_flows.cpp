@@ -321,6 +321,8 @@ std::string_view noticeName(Notice kind) {
       return "password-changed";
     case Notice::IdentityLinked:
       return "identity-linked";
+    case Notice::SecondFactorFailures:
+      return "second-factor-failures";
   }
   return "";
 }
@@ -335,6 +337,7 @@ auth::Result<void> EmailFlows::notice(Notice kind, const store::User& user,
   if (kind == Notice::FactorRemoved) path = "/ui/account";  // an app or a passkey
   if (kind == Notice::PasswordChanged) path = "/ui/forgot-password";
   if (kind == Notice::IdentityLinked) path = "/ui/account#identities";
+  if (kind == Notice::SecondFactorFailures) path = "/ui/account";  // its password section
   // A week in the outbox (its attempts are MAIL_MAX_ATTEMPTS like any message's).
   constexpr std::int64_t kNoticeLife = 7 * 24 * 3600;
   auto mail = message(std::string(noticeName(kind)), user.email, user,

@@ -49,11 +49,12 @@ enum class Notice {
   RecoveryCodesReplaced,
   FactorRemoved,
   PasswordChanged,
-  IdentityLinked
+  IdentityLinked,
+  SecondFactorFailures
 };
 
 // "passkey-added", "totp-added", "recovery-codes-replaced", "factor-removed", "password-changed",
-// "identity-linked".
+// "identity-linked", "second-factor-failures".
 std::string_view noticeName(Notice kind);
 
 class EmailFlows {

@@ -102,6 +102,17 @@ std::map<std::string, std::array<std::string, 3>, std::less<>> builtIns() {
              "once, unlink it under Linked sign-in, change your password and end your other "
              "sessions:</p>\n" +
              button("Review my linked sign-ins"))}},
+      {"second-factor-failures",
+       {"Wrong second-factor codes were entered for your {{product}} account",
+        "Hello {{username}},\n\nSomeone just entered several wrong second-factor codes in a row "
+        "for your {{product}} account {{email}}, after entering its password: whoever it was "
+        "knows your password. Your second factor kept them out.\n\nIf this was not you, sign "
+        "in and change your password at once:\n\n{{link}}\n\n-- \n{{product}}\n",
+        page("<p>Hello {{username}},</p>\n<p>Someone just entered several wrong second-factor "
+             "codes in a row for your {{product}} account {{email}}, after entering its "
+             "password: whoever it was knows your password. Your second factor kept them "
+             "out.</p>\n<p>If this was not you, sign in and change your password at once:</p>\n" +
+             button("Change my password"))}},
       {"totp-added",
        {"An authenticator app was added to your {{product}} account",
         "Hello {{username}},\n\nAn authenticator app was just added to your {{product}} account "

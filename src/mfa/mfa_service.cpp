@@ -251,7 +251,11 @@ auth::Result<auth::SignedIn> MfaService::verify(std::string_view mfa_token, std:
 
 auth::Result<void> MfaService::countAttempt(const store::User& user,
                                             const auth::ClientInfo& client) {
-  return d_.rates.hit({limiterKey(user.id)}, d_.settings.limit, client, "mfa");
+  bool first = false;
+  auto counted = d_.rates.hit({limiterKey(user.id)}, d_.settings.limit, client, "mfa", &first);
+  if (!counted && first && d_.settings.on_repeated_failures)
+    d_.settings.on_repeated_failures(user, client);
+  return counted;
 }
 
 void MfaService::attemptSucceeded(std::int64_t user_id) { d_.limiter.reset(limiterKey(user_id)); }
@@ -370,9 +374,9 @@ auth::Result<auth::SignedIn> MfaService::verifyWith(std::string_view mfa_token,
 auth::Result<std::string> MfaService::check(const store::User& user, std::string_view code,
                                             const auth::ClientInfo& client) {
   // Counted before it is checked, so parallel guesses cannot outrun the limit; a success clears
-  // the count, so a user's own sign-ins never add up to a refusal.
-  if (auto ok = d_.rates.hit({limiterKey(user.id)}, d_.settings.limit, client, "mfa"); !ok)
-    return tl::unexpected(ok.error());
+  // the count, so a user's own sign-ins never add up to a refusal (and its first refusal tells
+  // the owner: Settings::on_repeated_failures).
+  if (auto ok = countAttempt(user, client); !ok) return tl::unexpected(ok.error());
   const std::int64_t now = d_.clock.unixSeconds();
   const auto failed = [&](const char* reason) -> auth::Result<std::string> {
     d_.metrics.mfa(metrics::Registry::Mfa::Failed);

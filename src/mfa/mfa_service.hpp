@@ -41,6 +41,10 @@ struct Settings {
   std::string sealing_key;  // 32 bytes: AES-256-GCM over TOTP secrets at rest
   std::string code_key;     // 32 bytes: HMAC-SHA-256 key of recovery-code digests
   std::int64_t max_factors = 10;
+  // Told once per MFA_RATE_LIMIT window when an account's second-factor attempts first meet the
+  // limit: that many in a row failed (a success clears the count), so whoever made them knows the
+  // password. The server mails the owner (mail::Notice::SecondFactorFailures).
+  std::function<void(const store::User&, const auth::ClientInfo&)> on_repeated_failures;
 };
 
 // The second factor (API.md, Second factor): TOTP factors (RFC 6238, SHA-1, 6 digits, 30 s,

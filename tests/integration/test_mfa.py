@@ -10,6 +10,7 @@ runs ahead, and a third waits for the step after; where any second factor will d
 use recovery codes instead."""
 import base64
 import json
+import mailbox
 import random
 import re
 import subprocess
@@ -348,6 +349,32 @@ def test_an_unconfirmed_factor_does_not_require_mfa(make_server):
 
 
 # --- attacks on the second step ------------------------------------------------------------------
+
+def test_the_owner_hears_once_when_wrong_codes_meet_the_limit(make_server, tmp_path):
+    """Found by an outside attack: guessing second-factor codes had a rate but no one told the
+    owner, whose password the guesser holds. The limit's first refusal in its window mails the
+    owner; the refusals after it in the window do not."""
+    box = tmp_path / "mail.mbox"
+    s = make_server({"MFA_RATE_LIMIT": "3/minute", "MAIL_FILE": str(box)})
+    victim = enrol(s, "guessed")
+    rng = random.Random(55)
+    mfa_token = challenge(s, "guessed")
+    answers = [verify(s, mfa_token, wrong_code(victim.uri, rng)).status_code for _ in range(6)]
+    assert answers == [401, 401, 401, 429, 429, 429], answers
+
+    def told():
+        if not box.exists():
+            return []
+        return [m for m in mailbox.mbox(str(box)) if "Wrong second-factor codes" in str(m["Subject"])]
+    deadline = time.time() + 20
+    while not told() and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(1)  # a second, had it been queued, would be written by now
+    mails = told()
+    assert [m["To"] for m in mails] == ["guessed@example.com"], [m["Subject"] for m in mails]
+    body = mails[0].get_payload(0).get_payload(decode=True).decode()
+    assert "knows your password" in body and "/ui/account" in body, body
+
 
 def test_guessing_codes_meets_the_mfa_rate_limit_and_leaves_the_password_step_alone(make_server):
     # LOGIN_RATE_LIMIT and the lockout are low enough that counting any of the MFA failures

@@ -150,6 +150,33 @@ TEST_F(MfaRules, AttemptsCountBeforeTheyAreCheckedAndASuccessClearsThem) {
   EXPECT_EQ(strict.check(user_, totpCode(secret, step()), client_).error().code, Errc::RateLimited);
 }
 
+TEST_F(MfaRules, TheOwnerIsToldOncePerWindowWhenWrongCodesMeetTheLimit) {
+  // Found by an outside attack: guessing codes had a rate but nothing told the owner, whose
+  // password the guesser holds. The first refusal of a window tells the owner; a success between
+  // the failures (the owner's own typo) tells nothing.
+  std::vector<std::int64_t> told;
+  Settings settings{
+      "Gatehouse", {3, std::chrono::seconds(900)}, std::string(32, 'k'), std::string(32, 'c')};
+  settings.on_repeated_failures = [&told](const store::User& u, const auth::ClientInfo&) {
+    told.push_back(u.id);
+  };
+  MfaService strict{{*stack_.store, stack_.once, stack_.limiter, stack_.rates, stack_.policy,
+                     stack_.cache, stack_.audit, stack_.metrics, stack_.clock, settings}};
+  const std::string secret = enrolled();
+  stack_.clock.advance(60);
+  for (int i = 0; i < 2; ++i) EXPECT_FALSE(strict.check(user_, "12345x", client_));
+  EXPECT_TRUE(strict.check(user_, totpCode(secret, step()), client_));
+  EXPECT_TRUE(told.empty());
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(strict.check(user_, "12345x", client_));
+  EXPECT_TRUE(told.empty());  // three attempts: the limit met, not passed
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(strict.check(user_, "12345x", client_).error().code, Errc::RateLimited);
+  EXPECT_EQ(told, std::vector<std::int64_t>{user_.id});  // once in the window
+  stack_.clock.advance(901);
+  for (int i = 0; i < 4; ++i) EXPECT_FALSE(strict.check(user_, "12345x", client_));
+  EXPECT_EQ(told, (std::vector<std::int64_t>{user_.id, user_.id}));  // the next window's
+}
+
 TEST_F(MfaRules, AnEnrolmentLeftUnfinishedForADayCannotBeConfirmed) {
   // An outside attack confirmed a three-day-old enrolment (the docs say they live a day).
   auto e = mfa_.enrol(user_, "phone", client_);
