@@ -305,19 +305,10 @@ auth::UserCreator Call::registrationWrite(std::string_view address,
 }
 
 void Call::notify(const store::User& user, mail::Notice kind) {
-  if (services.email == nullptr || !services.email->configured()) return;
-  const std::string_view name = mail::noticeName(kind);
+  if (services.email == nullptr || services.rates == nullptr) return;
   const auto limit = services.rate_limits.find("EMAIL_RATE_LIMIT");
-  if (services.rates == nullptr || limit == services.rate_limits.end() ||
-      !services.rates->spendNoticeBudget(limit->second, name, user.email, user.email_verified,
-                                         clientOf(request))) {
-    spdlog::warn("request_id={} the {} notice is not sent: EMAIL_RATE_LIMIT", request.request_id,
-                 name);
-    return;
-  }
-  if (auto told = services.email->notice(kind, user, clientOf(request)); !told)
-    spdlog::warn("request_id={} the {} notice was not queued: {}", request.request_id, name,
-                 told.error().detail);
+  if (limit == services.rate_limits.end()) return;
+  services.email->noticeWithinBudget(*services.rates, limit->second, kind, user, clientOf(request));
 }
 
 void RouteTable::add(Route route) { routes_.push_back(std::move(route)); }

@@ -376,17 +376,8 @@ int serve(const config::Config& config) {
                              purpose.mfa_recovery_codes};
   mfa_settings.on_repeated_failures = [&notices, &rates, limit = config.mail.rate_limit](
                                           const store::User& user, const auth::ClientInfo& client) {
-    const auto kind = mail::Notice::SecondFactorFailures;
-    if (notices == nullptr || !notices->configured()) return;
-    if (!rates.spendNoticeBudget(limit, mail::noticeName(kind), user.email, user.email_verified,
-                                 client)) {
-      spdlog::warn("request_id={} the {} notice is not sent: EMAIL_RATE_LIMIT", client.request_id,
-                   mail::noticeName(kind));
-      return;
-    }
-    if (auto told = notices->notice(kind, user, client); !told)
-      spdlog::warn("request_id={} the {} notice was not queued: {}", client.request_id,
-                   mail::noticeName(kind), told.error().detail);
+    if (notices != nullptr)
+      notices->noticeWithinBudget(rates, limit, mail::Notice::SecondFactorFailures, user, client);
   };
   mfa::MfaService mfa_service({**store, *once, *limiter, rates, *policy, user_cache, audit_log,
                                metrics, clock, std::move(mfa_settings)});
@@ -445,23 +436,12 @@ int serve(const config::Config& config) {
       config.oidc_providers, outbound, **store, sessions, audit_log, clock, *once,
       {public_url, config.frontend_url, purpose.oidc_transaction_cookie,
        config.oidc_link_verified_email, &mfa_service,
-       // On the notices' budget, as every other (auth::RateCheck::spendNoticeBudget): outside it,
-       // an account at a spelling of a stranger's address linking and unlinking in a loop sent
-       // that mailbox a mail each time (an outside attack).
+       // On the notices' budget, as every other: outside it, an account at a spelling of a
+       // stranger's address linking and unlinking in a loop sent that mailbox a mail each time
+       // (an outside attack).
        [&email_flows, &rates, limit = config.mail.rate_limit](const store::User& user,
                                                               const auth::ClientInfo& client) {
-         const std::string_view kind = mail::noticeName(mail::Notice::IdentityLinked);
-         if (!email_flows.configured()) return;
-         if (!rates.spendNoticeBudget(limit, kind, user.email, user.email_verified, client)) {
-           spdlog::warn("request_id={} the {} notice is not sent: EMAIL_RATE_LIMIT",
-                        client.request_id, kind);
-           return;
-         }
-         if (auto told = email_flows.notice(mail::Notice::IdentityLinked, user, client); !told)
-           spdlog::warn(
-               "request_id={} the identity-linked notice was not "
-               "queued: {}",
-               client.request_id, told.error().detail);
+         email_flows.noticeWithinBudget(rates, limit, mail::Notice::IdentityLinked, user, client);
        },
        config.oidc_require_code_challenge});
   // Gatehouse as an OpenID Provider: its RS256 key (in the database, sealed, one for every node),

@@ -327,6 +327,21 @@ std::string_view noticeName(Notice kind) {
   return "";
 }
 
+void EmailFlows::noticeWithinBudget(auth::RateCheck& rates, const config::RateLimit& limit,
+                                    Notice kind, const store::User& user,
+                                    const auth::ClientInfo& client) {
+  if (!configured()) return;
+  const std::string_view name = noticeName(kind);
+  if (!rates.spendNoticeBudget(limit, name, user.email, user.email_verified, client)) {
+    spdlog::warn("request_id={} the {} notice is not sent: EMAIL_RATE_LIMIT", client.request_id,
+                 name);
+    return;
+  }
+  if (auto told = notice(kind, user, client); !told)
+    spdlog::warn("request_id={} the {} notice was not queued: {}", client.request_id, name,
+                 told.error().detail);
+}
+
 auth::Result<void> EmailFlows::notice(Notice kind, const store::User& user,
                                       const auth::ClientInfo& client) {
   if (!configured() || auth::isPlaceholderAddress(user.email)) return {};

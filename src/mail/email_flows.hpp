@@ -11,6 +11,7 @@
 #include "auth/errors.hpp"
 #include "auth/passwords.hpp"
 #include "auth/principal.hpp"
+#include "auth/rate_check.hpp"
 #include "auth/session_end.hpp"
 #include "auth/user_cache.hpp"
 #include "core/clock.hpp"
@@ -117,6 +118,11 @@ class EmailFlows {
   // may not be the registrant's: registration does not prove it).
   [[nodiscard]] auth::Result<void> notice(Notice kind, const store::User& user,
                                           const auth::ClientInfo& client);
+  // notice() within its budget (auth::RateCheck::spendNoticeBudget under `limit`,
+  // EMAIL_RATE_LIMIT): the one way the server sends a notice, from a route or a service. Over the
+  // budget, or not queued, it is logged with the request id and not sent; nothing without mail.
+  void noticeWithinBudget(auth::RateCheck& rates, const config::RateLimit& limit, Notice kind,
+                          const store::User& user, const auth::ClientInfo& client);
 
   // Waits for the work forgot() left for after the response (tests).
   void flush() { d_.background.flush(); }

@@ -351,18 +351,19 @@ std::string OidcService::linkIdentity(const Provider& provider, const jose::Clai
     return fail(c.name, "server_error", linked.error().message, client, link.user_id);
   }
   // Which identity it is (an owner with several, or whoever looks into a stolen session, asks).
-  audit_.record(
-      {"identity.linked",
-       client.request_id,
-       link.user_id,
-       link.user_id,
-       client.ip,
-       client.user_agent,
-       {{"provider", c.name}, {"by", "owner"}, {"identity_id", linked->id}, {"email", email}}});
-  // A new way in, as when linked by the address: its owner hears of it (a stolen session could
-  // have added it).
-  if (settings_.linked) settings_.linked(**user, client);
+  announceLinked(
+      **user, client,
+      {{"provider", c.name}, {"by", "owner"}, {"identity_id", linked->id}, {"email", email}});
   return done;
+}
+
+void OidcService::announceLinked(const store::User& user, const auth::ClientInfo& client,
+                                 boost::json::object detail) {
+  audit_.record({"identity.linked", client.request_id, user.id, user.id, client.ip,
+                 client.user_agent, std::move(detail)});
+  // A new way in, by the address or by the owner: its owner hears of it (a stolen session could
+  // have added it).
+  if (settings_.linked) settings_.linked(user, client);
 }
 
 core::Result<std::int64_t> OidcService::resolveUser(const Provider& provider,
@@ -406,14 +407,7 @@ core::Result<std::int64_t> OidcService::resolveUser(const Provider& provider,
       auto linked = store_.identities().create(
           {0, (*existing)->id, c.name, c.issuer, claims.sub, email, clock_.unixSeconds()});
       if (!linked) return tl::unexpected(linked.error());
-      audit_.record({"identity.linked",
-                     client.request_id,
-                     (*existing)->id,
-                     (*existing)->id,
-                     client.ip,
-                     client.user_agent,
-                     {{"provider", c.name}}});
-      if (settings_.linked) settings_.linked(**existing, client);
+      announceLinked(**existing, client, {{"provider", c.name}});
       return (*existing)->id;
     }
   }

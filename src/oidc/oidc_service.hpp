@@ -130,6 +130,9 @@ class OidcService {
   static constexpr std::size_t kMaxDetailBytes = 200;
 
  private:
+  // The identity.linked record and the owner's notice, wherever an identity joins an account.
+  void announceLinked(const store::User& user, const auth::ClientInfo& client,
+                      boost::json::object detail);
   std::string fail(const std::string& provider, const std::string& reason,
                    const std::string& detail, const auth::ClientInfo& client,
                    std::optional<std::int64_t> subject = std::nullopt);

@@ -207,24 +207,24 @@ core::Result<Gate> RedisLoginGuard::check(std::string_view account, std::int64_t
   }
 }
 
-core::Result<bool> RedisLoginGuard::failed(std::string_view account, std::int64_t now) {
+core::Result<RedisReply> RedisLoginGuard::evalWithPolicy(std::string_view script,
+                                                         std::string_view account,
+                                                         std::int64_t now) {
   const std::string name = "gatehouse:guard:" + std::string(account);
   const std::string args[] = {std::to_string(now), std::to_string(policy_.delay_after),
                               std::to_string(policy_.max_delay), std::to_string(policy_.lock_after),
                               std::to_string(policy_.cooldown)};
-  auto reply = redis_.command(
-      {"EVAL", kFailedScript, "1", name, args[0], args[1], args[2], args[3], args[4]});
+  return redis_.command({"EVAL", script, "1", name, args[0], args[1], args[2], args[3], args[4]});
+}
+
+core::Result<bool> RedisLoginGuard::failed(std::string_view account, std::int64_t now) {
+  auto reply = evalWithPolicy(kFailedScript, account, now);
   if (!reply) return tl::unexpected(reply.error());
   return toInt(*reply) == 1;
 }
 
 core::Result<Attempt> RedisLoginGuard::attempt(std::string_view account, std::int64_t now) {
-  const std::string name = "gatehouse:guard:" + std::string(account);
-  const std::string args[] = {std::to_string(now), std::to_string(policy_.delay_after),
-                              std::to_string(policy_.max_delay), std::to_string(policy_.lock_after),
-                              std::to_string(policy_.cooldown)};
-  auto reply = redis_.command(
-      {"EVAL", attemptScript(), "1", name, args[0], args[1], args[2], args[3], args[4]});
+  auto reply = evalWithPolicy(attemptScript(), account, now);
   if (!reply) return tl::unexpected(reply.error());
   if (reply->type != RedisReply::Type::Integer)
     return makeError(Errc::Internal, "Redis: unexpected reply");

@@ -95,6 +95,9 @@ class RedisLoginGuard final : public LoginGuard {
  private:
   RedisClient& redis_;
   LockoutPolicy policy_;
+  // A guard script run on `account`'s key with now and the policy as its arguments.
+  core::Result<RedisReply> evalWithPolicy(std::string_view script, std::string_view account,
+                                          std::int64_t now);
 };
 
 // SET NX EX to store, GETDEL to take: single use across every node.

@@ -4,6 +4,7 @@ provider in Python that signs ID tokens with a wrong audience, nonce or at_hash 
 by email needs both sides verified: a password account whose email nobody proved is never joined
 to a provider's identity (pre-account hijacking)."""
 import base64
+import contextlib
 import hashlib
 import http.server
 import json
@@ -178,6 +179,22 @@ def stack(make_server, tls):
     stop()
 
 
+@contextlib.contextmanager
+def mail_stack(make_server, tls, tmp_path, **env):
+    """A node with the test providers and its mail in an mbox file; (gate, the file, the fake
+    provider). `env` adds settings. Both are stopped at the end."""
+    box = tmp_path / "mail.mbox"
+    gate = make_server(start=False)
+    providers, fake, stop = start_providers(tls, gate.url("/api/v1/auth/oauth/local/callback"))
+    try:
+        gate.env.update(providers, GATEHOUSE_PUBLIC_URL=gate.base, MAIL_FILE=str(box), **env)
+        gate.start()
+        yield gate, box, fake
+    finally:
+        gate.stop()
+        stop()
+
+
 def parse_form(html):
     action = re.search(r'<form[^>]*action="([^"]+)"', html).group(1)
     fields = dict(re.findall(r'<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"', html))
@@ -283,12 +300,7 @@ def test_linking_an_identity_to_an_account_tells_its_owner_by_mail(make_server, 
     verified address (a new way in without the password) was told to nobody, where a passkey
     added is. The owner gets an identity-linked notice naming where to unlink it; a later
     sign-in through the same identity sends nothing more."""
-    box = tmp_path / "mail.mbox"
-    gate = make_server(start=False)
-    env, fake, stop = start_providers(tls, gate.url("/api/v1/auth/oauth/local/callback"))
-    try:
-        gate.env.update(env, GATEHOUSE_PUBLIC_URL=gate.base, MAIL_FILE=str(box))
-        gate.start()
+    with mail_stack(make_server, tls, tmp_path) as (gate, box, fake):
         r = gate.cli("user", "create", "--email", "fake@example.net", "--username", "fake_pw", "--role", "user",
                      "--password-stdin", "--email-verified", stdin="Passw0rd!x\n")
         assert r.returncode == 0, r.stderr
@@ -312,9 +324,6 @@ def test_linking_an_identity_to_an_account_tells_its_owner_by_mail(make_server, 
         sign_in_fake()
         time.sleep(2)  # longer than the notices' random delay
         assert box.read_text().count("was linked to your") == 1
-    finally:
-        gate.stop()
-        stop()
 
 
 def test_refuses_to_link_an_unverified_email(stack):
@@ -1048,12 +1057,7 @@ def test_an_account_holds_at_most_ten_identities(stack):
 
 
 def test_linking_needs_a_recent_sign_in_and_tells_the_owner_by_mail(make_server, tls, tmp_path):
-    box = tmp_path / "mail.mbox"
-    gate = make_server(start=False)
-    env, _, stop = start_providers(tls, gate.url("/api/v1/auth/oauth/local/callback"))
-    try:
-        gate.env.update(env, GATEHOUSE_PUBLIC_URL=gate.base, MAIL_FILE=str(box), STEP_UP_MAX_AGE_SECONDS="2")
-        gate.start()
+    with mail_stack(make_server, tls, tmp_path, STEP_UP_MAX_AGE_SECONDS="2") as (gate, box, _):
         gate.register("sam@corp.test", "sam_pw")
         browser = password_browser(gate, "sam_pw")
         time.sleep(3)
@@ -1067,9 +1071,6 @@ def test_linking_needs_a_recent_sign_in_and_tells_the_owner_by_mail(make_server,
             time.sleep(0.2)
         messages = [m for m in mailbox.mbox(str(box)) if "linked to your" in m["Subject"]]
         assert [m["To"] for m in messages] == ["sam@corp.test"]
-    finally:
-        gate.stop()
-        stop()
 
 
 def reset_token_in(box, to, timeout=20, other_than=None):
@@ -1094,12 +1095,7 @@ def test_a_reset_by_mail_removes_the_identities_a_squatter_linked(make_server, t
     """Found by an outside attack: a squatter registered the owner's address (unverified), linked
     an identity of their own from the account page, and after the owner took the account back by
     a reset, signed in with that identity, into the owner's account."""
-    box = tmp_path / "mail.mbox"
-    gate = make_server(start=False)
-    env, _, stop = start_providers(tls, gate.url("/api/v1/auth/oauth/local/callback"))
-    try:
-        gate.env.update(env, GATEHOUSE_PUBLIC_URL=gate.base, MAIL_FILE=str(box))
-        gate.start()
+    with mail_stack(make_server, tls, tmp_path) as (gate, box, _):
         assert gate.register("owner@corp.test", "squat").status_code == 201
         squatted = user_id_of(gate, gate.token("squat"))
         browser = password_browser(gate, "squat")
@@ -1135,21 +1131,13 @@ def test_a_reset_by_mail_removes_the_identities_a_squatter_linked(make_server, t
         kept = requests.get(gate.url("/api/v1/auth/identities"),
                             headers=auth(gate.token("squat", "Own3r!pass2"))).json()["items"]
         assert kept == []
-    finally:
-        gate.stop()
-        stop()
 
 
 def test_identity_linked_notices_count_on_the_mailbox_budget(make_server, tls, tmp_path):
     """Found by an outside attack: the identity-linked notice went out of every mail budget, so an
     account at a spelling of a stranger's address (nobody proved it) linking and unlinking in a
     loop sent that mailbox a mail each time. It counts as every other notice does."""
-    box = tmp_path / "mail.mbox"
-    gate = make_server(start=False)
-    env, _, stop = start_providers(tls, gate.url("/api/v1/auth/oauth/local/callback"))
-    try:
-        gate.env.update(env, GATEHOUSE_PUBLIC_URL=gate.base, MAIL_FILE=str(box), EMAIL_RATE_LIMIT="2/hour")
-        gate.start()
+    with mail_stack(make_server, tls, tmp_path, EMAIL_RATE_LIMIT="2/hour") as (gate, box, _):
         assert gate.register("v.ictim+bomb@corp.test", "bomber").status_code == 201
         browser = password_browser(gate, "bomber")
         for _ in range(4):
@@ -1165,6 +1153,3 @@ def test_identity_linked_notices_count_on_the_mailbox_budget(make_server, tls, t
             time.sleep(0.2)
         time.sleep(1)  # a third, had it been queued, would be written by now
         assert len(linked()) == 2, [m["Subject"] for m in linked()]
-    finally:
-        gate.stop()
-        stop()
