@@ -581,6 +581,11 @@ def test_a_hangup_reopens_the_audit_file_a_rotation_renamed(make_server, tmp_pat
     path = tmp_path / "audit.jsonl"
     s = make_server({"AUDIT_LOG_FILE": str(path)})
     assert s.register("rotated@example.com", "rotated").status_code == 201
+    # The file's writer runs beside the request: the first record is written before the rename
+    # (on a loaded machine it was written after, into the reopened file, and this failed).
+    deadline = time.monotonic() + 5
+    while not (path.exists() and path.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.02)
     os.rename(path, tmp_path / "audit.jsonl.1")
     s.proc.send_signal(signal.SIGHUP)
     assert s.register("rotated2@example.com", "rotated2").status_code == 201
