@@ -100,6 +100,7 @@ struct SharedState {
   std::unique_ptr<state::Bus> bus;
   std::unique_ptr<state::RateLimiter> limiter;
   std::unique_ptr<state::LoginGuard> guard;
+  std::unique_ptr<state::LoginGuard> code_guard;  // wrong second-factor codes in a row
   std::unique_ptr<state::OneTimeStore> once;
   const state::LocalRateLimiter* local_limiter = nullptr;  // for its gauge; null with Redis
   state::LocalOneTimeStore* local_once = nullptr;          // `once`, when it is this node's own
@@ -110,6 +111,12 @@ core::Result<SharedState> openSharedState(const config::Config& config) {
                                      .max_delay = config.login_max_delay_seconds,
                                      .lock_after = config.lockout_threshold,
                                      .cooldown = config.lockout_cooldown_seconds};
+  // No delays (MFA_RATE_LIMIT paces codes); its lock is handed to the store at once, and lasts
+  // the cooldown only when the store could not take it (mfa::MfaService::lockCodes).
+  const state::LockoutPolicy code_lockout{.delay_after = 0,
+                                          .max_delay = 1,
+                                          .lock_after = config.mfa_lockout_threshold,
+                                          .cooldown = config.lockout_cooldown_seconds};
   SharedState s;
   if (!config.redis_url) {
     s.bus = std::make_unique<state::LocalBus>();
@@ -117,6 +124,7 @@ core::Result<SharedState> openSharedState(const config::Config& config) {
     s.local_limiter = limiter.get();
     s.limiter = std::move(limiter);
     s.guard = std::make_unique<state::LocalLoginGuard>(lockout);
+    s.code_guard = std::make_unique<state::LocalLoginGuard>(code_lockout);
     auto once = std::make_unique<state::LocalOneTimeStore>();
     s.local_once = once.get();
     s.once = std::move(once);
@@ -133,6 +141,7 @@ core::Result<SharedState> openSharedState(const config::Config& config) {
   s.bus = std::make_unique<state::RedisBus>(*s.redis, "gatehouse:events");
   s.limiter = std::make_unique<state::RedisRateLimiter>(*s.redis);
   s.guard = std::make_unique<state::RedisLoginGuard>(*s.redis, lockout);
+  s.code_guard = std::make_unique<state::RedisLoginGuard>(*s.redis, code_lockout);
   s.once = std::make_unique<state::RedisOneTimeStore>(*s.redis);
   return s;
 }
@@ -283,7 +292,7 @@ int serve(const config::Config& config) {
                             clock, keys->tokens->retired);
   auto shared = openSharedState(config);
   if (!shared) return fatal(shared.error().message);
-  auto& [redis, bus, limiter, guard, once, local_limiter, local_once] = *shared;
+  auto& [redis, bus, limiter, guard, code_guard, once, local_limiter, local_once] = *shared;
   // Challenges made before this start (one node) or before Redis lost its data are refused.
   if (auto ok = once->vouchFrom(clock.unixMillis()); !ok && !redis)
     return fatal("one-time values: " + ok.error().message);
@@ -369,18 +378,21 @@ int serve(const config::Config& config) {
     return fatal("reading API key change log: " + ok.error().message);
 
   const std::string public_url = publicUrl(config);
-  // The owner hears of repeated failed second-factor attempts (the password is known), on the
-  // notices' budget; the mail service is made below.
+  // The owner hears of repeated failed second-factor attempts and of codes locked by them (the
+  // password is known), on the notices' budget; the mail service is made below.
   mail::EmailFlows* notices = nullptr;
   mfa::Settings mfa_settings{config.mfa_issuer, config.mfa_rate_limit, purpose.mfa_sealing,
                              purpose.mfa_recovery_codes};
-  mfa_settings.on_repeated_failures = [&notices, &rates, limit = config.mail.rate_limit](
-                                          const store::User& user, const auth::ClientInfo& client) {
-    if (notices != nullptr)
-      notices->noticeWithinBudget(rates, limit, mail::Notice::SecondFactorFailures, user, client);
+  const auto tell = [&notices, &rates, limit = config.mail.rate_limit](mail::Notice kind) {
+    return
+        [&notices, &rates, limit, kind](const store::User& user, const auth::ClientInfo& client) {
+          if (notices != nullptr) notices->noticeWithinBudget(rates, limit, kind, user, client);
+        };
   };
-  mfa::MfaService mfa_service({**store, *once, *limiter, rates, *policy, user_cache, audit_log,
-                               metrics, clock, std::move(mfa_settings)});
+  mfa_settings.on_repeated_failures = tell(mail::Notice::SecondFactorFailures);
+  mfa_settings.on_codes_locked = tell(mail::Notice::SecondFactorLocked);
+  mfa::MfaService mfa_service({**store, *once, *limiter, *code_guard, rates, *policy, user_cache,
+                               audit_log, metrics, clock, std::move(mfa_settings)});
   // libcurl is loaded on first use; where it will be used, a missing one stops the start here
   // rather than at the first sign-in or message.
   if (config.mail.smtp_url || !config.oidc_providers.empty()) {

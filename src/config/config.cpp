@@ -380,6 +380,10 @@ const std::map<std::string, std::string>& variables() {
       {"MFA_RATE_LIMIT",
        "second-factor attempts per account, never shared with the password's counters, "
        "N/[K]second(s)|minute(s)|hour(s)|day(s) (5/15minutes)"},
+      {"MFA_LOCKOUT_THRESHOLD",
+       "wrong second-factor codes in a row (TOTP or recovery codes, on any node) that lock an "
+       "account's codes until its password is changed or reset, or an administrator resets its "
+       "second factor; passkeys still work; at most 100 (100)"},
       {"OIDC_RATE_LIMIT",
        "external sign-in starts and callbacks (each asks the provider) per client address, each "
        "apart, N/second|minute|hour|day (120/minute)"},
@@ -660,6 +664,7 @@ core::Result<Config> load(const Lookup& lookup, std::vector<std::string>* proble
   }
   r.integer("REFRESH_GRACE_SECONDS", c.refresh_grace_seconds, 0, 60);
   r.integer("LOGIN_LOCKOUT_THRESHOLD", c.lockout_threshold, 1, 100);
+  r.integer("MFA_LOCKOUT_THRESHOLD", c.mfa_lockout_threshold, 1, 100);
   long long cooldown_minutes = 60;
   r.integer("LOGIN_LOCKOUT_MINUTES", cooldown_minutes, 1, 7 * 24 * 60);
   c.lockout_cooldown_seconds = cooldown_minutes * 60;

@@ -323,6 +323,8 @@ std::string_view noticeName(Notice kind) {
       return "identity-linked";
     case Notice::SecondFactorFailures:
       return "second-factor-failures";
+    case Notice::SecondFactorLocked:
+      return "second-factor-locked";
   }
   return "";
 }
@@ -350,7 +352,9 @@ auth::Result<void> EmailFlows::notice(Notice kind, const store::User& user,
   std::string_view path = "/ui/account#mfa";
   if (kind == Notice::PasskeyAdded) path = "/ui/account#passkeys";
   if (kind == Notice::FactorRemoved) path = "/ui/account";  // an app or a passkey
-  if (kind == Notice::PasswordChanged) path = "/ui/forgot-password";
+  // The password no longer theirs, or (codes locked) a new one the way to unlock them.
+  if (kind == Notice::PasswordChanged || kind == Notice::SecondFactorLocked)
+    path = "/ui/forgot-password";
   if (kind == Notice::IdentityLinked) path = "/ui/account#identities";
   if (kind == Notice::SecondFactorFailures) path = "/ui/account";  // its password section
   // A week in the outbox (its attempts are MAIL_MAX_ATTEMPTS like any message's).

@@ -51,11 +51,12 @@ enum class Notice {
   FactorRemoved,
   PasswordChanged,
   IdentityLinked,
-  SecondFactorFailures
+  SecondFactorFailures,
+  SecondFactorLocked
 };
 
 // "passkey-added", "totp-added", "recovery-codes-replaced", "factor-removed", "password-changed",
-// "identity-linked", "second-factor-failures".
+// "identity-linked", "second-factor-failures", "second-factor-locked".
 std::string_view noticeName(Notice kind);
 
 class EmailFlows {

@@ -37,6 +37,11 @@ std::string sealingAad(std::int64_t user_id) {
 
 std::string limiterKey(std::int64_t user_id) { return "mfa:acct:" + std::to_string(user_id); }
 
+// The code guard's count is of one password: a new one (its tokens_valid_after) starts afresh.
+std::string codeGuardKey(const store::User& user) {
+  return "codes:" + std::to_string(user.id) + ":" + std::to_string(user.tokens_valid_after);
+}
+
 // A recovery code as typed, in its stored spelling: lower case, no dashes or spaces; nullopt
 // unless it has the length and alphabet of one.
 std::optional<std::string> normalisedRecoveryCode(std::string_view typed) {
@@ -377,12 +382,51 @@ auth::Result<std::string> MfaService::check(const store::User& user, std::string
   // the count, so a user's own sign-ins never add up to a refusal (and its first refusal tells
   // the owner: Settings::on_repeated_failures).
   if (auto ok = countAttempt(user, client); !ok) return tl::unexpected(ok.error());
+  // Then the hard cap: locked codes are not checked (answered as a wrong one, as a locked
+  // password is); else this attempt counts as wrong before it is checked, on every node.
+  const auto refused = [&](const char* reason) { return wrongCode(user, client, reason); };
+  auto locked = d_.store.mfa().codesLocked(user.id, user.tokens_valid_after);
+  if (!locked) return tl::unexpected(auth::storeFailure(locked.error()));
+  if (*locked) return refused("locked");
+  const std::string guard_key = codeGuardKey(user);
+  auto attempted = d_.code_guard.attempt(guard_key, d_.clock.unixSeconds());
+  if (!attempted) return fail(Errc::Unavailable, "code guard: " + attempted.error().message);
+  // Still cooling after a lock the store did not take (lockCodes).
+  if (attempted->gate != state::Gate::Open) return refused("locked");
+  auto matched = matchCode(user, code, client);
+  if (matched) {
+    d_.code_guard.succeeded(guard_key);
+  } else if (attempted->locked && matched.error().code == Errc::InvalidMfaCode) {
+    lockCodes(user, client);
+  }
+  return matched;
+}
+
+auth::Result<std::string> MfaService::wrongCode(const store::User& user,
+                                                const auth::ClientInfo& client,
+                                                const char* reason) {
+  d_.metrics.mfa(metrics::Registry::Mfa::Failed);
+  record("mfa.failed", client, std::nullopt, user.id, {{"reason", reason}});
+  return fail(Errc::InvalidMfaCode, reason);
+}
+
+void MfaService::lockCodes(const store::User& user, const auth::ClientInfo& client) {
+  if (auto ok = d_.store.mfa().lockCodes(user.id, user.tokens_valid_after, d_.clock.unixSeconds());
+      !ok) {
+    // The guard's own lock refuses the codes meanwhile (its cooldown).
+    spdlog::error("request_id={} mfa: the codes of user {} were not locked: {}", client.request_id,
+                  user.id, ok.error().message);
+    return;
+  }
+  d_.code_guard.succeeded(codeGuardKey(user));  // the store holds the lock now
+  record("mfa.locked", client, std::nullopt, user.id);
+  if (d_.settings.on_codes_locked) d_.settings.on_codes_locked(user, client);
+}
+
+auth::Result<std::string> MfaService::matchCode(const store::User& user, std::string_view code,
+                                                const auth::ClientInfo& client) {
   const std::int64_t now = d_.clock.unixSeconds();
-  const auto failed = [&](const char* reason) -> auth::Result<std::string> {
-    d_.metrics.mfa(metrics::Registry::Mfa::Failed);
-    record("mfa.failed", client, std::nullopt, user.id, {{"reason", reason}});
-    return fail(Errc::InvalidMfaCode, reason);
-  };
+  const auto failed = [&](const char* reason) { return wrongCode(user, client, reason); };
   if (code.size() > kMaxCodeBytes) return failed("malformed");
   if (code.size() == static_cast<std::size_t>(kTotpDigits) &&
       std::all_of(code.begin(), code.end(), [](char c) { return c >= '0' && c <= '9'; })) {

@@ -17,6 +17,7 @@
 #include "core/clock.hpp"
 #include "metrics/metrics.hpp"
 #include "rbac/policy.hpp"
+#include "state/limits.hpp"
 #include "state/once.hpp"
 #include "store/store.hpp"
 
@@ -45,6 +46,9 @@ struct Settings {
   // limit: that many in a row failed (a success clears the count), so whoever made them knows the
   // password. The server mails the owner (mail::Notice::SecondFactorFailures).
   std::function<void(const store::User&, const auth::ClientInfo&)> on_repeated_failures;
+  // Told when wrong codes in a row met MFA_LOCKOUT_THRESHOLD and locked the account's codes until
+  // its password changes. The server mails the owner (mail::Notice::SecondFactorLocked).
+  std::function<void(const store::User&, const auth::ClientInfo&)> on_codes_locked;
 };
 
 // The second factor (API.md, Second factor): TOTP factors (RFC 6238, SHA-1, 6 digits, 30 s,
@@ -52,14 +56,20 @@ struct Settings {
 // compare-and-set), ten single-use recovery codes, and the login's second step: a single-use
 // `mfa_token` (five minutes, bound to the password step's user, scope and client) traded with a
 // code for a session. Attempts count against MFA_RATE_LIMIT per account before they are checked
-// and never against the password's counters; a success clears them. Secrets are sealed at rest
-// and never logged. Runs on workers. Thread-safe.
+// and never against the password's counters; a success clears them. Codes (TOTP and recovery
+// codes, the guessable ones) wrong MFA_LOCKOUT_THRESHOLD times in a row are locked until the
+// password changes (a hard cap on guesses: NIST SP 800-63B §5.2.2), whatever the rate allowed;
+// a passkey, not guessable, still proves the second factor. Secrets are sealed at rest and never
+// logged. Runs on workers. Thread-safe.
 class MfaService {
  public:
   struct Deps {
     store::Store& store;
     state::OneTimeStore& once;
     state::RateLimiter& limiter;
+    // Wrong codes in a row per account and password (its lock_after is MFA_LOCKOUT_THRESHOLD, no
+    // delays); shared by the nodes, as the password's guard is.
+    state::LoginGuard& code_guard;
     auth::RateCheck& rates;
     const rbac::Policy& policy;
     auth::UserCache& users;  // told at once when a user's mfa_enabled changes
@@ -125,8 +135,9 @@ class MfaService {
   [[nodiscard]] auth::Result<void> countAttempt(const store::User& user,
                                                 const auth::ClientInfo& client);
   void attemptSucceeded(std::int64_t user_id);
-  // A code from a signed-in user (reauthentication, password change): the method it proved,
-  // "otp" or "rc". InvalidMfaCode, RateLimited.
+  // A code (TOTP or recovery), also from a signed-in user (reauthentication, password change):
+  // the method it proved, "otp" or "rc". InvalidMfaCode (also while the codes are locked),
+  // RateLimited.
   [[nodiscard]] auth::Result<std::string> check(const store::User& user, std::string_view code,
                                                 const auth::ClientInfo& client);
 
@@ -142,6 +153,15 @@ class MfaService {
                                                   const auth::ClientInfo& client, bool spending);
   [[nodiscard]] auth::Result<std::vector<std::string>> freshCodes(std::int64_t user_id,
                                                                   std::vector<std::string>& hashes);
+  // check() past its counters: the code against the user's factors and recovery codes.
+  [[nodiscard]] auth::Result<std::string> matchCode(const store::User& user, std::string_view code,
+                                                    const auth::ClientInfo& client);
+  // A refused code, counted and recorded as mfa.failed with `reason`: InvalidMfaCode.
+  [[nodiscard]] auth::Result<std::string> wrongCode(const store::User& user,
+                                                    const auth::ClientInfo& client,
+                                                    const char* reason);
+  // The attempt that met MFA_LOCKOUT_THRESHOLD was wrong: the codes are locked, recorded, told.
+  void lockCodes(const store::User& user, const auth::ClientInfo& client);
   std::string codeHash(std::int64_t user_id, std::string_view code) const;
   std::optional<std::string> openSecret(const store::MfaFactor& factor) const;
   void record(std::string type, const auth::ClientInfo& client, std::optional<std::int64_t> actor,

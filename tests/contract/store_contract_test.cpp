@@ -1404,6 +1404,28 @@ TEST_P(StoreContract, FactorStateStaysBoundedAndResetsWhole) {
   EXPECT_TRUE(store_->mfa().confirm(theirs.id, other.id, 1, 1, {"d"}, 3).value());
 }
 
+// MFA_LOCKOUT_THRESHOLD's lock: of one password (tokens_valid_after), one row per user, gone with
+// an administrator's reset and with the user; another user's stays.
+TEST_P(StoreContract, CodeLocksNameThePasswordAndGoWithAReset) {
+  const User u = make("lock@example.com", "lockuser");
+  const User other = make("other-lock@example.com", "otherlock");
+  EXPECT_FALSE(store_->mfa().codesLocked(u.id, 0).value());
+  ASSERT_TRUE(store_->mfa().lockCodes(u.id, 0, 100));
+  ASSERT_TRUE(store_->mfa().lockCodes(other.id, 0, 100));
+  EXPECT_TRUE(store_->mfa().codesLocked(u.id, 0).value());
+  EXPECT_FALSE(store_->mfa().codesLocked(u.id, 50).value());  // a new password's
+  // A second lock replaces the first: the old password's is no longer held.
+  ASSERT_TRUE(store_->mfa().lockCodes(u.id, 50, 200));
+  EXPECT_TRUE(store_->mfa().codesLocked(u.id, 50).value());
+  EXPECT_FALSE(store_->mfa().codesLocked(u.id, 0).value());
+  EXPECT_EQ(store_->mfa().removeAll(u.id).value(), 0);
+  EXPECT_FALSE(store_->mfa().codesLocked(u.id, 50).value());
+  EXPECT_TRUE(store_->mfa().codesLocked(other.id, 0).value());
+  ASSERT_TRUE(store_->users().remove(other.id, "admin"));
+  const User again = make("other-lock@example.com", "otherlock");
+  EXPECT_FALSE(store_->mfa().codesLocked(again.id, 0).value());
+}
+
 TEST_P(StoreContract, ConcurrentMigrationsFromSeveralProcessesApplyOnce) {
   // A database no node has migrated yet, and several nodes starting at once.
   url_ = fresh();

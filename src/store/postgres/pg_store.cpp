@@ -358,6 +358,15 @@ CREATE TABLE unlinked_identities (
   PRIMARY KEY (user_id, issuer, subject)
 );
 )sql",
+    // 18: a user's second-factor codes locked after too many wrong ones in a row, until the
+    // password changes (MfaStore::lockCodes).
+    R"sql(
+CREATE TABLE mfa_code_locks (
+  user_id            BIGINT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+  tokens_valid_after BIGINT NOT NULL,
+  locked_at          BIGINT NOT NULL
+);
+)sql",
 };
 
 static_assert(kUserLogLock == 7'261'001 && kKeyLogLock == 7'261'002,
@@ -1457,6 +1466,8 @@ class PgMfa final : public MfaStore {
       std::int64_t confirmed = 0;
       for (int i = 0; i < del->size(); ++i) confirmed += del->boolean(i, 0) ? 1 : 0;
       if (auto ok = settleMfa(c, user_id); !ok) return tl::unexpected(ok.error());
+      if (auto gone = c.query("DELETE FROM mfa_code_locks WHERE user_id = $1", {user_id}); !gone)
+        return tl::unexpected(gone.error());
       return confirmed;
     });
   }
@@ -1490,6 +1501,31 @@ class PgMfa final : public MfaStore {
                           {user_id});
       if (!rows) return tl::unexpected(rows.error());
       return rows->int64(0, 0);
+    });
+  }
+
+  core::Status lockCodes(std::int64_t user_id, std::int64_t tokens_valid_after,
+                         std::int64_t now) override {
+    return pool_
+        .with<std::monostate>([&](Connection& c) -> core::Result<std::monostate> {
+          auto rows = c.query(
+              "INSERT INTO mfa_code_locks (user_id, tokens_valid_after, locked_at) VALUES ($1, "
+              "$2, $3) ON CONFLICT (user_id) DO UPDATE SET tokens_valid_after = "
+              "excluded.tokens_valid_after, locked_at = excluded.locked_at",
+              {user_id, tokens_valid_after, now});
+          if (!rows) return tl::unexpected(rows.error());
+          return std::monostate{};
+        })
+        .map([](std::monostate) {});
+  }
+
+  core::Result<bool> codesLocked(std::int64_t user_id, std::int64_t tokens_valid_after) override {
+    return pool_.with<bool>([&](Connection& c) -> core::Result<bool> {
+      auto rows = c.query(
+          "SELECT COUNT(*) FROM mfa_code_locks WHERE user_id = $1 AND tokens_valid_after = $2",
+          {user_id, tokens_valid_after});
+      if (!rows) return tl::unexpected(rows.error());
+      return rows->int64(0, 0) != 0;
     });
   }
 

@@ -323,6 +323,15 @@ CREATE TABLE unlinked_identities (
   PRIMARY KEY (user_id, issuer, subject)
 );
 )sql",
+    // 18: a user's second-factor codes locked after too many wrong ones in a row, until the
+    // password changes (MfaStore::lockCodes).
+    R"sql(
+CREATE TABLE mfa_code_locks (
+  user_id            INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+  tokens_valid_after INTEGER NOT NULL,
+  locked_at          INTEGER NOT NULL
+);
+)sql",
 };
 
 // Every remaining row of `stmt`, each read by `read`.
@@ -1543,6 +1552,8 @@ class SqliteMfa final : public MfaStore {
         }
       }  // finished before the next statement
       if (auto ok = settleMfa(c, user_id); !ok) return tl::unexpected(ok.error());
+      if (auto ok = forUser(c, user_id, {"DELETE FROM mfa_code_locks WHERE user_id = ?"}); !ok)
+        return tl::unexpected(ok.error());
       return confirmed;
     });
   }
@@ -1578,6 +1589,30 @@ class SqliteMfa final : public MfaStore {
       stmt->bind(1, user_id);
       if (auto row = stmt->step(); !row) return tl::unexpected(row.error());
       return stmt->int64(0);
+    });
+  }
+
+  core::Status lockCodes(std::int64_t user_id, std::int64_t tokens_valid_after,
+                         std::int64_t now) override {
+    return pool_.with([&](Connection& c) -> core::Status {
+      auto stmt = c.prepare(
+          "INSERT INTO mfa_code_locks (user_id, tokens_valid_after, locked_at) VALUES (?, ?, ?) "
+          "ON CONFLICT (user_id) DO UPDATE SET tokens_valid_after = excluded.tokens_valid_after, "
+          "locked_at = excluded.locked_at");
+      if (!stmt) return tl::unexpected(stmt.error());
+      bindAll(*stmt, user_id, tokens_valid_after, now);
+      return stmt->run();
+    });
+  }
+
+  core::Result<bool> codesLocked(std::int64_t user_id, std::int64_t tokens_valid_after) override {
+    return pool_.with([&](Connection& c) -> core::Result<bool> {
+      auto stmt = c.prepare(
+          "SELECT COUNT(*) FROM mfa_code_locks WHERE user_id = ? AND tokens_valid_after = ?");
+      if (!stmt) return tl::unexpected(stmt.error());
+      bindAll(*stmt, user_id, tokens_valid_after);
+      if (auto row = stmt->step(); !row) return tl::unexpected(row.error());
+      return stmt->int64(0) != 0;
     });
   }
 

@@ -82,7 +82,9 @@ TEST(Templates, EveryBuiltInRendersWithItsValues) {
                                    {"recovery-codes-replaced", "recovery codes"},
                                    {"factor-removed", "second factor"},
                                    {"password-changed", "password"},
-                                   {"identity-linked", "provider"}}) {
+                                   {"identity-linked", "provider"},
+                                   {"second-factor-failures", "second-factor"},
+                                   {"second-factor-locked", "second-factor"}}) {
     auto r = t->render(name, values());
     ASSERT_TRUE(r) << name;
     EXPECT_TRUE(contains(r->subject, word)) << name << ": " << r->subject;
@@ -142,7 +144,8 @@ TEST(Templates, AValueCannotSplitTheSubject) {
     for (const char* name :
          {"reset-password", "verify-email", "confirm-email-change", "email-change-notice",
           "passkey-added", "totp-added", "recovery-codes-replaced", "factor-removed",
-          "password-changed", "identity-linked", "test"}) {
+          "password-changed", "identity-linked", "second-factor-failures", "second-factor-locked",
+          "test"}) {
       auto r = t.render(name, v);
       ASSERT_TRUE(r) << name;
       EXPECT_EQ(r->subject.find_first_of("\r\n"), std::string::npos) << name << ": " << r->subject;
