@@ -8,6 +8,7 @@
 #include "api/route.hpp"
 #include "api/services.hpp"
 #include "auth/claims.hpp"
+#include "core/ascii.hpp"
 #include "core/uri_path.hpp"
 
 namespace gatehouse::api {
@@ -138,6 +139,12 @@ http::Response verify(Call& c) {
                                 std::string(uri_header) + " (check FORWARD_AUTH_PROXY)",
                             {},
                             0},
+                           r);
+    }
+    // A method is a token (RFC 9110 §9.1): an empty or blank one matched no method's rule and
+    // passed a GET rule's path (found by an outside attack).
+    if (method->empty() || !std::all_of(method->begin(), method->end(), core::isTokenChar)) {
+      return errorResponse({auth::Errc::Forbidden, "original method is not an HTTP method", {}, 0},
                            r);
     }
     const auto path = core::normalizeRequestPath(*uri);

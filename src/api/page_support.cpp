@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <stdexcept>
+#include <vector>
 
 #include <boost/json/parse.hpp>
 
@@ -82,11 +83,20 @@ http::Response redirect(int status, std::string location) {
 
 http::Response seeOther(std::string location) { return redirect(303, std::move(location)); }
 
-std::optional<std::string_view> cookie(const http::Request& request, std::string_view name) {
+namespace {
+
+// Values of one cookie looked at: a header holds at most a few thousand, and more than this many of
+// one name is never a browser's.
+constexpr std::size_t kMaxCookieValues = 16;
+
+// Each value of cookie `name` in the request's Cookie headers, in order, until `enough` of them.
+std::vector<std::string_view> cookieValues(const http::Request& request, std::string_view name,
+                                           std::size_t enough) {
+  std::vector<std::string_view> found;
   for (const auto& [header, value] : request.headers) {
     if (!core::equalsIgnoringCase(header, "cookie")) continue;
     std::string_view rest = value;
-    while (!rest.empty()) {
+    while (!rest.empty() && found.size() < enough) {
       const auto semi = rest.find(';');
       std::string_view pair = rest.substr(0, semi);
       rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
@@ -95,10 +105,28 @@ std::optional<std::string_view> cookie(const http::Request& request, std::string
       if (eq == std::string_view::npos || pair.substr(0, eq) != name) continue;
       std::string_view v = pair.substr(eq + 1);
       while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
-      return v;
+      found.push_back(v);
     }
   }
-  return std::nullopt;
+  return found;
+}
+
+bool twoValues(const std::vector<std::string_view>& values) {
+  return std::any_of(values.begin(), values.end(),
+                     [&](std::string_view v) { return v != values.front(); });
+}
+
+}  // namespace
+
+std::optional<std::string_view> cookie(const http::Request& request, std::string_view name) {
+  const auto values = cookieValues(request, name, kMaxCookieValues);
+  if (values.empty()) return std::nullopt;
+  if (twoValues(values)) return std::string_view{};
+  return values.front();
+}
+
+bool cookieSentTwice(const http::Request& request, std::string_view name) {
+  return twoValues(cookieValues(request, name, kMaxCookieValues));
 }
 
 std::string cookieHeader(const Services& s, std::string_view name, std::string_view value,
@@ -134,8 +162,15 @@ void clearSignIn(http::Response& response, const Services& s) {
 auth::Result<auth::Principal> cookiePrincipal(Services& s, const http::Request& r, bool for_pages,
                                               core::Wait wait) {
   const auto value = cookie(r, auth::BrowserSessions::kCookieName);
-  if (!value || value->empty() || s.browser == nullptr)
-    return tl::unexpected(auth::Error{auth::Errc::NotAuthenticated, {}, {}, 0});
+  if (!value || value->empty() || s.browser == nullptr) {
+    return tl::unexpected(auth::Error{
+        auth::Errc::NotAuthenticated,
+        value && cookieSentTwice(r, auth::BrowserSessions::kCookieName)
+            ? "two session cookies (one may be planted by a sibling host): signed in as no one"
+            : "",
+        {},
+        0});
+  }
   auto who = s.browser->authenticate(*value, wait);
   if (!who || !for_pages) return who;
   const auto bound = cookie(r, hostCookie(s, kPortalCookie));
@@ -179,7 +214,7 @@ bool csrfValid(const Call& c, std::string_view presented) {
   if (c.who != nullptr)
     return s.csrf->check("session", auth::sessionOf(c.who->claims()), presented);
   const auto binding = cookie(c.request, hostCookie(s, ui::Csrf::kCookieName));
-  return binding && s.csrf->check("anon", *binding, presented);
+  return binding && !binding->empty() && s.csrf->check("anon", *binding, presented);
 }
 
 std::string_view notice(Notices texts, std::optional<std::string_view> key) {
@@ -389,7 +424,10 @@ http::Response pageRefusal(const Services& s, const http::Request& request,
                                                                : "/ui/account";
     http::Response res = seeOther("/ui/login?return_to=" + core::percentEncode(back) +
                                   (contains(refused.body, "Step-up") ? "&reauth=1" : ""));
-    if (!contains(refused.body, "Step-up")) clearSignIn(res, s);
+    // Two session cookies: the one deleted would be ours (Path=/), the planted one would stay.
+    if (!contains(refused.body, "Step-up") &&
+        !cookieSentTwice(request, auth::BrowserSessions::kCookieName))
+      clearSignIn(res, s);
     return res;
   }
   const std::string text = detailOf(refused);

@@ -29,8 +29,14 @@ http::Response redirect(int status, std::string location);
 // 303 See Other to `location` (a path of ours or a checked return address).
 http::Response seeOther(std::string location);
 
-// The value of cookie `name` in the request's Cookie headers.
+// The value of cookie `name` in the request's Cookie headers; nullopt when absent. Sent with two
+// values (a sibling subdomain or a plain-HTTP hop can plant a second one with another Path or
+// Domain, which the browser sends first), an empty value: no one's, rather than the planted
+// one's (found by an outside attack: forward-auth took the first, the planter's session). The
+// same value twice (a host-only and a Domain cookie) is that value.
 std::optional<std::string_view> cookie(const http::Request& request, std::string_view name);
+// Whether the request carries cookie `name` with two different values.
+bool cookieSentTwice(const http::Request& request, std::string_view name);
 // A Set-Cookie value: HttpOnly, SameSite=Lax, Path=/, Secure unless the server is plain-HTTP
 // localhost; SESSION_COOKIE_DOMAIN when set, unless `host_only`; max_age 0 deletes it.
 std::string cookieHeader(const Services& s, std::string_view name, std::string_view value,

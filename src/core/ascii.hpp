@@ -48,6 +48,12 @@ constexpr int hexValue(char c) noexcept {
   return -1;
 }
 
+// RFC 9110 §5.6.2 tchar: the characters of a method and a field name.
+constexpr bool isTokenChar(char c) noexcept {
+  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
+  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
 constexpr bool startsWithIgnoringCase(std::string_view s, std::string_view prefix) noexcept {
   return s.size() >= prefix.size() && equalsIgnoringCase(s.substr(0, prefix.size()), prefix);
 }

@@ -12,10 +12,7 @@ namespace {
 // RFC 9110 §5.6.2 tchar: the characters of a method and a field name.
 constexpr std::array<bool, 256> kToken = [] {
   std::array<bool, 256> t{};
-  for (int c = '0'; c <= '9'; ++c) t[c] = true;
-  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
-  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
-  for (const char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+  for (int c = 0; c < 256; ++c) t[c] = core::isTokenChar(static_cast<char>(c));
   return t;
 }();
 

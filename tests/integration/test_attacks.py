@@ -4,6 +4,7 @@ owner's account, refreshes widening scope, unthrottled password guessing, sessio
 in part, rate-limiter state from refused requests, HTTP request smuggling and HEAD desync,
 invisible characters in identities, unbounded API keys, 401s without a challenge, and policy and
 registration switches that do not take."""
+import http.client
 import json
 import math
 import random
@@ -85,7 +86,10 @@ PROTECTED_SPELLINGS = [
     "/admin/x/..;/..;/public", "/admin//../x", "/public#/../admin/panel",
 ]
 # Paths that cannot be normalised safely are refused whatever they would match.
-UNNORMALISABLE = ["/admin%2Fpanel", "/x%2F..%2Fadmin", "/admin%5Cpanel", "/a%00b", "/%ff%fe", "/a%252Fb"]
+UNNORMALISABLE = ["/admin%2Fpanel", "/x%2F..%2Fadmin", "/admin%5Cpanel", "/a%00b", "/%ff%fe", "/a%252Fb",
+                  # Found by an outside attack: a hop that decodes and splits again (Apache's
+                  # rewrite) serves "/admin%3F/x" as "/admin"; these passed the rules.
+                  "/admin%3F/x", "/reports%3f", "/reports%23", "/admin%23/panel"]
 # Outside the rules: "/reports" is exact, "/admin/*" covers /admin and /admin/... only.
 UNPROTECTED = ["/app/page", "/reports-public", "/administrator"]
 
@@ -147,6 +151,27 @@ def test_forward_auth_without_the_original_uri_is_refused_when_routes_exist(make
     token = new_user(s, "nouri")
     assert verify(s, token).status_code == 403
     assert verify(s, token, **{"X-Original-Method": "GET"}).status_code == 403
+
+
+def test_forward_auth_with_an_empty_or_blank_method_is_refused(make_server, tmp_path):
+    """Found by an outside attack: an empty X-Original-Method matched no rule's method and passed
+    "GET /reports"; a method is a token, else 403 as without the header."""
+    s = make_server({"GATEHOUSE_POLICY_FILE": write_policy(tmp_path, ROUTES)})
+    token = new_user(s, "blankmethod")
+
+    def check(method):
+        conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=30)
+        try:
+            conn.putrequest("GET", "/api/v1/auth/verify")
+            conn.putheader("Authorization", f"Bearer {token}")
+            conn.putheader("X-Original-Method", method)
+            conn.putheader("X-Original-URI", "/reports")
+            conn.endheaders()
+            return conn.getresponse().status
+        finally:
+            conn.close()
+    assert {m: check(m) for m in ("", " ", "G ET", "GET,POST")} == {m: 403 for m in ("", " ", "G ET", "GET,POST")}
+    assert check("PUT") == 200 and check("GET") == 403  # the rule is GET's
 
 
 # --- 2. forward-auth believes only the configured proxy's headers ----------------------------------

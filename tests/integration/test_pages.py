@@ -357,6 +357,33 @@ def test_pages_without_a_session_send_the_browser_to_the_portal_and_back(portal)
 
 # --- 1. CSRF -------------------------------------------------------------------------------------
 
+def test_two_session_cookies_sign_the_browser_in_as_no_one(portal):
+    """Found by an outside attack: with SESSION_COOKIE_DOMAIN the session cookie cannot be
+    __Host-, so a sibling subdomain can plant a second one with a longer Path, which the browser
+    sends first; forward-auth took the first and let the victim into every application as the
+    planter (login CSRF), and the pages deleted the victim's own cookie. Two session cookies sign
+    in no one, whichever comes first, and the pages delete nothing."""
+    victim, planter = register(portal, unique("tossed")), register(portal, unique("planter"))
+    v, p = signed_in(portal, victim.name), signed_in(portal, planter.name)
+    assert verify(portal, v.session).headers["X-Auth-User-Email"] == victim.email
+    for pair in ((p.session, v.session), (v.session, p.session), ("", v.session), ("x", v.session)):
+        cookie = "; ".join(f"gatehouse_session={value}" for value in pair)
+        r = verify(portal, headers={"Cookie": cookie})
+        assert r.status_code == 401 and "X-Auth-User-Email" not in r.headers, (pair, r.status_code)
+    # The pages: sent to sign in, the victim's cookie left alone (deleting it would leave only the
+    # planted one).
+    portal_cookies = "; ".join(f"{k}={val}" for k, val in v.jar.items() if k != "gatehouse_session")
+    r = v.get("/ui/account", headers={
+        "Cookie": f"gatehouse_session={p.session}; gatehouse_session={v.session}; {portal_cookies}"})
+    assert_to_login(r, cleared=False)
+    assert "gatehouse_session" not in set_cookies(r), r.headers
+    # The same cookie twice (a host-only and a Domain one) is that cookie.
+    r = verify(portal, headers={"Cookie": f"gatehouse_session={v.session}; gatehouse_session={v.session}"})
+    assert r.headers["X-Auth-User-Email"] == victim.email
+    # Alone again, the victim's cookie is as it was.
+    assert v.get("/ui/account").status_code == 200
+
+
 def test_login_form_refuses_forged_posts_before_anything_is_counted(limited):
     """Twelve forged sign-ins with the right password: each 403, no cookie, no session, and nothing
     counted against a 3/minute limit (the API login afterwards still passes)."""
