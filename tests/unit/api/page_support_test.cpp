@@ -21,10 +21,19 @@ TEST(PageCookies, ReadsTheNamedCookieExactly) {
   EXPECT_FALSE(cookie(r, "session"));
 }
 
-TEST(PageCookies, TakesTheFirstOfSeveralAndEveryCookieHeader) {
+// Found by an outside attack: the first of two was taken, and a sibling subdomain's planted
+// cookie (sent first for its longer Path) became the victim's sign-in.
+TEST(PageCookies, TwoValuesAreNoOnesAndEveryCookieHeaderIsRead) {
   const auto r = withCookies({"x=1", "gatehouse_session=first; gatehouse_session=second"});
-  EXPECT_EQ(cookie(r, "gatehouse_session"), "first");
+  EXPECT_EQ(cookie(r, "gatehouse_session"), "");
+  EXPECT_TRUE(cookieSentTwice(r, "gatehouse_session"));
   EXPECT_EQ(cookie(r, "x"), "1");
+  EXPECT_FALSE(cookieSentTwice(r, "x"));
+  const auto apart = withCookies({"gatehouse_session=first", "gatehouse_session=second"});
+  EXPECT_EQ(cookie(apart, "gatehouse_session"), "");
+  const auto same = withCookies({"gatehouse_session=one; gatehouse_session=one"});
+  EXPECT_EQ(cookie(same, "gatehouse_session"), "one");
+  EXPECT_FALSE(cookieSentTwice(same, "gatehouse_session"));
   http::Request lower;
   lower.headers.emplace_back("cookie", "k=v");
   EXPECT_EQ(cookie(lower, "k"), "v");
