@@ -100,7 +100,6 @@ struct SharedState {
   std::unique_ptr<state::Bus> bus;
   std::unique_ptr<state::RateLimiter> limiter;
   std::unique_ptr<state::LoginGuard> guard;
-  std::unique_ptr<state::LoginGuard> code_guard;  // wrong second-factor codes in a row
   std::unique_ptr<state::OneTimeStore> once;
   const state::LocalRateLimiter* local_limiter = nullptr;  // for its gauge; null with Redis
   state::LocalOneTimeStore* local_once = nullptr;          // `once`, when it is this node's own
@@ -111,12 +110,6 @@ core::Result<SharedState> openSharedState(const config::Config& config) {
                                      .max_delay = config.login_max_delay_seconds,
                                      .lock_after = config.lockout_threshold,
                                      .cooldown = config.lockout_cooldown_seconds};
-  // No delays (MFA_RATE_LIMIT paces codes); its lock is handed to the store at once, and lasts
-  // the cooldown only when the store could not take it (mfa::MfaService::lockCodes).
-  const state::LockoutPolicy code_lockout{.delay_after = 0,
-                                          .max_delay = 1,
-                                          .lock_after = config.mfa_lockout_threshold,
-                                          .cooldown = config.lockout_cooldown_seconds};
   SharedState s;
   if (!config.redis_url) {
     s.bus = std::make_unique<state::LocalBus>();
@@ -124,7 +117,6 @@ core::Result<SharedState> openSharedState(const config::Config& config) {
     s.local_limiter = limiter.get();
     s.limiter = std::move(limiter);
     s.guard = std::make_unique<state::LocalLoginGuard>(lockout);
-    s.code_guard = std::make_unique<state::LocalLoginGuard>(code_lockout);
     auto once = std::make_unique<state::LocalOneTimeStore>();
     s.local_once = once.get();
     s.once = std::move(once);
@@ -141,7 +133,6 @@ core::Result<SharedState> openSharedState(const config::Config& config) {
   s.bus = std::make_unique<state::RedisBus>(*s.redis, "gatehouse:events");
   s.limiter = std::make_unique<state::RedisRateLimiter>(*s.redis);
   s.guard = std::make_unique<state::RedisLoginGuard>(*s.redis, lockout);
-  s.code_guard = std::make_unique<state::RedisLoginGuard>(*s.redis, code_lockout);
   s.once = std::make_unique<state::RedisOneTimeStore>(*s.redis);
   return s;
 }
@@ -292,7 +283,7 @@ int serve(const config::Config& config) {
                             clock, keys->tokens->retired);
   auto shared = openSharedState(config);
   if (!shared) return fatal(shared.error().message);
-  auto& [redis, bus, limiter, guard, code_guard, once, local_limiter, local_once] = *shared;
+  auto& [redis, bus, limiter, guard, once, local_limiter, local_once] = *shared;
   // Challenges made before this start (one node) or before Redis lost its data are refused.
   if (auto ok = once->vouchFrom(clock.unixMillis()); !ok && !redis)
     return fatal("one-time values: " + ok.error().message);
@@ -391,8 +382,9 @@ int serve(const config::Config& config) {
   };
   mfa_settings.on_repeated_failures = tell(mail::Notice::SecondFactorFailures);
   mfa_settings.on_codes_locked = tell(mail::Notice::SecondFactorLocked);
-  mfa::MfaService mfa_service({**store, *once, *limiter, *code_guard, rates, *policy, user_cache,
-                               audit_log, metrics, clock, std::move(mfa_settings)});
+  mfa_settings.lockout_threshold = config.mfa_lockout_threshold;
+  mfa::MfaService mfa_service({**store, *once, *limiter, rates, *policy, user_cache, audit_log,
+                               metrics, clock, std::move(mfa_settings)});
   // libcurl is loaded on first use; where it will be used, a missing one stops the start here
   // rather than at the first sign-in or message.
   if (config.mail.smtp_url || !config.oidc_providers.empty()) {

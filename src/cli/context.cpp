@@ -90,10 +90,8 @@ bool Context::open(std::ostream& err) {
       *store, *hasher, *pool, policy, *cache, *session_end, *revocations, *guard, *audit, metrics,
       clock, config.password_rules});
   rates = std::make_unique<auth::RateCheck>(limiter, metrics, *audit, clock);
-  // A command checks no second-factor code: this process's own guard stands for the code guard.
-  mfa = std::make_unique<mfa::MfaService>(mfa::MfaService::Deps{*store, once, limiter, *guard,
-                                                                *rates, policy, *cache, *audit,
-                                                                metrics, clock, mfa::Settings{}});
+  mfa = std::make_unique<mfa::MfaService>(mfa::MfaService::Deps{
+      *store, once, limiter, *rates, policy, *cache, *audit, metrics, clock, mfa::Settings{}});
   actor = auth::Actor{std::nullopt, policy.allPermissions()};
   return true;
 }

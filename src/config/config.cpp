@@ -381,9 +381,10 @@ const std::map<std::string, std::string>& variables() {
        "second-factor attempts per account, never shared with the password's counters, "
        "N/[K]second(s)|minute(s)|hour(s)|day(s) (5/15minutes)"},
       {"MFA_LOCKOUT_THRESHOLD",
-       "wrong second-factor codes in a row (TOTP or recovery codes, on any node) that lock an "
-       "account's codes until its password is changed or reset, or an administrator resets its "
-       "second factor; passkeys still work; at most 100 (100)"},
+       "second-factor codes tried in a row without a right one (TOTP or recovery codes, on any "
+       "node) that lock an account's codes until an administrator resets its second factor or "
+       "the owner signs in with a passkey; a new password does not unlock them; at most 100 "
+       "(100)"},
       {"OIDC_RATE_LIMIT",
        "external sign-in starts and callbacks (each asks the provider) per client address, each "
        "apart, N/second|minute|hour|day (120/minute)"},

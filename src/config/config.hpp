@@ -125,7 +125,7 @@ struct Config {
   std::vector<std::string> trusted_proxies;
   std::int64_t refresh_grace_seconds = 0;
   std::uint32_t lockout_threshold = 100;  // consecutive failures that lock password login
-  // Consecutive wrong second-factor codes that lock an account's codes until its password changes.
+  // Second-factor codes tried in a row without a right one that lock the account's codes.
   std::uint32_t mfa_lockout_threshold = 100;
   std::int64_t lockout_cooldown_seconds = 3600;
   std::uint32_t login_delay_after = 5;  // failures before growing delays (0 = none)

@@ -116,18 +116,20 @@ std::map<std::string, std::array<std::string, 3>, std::less<>> builtIns() {
       {"second-factor-locked",
        {"The second-factor codes of your {{product}} account are locked",
         "Hello {{username}},\n\nSomeone entered so many wrong second-factor codes in a row for "
-        "your {{product}} account {{email}}, after entering its password, that its codes (your "
-        "authenticator app's and your recovery codes) no longer sign in: whoever it was knows "
-        "your password. A passkey still signs you in.\n\nReset your password by mail to unlock "
-        "them (the new password ends the guessing), or ask your administrator to reset your "
-        "second factor:\n\n{{link}}\n\n-- \n{{product}}\n",
+        "your {{product}} account {{email}}, after getting past its first step (your password, "
+        "or a sign-in linked to the account), that its codes (your authenticator app's and your "
+        "recovery codes) no longer sign in. A passkey still signs you in, and unlocks them.\n\n"
+        "If this was not you, whoever it was knows your password: set a new one at once, and "
+        "ask your administrator to reset your second factor (a new password alone does not "
+        "unlock the codes):\n\n{{link}}\n\n-- \n{{product}}\n",
         page("<p>Hello {{username}},</p>\n<p>Someone entered so many wrong second-factor codes "
-             "in a row for your {{product}} account {{email}}, after entering its password, that "
-             "its codes (your authenticator app's and your recovery codes) no longer sign in: "
-             "whoever it was knows your password. A passkey still signs you in.</p>\n<p>Reset "
-             "your password by mail to unlock them (the new password ends the guessing), or ask "
-             "your administrator to reset your second factor.</p>\n" +
-             button("Reset my password"))}},
+             "in a row for your {{product}} account {{email}}, after getting past its first step "
+             "(your password, or a sign-in linked to the account), that its codes (your "
+             "authenticator app's and your recovery codes) no longer sign in. A passkey still "
+             "signs you in, and unlocks them.</p>\n<p>If this was not you, whoever it was knows "
+             "your password: set a new one at once, and ask your administrator to reset your "
+             "second factor (a new password alone does not unlock the codes).</p>\n" +
+             button("Set a new password"))}},
       {"totp-added",
        {"An authenticator app was added to your {{product}} account",
         "Hello {{username}},\n\nAn authenticator app was just added to your {{product}} account "

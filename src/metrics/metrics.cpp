@@ -87,9 +87,9 @@ std::string Registry::render() const {
   counter("gatehouse_lockouts_total", "Accounts locked after repeated failed logins.",
           locked_out_.load());
   out << "# HELP gatehouse_mfa_events_total Second-factor enrolments, uses, failures, replays, "
-         "removals and resets.\n# TYPE gatehouse_mfa_events_total counter\n";
+         "removals, resets and codes locked.\n# TYPE gatehouse_mfa_events_total counter\n";
   static constexpr const char* kMfaEvents[] = {"enrolled", "confirmed", "verified", "failed",
-                                               "replayed", "removed",   "reset"};
+                                               "replayed", "removed",   "reset",    "locked"};
   for (std::size_t i = 0; i < mfa_.size(); ++i) {
     out << "gatehouse_mfa_events_total{event=\"" << kMfaEvents[i] << "\"} " << mfa_[i].load()
         << "\n";

@@ -31,7 +31,7 @@ class Registry {
   void refreshReuse() { refresh_reuse_.fetch_add(1, std::memory_order_relaxed); }
   void lockedOut() { locked_out_.fetch_add(1, std::memory_order_relaxed); }
   // Second-factor events: gatehouse_mfa_events_total{event="..."}.
-  enum class Mfa { Enrolled, Confirmed, Verified, Failed, Replayed, Removed, Reset, Count };
+  enum class Mfa { Enrolled, Confirmed, Verified, Failed, Replayed, Removed, Reset, Locked, Count };
   void mfa(Mfa event) {
     mfa_[static_cast<std::size_t>(event)].fetch_add(1, std::memory_order_relaxed);
   }

@@ -37,11 +37,6 @@ std::string sealingAad(std::int64_t user_id) {
 
 std::string limiterKey(std::int64_t user_id) { return "mfa:acct:" + std::to_string(user_id); }
 
-// The code guard's count is of one password: a new one (its tokens_valid_after) starts afresh.
-std::string codeGuardKey(const store::User& user) {
-  return "codes:" + std::to_string(user.id) + ":" + std::to_string(user.tokens_valid_after);
-}
-
 // A recovery code as typed, in its stored spelling: lower case, no dashes or spaces; nullopt
 // unless it has the length and alphabet of one.
 std::optional<std::string> normalisedRecoveryCode(std::string_view typed) {
@@ -263,7 +258,12 @@ auth::Result<void> MfaService::countAttempt(const store::User& user,
   return counted;
 }
 
-void MfaService::attemptSucceeded(std::int64_t user_id) { d_.limiter.reset(limiterKey(user_id)); }
+void MfaService::attemptSucceeded(std::int64_t user_id) {
+  d_.limiter.reset(limiterKey(user_id));
+  if (auto cleared = d_.store.mfa().clearCodeAttempts(user_id); !cleared)
+    spdlog::error("mfa: the codes' count of user {} was not cleared: {}", user_id,
+                  cleared.error().message);
+}
 
 std::vector<std::string> MfaService::methods(std::int64_t user_id) {
   bool totp = false;
@@ -382,22 +382,19 @@ auth::Result<std::string> MfaService::check(const store::User& user, std::string
   // the count, so a user's own sign-ins never add up to a refusal (and its first refusal tells
   // the owner: Settings::on_repeated_failures).
   if (auto ok = countAttempt(user, client); !ok) return tl::unexpected(ok.error());
-  // Then the hard cap: locked codes are not checked (answered as a wrong one, as a locked
-  // password is); else this attempt counts as wrong before it is checked, on every node.
-  const auto refused = [&](const char* reason) { return wrongCode(user, client, reason); };
-  auto locked = d_.store.mfa().codesLocked(user.id, user.tokens_valid_after);
-  if (!locked) return tl::unexpected(auth::storeFailure(locked.error()));
-  if (*locked) return refused("locked");
-  const std::string guard_key = codeGuardKey(user);
-  auto attempted = d_.code_guard.attempt(guard_key, d_.clock.unixSeconds());
-  if (!attempted) return fail(Errc::Unavailable, "code guard: " + attempted.error().message);
-  // Still cooling after a lock the store did not take (lockCodes).
-  if (attempted->gate != state::Gate::Open) return refused("locked");
+  // Then the hard cap: counted in the database before it is checked, on every node; locked
+  // codes are not checked (answered as a wrong one, as a locked password is).
+  auto counted = d_.store.mfa().countCodeAttempt(user.id, d_.settings.lockout_threshold);
+  if (!counted) return tl::unexpected(auth::storeFailure(counted.error()));
+  if (!*counted) return wrongCode(user, client, "locked");
   auto matched = matchCode(user, code, client);
   if (matched) {
-    d_.code_guard.succeeded(guard_key);
-  } else if (attempted->locked && matched.error().code == Errc::InvalidMfaCode) {
-    lockCodes(user, client);
+    if (auto cleared = d_.store.mfa().clearCodeAttempts(user.id); !cleared)
+      spdlog::error("request_id={} mfa: the codes' count of user {} was not cleared: {}",
+                    client.request_id, user.id, cleared.error().message);
+  } else if (**counted >= d_.settings.lockout_threshold &&
+             matched.error().code == Errc::InvalidMfaCode) {
+    codesLocked(user, client);
   }
   return matched;
 }
@@ -410,16 +407,10 @@ auth::Result<std::string> MfaService::wrongCode(const store::User& user,
   return fail(Errc::InvalidMfaCode, reason);
 }
 
-void MfaService::lockCodes(const store::User& user, const auth::ClientInfo& client) {
-  if (auto ok = d_.store.mfa().lockCodes(user.id, user.tokens_valid_after, d_.clock.unixSeconds());
-      !ok) {
-    // The guard's own lock refuses the codes meanwhile (its cooldown).
-    spdlog::error("request_id={} mfa: the codes of user {} were not locked: {}", client.request_id,
-                  user.id, ok.error().message);
-    return;
-  }
-  d_.code_guard.succeeded(codeGuardKey(user));  // the store holds the lock now
-  record("mfa.locked", client, std::nullopt, user.id);
+void MfaService::codesLocked(const store::User& user, const auth::ClientInfo& client) {
+  d_.metrics.mfa(metrics::Registry::Mfa::Locked);
+  record("mfa.locked", client, std::nullopt, user.id,
+         {{"attempts", d_.settings.lockout_threshold}});
   if (d_.settings.on_codes_locked) d_.settings.on_codes_locked(user, client);
 }
 

@@ -17,7 +17,6 @@
 #include "core/clock.hpp"
 #include "metrics/metrics.hpp"
 #include "rbac/policy.hpp"
-#include "state/limits.hpp"
 #include "state/once.hpp"
 #include "store/store.hpp"
 
@@ -42,12 +41,14 @@ struct Settings {
   std::string sealing_key;  // 32 bytes: AES-256-GCM over TOTP secrets at rest
   std::string code_key;     // 32 bytes: HMAC-SHA-256 key of recovery-code digests
   std::int64_t max_factors = 10;
+  // MFA_LOCKOUT_THRESHOLD: codes tried in a row (no right one, no passkey between) that lock them.
+  std::int64_t lockout_threshold = 100;
   // Told once per MFA_RATE_LIMIT window when an account's second-factor attempts first meet the
   // limit: that many in a row failed (a success clears the count), so whoever made them knows the
   // password. The server mails the owner (mail::Notice::SecondFactorFailures).
   std::function<void(const store::User&, const auth::ClientInfo&)> on_repeated_failures;
-  // Told when wrong codes in a row met MFA_LOCKOUT_THRESHOLD and locked the account's codes until
-  // its password changes. The server mails the owner (mail::Notice::SecondFactorLocked).
+  // Told when wrong codes in a row met MFA_LOCKOUT_THRESHOLD and locked the account's codes. The
+  // server mails the owner (mail::Notice::SecondFactorLocked).
   std::function<void(const store::User&, const auth::ClientInfo&)> on_codes_locked;
 };
 
@@ -57,19 +58,17 @@ struct Settings {
 // `mfa_token` (five minutes, bound to the password step's user, scope and client) traded with a
 // code for a session. Attempts count against MFA_RATE_LIMIT per account before they are checked
 // and never against the password's counters; a success clears them. Codes (TOTP and recovery
-// codes, the guessable ones) wrong MFA_LOCKOUT_THRESHOLD times in a row are locked until the
-// password changes (a hard cap on guesses: NIST SP 800-63B §5.2.2), whatever the rate allowed;
-// a passkey, not guessable, still proves the second factor. Secrets are sealed at rest and never
-// logged. Runs on workers. Thread-safe.
+// codes, the guessable ones) tried MFA_LOCKOUT_THRESHOLD times in a row without a right one are
+// locked, in the database, until an administrator resets the second factor or the owner proves
+// it with a passkey (a hard cap on guesses, NIST SP 800-63B §5.2.2; Keycloak's permanent
+// lockout): a new password does not unlock them, since whoever reads the mailbox can set one.
+// Secrets are sealed at rest and never logged. Runs on workers. Thread-safe.
 class MfaService {
  public:
   struct Deps {
     store::Store& store;
     state::OneTimeStore& once;
     state::RateLimiter& limiter;
-    // Wrong codes in a row per account and password (its lock_after is MFA_LOCKOUT_THRESHOLD, no
-    // delays); shared by the nodes, as the password's guard is.
-    state::LoginGuard& code_guard;
     auth::RateCheck& rates;
     const rbac::Policy& policy;
     auth::UserCache& users;  // told at once when a user's mfa_enabled changes
@@ -130,8 +129,9 @@ class MfaService {
                                                                 std::vector<std::string>& hashes) {
     return freshCodes(user_id, hashes);
   }
-  // Counts one second-factor attempt of the user against MFA_RATE_LIMIT (RateLimited), and
-  // clears the count after a success.
+  // Counts one second-factor attempt of the user against MFA_RATE_LIMIT (RateLimited);
+  // attemptSucceeded, after a success, clears it and the codes' count (a passkey proved the
+  // owner).
   [[nodiscard]] auth::Result<void> countAttempt(const store::User& user,
                                                 const auth::ClientInfo& client);
   void attemptSucceeded(std::int64_t user_id);
@@ -160,8 +160,8 @@ class MfaService {
   [[nodiscard]] auth::Result<std::string> wrongCode(const store::User& user,
                                                     const auth::ClientInfo& client,
                                                     const char* reason);
-  // The attempt that met MFA_LOCKOUT_THRESHOLD was wrong: the codes are locked, recorded, told.
-  void lockCodes(const store::User& user, const auth::ClientInfo& client);
+  // The attempt that met MFA_LOCKOUT_THRESHOLD was wrong: the codes are locked; recorded, told.
+  void codesLocked(const store::User& user, const auth::ClientInfo& client);
   std::string codeHash(std::int64_t user_id, std::string_view code) const;
   std::optional<std::string> openSecret(const store::MfaFactor& factor) const;
   void record(std::string type, const auth::ClientInfo& client, std::optional<std::int64_t> actor,

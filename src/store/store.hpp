@@ -374,8 +374,8 @@ class MfaStore {
   // remains, the recovery codes and the user's mfa_enabled. True when it was confirmed (an
   // enrolment left unfinished is no way in: its removal is nobody's news).
   [[nodiscard]] virtual core::Result<bool> remove(std::int64_t id, std::int64_t user_id) = 0;
-  // Every factor, recovery code and code lock of the user, and mfa_enabled, in one transaction;
-  // how many confirmed factors went.
+  // Every factor, recovery code and counted code attempt of the user, and mfa_enabled, in one
+  // transaction; how many confirmed factors went.
   [[nodiscard]] virtual core::Result<std::int64_t> removeAll(std::int64_t user_id) = 0;
   // In one transaction: the user's recovery codes become exactly these.
   [[nodiscard]] virtual core::Status replaceRecoveryCodes(
@@ -385,16 +385,15 @@ class MfaStore {
                                                            std::string_view hash,
                                                            std::int64_t now) = 0;
   [[nodiscard]] virtual core::Result<std::int64_t> recoveryCodesLeft(std::int64_t user_id) = 0;
-  // The user's guessable codes (TOTP and recovery codes) locked after MFA_LOCKOUT_THRESHOLD wrong
-  // ones in a row, for as long as the password that reached them: the lock names the user's
-  // `tokens_valid_after`, which a password change or reset moves. One row per user (the next
-  // lock replaces it); removeAll (an administrator's reset) takes it away.
-  [[nodiscard]] virtual core::Status lockCodes(std::int64_t user_id,
-                                               std::int64_t tokens_valid_after,
-                                               std::int64_t now) = 0;
-  // Whether lockCodes locked the user's codes under this `tokens_valid_after`.
-  [[nodiscard]] virtual core::Result<bool> codesLocked(std::int64_t user_id,
-                                                       std::int64_t tokens_valid_after) = 0;
+  // MFA_LOCKOUT_THRESHOLD's count of the user's guessable codes (TOTP, recovery codes) tried in
+  // a row, in the database (every node, every restart, no expiry, whatever the password): one
+  // more, in one statement, unless `threshold` are counted already. The count with this attempt,
+  // or nullopt when the codes are locked. A password change leaves it; removeAll (an
+  // administrator's reset) and clearCodeAttempts take it away.
+  [[nodiscard]] virtual core::Result<std::optional<std::int64_t>> countCodeAttempt(
+      std::int64_t user_id, std::int64_t threshold) = 0;
+  // The owner proved the second factor (a right code, a passkey): the count starts again.
+  [[nodiscard]] virtual core::Status clearCodeAttempts(std::int64_t user_id) = 0;
 
   // In one transaction: `factor` (a passkey) stored confirmed; ResourceExhausted when the user
   // holds `max_factors` factors, AlreadyExists when its credential id is registered (to anyone);

@@ -1404,26 +1404,48 @@ TEST_P(StoreContract, FactorStateStaysBoundedAndResetsWhole) {
   EXPECT_TRUE(store_->mfa().confirm(theirs.id, other.id, 1, 1, {"d"}, 3).value());
 }
 
-// MFA_LOCKOUT_THRESHOLD's lock: of one password (tokens_valid_after), one row per user, gone with
-// an administrator's reset and with the user; another user's stays.
-TEST_P(StoreContract, CodeLocksNameThePasswordAndGoWithAReset) {
+// MFA_LOCKOUT_THRESHOLD's count: one statement each, so attempts racing at the threshold (on any
+// node) are checked at most `threshold` times in all; cleared, reset or deleted with the user.
+TEST_P(StoreContract, CodeAttemptsStopAtTheThresholdUnderRaces) {
   const User u = make("lock@example.com", "lockuser");
   const User other = make("other-lock@example.com", "otherlock");
-  EXPECT_FALSE(store_->mfa().codesLocked(u.id, 0).value());
-  ASSERT_TRUE(store_->mfa().lockCodes(u.id, 0, 100));
-  ASSERT_TRUE(store_->mfa().lockCodes(other.id, 0, 100));
-  EXPECT_TRUE(store_->mfa().codesLocked(u.id, 0).value());
-  EXPECT_FALSE(store_->mfa().codesLocked(u.id, 50).value());  // a new password's
-  // A second lock replaces the first: the old password's is no longer held.
-  ASSERT_TRUE(store_->mfa().lockCodes(u.id, 50, 200));
-  EXPECT_TRUE(store_->mfa().codesLocked(u.id, 50).value());
-  EXPECT_FALSE(store_->mfa().codesLocked(u.id, 0).value());
+  EXPECT_EQ(store_->mfa().countCodeAttempt(u.id, 3).value(), std::optional<std::int64_t>(1));
+  EXPECT_EQ(store_->mfa().countCodeAttempt(u.id, 3).value(), std::optional<std::int64_t>(2));
+  ASSERT_TRUE(store_->mfa().clearCodeAttempts(u.id));
+  EXPECT_EQ(store_->mfa().countCodeAttempt(u.id, 3).value(), std::optional<std::int64_t>(1));
+  ASSERT_TRUE(store_->mfa().clearCodeAttempts(u.id));
+  constexpr int kThreads = 8, kEach = 10, kThreshold = 25;
+  std::atomic<int> counted{0}, locked{0}, failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kEach; ++i) {
+        auto r = store_->mfa().countCodeAttempt(u.id, kThreshold);
+        if (!r) {
+          ++failed;
+        } else if (*r) {
+          ++counted;
+        } else {
+          ++locked;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(counted.load(), kThreshold);
+  EXPECT_EQ(locked.load(), kThreads * kEach - kThreshold);
+  EXPECT_EQ(store_->mfa().countCodeAttempt(u.id, kThreshold).value(), std::nullopt);
+  // A higher threshold (the setting raised) counts on from there.
+  EXPECT_EQ(store_->mfa().countCodeAttempt(u.id, kThreshold + 1).value(),
+            std::optional<std::int64_t>(kThreshold + 1));
+  EXPECT_EQ(store_->mfa().countCodeAttempt(other.id, 3).value(), std::optional<std::int64_t>(1));
   EXPECT_EQ(store_->mfa().removeAll(u.id).value(), 0);
-  EXPECT_FALSE(store_->mfa().codesLocked(u.id, 50).value());
-  EXPECT_TRUE(store_->mfa().codesLocked(other.id, 0).value());
+  EXPECT_EQ(store_->mfa().countCodeAttempt(u.id, 3).value(), std::optional<std::int64_t>(1));
+  EXPECT_EQ(store_->mfa().countCodeAttempt(other.id, 3).value(), std::optional<std::int64_t>(2));
   ASSERT_TRUE(store_->users().remove(other.id, "admin"));
   const User again = make("other-lock@example.com", "otherlock");
-  EXPECT_FALSE(store_->mfa().codesLocked(again.id, 0).value());
+  EXPECT_EQ(store_->mfa().countCodeAttempt(again.id, 3).value(), std::optional<std::int64_t>(1));
 }
 
 TEST_P(StoreContract, ConcurrentMigrationsFromSeveralProcessesApplyOnce) {

@@ -81,9 +81,6 @@ struct AuthStack {
   auth::UserCache cache;
   state::LocalRateLimiter limiter;
   state::LocalLoginGuard guard;
-  // Wrong second-factor codes in a row, as the server makes it (MFA_LOCKOUT_THRESHOLD 100).
-  state::LocalLoginGuard code_guard{
-      state::LockoutPolicy{.delay_after = 0, .max_delay = 1, .lock_after = 100, .cooldown = 3600}};
   state::LocalOneTimeStore once;
   audit::AuditLog audit;
   metrics::Registry metrics;

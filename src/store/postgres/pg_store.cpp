@@ -358,13 +358,12 @@ CREATE TABLE unlinked_identities (
   PRIMARY KEY (user_id, issuer, subject)
 );
 )sql",
-    // 18: a user's second-factor codes locked after too many wrong ones in a row, until the
-    // password changes (MfaStore::lockCodes).
+    // 18: a user's second-factor codes tried in a row, which lock them at MFA_LOCKOUT_THRESHOLD
+    // (MfaStore::countCodeAttempt).
     R"sql(
-CREATE TABLE mfa_code_locks (
-  user_id            BIGINT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
-  tokens_valid_after BIGINT NOT NULL,
-  locked_at          BIGINT NOT NULL
+CREATE TABLE mfa_code_attempts (
+  user_id  BIGINT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+  attempts BIGINT NOT NULL
 );
 )sql",
 };
@@ -1330,6 +1329,13 @@ core::Status insertCodes(Connection& c, std::int64_t user_id,
 }
 
 // The user's mfa_enabled follows their confirmed factors; with none left the recovery codes go.
+// MfaStore::countCodeAttempt in one statement: a row that already holds `threshold` is left as it
+// is and returns nothing.
+constexpr const char* kCountCodeAttempt =
+    "INSERT INTO mfa_code_attempts (user_id, attempts) VALUES ($1, 1) ON CONFLICT (user_id) DO "
+    "UPDATE SET attempts = mfa_code_attempts.attempts + 1 WHERE mfa_code_attempts.attempts < $2 "
+    "RETURNING attempts";
+
 core::Status settleMfa(Connection& c, std::int64_t user_id) {
   auto set = c.query(
       "UPDATE users SET mfa_enabled = x.has FROM (SELECT EXISTS (SELECT 1 FROM mfa_factors WHERE "
@@ -1466,7 +1472,7 @@ class PgMfa final : public MfaStore {
       std::int64_t confirmed = 0;
       for (int i = 0; i < del->size(); ++i) confirmed += del->boolean(i, 0) ? 1 : 0;
       if (auto ok = settleMfa(c, user_id); !ok) return tl::unexpected(ok.error());
-      if (auto gone = c.query("DELETE FROM mfa_code_locks WHERE user_id = $1", {user_id}); !gone)
+      if (auto gone = c.query("DELETE FROM mfa_code_attempts WHERE user_id = $1", {user_id}); !gone)
         return tl::unexpected(gone.error());
       return confirmed;
     });
@@ -1504,29 +1510,25 @@ class PgMfa final : public MfaStore {
     });
   }
 
-  core::Status lockCodes(std::int64_t user_id, std::int64_t tokens_valid_after,
-                         std::int64_t now) override {
+  core::Result<std::optional<std::int64_t>> countCodeAttempt(std::int64_t user_id,
+                                                             std::int64_t threshold) override {
+    using Count = std::optional<std::int64_t>;
+    return pool_.with<Count>([&](Connection& c) -> core::Result<Count> {
+      auto rows = c.query(kCountCodeAttempt, {user_id, threshold});
+      if (!rows) return tl::unexpected(rows.error());
+      if (rows->size() == 0) return std::nullopt;  // `threshold` counted: locked
+      return rows->int64(0, 0);
+    });
+  }
+
+  core::Status clearCodeAttempts(std::int64_t user_id) override {
     return pool_
         .with<std::monostate>([&](Connection& c) -> core::Result<std::monostate> {
-          auto rows = c.query(
-              "INSERT INTO mfa_code_locks (user_id, tokens_valid_after, locked_at) VALUES ($1, "
-              "$2, $3) ON CONFLICT (user_id) DO UPDATE SET tokens_valid_after = "
-              "excluded.tokens_valid_after, locked_at = excluded.locked_at",
-              {user_id, tokens_valid_after, now});
+          auto rows = c.query("DELETE FROM mfa_code_attempts WHERE user_id = $1", {user_id});
           if (!rows) return tl::unexpected(rows.error());
           return std::monostate{};
         })
         .map([](std::monostate) {});
-  }
-
-  core::Result<bool> codesLocked(std::int64_t user_id, std::int64_t tokens_valid_after) override {
-    return pool_.with<bool>([&](Connection& c) -> core::Result<bool> {
-      auto rows = c.query(
-          "SELECT COUNT(*) FROM mfa_code_locks WHERE user_id = $1 AND tokens_valid_after = $2",
-          {user_id, tokens_valid_after});
-      if (!rows) return tl::unexpected(rows.error());
-      return rows->int64(0, 0) != 0;
-    });
   }
 
   core::Result<std::pair<MfaFactor, bool>> addConfirmed(

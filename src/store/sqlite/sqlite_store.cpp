@@ -323,13 +323,12 @@ CREATE TABLE unlinked_identities (
   PRIMARY KEY (user_id, issuer, subject)
 );
 )sql",
-    // 18: a user's second-factor codes locked after too many wrong ones in a row, until the
-    // password changes (MfaStore::lockCodes).
+    // 18: a user's second-factor codes tried in a row, which lock them at MFA_LOCKOUT_THRESHOLD
+    // (MfaStore::countCodeAttempt).
     R"sql(
-CREATE TABLE mfa_code_locks (
-  user_id            INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
-  tokens_valid_after INTEGER NOT NULL,
-  locked_at          INTEGER NOT NULL
+CREATE TABLE mfa_code_attempts (
+  user_id  INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+  attempts INTEGER NOT NULL
 );
 )sql",
 };
@@ -1414,6 +1413,13 @@ core::Status insertCodes(Connection& c, std::int64_t user_id,
 }
 
 // The user's mfa_enabled follows their confirmed factors; with none left the recovery codes go.
+// MfaStore::countCodeAttempt in one statement: a row that already holds `threshold` is left as it
+// is and returns nothing.
+constexpr const char* kCountCodeAttempt =
+    "INSERT INTO mfa_code_attempts (user_id, attempts) VALUES (?1, 1) ON CONFLICT (user_id) DO "
+    "UPDATE SET attempts = mfa_code_attempts.attempts + 1 WHERE mfa_code_attempts.attempts < ?2 "
+    "RETURNING attempts";
+
 core::Status settleMfa(Connection& c, std::int64_t user_id) {
   return forUser(c, user_id,
                  {"UPDATE users SET mfa_enabled = EXISTS (SELECT 1 FROM mfa_factors WHERE user_id "
@@ -1552,7 +1558,7 @@ class SqliteMfa final : public MfaStore {
         }
       }  // finished before the next statement
       if (auto ok = settleMfa(c, user_id); !ok) return tl::unexpected(ok.error());
-      if (auto ok = forUser(c, user_id, {"DELETE FROM mfa_code_locks WHERE user_id = ?"}); !ok)
+      if (auto ok = forUser(c, user_id, {"DELETE FROM mfa_code_attempts WHERE user_id = ?"}); !ok)
         return tl::unexpected(ok.error());
       return confirmed;
     });
@@ -1592,27 +1598,22 @@ class SqliteMfa final : public MfaStore {
     });
   }
 
-  core::Status lockCodes(std::int64_t user_id, std::int64_t tokens_valid_after,
-                         std::int64_t now) override {
-    return pool_.with([&](Connection& c) -> core::Status {
-      auto stmt = c.prepare(
-          "INSERT INTO mfa_code_locks (user_id, tokens_valid_after, locked_at) VALUES (?, ?, ?) "
-          "ON CONFLICT (user_id) DO UPDATE SET tokens_valid_after = excluded.tokens_valid_after, "
-          "locked_at = excluded.locked_at");
+  core::Result<std::optional<std::int64_t>> countCodeAttempt(std::int64_t user_id,
+                                                             std::int64_t threshold) override {
+    return pool_.with([&](Connection& c) -> core::Result<std::optional<std::int64_t>> {
+      auto stmt = c.prepare(kCountCodeAttempt);
       if (!stmt) return tl::unexpected(stmt.error());
-      bindAll(*stmt, user_id, tokens_valid_after, now);
-      return stmt->run();
+      bindAll(*stmt, user_id, threshold);
+      auto row = stmt->step();
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) return std::nullopt;  // `threshold` counted: locked
+      return stmt->int64(0);
     });
   }
 
-  core::Result<bool> codesLocked(std::int64_t user_id, std::int64_t tokens_valid_after) override {
-    return pool_.with([&](Connection& c) -> core::Result<bool> {
-      auto stmt = c.prepare(
-          "SELECT COUNT(*) FROM mfa_code_locks WHERE user_id = ? AND tokens_valid_after = ?");
-      if (!stmt) return tl::unexpected(stmt.error());
-      bindAll(*stmt, user_id, tokens_valid_after);
-      if (auto row = stmt->step(); !row) return tl::unexpected(row.error());
-      return stmt->int64(0) != 0;
+  core::Status clearCodeAttempts(std::int64_t user_id) override {
+    return pool_.with([&](Connection& c) -> core::Status {
+      return forUser(c, user_id, {"DELETE FROM mfa_code_attempts WHERE user_id = ?"});
     });
   }
 

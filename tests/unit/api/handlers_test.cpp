@@ -133,8 +133,8 @@ class Handlers : public ::testing::Test {
   auth::TokenCheck& auth_ = stack_.token_check;
   auth::ApiKeyService keys_;
   auth::UserService users_{*store_, policy_, cache_, audit_, clock_, keys_, stack_.session_end};
-  mfa::MfaService mfa_{{*store_, stack_.once, stack_.limiter, stack_.code_guard, stack_.rates,
-                        policy_, cache_, audit_, metrics_, clock_,
+  mfa::MfaService mfa_{{*store_, stack_.once, stack_.limiter, stack_.rates, policy_, cache_, audit_,
+                        metrics_, clock_,
                         mfa::Settings{"Gatehouse",
                                       {1000, std::chrono::seconds(60)},
                                       std::string(32, 'k'),

@@ -7,7 +7,6 @@
 #include "core/ascii.hpp"
 #include "mfa/base32.hpp"
 #include "mfa/totp.hpp"
-#include "state/local.hpp"
 #include "support/auth_stack.hpp"
 
 namespace gatehouse::mfa {
@@ -48,8 +47,8 @@ class MfaRules : public ::testing::Test {
 
   gatehouse::testing::AuthStack stack_{"mfa"};
   auth::ClientInfo client_{"127.0.0.1", "browser", "req"};
-  MfaService mfa_{{*stack_.store, stack_.once, stack_.limiter, stack_.code_guard, stack_.rates,
-                   stack_.policy, stack_.cache, stack_.audit, stack_.metrics, stack_.clock,
+  MfaService mfa_{{*stack_.store, stack_.once, stack_.limiter, stack_.rates, stack_.policy,
+                   stack_.cache, stack_.audit, stack_.metrics, stack_.clock,
                    Settings{"Gatehouse",
                             {1000, std::chrono::seconds(60)},
                             std::string(32, 'k'),
@@ -133,8 +132,8 @@ TEST_F(MfaRules, APasswordChangeAfterThePasswordStepVoidsTheMfaToken) {
 }
 
 TEST_F(MfaRules, AttemptsCountBeforeTheyAreCheckedAndASuccessClearsThem) {
-  MfaService strict{{*stack_.store, stack_.once, stack_.limiter, stack_.code_guard, stack_.rates,
-                     stack_.policy, stack_.cache, stack_.audit, stack_.metrics, stack_.clock,
+  MfaService strict{{*stack_.store, stack_.once, stack_.limiter, stack_.rates, stack_.policy,
+                     stack_.cache, stack_.audit, stack_.metrics, stack_.clock,
                      Settings{"Gatehouse",
                               {3, std::chrono::seconds(900)},
                               std::string(32, 'k'),
@@ -161,9 +160,8 @@ TEST_F(MfaRules, TheOwnerIsToldOncePerWindowWhenWrongCodesMeetTheLimit) {
   settings.on_repeated_failures = [&told](const store::User& u, const auth::ClientInfo&) {
     told.push_back(u.id);
   };
-  MfaService strict{{*stack_.store, stack_.once, stack_.limiter, stack_.code_guard, stack_.rates,
-                     stack_.policy, stack_.cache, stack_.audit, stack_.metrics, stack_.clock,
-                     settings}};
+  MfaService strict{{*stack_.store, stack_.once, stack_.limiter, stack_.rates, stack_.policy,
+                     stack_.cache, stack_.audit, stack_.metrics, stack_.clock, settings}};
   const std::string secret = enrolled();
   stack_.clock.advance(60);
   for (int i = 0; i < 2; ++i) EXPECT_FALSE(strict.check(user_, "12345x", client_));
@@ -179,20 +177,20 @@ TEST_F(MfaRules, TheOwnerIsToldOncePerWindowWhenWrongCodesMeetTheLimit) {
   EXPECT_EQ(told, (std::vector<std::int64_t>{user_.id, user_.id}));  // the next window's
 }
 
-TEST_F(MfaRules, WrongCodesInARowLockTheCodesOnEveryNodeUntilThePasswordChanges) {
+TEST_F(MfaRules, CodesTriedInARowLockOnEveryNodeUntilAResetOrAPasskey) {
   // Left open by the rate limit alone: 5 guesses per 15 minutes, kept up, found a TOTP code
-  // within two years on average. MFA_LOCKOUT_THRESHOLD (3 here) wrong codes in a row lock the
-  // codes, the right one included, until the password that reached them changes.
+  // within two years on average. MFA_LOCKOUT_THRESHOLD (3 here) codes tried in a row without a
+  // right one lock the codes, the right one included. A new password does not unlock them (a
+  // review: whoever reads the mailbox sets one, and a lock it lifted bought 100 more guesses);
+  // an administrator's reset or a passkey does.
   std::vector<std::int64_t> told;
   Settings settings{
       "Gatehouse", {1000, std::chrono::seconds(60)}, std::string(32, 'k'), std::string(32, 'c')};
   settings.on_codes_locked = [&told](const store::User& u, const auth::ClientInfo&) {
     told.push_back(u.id);
   };
-  const state::LockoutPolicy three{
-      .delay_after = 0, .max_delay = 1, .lock_after = 3, .cooldown = 3600};
-  state::LocalLoginGuard guard(three);
-  MfaService strict{{*stack_.store, stack_.once, stack_.limiter, guard, stack_.rates, stack_.policy,
+  settings.lockout_threshold = 3;
+  MfaService strict{{*stack_.store, stack_.once, stack_.limiter, stack_.rates, stack_.policy,
                      stack_.cache, stack_.audit, stack_.metrics, stack_.clock, settings}};
   const std::string secret = enrolled();
   const auto right = [&] {
@@ -212,25 +210,23 @@ TEST_F(MfaRules, WrongCodesInARowLockTheCodesOnEveryNodeUntilThePasswordChanges)
   ASSERT_FALSE(locked);
   EXPECT_EQ(locked.error().code, Errc::InvalidMfaCode);
   EXPECT_FALSE(strict.check(user_, recovery_.at(0), client_));
-  // Another node, whose guard counted nothing, reads the lock from the store.
-  state::LocalLoginGuard other_guard(three);
-  MfaService other{{*stack_.store, stack_.once, stack_.limiter, other_guard, stack_.rates,
-                    stack_.policy, stack_.cache, stack_.audit, stack_.metrics, stack_.clock,
-                    settings}};
+  // Another node's service reads the same count.
+  MfaService other{{*stack_.store, stack_.once, stack_.limiter, stack_.rates, stack_.policy,
+                    stack_.cache, stack_.audit, stack_.metrics, stack_.clock, settings}};
   EXPECT_FALSE(other.check(user_, right(), client_));
-  // Nor does the lock pass after a while, or tell the owner again.
-  stack_.clock.advance(7 * 24 * 3600);
-  EXPECT_FALSE(strict.check(user_, right(), client_));
-  EXPECT_EQ(told.size(), 1U);
-  // A new password unlocks them: the guesser's no longer reaches the codes.
-  stack_.clock.advance(1);
+  // Neither time nor a new password unlocks them, and the owner is told once.
+  stack_.clock.advance(30 * 24 * 3600);
   ASSERT_TRUE(
       stack_.passwords.setPassword(user_.id, "An0ther-Passw0rd!", auth::commandLineClient()));
   user_ = stack_.store->users().findById(user_.id).value().value();
-  auto unlocked = strict.check(user_, right(), client_);
-  ASSERT_TRUE(unlocked) << unlocked.error().detail;
+  EXPECT_FALSE(strict.check(user_, right(), client_));
+  EXPECT_EQ(told.size(), 1U);
+  // A passkey proved the owner (MfaService::attemptSucceeded): the codes work again, the
+  // recovery code refused under the lock was not spent.
+  strict.attemptSucceeded(user_.id);
+  EXPECT_TRUE(other.check(user_, right(), client_));
   EXPECT_TRUE(other.check(user_, recovery_.at(0), client_));
-  // Locked again, an administrator's reset takes the lock with the factors.
+  // Locked again, an administrator's reset takes the count with the factors.
   for (int i = 0; i < 3; ++i) EXPECT_FALSE(other.check(user_, "12345x", client_));
   EXPECT_EQ(told.size(), 2U);
   EXPECT_FALSE(strict.check(user_, right(), client_));

@@ -149,8 +149,8 @@ class PasskeyRules : public ::testing::Test {
 
   gatehouse::testing::AuthStack stack_{"passkeys"};
   auth::ClientInfo client_{"127.0.0.1", "browser", "req"};
-  mfa::MfaService mfa_{{*stack_.store, stack_.once, stack_.limiter, stack_.code_guard, stack_.rates,
-                        stack_.policy, stack_.cache, stack_.audit, stack_.metrics, stack_.clock,
+  mfa::MfaService mfa_{{*stack_.store, stack_.once, stack_.limiter, stack_.rates, stack_.policy,
+                        stack_.cache, stack_.audit, stack_.metrics, stack_.clock,
                         mfa::Settings{"Gatehouse",
                                       {1000, std::chrono::seconds(60)},
                                       std::string(32, 'k'),
