@@ -681,6 +681,10 @@ class KeyRingStore {
   // Adds all of `keys` in one transaction, or none: AlreadyExists when one's (purpose, alg,
   // generation) is taken (a racing node or rotation stored it first).
   [[nodiscard]] virtual core::Status add(const std::vector<StoredKey>& keys) = 0;
+  // Adds `key` and deletes every older key of its (purpose, alg), in one transaction (a
+  // compromised ring replaced: a crash between the two left the old keys verifying, unseen).
+  // AlreadyExists as add.
+  [[nodiscard]] virtual core::Status replace(const StoredKey& key) = 0;
   // Deletes the keys of (purpose, alg) older than `generation`.
   [[nodiscard]] virtual core::Status removeBelow(std::string_view purpose, std::string_view alg,
                                                  std::int64_t generation) = 0;

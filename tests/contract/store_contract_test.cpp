@@ -2546,6 +2546,26 @@ TEST_P(StoreContract, TheKeyRingAddsAllOrNothingAndRefusesATakenGeneration) {
   EXPECT_EQ(scalar("SELECT COUNT(*) FROM key_ring WHERE kid = 'hs1'"), 0);
 }
 
+// `keys rotate --compromised`: the new key and the old ones' end in one transaction (found by a
+// crash test: killed between the two, the leaked key kept verifying as an ordinary retired one).
+TEST_P(StoreContract, ReplacingTheKeyRingIsOneStep) {
+  auto& ring = store_->keyRing();
+  const StoredKey master{"master", "", 1, "master", "sealed-m", 10, 10};
+  ASSERT_TRUE(ring.add({master, StoredKey{"token", "HS256", 1, "hs1", "s1", 10, 10},
+                        StoredKey{"token", "HS256", 2, "hs2", "s2", 20, 20},
+                        StoredKey{"token", "ES256", 1, "thumb", "se", 30, 30}}));
+  // A taken generation: nothing stored and nothing removed.
+  auto raced = ring.replace(StoredKey{"token", "HS256", 2, "hs3", "s3", 40, 40});
+  ASSERT_FALSE(raced);
+  EXPECT_EQ(raced.error().code, core::Errc::AlreadyExists);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM key_ring"), 4);
+  ASSERT_TRUE(ring.replace(StoredKey{"token", "HS256", 3, "hs3", "s3", 40, 40}));
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM key_ring WHERE alg = 'HS256'"), 1);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM key_ring WHERE kid = 'hs3'"), 1);
+  // The other algorithm's key and the master secret stay.
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM key_ring"), 3);
+}
+
 // A full disk is the service unavailable (503), as a PostgreSQL that does not answer, not a
 // broken one (500): an outside attack filled the disk under SQLite. max_page_count makes SQLite
 // answer SQLITE_FULL as a full disk would.

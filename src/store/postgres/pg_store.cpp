@@ -2107,19 +2107,10 @@ class PgKeyRing final : public KeyRingStore {
         });
   }
 
-  core::Status add(const std::vector<StoredKey>& keys) override {
-    return pool_
-        .transaction<std::monostate>([&](Connection& c) -> core::Result<std::monostate> {
-          for (const auto& k : keys) {
-            auto put = c.query(
-                "INSERT INTO key_ring (purpose, alg, generation, kid, sealed, created_at, "
-                "signs_from) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                {k.purpose, k.alg, k.generation, k.kid, k.sealed, k.created_at, k.signs_from});
-            if (!put) return tl::unexpected(put.error());
-          }
-          return std::monostate{};
-        })
-        .map([](std::monostate) {});
+  core::Status add(const std::vector<StoredKey>& keys) override { return addThenRemove(keys, 0); }
+
+  core::Status replace(const StoredKey& key) override {
+    return addThenRemove({key}, key.generation);
   }
 
   core::Status removeBelow(std::string_view purpose, std::string_view alg,
@@ -2129,6 +2120,29 @@ class PgKeyRing final : public KeyRingStore {
   }
 
  private:
+  // `keys` stored and, with `below` > 0, the older keys of the first one's (purpose, alg) gone,
+  // in one transaction.
+  core::Status addThenRemove(const std::vector<StoredKey>& keys, std::int64_t below) {
+    return pool_
+        .transaction<std::monostate>([&](Connection& c) -> core::Result<std::monostate> {
+          for (const auto& k : keys) {
+            auto put = c.query(
+                "INSERT INTO key_ring (purpose, alg, generation, kid, sealed, created_at, "
+                "signs_from) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                {k.purpose, k.alg, k.generation, k.kid, k.sealed, k.created_at, k.signs_from});
+            if (!put) return tl::unexpected(put.error());
+          }
+          if (below > 0 && !keys.empty()) {
+            auto gone =
+                c.query("DELETE FROM key_ring WHERE purpose = $1 AND alg = $2 AND generation < $3",
+                        {keys.front().purpose, keys.front().alg, below});
+            if (!gone) return tl::unexpected(gone.error());
+          }
+          return std::monostate{};
+        })
+        .map([](std::monostate) {});
+  }
+
   Pool& pool_;
 };
 

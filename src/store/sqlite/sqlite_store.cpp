@@ -2236,7 +2236,22 @@ class SqliteKeyRing final : public KeyRingStore {
     });
   }
 
-  core::Status add(const std::vector<StoredKey>& keys) override {
+  core::Status add(const std::vector<StoredKey>& keys) override { return addThenRemove(keys, 0); }
+
+  core::Status replace(const StoredKey& key) override {
+    return addThenRemove({key}, key.generation);
+  }
+
+  core::Status removeBelow(std::string_view purpose, std::string_view alg,
+                           std::int64_t generation) override {
+    return run(pool_, "DELETE FROM key_ring WHERE purpose = ? AND alg = ? AND generation < ?",
+               nullptr, purpose, alg, generation);
+  }
+
+ private:
+  // `keys` stored and, with `below` > 0, the older keys of the first one's (purpose, alg) gone,
+  // in one transaction.
+  core::Status addThenRemove(const std::vector<StoredKey>& keys, std::int64_t below) {
     return pool_
         .transaction<std::monostate>([&](Connection& c) -> core::Result<std::monostate> {
           for (const auto& k : keys) {
@@ -2248,18 +2263,18 @@ class SqliteKeyRing final : public KeyRingStore {
                     k.signs_from);
             if (auto ok = put->run(); !ok) return tl::unexpected(ok.error());
           }
+          if (below > 0 && !keys.empty()) {
+            auto gone =
+                c.prepare("DELETE FROM key_ring WHERE purpose = ? AND alg = ? AND generation < ?");
+            if (!gone) return tl::unexpected(gone.error());
+            bindAll(*gone, keys.front().purpose, keys.front().alg, below);
+            if (auto ok = gone->run(); !ok) return tl::unexpected(ok.error());
+          }
           return std::monostate{};
         })
         .map([](std::monostate) {});
   }
 
-  core::Status removeBelow(std::string_view purpose, std::string_view alg,
-                           std::int64_t generation) override {
-    return run(pool_, "DELETE FROM key_ring WHERE purpose = ? AND alg = ? AND generation < ?",
-               nullptr, purpose, alg, generation);
-  }
-
- private:
   ConnectionPool& pool_;
 };
 
