@@ -219,6 +219,7 @@ int serve(const config::Config& config) {
   const ServiceNotifier& notifier = service_manager.notifier;
 
   (void)notifier.send("STATUS=opening and migrating the database");
+  if (auto lost = lostDatabase(config)) return fatal(*lost);
   auto store = store::openStore(config.database_url, config.database_pool_size);
   if (!store) return fatal(store.error().message);
   auto version = (*store)->migrate();

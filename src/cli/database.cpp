@@ -121,7 +121,12 @@ std::unique_ptr<store::Store> openExisting(const config::Config& config, std::os
   if (refusesRootInAnotherUsersDirectory(config, err)) return nullptr;
   if (!config.sqlite_path.empty()) {
     std::error_code ec;
-    if (!std::filesystem::exists(config.sqlite_path, ec)) {
+    const bool present = std::filesystem::exists(config.sqlite_path, ec);
+    // An empty file is no database either: opening it would make one (found by a crash test).
+    std::error_code size_ec;
+    const bool empty =
+        present && std::filesystem::file_size(config.sqlite_path, size_ec) == 0 && !size_ec;
+    if (!present || empty) {
       err << "gatehouse: no database at " << config.sqlite_path.string()
           << " (run this where the server keeps its data, set DATABASE_URL, or create it with "
              "'gatehouse migrate')\n";
