@@ -197,8 +197,9 @@ void addUserRoutes(RouteTable& t) {
          .tag = "users",
          .description =
              "Up to 1000 users in one transaction, one result per item: `created` (with `id`), "
-             "`skipped` (a user with that email exists and is left as it is, so a second run "
-             "changes nothing) or `error` with a `reason`. `password_hash` may be bcrypt, "
+             "`skipped` (a user with that email exists, with its `id`, and is left as it is, so a "
+             "second run changes nothing and names every user) or `error` with a `reason`. "
+             "`password_hash` may be bcrypt, "
              "argon2id/argon2i, passlib or Django PBKDF2, or a Keycloak credential object; each "
              "is verified as it is and replaced by the configured scheme at the next login. A "
              "role whose permissions are not all the caller's is refused for its item.",

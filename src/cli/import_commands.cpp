@@ -26,8 +26,8 @@ void print(const std::vector<importer::ItemResult>& results, const char* positio
            std::ostream& out) {
   for (const auto& r : results)
     out << boost::json::serialize(importer::resultJson(r, position_name)) << "\n";
-  // The batch is committed: its lines leave now, so a kill before the next one loses no line of
-  // a user created (a rerun would say "skipped" and never name the new id).
+  // The batch is committed: its lines leave now, before its audit records are written, so a kill
+  // loses no line of a user created (a rerun says "skipped", with the id, too).
   out.flush();
 }
 
@@ -36,13 +36,14 @@ bool run(Context& c, importer::Importer& importer, std::vector<importer::Candida
          std::string_view source, const char* position_name, importer::Totals& totals,
          std::ostream& out, std::ostream& err) {
   if (batch.empty()) return true;
-  auto results = importer.importBatch(std::exchange(batch, {}), c.actor, c.client, source);
+  auto results = importer.importBatch(
+      std::exchange(batch, {}), c.actor, c.client, source,
+      [&](const std::vector<importer::ItemResult>& stored) { print(stored, position_name, out); });
   if (!results) {
     err << "gatehouse: import stopped, this batch created nothing: " << results.error().message
         << "\n";
     return false;
   }
-  print(*results, position_name, out);
   totals.add(*results);
   return true;
 }

@@ -11,7 +11,7 @@ boost::json::object resultJson(const ItemResult& r, std::string_view position_na
   out["result"] = r.kind == Kind::Created   ? "created"
                   : r.kind == Kind::Skipped ? "skipped"
                                             : "error";
-  if (r.kind == Kind::Created) out["id"] = r.id;
+  if (r.kind != Kind::Error && r.id != 0) out["id"] = r.id;
   if (r.kind == Kind::Error) out["reason"] = r.reason;
   if (r.legacy_subject_dropped) {
     out["note"] =
@@ -32,7 +32,8 @@ void Totals::add(const std::vector<ItemResult>& results) {
 core::Result<std::vector<ItemResult>> Importer::importBatch(std::vector<Candidate> candidates,
                                                             const auth::Actor& actor,
                                                             const auth::ClientInfo& client,
-                                                            std::string_view source) {
+                                                            std::string_view source,
+                                                            const Committed& committed) {
   std::vector<ItemResult> results(candidates.size());
   std::vector<store::ImportedUser> valid;
   std::vector<std::size_t> slot;  // results index of each valid user
@@ -68,22 +69,30 @@ core::Result<std::vector<ItemResult>> Importer::importBatch(std::vector<Candidat
         case store::ImportOutcome::Kind::Created:
           r.kind = ItemResult::Kind::Created;
           r.id = o.user_id;
-          // Each account made has its own record, as one made by hand does: who it is, its role
-          // (an import can make administrators) and where it came from (an outside attack found
-          // only the batch's counts).
-          audit_.record(auth::auditEvent("user.created", client, actor.id, o.user_id,
-                                         {{"role", valid[k].user.role},
-                                          {"email_verified", valid[k].user.email_verified},
-                                          {"source", source}}));
           break;
         case store::ImportOutcome::Kind::Skipped:
+          // Its id, so that a run repeated after one cut short names every user (a crash test:
+          // the ids of a batch stored before the kill were never told).
           r.kind = ItemResult::Kind::Skipped;
+          r.id = o.user_id;
           break;
         case store::ImportOutcome::Kind::UsernameTaken:
           r.reason = "username already taken";
           break;
       }
     }
+  }
+  if (committed) committed(results);
+  // Each account made has its own record, as one made by hand does: who it is, its role (an
+  // import can make administrators) and where it came from (an outside attack found only the
+  // batch's counts).
+  for (std::size_t k = 0; k < slot.size(); ++k) {
+    const ItemResult& r = results[slot[k]];
+    if (r.kind != ItemResult::Kind::Created) continue;
+    audit_.record(auth::auditEvent("user.created", client, actor.id, r.id,
+                                   {{"role", valid[k].user.role},
+                                    {"email_verified", valid[k].user.email_verified},
+                                    {"source", source}}));
   }
   Totals totals;
   totals.add(results);

@@ -277,7 +277,9 @@ def test_an_existing_email_is_skipped_and_left_untouched(server):
                                "is_active": False, "email_verified": True, "created_at": 0,
                                "password_hash": v["encoded"]}])
     assert run.code == 0 and run.report == (0, 1, 0), run
-    assert run.results == [{"line": 1, "email": "ann@EXAMPLE.com", "result": "skipped"}], run
+    # With the existing user's id: a run repeated after one cut short names every user (a crash
+    # test: the ids of a batch stored before a kill were never told).
+    assert run.results == [{"line": 1, "email": "ann@EXAMPLE.com", "result": "skipped", "id": before["id"]}], run
     assert db_user(server, "ann@example.com") == before
     assert db_user(server, "other@example.com") is None and len(db_rows(server)) == 2
     login_ok(server, "ann@example.com", "Ann-Passw0rd!")
@@ -317,6 +319,7 @@ def test_the_same_file_twice_changes_nothing(server, tmp_path):
     assert second.code == 0 and second.report == (0, 6, 0), second
     assert [(r["line"], r["email"], r["result"]) for r in second.results] == \
         [(i + 1, item["email"], "skipped") for i, item in enumerate(items)], second
+    assert [r["id"] for r in second.results] == [r["id"] for r in first.results], (first, second)
     assert db_rows(server) == rows
     for v, item in zip(picks, items):
         login_ok(server, item["email"], v["password"])
@@ -431,7 +434,8 @@ def test_api_import_answers_one_result_per_item(server):
     assert [x["result"] for x in results] == ["created", "skipped", "error", "created", "error", "error"], b
     assert (b["created"], b["skipped"], b["errors"]) == (2, 1, 3), b
     assert results[0] == {"index": 0, "email": "api1@example.com", "result": "created", "id": results[0]["id"]}
-    assert results[1] == {"index": 1, "email": "EXISTS@example.com", "result": "skipped"}
+    assert results[1] == {"index": 1, "email": "EXISTS@example.com", "result": "skipped",
+                          "id": db_user(server, "exists@example.com")["id"]}
     assert results[2]["reason"] == "email: invalid"
     assert results[4]["reason"] == "unknown field colour" and results[4]["email"] == "api3@example.com"
     assert results[5]["reason"] == "password_hash: unsupported format"
