@@ -232,7 +232,12 @@ http::Response authorize(Call& c) {
     // SameSite=Lax session cookie comes along.
     const auto form = isForm(r) ? paramsOf(r.body) : std::nullopt;
     if (!form) return errorPage(c, 400, "The sign-in request is malformed.");
-    return pages::seeOther(authorizeLocation(*form));
+    // As long as a GET's may be, no longer: a megabyte body became a three-megabyte Location
+    // (each space sent back as %20) for anyone, before any check (found by an outside attack).
+    std::string location = authorizeLocation(*form);
+    if (location.size() > ui::ReturnTo::kMaxBytes)
+      return errorPage(c, 400, "The sign-in request is too long.");
+    return pages::seeOther(std::move(location));
   }
   auto params = paramsOf(r.query);
   if (!params) return errorPage(c, 400, "The sign-in request is malformed or repeats a parameter.");

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/ascii.hpp"
 #include "core/uri_path.hpp"
 #include "ui/return_to.hpp"
 
@@ -35,6 +36,45 @@ std::optional<std::string> loopbackWithoutPort(std::string_view uri) {
   return std::nullopt;
 }
 
+// A query parameter's name as a client library reads it: percent-decoded, '+' a space.
+std::string decodedName(std::string_view name) {
+  std::string out;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const int hi = i + 2 < name.size() && name[i] == '%' ? core::hexValue(name[i + 1]) : -1;
+    const int lo = hi >= 0 ? core::hexValue(name[i + 2]) : -1;
+    if (lo >= 0) {
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else {
+      out.push_back(name[i] == '+' ? ' ' : name[i]);
+    }
+  }
+  return out;
+}
+
+// The parameters an authorization answer adds (RFC 6749 §4.1.2 and §4.1.2.1, RFC 9207).
+constexpr std::string_view kAnswerParameters[] = {
+    "code", "state", "iss", "error", "error_description", "error_uri"};
+
+// The first parameter of `uri`'s query that an answer adds too: registered there, an answer would
+// carry it twice, and many libraries read the first, the registered one (an outside attack
+// registered "?state=fixed&code=fixed").
+std::optional<std::string> answerParameterIn(std::string_view uri) {
+  const auto q = uri.find('?');
+  if (q == std::string_view::npos) return std::nullopt;
+  std::string_view rest = uri.substr(q + 1);
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    const std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+    const std::string name = decodedName(pair.substr(0, pair.find('=')));
+    if (std::find(std::begin(kAnswerParameters), std::end(kAnswerParameters), name) !=
+        std::end(kAnswerParameters))
+      return name;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 bool redirectUriRegistered(const std::vector<std::string>& registered, std::string_view asked) {
@@ -55,6 +95,8 @@ std::optional<std::string> redirectUriProblem(std::string_view uri) {
              "backslash, a quote or an angle bracket";
   }
   if (uri.find('#') != std::string_view::npos) return "has a fragment (RFC 6749 §3.1.2)";
+  if (auto name = answerParameterIn(uri))
+    return "its query holds " + *name + ", which the authorization answer adds";
   const auto colon = uri.find(':');
   if (colon == std::string_view::npos || colon == 0) return "not an absolute URI";
   const std::string_view scheme = uri.substr(0, colon);
@@ -69,6 +111,12 @@ std::optional<std::string> redirectUriProblem(std::string_view uri) {
     // RFC 8252 §7.1: a reverse domain name the app controls ("com.example.app:/callback").
     if (scheme.find('.') == std::string_view::npos)
       return "a private-use scheme must be a reverse domain name (RFC 8252 §7.1)";
+    // With an authority, none of its userinfo either ("com.example.app://user:pw@evil/cb").
+    if (uri.substr(colon + 1, 2) == "//") {
+      const std::string_view rest = uri.substr(colon + 3);
+      if (rest.substr(0, rest.find_first_of("/?")).find('@') != std::string_view::npos)
+        return "has userinfo";
+    }
     return std::nullopt;
   }
   if (uri.substr(colon, 3) != "://") return "not an absolute URI";

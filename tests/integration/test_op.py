@@ -1543,6 +1543,17 @@ def test_malformed_authorization_requests_are_a_page(op):
     assert_refusal_page(b.get(op.url("/oauth2/authorize?client_id=%zz&redirect_uri=" + rp.redirect_uri)))
     r = b.session.post(op.url("/oauth2/authorize"), json=rp.authorize_params(), allow_redirects=False)
     assert_refusal_page(r)
+    # Found by an outside attack: a form post of any size came back as a Location three times
+    # its size (each space as %20), for anyone. Longer than a GET may be: a page, no Location.
+    r = b.session.post(op.url("/oauth2/authorize"), data="client_id=x&state=" + "+" * 500_000,
+                       headers={"Content-Type": "application/x-www-form-urlencoded"},
+                       allow_redirects=False)
+    assert_refusal_page(r)
+    assert "Location" not in r.headers and len(r.content) < 20_000, (r.status_code, len(r.content))
+    # One as long as a GET may be is still sent on as one.
+    r = b.session.post(op.url("/oauth2/authorize"), data={**rp.authorize_params(), "state": "s" * 500},
+                       allow_redirects=False)
+    assert r.status_code == 303 and r.headers["Location"].startswith("/oauth2/authorize?"), r.status_code
 
 
 def test_clients_api_needs_clients_manage(op, admin):

@@ -28,9 +28,21 @@ TEST(RedirectUris, RefusesWhatCouldRedirectElsewhere) {
         "https://app.s://app.com/cb?x=1", "https://app.example.com:x/cb",
         // Found by the outside review: out-of-range ports, stray brackets, non-ASCII bytes.
         "https://a.example:99999/cb", "https://[::1/cb", "https://a]b.example/cb",
-        "https://a.example/cb\xe2\x80\xa8"}) {
+        "https://a.example/cb\xe2\x80\xa8",
+        // Found by an outside attack: a private-use scheme's authority skipped every check, and a
+        // registered query holding what an answer adds made answers carry it twice (libraries
+        // read the first, the registered one).
+        "com.example.app://user:pw@evil.example/cb", "com.example.app://evil.example@x/cb",
+        "https://a.example/cb?state=fixed&code=fixed", "https://a.example/cb?x=1&code=c",
+        "https://a.example/cb?iss=https://evil", "https://a.example/cb?error=x",
+        "https://a.example/cb?c%6Fde=c", "https://a.example/cb?error_description",
+        "com.example.app:/cb?state=s"}) {
     EXPECT_NE(redirectUriProblem(uri), std::nullopt) << uri;
   }
+  // Other parameters, and names that only begin like one, are the client's own.
+  for (const char* uri : {"https://a.example/cb?codes=1&stated=2&x=code",
+                          "com.example.app://cb.example/cb", "https://a.example/cb?%zz=1"})
+    EXPECT_EQ(redirectUriProblem(uri), std::nullopt) << uri;
   EXPECT_NE(redirectUriProblem("https://a.example/" + std::string(1100, 'x')), std::nullopt);
 }
 
