@@ -367,6 +367,8 @@ std::string_view limitKeyText(LimitKey key) {
       return "refresh token's session";
     case LimitKey::MfaAccount:
       return "account (of the mfa_token)";
+    case LimitKey::MfaAccountAndAddress:
+      return "(account of the mfa_token, address)";
     case LimitKey::EmailAddress:
       return "email address";
     case LimitKey::User:

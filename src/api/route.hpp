@@ -63,6 +63,9 @@ enum class LimitKey {
                          // spend a victim session's budget)
   MfaAccount,            // the account of the body's mfa_token: counted by the MFA service once the
                          // token is found, before the code is checked
+  MfaAccountAndAddress,  // that account from that address: a passkey's answer, which cannot be
+                         // guessed, counted by the passkey service (per account, whoever holds
+                         // the password kept the owner's passkey out with wrong codes)
   EmailAddress,          // the address the body names ("email", else "new_email"), as typed:
                          // known or not alike
   User,                  // the caller's account (all their sessions together)

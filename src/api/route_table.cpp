@@ -236,8 +236,9 @@ std::optional<std::string> limitKey(LimitKey key, const std::string& name, const
     case LimitKey::OwnUnverifiedMailbox:
       if (c.who == nullptr || c.who->user->email_verified) return std::nullopt;
       return mailboxCounter(name, c.who->user->email);
-    case LimitKey::RefreshSession:  // counted by the session service
-    case LimitKey::MfaAccount:      // counted by the MFA service
+    case LimitKey::RefreshSession:        // counted by the session service
+    case LimitKey::MfaAccount:            // counted by the MFA service
+    case LimitKey::MfaAccountAndAddress:  // counted by the passkey service
       return std::nullopt;
   }
   return std::nullopt;

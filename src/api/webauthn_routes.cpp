@@ -168,7 +168,7 @@ http::Response secondFactorOptions(Call& c) {
   const std::string token = c.body->requiredString("mfa_token");
   if (auto no = refusedStart(c, {"mfa_token"})) return std::move(*no);
   // Not limited: it needs a live mfa_token (a right password), stores nothing and spends nothing;
-  // the answer it leads to counts against MFA_RATE_LIMIT per account.
+  // the answer it leads to counts against MFA_RATE_LIMIT per account and address.
   return options(c.services.passkeys->secondFactorOptions(token, clientOf(c.request)), c.request);
 }
 
@@ -176,7 +176,8 @@ http::Response secondFactor(Call& c) {
   const std::string token = c.body->requiredString("mfa_token");
   auto credential = credentialOf(c);
   if (auto no = refusedStart(c, {"mfa_token", "credential"})) return std::move(*no);
-  if (auto refused = c.admit()) return std::move(*refused);  // MfaAccount: counted by the service
+  // MfaAccountAndAddress: counted by the service.
+  if (auto refused = c.admit()) return std::move(*refused);
   const auto client = clientOf(c.request);
   return session(c, c.services.passkeys->secondFactor(token, *credential, client), client);
 }
@@ -335,7 +336,7 @@ void addWebauthnRoutes(RouteTable& t) {
          .body_schema = "PasskeyMfaRequest",
          .replies = {{200, "A new session", "TokenPair"},
                      {401, "Invalid code (also a refused passkey)", "ErrorDetail"}},
-         .limits = {{"MFA_RATE_LIMIT", "mfa", {LimitKey::MfaAccount}}},
+         .limits = {{"MFA_RATE_LIMIT", "mfa-passkey", {LimitKey::MfaAccountAndAddress}}},
          .handler = secondFactor});
   t.add({.method = "POST",
          .path = "/api/v1/auth/webauthn/reauthenticate/options",

@@ -6,6 +6,7 @@
 
 #include "core/ascii.hpp"
 #include "core/base64url.hpp"
+#include "core/ip_address.hpp"
 #include "core/log.hpp"
 #include "core/strict_json.hpp"
 #include "crypto/aead.hpp"
@@ -36,6 +37,11 @@ std::string sealingAad(std::int64_t user_id) {
 }
 
 std::string limiterKey(std::int64_t user_id) { return "mfa:acct:" + std::to_string(user_id); }
+
+// A passkey's answers from one address, counted apart from the codes (countPasskeyAttempt).
+std::string passkeyCounter(std::int64_t user_id, const auth::ClientInfo& client) {
+  return "mfa-passkey:acct-ip:" + std::to_string(user_id) + "|" + core::addressBucket(client.ip);
+}
 
 // A recovery code as typed, in its stored spelling: lower case, no dashes or spaces; nullopt
 // unless it has the length and alphabet of one.
@@ -258,11 +264,17 @@ auth::Result<void> MfaService::countAttempt(const store::User& user,
   return counted;
 }
 
-void MfaService::attemptSucceeded(std::int64_t user_id) {
-  d_.limiter.reset(limiterKey(user_id));
-  if (auto cleared = d_.store.mfa().clearCodeAttempts(user_id); !cleared)
-    spdlog::error("mfa: the codes' count of user {} was not cleared: {}", user_id,
-                  cleared.error().message);
+auth::Result<void> MfaService::countPasskeyAttempt(const store::User& user,
+                                                   const auth::ClientInfo& client) {
+  return d_.rates.hit({passkeyCounter(user.id, client)}, d_.settings.limit, client, "mfa-passkey");
+}
+
+void MfaService::passkeySucceeded(const store::User& user, const auth::ClientInfo& client) {
+  d_.limiter.reset(limiterKey(user.id));
+  d_.limiter.reset(passkeyCounter(user.id, client));
+  if (auto cleared = d_.store.mfa().clearCodeAttempts(user.id); !cleared)
+    spdlog::error("request_id={} mfa: the codes' count of user {} was not cleared: {}",
+                  client.request_id, user.id, cleared.error().message);
 }
 
 std::vector<std::string> MfaService::methods(std::int64_t user_id) {

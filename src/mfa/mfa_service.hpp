@@ -129,12 +129,17 @@ class MfaService {
                                                                 std::vector<std::string>& hashes) {
     return freshCodes(user_id, hashes);
   }
-  // Counts one second-factor attempt of the user against MFA_RATE_LIMIT (RateLimited);
-  // attemptSucceeded, after a success, clears it and the codes' count (a passkey proved the
-  // owner).
+  // Counts one code of the user against MFA_RATE_LIMIT (RateLimited).
   [[nodiscard]] auth::Result<void> countAttempt(const store::User& user,
                                                 const auth::ClientInfo& client);
-  void attemptSucceeded(std::int64_t user_id);
+  // Counts a passkey's answer as a second factor against MFA_RATE_LIMIT per account and client
+  // address (RateLimited): it cannot be guessed, and counted per account with the codes, whoever
+  // holds the password kept the owner's passkey out with wrong codes (found by an outside attack).
+  [[nodiscard]] auth::Result<void> countPasskeyAttempt(const store::User& user,
+                                                       const auth::ClientInfo& client);
+  // A passkey proved the owner: the counts above start again, and so does the codes' count
+  // (MFA_LOCKOUT_THRESHOLD: locked codes unlock).
+  void passkeySucceeded(const store::User& user, const auth::ClientInfo& client);
   // A code (TOTP or recovery), also from a signed-in user (reauthentication, password change):
   // the method it proved, "otp" or "rc". InvalidMfaCode (also while the codes are locked),
   // RateLimited.

@@ -406,10 +406,13 @@ class MfaStore {
   [[nodiscard]] virtual core::Result<std::optional<MfaFactor>> findByCredential(
       std::string_view credential_id) = 0;
   // Compare-and-set of a passkey's signature counter, on every node: true when `count` is above
-  // the stored one, or both are 0 (an authenticator without a counter); then `passkey` (its
-  // backup state may change) and last_used_at are recorded. False for a counter that did not
-  // grow, or a factor gone.
+  // the stored one, or both are 0 (an authenticator without a counter), and the record is still
+  // `read` (the one the signature was checked against); then `passkey` (its backup state may
+  // change) and last_used_at are recorded. False for a counter that did not grow, a record
+  // changed meanwhile (a reset marking it second_factor_only: written back, the stale record
+  // undid the mark, found by an outside attack), or a factor gone.
   [[nodiscard]] virtual core::Result<bool> useSignCount(std::int64_t id, std::int64_t count,
+                                                        std::string_view read,
                                                         std::string_view passkey,
                                                         std::int64_t now) = 0;
   // NotFound unless the factor is the user's.

@@ -483,13 +483,18 @@ auth::Result<Passkey> PasskeyService::assertWith(const json::value& credential, 
   if (verified->user_verified) (*rec)["uv"] = true;  // §7.2 step 24: uvInitialized
   const std::string updated = json::serialize(*rec);
   const std::int64_t now = d_.clock.unixSeconds();
-  auto used = d_.store.mfa().useSignCount(factor.id, verified->sign_count, updated, now);
+  auto used =
+      d_.store.mfa().useSignCount(factor.id, verified->sign_count, factor.passkey, updated, now);
   if (!used) return tl::unexpected(auth::storeFailure(used.error()));
   if (!*used) {
     // Removed meanwhile is no clone.
     auto still = d_.store.mfa().find(factor.id);
     if (!still) return tl::unexpected(auth::storeFailure(still.error()));
     if (!*still) return refused("unknown_credential", "removed while in use");
+    // Nor a record changed meanwhile (a reset keeping it as a second factor only): this check
+    // read the old one, and says nothing about the new.
+    if ((*still)->passkey != factor.passkey)
+      return refused("changed", "passkey record changed while in use");
     // Another use with a higher count won the race: the same counter twice is a clone's mark.
     d_.metrics.mfa(metrics::Registry::Mfa::Replayed);
     record("passkey.cloned", client, std::nullopt, factor.user_id,
@@ -560,13 +565,13 @@ auth::Result<auth::SignedIn> PasskeyService::secondFactor(std::string_view mfa_t
   const bool uv = d_.settings.second_factor_uv == UserVerification::Required;
   return d_.mfa.verifyWith(mfa_token, client,
                            [&](const store::User& user) -> auth::Result<std::string> {
-                             // Counted before it is checked, as a code is.
-                             if (auto ok = d_.mfa.countAttempt(user, client); !ok)
+                             // Counted before it is checked, per account and address.
+                             if (auto ok = d_.mfa.countPasskeyAttempt(user, client); !ok)
                                return tl::unexpected(ok.error());
                              auto pk = assertWith(credential, Ceremony::SecondFactor, binding,
                                                   user.id, uv, client, Errc::InvalidMfaCode);
                              if (!pk) return tl::unexpected(pk.error());
-                             d_.mfa.attemptSucceeded(user.id);
+                             d_.mfa.passkeySucceeded(user, client);
                              return std::string(amrOf(*pk));
                            });
 }

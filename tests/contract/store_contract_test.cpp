@@ -1297,14 +1297,14 @@ TEST_P(StoreContract, SignCountersOnlyGrowUnderRaces) {
           .addConfirmed({0, u.id, "webauthn", "", "", false, 1, {}, 5, "c-count", "{}"}, 5, {})
           .value()
           .first.id;
-  EXPECT_FALSE(store_->mfa().useSignCount(id, 5, "{}", 2).value());  // equal: a clone
-  EXPECT_FALSE(store_->mfa().useSignCount(id, 4, "{}", 2).value());  // lower: a clone
-  EXPECT_FALSE(store_->mfa().useSignCount(id, 0, "{}", 2).value());  // zero after non-zero
+  EXPECT_FALSE(store_->mfa().useSignCount(id, 5, "{}", "{}", 2).value());  // equal: a clone
+  EXPECT_FALSE(store_->mfa().useSignCount(id, 4, "{}", "{}", 2).value());  // lower: a clone
+  EXPECT_FALSE(store_->mfa().useSignCount(id, 0, "{}", "{}", 2).value());  // zero after non-zero
   std::atomic<int> wins{0};
   std::vector<std::thread> threads;
   for (int i = 0; i < 8; ++i) {
     threads.emplace_back([&] {
-      if (auto ok = store_->mfa().useSignCount(id, 6, "{\"bs\":true}", 3); ok && *ok) ++wins;
+      if (auto ok = store_->mfa().useSignCount(id, 6, "{}", "{\"bs\":true}", 3); ok && *ok) ++wins;
     });
   }
   for (auto& t : threads) t.join();
@@ -1319,10 +1319,22 @@ TEST_P(StoreContract, SignCountersOnlyGrowUnderRaces) {
           .addConfirmed({0, u.id, "webauthn", "", "", false, 1, {}, 0, "c-zero", "{}"}, 5, {})
           .value()
           .first.id;
-  EXPECT_TRUE(store_->mfa().useSignCount(zero, 0, "{}", 4).value());
-  EXPECT_TRUE(store_->mfa().useSignCount(zero, 0, "{}", 5).value());
-  EXPECT_TRUE(store_->mfa().useSignCount(zero, 1, "{}", 6).value());
-  EXPECT_FALSE(store_->mfa().useSignCount(zero, 0, "{}", 7).value());
+  EXPECT_TRUE(store_->mfa().useSignCount(zero, 0, "{}", "{}", 4).value());
+  EXPECT_TRUE(store_->mfa().useSignCount(zero, 0, "{}", "{}", 5).value());
+  EXPECT_TRUE(store_->mfa().useSignCount(zero, 1, "{}", "{}", 6).value());
+  EXPECT_FALSE(store_->mfa().useSignCount(zero, 0, "{}", "{}", 7).value());
+  // Found by an outside attack: a use checked against the record before a reset marked it
+  // second_factor_only wrote that old record back, undoing the mark. The record must be the one
+  // read.
+  auto kept =
+      store_->mfa()
+          .addConfirmed({0, u.id, "webauthn", "", "", false, 1, {}, 0, "c-kept", "{}"}, 5, {})
+          .value()
+          .first.id;
+  ASSERT_TRUE(store_->mfa().useSignCount(kept, 0, "{}", "{\"bs\":false}", 8).value());
+  EXPECT_FALSE(store_->mfa().useSignCount(kept, 0, "{}", "{\"bs\":true}", 9).value());
+  EXPECT_EQ(store_->mfa().find(kept).value()->passkey, "{\"bs\":false}");
+  EXPECT_TRUE(store_->mfa().useSignCount(kept, 0, "{\"bs\":false}", "{\"bs\":true}", 9).value());
 }
 
 TEST_P(StoreContract, TimeStepsAndRecoveryCodesAreSingleUseUnderRaces) {

@@ -737,6 +737,31 @@ def test_passkey_second_factors_from_one_address_are_not_limited_by_the_account_
     assert statuses == [200] * 12, statuses
 
 
+def test_wrong_codes_do_not_keep_the_owners_passkey_out(make_server):
+    """Found by an outside attack: a passkey's answer was counted against MFA_RATE_LIMIT per
+    account, with the codes, so whoever held the password kept the owner's passkey out (429) with
+    a few wrong codes a window, and with it the way to unlock codes MFA_LOCKOUT_THRESHOLD locked.
+    A passkey cannot be guessed: it counts per account and address, apart from the codes."""
+    s = wa_server(make_server, {"MFA_RATE_LIMIT": "3/15minutes", "MFA_LOCKOUT_THRESHOLD": "3"})
+    u = passkey_user(s)
+    mfa_token = password_step(s, u.name)
+    answers = [post(s, "/auth/mfa/verify", body={"mfa_token": mfa_token, "code": "aaaaa-bbbbb"}).status_code
+               for _ in range(4)]
+    assert answers == [401, 401, 401, 429], answers
+    # The codes are locked too (three wrong in a row); the owner's passkey signs in, and unlocks
+    # them.
+    assert_token_pair(second_factor(s, u.name, u.authn, u.cred))
+    r = post(s, "/auth/mfa/verify", body={"mfa_token": password_step(s, u.name), "code": u.recovery_codes[0]})
+    assert_token_pair(r)
+    # Its own budget holds: three refused passkey answers, then 429 even for the right one.
+    mfa_token = password_step(s, u.name)
+    for _ in range(3):
+        r = second_factor(s, u.name, u.authn, u.cred, mfa_token=mfa_token,
+                          mutate=lambda m: wa.tampered(m, "signature", 10))
+        assert r.status_code == 401, (r.status_code, body_of(r))
+    assert second_factor(s, u.name, u.authn, u.cred, mfa_token=mfa_token).status_code == 429
+
+
 def test_deactivated_user_cannot_sign_in_with_a_passkey(shared):
     u = passkey_user(shared)
     r = requests.patch(api(shared, f"/users/{u.id}"), json={"is_active": False}, headers=auth(admin_of(shared)))

@@ -1570,14 +1570,14 @@ class PgMfa final : public MfaStore {
         });
   }
 
-  core::Result<bool> useSignCount(std::int64_t id, std::int64_t count, std::string_view passkey,
-                                  std::int64_t now) override {
+  core::Result<bool> useSignCount(std::int64_t id, std::int64_t count, std::string_view read,
+                                  std::string_view passkey, std::int64_t now) override {
     return pool_.with<bool>([&](Connection& c) -> core::Result<bool> {
-      // One statement: under concurrent updates PostgreSQL re-checks last_step on the new row.
+      // One statement: under concurrent updates PostgreSQL re-checks the row as it is then.
       auto rows = c.query(
           "UPDATE mfa_factors SET last_step = $1, passkey = $2, last_used_at = $3 WHERE id = $4 "
-          "AND confirmed AND (last_step < $1 OR ($1 = 0 AND last_step = 0))",
-          {count, passkey, now, id});
+          "AND confirmed AND (last_step < $1 OR ($1 = 0 AND last_step = 0)) AND passkey = $5",
+          {count, passkey, now, id, read});
       if (!rows) return tl::unexpected(rows.error());
       return rows->affected() == 1;
     });

@@ -1661,14 +1661,14 @@ class SqliteMfa final : public MfaStore {
     });
   }
 
-  core::Result<bool> useSignCount(std::int64_t id, std::int64_t count, std::string_view passkey,
-                                  std::int64_t now) override {
+  core::Result<bool> useSignCount(std::int64_t id, std::int64_t count, std::string_view read,
+                                  std::string_view passkey, std::int64_t now) override {
     return pool_.with([&](Connection& c) -> core::Result<bool> {
       auto stmt = c.prepare(
           "UPDATE mfa_factors SET last_step = ?1, passkey = ?2, last_used_at = ?3 WHERE id = ?4 "
-          "AND confirmed = 1 AND (last_step < ?1 OR (?1 = 0 AND last_step = 0))");
+          "AND confirmed = 1 AND (last_step < ?1 OR (?1 = 0 AND last_step = 0)) AND passkey = ?5");
       if (!stmt) return tl::unexpected(stmt.error());
-      bindAll(*stmt, count, passkey, now, id);
+      bindAll(*stmt, count, passkey, now, id, read);
       if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
       return c.changes() == 1;
     });

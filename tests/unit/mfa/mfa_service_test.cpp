@@ -221,9 +221,9 @@ TEST_F(MfaRules, CodesTriedInARowLockOnEveryNodeUntilAResetOrAPasskey) {
   user_ = stack_.store->users().findById(user_.id).value().value();
   EXPECT_FALSE(strict.check(user_, right(), client_));
   EXPECT_EQ(told.size(), 1U);
-  // A passkey proved the owner (MfaService::attemptSucceeded): the codes work again, the
+  // A passkey proved the owner (MfaService::passkeySucceeded): the codes work again, the
   // recovery code refused under the lock was not spent.
-  strict.attemptSucceeded(user_.id);
+  strict.passkeySucceeded(user_, client_);
   EXPECT_TRUE(other.check(user_, right(), client_));
   EXPECT_TRUE(other.check(user_, recovery_.at(0), client_));
   // Locked again, an administrator's reset takes the count with the factors.
