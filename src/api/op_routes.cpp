@@ -172,6 +172,16 @@ http::Response consentPage(Call& c, const op::Authorization& a, const op::Author
                        csrf);
 }
 
+// One authorization code for `user_id` against OP_CODE_RATE_LIMIT (RateLimited; Unavailable
+// with the counters out of reach).
+auth::Result<void> spendCodeBudget(Call& c, std::int64_t user_id) {
+  const auto limit = c.services.rate_limits.find("OP_CODE_RATE_LIMIT");
+  if (c.services.rates == nullptr || limit == c.services.rate_limits.end())
+    return auth::fail(auth::Errc::Internal, "no value for OP_CODE_RATE_LIMIT");
+  return c.services.rates->hit({"op-code:user:" + std::to_string(user_id)}, limit->second,
+                               clientOf(c.request), "op-code");
+}
+
 // Everything after the request checked out: sign-in, consent, the code.
 http::Response continueAuthorize(Call& c, const op::Authorization& asked,
                                  const op::AuthorizeRequest& r, std::optional<bool> consent) {
@@ -215,6 +225,14 @@ http::Response continueAuthorize(Call& c, const op::Authorization& asked,
     return back(OpErrc::AccessDenied, "The user denied the request.");
   } else if (auto saved = p.saveConsent(a, who->user->id); !saved) {
     return authorizeRefused(c, {saved.error(), a.redirect_uri, a.state});
+  }
+  // OP_CODE_RATE_LIMIT per account: each code and its exchange write audit records, which are
+  // kept (an outside attack wrote 600 a minute from one signed-in account, prompt=none in a loop).
+  if (auto spent = spendCodeBudget(c, who->user->id); !spent) {
+    return back(OpErrc::TemporarilyUnavailable,
+                spent.error().code == auth::Errc::RateLimited
+                    ? "Too many sign-ins to applications for this account: try again later."
+                    : "The server could not answer.");
   }
   auto location = p.issueCode(a, *who, clientOf(c.request));
   if (!location) return authorizeRefused(c, {location.error(), a.redirect_uri, a.state});
@@ -558,6 +576,12 @@ RateLimitRule opLimit(std::string name) {
   return {"OP_RATE_LIMIT", std::move(name), {LimitKey::ClientAddress}, {}, nullptr};
 }
 
+// Where a code may be issued: per account too (spendCodeBudget).
+RateLimitRule codeLimit() {
+  return {
+      "OP_CODE_RATE_LIMIT", "op-code", {LimitKey::CodeAccount}, "when a code is issued", nullptr};
+}
+
 // A node whose MFA_SECRET_KEY does not open the provider's stored key has no provider: 503.
 RouteHandler needsProvider(RouteHandler handler, bool page) {
   return [handler = std::move(handler), page](Call& c) {
@@ -603,7 +627,7 @@ void addOpRoutes(RouteTable& t) {
                        {200, "The consent page", ""},
                        {400, "A page: unknown client or redirect URI", ""},
                        {429, "Too many requests", "ErrorDetail"}},
-           .limits = {opLimit("oauth2_authorize")},
+           .limits = {opLimit("oauth2_authorize"), codeLimit()},
            .handler = needsProvider(authorize, true)});
   }
   t.add({.method = "POST",
@@ -615,7 +639,7 @@ void addOpRoutes(RouteTable& t) {
          .body = BodyKind::Form,
          .body_schema = "CsrfForm",
          .replies = {{303, "To the client with a code, or access_denied", ""}},
-         .limits = {opLimit("oauth2_consent")},
+         .limits = {opLimit("oauth2_consent"), codeLimit()},
          .csrf = true,
          .hidden = true,
          .handler = needsProvider(consent, true)});

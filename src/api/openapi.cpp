@@ -369,6 +369,8 @@ std::string_view limitKeyText(LimitKey key) {
       return "account (of the mfa_token)";
     case LimitKey::MfaAccountAndAddress:
       return "(account of the mfa_token, address)";
+    case LimitKey::CodeAccount:
+      return "account the code is for";
     case LimitKey::EmailAddress:
       return "email address";
     case LimitKey::User:

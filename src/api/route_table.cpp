@@ -239,6 +239,7 @@ std::optional<std::string> limitKey(LimitKey key, const std::string& name, const
     case LimitKey::RefreshSession:        // counted by the session service
     case LimitKey::MfaAccount:            // counted by the MFA service
     case LimitKey::MfaAccountAndAddress:  // counted by the passkey service
+    case LimitKey::CodeAccount:           // counted by the provider's handler
       return std::nullopt;
   }
   return std::nullopt;

@@ -567,6 +567,7 @@ int serve(const config::Config& config) {
        {"MFA_RATE_LIMIT", config.mfa_rate_limit},
        {"WEBAUTHN_RATE_LIMIT", config.webauthn_rate_limit},
        {"OP_RATE_LIMIT", config.op_rate_limit},
+       {"OP_CODE_RATE_LIMIT", config.op_code_rate_limit},
        {"OIDC_RATE_LIMIT", config.oidc_rate_limit},
        {"ACCOUNT_CHANGE_RATE_LIMIT", config.account_change_rate_limit},
        {"EMAIL_RATE_LIMIT", config.mail.rate_limit},

@@ -391,6 +391,10 @@ const std::map<std::string, std::string>& variables() {
       {"OP_RATE_LIMIT",
        "OpenID Provider requests (/oauth2/authorize, consent, token, revoke, introspect) per "
        "client address, each endpoint apart, N/second|minute|hour|day (300/minute)"},
+      {"OP_CODE_RATE_LIMIT",
+       "authorization codes the OpenID Provider issues per account (each code and its exchange "
+       "write audit records, which are kept); past it the application is answered "
+       "temporarily_unavailable, N/[K]second(s)|minute(s)|hour(s)|day(s) (120/hour)"},
       {"ACCOUNT_CHANGE_RATE_LIMIT",
        "API keys, second factors, recovery codes and passkeys added to one's own account (each "
        "writes an audit record; taking one away is never counted), per account, "
@@ -642,6 +646,7 @@ core::Result<Config> load(const Lookup& lookup, std::vector<std::string>* proble
         std::pair{"MFA_RATE_LIMIT", &c.mfa_rate_limit},
         std::pair{"WEBAUTHN_RATE_LIMIT", &c.webauthn_rate_limit},
         std::pair{"OP_RATE_LIMIT", &c.op_rate_limit},
+        std::pair{"OP_CODE_RATE_LIMIT", &c.op_code_rate_limit},
         std::pair{"OIDC_RATE_LIMIT", &c.oidc_rate_limit},
         std::pair{"ACCOUNT_CHANGE_RATE_LIMIT", &c.account_change_rate_limit}}) {
     if (auto v = r.raw(name)) {

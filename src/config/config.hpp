@@ -119,6 +119,8 @@ struct Config {
   // Gatehouse as an OpenID Provider: requests to /oauth2/authorize, consent, token, revoke and
   // introspect per client address, each endpoint counted apart.
   RateLimit op_rate_limit{300, std::chrono::seconds(60)};
+  // Authorization codes issued per account: each code and its exchange write audit records.
+  RateLimit op_code_rate_limit{120, std::chrono::seconds(60 * 60)};
   RateLimit oidc_rate_limit{120, std::chrono::seconds(60)};  // external sign-in, per address
   // API keys, second factors, recovery codes and passkeys added to one's own account.
   RateLimit account_change_rate_limit{60, std::chrono::seconds(60 * 60)};

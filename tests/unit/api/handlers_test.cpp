@@ -34,6 +34,7 @@ class Handlers : public ::testing::Test {
                              {"MFA_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
                              {"WEBAUTHN_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
                              {"OP_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
+                             {"OP_CODE_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
                              {"OIDC_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
                              {"ACCOUNT_CHANGE_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
                              {"EMAIL_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
