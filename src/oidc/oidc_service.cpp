@@ -342,9 +342,13 @@ std::string OidcService::linkIdentity(const Provider& provider, const jose::Clai
   if (!auth::emailProblem(email).empty()) email.clear();
   auto linked = store_.identities().linkByOwner(
       {0, link.user_id, c.name, c.issuer, claims.sub, email, clock_.unixSeconds()},
-      kMaxIdentitiesPerUser);
+      kMaxIdentitiesPerUser, link.session_id);
   if (!linked) {
     if (linked.error().code == core::Errc::AlreadyExists) return in_use();
+    // Ended meanwhile (a reset, a sign-out): checked again in the store's transaction.
+    if (linked.error().code == core::Errc::FailedPrecondition)
+      return fail(c.name, "invalid_state", "the session that began the linking has ended", client,
+                  link.user_id);
     if (linked.error().code == core::Errc::ResourceExhausted)
       return fail(c.name, "too_many_identities", "the account holds the most identities", client,
                   link.user_id);

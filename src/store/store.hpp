@@ -318,9 +318,13 @@ class IdentityStore {
                                                       std::string_view subject) = 0;
   // The account's owner links an identity (the account page's linking flow), in one transaction:
   // AlreadyExists when (issuer, subject) is anyone's, ResourceExhausted when the user holds `most`
-  // identities already. The user's memory of having unlinked it goes: their own choice undoes it.
-  [[nodiscard]] virtual core::Result<Identity> linkByOwner(Identity identity,
-                                                           std::int64_t most) = 0;
+  // identities already, FailedPrecondition unless `session_id` (the session that began the
+  // linking) is the user's and live at the identity's created_at: checked in the transaction, so
+  // a reset by mail, which ends the sessions and removes the identities in one, is either seen
+  // here or removes this one (checked before, a link under way landed after the reset). The
+  // user's memory of having unlinked it goes: their own choice undoes it.
+  [[nodiscard]] virtual core::Result<Identity> linkByOwner(Identity identity, std::int64_t most,
+                                                           std::string_view session_id) = 0;
   // Creates a password-less user and its identity together (AlreadyExists "email"/"username"/
   // "identity").
   [[nodiscard]] virtual core::Result<User> createUserWithIdentity(const NewUser& user,

@@ -73,6 +73,14 @@ class StoreContract : public ::testing::TestWithParam<std::string> {
     EXPECT_TRUE(u) << (u ? "" : u.error().message);
     return u ? *u : User{};
   }
+  // A live session of the user (until far in the future), for what must be done within one.
+  std::string liveSession(std::int64_t user_id) {
+    const std::string id = "live-" + std::to_string(user_id) + "-" + std::to_string(++sessions_);
+    EXPECT_TRUE(store_->sessions().create(
+        {id, user_id, "jti-" + id, "ua", "127.0.0.1", 1, 1, 4'000'000'000, false}));
+    return id;
+  }
+  int sessions_ = 0;
   // A key as the API key service stores one (its hash a placeholder), named by its public id.
   static ApiKey apiKey(std::int64_t user_id, const std::string& public_id,
                        std::int64_t created_at) {
@@ -1141,51 +1149,80 @@ TEST_P(StoreContract, TheOwnerLinksAnIdentityWithinTheCapAndUndoesItsUnlinking) 
   auto& ids = store_->identities();
   const User u = make("link@example.com", "linkuser");
   const User other = make("linked@example.com", "linkother");
-  auto first = ids.linkByOwner({0, u.id, "oidc", "https://idp", "a", "", 10}, 2);
+  auto first = ids.linkByOwner({0, u.id, "oidc", "https://idp", "a", "", 10}, 2, liveSession(u.id));
   ASSERT_TRUE(first) << first.error().message;
   EXPECT_GT(first->id, 0);
   // Anyone's identity stays theirs, the owner's own included.
-  EXPECT_EQ(ids.linkByOwner({0, other.id, "oidc", "https://idp", "a", "", 11}, 2).error().message,
-            "identity");
-  EXPECT_EQ(ids.linkByOwner({0, u.id, "oidc", "https://idp", "a", "", 11}, 2).error().message,
+  EXPECT_EQ(
+      ids.linkByOwner({0, other.id, "oidc", "https://idp", "a", "", 11}, 2, liveSession(other.id))
+          .error()
+          .message,
+      "identity");
+  EXPECT_EQ(ids.linkByOwner({0, u.id, "oidc", "https://idp", "a", "", 11}, 2, liveSession(u.id))
+                .error()
+                .message,
             "identity");
   // Unlinked, it is remembered; linked again by its owner, forgotten (and only for that owner).
   ASSERT_TRUE(ids.removeUnlessLast(first->id, u.id));
-  ASSERT_TRUE(ids.linkByOwner({0, other.id, "oidc", "https://idp", "b", "", 12}, 2));
+  ASSERT_TRUE(
+      ids.linkByOwner({0, other.id, "oidc", "https://idp", "b", "", 12}, 2, liveSession(other.id)));
   ASSERT_TRUE(ids.removeUnlessLast(ids.find("https://idp", "b").value()->id, other.id));
   EXPECT_TRUE(ids.unlinkedBy(u.id, "https://idp", "a").value());
-  auto back = ids.linkByOwner({0, u.id, "oidc", "https://idp", "a", "", 13}, 2);
+  auto back = ids.linkByOwner({0, u.id, "oidc", "https://idp", "a", "", 13}, 2, liveSession(u.id));
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_FALSE(ids.unlinkedBy(u.id, "https://idp", "a").value());
   EXPECT_TRUE(ids.unlinkedBy(other.id, "https://idp", "b").value());
   // At the cap, nothing more is linked and nothing is forgotten.
-  ASSERT_TRUE(ids.linkByOwner({0, u.id, "oidc", "https://idp", "c", "", 14}, 2));
-  auto over = ids.linkByOwner({0, u.id, "oidc", "https://idp", "d", "", 15}, 2);
+  ASSERT_TRUE(ids.linkByOwner({0, u.id, "oidc", "https://idp", "c", "", 14}, 2, liveSession(u.id)));
+  auto over = ids.linkByOwner({0, u.id, "oidc", "https://idp", "d", "", 15}, 2, liveSession(u.id));
   ASSERT_FALSE(over);
   EXPECT_EQ(over.error().code, core::Errc::ResourceExhausted);
   EXPECT_FALSE(ids.find("https://idp", "d").value());
-  auto full = ids.linkByOwner({0, other.id, "oidc", "https://idp", "b", "", 16}, 0);
+  auto full =
+      ids.linkByOwner({0, other.id, "oidc", "https://idp", "b", "", 16}, 0, liveSession(other.id));
   ASSERT_FALSE(full);
   EXPECT_TRUE(ids.unlinkedBy(other.id, "https://idp", "b").value());
   EXPECT_EQ(ids.listForUser(u.id).value().size(), 2U);
   // A user gone is NotFound on every backend (SQLite's foreign key said FailedPrecondition).
-  auto gone = ids.linkByOwner({0, other.id + 1000, "oidc", "https://idp", "e", "", 17}, 2);
+  auto gone = ids.linkByOwner({0, other.id + 1000, "oidc", "https://idp", "e", "", 17}, 2, "none");
   ASSERT_FALSE(gone);
   EXPECT_EQ(gone.error().code, core::Errc::NotFound);
+}
+
+// A review of what was left: the service checked the linking's session, then linked, and a reset
+// by mail between the two (it ends the sessions and removes the identities in one transaction)
+// was followed by the squatter's identity. The store checks the session in the link's own.
+TEST_P(StoreContract, TheOwnerLinksOnlyWithinALiveSessionOfTheirs) {
+  auto& ids = store_->identities();
+  const User u = make("linklive@example.com", "linklive");
+  const User other = make("linklive2@example.com", "linklive2");
+  const std::string mine = liveSession(u.id);
+  const auto refused = [&](const std::string& session, std::int64_t at) {
+    auto r = ids.linkByOwner({0, u.id, "oidc", "https://idp", "x", "", at}, 5, session);
+    return !r && r.error().code == core::Errc::FailedPrecondition;
+  };
+  EXPECT_TRUE(refused(liveSession(other.id), 10));  // another user's
+  EXPECT_TRUE(refused("no-such-session", 10));
+  EXPECT_TRUE(refused(mine, 4'000'000'000));  // expired by then
+  ASSERT_TRUE(store_->sessions().revokeAllForUser(u.id));
+  EXPECT_TRUE(refused(mine, 10));
+  EXPECT_FALSE(ids.find("https://idp", "x").value());
+  EXPECT_TRUE(ids.linkByOwner({0, u.id, "oidc", "https://idp", "x", "", 10}, 5, liveSession(u.id)));
 }
 
 TEST_P(StoreContract, ConcurrentLinksByTheOwnerStayWithinTheCap) {
   // One place left: of eight links at once (eight nodes' callbacks), exactly one is made.
   auto& ids = store_->identities();
   const User u = make("race-link@example.com", "racelink");
-  ASSERT_TRUE(ids.linkByOwner({0, u.id, "oidc", "https://idp", "held", "", 1}, 2));
+  const std::string session = liveSession(u.id);
+  ASSERT_TRUE(ids.linkByOwner({0, u.id, "oidc", "https://idp", "held", "", 1}, 2, session));
   std::atomic<int> ok{0};
   std::atomic<int> full{0};
   std::vector<std::thread> threads;
   for (int i = 0; i < 8; ++i) {
     threads.emplace_back([&, i] {
       auto r = store_->identities().linkByOwner(
-          {0, u.id, "oidc", "https://idp", "s" + std::to_string(i), "", 2}, 2);
+          {0, u.id, "oidc", "https://idp", "s" + std::to_string(i), "", 2}, 2, session);
       if (r)
         ++ok;
       else if (r.error().code == core::Errc::ResourceExhausted)

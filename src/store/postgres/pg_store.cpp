@@ -1270,12 +1270,20 @@ class PgIdentities final : public IdentityStore {
     });
   }
 
-  core::Result<Identity> linkByOwner(Identity identity, std::int64_t most) override {
+  core::Result<Identity> linkByOwner(Identity identity, std::int64_t most,
+                                     std::string_view session_id) override {
     return pool_.transaction<Identity>([&](Connection& c) -> core::Result<Identity> {
-      // The user's row lock serialises the count with concurrent links and removals.
+      // The user's row lock serialises the count with concurrent links and removals, and with a
+      // reset (whose write to the row comes first): the session is read after it.
       auto user = c.query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", {identity.user_id});
       if (!user) return tl::unexpected(user.error());
       if (user->empty()) return makeError(Errc::NotFound, "user");
+      auto live = c.query(
+          "SELECT 1 FROM sessions WHERE id = $1 AND user_id = $2 AND NOT revoked AND expires_at > "
+          "$3",
+          {session_id, identity.user_id, identity.created_at});
+      if (!live) return tl::unexpected(live.error());
+      if (live->empty()) return makeError(Errc::FailedPrecondition, "session");
       auto held = c.query("SELECT COUNT(*) FROM identities WHERE user_id = $1", {identity.user_id});
       if (!held) return tl::unexpected(held.error());
       if (held->int64(0, 0) >= most) return makeError(Errc::ResourceExhausted, "identities");

@@ -1336,7 +1336,8 @@ class SqliteIdentities final : public IdentityStore {
     });
   }
 
-  core::Result<Identity> linkByOwner(Identity identity, std::int64_t most) override {
+  core::Result<Identity> linkByOwner(Identity identity, std::int64_t most,
+                                     std::string_view session_id) override {
     return pool_.transaction<Identity>([&](Connection& c) -> core::Result<Identity> {
       // A user gone is NotFound, as on PostgreSQL (not the foreign key's FailedPrecondition).
       auto user = c.prepare("SELECT COUNT(*) FROM users WHERE id = ?");
@@ -1344,6 +1345,13 @@ class SqliteIdentities final : public IdentityStore {
       user->bind(1, identity.user_id);
       if (auto row = user->step(); !row) return tl::unexpected(row.error());
       if (user->int64(0) == 0) return makeError(Errc::NotFound, "user");
+      auto live = c.prepare(
+          "SELECT COUNT(*) FROM sessions WHERE id = ? AND user_id = ? AND revoked = 0 AND "
+          "expires_at > ?");
+      if (!live) return tl::unexpected(live.error());
+      bindAll(*live, session_id, identity.user_id, identity.created_at);
+      if (auto row = live->step(); !row) return tl::unexpected(row.error());
+      if (live->int64(0) == 0) return makeError(Errc::FailedPrecondition, "session");
       auto held = c.prepare("SELECT COUNT(*) FROM identities WHERE user_id = ?");
       if (!held) return tl::unexpected(held.error());
       held->bind(1, identity.user_id);
