@@ -206,7 +206,12 @@ std::optional<Policy::RouteRequirement> Policy::routeRequirement(
   std::array<const RouteRule*, 1 + std::size(kMethods)> rules{};
   std::size_t count = 0;
   rules[count++] = matchRoute(method, normalized_path);
-  if (method_override_ && upper(method) == "POST") {
+  const std::string m = upper(method);
+  // A method no rule can name (PROPFIND, FOO) meets every method's rules: an application that
+  // ignores the method (a plain PHP script, a Go handler, a Django view) serves its GET for it (a
+  // review: it passed a GET rule).
+  const bool unnamed = std::find(std::begin(kMethods), std::end(kMethods), m) == std::end(kMethods);
+  if ((method_override_ && m == "POST") || unnamed) {
     // Rack takes GET, HEAD, OPTIONS and more from `_method`; Express and Symfony any method.
     for (const std::string_view tunnelled : kMethods)
       rules[count++] = matchRoute(tunnelled, normalized_path);

@@ -366,7 +366,10 @@ def test_two_session_cookies_sign_the_browser_in_as_no_one(portal):
     victim, planter = register(portal, unique("tossed")), register(portal, unique("planter"))
     v, p = signed_in(portal, victim.name), signed_in(portal, planter.name)
     assert verify(portal, v.session).headers["X-Auth-User-Email"] == victim.email
-    for pair in ((p.session, v.session), (v.session, p.session), ("", v.session), ("x", v.session)):
+    # A review: sixteen equal planted copies first (longer paths are sent first) hid ours behind a
+    # cap; every value counts.
+    for pair in ((p.session, v.session), (v.session, p.session), ("", v.session), ("x", v.session),
+                 (p.session,) * 17 + (v.session,)):
         cookie = "; ".join(f"gatehouse_session={value}" for value in pair)
         r = verify(portal, headers={"Cookie": cookie})
         assert r.status_code == 401 and "X-Auth-User-Email" not in r.headers, (pair, r.status_code)

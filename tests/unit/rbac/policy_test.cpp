@@ -141,6 +141,13 @@ TEST(PolicyRoutes, APostMeetsTheRulesOfTheMethodsItMayStandFor) {
   EXPECT_FALSE(needsMfa(*plain, "POST", "/admin/users/5"));
   EXPECT_FALSE(Policy::fromJson(R"({"method_override": "no"})"));
   EXPECT_FALSE(Policy::fromJson(R"({"method_overide": false})"));
+  // A method no rule can name meets every method's rules, whatever method_override says (a
+  // review: "FOO /reports" passed a GET rule, and an application ignoring the method serves it).
+  EXPECT_EQ(permissionsFor(*only_delete, "PROPFIND", "/reports/q"), (Perms{"analytics:view"}));
+  EXPECT_EQ(permissionsFor(*only_delete, "FOO", "/admin/users/5"), (Perms{"users:delete"}));
+  EXPECT_EQ(permissionsFor(*plain, "foo", "/admin/users/5"),
+            (Perms{"users:read", "users:write", "users:delete"}));  // in kMethods' order
+  EXPECT_TRUE(needsMfa(*plain, "FOO", "/admin/users/5"));
 }
 
 TEST(PolicyRoutes, ARuleMayRequireASecondFactor) {
