@@ -277,19 +277,6 @@ std::string weakKekWarning(const std::string& weak) {
          "can open them. It cannot be changed in place (docs/deployment.md, Upgrades)";
 }
 
-std::optional<std::string> lostDatabase(const config::Config& config) {
-  if (config.sqlite_path.empty() || !named(config.data_dir / "key_encryption_key"))
-    return std::nullopt;
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(config.sqlite_path, ec);
-  if (!ec && size > 0) return std::nullopt;
-  if (ec && named(config.sqlite_path)) return std::nullopt;  // unreadable: opening says why
-  return "the database " + config.sqlite_path.string() + " is " + (ec ? "missing" : "empty") +
-         ", but " + (config.data_dir / "key_encryption_key").string() +
-         " shows that a first start made one here: restore it from a backup (docs/operations.md, "
-         "Backups). To start afresh on purpose, move key_encryption_key away first";
-}
-
 core::Result<Kek> loadKek(const config::Config& config, bool may_create) {
   if (config.key_encryption_key)
     return judged(Kek{*config.key_encryption_key, "KEY_ENCRYPTION_KEY"}, "KEY_ENCRYPTION_KEY");

@@ -28,11 +28,6 @@ struct Kek {
 // Reads the key-encryption key; <data_dir>/key_encryption_key is made (0600) only when
 // `may_create` (the database holds no key yet: a second node must not seal under its own).
 [[nodiscard]] core::Result<Kek> loadKek(const config::Config& config, bool may_create);
-// Why the SQLite database must not be made afresh, if it must not: it is missing or empty while
-// the data folder holds the key-encryption key an earlier first start generated (made after the
-// database and its tables), so a database was here and is lost: a restore, not a first start
-// (found by a crash test: an emptied file started afresh, and new users took old users' ids).
-[[nodiscard]] std::optional<std::string> lostDatabase(const config::Config& config);
 
 // Whether serve opens the key ring, and so reads the key-encryption key: not when SECRET_KEY signs
 // (HS*) and MFA_SECRET_KEY is set.

@@ -5,6 +5,7 @@
 
 #include "app/keys.hpp"
 #include "app/server_main.hpp"
+#include "cli/database.hpp"
 #include "core/files.hpp"
 #include "crypto/pem_certificates.hpp"
 #include "jose/jwk.hpp"
@@ -175,9 +176,13 @@ Preflight preflight(const config::Config& config, bool open_database) {
       problems.push_back(address.error().message);
   }
   checkDataDir(config, problems);
+  // As serve stops on it (a review: config --check said the configuration was valid); and the
+  // database is not opened, which would write to an empty file.
+  const auto lost = cli::lostDatabase(config);
+  if (lost) problems.push_back(*lost);
   std::string weak_kek = checkKeyFiles(config, problems, out.warnings);
   if (!usesKeyRing(config)) weak_kek.clear();  // serve never reads it then
-  if (open_database) {
+  if (open_database && !lost) {
     // serve opens the database next, and says the same (openKeys). Where the check could not
     // tell what it holds, it says nothing: "nothing is sealed yet" could be wrong advice.
     const Sealed sealed = checkStoredKeys(config, problems, out.warnings);

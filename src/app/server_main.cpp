@@ -22,6 +22,7 @@
 #include "app/service_notify.hpp"
 #include "app/startup_heap.hpp"
 #include "auth/retention.hpp"
+#include "cli/database.hpp"
 #include "core/files.hpp"
 #include "core/ip_address.hpp"
 #include "core/log.hpp"
@@ -219,7 +220,7 @@ int serve(const config::Config& config) {
   const ServiceNotifier& notifier = service_manager.notifier;
 
   (void)notifier.send("STATUS=opening and migrating the database");
-  if (auto lost = lostDatabase(config)) return fatal(*lost);
+  if (auto lost = cli::lostDatabase(config)) return fatal(*lost);
   auto store = store::openStore(config.database_url, config.database_pool_size);
   if (!store) return fatal(store.error().message);
   auto version = (*store)->migrate();

@@ -117,21 +117,47 @@ bool refusesWithoutAuditSink(const config::Config& config, std::ostream& err) {
   return true;
 }
 
+namespace {
+
+// "missing" or "empty" when the SQLite file is either (an empty file is no database: opening it
+// would make one); nullopt when it holds something, cannot be looked at (opening says why), or
+// the database is PostgreSQL.
+std::optional<std::string_view> noSqliteFile(const config::Config& config) {
+  if (config.sqlite_path.empty()) return std::nullopt;
+  std::error_code ec;
+  const auto type = std::filesystem::symlink_status(config.sqlite_path, ec).type();
+  if (type == std::filesystem::file_type::not_found) return "missing";
+  const auto size = std::filesystem::file_size(config.sqlite_path, ec);
+  if (!ec && size == 0) return "empty";
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> lostDatabase(const config::Config& config) {
+  const auto kek = config.data_dir / "key_encryption_key";
+  std::error_code ec;
+  if (std::filesystem::symlink_status(kek, ec).type() == std::filesystem::file_type::not_found)
+    return std::nullopt;
+  const auto none = noSqliteFile(config);
+  if (!none) return std::nullopt;
+  return "the database " + config.sqlite_path.string() + " is " + std::string(*none) + ", but " +
+         kek.string() +
+         " shows that a first start made one here: restore it from a backup (docs/operations.md, "
+         "Backups). To start afresh on purpose, move key_encryption_key away first";
+}
+
 std::unique_ptr<store::Store> openExisting(const config::Config& config, std::ostream& err) {
   if (refusesRootInAnotherUsersDirectory(config, err)) return nullptr;
-  if (!config.sqlite_path.empty()) {
-    std::error_code ec;
-    const bool present = std::filesystem::exists(config.sqlite_path, ec);
-    // An empty file is no database either: opening it would make one (found by a crash test).
-    std::error_code size_ec;
-    const bool empty =
-        present && std::filesystem::file_size(config.sqlite_path, size_ec) == 0 && !size_ec;
-    if (!present || empty) {
-      err << "gatehouse: no database at " << config.sqlite_path.string()
-          << " (run this where the server keeps its data, set DATABASE_URL, or create it with "
-             "'gatehouse migrate')\n";
-      return nullptr;
-    }
+  if (auto lost = lostDatabase(config)) {
+    err << "gatehouse: " << *lost << "\n";
+    return nullptr;
+  }
+  if (noSqliteFile(config)) {
+    err << "gatehouse: no database at " << config.sqlite_path.string()
+        << " (run this where the server keeps its data, set DATABASE_URL, or create it with "
+           "'gatehouse migrate')\n";
+    return nullptr;
   }
   auto store = store::openStore(config.database_url);
   if (!store) {

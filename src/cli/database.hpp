@@ -1,7 +1,9 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <ostream>
+#include <string>
 
 #include "config/config.hpp"
 #include "store/store.hpp"
@@ -9,9 +11,16 @@
 namespace gatehouse::cli {
 
 // The configured database, migrated, for every command but serve and migrate: a SQLite file that
-// does not exist is an error naming it (one run in the wrong folder must not quietly create a
-// second, empty database). Null after writing the reason to `err`.
+// does not exist, or is empty, is an error naming it (one run in the wrong folder must not
+// quietly create a second, empty database). Null after writing the reason to `err`.
 std::unique_ptr<store::Store> openExisting(const config::Config& config, std::ostream& err);
+
+// Why the SQLite database must not be made afresh, if it must not: the file is missing or empty
+// while the data folder holds the key-encryption key a first start generated (made after the
+// database and its tables), so a database was here and is lost: a restore, not a first start
+// (found by a crash test: an emptied file started afresh, and new users took old users' ids).
+// serve, migrate, config --check and every command ask.
+std::optional<std::string> lostDatabase(const config::Config& config);
 
 // True, after writing why to `err`, when the command runs as root on a SQLite database in a
 // directory (or below one) that another account can write: the service's own data directory,

@@ -17,6 +17,9 @@ int failure(std::ostream& err, const std::string& why) {
 
 int migrate(const config::Config& config, std::ostream& out, std::ostream& err) {
   if (refusesRootInAnotherUsersDirectory(config, err)) return 1;
+  // Nor does migrate make a lost database afresh (a review: the refusal below told the operator
+  // to run it, and serve then started on the new one).
+  if (auto lost = lostDatabase(config)) return failure(err, *lost);
   auto store = store::openStore(config.database_url);
   if (!store) return failure(err, store.error().message);
   auto version = (*store)->migrate();

@@ -545,8 +545,9 @@ def test_generated_keys_are_sealed_in_the_database_and_reused(make_server, tmp_p
 def test_a_lost_database_is_refused_rather_than_made_afresh(make_server, tmp_path):
     """Found by a crash test: an emptied (or deleted) SQLite file started afresh beside the key
     file of its first start, and new accounts took the old ones' ids (sub). The key-encryption key
-    file shows a database was made here: serve refuses, naming the way back; the commands see no
-    database; moving the key file away is the way to start afresh on purpose."""
+    file shows a database was made here: serve refuses, naming the way back; so do the commands,
+    migrate (a review: it made the database afresh, as the commands' message advised) and
+    config --check; moving the key file away is the way to start afresh on purpose."""
     s = make_server({"SECRET_KEY": "", "KEY_ENCRYPTION_KEY": ""})
     assert s.register("first@example.com", "first").status_code == 201
     s.stop()
@@ -557,8 +558,10 @@ def test_a_lost_database_is_refused_rather_than_made_afresh(make_server, tmp_pat
         assert done.returncode == 1, done
         out = done.stdout + done.stderr
         assert "gatehouse.db is " in out and "key_encryption_key" in out and "restore" in out, out
-        r = s.cli("user", "list")
-        assert r.returncode != 0 and "no database at" in r.stderr, (r.returncode, r.stdout, r.stderr)
+        for command in (("user", "list"), ("migrate",), ("config", "--check")):
+            r = s.cli(*command)
+            assert r.returncode != 0 and "restore it from a backup" in r.stdout + r.stderr, \
+                (command, r.returncode, r.stdout, r.stderr)
         assert not db.exists() or db.stat().st_size == 0
     (tmp_path / "data" / "key_encryption_key").rename(tmp_path / "old_key_encryption_key")
     s.start()
