@@ -404,8 +404,9 @@ auth::Result<std::string> MfaService::check(const store::User& user, std::string
     if (auto cleared = d_.store.mfa().clearCodeAttempts(user.id); !cleared)
       spdlog::error("request_id={} mfa: the codes' count of user {} was not cleared: {}",
                     client.request_id, user.id, cleared.error().message);
-  } else if (**counted >= d_.settings.lockout_threshold &&
-             matched.error().code == Errc::InvalidMfaCode) {
+  } else if (**counted >= d_.settings.lockout_threshold) {
+    // Whatever failed it (a storage fault too): the count stands at the threshold, so the codes
+    // are locked now, and said so (a review: only a wrong code said it).
     codesLocked(user, client);
   }
   return matched;

@@ -129,9 +129,6 @@ class MfaService {
                                                                 std::vector<std::string>& hashes) {
     return freshCodes(user_id, hashes);
   }
-  // Counts one code of the user against MFA_RATE_LIMIT (RateLimited).
-  [[nodiscard]] auth::Result<void> countAttempt(const store::User& user,
-                                                const auth::ClientInfo& client);
   // Counts a passkey's answer as a second factor against MFA_RATE_LIMIT per account and client
   // address (RateLimited): it cannot be guessed, and counted per account with the codes, whoever
   // holds the password kept the owner's passkey out with wrong codes (found by an outside attack).
@@ -158,6 +155,9 @@ class MfaService {
                                                   const auth::ClientInfo& client, bool spending);
   [[nodiscard]] auth::Result<std::vector<std::string>> freshCodes(std::int64_t user_id,
                                                                   std::vector<std::string>& hashes);
+  // Counts one code of the user against MFA_RATE_LIMIT (RateLimited).
+  [[nodiscard]] auth::Result<void> countAttempt(const store::User& user,
+                                                const auth::ClientInfo& client);
   // check() past its counters: the code against the user's factors and recovery codes.
   [[nodiscard]] auth::Result<std::string> matchCode(const store::User& user, std::string_view code,
                                                     const auth::ClientInfo& client);

@@ -541,6 +541,9 @@ auth::Result<auth::SignedIn> PasskeyService::login(const json::value& credential
   d_.metrics.loginSucceeded();
   record("login.succeeded", client, user_id, user_id,
          {{"method", "passkey"}, {"factor_id", pk->factor.id}});
+  // The owner, verified (UV): codes MFA_LOCKOUT_THRESHOLD locked unlock, as the notice says (a
+  // review: only a passkey as second factor did).
+  d_.mfa.passkeySucceeded(**user, client);
   std::vector<std::string> scopes = d_.policy.permissionsOf((*user)->role);
   return auth::SignedIn{std::move(**user),
                         std::move(scopes),
@@ -596,6 +599,7 @@ auth::Result<auth::SignedIn> PasskeyService::reauthenticate(const auth::Principa
   if (!user) return tl::unexpected(auth::storeFailure(user.error()));
   if (!*user || !(*user)->is_active) return fail(Errc::InvalidPasskey, "account gone");
   record("reauthenticated", client, user_id, user_id, {{"method", "passkey"}});
+  d_.mfa.passkeySucceeded(**user, client);
   std::vector<std::string> scopes = who.claims().scopes;
   return auth::SignedIn{
       std::move(**user), scopes, {scopes, {std::string(amrOf(*pk))}, d_.clock.unixSeconds()}};

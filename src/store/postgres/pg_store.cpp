@@ -1336,7 +1336,6 @@ core::Status insertCodes(Connection& c, std::int64_t user_id,
   return {};
 }
 
-// The user's mfa_enabled follows their confirmed factors; with none left the recovery codes go.
 // MfaStore::countCodeAttempt in one statement: a row that already holds `threshold` is left as it
 // is and returns nothing.
 constexpr const char* kCountCodeAttempt =
@@ -1344,17 +1343,22 @@ constexpr const char* kCountCodeAttempt =
     "UPDATE SET attempts = mfa_code_attempts.attempts + 1 WHERE mfa_code_attempts.attempts < $2 "
     "RETURNING attempts";
 
+// The user's mfa_enabled follows their confirmed factors; with none left the recovery codes go,
+// and the codes' count (a review: a new authenticator app found its codes locked by the old
+// one's count).
 core::Status settleMfa(Connection& c, std::int64_t user_id) {
   auto set = c.query(
       "UPDATE users SET mfa_enabled = x.has FROM (SELECT EXISTS (SELECT 1 FROM mfa_factors WHERE "
       "user_id = $1 AND confirmed) AS has) x WHERE id = $1 AND mfa_enabled <> x.has",
       {user_id});
   if (!set) return tl::unexpected(set.error());
-  auto codes = c.query(
-      "DELETE FROM recovery_codes WHERE user_id = $1 AND NOT EXISTS (SELECT 1 FROM mfa_factors "
-      "WHERE user_id = $1 AND confirmed)",
-      {user_id});
-  if (!codes) return tl::unexpected(codes.error());
+  for (const char* sql :
+       {"DELETE FROM recovery_codes WHERE user_id = $1 AND NOT EXISTS (SELECT 1 FROM mfa_factors "
+        "WHERE user_id = $1 AND confirmed)",
+        "DELETE FROM mfa_code_attempts WHERE user_id = $1 AND NOT EXISTS (SELECT 1 FROM "
+        "mfa_factors WHERE user_id = $1 AND confirmed)"}) {
+    if (auto gone = c.query(sql, {user_id}); !gone) return tl::unexpected(gone.error());
+  }
   return {};
 }
 
@@ -1480,8 +1484,6 @@ class PgMfa final : public MfaStore {
       std::int64_t confirmed = 0;
       for (int i = 0; i < del->size(); ++i) confirmed += del->boolean(i, 0) ? 1 : 0;
       if (auto ok = settleMfa(c, user_id); !ok) return tl::unexpected(ok.error());
-      if (auto gone = c.query("DELETE FROM mfa_code_attempts WHERE user_id = $1", {user_id}); !gone)
-        return tl::unexpected(gone.error());
       return confirmed;
     });
   }

@@ -1420,7 +1420,6 @@ core::Status insertCodes(Connection& c, std::int64_t user_id,
   return {};
 }
 
-// The user's mfa_enabled follows their confirmed factors; with none left the recovery codes go.
 // MfaStore::countCodeAttempt in one statement: a row that already holds `threshold` is left as it
 // is and returns nothing.
 constexpr const char* kCountCodeAttempt =
@@ -1428,12 +1427,17 @@ constexpr const char* kCountCodeAttempt =
     "UPDATE SET attempts = mfa_code_attempts.attempts + 1 WHERE mfa_code_attempts.attempts < ?2 "
     "RETURNING attempts";
 
+// The user's mfa_enabled follows their confirmed factors; with none left the recovery codes go,
+// and the codes' count (a review: a new authenticator app found its codes locked by the old
+// one's count).
 core::Status settleMfa(Connection& c, std::int64_t user_id) {
   return forUser(c, user_id,
                  {"UPDATE users SET mfa_enabled = EXISTS (SELECT 1 FROM mfa_factors WHERE user_id "
                   "= users.id AND confirmed = 1) WHERE id = ?1 AND mfa_enabled <> EXISTS (SELECT 1 "
                   "FROM mfa_factors WHERE user_id = users.id AND confirmed = 1)",
                   "DELETE FROM recovery_codes WHERE user_id = ?1 AND NOT EXISTS (SELECT 1 FROM "
+                  "mfa_factors WHERE user_id = ?1 AND confirmed = 1)",
+                  "DELETE FROM mfa_code_attempts WHERE user_id = ?1 AND NOT EXISTS (SELECT 1 FROM "
                   "mfa_factors WHERE user_id = ?1 AND confirmed = 1)"});
 }
 
@@ -1566,8 +1570,6 @@ class SqliteMfa final : public MfaStore {
         }
       }  // finished before the next statement
       if (auto ok = settleMfa(c, user_id); !ok) return tl::unexpected(ok.error());
-      if (auto ok = forUser(c, user_id, {"DELETE FROM mfa_code_attempts WHERE user_id = ?"}); !ok)
-        return tl::unexpected(ok.error());
       return confirmed;
     });
   }
