@@ -172,14 +172,19 @@ http::Response consentPage(Call& c, const op::Authorization& a, const op::Author
                        csrf);
 }
 
-// One authorization code for `user_id` against OP_CODE_RATE_LIMIT (RateLimited; Unavailable
-// with the counters out of reach).
-auth::Result<void> spendCodeBudget(Call& c, std::int64_t user_id) {
+// One authorization code for `user_id` at `client_id` against OP_CODE_RATE_LIMIT (RateLimited;
+// Unavailable with the counters out of reach). Per client too: per account alone, any site could
+// spend a signed-in visitor's budget with prompt=none navigations to one consented client and
+// keep them out of every application for the window (a review). The audit log still grows at
+// most by the registered clients' count times the limit.
+auth::Result<void> spendCodeBudget(Call& c, std::int64_t user_id, std::string_view client_id) {
   const auto limit = c.services.rate_limits.find("OP_CODE_RATE_LIMIT");
-  if (c.services.rates == nullptr || limit == c.services.rate_limits.end())
+  if (c.services.rates == nullptr) return auth::fail(auth::Errc::Internal, "no rate counters");
+  if (limit == c.services.rate_limits.end())
     return auth::fail(auth::Errc::Internal, "no value for OP_CODE_RATE_LIMIT");
-  return c.services.rates->hit({"op-code:user:" + std::to_string(user_id)}, limit->second,
-                               clientOf(c.request), "op-code");
+  return c.services.rates->hit(
+      {"op-code:user-client:" + std::to_string(user_id) + "|" + std::string(client_id)},
+      limit->second, clientOf(c.request), "op-code");
 }
 
 // Everything after the request checked out: sign-in, consent, the code.
@@ -226,9 +231,9 @@ http::Response continueAuthorize(Call& c, const op::Authorization& asked,
   } else if (auto saved = p.saveConsent(a, who->user->id); !saved) {
     return authorizeRefused(c, {saved.error(), a.redirect_uri, a.state});
   }
-  // OP_CODE_RATE_LIMIT per account: each code and its exchange write audit records, which are
-  // kept (an outside attack wrote 600 a minute from one signed-in account, prompt=none in a loop).
-  if (auto spent = spendCodeBudget(c, who->user->id); !spent) {
+  // OP_CODE_RATE_LIMIT per account and client: each code and its exchange write audit records,
+  // which are kept (an outside attack wrote 600 a minute from one signed-in account).
+  if (auto spent = spendCodeBudget(c, who->user->id, a.client.client_id); !spent) {
     return back(OpErrc::TemporarilyUnavailable,
                 spent.error().code == auth::Errc::RateLimited
                     ? "Too many sign-ins to applications for this account: try again later."
@@ -250,10 +255,12 @@ http::Response authorize(Call& c) {
     // SameSite=Lax session cookie comes along.
     const auto form = isForm(r) ? paramsOf(r.body) : std::nullopt;
     if (!form) return errorPage(c, 400, "The sign-in request is malformed.");
-    // As long as a GET's may be, no longer: a megabyte body became a three-megabyte Location
-    // (each space sent back as %20) for anyone, before any check (found by an outside attack).
+    // No longer than a GET's request line may be (the header limit's default, 8 KiB): a megabyte
+    // body became a three-megabyte Location (each space sent back as %20) for anyone, before any
+    // check (found by an outside attack).
+    constexpr std::size_t kMaxLocationBytes = 8U << 10U;
     std::string location = authorizeLocation(*form);
-    if (location.size() > ui::ReturnTo::kMaxBytes)
+    if (location.size() > kMaxLocationBytes)
       return errorPage(c, 400, "The sign-in request is too long.");
     return pages::seeOther(std::move(location));
   }

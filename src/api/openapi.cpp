@@ -370,7 +370,7 @@ std::string_view limitKeyText(LimitKey key) {
     case LimitKey::MfaAccountAndAddress:
       return "(account of the mfa_token, address)";
     case LimitKey::CodeAccount:
-      return "account the code is for";
+      return "(account, client) the code is for";
     case LimitKey::EmailAddress:
       return "email address";
     case LimitKey::User:

@@ -63,8 +63,8 @@ enum class LimitKey {
                          // spend a victim session's budget)
   MfaAccount,            // the account of the body's mfa_token: counted by the MFA service once the
                          // token is found, before the code is checked
-  CodeAccount,           // the signed-in account an authorization code is for: counted by the
-                         // provider's handler once it knows the account, before the code
+  CodeAccount,           // the signed-in account an authorization code is for, and its client:
+                         // counted by the provider's handler once it knows them, before the code
   MfaAccountAndAddress,  // that account from that address: a passkey's answer, which cannot be
                          // guessed, counted by the passkey service (per account, whoever holds
                          // the password kept the owner's passkey out with wrong codes)

@@ -378,7 +378,8 @@ const std::map<std::string, std::string>& variables() {
       {"REGISTER_RATE_LIMIT", "N/second|minute|hour|day (3/minute)"},
       {"REFRESH_RATE_LIMIT", "refreshes per session, N/second|minute|hour|day (30/minute)"},
       {"MFA_RATE_LIMIT",
-       "second-factor attempts per account, never shared with the password's counters, "
+       "second-factor codes per account, never shared with the password's counters (a passkey's "
+       "answers as second factor: per account and client address, apart), "
        "N/[K]second(s)|minute(s)|hour(s)|day(s) (5/15minutes)"},
       {"MFA_LOCKOUT_THRESHOLD",
        "second-factor codes tried in a row without a right one (TOTP or recovery codes, on any "
@@ -392,8 +393,8 @@ const std::map<std::string, std::string>& variables() {
        "OpenID Provider requests (/oauth2/authorize, consent, token, revoke, introspect) per "
        "client address, each endpoint apart, N/second|minute|hour|day (300/minute)"},
       {"OP_CODE_RATE_LIMIT",
-       "authorization codes the OpenID Provider issues per account (each code and its exchange "
-       "write audit records, which are kept); past it the application is answered "
+       "authorization codes the OpenID Provider issues per account and client (each code and its "
+       "exchange write audit records, which are kept); past it the application is answered "
        "temporarily_unavailable, N/[K]second(s)|minute(s)|hour(s)|day(s) (120/hour)"},
       {"ACCOUNT_CHANGE_RATE_LIMIT",
        "API keys, second factors, recovery codes and passkeys added to one's own account (each "

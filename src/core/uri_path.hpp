@@ -24,5 +24,7 @@ std::optional<std::string> normalizeRequestPath(std::string_view target);
 // `text` percent-encoded for a query component or a form value: RFC 3986's unreserved characters
 // (letters, digits, "-._~") stay, every other byte becomes %XX.
 std::string percentEncode(std::string_view text);
+// Percent-decoding; `plus_is_space` for form encoding. nullopt for malformed escapes.
+std::optional<std::string> percentDecode(std::string_view text, bool plus_is_space);
 
 }  // namespace gatehouse::core

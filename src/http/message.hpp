@@ -9,6 +9,8 @@
 
 #include <boost/json/value.hpp>
 
+#include "core/uri_path.hpp"
+
 namespace gatehouse::http {
 
 // An HTTP request as handlers see it: no Asio types. Header names are lower-case.
@@ -59,8 +61,8 @@ const std::vector<std::pair<std::string_view, std::string_view>>& securityHeader
 // application/x-www-form-urlencoded (and query strings): name → values, decoded. nullopt for
 // malformed percent-encoding.
 std::optional<std::vector<std::pair<std::string, std::string>>> parseForm(std::string_view text);
-// Percent-decoding; `plus_is_space` for form encoding. nullopt for malformed escapes.
-std::optional<std::string> percentDecode(std::string_view text, bool plus_is_space);
+// core::percentDecode, where the requests are read.
+using core::percentDecode;
 
 // The standard reason phrase's JSON detail for a status (404 "Not Found", ...).
 std::string_view reasonPhrase(int status);

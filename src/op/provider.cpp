@@ -224,6 +224,13 @@ tl::expected<Authorization, AuthorizeFailure> Provider::checkAuthorize(const Aut
   if (!redirectUriRegistered(a.client.redirect_uris, *r.redirect_uri))
     return page(OpErrc::InvalidRequest, "The redirect_uri is not registered for this client.",
                 "unregistered redirect_uri");
+  // One registered before today's rules (a query pre-setting code or state, a private-use
+  // scheme's userinfo) is not used either: register the client's URIs again (a review).
+  if (auto problem = redirectUriProblem(*r.redirect_uri))
+    return page(OpErrc::InvalidRequest,
+                "The client's redirect_uri is no longer allowed: its administrator must register "
+                "it again.",
+                "registered redirect_uri " + *problem);
   a.redirect_uri = *r.redirect_uri;
   const std::string state = r.state && r.state->size() <= kMaxStateBytes ? *r.state : std::string();
   const auto back = [&](OpErrc code, std::string text) {

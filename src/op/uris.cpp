@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cctype>
 
-#include "core/ascii.hpp"
 #include "core/uri_path.hpp"
 #include "ui/return_to.hpp"
 
@@ -36,22 +35,6 @@ std::optional<std::string> loopbackWithoutPort(std::string_view uri) {
   return std::nullopt;
 }
 
-// A query parameter's name as a client library reads it: percent-decoded, '+' a space.
-std::string decodedName(std::string_view name) {
-  std::string out;
-  for (std::size_t i = 0; i < name.size(); ++i) {
-    const int hi = i + 2 < name.size() && name[i] == '%' ? core::hexValue(name[i + 1]) : -1;
-    const int lo = hi >= 0 ? core::hexValue(name[i + 2]) : -1;
-    if (lo >= 0) {
-      out.push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    } else {
-      out.push_back(name[i] == '+' ? ' ' : name[i]);
-    }
-  }
-  return out;
-}
-
 // The parameters an authorization answer adds (RFC 6749 §4.1.2 and §4.1.2.1, RFC 9207).
 constexpr std::string_view kAnswerParameters[] = {
     "code", "state", "iss", "error", "error_description", "error_uri"};
@@ -67,7 +50,9 @@ std::optional<std::string> answerParameterIn(std::string_view uri) {
     const auto amp = rest.find('&');
     const std::string_view pair = rest.substr(0, amp);
     rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
-    const std::string name = decodedName(pair.substr(0, pair.find('=')));
+    // As a client library reads it: percent-decoded, '+' a space.
+    const std::string_view raw = pair.substr(0, pair.find('='));
+    const std::string name = core::percentDecode(raw, true).value_or(std::string(raw));
     if (std::find(std::begin(kAnswerParameters), std::end(kAnswerParameters), name) !=
         std::end(kAnswerParameters))
       return name;

@@ -137,6 +137,26 @@ TEST_F(ProviderTest, UnknownClientsAndUnregisteredRedirectsAreNeverRedirectedTo)
   EXPECT_TRUE(provider.checkAuthorize(r).error().redirect_uri.empty());
 }
 
+// A review: the rules for redirect URIs grew (no query pre-setting code or state, no userinfo in
+// a private-use scheme's authority), and a client stored before kept its URI in use. It is not
+// redirected to: the person gets a page.
+TEST_F(ProviderTest, ARedirectUriStoredBeforeTheRulesRefuseItIsNotUsed) {
+  store::OpClient old = webApp().client;
+  old.client_id = "stored-before";
+  old.redirect_uris = {"https://rp.example.com/cb?state=fixed"};
+  ASSERT_TRUE(s.store->op().createClient(old, 1000));
+  AuthorizeRequest r;
+  r.client_id = old.client_id;
+  r.redirect_uri = old.redirect_uris.front();
+  r.response_type = "code";
+  r.scope = "openid";
+  r.code_challenge = crypto::s256Challenge(kVerifier);
+  r.code_challenge_method = "S256";
+  auto refused = provider.checkAuthorize(r);
+  ASSERT_FALSE(refused);
+  EXPECT_TRUE(refused.error().redirect_uri.empty());
+}
+
 TEST_F(ProviderTest, RequestErrorsGoBackToTheRegisteredUriWithStateAndIss) {
   const auto web = webApp();
   const auto expect = [&](AuthorizeRequest r, OpErrc code) {
