@@ -188,6 +188,39 @@ TEST_F(KeyRingTest, ACompromisedRingIsReplacedByAKeySigningAtOnceAndNothingElseV
   EXPECT_EQ(ring()->rotate(10s, {}).value().kid, "hs4");
 }
 
+// The store's key ring, but its removeBelow fails: a process killed between storing the next key
+// and deleting the old ones.
+class KilledBeforeRemoving final : public store::KeyRingStore {
+ public:
+  explicit KilledBeforeRemoving(store::KeyRingStore& real) : real_(real) {}
+  core::Result<std::vector<store::StoredKey>> list() override { return real_.list(); }
+  core::Status add(const std::vector<store::StoredKey>& keys) override { return real_.add(keys); }
+  core::Status replace(const store::StoredKey& key) override { return real_.replace(key); }
+  core::Status removeBelow(std::string_view, std::string_view, std::int64_t) override {
+    return core::makeError(core::Errc::Unavailable, "killed");
+  }
+
+ private:
+  store::KeyRingStore& real_;
+};
+
+TEST_F(KeyRingTest, ACompromisedRingIsReplacedInOneStep) {
+  // Found by a crash test: stored and then deleted apart, a kill between the two left the leaked
+  // key verifying, listed as an ordinary retired one. The replacement never deletes on its own.
+  const auto leaked = ring()->tokenKeys({}).value();
+  KilledBeforeRemoving store(store_->keyRing());
+  KeyRing node(
+      store,
+      {jose::Algorithm::Hs256, sealingKey("k-e-k-0123456789-0123456789-0123456789").value(), 3600s},
+      clock_);
+  auto replaced = node.replaceCompromised({});
+  ASSERT_TRUE(replaced) << replaced.error().message;
+  const auto now = ring()->tokenKeys({}).value();
+  EXPECT_EQ(now.signing.kid(), replaced->kid);
+  EXPECT_FALSE(verifies(leaked, now, clock_));
+  EXPECT_EQ(ring()->list().value().size(), 1U);
+}
+
 TEST_F(KeyRingTest, TheFirstRotationOfAnEmptyRingMakesOneKeyThatSignsAtOnce) {
   auto rotated = ring(jose::Algorithm::Es256)->rotate(305s, {});
   ASSERT_TRUE(rotated) << rotated.error().message;
