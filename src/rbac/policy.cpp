@@ -32,12 +32,21 @@ bool validName(std::string_view s, bool permission) {
 }
 
 // RFC 9110 §9 methods (and "*" for any); anything else in a route rule is a typo that would
-// silently never match.
+// silently never match, but for the WebDAV family's (RFC 4918, 3253, 3744, 4791, 5323, 5842),
+// which a rule may name: a method no rule names meets every method's rules (routeRequirement),
+// and a read-only WebDAV user's PROPFIND must be given a rule of its own (a review).
 constexpr std::string_view kMethods[] = {"GET",    "HEAD",    "POST",    "PUT",  "PATCH",
                                          "DELETE", "OPTIONS", "CONNECT", "TRACE"};
+constexpr std::string_view kWebDavMethods[] = {
+    "PROPFIND", "PROPPATCH", "MKCOL", "COPY",       "MOVE", "LOCK",   "UNLOCK",
+    "REPORT",   "SEARCH",    "ACL",   "MKCALENDAR", "BIND", "UNBIND", "REBIND"};
+
+bool in(std::string_view m, const auto& list) {
+  return std::find(std::begin(list), std::end(list), m) != std::end(list);
+}
 
 bool knownMethod(std::string_view m) {
-  return m == "*" || std::find(std::begin(kMethods), std::end(kMethods), m) != std::end(kMethods);
+  return m == "*" || in(m, kMethods) || in(m, kWebDavMethods);
 }
 
 std::string upper(std::string_view s) {
@@ -155,7 +164,8 @@ core::Result<Policy> Policy::fromJson(std::string_view text) {
         return makeError(Errc::InvalidArgument, "policy file: route " + path_text +
                                                     " has unknown method \"" + method_name +
                                                     "\" (use GET, POST, PUT, PATCH, DELETE, HEAD, "
-                                                    "OPTIONS, CONNECT, TRACE or *)");
+                                                    "OPTIONS, CONNECT, TRACE, a WebDAV method such "
+                                                    "as PROPFIND, or *)");
       }
       // "/admin/*" covers /admin and everything below it; "/adm*" is a plain prefix of the
       // normalised path; anything else is one exact (normalised) path.
@@ -201,16 +211,19 @@ core::Result<Policy> Policy::fromJson(std::string_view text) {
 
 std::optional<Policy::RouteRequirement> Policy::routeRequirement(
     std::string_view method, std::string_view normalized_path) const {
-  // The request's own method's rule, then (a POST) each other method's: no allocation here, on
-  // the path of every forward-auth check.
+  // The request's own method's rule, then (a POST, an unnamed method) each other method's: no
+  // allocation here for a method of up to 15 bytes (upper()'s short string), on the path of
+  // every forward-auth check.
   std::array<const RouteRule*, 1 + std::size(kMethods)> rules{};
   std::size_t count = 0;
   rules[count++] = matchRoute(method, normalized_path);
   const std::string m = upper(method);
-  // A method no rule can name (PROPFIND, FOO) meets every method's rules: an application that
-  // ignores the method (a plain PHP script, a Go handler, a Django view) serves its GET for it (a
-  // review: it passed a GET rule).
-  const bool unnamed = std::find(std::begin(kMethods), std::end(kMethods), m) == std::end(kMethods);
+  // A method no rule names (FOO, or a PROPFIND the policy gives no rule) meets every method's
+  // rules: an application that ignores the method (a plain PHP script, a Go handler, a Django
+  // view) serves its GET for it (a review: it passed a GET rule).
+  const bool unnamed =
+      !in(m, kMethods) && std::none_of(routes_.begin(), routes_.end(),
+                                       [&m](const RouteRule& rule) { return rule.method == m; });
   if ((method_override_ && m == "POST") || unnamed) {
     // Rack takes GET, HEAD, OPTIONS and more from `_method`; Express and Symfony any method.
     for (const std::string_view tunnelled : kMethods)

@@ -148,6 +148,17 @@ TEST(PolicyRoutes, APostMeetsTheRulesOfTheMethodsItMayStandFor) {
   EXPECT_EQ(permissionsFor(*plain, "foo", "/admin/users/5"),
             (Perms{"users:read", "users:write", "users:delete"}));  // in kMethods' order
   EXPECT_TRUE(needsMfa(*plain, "FOO", "/admin/users/5"));
+  // A WebDAV method a rule names meets its own rule only (a read-only user's PROPFIND), and one
+  // no rule names every rule (a review: WebDAV could not be given read-only access).
+  auto dav = Policy::fromJson(
+      R"({"routes": [{"method": "GET", "path": "/dav/*", "permissions": ["analytics:view"]},
+                     {"method": "PUT", "path": "/dav/*", "permissions": ["users:write"]},
+                     {"method": "PROPFIND", "path": "/dav/*", "permissions": ["analytics:view"]}]})");
+  ASSERT_TRUE(dav) << dav.error().message;
+  EXPECT_EQ(permissionsFor(*dav, "PROPFIND", "/dav/a"), (Perms{"analytics:view"}));
+  EXPECT_EQ(permissionsFor(*dav, "MKCOL", "/dav/a"), (Perms{"analytics:view", "users:write"}));
+  EXPECT_FALSE(Policy::fromJson(
+      R"({"routes": [{"method": "PROPFIN", "path": "/dav/*", "permissions": []}]})"));
 }
 
 TEST(PolicyRoutes, ARuleMayRequireASecondFactor) {
