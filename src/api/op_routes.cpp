@@ -236,7 +236,7 @@ http::Response continueAuthorize(Call& c, const op::Authorization& asked,
   if (auto spent = spendCodeBudget(c, who->user->id, a.client.client_id); !spent) {
     return back(OpErrc::TemporarilyUnavailable,
                 spent.error().code == auth::Errc::RateLimited
-                    ? "Too many sign-ins to applications for this account: try again later."
+                    ? "Too many sign-ins to this application for this account: try again later."
                     : "The server could not answer.");
   }
   auto location = p.issueCode(a, *who, clientOf(c.request));
@@ -255,10 +255,11 @@ http::Response authorize(Call& c) {
     // SameSite=Lax session cookie comes along.
     const auto form = isForm(r) ? paramsOf(r.body) : std::nullopt;
     if (!form) return errorPage(c, 400, "The sign-in request is malformed.");
-    // No longer than a GET's request line may be (the header limit's default, 8 KiB): a megabyte
-    // body became a three-megabyte Location (each space sent back as %20) for anyone, before any
-    // check (found by an outside attack).
-    constexpr std::size_t kMaxLocationBytes = 8U << 10U;
+    // A megabyte body became a three-megabyte Location (each space sent back as %20) for anyone,
+    // before any check (found by an outside attack). 6 KiB: the GET the browser sends next must
+    // fit the head's default 8 KiB with its cookies and the rest (a review: at 8 KiB it got a
+    // bare 431), and holds every parameter at its own limit.
+    constexpr std::size_t kMaxLocationBytes = 6U << 10U;
     std::string location = authorizeLocation(*form);
     if (location.size() > kMaxLocationBytes)
       return errorPage(c, 400, "The sign-in request is too long.");

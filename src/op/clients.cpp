@@ -177,6 +177,21 @@ core::Result<CreatedClient> ClientRegistry::create(const NewClient& r) {
 
 core::Result<std::vector<store::OpClient>> ClientRegistry::list() { return store_.listClients(); }
 
+core::Result<std::vector<std::string>> ClientRegistry::urisRefusedNow() {
+  auto clients = list();
+  if (!clients) return tl::unexpected(clients.error());
+  std::vector<std::string> out;
+  for (const auto& c : *clients) {
+    for (const auto* uris : {&c.redirect_uris, &c.post_logout_redirect_uris}) {
+      for (const auto& uri : *uris) {
+        if (auto problem = redirectUriProblem(uri))
+          out.push_back(c.client_id + ": " + uri + " (" + *problem + ")");
+      }
+    }
+  }
+  return out;
+}
+
 namespace {
 
 // An id no client can have (a NUL, invalid UTF-8) is nobody's, not a database error: a 500 from
