@@ -198,6 +198,9 @@ int serve(const config::Config& config) {
   setupLogging(config.log_json, config.log_level);
   core::SystemClock clock;
   for (const auto& warning : config.warnings) spdlog::warn("{}", warning);
+  // Before the configuration's checks, which say it too (for config --check): a lost database is
+  // no configuration error.
+  if (auto lost = cli::lostDatabase(config)) return fatal(*lost);
   // The policy, templates, pages' and passkeys' settings are used as the checks read them.
   Preflight checked = preflight(config);
   if (!checked.problems.empty()) {
@@ -220,7 +223,6 @@ int serve(const config::Config& config) {
   const ServiceNotifier& notifier = service_manager.notifier;
 
   (void)notifier.send("STATUS=opening and migrating the database");
-  if (auto lost = cli::lostDatabase(config)) return fatal(*lost);
   auto store = store::openStore(config.database_url, config.database_pool_size);
   if (!store) return fatal(store.error().message);
   auto version = (*store)->migrate();

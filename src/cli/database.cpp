@@ -125,7 +125,9 @@ namespace {
 std::optional<std::string_view> noSqliteFile(const config::Config& config) {
   if (config.sqlite_path.empty()) return std::nullopt;
   std::error_code ec;
-  const auto type = std::filesystem::symlink_status(config.sqlite_path, ec).type();
+  // Followed: a link to nothing (a volume not mounted) is a missing database too, which opening
+  // would create at its target (a review).
+  const auto type = std::filesystem::status(config.sqlite_path, ec).type();
   if (type == std::filesystem::file_type::not_found) return "missing";
   const auto size = std::filesystem::file_size(config.sqlite_path, ec);
   if (!ec && size == 0) return "empty";

@@ -384,8 +384,8 @@ const std::map<std::string, std::string>& variables() {
       {"MFA_LOCKOUT_THRESHOLD",
        "second-factor codes tried in a row without a right one (TOTP or recovery codes, on any "
        "node) that lock an account's codes until an administrator resets its second factor or "
-       "the owner proves a passkey as second factor; a new password does not unlock them; at "
-       "most 100 (100)"},
+       "the owner uses a passkey (to sign in, as second factor, to reauthenticate); a new "
+       "password does not unlock them; at most 100 (100)"},
       {"OIDC_RATE_LIMIT",
        "external sign-in starts and callbacks (each asks the provider) per client address, each "
        "apart, N/second|minute|hour|day (120/minute)"},

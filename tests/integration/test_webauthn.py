@@ -753,6 +753,14 @@ def test_wrong_codes_do_not_keep_the_owners_passkey_out(make_server):
     assert_token_pair(second_factor(s, u.name, u.authn, u.cred))
     r = post(s, "/auth/mfa/verify", body={"mfa_token": password_step(s, u.name), "code": u.recovery_codes[0]})
     assert_token_pair(r)
+    # Locked again, a passwordless sign-in by the owner unlocks them too (a review: only a passkey
+    # as second factor did, while the notice says any passkey).
+    mfa_token = password_step(s, u.name)
+    for _ in range(3):
+        assert post(s, "/auth/mfa/verify", body={"mfa_token": mfa_token, "code": "aaaaa-bbbbb"}).status_code == 401
+    assert_token_pair(passwordless(s, u.authn, u.cred))
+    assert_token_pair(post(s, "/auth/mfa/verify", body={"mfa_token": password_step(s, u.name),
+                                                         "code": u.recovery_codes[1]}))
     # Its own budget holds: three refused passkey answers, then 429 even for the right one.
     mfa_token = password_step(s, u.name)
     for _ in range(3):

@@ -1278,9 +1278,12 @@ class PgIdentities final : public IdentityStore {
       auto user = c.query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", {identity.user_id});
       if (!user) return tl::unexpected(user.error());
       if (user->empty()) return makeError(Errc::NotFound, "user");
+      // FOR SHARE: a sign-out or an administrator's end of every session revokes the row without
+      // touching the user's, and is either waited for and seen, or waits for this link (a
+      // review), as a reset is through the user's row.
       auto live = c.query(
           "SELECT 1 FROM sessions WHERE id = $1 AND user_id = $2 AND NOT revoked AND expires_at > "
-          "$3",
+          "$3 FOR SHARE",
           {session_id, identity.user_id, identity.created_at});
       if (!live) return tl::unexpected(live.error());
       if (live->empty()) return makeError(Errc::FailedPrecondition, "session");
@@ -1324,10 +1327,14 @@ MfaFactor readFactor(const Rows& r, int i) {
   return f;
 }
 
+// The user's recovery codes become `hashes`, and their codes' count starts again (new codes; a
+// count an older node left during a roll-out never locks a first factor's: a review).
 core::Status insertCodes(Connection& c, std::int64_t user_id,
                          const std::vector<std::string>& hashes) {
-  if (auto del = c.query("DELETE FROM recovery_codes WHERE user_id = $1", {user_id}); !del)
-    return tl::unexpected(del.error());
+  for (const char* sql : {"DELETE FROM recovery_codes WHERE user_id = $1",
+                          "DELETE FROM mfa_code_attempts WHERE user_id = $1"}) {
+    if (auto del = c.query(sql, {user_id}); !del) return tl::unexpected(del.error());
+  }
   for (const auto& h : hashes) {
     auto ins =
         c.query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)", {user_id, h});

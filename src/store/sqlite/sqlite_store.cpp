@@ -1407,9 +1407,14 @@ core::Status forUser(Connection& c, std::int64_t user_id,
   return {};
 }
 
+// The user's recovery codes become `hashes`, and their codes' count starts again (new codes; a
+// count an older node left during a roll-out never locks a first factor's: a review).
 core::Status insertCodes(Connection& c, std::int64_t user_id,
                          const std::vector<std::string>& hashes) {
-  if (auto ok = forUser(c, user_id, {"DELETE FROM recovery_codes WHERE user_id = ?"}); !ok)
+  if (auto ok = forUser(c, user_id,
+                        {"DELETE FROM recovery_codes WHERE user_id = ?1",
+                         "DELETE FROM mfa_code_attempts WHERE user_id = ?1"});
+      !ok)
     return ok;
   for (const auto& h : hashes) {
     auto stmt = c.prepare("INSERT INTO recovery_codes (user_id, code_hash) VALUES (?, ?)");
