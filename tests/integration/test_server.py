@@ -552,7 +552,9 @@ def test_a_lost_database_is_refused_rather_than_made_afresh(make_server, tmp_pat
     assert s.register("first@example.com", "first").status_code == 201
     s.stop()
     db = tmp_path / "data" / "gatehouse.db"
-    for lose in (lambda: db.write_bytes(b""), lambda: db.unlink()):
+    # (A link to nothing is a volume not mounted: a review found it created at its target.)
+    for lose in (lambda: db.write_bytes(b""), lambda: db.unlink(),
+                 lambda: db.symlink_to(tmp_path / "unmounted" / "gatehouse.db")):
         lose()
         done = s.serve_to_exit()
         assert done.returncode == 1, done
@@ -563,6 +565,8 @@ def test_a_lost_database_is_refused_rather_than_made_afresh(make_server, tmp_pat
             assert r.returncode != 0 and "restore it from a backup" in r.stdout + r.stderr, \
                 (command, r.returncode, r.stdout, r.stderr)
         assert not db.exists() or db.stat().st_size == 0
+        assert not (tmp_path / "unmounted").exists()
+    db.unlink()
     (tmp_path / "data" / "key_encryption_key").rename(tmp_path / "old_key_encryption_key")
     s.start()
     r = s.register("second@example.com", "second")
