@@ -211,22 +211,26 @@ core::Result<Policy> Policy::fromJson(std::string_view text) {
 
 std::optional<Policy::RouteRequirement> Policy::routeRequirement(
     std::string_view method, std::string_view normalized_path) const {
-  // The request's own method's rule, then (a POST, an unnamed method) each other method's: no
-  // allocation here for a method of up to 15 bytes (upper()'s short string), on the path of
-  // every forward-auth check.
-  std::array<const RouteRule*, 1 + std::size(kMethods)> rules{};
+  // The request's own method's rule, then (a POST, an unnamed method) every method's a rule may
+  // name: no allocation here for a method of up to 15 bytes (upper()'s short string), on the
+  // path of every forward-auth check.
+  std::array<const RouteRule*, 1 + std::size(kMethods) + std::size(kWebDavMethods)> rules{};
   std::size_t count = 0;
   rules[count++] = matchRoute(method, normalized_path);
   const std::string m = upper(method);
-  // A method no rule names (FOO, or a PROPFIND the policy gives no rule) meets every method's
-  // rules: an application that ignores the method (a plain PHP script, a Go handler, a Django
-  // view) serves its GET for it (a review: it passed a GET rule).
+  // A method this path's rules do not name exactly (FOO; a PROPFIND where only a * rule or no
+  // rule matches; "propfind", since methods are case-sensitive and an application may take it
+  // for anything) meets every method's rules: an application that ignores the method (a plain
+  // PHP script, a Go handler, a Django view) serves its GET for it (reviews: it passed a GET
+  // rule; then a WebDAV rule on one path let the method through on every other).
   const bool unnamed =
-      !in(m, kMethods) && std::none_of(routes_.begin(), routes_.end(),
-                                       [&m](const RouteRule& rule) { return rule.method == m; });
+      method != m || (!in(m, kMethods) && (rules[0] == nullptr || rules[0]->method != m));
   if ((method_override_ && m == "POST") || unnamed) {
-    // Rack takes GET, HEAD, OPTIONS and more from `_method`; Express and Symfony any method.
+    // Rack takes GET, HEAD, OPTIONS and more from `_method`; Express and Symfony any method,
+    // the WebDAV ones a rule may name included (a review).
     for (const std::string_view tunnelled : kMethods)
+      rules[count++] = matchRoute(tunnelled, normalized_path);
+    for (const std::string_view tunnelled : kWebDavMethods)
       rules[count++] = matchRoute(tunnelled, normalized_path);
   }
   std::optional<RouteRequirement> out;

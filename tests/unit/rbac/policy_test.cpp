@@ -157,6 +157,18 @@ TEST(PolicyRoutes, APostMeetsTheRulesOfTheMethodsItMayStandFor) {
   ASSERT_TRUE(dav) << dav.error().message;
   EXPECT_EQ(permissionsFor(*dav, "PROPFIND", "/dav/a"), (Perms{"analytics:view"}));
   EXPECT_EQ(permissionsFor(*dav, "MKCOL", "/dav/a"), (Perms{"analytics:view", "users:write"}));
+  // Named on one path, PROPFIND meets every rule on another (a review: a WebDAV rule on /dav let
+  // PROPFIND through /admin with no permission at all), and methods are case-sensitive.
+  auto both = Policy::fromJson(
+      R"({"routes": [{"method": "GET", "path": "/admin/*", "permissions": ["users:read"]},
+                     {"method": "PUT", "path": "/admin/*", "permissions": ["users:write"]},
+                     {"method": "MOVE", "path": "/dav/*", "permissions": ["users:delete"]},
+                     {"method": "PROPFIND", "path": "/dav/*", "permissions": ["analytics:view"]}]})");
+  ASSERT_TRUE(both) << both.error().message;
+  EXPECT_EQ(permissionsFor(*both, "PROPFIND", "/admin/x"), (Perms{"users:read", "users:write"}));
+  EXPECT_EQ(permissionsFor(*both, "propfind", "/dav/a"), (Perms{"analytics:view", "users:delete"}));
+  // A POST may stand for a WebDAV method too (Express's method-override takes any).
+  EXPECT_EQ(permissionsFor(*both, "POST", "/dav/a"), (Perms{"analytics:view", "users:delete"}));
   EXPECT_FALSE(Policy::fromJson(
       R"({"routes": [{"method": "PROPFIN", "path": "/dav/*", "permissions": []}]})"));
 }
