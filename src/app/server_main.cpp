@@ -486,6 +486,11 @@ int serve(const config::Config& config) {
       for (const auto& line : *refused)
         spdlog::warn("OpenID Provider client {}: no longer allowed; register the client again",
                      line);
+    } else {
+      spdlog::warn(
+          "the OpenID Provider's clients were not checked against today's redirect URI "
+          "rules: {}",
+          refused.error().message);
     }
     provider.emplace(
         op::Provider::Deps{**store,

@@ -182,10 +182,14 @@ core::Result<std::vector<std::string>> ClientRegistry::urisRefusedNow() {
   if (!clients) return tl::unexpected(clients.error());
   std::vector<std::string> out;
   for (const auto& c : *clients) {
-    for (const auto* uris : {&c.redirect_uris, &c.post_logout_redirect_uris}) {
-      for (const auto& uri : *uris) {
-        if (auto problem = redirectUriProblem(uri))
-          out.push_back(c.client_id + ": " + uri + " (" + *problem + ")");
+    for (const auto& [uris, kind] : {std::pair{&c.redirect_uris, "redirect URI"},
+                                     std::pair{&c.post_logout_redirect_uris, "post-logout URI"}}) {
+      for (std::size_t i = 0; i < uris->size(); ++i) {
+        // Named by its place, not spelled out: a refused one may hold a password (userinfo) or a
+        // fixed code (a review), and logs travel further than `client list`.
+        if (auto problem = redirectUriProblem((*uris)[i]))
+          out.push_back(c.client_id + ": " + kind + " " + std::to_string(i + 1) + " (" + *problem +
+                        ")");
       }
     }
   }

@@ -64,7 +64,8 @@ class ClientRegistry {
   [[nodiscard]] core::Result<CreatedClient> create(const NewClient& request);
   [[nodiscard]] core::Result<std::vector<store::OpClient>> list();
   // For each stored client with a (post-logout) redirect URI that the rules refuse now (stored
-  // before they grew: the provider answers it with a page), "<client_id>: <uri> (<why>)".
+  // before they grew: the provider does not follow it), "<client_id>: redirect URI <n> (<why>)"
+  // (or post-logout URI), never the URI itself.
   [[nodiscard]] core::Result<std::vector<std::string>> urisRefusedNow();
   [[nodiscard]] core::Result<std::optional<store::OpClient>> find(std::string_view client_id);
   // With its consents, codes and live grants, and (the entry until `tokens_until`, which the

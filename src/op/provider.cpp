@@ -924,11 +924,12 @@ Result<LogoutPlan> Provider::checkLogout(const LogoutRequest& r) {
     // RP-Initiated Logout §3: only a URI registered for the client the request names.
     if (!client || !has(client->post_logout_redirect_uris, *r.post_logout_redirect_uri))
       return fail(OpErrc::InvalidRequest, "The post_logout_redirect_uri is not registered.");
-    // One stored before today's rules, as at the authorization endpoint (a review).
-    if (redirectUriProblem(*r.post_logout_redirect_uri))
-      return fail(OpErrc::InvalidRequest,
-                  "The post_logout_redirect_uri is no longer allowed: its administrator must "
-                  "register the client again.");
+    // One stored before today's rules is not followed (a review), but the person is still signed
+    // out, as logout promises (a second review): the signed-out page instead of the redirect.
+    if (redirectUriProblem(*r.post_logout_redirect_uri)) {
+      spdlog::warn("client {}: a post-logout URI no longer allowed was not followed", client_id);
+      return plan;
+    }
     plan.redirect = withQuery(
         *r.post_logout_redirect_uri,
         {{"state", r.state && r.state->size() <= kMaxStateBytes ? std::string_view(*r.state)

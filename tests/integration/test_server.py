@@ -552,7 +552,9 @@ def test_a_lost_database_is_refused_rather_than_made_afresh(make_server, tmp_pat
     assert s.register("first@example.com", "first").status_code == 201
     s.stop()
     db = tmp_path / "data" / "gatehouse.db"
-    # (A link to nothing is a volume not mounted: a review found it created at its target.)
+    # (A link to nothing is a volume not mounted, its mount point empty: a review found the
+    # database created at its target.)
+    (tmp_path / "unmounted").mkdir()
     for lose in (lambda: db.write_bytes(b""), lambda: db.unlink(),
                  lambda: db.symlink_to(tmp_path / "unmounted" / "gatehouse.db")):
         lose()
@@ -565,7 +567,7 @@ def test_a_lost_database_is_refused_rather_than_made_afresh(make_server, tmp_pat
             assert r.returncode != 0 and "restore it from a backup" in r.stdout + r.stderr, \
                 (command, r.returncode, r.stdout, r.stderr)
         assert not db.exists() or db.stat().st_size == 0
-        assert not (tmp_path / "unmounted").exists()
+        assert not (tmp_path / "unmounted" / "gatehouse.db").exists()
     db.unlink()
     (tmp_path / "data" / "key_encryption_key").rename(tmp_path / "old_key_encryption_key")
     s.start()

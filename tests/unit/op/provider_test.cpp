@@ -155,12 +155,14 @@ TEST_F(ProviderTest, ARedirectUriStoredBeforeTheRulesRefuseItIsNotUsed) {
   auto refused = provider.checkAuthorize(r);
   ASSERT_FALSE(refused);
   EXPECT_TRUE(refused.error().redirect_uri.empty());
-  // Nor a post-logout URI stored so.
+  // Nor a post-logout URI stored so: the person is signed out, to the signed-out page.
   old.client_id = "stored-before-logout";
   old.post_logout_redirect_uris = {"com.example.app://user:pw@evil.example/bye"};
   ASSERT_TRUE(s.store->op().createClient(old, 1000));
-  EXPECT_FALSE(provider.checkLogout(
-      {std::nullopt, old.post_logout_redirect_uris.front(), {}, old.client_id}));
+  auto plan = provider.checkLogout(
+      {std::nullopt, old.post_logout_redirect_uris.front(), {}, old.client_id});
+  ASSERT_TRUE(plan);
+  EXPECT_TRUE(plan->redirect.empty());
 }
 
 TEST_F(ProviderTest, RequestErrorsGoBackToTheRegisteredUriWithStateAndIss) {
