@@ -481,7 +481,7 @@ int serve(const config::Config& config) {
     op_clients.emplace((*store)->op(), purpose.op_client_secrets,
                        op::providerScopes(policy->allPermissions()), clock);
     // Registered before the redirect URI rules grew: said at every start, since the provider
-    // now answers those URIs with a page (docs/deployment.md, Upgrades).
+    // no longer follows those URIs (docs/deployment.md, Upgrades).
     if (auto refused = op_clients->urisRefusedNow()) {
       for (const auto& line : *refused)
         spdlog::warn("OpenID Provider client {}: no longer allowed; register the client again",
