@@ -172,19 +172,14 @@ http::Response consentPage(Call& c, const op::Authorization& a, const op::Author
                        csrf);
 }
 
-// One authorization code for `user_id` at `client_id` against OP_CODE_RATE_LIMIT (RateLimited;
-// Unavailable with the counters out of reach). Per client too: per account alone, any site could
-// spend a signed-in visitor's budget with prompt=none navigations to one consented client and
-// keep them out of every application for the window (a review). The audit log still grows at
-// most by the registered clients' count times the limit.
+// One authorization code for `user_id` at `client_id` against OP_CODE_RATE_LIMIT. Per client
+// too: per account alone, any site could spend a signed-in visitor's budget with prompt=none
+// navigations to one consented client and keep them out of every application for the window (a
+// review). The audit log still grows at most by the registered clients' count times the limit.
 auth::Result<void> spendCodeBudget(Call& c, std::int64_t user_id, std::string_view client_id) {
-  const auto limit = c.services.rate_limits.find("OP_CODE_RATE_LIMIT");
-  if (c.services.rates == nullptr) return auth::fail(auth::Errc::Internal, "no rate counters");
-  if (limit == c.services.rate_limits.end())
-    return auth::fail(auth::Errc::Internal, "no value for OP_CODE_RATE_LIMIT");
-  return c.services.rates->hit(
-      {"op-code:user-client:" + std::to_string(user_id) + "|" + std::string(client_id)},
-      limit->second, clientOf(c.request), "op-code");
+  return c.spend("OP_CODE_RATE_LIMIT",
+                 "op-code:user-client:" + std::to_string(user_id) + "|" + std::string(client_id),
+                 "op-code");
 }
 
 // Everything after the request checked out: sign-in, consent, the code.

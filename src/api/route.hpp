@@ -124,6 +124,11 @@ struct Call {
   // limit (or with the counters out of reach) it is not sent; the change stands either way, and
   // the log says why with the request id.
   void notify(const store::User& user, mail::Notice kind);
+  // One hit under `key` against the rate-limit `setting` (a route's declared limit counted by its
+  // handler, once it knows what to count): RateLimited (429 with Retry-After), Unavailable with
+  // the counters out of reach, Internal for a setting the server has no value of.
+  [[nodiscard]] auth::Result<void> spend(std::string_view setting, std::string key,
+                                         std::string_view counter);
   // How a registration writes its user: with verification on, the user and its verification mail
   // in one transaction, the mail counted against EMAIL_RATE_LIMIT per mailbox (on a counter of
   // registrations' own), so registrations of "victim+1@x", "victim+2@x"... cannot bomb one

@@ -271,20 +271,14 @@ std::optional<http::Response> Call::admit() {
   return std::nullopt;
 }
 
-namespace {
-
-// Counts one mail under `key` against EMAIL_RATE_LIMIT: its refusal (429, or 503 with the counters
-// out of reach) when the budget is spent.
-auth::Result<void> spendMailBudget(Services& services, const http::Request& request,
-                                   std::string key, std::string_view counter) {
-  const auto limit = services.rate_limits.find("EMAIL_RATE_LIMIT");
+auth::Result<void> Call::spend(std::string_view setting, std::string key,
+                               std::string_view counter) {
+  const auto limit = services.rate_limits.find(setting);
   if (services.rates == nullptr || limit == services.rate_limits.end())
-    return auth::fail(auth::Errc::Internal, "no value for EMAIL_RATE_LIMIT");
+    return auth::fail(auth::Errc::Internal, "no value for " + std::string(setting));
   return services.rates->hit({std::move(key)}, limit->second, clientOf(request),
                              std::string(counter));
 }
-
-}  // namespace
 
 auth::UserCreator Call::registrationWrite(std::string_view address,
                                           std::optional<auth::Error>& refused) {
@@ -298,7 +292,7 @@ auth::UserCreator Call::registrationWrite(std::string_view address,
     // Counted once the address and the name are known free, so a refused registration spends
     // nothing (found by a review); over it, no account (a user told of a link that never came
     // could not sign in under EMAIL_VERIFICATION=required).
-    if (auto ok = spendMailBudget(services, request, key, "email-register"); !ok) {
+    if (auto ok = spend("EMAIL_RATE_LIMIT", key, "email-register"); !ok) {
       refused = ok.error();
       return core::makeError(core::Errc::Unavailable, "EMAIL_RATE_LIMIT: the mailbox's budget");
     }

@@ -272,9 +272,13 @@ auth::Result<void> MfaService::countPasskeyAttempt(const store::User& user,
 void MfaService::passkeySucceeded(const store::User& user, const auth::ClientInfo& client) {
   d_.limiter.reset(limiterKey(user.id));
   d_.limiter.reset(passkeyCounter(user.id, client));
-  if (auto cleared = d_.store.mfa().clearCodeAttempts(user.id); !cleared)
+  clearCodeCount(user.id, client);
+}
+
+void MfaService::clearCodeCount(std::int64_t user_id, const auth::ClientInfo& client) {
+  if (auto cleared = d_.store.mfa().clearCodeAttempts(user_id); !cleared)
     spdlog::error("request_id={} mfa: the codes' count of user {} was not cleared: {}",
-                  client.request_id, user.id, cleared.error().message);
+                  client.request_id, user_id, cleared.error().message);
 }
 
 std::vector<std::string> MfaService::methods(std::int64_t user_id) {
@@ -401,9 +405,7 @@ auth::Result<std::string> MfaService::check(const store::User& user, std::string
   if (!*counted) return wrongCode(user, client, "locked");
   auto matched = matchCode(user, code, client);
   if (matched) {
-    if (auto cleared = d_.store.mfa().clearCodeAttempts(user.id); !cleared)
-      spdlog::error("request_id={} mfa: the codes' count of user {} was not cleared: {}",
-                    client.request_id, user.id, cleared.error().message);
+    clearCodeCount(user.id, client);
   } else if (**counted >= d_.settings.lockout_threshold) {
     // Whatever failed it (a storage fault too): the count stands at the threshold, so the codes
     // are locked now, and said so (a review: only a wrong code said it).

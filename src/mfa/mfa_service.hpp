@@ -165,6 +165,9 @@ class MfaService {
   [[nodiscard]] auth::Result<std::string> wrongCode(const store::User& user,
                                                     const auth::ClientInfo& client,
                                                     const char* reason);
+  // The owner proved the second factor: the codes' count starts again (a failure is logged: the
+  // proof stands, and the count errs on the side of the cap).
+  void clearCodeCount(std::int64_t user_id, const auth::ClientInfo& client);
   // The attempt that met MFA_LOCKOUT_THRESHOLD was wrong: the codes are locked; recorded, told.
   void codesLocked(const store::User& user, const auth::ClientInfo& client);
   std::string codeHash(std::int64_t user_id, std::string_view code) const;
