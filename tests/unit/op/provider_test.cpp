@@ -163,6 +163,18 @@ TEST_F(ProviderTest, ARedirectUriStoredBeforeTheRulesRefuseItIsNotUsed) {
       {std::nullopt, old.post_logout_redirect_uris.front(), {}, old.client_id});
   ASSERT_TRUE(plan);
   EXPECT_TRUE(plan->redirect.empty());
+  // What every start warns of (server_main): each refused URI by client and place, never the URI
+  // itself (it may hold a password or a fixed code); the clients the rules allow are not named.
+  auto named = clients.urisRefusedNow();
+  ASSERT_TRUE(named);
+  ASSERT_EQ(named->size(), 3U);
+  EXPECT_EQ((*named)[0].rfind("stored-before: redirect URI 1 (", 0), 0U) << (*named)[0];
+  EXPECT_EQ((*named)[1].rfind("stored-before-logout: redirect URI 1 (", 0), 0U) << (*named)[1];
+  EXPECT_EQ((*named)[2].rfind("stored-before-logout: post-logout URI 1 (", 0), 0U) << (*named)[2];
+  for (const auto& line : *named) {
+    EXPECT_EQ(line.find("state=fixed"), std::string::npos) << line;
+    EXPECT_EQ(line.find("user:pw"), std::string::npos) << line;
+  }
 }
 
 TEST_F(ProviderTest, RequestErrorsGoBackToTheRegisteredUriWithStateAndIss) {
