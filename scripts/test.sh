@@ -98,7 +98,7 @@ CC=clang-14 CXX=clang++-14 cmake --fresh -S . -B build/fuzz -G Ninja -DCMAKE_BUI
   -DGATEHOUSE_FUZZ=ON -DGATEHOUSE_TESTS=OFF -DGATEHOUSE_PCH=OFF -DCMAKE_CXX_COMPILER=clang++-14 \
   "-DCMAKE_CXX_FLAGS=-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=all" \
   >/dev/null
-fuzz_targets=(jws op_uri webauthn http_request pem_key)
+fuzz_targets=(jws op_uri webauthn http_request pem_key form_data)
 cmake --build build/fuzz --target "${fuzz_targets[@]/%/_fuzz}"
 run_fuzzer() {  # one target on a copy of its corpus; its whole log when it finds something
   local work log=build/fuzz/$1.log rc=0

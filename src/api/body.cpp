@@ -4,6 +4,7 @@
 
 #include "core/ascii.hpp"
 #include "core/strict_json.hpp"
+#include "http/form_data.hpp"
 
 namespace gatehouse::api {
 
@@ -35,19 +36,24 @@ Body Body::json(const http::Request& request) {
   return b;
 }
 
-Body Body::form(const http::Request& request) {
+Body Body::form(const http::Request& request, bool empty_is_absent) {
   Body b;
   b.is_form_ = true;
-  if (!mediaTypeIs(request, "application/x-www-form-urlencoded")) {
-    // Like FastAPI: the fields are then simply missing.
-    return b;
+  std::optional<std::vector<std::pair<std::string, std::string>>> pairs;
+  if (mediaTypeIs(request, "application/x-www-form-urlencoded")) {
+    pairs = http::parseForm(request.body);
+  } else if (mediaTypeIs(request, "multipart/form-data")) {
+    pairs = http::parseMultipartFormData(request.header("content-type").value_or(""), request.body);
+  } else {
+    return b;  // like FastAPI: the fields are then simply missing
   }
-  auto pairs = http::parseForm(request.body);
   if (!pairs) {
     b.errors_.push_back({{"body"}, "Invalid form encoding", "value_error.form"});
-  } else {
-    b.form_ = std::move(*pairs);
+    return b;
   }
+  b.form_ = std::move(*pairs);
+  if (empty_is_absent)
+    std::erase_if(b.form_, [](const auto& field) { return field.second.empty(); });
   return b;
 }
 

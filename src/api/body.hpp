@@ -18,8 +18,11 @@ class Body {
  public:
   // JSON object bodies: wrong content type or malformed JSON become one error item.
   static Body json(const http::Request& request);
-  // application/x-www-form-urlencoded bodies.
-  static Body form(const http::Request& request);
+  // Form bodies, application/x-www-form-urlencoded or multipart/form-data (FastAPI's Form takes
+  // both: a browser's FormData sends the second). Another content type leaves every field
+  // missing; a malformed body is one error item. With `empty_is_absent` a field sent empty counts
+  // as not sent, as FastAPI's Form has it (the API's forms; the pages' read what was typed).
+  static Body form(const http::Request& request, bool empty_is_absent = false);
 
   // Required / optional string members; a wrong type is an error item.
   std::string requiredString(const std::string& name);

@@ -428,11 +428,15 @@ json::object operation(const Route& route) {
   }
   if (!params.empty()) op["parameters"] = std::move(params);
   if (route.body != BodyKind::None) {
-    op["requestBody"] = json::object{
-        {"required", route.body != BodyKind::OptionalJson},
-        {"content", content(route.body_schema, route.body == BodyKind::Form
-                                                   ? "application/x-www-form-urlencoded"
-                                                   : "application/json")}};
+    json::object media = content(route.body_schema, route.body == BodyKind::Form
+                                                        ? "application/x-www-form-urlencoded"
+                                                        : "application/json");
+    if (route.body == BodyKind::Form) {  // a browser's FormData (Body::form)
+      auto multipart = content(route.body_schema, "multipart/form-data");
+      media.insert(multipart.begin(), multipart.end());
+    }
+    op["requestBody"] = json::object{{"required", route.body != BodyKind::OptionalJson},
+                                     {"content", std::move(media)}};
   }
   json::object responses;
   for (const auto& r : route.replies)

@@ -33,7 +33,8 @@ enum class Credential {
 };
 
 // How a route's body is read (FastAPI's Body / Form). OptionalJson: an empty body is allowed
-// (then Call::body is null).
+// (then Call::body is null). Form: url-encoded or multipart/form-data; on a route without `csrf`
+// (the API's, not a page's) a field sent empty counts as absent, as with FastAPI's Form.
 enum class BodyKind { None, Json, OptionalJson, Form };
 
 // A query or path parameter, for the OpenAPI document.

@@ -166,7 +166,8 @@ Attempt run(const Route& route, Services& s, http::Request& r, core::Wait wait) 
   std::optional<Body> body;
   if (route.body == BodyKind::Json || (route.body == BodyKind::OptionalJson && !r.body.empty()))
     body = Body::json(r);
-  if (route.body == BodyKind::Form) body = Body::form(r);
+  // The API's forms read as FastAPI's (an empty field is absent); the pages' as typed.
+  if (route.body == BodyKind::Form) body = Body::form(r, !route.csrf);
   Call call{r, s, who ? &*who : nullptr, body ? &*body : nullptr, &route, false, wait};
   if (route.csrf) {
     const auto presented = body ? body->peekString("csrf") : std::nullopt;

@@ -102,6 +102,44 @@ def test_login_missing_fields(server):
     assert [d["loc"] for d in r.json()["detail"]] == [["body", "password"]]
 
 
+def test_login_takes_the_multipart_form_a_browsers_formdata_sends(server):
+    """Found by a check of the seed's contract: FastAPI's OAuth2PasswordRequestForm takes
+    multipart/form-data too (fetch with `new FormData(form)`, axios given a FormData, curl -F),
+    and a seed frontend sending it got 422. Encoded here by urllib3, as requests' `files=` does;
+    a field sent empty counts as absent, as with FastAPI's Form."""
+    server.register("mia@example.com", "mia")
+    login = server.url("/api/v1/auth/login")
+
+    def multipart(fields):
+        return requests.post(login, files={k: (None, v) for k, v in fields.items()})
+
+    r = multipart({"username": "mia@example.com", "password": "Passw0rd!x", "grant_type": "password"})
+    assert r.status_code == 200, r.text
+    assert claims(r.json()["access_token"])["type"] == "access"
+    # The scope narrows as in the url-encoded form; an empty one is none asked.
+    r = multipart({"username": "mia", "password": "Passw0rd!x", "scope": "users:read roles:manage"})
+    assert claims(r.json()["access_token"])["scopes"] == ["users:read"]
+    r = multipart({"username": "mia", "password": "Passw0rd!x", "scope": "", "grant_type": ""})
+    assert sorted(claims(r.json()["access_token"])["scopes"]) == ["posts:read", "posts:write", "users:read"]
+    # The same answers as the url-encoded form for a wrong password and a missing field.
+    r = multipart({"username": "mia@example.com", "password": "Wrong-passw0rd"})
+    assert (r.status_code, r.json()) == (401, {"detail": "Incorrect email or password"})
+    for fields, missing in (({"username": "mia"}, [["body", "password"]]),
+                            ({"username": "mia", "password": ""}, [["body", "password"]]),
+                            ({"username": "", "password": "x"}, [["body", "username"]])):
+        for send in (multipart, lambda f: requests.post(login, data=f)):
+            r = send(fields)
+            assert r.status_code == 422, (fields, r.text)
+            assert [d["loc"] for d in r.json()["detail"]] == missing, r.text
+            assert r.json()["detail"][0]["type"] == "value_error.missing"
+    # A file where a text field belongs, or a body its boundary does not frame: one error item.
+    r = requests.post(login, files={"username": (None, "mia"), "password": ("p.txt", b"Passw0rd!x")})
+    assert r.status_code == 422 and r.json()["detail"][0]["type"] == "value_error.form", r.text
+    r = requests.post(login, data=b"--b\r\nContent-Disposition: form-data; name=username\r\n\r\nmia",
+                      headers={"Content-Type": "multipart/form-data; boundary=b"})
+    assert r.status_code == 422 and r.json()["detail"][0]["type"] == "value_error.form", r.text
+
+
 def test_login_scope_narrows_never_widens(server):
     server.register("eve@example.com", "eve")
     r = server.login("eve@example.com", scope="users:read roles:manage")
