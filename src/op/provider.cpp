@@ -643,11 +643,36 @@ Result<json::object> Provider::codeGrant(const TokenRequest& r, const store::OpC
     if (ok.error().code == core::Errc::AlreadyExists) return bad();
     return tl::unexpected(storeFailed(ok.error()));
   }
+  // A password change or reset, an administrator's ending of the user's sessions or a
+  // deactivation that committed while this exchange decided must not leave a live grant (found
+  // by an outside attack: one refreshed for good, and came back with a reactivation). Such a change
+  // ends the sessions it finds after its own write; this reads the user and the sign-in after
+  // writing the grant, so one of the two always sees the other (as auth::Sessions::open).
+  auto outlived = grantOutlivedItsSignIn(**user, stringAt(data, "sid"), now);
+  if (!outlived || *outlived) {
+    if (auto ended = d_.end.end(*sid); !ended)
+      spdlog::warn("request_id={} a grant begun during an account change was not ended: {}",
+                   origin.request_id, ended.error().detail);
+    if (!outlived) return tl::unexpected(storeFailed(outlived.error()));
+    return bad();
+  }
   record(
       "op.token_issued", origin, code.user_id,
       {{"client_id", client.client_id}, {"grant", "authorization_code"}, {"scope", subject.scope}});
   return issueTokens(**user, subject, stringAt(data, "nonce"), offline ? *refresh_jti : "",
                      subject.scope);
+}
+
+core::Result<bool> Provider::grantOutlivedItsSignIn(const store::User& read,
+                                                    const std::string& portal, std::int64_t now) {
+  auto fresh = d_.store.users().findById(read.id);
+  if (!fresh) return tl::unexpected(fresh.error());
+  if (!*fresh || !(*fresh)->is_active || (*fresh)->tokens_valid_after != read.tokens_valid_after)
+    return true;
+  if (portal.empty()) return false;
+  auto session = d_.store.sessions().find(portal);
+  if (!session) return tl::unexpected(session.error());
+  return !*session || !(*session)->liveAt(now);
 }
 
 void Provider::endReplayedGrant(const store::OpCode& code, const std::string& sid, std::int64_t now,

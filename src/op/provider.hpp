@@ -197,6 +197,12 @@ class Provider {
   Result<boost::json::object> issueTokens(const store::User& user, const TokenSubject& subject,
                                           const std::string& nonce, const std::string& refresh_jti,
                                           const std::string& grant_scope);
+  // Whether, read again after a grant's write, the user (`read` as the exchange checked it) was
+  // deactivated, deleted or had its token watermark moved, or the portal sign-in `portal` (none:
+  // a code from before codes named theirs) ended: the grant then ends unused.
+  [[nodiscard]] core::Result<bool> grantOutlivedItsSignIn(const store::User& read,
+                                                          const std::string& portal,
+                                                          std::int64_t now);
   // A replayed code's grant: ended in storage and on every node, also when the first use has
   // not written it yet.
   void endReplayedGrant(const store::OpCode& code, const std::string& sid, std::int64_t now,

@@ -8,7 +8,9 @@
 #include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
+#include "auth/api_keys.hpp"
 #include "auth/claims.hpp"
+#include "auth/user_service.hpp"
 #include "core/base64url.hpp"
 #include "crypto/hmac.hpp"
 #include "crypto/pkce.hpp"
@@ -16,6 +18,7 @@
 #include "jose/jws.hpp"
 #include "jose/jwt.hpp"
 #include "support/auth_stack.hpp"
+#include "support/seam_store.hpp"
 
 namespace gatehouse::op {
 namespace {
@@ -52,7 +55,8 @@ class ProviderTest : public ::testing::Test {
       std::string(32, 'k'),
       {"openid", "profile", "email", "offline_access", "users:read", "users:delete"},
       s.clock};
-  Provider provider{{*s.store,
+  testing::SeamStore seam{*s.store};
+  Provider provider{{seam,
                      clients,
                      tokens,
                      s.token_check,
@@ -266,6 +270,49 @@ TEST_F(ProviderTest, ACodeGivesBoundTokensOnceAndItsReplayRevokesThem) {
   auto refreshed = provider.token({"refresh_token", {}, {}, {}, refresh, {}}, web.client, origin);
   ASSERT_FALSE(refreshed);
   EXPECT_EQ(refreshed.error().code, OpErrc::InvalidGrant);
+}
+
+// Found by an outside attack: an exchange that passed its checks before a password change, an
+// administrator's ending of the user's sessions or a deactivation committed, and wrote its grant
+// after, kept a grant nothing ended (refreshing for good, back to life on reactivation). The
+// change lands here between the checks and the grant's write.
+TEST_F(ProviderTest, AnAccountChangeLandingWhileACodeIsExchangedLeavesNoGrant) {
+  const auto web = webApp();
+  auth::ApiKeyService keys(*s.store, s.policy, s.cache, s.audit, s.clock);
+  auth::UserService users(*s.store, s.policy, s.cache, s.audit, s.clock, keys, s.session_end);
+  const auth::Actor admin{std::nullopt, s.policy.allPermissions()};
+  const std::vector<std::pair<std::string, std::function<void(const auth::Principal&)>>> changes{
+      {"password",
+       [&](const auth::Principal& who) {
+         ASSERT_TRUE(s.passwords.changePassword(who, "Passw0rd!x", "N3w-Passw0rd!x", origin));
+       }},
+      {"sessions",
+       [&](const auth::Principal& who) {
+         ASSERT_TRUE(users.endSessions(who.user->id, admin, origin));
+       }},
+      {"deactivation",
+       [&](const auth::Principal& who) {
+         store::UserPatch off;
+         off.is_active = false;
+         ASSERT_TRUE(users.update(who.user->id, off, admin, origin));
+         store::UserPatch on;
+         on.is_active = true;
+         ASSERT_TRUE(users.update(who.user->id, on, admin, origin));
+       }},
+  };
+  for (const auto& [name, change] : changes) {
+    const auto who = signedIn("raced-" + name);
+    const std::string code = codeFor(web, who, "openid offline_access");
+    s.clock.advance(1);
+    seam.seam_sessions.before_create = [&change, &who] { change(who); };
+    auto out = exchange(web, code);
+    ASSERT_FALSE(out) << name;
+    EXPECT_EQ(out.error().code, OpErrc::InvalidGrant) << name;
+    auto live = s.store->sessions().listForUser(who.user->id, s.clock.unixSeconds());
+    ASSERT_TRUE(live);
+    for (const auto& session : *live)
+      EXPECT_EQ(session.user_agent.find("OpenID client"), std::string::npos) << name;
+  }
 }
 
 TEST_F(ProviderTest, ACodeIsBoundToItsClientRedirectUriVerifierAndLifetime) {

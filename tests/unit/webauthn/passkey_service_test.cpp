@@ -5,8 +5,6 @@
 // key's kind in amr. Each fails when its rule goes.
 #include "webauthn/passkey_service.hpp"
 
-#include <functional>
-
 #include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
@@ -15,6 +13,7 @@
 #include "crypto/digest.hpp"
 #include "crypto/pkey.hpp"
 #include "support/auth_stack.hpp"
+#include "support/seam_store.hpp"
 
 namespace gatehouse::webauthn {
 namespace {
@@ -120,95 +119,6 @@ struct Authenticator {
   }
 };
 
-// The real store with one seam: `before_use` runs once just before the next useSignCount, as
-// another request landing between the passkey's read and its use would.
-class RacingMfa final : public store::MfaStore {
- public:
-  explicit RacingMfa(store::MfaStore& real) : real_(real) {}
-  std::function<void()> before_use;
-
-  core::Result<store::MfaFactor> create(store::MfaFactor f, std::int64_t max) override {
-    return real_.create(std::move(f), max);
-  }
-  core::Result<std::vector<store::MfaFactor>> listForUser(std::int64_t user) override {
-    return real_.listForUser(user);
-  }
-  core::Result<std::optional<store::MfaFactor>> find(std::int64_t id) override {
-    return real_.find(id);
-  }
-  core::Result<bool> confirm(std::int64_t id, std::int64_t user, std::int64_t step,
-                             std::int64_t now, const std::vector<std::string>& hashes,
-                             std::int64_t max) override {
-    return real_.confirm(id, user, step, now, hashes, max);
-  }
-  core::Result<bool> useStep(std::int64_t id, std::int64_t step, std::int64_t now) override {
-    return real_.useStep(id, step, now);
-  }
-  core::Result<bool> remove(std::int64_t id, std::int64_t user) override {
-    return real_.remove(id, user);
-  }
-  core::Result<std::int64_t> removeAll(std::int64_t user) override { return real_.removeAll(user); }
-  core::Status replaceRecoveryCodes(std::int64_t user,
-                                    const std::vector<std::string>& hashes) override {
-    return real_.replaceRecoveryCodes(user, hashes);
-  }
-  core::Result<bool> useRecoveryCode(std::int64_t user, std::string_view hash,
-                                     std::int64_t now) override {
-    return real_.useRecoveryCode(user, hash, now);
-  }
-  core::Result<std::int64_t> recoveryCodesLeft(std::int64_t user) override {
-    return real_.recoveryCodesLeft(user);
-  }
-  core::Result<std::optional<std::int64_t>> countCodeAttempt(std::int64_t user,
-                                                             std::int64_t threshold) override {
-    return real_.countCodeAttempt(user, threshold);
-  }
-  core::Status clearCodeAttempts(std::int64_t user) override {
-    return real_.clearCodeAttempts(user);
-  }
-  core::Result<std::pair<store::MfaFactor, bool>> addConfirmed(
-      store::MfaFactor f, std::int64_t max, const std::vector<std::string>& hashes) override {
-    return real_.addConfirmed(std::move(f), max, hashes);
-  }
-  core::Result<std::optional<store::MfaFactor>> findByCredential(std::string_view id) override {
-    return real_.findByCredential(id);
-  }
-  core::Result<bool> useSignCount(std::int64_t id, std::int64_t count, std::string_view read,
-                                  std::string_view passkey, std::int64_t now) override {
-    if (before_use) std::exchange(before_use, nullptr)();
-    return real_.useSignCount(id, count, read, passkey, now);
-  }
-  core::Status rename(std::int64_t id, std::int64_t user, std::string_view name) override {
-    return real_.rename(id, user, name);
-  }
-
- private:
-  store::MfaStore& real_;
-};
-
-class RacingStore final : public store::Store {
- public:
-  explicit RacingStore(store::Store& real) : real_(real), mfa_(real.mfa()) {}
-  RacingMfa& racing() { return mfa_; }
-
-  store::UserStore& users() override { return real_.users(); }
-  store::SessionStore& sessions() override { return real_.sessions(); }
-  store::RevocationStore& revocations() override { return real_.revocations(); }
-  store::AuditStore& audit() override { return real_.audit(); }
-  store::ApiKeyStore& apiKeys() override { return real_.apiKeys(); }
-  store::IdentityStore& identities() override { return real_.identities(); }
-  store::MfaStore& mfa() override { return mfa_; }
-  store::MailStore& mail() override { return real_.mail(); }
-  store::OpStore& op() override { return real_.op(); }
-  store::KeyRingStore& keyRing() override { return real_.keyRing(); }
-  core::Status ping() override { return real_.ping(); }
-  core::Result<int> migrate() override { return real_.migrate(); }
-
- private:
-  store::Store& real_;
-  RacingMfa mfa_;
-};
-
 class PasskeyRules : public ::testing::Test {
  protected:
   PasskeyRules() {
@@ -247,7 +157,7 @@ class PasskeyRules : public ::testing::Test {
                                       {1000, std::chrono::seconds(60)},
                                       std::string(32, 'k'),
                                       std::string(32, 'r')}}};
-  RacingStore store_{*stack_.store};
+  gatehouse::testing::SeamStore store_{*stack_.store};
   PasskeyService passkeys_{{store_, stack_.once, mfa_, stack_.cache, stack_.policy, stack_.audit,
                             stack_.metrics, stack_.clock, settings()}};
   store::User user_;
@@ -358,7 +268,7 @@ TEST_F(PasskeyRules, ARecordChangedWhileInUseRefusesThatUseAndCallsNoClone) {
     return stack_.store->audit().countSince(type, 0).value();
   };
   const auto o = options(passkeys_.loginOptions());
-  store_.racing().before_use = [this] {
+  store_.seam_mfa.before_use_sign_count = [this] {
     const std::int64_t now = stack_.clock.unixSeconds();
     ASSERT_TRUE(stack_.store->mail().issue(
         {"race-hash", user_.id, "reset", user_.email, now, now + 900}, {}, 3));
@@ -380,7 +290,7 @@ TEST_F(PasskeyRules, ARecordChangedWhileInUseRefusesThatUseAndCallsNoClone) {
   auth::SignedIn pwd{user_, {}, {std::nullopt, {"pwd"}, stack_.clock.unixSeconds()}};
   const std::string token = mfa_.challenge(pwd, client_).value();
   const auto second = options(passkeys_.secondFactorOptions(token, client_));
-  store_.racing().before_use = [this, id, owner] {
+  store_.seam_mfa.before_use_sign_count = [this, id, owner] {
     ASSERT_TRUE(stack_.store->mfa().remove(id, owner).value());
   };
   auto done = passkeys_.secondFactor(token, device_.get(second), client_);
