@@ -190,9 +190,13 @@ void addUserRoutes(RouteTable& t) {
          .handler = list});
   t.add({.method = "POST",
          .path = "/api/v1/users/import",
-         .credential = Credential::TokenOrKey,
+         // Accounts with passwords of the caller's choosing, administrators among them: a
+         // credential that outlives whoever made it, as an administrator's password reset is
+         // (an outside attack: an API key made an administrator that lived on after the key).
+         .credential = Credential::UserToken,
          .permissions = {"users:write", "roles:manage"},
          .lane = Lane::Storage,
+         .step_up = true,
          .summary = "Import users with their password hashes",
          .tag = "users",
          .description =
@@ -202,7 +206,9 @@ void addUserRoutes(RouteTable& t) {
              "`password_hash` may be bcrypt, "
              "argon2id/argon2i, passlib or Django PBKDF2, or a Keycloak credential object; each "
              "is verified as it is and replaced by the configured scheme at the next login. A "
-             "role whose permissions are not all the caller's is refused for its item.",
+             "role whose permissions are not all the caller's is refused for its item, and "
+             "`email_verified: true` unless the caller holds every permission. A step-up "
+             "operation; never with an API key.",
          .body = BodyKind::Json,
          .body_schema = "UserImport",
          .replies = {{200, "One result per item", "UserImportReport"}},

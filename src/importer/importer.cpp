@@ -1,6 +1,6 @@
 #include "importer/importer.hpp"
 
-#include <algorithm>
+#include "rbac/policy.hpp"
 
 namespace gatehouse::importer {
 
@@ -47,12 +47,16 @@ core::Result<std::vector<ItemResult>> Importer::importBatch(std::vector<Candidat
     }
     // No one hands out more than they hold (a moderator importing administrators).
     const auto& granted = policy_.permissionsOf(c.user->user.role);
-    const bool within = std::all_of(granted.begin(), granted.end(), [&](const std::string& p) {
-      return std::find(actor.permissions.begin(), actor.permissions.end(), p) !=
-             actor.permissions.end();
-    });
-    if (!within) {
+    if (!rbac::allows(actor.permissions, granted)) {
       results[i].reason = "role: above your own";
+      continue;
+    }
+    // An address vouched for is one an external sign-in with that verified address joins
+    // (docs/oidc.md): only a caller holding every permission may vouch (an outside attack: a
+    // custom role with users:write and roles:manage pre-made a victim's account, with a password
+    // of its choosing, for the victim's later sign-in with Google to land in).
+    if (c.user->user.email_verified && !rbac::allows(actor.permissions, policy_.allPermissions())) {
+      results[i].reason = "email_verified: true needs every permission";
       continue;
     }
     valid.push_back(std::move(*c.user));

@@ -524,7 +524,7 @@ def test_hashes_asking_more_work_than_the_import_bounds_are_refused(server):
 
 
 def test_api_import_needs_users_write_and_roles_manage(make_server, tmp_path):
-    s = make_server({"GATEHOUSE_POLICY_FILE": moderator_policy(
+    s = make_server({"STEP_UP_MAX_AGE_SECONDS": "8", "GATEHOUSE_POLICY_FILE": moderator_policy(
         tmp_path, {"rolekeeper": ["users:read", "roles:manage"], "writer": ["users:read", "users:write"]})})
     admin = s.admin_token()
     one = [{"email": "victim@example.com"}]
@@ -544,7 +544,21 @@ def test_api_import_needs_users_write_and_roles_manage(make_server, tmp_path):
     assert k.status_code == 201, k.text
     r = api_import(s, None, one, headers={"X-API-Key": k.json()["key"]})
     assert r.status_code == 403, body(r)
-    assert db_user(s, "victim@example.com") is None
+    # Found by an outside attack: the admin's key with every permission made an administrator
+    # with a password of its choosing, who outlived the key. A key never imports, nor a token
+    # whose sign-in is older than STEP_UP_MAX_AGE_SECONDS: the accounts outlive the request.
+    full = requests.post(s.url("/api/v1/api-keys"), json={"name": "full"}, headers=auth(admin))
+    assert full.status_code == 201, full.text
+    evil = [{"email": "evil@example.com", "role": "admin", "password_hash": vector("argon2i-ascii")["encoded"]}]
+    r = api_import(s, None, evil, headers={"X-API-Key": full.json()["key"]})
+    assert r.status_code == 403, body(r)
+    time.sleep(9)
+    r = api_import(s, admin, evil)
+    assert r.status_code == 401, body(r)
+    assert "insufficient_user_authentication" in r.headers["WWW-Authenticate"], r.headers
+    assert db_user(s, "victim@example.com") is None and db_user(s, "evil@example.com") is None
+    r = api_import(s, s.token("root@example.com", ADMIN_PASSWORD), evil)
+    assert r.status_code == 200 and r.json()["created"] == 1, r.text
 
 
 def test_the_default_moderator_cannot_import(server):
@@ -575,6 +589,18 @@ def test_no_one_imports_a_user_above_themselves(make_server, tmp_path):
     assert db_user(s, "root@example.com")["role"] == "admin"
     r = s.login("a@example.com", v["password"])
     assert (r.status_code, body(r)) == INCORRECT
+    # Found by an outside attack: an address vouched for is one an external sign-in with it joins,
+    # so a role without every permission pre-made a victim's account for their sign-in with Google
+    # to land in. Only a caller holding every permission vouches; unvouched, it goes in.
+    r = api_import(s, mod, [{"email": "victim@example.com", "email_verified": True, "password_hash": v["encoded"]},
+                            {"email": "plain@example.com", "email_verified": False}])
+    assert [(x["result"], x.get("reason")) for x in r.json()["results"]] == [
+        ("error", "email_verified: true needs every permission"), ("created", None)], r.text
+    assert db_user(s, "victim@example.com") is None
+    r = api_import(s, s.token("root@example.com", ADMIN_PASSWORD),
+                   [{"email": "victim@example.com", "email_verified": True}])
+    assert r.json()["created"] == 1, r.text
+    assert bool(db_user(s, "victim@example.com")["email_verified"])
 
 
 def test_api_import_size_limits(server):
