@@ -377,6 +377,8 @@ std::string_view limitKeyText(LimitKey key) {
       return "caller's account";
     case LimitKey::OwnUnverifiedMailbox:
       return "caller's mailbox while unverified";
+    case LimitKey::RefusedChange:
+      return "caller's account";
   }
   return "";
 }

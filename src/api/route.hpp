@@ -75,6 +75,8 @@ enum class LimitKey {
   OwnUnverifiedMailbox,  // the caller's own address by mailbox, while it is unverified: mails
                          // to it (a verification, an email change's notice) from accounts at
                          // "victim+1@", "victim+2@"... share one budget
+  RefusedChange,         // the caller's account, counted by the user service when it refuses a
+                         // change above the caller's rights, before that refusal is audited
 };
 
 // A rate limit of a route: N per window from a configuration variable, counted under each key
@@ -94,6 +96,15 @@ struct RateLimitRule {
 // owner from revoking the thief's key (a second attack). Forms declared from these routes share it.
 inline const RateLimitRule kAccountChangeLimit{
     "ACCOUNT_CHANGE_RATE_LIMIT", "account-change", {LimitKey::User}, {}, nullptr};
+
+// Each change to a user refused as above the caller's rights writes an audit record, which is
+// kept: counted per calling account (an outside attack: a moderator's API key wrote 600 such
+// records a second). Changes within the caller's rights are never counted.
+inline const RateLimitRule kRefusedChangeLimit{"REFUSED_CHANGE_RATE_LIMIT",
+                                               "refused-change",
+                                               {LimitKey::RefusedChange},
+                                               "when a change above the caller's rights is refused",
+                                               nullptr};
 
 struct Route;
 

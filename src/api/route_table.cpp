@@ -241,6 +241,7 @@ std::optional<std::string> limitKey(LimitKey key, const std::string& name, const
     case LimitKey::MfaAccount:            // counted by the MFA service
     case LimitKey::MfaAccountAndAddress:  // counted by the passkey service
     case LimitKey::CodeAccount:           // counted by the provider's handler
+    case LimitKey::RefusedChange:         // counted by the user service
       return std::nullopt;
   }
   return std::nullopt;

@@ -11,7 +11,14 @@ namespace {
 
 using http::Lane;
 
-auth::Actor actorOf(const auth::Principal& who) { return {who.user->id, who.permissions}; }
+// The caller as the user service judges it; a refusal above its rights spends its budget
+// (REFUSED_CHANGE_RATE_LIMIT) before it is audited.
+auth::Actor actorOf(Call& c) {
+  return {c.who->user->id, c.who->permissions, [&c] {
+            return c.spend("REFUSED_CHANGE_RATE_LIMIT",
+                           "refused-change:" + std::to_string(c.who->user->id), "refused-change");
+          }};
+}
 
 // An API key (or an OpenID client's token) never manages its owner's own account (API.md): 403
 // when it targets its owner.
@@ -44,6 +51,7 @@ http::Response get(Call& c) {
 }
 
 http::Response patch(Call& c) {
+  if (auto refused = c.admit()) return std::move(*refused);
   auto id = pathId(c.request);
   if (!id) return id.error();
   if (auto refused = keyOnItsOwner(c, *id)) return *refused;
@@ -67,22 +75,24 @@ http::Response patch(Call& c) {
     if (auto fresh = c.services.token_check.stepUp(*c.who, c.services.step_up_max_age); !fresh)
       return errorResponse(fresh.error(), c.request);
   }
-  auto user = c.services.users.update(*id, p, actorOf(*c.who), clientOf(c.request));
+  auto user = c.services.users.update(*id, p, actorOf(c), clientOf(c.request));
   if (!user) return errorResponse(user.error(), c.request);
   return http::Response::json(200, userJson(*user));
 }
 
 http::Response remove(Call& c) {
+  if (auto refused = c.admit()) return std::move(*refused);
   auto id = pathId(c.request);
   if (!id) return id.error();
   if (auto refused = keyOnItsOwner(c, *id)) return *refused;
   if (auto refused = refusedOnOwnAccount(c, *id, "deletion")) return *refused;
-  if (auto ok = c.services.users.remove(*id, actorOf(*c.who), clientOf(c.request)); !ok)
+  if (auto ok = c.services.users.remove(*id, actorOf(c), clientOf(c.request)); !ok)
     return errorResponse(ok.error(), c.request);
   return http::Response::empty(204);
 }
 
 http::Response setRole(Call& c) {
+  if (auto refused = c.admit()) return std::move(*refused);
   auto id = pathId(c.request);
   if (!id) return id.error();
   if (auto refused = keyOnItsOwner(c, *id)) return *refused;
@@ -91,7 +101,7 @@ http::Response setRole(Call& c) {
   body.forbidOthers({"role"});
   if (!body.ok()) return validationError(body.errors());
   if (auto refused = refusedOnOwnAccount(c, *id, "a role change")) return *refused;
-  auto user = c.services.users.setRole(*id, role, actorOf(*c.who), clientOf(c.request));
+  auto user = c.services.users.setRole(*id, role, actorOf(c), clientOf(c.request));
   if (!user) return errorResponse(user.error(), c.request);
   return http::Response::json(200, userJson(*user));
 }
@@ -99,6 +109,7 @@ http::Response setRole(Call& c) {
 // An administrator sets a user's password: every session of theirs ends, and their API keys
 // unless kept (one may have been minted by whoever the reset evicts).
 http::Response setPassword(Call& c) {
+  if (auto refused = c.admit()) return std::move(*refused);
   auto id = pathId(c.request);
   if (!id) return id.error();
   if (auto refused = keyOnItsOwner(c, *id)) return *refused;
@@ -112,7 +123,7 @@ http::Response setPassword(Call& c) {
       !problems.empty())
     return validationError(problems);
   const auto client = clientOf(c.request);
-  auto target = c.services.users.target(*id, actorOf(*c.who), client);
+  auto target = c.services.users.target(*id, actorOf(c), client);
   if (!target) return errorResponse(target.error(), c.request);
   if (auto ok = c.services.passwords.setPassword(*id, next, client, keep_api_keys, c.who->user->id);
       !ok)
@@ -123,10 +134,11 @@ http::Response setPassword(Call& c) {
 }
 
 http::Response endSessions(Call& c) {
+  if (auto refused = c.admit()) return std::move(*refused);
   auto id = pathId(c.request);
   if (!id) return id.error();
   if (auto refused = keyOnItsOwner(c, *id)) return *refused;
-  if (auto ok = c.services.users.endSessions(*id, actorOf(*c.who), clientOf(c.request)); !ok)
+  if (auto ok = c.services.users.endSessions(*id, actorOf(c), clientOf(c.request)); !ok)
     return errorResponse(ok.error(), c.request);
   return http::Response::empty(204);
 }
@@ -148,7 +160,7 @@ http::Response importUsers(Call& c) {
          importer::parseItem((*users)[i], c.services.policy, now)});
   }
   importer::Importer importer(c.services.store.users(), c.services.policy, c.services.audit);
-  auto results = importer.importBatch(std::move(candidates), actorOf(*c.who), clientOf(c.request));
+  auto results = importer.importBatch(std::move(candidates), actorOf(c), clientOf(c.request));
   if (!results) return errorResponse(auth::storeFailure(results.error()), c.request);
   boost::json::array items;
   importer::Totals totals;
@@ -242,6 +254,7 @@ void addUserRoutes(RouteTable& t) {
                      kNotFound,
                      {409, "Email already registered / Username already taken / last admin",
                       "ErrorDetail"}},
+         .limits = {kRefusedChangeLimit},
          .handler = patch});
   t.add({.method = "DELETE",
          .path = "/api/v1/users/{id}",
@@ -256,6 +269,7 @@ void addUserRoutes(RouteTable& t) {
                      kAboveRights,
                      kNotFound,
                      {409, "The last active admin", "ErrorDetail"}},
+         .limits = {kRefusedChangeLimit},
          .handler = remove});
   t.add({.method = "PUT",
          .path = "/api/v1/users/{id}/role",
@@ -272,6 +286,7 @@ void addUserRoutes(RouteTable& t) {
                      kAboveRights,
                      kNotFound,
                      {409, "The last active admin", "ErrorDetail"}},
+         .limits = {kRefusedChangeLimit},
          .handler = setRole});
   t.add({.method = "PUT",
          .path = "/api/v1/users/{id}/password",
@@ -288,6 +303,7 @@ void addUserRoutes(RouteTable& t) {
          .body = BodyKind::Json,
          .body_schema = "SetPasswordRequest",
          .replies = {{204, "Set", ""}, kAboveRights, kNotFound},
+         .limits = {kRefusedChangeLimit},
          .handler = setPassword});
   t.add({.method = "DELETE",
          .path = "/api/v1/users/{id}/sessions",
@@ -299,6 +315,7 @@ void addUserRoutes(RouteTable& t) {
          .description = "The target's permissions must all be the caller's. Their access tokens "
                         "stop working on every node at once; API keys are untouched.",
          .replies = {{204, "Ended", ""}, kAboveRights, kNotFound},
+         .limits = {kRefusedChangeLimit},
          .handler = endSessions});
 }
 

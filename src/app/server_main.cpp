@@ -585,6 +585,7 @@ int serve(const config::Config& config) {
        {"OP_CODE_RATE_LIMIT", config.op_code_rate_limit},
        {"OIDC_RATE_LIMIT", config.oidc_rate_limit},
        {"ACCOUNT_CHANGE_RATE_LIMIT", config.account_change_rate_limit},
+       {"REFUSED_CHANGE_RATE_LIMIT", config.refused_change_rate_limit},
        {"EMAIL_RATE_LIMIT", config.mail.rate_limit},
        {"EMAIL_IP_RATE_LIMIT", config.mail.ip_rate_limit},
        {"EMAIL_TOKEN_RATE_LIMIT", config.mail.token_rate_limit}},

@@ -48,6 +48,9 @@ Result<store::User> UserService::findByEmail(const std::string& email) {
 Result<void> UserService::withinRights(std::string_view role, const Actor& actor,
                                        std::int64_t target, const ClientInfo& client) {
   if (rbac::allows(actor.permissions, policy_.permissionsOf(role))) return {};
+  if (actor.spend_refusal) {
+    if (auto within = actor.spend_refusal(); !within) return tl::unexpected(within.error());
+  }
   audit_.record(auditEvent("user.change_refused", client, actor.id, target,
                            {{"reason", "above_actor_rights"}, {"role", std::string(role)}}));
   return fail(Errc::Forbidden, "role " + std::string(role) + " holds permissions the actor lacks");

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +29,10 @@ struct UserPage {
 struct Actor {
   std::optional<std::int64_t> id;
   std::vector<std::string> permissions;
+  // Spends the caller's budget of refused changes (REFUSED_CHANGE_RATE_LIMIT) before a refusal
+  // is audited; its error (RateLimited) answers instead of the refusal, unaudited. None: the
+  // command line, which holds every permission.
+  std::function<Result<void>()> spend_refusal;
 };
 
 // User administration (API.md, Users). The caller has already been authorised for the route;

@@ -400,6 +400,10 @@ const std::map<std::string, std::string>& variables() {
        "API keys, second factors, recovery codes and passkeys added to one's own account (each "
        "writes an audit record; taking one away is never counted), per account, "
        "N/second|minute|hour|day (60/hour)"},
+      {"REFUSED_CHANGE_RATE_LIMIT",
+       "changes to users refused because the target or the new role is above the caller's rights "
+       "(each writes an audit record, which is kept), per calling account, API keys and pages "
+       "included; past it 429, N/second|minute|hour|day (30/hour)"},
       {"STEP_UP_MAX_AGE_SECONDS",
        "how recent a sign-in must be for step-up operations (adding or removing a factor, new "
        "recovery codes, API keys, MFA resets), 1 to 86400 (300)"},
@@ -649,7 +653,8 @@ core::Result<Config> load(const Lookup& lookup, std::vector<std::string>* proble
         std::pair{"OP_RATE_LIMIT", &c.op_rate_limit},
         std::pair{"OP_CODE_RATE_LIMIT", &c.op_code_rate_limit},
         std::pair{"OIDC_RATE_LIMIT", &c.oidc_rate_limit},
-        std::pair{"ACCOUNT_CHANGE_RATE_LIMIT", &c.account_change_rate_limit}}) {
+        std::pair{"ACCOUNT_CHANGE_RATE_LIMIT", &c.account_change_rate_limit},
+        std::pair{"REFUSED_CHANGE_RATE_LIMIT", &c.refused_change_rate_limit}}) {
     if (auto v = r.raw(name)) {
       if (auto limit = parseRateLimit(*v)) {
         *target = *limit;
@@ -1001,6 +1006,7 @@ std::vector<std::string> describe(const Config& c) {
       "LOGIN_RATE_LIMIT            = " + rate(c.login_rate_limit),
       "REGISTER_RATE_LIMIT         = " + rate(c.register_rate_limit),
       "ACCOUNT_CHANGE_RATE_LIMIT   = " + rate(c.account_change_rate_limit),
+      "REFUSED_CHANGE_RATE_LIMIT   = " + rate(c.refused_change_rate_limit),
       "ALGORITHM                   = " + std::string(jose::algorithmName(c.algorithm)),
       "SECRET_KEY                  = " +
           std::string(c.secret_key ? "(set, not shown)" : "(generated, kept in the database)"),

@@ -124,6 +124,8 @@ struct Config {
   RateLimit oidc_rate_limit{120, std::chrono::seconds(60)};  // external sign-in, per address
   // API keys, second factors, recovery codes and passkeys added to one's own account.
   RateLimit account_change_rate_limit{60, std::chrono::seconds(60 * 60)};
+  // Changes to other users refused as above the caller's rights (each audited), per account.
+  RateLimit refused_change_rate_limit{30, std::chrono::seconds(60 * 60)};
   std::vector<std::string> trusted_proxies;
   std::int64_t refresh_grace_seconds = 0;
   std::uint32_t lockout_threshold = 100;  // consecutive failures that lock password login

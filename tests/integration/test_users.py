@@ -75,6 +75,55 @@ def test_moderator_can_write_but_not_delete(server):
     assert (r.status_code, r.json()) == (403, {"detail": "Insufficient permissions"})
 
 
+def test_refused_changes_above_ones_rights_are_counted_per_caller(make_server):
+    """Found by an outside attack: a moderator's API key looped PATCH on an administrator, each
+    403 writing a user.change_refused record that is kept (600 a second). Refusals count against
+    REFUSED_CHANGE_RATE_LIMIT per calling account (its keys and tokens together): past it 429,
+    unaudited but for one rate_limited record; changes within the caller's rights never count,
+    and another caller's budget is its own."""
+    s = make_server({"REFUSED_CHANGE_RATE_LIMIT": "3/hour"})
+    admin = s.admin_token()
+    admin_id = uid_of(admin)
+    ids = {}
+    for name in ("mod", "mod2", "target"):
+        assert s.register(f"{name}@example.com", name).status_code == 201
+        ids[name] = uid_of(s.token(name))
+    for name in ("mod", "mod2"):
+        r = requests.put(s.url(f"/api/v1/users/{ids[name]}/role"), json={"role": "moderator"}, headers=auth(admin))
+        assert r.status_code == 200, r.text
+    mod = s.token("mod")
+    key = requests.post(s.url("/api/v1/api-keys"), json={"name": "k"}, headers=auth(mod))
+    assert key.status_code == 201, key.text
+    by_key = {"X-API-Key": key.json()["key"]}
+
+    def refused_records():
+        r = requests.get(s.url("/api/v1/audit-events"), params={"type": "user.change_refused", "limit": 1000},
+                         headers=auth(admin))
+        assert r.status_code == 200, r.text
+        return r.json()["items"]
+
+    answers = [requests.patch(s.url(f"/api/v1/users/{admin_id}"), json={"username": "x" * 8}, headers=by_key)
+               for _ in range(2)]
+    answers.append(requests.delete(s.url(f"/api/v1/users/{admin_id}/sessions"), headers=auth(mod)))
+    assert [r.status_code for r in answers] == [403, 403, 403], [r.text for r in answers]
+    for attempt in (lambda: requests.patch(s.url(f"/api/v1/users/{admin_id}"), json={"username": "yyyy"},
+                                           headers=auth(mod)),
+                    lambda: requests.patch(s.url(f"/api/v1/users/{admin_id}"), json={"is_active": False},
+                                           headers=by_key)):
+        r = attempt()
+        assert (r.status_code, r.json()) == (429, {"detail": "Too many requests"}), r.text
+        assert int(r.headers["Retry-After"]) > 0
+    assert len(refused_records()) == 3
+    r = requests.get(s.url("/api/v1/audit-events"), params={"type": "rate_limited"}, headers=auth(admin))
+    assert [e["detail"]["endpoint"] for e in r.json()["items"]] == ["refused-change"], r.text
+    # Within its rights the moderator still works; another moderator's budget is untouched.
+    r = requests.patch(s.url(f"/api/v1/users/{ids['target']}"), json={"username": "target2"}, headers=by_key)
+    assert r.status_code == 200, r.text
+    r = requests.patch(s.url(f"/api/v1/users/{admin_id}"), json={"username": "zzzz"}, headers=auth(s.token("mod2")))
+    assert r.status_code == 403, r.text
+    assert len(refused_records()) == 4
+
+
 def test_delete_user(server):
     admin = server.admin_token()
     server.register("y@example.com", "yan")

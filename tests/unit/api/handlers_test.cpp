@@ -37,6 +37,7 @@ class Handlers : public ::testing::Test {
                              {"OP_CODE_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
                              {"OIDC_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
                              {"ACCOUNT_CHANGE_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
+                             {"REFUSED_CHANGE_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
                              {"EMAIL_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
                              {"EMAIL_IP_RATE_LIMIT", {1000, std::chrono::seconds(60)}},
                              {"EMAIL_TOKEN_RATE_LIMIT", {1000, std::chrono::seconds(60)}}};
