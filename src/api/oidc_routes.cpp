@@ -238,8 +238,14 @@ void addOidcRoutes(RouteTable& t) {
          .path = "/api/v1/auth/identities/{id}",
          .credential = Credential::UserToken,
          .lane = http::Lane::Storage,
+         // As removing a factor: an unlinking is remembered (that identity never links to the
+         // account again), so a stolen stale token could cut the owner off their usual way in
+         // for good (an outside attack).
+         .step_up = true,
          .summary = "Unlink one of the caller's identities",
          .tag = "external sign-in",
+         .description = "A step-up operation. The unlinked identity never links to this account "
+                        "again by its address.",
          .replies = {{204, "Unlinked", ""},
                      {404, "Identity not found", "ErrorDetail"},
                      {409, "Cannot remove the last way to sign in", "ErrorDetail"}},

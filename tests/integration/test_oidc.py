@@ -349,6 +349,40 @@ def test_an_unverified_password_account_is_not_linked_even_to_a_verified_email(s
     assert requests.get(gate.url("/api/v1/auth/identities"), headers=auth(squatter)).json()["items"] == []
 
 
+def test_unlinking_needs_a_recent_sign_in(make_server, tls):
+    """Found by an outside attack: an unlinking is remembered (the identity never links to the
+    account again), and a stolen stale token cut the owner off their usual way in for good. It is
+    a step-up operation, as removing a factor is."""
+    gate = make_server(start=False)
+    env, _, stop = start_providers(tls, gate.url("/api/v1/auth/oauth/local/callback"))
+    try:
+        gate.env.update(env, GATEHOUSE_PUBLIC_URL=gate.base, STEP_UP_MAX_AGE_SECONDS="3")
+        gate.start()
+        r = gate.cli("user", "create", "--email", "erin@example.org", "--username", "erin_pw", "--role", "user",
+                     "--password-stdin", "--email-verified", stdin="Passw0rd!x\n")
+        assert r.returncode == 0, r.stderr
+        landing, _, _ = sign_in(gate, tls[0], "erin")
+        token = exchange(gate, landing).json()["access_token"]
+        ids = requests.get(gate.url("/api/v1/auth/identities"), headers=auth(token)).json()["items"]
+        assert len(ids) == 1, ids
+        me = requests.get(gate.url("/api/v1/auth/me"), headers=auth(token)).json()
+        assert me["username"] == "erin_pw", me
+        time.sleep(4)
+        r = requests.delete(gate.url(f"/api/v1/auth/identities/{ids[0]['id']}"), headers=auth(token))
+        assert r.status_code == 401, r.text
+        assert 'error="insufficient_user_authentication"' in r.headers["WWW-Authenticate"], r.headers
+        assert len(requests.get(gate.url("/api/v1/auth/identities"), headers=auth(token)).json()["items"]) == 1
+        again = requests.post(gate.url("/api/v1/auth/reauthenticate"), json={"password": "Passw0rd!x"},
+                              headers=auth(token))
+        assert again.status_code == 200, again.text
+        r = requests.delete(gate.url(f"/api/v1/auth/identities/{ids[0]['id']}"),
+                            headers=auth(again.json()["access_token"]))
+        assert r.status_code == 204, r.text
+    finally:
+        gate.stop()
+        stop()
+
+
 def test_cannot_unlink_the_last_way_to_sign_in(stack):
     gate, cert, _ = stack
     landing, _, _ = sign_in(gate, cert, "dave")
