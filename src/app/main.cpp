@@ -323,8 +323,9 @@ int main(int argc, char** argv) {
   deactivate->add_option("--email", email, "the user's email")->required();
   auto* set_password = user->add_subcommand(
       "set-password",
-      "Set a user's password from the first line of stdin; ends their sessions and, with mail "
-      "configured, tells them");
+      "Set a user's password from the first line of stdin; ends their sessions and linked "
+      "identities (passkeys stay second factors only), as a reset by mail; with mail configured, "
+      "tells them");
   set_password->add_option("--email", email, "the user's email")->required();
   bool keep_api_keys = false;
   set_password->add_flag("--keep-api-keys", keep_api_keys,

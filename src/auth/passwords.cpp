@@ -192,14 +192,12 @@ Result<SignedIn> PasswordService::login(const std::string& identifier, const std
 
 Result<std::vector<std::string>> PasswordService::replaceHash(std::int64_t user_id,
                                                               const std::string& hash,
-                                                              bool end_api_keys) {
+                                                              store::PasswordEnds ends) {
   auto ending = d_.end.liveSessionsOf(user_id);
   if (!ending) return tl::unexpected(ending.error());
   // One transaction: the hash, the watermark, every session (API.md: a session ends as a whole)
   // and the API keys when asked.
-  if (auto ok =
-          d_.store.users().changePassword(user_id, hash, d_.clock.unixSeconds(), end_api_keys);
-      !ok) {
+  if (auto ok = d_.store.users().changePassword(user_id, hash, d_.clock.unixSeconds(), ends); !ok) {
     if (ok.error().code == core::Errc::NotFound) return fail(Errc::UserNotFound);
     return tl::unexpected(storeFailure(ok.error()));
   }
@@ -254,7 +252,7 @@ Result<void> PasswordService::changePassword(const Principal& who, const std::st
   if (second_factor) {
     if (auto ok = second_factor(); !ok) return ok;
   }
-  auto ending = replaceHash(who.user->id, *hash, !keep_api_keys);
+  auto ending = replaceHash(who.user->id, *hash, {.api_keys = !keep_api_keys});
   if (!ending) return tl::unexpected(ending.error());
   // Committed: audited before the access tokens end on every node, which may fail on its own.
   record("password.changed", client, who.user->id, who.user->id,
@@ -304,7 +302,9 @@ Result<void> PasswordService::setPassword(std::int64_t user_id, const std::strin
                                           std::optional<std::int64_t> actor) {
   auto hash = hashNewPassword(next);
   if (!hash) return tl::unexpected(hash.error());
-  auto ending = replaceHash(user_id, *hash, !keep_api_keys);
+  // Set by someone else, as a reset by mail: whoever took the account may have added a way in
+  // (an outside attack: a thief's linked identity signed in after the administrator's reset).
+  auto ending = replaceHash(user_id, *hash, {.api_keys = !keep_api_keys, .other_ways_in = true});
   if (!ending) return tl::unexpected(ending.error());
   record("password.reset", client, actor, user_id,
          {{"api_keys", keep_api_keys ? "kept" : "revoked"}});

@@ -109,7 +109,8 @@ class PasswordService {
   }
   // An operator sets a password (`gatehouse user set-password`): Validation, UserNotFound,
   // Overloaded; the same single transaction as a change: sessions end, and API keys too unless
-  // kept (one may have been minted by whoever the reset evicts).
+  // kept (one may have been minted by whoever the reset evicts), and, as a reset by mail, the
+  // linked identities, the passkeys staying second factors only (store::PasswordEnds).
   // `actor`: the administrator who did it (none: the command line).
   [[nodiscard]] Result<void> setPassword(std::int64_t user_id, const std::string& next,
                                          const ClientInfo& client, bool keep_api_keys = false,
@@ -128,11 +129,11 @@ class PasswordService {
                                            const UserCreator& creator = {});
   std::vector<FieldError> accountProblems(const NewAccount& in) const;
   std::vector<FieldError> passwordFieldErrors(const std::string& password, const char* field) const;
-  // The new hash, the watermark and every session in one transaction: the sessions whose access
-  // tokens the caller ends next (after auditing what committed).
+  // The new hash, the watermark, every session and what `ends` names in one transaction: the
+  // sessions whose access tokens the caller ends next (after auditing what committed).
   [[nodiscard]] Result<std::vector<std::string>> replaceHash(std::int64_t user_id,
                                                              const std::string& hash,
-                                                             bool end_api_keys);
+                                                             store::PasswordEnds ends);
   void record(std::string type, const ClientInfo& client, std::optional<std::int64_t> actor,
               std::optional<std::int64_t> subject, boost::json::object detail = {});
 

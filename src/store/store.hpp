@@ -95,6 +95,15 @@ constexpr bool sameAddress(std::string_view a, std::string_view b) noexcept {
   return core::equalsIgnoringCase(a, b);
 }
 
+// What a new password ends besides every session of the user (UserStore::changePassword).
+struct PasswordEnds {
+  bool api_keys = false;  // every API key too
+  // The other ways in, as a reset by mail does (TokenEffect::ResetPassword): the linked
+  // identities go, the passkeys stay second factors only. Never for a first password (an account
+  // made by external sign-in: the identity it was made with is its owner's).
+  bool other_ways_in = false;
+};
+
 // Users, unique by email and by username (both case-insensitive), enforced by the database.
 // Implementations MUST be thread-safe.
 class UserStore {
@@ -126,9 +135,9 @@ class UserStore {
   [[nodiscard]] virtual core::Status replacePasswordHash(std::int64_t id, std::string_view expected,
                                                          std::string_view hash) = 0;
   // In one transaction: the new hash, earlier tokens voided (tokens_valid_after = `now`), every
-  // session of the user revoked and, with `end_api_keys`, every API key too. NotFound.
+  // session of the user revoked and what `ends` names. NotFound.
   [[nodiscard]] virtual core::Status changePassword(std::int64_t id, std::string_view hash,
-                                                    std::int64_t now, bool end_api_keys) = 0;
+                                                    std::int64_t now, PasswordEnds ends) = 0;
   // Moves the watermark to `when` unless it is later already (a node whose clock runs behind
   // never revives tokens a later watermark voided).
   [[nodiscard]] virtual core::Status setTokensValidAfter(std::int64_t id, std::int64_t when) = 0;

@@ -707,7 +707,7 @@ TEST_P(StoreContract, ASessionNeverOutlivesItsRevocationEntry) {
 TEST_P(StoreContract, PasswordChangeSetsTheTokenWatermark) {
   const User u = make("w@example.com", "watermark");
   EXPECT_EQ(u.tokens_valid_after, 0);
-  ASSERT_TRUE(store_->users().changePassword(u.id, "$2b$12$new", 1'800'000'123, false));
+  ASSERT_TRUE(store_->users().changePassword(u.id, "$2b$12$new", 1'800'000'123, {}));
   auto after = store_->users().findById(u.id).value();
   ASSERT_TRUE(after);
   EXPECT_EQ(after->password_hash, "$2b$12$new");
@@ -721,9 +721,9 @@ TEST_P(StoreContract, PasswordChangeSetsTheTokenWatermark) {
   ASSERT_TRUE(store_->users().setTokensValidAfter(u.id, 1'800'000'500));
   EXPECT_EQ(store_->users().findById(u.id).value()->tokens_valid_after, 1'800'000'999);
   // Nor a password change there (a review: it wrote its own `now` over a later watermark).
-  ASSERT_TRUE(store_->users().changePassword(u.id, "$2b$12$again", 1'800'000'600, false));
+  ASSERT_TRUE(store_->users().changePassword(u.id, "$2b$12$again", 1'800'000'600, {}));
   EXPECT_EQ(store_->users().findById(u.id).value()->tokens_valid_after, 1'800'000'999);
-  EXPECT_EQ(store_->users().changePassword(9999, "x", 1, false).error().code, core::Errc::NotFound);
+  EXPECT_EQ(store_->users().changePassword(9999, "x", 1, {}).error().code, core::Errc::NotFound);
 }
 
 TEST_P(StoreContract, PasswordChangeEndsEverySessionInTheSameTransaction) {
@@ -733,7 +733,7 @@ TEST_P(StoreContract, PasswordChangeEndsEverySessionInTheSameTransaction) {
     ASSERT_TRUE(
         store_->sessions().create({id, u.id, "j", "ua", "ip", now, now, now + 3600, false}));
   }
-  ASSERT_TRUE(store_->users().changePassword(u.id, "$2b$12$new", now + 5, false));
+  ASSERT_TRUE(store_->users().changePassword(u.id, "$2b$12$new", now + 5, {}));
   EXPECT_TRUE(store_->sessions().find("pc1").value()->revoked);
   EXPECT_TRUE(store_->sessions().find("pc2").value()->revoked);
   EXPECT_TRUE(store_->sessions().listForUser(u.id, now).value().empty());
@@ -1697,7 +1697,7 @@ TEST_P(MailStoreContract, APasswordChangeOrDeactivationDropsPendingEmailChanges)
   auto& mail = store_->mail();
   ASSERT_TRUE(mail.issue(token("c1", u.id, "change", "thief@example.net", kNow), {}, 1));
   ASSERT_TRUE(mail.issue(token("c2", v.id, "change", "thief2@example.net", kNow), {}, 1));
-  ASSERT_TRUE(store_->users().changePassword(u.id, "$2b$10$n", kNow + 1, false));
+  ASSERT_TRUE(store_->users().changePassword(u.id, "$2b$10$n", kNow + 1, {}));
   UserPatch off;
   off.is_active = false;
   off.deactivated_at = kNow + 1;
@@ -1880,6 +1880,45 @@ TEST_P(MailStoreContract, AResetRemovesIdentitiesAndKeepsPasskeysAsSecondFactors
   EXPECT_EQ(store_->mfa().findByCredential("cred-ext").value()->passkey, R"({"be":false})");
 }
 
+TEST_P(MailStoreContract, APasswordSetBySomeoneElseEndsTheOtherWaysInAsAResetDoes) {
+  // Found by an outside attack: an administrator's reset after a takeover left the thief's linked
+  // identity signing in. A password set by someone else (other_ways_in) removes the identities
+  // and keeps the passkeys as second factors only, in its transaction; the owner's own change
+  // ({}) touches neither, and neither does a first password.
+  const auto account = [this](const std::string& n, const std::string& hash) {
+    auto u = store_->users().create({n + "@example.com", n, hash, "user", true, true});
+    EXPECT_TRUE(u) << u.error().message;
+    EXPECT_TRUE(
+        store_->identities().create({0, u->id, "oidc", "https://idp", "sub-" + n, "", kNow}));
+    MfaFactor pk{0, u->id,       "webauthn",       "key", "", false, kNow, {},
+                 0, "cred-" + n, R"({"be":false})"};
+    EXPECT_TRUE(store_->mfa().addConfirmed(pk, 5, {"code-" + n}));
+    return u->id;
+  };
+  const auto second_factor_only = [this](const std::string& n) {
+    const auto record =
+        boost::json::parse(store_->mfa().findByCredential("cred-" + n).value()->passkey)
+            .as_object();
+    const auto* only = record.if_contains("second_factor_only");
+    return only != nullptr && only->is_bool() && only->as_bool();
+  };
+  const std::int64_t reset = account("adminreset", "$2b$10$h");
+  ASSERT_TRUE(store_->users().changePassword(reset, "$2b$10$new", kNow + 1,
+                                             {.api_keys = true, .other_ways_in = true}));
+  EXPECT_TRUE(store_->identities().listForUser(reset).value().empty());
+  EXPECT_TRUE(second_factor_only("adminreset"));
+  EXPECT_TRUE(store_->users().findById(reset).value()->mfa_enabled);
+  const std::int64_t own = account("ownchange", "$2b$10$h");
+  ASSERT_TRUE(store_->users().changePassword(own, "$2b$10$new", kNow + 1, {}));
+  EXPECT_EQ(store_->identities().listForUser(own).value().size(), 1U);
+  EXPECT_FALSE(second_factor_only("ownchange"));
+  const std::int64_t first = account("firstpassword", "");
+  ASSERT_TRUE(
+      store_->users().changePassword(first, "$2b$10$new", kNow + 1, {.other_ways_in = true}));
+  EXPECT_EQ(store_->identities().listForUser(first).value().size(), 1U);
+  EXPECT_FALSE(second_factor_only("firstpassword"));
+}
+
 TEST_P(MailStoreContract, ATokenSentToAnOldAddressOrForAnInactiveUserIsNotFound) {
   const User u = make("ann@example.com", "ann");
   ASSERT_TRUE(store_->mail().issue(token("old", u.id, "reset", "ann@example.com"), {}, 3));
@@ -2020,7 +2059,7 @@ TEST_P(MailStoreContract, ATokenAskedForInAnEndedSessionIsNotWritten) {
                          {message("new@example.net")}, 1, "s-live"));
   EXPECT_TRUE(live("c3", "change"));
   // The session ends (a reset ends every session): the token goes with it.
-  ASSERT_TRUE(store_->users().changePassword(u.id, "$2b$10$n", kNow + 1, false));
+  ASSERT_TRUE(store_->users().changePassword(u.id, "$2b$10$n", kNow + 1, {}));
   EXPECT_FALSE(live("c3", "change"));
   EXPECT_FALSE(mail.issue(token("c4", u.id, "change", "y@example.net"), {}, 1, "s-live"));
 }

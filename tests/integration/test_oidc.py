@@ -383,6 +383,27 @@ def test_unlinking_needs_a_recent_sign_in(make_server, tls):
         stop()
 
 
+def test_an_administrators_password_reset_removes_linked_identities(stack):
+    """Found by an outside attack: after a takeover the administrator reset the password and
+    ended the sessions, and the thief's linked identity still signed in. A password set by
+    someone else ends the other ways in as a reset by mail does."""
+    gate, cert, _ = stack
+    admin = gate.admin_token()
+    r = gate.cli("user", "create", "--email", "ivy@example.org", "--username", "ivy_pw", "--role", "user",
+                 "--password-stdin", "--email-verified", stdin="Passw0rd!x\n")
+    assert r.returncode == 0, r.stderr
+    landing, _, _ = sign_in(gate, cert, "ivy")
+    token = exchange(gate, landing).json()["access_token"]
+    me = requests.get(gate.url("/api/v1/auth/me"), headers=auth(token)).json()
+    assert me["username"] == "ivy_pw", me
+    assert len(requests.get(gate.url("/api/v1/auth/identities"), headers=auth(token)).json()["items"]) == 1
+    r = requests.put(gate.url(f"/api/v1/users/{me['id']}/password"), json={"new_password": "N3w-Passw0rd!x"},
+                     headers=auth(admin))
+    assert r.status_code == 204, r.text
+    mine = gate.token("ivy_pw", "N3w-Passw0rd!x")
+    assert requests.get(gate.url("/api/v1/auth/identities"), headers=auth(mine)).json()["items"] == []
+
+
 def test_cannot_unlink_the_last_way_to_sign_in(stack):
     gate, cert, _ = stack
     landing, _, _ = sign_in(gate, cert, "dave")

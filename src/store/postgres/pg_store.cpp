@@ -517,6 +517,9 @@ core::Status dropEmailedTokens(Connection& c, std::int64_t id) {
 // Inside a transaction: earlier tokens voided, every session revoked, every emailed token dropped
 // and, with `keys`, every API key; the account rule of a password change or reset and a
 // deactivation.
+// See TokenEffect::ResetPassword (defined with the MFA store).
+core::Status dropOtherWaysIn(Connection& c, std::int64_t user_id);
+
 core::Status endEverything(Connection& c, std::int64_t id, std::int64_t now, bool keys) {
   // Never back (setTokensValidAfter): a node whose clock runs behind revives nothing.
   auto users = c.query(
@@ -696,15 +699,22 @@ class PgUsers final : public UserStore {
   }
 
   core::Status changePassword(std::int64_t id, std::string_view hash, std::int64_t now,
-                              bool end_api_keys) override {
+                              PasswordEnds ends) override {
     return pool_
         .transaction<std::monostate>([&](Connection& c) -> core::Result<std::monostate> {
+          auto before = c.query("SELECT password_hash FROM users WHERE id = $1 FOR UPDATE", {id});
+          if (!before) return tl::unexpected(before.error());
+          if (before->empty()) return makeError(Errc::NotFound, "user");
+          const bool had_password = !before->text(0, 0).empty();
           auto rows =
               c.query("UPDATE users SET password_hash = $1 WHERE id = $2 RETURNING id", {hash, id});
           if (!rows) return tl::unexpected(rows.error());
           if (rows->empty()) return makeError(Errc::NotFound, "user");
-          if (auto ok = endEverything(c, id, now, end_api_keys); !ok)
+          if (auto ok = endEverything(c, id, now, ends.api_keys); !ok)
             return tl::unexpected(ok.error());
+          if (ends.other_ways_in && had_password) {
+            if (auto ok = dropOtherWaysIn(c, id); !ok) return tl::unexpected(ok.error());
+          }
           return std::monostate{};
         })
         .map([](std::monostate) {});

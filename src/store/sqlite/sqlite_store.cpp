@@ -528,6 +528,9 @@ core::Status dropEmailedTokens(Connection& c, std::int64_t id) {
 // Inside a transaction: earlier tokens voided, every session revoked, every emailed token
 // dropped and, with `keys`, every API key; the account rule of a password change or reset and a
 // deactivation.
+// See TokenEffect::ResetPassword (defined with the MFA store).
+core::Status dropOtherWaysIn(Connection& c, std::int64_t user_id);
+
 core::Status endEverything(Connection& c, std::int64_t id, std::int64_t now, bool keys) {
   std::vector<std::string_view> statements = {
       // Never back (setTokensValidAfter): a node whose clock runs behind revives nothing.
@@ -659,14 +662,20 @@ class SqliteUsers final : public UserStore {
   }
 
   core::Status changePassword(std::int64_t id, std::string_view hash, std::int64_t now,
-                              bool end_api_keys) override {
+                              PasswordEnds ends) override {
     auto done = pool_.transaction<bool>([&](Connection& c) -> core::Result<bool> {
+      auto before = oneUser(c, kUserSelect + "WHERE id = ?", [&](Statement& s) { s.bind(1, id); });
+      if (!before) return tl::unexpected(before.error());
+      if (!*before) return makeError(Errc::NotFound, "user");
       auto stmt = c.prepare("UPDATE users SET password_hash = ? WHERE id = ?");
       if (!stmt) return tl::unexpected(stmt.error());
       bindAll(*stmt, hash, id);
       if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
-      if (c.changes() == 0) return makeError(Errc::NotFound, "user");
-      if (auto ok = endEverything(c, id, now, end_api_keys); !ok) return tl::unexpected(ok.error());
+      if (auto ok = endEverything(c, id, now, ends.api_keys); !ok)
+        return tl::unexpected(ok.error());
+      if (ends.other_ways_in && !(*before)->password_hash.empty()) {
+        if (auto ok = dropOtherWaysIn(c, id); !ok) return tl::unexpected(ok.error());
+      }
       return true;
     });
     if (!done) return tl::unexpected(done.error());

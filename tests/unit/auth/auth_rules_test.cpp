@@ -322,7 +322,7 @@ TEST_F(AuthRules, InTheSecondOfAPasswordChangeTheTokensSessionDecides) {
   const auto hash = stack_.hasher.hash("N3w-Passw0rd!");
   ASSERT_TRUE(hash);
   const std::int64_t now = stack_.clock.unixSeconds();
-  ASSERT_TRUE(stack_.store->users().changePassword(id, *hash, now, false));
+  ASSERT_TRUE(stack_.store->users().changePassword(id, *hash, now, {}));
   stack_.cache.invalidate(id);
   ASSERT_EQ(stack_.tokens.verifyAccess(before.access_token)->iat, now);
   EXPECT_EQ(refusal(before.access_token), Errc::InvalidToken);  // its session ended with the change
