@@ -505,7 +505,8 @@ const std::map<std::string, std::string>& variables() {
       {"LOGIN_MAX_DELAY_SECONDS", "the longest of those delays (60)"},
       {"AUDIT_LOG_FILE",
        "also write audit events as JSON lines to this file (a regular file, never a link, made "
-       "0600, in a folder that exists; or a stream: /dev/stdout, a FIFO), or - for stdout "
+       "0600, in a folder that exists; or a stream: /dev/stdout, a FIFO named itself, not a link), "
+       "or - for stdout "
        "(stderr for a command, whose stdout is its answer)"},
       {"TRUSTED_PROXIES",
        "comma-separated proxy addresses or ranges (10.0.0.0/8, fd00::/8) whose X-Forwarded-For "

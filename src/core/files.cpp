@@ -222,6 +222,15 @@ enum class Seen { Nothing, File, Stream };
 // another user included).
 bool ownDescriptor(const std::string& name) { return descriptorNamed(name) >= 0; }
 
+// Where a stream may be reached through a link: the process's own descriptors (/dev/stdout is a
+// link) and the kernel's links under /proc (/proc/1/fd/1, a container's output), which no account
+// plants. Anywhere else a link is refused, streams too (an outside attack: the service's account
+// linked its audit file's name to a device of root's, /dev/watchdog or /dev/kmsg, and root's
+// command wrote there).
+bool linkMayLead(const std::string& name) {
+  return ownDescriptor(name) || name.starts_with("/proc/");
+}
+
 // Who a stream may belong to: this user, root (device nodes), or anyone when it is one of the
 // process's own descriptors.
 bool ownerMayBe(const std::string& name, uid_t uid) {
@@ -242,7 +251,9 @@ Result<Seen> look(const std::filesystem::path& path, AppendTo what) {
   const std::string name = path.string();
   const bool streams = what == AppendTo::FileOrStream;
   struct stat st {};
-  if (streams && ::stat(path.c_str(), &st) == 0 && isStream(st.st_mode)) {
+  const bool follow = linkMayLead(name);
+  if (streams && (follow ? ::stat(path.c_str(), &st) : ::lstat(path.c_str(), &st)) == 0 &&
+      isStream(st.st_mode)) {
     // A FIFO or a terminal someone else put there would hand them every line; a device node
     // is root's.
     if (!ownerMayBe(name, st.st_uid))
@@ -286,7 +297,9 @@ Result<UniqueFd> openForAppend(const std::filesystem::path& path, AppendTo what)
   const bool stream = *seen == Seen::Stream;
   const std::string name = path.string();
   constexpr int kFlags = O_WRONLY | O_APPEND | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
-  UniqueFd fd(::open(path.c_str(), stream ? kFlags : kFlags | O_CREAT | O_NOFOLLOW, 0600));
+  const int flags =
+      stream ? (linkMayLead(name) ? kFlags : kFlags | O_NOFOLLOW) : kFlags | O_CREAT | O_NOFOLLOW;
+  UniqueFd fd(::open(path.c_str(), flags, 0600));
   if (fd.get() < 0) {
     const int err = errno;
     if (err == ELOOP)
@@ -306,8 +319,8 @@ Result<UniqueFd> openForAppend(const std::filesystem::path& path, AppendTo what)
     return makeError(Errc::Unavailable,
                      "cannot make " + name + " owner-only: " + std::strerror(errno));
   // Writes then wait for a slow reader rather than fail (nothing appended is ever dropped).
-  const int flags = ::fcntl(fd.get(), F_GETFL);
-  if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) != 0)
+  const int now = ::fcntl(fd.get(), F_GETFL);
+  if (now < 0 || ::fcntl(fd.get(), F_SETFL, now & ~O_NONBLOCK) != 0)
     return makeError(Errc::Unavailable, "cannot open " + name + ": " + std::strerror(errno));
   return fd;
 }

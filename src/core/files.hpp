@@ -55,10 +55,10 @@ enum class AppendTo { File, FileOrStream };
 // Whether `path` may be appended to, looked at without opening or making anything: nothing there
 // yet in a folder that exists (it will be made), or a regular file, not a link, belonging to the
 // user this process runs as (a file someone else planted could be read by them). With
-// FileOrStream also a character device or a FIFO, through links, of this user or root, or any
-// reached as one of the process's own descriptors (/dev/stdout, /dev/stderr, /dev/fd/N,
-// /proc/self/fd/N). InvalidArgument naming the path otherwise, Unavailable when it cannot be
-// looked at.
+// FileOrStream also a character device or a FIFO of this user or root, named itself (never
+// through a link another account could plant), or any reached as one of the process's own
+// descriptors (/dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N) or through /proc's own
+// links. InvalidArgument naming the path otherwise, Unavailable when it cannot be looked at.
 [[nodiscard]] Status appendable(const std::filesystem::path& path, AppendTo what);
 
 // The descriptor a name spells for this process: /dev/stdout 1, /dev/stderr 2, /dev/fd/N and
@@ -66,7 +66,8 @@ enum class AppendTo { File, FileOrStream };
 [[nodiscard]] int descriptorNamed(std::string_view name);
 
 // Opens `path` to append to, once `appendable` allows it: a file never through a link, made 0600
-// when missing and made 0600 when others could read it; a stream where its link leads, a FIFO
+// when missing and made 0600 when others could read it; a stream never through a link but the
+// ones appendable() names, a FIFO
 // nobody reads refused (ENXIO) rather than waited on. What was opened is checked again (anything
 // else swapped in meanwhile is refused). Close-on-exec, blocking, never the controlling terminal.
 [[nodiscard]] Result<UniqueFd> openForAppend(const std::filesystem::path& path, AppendTo what);

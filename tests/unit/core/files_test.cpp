@@ -237,13 +237,12 @@ TEST_F(FilesTest, AnAppendedFileOfAnotherUserIsRefused) {
   const int reader = ::open((dir_ / "their-fifo").c_str(), O_RDONLY | O_NONBLOCK);
   ASSERT_GE(reader, 0);
   fs::create_symlink(dir_ / "their-fifo", dir_ / "to-their-fifo");
-  for (const char* name : {"their-fifo", "to-their-fifo"}) {
-    const auto fifo = openForAppend(dir_ / name, AppendTo::FileOrStream);
-    ASSERT_FALSE(fifo) << name;
-    EXPECT_EQ(fifo.error().message, (dir_ / name).string() +
-                                        " belongs to another user (uid 4242), who could read "
-                                        "what is written to it");
-  }
+  const auto fifo = openForAppend(dir_ / "their-fifo", AppendTo::FileOrStream);
+  ASSERT_FALSE(fifo);
+  EXPECT_EQ(fifo.error().message, (dir_ / "their-fifo").string() +
+                                      " belongs to another user (uid 4242), who could read "
+                                      "what is written to it");
+  EXPECT_FALSE(openForAppend(dir_ / "to-their-fifo", AppendTo::FileOrStream));
   ::close(reader);
   EXPECT_TRUE(openForAppend("/dev/null", AppendTo::FileOrStream));
   int pipe_fds[2];
@@ -256,13 +255,11 @@ TEST_F(FilesTest, AnAppendedFileOfAnotherUserIsRefused) {
   ::close(pipe_fds[1]);
 }
 
-// Streams only where asked for, through a link (/dev/stdout is one); a FIFO nobody reads is
-// refused at once rather than waited on, one with a reader gets what is written.
+// Streams only where asked for; a FIFO nobody reads is refused at once rather than waited on,
+// one with a reader gets what is written.
 TEST_F(FilesTest, StreamsAreAppendedToOnlyWhereAskedFor) {
-  fs::create_symlink("/dev/null", dir_ / "null");
-  EXPECT_FALSE(openForAppend(dir_ / "null", AppendTo::File));
   EXPECT_FALSE(appendable("/dev/null", AppendTo::File));
-  EXPECT_TRUE(openForAppend(dir_ / "null", AppendTo::FileOrStream));
+  EXPECT_TRUE(openForAppend("/dev/null", AppendTo::FileOrStream));
   ASSERT_EQ(::mkfifo((dir_ / "fifo").c_str(), 0600), 0);
   EXPECT_FALSE(openForAppend(dir_ / "fifo", AppendTo::File));
   const auto unread = openForAppend(dir_ / "fifo", AppendTo::FileOrStream);
@@ -279,6 +276,37 @@ TEST_F(FilesTest, StreamsAreAppendedToOnlyWhereAskedFor) {
   ::close(reader);
   fs::create_directory(dir_ / "folder");
   EXPECT_FALSE(openForAppend(dir_ / "folder", AppendTo::FileOrStream));
+}
+
+// Found by an outside attack: the service's account, owning the folder of AUDIT_LOG_FILE, linked
+// the name to a device of root's (/dev/watchdog, /dev/kmsg, a terminal) and root's commands
+// wrote their audit lines there. A stream is reached through a link only where no account plants
+// one: the process's own descriptors (/dev/stdout is a link) and /proc's links.
+TEST_F(FilesTest, AStreamIsNeverReachedThroughAPlantedLink) {
+  fs::create_symlink("/dev/null", dir_ / "null");
+  ASSERT_EQ(::mkfifo((dir_ / "fifo").c_str(), 0600), 0);
+  const int reader = ::open((dir_ / "fifo").c_str(), O_RDONLY | O_NONBLOCK);
+  ASSERT_GE(reader, 0);
+  fs::create_symlink(dir_ / "fifo", dir_ / "to-fifo");
+  for (const char* name : {"null", "to-fifo"}) {
+    const auto looked = appendable(dir_ / name, AppendTo::FileOrStream);
+    ASSERT_FALSE(looked) << name;
+    EXPECT_EQ(looked.error().message,
+              (dir_ / name).string() +
+                  " is not a regular file but a link, which is never followed (for standard "
+                  "output, set -)");
+    EXPECT_FALSE(openForAppend(dir_ / name, AppendTo::FileOrStream)) << name;
+  }
+  EXPECT_TRUE(openForAppend(dir_ / "fifo", AppendTo::FileOrStream));  // named itself
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  const std::string fd = std::to_string(pipe_fds[1]);
+  EXPECT_TRUE(openForAppend("/dev/fd/" + fd, AppendTo::FileOrStream));
+  EXPECT_TRUE(
+      openForAppend("/proc/" + std::to_string(::getpid()) + "/fd/" + fd, AppendTo::FileOrStream));
+  ::close(pipe_fds[0]);
+  ::close(pipe_fds[1]);
+  ::close(reader);
 }
 
 TEST_F(FilesTest, AnAppendedFileInAMissingFolderNamesTheFolder) {
