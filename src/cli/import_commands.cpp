@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include "cli/context.hpp"
+#include "cli/interrupt.hpp"
 #include "core/strict_json.hpp"
 #include "importer/import_item.hpp"
 #include "importer/importer.hpp"
@@ -48,10 +49,15 @@ bool run(Context& c, importer::Importer& importer, std::vector<importer::Candida
   return true;
 }
 
-int report(const importer::Totals& t, bool stopped, std::ostream& err) {
+int report(const importer::Totals& t, bool stopped, const InterruptLatch& latch,
+           std::ostream& err) {
+  if (const int signal = latch.raised(); signal != 0)
+    err << "gatehouse: import interrupted (signal " << signal
+        << ") after its last whole batch, audit records included; the rest was not imported: "
+           "run the same import again (what went in is skipped)\n";
   err << "import: " << t.created << " created, " << t.skipped << " skipped, " << t.errors
       << " errors\n";
-  return stopped || t.errors > 0 ? 1 : 0;
+  return stopped || latch.raised() != 0 || t.errors > 0 ? 1 : 0;
 }
 
 }  // namespace
@@ -60,13 +66,15 @@ int userImport(const config::Config& config, const rbac::Policy& policy, const K
                std::istream& in, std::ostream& out, std::ostream& err) {
   Context c(config, policy, access);
   if (!c.open(err)) return 1;
+  // A batch begun is finished, with its audit records, whatever signal comes; none is begun after.
+  const InterruptLatch latch;
   importer::Importer importer(c.store->users(), policy, *c.audit);
   importer::Totals totals;
   std::vector<importer::Candidate> batch;
   std::size_t number = 0;
   std::string line;
   bool stopped = false;
-  while (!stopped) {
+  while (!stopped && latch.raised() == 0) {
     // Read at most the limit (and one more byte to know it was exceeded), then skip the rest.
     line.clear();
     bool too_long = false;
@@ -81,7 +89,7 @@ int userImport(const config::Config& config, const rbac::Policy& policy, const K
       }
       line.push_back(ch);
     }
-    if (!any) break;
+    if (!any || latch.raised() != 0) break;
     ++number;
     too_long = too_long || line.size() > kMaxLineBytes;
     if (!too_long && line.find_first_not_of(" \t\r") == std::string::npos) continue;
@@ -99,19 +107,22 @@ int userImport(const config::Config& config, const rbac::Policy& policy, const K
     if (batch.size() == importer::kBatchSize)
       stopped = !run(c, importer, batch, "import", "line", totals, out, err);
   }
-  if (!stopped) stopped = !run(c, importer, batch, "import", "line", totals, out, err);
-  return report(totals, stopped, err);
+  if (!stopped && latch.raised() == 0)
+    stopped = !run(c, importer, batch, "import", "line", totals, out, err);
+  return report(totals, stopped, latch, err);
 }
 
 int importSeed(const config::Config& config, const rbac::Policy& policy, const KeyAccess& access,
                const std::string& url, std::ostream& out, std::ostream& err) {
   Context c(config, policy, access);
   if (!c.open(err)) return 1;
+  const InterruptLatch latch;  // as userImport's
   importer::Importer importer(c.store->users(), policy, *c.audit);
   importer::Totals totals;
   bool stopped = false;
   auto read = importer::readSeedUsers(
       url, importer::kBatchSize, [&](std::vector<importer::SeedRow>&& rows) {
+        if (latch.raised() != 0) return false;
         std::vector<importer::Candidate> batch;
         for (auto& row : rows) {
           std::size_t id = 0;
@@ -126,13 +137,13 @@ int importSeed(const config::Config& config, const rbac::Policy& policy, const K
           batch.push_back(std::move(candidate));
         }
         stopped = !run(c, importer, batch, "seed", "line", totals, out, err);
-        return !stopped;
+        return !stopped && latch.raised() == 0;
       });
   if (!read) {
     err << "gatehouse: " << read.error().message << "\n";
     return 1;
   }
-  return report(totals, stopped, err);
+  return report(totals, stopped, latch, err);
 }
 
 }  // namespace gatehouse::cli

@@ -8,13 +8,17 @@ the API needs users:write and roles:manage and never creates a user above the ca
 are audited with their counts."""
 import base64
 import json
+import signal
+import sqlite3
+import subprocess
 import threading
 import time
 
+import pytest
 import requests
 
-from conftest import ADMIN_PASSWORD, auth
-from import_support import (FORBIDDEN, INCORRECT, api_import, audit_events, body, cli_import, db_rows, db_user,
+from conftest import ADMIN_PASSWORD, BIN, auth
+from import_support import (FORBIDDEN, INCORRECT, api_import, audit_events, body, cli_import, db_path, db_rows, db_user,
                             hash_field, jsonl, login_ok, me, one_per_format, rfc3339_seconds, stored_form,
                             stored_hash, vector, vector_file, wait_audit, wait_for_hash)
 from import_support import run_cli
@@ -301,6 +305,38 @@ def test_an_admins_password_cannot_be_taken_over_by_importing_its_email(server):
     assert (r.status_code, body(r)) == INCORRECT
     token = login_ok(server, "root@example.com", ADMIN_PASSWORD)["access_token"]
     assert me(server, token).json()["role"] == "admin"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_an_interrupted_import_leaves_no_user_unaudited(server, tmp_path, sig):
+    """Found by an outside attack: Ctrl-C (or a closed SSH session, or `kill`) between a batch's
+    commit and its audit records left users, administrators among them, that no record named,
+    while `audit verify` said intact. A signal now ends the import after the batch under way,
+    its records written; no batch begins after it; it says so and exits 1."""
+    server.admin_token()
+    path = tmp_path / "many.jsonl"
+    path.write_text(jsonl([{"email": f"bulk{i}@example.com", "role": "admin" if i % 1000 == 999 else "user"}
+                           for i in range(5000)]))
+    proc = subprocess.Popen([BIN, "user", "import", str(path)], env=server.env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    seen = 0
+    while seen < 1000:  # the first batch is committed once its lines are out
+        assert proc.stdout.readline(), proc.stderr.read()
+        seen += 1
+    proc.send_signal(sig)
+    rest, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, err
+    assert f"import interrupted (signal {int(sig)})" in err, err
+    made = [row for row in db_rows(server).values() if row["email"].startswith("bulk")]
+    assert 1000 <= len(made) < 5000, len(made)
+    assert len(made) % 1000 == 0, len(made)  # whole batches only
+    assert seen + len(rest.splitlines()) == len(made)
+    with sqlite3.connect(db_path(server)) as con:  # every record (the API gives 1000 at most)
+        named = {r[0] for r in con.execute("SELECT subject_id FROM audit_events WHERE type = 'user.created'")}
+        batches = con.execute("SELECT COUNT(*) FROM audit_events WHERE type = 'user.import'").fetchone()[0]
+    assert all(row["id"] in named for row in made), (len(named), len(made))
+    assert batches == len(made) // 1000
+    assert server.cli("audit", "verify").returncode == 0
 
 
 def test_the_same_file_twice_changes_nothing(server, tmp_path):
