@@ -1,5 +1,6 @@
 """CORS in a real browser: a page on another loopback origin (Python's http.server on its own
-port) logs in with fetch() and calls GET /api/v1/auth/me with the bearer token. With
+port) logs in with fetch() (a url-encoded form, then Chromium's FormData: multipart) and calls
+GET /api/v1/auth/me with the bearer token. With
 CORS_ALLOW_ORIGINS naming the page's origin it reads the answers; otherwise the browser refuses
 them and fetch() fails with a TypeError. Origins are always spelled http://127.0.0.1:<port>;
 http://localhost:<port> is another origin, which the last case relies on."""
@@ -54,7 +55,15 @@ async function run() {
     credentials: "include",
   });
   const user = await me.json();
-  return "ok " + me.status + " " + user.email + " request-id=" + me.headers.get("X-Request-Id");
+  // The same login as a seed frontend's FormData sends it: multipart/form-data, with the
+  // boundary Chromium chooses (FastAPI's OAuth2PasswordRequestForm takes it).
+  const form = new FormData();
+  form.append("username", q.get("username"));
+  form.append("password", q.get("password"));
+  const multipart = await fetch(api + "/api/v1/auth/login", {method: "POST", body: form});
+  const kind = multipart.ok ? (await multipart.json()).token_type : "none";
+  return "ok " + me.status + " " + user.email + " multipart=" + multipart.status + " " + kind +
+         " request-id=" + me.headers.get("X-Request-Id");
 }
 
 run().then(
@@ -99,7 +108,7 @@ def test_listed_origin_reads_the_answers(make_server, page_origin, browser, shot
     assert server.register(EMAIL, USERNAME, PASSWORD).status_code == 201
     text = run_page(browser, server, page_origin)
     shot("allowed")
-    assert text.startswith(f"ok 200 {EMAIL} request-id="), text
+    assert text.startswith(f"ok 200 {EMAIL} multipart=200 bearer request-id="), text
     assert not text.endswith("request-id=null"), "X-Request-Id is not exposed: " + text
     entries = console_entries(browser)
     assert not console_errors(entries), entries
