@@ -77,12 +77,11 @@ std::vector<Folder> foldersThrough(const std::filesystem::path& file) {
   return out;
 }
 
-}  // namespace
-
-bool refusesRootInAnotherUsersDirectory(const config::Config& config, std::ostream& err) {
-  if (config.sqlite_path.empty() || ::geteuid() != 0) return false;
+// True, after writing why, when root reaching `given` would pass through a folder another
+// account can write (refusesRootInAnotherUsersDirectory).
+bool refusesRootThrough(const std::filesystem::path& given, std::ostream& err) {
   std::error_code ec;
-  const auto file = std::filesystem::absolute(config.sqlite_path, ec);
+  const auto file = std::filesystem::absolute(given, ec);
   if (ec) return false;
   const auto writer = [](const Folder& folder) -> std::string {
     struct stat st {};
@@ -107,9 +106,20 @@ bool refusesRootInAnotherUsersDirectory(const config::Config& config, std::ostre
   return false;
 }
 
+}  // namespace
+
+bool refusesRootInAnotherUsersDirectory(const config::Config& config, std::ostream& err) {
+  if (config.sqlite_path.empty() || ::geteuid() != 0) return false;
+  return refusesRootThrough(config.sqlite_path, err);
+}
+
 bool refusesWithoutAuditSink(const config::Config& config, std::ostream& err) {
   const std::string path = commandAuditPath(config.audit_log_file);
   if (path.empty() || path == "-") return false;  // the command's standard error
+  // As root, not through a folder another account can write: that account could turn a folder
+  // on the way into a link, and root would append to, or create, a file of its choosing (a
+  // review; the name's last part alone was checked).
+  if (::geteuid() == 0 && !core::descriptorLink(path) && refusesRootThrough(path, err)) return true;
   auto ok = core::appendable(path, core::AppendTo::FileOrStream);
   if (ok) return false;
   err << "gatehouse: AUDIT_LOG_FILE: " << ok.error().message

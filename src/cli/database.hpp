@@ -31,8 +31,9 @@ std::optional<std::string> lostDatabase(const config::Config& config);
 bool refusesRootInAnotherUsersDirectory(const config::Config& config, std::ostream& err);
 
 // True, after writing why to `err`, when AUDIT_LOG_FILE is set and this process cannot append
-// to it: a command that changes something checks it first and changes nothing then (the
-// exported audit stream would miss it; an outside attack).
+// to it, or, as root, reaches it through a folder another account can write (as the database:
+// that account could put a link on the way): a command that changes something checks it first
+// and changes nothing then (the exported audit stream would miss it; an outside attack).
 bool refusesWithoutAuditSink(const config::Config& config, std::ostream& err);
 
 }  // namespace gatehouse::cli

@@ -49,15 +49,16 @@ bool run(Context& c, importer::Importer& importer, std::vector<importer::Candida
   return true;
 }
 
-int report(const importer::Totals& t, bool stopped, const InterruptLatch& latch,
-           std::ostream& err) {
-  if (const int signal = latch.raised(); signal != 0)
-    err << "gatehouse: import interrupted (signal " << signal
-        << ") after its last whole batch, audit records included; the rest was not imported: "
-           "run the same import again (what went in is skipped)\n";
+// `interrupted`: the signal that stopped the import before its input ended (0: none did; one
+// landing in the last batch stops nothing).
+int report(const importer::Totals& t, bool stopped, int interrupted, std::ostream& err) {
+  if (interrupted != 0)
+    err << "gatehouse: import interrupted (signal " << interrupted
+        << ") after its last whole batch, audit records included; what came after it, if "
+           "anything, was not imported: run the same import again (what went in is skipped)\n";
   err << "import: " << t.created << " created, " << t.skipped << " skipped, " << t.errors
       << " errors\n";
-  return stopped || latch.raised() != 0 || t.errors > 0 ? 1 : 0;
+  return stopped || interrupted != 0 || t.errors > 0 ? 1 : 0;
 }
 
 }  // namespace
@@ -107,9 +108,10 @@ int userImport(const config::Config& config, const rbac::Policy& policy, const K
     if (batch.size() == importer::kBatchSize)
       stopped = !run(c, importer, batch, "import", "line", totals, out, err);
   }
-  if (!stopped && latch.raised() == 0)
+  const int interrupted = latch.raised();  // before the last batch: it is then not begun
+  if (!stopped && interrupted == 0)
     stopped = !run(c, importer, batch, "import", "line", totals, out, err);
-  return report(totals, stopped, latch, err);
+  return report(totals, stopped, interrupted, err);
 }
 
 int importSeed(const config::Config& config, const rbac::Policy& policy, const KeyAccess& access,
@@ -120,9 +122,10 @@ int importSeed(const config::Config& config, const rbac::Policy& policy, const K
   importer::Importer importer(c.store->users(), policy, *c.audit);
   importer::Totals totals;
   bool stopped = false;
+  int interrupted = 0;
   auto read = importer::readSeedUsers(
       url, importer::kBatchSize, [&](std::vector<importer::SeedRow>&& rows) {
-        if (latch.raised() != 0) return false;
+        if ((interrupted = latch.raised()) != 0) return false;
         std::vector<importer::Candidate> batch;
         for (auto& row : rows) {
           std::size_t id = 0;
@@ -137,13 +140,13 @@ int importSeed(const config::Config& config, const rbac::Policy& policy, const K
           batch.push_back(std::move(candidate));
         }
         stopped = !run(c, importer, batch, "seed", "line", totals, out, err);
-        return !stopped && latch.raised() == 0;
+        return !stopped;  // a signal meanwhile is seen at the next batch, if one comes
       });
   if (!read) {
     err << "gatehouse: " << read.error().message << "\n";
     return 1;
   }
-  return report(totals, stopped, latch, err);
+  return report(totals, stopped, interrupted, err);
 }
 
 }  // namespace gatehouse::cli

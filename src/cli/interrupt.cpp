@@ -1,27 +1,33 @@
 #include "cli/interrupt.hpp"
 
 #include <array>
+#include <atomic>
 #include <csignal>
 
 namespace gatehouse::cli {
 namespace {
 
 constexpr std::array kSignals{SIGINT, SIGTERM, SIGHUP};
-volatile std::sig_atomic_t g_raised = 0;
+std::atomic<int> g_raised{0};  // lock-free: safe in a handler, read by any thread
+static_assert(std::atomic<int>::is_always_lock_free);
 std::array<struct sigaction, kSignals.size()> g_previous{};
 
 extern "C" void note(int signal) {
-  if (g_raised == 0) g_raised = signal;
+  int none = 0;
+  g_raised.compare_exchange_strong(none, signal);
 }
 
 }  // namespace
 
 InterruptLatch::InterruptLatch() {
-  g_raised = 0;
+  g_raised.store(0);
   struct sigaction act {};
   act.sa_handler = note;
   sigemptyset(&act.sa_mask);
-  act.sa_flags = 0;  // no SA_RESTART: a read waiting on a terminal returns
+  // SA_RESTART: a write of the report a signal lands in goes on (without it the standard output
+  // failed and the batch's lines were lost: a review); a read waiting on a terminal goes on too,
+  // and the signal is seen at the next line or the end of the input.
+  act.sa_flags = SA_RESTART;
   for (std::size_t i = 0; i < kSignals.size(); ++i) ::sigaction(kSignals[i], &act, &g_previous[i]);
 }
 
@@ -30,6 +36,6 @@ InterruptLatch::~InterruptLatch() {
     ::sigaction(kSignals[i], &g_previous[i], nullptr);
 }
 
-int InterruptLatch::raised() const { return g_raised; }
+int InterruptLatch::raised() const { return g_raised.load(); }
 
 }  // namespace gatehouse::cli

@@ -5,8 +5,9 @@ namespace gatehouse::cli {
 // While alive, SIGINT, SIGTERM and SIGHUP (Ctrl-C, `kill`, a closed terminal or SSH session) no
 // longer end the process: they are noted, for a command to stop at a point where what it
 // committed is whole (an import's batch and its audit records: an outside attack's Ctrl-C left
-// users, administrators among them, that no record named). A blocking read they interrupt
-// returns early. The previous handlers come back when it goes. One at a time, on any thread.
+// users, administrators among them, that no record named). Interrupted calls go on
+// (SA_RESTART), so the command sees one between its steps. The previous handlers come back when
+// it goes. One at a time, on any thread.
 class InterruptLatch {
  public:
   InterruptLatch();

@@ -406,7 +406,8 @@ const std::map<std::string, std::string>& variables() {
        "included; past it 429, N/second|minute|hour|day (30/hour)"},
       {"STEP_UP_MAX_AGE_SECONDS",
        "how recent a sign-in must be for step-up operations (adding or removing a factor, new "
-       "recovery codes, API keys, MFA resets), 1 to 86400 (300)"},
+       "recovery codes, API keys, MFA resets, another user's password, importing users, "
+       "unlinking an identity), 1 to 86400 (300)"},
       {"MFA_REQUIRED_ROLES",
        "comma-separated roles whose users must enrol a second factor: until they do, their tokens "
        "only reach /api/v1/auth/me, /api/v1/auth/mfa* and logout (unset: none)"},

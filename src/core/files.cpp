@@ -216,6 +216,32 @@ int descriptorNamed(std::string_view name) {
 
 namespace {
 
+// /proc/<self|thread-self|pid>/fd/<n> exactly: a descriptor's link the kernel makes (/proc/1/fd/1,
+// a container's output). Not any path under /proc (a review: /proc/self/root/... and
+// /proc/self/cwd/... pass through links an account may plant).
+bool procDescriptor(std::string_view name) {
+  constexpr std::string_view kProc = "/proc/";
+  if (!name.starts_with(kProc)) return false;
+  name.remove_prefix(kProc.size());
+  const auto digits = [](std::string_view s) {
+    return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
+  };
+  const std::size_t slash = name.find('/');
+  if (slash == std::string_view::npos) return false;
+  const std::string_view process = name.substr(0, slash);
+  if (process != "self" && process != "thread-self" && !digits(process)) return false;
+  name.remove_prefix(slash);
+  return name.starts_with("/fd/") && digits(name.substr(4));
+}
+
+}  // namespace
+
+bool descriptorLink(std::string_view name) {
+  return descriptorNamed(name) >= 0 || procDescriptor(name);
+}
+
+namespace {
+
 enum class Seen { Nothing, File, Stream };
 
 // The process's own descriptors, handed over by whoever started it (a pipe a log shipper made as
@@ -223,13 +249,10 @@ enum class Seen { Nothing, File, Stream };
 bool ownDescriptor(const std::string& name) { return descriptorNamed(name) >= 0; }
 
 // Where a stream may be reached through a link: the process's own descriptors (/dev/stdout is a
-// link) and the kernel's links under /proc (/proc/1/fd/1, a container's output), which no account
-// plants. Anywhere else a link is refused, streams too (an outside attack: the service's account
-// linked its audit file's name to a device of root's, /dev/watchdog or /dev/kmsg, and root's
-// command wrote there).
-bool linkMayLead(const std::string& name) {
-  return ownDescriptor(name) || name.starts_with("/proc/");
-}
+// link) and /proc's descriptor links, which no account plants. Anywhere else a link is refused,
+// streams too (an outside attack: the service's account linked its audit file's name to a device
+// of root's, /dev/watchdog or /dev/kmsg, and root's command wrote there).
+bool linkMayLead(const std::string& name) { return descriptorLink(name); }
 
 // Who a stream may belong to: this user, root (device nodes), or anyone when it is one of the
 // process's own descriptors.

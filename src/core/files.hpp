@@ -65,6 +65,10 @@ enum class AppendTo { File, FileOrStream };
 // /proc/self/fd/N N; -1 for any other name (an ordinary path).
 [[nodiscard]] int descriptorNamed(std::string_view name);
 
+// Whether `name` is a descriptor's link the kernel makes: one of descriptorNamed's, or
+// /proc/<pid|self|thread-self>/fd/N exactly. The only links a stream is reached through.
+[[nodiscard]] bool descriptorLink(std::string_view name);
+
 // Opens `path` to append to, once `appendable` allows it: a file never through a link, made 0600
 // when missing and made 0600 when others could read it; a stream never through a link but the
 // ones appendable() names, a FIFO

@@ -23,8 +23,7 @@ bool isBoundary(std::string_view b) {
 }
 
 // The parameters after a header value's first ';' (RFC 9110 §5.6.6): name=token or
-// name="quoted string" (a backslash escapes the next character), each name lower-cased. nullopt
-// when malformed.
+// name="quoted string" without a backslash, each name lower-cased. nullopt when malformed.
 std::optional<Fields> parametersOf(std::string_view rest) {
   Fields out;
   std::size_t i = 0;
@@ -46,12 +45,11 @@ std::optional<Fields> parametersOf(std::string_view rest) {
           closed = true;
           break;
         }
-        if (c == '\\') {
-          if (i == rest.size()) return std::nullopt;
-          value.push_back(rest[i++]);
-        } else {
-          value.push_back(c);
-        }
+        // No escapes: browsers never write one (they percent-encode a quote in a name) and
+        // readers differ on them (RFC 9110's quoted-pair against the HTML form's rules), so a
+        // proxy could read another name than ours (a review). No boundary holds a backslash.
+        if (c == '\\') return std::nullopt;
+        value.push_back(c);
       }
       if (!closed) return std::nullopt;
     } else {
@@ -78,7 +76,8 @@ std::optional<std::string> fieldNameOf(std::string_view disposition) {
   if (!params) return std::nullopt;
   std::optional<std::string> name;
   for (auto& [key, value] : *params) {
-    if (key == "filename" || key == "filename*") return std::nullopt;
+    // A file; or a name spelled as RFC 2231 has it, which some readers take over `name` (a review).
+    if (key == "filename" || key == "filename*" || key == "name*") return std::nullopt;
     if (key == "name") {
       if (name) return std::nullopt;
       name = std::move(value);

@@ -647,7 +647,10 @@ Result<json::object> Provider::codeGrant(const TokenRequest& r, const store::OpC
   // deactivation that committed while this exchange decided must not leave a live grant (found
   // by an outside attack: one refreshed for good, and came back with a reactivation). Such a change
   // ends the sessions it finds after its own write; this reads the user and the sign-in after
-  // writing the grant, so one of the two always sees the other (as auth::Sessions::open).
+  // writing the grant, so one of the two sees the other (as auth::Sessions::open). SQLite runs
+  // one writer at a time; on PostgreSQL a change locks the user's row first (FOR UPDATE), which
+  // the grant's insert (its foreign key's key-share lock) waits for, and an administrator's ending
+  // of the sessions moves the watermark in a transaction of its own before it lists them.
   auto outlived = grantOutlivedItsSignIn(**user, stringAt(data, "sid"), now);
   if (!outlived || *outlived) {
     if (auto ended = d_.end.end(*sid); !ended)
@@ -667,7 +670,10 @@ core::Result<bool> Provider::grantOutlivedItsSignIn(const store::User& read,
                                                     const std::string& portal, std::int64_t now) {
   auto fresh = d_.store.users().findById(read.id);
   if (!fresh) return tl::unexpected(fresh.error());
-  if (!*fresh || !(*fresh)->is_active || (*fresh)->tokens_valid_after != read.tokens_valid_after)
+  // The hash too: the watermark moves by whole seconds, and a code from before codes named their
+  // sign-in has nothing else to be caught by.
+  if (!*fresh || !(*fresh)->is_active || (*fresh)->tokens_valid_after != read.tokens_valid_after ||
+      (*fresh)->password_hash != read.password_hash)
     return true;
   if (portal.empty()) return false;
   auto session = d_.store.sessions().find(portal);

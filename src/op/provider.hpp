@@ -198,7 +198,8 @@ class Provider {
                                           const std::string& nonce, const std::string& refresh_jti,
                                           const std::string& grant_scope);
   // Whether, read again after a grant's write, the user (`read` as the exchange checked it) was
-  // deactivated, deleted or had its token watermark moved, or the portal sign-in `portal` (none:
+  // deactivated, deleted, or had its token watermark or password changed, or the portal sign-in
+  // `portal` (none:
   // a code from before codes named theirs) ended: the grant then ends unused.
   [[nodiscard]] core::Result<bool> grantOutlivedItsSignIn(const store::User& read,
                                                           const std::string& portal,

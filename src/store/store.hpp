@@ -99,8 +99,9 @@ constexpr bool sameAddress(std::string_view a, std::string_view b) noexcept {
 struct PasswordEnds {
   bool api_keys = false;  // every API key too
   // The other ways in, as a reset by mail does (TokenEffect::ResetPassword): the linked
-  // identities go, the passkeys stay second factors only. Never for a first password (an account
-  // made by external sign-in: the identity it was made with is its owner's).
+  // identities go, the passkeys stay second factors only. A first password too (unlike a reset by
+  // mail, whose reader proved the address the account was made with): an administrator recovering
+  // an account made by external sign-in cannot tell its maker's identity from a thief's (a review).
   bool other_ways_in = false;
 };
 

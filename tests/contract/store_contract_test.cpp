@@ -1883,8 +1883,9 @@ TEST_P(MailStoreContract, AResetRemovesIdentitiesAndKeepsPasskeysAsSecondFactors
 TEST_P(MailStoreContract, APasswordSetBySomeoneElseEndsTheOtherWaysInAsAResetDoes) {
   // Found by an outside attack: an administrator's reset after a takeover left the thief's linked
   // identity signing in. A password set by someone else (other_ways_in) removes the identities
-  // and keeps the passkeys as second factors only, in its transaction; the owner's own change
-  // ({}) touches neither, and neither does a first password.
+  // and keeps the passkeys as second factors only, in its transaction, a first password's too
+  // (a review: the thief's identity beside the maker's stayed); the owner's own change ({})
+  // touches neither.
   const auto account = [this](const std::string& n, const std::string& hash) {
     auto u = store_->users().create({n + "@example.com", n, hash, "user", true, true});
     EXPECT_TRUE(u) << u.error().message;
@@ -1915,8 +1916,8 @@ TEST_P(MailStoreContract, APasswordSetBySomeoneElseEndsTheOtherWaysInAsAResetDoe
   const std::int64_t first = account("firstpassword", "");
   ASSERT_TRUE(
       store_->users().changePassword(first, "$2b$10$new", kNow + 1, {.other_ways_in = true}));
-  EXPECT_EQ(store_->identities().listForUser(first).value().size(), 1U);
-  EXPECT_FALSE(second_factor_only("firstpassword"));
+  EXPECT_TRUE(store_->identities().listForUser(first).value().empty());
+  EXPECT_TRUE(second_factor_only("firstpassword"));
 }
 
 TEST_P(MailStoreContract, ATokenSentToAnOldAddressOrForAnInactiveUserIsNotFound) {

@@ -986,6 +986,23 @@ def test_a_command_whose_audit_line_cannot_be_written_changes_nothing(tmp_path):
         assert r.returncode == 1 and "nothing was changed" in r.stderr, (args, r.stdout, r.stderr)
     assert ring() == before and sorted(os.listdir(data)) == files
     assert audit.read_text() == ""
+    # A review: only the name's last part was held to "never a link". Below a folder another
+    # account can write, that account could turn the folder on the way into a link, and root
+    # would append to, or create, a file of its choosing: refused as for the database.
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    os.chown(theirs, 4242, 4242)
+    (theirs / "logs").mkdir()
+    below = theirs / "logs" / "audit.jsonl"
+    r = subprocess.run([BIN, "user", "create", "--email", "new-admin@example.com", "--username",
+                        "newadmin", "--role", "admin", "--password-stdin"],
+                       env=clean_env(**env, AUDIT_LOG_FILE=str(below)), cwd=tmp_path,
+                       input="Adm1n-Passw0rd!\n", capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1, r.stdout
+    assert f"not run as root on {below}: {theirs} is writable by uid 4242" in r.stderr, r.stderr
+    assert not below.exists()
+    listed = gatehouse("user", "list", env=env, cwd=tmp_path)
+    assert "new-admin@example.com" not in listed.stdout, listed.stdout
     # With a file it may write, the same command is made and written down.
     os.chown(audit, 0, 0)
     os.chmod(audit, 0o600)

@@ -356,7 +356,7 @@ def test_unlinking_needs_a_recent_sign_in(make_server, tls):
     gate = make_server(start=False)
     env, _, stop = start_providers(tls, gate.url("/api/v1/auth/oauth/local/callback"))
     try:
-        gate.env.update(env, GATEHOUSE_PUBLIC_URL=gate.base, STEP_UP_MAX_AGE_SECONDS="3")
+        gate.env.update(env, GATEHOUSE_PUBLIC_URL=gate.base, STEP_UP_MAX_AGE_SECONDS="6")
         gate.start()
         r = gate.cli("user", "create", "--email", "erin@example.org", "--username", "erin_pw", "--role", "user",
                      "--password-stdin", "--email-verified", stdin="Passw0rd!x\n")
@@ -367,7 +367,7 @@ def test_unlinking_needs_a_recent_sign_in(make_server, tls):
         assert len(ids) == 1, ids
         me = requests.get(gate.url("/api/v1/auth/me"), headers=auth(token)).json()
         assert me["username"] == "erin_pw", me
-        time.sleep(4)
+        time.sleep(7)
         r = requests.delete(gate.url(f"/api/v1/auth/identities/{ids[0]['id']}"), headers=auth(token))
         assert r.status_code == 401, r.text
         assert 'error="insufficient_user_authentication"' in r.headers["WWW-Authenticate"], r.headers

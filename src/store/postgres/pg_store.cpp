@@ -702,17 +702,20 @@ class PgUsers final : public UserStore {
                               PasswordEnds ends) override {
     return pool_
         .transaction<std::monostate>([&](Connection& c) -> core::Result<std::monostate> {
-          auto before = c.query("SELECT password_hash FROM users WHERE id = $1 FOR UPDATE", {id});
-          if (!before) return tl::unexpected(before.error());
-          if (before->empty()) return makeError(Errc::NotFound, "user");
-          const bool had_password = !before->text(0, 0).empty();
+          // The user's row locked first (FOR UPDATE conflicts with the key-share lock a new
+          // session's foreign key takes): a sign-in or grant writing its session meanwhile waits
+          // for this to commit, then reads the user again and sees it (Sessions::open,
+          // op::Provider::grantOutlivedItsSignIn). An UPDATE alone takes a lock that does not.
+          auto locked = c.query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", {id});
+          if (!locked) return tl::unexpected(locked.error());
+          if (locked->empty()) return makeError(Errc::NotFound, "user");
           auto rows =
               c.query("UPDATE users SET password_hash = $1 WHERE id = $2 RETURNING id", {hash, id});
           if (!rows) return tl::unexpected(rows.error());
           if (rows->empty()) return makeError(Errc::NotFound, "user");
           if (auto ok = endEverything(c, id, now, ends.api_keys); !ok)
             return tl::unexpected(ok.error());
-          if (ends.other_ways_in && had_password) {
+          if (ends.other_ways_in) {
             if (auto ok = dropOtherWaysIn(c, id); !ok) return tl::unexpected(ok.error());
           }
           return std::monostate{};

@@ -664,16 +664,14 @@ class SqliteUsers final : public UserStore {
   core::Status changePassword(std::int64_t id, std::string_view hash, std::int64_t now,
                               PasswordEnds ends) override {
     auto done = pool_.transaction<bool>([&](Connection& c) -> core::Result<bool> {
-      auto before = oneUser(c, kUserSelect + "WHERE id = ?", [&](Statement& s) { s.bind(1, id); });
-      if (!before) return tl::unexpected(before.error());
-      if (!*before) return makeError(Errc::NotFound, "user");
       auto stmt = c.prepare("UPDATE users SET password_hash = ? WHERE id = ?");
       if (!stmt) return tl::unexpected(stmt.error());
       bindAll(*stmt, hash, id);
       if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
+      if (c.changes() == 0) return makeError(Errc::NotFound, "user");
       if (auto ok = endEverything(c, id, now, ends.api_keys); !ok)
         return tl::unexpected(ok.error());
-      if (ends.other_ways_in && !(*before)->password_hash.empty()) {
+      if (ends.other_ways_in) {
         if (auto ok = dropOtherWaysIn(c, id); !ok) return tl::unexpected(ok.error());
       }
       return true;

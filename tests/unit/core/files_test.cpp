@@ -304,6 +304,13 @@ TEST_F(FilesTest, AStreamIsNeverReachedThroughAPlantedLink) {
   EXPECT_TRUE(openForAppend("/dev/fd/" + fd, AppendTo::FileOrStream));
   EXPECT_TRUE(
       openForAppend("/proc/" + std::to_string(::getpid()) + "/fd/" + fd, AppendTo::FileOrStream));
+  // Not any path under /proc: /proc/self/cwd and /proc/self/root are links to folders, and what
+  // lies below them may be a link another account planted.
+  const std::string planted = (dir_ / "to-fifo").string();
+  EXPECT_FALSE(openForAppend("/proc/self/root" + planted, AppendTo::FileOrStream));
+  EXPECT_FALSE(openForAppend("/proc/" + std::to_string(::getpid()) + "/root" + planted,
+                             AppendTo::FileOrStream));
+  EXPECT_FALSE(openForAppend("/proc/self/fd/" + fd + "/x", AppendTo::FileOrStream));
   ::close(pipe_fds[0]);
   ::close(pipe_fds[1]);
   ::close(reader);

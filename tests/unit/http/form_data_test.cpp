@@ -90,6 +90,10 @@ TEST(MultipartFormData, RefusesPartsThatAreNotTextFieldsOfAForm) {
   EXPECT_TRUE(refused("Content-Disposition: form-data; name=\"a\"; filename=\"f.txt\"\r\n"));
   EXPECT_TRUE(refused("Content-Disposition: form-data; name=\"a\"; filename*=UTF-8''f\r\n"));
   EXPECT_TRUE(refused("Content-Disposition: form-data; name=\"a\r\n"));  // unclosed quote
+  // A name readers could read differently: RFC 2231's name*, a backslash in quotes.
+  EXPECT_TRUE(refused("Content-Disposition: form-data; name=\"a\"; name*=UTF-8''b\r\n"));
+  EXPECT_TRUE(refused("Content-Disposition: form-data; name=\"a\\\"b\"\r\n"));
+  EXPECT_TRUE(refused("Content-Disposition: form-data; name=\"a\\\"\r\n"));
   EXPECT_TRUE(
       refused("Content-Disposition: form-data; name=\"a\"\r\n"
               "Content-Disposition: form-data; name=\"b\"\r\n"));  // two of them
