@@ -287,12 +287,22 @@ std::string OidcService::complete(const std::string& name, const Callback& cb,
     return settings_.frontend_url + "/auth/callback#mfa_token=" + *token;
   }
 
+  // The identity that signed in and the account's token watermark ride with the code: an
+  // unlinking, a reset (which removes identities), a password change or a deactivation before the
+  // exchange leaves the code worthless (an outside attack: a thief kept a fresh code in hand and
+  // traded it after the administrator's reset removed the identity).
+  auto identity = store_.identities().find(provider.config().issuer, claims->sub);
+  if (!identity) return fail(name, "server_error", identity.error().message, client);
+  if (!*identity || (*identity)->user_id != *user_id || !*user)
+    return fail(name, "server_error", "the identity signed in with is gone", client);
   auto code = crypto::randomToken(32);
   if (!code) return fail(name, "server_error", "random source failed", client);
   std::string methods;
   for (const auto& m : asserted) methods += " " + m;
   // The frontend's challenge rides with the code (an asserted method never holds '=').
   if (const std::string bound = str("fc"); !bound.empty()) methods += " S256=" + bound;
+  methods += " iid=" + std::to_string((*identity)->id) +
+             " tva=" + std::to_string((**user).tokens_valid_after);
   // Stored by digest: whoever reads the shared store cannot trade a code.
   auto stored = once_.putIfAbsent("code:" + core::hexEncode(crypto::sha256(*code)),
                                   std::to_string(*user_id) + " " + name + methods,
@@ -467,7 +477,8 @@ auth::Result<auth::SignedIn> OidcService::exchange(const std::string& code,
   auto pending = once_.take("code:" + core::hexEncode(crypto::sha256(code)), clock_.unixMillis());
   if (!pending) return auth::fail(auth::Errc::Unavailable, pending.error().message);
   if (!*pending) return auth::fail(auth::Errc::InvalidExchangeCode, "unknown or used code");
-  // "<user id> <provider>[ <asserted method>...][ S256=<frontend challenge>]"
+  // "<user id> <provider>[ <asserted method>...][ S256=<frontend challenge>] iid=<identity id>
+  // tva=<tokens_valid_after when issued>"
   std::vector<std::string> parts;
   for (std::size_t at = 0; at <= (*pending)->size();) {
     const auto space = (*pending)->find(' ', at);
@@ -483,12 +494,28 @@ auth::Result<auth::SignedIn> OidcService::exchange(const std::string& code,
     return auth::fail(auth::Errc::InvalidExchangeCode, "malformed stored code");
   std::vector<std::string> methods;
   std::optional<std::string> bound;
+  std::optional<std::int64_t> identity_id;
+  std::optional<std::int64_t> watermark;
+  const auto number = [](std::string_view digits) -> std::optional<std::int64_t> {
+    std::int64_t n = 0;
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+    if (ec != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
+    return n;
+  };
   for (auto it = parts.begin() + 2; it != parts.end(); ++it) {
     if (it->starts_with("S256="))
       bound = it->substr(5);
+    else if (it->starts_with("iid="))
+      identity_id = number(std::string_view(*it).substr(4));
+    else if (it->starts_with("tva="))
+      watermark = number(std::string_view(*it).substr(4));
     else
       methods.push_back(*it);
   }
+  // A code from before codes carried them (a node of the version before, a minute at most) is
+  // refused: the person signs in again.
+  if (!identity_id || !watermark)
+    return auth::fail(auth::Errc::InvalidExchangeCode, "code without its identity and watermark");
   // Taken above either way: a wrong verifier spends the code.
   if (bound.has_value() != verifier.has_value())
     return auth::fail(auth::Errc::InvalidExchangeCode,
@@ -496,6 +523,16 @@ auth::Result<auth::SignedIn> OidcService::exchange(const std::string& code,
                             : "a verifier for a code begun without a challenge");
   if (bound && !crypto::verifierMatches(*verifier, *bound))
     return auth::fail(auth::Errc::InvalidExchangeCode, "verifier does not match the challenge");
+  // Still linked, and nothing ended the account's tokens since: else the code is worthless.
+  auto linked = store_.identities().listForUser(user_id);
+  if (!linked) return tl::unexpected(auth::storeFailure(linked.error()));
+  if (std::none_of(linked->begin(), linked->end(),
+                   [&](const store::Identity& i) { return i.id == *identity_id; }))
+    return auth::fail(auth::Errc::InvalidExchangeCode, "the identity was unlinked meanwhile");
+  auto user = store_.users().findById(user_id);
+  if (!user) return tl::unexpected(auth::storeFailure(user.error()));
+  if (*user && (*user)->tokens_valid_after != *watermark)
+    return auth::fail(auth::Errc::InvalidExchangeCode, "the account's tokens ended meanwhile");
   return sessions_.externalProof(user_id, parts[1], methods, client);
 }
 

@@ -404,6 +404,54 @@ def test_an_administrators_password_reset_removes_linked_identities(stack):
     assert requests.get(gate.url("/api/v1/auth/identities"), headers=auth(mine)).json()["items"] == []
 
 
+def test_a_code_held_across_a_reset_an_unlinking_or_a_password_change_is_worthless(stack):
+    """Found by an outside attack: a thief kept a fresh `#code=` in hand and traded it after the
+    administrator's reset had removed the identity, for a refreshable session with a recent
+    sign-in. A code names the identity and the account's token watermark: an unlinking, a reset
+    or a password change before the exchange leaves it worthless."""
+    gate, cert, _ = stack
+    admin = gate.admin_token()
+    r = gate.cli("user", "create", "--email", "jay@example.org", "--username", "jay_pw", "--role", "user",
+                 "--password-stdin", "--email-verified", stdin="Passw0rd!x\n")
+    assert r.returncode == 0, r.stderr
+    landing, _, _ = sign_in(gate, cert, "jay")
+    token = exchange(gate, landing).json()["access_token"]
+    uid = requests.get(gate.url("/api/v1/auth/me"), headers=auth(token)).json()["id"]
+    invalid = (400, {"detail": "Invalid or expired code"})
+
+    held, _, _ = sign_in(gate, cert, "jay")  # an administrator's reset removes the identity
+    r = requests.put(gate.url(f"/api/v1/users/{uid}/password"), json={"new_password": "N3w-Passw0rd!x"},
+                     headers=auth(admin))
+    assert r.status_code == 204, r.text
+    r = exchange(gate, held)
+    assert (r.status_code, r.json()) == invalid, r.text
+
+    landing, _, _ = sign_in(gate, cert, "jay")  # linked again by its verified address
+    token = exchange(gate, landing).json()["access_token"]
+    held, _, _ = sign_in(gate, cert, "jay")  # the owner unlinks it
+    ids = requests.get(gate.url("/api/v1/auth/identities"), headers=auth(token)).json()["items"]
+    assert len(ids) == 1, ids
+    assert requests.delete(gate.url(f"/api/v1/auth/identities/{ids[0]['id']}"),
+                           headers=auth(token)).status_code == 204
+    r = exchange(gate, held)
+    assert (r.status_code, r.json()) == invalid, r.text
+
+    # A password change ends the account's tokens: a code from before it, too.
+    r = gate.cli("user", "create", "--email", "kim@example.org", "--username", "kim_pw", "--role", "user",
+                 "--password-stdin", "--email-verified", stdin="Passw0rd!x\n")
+    assert r.returncode == 0, r.stderr
+    held, _, _ = sign_in(gate, cert, "kim")
+    time.sleep(1.1)  # the watermark moves by whole seconds
+    r = requests.post(gate.url("/api/v1/auth/password"),
+                      json={"current_password": "Passw0rd!x", "new_password": "N3w-Passw0rd!x"},
+                      headers=auth(gate.token("kim_pw")))
+    assert r.status_code == 200, r.text
+    r = exchange(gate, held)
+    assert (r.status_code, r.json()) == invalid, r.text
+    landing, _, _ = sign_in(gate, cert, "kim")  # a code from after it works
+    assert exchange(gate, landing).status_code == 200
+
+
 def test_cannot_unlink_the_last_way_to_sign_in(stack):
     gate, cert, _ = stack
     landing, _, _ = sign_in(gate, cert, "dave")
