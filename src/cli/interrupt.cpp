@@ -3,6 +3,7 @@
 #include <array>
 #include <atomic>
 #include <csignal>
+#include <unistd.h>
 
 namespace gatehouse::cli {
 namespace {
@@ -14,7 +15,16 @@ std::array<struct sigaction, kSignals.size()> g_previous{};
 
 extern "C" void note(int signal) {
   int none = 0;
-  g_raised.compare_exchange_strong(none, signal);
+  if (g_raised.compare_exchange_strong(none, signal)) {
+    static constexpr char kSaid[] =
+        "gatehouse: stopping at the next safe point; a second signal stops at once\n";
+    (void)!::write(STDERR_FILENO, kSaid, sizeof kSaid - 1);
+    return;
+  }
+  // A second one stops at once, as asked: a read waiting on a stalled pipe or a terminal would
+  // otherwise wait on (an outside attack). Only async-signal-safe calls here.
+  ::signal(signal, SIG_DFL);
+  ::raise(signal);
 }
 
 }  // namespace

@@ -6,8 +6,9 @@ namespace gatehouse::cli {
 // longer end the process: they are noted, for a command to stop at a point where what it
 // committed is whole (an import's batch and its audit records: an outside attack's Ctrl-C left
 // users, administrators among them, that no record named). Interrupted calls go on
-// (SA_RESTART), so the command sees one between its steps. The previous handlers come back when
-// it goes. One at a time, on any thread.
+// (SA_RESTART), so the command sees one between its steps; the first says so on stderr, and a
+// second ends the process at once, as the signal would have. The previous handlers come back
+// when it goes. One at a time, on any thread.
 class InterruptLatch {
  public:
   InterruptLatch();

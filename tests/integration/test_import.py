@@ -307,6 +307,19 @@ def test_an_admins_password_cannot_be_taken_over_by_importing_its_email(server):
     assert me(server, token).json()["role"] == "admin"
 
 
+def wait_for_handlers(proc, timeout=30):
+    """Until the command catches SIGINT, SIGTERM and SIGHUP (its /proc status's SigCgt mask)."""
+    wanted = (1 << (signal.SIGINT - 1)) | (1 << (signal.SIGTERM - 1)) | (1 << (signal.SIGHUP - 1))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open(f"/proc/{proc.pid}/status") as f:
+            caught = int(next(line for line in f if line.startswith("SigCgt:")).split()[1], 16)
+        if caught & wanted == wanted:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the command never caught the signals")
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_an_interrupted_import_leaves_no_user_unaudited(server, sig):
     """Found by an outside attack: Ctrl-C (or a closed SSH session, or `kill`) between a batch's
@@ -326,6 +339,7 @@ def test_an_interrupted_import_leaves_no_user_unaudited(server, sig):
     proc.stdin.write("".join(lines[1000:1200]))  # half a batch, read before the signal
     proc.stdin.flush()
     time.sleep(0.5)
+    wait_for_handlers(proc)
     proc.send_signal(sig)
     proc.stdin.write("".join(lines[1200:]))  # seen at the next line: nothing more begins
     proc.stdin.close()
@@ -343,6 +357,24 @@ def test_an_interrupted_import_leaves_no_user_unaudited(server, sig):
     assert all(row["id"] in named for row in made), (len(named), len(made))
     assert batches == 1
     assert server.cli("audit", "verify").returncode == 0
+
+
+def test_a_second_signal_stops_a_stalled_import_at_once(server):
+    """Found by an outside attack: an import reading a pipe that stalled (a hung `curl | gatehouse
+    user import -`) kept waiting through every signal; only kill -9 ended it. The first signal
+    says it will stop at the next safe point; a second ends the process as the signal would."""
+    server.admin_token()
+    proc = subprocess.Popen([BIN, "user", "import", "-"], env=server.env, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_handlers(proc)
+    proc.send_signal(signal.SIGINT)
+    with pytest.raises(subprocess.TimeoutExpired):
+        proc.wait(timeout=1.0)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == -signal.SIGTERM
+    assert "stopping at the next safe point; a second signal stops at once" in proc.stderr.read()
+    proc.stdin.close()
+    proc.stdout.close()
 
 
 def test_the_same_file_twice_changes_nothing(server, tmp_path):
