@@ -1,4 +1,6 @@
 """The Auth section of API.md over real HTTP: register, login, refresh, logout, me."""
+import http.client
+import json
 import time
 
 import jwt
@@ -140,6 +142,22 @@ def test_login_takes_the_multipart_form_a_browsers_formdata_sends(server):
     r = requests.post(login, data=b"--b\r\nContent-Disposition: form-data; name=username\r\n\r\nmia",
                       headers={"Content-Type": "multipart/form-data; boundary=b"})
     assert r.status_code == 422 and r.json()["detail"][0]["type"] == "value_error.form", r.text
+    # Two Content-Type fields (an outside attack's note: a proxy reading the last one would see
+    # another body than the first names): refused, JSON bodies alike.
+    for path, first, second, body in (
+            ("/api/v1/auth/login", "multipart/form-data; boundary=b", "application/x-www-form-urlencoded",
+             b"--b\r\nContent-Disposition: form-data; name=username\r\n\r\nmia\r\n--b--"),
+            ("/api/v1/auth/register", "application/json", "text/plain", b'{"email": "x@example.com"}')):
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        conn.putrequest("POST", path)
+        conn.putheader("Content-Type", first)
+        conn.putheader("Content-Type", second)
+        conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body)
+        answer = conn.getresponse()
+        detail = json.loads(answer.read())["detail"]
+        conn.close()
+        assert answer.status == 422 and detail[0]["msg"] == "Content-Type must appear once", detail
 
 
 def test_login_scope_narrows_never_widens(server):
