@@ -5,6 +5,7 @@
 #include "api/body.hpp"
 #include "api/route.hpp"
 #include "api/services.hpp"
+#include "auth/claims.hpp"
 
 namespace gatehouse::api {
 namespace {
@@ -58,8 +59,8 @@ http::Response login(Call& c) {
   const std::string username = body.requiredString("username");
   const std::string password = body.requiredString("password");
   auto scope = body.optionalString("scope");
-  // Spaces alone ask for nothing, as an empty scope (absent) and the seed's scope.split() have it.
-  if (scope && scope->find_first_not_of(' ') == std::string::npos) scope.reset();
+  // White space alone asks for nothing, as an empty scope (absent) and the seed's scope.split().
+  if (scope && auth::splitScopes(*scope).empty()) scope.reset();
   if (grant_type && *grant_type != "password") {
     body.errors().push_back({{"body", "grant_type"},
                              "string does not match regex \"password|refresh_token\"",

@@ -78,8 +78,9 @@ std::vector<Folder> foldersThrough(const std::filesystem::path& file) {
 }
 
 // True, after writing why, when root reaching `given` would pass through a folder another
-// account can write (refusesRootInAnotherUsersDirectory).
-bool refusesRootThrough(const std::filesystem::path& given, std::ostream& err) {
+// account can write (refusesRootInAnotherUsersDirectory). `setting` names it in the message.
+bool refusesRootThrough(const std::filesystem::path& given, std::string_view setting,
+                        std::ostream& err) {
   std::error_code ec;
   const auto file = std::filesystem::absolute(given, ec);
   if (ec) return false;
@@ -95,11 +96,12 @@ bool refusesRootThrough(const std::filesystem::path& given, std::ostream& err) {
   for (const auto& folder : foldersThrough(file)) {
     if (const std::string who = writer(folder); !who.empty()) {
       const std::string as = who.starts_with("user ") ? who.substr(5) : std::string();
-      err << "gatehouse: not run as root on " << file.string() << ": " << folder.path.string()
-          << " is writable by " << who
+      err << "gatehouse: " << setting << "not run as root on " << file.string() << ": "
+          << folder.path.string() << " is writable by " << who
           << ", who could put a link there that root would follow (creating or overwriting any "
              "file); run the command as the account the server runs as"
-          << (as.empty() ? std::string() : ", e.g. runuser -u " + as + " -- gatehouse ...") << "\n";
+          << (as.empty() ? std::string() : ", e.g. runuser -u " + as + " -- gatehouse ...")
+          << (setting.empty() ? "" : "; nothing was changed") << "\n";
       return true;
     }
   }
@@ -110,7 +112,7 @@ bool refusesRootThrough(const std::filesystem::path& given, std::ostream& err) {
 
 bool refusesRootInAnotherUsersDirectory(const config::Config& config, std::ostream& err) {
   if (config.sqlite_path.empty() || ::geteuid() != 0) return false;
-  return refusesRootThrough(config.sqlite_path, err);
+  return refusesRootThrough(config.sqlite_path, "", err);
 }
 
 bool refusesWithoutAuditSink(const config::Config& config, std::ostream& err) {
@@ -119,7 +121,9 @@ bool refusesWithoutAuditSink(const config::Config& config, std::ostream& err) {
   // As root, not through a folder another account can write: that account could turn a folder
   // on the way into a link, and root would append to, or create, a file of its choosing (a
   // review; the name's last part alone was checked).
-  if (::geteuid() == 0 && !core::descriptorLink(path) && refusesRootThrough(path, err)) return true;
+  if (::geteuid() == 0 && !core::descriptorLink(path) &&
+      refusesRootThrough(path, "AUDIT_LOG_FILE: ", err))
+    return true;
   auto ok = core::appendable(path, core::AppendTo::FileOrStream);
   if (ok) return false;
   err << "gatehouse: AUDIT_LOG_FILE: " << ok.error().message

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
+#include <fstream>
+#include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -203,8 +205,10 @@ void removeStaleTemporaries(const std::filesystem::path& path) {
 int descriptorNamed(std::string_view name) {
   if (name == "/dev/stdout") return STDOUT_FILENO;
   if (name == "/dev/stderr") return STDERR_FILENO;
+  const std::string own = "/proc/" + std::to_string(::getpid()) + "/fd/";
   for (const std::string_view prefix :
-       {std::string_view("/dev/fd/"), std::string_view("/proc/self/fd/")}) {
+       {std::string_view("/dev/fd/"), std::string_view("/proc/self/fd/"),
+        std::string_view("/proc/thread-self/fd/"), std::string_view(own)}) {
     if (!name.starts_with(prefix)) continue;
     const std::string_view digits = name.substr(prefix.size());
     int fd = -1;
@@ -216,9 +220,11 @@ int descriptorNamed(std::string_view name) {
 
 namespace {
 
-// /proc/<self|thread-self|pid>/fd/<n> exactly: a descriptor's link the kernel makes (/proc/1/fd/1,
-// a container's output). Not any path under /proc (a review: /proc/self/root/... and
-// /proc/self/cwd/... pass through links an account may plant).
+// /proc/<pid>/fd/<n> exactly, of a process of this user: a descriptor's link the kernel makes
+// (/proc/1/fd/1, a container's output). Not any path under /proc (a review: /proc/self/root/...
+// and /proc/self/cwd/... pass through links an account may plant), nor another user's process
+// (a second review: opened through it, the kernel grants this process's rights, so root reopened
+// for writing a device the service's process held, even read-only or O_PATH).
 bool procDescriptor(std::string_view name) {
   constexpr std::string_view kProc = "/proc/";
   if (!name.starts_with(kProc)) return false;
@@ -228,10 +234,22 @@ bool procDescriptor(std::string_view name) {
   };
   const std::size_t slash = name.find('/');
   if (slash == std::string_view::npos) return false;
-  const std::string_view process = name.substr(0, slash);
-  if (process != "self" && process != "thread-self" && !digits(process)) return false;
-  name.remove_prefix(slash);
-  return name.starts_with("/fd/") && digits(name.substr(4));
+  const std::string process(name.substr(0, slash));
+  if (!digits(process)) return false;  // self and thread-self are descriptorNamed's
+  if (!name.substr(slash).starts_with("/fd/") || !digits(name.substr(slash + 4))) return false;
+  // Its uids as the kernel states them (the owner of /proc/<pid> is root for a process that made
+  // itself non-dumpable): real, effective, saved and file system alike this process's.
+  std::ifstream status("/proc/" + process + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (!line.starts_with("Uid:")) continue;
+    std::istringstream uids(line.substr(4));
+    int seen = 0;
+    for (unsigned long uid = 0; uids >> uid; ++seen)
+      if (uid != ::geteuid()) return false;
+    return seen == 4;
+  }
+  return false;
 }
 
 }  // namespace

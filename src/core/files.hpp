@@ -61,12 +61,14 @@ enum class AppendTo { File, FileOrStream };
 // links. InvalidArgument naming the path otherwise, Unavailable when it cannot be looked at.
 [[nodiscard]] Status appendable(const std::filesystem::path& path, AppendTo what);
 
-// The descriptor a name spells for this process: /dev/stdout 1, /dev/stderr 2, /dev/fd/N and
-// /proc/self/fd/N N; -1 for any other name (an ordinary path).
+// The descriptor a name spells for this process: /dev/stdout 1, /dev/stderr 2, /dev/fd/N,
+// /proc/self/fd/N, /proc/thread-self/fd/N and /proc/<this pid>/fd/N N; -1 for any other name
+// (an ordinary path).
 [[nodiscard]] int descriptorNamed(std::string_view name);
 
 // Whether `name` is a descriptor's link the kernel makes: one of descriptorNamed's, or
-// /proc/<pid|self|thread-self>/fd/N exactly. The only links a stream is reached through.
+// /proc/<pid>/fd/N exactly of a process of this process's user (another user's would lend this
+// one's rights to what that process holds). The only links a stream is reached through.
 [[nodiscard]] bool descriptorLink(std::string_view name);
 
 // Opens `path` to append to, once `appendable` allows it: a file never through a link, made 0600

@@ -123,7 +123,7 @@ def test_login_takes_the_multipart_form_a_browsers_formdata_sends(server):
     assert claims(r.json()["access_token"])["scopes"] == ["users:read"]
     r = multipart({"username": "mia", "password": "Passw0rd!x", "scope": "", "grant_type": ""})
     assert sorted(claims(r.json()["access_token"])["scopes"]) == ["posts:read", "posts:write", "users:read"]
-    r = server.login("mia", scope="  ")  # spaces alone, as the seed's scope.split(): none asked
+    r = server.login("mia", scope=" \t ")  # white space alone, as the seed's scope.split(): none
     assert sorted(claims(r.json()["access_token"])["scopes"]) == ["posts:read", "posts:write", "users:read"]
     # The same answers as the url-encoded form for a wrong password and a missing field.
     r = multipart({"username": "mia@example.com", "password": "Wrong-passw0rd"})

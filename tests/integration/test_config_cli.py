@@ -999,7 +999,8 @@ def test_a_command_whose_audit_line_cannot_be_written_changes_nothing(tmp_path):
                        env=clean_env(**env, AUDIT_LOG_FILE=str(below)), cwd=tmp_path,
                        input="Adm1n-Passw0rd!\n", capture_output=True, text=True, timeout=120)
     assert r.returncode == 1, r.stdout
-    assert f"not run as root on {below}: {theirs} is writable by uid 4242" in r.stderr, r.stderr
+    assert f"AUDIT_LOG_FILE: not run as root on {below}: {theirs} is writable by uid 4242" in r.stderr, r.stderr
+    assert "nothing was changed" in r.stderr, r.stderr
     assert not below.exists()
     listed = gatehouse("user", "list", env=env, cwd=tmp_path)
     assert "new-admin@example.com" not in listed.stdout, listed.stdout

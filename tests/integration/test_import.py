@@ -8,6 +8,7 @@ the API needs users:write and roles:manage and never creates a user above the ca
 are audited with their counts."""
 import base64
 import json
+import pathlib
 import signal
 import sqlite3
 import subprocess
@@ -357,6 +358,29 @@ def test_an_interrupted_import_leaves_no_user_unaudited(server, sig):
     assert all(row["id"] in named for row in made), (len(named), len(made))
     assert batches == 1
     assert server.cli("audit", "verify").returncode == 0
+
+
+def test_a_signal_landing_in_the_report_loses_none_of_its_lines(server):
+    """A review: a signal landing while the command waited to write a batch's lines (a reader
+    slower than the pipe: more than 64 KiB of lines) made the write fail, and the rest of the
+    batch's lines vanished from the report (the users and records were whole). Interrupted
+    writes go on: every line of the batch arrives, then the command stops."""
+    server.admin_token()
+    # About 200 bytes a line: a batch's report fills the pipe thrice.
+    lines = jsonl([{"email": f"l{i}.{'x' * 50}@{'d' * 60}.example.com"} for i in range(1000)])
+    proc = subprocess.Popen([BIN, "user", "import", "-"], env=server.env, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdin.write(lines)
+    proc.stdin.flush()
+    deadline = time.monotonic() + 60
+    while "pipe_write" not in pathlib.Path(f"/proc/{proc.pid}/wchan").read_text():
+        assert time.monotonic() < deadline, "the command never waited on its report's pipe"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(input="", timeout=120)
+    assert len(out.splitlines()) == 1000, (len(out.splitlines()), err)
+    assert all(json.loads(line)["result"] == "created" for line in out.splitlines())
+    assert proc.returncode == 1 and "import interrupted (signal 2)" in err, err
 
 
 def test_a_second_signal_stops_a_stalled_import_at_once(server):

@@ -1,9 +1,12 @@
 #include "core/files.hpp"
 
+#include <csignal>
 #include <fcntl.h>
 #include <fstream>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
 
@@ -310,10 +313,47 @@ TEST_F(FilesTest, AStreamIsNeverReachedThroughAPlantedLink) {
   EXPECT_FALSE(openForAppend("/proc/self/root" + planted, AppendTo::FileOrStream));
   EXPECT_FALSE(openForAppend("/proc/" + std::to_string(::getpid()) + "/root" + planted,
                              AppendTo::FileOrStream));
-  EXPECT_FALSE(openForAppend("/proc/self/fd/" + fd + "/x", AppendTo::FileOrStream));
   ::close(pipe_fds[0]);
   ::close(pipe_fds[1]);
   ::close(reader);
+}
+
+// A second review: /proc/<pid>/fd/N of another user's process is reopened with this process's
+// rights, so root would open for writing a device the service's process held read-only (or as
+// O_PATH, which anyone may open on /dev/watchdog). Only this user's processes lend their links.
+TEST_F(FilesTest, AnotherUsersProcessLendsNoDescriptor) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to run a child as another user";
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(1);
+    ::prctl(PR_SET_DUMPABLE, 0);  // /proc/<pid> then shows root as its owner: not what counts
+    ::pause();
+    ::_exit(0);
+  }
+  const std::string link = "/proc/" + std::to_string(child) + "/fd/" + std::to_string(fds[1]);
+  const auto switched = [&] {
+    std::ifstream status("/proc/" + std::to_string(child) + "/status");
+    std::string line;
+    while (std::getline(status, line))
+      if (line.starts_with("Uid:")) return line.find("65534") != std::string::npos;
+    return false;
+  };
+  for (int i = 0; i < 200 && !switched(); ++i) ::usleep(10'000);
+  ASSERT_TRUE(switched());
+  EXPECT_FALSE(descriptorLink(link));
+  const auto opened = openForAppend(link, AppendTo::FileOrStream);
+  EXPECT_FALSE(opened);
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  // A process of this user's (this one, by its number) lends them.
+  EXPECT_TRUE(
+      descriptorLink("/proc/" + std::to_string(::getpid()) + "/fd/" + std::to_string(fds[1])));
+  EXPECT_EQ(descriptorNamed("/proc/thread-self/fd/2"), 2);
+  ::close(fds[0]);
+  ::close(fds[1]);
 }
 
 TEST_F(FilesTest, AnAppendedFileInAMissingFolderNamesTheFolder) {
