@@ -17,13 +17,15 @@ bool mediaTypeIs(const http::Request& r, std::string_view expected) {
   return core::equalsIgnoringCase(v, expected);
 }
 
+namespace {
+
 // Two Content-Type fields (a singleton, RFC 9110 §8.3): a proxy reading the last could see
 // another body than this reads by the first (an outside attack's note).
-namespace {
 std::optional<auth::FieldError> contentTypeRepeated(const http::Request& request) {
   if (request.headerCount("content-type") <= 1) return std::nullopt;
   return auth::FieldError{{"body"}, "Content-Type must appear once", "value_error.content_type"};
 }
+
 }  // namespace
 
 Body Body::json(const http::Request& request) {

@@ -266,12 +266,6 @@ enum class Seen { Nothing, File, Stream };
 // another user included).
 bool ownDescriptor(const std::string& name) { return descriptorNamed(name) >= 0; }
 
-// Where a stream may be reached through a link: the process's own descriptors (/dev/stdout is a
-// link) and /proc's descriptor links, which no account plants. Anywhere else a link is refused,
-// streams too (an outside attack: the service's account linked its audit file's name to a device
-// of root's, /dev/watchdog or /dev/kmsg, and root's command wrote there).
-bool linkMayLead(const std::string& name) { return descriptorLink(name); }
-
 // Who a stream may belong to: this user, root (device nodes), or anyone when it is one of the
 // process's own descriptors.
 bool ownerMayBe(const std::string& name, uid_t uid) {
@@ -292,7 +286,11 @@ Result<Seen> look(const std::filesystem::path& path, AppendTo what) {
   const std::string name = path.string();
   const bool streams = what == AppendTo::FileOrStream;
   struct stat st {};
-  const bool follow = linkMayLead(name);
+  // A stream is reached through a link only where no account plants one (descriptorLink):
+  // anywhere else a link is refused, streams too (an outside attack: the service's account
+  // linked its audit file's name to a device of root's, /dev/watchdog or /dev/kmsg, and root's
+  // command wrote there).
+  const bool follow = descriptorLink(name);
   if (streams && (follow ? ::stat(path.c_str(), &st) : ::lstat(path.c_str(), &st)) == 0 &&
       isStream(st.st_mode)) {
     // A FIFO or a terminal someone else put there would hand them every line; a device node
@@ -338,8 +336,8 @@ Result<UniqueFd> openForAppend(const std::filesystem::path& path, AppendTo what)
   const bool stream = *seen == Seen::Stream;
   const std::string name = path.string();
   constexpr int kFlags = O_WRONLY | O_APPEND | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
-  const int flags =
-      stream ? (linkMayLead(name) ? kFlags : kFlags | O_NOFOLLOW) : kFlags | O_CREAT | O_NOFOLLOW;
+  const int flags = stream ? (descriptorLink(name) ? kFlags : kFlags | O_NOFOLLOW)
+                           : kFlags | O_CREAT | O_NOFOLLOW;
   UniqueFd fd(::open(path.c_str(), flags, 0600));
   if (fd.get() < 0) {
     const int err = errno;

@@ -199,8 +199,7 @@ class Provider {
                                           const std::string& grant_scope);
   // Whether, read again after a grant's write, the user (`read` as the exchange checked it) was
   // deactivated, deleted, or had its token watermark or password changed, or the portal sign-in
-  // `portal` (none:
-  // a code from before codes named theirs) ended: the grant then ends unused.
+  // `portal` (none: a code from before codes named theirs) ended: the grant then ends unused.
   [[nodiscard]] core::Result<bool> grantOutlivedItsSignIn(const store::User& read,
                                                           const std::string& portal,
                                                           std::int64_t now);
