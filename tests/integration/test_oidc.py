@@ -256,6 +256,14 @@ def exchange(gate, frontend_location):
     return requests.post(gate.url("/api/v1/auth/oauth/exchange"), json={"code": code})
 
 
+def verified_account(gate, login):
+    """A password account (username `<login>_pw`, password Passw0rd!x) at the address the local
+    provider gives `login`, verified: that login's sign-in links to it."""
+    r = gate.cli("user", "create", "--email", f"{login}@example.org", "--username", f"{login}_pw",
+                 "--role", "user", "--password-stdin", "--email-verified", stdin="Passw0rd!x\n")
+    assert r.returncode == 0, r.stderr
+
+
 def test_first_login_creates_the_user_and_second_finds_it(stack):
     gate, cert, _ = stack
     landing, _, _ = sign_in(gate, cert, "alice")
@@ -358,9 +366,7 @@ def test_unlinking_needs_a_recent_sign_in(make_server, tls):
     try:
         gate.env.update(env, GATEHOUSE_PUBLIC_URL=gate.base, STEP_UP_MAX_AGE_SECONDS="6")
         gate.start()
-        r = gate.cli("user", "create", "--email", "erin@example.org", "--username", "erin_pw", "--role", "user",
-                     "--password-stdin", "--email-verified", stdin="Passw0rd!x\n")
-        assert r.returncode == 0, r.stderr
+        verified_account(gate, "erin")
         landing, _, _ = sign_in(gate, tls[0], "erin")
         token = exchange(gate, landing).json()["access_token"]
         ids = requests.get(gate.url("/api/v1/auth/identities"), headers=auth(token)).json()["items"]
@@ -389,9 +395,7 @@ def test_an_administrators_password_reset_removes_linked_identities(stack):
     someone else ends the other ways in as a reset by mail does."""
     gate, cert, _ = stack
     admin = gate.admin_token()
-    r = gate.cli("user", "create", "--email", "ivy@example.org", "--username", "ivy_pw", "--role", "user",
-                 "--password-stdin", "--email-verified", stdin="Passw0rd!x\n")
-    assert r.returncode == 0, r.stderr
+    verified_account(gate, "ivy")
     landing, _, _ = sign_in(gate, cert, "ivy")
     token = exchange(gate, landing).json()["access_token"]
     me = requests.get(gate.url("/api/v1/auth/me"), headers=auth(token)).json()
@@ -411,9 +415,7 @@ def test_a_code_held_across_a_reset_an_unlinking_or_a_password_change_is_worthle
     or a password change before the exchange leaves it worthless."""
     gate, cert, _ = stack
     admin = gate.admin_token()
-    r = gate.cli("user", "create", "--email", "jay@example.org", "--username", "jay_pw", "--role", "user",
-                 "--password-stdin", "--email-verified", stdin="Passw0rd!x\n")
-    assert r.returncode == 0, r.stderr
+    verified_account(gate, "jay")
     landing, _, _ = sign_in(gate, cert, "jay")
     token = exchange(gate, landing).json()["access_token"]
     uid = requests.get(gate.url("/api/v1/auth/me"), headers=auth(token)).json()["id"]
@@ -437,9 +439,7 @@ def test_a_code_held_across_a_reset_an_unlinking_or_a_password_change_is_worthle
     assert (r.status_code, r.json()) == invalid, r.text
 
     # A password change ends the account's tokens: a code from before it, too.
-    r = gate.cli("user", "create", "--email", "kim@example.org", "--username", "kim_pw", "--role", "user",
-                 "--password-stdin", "--email-verified", stdin="Passw0rd!x\n")
-    assert r.returncode == 0, r.stderr
+    verified_account(gate, "kim")
     held, _, _ = sign_in(gate, cert, "kim")
     time.sleep(1.1)  # the watermark moves by whole seconds
     r = requests.post(gate.url("/api/v1/auth/password"),
@@ -1031,9 +1031,7 @@ def test_the_owner_links_an_identity_whose_address_is_not_theirs_and_signs_in_wi
 
 def test_only_the_owner_links_an_unlinked_identity_again_and_it_is_remembered_afresh(stack):
     gate, cert, _ = stack
-    r = gate.cli("user", "create", "--email", "lena@example.org", "--username", "lena_pw", "--role", "user",
-                 "--password-stdin", "--email-verified", stdin="Passw0rd!x\n")
-    assert r.returncode == 0, r.stderr
+    verified_account(gate, "lena")
     lena = user_id_of(gate, gate.token("lena_pw"))
     landing, _, _ = sign_in(gate, cert, "lena")  # linked by the verified address
     assert user_id_of(gate, exchange(gate, landing).json()["access_token"]) == lena
