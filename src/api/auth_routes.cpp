@@ -59,7 +59,7 @@ http::Response login(Call& c) {
   const std::string username = body.requiredString("username");
   const std::string password = body.requiredString("password");
   auto scope = body.optionalString("scope");
-  // White space alone asks for nothing, as an empty scope (absent) and the seed's scope.split().
+  // White space alone (spaces, tabs, new lines) asks for nothing, as an empty scope (absent).
   if (scope && auth::splitScopes(*scope).empty()) scope.reset();
   if (grant_type && *grant_type != "password") {
     body.errors().push_back({{"body", "grant_type"},

@@ -17,23 +17,8 @@ bool mediaTypeIs(const http::Request& r, std::string_view expected) {
   return core::equalsIgnoringCase(v, expected);
 }
 
-namespace {
-
-// Two Content-Type fields (a singleton, RFC 9110 §8.3): a proxy reading the last could see
-// another body than this reads by the first (an outside attack's note).
-std::optional<auth::FieldError> contentTypeRepeated(const http::Request& request) {
-  if (request.headerCount("content-type") <= 1) return std::nullopt;
-  return auth::FieldError{{"body"}, "Content-Type must appear once", "value_error.content_type"};
-}
-
-}  // namespace
-
 Body Body::json(const http::Request& request) {
   Body b;
-  if (auto repeated = contentTypeRepeated(request)) {
-    b.errors_.push_back(std::move(*repeated));
-    return b;
-  }
   if (!mediaTypeIs(request, "application/json")) {
     b.errors_.push_back(
         {{"body"}, "Content-Type must be application/json", "value_error.content_type"});
@@ -54,10 +39,6 @@ Body Body::json(const http::Request& request) {
 Body Body::form(const http::Request& request, bool empty_is_absent) {
   Body b;
   b.is_form_ = true;
-  if (auto repeated = contentTypeRepeated(request)) {
-    b.errors_.push_back(std::move(*repeated));
-    return b;
-  }
   std::optional<std::vector<std::pair<std::string, std::string>>> pairs;
   if (mediaTypeIs(request, "application/x-www-form-urlencoded")) {
     pairs = http::parseForm(request.body);

@@ -104,11 +104,14 @@ void Sessions::endLeastRecentlyUsed(std::int64_t user_id, const store::Session& 
 
 Result<SignedIn> Sessions::externalProof(std::int64_t user_id, const std::string& provider,
                                          const std::vector<std::string>& provider_amr,
-                                         const ClientInfo& client) {
+                                         const ClientInfo& client,
+                                         std::optional<std::int64_t> watermark) {
   // From storage, not the cache: the session's post-check compares against this very row.
   auto user = d_.store.users().findById(user_id);
   if (!user) return tl::unexpected(storeFailure(user.error()));
   if (!*user) return fail(Errc::InvalidCredentials, "external sign-in for a deleted user");
+  if (watermark && (*user)->tokens_valid_after != *watermark)
+    return fail(Errc::InvalidExchangeCode, "the account's tokens ended since the sign-in");
   if (!(*user)->is_active) {
     record("login.failed", client, std::nullopt, user_id,
            {{"reason", "inactive"}, {"method", provider}});

@@ -83,10 +83,13 @@ class Sessions {
   // EmailNotVerified for unverified ones when verification is required. amr
   // ["ext"], plus the second-factor methods `provider_amr` names when the provider is trusted
   // for them (empty otherwise). Audited as a sign-in by `provider` unless a second factor of
-  // ours is still due.
+  // ours is still due. With `watermark` (the account's tokens_valid_after when the proof was
+  // given), InvalidExchangeCode when it moved since, judged on the row the session's own
+  // post-check compares against (a review: a second read left a change between the two).
   [[nodiscard]] Result<SignedIn> externalProof(std::int64_t user_id, const std::string& provider,
                                                const std::vector<std::string>& provider_amr,
-                                               const ClientInfo& client);
+                                               const ClientInfo& client,
+                                               std::optional<std::int64_t> watermark = {});
   // Rotates: InvalidRefreshToken (bad, rotated or revoked; a replay revokes the session),
   // RefreshUserInactive, EmailNotVerified (when required), RateLimited (REFRESH_RATE_LIMIT per
   // session: counted here, where the session is known from the verified token).

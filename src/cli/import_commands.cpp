@@ -37,6 +37,7 @@ bool run(Context& c, importer::Importer& importer, std::vector<importer::Candida
          std::string_view source, const char* position_name, importer::Totals& totals,
          std::ostream& out, std::ostream& err) {
   if (batch.empty()) return true;
+  const InterruptLatch::Hold hold;  // the batch, its lines and its records, whatever comes
   auto results = importer.importBatch(
       std::exchange(batch, {}), c.actor, c.client, source,
       [&](const std::vector<importer::ItemResult>& stored) { print(stored, position_name, out); });

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <csignal>
 #include <unistd.h>
 
@@ -10,27 +11,34 @@ namespace {
 
 constexpr std::array kSignals{SIGINT, SIGTERM, SIGHUP};
 std::atomic<int> g_raised{0};  // lock-free: safe in a handler, read by any thread
-static_assert(std::atomic<int>::is_always_lock_free);
+std::atomic<bool> g_holding{false};
+static_assert(std::atomic<int>::is_always_lock_free && std::atomic<bool>::is_always_lock_free);
 std::array<struct sigaction, kSignals.size()> g_previous{};
+std::array<bool, kSignals.size()> g_installed{};
 
 extern "C" void note(int signal) {
+  const int saved = errno;  // the interrupted code may be about to read it
   int none = 0;
   if (g_raised.compare_exchange_strong(none, signal)) {
     static constexpr char kSaid[] =
         "gatehouse: stopping at the next safe point; a second signal stops at once\n";
     (void)!::write(STDERR_FILENO, kSaid, sizeof kSaid - 1);
-    return;
+  } else if (signal != SIGHUP && !g_holding.load()) {
+    // A second one stops at once, as asked: a read waiting on a stalled pipe or a terminal would
+    // otherwise wait on (an outside attack). Not a hangup again (a closing SSH session sends it
+    // twice: bash to its jobs, then the kernel: a review), and not while committed work is being
+    // finished (Hold). Only async-signal-safe calls here.
+    ::signal(signal, SIG_DFL);
+    ::raise(signal);
   }
-  // A second one stops at once, as asked: a read waiting on a stalled pipe or a terminal would
-  // otherwise wait on (an outside attack). Only async-signal-safe calls here.
-  ::signal(signal, SIG_DFL);
-  ::raise(signal);
+  errno = saved;
 }
 
 }  // namespace
 
 InterruptLatch::InterruptLatch() {
   g_raised.store(0);
+  g_holding.store(false);
   struct sigaction act {};
   act.sa_handler = note;
   sigemptyset(&act.sa_mask);
@@ -38,14 +46,23 @@ InterruptLatch::InterruptLatch() {
   // failed and the batch's lines were lost: a review); a read waiting on a terminal goes on too,
   // and the signal is seen at the next line or the end of the input.
   act.sa_flags = SA_RESTART;
-  for (std::size_t i = 0; i < kSignals.size(); ++i) ::sigaction(kSignals[i], &act, &g_previous[i]);
+  for (std::size_t i = 0; i < kSignals.size(); ++i) {
+    // One ignored on purpose stays so (nohup; a script's background job): a review.
+    struct sigaction now {};
+    g_installed[i] = ::sigaction(kSignals[i], nullptr, &now) == 0 && now.sa_handler != SIG_IGN &&
+                     ::sigaction(kSignals[i], &act, &g_previous[i]) == 0;
+  }
 }
 
 InterruptLatch::~InterruptLatch() {
   for (std::size_t i = 0; i < kSignals.size(); ++i)
-    ::sigaction(kSignals[i], &g_previous[i], nullptr);
+    if (g_installed[i]) ::sigaction(kSignals[i], &g_previous[i], nullptr);
 }
 
 int InterruptLatch::raised() const { return g_raised.load(); }
+
+InterruptLatch::Hold::Hold() { g_holding.store(true); }
+
+InterruptLatch::Hold::~Hold() { g_holding.store(false); }
 
 }  // namespace gatehouse::cli

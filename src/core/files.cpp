@@ -202,10 +202,37 @@ void removeStaleTemporaries(const std::filesystem::path& path) {
                          path.filename().string());
 }
 
+namespace {
+
+// This process's number as the mounted /proc knows it (a review: getpid() is another number when
+// /proc belongs to another PID namespace, and names another process there); "" when unknown.
+std::string procSelf() {
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self", ec);
+  return ec ? std::string() : self.string();
+}
+
+// "/proc/<digits>/fd/<digits>": the process's number, else "".
+std::string_view procDescriptorProcess(std::string_view name) {
+  constexpr std::string_view kProc = "/proc/";
+  if (!name.starts_with(kProc)) return {};
+  name.remove_prefix(kProc.size());
+  const auto digits = [](std::string_view s) {
+    return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
+  };
+  const std::size_t slash = name.find('/');
+  if (slash == std::string_view::npos || !digits(name.substr(0, slash))) return {};
+  if (!name.substr(slash).starts_with("/fd/") || !digits(name.substr(slash + 4))) return {};
+  return name.substr(0, slash);
+}
+
+}  // namespace
+
 int descriptorNamed(std::string_view name) {
   if (name == "/dev/stdout") return STDOUT_FILENO;
   if (name == "/dev/stderr") return STDERR_FILENO;
-  const std::string own = "/proc/" + std::to_string(::getpid()) + "/fd/";
+  const std::string self = procSelf();
+  const std::string own = self.empty() ? std::string("/dev/fd/") : "/proc/" + self + "/fd/";
   for (const std::string_view prefix :
        {std::string_view("/dev/fd/"), std::string_view("/proc/self/fd/"),
         std::string_view("/proc/thread-self/fd/"), std::string_view(own)}) {
@@ -226,17 +253,8 @@ namespace {
 // (a second review: opened through it, the kernel grants this process's rights, so root reopened
 // for writing a device the service's process held, even read-only or O_PATH).
 bool procDescriptor(std::string_view name) {
-  constexpr std::string_view kProc = "/proc/";
-  if (!name.starts_with(kProc)) return false;
-  name.remove_prefix(kProc.size());
-  const auto digits = [](std::string_view s) {
-    return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
-  };
-  const std::size_t slash = name.find('/');
-  if (slash == std::string_view::npos) return false;
-  const std::string process(name.substr(0, slash));
-  if (!digits(process)) return false;  // self and thread-self are descriptorNamed's
-  if (!name.substr(slash).starts_with("/fd/") || !digits(name.substr(slash + 4))) return false;
+  const std::string process(procDescriptorProcess(name));  // self, thread-self: descriptorNamed's
+  if (process.empty()) return false;
   // Its uids as the kernel states them (the owner of /proc/<pid> is root for a process that made
   // itself non-dumpable): real, effective, saved and file system alike this process's.
   std::ifstream status("/proc/" + process + "/status");
@@ -308,6 +326,11 @@ Result<Seen> look(const std::filesystem::path& path, AppendTo what) {
       return makeError(Errc::InvalidArgument, folder.string() + " is not a folder that exists");
     return Seen::Nothing;
   }
+  if (S_ISLNK(st.st_mode) && streams && !procDescriptorProcess(name).empty())
+    return makeError(Errc::InvalidArgument,
+                     name +
+                         " is a descriptor of another user's process, which this one does not "
+                         "write through (run as that process's user)");
   if (S_ISLNK(st.st_mode))
     return makeError(Errc::InvalidArgument,
                      name + " is not a regular file but a link, which is never followed" +

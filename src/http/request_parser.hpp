@@ -28,7 +28,9 @@ struct ParserLimits {
 //   before a field's colon or a folded line, a bad or repeated Content-Length, Content-Length
 //   with Transfer-Encoding, Transfer-Encoding in HTTP/1.0, in two fields or not ending in
 //   chunked, Connection naming Content-Length, Transfer-Encoding or Host, an HTTP/1.1
-//   request without exactly one valid Host, a chunk-size line or trailer section over
+//   request without exactly one valid Host, two Content-Type fields (a proxy keeping the last
+//   would read another body than the handler reading the first), a chunk-size line or trailer
+//   section over
 //   max_header_bytes, a chunk not followed by CRLF, a trailer field that frames or routes the
 //   message (Content-Length, Transfer-Encoding, Host, Connection).
 // Every limit is checked before the bytes it covers are parsed.

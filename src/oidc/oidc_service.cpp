@@ -523,17 +523,14 @@ auth::Result<auth::SignedIn> OidcService::exchange(const std::string& code,
                             : "a verifier for a code begun without a challenge");
   if (bound && !crypto::verifierMatches(*verifier, *bound))
     return auth::fail(auth::Errc::InvalidExchangeCode, "verifier does not match the challenge");
-  // Still linked, and nothing ended the account's tokens since: else the code is worthless.
+  // Still linked, and nothing ended the account's tokens since (judged by externalProof on the
+  // row the session's post-check compares against): else the code is worthless.
   auto linked = store_.identities().listForUser(user_id);
   if (!linked) return tl::unexpected(auth::storeFailure(linked.error()));
   if (std::none_of(linked->begin(), linked->end(),
                    [&](const store::Identity& i) { return i.id == *identity_id; }))
     return auth::fail(auth::Errc::InvalidExchangeCode, "the identity was unlinked meanwhile");
-  auto user = store_.users().findById(user_id);
-  if (!user) return tl::unexpected(auth::storeFailure(user.error()));
-  if (*user && (*user)->tokens_valid_after != *watermark)
-    return auth::fail(auth::Errc::InvalidExchangeCode, "the account's tokens ended meanwhile");
-  return sessions_.externalProof(user_id, parts[1], methods, client);
+  return sessions_.externalProof(user_id, parts[1], methods, client, *watermark);
 }
 
 auth::Result<std::vector<store::Identity>> OidcService::identities(std::int64_t user_id) {

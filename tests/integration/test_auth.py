@@ -143,11 +143,13 @@ def test_login_takes_the_multipart_form_a_browsers_formdata_sends(server):
                       headers={"Content-Type": "multipart/form-data; boundary=b"})
     assert r.status_code == 422 and r.json()["detail"][0]["type"] == "value_error.form", r.text
     # Two Content-Type fields (an outside attack's note: a proxy reading the last one would see
-    # another body than the first names): refused, JSON bodies alike.
+    # another body than the first names): refused by the request parser, for every endpoint (a
+    # review: the OpenID Provider's forms read the first too).
     for path, first, second, body in (
             ("/api/v1/auth/login", "multipart/form-data; boundary=b", "application/x-www-form-urlencoded",
              b"--b\r\nContent-Disposition: form-data; name=username\r\n\r\nmia\r\n--b--"),
-            ("/api/v1/auth/register", "application/json", "text/plain", b'{"email": "x@example.com"}')):
+            ("/api/v1/auth/register", "application/json", "text/plain", b'{"email": "x@example.com"}'),
+            ("/oauth2/token", "application/x-www-form-urlencoded", "application/json", b"grant_type=x")):
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
         conn.putrequest("POST", path)
         conn.putheader("Content-Type", first)
@@ -157,7 +159,7 @@ def test_login_takes_the_multipart_form_a_browsers_formdata_sends(server):
         answer = conn.getresponse()
         detail = json.loads(answer.read())["detail"]
         conn.close()
-        assert answer.status == 422 and detail[0]["msg"] == "Content-Type must appear once", detail
+        assert (answer.status, detail) == (400, "Bad Request"), (path, answer.status, detail)
 
 
 def test_login_scope_narrows_never_widens(server):

@@ -308,9 +308,9 @@ def test_an_admins_password_cannot_be_taken_over_by_importing_its_email(server):
     assert me(server, token).json()["role"] == "admin"
 
 
-def wait_for_handlers(proc, timeout=30):
-    """Until the command catches SIGINT, SIGTERM and SIGHUP (its /proc status's SigCgt mask)."""
-    wanted = (1 << (signal.SIGINT - 1)) | (1 << (signal.SIGTERM - 1)) | (1 << (signal.SIGHUP - 1))
+def wait_for_handlers(proc, signals=(signal.SIGINT, signal.SIGTERM, signal.SIGHUP), timeout=30):
+    """Until the command catches `signals` (its /proc status's SigCgt mask)."""
+    wanted = sum(1 << (s - 1) for s in signals)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with open(f"/proc/{proc.pid}/status") as f:
@@ -373,7 +373,7 @@ def test_a_signal_landing_in_the_report_loses_none_of_its_lines(server):
     proc.stdin.write(lines)
     proc.stdin.flush()
     deadline = time.monotonic() + 60
-    while "pipe_write" not in pathlib.Path(f"/proc/{proc.pid}/wchan").read_text():
+    while "pipe" not in pathlib.Path(f"/proc/{proc.pid}/wchan").read_text():  # pipe_write, pipe_wait
         assert time.monotonic() < deadline, "the command never waited on its report's pipe"
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
@@ -399,6 +399,36 @@ def test_a_second_signal_stops_a_stalled_import_at_once(server):
     assert "stopping at the next safe point; a second signal stops at once" in proc.stderr.read()
     proc.stdin.close()
     proc.stdout.close()
+
+
+def test_hangups_never_stop_an_import_at_once_and_an_ignored_one_stays_ignored(server):
+    """A review: a closing SSH session sends a foreground job SIGHUP twice (bash, then the
+    kernel), and "a second signal stops at once" would have ended an import between a batch and
+    its records again. A repeated hangup is one. And a SIGHUP ignored when the command began
+    (nohup) stays ignored: the import runs to its end."""
+    server.admin_token()
+    proc = subprocess.Popen([BIN, "user", "import", "-"], env=server.env, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_handlers(proc)
+    proc.send_signal(signal.SIGHUP)
+    proc.send_signal(signal.SIGHUP)
+    with pytest.raises(subprocess.TimeoutExpired):
+        proc.wait(timeout=1.0)
+    out, err = proc.communicate(input=jsonl([{"email": "hup@example.com"}]), timeout=60)
+    assert proc.returncode == 1 and "import interrupted (signal 1)" in err, err
+    assert db_user(server, "hup@example.com") is None  # no batch begins after the signal
+
+    def ignore_hangups():
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    proc = subprocess.Popen([BIN, "user", "import", "-"], env=server.env, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=ignore_hangups)
+    wait_for_handlers(proc, (signal.SIGINT, signal.SIGTERM))
+    proc.send_signal(signal.SIGHUP)
+    out, err = proc.communicate(input=jsonl([{"email": "nohup@example.com"}]), timeout=60)
+    assert proc.returncode == 0 and "interrupted" not in err, err
+    assert db_user(server, "nohup@example.com") is not None
 
 
 def test_the_same_file_twice_changes_nothing(server, tmp_path):

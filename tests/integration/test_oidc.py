@@ -449,7 +449,17 @@ def test_a_code_held_across_a_reset_an_unlinking_or_a_password_change_is_worthle
     r = exchange(gate, held)
     assert (r.status_code, r.json()) == invalid, r.text
     landing, _, _ = sign_in(gate, cert, "kim")  # a code from after it works
-    assert exchange(gate, landing).status_code == 200
+    r = exchange(gate, landing)
+    assert r.status_code == 200, r.text
+    # A deactivation too, even undone before the code is traded.
+    kim = requests.get(gate.url("/api/v1/auth/me"), headers=auth(r.json()["access_token"])).json()["id"]
+    held, _, _ = sign_in(gate, cert, "kim")
+    time.sleep(1.1)
+    for active in (False, True):
+        r = requests.patch(gate.url(f"/api/v1/users/{kim}"), json={"is_active": active}, headers=auth(admin))
+        assert r.status_code == 200, r.text
+    r = exchange(gate, held)
+    assert (r.status_code, r.json()) == invalid, r.text
 
 
 def test_cannot_unlink_the_last_way_to_sign_in(stack):

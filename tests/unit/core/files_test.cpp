@@ -310,6 +310,9 @@ TEST_F(FilesTest, AStreamIsNeverReachedThroughAPlantedLink) {
   // Not any path under /proc: /proc/self/cwd and /proc/self/root are links to folders, and what
   // lies below them may be a link another account planted.
   const std::string planted = (dir_ / "to-fifo").string();
+  EXPECT_FALSE(openForAppend("/proc/self/fd/" + fd + "/x", AppendTo::FileOrStream));
+  EXPECT_FALSE(openForAppend("/proc/" + std::to_string(::getpid()) + "/fd/" + fd + "/x",
+                             AppendTo::FileOrStream));
   EXPECT_FALSE(openForAppend("/proc/self/root" + planted, AppendTo::FileOrStream));
   EXPECT_FALSE(openForAppend("/proc/" + std::to_string(::getpid()) + "/root" + planted,
                              AppendTo::FileOrStream));
@@ -345,7 +348,11 @@ TEST_F(FilesTest, AnotherUsersProcessLendsNoDescriptor) {
   ASSERT_TRUE(switched());
   EXPECT_FALSE(descriptorLink(link));
   const auto opened = openForAppend(link, AppendTo::FileOrStream);
-  EXPECT_FALSE(opened);
+  ASSERT_FALSE(opened);
+  EXPECT_EQ(opened.error().message, link +
+                                        " is a descriptor of another user's process, which "
+                                        "this one does not write through (run as that "
+                                        "process's user)");
   ::kill(child, SIGKILL);
   ::waitpid(child, nullptr, 0);
   // A process of this user's (this one, by its number) lends them.

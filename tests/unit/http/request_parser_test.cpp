@@ -186,6 +186,11 @@ TEST(RequestParser, MalformedOrAmbiguousFramingIs400) {
       std::string("GET /\r\nHost: x\r\n\r\n"),
       std::string("GET / HTTP/1.1\r\n\r\n"),  // 1.1 without Host
       std::string("GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n"),
+      // Two Content-Type fields, alike or not: a proxy keeping the last could read another body.
+      std::string("POST / HTTP/1.1\r\nHost: a\r\nContent-Type: text/plain\r\n"
+                  "content-type: application/json\r\nContent-Length: 0\r\n\r\n"),
+      std::string("POST / HTTP/1.1\r\nHost: a\r\nContent-Type: a/b\r\nContent-Type: a/b\r\n"
+                  "Content-Length: 0\r\n\r\n"),
       std::string("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n"),
       std::string("GET / HTTP/1.1\r\nHost: u@a\r\n\r\n"),
       std::string("GET / HTTP/1.1\r\nHost: a:8x\r\n\r\n"),
