@@ -57,7 +57,7 @@ class Reader {
     } else if (s == "false" || s == "0" || s == "no" || s == "off") {
       out = false;
     } else {
-      fail(name, "must be true or false");
+      fail(name, "must be true or false (or yes/no, on/off, 1/0)");
     }
   }
 
@@ -410,7 +410,8 @@ const std::map<std::string, std::string>& variables() {
        "unlinking an identity), 1 to 86400 (300)"},
       {"MFA_REQUIRED_ROLES",
        "comma-separated roles whose users must enrol a second factor: until they do, their tokens "
-       "only reach /api/v1/auth/me, /api/v1/auth/mfa* and logout (unset: none)"},
+       "only reach /api/v1/auth/me, /api/v1/auth/mfa*, /api/v1/auth/reauthenticate and logout "
+       "(unset: none)"},
       {"MFA_ISSUER", "the issuer shown in authenticator apps (Gatehouse)"},
       {"MFA_SECRET_KEY",
        "at least 32 bytes: the key second-factor secrets and recovery codes are sealed under; "
@@ -518,7 +519,7 @@ const std::map<std::string, std::string>& variables() {
        "environment lacks; serve --config FILE overrides it. Unknown keys are refused; relative "
        "paths in it resolve against its folder"},
       {"GATEHOUSE_LOG_FORMAT", "text (default) or json"},
-      {"GATEHOUSE_LOG_LEVEL", "trace, debug, info (default), warn, error"},
+      {"GATEHOUSE_LOG_LEVEL", "trace, debug, info (default), warn (or warning), error"},
       {"GATEHOUSE_MAX_BODY_BYTES", "request body limit (1048576)"},
       {"GATEHOUSE_MAX_HEADER_BYTES", "request header section limit (8192)"},
       {"GATEHOUSE_MAX_TOKEN_BYTES", "token size limit, checked before parsing (8192)"},
@@ -671,7 +672,7 @@ core::Result<Config> load(const Lookup& lookup, std::vector<std::string>* proble
     if (!core::AddressSet::parse(c.trusted_proxies, &bad)) {
       r.fail("TRUSTED_PROXIES",
              "each entry must be an IP address or a range such as 10.0.0.0/8 "
-             "or fd00::/8 (no bits past the prefix, no host names), got " +
+             "or fd00::/8 (no wider than /8, no bits past the prefix, no host names), got " +
                  bad);
       c.trusted_proxies.clear();
     }
@@ -911,10 +912,12 @@ core::Result<Config> load(const Lookup& lookup, std::vector<std::string>* proble
   }
   if (auto v = r.raw("GATEHOUSE_LOG_LEVEL")) {
     static const std::vector<std::string> kLevels = {"trace", "debug", "info", "warn", "error"};
-    if (std::find(kLevels.begin(), kLevels.end(), *v) == kLevels.end()) {
-      r.fail("GATEHOUSE_LOG_LEVEL", "must be trace, debug, info, warn or error");
+    // "warning" is how the log lines spell it (a new user's try).
+    const std::string level = *v == "warning" ? "warn" : *v;
+    if (std::find(kLevels.begin(), kLevels.end(), level) == kLevels.end()) {
+      r.fail("GATEHOUSE_LOG_LEVEL", "must be trace, debug, info, warn (or warning) or error");
     } else {
-      c.log_level = *v;
+      c.log_level = level;
     }
   }
 

@@ -45,6 +45,19 @@ TEST(Config, ReportsEveryBadVariableByName) {
   }
 }
 
+// A new user's walk through the docs: the log lines say "warning", and the setting refused it;
+// a word for yes the messages did not list.
+TEST(Config, TheLogLevelTakesTheLinesSpellingAndBooleansNameEveryWord) {
+  auto c = load(from({{"GATEHOUSE_LOG_LEVEL", "warning"}}));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->log_level, "warn");
+  auto bad = load(from({{"REGISTRATION_ENABLED", "enabled"}}));
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("must be true or false (or yes/no, on/off, 1/0)"),
+            std::string::npos)
+      << bad.error().message;
+}
+
 TEST(Config, AnOriginShorterThanASchemeIsRefusedNotACrash) {
   // A new user's first try, CORS_ALLOW_ORIGINS=*, ended the program (std::out_of_range).
   for (const char* name : {"CORS_ALLOW_ORIGINS", "ALLOWED_RETURN_URLS", "WEBAUTHN_ORIGINS"}) {
