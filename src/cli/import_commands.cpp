@@ -141,7 +141,9 @@ int importSeed(const config::Config& config, const rbac::Policy& policy, const K
           batch.push_back(std::move(candidate));
         }
         stopped = !run(c, importer, batch, "seed", "line", totals, out, err);
-        return !stopped;  // a signal meanwhile is seen at the next batch, if one comes
+        // A signal during the batch stops here, before the next read (which may wait long).
+        if (!stopped) interrupted = latch.raised();
+        return !stopped && interrupted == 0;
       });
   if (!read) {
     err << "gatehouse: " << read.error().message << "\n";

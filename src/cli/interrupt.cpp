@@ -9,7 +9,7 @@
 namespace gatehouse::cli {
 namespace {
 
-constexpr std::array kSignals{SIGINT, SIGTERM, SIGHUP};
+constexpr std::array kSignals{SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 std::atomic<int> g_raised{0};  // lock-free: safe in a handler, read by any thread
 std::atomic<bool> g_holding{false};
 static_assert(std::atomic<int>::is_always_lock_free && std::atomic<bool>::is_always_lock_free);
@@ -21,7 +21,8 @@ extern "C" void note(int signal) {
   int none = 0;
   if (g_raised.compare_exchange_strong(none, signal)) {
     static constexpr char kSaid[] =
-        "gatehouse: stopping at the next safe point; a second signal stops at once\n";
+        "gatehouse: stopping at the next safe point; a second interrupt stops at once unless a "
+        "batch is being written\n";
     (void)!::write(STDERR_FILENO, kSaid, sizeof kSaid - 1);
   } else if (signal != SIGHUP && !g_holding.load()) {
     // A second one stops at once, as asked: a read waiting on a stalled pipe or a terminal would

@@ -410,8 +410,8 @@ const std::map<std::string, std::string>& variables() {
        "unlinking an identity), 1 to 86400 (300)"},
       {"MFA_REQUIRED_ROLES",
        "comma-separated roles whose users must enrol a second factor: until they do, their tokens "
-       "only reach /api/v1/auth/me, /api/v1/auth/mfa*, /api/v1/auth/reauthenticate and logout "
-       "(unset: none)"},
+       "only reach /api/v1/auth/me, /api/v1/auth/mfa*, /api/v1/auth/webauthn/* (to add a passkey), "
+       "/api/v1/auth/reauthenticate and logout (unset: none)"},
       {"MFA_ISSUER", "the issuer shown in authenticator apps (Gatehouse)"},
       {"MFA_SECRET_KEY",
        "at least 32 bytes: the key second-factor secrets and recovery codes are sealed under; "
@@ -913,7 +913,8 @@ core::Result<Config> load(const Lookup& lookup, std::vector<std::string>* proble
   if (auto v = r.raw("GATEHOUSE_LOG_LEVEL")) {
     static const std::vector<std::string> kLevels = {"trace", "debug", "info", "warn", "error"};
     // "warning" is how the log lines spell it (a new user's try).
-    const std::string level = *v == "warning" ? "warn" : *v;
+    std::string level = core::lowerAscii(*v);
+    if (level == "warning") level = "warn";
     if (std::find(kLevels.begin(), kLevels.end(), level) == kLevels.end()) {
       r.fail("GATEHOUSE_LOG_LEVEL", "must be trace, debug, info, warn (or warning) or error");
     } else {

@@ -326,7 +326,8 @@ Result<Seen> look(const std::filesystem::path& path, AppendTo what) {
       return makeError(Errc::InvalidArgument, folder.string() + " is not a folder that exists");
     return Seen::Nothing;
   }
-  if (S_ISLNK(st.st_mode) && streams && !procDescriptorProcess(name).empty())
+  if (S_ISLNK(st.st_mode) && streams && !procDescriptorProcess(name).empty() &&
+      !descriptorLink(name))
     return makeError(Errc::InvalidArgument,
                      name +
                          " is a descriptor of another user's process, which this one does not "

@@ -465,7 +465,7 @@ RequestParser::Result RequestParser::parseTrailers(std::string_view input, std::
     std::string_view value;
     if (!splitFieldLine(line, name, value)) return refuse(400);
     for (const std::string_view framing :
-         {"content-length", "transfer-encoding", "host", "connection"}) {
+         {"content-length", "transfer-encoding", "host", "connection", "content-type"}) {
       if (core::equalsIgnoringCase(name, framing)) return refuse(400);
     }
   }

@@ -32,7 +32,8 @@ struct ParserLimits {
 //   would read another body than the handler reading the first), a chunk-size line or trailer
 //   section over
 //   max_header_bytes, a chunk not followed by CRLF, a trailer field that frames or routes the
-//   message (Content-Length, Transfer-Encoding, Host, Connection).
+//   message (Content-Length, Transfer-Encoding, Host, Connection) or says what its body is
+//   (Content-Type).
 // Every limit is checked before the bytes it covers are parsed.
 class RequestParser {
  public:

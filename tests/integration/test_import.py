@@ -377,10 +377,17 @@ def test_a_signal_landing_in_the_report_loses_none_of_its_lines(server):
         assert time.monotonic() < deadline, "the command never waited on its report's pipe"
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
+    assert "stopping at the next safe point" in proc.stderr.readline()
+    # A second interrupt while the batch is being written waits for it (InterruptLatch::Hold):
+    # the lines, the records, then the end (a review: no test held this).
+    proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(input="", timeout=120)
     assert len(out.splitlines()) == 1000, (len(out.splitlines()), err)
     assert all(json.loads(line)["result"] == "created" for line in out.splitlines())
-    assert proc.returncode == 1 and "import interrupted (signal 2)" in err, err
+    assert proc.returncode == 1 and "import interrupted (signal 2)" in err, err  # not -15
+    with sqlite3.connect(db_path(server)) as con:
+        named = con.execute("SELECT COUNT(*) FROM audit_events WHERE type = 'user.created'").fetchone()[0]
+    assert named == 1001, named  # the thousand and the administrator
 
 
 def test_a_second_signal_stops_a_stalled_import_at_once(server):
@@ -396,7 +403,7 @@ def test_a_second_signal_stops_a_stalled_import_at_once(server):
         proc.wait(timeout=1.0)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=10) == -signal.SIGTERM
-    assert "stopping at the next safe point; a second signal stops at once" in proc.stderr.read()
+    assert "stopping at the next safe point; a second interrupt stops at once" in proc.stderr.read()
     proc.stdin.close()
     proc.stdout.close()
 
@@ -411,7 +418,8 @@ def test_hangups_never_stop_an_import_at_once_and_an_ignored_one_stays_ignored(s
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for_handlers(proc)
     proc.send_signal(signal.SIGHUP)
-    proc.send_signal(signal.SIGHUP)
+    assert "stopping at the next safe point" in proc.stderr.readline()  # the first is noted
+    proc.send_signal(signal.SIGHUP)  # then the second (back to back, the kernel merges them)
     with pytest.raises(subprocess.TimeoutExpired):
         proc.wait(timeout=1.0)
     out, err = proc.communicate(input=jsonl([{"email": "hup@example.com"}]), timeout=60)

@@ -222,6 +222,8 @@ TEST(RequestParser, MalformedOrAmbiguousFramingIs400) {
           "Transfer-Encoding: chunked\r\n\r\n0\r\nConnection: close\r\n\r\n",
       "POST / HTTP/1.1\r\n" + std::string(h) +
           "Transfer-Encoding: chunked\r\n\r\n0\r\nHOST: y\r\n\r\n",
+      "POST / HTTP/1.1\r\n" + std::string(h) +
+          "Transfer-Encoding: chunked\r\n\r\n0\r\nContent-Type: text/plain\r\n\r\n",
   };
   for (const std::string& wire : cases) {
     EXPECT_EQ(refusalOf(wire), 400) << wire;
