@@ -910,7 +910,7 @@ core::Result<Config> load(const Lookup& lookup, std::vector<std::string>* proble
       r.fail("GATEHOUSE_LOG_FORMAT", "must be text or json");
     }
   }
-  if (auto v = r.raw("GATEHOUSE_LOG_LEVEL")) {
+  if (auto v = r.raw("GATEHOUSE_LOG_LEVEL")) {  // any letter case, as booleans
     static const std::vector<std::string> kLevels = {"trace", "debug", "info", "warn", "error"};
     // "warning" is how the log lines spell it (a new user's try).
     std::string level = core::lowerAscii(*v);

@@ -459,8 +459,9 @@ RequestParser::Result RequestParser::parseTrailers(std::string_view input, std::
       return Result::Done;
     }
     // Trailer fields are checked like header fields and then dropped: nothing here reads them.
-    // Those that frame or route a message may not come after it (RFC 9110 §6.5.1); another
-    // parser on the path that merged them would disagree about this one or the next.
+    // Those that frame or route a message, or say what its body is, may not come after it (RFC
+    // 9110 §6.5.1); another parser on the path that merged them would disagree about this one,
+    // the next, or what the body means.
     std::string_view name;
     std::string_view value;
     if (!splitFieldLine(line, name, value)) return refuse(400);

@@ -308,7 +308,8 @@ def test_an_admins_password_cannot_be_taken_over_by_importing_its_email(server):
     assert me(server, token).json()["role"] == "admin"
 
 
-def wait_for_handlers(proc, signals=(signal.SIGINT, signal.SIGTERM, signal.SIGHUP), timeout=30):
+def wait_for_handlers(proc, signals=(signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT),
+                      timeout=30):
     """Until the command catches `signals` (its /proc status's SigCgt mask)."""
     wanted = sum(1 << (s - 1) for s in signals)
     deadline = time.monotonic() + timeout
@@ -321,7 +322,7 @@ def wait_for_handlers(proc, signals=(signal.SIGINT, signal.SIGTERM, signal.SIGHU
     raise AssertionError("the command never caught the signals")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT])
 def test_an_interrupted_import_leaves_no_user_unaudited(server, sig):
     """Found by an outside attack: Ctrl-C (or a closed SSH session, or `kill`) between a batch's
     commit and its audit records left users, administrators among them, that no record named,

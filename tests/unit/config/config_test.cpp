@@ -48,9 +48,11 @@ TEST(Config, ReportsEveryBadVariableByName) {
 // A new user's walk through the docs: the log lines say "warning", and the setting refused it;
 // a word for yes the messages did not list.
 TEST(Config, TheLogLevelTakesTheLinesSpellingAndBooleansNameEveryWord) {
-  auto c = load(from({{"GATEHOUSE_LOG_LEVEL", "warning"}}));
-  ASSERT_TRUE(c) << c.error().message;
-  EXPECT_EQ(c->log_level, "warn");
+  for (const char* spelling : {"warning", "WARNING", "Warn"}) {
+    auto c = load(from({{"GATEHOUSE_LOG_LEVEL", spelling}}));
+    ASSERT_TRUE(c) << c.error().message;
+    EXPECT_EQ(c->log_level, "warn") << spelling;
+  }
   auto bad = load(from({{"REGISTRATION_ENABLED", "enabled"}}));
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message.find("must be true or false (or yes/no, on/off, 1/0)"),

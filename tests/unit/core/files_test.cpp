@@ -311,6 +311,18 @@ TEST_F(FilesTest, AStreamIsNeverReachedThroughAPlantedLink) {
   // lies below them may be a link another account planted.
   const std::string planted = (dir_ / "to-fifo").string();
   EXPECT_FALSE(openForAppend("/proc/self/fd/" + fd + "/x", AppendTo::FileOrStream));
+  // This process's own link to a regular file is no stream, and no other user's either: said so.
+  std::ofstream(dir_ / "plain") << "";
+  const int plain = ::open((dir_ / "plain").c_str(), O_WRONLY);
+  ASSERT_GE(plain, 0);
+  const std::string own = "/proc/" + std::to_string(::getpid()) + "/fd/" + std::to_string(plain);
+  const auto looked = appendable(own, AppendTo::FileOrStream);
+  ASSERT_FALSE(looked);
+  EXPECT_EQ(looked.error().message,
+            own +
+                " is not a regular file but a link, which is never followed (for standard "
+                "output, set -)");
+  ::close(plain);
   EXPECT_FALSE(openForAppend("/proc/" + std::to_string(::getpid()) + "/fd/" + fd + "/x",
                              AppendTo::FileOrStream));
   EXPECT_FALSE(openForAppend("/proc/self/root" + planted, AppendTo::FileOrStream));
