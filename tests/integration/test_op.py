@@ -707,6 +707,9 @@ def test_refresh_rotates_and_keeps_the_grant(op):
     aud and auth_time; the scope can narrow, never widen; the rotated token stops working."""
     u = op.user(uname())
     _, rp, t = signed_in(op, u, scope="openid email offline_access")
+    # The answer's scope is the grant's, offline_access included (a new user's walk reported it
+    # missing): RFC 6749 §5.1.
+    assert sorted(t["scope"].split()) == ["email", "offline_access", "openid"], t["scope"]
     first = rp.verify_id_token(t["id_token"])
     r = rp.refresh(t["refresh_token"])
     assert r.status_code == 200, r.text
