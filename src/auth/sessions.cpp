@@ -3,8 +3,10 @@
 #include <algorithm>
 
 #include "auth/claims.hpp"
+#include "core/base64url.hpp"
 #include "core/log.hpp"
 #include "core/utf8.hpp"
+#include "crypto/digest.hpp"
 
 namespace gatehouse::auth {
 
@@ -102,16 +104,21 @@ void Sessions::endLeastRecentlyUsed(std::int64_t user_id, const store::Session& 
            {{"sessions_ended", ended}, {"reason", "SESSIONS_PER_USER"}});
 }
 
+std::string accountMark(const store::User& user) {
+  return std::to_string(user.tokens_valid_after) + "." +
+         core::hexEncode(crypto::sha256(user.password_hash)).substr(0, 16);
+}
+
 Result<SignedIn> Sessions::externalProof(std::int64_t user_id, const std::string& provider,
                                          const std::vector<std::string>& provider_amr,
                                          const ClientInfo& client,
-                                         std::optional<std::int64_t> watermark) {
+                                         const std::optional<std::string>& mark) {
   // From storage, not the cache: the session's post-check compares against this very row.
   auto user = d_.store.users().findById(user_id);
   if (!user) return tl::unexpected(storeFailure(user.error()));
   if (!*user) return fail(Errc::InvalidCredentials, "external sign-in for a deleted user");
-  if (watermark && (*user)->tokens_valid_after != *watermark)
-    return fail(Errc::InvalidExchangeCode, "the account's tokens ended since the sign-in");
+  if (mark && accountMark(**user) != *mark)
+    return fail(Errc::InvalidExchangeCode, "the account's tokens or password changed since");
   if (!(*user)->is_active) {
     record("login.failed", client, std::nullopt, user_id,
            {{"reason", "inactive"}, {"method", provider}});

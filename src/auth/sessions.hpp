@@ -46,6 +46,12 @@ struct SessionRules {
   std::size_t max_per_user = 100;
 };
 
+// What ends an external sign-in's one-time code, as it stood when the code was issued: the
+// account's token watermark and a mark of its password hash ("<watermark>.<16 hex of SHA-256 of
+// the hash>"). The watermark moves by whole seconds and only up, so a second change within one
+// second moved nothing (an attack on two nodes); a password change always changes the hash.
+std::string accountMark(const store::User& user);
+
 // Sessions and their tokens (API.md, Tokens and Sessions): starting one for a signed-in user,
 // refresh rotation with reuse detection, logout, RFC 7009 revocation, RFC 7662 introspection,
 // listing and ending. Runs on workers (blocks on storage). Thread-safe.
@@ -83,13 +89,13 @@ class Sessions {
   // EmailNotVerified for unverified ones when verification is required. amr
   // ["ext"], plus the second-factor methods `provider_amr` names when the provider is trusted
   // for them (empty otherwise). Audited as a sign-in by `provider` unless a second factor of
-  // ours is still due. With `watermark` (the account's tokens_valid_after when the proof was
-  // given), InvalidExchangeCode when it moved since, judged on the row the session's own
-  // post-check compares against (a review: a second read left a change between the two).
+  // ours is still due. With `mark` (accountMark of the account when the proof was given),
+  // InvalidExchangeCode when it changed since, judged on the row the session's own post-check
+  // compares against (a review: a second read left a change between the two).
   [[nodiscard]] Result<SignedIn> externalProof(std::int64_t user_id, const std::string& provider,
                                                const std::vector<std::string>& provider_amr,
                                                const ClientInfo& client,
-                                               std::optional<std::int64_t> watermark = {});
+                                               const std::optional<std::string>& mark = {});
   // Rotates: InvalidRefreshToken (bad, rotated or revoked; a replay revokes the session),
   // RefreshUserInactive, EmailNotVerified (when required), RateLimited (REFRESH_RATE_LIMIT per
   // session: counted here, where the session is known from the verified token).

@@ -301,8 +301,7 @@ std::string OidcService::complete(const std::string& name, const Callback& cb,
   for (const auto& m : asserted) methods += " " + m;
   // The frontend's challenge rides with the code (an asserted method never holds '=').
   if (const std::string bound = str("fc"); !bound.empty()) methods += " S256=" + bound;
-  methods += " iid=" + std::to_string((*identity)->id) +
-             " tva=" + std::to_string((**user).tokens_valid_after);
+  methods += " iid=" + std::to_string((*identity)->id) + " acct=" + auth::accountMark(**user);
   // Stored by digest: whoever reads the shared store cannot trade a code.
   auto stored = once_.putIfAbsent("code:" + core::hexEncode(crypto::sha256(*code)),
                                   std::to_string(*user_id) + " " + name + methods,
@@ -478,7 +477,7 @@ auth::Result<auth::SignedIn> OidcService::exchange(const std::string& code,
   if (!pending) return auth::fail(auth::Errc::Unavailable, pending.error().message);
   if (!*pending) return auth::fail(auth::Errc::InvalidExchangeCode, "unknown or used code");
   // "<user id> <provider>[ <asserted method>...][ S256=<frontend challenge>] iid=<identity id>
-  // tva=<tokens_valid_after when issued>"
+  // acct=<auth::accountMark when issued>"
   std::vector<std::string> parts;
   for (std::size_t at = 0; at <= (*pending)->size();) {
     const auto space = (*pending)->find(' ', at);
@@ -495,7 +494,7 @@ auth::Result<auth::SignedIn> OidcService::exchange(const std::string& code,
   std::vector<std::string> methods;
   std::optional<std::string> bound;
   std::optional<std::int64_t> identity_id;
-  std::optional<std::int64_t> watermark;
+  std::optional<std::string> mark;
   const auto number = [](std::string_view digits) -> std::optional<std::int64_t> {
     std::int64_t n = 0;
     const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
@@ -507,15 +506,15 @@ auth::Result<auth::SignedIn> OidcService::exchange(const std::string& code,
       bound = it->substr(5);
     else if (it->starts_with("iid="))
       identity_id = number(std::string_view(*it).substr(4));
-    else if (it->starts_with("tva="))
-      watermark = number(std::string_view(*it).substr(4));
+    else if (it->starts_with("acct="))
+      mark = it->substr(5);
     else
       methods.push_back(*it);
   }
   // A code from before codes carried them (a node of the version before, a minute at most) is
   // refused: the person signs in again.
-  if (!identity_id || !watermark)
-    return auth::fail(auth::Errc::InvalidExchangeCode, "code without its identity and watermark");
+  if (!identity_id || !mark)
+    return auth::fail(auth::Errc::InvalidExchangeCode, "code without its identity and mark");
   // Taken above either way: a wrong verifier spends the code.
   if (bound.has_value() != verifier.has_value())
     return auth::fail(auth::Errc::InvalidExchangeCode,
@@ -530,7 +529,7 @@ auth::Result<auth::SignedIn> OidcService::exchange(const std::string& code,
   if (std::none_of(linked->begin(), linked->end(),
                    [&](const store::Identity& i) { return i.id == *identity_id; }))
     return auth::fail(auth::Errc::InvalidExchangeCode, "the identity was unlinked meanwhile");
-  return sessions_.externalProof(user_id, parts[1], methods, client, *watermark);
+  return sessions_.externalProof(user_id, parts[1], methods, client, mark);
 }
 
 auth::Result<std::vector<store::Identity>> OidcService::identities(std::int64_t user_id) {

@@ -461,6 +461,17 @@ def test_a_code_held_across_a_reset_an_unlinking_or_a_password_change_is_worthle
     r = exchange(gate, held)
     assert (r.status_code, r.json()) == invalid, r.text
 
+    # An attack on two nodes: a second password change in the second of an earlier one moved no
+    # watermark (whole seconds, only raised), and the code held across it traded. Its hash still
+    # changed: here changed with the watermark left as it was, as that second change leaves it.
+    held, _, _ = sign_in(gate, cert, "kim")
+    path = gate.env["DATABASE_URL"][len("sqlite:///"):]
+    with sqlite3.connect(path) as db:
+        (other,) = db.execute("SELECT password_hash FROM users WHERE username = 'jay_pw'").fetchone()
+        assert db.execute("UPDATE users SET password_hash = ? WHERE id = ?", (other, kim)).rowcount == 1
+    r = exchange(gate, held)
+    assert (r.status_code, r.json()) == invalid, r.text
+
 
 def test_cannot_unlink_the_last_way_to_sign_in(stack):
     gate, cert, _ = stack
