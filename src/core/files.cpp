@@ -231,18 +231,20 @@ std::string_view procDescriptorProcess(std::string_view name) {
 int descriptorNamed(std::string_view name) {
   if (name == "/dev/stdout") return STDOUT_FILENO;
   if (name == "/dev/stderr") return STDERR_FILENO;
-  const std::string self = procSelf();
-  const std::string own = self.empty() ? std::string("/dev/fd/") : "/proc/" + self + "/fd/";
+  std::optional<std::string_view> digits;
   for (const std::string_view prefix :
        {std::string_view("/dev/fd/"), std::string_view("/proc/self/fd/"),
-        std::string_view("/proc/thread-self/fd/"), std::string_view(own)}) {
-    if (!name.starts_with(prefix)) continue;
-    const std::string_view digits = name.substr(prefix.size());
-    int fd = -1;
-    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), fd);
-    return !digits.empty() && ec == std::errc() && end == digits.data() + digits.size() ? fd : -1;
+        std::string_view("/proc/thread-self/fd/")}) {
+    if (name.starts_with(prefix)) digits = name.substr(prefix.size());
   }
-  return -1;
+  // This process by its number, as /proc knows it: read only for such a name.
+  if (const auto process = procDescriptorProcess(name);
+      !digits && !process.empty() && process == procSelf())
+    digits = name.substr(name.find("/fd/") + 4);
+  if (!digits || digits->empty()) return -1;
+  int fd = -1;
+  const auto [end, ec] = std::from_chars(digits->data(), digits->data() + digits->size(), fd);
+  return ec == std::errc() && end == digits->data() + digits->size() ? fd : -1;
 }
 
 namespace {
