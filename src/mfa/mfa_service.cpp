@@ -230,7 +230,9 @@ auth::Result<std::string> MfaService::challenge(const auth::SignedIn& who,
   const std::int64_t now = d_.clock.unixSeconds();
   json::object pending{{"u", who.user.id},
                        {"c", clientFingerprint(client)},
-                       {"tva", who.user.tokens_valid_after},
+                       // The account as it was: its watermark and its password hash's digest (a
+                       // second change within the watermark's second still shows).
+                       {"acct", auth::accountMark(who.user)},
                        {"exp", now + kMfaTokenSeconds},
                        // The first proof's method: "pwd", or "ext" for an external provider.
                        {"m", who.grant.amr.empty() ? std::string("pwd") : who.grant.amr.front()}};
@@ -308,11 +310,14 @@ auth::Result<MfaService::Pending> MfaService::openPending(const std::string& sta
   json::object pending = std::move(parsed->get_object());
   const auto* uid = pending.if_contains("u");
   const auto* fingerprint = pending.if_contains("c");
-  const auto* tva = pending.if_contains("tva");
+  const auto* mark = pending.if_contains("acct");
   const auto* exp = pending.if_contains("exp");
   if (uid == nullptr || !uid->is_int64() || fingerprint == nullptr || !fingerprint->is_string() ||
-      tva == nullptr || !tva->is_int64() || exp == nullptr || !exp->is_int64())
+      exp == nullptr || !exp->is_int64())
     return fail(Errc::Internal, "unreadable mfa_token state");
+  // A state written before the mark (an upgrade within the token's five minutes) is void.
+  if (mark == nullptr || !mark->is_string())
+    return fail(Errc::InvalidMfaCode, "mfa_token state without the account's mark");
   const std::int64_t user_id = uid->get_int64();
   // Bound to the client of the password step: elsewhere the token is spent, not usable.
   if (!crypto::constantTimeEquals(fingerprint->get_string(), clientFingerprint(client))) {
@@ -322,7 +327,8 @@ auth::Result<MfaService::Pending> MfaService::openPending(const std::string& sta
   auto user = d_.store.users().findById(user_id);
   if (!user) return tl::unexpected(auth::storeFailure(user.error()));
   // A password change or deactivation since the password step voids it.
-  if (!*user || !(*user)->is_active || (*user)->tokens_valid_after != tva->get_int64())
+  if (!*user || !(*user)->is_active ||
+      !crypto::constantTimeEquals(auth::accountMark(**user), mark->get_string()))
     return fail(Errc::InvalidMfaCode, "account changed since the password step");
   const std::int64_t expires = exp->get_int64();
   return Pending{std::move(**user), std::move(pending), expires};

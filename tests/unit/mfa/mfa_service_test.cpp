@@ -131,6 +131,22 @@ TEST_F(MfaRules, APasswordChangeAfterThePasswordStepVoidsTheMfaToken) {
   EXPECT_EQ(refusal(token, totpCode(secret, step()), client_), Errc::InvalidMfaCode);
 }
 
+TEST_F(MfaRules, ASecondPasswordChangeWithinTheWatermarksSecondStillVoidsTheMfaToken) {
+  // The watermark counts seconds: a change, a password step with the new password, and another
+  // change, all in one second, leave it where it was. The password hash does not stay.
+  const std::string secret = enrolled();
+  stack_.clock.advance(60);
+  ASSERT_TRUE(
+      stack_.passwords.setPassword(user_.id, "Stolen-Passw0rd!", auth::commandLineClient()));
+  user_ = stack_.store->users().findById(user_.id).value().value();
+  const std::string token = challenge();
+  ASSERT_TRUE(
+      stack_.passwords.setPassword(user_.id, "Owners-Passw0rd!", auth::commandLineClient()));
+  ASSERT_EQ(stack_.store->users().findById(user_.id).value().value().tokens_valid_after,
+            user_.tokens_valid_after);
+  EXPECT_EQ(refusal(token, totpCode(secret, step()), client_), Errc::InvalidMfaCode);
+}
+
 TEST_F(MfaRules, AttemptsCountBeforeTheyAreCheckedAndASuccessClearsThem) {
   MfaService strict{{*stack_.store, stack_.once, stack_.limiter, stack_.rates, stack_.policy,
                      stack_.cache, stack_.audit, stack_.metrics, stack_.clock,
