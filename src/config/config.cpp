@@ -518,7 +518,7 @@ const std::map<std::string, std::string>& variables() {
        "KEY=VALUE file (as a shell or systemd's EnvironmentFile reads it) for the settings the "
        "environment lacks; serve --config FILE overrides it. Unknown keys are refused; relative "
        "paths in it resolve against its folder"},
-      {"GATEHOUSE_LOG_FORMAT", "text (default) or json"},
+      {"GATEHOUSE_LOG_FORMAT", "text (default) or json, any letter case"},
       {"GATEHOUSE_LOG_LEVEL", "trace, debug, info (default), warn (or warning), error"},
       {"GATEHOUSE_MAX_BODY_BYTES", "request body limit (1048576)"},
       {"GATEHOUSE_MAX_HEADER_BYTES", "request header section limit (8192)"},
@@ -903,10 +903,11 @@ core::Result<Config> load(const Lookup& lookup, std::vector<std::string>* proble
            "must be at least GATEHOUSE_MAX_BODY_BYTES (one whole body must fit)");
   }
 
-  if (auto v = r.raw("GATEHOUSE_LOG_FORMAT")) {
-    if (*v == "json") {
+  if (auto v = r.raw("GATEHOUSE_LOG_FORMAT")) {  // any letter case, as the level
+    const std::string format = core::lowerAscii(*v);
+    if (format == "json") {
       c.log_json = true;
-    } else if (*v != "text") {
+    } else if (format != "text") {
       r.fail("GATEHOUSE_LOG_FORMAT", "must be text or json");
     }
   }

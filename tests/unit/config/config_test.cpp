@@ -53,6 +53,15 @@ TEST(Config, TheLogLevelTakesTheLinesSpellingAndBooleansNameEveryWord) {
     ASSERT_TRUE(c) << c.error().message;
     EXPECT_EQ(c->log_level, "warn") << spelling;
   }
+  for (const char* spelling : {"JSON", "Json"}) {
+    auto c = load(from({{"GATEHOUSE_LOG_FORMAT", spelling}}));
+    ASSERT_TRUE(c) << c.error().message;
+    EXPECT_TRUE(c->log_json) << spelling;
+  }
+  auto text = load(from({{"GATEHOUSE_LOG_FORMAT", "TEXT"}}));
+  ASSERT_TRUE(text) << text.error().message;
+  EXPECT_FALSE(text->log_json);
+  EXPECT_FALSE(load(from({{"GATEHOUSE_LOG_FORMAT", "yaml"}})));
   auto bad = load(from({{"REGISTRATION_ENABLED", "enabled"}}));
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message.find("must be true or false (or yes/no, on/off, 1/0)"),
