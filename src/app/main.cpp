@@ -374,6 +374,23 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    // `gatehouse bogus` or `gatehouse user bogus`: CLI11 says a subcommand is required, which
+    // reads as if none was typed. Name the word it did not know, and where to look.
+    if (dynamic_cast<const CLI::RequiredError*>(&e) != nullptr) {
+      if (const auto extra = app.remaining(true); !extra.empty()) {
+        std::string path = "gatehouse";
+        const CLI::App* at = &app;
+        while (!at->get_subcommands().empty()) {
+          at = at->get_subcommands().front();
+          path += " " + at->get_name();
+        }
+        if (!at->get_subcommands({}).empty()) {  // a command of commands: the word was one
+          std::cerr << "gatehouse: unknown command '" << extra.front() << "'; " << path
+                    << " --help lists the commands\n";
+          return 2;
+        }
+      }
+    }
     const int code = app.exit(e);
     return code == 0 ? 0 : 2;
   }

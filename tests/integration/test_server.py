@@ -623,7 +623,11 @@ def test_cli(make_server):
     for args in (["--help"], ["user", "--help"], ["user", "create", "--help"], ["serve", "--help"]):
         r = s.cli(*args)
         assert r.returncode == 0 and "Usage" in r.stdout, args
-    assert s.cli("user", "frobnicate").returncode == 2
+    # A word that is no command is named as such, not "a subcommand is required".
+    for args, path in ((["frobnicate"], "gatehouse"), (["user", "frobnicate"], "gatehouse user")):
+        r = s.cli(*args)
+        assert r.returncode == 2, args
+        assert r.stderr.strip() == f"gatehouse: unknown command 'frobnicate'; {path} --help lists the commands", r.stderr
     assert s.cli().returncode == 2
     r = s.cli("user", "create", "--email", "c@example.com", "--username", "cli", "--password-stdin",
               stdin="weak\n")
