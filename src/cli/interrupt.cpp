@@ -28,7 +28,10 @@ extern "C" void note(int signal) {
     // A second one stops at once, as asked: a read waiting on a stalled pipe or a terminal would
     // otherwise wait on (an outside attack). Not a hangup again (a closing SSH session sends it
     // twice: bash to its jobs, then the kernel: a review), and not while committed work is being
-    // finished (Hold). Only async-signal-safe calls here.
+    // finished (Hold). Only async-signal-safe calls here. SIGQUIT's own end (Ctrl-\ twice) would
+    // dump core: a file of the process's memory (the import's lines, the key ring) where it ran;
+    // the exit status a shell gives it instead.
+    if (signal == SIGQUIT) ::_exit(128 + SIGQUIT);
     ::signal(signal, SIG_DFL);
     ::raise(signal);
   }

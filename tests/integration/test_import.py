@@ -409,6 +409,28 @@ def test_a_second_signal_stops_a_stalled_import_at_once(server):
     proc.stdout.close()
 
 
+def test_a_second_quit_stops_at_once_without_a_core_dump(server, tmp_path):
+    """Ctrl-\\ twice ended the import as SIGQUIT does: with a core dump, a file of the process's
+    memory (the import's lines, the key ring) in the directory it ran in. It ends with the status
+    a shell gives it (128 + 3), and no core."""
+    server.admin_token()
+    where = tmp_path / "cwd"
+    where.mkdir()
+    proc = subprocess.Popen(["/bin/sh", "-c", f"ulimit -c unlimited; exec {BIN} user import -"],
+                            env=server.env, cwd=where, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_handlers(proc)
+    proc.send_signal(signal.SIGQUIT)
+    with pytest.raises(subprocess.TimeoutExpired):
+        proc.wait(timeout=1.0)
+    proc.send_signal(signal.SIGQUIT)
+    assert proc.wait(timeout=10) == 128 + signal.SIGQUIT
+    assert "stopping at the next safe point" in proc.stderr.read()
+    assert list(where.iterdir()) == []
+    proc.stdin.close()
+    proc.stdout.close()
+
+
 def test_hangups_never_stop_an_import_at_once_and_an_ignored_one_stays_ignored(server):
     """A review: a closing SSH session sends a foreground job SIGHUP twice (bash, then the
     kernel), and "a second signal stops at once" would have ended an import between a batch and
