@@ -209,7 +209,8 @@ void addOidcRoutes(RouteTable& t) {
          .description = "A flow the pages' portal began (/ui/login/external/{provider}) ends "
                         "here in the browser instead: signed in (303 to its return address), "
                         "asked for the second factor (an HTML page), or refused (an HTML page, "
-                        "or 303 to /ui/login?error=external). A linking the account page began "
+                        "or 303 to /ui/login?error=external); only in the browser that began it. "
+                        "A linking the account page began "
                         "(/ui/account/identities/link/{provider}) ends with 303 to /ui/account.",
          .params = {{"code", "query", "string", false, ""},
                     {"state", "query", "string", false, ""},
@@ -221,6 +222,10 @@ void addOidcRoutes(RouteTable& t) {
                       "account page: back to it",
                       ""},
                      {200, "Begun by the portal: the second factor's page (HTML)", ""},
+                     {400,
+                      "Begun by the portal in another browser (its gatehouse_csrf cookie is "
+                      "not the one the flow was begun with): nobody signed in (an HTML page)",
+                      ""},
                      {401, "Begun by the portal: refused (an HTML page)", ""},
                      {403, "Begun by the portal: account deactivated (an HTML page)", ""},
                      {404, "Unknown provider", "ErrorDetail"}},

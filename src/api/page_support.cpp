@@ -185,9 +185,12 @@ void addCookie(http::Response& response, std::string value) {
   response.headers.emplace_back("Set-Cookie", std::move(value));
 }
 
-FormToken formToken(const Call& c) {
+namespace {
+constexpr std::string_view kAnonPurpose = "anon";
+}  // namespace
+
+std::optional<BrowserBinding> browserBinding(const Call& c) {
   const Services& s = c.services;
-  if (c.who != nullptr) return {s.csrf->tokenFor("session", auth::sessionOf(c.who->claims())), {}};
   const std::string name = hostCookie(s, ui::Csrf::kCookieName);
   // A day, renewed by every page before sign-in: long enough for a form left open.
   constexpr std::int64_t kLifetime = 24 * 3600;
@@ -197,12 +200,36 @@ FormToken formToken(const Call& c) {
              return std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '-' || ch == '_';
            });
   };
+  std::string value;
   if (auto existing = cookie(c.request, name); existing && ours(*existing)) {
-    return {s.csrf->tokenFor("anon", *existing), cookieHeader(s, name, *existing, kLifetime, true)};
+    value = std::string(*existing);
+  } else if (auto fresh = ui::Csrf::newBinding()) {
+    value = std::move(*fresh);
+  } else {
+    return std::nullopt;
   }
-  auto fresh = ui::Csrf::newBinding();
-  if (!fresh) return {};
-  return {s.csrf->tokenFor("anon", *fresh), cookieHeader(s, name, *fresh, kLifetime, true)};
+  std::string set = cookieHeader(s, name, value, kLifetime, true);
+  return BrowserBinding{std::move(value), std::move(set)};
+}
+
+std::optional<std::string> externalVerifier(const Call& c,
+                                            std::optional<std::string_view> binding) {
+  const Services& s = c.services;
+  if (!binding) binding = cookie(c.request, hostCookie(s, ui::Csrf::kCookieName));
+  if (!binding || binding->empty() || binding->size() > ui::Csrf::kMaxBindingBytes)
+    return std::nullopt;
+  // 43 characters of base64url: a verifier RFC 7636 takes.
+  std::string verifier = s.csrf->tokenFor("external", *binding);
+  if (verifier.empty()) return std::nullopt;
+  return verifier;
+}
+
+FormToken formToken(const Call& c) {
+  const Services& s = c.services;
+  if (c.who != nullptr) return {s.csrf->tokenFor("session", auth::sessionOf(c.who->claims())), {}};
+  auto binding = browserBinding(c);
+  if (!binding) return {};
+  return {s.csrf->tokenFor(kAnonPurpose, binding->value), std::move(binding->set_cookie)};
 }
 
 http::Response attach(http::Response response, const FormToken& token) {
@@ -215,7 +242,7 @@ bool csrfValid(const Call& c, std::string_view presented) {
   if (c.who != nullptr)
     return s.csrf->check("session", auth::sessionOf(c.who->claims()), presented);
   const auto binding = cookie(c.request, hostCookie(s, ui::Csrf::kCookieName));
-  return binding && !binding->empty() && s.csrf->check("anon", *binding, presented);
+  return binding && !binding->empty() && s.csrf->check(kAnonPurpose, *binding, presented);
 }
 
 std::string_view notice(Notices texts, std::optional<std::string_view> key) {

@@ -66,6 +66,19 @@ struct FormToken {
   std::optional<std::string> new_cookie;  // Set-Cookie value to send
 };
 FormToken formToken(const Call& c);
+// This browser's binding before sign-in: the gatehouse_csrf cookie's value (a host-only cookie a
+// sibling subdomain cannot set), made when it has none, and the Set-Cookie that keeps it.
+// nullopt when the random source fails.
+struct BrowserBinding {
+  std::string value;
+  std::string set_cookie;
+};
+std::optional<BrowserBinding> browserBinding(const Call& c);
+// The PKCE verifier binding an external sign-in the portal begins to the browser that began it,
+// keyed from its binding (`binding`, or the request's cookie): nullopt without one. A callback
+// opened in another browser (a planted transaction cookie: login CSRF) has no verifier to match.
+std::optional<std::string> externalVerifier(const Call& c,
+                                            std::optional<std::string_view> binding = {});
 http::Response attach(http::Response response, const FormToken& token);
 // Whether the posted `csrf` field is the token for this request's binding (constant time).
 bool csrfValid(const Call& c, std::string_view presented);

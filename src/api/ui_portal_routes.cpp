@@ -11,6 +11,7 @@
 #include "core/ascii.hpp"
 #include "core/log.hpp"
 #include "core/uri_path.hpp"
+#include "crypto/pkce.hpp"
 #include "ui/pages.hpp"
 
 namespace gatehouse::api {
@@ -366,9 +367,20 @@ http::Response submitLogout(Call& c) {
   return res;
 }
 
+// Bound to this browser (its gatehouse_csrf cookie, which only this host sets): the code the
+// callback gets is traded with a verifier keyed from it. Without it a transaction cookie planted
+// by a sibling subdomain, with the callback of the attacker's own sign-in, signed the victim's
+// browser in as the attacker (a review: login CSRF).
 http::Response external(Call& c) {
   const std::string return_to = requestedReturn(c);
-  return beginExternal(c, return_to.empty() ? std::string(kHome) : return_to);
+  const auto binding = pages::browserBinding(c);
+  const auto verifier = binding ? pages::externalVerifier(c, binding->value) : std::nullopt;
+  if (!verifier)
+    return errorResponse({auth::Errc::Unavailable, "random source failed", {}, 0}, c.request);
+  http::Response res = beginExternal(c, return_to.empty() ? std::string(kHome) : return_to,
+                                     crypto::s256Challenge(*verifier));
+  if (res.status == 302) pages::addCookie(res, binding->set_cookie);
+  return res;
 }
 
 http::Response home(Call&) { return pages::seeOther(std::string(kHome)); }
@@ -393,7 +405,9 @@ http::Response pages::finishExternal(Call& c, const std::string& landing,
                     "error=external");
   }
   const auto client = clientOf(c.request);
-  auto who = s.oidc.exchange(where.code, client);
+  // Another browser than the one that began (no binding, or another one) has no verifier, or the
+  // wrong one: the code is spent and nobody signed in.
+  auto who = s.oidc.exchange(where.code, client, externalVerifier(c));
   if (!who) {
     const auto csrf = formToken(c);
     return refused(who.error(), c.request, [&](int status, std::string_view text) {

@@ -890,10 +890,11 @@ def test_external_sign_in_asks_for_our_second_factor_unless_the_provider_is_trus
         stop()
 
 
-def portal_sign_in(gate, cert, login, return_to, keep=None):
+def portal_until_callback(gate, cert, login, return_to):
     """The pages' portal begins the flow: /ui/login shows the provider's button, the button's
-    address starts it, the provider sends the browser back to the same callback, and the callback
-    signs the browser in itself. Returns the browser (a cookie jar) and the callback's answer."""
+    address starts it, the provider signs `login` in and sends the browser back to the callback.
+    Returns the browser (a cookie jar), the callback's address not yet opened, and the
+    transaction cookie."""
     browser = requests.Session()
     page = browser.get(gate.url("/ui/login"), params={"return_to": return_to})
     assert page.status_code == 200
@@ -901,12 +902,27 @@ def portal_sign_in(gate, cert, login, return_to, keep=None):
     assert button, page.text
     r = browser.get(gate.url(button.group(1).replace("&amp;", "&")), allow_redirects=False)
     assert r.status_code == 302, r.text
-    tx = re.match(r"gatehouse_oidc=([^;]+);", r.headers["Set-Cookie"]).group(1)
-    back = through_provider(gate, cert, r.headers["Location"], login)
-    # The transaction cookie is Secure: sent by hand over the test's plain-HTTP loopback.
-    landing = browser.get(back, headers={"Cookie": f"gatehouse_oidc={tx}"}, allow_redirects=False)
+    tx = re.search(r"gatehouse_oidc=([^;]+);", r.headers["Set-Cookie"]).group(1)
+    return browser, through_provider(gate, cert, r.headers["Location"], login), tx
+
+
+def browser_cookies(browser, *names):
+    """The Cookie header's pairs for `names` from a jar (the test's loopback is plain HTTP, so a
+    Secure cookie is sent by hand; a Cookie header given by hand replaces the jar's)."""
+    return "; ".join(f"{c.name}={c.value}" for c in browser.cookies if c.name in names)
+
+
+def portal_sign_in(gate, cert, login, return_to, keep=None):
+    """portal_until_callback, then the callback opened by the browser that began, which signs it
+    in. Returns the browser and the callback's answer."""
+    browser, back, tx = portal_until_callback(gate, cert, login, return_to)
+    # The transaction cookie and the browser's own binding (the flow's verifier is keyed from it).
+    own = browser_cookies(browser, "gatehouse_csrf", "__Host-gatehouse_csrf")
+    assert own, browser.cookies
+    landing = browser.get(back, headers={"Cookie": f"gatehouse_oidc={tx}; {own}"},
+                          allow_redirects=False)
     if keep is not None:
-        keep.update(url=back, tx=tx)
+        keep.update(url=back, tx=tx, own=own)
     return browser, landing
 
 
@@ -928,11 +944,34 @@ def test_the_portal_signs_a_browser_in_through_a_provider(stack):
     assert again.status_code == 303
     assert again.headers["Location"] == "/ui/account"
     # The callback cannot be replayed: the state is spent, and no session comes of it.
-    replay = requests.get(flow["url"], headers={"Cookie": f"gatehouse_oidc={flow['tx']}"},
+    replay = requests.get(flow["url"], headers={"Cookie": f"gatehouse_oidc={flow['tx']}; {flow['own']}"},
                           allow_redirects=False)
     assert replay.status_code == 303, replay.text
     assert replay.headers["Location"] == "/ui/login?return_to=%2Fui%2Faccount&error=external"
     assert "gatehouse_session=" not in replay.headers.get("Set-Cookie", "")
+
+
+def test_a_portal_sign_in_lands_only_in_the_browser_that_began_it(stack):
+    """A review (login CSRF): the attacker begins a portal sign-in in their own browser, signs in
+    at the provider as themselves and keeps the callback's address; a sibling subdomain plants
+    their transaction cookie (Domain=<parent>) in the victim's browser and sends it to the
+    callback. The victim's browser was signed in as the attacker. The flow's code is now traded
+    with a verifier keyed from the gatehouse_csrf cookie of the browser that began it (host-only:
+    no sibling sets it): another browser, with a binding of its own or none, is signed in as
+    nobody, and the code is spent."""
+    gate, cert, _ = stack
+    for victim_has_binding in (True, False):
+        _, back, tx = portal_until_callback(gate, cert, "carol", "/ui/account")
+        victim = requests.Session()
+        cookie = f"gatehouse_oidc={tx}"
+        if victim_has_binding:
+            assert victim.get(gate.url("/ui/login")).status_code == 200  # gets its own binding
+            cookie += "; " + browser_cookies(victim, "gatehouse_csrf", "__Host-gatehouse_csrf")
+        landing = victim.get(back, headers={"Cookie": cookie}, allow_redirects=False)
+        assert landing.status_code == 400, (victim_has_binding, landing.status_code)
+        assert "Invalid or expired code" in landing.text
+        assert "gatehouse_session=" not in landing.headers.get("Set-Cookie", "")
+        assert "gatehouse_portal=" not in landing.headers.get("Set-Cookie", "")
 
 
 def test_the_portal_asks_for_our_second_factor_after_a_provider(stack):
