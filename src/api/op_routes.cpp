@@ -248,13 +248,17 @@ http::Response authorize(Call& c) {
   if (r.method == "POST") {
     // A form post from the client's site: the same request as a GET, so the browser's
     // SameSite=Lax session cookie comes along.
-    const auto form = isForm(r) ? paramsOf(r.body) : std::nullopt;
-    if (!form) return errorPage(c, 400, "The sign-in request is malformed.");
     // A megabyte body became a three-megabyte Location (each space sent back as %20) for anyone,
     // before any check (found by an outside attack). 6 KiB: the GET the browser sends next must
     // fit the head's default 8 KiB with its cookies and the rest (a review: at 8 KiB it got a
     // bare 431), and holds every parameter at its own limit.
     constexpr std::size_t kMaxLocationBytes = 6U << 10U;
+    // Each character of the Location takes at most three of the body (%XX): a longer body cannot
+    // fit, and is refused before it is parsed (a review: a megabyte was parsed and encoded first).
+    if (r.body.size() > 3 * kMaxLocationBytes)
+      return errorPage(c, 400, "The sign-in request is too long.");
+    const auto form = isForm(r) ? paramsOf(r.body) : std::nullopt;
+    if (!form) return errorPage(c, 400, "The sign-in request is malformed.");
     std::string location = authorizeLocation(*form);
     if (location.size() > kMaxLocationBytes)
       return errorPage(c, 400, "The sign-in request is too long.");
@@ -461,6 +465,8 @@ http::Response signedOut(Call& c, const op::LogoutPlan& plan,
     if (auto ended = s.browser->end(*who, clientOf(c.request)); !ended)
       return pages::pageRefusal(s, c.request, errorResponse(ended.error(), c.request));
   }
+  // The page is shown to nobody signed in: no name and no sign-out form in its header (a review).
+  c.who = nullptr;
   http::Response res = plan.redirect.empty()
                            ? pages::html(s, 200,
                                          pages::render(c, "message", "Signed out",

@@ -1119,6 +1119,16 @@ def test_logout_with_the_users_hint_signs_out_at_once(op):
     assert_error_redirect(op, w, params, "login_required")
 
 
+def test_the_signed_out_page_shows_nobody_signed_in(op):
+    """A review: the provider's own "Signed out" page (no post_logout_redirect_uri) was made with
+    the ended session still its viewer: its header named the person and held a sign-out form."""
+    u = op.user(uname())
+    b, rp, t = signed_in(op, u)
+    r = b.get("/oauth2/logout?" + urllib.parse.urlencode({"id_token_hint": t["id_token"]}))
+    assert r.status_code == 200 and "You have signed out." in r.text, r.status_code
+    assert 'id="logout-form"' not in r.text and u not in r.text
+
+
 def test_logout_with_another_users_hint_only_asks(op):
     """A hint for someone else does not sign this browser out by a link."""
     u = op.user(uname())
@@ -1591,6 +1601,14 @@ def test_malformed_authorization_requests_are_a_page(op):
     r = b.session.post(op.url("/oauth2/authorize"), data={**rp.authorize_params(), "pad": "p" * 6500},
                        allow_redirects=False)
     assert_refusal_page(r)
+    # The body is refused unparsed past three times that (each character at most %XX); a body
+    # that percent-encodes what needs no encoding still goes on when what it says fits.
+    encoded = urllib.parse.urlencode(rp.authorize_params()) + "&pad=" + "%70" * 3000
+    assert 6 * 1024 < len(encoded) < 18 * 1024
+    r = b.session.post(op.url("/oauth2/authorize"), data=encoded,
+                       headers={"Content-Type": "application/x-www-form-urlencoded"},
+                       allow_redirects=False)
+    assert r.status_code == 303 and "pad=" + "p" * 3000 in r.headers["Location"], r.status_code
 
 
 def test_clients_api_needs_clients_manage(op, admin):
