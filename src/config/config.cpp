@@ -428,7 +428,8 @@ const std::map<std::string, std::string>& variables() {
       {"METRICS_TOKEN",
        "at least 16 characters, no white space at either end: /metrics then answers only "
        "`Authorization: Bearer <token>` (unset: open; its counters tell what happened to single "
-       "requests, so keep it on the monitoring network)"},
+       "requests, so keep it on the monitoring network; the start warns when GATEHOUSE_LISTEN is "
+       "not loopback)"},
       {"SMTP_URL",
        "smtp://[user:password@]host[:port] (STARTTLS required) or smtps://...: where mail goes "
        "(unset, and no MAIL_FILE: password reset, verification and email change answer 503)"},
@@ -794,6 +795,22 @@ core::Result<Config> load(const Lookup& lookup, std::vector<std::string>* proble
   if (c.metrics_token && !c.metrics_token->empty() &&
       (white(c.metrics_token->front()) || white(c.metrics_token->back())))
     r.fail("METRICS_TOKEN", "must not begin or end with white space");
+  if (!c.metrics_token) {
+    // An enumeration attack read it: the outbox's counters move only for a forgot request that
+    // found an account. Open as the contract has it, so said where it reaches beyond the machine.
+    const std::string host =
+        c.listen_host.find(':') != std::string::npos && !c.listen_host.starts_with('[')
+            ? "[" + c.listen_host + "]"
+            : c.listen_host;
+    if (!isLoopbackUrl("http://" + host))
+      c.warnings.push_back(
+          "METRICS_TOKEN is not set and GATEHOUSE_LISTEN is not loopback: /metrics answers anyone "
+          "who reaches " +
+          host +
+          ", and its mail counters tell which forgot-password requests "
+          "found an account; set METRICS_TOKEN or let only the monitoring network reach "
+          "/metrics (docs/deployment.md)");
+  }
   // An origin is scheme://host[:port], nothing more: "*" or a path would be a mistake.
   const auto origins = [&r](const char* name, std::vector<std::string>& out) {
     const auto v = r.raw(name);

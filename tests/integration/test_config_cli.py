@@ -347,6 +347,27 @@ def test_check_warns_about_a_plain_http_public_url(tmp_path, url, warns):
     assert ("GATEHOUSE_PUBLIC_URL is plain http on a host that is not loopback" in r.stdout) == warns
 
 
+@pytest.mark.parametrize("listen, token, warns", [
+    ("0.0.0.0:8000", None, True),
+    ("[::]:8000", None, True),
+    ("10.0.0.5:8000", None, True),
+    ("0.0.0.0:8000", "scrape-" + "m" * 24, False),
+    ("127.0.0.1:8000", None, False),
+    ("[::1]:8000", None, False),
+    ("localhost:8000", None, False),
+])
+def test_check_warns_about_an_open_metrics_beyond_loopback(tmp_path, listen, token, warns):
+    """An enumeration attack: /metrics (open without METRICS_TOKEN, as the contract has it) tells
+    by its mail counters which forgot-password requests found an account. Said when it is
+    reachable beyond the machine."""
+    env = {"GATEHOUSE_LISTEN": listen}
+    if token:
+        env["METRICS_TOKEN"] = token
+    r = gatehouse("config", "--check", cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr
+    assert ("METRICS_TOKEN is not set and GATEHOUSE_LISTEN is not loopback" in r.stdout) == warns, r.stdout
+
+
 # --- gatehouse config ------------------------------------------------------------------------
 
 def setting_line(output, name):
