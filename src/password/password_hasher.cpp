@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string>
+#include <thread>
 
 #include "core/this_thread.hpp"
 #include "crypto/random.hpp"
@@ -132,6 +133,36 @@ bool PasswordHasher::affordable(std::string_view encoded) const {
 }
 
 bool PasswordHasher::verify(std::string_view password, std::string_view encoded) const {
+  const auto began = std::chrono::steady_clock::now();
+  const bool policy_made = madeUnder(policy_, encoded);
+  const bool ok = check(password, encoded);
+  if (policy_made) {
+    notePolicyCheck(began);
+  } else if (!ok) {
+    const auto floor = policyCheckTime();
+    if (floor.count() == 0) {
+      (void)verifyDummy(password);  // nothing measured yet: one check under the policy is it
+    } else {
+      std::this_thread::sleep_until(began + floor);
+    }
+  }
+  return ok;
+}
+
+std::chrono::nanoseconds PasswordHasher::policyCheckTime() const {
+  return std::chrono::nanoseconds(policy_check_ns_->load(std::memory_order_relaxed));
+}
+
+void PasswordHasher::notePolicyCheck(std::chrono::steady_clock::time_point began) const {
+  const std::int64_t took =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - began)
+          .count();
+  const std::int64_t was = policy_check_ns_->load(std::memory_order_relaxed);
+  // An eighth of each new check: the average follows the machine's load within a few logins.
+  policy_check_ns_->store(was == 0 ? took : was + (took - was) / 8, std::memory_order_relaxed);
+}
+
+bool PasswordHasher::check(std::string_view password, std::string_view encoded) const {
   if (password.size() > kMaxPasswordBytes) return verifyDummy({});
   // A stored hash dearer than both the import bounds and the policy (one imported before the
   // bounds, or written to the database by hand) is not checked: it would hold a hashing thread
@@ -145,8 +176,10 @@ bool PasswordHasher::verify(std::string_view password, std::string_view encoded)
 
 bool PasswordHasher::verifyDummy(std::string_view password) const {
   const std::string& dummy = dummy_hash_.get();
+  const auto began = std::chrono::steady_clock::now();  // after any wait for the dummy's making
   if (policy_.scheme == Scheme::Bcrypt) (void)bcryptVerify(password, dummy);
   if (policy_.scheme == Scheme::Argon2id) (void)argon2idVerify(password, dummy);
+  if (!dummy.empty()) notePolicyCheck(began);
   return false;
 }
 

@@ -1,8 +1,12 @@
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <future>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -57,7 +61,16 @@ class PasswordHasher {
   // True when `encoded` is a supported hash of `password`; unknown formats are false.
   // Note: a password over 72 bytes is checked against an imported PBKDF2 or argon2i hash as it
   // is (those formats take any length); only new bcrypt hashes refuse it.
+  // A false answer for a hash not made under the policy (a cost raised since, an import) takes
+  // at least as long as checking the policy's own hash does (policyCheckTime()): it waits out
+  // the rest, else accounts whose hash is cheaper answered faster than unknown users, one
+  // request each (an enumeration attack: 52 ms against 202 ms after BCRYPT_ROUNDS went from 10
+  // to 12). A hash dearer than the policy's still answers slower.
   bool verify(std::string_view password, std::string_view encoded) const;
+
+  // How long checking a hash under the policy has taken of late (a moving average over the
+  // dummy's checks and those of policy hashes); zero before the first.
+  std::chrono::nanoseconds policyCheckTime() const;
 
   // Spends the same work as verify() against a real hash under the policy, for unknown users, so
   // response time does not reveal which accounts exist. Always false.
@@ -83,12 +96,20 @@ class PasswordHasher {
       : policy_(policy), dummy_hash_(std::move(dummy)) {}
   // Whether checking `encoded` costs at most the import bounds or the policy's own hashes.
   bool affordable(std::string_view encoded) const;
+  // verify() without the wait.
+  bool check(std::string_view password, std::string_view encoded) const;
+  // Adds the time since `began` of a check under the policy to the moving average.
+  void notePolicyCheck(std::chrono::steady_clock::time_point began) const;
 
   HashPolicy policy_;
   // Kept from an earlier start, else made in the background at creation (a cost-12 bcrypt takes
   // ~0.2 s, which startup should not wait for); verifyDummy() waits for it only if called within
   // that time.
   std::shared_future<std::string> dummy_hash_;
+  // policyCheckTime() in nanoseconds, shared by the copies of this hasher (it is handed around
+  // by value); relaxed: a lost update only makes the average lag a check.
+  std::shared_ptr<std::atomic<std::int64_t>> policy_check_ns_ =
+      std::make_shared<std::atomic<std::int64_t>>(0);
 };
 
 }  // namespace gatehouse::password

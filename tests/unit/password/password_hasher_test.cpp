@@ -125,6 +125,34 @@ TEST(PasswordHasher, DummyVerifyCostsAFullHash) {
   EXPECT_GT(spent, std::chrono::milliseconds(1));
 }
 
+TEST(PasswordHasher, AFailedCheckOfACheaperHashLastsAsLongAsAPolicyCheck) {
+  // An enumeration attack: after BCRYPT_ROUNDS went from 10 to 12, a wrong password for an
+  // account still holding a cost-10 hash answered in a quarter of the time an unknown user's
+  // did. Not a timing assertion on the machine: the wait is to the average the hasher itself
+  // measured, read before the check and not changed by it.
+  const auto hasher = bcryptHasher(11);
+  const std::string cheap = bcryptHasher(10).hash("Passw0rd!x").value();
+  // Before anything was measured, the check is one under the policy: measured then.
+  EXPECT_EQ(hasher.policyCheckTime().count(), 0);
+  EXPECT_FALSE(hasher.verify("wrong", cheap));
+  EXPECT_GT(hasher.policyCheckTime().count(), 0);
+  for (int i = 0; i < 3; ++i) (void)hasher.verifyDummy("whatever");
+  for (int i = 0; i < 3; ++i) {
+    const auto floor = hasher.policyCheckTime();
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_FALSE(hasher.verify("wrong", cheap));
+    EXPECT_GE(std::chrono::steady_clock::now() - start, floor) << i;
+    EXPECT_EQ(hasher.policyCheckTime(), floor) << "a cheaper hash's check is not the policy's";
+  }
+  // The right password is not held back (the login then stores a hash under the policy), and a
+  // hash under the policy is measured, not padded.
+  EXPECT_TRUE(hasher.verify("Passw0rd!x", cheap));
+  const std::string current = hasher.hash("Passw0rd!x").value();
+  const auto before = hasher.policyCheckTime();
+  EXPECT_FALSE(hasher.verify("wrong", current));
+  EXPECT_NE(hasher.policyCheckTime(), before);
+}
+
 TEST(PasswordHasher, MadeUnderAcceptsOnlyTheFormAHashTakesNow) {
   const HashPolicy cost10{.scheme = Scheme::Bcrypt, .bcrypt_cost = 10};
   const std::string hash = bcryptHasher(10).hash("anything").value();
