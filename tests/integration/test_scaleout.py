@@ -74,6 +74,16 @@ def psql(node, text):
     assert r.returncode == 0, r.stderr
 
 
+def psql_value(node, text):
+    """The one value `text` selects on the node's database, as text."""
+    u = urllib.parse.urlparse(node.env["DATABASE_URL"])
+    r = subprocess.run([f"{PG_BIN}/psql", "-h", u.hostname, "-p", str(u.port), "-U", u.username,
+                        "-d", u.path[1:], "-v", "ON_ERROR_STOP=1", "-Atc", text],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
 def test_register_on_one_node_login_on_the_other(cluster):
     node, _ = cluster
     a, b = node("a"), node("b")
@@ -84,6 +94,48 @@ def test_register_on_one_node_login_on_the_other(cluster):
     assert me.status_code == 200 and me.json()["email"] == "ann@example.com"
     assert a.register("ANN@example.com", "other").status_code == 409  # unique across nodes
     assert b.register("x@example.com", "ANN").status_code == 409
+
+
+def test_a_held_table_lock_answers_503_in_seconds_and_rotates_nothing(cluster):
+    """An outside attack held `LOCK TABLE sessions` from psql (an operator's session, a stuck
+    transaction, VACUUM FULL): every refresh and login waited on it for ten minutes, the workers
+    with them, and when it ended each refresh rotated its session long after its client gave up,
+    so a retry with the token the client still held counted as reuse and ended the session. A
+    lock is now waited for 5 s (lock_timeout), a statement 30 s: the refresh answers 503 and
+    rotates nothing, and the token the client holds still works once the lock is gone."""
+    node, _ = cluster
+    a = node("a")
+    assert a.register("locked@example.com", "locked").status_code == 201
+    pair = a.login("locked").json()
+    u = urllib.parse.urlparse(a.env["DATABASE_URL"])
+    holder = subprocess.Popen(
+        [f"{PG_BIN}/psql", "-h", u.hostname, "-p", str(u.port), "-U", u.username, "-d", u.path[1:],
+         "-v", "ON_ERROR_STOP=1", "-c", "BEGIN", "-c", "LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE",
+         "-c", "SELECT pg_sleep(120)"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        granted = "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation " \
+                  "WHERE c.relname = 'sessions' AND l.mode = 'AccessExclusiveLock' AND l.granted"
+        assert wait_until(lambda: psql_value(a, granted) == "1", 30), holder.stderr
+        began = time.monotonic()
+        r = requests.post(a.url("/api/v1/auth/refresh"), json={"refresh_token": pair["refresh_token"]},
+                          timeout=60)
+        waited = time.monotonic() - began
+        assert r.status_code == 503 and r.json() == {"detail": "Service Unavailable"}, r.text
+        assert waited < 25, waited  # 5 s of lock wait (the limit), never the holder's 120 s
+        assert "database busy" in a.log_text()
+        assert a.login("locked").status_code == 503
+    finally:
+        # Its backend sleeps on after psql goes: ended, and the lock with it.
+        psql_value(a, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                      "WHERE query LIKE '%pg_sleep(120)%' AND pid <> pg_backend_pid()")
+        holder.kill()
+        holder.wait()
+    # The token the client still holds was never rotated.
+    assert wait_until(lambda: psql_value(a, granted) == "0", 30)
+    r = requests.post(a.url("/api/v1/auth/refresh"), json={"refresh_token": pair["refresh_token"]})
+    assert r.status_code == 200, r.text
+    assert requests.get(a.url("/api/v1/auth/me"), headers=auth(r.json()["access_token"])).status_code == 200
 
 
 def test_connections_the_database_ended_while_idle_are_replaced_and_no_confirmed_action_goes_unaudited(cluster):

@@ -46,6 +46,10 @@ core::Error resultError(PGconn* conn, const PGresult* result, std::string_view w
     return core::Error{Errc::FailedPrecondition, std::string(what) + ": " + detail};
   if (sqlstate == "40001" || sqlstate == "40P01")
     return core::Error{Errc::Unavailable, std::string(kConflictPrefix) + detail};
+  // lock_timeout (kSessionLimits): a lock somebody holds (an operator's LOCK TABLE, a long
+  // migration) is a database that cannot answer now, not an error of ours.
+  if (sqlstate == "55P03")
+    return core::Error{Errc::Unavailable, std::string(what) + ": database busy: " + detail};
   if (pq().PQstatus(conn) != CONNECTION_OK || sqlstate.starts_with("08") ||
       sqlstate.starts_with("57"))
     return core::Error{Errc::Unavailable, std::string(what) + ": database unavailable: " + detail};
@@ -107,7 +111,17 @@ core::Result<std::unique_ptr<Connection>> Connection::open(const std::string& ur
   auto c = std::unique_ptr<Connection>(new Connection(conn));
   // Timestamps are Unix seconds in integer columns; keep the session predictable anyway.
   if (auto ok = c->exec("SET TIME ZONE 'UTC'"); !ok) return tl::unexpected(ok.error());
+  if (auto ok = c->limitStatements(true); !ok) return tl::unexpected(ok.error());
   return c;
+}
+
+core::Status Connection::limitStatements(bool limited) {
+  // An outside attack held `LOCK TABLE sessions` from psql: every request waited on it for ten
+  // minutes (the server's default: no limit), workers and /readyz with them, and refreshes
+  // rotated when it ended, long after their clients gave up (whose retry then counted as reuse).
+  // A lock is waited for as long as SQLite's busy timeout, a statement at most 30 s: then 503.
+  return exec(limited ? "SET lock_timeout = '5s'; SET statement_timeout = '30s'"
+                      : "SET lock_timeout = 0; SET statement_timeout = 0");
 }
 
 Connection::~Connection() { pq().PQfinish(conn_); }
@@ -169,7 +183,11 @@ core::Result<std::unique_ptr<Connection>> ConnectionPool::acquire() {
          "storage must not be waited on here: see core::NoWaitScope");
   {
     std::unique_lock lock(mutex_);
-    available_.wait(lock, [this] { return !idle_.empty() || open_ < capacity_; });
+    // Bounded too: each holder's statements are (limitStatements), so this waits only behind a
+    // pool that stays full (a review of the same attack).
+    if (!available_.wait_for(lock, kAcquireWait,
+                             [this] { return !idle_.empty() || open_ < capacity_; }))
+      return core::makeError(Errc::Unavailable, "no PostgreSQL connection free within 15 s");
     std::size_t dropped = 0;
     while (!idle_.empty()) {
       auto conn = std::move(idle_.back());

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -93,6 +94,10 @@ class Connection {
   // pg_terminate_backend, an idle-connection reaper): it says so before it closes, so anything
   // to read on an idle connection means it is gone (nothing here LISTENs).
   bool endedWhileIdle() const;
+  // The limits every connection starts with: a lock waited for at most 5 s, a statement at most
+  // 30 s (then Unavailable); lifted (false) for migrations, which wait for another node's and
+  // may build indexes for minutes.
+  [[nodiscard]] core::Status limitStatements(bool limited);
 
  private:
   explicit Connection(pg_conn* conn) : conn_(conn) {}
@@ -166,6 +171,7 @@ class ConnectionPool {
   };
   [[nodiscard]] core::Result<std::unique_ptr<Connection>> acquire();
 
+  static constexpr std::chrono::seconds kAcquireWait{15};
   const std::string url_;
   const std::size_t capacity_;
   std::mutex mutex_;

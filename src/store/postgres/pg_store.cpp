@@ -2208,10 +2208,14 @@ class PgStore final : public Store {
     // One connection holds a session-level advisory lock for the whole run, so nodes started
     // together (or `gatehouse migrate` run from several hosts) apply each migration once.
     return pool_.with<int>([](Connection& c) -> core::Result<int> {
-      if (auto ok = c.query("SELECT pg_advisory_lock($1)", {kMigrateLock}); !ok)
-        return tl::unexpected(ok.error());
-      auto result = applyMigrations(c);
-      (void)c.query("SELECT pg_advisory_unlock($1)", {kMigrateLock});
+      // Unlimited here: waiting for another node's run, and an index built on a large table.
+      if (auto ok = c.limitStatements(false); !ok) return tl::unexpected(ok.error());
+      auto locked = c.query("SELECT pg_advisory_lock($1)", {kMigrateLock});
+      auto result = locked ? applyMigrations(c) : tl::unexpected(locked.error());
+      if (locked) (void)c.query("SELECT pg_advisory_unlock($1)", {kMigrateLock});
+      // Back to the limits before the connection goes back to the pool (failing that, the run
+      // fails: a server does not start on it).
+      if (auto ok = c.limitStatements(true); !ok && result) return tl::unexpected(ok.error());
       return result;
     });
   }
