@@ -1,5 +1,6 @@
 #include "app/janitor.hpp"
 
+#include "app/failure_log.hpp"
 #include "core/log.hpp"
 #include "core/this_thread.hpp"
 
@@ -17,6 +18,17 @@ Janitor::Janitor(auth::RevocationList& list, auth::UserCache& cache, auth::ApiKe
         // The first purge on the first tick: a restart (an upgrade) purges at once. (Not the
         // clock's epoch: the steady clock counts from boot.)
         auto last_purge = Steady::now() - kPurgeEvery;
+        FailureLog users_log;
+        FailureLog keys_log;
+        FailureLog revocations_log;
+        const auto say = [](FailureLog& log, const char* what, const core::Status& ok) {
+          if (!ok) {
+            if (auto line = log.failed(Steady::now(), ok.error().message))
+              spdlog::warn("{} failed: {}", what, *line);
+          } else if (auto line = log.succeeded()) {
+            spdlog::info("{} {}", what, *line);
+          }
+        };
         std::unique_lock lock(mutex_);
         while (!stop_) {
           // Twice a second: a key rotation reaches every node within a second.
@@ -25,14 +37,11 @@ Janitor::Janitor(auth::RevocationList& list, auth::UserCache& cache, auth::ApiKe
           poked_ = false;
           lock.unlock();
           if (every_tick) every_tick();
-          if (auto ok = cache.sync(); !ok)
-            spdlog::warn("user cache sync failed: {}", ok.error().message);
-          if (auto ok = keys.sync(); !ok)
-            spdlog::warn("API key cache sync failed: {}", ok.error().message);
+          say(users_log, "user cache sync", cache.sync());
+          say(keys_log, "API key cache sync", keys.sync());
           const auto now = Steady::now();
           if (now - last_reload >= std::chrono::seconds(30)) {
-            if (auto ok = list.load(clock.unixSeconds()); !ok)
-              spdlog::warn("re-reading revocations failed: {}", ok.error().message);
+            say(revocations_log, "re-reading revocations", list.load(clock.unixSeconds()));
             last_reload = now;
           }
           if (now - last_purge >= kPurgeEvery && !purging_.load()) {

@@ -1,0 +1,50 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace gatehouse::app {
+
+// What a task that runs twice a second says of its failures: the first at once, then at most a
+// line every 30 s naming how many failed since the last, and one when it works again. An outside
+// attack stopped PostgreSQL: each node wrote four failures a second for the whole outage.
+class FailureLog {
+ public:
+  using Clock = std::chrono::steady_clock;
+  static constexpr std::chrono::seconds kEvery{30};
+
+  // The line to log for a failure at `now`, or nothing (counted for the next line).
+  std::optional<std::string> failed(Clock::time_point now, std::string_view detail) {
+    ++failures_;
+    if (failures_ > 1 && now - said_ < kEvery) {
+      ++unsaid_;
+      return std::nullopt;
+    }
+    std::string line(detail);
+    if (unsaid_ > 0)
+      line += " (" + std::to_string(unsaid_) + " more failed since the last line of it)";
+    said_ = now;
+    unsaid_ = 0;
+    return line;
+  }
+
+  // After failures, the line saying it works again; nothing otherwise.
+  std::optional<std::string> succeeded() {
+    if (failures_ == 0) return std::nullopt;
+    std::string line = "works again after " + std::to_string(failures_) +
+                       (failures_ == 1 ? " failure" : " failures");
+    failures_ = 0;
+    unsaid_ = 0;
+    return line;
+  }
+
+ private:
+  std::int64_t failures_ = 0;  // in a row
+  std::int64_t unsaid_ = 0;
+  Clock::time_point said_{};
+};
+
+}  // namespace gatehouse::app
