@@ -6,11 +6,15 @@
 #include <string>
 #include <string_view>
 
+#include "core/error.hpp"
+#include "core/log.hpp"
+
 namespace gatehouse::app {
 
-// What a task that runs twice a second says of its failures: the first at once, then at most a
-// line every 30 s naming how many failed since the last, and one when it works again. An outside
-// attack stopped PostgreSQL: each node wrote four failures a second for the whole outage.
+// What a task that repeats (twice a second, on one thread at a time) says of its failures: the
+// first at once, then at most a line every 30 s naming how many failed since the last, and one
+// when it works again. An outside attack stopped PostgreSQL: each node wrote four failures a
+// second for the whole outage.
 class FailureLog {
  public:
   using Clock = std::chrono::steady_clock;
@@ -46,5 +50,17 @@ class FailureLog {
   std::int64_t unsaid_ = 0;
   Clock::time_point said_{};
 };
+
+// Logs the outcome of the task `what` through `log`: its failures at warning ("<what> failed:
+// <detail>"), its recovery at info.
+template <class T>
+void logOutcome(FailureLog& log, std::string_view what, const core::Result<T>& outcome) {
+  if (!outcome) {
+    if (auto line = log.failed(FailureLog::Clock::now(), outcome.error().message))
+      spdlog::warn("{} failed: {}", what, *line);
+  } else if (auto line = log.succeeded()) {
+    spdlog::info("{} {}", what, *line);
+  }
+}
 
 }  // namespace gatehouse::app

@@ -21,14 +21,7 @@ Janitor::Janitor(auth::RevocationList& list, auth::UserCache& cache, auth::ApiKe
         FailureLog users_log;
         FailureLog keys_log;
         FailureLog revocations_log;
-        const auto say = [](FailureLog& log, const char* what, const core::Status& ok) {
-          if (!ok) {
-            if (auto line = log.failed(Steady::now(), ok.error().message))
-              spdlog::warn("{} failed: {}", what, *line);
-          } else if (auto line = log.succeeded()) {
-            spdlog::info("{} {}", what, *line);
-          }
-        };
+
         std::unique_lock lock(mutex_);
         while (!stop_) {
           // Twice a second: a key rotation reaches every node within a second.
@@ -37,11 +30,11 @@ Janitor::Janitor(auth::RevocationList& list, auth::UserCache& cache, auth::ApiKe
           poked_ = false;
           lock.unlock();
           if (every_tick) every_tick();
-          say(users_log, "user cache sync", cache.sync());
-          say(keys_log, "API key cache sync", keys.sync());
+          logOutcome(users_log, "user cache sync", cache.sync());
+          logOutcome(keys_log, "API key cache sync", keys.sync());
           const auto now = Steady::now();
           if (now - last_reload >= std::chrono::seconds(30)) {
-            say(revocations_log, "re-reading revocations", list.load(clock.unixSeconds()));
+            logOutcome(revocations_log, "re-reading revocations", list.load(clock.unixSeconds()));
             last_reload = now;
           }
           if (now - last_purge >= kPurgeEvery && !purging_.load()) {

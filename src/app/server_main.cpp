@@ -12,6 +12,7 @@
 
 #include "api/pipeline.hpp"
 #include "api/services.hpp"
+#include "app/failure_log.hpp"
 #include "app/janitor.hpp"
 #include "app/keys.hpp"
 #include "app/logging.hpp"
@@ -42,27 +43,6 @@
 
 namespace gatehouse::app {
 namespace {
-
-// For a task that repeats, on one thread at a time: one line when it starts failing and one when
-// it works again, not one per attempt while it fails.
-class FailureLog {
- public:
-  FailureLog(spdlog::level::level_enum level, std::string failed, std::string recovered)
-      : level_(level), failed_(std::move(failed)), recovered_(std::move(recovered)) {}
-
-  template <class T>
-  void record(const core::Result<T>& outcome) {
-    if (!outcome && !failing_) spdlog::log(level_, "{}: {}", failed_, outcome.error().message);
-    if (outcome && failing_) spdlog::info("{}", recovered_);
-    failing_ = !outcome;
-  }
-
- private:
-  spdlog::level::level_enum level_;
-  std::string failed_;
-  std::string recovered_;
-  bool failing_ = false;
-};
 
 // How long the user and API key caches answer from memory after their last successful read of
 // the change logs (the janitor reads them twice a second): past it (the database unreachable, a
@@ -643,10 +623,8 @@ int serve(const config::Config& config) {
        .on_shutdown = [&notifier] { (void)notifier.send("STOPPING=1"); },
        .heartbeat_every = service_manager.beat_every,
        .on_heartbeat =
-           [&notifier,
-            log = FailureLog(spdlog::level::err, "NOTIFY_SOCKET: WATCHDOG=1 could not be sent",
-                             "NOTIFY_SOCKET: WATCHDOG=1 is sent again")]() mutable {
-             log.record(notifier.send("WATCHDOG=1"));
+           [&notifier, log = FailureLog()]() mutable {
+             logOutcome(log, "NOTIFY_SOCKET: sending WATCHDOG=1", notifier.send("WATCHDOG=1"));
            },
        .on_hangup = [&audit_log] { audit_log.reopenSink(); }},
       [&pipeline](http::Request& r) { return pipeline(r); }, &api::Pipeline::decorate,
@@ -666,15 +644,13 @@ int serve(const config::Config& config) {
       auth::RetentionPass(
           **store, {.access_ttl = config.access_token_ttl,
                     .legacy_until = config.legacy_secret_key ? config.legacy_tokens_until : 0}),
-      [&keys, &tokens,
-       log = FailureLog(spdlog::level::warn,
-                        "re-reading the key ring failed (this node keeps its keys)",
-                        "the key ring is read again")]() mutable {
+      [&keys, &tokens, log = FailureLog()]() mutable {
         // A rotation stored by any node or `gatehouse keys rotate`, or the time a
         // next key signs from, reaches this node here.
         if (!keys->tokens_from_ring) return;
         auto fresh = keys->ring->refresh();
-        log.record(fresh);  // not two lines a second while the database is away
+        // Not two lines a second while the database is away.
+        logOutcome(log, "re-reading the key ring (this node keeps its keys)", fresh);
         if (fresh && *fresh) {
           spdlog::info("token keys changed: {} signs", (*fresh)->signing.kid());
           tokens.setKeys(std::move((*fresh)->signing), std::move((*fresh)->verification),
