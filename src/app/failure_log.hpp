@@ -51,13 +51,14 @@ class FailureLog {
   Clock::time_point said_{};
 };
 
-// Logs the outcome of the task `what` through `log`: its failures at warning ("<what> failed:
+// Logs the outcome of the task `what` through `log`: its failures at `level` ("<what> failed:
 // <detail>"), its recovery at info.
 template <class T>
-void logOutcome(FailureLog& log, std::string_view what, const core::Result<T>& outcome) {
+void logOutcome(FailureLog& log, std::string_view what, const core::Result<T>& outcome,
+                spdlog::level::level_enum level = spdlog::level::warn) {
   if (!outcome) {
     if (auto line = log.failed(FailureLog::Clock::now(), outcome.error().message))
-      spdlog::warn("{} failed: {}", what, *line);
+      spdlog::log(level, "{} failed: {}", what, *line);
   } else if (auto line = log.succeeded()) {
     spdlog::info("{} {}", what, *line);
   }

@@ -644,7 +644,10 @@ int serve(const config::Config& config) {
       auth::RetentionPass(
           **store, {.access_ttl = config.access_token_ttl,
                     .legacy_until = config.legacy_secret_key ? config.legacy_tokens_until : 0}),
-      [&keys, &tokens, log = FailureLog()]() mutable {
+      [&keys, &tokens, &store, log = FailureLog(), files_log = FailureLog()]() mutable {
+        // The database's files as opened (SQLite's WAL): else writes are refused, and said.
+        logOutcome(files_log, "checking the database's files", (*store)->intact(),
+                   spdlog::level::err);
         // A rotation stored by any node or `gatehouse keys rotate`, or the time a
         // next key signs from, reaches this node here.
         if (!keys->tokens_from_ring) return;

@@ -723,6 +723,10 @@ class Store {
   virtual KeyRingStore& keyRing() = 0;
   // Unavailable when the database cannot be reached (readiness).
   [[nodiscard]] virtual core::Status ping() = 0;
+  // Unavailable once the database's files are no longer whole under this process (SQLite: its
+  // WAL file removed or replaced while open), after which it writes nothing more; the server asks
+  // twice a second, and ping() answers it too. Nothing to watch on PostgreSQL.
+  [[nodiscard]] virtual core::Status intact() { return {}; }
   // Applies pending schema migrations; returns the schema version now in place.
   [[nodiscard]] virtual core::Result<int> migrate() = 0;
 };

@@ -698,6 +698,45 @@ def test_sigkill_during_registration_burst_loses_no_201(make_server):
         assert s.login(name).status_code == 200, name
 
 
+def test_a_wal_removed_under_the_server_loses_no_acknowledged_write(make_server, tmp_path):
+    """A dependency-failure attack removed the SQLite database's -wal and -shm files under a
+    running server: it went on writing into the removed file, /readyz said ready, and after a
+    kill -9 a logout and a password change it had answered 200 were undone. Now the server sees
+    the file gone within a second: what the removed file held goes into the database file,
+    /readyz answers 503, writes are refused (503) until a restart, and nothing it acknowledged
+    is lost."""
+    s = make_server()
+    db = tmp_path / "data" / "gatehouse.db"
+    assert s.register("walker@example.com", "walker").status_code == 201
+    pair = s.login("walker").json()
+    wal, shm = pathlib.Path(str(db) + "-wal"), pathlib.Path(str(db) + "-shm")
+    assert wal.exists() and shm.exists()
+    wal.unlink()
+    shm.unlink()
+    # Writes that race the check: each one answered 201 must survive the crash below.
+    made = []
+    for i in range(40):
+        r = s.register(f"w{i}@example.com", f"walk{i}")
+        assert r.status_code in (201, 503), r.text
+        if r.status_code == 201:
+            made.append(f"walk{i}")
+        time.sleep(0.05)
+    deadline = time.time() + 10
+    while requests.get(s.url("/readyz")).status_code != 503:
+        assert time.time() < deadline, "the removed WAL was never noticed"
+        time.sleep(0.1)
+    r = requests.post(s.url("/api/v1/auth/logout"), json={"refresh_token": pair["refresh_token"]},
+                      headers=auth(pair["access_token"]))
+    assert r.status_code == 503 and r.json() == {"detail": "Service Unavailable"}, r.text
+    assert "was removed while the server had it open: writes are refused until a restart" in s.log_text()
+    s.kill()
+    s.start()
+    for name in ["walker"] + made:
+        assert s.login(name).status_code == 200, name
+    # The refused logout did not happen; the session goes on.
+    assert requests.get(s.url("/api/v1/auth/me"), headers=auth(pair["access_token"])).status_code == 200
+
+
 def hashing_cpu_ticks(pid):
     """CPU time (clock ticks) the server's password-hashing threads have used so far."""
     ticks = 0

@@ -28,6 +28,11 @@ core::Error sqliteError(sqlite3* db, int rc, std::string_view what) {
   if ((rc & 0xFF) == SQLITE_FULL || (rc & 0xFF) == SQLITE_IOERR) {
     return core::Error{Errc::Unavailable, std::string(what) + ": " + detail};
   }
+  // A file that cannot be written (its permissions, the database file moved or removed, writes
+  // refused after the WAL was: ConnectionPool::refuseWrites): unavailable too, not broken.
+  if ((rc & 0xFF) == SQLITE_READONLY) {
+    return core::Error{Errc::Unavailable, std::string(what) + ": " + detail};
+  }
   return core::Error{Errc::Internal, std::string(what) + ": " + detail};
 }
 
@@ -127,6 +132,13 @@ core::Status Connection::exec(std::string_view sql) {
   return {};
 }
 
+core::Status Connection::refuseWrites() {
+  if (query_only_) return {};
+  auto ok = exec("PRAGMA query_only = ON");
+  query_only_ = ok.has_value();
+  return ok;
+}
+
 std::int64_t Connection::lastInsertRowid() const { return sqlite3_last_insert_rowid(db_); }
 int Connection::changes() const { return sqlite3_changes(db_); }
 
@@ -157,6 +169,8 @@ ConnectionPool::Lease::Lease(ConnectionPool& p) : pool(p) {
     lock.lock();
     if (fresh) {
       conn = std::move(*fresh);
+      lock.unlock();
+      queryOnlyIfRefusing();
       return;
     }
     // Out of file descriptors or memory for now: wait for a connection in use (one always is,
@@ -166,7 +180,16 @@ ConnectionPool::Lease::Lease(ConnectionPool& p) : pool(p) {
   pool.available_.wait(lock, [&] { return !pool.idle_.empty(); });
   conn = std::move(pool.idle_.back());
   pool.idle_.pop_back();
+  lock.unlock();
+  queryOnlyIfRefusing();
 }
+
+void ConnectionPool::Lease::queryOnlyIfRefusing() {
+  // Each connection learns it when it is next lent (its own thread's, not the refuser's).
+  if (pool.refusing_.load()) (void)conn->refuseWrites();
+}
+
+void ConnectionPool::refuseWrites() { refusing_.store(true); }
 
 ConnectionPool::Lease::~Lease() {
   {

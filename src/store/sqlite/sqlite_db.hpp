@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
@@ -61,11 +62,14 @@ class Connection {
   [[nodiscard]] core::Status exec(std::string_view sql);
   std::int64_t lastInsertRowid() const;
   int changes() const;
+  // PRAGMA query_only, once: writes fail with SQLITE_READONLY (ConnectionPool::refuseWrites).
+  [[nodiscard]] core::Status refuseWrites();
   sqlite3* raw() const { return db_; }
 
  private:
   explicit Connection(sqlite3* db) : db_(db) {}
   sqlite3* db_;
+  bool query_only_ = false;  // PRAGMA query_only set (ConnectionPool::refuseWrites)
   std::map<std::string, sqlite3_stmt*, std::less<>> cache_;
 };
 
@@ -81,6 +85,12 @@ class ConnectionPool {
  public:
   [[nodiscard]] static core::Result<std::unique_ptr<ConnectionPool>> open(
       const std::filesystem::path& path, std::size_t size);
+
+  // From now on every connection refuses writes (SQLITE_READONLY, Unavailable): the WAL file
+  // was removed or replaced under the server (SqliteStore::intact), and what it writes would be
+  // lost at its next crash.
+  void refuseWrites();
+  const std::filesystem::path& path() const { return path_; }
 
   // Runs `fn` with a connection held exclusively.
   template <class F>
@@ -113,11 +123,13 @@ class ConnectionPool {
     ~Lease();
     Lease(const Lease&) = delete;
     Lease& operator=(const Lease&) = delete;
+    void queryOnlyIfRefusing();
     ConnectionPool& pool;
     std::unique_ptr<Connection> conn;
   };
 
   std::filesystem::path path_;
+  std::atomic<bool> refusing_{false};
   std::size_t size_ = 0;
   std::mutex mutex_;
   std::condition_variable available_;
