@@ -209,7 +209,8 @@ void addOidcRoutes(RouteTable& t) {
          .description = "A flow the pages' portal began (/ui/login/external/{provider}) ends "
                         "here in the browser instead: signed in (303 to its return address), "
                         "asked for the second factor (an HTML page), or refused (an HTML page, "
-                        "or 303 to /ui/login?error=external); only in the browser that began it. "
+                        "or 303 to /ui/login?error=external); signed in only in the browser that "
+                        "began it. "
                         "A linking the account page began "
                         "(/ui/account/identities/link/{provider}) ends with 303 to /ui/account.",
          .params = {{"code", "query", "string", false, ""},

@@ -253,8 +253,9 @@ http::Response authorize(Call& c) {
     // fit the head's default 8 KiB with its cookies and the rest (a review: at 8 KiB it got a
     // bare 431), and holds every parameter at its own limit.
     constexpr std::size_t kMaxLocationBytes = 6U << 10U;
-    // Each character of the Location takes at most three of the body (%XX): a longer body cannot
-    // fit, and is refused before it is parsed (a review: a megabyte was parsed and encoded first).
+    // A body over three times that is refused before it is parsed (a review: a megabyte was
+    // parsed and encoded first): each character of the Location takes at most three of the body
+    // (%XX), so only one padded with empty fields (&&&) could have fitted.
     if (r.body.size() > 3 * kMaxLocationBytes)
       return errorPage(c, 400, "The sign-in request is too long.");
     const auto form = isForm(r) ? paramsOf(r.body) : std::nullopt;

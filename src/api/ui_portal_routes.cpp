@@ -12,6 +12,7 @@
 #include "core/log.hpp"
 #include "core/uri_path.hpp"
 #include "crypto/pkce.hpp"
+#include "crypto/random.hpp"
 #include "ui/pages.hpp"
 
 namespace gatehouse::api {
@@ -406,8 +407,12 @@ http::Response pages::finishExternal(Call& c, const std::string& landing,
   }
   const auto client = clientOf(c.request);
   // Another browser than the one that began (no binding, or another one) has no verifier, or the
-  // wrong one: the code is spent and nobody signed in.
-  auto who = s.oidc.exchange(where.code, client, externalVerifier(c));
+  // wrong one: the code is spent and nobody signed in. Without a binding a random verifier goes
+  // in, never none: a code begun unbound (on a node of the version before, in a roll-out) is
+  // refused too, not traded (a review).
+  auto verifier = externalVerifier(c);
+  if (!verifier) verifier = crypto::randomToken(32).value_or(std::string(43, 'x'));
+  auto who = s.oidc.exchange(where.code, client, verifier);
   if (!who) {
     const auto csrf = formToken(c);
     return refused(who.error(), c.request, [&](int status, std::string_view text) {

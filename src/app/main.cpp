@@ -7,6 +7,7 @@
 #include <iostream>
 #include <string>
 #include <string_view>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <boost/json/array.hpp>
@@ -377,7 +378,9 @@ int main(int argc, char** argv) {
     // `gatehouse bogus` or `gatehouse user bogus`: CLI11 says a subcommand is required, which
     // reads as if none was typed. Name the word it did not know, and where to look.
     if (dynamic_cast<const CLI::RequiredError*>(&e) != nullptr) {
-      if (const auto extra = app.remaining(true); !extra.empty()) {
+      // A word, not an option (`gatehouse --bogus` is CLI11's own "not expected").
+      if (const auto extra = app.remaining(true);
+          !extra.empty() && !extra.front().starts_with('-')) {
         std::string path = "gatehouse";
         const CLI::App* at = &app;
         while (!at->get_subcommands().empty()) {
@@ -393,6 +396,13 @@ int main(int argc, char** argv) {
     }
     const int code = app.exit(e);
     return code == 0 ? 0 : 2;
+  }
+  // A command's core dump (Ctrl-\, a crash) would put on disk what it holds: a password read
+  // from stdin, an import's lines, the key ring (a review). The server keeps them for its
+  // watchdog (packaging/gatehouse.service): where systemd-coredump keeps them, for root.
+  if (!*serve) {
+    const rlimit none{0, 0};
+    (void)::setrlimit(RLIMIT_CORE, &none);
   }
   if (*create && !password_stdin && password_arg.empty()) {
     std::cerr << "gatehouse: user create needs --password-stdin or --password\n";

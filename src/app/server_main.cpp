@@ -624,7 +624,9 @@ int serve(const config::Config& config) {
        .heartbeat_every = service_manager.beat_every,
        .on_heartbeat =
            [&notifier, log = FailureLog()]() mutable {
-             logOutcome(log, "NOTIFY_SOCKET: sending WATCHDOG=1", notifier.send("WATCHDOG=1"));
+             // At error: systemd ends a service whose watchdog goes unfed.
+             logOutcome(log, "NOTIFY_SOCKET: sending WATCHDOG=1", notifier.send("WATCHDOG=1"),
+                        spdlog::level::err);
            },
        .on_hangup = [&audit_log] { audit_log.reopenSink(); }},
       [&pipeline](http::Request& r) { return pipeline(r); }, &api::Pipeline::decorate,

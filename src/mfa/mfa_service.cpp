@@ -233,6 +233,9 @@ auth::Result<std::string> MfaService::challenge(const auth::SignedIn& who,
                        // The account as it was: its watermark and its password hash's digest (a
                        // second change within the watermark's second still shows).
                        {"acct", auth::accountMark(who.user)},
+                       // Read by the version before (a roll-out: without it, its nodes answered
+                       // 500 to a token of this one); not read here.
+                       {"tva", who.user.tokens_valid_after},
                        {"exp", now + kMfaTokenSeconds},
                        // The first proof's method: "pwd", or "ext" for an external provider.
                        {"m", who.grant.amr.empty() ? std::string("pwd") : who.grant.amr.front()}};

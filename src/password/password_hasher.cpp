@@ -158,8 +158,13 @@ void PasswordHasher::notePolicyCheck(std::chrono::steady_clock::time_point began
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - began)
           .count();
   const std::int64_t was = policy_check_ns_->load(std::memory_order_relaxed);
-  // An eighth of each new check: the average follows the machine's load within a few logins.
-  policy_check_ns_->store(was == 0 ? took : was + (took - was) / 8, std::memory_order_relaxed);
+  // An eighth of each new check: the average follows the machine's load within a few logins. A
+  // check counts at most twice the average (a review): one stretched by a burst of other work
+  // (the hashing threads run at SCHED_IDLE) would raise it for long, and known accounts with
+  // cheaper hashes would answer slower than unknown names until it came down, each holding a
+  // hashing thread the longer.
+  const std::int64_t sample = was == 0 ? took : std::min(took, 2 * was);
+  policy_check_ns_->store(was == 0 ? sample : was + (sample - was) / 8, std::memory_order_relaxed);
 }
 
 bool PasswordHasher::check(std::string_view password, std::string_view encoded) const {

@@ -9,6 +9,7 @@ are audited with their counts."""
 import base64
 import json
 import pathlib
+import re
 import signal
 import sqlite3
 import subprocess
@@ -420,6 +421,9 @@ def test_a_second_quit_stops_at_once_without_a_core_dump(server, tmp_path):
                             env=server.env, cwd=where, stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for_handlers(proc)
+    # No core at all, whatever ends it (a review: a single SIGQUIT, a crash): its size limit is 0.
+    limits = pathlib.Path(f"/proc/{proc.pid}/limits").read_text()
+    assert re.search(r"^Max core file size\s+0\s+0\s", limits, re.M), limits
     proc.send_signal(signal.SIGQUIT)
     with pytest.raises(subprocess.TimeoutExpired):
         proc.wait(timeout=1.0)

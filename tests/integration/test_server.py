@@ -628,6 +628,8 @@ def test_cli(make_server):
         r = s.cli(*args)
         assert r.returncode == 2, args
         assert r.stderr.strip() == f"gatehouse: unknown command 'frobnicate'; {path} --help lists the commands", r.stderr
+    r = s.cli("--frobnicate")  # an option is not called a command (a review)
+    assert r.returncode == 2 and "unknown command" not in r.stderr, r.stderr
     assert s.cli().returncode == 2
     r = s.cli("user", "create", "--email", "c@example.com", "--username", "cli", "--password-stdin",
               stdin="weak\n")

@@ -48,7 +48,7 @@ core::Error resultError(PGconn* conn, const PGresult* result, std::string_view w
     return core::Error{Errc::Unavailable, std::string(kConflictPrefix) + detail};
   // lock_timeout (kSessionLimits): a lock somebody holds (an operator's LOCK TABLE, a long
   // migration) is a database that cannot answer now, not an error of ours.
-  if (sqlstate == "55P03")
+  if (sqlstate == "55P03" || sqlstate == "57014")  // and statement_timeout's cancel
     return core::Error{Errc::Unavailable, std::string(what) + ": database busy: " + detail};
   if (pq().PQstatus(conn) != CONNECTION_OK || sqlstate.starts_with("08") ||
       sqlstate.starts_with("57"))
