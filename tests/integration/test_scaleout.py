@@ -138,6 +138,39 @@ def test_a_held_table_lock_answers_503_in_seconds_and_rotates_nothing(cluster):
     assert requests.get(a.url("/api/v1/auth/me"), headers=auth(r.json()["access_token"])).status_code == 200
 
 
+def test_a_lock_timeout_the_operator_set_is_kept(cluster):
+    """A review: the 5 s lock limit replaced any the operator had set for the role or database.
+    One of 1 s set on the database applies instead."""
+    node, _ = cluster
+    a = node("a")
+    a.stop()
+    psql(a, "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET lock_timeout = ''1s''', "
+            "current_database()); END $$")
+    a.start()
+    assert a.register("quick@example.com", "quick").status_code == 201
+    pair = a.login("quick").json()
+    u = urllib.parse.urlparse(a.env["DATABASE_URL"])
+    holder = subprocess.Popen(
+        [f"{PG_BIN}/psql", "-h", u.hostname, "-p", str(u.port), "-U", u.username, "-d", u.path[1:],
+         "-c", "BEGIN", "-c", "LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE", "-c", "SELECT pg_sleep(60)"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    granted = ("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+               "WHERE c.relname = 'sessions' AND l.mode = 'AccessExclusiveLock' AND l.granted")
+    try:
+        assert wait_until(lambda: psql_value(a, granted) == "1", 30)
+        began = time.monotonic()
+        r = requests.post(a.url("/api/v1/auth/refresh"), json={"refresh_token": pair["refresh_token"]},
+                          timeout=60)
+        waited = time.monotonic() - began
+        assert r.status_code == 503, r.text
+        assert waited < 4, waited  # the database's 1 s, not the default 5 s
+    finally:
+        psql_value(a, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                      "WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()")
+        holder.kill()
+        holder.wait()
+
+
 def test_connections_the_database_ended_while_idle_are_replaced_and_no_confirmed_action_goes_unaudited(cluster):
     """An outside attack ended gatehouse's PostgreSQL connections under a burst (as a restart, a
     failover or an idle-connection reaper does): the next statement on each failed, so requests

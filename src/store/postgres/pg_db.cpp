@@ -120,8 +120,16 @@ core::Status Connection::limitStatements(bool limited) {
   // minutes (the server's default: no limit), workers and /readyz with them, and refreshes
   // rotated when it ended, long after their clients gave up (whose retry then counted as reuse).
   // A lock is waited for as long as SQLite's busy timeout, a statement at most 30 s: then 503.
-  return exec(limited ? "SET lock_timeout = '5s'; SET statement_timeout = '30s'"
-                      : "SET lock_timeout = 0; SET statement_timeout = 0");
+  // Limits the operator set (ALTER ROLE/DATABASE ... SET, the URL's options) are kept (a review).
+  if (!limited) return exec("SET lock_timeout = 0; SET statement_timeout = 0");
+  if (auto ok = exec("RESET lock_timeout; RESET statement_timeout"); !ok) return ok;
+  auto now =
+      query("SELECT current_setting('lock_timeout'), current_setting('statement_timeout')", {});
+  if (!now) return tl::unexpected(now.error());
+  std::string set;
+  if (now->text(0, 0) == "0") set += "SET lock_timeout = '5s';";
+  if (now->text(0, 1) == "0") set += "SET statement_timeout = '30s';";
+  return set.empty() ? core::Status{} : exec(set);
 }
 
 Connection::~Connection() { pq().PQfinish(conn_); }
@@ -183,11 +191,9 @@ core::Result<std::unique_ptr<Connection>> ConnectionPool::acquire() {
          "storage must not be waited on here: see core::NoWaitScope");
   {
     std::unique_lock lock(mutex_);
-    // Bounded too: each holder's statements are (limitStatements), so this waits only behind a
-    // pool that stays full (a review of the same attack).
-    if (!available_.wait_for(lock, kAcquireWait,
-                             [this] { return !idle_.empty() || open_ < capacity_; }))
-      return core::makeError(Errc::Unavailable, "no PostgreSQL connection free within 15 s");
+    // Not bounded: each holder's statements are (limitStatements), and an audit record of an
+    // action already committed must wait for a connection, not be dropped (a review).
+    available_.wait(lock, [this] { return !idle_.empty() || open_ < capacity_; });
     std::size_t dropped = 0;
     while (!idle_.empty()) {
       auto conn = std::move(idle_.back());

@@ -1,6 +1,5 @@
 #pragma once
 
-#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -95,8 +94,8 @@ class Connection {
   // to read on an idle connection means it is gone (nothing here LISTENs).
   bool endedWhileIdle() const;
   // The limits every connection starts with: a lock waited for at most 5 s, a statement at most
-  // 30 s (then Unavailable); lifted (false) for migrations, which wait for another node's and
-  // may build indexes for minutes.
+  // 30 s (then Unavailable), unless the role, the database or the URL set their own; lifted
+  // (false) for migrations, which wait for another node's and may build indexes for minutes.
   [[nodiscard]] core::Status limitStatements(bool limited);
 
  private:
@@ -171,7 +170,6 @@ class ConnectionPool {
   };
   [[nodiscard]] core::Result<std::unique_ptr<Connection>> acquire();
 
-  static constexpr std::chrono::seconds kAcquireWait{15};
   const std::string url_;
   const std::size_t capacity_;
   std::mutex mutex_;

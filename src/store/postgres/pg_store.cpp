@@ -392,6 +392,17 @@ core::Status lock(Connection& c, std::int64_t key) {
   return {};
 }
 
+// The same, for a transaction that waits without the connection's limits (they come back with
+// its end): an audit record of an action already committed waits rather than being dropped,
+// and a second import waits for the first's batch rather than failing (a review of the limits).
+core::Status lockWaiting(Connection& c, std::int64_t key) {
+  if (auto ok = c.exec("SET LOCAL lock_timeout = 0; SET LOCAL statement_timeout = 0"); !ok)
+    return ok;
+  auto rows = c.query("SELECT pg_advisory_xact_lock($1)", {key});
+  if (!rows) return tl::unexpected(rows.error());
+  return {};
+}
+
 // A change log (`seq`, `id_column`): the ids changed after `seq` and the newest seq read; with
 // seq < 0 (a first call) only the newest seq, however long the log (read from its start, a node
 // would hear of a change made now only after the 10,000-row pages of every earlier one). The
@@ -737,7 +748,8 @@ class PgUsers final : public UserStore {
           // Imports run one at a time across nodes, as SQLite's BEGIN IMMEDIATE makes them: a
           // legacy subject not yet recorded has no row to lock, and two imports deciding on it at
           // once both inserted it, one batch failing whole (found by a review of the stores).
-          if (auto locked = lock(c, kImportLock); !locked) return tl::unexpected(locked.error());
+          if (auto locked = lockWaiting(c, kImportLock); !locked)
+            return tl::unexpected(locked.error());
           std::vector<ImportOutcome> out;
           for (const ImportedUser& item : users) {
             auto outcome = importOne(c, item);
@@ -995,7 +1007,7 @@ class PgAudit final : public AuditStore {
                                    const std::function<core::Status(AuditRecord&)>& seal) override {
     return pool_.transaction<AuditRecord>([&](Connection& c) -> core::Result<AuditRecord> {
       // Nodes append one at a time, so the chain never forks.
-      if (auto ok = lock(c, kAuditLock); !ok) return tl::unexpected(ok.error());
+      if (auto ok = lockWaiting(c, kAuditLock); !ok) return tl::unexpected(ok.error());
       auto last = c.query("SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1");
       if (!last) return tl::unexpected(last.error());
       r.id = last->empty() ? 1 : last->int64(0, 0) + 1;

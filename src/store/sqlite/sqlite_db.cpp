@@ -2,12 +2,17 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <sys/stat.h>
 
 #include "core/blocking.hpp"
 
 namespace gatehouse::store::sqlite {
 
 using core::Errc;
+using core::makeError;
 
 core::Error sqliteError(sqlite3* db, int rc, std::string_view what) {
   const std::string detail = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
@@ -134,9 +139,23 @@ core::Status Connection::exec(std::string_view sql) {
 
 core::Status Connection::refuseWrites() {
   if (query_only_) return {};
+  // Closing the last connection checkpoints and removes the -wal file at the path: by then it
+  // may be another process's (a command run meanwhile), holding commits of its own. Kept.
+  int keep = 1;
+  if (sqlite3_file_control(db_, "main", SQLITE_FCNTL_PERSIST_WAL, &keep) != SQLITE_OK)
+    return makeError(Errc::Internal, "SQLITE_FCNTL_PERSIST_WAL refused");
   auto ok = exec("PRAGMA query_only = ON");
   query_only_ = ok.has_value();
   return ok;
+}
+
+core::Result<bool> Connection::checkpointAll() {
+  int frames = 0;
+  int copied = 0;
+  const int rc = sqlite3_wal_checkpoint_v2(db_, "main", SQLITE_CHECKPOINT_FULL, &frames, &copied);
+  if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+    return tl::unexpected(sqliteError(db_, rc, "checkpoint"));
+  return rc == SQLITE_OK && frames == copied;
 }
 
 std::int64_t Connection::lastInsertRowid() const { return sqlite3_last_insert_rowid(db_); }
@@ -149,16 +168,90 @@ core::Result<std::unique_ptr<ConnectionPool>> ConnectionPool::open(
   pool->size_ = std::max<std::size_t>(size, 1);
   auto first = Connection::open(path);
   if (!first) return tl::unexpected(first.error());
+  // SQLite's own name for it: through a linked database file, the link's target's.
+  if (const char* wal = sqlite3_filename_wal(sqlite3_db_filename((*first)->raw(), "main")))
+    pool->wal_path_ = wal;
   pool->idle_.push_back(std::move(*first));
   pool->opened_ = 1;
+  (void)pool->watchWal();  // the file as opened (the pragmas read the database)
   return pool;
+}
+
+std::optional<bool> ConnectionPool::walAsSeen() const {
+  if (wal_path_.empty()) return true;
+  struct stat now {};
+  if (::stat(wal_path_.c_str(), &now) != 0) {
+    if (errno == ENOENT) return !seen_.load(std::memory_order_acquire);
+    return std::nullopt;  // cannot tell (EACCES, EIO, ...)
+  }
+  if (!seen_.load(std::memory_order_acquire)) return true;
+  return now.st_dev == seen_dev_.load(std::memory_order_relaxed) &&
+         now.st_ino == seen_ino_.load(std::memory_order_relaxed);
+}
+
+core::Status ConnectionPool::watchWal() {
+  const std::lock_guard watch(watch_mutex_);
+  if (!wal_broken_.empty()) return makeError(Errc::Unavailable, wal_broken_);
+  const auto as_seen = walAsSeen();
+  if (!as_seen) {
+    const int why = errno;
+    return makeError(Errc::Unavailable, "cannot stat " + wal_path_ + ": " + std::strerror(why));
+  }
+  if (*as_seen) {
+    struct stat now {};
+    if (!seen_.load() && !wal_path_.empty() && ::stat(wal_path_.c_str(), &now) == 0) {
+      seen_dev_.store(now.st_dev, std::memory_order_relaxed);
+      seen_ino_.store(now.st_ino, std::memory_order_relaxed);
+      seen_.store(true, std::memory_order_release);
+    }
+    return {};
+  }
+  // A dependency-failure attack removed the -wal file (and -shm) of a running server: SQLite
+  // went on writing into the removed file, /readyz said ready, and at the next crash a logout
+  // and a password change it had answered 200 were undone. From here: no lease writes (each
+  // connection is set query_only when lent, and no new one is opened); once every connection is
+  // back (what was under way committed), all of them are held while what the removed file holds
+  // is checkpointed into the database file through SQLite's open descriptor (a review: first
+  // checkpointing, then refusing, lost the writes that committed between).
+  refusing_.store(true);
+  std::vector<std::unique_ptr<Connection>> all;
+  {
+    std::unique_lock lock(mutex_);
+    (void)available_.wait_for(lock, std::chrono::seconds(30),
+                              [this] { return idle_.size() == opened_; });
+    all.swap(idle_);
+  }
+  std::string outcome = "its checkpoint could not run";
+  for (auto& c : all) (void)c->refuseWrites();
+  for (auto& c : all) {
+    auto done = c->checkpointAll();
+    if (done && *done) {
+      outcome = "what it held is in the database file";
+      break;
+    }
+    outcome = done ? "its checkpoint was cut short (another process reading)"
+                   : "its checkpoint failed: " + done.error().message;
+  }
+  {
+    const std::lock_guard lock(mutex_);
+    for (auto& c : all) idle_.push_back(std::move(c));
+  }
+  available_.notify_all();
+  wal_broken_ = wal_path_ +
+                " was removed or replaced while the server had it open: writes are refused until "
+                "a restart (" +
+                outcome + ")";
+  return makeError(Errc::Unavailable, wal_broken_);
 }
 
 ConnectionPool::Lease::Lease(ConnectionPool& p) : pool(p) {
   assert(!core::NoWaitScope::active() &&
          "storage must not be waited on here: see core::NoWaitScope");
   std::unique_lock lock(pool.mutex_);
-  if (pool.idle_.empty() && pool.opened_ < pool.size_) {
+  // Not once the -wal file is not the one opened (refusing, or not yet seen to be): a new
+  // connection would make a new -wal at the path beside the shared index of the old (a review).
+  if (pool.idle_.empty() && pool.opened_ < pool.size_ && !pool.refusing_.load() &&
+      pool.walAsSeen().value_or(false)) {
     ++pool.opened_;  // claimed before opening, so concurrent leases never exceed size_
     lock.unlock();
     core::Result<std::unique_ptr<Connection>> fresh = core::makeError(Errc::Internal, "");
@@ -189,14 +282,16 @@ void ConnectionPool::Lease::queryOnlyIfRefusing() {
   if (pool.refusing_.load()) (void)conn->refuseWrites();
 }
 
-void ConnectionPool::refuseWrites() { refusing_.store(true); }
-
 ConnectionPool::Lease::~Lease() {
   {
     const std::lock_guard lock(pool.mutex_);
     pool.idle_.push_back(std::move(conn));
   }
-  pool.available_.notify_one();
+  // watchWal waits for every connection to be back: it must hear each return.
+  if (pool.refusing_.load())
+    pool.available_.notify_all();
+  else
+    pool.available_.notify_one();
 }
 
 }  // namespace gatehouse::store::sqlite

@@ -62,8 +62,11 @@ class Connection {
   [[nodiscard]] core::Status exec(std::string_view sql);
   std::int64_t lastInsertRowid() const;
   int changes() const;
-  // PRAGMA query_only, once: writes fail with SQLITE_READONLY (ConnectionPool::refuseWrites).
+  // Once: writes fail with SQLITE_READONLY (PRAGMA query_only), and closing keeps the -wal file
+  // at the path (ConnectionPool::watchWal).
   [[nodiscard]] core::Status refuseWrites();
+  // A FULL checkpoint: true when every frame of the WAL is in the database file.
+  [[nodiscard]] core::Result<bool> checkpointAll();
   sqlite3* raw() const { return db_; }
 
  private:
@@ -86,11 +89,13 @@ class ConnectionPool {
   [[nodiscard]] static core::Result<std::unique_ptr<ConnectionPool>> open(
       const std::filesystem::path& path, std::size_t size);
 
-  // From now on every connection refuses writes (SQLITE_READONLY, Unavailable): the WAL file
-  // was removed or replaced under the server (SqliteStore::intact), and what it writes would be
-  // lost at its next crash.
-  void refuseWrites();
-  const std::filesystem::path& path() const { return path_; }
+  // Whether the -wal file at its path is the one the pool opened (SqliteStore::intact, twice a
+  // second, and ping()). Once it is not, every connection refuses writes from then on (what
+  // they would write went into the removed file, lost at the next crash), what the removed file
+  // holds is checkpointed into the database file, and Unavailable is the answer until a restart.
+  // Unavailable without that when the file cannot be looked at. Thread-safe; the caller holds no
+  // lease.
+  [[nodiscard]] core::Status watchWal();
 
   // Runs `fn` with a connection held exclusively.
   template <class F>
@@ -127,9 +132,19 @@ class ConnectionPool {
     ConnectionPool& pool;
     std::unique_ptr<Connection> conn;
   };
+  // true: the -wal file is the one seen (or none was yet); false: removed or replaced; nullopt:
+  // stat failed otherwise.
+  std::optional<bool> walAsSeen() const;
 
   std::filesystem::path path_;
   std::atomic<bool> refusing_{false};
+  std::string wal_path_;  // SQLite's name for the -wal file
+  std::mutex watch_mutex_;
+  // The -wal file first seen: read by leases too, so atomics (seen_ set last, release).
+  std::atomic<bool> seen_{false};
+  std::atomic<std::uint64_t> seen_dev_{0};
+  std::atomic<std::uint64_t> seen_ino_{0};
+  std::string wal_broken_;  // under watch_mutex_; said from then on
   std::size_t size_ = 0;
   std::mutex mutex_;
   std::condition_variable available_;

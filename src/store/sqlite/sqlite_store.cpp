@@ -4,9 +4,6 @@
 #include <chrono>
 #include <cstring>
 #include <fcntl.h>
-#include <mutex>
-#include <optional>
-#include <sys/stat.h>
 #include <system_error>
 #include <unistd.h>
 #include <variant>
@@ -2316,9 +2313,7 @@ class SqliteStore final : public Store {
         mfa_(*pool_),
         mail_(*pool_),
         op_(*pool_),
-        key_ring_(*pool_) {
-    (void)intact();  // the WAL file as opened (ConnectionPool::open read the database)
-  }
+        key_ring_(*pool_) {}
 
   UserStore& users() override { return users_; }
   SessionStore& sessions() override { return sessions_; }
@@ -2331,32 +2326,7 @@ class SqliteStore final : public Store {
   OpStore& op() override { return op_; }
   KeyRingStore& keyRing() override { return key_ring_; }
 
-  core::Status intact() override {
-    // A dependency-failure attack removed the -wal file (and -shm) of a running server: SQLite
-    // went on writing into the removed file, /readyz said ready, and at the next crash a logout
-    // and a password change it had answered 200 were undone. Each check compares the path's
-    // file with the one seen first; once they differ, what the removed file holds goes into the
-    // database file (a full checkpoint, which SQLite still can do through its open descriptor)
-    // and every write after is refused until a restart opens a new WAL.
-    const std::lock_guard lock(wal_mutex_);
-    if (!wal_broken_.empty()) return makeError(Errc::Unavailable, wal_broken_);
-    const std::filesystem::path wal = pool_->path().string() + "-wal";
-    struct stat now {};
-    const bool there = ::stat(wal.c_str(), &now) == 0;
-    if (!wal_seen_) {
-      if (there) wal_seen_ = std::pair(now.st_dev, now.st_ino);
-      return {};
-    }
-    if (there && now.st_dev == wal_seen_->first && now.st_ino == wal_seen_->second) return {};
-    auto saved = pool_->with([](Connection& c) { return c.exec("PRAGMA wal_checkpoint(FULL)"); });
-    pool_->refuseWrites();
-    wal_broken_ = wal.string() + (there ? " was replaced" : " was removed") +
-                  " while the server had it open: writes are refused until a restart (" +
-                  (saved ? std::string("what it held is in the database file")
-                         : "its checkpoint failed: " + saved.error().message) +
-                  ")";
-    return makeError(Errc::Unavailable, wal_broken_);
-  }
+  core::Status intact() override { return pool_->watchWal(); }
 
   core::Status ping() override {
     if (auto ok = intact(); !ok) return ok;
@@ -2420,9 +2390,6 @@ class SqliteStore final : public Store {
     });
   }
 
-  std::mutex wal_mutex_;
-  std::optional<std::pair<dev_t, ino_t>> wal_seen_;
-  std::string wal_broken_;  // said from then on
   std::unique_ptr<ConnectionPool> pool_;
   SqliteUsers users_;
   SqliteSessions sessions_;
