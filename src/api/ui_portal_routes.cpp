@@ -411,7 +411,14 @@ http::Response pages::finishExternal(Call& c, const std::string& landing,
   // in, never none: a code begun unbound (on a node of the version before, in a roll-out) is
   // refused too, not traded (a review).
   auto verifier = externalVerifier(c);
-  if (!verifier) verifier = crypto::randomToken(32).value_or(std::string(43, 'x'));
+  if (!verifier) {
+    auto random = crypto::randomToken(32);
+    if (!random)
+      return pages::pageRefusal(
+          s, c.request,
+          errorResponse({auth::Errc::Unavailable, "random source failed", {}, 0}, c.request));
+    verifier = std::move(*random);
+  }
   auto who = s.oidc.exchange(where.code, client, verifier);
   if (!who) {
     const auto csrf = formToken(c);

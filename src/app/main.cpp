@@ -7,6 +7,7 @@
 #include <iostream>
 #include <string>
 #include <string_view>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
@@ -400,9 +401,12 @@ int main(int argc, char** argv) {
   // A command's core dump (Ctrl-\, a crash) would put on disk what it holds: a password read
   // from stdin, an import's lines, the key ring (a review). The server keeps them for its
   // watchdog (packaging/gatehouse.service): where systemd-coredump keeps them, for root.
+  // Not dumpable either: a core_pattern piping to a helper ignores the size limit (a review),
+  // and another process of the same user cannot read its memory through ptrace.
   if (!*serve) {
     const rlimit none{0, 0};
     (void)::setrlimit(RLIMIT_CORE, &none);
+    (void)::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   }
   if (*create && !password_stdin && password_arg.empty()) {
     std::cerr << "gatehouse: user create needs --password-stdin or --password\n";
