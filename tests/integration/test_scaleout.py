@@ -2,6 +2,7 @@
 (counters, revocations, change pokes), behind a real nginx balancing round-robin, all on loopback.
 Needs GATEHOUSE_TEST_POSTGRES_URL and GATEHOUSE_TEST_PG_BIN (scripts/services.sh sets them)."""
 import concurrent.futures
+import contextlib
 import json
 import os
 import socket
@@ -66,16 +67,8 @@ def wait_until(predicate, timeout):
 
 
 def psql(node, text):
-    """Runs `text` on the node's PostgreSQL database as its own user (ON_ERROR_STOP)."""
-    u = urllib.parse.urlparse(node.env["DATABASE_URL"])
-    r = subprocess.run([f"{PG_BIN}/psql", "-h", u.hostname, "-p", str(u.port), "-U", u.username,
-                        "-d", u.path[1:], "-v", "ON_ERROR_STOP=1", "-Atc", text],
-                       capture_output=True, text=True, timeout=30)
-    assert r.returncode == 0, r.stderr
-
-
-def psql_value(node, text):
-    """The one value `text` selects on the node's database, as text."""
+    """Runs `text` on the node's PostgreSQL database as its own user (ON_ERROR_STOP); what it
+    printed (unaligned, tuples only), stripped."""
     u = urllib.parse.urlparse(node.env["DATABASE_URL"])
     r = subprocess.run([f"{PG_BIN}/psql", "-h", u.hostname, "-p", str(u.port), "-U", u.username,
                         "-d", u.path[1:], "-v", "ON_ERROR_STOP=1", "-Atc", text],
@@ -96,6 +89,40 @@ def test_register_on_one_node_login_on_the_other(cluster):
     assert b.register("x@example.com", "ANN").status_code == 409
 
 
+@contextlib.contextmanager
+def sessions_locked(node):
+    """`LOCK TABLE sessions` held by another PostgreSQL session (psql), granted, for the block."""
+    u = urllib.parse.urlparse(node.env["DATABASE_URL"])
+    holder = subprocess.Popen(
+        [f"{PG_BIN}/psql", "-h", u.hostname, "-p", str(u.port), "-U", u.username, "-d", u.path[1:],
+         "-v", "ON_ERROR_STOP=1", "-c", "BEGIN", "-c", "LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE",
+         "-c", "SELECT pg_sleep(120)"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # This database's alone: the tests beside this one run on the same server.
+    granted = ("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+               "WHERE c.relname = 'sessions' AND l.mode = 'AccessExclusiveLock' AND l.granted "
+               "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+    try:
+        assert wait_until(lambda: psql(node, granted) == "1", 30), "the lock was never granted"
+        yield
+    finally:
+        # Its backend sleeps on after psql goes: ended, and the lock with it.
+        psql(node, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                   "WHERE datname = current_database() AND query LIKE '%pg_sleep(120)%' "
+                   "AND pid <> pg_backend_pid()")
+        holder.kill()
+        holder.wait()
+        assert wait_until(lambda: psql(node, granted) == "0", 30)
+
+
+def timed_refresh(node, pair):
+    """POST /auth/refresh with the pair's refresh token: the answer and the seconds it took."""
+    began = time.monotonic()
+    r = requests.post(node.url("/api/v1/auth/refresh"), json={"refresh_token": pair["refresh_token"]},
+                      timeout=60)
+    return r, time.monotonic() - began
+
+
 def test_a_held_table_lock_answers_503_in_seconds_and_rotates_nothing(cluster):
     """An outside attack held `LOCK TABLE sessions` from psql (an operator's session, a stuck
     transaction, VACUUM FULL): every refresh and login waited on it for ten minutes, the workers
@@ -107,32 +134,13 @@ def test_a_held_table_lock_answers_503_in_seconds_and_rotates_nothing(cluster):
     a = node("a")
     assert a.register("locked@example.com", "locked").status_code == 201
     pair = a.login("locked").json()
-    u = urllib.parse.urlparse(a.env["DATABASE_URL"])
-    holder = subprocess.Popen(
-        [f"{PG_BIN}/psql", "-h", u.hostname, "-p", str(u.port), "-U", u.username, "-d", u.path[1:],
-         "-v", "ON_ERROR_STOP=1", "-c", "BEGIN", "-c", "LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE",
-         "-c", "SELECT pg_sleep(120)"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        granted = "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation " \
-                  "WHERE c.relname = 'sessions' AND l.mode = 'AccessExclusiveLock' AND l.granted"
-        assert wait_until(lambda: psql_value(a, granted) == "1", 30), holder.stderr
-        began = time.monotonic()
-        r = requests.post(a.url("/api/v1/auth/refresh"), json={"refresh_token": pair["refresh_token"]},
-                          timeout=60)
-        waited = time.monotonic() - began
+    with sessions_locked(a):
+        r, waited = timed_refresh(a, pair)
         assert r.status_code == 503 and r.json() == {"detail": "Service Unavailable"}, r.text
         assert waited < 25, waited  # 5 s of lock wait (the limit), never the holder's 120 s
         assert "database busy" in a.log_text()
         assert a.login("locked").status_code == 503
-    finally:
-        # Its backend sleeps on after psql goes: ended, and the lock with it.
-        psql_value(a, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                      "WHERE query LIKE '%pg_sleep(120)%' AND pid <> pg_backend_pid()")
-        holder.kill()
-        holder.wait()
     # The token the client still holds was never rotated.
-    assert wait_until(lambda: psql_value(a, granted) == "0", 30)
     r = requests.post(a.url("/api/v1/auth/refresh"), json={"refresh_token": pair["refresh_token"]})
     assert r.status_code == 200, r.text
     assert requests.get(a.url("/api/v1/auth/me"), headers=auth(r.json()["access_token"])).status_code == 200
@@ -149,26 +157,10 @@ def test_a_lock_timeout_the_operator_set_is_kept(cluster):
     a.start()
     assert a.register("quick@example.com", "quick").status_code == 201
     pair = a.login("quick").json()
-    u = urllib.parse.urlparse(a.env["DATABASE_URL"])
-    holder = subprocess.Popen(
-        [f"{PG_BIN}/psql", "-h", u.hostname, "-p", str(u.port), "-U", u.username, "-d", u.path[1:],
-         "-c", "BEGIN", "-c", "LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE", "-c", "SELECT pg_sleep(60)"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    granted = ("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-               "WHERE c.relname = 'sessions' AND l.mode = 'AccessExclusiveLock' AND l.granted")
-    try:
-        assert wait_until(lambda: psql_value(a, granted) == "1", 30)
-        began = time.monotonic()
-        r = requests.post(a.url("/api/v1/auth/refresh"), json={"refresh_token": pair["refresh_token"]},
-                          timeout=60)
-        waited = time.monotonic() - began
+    with sessions_locked(a):
+        r, waited = timed_refresh(a, pair)
         assert r.status_code == 503, r.text
         assert waited < 4, waited  # the database's 1 s, not the default 5 s
-    finally:
-        psql_value(a, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                      "WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()")
-        holder.kill()
-        holder.wait()
 
 
 def test_connections_the_database_ended_while_idle_are_replaced_and_no_confirmed_action_goes_unaudited(cluster):
