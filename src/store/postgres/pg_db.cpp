@@ -123,12 +123,19 @@ core::Status Connection::limitStatements(bool limited) {
   // Limits the operator set (ALTER ROLE/DATABASE ... SET, the URL's options) are kept (a review).
   if (!limited) return exec("SET lock_timeout = 0; SET statement_timeout = 0");
   if (auto ok = exec("RESET lock_timeout; RESET statement_timeout"); !ok) return ok;
-  auto now =
-      query("SELECT current_setting('lock_timeout'), current_setting('statement_timeout')", {});
-  if (!now) return tl::unexpected(now.error());
+  // Where each comes from: the server's built-in default gets ours; the configuration file's,
+  // a role's, the database's or the URL's are the operator's and are kept, 0 too (a second
+  // review: an explicit 0 was taken for the default).
+  auto from = query(
+      "SELECT name, source FROM pg_settings WHERE name IN ('lock_timeout', 'statement_timeout')",
+      {});
+  if (!from) return tl::unexpected(from.error());
   std::string set;
-  if (now->text(0, 0) == "0") set += "SET lock_timeout = '5s';";
-  if (now->text(0, 1) == "0") set += "SET statement_timeout = '30s';";
+  for (int row = 0; row < from->size(); ++row) {
+    if (from->text(row, 1) != "default") continue;
+    set += from->text(row, 0) == "lock_timeout" ? "SET lock_timeout = '5s';"
+                                                : "SET statement_timeout = '30s';";
+  }
   return set.empty() ? core::Status{} : exec(set);
 }
 

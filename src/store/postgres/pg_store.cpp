@@ -392,14 +392,26 @@ core::Status lock(Connection& c, std::int64_t key) {
   return {};
 }
 
-// The same, for a transaction that waits without the connection's limits (they come back with
-// its end): an audit record of an action already committed waits rather than being dropped,
-// and a second import waits for the first's batch rather than failing (a review of the limits).
+// The same, waited for without the connection's limits, which come back once it is taken: an
+// audit record of an action already committed waits for its turn rather than being dropped, and
+// a second import waits for the first's batch rather than failing (a review of the limits). The
+// statements after it stay bounded (a second review: a LOCK TABLE audit_events held each
+// appender, then the pool, for good).
 core::Status lockWaiting(Connection& c, std::int64_t key) {
+  auto limits =
+      c.query("SELECT current_setting('lock_timeout'), current_setting('statement_timeout')", {});
+  if (!limits) return tl::unexpected(limits.error());
+  const std::string lock_limit = limits->text(0, 0);
+  const std::string statement_limit = limits->text(0, 1);
   if (auto ok = c.exec("SET LOCAL lock_timeout = 0; SET LOCAL statement_timeout = 0"); !ok)
     return ok;
   auto rows = c.query("SELECT pg_advisory_xact_lock($1)", {key});
   if (!rows) return tl::unexpected(rows.error());
+  auto back = c.query(
+      "SELECT set_config('lock_timeout', $1, true), "
+      "set_config('statement_timeout', $2, true)",
+      {lock_limit, statement_limit});
+  if (!back) return tl::unexpected(back.error());
   return {};
 }
 

@@ -150,6 +150,7 @@ class ConnectionPool {
   std::condition_variable available_;
   std::vector<std::unique_ptr<Connection>> idle_;
   std::size_t opened_ = 0;  // idle or leased
+  bool draining_ = false;   // watchWal is gathering every connection: leases wait
 };
 
 }  // namespace gatehouse::store::sqlite
