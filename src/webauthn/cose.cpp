@@ -213,7 +213,7 @@ core::Result<CoseKey> coseKeyFrom(const cbor::Value& map, KeyAge age) {
 }
 
 core::Result<CoseKey> coseKeyFromBytes(std::string_view cbor_bytes, KeyAge age) {
-  auto value = cbor::decode(cbor_bytes, {.max_bytes = 2048, .max_depth = 2});
+  auto value = cbor::decode(cbor_bytes, {.max_bytes = kMaxCoseKeyBytes, .max_depth = 2});
   if (!value) return tl::unexpected(value.error());
   return coseKeyFrom(*value, age);
 }

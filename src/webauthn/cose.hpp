@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -42,6 +43,9 @@ enum class KeyAge { New, Stored };
 [[nodiscard]] core::Result<CoseKey> coseKeyFrom(const cbor::Value& map, KeyAge age);
 // The COSE_Key as stored (its CBOR bytes), decoded and checked as above.
 [[nodiscard]] core::Result<CoseKey> coseKeyFromBytes(std::string_view cbor_bytes, KeyAge age);
+// The most a stored COSE key may take (an RSA-8192 key with its parameters fits): one that
+// registration took past it could never be read back at sign-in.
+inline constexpr std::size_t kMaxCoseKeyBytes = 2048;
 
 // The WebAuthn signature encodings (§6.5.6): ECDSA as ASN.1 DER (strict: the canonical
 // encoding only, r and s in range), Ed25519 raw 64 bytes, RSASSA-PKCS1-v1_5 with SHA-256.

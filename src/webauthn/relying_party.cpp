@@ -130,6 +130,10 @@ Verified<NewCredential> verifyRegistration(const RelyingParty& rp, const Expecta
   auto data = checkAuthData(rp, expect, *auth->bytes());
   if (!data) return tl::unexpected(data.error());
   if (!data->attested) return refuse(Refusal::Malformed, "no attested credential data");
+  // An outside attack registered a key padded past what sign-in reads back: the passkey turned
+  // the second factor on and could never be used.
+  if (data->attested->public_key.size() > kMaxCoseKeyBytes)
+    return refuse(Refusal::Malformed, "COSE key over 2048 bytes");
   auto key = coseKeyFrom(data->attested->public_key_map, KeyAge::New);
   if (!key) return refuse(Refusal::Malformed, key.error().message);
   if (std::find(rp.algorithms.begin(), rp.algorithms.end(), key->alg) == rp.algorithms.end())

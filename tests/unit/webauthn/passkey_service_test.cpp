@@ -49,10 +49,12 @@ struct Authenticator {
   bool backup_eligible = false;
   std::string user_handle;
 
+  std::string padding;  // the value of one more COSE parameter (-1000), when not empty
   std::string coseKey() const {
     auto c = crypto::ecComponents(key.get(), false).value();
-    return head(5, 5) + head(0, 1) + head(0, 2) + head(0, 3) + negative(-7) + negative(-1) +
-           head(0, 1) + negative(-2) + bytes(c.x) + negative(-3) + bytes(c.y);
+    return head(5, padding.empty() ? 5 : 6) + head(0, 1) + head(0, 2) + head(0, 3) + negative(-7) +
+           negative(-1) + head(0, 1) + negative(-2) + bytes(c.x) + negative(-3) + bytes(c.y) +
+           (padding.empty() ? std::string() : negative(-1000) + bytes(padding));
   }
   std::string authData(std::string_view rp_id, bool attested) const {
     std::string d = crypto::sha256(rp_id);
@@ -172,6 +174,22 @@ TEST_F(PasskeyRules, RegistersAsAFactorAndSignsInWithAmrByKind) {
   EXPECT_EQ(in->user.id, user_.id);
   // Device-bound by its own word only (no attestation chained to a trust store): software.
   EXPECT_EQ(in->grant.amr, std::vector<std::string>{"swk"});
+}
+
+TEST_F(PasskeyRules, AKeyTooLargeToBeReadBackIsRefusedAtRegistration) {
+  // An outside attack: a key padded past the 2048 bytes sign-in reads back was registered, turned
+  // the second factor on, and could never be used (a lock-out but for the recovery codes).
+  device_.padding = std::string(2100, 'p');
+  auto done = passkeys_.registerPasskey(
+      user_, "sid-1", "key", device_.create(options(passkeys_.registrationOptions(user_, "sid-1"))),
+      client_);
+  ASSERT_FALSE(done);
+  EXPECT_FALSE(stack_.store->users().findById(user_.id).value().value().mfa_enabled);
+  // Within the limit, an extra parameter is taken, and the key signs in.
+  device_.padding = std::string(1500, 'p');
+  enrol();
+  auto signed_in = passkeys_.login(device_.get(options(passkeys_.loginOptions())), client_);
+  EXPECT_EQ(refusal(signed_in), "accepted");
 }
 
 TEST_F(PasskeyRules, AChallengeLivesFiveMinutes) {
