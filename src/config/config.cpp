@@ -815,14 +815,21 @@ core::Result<Config> load(const Lookup& lookup, std::vector<std::string>* proble
   const auto origins = [&r](const char* name, std::vector<std::string>& out) {
     const auto v = r.raw(name);
     if (!v) return;
-    for (const std::string& origin : commaList(*v)) {
+    for (const std::string& written : commaList(*v)) {
+      // As a browser sends it: in lower case (a passkey attack: WEBAUTHN_ORIGINS=
+      // http://LOCALHOST:1 was taken as written and could never match).
+      const std::string origin = core::lowerAscii(written);
       // The scheme checked before the rest is cut from it: a value shorter than "://" ("*")
       // once ended the program (a new user's first try).
       const bool scheme = origin.starts_with("http://") || origin.starts_with("https://");
       const std::string_view rest =
           scheme ? std::string_view(origin).substr(origin.find("://") + 3) : std::string_view();
-      if (!scheme || rest.empty() || rest.find_first_of("/?#*@\\ ") != std::string::npos) {
-        r.fail(name, "each origin must be scheme://host[:port] (a list, no *), got " + origin);
+      const bool ascii = std::all_of(origin.begin(), origin.end(), [](char ch) {
+        return static_cast<unsigned char>(ch) > 0x20 && static_cast<unsigned char>(ch) < 0x7F;
+      });
+      if (!scheme || rest.empty() || rest.find_first_of("/?#*@\\ ") != std::string::npos ||
+          !ascii || rest.front() == '.' || rest.find("..") != std::string::npos) {
+        r.fail(name, "each origin must be scheme://host[:port] (a list, no *), got " + written);
         continue;
       }
       out.push_back(origin);

@@ -81,6 +81,20 @@ TEST(Config, AnOriginShorterThanASchemeIsRefusedNotACrash) {
   }
 }
 
+TEST(Config, OriginsAreTakenInLowerCaseAndEmptyLabelsRefused) {
+  // A passkey attack: WEBAUTHN_ORIGINS=http://LOCALHOST:1 was taken as it was written and never
+  // matched what a browser sends; http://a..localhost was taken too.
+  const auto c = load(from({{"WEBAUTHN_ORIGINS", "http://LOCALHOST:1"},
+                            {"CORS_ALLOW_ORIGINS", "HTTPS://App.Example.COM"}}));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->webauthn_origins, std::vector<std::string>{"http://localhost:1"});
+  EXPECT_EQ(c->cors_allow_origins, std::vector<std::string>{"https://app.example.com"});
+  for (const char* bad : {"http://a..localhost", "http://.localhost", "http://b\xc3\xa9.example"}) {
+    const auto refused = load(from({{"WEBAUTHN_ORIGINS", bad}}));
+    EXPECT_FALSE(refused) << bad;
+  }
+}
+
 TEST(Config, TrustedProxiesAreAddressesOrRanges) {
   const auto ok = load(from({{"TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8, fd00::/8"}}));
   ASSERT_TRUE(ok) << ok.error().message;
