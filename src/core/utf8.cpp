@@ -85,11 +85,11 @@ bool isInvisible(std::uint32_t cp) {
 
 bool hidesOrReorders(std::uint32_t cp) {
   static constexpr Range kRanges[] = {
-      {0x0080, 0x009F},   {0x00AD, 0x00AD},   {0x034F, 0x034F}, {0x061C, 0x061C},
-      {0x115F, 0x1160},   {0x17B4, 0x17B5},   {0x200B, 0x200B}, {0x200E, 0x200F},
-      {0x2028, 0x202E},   {0x2060, 0x2064},   {0x2066, 0x206F}, {0x3164, 0x3164},
-      {0xFEFF, 0xFEFF},   {0xFFA0, 0xFFA0},   {0xFFF9, 0xFFFB}, {0x1BCA0, 0x1BCA3},
-      {0x1D173, 0x1D17A}, {0xE0000, 0xE007F},
+      {0x0080, 0x009F},   {0x00AD, 0x00AD},   {0x034F, 0x034F},   {0x061C, 0x061C},
+      {0x115F, 0x1160},   {0x17B4, 0x17B5},   {0x180E, 0x180E},   {0x200B, 0x200B},
+      {0x200E, 0x200F},   {0x2028, 0x202E},   {0x2060, 0x2064},   {0x2066, 0x206F},
+      {0x3164, 0x3164},   {0xFEFF, 0xFEFF},   {0xFFA0, 0xFFA0},   {0xFFF9, 0xFFFB},
+      {0x1BCA0, 0x1BCA3}, {0x1D173, 0x1D17A}, {0xE0000, 0xE007F},
   };
   return inRanges(cp, kRanges);
 }
@@ -176,8 +176,31 @@ std::string foldAsciiCaseMappings(std::string_view text) {
   return out;
 }
 
+namespace {
+
+// What shows nothing on its own: spaces (U+2800, the blank Braille pattern, too), joiners,
+// variation selectors and combining marks. Fine in a name; not all of it (a passkey attack: a
+// name of U+200D alone showed as no name in the owner's list).
+bool showsNothingAlone(std::uint32_t cp) {
+  static constexpr Range kRanges[] = {
+      {0x0020, 0x0020}, {0x00A0, 0x00A0}, {0x0300, 0x036F}, {0x1680, 0x1680},
+      {0x180B, 0x180F}, {0x1AB0, 0x1AFF}, {0x1DC0, 0x1DFF}, {0x2000, 0x200D},
+      {0x202F, 0x202F}, {0x205F, 0x205F}, {0x20D0, 0x20FF}, {0x2800, 0x2800},
+      {0x3000, 0x3000}, {0xFE00, 0xFE0F}, {0xFE20, 0xFE2F}, {0xE0100, 0xE01EF},
+  };
+  return inRanges(cp, kRanges);
+}
+
+// Unicode's noncharacters: U+FDD0..U+FDEF and the last two of every plane.
+bool isNoncharacter(std::uint32_t cp) {
+  return (cp >= 0xFDD0 && cp <= 0xFDEF) || (cp & 0xFFFEU) == 0xFFFEU;
+}
+
+}  // namespace
+
 std::optional<std::string_view> displayTextProblem(std::string_view text) {
   constexpr std::string_view kHidden = "holds an invisible or direction-changing character";
+  bool shows = false;
   // Tag characters belong only in the flag of a region: U+1F3F4, tags spelling it ("gbeng" for
   // England), U+E007F.
   enum class Flag { None, Started, Tags } flag = Flag::None;
@@ -193,9 +216,12 @@ std::optional<std::string_view> displayTextProblem(std::string_view text) {
     }
     if (flag == Flag::Tags) return kHidden;  // tags that never end
     if (hidesOrReorders(*cp)) return kHidden;
+    if (isNoncharacter(*cp)) return "holds a noncharacter";
+    shows = shows || !showsNothingAlone(*cp);
     flag = *cp == 0x1F3F4 ? Flag::Started : Flag::None;
   }
   if (flag == Flag::Tags) return kHidden;
+  if (!text.empty() && !shows) return "shows nothing (only spaces, joiners or marks)";
   return std::nullopt;
 }
 

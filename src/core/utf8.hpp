@@ -28,7 +28,8 @@ bool isInvisible(std::uint32_t code_point);
 bool hidesOrReorders(std::uint32_t code_point);
 
 // A name people read (a passkey's, a factor's, a key's, a client's): strict UTF-8 without C0
-// controls, DEL or a code point that hides or reorders text.
+// controls, DEL, a code point that hides or reorders text or a noncharacter, and not only
+// spaces, joiners and marks (displayTextProblem).
 bool isDisplayText(std::string_view text);
 
 // `text` (strict UTF-8) with each code point whose case mapping is ASCII letters replaced by
@@ -50,7 +51,8 @@ bool isStorableText(std::string_view text);
 std::string storableText(std::string_view text, std::size_t max_bytes);
 
 // Why `text` is not display text, the first problem found: "is not UTF-8", "holds a control
-// character" or "holds an invisible or direction-changing character"; nullopt when it is.
+// character", "holds an invisible or direction-changing character", "holds a noncharacter", or
+// (text that is not empty) "shows nothing (only spaces, joiners or marks)"; nullopt when it is.
 std::optional<std::string_view> displayTextProblem(std::string_view text);
 
 }  // namespace gatehouse::core

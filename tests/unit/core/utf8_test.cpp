@@ -56,6 +56,19 @@ TEST(Utf8, DisplayTextIsReadableTextOnly) {
     EXPECT_FALSE(isDisplayText(bad)) << bad;
     EXPECT_TRUE(displayTextProblem(bad)) << bad;
   }
+  // A passkey attack: names that show nothing (a joiner, a variation selector or a combining
+  // mark alone, spaces of any kind, the blank Braille pattern), U+180E, and noncharacters. A mark
+  // on a letter, and spaces between words, are fine.
+  for (const char* blank : {"\xE2\x80\x8D", "\xEF\xB8\x8F", "\xCC\x81", "\xE2\xA0\x80",
+                            "\xE3\x80\x80", " ", "  \xC2\xA0"}) {
+    EXPECT_EQ(displayTextProblem(blank), "shows nothing (only spaces, joiners or marks)") << blank;
+  }
+  EXPECT_EQ(displayTextProblem("\xE1\xA0\x8E"),
+            "holds an invisible or direction-changing character");
+  EXPECT_EQ(displayTextProblem("a\xEF\xBF\xBE"), "holds a noncharacter");
+  EXPECT_EQ(displayTextProblem("\xF4\x8F\xBF\xBF"), "holds a noncharacter");
+  EXPECT_EQ(displayTextProblem("\xEF\xB7\x90"), "holds a noncharacter");
+  EXPECT_TRUE(isDisplayText("e\xCC\x81t\xC3\xA9 key"));
   // The problem named is the first one in the text.
   EXPECT_EQ(displayTextProblem("ok name"), std::nullopt);
   EXPECT_EQ(displayTextProblem("a\x01\xFF"), "holds a control character");
