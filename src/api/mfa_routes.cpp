@@ -65,7 +65,7 @@ http::Response enrol(Call& c) {
                                   "value_error.any_str.max_length"});
     } else if (!core::isDisplayText(name)) {  // shown on the account page and in every list
       c.body->errors().push_back({{"body", "name"},
-                                  "text without control or invisible characters",
+                                  "text that shows, without control or invisible characters",
                                   "value_error.str.regex"});
     }
     if (!c.body->ok()) return validationError(c.body->errors());

@@ -68,7 +68,7 @@ void checkName(Body& body, const std::optional<std::string>& name) {
                              "value_error.any_str.length"});
   } else if (!core::isDisplayText(*name)) {
     body.errors().push_back({{"body", "name"},
-                             "text without control or invisible characters",
+                             "text that shows, without control or invisible characters",
                              "value_error.str.regex"});
   }
 }
@@ -84,7 +84,10 @@ http::Response registrationOptions(Call& c) {
 http::Response registerPasskey(Call& c) {
   Body& body = *c.body;
   auto name = body.optionalString("name");
-  if (name && name->empty()) name.reset();  // the page's field left blank: the default name
+  // The page's field left blank, or holding only spaces (found too late otherwise: after the
+  // authenticator made the credential; a review): the default name.
+  if (name && core::displayTextProblem(*name) == core::kShowsNothing) name.reset();
+  if (name && name->empty()) name.reset();
   checkName(body, name);
   auto credential = credentialOf(c);
   if (auto no = refusedStart(c, {"name", "credential"})) return std::move(*no);

@@ -99,6 +99,9 @@ void AuditLog::record(Event e) {
   r.client_ip = std::move(e.client_ip);
   r.user_agent = core::storableText(e.user_agent, kMaxUserAgentBytes);
   r.detail = json::serialize(e.detail);
+  // Named if it cannot be written (the record goes into append).
+  const std::string request_id = r.request_id;
+  const std::string type = r.type;
   auto stored = store_.append(std::move(r), [this](store::AuditRecord& record) -> core::Status {
     record.hash = sealRecord(record);
     if (!chain_key_) return {};
@@ -110,7 +113,8 @@ void AuditLog::record(Event e) {
     return {};
   });
   if (!stored) {
-    spdlog::error("audit write failed: {}", stored.error().message);
+    spdlog::error("request_id={} audit write failed: {} record: {}", request_id, type,
+                  stored.error().message);
     return;
   }
   if (sink_) sink_->push(json::serialize(toJson(*stored)) + "\n");

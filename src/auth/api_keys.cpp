@@ -43,7 +43,7 @@ Result<CreatedApiKey> ApiKeyService::create(const store::User& owner,
     errors.push_back({{"body", "name"}, "name must be 1 to 100 characters", "value_error.name"});
   } else if (!core::isDisplayText(request.name)) {  // shown on the account page and in lists
     errors.push_back({{"body", "name"},
-                      "name must be text without control or invisible characters",
+                      "name must be text that shows, without control or invisible characters",
                       "value_error.name"});
   }
   std::vector<std::string> scopes = request.scopes.value_or(owner_permissions);

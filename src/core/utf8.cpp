@@ -85,11 +85,11 @@ bool isInvisible(std::uint32_t cp) {
 
 bool hidesOrReorders(std::uint32_t cp) {
   static constexpr Range kRanges[] = {
-      {0x0080, 0x009F},   {0x00AD, 0x00AD},   {0x034F, 0x034F},   {0x061C, 0x061C},
-      {0x115F, 0x1160},   {0x17B4, 0x17B5},   {0x180E, 0x180E},   {0x200B, 0x200B},
-      {0x200E, 0x200F},   {0x2028, 0x202E},   {0x2060, 0x2064},   {0x2066, 0x206F},
-      {0x3164, 0x3164},   {0xFEFF, 0xFEFF},   {0xFFA0, 0xFFA0},   {0xFFF9, 0xFFFB},
-      {0x1BCA0, 0x1BCA3}, {0x1D173, 0x1D17A}, {0xE0000, 0xE007F},
+      {0x0080, 0x009F},   {0x00AD, 0x00AD},   {0x034F, 0x034F}, {0x061C, 0x061C},
+      {0x115F, 0x1160},   {0x17B4, 0x17B5},   {0x200B, 0x200B}, {0x200E, 0x200F},
+      {0x2028, 0x202E},   {0x2060, 0x2064},   {0x2066, 0x206F}, {0x3164, 0x3164},
+      {0xFEFF, 0xFEFF},   {0xFFA0, 0xFFA0},   {0xFFF9, 0xFFFB}, {0x1BCA0, 0x1BCA3},
+      {0x1D173, 0x1D17A}, {0xE0000, 0xE007F},
   };
   return inRanges(cp, kRanges);
 }
@@ -179,8 +179,9 @@ std::string foldAsciiCaseMappings(std::string_view text) {
 namespace {
 
 // What shows nothing on its own: spaces (U+2800, the blank Braille pattern, too), joiners,
-// variation selectors and combining marks. Fine in a name; not all of it (a passkey attack: a
-// name of U+200D alone showed as no name in the owner's list).
+// Mongolian's selectors and vowel separator, variation selectors and the combining diacritical
+// marks' blocks. Fine in a name; not all of it (a passkey attack: a name of U+200D alone showed
+// as no name in the owner's list).
 bool showsNothingAlone(std::uint32_t cp) {
   static constexpr Range kRanges[] = {
       {0x0020, 0x0020}, {0x00A0, 0x00A0}, {0x0300, 0x036F}, {0x1680, 0x1680},
@@ -221,7 +222,7 @@ std::optional<std::string_view> displayTextProblem(std::string_view text) {
     flag = *cp == 0x1F3F4 ? Flag::Started : Flag::None;
   }
   if (flag == Flag::Tags) return kHidden;
-  if (!text.empty() && !shows) return "shows nothing (only spaces, joiners or marks)";
+  if (!text.empty() && !shows) return kShowsNothing;
   return std::nullopt;
 }
 

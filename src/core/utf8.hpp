@@ -52,7 +52,10 @@ std::string storableText(std::string_view text, std::size_t max_bytes);
 
 // Why `text` is not display text, the first problem found: "is not UTF-8", "holds a control
 // character", "holds an invisible or direction-changing character", "holds a noncharacter", or
-// (text that is not empty) "shows nothing (only spaces, joiners or marks)"; nullopt when it is.
+// (text that is not empty) "shows nothing (only spaces, joiners or combining marks)"; nullopt when
+// it is.
 std::optional<std::string_view> displayTextProblem(std::string_view text);
+inline constexpr std::string_view kShowsNothing =
+    "shows nothing (only spaces, joiners or combining marks)";
 
 }  // namespace gatehouse::core

@@ -90,17 +90,17 @@ def test_register_on_one_node_login_on_the_other(cluster):
 
 
 @contextlib.contextmanager
-def sessions_locked(node):
-    """`LOCK TABLE sessions` held by another PostgreSQL session (psql), granted, for the block."""
+def sessions_locked(node, table="sessions"):
+    """`LOCK TABLE <table>` held by another PostgreSQL session (psql), granted, for the block."""
     u = urllib.parse.urlparse(node.env["DATABASE_URL"])
     holder = subprocess.Popen(
         [f"{PG_BIN}/psql", "-h", u.hostname, "-p", str(u.port), "-U", u.username, "-d", u.path[1:],
-         "-v", "ON_ERROR_STOP=1", "-c", "BEGIN", "-c", "LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE",
+         "-v", "ON_ERROR_STOP=1", "-c", "BEGIN", "-c", f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE",
          "-c", "SELECT pg_sleep(120)"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     # This database's alone: the tests beside this one run on the same server.
     granted = ("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-               "WHERE c.relname = 'sessions' AND l.mode = 'AccessExclusiveLock' AND l.granted "
+               f"WHERE c.relname = '{table}' AND l.mode = 'AccessExclusiveLock' AND l.granted "
                "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())")
     try:
         assert wait_until(lambda: psql(node, granted) == "1", 30), "the lock was never granted"
@@ -144,6 +144,28 @@ def test_a_held_table_lock_answers_503_in_seconds_and_rotates_nothing(cluster):
     r = requests.post(a.url("/api/v1/auth/refresh"), json={"refresh_token": pair["refresh_token"]})
     assert r.status_code == 200, r.text
     assert requests.get(a.url("/api/v1/auth/me"), headers=auth(r.json()["access_token"])).status_code == 200
+
+
+def test_audit_records_behind_a_locked_table_fail_each_on_its_own(cluster):
+    """A review: audit appenders took their turn (an advisory lock) without a limit, so behind a
+    locked audit_events each waited for the one before it to fail (5 s each), holding its
+    connection, until every request waited. Each now meets the table's lock under the limits
+    first: four sign-ins at once answer within one limit, not four."""
+    node, _ = cluster
+    a = node("a")
+    for i in range(4):
+        assert a.register(f"aud{i}@example.com", f"aud{i}").status_code == 201
+
+    def sign_in(i):
+        began = time.monotonic()
+        r = a.login(f"aud{i}")
+        return r.status_code, time.monotonic() - began
+    with sessions_locked(a, table="audit_events"):
+        with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+            answers = list(pool.map(sign_in, range(4)))
+    assert all(code == 200 for code, _ in answers), answers  # the sign-in stands; its record failed
+    assert max(took for _, took in answers) < 12, answers  # about 5 s each, at once, never 20
+    assert "audit write failed: login.succeeded record" in a.log_text()
 
 
 def test_a_lock_timeout_the_operator_set_is_kept(cluster):

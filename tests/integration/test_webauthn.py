@@ -1847,8 +1847,10 @@ def test_passkey_names_are_text_without_control_characters(shared):
     u = passkey_user(shared, passkey_name="kept")
     # The outside attack found the C1 controls and the invisible and direction-changing characters
     # accepted (a name that reads backwards on the page).
+    # A passkey attack: names that show nothing, and noncharacters.
     for bad in ("", "tab\there", "nul\x00", "del\x7f", "\u0085x", "\u202eevil", "\u2028",
-                "a\u200b", "\ufeff", "\u2067x"):
+                "a\u200b", "\ufeff", "\u2067x", "\u200d", "\ufe0f", "\u0301", "\u2800", "\u3000",
+                " ", "\ufffe", "\U0010ffff"):
         r = rename(shared, u.token, u.passkey["id"], bad)
         assert r.status_code == 422, (repr(bad), r.status_code, body_of(r))
     for good in ("Cl\u00e9 \U0001f511", "\U0001f5a5\ufe0f", "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"):
@@ -1862,6 +1864,12 @@ def test_passkey_names_are_text_without_control_characters(shared):
     made, _ = shared.client.create(Authenticator(), registration_options(shared, v.token))
     r = finish_registration(shared, v.token, made, "bell\x07")
     assert r.status_code == 422, (r.status_code, body_of(r))
+    # At registration a name that shows nothing is the default name, not a 422 after the
+    # authenticator made its credential (a review).
+    made, _ = shared.client.create(Authenticator(), registration_options(shared, v.token))
+    r = finish_registration(shared, v.token, made, "  ")
+    assert r.status_code == 201, (r.status_code, body_of(r))
+    assert r.json()["name"].strip(), r.json()
 
 
 def test_passkey_registration_is_rate_limited_per_session(make_server):

@@ -94,7 +94,8 @@ class Connection {
   // to read on an idle connection means it is gone (nothing here LISTENs).
   bool endedWhileIdle() const;
   // The limits every connection starts with: a lock waited for at most 5 s, a statement at most
-  // 30 s (then Unavailable), unless the role, the database or the URL set their own; lifted
+  // 30 s (then Unavailable), unless postgresql.conf, the role, the database or the URL set their
+  // own; lifted
   // (false) for migrations, which wait for another node's and may build indexes for minutes.
   [[nodiscard]] core::Status limitStatements(bool limited);
 

@@ -61,10 +61,13 @@ TEST(Utf8, DisplayTextIsReadableTextOnly) {
   // on a letter, and spaces between words, are fine.
   for (const char* blank : {"\xE2\x80\x8D", "\xEF\xB8\x8F", "\xCC\x81", "\xE2\xA0\x80",
                             "\xE3\x80\x80", " ", "  \xC2\xA0"}) {
-    EXPECT_EQ(displayTextProblem(blank), "shows nothing (only spaces, joiners or marks)") << blank;
+    EXPECT_EQ(displayTextProblem(blank), "shows nothing (only spaces, joiners or combining marks)")
+        << blank;
   }
+  // U+180E is Mongolian spelling's (a review): in a word, fine; alone, it shows nothing.
   EXPECT_EQ(displayTextProblem("\xE1\xA0\x8E"),
-            "holds an invisible or direction-changing character");
+            "shows nothing (only spaces, joiners or combining marks)");
+  EXPECT_TRUE(isDisplayText("\xE1\xA0\xA0\xE1\xA0\x8E\xE1\xA0\xA0"));
   EXPECT_EQ(displayTextProblem("a\xEF\xBF\xBE"), "holds a noncharacter");
   EXPECT_EQ(displayTextProblem("\xF4\x8F\xBF\xBF"), "holds a noncharacter");
   EXPECT_EQ(displayTextProblem("\xEF\xB7\x90"), "holds a noncharacter");
