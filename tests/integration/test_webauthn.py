@@ -1870,6 +1870,10 @@ def test_passkey_names_are_text_without_control_characters(shared):
     r = finish_registration(shared, v.token, made, "  ")
     assert r.status_code == 201, (r.status_code, body_of(r))
     assert r.json()["name"].strip(), r.json()
+    w = new_user(shared)  # v has a factor now: its password-only token would need a step-up
+    made, _ = shared.client.create(Authenticator(), registration_options(shared, w.token))
+    r = finish_registration(shared, w.token, made, " " * 65)  # past the length: refused still
+    assert r.status_code == 422, (r.status_code, body_of(r))
 
 
 def test_passkey_registration_is_rate_limited_per_session(make_server):
