@@ -42,6 +42,12 @@ http::Response unauthorized(std::string_view message, bool refused) {
 
 }  // namespace
 
+auth::Error withStepUpAge(const Call& c, auth::Error error) {
+  if (error.code == auth::Errc::StepUpRequired && error.retry_after == 0)
+    error.retry_after = c.services.step_up_max_age;
+  return error;
+}
+
 http::Response errorResponse(const auth::Error& error, const http::Request& request) {
   if (!error.detail.empty()) {
     spdlog::info("request_id={} auth_failure code={} detail={}", request.request_id,

@@ -88,7 +88,7 @@ http::Response confirm(Call& c) {
   if (!body.ok()) return validationError(body.errors());
   if (auto refused = c.admit()) return std::move(*refused);  // MFA_RATE_LIMIT, before the code
   auto codes = c.services.mfa->confirm(*c.who->user, *id, code, clientOf(c.request));
-  if (!codes) return errorResponse(codes.error(), c.request);
+  if (!codes) return errorResponse(withStepUpAge(c, codes.error()), c.request);
   c.notify(*c.who->user, mail::Notice::TotpAdded);
   if (!*codes) return http::Response::json(200, json::object{});
   return noStore(http::Response::json(200, json::object{{"recovery_codes", codesJson(**codes)}}));

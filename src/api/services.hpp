@@ -82,6 +82,9 @@ auth::ClientInfo clientOf(const http::Request& request);
 // The one place auth errors become HTTP responses (API.md messages); the detail is logged with
 // the request id and never sent.
 http::Response errorResponse(const auth::Error& error, const http::Request& request);
+// `error` with STEP_UP_MAX_AGE_SECONDS as its max_age when it asks for a step-up that a service
+// found due (a factor turned on meanwhile), which the route's own check would have named.
+[[nodiscard]] auth::Error withStepUpAge(const Call& c, auth::Error error);
 
 // What the self-service routes ask for, an administrator's route never skips on the caller's own
 // account (an outside attack: a stolen fresh token set its own password with no current one, and

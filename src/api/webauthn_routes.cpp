@@ -95,7 +95,7 @@ http::Response registerPasskey(Call& c) {
   if (auto refused = c.admit()) return std::move(*refused);
   auto made = c.services.passkeys->registerPasskey(*c.who->user, sidOf(c), name.value_or(""),
                                                    *credential, clientOf(c.request));
-  if (!made) return errorResponse(made.error(), c.request);
+  if (!made) return errorResponse(withStepUpAge(c, made.error()), c.request);
   // A sign-out, an ending of this session or a password change racing the registration must not
   // leave a passkey (a way in on its own) planted through the session it ended: checked again now
   // that it is stored, as an API key is (the ending writes first, then whoever reads after sees

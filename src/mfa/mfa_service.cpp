@@ -153,11 +153,16 @@ auth::Result<std::optional<std::vector<std::string>>> MfaService::confirm(
   if (!codes) return tl::unexpected(codes.error());
   // The limit counts confirmed factors, in the confirming transaction: one confirmed after a
   // passkey filled the last place would be one too many (the review).
-  auto first = d_.store.mfa().confirm(id, user.id, *step, d_.clock.unixSeconds(), hashes,
-                                      d_.settings.max_factors);
+  // A session that proved no second factor passed its check because the user had none: it turns
+  // on the first only, counted in the same transaction (a passkey attack: several finished at
+  // once from a password-only session all passed the check made before).
+  const std::int64_t room = user.mfa_enabled ? d_.settings.max_factors : 1;
+  auto first = d_.store.mfa().confirm(id, user.id, *step, d_.clock.unixSeconds(), hashes, room);
   if (!first) {
     if (first.error().code == core::Errc::NotFound) return fail(Errc::FactorNotFound);
-    if (first.error().code == core::Errc::ResourceExhausted) return fail(Errc::FactorLimit);
+    if (first.error().code == core::Errc::ResourceExhausted)
+      return user.mfa_enabled ? fail(Errc::FactorLimit)
+                              : fail(Errc::StepUpRequired, "a factor was turned on meanwhile");
     return tl::unexpected(auth::storeFailure(first.error()));
   }
   d_.users.invalidate(user.id);

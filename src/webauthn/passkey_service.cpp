@@ -383,11 +383,17 @@ auth::Result<Registered> PasskeyService::registerPasskey(const store::User& user
   std::vector<std::string> hashes;
   auto codes = d_.mfa.newCodes(user.id, hashes);
   if (!codes) return tl::unexpected(codes.error());
-  auto added = d_.store.mfa().addConfirmed(factor, d_.settings.max_factors, hashes);
+  // A session that proved no second factor passed its check because the user had none: it adds
+  // the first only, counted in the insert's transaction (a passkey attack: 8 of 8 finished at
+  // once from a password-only session were taken).
+  const std::int64_t room = user.mfa_enabled ? d_.settings.max_factors : 1;
+  auto added = d_.store.mfa().addConfirmed(factor, room, hashes);
   if (!added) {
     if (added.error().code == core::Errc::AlreadyExists)
       return refused("credential_taken", "credential id already registered");
-    if (added.error().code == core::Errc::ResourceExhausted) return fail(Errc::FactorLimit);
+    if (added.error().code == core::Errc::ResourceExhausted)
+      return user.mfa_enabled ? fail(Errc::FactorLimit)
+                              : fail(Errc::StepUpRequired, "a factor was added meanwhile");
     return tl::unexpected(auth::storeFailure(added.error()));
   }
   d_.users.invalidate(user.id);

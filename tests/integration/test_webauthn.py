@@ -816,6 +816,36 @@ def test_managing_passkeys_needs_step_up_by_a_passkey(shared):
     assert r.status_code == 200, (r.status_code, body_of(r))
 
 
+def test_registrations_finished_at_once_from_a_password_only_session_add_one_passkey(shared):
+    """A passkey attack: six registrations begun from a password-only session while the user had
+    no factor and finished at once all passed the check made before their insert (8 of 8 taken on
+    SQLite). The first turns the factor on; the others meet it in the insert's transaction and
+    ask for a step-up, as one after another does."""
+    u = new_user(shared)
+    made = [shared.client.create(Authenticator(), registration_options(shared, u.token))[0]
+            for _ in range(6)]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(lambda m: finish_registration(shared, u.token, m), made))
+    codes = sorted(r.status_code for r in answers)
+    assert codes == [201] + [401] * 5, [(r.status_code, body_of(r)) for r in answers]
+    for r in answers:
+        if r.status_code == 401:
+            assert body_of(r) == {"detail": "Step-up authentication required"}, body_of(r)
+            assert "max_age=" in r.headers["WWW-Authenticate"] and "max_age=0" not in r.headers["WWW-Authenticate"]
+    assert len(passkeys(shared, u.token)) == 1
+    # A TOTP enrolment confirmed at the same moment as a passkey's answer: one of them is taken.
+    v = new_user(shared)
+    answer = shared.client.create(Authenticator(), registration_options(shared, v.token))[0]
+    enrolled = post(shared, "/auth/mfa/totp", v.token, {"name": "phone"})
+    assert enrolled.status_code == 201, enrolled.text
+    code = pyotp.parse_uri(enrolled.json()["otpauth_uri"]).now()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        both = list(pool.map(lambda f: f(), [
+            lambda: finish_registration(shared, v.token, answer),
+            lambda: post(shared, f"/auth/mfa/totp/{enrolled.json()['id']}/confirm", v.token, {"code": code})]))
+    assert sorted(r.status_code for r in both) in ([200, 401], [201, 401]), [(r.status_code, body_of(r)) for r in both]
+
+
 def test_registration_options_fetched_before_the_user_had_a_factor_cannot_be_answered_after(shared):
     """Found by the outside attack: only the options were step-up checked, so a password-only
     session (a thief's) that fetched them while the user had no factor could finish the
