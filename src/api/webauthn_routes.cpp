@@ -86,9 +86,9 @@ http::Response registerPasskey(Call& c) {
   auto name = body.optionalString("name");
   // The page's field left blank, or holding only spaces (found too late otherwise: after the
   // authenticator made the credential; a review): the default name.
-  if (name && name->size() <= kMaxName && core::displayTextProblem(*name) == core::kShowsNothing)
+  if (name && (name->empty() || (name->size() <= kMaxName &&
+                                 core::displayTextProblem(*name) == core::kShowsNothing)))
     name.reset();
-  if (name && name->empty()) name.reset();
   checkName(body, name);
   auto credential = credentialOf(c);
   if (auto no = refusedStart(c, {"name", "credential"})) return std::move(*no);

@@ -109,6 +109,10 @@ std::string accountMark(const store::User& user) {
          core::hexEncode(crypto::sha256(user.password_hash)).substr(0, 16);
 }
 
+bool stillMarked(const store::User& user, std::string_view mark) {
+  return crypto::constantTimeEquals(accountMark(user), mark);
+}
+
 Result<SignedIn> Sessions::externalProof(std::int64_t user_id, const std::string& provider,
                                          const std::vector<std::string>& provider_amr,
                                          const ClientInfo& client,
@@ -117,7 +121,7 @@ Result<SignedIn> Sessions::externalProof(std::int64_t user_id, const std::string
   auto user = d_.store.users().findById(user_id);
   if (!user) return tl::unexpected(storeFailure(user.error()));
   if (!*user) return fail(Errc::InvalidCredentials, "external sign-in for a deleted user");
-  if (mark && accountMark(**user) != *mark)
+  if (mark && !stillMarked(**user, *mark))
     return fail(Errc::InvalidExchangeCode, "the account's tokens or password changed since");
   if (!(*user)->is_active) {
     record("login.failed", client, std::nullopt, user_id,

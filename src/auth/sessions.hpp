@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "audit/audit_log.hpp"
@@ -51,6 +52,8 @@ struct SessionRules {
 // the hash>"). The watermark moves by whole seconds and only up, so a second change within one
 // second moved nothing (an attack on two nodes); a password change always changes the hash.
 std::string accountMark(const store::User& user);
+// Whether `user` still stands where `mark` (its accountMark then) says; constant time.
+bool stillMarked(const store::User& user, std::string_view mark);
 
 // Sessions and their tokens (API.md, Tokens and Sessions): starting one for a signed-in user,
 // refresh rotation with reuse detection, logout, RFC 7009 revocation, RFC 7662 introspection,

@@ -335,8 +335,7 @@ auth::Result<MfaService::Pending> MfaService::openPending(const std::string& sta
   auto user = d_.store.users().findById(user_id);
   if (!user) return tl::unexpected(auth::storeFailure(user.error()));
   // A password change or deactivation since the password step voids it.
-  if (!*user || !(*user)->is_active ||
-      !crypto::constantTimeEquals(auth::accountMark(**user), mark->get_string()))
+  if (!*user || !(*user)->is_active || !auth::stillMarked(**user, mark->get_string()))
     return fail(Errc::InvalidMfaCode, "account changed since the password step");
   const std::int64_t expires = exp->get_int64();
   return Pending{std::move(**user), std::move(pending), expires};
