@@ -911,6 +911,128 @@ def test_the_openid_provider_shares_clients_keys_consent_and_codes_across_nodes(
     assert (late.status_code, late.json()["error"]) == (400, "invalid_grant"), late.text
 
 
+def _race(calls):
+    """Runs each (function, arguments) at once, released together; their answers, in order."""
+    gate = threading.Barrier(len(calls))
+
+    def run(call):
+        fn, args = call
+        gate.wait(timeout=30)
+        return fn(*args)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+def test_one_time_values_raced_on_both_nodes_are_spent_once(cluster, tmp_path):
+    """Under PostgreSQL's READ COMMITTED two transactions may both read a value as unspent before
+    either writes; the nodes read the same rows. Each one-time value raced eight ways over both
+    nodes at once is spent once: a TOTP code under eight challenges, a recovery code likewise, an
+    mfa_token, a password-reset link, a refresh token, and the OpenID Provider's code."""
+    import base64
+    import hashlib
+    import html
+    import re
+    from conftest import body_of
+    from smtp_sink import SmtpSink
+    from test_email import FAST_RETRIES, INVALID_TOKEN, NO_LIMITS, RESET_BODY, forgot, link_in, reset, wait_mail
+    from test_mfa import INVALID_CODE, challenge, enrol, fresh_code, verify
+
+    node, _ = cluster
+    sink = SmtpSink(tmp_path).start()
+    try:
+        shared = {"MFA_SECRET_KEY": "scaleout-master-secret-m-0123456789abcdef", "MFA_RATE_LIMIT": "100000/minute",
+                  **NO_LIMITS, **FAST_RETRIES, **sink.env(), "GATEHOUSE_PUBLIC_URL": "http://127.0.0.1"}
+        a, b = node("a", shared), node("b", shared)
+        both = [a, b] * 4
+
+        def once(results, ok, refused):
+            codes = [(r.status_code, body_of(r)) for r in results]
+            assert [c for c, _ in codes].count(ok) == 1, codes
+            assert all(c == refused for c in codes if c[0] != ok), codes
+
+        # A TOTP code under eight challenges, opened on both nodes.
+        e = enrol(a, "racetotp")
+        tokens = [challenge(n, "racetotp") for n in both]
+        code, _ = fresh_code(e.uri, after=e.step, margin=10.0)
+        once(_race([(verify, (n, t, code)) for n, t in zip(both, tokens)]), 200, INVALID_CODE)
+
+        # One recovery code under eight challenges (another user: the TOTP race's refusals count
+        # as wrong codes in a row).
+        e = enrol(b, "racerc")
+        tokens = [challenge(n, "racerc") for n in both]
+        once(_race([(verify, (n, t, e.recovery_codes[0])) for n, t in zip(both, tokens)]), 200, INVALID_CODE)
+
+        # One mfa_token with eight right codes (the recovery codes left).
+        e = enrol(a, "racemfa")
+        token = challenge(b, "racemfa")
+        once(_race([(verify, (n, token, c)) for n, c in zip(both, e.recovery_codes[:8])]), 200, INVALID_CODE)
+
+        # A password-reset link: one new password, never two.
+        assert a.register("racereset@example.com", "racereset").status_code == 201
+        assert forgot(b, "racereset@example.com").status_code == 202
+        _, link = link_in(wait_mail(sink, "racereset@example.com")[0], "http://127.0.0.1/ui/reset-password")
+        words = [f"Race-Passw0rd-{i}!" for i in range(8)]
+        results = _race([(reset, (n, link, w)) for n, w in zip(both, words)])
+        once(results, 200, INVALID_TOKEN)
+        assert body_of(next(r for r in results if r.status_code == 200)) == RESET_BODY
+        winner = words[[r.status_code for r in results].index(200)]
+        assert a.login("racereset", winner).status_code == 200
+
+        # A refresh token: one rotation; a second use is a reuse, which ends the session.
+        pair = a.login("racereset", winner).json()
+        results = _race([(lambda n: requests.post(n.url("/api/v1/auth/refresh"),
+                                                  json={"refresh_token": pair["refresh_token"]}), (n,))
+                         for n in both])
+        assert [r.status_code for r in results].count(200) <= 1, [r.status_code for r in results]
+        assert all(r.status_code in (200, 401) for r in results), [(r.status_code, r.text) for r in results]
+        for r in results:
+            if r.status_code == 200:  # the reuses ended its session too
+                rotated = r.json()["refresh_token"]
+                late = requests.post(b.url("/api/v1/auth/refresh"), json={"refresh_token": rotated})
+                assert late.status_code == 401, late.text
+
+        # The OpenID Provider's code.
+        made = a.cli("client", "create", "--name", "Race", "--redirect-uri", "https://rp.example/cb", "--json")
+        assert made.returncode == 0, made.stderr
+        client = json.loads(made.stdout)
+        verifier = "r" * 50
+        query = urllib.parse.urlencode({
+            "client_id": client["client_id"], "redirect_uri": "https://rp.example/cb", "response_type": "code",
+            "scope": "openid", "state": "s1", "nonce": "n1", "code_challenge_method": "S256",
+            "code_challenge": base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()})
+        browser = requests.Session()
+        origin = {"Origin": "http://127.0.0.1"}
+
+        def hidden(page):
+            return {k: html.unescape(v)
+                    for k, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page)}
+
+        r = browser.get(a.url("/oauth2/authorize?" + query), allow_redirects=False)
+        form = hidden(browser.get(a.url(r.headers["location"])).text)
+        r = browser.post(b.url("/ui/login"), data={**form, "username": "racereset", "password": winner},
+                         headers=origin, allow_redirects=False)
+        assert r.status_code == 303, r.text
+        consent = browser.get(a.url(r.headers["location"]), allow_redirects=False)
+        r = browser.post(b.url("/ui/consent"), data={**hidden(consent.text), "decision": "allow"}, headers=origin,
+                         allow_redirects=False)
+        assert r.status_code == 303, r.text
+        code = urllib.parse.parse_qs(urllib.parse.urlparse(r.headers["location"]).query)["code"][0]
+
+        def exchange(n):
+            return requests.post(n.url("/oauth2/token"), auth=(client["client_id"], client["client_secret"]),
+                                 data={"grant_type": "authorization_code", "code": code, "code_verifier": verifier,
+                                       "redirect_uri": "https://rp.example/cb"})
+
+        results = _race([(exchange, (n,)) for n in both])
+        statuses = [r.status_code for r in results]
+        # RFC 9700: a replay may end what the first use gave before it is answered; never two.
+        assert statuses.count(200) <= 1 and all(s in (200, 400) for s in statuses), statuses
+        assert all(r.json()["error"] == "invalid_grant" for r in results if r.status_code == 400)
+    finally:
+        sink.stop()
+
+
 def test_a_node_that_cannot_open_the_provider_key_serves_everything_else(cluster):
     """Nodes that share no MFA_SECRET_KEY (as before the provider existed) keep serving; the one
     whose key does not open the provider's stored key answers 503 on /oauth2/* and says why."""
