@@ -290,6 +290,11 @@ RequestParser::Result RequestParser::parseHeadLines(std::string_view head) {
       if (!validHost(rest.substr(0, end))) return refuse(400);
       origin = end == std::string_view::npos ? std::string_view() : rest.substr(end);
       if (origin.empty() || origin.front() == '?') request_.path = "/";  // http://host?x
+    } else if (!(target == "*" && method == "OPTIONS")) {
+      // No form RFC 9112 §3.2 has: refused, not routed. The router once read "*metrics" and
+      // "Xhealthz" as /metrics and /healthz, past a proxy's rule on the path (an outside
+      // attack, through HAProxy); "OPTIONS *" stays a path no route has.
+      return refuse(400);
     }
   }
   const auto q = origin.find('?');

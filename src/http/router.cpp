@@ -1,6 +1,8 @@
 #include "http/router.hpp"
 
 #include <set>
+#include <stdexcept>
+#include <string>
 
 #include <boost/container/small_vector.hpp>
 
@@ -16,6 +18,9 @@ using Parts = boost::container::small_vector<std::string_view, 8>;
 
 Parts splitView(std::string_view path) {
   Parts parts;
+  // No segments, so no route, for what does not start with '/' ("OPTIONS *"): its first
+  // character is not a separator to skip.
+  if (!path.starts_with('/')) return parts;
   std::size_t start = 1;
   while (start <= path.size()) {
     const auto slash = path.find('/', start);
@@ -36,6 +41,8 @@ std::vector<std::string> split(std::string_view pattern) {
 }  // namespace
 
 std::size_t Router::add(std::string method, const std::string& pattern, Handler handler) {
+  // A pattern without its '/' would have no segments and match every path without one.
+  if (!pattern.starts_with('/')) throw std::logic_error("route pattern without '/': " + pattern);
   routes_.push_back(Route{std::move(method), pattern, split(pattern), std::move(handler)});
   return routes_.size() - 1;
 }

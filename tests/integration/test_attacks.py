@@ -572,6 +572,29 @@ def test_http11_request_without_host_is_refused(server):
     wire.close()
 
 
+@pytest.mark.parametrize("target", ["*metrics", "Xmetrics", "metrics", "xui/login", "?x", "*", "ftp://x/metrics"])
+def test_a_target_of_no_http_form_is_refused_not_routed(server, target):
+    """An outside attack: a target without its leading '/' was routed by dropping its first
+    character, so "GET *metrics" through a proxy refusing paths that begin with /metrics (HAProxy's
+    path_beg) answered the counters. Now anything but origin-form, absolute-form or "OPTIONS *"
+    is a 400 (RFC 9112 §3.2), and the connection ends."""
+    wire = Wire(server)
+    wire.send(f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    status, headers, body = wire.response()
+    assert (status, headers.get("connection", "").lower()) == (400, "close"), (status, headers, body)
+    assert b"gatehouse_" not in body and b"<form" not in body
+    assert wire.closes_without_more(), f"more followed: {wire.buf[:200]!r}"
+    wire.close()
+    # The same requests in their own forms still answer.
+    assert requests.get(server.url("/metrics")).status_code == 200
+    wire = Wire(server)
+    wire.send(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert wire.response()[0] == 404  # no route has "*"
+    wire.send("GET http://x/healthz HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    assert wire.response()[0] == 200
+    wire.close()
+
+
 def test_a_chunk_extension_without_end_cannot_grow_memory(server):
     """The read buffer is bounded: a chunk-size line that never ends is refused once it exceeds
     the buffer, instead of being held in memory whole."""

@@ -79,10 +79,18 @@ TEST(RequestParser, TheAbsoluteFormRoutesByItsPathAndQuery) {
               Result::Done);
     EXPECT_EQ(parser.request().target, "http://x/p?q");  // as sent
   }
-  // Another scheme, or no form we know, is a path like any other (the router answers 404).
-  EXPECT_EQ(parsed("ftp://x/healthz").first, "ftp://x/healthz");
-  EXPECT_EQ(parsed("*").first, "*");
-  EXPECT_EQ(parsed("?x").first, "");  // no path: nothing routes to "/" by it
+  // Another scheme, or no form RFC 9112 §3.2 has, is refused: the router read "*metrics" as
+  // /metrics, past a proxy's rule on the path (an outside attack). "*" is OPTIONS's alone.
+  for (const char* target : {"ftp://x/healthz", "*metrics", "Xhealthz", "xui/login", "?x", "*",
+                             "healthz", "%2Fhealthz", "http:/x/p", "http//x/p"}) {
+    EXPECT_EQ(refusalOf("GET " + std::string(target) + " HTTP/1.1\r\nHost: h\r\n\r\n"), 400)
+        << target;
+  }
+  {
+    RequestParser parser(kLimits);
+    ASSERT_EQ(parseAll(parser, "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n").result, Result::Done);
+    EXPECT_EQ(parser.request().path, "*");  // no route has it: 404
+  }
   // A bad authority is refused, as a bad Host is: userinfo, an empty one, stray brackets.
   for (const char* target :
        {"http://user@x/p", "http:///p", "http://[::1/p", "http://x:8o/p", "https://a%2eb/p"}) {

@@ -1,5 +1,7 @@
 #include "http/router.hpp"
 
+#include <stdexcept>
+
 #include <gtest/gtest.h>
 
 namespace gatehouse::http {
@@ -76,6 +78,15 @@ TEST(Router, AnswersNotFoundAndMethodNotAllowed) {
   EXPECT_EQ(router.dispatch(trailing).status, 404);
   auto empty_param = req("GET", "/users/");
   EXPECT_EQ(router.dispatch(empty_param).status, 404);
+  // A path's first character is its '/': "Xlogin" and "*login" were routed as /login (an
+  // outside attack, past a proxy's rule on the path).
+  for (const char* path : {"Xlogin", "*login", "login", "*", ""}) {
+    auto odd = req("POST", path);
+    EXPECT_EQ(router.dispatch(odd).status, 404) << path;
+    EXPECT_EQ(router.routeOf(odd), "unmatched") << path;
+  }
+  EXPECT_THROW(router.add("GET", "login", [](Request&) { return Response::empty(200); }),
+               std::logic_error);
 }
 
 TEST(Form, DecodesUrlEncodedBodies) {
