@@ -16,6 +16,7 @@
 #include "app/janitor.hpp"
 #include "app/keys.hpp"
 #include "app/logging.hpp"
+#include "app/open_files.hpp"
 #include "app/page_setup.hpp"
 #include "app/passkey_setup.hpp"
 #include "app/preflight.hpp"
@@ -189,6 +190,8 @@ int serve(const config::Config& config) {
     return fatal("configuration error: " + all);
   }
   for (const auto& warning : checked.warnings) spdlog::warn("{}", warning);
+  if (auto few = openFileWarning(raiseOpenFileLimit(), config.http.max_connections))
+    spdlog::warn("{}", *few);
   if (!core::threadPriorityCanBeLowered()) {
     // Said, since nothing else would: the hashing threads then compete with token checks.
     spdlog::warn(
@@ -628,7 +631,12 @@ int serve(const config::Config& config) {
              logOutcome(log, "NOTIFY_SOCKET: sending WATCHDOG=1", notifier.send("WATCHDOG=1"),
                         spdlog::level::err);
            },
-       .on_hangup = [&audit_log] { audit_log.reopenSink(); }},
+       .on_hangup = [&audit_log] { audit_log.reopenSink(); },
+       // One accept loop: its calls never overlap.
+       .on_accept =
+           [log = FailureLog()](const core::Status& outcome) mutable {
+             logOutcome(log, "accepting connections", outcome, spdlog::level::err);
+           }},
       [&pipeline](http::Request& r) { return pipeline(r); }, &api::Pipeline::decorate,
       [&pipeline](http::Request& r) { return pipeline.tryInline(r); },
       [&pipeline](http::Request& r) { return pipeline.busy(r); });

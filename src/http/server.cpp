@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <ctime>
 #include <list>
@@ -57,6 +59,10 @@ using Socket = asio::basic_stream_socket<tcp, Executor>;
 using Acceptor = asio::basic_socket_acceptor<tcp, Executor>;
 constexpr asio::use_awaitable_t<Executor> kAwaitable;
 constexpr auto kNoThrow = asio::as_tuple(kAwaitable);
+// How long the accept loop waits after a failed accept (out of file descriptors) before the next.
+constexpr std::chrono::milliseconds kAcceptPause{100};
+// How long accepts must not have failed before the first that works is said to be a recovery.
+constexpr std::chrono::seconds kAcceptCalm{1};
 
 // A connection's unread bytes: small while idle, grown (doubling) when a request needs more, up
 // to a fixed bound. A pending read owns its free space, so an idle connection keeps only the
@@ -594,7 +600,30 @@ struct Server::Impl {
       auto [ec, socket] = co_await acceptor.async_accept(target, kNoThrow);
       if (ec) {
         if (stopping.load() || ec == asio::error::operation_aborted) co_return;
-        continue;  // e.g. EMFILE: keep serving those already connected
+        // E.g. EMFILE: keep serving those already connected, said, and paused a while. Retried
+        // at once, the accept failed again at once: a core spun while new clients waited in the
+        // backlog, and nothing said why (an outside attack, 1020 idle connections under
+        // `ulimit -n 1024`).
+        accept_failing = true;
+        last_accept_failure = std::chrono::steady_clock::now();
+        if (options.on_accept) {
+          const bool files = ec == asio::error::no_descriptors || ec.value() == ENFILE;
+          options.on_accept(core::makeError(
+              core::Errc::Unavailable,
+              ec.message() +
+                  (files ? " (the open-file limit: ulimit -n, systemd's LimitNOFILE)" : "")));
+        }
+        asio::basic_waitable_timer<std::chrono::steady_clock,
+                                   asio::wait_traits<std::chrono::steady_clock>, Executor>
+            pause(io.get_executor(), kAcceptPause);
+        (void)co_await pause.async_wait(kNoThrow);
+        continue;
+      }
+      // Recovered once accepts have not failed for a while: at the limit, each closing
+      // connection let one accept through before the next failed, a line each way per close.
+      if (accept_failing && std::chrono::steady_clock::now() - last_accept_failure >= kAcceptCalm) {
+        accept_failing = false;
+        if (options.on_accept) options.on_accept({});
       }
       auto conn = std::make_shared<Conn>(std::move(socket));
       conn->peer = peerOf(conn->socket);
@@ -702,6 +731,9 @@ struct Server::Impl {
   core::WorkerPool outbound;
   Acceptor acceptor;
   asio::steady_timer sweeper;
+  // The accept loop's own (one coroutine).
+  bool accept_failing = false;
+  std::chrono::steady_clock::time_point last_accept_failure{};
   asio::steady_timer heart;
   std::shared_ptr<std::atomic<std::size_t>> beat_round;  // contexts yet to answer; on `io` only
   asio::signal_set signals;

@@ -66,6 +66,10 @@ struct ServerOptions {
   // Called on an I/O thread for each SIGHUP (log rotation: reopen files); must not block.
   // SIGHUP never stops the server (its default action did, under logrotate's `kill -HUP`).
   std::function<void()> on_hangup;
+  // Called on an I/O thread for an accept that failed (out of file descriptors: the loop waits a
+  // tenth of a second before the next), and with success for the first that works a second or
+  // more after the last such failure; must not block.
+  std::function<void(const core::Status&)> on_accept;
 };
 
 // Turns a request into a response; runs on a worker thread, where blocking is allowed.

@@ -4,6 +4,7 @@ import json
 import os
 import pathlib
 import re
+import resource
 import signal
 import socket
 import sqlite3
@@ -780,6 +781,66 @@ def hashing_cpu_ticks(pid):
                 continue  # ended meanwhile
             ticks += int(fields[11]) + int(fields[12])  # utime and stime, stat's 14th and 15th
     return ticks
+
+
+def process_cpu_ticks(pid):
+    """CPU time (clock ticks) every thread of the process has used so far."""
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime and stime, stat's 14th and 15th
+
+
+def test_out_of_file_descriptors_the_server_pauses_says_so_and_recovers(make_server):
+    """An outside attack: with the open-file limit reached (1020 idle connections under
+    `ulimit -n 1024`), the accept loop retried at once, spinning a core while new clients waited
+    in the backlog, and nothing was logged. Now a failed accept is logged (once, then every 30 s)
+    and the next waits a tenth of a second; when connections close, new ones are answered and
+    the recovery is logged. The start raises the soft limit to the hard one."""
+    s = make_server()
+    pid = s.proc.pid
+    # UBSan's first check of each dynamic type tests the memory through a pipe, which it cannot
+    # open while out of descriptors (it reported a worker thread's start as UB): every kind of
+    # thread is started, and each kind of request answered once, before.
+    s.register("files@example.com", "files")
+    assert s.login("files").status_code == 200
+    assert requests.get(s.url("/readyz")).status_code == 200
+    time.sleep(1.5)
+    soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    assert soft == hard, (soft, hard)  # raised at the start
+    limit = len(os.listdir(f"/proc/{pid}/fd")) + 8
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (limit, hard))  # the soft one: given back below
+    try:
+        held = [socket.create_connection(("127.0.0.1", s.port), timeout=5) for _ in range(24)]
+        failed = "accepting connections failed: Too many open files (the open-file limit"
+        deadline = time.monotonic() + 10
+        while failed not in s.log_text():
+            assert time.monotonic() < deadline, s.log_text()[-2000:]
+            time.sleep(0.05)
+        before = process_cpu_ticks(pid)
+        time.sleep(2)
+        used = process_cpu_ticks(pid) - before
+        # Spinning, the loop used the whole two seconds (200 ticks at 100 Hz).
+        assert used < 50, f"{used} ticks of CPU in 2 s while out of file descriptors"
+        assert s.log_text().count(failed) == 1
+        for c in held:
+            c.close()
+        r = requests.get(s.url("/healthz"), timeout=10)
+        assert r.status_code == 200
+        # Said once accepts have not failed for a second (a closing connection lets one through).
+        time.sleep(1.2)
+        assert requests.get(s.url("/healthz"), timeout=10).status_code == 200
+        assert wait_for_log(s, "accepting connections works again after ")
+        assert s.log_text().count(failed) == 1
+    finally:
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def wait_for_log(s, text, timeout=10):
+    deadline = time.monotonic() + timeout
+    while text not in s.log_text():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def test_sigterm_finishes_in_flight_requests(make_server):
