@@ -899,7 +899,7 @@ def _second_while_first_holds(first, first_head, second, second_head):
     """`first` sends all of a big body but its last byte, and holds it; then `second` does: the
     status line and headers `second` is answered (it is closed after)."""
     first.sendall(first_head + _BIG[:-1])
-    time.sleep(0.5)  # read, and held
+    time.sleep(1)  # read, and held (a second: a busy machine's I/O thread may read late)
     second.sendall(second_head + _BIG[:-1])
     lines = _answer(second)
     second.close()

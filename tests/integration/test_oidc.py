@@ -738,7 +738,9 @@ def test_a_slow_provider_holds_neither_the_server_nor_itself_more_than_once(stac
     for a place (then 503, and the rest at once), one fetch at a time (the other three wait for
     its answer), and the answer is kept a minute whatever the provider says."""
     gate, _, fake = stack
-    fake.discovery_delay, fake.discovery_cache = 3.0, "no-store"
+    # Six seconds, against a bound of three on the others: a login there hashes (a dummy), on
+    # threads that yield to everything else on a busy machine (a review).
+    fake.discovery_delay, fake.discovery_cache = 6.0, "no-store"
     answers = []
 
     def begin():
@@ -755,7 +757,7 @@ def test_a_slow_provider_holds_neither_the_server_nor_itself_more_than_once(stac
         r = requests.request(method, gate.url(path), json=body, allow_redirects=False, timeout=30)
         took = time.monotonic() - began
         assert r.status_code < 500 or path.endswith("options"), (path, r.status_code)
-        assert took < 1.5, (path, took)
+        assert took < 3, (path, took)
     for t in threads:
         t.join()
     assert fake.discovery_gets == 1

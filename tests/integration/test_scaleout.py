@@ -165,7 +165,7 @@ def test_audit_records_behind_a_locked_table_fail_each_on_its_own(cluster):
         with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
             answers = list(pool.map(sign_in, range(4)))
     assert all(code == 200 for code, _ in answers), answers  # the sign-in stands; its record failed
-    assert max(took for _, took in answers) < 12, answers  # about 5 s each, at once, never 20
+    assert max(took for _, took in answers) < 15, answers  # about 5 s each, at once, never 20
     log = a.log_text()
     for i in range(4):  # each named, with the request it belonged to
         assert f"request_id=aud-req-{i} audit write failed: login.succeeded record" in log, log[-2000:]
@@ -599,8 +599,11 @@ def test_no_moment_of_two_nodes_serving_one_time_values_when_the_servings_sessio
     for _ in range(3):
         cut = subprocess.run(
             [f"{PG_BIN}/psql", "-h", u.hostname, "-p", str(u.port), "-U", u.username, "-d", u.path[1:],
+             # This test's database only: other workers' tests run serving nodes on the same
+             # server (a review: they lost their place too, and the count was 3).
              "-Atc", "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' "
-                     "AND objsubid = 2 AND classid::int8 >= 726202000 AND classid::int8 < 726203000"],
+                     "AND objsubid = 2 AND classid::int8 >= 726202000 AND classid::int8 < 726203000 "
+                     "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"],
             capture_output=True, text=True, timeout=30)
         assert cut.returncode == 0 and cut.stdout.strip() == "1", (cut.stdout, cut.stderr)
         deadline = time.monotonic() + 4

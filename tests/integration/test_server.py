@@ -119,8 +119,9 @@ def test_slow_body_and_idle_keep_alive_are_dropped(make_server):
     body_closed = time.time() - slow_started
     assert idle.recv(1024) == b""  # nothing more asked: closed
     idle_closed = time.time() - idle_started
-    assert 0.5 < body_closed < 4, body_closed
-    assert 1.5 < idle_closed < 5, idle_closed
+    # Far below the defaults (30 s, 60 s) still, with room for a busy machine (a review).
+    assert 0.5 < body_closed < 8, body_closed
+    assert 1.5 < idle_closed < 9, idle_closed
     slow.close()
     idle.close()
 
@@ -320,7 +321,7 @@ def test_a_body_the_budget_cannot_take_is_refused_before_the_client_sends_it(mak
         # Another connection holds most of the budget: a body of 60,000 bytes, 40,000 sent.
         held.send(b"POST /api/v1/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                   b"Content-Length: 60000\r\n\r\n" + b" " * 40000)
-        time.sleep(0.3)
+        time.sleep(1)  # read, and held (a second: a busy machine's I/O thread may read late)
         asker = Wire(s)
         try:
             asker.send(b"POST /api/v1/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -333,7 +334,7 @@ def test_a_body_the_budget_cannot_take_is_refused_before_the_client_sends_it(mak
     finally:
         held.close()
     # With the budget free again, the same request gets its 100.
-    time.sleep(0.3)
+    time.sleep(1)
     again = Wire(s)
     try:
         again.send(b"POST /api/v1/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -430,8 +431,9 @@ def test_sigterm_closes_busy_keep_alive_connections_without_waiting_out_the_grac
     s.proc.send_signal(signal.SIGTERM)
     try:
         assert s.proc.wait(timeout=30) == 0
-        # Shutdown's grace is 10 s; connections between requests are closed at once.
-        assert time.monotonic() - started < 5
+        # Shutdown's grace is 10 s; connections between requests are closed at once (the bound
+        # leaves room for the sanitizer's scan at exit on a busy machine).
+        assert time.monotonic() - started < 8
     finally:
         stop.set()
         for t in threads:
