@@ -169,7 +169,12 @@ void addEmailRoutes(RouteTable& t) {
                       "verified address): change the email instead",
                       "HTTPValidationError"},
                      kNoMail},
-         .limits = {kAccountMailLimit, kOwnMailboxLimit},
+         // Per client address too, on a counter of its own: accounts registered from one
+         // address each sent five an hour to addresses of their choosing, 21,600 mails an hour
+         // after a day of registrations (an outside attack).
+         .limits = {kAccountMailLimit,
+                    kOwnMailboxLimit,
+                    {"EMAIL_IP_RATE_LIMIT", "verify-request", {LimitKey::ClientAddress}}},
          .handler = requestVerification});
   t.add({.method = "POST",
          .path = "/api/v1/auth/email/verify",

@@ -403,8 +403,10 @@ int serve(const config::Config& config) {
   // A forgotten password's work waits 0.2-1.5 s, at random: for a known address it writes a token
   // and a mail, for an unknown one nothing, and that must not show on the response's time or on
   // the same client's next request's (found by an outside attack).
+  // 4096 waiting: each job waits up to 1.5 s, so about 2,700 requests a second before a full
+  // queue answers 503 (a job holds an address and a client's details: a few MB at most).
   mail::Background after_response(
-      1024, {.min = std::chrono::milliseconds(200), .max = std::chrono::milliseconds(1500)});
+      4096, {.min = std::chrono::milliseconds(200), .max = std::chrono::milliseconds(1500)});
   mail::EmailFlows email_flows(
       {**store,
        passwords,

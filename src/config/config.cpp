@@ -472,9 +472,11 @@ const std::map<std::string, std::string>& variables() {
        "how often each node looks for due messages (other nodes', retries) (2)"},
       {"EMAIL_RATE_LIMIT",
        "mails asked for per mailbox (forgot password, registration, the new address of an email "
-       "change) or per account (verification, email change) (5/hour)"},
+       "change) or per account (verification, email change); and each kind of security notice "
+       "per mailbox, on a count of its own (5/hour)"},
       {"EMAIL_IP_RATE_LIMIT",
-       "forgot-password and email-change requests per client address, each apart (30/hour)"},
+       "forgot-password, email-change and verification requests per client address, each apart "
+       "(30/hour)"},
       {"EMAIL_TOKEN_RATE_LIMIT",
        "attempts to spend an emailed token per client address (20/minute)"},
       {"DATABASE_URL",

@@ -134,9 +134,14 @@ auth::Result<void> EmailFlows::forgot(const std::string& email, const auth::Clie
   // Counted for every address, known or not (the counter must not tell which).
   d_.metrics.emailFlow(Flow::PasswordReset, Outcome::Requested);
   // Known or not, the answer leaves now: the lookup and the mail are done after it.
+  // A full queue is said (503, Retry-After), never a 202 for a request dropped: a flood from
+  // many addresses, each within its limits, kept real owners' reset mails from being sent while
+  // they were told they were (an outside attack). The queue is everyone's: nothing is told of
+  // the address.
   if (!d_.background.post([this, email, client] { forgotNow(email, client); })) {
-    spdlog::warn("request_id={} forgot-password: the background queue is full; request dropped",
+    spdlog::warn("request_id={} forgot-password: the background queue is full; answered 503",
                  client.request_id);
+    return fail(Errc::Overloaded, "forgot-password queue full");
   }
   return {};
 }

@@ -1749,6 +1749,32 @@ def test_email_changes_are_limited_per_client_address(make_server, smtp_sink):
     assert_accepted(forgot(s, "mover0@example.com", one), FORGOT_BODY)  # forgot counts apart
 
 
+def test_verification_requests_are_limited_per_client_address(make_server, smtp_sink):
+    """An outside attack: verification requests counted per account and mailbox only, so every
+    account registered from one address sent five mails an hour more to an address of its
+    choosing, the mail volume growing with the accounts. EMAIL_IP_RATE_LIMIT counts them per
+    client address too, on a counter of their own, through the API and the page alike."""
+    s = mail_server(make_server, smtp_sink, {"EMAIL_IP_RATE_LIMIT": "2/hour", "TRUSTED_PROXIES": "127.0.0.1"})
+    one, two = {"X-Forwarded-For": "198.51.100.1"}, {"X-Forwarded-For": "198.51.100.2"}
+    answers = []
+    for i in range(3):
+        new_user(s, f"asker{i}")
+        access = auth(login_pair(s, f"asker{i}")["access_token"])
+        answers.append(request_verification(s, {**access, **one}).status_code)
+    assert answers == [202, 202, 429], answers
+    assert request_verification(s, {**access, **two}).status_code == 202
+    assert_accepted(forgot(s, "asker0@example.com", one), FORGOT_BODY)  # forgot counts apart
+    assert change_email(s, {**access, **one}, "moved@example.net").status_code != 429  # so do changes
+    # The page's form is the same route: its count is the address's.
+    from test_pages import csrf_in, signed_in
+    browser = signed_in(s, "asker0", xff="198.51.100.1")
+    r = browser.post("/ui/account/email/verify", {"csrf": csrf_in(browser.get("/ui/account"))})
+    assert r.status_code == 429, (r.status_code, r.text[:300])
+    browser = signed_in(s, "asker0", xff="198.51.100.3")
+    r = browser.post("/ui/account/email/verify", {"csrf": csrf_in(browser.get("/ui/account"))})
+    assert r.status_code == 303, (r.status_code, r.text[:300])
+
+
 def test_required_verification_also_stops_sessions_that_were_running(make_server, smtp_sink):
     """A session begun while verification was optional cannot refresh once it is required and the
     address is still unverified (403 Email not verified), and can again after verifying. Its API

@@ -154,6 +154,27 @@ TEST_F(EmailFlowsTest, ForgotForAKnownAddressQueuesOneResetLink) {
   EXPECT_EQ(pending(), 0);
 }
 
+// An outside attack flooded forgot-password from many addresses: past the queue's bound the
+// requests were dropped and still answered 202, real owners' among them. Now a full queue is
+// Overloaded (503, Retry-After), for known and unknown addresses alike.
+TEST_F(EmailFlowsTest, AFullQueueIsSaidNotAnAcceptedRequestDropped) {
+  registered();
+  Background one{1};
+  EmailFlows flows{{*stack_.store, stack_.passwords, keys_, stack_.cache, stack_.session_end,
+                    stack_.guard, outbox_, templates_, one, stack_.audit, stack_.metrics,
+                    stack_.clock, flowSettings()}};
+  ASSERT_TRUE(flows.forgot("nobody@example.com", client_));  // queued, not yet run
+  EXPECT_EQ(refusal(flows.forgot("ann@example.com", client_)), Errc::Overloaded);
+  EXPECT_EQ(refusal(flows.forgot("other@example.com", client_)), Errc::Overloaded);
+  one.start();
+  flows.flush();
+  EXPECT_TRUE(delivered().empty());                       // the refused request left nothing behind
+  ASSERT_TRUE(flows.forgot("ann@example.com", client_));  // room again
+  flows.flush();
+  EXPECT_EQ(tokenSentTo("ann@example.com", "reset-password").empty(), false);
+  one.stop();
+}
+
 TEST_F(EmailFlowsTest, ForgotForAnUnknownOrInactiveAddressQueuesNothing) {
   const auto user = registered();
   ASSERT_TRUE(flows_.forgot("nobody@example.com", client_));
