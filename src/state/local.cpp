@@ -37,17 +37,26 @@ core::Result<Decision> LocalRateLimiter::hit(std::string_view key, std::uint32_t
     std::erase_if(shard.windows,
                   [now](const auto& kv) { return kv.second.start + kv.second.length <= now; });
     if (shard.windows.size() >= per_shard_) {
-      // Still full of live windows: forget those closest to their end.
-      std::vector<std::int64_t> ends;
-      ends.reserve(shard.windows.size());
-      for (const auto& [k, w] : shard.windows) ends.push_back(w.start + w.length);
+      // Still full of live windows: forget those with the fewest hits, the closest to their end
+      // first among equals. By end alone, the oldest went first: a spray of one-hit keys into
+      // the shard of a victim's counter (std::hash is anyone's to compute) forgot a spent
+      // mailbox budget within its hour (an outside attack). Now each key of a spray must be
+      // hit as often as the counter it would push out.
+      using Rank = std::pair<std::uint32_t, std::int64_t>;  // hits, end
+      std::vector<Rank> ranks;
+      ranks.reserve(shard.windows.size());
+      for (const auto& [k, w] : shard.windows) ranks.emplace_back(w.count, w.start + w.length);
       const std::size_t drop = std::max<std::size_t>(1, per_shard_ / 8);
-      std::nth_element(ends.begin(), ends.begin() + static_cast<std::ptrdiff_t>(drop - 1),
-                       ends.end());
-      const std::int64_t cutoff = ends[drop - 1];
-      std::size_t dropped = 0;
+      std::nth_element(ranks.begin(), ranks.begin() + static_cast<std::ptrdiff_t>(drop - 1),
+                       ranks.end());
+      const Rank cutoff = ranks[drop - 1];
+      const auto rank = [](const Window& w) { return Rank{w.count, w.start + w.length}; };
+      // Those below the cutoff all go, then those at it until `drop` have: in one pass, the
+      // ties met first went before a lower rank met later (the victim above outlived them).
+      std::size_t dropped =
+          std::erase_if(shard.windows, [&](const auto& kv) { return rank(kv.second) < cutoff; });
       std::erase_if(shard.windows, [&](const auto& kv) {
-        if (dropped >= drop || kv.second.start + kv.second.length > cutoff) return false;
+        if (dropped >= drop || rank(kv.second) != cutoff) return false;
         ++dropped;
         return true;
       });

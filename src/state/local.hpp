@@ -15,8 +15,9 @@ class LocalRateLimiter final : public RateLimiter {
  public:
   // Keys longer than this are refused (InvalidArgument): callers pass digests of long input.
   static constexpr std::size_t kMaxKeyBytes = 256;
-  // At most `max_keys` counters are held; when full, expired windows go first, then those that
-  // end soonest (an eighth of a shard at a time), so memory stays bounded under a spray of keys.
+  // At most `max_keys` counters are held; when full, expired windows go first, then those with
+  // the fewest hits, the soonest to end among equals (an eighth of a shard at a time), so memory
+  // stays bounded under a spray of keys, and a spray of one-hit keys forgets no spent budget.
   explicit LocalRateLimiter(std::size_t max_keys = 200000);
   [[nodiscard]] core::Result<Decision> hit(std::string_view key, std::uint32_t limit,
                                            std::chrono::seconds window, std::int64_t now) override;

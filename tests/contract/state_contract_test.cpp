@@ -453,6 +453,27 @@ TEST(LocalLoginGuard, ASprayOfDelayedIdentifiersForgetsThoseWithFewestFailuresFi
   EXPECT_EQ(g.check("victim", t + 320).value(), Gate::Locked);  // its cooldown: 100 s
 }
 
+// An outside attack: eviction took the windows closest to their end, the oldest, so a spray of
+// one-hit keys aimed at a victim's shard forgot its spent budget within the hour (ten reset mails
+// an hour against a limit of five). The fewest hits go first now.
+TEST(LocalRateLimiter, ASprayOfOneHitKeysForgetsNoSpentBudget) {
+  LocalRateLimiter l(1600);  // 100 per shard
+  const std::int64_t t = 1'000'000;
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(l.hit("victim", 5, seconds(3600), t).value().allowed);
+  ASSERT_FALSE(l.hit("victim", 5, seconds(3600), t).value().allowed);
+  for (int i = 0; i < 20000; ++i) {  // same window length, later: each ends after the victim's
+    ASSERT_TRUE(l.hit("spray:" + std::to_string(i), 5, seconds(3600), t + 1).value().allowed);
+    ASSERT_LE(l.size(), 1600U);
+  }
+  EXPECT_FALSE(l.hit("victim", 5, seconds(3600), t + 2).value().allowed);
+  // Among equals the soonest to end goes: a spray of as many hits each does push it out.
+  for (int i = 0; i < 4000; ++i) {
+    const std::string key = "heavy:" + std::to_string(i);
+    for (int k = 0; k < 6; ++k) (void)l.hit(key, 5, seconds(3600), t + 3).value();
+  }
+  EXPECT_TRUE(l.hit("victim", 5, seconds(3600), t + 4).value().allowed);
+}
+
 TEST(LocalRateLimiter, ExpiredWindowsAreSweptFirst) {
   LocalRateLimiter l(160);
   for (int i = 0; i < 10000; ++i)
