@@ -190,7 +190,8 @@ int serve(const config::Config& config) {
     return fatal("configuration error: " + all);
   }
   for (const auto& warning : checked.warnings) spdlog::warn("{}", warning);
-  if (auto few = openFileWarning(raiseOpenFileLimit(), config.http.max_connections))
+  if (auto few = openFileWarning(raiseOpenFileLimit(), config.http.max_connections,
+                                 config.database_pool_size))
     spdlog::warn("{}", *few);
   if (!core::threadPriorityCanBeLowered()) {
     // Said, since nothing else would: the hashing threads then compete with token checks.
@@ -634,9 +635,10 @@ int serve(const config::Config& config) {
                         spdlog::level::err);
            },
        .on_hangup = [&audit_log] { audit_log.reopenSink(); },
-       // One accept loop: its calls never overlap.
+       // One accept loop: its calls never overlap. Quiet after a recovery: at the open-file
+       // limit accepts fail and work by turns, each time a connection closes.
        .on_accept =
-           [log = FailureLog()](const core::Status& outcome) mutable {
+           [log = FailureLog(true)](const core::Status& outcome) mutable {
              logOutcome(log, "accepting connections", outcome, spdlog::level::err);
            }},
       [&pipeline](http::Request& r) { return pipeline(r); }, &api::Pipeline::decorate,

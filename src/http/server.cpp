@@ -61,8 +61,6 @@ constexpr asio::use_awaitable_t<Executor> kAwaitable;
 constexpr auto kNoThrow = asio::as_tuple(kAwaitable);
 // How long the accept loop waits after a failed accept (out of file descriptors) before the next.
 constexpr std::chrono::milliseconds kAcceptPause{100};
-// How long accepts must not have failed before the first that works is said to be a recovery.
-constexpr std::chrono::seconds kAcceptCalm{1};
 
 // A connection's unread bytes: small while idle, grown (doubling) when a request needs more, up
 // to a fixed bound. A pending read owns its free space, so an idle connection keeps only the
@@ -605,13 +603,14 @@ struct Server::Impl {
         // backlog, and nothing said why (an outside attack, 1020 idle connections under
         // `ulimit -n 1024`).
         accept_failing = true;
-        last_accept_failure = std::chrono::steady_clock::now();
         if (options.on_accept) {
-          const bool files = ec == asio::error::no_descriptors || ec.value() == ENFILE;
-          options.on_accept(core::makeError(
-              core::Errc::Unavailable,
-              ec.message() +
-                  (files ? " (the open-file limit: ulimit -n, systemd's LimitNOFILE)" : "")));
+          const char* advice = ec == asio::error::no_descriptors
+                                   ? " (the process's open-file limit: ulimit -n, systemd's "
+                                     "LimitNOFILE)"
+                               : ec.value() == ENFILE
+                                   ? " (the system's open-file table: fs.file-max)"
+                                   : "";
+          options.on_accept(core::makeError(core::Errc::Unavailable, ec.message() + advice));
         }
         asio::basic_waitable_timer<std::chrono::steady_clock,
                                    asio::wait_traits<std::chrono::steady_clock>, Executor>
@@ -619,9 +618,7 @@ struct Server::Impl {
         (void)co_await pause.async_wait(kNoThrow);
         continue;
       }
-      // Recovered once accepts have not failed for a while: at the limit, each closing
-      // connection let one accept through before the next failed, a line each way per close.
-      if (accept_failing && std::chrono::steady_clock::now() - last_accept_failure >= kAcceptCalm) {
+      if (accept_failing) {
         accept_failing = false;
         if (options.on_accept) options.on_accept({});
       }
@@ -731,9 +728,7 @@ struct Server::Impl {
   core::WorkerPool outbound;
   Acceptor acceptor;
   asio::steady_timer sweeper;
-  // The accept loop's own (one coroutine).
-  bool accept_failing = false;
-  std::chrono::steady_clock::time_point last_accept_failure{};
+  bool accept_failing = false;  // the accept loop's own (one coroutine)
   asio::steady_timer heart;
   std::shared_ptr<std::atomic<std::size_t>> beat_round;  // contexts yet to answer; on `io` only
   asio::signal_set signals;

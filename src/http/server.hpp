@@ -67,8 +67,9 @@ struct ServerOptions {
   // SIGHUP never stops the server (its default action did, under logrotate's `kill -HUP`).
   std::function<void()> on_hangup;
   // Called on an I/O thread for an accept that failed (out of file descriptors: the loop waits a
-  // tenth of a second before the next), and with success for the first that works a second or
-  // more after the last such failure; must not block.
+  // tenth of a second before the next), and with success for the first that works after such
+  // failures; never twice at once (one accept loop); must not block. At the open-file limit the
+  // two alternate, each time a connection closes.
   std::function<void(const core::Status&)> on_accept;
 };
 

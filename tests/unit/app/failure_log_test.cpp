@@ -2,6 +2,9 @@
 // count between, and its end once; not twice a second for every reader.
 #include "app/failure_log.hpp"
 
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 namespace gatehouse::app {
@@ -27,6 +30,32 @@ TEST(FailureLog, AnOutageIsSaidOnceEveryThirtySecondsWithTheCountAndItsEndOnce) 
   // The next outage begins with a line of its own at once.
   EXPECT_EQ(log.failed(t0 + 62s, "timeout"), "timeout");
   EXPECT_EQ(log.succeeded(), "works again after 1 failure");
+}
+
+// Accepts at the open-file limit fail and work by turns, each time a connection closes: said
+// two lines a close (a review). Quiet after a recovery, a failure waits for the 30 s since the
+// last line, and a recovery is said only after a failure that was.
+TEST(FailureLog, WhatFailsAndWorksByTurnsIsSaidAtMostTwiceEveryThirtySeconds) {
+  FailureLog log(true);
+  const auto t0 = FailureLog::Clock::time_point{} + 1000s;
+  EXPECT_EQ(log.failed(t0, "too many open files"), "too many open files");
+  EXPECT_EQ(log.succeeded(), "works again after 1 failure");
+  std::vector<std::string> said;
+  for (int close = 1; close <= 40; ++close) {  // a close every 1.5 s for a minute
+    const auto at = t0 + close * 1500ms;
+    if (auto line = log.failed(at, "too many open files")) said.push_back(*line);
+    if (auto line = log.succeeded()) said.push_back(*line);
+  }
+  // A failure and a recovery at each thirty seconds' mark, not 80 lines; the failures between
+  // are counted.
+  EXPECT_EQ(said, (std::vector<std::string>{
+                      "too many open files (19 more failed since the last line of it)",
+                      "works again after 1 failure",
+                      "too many open files (19 more failed since the last line of it)",
+                      "works again after 1 failure"}));
+  // The first failure ever is said at once.
+  FailureLog fresh(true);
+  EXPECT_TRUE(fresh.failed(t0, "x"));
 }
 
 }  // namespace

@@ -38,18 +38,20 @@ TEST_F(OpenFileLimitTest, TheSoftLimitIsRaisedToTheHardOne) {
 }
 
 TEST(OpenFileWarning, SaysSoWhenTheLimitLeavesTooFewForTheConnections) {
-  EXPECT_FALSE(openFileWarning(65536, 1024));
-  EXPECT_FALSE(openFileWarning(1024 + kFilesBesideConnections, 1024));
-  const auto few = openFileWarning(1024, 1024);
+  EXPECT_FALSE(openFileWarning(65536, 1024, 8));
+  EXPECT_FALSE(openFileWarning(1024 + kFilesBesideConnections + 8, 1024, 8));
+  // The database's connections count too (DATABASE_POOL_SIZE).
+  EXPECT_TRUE(openFileWarning(1024 + kFilesBesideConnections + 8, 1024, 9));
+  const auto few = openFileWarning(1024, 1024, 0);
   ASSERT_TRUE(few);
   EXPECT_NE(few->find("the open-file limit is 1024"), std::string::npos) << *few;
   EXPECT_NE(few->find("GATEHOUSE_MAX_CONNECTIONS is 1024"), std::string::npos) << *few;
   EXPECT_NE(few->find("past about 896 connections"), std::string::npos) << *few;
   EXPECT_NE(few->find("LimitNOFILE"), std::string::npos) << *few;
-  const auto none = openFileWarning(100, 10);
+  const auto none = openFileWarning(100, 10, 8);
   ASSERT_TRUE(none);
   EXPECT_NE(none->find("past about 0 connections"), std::string::npos) << *none;
-  EXPECT_FALSE(openFileWarning(0, 1024));  // the limit could not be read: nothing to say
+  EXPECT_FALSE(openFileWarning(0, 1024, 8));  // the limit could not be read: nothing to say
 }
 
 }  // namespace
