@@ -224,8 +224,10 @@ Result<void> PasswordService::changePassword(const Principal& who, const std::st
     const bool locked = attempted->gate == state::Gate::Locked;
     record("password.change_failed", client, who.user->id, who.user->id,
            {{"reason", locked ? "locked" : "delayed"}});
-    return tl::unexpected(
-        Error{Errc::RateLimited, "password change delayed", {}, locked ? 3600 : 60});
+    // Retry-After says when the gate opens (a limits attack: a 3 s delay answered 60, and a
+    // lock 3600 whatever LOGIN_LOCKOUT_MINUTES said).
+    const std::int64_t wait = std::max<std::int64_t>(1, attempted->until - d_.clock.unixSeconds());
+    return tl::unexpected(Error{Errc::RateLimited, "password change delayed", {}, wait});
   }
   const auto& hasher = d_.hasher;
   const std::string stored = who.user->password_hash;

@@ -52,6 +52,8 @@ enum class Gate {
 struct Attempt {
   Gate gate = Gate::Open;
   bool locked = false;
+  // Delayed or Locked: the second (Unix time) the gate opens, for a Retry-After that says it.
+  std::int64_t until = 0;
 };
 
 class LoginGuard {

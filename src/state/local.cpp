@@ -129,7 +129,10 @@ core::Result<bool> LocalLoginGuard::failed(std::string_view account, std::int64_
 core::Result<Attempt> LocalLoginGuard::attempt(std::string_view account, std::int64_t now) {
   const std::lock_guard lock(mutex_);
   const Gate g = gate(account, now);
-  if (g != Gate::Open) return Attempt{g, false};
+  if (g != Gate::Open) {
+    const auto it = entries_.find(std::string(account));  // there while not open
+    return Attempt{g, false, it != entries_.end() ? it->second.blocked_until : now + 1};
+  }
   return Attempt{Gate::Open, fail(account, now)};
 }
 

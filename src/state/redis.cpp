@@ -76,18 +76,18 @@ redis.call('EXPIRE', KEYS[1], 86400)
 return 0
 )lua";
 
-// LocalLoginGuard::attempt as one atomic step: 2 locked, 1 delayed; open, the attempt is counted
-// as a failure (kFailedScript, as a function) and 11 says it locked the account, 10 that it did
-// not.
+// LocalLoginGuard::attempt as one atomic step: {2, blocked_until} locked, {1, blocked_until}
+// delayed; open, the attempt is counted as a failure (kFailedScript, as a function) and 11 says it
+// locked the account, 10 that it did not.
 const std::string& attemptScript() {
   static const std::string script = std::string(R"lua(
 local v = redis.call('HMGET', KEYS[1], 'blocked_until', 'locked')
 local blocked_until = tonumber(v[1] or '0') or 0
 if v[2] == '1' then
-  if tonumber(ARGV[1]) < blocked_until then return 2 end
+  if tonumber(ARGV[1]) < blocked_until then return {2, blocked_until} end
   redis.call('DEL', KEYS[1])
 elseif tonumber(ARGV[1]) < blocked_until then
-  return 1
+  return {1, blocked_until}
 end
 local failed = function())lua") + std::string(kFailedScript) +
                                     "end\nreturn 10 + failed()\n";
@@ -226,13 +226,22 @@ core::Result<bool> RedisLoginGuard::failed(std::string_view account, std::int64_
 core::Result<Attempt> RedisLoginGuard::attempt(std::string_view account, std::int64_t now) {
   auto reply = evalWithPolicy(attemptScript(), account, now);
   if (!reply) return tl::unexpected(reply.error());
+  if (reply->type == RedisReply::Type::Array && reply->elements.size() == 2 &&
+      reply->elements[0].type == RedisReply::Type::Integer &&
+      reply->elements[1].type == RedisReply::Type::Integer) {
+    const std::int64_t until = reply->elements[1].integer;
+    switch (reply->elements[0].integer) {
+      case 2:
+        return Attempt{Gate::Locked, false, until};
+      case 1:
+        return Attempt{Gate::Delayed, false, until};
+      default:
+        return makeError(Errc::Internal, "Redis: unexpected reply");
+    }
+  }
   if (reply->type != RedisReply::Type::Integer)
     return makeError(Errc::Internal, "Redis: unexpected reply");
   switch (toInt(*reply)) {
-    case 2:
-      return Attempt{Gate::Locked, false};
-    case 1:
-      return Attempt{Gate::Delayed, false};
     case 11:
       return Attempt{Gate::Open, true};
     default:

@@ -175,6 +175,7 @@ TEST_P(StateContract, AnAttemptCountsBeforeItsCheckAndSuccessUndoesIt) {
   EXPECT_EQ(at(t).gate, Gate::Open);
   EXPECT_EQ(at(t).gate, Gate::Open);         // the 2nd: a delay of 1 s follows
   EXPECT_EQ(at(t + 1).gate, Gate::Delayed);  // refused, not counted
+  EXPECT_EQ(at(t + 1).until, t + 2);         // and when it opens
   EXPECT_EQ(at(t + 2).gate, Gate::Open);     // the 3rd
   g->succeeded(bob);                         // it was the right password: all undone
   EXPECT_EQ(at(t + 2).gate, Gate::Open);
@@ -194,6 +195,7 @@ TEST_P(StateContract, AnAttemptCountsBeforeItsCheckAndSuccessUndoesIt) {
   EXPECT_TRUE(last.locked);
   EXPECT_EQ(at(when + 1).gate, Gate::Locked);
   EXPECT_FALSE(at(when + 1).locked);
+  EXPECT_EQ(at(when + 1).until, when + 100);  // kGrowing's cooldown
 }
 
 TEST_P(StateContract, ConcurrentAttemptsPassTheGateNoMoreOftenThanTheDelaysAllow) {

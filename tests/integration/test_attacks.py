@@ -335,6 +335,8 @@ def test_a_thief_cannot_block_the_owners_password_change(make_server):
     for i in range(5):
         r = change_password(s, thief, f"Wr0ng-guess-{i}!", "N3w-Passw0rd!")
         assert r.status_code in (400, 429), r.text
+        # Retry-After says the delay (a limits attack: 60 for a delay of a second or two).
+        assert r.status_code == 400 or 1 <= int(r.headers["Retry-After"]) <= 2, r.headers
     assert r.status_code == 429  # the thief's session is slowed down, not told "incorrect"
     owner = requests.post(s.url("/api/v1/auth/login"),
                           data={"username": "stolen", "password": PASSWORD},
