@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <tuple>
 #include <vector>
 
 #include "state/once.hpp"
@@ -36,27 +37,31 @@ core::Result<Decision> LocalRateLimiter::hit(std::string_view key, std::uint32_t
   if (is_new && (shard.windows.size() >= shard.sweep_at || shard.windows.size() >= per_shard_)) {
     std::erase_if(shard.windows,
                   [now](const auto& kv) { return kv.second.start + kv.second.length <= now; });
-    if (shard.windows.size() >= per_shard_) {
-      // Still full of live windows: forget those with the fewest hits, the closest to their end
-      // first among equals. By end alone, the oldest went first: a spray of one-hit keys into
-      // the shard of a victim's counter (std::hash is anyone's to compute) forgot a spent
-      // mailbox budget within its hour (an outside attack). Now each key of a spray must be
-      // hit as often as the counter it would push out.
-      using Rank = std::pair<std::uint32_t, std::int64_t>;  // hits, end
+    // Still (nearly) full of live windows: down to seven eighths, so each such pass over the
+    // shard makes room for an eighth of it (a review: a sweep that freed one expired window
+    // skipped this, and every new key after scanned the whole shard again).
+    const std::size_t drop = std::max<std::size_t>(1, per_shard_ / 8);
+    if (shard.windows.size() > per_shard_ - drop) {
+      // Spent budgets go last, and among the rest the fewest hits, the newest first among
+      // equals. By end alone, the oldest went first: a spray of one-hit keys into the shard of a
+      // victim's counter (std::hash is anyone's to compute) forgot a spent mailbox budget within
+      // its hour (an outside attack); by hits, a spray as heavy as the budget still pushed it
+      // out (a review). A spray's keys are newer than what it aims at: they go first.
+      using Rank = std::tuple<bool, std::uint32_t, std::int64_t>;  // spent, hits, -start
+      const auto rank = [](const Window& w) { return Rank{w.count >= w.limit, w.count, -w.start}; };
       std::vector<Rank> ranks;
       ranks.reserve(shard.windows.size());
-      for (const auto& [k, w] : shard.windows) ranks.emplace_back(w.count, w.start + w.length);
-      const std::size_t drop = std::max<std::size_t>(1, per_shard_ / 8);
-      std::nth_element(ranks.begin(), ranks.begin() + static_cast<std::ptrdiff_t>(drop - 1),
+      for (const auto& [k, w] : shard.windows) ranks.push_back(rank(w));
+      const std::size_t excess = shard.windows.size() - (per_shard_ - drop);
+      std::nth_element(ranks.begin(), ranks.begin() + static_cast<std::ptrdiff_t>(excess - 1),
                        ranks.end());
-      const Rank cutoff = ranks[drop - 1];
-      const auto rank = [](const Window& w) { return Rank{w.count, w.start + w.length}; };
-      // Those below the cutoff all go, then those at it until `drop` have: in one pass, the
-      // ties met first went before a lower rank met later (the victim above outlived them).
+      const Rank cutoff = ranks[excess - 1];
+      // Those below the cutoff all go, then those at it until `excess` have: in one pass, the
+      // ties met first went before a lower rank met later.
       std::size_t dropped =
           std::erase_if(shard.windows, [&](const auto& kv) { return rank(kv.second) < cutoff; });
       std::erase_if(shard.windows, [&](const auto& kv) {
-        if (dropped >= drop || rank(kv.second) != cutoff) return false;
+        if (dropped >= excess || rank(kv.second) != cutoff) return false;
         ++dropped;
         return true;
       });
@@ -67,7 +72,8 @@ core::Result<Decision> LocalRateLimiter::hit(std::string_view key, std::uint32_t
   Window& w = shard.windows[std::string(key)];
   // A window opens at a key's first hit and lasts `length` (as slowapi's storage expires a counter
   // `length` after creating it), so a burst never straddles a boundary that resets it midway.
-  if (w.length != length || now >= w.start + length) w = Window{now, length, 0};
+  if (w.length != length || now >= w.start + length) w = Window{now, length, 0, limit};
+  w.limit = limit;
   const std::int64_t start = w.start;
   if (w.count >= limit) {
     const bool first = w.count == limit;

@@ -15,9 +15,9 @@ class LocalRateLimiter final : public RateLimiter {
  public:
   // Keys longer than this are refused (InvalidArgument): callers pass digests of long input.
   static constexpr std::size_t kMaxKeyBytes = 256;
-  // At most `max_keys` counters are held; when full, expired windows go first, then those with
-  // the fewest hits, the soonest to end among equals (an eighth of a shard at a time), so memory
-  // stays bounded under a spray of keys, and a spray of one-hit keys forgets no spent budget.
+  // At most `max_keys` counters are held; when full, expired windows go first, then (down to
+  // seven eighths of a shard) budgets not spent, the fewest hits and the newest first, spent ones
+  // last: memory stays bounded under a spray of keys, and a spray forgets no spent budget.
   explicit LocalRateLimiter(std::size_t max_keys = 200000);
   [[nodiscard]] core::Result<Decision> hit(std::string_view key, std::uint32_t limit,
                                            std::chrono::seconds window, std::int64_t now) override;
@@ -29,6 +29,7 @@ class LocalRateLimiter final : public RateLimiter {
     std::int64_t start = 0;
     std::int64_t length = 0;
     std::uint32_t count = 0;
+    std::uint32_t limit = 0;  // the last hit's: at or past it, a spent budget
   };
   struct KeyHash {
     using is_transparent = void;

@@ -457,23 +457,34 @@ TEST(LocalLoginGuard, ASprayOfDelayedIdentifiersForgetsThoseWithFewestFailuresFi
 
 // An outside attack: eviction took the windows closest to their end, the oldest, so a spray of
 // one-hit keys aimed at a victim's shard forgot its spent budget within the hour (ten reset mails
-// an hour against a limit of five). The fewest hits go first now.
-TEST(LocalRateLimiter, ASprayOfOneHitKeysForgetsNoSpentBudget) {
+// an hour against a limit of five); a review: by hits alone, a spray as heavy as the budget still
+// pushed it out. Spent budgets go last, and a spray's newer keys before an older one.
+TEST(LocalRateLimiter, ASprayForgetsNoSpentBudget) {
   LocalRateLimiter l(1600);  // 100 per shard
   const std::int64_t t = 1'000'000;
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(l.hit("victim", 5, seconds(3600), t).value().allowed);
-  ASSERT_FALSE(l.hit("victim", 5, seconds(3600), t).value().allowed);
   for (int i = 0; i < 20000; ++i) {  // same window length, later: each ends after the victim's
     ASSERT_TRUE(l.hit("spray:" + std::to_string(i), 5, seconds(3600), t + 1).value().allowed);
     ASSERT_LE(l.size(), 1600U);
   }
-  EXPECT_FALSE(l.hit("victim", 5, seconds(3600), t + 2).value().allowed);
-  // Among equals the soonest to end goes: a spray of as many hits each does push it out.
+  EXPECT_FALSE(l.hit("victim", 5, seconds(3600), t + 2).value().allowed);  // five: spent
+  // Keys spent as the victim's is, refusal and all: theirs go, not the victim's.
   for (int i = 0; i < 4000; ++i) {
     const std::string key = "heavy:" + std::to_string(i);
     for (int k = 0; k < 6; ++k) (void)l.hit(key, 5, seconds(3600), t + 3).value();
+    ASSERT_LE(l.size(), 1600U);
   }
-  EXPECT_TRUE(l.hit("victim", 5, seconds(3600), t + 4).value().allowed);
+  EXPECT_FALSE(l.hit("victim", 5, seconds(3600), t + 4).value().allowed);
+  // Among counters short of their limit, the newest go first: an older one keeps its count.
+  LocalRateLimiter small(160);  // 10 per shard
+  ASSERT_TRUE(small.hit("part", 5, seconds(3600), t).value().allowed);
+  for (int i = 0; i < 2000; ++i) {
+    (void)small.hit("more:" + std::to_string(i), 5, seconds(3600), t + 1).value();
+    ASSERT_LE(small.size(), 160U);
+  }
+  for (int i = 0; i < 4; ++i)
+    EXPECT_TRUE(small.hit("part", 5, seconds(3600), t + 2).value().allowed);
+  EXPECT_FALSE(small.hit("part", 5, seconds(3600), t + 2).value().allowed);
 }
 
 TEST(LocalRateLimiter, ExpiredWindowsAreSweptFirst) {
