@@ -217,7 +217,8 @@ Result<void> PasswordService::changePassword(const Principal& who, const std::st
   // token can neither guess without limit nor lock the owner out of changing their own password
   // from another session.
   const std::string counter = "pw:" + sessionCounterKey(who.claims());
-  const auto attempted = d_.guard.attempt(counter, d_.clock.unixSeconds());
+  const std::int64_t now = d_.clock.unixSeconds();
+  const auto attempted = d_.guard.attempt(counter, now);
   if (!attempted) return fail(Errc::Unavailable, "login guard: " + attempted.error().message);
   if (attempted->gate != state::Gate::Open) {
     // The caller is signed in: telling them to wait reveals nothing a guess could use.
@@ -226,7 +227,7 @@ Result<void> PasswordService::changePassword(const Principal& who, const std::st
            {{"reason", locked ? "locked" : "delayed"}});
     // Retry-After says when the gate opens (a limits attack: a 3 s delay answered 60, and a
     // lock 3600 whatever LOGIN_LOCKOUT_MINUTES said).
-    const std::int64_t wait = std::max<std::int64_t>(1, attempted->until - d_.clock.unixSeconds());
+    const std::int64_t wait = std::max<std::int64_t>(1, attempted->until - now);
     return tl::unexpected(Error{Errc::RateLimited, "password change delayed", {}, wait});
   }
   const auto& hasher = d_.hasher;

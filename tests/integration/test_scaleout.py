@@ -165,7 +165,10 @@ def test_audit_records_behind_a_locked_table_fail_each_on_its_own(cluster):
         with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
             answers = list(pool.map(sign_in, range(4)))
     assert all(code == 200 for code, _ in answers), answers  # the sign-in stands; its record failed
-    assert max(took for _, took in answers) < 15, answers  # about 5 s each, at once, never 20
+    # About 5 s each, at once: never one after another (5, 10, 15, 20 s; a review: a bound on
+    # the longest alone let three deep pass).
+    took = [t for _, t in answers]
+    assert max(took) - min(took) < 4 and max(took) < 20, answers
     log = a.log_text()
     for i in range(4):  # each named, with the request it belonged to
         assert f"request_id=aud-req-{i} audit write failed: login.succeeded record" in log, log[-2000:]

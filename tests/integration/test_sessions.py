@@ -884,8 +884,9 @@ def test_concurrent_sign_ins_never_end_each_others_new_session(make_server):
     go: every pair handed out works (the limit is passed until the next sign-in)."""
     s = make_server({"SESSIONS_PER_USER": "1"})
     s.register("race@example.com", "race")
-    one_second = 0
-    for _ in range(3):
+    one_second = rounds = 0
+    while rounds < 3 or (not one_second and rounds < 10):  # until one fits in a second
+        rounds += 1
         time.sleep(1.02 - time.time() % 1)  # just after a second begins
         started = time.time()
         with concurrent.futures.ThreadPoolExecutor(4) as pool:
@@ -902,7 +903,7 @@ def test_concurrent_sign_ins_never_end_each_others_new_session(make_server):
             one_second += 1
             assert all(works), works
         time.sleep(1.1)
-    assert one_second, "no round of four sign-ins within one second: the test proved less"
+    assert one_second, "no round of four sign-ins within one second in ten: the test proved less"
     # The next sign-in, a second later, ends all of those.
     last = s.login("race").json()
     listed = requests.get(s.url("/api/v1/auth/sessions"), headers=auth(last["access_token"])).json()["items"]
