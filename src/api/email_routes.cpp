@@ -27,6 +27,11 @@ http::Response forgot(Call& c) {
       body.errors().push_back({{"body", "email"}, p, "value_error.email"});
   }
   if (!body.ok()) return validationError(body.errors());
+  // A full queue answers before the limits count: a caller told to retry keeps its budget.
+  if (c.services.email != nullptr) {
+    if (auto room = c.services.email->forgotHasRoom(clientOf(c.request)); !room)
+      return errorResponse(room.error(), c.request);
+  }
   if (auto refused = c.admit()) return std::move(*refused);
   if (c.services.email == nullptr) return notConfigured(c.request);
   if (auto ok = c.services.email->forgot(email, clientOf(c.request)); !ok)
@@ -127,13 +132,19 @@ void addEmailRoutes(RouteTable& t) {
          .tag = "email",
          .description =
              "Always the same 202 for known and unknown addresses, in the same time: the lookup "
-             "and the mail happen after the answer. A known, active account gets a link to "
+             "and the mail happen after the answer (503 Server busy, with Retry-After, for every "
+             "address alike while the queue of those waiting is full). A known, active account "
+             "gets a link to "
              "<GATEHOUSE_PUBLIC_URL>/ui/reset-password#token=... (or PASSWORD_RESET_URL), valid "
              "PASSWORD_RESET_TTL_SECONDS (15 minutes). Accounts created by external sign-in set a "
              "first password this way.",
          .body = BodyKind::Json,
          .body_schema = "ForgotPasswordRequest",
-         .replies = {{202, kForgotMessage, "Message"}, kNoMail},
+         .replies = {{202, kForgotMessage, "Message"},
+                     {503,
+                      "Email delivery is not configured; or Server busy, retry shortly "
+                      "(Retry-After) while the queue of requests waiting for their lookup is full",
+                      "ErrorDetail"}},
          .limits = {{"EMAIL_IP_RATE_LIMIT", "forgot", {LimitKey::ClientAddress}},
                     {"EMAIL_RATE_LIMIT", "email-send", {LimitKey::EmailAddress}}},
          .handler = forgot});
@@ -169,12 +180,13 @@ void addEmailRoutes(RouteTable& t) {
                       "verified address): change the email instead",
                       "HTTPValidationError"},
                      kNoMail},
-         // Per client address too, on a counter of its own: accounts registered from one
-         // address each sent five an hour to addresses of their choosing, 21,600 mails an hour
-         // after a day of registrations (an outside attack).
-         .limits = {kAccountMailLimit,
-                    kOwnMailboxLimit,
-                    {"EMAIL_IP_RATE_LIMIT", "verify-request", {LimitKey::ClientAddress}}},
+         // Per client address too, on a counter of its own, and first (refused there, the
+         // account's budgets are not spent): accounts registered from one address each sent
+         // five an hour to addresses of their choosing, 21,600 mails an hour after a day of
+         // registrations (an outside attack).
+         .limits = {{"EMAIL_IP_RATE_LIMIT", "verify-request", {LimitKey::ClientAddress}},
+                    kAccountMailLimit,
+                    kOwnMailboxLimit},
          .handler = requestVerification});
   t.add({.method = "POST",
          .path = "/api/v1/auth/email/verify",

@@ -305,8 +305,10 @@ auth::UserCreator Call::registrationWrite(std::string_view address,
 void Call::notify(const store::User& user, mail::Notice kind) {
   if (services.email == nullptr || services.rates == nullptr) return;
   const auto limit = services.rate_limits.find("EMAIL_RATE_LIMIT");
-  if (limit == services.rate_limits.end()) return;
-  services.email->noticeWithinBudget(*services.rates, limit->second, kind, user, clientOf(request));
+  const auto per_address = services.rate_limits.find("EMAIL_IP_RATE_LIMIT");
+  if (limit == services.rate_limits.end() || per_address == services.rate_limits.end()) return;
+  services.email->noticeWithinBudget(*services.rates, {limit->second, per_address->second}, kind,
+                                     user, clientOf(request));
 }
 
 void RouteTable::add(Route route) { routes_.push_back(std::move(route)); }

@@ -342,8 +342,13 @@ http::Response submitForgot(Call& c) {
   // As the API: an address that cannot be one is refused before it counts (a review sent reset
   // mail past the limit with "\0"-suffixed spellings the page passed on).
   if (!auth::emailProblem(email).empty()) return page(422, "Enter a valid email address.");
-  if (auto refused = c.admit()) return pages::limited(*refused, page);
   mail::EmailFlows* flows = c.services.email;
+  // As the API: a full queue answers before the limits count.
+  if (flows != nullptr) {
+    if (auto room = flows->forgotHasRoom(clientOf(c.request)); !room)
+      return pages::refused(room.error(), c.request, page);
+  }
+  if (auto refused = c.admit()) return pages::limited(*refused, page);
   // As the API: the same answer, in the same time, for known and unknown addresses.
   auto done = flows != nullptr ? flows->forgot(email, clientOf(c.request))
                                : auth::Result<void>(tl::unexpected(auth::Error{

@@ -362,11 +362,12 @@ int serve(const config::Config& config) {
   mail::EmailFlows* notices = nullptr;
   mfa::Settings mfa_settings{config.mfa_issuer, config.mfa_rate_limit, purpose.mfa_sealing,
                              purpose.mfa_recovery_codes};
-  const auto tell = [&notices, &rates, limit = config.mail.rate_limit](mail::Notice kind) {
-    return
-        [&notices, &rates, limit, kind](const store::User& user, const auth::ClientInfo& client) {
-          if (notices != nullptr) notices->noticeWithinBudget(rates, limit, kind, user, client);
-        };
+  const auth::NoticeLimits notice_limits{config.mail.rate_limit, config.mail.ip_rate_limit};
+  const auto tell = [&notices, &rates, notice_limits](mail::Notice kind) {
+    return [&notices, &rates, notice_limits, kind](const store::User& user,
+                                                   const auth::ClientInfo& client) {
+      if (notices != nullptr) notices->noticeWithinBudget(rates, notice_limits, kind, user, client);
+    };
   };
   mfa_settings.on_repeated_failures = tell(mail::Notice::SecondFactorFailures);
   mfa_settings.on_codes_locked = tell(mail::Notice::SecondFactorLocked);
@@ -404,8 +405,9 @@ int serve(const config::Config& config) {
   // A forgotten password's work waits 0.2-1.5 s, at random: for a known address it writes a token
   // and a mail, for an unknown one nothing, and that must not show on the response's time or on
   // the same client's next request's (found by an outside attack).
-  // 4096 waiting: each job waits up to 1.5 s, so about 2,700 requests a second before a full
-  // queue answers 503 (a job holds an address and a client's details: a few MB at most).
+  // 4096 waiting: each job waits 0.2-1.5 s and runs on one thread, so a full queue answers 503
+  // past about 4,800 requests a second or the thread's own pace, whichever is lower (a job holds
+  // an address and a client's details, its user agent up to 8 KiB: 35 MB at the very most).
   mail::Background after_response(
       4096, {.min = std::chrono::milliseconds(200), .max = std::chrono::milliseconds(1500)});
   mail::EmailFlows email_flows(
@@ -433,9 +435,10 @@ int serve(const config::Config& config) {
        // On the notices' budget, as every other: outside it, an account at a spelling of a
        // stranger's address linking and unlinking in a loop sent that mailbox a mail each time
        // (an outside attack).
-       [&email_flows, &rates, limit = config.mail.rate_limit](const store::User& user,
-                                                              const auth::ClientInfo& client) {
-         email_flows.noticeWithinBudget(rates, limit, mail::Notice::IdentityLinked, user, client);
+       [&email_flows, &rates, notice_limits](const store::User& user,
+                                             const auth::ClientInfo& client) {
+         email_flows.noticeWithinBudget(rates, notice_limits, mail::Notice::IdentityLinked, user,
+                                        client);
        },
        config.oidc_require_code_challenge});
   // Gatehouse as an OpenID Provider: its RS256 key (in the database, sealed, one for every node),

@@ -4,6 +4,7 @@
 
 #include "core/ascii.hpp"
 #include "core/base64url.hpp"
+#include "core/ip_address.hpp"
 #include "crypto/digest.hpp"
 
 namespace gatehouse::auth {
@@ -61,14 +62,20 @@ Result<void> RateCheck::hit(const std::vector<std::string>& keys, const config::
   return tl::unexpected(Error{Errc::RateLimited, what + " rate limit", {}, retry_after});
 }
 
-bool RateCheck::spendNoticeBudget(const config::RateLimit& limit, std::string_view kind,
+bool RateCheck::spendNoticeBudget(const NoticeLimits& limits, std::string_view kind,
                                   std::string_view address, bool verified,
                                   const ClientInfo& client) {
   const std::string name(kind);
-  if (!hit({name + ":email:" + accountKey(address)}, limit, client, name)) return false;
-  return verified ||
-         hit({"unverified-" + name + ":email:" + mailboxKey(address)}, limit, client, name)
-             .has_value();
+  // The client address first: refused there, no recipient's budget is spent.
+  if (!verified && !hit({"unverified-notice:ip:" + core::addressBucket(client.ip)},
+                        limits.per_client_address, client, "unverified-notice")) {
+    return false;
+  }
+  if (!hit({name + ":email:" + accountKey(address)}, limits.per_recipient, client, name))
+    return false;
+  return verified || hit({"unverified-" + name + ":email:" + mailboxKey(address)},
+                         limits.per_recipient, client, name)
+                         .has_value();
 }
 
 }  // namespace gatehouse::auth

@@ -38,6 +38,13 @@ std::string mailboxKey(std::string_view address);
 // Counts a request against a rate limit under several keys (API.md, Rate limits): RateLimited
 // with Retry-After at the first refused key, Unavailable when the shared counters cannot be
 // reached. Refusals are counted in the metrics and audited once per key and window. Thread-safe.
+// The budgets a notice spends: EMAIL_RATE_LIMIT per recipient, EMAIL_IP_RATE_LIMIT per client
+// address (RateCheck::spendNoticeBudget).
+struct NoticeLimits {
+  config::RateLimit per_recipient;
+  config::RateLimit per_client_address;
+};
+
 class RateCheck {
  public:
   RateCheck(state::RateLimiter& limiter, metrics::Registry& metrics, audit::AuditLog& audit,
@@ -59,7 +66,11 @@ class RateCheck {
   // with an address budget bombed one mailbox: a second review). A verified owner's notices never
   // spend the mailbox's; an unverified owner's can be held back by such accounts. False: over it,
   // or the counters out of reach; the notice is not sent.
-  [[nodiscard]] bool spendNoticeBudget(const config::RateLimit& limit, std::string_view kind,
+  // While the address is unverified, a notice also spends the client address's budget, one for
+  // every kind (`per_client_address`): each account one address registered sent five of each
+  // kind an hour to an address of its choosing, about 6,000 mails an hour from one address (a
+  // review of the verification requests' limit). A verified owner's notices never spend it.
+  [[nodiscard]] bool spendNoticeBudget(const NoticeLimits& limits, std::string_view kind,
                                        std::string_view address, bool verified,
                                        const ClientInfo& client);
 

@@ -473,10 +473,10 @@ const std::map<std::string, std::string>& variables() {
       {"EMAIL_RATE_LIMIT",
        "mails asked for per mailbox (forgot password, registration, the new address of an email "
        "change) or per account (verification, email change); and each kind of security notice "
-       "per mailbox, on a count of its own (5/hour)"},
+       "per address (per mailbox too while unverified), on a count of its own (5/hour)"},
       {"EMAIL_IP_RATE_LIMIT",
-       "forgot-password, email-change and verification requests per client address, each apart "
-       "(30/hour)"},
+       "forgot-password, email-change and verification requests per client address, each apart, "
+       "and notices to unverified addresses (30/hour)"},
       {"EMAIL_TOKEN_RATE_LIMIT",
        "attempts to spend an emailed token per client address (20/minute)"},
       {"DATABASE_URL",

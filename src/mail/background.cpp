@@ -41,6 +41,11 @@ bool Background::post(std::function<void()> job) {
   return true;
 }
 
+bool Background::full() {
+  const std::lock_guard lock(mutex_);
+  return stopping_ || jobs_.size() >= capacity_;
+}
+
 void Background::stop() {
   {
     std::lock_guard lock(mutex_);

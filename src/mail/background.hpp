@@ -34,6 +34,8 @@ class Background {
   void start();
   // False when the queue is full or stopping (the job is dropped).
   bool post(std::function<void()> job);
+  // Whether post() would refuse now (a caller asks before spending anything on a job).
+  bool full();
   void stop();
   // Waits until every job posted so far has run (tests).
   void flush();

@@ -131,19 +131,39 @@ auth::UserCreator EmailFlows::registration(const auth::ClientInfo& client) {
 
 auth::Result<void> EmailFlows::forgot(const std::string& email, const auth::ClientInfo& client) {
   if (!configured()) return fail(Errc::MailNotConfigured);
-  // Counted for every address, known or not (the counter must not tell which).
-  d_.metrics.emailFlow(Flow::PasswordReset, Outcome::Requested);
   // Known or not, the answer leaves now: the lookup and the mail are done after it.
   // A full queue is said (503, Retry-After), never a 202 for a request dropped: a flood from
   // many addresses, each within its limits, kept real owners' reset mails from being sent while
   // they were told they were (an outside attack). The queue is everyone's: nothing is told of
   // the address.
-  if (!d_.background.post([this, email, client] { forgotNow(email, client); })) {
-    spdlog::warn("request_id={} forgot-password: the background queue is full; answered 503",
-                 client.request_id);
-    return fail(Errc::Overloaded, "forgot-password queue full");
-  }
+  if (!d_.background.post([this, email, client] { forgotNow(email, client); }))
+    return tl::unexpected(forgotQueueFull(client));
+  // Counted for every address queued, known or not (the counter must not tell which).
+  d_.metrics.emailFlow(Flow::PasswordReset, Outcome::Requested);
   return {};
+}
+
+auth::Result<void> EmailFlows::forgotHasRoom(const auth::ClientInfo& client) {
+  if (configured() && d_.background.full()) return tl::unexpected(forgotQueueFull(client));
+  return {};
+}
+
+auth::Error EmailFlows::forgotQueueFull(const auth::ClientInfo& client) {
+  const auto now = std::chrono::steady_clock::now();
+  const std::lock_guard lock(full_mutex_);
+  if (full_said_ && now - *full_said_ < std::chrono::seconds(30)) {
+    ++full_unsaid_;
+  } else {
+    spdlog::warn(
+        "request_id={} forgot-password: the queue of requests waiting for their lookup is full; "
+        "answered 503{}",
+        client.request_id,
+        full_unsaid_ > 0 ? " (" + std::to_string(full_unsaid_) + " more since the last line of it)"
+                         : std::string());
+    full_said_ = now;
+    full_unsaid_ = 0;
+  }
+  return auth::Error{Errc::Overloaded, "forgot-password queue full", {}, 0};
 }
 
 void EmailFlows::forgotNow(const std::string& email, const auth::ClientInfo& client) {
@@ -334,14 +354,14 @@ std::string_view noticeName(Notice kind) {
   return "";
 }
 
-void EmailFlows::noticeWithinBudget(auth::RateCheck& rates, const config::RateLimit& limit,
+void EmailFlows::noticeWithinBudget(auth::RateCheck& rates, const auth::NoticeLimits& limits,
                                     Notice kind, const store::User& user,
                                     const auth::ClientInfo& client) {
   if (!configured()) return;
   const std::string_view name = noticeName(kind);
-  if (!rates.spendNoticeBudget(limit, name, user.email, user.email_verified, client)) {
-    spdlog::warn("request_id={} the {} notice is not sent: EMAIL_RATE_LIMIT", client.request_id,
-                 name);
+  if (!rates.spendNoticeBudget(limits, name, user.email, user.email_verified, client)) {
+    spdlog::warn("request_id={} the {} notice is not sent: EMAIL_RATE_LIMIT or EMAIL_IP_RATE_LIMIT",
+                 client.request_id, name);
     return;
   }
   if (auto told = notice(kind, user, client); !told)

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -88,7 +90,12 @@ class EmailFlows {
   // happen after the response, at a moment the Background spreads (known and unknown addresses
   // answer alike, in the same time, and the same token and message are made for both); only a
   // known, active account gets a link.
+  // Overloaded (503) when the queue of requests waiting for their lookup is full, whatever the
+  // address: never a 202 for a request dropped.
   [[nodiscard]] auth::Result<void> forgot(const std::string& email, const auth::ClientInfo& client);
+  // Overloaded when forgot() would be now: asked before the rate limits count, so that a caller
+  // told to retry does not spend its mailbox's budget on answers of 503 (a review).
+  [[nodiscard]] auth::Result<void> forgotHasRoom(const auth::ClientInfo& client);
   // Validation (the new password's policy; the token is not spent), InvalidEmailToken. Ends every
   // session and API key, clears the login lockout, marks the email verified. The account, for
   // the notice its address gets.
@@ -122,7 +129,7 @@ class EmailFlows {
   // notice() within its budget (auth::RateCheck::spendNoticeBudget under `limit`,
   // EMAIL_RATE_LIMIT): the one way the server sends a notice, from a route or a service. Over the
   // budget, or not queued, it is logged with the request id and not sent; nothing without mail.
-  void noticeWithinBudget(auth::RateCheck& rates, const config::RateLimit& limit, Notice kind,
+  void noticeWithinBudget(auth::RateCheck& rates, const auth::NoticeLimits& limits, Notice kind,
                           const store::User& user, const auth::ClientInfo& client);
 
   // Waits for the work forgot() left for after the response (tests).
@@ -140,6 +147,9 @@ class EmailFlows {
                                              const store::User& user, const std::string& link,
                                              std::int64_t ttl, const std::string& new_email) const;
   void forgotNow(const std::string& email, const auth::ClientInfo& client);
+  // The 503 of a full queue, logged once, then at most every 30 s with the count between (a
+  // flood would otherwise write a line a request).
+  auth::Error forgotQueueFull(const auth::ClientInfo& client);
   // Spends a token: the user as changed, or InvalidEmailToken (audited and counted).
   auth::Result<store::User> redeem(const std::string& token, std::string_view purpose,
                                    const store::TokenEffect& effect, metrics::Registry::Flow flow,
@@ -152,6 +162,9 @@ class EmailFlows {
               std::optional<std::int64_t> subject, boost::json::object detail = {});
 
   Deps d_;
+  std::mutex full_mutex_;
+  std::int64_t full_unsaid_ = 0;
+  std::optional<std::chrono::steady_clock::time_point> full_said_;
 };
 
 }  // namespace gatehouse::mail

@@ -1733,6 +1733,36 @@ def test_accounts_at_spellings_of_one_mailbox_cannot_bomb_it_with_notices(make_s
     assert "the password-changed notice is not sent: EMAIL_RATE_LIMIT" in s.log_text()
 
 
+def test_notices_to_unverified_addresses_are_limited_per_client_address(make_server, smtp_sink):
+    """A review of the verification requests' limit: every account one address registered could
+    still send each kind of notice, five an hour, to an address of its choosing (about 6,000
+    mails an hour from one address). While the address is unverified, a notice also counts per
+    client address of the request that caused it, every kind on one count, counted first; the
+    change is made all the same. Another client is not affected."""
+    s = mail_server(make_server, smtp_sink, {"EMAIL_IP_RATE_LIMIT": "2/hour", "TRUSTED_PROXIES": "127.0.0.1"})
+    one, two = {"X-Forwarded-For": "198.51.100.1"}, {"X-Forwarded-For": "198.51.100.2"}
+
+    def change(name, via):
+        token = login_pair(s, name)["access_token"]
+        r = requests.post(api(s, "/auth/password"), json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+                          headers={**auth(token), **via})
+        assert r.status_code == 200, r.text  # made, told or not
+
+    for i in range(3):
+        new_user(s, f"noisy{i}", f"target{i}@example.net")
+        change(f"noisy{i}", one)
+    new_user(s, "elsewhere", "target3@example.net")
+    change("elsewhere", two)
+    deadline = time.monotonic() + MAIL_WAIT
+    while not _password_notices(smtp_sink, "target3@example.net"):  # the last one queued
+        assert time.monotonic() < deadline, "the other client's notice never came"
+        time.sleep(0.05)
+    time.sleep(1)
+    told = [len(_password_notices(smtp_sink, f"target{i}@example.net")) for i in range(4)]
+    assert told == [1, 1, 0, 1], told
+    assert "the password-changed notice is not sent: EMAIL_RATE_LIMIT or EMAIL_IP_RATE_LIMIT" in s.log_text()
+
+
 def test_email_changes_are_limited_per_client_address(make_server, smtp_sink):
     """EMAIL_IP_RATE_LIMIT counts email changes per client address too (on a counter apart from
     forgot's): accounts made from one address cannot spread a bombing over many spellings or
