@@ -286,6 +286,9 @@ struct Server::Impl {
   Awaitable<bool> write(Conn& conn, Response&& r, unsigned version, bool keep_alive,
                         bool head_request = false) {
     serializeResponse(r, version, keep_alive, conn.out, head_request);
+    // A large body is in conn.out now: its first copy goes before the wait on a client that may
+    // never read (an outside attack: 250 such connections held twice each /openapi.json).
+    if (r.body.capacity() > 16 * 1024) std::string().swap(r.body);
     expiresAfter(conn, options.request_timeout);
     // Sent right away when the socket has room (almost always): an asynchronous write that
     // completes at once still costs a trip through the scheduler before this coroutine resumes.
