@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <functional>
+#include <random>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "state/once.hpp"
@@ -10,7 +12,18 @@
 namespace gatehouse::state {
 
 LocalRateLimiter::LocalRateLimiter(std::size_t max_keys)
-    : per_shard_(std::max<std::size_t>(8, max_keys / kShards)) {}
+    : per_shard_(std::max<std::size_t>(8, max_keys / kShards)) {
+  std::random_device seed;
+  for (auto& shard : shards_) shard.tags = (std::uint64_t{seed()} << 32U) ^ std::uint64_t{seed()};
+}
+
+std::uint64_t LocalRateLimiter::Shard::nextTag() {
+  // splitmix64: no client sees a tag, so none can foresee the order among equals.
+  std::uint64_t z = (tags += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30U)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27U)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31U);
+}
 
 std::size_t LocalRateLimiter::size() const {
   std::size_t n = 0;
@@ -27,6 +40,60 @@ void LocalRateLimiter::reset(std::string_view key) {
   if (auto it = shard.windows.find(key); it != shard.windows.end()) shard.windows.erase(it);
 }
 
+void LocalRateLimiter::makeRoom(Shard& shard, std::int64_t now) const {
+  std::erase_if(shard.windows,
+                [now](const auto& kv) { return kv.second.start + kv.second.length <= now; });
+  // Down to seven eighths, so each pass over the shard makes room for an eighth of it (a review:
+  // a sweep that freed one expired window skipped this, and every new key after scanned the
+  // whole shard again).
+  const std::size_t drop = std::max<std::size_t>(1, per_shard_ / 8);
+  const auto spent = [](const Window& w) { return w.count >= w.limit; };
+  // Budgets not spent go first: the least used share of its limit, then by the random tag. By
+  // end, the oldest went first: a spray of one-hit keys into the shard of a victim's counter
+  // (std::hash is anyone's to compute) forgot a spent mailbox budget within its hour (an outside
+  // attack); by hits and then the newest, a spray of spent keys opened before the victim's, or
+  // of a rule with a higher limit, still did, and a fresh counter went after an eighth of a
+  // shard of new keys (two reviews).
+  const auto evict = [&shard](std::size_t excess, auto&& eligible, auto&& rank) {
+    using Rank = decltype(rank(std::declval<const Window&>()));
+    std::vector<Rank> ranks;
+    for (const auto& [k, w] : shard.windows) {
+      if (eligible(w)) ranks.push_back(rank(w));
+    }
+    excess = std::min(excess, ranks.size());
+    if (excess == 0) return;
+    std::nth_element(ranks.begin(), ranks.begin() + static_cast<std::ptrdiff_t>(excess - 1),
+                     ranks.end());
+    const Rank cutoff = ranks[excess - 1];
+    // Those below the cutoff all go, then those at it until `excess` have.
+    std::size_t dropped = std::erase_if(shard.windows, [&](const auto& kv) {
+      return eligible(kv.second) && rank(kv.second) < cutoff;
+    });
+    std::erase_if(shard.windows, [&](const auto& kv) {
+      if (dropped >= excess || !eligible(kv.second) || rank(kv.second) != cutoff) return false;
+      ++dropped;
+      return true;
+    });
+  };
+  const std::size_t target = per_shard_ - drop;
+  if (shard.windows.size() > target) {
+    evict(
+        shard.windows.size() - target, [&](const Window& w) { return !spent(w); },
+        [](const Window& w) {
+          return std::pair{static_cast<double>(w.count) / std::max<std::uint32_t>(w.limit, 1),
+                           w.tag};
+        });
+  }
+  // Spent budgets past twice the share: by the random tag alone.
+  const std::size_t most = 2 * per_shard_ - drop;
+  if (shard.windows.size() > most) {
+    evict(shard.windows.size() - most, spent, [](const Window& w) { return w.tag; });
+  }
+  shard.sweep_at = std::max<std::size_t>(1024, shard.windows.size() * 2);
+  // Full of spent budgets, the next pass waits for an eighth more: never a scan per new key.
+  shard.full_at = shard.windows.size() + drop;
+}
+
 core::Result<Decision> LocalRateLimiter::hit(std::string_view key, std::uint32_t limit,
                                              std::chrono::seconds window, std::int64_t now) {
   if (key.size() > kMaxKeyBytes)
@@ -34,45 +101,16 @@ core::Result<Decision> LocalRateLimiter::hit(std::string_view key, std::uint32_t
   Shard& shard = shards_[std::hash<std::string_view>{}(key) % kShards];
   const std::lock_guard lock(shard.mutex);
   const bool is_new = shard.windows.find(key) == shard.windows.end();
-  if (is_new && (shard.windows.size() >= shard.sweep_at || shard.windows.size() >= per_shard_)) {
-    std::erase_if(shard.windows,
-                  [now](const auto& kv) { return kv.second.start + kv.second.length <= now; });
-    // Still (nearly) full of live windows: down to seven eighths, so each such pass over the
-    // shard makes room for an eighth of it (a review: a sweep that freed one expired window
-    // skipped this, and every new key after scanned the whole shard again).
-    const std::size_t drop = std::max<std::size_t>(1, per_shard_ / 8);
-    if (shard.windows.size() > per_shard_ - drop) {
-      // Spent budgets go last, and among the rest the fewest hits, the newest first among
-      // equals. By end alone, the oldest went first: a spray of one-hit keys into the shard of a
-      // victim's counter (std::hash is anyone's to compute) forgot a spent mailbox budget within
-      // its hour (an outside attack); by hits, a spray as heavy as the budget still pushed it
-      // out (a review). A spray's keys are newer than what it aims at: they go first.
-      using Rank = std::tuple<bool, std::uint32_t, std::int64_t>;  // spent, hits, -start
-      const auto rank = [](const Window& w) { return Rank{w.count >= w.limit, w.count, -w.start}; };
-      std::vector<Rank> ranks;
-      ranks.reserve(shard.windows.size());
-      for (const auto& [k, w] : shard.windows) ranks.push_back(rank(w));
-      const std::size_t excess = shard.windows.size() - (per_shard_ - drop);
-      std::nth_element(ranks.begin(), ranks.begin() + static_cast<std::ptrdiff_t>(excess - 1),
-                       ranks.end());
-      const Rank cutoff = ranks[excess - 1];
-      // Those below the cutoff all go, then those at it until `excess` have: in one pass, the
-      // ties met first went before a lower rank met later.
-      std::size_t dropped =
-          std::erase_if(shard.windows, [&](const auto& kv) { return rank(kv.second) < cutoff; });
-      std::erase_if(shard.windows, [&](const auto& kv) {
-        if (dropped >= excess || rank(kv.second) != cutoff) return false;
-        ++dropped;
-        return true;
-      });
-    }
-    shard.sweep_at = std::max<std::size_t>(1024, shard.windows.size() * 2);
+  if (is_new && (shard.windows.size() >= shard.sweep_at ||
+                 shard.windows.size() >= std::max(per_shard_, shard.full_at))) {
+    makeRoom(shard, now);
   }
   const std::int64_t length = window.count();
   Window& w = shard.windows[std::string(key)];
   // A window opens at a key's first hit and lasts `length` (as slowapi's storage expires a counter
   // `length` after creating it), so a burst never straddles a boundary that resets it midway.
-  if (w.length != length || now >= w.start + length) w = Window{now, length, 0, limit};
+  if (w.length != length || now >= w.start + length) w = Window{now, length, 0, limit, w.tag};
+  if (is_new) w.tag = shard.nextTag();
   w.limit = limit;
   const std::int64_t start = w.start;
   if (w.count >= limit) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -15,9 +16,12 @@ class LocalRateLimiter final : public RateLimiter {
  public:
   // Keys longer than this are refused (InvalidArgument): callers pass digests of long input.
   static constexpr std::size_t kMaxKeyBytes = 256;
-  // At most `max_keys` counters are held; when full, expired windows go first, then (down to
-  // seven eighths of a shard) budgets not spent, the fewest hits and the newest first, spent ones
-  // last: memory stays bounded under a spray of keys, and a spray forgets no spent budget.
+  // About `max_keys` counters are held: when full, expired windows go first, then (down to seven
+  // eighths of a shard) budgets not spent, the least used share of its limit first and, among
+  // equals, in an order no client can foresee (a random tag per window). Spent budgets are not
+  // forgotten until their windows end, unless a shard holds twice its share (each spent one
+  // took its limit's requests, which the per-address limits pace): a spray of keys forgets no
+  // spent budget, and a fresh counter is no cheaper to push out than any other.
   explicit LocalRateLimiter(std::size_t max_keys = 200000);
   [[nodiscard]] core::Result<Decision> hit(std::string_view key, std::uint32_t limit,
                                            std::chrono::seconds window, std::int64_t now) override;
@@ -30,6 +34,7 @@ class LocalRateLimiter final : public RateLimiter {
     std::int64_t length = 0;
     std::uint32_t count = 0;
     std::uint32_t limit = 0;  // the last hit's: at or past it, a spent budget
+    std::uint64_t tag = 0;    // random: the order among equals when room is made
   };
   struct KeyHash {
     using is_transparent = void;
@@ -39,7 +44,12 @@ class LocalRateLimiter final : public RateLimiter {
     mutable std::mutex mutex;
     std::unordered_map<std::string, Window, KeyHash, std::equal_to<>> windows;
     std::size_t sweep_at = 1024;
+    std::size_t full_at = 0;  // the size at which room is made next (0: the shard's share)
+    std::uint64_t tags = 0;   // splitmix64's state, seeded at random
+    std::uint64_t nextTag();
   };
+  // Makes room in a full shard (under its mutex).
+  void makeRoom(Shard& shard, std::int64_t now) const;
   static constexpr std::size_t kShards = 16;
   std::size_t per_shard_;
   std::array<Shard, kShards> shards_;

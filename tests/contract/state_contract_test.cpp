@@ -457,34 +457,53 @@ TEST(LocalLoginGuard, ASprayOfDelayedIdentifiersForgetsThoseWithFewestFailuresFi
 
 // An outside attack: eviction took the windows closest to their end, the oldest, so a spray of
 // one-hit keys aimed at a victim's shard forgot its spent budget within the hour (ten reset mails
-// an hour against a limit of five); a review: by hits alone, a spray as heavy as the budget still
-// pushed it out. Spent budgets go last, and a spray's newer keys before an older one.
+// an hour against a limit of five). Two reviews: by hits and then the newest, spent keys opened
+// before the victim's, or spent under a higher limit, still pushed it out. Spent budgets now stay
+// until their windows end (a shard may hold twice its share of them).
 TEST(LocalRateLimiter, ASprayForgetsNoSpentBudget) {
   LocalRateLimiter l(1600);  // 100 per shard
   const std::int64_t t = 1'000'000;
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(l.hit("victim", 5, seconds(3600), t).value().allowed);
-  for (int i = 0; i < 20000; ++i) {  // same window length, later: each ends after the victim's
-    ASSERT_TRUE(l.hit("spray:" + std::to_string(i), 5, seconds(3600), t + 1).value().allowed);
-    ASSERT_LE(l.size(), 1600U);
+  // Spent before the victim's window opens, under its limit and under a higher one.
+  for (int i = 0; i < 1700; ++i) {  // more than a shard's share: room is made among spent ones
+    const std::string key = "early:" + std::to_string(i);
+    for (int k = 0; k < 6; ++k) (void)l.hit(key, 5, seconds(3600), t).value();
   }
-  EXPECT_FALSE(l.hit("victim", 5, seconds(3600), t + 2).value().allowed);  // five: spent
-  // Keys spent as the victim's is, refusal and all: theirs go, not the victim's.
-  for (int i = 0; i < 4000; ++i) {
-    const std::string key = "heavy:" + std::to_string(i);
-    for (int k = 0; k < 6; ++k) (void)l.hit(key, 5, seconds(3600), t + 3).value();
-    ASSERT_LE(l.size(), 1600U);
+  for (int i = 0; i < 200; ++i) {
+    const std::string key = "wide:" + std::to_string(i);
+    for (int k = 0; k < 31; ++k) (void)l.hit(key, 30, seconds(3600), t).value();
   }
-  EXPECT_FALSE(l.hit("victim", 5, seconds(3600), t + 4).value().allowed);
-  // Among counters short of their limit, the newest go first: an older one keeps its count.
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(l.hit("victim", 5, seconds(3600), t + 1).value().allowed);
+  ASSERT_FALSE(l.hit("victim", 5, seconds(3600), t + 1).value().allowed);
+  // Then a spray of keys short of their limits, one hit or four.
+  for (int i = 0; i < 20000; ++i) {
+    const std::string key = "spray:" + std::to_string(i);
+    for (int k = 0; k < 1 + (i % 2) * 3; ++k)
+      ASSERT_TRUE(l.hit(key, 5, seconds(3600), t + 2).value().allowed);
+    ASSERT_LE(l.size(), 3200U);  // at most twice the share, and that only of spent budgets
+  }
+  EXPECT_FALSE(l.hit("victim", 5, seconds(3600), t + 3).value().allowed);
+  // Short of its limit, the most used share stays: four of five against one-hit keys.
   LocalRateLimiter small(160);  // 10 per shard
-  ASSERT_TRUE(small.hit("part", 5, seconds(3600), t).value().allowed);
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(small.hit("busy", 5, seconds(3600), t).value().allowed);
   for (int i = 0; i < 2000; ++i) {
     (void)small.hit("more:" + std::to_string(i), 5, seconds(3600), t + 1).value();
-    ASSERT_LE(small.size(), 160U);
+    ASSERT_LE(small.size(), 160U);  // nothing spent: within the share
   }
-  for (int i = 0; i < 4; ++i)
-    EXPECT_TRUE(small.hit("part", 5, seconds(3600), t + 2).value().allowed);
-  EXPECT_FALSE(small.hit("part", 5, seconds(3600), t + 2).value().allowed);
+  EXPECT_TRUE(small.hit("busy", 5, seconds(3600), t + 2).value().allowed);
+  EXPECT_FALSE(small.hit("busy", 5, seconds(3600), t + 2).value().allowed);
+}
+
+// Spent budgets past twice a shard's share are forgotten at random, so memory stays bounded
+// whatever a spray spends; and a shard full of them makes room once per eighth of new keys.
+TEST(LocalRateLimiter, SpentBudgetsAreBoundedAtTwiceTheShare) {
+  LocalRateLimiter l(160);  // 10 per shard
+  const std::int64_t t = 1'000'000;
+  for (int i = 0; i < 3000; ++i) {
+    const std::string key = "spent:" + std::to_string(i);
+    for (int k = 0; k < 2; ++k) (void)l.hit(key, 1, seconds(3600), t).value();
+    ASSERT_LE(l.size(), 320U);
+  }
+  EXPECT_GT(l.size(), 160U);  // past the share: spent ones are kept while they may be
 }
 
 TEST(LocalRateLimiter, ExpiredWindowsAreSweptFirst) {
