@@ -57,6 +57,10 @@ http::Response auditEvents(Call& c) {
                         "value_error.datetime"});
     }
   }
+  // The next page: records older than this id (the last item's). Without it, records past the
+  // newest 1000 matches could not be read, and a flood of harmless changes buried one (an outside
+  // attack).
+  q.before_id = queryInteger(r, "before", 1, INT64_MAX, std::nullopt, errors);
   q.limit = queryInteger(r, "limit", 1, 1000, q.limit, errors).value_or(q.limit);
   if (!errors.empty()) return validationError(errors);
   auto rows = s.store.audit().query(q);
@@ -143,6 +147,8 @@ void addAuditRoutes(RouteTable& t) {
          .params = {{"type", "query", "string", false, "event type, e.g. login.failed"},
                     {"user_id", "query", "integer", false, "actor or subject"},
                     {"since", "query", "string", false, "Unix seconds or RFC 3339 UTC"},
+                    {"before", "query", "integer", false,
+                     "an event id: older events only (the next page: the last item's id)"},
                     {"limit", "query", "integer", false, "1 to 1000 (100)"}},
          .replies = {{200, "Events", "AuditEventList"}},
          .handler = auditEvents});

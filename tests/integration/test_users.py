@@ -190,3 +190,32 @@ def test_token_scopes_limit_an_admin(server):
     assert requests.get(server.url("/api/v1/users"), headers=auth(narrow)).status_code == 200
     r = requests.delete(server.url("/api/v1/users/12345"), headers=auth(narrow))
     assert r.status_code == 403
+
+
+def test_the_audit_log_pages_back_past_a_flood_of_harmless_changes(server):
+    """An outside attack: a moderator changed a victim's email, then renamed the victim a thousand
+    times; every query's newest 1000 matches held the renames only, and nothing reached older
+    records. `before` (the last item's id) pages back; a bad one is a 422."""
+    admin = server.admin_token()
+    server.register("buried@example.com", "buried")
+    events = requests.get(server.url("/api/v1/audit-events"), params={"limit": 1}, headers=auth(admin)).json()
+    newest = events["items"][0]["id"]
+    for _ in range(5):
+        server.register(f"later{newest}{_}@example.com", f"later{newest}{_}")
+    seen, before = [], None
+    for _ in range(500):  # a server ignoring `before` would answer the first page forever
+        params = {"limit": 2, **({"before": before} if before else {})}
+        r = requests.get(server.url("/api/v1/audit-events"), params=params, headers=auth(admin))
+        assert r.status_code == 200, r.text
+        items = r.json()["items"]
+        seen += [e["id"] for e in items]
+        if len(items) < 2:
+            break
+        before = items[-1]["id"]
+    else:
+        raise AssertionError(f"no last page: {seen[:10]}")
+    assert seen == sorted(seen, reverse=True) and len(seen) == len(set(seen)), seen
+    assert newest in seen and seen[-1] == 1, seen  # every record, the first included
+    for bad in ("0", "-1", "x", "1.5"):
+        r = requests.get(server.url("/api/v1/audit-events"), params={"before": bad}, headers=auth(admin))
+        assert r.status_code == 422, (bad, r.text)
