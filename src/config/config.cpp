@@ -497,7 +497,8 @@ const std::map<std::string, std::string>& variables() {
       {"GATEHOUSE_PUBLIC_URL",
        "base URL used in discovery documents (default http://GATEHOUSE_LISTEN)"},
       {"GATEHOUSE_DATA_DIR",
-       "where generated keys are stored (default: the SQLite database's folder)"},
+       "this node's files: the generated key-encryption key, node_id, dummy_hash (default: the "
+       "SQLite database's folder); the keys themselves live in the database, sealed"},
       {"TOKEN_ISSUER", "the iss claim (gatehouse)"},
       {"TOKEN_AUDIENCE", "the aud claim, added and required when set"},
       {"REFRESH_GRACE_SECONDS",
@@ -527,7 +528,7 @@ const std::map<std::string, std::string>& variables() {
       {"GATEHOUSE_MAX_HEADER_BYTES", "request header section limit (8192)"},
       {"GATEHOUSE_MAX_TOKEN_BYTES", "token size limit, checked before parsing (8192)"},
       {"GATEHOUSE_REQUEST_TIMEOUT_SECONDS", "time to receive a whole request (30)"},
-      {"GATEHOUSE_IDLE_TIMEOUT_SECONDS", "keep-alive idle time (60)"},
+      {"GATEHOUSE_IDLE_TIMEOUT_SECONDS", "keep-alive wait plus a request's headers (60)"},
       {"GATEHOUSE_MAX_CONNECTIONS", "concurrent connections (1024)"},
       {"GATEHOUSE_MAX_CONNECTIONS_PER_CLIENT",
        "concurrent connections from one client address, an IPv6 client's /64 (256; 0 = no "
