@@ -66,10 +66,18 @@ bool RateCheck::spendNoticeBudget(const NoticeLimits& limits, std::string_view k
                                   std::string_view address, bool verified,
                                   const ClientInfo& client) {
   const std::string name(kind);
-  // The client address first: refused there, no recipient's budget is spent.
-  if (!verified && !hit({"unverified-notice:ip:" + core::addressBucket(client.ip)},
-                        limits.per_client_address, client, "unverified-notice")) {
-    return false;
+  // The client address first: refused there, no recipient's budget is spent. Not for a
+  // recipient's first notice of the kind in the window: else a thief spent its own address's
+  // count on throwaway accounts first and the owner heard nothing of the change (a review); the
+  // volume one address can send stays one of each kind per account an hour.
+  if (!verified) {
+    const auto first = limiter_.hit("first-" + name + ":email:" + accountKey(address), 1,
+                                    limits.per_recipient.window, clock_.unixSeconds());
+    if ((!first || !first->allowed) &&
+        !hit({"unverified-notice:ip:" + core::addressBucket(client.ip)}, limits.per_client_address,
+             client, "unverified-notice")) {
+      return false;
+    }
   }
   if (!hit({name + ":email:" + accountKey(address)}, limits.per_recipient, client, name))
     return false;

@@ -66,10 +66,12 @@ class RateCheck {
   // with an address budget bombed one mailbox: a second review). A verified owner's notices never
   // spend the mailbox's; an unverified owner's can be held back by such accounts. False: over it,
   // or the counters out of reach; the notice is not sent.
-  // While the address is unverified, a notice also spends the client address's budget, one for
-  // every kind (`per_client_address`): each account one address registered sent five of each
-  // kind an hour to an address of its choosing, about 6,000 mails an hour from one address (a
-  // review of the verification requests' limit). A verified owner's notices never spend it.
+  // While the address is unverified, a notice after the first of its kind to that address in the
+  // window also spends the client address's budget, one for every kind (`per_client_address`):
+  // each account one address registered sent five of each kind an hour to an address of its
+  // choosing, about 6,000 mails an hour from one address (a review of the verification requests'
+  // limit). The first is never held back by it (a thief would spend the count first to silence
+  // the owner), and a verified owner's notices never spend it.
   [[nodiscard]] bool spendNoticeBudget(const NoticeLimits& limits, std::string_view kind,
                                        std::string_view address, bool verified,
                                        const ClientInfo& client);

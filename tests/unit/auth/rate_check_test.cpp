@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/auth_stack.hpp"
+
 namespace gatehouse::auth {
 namespace {
 
@@ -48,6 +50,36 @@ TEST(MailboxKey, SpellingsOfOneMailboxShareOneKey) {
   const std::string local(70, 'v');
   EXPECT_EQ(mailboxKey(local + "+1@example.com"), mailboxKey(local + "@example.com"));
   EXPECT_EQ(mailboxKey(local + "@example.com"), accountKey(local + "@example.com"));
+}
+
+// A review of the notices' count per client address: while the address is unverified, a notice
+// after the first of its kind to it counts per client address, first (refused there, nothing of
+// the recipient's is spent); the first is never held back by it (a thief spending the count
+// first would silence the owner); a verified owner's never counts there.
+TEST(NoticeBudget, UnverifiedNoticesPastTheFirstCountPerClientAddress) {
+  gatehouse::testing::AuthStack stack{"noticebudget"};
+  const NoticeLimits limits{{5, std::chrono::hours(1)}, {2, std::chrono::hours(1)}};
+  const ClientInfo one{"198.51.100.1", "ua", "r1"};
+  const ClientInfo two{"198.51.100.2", "ua", "r2"};
+  auto& rates = stack.rates;
+  // The address's count spent by notices to throwaway addresses, past their first.
+  for (const char* to : {"a@example.net", "a@example.net", "a@example.net"})
+    (void)rates.spendNoticeBudget(limits, "password-changed", to, false, one);
+  EXPECT_FALSE(rates.spendNoticeBudget(limits, "password-changed", "a@example.net", false, one));
+  // The owner's first notice of a kind still goes, from that address; the next does not.
+  EXPECT_TRUE(rates.spendNoticeBudget(limits, "password-changed", "owner@example.com", false, one));
+  EXPECT_TRUE(rates.spendNoticeBudget(limits, "factor-removed", "owner@example.com", false, one));
+  EXPECT_FALSE(
+      rates.spendNoticeBudget(limits, "password-changed", "owner@example.com", false, one));
+  // Refused at the address, the recipient's own budget was not spent: from another address the
+  // owner has four more of its five.
+  for (int i = 0; i < 2; ++i)
+    EXPECT_TRUE(
+        rates.spendNoticeBudget(limits, "password-changed", "owner@example.com", false, two));
+  // A verified owner's notices never count per address (the address's count is spent here).
+  for (int i = 0; i < 5; ++i)
+    EXPECT_TRUE(rates.spendNoticeBudget(limits, "password-changed", "v@example.com", true, one));
+  EXPECT_FALSE(rates.spendNoticeBudget(limits, "password-changed", "v@example.com", true, one));
 }
 
 }  // namespace
