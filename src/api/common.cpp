@@ -292,6 +292,13 @@ http::Response tokenResponse(int status, const auth::TokenPair& pair) {
                                                        {"expires_in", pair.expires_in}}));
 }
 
+auth::Actor actorOf(Call& c) {
+  return {c.who->user->id, c.who->permissions, [&c] {
+            return c.spend("REFUSED_CHANGE_RATE_LIMIT",
+                           "refused-change:" + std::to_string(c.who->user->id), "refused-change");
+          }};
+}
+
 std::optional<http::Response> refusedOnOwnAccount(const Call& c, std::int64_t target,
                                                   std::string_view what) {
   if (c.who == nullptr || c.who->user->id != target) return std::nullopt;

@@ -93,6 +93,10 @@ http::Response errorResponse(const auth::Error& error, const http::Request& requ
 [[nodiscard]] std::optional<http::Response> refusedOnOwnAccount(const Call& c, std::int64_t target,
                                                                 std::string_view what);
 
+// The caller as the user service judges another account's change: a refusal above its rights
+// spends its budget (REFUSED_CHANGE_RATE_LIMIT) before it is audited (user.change_refused).
+[[nodiscard]] auth::Actor actorOf(Call& c);
+
 // The credential a request carries. Usually a view of the request's own header (no copy of the
 // token on the hot path); decoded forms (Basic, query strings) are owned. Valid while the request
 // lives.

@@ -11,15 +11,6 @@ namespace {
 
 using http::Lane;
 
-// The caller as the user service judges it; a refusal above its rights spends its budget
-// (REFUSED_CHANGE_RATE_LIMIT) before it is audited.
-auth::Actor actorOf(Call& c) {
-  return {c.who->user->id, c.who->permissions, [&c] {
-            return c.spend("REFUSED_CHANGE_RATE_LIMIT",
-                           "refused-change:" + std::to_string(c.who->user->id), "refused-change");
-          }};
-}
-
 // An API key (or an OpenID client's token) never manages its owner's own account (API.md): 403
 // when it targets its owner.
 [[nodiscard]] std::optional<http::Response> keyOnItsOwner(const Call& c, std::int64_t target) {
