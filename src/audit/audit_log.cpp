@@ -12,6 +12,39 @@ namespace gatehouse::audit {
 
 namespace json = boost::json;
 
+std::string escapeHidden(std::string_view line) {
+  std::string out;
+  out.reserve(line.size());
+  for (std::size_t i = 0; i < line.size();) {
+    const auto lead = static_cast<unsigned char>(line[i]);
+    const std::size_t n = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+    if (n == 1 || i + n > line.size()) {
+      out += line[i++];
+      continue;
+    }
+    std::uint32_t cp = lead & (0xFFU >> (n + 1));
+    for (std::size_t k = 1; k < n; ++k)
+      cp = (cp << 6U) | (static_cast<unsigned char>(line[i + k]) & 0x3FU);
+    if (core::hidesOrReorders(cp)) {
+      const auto escape = [&out](std::uint32_t unit) {
+        static constexpr char kHex[] = "0123456789abcdef";
+        out += "\\u";
+        for (int shift = 12; shift >= 0; shift -= 4) out += kHex[(unit >> shift) & 0xFU];
+      };
+      if (cp < 0x10000) {
+        escape(cp);
+      } else {  // a surrogate pair, as JSON writes a code point past the BMP
+        escape(0xD800 + ((cp - 0x10000) >> 10U));
+        escape(0xDC00 + ((cp - 0x10000) & 0x3FFU));
+      }
+    } else {
+      out.append(line.substr(i, n));
+    }
+    i += n;
+  }
+  return out;
+}
+
 std::string sealRecord(const store::AuditRecord& r) {
   json::array canonical{r.id,
                         r.time_ms,
@@ -117,7 +150,7 @@ void AuditLog::record(Event e) {
                   stored.error().message);
     return;
   }
-  if (sink_) sink_->push(json::serialize(toJson(*stored)) + "\n");
+  if (sink_) sink_->push(escapeHidden(json::serialize(toJson(*stored))) + "\n");
 }
 
 core::Result<VerifyReport> verifyChain(store::AuditStore& store, const VerifyOptions& options) {

@@ -77,6 +77,13 @@ class AuditLog {
 
 // SHA-256 (hex) of a record's canonical form: every field but `hash` and `mac`, prev_hash
 // included.
+// One serialized JSON line with every code point that hides or reorders text
+// (core::hidesOrReorders: the C1 controls, NEL, the line and paragraph separators, the
+// bidirectional overrides...) written as a \u escape: the same JSON, but a reader splitting the
+// JSON-lines copy at U+2028 or NEL, or a terminal showing it, sees no line break or reversed text
+// a user agent put there (an outside attack: 1,117 lines for 1,115 records).
+std::string escapeHidden(std::string_view line);
+
 std::string sealRecord(const store::AuditRecord& record);
 // HMAC-SHA256 (hex) of a record's `hash` under the chain key: it covers the record and, through
 // prev_hash, every record before it.

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
+#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
@@ -90,6 +92,32 @@ TEST_F(AuditLogTest, RecordsChainAndWritesJsonLines) {
   auto rows = store_->audit().query({.limit = 5}).value();
   EXPECT_EQ(rows[0].time_ms, 1'800'000'005'000);
   EXPECT_EQ(toJson(rows[0]).at("detail").at("reason").as_string(), "wrong_password");
+}
+
+// An outside attack: a user agent's U+2028, NEL and C1 controls went raw into the JSON-lines
+// copy (valid JSON, but 1,117 lines for 1,115 records to a reader splitting at them), and U+202E
+// reversed it on a terminal. They are written as \u escapes: the same JSON once parsed.
+TEST_F(AuditLogTest, TheJsonLinesCopyEscapesWhatHidesOrReordersText) {
+  const auto sink = dir_ / "audit.jsonl";
+  // U+202E, U+2028, NEL (U+0085), CSI (U+009B), a tag letter (U+E0041), then readable text.
+  const std::string agent =
+      "bidi\u202egnp.exe\u2028NEXT\xc2\x85NEL\xc2\x9b"
+      "31m\U000E0041 caf\u00e9 \U0001F600";
+  {
+    AuditLog log(store_->audit(), clock_, sink.string(), key());
+    log.record({"login.failed", "req-1", std::nullopt, 1, "127.0.0.1", agent, {}});
+  }
+  std::ifstream in(sink);
+  const std::string line((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(line.empty());
+  EXPECT_EQ(line.find('\n'), line.size() - 1) << "one line";
+  for (const char* raw : {"\u202e", "\u2028", "\xc2\x85", "\xc2\x9b", "\U000E0041"})
+    EXPECT_EQ(line.find(raw), std::string::npos) << raw;
+  for (const char* escaped : {"\\u202e", "\\u2028", "\\u0085", "\\u009b", "\\udb40\\udc41"})
+    EXPECT_NE(line.find(escaped), std::string::npos) << escaped << " in " << line;
+  EXPECT_NE(line.find("caf\u00e9 \U0001F600"), std::string::npos);  // readable text stays
+  const auto parsed = boost::json::parse(line).as_object();
+  EXPECT_EQ(parsed.at("user_agent").as_string(), agent);
 }
 
 TEST_F(AuditLogTest, VerifyFindsEditedAndMissingRecords) {
