@@ -792,6 +792,12 @@ core::Result<Config> load(const Lookup& lookup, std::vector<std::string>* proble
   r.optionalText("METRICS_TOKEN", c.metrics_token);
   if (c.metrics_token && c.metrics_token->size() < 16)
     r.fail("METRICS_TOKEN", "must be at least 16 characters");
+  // The packaged file's placeholder, uncommented as it stands (a docs walk: taken silently, where
+  // the secrets' placeholders are refused): a token anyone who read the package has.
+  if (c.metrics_token && core::lowerAscii(*c.metrics_token) == "at-least-16-characters")
+    r.fail(
+        "METRICS_TOKEN",
+        "is the placeholder of packaging/gatehouse.conf: set a random one (openssl rand -hex 16)");
   // Presented after "Bearer " and the spaces that may follow it: a token that begins (or, copied
   // with a newline, ends) with white space could never match.
   const auto white = [](char ch) { return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n'; };

@@ -368,6 +368,17 @@ def test_check_warns_about_an_open_metrics_beyond_loopback(tmp_path, listen, tok
     assert ("METRICS_TOKEN is not set and GATEHOUSE_LISTEN is not loopback" in r.stdout) == warns, r.stdout
 
 
+@pytest.mark.parametrize("token", ["at-least-16-characters", "AT-LEAST-16-CHARACTERS"])
+def test_the_packaged_metrics_token_placeholder_is_refused(tmp_path, token):
+    """A docs walk: packaging/gatehouse.conf's METRICS_TOKEN placeholder, uncommented as it stands,
+    was taken silently (the secrets' placeholders are refused): a token anyone who read the
+    package has."""
+    r = gatehouse("config", "--check", cwd=tmp_path, env={"METRICS_TOKEN": token})
+    assert r.returncode != 0 and "METRICS_TOKEN: is the placeholder of packaging/gatehouse.conf" in r.stderr, \
+        (r.returncode, r.stderr)
+    assert token not in r.stderr + r.stdout  # never echoed
+
+
 # --- gatehouse config ------------------------------------------------------------------------
 
 def setting_line(output, name):
