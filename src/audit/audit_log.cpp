@@ -1,5 +1,8 @@
 #include "audit/audit_log.hpp"
 
+#include <algorithm>
+#include <cstddef>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -18,7 +21,21 @@ std::string escapeHidden(std::string_view line) {
   for (std::size_t i = 0; i < line.size();) {
     const auto lead = static_cast<unsigned char>(line[i]);
     const std::size_t n = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
-    if (n == 1 || i + n > line.size()) {
+    // A byte that starts no well-formed sequence (Unicode's table 3-7: no overlong form, no
+    // surrogate, nothing past U+10FFFF) is copied as it is: the records are UTF-8, and this only
+    // keeps a malformed one from being read past or escaped as another code point.
+    const auto at = [&](std::size_t k) { return static_cast<unsigned char>(line[i + k]); };
+    const auto second_ok = [&] {
+      const unsigned char b = at(1);
+      if (lead == 0xE0) return b >= 0xA0 && b <= 0xBF;
+      if (lead == 0xED) return b >= 0x80 && b <= 0x9F;
+      if (lead == 0xF0) return b >= 0x90 && b <= 0xBF;
+      if (lead == 0xF4) return b >= 0x80 && b <= 0x8F;
+      return b >= 0x80 && b <= 0xBF;
+    };
+    bool formed = n > 1 && lead >= 0xC2 && lead <= 0xF4 && i + n <= line.size() && second_ok();
+    for (std::size_t k = 2; formed && k < n; ++k) formed = (at(k) & 0xC0U) == 0x80U;
+    if (!formed) {
       out += line[i++];
       continue;
     }

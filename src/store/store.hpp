@@ -573,13 +573,16 @@ std::string auditWhere(const AuditQuery& q, Placeholder placeholder) {
   sql += q.type ? "type = " + p(1) : p(1) + " IS NULL";
   sql += q.user_id ? " AND (actor_id = " + p(2) + " OR subject_id = " + p(2) + ")"
                    : " AND " + p(2) + " IS NULL";
-  // From a time: also from the first record a minute before it, found by the time index (each
-  // record's time is taken as it is appended, so ids follow times but for concurrent appenders'
-  // milliseconds and nodes' clock skew, which the minute covers): the newest-first walk stops
-  // there instead of reading the table to its start when few records match.
+  // From a time: also past the newest record stamped more than an hour before it, one seek in
+  // the time index, so the newest-first walk stops there instead of reading the table to its
+  // start when few records match. Exact unless a record was appended more than an hour after a
+  // record stamped later (a command on a host whose clock is an hour slow). Two reviews: a bound
+  // from the first record at or after the time lost a record appended earlier with a later time
+  // (concurrent appenders); MIN(id) of those records walked every older row (136 ms at 2
+  // million records, where this takes 0.2).
   sql += q.since_ms ? " AND time_ms >= " + p(3) +
-                          " AND id >= (SELECT id FROM audit_events WHERE time_ms >= " + p(3) +
-                          " - 60000 ORDER BY time_ms LIMIT 1)"
+                          " AND id > COALESCE((SELECT id FROM audit_events WHERE time_ms < " +
+                          p(3) + " - 3600000 ORDER BY time_ms DESC LIMIT 1), 0)"
                     : " AND " + p(3) + " IS NULL";
   sql += q.before_id ? " AND id < " + p(4) : " AND " + p(4) + " IS NULL";
   return sql;

@@ -120,6 +120,19 @@ TEST_F(AuditLogTest, TheJsonLinesCopyEscapesWhatHidesOrReordersText) {
   EXPECT_EQ(parsed.at("user_agent").as_string(), agent);
 }
 
+// What is not well-formed UTF-8 is copied byte for byte, never read as another code point (a
+// review: "\xC2@" became \u0080 and lost the '@'); the records are UTF-8, so this is a guard.
+TEST(EscapeHidden, MalformedBytesAreCopiedAsTheyAre) {
+  for (const std::string& bad :
+       {std::string("\xC2@"), std::string("\xE0\x80\x80"), std::string("\xED\xA0\x80"),
+        std::string("\xF4\x90\x80\x80"), std::string("\xE2\x80")}) {
+    EXPECT_EQ(escapeHidden("\"" + bad + "\""), "\"" + bad + "\"");
+  }
+  EXPECT_EQ(escapeHidden("a\xE2\x80\xA8"
+                         "b"),
+            "a\\u2028b");
+}
+
 TEST_F(AuditLogTest, VerifyFindsEditedAndMissingRecords) {
   AuditLog log(store_->audit(), clock_, "", std::nullopt);
   for (int i = 0; i < 4; ++i) log.record({"login.succeeded", "r", 1, 1, "127.0.0.1", "", {}});
