@@ -1,6 +1,7 @@
 #include "auth/rate_check.hpp"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "core/ascii.hpp"
 #include "core/base64url.hpp"
@@ -66,24 +67,35 @@ bool RateCheck::spendNoticeBudget(const NoticeLimits& limits, std::string_view k
                                   std::string_view address, bool verified,
                                   const ClientInfo& client) {
   const std::string name(kind);
-  // The client address first: refused there, no recipient's budget is spent. Not for a
-  // recipient's first notice of the kind in the window: else a thief spent its own address's
-  // count on throwaway accounts first and the owner heard nothing of the change (a review); the
-  // volume one address can send stays one of each kind per account an hour.
-  if (!verified) {
-    const auto first = limiter_.hit("first-" + name + ":email:" + accountKey(address), 1,
-                                    limits.per_recipient.window, clock_.unixSeconds());
-    if ((!first || !first->allowed) &&
-        !hit({"unverified-notice:ip:" + core::addressBucket(client.ip)}, limits.per_client_address,
-             client, "unverified-notice")) {
-      return false;
-    }
-  }
-  if (!hit({name + ":email:" + accountKey(address)}, limits.per_recipient, client, name))
-    return false;
-  return verified || hit({"unverified-" + name + ":email:" + mailboxKey(address)},
-                         limits.per_recipient, client, name)
-                         .has_value();
+  const auto recipient = [&] {
+    return hit({name + ":email:" + accountKey(address)}, limits.per_recipient, client, name) &&
+           (verified || hit({"unverified-" + name + ":email:" + mailboxKey(address)},
+                            limits.per_recipient, client, name));
+  };
+  if (verified) return recipient();
+  // The client address first: refused there, no recipient's budget is spent. A recipient's
+  // first notice of the kind in the window counts on a budget of its own, eight times the other:
+  // with one count for all, a thief spent it on throwaway accounts first and the owner heard
+  // nothing of the change (a review); free, the first ones let the volume grow with the accounts
+  // again, eight kinds an hour each (a second review).
+  const std::string first_key = std::string(state::RateLimiter::kMarkerPrefix) + "first-" + name +
+                                ":email:" + accountKey(address);
+  const auto first = limiter_.hit(first_key, 1, limits.per_recipient.window, clock_.unixSeconds());
+  const bool is_first = first && first->allowed;
+  const std::string bucket = core::addressBucket(client.ip);
+  const config::RateLimit firsts{
+      static_cast<std::uint32_t>(
+          std::min<std::uint64_t>(std::uint64_t{limits.per_client_address.count} * 8, UINT32_MAX)),
+      limits.per_client_address.window};
+  const bool sent =
+      (is_first ? hit({"unverified-first-notice:ip:" + bucket}, firsts, client, "unverified-notice")
+                : hit({"unverified-notice:ip:" + bucket}, limits.per_client_address, client,
+                      "unverified-notice"))
+          .has_value() &&
+      recipient();
+  // Not sent, by any budget: the next one to that address is still its first (a review).
+  if (!sent && is_first) limiter_.reset(first_key);
+  return sent;
 }
 
 }  // namespace gatehouse::auth

@@ -35,9 +35,6 @@ std::string lockoutKeyOfName(std::string_view identifier);
 // own address, which another account at such a spelling could spend.
 std::string mailboxKey(std::string_view address);
 
-// Counts a request against a rate limit under several keys (API.md, Rate limits): RateLimited
-// with Retry-After at the first refused key, Unavailable when the shared counters cannot be
-// reached. Refusals are counted in the metrics and audited once per key and window. Thread-safe.
 // The budgets a notice spends: EMAIL_RATE_LIMIT per recipient, EMAIL_IP_RATE_LIMIT per client
 // address (RateCheck::spendNoticeBudget).
 struct NoticeLimits {
@@ -45,6 +42,9 @@ struct NoticeLimits {
   config::RateLimit per_client_address;
 };
 
+// Counts a request against a rate limit under several keys (API.md, Rate limits): RateLimited
+// with Retry-After at the first refused key, Unavailable when the shared counters cannot be
+// reached. Refusals are counted in the metrics and audited once per key and window. Thread-safe.
 class RateCheck {
  public:
   RateCheck(state::RateLimiter& limiter, metrics::Registry& metrics, audit::AuditLog& audit,
@@ -66,12 +66,12 @@ class RateCheck {
   // with an address budget bombed one mailbox: a second review). A verified owner's notices never
   // spend the mailbox's; an unverified owner's can be held back by such accounts. False: over it,
   // or the counters out of reach; the notice is not sent.
-  // While the address is unverified, a notice after the first of its kind to that address in the
-  // window also spends the client address's budget, one for every kind (`per_client_address`):
-  // each account one address registered sent five of each kind an hour to an address of its
-  // choosing, about 6,000 mails an hour from one address (a review of the verification requests'
-  // limit). The first is never held back by it (a thief would spend the count first to silence
-  // the owner), and a verified owner's notices never spend it.
+  // While the address is unverified, a notice also spends the client address's budget, one for
+  // every kind (`per_client_address`): each account one address registered sent five of each
+  // kind an hour to an address of its choosing, about 6,000 mails an hour from one address (a
+  // review of the verification requests' limit). The first of its kind to an address in the
+  // window spends a budget of its own, eight times that, so a thief silencing an owner's first
+  // notice must spend it all first. A verified owner's notices never spend either.
   [[nodiscard]] bool spendNoticeBudget(const NoticeLimits& limits, std::string_view kind,
                                        std::string_view address, bool verified,
                                        const ClientInfo& client);

@@ -29,6 +29,9 @@ class RateLimiter {
   // Forgets `key`'s window (a second factor that succeeded: a user's own sign-ins never add up
   // to a refusal, while every guess still counts before it is checked). Best effort.
   virtual void reset(std::string_view key) = 0;
+  // A key starting with this is a marker (a notice's "first of its kind"), hit with a limit of
+  // one: no budget to keep when room is made (LocalRateLimiter forgets markers first).
+  static constexpr std::string_view kMarkerPrefix = "mark:";
 };
 
 // Consecutive failed password logins per account (NIST SP 800-63B §5.2.2): growing delays after a

@@ -47,7 +47,10 @@ void LocalRateLimiter::makeRoom(Shard& shard, std::int64_t now) const {
   // a sweep that freed one expired window skipped this, and every new key after scanned the
   // whole shard again).
   const std::size_t drop = std::max<std::size_t>(1, per_shard_ / 8);
-  const auto spent = [](const Window& w) { return w.count >= w.limit; };
+  // A marker is no budget to keep: each is spent at its first hit (a notice's "first of its
+  // kind"), and kept they would fill the share and push out every counter short of its limit (a
+  // review). A budget an operator set to one is a budget like any other (a second review).
+  const auto spent = [](const Window& w) { return !w.marker && w.count >= w.limit; };
   // Budgets not spent go first: the least used share of its limit, then by the random tag. By
   // end, the oldest went first: a spray of one-hit keys into the shard of a victim's counter
   // (std::hash is anyone's to compute) forgot a spent mailbox budget within its hour (an outside
@@ -80,8 +83,12 @@ void LocalRateLimiter::makeRoom(Shard& shard, std::int64_t now) const {
     evict(
         shard.windows.size() - target, [&](const Window& w) { return !spent(w); },
         [](const Window& w) {
-          return std::pair{static_cast<double>(w.count) / std::max<std::uint32_t>(w.limit, 1),
-                           w.tag};
+          // A marker goes first: its loss costs its owner one more count.
+          const double used = w.marker
+                                  ? 0.0
+                                  : static_cast<double>(w.count) /
+                                        static_cast<double>(std::max<std::uint32_t>(w.limit, 1));
+          return std::pair{used, w.tag};
         });
   }
   // Spent budgets past twice the share: by the random tag alone.
@@ -109,8 +116,10 @@ core::Result<Decision> LocalRateLimiter::hit(std::string_view key, std::uint32_t
   Window& w = shard.windows[std::string(key)];
   // A window opens at a key's first hit and lasts `length` (as slowapi's storage expires a counter
   // `length` after creating it), so a burst never straddles a boundary that resets it midway.
-  if (w.length != length || now >= w.start + length) w = Window{now, length, 0, limit, w.tag};
-  if (is_new) w.tag = shard.nextTag();
+  // A tag per window, drawn anew when one reopens: a client cannot keep a key whose tag it
+  // learned survives (a review).
+  if (is_new || w.length != length || now >= w.start + length)
+    w = Window{now, length, 0, limit, shard.nextTag(), key.starts_with(kMarkerPrefix)};
   w.limit = limit;
   const std::int64_t start = w.start;
   if (w.count >= limit) {

@@ -16,12 +16,14 @@ class LocalRateLimiter final : public RateLimiter {
  public:
   // Keys longer than this are refused (InvalidArgument): callers pass digests of long input.
   static constexpr std::size_t kMaxKeyBytes = 256;
-  // About `max_keys` counters are held: when full, expired windows go first, then (down to seven
-  // eighths of a shard) budgets not spent, the least used share of its limit first and, among
-  // equals, in an order no client can foresee (a random tag per window). Spent budgets are not
-  // forgotten until their windows end, unless a shard holds twice its share (each spent one
-  // took its limit's requests, which the per-address limits pace): a spray of keys forgets no
-  // spent budget, and a fresh counter is no cheaper to push out than any other.
+  // About `max_keys` counters are held, at most twice that: when full, expired windows go first,
+  // then (down to seven eighths of a shard) budgets not spent, the least used share of its limit
+  // first and, among equals, in an order no client can foresee (a random tag per window). Spent
+  // budgets of a limit above one are not forgotten until their windows end, unless a shard holds
+  // twice its share (each took its limit's requests, which the per-address limits pace): a spray
+  // of keys forgets no spent budget, and a fresh counter is no cheaper to push out than any other.
+  // After a pass that left a shard full of spent budgets, the next waits for an eighth more keys
+  // (until then the shard may hold past its share, never past twice it).
   explicit LocalRateLimiter(std::size_t max_keys = 200000);
   [[nodiscard]] core::Result<Decision> hit(std::string_view key, std::uint32_t limit,
                                            std::chrono::seconds window, std::int64_t now) override;
@@ -35,6 +37,7 @@ class LocalRateLimiter final : public RateLimiter {
     std::uint32_t count = 0;
     std::uint32_t limit = 0;  // the last hit's: at or past it, a spent budget
     std::uint64_t tag = 0;    // random: the order among equals when room is made
+    bool marker = false;      // its key starts with kMarkerPrefix
   };
   struct KeyHash {
     using is_transparent = void;

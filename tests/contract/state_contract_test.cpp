@@ -479,7 +479,7 @@ TEST(LocalRateLimiter, ASprayForgetsNoSpentBudget) {
     const std::string key = "spray:" + std::to_string(i);
     for (int k = 0; k < 1 + (i % 2) * 3; ++k)
       ASSERT_TRUE(l.hit(key, 5, seconds(3600), t + 2).value().allowed);
-    ASSERT_LE(l.size(), 3200U);  // at most twice the share, and that only of spent budgets
+    ASSERT_LE(l.size(), 3200U);  // at most twice the share
   }
   EXPECT_FALSE(l.hit("victim", 5, seconds(3600), t + 3).value().allowed);
   // Short of its limit, the most used share stays: four of five against one-hit keys.
@@ -491,6 +491,21 @@ TEST(LocalRateLimiter, ASprayForgetsNoSpentBudget) {
   }
   EXPECT_TRUE(small.hit("busy", 5, seconds(3600), t + 2).value().allowed);
   EXPECT_FALSE(small.hit("busy", 5, seconds(3600), t + 2).value().allowed);
+  // Markers (a notice's "first of its kind", spent at their first hit) are not kept as spent
+  // budgets are: a spray of them neither fills a shard past its share nor pushes out a counter
+  // short of its limit (a review). A budget an operator set to one is kept like any other.
+  LocalRateLimiter marks(160);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(marks.hit("busy", 5, seconds(3600), t).value().allowed);
+  ASSERT_TRUE(marks.hit("one-an-hour", 1, seconds(3600), t).value().allowed);
+  for (int i = 0; i < 2000; ++i) {
+    const std::string key = std::string(RateLimiter::kMarkerPrefix) + std::to_string(i);
+    (void)marks.hit(key, 1, seconds(3600), t + 1).value();
+    ASSERT_LE(marks.size(), 160U);
+  }
+  for (int i = 0; i < 2; ++i)
+    EXPECT_TRUE(marks.hit("busy", 5, seconds(3600), t + 2).value().allowed);
+  EXPECT_FALSE(marks.hit("busy", 5, seconds(3600), t + 2).value().allowed);
+  EXPECT_FALSE(marks.hit("one-an-hour", 1, seconds(3600), t + 2).value().allowed);
 }
 
 // Spent budgets past twice a shard's share are forgotten at random, so memory stays bounded
@@ -500,7 +515,7 @@ TEST(LocalRateLimiter, SpentBudgetsAreBoundedAtTwiceTheShare) {
   const std::int64_t t = 1'000'000;
   for (int i = 0; i < 3000; ++i) {
     const std::string key = "spent:" + std::to_string(i);
-    for (int k = 0; k < 2; ++k) (void)l.hit(key, 1, seconds(3600), t).value();
+    for (int k = 0; k < 3; ++k) (void)l.hit(key, 2, seconds(3600), t).value();
     ASSERT_LE(l.size(), 320U);
   }
   EXPECT_GT(l.size(), 160U);  // past the share: spent ones are kept while they may be

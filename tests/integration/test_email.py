@@ -1738,9 +1738,9 @@ def test_notices_to_unverified_addresses_are_limited_per_client_address(make_ser
     still send each kind of notice, five an hour, to an address of its choosing (about 6,000
     mails an hour from one address). While the address is unverified, a notice after the first of
     its kind to it also counts per client address of the request that caused it, every kind on
-    one count, counted first; the change is made all the same. The first of each kind is never
-    held back by that count (a second review: a thief spending it first silenced the owner).
-    Another client is not affected."""
+    one count, counted first; the change is made all the same. The first of each kind counts on a
+    budget of its own, eight times that (a second review: a thief spending the one count first
+    silenced the owner). Another client is not affected."""
     s = mail_server(make_server, smtp_sink, {"EMAIL_IP_RATE_LIMIT": "2/hour", "TRUSTED_PROXIES": "127.0.0.1"})
     one, two = {"X-Forwarded-For": "198.51.100.1"}, {"X-Forwarded-For": "198.51.100.2"}
 
@@ -1750,7 +1750,7 @@ def test_notices_to_unverified_addresses_are_limited_per_client_address(make_ser
                           headers={**auth(token), **via})
         assert r.status_code == 200, r.text  # made, told or not
 
-    for i in range(3):  # two changes each: the first told regardless, the second on the count
+    for i in range(3):  # two changes each: the first on the firsts' budget, the second on the count
         new_user(s, f"noisy{i}", f"target{i}@example.net")
         change(f"noisy{i}", one, PASSWORD, NEW_PASSWORD)
         change(f"noisy{i}", one, NEW_PASSWORD, "Th1rd-Passw0rd!")

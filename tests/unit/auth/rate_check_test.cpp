@@ -52,11 +52,11 @@ TEST(MailboxKey, SpellingsOfOneMailboxShareOneKey) {
   EXPECT_EQ(mailboxKey(local + "@example.com"), accountKey(local + "@example.com"));
 }
 
-// A review of the notices' count per client address: while the address is unverified, a notice
-// after the first of its kind to it counts per client address, first (refused there, nothing of
-// the recipient's is spent); the first is never held back by it (a thief spending the count
-// first would silence the owner); a verified owner's never counts there.
-TEST(NoticeBudget, UnverifiedNoticesPastTheFirstCountPerClientAddress) {
+// Reviews of the notices' count per client address: while the address is unverified, a notice
+// counts per client address, first (refused there, nothing of the recipient's is spent); the
+// first of its kind to an address on a budget of its own, eight times the other (a thief must
+// spend all of it to silence an owner's first); a verified owner's never counts there.
+TEST(NoticeBudget, UnverifiedNoticesCountPerClientAddressTheFirstOnABudgetOfTheirOwn) {
   gatehouse::testing::AuthStack stack{"noticebudget"};
   const NoticeLimits limits{{5, std::chrono::hours(1)}, {2, std::chrono::hours(1)}};
   const ClientInfo one{"198.51.100.1", "ua", "r1"};
@@ -76,7 +76,16 @@ TEST(NoticeBudget, UnverifiedNoticesPastTheFirstCountPerClientAddress) {
   for (int i = 0; i < 2; ++i)
     EXPECT_TRUE(
         rates.spendNoticeBudget(limits, "password-changed", "owner@example.com", false, two));
-  // A verified owner's notices never count per address (the address's count is spent here).
+  // The first notices have a budget of their own, eight times the other (16 here): spent by
+  // first notices to throwaway addresses, an owner's first is held back too.
+  for (int i = 0; i < 13; ++i) {
+    EXPECT_TRUE(rates.spendNoticeBudget(limits, "identity-linked",
+                                        "t" + std::to_string(i) + "@example.net", false, one));
+  }
+  EXPECT_FALSE(rates.spendNoticeBudget(limits, "identity-linked", "owner@example.com", false, one));
+  // Held back, it was not its first: from another address it still is.
+  EXPECT_TRUE(rates.spendNoticeBudget(limits, "identity-linked", "owner@example.com", false, two));
+  // A verified owner's notices never count per address (the address's counts are spent here).
   for (int i = 0; i < 5; ++i)
     EXPECT_TRUE(rates.spendNoticeBudget(limits, "password-changed", "v@example.com", true, one));
   EXPECT_FALSE(rates.spendNoticeBudget(limits, "password-changed", "v@example.com", true, one));
