@@ -1767,20 +1767,29 @@ def test_notices_to_unverified_addresses_are_limited_per_client_address(make_ser
     assert "the password-changed notice is not sent: EMAIL_RATE_LIMIT or EMAIL_IP_RATE_LIMIT" in s.log_text()
 
 
+def _limited_per_client_address(make_server, sink, prefix, ask):
+    """Three accounts made from one address each `ask` (access headers with the address): two
+    answered 202, the third 429 (EMAIL_IP_RATE_LIMIT 2/hour); another client is not affected, and
+    forgot-password counts apart. The server, for more."""
+    s = mail_server(make_server, sink, {"EMAIL_IP_RATE_LIMIT": "2/hour", "TRUSTED_PROXIES": "127.0.0.1"})
+    one, two = {"X-Forwarded-For": "198.51.100.1"}, {"X-Forwarded-For": "198.51.100.2"}
+    answers = []
+    for i in range(3):
+        new_user(s, f"{prefix}{i}")
+        access = auth(login_pair(s, f"{prefix}{i}")["access_token"])
+        answers.append(ask(s, {**access, **one}, i).status_code)
+    assert answers == [202, 202, 429], answers
+    assert ask(s, {**access, **two}, 3).status_code == 202
+    assert_accepted(forgot(s, f"{prefix}0@example.com", one), FORGOT_BODY)  # forgot counts apart
+    return s, one
+
+
 def test_email_changes_are_limited_per_client_address(make_server, smtp_sink):
     """EMAIL_IP_RATE_LIMIT counts email changes per client address too (on a counter apart from
     forgot's): accounts made from one address cannot spread a bombing over many spellings or
     mailboxes; another client (behind the trusted proxy) is not affected."""
-    s = mail_server(make_server, smtp_sink, {"EMAIL_IP_RATE_LIMIT": "2/hour", "TRUSTED_PROXIES": "127.0.0.1"})
-    one, two = {"X-Forwarded-For": "198.51.100.1"}, {"X-Forwarded-For": "198.51.100.2"}
-    answers = []
-    for i in range(3):
-        new_user(s, f"mover{i}")
-        access = auth(login_pair(s, f"mover{i}")["access_token"])
-        answers.append(change_email(s, {**access, **one}, f"elsewhere{i}@example.net").status_code)
-    assert answers == [202, 202, 429], answers
-    assert change_email(s, {**access, **two}, "elsewhere2@example.net").status_code == 202
-    assert_accepted(forgot(s, "mover0@example.com", one), FORGOT_BODY)  # forgot counts apart
+    _limited_per_client_address(make_server, smtp_sink, "mover",
+                                lambda s, headers, i: change_email(s, headers, f"elsewhere{i}@example.net"))
 
 
 def test_verification_requests_are_limited_per_client_address(make_server, smtp_sink):
@@ -1788,17 +1797,10 @@ def test_verification_requests_are_limited_per_client_address(make_server, smtp_
     account registered from one address sent five mails an hour more to an address of its
     choosing, the mail volume growing with the accounts. EMAIL_IP_RATE_LIMIT counts them per
     client address too, on a counter of their own, through the API and the page alike."""
-    s = mail_server(make_server, smtp_sink, {"EMAIL_IP_RATE_LIMIT": "2/hour", "TRUSTED_PROXIES": "127.0.0.1"})
-    one, two = {"X-Forwarded-For": "198.51.100.1"}, {"X-Forwarded-For": "198.51.100.2"}
-    answers = []
-    for i in range(3):
-        new_user(s, f"asker{i}")
-        access = auth(login_pair(s, f"asker{i}")["access_token"])
-        answers.append(request_verification(s, {**access, **one}).status_code)
-    assert answers == [202, 202, 429], answers
-    assert request_verification(s, {**access, **two}).status_code == 202
-    assert_accepted(forgot(s, "asker0@example.com", one), FORGOT_BODY)  # forgot counts apart
-    assert change_email(s, {**access, **one}, "moved@example.net").status_code != 429  # so do changes
+    s, one = _limited_per_client_address(make_server, smtp_sink, "asker",
+                                         lambda s, headers, i: request_verification(s, headers))
+    assert change_email(s, {**auth(login_pair(s, "asker0")["access_token"]), **one},
+                        "moved@example.net").status_code != 429  # so do changes
     # The page's form is the same route: its count is the address's.
     from test_pages import csrf_in, signed_in
     browser = signed_in(s, "asker0", xff="198.51.100.1")
