@@ -76,6 +76,13 @@ class SmtpTransport final : public Transport {
     lib.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply);
     std::string why =
         std::string(lib.easy_strerror(rc)) + (error[0] ? std::string(": ") + error : "");
+    // What to set, not curl's words alone (a docs walk: a local relay without STARTTLS answered
+    // "Requested SSL level failed" and nothing more).
+    if (rc == CURLE_USE_SSL_FAILED) {
+      why +=
+          " (the server offers no STARTTLS: use smtps:// for one that speaks TLS from the first "
+          "byte, or SMTP_STARTTLS=false for a local relay)";
+    }
     if (reply >= 500 && reply < 600 && rc != CURLE_LOGIN_DENIED) {
       // 5xx: the server refused this message or recipient for good.
       return core::makeError(core::Errc::InvalidArgument,

@@ -186,6 +186,9 @@ TEST(SmtpTransport, NeverSendsInTheClearWhenStarttlsIsRequired) {
                   ->send("noreply@example.com", "ann@example.com", kMessage);
   ASSERT_FALSE(sent);
   EXPECT_EQ(sent.error().code, core::Errc::Unavailable) << sent.error().message;
+  // The message says what to set (a docs walk: curl's words alone).
+  EXPECT_NE(sent.error().message.find("SMTP_STARTTLS=false"), std::string::npos)
+      << sent.error().message;
   EXPECT_TRUE(server.data().empty());
   EXPECT_EQ(server.commands().find("MAIL FROM"), std::string::npos) << server.commands();
 }
