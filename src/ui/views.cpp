@@ -328,7 +328,8 @@ constexpr std::string_view kUser = GH_TOP
 {{/reachable}}<p class="links"><a href="/ui/admin">All users</a>{{#can_audit}}<a href="/ui/admin/audit?user_id={{user.id}}">Its audit trail</a>{{/can_audit}}</p>
 )html";
 
-// type, user_id, since, rows [{time, type, actor, subject, ip, detail}]
+// type, user_id, since, rows [{time, type, actor, subject, ip, detail}], older (the next page's
+// query, when the page is full)
 constexpr std::string_view kAudit = GH_TOP
     R"html(<form method="get" action="/ui/admin/audit" id="audit-filter-form"><label for="type">Event type</label>
 <input id="type" name="type" type="text" autocomplete="off" value="{{type}}" maxlength="64" placeholder="login.failed">
@@ -341,7 +342,7 @@ constexpr std::string_view kAudit = GH_TOP
 {{#rows}}<tr><td>{{#time}})html" GH_TIME
     R"html({{/time}}</td><td>{{type}}</td><td>{{actor}}</td><td>{{subject}}</td><td>{{ip}}</td><td><code>{{detail}}</code></td></tr>
 {{/rows}}</tbody></table></div>
-{{/error}}<p class="links"><a href="/ui/admin">Administration</a></p>
+{{/error}}<p class="links">{{#older}}<a id="audit-older" href="/ui/admin/audit?{{older}}">Older events</a>{{/older}}<a href="/ui/admin">Administration</a></p>
 )html";
 
 // title, bars [{x, y, width, height, label, value}], peak, first, last, axis_y, label_y, plot_right
