@@ -1,10 +1,12 @@
 #include "app/janitor.hpp"
 
-#include "app/failure_log.hpp"
+#include "core/failure_log.hpp"
 #include "core/log.hpp"
 #include "core/this_thread.hpp"
 
 namespace gatehouse::app {
+
+using core::FailureLog;
 
 Janitor::Janitor(auth::RevocationList& list, auth::UserCache& cache, auth::ApiKeyService& keys,
                  const core::Clock& clock, std::function<bool(std::int64_t, bool)> purge_more,

@@ -12,7 +12,6 @@
 
 #include "api/pipeline.hpp"
 #include "api/services.hpp"
-#include "app/failure_log.hpp"
 #include "app/janitor.hpp"
 #include "app/keys.hpp"
 #include "app/logging.hpp"
@@ -25,6 +24,7 @@
 #include "app/startup_heap.hpp"
 #include "auth/retention.hpp"
 #include "cli/database.hpp"
+#include "core/failure_log.hpp"
 #include "core/files.hpp"
 #include "core/ip_address.hpp"
 #include "core/log.hpp"
@@ -43,6 +43,8 @@
 #include "ui/pages.hpp"
 
 namespace gatehouse::app {
+
+using core::FailureLog;
 namespace {
 
 // How long the user and API key caches answer from memory after their last successful read of

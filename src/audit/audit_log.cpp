@@ -18,46 +18,25 @@ namespace json = boost::json;
 std::string escapeHidden(std::string_view line) {
   std::string out;
   out.reserve(line.size());
+  const auto escape = [&out](std::uint32_t unit) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    out += "\\u";
+    for (int shift = 12; shift >= 0; shift -= 4) out += kHex[(unit >> shift) & 0xFU];
+  };
   for (std::size_t i = 0; i < line.size();) {
-    const auto lead = static_cast<unsigned char>(line[i]);
-    const std::size_t n = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
-    // A byte that starts no well-formed sequence (Unicode's table 3-7: no overlong form, no
-    // surrogate, nothing past U+10FFFF) is copied as it is: the records are UTF-8, and this only
-    // keeps a malformed one from being read past or escaped as another code point.
-    const auto at = [&](std::size_t k) { return static_cast<unsigned char>(line[i + k]); };
-    const auto second_ok = [&] {
-      const unsigned char b = at(1);
-      if (lead == 0xE0) return b >= 0xA0 && b <= 0xBF;
-      if (lead == 0xED) return b >= 0x80 && b <= 0x9F;
-      if (lead == 0xF0) return b >= 0x90 && b <= 0xBF;
-      if (lead == 0xF4) return b >= 0x80 && b <= 0x8F;
-      return b >= 0x80 && b <= 0xBF;
-    };
-    bool formed = n > 1 && lead >= 0xC2 && lead <= 0xF4 && i + n <= line.size() && second_ok();
-    for (std::size_t k = 2; formed && k < n; ++k) formed = (at(k) & 0xC0U) == 0x80U;
-    if (!formed) {
+    const std::size_t at = i;
+    const auto cp = core::nextCodePoint(line, i);
+    // What is not strict UTF-8 is copied byte for byte (the records are UTF-8: a guard only).
+    if (!cp) {
       out += line[i++];
-      continue;
+    } else if (!core::hidesOrReorders(*cp)) {
+      out.append(line.substr(at, i - at));
+    } else if (*cp < 0x10000) {
+      escape(*cp);
+    } else {  // a surrogate pair, as JSON writes a code point past the BMP
+      escape(0xD800 + ((*cp - 0x10000) >> 10U));
+      escape(0xDC00 + ((*cp - 0x10000) & 0x3FFU));
     }
-    std::uint32_t cp = lead & (0xFFU >> (n + 1));
-    for (std::size_t k = 1; k < n; ++k)
-      cp = (cp << 6U) | (static_cast<unsigned char>(line[i + k]) & 0x3FU);
-    if (core::hidesOrReorders(cp)) {
-      const auto escape = [&out](std::uint32_t unit) {
-        static constexpr char kHex[] = "0123456789abcdef";
-        out += "\\u";
-        for (int shift = 12; shift >= 0; shift -= 4) out += kHex[(unit >> shift) & 0xFU];
-      };
-      if (cp < 0x10000) {
-        escape(cp);
-      } else {  // a surrogate pair, as JSON writes a code point past the BMP
-        escape(0xD800 + ((cp - 0x10000) >> 10U));
-        escape(0xDC00 + ((cp - 0x10000) & 0x3FFU));
-      }
-    } else {
-      out.append(line.substr(i, n));
-    }
-    i += n;
   }
   return out;
 }

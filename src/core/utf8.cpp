@@ -43,6 +43,14 @@ std::optional<std::uint32_t> next(std::string_view s, std::size_t& i) {
   return cp;
 }
 
+}  // namespace
+
+std::optional<std::uint32_t> nextCodePoint(std::string_view text, std::size_t& i) {
+  return next(text, i);
+}
+
+namespace {
+
 using Range = std::pair<std::uint32_t, std::uint32_t>;  // inclusive
 
 template <std::size_t N>

@@ -12,6 +12,11 @@ namespace gatehouse::core {
 // surrogates and anything above U+10FFFF.
 std::optional<std::vector<std::uint32_t>> decodeUtf8(std::string_view text);
 
+// The code point of the strict UTF-8 sequence at `i` of `text` (i < text.size()), advancing `i`
+// past it; nothing, and `i` unmoved, when none starts there (an overlong form, a surrogate, past
+// U+10FFFF, a cut or broken sequence).
+std::optional<std::uint32_t> nextCodePoint(std::string_view text, std::size_t& i);
+
 // True when `text` is strict UTF-8 (as decodeUtf8 accepts), without allocating.
 bool isValidUtf8(std::string_view text);
 

@@ -149,19 +149,11 @@ auth::Result<void> EmailFlows::forgotHasRoom(const auth::ClientInfo& client) {
 }
 
 auth::Error EmailFlows::forgotQueueFull(const auth::ClientInfo& client) {
-  const auto now = std::chrono::steady_clock::now();
-  const std::lock_guard lock(full_mutex_);
-  if (full_said_ && now - *full_said_ < std::chrono::seconds(30)) {
-    ++full_unsaid_;
-  } else {
-    spdlog::warn(
-        "request_id={} forgot-password: the queue of requests waiting for their lookup is full; "
-        "answered 503{}",
-        client.request_id,
-        full_unsaid_ > 0 ? " (" + std::to_string(full_unsaid_) + " more since the last line of it)"
-                         : std::string());
-    full_said_ = now;
-    full_unsaid_ = 0;
+  const std::lock_guard lock(full_mutex_);  // workers answer at once; the log is one
+  if (auto line = full_log_.failed(core::FailureLog::Clock::now(),
+                                   "the queue of requests waiting for their lookup is full; "
+                                   "answered 503")) {
+    spdlog::warn("request_id={} forgot-password: {}", client.request_id, *line);
   }
   return auth::Error{Errc::Overloaded, "forgot-password queue full", {}, 0};
 }

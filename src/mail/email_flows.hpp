@@ -17,6 +17,7 @@
 #include "auth/session_end.hpp"
 #include "auth/user_cache.hpp"
 #include "core/clock.hpp"
+#include "core/failure_log.hpp"
 #include "mail/background.hpp"
 #include "mail/outbox.hpp"
 #include "mail/templates.hpp"
@@ -147,8 +148,8 @@ class EmailFlows {
                                              const store::User& user, const std::string& link,
                                              std::int64_t ttl, const std::string& new_email) const;
   void forgotNow(const std::string& email, const auth::ClientInfo& client);
-  // The 503 of a full queue, logged once, then at most every 30 s with the count between (a
-  // flood would otherwise write a line a request).
+  // The 503 of a full queue, logged once, then at most every 30 s with the count between
+  // (core::FailureLog: a flood would otherwise write a line a request).
   auth::Error forgotQueueFull(const auth::ClientInfo& client);
   // Spends a token: the user as changed, or InvalidEmailToken (audited and counted).
   auth::Result<store::User> redeem(const std::string& token, std::string_view purpose,
@@ -163,8 +164,7 @@ class EmailFlows {
 
   Deps d_;
   std::mutex full_mutex_;
-  std::int64_t full_unsaid_ = 0;
-  std::optional<std::chrono::steady_clock::time_point> full_said_;
+  core::FailureLog full_log_{true};  // never told of a recovery: quiet, each line 30 s apart
 };
 
 }  // namespace gatehouse::mail

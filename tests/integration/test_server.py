@@ -773,23 +773,27 @@ def test_a_wal_removed_under_the_server_loses_no_acknowledged_write(make_server,
     assert raced, "in four rounds no write raced the check: the test proved less than it says"
 
 
+def stat_ticks(stat):
+    """utime plus stime (clock ticks) of a /proc stat file, its 14th and 15th fields."""
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
 def hashing_cpu_ticks(pid):
     """CPU time (clock ticks) the server's password-hashing threads have used so far."""
     ticks = 0
     for name, task in threads(pid):
         if name == "gh-hash":
             try:
-                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                ticks += stat_ticks(task / "stat")
             except OSError:
                 continue  # ended meanwhile
-            ticks += int(fields[11]) + int(fields[12])  # utime and stime, stat's 14th and 15th
     return ticks
 
 
 def process_cpu_ticks(pid):
     """CPU time (clock ticks) every thread of the process has used so far."""
-    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime and stime, stat's 14th and 15th
+    return stat_ticks(pathlib.Path(f"/proc/{pid}/stat"))
 
 
 def test_out_of_file_descriptors_the_server_pauses_says_so_and_recovers(make_server, tmp_path):

@@ -1,13 +1,13 @@
 // The janitor's failure lines: an outage of the database is said once, then every 30 s with the
 // count between, and its end once; not twice a second for every reader.
-#include "app/failure_log.hpp"
+#include "core/failure_log.hpp"
 
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
-namespace gatehouse::app {
+namespace gatehouse::core {
 namespace {
 
 using namespace std::chrono_literals;
@@ -59,4 +59,4 @@ TEST(FailureLog, WhatFailsAndWorksByTurnsIsSaidAtMostTwiceEveryThirtySeconds) {
 }
 
 }  // namespace
-}  // namespace gatehouse::app
+}  // namespace gatehouse::core

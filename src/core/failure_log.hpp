@@ -9,9 +9,10 @@
 #include "core/error.hpp"
 #include "core/log.hpp"
 
-namespace gatehouse::app {
+namespace gatehouse::core {
 
-// What a task that repeats (twice a second, on one thread at a time) says of its failures: the
+// What a task that repeats (twice a second, on one thread at a time, or under a lock) says of its
+// failures (here, below every module: the app's tasks, the mail queue): the
 // first at once, then at most a line every 30 s naming how many failed since the last, and one
 // when it works again. An outside attack stopped PostgreSQL: each node wrote four failures a
 // second for the whole outage.
@@ -71,7 +72,7 @@ class FailureLog {
 // Logs the outcome of the task `what` through `log`: its failures at `level` ("<what> failed:
 // <detail>"), its recovery at info.
 template <class T>
-void logOutcome(FailureLog& log, std::string_view what, const core::Result<T>& outcome,
+void logOutcome(FailureLog& log, std::string_view what, const Result<T>& outcome,
                 spdlog::level::level_enum level = spdlog::level::warn) {
   if (!outcome) {
     if (auto line = log.failed(FailureLog::Clock::now(), outcome.error().message))
@@ -81,4 +82,4 @@ void logOutcome(FailureLog& log, std::string_view what, const core::Result<T>& o
   }
 }
 
-}  // namespace gatehouse::app
+}  // namespace gatehouse::core
