@@ -138,7 +138,7 @@ ServiceManagerLink serviceManager() {
   // service in a virtual machine) costs the notifications, not the start.
   ServiceManagerLink link;
   if (auto parsed = ServiceNotifier::forSocket(env("NOTIFY_SOCKET"))) {
-    link.notifier = *parsed;
+    link.notifier = std::move(*parsed);
   } else {
     spdlog::error("{}: the service manager is not told when the server is ready",
                   parsed.error().message);

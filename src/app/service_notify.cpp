@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <optional>
+#include <string>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <system_error>
@@ -15,6 +16,15 @@ namespace gatehouse::app {
 
 using core::Errc;
 using core::makeError;
+
+namespace {
+
+// A system call's failure, for the caller to log.
+tl::unexpected<core::Error> failure(std::string call, int error) {
+  return makeError(Errc::Unavailable, call + ": " + std::system_category().message(error));
+}
+
+}  // namespace
 
 core::Result<ServiceNotifier> ServiceNotifier::forSocket(std::string_view value) {
   ServiceNotifier notifier;
@@ -30,14 +40,16 @@ core::Result<ServiceNotifier> ServiceNotifier::forSocket(std::string_view value)
     if (value.size() > kMax)
       return makeError(Errc::InvalidArgument, "NOTIFY_SOCKET: the abstract name is too long");
     notifier.address_ = std::string(1, '\0') + std::string(value.substr(1));
-    return notifier;
+  } else {
+    if (value.front() != '/')
+      return makeError(Errc::InvalidArgument,
+                       "NOTIFY_SOCKET: not an absolute path or an @abstract name");
+    if (value.size() >= kMax)  // room for the terminating NUL
+      return makeError(Errc::InvalidArgument, "NOTIFY_SOCKET: the path is too long");
+    notifier.address_ = std::string(value);
   }
-  if (value.front() != '/')
-    return makeError(Errc::InvalidArgument,
-                     "NOTIFY_SOCKET: not an absolute path or an @abstract name");
-  if (value.size() >= kMax)  // room for the terminating NUL
-    return makeError(Errc::InvalidArgument, "NOTIFY_SOCKET: the path is too long");
-  notifier.address_ = std::string(value);
+  notifier.socket_ = core::UniqueFd(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (notifier.socket_.get() < 0) return failure("NOTIFY_SOCKET: socket", errno);
   return notifier;
 }
 
@@ -49,18 +61,11 @@ core::Status ServiceNotifier::send(std::string_view state) const {
   // A path's length includes its terminating NUL (`to` is zeroed); an abstract name's does not.
   const auto length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + address_.size() +
                                              (address_.front() == '\0' ? 0 : 1));
-  const auto failure = [](const char* call, int error) {
-    return makeError(Errc::Unavailable,
-                     std::string(call) + ": " + std::system_category().message(error));
-  };
-  const int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return failure("socket", errno);
   // Never blocks (a full receive queue is an error): STOPPING=1 is sent from an I/O thread.
-  const ssize_t sent = sendto(fd, state.data(), state.size(), MSG_NOSIGNAL | MSG_DONTWAIT,
-                              reinterpret_cast<const sockaddr*>(&to), length);
-  const int error = errno;
-  close(fd);
-  if (sent < 0) return failure("sendto", error);
+  const ssize_t sent =
+      sendto(socket_.get(), state.data(), state.size(), MSG_NOSIGNAL | MSG_DONTWAIT,
+             reinterpret_cast<const sockaddr*>(&to), length);
+  if (sent < 0) return failure("sendto", errno);
   if (static_cast<std::size_t>(sent) != state.size())
     return makeError(Errc::Unavailable, "sendto: the message was cut short");
   return {};

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "core/error.hpp"
+#include "core/files.hpp"
 
 namespace gatehouse::app {
 
@@ -21,20 +22,22 @@ class ServiceNotifier {
 
   // The socket named by NOTIFY_SOCKET's value: an absolute path, or "@name" for a name in the
   // abstract namespace (what systemd passes). An empty value (an absent variable) gives no socket;
-  // anything
-  // else (a relative path, a name longer than a socket address holds, systemd 254's
-  // "vsock:CID:PORT") is an InvalidArgument naming the problem.
+  // anything else (a relative path, a name longer than a socket address holds, systemd 254's
+  // "vsock:CID:PORT") is an InvalidArgument naming the problem. The datagram socket it sends
+  // from is opened here, once (Unavailable if it cannot be): WATCHDOG=1 goes out every few
+  // seconds, and a server at its open-file limit must still say it, or the service manager
+  // kills a server that is waiting for connections to close.
   static core::Result<ServiceNotifier> forSocket(std::string_view value);
 
   bool active() const { return !address_.empty(); }
 
   // One datagram of newline-separated assignments ("READY=1\nSTATUS=listening on ..."), sent
-  // without blocking. Each call opens its own socket: a server sends a few in its lifetime, and
-  // WATCHDOG=1 every few seconds when the watchdog is on.
+  // without blocking. Safe from several threads at once (each call is one sendto).
   core::Status send(std::string_view state) const;
 
  private:
   std::string address_;  // sun_path's bytes; the abstract namespace's start with '\0'
+  core::UniqueFd socket_;
 };
 
 // systemd's watchdog timeout (WatchdogSec=, sd_watchdog_enabled(3)) from WATCHDOG_USEC and

@@ -51,6 +51,22 @@ def notify_listener(path=None, timeout=None):
     return listener, value
 
 
+def fd_limit_fault(tmp_path):
+    """Variables for a server whose accept(), accept4() and socket() fail with EMFILE while the
+    file `fault` (returned beside them) exists: tests/integration/fd_limit_fault.c, preloaded.
+    The real open-file limit reached breaks the sanitizers' own checks, which need descriptors."""
+    shim = tmp_path / "fd_limit_fault.so"
+    built = subprocess.run(["gcc", "-shared", "-fPIC", "-O1", "-o", str(shim),
+                            os.path.join(os.path.dirname(__file__), "fd_limit_fault.c"), "-ldl"],
+                           capture_output=True, text=True, timeout=60)
+    assert built.returncode == 0, built.stderr
+    fault = tmp_path / "fd-limit-reached"
+    asan = os.environ.get("ASAN_OPTIONS", "detect_leaks=1")
+    return {"LD_PRELOAD": str(shim), "GH_TEST_FD_FAULT": str(fault),
+            # The preloaded library comes before ASan's runtime in the list.
+            "ASAN_OPTIONS": f"{asan}:verify_asan_link_order=0"}, fault
+
+
 class Server:
     """One gatehouse process. `env` adds or overrides variables."""
 

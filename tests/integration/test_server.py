@@ -17,7 +17,7 @@ import jwt
 import pytest
 import requests
 
-from conftest import BIN, SECRET, Redis, Server, Wire, auth
+from conftest import BIN, SECRET, Redis, Server, Wire, auth, fd_limit_fault
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -802,18 +802,10 @@ def test_out_of_file_descriptors_the_server_pauses_says_so_and_recovers(make_ser
     in the backlog, and nothing was logged. Now a failed accept is logged (once, then every 30 s)
     and the next waits a tenth of a second; once accepts work, the waiting clients are answered
     and the recovery is logged. The start raises the soft limit to the hard one. The accepts fail
-    through a preloaded accept() (tests/integration/accept_fault.c): the real limit reached
-    breaks the sanitizers' own checks, which need descriptors of their own."""
-    shim = tmp_path / "accept_fault.so"
-    built = subprocess.run(["gcc", "-shared", "-fPIC", "-O1", "-o", str(shim),
-                            str(pathlib.Path(__file__).with_name("accept_fault.c")), "-ldl"],
-                           capture_output=True, text=True, timeout=60)
-    assert built.returncode == 0, built.stderr
-    fault = tmp_path / "accept-fails"
-    asan = os.environ.get("ASAN_OPTIONS", "detect_leaks=1")
-    s = make_server({"LD_PRELOAD": str(shim), "GH_TEST_ACCEPT_FAULT": str(fault),
-                     # The preloaded library comes before ASan's runtime in the list.
-                     "ASAN_OPTIONS": f"{asan}:verify_asan_link_order=0"})
+    through a preloaded accept() (conftest.fd_limit_fault): the real limit reached breaks the
+    sanitizers' own checks, which need descriptors of their own."""
+    env, fault = fd_limit_fault(tmp_path)
+    s = make_server(env)
     pid = s.proc.pid
     soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
     assert soft == hard, (soft, hard)  # raised at the start

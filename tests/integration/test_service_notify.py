@@ -10,7 +10,7 @@ import time
 
 import requests
 
-from conftest import Server, notify_listener
+from conftest import Server, fd_limit_fault, notify_listener
 
 
 def test_ready_once_listening_and_stopping_before_requests_in_flight_end(make_server):
@@ -136,6 +136,31 @@ def test_the_watchdog_is_fed_every_half_timeout_while_serving_and_not_after_stop
         late = received(listener, 0.5)
         assert late == [], f"{late!r} after STOPPING=1"
     finally:
+        s.stop()
+        listener.close()
+
+
+def test_the_watchdog_is_fed_at_the_open_file_limit(tmp_path):
+    """An outside find: each WATCHDOG=1 opened a socket of its own, so at the open-file limit
+    (idle connections fill it, and the accept loop waits it out) the beats stopped and the
+    service manager killed a server that was still serving its open connections. The socket is
+    opened once, at the start."""
+    env, fault = fd_limit_fault(tmp_path)
+    listener, value = notify_listener(timeout=30)
+    s = Server(tmp_path, {**env, "NOTIFY_SOCKET": value, "WATCHDOG_USEC": "400000"})
+    try:
+        s.start(wait=False)
+        assert messages_until(listener, ready_message(s))[-1:] == [ready_message(s)]
+        held = socket.create_connection(("127.0.0.1", s.port), timeout=5)  # opened before
+        fault.touch()
+        beats = received(listener, 1.5)  # about seven
+        assert len(beats) >= 3 and set(beats) == {b"WATCHDOG=1"}, beats
+        assert "sending WATCHDOG=1" not in s.log_text()
+        held.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert held.recv(4096).startswith(b"HTTP/1.1 200")  # and it serves what it holds
+        held.close()
+    finally:
+        fault.unlink(missing_ok=True)
         s.stop()
         listener.close()
 
