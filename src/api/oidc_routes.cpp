@@ -1,5 +1,7 @@
 // Sign-in with external OpenID providers (API.md, External login) and the user's identities.
 #include <charconv>
+#include <string>
+#include <string_view>
 
 #include "api/body.hpp"
 #include "api/page_support.hpp"
@@ -13,8 +15,19 @@ namespace {
 
 namespace json = boost::json;
 
-std::string cookiePath(const std::string& provider) {
-  return "/api/v1/auth/oauth/" + provider + "/callback";
+// The sign-in's transaction cookie, bound to the browser that began it: HttpOnly, Secure,
+// SameSite=Lax (it must ride the provider's redirect back), ten minutes. Once the pages' cookies
+// are Secure it is "__Host-" on Path=/, which no sibling host can set: one could plant the plain
+// name (Domain= the parent) holding a transaction of its own and send the browser to the callback
+// with its code, signing the victim in as the planter. On http://localhost it is scoped to the
+// callback's path.
+std::string transactionCookie(const Services& s, const std::string& provider,
+                              std::string_view value, int max_age) {
+  const std::string path =
+      s.cookie_secure ? std::string("/") : "/api/v1/auth/oauth/" + provider + "/callback";
+  return pages::hostCookie(s, oidc::OidcService::kCookieName) + "=" + std::string(value) +
+         "; Path=" + path + "; Max-Age=" + std::to_string(max_age) +
+         "; HttpOnly; Secure; SameSite=Lax";
 }
 
 http::Response redirect(const std::string& location) {
@@ -38,11 +51,7 @@ http::Response beginExternal(Call& c, std::optional<std::string> portal_return,
                             std::move(link));
   if (!begun) return errorResponse({auth::Errc::Unavailable, begun.error().message, {}, 0}, r);
   http::Response res = redirect(begun->location);
-  // Bound to this browser: HttpOnly, Secure, SameSite=Lax (it must ride the provider's redirect
-  // back), scoped to the callback path, ten minutes.
-  res.set("Set-Cookie", std::string(oidc::OidcService::kCookieName) + "=" + begun->cookie +
-                            "; Path=" + cookiePath(provider) +
-                            "; Max-Age=600; HttpOnly; Secure; SameSite=Lax");
+  res.set("Set-Cookie", transactionCookie(s, provider, begun->cookie, 600));
   return res;
 }
 
@@ -88,7 +97,7 @@ http::Response callback(Call& c) {
   for (const char* name : {"code", "state", "iss", "error"}) {
     if (auto v = r.queryParam(name)) cb.params[name] = *v;
   }
-  if (auto value = pages::cookie(r, oidc::OidcService::kCookieName))
+  if (auto value = pages::cookie(r, pages::hostCookie(s, oidc::OidcService::kCookieName)))
     cb.cookie = std::string(*value);
   if (auto who = pages::signedIn(c))
     cb.browser_session = std::string(auth::sessionOf(who->claims()));
@@ -101,8 +110,7 @@ http::Response callback(Call& c) {
                            ? pages::finishExternal(c, landing, *begun.portal_return)
                            : redirect(landing);
   // Added, not set: the portal's answer may carry its own cookies (the session, the CSRF one).
-  pages::addCookie(res, std::string(oidc::OidcService::kCookieName) + "=; Path=" +
-                            cookiePath(provider) + "; Max-Age=0; HttpOnly; Secure; SameSite=Lax");
+  pages::addCookie(res, transactionCookie(s, provider, "", 0));
   return res;
 }
 

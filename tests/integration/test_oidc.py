@@ -498,6 +498,44 @@ def test_bad_state_missing_cookie_and_replay(stack):
     assert callback(gate, back, tx).endswith("#error=invalid_state")  # replayed
 
 
+def test_behind_an_https_public_url_the_transaction_cookie_is_host_only(make_server, tls):
+    """Left since stop 52, closed: the transaction cookie was `gatehouse_oidc` on the callback's
+    path even when Secure, so a sibling host could plant one (Domain= the parent) holding its own
+    transaction and send a victim's browser to the callback with its code: the victim signed in
+    as the planter. Once cookies are Secure it is `__Host-gatehouse_oidc` on Path=/ (no Domain
+    can carry that name), and the plain name is not read."""
+    public = "https://auth.example.test"
+    gate = make_server(start=False)
+    env, fake, stop = start_providers(tls, gate.url("/api/v1/auth/oauth/local/callback"))
+    try:
+        gate.env.update(env, GATEHOUSE_PUBLIC_URL=public)
+        gate.start()
+
+        def begin():
+            r = requests.get(gate.url("/api/v1/auth/oauth/fake"), allow_redirects=False)
+            assert r.status_code == 302, r.text
+            name, rest = r.headers["Set-Cookie"].split("=", 1)
+            assert name == "__Host-gatehouse_oidc", r.headers["Set-Cookie"]
+            value, attrs = rest.split(";", 1)
+            attrs = [a.strip() for a in attrs.split(";")]
+            assert {"Path=/", "Secure", "HttpOnly", "SameSite=Lax"} <= set(attrs), attrs
+            assert not any(a.lower().startswith("domain") for a in attrs), attrs
+            back = requests.get(r.headers["Location"], verify=tls[0], allow_redirects=False).headers["Location"]
+            assert back.startswith(public + "/api/v1/auth/oauth/fake/callback?"), back
+            return gate.base + back[len(public):], value
+
+        back, tx = begin()
+        planted = requests.get(back, headers={"Cookie": f"gatehouse_oidc={tx}"}, allow_redirects=False)
+        assert planted.headers["Location"].endswith("#error=invalid_state"), planted.headers["Location"]
+        back, tx = begin()
+        r = requests.get(back, headers={"Cookie": f"__Host-gatehouse_oidc={tx}"}, allow_redirects=False)
+        assert "#code=" in r.headers["Location"], r.headers["Location"]
+        assert r.headers["Set-Cookie"].startswith("__Host-gatehouse_oidc=; Path=/; Max-Age=0;"), r.headers
+    finally:
+        gate.stop()
+        stop()
+
+
 def test_exchange_code_is_single_use(stack):
     gate, cert, _ = stack
     landing, _, _ = sign_in(gate, cert, "frank")
