@@ -52,23 +52,35 @@ bool holdsEveryPermission(const Call& c) {
   return rbac::allows(c.who->permissions, c.services.policy.allPermissions());
 }
 
-// A client_credentials client whose scope holds permissions is a machine credential carrying
-// them on its own: it outlives its registrar's password change, API-key revocation, deactivation
-// and deletion. Registering one, or taking a new secret of one, needs the caller's own recent
-// sign-in (step-up: 401), never an API key (403): a stolen stale token or key minted a credential
-// that outlived its own end (found by an outside attack). Nullopt: the caller may.
-std::optional<http::Response> machineCredentialRefused(Call& c,
+// Two kinds of client are credentials that last on their own, past their registrar's password
+// change, API-key revocation, deactivation and deletion: a client_credentials client whose scope
+// holds permissions (its tokens carry them), and a first-party client (no one is asked to consent:
+// one link a signed-in administrator follows, or a `prompt=none` redirect, hands it their token).
+// Registering one, or taking a new secret of one, needs the caller's own recent sign-in (step-up:
+// 401), never an API key or an OpenID client's token (403): a stolen stale token, a key, or a
+// client's token holding clients:manage minted a credential that outlived its own end (found by
+// outside attacks, the first-party one at stop 60). Nullopt: the caller may.
+std::optional<http::Response> lastingCredentialRefused(Call& c,
                                                        const std::vector<std::string>& grants,
-                                                       std::string_view scope) {
-  if (std::find(grants.begin(), grants.end(), op::kGrantClientCredentials) == grants.end())
-    return std::nullopt;
-  const auto scopes = auth::splitScopes(scope);
-  if (std::all_of(scopes.begin(), scopes.end(),
-                  [](const std::string& s) { return op::isOpenIdScope(s); }))
-    return std::nullopt;
+                                                       std::string_view scope, bool first_party) {
+  const bool machine = [&] {
+    if (std::find(grants.begin(), grants.end(), op::kGrantClientCredentials) == grants.end())
+      return false;
+    const auto scopes = auth::splitScopes(scope);
+    return !std::all_of(scopes.begin(), scopes.end(),
+                        [](const std::string& s) { return op::isOpenIdScope(s); });
+  }();
+  if (!machine && !first_party) return std::nullopt;
   if (c.who->api_key_id)
     return errorResponse(
-        {auth::Errc::Forbidden, "an API key cannot mint a client's permissions", {}, 0}, c.request);
+        {auth::Errc::Forbidden, "an API key cannot mint a lasting client credential", {}, 0},
+        c.request);
+  if (!c.who->client_id.empty())
+    return errorResponse({auth::Errc::Forbidden,
+                          "an OpenID client's token cannot mint a lasting client credential",
+                          {},
+                          0},
+                         c.request);
   if (auto fresh = c.services.token_check.stepUp(*c.who, c.services.step_up_max_age); !fresh)
     return errorResponse(fresh.error(), c.request);
   return std::nullopt;
@@ -124,7 +136,8 @@ http::Response create(Call& c) {
   std::vector<std::string> grants = request.grant_types;
   if (grants.empty() && request.redirect_uris.empty())
     grants.emplace_back(op::kGrantClientCredentials);
-  if (auto refused = machineCredentialRefused(c, grants, request.scope.value_or("")))
+  if (auto refused =
+          lastingCredentialRefused(c, grants, request.scope.value_or(""), request.first_party))
     return std::move(*refused);
   auto created = c.services.provider->clients().create(request);
   if (!created) {
@@ -160,7 +173,7 @@ http::Response rotate(Call& c) {
   auto client = manageable(c);
   if (auto* refused = std::get_if<http::Response>(&client)) return std::move(*refused);
   const store::OpClient& held = std::get<store::OpClient>(client);
-  if (auto refused = machineCredentialRefused(c, held.grant_types, held.scope))
+  if (auto refused = lastingCredentialRefused(c, held.grant_types, held.scope, held.first_party))
     return std::move(*refused);
   const std::string& id = held.client_id;
   auto secret = c.services.provider->clients().rotateSecret(id);
@@ -212,8 +225,9 @@ void addClientRoutes(RouteTable& t) {
              "refresh_token when redirect URIs are given (authorization_code alone for a public "
              "client), else client_credentials. The scope's permissions must be the caller's "
              "own (else 422), and first_party needs every permission (else 403). A "
-             "client_credentials client whose scope holds permissions needs a user token with "
-             "step-up (401; an API key: 403). The provider holds at most 1000 clients (else 409); "
+             "first-party client, or a client_credentials client whose scope holds permissions, "
+             "needs a user token with step-up (401; an API key or an OpenID client's token: "
+             "403). The provider holds at most 1000 clients (else 409); "
              "registrations count against ACCOUNT_CHANGE_RATE_LIMIT per account.",
          .body = BodyKind::Json,
          .body_schema = "OpClientCreate",
@@ -246,8 +260,9 @@ void addClientRoutes(RouteTable& t) {
          .tag = "clients",
          .description = "Only a client whose permissions the caller holds, and a first-party "
                         "client only by a caller holding every permission (else 403). A "
-                        "client_credentials client whose scope holds permissions: a user token "
-                        "with step-up only (401; an API key: 403).",
+                        "first-party client, or a client_credentials client whose scope holds "
+                        "permissions: a user token with step-up only (401; an API key or an "
+                        "OpenID client's token: 403).",
          .replies = {{200, "The new secret, shown once", "OpClientSecret"},
                      {404, "Client not found", "ErrorDetail"},
                      {409, "A public client has no secret", "ErrorDetail"}},

@@ -26,8 +26,11 @@ tl::expected<std::int64_t, http::Response> pathId(const http::Request& request,
 
 auth::ClientInfo clientOf(const http::Request& r) {
   return {r.client_ip.empty() ? r.peer_ip : r.client_ip,
-          std::string(r.header("user-agent").value_or("")), r.request_id, "",
-          r.api_key_id != 0 ? std::optional(r.api_key_id) : std::nullopt};
+          std::string(r.header("user-agent").value_or("")),
+          r.request_id,
+          "",
+          r.api_key_id != 0 ? std::optional(r.api_key_id) : std::nullopt,
+          r.op_client_id};
 }
 
 namespace {

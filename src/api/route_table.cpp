@@ -162,6 +162,7 @@ Attempt run(const Route& route, Services& s, http::Request& r, core::Wait wait) 
     who = std::move(std::get<auth::Principal>(outcome));
     r.user_id = who->user->id;
     r.api_key_id = who->api_key_id.value_or(0);
+    r.op_client_id = who->client_id;
   }
   std::optional<Body> body;
   if (route.body == BodyKind::Json || (route.body == BodyKind::OptionalJson && !r.body.empty()))

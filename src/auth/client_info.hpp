@@ -22,6 +22,10 @@ struct ClientInfo {
   // The API key the request's caller used (audited as "api_key_id": what a key did apart from
   // what its owner did, an outside attack's find); none for a token.
   std::optional<std::int64_t> api_key_id;
+  // The OpenID client whose token (a user's, through it) the caller used: audited as
+  // "via_client_id", what a client did apart from what its user did (an outside attack's find);
+  // empty for the user's own token.
+  std::string op_client_id;
 };
 
 // The command line as a client: no address, its own user agent, audited as actor "cli".
@@ -34,6 +38,7 @@ inline audit::Event auditEvent(std::string type, const ClientInfo& client,
                                boost::json::object detail = {}) {
   if (!client.actor_name.empty()) detail["actor"] = client.actor_name;
   if (client.api_key_id) detail["api_key_id"] = *client.api_key_id;
+  if (!client.op_client_id.empty()) detail["via_client_id"] = client.op_client_id;
   return {std::move(type),   client.request_id, actor, subject, client.ip,
           client.user_agent, std::move(detail)};
 }

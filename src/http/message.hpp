@@ -28,6 +28,7 @@ struct Request {
   std::size_t route = static_cast<std::size_t>(-1);  // index of the route that took it, if any
   std::int64_t user_id = 0;     // the authenticated caller, for the request log (0: none)
   std::int64_t api_key_id = 0;  // the API key the caller used, for audit records (0: none)
+  std::string op_client_id;     // the OpenID client whose token the caller used, likewise
 
   // The first value of a header; nullopt when absent.
   std::optional<std::string_view> header(std::string_view lower_name) const;

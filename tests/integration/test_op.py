@@ -1708,8 +1708,10 @@ def test_the_clients_api_keeps_to_the_callers_rights(op, admin):
                          ("DELETE", f"/api/v1/clients/{house.client_id}")):
         r = requests.request(method, op.url(path), headers=key)
         assert (r.status_code, r.json()) == (403, {"detail": "Insufficient permissions"}), (path, r.text)
-    # An admin holds every permission: a first-party client with any scope, and the others'.
-    r = requests.post(op.url("/api/v1/clients"), headers=auth(admin),
+    # An admin holds every permission: a first-party client with any scope (with a recent sign-in),
+    # and the others'.
+    fresh = op.server.token("root@example.com", ADMIN_PASSWORD)
+    r = requests.post(op.url("/api/v1/clients"), headers=auth(fresh),
                       json={"name": "house", "redirect_uris": uris, "scope": "openid users:write",
                             "first_party": True})
     assert r.status_code == 201 and r.json()["first_party"] is True, r.text
@@ -1717,6 +1719,55 @@ def test_the_clients_api_keeps_to_the_callers_rights(op, admin):
     for client in (wide, house):
         r = requests.post(op.url(f"/api/v1/clients/{client.client_id}/secret"), headers=auth(fresh))
         assert r.status_code == 200, r.text
+
+
+def test_a_clients_token_or_a_key_never_registers_a_first_party_client(op, admin):
+    """Found by an outside attack (stop 60): an administrator's token through a client allowed
+    clients:manage (or the administrator's API key) registered a first-party client, which asks no
+    one's consent: after the grant was revoked and the client deleted, one `prompt=none` redirect
+    of the administrator's browser handed it their token. Registering a first-party client, or
+    taking its secret, now needs the caller's own recent sign-in, as a machine client carrying
+    permissions does; and what a client's token did is audited with the client's id."""
+    name = uname("adm")
+    r = op.server.cli("user", "create", "--email", f"{name}@example.com", "--username", name,
+                      "--role", "admin", "--password-stdin", stdin=PASSWORD + "\n")
+    assert r.returncode == 0, r.stderr
+    reports = op.client(name="Reports", scope="openid clients:manage")
+    through = auth(reports.tokens(op.browser(), name, scope="openid clients:manage")["access_token"])
+    fresh = op.server.token(name)
+    every = [s for s in op.discovery()["scopes_supported"] if ":" in s]
+    key = requests.post(op.url("/api/v1/api-keys"), json={"name": "all", "scopes": every}, headers=auth(fresh))
+    assert key.status_code == 201, key.text
+    by_key = {"X-API-Key": key.json()["key"]}
+    backdoor = {"name": "Backdoor", "redirect_uris": ["https://evil.example.net/cb"], "first_party": True,
+                "scope": "openid offline_access clients:manage"}
+    before = {c["client_id"] for c in requests.get(op.url("/api/v1/clients"), headers=auth(admin)).json()["items"]}
+    for credential in (through, by_key):
+        r = requests.post(op.url("/api/v1/clients"), json=backdoor, headers=credential)
+        assert (r.status_code, r.json()) == (403, {"detail": "Insufficient permissions"}), r.text
+    house = op.client(first_party=True)
+    for credential in (through, by_key):
+        r = requests.post(op.url(f"/api/v1/clients/{house.client_id}/secret"), headers=credential)
+        assert r.status_code == 403, r.text
+    after = {c["client_id"] for c in requests.get(op.url("/api/v1/clients"), headers=auth(admin)).json()["items"]}
+    assert after == before | {house.client_id}, after - before
+    r = requests.post(op.url("/oauth2/token"), data={"grant_type": "authorization_code", "code": "x",
+                                                      "redirect_uri": house.redirect_uri},
+                      auth=(house.client_id, house.secret))
+    assert r.json().get("error") == "invalid_grant", "the refused rotation changed the secret"
+    # A client that needs everyone's consent the client's token registers, audited as its doing.
+    r = requests.post(op.url("/api/v1/clients"), headers=through,
+                      json={"name": "Asks", "redirect_uris": ["https://asks.example.net/cb"], "scope": "openid"})
+    assert r.status_code == 201, r.text
+    made = r.json()["client_id"]
+    r = requests.get(op.url("/api/v1/audit-events"), params={"type": "client.created", "limit": 1000},
+                     headers=auth(admin))
+    mine = [e for e in r.json()["items"] if e["detail"].get("client_id") == made]
+    assert len(mine) == 1 and mine[0]["detail"].get("via_client_id") == reports.client_id, mine
+    # The administrator's own recent sign-in registers a first-party client.
+    r = requests.post(op.url("/api/v1/clients"), json=backdoor, headers=auth(fresh))
+    assert r.status_code == 201 and r.json()["first_party"] is True, r.text
+    requests.delete(op.url(f"/api/v1/clients/{r.json()['client_id']}"), headers=auth(fresh))
 
 
 def test_a_dropped_permission_does_not_keep_a_client_from_its_admin(make_server, tmp_path):
@@ -2060,6 +2111,10 @@ def test_a_machine_client_carrying_permissions_needs_a_recent_sign_in_never_a_ke
     assert r.status_code == 401 and "insufficient_user_authentication" in r.headers["WWW-Authenticate"], r.text
     r = requests.post(s.url(f"/api/v1/clients/{made['client_id']}/secret"), headers=auth(fresh))
     assert r.status_code == 401, r.text
+    # A first-party client (no one asked to consent) likewise (stop 60).
+    r = requests.post(s.url("/api/v1/clients"), headers=auth(fresh),
+                      json={"name": "house", "redirect_uris": ["https://rp.example.com/cb"], "first_party": True})
+    assert r.status_code == 401 and "insufficient_user_authentication" in r.headers["WWW-Authenticate"], r.text
     names = [c["name"] for c in requests.get(s.url("/api/v1/clients"), headers=by_key).json()["items"]]
     assert sorted(names) == ["backdoor", "bare", "signin"], names
     # Its secret still works (nothing was rotated).
