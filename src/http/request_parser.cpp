@@ -268,6 +268,10 @@ RequestParser::Result RequestParser::parseHeadLines(std::string_view head) {
   if (!isToken(method) || target.empty()) return refuse(400);
   if (!std::all_of(target.begin(), target.end(), [](char c) { return c > 0x20 && c < 0x7f; }))
     return refuse(400);
+  // No request-target form has a fragment (RFC 9112 §3.2, RFC 9110 §4.1): a '#' stayed in the
+  // path, and a mail link sent as it was (".../reset-password#token=...") put a live token into
+  // the request log (an outside attack).
+  if (target.find('#') != std::string_view::npos) return refuse(400);
   if (version.size() != 8 || !version.starts_with("HTTP/") || !isDigit(version[5]) ||
       version[6] != '.' || !isDigit(version[7]))
     return refuse(400);

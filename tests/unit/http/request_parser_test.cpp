@@ -82,7 +82,10 @@ TEST(RequestParser, TheAbsoluteFormRoutesByItsPathAndQuery) {
   // Another scheme, or no form RFC 9112 §3.2 has, is refused: the router read "*metrics" as
   // /metrics, past a proxy's rule on the path (an outside attack). "*" is OPTIONS's alone.
   for (const char* target : {"ftp://x/healthz", "*metrics", "Xhealthz", "xui/login", "?x", "*",
-                             "healthz", "%2Fhealthz", "http:/x/p", "http//x/p"}) {
+                             "healthz", "%2Fhealthz", "http:/x/p", "http//x/p",
+                             // No form has a fragment: a mail link's "#token=..." stayed in the
+                             // path, and in the request log (an outside attack).
+                             "/ui/reset-password#token=x", "/p?q#f", "http://x/p#f", "/#"}) {
     EXPECT_EQ(refusalOf("GET " + std::string(target) + " HTTP/1.1\r\nHost: h\r\n\r\n"), 400)
         << target;
   }
