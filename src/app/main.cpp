@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 #include <boost/json/array.hpp>
 
+#include "app/hidden_arguments.hpp"
 #include "app/keys.hpp"
 #include "app/page_setup.hpp"
 #include "app/preflight.hpp"
@@ -311,7 +312,8 @@ int main(int argc, char** argv) {
                                     "read the password from the first line of stdin");
   create
       ->add_option("--password", password_arg,
-                   "the password (visible to other local users: prefer --password-stdin)")
+                   "the password (other local users may see it before it is starred in the process "
+                   "list: prefer --password-stdin)")
       ->excludes(pw_stdin);
   auto* list = user->add_subcommand("list", "List users");
   std::string email;
@@ -378,22 +380,30 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     // `gatehouse bogus` or `gatehouse user bogus`: CLI11 says a subcommand is required, which
     // reads as if none was typed. Name the word it did not know, and where to look.
+    std::string path = "gatehouse";
+    const CLI::App* at = &app;
+    while (!at->get_subcommands().empty()) {
+      at = at->get_subcommands().front();
+      path += " " + at->get_name();
+    }
     if (dynamic_cast<const CLI::RequiredError*>(&e) != nullptr) {
       // A word, not an option (`gatehouse --bogus` is CLI11's own "not expected").
       if (const auto extra = app.remaining(true);
-          !extra.empty() && !extra.front().starts_with('-')) {
-        std::string path = "gatehouse";
-        const CLI::App* at = &app;
-        while (!at->get_subcommands().empty()) {
-          at = at->get_subcommands().front();
-          path += " " + at->get_name();
-        }
-        if (!at->get_subcommands({}).empty()) {  // a command of commands: the word was one
-          std::cerr << "gatehouse: unknown command '" << extra.front() << "'; " << path
-                    << " --help lists the commands\n";
-          return 2;
-        }
+          !extra.empty() && !extra.front().starts_with('-') &&
+          !at->get_subcommands({}).empty()) {  // a command of commands: the word was one
+        std::cerr << "gatehouse: unknown command '" << extra.front() << "'; " << path
+                  << " --help lists the commands\n";
+        return 2;
       }
+    }
+    // CLI11 repeats the arguments it did not expect: a mistyped option's value is often the
+    // password (`--passwd P`, `set-password --password P`; an outside attack found it on the
+    // terminal and in a CI log). Named by count only.
+    if (dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr) {
+      std::cerr << "gatehouse: " << app.remaining(true).size()
+                << " argument(s) not expected (not repeated here: one may be a secret); " << path
+                << " --help lists the options\n";
+      return 2;
     }
     const int code = app.exit(e);
     return code == 0 ? 0 : 2;
@@ -408,6 +418,7 @@ int main(int argc, char** argv) {
     (void)::setrlimit(RLIMIT_CORE, &none);
     (void)::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   }
+  (void)app::hideOptionValues(argc, argv, "--password");
   if (*create && !password_stdin && password_arg.empty()) {
     std::cerr << "gatehouse: user create needs --password-stdin or --password\n";
     return 2;

@@ -619,6 +619,45 @@ def test_login_upgrades_weak_hash(make_server, tmp_path):
     assert s.login("upgrade").status_code == 200
 
 
+def test_a_password_on_the_command_line_is_never_repeated_and_hidden_from_the_process_list(make_server):
+    """Found by an outside attack (stop 60): CLI11 repeated the arguments it did not expect, and a
+    mistyped option's value is the password (`--passwd P`, `set-password --password P`); and
+    `user create --password P` showed P in ps and /proc/<pid>/cmdline for the whole hash. The
+    unexpected arguments are counted, not repeated; the value is starred once the options are
+    parsed (before the hash)."""
+    s = make_server()
+    secret = "Cmd-L1ne-Passw0rd"
+    for args in (["user", "create", "--email", "p@example.com", "--username", "pee", "--passwd", secret],
+                 ["user", "set-password", "--email", "p@example.com", "--password", secret],
+                 ["user", "list", "--password", secret]):
+        r = s.cli(*args)
+        assert r.returncode == 2 and "not expected" in r.stderr, (args, r.stderr)
+        assert secret not in r.stdout + r.stderr, (args, r.stderr)
+    env = dict(s.env, BCRYPT_ROUNDS="15")  # a hash long enough to look at the process during it
+    proc = subprocess.Popen([BIN, "user", "create", "--email", "p@example.com", "--username", "pee",
+                             "--password", secret], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen = []
+    try:
+        while proc.poll() is None:
+            try:
+                seen.append(pathlib.Path(f"/proc/{proc.pid}/cmdline").read_bytes())
+            except OSError:
+                break
+            time.sleep(0.01)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    starred = [c for c in seen if b"\0" + b"*" * len(secret) + b"\0" in c]
+    assert starred, "the process list never showed the password starred"
+    # Seen in the list only before the options were parsed, never after they were.
+    first = seen.index(starred[0])
+    assert not any(secret.encode() in c for c in seen[first:]), "shown again after it was starred"
+    assert s.login("pee", secret).status_code == 200  # the password is what was typed, not the stars
+
+
 def test_cli(make_server):
     s = make_server()
     r = s.cli("--version")
