@@ -693,7 +693,8 @@ core::Result<Config> load(const Lookup& lookup, std::vector<std::string>* proble
   if (auto v = r.raw("GATEHOUSE_POLICY_FILE")) c.policy_file = *v;
   r.text("FRONTEND_URL", c.frontend_url);
   if (!c.frontend_url.starts_with("http://") && !c.frontend_url.starts_with("https://"))
-    r.fail("FRONTEND_URL", "must start with http:// or https:// (got " + c.frontend_url + ")");
+    r.fail("FRONTEND_URL",  // its password hidden, as every URL's (an outside attack)
+           "must start with http:// or https:// (got " + redactUrl(c.frontend_url) + ")");
   r.optionalText("GOOGLE_CLIENT_ID", c.google_client_id);
   r.optionalText("GOOGLE_CLIENT_SECRET", c.google_client_secret);
   if (c.google_client_id.has_value() != c.google_client_secret.has_value()) {
