@@ -147,7 +147,7 @@ http::Response introspect(Call& c) {
   if (const auto* aud = claims.raw.if_contains("aud")) out["aud"] = *aud;
   if (result->token_type == "access_token") {
     std::string scope;
-    for (const auto& sc : claims.scopes) scope += (scope.empty() ? "" : " ") + sc;
+    for (const auto& sc : result->scopes) scope += (scope.empty() ? "" : " ") + sc;
     out["scope"] = scope;
   }
   return http::Response::json(200, out);

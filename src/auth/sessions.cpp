@@ -370,6 +370,10 @@ Result<Introspection> Sessions::introspect(const std::string& token,
         out.token_type = "access_token";
         out.username = principal->user->username;
         out.claims = principal->claims();
+        for (const auto& scope : out.claims.scopes) {
+          if (rbac::allows(principal->permissions, {scope}) || !d_.policy.hasPermission(scope))
+            out.scopes.push_back(scope);
+        }
         return out;
       }
       if (principal.error().code == Errc::Unavailable || principal.error().code == Errc::Internal) {

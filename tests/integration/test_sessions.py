@@ -247,6 +247,27 @@ def test_introspect(server):
     assert requests.post(server.url("/api/v1/auth/introspect"), data={"token": "x"}).status_code == 401
 
 
+def test_introspection_reports_only_the_permissions_still_held(server):
+    """Found by an outside attack (stop 60): after a moderator was made a user again, the API's
+    introspection still reported users:write and posts:delete in the token's scope (the server
+    itself refused them), and services that read scope take it as the right. The scope is now
+    what the token may still do; /oauth2/introspect already narrowed it."""
+    admin = server.admin_token()
+    server.register("demoted@example.com", "demoted")
+    assert server.cli("user", "set-role", "--email", "demoted@example.com", "--role", "moderator").returncode == 0
+    token = server.login("demoted").json()["access_token"]
+
+    def scope():
+        r = requests.post(server.url("/api/v1/auth/introspect"), data={"token": token}, headers=auth(admin))
+        assert r.status_code == 200 and r.json()["active"] is True, r.text
+        return set(r.json()["scope"].split())
+    assert {"users:write", "posts:delete"} <= scope()
+    r = requests.put(server.url(f"/api/v1/users/{uid(token)}/role"), json={"role": "user"}, headers=auth(admin))
+    assert r.status_code == 200, r.text
+    assert requests.delete(server.url(f"/api/v1/users/{uid(token) + 1000}"), headers=auth(token)).status_code == 403
+    assert scope() == {"users:read", "posts:read", "posts:write"}  # the user role's, as issued
+
+
 def test_sessions_list_and_delete(server):
     server.register("multi@example.com", "multi")
     a = server.login("multi").json()
