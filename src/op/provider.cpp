@@ -566,9 +566,15 @@ Result<json::object> Provider::codeGrant(const TokenRequest& r, const store::OpC
   using Outcome = store::CodeRedemption::Outcome;
   if (redeemed->outcome == Outcome::Unknown) return bad();
   if (redeemed->outcome == Outcome::Replayed) {
-    // RFC 6749 §4.1.2, RFC 9700 §4.5: a code used twice revokes what its first use issued.
-    if (!redeemed->session_id.empty())
+    // RFC 6749 §4.1.2, RFC 9700 §4.5: a code used twice revokes what its first use issued. Once:
+    // a grant already ended (by an earlier replay, or otherwise) is neither ended nor recorded
+    // again, or each replay of a spent code, for the eleven minutes it is kept, wrote a record
+    // and a session row (an outside attack: 100 records in 0.2 s from one account).
+    if (!redeemed->session_id.empty()) {
+      auto grant = d_.store.sessions().find(redeemed->session_id);
+      if (grant && *grant && (*grant)->revoked) return bad();
       endReplayedGrant(redeemed->code, redeemed->session_id, now, origin);
+    }
     record("op.code_replayed", origin, redeemed->code.user_id,
            {{"client_id", redeemed->code.client_id}});
     return bad();

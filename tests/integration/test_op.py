@@ -511,9 +511,10 @@ def test_id_token_hint_with_prompt_none(op):
     assert_error_redirect(op, w, params, "invalid_request")
 
 
-def test_code_reuse_is_refused_and_revokes_what_the_code_gave(op):
+def test_code_reuse_is_refused_and_revokes_what_the_code_gave(op, admin):
     """oidcc-codereuse: the second exchange is invalid_grant, and the tokens of the first stop
-    working (RFC 6749 §4.1.2)."""
+    working (RFC 6749 §4.1.2). Recorded once: each further replay of the spent code wrote a record
+    and a session row (an outside attack, stop 60: 100 records in 0.2 s from one account)."""
     u = op.user(uname())
     rp = op.client()
     w, _ = rp.login(op.browser(), u, scope="openid offline_access")
@@ -526,6 +527,13 @@ def test_code_reuse_is_refused_and_revokes_what_the_code_gave(op):
     assert userinfo(op, t["access_token"]).status_code == 401
     assert_oauth_error(rp.refresh(t["refresh_token"]), 400, "invalid_grant")
     assert rp.introspect(t["access_token"]).json() == {"active": False}
+    for _ in range(10):
+        assert_oauth_error(rp.exchange(code), 400, "invalid_grant")
+    r = requests.get(op.url("/api/v1/audit-events"), headers=auth(admin),
+                     params={"type": "op.code_replayed", "user_id": user_id(op, u), "limit": 100})
+    assert r.status_code == 200, r.text
+    mine = [e for e in r.json()["items"] if e["detail"].get("client_id") == rp.client_id]
+    assert len(mine) == 1, mine
 
 
 def test_code_reuse_after_30_seconds_is_refused_and_revokes(op):
