@@ -868,6 +868,10 @@ Result<json::object> Provider::introspect(std::string_view token, const store::O
       username = who->user->username;
       // What the token may do now: a permission taken from the user since is not shown.
       scope = joinScopes(permittedScopes(auth::splitScopes(scope), who->permissions));
+    } else if (claims->iat.value_or(0) < client.secret_rotated_at) {
+      // A machine token minted before the secret was rotated (rotated because it leaked): over
+      // for every resource server that asks (an outside attack found it active to its end).
+      return inactive;
     }
     json::object out{{"active", true},     {"token_type", "Bearer"},
                      {"scope", scope},     {"client_id", client.client_id},

@@ -1495,6 +1495,22 @@ def test_token_endpoint_errors_are_oauth_json_with_the_right_status(op):
                        400, "invalid_scope")
 
 
+def test_a_machine_token_minted_before_a_secret_rotation_is_inactive(op):
+    """Found by an outside attack (stop 60): a client_credentials token stayed active on
+    introspection for its 30 minutes after the secret that minted it was rotated (because it
+    leaked). A token older than the rotation is now inactive; the new secret's tokens are not."""
+    cc = op.client(redirect_uris=[], grants=["client_credentials"], scope="users:read")
+    old = cc.token_request({"grant_type": "client_credentials"}).json()["access_token"]
+    assert cc.introspect(old).json()["active"] is True
+    time.sleep(1.1)  # iat is in whole seconds
+    r = op.server.cli("client", "rotate-secret", cc.client_id, "--json")
+    assert r.returncode == 0, r.stderr
+    cc.secret = json.loads(r.stdout)["client_secret"]
+    assert cc.introspect(old).json() == {"active": False}
+    new = cc.token_request({"grant_type": "client_credentials"}).json()["access_token"]
+    assert cc.introspect(new).json()["active"] is True
+
+
 @pytest.mark.timing
 def test_client_authentication_does_not_tell_known_from_unknown_clients(op):
     """Enumeration: an unknown client and a known one with a wrong secret get the same answer in
