@@ -408,12 +408,13 @@ int main(int argc, char** argv) {
     const int code = app.exit(e);
     return code == 0 ? 0 : 2;
   }
-  // A command's core dump (Ctrl-\, a crash) would put on disk what it holds: a password read
-  // from stdin, an import's lines, the key ring (a review). The server keeps them for its
-  // watchdog (packaging/gatehouse.service): where systemd-coredump keeps them, for root.
-  // Not dumpable either: a core_pattern piping to a helper ignores the size limit (a review),
-  // and another process of the same user cannot read its memory through ptrace.
-  if (!*serve) {
+  // A core dump (Ctrl-\, a crash, the watchdog's SIGABRT) would put on disk what the process
+  // holds: a password read from stdin or in a login, an import's lines, the key ring, the key
+  // encryption key, the SMTP password (a review; then an outside attack read all of them in a
+  // server's core, written into its data directory, where backups copy it). So none, the
+  // server's included. Not dumpable either: a core_pattern piping to a helper ignores the size
+  // limit (a review), and another process of the same user cannot read its memory through ptrace.
+  {
     const rlimit none{0, 0};
     (void)::setrlimit(RLIMIT_CORE, &none);
     (void)::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);

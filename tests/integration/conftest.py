@@ -99,6 +99,7 @@ class Server:
         self.env.update(env or {})
         self.proc = None
         self.notify = None
+        self.preexec = None  # run in the child before the server starts (limits)
         self.log_path = tmp_path / f"server-{self.port}.log"
 
     def start(self, wait=True):
@@ -110,7 +111,8 @@ class Server:
             # so a start is not waited for in polling steps.
             self.notify, value = notify_listener()
             env = {**self.env, "NOTIFY_SOCKET": value}
-        self.proc = subprocess.Popen([BIN, "serve"], env=env, stdout=self.log, stderr=self.log)
+        self.proc = subprocess.Popen([BIN, "serve"], env=env, stdout=self.log, stderr=self.log,
+                                     preexec_fn=self.preexec)
         _checked_servers[self.base] = self
         if wait:
             self.wait_ready()

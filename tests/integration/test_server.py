@@ -658,6 +658,21 @@ def test_a_password_on_the_command_line_is_never_repeated_and_hidden_from_the_pr
     assert s.login("pee", secret).status_code == 200  # the password is what was typed, not the stars
 
 
+def test_the_server_never_dumps_core(make_server):
+    """Found by an outside attack (stop 60): `serve` kept core dumps on (for the watchdog's
+    SIGABRT), and a server's core, written into its working directory (the package's data
+    directory, which backups copy), held the key encryption key, the SMTP password and a user's
+    password three times each. The server, as every command, sets its core size limit to 0 and
+    makes itself non-dumpable (a core_pattern piping to a helper ignores the limit)."""
+    s = make_server(start=False)
+    hard = resource.getrlimit(resource.RLIMIT_CORE)[1]
+    assert hard != 0, "the test cannot show the server lowering a limit of 0"
+    s.preexec = lambda: resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
+    s.start()
+    limits = pathlib.Path(f"/proc/{s.proc.pid}/limits").read_text()
+    assert re.search(r"^Max core file size\s+0\s+0\s", limits, re.M), limits
+
+
 def test_cli(make_server):
     s = make_server()
     r = s.cli("--version")
