@@ -196,7 +196,7 @@ http::Response continueAuthorize(Call& c, const op::Authorization& asked,
     // Back here once signed in; prompt=login and max_age become "signed in after now".
     const bool mark = asked.prompt_login || asked.max_age.has_value();
     const std::string here = authorizeLocation(op::authorizeParams(
-        r, asked.prompt_login, mark ? p.loginAfterMarker(p.now(), r) : std::string()));
+        p.sealHint(r), asked.prompt_login, mark ? p.loginAfterMarker(p.now(), r) : std::string()));
     if (here.size() > ui::ReturnTo::kMaxBytes)
       return back(OpErrc::InvalidRequest, "The request is too long.");
     std::string login = "/ui/login?return_to=" + core::percentEncode(here);
@@ -260,7 +260,16 @@ http::Response authorize(Call& c) {
       return errorPage(c, 400, "The sign-in request is too long.");
     const auto form = isForm(r) ? paramsOf(r.body) : std::nullopt;
     if (!form) return errorPage(c, 400, "The sign-in request is malformed.");
-    std::string location = authorizeLocation(*form);
+    // The authorization request's own parameters only, a valid ID token hint sealed (an outside
+    // attack: every posted field, an id_token_hint and a client_secret sent by mistake among
+    // them, went into the Location, the browser's history and a proxy's log). A request object
+    // stays, for the GET to refuse as such.
+    const auto posted =
+        op::parseAuthorize([&](std::string_view name) { return lookup(*form, name); });
+    Params kept = op::authorizeParams(c.services.provider->sealHint(posted), false, {});
+    for (const char* name : {"request", "request_uri"})
+      if (auto v = lookup(*form, name)) kept.emplace_back(name, *v);
+    std::string location = authorizeLocation(kept);
     if (location.size() > kMaxLocationBytes)
       return errorPage(c, 400, "The sign-in request is too long.");
     return pages::seeOther(std::move(location));
@@ -311,7 +320,8 @@ http::Response consent(Call& c) {
     };
     if (!names("none") && !names("consent"))
       posted.prompt = posted.prompt ? *posted.prompt + " consent" : "consent";
-    std::string again = authorizeLocation(op::authorizeParams(posted, false, {}));
+    std::string again =
+        authorizeLocation(op::authorizeParams(c.services.provider->sealHint(posted), false, {}));
     if (again.size() > ui::ReturnTo::kMaxBytes)
       return errorPage(c, 400, "The sign-in request is too long.");
     return pages::seeOther(std::move(again));
@@ -630,8 +640,10 @@ void addOpRoutes(RouteTable& t) {
            .description =
                "OIDC Core §3.1.2. response_type=code only; PKCE S256 (required of public "
                "clients); state, nonce, prompt (none, login, consent), max_age, login_hint, "
-               "id_token_hint; request objects are refused. Errors go back to a registered "
-               "redirect_uri with iss (RFC 9207), or to a page when the client or URI is unknown.",
+               "id_token_hint; request objects are refused. A POST goes on as a GET of its "
+               "authorization parameters, a valid id_token_hint sealed as hint_sub. Errors go "
+               "back to a registered redirect_uri with iss (RFC 9207), or to a page when the "
+               "client or URI is unknown.",
            .replies = {{302, "To the client with code, state and iss, or an error", ""},
                        {303, "To the sign-in page, or the GET form of a POST", ""},
                        {200, "The consent page", ""},

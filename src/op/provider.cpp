@@ -142,6 +142,7 @@ AuthorizeRequest parseAuthorize(const ParamLookup& param) {
   r.has_request = param("request").has_value();
   r.has_request_uri = param("request_uri").has_value();
   r.login_after = param("login_after");
+  r.hint_sub = param("hint_sub");
   return r;
 }
 
@@ -173,6 +174,7 @@ std::vector<std::pair<std::string, std::string>> authorizeParams(const Authorize
   add("max_age", r.max_age);
   add("login_hint", r.login_hint);
   add("id_token_hint", r.id_token_hint);
+  add("hint_sub", r.hint_sub);
   if (!login_after.empty()) {
     out.emplace_back("login_after", std::string(login_after));
   } else {
@@ -318,8 +320,40 @@ tl::expected<Authorization, AuthorizeFailure> Provider::checkAuthorize(const Aut
     auto hint = d_.tokens.verifyIdTokenHint(*r.id_token_hint);
     if (!hint) return back(OpErrc::InvalidRequest, "id_token_hint is not valid.");
     a.hint_subject = stringAt(*hint, "sub");
+  } else if (r.hint_sub) {
+    // Ours (sealHint), for this client, within a sign-in page's lifetime; anything else is
+    // refused as the hint it stands for would be.
+    const auto tilde = r.hint_sub->find('~');
+    const auto dot = r.hint_sub->find('.', tilde == std::string::npos ? 0 : tilde);
+    const auto when =
+        tilde == std::string::npos || dot == std::string::npos
+            ? std::nullopt
+            : parseSeconds(std::string_view(*r.hint_sub).substr(tilde + 1, dot - tilde - 1));
+    const std::string sub = r.hint_sub->substr(0, std::min(tilde, r.hint_sub->size()));
+    if (!when || *when > now() + 60 || *when + kLoginMarkerSeconds < now() ||
+        !crypto::constantTimeEquals(hintMarker(*when, *r.client_id, sub), *r.hint_sub))
+      return back(OpErrc::InvalidRequest, "id_token_hint is not valid.");
+    a.hint_subject = sub;
   }
   return a;
+}
+
+std::string Provider::hintMarker(std::int64_t when, std::string_view client_id,
+                                 std::string_view sub) const {
+  const std::string bound =
+      std::to_string(client_id.size()) + ":" + std::string(client_id) + "\n" + std::string(sub);
+  return std::string(sub) + "~" + marker("hint_sub", when, bound);
+}
+
+AuthorizeRequest Provider::sealHint(AuthorizeRequest r) const {
+  if (!r.id_token_hint || !r.client_id) return r;
+  auto hint = d_.tokens.verifyIdTokenHint(*r.id_token_hint);
+  const std::string sub = hint ? stringAt(*hint, "sub") : std::string();
+  // A subject is a user id here: digits, never the separator.
+  if (sub.empty() || sub.find_first_not_of("0123456789") != std::string::npos) return r;
+  r.hint_sub = hintMarker(now(), *r.client_id, sub);
+  r.id_token_hint.reset();
+  return r;
 }
 
 std::string Provider::errorLocation(const AuthorizeFailure& f) const {

@@ -34,6 +34,9 @@ struct AuthorizeRequest {
   bool has_request = false;                // a request object (refused: request_not_supported)
   bool has_request_uri = false;            // refused: request_uri_not_supported
   std::optional<std::string> login_after;  // ours: a sign-in asked by prompt=login began then
+  // Ours: "<sub>~<when>.<keyed MAC>" standing for a valid id_token_hint of the same client
+  // (Provider::sealHint), so that the ID token itself never goes into a URL of ours.
+  std::optional<std::string> hint_sub;
 };
 AuthorizeRequest parseAuthorize(const ParamLookup& param);
 // The request as query parameters, without `prompt` when `drop_prompt` (the portal's return
@@ -178,6 +181,12 @@ class Provider {
                             const AuthorizeRequest& request) const;
   bool consentShown(std::string_view marker, std::string_view session,
                     const AuthorizeRequest& request) const;
+  // `request` with a valid id_token_hint replaced by a hint_sub marker: a request posted to
+  // /oauth2/authorize goes on as a GET, and one needing a sign-in goes through the portal's
+  // return address; the ID token (the user's claims, kept out of URLs by a POST) then stood in
+  // the Location, the browser's history and a proxy's log (an outside attack). A hint that is
+  // not valid stays, and checkAuthorize refuses it.
+  AuthorizeRequest sealHint(AuthorizeRequest request) const;
   ClientRegistry& clients() { return d_.clients; }
   // Deletes the client with its consents, codes and grants, and ends every access token it was
   // issued, on every node (ClientRegistry::remove). How many grants ended; NotFound.
@@ -186,6 +195,8 @@ class Provider {
  private:
   // "<when>.<HMAC of purpose, when and bound under the code key>", 16 bytes of it in hex.
   std::string marker(std::string_view purpose, std::int64_t when, std::string_view bound) const;
+  // "<sub>~<when>.<keyed MAC>" for an id_token_hint naming `sub`, presented to `client_id`.
+  std::string hintMarker(std::int64_t when, std::string_view client_id, std::string_view sub) const;
   Result<boost::json::object> codeGrant(const TokenRequest& r, const store::OpClient& client,
                                         const auth::ClientInfo& origin);
   Result<boost::json::object> refreshGrant(const TokenRequest& r, const store::OpClient& client,

@@ -693,6 +693,47 @@ def test_post_authorization_request(op):
     assert rp.verify_id_token(r.json()["id_token"], nonce=params["nonce"])["email"] == f"{u}@example.com"
 
 
+def test_a_posted_request_never_puts_its_id_token_or_stray_fields_into_a_url(op):
+    """Found by an outside attack (stop 60): a request posted to /oauth2/authorize went on as a
+    GET carrying every posted field, so the ID token a client sent as id_token_hint (kept out of
+    URLs by the POST) and a client_secret posted by mistake stood in the Location, the browser's
+    history and a proxy's log, and in the portal's return address when a sign-in was due. Now
+    only the request's parameters go on, a valid hint sealed as our keyed hint_sub."""
+    u = op.user(uname())
+    b, rp, t = signed_in(op, u, scope="openid")
+    id_token = t["id_token"]
+    params = rp.authorize_params(prompt="none", id_token_hint=id_token)
+    r = b.post("/oauth2/authorize", {**params, "client_secret": rp.secret}, origin=False)
+    assert r.status_code == 303, r.text[:300]
+    location = r.headers["Location"]
+    assert id_token not in location and id_token.split(".")[2] not in location, location
+    assert rp.secret not in location and "client_secret" not in location and "hint_sub=" in location, location
+    w = b.walk(location)  # the sealed hint names the signed-in user: a code at once
+    assert rp.exchange(w.code).status_code == 200
+    # Another user's hint, sealed, still is login_required.
+    other = op.user(uname())
+    _, _, ot = signed_in(op, other, scope="openid")
+    r = b.post("/oauth2/authorize", rp.authorize_params(prompt="none", id_token_hint=ot["id_token"]), origin=False)
+    w = b.walk(r.headers["Location"])
+    assert query_of(w.location).get("error") == "login_required", w.location
+    # A browser not signed in: the portal's return address carries the seal, not the token.
+    fresh = op.browser()
+    r = fresh.post("/oauth2/authorize", rp.authorize_params(id_token_hint=id_token), origin=False)
+    w = fresh.walk(r.headers["Location"])
+    assert w.saw_login, [h.status_code for h in w.hops]
+    for hop in w.hops:
+        assert id_token.split(".")[1] not in hop.headers.get("Location", "") + hop.text, hop.url
+    # A GET with the token itself is taken as before (OIDC Core 3.1.2.1); on to the sign-in, sealed.
+    r = fresh.get(rp.authorize_url(rp.authorize_params(id_token_hint=id_token)))
+    assert r.status_code == 303 and id_token.split(".")[1] not in r.headers["Location"], r.headers["Location"]
+    # A made-up seal, or another client's, is refused as a bad hint would be.
+    sealed = query_of(location)["hint_sub"]
+    other_rp = op.client()
+    for client, seal in ((rp, sealed.replace("~", "~1")), (rp, "1~1.00"), (other_rp, sealed)):
+        w = b.walk(client.authorize_url(client.authorize_params(prompt="none", hint_sub=seal)))
+        assert query_of(w.location).get("error") == "invalid_request", (seal, w.location)
+
+
 def test_client_secret_post(op):
     """oidcc-server-client-secret-post; and one method at a time."""
     u = op.user(uname())
@@ -1622,17 +1663,17 @@ def test_malformed_authorization_requests_are_a_page(op):
     assert len(r.headers["Location"]) > 2400
     # Past 6 KiB re-encoded, a page: the GET it would become must fit the head with its cookies
     # (a review: at 8 KiB the browser's next request got a bare 431).
-    r = b.session.post(op.url("/oauth2/authorize"), data={**rp.authorize_params(), "pad": "p" * 6500},
+    r = b.session.post(op.url("/oauth2/authorize"), data={**rp.authorize_params(), "login_hint": "p" * 6500},
                        allow_redirects=False)
     assert_refusal_page(r)
     # The body is refused unparsed past three times that (each character at most %XX); a body
     # that percent-encodes what needs no encoding still goes on when what it says fits.
-    encoded = urllib.parse.urlencode(rp.authorize_params()) + "&pad=" + "%70" * 3000
+    encoded = urllib.parse.urlencode(rp.authorize_params()) + "&login_hint=" + "%70" * 3000
     assert 6 * 1024 < len(encoded) < 18 * 1024
     r = b.session.post(op.url("/oauth2/authorize"), data=encoded,
                        headers={"Content-Type": "application/x-www-form-urlencoded"},
                        allow_redirects=False)
-    assert r.status_code == 303 and "pad=" + "p" * 3000 in r.headers["Location"], r.status_code
+    assert r.status_code == 303 and "login_hint=" + "p" * 3000 in r.headers["Location"], r.status_code
     # Past 18 KiB the body is refused before it is parsed, even one that would fit (empty fields).
     r = b.session.post(op.url("/oauth2/authorize"),
                        data=urllib.parse.urlencode(rp.authorize_params()) + "&" * (19 * 1024),
