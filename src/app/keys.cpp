@@ -75,8 +75,9 @@ enum class OldMaster { None, Same, Differs };
 
 // The ring's master secret: the stored one (the old file then only compared), else the old file
 // or a fresh one, stored.
-core::Result<std::string> ringMaster(const config::Config& config, keyring::KeyRing& ring,
-                                     OldMaster* old = nullptr, bool* made_now = nullptr) {
+core::Result<std::string> ringMaster(const config::Config& config, store::Store& store,
+                                     keyring::KeyRing& ring, OldMaster* old = nullptr,
+                                     bool* made_now = nullptr) {
   auto stored = ring.storedMaster();
   if (!stored) return tl::unexpected(stored.error());
   std::string master;
@@ -85,6 +86,25 @@ core::Result<std::string> ringMaster(const config::Config& config, keyring::KeyR
   } else {
     auto from_file = importableOldMaster(config);
     if (!from_file) return tl::unexpected(from_file.error());
+    // A fresh secret only for a database that holds nothing of an earlier one: an upgrade that
+    // lost the old mfa_secret_key file, or left MFA_SECRET_KEY out, made one silently and stored
+    // it for good, and every second factor, recovery code, emailed link and client secret stopped
+    // working (an outside attack).
+    if (!*from_file) {
+      auto held = store.holdsMasterKeyedData();
+      if (!held) return tl::unexpected(held.error());
+      if (*held)
+        return makeError(
+            Errc::FailedPrecondition,
+            "the database holds second factors, emailed links, OpenID clients or keyed audit "
+            "records made under a master secret this start does not have (none stored, no " +
+                oldMasterPath(config).string() +
+                ", no MFA_SECRET_KEY): set MFA_SECRET_KEY to the secret the earlier version "
+                "used, or put its mfa_secret_key file back (docs/deployment.md, Keys: management "
+                "and rotation); only if it is lost for good, a new MFA_SECRET_KEY starts over "
+                "without "
+                "them");
+    }
     auto made = ring.master(*from_file, made_now);  // a racing node's may win
     if (!made) return tl::unexpected(made.error());
     master = std::move(*made);
@@ -342,7 +362,7 @@ core::Result<ServerKeys> openKeys(const config::Config& config, store::Store& st
   out.kek_weak = kek.weak;
   if (master_from_ring) {
     OldMaster old = OldMaster::None;
-    auto master = ringMaster(config, *out.ring, &old, &out.master_made);
+    auto master = ringMaster(config, store, *out.ring, &old, &out.master_made);
     if (!master) return tl::unexpected(withSource(master.error(), kek));
     out.master = std::move(*master);
     // Read into the ring on a first start. A file that differs from the ring's secret (another
@@ -368,7 +388,7 @@ core::Result<std::string> masterSecret(const config::Config& config, store::Stor
   Kek kek;
   auto ring = openRing(config, store, clock, &kek);
   if (!ring) return tl::unexpected(ring.error());
-  auto master = ringMaster(config, **ring);
+  auto master = ringMaster(config, store, **ring);
   if (!master) return tl::unexpected(withSource(master.error(), kek));
   return master;
 }

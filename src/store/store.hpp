@@ -757,7 +757,21 @@ class Store {
   [[nodiscard]] virtual core::Status intact() { return {}; }
   // Applies pending schema migrations; returns the schema version now in place.
   [[nodiscard]] virtual core::Result<int> migrate() = 0;
+  // Whether the database holds what only its master secret opens or checks: second factors,
+  // recovery codes, queued mail, emailed links, OpenID clients (their secrets' digests), the
+  // provider's key, or keyed audit records (the latest). A start that finds no master secret
+  // must then not make a new one (an upgrade attack: one made silently locked every second
+  // factor out, for good).
+  [[nodiscard]] virtual core::Result<bool> holdsMasterKeyedData() = 0;
 };
+
+// The query behind Store::holdsMasterKeyedData, the same on both backends: 1 or 0.
+inline constexpr std::string_view kMasterKeyedDataQuery =
+    "SELECT CASE WHEN EXISTS (SELECT 1 FROM mfa_factors) OR EXISTS (SELECT 1 FROM recovery_codes)"
+    " OR EXISTS (SELECT 1 FROM mail_outbox) OR EXISTS (SELECT 1 FROM email_tokens)"
+    " OR EXISTS (SELECT 1 FROM op_keys) OR EXISTS (SELECT 1 FROM op_clients)"
+    " OR EXISTS (SELECT 1 FROM (SELECT mac FROM audit_events ORDER BY id DESC LIMIT 1) latest"
+    " WHERE latest.mac <> '') THEN 1 ELSE 0 END";
 
 // Opens the backend named by a DATABASE_URL (sqlite:///path, or postgresql://... / postgres://...
 // in libpq's URI form). InvalidArgument for unsupported URLs, Unavailable when the database cannot

@@ -2286,6 +2286,34 @@ OpClient opClient(const std::string& id, std::int64_t created_at, bool is_public
   return c;
 }
 
+TEST_P(StoreContract, TellsWhetherItHoldsWhatOnlyItsMasterSecretOpens) {
+  // A fresh database, an account and an unkeyed audit record (an earlier version's) hold nothing
+  // of the master secret's; a keyed record as the latest, or an OpenID client, does.
+  auto held = store_->holdsMasterKeyedData();
+  ASSERT_TRUE(held) << held.error().message;
+  EXPECT_FALSE(*held);
+  make("keyless@example.com", "keyless");
+  const auto append = [&](std::string mac) {
+    AuditRecord r;
+    r.time_ms = 1'800'000'000'000;
+    r.type = "user.created";
+    r.detail = "{}";
+    return store_->audit().append(r, [mac](AuditRecord& row) -> core::Status {
+      row.hash = "h" + std::to_string(row.id);
+      row.mac = mac;
+      return {};
+    });
+  };
+  ASSERT_TRUE(append(""));
+  EXPECT_FALSE(*store_->holdsMasterKeyedData());
+  ASSERT_TRUE(append("m"));
+  EXPECT_TRUE(*store_->holdsMasterKeyedData());
+  ASSERT_TRUE(append(""));  // the latest decides: an older binary appended after a newer one
+  EXPECT_FALSE(*store_->holdsMasterKeyedData());
+  ASSERT_TRUE(store_->op().createClient(opClient("sealed", 100), kNoLimit));
+  EXPECT_TRUE(*store_->holdsMasterKeyedData());
+}
+
 TEST_P(StoreContract, OpClientsAreStoredWholeListedByCreationAndUniqueById) {
   auto& op = store_->op();
   ASSERT_TRUE(op.createClient(opClient("zeta", 100), kNoLimit));

@@ -772,6 +772,38 @@ def test_a_short_master_secret_an_earlier_version_stored_is_refused(make_server,
     assert s.register("fresh@example.com", "fresh").status_code == 201
 
 
+def test_no_master_secret_is_made_over_data_an_earlier_one_keyed(make_server, tmp_path):
+    """Found by an outside attack on upgrades (stop 60): a start without the earlier master secret
+    (its mfa_secret_key file lost with a partial restore, or MFA_SECRET_KEY left out of a new
+    gatehouse.conf) made a fresh one silently and stored it for good: every second factor,
+    recovery code, emailed link and client secret stopped working. It now stops, as every command
+    does, until the old secret is set; a new one set explicitly starts over."""
+    master = secrets.token_urlsafe(48)
+    s = make_server({"MFA_SECRET_KEY": master})
+    assert s.register("keyed@example.com", "keyed").status_code == 201  # a keyed audit record
+    s.stop()
+    log = refused(new_server(tmp_path, {}))
+    assert "made under a master secret this start does not have" in log, log[-2000:]
+    assert "set MFA_SECRET_KEY to the secret the earlier version used" in log
+    assert master not in log
+    r = Server(tmp_path, {}).cli("client", "create", "--name", "x", "--grant", "client_credentials")
+    assert r.returncode == 1 and "made under a master secret this start does not have" in r.stderr, r.stderr
+    db = tmp_path / "data" / "gatehouse.db"
+    with sqlite3.connect(db) as c:  # nothing was stored meanwhile
+        assert c.execute("SELECT COUNT(*) FROM key_ring WHERE purpose = 'master'").fetchone()[0] == 0
+    s = make_server({"MFA_SECRET_KEY": master})
+    assert s.login("keyed").status_code == 200
+    s.stop()
+    # A database of accounts alone (an earlier version's, without second factors, the provider's
+    # key or keyed records) holds nothing of the secret: the start makes one.
+    with sqlite3.connect(db) as c:
+        c.execute("DROP TRIGGER IF EXISTS audit_no_delete")
+        c.execute("DELETE FROM audit_events")
+        c.execute("DELETE FROM op_keys")
+    s = make_server()
+    assert s.login("keyed").status_code == 200
+
+
 @pytest.mark.parametrize("kind", ["short", "zeroed", "folder", "kid", "kid-folder", "retired",
                                   "zeroed-retired", "retired-file"])
 def test_an_old_token_key_file_that_holds_no_key_is_refused_by_name(make_server, tmp_path, kind):

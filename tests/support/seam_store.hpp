@@ -144,6 +144,7 @@ class SeamStore final : public store::Store {
   store::KeyRingStore& keyRing() override { return real_.keyRing(); }
   core::Status ping() override { return real_.ping(); }
   core::Result<int> migrate() override { return real_.migrate(); }
+  core::Result<bool> holdsMasterKeyedData() override { return real_.holdsMasterKeyedData(); }
 
  private:
   store::Store& real_;

@@ -2242,6 +2242,14 @@ class PgStore final : public Store {
 
   core::Status ping() override { return run(pool_, "SELECT 1", {}); }
 
+  core::Result<bool> holdsMasterKeyedData() override {
+    return pool_.with<bool>([](Connection& c) -> core::Result<bool> {
+      auto rows = c.query(kMasterKeyedDataQuery, {});
+      if (!rows) return tl::unexpected(rows.error());
+      return rows->int64(0, 0) != 0;
+    });
+  }
+
   core::Result<int> migrate() override {
     // One connection holds a session-level advisory lock for the whole run, so nodes started
     // together (or `gatehouse migrate` run from several hosts) apply each migration once.

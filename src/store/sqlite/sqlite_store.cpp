@@ -2346,6 +2346,16 @@ class SqliteStore final : public Store {
     });
   }
 
+  core::Result<bool> holdsMasterKeyedData() override {
+    return pool_->with([](Connection& c) -> core::Result<bool> {
+      auto stmt = c.prepare(kMasterKeyedDataQuery);
+      if (!stmt) return tl::unexpected(stmt.error());
+      auto row = stmt->step();
+      if (!row) return tl::unexpected(row.error());
+      return stmt->int64(0) != 0;
+    });
+  }
+
   core::Result<int> migrate() override {
     // A database this version has fully migrated needs no write lock: one read shows it, so a
     // start neither takes the lock once per migration nor waits behind another node's writer.
