@@ -70,6 +70,39 @@ core::Status strongEnough(const std::string& master) {
                        "short)");
 }
 
+}  // namespace
+
+core::Status noLostMasterSecret(const config::Config& config, store::Store& store) {
+  if (config.mfa_secret_key || named(oldMasterPath(config))) return {};
+  const auto master_stored = [&]() -> core::Result<bool> {
+    auto rows = store.keyRing().list();
+    if (!rows) return tl::unexpected(rows.error());
+    return std::any_of(rows->begin(), rows->end(),
+                       [](const store::StoredKey& k) { return k.purpose == "master"; });
+  };
+  auto stored = master_stored();
+  if (!stored) return tl::unexpected(stored.error());
+  if (*stored) return {};
+  auto held = store.holdsMasterKeyedData();
+  if (!held) return tl::unexpected(held.error());
+  if (!*held) return {};
+  // Two first starts at once: the other may have stored its secret, and keyed data with it, in
+  // between (a review).
+  stored = master_stored();
+  if (!stored) return tl::unexpected(stored.error());
+  if (*stored) return {};
+  return makeError(
+      Errc::FailedPrecondition,
+      "the database holds second factors, emailed links, OpenID clients or keyed audit records "
+      "made under a master secret this start does not have (none stored, no " +
+          oldMasterPath(config).string() +
+          ", no MFA_SECRET_KEY): set MFA_SECRET_KEY to the secret the earlier version used, or "
+          "put its mfa_secret_key file back (docs/deployment.md, Keys: management and rotation); "
+          "only if it is lost for good, a new MFA_SECRET_KEY starts over without them");
+}
+
+namespace {
+
 // What became of the old mfa_secret_key beside the ring's master secret.
 enum class OldMaster { None, Same, Differs };
 
@@ -86,24 +119,8 @@ core::Result<std::string> ringMaster(const config::Config& config, store::Store&
   } else {
     auto from_file = importableOldMaster(config);
     if (!from_file) return tl::unexpected(from_file.error());
-    // A fresh secret only for a database that holds nothing of an earlier one: an upgrade that
-    // lost the old mfa_secret_key file, or left MFA_SECRET_KEY out, made one silently and stored
-    // it for good, and every second factor, recovery code, emailed link and client secret stopped
-    // working (an outside attack).
     if (!*from_file) {
-      auto held = store.holdsMasterKeyedData();
-      if (!held) return tl::unexpected(held.error());
-      if (*held)
-        return makeError(
-            Errc::FailedPrecondition,
-            "the database holds second factors, emailed links, OpenID clients or keyed audit "
-            "records made under a master secret this start does not have (none stored, no " +
-                oldMasterPath(config).string() +
-                ", no MFA_SECRET_KEY): set MFA_SECRET_KEY to the secret the earlier version "
-                "used, or put its mfa_secret_key file back (docs/deployment.md, Keys: management "
-                "and rotation); only if it is lost for good, a new MFA_SECRET_KEY starts over "
-                "without "
-                "them");
+      if (auto ok = noLostMasterSecret(config, store); !ok) return tl::unexpected(ok.error());
     }
     auto made = ring.master(*from_file, made_now);  // a racing node's may win
     if (!made) return tl::unexpected(made.error());
@@ -397,6 +414,8 @@ core::Result<std::optional<std::string>> storedMasterSecret(const config::Config
                                                             store::Store& store,
                                                             const core::Clock& clock) {
   if (config.mfa_secret_key) return std::optional<std::string>(*config.mfa_secret_key);
+  // A command would otherwise go on without it, writing audit records no key checks (a review).
+  if (auto ok = noLostMasterSecret(config, store); !ok) return tl::unexpected(ok.error());
   auto stored = store.keyRing().list();
   if (!stored) return tl::unexpected(stored.error());
   if (stored->empty()) return std::optional<std::string>();

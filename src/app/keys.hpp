@@ -63,6 +63,11 @@ struct ServerKeys {
 [[nodiscard]] core::Result<ServerKeys> openKeys(const config::Config& config, store::Store& store,
                                                 const core::Clock& clock);
 
+// FailedPrecondition when no master secret is at hand (none stored, no old mfa_secret_key file,
+// no MFA_SECRET_KEY) while the database holds data keyed under one (an upgrade that lost it):
+// a fresh secret would lock that data out for good. Every start and command asks.
+[[nodiscard]] core::Status noLostMasterSecret(const config::Config& config, store::Store& store);
+
 // The master secret alone (CLI commands that key or seal like the server).
 [[nodiscard]] core::Result<std::string> masterSecret(const config::Config& config,
                                                      store::Store& store, const core::Clock& clock);

@@ -99,7 +99,13 @@ int keysCommand(const config::Config& cfg, bool rotate, std::int64_t after, bool
   auto db = cli::openExisting(cfg, std::cerr);
   if (!db) return 1;
   core::SystemClock clock;
+  // Before the rotation: its audit record needs the master secret (a review: rotated, then
+  // refused).
   if (rotate) {
+    if (auto ok = app::noLostMasterSecret(cfg, *db); !ok) {
+      std::cerr << "gatehouse: " << ok.error().message << "\n";
+      return 1;
+    }
     auto done = app::rotateKeys(
         cfg, *db, clock, after > 0 ? std::optional(std::chrono::seconds(after)) : std::nullopt,
         compromised);

@@ -69,6 +69,12 @@ Sealed checkStoredKeys(const config::Config& config, std::vector<std::string>& p
       }
     }
     core::SystemClock clock;
+    // As the start stops (an upgrade that lost its master secret; a review: the check said
+    // valid).
+    if (rows) {
+      if (auto ok = noLostMasterSecret(config, **store); !ok)
+        problems.push_back(ok.error().message);
+    }
     sealed = !rows ? Sealed::Unknown : rows->empty() ? Sealed::Nothing : Sealed::Keys;
     if (sealed == Sealed::Keys) {
       if (auto ok = checkKeys(config, **store, clock); !ok) problems.push_back(ok.error().message);

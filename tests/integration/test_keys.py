@@ -786,8 +786,14 @@ def test_no_master_secret_is_made_over_data_an_earlier_one_keyed(make_server, tm
     assert "made under a master secret this start does not have" in log, log[-2000:]
     assert "set MFA_SECRET_KEY to the secret the earlier version used" in log
     assert master not in log
-    r = Server(tmp_path, {}).cli("client", "create", "--name", "x", "--grant", "client_credentials")
-    assert r.returncode == 1 and "made under a master secret this start does not have" in r.stderr, r.stderr
+    # Every command and the check alike (a review: they went on, writing records no key checks).
+    without = Server(tmp_path, {})
+    for args, stdin in ((["client", "create", "--name", "x", "--grant", "client_credentials"], None),
+                        (["user", "create", "--email", "u@example.com", "--username", "u2",
+                          "--password-stdin"], "Str0ng-Passw0rd\n"),
+                        (["keys", "rotate"], None), (["config", "--check"], None)):
+        r = without.cli(*args, stdin=stdin)
+        assert r.returncode == 1 and "made under a master secret this start does not have" in r.stderr, (args, r.stderr)
     db = tmp_path / "data" / "gatehouse.db"
     with sqlite3.connect(db) as c:  # nothing was stored meanwhile
         assert c.execute("SELECT COUNT(*) FROM key_ring WHERE purpose = 'master'").fetchone()[0] == 0
