@@ -263,12 +263,12 @@ http::Response authorize(Call& c) {
     // The authorization request's own parameters only, a valid ID token hint sealed (an outside
     // attack: every posted field, an id_token_hint and a client_secret sent by mistake among
     // them, went into the Location, the browser's history and a proxy's log). A request object
-    // stays, for the GET to refuse as such.
+    // is named, empty, for the GET to refuse as such (it may hold a hint of its own).
     const auto posted =
         op::parseAuthorize([&](std::string_view name) { return lookup(*form, name); });
     Params kept = op::authorizeParams(c.services.provider->sealHint(posted), false, {});
-    for (const char* name : {"request", "request_uri"})
-      if (auto v = lookup(*form, name)) kept.emplace_back(name, *v);
+    for (const char* name : {"request", "request_uri"})  // its presence, not its content
+      if (lookup(*form, name)) kept.emplace_back(name, "");
     std::string location = authorizeLocation(kept);
     if (location.size() > kMaxLocationBytes)
       return errorPage(c, 400, "The sign-in request is too long.");

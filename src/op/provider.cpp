@@ -321,8 +321,9 @@ tl::expected<Authorization, AuthorizeFailure> Provider::checkAuthorize(const Aut
     if (!hint) return back(OpErrc::InvalidRequest, "id_token_hint is not valid.");
     a.hint_subject = stringAt(*hint, "sub");
   } else if (r.hint_sub) {
-    // Ours (sealHint), for this client, within a sign-in page's lifetime; anything else is
-    // refused as the hint it stands for would be.
+    // Ours (sealHint), for this client; anything else is refused as the hint it stands for would
+    // be. Not limited in time, as the hint itself is not (its exp is not checked): a sign-in and
+    // a consent page may take their time (a review: a 15-minute seal turned them into errors).
     const auto tilde = r.hint_sub->find('~');
     const auto dot = r.hint_sub->find('.', tilde == std::string::npos ? 0 : tilde);
     const auto when =
@@ -330,8 +331,7 @@ tl::expected<Authorization, AuthorizeFailure> Provider::checkAuthorize(const Aut
             ? std::nullopt
             : parseSeconds(std::string_view(*r.hint_sub).substr(tilde + 1, dot - tilde - 1));
     const std::string sub = r.hint_sub->substr(0, std::min(tilde, r.hint_sub->size()));
-    if (!when || *when > now() + 60 || *when + kLoginMarkerSeconds < now() ||
-        !crypto::constantTimeEquals(hintMarker(*when, *r.client_id, sub), *r.hint_sub))
+    if (!when || !crypto::constantTimeEquals(hintMarker(*when, *r.client_id, sub), *r.hint_sub))
       return back(OpErrc::InvalidRequest, "id_token_hint is not valid.");
     a.hint_subject = sub;
   }
@@ -346,12 +346,14 @@ std::string Provider::hintMarker(std::int64_t when, std::string_view client_id,
 }
 
 AuthorizeRequest Provider::sealHint(AuthorizeRequest r) const {
-  if (!r.id_token_hint || !r.client_id) return r;
+  if (!r.id_token_hint) return r;
   auto hint = d_.tokens.verifyIdTokenHint(*r.id_token_hint);
   const std::string sub = hint ? stringAt(*hint, "sub") : std::string();
-  // A subject is a user id here: digits, never the separator.
-  if (sub.empty() || sub.find_first_not_of("0123456789") != std::string::npos) return r;
-  r.hint_sub = hintMarker(now(), *r.client_id, sub);
+  // A subject is a user id here: digits, never the separator. A hint that is not valid (another
+  // provider key's, made up) goes on as a seal that is not either, refused as the hint would be:
+  // never the token itself (a review: after a provider key change every stored ID token was one).
+  const bool valid = !sub.empty() && sub.find_first_not_of("0123456789") == std::string::npos;
+  r.hint_sub = valid && r.client_id ? hintMarker(now(), *r.client_id, sub) : std::string("~");
   r.id_token_hint.reset();
   return r;
 }

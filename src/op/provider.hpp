@@ -185,7 +185,8 @@ class Provider {
   // /oauth2/authorize goes on as a GET, and one needing a sign-in goes through the portal's
   // return address; the ID token (the user's claims, kept out of URLs by a POST) then stood in
   // the Location, the browser's history and a proxy's log (an outside attack). A hint that is
-  // not valid stays, and checkAuthorize refuses it.
+  // not valid becomes a seal that is not either, which checkAuthorize refuses as it would the
+  // hint.
   AuthorizeRequest sealHint(AuthorizeRequest request) const;
   ClientRegistry& clients() { return d_.clients; }
   // Deletes the client with its consents, codes and grants, and ends every access token it was
