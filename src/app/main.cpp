@@ -411,6 +411,24 @@ int main(int argc, char** argv) {
                 << " --help lists the options\n";
       return 2;
     }
+    // Likewise a value that is not of its option's type (`--after S3cr3t`, a password shifted one
+    // place: a review): the option is named, the value not.
+    if (dynamic_cast<const CLI::ConversionError*>(&e) != nullptr ||
+        dynamic_cast<const CLI::ValidationError*>(&e) != nullptr) {
+      // CLI11 names the option as "--name" somewhere in its message, which also holds the value.
+      const std::string said = e.what();
+      std::string option;
+      for (std::size_t pos = said.find("--"); pos != std::string::npos && option.empty();
+           pos = said.find("--", pos + 2)) {
+        if (pos == 0 || said[pos - 1] == ' ')
+          option = said.substr(pos, said.find_first_of(" =:", pos) - pos);
+      }
+      std::cerr << "gatehouse: " << (option.starts_with("-") ? option + ": " : std::string())
+                << "a value is not what the option takes (not repeated here: it may be a "
+                   "secret); "
+                << path << " --help lists the options\n";
+      return 2;
+    }
     const int code = app.exit(e);
     return code == 0 ? 0 : 2;
   }
@@ -426,6 +444,7 @@ int main(int argc, char** argv) {
     (void)::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   }
   (void)app::hideOptionValues(argc, argv, "--password");
+  (void)app::hideOptionValues(argc, argv, "--database-url");  // import-seed's: it holds one too
   if (*create && !password_stdin && password_arg.empty()) {
     std::cerr << "gatehouse: user create needs --password-stdin or --password\n";
     return 2;

@@ -39,8 +39,8 @@ struct Introspection {
   std::string username;
   // An access token's scopes as far as they still hold: a permission the user's role no longer
   // has is left out (an outside attack: the API's introspection reported a demoted moderator's
-  // users:write, which services that read scope took as the right). Scopes that are no
-  // permission of the policy (openid, email) stay.
+  // users:write, which services that read scope took as the right). OpenID's own scopes
+  // (openid, profile, email, offline_access) stay.
   std::vector<std::string> scopes;
 };
 

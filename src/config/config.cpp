@@ -694,7 +694,7 @@ core::Result<Config> load(const Lookup& lookup, std::vector<std::string>* proble
   r.text("FRONTEND_URL", c.frontend_url);
   if (!c.frontend_url.starts_with("http://") && !c.frontend_url.starts_with("https://"))
     r.fail("FRONTEND_URL",  // its password hidden, as every URL's (an outside attack)
-           "must start with http:// or https:// (got " + redactUrl(c.frontend_url) + ")");
+           "must start with http:// or https:// (got " + shownUrl(c.frontend_url) + ")");
   r.optionalText("GOOGLE_CLIENT_ID", c.google_client_id);
   r.optionalText("GOOGLE_CLIENT_SECRET", c.google_client_secret);
   if (c.google_client_id.has_value() != c.google_client_secret.has_value()) {
@@ -984,6 +984,13 @@ std::string oidcVariablePrefix(std::string_view provider) {
   std::string out = "OIDC_";
   for (const char ch : provider) out.push_back(ch == '-' ? '_' : core::upperAscii(ch));
   return out + "_";
+}
+
+// redactUrl sees a user part only after "://": `user:pass@host` was shown whole (a review).
+std::string shownUrl(std::string_view url) {
+  if (url.find("://") != std::string_view::npos) return redactUrl(url);
+  const auto at = url.rfind('@');
+  return at == std::string_view::npos ? std::string(url) : "***" + std::string(url.substr(at));
 }
 
 std::string redactUrl(std::string_view url) {

@@ -206,6 +206,8 @@ std::vector<std::string> describe(const Config& config);
 // `url` with any password replaced by "***" (userinfo and libpq's password= parameter), for logs
 // and `gatehouse config`.
 std::string redactUrl(std::string_view url);
+// A URL for an error message: redactUrl's, and without a scheme everything before an '@' hidden.
+std::string shownUrl(std::string_view url);
 
 // Parses "5/minute"; nullopt when malformed.
 std::optional<RateLimit> parseRateLimit(const std::string& text);

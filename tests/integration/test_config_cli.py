@@ -212,9 +212,11 @@ def test_check_names_each_settings_problem_on_its_own_line(tmp_path):
     assert "gatehouse: BCRYPT_ROUNDS: must be an integer between 10 and 31" in lines
     assert any(l.startswith("gatehouse: FRONTEND_URL: must start with http:// or https://") for l in lines)
     # A URL's password is never shown, this one's neither (an outside attack, stop 60).
-    r = gatehouse("config", "--check", env={"FRONTEND_URL": "ftp://user:Fr0nt-Secret@app.example.com"}, cwd=tmp_path)
-    assert r.returncode == 1 and "FRONTEND_URL: must start with http:// or https:// (got ftp://user:***@" in r.stderr, r.stderr
-    assert "Fr0nt-Secret" not in r.stderr + r.stdout
+    for value in ("ftp://user:Fr0nt-Secret@app.example.com", "user:Fr0nt-Secret@app.example.com",
+                  "//user:Fr0nt-Secret@app.example.com"):
+        r = gatehouse("config", "--check", env={"FRONTEND_URL": value}, cwd=tmp_path)
+        assert r.returncode == 1 and "FRONTEND_URL: must start with http:// or https:// (got " in r.stderr, r.stderr
+        assert "Fr0nt-Secret" not in r.stderr + r.stdout, (value, r.stderr)
     assert any(l.startswith("gatehouse: ALGORITHM: must be one of") for l in lines)
     assert f"gatehouse: the configuration has 3 problems (environment and {conf})" in lines
 
