@@ -213,6 +213,7 @@ int serve(const config::Config& config) {
   if (!store) return fatal(store.error().message);
   auto version = (*store)->migrate();
   if (!version) return fatal("database migration failed: " + version.error().message);
+  if (auto newer = store::newerSchemaWarning(*version)) spdlog::warn("{}", *newer);
 
   auto keys = openKeys(config, **store, clock);
   if (!keys) return fatal(keys.error().message);

@@ -25,6 +25,7 @@ int migrate(const config::Config& config, std::ostream& out, std::ostream& err) 
   auto version = (*store)->migrate();
   if (!version) return failure(err, "migration failed: " + version.error().message);
   out << "database schema at version " << *version << "\n";
+  if (auto newer = store::newerSchemaWarning(*version)) err << "gatehouse: " << *newer << "\n";
   return 0;
 }
 

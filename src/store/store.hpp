@@ -735,6 +735,21 @@ class KeyRingStore {
                                                  std::int64_t generation) = 0;
 };
 
+// The migrations this version applies, the same number on each backend.
+inline constexpr int kSchemaVersion = 19;
+
+// What to say about a database at schema `version` (what migrate() returned) when a newer
+// version migrated it; nullopt when it is this version's. Older nodes run on during a roll-out;
+// an older binary on a newer schema said nothing, and its `migrate` printed its own number (an
+// outside attack on upgrades).
+inline std::optional<std::string> newerSchemaWarning(int version) {
+  if (version <= kSchemaVersion) return std::nullopt;
+  return "the database's schema is at version " + std::to_string(version) +
+         ", newer than this version's " + std::to_string(kSchemaVersion) +
+         ": a newer Gatehouse migrated it. Running beside newer nodes during a roll-out works; "
+         "going back to this version does not (docs/deployment.md, Upgrades)";
+}
+
 // One backend's repositories. Thread-safe.
 class Store {
  public:
@@ -755,7 +770,8 @@ class Store {
   // WAL file removed or replaced while open), after which it writes nothing more; the server asks
   // twice a second, and ping() answers it too. Nothing to watch on PostgreSQL.
   [[nodiscard]] virtual core::Status intact() { return {}; }
-  // Applies pending schema migrations; returns the schema version now in place.
+  // Applies pending schema migrations; returns the schema version now in place: the newest
+  // recorded, which is above kSchemaVersion when a newer version migrated the database.
   [[nodiscard]] virtual core::Result<int> migrate() = 0;
   // Whether the database holds what only its master secret opens or checks: second factors,
   // recovery codes, queued mail, emailed links, OpenID clients (their secrets' digests), the

@@ -726,6 +726,20 @@ def test_a_posted_request_never_puts_its_id_token_or_stray_fields_into_a_url(op)
     # A GET with the token itself is taken as before (OIDC Core 3.1.2.1); on to the sign-in, sealed.
     r = fresh.get(rp.authorize_url(rp.authorize_params(id_token_hint=id_token)))
     assert r.status_code == 303 and id_token.split(".")[1] not in r.headers["Location"], r.headers["Location"]
+    # A hint that is not valid (a provider key changed since) never goes on either: its seal is
+    # not valid, refused as the hint is; a request object is named, not copied (a review).
+    h, pl, sig = id_token.split(".")
+    r = b.post("/oauth2/authorize", {**rp.authorize_params(prompt="none", id_token_hint=f"{h}.{pl}.{sig[::-1]}"),
+                                     "request": f"{h}.{pl}."}, origin=False)
+    assert r.status_code == 303 and pl not in r.headers["Location"], r.headers["Location"]
+    assert query_of(r.headers["Location"]).get("request") == "", r.headers["Location"]
+    w = b.walk(r.headers["Location"])
+    assert query_of(w.location).get("error") == "request_not_supported", w.location
+    r = b.post("/oauth2/authorize", rp.authorize_params(prompt="none", id_token_hint=f"{h}.{pl}.{sig[::-1]}"),
+               origin=False)
+    assert pl not in r.headers["Location"], r.headers["Location"]
+    w = b.walk(r.headers["Location"])
+    assert query_of(w.location).get("error") == "invalid_request", w.location
     # A made-up seal, or another client's, is refused as a bad hint would be.
     sealed = query_of(location)["hint_sub"]
     other_rp = op.client()

@@ -633,6 +633,12 @@ def test_a_password_on_the_command_line_is_never_repeated_and_hidden_from_the_pr
         r = s.cli(*args)
         assert r.returncode == 2 and "not expected" in r.stderr, (args, r.stderr)
         assert secret not in r.stdout + r.stderr, (args, r.stderr)
+    # A value of the wrong type (a password shifted one place) is not repeated either (a review).
+    for args, option in ((["keys", "rotate", "--after", secret], "--after"),
+                         (["audit", "verify", "--unkeyed-before", secret], "--unkeyed-before")):
+        r = s.cli(*args)
+        assert r.returncode == 2 and f"gatehouse: {option}: a value is not what the option takes" in r.stderr, r.stderr
+        assert secret not in r.stdout + r.stderr, (args, r.stderr)
     env = dict(s.env, BCRYPT_ROUNDS="15")  # a hash long enough to look at the process during it
     proc = subprocess.Popen([BIN, "user", "create", "--email", "p@example.com", "--username", "pee",
                              "--password", secret], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -1041,6 +1047,26 @@ def test_migrate_command_on_fresh_database(tmp_path):
     assert r.returncode == 0, r.stderr
     r = s.cli("migrate")  # idempotent
     assert r.returncode == 0 and "schema at version" in r.stdout
+
+
+def test_a_database_a_newer_version_migrated_is_named_so(make_server, tmp_path):
+    """Found by an outside attack on upgrades (stop 60): an older binary on a database a newer
+    one migrated said nothing, and its `migrate` printed its own last version. The version in
+    place is the newest recorded, and `migrate` and the start warn that a newer version made it
+    (running beside newer nodes during a roll-out stays possible)."""
+    s = make_server()
+    s.stop()
+    r = s.cli("migrate")
+    ours = int(re.search(r"schema at version (\d+)", r.stdout).group(1))
+    db = s.env["DATABASE_URL"][len("sqlite:///"):]
+    with sqlite3.connect(db) as c:
+        c.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)", (ours + 1,))
+    r = s.cli("migrate")
+    assert r.returncode == 0 and f"database schema at version {ours + 1}" in r.stdout, r.stdout
+    assert f"newer than this version's {ours}" in r.stderr, r.stderr
+    s.start()
+    assert f"newer than this version's {ours}" in s.log_text()
+    assert requests.get(s.url("/readyz"), timeout=5).status_code == 200
 
 
 @pytest.mark.parametrize("alg", ["HS256", "ES256"])

@@ -373,6 +373,7 @@ CREATE INDEX audit_type_id ON audit_events (type, id);
 CREATE INDEX audit_time ON audit_events (time_ms);
 )sql",
 };
+static_assert(std::size(kMigrations) == kSchemaVersion);
 
 static_assert(kUserLogLock == 7'261'001 && kKeyLogLock == 7'261'002,
               "the trigger functions above name these lock keys literally");
@@ -2299,6 +2300,8 @@ class PgStore final : public Store {
       }
       version = static_cast<int>(target);
     }
+    // A newer version's migrations recorded: the schema in place is theirs.
+    if (!applied.empty()) version = std::max(version, static_cast<int>(*applied.rbegin()));
     return version;
   }
 

@@ -337,6 +337,7 @@ CREATE INDEX audit_type_id ON audit_events (type, id);
 CREATE INDEX audit_time ON audit_events (time_ms);
 )sql",
 };
+static_assert(std::size(kMigrations) == kSchemaVersion);
 
 // Every remaining row of `stmt`, each read by `read`.
 template <class T, class Read>
@@ -2360,7 +2361,7 @@ class SqliteStore final : public Store {
     // A database this version has fully migrated needs no write lock: one read shows it, so a
     // start neither takes the lock once per migration nor waits behind another node's writer.
     constexpr auto kLatest = static_cast<std::int64_t>(std::size(kMigrations));
-    if (appliedMigrations() == kLatest) return static_cast<int>(kLatest);
+    if (appliedMigrations() == kLatest) return newestMigration(static_cast<int>(kLatest));
     if (auto ok = pool_->with([](Connection& c) {
           return c.exec(
               "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
@@ -2390,10 +2391,21 @@ class SqliteStore final : public Store {
       if (!applied) return tl::unexpected(applied.error());
       version = static_cast<int>(target);
     }
-    return version;
+    return newestMigration(version);
   }
 
  private:
+  // The newest migration recorded, `applied` at least: above this version's when a newer version
+  // migrated the database (what `migrate` and the start then say).
+  int newestMigration(int applied) {
+    return pool_->with([applied](Connection& c) -> int {
+      auto newest = c.prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+      if (!newest) return applied;
+      auto row = newest->step();
+      return row && *row ? std::max(applied, static_cast<int>(newest->int64(0))) : applied;
+    });
+  }
+
   // How many of this version's migrations the database records; 0 when it has no record yet (or
   // the read fails: the migration that follows reports what is wrong).
   std::int64_t appliedMigrations() {
