@@ -412,10 +412,13 @@ core::Result<std::string> masterSecret(const config::Config& config, store::Stor
 
 core::Result<std::optional<std::string>> storedMasterSecret(const config::Config& config,
                                                             store::Store& store,
-                                                            const core::Clock& clock) {
+                                                            const core::Clock& clock,
+                                                            bool to_write) {
   if (config.mfa_secret_key) return std::optional<std::string>(*config.mfa_secret_key);
   // A command would otherwise go on without it, writing audit records no key checks (a review).
-  if (auto ok = noLostMasterSecret(config, store); !ok) return tl::unexpected(ok.error());
+  if (to_write) {
+    if (auto ok = noLostMasterSecret(config, store); !ok) return tl::unexpected(ok.error());
+  }
   auto stored = store.keyRing().list();
   if (!stored) return tl::unexpected(stored.error());
   if (stored->empty()) return std::optional<std::string>();

@@ -75,8 +75,11 @@ struct ServerKeys {
 // The master secret the database holds (or MFA_SECRET_KEY), never made: nullopt while the ring
 // holds no key, before the server's first start made them (no key-encryption key is read or
 // made then). For commands that only use what the server uses (the CLI's notices).
+// `to_write` (every command that writes): FailedPrecondition as noLostMasterSecret; a command
+// that only reads (`audit verify`) gets nullopt and says what that means itself.
 [[nodiscard]] core::Result<std::optional<std::string>> storedMasterSecret(
-    const config::Config& config, store::Store& store, const core::Clock& clock);
+    const config::Config& config, store::Store& store, const core::Clock& clock,
+    bool to_write = true);
 
 // `gatehouse keys rotate`: the next token key, verifying at once and signing `after` from now
 // (default: 10 s for HS*, 305 s for asymmetric algorithms, whose JWKS is cached 300 s).

@@ -492,7 +492,8 @@ int main(int argc, char** argv) {
   core::SystemClock clock;
   const cli::KeyAccess access{
       [&cfg, &clock](store::Store& db) { return app::storedMasterSecret(*cfg, db, clock); },
-      app::publicUrl(*cfg)};
+      app::publicUrl(*cfg),
+      [&cfg, &clock](store::Store& db) { return app::storedMasterSecret(*cfg, db, clock, false); }};
   if (*migrate) return cli::migrate(*cfg, std::cout, std::cerr);
   if (*mail_test) return cli::mailTest(*cfg, mail_to, std::cout, std::cerr);
   if (*audit_verify) return cli::auditVerify(*cfg, access, unkeyed_before, std::cout, std::cerr);

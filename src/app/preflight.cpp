@@ -70,9 +70,12 @@ Sealed checkStoredKeys(const config::Config& config, std::vector<std::string>& p
     }
     core::SystemClock clock;
     // As the start stops (an upgrade that lost its master secret; a review: the check said
-    // valid).
+    // valid). Only the refusal itself: a database an older version migrated short of the audit
+    // keys (schema 14 and below) lacks the column the question reads, and the start migrates
+    // first (a review: "no such column: mac" was listed as a problem).
     if (rows) {
-      if (auto ok = noLostMasterSecret(config, **store); !ok)
+      if (auto ok = noLostMasterSecret(config, **store);
+          !ok && ok.error().code == core::Errc::FailedPrecondition)
         problems.push_back(ok.error().message);
     }
     sealed = !rows ? Sealed::Unknown : rows->empty() ? Sealed::Nothing : Sealed::Keys;

@@ -20,6 +20,10 @@ namespace gatehouse::cli {
 struct KeyAccess {
   std::function<core::Result<std::optional<std::string>>(store::Store&)> master_secret;
   std::string public_url;
+  // The same for a command that only reads (`audit verify`): nullopt, not an error, when the
+  // data was keyed under a master secret the ring no longer holds (an emptied ring is what it
+  // reports then).
+  std::function<core::Result<std::optional<std::string>>(store::Store&)> master_secret_to_read;
 };
 
 }  // namespace gatehouse::cli

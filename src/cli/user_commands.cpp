@@ -72,7 +72,7 @@ int auditVerify(const config::Config& config, const KeyAccess& access, std::int6
                 std::ostream& out, std::ostream& err) {
   auto store = openExisting(config, err);
   if (!store) return 1;
-  auto master = access.master_secret(*store);
+  auto master = access.master_secret_to_read(*store);
   if (!master)
     return failure(
         err, "the master secret (audit records are keyed under it): " + master.error().message);

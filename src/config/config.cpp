@@ -988,7 +988,11 @@ std::string oidcVariablePrefix(std::string_view provider) {
 
 // redactUrl sees a user part only after "://": `user:pass@host` was shown whole (a review).
 std::string shownUrl(std::string_view url) {
-  if (url.find("://") != std::string_view::npos) return redactUrl(url);
+  // A scheme only at the start: one in a query after the user part is none (a review).
+  const auto scheme = url.find("://");
+  const bool has_scheme = scheme != std::string_view::npos && scheme > 0 &&
+                          url.substr(0, scheme).find_first_of("/?#@:") == std::string_view::npos;
+  if (has_scheme) return redactUrl(url);
   const auto at = url.rfind('@');
   return at == std::string_view::npos ? std::string(url) : "***" + std::string(url.substr(at));
 }

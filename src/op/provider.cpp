@@ -324,6 +324,8 @@ tl::expected<Authorization, AuthorizeFailure> Provider::checkAuthorize(const Aut
     // Ours (sealHint), for this client; anything else is refused as the hint it stands for would
     // be. Not limited in time, as the hint itself is not (its exp is not checked): a sign-in and
     // a consent page may take their time (a review: a 15-minute seal turned them into errors).
+    // Keyed under the code key (from the master secret), it outlives a change of the provider's
+    // signing key, which the hint would not: a seal only narrows who may sign in.
     const auto tilde = r.hint_sub->find('~');
     const auto dot = r.hint_sub->find('.', tilde == std::string::npos ? 0 : tilde);
     const auto when =

@@ -213,7 +213,8 @@ def test_check_names_each_settings_problem_on_its_own_line(tmp_path):
     assert any(l.startswith("gatehouse: FRONTEND_URL: must start with http:// or https://") for l in lines)
     # A URL's password is never shown, this one's neither (an outside attack, stop 60).
     for value in ("ftp://user:Fr0nt-Secret@app.example.com", "user:Fr0nt-Secret@app.example.com",
-                  "//user:Fr0nt-Secret@app.example.com"):
+                  "//user:Fr0nt-Secret@app.example.com",
+                  "user:Fr0nt-Secret@app.example.com/?next=https://x"):
         r = gatehouse("config", "--check", env={"FRONTEND_URL": value}, cwd=tmp_path)
         assert r.returncode == 1 and "FRONTEND_URL: must start with http:// or https:// (got " in r.stderr, r.stderr
         assert "Fr0nt-Secret" not in r.stderr + r.stdout, (value, r.stderr)
