@@ -135,7 +135,7 @@ struct Call {
   // mails others can ask for (a reset) cannot spend it to silence the notice. Over the
   // limit (or with the counters out of reach) it is not sent; the change stands either way, and
   // the log says why with the request id.
-  void notify(const store::User& user, mail::Notice kind);
+  void notify(const store::User& user, mail::Notice kind, std::string_view new_email = {});
   // One hit under `key` against the rate-limit `setting` (a route's declared limit counted by its
   // handler, once it knows what to count): RateLimited (429 with Retry-After), Unavailable with
   // the counters out of reach, Internal for a setting the server has no value of.

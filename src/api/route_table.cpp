@@ -303,13 +303,13 @@ auth::UserCreator Call::registrationWrite(std::string_view address,
   };
 }
 
-void Call::notify(const store::User& user, mail::Notice kind) {
+void Call::notify(const store::User& user, mail::Notice kind, std::string_view new_email) {
   if (services.email == nullptr || services.rates == nullptr) return;
   const auto limit = services.rate_limits.find("EMAIL_RATE_LIMIT");
   const auto per_address = services.rate_limits.find("EMAIL_IP_RATE_LIMIT");
   if (limit == services.rate_limits.end() || per_address == services.rate_limits.end()) return;
   services.email->noticeWithinBudget(*services.rates, {limit->second, per_address->second}, kind,
-                                     user, clientOf(request));
+                                     user, clientOf(request), new_email);
 }
 
 void RouteTable::add(Route route) { routes_.push_back(std::move(route)); }

@@ -132,8 +132,15 @@ Result<store::User> UserService::apply(std::int64_t id, const store::UserPatch& 
   if ((*before)->role != user->role)
     event("user.role_changed", {{"from", (*before)->role}, {"to", user->role}});
   if ((*before)->email != user->email || (*before)->username != user->username) {
-    event("user.updated", {{"email_changed", (*before)->email != user->email},
-                           {"username_changed", (*before)->username != user->username}});
+    boost::json::object detail{{"email_changed", (*before)->email != user->email},
+                               {"username_changed", (*before)->username != user->username}};
+    // Which addresses: where resets went before and go now (an outside attack moved an account
+    // to an address of its own and back, and the record said only that it changed).
+    if ((*before)->email != user->email) {
+      detail["email_from"] = (*before)->email;
+      detail["email_to"] = user->email;
+    }
+    event("user.updated", std::move(detail));
   }
   cache_.invalidate(id);
   return std::move(*user);

@@ -342,13 +342,15 @@ std::string_view noticeName(Notice kind) {
       return "second-factor-failures";
     case Notice::SecondFactorLocked:
       return "second-factor-locked";
+    case Notice::EmailChanged:
+      return "email-changed";
   }
   return "";
 }
 
 void EmailFlows::noticeWithinBudget(auth::RateCheck& rates, const auth::NoticeLimits& limits,
                                     Notice kind, const store::User& user,
-                                    const auth::ClientInfo& client) {
+                                    const auth::ClientInfo& client, std::string_view new_email) {
   if (!configured()) return;
   const std::string_view name = noticeName(kind);
   if (!rates.spendNoticeBudget(limits, name, user.email, user.email_verified, client)) {
@@ -356,13 +358,13 @@ void EmailFlows::noticeWithinBudget(auth::RateCheck& rates, const auth::NoticeLi
                  client.request_id, name);
     return;
   }
-  if (auto told = notice(kind, user, client); !told)
+  if (auto told = notice(kind, user, client, new_email); !told)
     spdlog::warn("request_id={} the {} notice was not queued: {}", client.request_id, name,
                  told.error().detail);
 }
 
 auth::Result<void> EmailFlows::notice(Notice kind, const store::User& user,
-                                      const auth::ClientInfo& client) {
+                                      const auth::ClientInfo& client, std::string_view new_email) {
   if (!configured() || auth::isPlaceholderAddress(user.email)) return {};
   // Where the owner mends it: the account page's section, or (the password no longer theirs) a
   // reset link of their own asking.
@@ -374,10 +376,12 @@ auth::Result<void> EmailFlows::notice(Notice kind, const store::User& user,
     path = "/ui/forgot-password";
   if (kind == Notice::IdentityLinked) path = "/ui/account#identities";
   if (kind == Notice::SecondFactorFailures) path = "/ui/account";  // its password section
+  if (kind == Notice::EmailChanged) path = "/ui/login";  // resets now go to the new address
   // A week in the outbox (its attempts are MAIL_MAX_ATTEMPTS like any message's).
   constexpr std::int64_t kNoticeLife = 7 * 24 * 3600;
-  auto mail = message(std::string(noticeName(kind)), user.email, user,
-                      d_.settings.public_url + std::string(path), kNoticeLife, "");
+  auto mail =
+      message(std::string(noticeName(kind)), user.email, user,
+              d_.settings.public_url + std::string(path), kNoticeLife, std::string(new_email));
   if (!mail) return tl::unexpected(mail.error());
   std::vector<store::OutboxMessage> messages{std::move(*mail)};
   const std::int64_t now = d_.clock.unixSeconds();

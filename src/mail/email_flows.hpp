@@ -55,11 +55,12 @@ enum class Notice {
   PasswordChanged,
   IdentityLinked,
   SecondFactorFailures,
-  SecondFactorLocked
+  SecondFactorLocked,
+  EmailChanged  // by an administrator: to the address it was changed from
 };
 
 // "passkey-added", "totp-added", "recovery-codes-replaced", "factor-removed", "password-changed",
-// "identity-linked", "second-factor-failures", "second-factor-locked".
+// "identity-linked", "second-factor-failures", "second-factor-locked", "email-changed".
 std::string_view noticeName(Notice kind);
 
 class EmailFlows {
@@ -125,13 +126,16 @@ class EmailFlows {
   // when mail is configured and the address is not a placeholder; nothing otherwise. The caller
   // counts it against EMAIL_RATE_LIMIT per recipient, on a counter of the kind's own (the address
   // may not be the registrant's: registration does not prove it).
+  // `new_email`: EmailChanged's, the address `user.email` was changed to.
   [[nodiscard]] auth::Result<void> notice(Notice kind, const store::User& user,
-                                          const auth::ClientInfo& client);
+                                          const auth::ClientInfo& client,
+                                          std::string_view new_email = {});
   // notice() within its budget (auth::RateCheck::spendNoticeBudget under `limit`,
   // EMAIL_RATE_LIMIT): the one way the server sends a notice, from a route or a service. Over the
   // budget, or not queued, it is logged with the request id and not sent; nothing without mail.
   void noticeWithinBudget(auth::RateCheck& rates, const auth::NoticeLimits& limits, Notice kind,
-                          const store::User& user, const auth::ClientInfo& client);
+                          const store::User& user, const auth::ClientInfo& client,
+                          std::string_view new_email = {});
 
   // Waits for the work forgot() left for after the response (tests).
   void flush() { d_.background.flush(); }

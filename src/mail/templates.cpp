@@ -179,6 +179,17 @@ std::map<std::string, std::array<std::string, 3>, std::less<>> builtIns() {
              "out.</p>\n<p>If neither did, your password is no longer yours: ask for a reset "
              "link at once, and tell your administrator:</p>\n" +
              button("Reset my password"))}},
+      {"email-changed",
+       {"The address of your {{product}} account was changed",
+        "Hello {{username}},\n\nAn administrator just changed the address of your {{product}} "
+        "account from {{email}} to {{new_email}}: its password resets and notices now go "
+        "there.\n\nIf you did not ask for this, tell your administrator at once: whoever reads "
+        "the new address can take the account.\n\n{{link}}\n\n-- \n{{product}}\n",
+        page("<p>Hello {{username}},</p>\n<p>An administrator just changed the address of your "
+             "{{product}} account from {{email}} to {{new_email}}: its password resets and "
+             "notices now go there.</p>\n<p>If you did not ask for this, tell your "
+             "administrator at once: whoever reads the new address can take the account.</p>\n" +
+             button("Sign in"))}},
       {"test",
        {"{{product}} test message",
         "This is a test message from {{product}} ({{public_url}}): mail delivery works.\n",

@@ -916,6 +916,32 @@ def test_an_email_change_dies_with_the_session_that_asked_for_it(make_server, sm
     assert me(s, fresh)["email"] == old
 
 
+def test_an_administrators_change_of_address_is_told_to_the_address_it_had(make_server, smtp_sink):
+    """Found by an outside attack (stop 60): a moderator moved an account to an address of their
+    own, had its reset link sent there and moved the account back; the owner's mailbox heard
+    nothing, and the record said only that the address changed. The address it had now gets an
+    `email-changed` notice naming the new one, and the record names both."""
+    s = mail_server(make_server, smtp_sink, {"STEP_UP_MAX_AGE_SECONDS": "600"})
+    admin = s.admin_token()
+    owner = new_user(s, "ottilie")
+    uid = me(s, login_pair(s, "ottilie")["access_token"])["id"]
+    before = len(mails_to(smtp_sink, owner))
+    r = requests.patch(api(s, f"/users/{uid}"), headers=auth(admin), json={"email": "taken.over@example.net"})
+    assert r.status_code == 200, r.text
+    told = wait_mail(smtp_sink, owner, before + 1)[-1]
+    assert "was changed" in told["Subject"], told["Subject"]
+    assert "taken.over@example.net" in text_part(told) and owner in text_part(told)
+    mine = [e for e in audit(s, admin, type="user.updated") if e["subject_id"] == uid]
+    assert mine and mine[0]["detail"]["email_from"] == owner, mine
+    assert mine[0]["detail"]["email_to"] == "taken.over@example.net", mine
+    # A change of letter case alone is no change of mailbox: nothing is sent.
+    quiet = len(mails_to(smtp_sink, "taken.over@example.net"))
+    r = requests.patch(api(s, f"/users/{uid}"), headers=auth(admin), json={"email": "Taken.Over@example.net"})
+    assert r.status_code == 200, r.text
+    time.sleep(1)
+    assert len(mails_to(smtp_sink, "taken.over@example.net")) == quiet
+
+
 def test_links_sent_to_an_address_never_work_again_once_it_changed(make_server, smtp_sink):
     """An outside attack: a reset link for address A, then A -> B -> A, and the old link reset the
     password again (it was only set aside while the address differed)."""
