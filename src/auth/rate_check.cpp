@@ -29,10 +29,17 @@ std::string mailboxKey(std::string_view address) {
   const auto at = address.rfind('@');
   if (at == std::string_view::npos) return accountKey(address);
   const std::string_view local = address.substr(0, std::min(at, address.find('+')));
+  // Dots fold only where the provider ignores them (Gmail): elsewhere b.obsmith@ is another
+  // mailbox, often none, and throwaway accounts there spent bobsmith@'s count unseen, so that a
+  // thief's passkey on the owner's account went untold (an outside attack, stop 60). A +tag
+  // reaches the same inbox at nearly every provider: folded everywhere.
+  const std::string_view domain = address.substr(at + 1);
+  const bool dots_ignored = core::equalsIgnoringCase(domain, "gmail.com") ||
+                            core::equalsIgnoringCase(domain, "googlemail.com");
   std::string mailbox;
   mailbox.reserve(address.size());
   for (const char ch : local) {
-    if (ch != '.') mailbox += ch;
+    if (ch != '.' || !dots_ignored) mailbox += ch;
   }
   mailbox += address.substr(at);
   return accountKey(mailbox);

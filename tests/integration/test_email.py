@@ -1647,35 +1647,39 @@ def test_an_address_cannot_be_bombed_through_email_changes_of_many_accounts(make
 
 
 def _to_mailbox(sink, local, domain="example.com"):
-    """The messages to any spelling of local@domain that reaches one mailbox at most providers:
-    any case, dots in the local part, a "+tag"."""
+    """The messages to any spelling of local@domain that reaches one mailbox: any case, a "+tag",
+    and at Gmail dots in the local part."""
     def mailbox(address):
-        name, _, at = address.rpartition("@")
-        return name.split("+", 1)[0].replace(".", "") + "@" + at
+        name, _, at = address.lower().rpartition("@")
+        name = name.split("+", 1)[0]
+        return (name.replace(".", "") if at in ("gmail.com", "googlemail.com") else name) + "@" + at
     return [m for m in sink.messages if any(mailbox(a) == f"{local}@{domain}" for a in recipients(m))]
 
 
 def test_one_mailbox_has_one_mail_budget_however_its_address_is_spelled(make_server, smtp_sink):
     """Found by an outside attack: EMAIL_RATE_LIMIT counted each spelling of an address apart, so
     fresh accounts moving to "victim+1@", "v.ictim@"... (or registering them) bombed one mailbox.
-    The budget is the mailbox's: subaddresses, dots and case count together, for email changes,
-    registrations' verification mails (429 over it, no account made) and forgot."""
+    The budget is the mailbox's: subaddresses, case and, at Gmail, dots count together, for email
+    changes, registrations' verification mails (429 over it, no account made) and forgot.
+    Elsewhere a dotted spelling is another mailbox (an outside attack, stop 60: its notices spent
+    the owner's count unseen)."""
     s = mail_server(make_server, smtp_sink, {"EMAIL_RATE_LIMIT": "2/hour", "EMAIL_VERIFICATION": "optional"})
     answers = []
-    for i, spelling in enumerate(["victim+1@example.com", "V.ictim@Example.com", "vic.tim+zz@example.com"]):
+    for i, spelling in enumerate(["victim+1@gmail.com", "V.ictim@GMail.com", "vic.tim+zz@gmail.com"]):
         new_user(s, f"spell{i}")
         access = auth(login_pair(s, f"spell{i}")["access_token"])
         answers.append(change_email(s, access, spelling).status_code)
     assert answers == [202, 202, 429], answers
-    assert forgot(s, "victim@example.com").status_code == 429  # the same mailbox's budget
+    assert forgot(s, "victim@gmail.com").status_code == 429  # the same mailbox's budget
+    assert_accepted(forgot(s, "v.ictim@example.com"), FORGOT_BODY)  # another mailbox there
     # Registrations: a refused one (its name taken) spends nothing (found by a review); over the
     # budget, 429 and no account, never an account told of a link that was not sent.
-    r = s.register("target+0@example.com", "spell0", PASSWORD)
+    r = s.register("target+0@gmail.com", "spell0", PASSWORD)
     assert r.status_code == 409, r.text
-    for i, spelling in enumerate(["target+1@example.com", "t.arget@example.com"]):
+    for i, spelling in enumerate(["target+1@gmail.com", "t.arget@gmail.com"]):
         r = s.register(spelling, f"target{i}", PASSWORD)
         assert r.status_code == 201, r.text
-    assert_too_many(s.register("Target+x@example.com", "target2", PASSWORD))
+    assert_too_many(s.register("Target+x@gmail.com", "target2", PASSWORD))
     assert s.login("target2").status_code == 401  # not made
     # Registrations count apart from forgot: resets asked for spellings of an address cannot keep
     # its owner from signing up (a second review).
@@ -1683,8 +1687,8 @@ def test_one_mailbox_has_one_mail_budget_however_its_address_is_spelled(make_ser
         assert_accepted(forgot(s, spelling), FORGOT_BODY)
     assert s.register("alice@example.com", "alice", PASSWORD).status_code == 201
     time.sleep(1)
-    assert len(_to_mailbox(smtp_sink, "victim")) == 2, [recipients(m) for m in smtp_sink.messages]
-    assert len(_to_mailbox(smtp_sink, "target")) == 2, [recipients(m) for m in smtp_sink.messages]
+    assert len(_to_mailbox(smtp_sink, "victim", "gmail.com")) == 2, [recipients(m) for m in smtp_sink.messages]
+    assert len(_to_mailbox(smtp_sink, "target", "gmail.com")) == 2, [recipients(m) for m in smtp_sink.messages]
 
 
 def test_accounts_at_spellings_of_a_mailbox_share_its_budget_for_verification_mails(make_server, smtp_sink):
