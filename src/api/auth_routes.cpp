@@ -243,7 +243,8 @@ void addAuthRoutes(RouteTable& t) {
                         "token carries the new user's permissions. With EMAIL_VERIFICATION "
                         "optional or required a verification link is mailed (429 and no "
                         "account when EMAIL_RATE_LIMIT's registrations to that mailbox are "
-                        "spent: the address without +tag and dots); with required the answer "
+                        "spent: the address without +tag, and at Gmail without dots); with "
+                        "required the answer "
                         "is the new User and no session.",
          .body = BodyKind::Json,
          .body_schema = "RegisterRequest",

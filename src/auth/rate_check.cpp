@@ -34,14 +34,15 @@ std::string mailboxKey(std::string_view address) {
   // thief's passkey on the owner's account went untold (an outside attack, stop 60). A +tag
   // reaches the same inbox at nearly every provider: folded everywhere.
   const std::string_view domain = address.substr(at + 1);
-  const bool dots_ignored = core::equalsIgnoringCase(domain, "gmail.com") ||
-                            core::equalsIgnoringCase(domain, "googlemail.com");
+  const bool googlemail = core::equalsIgnoringCase(domain, "googlemail.com");
+  const bool dots_ignored = googlemail || core::equalsIgnoringCase(domain, "gmail.com");
   std::string mailbox;
   mailbox.reserve(address.size());
   for (const char ch : local) {
     if (ch != '.' || !dots_ignored) mailbox += ch;
   }
-  mailbox += address.substr(at);
+  // One inbox under both names (a review: each had a budget of its own).
+  mailbox += googlemail ? std::string_view("@gmail.com") : address.substr(at);
   return accountKey(mailbox);
 }
 

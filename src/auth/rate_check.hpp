@@ -27,12 +27,13 @@ std::string lockoutKey(std::int64_t user_id);
 std::string lockoutKeyOfName(std::string_view identifier);
 
 // The counter key of the mailbox an address may reach, for the limits on the mails anyone can aim
-// at an address: the accountKey of the address without the local part's subaddress ("+tag") and
-// dots. Many providers deliver "Victim+1@x" to victim@x, and some (Gmail) "v.ictim@x" too; each
-// spelling counted apart let accounts asking for mails to them bomb one mailbox (found by an
-// outside attack). Two distinct mailboxes counted together ("j.doe@", "jdoe@" elsewhere) share a
-// budget: a mail refused sooner, never one more delivered. Not for the notices to an account's
-// own address, which another account at such a spelling could spend.
+// at an address: the accountKey of the address without the local part's subaddress ("+tag"), and
+// at Gmail (gmail.com and googlemail.com, one domain) without its dots. Many providers deliver
+// "Victim+1@x" to victim@x, and Gmail "v.ictim@x" too; each spelling counted apart let accounts
+// asking for mails to them bomb one mailbox (found by an outside attack). Elsewhere "v.ictim@" is
+// another mailbox: counted together, its notices spent an unverified owner's count unseen (an
+// outside attack, stop 60). Not for the notices to a verified account's own address, which
+// another account at such a spelling could spend.
 std::string mailboxKey(std::string_view address);
 
 // The budgets a notice spends: EMAIL_RATE_LIMIT per recipient, EMAIL_IP_RATE_LIMIT per client

@@ -353,7 +353,11 @@ void EmailFlows::noticeWithinBudget(auth::RateCheck& rates, const auth::NoticeLi
                                     const auth::ClientInfo& client, std::string_view new_email) {
   if (!configured()) return;
   const std::string_view name = noticeName(kind);
-  if (!rates.spendNoticeBudget(limits, name, user.email, user.email_verified, client)) {
+  // An administrator's change of address is told to the old one on its own count alone, as a
+  // verified address's notices are: on the acting client's counts the one acting could spend
+  // them first, on throwaway accounts, and then move the owner's address unheard (a review).
+  const bool own_count = user.email_verified || kind == Notice::EmailChanged;
+  if (!rates.spendNoticeBudget(limits, name, user.email, own_count, client)) {
     spdlog::warn("request_id={} the {} notice is not sent: EMAIL_RATE_LIMIT or EMAIL_IP_RATE_LIMIT",
                  client.request_id, name);
     return;

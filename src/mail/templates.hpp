@@ -25,7 +25,8 @@ using Values = std::map<std::string, std::string, std::less<>>;
 // <dir>/mail/<name>.subject, .txt or .html. Loaded once at startup, then read-only
 // (thread-safe). Names: reset-password, verify-email, confirm-email-change, email-change-notice,
 // the notices passkey-added, totp-added, recovery-codes-replaced, factor-removed,
-// password-changed, identity-linked, second-factor-failures and second-factor-locked, and test.
+// password-changed, identity-linked, second-factor-failures, second-factor-locked and
+// email-changed, and test.
 class Templates {
  public:
   // The built-ins, with the overrides found under `dir` (InvalidArgument naming the file for an
