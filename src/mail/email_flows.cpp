@@ -246,15 +246,7 @@ auth::Result<store::User> EmailFlows::resetPassword(const std::string& token,
   if (!ending) return tl::unexpected(ending.error());
   auto before = d_.store.users().findById(live->user_id);
   if (!before) return tl::unexpected(auth::storeFailure(before.error()));
-  // As the store decides (store::TokenEffect::ResetPassword): a first password keeps the ways in
-  // only while an identity of the account vouched for its address.
-  bool own_first = false;
-  if (*before && (*before)->password_hash.empty()) {
-    auto identities = d_.store.identities().listForUser(live->user_id);
-    if (!identities) return tl::unexpected(auth::storeFailure(identities.error()));
-    for (const auto& identity : *identities)
-      own_first = own_first || store::sameAddress(identity.email, (*before)->email);
-  }
+  const bool had_password = *before && !(*before)->password_hash.empty();
   auto user =
       redeem(token, "reset", {store::TokenEffect::Kind::ResetPassword, std::move(*hashed), true},
              Flow::PasswordReset, client);
@@ -262,10 +254,10 @@ auth::Result<store::User> EmailFlows::resetPassword(const std::string& token,
   d_.api_keys.forgetUser(user->id);
   // Whoever locked the account out by guessing no longer keeps its owner out.
   d_.guard.succeeded(auth::lockoutKey(user->id));
-  // Unless it set an account's own first password, the identities were removed and the passkeys
-  // kept as second factors only (store::TokenEffect::ResetPassword).
+  // Unless it set a first password, the identities were removed and the passkeys kept as second
+  // factors only (store::TokenEffect::ResetPassword).
   boost::json::object detail{{"via", "email"}, {"api_keys", "revoked"}};
-  if (!own_first) {
+  if (had_password) {
     detail["identities"] = "removed";
     detail["passkeys"] = "second_factor_only";
   }

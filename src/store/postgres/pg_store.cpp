@@ -1798,20 +1798,9 @@ class PgMail final : public MailStore {
           if (!set) return tl::unexpected(set.error());
           if (auto ok = endEverything(c, u.id, now, effect.end_api_keys); !ok)
             return tl::unexpected(ok.error());
-          // A first password (an account made by external sign-in) changes neither while the
-          // address is one its identity vouched for: the identity it was made with is its
-          // owner's. An address it moved to since (confirmed by someone who followed a link its
-          // holder asked for) is not (an outside attack, stop 60: the holder kept a way in).
-          bool own_first = false;
-          if (u.password_hash.empty()) {
-            auto vouched = c.query(
-                "SELECT COUNT(*) FROM identities WHERE user_id = $1 AND "
-                "lower(email COLLATE \"C\") = lower($2::text COLLATE \"C\")",
-                {u.id, u.email});
-            if (!vouched) return tl::unexpected(vouched.error());
-            own_first = vouched->int64(0, 0) > 0;
-          }
-          if (!own_first) {
+          // A first password (an account made by external sign-in) changes neither: the
+          // identity it was made with is its owner's.
+          if (!u.password_hash.empty()) {
             if (auto ok = dropOtherWaysIn(c, u.id); !ok) return tl::unexpected(ok.error());
           }
           u.password_hash = effect.password_hash;

@@ -1829,20 +1829,9 @@ class SqliteMail final : public MailStore {
           if (auto ok = set->run(); !ok) return tl::unexpected(ok.error());
           if (auto ok = endEverything(c, u.id, now, effect.end_api_keys); !ok)
             return tl::unexpected(ok.error());
-          // A first password (an account made by external sign-in) changes neither while the
-          // address is one its identity vouched for: the identity it was made with is its
-          // owner's. An address it moved to since (confirmed by someone who followed a link its
-          // holder asked for) is not (an outside attack, stop 60: the holder kept a way in).
-          bool own_first = false;
-          if (u.password_hash.empty()) {
-            auto vouched = c.prepare(
-                "SELECT COUNT(*) FROM identities WHERE user_id = ? AND lower(email) = lower(?)");
-            if (!vouched) return tl::unexpected(vouched.error());
-            bindAll(*vouched, u.id, u.email);
-            if (auto row = vouched->step(); !row) return tl::unexpected(row.error());
-            own_first = vouched->int64(0) > 0;
-          }
-          if (!own_first) {
+          // A first password (an account made by external sign-in) changes neither: the
+          // identity it was made with is its owner's.
+          if (!u.password_hash.empty()) {
             if (auto ok = dropOtherWaysIn(c, u.id); !ok) return tl::unexpected(ok.error());
           }
           if (auto ok = setVerified(c, u.id, now); !ok) return tl::unexpected(ok.error());
