@@ -19,6 +19,10 @@ std::string_view sessionOf(const jose::Claims& claims) {
                                             : std::string_view();
 }
 
+bool isOpenIdScope(std::string_view scope) {
+  return scope == "openid" || scope == "profile" || scope == "email" || scope == "offline_access";
+}
+
 std::vector<std::string> splitScopes(std::string_view scope) {
   std::vector<std::string> out;
   std::size_t i = 0;

@@ -16,6 +16,9 @@ std::optional<std::int64_t> userIdOf(const jose::Claims& claims);
 std::string_view sessionOf(const jose::Claims& claims);
 // A space-separated OAuth2 scope string's items.
 std::vector<std::string> splitScopes(std::string_view scope);
+// Whether `scope` is one of the OpenID scopes (openid, profile, email, offline_access), which
+// grant no permission; every other scope is an RBAC permission.
+bool isOpenIdScope(std::string_view scope);
 // The scope a session was narrowed to at login (the refresh token's `scope` claim); nullopt for
 // a session holding its role's full permissions.
 std::optional<std::vector<std::string>> grantedScope(const jose::Claims& claims);

@@ -1,8 +1,6 @@
 #include "auth/sessions.hpp"
 
 #include <algorithm>
-#include <array>
-#include <string_view>
 
 #include "auth/claims.hpp"
 #include "core/base64url.hpp"
@@ -374,11 +372,8 @@ Result<Introspection> Sessions::introspect(const std::string& token,
         out.claims = principal->claims();
         // Held now, or one of OpenID's own scopes (a review: a permission the policy file no
         // longer has, kept as "no permission", was still reported).
-        constexpr std::array<std::string_view, 4> kOpenId{"openid", "profile", "email",
-                                                          "offline_access"};
         for (const auto& scope : out.claims.scopes) {
-          if (rbac::allows(principal->permissions, {scope}) ||
-              std::find(kOpenId.begin(), kOpenId.end(), scope) != kOpenId.end())
+          if (rbac::allows(principal->permissions, {scope}) || isOpenIdScope(scope))
             out.scopes.push_back(scope);
         }
         return out;

@@ -66,10 +66,6 @@ boost::json::object clientJson(const store::OpClient& c) {
           {"created_at", core::rfc3339(c.created_at)}};
 }
 
-bool isOpenIdScope(std::string_view scope) {
-  return scope == "openid" || scope == "profile" || scope == "email" || scope == "offline_access";
-}
-
 std::vector<std::string> providerScopes(const std::vector<std::string>& permissions) {
   std::vector<std::string> out{"openid", "profile", "email", "offline_access"};
   out.insert(out.end(), permissions.begin(), permissions.end());

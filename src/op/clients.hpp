@@ -9,6 +9,7 @@
 
 #include <boost/json/object.hpp>
 
+#include "auth/claims.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "store/store.hpp"
@@ -113,9 +114,9 @@ std::string grantLabel(const store::OpClient& client);
 // redirect_uris, post_logout_redirect_uris, grant_types, scope, public, first_party, created_at
 // (RFC 3339).
 boost::json::object clientJson(const store::OpClient& client);
-// Whether `scope` is one of the OpenID scopes (openid, profile, email, offline_access), which
-// grant no permission; every other scope of a client is an RBAC permission.
-bool isOpenIdScope(std::string_view scope);
+// Whether `scope` is one of the OpenID scopes (auth::isOpenIdScope): every other scope of a client
+// is an RBAC permission.
+using auth::isOpenIdScope;
 // Every scope a client may be allowed: the OpenID ones and the policy's `permissions`.
 std::vector<std::string> providerScopes(const std::vector<std::string>& permissions);
 // Whether `client` may use `grant`.

@@ -57,17 +57,13 @@ std::string joinScopes(const std::vector<std::string>& items) {
   return out;
 }
 
-bool isUserScope(std::string_view scope) {
-  return scope == "openid" || scope == "profile" || scope == "email" || scope == "offline_access";
-}
-
 // `items` without the permissions the user does not hold (`held`): a token never carries a
 // permission its user lacks, whatever the client may ask for. The OpenID scopes stay.
 std::vector<std::string> permittedScopes(const std::vector<std::string>& items,
                                          const std::vector<std::string>& held) {
   std::vector<std::string> out;
   for (const auto& s : items)
-    if (isUserScope(s) || has(held, s)) out.push_back(s);
+    if (isOpenIdScope(s) || has(held, s)) out.push_back(s);
   return out;
 }
 
@@ -832,7 +828,7 @@ Result<json::object> Provider::clientCredentialsGrant(const TokenRequest& r,
   // The OpenID scopes speak of a user; a client acting for itself has none (OIDC Core §5.4).
   std::vector<std::string> scopes;
   for (auto& item : clientScopes(client))
-    if (!isUserScope(item)) scopes.push_back(std::move(item));
+    if (!isOpenIdScope(item)) scopes.push_back(std::move(item));
   if (r.scope) {
     const auto asked = scopeItems(*r.scope);
     if (!allIn(asked, scopes))
