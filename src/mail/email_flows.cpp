@@ -247,18 +247,24 @@ auth::Result<store::User> EmailFlows::resetPassword(const std::string& token,
   auto before = d_.store.users().findById(live->user_id);
   if (!before) return tl::unexpected(auth::storeFailure(before.error()));
   const bool had_password = *before && !(*before)->password_hash.empty();
-  auto user =
-      redeem(token, "reset", {store::TokenEffect::Kind::ResetPassword, std::move(*hashed), true},
-             Flow::PasswordReset, client);
+  std::int64_t unproven = 0;  // a first password: the identities that had not proved the address
+  auto user = redeem(token, "reset",
+                     {store::TokenEffect::Kind::ResetPassword, std::move(*hashed), true, &unproven},
+                     Flow::PasswordReset, client);
   if (!user) return tl::unexpected(user.error());
   d_.api_keys.forgetUser(user->id);
   // Whoever locked the account out by guessing no longer keeps its owner out.
   d_.guard.succeeded(auth::lockoutKey(user->id));
   // Unless it set a first password, the identities were removed and the passkeys kept as second
-  // factors only (store::TokenEffect::ResetPassword).
+  // factors only; a first password removed those that had not proved the account's address, and
+  // then kept the passkeys as second factors only too (store::TokenEffect::ResetPassword).
   boost::json::object detail{{"via", "email"}, {"api_keys", "revoked"}};
   if (had_password) {
     detail["identities"] = "removed";
+    detail["passkeys"] = "second_factor_only";
+  } else if (unproven > 0) {
+    detail["identities"] = "unproven_removed";
+    detail["identities_removed"] = unproven;
     detail["passkeys"] = "second_factor_only";
   }
   record("password.reset", client, std::nullopt, user->id, std::move(detail));

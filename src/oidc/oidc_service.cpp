@@ -33,6 +33,21 @@ std::string claimString(const jose::Claims& c, std::string_view name) {
   return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
 }
 
+// The address the provider gave, "" when registration would refuse it (invisible characters, ...):
+// such an address is not used at all.
+std::string usableEmail(const jose::Claims& c) {
+  std::string email = claimString(c, "email");
+  if (!auth::emailProblem(email).empty()) email.clear();
+  return email;
+}
+
+// The usable address when the provider says it verified it (`email_verified` true), else "".
+std::string verifiedEmail(const jose::Claims& c) {
+  const auto* verified = c.raw.if_contains("email_verified");
+  if (verified == nullptr || !verified->is_bool() || !verified->get_bool()) return {};
+  return usableEmail(c);
+}
+
 // A username from what the provider tells us: [A-Za-z0-9_.-], 3 to 28 characters.
 std::string usernameBase(const jose::Claims& c) {
   std::string raw = claimString(c, "preferred_username");
@@ -347,11 +362,11 @@ std::string OidcService::linkIdentity(const Provider& provider, const jose::Clai
                 link.user_id);
   };
   if (*known) return in_use();
-  std::string email = claimString(claims, "email");
-  if (!auth::emailProblem(email).empty()) email.clear();
-  auto linked = store_.identities().linkByOwner(
-      {0, link.user_id, c.name, c.issuer, claims.sub, email, clock_.unixSeconds()},
-      kMaxIdentitiesPerUser, link.session_id);
+  const std::string email = usableEmail(claims);
+  auto linked =
+      store_.identities().linkByOwner({0, link.user_id, c.name, c.issuer, claims.sub, email,
+                                       clock_.unixSeconds(), verifiedEmail(claims)},
+                                      kMaxIdentitiesPerUser, link.session_id);
   if (!linked) {
     if (linked.error().code == core::Errc::AlreadyExists) return in_use();
     // Ended meanwhile (a reset, a sign-out): checked again in the store's transaction.
@@ -384,16 +399,21 @@ core::Result<std::int64_t> OidcService::resolveUser(const Provider& provider,
                                                     const auth::ClientInfo& client,
                                                     std::string& reason) {
   const auto& c = provider.config();
+  const std::string email = usableEmail(claims);
+  const std::string proven = verifiedEmail(claims);
+  const bool verified = !proven.empty();
   auto known = store_.identities().find(c.issuer, claims.sub);
   if (!known) return tl::unexpected(known.error());
-  if (*known) return (*known)->user_id;
+  if (*known) {
+    // What the provider verifies now: a reset setting the account's first password keeps the
+    // identity only if it proved the account's address (store::TokenEffect::ResetPassword).
+    if ((*known)->verified_email != proven) {
+      if (auto ok = store_.identities().noteVerifiedEmail((*known)->id, proven); !ok)
+        return tl::unexpected(ok.error());
+    }
+    return (*known)->user_id;
+  }
 
-  // An address we would refuse at registration (invisible characters, ...) is not used at all.
-  std::string email = claimString(claims, "email");
-  if (!auth::emailProblem(email).empty()) email.clear();
-  const auto* verified_claim = claims.raw.if_contains("email_verified");
-  const bool verified =
-      verified_claim != nullptr && verified_claim->is_bool() && verified_claim->get_bool();
   if (!email.empty()) {
     auto existing = store_.users().findByEmail(email);
     if (!existing) return tl::unexpected(existing.error());
@@ -417,8 +437,22 @@ core::Result<std::int64_t> OidcService::resolveUser(const Provider& provider,
         return core::makeError(core::Errc::AlreadyExists,
                                "email belongs to an account whose owner unlinked this identity");
       }
+      // Nor to an account holding an identity that never proved the account's address: whoever
+      // holds it may have moved the account's address to this person's (who followed the
+      // confirmation link), and would share what they do there (an outside attack). A reset of
+      // the password by mail removes such identities; so does their owner, on the account page.
+      auto held = store_.identities().listForUser((*existing)->id);
+      if (!held) return tl::unexpected(held.error());
+      for (const auto& other : *held) {
+        if (!store::sameAddress(other.verified_email, (*existing)->email)) {
+          reason = "account_exists";
+          return core::makeError(
+              core::Errc::AlreadyExists,
+              "email belongs to an account holding an identity proven at another address");
+        }
+      }
       auto linked = store_.identities().create(
-          {0, (*existing)->id, c.name, c.issuer, claims.sub, email, clock_.unixSeconds()});
+          {0, (*existing)->id, c.name, c.issuer, claims.sub, email, clock_.unixSeconds(), proven});
       if (!linked) return tl::unexpected(linked.error());
       announceLinked(**existing, client, {{"provider", c.name}});
       return (*existing)->id;
@@ -428,8 +462,7 @@ core::Result<std::int64_t> OidcService::resolveUser(const Provider& provider,
   // anybody's, and its owner, finding it taken, would set a password by the reset link and share
   // the account with whoever signed in here (pre-account hijacking). Such users get a placeholder
   // (RFC 2606 .invalid) and prove an address of their own by the email-change flow.
-  std::string user_email =
-      !email.empty() && verified ? email : auth::placeholderAddress(claims.sub, c.name);
+  std::string user_email = verified ? proven : auth::placeholderAddress(claims.sub, c.name);
   bool own_placeholder = false;
   const std::string base = usernameBase(claims);
   for (int attempt = 0; attempt < 20; ++attempt) {
@@ -439,7 +472,7 @@ core::Result<std::int64_t> OidcService::resolveUser(const Provider& provider,
     auto created = store_.identities().createUserWithIdentity(
         {user_email, username, "", std::string(rbac::kDefaultRole), true,
          verified && !email.empty()},
-        {0, 0, c.name, c.issuer, claims.sub, email, 0});
+        {0, 0, c.name, c.issuer, claims.sub, email, 0, proven});
     if (created) {
       audit_.record({"user.registered",
                      client.request_id,

@@ -305,8 +305,13 @@ struct Identity {
   std::string provider;  // configured name ("google")
   std::string issuer;
   std::string subject;
-  std::string email;
+  std::string email;  // as the provider gave it, verified or not
   std::int64_t created_at = 0;
+  // The address the provider said it verified at the identity's last sign-in or linking ("" when
+  // it verified none, and for identities from before migration 20 until their next sign-in). A
+  // reset that sets an account's first password keeps only the identities whose verified address
+  // is the account's (TokenEffect::ResetPassword).
+  std::string verified_email;
 };
 
 // Implementations MUST be thread-safe.
@@ -318,6 +323,10 @@ class IdentityStore {
   [[nodiscard]] virtual core::Result<std::optional<Identity>> find(std::string_view issuer,
                                                                    std::string_view subject) = 0;
   [[nodiscard]] virtual core::Result<std::vector<Identity>> listForUser(std::int64_t user_id) = 0;
+  // Records the address the provider verified at this sign-in ("" for none); a write only when it
+  // differs from the stored one.
+  [[nodiscard]] virtual core::Status noteVerifiedEmail(std::int64_t id,
+                                                       std::string_view verified_email) = 0;
   // In one transaction: NotFound unless it is the user's; FailedPrecondition when it is the
   // user's last way to sign in (no password and no other identity). The removed (issuer, subject)
   // is remembered for the user (unlinkedBy) until the user is deleted.
@@ -475,12 +484,19 @@ struct TokenEffect {
                     // second factor). Authenticator apps stay. Whether the address was verified
                     // before tells nothing: the owner may have followed a verification link the
                     // squatter asked for (an outside attack). A first password (an account made
-                    // by external sign-in, which had none) changes neither.
+                    // by external sign-in, which had none) keeps the identities whose provider
+                    // verified the account's address (Identity::verified_email, compared as
+                    // sameAddress): the identity it was made with is its owner's. Any other goes
+                    // (its holder may have moved the account's address to the reader's: an
+                    // outside attack), and then the passkeys stay second factors only too.
     ChangeEmail,    // the token's address becomes the user's, verified
   };
   Kind kind = Kind::VerifyEmail;
   std::string password_hash;  // ResetPassword
   bool end_api_keys = true;   // ResetPassword
+  // ResetPassword, when set: how many linked identities the reset removed (the passkeys were made
+  // second factors only when it is above zero).
+  std::int64_t* identities_removed = nullptr;
 };
 
 // Email tokens and the outbox. Thread-safe; every method is one transaction.
@@ -736,7 +752,7 @@ class KeyRingStore {
 };
 
 // The migrations this version applies, the same number on each backend.
-inline constexpr int kSchemaVersion = 19;
+inline constexpr int kSchemaVersion = 20;
 
 // What to say about a database at schema `version` (what migrate() returned) when a newer
 // version migrated it; nullopt when it is this version's. Older nodes run on during a roll-out;

@@ -1945,20 +1945,71 @@ TEST_P(MailStoreContract, AResetRemovesIdentitiesAndKeepsPasskeysAsSecondFactors
     EXPECT_TRUE(only != nullptr && only->is_bool() && only->as_bool()) << kept->passkey;
     EXPECT_EQ(store_->mfa().recoveryCodesLeft(u->id).value(), 1) << n;
   }
-  // A first password (an account made by external sign-in) changes neither: the identity it was
-  // made with is its owner's.
+  // A first password (an account made by external sign-in) changes neither when its identity's
+  // provider verified the account's address (ASCII case aside): that identity is its owner's.
   auto ext = store_->identities().createUserWithIdentity(
-      {"ext@example.com", "ext", "", "user", true, true},
-      {0, 0, "oidc", "https://idp", "sub-ext", "ext@example.com", kNow});
+      {"Ext@Example.com", "ext", "", "user", true, true},
+      {0, 0, "oidc", "https://idp", "sub-ext", "ext@example.com", kNow, "ext@example.COM"});
   ASSERT_TRUE(ext) << ext.error().message;
   MfaFactor pk{0, ext->id,    "webauthn",       "key", "", false, kNow, {},
                0, "cred-ext", R"({"be":false})"};
   ASSERT_TRUE(store_->mfa().addConfirmed(pk, 5, {"code-ext"}));
   ASSERT_TRUE(store_->mail().issue(token("r-ext", ext->id, "reset", ext->email), {}, 3));
-  ASSERT_TRUE(store_->mail().redeem("r-ext", "reset", kNow + 5,
-                                    {TokenEffect::Kind::ResetPassword, "$2b$10$first", true}));
+  std::int64_t removed = -1;
+  ASSERT_TRUE(
+      store_->mail().redeem("r-ext", "reset", kNow + 5,
+                            {TokenEffect::Kind::ResetPassword, "$2b$10$first", true, &removed}));
+  EXPECT_EQ(removed, 0);
   EXPECT_EQ(store_->identities().listForUser(ext->id).value().size(), 1U);
   EXPECT_EQ(store_->mfa().findByCredential("cred-ext").value()->passkey, R"({"be":false})");
+}
+
+TEST_P(MailStoreContract, AFirstPasswordKeepsOnlyTheIdentitiesThatProvedTheAddress) {
+  // Found by an outside attack (stop 60): an account made by external sign-in moved its address
+  // to the victim's, who followed the confirmation link and set the account's first password by a
+  // reset; the holder's identity stayed and signed in again. Each identity is judged on its own
+  // (a review of a first try: one matching identity kept them all): the one whose provider
+  // verified the account's address stays, one that proved another address goes, one whose
+  // provider verified nothing (or that predates the record) goes; the passkeys are then second
+  // factors only.
+  auto moved = store_->identities().createUserWithIdentity(
+      {"victim@example.com", "moved", "", "user", true, true},
+      {0, 0, "oidc", "https://idp", "sub-holder", "holder@example.org", kNow,
+       "holder@example.org"});
+  ASSERT_TRUE(moved) << moved.error().message;
+  ASSERT_TRUE(store_->identities().create({0, moved->id, "other", "https://other", "sub-victim",
+                                           "victim@example.com", kNow, "VICTIM@example.com"}));
+  ASSERT_TRUE(store_->identities().create(
+      {0, moved->id, "third", "https://third", "sub-claimed", "victim@example.com", kNow, ""}));
+  MfaFactor pk{0, moved->id,    "webauthn",       "key", "", false, kNow, {},
+               0, "cred-moved", R"({"be":false})"};
+  ASSERT_TRUE(store_->mfa().addConfirmed(pk, 5, {"code-moved"}));
+  ASSERT_TRUE(store_->mail().issue(token("r-moved", moved->id, "reset", moved->email), {}, 3));
+  std::int64_t removed = -1;
+  ASSERT_TRUE(
+      store_->mail().redeem("r-moved", "reset", kNow + 5,
+                            {TokenEffect::Kind::ResetPassword, "$2b$10$first", true, &removed}));
+  EXPECT_EQ(removed, 2);
+  const auto left = store_->identities().listForUser(moved->id).value();
+  ASSERT_EQ(left.size(), 1U);
+  EXPECT_EQ(left[0].subject, "sub-victim");
+  const auto record =
+      boost::json::parse(store_->mfa().findByCredential("cred-moved").value()->passkey).as_object();
+  const auto* only = record.if_contains("second_factor_only");
+  EXPECT_TRUE(only != nullptr && only->is_bool() && only->as_bool());
+
+  // What a sign-in records: the address verified now, "" when none; read back as stored.
+  auto& ids = store_->identities();
+  const auto holder = ids.find("https://idp", "sub-holder").value();
+  EXPECT_FALSE(holder.has_value());  // removed above
+  const auto victim = ids.find("https://other", "sub-victim").value();
+  ASSERT_TRUE(victim);
+  EXPECT_EQ(victim->verified_email, "VICTIM@example.com");
+  ASSERT_TRUE(ids.noteVerifiedEmail(victim->id, ""));
+  EXPECT_EQ(ids.find("https://other", "sub-victim").value()->verified_email, "");
+  ASSERT_TRUE(ids.noteVerifiedEmail(victim->id, "victim@example.com"));
+  ASSERT_TRUE(ids.noteVerifiedEmail(victim->id, "victim@example.com"));  // unchanged: no error
+  EXPECT_EQ(ids.listForUser(moved->id).value().at(0).verified_email, "victim@example.com");
 }
 
 TEST_P(MailStoreContract, APasswordSetBySomeoneElseEndsTheOtherWaysInAsAResetDoes) {

@@ -1274,14 +1274,14 @@ def test_linking_needs_a_recent_sign_in_and_tells_the_owner_by_mail(make_server,
         assert [m["To"] for m in messages] == ["sam@corp.test"]
 
 
-def reset_token_in(box, to, timeout=20, other_than=None):
-    """The token of the newest password-reset mail to `to` in the mbox file (once it is not
-    `other_than`: a mail asked for after that one's)."""
+def reset_token_in(box, to, timeout=20, other_than=None, subject="Reset your"):
+    """The token of the newest password-reset mail (or one whose subject holds `subject`) to `to`
+    in the mbox file (once it is not `other_than`: a mail asked for after that one's)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         if box.exists():
             for m in reversed(list(mailbox.mbox(str(box)))):
-                if m["To"] == to and "Reset your" in m["Subject"]:
+                if m["To"] == to and subject in m["Subject"]:
                     for part in m.walk():
                         if part.get_content_type() == "text/plain":
                             found = re.search(r"#token=([A-Za-z0-9_-]+)", part.get_payload(decode=True).decode())
@@ -1332,6 +1332,97 @@ def test_a_reset_by_mail_removes_the_identities_a_squatter_linked(make_server, t
         kept = requests.get(gate.url("/api/v1/auth/identities"),
                             headers=auth(gate.token("squat", "Own3r!pass2"))).json()["items"]
         assert kept == []
+
+
+def first_password(gate, box, address, password):
+    """Sets an account's password by the forgot-password mail to `address`."""
+    assert requests.post(gate.url("/api/v1/auth/password/forgot"), json={"email": address}).status_code == 202
+    r = requests.post(gate.url("/api/v1/auth/password/reset"),
+                      json={"token": reset_token_in(box, address), "new_password": password})
+    assert r.status_code == 200, r.text
+
+
+def reset_details(gate, user_id):
+    """The details of the user's `password.reset` records (an administrator made at the first call)."""
+    if not hasattr(gate, "admin_for_audit"):
+        gate.admin_for_audit = gate.admin_token()
+    events = requests.get(gate.url("/api/v1/audit-events"), params={"type": "password.reset", "user_id": user_id},
+                          headers=auth(gate.admin_for_audit)).json()["items"]
+    return [e["detail"] for e in events]
+
+
+def test_an_external_account_moved_to_someone_elses_address_loses_its_way_in_at_their_reset(
+        make_server, tls, tmp_path):
+    """Found by an outside attack (stop 60): an account made by external sign-in moved its address
+    to the victim's, and the victim followed the confirmation link. The victim's reset counted as
+    the account's first password, which kept the holder's identity (the holder signed in again),
+    and the victim's own provider sign-in linked to the holder's account by the address. A first
+    password keeps only the identities whose provider verified the account's address; linking by
+    the address waits until no identity proven elsewhere is left."""
+    with mail_stack(make_server, tls, tmp_path) as (gate, box, _):
+        landing, _, _ = sign_in(gate, tls[0], "holder")  # the provider verifies holder@example.org
+        token = exchange(gate, landing).json()["access_token"]
+        made = user_id_of(gate, token)
+        r = requests.post(gate.url("/api/v1/auth/email/change"), json={"new_email": "victim@example.org"},
+                          headers=auth(token))
+        assert r.status_code == 202, r.text
+        confirm = reset_token_in(box, "victim@example.org", subject="Confirm your new email")
+        r = requests.post(gate.url("/api/v1/auth/email/change/confirm"), json={"token": confirm})
+        assert r.status_code == 200, r.text  # the victim followed the link
+        # The victim's own provider account, verified at that address, is not joined to it.
+        landing, _, _ = sign_in(gate, tls[0], "victim")
+        assert landing == "http://frontend.test/auth/callback#error=account_exists", landing
+        first_password(gate, box, "victim@example.org", "V1ctim!pass")
+        mine = gate.token("victim@example.org", "V1ctim!pass")
+        assert user_id_of(gate, mine) == made
+        assert requests.get(gate.url("/api/v1/auth/identities"), headers=auth(mine)).json()["items"] == []
+        assert reset_details(gate, made) == [{"via": "email", "api_keys": "revoked", "identities": "unproven_removed",
+                                              "identities_removed": 1, "passkeys": "second_factor_only"}]
+        # The holder's sign-in no longer reaches the account: it makes one of its own.
+        landing, _, _ = sign_in(gate, tls[0], "holder")
+        got = exchange(gate, landing)
+        assert got.status_code == 200, got.text
+        assert user_id_of(gate, got.json()["access_token"]) != made, "the holder signed in again"
+        # And now the victim's provider links to the victim's account by the address.
+        landing, _, _ = sign_in(gate, tls[0], "victim")
+        got = exchange(gate, landing)
+        assert got.status_code == 200, got.text
+        assert user_id_of(gate, got.json()["access_token"]) == made
+
+
+def test_an_external_accounts_own_first_password_keeps_its_identity(make_server, tls, tmp_path):
+    """The other side of the rule: an account made by external sign-in, at the address its
+    provider verified, sets a first password by a reset and keeps the identity it was made with.
+    An identity linked before its provider's verification was recorded (an older version's row,
+    here blanked by hand) counts once it signs in again; until then a reset removes it."""
+    with mail_stack(make_server, tls, tmp_path) as (gate, box, _):
+        landing, _, _ = sign_in(gate, tls[0], "keeper")
+        made = user_id_of(gate, exchange(gate, landing).json()["access_token"])
+        db = sqlite3.connect(gate.env["DATABASE_URL"][len("sqlite:///"):], timeout=10)
+        with db:
+            assert db.execute("UPDATE identities SET verified_email = '' WHERE user_id = ?", (made,)).rowcount == 1
+        landing, _, _ = sign_in(gate, tls[0], "keeper")  # records what the provider verifies now
+        assert user_id_of(gate, exchange(gate, landing).json()["access_token"]) == made
+        assert db.execute("SELECT verified_email FROM identities WHERE user_id = ?", (made,)).fetchall() == [
+            ("keeper@example.org",)]
+        first_password(gate, box, "keeper@example.org", "K33per!pass")
+        kept = requests.get(gate.url("/api/v1/auth/identities"),
+                            headers=auth(gate.token("keeper@example.org", "K33per!pass"))).json()["items"]
+        assert [i["subject"] for i in kept] == ["keeper"], kept
+        assert reset_details(gate, made) == [{"via": "email", "api_keys": "revoked"}]
+        landing, _, _ = sign_in(gate, tls[0], "keeper")
+        assert user_id_of(gate, exchange(gate, landing).json()["access_token"]) == made
+        # A row from before the record, not signed in since: the reset cannot tell it from a
+        # holder's and removes it; the owner's next sign-in links it again by the address.
+        landing, _, _ = sign_in(gate, tls[0], "oldrow")
+        old = user_id_of(gate, exchange(gate, landing).json()["access_token"])
+        with db:
+            assert db.execute("UPDATE identities SET verified_email = '' WHERE user_id = ?", (old,)).rowcount == 1
+        first_password(gate, box, "oldrow@example.org", "0ldRow!pass")
+        assert reset_details(gate, old)[0]["identities_removed"] == 1
+        landing, _, _ = sign_in(gate, tls[0], "oldrow")
+        assert user_id_of(gate, exchange(gate, landing).json()["access_token"]) == old
+        db.close()
 
 
 def test_identity_linked_notices_count_on_the_mailbox_budget(make_server, tls, tmp_path):

@@ -372,6 +372,12 @@ CREATE TABLE mfa_code_attempts (
 CREATE INDEX audit_type_id ON audit_events (type, id);
 CREATE INDEX audit_time ON audit_events (time_ms);
 )sql",
+    // 20: the address each identity's provider verified (a reset setting a first password keeps
+    // only the identities that proved the account's address: an outside attack). Unknown for the
+    // identities already linked: "" until their next sign-in.
+    R"sql(
+ALTER TABLE identities ADD COLUMN verified_email TEXT NOT NULL DEFAULT '';
+)sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
@@ -1234,18 +1240,19 @@ class PgApiKeys final : public ApiKeyStore {
 };
 
 constexpr std::string_view kIdentitySelect =
-    "SELECT id, user_id, provider, issuer, subject, email, created_at FROM identities ";
+    "SELECT id, user_id, provider, issuer, subject, email, created_at, verified_email FROM "
+    "identities ";
 
 Identity readIdentity(const Rows& r, int i) {
-  return Identity{r.int64(i, 0), r.int64(i, 1), r.text(i, 2), r.text(i, 3),
-                  r.text(i, 4),  r.text(i, 5),  r.int64(i, 6)};
+  return Identity{r.int64(i, 0), r.int64(i, 1), r.text(i, 2),  r.text(i, 3),
+                  r.text(i, 4),  r.text(i, 5),  r.int64(i, 6), r.text(i, 7)};
 }
 
 core::Result<Identity> insertIdentity(Connection& c, Identity i) {
   auto rows = c.query(
-      "INSERT INTO identities (user_id, provider, issuer, subject, email, created_at) "
-      "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-      {i.user_id, i.provider, i.issuer, i.subject, i.email, i.created_at});
+      "INSERT INTO identities (user_id, provider, issuer, subject, email, created_at, "
+      "verified_email) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+      {i.user_id, i.provider, i.issuer, i.subject, i.email, i.created_at, i.verified_email});
   if (!rows) return tl::unexpected(rows.error());
   i.id = rows->int64(0, 0);
   return i;
@@ -1279,6 +1286,12 @@ class PgIdentities final : public IdentityStore {
           if (!rows) return tl::unexpected(rows.error());
           return allRows<Identity>(*rows, readIdentity);
         });
+  }
+
+  core::Status noteVerifiedEmail(std::int64_t id, std::string_view verified_email) override {
+    return run(pool_,
+               "UPDATE identities SET verified_email = $2 WHERE id = $1 AND verified_email <> $2",
+               {id, verified_email});
   }
 
   core::Status removeUnlessLast(std::int64_t id, std::int64_t user_id) override {
@@ -1419,6 +1432,27 @@ core::Status settleMfa(Connection& c, std::int64_t user_id) {
     if (auto gone = c.query(sql, {user_id}); !gone) return tl::unexpected(gone.error());
   }
   return {};
+}
+
+// See TokenEffect::ResetPassword, a first password: the identities whose provider did not verify
+// `email` (lower() under "C" folds ASCII letters alone, as sameAddress) go, and if any did, the
+// passkeys stay second factors only. How many went.
+core::Result<std::int64_t> dropUnprovenIdentities(Connection& c, std::int64_t user_id,
+                                                  std::string_view email) {
+  auto dropped = c.query(
+      "DELETE FROM identities WHERE user_id = $1 AND lower(verified_email COLLATE \"C\") <> "
+      "lower($2::text COLLATE \"C\") RETURNING id",
+      {user_id, email});
+  if (!dropped) return tl::unexpected(dropped.error());
+  const auto count = static_cast<std::int64_t>(dropped->size());
+  if (count > 0) {
+    auto demoted = c.query(
+        "UPDATE mfa_factors SET passkey = (passkey::jsonb || '{\"second_factor_only\": "
+        "true}'::jsonb)::text WHERE user_id = $1 AND type = 'webauthn'",
+        {user_id});
+    if (!demoted) return tl::unexpected(demoted.error());
+  }
+  return count;
 }
 
 // See TokenEffect::ResetPassword: the linked identities go; the passkeys stay second factors only.
@@ -1798,10 +1832,14 @@ class PgMail final : public MailStore {
           if (!set) return tl::unexpected(set.error());
           if (auto ok = endEverything(c, u.id, now, effect.end_api_keys); !ok)
             return tl::unexpected(ok.error());
-          // A first password (an account made by external sign-in) changes neither: the
-          // identity it was made with is its owner's.
+          // A first password (an account made by external sign-in) keeps the identities that
+          // proved the account's address.
           if (!u.password_hash.empty()) {
             if (auto ok = dropOtherWaysIn(c, u.id); !ok) return tl::unexpected(ok.error());
+          } else {
+            auto removed = dropUnprovenIdentities(c, u.id, u.email);
+            if (!removed) return tl::unexpected(removed.error());
+            if (effect.identities_removed) *effect.identities_removed = *removed;
           }
           u.password_hash = effect.password_hash;
           u.tokens_valid_after = now;

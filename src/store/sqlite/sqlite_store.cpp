@@ -336,6 +336,12 @@ CREATE TABLE mfa_code_attempts (
 CREATE INDEX audit_type_id ON audit_events (type, id);
 CREATE INDEX audit_time ON audit_events (time_ms);
 )sql",
+    // 20: the address each identity's provider verified (a reset setting a first password keeps
+    // only the identities that proved the account's address: an outside attack). Unknown for the
+    // identities already linked: "" until their next sign-in.
+    R"sql(
+ALTER TABLE identities ADD COLUMN verified_email TEXT NOT NULL DEFAULT '';
+)sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
@@ -1246,23 +1252,25 @@ class SqliteApiKeys final : public ApiKeyStore {
 };
 
 constexpr std::string_view kIdentitySelect =
-    "SELECT id, user_id, provider, issuer, subject, email, created_at FROM identities ";
+    "SELECT id, user_id, provider, issuer, subject, email, created_at, verified_email FROM "
+    "identities ";
 
 Identity readIdentity(const Statement& s) {
-  return Identity{s.int64(0), s.int64(1), s.text(2), s.text(3), s.text(4), s.text(5), s.int64(6)};
+  return Identity{s.int64(0), s.int64(1), s.text(2),  s.text(3),
+                  s.text(4),  s.text(5),  s.int64(6), s.text(7)};
 }
 
 core::Result<Identity> insertIdentity(Connection& c, Identity i) {
   auto stmt = c.prepare(
-      "INSERT INTO identities (user_id, provider, issuer, subject, email, created_at) VALUES (?, "
-      "?, ?, ?, ?, ?)");
+      "INSERT INTO identities (user_id, provider, issuer, subject, email, created_at, "
+      "verified_email) VALUES (?, ?, ?, ?, ?, ?, ?)");
   if (!stmt) return tl::unexpected(stmt.error());
   stmt->bind(1, i.user_id)
       .bind(2, i.provider)
       .bind(3, i.issuer)
       .bind(4, i.subject)
       .bind(5, i.email);
-  stmt->bind(6, i.created_at);
+  stmt->bind(6, i.created_at).bind(7, i.verified_email);
   if (auto ok = stmt->run(); !ok) {
     core::Error e = ok.error();
     if (e.code == Errc::AlreadyExists) {
@@ -1302,6 +1310,16 @@ class SqliteIdentities final : public IdentityStore {
       if (!stmt) return tl::unexpected(stmt.error());
       stmt->bind(1, user_id);
       return allRows<Identity>(*stmt, readIdentity);
+    });
+  }
+
+  core::Status noteVerifiedEmail(std::int64_t id, std::string_view verified_email) override {
+    return pool_.with([&](Connection& c) -> core::Status {
+      auto stmt = c.prepare(
+          "UPDATE identities SET verified_email = ? WHERE id = ? AND verified_email <> ?");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, verified_email).bind(2, id).bind(3, verified_email);
+      return stmt->run();
     });
   }
 
@@ -1467,6 +1485,28 @@ core::Status dropOtherWaysIn(Connection& c, std::int64_t user_id) {
                  {"DELETE FROM identities WHERE user_id = ?1",
                   "UPDATE mfa_factors SET passkey = json_set(passkey, '$.second_factor_only', "
                   "json('true')) WHERE user_id = ?1 AND type = 'webauthn'"});
+}
+
+// See TokenEffect::ResetPassword, a first password: the identities whose provider did not verify
+// `email` (NOCASE folds ASCII letters alone, as sameAddress) go, and if any did, the passkeys stay
+// second factors only. How many went.
+core::Result<std::int64_t> dropUnprovenIdentities(Connection& c, std::int64_t user_id,
+                                                  std::string_view email) {
+  auto drop = c.prepare(
+      "DELETE FROM identities WHERE user_id = ? AND NOT (verified_email = ? COLLATE NOCASE)");
+  if (!drop) return tl::unexpected(drop.error());
+  drop->bind(1, user_id).bind(2, email);
+  if (auto ok = drop->run(); !ok) return tl::unexpected(ok.error());
+  const std::int64_t dropped = c.changes();
+  if (dropped > 0) {
+    if (auto ok = forUser(c, user_id,
+                          {"UPDATE mfa_factors SET passkey = json_set(passkey, "
+                           "'$.second_factor_only', json('true')) WHERE user_id = ?1 AND type = "
+                           "'webauthn'"});
+        !ok)
+      return tl::unexpected(ok.error());
+  }
+  return dropped;
 }
 
 class SqliteMfa final : public MfaStore {
@@ -1829,10 +1869,14 @@ class SqliteMail final : public MailStore {
           if (auto ok = set->run(); !ok) return tl::unexpected(ok.error());
           if (auto ok = endEverything(c, u.id, now, effect.end_api_keys); !ok)
             return tl::unexpected(ok.error());
-          // A first password (an account made by external sign-in) changes neither: the
-          // identity it was made with is its owner's.
+          // A first password (an account made by external sign-in) keeps the identities that
+          // proved the account's address.
           if (!u.password_hash.empty()) {
             if (auto ok = dropOtherWaysIn(c, u.id); !ok) return tl::unexpected(ok.error());
+          } else {
+            auto removed = dropUnprovenIdentities(c, u.id, u.email);
+            if (!removed) return tl::unexpected(removed.error());
+            if (effect.identities_removed) *effect.identities_removed = *removed;
           }
           if (auto ok = setVerified(c, u.id, now); !ok) return tl::unexpected(ok.error());
           u.password_hash = effect.password_hash;
