@@ -162,13 +162,16 @@ http::Response consentPage(Call& c, const op::Authorization& a, const op::Author
       json::object{{"name", kShownField},
                    {"value", p.consentMarker(p.now(), auth::sessionOf(c.who->claims()), r)}});
   const auto csrf = pages::formToken(c);
+  // Where the answer goes, named: a client's name is whatever its registrar typed.
+  std::string destination = op::formActionSource(a.redirect_uri);
   return pages::attach(pageFor(c, 200,
                                pages::render(c, "consent", "Allow access",
                                              {{"client", a.client.name},
+                                              {"destination", destination},
                                               {"scopes", std::move(scopes)},
                                               {"fields", std::move(fields)}},
                                              csrf.token),
-                               op::formActionSource(a.redirect_uri)),
+                               destination),
                        csrf);
 }
 

@@ -125,14 +125,16 @@ constexpr std::string_view kLogout = GH_TOP R"html(<p>Sign out of {{brand}} in t
 </form>
 )html";
 
-// csrf, client, scopes [{name, text}], fields [{name, value}] (the authorization request, posted
-// back whole and checked again)
+// csrf, client, destination (where the answer is sent: an origin, or an application's scheme),
+// scopes [{name, text}], fields [{name, value}] (the authorization request, posted back whole and
+// checked again)
 constexpr std::string_view kConsent =
     GH_TOP R"html(<p><strong>{{client}}</strong> asks to use your {{brand}} account.</p>
 <p>It will be able to:</p>
 <ul class="scopes">
 {{#scopes}}<li><span class="scope">{{text}}</span> <code>{{name}}</code></li>
 {{/scopes}}</ul>
+<p>Either way you are sent to <code id="consent-destination">{{destination}}</code>.</p>
 <form method="post" action="/ui/consent" id="consent-form">
 <input type="hidden" name="csrf" value="{{csrf}}">
 {{#fields}}<input type="hidden" name="{{name}}" value="{{value}}">

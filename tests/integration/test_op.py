@@ -1002,6 +1002,8 @@ def test_consent_page_shows_the_client_and_scopes_and_limits_its_form_action(op)
     assert w.saw_consent and page.status_code == 200
     assert "Shop &lt;script&gt;" in page.text and "Shop <script>" not in page.text
     assert "email" in page.text
+    # Where the answer goes, named (a client's name is whatever its registrar typed).
+    assert '<code id="consent-destination">https://shop.example.com</code>' in page.text
     csp = page.headers["Content-Security-Policy"]
     assert "form-action 'self' https://shop.example.com" in csp
     assert "unsafe-inline" not in csp
