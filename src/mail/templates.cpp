@@ -50,24 +50,33 @@ std::map<std::string, std::array<std::string, 3>, std::less<>> builtIns() {
              "is.</p>\n")}},
       {"verify-email",
        {"Verify your email address for {{product}}",
-        "Hello {{username}},\n\nPlease confirm that {{email}} is your address for {{product}} by "
-        "opening this link within {{expires}}:\n\n{{link}}\n\nIf the page asks for the code from "
-        "the email, it is:\n{{token}}\n\nIf you did not create an account, "
-        "ignore this message.\n\n-- \n{{product}}\n",
+        "Hello {{username}},\n\nPlease confirm that {{email}} is your address for the {{product}} "
+        "account {{username}} by opening this link within {{expires}}:\n\n{{link}}\n\nIf the "
+        "page asks for the code from the email, it is:\n{{token}}\n\nIf you did not create "
+        "that account, ignore this message: confirming would give the address to whoever did, "
+        "and the ways into it they chose. To take the address back, use Forgot password on the "
+        "sign-in page.\n\n-- \n{{product}}\n",
         page("<p>Hello {{username}},</p>\n<p>Please confirm that {{email}} is your address for "
-             "{{product}} by opening this link within {{expires}}:</p>\n" +
+             "the {{product}} account {{username}} by opening this link within {{expires}}:</p>\n" +
              button("Verify my email address") +
-             "<p>If you did not create an account, ignore this message.</p>\n")}},
+             "<p>If you did not create that account, ignore this message: confirming would give "
+             "the address to whoever did, and the ways into it they chose. To take the address "
+             "back, use Forgot password on the sign-in page.</p>\n")}},
       {"confirm-email-change",
        {"Confirm your new email address for {{product}}",
-        "Hello {{username}},\n\nTo make {{new_email}} the address of your {{product}} account, "
-        "open this link within {{expires}}:\n\n{{link}}\n\nIf the page asks for the code from the "
-        "email, it is:\n{{token}}\n\nIf you did not ask for this, ignore "
-        "this message: nothing changes.\n\n-- \n{{product}}\n",
-        page("<p>Hello {{username}},</p>\n<p>To make {{new_email}} the address of your "
-             "{{product}} account, open this link within {{expires}}:</p>\n" +
+        "Hello {{username}},\n\nSomeone signed in to the {{product}} account {{username}} asked "
+        "to make {{new_email}} its address. If that account is yours, open this link within "
+        "{{expires}}:\n\n{{link}}\n\nIf the page asks for the code from the email, it "
+        "is:\n{{token}}\n\nIf you did not ask for this, ignore this message: nothing changes. "
+        "Confirming an account that is not yours would let whoever holds it use your address "
+        "and keep their ways into it.\n\n-- \n{{product}}\n",
+        page("<p>Hello {{username}},</p>\n<p>Someone signed in to the {{product}} account "
+             "{{username}} asked to make {{new_email}} its address. If that account is yours, "
+             "open this link within {{expires}}:</p>\n" +
              button("Confirm my new address") +
-             "<p>If you did not ask for this, ignore this message: nothing changes.</p>\n")}},
+             "<p>If you did not ask for this, ignore this message: nothing changes. Confirming an "
+             "account that is not yours would let whoever holds it use your address and keep "
+             "their ways into it.</p>\n")}},
       {"email-change-notice",
        {"Your {{product}} email address is being changed",
         "Hello {{username}},\n\nSomeone signed in to your {{product}} account asked to change "

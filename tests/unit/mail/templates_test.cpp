@@ -70,6 +70,17 @@ TEST(Templates, EveryBuiltInRendersWithItsValues) {
     EXPECT_TRUE(contains(r->subject + r->text, "Gatehouse")) << name;
     EXPECT_FALSE(contains(r->subject + r->text + r->html, "{{")) << name;
   }
+  // A link that gives an address to an account names that account, and tells a reader who did
+  // not make it what confirming would do (a victim following a squatter's or a holder's link
+  // gave them the address: an outside attack).
+  for (const char* name : {"verify-email", "confirm-email-change"}) {
+    auto r = t->render(name, values());
+    ASSERT_TRUE(r) << name;
+    for (const auto& part : {r->text, r->html}) {
+      EXPECT_TRUE(contains(part, "account ann")) << name << ":\n" << part;
+      EXPECT_TRUE(contains(part, "would")) << name << ":\n" << part;
+    }
+  }
   auto notice = t->render("email-change-notice", values());
   ASSERT_TRUE(notice);
   EXPECT_TRUE(contains(notice->text, "ann.new@example.com"));
