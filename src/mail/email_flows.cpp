@@ -244,13 +244,14 @@ auth::Result<store::User> EmailFlows::resetPassword(const std::string& token,
   if (!hashed) return tl::unexpected(hashed.error());
   auto ending = d_.end.liveSessionsOf(live->user_id);
   if (!ending) return tl::unexpected(ending.error());
-  auto before = d_.store.users().findById(live->user_id);
-  if (!before) return tl::unexpected(auth::storeFailure(before.error()));
-  const bool had_password = *before && !(*before)->password_hash.empty();
+  // As the reset's transaction saw the account: a password set meanwhile (an administrator's)
+  // makes it no first password.
+  bool had_password = false;
   std::int64_t unproven = 0;  // a first password: the identities that had not proved the address
-  auto user = redeem(token, "reset",
-                     {store::TokenEffect::Kind::ResetPassword, std::move(*hashed), true, &unproven},
-                     Flow::PasswordReset, client);
+  auto user = redeem(
+      token, "reset",
+      {store::TokenEffect::Kind::ResetPassword, std::move(*hashed), true, &unproven, &had_password},
+      Flow::PasswordReset, client);
   if (!user) return tl::unexpected(user.error());
   d_.api_keys.forgetUser(user->id);
   // Whoever locked the account out by guessing no longer keeps its owner out.

@@ -354,7 +354,13 @@ std::string OidcService::linkIdentity(const Provider& provider, const jose::Clai
   const std::string done = settings_.frontend_url + "/auth/callback#linked=" + c.name;
   auto known = store_.identities().find(c.issuer, claims.sub);
   if (!known) return fail(c.name, "server_error", known.error().message, client);
-  if (*known && (*known)->user_id == link.user_id) return done;  // linked already
+  if (*known && (*known)->user_id == link.user_id) {  // linked already: what it proves now
+    if (const auto proven = verifiedEmail(claims); (*known)->verified_email != proven) {
+      if (auto ok = store_.identities().noteVerifiedEmail((*known)->id, proven); !ok)
+        return fail(c.name, "server_error", ok.error().message, client, link.user_id);
+    }
+    return done;
+  }
   // Another account's identity stays there (whoever proved it at the provider signs in to it);
   // the store refuses one linked elsewhere in the meantime alike.
   const auto in_use = [&] {
@@ -437,10 +443,19 @@ core::Result<std::int64_t> OidcService::resolveUser(const Provider& provider,
         return core::makeError(core::Errc::AlreadyExists,
                                "email belongs to an account whose owner unlinked this identity");
       }
-      // Nor to an account holding an identity that never proved the account's address: whoever
-      // holds it may have moved the account's address to this person's (who followed the
-      // confirmation link), and would share what they do there (an outside attack). A reset of
-      // the password by mail removes such identities; so does their owner, on the account page.
+      // Nor to an account whose address was moved there since its last reset by mail: whoever
+      // made it (and its password, passkeys, identities) may be someone else than this person,
+      // who followed the confirmation link (an outside attack, and a review: unlinking the
+      // maker's identity first got past the check below). A reset by mail ends that.
+      if ((*existing)->address_moved) {
+        reason = "account_exists";
+        return core::makeError(core::Errc::AlreadyExists,
+                               "email belongs to an account whose address was changed since its "
+                               "last reset by mail");
+      }
+      // Nor to an account holding an identity that never proved the account's address: its
+      // holder is not known to be the address's owner. A reset by mail removes such identities
+      // (a first password too), or the owner does on the account page.
       auto held = store_.identities().listForUser((*existing)->id);
       if (!held) return tl::unexpected(held.error());
       for (const auto& other : *held) {

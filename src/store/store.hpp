@@ -29,6 +29,12 @@ struct User {
   bool email_verified = false;
   // The user has a confirmed second factor (kept by the factor store in the same transaction).
   bool mfa_enabled = false;
+  // The address was set by a change (a confirmed email change, an administrator's) since the
+  // last reset by mail: whoever made the account, and its ways in, may be someone else than the
+  // address's owner, who followed the confirmation link. External sign-in does not join such an
+  // account by its address (an outside review); a reset by mail, which ends the others' ways in,
+  // clears it (migration 21).
+  bool address_moved = false;
 };
 
 // One read of a change log (users or API keys): the ids changed after the seq asked for, in
@@ -489,14 +495,16 @@ struct TokenEffect {
                     // sameAddress): the identity it was made with is its owner's. Any other goes
                     // (its holder may have moved the account's address to the reader's: an
                     // outside attack), and then the passkeys stay second factors only too.
-    ChangeEmail,    // the token's address becomes the user's, verified
+    ChangeEmail,    // the token's address becomes the user's, verified, and address_moved
   };
   Kind kind = Kind::VerifyEmail;
   std::string password_hash;  // ResetPassword
   bool end_api_keys = true;   // ResetPassword
-  // ResetPassword, when set: how many linked identities the reset removed (the passkeys were made
-  // second factors only when it is above zero).
+  // ResetPassword, when set: how many linked identities a first password removed (the passkeys
+  // were made second factors only when it is above zero), and whether the account had a password
+  // (then every identity went), as the reset's transaction saw them.
   std::int64_t* identities_removed = nullptr;
+  bool* had_password = nullptr;
 };
 
 // Email tokens and the outbox. Thread-safe; every method is one transaction.
@@ -752,7 +760,7 @@ class KeyRingStore {
 };
 
 // The migrations this version applies, the same number on each backend.
-inline constexpr int kSchemaVersion = 20;
+inline constexpr int kSchemaVersion = 21;
 
 // What to say about a database at schema `version` (what migrate() returned) when a newer
 // version migrated it; nullopt when it is this version's. Older nodes run on during a roll-out;

@@ -2012,6 +2012,50 @@ TEST_P(MailStoreContract, AFirstPasswordKeepsOnlyTheIdentitiesThatProvedTheAddre
   EXPECT_EQ(ids.listForUser(moved->id).value().at(0).verified_email, "victim@example.com");
 }
 
+TEST_P(MailStoreContract, AnAddressSetByAChangeIsMarkedUntilAResetByMail) {
+  // Found by a review and an outside attack: a password account (or one whose maker unlinked
+  // their identity) moved its address to the victim's, the victim followed the confirmation link,
+  // and the victim's provider sign-in joined it by the address. The account records that its
+  // address came by a change (a confirmed one, an administrator's; not a change of letter case);
+  // a reset by mail, which ends the others' ways in, clears it. Read back on every way of reading.
+  auto u = store_->users().create({"holder@example.com", "holder", "$2b$10$h", "user", true, true});
+  ASSERT_TRUE(u) << u.error().message;
+  EXPECT_FALSE(u->address_moved);
+  const auto moved = [&] {
+    const bool by_id = store_->users().findById(u->id).value()->address_moved;
+    const auto current = store_->users().findById(u->id).value()->email;
+    EXPECT_EQ(store_->users().findByEmail(current).value()->address_moved, by_id);
+    return by_id;
+  };
+  UserPatch cased;
+  cased.email = "Holder@Example.com";
+  ASSERT_TRUE(store_->users().update(u->id, cased, "admin"));
+  EXPECT_FALSE(moved());
+  ASSERT_TRUE(store_->mail().issue(token("c", u->id, "change", "victim@example.com"), {}, 3));
+  auto changed = store_->mail().redeem("c", "change", kNow, {TokenEffect::Kind::ChangeEmail});
+  ASSERT_TRUE(changed) << changed.error().message;
+  EXPECT_TRUE(changed->address_moved);
+  EXPECT_TRUE(moved());
+  ASSERT_TRUE(store_->mail().issue(token("v", u->id, "verify", "victim@example.com"), {}, 3));
+  ASSERT_TRUE(store_->mail().redeem("v", "verify", kNow, {TokenEffect::Kind::VerifyEmail}));
+  EXPECT_TRUE(moved());  // a verification proves the address, not who made the account
+  ASSERT_TRUE(store_->mail().issue(token("r", u->id, "reset", "victim@example.com"), {}, 3));
+  bool had_password = false;
+  auto reset = store_->mail().redeem(
+      "r", "reset", kNow,
+      {TokenEffect::Kind::ResetPassword, "$2b$10$n", true, nullptr, &had_password});
+  ASSERT_TRUE(reset) << reset.error().message;
+  EXPECT_TRUE(had_password);
+  EXPECT_FALSE(reset->address_moved);
+  EXPECT_FALSE(moved());
+  UserPatch admin;
+  admin.email = "elsewhere@example.com";
+  auto by_admin = store_->users().update(u->id, admin, "admin");
+  ASSERT_TRUE(by_admin);
+  EXPECT_TRUE(by_admin->address_moved);
+  EXPECT_TRUE(moved());
+}
+
 TEST_P(MailStoreContract, APasswordSetBySomeoneElseEndsTheOtherWaysInAsAResetDoes) {
   // Found by an outside attack: an administrator's reset after a takeover left the thief's linked
   // identity signing in. A password set by someone else (other_ways_in) removes the identities

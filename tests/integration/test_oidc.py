@@ -1363,12 +1363,7 @@ def test_an_external_account_moved_to_someone_elses_address_loses_its_way_in_at_
         landing, _, _ = sign_in(gate, tls[0], "holder")  # the provider verifies holder@example.org
         token = exchange(gate, landing).json()["access_token"]
         made = user_id_of(gate, token)
-        r = requests.post(gate.url("/api/v1/auth/email/change"), json={"new_email": "victim@example.org"},
-                          headers=auth(token))
-        assert r.status_code == 202, r.text
-        confirm = reset_token_in(box, "victim@example.org", subject="Confirm your new email")
-        r = requests.post(gate.url("/api/v1/auth/email/change/confirm"), json={"token": confirm})
-        assert r.status_code == 200, r.text  # the victim followed the link
+        move_address(gate, box, token, "victim@example.org")  # the victim followed the link
         # The victim's own provider account, verified at that address, is not joined to it.
         landing, _, _ = sign_in(gate, tls[0], "victim")
         assert landing == "http://frontend.test/auth/callback#error=account_exists", landing
@@ -1388,6 +1383,51 @@ def test_an_external_account_moved_to_someone_elses_address_loses_its_way_in_at_
         got = exchange(gate, landing)
         assert got.status_code == 200, got.text
         assert user_id_of(gate, got.json()["access_token"]) == made
+
+
+def move_address(gate, box, token, to):
+    """The account of `token` asks for the address `to`, and its owner follows the link."""
+    r = requests.post(gate.url("/api/v1/auth/email/change"), json={"new_email": to}, headers=auth(token))
+    assert r.status_code == 202, r.text
+    r = requests.post(gate.url("/api/v1/auth/email/change/confirm"),
+                      json={"token": reset_token_in(box, to, subject="Confirm your new email")})
+    assert r.status_code == 200, r.text
+
+
+def test_a_provider_sign_in_never_joins_an_account_whose_address_was_moved_there(make_server, tls, tmp_path):
+    """Found by a review and an outside attack of the fix above: it looked only at the identities
+    held. A password account moved to the victim's address (the victim followed the link), or an
+    external account whose maker set a first password at their own address, unlinked their
+    identity and then moved it, was joined by the victim's provider sign-in: the maker's password
+    still signed in to what the victim did. An address set by a change joins nothing by itself
+    until a reset by mail, which ends the maker's ways in."""
+    with mail_stack(make_server, tls, tmp_path) as (gate, box, _):
+        # A password account, moved.
+        assert gate.register("holder2@corp.test", "holder2").status_code == 201
+        moved = user_id_of(gate, gate.token("holder2"))
+        move_address(gate, box, gate.token("holder2"), "victim2@example.org")
+        landing, _, _ = sign_in(gate, tls[0], "victim2")
+        assert landing == "http://frontend.test/auth/callback#error=account_exists", landing
+        assert gate.login("holder2").status_code == 200  # nothing joined: the maker's own still
+        # The victim's reset ends the maker's ways in; then the provider joins the account.
+        first_password(gate, box, "victim2@example.org", "V1ctim2!pass")
+        assert gate.login("holder2").status_code == 401
+        landing, _, _ = sign_in(gate, tls[0], "victim2")
+        got = exchange(gate, landing)
+        assert got.status_code == 200, got.text
+        assert user_id_of(gate, got.json()["access_token"]) == moved
+        # An external account whose maker set a password, unlinked the identity, then moved it.
+        landing, _, _ = sign_in(gate, tls[0], "holder3")
+        made = user_id_of(gate, exchange(gate, landing).json()["access_token"])
+        first_password(gate, box, "holder3@example.org", "H0lder3!pass")
+        token = gate.token("holder3@example.org", "H0lder3!pass")
+        [identity] = requests.get(gate.url("/api/v1/auth/identities"), headers=auth(token)).json()["items"]
+        assert requests.delete(gate.url(f"/api/v1/auth/identities/{identity['id']}"),
+                               headers=auth(token)).status_code == 204
+        move_address(gate, box, token, "victim3@example.org")
+        landing, _, _ = sign_in(gate, tls[0], "victim3")
+        assert landing == "http://frontend.test/auth/callback#error=account_exists", landing
+        assert user_id_of(gate, gate.token("victim3@example.org", "H0lder3!pass")) == made
 
 
 def test_an_external_accounts_own_first_password_keeps_its_identity(make_server, tls, tmp_path):

@@ -378,6 +378,11 @@ CREATE INDEX audit_time ON audit_events (time_ms);
     R"sql(
 ALTER TABLE identities ADD COLUMN verified_email TEXT NOT NULL DEFAULT '';
 )sql",
+    // 21: whether the user's address was set by a change since the last reset by mail
+    // (User::address_moved); unknown for the changes made before: not set.
+    R"sql(
+ALTER TABLE users ADD COLUMN address_moved BOOLEAN NOT NULL DEFAULT FALSE;
+)sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
@@ -488,11 +493,12 @@ core::Result<std::int64_t> purgeLog(Pool& pool, const std::string& table, std::i
 
 constexpr std::string_view kUserSelect =
     "SELECT id, email, username, password_hash, role, is_active, created_at, tokens_valid_after, "
-    "email_verified, mfa_enabled FROM users ";
+    "email_verified, mfa_enabled, address_moved FROM users ";
 
 User readUser(const Rows& r, int i) {
-  return User{r.int64(i, 0),   r.text(i, 1),  r.text(i, 2),  r.text(i, 3),    r.text(i, 4),
-              r.boolean(i, 5), r.int64(i, 6), r.int64(i, 7), r.boolean(i, 8), r.boolean(i, 9)};
+  return User{r.int64(i, 0),   r.text(i, 1),    r.text(i, 2),    r.text(i, 3),
+              r.text(i, 4),    r.boolean(i, 5), r.int64(i, 6),   r.int64(i, 7),
+              r.boolean(i, 8), r.boolean(i, 9), r.boolean(i, 10)};
 }
 
 core::Result<std::optional<User>> oneUser(Connection& c, std::string_view where, Param p) {
@@ -697,6 +703,9 @@ class PgUsers final : public UserStore {
       if (!rows) return tl::unexpected(rows.error());
       if (!sameAddress((*current)->email, u.email)) {
         if (auto ok = dropEmailedTokens(c, id); !ok) return tl::unexpected(ok.error());
+        auto moved = c.query("UPDATE users SET address_moved = TRUE WHERE id = $1", {id});
+        if (!moved) return tl::unexpected(moved.error());
+        u.address_moved = true;
       }
       if ((*current)->is_active && !u.is_active && patch.deactivated_at) {
         u.tokens_valid_after = *patch.deactivated_at;
@@ -1827,13 +1836,15 @@ class PgMail final : public MailStore {
         case TokenEffect::Kind::VerifyEmail:
           break;
         case TokenEffect::Kind::ResetPassword: {
-          auto set = c.query("UPDATE users SET password_hash = $1 WHERE id = $2",
-                             {effect.password_hash, u.id});
+          auto set =
+              c.query("UPDATE users SET password_hash = $1, address_moved = FALSE WHERE id = $2",
+                      {effect.password_hash, u.id});
           if (!set) return tl::unexpected(set.error());
           if (auto ok = endEverything(c, u.id, now, effect.end_api_keys); !ok)
             return tl::unexpected(ok.error());
           // A first password (an account made by external sign-in) keeps the identities that
           // proved the account's address.
+          if (effect.had_password) *effect.had_password = !u.password_hash.empty();
           if (!u.password_hash.empty()) {
             if (auto ok = dropOtherWaysIn(c, u.id); !ok) return tl::unexpected(ok.error());
           } else {
@@ -1842,15 +1853,18 @@ class PgMail final : public MailStore {
             if (effect.identities_removed) *effect.identities_removed = *removed;
           }
           u.password_hash = effect.password_hash;
+          u.address_moved = false;
           u.tokens_valid_after = now;
           break;
         }
         case TokenEffect::Kind::ChangeEmail: {
-          auto set = c.query("UPDATE users SET email = $1, updated_at = $2 WHERE id = $3",
-                             {t.email, now, u.id});
+          auto set = c.query(
+              "UPDATE users SET email = $1, address_moved = TRUE, updated_at = $2 WHERE id = $3",
+              {t.email, now, u.id});
           if (!set) return tl::unexpected(set.error());
           if (auto ok = dropEmailedTokens(c, u.id); !ok) return tl::unexpected(ok.error());
           u.email = t.email;
+          u.address_moved = true;
           break;
         }
       }

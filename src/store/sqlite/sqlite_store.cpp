@@ -342,6 +342,11 @@ CREATE INDEX audit_time ON audit_events (time_ms);
     R"sql(
 ALTER TABLE identities ADD COLUMN verified_email TEXT NOT NULL DEFAULT '';
 )sql",
+    // 21: whether the user's address was set by a change since the last reset by mail
+    // (User::address_moved); unknown for the changes made before: not set.
+    R"sql(
+ALTER TABLE users ADD COLUMN address_moved INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
@@ -494,12 +499,13 @@ core::Result<std::int64_t> purgeRows(ConnectionPool& pool, std::string_view tabl
 
 constexpr std::string_view kUserColumns =
     "id, email, username, password_hash, role, is_active, created_at, tokens_valid_after, "
-    "email_verified, mfa_enabled";
+    "email_verified, mfa_enabled, address_moved";
 const std::string kUserSelect = "SELECT " + std::string(kUserColumns) + " FROM users ";
 
 User readUser(const Statement& s) {
-  return User{s.int64(0),      s.text(1),  s.text(2),  s.text(3),       s.text(4),
-              s.int64(5) != 0, s.int64(6), s.int64(7), s.int64(8) != 0, s.int64(9) != 0};
+  return User{s.int64(0),      s.text(1),       s.text(2),       s.text(3),
+              s.text(4),       s.int64(5) != 0, s.int64(6),      s.int64(7),
+              s.int64(8) != 0, s.int64(9) != 0, s.int64(10) != 0};
 }
 
 core::Result<std::optional<User>> oneUser(Connection& c, std::string_view sql, auto bind) {
@@ -644,6 +650,11 @@ class SqliteUsers final : public UserStore {
       if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
       if (!sameAddress((*current)->email, u.email)) {
         if (auto ok = dropEmailedTokens(c, id); !ok) return tl::unexpected(ok.error());
+        auto moved = c.prepare("UPDATE users SET address_moved = 1 WHERE id = ?");
+        if (!moved) return tl::unexpected(moved.error());
+        moved->bind(1, id);
+        if (auto ok = moved->run(); !ok) return tl::unexpected(ok.error());
+        u.address_moved = true;
       }
       if ((*current)->is_active && !u.is_active && patch.deactivated_at) {
         u.tokens_valid_after = *patch.deactivated_at;
@@ -1863,7 +1874,8 @@ class SqliteMail final : public MailStore {
           if (auto ok = setVerified(c, u.id, now); !ok) return tl::unexpected(ok.error());
           break;
         case TokenEffect::Kind::ResetPassword: {
-          auto set = c.prepare("UPDATE users SET password_hash = ? WHERE id = ?");
+          auto set =
+              c.prepare("UPDATE users SET password_hash = ?, address_moved = 0 WHERE id = ?");
           if (!set) return tl::unexpected(set.error());
           bindAll(*set, effect.password_hash, u.id);
           if (auto ok = set->run(); !ok) return tl::unexpected(ok.error());
@@ -1871,6 +1883,7 @@ class SqliteMail final : public MailStore {
             return tl::unexpected(ok.error());
           // A first password (an account made by external sign-in) keeps the identities that
           // proved the account's address.
+          if (effect.had_password) *effect.had_password = !u.password_hash.empty();
           if (!u.password_hash.empty()) {
             if (auto ok = dropOtherWaysIn(c, u.id); !ok) return tl::unexpected(ok.error());
           } else {
@@ -1879,18 +1892,21 @@ class SqliteMail final : public MailStore {
             if (effect.identities_removed) *effect.identities_removed = *removed;
           }
           if (auto ok = setVerified(c, u.id, now); !ok) return tl::unexpected(ok.error());
+          u.address_moved = false;
           u.password_hash = effect.password_hash;
           u.tokens_valid_after = now;
           break;
         }
         case TokenEffect::Kind::ChangeEmail: {
           auto set = c.prepare(
-              "UPDATE users SET email = ?, email_verified = 1, updated_at = ? WHERE id = ?");
+              "UPDATE users SET email = ?, email_verified = 1, address_moved = 1, updated_at = ? "
+              "WHERE id = ?");
           if (!set) return tl::unexpected(set.error());
           bindAll(*set, t.email, now, u.id);
           if (auto ok = set->run(); !ok) return tl::unexpected(ok.error());
           if (auto ok = dropEmailedTokens(c, u.id); !ok) return tl::unexpected(ok.error());
           u.email = t.email;
+          u.address_moved = true;
           break;
         }
       }
