@@ -473,6 +473,19 @@ core::Result<std::int64_t> OidcService::resolveUser(const Provider& provider,
       return (*existing)->id;
     }
   }
+  // An identity a reset removed from an account that still exists makes no account of its own: its
+  // owner (who, say, moved the account's address or whose address at the provider changed) would
+  // land in an empty second account holding it, which the account page could then not link back
+  // (a review, and an outside attack). They sign in with the password and link it again; whoever
+  // else held it (the one the reset was for) gets no account through it.
+  auto removed = store_.identities().removedFrom(c.issuer, claims.sub);
+  if (!removed) return tl::unexpected(removed.error());
+  if (*removed) {
+    reason = "identity_removed";
+    return core::makeError(core::Errc::AlreadyExists,
+                           "a reset removed this identity from account " +
+                               std::to_string(**removed) + ": link it again from there");
+  }
   // Only an address the provider verified becomes the account's: an unverified one could be
   // anybody's, and its owner, finding it taken, would set a password by the reset link and share
   // the account with whoever signed in here (pre-account hijacking). Such users get a placeholder

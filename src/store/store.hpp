@@ -329,6 +329,12 @@ class IdentityStore {
   [[nodiscard]] virtual core::Result<std::optional<Identity>> find(std::string_view issuer,
                                                                    std::string_view subject) = 0;
   [[nodiscard]] virtual core::Result<std::vector<Identity>> listForUser(std::int64_t user_id) = 0;
+  // The account this identity was last removed from by a reset by mail or a password someone
+  // else set (TokenEffect::ResetPassword, PasswordEnds::other_ways_in), unless it was linked again
+  // since (anywhere) or that account is gone; nullopt otherwise. Such an identity makes no
+  // account of its own: its owner signs in with the password and links it again.
+  [[nodiscard]] virtual core::Result<std::optional<std::int64_t>> removedFrom(
+      std::string_view issuer, std::string_view subject) = 0;
   // Records the address the provider verified at this sign-in ("" for none); a write only when it
   // differs from the stored one.
   [[nodiscard]] virtual core::Status noteVerifiedEmail(std::int64_t id,
@@ -760,7 +766,7 @@ class KeyRingStore {
 };
 
 // The migrations this version applies, the same number on each backend.
-inline constexpr int kSchemaVersion = 21;
+inline constexpr int kSchemaVersion = 22;
 
 // What to say about a database at schema `version` (what migrate() returned) when a newer
 // version migrated it; nullopt when it is this version's. Older nodes run on during a roll-out;

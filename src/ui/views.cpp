@@ -134,7 +134,8 @@ constexpr std::string_view kConsent =
 <ul class="scopes">
 {{#scopes}}<li><span class="scope">{{text}}</span> <code>{{name}}</code></li>
 {{/scopes}}</ul>
-<p>Either way you are sent to <code id="consent-destination">{{destination}}</code>.</p>
+{{#destination}}<p>Either way you are sent to <code id="consent-destination">{{destination}}</code>.</p>
+{{/destination}}
 <form method="post" action="/ui/consent" id="consent-form">
 <input type="hidden" name="csrf" value="{{csrf}}">
 {{#fields}}<input type="hidden" name="{{name}}" value="{{value}}">

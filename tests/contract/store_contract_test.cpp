@@ -1993,6 +1993,14 @@ TEST_P(MailStoreContract, AFirstPasswordKeepsOnlyTheIdentitiesThatProvedTheAddre
   const auto left = store_->identities().listForUser(moved->id).value();
   ASSERT_EQ(left.size(), 1U);
   EXPECT_EQ(left[0].subject, "sub-victim");
+  // What went is remembered against the account (it makes no account of its own at its next
+  // sign-in) until it is linked again anywhere, or the account is deleted.
+  auto& ids0 = store_->identities();
+  EXPECT_EQ(ids0.removedFrom("https://idp", "sub-holder").value(), moved->id);
+  EXPECT_EQ(ids0.removedFrom("https://third", "sub-claimed").value(), moved->id);
+  EXPECT_FALSE(ids0.removedFrom("https://other", "sub-victim").value());  // kept
+  ASSERT_TRUE(ids0.create({0, moved->id, "third", "https://third", "sub-claimed", "", kNow + 6}));
+  EXPECT_FALSE(ids0.removedFrom("https://third", "sub-claimed").value());
   const auto record =
       boost::json::parse(store_->mfa().findByCredential("cred-moved").value()->passkey).as_object();
   const auto* only = record.if_contains("second_factor_only");
@@ -2010,6 +2018,27 @@ TEST_P(MailStoreContract, AFirstPasswordKeepsOnlyTheIdentitiesThatProvedTheAddre
   ASSERT_TRUE(ids.noteVerifiedEmail(victim->id, "victim@example.com"));
   ASSERT_TRUE(ids.noteVerifiedEmail(victim->id, "victim@example.com"));  // unchanged: no error
   EXPECT_EQ(ids.listForUser(moved->id).value().at(0).verified_email, "victim@example.com");
+}
+
+TEST_P(MailStoreContract, IdentitiesARemovalEndedAreRememberedAgainstTheirAccount) {
+  // A reset of an account with a password, and a password someone else set, remember every
+  // identity they removed; deleting the account forgets them.
+  auto u = store_->users().create({"pw@example.com", "pw", "$2b$10$h", "user", true, true});
+  ASSERT_TRUE(u) << u.error().message;
+  ASSERT_TRUE(store_->identities().create({0, u->id, "oidc", "https://idp", "sub-pw", "", kNow}));
+  ASSERT_TRUE(store_->mail().issue(token("r", u->id, "reset", u->email), {}, 3));
+  ASSERT_TRUE(
+      store_->mail().redeem("r", "reset", kNow, {TokenEffect::Kind::ResetPassword, "$2b$10$n"}));
+  EXPECT_EQ(store_->identities().removedFrom("https://idp", "sub-pw").value(), u->id);
+  auto v = store_->users().create({"set@example.com", "set", "", "user", true, true});
+  ASSERT_TRUE(v) << v.error().message;
+  ASSERT_TRUE(store_->identities().create(
+      {0, v->id, "oidc", "https://idp", "sub-set", "", kNow, "set@example.com"}));
+  ASSERT_TRUE(store_->users().changePassword(v->id, "$2b$10$s", kNow, {true, true}));
+  EXPECT_EQ(store_->identities().removedFrom("https://idp", "sub-set").value(), v->id);
+  ASSERT_TRUE(store_->users().remove(u->id, "admin"));
+  EXPECT_FALSE(store_->identities().removedFrom("https://idp", "sub-pw").value());
+  EXPECT_EQ(store_->identities().removedFrom("https://idp", "sub-set").value(), v->id);
 }
 
 TEST_P(MailStoreContract, AnAddressSetByAChangeIsMarkedUntilAResetByMail) {

@@ -1373,11 +1373,9 @@ def test_an_external_account_moved_to_someone_elses_address_loses_its_way_in_at_
         assert requests.get(gate.url("/api/v1/auth/identities"), headers=auth(mine)).json()["items"] == []
         assert reset_details(gate, made) == [{"via": "email", "api_keys": "revoked", "identities": "unproven_removed",
                                               "identities_removed": 1, "passkeys": "second_factor_only"}]
-        # The holder's sign-in no longer reaches the account: it makes one of its own.
+        # The holder's sign-in no longer reaches the account (nor makes one: the reset removed it).
         landing, _, _ = sign_in(gate, tls[0], "holder")
-        got = exchange(gate, landing)
-        assert got.status_code == 200, got.text
-        assert user_id_of(gate, got.json()["access_token"]) != made, "the holder signed in again"
+        assert landing == "http://frontend.test/auth/callback#error=identity_removed", landing
         # And now the victim's provider links to the victim's account by the address.
         landing, _, _ = sign_in(gate, tls[0], "victim")
         got = exchange(gate, landing)
@@ -1428,6 +1426,73 @@ def test_a_provider_sign_in_never_joins_an_account_whose_address_was_moved_there
         landing, _, _ = sign_in(gate, tls[0], "victim3")
         assert landing == "http://frontend.test/auth/callback#error=account_exists", landing
         assert user_id_of(gate, gate.token("victim3@example.org", "H0lder3!pass")) == made
+
+
+def test_an_identity_a_reset_removed_makes_no_account_of_its_own(make_server, tls, tmp_path):
+    """Found by a review and an outside attack: an owner who moved their external account to
+    another address and set a first password lost the identity (it proves the old address), and
+    their next provider sign-in made an empty second account holding it, which the account page
+    could not link back (`identity-in-use`). It now lands on `#error=identity_removed`, and the
+    owner links it again from the account page."""
+    with mail_stack(make_server, tls, tmp_path) as (gate, box, _):
+        landing, _, _ = sign_in(gate, tls[0], "drift")
+        token = exchange(gate, landing).json()["access_token"]
+        made = user_id_of(gate, token)
+        move_address(gate, box, token, "drift@corp.test")  # the owner's own new address
+        first_password(gate, box, "drift@corp.test", "Dr1ft!pass")
+        assert reset_details(gate, made)[0]["identities_removed"] == 1
+        users_before = requests.get(gate.url("/api/v1/users"), headers=auth(gate.admin_for_audit)).json()
+        landing, _, _ = sign_in(gate, tls[0], "drift")
+        assert landing == "http://frontend.test/auth/callback#error=identity_removed", landing
+        assert requests.get(gate.url("/api/v1/users"), headers=auth(gate.admin_for_audit)).json() == users_before
+        browser = password_browser(gate, "drift@corp.test", "Dr1ft!pass")
+        assert link(gate, tls[0], browser, "drift") == "/ui/account?done=identity-linked#identities"
+        landing, _, _ = sign_in(gate, tls[0], "drift")
+        assert user_id_of(gate, exchange(gate, landing).json()["access_token"]) == made
+
+
+def test_an_identity_proven_at_another_address_keeps_the_account_from_linking_by_address(stack):
+    """Found by a review: no test decided this check. An owner-linked identity whose provider
+    verifies another address than the account's (or an identity from before the record, blanked
+    here) is not known to be the address's owner's: a provider sign-in at the account's address
+    is not joined to it while that identity is held."""
+    gate, cert, fake = stack
+    verified_account(gate, "dora")  # dora@example.org, verified, a password
+    browser = password_browser(gate, "dora_pw")
+    assert link(gate, cert, browser, "doraother") == "/ui/account?done=identity-linked#identities"
+    landing, _, _ = sign_in(gate, cert, "dora")
+    assert landing == "http://frontend.test/auth/callback#error=account_exists", landing
+    # Without it, the same sign-in joins.
+    [held] = identities_of(gate, "dora_pw")
+    assert requests.delete(gate.url(f"/api/v1/auth/identities/{held['id']}"),
+                           headers=auth(gate.token("dora_pw"))).status_code == 204
+    landing, _, _ = sign_in(gate, cert, "dora")
+    dora = user_id_of(gate, gate.token("dora_pw"))
+    assert user_id_of(gate, exchange(gate, landing).json()["access_token"]) == dora
+    # One recorded as proving nothing (as one from before migration 20) holds it back too, and
+    # one recorded as proving the account's address does not.
+    gate.cli("user", "create", "--email", "fake@example.net", "--username", "fake_pw", "--role", "user",
+             "--password-stdin", "--email-verified", stdin="Passw0rd!x\n")
+    browser = password_browser(gate, "fake_pw")
+    assert link(gate, cert, browser, "fakeother") == "/ui/account?done=identity-linked#identities"
+    owner = user_id_of(gate, gate.token("fake_pw"))
+
+    def held_proves(address):
+        db = sqlite3.connect(gate.env["DATABASE_URL"][len("sqlite:///"):], timeout=10)
+        with db:
+            assert db.execute("UPDATE identities SET verified_email = ? WHERE user_id = ?",
+                              (address, owner)).rowcount == 1
+        db.close()
+
+    def fake_sign_in():
+        fake.mode = "ok"  # sub fake-user, fake@example.net verified
+        location, tx = start(gate, "fake")
+        r = requests.get(location, verify=cert, allow_redirects=False)
+        return callback(gate, r.headers["Location"], tx)
+    held_proves("")
+    assert fake_sign_in() == "http://frontend.test/auth/callback#error=account_exists"
+    held_proves("FAKE@example.net")
+    assert user_id_of(gate, exchange(gate, fake_sign_in()).json()["access_token"]) == owner
 
 
 def test_an_external_accounts_own_first_password_keeps_its_identity(make_server, tls, tmp_path):

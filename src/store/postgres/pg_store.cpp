@@ -383,6 +383,18 @@ ALTER TABLE identities ADD COLUMN verified_email TEXT NOT NULL DEFAULT '';
     R"sql(
 ALTER TABLE users ADD COLUMN address_moved BOOLEAN NOT NULL DEFAULT FALSE;
 )sql",
+    // 22: the identities a reset (or a password someone else set) removed from an account, which
+    // make no account of their own at their next sign-in (IdentityStore::removedFrom).
+    R"sql(
+CREATE TABLE removed_identities (
+  issuer     TEXT NOT NULL,
+  subject    TEXT NOT NULL,
+  user_id    BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  removed_at BIGINT NOT NULL,
+  PRIMARY KEY (issuer, subject)
+);
+CREATE INDEX removed_identities_user ON removed_identities (user_id);
+)sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
@@ -1264,6 +1276,10 @@ core::Result<Identity> insertIdentity(Connection& c, Identity i) {
       {i.user_id, i.provider, i.issuer, i.subject, i.email, i.created_at, i.verified_email});
   if (!rows) return tl::unexpected(rows.error());
   i.id = rows->int64(0, 0);
+  // Linked again (anywhere): no longer a removed one.
+  auto forget = c.query("DELETE FROM removed_identities WHERE issuer = $1 AND subject = $2",
+                        {i.issuer, i.subject});
+  if (!forget) return tl::unexpected(forget.error());
   return i;
 }
 
@@ -1294,6 +1310,19 @@ class PgIdentities final : public IdentityStore {
               c.query(std::string(kIdentitySelect) + "WHERE user_id = $1 ORDER BY id", {user_id});
           if (!rows) return tl::unexpected(rows.error());
           return allRows<Identity>(*rows, readIdentity);
+        });
+  }
+
+  core::Result<std::optional<std::int64_t>> removedFrom(std::string_view issuer,
+                                                        std::string_view subject) override {
+    return pool_.with<std::optional<std::int64_t>>(
+        [&](Connection& c) -> core::Result<std::optional<std::int64_t>> {
+          auto rows =
+              c.query("SELECT user_id FROM removed_identities WHERE issuer = $1 AND subject = $2",
+                      {issuer, subject});
+          if (!rows) return tl::unexpected(rows.error());
+          if (rows->empty()) return std::optional<std::int64_t>{};
+          return std::optional<std::int64_t>(rows->int64(0, 0));
         });
   }
 
@@ -1449,8 +1478,12 @@ core::Status settleMfa(Connection& c, std::int64_t user_id) {
 core::Result<std::int64_t> dropUnprovenIdentities(Connection& c, std::int64_t user_id,
                                                   std::string_view email) {
   auto dropped = c.query(
-      "DELETE FROM identities WHERE user_id = $1 AND lower(verified_email COLLATE \"C\") <> "
-      "lower($2::text COLLATE \"C\") RETURNING id",
+      "WITH gone AS (DELETE FROM identities WHERE user_id = $1 AND lower(verified_email COLLATE "
+      "\"C\") <> lower($2::text COLLATE \"C\") RETURNING issuer, subject, user_id) "
+      "INSERT INTO removed_identities (issuer, subject, user_id, removed_at) SELECT issuer, "
+      "subject, user_id, extract(epoch FROM now())::bigint FROM gone ON CONFLICT (issuer, "
+      "subject) DO UPDATE SET user_id = EXCLUDED.user_id, removed_at = EXCLUDED.removed_at "
+      "RETURNING issuer",
       {user_id, email});
   if (!dropped) return tl::unexpected(dropped.error());
   const auto count = static_cast<std::int64_t>(dropped->size());
@@ -1466,7 +1499,12 @@ core::Result<std::int64_t> dropUnprovenIdentities(Connection& c, std::int64_t us
 
 // See TokenEffect::ResetPassword: the linked identities go; the passkeys stay second factors only.
 core::Status dropOtherWaysIn(Connection& c, std::int64_t user_id) {
-  for (const char* sql : {"DELETE FROM identities WHERE user_id = $1",
+  for (const char* sql : {"WITH gone AS (DELETE FROM identities WHERE user_id = $1 RETURNING "
+                          "issuer, subject, user_id) INSERT INTO removed_identities (issuer, "
+                          "subject, user_id, removed_at) SELECT issuer, subject, user_id, "
+                          "extract(epoch FROM now())::bigint FROM gone ON CONFLICT (issuer, "
+                          "subject) DO UPDATE SET user_id = EXCLUDED.user_id, removed_at = "
+                          "EXCLUDED.removed_at",
                           "UPDATE mfa_factors SET passkey = (passkey::jsonb || "
                           "'{\"second_factor_only\": true}'::jsonb)"
                           "::text WHERE user_id = $1 AND type = 'webauthn'"}) {

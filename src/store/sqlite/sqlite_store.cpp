@@ -347,6 +347,18 @@ ALTER TABLE identities ADD COLUMN verified_email TEXT NOT NULL DEFAULT '';
     R"sql(
 ALTER TABLE users ADD COLUMN address_moved INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // 22: the identities a reset (or a password someone else set) removed from an account, which
+    // make no account of their own at their next sign-in (IdentityStore::removedFrom).
+    R"sql(
+CREATE TABLE removed_identities (
+  issuer     TEXT NOT NULL,
+  subject    TEXT NOT NULL,
+  user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  removed_at INTEGER NOT NULL,
+  PRIMARY KEY (issuer, subject)
+);
+CREATE INDEX removed_identities_user ON removed_identities (user_id);
+)sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
@@ -1291,6 +1303,11 @@ core::Result<Identity> insertIdentity(Connection& c, Identity i) {
     return tl::unexpected(e);
   }
   i.id = c.lastInsertRowid();
+  // Linked again (anywhere): no longer a removed one.
+  auto forget = c.prepare("DELETE FROM removed_identities WHERE issuer = ? AND subject = ?");
+  if (!forget) return tl::unexpected(forget.error());
+  forget->bind(1, i.issuer).bind(2, i.subject);
+  if (auto ok = forget->run(); !ok) return tl::unexpected(ok.error());
   return i;
 }
 
@@ -1321,6 +1338,20 @@ class SqliteIdentities final : public IdentityStore {
       if (!stmt) return tl::unexpected(stmt.error());
       stmt->bind(1, user_id);
       return allRows<Identity>(*stmt, readIdentity);
+    });
+  }
+
+  core::Result<std::optional<std::int64_t>> removedFrom(std::string_view issuer,
+                                                        std::string_view subject) override {
+    return pool_.with([&](Connection& c) -> core::Result<std::optional<std::int64_t>> {
+      auto stmt =
+          c.prepare("SELECT user_id FROM removed_identities WHERE issuer = ? AND subject = ?");
+      if (!stmt) return tl::unexpected(stmt.error());
+      stmt->bind(1, issuer).bind(2, subject);
+      auto row = stmt->step();
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) return std::optional<std::int64_t>{};
+      return std::optional<std::int64_t>(stmt->int64(0));
     });
   }
 
@@ -1493,7 +1524,11 @@ core::Status settleMfa(Connection& c, std::int64_t user_id) {
 // See TokenEffect::ResetPassword: the linked identities go; the passkeys stay second factors only.
 core::Status dropOtherWaysIn(Connection& c, std::int64_t user_id) {
   return forUser(c, user_id,
-                 {"DELETE FROM identities WHERE user_id = ?1",
+                 {"INSERT INTO removed_identities (issuer, subject, user_id, removed_at) SELECT "
+                  "issuer, subject, user_id, CAST(strftime('%s', 'now') AS INTEGER) FROM "
+                  "identities WHERE user_id = ?1 ON CONFLICT (issuer, subject) DO UPDATE SET "
+                  "user_id = excluded.user_id, removed_at = excluded.removed_at",
+                  "DELETE FROM identities WHERE user_id = ?1",
                   "UPDATE mfa_factors SET passkey = json_set(passkey, '$.second_factor_only', "
                   "json('true')) WHERE user_id = ?1 AND type = 'webauthn'"});
 }
@@ -1503,6 +1538,14 @@ core::Status dropOtherWaysIn(Connection& c, std::int64_t user_id) {
 // second factors only. How many went.
 core::Result<std::int64_t> dropUnprovenIdentities(Connection& c, std::int64_t user_id,
                                                   std::string_view email) {
+  auto remember = c.prepare(
+      "INSERT INTO removed_identities (issuer, subject, user_id, removed_at) SELECT issuer, "
+      "subject, user_id, CAST(strftime('%s', 'now') AS INTEGER) FROM identities WHERE user_id = ? "
+      "AND NOT (verified_email = ? COLLATE NOCASE) ON CONFLICT (issuer, subject) DO UPDATE SET "
+      "user_id = excluded.user_id, removed_at = excluded.removed_at");
+  if (!remember) return tl::unexpected(remember.error());
+  remember->bind(1, user_id).bind(2, email);
+  if (auto ok = remember->run(); !ok) return tl::unexpected(ok.error());
   auto drop = c.prepare(
       "DELETE FROM identities WHERE user_id = ? AND NOT (verified_email = ? COLLATE NOCASE)");
   if (!drop) return tl::unexpected(drop.error());
