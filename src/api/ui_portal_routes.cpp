@@ -145,7 +145,12 @@ http::Response showLogin(Call& c) {
                                 : "You have signed out.";
   }
   std::string_view error;
-  if (c.request.queryParam("error")) error = "Sign-in with the provider did not succeed.";
+  if (const auto e = c.request.queryParam("error")) {
+    error = *e == "identity_removed"
+                ? "A password reset removed this sign-in from its account. Sign in with the "
+                  "password, then link it again under Linked sign-in on your account page."
+                : "Sign-in with the provider did not succeed.";
+  }
   // An OpenID client's login_hint fills the name in (OIDC Core §3.1.2.1).
   std::string hint = c.request.queryParam("login_hint").value_or("");
   if (hint.size() > 320) hint.clear();
@@ -406,9 +411,11 @@ http::Response pages::finishExternal(Call& c, const std::string& landing,
                   csrf);
   }
   if (where.code.empty()) {
-    // The reason is in the log and the audit trail; the person learns only that it failed.
-    return seeOther("/ui/login" + returnQuery(return_to) + (return_to.empty() ? "?" : "&") +
-                    "error=external");
+    // The reason is in the log and the audit trail; the person learns only that it failed, or
+    // (their own identity, removed from an account by a reset) how to link it again.
+    return seeOther(
+        "/ui/login" + returnQuery(return_to) + (return_to.empty() ? "?" : "&") +
+        (where.error == "identity_removed" ? "error=identity_removed" : "error=external"));
   }
   const auto client = clientOf(c.request);
   // Another browser than the one that began (no binding, or another one) has no verifier, or the

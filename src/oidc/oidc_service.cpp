@@ -299,6 +299,14 @@ std::string OidcService::complete(const std::string& name, const Callback& cb,
     if (!who) return fail(name, "server_error", who.error().detail, client);
     auto token = settings_.mfa->challenge(*who, client);
     if (!token) return fail(name, "server_error", token.error().detail, client);
+    // The identity looked at again once the token holds the account's mark: a reset that removed
+    // it committed either before this look (refused here) or after the mark was read (the token
+    // then dies at its use). Looked at before, a reset racing the sign-in let its holder finish
+    // with their own second factor (an outside attack).
+    auto still = store_.identities().find(provider.config().issuer, claims->sub);
+    if (!still) return fail(name, "server_error", still.error().message, client);
+    if (!*still || (*still)->user_id != *user_id)
+      return fail(name, "server_error", "the identity signed in with is gone", client);
     return settings_.frontend_url + "/auth/callback#mfa_token=" + *token;
   }
 
@@ -431,17 +439,28 @@ core::Result<std::int64_t> OidcService::resolveUser(const Provider& provider,
         reason = "account_exists";
         return core::makeError(core::Errc::AlreadyExists,
                                !verified ? "email belongs to an account; provider did not verify it"
-                                         : "email belongs to an account whose email is unverified");
+                               : !settings_.link_verified_email
+                                   ? "email belongs to an account; linking by it is off"
+                                   : "email belongs to an account whose email is unverified");
       }
       // An identity the account's owner unlinked stays unlinked: otherwise whoever holds it (the
       // mail that tells of a link says to unlink what one does not know) came back by its email
       // at their next sign-in (found by an outside review).
+      // So does one a reset by mail (or a password someone else set) removed from it: its holder
+      // may be the one the reset was for (an outside attack: a former mailbox thief's identity,
+      // verified at their provider with the owner's address, linked itself back).
       auto unlinked = store_.identities().unlinkedBy((*existing)->id, c.issuer, claims.sub);
       if (!unlinked) return tl::unexpected(unlinked.error());
       if (*unlinked) {
-        reason = "account_exists";
+        auto removed = store_.identities().removedFrom(c.issuer, claims.sub);
+        if (!removed) return tl::unexpected(removed.error());
+        const bool by_reset = *removed && **removed == (*existing)->id;
+        reason = by_reset ? "identity_removed" : "account_exists";
         return core::makeError(core::Errc::AlreadyExists,
-                               "email belongs to an account whose owner unlinked this identity");
+                               by_reset ? "a reset or a password set by someone else removed "
+                                          "this identity from the account at its address"
+                                        : "email belongs to an account whose owner unlinked "
+                                          "this identity");
       }
       // Nor to an account whose address was moved there since its last reset by mail: whoever
       // made it (and its password, passkeys, identities) may be someone else than this person,
@@ -473,7 +492,10 @@ core::Result<std::int64_t> OidcService::resolveUser(const Provider& provider,
       return (*existing)->id;
     }
   }
-  // An identity a reset removed from an account that still exists makes no account of its own: its
+  // After the joining by address above, deliberately: an identity a full reset removed that proves
+  // the account's own address joins it again there. Otherwise, an identity a reset (or a password
+  // someone else set) removed from an account that still exists, active, within
+  // store::kRemovedIdentityDays, makes no account of its own: its
   // owner (who, say, moved the account's address or whose address at the provider changed) would
   // land in an empty second account holding it, which the account page could then not link back
   // (a review, and an outside attack). They sign in with the password and link it again; whoever
@@ -483,7 +505,8 @@ core::Result<std::int64_t> OidcService::resolveUser(const Provider& provider,
   if (*removed) {
     reason = "identity_removed";
     return core::makeError(core::Errc::AlreadyExists,
-                           "a reset removed this identity from account " +
+                           "a reset or a password set by someone else removed this identity from "
+                           "account " +
                                std::to_string(**removed) + ": link it again from there");
   }
   // Only an address the provider verified becomes the account's: an unverified one could be

@@ -320,6 +320,9 @@ struct Identity {
   std::string verified_email;
 };
 
+// How long an identity a reset removed makes no account of its own (IdentityStore::removedFrom).
+inline constexpr std::int64_t kRemovedIdentityDays = 30;
+
 // Implementations MUST be thread-safe.
 class IdentityStore {
  public:
@@ -330,9 +333,12 @@ class IdentityStore {
                                                                    std::string_view subject) = 0;
   [[nodiscard]] virtual core::Result<std::vector<Identity>> listForUser(std::int64_t user_id) = 0;
   // The account this identity was last removed from by a reset by mail or a password someone
-  // else set (TokenEffect::ResetPassword, PasswordEnds::other_ways_in), unless it was linked again
-  // since (anywhere) or that account is gone; nullopt otherwise. Such an identity makes no
-  // account of its own: its owner signs in with the password and links it again.
+  // else set (TokenEffect::ResetPassword, PasswordEnds::other_ways_in) within the last
+  // kRemovedIdentityDays, unless it was linked again since (anywhere), unlinked, or that account
+  // is gone or deactivated; nullopt otherwise. Such an identity makes no account of its own: its
+  // owner signs in with the password and links it again. (Bounded in time and by the account's
+  // state: one removed from an account its holder controls must not keep it out for good, a
+  // review.)
   [[nodiscard]] virtual core::Result<std::optional<std::int64_t>> removedFrom(
       std::string_view issuer, std::string_view subject) = 0;
   // Records the address the provider verified at this sign-in ("" for none); a write only when it

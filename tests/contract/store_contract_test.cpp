@@ -1999,6 +1999,8 @@ TEST_P(MailStoreContract, AFirstPasswordKeepsOnlyTheIdentitiesThatProvedTheAddre
   EXPECT_EQ(ids0.removedFrom("https://idp", "sub-holder").value(), moved->id);
   EXPECT_EQ(ids0.removedFrom("https://third", "sub-claimed").value(), moved->id);
   EXPECT_FALSE(ids0.removedFrom("https://other", "sub-victim").value());  // kept
+  EXPECT_TRUE(ids0.unlinkedBy(moved->id, "https://idp", "sub-holder").value());
+  EXPECT_FALSE(ids0.unlinkedBy(moved->id, "https://other", "sub-victim").value());
   ASSERT_TRUE(ids0.create({0, moved->id, "third", "https://third", "sub-claimed", "", kNow + 6}));
   EXPECT_FALSE(ids0.removedFrom("https://third", "sub-claimed").value());
   const auto record =
@@ -2030,6 +2032,9 @@ TEST_P(MailStoreContract, IdentitiesARemovalEndedAreRememberedAgainstTheirAccoun
   ASSERT_TRUE(
       store_->mail().redeem("r", "reset", kNow, {TokenEffect::Kind::ResetPassword, "$2b$10$n"}));
   EXPECT_EQ(store_->identities().removedFrom("https://idp", "sub-pw").value(), u->id);
+  // Nor does it link itself back to that account by the address (an outside attack: a former
+  // mailbox thief's identity did): only the owner's own linking brings it back.
+  EXPECT_TRUE(store_->identities().unlinkedBy(u->id, "https://idp", "sub-pw").value());
   auto v = store_->users().create({"set@example.com", "set", "", "user", true, true});
   ASSERT_TRUE(v) << v.error().message;
   ASSERT_TRUE(store_->identities().create(
@@ -2039,6 +2044,22 @@ TEST_P(MailStoreContract, IdentitiesARemovalEndedAreRememberedAgainstTheirAccoun
   ASSERT_TRUE(store_->users().remove(u->id, "admin"));
   EXPECT_FALSE(store_->identities().removedFrom("https://idp", "sub-pw").value());
   EXPECT_EQ(store_->identities().removedFrom("https://idp", "sub-set").value(), v->id);
+  // Not while the account is deactivated (a review: one its holder controls kept the identity's
+  // owner out for good), nor after kRemovedIdentityDays.
+  UserPatch off;
+  off.is_active = false;
+  ASSERT_TRUE(store_->users().update(v->id, off, "admin"));
+  EXPECT_FALSE(store_->identities().removedFrom("https://idp", "sub-set").value());
+  UserPatch on;
+  on.is_active = true;
+  ASSERT_TRUE(store_->users().update(v->id, on, "admin"));
+  EXPECT_EQ(store_->identities().removedFrom("https://idp", "sub-set").value(), v->id);
+  if (GetParam() == "sqlite") {
+    SqliteWriter writer(url_);
+    ASSERT_TRUE(writer.run("UPDATE removed_identities SET removed_at = removed_at - " +
+                           std::to_string(kRemovedIdentityDays * 86400 + 60)));
+    EXPECT_FALSE(store_->identities().removedFrom("https://idp", "sub-set").value());
+  }
 }
 
 TEST_P(MailStoreContract, AnAddressSetByAChangeIsMarkedUntilAResetByMail) {

@@ -428,7 +428,13 @@ def test_a_code_held_across_a_reset_an_unlinking_or_a_password_change_is_worthle
     r = exchange(gate, held)
     assert (r.status_code, r.json()) == invalid, r.text
 
-    landing, _, _ = sign_in(gate, cert, "jay")  # linked again by its verified address
+    # Removed by a reset, it no longer links itself back by the address (an outside attack: a
+    # former mailbox thief's identity did): the owner links it again from the account page.
+    landing, _, _ = sign_in(gate, cert, "jay")
+    assert landing == "http://frontend.test/auth/callback#error=identity_removed", landing
+    browser = password_browser(gate, "jay_pw", "N3w-Passw0rd!x")
+    assert link(gate, cert, browser, "jay") == "/ui/account?done=identity-linked#identities"
+    landing, _, _ = sign_in(gate, cert, "jay")
     token = exchange(gate, landing).json()["access_token"]
     held, _, _ = sign_in(gate, cert, "jay")  # the owner unlinks it
     ids = requests.get(gate.url("/api/v1/auth/identities"), headers=auth(token)).json()["items"]
@@ -1445,6 +1451,12 @@ def test_an_identity_a_reset_removed_makes_no_account_of_its_own(make_server, tl
         landing, _, _ = sign_in(gate, tls[0], "drift")
         assert landing == "http://frontend.test/auth/callback#error=identity_removed", landing
         assert requests.get(gate.url("/api/v1/users"), headers=auth(gate.admin_for_audit)).json() == users_before
+        # The pages' portal says what to do (a review: it said only that the sign-in failed).
+        browser, landed = portal_sign_in(gate, tls[0], "drift", "/ui/account")
+        assert landed.status_code == 303 and landed.headers["Location"].endswith("error=identity_removed"), \
+            landed.headers.get("Location")
+        page = browser.get(gate.url(landed.headers["Location"]))
+        assert "link it again under Linked sign-in" in page.text, page.text
         browser = password_browser(gate, "drift@corp.test", "Dr1ft!pass")
         assert link(gate, tls[0], browser, "drift") == "/ui/account?done=identity-linked#identities"
         landing, _, _ = sign_in(gate, tls[0], "drift")
@@ -1518,13 +1530,17 @@ def test_an_external_accounts_own_first_password_keeps_its_identity(make_server,
         landing, _, _ = sign_in(gate, tls[0], "keeper")
         assert user_id_of(gate, exchange(gate, landing).json()["access_token"]) == made
         # A row from before the record, not signed in since: the reset cannot tell it from a
-        # holder's and removes it; the owner's next sign-in links it again by the address.
+        # holder's and removes it; the owner links it again from the account page.
         landing, _, _ = sign_in(gate, tls[0], "oldrow")
         old = user_id_of(gate, exchange(gate, landing).json()["access_token"])
         with db:
             assert db.execute("UPDATE identities SET verified_email = '' WHERE user_id = ?", (old,)).rowcount == 1
         first_password(gate, box, "oldrow@example.org", "0ldRow!pass")
         assert reset_details(gate, old)[0]["identities_removed"] == 1
+        landing, _, _ = sign_in(gate, tls[0], "oldrow")
+        assert landing == "http://frontend.test/auth/callback#error=identity_removed", landing
+        browser = password_browser(gate, "oldrow@example.org", "0ldRow!pass")
+        assert link(gate, tls[0], browser, "oldrow") == "/ui/account?done=identity-linked#identities"
         landing, _, _ = sign_in(gate, tls[0], "oldrow")
         assert user_id_of(gate, exchange(gate, landing).json()["access_token"]) == old
         db.close()

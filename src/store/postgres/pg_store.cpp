@@ -1288,7 +1288,7 @@ class PgIdentities final : public IdentityStore {
   explicit PgIdentities(Pool& pool) : pool_(pool) {}
 
   core::Result<Identity> create(Identity identity) override {
-    return pool_.with<Identity>([&](Connection& c) { return insertIdentity(c, identity); });
+    return pool_.transaction<Identity>([&](Connection& c) { return insertIdentity(c, identity); });
   }
 
   core::Result<std::optional<Identity>> find(std::string_view issuer,
@@ -1317,9 +1317,11 @@ class PgIdentities final : public IdentityStore {
                                                         std::string_view subject) override {
     return pool_.with<std::optional<std::int64_t>>(
         [&](Connection& c) -> core::Result<std::optional<std::int64_t>> {
-          auto rows =
-              c.query("SELECT user_id FROM removed_identities WHERE issuer = $1 AND subject = $2",
-                      {issuer, subject});
+          auto rows = c.query(
+              "SELECT r.user_id FROM removed_identities r JOIN users u ON u.id = r.user_id WHERE "
+              "r.issuer = $1 AND r.subject = $2 AND u.is_active AND r.removed_at > "
+              "extract(epoch FROM now())::bigint - $3",
+              {issuer, subject, kRemovedIdentityDays * 86400});
           if (!rows) return tl::unexpected(rows.error());
           if (rows->empty()) return std::optional<std::int64_t>{};
           return std::optional<std::int64_t>(rows->int64(0, 0));
@@ -1354,6 +1356,11 @@ class PgIdentities final : public IdentityStore {
               "WHERE id = $1 ON CONFLICT DO NOTHING",
               {id});
           if (!kept) return tl::unexpected(kept.error());
+          auto forget = c.query(
+              "DELETE FROM removed_identities r USING identities i WHERE i.id = $1 AND r.issuer = "
+              "i.issuer AND r.subject = i.subject",
+              {id});
+          if (!forget) return tl::unexpected(forget.error());
           auto del = c.query("DELETE FROM identities WHERE id = $1", {id});
           if (!del) return tl::unexpected(del.error());
           return std::monostate{};
@@ -1479,11 +1486,13 @@ core::Result<std::int64_t> dropUnprovenIdentities(Connection& c, std::int64_t us
                                                   std::string_view email) {
   auto dropped = c.query(
       "WITH gone AS (DELETE FROM identities WHERE user_id = $1 AND lower(verified_email COLLATE "
-      "\"C\") <> lower($2::text COLLATE \"C\") RETURNING issuer, subject, user_id) "
-      "INSERT INTO removed_identities (issuer, subject, user_id, removed_at) SELECT issuer, "
+      "\"C\") <> lower($2::text COLLATE \"C\") RETURNING issuer, subject, user_id), kept AS "
+      "(INSERT INTO removed_identities (issuer, subject, user_id, removed_at) SELECT issuer, "
       "subject, user_id, extract(epoch FROM now())::bigint FROM gone ON CONFLICT (issuer, "
-      "subject) DO UPDATE SET user_id = EXCLUDED.user_id, removed_at = EXCLUDED.removed_at "
-      "RETURNING issuer",
+      "subject) DO UPDATE SET user_id = EXCLUDED.user_id, removed_at = EXCLUDED.removed_at), "
+      "unlinked AS (INSERT INTO unlinked_identities (user_id, issuer, subject, unlinked_at) "
+      "SELECT user_id, issuer, subject, extract(epoch FROM now())::bigint FROM gone ON CONFLICT "
+      "DO NOTHING) SELECT issuer FROM gone",
       {user_id, email});
   if (!dropped) return tl::unexpected(dropped.error());
   const auto count = static_cast<std::int64_t>(dropped->size());
@@ -1500,11 +1509,13 @@ core::Result<std::int64_t> dropUnprovenIdentities(Connection& c, std::int64_t us
 // See TokenEffect::ResetPassword: the linked identities go; the passkeys stay second factors only.
 core::Status dropOtherWaysIn(Connection& c, std::int64_t user_id) {
   for (const char* sql : {"WITH gone AS (DELETE FROM identities WHERE user_id = $1 RETURNING "
-                          "issuer, subject, user_id) INSERT INTO removed_identities (issuer, "
-                          "subject, user_id, removed_at) SELECT issuer, subject, user_id, "
+                          "issuer, subject, user_id), kept AS (INSERT INTO removed_identities "
+                          "(issuer, subject, user_id, removed_at) SELECT issuer, subject, user_id, "
                           "extract(epoch FROM now())::bigint FROM gone ON CONFLICT (issuer, "
                           "subject) DO UPDATE SET user_id = EXCLUDED.user_id, removed_at = "
-                          "EXCLUDED.removed_at",
+                          "EXCLUDED.removed_at) INSERT INTO unlinked_identities (user_id, issuer, "
+                          "subject, unlinked_at) SELECT user_id, issuer, subject, extract(epoch "
+                          "FROM now())::bigint FROM gone ON CONFLICT DO NOTHING",
                           "UPDATE mfa_factors SET passkey = (passkey::jsonb || "
                           "'{\"second_factor_only\": true}'::jsonb)"
                           "::text WHERE user_id = $1 AND type = 'webauthn'"}) {

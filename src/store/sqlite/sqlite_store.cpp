@@ -1316,7 +1316,7 @@ class SqliteIdentities final : public IdentityStore {
   explicit SqliteIdentities(ConnectionPool& pool) : pool_(pool) {}
 
   core::Result<Identity> create(Identity identity) override {
-    return pool_.with([&](Connection& c) { return insertIdentity(c, identity); });
+    return pool_.transaction<Identity>([&](Connection& c) { return insertIdentity(c, identity); });
   }
 
   core::Result<std::optional<Identity>> find(std::string_view issuer,
@@ -1344,10 +1344,12 @@ class SqliteIdentities final : public IdentityStore {
   core::Result<std::optional<std::int64_t>> removedFrom(std::string_view issuer,
                                                         std::string_view subject) override {
     return pool_.with([&](Connection& c) -> core::Result<std::optional<std::int64_t>> {
-      auto stmt =
-          c.prepare("SELECT user_id FROM removed_identities WHERE issuer = ? AND subject = ?");
+      auto stmt = c.prepare(
+          "SELECT r.user_id FROM removed_identities r JOIN users u ON u.id = r.user_id WHERE "
+          "r.issuer = ? AND r.subject = ? AND u.is_active = 1 AND r.removed_at > "
+          "CAST(strftime('%s', 'now') AS INTEGER) - ?");
       if (!stmt) return tl::unexpected(stmt.error());
-      stmt->bind(1, issuer).bind(2, subject);
+      stmt->bind(1, issuer).bind(2, subject).bind(3, kRemovedIdentityDays * 86400);
       auto row = stmt->step();
       if (!row) return tl::unexpected(row.error());
       if (!*row) return std::optional<std::int64_t>{};
@@ -1388,6 +1390,12 @@ class SqliteIdentities final : public IdentityStore {
       if (!kept) return tl::unexpected(kept.error());
       kept->bind(1, id);
       if (auto ok = kept->run(); !ok) return tl::unexpected(ok.error());
+      auto forget = c.prepare(
+          "DELETE FROM removed_identities WHERE (issuer, subject) IN (SELECT issuer, subject FROM "
+          "identities WHERE id = ?)");
+      if (!forget) return tl::unexpected(forget.error());
+      forget->bind(1, id);
+      if (auto ok = forget->run(); !ok) return tl::unexpected(ok.error());
       auto del = c.prepare("DELETE FROM identities WHERE id = ?");
       if (!del) return tl::unexpected(del.error());
       del->bind(1, id);
@@ -1528,6 +1536,9 @@ core::Status dropOtherWaysIn(Connection& c, std::int64_t user_id) {
                   "issuer, subject, user_id, CAST(strftime('%s', 'now') AS INTEGER) FROM "
                   "identities WHERE user_id = ?1 ON CONFLICT (issuer, subject) DO UPDATE SET "
                   "user_id = excluded.user_id, removed_at = excluded.removed_at",
+                  "INSERT OR IGNORE INTO unlinked_identities (user_id, issuer, subject, "
+                  "unlinked_at) SELECT user_id, issuer, subject, CAST(strftime('%s', 'now') AS "
+                  "INTEGER) FROM identities WHERE user_id = ?1",
                   "DELETE FROM identities WHERE user_id = ?1",
                   "UPDATE mfa_factors SET passkey = json_set(passkey, '$.second_factor_only', "
                   "json('true')) WHERE user_id = ?1 AND type = 'webauthn'"});
@@ -1546,6 +1557,13 @@ core::Result<std::int64_t> dropUnprovenIdentities(Connection& c, std::int64_t us
   if (!remember) return tl::unexpected(remember.error());
   remember->bind(1, user_id).bind(2, email);
   if (auto ok = remember->run(); !ok) return tl::unexpected(ok.error());
+  auto unlink = c.prepare(
+      "INSERT OR IGNORE INTO unlinked_identities (user_id, issuer, subject, unlinked_at) SELECT "
+      "user_id, issuer, subject, CAST(strftime('%s', 'now') AS INTEGER) FROM identities WHERE "
+      "user_id = ? AND NOT (verified_email = ? COLLATE NOCASE)");
+  if (!unlink) return tl::unexpected(unlink.error());
+  unlink->bind(1, user_id).bind(2, email);
+  if (auto ok = unlink->run(); !ok) return tl::unexpected(ok.error());
   auto drop = c.prepare(
       "DELETE FROM identities WHERE user_id = ? AND NOT (verified_email = ? COLLATE NOCASE)");
   if (!drop) return tl::unexpected(drop.error());
