@@ -147,8 +147,9 @@ http::Response showLogin(Call& c) {
   std::string_view error;
   if (const auto e = c.request.queryParam("error")) {
     error = *e == "identity_removed"
-                ? "A password reset removed this sign-in from its account. Sign in with the "
-                  "password, then link it again under Linked sign-in on your account page."
+                ? "A new password (a reset, or one an administrator set) removed this sign-in "
+                  "from its account. Sign in with the password, then link it again under Linked "
+                  "sign-in on your account page."
                 : "Sign-in with the provider did not succeed.";
   }
   // An OpenID client's login_hint fills the name in (OIDC Core §3.1.2.1).

@@ -306,7 +306,8 @@ std::string OidcService::complete(const std::string& name, const Callback& cb,
     auto still = store_.identities().find(provider.config().issuer, claims->sub);
     if (!still) return fail(name, "server_error", still.error().message, client);
     if (!*still || (*still)->user_id != *user_id)
-      return fail(name, "server_error", "the identity signed in with is gone", client);
+      return fail(name, "identity_removed", "the identity signed in with went meanwhile", client,
+                  *user_id);
     return settings_.frontend_url + "/auth/callback#mfa_token=" + *token;
   }
 
@@ -432,17 +433,7 @@ core::Result<std::int64_t> OidcService::resolveUser(const Provider& provider,
     auto existing = store_.users().findByEmail(email);
     if (!existing) return tl::unexpected(existing.error());
     if (*existing) {
-      // Linking by email needs both sides to have proven the address: the provider's word that
-      // it verified it, and the account's own verified email. Otherwise whoever registered the
-      // address first (pre-account hijacking) or an attacker's provider account would share it.
-      if (!verified || !settings_.link_verified_email || !(*existing)->email_verified) {
-        reason = "account_exists";
-        return core::makeError(core::Errc::AlreadyExists,
-                               !verified ? "email belongs to an account; provider did not verify it"
-                               : !settings_.link_verified_email
-                                   ? "email belongs to an account; linking by it is off"
-                                   : "email belongs to an account whose email is unverified");
-      }
+      // Looked at first, so that its answer says what to do whatever else refuses the joining.
       // An identity the account's owner unlinked stays unlinked: otherwise whoever holds it (the
       // mail that tells of a link says to unlink what one does not know) came back by its email
       // at their next sign-in (found by an outside review).
@@ -461,6 +452,17 @@ core::Result<std::int64_t> OidcService::resolveUser(const Provider& provider,
                                           "this identity from the account at its address"
                                         : "email belongs to an account whose owner unlinked "
                                           "this identity");
+      }
+      // Linking by email needs both sides to have proven the address: the provider's word that
+      // it verified it, and the account's own verified email. Otherwise whoever registered the
+      // address first (pre-account hijacking) or an attacker's provider account would share it.
+      if (!verified || !settings_.link_verified_email || !(*existing)->email_verified) {
+        reason = "account_exists";
+        return core::makeError(core::Errc::AlreadyExists,
+                               !verified ? "email belongs to an account; provider did not verify it"
+                               : !settings_.link_verified_email
+                                   ? "email belongs to an account; linking by it is off"
+                                   : "email belongs to an account whose email is unverified");
       }
       // Nor to an account whose address was moved there since its last reset by mail: whoever
       // made it (and its password, passkeys, identities) may be someone else than this person,
@@ -492,10 +494,9 @@ core::Result<std::int64_t> OidcService::resolveUser(const Provider& provider,
       return (*existing)->id;
     }
   }
-  // After the joining by address above, deliberately: an identity a full reset removed that proves
-  // the account's own address joins it again there. Otherwise, an identity a reset (or a password
-  // someone else set) removed from an account that still exists, active, within
-  // store::kRemovedIdentityDays, makes no account of its own: its
+  // After the joining by address above (which refuses an identity removed from the account at its
+  // address): an identity a reset (or a password someone else set) removed from an account that
+  // still exists, active, within store::kRemovedIdentityDays, makes no account of its own: its
   // owner (who, say, moved the account's address or whose address at the provider changed) would
   // land in an empty second account holding it, which the account page could then not link back
   // (a review, and an outside attack). They sign in with the password and link it again; whoever

@@ -544,6 +544,16 @@ auth::Result<auth::SignedIn> PasskeyService::login(const json::value& credential
            {{"reason", "email_not_verified"}, {"method", "passkey"}});
     return fail(Errc::EmailNotVerified);
   }
+  // The record looked at again once the account is read: a reset keeping the passkey as a second
+  // factor only committed either before this look (refused here) or after the account was read
+  // (the session's own check against that row then ends it). Looked at only before, a reset
+  // committing between the use and the read let a squatter's passkey sign in after it (a review).
+  auto again = d_.store.mfa().find(pk->factor.id);
+  if (!again) return tl::unexpected(auth::storeFailure(again.error()));
+  if (!*again || (*again)->passkey != pk->factor.passkey) {
+    d_.metrics.loginFailed();
+    return fail(Errc::InvalidPasskey, "passkey record changed while signing in");
+  }
   d_.metrics.loginSucceeded();
   record("login.succeeded", client, user_id, user_id,
          {{"method", "passkey"}, {"factor_id", pk->factor.id}});

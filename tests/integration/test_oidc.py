@@ -1463,6 +1463,23 @@ def test_an_identity_a_reset_removed_makes_no_account_of_its_own(make_server, tl
         assert user_id_of(gate, exchange(gate, landing).json()["access_token"]) == made
 
 
+def test_a_removed_identity_is_told_so_even_with_linking_by_address_off(make_server, tls, tmp_path):
+    """Found by a review: with OIDC_LINK_VERIFIED_EMAIL=false (the setting the docs advise against
+    the open case) an identity a password set by someone else removed got `account_exists` and no
+    advice; its answer comes before any other refusal of the joining."""
+    with mail_stack(make_server, tls, tmp_path, OIDC_LINK_VERIFIED_EMAIL="false") as (gate, _, _):
+        admin = gate.admin_token()
+        verified_account(gate, "lee")
+        browser = password_browser(gate, "lee_pw")
+        assert link(gate, tls[0], browser, "lee") == "/ui/account?done=identity-linked#identities"
+        lee = user_id_of(gate, gate.token("lee_pw"))
+        r = requests.put(gate.url(f"/api/v1/users/{lee}/password"), json={"new_password": "L33-Passw0rd!x"},
+                         headers=auth(admin))
+        assert r.status_code == 204, r.text
+        landing, _, _ = sign_in(gate, tls[0], "lee")
+        assert landing == "http://frontend.test/auth/callback#error=identity_removed", landing
+
+
 def test_an_identity_proven_at_another_address_keeps_the_account_from_linking_by_address(stack):
     """Found by a review: no test decided this check. An owner-linked identity whose provider
     verifies another address than the account's (or an identity from before the record, blanked

@@ -1536,9 +1536,9 @@ core::Status dropOtherWaysIn(Connection& c, std::int64_t user_id) {
                   "issuer, subject, user_id, CAST(strftime('%s', 'now') AS INTEGER) FROM "
                   "identities WHERE user_id = ?1 ON CONFLICT (issuer, subject) DO UPDATE SET "
                   "user_id = excluded.user_id, removed_at = excluded.removed_at",
-                  "INSERT OR IGNORE INTO unlinked_identities (user_id, issuer, subject, "
-                  "unlinked_at) SELECT user_id, issuer, subject, CAST(strftime('%s', 'now') AS "
-                  "INTEGER) FROM identities WHERE user_id = ?1",
+                  "INSERT INTO unlinked_identities (user_id, issuer, subject, unlinked_at) SELECT "
+                  "user_id, issuer, subject, CAST(strftime('%s', 'now') AS INTEGER) FROM "
+                  "identities WHERE user_id = ?1 ON CONFLICT DO NOTHING",
                   "DELETE FROM identities WHERE user_id = ?1",
                   "UPDATE mfa_factors SET passkey = json_set(passkey, '$.second_factor_only', "
                   "json('true')) WHERE user_id = ?1 AND type = 'webauthn'"});
@@ -1558,9 +1558,9 @@ core::Result<std::int64_t> dropUnprovenIdentities(Connection& c, std::int64_t us
   remember->bind(1, user_id).bind(2, email);
   if (auto ok = remember->run(); !ok) return tl::unexpected(ok.error());
   auto unlink = c.prepare(
-      "INSERT OR IGNORE INTO unlinked_identities (user_id, issuer, subject, unlinked_at) SELECT "
-      "user_id, issuer, subject, CAST(strftime('%s', 'now') AS INTEGER) FROM identities WHERE "
-      "user_id = ? AND NOT (verified_email = ? COLLATE NOCASE)");
+      "INSERT INTO unlinked_identities (user_id, issuer, subject, unlinked_at) SELECT user_id, "
+      "issuer, subject, CAST(strftime('%s', 'now') AS INTEGER) FROM identities WHERE user_id = ? "
+      "AND NOT (verified_email = ? COLLATE NOCASE) ON CONFLICT DO NOTHING");
   if (!unlink) return tl::unexpected(unlink.error());
   unlink->bind(1, user_id).bind(2, email);
   if (auto ok = unlink->run(); !ok) return tl::unexpected(ok.error());
