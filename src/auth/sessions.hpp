@@ -29,6 +29,9 @@ struct SignedIn {
   store::User user;                 // as read when the proof was checked
   std::vector<std::string> scopes;  // the token's permissions
   Grant grant;                      // narrowed scope, methods (amr) and time of the proof
+  // An external sign-in's identity: a second step after it needs it still linked (an unlinking
+  // changes no account mark).
+  std::optional<std::int64_t> identity_id;
 };
 
 // RFC 7662 answer for an active token; inactive tokens are just {"active": false}.

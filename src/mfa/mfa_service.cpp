@@ -249,6 +249,9 @@ auth::Result<std::string> MfaService::challenge(const auth::SignedIn& who,
     for (const auto& s : *who.grant.scope) scope.emplace_back(s);
     pending["scope"] = std::move(scope);
   }
+  // An external sign-in's identity: unlinked before the second step, the token is void (an
+  // unlinking changes no account mark: a review).
+  if (who.identity_id) pending["iid"] = *who.identity_id;
   // Stored by digest: whoever reads the shared store cannot finish anyone's sign-in.
   auto stored = d_.once.putIfAbsent("mfa:" + core::hexEncode(crypto::sha256(*token)),
                                     json::serialize(pending),
@@ -337,6 +340,14 @@ auth::Result<MfaService::Pending> MfaService::openPending(const std::string& sta
   // A password change or deactivation since the password step voids it.
   if (!*user || !(*user)->is_active || !auth::stillMarked(**user, mark->get_string()))
     return fail(Errc::InvalidMfaCode, "account changed since the password step");
+  if (const auto* iid = pending.if_contains("iid"); iid != nullptr) {
+    if (!iid->is_int64()) return fail(Errc::Internal, "unreadable mfa_token state");
+    auto linked = d_.store.identities().listForUser(user_id);
+    if (!linked) return tl::unexpected(auth::storeFailure(linked.error()));
+    if (std::none_of(linked->begin(), linked->end(),
+                     [&](const store::Identity& i) { return i.id == iid->get_int64(); }))
+      return fail(Errc::InvalidMfaCode, "the identity signed in with went since the first step");
+  }
   const std::int64_t expires = exp->get_int64();
   return Pending{std::move(**user), std::move(pending), expires};
 }

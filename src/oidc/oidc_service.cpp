@@ -297,17 +297,18 @@ std::string OidcService::complete(const std::string& name, const Callback& cb,
       return fail(name, "server_error", "no second-factor service", client);
     auto who = sessions_.externalProof(*user_id, name, {}, client);
     if (!who) return fail(name, "server_error", who.error().detail, client);
-    auto token = settings_.mfa->challenge(*who, client);
-    if (!token) return fail(name, "server_error", token.error().detail, client);
-    // The identity looked at again once the token holds the account's mark: a reset that removed
-    // it committed either before this look (refused here) or after the mark was read (the token
-    // then dies at its use). Looked at before, a reset racing the sign-in let its holder finish
-    // with their own second factor (an outside attack).
-    auto still = store_.identities().find(provider.config().issuer, claims->sub);
-    if (!still) return fail(name, "server_error", still.error().message, client);
-    if (!*still || (*still)->user_id != *user_id)
+    auto signed_in = store_.identities().find(provider.config().issuer, claims->sub);
+    if (!signed_in) return fail(name, "server_error", signed_in.error().message, client);
+    if (!*signed_in || (*signed_in)->user_id != *user_id)
       return fail(name, "identity_removed", "the identity signed in with went meanwhile", client,
                   *user_id);
+    // The token's second step needs it still linked: a reset (or an unlinking) that committed
+    // after this look is seen there. Looked at only here, before the token held the account's
+    // mark, a reset racing the sign-in let its holder finish with their own second factor (an
+    // outside attack); an unlinking changes no mark at all (a review).
+    who->identity_id = (*signed_in)->id;
+    auto token = settings_.mfa->challenge(*who, client);
+    if (!token) return fail(name, "server_error", token.error().detail, client);
     return settings_.frontend_url + "/auth/callback#mfa_token=" + *token;
   }
 
@@ -614,7 +615,9 @@ auth::Result<auth::SignedIn> OidcService::exchange(const std::string& code,
   if (std::none_of(linked->begin(), linked->end(),
                    [&](const store::Identity& i) { return i.id == *identity_id; }))
     return auth::fail(auth::Errc::InvalidExchangeCode, "the identity was unlinked meanwhile");
-  return sessions_.externalProof(user_id, parts[1], methods, client, mark);
+  auto proof = sessions_.externalProof(user_id, parts[1], methods, client, mark);
+  if (proof) proof->identity_id = *identity_id;
+  return proof;
 }
 
 auth::Result<std::vector<store::Identity>> OidcService::identities(std::int64_t user_id) {

@@ -1463,6 +1463,47 @@ def test_an_identity_a_reset_removed_makes_no_account_of_its_own(make_server, tl
         assert user_id_of(gate, exchange(gate, landing).json()["access_token"]) == made
 
 
+def test_an_mfa_token_from_an_identity_unlinked_before_its_second_step_is_void(stack):
+    """Found by a review: an #mfa_token named no identity, and an unlinking changes no account
+    mark, so a holder whose identity the owner unlinked still finished the token they held with a
+    second factor (here a recovery code) for its five minutes. It names the identity now; a reset
+    racing the sign-in is seen the same way."""
+    import pyotp
+
+    gate, cert, _ = stack
+    verified_account(gate, "mo")  # mo@example.org, verified: the provider's sign-in joins it
+    landing, _, _ = sign_in(gate, cert, "mo")
+    assert exchange(gate, landing).status_code == 200
+    token = gate.token("mo_pw")
+    made = requests.post(gate.url("/api/v1/auth/mfa/totp"), json={}, headers=auth(token))
+    assert made.status_code == 201, made.text
+    totp = pyotp.parse_uri(made.json()["otpauth_uri"])
+    r = requests.post(gate.url(f"/api/v1/auth/mfa/totp/{made.json()['id']}/confirm"),
+                      json={"code": totp.now()}, headers=auth(token))
+    assert r.status_code == 200, r.text
+    recovery = r.json()["recovery_codes"]
+    landing, _, _ = sign_in(gate, cert, "mo")  # the holder, up to the second step
+    assert landing.startswith("http://frontend.test/auth/callback#mfa_token="), landing
+    held = landing.split("#mfa_token=", 1)[1]
+    login = gate.login("mo_pw")  # the owner, with both factors (a step-up)
+    r = requests.post(gate.url("/api/v1/auth/mfa/verify"),
+                      json={"mfa_token": login.json()["mfa_token"],
+                            "code": totp.at(time.time() + 30)})  # the next step: the last is spent
+    assert r.status_code == 200, r.text
+    owner = r.json()["access_token"]
+    [identity] = requests.get(gate.url("/api/v1/auth/identities"), headers=auth(owner)).json()["items"]
+    r = requests.delete(gate.url(f"/api/v1/auth/identities/{identity['id']}"), headers=auth(owner))
+    assert r.status_code == 204, r.text  # the owner unlinks it
+    r = requests.post(gate.url("/api/v1/auth/mfa/verify"), json={"mfa_token": held, "code": recovery[0]})
+    assert r.status_code == 401, r.text
+    # The recovery code was not spent on it: the owner's own second step takes it.
+    login = gate.login("mo_pw")
+    assert login.status_code == 401 and login.json().get("mfa_token"), login.text
+    r = requests.post(gate.url("/api/v1/auth/mfa/verify"),
+                      json={"mfa_token": login.json()["mfa_token"], "code": recovery[0]})
+    assert r.status_code == 200, r.text
+
+
 def test_a_removed_identity_is_told_so_even_with_linking_by_address_off(make_server, tls, tmp_path):
     """Found by a review: with OIDC_LINK_VERIFIED_EMAIL=false (the setting the docs advise against
     the open case) an identity a password set by someone else removed got `account_exists` and no
