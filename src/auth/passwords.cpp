@@ -291,10 +291,15 @@ Result<SignedIn> PasswordService::reauthenticate(const Principal& who, const std
     return fail(Errc::InvalidCredentials, "reauthentication refused");
   }
   d_.guard.succeeded(counter);
-  // From storage: the session's post-check compares against this very row.
+  // From storage: the session's post-check compares against this very row, which must still be
+  // the one the password was checked against (a review: a reset committing between the check and
+  // this read let a thief looping reauthentication with the old password keep a session).
   auto user = d_.store.users().findById(who.user->id);
   if (!user) return tl::unexpected(storeFailure(user.error()));
   if (!*user || !(*user)->is_active) return fail(Errc::InvalidCredentials, "account gone");
+  if ((*user)->password_hash != stored ||
+      (*user)->tokens_valid_after != who.user->tokens_valid_after)
+    return fail(Errc::InvalidCredentials, "account changed while reauthenticating");
   record("reauthenticated", client, who.user->id, who.user->id);
   std::vector<std::string> scopes = who.claims().scopes;
   return SignedIn{std::move(**user), scopes, {scopes, {"pwd"}, d_.clock.unixSeconds()}};

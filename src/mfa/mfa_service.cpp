@@ -345,8 +345,11 @@ auth::Result<MfaService::Pending> MfaService::openPending(const std::string& sta
     auto linked = d_.store.identities().listForUser(user_id);
     if (!linked) return tl::unexpected(auth::storeFailure(linked.error()));
     if (std::none_of(linked->begin(), linked->end(),
-                     [&](const store::Identity& i) { return i.id == iid->get_int64(); }))
+                     [&](const store::Identity& i) { return i.id == iid->get_int64(); })) {
+      if (spending)
+        record("mfa.failed", client, std::nullopt, user_id, {{"reason", "identity_gone"}});
       return fail(Errc::InvalidMfaCode, "the identity signed in with went since the first step");
+    }
   }
   const std::int64_t expires = exp->get_int64();
   return Pending{std::move(**user), std::move(pending), expires};

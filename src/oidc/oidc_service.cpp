@@ -299,9 +299,12 @@ std::string OidcService::complete(const std::string& name, const Callback& cb,
     if (!who) return fail(name, "server_error", who.error().detail, client);
     auto signed_in = store_.identities().find(provider.config().issuer, claims->sub);
     if (!signed_in) return fail(name, "server_error", signed_in.error().message, client);
-    if (!*signed_in || (*signed_in)->user_id != *user_id)
-      return fail(name, "identity_removed", "the identity signed in with went meanwhile", client,
-                  *user_id);
+    if (!*signed_in || (*signed_in)->user_id != *user_id) {
+      auto removed = store_.identities().removedFrom(provider.config().issuer, claims->sub);
+      const bool by_reset = removed && *removed && **removed == *user_id;
+      return fail(name, by_reset ? "identity_removed" : "account_exists",
+                  "the identity signed in with went meanwhile", client, *user_id);
+    }
     // The token's second step needs it still linked: a reset (or an unlinking) that committed
     // after this look is seen there. Looked at only here, before the token held the account's
     // mark, a reset racing the sign-in let its holder finish with their own second factor (an

@@ -550,9 +550,12 @@ auth::Result<auth::SignedIn> PasskeyService::login(const json::value& credential
   // committing between the use and the read let a squatter's passkey sign in after it (a review).
   auto again = d_.store.mfa().find(pk->factor.id);
   if (!again) return tl::unexpected(auth::storeFailure(again.error()));
-  if (!*again || (*again)->passkey != pk->factor.passkey) {
+  const auto now_record = *again ? recordOf(**again) : std::nullopt;
+  if (!now_record || boolAt(*now_record, "second_factor_only")) {
     d_.metrics.loginFailed();
-    return fail(Errc::InvalidPasskey, "passkey record changed while signing in");
+    record("login.failed", client, std::nullopt, user_id,
+           {{"reason", "passkey_changed"}, {"method", "passkey"}});
+    return fail(Errc::InvalidPasskey, "passkey removed or kept as a second factor meanwhile");
   }
   d_.metrics.loginSucceeded();
   record("login.succeeded", client, user_id, user_id,
@@ -614,6 +617,11 @@ auth::Result<auth::SignedIn> PasskeyService::reauthenticate(const auth::Principa
   auto user = d_.store.users().findById(user_id);
   if (!user) return tl::unexpected(auth::storeFailure(user.error()));
   if (!*user || !(*user)->is_active) return fail(Errc::InvalidPasskey, "account gone");
+  // Still the account the session's token was checked against: the session's post-check compares
+  // against this row (a review: a reset committing meanwhile left a fresh session after it).
+  if ((*user)->password_hash != who.user->password_hash ||
+      (*user)->tokens_valid_after != who.user->tokens_valid_after)
+    return fail(Errc::InvalidPasskey, "account changed while reauthenticating");
   record("reauthenticated", client, user_id, user_id, {{"method", "passkey"}});
   d_.mfa.passkeySucceeded(**user, client);
   std::vector<std::string> scopes = who.claims().scopes;

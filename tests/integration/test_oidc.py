@@ -1496,6 +1496,10 @@ def test_an_mfa_token_from_an_identity_unlinked_before_its_second_step_is_void(s
     assert r.status_code == 204, r.text  # the owner unlinks it
     r = requests.post(gate.url("/api/v1/auth/mfa/verify"), json={"mfa_token": held, "code": recovery[0]})
     assert r.status_code == 401, r.text
+    mo = user_id_of(gate, owner)
+    failed = requests.get(gate.url("/api/v1/audit-events"), params={"type": "mfa.failed", "user_id": mo},
+                          headers=auth(gate.admin_token())).json()["items"]
+    assert [e["detail"].get("reason") for e in failed] == ["identity_gone"], failed
     # The recovery code was not spent on it: the owner's own second step takes it.
     login = gate.login("mo_pw")
     assert login.status_code == 401 and login.json().get("mfa_token"), login.text
