@@ -272,8 +272,20 @@ Result<SignedIn> PasswordService::reauthenticate(const Principal& who, const std
   const auto attempted = d_.guard.attempt(counter, d_.clock.unixSeconds());
   if (!attempted) return fail(Errc::Unavailable, "login guard: " + attempted.error().message);
   const state::Gate gate = attempted->gate;
+  // The account and the session from storage, before the proof: the proof is checked against
+  // this row's hash and the new session's own check compares against this row, so a reset that
+  // committed before this read ended the session (refused here) and one after it is seen by that
+  // check. Compared with the token check's row, read afterwards, a reset in between let a thief
+  // looping this with the old password keep a session (a review); the cached row may lag a
+  // change the user made themselves (a second review).
+  auto current = currentAccount(d_.store, who, d_.clock.unixSeconds());
+  if (!current) {
+    record("reauthentication.failed", client, who.user->id, who.user->id,
+           {{"reason", "account_changed"}});
+    return tl::unexpected(current.error());
+  }
   const auto& hasher = d_.hasher;
-  const std::string stored = who.user->password_hash;
+  const std::string stored = current->password_hash;
   auto job = poolFor(stored).submit([&hasher, password, stored] {
     if (stored.empty()) {
       hasher.verifyDummy(password);
@@ -291,18 +303,9 @@ Result<SignedIn> PasswordService::reauthenticate(const Principal& who, const std
     return fail(Errc::InvalidCredentials, "reauthentication refused");
   }
   d_.guard.succeeded(counter);
-  // From storage: the session's post-check compares against this very row, which must still be
-  // the one the password was checked against (a review: a reset committing between the check and
-  // this read let a thief looping reauthentication with the old password keep a session).
-  auto user = d_.store.users().findById(who.user->id);
-  if (!user) return tl::unexpected(storeFailure(user.error()));
-  if (!*user || !(*user)->is_active) return fail(Errc::InvalidCredentials, "account gone");
-  if ((*user)->password_hash != stored ||
-      (*user)->tokens_valid_after != who.user->tokens_valid_after)
-    return fail(Errc::InvalidCredentials, "account changed while reauthenticating");
   record("reauthenticated", client, who.user->id, who.user->id);
   std::vector<std::string> scopes = who.claims().scopes;
-  return SignedIn{std::move(**user), scopes, {scopes, {"pwd"}, d_.clock.unixSeconds()}};
+  return SignedIn{std::move(*current), scopes, {scopes, {"pwd"}, d_.clock.unixSeconds()}};
 }
 
 Result<void> PasswordService::setPassword(std::int64_t user_id, const std::string& next,

@@ -113,6 +113,22 @@ bool stillMarked(const store::User& user, std::string_view mark) {
   return crypto::constantTimeEquals(accountMark(user), mark);
 }
 
+Result<store::User> currentAccount(store::Store& store, const Principal& who, std::int64_t now) {
+  auto user = store.users().findById(who.user->id);
+  if (!user) return tl::unexpected(storeFailure(user.error()));
+  if (!*user || !(*user)->is_active) return fail(Errc::InvalidCredentials, "account gone");
+  if (who.claims().iat.value_or(0) < (*user)->tokens_valid_after)
+    return fail(Errc::InvalidCredentials, "the token was ended");
+  if (const auto sid = sessionOf(who.claims()); !sid.empty()) {
+    auto session = store.sessions().find(sid);
+    if (!session) return tl::unexpected(storeFailure(session.error()));
+    if (!*session || (*session)->revoked || (*session)->expires_at <= now ||
+        (*session)->user_id != (*user)->id)
+      return fail(Errc::InvalidCredentials, "the token's session ended");
+  }
+  return std::move(**user);
+}
+
 Result<SignedIn> Sessions::externalProof(std::int64_t user_id, const std::string& provider,
                                          const std::vector<std::string>& provider_amr,
                                          const ClientInfo& client,

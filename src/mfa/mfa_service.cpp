@@ -338,16 +338,23 @@ auth::Result<MfaService::Pending> MfaService::openPending(const std::string& sta
   auto user = d_.store.users().findById(user_id);
   if (!user) return tl::unexpected(auth::storeFailure(user.error()));
   // A password change or deactivation since the password step voids it.
-  if (!*user || !(*user)->is_active || !auth::stillMarked(**user, mark->get_string()))
+  if (!*user || !(*user)->is_active || !auth::stillMarked(**user, mark->get_string())) {
+    if (spending) {
+      d_.metrics.mfa(metrics::Registry::Mfa::Failed);
+      record("mfa.failed", client, std::nullopt, user_id, {{"reason", "account_changed"}});
+    }
     return fail(Errc::InvalidMfaCode, "account changed since the password step");
+  }
   if (const auto* iid = pending.if_contains("iid"); iid != nullptr) {
     if (!iid->is_int64()) return fail(Errc::Internal, "unreadable mfa_token state");
     auto linked = d_.store.identities().listForUser(user_id);
     if (!linked) return tl::unexpected(auth::storeFailure(linked.error()));
     if (std::none_of(linked->begin(), linked->end(),
                      [&](const store::Identity& i) { return i.id == iid->get_int64(); })) {
-      if (spending)
+      if (spending) {
+        d_.metrics.mfa(metrics::Registry::Mfa::Failed);
         record("mfa.failed", client, std::nullopt, user_id, {{"reason", "identity_gone"}});
+      }
       return fail(Errc::InvalidMfaCode, "the identity signed in with went since the first step");
     }
   }

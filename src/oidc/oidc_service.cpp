@@ -299,12 +299,8 @@ std::string OidcService::complete(const std::string& name, const Callback& cb,
     if (!who) return fail(name, "server_error", who.error().detail, client);
     auto signed_in = store_.identities().find(provider.config().issuer, claims->sub);
     if (!signed_in) return fail(name, "server_error", signed_in.error().message, client);
-    if (!*signed_in || (*signed_in)->user_id != *user_id) {
-      auto removed = store_.identities().removedFrom(provider.config().issuer, claims->sub);
-      const bool by_reset = removed && *removed && **removed == *user_id;
-      return fail(name, by_reset ? "identity_removed" : "account_exists",
-                  "the identity signed in with went meanwhile", client, *user_id);
-    }
+    if (!*signed_in || (*signed_in)->user_id != *user_id)
+      return identityWent(name, provider.config().issuer, claims->sub, *user_id, client);
     // The token's second step needs it still linked: a reset (or an unlinking) that committed
     // after this look is seen there. Looked at only here, before the token held the account's
     // mark, a reset racing the sign-in let its holder finish with their own second factor (an
@@ -321,8 +317,9 @@ std::string OidcService::complete(const std::string& name, const Callback& cb,
   // traded it after the administrator's reset removed the identity).
   auto identity = store_.identities().find(provider.config().issuer, claims->sub);
   if (!identity) return fail(name, "server_error", identity.error().message, client);
-  if (!*identity || (*identity)->user_id != *user_id || !*user)
-    return fail(name, "server_error", "the identity signed in with is gone", client);
+  if (!*user) return fail(name, "server_error", "the account signed in to is gone", client);
+  if (!*identity || (*identity)->user_id != *user_id)
+    return identityWent(name, provider.config().issuer, claims->sub, *user_id, client);
   auto code = crypto::randomToken(32);
   if (!code) return fail(name, "server_error", "random source failed", client);
   std::string methods;
@@ -402,6 +399,18 @@ std::string OidcService::linkIdentity(const Provider& provider, const jose::Clai
       **user, client,
       {{"provider", c.name}, {"by", "owner"}, {"identity_id", linked->id}, {"email", email}});
   return done;
+}
+
+std::string OidcService::identityWent(const std::string& name, const std::string& issuer,
+                                      const std::string& subject, std::int64_t user_id,
+                                      const auth::ClientInfo& client) {
+  // Removed by a reset (or a password someone else set): the person is told to link it again;
+  // unlinked by the owner: as any refusal of the joining.
+  auto removed = store_.identities().removedFrom(issuer, subject);
+  if (!removed) return fail(name, "server_error", removed.error().message, client, user_id);
+  const bool by_reset = *removed && **removed == user_id;
+  return fail(name, by_reset ? "identity_removed" : "account_exists",
+              "the identity signed in with went meanwhile", client, user_id);
 }
 
 void OidcService::announceLinked(const store::User& user, const auth::ClientInfo& client,

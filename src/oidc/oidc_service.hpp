@@ -133,6 +133,10 @@ class OidcService {
   // The identity.linked record and the owner's notice, wherever an identity joins an account.
   void announceLinked(const store::User& user, const auth::ClientInfo& client,
                       boost::json::object detail);
+  // The answer to a sign-in whose identity went between its look-up and its code or token.
+  std::string identityWent(const std::string& name, const std::string& issuer,
+                           const std::string& subject, std::int64_t user_id,
+                           const auth::ClientInfo& client);
   std::string fail(const std::string& provider, const std::string& reason,
                    const std::string& detail, const auth::ClientInfo& client,
                    std::optional<std::int64_t> subject = std::nullopt);

@@ -611,22 +611,24 @@ auth::Result<auth::SignedIn> PasskeyService::reauthenticate(const auth::Principa
                                                             const json::value& credential,
                                                             const auth::ClientInfo& client) {
   const std::int64_t user_id = who.user->id;
+  // The account and the session from storage, before the proof: the new session's own check
+  // compares against this row, so a reset committing before this read ended the session (refused
+  // here) and one after it is seen by that check (a review: read after the proof and compared
+  // with the token check's cached row, a reset in between left a fresh session after it).
+  auto current = auth::currentAccount(d_.store, who, d_.clock.unixSeconds());
+  if (!current) {
+    record("reauthentication.failed", client, user_id, user_id,
+           {{"reason", "account_changed"}, {"method", "passkey"}});
+    return fail(Errc::InvalidPasskey, current.error().detail);
+  }
   auto pk = assertWith(credential, Ceremony::Reauthenticate, sessionBinding(user_id, sid), user_id,
                        true, client, Errc::InvalidPasskey);
   if (!pk) return tl::unexpected(pk.error());
-  auto user = d_.store.users().findById(user_id);
-  if (!user) return tl::unexpected(auth::storeFailure(user.error()));
-  if (!*user || !(*user)->is_active) return fail(Errc::InvalidPasskey, "account gone");
-  // Still the account the session's token was checked against: the session's post-check compares
-  // against this row (a review: a reset committing meanwhile left a fresh session after it).
-  if ((*user)->password_hash != who.user->password_hash ||
-      (*user)->tokens_valid_after != who.user->tokens_valid_after)
-    return fail(Errc::InvalidPasskey, "account changed while reauthenticating");
   record("reauthenticated", client, user_id, user_id, {{"method", "passkey"}});
-  d_.mfa.passkeySucceeded(**user, client);
+  d_.mfa.passkeySucceeded(*current, client);
   std::vector<std::string> scopes = who.claims().scopes;
   return auth::SignedIn{
-      std::move(**user), scopes, {scopes, {std::string(amrOf(*pk))}, d_.clock.unixSeconds()}};
+      std::move(*current), scopes, {scopes, {std::string(amrOf(*pk))}, d_.clock.unixSeconds()}};
 }
 
 auth::Result<std::vector<Passkey>> PasskeyService::list(std::int64_t user_id) {

@@ -1466,8 +1466,8 @@ def test_an_identity_a_reset_removed_makes_no_account_of_its_own(make_server, tl
 def test_an_mfa_token_from_an_identity_unlinked_before_its_second_step_is_void(stack):
     """Found by a review: an #mfa_token named no identity, and an unlinking changes no account
     mark, so a holder whose identity the owner unlinked still finished the token they held with a
-    second factor (here a recovery code) for its five minutes. It names the identity now; a reset
-    racing the sign-in is seen the same way."""
+    second factor (here a recovery code) for its five minutes. It names the identity now (a reset
+    racing the sign-in voids it by the account's mark, as before)."""
     import pyotp
 
     gate, cert, _ = stack
