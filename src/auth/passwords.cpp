@@ -278,10 +278,11 @@ Result<SignedIn> PasswordService::reauthenticate(const Principal& who, const std
   // check. Compared with the token check's row, read afterwards, a reset in between let a thief
   // looping this with the old password keep a session (a review); the cached row may lag a
   // change the user made themselves (a second review).
-  auto current = currentAccount(d_.store, who, d_.clock.unixSeconds());
+  auto current = currentAccount(d_.store, who);
   if (!current) {
-    record("reauthentication.failed", client, who.user->id, who.user->id,
-           {{"reason", "account_changed"}});
+    if (current.error().code == Errc::InvalidCredentials)
+      record("reauthentication.failed", client, who.user->id, who.user->id,
+             {{"reason", "account_changed"}});
     return tl::unexpected(current.error());
   }
   const auto& hasher = d_.hasher;

@@ -113,17 +113,22 @@ bool stillMarked(const store::User& user, std::string_view mark) {
   return crypto::constantTimeEquals(accountMark(user), mark);
 }
 
-Result<store::User> currentAccount(store::Store& store, const Principal& who, std::int64_t now) {
+Result<store::User> currentAccount(store::Store& store, const Principal& who) {
   auto user = store.users().findById(who.user->id);
   if (!user) return tl::unexpected(storeFailure(user.error()));
   if (!*user || !(*user)->is_active) return fail(Errc::InvalidCredentials, "account gone");
-  if (who.claims().iat.value_or(0) < (*user)->tokens_valid_after)
+  // As the token check: a token of the watermark's own second stands by its session, and one
+  // without a session (a seed token) does not.
+  const std::int64_t iat = who.claims().iat.value_or(0);
+  const auto sid = sessionOf(who.claims());
+  if (iat < (*user)->tokens_valid_after || (iat == (*user)->tokens_valid_after && sid.empty()))
     return fail(Errc::InvalidCredentials, "the token was ended");
-  if (const auto sid = sessionOf(who.claims()); !sid.empty()) {
+  if (!sid.empty()) {
+    // Revoked or gone, not expired: an access token may outlive its session's refresh lifetime
+    // (its own exp bounds it), and the token check accepted it (a review).
     auto session = store.sessions().find(sid);
     if (!session) return tl::unexpected(storeFailure(session.error()));
-    if (!*session || (*session)->revoked || (*session)->expires_at <= now ||
-        (*session)->user_id != (*user)->id)
+    if (!*session || (*session)->revoked || (*session)->user_id != (*user)->id)
       return fail(Errc::InvalidCredentials, "the token's session ended");
   }
   return std::move(**user);

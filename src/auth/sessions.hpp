@@ -64,10 +64,9 @@ std::string accountMark(const store::User& user);
 bool stillMarked(const store::User& user, std::string_view mark);
 // The account of a token from storage, as it is now, for a proof given with that token
 // (reauthentication): InvalidCredentials when the account is gone or inactive, the token was
-// ended (issued before its watermark), or its session is revoked, expired or gone. A session
-// begun for the proof and checked against this row then sees any change after this read.
-[[nodiscard]] Result<store::User> currentAccount(store::Store& store, const Principal& who,
-                                                 std::int64_t now);
+// ended (issued before its watermark), or its session is revoked or gone. A session begun for
+// the proof and checked against this row then sees any change after this read.
+[[nodiscard]] Result<store::User> currentAccount(store::Store& store, const Principal& who);
 
 // Sessions and their tokens (API.md, Tokens and Sessions): starting one for a signed-in user,
 // refresh rotation with reuse detection, logout, RFC 7009 revocation, RFC 7662 introspection,

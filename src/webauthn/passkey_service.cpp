@@ -615,8 +615,10 @@ auth::Result<auth::SignedIn> PasskeyService::reauthenticate(const auth::Principa
   // compares against this row, so a reset committing before this read ended the session (refused
   // here) and one after it is seen by that check (a review: read after the proof and compared
   // with the token check's cached row, a reset in between left a fresh session after it).
-  auto current = auth::currentAccount(d_.store, who, d_.clock.unixSeconds());
+  auto current = auth::currentAccount(d_.store, who);
   if (!current) {
+    if (current.error().code != Errc::InvalidCredentials)
+      return tl::unexpected(current.error());  // storage: as it is (503), not a refused proof
     record("reauthentication.failed", client, user_id, user_id,
            {{"reason", "account_changed"}, {"method", "passkey"}});
     return fail(Errc::InvalidPasskey, current.error().detail);

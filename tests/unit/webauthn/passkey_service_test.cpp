@@ -217,8 +217,14 @@ TEST_F(PasskeyRules, AChallengeBelongsToItsCeremonyUserAndSession) {
   EXPECT_EQ(refusal(passkeys_.login(
                 device_.get(options(passkeys_.registrationOptions(user_, "sid-1"))), client_)),
             other);
-  // Reauthentication options of another session.
-  auth::Principal who{std::make_shared<store::User>(user_), {}, {}, std::nullopt, {}};
+  // Reauthentication options of another session (the token's session, sid-1, live).
+  const std::int64_t now = stack_.clock.unixSeconds();
+  ASSERT_TRUE(stack_.store->sessions().create(
+      {"sid-1", user_.id, "jti-1", "ua", "127.0.0.1", now, now, now + 3600}));
+  auto claims = std::make_shared<jose::Claims>();
+  claims->iat = now;
+  claims->raw["sid"] = "sid-1";
+  auth::Principal who{std::make_shared<store::User>(user_), {}, claims, std::nullopt, {}};
   const auto reauth = options(passkeys_.reauthenticationOptions(user_, "sid-1"));
   EXPECT_EQ(refusal(passkeys_.reauthenticate(who, "sid-2", device_.get(reauth), client_)), other);
   // Sign-in options answered as a reauthentication.
@@ -229,6 +235,13 @@ TEST_F(PasskeyRules, AChallengeBelongsToItsCeremonyUserAndSession) {
                 who, "sid-1",
                 device_.get(options(passkeys_.reauthenticationOptions(user_, "sid-1"))), client_)),
             "accepted");
+  // The token's session read from storage before the proof: ended (a reset racing this), the
+  // proof is refused whatever the node's cache says (a review).
+  ASSERT_TRUE(stack_.store->sessions().revoke("sid-1"));
+  EXPECT_EQ(refusal(passkeys_.reauthenticate(
+                who, "sid-1",
+                device_.get(options(passkeys_.reauthenticationOptions(user_, "sid-1"))), client_)),
+            "the token's session ended");
 }
 
 TEST_F(PasskeyRules, ACounterThatDoesNotGrowIsAClone) {
