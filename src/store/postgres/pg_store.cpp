@@ -1479,49 +1479,55 @@ core::Status settleMfa(Connection& c, std::int64_t user_id) {
   return {};
 }
 
+// Removes the user's identities, or with `keep_proving` only those whose provider did not verify
+// that address (lower() under "C" folds ASCII letters alone, as sameAddress), each remembered as
+// removed from the account and as unlinked from it (IdentityStore::removedFrom, unlinkedBy). How
+// many went (the deleted rows, whatever the remembering wrote).
+core::Result<std::int64_t> removeIdentities(Connection& c, std::int64_t user_id,
+                                            std::optional<std::string_view> keep_proving) {
+  const std::string sql =
+      std::string("WITH gone AS (DELETE FROM identities WHERE user_id = $1") +
+      (keep_proving ? " AND lower(verified_email COLLATE \"C\") <> lower($2::text COLLATE \"C\")"
+                    : "") +
+      " RETURNING issuer, subject, user_id), kept AS (INSERT INTO removed_identities (issuer, "
+      "subject, user_id, removed_at) SELECT issuer, subject, user_id, extract(epoch FROM "
+      "now())::bigint FROM gone ON CONFLICT (issuer, subject) DO UPDATE SET user_id = "
+      "EXCLUDED.user_id, removed_at = EXCLUDED.removed_at), unlinked AS (INSERT INTO "
+      "unlinked_identities (user_id, issuer, subject, unlinked_at) SELECT user_id, issuer, "
+      "subject, extract(epoch FROM now())::bigint FROM gone ON CONFLICT DO NOTHING) SELECT issuer "
+      "FROM gone";
+  auto gone = keep_proving ? c.query(sql, {user_id, *keep_proving}) : c.query(sql, {user_id});
+  if (!gone) return tl::unexpected(gone.error());
+  return static_cast<std::int64_t>(gone->size());
+}
+
+core::Status keepPasskeysAsSecondFactorsOnly(Connection& c, std::int64_t user_id) {
+  auto demoted = c.query(
+      "UPDATE mfa_factors SET passkey = (passkey::jsonb || '{\"second_factor_only\": "
+      "true}'::jsonb)::text WHERE user_id = $1 AND type = 'webauthn'",
+      {user_id});
+  if (!demoted) return tl::unexpected(demoted.error());
+  return {};
+}
+
 // See TokenEffect::ResetPassword, a first password: the identities whose provider did not verify
-// `email` (lower() under "C" folds ASCII letters alone, as sameAddress) go, and if any did, the
-// passkeys stay second factors only. How many went.
+// `email` go, and if any did, the passkeys stay second factors only. How many went.
 core::Result<std::int64_t> dropUnprovenIdentities(Connection& c, std::int64_t user_id,
                                                   std::string_view email) {
-  auto dropped = c.query(
-      "WITH gone AS (DELETE FROM identities WHERE user_id = $1 AND lower(verified_email COLLATE "
-      "\"C\") <> lower($2::text COLLATE \"C\") RETURNING issuer, subject, user_id), kept AS "
-      "(INSERT INTO removed_identities (issuer, subject, user_id, removed_at) SELECT issuer, "
-      "subject, user_id, extract(epoch FROM now())::bigint FROM gone ON CONFLICT (issuer, "
-      "subject) DO UPDATE SET user_id = EXCLUDED.user_id, removed_at = EXCLUDED.removed_at), "
-      "unlinked AS (INSERT INTO unlinked_identities (user_id, issuer, subject, unlinked_at) "
-      "SELECT user_id, issuer, subject, extract(epoch FROM now())::bigint FROM gone ON CONFLICT "
-      "DO NOTHING) SELECT issuer FROM gone",
-      {user_id, email});
-  if (!dropped) return tl::unexpected(dropped.error());
-  const auto count = static_cast<std::int64_t>(dropped->size());
-  if (count > 0) {
-    auto demoted = c.query(
-        "UPDATE mfa_factors SET passkey = (passkey::jsonb || '{\"second_factor_only\": "
-        "true}'::jsonb)::text WHERE user_id = $1 AND type = 'webauthn'",
-        {user_id});
-    if (!demoted) return tl::unexpected(demoted.error());
+  auto dropped = removeIdentities(c, user_id, email);
+  if (!dropped) return dropped;
+  if (*dropped > 0) {
+    if (auto ok = keepPasskeysAsSecondFactorsOnly(c, user_id); !ok)
+      return tl::unexpected(ok.error());
   }
-  return count;
+  return dropped;
 }
 
 // See TokenEffect::ResetPassword: the linked identities go; the passkeys stay second factors only.
 core::Status dropOtherWaysIn(Connection& c, std::int64_t user_id) {
-  for (const char* sql : {"WITH gone AS (DELETE FROM identities WHERE user_id = $1 RETURNING "
-                          "issuer, subject, user_id), kept AS (INSERT INTO removed_identities "
-                          "(issuer, subject, user_id, removed_at) SELECT issuer, subject, user_id, "
-                          "extract(epoch FROM now())::bigint FROM gone ON CONFLICT (issuer, "
-                          "subject) DO UPDATE SET user_id = EXCLUDED.user_id, removed_at = "
-                          "EXCLUDED.removed_at) INSERT INTO unlinked_identities (user_id, issuer, "
-                          "subject, unlinked_at) SELECT user_id, issuer, subject, extract(epoch "
-                          "FROM now())::bigint FROM gone ON CONFLICT DO NOTHING",
-                          "UPDATE mfa_factors SET passkey = (passkey::jsonb || "
-                          "'{\"second_factor_only\": true}'::jsonb)"
-                          "::text WHERE user_id = $1 AND type = 'webauthn'"}) {
-    if (auto ok = c.query(sql, {user_id}); !ok) return tl::unexpected(ok.error());
-  }
-  return {};
+  if (auto gone = removeIdentities(c, user_id, std::nullopt); !gone)
+    return tl::unexpected(gone.error());
+  return keepPasskeysAsSecondFactorsOnly(c, user_id);
 }
 
 // Serialises a user's factor changes (the row lock on the user).

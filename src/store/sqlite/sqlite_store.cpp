@@ -1529,53 +1529,54 @@ core::Status settleMfa(Connection& c, std::int64_t user_id) {
                   "mfa_factors WHERE user_id = ?1 AND confirmed = 1)"});
 }
 
-// See TokenEffect::ResetPassword: the linked identities go; the passkeys stay second factors only.
-core::Status dropOtherWaysIn(Connection& c, std::int64_t user_id) {
+// Removes the user's identities, or with `keep_proving` only those whose provider did not verify
+// that address (NOCASE folds ASCII letters alone, as sameAddress), each remembered as removed from
+// the account and as unlinked from it (IdentityStore::removedFrom, unlinkedBy). How many went.
+core::Result<std::int64_t> removeIdentities(Connection& c, std::int64_t user_id,
+                                            std::optional<std::string_view> keep_proving) {
+  const std::string which = std::string("FROM identities WHERE user_id = ?1") +
+                            (keep_proving ? " AND NOT (verified_email = ?2 COLLATE NOCASE)" : "");
+  const std::string statements[] = {
+      "INSERT INTO removed_identities (issuer, subject, user_id, removed_at) SELECT issuer, "
+      "subject, user_id, CAST(strftime('%s', 'now') AS INTEGER) " +
+          which +
+          " ON CONFLICT (issuer, subject) DO UPDATE SET user_id = excluded.user_id, removed_at = "
+          "excluded.removed_at",
+      "INSERT INTO unlinked_identities (user_id, issuer, subject, unlinked_at) SELECT user_id, "
+      "issuer, subject, CAST(strftime('%s', 'now') AS INTEGER) " +
+          which + " ON CONFLICT DO NOTHING",
+      "DELETE " + which};
+  for (const auto& sql : statements) {
+    auto stmt = c.prepare(sql);
+    if (!stmt) return tl::unexpected(stmt.error());
+    stmt->bind(1, user_id);
+    if (keep_proving) stmt->bind(2, *keep_proving);
+    if (auto ok = stmt->run(); !ok) return tl::unexpected(ok.error());
+  }
+  return std::int64_t{c.changes()};  // the DELETE's
+}
+
+core::Status keepPasskeysAsSecondFactorsOnly(Connection& c, std::int64_t user_id) {
   return forUser(c, user_id,
-                 {"INSERT INTO removed_identities (issuer, subject, user_id, removed_at) SELECT "
-                  "issuer, subject, user_id, CAST(strftime('%s', 'now') AS INTEGER) FROM "
-                  "identities WHERE user_id = ?1 ON CONFLICT (issuer, subject) DO UPDATE SET "
-                  "user_id = excluded.user_id, removed_at = excluded.removed_at",
-                  "INSERT INTO unlinked_identities (user_id, issuer, subject, unlinked_at) SELECT "
-                  "user_id, issuer, subject, CAST(strftime('%s', 'now') AS INTEGER) FROM "
-                  "identities WHERE user_id = ?1 ON CONFLICT DO NOTHING",
-                  "DELETE FROM identities WHERE user_id = ?1",
-                  "UPDATE mfa_factors SET passkey = json_set(passkey, '$.second_factor_only', "
+                 {"UPDATE mfa_factors SET passkey = json_set(passkey, '$.second_factor_only', "
                   "json('true')) WHERE user_id = ?1 AND type = 'webauthn'"});
 }
 
+// See TokenEffect::ResetPassword: the linked identities go; the passkeys stay second factors only.
+core::Status dropOtherWaysIn(Connection& c, std::int64_t user_id) {
+  if (auto gone = removeIdentities(c, user_id, std::nullopt); !gone)
+    return tl::unexpected(gone.error());
+  return keepPasskeysAsSecondFactorsOnly(c, user_id);
+}
+
 // See TokenEffect::ResetPassword, a first password: the identities whose provider did not verify
-// `email` (NOCASE folds ASCII letters alone, as sameAddress) go, and if any did, the passkeys stay
-// second factors only. How many went.
+// `email` go, and if any did, the passkeys stay second factors only. How many went.
 core::Result<std::int64_t> dropUnprovenIdentities(Connection& c, std::int64_t user_id,
                                                   std::string_view email) {
-  auto remember = c.prepare(
-      "INSERT INTO removed_identities (issuer, subject, user_id, removed_at) SELECT issuer, "
-      "subject, user_id, CAST(strftime('%s', 'now') AS INTEGER) FROM identities WHERE user_id = ? "
-      "AND NOT (verified_email = ? COLLATE NOCASE) ON CONFLICT (issuer, subject) DO UPDATE SET "
-      "user_id = excluded.user_id, removed_at = excluded.removed_at");
-  if (!remember) return tl::unexpected(remember.error());
-  remember->bind(1, user_id).bind(2, email);
-  if (auto ok = remember->run(); !ok) return tl::unexpected(ok.error());
-  auto unlink = c.prepare(
-      "INSERT INTO unlinked_identities (user_id, issuer, subject, unlinked_at) SELECT user_id, "
-      "issuer, subject, CAST(strftime('%s', 'now') AS INTEGER) FROM identities WHERE user_id = ? "
-      "AND NOT (verified_email = ? COLLATE NOCASE) ON CONFLICT DO NOTHING");
-  if (!unlink) return tl::unexpected(unlink.error());
-  unlink->bind(1, user_id).bind(2, email);
-  if (auto ok = unlink->run(); !ok) return tl::unexpected(ok.error());
-  auto drop = c.prepare(
-      "DELETE FROM identities WHERE user_id = ? AND NOT (verified_email = ? COLLATE NOCASE)");
-  if (!drop) return tl::unexpected(drop.error());
-  drop->bind(1, user_id).bind(2, email);
-  if (auto ok = drop->run(); !ok) return tl::unexpected(ok.error());
-  const std::int64_t dropped = c.changes();
-  if (dropped > 0) {
-    if (auto ok = forUser(c, user_id,
-                          {"UPDATE mfa_factors SET passkey = json_set(passkey, "
-                           "'$.second_factor_only', json('true')) WHERE user_id = ?1 AND type = "
-                           "'webauthn'"});
-        !ok)
+  auto dropped = removeIdentities(c, user_id, email);
+  if (!dropped) return dropped;
+  if (*dropped > 0) {
+    if (auto ok = keepPasskeysAsSecondFactorsOnly(c, user_id); !ok)
       return tl::unexpected(ok.error());
   }
   return dropped;
