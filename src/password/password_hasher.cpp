@@ -80,8 +80,10 @@ core::Result<PasswordHasher> PasswordHasher::create(const HashPolicy& policy, Du
         // Made in the background at nice 10: it must not slow the start (on two cores it
         // took a third of the start-up time), yet it must not wait for idle CPU either: a
         // login for an unknown user waits for it, and a long wait would tell unknown users
-        // from known ones.
-        core::nameThisThread("gh-hash");
+        // from known ones. A name of its own: it is no login-hashing thread (those run at
+        // SCHED_IDLE, which a test reads off every gh-hash thread; sharing the name, this one
+        // made it flaky on a loaded machine).
+        core::nameThisThread("gh-dummy");
         core::lowerThisThread(10);
         auto hash = policy.scheme == Scheme::Bcrypt ? bcryptHash(secret, policy.bcrypt_cost)
                                                     : argon2idHash(secret, policy.argon2);
