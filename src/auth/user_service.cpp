@@ -95,30 +95,47 @@ Result<store::User> UserService::setRole(std::int64_t id, const std::string& rol
 
 Result<store::User> UserService::apply(std::int64_t id, const store::UserPatch& patch,
                                        const Actor& actor, const ClientInfo& client) {
-  auto before = store_.users().findById(id);
-  if (!before) return tl::unexpected(fromStore(before.error()));
-  if (!*before) return fail(Errc::UserNotFound);
-  // Checked against the stored role. A promotion racing this change (one storage round-trip
-  // apart) is not re-checked; only an actor holding roles:manage can make one.
-  if (auto ok = withinRights((*before)->role, actor, id, client); !ok)
-    return tl::unexpected(ok.error());
-  const bool deactivating = (*before)->is_active && patch.is_active && !*patch.is_active;
-  std::vector<std::string> ending;
-  store::UserPatch change = patch;
-  if (deactivating) {
-    auto sessions = sessions_.liveSessionsOf(id);
-    if (!sessions) return tl::unexpected(sessions.error());
-    ending = std::move(*sessions);
-    // One transaction: inactive, the watermark, every session and every API key (for good:
-    // reactivation revives none of them).
-    change.deactivated_at = clock_.unixSeconds();
+  // Rights are judged against the stored role, and the change applies only while the user still
+  // has that role: a promotion committed between the two sends the judgment round again.
+  for (int round = 0; round < 3; ++round) {
+    auto user = store_.users().findById(id);
+    if (!user) return tl::unexpected(fromStore(user.error()));
+    if (!*user) return fail(Errc::UserNotFound);
+    if (auto ok = withinRights((*user)->role, actor, id, client); !ok)
+      return tl::unexpected(ok.error());
+    store::UserPatch change = patch;
+    change.role_is = (*user)->role;
+    std::vector<std::string> ending;
+    if (patch.is_active && !*patch.is_active) {
+      // Whether this deactivates is the store's to say, from its own read in the transaction
+      // (the read above may be older than an activation): the sessions are listed whenever the
+      // patch asks for it. One transaction: inactive, the watermark, every session and every API
+      // key (for good: reactivation revives none of them).
+      auto sessions = sessions_.liveSessionsOf(id);
+      if (!sessions) return tl::unexpected(sessions.error());
+      ending = std::move(*sessions);
+      change.deactivated_at = clock_.unixSeconds();
+    }
+    auto changed = store_.users().update(id, change, rbac::kAdminRole);
+    if (!changed && changed.error().code == core::Errc::Aborted) continue;
+    if (!changed) return tl::unexpected(fromStore(changed.error()));
+    return changedUser(std::move(*changed), ending, actor, client);
   }
-  auto user = store_.users().update(id, change, rbac::kAdminRole);
-  if (!user) return tl::unexpected(fromStore(user.error()));
+  return fail(Errc::Unavailable, "the user's role kept changing under the change");
+}
+
+Result<store::User> UserService::changedUser(store::UserChange change,
+                                             const std::vector<std::string>& ending,
+                                             const Actor& actor, const ClientInfo& client) {
+  // What changed, as the update's own transaction saw it before and after (two changes racing
+  // each other are each recorded with what they replaced).
+  const store::User& before = change.before;
+  const store::User& after = change.after;
+  const std::int64_t id = after.id;
   const auto event = [&](const char* type, boost::json::object detail) {
     audit_.record(auditEvent(type, client, actor.id, id, std::move(detail)));
   };
-  if ((*before)->is_active && !user->is_active) {
+  if (before.is_active && !after.is_active) {
     // The access tokens of the ended sessions stop at once on every node; the key cache forgets
     // the user's keys (other nodes through the change log).
     cache_.invalidate(id);
@@ -126,24 +143,24 @@ Result<store::User> UserService::apply(std::int64_t id, const store::UserPatch& 
     // Committed: audited before the access tokens end on every node, which may fail on its own.
     event("user.deactivated", {{"sessions_ended", ending.size()}});
     if (auto ok = sessions_.endTokens(ending); !ok) return tl::unexpected(ok.error());
-  } else if (!(*before)->is_active && user->is_active) {
+  } else if (!before.is_active && after.is_active) {
     event("user.activated", {});
   }
-  if ((*before)->role != user->role)
-    event("user.role_changed", {{"from", (*before)->role}, {"to", user->role}});
-  if ((*before)->email != user->email || (*before)->username != user->username) {
-    boost::json::object detail{{"email_changed", (*before)->email != user->email},
-                               {"username_changed", (*before)->username != user->username}};
+  if (before.role != after.role)
+    event("user.role_changed", {{"from", before.role}, {"to", after.role}});
+  if (before.email != after.email || before.username != after.username) {
+    boost::json::object detail{{"email_changed", before.email != after.email},
+                               {"username_changed", before.username != after.username}};
     // Which addresses: where resets went before and go now (an outside attack moved an account
     // to an address of its own and back, and the record said only that it changed).
-    if ((*before)->email != user->email) {
-      detail["email_from"] = (*before)->email;
-      detail["email_to"] = user->email;
+    if (before.email != after.email) {
+      detail["email_from"] = before.email;
+      detail["email_to"] = after.email;
     }
     event("user.updated", std::move(detail));
   }
   cache_.invalidate(id);
-  return std::move(*user);
+  return std::move(change.after);
 }
 
 Result<void> UserService::remove(std::int64_t id, const Actor& actor, const ClientInfo& client) {

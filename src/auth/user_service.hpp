@@ -78,6 +78,11 @@ class UserService {
  private:
   [[nodiscard]] Result<store::User> apply(std::int64_t id, const store::UserPatch& patch,
                                           const Actor& actor, const ClientInfo& client);
+  // After a committed update: the audit records of what changed, the ended sessions' tokens (a
+  // deactivation) and the caches.
+  [[nodiscard]] Result<store::User> changedUser(store::UserChange change,
+                                                const std::vector<std::string>& ending,
+                                                const Actor& actor, const ClientInfo& client);
   // Forbidden (audited as user.change_refused) unless every permission of `role` is among the
   // actor's.
   [[nodiscard]] Result<void> withinRights(std::string_view role, const Actor& actor,

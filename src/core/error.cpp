@@ -24,6 +24,8 @@ std::string_view errcName(Errc code) {
       return "Internal";
     case Errc::WouldBlock:
       return "WouldBlock";
+    case Errc::Aborted:
+      return "Aborted";
   }
   return "Unknown";
 }

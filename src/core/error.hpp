@@ -19,6 +19,7 @@ enum class Errc {
   Unavailable,
   Internal,
   WouldBlock,  // the answer needs storage or the network, and this thread may not wait
+  Aborted,     // a compare-and-set lost: the row is no longer as the caller read it
 };
 
 std::string_view errcName(Errc code);

@@ -92,6 +92,15 @@ struct UserPatch {
   // When the patch deactivates the user (active before, inactive after): in the same transaction,
   // tokens_valid_after becomes this, every session of the user is revoked and every API key too.
   std::optional<std::int64_t> deactivated_at;
+  // The change applies only while the user's role is still this one (the role an actor's rights
+  // were judged against): Aborted otherwise, and nothing is written.
+  std::optional<std::string> role_is;
+};
+
+// What UserStore::update found and left, both as its transaction saw them.
+struct UserChange {
+  User before;
+  User after;
 };
 
 // Whether two addresses name the same account: the users table's rule, equal ignoring ASCII
@@ -131,10 +140,10 @@ class UserStore {
                                                                std::int64_t limit,
                                                                std::int64_t offset) = 0;
   // In one transaction (a deactivation's sessions, keys and watermark included, see UserPatch):
-  // NotFound, AlreadyExists (conflict Email or Username), or FailedPrecondition when the change
-  // would leave no active user with role `protected_role`.
-  [[nodiscard]] virtual core::Result<User> update(std::int64_t id, const UserPatch& patch,
-                                                  std::string_view protected_role) = 0;
+  // NotFound, AlreadyExists (conflict Email or Username), FailedPrecondition when the change
+  // would leave no active user with role `protected_role`, or Aborted (UserPatch::role_is).
+  [[nodiscard]] virtual core::Result<UserChange> update(std::int64_t id, const UserPatch& patch,
+                                                        std::string_view protected_role) = 0;
   // NotFound, or FailedPrecondition when it would remove the last active `protected_role`.
   [[nodiscard]] virtual core::Status remove(std::int64_t id, std::string_view protected_role) = 0;
   // Compare-and-set: the hash becomes `hash` only while it is still `expected` (a login's rehash

@@ -379,8 +379,11 @@ TEST_P(StoreContract, ListsCountsUpdatesAndRemoves) {
   p.is_active = false;
   auto updated = store_->users().update(a.id, p, "admin");
   ASSERT_TRUE(updated);
-  EXPECT_EQ(updated->username, "alfa");
-  EXPECT_FALSE(updated->is_active);
+  EXPECT_EQ(updated->after.username, "alfa");
+  EXPECT_FALSE(updated->after.is_active);
+  // What it replaced, as its own transaction read it.
+  EXPECT_EQ(updated->before.username, a.username);
+  EXPECT_TRUE(updated->before.is_active);
   UserPatch clash;
   clash.email = "b@example.com";
   auto clashed = store_->users().update(a.id, clash, "admin");
@@ -394,6 +397,33 @@ TEST_P(StoreContract, ListsCountsUpdatesAndRemoves) {
   EXPECT_EQ(store_->users().findById(a.id).value()->password_hash, "$argon2id$new");
   EXPECT_TRUE(store_->users().remove(a.id, "admin"));
   EXPECT_EQ(store_->users().remove(a.id, "admin").error().code, core::Errc::NotFound);
+}
+
+TEST_P(StoreContract, AnUpdateJudgedAgainstAnOlderRoleWritesNothing) {
+  // An actor's rights were judged against the role read before the update: a promotion committed
+  // in between must send the judgment round again, not let the change land on the new role.
+  const User u = make("judged@example.com", "judged");
+  UserPatch promote;
+  promote.role = "admin";
+  ASSERT_TRUE(store_->users().update(u.id, promote, "admin"));
+  UserPatch off;
+  off.is_active = false;
+  off.email = "judged-moved@example.com";
+  off.role_is = u.role;
+  auto refused = store_->users().update(u.id, off, "admin");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, core::Errc::Aborted);
+  auto now = store_->users().findById(u.id).value();
+  ASSERT_TRUE(now);
+  EXPECT_TRUE(now->is_active);
+  EXPECT_EQ(now->email, "judged@example.com");
+  EXPECT_FALSE(now->address_moved);
+  off.role_is = "admin";
+  auto applied = store_->users().update(u.id, off, "nobody");
+  ASSERT_TRUE(applied) << applied.error().message;
+  EXPECT_EQ(applied->before.role, "admin");
+  EXPECT_EQ(applied->before.email, "judged@example.com");
+  EXPECT_FALSE(applied->after.is_active);
 }
 
 TEST_P(StoreContract, SearchFindsTextInEmailsAndUsernamesLiterally) {
@@ -454,11 +484,11 @@ TEST_P(StoreContract, TwoAdminsDemotedAtOnceLeaveOne) {
       if (round % 3 == 0) {
         UserPatch p;
         p.role = "user";
-        r = store_->users().update(who.id, p, "admin").map([](const User&) {});
+        r = store_->users().update(who.id, p, "admin").map([](const UserChange&) {});
       } else if (round % 3 == 1) {
         UserPatch p;
         p.is_active = false;
-        r = store_->users().update(who.id, p, "admin").map([](const User&) {});
+        r = store_->users().update(who.id, p, "admin").map([](const UserChange&) {});
       } else {
         r = store_->users().remove(who.id, "admin");
       }
@@ -753,8 +783,8 @@ TEST_P(StoreContract, DeactivationEndsSessionsKeysAndTokensInOneTransaction) {
   patch.deactivated_at = now + 7;
   auto updated = store_->users().update(u.id, patch, "admin");
   ASSERT_TRUE(updated) << updated.error().message;
-  EXPECT_FALSE(updated->is_active);
-  EXPECT_EQ(updated->tokens_valid_after, now + 7);
+  EXPECT_FALSE(updated->after.is_active);
+  EXPECT_EQ(updated->after.tokens_valid_after, now + 7);
   EXPECT_EQ(store_->users().findById(u.id).value()->tokens_valid_after, now + 7);
   EXPECT_TRUE(store_->sessions().find("ds1").value()->revoked);
   EXPECT_FALSE(store_->sessions().find("ds2").value()->revoked);  // nobody else's
@@ -2102,7 +2132,7 @@ TEST_P(MailStoreContract, AnAddressSetByAChangeIsMarkedUntilAResetByMail) {
   admin.email = "elsewhere@example.com";
   auto by_admin = store_->users().update(u->id, admin, "admin");
   ASSERT_TRUE(by_admin);
-  EXPECT_TRUE(by_admin->address_moved);
+  EXPECT_TRUE(by_admin->after.address_moved);
   EXPECT_TRUE(moved());
 }
 

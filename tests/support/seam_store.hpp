@@ -15,6 +15,70 @@ inline void once(std::function<void()>& hook) {
   if (hook) std::exchange(hook, nullptr)();
 }
 
+// The real user store; `before_update` runs once just before the next update.
+class SeamUsers final : public store::UserStore {
+ public:
+  explicit SeamUsers(store::UserStore& real) : real_(real) {}
+  std::function<void()> before_update;
+
+  core::Result<store::User> create(const store::NewUser& user) override {
+    return real_.create(user);
+  }
+  core::Result<std::optional<store::User>> findById(std::int64_t id) override {
+    return real_.findById(id);
+  }
+  core::Result<std::optional<store::User>> findByEmail(std::string_view email) override {
+    return real_.findByEmail(email);
+  }
+  core::Result<std::optional<store::User>> findByUsername(std::string_view username) override {
+    return real_.findByUsername(username);
+  }
+  core::Result<std::vector<store::User>> list(std::int64_t limit, std::int64_t offset) override {
+    return real_.list(limit, offset);
+  }
+  core::Result<std::int64_t> count() override { return real_.count(); }
+  core::Result<std::vector<store::User>> search(std::string_view text, std::int64_t limit,
+                                                std::int64_t offset) override {
+    return real_.search(text, limit, offset);
+  }
+  core::Result<store::UserChange> update(std::int64_t id, const store::UserPatch& patch,
+                                         std::string_view protected_role) override {
+    once(before_update);
+    return real_.update(id, patch, protected_role);
+  }
+  core::Status remove(std::int64_t id, std::string_view protected_role) override {
+    return real_.remove(id, protected_role);
+  }
+  core::Status replacePasswordHash(std::int64_t id, std::string_view expected,
+                                   std::string_view hash) override {
+    return real_.replacePasswordHash(id, expected, hash);
+  }
+  core::Status changePassword(std::int64_t id, std::string_view hash, std::int64_t now,
+                              store::PasswordEnds ends) override {
+    return real_.changePassword(id, hash, now, ends);
+  }
+  core::Status setTokensValidAfter(std::int64_t id, std::int64_t when) override {
+    return real_.setTokensValidAfter(id, when);
+  }
+  core::Result<std::vector<store::ImportOutcome>> importUsers(
+      const std::vector<store::ImportedUser>& users, std::string_view source) override {
+    return real_.importUsers(users, source);
+  }
+  core::Result<std::optional<std::int64_t>> findByLegacySubject(std::string_view source,
+                                                                std::string_view subject) override {
+    return real_.findByLegacySubject(source, subject);
+  }
+  core::Result<store::ChangeLogRead> changesSince(std::int64_t seq) override {
+    return real_.changesSince(seq);
+  }
+  core::Result<std::int64_t> purgeChanges(std::int64_t before, std::int64_t limit) override {
+    return real_.purgeChanges(before, limit);
+  }
+
+ private:
+  store::UserStore& real_;
+};
+
 // The real session store; `before_create` runs once just before the next create.
 class SeamSessions final : public store::SessionStore {
  public:
@@ -124,15 +188,19 @@ class SeamMfa final : public store::MfaStore {
   store::MfaStore& real_;
 };
 
-// The real store, its sessions and MFA factors reached through the seams above.
+// The real store, its users, sessions and MFA factors reached through the seams above.
 class SeamStore final : public store::Store {
  public:
   explicit SeamStore(store::Store& real)
-      : seam_sessions(real.sessions()), seam_mfa(real.mfa()), real_(real) {}
+      : seam_users(real.users()),
+        seam_sessions(real.sessions()),
+        seam_mfa(real.mfa()),
+        real_(real) {}
+  SeamUsers seam_users;
   SeamSessions seam_sessions;
   SeamMfa seam_mfa;
 
-  store::UserStore& users() override { return real_.users(); }
+  store::UserStore& users() override { return seam_users; }
   store::SessionStore& sessions() override { return seam_sessions; }
   store::RevocationStore& revocations() override { return real_.revocations(); }
   store::AuditStore& audit() override { return real_.audit(); }

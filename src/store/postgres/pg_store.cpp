@@ -696,13 +696,15 @@ class PgUsers final : public UserStore {
     });
   }
 
-  core::Result<User> update(std::int64_t id, const UserPatch& patch,
-                            std::string_view protected_role) override {
-    return pool_.transaction<User>([&](Connection& c) -> core::Result<User> {
+  core::Result<UserChange> update(std::int64_t id, const UserPatch& patch,
+                                  std::string_view protected_role) override {
+    return pool_.transaction<UserChange>([&](Connection& c) -> core::Result<UserChange> {
       if (auto ok = lock(c, kLastAdminLock); !ok) return tl::unexpected(ok.error());
       auto current = oneUser(c, "WHERE id = $1 FOR UPDATE", id);
       if (!current) return tl::unexpected(current.error());
       if (!*current) return makeError(Errc::NotFound, "user");
+      if (patch.role_is && (*current)->role != *patch.role_is)
+        return makeError(Errc::Aborted, "the user's role changed since it was read");
       User u = **current;
       if (applyUserPatch(u, patch, protected_role)) {
         if (auto ok = ensureAnotherActive(c, protected_role, id); !ok)
@@ -724,7 +726,7 @@ class PgUsers final : public UserStore {
         if (auto ok = endEverything(c, id, *patch.deactivated_at, true); !ok)
           return tl::unexpected(ok.error());
       }
-      return u;
+      return UserChange{std::move(**current), std::move(u)};
     });
   }
 

@@ -19,6 +19,7 @@
 #include "core/blocking.hpp"
 #include "crypto/hmac.hpp"
 #include "support/auth_stack.hpp"
+#include "support/seam_store.hpp"
 
 namespace gatehouse::auth {
 namespace {
@@ -376,6 +377,50 @@ TEST_F(AuthRules, AnInactiveUserGets403FirstAndEarlierTokensStayVoidAfterReactiv
   ASSERT_FALSE(refreshed);
   EXPECT_EQ(refreshed.error().code, Errc::InvalidRefreshToken);
   EXPECT_EQ(refusal(login().access_token), Errc::Internal);  // a new sign-in works
+}
+
+// A moderator may deactivate a user, not an administrator. A promotion committed between the
+// service's read of the role and its update sends the judgment round again: the change is refused
+// on the new role, where it would have deactivated an administrator, and each record names what
+// the update itself replaced.
+TEST_F(AuthRules, AChangeJudgedOnARoleThatMovedIsJudgedAgain) {
+  const auto pair = registered();
+  const auto id = stack_.token_check.authenticate(pair.access_token)->user->id;
+  testing::SeamStore seam(*stack_.store);
+  ApiKeyService keys(seam, stack_.policy, stack_.cache, stack_.audit, stack_.clock);
+  UserService users(seam, stack_.policy, stack_.cache, stack_.audit, stack_.clock, keys,
+                    stack_.session_end);
+  const Actor moderator{std::nullopt, stack_.policy.permissionsOf("moderator")};
+  seam.seam_users.before_update = [&] {
+    store::UserPatch promote;
+    promote.role = "admin";
+    ASSERT_TRUE(stack_.store->users().update(id, promote, "nobody"));
+  };
+  store::UserPatch off;
+  off.is_active = false;
+  auto refused = users.update(id, off, moderator, client_);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Errc::Forbidden);
+  auto after = stack_.store->users().findById(id).value();
+  ASSERT_TRUE(after);
+  EXPECT_TRUE(after->is_active);
+  EXPECT_EQ(after->role, "admin");
+  // A rename raced by another rename: the record names the address the update replaced.
+  const Actor admin{std::nullopt, stack_.policy.allPermissions()};
+  seam.seam_users.before_update = [&] {
+    store::UserPatch moved;
+    moved.email = "raced@example.com";
+    ASSERT_TRUE(stack_.store->users().update(id, moved, "nobody"));
+  };
+  store::UserPatch rename;
+  rename.email = "renamed@example.com";
+  ASSERT_TRUE(users.update(id, rename, admin, client_));
+  auto events = stack_.store->audit().query({.type = "user.updated"});
+  ASSERT_TRUE(events);
+  ASSERT_EQ(events->size(), 1U);
+  const auto detail = boost::json::parse(events->front().detail).as_object();
+  EXPECT_EQ(detail.at("email_from").as_string(), "raced@example.com");
+  EXPECT_EQ(detail.at("email_to").as_string(), "renamed@example.com");
 }
 
 // A clock a second later at every reading: code that reads it twice sees a second turn between.
