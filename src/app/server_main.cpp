@@ -344,7 +344,7 @@ int serve(const config::Config& config) {
        audit_log, metrics, clock,
        auth::SessionRules{config.refresh_grace_seconds, config.refresh_rate_limit,
                           config.email_verification == config::EmailVerification::Required,
-                          config.sessions_per_user},
+                          config.sessions_per_user, config.mfa_required_roles},
        legacy ? &*legacy : nullptr});
   auth::PasswordService passwords(
       {**store, *hasher, pool, *policy, user_cache, session_end, revocations, *guard, audit_log,

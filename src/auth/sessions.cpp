@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "auth/account_policy.hpp"
 #include "auth/claims.hpp"
 #include "core/base64url.hpp"
 #include "core/log.hpp"
@@ -387,6 +388,9 @@ Result<Introspection> Sessions::introspect(const std::string& token,
     if (!as_refresh) {
       auto principal = d_.check.authenticate(token);
       if (principal) {
+        // A resource server reads "active" and the scope as leave to act: not for an account
+        // the routes hold to enrolling a second factor (an outside attack).
+        if (enrolmentDue(*principal->user, d_.rules.mfa_required_roles)) return out;
         out.active = true;
         out.token_type = "access_token";
         out.username = principal->user->username;
@@ -417,6 +421,7 @@ Result<Introspection> Sessions::introspect(const std::string& token,
     auto user = d_.users.get(*id);
     if (!user) return tl::unexpected(storeFailure(user.error()));
     if (!*user || !(*user)->is_active) continue;
+    if (enrolmentDue(**user, d_.rules.mfa_required_roles)) return out;
     out.active = true;
     out.token_type = "refresh_token";
     out.username = (*user)->username;

@@ -53,6 +53,9 @@ struct SessionRules {
   bool email_verification_required = false;                 // EMAIL_VERIFICATION=required
   // SESSIONS_PER_USER: a new session past it ends the user's least recently used live ones.
   std::size_t max_per_user = 100;
+  // MFA_REQUIRED_ROLES: introspection answers the tokens of an account that must enrol a second
+  // factor first inactive, as the routes and the provider's introspection refuse them.
+  std::vector<std::string> mfa_required_roles;
 };
 
 // What ends an external sign-in's one-time code, as it stood when the code was issued: the

@@ -411,7 +411,8 @@ const std::map<std::string, std::string>& variables() {
       {"MFA_REQUIRED_ROLES",
        "comma-separated roles whose users must enrol a second factor: until they do, their tokens "
        "only reach /api/v1/auth/me, /api/v1/auth/mfa*, /api/v1/auth/webauthn/* (to add a passkey), "
-       "/api/v1/auth/reauthenticate and logout (unset: none)"},
+       "/api/v1/auth/reauthenticate and logout, and introspection answers them inactive (unset: "
+       "none)"},
       {"MFA_ISSUER", "the issuer shown in authenticator apps (Gatehouse)"},
       {"MFA_SECRET_KEY",
        "at least 32 bytes: the key second-factor secrets and recovery codes are sealed under; "

@@ -925,6 +925,34 @@ def test_mfa_required_roles_confine_a_user_without_a_factor_to_enrolment(make_se
     assert r.status_code == 200, r.text
 
 
+def test_introspection_answers_the_tokens_of_a_user_held_to_enrolment_inactive(make_server):
+    """Found by an outside attack (stop 61): /api/v1/auth/introspect answered a confined
+    moderator's token active with users:write in its scope, where the routes, forward-auth and
+    /oauth2/introspect refused it, and a resource server reads active and scope as leave to act."""
+    s = mfa_server(make_server, {"MFA_REQUIRED_ROLES": "moderator"})
+    admin = s.admin_token()
+    s.register("confined@example.com", "confined")
+    assert s.cli("user", "set-role", "--email", "confined@example.com", "--role", "moderator").returncode == 0
+    pair = s.login("confined").json()
+
+    def introspect(token):
+        r = requests.post(s.url("/api/v1/auth/introspect"), data={"token": token}, headers=auth(admin))
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    assert requests.get(api(s, "/users"), headers=auth(pair["access_token"])).status_code == 403
+    for token in (pair["access_token"], pair["refresh_token"]):
+        assert introspect(token) == {"active": False}
+    made = add_factor(s, pair["access_token"])
+    assert made.status_code == 201, made.text
+    code, _ = fresh_code(made.json()["otpauth_uri"])
+    assert confirm(s, pair["access_token"], made.json()["id"], code).status_code == 200
+    # Enrolled: the same tokens are active again, with what the role holds.
+    seen = introspect(pair["access_token"])
+    assert seen["active"] is True and "users:write" in seen["scope"].split(), seen
+    assert introspect(pair["refresh_token"])["active"] is True
+
+
 def test_mfa_events_are_counted_in_metrics(make_server):
     s = mfa_server(make_server)
     e = enrol(s, "counted")
