@@ -256,17 +256,16 @@ auth::Result<store::User> EmailFlows::resetPassword(const std::string& token,
   d_.api_keys.forgetUser(user->id);
   // Whoever locked the account out by guessing no longer keeps its owner out.
   d_.guard.succeeded(auth::lockoutKey(user->id));
-  // Unless it set a first password, the identities were removed and the passkeys kept as second
-  // factors only; a first password removed those that had not proved the account's address, and
-  // then kept the passkeys as second factors only too (store::TokenEffect::ResetPassword).
-  boost::json::object detail{{"via", "email"}, {"api_keys", "revoked"}};
+  // The passkeys were kept as second factors only; unless it set a first password, the identities
+  // were removed, and a first password removed those that had not proved the account's address
+  // (store::TokenEffect::ResetPassword).
+  boost::json::object detail{
+      {"via", "email"}, {"api_keys", "revoked"}, {"passkeys", "second_factor_only"}};
   if (had_password) {
     detail["identities"] = "removed";
-    detail["passkeys"] = "second_factor_only";
   } else if (unproven > 0) {
     detail["identities"] = "unproven_removed";
     detail["identities_removed"] = unproven;
-    detail["passkeys"] = "second_factor_only";
   }
   record("password.reset", client, std::nullopt, user->id, std::move(detail));
   // Committed: the watermark already voids every earlier token; ending the sessions' tokens on

@@ -515,15 +515,15 @@ struct TokenEffect {
                     // verified the account's address (Identity::verified_email, compared as
                     // sameAddress): the identity it was made with is its owner's. Any other goes
                     // (its holder may have moved the account's address to the reader's: an
-                    // outside attack), and then the passkeys stay second factors only too.
+                    // outside attack), and the passkeys stay second factors only, as at any reset
+                    // (one a session thief added would sign in on its own: a review).
     ChangeEmail,    // the token's address becomes the user's, verified, and address_moved
   };
   Kind kind = Kind::VerifyEmail;
   std::string password_hash;  // ResetPassword
   bool end_api_keys = true;   // ResetPassword
-  // ResetPassword, when set: how many linked identities a first password removed (the passkeys
-  // were made second factors only when it is above zero), and whether the account had a password
-  // (then every identity went), as the reset's transaction saw them.
+  // ResetPassword, when set: how many linked identities a first password removed, and whether the
+  // account had a password (then every identity went), as the reset's transaction saw them.
   std::int64_t* identities_removed = nullptr;
   bool* had_password = nullptr;
 };

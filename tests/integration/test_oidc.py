@@ -1588,7 +1588,8 @@ def test_an_external_accounts_own_first_password_keeps_its_identity(make_server,
         kept = requests.get(gate.url("/api/v1/auth/identities"),
                             headers=auth(gate.token("keeper@example.org", "K33per!pass"))).json()["items"]
         assert [i["subject"] for i in kept] == ["keeper"], kept
-        assert reset_details(gate, made) == [{"via": "email", "api_keys": "revoked"}]
+        assert reset_details(gate, made) == [{"via": "email", "api_keys": "revoked",
+                                              "passkeys": "second_factor_only"}]
         landing, _, _ = sign_in(gate, tls[0], "keeper")
         assert user_id_of(gate, exchange(gate, landing).json()["access_token"]) == made
         # A row from before the record, not signed in since: the reset cannot tell it from a

@@ -1513,15 +1513,12 @@ core::Status keepPasskeysAsSecondFactorsOnly(Connection& c, std::int64_t user_id
 }
 
 // See TokenEffect::ResetPassword, a first password: the identities whose provider did not verify
-// `email` go, and if any did, the passkeys stay second factors only. How many went.
+// `email` go, and the passkeys stay second factors only. How many identities went.
 core::Result<std::int64_t> dropUnprovenIdentities(Connection& c, std::int64_t user_id,
                                                   std::string_view email) {
   auto dropped = removeIdentities(c, user_id, email);
   if (!dropped) return dropped;
-  if (*dropped > 0) {
-    if (auto ok = keepPasskeysAsSecondFactorsOnly(c, user_id); !ok)
-      return tl::unexpected(ok.error());
-  }
+  if (auto ok = keepPasskeysAsSecondFactorsOnly(c, user_id); !ok) return tl::unexpected(ok.error());
   return dropped;
 }
 
