@@ -20,8 +20,8 @@ using http::Lane;
 }  // namespace
 
 auth::Result<auth::CreatedApiKey> createApiKey(Call& c, const auth::NewApiKey& request) {
-  auto created =
-      c.services.api_keys.create(*c.who->user, c.who->permissions, request, clientOf(c.request));
+  auto created = c.services.api_keys.create(*c.who->user, c.who->permissions, request,
+                                            auth::sessionOf(c.who->claims()), clientOf(c.request));
   if (!created) return created;
   // A password change or deactivation racing this request must not leave a key minted with the
   // credential it ended: checked again now that the key exists (the change lists keys after its

@@ -37,7 +37,9 @@ std::optional<std::string> apiKeyPublicPart(std::string_view key) {
 
 Result<CreatedApiKey> ApiKeyService::create(const store::User& owner,
                                             const std::vector<std::string>& owner_permissions,
-                                            const NewApiKey& request, const ClientInfo& client) {
+                                            const NewApiKey& request,
+                                            std::optional<std::string_view> session,
+                                            const ClientInfo& client) {
   std::vector<FieldError> errors;
   if (request.name.empty() || request.name.size() > 100) {
     errors.push_back({{"body", "name"}, "name must be 1 to 100 characters", "value_error.name"});
@@ -82,7 +84,7 @@ Result<CreatedApiKey> ApiKeyService::create(const store::User& owner,
   // A bounded number of live keys per owner, so a stolen token cannot mint without end; the store
   // counts and inserts under one lock, so racing creations do not pass it together (found by an
   // outside attack: 20 at once made 9 under a limit of 5).
-  auto stored = store_.apiKeys().create(std::move(key), max_per_user_);
+  auto stored = store_.apiKeys().create(std::move(key), max_per_user_, session);
   if (!stored && stored.error().code == core::Errc::ResourceExhausted)
     return fail(Errc::ApiKeyLimit,
                 "owner holds the most keys (" + std::to_string(max_per_user_) + ")");
@@ -93,6 +95,9 @@ Result<CreatedApiKey> ApiKeyService::create(const store::User& owner,
   // request is seen too.
   if (!stored && stored.error().code == core::Errc::FailedPrecondition)
     return fail(Errc::InactiveUser, "owner inactive");
+  // A reset or sign-out ended the asking session while this request waited for the owner's lock.
+  if (!stored && stored.error().code == core::Errc::Aborted)
+    return fail(Errc::InvalidToken, "the asking session ended");
   if (!stored) return tl::unexpected(storeFailure(stored.error()));
   // The owner acts, or the command line (audited as actor "cli").
   const auto actor = client.actor_name.empty() ? std::optional(owner.id) : std::nullopt;

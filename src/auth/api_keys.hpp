@@ -59,10 +59,13 @@ class ApiKeyService {
         email_verification_required_(email_verification_required) {}
 
   // Validation: empty or long name, scopes outside `owner_permissions`, bad expiry; ApiKeyLimit
-  // when the owner already holds `max_per_user` live keys.
+  // when the owner already holds `max_per_user` live keys; InvalidToken when `session` (that of
+  // the token asking; none for the command line) ended before the key was stored.
   [[nodiscard]] Result<CreatedApiKey> create(const store::User& owner,
                                              const std::vector<std::string>& owner_permissions,
-                                             const NewApiKey& request, const ClientInfo& client);
+                                             const NewApiKey& request,
+                                             std::optional<std::string_view> session,
+                                             const ClientInfo& client);
   [[nodiscard]] Result<std::vector<store::ApiKey>> list(std::int64_t user_id);
   // NotFound (as ApiKeyNotFound) unless the key is the user's and live.
   [[nodiscard]] Result<void> revoke(std::int64_t user_id, std::int64_t key_id,

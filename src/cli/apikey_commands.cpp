@@ -21,7 +21,8 @@ int apiKeyCreate(const config::Config& config, const rbac::Policy& policy, const
   if (!owner) return 1;
   auth::NewApiKey request{args.name, std::nullopt, args.expires_in_days};
   if (!args.scopes.empty()) request.scopes = args.scopes;
-  auto created = c.keys->create(*owner, policy.permissionsOf(owner->role), request, c.client);
+  auto created =
+      c.keys->create(*owner, policy.permissionsOf(owner->role), request, std::nullopt, c.client);
   if (!created) return failure(err, describe(created.error()));
   out << created->plaintext << "\n";
   err << "created API key " << created->key.id << " (" << auth::kApiKeyPrefix

@@ -290,9 +290,13 @@ class ApiKeyStore {
   virtual ~ApiKeyStore() = default;
   // Fills id; AlreadyExists if the public id collides; ResourceExhausted when the owner already
   // holds `max_live` keys neither revoked nor expired at `key.created_at`; NotFound when the owner
-  // is gone, FailedPrecondition when inactive. Counted and inserted under one lock on the owner:
-  // racing creations never pass the limit together, nor a deactivation.
-  [[nodiscard]] virtual core::Result<ApiKey> create(ApiKey key, std::size_t max_live) = 0;
+  // is gone, FailedPrecondition when inactive; Aborted unless `session_id` (the session of the
+  // token that asks; none for the command line) is the owner's and live at `key.created_at`.
+  // Counted and inserted under one lock on the owner: racing creations never pass the limit
+  // together, nor a deactivation, nor a reset that ends the asking session (checked before it, a
+  // key made as the reset committed outlived it: a review).
+  [[nodiscard]] virtual core::Result<ApiKey> create(ApiKey key, std::size_t max_live,
+                                                    std::optional<std::string_view> session_id) = 0;
   [[nodiscard]] virtual core::Result<std::optional<ApiKey>> findByPublicId(
       std::string_view public_id) = 0;
   [[nodiscard]] virtual core::Result<std::optional<ApiKey>> findById(std::int64_t id) = 0;
@@ -446,12 +450,15 @@ class MfaStore {
   [[nodiscard]] virtual core::Status clearCodeAttempts(std::int64_t user_id) = 0;
 
   // In one transaction: `factor` (a passkey) stored confirmed; ResourceExhausted when the user
-  // holds `max_factors` factors, AlreadyExists when its credential id is registered (to anyone);
-  // the user's mfa_enabled set and, when it is their first confirmed factor, `recovery_hashes`
-  // stored as their recovery codes. The factor with its id, and whether the codes were stored.
+  // holds `max_factors` factors, AlreadyExists when its credential id is registered (to anyone),
+  // Aborted unless `session_id` (the registering session) is the user's and live at the factor's
+  // created_at, read after the lock on the user (a reset by mail committing meanwhile is seen, or
+  // makes this passkey a second factor only: a review); the user's mfa_enabled set and, when it
+  // is their first confirmed factor, `recovery_hashes` stored as their recovery codes. The factor
+  // with its id, and whether the codes were stored.
   [[nodiscard]] virtual core::Result<std::pair<MfaFactor, bool>> addConfirmed(
-      MfaFactor factor, std::int64_t max_factors,
-      const std::vector<std::string>& recovery_hashes) = 0;
+      MfaFactor factor, std::int64_t max_factors, const std::vector<std::string>& recovery_hashes,
+      std::string_view session_id) = 0;
   // The confirmed factor with that credential id.
   [[nodiscard]] virtual core::Result<std::optional<MfaFactor>> findByCredential(
       std::string_view credential_id) = 0;

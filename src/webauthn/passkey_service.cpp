@@ -387,8 +387,13 @@ auth::Result<Registered> PasskeyService::registerPasskey(const store::User& user
   // the first only, counted in the insert's transaction (a passkey attack: 8 of 8 finished at
   // once from a password-only session were taken).
   const std::int64_t room = user.mfa_enabled ? d_.settings.max_factors : 1;
-  auto added = d_.store.mfa().addConfirmed(factor, room, hashes);
+  // The session is read in the insert's transaction: a reset by mail that ended it while this
+  // waited for the user's lock is seen (a review: checked only after, the passkey was a way in
+  // until its removal).
+  auto added = d_.store.mfa().addConfirmed(factor, room, hashes, sid);
   if (!added) {
+    if (added.error().code == core::Errc::Aborted)
+      return fail(Errc::InvalidToken, "the registering session ended");
     if (added.error().code == core::Errc::AlreadyExists)
       return refused("credential_taken", "credential id already registered");
     if (added.error().code == core::Errc::ResourceExhausted)

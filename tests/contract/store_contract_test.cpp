@@ -81,6 +81,12 @@ class StoreContract : public ::testing::TestWithParam<std::string> {
     return id;
   }
   int sessions_ = 0;
+  // A passkey added as a live session of its user asks (MfaStore::addConfirmed).
+  core::Result<std::pair<MfaFactor, bool>> addPasskey(MfaFactor f, std::int64_t max,
+                                                      const std::vector<std::string>& hashes) {
+    const std::string sid = liveSession(f.user_id);
+    return store_->mfa().addConfirmed(std::move(f), max, hashes, sid);
+  }
   // A key as the API key service stores one (its hash a placeholder), named by its public id.
   static ApiKey apiKey(std::int64_t user_id, const std::string& public_id,
                        std::int64_t created_at) {
@@ -648,7 +654,7 @@ TEST_P(StoreContract, PurgingDeletesOnlyEndedSessionsAndDeadKeysInBatches) {
                        std::optional<std::int64_t> used, bool revoked) {
     ApiKey k = apiKey(u.id, id, cut - 10);
     k.expires_at = expires;
-    auto made = keys.create(k, kNoLimit).value();
+    auto made = keys.create(k, kNoLimit, std::nullopt).value();
     if (used) {
       EXPECT_TRUE(keys.touch(made.id, *used));
     }
@@ -777,7 +783,7 @@ TEST_P(StoreContract, DeactivationEndsSessionsKeysAndTokensInOneTransaction) {
       store_->sessions().create({"ds1", u.id, "j", "ua", "ip", now, now, now + 3600, false}));
   ASSERT_TRUE(
       store_->sessions().create({"ds2", other.id, "j", "ua", "ip", now, now, now + 3600, false}));
-  ASSERT_TRUE(store_->apiKeys().create(apiKey(u.id, "deactkey", now), kNoLimit));
+  ASSERT_TRUE(store_->apiKeys().create(apiKey(u.id, "deactkey", now), kNoLimit, std::nullopt));
   UserPatch patch;
   patch.is_active = false;
   patch.deactivated_at = now + 7;
@@ -791,7 +797,7 @@ TEST_P(StoreContract, DeactivationEndsSessionsKeysAndTokensInOneTransaction) {
   EXPECT_TRUE(store_->apiKeys().findByPublicId("deactkey").value()->revoked);
   // No key is made for the inactive owner (a review: one made by a request that read the owner
   // before the deactivation would come alive at the reactivation).
-  auto late = store_->apiKeys().create(apiKey(u.id, "latekey", now + 8), kNoLimit);
+  auto late = store_->apiKeys().create(apiKey(u.id, "latekey", now + 8), kNoLimit, std::nullopt);
   ASSERT_FALSE(late);
   EXPECT_EQ(late.error().code, core::Errc::FailedPrecondition);
   // Reactivation revives nothing.
@@ -908,7 +914,7 @@ TEST_P(StoreContract, PurgedChangesTellAReaderFromBeforeThemThatItMissedThem) {
 
   // API key changes carry their time now, and go by it: the oldest first, up to the cut.
   auto& keys = store_->apiKeys();
-  const auto made = keys.create(apiKey(a.id, "logged", now), kNoLimit).value();
+  const auto made = keys.create(apiKey(a.id, "logged", now), kNoLimit, std::nullopt).value();
   const auto key_start = keys.changesSince(-1).value();
   ASSERT_TRUE(keys.revoke(made.id, a.id));
   EXPECT_GE(scalar("SELECT at FROM api_key_changes WHERE key_id = " + std::to_string(made.id)),
@@ -1139,15 +1145,15 @@ TEST_P(StoreContract, ApiKeysStayWithinTheirLimitUnderRaces) {
   constexpr std::int64_t kNow = 1'800'000'000;
   ApiKey expired = apiKey(u.id, "expired", kNow);
   expired.expires_at = kNow;  // dead at `created_at`
-  ASSERT_TRUE(keys.create(expired, kNoLimit));
-  const auto revoked = keys.create(apiKey(u.id, "revoked", kNow), kNoLimit).value();
+  ASSERT_TRUE(keys.create(expired, kNoLimit, std::nullopt));
+  const auto revoked = keys.create(apiKey(u.id, "revoked", kNow), kNoLimit, std::nullopt).value();
   ASSERT_TRUE(keys.revoke(revoked.id, u.id));
   std::atomic<int> made{0};
   std::atomic<int> refused{0};
   std::vector<std::thread> threads;
   for (int i = 0; i < 12; ++i) {
     threads.emplace_back([&, i] {
-      auto k = keys.create(apiKey(u.id, "race" + std::to_string(i), kNow), 5);
+      auto k = keys.create(apiKey(u.id, "race" + std::to_string(i), kNow), 5, std::nullopt);
       if (k) ++made;
       if (!k && k.error().code == core::Errc::ResourceExhausted) ++refused;
     });
@@ -1158,8 +1164,36 @@ TEST_P(StoreContract, ApiKeysStayWithinTheirLimitUnderRaces) {
   EXPECT_EQ(keys.listForUser(u.id).value().size(), 6U);  // the five and the expired one
   // Another owner's keys are counted on their own.
   const User other = make("other-limit@example.com", "otherlimited");
-  EXPECT_TRUE(keys.create(apiKey(other.id, "theirs", kNow), 1));
-  EXPECT_FALSE(keys.create(apiKey(other.id, "theirs2", kNow), 1));
+  EXPECT_TRUE(keys.create(apiKey(other.id, "theirs", kNow), 1, std::nullopt));
+  EXPECT_FALSE(keys.create(apiKey(other.id, "theirs2", kNow), 1, std::nullopt));
+}
+
+// Found by a review (stop 61): a key or passkey asked for by a session that a reset by mail ended
+// while the request waited on the owner's lock was made after the reset, and outlived it. The
+// asking session is read in the transaction that inserts.
+TEST_P(StoreContract, AKeyOrPasskeyAskedForByAnEndedSessionIsNotMade) {
+  const User u = make("asker@example.com", "asker");
+  const User other = make("stranger@example.com", "stranger");
+  constexpr std::int64_t kNow = 1'800'000'000;
+  const std::string ended = liveSession(u.id);
+  ASSERT_TRUE(store_->sessions().revoke(ended));
+  const std::string theirs = liveSession(other.id);
+  ASSERT_TRUE(store_->sessions().create({"lapsed", u.id, "jti-lapsed", "", "", 1, 1, kNow, false}));
+  MfaFactor pk{0, u.id, "webauthn", "key", "", false, kNow, {}, 0, "cred-asker", "{}"};
+  for (const std::string& sid : {ended, theirs, std::string("lapsed"), std::string("none")}) {
+    auto key = store_->apiKeys().create(apiKey(u.id, "k-" + sid, kNow), kNoLimit, sid);
+    ASSERT_FALSE(key) << sid;
+    EXPECT_EQ(key.error().code, core::Errc::Aborted) << sid;
+    auto passkey = store_->mfa().addConfirmed(pk, 3, {"h"}, sid);
+    ASSERT_FALSE(passkey) << sid;
+    EXPECT_EQ(passkey.error().code, core::Errc::Aborted) << sid;
+  }
+  EXPECT_TRUE(store_->apiKeys().listForUser(u.id).value().empty());
+  EXPECT_TRUE(store_->mfa().listForUser(u.id).value().empty());
+  EXPECT_FALSE(store_->users().findById(u.id).value()->mfa_enabled);
+  const std::string live = liveSession(u.id);
+  EXPECT_TRUE(store_->apiKeys().create(apiKey(u.id, "k-live", kNow), kNoLimit, live));
+  EXPECT_TRUE(store_->mfa().addConfirmed(pk, 3, {"h"}, live));
 }
 
 TEST_P(StoreContract, ApiKeysStoreHashesScopesRevocationAndAChangeLog) {
@@ -1174,15 +1208,15 @@ TEST_P(StoreContract, ApiKeysStoreHashesScopesRevocationAndAChangeLog) {
   k.secret_hash = std::string(64, 'a');
   k.scopes = {"users:read", "audit:read"};
   k.created_at = 1'800'000'000;
-  auto created = keys.create(k, kNoLimit);
+  auto created = keys.create(k, kNoLimit, std::nullopt);
   ASSERT_TRUE(created) << created.error().message;
   EXPECT_GT(created->id, 0);
   k.expires_at = 1'900'000'000;
   k.public_id = "pub2";
   k.scopes.clear();
-  auto second = keys.create(k, kNoLimit);
+  auto second = keys.create(k, kNoLimit, std::nullopt);
   ASSERT_TRUE(second);
-  auto dup = keys.create(k, kNoLimit);
+  auto dup = keys.create(k, kNoLimit, std::nullopt);
   ASSERT_FALSE(dup);
   EXPECT_EQ(dup.error().code, core::Errc::AlreadyExists);
   auto found = keys.findByPublicId("pub1").value();
@@ -1391,7 +1425,7 @@ TEST_P(StoreContract, PasskeysAreConfirmedFactorsWithUniqueCredentialIds) {
   const User u = make("pk@example.com", "pkuser");
   const User other = make("pk2@example.com", "pkother");
   MfaFactor pk{0, u.id, "webauthn", "YubiKey", "", false, 10, {}, 0, "cred-1", "{\"alg\":-7}"};
-  auto added = store_->mfa().addConfirmed(pk, 3, {"h1", "h2"});
+  auto added = addPasskey(pk, 3, {"h1", "h2"});
   ASSERT_TRUE(added) << added.error().message;
   EXPECT_TRUE(added->second);  // the first factor brings the recovery codes
   EXPECT_TRUE(added->first.confirmed);
@@ -1400,22 +1434,22 @@ TEST_P(StoreContract, PasskeysAreConfirmedFactorsWithUniqueCredentialIds) {
   // The same credential id for anyone else (or again) is refused.
   MfaFactor stolen = pk;
   stolen.user_id = other.id;
-  auto again = store_->mfa().addConfirmed(stolen, 3, {"x"});
+  auto again = addPasskey(stolen, 3, {"x"});
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code, core::Errc::AlreadyExists);
   EXPECT_FALSE(store_->users().findById(other.id).value()->mfa_enabled);
   // A second passkey keeps the codes; the limit counts every factor.
   pk.credential_id = "cred-2";
-  auto second = store_->mfa().addConfirmed(pk, 3, {"y"});
+  auto second = addPasskey(pk, 3, {"y"});
   ASSERT_TRUE(second);
   EXPECT_FALSE(second->second);
   EXPECT_EQ(store_->mfa().recoveryCodesLeft(u.id).value(), 2);
   // The limit counts confirmed factors: an unfinished enrolment holds no place.
   ASSERT_TRUE(store_->mfa().create({0, u.id, "totp", "", "s"}, 3));
   pk.credential_id = "cred-3";
-  ASSERT_TRUE(store_->mfa().addConfirmed(pk, 3, {}));
+  ASSERT_TRUE(addPasskey(pk, 3, {}));
   pk.credential_id = "cred-4";
-  auto over = store_->mfa().addConfirmed(pk, 3, {});
+  auto over = addPasskey(pk, 3, {});
   ASSERT_FALSE(over);
   EXPECT_EQ(over.error().code, core::Errc::ResourceExhausted);
   // Found by credential id, with its record.
@@ -1440,11 +1474,9 @@ TEST_P(StoreContract, PasskeysAreConfirmedFactorsWithUniqueCredentialIds) {
 
 TEST_P(StoreContract, SignCountersOnlyGrowUnderRaces) {
   const User u = make("count@example.com", "countuser");
-  auto id =
-      store_->mfa()
-          .addConfirmed({0, u.id, "webauthn", "", "", false, 1, {}, 5, "c-count", "{}"}, 5, {})
-          .value()
-          .first.id;
+  auto id = addPasskey({0, u.id, "webauthn", "", "", false, 1, {}, 5, "c-count", "{}"}, 5, {})
+                .value()
+                .first.id;
   EXPECT_FALSE(store_->mfa().useSignCount(id, 5, "{}", "{}", 2).value());  // equal: a clone
   EXPECT_FALSE(store_->mfa().useSignCount(id, 4, "{}", "{}", 2).value());  // lower: a clone
   EXPECT_FALSE(store_->mfa().useSignCount(id, 0, "{}", "{}", 2).value());  // zero after non-zero
@@ -1462,11 +1494,9 @@ TEST_P(StoreContract, SignCountersOnlyGrowUnderRaces) {
   EXPECT_EQ(after->last_used_at, 3);
   EXPECT_EQ(after->passkey, "{\"bs\":true}");
   // An authenticator without a counter (always 0) is used any number of times.
-  auto zero =
-      store_->mfa()
-          .addConfirmed({0, u.id, "webauthn", "", "", false, 1, {}, 0, "c-zero", "{}"}, 5, {})
-          .value()
-          .first.id;
+  auto zero = addPasskey({0, u.id, "webauthn", "", "", false, 1, {}, 0, "c-zero", "{}"}, 5, {})
+                  .value()
+                  .first.id;
   EXPECT_TRUE(store_->mfa().useSignCount(zero, 0, "{}", "{}", 4).value());
   EXPECT_TRUE(store_->mfa().useSignCount(zero, 0, "{}", "{}", 5).value());
   EXPECT_TRUE(store_->mfa().useSignCount(zero, 1, "{}", "{}", 6).value());
@@ -1474,11 +1504,9 @@ TEST_P(StoreContract, SignCountersOnlyGrowUnderRaces) {
   // Found by an outside attack: a use checked against the record before a reset marked it
   // second_factor_only wrote that old record back, undoing the mark. The record must be the one
   // read.
-  auto kept =
-      store_->mfa()
-          .addConfirmed({0, u.id, "webauthn", "", "", false, 1, {}, 0, "c-kept", "{}"}, 5, {})
-          .value()
-          .first.id;
+  auto kept = addPasskey({0, u.id, "webauthn", "", "", false, 1, {}, 0, "c-kept", "{}"}, 5, {})
+                  .value()
+                  .first.id;
   ASSERT_TRUE(store_->mfa().useSignCount(kept, 0, "{}", "{\"bs\":false}", 8).value());
   EXPECT_FALSE(store_->mfa().useSignCount(kept, 0, "{}", "{\"bs\":true}", 9).value());
   EXPECT_EQ(store_->mfa().find(kept).value()->passkey, "{\"bs\":false}");
@@ -1540,15 +1568,15 @@ TEST_P(StoreContract, FactorStateStaysBoundedAndResetsWhole) {
   ASSERT_TRUE(store_->mfa().confirm(pending.front().id, u.id, 1, 1, {"c"}, 10));
   MfaFactor pk{0, u.id, "webauthn", "key", "", false, 20, {}, 0, "cred-b1", "{}"};
   ASSERT_TRUE(store_->mfa().create({0, u.id, "totp", "", "s", false, 30}, 3));
-  ASSERT_TRUE(store_->mfa().addConfirmed(pk, 3, {}));
+  ASSERT_TRUE(addPasskey(pk, 3, {}));
   pk.credential_id = "cred-b2";
-  ASSERT_TRUE(store_->mfa().addConfirmed(pk, 3, {}));
+  ASSERT_TRUE(addPasskey(pk, 3, {}));
   // Three confirmed: neither a new enrolment nor another passkey, nor the unfinished one's
   // confirmation (it stays: the refused enrolment changed nothing).
   EXPECT_EQ(store_->mfa().create({0, u.id, "totp", "", "s", false, 40}, 3).error().code,
             core::Errc::ResourceExhausted);
   pk.credential_id = "cred-b3";
-  EXPECT_EQ(store_->mfa().addConfirmed(pk, 3, {}).error().code, core::Errc::ResourceExhausted);
+  EXPECT_EQ(addPasskey(pk, 3, {}).error().code, core::Errc::ResourceExhausted);
   const auto held = store_->mfa().listForUser(u.id).value();
   for (const auto& f : held) {
     if (f.confirmed) continue;
@@ -1919,7 +1947,7 @@ TEST_P(MailStoreContract, AResetSetsThePasswordAndEndsSessionsAndKeys) {
   const User u = make("ann@example.com", "ann");
   ASSERT_TRUE(
       store_->sessions().create({"rs1", u.id, "j", "ua", "ip", kNow, kNow, kNow + 3600, false}));
-  ASSERT_TRUE(store_->apiKeys().create(apiKey(u.id, "resetkey", kNow), kNoLimit));
+  ASSERT_TRUE(store_->apiKeys().create(apiKey(u.id, "resetkey", kNow), kNoLimit, std::nullopt));
   ASSERT_TRUE(store_->mail().issue(token("r", u.id, "reset", u.email), {}, 3));
   auto user = store_->mail().redeem("r", "reset", kNow + 5,
                                     {TokenEffect::Kind::ResetPassword, "$2b$10$new", true});
@@ -1959,7 +1987,7 @@ TEST_P(MailStoreContract, AResetRemovesIdentitiesAndKeepsPasskeysAsSecondFactors
                  0,
                  "cred-" + n,
                  R"({"public_key":"AQ","be":false})"};
-    ASSERT_TRUE(store_->mfa().addConfirmed(pk, 5, {"code-" + n}));
+    ASSERT_TRUE(addPasskey(pk, 5, {"code-" + n}));
     ASSERT_TRUE(store_->mail().issue(token("r-" + n, u->id, "reset", u->email), {}, 3));
     auto reset = store_->mail().redeem("r-" + n, "reset", kNow + 5,
                                        {TokenEffect::Kind::ResetPassword, "$2b$10$new", true});
@@ -1985,7 +2013,7 @@ TEST_P(MailStoreContract, AResetRemovesIdentitiesAndKeepsPasskeysAsSecondFactors
   ASSERT_TRUE(ext) << ext.error().message;
   MfaFactor pk{0, ext->id,    "webauthn",       "key", "", false, kNow, {},
                0, "cred-ext", R"({"be":false})"};
-  ASSERT_TRUE(store_->mfa().addConfirmed(pk, 5, {"code-ext"}));
+  ASSERT_TRUE(addPasskey(pk, 5, {"code-ext"}));
   ASSERT_TRUE(store_->mail().issue(token("r-ext", ext->id, "reset", ext->email), {}, 3));
   std::int64_t removed = -1;
   ASSERT_TRUE(
@@ -2018,7 +2046,7 @@ TEST_P(MailStoreContract, AFirstPasswordKeepsOnlyTheIdentitiesThatProvedTheAddre
       {0, moved->id, "third", "https://third", "sub-claimed", "victim@example.com", kNow, ""}));
   MfaFactor pk{0, moved->id,    "webauthn",       "key", "", false, kNow, {},
                0, "cred-moved", R"({"be":false})"};
-  ASSERT_TRUE(store_->mfa().addConfirmed(pk, 5, {"code-moved"}));
+  ASSERT_TRUE(addPasskey(pk, 5, {"code-moved"}));
   ASSERT_TRUE(store_->mail().issue(token("r-moved", moved->id, "reset", moved->email), {}, 3));
   std::int64_t removed = -1;
   ASSERT_TRUE(
@@ -2154,7 +2182,7 @@ TEST_P(MailStoreContract, APasswordSetBySomeoneElseEndsTheOtherWaysInAsAResetDoe
         store_->identities().create({0, u->id, "oidc", "https://idp", "sub-" + n, "", kNow}));
     MfaFactor pk{0, u->id,       "webauthn",       "key", "", false, kNow, {},
                  0, "cred-" + n, R"({"be":false})"};
-    EXPECT_TRUE(store_->mfa().addConfirmed(pk, 5, {"code-" + n}));
+    EXPECT_TRUE(addPasskey(pk, 5, {"code-" + n}));
     return u->id;
   };
   const auto second_factor_only = [this](const std::string& n) {

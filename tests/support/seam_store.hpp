@@ -169,8 +169,9 @@ class SeamMfa final : public store::MfaStore {
     return real_.clearCodeAttempts(user);
   }
   core::Result<std::pair<store::MfaFactor, bool>> addConfirmed(
-      store::MfaFactor f, std::int64_t max, const std::vector<std::string>& hashes) override {
-    return real_.addConfirmed(std::move(f), max, hashes);
+      store::MfaFactor f, std::int64_t max, const std::vector<std::string>& hashes,
+      std::string_view session_id) override {
+    return real_.addConfirmed(std::move(f), max, hashes, session_id);
   }
   core::Result<std::optional<store::MfaFactor>> findByCredential(std::string_view id) override {
     return real_.findByCredential(id);

@@ -568,6 +568,20 @@ core::Status dropEmailedTokens(Connection& c, std::int64_t id) {
   return {};
 }
 
+// Inside a transaction, after the caller's lock on the user's row (which a reset takes before it
+// ends the sessions): whether `session_id` is `user_id`'s, not revoked and not expired at `now`.
+// FOR SHARE: a sign-out or an administrator's end of every session revokes the row without
+// touching the user's, and is either waited for and seen, or waits for the caller (a review).
+core::Result<bool> sessionLive(Connection& c, std::string_view session_id, std::int64_t user_id,
+                               std::int64_t now) {
+  auto live = c.query(
+      "SELECT 1 FROM sessions WHERE id = $1 AND user_id = $2 AND NOT revoked AND expires_at > "
+      "$3 FOR SHARE",
+      {session_id, user_id, now});
+  if (!live) return tl::unexpected(live.error());
+  return !live->empty();
+}
+
 // Inside a transaction: earlier tokens voided, every session revoked, every emailed token dropped
 // and, with `keys`, every API key; the account rule of a password change or reset and a
 // deactivation.
@@ -1174,7 +1188,8 @@ class PgApiKeys final : public ApiKeyStore {
  public:
   explicit PgApiKeys(Pool& pool) : pool_(pool) {}
 
-  core::Result<ApiKey> create(ApiKey k, std::size_t max_live) override {
+  core::Result<ApiKey> create(ApiKey k, std::size_t max_live,
+                              std::optional<std::string_view> session_id) override {
     return pool_.transaction<ApiKey>([&](Connection& c) -> core::Result<ApiKey> {
       // The owner's row lock serialises their creations from the count to the commit (NO KEY:
       // rows that only reference the user, such as sessions, are not held up).
@@ -1184,6 +1199,11 @@ class PgApiKeys final : public ApiKeyStore {
       if (owner->size() == 0) return makeError(Errc::NotFound, "user");
       // A deactivation ends keys in its transaction: one made after it would outlive it.
       if (!owner->boolean(0, 0)) return makeError(Errc::FailedPrecondition, "owner inactive");
+      if (session_id) {
+        auto alive = sessionLive(c, *session_id, k.user_id, k.created_at);
+        if (!alive) return tl::unexpected(alive.error());
+        if (!*alive) return makeError(Errc::Aborted, "the asking session ended");
+      }
       auto live = c.query(
           "SELECT COUNT(*) FROM api_keys WHERE user_id = $1 AND NOT revoked AND "
           "(expires_at IS NULL OR expires_at > $2)",
@@ -1390,15 +1410,9 @@ class PgIdentities final : public IdentityStore {
       auto user = c.query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", {identity.user_id});
       if (!user) return tl::unexpected(user.error());
       if (user->empty()) return makeError(Errc::NotFound, "user");
-      // FOR SHARE: a sign-out or an administrator's end of every session revokes the row without
-      // touching the user's, and is either waited for and seen, or waits for this link (a
-      // review), as a reset is through the user's row.
-      auto live = c.query(
-          "SELECT 1 FROM sessions WHERE id = $1 AND user_id = $2 AND NOT revoked AND expires_at > "
-          "$3 FOR SHARE",
-          {session_id, identity.user_id, identity.created_at});
+      auto live = sessionLive(c, session_id, identity.user_id, identity.created_at);
       if (!live) return tl::unexpected(live.error());
-      if (live->empty()) return makeError(Errc::FailedPrecondition, "session");
+      if (!*live) return makeError(Errc::FailedPrecondition, "session");
       auto held = c.query("SELECT COUNT(*) FROM identities WHERE user_id = $1", {identity.user_id});
       if (!held) return tl::unexpected(held.error());
       if (held->int64(0, 0) >= most) return makeError(Errc::ResourceExhausted, "identities");
@@ -1698,11 +1712,14 @@ class PgMfa final : public MfaStore {
   }
 
   core::Result<std::pair<MfaFactor, bool>> addConfirmed(
-      MfaFactor f, std::int64_t max_factors,
-      const std::vector<std::string>& recovery_hashes) override {
+      MfaFactor f, std::int64_t max_factors, const std::vector<std::string>& recovery_hashes,
+      std::string_view session_id) override {
     using Added = std::pair<MfaFactor, bool>;
     return pool_.transaction<Added>([&](Connection& c) -> core::Result<Added> {
       if (auto ok = lockUser(c, f.user_id); !ok) return tl::unexpected(ok.error());
+      auto live = sessionLive(c, session_id, f.user_id, f.created_at);
+      if (!live) return tl::unexpected(live.error());
+      if (!*live) return makeError(Errc::Aborted, "the asking session ended");
       // Confirmed factors only: an enrolment left unfinished holds no place.
       auto count =
           c.query("SELECT COUNT(*) FROM mfa_factors WHERE user_id = $1 AND confirmed", {f.user_id});

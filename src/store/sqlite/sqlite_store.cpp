@@ -555,6 +555,19 @@ core::Status dropEmailedTokens(Connection& c, std::int64_t id) {
   return stmt->run();
 }
 
+// Inside a write transaction: whether `session_id` is `user_id`'s, not revoked and not expired
+// at `now`. BEGIN IMMEDIATE orders it against a reset or a sign-out that ends the session.
+core::Result<bool> sessionLive(Connection& c, std::string_view session_id, std::int64_t user_id,
+                               std::int64_t now) {
+  auto live = c.prepare(
+      "SELECT COUNT(*) FROM sessions WHERE id = ? AND user_id = ? AND revoked = 0 AND "
+      "expires_at > ?");
+  if (!live) return tl::unexpected(live.error());
+  bindAll(*live, session_id, user_id, now);
+  if (auto row = live->step(); !row) return tl::unexpected(row.error());
+  return live->int64(0) > 0;
+}
+
 // Inside a transaction: earlier tokens voided, every session revoked, every emailed token
 // dropped and, with `keys`, every API key; the account rule of a password change or reset and a
 // deactivation.
@@ -1180,7 +1193,8 @@ class SqliteApiKeys final : public ApiKeyStore {
  public:
   explicit SqliteApiKeys(ConnectionPool& pool) : pool_(pool) {}
 
-  core::Result<ApiKey> create(ApiKey k, std::size_t max_live) override {
+  core::Result<ApiKey> create(ApiKey k, std::size_t max_live,
+                              std::optional<std::string_view> session_id) override {
     // BEGIN IMMEDIATE holds SQLite's write lock from the count to the insert.
     return pool_.transaction<ApiKey>([&](Connection& c) -> core::Result<ApiKey> {
       // A deactivation ends keys in its transaction: one made after it would outlive it.
@@ -1191,6 +1205,11 @@ class SqliteApiKeys final : public ApiKeyStore {
       if (!row) return tl::unexpected(row.error());
       if (!*row) return makeError(Errc::NotFound, "user");
       if (owner->int64(0) == 0) return makeError(Errc::FailedPrecondition, "owner inactive");
+      if (session_id) {
+        auto live = sessionLive(c, *session_id, k.user_id, k.created_at);
+        if (!live) return tl::unexpected(live.error());
+        if (!*live) return makeError(Errc::Aborted, "the asking session ended");
+      }
       if (auto ok =
               belowCap(c,
                        "SELECT COUNT(*) FROM api_keys WHERE user_id = ? AND revoked = 0 AND "
@@ -1430,13 +1449,9 @@ class SqliteIdentities final : public IdentityStore {
       user->bind(1, identity.user_id);
       if (auto row = user->step(); !row) return tl::unexpected(row.error());
       if (user->int64(0) == 0) return makeError(Errc::NotFound, "user");
-      auto live = c.prepare(
-          "SELECT COUNT(*) FROM sessions WHERE id = ? AND user_id = ? AND revoked = 0 AND "
-          "expires_at > ?");
+      auto live = sessionLive(c, session_id, identity.user_id, identity.created_at);
       if (!live) return tl::unexpected(live.error());
-      bindAll(*live, session_id, identity.user_id, identity.created_at);
-      if (auto row = live->step(); !row) return tl::unexpected(row.error());
-      if (live->int64(0) == 0) return makeError(Errc::FailedPrecondition, "session");
+      if (!*live) return makeError(Errc::FailedPrecondition, "session");
       auto held = c.prepare("SELECT COUNT(*) FROM identities WHERE user_id = ?");
       if (!held) return tl::unexpected(held.error());
       held->bind(1, identity.user_id);
@@ -1760,10 +1775,13 @@ class SqliteMfa final : public MfaStore {
   }
 
   core::Result<std::pair<MfaFactor, bool>> addConfirmed(
-      MfaFactor f, std::int64_t max_factors,
-      const std::vector<std::string>& recovery_hashes) override {
+      MfaFactor f, std::int64_t max_factors, const std::vector<std::string>& recovery_hashes,
+      std::string_view session_id) override {
     using Added = std::pair<MfaFactor, bool>;
     return pool_.transaction<Added>([&](Connection& c) -> core::Result<Added> {
+      auto live = sessionLive(c, session_id, f.user_id, f.created_at);
+      if (!live) return tl::unexpected(live.error());
+      if (!*live) return makeError(Errc::Aborted, "the asking session ended");
       // Confirmed factors only: an enrolment left unfinished holds no place.
       auto count =
           c.prepare("SELECT COUNT(*) FROM mfa_factors WHERE user_id = ? AND confirmed = 1");

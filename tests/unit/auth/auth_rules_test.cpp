@@ -58,7 +58,8 @@ class AuthRules : public ::testing::Test {
     if (!owner || !*owner) return made;
     for (int i = 0; i < count; ++i) {
       auto k = keys.create(**owner, stack_.policy.permissionsOf((*owner)->role),
-                           {"key" + std::to_string(i), std::nullopt, std::nullopt}, client_);
+                           {"key" + std::to_string(i), std::nullopt, std::nullopt}, std::nullopt,
+                           client_);
       EXPECT_TRUE(k);
       if (k) made.push_back(std::move(*k));
     }
@@ -445,7 +446,7 @@ TEST_F(AuthRules, AnApiKeysUseIsRecordedOnlyWhereWaitingIsAllowed) {
   const TickingClock ticking(stack_.clock.unixSeconds());
   ApiKeyService keys(*stack_.store, stack_.policy, stack_.cache, stack_.audit, ticking);
   const auto created = keys.create(**owner, stack_.policy.permissionsOf((*owner)->role),
-                                   {"ticking", std::nullopt, std::nullopt}, client_);
+                                   {"ticking", std::nullopt, std::nullopt}, std::nullopt, client_);
   ASSERT_TRUE(created);
   int on_worker = 0;
   for (int i = 0; i < 240; ++i) {  // four minutes and more of readings

@@ -88,7 +88,7 @@ TEST_F(CacheTrustTest, AKeyCacheNotReadForLongerThanItsWindowAnswersFromStorage)
   ASSERT_TRUE(users.sync());
   ASSERT_TRUE(keys.sync());
   auto made = keys.create(owner_, stack_.policy.permissionsOf(owner_.role),
-                          {"trusted", std::nullopt, std::nullopt}, client_);
+                          {"trusted", std::nullopt, std::nullopt}, std::nullopt, client_);
   ASSERT_TRUE(made);
   ASSERT_TRUE(keys.authenticate(made->plaintext, client_));  // cached, its use recorded
   // Revoked by another node: storage only.
@@ -139,7 +139,7 @@ TEST_F(CacheTrustTest, AKeyRevokedOnAnotherNodeIsDroppedWhenItsOwnerIsNamed) {
   ASSERT_TRUE(users.sync());
   ASSERT_TRUE(node_b.sync());
   auto made = node_a.create(owner_, stack_.policy.permissionsOf(owner_.role),
-                            {"two nodes", std::nullopt, std::nullopt}, client_);
+                            {"two nodes", std::nullopt, std::nullopt}, std::nullopt, client_);
   ASSERT_TRUE(made);
   ASSERT_TRUE(node_b.authenticate(made->plaintext, client_));  // B caches it
   ASSERT_TRUE(node_a.revoke(owner_.id, made->key.id, client_));

@@ -51,7 +51,7 @@ class RetentionTest : public ::testing::Test {
     k.secret_hash = std::string(64, 'a');
     k.created_at = created;
     k.expires_at = expires;
-    auto made = stack_.store->apiKeys().create(k, 100);
+    auto made = stack_.store->apiKeys().create(k, 100, std::nullopt);
     EXPECT_TRUE(made);
     if (used) {
       EXPECT_TRUE(stack_.store->apiKeys().touch(made->id, *used));
@@ -219,8 +219,8 @@ TEST_F(RetentionTest, ANodeThatMissedPurgedChangesForgetsWhatItCachedTheOthersDo
   ASSERT_TRUE(other);
   const auto other_id = stack_.store->users().findByUsername("rtother").value().value().id;
   const auto owner = stack_.cache.get(user_id_).value();
-  const auto created =
-      keys_a.create(*owner, stack_.policy.permissionsOf(owner->role), {"stalled", {}, {}}, client_);
+  const auto created = keys_a.create(*owner, stack_.policy.permissionsOf(owner->role),
+                                     {"stalled", {}, {}}, std::nullopt, client_);
   ASSERT_TRUE(created);
   UserCache users_b(stack_.store->users());
   ApiKeyService keys_b(*stack_.store, stack_.policy, users_b, stack_.audit, stack_.clock);

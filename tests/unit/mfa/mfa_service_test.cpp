@@ -277,7 +277,9 @@ TEST_F(MfaRules, AnEnrolmentIsNotConfirmedPastTheLimit) {
   auto pending = mfa_.enrol(user_, "tenth", client_);
   ASSERT_TRUE(pending);
   store::MfaFactor key{0, user_.id, "webauthn", "key", "", false, 1, {}, 0, "cred-limit", "{}"};
-  ASSERT_TRUE(stack_.store->mfa().addConfirmed(key, 10, {}));
+  ASSERT_TRUE(stack_.store->sessions().create(
+      {"limit-sid", user_.id, "jti-limit", "", "", 1, 1, 4'000'000'000, false}));
+  ASSERT_TRUE(stack_.store->mfa().addConfirmed(key, 10, {}, "limit-sid"));
   const std::string secret = base32Decode(pending->secret).value();
   auto over = mfa_.confirm(user_, pending->id, totpCode(secret, step()), client_);
   ASSERT_FALSE(over);
