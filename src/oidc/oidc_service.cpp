@@ -295,16 +295,17 @@ std::string OidcService::complete(const std::string& name, const Callback& cb,
   if (*user && (*user)->is_active && (*user)->mfa_enabled && asserted.empty()) {
     if (settings_.mfa == nullptr)  // fail closed: never skip the factor
       return fail(name, "server_error", "no second-factor service", client);
-    auto who = sessions_.externalProof(*user_id, name, {}, client);
-    if (!who) return fail(name, "server_error", who.error().detail, client);
+    // Looked at before the proof is recorded (a review: a sign-in refused here was first recorded
+    // as login.external_verified). The token's second step needs the identity still linked, so a
+    // reset (or an unlinking) that commits after this look is seen there: checked only here, a
+    // reset racing the sign-in let its holder finish with their own second factor (an outside
+    // attack), and an unlinking changes no account mark at all (a review).
     auto signed_in = store_.identities().find(provider.config().issuer, claims->sub);
     if (!signed_in) return fail(name, "server_error", signed_in.error().message, client);
     if (!*signed_in || (*signed_in)->user_id != *user_id)
       return identityWent(name, provider.config().issuer, claims->sub, *user_id, client);
-    // The token's second step needs it still linked: a reset (or an unlinking) that committed
-    // after this look is seen there. Looked at only here, before the token held the account's
-    // mark, a reset racing the sign-in let its holder finish with their own second factor (an
-    // outside attack); an unlinking changes no mark at all (a review).
+    auto who = sessions_.externalProof(*user_id, name, {}, client);
+    if (!who) return fail(name, "server_error", who.error().detail, client);
     who->identity_id = (*signed_in)->id;
     auto token = settings_.mfa->challenge(*who, client);
     if (!token) return fail(name, "server_error", token.error().detail, client);
