@@ -15,16 +15,19 @@ inline void once(std::function<void()>& hook) {
   if (hook) std::exchange(hook, nullptr)();
 }
 
-// The real user store; `before_update` runs once just before the next update.
+// The real user store; `before_update` and `before_find_by_id` run once just before the next
+// update and findById.
 class SeamUsers final : public store::UserStore {
  public:
   explicit SeamUsers(store::UserStore& real) : real_(real) {}
   std::function<void()> before_update;
+  std::function<void()> before_find_by_id;
 
   core::Result<store::User> create(const store::NewUser& user) override {
     return real_.create(user);
   }
   core::Result<std::optional<store::User>> findById(std::int64_t id) override {
+    once(before_find_by_id);
     return real_.findById(id);
   }
   core::Result<std::optional<store::User>> findByEmail(std::string_view email) override {

@@ -424,6 +424,34 @@ TEST_F(AuthRules, AChangeJudgedOnARoleThatMovedIsJudgedAgain) {
   EXPECT_EQ(detail.at("email_to").as_string(), "renamed@example.com");
 }
 
+// Reauthentication reads the account and the token's session from storage before the proof (a
+// review, stop 61, found no test of it): a token checked before a password set elsewhere, held
+// across it, proves nothing with the old password (checked against the principal's row, it did
+// and started a session), nor with the new one (its session ended).
+TEST_F(AuthRules, AReauthenticationHeldAcrossAPasswordChangeIsRefused) {
+  const auto pair = registered();
+  stack_.clock.advance(10);
+  auto who = stack_.token_check.authenticate(pair.access_token);
+  ASSERT_TRUE(who);
+  stack_.clock.advance(10);
+  ASSERT_TRUE(stack_.passwords.setPassword(who->user->id, "0perator-Set!", commandLineClient()));
+  for (const char* password : {kPassword, "0perator-Set!"}) {
+    auto proof = stack_.passwords.reauthenticate(*who, password, client_);
+    ASSERT_FALSE(proof) << password;
+    EXPECT_EQ(proof.error().code, Errc::InvalidCredentials) << password;
+  }
+  auto events = stack_.store->audit().query({.type = "reauthentication.failed"});
+  ASSERT_TRUE(events);
+  ASSERT_EQ(events->size(), 2U);
+  for (const auto& e : *events)
+    EXPECT_EQ(boost::json::parse(e.detail).at("reason").as_string(), "account_changed");
+  // A token of the new password's sign-in proves it.
+  auto fresh = stack_.token_check.authenticate(
+      stack_.login("rules", "0perator-Set!", std::nullopt, client_).value().access_token);
+  ASSERT_TRUE(fresh);
+  EXPECT_TRUE(stack_.passwords.reauthenticate(*fresh, "0perator-Set!", client_));
+}
+
 // A clock a second later at every reading: code that reads it twice sees a second turn between.
 class TickingClock final : public core::Clock {
  public:

@@ -2,6 +2,7 @@
 // replay, recovery codes, and the mfa_token's binding and lifetime. Each fails when its rule goes.
 #include "mfa/mfa_service.hpp"
 
+#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
 #include "core/ascii.hpp"
@@ -13,6 +14,7 @@ namespace gatehouse::mfa {
 namespace {
 
 using auth::Errc;
+namespace json = boost::json;
 
 class MfaRules : public ::testing::Test {
  protected:
@@ -129,6 +131,37 @@ TEST_F(MfaRules, APasswordChangeAfterThePasswordStepVoidsTheMfaToken) {
   ASSERT_TRUE(
       stack_.passwords.setPassword(user_.id, "An0ther-Passw0rd!", auth::commandLineClient()));
   EXPECT_EQ(refusal(token, totpCode(secret, step()), client_), Errc::InvalidMfaCode);
+  // Recorded as such (a review found no test naming the reason).
+  auto events = stack_.store->audit().query({.type = "mfa.failed"});
+  ASSERT_TRUE(events);
+  ASSERT_EQ(events->size(), 1U);
+  EXPECT_EQ(json::parse(events->front().detail).at("reason").as_string(), "account_changed");
+}
+
+// The second step of an external sign-in needs its identity still linked: an unlinking changes no
+// account mark (a review), and a reset removing the identity may commit after the first step.
+TEST_F(MfaRules, AnIdentityUnlinkedAfterTheFirstStepVoidsTheMfaToken) {
+  const std::string secret = enrolled();
+  auto identity = stack_.store->identities().create(
+      {0, user_.id, "oidc", "https://idp", "sub-mfa", user_.email, stack_.clock.unixSeconds()});
+  ASSERT_TRUE(identity) << identity.error().message;
+  stack_.clock.advance(60);
+  auth::SignedIn who{user_, {}, {std::nullopt, {"ext"}, stack_.clock.unixSeconds()}, identity->id};
+  const std::string token = mfa_.challenge(who, client_).value();
+  ASSERT_TRUE(stack_.store->identities().removeUnlessLast(identity->id, user_.id));
+  EXPECT_EQ(refusal(token, totpCode(secret, step()), client_), Errc::InvalidMfaCode);
+  auto events = stack_.store->audit().query({.type = "mfa.failed"});
+  ASSERT_TRUE(events);
+  ASSERT_EQ(events->size(), 1U);
+  EXPECT_EQ(json::parse(events->front().detail).at("reason").as_string(), "identity_gone");
+  // Still linked, the same kind of token passes.
+  auto kept = stack_.store->identities().create(
+      {0, user_.id, "oidc", "https://idp", "sub-mfa2", user_.email, stack_.clock.unixSeconds()});
+  ASSERT_TRUE(kept);
+  stack_.clock.advance(60);
+  who.identity_id = kept->id;
+  who.grant.auth_time = stack_.clock.unixSeconds();
+  EXPECT_TRUE(mfa_.verify(mfa_.challenge(who, client_).value(), totpCode(secret, step()), client_));
 }
 
 TEST_F(MfaRules, ASecondPasswordChangeWithinTheWatermarksSecondStillVoidsTheMfaToken) {

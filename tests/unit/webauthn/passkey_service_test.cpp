@@ -5,6 +5,7 @@
 // key's kind in amr. Each fails when its rule goes.
 #include "webauthn/passkey_service.hpp"
 
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
@@ -181,6 +182,24 @@ TEST_F(PasskeyRules, ARegistrationWhoseSessionEndedStoresNothing) {
   EXPECT_EQ(refused.error().code, Errc::InvalidToken) << refused.error().detail;
   EXPECT_TRUE(stack_.store->mfa().listForUser(user_.id).value().empty());
   EXPECT_FALSE(stack_.store->users().findById(user_.id).value()->mfa_enabled);
+}
+
+// A review (stop 61) found no test of the second look: a reset by mail keeping the passkey as a
+// second factor only, committed between the passkey's use and the account's read, is seen by the
+// record's second look (looked at only before, the sign-in went through after the reset).
+TEST_F(PasskeyRules, AResetBetweenThePasskeysUseAndTheAccountReadRefusesTheSignIn) {
+  enrol();
+  store_.seam_users.before_find_by_id = [this] {
+    ASSERT_TRUE(stack_.store->users().changePassword(user_.id, "$2b$10$reset",
+                                                     stack_.clock.unixSeconds(),
+                                                     {.api_keys = true, .other_ways_in = true}));
+  };
+  const auto refused = passkeys_.login(device_.get(options(passkeys_.loginOptions())), client_);
+  EXPECT_EQ(refusal(refused), "passkey removed or kept as a second factor meanwhile");
+  auto events = stack_.store->audit().query({.type = "login.failed"});
+  ASSERT_TRUE(events);
+  ASSERT_EQ(events->size(), 1U);
+  EXPECT_EQ(boost::json::parse(events->front().detail).at("reason").as_string(), "passkey_changed");
 }
 
 TEST_F(PasskeyRules, RegistersAsAFactorAndSignsInWithAmrByKind) {
