@@ -71,7 +71,11 @@ TEST(PolicyRoutes, MatchNormalisedPathsFolderPrefixesAndAnyCase) {
   EXPECT_EQ(permissionsFor(*p, "GET", "/administrator"), std::nullopt);
   EXPECT_EQ(permissionsFor(*p, "GET", "/reports"), (Perms{"analytics:view"}));
   EXPECT_EQ(permissionsFor(*p, "Get", "/reports"), (Perms{"analytics:view"}));
-  EXPECT_EQ(permissionsFor(*p, "PUT", "/reports"), std::nullopt);
+  // A method no rule of the path matches meets its GET rule (an outside attack: an application
+  // ignoring the method served its GET to a PUT).
+  EXPECT_EQ(permissionsFor(*p, "PUT", "/reports"), (Perms{"analytics:view"}));
+  EXPECT_EQ(permissionsFor(*p, "OPTIONS", "/reports"), (Perms{"analytics:view"}));
+  EXPECT_EQ(permissionsFor(*p, "PUT", "/upload"), std::nullopt);  // a POST rule alone: open
   EXPECT_EQ(permissionsFor(*p, "POST", "/reports"), (Perms{"analytics:view"}));  // may be a GET
   EXPECT_EQ(permissionsFor(*p, "HEAD", "/reports"), (Perms{"analytics:view"}));
   EXPECT_EQ(permissionsFor(*p, "GET", "/reports/x"), std::nullopt);
@@ -123,7 +127,7 @@ TEST(PolicyRoutes, APostMeetsTheRulesOfTheMethodsItMayStandFor) {
   EXPECT_EQ(permissionsFor(*p, "DELETE", "/admin/users/5"), (Perms{"users:delete"}));
   EXPECT_FALSE(needsMfa(*p, "DELETE", "/admin/users/5"));
   EXPECT_EQ(permissionsFor(*p, "GET", "/admin/users/5"), (Perms{"users:read"}));  // never widened
-  EXPECT_EQ(permissionsFor(*p, "PUT", "/admin/users/5"), std::nullopt);
+  EXPECT_EQ(permissionsFor(*p, "PUT", "/admin/users/5"), (Perms{"users:read"}));  // as its GET
   EXPECT_EQ(permissionsFor(*p, "POST", "/elsewhere"), std::nullopt);
   // A POST with no rule of its own still meets the DELETE rule, and a GET-only one (a review:
   // Rack runs `POST /reports/q?_method=GET` as the GET).
@@ -133,7 +137,9 @@ TEST(PolicyRoutes, APostMeetsTheRulesOfTheMethodsItMayStandFor) {
   ASSERT_TRUE(only_delete);
   EXPECT_EQ(permissionsFor(*only_delete, "POST", "/admin/users/5"), (Perms{"users:delete"}));
   EXPECT_EQ(permissionsFor(*only_delete, "POST", "/reports/q"), (Perms{"analytics:view"}));
-  EXPECT_EQ(permissionsFor(*only_delete, "PUT", "/reports/q"), std::nullopt);  // only a POST
+  EXPECT_EQ(permissionsFor(*only_delete, "PUT", "/reports/q"), (Perms{"analytics:view"}));
+  EXPECT_EQ(permissionsFor(*only_delete, "GET", "/admin/users/5"), std::nullopt);  // never widened
+  EXPECT_EQ(permissionsFor(*only_delete, "PUT", "/admin/users/5"), std::nullopt);  // no GET rule
   // A policy for applications that never tunnel says so; anything but a boolean stops the start.
   auto plain = Policy::fromJson(std::string(R"({"method_override": false, )") + rules + "}");
   ASSERT_TRUE(plain) << plain.error().message;
