@@ -14,6 +14,13 @@ namespace gatehouse::auth {
 std::optional<std::int64_t> userIdOf(const jose::Claims& claims);
 // The token's session (`sid`); empty when it has none. A view into `claims`.
 std::string_view sessionOf(const jose::Claims& claims);
+// Where a token stands against its account's watermark (User::tokens_valid_after: a password
+// change, reset or deactivation moved it, by whole seconds, and ended every session). Before it:
+// Ended. In its very second `iat` cannot tell before from after: a token naming a session stands
+// by that session (SessionDecides; a sign-in right after the change has a new, live one), one
+// naming none (a seed token) is Ended. After it: Stands.
+enum class Watermark { Ended, SessionDecides, Stands };
+Watermark againstWatermark(std::int64_t iat, std::int64_t tokens_valid_after, bool has_session);
 // A space-separated OAuth2 scope string's items.
 std::vector<std::string> splitScopes(std::string_view scope);
 // Whether `scope` is one of the OpenID scopes (openid, profile, email, offline_access), which

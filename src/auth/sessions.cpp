@@ -118,11 +118,10 @@ Result<store::User> currentAccount(store::Store& store, const Principal& who) {
   auto user = store.users().findById(who.user->id);
   if (!user) return tl::unexpected(storeFailure(user.error()));
   if (!*user || !(*user)->is_active) return fail(Errc::InvalidCredentials, "account gone");
-  // As the token check: a token of the watermark's own second stands by its session, and one
-  // without a session (a seed token) does not.
-  const std::int64_t iat = who.claims().iat.value_or(0);
+  // As the token check; the session is read whatever the second (below).
   const auto sid = sessionOf(who.claims());
-  if (iat < (*user)->tokens_valid_after || (iat == (*user)->tokens_valid_after && sid.empty()))
+  if (againstWatermark(who.claims().iat.value_or(0), (*user)->tokens_valid_after, !sid.empty()) ==
+      Watermark::Ended)
     return fail(Errc::InvalidCredentials, "the token was ended");
   if (!sid.empty()) {
     // Revoked or gone, not expired: an access token may outlive its session's refresh lifetime
@@ -183,7 +182,9 @@ Result<TokenPair> Sessions::tradeLegacy(const std::string& refresh_token,
   auto user = d_.users.get(**user_id);
   if (!user) return tl::unexpected(storeFailure(user.error()));
   if (!*user || !(*user)->is_active) return fail(Errc::RefreshUserInactive);
-  if (claims->iat.value_or(0) < (*user)->tokens_valid_after)
+  // No session: one from the watermark's own second is ended too.
+  if (againstWatermark(claims->iat.value_or(0), (*user)->tokens_valid_after, false) ==
+      Watermark::Ended)
     return fail(Errc::InvalidRefreshToken, "legacy refresh token from before a password change");
   // A second factor enrolled here is asked for: a seed token proves a password at most.
   if ((*user)->mfa_enabled)
@@ -242,8 +243,10 @@ Result<TokenPair> Sessions::refresh(const std::string& refresh_token, const Clie
   if (!user) return tl::unexpected(storeFailure(user.error()));
   if (!*user || !(*user)->is_active) return fail(Errc::RefreshUserInactive);
   // A password change or deactivation voids refresh tokens issued before it too (their sessions
-  // ended; this holds even if a store failed to record that).
-  if (claims->iat.value_or(0) < (*user)->tokens_valid_after)
+  // ended; this holds even if a store failed to record that). One of its very second stands by
+  // its session, judged by the rotation below.
+  if (againstWatermark(claims->iat.value_or(0), (*user)->tokens_valid_after, true) ==
+      Watermark::Ended)
     return fail(Errc::InvalidRefreshToken, "refresh token from before a password change");
   // A session ends as a whole: one whose access tokens were ended gives no new ones (and is ended
   // in storage, a write: after the pace per session, so a replayed token cannot spin it; after

@@ -62,16 +62,15 @@ Result<Principal> TokenCheck::principalFor(std::shared_ptr<const jose::Claims> c
   if (!sid.empty() && d_.revocations.isSessionRevoked(sid)) {
     return fail(Errc::InvalidToken, "the token's session has ended");
   }
-  const std::int64_t iat = claims->iat.value_or(0);
-  if (iat < (*user)->tokens_valid_after) {
+  const auto standing =
+      againstWatermark(claims->iat.value_or(0), (*user)->tokens_valid_after, !sid.empty());
+  if (standing == Watermark::Ended) {
     return fail(Errc::InvalidToken,
-                "token issued before the user's password change or deactivation");
+                "token issued before the user's password change or deactivation, or in its "
+                "second without a session");
   }
-  if (iat == (*user)->tokens_valid_after) {
-    // Issued in the very second of a password change or deactivation: `iat` cannot tell whether
-    // before or after. That ended every session then, so the token's session decides (a login
-    // right after the change has a new, live one). Rare, so a storage read is fine.
-    if (sid.empty()) return fail(Errc::InvalidToken, "token from the second of a kill, no sid");
+  if (standing == Watermark::SessionDecides) {
+    // Rare, so a storage read is fine.
     if (wait == core::Wait::No) return fail(Errc::WouldBlock, "same-second token: session to read");
     auto session = d_.store.sessions().find(sid);
     if (!session) return tl::unexpected(storeFailure(session.error()));

@@ -452,6 +452,16 @@ TEST_F(AuthRules, AReauthenticationHeldAcrossAPasswordChangeIsRefused) {
   EXPECT_TRUE(stack_.passwords.reauthenticate(*fresh, "0perator-Set!", client_));
 }
 
+// The one rule the token check, reauthentication and the refreshes share.
+TEST(Watermark, ATokenOfTheWatermarksSecondStandsOnlyByItsSession) {
+  EXPECT_EQ(againstWatermark(99, 100, true), Watermark::Ended);
+  EXPECT_EQ(againstWatermark(99, 100, false), Watermark::Ended);
+  EXPECT_EQ(againstWatermark(100, 100, true), Watermark::SessionDecides);
+  EXPECT_EQ(againstWatermark(100, 100, false), Watermark::Ended);
+  EXPECT_EQ(againstWatermark(101, 100, false), Watermark::Stands);
+  EXPECT_EQ(againstWatermark(0, 0, false), Watermark::Ended);  // no iat, never changed
+}
+
 // A clock a second later at every reading: code that reads it twice sees a second turn between.
 class TickingClock final : public core::Clock {
  public:
