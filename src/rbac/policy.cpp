@@ -232,10 +232,11 @@ std::optional<Policy::RouteRequirement> Policy::routeRequirement(
       rules[count++] = matchRoute(tunnelled, normalized_path);
     for (const std::string_view tunnelled : kWebDavMethods)
       rules[count++] = matchRoute(tunnelled, normalized_path);
-  } else if (rules[0] == nullptr && m != "GET" && m != "HEAD") {
-    // An HTTP method no rule of the path matches (a PUT where only a GET rule does) meets the
-    // GET rule: the same application serves its GET for it (an outside attack: PUT, DELETE,
-    // PATCH and OPTIONS passed a GET-only rule).
+  } else if ((rules[0] == nullptr || rules[0]->method == "*") && m != "GET" && m != "HEAD") {
+    // An HTTP method no rule of the path names (a PUT where only a GET rule, and maybe a `*`
+    // rule, matches) meets the GET rule too: the same application serves its GET for it (an
+    // outside attack: PUT, DELETE, PATCH and OPTIONS passed a GET-only rule; a review: and with
+    // a catch-all `*` rule after it).
     rules[count++] = matchRoute("GET", normalized_path);
   }
   std::optional<RouteRequirement> out;

@@ -76,6 +76,16 @@ TEST(PolicyRoutes, MatchNormalisedPathsFolderPrefixesAndAnyCase) {
   EXPECT_EQ(permissionsFor(*p, "PUT", "/reports"), (Perms{"analytics:view"}));
   EXPECT_EQ(permissionsFor(*p, "OPTIONS", "/reports"), (Perms{"analytics:view"}));
   EXPECT_EQ(permissionsFor(*p, "PUT", "/upload"), std::nullopt);  // a POST rule alone: open
+  // A catch-all rule after it does not name PUT either (a review: PUT passed the GET rule there).
+  auto baseline = Policy::fromJson(R"({"routes": [
+      {"method": "GET", "path": "/secret/*", "permissions": ["users:write"]},
+      {"method": "PUT", "path": "/secret/open", "permissions": []},
+      {"method": "*", "path": "/*", "permissions": []}]})");
+  ASSERT_TRUE(baseline) << baseline.error().message;
+  EXPECT_EQ(permissionsFor(*baseline, "PUT", "/secret/x"), (Perms{"users:write"}));
+  EXPECT_EQ(permissionsFor(*baseline, "DELETE", "/secret/x"), (Perms{"users:write"}));
+  EXPECT_EQ(permissionsFor(*baseline, "PUT", "/secret/open"), Perms{});  // its own rule decides
+  EXPECT_EQ(permissionsFor(*baseline, "PUT", "/elsewhere"), Perms{});
   EXPECT_EQ(permissionsFor(*p, "POST", "/reports"), (Perms{"analytics:view"}));  // may be a GET
   EXPECT_EQ(permissionsFor(*p, "HEAD", "/reports"), (Perms{"analytics:view"}));
   EXPECT_EQ(permissionsFor(*p, "GET", "/reports/x"), std::nullopt);
