@@ -323,6 +323,8 @@ RequestParser::Result RequestParser::framing() {
   std::size_t lengths = 0;
   std::size_t hosts = 0;
   std::size_t content_types = 0;
+  std::size_t credentials = 0;
+  std::size_t api_keys = 0;
   std::size_t codings_fields = 0;
   std::size_t codings = 0;
   bool chunked_last = false;
@@ -347,6 +349,13 @@ RequestParser::Result RequestParser::framing() {
       // than a handler reading the first (an outside attack's note; the OpenID Provider's forms
       // read the first too: a second review).
       if (++content_types > 1) return refuse(400);
+    } else if (name == "authorization") {
+      // RFC 9110 §11.6.2, a singleton, and X-API-Key is ours: of two, an application behind
+      // forward-auth reading the last would act on a credential Gatehouse never checked (an
+      // outside attack's note: the first was taken).
+      if (++credentials > 1) return refuse(400);
+    } else if (name == "x-api-key") {
+      if (++api_keys > 1) return refuse(400);
     } else if (name == "transfer-encoding") {
       ++codings_fields;
       forEachListItem(value, [&](std::string_view item) {

@@ -180,6 +180,33 @@ def test_forward_auth_with_an_empty_or_blank_method_is_refused(make_server, tmp_
     assert check("FOO") == 403 and check("PROPFIND") == 403
 
 
+def test_a_credential_header_sent_twice_is_refused(make_server, tmp_path):
+    """Found by an outside attack (stop 61): of two Authorization headers the first was checked,
+    and an application behind forward-auth reading the last (or a proxy keeping it) would act on a
+    credential Gatehouse never saw. RFC 9110 makes Authorization a singleton: 400, as two
+    Content-Type fields are; X-API-Key the same."""
+    s = make_server({"GATEHOUSE_POLICY_FILE": write_policy(tmp_path, ROUTES)})
+    token = new_user(s, "twiceheader")
+
+    def status(*headers):
+        conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=30)
+        try:
+            conn.putrequest("GET", "/api/v1/auth/verify")
+            conn.putheader("X-Original-Method", "GET")
+            conn.putheader("X-Original-URI", "/app")
+            for name, value in headers:
+                conn.putheader(name, value)
+            conn.endheaders()
+            return conn.getresponse().status
+        finally:
+            conn.close()
+    bearer = ("Authorization", f"Bearer {token}")
+    assert status(bearer) == 200
+    assert status(bearer, bearer) == 400
+    assert status(bearer, ("authorization", "Bearer forged.by.someone")) == 400
+    assert status(("X-API-Key", "gh_a"), ("X-Api-Key", "gh_b")) == 400
+
+
 # --- 2. forward-auth believes only the configured proxy's headers ----------------------------------
 
 @pytest.mark.parametrize("proxy", ["traefik", "caddy"])

@@ -202,6 +202,11 @@ TEST(RequestParser, MalformedOrAmbiguousFramingIs400) {
                   "content-type: application/json\r\nContent-Length: 0\r\n\r\n"),
       std::string("POST / HTTP/1.1\r\nHost: a\r\nContent-Type: a/b\r\nContent-Type: a/b\r\n"
                   "Content-Length: 0\r\n\r\n"),
+      // Two credentials, alike or not: an application behind forward-auth reading the last would
+      // act on one Gatehouse never checked.
+      std::string("GET / HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer a\r\n"
+                  "authorization: Bearer b\r\n\r\n"),
+      std::string("GET / HTTP/1.1\r\nHost: a\r\nX-API-Key: k\r\nX-Api-Key: k\r\n\r\n"),
       std::string("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n"),
       std::string("GET / HTTP/1.1\r\nHost: u@a\r\n\r\n"),
       std::string("GET / HTTP/1.1\r\nHost: a:8x\r\n\r\n"),
