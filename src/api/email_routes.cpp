@@ -156,9 +156,9 @@ void addEmailRoutes(RouteTable& t) {
          .tag = "email",
          .description =
              "Spends the token (single use on every node). Every session and API key of the "
-             "account ends, its linked identities are removed and its passkeys kept as second "
-             "factors only (unless it sets a first password), the login lockout is cleared and the "
-             "email counts as verified. A new "
+             "account ends, its passkeys are kept as second factors only and its linked identities "
+             "removed (a first password keeps those whose provider verified the account's "
+             "address), the login lockout is cleared and the email counts as verified. A new "
              "password failing the policy (422) does not spend the token.",
          .body = BodyKind::Json,
          .body_schema = "ResetPasswordRequest",

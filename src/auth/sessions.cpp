@@ -424,7 +424,11 @@ Result<Introspection> Sessions::introspect(const std::string& token,
     auto user = d_.users.get(*id);
     if (!user) return tl::unexpected(storeFailure(user.error()));
     if (!*user || !(*user)->is_active) continue;
-    if (enrolmentDue(**user, d_.rules.mfa_required_roles)) return out;
+    // Inactive where the refresh would be refused (a review: EMAIL_VERIFICATION=required and an
+    // address not verified said active, and the refresh 403).
+    if (enrolmentDue(**user, d_.rules.mfa_required_roles) ||
+        (d_.rules.email_verification_required && !(*user)->email_verified))
+      return out;
     out.active = true;
     out.token_type = "refresh_token";
     out.username = (*user)->username;

@@ -775,7 +775,9 @@ Result<json::object> Provider::refreshGrant(const TokenRequest& r, const store::
   if (!user) return tl::unexpected(storeFailed(user.error()));
   // As for sessions: a token from before a password change or deactivation is void, even if its
   // grant's row was missed.
-  if (!*user || !(*user)->is_active || claims->iat.value_or(0) < (*user)->tokens_valid_after)
+  if (!*user || !(*user)->is_active ||
+      auth::againstWatermark(claims->iat.value_or(0), (*user)->tokens_valid_after,
+                             !subject.sid.empty()) == auth::Watermark::Ended)
     return bad();
   // A grant ends as a whole: one whose access tokens were ended gives no new ones.
   if (!subject.sid.empty() && d_.end.endedByList(subject.sid)) return bad();

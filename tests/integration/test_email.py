@@ -1864,9 +1864,20 @@ def test_required_verification_also_stops_sessions_that_were_running(make_server
     assert made.status_code == 201, made.text
     key = {"X-API-Key": made.json()["key"]}
     _, token = link_in(wait_mail(smtp_sink, "rita@example.com")[0], s.base + "/ui/verify-email")
+    r = s.cli("user", "create", "--email", "root@example.com", "--username", "root", "--role", "admin",
+              "--password-stdin", "--email-verified", stdin=PASSWORD + "\n")
+    assert r.returncode == 0, r.stderr
     s.stop()
     s.env["EMAIL_VERIFICATION"] = "required"
     s.start()
+    admin = auth(login_pair(s, "root")["access_token"])
+
+    def introspected(token):
+        r = requests.post(api(s, "/auth/introspect"), data={"token": token}, headers=admin)
+        assert r.status_code == 200, r.text
+        return r.json()
+    # As the refresh answers it (a review: introspection said active, the refresh 403).
+    assert introspected(refresh_token) == {"active": False}
     r = requests.post(api(s, "/auth/refresh"), json={"refresh_token": refresh_token})
     assert (r.status_code, body_of(r)) == (403, {"detail": "Email not verified"})
     for path in ("/auth/me", "/auth/verify"):
@@ -1877,6 +1888,7 @@ def test_required_verification_also_stops_sessions_that_were_running(make_server
     r = requests.get(api(s, "/external-data"), headers=key)
     assert (r.status_code, body_of(r)) == (401, {"detail": "Invalid API key"})
     assert_user(verify_email(s, token), "rita@example.com", True)
+    assert introspected(refresh_token)["active"] is True
     r = requests.post(api(s, "/auth/refresh"), json={"refresh_token": refresh_token})
     assert r.status_code == 200, r.text
     assert claims(r.json()["access_token"])["email_verified"] is True
