@@ -291,7 +291,8 @@ class ApiKeyStore {
   // Fills id; AlreadyExists if the public id collides; ResourceExhausted when the owner already
   // holds `max_live` keys neither revoked nor expired at `key.created_at`; NotFound when the owner
   // is gone, FailedPrecondition when inactive; Aborted unless `session_id` (the session of the
-  // token that asks; none for the command line) is the owner's and live at `key.created_at`.
+  // token that asks; none for the command line) is the owner's and not revoked (an access token
+  // may outlive its session's refresh lifetime, as auth::currentAccount reads it).
   // Counted and inserted under one lock on the owner: racing creations never pass the limit
   // together, nor a deactivation, nor a reset that ends the asking session (checked before it, a
   // key made as the reset committed outlived it: a review).
@@ -451,8 +452,8 @@ class MfaStore {
 
   // In one transaction: `factor` (a passkey) stored confirmed; ResourceExhausted when the user
   // holds `max_factors` factors, AlreadyExists when its credential id is registered (to anyone),
-  // Aborted unless `session_id` (the registering session) is the user's and live at the factor's
-  // created_at, read after the lock on the user (a reset by mail committing meanwhile is seen, or
+  // Aborted unless `session_id` (the registering session) is the user's and not revoked, read
+  // after the lock on the user (a reset by mail committing meanwhile is seen, or
   // makes this passkey a second factor only: a review); the user's mfa_enabled set and, when it
   // is their first confirmed factor, `recovery_hashes` stored as their recovery codes. The factor
   // with its id, and whether the codes were stored.

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <chrono>
+#include <limits>
 #include <set>
 #include <variant>
 
@@ -569,11 +570,13 @@ core::Status dropEmailedTokens(Connection& c, std::int64_t id) {
 }
 
 // Inside a transaction, after the caller's lock on the user's row (which a reset takes before it
-// ends the sessions): whether `session_id` is `user_id`'s, not revoked and not expired at `now`.
-// FOR SHARE: a sign-out or an administrator's end of every session revokes the row without
-// touching the user's, and is either waited for and seen, or waits for the caller (a review).
+// ends the sessions): whether `session_id` is `user_id`'s and not revoked, and, with
+// `unexpired_at`, not expired then. FOR SHARE: a sign-out or an administrator's end of every
+// session revokes the row without touching the user's, and is either waited for and seen, or
+// waits for the caller (a review).
 core::Result<bool> sessionLive(Connection& c, std::string_view session_id, std::int64_t user_id,
-                               std::int64_t now) {
+                               std::optional<std::int64_t> unexpired_at) {
+  const std::int64_t now = unexpired_at.value_or(std::numeric_limits<std::int64_t>::min());
   auto live = c.query(
       "SELECT 1 FROM sessions WHERE id = $1 AND user_id = $2 AND NOT revoked AND expires_at > "
       "$3 FOR SHARE",
@@ -1200,7 +1203,7 @@ class PgApiKeys final : public ApiKeyStore {
       // A deactivation ends keys in its transaction: one made after it would outlive it.
       if (!owner->boolean(0, 0)) return makeError(Errc::FailedPrecondition, "owner inactive");
       if (session_id) {
-        auto alive = sessionLive(c, *session_id, k.user_id, k.created_at);
+        auto alive = sessionLive(c, *session_id, k.user_id, std::nullopt);
         if (!alive) return tl::unexpected(alive.error());
         if (!*alive) return makeError(Errc::Aborted, "the asking session ended");
       }
@@ -1717,7 +1720,7 @@ class PgMfa final : public MfaStore {
     using Added = std::pair<MfaFactor, bool>;
     return pool_.transaction<Added>([&](Connection& c) -> core::Result<Added> {
       if (auto ok = lockUser(c, f.user_id); !ok) return tl::unexpected(ok.error());
-      auto live = sessionLive(c, session_id, f.user_id, f.created_at);
+      auto live = sessionLive(c, session_id, f.user_id, std::nullopt);
       if (!live) return tl::unexpected(live.error());
       if (!*live) return makeError(Errc::Aborted, "the asking session ended");
       // Confirmed factors only: an enrolment left unfinished holds no place.

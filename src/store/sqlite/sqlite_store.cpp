@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstring>
 #include <fcntl.h>
+#include <limits>
 #include <system_error>
 #include <unistd.h>
 #include <variant>
@@ -555,10 +556,12 @@ core::Status dropEmailedTokens(Connection& c, std::int64_t id) {
   return stmt->run();
 }
 
-// Inside a write transaction: whether `session_id` is `user_id`'s, not revoked and not expired
-// at `now`. BEGIN IMMEDIATE orders it against a reset or a sign-out that ends the session.
+// Inside a write transaction: whether `session_id` is `user_id`'s and not revoked, and, with
+// `unexpired_at`, not expired then. BEGIN IMMEDIATE orders it against a reset or a sign-out that
+// ends the session.
 core::Result<bool> sessionLive(Connection& c, std::string_view session_id, std::int64_t user_id,
-                               std::int64_t now) {
+                               std::optional<std::int64_t> unexpired_at) {
+  const std::int64_t now = unexpired_at.value_or(std::numeric_limits<std::int64_t>::min());
   auto live = c.prepare(
       "SELECT COUNT(*) FROM sessions WHERE id = ? AND user_id = ? AND revoked = 0 AND "
       "expires_at > ?");
@@ -1206,7 +1209,7 @@ class SqliteApiKeys final : public ApiKeyStore {
       if (!*row) return makeError(Errc::NotFound, "user");
       if (owner->int64(0) == 0) return makeError(Errc::FailedPrecondition, "owner inactive");
       if (session_id) {
-        auto live = sessionLive(c, *session_id, k.user_id, k.created_at);
+        auto live = sessionLive(c, *session_id, k.user_id, std::nullopt);
         if (!live) return tl::unexpected(live.error());
         if (!*live) return makeError(Errc::Aborted, "the asking session ended");
       }
@@ -1779,7 +1782,7 @@ class SqliteMfa final : public MfaStore {
       std::string_view session_id) override {
     using Added = std::pair<MfaFactor, bool>;
     return pool_.transaction<Added>([&](Connection& c) -> core::Result<Added> {
-      auto live = sessionLive(c, session_id, f.user_id, f.created_at);
+      auto live = sessionLive(c, session_id, f.user_id, std::nullopt);
       if (!live) return tl::unexpected(live.error());
       if (!*live) return makeError(Errc::Aborted, "the asking session ended");
       // Confirmed factors only: an enrolment left unfinished holds no place.
