@@ -199,6 +199,8 @@ Result<std::vector<std::string>> PasswordService::replaceHash(std::int64_t user_
   // and the API keys when asked.
   if (auto ok = d_.store.users().changePassword(user_id, hash, d_.clock.unixSeconds(), ends); !ok) {
     if (ok.error().code == core::Errc::NotFound) return fail(Errc::UserNotFound);
+    // The role the rights were judged against moved (a rare race: the caller asks again).
+    if (ok.error().code == core::Errc::Aborted) return fail(Errc::Unavailable, ok.error().message);
     return tl::unexpected(storeFailure(ok.error()));
   }
   d_.users.invalidate(user_id);
@@ -311,12 +313,15 @@ Result<SignedIn> PasswordService::reauthenticate(const Principal& who, const std
 
 Result<void> PasswordService::setPassword(std::int64_t user_id, const std::string& next,
                                           const ClientInfo& client, bool keep_api_keys,
-                                          std::optional<std::int64_t> actor) {
+                                          std::optional<std::int64_t> actor,
+                                          std::optional<std::string> role_is) {
   auto hash = hashNewPassword(next);
   if (!hash) return tl::unexpected(hash.error());
   // Set by someone else, as a reset by mail: whoever took the account may have added a way in
   // (an outside attack: a thief's linked identity signed in after the administrator's reset).
-  auto ending = replaceHash(user_id, *hash, {.api_keys = !keep_api_keys, .other_ways_in = true});
+  auto ending = replaceHash(
+      user_id, *hash,
+      {.api_keys = !keep_api_keys, .other_ways_in = true, .role_is = std::move(role_is)});
   if (!ending) return tl::unexpected(ending.error());
   record("password.reset", client, actor, user_id,
          {{"api_keys", keep_api_keys ? "kept" : "revoked"}});

@@ -111,10 +111,13 @@ class PasswordService {
   // Overloaded; the same single transaction as a change: sessions end, and API keys too unless
   // kept (one may have been minted by whoever the reset evicts), and, as a reset by mail, the
   // linked identities, the passkeys staying second factors only (store::PasswordEnds).
-  // `actor`: the administrator who did it (none: the command line).
+  // `actor`: the administrator who did it (none: the command line); `role_is`: the role their
+  // rights were judged against, which the user must still have (Unavailable otherwise, nothing
+  // changed: a promotion committed in between).
   [[nodiscard]] Result<void> setPassword(std::int64_t user_id, const std::string& next,
                                          const ClientInfo& client, bool keep_api_keys = false,
-                                         std::optional<std::int64_t> actor = std::nullopt);
+                                         std::optional<std::int64_t> actor = std::nullopt,
+                                         std::optional<std::string> role_is = std::nullopt);
   // A password that passes the policy, hashed on the pool: Validation or Overloaded.
   [[nodiscard]] Result<std::string> hashNewPassword(const std::string& password,
                                                     const char* field = "password");

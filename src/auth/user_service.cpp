@@ -56,8 +56,8 @@ Result<void> UserService::withinRights(std::string_view role, const Actor& actor
   return fail(Errc::Forbidden, "role " + std::string(role) + " holds permissions the actor lacks");
 }
 
-Result<store::User> UserService::update(std::int64_t id, const store::UserPatch& patch,
-                                        const Actor& actor, const ClientInfo& client) {
+Result<store::UserChange> UserService::update(std::int64_t id, const store::UserPatch& patch,
+                                              const Actor& actor, const ClientInfo& client) {
   std::vector<FieldError> errors;
   if (patch.email) {
     auto p = emailProblem(*patch.email);
@@ -90,11 +90,13 @@ Result<store::User> UserService::setRole(std::int64_t id, const std::string& rol
   if (auto ok = withinRights(role, actor, id, client); !ok) return tl::unexpected(ok.error());
   store::UserPatch patch;
   patch.role = role;
-  return apply(id, patch, actor, client);
+  auto change = apply(id, patch, actor, client);
+  if (!change) return tl::unexpected(change.error());
+  return std::move(change->after);
 }
 
-Result<store::User> UserService::apply(std::int64_t id, const store::UserPatch& patch,
-                                       const Actor& actor, const ClientInfo& client) {
+Result<store::UserChange> UserService::apply(std::int64_t id, const store::UserPatch& patch,
+                                             const Actor& actor, const ClientInfo& client) {
   // Rights are judged against the stored role, and the change applies only while the user still
   // has that role: a promotion committed between the two sends the judgment round again.
   for (int round = 0; round < 3; ++round) {
@@ -124,9 +126,9 @@ Result<store::User> UserService::apply(std::int64_t id, const store::UserPatch& 
   return fail(Errc::Unavailable, "the user's role kept changing under the change");
 }
 
-Result<store::User> UserService::changedUser(store::UserChange change,
-                                             const std::vector<std::string>& ending,
-                                             const Actor& actor, const ClientInfo& client) {
+Result<store::UserChange> UserService::changedUser(store::UserChange change,
+                                                   const std::vector<std::string>& ending,
+                                                   const Actor& actor, const ClientInfo& client) {
   // What changed, as the update's own transaction saw it before and after (two changes racing
   // each other are each recorded with what they replaced).
   const store::User& before = change.before;
@@ -160,20 +162,26 @@ Result<store::User> UserService::changedUser(store::UserChange change,
     event("user.updated", std::move(detail));
   }
   cache_.invalidate(id);
-  return std::move(change.after);
+  return change;
 }
 
 Result<void> UserService::remove(std::int64_t id, const Actor& actor, const ClientInfo& client) {
-  auto target = store_.users().findById(id);
-  if (!target) return tl::unexpected(fromStore(target.error()));
-  if (!*target) return fail(Errc::UserNotFound);
-  if (auto ok = withinRights((*target)->role, actor, id, client); !ok)
-    return tl::unexpected(ok.error());
-  if (auto ok = store_.users().remove(id, rbac::kAdminRole); !ok)
-    return tl::unexpected(fromStore(ok.error()));
-  cache_.invalidate(id);
-  audit_.record(auditEvent("user.deleted", client, actor.id, id));
-  return {};
+  // As apply: removed only while the user still has the role judged (a review: a promotion
+  // racing the request let a moderator delete an administrator).
+  for (int round = 0; round < 3; ++round) {
+    auto target = store_.users().findById(id);
+    if (!target) return tl::unexpected(fromStore(target.error()));
+    if (!*target) return fail(Errc::UserNotFound);
+    if (auto ok = withinRights((*target)->role, actor, id, client); !ok)
+      return tl::unexpected(ok.error());
+    auto ok = store_.users().remove(id, rbac::kAdminRole, (*target)->role);
+    if (!ok && ok.error().code == core::Errc::Aborted) continue;
+    if (!ok) return tl::unexpected(fromStore(ok.error()));
+    cache_.invalidate(id);
+    audit_.record(auditEvent("user.deleted", client, actor.id, id));
+    return {};
+  }
+  return fail(Errc::Unavailable, "the user's role kept changing under the removal");
 }
 
 Result<store::User> UserService::target(std::int64_t id, const Actor& actor,

@@ -58,9 +58,9 @@ class UserService {
   // UserNotFound when nobody has this email.
   [[nodiscard]] Result<store::User> findByEmail(const std::string& email);
   // Validation for bad email/username, UserNotFound, Forbidden, EmailTaken/UsernameTaken,
-  // LastAdmin.
-  [[nodiscard]] Result<store::User> update(std::int64_t id, const store::UserPatch& patch,
-                                           const Actor& actor, const ClientInfo& client);
+  // LastAdmin. The user before and after, as the update's own transaction saw them.
+  [[nodiscard]] Result<store::UserChange> update(std::int64_t id, const store::UserPatch& patch,
+                                                 const Actor& actor, const ClientInfo& client);
   // UserNotFound, Forbidden, LastAdmin.
   [[nodiscard]] Result<void> remove(std::int64_t id, const Actor& actor, const ClientInfo& client);
   // Validation for an unknown role; Forbidden when the target or the role exceeds the actor.
@@ -76,13 +76,13 @@ class UserService {
                                            const ClientInfo& client);
 
  private:
-  [[nodiscard]] Result<store::User> apply(std::int64_t id, const store::UserPatch& patch,
-                                          const Actor& actor, const ClientInfo& client);
+  [[nodiscard]] Result<store::UserChange> apply(std::int64_t id, const store::UserPatch& patch,
+                                                const Actor& actor, const ClientInfo& client);
   // After a committed update: the audit records of what changed, the ended sessions' tokens (a
   // deactivation) and the caches.
-  [[nodiscard]] Result<store::User> changedUser(store::UserChange change,
-                                                const std::vector<std::string>& ending,
-                                                const Actor& actor, const ClientInfo& client);
+  [[nodiscard]] Result<store::UserChange> changedUser(store::UserChange change,
+                                                      const std::vector<std::string>& ending,
+                                                      const Actor& actor, const ClientInfo& client);
   // Forbidden (audited as user.change_refused) unless every permission of `role` is among the
   // actor's.
   [[nodiscard]] Result<void> withinRights(std::string_view role, const Actor& actor,

@@ -121,7 +121,7 @@ int userSetActive(const config::Config& config, const rbac::Policy& policy, cons
   patch.is_active = active;
   auto updated = c.users->update(user->id, patch, c.actor, c.client);
   if (!updated) return failure(err, describe(updated.error()));
-  out << "user " << updated->id << (active ? " activated" : " deactivated") << "\n";
+  out << "user " << updated->after.id << (active ? " activated" : " deactivated") << "\n";
   return 0;
 }
 

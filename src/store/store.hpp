@@ -118,6 +118,9 @@ struct PasswordEnds {
   // mail, whose reader proved the address the account was made with): an administrator recovering
   // an account made by external sign-in cannot tell its maker's identity from a thief's (a review).
   bool other_ways_in = false;
+  // Set only while the user's role is still this one (the role an administrator's rights were
+  // judged against): Aborted otherwise, and nothing is written.
+  std::optional<std::string> role_is;
 };
 
 // Users, unique by email and by username (both case-insensitive), enforced by the database.
@@ -144,14 +147,17 @@ class UserStore {
   // would leave no active user with role `protected_role`, or Aborted (UserPatch::role_is).
   [[nodiscard]] virtual core::Result<UserChange> update(std::int64_t id, const UserPatch& patch,
                                                         std::string_view protected_role) = 0;
-  // NotFound, or FailedPrecondition when it would remove the last active `protected_role`.
-  [[nodiscard]] virtual core::Status remove(std::int64_t id, std::string_view protected_role) = 0;
+  // NotFound, or FailedPrecondition when it would remove the last active `protected_role`;
+  // Aborted, nothing removed, unless the user's role is still `role_is` when set (the role an
+  // actor's rights were judged against).
+  [[nodiscard]] virtual core::Status remove(std::int64_t id, std::string_view protected_role,
+                                            std::optional<std::string_view> role_is) = 0;
   // Compare-and-set: the hash becomes `hash` only while it is still `expected` (a login's rehash
   // must never undo a password change or reset that committed meanwhile). NotFound otherwise.
   [[nodiscard]] virtual core::Status replacePasswordHash(std::int64_t id, std::string_view expected,
                                                          std::string_view hash) = 0;
   // In one transaction: the new hash, earlier tokens voided (tokens_valid_after = `now`), every
-  // session of the user revoked and what `ends` names. NotFound.
+  // session of the user revoked and what `ends` names. NotFound; Aborted (PasswordEnds::role_is).
   [[nodiscard]] virtual core::Status changePassword(std::int64_t id, std::string_view hash,
                                                     std::int64_t now, PasswordEnds ends) = 0;
   // Moves the watermark to `when` unless it is later already (a node whose clock runs behind

@@ -401,8 +401,8 @@ TEST_P(StoreContract, ListsCountsUpdatesAndRemoves) {
             core::Errc::NotFound);
   EXPECT_TRUE(store_->users().replacePasswordHash(a.id, "$2b$10$hash", "$argon2id$new"));
   EXPECT_EQ(store_->users().findById(a.id).value()->password_hash, "$argon2id$new");
-  EXPECT_TRUE(store_->users().remove(a.id, "admin"));
-  EXPECT_EQ(store_->users().remove(a.id, "admin").error().code, core::Errc::NotFound);
+  EXPECT_TRUE(store_->users().remove(a.id, "admin", std::nullopt));
+  EXPECT_EQ(store_->users().remove(a.id, "admin", std::nullopt).error().code, core::Errc::NotFound);
 }
 
 TEST_P(StoreContract, AnUpdateJudgedAgainstAnOlderRoleWritesNothing) {
@@ -430,6 +430,22 @@ TEST_P(StoreContract, AnUpdateJudgedAgainstAnOlderRoleWritesNothing) {
   EXPECT_EQ(applied->before.role, "admin");
   EXPECT_EQ(applied->before.email, "judged@example.com");
   EXPECT_FALSE(applied->after.is_active);
+  // So are a password someone else sets and a removal (a review: a moderator's, racing a
+  // promotion, took or deleted an administrator's account).
+  PasswordEnds judged;
+  judged.role_is = "user";
+  EXPECT_EQ(store_->users().changePassword(u.id, "$2b$10$other", 5, judged).error().code,
+            core::Errc::Aborted);
+  EXPECT_EQ(store_->users().findById(u.id).value()->password_hash, "$2b$10$hash");
+  EXPECT_EQ(store_->users().remove(u.id, "nobody", "user").error().code, core::Errc::Aborted);
+  ASSERT_TRUE(store_->users().findById(u.id).value());
+  judged.role_is = "admin";
+  ASSERT_TRUE(store_->users().changePassword(u.id, "$2b$10$other", 5, judged));
+  EXPECT_EQ(store_->users().findById(u.id).value()->password_hash, "$2b$10$other");
+  EXPECT_TRUE(store_->users().remove(u.id, "nobody", "admin"));
+  EXPECT_FALSE(store_->users().findById(u.id).value());
+  EXPECT_EQ(store_->users().changePassword(u.id, "$2b$10$x", 6, judged).error().code,
+            core::Errc::NotFound);
 }
 
 TEST_P(StoreContract, SearchFindsTextInEmailsAndUsernamesLiterally) {
@@ -469,10 +485,11 @@ TEST_P(StoreContract, NeverRemovesOrDemotesTheLastActiveAdmin) {
   deactivate.is_active = false;
   EXPECT_EQ(store_->users().update(root.id, deactivate, "admin").error().code,
             core::Errc::FailedPrecondition);
-  EXPECT_EQ(store_->users().remove(root.id, "admin").error().code, core::Errc::FailedPrecondition);
+  EXPECT_EQ(store_->users().remove(root.id, "admin", std::nullopt).error().code,
+            core::Errc::FailedPrecondition);
   const User second = make("two@example.com", "two", "admin");
   EXPECT_TRUE(store_->users().update(root.id, demote, "admin"));
-  EXPECT_EQ(store_->users().remove(second.id, "admin").error().code,
+  EXPECT_EQ(store_->users().remove(second.id, "admin", std::nullopt).error().code,
             core::Errc::FailedPrecondition);
 }
 
@@ -496,7 +513,7 @@ TEST_P(StoreContract, TwoAdminsDemotedAtOnceLeaveOne) {
         p.is_active = false;
         r = store_->users().update(who.id, p, "admin").map([](const UserChange&) {});
       } else {
-        r = store_->users().remove(who.id, "admin");
+        r = store_->users().remove(who.id, "admin", std::nullopt);
       }
       if (r)
         ++ok;
@@ -526,7 +543,7 @@ TEST_P(StoreContract, TwoAdminsDemotedAtOnceLeaveOne) {
         auto last = store_->users().update(c.id, p, "admin");
         ASSERT_FALSE(last);
         EXPECT_EQ(last.error().code, core::Errc::FailedPrecondition);
-        ASSERT_TRUE(store_->users().remove(c.id, ""));
+        ASSERT_TRUE(store_->users().remove(c.id, "", std::nullopt));
       }
     }
   }
@@ -597,7 +614,7 @@ TEST_P(StoreContract, ExpiredSessionsDoNotRotateAndListsSkipThem) {
 TEST_P(StoreContract, DeletingAUserDeletesItsSessions) {
   const User u = make("d@example.com", "deleted");
   ASSERT_TRUE(store_->sessions().create({"sd", u.id, "j", "", "", 1, 1, 4'000'000'000, false}));
-  ASSERT_TRUE(store_->users().remove(u.id, "admin"));
+  ASSERT_TRUE(store_->users().remove(u.id, "admin", std::nullopt));
   EXPECT_FALSE(store_->sessions().find("sd").value());
 }
 
@@ -826,7 +843,7 @@ TEST_P(StoreContract, ChangeLogRecordsUpdatesAndDeletesFromAnyWriter) {
   UserPatch p;
   p.role = "moderator";
   ASSERT_TRUE(store_->users().update(a.id, p, "admin"));
-  ASSERT_TRUE(store_->users().remove(b.id, "admin"));
+  ASSERT_TRUE(store_->users().remove(b.id, "admin", std::nullopt));
   auto changes = store_->users().changesSince(start->seq);
   ASSERT_TRUE(changes);
   EXPECT_EQ(changes->ids, (std::vector<std::int64_t>{a.id, b.id}));
@@ -1238,7 +1255,7 @@ TEST_P(StoreContract, ApiKeysStoreHashesScopesRevocationAndAChangeLog) {
   EXPECT_EQ(keys.revoke(created->id, u.id).error().code, core::Errc::NotFound);  // once
   EXPECT_TRUE(keys.findById(created->id).value()->revoked);
   EXPECT_EQ(keys.listForUser(u.id).value().size(), 1U);
-  ASSERT_TRUE(store_->users().remove(u.id, "admin"));
+  ASSERT_TRUE(store_->users().remove(u.id, "admin", std::nullopt));
   EXPECT_FALSE(keys.findById(second->id).value());  // deleted with the owner
   const auto changes = keys.changesSince(start).value();
   // Revoked, then both deleted with their owner (in whatever order the cascade takes them).
@@ -1288,7 +1305,7 @@ TEST_P(StoreContract, IdentitiesAreUniqueAndNeverRemoveTheLastWayIn) {
   EXPECT_TRUE(ids.removeUnlessLast(back->id, user->id));
   EXPECT_TRUE(ids.unlinkedBy(user->id, "https://idp", "s2").value());
   // Deleting the user forgets it.
-  ASSERT_TRUE(store_->users().remove(user->id, ""));
+  ASSERT_TRUE(store_->users().remove(user->id, "", std::nullopt));
   EXPECT_FALSE(ids.unlinkedBy(user->id, "https://idp", "s2").value());
 }
 
@@ -1633,7 +1650,7 @@ TEST_P(StoreContract, CodeAttemptsStopAtTheThresholdUnderRaces) {
   EXPECT_EQ(store_->mfa().removeAll(u.id).value(), 0);
   EXPECT_EQ(store_->mfa().countCodeAttempt(u.id, 3).value(), std::optional<std::int64_t>(1));
   EXPECT_EQ(store_->mfa().countCodeAttempt(other.id, 3).value(), std::optional<std::int64_t>(2));
-  ASSERT_TRUE(store_->users().remove(other.id, "admin"));
+  ASSERT_TRUE(store_->users().remove(other.id, "admin", std::nullopt));
   const User again = make("other-lock@example.com", "otherlock");
   EXPECT_EQ(store_->mfa().countCodeAttempt(again.id, 3).value(), std::optional<std::int64_t>(1));
   // The owner removing the last confirmed factor drops the count (a review: a new app found its
@@ -2106,7 +2123,7 @@ TEST_P(MailStoreContract, IdentitiesARemovalEndedAreRememberedAgainstTheirAccoun
       {0, v->id, "oidc", "https://idp", "sub-set", "", kNow, "set@example.com"}));
   ASSERT_TRUE(store_->users().changePassword(v->id, "$2b$10$s", kNow, {true, true}));
   EXPECT_EQ(store_->identities().removedFrom("https://idp", "sub-set").value(), v->id);
-  ASSERT_TRUE(store_->users().remove(u->id, "admin"));
+  ASSERT_TRUE(store_->users().remove(u->id, "admin", std::nullopt));
   EXPECT_FALSE(store_->identities().removedFrom("https://idp", "sub-pw").value());
   EXPECT_EQ(store_->identities().removedFrom("https://idp", "sub-set").value(), v->id);
   // Not while the account is deactivated (a review: one its holder controls kept the identity's
@@ -2908,7 +2925,7 @@ TEST_P(StoreContract, DeletingAUserDeletesItsOpConsentsAndCodes) {
     ASSERT_TRUE(op.saveConsent(u.id, "app", "openid", 10));
     ASSERT_TRUE(op.putCode({"code-" + u.username, "app", u.id, "{}", 10, 4'000'000'000}));
   }
-  ASSERT_TRUE(store_->users().remove(gone.id, "admin"));
+  ASSERT_TRUE(store_->users().remove(gone.id, "admin", std::nullopt));
   EXPECT_FALSE(op.findConsent(gone.id, "app").value());
   EXPECT_EQ(scalar("SELECT COUNT(*) FROM op_codes WHERE user_id = " + std::to_string(gone.id)), 0);
   EXPECT_EQ(op.redeemCode("code-goneuser", "app", "s", 20).value().outcome,

@@ -15,13 +15,14 @@ inline void once(std::function<void()>& hook) {
   if (hook) std::exchange(hook, nullptr)();
 }
 
-// The real user store; `before_update` and `before_find_by_id` run once just before the next
-// update and findById.
+// The real user store; `before_update`, `before_find_by_id` and `before_remove` run once just
+// before the next update, findById and remove.
 class SeamUsers final : public store::UserStore {
  public:
   explicit SeamUsers(store::UserStore& real) : real_(real) {}
   std::function<void()> before_update;
   std::function<void()> before_find_by_id;
+  std::function<void()> before_remove;
 
   core::Result<store::User> create(const store::NewUser& user) override {
     return real_.create(user);
@@ -49,8 +50,10 @@ class SeamUsers final : public store::UserStore {
     once(before_update);
     return real_.update(id, patch, protected_role);
   }
-  core::Status remove(std::int64_t id, std::string_view protected_role) override {
-    return real_.remove(id, protected_role);
+  core::Status remove(std::int64_t id, std::string_view protected_role,
+                      std::optional<std::string_view> role_is) override {
+    once(before_remove);
+    return real_.remove(id, protected_role, role_is);
   }
   core::Status replacePasswordHash(std::int64_t id, std::string_view expected,
                                    std::string_view hash) override {

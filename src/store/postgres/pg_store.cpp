@@ -747,13 +747,16 @@ class PgUsers final : public UserStore {
     });
   }
 
-  core::Status remove(std::int64_t id, std::string_view protected_role) override {
+  core::Status remove(std::int64_t id, std::string_view protected_role,
+                      std::optional<std::string_view> role_is) override {
     return pool_
         .transaction<std::monostate>([&](Connection& c) -> core::Result<std::monostate> {
           if (auto ok = lock(c, kLastAdminLock); !ok) return tl::unexpected(ok.error());
           auto current = oneUser(c, "WHERE id = $1 FOR UPDATE", id);
           if (!current) return tl::unexpected(current.error());
           if (!*current) return makeError(Errc::NotFound, "user");
+          if (role_is && (*current)->role != *role_is)
+            return makeError(Errc::Aborted, "the user's role changed since it was read");
           if ((*current)->is_active && (*current)->role == protected_role) {
             if (auto ok = ensureAnotherActive(c, protected_role, id); !ok)
               return tl::unexpected(ok.error());
@@ -782,9 +785,11 @@ class PgUsers final : public UserStore {
           // session's foreign key takes): a sign-in or grant writing its session meanwhile waits
           // for this to commit, then reads the user again and sees it (Sessions::open,
           // op::Provider::grantOutlivedItsSignIn). An UPDATE alone takes a lock that does not.
-          auto locked = c.query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", {id});
+          auto locked = c.query("SELECT role FROM users WHERE id = $1 FOR UPDATE", {id});
           if (!locked) return tl::unexpected(locked.error());
           if (locked->empty()) return makeError(Errc::NotFound, "user");
+          if (ends.role_is && locked->text(0, 0) != *ends.role_is)
+            return makeError(Errc::Aborted, "the user's role changed since it was read");
           auto rows =
               c.query("UPDATE users SET password_hash = $1 WHERE id = $2 RETURNING id", {hash, id});
           if (!rows) return tl::unexpected(rows.error());

@@ -695,11 +695,14 @@ class SqliteUsers final : public UserStore {
     });
   }
 
-  core::Status remove(std::int64_t id, std::string_view protected_role) override {
+  core::Status remove(std::int64_t id, std::string_view protected_role,
+                      std::optional<std::string_view> role_is) override {
     auto done = pool_.transaction<bool>([&](Connection& c) -> core::Result<bool> {
       auto current = oneUser(c, kUserSelect + "WHERE id = ?", [&](Statement& s) { s.bind(1, id); });
       if (!current) return tl::unexpected(current.error());
       if (!*current) return makeError(Errc::NotFound, "user");
+      if (role_is && (*current)->role != *role_is)
+        return makeError(Errc::Aborted, "the user's role changed since it was read");
       if ((*current)->is_active && (*current)->role == protected_role) {
         if (auto ok = ensureAnotherActive(c, protected_role, id); !ok)
           return tl::unexpected(ok.error());
@@ -717,6 +720,16 @@ class SqliteUsers final : public UserStore {
   core::Status changePassword(std::int64_t id, std::string_view hash, std::int64_t now,
                               PasswordEnds ends) override {
     auto done = pool_.transaction<bool>([&](Connection& c) -> core::Result<bool> {
+      if (ends.role_is) {
+        auto role = c.prepare("SELECT role FROM users WHERE id = ?");
+        if (!role) return tl::unexpected(role.error());
+        role->bind(1, id);
+        auto row = role->step();
+        if (!row) return tl::unexpected(row.error());
+        if (!*row) return makeError(Errc::NotFound, "user");
+        if (role->text(0) != *ends.role_is)
+          return makeError(Errc::Aborted, "the user's role changed since it was read");
+      }
       auto stmt = c.prepare("UPDATE users SET password_hash = ? WHERE id = ?");
       if (!stmt) return tl::unexpected(stmt.error());
       bindAll(*stmt, hash, id);

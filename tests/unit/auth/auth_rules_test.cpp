@@ -152,7 +152,7 @@ TEST_F(AuthRules, ARevocationStillEndsTheAccessTokensOfARecentlyExpiredSession) 
 TEST_F(AuthRules, ADeletedUsersTokensAreRefused) {
   const auto pair = registered();
   const auto id = stack_.token_check.authenticate(pair.access_token)->user->id;
-  ASSERT_TRUE(stack_.store->users().remove(id, "admin"));
+  ASSERT_TRUE(stack_.store->users().remove(id, "admin", std::nullopt));
   stack_.cache.invalidate(id);
   EXPECT_EQ(refusal(pair.access_token), Errc::InvalidToken);
 }
@@ -422,6 +422,27 @@ TEST_F(AuthRules, AChangeJudgedOnARoleThatMovedIsJudgedAgain) {
   const auto detail = boost::json::parse(events->front().detail).as_object();
   EXPECT_EQ(detail.at("email_from").as_string(), "raced@example.com");
   EXPECT_EQ(detail.at("email_to").as_string(), "renamed@example.com");
+  // A removal the same way: demoted to user, then promoted again as the moderator removes it.
+  store::UserPatch demote;
+  demote.role = "user";
+  ASSERT_TRUE(stack_.store->users().update(id, demote, "nobody"));
+  seam.seam_users.before_remove = [&] {
+    store::UserPatch promote;
+    promote.role = "admin";
+    ASSERT_TRUE(stack_.store->users().update(id, promote, "nobody"));
+  };
+  auto kept = users.remove(id, moderator, client_);
+  ASSERT_FALSE(kept);
+  EXPECT_EQ(kept.error().code, Errc::Forbidden);
+  EXPECT_TRUE(stack_.store->users().findById(id).value());
+  // And a password set on a role that moved since it was judged: nothing set.
+  EXPECT_EQ(
+      stack_.passwords
+          .setPassword(id, "M0derator-Set!", client_, false, std::nullopt, std::string("user"))
+          .error()
+          .code,
+      Errc::Unavailable);
+  EXPECT_TRUE(stack_.login("rules", kPassword, std::nullopt, client_));
 }
 
 // Reauthentication reads the account and the token's session from storage before the proof (a
