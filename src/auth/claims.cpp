@@ -19,12 +19,6 @@ std::string_view sessionOf(const jose::Claims& claims) {
                                             : std::string_view();
 }
 
-Watermark againstWatermark(std::int64_t iat, std::int64_t tokens_valid_after, bool has_session) {
-  if (iat > tokens_valid_after) return Watermark::Stands;
-  if (iat == tokens_valid_after && has_session) return Watermark::SessionDecides;
-  return Watermark::Ended;
-}
-
 bool isOpenIdScope(std::string_view scope) {
   return scope == "openid" || scope == "profile" || scope == "email" || scope == "offline_access";
 }

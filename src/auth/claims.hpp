@@ -20,7 +20,13 @@ std::string_view sessionOf(const jose::Claims& claims);
 // by that session (SessionDecides; a sign-in right after the change has a new, live one), one
 // naming none (a seed token) is Ended. After it: Stands.
 enum class Watermark { Ended, SessionDecides, Stands };
-Watermark againstWatermark(std::int64_t iat, std::int64_t tokens_valid_after, bool has_session);
+// Inline: the token check asks it on every request.
+constexpr Watermark againstWatermark(std::int64_t iat, std::int64_t tokens_valid_after,
+                                     bool has_session) noexcept {
+  if (iat > tokens_valid_after) return Watermark::Stands;
+  if (iat == tokens_valid_after && has_session) return Watermark::SessionDecides;
+  return Watermark::Ended;
+}
 // A space-separated OAuth2 scope string's items.
 std::vector<std::string> splitScopes(std::string_view scope);
 // Whether `scope` is one of the OpenID scopes (openid, profile, email, offline_access), which
