@@ -215,8 +215,14 @@ auth::Result<std::vector<std::string>> MfaService::newRecoveryCodes(
 
 auth::Result<std::int64_t> MfaService::reset(std::int64_t user_id,
                                              std::optional<std::int64_t> actor,
-                                             const auth::ClientInfo& client) {
-  auto removed = d_.store.mfa().removeAll(user_id);
+                                             const auth::ClientInfo& client,
+                                             std::optional<std::string> role_is) {
+  auto removed = d_.store.mfa().removeAll(
+      user_id, role_is ? std::optional<std::string_view>(*role_is) : std::nullopt);
+  // The role judged moved (a rare race: the caller asks again); the user went meanwhile.
+  if (!removed && removed.error().code == core::Errc::Aborted)
+    return fail(Errc::Unavailable, removed.error().message);
+  if (!removed && removed.error().code == core::Errc::NotFound) return fail(Errc::UserNotFound);
   if (!removed) return tl::unexpected(auth::storeFailure(removed.error()));
   d_.users.invalidate(user_id);
   // A reset that removed no factor changed nothing worth a record (a review: repeated, it grew

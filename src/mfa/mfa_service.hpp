@@ -96,10 +96,12 @@ class MfaService {
   [[nodiscard]] auth::Result<std::vector<std::string>> newRecoveryCodes(
       const store::User& user, const auth::ClientInfo& client);
   // An administrator's (or the CLI's) reset: every factor and recovery code of the user; how
-  // many confirmed factors went.
+  // many confirmed factors went. `role_is`: the role the administrator's rights were judged
+  // against, which the user must still have (Unavailable otherwise, nothing removed).
   [[nodiscard]] auth::Result<std::int64_t> reset(std::int64_t user_id,
                                                  std::optional<std::int64_t> actor,
-                                                 const auth::ClientInfo& client);
+                                                 const auth::ClientInfo& client,
+                                                 std::optional<std::string> role_is = std::nullopt);
 
   // The login's pause after a right password for a user with a factor: the mfa_token.
   [[nodiscard]] auth::Result<std::string> challenge(const auth::SignedIn& who,

@@ -436,8 +436,11 @@ class MfaStore {
   // enrolment left unfinished is no way in: its removal is nobody's news).
   [[nodiscard]] virtual core::Result<bool> remove(std::int64_t id, std::int64_t user_id) = 0;
   // Every factor, recovery code and counted code attempt of the user, and mfa_enabled, in one
-  // transaction; how many confirmed factors went.
-  [[nodiscard]] virtual core::Result<std::int64_t> removeAll(std::int64_t user_id) = 0;
+  // transaction; how many confirmed factors went. With `role_is`, only while the user's role is
+  // still that one (the role an actor's rights were judged against): Aborted otherwise, nothing
+  // removed; NotFound when the user is gone.
+  [[nodiscard]] virtual core::Result<std::int64_t> removeAll(
+      std::int64_t user_id, std::optional<std::string_view> role_is) = 0;
   // In one transaction: the user's recovery codes become exactly these.
   [[nodiscard]] virtual core::Status replaceRecoveryCodes(
       std::int64_t user_id, const std::vector<std::string>& hashes) = 0;

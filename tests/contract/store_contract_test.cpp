@@ -448,6 +448,26 @@ TEST_P(StoreContract, AnUpdateJudgedAgainstAnOlderRoleWritesNothing) {
             core::Errc::NotFound);
 }
 
+TEST_P(StoreContract, AnAdministratorsFactorResetAppliesOnlyToTheRoleJudged) {
+  // A review (stop 61): a moderator's reset of a user's factors, racing the user's promotion,
+  // stripped an administrator's second factor.
+  const User u = make("factors@example.com", "factors");
+  ASSERT_TRUE(store_->mfa().create({0, u.id, "totp", "", "s", false, 10}, 3));
+  const auto pending = store_->mfa().listForUser(u.id).value();
+  ASSERT_EQ(pending.size(), 1U);
+  ASSERT_TRUE(store_->mfa().confirm(pending.front().id, u.id, 1, 1, {"c"}, 10));
+  UserPatch promote;
+  promote.role = "admin";
+  ASSERT_TRUE(store_->users().update(u.id, promote, "admin"));
+  EXPECT_EQ(store_->mfa().removeAll(u.id, "user").error().code, core::Errc::Aborted);
+  EXPECT_EQ(store_->mfa().listForUser(u.id).value().size(), 1U);
+  EXPECT_TRUE(store_->users().findById(u.id).value()->mfa_enabled);
+  EXPECT_EQ(store_->mfa().removeAll(u.id, "admin").value(), 1);
+  EXPECT_FALSE(store_->users().findById(u.id).value()->mfa_enabled);
+  EXPECT_EQ(store_->mfa().removeAll(424242, "admin").error().code, core::Errc::NotFound);
+  EXPECT_EQ(store_->mfa().removeAll(424242, std::nullopt).value(), 0);  // the CLI's: nothing
+}
+
 TEST_P(StoreContract, SearchFindsTextInEmailsAndUsernamesLiterally) {
   make("Ann@Example.com", "annie");
   make("bob@example.org", "Robert");
@@ -1603,7 +1623,7 @@ TEST_P(StoreContract, FactorStateStaysBoundedAndResetsWhole) {
               core::Errc::ResourceExhausted);
   }
   EXPECT_EQ(store_->mfa().listForUser(u.id).value().size(), 4U);
-  EXPECT_EQ(store_->mfa().removeAll(u.id).value(), 3);
+  EXPECT_EQ(store_->mfa().removeAll(u.id, std::nullopt).value(), 3);
   EXPECT_FALSE(store_->users().findById(u.id).value()->mfa_enabled);
   EXPECT_EQ(store_->mfa().recoveryCodesLeft(u.id).value(), 0);
   EXPECT_TRUE(store_->mfa().listForUser(u.id).value().empty());
@@ -1647,7 +1667,7 @@ TEST_P(StoreContract, CodeAttemptsStopAtTheThresholdUnderRaces) {
   EXPECT_EQ(store_->mfa().countCodeAttempt(u.id, kThreshold + 1).value(),
             std::optional<std::int64_t>(kThreshold + 1));
   EXPECT_EQ(store_->mfa().countCodeAttempt(other.id, 3).value(), std::optional<std::int64_t>(1));
-  EXPECT_EQ(store_->mfa().removeAll(u.id).value(), 0);
+  EXPECT_EQ(store_->mfa().removeAll(u.id, std::nullopt).value(), 0);
   EXPECT_EQ(store_->mfa().countCodeAttempt(u.id, 3).value(), std::optional<std::int64_t>(1));
   EXPECT_EQ(store_->mfa().countCodeAttempt(other.id, 3).value(), std::optional<std::int64_t>(2));
   ASSERT_TRUE(store_->users().remove(other.id, "admin", std::nullopt));

@@ -155,7 +155,10 @@ class SeamMfa final : public store::MfaStore {
   core::Result<bool> remove(std::int64_t id, std::int64_t user) override {
     return real_.remove(id, user);
   }
-  core::Result<std::int64_t> removeAll(std::int64_t user) override { return real_.removeAll(user); }
+  core::Result<std::int64_t> removeAll(std::int64_t user,
+                                       std::optional<std::string_view> role_is) override {
+    return real_.removeAll(user, role_is);
+  }
   core::Status replaceRecoveryCodes(std::int64_t user,
                                     const std::vector<std::string>& hashes) override {
     return real_.replaceRecoveryCodes(user, hashes);

@@ -1653,9 +1653,15 @@ class PgMfa final : public MfaStore {
     });
   }
 
-  core::Result<std::int64_t> removeAll(std::int64_t user_id) override {
+  core::Result<std::int64_t> removeAll(std::int64_t user_id,
+                                       std::optional<std::string_view> role_is) override {
     return pool_.transaction<std::int64_t>([&](Connection& c) -> core::Result<std::int64_t> {
-      if (auto ok = lockUser(c, user_id); !ok) return tl::unexpected(ok.error());
+      // The user's row locked (factor changes are serialised on it), its role read under it.
+      auto locked = c.query("SELECT role FROM users WHERE id = $1 FOR UPDATE", {user_id});
+      if (!locked) return tl::unexpected(locked.error());
+      if (role_is && locked->empty()) return makeError(Errc::NotFound, "user");
+      if (role_is && locked->text(0, 0) != *role_is)
+        return makeError(Errc::Aborted, "the user's role changed since it was read");
       auto del =
           c.query("DELETE FROM mfa_factors WHERE user_id = $1 RETURNING confirmed", {user_id});
       if (!del) return tl::unexpected(del.error());

@@ -1718,8 +1718,19 @@ class SqliteMfa final : public MfaStore {
     });
   }
 
-  core::Result<std::int64_t> removeAll(std::int64_t user_id) override {
+  core::Result<std::int64_t> removeAll(std::int64_t user_id,
+                                       std::optional<std::string_view> role_is) override {
     return pool_.transaction<std::int64_t>([&](Connection& c) -> core::Result<std::int64_t> {
+      if (role_is) {
+        auto role = c.prepare("SELECT role FROM users WHERE id = ?");
+        if (!role) return tl::unexpected(role.error());
+        role->bind(1, user_id);
+        auto row = role->step();
+        if (!row) return tl::unexpected(row.error());
+        if (!*row) return makeError(Errc::NotFound, "user");
+        if (role->text(0) != *role_is)
+          return makeError(Errc::Aborted, "the user's role changed since it was read");
+      }
       std::int64_t confirmed = 0;
       {
         auto stmt = c.prepare("DELETE FROM mfa_factors WHERE user_id = ? RETURNING confirmed");
