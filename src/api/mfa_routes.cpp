@@ -137,6 +137,7 @@ http::Response reauthenticate(Call& c) {
 }
 
 http::Response resetUser(Call& c) {
+  if (auto refused = c.admit()) return std::move(*refused);
   auto id = pathId(c.request);
   if (!id) return id.error();
   const auto client = clientOf(c.request);
@@ -279,7 +280,12 @@ void addMfaRoutes(RouteTable& t) {
          .step_up = true,
          .summary = "Remove every factor and recovery code of a user (an administrator's reset)",
          .tag = "users",
-         .replies = {{204, "Reset", ""}, {404, "User not found", "ErrorDetail"}},
+         .replies = {{204, "Reset", ""},
+                     {403, "The user's role holds permissions the caller lacks", "ErrorDetail"},
+                     {404, "User not found", "ErrorDetail"}},
+         // Its refusals above the caller's rights count as the other administrators' routes' do
+         // (an outside attack: the 429 they met was declared nowhere).
+         .limits = {kRefusedChangeLimit},
          .handler = resetUser});
 }
 

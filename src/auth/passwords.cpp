@@ -314,9 +314,15 @@ Result<SignedIn> PasswordService::reauthenticate(const Principal& who, const std
 Result<void> PasswordService::setPassword(std::int64_t user_id, const std::string& next,
                                           const ClientInfo& client, bool keep_api_keys,
                                           std::optional<std::int64_t> actor,
-                                          std::optional<std::string> role_is) {
+                                          std::optional<std::string> role_is,
+                                          const std::function<Result<void>()>& still_allowed) {
   auto hash = hashNewPassword(next);
   if (!hash) return tl::unexpected(hash.error());
+  // The hashing (and its queue) may take seconds: the actor's rights are asked again after it
+  // (an outside attack: resets queued by a moderator landed after the moderator's demotion).
+  if (still_allowed) {
+    if (auto ok = still_allowed(); !ok) return ok;
+  }
   // Set by someone else, as a reset by mail: whoever took the account may have added a way in
   // (an outside attack: a thief's linked identity signed in after the administrator's reset).
   auto ending = replaceHash(

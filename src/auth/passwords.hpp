@@ -113,11 +113,13 @@ class PasswordService {
   // linked identities, the passkeys staying second factors only (store::PasswordEnds).
   // `actor`: the administrator who did it (none: the command line); `role_is`: the role their
   // rights were judged against, which the user must still have (Unavailable otherwise, nothing
-  // changed: a promotion committed in between).
+  // changed: a promotion committed in between); `still_allowed`, when set, runs after the
+  // hashing and before the write, and its refusal is the answer (the actor demoted meanwhile).
   [[nodiscard]] Result<void> setPassword(std::int64_t user_id, const std::string& next,
                                          const ClientInfo& client, bool keep_api_keys = false,
                                          std::optional<std::int64_t> actor = std::nullopt,
-                                         std::optional<std::string> role_is = std::nullopt);
+                                         std::optional<std::string> role_is = std::nullopt,
+                                         const std::function<Result<void>()>& still_allowed = {});
   // A password that passes the policy, hashed on the pool: Validation or Overloaded.
   [[nodiscard]] Result<std::string> hashNewPassword(const std::string& password,
                                                     const char* field = "password");

@@ -121,6 +121,10 @@ Result<void> TokenCheck::stillValid(const Principal& who) {
   if (!*fresh || !(*fresh)->is_active ||
       (*fresh)->tokens_valid_after != who.user->tokens_valid_after)
     return fail(Errc::InvalidToken, "account changed meanwhile");
+  // Its rights as checked (an outside attack: a key scoped to permissions a demotion had just
+  // taken was minted, and an administrator's password set landed after the actor's demotion).
+  if ((*fresh)->role != who.user->role)
+    return fail(Errc::Forbidden, "the caller's role changed meanwhile");
   if (!sid.empty()) {
     auto session = d_.store.sessions().find(sid);
     if (!session) return tl::unexpected(storeFailure(session.error()));

@@ -56,8 +56,9 @@ class TokenCheck {
   [[nodiscard]] Result<Principal> principalFor(std::shared_ptr<const jose::Claims> claims,
                                                core::Wait wait = core::Wait::Yes);
   // Whether `who`'s token is still good now, read from storage (not the cache): InvalidToken
-  // when its session ended or the account changed since. Called after creating something with
-  // it (an API key), so a change racing that creation cannot leave the creation behind.
+  // when its session ended or the account changed since, Forbidden when its role did. Called
+  // after creating something with it (an API key), or before a write the caller's rights allowed
+  // (another's password), so a change racing that request cannot leave its effect behind.
   [[nodiscard]] Result<void> stillValid(const Principal& who);
   // RFC 9470 step-up: the token's auth_time at most `max_age` seconds old and, when the user has
   // a second factor, its amr holding one ("otp", or a passkey's "hwk"/"swk"; a recovery code

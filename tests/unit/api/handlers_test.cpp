@@ -301,6 +301,18 @@ TEST_F(Handlers, APrincipalCheckedBeforeAPasswordChangeIsNoLongerValidAfterIt) {
   auto still = auth_.stillValid(*who);
   ASSERT_FALSE(still);
   EXPECT_EQ(still.error().code, auth::Errc::InvalidToken);
+  // A role changed since the check (an outside attack: a key scoped to permissions a demotion had
+  // just taken was minted after it): Forbidden.
+  const auto fresh = login("", "N3w-Passw0rd!");
+  auto promoted = auth_.authenticate(std::string(fresh.at("access_token").as_string()));
+  ASSERT_TRUE(promoted);
+  ASSERT_TRUE(auth_.stillValid(*promoted));
+  store::UserPatch role;
+  role.role = "moderator";
+  ASSERT_TRUE(store_->users().update(promoted->user->id, role, "admin"));
+  auto moved = auth_.stillValid(*promoted);
+  ASSERT_FALSE(moved);
+  EXPECT_EQ(moved.error().code, auth::Errc::Forbidden);
 }
 
 TEST_F(Handlers, ApiKeysCannotManageTheirOwnersAccount) {
