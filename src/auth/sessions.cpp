@@ -424,10 +424,14 @@ Result<Introspection> Sessions::introspect(const std::string& token,
     auto user = d_.users.get(*id);
     if (!user) return tl::unexpected(storeFailure(user.error()));
     if (!*user || !(*user)->is_active) continue;
-    // Inactive where the refresh would be refused (a review: EMAIL_VERIFICATION=required and an
-    // address not verified said active, and the refresh 403).
+    // Inactive where the refresh would be refused (reviews: EMAIL_VERIFICATION=required and an
+    // address not verified said active, and the refresh 403; so did a token from before the
+    // watermark whose session row a failed write left live, and a session on the ended list).
     if (enrolmentDue(**user, d_.rules.mfa_required_roles) ||
-        (d_.rules.email_verification_required && !(*user)->email_verified))
+        (d_.rules.email_verification_required && !(*user)->email_verified) ||
+        againstWatermark(c->iat.value_or(0), (*user)->tokens_valid_after, true) ==
+            Watermark::Ended ||
+        d_.end.endedByList((*session)->id))
       return out;
     out.active = true;
     out.token_type = "refresh_token";

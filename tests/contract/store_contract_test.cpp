@@ -1230,6 +1230,9 @@ TEST_P(StoreContract, AKeyOrPasskeyAskedForByAnEndedSessionIsNotMade) {
   EXPECT_FALSE(store_->users().findById(u.id).value()->mfa_enabled);
   // Past its refresh lifetime but not ended: an access token may outlive it (auth::currentAccount).
   EXPECT_TRUE(store_->apiKeys().create(apiKey(u.id, "k-lapsed", kNow), kNoLimit, "lapsed"));
+  MfaFactor lapsed_pk = pk;
+  lapsed_pk.credential_id = "cred-lapsed";
+  EXPECT_TRUE(store_->mfa().addConfirmed(lapsed_pk, 3, {"h"}, "lapsed"));
   const std::string live = liveSession(u.id);
   EXPECT_TRUE(store_->apiKeys().create(apiKey(u.id, "k-live", kNow), kNoLimit, live));
   EXPECT_TRUE(store_->mfa().addConfirmed(pk, 3, {"h"}, live));

@@ -346,6 +346,10 @@ TEST_F(AuthRules, RefreshChecksTheWatermarkItselfEvenWithALiveSession) {
   auto row = stack_.store->sessions().find(sid);
   ASSERT_TRUE(row && *row);
   ASSERT_FALSE((*row)->revoked);
+  // Introspection answers it as the refresh does (a review: active).
+  auto seen = stack_.sessions.introspect(pair.refresh_token, std::string("refresh_token"));
+  ASSERT_TRUE(seen);
+  EXPECT_FALSE(seen->active);
   auto refreshed = stack_.sessions.refresh(pair.refresh_token, client_);
   ASSERT_FALSE(refreshed);
   EXPECT_EQ(refreshed.error().code, Errc::InvalidRefreshToken);
