@@ -100,13 +100,10 @@ Result<store::UserChange> UserService::apply(std::int64_t id, const store::UserP
   // Rights are judged against the stored role, and the change applies only while the user still
   // has that role: a promotion committed between the two sends the judgment round again.
   for (int round = 0; round < 3; ++round) {
-    auto user = store_.users().findById(id);
-    if (!user) return tl::unexpected(fromStore(user.error()));
-    if (!*user) return fail(Errc::UserNotFound);
-    if (auto ok = withinRights((*user)->role, actor, id, client); !ok)
-      return tl::unexpected(ok.error());
+    auto user = target(id, actor, client);
+    if (!user) return tl::unexpected(user.error());
     store::UserPatch change = patch;
-    change.role_is = (*user)->role;
+    change.role_is = user->role;
     std::vector<std::string> ending;
     if (patch.is_active && !*patch.is_active) {
       // Whether this deactivates is the store's to say, from its own read in the transaction
@@ -169,12 +166,9 @@ Result<void> UserService::remove(std::int64_t id, const Actor& actor, const Clie
   // As apply: removed only while the user still has the role judged (a review: a promotion
   // racing the request let a moderator delete an administrator).
   for (int round = 0; round < 3; ++round) {
-    auto target = store_.users().findById(id);
-    if (!target) return tl::unexpected(fromStore(target.error()));
-    if (!*target) return fail(Errc::UserNotFound);
-    if (auto ok = withinRights((*target)->role, actor, id, client); !ok)
-      return tl::unexpected(ok.error());
-    auto ok = store_.users().remove(id, rbac::kAdminRole, (*target)->role);
+    auto user = target(id, actor, client);
+    if (!user) return tl::unexpected(user.error());
+    auto ok = store_.users().remove(id, rbac::kAdminRole, user->role);
     if (!ok && ok.error().code == core::Errc::Aborted) continue;
     if (!ok) return tl::unexpected(fromStore(ok.error()));
     cache_.invalidate(id);

@@ -544,6 +544,20 @@ core::Result<User> insertUser(Connection& c, const NewUser& u) {
               u.is_active,         now,     0,          u.email_verified};
 }
 
+// Inside a write transaction: NotFound when the user is gone, Aborted when their role is no
+// longer `role` (the role an actor's rights were judged against: UserPatch::role_is).
+core::Status requireRole(Connection& c, std::int64_t id, std::string_view role) {
+  auto stmt = c.prepare("SELECT role FROM users WHERE id = ?");
+  if (!stmt) return tl::unexpected(stmt.error());
+  stmt->bind(1, id);
+  auto row = stmt->step();
+  if (!row) return tl::unexpected(row.error());
+  if (!*row) return makeError(Errc::NotFound, "user");
+  if (stmt->text(0) != role)
+    return makeError(Errc::Aborted, "the user's role changed since it was read");
+  return {};
+}
+
 // Inside a transaction: every emailed token of the user dropped. The account rule below (a pending
 // email change a thief asked for must not survive the owner taking the account back), and that of
 // an address change (other than its letter case): the reset and verification links sent to the
@@ -721,14 +735,7 @@ class SqliteUsers final : public UserStore {
                               PasswordEnds ends) override {
     auto done = pool_.transaction<bool>([&](Connection& c) -> core::Result<bool> {
       if (ends.role_is) {
-        auto role = c.prepare("SELECT role FROM users WHERE id = ?");
-        if (!role) return tl::unexpected(role.error());
-        role->bind(1, id);
-        auto row = role->step();
-        if (!row) return tl::unexpected(row.error());
-        if (!*row) return makeError(Errc::NotFound, "user");
-        if (role->text(0) != *ends.role_is)
-          return makeError(Errc::Aborted, "the user's role changed since it was read");
+        if (auto ok = requireRole(c, id, *ends.role_is); !ok) return tl::unexpected(ok.error());
       }
       auto stmt = c.prepare("UPDATE users SET password_hash = ? WHERE id = ?");
       if (!stmt) return tl::unexpected(stmt.error());
@@ -1722,14 +1729,7 @@ class SqliteMfa final : public MfaStore {
                                        std::optional<std::string_view> role_is) override {
     return pool_.transaction<std::int64_t>([&](Connection& c) -> core::Result<std::int64_t> {
       if (role_is) {
-        auto role = c.prepare("SELECT role FROM users WHERE id = ?");
-        if (!role) return tl::unexpected(role.error());
-        role->bind(1, user_id);
-        auto row = role->step();
-        if (!row) return tl::unexpected(row.error());
-        if (!*row) return makeError(Errc::NotFound, "user");
-        if (role->text(0) != *role_is)
-          return makeError(Errc::Aborted, "the user's role changed since it was read");
+        if (auto ok = requireRole(c, user_id, *role_is); !ok) return tl::unexpected(ok.error());
       }
       std::int64_t confirmed = 0;
       {
