@@ -162,7 +162,10 @@ class UserStore {
                                                     std::int64_t now, PasswordEnds ends) = 0;
   // Moves the watermark to `when` unless it is later already (a node whose clock runs behind
   // never revives tokens a later watermark voided).
-  [[nodiscard]] virtual core::Status setTokensValidAfter(std::int64_t id, std::int64_t when) = 0;
+  // With `role_is`, only while the user's role is still that one (the role an actor's rights were
+  // judged against): Aborted otherwise, or when the user is gone, and nothing moves.
+  [[nodiscard]] virtual core::Status setTokensValidAfter(
+      std::int64_t id, std::int64_t when, std::optional<std::string_view> role_is) = 0;
   // In one transaction, in order: each user is created unless a user with the same email (any
   // letter case; an earlier item of the same batch included) exists or the username is taken. A
   // created user's legacy subject is remembered under `source`; a subject already remembered for

@@ -439,6 +439,14 @@ TEST_P(StoreContract, AnUpdateJudgedAgainstAnOlderRoleWritesNothing) {
   EXPECT_EQ(store_->users().findById(u.id).value()->password_hash, "$2b$10$hash");
   EXPECT_EQ(store_->users().remove(u.id, "nobody", "user").error().code, core::Errc::Aborted);
   ASSERT_TRUE(store_->users().findById(u.id).value());
+  const auto watermark = store_->users().findById(u.id).value()->tokens_valid_after;
+  EXPECT_EQ(store_->users().setTokensValidAfter(u.id, 1'900'000'000, "user").error().code,
+            core::Errc::Aborted);
+  EXPECT_EQ(store_->users().findById(u.id).value()->tokens_valid_after, watermark);
+  ASSERT_TRUE(store_->users().setTokensValidAfter(u.id, 1'900'000'000, "admin"));
+  EXPECT_EQ(store_->users().findById(u.id).value()->tokens_valid_after, 1'900'000'000);
+  EXPECT_EQ(store_->users().setTokensValidAfter(424242, 1'900'000'000, "admin").error().code,
+            core::Errc::Aborted);
   judged.role_is = "admin";
   ASSERT_TRUE(store_->users().changePassword(u.id, "$2b$10$other", 5, judged));
   EXPECT_EQ(store_->users().findById(u.id).value()->password_hash, "$2b$10$other");
@@ -785,13 +793,13 @@ TEST_P(StoreContract, PasswordChangeSetsTheTokenWatermark) {
   ASSERT_TRUE(after);
   EXPECT_EQ(after->password_hash, "$2b$12$new");
   EXPECT_EQ(after->tokens_valid_after, 1'800'000'123);
-  ASSERT_TRUE(store_->users().setTokensValidAfter(u.id, 1'800'000'999));
+  ASSERT_TRUE(store_->users().setTokensValidAfter(u.id, 1'800'000'999, std::nullopt));
   EXPECT_EQ(store_->users().findByEmail("w@example.com").value()->tokens_valid_after,
             1'800'000'999);
   EXPECT_EQ(store_->users().findByUsername("watermark").value()->tokens_valid_after, 1'800'000'999);
   EXPECT_EQ(store_->users().list(10, 0).value().at(0).tokens_valid_after, 1'800'000'999);
   // Never back: a node whose clock runs behind does not revive what a later watermark voided.
-  ASSERT_TRUE(store_->users().setTokensValidAfter(u.id, 1'800'000'500));
+  ASSERT_TRUE(store_->users().setTokensValidAfter(u.id, 1'800'000'500, std::nullopt));
   EXPECT_EQ(store_->users().findById(u.id).value()->tokens_valid_after, 1'800'000'999);
   // Nor a password change there (a review: it wrote its own `now` over a later watermark).
   ASSERT_TRUE(store_->users().changePassword(u.id, "$2b$12$again", 1'800'000'600, {}));

@@ -15,14 +15,15 @@ inline void once(std::function<void()>& hook) {
   if (hook) std::exchange(hook, nullptr)();
 }
 
-// The real user store; `before_update`, `before_find_by_id` and `before_remove` run once just
-// before the next update, findById and remove.
+// The real user store; `before_update`, `before_find_by_id`, `before_remove` and
+// `before_set_tokens_valid_after` run once just before the next call they name.
 class SeamUsers final : public store::UserStore {
  public:
   explicit SeamUsers(store::UserStore& real) : real_(real) {}
   std::function<void()> before_update;
   std::function<void()> before_find_by_id;
   std::function<void()> before_remove;
+  std::function<void()> before_set_tokens_valid_after;
 
   core::Result<store::User> create(const store::NewUser& user) override {
     return real_.create(user);
@@ -63,8 +64,10 @@ class SeamUsers final : public store::UserStore {
                               store::PasswordEnds ends) override {
     return real_.changePassword(id, hash, now, ends);
   }
-  core::Status setTokensValidAfter(std::int64_t id, std::int64_t when) override {
-    return real_.setTokensValidAfter(id, when);
+  core::Status setTokensValidAfter(std::int64_t id, std::int64_t when,
+                                   std::optional<std::string_view> role_is) override {
+    once(before_set_tokens_valid_after);
+    return real_.setTokensValidAfter(id, when, role_is);
   }
   core::Result<std::vector<store::ImportOutcome>> importUsers(
       const std::vector<store::ImportedUser>& users, std::string_view source) override {

@@ -804,11 +804,20 @@ class PgUsers final : public UserStore {
         .map([](std::monostate) {});
   }
 
-  core::Status setTokensValidAfter(std::int64_t id, std::int64_t when) override {
-    return run(
-        pool_,
-        "UPDATE users SET tokens_valid_after = GREATEST(tokens_valid_after, $1) WHERE id = $2",
-        {when, id});
+  core::Status setTokensValidAfter(std::int64_t id, std::int64_t when,
+                                   std::optional<std::string_view> role_is) override {
+    if (!role_is)
+      return run(
+          pool_,
+          "UPDATE users SET tokens_valid_after = GREATEST(tokens_valid_after, $1) WHERE id = $2",
+          {when, id});
+    auto moved = run(pool_,
+                     "UPDATE users SET tokens_valid_after = GREATEST(tokens_valid_after, $1) WHERE "
+                     "id = $2 AND role = $3",
+                     {when, id, *role_is}, "the user as judged");
+    if (!moved && moved.error().code == Errc::NotFound)
+      return makeError(Errc::Aborted, "the user's role changed since it was read, or it went");
+    return moved;
   }
 
   core::Result<std::vector<ImportOutcome>> importUsers(const std::vector<ImportedUser>& users,

@@ -753,10 +753,20 @@ class SqliteUsers final : public UserStore {
     return {};
   }
 
-  core::Status setTokensValidAfter(std::int64_t id, std::int64_t when) override {
-    return run(pool_,
-               "UPDATE users SET tokens_valid_after = MAX(tokens_valid_after, ?) WHERE id = ?",
-               nullptr, when, id);
+  core::Status setTokensValidAfter(std::int64_t id, std::int64_t when,
+                                   std::optional<std::string_view> role_is) override {
+    if (!role_is)
+      return run(pool_,
+                 "UPDATE users SET tokens_valid_after = MAX(tokens_valid_after, ?) WHERE id = ?",
+                 nullptr, when, id);
+    auto moved =
+        run(pool_,
+            "UPDATE users SET tokens_valid_after = MAX(tokens_valid_after, ?) WHERE id = ? "
+            "AND role = ?",
+            "the user as judged", when, id, *role_is);
+    if (!moved && moved.error().code == Errc::NotFound)
+      return makeError(Errc::Aborted, "the user's role changed since it was read, or it went");
+    return moved;
   }
 
   core::Result<std::vector<ImportOutcome>> importUsers(const std::vector<ImportedUser>& users,

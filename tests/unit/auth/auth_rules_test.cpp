@@ -340,7 +340,8 @@ TEST_F(AuthRules, RefreshChecksTheWatermarkItselfEvenWithALiveSession) {
   const auto id = stack_.token_check.authenticate(pair.access_token)->user->id;
   stack_.clock.advance(10);
   // The watermark moves but the session row stays live (as if ending it had not been recorded).
-  ASSERT_TRUE(stack_.store->users().setTokensValidAfter(id, stack_.clock.unixSeconds()));
+  ASSERT_TRUE(
+      stack_.store->users().setTokensValidAfter(id, stack_.clock.unixSeconds(), std::nullopt));
   stack_.cache.invalidate(id);
   const std::string sid(sessionOf(*stack_.tokens.verifyRefresh(pair.refresh_token)));
   auto row = stack_.store->sessions().find(sid);
@@ -451,6 +452,20 @@ TEST_F(AuthRules, AChangeJudgedOnARoleThatMovedIsJudgedAgain) {
   ASSERT_FALSE(demoted);
   EXPECT_EQ(demoted.error().code, Errc::Forbidden);
   EXPECT_TRUE(stack_.login("rules", kPassword, std::nullopt, client_));
+  // Ending its sessions the same way (a review: a new administrator's sessions ended).
+  ASSERT_TRUE(stack_.store->users().update(id, demote, "nobody"));
+  stack_.cache.invalidate(id);
+  stack_.clock.advance(5);
+  seam.seam_users.before_set_tokens_valid_after = [&] {
+    store::UserPatch promote;
+    promote.role = "admin";
+    ASSERT_TRUE(stack_.store->users().update(id, promote, "nobody"));
+  };
+  auto ended = users.endSessions(id, moderator, client_);
+  ASSERT_FALSE(ended);
+  EXPECT_EQ(ended.error().code, Errc::Forbidden);
+  stack_.cache.invalidate(id);
+  EXPECT_EQ(refusal(pair.access_token), Errc::Internal);  // accepted: nothing ended
 }
 
 // Reauthentication reads the account and the token's session from storage before the proof (a
@@ -649,7 +664,8 @@ TEST_F(AuthRules, ASignInCheckedAgainstAnOlderAccountStateStartsNoSession) {
   const auto sessions_before = live();
   // A watermark that moved while the proof was being checked.
   stack_.clock.advance(1);
-  ASSERT_TRUE(stack_.store->users().setTokensValidAfter(id, stack_.clock.unixSeconds()));
+  ASSERT_TRUE(
+      stack_.store->users().setTokensValidAfter(id, stack_.clock.unixSeconds(), std::nullopt));
   auto started = stack_.sessions.start(*signed_in, client_);
   ASSERT_FALSE(started);
   EXPECT_EQ(started.error().code, Errc::InvalidCredentials);
