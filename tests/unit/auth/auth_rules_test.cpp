@@ -397,11 +397,13 @@ TEST_F(AuthRules, AChangeJudgedOnARoleThatMovedIsJudgedAgain) {
   UserService users(seam, stack_.policy, stack_.cache, stack_.audit, stack_.clock, keys,
                     stack_.session_end);
   const Actor moderator{std::nullopt, stack_.policy.permissionsOf("moderator")};
-  seam.seam_users.before_update = [&] {
-    store::UserPatch promote;
-    promote.role = "admin";
-    ASSERT_TRUE(stack_.store->users().update(id, promote, "nobody"));
+  // Another administrator's promotion of the user, committed where a seam puts it.
+  const auto promote = [&] {
+    store::UserPatch to_admin;
+    to_admin.role = "admin";
+    ASSERT_TRUE(stack_.store->users().update(id, to_admin, "nobody"));
   };
+  seam.seam_users.before_update = promote;
   store::UserPatch off;
   off.is_active = false;
   auto refused = users.update(id, off, moderator, client_);
@@ -431,11 +433,7 @@ TEST_F(AuthRules, AChangeJudgedOnARoleThatMovedIsJudgedAgain) {
   store::UserPatch demote;
   demote.role = "user";
   ASSERT_TRUE(stack_.store->users().update(id, demote, "nobody"));
-  seam.seam_users.before_remove = [&] {
-    store::UserPatch promote;
-    promote.role = "admin";
-    ASSERT_TRUE(stack_.store->users().update(id, promote, "nobody"));
-  };
+  seam.seam_users.before_remove = promote;
   auto kept = users.remove(id, moderator, client_);
   ASSERT_FALSE(kept);
   EXPECT_EQ(kept.error().code, Errc::Forbidden);
@@ -456,11 +454,7 @@ TEST_F(AuthRules, AChangeJudgedOnARoleThatMovedIsJudgedAgain) {
   ASSERT_TRUE(stack_.store->users().update(id, demote, "nobody"));
   stack_.cache.invalidate(id);
   stack_.clock.advance(5);
-  seam.seam_users.before_set_tokens_valid_after = [&] {
-    store::UserPatch promote;
-    promote.role = "admin";
-    ASSERT_TRUE(stack_.store->users().update(id, promote, "nobody"));
-  };
+  seam.seam_users.before_set_tokens_valid_after = promote;
   auto ended = users.endSessions(id, moderator, client_);
   ASSERT_FALSE(ended);
   EXPECT_EQ(ended.error().code, Errc::Forbidden);
