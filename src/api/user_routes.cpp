@@ -125,7 +125,7 @@ http::Response setPassword(Call& c) {
   // Set only while the target still has the role judged above (a review: a promotion racing this
   // request gave a moderator an administrator's password).
   // And only while the caller still holds the rights it was let in with, asked after the hashing.
-  const auto caller_still = [&c] { return c.services.token_check.stillValid(*c.who); };
+  const auto caller_still = [&c] { return c.services.token_check.stillValid(*c.who, true); };
   if (auto ok = c.services.passwords.setPassword(*id, next, client, keep_api_keys, c.who->user->id,
                                                  target->role, caller_still);
       !ok)

@@ -56,10 +56,12 @@ class TokenCheck {
   [[nodiscard]] Result<Principal> principalFor(std::shared_ptr<const jose::Claims> claims,
                                                core::Wait wait = core::Wait::Yes);
   // Whether `who`'s token is still good now, read from storage (not the cache): InvalidToken
-  // when its session ended or the account changed since, Forbidden when its role did. Called
-  // after creating something with it (an API key), or before a write the caller's rights allowed
-  // (another's password), so a change racing that request cannot leave its effect behind.
-  [[nodiscard]] Result<void> stillValid(const Principal& who);
+  // when its session ended or the account changed since. Called after creating something with
+  // it (an API key), so a change racing that creation cannot leave the creation behind. With
+  // `same_role`, also Forbidden when the caller's role moved (asked before a write the caller's
+  // rights allowed, another's password: a demotion during the hashing is seen, one committed
+  // between this read and the write is not).
+  [[nodiscard]] Result<void> stillValid(const Principal& who, bool same_role = false);
   // RFC 9470 step-up: the token's auth_time at most `max_age` seconds old and, when the user has
   // a second factor, its amr holding one ("otp", or a passkey's "hwk"/"swk"; a recovery code
   // does not count). StepUpRequired

@@ -445,6 +445,9 @@ TEST_P(StoreContract, AnUpdateJudgedAgainstAnOlderRoleWritesNothing) {
   EXPECT_EQ(store_->users().findById(u.id).value()->tokens_valid_after, watermark);
   ASSERT_TRUE(store_->users().setTokensValidAfter(u.id, 1'900'000'000, "admin"));
   EXPECT_EQ(store_->users().findById(u.id).value()->tokens_valid_after, 1'900'000'000);
+  // Already past `when` (two ends in one second): applied, the watermark not moved back.
+  ASSERT_TRUE(store_->users().setTokensValidAfter(u.id, 1'800'000'000, "admin"));
+  EXPECT_EQ(store_->users().findById(u.id).value()->tokens_valid_after, 1'900'000'000);
   EXPECT_EQ(store_->users().setTokensValidAfter(424242, 1'900'000'000, "admin").error().code,
             core::Errc::Aborted);
   judged.role_is = "admin";
