@@ -589,7 +589,9 @@ core::Result<bool> sessionLive(Connection& c, std::string_view session_id, std::
 // dropped and, with `keys`, every API key; the account rule of a password change or reset and a
 // deactivation.
 // See TokenEffect::ResetPassword (defined with the MFA store).
-core::Status dropOtherWaysIn(Connection& c, std::int64_t user_id);
+core::Result<std::int64_t> dropOtherWaysIn(
+    Connection& c, std::int64_t user_id,
+    std::optional<std::string_view> keep_proving = std::nullopt);
 
 core::Status endEverything(Connection& c, std::int64_t id, std::int64_t now, bool keys) {
   std::vector<std::string_view> statements = {
@@ -1612,18 +1614,12 @@ core::Status keepPasskeysAsSecondFactorsOnly(Connection& c, std::int64_t user_id
                   "json('true')) WHERE user_id = ?1 AND type = 'webauthn'"});
 }
 
-// See TokenEffect::ResetPassword: the linked identities go; the passkeys stay second factors only.
-core::Status dropOtherWaysIn(Connection& c, std::int64_t user_id) {
-  if (auto gone = removeIdentities(c, user_id, std::nullopt); !gone)
-    return tl::unexpected(gone.error());
-  return keepPasskeysAsSecondFactorsOnly(c, user_id);
-}
-
-// See TokenEffect::ResetPassword, a first password: the identities whose provider did not verify
-// `email` go, and the passkeys stay second factors only. How many identities went.
-core::Result<std::int64_t> dropUnprovenIdentities(Connection& c, std::int64_t user_id,
-                                                  std::string_view email) {
-  auto dropped = removeIdentities(c, user_id, email);
+// See TokenEffect::ResetPassword: the linked identities go (with `keep_proving`, a first
+// password, those whose provider verified that address stay); the passkeys stay second factors
+// only. How many identities went.
+core::Result<std::int64_t> dropOtherWaysIn(Connection& c, std::int64_t user_id,
+                                           std::optional<std::string_view> keep_proving) {
+  auto dropped = removeIdentities(c, user_id, keep_proving);
   if (!dropped) return dropped;
   if (auto ok = keepPasskeysAsSecondFactorsOnly(c, user_id); !ok) return tl::unexpected(ok.error());
   return dropped;
@@ -1999,14 +1995,12 @@ class SqliteMail final : public MailStore {
             return tl::unexpected(ok.error());
           // A first password (an account made by external sign-in) keeps the identities that
           // proved the account's address.
-          if (effect.had_password) *effect.had_password = !u.password_hash.empty();
-          if (!u.password_hash.empty()) {
-            if (auto ok = dropOtherWaysIn(c, u.id); !ok) return tl::unexpected(ok.error());
-          } else {
-            auto removed = dropUnprovenIdentities(c, u.id, u.email);
-            if (!removed) return tl::unexpected(removed.error());
-            if (effect.identities_removed) *effect.identities_removed = *removed;
-          }
+          const bool had_password = !u.password_hash.empty();
+          if (effect.had_password) *effect.had_password = had_password;
+          auto removed = dropOtherWaysIn(
+              c, u.id, had_password ? std::nullopt : std::optional<std::string_view>(u.email));
+          if (!removed) return tl::unexpected(removed.error());
+          if (!had_password && effect.identities_removed) *effect.identities_removed = *removed;
           if (auto ok = setVerified(c, u.id, now); !ok) return tl::unexpected(ok.error());
           u.address_moved = false;
           u.password_hash = effect.password_hash;
